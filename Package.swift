@@ -1,0 +1,105 @@
+// swift-tools-version: 6.1
+// NixActions: a local-first CI workflow runner.
+//
+// The folder names carry the architecture:
+//   Sources/PluginAPI  the C ABI every plugin speaks, its JSON messages, and the Swift kit plugin authors use
+//   Sources/Host       the engine (knows nothing of dlopen), the plugin host (owns dlopen and the ABI), the CLI
+//   Plugins/           one dynamic library per plugin, each its own product, loaded with dlopen
+import PackageDescription
+
+/// Every plugin exports exactly one symbol, `nixactions_plugin_entry`; the version script hides the rest.
+let pluginVersionScript = "\(Context.packageDirectory)/Sources/PluginAPI/nixactions-plugin.version"
+let pluginLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--version-script=\(pluginVersionScript)"]),
+]
+
+let package = Package(
+    name: "NixActions",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nixactions", targets: ["nixactions"]),
+        // Plugins shipped with NixActions. The file name `libnixactions-plugin-*.so` is what discovery looks for.
+        .library(name: "nixactions-plugin-local", type: .dynamic, targets: ["LocalExecutor"]),
+        // Test plugins: named so that discovery never picks them up by accident; tests copy them into a plugin folder.
+        .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
+        .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
+        .library(name: "nixactions-testplugin-noentry", type: .dynamic, targets: ["FixtureNoEntry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: Plugin API (what a plugin author builds against)
+        .target(
+            name: "CNixActionsPlugin",
+            path: "Sources/PluginAPI/CNixActionsPlugin",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-std=c11"])]
+        ),
+        .target(name: "NixActionsPluginMessages", path: "Sources/PluginAPI/Messages"),
+        .target(
+            name: "NixActionsPluginKit",
+            dependencies: ["CNixActionsPlugin", "NixActionsPluginMessages"],
+            path: "Sources/PluginAPI/PluginKit"
+        ),
+        // Process spawning shared by executors that run commands (local, and later oci/ssh via their CLIs).
+        .target(
+            name: "CProcessSupport",
+            path: "Sources/PluginAPI/CProcessSupport",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+        ),
+        .target(name: "NixActionsProcessKit", dependencies: ["CProcessSupport"], path: "Sources/PluginAPI/ProcessKit"),
+
+        // MARK: Host
+        .target(
+            name: "NixActionsEngine",
+            dependencies: ["NixActionsPluginMessages", .product(name: "Yams", package: "Yams")],
+            path: "Sources/Host/Engine"
+        ),
+        .target(
+            name: "NixActionsPluginHost",
+            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin"],
+            path: "Sources/Host/PluginHost"
+        ),
+        .target(
+            name: "NixActionsCLI",
+            dependencies: [
+                "NixActionsEngine", "NixActionsPluginHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Host/CLI"
+        ),
+        .executableTarget(name: "nixactions", dependencies: ["NixActionsCLI"], path: "Sources/Host/nixactions"),
+
+        // MARK: Plugins
+        .target(
+            name: "LocalExecutor",
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            path: "Plugins/LocalExecutor",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "TestDoubleExecutor",
+            dependencies: ["NixActionsPluginKit"],
+            path: "Plugins/TestDoubleExecutor",
+            linkerSettings: pluginLinkerSettings
+        ),
+        // Deliberately broken plugins, in C so that they can break the ABI on purpose.
+        .target(name: "FixtureWrongABI", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/WrongABI"),
+        .target(name: "FixtureNoEntry", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/NoEntry"),
+
+        // MARK: Tests (mirror the source folders)
+        .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine"], path: "Tests/EngineTests"),
+        .testTarget(
+            name: "PluginHostTests",
+            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages"],
+            path: "Tests/PluginHostTests"
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["NixActionsCLI", "NixActionsEngine", "nixactions"],
+            path: "Tests/CLITests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

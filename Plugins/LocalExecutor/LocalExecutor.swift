@@ -1,0 +1,147 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Synchronization
+
+/// The one symbol this library exports.
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "local", name: "Local executor", version: "0.1.0",
+            description: "Runs steps as processes on this machine, each job in its own directory",
+            executor: LocalExecutor.self),
+        host: host, out: out, error: error)
+}
+
+/// Runs each step as a child process (a new process group) on this machine.
+///
+/// Layout under the run directory: `jobs/<jobKey>/workspace` (the job's working directory,
+/// `GITHUB_WORKSPACE`) and `jobs/<jobKey>/tmp` (`RUNNER_TEMP`: scripts, env files).
+/// Options (`executor.with`): `inherit-env` (default true) passes the host's environment to steps;
+/// `grace-seconds` (default 5) is how long a cancelled step has between SIGTERM and SIGKILL.
+final class LocalExecutor: ExecutorPlugin {
+    let configuration: ExecutorConfiguration
+    let host: HostServices
+    let baseEnvironment: [String: String]
+    let grace: Duration
+    /// Process groups started per job, ended by `finishJob` (background processes of steps).
+    let groups = Mutex<[String: [ChildProcess]]>([:])
+    let counter = Atomic<Int>(0)
+
+    init(configuration: ExecutorConfiguration, host: HostServices) throws {
+        self.configuration = configuration
+        self.host = host
+        var inherit = true
+        if case .bool(let value)? = configuration.options["inherit-env"] { inherit = value }
+        baseEnvironment = inherit ? ProcessInfo.processInfo.environment : ["PATH": "/usr/local/bin:/usr/bin:/bin"]
+        if case .number(let seconds)? = configuration.options["grace-seconds"], seconds >= 0 {
+            grace = .milliseconds(Int(seconds * 1000))
+        } else {
+            grace = .seconds(5)
+        }
+    }
+
+    func jobDirectory(_ jobKey: String) -> URL {
+        URL(fileURLWithPath: configuration.runDirectory).appendingPathComponent("jobs").appendingPathComponent(jobKey)
+    }
+
+    func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
+        let directory = jobDirectory(job.jobKey)
+        let workspace = directory.appendingPathComponent("workspace")
+        let temporary = directory.appendingPathComponent("tmp")
+        do {
+            try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+            if job.copyProject {
+                try ProjectCopier(excludes: job.copyExcludes).copy(
+                    from: URL(fileURLWithPath: configuration.projectDirectory), to: workspace)
+            }
+        } catch {
+            throw OperationFailure(
+                message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory.path): \(error.localizedDescription)",
+                hint: "check that the run directory is writable and the disk has space")
+        }
+        return JobStarted(workspace: workspace.path, temporaryDirectory: temporary.path)
+    }
+
+    func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
+        let directory = jobDirectory(step.jobKey)
+        let workspace = directory.appendingPathComponent("workspace").path
+        let temporary = directory.appendingPathComponent("tmp")
+        let serial = counter.add(1, ordering: .relaxed).newValue
+        let stem = "step-\(step.index)-\(serial)"
+        let script = temporary.appendingPathComponent(stem + step.scriptExtension)
+        guard FileManager.default.createFile(atPath: script.path, contents: Data(step.script.utf8)) else {
+            throw OperationFailure(message: "cannot write the script of step '\(step.displayName)' to \(script.path)")
+        }
+
+        var environment = baseEnvironment
+        environment.merge(step.environment) { _, new in new }
+        var captures: [String: String] = [:]
+        for name in step.captureFiles {
+            let path = temporary.appendingPathComponent("\(stem)-\(name.lowercased())").path
+            FileManager.default.createFile(atPath: path, contents: nil)
+            captures[name] = path
+            environment[name] = path
+        }
+        if !step.pathPrepend.isEmpty {
+            environment["PATH"] = (step.pathPrepend.reversed() + [environment["PATH"] ?? ""]).joined(separator: ":")
+        }
+        var arguments = step.shell.map { $0.replacingOccurrences(of: "{0}", with: script.path) }
+        if !step.shell.contains(where: { $0.contains("{0}") }) { arguments.append(script.path) }
+        let workingDirectory: String
+        if let relative = step.workingDirectory, !relative.isEmpty {
+            workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
+        } else {
+            workingDirectory = workspace
+        }
+        guard FileManager.default.fileExists(atPath: workingDirectory) else {
+            throw OperationFailure(
+                message: "working directory '\(step.workingDirectory ?? "")' of step '\(step.displayName)' does not exist",
+                hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")
+        }
+
+        let jobKey = step.jobKey
+        let termination: Termination
+        do {
+            termination = try await runProcess(
+                arguments: arguments, environment: environment, directory: workingDirectory, grace: grace,
+                onStart: { child in self.groups.withLock { $0[jobKey, default: []].append(child) } },
+                onOutput: { stream, bytes in
+                    context.write(bytes, to: stream == 2 ? .stderr : .stdout)
+                })
+        } catch {
+            throw OperationFailure(
+                message: "step '\(step.displayName)': \(error.description)",
+                hint: "is '\(arguments.first ?? "")' installed and on PATH?")
+        }
+        try? FileManager.default.removeItem(at: script)
+        var files: [String: String] = [:]
+        for (name, path) in captures {
+            files[name] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        try Task.checkCancellation()
+        switch termination {
+        case .exited(let code): return StepResult(exitCode: code, files: files)
+        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        }
+    }
+
+    func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        // End what the job's steps left running in their process groups, then remove the job's files.
+        let children = groups.withLock { $0.removeValue(forKey: job.jobKey) ?? [] }
+        for child in children { child.signalGroup(SIGKILL) }
+        let directory = jobDirectory(job.jobKey)
+        if FileManager.default.fileExists(atPath: directory.path) {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import Synchronization
+
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "test-double", name: "Test double executor", version: "0.1.0",
+            description: "Interprets a tiny command language instead of running processes (for tests)",
+            executor: TestDoubleExecutor.self),
+        host: host, out: out, error: error)
+}
+
+/// An executor for tests, driven by the step's script instead of a shell (like woodpecker's
+/// dummy backend). One command per line:
+///
+///     echo TEXT          TEXT and a newline on stdout
+///     stderr TEXT        TEXT and a newline on stderr
+///     sleep SECONDS      wait (cancellable)
+///     exit CODE          end the step with CODE
+///     file NAME LINE     append LINE to the capture file NAME (GITHUB_OUTPUT, GITHUB_ENV, …)
+///     printenv NAME      print the step's value of NAME
+///     secret VALUE       register VALUE with the host's redactor
+///     fail MESSAGE       fail the operation itself (machinery failure, not a step exit)
+///
+/// Options: `fail-start` (a job key whose start fails), `journal` (a file that receives one line
+/// per lifecycle call: `start KEY`, `step KEY INDEX`, `finish KEY`).
+final class TestDoubleExecutor: ExecutorPlugin {
+    let failStart: String?
+    let journal: String?
+    let lock = Mutex<Void>(())
+
+    init(configuration: ExecutorConfiguration, host: HostServices) throws {
+        failStart = configuration.options["fail-start"]?.stringValue
+        journal = configuration.options["journal"]?.stringValue
+        if configuration.options["fail-create"] != nil {
+            throw OperationFailure(message: "test double configured to fail on create")
+        }
+    }
+
+    func record(_ line: String) {
+        guard let journal else { return }
+        lock.withLock { _ in
+            if let handle = FileHandle(forWritingAtPath: journal) {
+                handle.seekToEndOfFile()
+                handle.write(Data((line + "\n").utf8))
+                handle.closeFile()
+            } else {
+                FileManager.default.createFile(atPath: journal, contents: Data((line + "\n").utf8))
+            }
+        }
+    }
+
+    func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
+        record("start \(job.jobKey)")
+        if job.jobKey == failStart {
+            throw OperationFailure(message: "test double refused to start job '\(job.jobKey)'")
+        }
+        return JobStarted(workspace: "/test-double/\(job.jobKey)", temporaryDirectory: "/test-double/tmp")
+    }
+
+    func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
+        record("step \(step.jobKey) \(step.index)")
+        var files: [String: String] = [:]
+        for name in step.captureFiles { files[name] = "" }
+        for rawLine in step.script.split(separator: "\n", omittingEmptySubsequences: true) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let (command, argument) = split(line)
+            switch command {
+            case "echo": context.write(argument + "\n")
+            case "stderr": context.write(argument + "\n", to: .stderr)
+            case "sleep": try await Task.sleep(for: .milliseconds(Int((Double(argument) ?? 0) * 1000)))
+            case "exit": return StepResult(exitCode: Int32(argument) ?? 1, files: files)
+            case "file":
+                let (name, value) = split(argument)
+                files[name, default: ""] += value + "\n"
+            case "printenv": context.write((step.environment[argument] ?? "") + "\n")
+            case "secret": context.host.registerSecret(argument)
+            case "fail": throw OperationFailure(message: argument)
+            case "": continue
+            default:
+                context.write("test-double: unknown command '\(command)'\n", to: .stderr)
+                return StepResult(exitCode: 127, files: files)
+            }
+        }
+        return StepResult(exitCode: 0, files: files)
+    }
+
+    func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        record("finish \(job.jobKey)")
+    }
+
+    private func split(_ text: String) -> (String, String) {
+        guard let space = text.firstIndex(of: " ") else { return (text, "") }
+        return (String(text[..<space]), String(text[text.index(after: space)...]))
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import NixActionsEngine
+
+/// Finds a workflow by path, or by name in `.nixactions/workflows/` then `.github/workflows/`.
+enum WorkflowLocator {
+    static let folders = [".nixactions/workflows", ".github/workflows"]
+
+    static func locate(_ reference: String, in directory: String = FileManager.default.currentDirectoryPath) -> Result<String, Diagnostic> {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue { return .success(reference) }
+            for name in ["workflow.yml", "workflow.yaml"] {
+                let candidate = (reference as NSString).appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: candidate) { return .success(candidate) }
+            }
+            return .failure(Diagnostic(.error, "'\(reference)' is a folder with no workflow.yml in it"))
+        }
+        if !reference.contains("/") {
+            for folder in folders {
+                for suffix in ["", ".yml", ".yaml"] {
+                    let candidate = "\(directory)/\(folder)/\(reference)\(suffix)"
+                    if FileManager.default.fileExists(atPath: candidate), suffix != "" || reference.hasSuffix(".yml") || reference.hasSuffix(".yaml") {
+                        return .success(candidate)
+                    }
+                }
+            }
+        }
+        let known = available(in: directory)
+        let hint: String
+        if let suggestion = didYouMean(reference, in: known) {
+            hint = "did you mean '\(suggestion)'?"
+        } else if known.isEmpty {
+            hint = "give a path to a workflow file, or put workflows in .nixactions/workflows/ or .github/workflows/"
+        } else {
+            hint = "workflows here: \(known.joined(separator: ", "))"
+        }
+        return .failure(Diagnostic(.error, "no workflow '\(reference)' found", hint: hint))
+    }
+
+    /// Names of the workflows in the project's workflow folders.
+    static func available(in directory: String) -> [String] {
+        var names: [String] = []
+        for folder in folders {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
+            for file in files.sorted() where file.hasSuffix(".yml") || file.hasSuffix(".yaml") {
+                let name = (file as NSString).deletingPathExtension
+                if !names.contains(name) { names.append(name) }
+            }
+        }
+        return names
+    }
+}

@@ -1,0 +1,50 @@
+/// How to run a workflow.
+public struct RunOptions: Sendable {
+    /// Jobs to run (with everything they need); empty = all.
+    public var selectedJobs: [String]
+    /// At most this many jobs at once.
+    public var maxParallelJobs: Int
+    /// A fresh folder for this run's working files (workspaces, scripts); the caller removes it.
+    public var runDirectory: String
+    /// The project the workflow belongs to.
+    public var projectDirectory: String
+    /// A unique id of this run.
+    public var runID: String
+    /// Values from `--env NAME=VALUE` / `--env-file`; they override the workflow's `env`.
+    public var environment: [String: String]
+
+    public init(
+        selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,
+        runID: String, environment: [String: String] = [:]
+    ) {
+        self.selectedJobs = selectedJobs
+        self.maxParallelJobs = max(1, maxParallelJobs)
+        self.runDirectory = runDirectory
+        self.projectDirectory = projectDirectory
+        self.runID = runID
+        self.environment = environment
+    }
+}
+
+/// What a run produced.
+public struct RunSummary: Sendable {
+    public struct JobResult: Sendable {
+        public var id: String
+        public var name: String
+        public var outcome: Outcome
+        public var failure: JobFailure?
+        public var duration: Duration
+    }
+
+    public var outcome: Outcome
+    public var jobs: [JobResult]
+
+    /// 0 success, 1 a job failed, 130 cancelled.
+    public var exitCode: Int32 {
+        switch outcome {
+        case .success, .skipped: return 0
+        case .failure: return 1
+        case .cancelled: return 130
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// Checks across a whole workflow: job references, cycles, duplicate ids.
+public enum Validator {
+    static func validate(_ workflow: Workflow, into diagnostics: inout DiagnosticBag) {
+        let ids = workflow.jobs.map(\.id)
+        let known = Set(ids)
+        for job in workflow.jobs {
+            let context = "workflow '\(workflow.name)' › job '\(job.id)'"
+            var seen: Set<String> = []
+            for need in job.needs {
+                if need.value == job.id {
+                    diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context)
+                } else if !known.contains(need.value) {
+                    let suggestion = didYouMean(need.value, in: ids.filter { $0 != job.id })
+                    diagnostics.error(
+                        "job '\(job.id)' needs '\(need.value)', which is not a job of this workflow",
+                        at: need.location, context: context,
+                        hint: suggestion.map { "did you mean '\($0)'?" }
+                            ?? "jobs here: \(ids.joined(separator: ", "))")
+                } else if !seen.insert(need.value).inserted {
+                    diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)
+                }
+            }
+            var stepIDs: [String: SourceLocation?] = [:]
+            for step in job.steps {
+                guard let id = step.id else { continue }
+                if stepIDs[id] != nil {
+                    diagnostics.error(
+                        "duplicate step id '\(id)' in job '\(job.id)'", at: step.location,
+                        context: context, hint: "step ids must be unique within a job")
+                } else {
+                    stepIDs[id] = step.location
+                }
+            }
+        }
+        if let cycle = JobGraph(workflow).cycle() {
+            let first = workflow.job(cycle[0])
+            diagnostics.error(
+                "dependency cycle: \((cycle + [cycle[0]]).joined(separator: " → "))",
+                at: first?.needs.first { cycle.contains($0.value) }?.location ?? first?.location,
+                context: "workflow '\(workflow.name)'", hint: "remove one of these 'needs' to break the cycle")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Yams
+
+/// Helpers to read Yams nodes with positions, reporting type errors as diagnostics.
+struct NodeReader {
+    let file: String
+    var diagnostics = DiagnosticBag()
+
+    func location(_ node: Node?) -> SourceLocation? {
+        guard let mark = node?.mark else { return nil }
+        return SourceLocation(file: file, line: mark.line, column: mark.column)
+    }
+
+    static func kind(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return "null" }
+                if node.int != nil || node.float != nil { return "number" }
+                if node.bool != nil { return "boolean" }
+            }
+            return "string"
+        case .mapping: return "mapping"
+        case .sequence: return "sequence"
+        case .alias: return "alias"
+        }
+    }
+
+    /// The key/value pairs of a mapping in file order, or nil (with an error) if `node` is not one.
+    /// Every key not in `known` is an error with a did-you-mean hint.
+    mutating func mapping(
+        _ node: Node, what: String, context: String?, known: [String]? = nil
+    ) -> [(key: String, keyNode: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            diagnostics.error(
+                "\(what) must be a mapping, found a \(Self.kind(node))", at: location(node), context: context)
+            return nil
+        }
+        var seen: Set<String> = []
+        var pairs: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard case .scalar(let scalar) = keyNode else {
+                diagnostics.error("keys of \(what) must be strings", at: location(keyNode), context: context)
+                continue
+            }
+            let key = scalar.string
+            if !seen.insert(key).inserted {
+                diagnostics.error("duplicate key '\(key)' in \(what)", at: location(keyNode), context: context,
+                                  hint: "YAML keeps only one of them; remove or rename the other")
+                continue
+            }
+            if let known, !known.contains(key) {
+                let suggestion = didYouMean(key, in: known)
+                diagnostics.error(
+                    "unknown key '\(key)' in \(what)", at: location(keyNode), context: context,
+                    hint: suggestion.map { "did you mean '\($0)'?" }
+                        ?? "allowed here: \(known.sorted().joined(separator: ", "))")
+                continue
+            }
+            pairs.append((key, keyNode, value))
+        }
+        return pairs
+    }
+
+    /// A scalar as a string (numbers and booleans as written), or nil with an error.
+    mutating func string(_ node: Node, what: String, context: String?) -> Located<String>? {
+        guard case .scalar(let scalar) = node else {
+            diagnostics.error("\(what) must be a string, found a \(Self.kind(node))", at: location(node), context: context)
+            return nil
+        }
+        return Located(scalar.string, at: location(node))
+    }
+
+    /// A boolean, or nil with an error.
+    mutating func bool(_ node: Node, what: String, context: String?) -> Bool? {
+        if case .scalar = node, let value = node.bool { return value }
+        diagnostics.error(
+            "\(what) must be true or false, found \(Self.kind(node) == "string" ? "'\(node.string ?? "")'" : "a \(Self.kind(node))")",
+            at: location(node), context: context)
+        return nil
+    }
+
+    /// A string or a sequence of strings.
+    mutating func stringList(_ node: Node, what: String, context: String?) -> [Located<String>] {
+        switch node {
+        case .scalar: return string(node, what: what, context: context).map { [$0] } ?? []
+        case .sequence(let sequence):
+            return sequence.compactMap { string($0, what: "each entry of \(what)", context: context) }
+        default:
+            diagnostics.error(
+                "\(what) must be a string or a list of strings, found a \(Self.kind(node))",
+                at: location(node), context: context)
+            return []
+        }
+    }
+
+    /// An `env:` mapping.
+    mutating func env(_ node: Node, context: String?) -> [EnvEntry] {
+        guard let pairs = mapping(node, what: "env", context: context) else { return [] }
+        var entries: [EnvEntry] = []
+        for (key, keyNode, value) in pairs {
+            if !isValidEnvName(key) {
+                diagnostics.error(
+                    "'\(key)' is not a valid environment variable name", at: location(keyNode), context: context,
+                    hint: "use letters, digits and '_', not starting with a digit")
+                continue
+            }
+            guard let text = envValue(value, name: key, context: context) else { continue }
+            entries.append(EnvEntry(name: key, value: text))
+        }
+        return entries
+    }
+
+    private mutating func envValue(_ node: Node, name: String, context: String?) -> Located<String>? {
+        if case .scalar(let scalar) = node {
+            if scalar.style == .plain, scalar.string == "~" || scalar.string == "null" {
+                return Located("", at: location(node))
+            }
+            return Located(scalar.string, at: location(node))
+        }
+        diagnostics.error(
+            "env '\(name)' must be a string, number or boolean, found a \(Self.kind(node))",
+            at: location(node), context: context, hint: "quote it, or use toJSON(...) in an expression")
+        return nil
+    }
+
+    /// Any node as a JSON value (for executor options).
+    func json(_ node: Node) -> JSONValueBox {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .init(.null) }
+                if let value = node.bool { return .init(.bool(value)) }
+                if let value = node.int { return .init(.number(Double(value))) }
+                if let value = node.float { return .init(.number(value)) }
+            }
+            return .init(.string(scalar.string))
+        case .sequence(let sequence): return .init(.array(sequence.map { json($0).value }))
+        case .mapping(let mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping { object[key.string ?? ""] = json(value).value }
+            return .init(.object(object))
+        case .alias: return .init(.null)
+        }
+    }
+}
+
+import NixActionsPluginMessages
+
+struct JSONValueBox {
+    let value: JSONValue
+    init(_ value: JSONValue) { self.value = value }
+}
+
+func isValidEnvName(_ name: String) -> Bool {
+    guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+    return name.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+}
+
+func isValidIdentifier(_ name: String) -> Bool {
+    guard let first = name.unicodeScalars.first, first == "_" || ("a"..."z").contains(first) || ("A"..."Z").contains(first) else { return false }
+    return name.unicodeScalars.allSatisfy {
+        $0 == "_" || $0 == "-" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+    }
+}

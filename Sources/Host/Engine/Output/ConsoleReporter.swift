@@ -1,0 +1,87 @@
+import Foundation
+import Synchronization
+
+/// Writes a run as text: one line per output line, labelled with its job, and a summary table.
+public final class ConsoleReporter: RunReporter {
+    public enum Style: Sendable { case plain, human }
+
+    private let style: Style
+    private let write: @Sendable (String) -> Void
+    private let lock = Mutex<[JobRow]>([])
+
+    struct JobRow {
+        var key: String
+        var name: String
+        var outcome: Outcome
+        var duration: Duration?
+        var failure: JobFailure?
+    }
+
+    /// - Parameter write: where text goes (default: standard output).
+    public init(style: Style = .plain, write: (@Sendable (String) -> Void)? = nil) {
+        self.style = style
+        self.write = write ?? { text in FileHandle.standardOutput.write(Data(text.utf8)) }
+    }
+
+    private func color(_ code: String, _ text: String) -> String {
+        style == .human ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    public func report(_ event: RunEvent) {
+        lock.withLock { rows in
+            switch event {
+            case .workflowStarted(let workflow, let runID):
+                write("==> workflow '\(workflow)' (run \(runID))\n")
+            case .jobStarted(_, let name):
+                write(color("1", "==> job '\(name)' started") + "\n")
+            case .stepStarted(_, _, let name):
+                _ = name
+            case .output(let job, _, _, let line):
+                write("[\(job)] \(line)\n")
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, _):
+                if outcome == .failure {
+                    let code = exitCode.map { " with exit code \($0)" } ?? ""
+                    write(color("31", "[\(job)] step '\(name)' failed\(code)") + "\n")
+                }
+            case .jobFinished(let key, let name, let outcome, let duration, let failure):
+                rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
+                let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
+                let time = outcome == .skipped ? "" : " in \(Self.format(duration))"
+                write("==> job '\(name)' \(mark)\(time)\n")
+            case .message(let job, let level, let text):
+                let prefix = job.map { "[\($0)] " } ?? ""
+                let label = level == .info ? "" : "\(level.rawValue): "
+                write(prefix + color(level == .error ? "31" : "33", label + text) + "\n")
+            case .workflowFinished(let workflow, let outcome, let duration):
+                write(Self.table(rows))
+                write("==> workflow '\(workflow)' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
+            }
+        }
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        if seconds < 60 { return String(format: "%.2fs", seconds) }
+        return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+    }
+
+    static func table(_ rows: [JobRow]) -> String {
+        let header = ["JOB", "STATUS", "DURATION", "FAILED STEP"]
+        let body = rows.map { row -> [String] in
+            let step: String
+            if let failure = row.failure {
+                let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
+                step = (failure.stepName.map { "'\($0)'" } ?? failure.message) + code
+            } else {
+                step = ""
+            }
+            return [row.name, row.outcome.rawValue, row.outcome == .skipped ? "-" : row.duration.map(format) ?? "-", step]
+        }
+        let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
+        }
+        return "\n" + line(header) + body.map(line).joined() + "\n"
+    }
+}

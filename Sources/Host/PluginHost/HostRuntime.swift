@@ -1,0 +1,94 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsEngine
+import Synchronization
+
+/// The host side of `nxa_host_services`: routes plugin callbacks to pending operations.
+///
+/// One runtime per process; it lives forever (plugins keep pointers to it).
+final class HostRuntime: Sendable {
+    static let shared = HostRuntime()
+
+    struct Pending {
+        var continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>
+        var sink: (any StepOutputSink)?
+        var cancelled = false
+    }
+
+    private let pending = Mutex<[UInt64: Pending]>([:])
+    private let nextID = Atomic<UInt64>(1)
+    private let runCancelled = Atomic<Bool>(false)
+    /// Receives values plugins register as secrets (the redactor, once the CLI sets it up).
+    let secretHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Receives plugin log messages (plugin id, level, text).
+    let logHandler = Mutex<@Sendable (String, Int32, String) -> Void>({ plugin, level, text in
+        let label = ["debug", "info", "warning", "error"][Int(max(0, min(3, level)))]
+        FileHandle.standardError.write(Data("nixactions: plugin '\(plugin)' \(label): \(text)\n".utf8))
+    })
+
+    func makeOperation() -> UInt64 { nextID.add(1, ordering: .relaxed).oldValue }
+
+    func register(_ op: UInt64, _ continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>, sink: (any StepOutputSink)?) {
+        pending.withLock { $0[op] = Pending(continuation: continuation, sink: sink) }
+    }
+
+    /// Finish `op` once; later calls are ignored.
+    func complete(_ op: UInt64, status: nxa_status, result: [UInt8]) {
+        let entry = pending.withLock { $0.removeValue(forKey: op) }
+        entry?.continuation.resume(returning: (status, result))
+    }
+
+    func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        let sink = pending.withLock { $0[op]?.sink }
+        sink?.write(stream: stream, bytes)
+    }
+
+    func markCancelled(_ op: UInt64) {
+        pending.withLock { $0[op]?.cancelled = true }
+    }
+
+    func isCancelled(_ op: UInt64) -> Bool {
+        if runCancelled.load(ordering: .relaxed) { return true }
+        if op == 0 { return false }
+        return pending.withLock { $0[op]?.cancelled ?? false }
+    }
+
+    func cancelRun() { runCancelled.store(true, ordering: .relaxed) }
+
+    /// A services table for one plugin: `host_data` carries the plugin's path for log messages.
+    func services(for label: String) -> UnsafePointer<nxa_host_services> {
+        let context = Unmanaged.passRetained(PluginContext(label: label)).toOpaque()
+        let table = UnsafeMutablePointer<nxa_host_services>.allocate(capacity: 1)
+        table.initialize(to: nxa_host_services(
+            struct_size: UInt32(MemoryLayout<nxa_host_services>.size),
+            host_data: context,
+            log: { data, level, message, length in
+                guard let data else { return }
+                let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label
+                let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
+                let handler = HostRuntime.shared.logHandler.withLock { $0 }
+                handler(label, level, text)
+            },
+            write_output: { _, op, stream, bytes, length in
+                guard let bytes, length > 0 else { return }
+                HostRuntime.shared.write(op, stream: stream, UnsafeRawBufferPointer(start: bytes, count: length))
+            },
+            register_secret: { _, bytes, length in
+                guard let bytes, length > 0 else { return }
+                let value = String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+                HostRuntime.shared.secretHandler.withLock { $0 }?(value)
+            },
+            is_cancelled: { _, op in HostRuntime.shared.isCancelled(op) },
+            complete: { _, op, status, bytes, length in
+                let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+                HostRuntime.shared.complete(op, status: status, result: result)
+            }))
+        return UnsafePointer(table)
+    }
+}
+
+/// What `host_data` points at: which plugin is calling.
+final class PluginContext: Sendable {
+    let label: String
+    init(label: String) { self.label = label }
+}

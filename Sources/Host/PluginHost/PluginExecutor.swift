@@ -1,0 +1,148 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsEngine
+import NixActionsPluginMessages
+
+/// An executor plugin instance seen through the engine's `Executor` protocol.
+final class PluginExecutor: Executor, @unchecked Sendable {
+    let plugin: LoadedPlugin
+    let table: UnsafePointer<nxa_executor_v1>
+    let instance: UnsafeMutableRawPointer
+
+    init(plugin: LoadedPlugin, configuration: ExecutorConfiguration) throws {
+        guard let raw = plugin.interface(executorInterfaceV1) else {
+            throw EngineError("plugin '\(plugin.id)' is not an executor", hint: "run 'nixactions plugins list' to see what it provides")
+        }
+        let table = raw.assumingMemoryBound(to: nxa_executor_v1.self)
+        guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_executor_v1>.size else {
+            throw EngineError("plugin '\(plugin.id)' has an executor table of \(table.pointee.struct_size) bytes, too small for \(executorInterfaceV1)")
+        }
+        self.plugin = plugin
+        self.table = table
+        let json = try JSONEncoder().encode(configuration)
+        var instance: UnsafeMutableRawPointer?
+        let (status, message) = Self.callWithError { error in
+            json.withUnsafeBytes { bytes in
+                table.pointee.create(
+                    plugin.descriptor, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &instance, error)
+            }
+        }
+        guard status == NXA_STATUS_OK, let instance else {
+            throw EngineError("executor '\(plugin.id)' rejected its configuration: \(message.isEmpty ? "status \(status)" : message)",
+                              hint: "check the job's 'executor.with' options")
+        }
+        self.instance = instance
+    }
+
+    deinit {
+        table.pointee.destroy(instance)
+    }
+
+    /// Call a function that takes an `nxa_error *`, returning its status and message.
+    static func callWithError(_ body: (UnsafeMutablePointer<nxa_error>) -> nxa_status) -> (nxa_status, String) {
+        var buffer = [CChar](repeating: 0, count: 2048)
+        return buffer.withUnsafeMutableBufferPointer { chars in
+            var error = nxa_error(data: chars.baseAddress, capacity: chars.count, length: 0)
+            let status = body(&error)
+            let bytes = UnsafeRawBufferPointer(start: chars.baseAddress, count: min(error.length, chars.count))
+            return (status, String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    typealias AsyncCall = (UnsafeMutableRawPointer, UInt64, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<nxa_error>?) -> nxa_status
+
+    /// Start an asynchronous plugin operation and await its completion; cancellation is forwarded.
+    func perform<Request: Encodable, Response: Decodable>(
+        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type
+    ) async throws -> Response {
+        let runtime = HostRuntime.shared
+        let op = runtime.makeOperation()
+        let json = try JSONEncoder().encode(request)
+        let (status, bytes) = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
+                runtime.register(op, continuation, sink: sink)
+                let (accepted, message) = Self.callWithError { error in
+                    json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+                }
+                if accepted != NXA_STATUS_OK {
+                    let failure = (try? JSONEncoder().encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? Data()
+                    runtime.complete(op, status: accepted, result: Array(failure))
+                } else if Task.isCancelled {
+                    // Cancelled between registering and starting: the handler may have missed it.
+                    runtime.markCancelled(op)
+                    table.pointee.cancel(instance, op)
+                }
+            }
+        } onCancel: {
+            runtime.markCancelled(op)
+            table.pointee.cancel(instance, op)
+        }
+        let data = Data(bytes)
+        switch status {
+        case NXA_STATUS_OK:
+            do {
+                return try JSONDecoder().decode(Response.self, from: data)
+            } catch {
+                throw EngineError("executor '\(plugin.id)' sent a malformed \(Response.self): \(error)")
+            }
+        case NXA_STATUS_CANCELLED:
+            throw CancellationError()
+        default:
+            if let failure = try? JSONDecoder().decode(OperationFailure.self, from: data) { throw failure }
+            throw EngineError("executor '\(plugin.id)' failed with status \(status)")
+        }
+    }
+
+    func startJob(_ job: JobSpec) async throws -> JobStarted {
+        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self)
+    }
+
+    func runStep(_ step: StepSpec, output: any StepOutputSink) async throws -> StepResult {
+        try await perform(table.pointee.run_step, step, sink: output, as: StepResult.self)
+    }
+
+    func finishJob(_ job: JobSpec) async {
+        struct Empty: Decodable {}
+        do {
+            _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self)
+        } catch {
+            HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 2, "cleanup of job '\(job.jobKey)' failed: \(error)")
+        }
+    }
+}
+
+/// The plugins found on this machine, as an `ExecutorProvider` for the engine.
+public struct PluginRegistry: ExecutorProvider {
+    public let loaded: [LoadedPlugin]
+    public let refused: [RefusedPlugin]
+    public let searchPath: [String]
+
+    /// Discover plugins in the standard search path (see `PluginLoader`).
+    public static func discover(environment: [String: String] = ProcessInfo.processInfo.environment) -> PluginRegistry {
+        let folders = PluginLoader.searchPath(environment: environment)
+        let (loaded, refused) = PluginLoader.discover(in: folders)
+        return PluginRegistry(loaded: loaded, refused: refused, searchPath: folders)
+    }
+
+    public var executorIDs: [String] {
+        loaded.filter { $0.interfaces.contains(executorInterfaceV1) }.map(\.id)
+    }
+
+    public func makeExecutor(pluginID: String, configuration: ExecutorConfiguration) throws -> any Executor {
+        guard let plugin = loaded.first(where: { $0.id == pluginID }) else {
+            let suggestion = didYouMean(pluginID, in: executorIDs)
+            let refusedHere = refused.first { ($0.path as NSString).lastPathComponent.contains(pluginID) }
+            throw EngineError(
+                "no executor plugin '\(pluginID)' was found",
+                hint: suggestion.map { "did you mean '\($0)'?" }
+                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" }
+                    ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
+        }
+        return try PluginExecutor(plugin: plugin, configuration: configuration)
+    }
+
+    /// Send values plugins register as secrets to `handler`.
+    public func onSecret(_ handler: @escaping @Sendable (String) -> Void) {
+        HostRuntime.shared.secretHandler.withLock { $0 = handler }
+    }
+}

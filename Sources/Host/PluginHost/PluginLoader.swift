@@ -1,0 +1,170 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginMessages
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A plugin that loaded and passed the handshake.
+public struct LoadedPlugin: @unchecked Sendable {
+    public let id: String
+    public let name: String
+    public let version: String
+    public let description: String
+    public let abiMajor: UInt32
+    public let abiMinor: UInt32
+    public let toolchain: String
+    public let kinds: [String]
+    public let interfaces: [String]
+    public let path: String
+    let descriptor: UnsafePointer<nxa_plugin>
+
+    /// The interface struct for `id`, or nil.
+    func interface(_ id: String) -> UnsafeRawPointer? {
+        id.withCString { descriptor.pointee.get_interface(descriptor, $0) }
+    }
+}
+
+/// A file that was looked at and not accepted, with the reason.
+public struct RefusedPlugin: Error, Sendable, Hashable {
+    public let path: String
+    public let reason: String
+}
+
+/// Finds and loads plugin libraries.
+///
+/// Search order: each folder of `$NIXACTIONS_PLUGIN_PATH` (colon-separated), the folder of the
+/// `nixactions` executable (and its `../lib/nixactions/plugins`), then
+/// `~/.local/lib/nixactions/plugins`. A plugin is a file named `libnixactions-plugin-*.so`.
+/// When two files declare the same id, the first found wins and the other is refused.
+public enum PluginLoader {
+    public static let filePrefix = "libnixactions-plugin-"
+    public static let fileSuffix = ".so"
+    static let hostVersion = "0.1.0"
+
+    /// The folders searched, in order.
+    public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var folders: [String] = []
+        if let path = environment["NIXACTIONS_PLUGIN_PATH"] {
+            folders += path.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        folders.append(executable.path)
+        folders.append(executable.appendingPathComponent("../lib/nixactions/plugins").standardized.path)
+        if let home = environment["HOME"] {
+            folders.append(home + "/.local/lib/nixactions/plugins")
+        }
+        var seen: Set<String> = []
+        return folders.filter { seen.insert(URL(fileURLWithPath: $0).standardized.path).inserted }
+    }
+
+    /// Load every plugin file in `folders`.
+    public static func discover(in folders: [String]) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        var loaded: [LoadedPlugin] = []
+        var refused: [RefusedPlugin] = []
+        for folder in folders {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for name in names.sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(fileSuffix) {
+                let path = URL(fileURLWithPath: folder).appendingPathComponent(name).path
+                switch load(path) {
+                case .success(let plugin):
+                    if let first = loaded.first(where: { $0.id == plugin.id }) {
+                        refused.append(RefusedPlugin(path: path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
+                    } else {
+                        loaded.append(plugin)
+                    }
+                case .failure(let refusal):
+                    refused.append(refusal)
+                }
+            }
+        }
+        return (loaded, refused)
+    }
+
+    /// Load one library, refusing anything unsafe, foreign or incompatible.
+    public static func load(_ path: String) -> Result<LoadedPlugin, RefusedPlugin> {
+        func refuse(_ reason: String) -> Result<LoadedPlugin, RefusedPlugin> {
+            .failure(RefusedPlugin(path: path, reason: reason))
+        }
+        if let problem = permissionProblem(path) { return refuse(problem) }
+
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            let message = dlerror().map { String(cString: $0) } ?? "unknown error"
+            return refuse("not a loadable library: \(message)")
+        }
+        // Never dlclose: unloading Swift code crashes later conformance lookups.
+        guard let symbol = dlsym(handle, NXA_ENTRY_SYMBOL) else {
+            return refuse("not a NixActions plugin: it does not export '\(NXA_ENTRY_SYMBOL)'")
+        }
+        let entry = unsafeBitCast(symbol, to: nxa_plugin_entry_fn.self)
+        let services = HostRuntime.shared.services(for: (path as NSString).lastPathComponent)
+        let info = UnsafeMutablePointer<nxa_host_info>.allocate(capacity: 1)  // lives forever, like the plugin
+        info.initialize(to: nxa_host_info(
+            struct_size: UInt32(MemoryLayout<nxa_host_info>.size),
+            abi_major: NXA_ABI_MAJOR, abi_minor: NXA_ABI_MINOR,
+            host_version: UnsafePointer(strdup(hostVersion)),
+            toolchain: UnsafePointer(strdup(hostToolchain)),
+            services: services))
+
+        var descriptorPointer: UnsafePointer<nxa_plugin>?
+        let (status, message) = PluginExecutor.callWithError { error in
+            entry(UnsafePointer(info), &descriptorPointer, error)
+        }
+        if status != NXA_STATUS_OK {
+            return refuse("the plugin refused this host (status \(status))\(message.isEmpty ? "" : ": \(message)")")
+        }
+        guard let descriptor = descriptorPointer else { return refuse("the entry function returned no descriptor") }
+        let size = Int(descriptor.pointee.struct_size)
+        guard size >= MemoryLayout<nxa_plugin>.size else {
+            return refuse("its descriptor is \(size) bytes; ABI \(NXA_ABI_MAJOR) needs \(MemoryLayout<nxa_plugin>.size)")
+        }
+        let plugin = descriptor.pointee
+        guard plugin.abi_major == NXA_ABI_MAJOR else {
+            return refuse(
+                "built for plugin ABI \(plugin.abi_major).\(plugin.abi_minor); this host speaks ABI \(NXA_ABI_MAJOR).\(NXA_ABI_MINOR)")
+        }
+        func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
+        let toolchain = text(plugin.toolchain)
+        if toolchain != "c" && toolchain != hostToolchain {
+            return refuse("built with \(toolchain), but this host was built with \(hostToolchain) (the Swift ABI is not stable on Linux: rebuild the plugin)")
+        }
+        let id = text(plugin.id)
+        guard !id.isEmpty, id.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
+        else { return refuse("invalid plugin id '\(id)': use lowercase letters, digits and '-'") }
+        var interfaces: [String] = []
+        if var cursor = plugin.interfaces {
+            while let name = cursor.pointee {
+                interfaces.append(String(cString: name))
+                cursor += 1
+            }
+        }
+        var kinds: [String] = []
+        if plugin.kinds & NXA_KIND_EXECUTOR != 0 { kinds.append("executor") }
+        if plugin.kinds & NXA_KIND_SECRETS != 0 { kinds.append("secrets") }
+        if plugin.kinds & NXA_KIND_CACHE != 0 { kinds.append("cache") }
+        return .success(LoadedPlugin(
+            id: id, name: text(plugin.name), version: text(plugin.version), description: text(plugin.description),
+            abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,
+            interfaces: interfaces, path: path, descriptor: descriptor))
+    }
+
+    /// A plugin runs with the host's rights: refuse files or folders others could have replaced.
+    static func permissionProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot read it: \(String(cString: strerror(errno)))" }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return "not a regular file" }
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            return "refused: the file is writable by other users (chmod go-w '\(path)')"
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        var folderInfo = stat()
+        if stat(folder, &folderInfo) == 0, folderInfo.st_mode & S_IWOTH != 0, folderInfo.st_mode & S_ISVTX == 0 {
+            return "refused: its folder '\(folder)' is writable by every user"
+        }
+        return nil
+    }
+}
+
+/// The Swift toolchain this host was built with (plugins must match it).
+let hostToolchain = toolchainTag

@@ -1,0 +1,9 @@
+/* nixactions.h: the NixActions plugin ABI, all headers. */
+#ifndef NIXACTIONS_H
+#define NIXACTIONS_H
+#include "nixactions/version.h"
+#include "nixactions/types.h"
+#include "nixactions/host.h"
+#include "nixactions/plugin.h"
+#include "nixactions/executor.h"
+#endif

@@ -1,0 +1,131 @@
+/// Messages of the executor interface, "nixactions.executor/1" (see nixactions/executor.h).
+///
+/// They travel as UTF-8 JSON. Rules for evolving them: add optional fields only; never rename,
+/// retype or remove one (that is a new interface id). Decoders ignore fields they do not know.
+
+/// The interface id of executor interface version 1.
+public let executorInterfaceV1 = "nixactions.executor/1"
+
+/// `create`: how one executor instance is configured.
+public struct ExecutorConfiguration: Codable, Sendable, Hashable {
+    /// The run this instance serves; unique per run, safe for file names.
+    public var runID: String
+    /// A folder the host made for this run. Executors keep their per-job state under it.
+    public var runDirectory: String
+    /// The project folder the workflow came from (on the host's machine).
+    public var projectDirectory: String
+    /// The `executor.with` options from the workflow, free-form per executor.
+    public var options: [String: JSONValue]
+
+    public init(runID: String, runDirectory: String, projectDirectory: String, options: [String: JSONValue] = [:]) {
+        self.runID = runID
+        self.runDirectory = runDirectory
+        self.projectDirectory = projectDirectory
+        self.options = options
+    }
+}
+
+/// `start_job` / `finish_job`: one job of the run.
+public struct JobSpec: Codable, Sendable, Hashable {
+    /// Unique within the run and safe for a file name (e.g. "build", "test-node-20").
+    public var jobKey: String
+    /// What people read (e.g. "test (node: 20)").
+    public var displayName: String
+    /// Copy the project's files into the job's workspace before the first step.
+    public var copyProject: Bool
+    /// Names (globs on path components) left out of that copy.
+    public var copyExcludes: [String]
+
+    public init(jobKey: String, displayName: String, copyProject: Bool = false, copyExcludes: [String] = []) {
+        self.jobKey = jobKey
+        self.displayName = displayName
+        self.copyProject = copyProject
+        self.copyExcludes = copyExcludes
+    }
+}
+
+/// `start_job` result.
+public struct JobStarted: Codable, Sendable, Hashable {
+    /// The job's workspace, as seen by its steps (`GITHUB_WORKSPACE`).
+    public var workspace: String
+    /// A temporary folder for the job (`RUNNER_TEMP`), removed by `finish_job`.
+    public var temporaryDirectory: String
+
+    public init(workspace: String, temporaryDirectory: String) {
+        self.workspace = workspace
+        self.temporaryDirectory = temporaryDirectory
+    }
+}
+
+/// `run_step`: one step of a job.
+public struct StepSpec: Codable, Sendable, Hashable {
+    public var jobKey: String
+    /// 0-based position of the step in the job (with retries, the same step may run again).
+    public var index: Int
+    public var displayName: String
+    /// The script, with every `${{ }}` already evaluated by the host.
+    public var script: String
+    /// The command line; the element `{0}` is replaced by the path of the script file.
+    public var shell: [String]
+    /// The script file's extension (".sh", ".py"); some interpreters care.
+    public var scriptExtension: String
+    /// Environment set for the step, on top of the executor's base environment.
+    public var environment: [String: String]
+    /// Folder to run in, relative to the workspace (or absolute); nil = the workspace.
+    public var workingDirectory: String?
+    /// Names of environment variables the executor points at fresh empty files before the
+    /// step and whose contents it returns in `StepResult.files` (GITHUB_OUTPUT, GITHUB_ENV, …).
+    public var captureFiles: [String]
+    /// Prepended to PATH, in order (from earlier steps' GITHUB_PATH).
+    public var pathPrepend: [String]
+
+    public init(
+        jobKey: String, index: Int, displayName: String, script: String,
+        shell: [String] = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
+        scriptExtension: String = ".sh", environment: [String: String] = [:],
+        workingDirectory: String? = nil, captureFiles: [String] = [], pathPrepend: [String] = []
+    ) {
+        self.jobKey = jobKey
+        self.index = index
+        self.displayName = displayName
+        self.script = script
+        self.shell = shell
+        self.scriptExtension = scriptExtension
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.captureFiles = captureFiles
+        self.pathPrepend = pathPrepend
+    }
+}
+
+/// `run_step` result. A step that ran and exited non-zero is a result, not an error.
+public struct StepResult: Codable, Sendable, Hashable {
+    /// The exit status, when the process exited.
+    public var exitCode: Int32?
+    /// The signal that ended the process, when one did.
+    public var signal: Int32?
+    /// Contents of the `captureFiles`, by variable name.
+    public var files: [String: String]
+
+    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:]) {
+        self.exitCode = exitCode
+        self.signal = signal
+        self.files = files
+    }
+
+    /// True when the step exited 0.
+    public var succeeded: Bool { exitCode == 0 && signal == nil }
+}
+
+/// The body of a failed operation's result (status not OK).
+public struct OperationFailure: Codable, Sendable, Hashable, Error {
+    public struct Detail: Codable, Sendable, Hashable {
+        public var message: String
+        public var hint: String?
+    }
+    public var error: Detail
+
+    public init(message: String, hint: String? = nil) {
+        self.error = Detail(message: message, hint: hint)
+    }
+}

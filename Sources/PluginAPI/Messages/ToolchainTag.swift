@@ -1,0 +1,93 @@
+// Generated list: `#if compiler` is evaluated when the *plugin* is compiled, so the tag names
+// the compiler that built it. The Swift ABI is not stable on Linux: the host refuses a mismatch.
+
+/// The Swift toolchain this module was compiled with, e.g. "swift-6.3.1".
+public let toolchainTag: String = {
+    #if compiler(>=6.6.5)
+    return "swift-6.6.5"
+    #elseif compiler(>=6.6.4)
+    return "swift-6.6.4"
+    #elseif compiler(>=6.6.3)
+    return "swift-6.6.3"
+    #elseif compiler(>=6.6.2)
+    return "swift-6.6.2"
+    #elseif compiler(>=6.6.1)
+    return "swift-6.6.1"
+    #elseif compiler(>=6.6.0)
+    return "swift-6.6.0"
+    #elseif compiler(>=6.5.5)
+    return "swift-6.5.5"
+    #elseif compiler(>=6.5.4)
+    return "swift-6.5.4"
+    #elseif compiler(>=6.5.3)
+    return "swift-6.5.3"
+    #elseif compiler(>=6.5.2)
+    return "swift-6.5.2"
+    #elseif compiler(>=6.5.1)
+    return "swift-6.5.1"
+    #elseif compiler(>=6.5.0)
+    return "swift-6.5.0"
+    #elseif compiler(>=6.4.5)
+    return "swift-6.4.5"
+    #elseif compiler(>=6.4.4)
+    return "swift-6.4.4"
+    #elseif compiler(>=6.4.3)
+    return "swift-6.4.3"
+    #elseif compiler(>=6.4.2)
+    return "swift-6.4.2"
+    #elseif compiler(>=6.4.1)
+    return "swift-6.4.1"
+    #elseif compiler(>=6.4.0)
+    return "swift-6.4.0"
+    #elseif compiler(>=6.3.5)
+    return "swift-6.3.5"
+    #elseif compiler(>=6.3.4)
+    return "swift-6.3.4"
+    #elseif compiler(>=6.3.3)
+    return "swift-6.3.3"
+    #elseif compiler(>=6.3.2)
+    return "swift-6.3.2"
+    #elseif compiler(>=6.3.1)
+    return "swift-6.3.1"
+    #elseif compiler(>=6.3.0)
+    return "swift-6.3.0"
+    #elseif compiler(>=6.2.5)
+    return "swift-6.2.5"
+    #elseif compiler(>=6.2.4)
+    return "swift-6.2.4"
+    #elseif compiler(>=6.2.3)
+    return "swift-6.2.3"
+    #elseif compiler(>=6.2.2)
+    return "swift-6.2.2"
+    #elseif compiler(>=6.2.1)
+    return "swift-6.2.1"
+    #elseif compiler(>=6.2.0)
+    return "swift-6.2.0"
+    #elseif compiler(>=6.1.5)
+    return "swift-6.1.5"
+    #elseif compiler(>=6.1.4)
+    return "swift-6.1.4"
+    #elseif compiler(>=6.1.3)
+    return "swift-6.1.3"
+    #elseif compiler(>=6.1.2)
+    return "swift-6.1.2"
+    #elseif compiler(>=6.1.1)
+    return "swift-6.1.1"
+    #elseif compiler(>=6.1.0)
+    return "swift-6.1.0"
+    #elseif compiler(>=6.0.5)
+    return "swift-6.0.5"
+    #elseif compiler(>=6.0.4)
+    return "swift-6.0.4"
+    #elseif compiler(>=6.0.3)
+    return "swift-6.0.3"
+    #elseif compiler(>=6.0.2)
+    return "swift-6.0.2"
+    #elseif compiler(>=6.0.1)
+    return "swift-6.0.1"
+    #elseif compiler(>=6.0.0)
+    return "swift-6.0.0"
+    #else
+    return "swift-unknown"
+    #endif
+}()

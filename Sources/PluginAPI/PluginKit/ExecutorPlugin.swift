@@ -1,0 +1,51 @@
+import NixActionsPluginMessages
+
+/// What a plugin author implements to provide an executor.
+///
+/// Lifecycle (the same contract as `nxa_executor_v1` in nixactions/executor.h):
+///
+///     init ─► startJob(J) ─► runStep(J, s1) ─► runStep(J, s2) … ─► finishJob(J) ─► deinit
+///
+/// - One instance serves many jobs at once: calls for different jobs run concurrently.
+///   Steps of one job never overlap.
+/// - Cancellation is Swift task cancellation: when the host cancels an operation (a step timed
+///   out, the user pressed Ctrl-C) the task running `runStep` is cancelled. The executor must
+///   then end the step's whole process tree (gracefully, then forcibly) and return or throw
+///   `CancellationError` promptly.
+/// - A non-zero exit is a `StepResult`, not an error. Throw only when the machinery failed
+///   (could not spawn, lost the connection), with an `OperationFailure` for a clear message.
+/// - `finishJob` is idempotent and safe after a failed `startJob`: it removes whatever the job
+///   left behind, and is called for every job `startJob` was called for.
+public protocol ExecutorPlugin: AnyObject, Sendable {
+    /// Make an instance. Throw `OperationFailure` for a bad configuration.
+    init(configuration: ExecutorConfiguration, host: HostServices) throws
+
+    /// Prepare a job's workspace (and container, connection, …).
+    func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted
+
+    /// Run one step, streaming its output through `context.write`.
+    func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult
+
+    /// Remove everything the job left behind. Idempotent.
+    func finishJob(_ job: JobSpec, context: OperationContext) async throws
+}
+
+/// What a plugin library declares about itself.
+public struct PluginDeclaration: Sendable {
+    public var id: String
+    public var name: String
+    public var version: String
+    public var description: String
+    public var executor: (any ExecutorPlugin.Type)?
+
+    public init(
+        id: String, name: String, version: String, description: String,
+        executor: (any ExecutorPlugin.Type)? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.version = version
+        self.description = description
+        self.executor = executor
+    }
+}

@@ -1,0 +1,249 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+/// The glue between a plugin's `@_cdecl("nixactions_plugin_entry")` function and its Swift types.
+///
+/// A plugin library contains exactly this much C-facing code:
+///
+///     @_cdecl("nixactions_plugin_entry")
+///     public func nixactionsPluginEntry(
+///         _ host: UnsafePointer<nxa_host_info>?, _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+///         _ error: UnsafeMutablePointer<nxa_error>?
+///     ) -> nxa_status {
+///         PluginExport.entry(MyPlugin.declaration, host: host, out: out, error: error)
+///     }
+///
+/// Each plugin library links its own copy of this module, so the state below is per plugin.
+public enum PluginExport {
+    struct State: @unchecked Sendable {
+        var declaration: PluginDeclaration
+        var host: HostServices
+        var descriptor: UnsafeMutablePointer<nxa_plugin>
+    }
+
+    nonisolated(unsafe) static var state: State?
+    nonisolated(unsafe) static var executorTable: UnsafeMutablePointer<nxa_executor_v1>?
+
+    /// Perform the handshake and hand the host this plugin's descriptor.
+    public static func entry(
+        _ declaration: PluginDeclaration,
+        host: UnsafePointer<nxa_host_info>?,
+        out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+        error: UnsafeMutablePointer<nxa_error>?
+    ) -> nxa_status {
+        guard let host, let out else {
+            fill(error, "nixactions_plugin_entry called with a null argument")
+            return NXA_STATUS_INVALID_ARGUMENT
+        }
+        // Read nothing beyond the struct size the host reported.
+        let hostInfoSize = Int(host.pointee.struct_size)
+        guard hostInfoSize >= MemoryLayout<nxa_host_info>.size else {
+            fill(error, "host info struct is \(hostInfoSize) bytes, this plugin needs \(MemoryLayout<nxa_host_info>.size)")
+            return NXA_STATUS_INCOMPATIBLE
+        }
+        guard host.pointee.abi_major == NXA_ABI_MAJOR else {
+            fill(error, "plugin '\(declaration.id)' speaks ABI \(NXA_ABI_MAJOR).\(NXA_ABI_MINOR), host speaks \(host.pointee.abi_major).\(host.pointee.abi_minor)")
+            return NXA_STATUS_INCOMPATIBLE
+        }
+        guard let services = host.pointee.services,
+            Int(services.pointee.struct_size) >= MemoryLayout<nxa_host_services>.size
+        else {
+            fill(error, "host services table is missing or too small")
+            return NXA_STATUS_INCOMPATIBLE
+        }
+        if let existing = state {
+            out.pointee = UnsafePointer(existing.descriptor)
+            return NXA_STATUS_OK
+        }
+        let descriptor = makeDescriptor(declaration)
+        state = State(declaration: declaration, host: HostServices(services), descriptor: descriptor)
+        out.pointee = UnsafePointer(descriptor)
+        return NXA_STATUS_OK
+    }
+
+    /// Copy a message into the host's error buffer (truncated to its capacity, on a UTF-8 boundary).
+    static func fill(_ error: UnsafeMutablePointer<nxa_error>?, _ message: String) {
+        guard let error, let data = error.pointee.data, error.pointee.capacity > 0 else { return }
+        var count = 0
+        for scalar in message.unicodeScalars {
+            let utf8 = Array(String(scalar).utf8)
+            if count + utf8.count > error.pointee.capacity { break }
+            for byte in utf8 {
+                data[count] = CChar(bitPattern: byte)
+                count += 1
+            }
+        }
+        error.pointee.length = count
+    }
+
+    /// Strings in the descriptor live for the life of the process (plugins are never unloaded).
+    private static func makeDescriptor(_ declaration: PluginDeclaration) -> UnsafeMutablePointer<nxa_plugin> {
+        var interfaces: [String] = []
+        if declaration.executor != nil { interfaces.append(executorInterfaceV1) }
+        let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
+        for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
+        interfaceList[interfaces.count] = nil
+        var kinds: nxa_kind = 0
+        if declaration.executor != nil { kinds |= NXA_KIND_EXECUTOR }
+
+        let descriptor = UnsafeMutablePointer<nxa_plugin>.allocate(capacity: 1)
+        descriptor.initialize(
+            to: nxa_plugin(
+                struct_size: UInt32(MemoryLayout<nxa_plugin>.size),
+                abi_major: NXA_ABI_MAJOR,
+                abi_minor: NXA_ABI_MINOR,
+                id: UnsafePointer(strdup(declaration.id)),
+                name: UnsafePointer(strdup(declaration.name)),
+                version: UnsafePointer(strdup(declaration.version)),
+                description: UnsafePointer(strdup(declaration.description)),
+                toolchain: UnsafePointer(strdup(toolchainTag)),
+                kinds: kinds,
+                interfaces: UnsafePointer(interfaceList),
+                get_interface: { _, interfaceID in
+                    guard let interfaceID, String(cString: interfaceID) == executorInterfaceV1,
+                        PluginExport.state?.declaration.executor != nil
+                    else { return nil }
+                    return UnsafeRawPointer(PluginExport.executorInterface())
+                }
+            ))
+        return descriptor
+    }
+}
+
+/// One executor instance and the tasks of its running operations.
+final class ExecutorBox: Sendable {
+    let executor: any ExecutorPlugin
+    let host: HostServices
+    let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+
+    init(executor: any ExecutorPlugin, host: HostServices) {
+        self.executor = executor
+        self.host = host
+    }
+
+    /// Run `body` as the operation `op`, completing it exactly once with its encoded result.
+    func start<Result: Encodable & Sendable>(
+        _ op: UInt64, _ body: @escaping @Sendable (OperationContext) async throws -> Result
+    ) {
+        let context = OperationContext(id: op, host: host)
+        let host = self.host
+        tasks.withLock { tasks in
+            tasks[op] = Task {
+                let (status, bytes) = await Self.outcome { try await body(context) }
+                self.tasks.withLock { _ = $0.removeValue(forKey: op) }
+                host.complete(op, status: status, result: bytes)
+            }
+        }
+    }
+
+    func cancel(_ op: UInt64) {
+        let task = tasks.withLock { $0[op] }
+        task?.cancel()
+    }
+
+    private static func outcome<Result: Encodable>(
+        _ body: () async throws -> Result
+    ) async -> (nxa_status, [UInt8]) {
+        let encoder = JSONEncoder()
+        do {
+            let value = try await body()
+            return (NXA_STATUS_OK, Array(try encoder.encode(value)))
+        } catch is CancellationError {
+            return (NXA_STATUS_CANCELLED, encode(OperationFailure(message: "cancelled")))
+        } catch let failure as OperationFailure {
+            return (NXA_STATUS_FAILED, encode(failure))
+        } catch {
+            return (NXA_STATUS_FAILED, encode(OperationFailure(message: String(describing: error))))
+        }
+    }
+
+    private static func encode(_ failure: OperationFailure) -> [UInt8] {
+        guard let data = try? JSONEncoder().encode(failure) else { return [] }
+        return Array(data)
+    }
+}
+
+struct Empty: Codable, Sendable {}
+
+extension PluginExport {
+    static func decode<T: Decodable>(
+        _ type: T.Type, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ error: UnsafeMutablePointer<nxa_error>?
+    ) -> T? {
+        let data = bytes.map { Data(bytes: $0, count: count) } ?? Data()
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let decodingError {
+            fill(error, "malformed \(T.self) message: \(decodingError)")
+            return nil
+        }
+    }
+
+    static func box(_ instance: UnsafeMutableRawPointer?) -> ExecutorBox? {
+        instance.map { Unmanaged<ExecutorBox>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// The executor function table, made once.
+    static func executorInterface() -> UnsafeMutablePointer<nxa_executor_v1> {
+        if let table = executorTable { return table }
+        let table = UnsafeMutablePointer<nxa_executor_v1>.allocate(capacity: 1)
+        table.initialize(
+            to: nxa_executor_v1(
+                struct_size: UInt32(MemoryLayout<nxa_executor_v1>.size),
+                create: { _, config, configLength, outInstance, error in
+                    guard let state = PluginExport.state, let type = state.declaration.executor, let outInstance else {
+                        PluginExport.fill(error, "executor interface used before the entry handshake")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    guard let configuration = PluginExport.decode(ExecutorConfiguration.self, config, configLength, error)
+                    else { return NXA_STATUS_INVALID_ARGUMENT }
+                    do {
+                        let executor = try type.init(configuration: configuration, host: state.host)
+                        let box = ExecutorBox(executor: executor, host: state.host)
+                        outInstance.pointee = Unmanaged.passRetained(box).toOpaque()
+                        return NXA_STATUS_OK
+                    } catch let failure as OperationFailure {
+                        PluginExport.fill(error, failure.error.message)
+                        return NXA_STATUS_FAILED
+                    } catch let other {
+                        PluginExport.fill(error, String(describing: other))
+                        return NXA_STATUS_FAILED
+                    }
+                },
+                start_job: { instance, op, json, length, error in
+                    guard let box = PluginExport.box(instance),
+                        let job = PluginExport.decode(JobSpec.self, json, length, error)
+                    else { return NXA_STATUS_INVALID_ARGUMENT }
+                    box.start(op) { context in try await box.executor.startJob(job, context: context) }
+                    return NXA_STATUS_OK
+                },
+                run_step: { instance, op, json, length, error in
+                    guard let box = PluginExport.box(instance),
+                        let step = PluginExport.decode(StepSpec.self, json, length, error)
+                    else { return NXA_STATUS_INVALID_ARGUMENT }
+                    box.start(op) { context in try await box.executor.runStep(step, context: context) }
+                    return NXA_STATUS_OK
+                },
+                cancel: { instance, op in
+                    PluginExport.box(instance)?.cancel(op)
+                },
+                finish_job: { instance, op, json, length, error in
+                    guard let box = PluginExport.box(instance),
+                        let job = PluginExport.decode(JobSpec.self, json, length, error)
+                    else { return NXA_STATUS_INVALID_ARGUMENT }
+                    box.start(op) { context in
+                        try await box.executor.finishJob(job, context: context)
+                        return Empty()
+                    }
+                    return NXA_STATUS_OK
+                },
+                destroy: { instance in
+                    guard let instance else { return }
+                    Unmanaged<ExecutorBox>.fromOpaque(instance).release()
+                }
+            ))
+        executorTable = table
+        return table
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Run a process to completion on a thread of its own, streaming its output.
+///
+/// Cancelling the calling task ends the process tree: SIGTERM to the group, SIGKILL after
+/// `grace`. The function returns once the process has been reaped, so nothing is left running
+/// but background processes that left the group.
+/// - Parameters:
+///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
+/// - Returns: how the process ended.
+/// - Throws: `SpawnError` when it could not start.
+public func runProcess(
+    arguments: [String],
+    environment: [String: String],
+    directory: String?,
+    grace: Duration = .seconds(5),
+    onStart: @Sendable (ChildProcess) -> Void = { _ in },
+    onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
+) async throws(SpawnError) -> Termination {
+    let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory)
+    onStart(child)
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
+            let thread = Thread {
+                continuation.resume(returning: child.wait(onOutput: onOutput))
+            }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+    } onCancel: {
+        child.terminate(grace: grace)
+    }
+}
