@@ -89,15 +89,16 @@ let package = Package(
         .target(name: "FixtureNoEntry", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/NoEntry"),
 
         // MARK: Tests (mirror the source folders)
-        .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine"], path: "Tests/EngineTests"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "TestSupport"], path: "Tests/EngineTests"),
         .testTarget(
             name: "PluginHostTests",
-            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages"],
+            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "TestSupport"],
             path: "Tests/PluginHostTests"
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["NixActionsCLI", "NixActionsEngine", "nixactions"],
+            dependencies: ["NixActionsCLI", "NixActionsEngine", "TestSupport", "nixactions"],
             path: "Tests/CLITests"
         ),
     ],

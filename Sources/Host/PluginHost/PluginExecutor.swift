@@ -117,6 +117,12 @@ public struct PluginRegistry: ExecutorProvider {
     public let refused: [RefusedPlugin]
     public let searchPath: [String]
 
+    public init(loaded: [LoadedPlugin], refused: [RefusedPlugin], searchPath: [String]) {
+        self.loaded = loaded
+        self.refused = refused
+        self.searchPath = searchPath
+    }
+
     /// Discover plugins in the standard search path (see `PluginLoader`).
     public static func discover(environment: [String: String] = ProcessInfo.processInfo.environment) -> PluginRegistry {
         let folders = PluginLoader.searchPath(environment: environment)

@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("nixactions run, end to end through the built binary and real plugins")
+struct RunCommandTests {
+    @Test("three jobs: two run in parallel, the third needs both")
+    func threeJobs() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // lint and test each wait for the other to have started: this only passes when they overlap.
+        let rendezvous = """
+            touch "$MARKS/$GITHUB_JOB"
+            for i in $(seq 1 200); do [ -f "$MARKS/$OTHER" ] && break; sleep 0.05; done
+            [ -f "$MARKS/$OTHER" ] || { echo "never saw $OTHER running" >&2; exit 9; }
+            echo "$GITHUB_JOB saw $OTHER"
+            """
+        let workflow = try temp.write("wf.yml", """
+            name: three
+            env:
+              MARKS: \(temp.path)
+            jobs:
+              lint:
+                env: { OTHER: test }
+                steps:
+                  - run: |
+            \(rendezvous.split(separator: "\n").map { "            " + $0 }.joined(separator: "\n"))
+              test:
+                env: { OTHER: lint }
+                steps:
+                  - run: |
+            \(rendezvous.split(separator: "\n").map { "            " + $0 }.joined(separator: "\n"))
+              package:
+                needs: [lint, test]
+                steps:
+                  - run: echo "packaging after $(ls \(temp.path) | grep -c -E '^(lint|test)$') jobs"
+            """)
+        let result = try nixactions(["run", workflow, "--jobs", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[lint] lint saw test\n"))
+        #expect(result.stdout.contains("[test] test saw lint\n"))
+        #expect(result.stdout.contains("[package] packaging after 2 jobs\n"))
+        // package starts only after both finished.
+        let packageStart = try #require(result.stdout.range(of: "job 'package' started"))
+        for job in ["lint", "test"] {
+            let done = try #require(result.stdout.range(of: "job '\(job)' succeeded"))
+            #expect(done.upperBound <= packageStart.lowerBound)
+        }
+    }
+
+    @Test("a failing step fails its job, skips its dependants and makes the run exit 1")
+    func failingStep() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              build:
+                steps:
+                  - name: Compile
+                    run: echo compiling; exit 3
+                  - name: Never
+                    run: echo must-not-run
+              other:
+                steps:
+                  - run: echo independent
+              deploy:
+                needs: build
+                steps:
+                  - run: echo must-not-deploy
+            """)
+        let result = try nixactions(["run", workflow])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[build] compiling\n"))
+        #expect(result.stdout.contains("[build] step 'Compile' failed with exit code 3\n"))
+        #expect(!result.stdout.contains("must-not-run"))
+        #expect(!result.stdout.contains("must-not-deploy"))
+        #expect(result.stdout.contains("[deploy] skipped: needed job 'build' did not succeed\n"))
+        #expect(result.stdout.contains("[other] independent\n"))
+        // The summary table: job, status, duration, failing step with its exit code.
+        let table = result.stdout.split(separator: "\n").map(String.init)
+        #expect(table.contains { $0.hasPrefix("build") && $0.contains("failure") && $0.hasSuffix("'Compile' (exit code 3)") })
+        #expect(table.contains { $0.hasPrefix("deploy") && $0.contains("skipped") })
+        #expect(table.contains { $0.hasPrefix("other") && $0.contains("success") })
+    }
+
+    @Test("running named jobs runs them and what they need, nothing else")
+    func selectedJobs() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a: { steps: [ { run: echo ran-a } ] }
+              b: { needs: a, steps: [ { run: echo ran-b } ] }
+              c: { steps: [ { run: echo ran-c } ] }
+            """)
+        let result = try nixactions(["run", workflow, "b"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("ran-a") && result.stdout.contains("ran-b"))
+        #expect(!result.stdout.contains("ran-c"))
+        let unknown = try nixactions(["run", workflow, "bb"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("error: workflow 'wf' has no job 'bb'"))
+        #expect(unknown.stderr.contains("hint: did you mean 'b'?"))
+    }
+
+    @Test("a workflow is found by name in .nixactions/workflows, then .github/workflows")
+    func lookupByName() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".github/workflows/ci.yml", "jobs: { x: { steps: [ { run: echo from-github } ] } }\n")
+        try temp.write(".github/workflows/only.yml", "jobs: { x: { steps: [ { run: echo only-github } ] } }\n")
+        try temp.write(".nixactions/workflows/ci.yaml", "jobs: { x: { steps: [ { run: echo from-nixactions } ] } }\n")
+        let ci = try nixactions(["run", "ci"], in: temp.path)
+        #expect(ci.status == 0)
+        #expect(ci.stdout.contains("[x] from-nixactions"))
+        let only = try nixactions(["run", "only"], in: temp.path)
+        #expect(only.stdout.contains("[x] only-github"))
+        let missing = try nixactions(["run", "cj"], in: temp.path)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: no workflow 'cj' found\n  hint: did you mean 'ci'?"))
+    }
+
+    @Test("an invalid workflow exits 2 with file:line:column and runs nothing")
+    func invalidWorkflow() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("bad.yml", """
+            jobs:
+              build:
+                stepz:
+                  - run: echo never
+            """)
+        let result = try nixactions(["run", workflow])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(workflow):3:5: error: unknown key 'stepz' in job 'build'"))
+        #expect(result.stderr.contains("hint: did you mean 'steps'?"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("usage errors exit 2; --help exits 0")
+    func usage() throws {
+        #expect(try nixactions(["run"]).status == 2)
+        #expect(try nixactions(["frobnicate"]).status == 2)
+        #expect(try nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
+        let help = try nixactions(["--help"])
+        #expect(help.status == 0)
+        let flattened = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(flattened.contains("Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled."))
+    }
+
+    @Test("executor lifecycle: finishJob follows every startJob, also a failed one")
+    func lifecycleThroughTestDouble() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let journal = temp.path + "/journal"
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              good:
+                executor: { plugin: test-double, with: { journal: \(journal), fail-start: bad } }
+                steps:
+                  - run: echo one
+                  - run: |
+                      stderr two
+                      file GITHUB_ENV FROM_DOUBLE=yes
+                  - run: printenv FROM_DOUBLE
+              bad:
+                executor: { plugin: test-double, with: { journal: \(journal), fail-start: bad } }
+                steps:
+                  - run: echo never
+            """)
+        let result = try nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[good] one\n[good] two\n[good] yes\n"))
+        #expect(result.stdout.contains("cannot start job 'bad' on executor 'test-double': test double refused to start job 'bad'"))
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        #expect(lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])
+    }
+
+    @Test("the runner leaves no run directory behind")
+    func nothingLeftBehind() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", "jobs: { a: { steps: [ { run: 'echo $RUNNER_TEMP' } ] } }\n")
+        let result = try nixactions(["run", workflow], environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
+        #expect(leftovers.isEmpty)
+        #expect(result.stdout.contains(temp.path + "/nixactions-"))
+    }
+}

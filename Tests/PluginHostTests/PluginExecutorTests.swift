@@ -1,0 +1,131 @@
+import Foundation
+import NixActionsEngine
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import Synchronization
+import Testing
+import TestSupport
+
+/// Collects a step's output bytes.
+final class Collector: StepOutputSink {
+    let bytes = Mutex<[Int32: [UInt8]]>([:])
+    func write(stream: Int32, _ data: UnsafeRawBufferPointer) {
+        bytes.withLock { $0[stream, default: []].append(contentsOf: data) }
+    }
+    func text(_ stream: Int32) -> String { String(decoding: bytes.withLock { $0[stream] ?? [] }, as: UTF8.self) }
+}
+
+@Suite("Executors driven through the C ABI")
+struct PluginExecutorTests {
+    func registry(_ temp: TemporaryDirectory) throws -> PluginRegistry {
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local", "double": "nixactions-testplugin-double"])
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        return PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder])
+    }
+
+    func configuration(_ temp: TemporaryDirectory, _ options: [String: JSONValue] = [:]) -> ExecutorConfiguration {
+        ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path, options: options)
+    }
+
+    @Test("the local executor runs a step, streams stdout and stderr, returns the exit code and env files")
+    func localStep() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let job = JobSpec(jobKey: "build", displayName: "build")
+        let started = try await executor.startJob(job)
+        #expect(started.workspace == temp.path + "/run/jobs/build/workspace")
+        let output = Collector()
+        let result = try await executor.runStep(
+            StepSpec(jobKey: "build", index: 0, displayName: "s",
+                     script: "echo out; echo err >&2; echo \"X=$FOO\" >> \"$GITHUB_OUTPUT\"; pwd; exit 3",
+                     environment: ["FOO": "bar"], captureFiles: ["GITHUB_OUTPUT"]),
+            output: output)
+        #expect(result.exitCode == 3)
+        #expect(result.files["GITHUB_OUTPUT"] == "X=bar\n")
+        #expect(output.text(1) == "out\n\(started.workspace)\n")
+        #expect(output.text(2) == "err\n")
+        await executor.finishJob(job)
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/run/jobs/build"))
+        await executor.finishJob(job)  // idempotent
+    }
+
+    @Test("cancelling a step ends its whole process tree")
+    func cancelEndsTree() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(
+            pluginID: "local", configuration: configuration(temp, ["grace-seconds": .number(0.2)]))
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        _ = try await executor.startJob(job)
+        let pidFile = temp.path + "/grandchild.pid"
+        let task = Task {
+            try await executor.runStep(
+                StepSpec(jobKey: "j", index: 0, displayName: "s",
+                         script: "sleep 300 & echo $! > \(pidFile); wait"),
+                output: Collector())
+        }
+        var grandchild: pid_t = 0
+        for _ in 0..<200 where grandchild == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            grandchild = pid_t((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        }
+        #expect(grandchild > 0)
+        let clock = ContinuousClock()
+        let cancelledAt = clock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(clock.now - cancelledAt < .seconds(5))
+        // The grandchild (sleep) is gone too, not just bash.
+        var alive = true
+        for _ in 0..<100 where alive {
+            alive = kill(grandchild, 0) == 0
+            if alive { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(!alive)
+        await executor.finishJob(job)
+    }
+
+    @Test("a missing interpreter is a clear machinery error, not a crash")
+    func missingShell() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        _ = try await executor.startJob(job)
+        do {
+            _ = try await executor.runStep(
+                StepSpec(jobKey: "j", index: 0, displayName: "s", script: "x", shell: ["no-such-shell-xyz", "{0}"]),
+                output: Collector())
+            Issue.record("expected an error")
+        } catch let failure as OperationFailure {
+            #expect(failure.error.message.contains("cannot start 'no-such-shell-xyz'"))
+            #expect(failure.error.hint == "is 'no-such-shell-xyz' installed and on PATH?")
+        }
+        await executor.finishJob(job)
+    }
+
+    @Test("an unknown executor id gets a did-you-mean hint")
+    func unknownExecutor() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        #expect {
+            _ = try registry(temp).makeExecutor(pluginID: "locl", configuration: configuration(temp))
+        } throws: { error in
+            let error = error as? EngineError
+            return error?.message == "no executor plugin 'locl' was found" && error?.hint == "did you mean 'local'?"
+        }
+    }
+
+    @Test("a plugin that rejects its configuration reports why")
+    func createFails() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        #expect {
+            _ = try registry(temp).makeExecutor(
+                pluginID: "test-double", configuration: configuration(temp, ["fail-create": .bool(true)]))
+        } throws: { error in
+            (error as? EngineError)?.message == "executor 'test-double' rejected its configuration: test double configured to fail on create"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import Testing
+import TestSupport
+
+@Suite("Plugin loading through dlopen and the ABI handshake")
+struct PluginLoaderTests {
+    @Test("the local executor loads with its metadata")
+    func localExecutorMetadata() throws {
+        let plugin = try PluginLoader.load(library("nixactions-plugin-local").path).get()
+        #expect(plugin.id == "local")
+        #expect(plugin.kinds == ["executor"])
+        #expect(plugin.version == "0.1.0")
+        #expect(plugin.abiMajor == 1)
+        #expect(plugin.interfaces == [executorInterfaceV1])
+        #expect(plugin.toolchain.hasPrefix("swift-6."))
+        #expect(plugin.path.hasSuffix("libnixactions-plugin-local.so"))
+    }
+
+    @Test("loading the same library twice returns the same plugin")
+    func loadTwice() throws {
+        let first = try PluginLoader.load(library("nixactions-plugin-local").path).get()
+        let second = try PluginLoader.load(library("nixactions-plugin-local").path).get()
+        #expect(first.id == second.id)
+    }
+
+    @Test("a plugin built for another ABI major is refused, not called")
+    func wrongABI() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["wrongabi": "nixactions-testplugin-wrongabi"])
+        let result = PluginLoader.load(folder + "/libnixactions-plugin-wrongabi.so")
+        guard case .failure(let refusal) = result else {
+            Issue.record("a plugin with ABI 99 was accepted")
+            return
+        }
+        #expect(refusal.reason == "built for plugin ABI 99.0; this host speaks ABI 1.0")
+    }
+
+    @Test("a library without the entry symbol is refused with the symbol's name")
+    func missingEntry() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["noentry": "nixactions-testplugin-noentry"])
+        let result = PluginLoader.load(folder + "/libnixactions-plugin-noentry.so")
+        guard case .failure(let refusal) = result else {
+            Issue.record("a library without an entry was accepted")
+            return
+        }
+        #expect(refusal.reason == "not a NixActions plugin: it does not export 'nixactions_plugin_entry'")
+    }
+
+    @Test("a plain system library is refused")
+    func plainLibrary() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let candidates = ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libm.so.6"]
+        let source = try #require(candidates.first { FileManager.default.fileExists(atPath: $0) })
+        let path = temp.path + "/libnixactions-plugin-plain.so"
+        try FileManager.default.copyItem(atPath: URL(fileURLWithPath: source).resolvingSymlinksInPath().path, toPath: path)
+        guard case .failure(let refusal) = PluginLoader.load(path) else {
+            Issue.record("a plain library was accepted")
+            return
+        }
+        #expect(refusal.reason.contains("does not export 'nixactions_plugin_entry'"))
+    }
+
+    @Test("a file that is not a library at all is refused with dlopen's reason")
+    func notALibrary() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = try temp.write("libnixactions-plugin-text.so", "this is not ELF\n")
+        guard case .failure(let refusal) = PluginLoader.load(path) else {
+            Issue.record("a text file was accepted")
+            return
+        }
+        #expect(refusal.reason.hasPrefix("not a loadable library:"))
+        #expect(refusal.reason.contains("invalid ELF header") || refusal.reason.contains("too short"))
+    }
+
+    @Test("a plugin file writable by other users is refused before it is loaded")
+    func worldWritable() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local"])
+        let path = folder + "/libnixactions-plugin-local.so"
+        #expect(chmod(path, 0o777) == 0)
+        guard case .failure(let refusal) = PluginLoader.load(path) else {
+            Issue.record("a world-writable plugin was accepted")
+            return
+        }
+        #expect(refusal.reason.contains("writable by other users"))
+    }
+
+    @Test("discovery lists good plugins and refuses the rest, first id wins")
+    func discovery() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let first = try temp.pluginFolder([
+            "local": "nixactions-plugin-local", "double": "nixactions-testplugin-double",
+            "wrongabi": "nixactions-testplugin-wrongabi", "noentry": "nixactions-testplugin-noentry",
+        ], in: "a")
+        let second = try temp.pluginFolder(["local-again": "nixactions-plugin-local"], in: "b")
+        try temp.write("a/README.txt", "not a plugin name, never opened\n")
+        let (loaded, refused) = PluginLoader.discover(in: [first, second, temp.path + "/missing"])
+        #expect(loaded.map(\.id).sorted() == ["local", "test-double"])
+        #expect(refused.count == 3)
+        #expect(refused.contains { $0.path.hasSuffix("wrongabi.so") && $0.reason.contains("ABI 99") })
+        #expect(refused.contains { $0.path.hasSuffix("noentry.so") && $0.reason.contains("does not export") })
+        #expect(refused.contains { $0.path.hasSuffix("b/libnixactions-plugin-local-again.so") && $0.reason.contains("already provided by") })
+    }
+
+    @Test("NIXACTIONS_PLUGIN_PATH comes first, then the executable's folder, then the user's folder")
+    func searchOrder() {
+        let path = PluginLoader.searchPath(environment: ["NIXACTIONS_PLUGIN_PATH": "/x:/y", "HOME": "/home/u"])
+        #expect(Array(path.prefix(2)) == ["/x", "/y"])
+        #expect(path.last == "/home/u/.local/lib/nixactions/plugins")
+        #expect(path.count == 5)
+    }
+
+    @Test("every plugin library exports exactly one symbol: the entry", arguments: [
+        "nixactions-plugin-local", "nixactions-testplugin-double",
+    ])
+    func onlyEntryExported(product: String) throws {
+        let nm = try runCommand(URL(fileURLWithPath: "/usr/bin/nm"), ["-D", "--defined-only", library(product).path])
+        #expect(nm.status == 0)
+        // Global symbols are the upper-case types; `A` is the version node of the version script.
+        let globals = nm.stdout.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let type = fields[1].first, type.isUppercase, type != "A" else { return nil }
+            return String(fields[2])
+        }
+        #expect(globals == ["nixactions_plugin_entry@@NIXACTIONS_PLUGIN_1"])
+    }
+}
