@@ -59,7 +59,7 @@ public enum WorkflowLoader {
             }
             root = node
         } catch {
-            reader.diagnostics.append(yamlDiagnostic(error, file: file))
+            reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
         let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -68,10 +68,17 @@ public enum WorkflowLoader {
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
     }
 
-    static func yamlDiagnostic(_ error: any Error, file: String) -> Diagnostic {
+    static func yamlDiagnostic(_ error: any Error, file: String, yaml: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         if let error = error as? YamlError {
             switch error {
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                let key = duplicates.first ?? ""
+                return Diagnostic(
+                    .error, "duplicate key '\(key)'",
+                    at: secondOccurrence(of: key, in: yaml, from: context.mark)
+                        .map { SourceLocation(file: file, line: $0.line, column: $0.column) } ?? at(context.mark),
+                    hint: "YAML keeps only one of them; remove or merge the other")
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
                 var message = "invalid YAML: \(problem)"
@@ -84,6 +91,23 @@ public enum WorkflowLoader {
             }
         }
         return Diagnostic(.error, "invalid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+    }
+
+    /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
+    static func secondOccurrence(of key: String, in yaml: String, from mark: Mark) -> (line: Int, column: Int)? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        var seen = 0
+        for index in max(0, mark.line - 1)..<lines.count {
+            let line = lines[index]
+            let indent = line.prefix { $0 == " " }.count
+            guard indent + 1 == mark.column || (index == mark.line - 1) else { continue }
+            let rest = line.dropFirst(indent)
+            for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate + ":") {
+                seen += 1
+                if seen == 2 { return (index + 1, indent + 1) }
+            }
+        }
+        return nil
     }
 
     static func compileWorkflow(_ root: Node, reader: inout NodeReader, defaultName: String) -> Workflow? {

@@ -1,0 +1,135 @@
+@testable import NixActionsEngine
+import Testing
+
+@Suite("Loading workflows: typed model and diagnostics with positions")
+struct WorkflowLoaderTests {
+    @Test("a valid workflow compiles into jobs and steps in file order")
+    func valid() throws {
+        let result = WorkflowLoader.load(yaml: """
+            name: ci
+            env: { A: 1, B: true, C: ~ }
+            jobs:
+              build:
+                env: { D: d }
+                steps:
+                  - name: Compile
+                    run: make
+                  - run: |
+                      make test
+                      echo done
+              deploy:
+                needs: build
+                executor: local
+                steps: [ { run: ./deploy, continue-on-error: true } ]
+            """, file: "ci.yml")
+        #expect(result.diagnostics.isEmpty)
+        let workflow = try #require(result.workflow)
+        #expect(workflow.name == "ci")
+        #expect(workflow.env.map(\.name) == ["A", "B", "C"])
+        #expect(workflow.env.map(\.value.value) == ["1", "true", ""])
+        #expect(workflow.jobs.map(\.id) == ["build", "deploy"])
+        #expect(workflow.jobs[0].steps.map(\.displayName) == ["Compile", "Run make test"])
+        #expect(workflow.jobs[1].needs.map(\.value) == ["build"])
+        #expect(workflow.jobs[1].steps[0].continueOnError)
+        #expect(workflow.jobs[0].steps[0].run?.location == SourceLocation(file: "ci.yml", line: 8, column: 14))
+    }
+
+    @Test("every problem in a file is reported at once, in file order, with position and hint")
+    func severalErrors() throws {
+        let result = WorkflowLoader.load(yaml: """
+            nme: x
+            jobs:
+              build:
+                stepz: []
+              test:
+                needs: [buld]
+                steps:
+                  - run: echo
+                    continue-on-error: maybe
+            """, file: "wf.yml")
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        #expect(errors.map { "\($0.location!.line):\($0.location!.column) \($0.message)" } == [
+            "1:1 unknown key 'nme' in the workflow",
+            "3:3 job 'build' has no 'steps'",
+            "4:5 unknown key 'stepz' in job 'build'",
+            "6:13 job 'test' needs 'buld', which is not a job of this workflow",
+            "9:28 continue-on-error must be true or false, found 'maybe'",
+        ])
+        #expect(errors.map(\.hint) == [
+            "did you mean 'name'?", "add 'steps:' with at least one '- run: COMMAND'", "did you mean 'steps'?",
+            "did you mean 'build'?", nil,
+        ])
+        #expect(errors[4].context == "workflow 'wf' › job 'test' › step 1")
+        #expect(errors[0].description == "wf.yml:1:1: error: unknown key 'nme' in the workflow\n  in workflow 'wf'\n  hint: did you mean 'name'?"
+            || errors[0].description == "wf.yml:1:1: error: unknown key 'nme' in the workflow\n  hint: did you mean 'name'?")
+    }
+
+    @Test("YAML syntax errors point at the line")
+    func yamlSyntax() {
+        let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps: [\n", file: "wf.yml")
+        #expect(result.workflow == nil)
+        let error = result.diagnostics.first
+        #expect(error?.message.hasPrefix("invalid YAML:") == true)
+        #expect(error?.location?.file == "wf.yml")
+        #expect(error?.location?.line == 4)
+    }
+
+    @Test("a dependency cycle is an error that prints the cycle")
+    func cycle() {
+        let result = WorkflowLoader.load(yaml: """
+            jobs:
+              a: { needs: b, steps: [ { run: x } ] }
+              b: { needs: a, steps: [ { run: x } ] }
+            """, file: "wf.yml")
+        #expect(result.diagnostics.map(\.message) == ["dependency cycle: a → b → a"])
+        #expect(result.diagnostics.first?.location?.line == 2)
+    }
+
+    @Test("duplicate keys and duplicate step ids are errors")
+    func duplicates() {
+        let result = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                steps:
+                  - { id: s, run: x }
+                  - { id: s, run: y }
+                steps: []
+            """, file: "wf.yml")
+        #expect(result.diagnostics.map(\.message) == ["duplicate key 'steps'"])
+        #expect(result.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 6, column: 5))
+        let ids = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                steps:
+                  - { id: s, run: x }
+                  - { id: s, run: y }
+            """, file: "wf.yml")
+        #expect(ids.diagnostics.map(\.message) == ["duplicate step id 's' in job 'a'"])
+        #expect(ids.diagnostics.first?.location?.line == 5)
+    }
+
+    @Test("GitHub-only keys are accepted with a note; later-issue keys are recorded as unsupported")
+    func notesAndUnsupported() throws {
+        let result = WorkflowLoader.load(yaml: """
+            on: push
+            jobs:
+              a:
+                permissions: read-all
+                timeout-minutes: 5
+                steps: [ { run: x, retry: { max-attempts: 2 } } ]
+            """, file: "wf.yml")
+        #expect(!result.hasErrors)
+        #expect(result.diagnostics.map(\.severity) == [.note, .note])
+        #expect(result.workflow?.unsupported.map(\.value) == [
+            "job 'a': 'timeout-minutes'", "workflow 'wf' › job 'a' › step 1: 'retry'",
+        ])
+    }
+
+    @Test("an empty file and a non-mapping root are errors, not crashes")
+    func degenerate() {
+        #expect(WorkflowLoader.load(yaml: "", file: "e.yml").diagnostics.map(\.message) == ["the workflow file is empty"])
+        #expect(WorkflowLoader.load(yaml: "- a\n- b\n", file: "e.yml").diagnostics.map(\.message)
+            == ["the workflow must be a mapping, found a sequence"])
+        #expect(WorkflowLoader.load(yaml: "name: x\n", file: "e.yml").diagnostics.map(\.message) == ["the workflow has no 'jobs'"])
+    }
+}
