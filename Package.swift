@@ -28,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: Plugin API (what a plugin author builds against)
@@ -53,7 +54,10 @@ let package = Package(
         // MARK: Host
         .target(
             name: "NixActionsEngine",
-            dependencies: ["NixActionsPluginMessages", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "NixActionsPluginMessages", .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Host/Engine"
         ),
         .target(

@@ -171,7 +171,7 @@ struct RunCommandTests {
             """)
         let result = try nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("[good] one\n[good] two\n[good] yes\n"))
+        #expect(result.stdout.contains("[good] > Run echo one\n[good] one\n[good] > Run stderr two\n[good] two\n[good] > Run printenv FROM_DOUBLE\n[good] yes\n"))
         #expect(result.stdout.contains("cannot start job 'bad' on executor 'test-double': test double refused to start job 'bad'"))
         let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
         #expect(lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])

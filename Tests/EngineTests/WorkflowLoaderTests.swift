@@ -26,12 +26,12 @@ struct WorkflowLoaderTests {
         let workflow = try #require(result.workflow)
         #expect(workflow.name == "ci")
         #expect(workflow.env.map(\.name) == ["A", "B", "C"])
-        #expect(workflow.env.map(\.value.value) == ["1", "true", ""])
+        #expect(workflow.env.map(\.value.source.value) == ["1", "true", ""])
         #expect(workflow.jobs.map(\.id) == ["build", "deploy"])
         #expect(workflow.jobs[0].steps.map(\.displayName) == ["Compile", "Run make test"])
         #expect(workflow.jobs[1].needs.map(\.value) == ["build"])
         #expect(workflow.jobs[1].steps[0].continueOnError)
-        #expect(workflow.jobs[0].steps[0].run?.location == SourceLocation(file: "ci.yml", line: 8, column: 14))
+        #expect(workflow.jobs[0].steps[0].run?.source.location == SourceLocation(file: "ci.yml", line: 8, column: 14))
     }
 
     @Test("every problem in a file is reported at once, in file order, with position and hint")
@@ -116,12 +116,14 @@ struct WorkflowLoaderTests {
               a:
                 permissions: read-all
                 timeout-minutes: 5
+                cache: { key: k, paths: [a] }
+                secrets: { TOKEN: env:TOKEN }
                 steps: [ { run: x, retry: { max-attempts: 2 } } ]
             """, file: "wf.yml")
         #expect(!result.hasErrors)
         #expect(result.diagnostics.map(\.severity) == [.note, .note])
         #expect(result.workflow?.unsupported.map(\.value) == [
-            "job 'a': 'timeout-minutes'", "workflow 'wf' › job 'a' › step 1: 'retry'",
+            "job 'a': 'cache'", "job 'a': 'secrets'",
         ])
     }
 

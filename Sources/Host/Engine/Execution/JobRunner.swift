@@ -1,33 +1,64 @@
 import Foundation
 import NixActionsPluginMessages
 
-/// Runs one job: start it on its executor, run its steps in order, clean it up.
+/// Runs one planned job: start it on its executor, run its steps, clean it up, compute its outputs.
 struct JobRunner: Sendable {
+    let planned: PlannedJob
     let job: Job
     let workflow: Workflow
     let reporter: any RunReporter
     let options: RunOptions
+    let redactor: Redactor
+    let artifacts: ArtifactStore
+    /// Results of the jobs this one needs, by workflow job id.
+    let needs: [String: ExpressionValue]
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
+    /// GitHub's default job timeout.
+    static let defaultJobTimeout: Duration = .seconds(360 * 60)
 
-    func run(_ instances: ExecutorCache) async -> RunSummary.JobResult {
+    /// Mutable state while the steps run.
+    struct State {
+        var succeeded = true
+        var cancelled = false
+        var failure: JobFailure?
+        var addedEnv: [String: String] = [:]
+        var pathPrepend: [String] = []
+        var steps: [String: ExpressionValue] = [:]
+        var allOutputs: [String: String] = [:]
+        var summary = ""
+    }
+
+    func run(_ instances: ExecutorCache) async -> JobOutcome {
         let clock = ContinuousClock()
         let started = clock.now
-        reporter.report(.jobStarted(job: job.id, name: job.displayName))
-        let spec = JobSpec(jobKey: job.id, displayName: job.displayName)
+        reporter.report(.jobStarted(job: planned.key, name: planned.displayName))
+        let spec = JobSpec(
+            jobKey: planned.key, displayName: planned.displayName, copyProject: job.workspace.copyProject,
+            copyExcludes: job.workspace.excludes)
 
-        func finish(_ outcome: Outcome, _ failure: JobFailure?) -> RunSummary.JobResult {
+        func finish(_ outcome: Outcome, _ failure: JobFailure?, outputs: [String: String] = [:]) -> JobOutcome {
+            var outcome = outcome
+            var allowed = false
+            if outcome == .failure && job.continueOnError {
+                reporter.report(.message(job: planned.key, level: .warning, text: "job failed; allowed by continue-on-error"))
+                outcome = .success
+                allowed = true
+            }
             let duration = clock.now - started
-            reporter.report(.jobFinished(job: job.id, name: job.displayName, outcome: outcome, duration: duration, failure: failure))
-            return RunSummary.JobResult(id: job.id, name: job.displayName, outcome: outcome, failure: failure, duration: duration)
+            reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure))
+            return JobOutcome(key: planned.key, jobID: job.id, name: planned.displayName, outcome: outcome, failure: failure,
+                              duration: duration, outputs: outputs, allowedFailure: allowed)
+        }
+        func fail(_ message: String) -> JobOutcome {
+            reporter.report(.message(job: planned.key, level: .error, text: message))
+            return finish(.failure, JobFailure(message: message))
         }
 
         let executor: any Executor
         switch instances.executor(for: job.executor) {
         case .success(let made): executor = made
-        case .failure(let error):
-            reporter.report(.message(job: job.id, level: .error, text: error.description))
-            return finish(.failure, JobFailure(message: error.message))
+        case .failure(let error): return fail(error.description)
         }
 
         let jobStarted: JobStarted
@@ -36,157 +67,148 @@ struct JobRunner: Sendable {
         } catch {
             await executor.finishJob(spec)
             if error is CancellationError || Task.isCancelled { return finish(.cancelled, nil) }
-            let message = "cannot start job '\(job.displayName)' on executor '\(job.executor.pluginID)': \(Self.describe(error))"
-            reporter.report(.message(job: job.id, level: .error, text: message))
-            return finish(.failure, JobFailure(message: message))
+            return fail("cannot start job '\(planned.displayName)' on executor '\(job.executor.pluginID)': \(describe(error))")
         }
 
-        var outcome = Outcome.success
-        var failure: JobFailure?
-        var addedEnv: [String: String] = [:]
-        var pathPrepend: [String] = []
-        for step in job.steps {
-            if Task.isCancelled {
-                outcome = .cancelled
-                break
-            }
-            if outcome != .success { break }
-            let environment = stepEnvironment(step, started: jobStarted, added: addedEnv)
-            let stepSpec = StepSpec(
-                jobKey: job.id, index: step.index, displayName: step.displayName, script: step.run?.value ?? "",
-                shell: Self.shell(step.shell?.value ?? job.defaults.shell?.value ?? workflow.defaults.shell?.value),
-                scriptExtension: Self.scriptExtension(step.shell?.value ?? job.defaults.shell?.value ?? workflow.defaults.shell?.value),
-                environment: environment,
-                workingDirectory: step.workingDirectory?.value ?? job.defaults.workingDirectory?.value
-                    ?? workflow.defaults.workingDirectory?.value,
-                captureFiles: Self.captureFiles, pathPrepend: pathPrepend)
-            reporter.report(.stepStarted(job: job.id, step: step.index, name: step.displayName))
-            let stepStarted = clock.now
-            let jobID = job.id, index = step.index, reporter = self.reporter
-            let splitter = LineSplitter { stream, line in
-                reporter.report(.output(job: jobID, step: index, stream: stream, line: line))
-            }
-            var stepOutcome = Outcome.success
-            var exitCode: Int32?
+        var state = State()
+        let base = baseContexts(jobStarted)
+        do {
+            try restoreArtifacts(into: jobStarted.workspace)
+        } catch {
+            state.succeeded = false
+            state.failure = JobFailure(message: "\(error)")
+            reporter.report(.message(job: planned.key, level: .error, text: "\(error)"))
+        }
+
+        let env: [String: String]
+        switch evaluateEnv(workflow.env + job.env, base: options.environment, contexts: base, status: .ok) {
+        case .success(let values): env = values
+        case .failure(let problem):
+            await executor.finishJob(spec)
+            return fail(problem.message)
+        }
+
+        let limit = job.timeout?.value ?? Self.defaultJobTimeout
+        let runner = self
+        let finalState = await withTimeout(limit) { [state] in
+            var state = state
+            await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
+            return state
+        }
+        if let finalState {
+            state = finalState
+        } else {
+            state.succeeded = false
+            state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))")
+            reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
+        }
+        if state.succeeded, let keep = job.artifacts?.keep, !keep.isEmpty {
             do {
-                let result = try await executor.runStep(stepSpec, output: splitter)
-                splitter.finish()
-                exitCode = result.exitCode
-                if !result.succeeded {
-                    stepOutcome = .failure
-                    if let signal = result.signal {
-                        reporter.report(.message(job: job.id, level: .error, text: "step '\(step.displayName)' was killed by signal \(signal)"))
-                    }
-                }
-                apply(result.files, env: &addedEnv, path: &pathPrepend)
+                try artifacts.keep(keep.map(\.value), from: jobStarted.workspace, as: job.id)
             } catch {
-                splitter.finish()
-                if error is CancellationError || Task.isCancelled {
-                    stepOutcome = .cancelled
-                } else {
-                    stepOutcome = .failure
-                    reporter.report(.message(job: job.id, level: .error, text: "step '\(step.displayName)': \(Self.describe(error))"))
-                }
-            }
-            reporter.report(.stepFinished(
-                job: job.id, step: step.index, name: step.displayName, outcome: stepOutcome, exitCode: exitCode,
-                duration: clock.now - stepStarted))
-            if stepOutcome == .failure && !step.continueOnError {
-                outcome = .failure
-                failure = JobFailure(
-                    stepIndex: step.index, stepName: step.displayName, exitCode: exitCode,
-                    message: "step '\(step.displayName)' failed")
-            } else if stepOutcome == .cancelled {
-                outcome = .cancelled
+                state.succeeded = false
+                state.failure = JobFailure(message: "\(error)")
+                reporter.report(.message(job: planned.key, level: .error, text: "\(error)"))
             }
         }
         await executor.finishJob(spec)
-        if outcome == .failure && job.continueOnError {
-            reporter.report(.message(job: job.id, level: .warning, text: "job failed, allowed by continue-on-error"))
-            return finish(.success, failure)
-        }
-        return finish(outcome, failure)
+        if !state.summary.isEmpty { reporter.report(.jobSummary(job: planned.key, markdown: state.summary)) }
+
+        var contexts = base
+        contexts["steps"] = .object(state.steps)
+        contexts["env"] = .object(env.mapValues(ExpressionValue.string))
+        let outputs = jobOutputs(state: state, contexts: contexts)
+        if state.cancelled || (Task.isCancelled && state.succeeded) { return finish(.cancelled, state.failure, outputs: outputs) }
+        return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)
     }
 
-    /// Environment of a step, lowest to highest precedence: workflow, job, step, run-time `--env`,
-    /// values written to GITHUB_ENV by earlier steps; then the variables the runner defines.
-    func stepEnvironment(_ step: Step, started: JobStarted, added: [String: String]) -> [String: String] {
-        var environment: [String: String] = [:]
-        for entry in workflow.env + job.env + step.env { environment[entry.name] = entry.value.value }
-        environment.merge(options.environment) { _, new in new }
-        environment.merge(added) { _, new in new }
-        environment["CI"] = "true"
-        environment["NIXACTIONS"] = "true"
-        environment["GITHUB_ACTIONS"] = "true"
-        environment["GITHUB_WORKSPACE"] = started.workspace
-        environment["RUNNER_TEMP"] = started.temporaryDirectory
-        environment["GITHUB_JOB"] = job.id
-        environment["GITHUB_WORKFLOW"] = workflow.name
-        environment["GITHUB_RUN_ID"] = options.runID
-        environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)"
-        return environment
+    /// The contexts every expression of this job sees (steps and env are added as they change).
+    func baseContexts(_ started: JobStarted) -> [String: ExpressionValue] {
+        let project = (options.projectDirectory as NSString).lastPathComponent
+        return [
+            "github": .object([
+                "workflow": .string(workflow.name), "job": .string(job.id), "run_id": .string(options.runID),
+                "run_number": .string("1"), "run_attempt": .string("1"), "workspace": .string(started.workspace),
+                "event_name": .string("local"), "repository": .string(project), "actor": .string(ProcessInfo.processInfo.environment["USER"] ?? "local"),
+                "ref": .string(""), "sha": .string(""), "server_url": .string(""),
+            ]),
+            "runner": .object(["os": .string("Linux"), "arch": .string("X64"), "name": .string("nixactions"), "temp": .string(started.temporaryDirectory)]),
+            "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
+            "strategy": .object([
+                "fail-fast": .bool(job.strategy?.failFast ?? true), "job-index": .number(Double(planned.matrixIndex)),
+                "job-total": .number(Double(planned.matrixTotal)),
+                "max-parallel": .number(Double(job.strategy?.maxParallel ?? planned.matrixTotal)),
+            ]),
+            "needs": .object(needs),
+            "job": .object(["status": .string("success")]),
+            "steps": .object([:]),
+            "secrets": .object([:]),
+            "inputs": .object([:]),
+            "vars": .object([:]),
+            "env": .object([:]),
+        ]
     }
 
-    /// Apply GITHUB_ENV and GITHUB_PATH written by a step to the steps after it.
-    func apply(_ files: [String: String], env: inout [String: String], path: inout [String]) {
-        if let text = files["GITHUB_ENV"] {
-            for (name, value) in EnvFileParser.parse(text) { env[name] = value }
-        }
-        if let text = files["GITHUB_PATH"] {
-            for line in text.split(separator: "\n") {
-                let entry = line.trimmingCharacters(in: .whitespaces)
-                if !entry.isEmpty { path.insert(entry, at: 0) }
+    func context(_ contexts: [String: ExpressionValue], _ status: ExpressionStatus) -> RuntimeContext {
+        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory)
+    }
+
+    /// Evaluate env entries in order; each may use `env.X` of the ones before it.
+    func evaluateEnv(
+        _ entries: [EnvEntry], base: [String: String], contexts: [String: ExpressionValue], status: ExpressionStatus
+    ) -> Result<[String: String], RunProblem> {
+        var values = base
+        var contexts = contexts
+        for entry in entries {
+            contexts["env"] = .object(values.mapValues(ExpressionValue.string))
+            switch render(entry.value, what: "env.\(entry.name)", context(contexts, status)) {
+            case .success(let text): values[entry.name] = text
+            case .failure(let problem): return .failure(problem)
             }
         }
+        return .success(values)
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// Render a template, or a message that says which expression failed, where and why.
+    func render(_ field: TemplateField, what: String, _ context: RuntimeContext) -> Result<String, RunProblem> {
+        do {
+            return .success(try field.template.render(context))
+        } catch {
+            let at = field.location(ofOffset: error.offset).map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)cannot evaluate '\(what)': \(error.message)\(error.hint.map { " (hint: \($0))" } ?? "")"))
+        }
+    }
+
+    func jobOutputs(state: State, contexts: [String: ExpressionValue]) -> [String: String] {
+        guard let declared = job.outputs else { return state.allOutputs }
+        var outputs: [String: String] = [:]
+        let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
+        for (name, field) in declared {
+            switch render(field, what: "outputs.\(name)", evaluation) {
+            case .success(let value):
+                if value.contains(Redactor.mask) == false, redactor.redact(value) != value {
+                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' contains a secret and is not passed on"))
+                    continue
+                }
+                outputs[name] = value
+            case .failure(let problem):
+                reporter.report(.message(job: planned.key, level: .error, text: problem.message))
+            }
+        }
+        return outputs
+    }
+
+    func restoreArtifacts(into workspace: String) throws {
+        for restore in job.artifacts?.restore ?? [] {
+            try artifacts.restore(restore.job.value, into: workspace, under: restore.path)
+        }
+    }
+
+    func describe(_ error: any Error) -> String {
         if let failure = error as? OperationFailure {
             return failure.error.hint.map { "\(failure.error.message)\n  hint: \($0)" } ?? failure.error.message
         }
         if let error = error as? EngineError { return error.description }
         return String(describing: error)
-    }
-
-    /// The command line for a `shell:` value (GitHub's templates; `{0}` is the script file).
-    static func shell(_ name: String?) -> [String] {
-        switch name {
-        case nil, "bash": return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]
-        case "sh": return ["sh", "-e", "{0}"]
-        case "python", "python3": return ["python3", "{0}"]
-        case let custom?:
-            let parts = custom.split(separator: " ").map(String.init)
-            return parts.contains { $0.contains("{0}") } ? parts : parts + ["{0}"]
-        }
-    }
-
-    static func scriptExtension(_ name: String?) -> String {
-        switch name {
-        case "python", "python3": return ".py"
-        default: return ".sh"
-        }
-    }
-}
-
-/// Parses the `NAME=value` / `NAME<<DELIM` format of GITHUB_ENV and GITHUB_OUTPUT.
-public enum EnvFileParser {
-    public static func parse(_ text: String) -> [(String, String)] {
-        var result: [(String, String)] = []
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }[...]
-        while let line = lines.popFirst() {
-            if line.isEmpty { continue }
-            if let range = line.range(of: "<<"), !line[..<range.lowerBound].contains("=") {
-                let name = String(line[..<range.lowerBound])
-                let delimiter = String(line[range.upperBound...])
-                var value: [String] = []
-                while let next = lines.popFirst(), next != delimiter { value.append(next) }
-                result.append((name, value.joined(separator: "\n")))
-            } else if let equals = line.firstIndex(of: "=") {
-                result.append((String(line[..<equals]), String(line[line.index(after: equals)...])))
-            }
-        }
-        return result
     }
 }

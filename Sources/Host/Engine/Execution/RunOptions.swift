@@ -28,16 +28,8 @@ public struct RunOptions: Sendable {
 
 /// What a run produced.
 public struct RunSummary: Sendable {
-    public struct JobResult: Sendable {
-        public var id: String
-        public var name: String
-        public var outcome: Outcome
-        public var failure: JobFailure?
-        public var duration: Duration
-    }
-
     public var outcome: Outcome
-    public var jobs: [JobResult]
+    public var jobs: [JobOutcome]
 
     /// 0 success, 1 a job failed, 130 cancelled.
     public var exitCode: Int32 {

@@ -2,17 +2,21 @@ import Foundation
 import NixActionsPluginMessages
 import Synchronization
 
-/// Runs a compiled workflow: schedules jobs from the ready set and runs each through its executor.
+/// Runs a compiled workflow: schedules job instances from the ready set and runs each through its executor.
 public struct WorkflowRunner: Sendable {
     public let workflow: Workflow
     public let executors: any ExecutorProvider
     public let reporter: any RunReporter
     public let options: RunOptions
+    public let redactor: Redactor
 
-    public init(workflow: Workflow, executors: any ExecutorProvider, reporter: any RunReporter, options: RunOptions) {
+    /// - Parameter reporter: receives every event after redaction.
+    public init(workflow: Workflow, executors: any ExecutorProvider, reporter: any RunReporter, options: RunOptions,
+                redactor: Redactor = Redactor()) {
         self.workflow = workflow
         self.executors = executors
-        self.reporter = reporter
+        self.redactor = redactor
+        self.reporter = RedactingReporter(redactor: redactor, wrapping: reporter)
         self.options = options
     }
 
@@ -21,54 +25,18 @@ public struct WorkflowRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         reporter.report(.workflowStarted(workflow: workflow.name, runID: options.runID))
-        let graph = JobGraph(workflow)
-        let members = graph.closure(of: options.selectedJobs)
-        let order = graph.topologicalOrder(of: members)
-        let instances = ExecutorCache(provider: executors, options: options)
-
-        var results: [String: RunSummary.JobResult] = [:]
-        var running: Set<String> = []
-        await withTaskGroup(of: RunSummary.JobResult.self) { group in
-            /// Start every job whose needs are all finished, up to the parallelism cap.
-            func launchReady() {
-                var progressed = true
-                while progressed {
-                    progressed = false
-                    for id in order where results[id] == nil && !running.contains(id) {
-                        let needs = graph.needs[id] ?? []
-                        guard needs.allSatisfy({ results[$0] != nil }) else { continue }
-                        guard let job = workflow.job(id) else { continue }
-                        // Default condition success(): every job it needs succeeded.
-                        if let blocker = needs.first(where: { results[$0]?.outcome != .success }) {
-                            let result = RunSummary.JobResult(
-                                id: id, name: job.displayName, outcome: .skipped, failure: nil, duration: .zero)
-                            results[id] = result
-                            reporter.report(.message(job: id, level: .info, text: "skipped: needed job '\(blocker)' did not succeed"))
-                            reporter.report(.jobFinished(job: id, name: job.displayName, outcome: .skipped, duration: .zero, failure: nil))
-                            progressed = true
-                            continue
-                        }
-                        guard running.count < options.maxParallelJobs else { return }
-                        running.insert(id)
-                        group.addTask {
-                            await JobRunner(job: job, workflow: workflow, reporter: reporter, options: options)
-                                .run(instances)
-                        }
-                    }
-                }
-            }
-            launchReady()
-            for await result in group {
-                running.remove(result.id)
-                results[result.id] = result
-                launchReady()
-            }
+        let plan: Plan
+        switch Planner.plan(workflow, selected: options.selectedJobs) {
+        case .success(let made): plan = made
+        case .failure(let diagnostic):
+            reporter.report(.message(job: nil, level: .error, text: diagnostic.description))
+            reporter.report(.workflowFinished(workflow: workflow.name, outcome: .failure, duration: clock.now - started))
+            return RunSummary(outcome: .failure, jobs: [])
         }
-        await instances.destroyAll()
-
-        let jobs = order.compactMap { results[$0] }
+        let scheduler = Scheduler(runner: self, plan: plan, cache: ExecutorCache(provider: executors, options: options))
+        let jobs = await scheduler.run()
         let outcome: Outcome
-        if jobs.contains(where: { $0.outcome == .cancelled }) || Task.isCancelled {
+        if Task.isCancelled || jobs.contains(where: { $0.outcome == .cancelled }) {
             outcome = .cancelled
         } else if jobs.contains(where: { $0.outcome == .failure }) {
             outcome = .failure
@@ -77,6 +45,172 @@ public struct WorkflowRunner: Sendable {
         }
         reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started))
         return RunSummary(outcome: outcome, jobs: jobs)
+    }
+}
+
+/// The ready-set scheduler: a job instance starts the moment the jobs it needs have finished.
+final class Scheduler: Sendable {
+    let runner: WorkflowRunner
+    let plan: Plan
+    let cache: ExecutorCache
+    /// Running instances by key, so fail-fast can cancel siblings.
+    let handles = Mutex<[String: Task<JobOutcome, Never>]>([:])
+
+    init(runner: WorkflowRunner, plan: Plan, cache: ExecutorCache) {
+        self.runner = runner
+        self.plan = plan
+        self.cache = cache
+    }
+
+    var options: RunOptions { runner.options }
+    var reporter: any RunReporter { runner.reporter }
+
+    func run() async -> [JobOutcome] {
+        var results: [String: JobOutcome] = [:]  // by instance key
+        var finishedJobs: [String: [JobOutcome]] = [:]  // by job id, once all its instances finished
+        var running: [String: String] = [:]  // instance key → job id
+        var failFastTripped: Set<String> = []
+        let all = plan.allInstances
+        let store = ArtifactStore(root: options.runDirectory + "/artifacts")
+
+        await withTaskGroup(of: JobOutcome.self) { group in
+            func launchReady() {
+                var progressed = true
+                while progressed {
+                    progressed = false
+                    for instance in all where results[instance.key] == nil && running[instance.key] == nil {
+                        let needs = plan.graph.needs[instance.jobID] ?? []
+                        guard needs.allSatisfy({ finishedJobs[$0] != nil }), let job = plan.workflow.job(instance.jobID) else { continue }
+                        let cancelled = Task.isCancelled
+                        if failFastTripped.contains(instance.jobID) {
+                            results[instance.key] = finishWithout(instance, .cancelled, "cancelled: another instance of its matrix failed (fail-fast)")
+                            progressed = true
+                            continue
+                        }
+                        let needsContext = self.needsContext(needs, finishedJobs)
+                        switch shouldRun(job, needs: needs, needsContext: needsContext, finished: finishedJobs, cancelled: cancelled) {
+                        case .failure(let problem):
+                            reporter.report(.message(job: instance.key, level: .error, text: problem.message))
+                            results[instance.key] = finishWithout(instance, .failure, problem.message)
+                            progressed = true
+                            continue
+                        case .success(let reason?):
+                            results[instance.key] = finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
+                            progressed = true
+                            continue
+                        case .success(nil): break
+                        }
+                        if running.count >= options.maxParallelJobs { return }
+                        if let limit = job.strategy?.maxParallel, running.values.filter({ $0 == job.id }).count >= limit { continue }
+                        running[instance.key] = instance.jobID
+                        let jobRunner = JobRunner(
+                            planned: instance, job: job, workflow: plan.workflow, reporter: reporter, options: options,
+                            redactor: runner.redactor, artifacts: store, needs: needsContext)
+                        let cache = self.cache
+                        let forward = !cancelled  // after a cancellation, always() jobs run to the end
+                        group.addTask {
+                            let task = Task { await jobRunner.run(cache) }
+                            self.handles.withLock { $0[instance.key] = task }
+                            defer { _ = self.handles.withLock { $0.removeValue(forKey: instance.key) } }
+                            if !forward { return await task.value }
+                            return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+                        }
+                    }
+                }
+            }
+            func record(_ result: JobOutcome) {
+                results[result.key] = result
+                let instances = plan.instances[result.jobID] ?? []
+                if result.outcome == .failure, !result.allowedFailure, instances.count > 1,
+                    plan.workflow.job(result.jobID)?.strategy?.failFast ?? true, !failFastTripped.contains(result.jobID)
+                {
+                    failFastTripped.insert(result.jobID)
+                    let siblings = instances.map(\.key).filter { running[$0] != nil }
+                    if !siblings.isEmpty {
+                        reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
+                    }
+                    handles.withLock { handles in for key in siblings { handles[key]?.cancel() } }
+                }
+                if instances.allSatisfy({ results[$0.key] != nil }) {
+                    finishedJobs[result.jobID] = instances.compactMap { results[$0.key] }
+                }
+            }
+            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) -> JobOutcome {
+                reporter.report(.message(job: instance.key, level: .info, text: reason))
+                reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero, failure: nil))
+                var result = JobOutcome.skipped(instance, reason: reason)
+                result.outcome = outcome
+                record(result)
+                return result
+            }
+            launchReady()
+            for await result in group {
+                running.removeValue(forKey: result.key)
+                record(result)
+                launchReady()
+            }
+        }
+        return all.compactMap { results[$0.key] }
+    }
+
+    /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.
+    func shouldRun(
+        _ job: Job, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]], cancelled: Bool
+    ) -> Result<String?, RunProblem> {
+        let result = { (id: String) in Self.result(of: finished[id] ?? []) }
+        let succeeded = needs.allSatisfy { result($0) == .success }
+        let failed = upstream(of: job.id).contains { (finished[$0] ?? []).contains { $0.outcome == .failure } }
+        let status = ExpressionStatus(succeeded: succeeded, cancelled: cancelled, failed: failed)
+        guard let condition = job.condition else {
+            if cancelled { return .success("cancelled before it started") }
+            if let blocker = needs.first(where: { result($0) != .success }) {
+                return .success("skipped: needed job '\(blocker)' did not succeed")
+            }
+            return .success(nil)
+        }
+        if condition.expression.statusFunctions.isEmpty && !(succeeded && !cancelled) {
+            return .success(cancelled ? "cancelled before it started" : "skipped: a needed job did not succeed")
+        }
+        let context = RuntimeContext(
+            contexts: ["needs": .object(needsContext), "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
+                       "vars": .object([:]), "inputs": .object([:]), "env": .object([:]), "secrets": .object([:])],
+            status: status, hashRoot: options.projectDirectory)
+        do {
+            return .success(try condition.expression.evaluate(context).isTruthy ? nil : "skipped: its 'if' is false")
+        } catch {
+            let at = condition.source.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)cannot evaluate 'if' of job '\(job.id)': \(error.message)"))
+        }
+    }
+
+    /// Every job upstream of `id`, transitively.
+    func upstream(of id: String) -> Set<String> {
+        var seen: Set<String> = []
+        var pending = plan.graph.needs[id] ?? []
+        while let next = pending.popLast() {
+            if seen.insert(next).inserted { pending.append(contentsOf: plan.graph.needs[next] ?? []) }
+        }
+        return seen
+    }
+
+    /// `needs.<id>.result` and `needs.<id>.outputs` for the direct needs.
+    func needsContext(_ needs: [String], _ finished: [String: [JobOutcome]]) -> [String: ExpressionValue] {
+        var context: [String: ExpressionValue] = [:]
+        for id in needs {
+            let outcomes = finished[id] ?? []
+            var outputs: [String: ExpressionValue] = [:]
+            for outcome in outcomes { for (name, value) in outcome.outputs { outputs[name] = .string(value) } }
+            context[id] = .object(["result": .string(Self.result(of: outcomes).rawValue), "outputs": .object(outputs)])
+        }
+        return context
+    }
+
+    /// The result of a job from its instances: failure if one failed, cancelled, skipped if all skipped.
+    static func result(of outcomes: [JobOutcome]) -> Outcome {
+        if outcomes.contains(where: { $0.outcome == .failure }) { return .failure }
+        if outcomes.contains(where: { $0.outcome == .cancelled }) { return .cancelled }
+        if !outcomes.isEmpty && outcomes.allSatisfy({ $0.outcome == .skipped }) { return .skipped }
+        return .success
     }
 }
 
@@ -110,9 +244,5 @@ final class ExecutorCache: Sendable {
             instances[key] = made
             return made
         }
-    }
-
-    func destroyAll() async {
-        instances.withLock { $0.removeAll() }
     }
 }

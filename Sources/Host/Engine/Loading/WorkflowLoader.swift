@@ -19,18 +19,13 @@ public enum WorkflowLoader {
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
-        "permissions", "environment", "concurrency", "services",
+        "artifacts", "workspace", "permissions", "environment", "concurrency", "services",
     ]
     static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency"]
-    /// Keys a later version implements: parsed now, refused by `run` rather than silently ignored.
-    static let notYetJobKeys: Set<String> = [
-        "container", "outputs", "timeout-minutes", "timeout", "strategy", "retry", "cache", "secrets", "services",
-    ]
     static let stepKeys = [
         "id", "name", "run", "shell", "working-directory", "env", "if", "timeout-minutes", "timeout",
         "continue-on-error", "retry", "uses", "with",
     ]
-    static let notYetStepKeys: Set<String> = ["timeout-minutes", "timeout", "retry", "uses", "with"]
 
     /// Load a workflow file.
     public static func load(file path: String) -> LoadResult {
@@ -48,7 +43,7 @@ public enum WorkflowLoader {
 
     /// Load a workflow from YAML text; `file` names it in diagnostics.
     public static func load(yaml: String, file: String) -> LoadResult {
-        var reader = NodeReader(file: file)
+        var reader = NodeReader(file: file, yaml: yaml)
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -172,144 +167,5 @@ public enum WorkflowLoader {
             }
         }
         return defaults
-    }
-
-    static func compileJob(
-        _ id: String, _ node: Node, keyNode: Node, reader: inout NodeReader, workflow: inout Workflow
-    ) -> Job? {
-        let context = "workflow '\(workflow.name)' › job '\(id)'"
-        guard let pairs = reader.mapping(node, what: "job '\(id)'", context: context, known: jobKeys) else {
-            return nil
-        }
-        var job = Job(
-            id: id, name: nil, needs: [], condition: nil, executor: .local, env: [], defaults: RunDefaults(),
-            steps: [], continueOnError: false, location: reader.location(keyNode))
-        var sawSteps = false
-        for (key, keyNode, value) in pairs {
-            switch key {
-            case "name": job.name = reader.string(value, what: "name", context: context)?.value
-            case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
-            case "if": job.condition = reader.string(value, what: "if", context: context)
-            case "runs-on":
-                // Labels map to executors through configuration; every label means `local` for now.
-                _ = reader.stringList(value, what: "runs-on", context: context)
-            case "executor":
-                if let executor = compileExecutor(value, reader: &reader, context: context) { job.executor = executor }
-            case "env": job.env = reader.env(value, context: context)
-            case "defaults": job.defaults = compileDefaults(value, reader: &reader, context: context)
-            case "continue-on-error":
-                job.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
-            case "steps":
-                sawSteps = true
-                guard case .sequence(let steps) = value else {
-                    reader.diagnostics.error(
-                        "steps must be a list, found a \(NodeReader.kind(value))", at: reader.location(value),
-                        context: context, hint: "write each step as '- run: COMMAND'")
-                    continue
-                }
-                if steps.isEmpty {
-                    reader.diagnostics.error("job '\(id)' has no steps", at: reader.location(value), context: context)
-                }
-                for (index, stepNode) in steps.enumerated() {
-                    if let step = compileStep(index, stepNode, reader: &reader, jobContext: context, workflow: &workflow) {
-                        job.steps.append(step)
-                    }
-                }
-            default:
-                if githubOnlyJobKeys.contains(key) {
-                    reader.diagnostics.note(
-                        "'\(key)' is a GitHub-only key; NixActions accepts it and does not use it",
-                        at: reader.location(keyNode), context: context)
-                } else if notYetJobKeys.contains(key) {
-                    workflow.unsupported.append(Located("job '\(id)': '\(key)'", at: reader.location(keyNode)))
-                }
-            }
-        }
-        if !sawSteps {
-            reader.diagnostics.error(
-                "job '\(id)' has no 'steps'", at: reader.location(keyNode), context: context,
-                hint: "add 'steps:' with at least one '- run: COMMAND'")
-        }
-        return job
-    }
-
-    static func compileExecutor(_ node: Node, reader: inout NodeReader, context: String) -> ExecutorReference? {
-        if case .scalar = node {
-            guard let id = reader.string(node, what: "executor", context: context) else { return nil }
-            return ExecutorReference(pluginID: id.value, location: id.location)
-        }
-        guard let pairs = reader.mapping(node, what: "executor", context: context, known: ["plugin", "with"]) else {
-            return nil
-        }
-        var reference = ExecutorReference(pluginID: "", location: reader.location(node))
-        for (key, _, value) in pairs {
-            if key == "plugin" {
-                reference.pluginID = reader.string(value, what: "executor.plugin", context: context)?.value ?? ""
-            } else if case .object(let options) = reader.json(value).value {
-                reference.options = options
-            } else {
-                reader.diagnostics.error("executor.with must be a mapping", at: reader.location(value), context: context)
-            }
-        }
-        if reference.pluginID.isEmpty {
-            reader.diagnostics.error(
-                "executor needs a 'plugin'", at: reader.location(node), context: context,
-                hint: "e.g. executor: { plugin: local }")
-            return nil
-        }
-        return reference
-    }
-
-    static func compileStep(
-        _ index: Int, _ node: Node, reader: inout NodeReader, jobContext: String, workflow: inout Workflow
-    ) -> Step? {
-        var context = "\(jobContext) › step \(index + 1)"
-        guard let pairs = reader.mapping(node, what: "step \(index + 1)", context: context, known: stepKeys) else {
-            return nil
-        }
-        if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
-        var step = Step(
-            index: index, id: nil, name: nil, run: nil, shell: nil, workingDirectory: nil, env: [], condition: nil,
-            continueOnError: false, location: reader.location(node))
-        var usesNode: Node?
-        for (key, keyNode, value) in pairs {
-            switch key {
-            case "id":
-                if let id = reader.string(value, what: "id", context: context) {
-                    if !isValidIdentifier(id.value) {
-                        reader.diagnostics.error(
-                            "step id '\(id.value)' is not valid", at: id.location, context: context,
-                            hint: "start with a letter or '_', then letters, digits, '-' or '_'")
-                    }
-                    step.id = id.value
-                }
-            case "name": step.name = reader.string(value, what: "name", context: context)?.value
-            case "run": step.run = reader.string(value, what: "run", context: context)
-            case "shell": step.shell = reader.string(value, what: "shell", context: context)
-            case "working-directory":
-                step.workingDirectory = reader.string(value, what: "working-directory", context: context)
-            case "env": step.env = reader.env(value, context: context)
-            case "if": step.condition = reader.string(value, what: "if", context: context)
-            case "continue-on-error":
-                step.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
-            case "uses":
-                usesNode = value
-                workflow.unsupported.append(Located("\(context): 'uses'", at: reader.location(keyNode)))
-            default:
-                if notYetStepKeys.contains(key) {
-                    workflow.unsupported.append(Located("\(context): '\(key)'", at: reader.location(keyNode)))
-                }
-            }
-        }
-        if step.run == nil && usesNode == nil {
-            reader.diagnostics.error(
-                "step \(index + 1) has neither 'run' nor 'uses'", at: reader.location(node), context: context,
-                hint: "add 'run: COMMAND'")
-        } else if step.run != nil && usesNode != nil {
-            reader.diagnostics.error(
-                "step \(index + 1) has both 'run' and 'uses'", at: reader.location(usesNode), context: context,
-                hint: "split it into two steps")
-        }
-        return step
     }
 }

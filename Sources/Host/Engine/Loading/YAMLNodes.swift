@@ -3,7 +3,14 @@ import Yams
 /// Helpers to read Yams nodes with positions, reporting type errors as diagnostics.
 struct NodeReader {
     let file: String
+    /// The file's lines, to find where block scalars start.
+    let lines: [Substring]
     var diagnostics = DiagnosticBag()
+
+    init(file: String, yaml: String = "") {
+        self.file = file
+        self.lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+    }
 
     func location(_ node: Node?) -> SourceLocation? {
         guard let mark = node?.mark else { return nil }
@@ -105,7 +112,12 @@ struct NodeReader {
                 continue
             }
             guard let text = envValue(value, name: key, context: context) else { continue }
-            entries.append(EnvEntry(name: key, value: text))
+            let origin = origin(value)
+            do {
+                entries.append(EnvEntry(name: key, value: TemplateField(source: text, template: try Template.parse(text.value), origin: origin)))
+            } catch {
+                report(error, in: text.value, origin: origin, fallback: text.location, what: "env.\(key)", context: context)
+            }
         }
         return entries
     }

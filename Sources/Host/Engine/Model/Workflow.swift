@@ -14,10 +14,35 @@ public struct Located<Value: Sendable>: Sendable {
 extension Located: Equatable where Value: Equatable {}
 extension Located: Hashable where Value: Hashable {}
 
-/// One `NAME: value` of an `env:` map, in file order. The value may hold `${{ }}`.
-public struct EnvEntry: Sendable, Hashable {
+/// A string field that may hold `${{ }}` (a `run:` script, an env value, a job output).
+public struct TemplateField: Sendable {
+    public var source: Located<String>
+    public var template: Template
+    /// Maps offsets in `source.value` back to file positions.
+    public var origin: TextOrigin?
+
+    /// The file position of a UTF-8 offset inside the field.
+    public func location(ofOffset offset: Int) -> SourceLocation? {
+        origin?.location(ofOffset: offset, in: source.value) ?? source.location
+    }
+
+    /// A field with no expressions, for values made by the engine.
+    public static func literal(_ text: String) -> TemplateField {
+        TemplateField(source: Located(text, at: nil), template: Template.literal(text), origin: nil)
+    }
+}
+
+/// An `if:` condition (with or without `${{ }}`).
+public struct ConditionField: Sendable {
+    public var source: Located<String>
+    public var expression: Expression
+    public var origin: TextOrigin?
+}
+
+/// One `NAME: value` of an `env:` map, in file order.
+public struct EnvEntry: Sendable {
     public var name: String
-    public var value: Located<String>
+    public var value: TemplateField
 }
 
 /// A compiled workflow: typed, backend-neutral, with no YAML left in it.
@@ -62,40 +87,180 @@ public struct ExecutorReference: Sendable, Hashable {
     public static let local = ExecutorReference(pluginID: "local")
 }
 
+/// `retry:` on a job or step.
+public struct RetryPolicy: Sendable, Hashable {
+    public enum Backoff: String, Sendable, Hashable, CaseIterable { case constant, linear, exponential }
+    /// Attempts in all, the first included (1 = no retry).
+    public var maxAttempts: Int
+    public var backoff: Backoff
+    /// Wait before the second attempt.
+    public var delay: Duration
+    /// Longest wait between attempts.
+    public var maxDelay: Duration
+    /// Retry only on these exit codes (nil: any failure).
+    public var onExitCodes: [Int32]?
+
+    public init(maxAttempts: Int, backoff: Backoff = .exponential, delay: Duration = .seconds(1),
+                maxDelay: Duration = .seconds(60), onExitCodes: [Int32]? = nil) {
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.delay = delay
+        self.maxDelay = maxDelay
+        self.onExitCodes = onExitCodes
+    }
+
+    /// The wait before attempt `attempt` (2 = the first retry).
+    public func wait(before attempt: Int) -> Duration {
+        let n = max(0, attempt - 2)
+        let wait: Duration
+        switch backoff {
+        case .constant: wait = delay
+        case .linear: wait = delay * (n + 1)
+        case .exponential: wait = delay * (1 << min(n, 30))
+        }
+        return min(wait, maxDelay)
+    }
+}
+
+/// `strategy:` of a job.
+public struct Strategy: Sendable {
+    public var matrix: MatrixSpec?
+    public var failFast: Bool
+    public var maxParallel: Int?
+    public var location: SourceLocation?
+}
+
+/// `strategy.matrix`: literal dimensions with include/exclude, or one expression (`${{ fromJSON(…) }}`).
+public enum MatrixSpec: Sendable {
+    case literal(MatrixLiteral)
+    case expression(TemplateField)
+}
+
+public struct MatrixLiteral: Sendable {
+    /// Dimensions in file order: key and its values.
+    public var dimensions: [(key: String, values: [ExpressionValue])]
+    public var include: [[(key: String, value: ExpressionValue)]]
+    public var exclude: [[(key: String, value: ExpressionValue)]]
+    /// Every key a combination can have (dimensions and include keys).
+    public var keys: [String] {
+        var keys = dimensions.map(\.key)
+        for entry in include { for (key, _) in entry where !keys.contains(key) { keys.append(key) } }
+        return keys
+    }
+}
+
+/// `cache:` entry of a job.
+public struct CacheSpec: Sendable {
+    public var key: TemplateField
+    public var paths: [Located<String>]
+    public var restoreKeys: [TemplateField]
+    /// Cache backend plugin id.
+    public var backend: String
+    public var location: SourceLocation?
+}
+
+/// `secrets:` entry of a job: an environment variable filled from a secret provider.
+public struct SecretSpec: Sendable {
+    public var name: String
+    public var provider: String
+    public var options: [String: JSONValue]
+    public var location: SourceLocation?
+}
+
+/// `artifacts:` a job keeps for the jobs that need it, and what it restores from them.
+public struct ArtifactSpec: Sendable {
+    /// Paths (relative to the workspace) this job keeps.
+    public var keep: [Located<String>]
+    /// Artifacts restored before the first step.
+    public var restore: [ArtifactRestore]
+}
+
+public struct ArtifactRestore: Sendable {
+    /// The job whose artifacts are restored (must be in `needs`).
+    public var job: Located<String>
+    /// Folder (relative to the workspace) to restore into; nil = the workspace itself.
+    public var path: String?
+}
+
 public struct Job: Sendable {
     public var id: String
-    public var name: String?
+    public var name: TemplateField?
     public var needs: [Located<String>]
-    public var condition: Located<String>?
+    public var condition: ConditionField?
+    public var runsOn: [Located<String>]
     public var executor: ExecutorReference
     public var env: [EnvEntry]
     public var defaults: RunDefaults
     public var steps: [Step]
+    /// `outputs:` name → expression over `steps`; nil = export every name written to GITHUB_OUTPUT.
+    public var outputs: [(name: String, value: TemplateField)]?
+    public var timeout: Located<Duration>?
     public var continueOnError: Bool
+    public var strategy: Strategy?
+    public var retry: RetryPolicy?
+    public var caches: [CacheSpec]
+    public var secrets: [SecretSpec]
+    public var artifacts: ArtifactSpec?
+    public var workspace: WorkspaceSpec
     public var location: SourceLocation?
 
     /// The name people read.
-    public var displayName: String { name ?? id }
+    public var displayName: String { name?.source.value ?? id }
+
+    init(id: String, location: SourceLocation?) {
+        self.id = id
+        self.location = location
+        needs = []
+        runsOn = []
+        executor = .local
+        env = []
+        defaults = RunDefaults()
+        steps = []
+        continueOnError = false
+        caches = []
+        secrets = []
+        workspace = WorkspaceSpec()
+    }
+}
+
+/// `workspace:` of a job: whether the project is copied in, and what is left out.
+public struct WorkspaceSpec: Sendable {
+    public static let defaultExcludes = [".git", ".build", "node_modules", ".nixactions"]
+    public var copyProject = true
+    public var excludes = WorkspaceSpec.defaultExcludes
 }
 
 public struct Step: Sendable {
     /// 0-based position in the job.
     public var index: Int
     public var id: String?
-    public var name: String?
-    public var run: Located<String>?
+    public var name: TemplateField?
+    public var run: TemplateField?
+    public var uses: Located<String>?
+    public var with: [(name: String, value: TemplateField)]
     public var shell: Located<String>?
-    public var workingDirectory: Located<String>?
+    public var workingDirectory: TemplateField?
     public var env: [EnvEntry]
-    public var condition: Located<String>?
+    public var condition: ConditionField?
+    public var timeout: Located<Duration>?
     public var continueOnError: Bool
+    public var retry: RetryPolicy?
     public var location: SourceLocation?
 
-    /// The name people read: `name`, else `id`, else the first line of `run`.
+    init(index: Int, location: SourceLocation?) {
+        self.index = index
+        self.location = location
+        with = []
+        env = []
+        continueOnError = false
+    }
+
+    /// The name people read: `name`, else `id`, else `uses`, else the first line of `run`.
     public var displayName: String {
-        if let name { return name }
+        if let name { return name.source.value }
         if let id { return id }
-        if let run = run?.value {
+        if let uses { return uses.value }
+        if let run = run?.source.value {
             let first = run.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
             return "Run " + (first.count > 60 ? String(first.prefix(57)) + "..." : first)
         }

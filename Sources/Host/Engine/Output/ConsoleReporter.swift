@@ -1,13 +1,21 @@
 import Foundation
 import Synchronization
 
-/// Writes a run as text: one line per output line, labelled with its job, and a summary table.
+/// Writes a run as text: one line per output line labelled with its job, then a summary table,
+/// the annotations and the steps' summaries.
 public final class ConsoleReporter: RunReporter {
-    public enum Style: Sendable { case plain, human }
+    public enum Style: String, Sendable { case plain, human }
 
     private let style: Style
     private let write: @Sendable (String) -> Void
-    private let lock = Mutex<[JobRow]>([])
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var rows: [JobRow] = []
+        var annotations: [Annotation] = []
+        var summaries: [(String, String)] = []
+        var names: [String: String] = [:]
+    }
 
     struct JobRow {
         var key: String
@@ -28,35 +36,58 @@ public final class ConsoleReporter: RunReporter {
     }
 
     public func report(_ event: RunEvent) {
-        lock.withLock { rows in
+        state.withLock { state in
             switch event {
             case .workflowStarted(let workflow, let runID):
                 write("==> workflow '\(workflow)' (run \(runID))\n")
-            case .jobStarted(_, let name):
+            case .jobStarted(let key, let name):
+                state.names[key] = name
                 write(color("1", "==> job '\(name)' started") + "\n")
-            case .stepStarted(_, _, let name):
-                _ = name
+            case .stepStarted(let job, _, let name):
+                write(color("2", "[\(job)] > \(name)") + "\n")
             case .output(let job, _, _, let line):
                 write("[\(job)] \(line)\n")
             case .stepFinished(let job, _, let name, let outcome, let exitCode, _):
-                if outcome == .failure {
+                switch outcome {
+                case .failure:
                     let code = exitCode.map { " with exit code \($0)" } ?? ""
                     write(color("31", "[\(job)] step '\(name)' failed\(code)") + "\n")
+                case .skipped: write(color("2", "[\(job)] - step '\(name)' skipped") + "\n")
+                case .cancelled: write(color("33", "[\(job)] step '\(name)' cancelled") + "\n")
+                case .success: break
                 }
+            case .annotation(let annotation):
+                state.annotations.append(annotation)
+                write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
+            case .jobSummary(let job, let markdown):
+                state.summaries.append((state.names[job] ?? job, markdown))
             case .jobFinished(let key, let name, let outcome, let duration, let failure):
-                rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
+                state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
                 let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
-                let time = outcome == .skipped ? "" : " in \(Self.format(duration))"
+                let time = duration == .zero ? "" : " in \(Self.format(duration))"
                 write("==> job '\(name)' \(mark)\(time)\n")
             case .message(let job, let level, let text):
                 let prefix = job.map { "[\($0)] " } ?? ""
                 let label = level == .info ? "" : "\(level.rawValue): "
-                write(prefix + color(level == .error ? "31" : "33", label + text) + "\n")
+                write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + text) + "\n")
             case .workflowFinished(let workflow, let outcome, let duration):
-                write(Self.table(rows))
+                write(Self.table(state.rows))
+                if !state.annotations.isEmpty {
+                    write("Annotations:\n" + state.annotations.map { "  [\($0.job)] \(Self.describe($0))\n" }.joined() + "\n")
+                }
+                for (job, markdown) in state.summaries {
+                    write("Summary of '\(job)':\n" + markdown.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n")
+                }
                 write("==> workflow '\(workflow)' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
             }
         }
+    }
+
+    static func describe(_ annotation: Annotation) -> String {
+        var place = ""
+        if let file = annotation.file { place = " (\(file)\(annotation.line.map { ":\($0)" } ?? ""))" }
+        let title = annotation.title.map { "\($0): " } ?? ""
+        return "\(annotation.kind.rawValue): \(title)\(annotation.message)\(place)"
     }
 
     static func format(_ duration: Duration) -> String {
@@ -68,14 +99,12 @@ public final class ConsoleReporter: RunReporter {
     static func table(_ rows: [JobRow]) -> String {
         let header = ["JOB", "STATUS", "DURATION", "FAILED STEP"]
         let body = rows.map { row -> [String] in
-            let step: String
-            if let failure = row.failure {
+            var step = ""
+            if let failure = row.failure, row.outcome != .skipped {
                 let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
                 step = (failure.stepName.map { "'\($0)'" } ?? failure.message) + code
-            } else {
-                step = ""
             }
-            return [row.name, row.outcome.rawValue, row.outcome == .skipped ? "-" : row.duration.map(format) ?? "-", step]
+            return [row.name, row.outcome.rawValue, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
         }
         let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {

@@ -17,6 +17,22 @@ public enum RunEvent: Sendable {
     case workflowFinished(workflow: String, outcome: Outcome, duration: Duration)
     /// A message from the engine about a job (an error starting it, why it was skipped).
     case message(job: String?, level: MessageLevel, text: String)
+    /// `::error`, `::warning` or `::notice` from a step.
+    case annotation(Annotation)
+    /// What a job's steps wrote to GITHUB_STEP_SUMMARY (Markdown).
+    case jobSummary(job: String, markdown: String)
+}
+
+/// An `::error` / `::warning` / `::notice` workflow command, kept for the run's summary.
+public struct Annotation: Sendable, Hashable {
+    public enum Kind: String, Sendable { case error, warning, notice }
+    public var kind: Kind
+    public var job: String
+    public var step: Int
+    public var message: String
+    public var file: String?
+    public var line: Int?
+    public var title: String?
 }
 
 public enum MessageLevel: String, Sendable {

@@ -1,0 +1,261 @@
+import Foundation
+import NixActionsPluginMessages
+
+extension JobRunner {
+    /// Run the steps in order. After a cancellation, steps whose condition still holds
+    /// (`always()`, `cancelled()`) run on, unaffected by the cancellation, so cleanup happens.
+    func runSteps(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String], state: inout State) async {
+        for step in job.steps {
+            if Task.isCancelled && !state.cancelled {
+                state.cancelled = true
+                reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
+            }
+            var contexts = base
+            contexts["steps"] = .object(state.steps)
+            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
+            let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+
+            // The environment the step sees, lowest to highest: --env, workflow, job, step, GITHUB_ENV.
+            var stepEnv: [String: String]
+            switch evaluateEnv(step.env, base: env, contexts: contexts, status: status) {
+            case .success(let values): stepEnv = values
+            case .failure(let problem):
+                failStep(step, message: problem.message, state: &state)
+                continue
+            }
+            stepEnv.merge(state.addedEnv) { _, new in new }
+            contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
+
+            let evaluation = context(contexts, status)
+            switch shouldRun(step.condition, evaluation) {
+            case .failure(let problem):
+                failStep(step, message: problem.message, state: &state)
+                continue
+            case .success(false):
+                recordSkipped(step, state: &state)
+                continue
+            case .success(true): break
+            }
+
+            if state.cancelled {
+                // A cleanup step: run it outside the cancelled task so the executor does not stop it at once.
+                let runner = self
+                let snapshot = state
+                state = await Task {
+                    var inner = snapshot
+                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, state: &inner)
+                    return inner
+                }.value
+            } else {
+                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, state: &state)
+            }
+        }
+    }
+
+    /// Whether a step runs: default `success()`; an expression without a status function means `success() && (…)`.
+    func shouldRun(_ condition: ConditionField?, _ evaluation: RuntimeContext) -> Result<Bool, RunProblem> {
+        guard let condition else { return .success(evaluation.status.succeeded && !evaluation.status.cancelled) }
+        if condition.expression.statusFunctions.isEmpty && !(evaluation.status.succeeded && !evaluation.status.cancelled) {
+            return .success(false)
+        }
+        do {
+            return .success(try condition.expression.evaluate(evaluation).isTruthy)
+        } catch {
+            let at = condition.source.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)cannot evaluate 'if': \(error.message)"))
+        }
+    }
+
+    func recordSkipped(_ step: Step, state: inout State) {
+        reporter.report(.stepFinished(job: planned.key, step: step.index, name: step.displayName, outcome: .skipped, exitCode: nil, duration: .zero))
+        if let id = step.id {
+            state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("skipped"), "conclusion": .string("skipped")])
+        }
+    }
+
+    func failStep(_ step: Step, message: String, state: inout State) {
+        reporter.report(.message(job: planned.key, level: .error, text: message))
+        reporter.report(.stepFinished(job: planned.key, step: step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero))
+        if !step.continueOnError {
+            state.succeeded = false
+            state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: step.displayName, message: message)
+        }
+        if let id = step.id {
+            state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("failure"),
+                                       "conclusion": .string(step.continueOnError ? "success" : "failure")])
+        }
+    }
+
+    /// Run one step with its retries and timeout, and fold its result into the job's state.
+    func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
+                 env: [String: String], state: inout State) async {
+        let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
+        let name: String
+        if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
+
+        if let uses = step.uses {
+            await runAction(step, uses: uses.value, name: name, started: started, evaluation: evaluation, state: &state)
+            return
+        }
+        guard let run = step.run else { return }
+        let script: String
+        switch render(run, what: "run", evaluation) {
+        case .success(let text): script = text
+        case .failure(let problem): return failStep(step, message: problem.message, state: &state)
+        }
+        var directory: String?
+        if let field = step.workingDirectory {
+            switch render(field, what: "working-directory", evaluation) {
+            case .success(let text): directory = text
+            case .failure(let problem): return failStep(step, message: problem.message, state: &state)
+            }
+        } else {
+            directory = job.defaults.workingDirectory?.value ?? workflow.defaults.workingDirectory?.value
+        }
+        var environment = env
+        defineRunnerVariables(&environment, step: step, started: started)
+        let shellName = step.shell?.value ?? job.defaults.shell?.value ?? workflow.defaults.shell?.value
+        let spec = StepSpec(
+            jobKey: planned.key, index: step.index, displayName: name, script: script, shell: Self.shell(shellName),
+            scriptExtension: Self.scriptExtension(shellName), environment: environment, workingDirectory: directory,
+            captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
+
+        reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
+        let clock = ContinuousClock()
+        let began = clock.now
+        let policy = step.retry ?? RetryPolicy(maxAttempts: 1)
+        var attempt = 1
+        var result: StepAttempt
+        while true {
+            result = await attemptStep(spec, executor: executor, timeout: step.timeout?.value)
+            guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
+                policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
+                !Task.isCancelled
+            else { break }
+            let wait = policy.wait(before: attempt + 1)
+            reporter.report(.message(
+                job: planned.key, level: .warning,
+                text: "step '\(name)' failed (exit code \(stepResult.exitCode.map(String.init) ?? "-")); attempt \(attempt + 1) of \(policy.maxAttempts) in \(DurationParser.format(wait))"))
+            try? await Task.sleep(for: wait)
+            attempt += 1
+        }
+
+        var outcome = Outcome.success
+        var exitCode: Int32?
+        var message: String?
+        switch result {
+        case .finished(let stepResult):
+            exitCode = stepResult.exitCode
+            apply(stepResult.files, step: step, state: &state)
+            if !stepResult.succeeded {
+                outcome = .failure
+                if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
+                if policy.maxAttempts > 1 { message = "step '\(name)' failed after \(attempt) attempts" }
+            }
+        case .timedOut(let limit):
+            outcome = .failure
+            message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
+        case .cancelled:
+            outcome = .cancelled
+        case .error(let text):
+            outcome = .failure
+            message = "step '\(name)': \(text)"
+        }
+        if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
+        reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began))
+
+        if outcome == .failure && !step.continueOnError {
+            state.succeeded = false
+            state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: exitCode, message: message ?? "step '\(name)' failed")
+        } else if outcome == .failure {
+            reporter.report(.message(job: planned.key, level: .warning, text: "step '\(name)' failed; allowed by continue-on-error"))
+        } else if outcome == .cancelled {
+            state.cancelled = true
+        }
+        if let id = step.id {
+            var entry = state.steps[id]?.property("outputs") ?? .object([:])
+            if case .object = entry {} else { entry = .object([:]) }
+            let conclusion = outcome == .failure && step.continueOnError ? "success" : outcome.rawValue
+            state.steps[id] = .object(["outputs": entry, "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
+        }
+    }
+
+    enum StepAttempt: Sendable {
+        case finished(StepResult)
+        case timedOut(Duration)
+        case cancelled
+        case error(String)
+    }
+
+    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?) async -> StepAttempt {
+        let processor = WorkflowCommandProcessor(redactor: redactor)
+        let key = planned.key, index = spec.index, reporter = self.reporter
+        let splitter = LineSplitter { stream, line in
+            let action = stream == 1 ? processor.process(line) : .show(line)
+            switch action {
+            case .show(let text): reporter.report(.output(job: key, step: index, stream: stream, line: text))
+            case .hide: break
+            case .annotation(let kind, let message, let file, let line, let title):
+                reporter.report(.annotation(Annotation(kind: kind, job: key, step: index, message: message, file: file, line: line, title: title)))
+            }
+        }
+        let outcome = await withTimeout(timeout) { () -> StepAttempt in
+            do {
+                let result = try await executor.runStep(spec, output: splitter)
+                return .finished(result)
+            } catch is CancellationError {
+                return .cancelled
+            } catch {
+                return .error(self.describe(error))
+            }
+        }
+        splitter.finish()
+        if let outcome { return outcome }
+        return .timedOut(timeout ?? .zero)
+    }
+
+    /// Variables a GitHub-style step expects.
+    func defineRunnerVariables(_ environment: inout [String: String], step: Step, started: JobStarted) {
+        environment["CI"] = "true"
+        environment["NIXACTIONS"] = "true"
+        environment["GITHUB_ACTIONS"] = "true"
+        environment["GITHUB_WORKSPACE"] = started.workspace
+        environment["RUNNER_TEMP"] = started.temporaryDirectory
+        environment["RUNNER_OS"] = "Linux"
+        environment["GITHUB_JOB"] = job.id
+        environment["GITHUB_WORKFLOW"] = workflow.name
+        environment["GITHUB_RUN_ID"] = options.runID
+        environment["GITHUB_RUN_NUMBER"] = "1"
+        environment["GITHUB_EVENT_NAME"] = "local"
+        environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)"
+        environment["JOB_ENV"] = environment["GITHUB_ENV"]
+    }
+
+    /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.
+    func apply(_ files: [String: String], step: Step, state: inout State) {
+        if let text = files["GITHUB_ENV"] {
+            for (name, value) in EnvFileParser.parse(text) { state.addedEnv[name] = value }
+        }
+        if let text = files["GITHUB_PATH"] {
+            for line in text.split(separator: "\n") {
+                let entry = line.trimmingCharacters(in: .whitespaces)
+                if !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
+            }
+        }
+        if let text = files["GITHUB_OUTPUT"], !text.isEmpty {
+            var outputs: [String: ExpressionValue] = [:]
+            for (name, value) in EnvFileParser.parse(text) {
+                guard value.utf8.count <= 1 << 20 else {
+                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MB and was dropped"))
+                    continue
+                }
+                outputs[name] = .string(value)
+                state.allOutputs[name] = value
+            }
+            if let id = step.id { state.steps[id] = .object(["outputs": .object(outputs)]) }
+        }
+        if let text = files["GITHUB_STEP_SUMMARY"], !text.isEmpty {
+            state.summary += text.hasSuffix("\n") ? text : text + "\n"
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Crypto
+import Foundation
+
+/// The expression contexts of one place in a run (a job's `if`, a step's `run`, …).
+struct RuntimeContext: ExpressionContext {
+    var contexts: [String: ExpressionValue]
+    var status: ExpressionStatus
+    /// Where `hashFiles` looks (the project, which every job's workspace is a copy of).
+    var hashRoot: String
+
+    func value(ofContext name: String) -> ExpressionValue? { contexts[name] }
+
+    func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String {
+        HashFiles.hash(patterns, in: hashRoot)
+    }
+}
+
+/// `hashFiles(patterns…)`: SHA-256 over the SHA-256 of each matching file, in path order; "" if none.
+/// Patterns are globs relative to the root (`**` spans folders); a leading `!` excludes.
+enum HashFiles {
+    static func hash(_ patterns: [String], in root: String) -> String {
+        let files = matching(patterns, in: root)
+        guard !files.isEmpty else { return "" }
+        var outer = SHA256()
+        for file in files {
+            guard let handle = FileHandle(forReadingAtPath: root + "/" + file) else { continue }
+            var inner = SHA256()
+            while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { inner.update(data: chunk) }
+            try? handle.close()
+            outer.update(data: Data(inner.finalize()))
+        }
+        return outer.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Relative paths of regular files under `root` that match, sorted.
+    static func matching(_ patterns: [String], in root: String) -> [String] {
+        let includes = patterns.filter { !$0.hasPrefix("!") }.map(normalize)
+        let excludes = patterns.filter { $0.hasPrefix("!") }.map { normalize(String($0.dropFirst())) }
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        var result: [String] = []
+        while let path = walker.nextObject() as? String {
+            if path.hasPrefix(".git/") || path == ".git" { continue }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue
+            else { continue }
+            if includes.contains(where: { glob($0, path) }) && !excludes.contains(where: { glob($0, path) }) {
+                result.append(path)
+            }
+        }
+        return result.sorted()
+    }
+
+    static func normalize(_ pattern: String) -> String {
+        var pattern = pattern
+        while pattern.hasPrefix("./") { pattern.removeFirst(2) }
+        return pattern
+    }
+
+    /// Glob match on path components: `*`, `?`, `[…]` within a component, `**` across any number of them.
+    static func glob(_ pattern: String, _ path: String) -> Bool {
+        let patternParts = pattern.split(separator: "/").map(String.init)
+        let pathParts = path.split(separator: "/").map(String.init)
+        func match(_ p: Int, _ q: Int) -> Bool {
+            if p == patternParts.count { return q == pathParts.count }
+            if patternParts[p] == "**" {
+                for next in q...pathParts.count where match(p + 1, next) { return true }
+                return false
+            }
+            guard q < pathParts.count, fnmatch(patternParts[p], pathParts[q], 0) == 0 else { return false }
+            return match(p + 1, q + 1)
+        }
+        return match(0, 0)
+    }
+}

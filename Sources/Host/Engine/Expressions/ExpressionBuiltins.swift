@@ -1,0 +1,115 @@
+import Foundation
+
+/// Implementations of the value-level built-in functions. Problems are returned
+/// as messages; the evaluator turns them into errors at the call site.
+enum ExpressionBuiltins {
+    /// `contains(search, item)`: case-insensitive substring for primitives,
+    /// loose-equality membership for arrays, false otherwise.
+    static func contains(_ search: ExpressionValue, _ item: ExpressionValue) -> ExpressionValue {
+        switch search {
+        case .array(let elements):
+            return .bool(elements.contains { ExpressionComparison.equals(item, $0) })
+        case .object:
+            return .bool(false)
+        default:
+            guard item.isPrimitive else { return .bool(false) }
+            return .bool(ExpressionComparison.containsIgnoringCase(search.displayString, item.displayString))
+        }
+    }
+
+    /// `startsWith(searchString, searchValue)`, case-insensitive; false for non-primitives.
+    static func startsWith(_ text: ExpressionValue, _ prefix: ExpressionValue) -> ExpressionValue {
+        guard text.isPrimitive, prefix.isPrimitive else { return .bool(false) }
+        return .bool(ExpressionComparison.hasPrefixIgnoringCase(text.displayString, prefix.displayString))
+    }
+
+    /// `endsWith(searchString, searchValue)`, case-insensitive; false for non-primitives.
+    static func endsWith(_ text: ExpressionValue, _ suffix: ExpressionValue) -> ExpressionValue {
+        guard text.isPrimitive, suffix.isPrimitive else { return .bool(false) }
+        return .bool(ExpressionComparison.hasSuffixIgnoringCase(text.displayString, suffix.displayString))
+    }
+
+    /// `join(array, separator = ',')`: a primitive is returned as a string.
+    static func join(_ arguments: [ExpressionValue]) -> ExpressionValue {
+        guard let first = arguments.first else { return .string("") }
+        switch first {
+        case .array(let elements):
+            var separator = ","
+            if arguments.count > 1, arguments[1].isPrimitive { separator = arguments[1].displayString }
+            return .string(elements.map(\.displayString).joined(separator: separator))
+        case .object:
+            return .string("")
+        default:
+            return .string(first.displayString)
+        }
+    }
+
+    /// `case(pred1, val1, ..., default)`: the value after the first true predicate.
+    static func caseOf(_ arguments: [ExpressionValue]) -> Result<ExpressionValue, Problem> {
+        var position = 0
+        while position + 1 < arguments.count {
+            guard case .bool(let flag) = arguments[position] else {
+                let kind = arguments[position].kindName
+                return .failure(Problem(
+                    message: "case: predicate \(position / 2 + 1) must evaluate to a boolean, got \(kind)"))
+            }
+            if flag { return .success(arguments[position + 1]) }
+            position += 2
+        }
+        return .success(arguments.last ?? .null)
+    }
+
+    /// A problem found while applying a built-in.
+    struct Problem: Error, Sendable {
+        let message: String
+    }
+
+    /// `format(template, args...)`: `{N}` is replaced by argument N (any text after
+    /// the digits up to `}` is ignored, as GitHub does), `{{` and `}}` are literal
+    /// braces, anything else with a brace is an error.
+    static func format(_ template: String, _ arguments: [ExpressionValue]) -> Result<String, Problem> {
+        let bytes = Array(template.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == open {
+                if index + 1 < bytes.count, bytes[index + 1] == open {
+                    output.append(open); index += 2; continue
+                }
+                var cursor = index + 1
+                var argument = 0
+                while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") {
+                    argument = min(argument * 10 + Int(bytes[cursor] - UInt8(ascii: "0")), 1_000_000)
+                    cursor += 1
+                }
+                guard cursor > index + 1 else {
+                    return .failure(Problem(message:
+                        "invalid format string: '{' at position \(index + 1) must be followed by an argument index or another '{'"))
+                }
+                guard let closing = bytes[cursor...].firstIndex(of: close) else {
+                    return .failure(Problem(message:
+                        "invalid format string: '{' at position \(index + 1) is not closed by '}'"))
+                }
+                guard argument < arguments.count else {
+                    let supplied = arguments.count == 1 ? "1 argument was" : "\(arguments.count) arguments were"
+                    return .failure(Problem(message:
+                        "format string references argument {\(argument)} but only \(supplied) supplied"))
+                }
+                output.append(contentsOf: Array(arguments[argument].displayString.utf8))
+                index = closing + 1
+            } else if byte == close {
+                guard index + 1 < bytes.count, bytes[index + 1] == close else {
+                    return .failure(Problem(message:
+                        "invalid format string: unbalanced '}' at position \(index + 1) (write '}}' for a literal brace)"))
+                }
+                output.append(close); index += 2
+            } else {
+                output.append(byte); index += 1
+            }
+        }
+        return .success(String(decoding: output, as: UTF8.self))
+    }
+}

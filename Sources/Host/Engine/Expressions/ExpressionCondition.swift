@@ -1,0 +1,49 @@
+import Foundation
+
+extension Expression {
+    /// Parses an `if:` condition. GitHub accepts a bare expression (`github.ref == 'x'`)
+    /// or one wrapped in `${{ }}` (surrounding whitespace allowed); both parse here.
+    ///
+    /// Text mixing `${{ }}` with other characters (`${{ a }} && b`) is, as on GitHub,
+    /// a string template: it becomes `format('{0} && b', a)`, a string that is
+    /// truthy whenever non-empty. Error offsets are relative to `text`, except for
+    /// the wrapped form whose expression (and offsets) are the text inside `${{ }}`.
+    public static func parseCondition(_ text: String) throws(ExpressionError) -> Expression {
+        let bytes = Array(text.utf8)
+        guard text.contains("${{") else { return try parse(text) }
+        let pieces = try TemplateScanner.scan(text, bytes)
+        var expressionRanges: [Range<Int>] = []
+        var onlyWhitespaceLiterals = true
+        for piece in pieces {
+            switch piece {
+            case .literal(let range):
+                if !bytes[range].allSatisfy(ExpressionLexer.isSpace) { onlyWhitespaceLiterals = false }
+            case .expression(let range, _):
+                expressionRanges.append(range)
+            }
+        }
+        if onlyWhitespaceLiterals, expressionRanges.count == 1, let inner = expressionRanges.first {
+            let source = String(decoding: bytes[inner], as: UTF8.self)
+            do {
+                return try parse(source)
+            } catch {
+                throw error.embedded(in: text, at: inner.lowerBound)
+            }
+        }
+        // Mixed template: format('<literal with {N} placeholders>', expr0, expr1, ...).
+        var formatString = ""
+        var arguments: [ExpressionNode] = []
+        for piece in pieces {
+            switch piece {
+            case .literal(let range):
+                let literal = String(decoding: bytes[range], as: UTF8.self)
+                formatString += literal.replacingOccurrences(of: "{", with: "{{").replacingOccurrences(of: "}", with: "}}")
+            case .expression(let range, _):
+                formatString += "{\(arguments.count)}"
+                arguments.append(try ExpressionParser.parse(source: text, bytes: bytes, range: range))
+            }
+        }
+        let root = ExpressionNode.call(.format, [.literal(.string(formatString), offset: 0)] + arguments, offset: 0)
+        return Expression(source: text, root: root)
+    }
+}

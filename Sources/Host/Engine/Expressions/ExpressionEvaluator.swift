@@ -1,0 +1,160 @@
+import Foundation
+
+extension Expression {
+    /// Evaluates the expression. Errors (unknown named values, bad `fromJSON`
+    /// input, `format` problems, `hashFiles` failures) have offsets in `source`.
+    public func evaluate(_ context: some ExpressionContext) throws(ExpressionError) -> ExpressionValue {
+        let evaluator = ExpressionEvaluator(context: context, source: source)
+        return try evaluator.evaluate(root).value
+    }
+}
+
+/// Well-known context names, used for did-you-mean hints.
+enum ExpressionContextNames {
+    static let all = ["github", "env", "vars", "secrets", "needs", "strategy", "matrix",
+                      "steps", "job", "jobs", "runner", "inputs"]
+}
+
+/// A tree-walking evaluator. Recursion is bounded by the parser's depth limit.
+struct ExpressionEvaluator<Context: ExpressionContext> {
+    let context: Context
+    let source: String
+
+    /// An intermediate result: the output of `*` stays a "filtered array" so that
+    /// following property and index steps apply to each element.
+    enum Outcome {
+        case value(ExpressionValue)
+        case filtered([ExpressionValue])
+
+        var value: ExpressionValue {
+            switch self {
+            case .value(let value): return value
+            case .filtered(let elements): return .array(elements)
+            }
+        }
+    }
+
+    private func error(_ message: String, at offset: Int, hint: String? = nil) -> ExpressionError {
+        ExpressionError(message: message, offset: offset, source: source, hint: hint)
+    }
+
+    func evaluate(_ node: ExpressionNode) throws(ExpressionError) -> Outcome {
+        switch node {
+        case .literal(let value, _):
+            return .value(value)
+        case .context(let name, let offset):
+            return .value(try lookup(name, at: offset))
+        case .group(let inner, _):
+            return try evaluate(inner)
+        case .property(let base, let name, _):
+            return access(try evaluate(base), key: .string(name), star: false)
+        case .index(let base, let key, _):
+            let target = try evaluate(base)
+            return access(target, key: try evaluate(key).value, star: false)
+        case .star(let base, _):
+            return access(try evaluate(base), key: .null, star: true)
+        case .not(let operand, _):
+            return .value(.bool(!(try evaluate(operand).value.isTruthy)))
+        case .binary(let op, let lhs, let rhs, _):
+            let left = try evaluate(lhs).value
+            let right = try evaluate(rhs).value
+            return .value(.bool(Self.compare(op, left, right)))
+        case .logical(let op, let operands, _):
+            var result = Outcome.value(.null)
+            for operand in operands {
+                result = try evaluate(operand)
+                let truthy = result.value.isTruthy
+                if (op == .and && !truthy) || (op == .or && truthy) { break }
+            }
+            return result
+        case .call(let function, let arguments, let offset):
+            var values: [ExpressionValue] = []
+            values.reserveCapacity(arguments.count)
+            for argument in arguments { values.append(try evaluate(argument).value) }
+            return .value(try call(function, values, at: offset))
+        }
+    }
+
+    private func lookup(_ name: String, at offset: Int) throws(ExpressionError) -> ExpressionValue {
+        if let value = context.value(ofContext: name) { return value }
+        let lowered = name.lowercased()
+        if lowered != name, let value = context.value(ofContext: lowered) { return value }
+        var hint: String?
+        if let close = ExpressionContextNames.all.first(where: {
+            ExpressionEditDistance.distance(lowered, $0) <= 2 && context.value(ofContext: $0) != nil
+        }) {
+            hint = "did you mean '\(close)'?"
+        }
+        throw error("unrecognized named-value: '\(name)'", at: offset, hint: hint)
+    }
+
+    static func compare(_ op: ExpressionBinaryOperator, _ left: ExpressionValue, _ right: ExpressionValue) -> Bool {
+        switch op {
+        case .equal: return ExpressionComparison.equals(left, right)
+        case .notEqual: return !ExpressionComparison.equals(left, right)
+        case .less: return ExpressionComparison.lessThan(left, right)
+        case .lessOrEqual:
+            return ExpressionComparison.equals(left, right) || ExpressionComparison.lessThan(left, right)
+        case .greater: return ExpressionComparison.greaterThan(left, right)
+        case .greaterOrEqual:
+            return ExpressionComparison.equals(left, right) || ExpressionComparison.greaterThan(left, right)
+        }
+    }
+
+    /// An index as GitHub interprets it: primitives give a string key, and any
+    /// finite non-negative number (after coercion) gives an array position.
+    private struct Key {
+        let name: String?
+        let position: Double?
+
+        init(_ value: ExpressionValue) {
+            name = value.isPrimitive ? value.displayString : nil
+            let number = value.coercedNumber
+            position = (number.isFinite && number >= 0) ? number.rounded(.down) : nil
+        }
+
+        func element(of elements: [ExpressionValue]) -> ExpressionValue? {
+            guard let position, position < Double(elements.count) else { return nil }
+            return elements[Int(position)]
+        }
+    }
+
+    private func access(_ target: Outcome, key: ExpressionValue, star: Bool) -> Outcome {
+        let index = Key(key)
+        switch target {
+        case .filtered(let items):
+            var results: [ExpressionValue] = []
+            for item in items {
+                switch item {
+                case .object(let members):
+                    if star {
+                        results.append(contentsOf: members.keys.sorted().compactMap { members[$0] })
+                    } else if let name = index.name, let found = item.property(name) {
+                        results.append(found)
+                    }
+                case .array(let elements):
+                    if star {
+                        results.append(contentsOf: elements)
+                    } else if let found = index.element(of: elements) {
+                        results.append(found)
+                    }
+                default:
+                    continue
+                }
+            }
+            return .filtered(results)
+        case .value(let value):
+            switch value {
+            case .array(let elements):
+                if star { return .filtered(elements) }
+                return .value(index.element(of: elements) ?? .null)
+            case .object(let members):
+                if star { return .filtered(members.keys.sorted().compactMap { members[$0] }) }
+                guard let name = index.name else { return .value(.null) }
+                return .value(value.property(name) ?? .null)
+            default:
+                return star ? .filtered([]) : .value(.null)
+            }
+        }
+    }
+}

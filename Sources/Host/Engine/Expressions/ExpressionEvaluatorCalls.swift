@@ -1,0 +1,68 @@
+import Foundation
+
+extension ExpressionEvaluator {
+    /// Applies a built-in function to evaluated arguments. The parser has
+    /// already checked argument counts; missing arguments read as null.
+    func call(_ function: ExpressionFunction, _ arguments: [ExpressionValue], at offset: Int) throws(ExpressionError) -> ExpressionValue {
+        func argument(_ position: Int) -> ExpressionValue {
+            position < arguments.count ? arguments[position] : .null
+        }
+        func failure(_ message: String, hint: String? = nil) -> ExpressionError {
+            ExpressionError(message: message, offset: offset, source: source, hint: hint)
+        }
+        switch function {
+        case .contains:
+            return ExpressionBuiltins.contains(argument(0), argument(1))
+        case .startsWith:
+            return ExpressionBuiltins.startsWith(argument(0), argument(1))
+        case .endsWith:
+            return ExpressionBuiltins.endsWith(argument(0), argument(1))
+        case .join:
+            return ExpressionBuiltins.join(arguments)
+        case .toJSON:
+            return .string(argument(0).toJSON(pretty: true))
+        case .fromJSON:
+            let text = argument(0).displayString
+            if text.allSatisfy(\.isWhitespace) {
+                throw failure("fromJSON: empty input", hint: "fromJSON needs a JSON document, e.g. fromJSON('[1, 2]')")
+            }
+            do {
+                return try ExpressionValue.fromJSON(text)
+            } catch {
+                throw failure("fromJSON: \(error.message)")
+            }
+        case .format:
+            switch ExpressionBuiltins.format(argument(0).displayString, Array(arguments.dropFirst())) {
+            case .success(let text): return .string(text)
+            case .failure(let problem): throw failure("format: \(problem.message)", hint: "usage: \(function.signature)")
+            }
+        case .case:
+            switch ExpressionBuiltins.caseOf(arguments) {
+            case .success(let value): return value
+            case .failure(let problem): throw failure(problem.message, hint: "usage: \(function.signature)")
+            }
+        case .hashFiles:
+            var patterns: [String] = []
+            for value in arguments {
+                guard case .string(let pattern) = value else {
+                    throw failure("hashFiles: patterns must be strings, got \(value.kindName)")
+                }
+                patterns.append(pattern)
+            }
+            do {
+                return .string(try context.hashFiles(patterns))
+            } catch {
+                throw failure(error.message.hasPrefix("hashFiles") ? error.message : "hashFiles: \(error.message)",
+                              hint: error.hint)
+            }
+        case .success:
+            return .bool(context.status.succeeded && !context.status.cancelled)
+        case .failure:
+            return .bool(context.status.failed)
+        case .always:
+            return .bool(true)
+        case .cancelled:
+            return .bool(context.status.cancelled)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+extension ExpressionJSONReader {
+    /// Reads a JSON string starting at the opening quote.
+    mutating func readString() throws(ExpressionError) -> String {
+        let start = index
+        index += 1
+        var buffer: [UInt8] = []
+        while true {
+            guard index < bytes.count else {
+                index = start
+                throw jsonFailure("unterminated string")
+            }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { index += 1; break }
+            if byte < 0x20 { throw jsonFailure("control character in string") }
+            if byte != UInt8(ascii: "\\") { buffer.append(byte); index += 1; continue }
+            index += 1
+            guard index < bytes.count else { throw jsonFailure("unterminated escape sequence") }
+            let escape = bytes[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "/"): buffer.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "b"): buffer.append(0x08)
+            case UInt8(ascii: "f"): buffer.append(0x0C)
+            case UInt8(ascii: "n"): buffer.append(0x0A)
+            case UInt8(ascii: "r"): buffer.append(0x0D)
+            case UInt8(ascii: "t"): buffer.append(0x09)
+            case UInt8(ascii: "u"):
+                let scalar = try readUnicodeEscape()
+                buffer.append(contentsOf: Array(String(Character(scalar)).utf8))
+            default:
+                index -= 1
+                throw jsonFailure("invalid escape sequence")
+            }
+        }
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Reads the hex digits after `\u`, combining surrogate pairs; a lone
+    /// surrogate becomes U+FFFD.
+    private mutating func readUnicodeEscape() throws(ExpressionError) -> Unicode.Scalar {
+        let high = try readHex4()
+        if (0xD800...0xDBFF).contains(high) {
+            if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                let saved = index
+                index += 2
+                let low = try readHex4()
+                if (0xDC00...0xDFFF).contains(low) {
+                    let combined = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                    return Unicode.Scalar(UInt32(combined)) ?? "\u{FFFD}"
+                }
+                index = saved
+            }
+            return "\u{FFFD}"
+        }
+        return Unicode.Scalar(UInt32(high)) ?? "\u{FFFD}"
+    }
+
+    private mutating func readHex4() throws(ExpressionError) -> Int {
+        var value = 0
+        for _ in 0..<4 {
+            guard index < bytes.count, let digit = ExpressionNumber.hexDigitValue(bytes[index]) else {
+                throw jsonFailure("invalid \\u escape")
+            }
+            value = value * 16 + digit
+            index += 1
+        }
+        return value
+    }
+
+    /// Reads a JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    mutating func readNumber() throws(ExpressionError) -> Double {
+        let start = index
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else {
+            index = start
+            throw jsonFailure("unexpected character")
+        }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw jsonFailure("expected a digit after '.'") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw jsonFailure("expected a digit in exponent") }
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        }
+        let literal = String(decoding: bytes[start..<index], as: UTF8.self)
+        guard let value = Double(literal) else {
+            index = start
+            throw jsonFailure("invalid number")
+        }
+        return value
+    }
+
+    func jsonFailure(_ message: String) -> ExpressionError {
+        ExpressionError(message: "invalid JSON: \(message) at position \(index + 1)", offset: index, source: text)
+    }
+}

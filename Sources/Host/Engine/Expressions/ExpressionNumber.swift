@@ -1,0 +1,162 @@
+import Foundation
+
+/// Number parsing and printing with GitHub Actions semantics.
+enum ExpressionNumber {
+    /// 2^53: integers up to this magnitude are printed exactly.
+    static let maxExactInteger: Double = 9_007_199_254_740_992
+
+    /// Parses text like JavaScript's `Number(text)`, which is what GitHub uses to
+    /// coerce strings: surrounding whitespace is ignored, empty text is 0,
+    /// `0x`/`0o`/`0b` prefixes, `Infinity`, signs, fractions and exponents are
+    /// accepted; anything else is NaN.
+    static func parse(_ text: String) -> Double {
+        let scalars = text.unicodeScalars
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, isSpace(scalars[start]) { start = scalars.index(after: start) }
+        while end > start, isSpace(scalars[scalars.index(before: end)]) { end = scalars.index(before: end) }
+        let trimmed = Array(String(scalars[start..<end]).utf8)
+        if trimmed.isEmpty { return 0 }
+        switch String(decoding: trimmed, as: UTF8.self) {
+        case "Infinity", "+Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default: break
+        }
+        if trimmed.count > 2, trimmed[0] == UInt8(ascii: "0") {
+            switch trimmed[1] {
+            case UInt8(ascii: "x"), UInt8(ascii: "X"): return parseRadix(trimmed.dropFirst(2), radix: 16)
+            case UInt8(ascii: "o"), UInt8(ascii: "O"): return parseRadix(trimmed.dropFirst(2), radix: 8)
+            case UInt8(ascii: "b"), UInt8(ascii: "B"): return parseRadix(trimmed.dropFirst(2), radix: 2)
+            default: break
+            }
+        }
+        return parseDecimal(trimmed)
+    }
+
+    private static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isWhitespace || scalar == "\u{FEFF}"
+    }
+
+    private static func parseRadix(_ digits: ArraySlice<UInt8>, radix: Int) -> Double {
+        var value: Double = 0
+        for byte in digits {
+            guard let digit = hexDigitValue(byte), digit < radix else { return .nan }
+            value = value * Double(radix) + Double(digit)
+        }
+        return value
+    }
+
+    static func hexDigitValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A")) + 10
+        default: return nil
+        }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+
+    /// `[+-]? (digits [. digits?] | . digits) ([eE] [+-]? digits)?`
+    private static func parseDecimal(_ bytes: [UInt8]) -> Double {
+        var index = 0
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        var integer: [UInt8] = []
+        while index < bytes.count, isDigit(bytes[index]) { integer.append(bytes[index]); index += 1 }
+        var fraction: [UInt8] = []
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < bytes.count, isDigit(bytes[index]) { fraction.append(bytes[index]); index += 1 }
+        }
+        if integer.isEmpty && fraction.isEmpty { return .nan }
+        var exponent: [UInt8] = []
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponent.append(bytes[index])
+                index += 1
+            }
+            var sawDigit = false
+            while index < bytes.count, isDigit(bytes[index]) { exponent.append(bytes[index]); index += 1; sawDigit = true }
+            if !sawDigit { return .nan }
+        }
+        if index != bytes.count { return .nan }
+        var canonical = negative ? "-" : ""
+        canonical += integer.isEmpty ? "0" : String(decoding: integer, as: UTF8.self)
+        canonical += "." + (fraction.isEmpty ? "0" : String(decoding: fraction, as: UTF8.self))
+        if !exponent.isEmpty { canonical += "e" + String(decoding: exponent, as: UTF8.self) }
+        return Double(canonical) ?? .nan
+    }
+
+    /// Formats a number the way GitHub interpolates it: integers up to 2^53 exactly,
+    /// otherwise at most 15 significant digits and 15 decimals, never an exponent.
+    static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
+        if value == 0 { return "0" }
+        if value == value.rounded(.towardZero), abs(value) <= maxExactInteger {
+            return String(Int64(value))
+        }
+        return formatSignificant(value)
+    }
+
+    private static func formatSignificant(_ value: Double) -> String {
+        // "%.14e" yields exactly 15 correctly rounded significant digits.
+        let scientific = String(format: "%.14e", abs(value))
+        let parts = scientific.split(separator: "e", maxSplits: 1)
+        guard parts.count == 2, let exponentValue = Int(parts[1]) else { return String(value) }
+        var digits = Array(parts[0].utf8.filter { $0 != UInt8(ascii: ".") })
+        var exponent = exponentValue
+        // Keep at most 15 digits after the decimal point.
+        let keep = exponent + 1 + 15
+        if keep < digits.count {
+            if keep < 0 { return "0" }
+            let roundUp = keep < digits.count && digits[keep] >= UInt8(ascii: "5")
+            digits = Array(digits.prefix(keep))
+            if roundUp {
+                var position = digits.count - 1
+                var carry = true
+                while carry && position >= 0 {
+                    if digits[position] == UInt8(ascii: "9") {
+                        digits[position] = UInt8(ascii: "0")
+                        position -= 1
+                    } else {
+                        digits[position] += 1
+                        carry = false
+                    }
+                }
+                if carry { digits.insert(UInt8(ascii: "1"), at: 0); exponent += 1 }
+            }
+        }
+        while let last = digits.last, last == UInt8(ascii: "0") { digits.removeLast() }
+        if digits.isEmpty { return "0" }
+        var text = value < 0 ? "-" : ""
+        if exponent < 0 {
+            text += "0." + String(repeating: "0", count: -exponent - 1) + String(decoding: digits, as: UTF8.self)
+        } else if digits.count <= exponent + 1 {
+            text += String(decoding: digits, as: UTF8.self) + String(repeating: "0", count: exponent + 1 - digits.count)
+        } else {
+            text += String(decoding: digits.prefix(exponent + 1), as: UTF8.self)
+            text += "." + String(decoding: digits.dropFirst(exponent + 1), as: UTF8.self)
+        }
+        return text
+    }
+
+    /// Formats a number for JSON output: integers up to 2^53 without a fraction,
+    /// other finite numbers in shortest round-trip form, NaN/Infinity as strings.
+    static func json(_ value: Double) -> String {
+        if value.isNaN { return "\"NaN\"" }
+        if value.isInfinite { return value < 0 ? "\"-Infinity\"" : "\"Infinity\"" }
+        if value == 0 { return "0" }
+        if value == value.rounded(.towardZero), abs(value) <= maxExactInteger {
+            return String(Int64(value))
+        }
+        return "\(value)"
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// A string that may contain `${{ expr }}` segments, e.g. a `run:` script or an env value.
+public struct Template: Sendable, Hashable {
+    /// A piece of a template.
+    public enum Segment: Sendable, Hashable {
+        /// Text copied as is.
+        case literal(String)
+        /// An expression; `offset` is the UTF-8 offset of its `${{` in the template.
+        case expression(Expression, offset: Int)
+    }
+
+    /// The full template text; error offsets are relative to it.
+    public let text: String
+    /// Literal and expression segments in order.
+    public let segments: [Segment]
+
+    /// Parses a template. Offsets in errors are relative to `text`; an unclosed
+    /// `${{` and an empty `${{ }}` are errors. Inside an expression, `}}` within a
+    /// single-quoted string does not close it.
+    public static func parse(_ text: String) throws(ExpressionError) -> Template {
+        let bytes = Array(text.utf8)
+        var segments: [Segment] = []
+        for piece in try TemplateScanner.scan(text, bytes) {
+            switch piece {
+            case .literal(let range):
+                segments.append(.literal(String(decoding: bytes[range], as: UTF8.self)))
+            case .expression(let inner, let opening):
+                let source = String(decoding: bytes[inner], as: UTF8.self)
+                do {
+                    segments.append(.expression(try Expression.parse(source), offset: opening))
+                } catch {
+                    throw error.embedded(in: text, at: inner.lowerBound)
+                }
+            }
+        }
+        return Template(text: text, segments: segments)
+    }
+
+    /// True when the template has no `${{ }}` segment.
+    public var isLiteral: Bool {
+        !segments.contains { if case .expression = $0 { return true } else { return false } }
+    }
+
+    /// Every context access of every segment, with offsets relative to `text`.
+    public var references: [ContextReference] {
+        var result: [ContextReference] = []
+        for case .expression(let expression, let offset) in segments {
+            for reference in expression.references {
+                result.append(ContextReference(root: reference.root, path: reference.path,
+                                               isComplete: reference.isComplete, offset: offset + 3 + reference.offset))
+            }
+        }
+        return result
+    }
+
+    /// Evaluates every expression and concatenates the segments, interpolating
+    /// each value's `displayString`. Errors are relative to `text`.
+    public func render(_ context: some ExpressionContext) throws(ExpressionError) -> String {
+        var output = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let literal):
+                output += literal
+            case .expression(let expression, let offset):
+                output += try evaluate(expression, at: offset, context).displayString
+            }
+        }
+        return output
+    }
+
+    /// If the whole template is exactly one `${{ expr }}` (surrounding whitespace
+    /// allowed), evaluates to the value itself (for `if:` or
+    /// `strategy.matrix: ${{ fromJSON(...) }}`); otherwise renders to a string.
+    public func evaluateValue(_ context: some ExpressionContext) throws(ExpressionError) -> ExpressionValue {
+        if let (expression, offset) = singleExpression {
+            return try evaluate(expression, at: offset, context)
+        }
+        return .string(try render(context))
+    }
+
+    /// The only expression segment when all other segments are whitespace.
+    var singleExpression: (Expression, Int)? {
+        var found: (Expression, Int)?
+        for segment in segments {
+            switch segment {
+            case .literal(let literal):
+                if !literal.allSatisfy(\.isWhitespace) { return nil }
+            case .expression(let expression, let offset):
+                if found != nil { return nil }
+                found = (expression, offset)
+            }
+        }
+        return found
+    }
+
+    private func evaluate(_ expression: Expression, at offset: Int, _ context: some ExpressionContext) throws(ExpressionError) -> ExpressionValue {
+        do {
+            return try expression.evaluate(context)
+        } catch {
+            throw error.embedded(in: text, at: offset + 3)
+        }
+    }
+}
+
+/// Splits template text into literal ranges and `${{ }}` inner ranges.
+enum TemplateScanner {
+    enum Piece {
+        case literal(Range<Int>)
+        /// The range between `${{` and `}}`, and the offset of `${{`.
+        case expression(Range<Int>, opening: Int)
+    }
+
+    static func scan(_ text: String, _ bytes: [UInt8]) throws(ExpressionError) -> [Piece] {
+        var pieces: [Piece] = []
+        var literalStart = 0
+        var index = 0
+        let dollar = UInt8(ascii: "$"), open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), quote = UInt8(ascii: "'")
+        while index + 2 < bytes.count {
+            guard bytes[index] == dollar, bytes[index + 1] == open, bytes[index + 2] == open else {
+                index += 1
+                continue
+            }
+            let innerStart = index + 3
+            var cursor = innerStart
+            var inString = false
+            var innerEnd: Int?
+            while cursor < bytes.count {
+                let byte = bytes[cursor]
+                if byte == quote {
+                    inString.toggle()
+                } else if !inString, byte == close, cursor + 1 < bytes.count, bytes[cursor + 1] == close {
+                    innerEnd = cursor
+                    break
+                }
+                cursor += 1
+            }
+            guard let innerEnd else {
+                throw ExpressionError(
+                    message: "unclosed '${{' at position \(index + 1): expected '}}'", offset: index, source: text,
+                    hint: inString ? "a string literal inside the expression is not terminated"
+                                   : "close the expression with '}}'")
+            }
+            if index > literalStart { pieces.append(.literal(literalStart..<index)) }
+            pieces.append(.expression(innerStart..<innerEnd, opening: index))
+            index = innerEnd + 2
+            literalStart = index
+        }
+        if literalStart < bytes.count { pieces.append(.literal(literalStart..<bytes.count)) }
+        return pieces
+    }
+}

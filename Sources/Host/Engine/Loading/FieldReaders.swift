@@ -1,0 +1,190 @@
+import NixActionsPluginMessages
+import Yams
+
+extension Template {
+    /// A template with no expressions.
+    static func literal(_ text: String) -> Template { Template(text: text, segments: [.literal(text)]) }
+}
+
+extension NodeReader {
+    /// Where the text of a scalar starts and how it is laid out.
+    func origin(_ node: Node) -> TextOrigin? {
+        guard case .scalar(let scalar) = node, let mark = node.mark else { return nil }
+        switch scalar.style {
+        case .literal, .folded:
+            // The text starts on the first non-blank line after the `|`/`>` indicator.
+            var index = mark.line  // 0-based index of the line after the indicator
+            while index < lines.count, lines[index].allSatisfy({ $0 == " " }) { index += 1 }
+            let indent = index < lines.count ? lines[index].prefix { $0 == " " }.count : 0
+            return TextOrigin(file: file, line: index + 1, column: indent + 1, block: scalar.style == .literal)
+        case .singleQuoted, .doubleQuoted:
+            return TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false)
+        default:
+            return TextOrigin(file: file, line: mark.line, column: mark.column, block: false)
+        }
+    }
+
+    /// A string that may contain `${{ }}`; expression syntax errors are reported at their column.
+    mutating func template(_ node: Node, what: String, context: String?) -> TemplateField? {
+        guard let text = string(node, what: what, context: context) else { return nil }
+        let origin = origin(node)
+        do {
+            return TemplateField(source: text, template: try Template.parse(text.value), origin: origin)
+        } catch {
+            report(error, in: text.value, origin: origin, fallback: text.location, what: what, context: context)
+            return TemplateField(source: text, template: .literal(text.value), origin: origin)
+        }
+    }
+
+    /// An `if:` condition; a bare expression without `${{ }}` is an expression too.
+    mutating func condition(_ node: Node, context: String?) -> ConditionField? {
+        guard let text = string(node, what: "if", context: context) else { return nil }
+        let origin = origin(node)
+        do {
+            return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)
+        } catch {
+            report(error, in: text.value, origin: origin, fallback: text.location, what: "if", context: context)
+            return nil
+        }
+    }
+
+    mutating func report(
+        _ error: ExpressionError, in text: String, origin: TextOrigin?, fallback: SourceLocation?, what: String,
+        context: String?
+    ) {
+        diagnostics.error(
+            "invalid expression in '\(what)': \(error.message)",
+            at: origin?.location(ofOffset: error.offset, in: text) ?? fallback, context: context, hint: error.hint)
+    }
+
+    /// A duration (`90s`, `10m`, `1h30m`), or minutes as a number for `timeout-minutes`.
+    mutating func duration(_ node: Node, key: String, context: String?) -> Located<Duration>? {
+        let at = location(node)
+        if key == "timeout-minutes" {
+            if case .scalar = node, let minutes = node.float ?? node.int.map(Double.init), minutes > 0, minutes < 1e7 {
+                return Located(.milliseconds(Int64(minutes * 60_000)), at: at)
+            }
+            diagnostics.error(
+                "timeout-minutes must be a positive number, found \(describe(node))", at: at, context: context,
+                hint: "or use 'timeout' with a duration such as 90s, 10m or 1h30m")
+            return nil
+        }
+        guard case .scalar(let scalar) = node, let value = DurationParser.parse(scalar.string), value > .zero else {
+            let numeric = node.int != nil || node.float != nil
+            diagnostics.error(
+                "\(key) must be a duration such as 90s, 10m or 1h30m, found \(describe(node))", at: at,
+                context: context,
+                hint: numeric ? "add a unit: '\(node.string ?? "")s' for seconds, '\(node.string ?? "")m' for minutes"
+                    : "units: ms, s, m, h, d; combine them as in 1h30m")
+            return nil
+        }
+        return Located(value, at: at)
+    }
+
+    func describe(_ node: Node) -> String {
+        if case .scalar(let scalar) = node { return "'\(scalar.string)'" }
+        return "a \(Self.kind(node))"
+    }
+
+    /// A positive whole number within `range`.
+    mutating func integer(_ node: Node, what: String, in range: ClosedRange<Int>, context: String?) -> Int? {
+        if case .scalar = node, let value = node.int, range.contains(value) { return value }
+        diagnostics.error(
+            "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))",
+            at: location(node), context: context)
+        return nil
+    }
+
+    /// `retry: 3` or `retry: { max-attempts, backoff, delay, max-delay, on-exit-codes }`.
+    mutating func retry(_ node: Node, context: String?) -> RetryPolicy? {
+        if case .scalar = node {
+            guard let attempts = integer(node, what: "retry (attempts)", in: 1...100, context: context) else { return nil }
+            return RetryPolicy(maxAttempts: attempts)
+        }
+        let keys = ["max-attempts", "backoff", "delay", "max-delay", "on-exit-codes"]
+        guard let pairs = mapping(node, what: "retry", context: context, known: keys) else { return nil }
+        var policy = RetryPolicy(maxAttempts: 1)
+        var sawAttempts = false
+        for (key, _, value) in pairs {
+            switch key {
+            case "max-attempts":
+                sawAttempts = true
+                policy.maxAttempts = integer(value, what: "retry.max-attempts", in: 1...100, context: context) ?? 1
+            case "backoff":
+                let text = string(value, what: "retry.backoff", context: context)
+                if let text {
+                    if let backoff = RetryPolicy.Backoff(rawValue: text.value) {
+                        policy.backoff = backoff
+                    } else {
+                        let names = RetryPolicy.Backoff.allCases.map(\.rawValue)
+                        diagnostics.error(
+                            "unknown backoff '\(text.value)'", at: text.location, context: context,
+                            hint: didYouMean(text.value, in: names).map { "did you mean '\($0)'?" }
+                                ?? "use one of: \(names.joined(separator: ", "))")
+                    }
+                }
+            case "delay": policy.delay = duration(value, key: "retry.delay", context: context)?.value ?? policy.delay
+            case "max-delay":
+                policy.maxDelay = duration(value, key: "retry.max-delay", context: context)?.value ?? policy.maxDelay
+            default:
+                let codes = stringList(value, what: "retry.on-exit-codes", context: context)
+                var parsed: [Int32] = []
+                for code in codes {
+                    if let number = Int32(code.value), (1...255).contains(number) {
+                        parsed.append(number)
+                    } else {
+                        diagnostics.error("exit code '\(code.value)' must be a number from 1 to 255", at: code.location, context: context)
+                    }
+                }
+                policy.onExitCodes = parsed
+            }
+        }
+        if !sawAttempts {
+            diagnostics.error(
+                "retry needs 'max-attempts'", at: location(node), context: context,
+                hint: "e.g. retry: { max-attempts: 3, backoff: exponential, delay: 1s }")
+        }
+        return policy
+    }
+
+    /// An `executor:` or `container:` value.
+    mutating func executor(_ node: Node, context: String?) -> ExecutorReference? {
+        if case .scalar = node {
+            guard let id = string(node, what: "executor", context: context) else { return nil }
+            return ExecutorReference(pluginID: id.value, location: id.location)
+        }
+        guard let pairs = mapping(node, what: "executor", context: context, known: ["plugin", "with"]) else { return nil }
+        var reference = ExecutorReference(pluginID: "", location: location(node))
+        for (key, _, value) in pairs {
+            if key == "plugin" {
+                reference.pluginID = string(value, what: "executor.plugin", context: context)?.value ?? ""
+            } else if case .object(let options) = json(value).value {
+                reference.options = options
+            } else {
+                diagnostics.error("executor.with must be a mapping", at: location(value), context: context)
+            }
+        }
+        if reference.pluginID.isEmpty {
+            diagnostics.error("executor needs a 'plugin'", at: location(node), context: context,
+                              hint: "e.g. executor: { plugin: local }")
+            return nil
+        }
+        return reference
+    }
+
+    /// `container: IMAGE` or `container: { image, options, env, volumes }`: the OCI executor.
+    mutating func container(_ node: Node, context: String?) -> ExecutorReference? {
+        if case .scalar = node {
+            guard let image = string(node, what: "container", context: context) else { return nil }
+            return ExecutorReference(pluginID: "oci", options: ["image": .string(image.value)], location: image.location)
+        }
+        let keys = ["image", "options", "env", "volumes", "credentials", "ports"]
+        guard let pairs = mapping(node, what: "container", context: context, known: keys) else { return nil }
+        var options: [String: JSONValue] = [:]
+        for (key, _, value) in pairs { options[key] = json(value).value }
+        if options["image"] == nil {
+            diagnostics.error("container needs an 'image'", at: location(node), context: context)
+        }
+        return ExecutorReference(pluginID: "oci", options: options, location: location(node))
+    }
+}

@@ -1,0 +1,191 @@
+import NixActionsPluginMessages
+import Yams
+
+extension NodeReader {
+    /// A YAML value as an expression value (matrix entries).
+    func expressionValue(_ node: Node) -> ExpressionValue {
+        switch json(node).value {
+        case let value: return ExpressionValue(json: value)
+        }
+    }
+
+    /// `strategy: { matrix, fail-fast, max-parallel }`.
+    mutating func strategy(_ node: Node, context: String?) -> Strategy? {
+        guard let pairs = mapping(node, what: "strategy", context: context, known: ["matrix", "fail-fast", "max-parallel"])
+        else { return nil }
+        var strategy = Strategy(matrix: nil, failFast: true, maxParallel: nil, location: location(node))
+        for (key, _, value) in pairs {
+            switch key {
+            case "matrix": strategy.matrix = matrix(value, context: context)
+            case "fail-fast": strategy.failFast = bool(value, what: "strategy.fail-fast", context: context) ?? true
+            default: strategy.maxParallel = integer(value, what: "strategy.max-parallel", in: 1...256, context: context)
+            }
+        }
+        return strategy
+    }
+
+    mutating func matrix(_ node: Node, context: String?) -> MatrixSpec? {
+        if case .scalar = node {
+            guard let field = template(node, what: "strategy.matrix", context: context) else { return nil }
+            if field.template.isLiteral {
+                diagnostics.error(
+                    "strategy.matrix must be a mapping or one ${{ }} expression", at: field.source.location,
+                    context: context, hint: "e.g. matrix: { node: [18, 20] }")
+                return nil
+            }
+            return .expression(field)
+        }
+        guard let pairs = mapping(node, what: "strategy.matrix", context: context) else { return nil }
+        var literal = MatrixLiteral(dimensions: [], include: [], exclude: [])
+        for (key, keyNode, value) in pairs {
+            switch key {
+            case "include", "exclude":
+                guard case .sequence(let entries) = value else {
+                    diagnostics.error("matrix.\(key) must be a list of mappings", at: location(value), context: context)
+                    continue
+                }
+                var combos: [[(key: String, value: ExpressionValue)]] = []
+                for entry in entries {
+                    guard let entryPairs = mapping(entry, what: "each entry of matrix.\(key)", context: context) else { continue }
+                    combos.append(entryPairs.map { ($0.key, expressionValue($0.value)) })
+                }
+                if key == "include" { literal.include = combos } else { literal.exclude = combos }
+            default:
+                guard case .sequence(let values) = value else {
+                    diagnostics.error(
+                        "matrix dimension '\(key)' must be a list of values, found a \(Self.kind(value))",
+                        at: location(value), context: context, hint: "e.g. \(key): [a, b]")
+                    continue
+                }
+                if values.isEmpty {
+                    diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context)
+                    continue
+                }
+                literal.dimensions.append((key, values.map(expressionValue)))
+            }
+        }
+        let dimensionKeys = literal.dimensions.map(\.key)
+        for entry in literal.exclude {
+            for (key, _) in entry where !dimensionKeys.contains(key) {
+                diagnostics.error(
+                    "matrix.exclude names '\(key)', which is not a matrix dimension", at: location(node), context: context,
+                    hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" })
+            }
+        }
+        if literal.dimensions.isEmpty && literal.include.isEmpty {
+            diagnostics.error("the matrix has no dimensions", at: location(node), context: context)
+            return nil
+        }
+        return .literal(literal)
+    }
+
+    /// `cache: { key, paths, restore-keys, backend }` or a list of them.
+    mutating func caches(_ node: Node, context: String?) -> [CacheSpec] {
+        let entries: [Node]
+        if case .sequence(let sequence) = node { entries = Array(sequence) } else { entries = [node] }
+        var caches: [CacheSpec] = []
+        for entry in entries {
+            guard let pairs = mapping(entry, what: "cache", context: context, known: ["key", "paths", "path", "restore-keys", "backend"])
+            else { continue }
+            var key: TemplateField?
+            var paths: [Located<String>] = []
+            var restoreKeys: [TemplateField] = []
+            var backend = "local"
+            for (name, _, value) in pairs {
+                switch name {
+                case "key": key = template(value, what: "cache.key", context: context)
+                case "paths", "path": paths = stringList(value, what: "cache.paths", context: context)
+                case "restore-keys":
+                    let list: [Node]
+                    if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
+                    restoreKeys = list.compactMap { template($0, what: "cache.restore-keys", context: context) }
+                default: backend = string(value, what: "cache.backend", context: context)?.value ?? backend
+                }
+            }
+            guard let key else {
+                diagnostics.error("cache needs a 'key'", at: location(entry), context: context,
+                                  hint: "e.g. key: deps-${{ hashFiles('package-lock.json') }}")
+                continue
+            }
+            if paths.isEmpty {
+                diagnostics.error("cache needs 'paths'", at: location(entry), context: context, hint: "e.g. paths: [node_modules]")
+            }
+            caches.append(CacheSpec(key: key, paths: paths, restoreKeys: restoreKeys, backend: backend, location: location(entry)))
+        }
+        return caches
+    }
+
+    /// `secrets: { NAME: { provider, …options } }` or `NAME: provider:reference`.
+    mutating func secrets(_ node: Node, context: String?) -> [SecretSpec] {
+        guard let pairs = mapping(node, what: "secrets", context: context) else { return [] }
+        var secrets: [SecretSpec] = []
+        for (name, keyNode, value) in pairs {
+            guard isValidEnvName(name) else {
+                diagnostics.error("secret name '\(name)' is not a valid environment variable name", at: location(keyNode), context: context)
+                continue
+            }
+            if case .scalar(let scalar) = value {
+                let parts = scalar.string.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    diagnostics.error(
+                        "secret '\(name)' must be PROVIDER:REFERENCE or a mapping with 'provider'", at: location(value),
+                        context: context, hint: "e.g. \(name): env:\(name) or \(name): { provider: vault, path: secret/app, key: token }")
+                    continue
+                }
+                secrets.append(SecretSpec(name: name, provider: parts[0], options: ["ref": .string(parts[1])], location: location(value)))
+                continue
+            }
+            guard case .object(var options) = json(value).value, case .string(let provider)? = options["provider"] else {
+                diagnostics.error("secret '\(name)' needs a 'provider'", at: location(value), context: context)
+                continue
+            }
+            options.removeValue(forKey: "provider")
+            secrets.append(SecretSpec(name: name, provider: provider, options: options, location: location(value)))
+        }
+        return secrets
+    }
+
+    /// `artifacts: { keep: [paths], restore: [ { job, path } ] }` or `artifacts: [paths]`.
+    mutating func artifacts(_ node: Node, context: String?) -> ArtifactSpec? {
+        if case .sequence = node { return ArtifactSpec(keep: stringList(node, what: "artifacts", context: context), restore: []) }
+        guard let pairs = mapping(node, what: "artifacts", context: context, known: ["keep", "restore"]) else { return nil }
+        var spec = ArtifactSpec(keep: [], restore: [])
+        for (key, _, value) in pairs {
+            if key == "keep" {
+                spec.keep = stringList(value, what: "artifacts.keep", context: context)
+                continue
+            }
+            let entries: [Node]
+            if case .sequence(let sequence) = value { entries = Array(sequence) } else { entries = [value] }
+            for entry in entries {
+                if case .scalar = entry, let job = string(entry, what: "artifacts.restore", context: context) {
+                    spec.restore.append(ArtifactRestore(job: job, path: nil))
+                    continue
+                }
+                guard let entryPairs = mapping(entry, what: "artifacts.restore entry", context: context, known: ["job", "path"]) else { continue }
+                var job: Located<String>?
+                var path: String?
+                for (name, _, item) in entryPairs {
+                    if name == "job" { job = string(item, what: "artifacts.restore.job", context: context) }
+                    else { path = string(item, what: "artifacts.restore.path", context: context)?.value }
+                }
+                if let job { spec.restore.append(ArtifactRestore(job: job, path: path)) }
+                else { diagnostics.error("artifacts.restore entry needs a 'job'", at: location(entry), context: context) }
+            }
+        }
+        return spec
+    }
+}
+
+extension ExpressionValue {
+    init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .number(let value): self = .number(value)
+        case .string(let value): self = .string(value)
+        case .array(let values): self = .array(values.map(ExpressionValue.init(json:)))
+        case .object(let members): self = .object(members.mapValues(ExpressionValue.init(json:)))
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import NixActionsPluginMessages
+import Yams
+
+extension WorkflowLoader {
+    static func compileJob(
+        _ id: String, _ node: Node, keyNode: Node, reader: inout NodeReader, workflow: inout Workflow
+    ) -> Job? {
+        let context = "workflow '\(workflow.name)' › job '\(id)'"
+        guard let pairs = reader.mapping(node, what: "job '\(id)'", context: context, known: jobKeys) else {
+            return nil
+        }
+        var job = Job(id: id, location: reader.location(keyNode))
+        var sawSteps = false
+        var executorKey: (String, SourceLocation?)?
+        for (key, keyNode, value) in pairs {
+            switch key {
+            case "name": job.name = reader.template(value, what: "name", context: context)
+            case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
+            case "if": job.condition = reader.condition(value, context: context)
+            case "runs-on":
+                // Labels map to executors through configuration; today every label runs on `local`.
+                job.runsOn = reader.stringList(value, what: "runs-on", context: context)
+            case "executor", "container":
+                if let previous = executorKey {
+                    reader.diagnostics.error(
+                        "'\(key)' and '\(previous.0)' both choose the executor of job '\(id)'",
+                        at: reader.location(keyNode), context: context, hint: "keep one of them")
+                }
+                executorKey = (key, reader.location(keyNode))
+                let reference = key == "executor"
+                    ? reader.executor(value, context: context) : reader.container(value, context: context)
+                if let reference { job.executor = reference }
+            case "env": job.env = reader.env(value, context: context)
+            case "defaults": job.defaults = compileDefaults(value, reader: &reader, context: context)
+            case "outputs":
+                guard let outputs = reader.mapping(value, what: "outputs", context: context) else { continue }
+                job.outputs = outputs.compactMap { name, _, item in
+                    reader.template(item, what: "outputs.\(name)", context: context).map { (name, $0) }
+                }
+            case "timeout-minutes", "timeout":
+                if job.timeout != nil {
+                    reader.diagnostics.error(
+                        "job '\(id)' has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
+                        context: context, hint: "keep one of them")
+                }
+                job.timeout = reader.duration(value, key: key, context: context)
+            case "continue-on-error":
+                job.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
+            case "strategy": job.strategy = reader.strategy(value, context: context)
+            case "retry": job.retry = reader.retry(value, context: context)
+            case "cache":
+                job.caches = reader.caches(value, context: context)
+                workflow.unsupported.append(Located("job '\(id)': 'cache'", at: reader.location(keyNode)))
+            case "secrets":
+                job.secrets = reader.secrets(value, context: context)
+                workflow.unsupported.append(Located("job '\(id)': 'secrets'", at: reader.location(keyNode)))
+            case "artifacts": job.artifacts = reader.artifacts(value, context: context)
+            case "workspace":
+                guard let entries = reader.mapping(value, what: "workspace", context: context, known: ["copy-project", "exclude"])
+                else { continue }
+                for (name, _, item) in entries {
+                    if name == "copy-project" {
+                        job.workspace.copyProject = reader.bool(item, what: "workspace.copy-project", context: context) ?? true
+                    } else {
+                        job.workspace.excludes = reader.stringList(item, what: "workspace.exclude", context: context).map(\.value)
+                    }
+                }
+            case "services":
+                _ = reader.json(value)
+                workflow.unsupported.append(Located("job '\(id)': 'services'", at: reader.location(keyNode)))
+            case "steps":
+                sawSteps = true
+                guard case .sequence(let steps) = value else {
+                    reader.diagnostics.error(
+                        "steps must be a list, found a \(NodeReader.kind(value))", at: reader.location(value),
+                        context: context, hint: "write each step as '- run: COMMAND'")
+                    continue
+                }
+                if steps.isEmpty {
+                    reader.diagnostics.error("job '\(id)' has no steps", at: reader.location(value), context: context)
+                }
+                for (index, stepNode) in steps.enumerated() {
+                    if let step = compileStep(index, stepNode, reader: &reader, jobContext: context) {
+                        job.steps.append(step)
+                    }
+                }
+            default:
+                if githubOnlyJobKeys.contains(key) {
+                    reader.diagnostics.note(
+                        "'\(key)' is a GitHub-only key; NixActions accepts it and does not use it",
+                        at: reader.location(keyNode), context: context)
+                }
+            }
+        }
+        if job.executor.pluginID == "oci" {
+            workflow.unsupported.append(Located("job '\(id)': executor 'oci' (container)", at: job.executor.location))
+        }
+        if !sawSteps {
+            reader.diagnostics.error(
+                "job '\(id)' has no 'steps'", at: reader.location(keyNode), context: context,
+                hint: "add 'steps:' with at least one '- run: COMMAND'")
+        }
+        return job
+    }
+
+    static func compileStep(_ index: Int, _ node: Node, reader: inout NodeReader, jobContext: String) -> Step? {
+        var context = "\(jobContext) › step \(index + 1)"
+        guard let pairs = reader.mapping(node, what: "step \(index + 1)", context: context, known: stepKeys) else {
+            return nil
+        }
+        if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
+        var step = Step(index: index, location: reader.location(node))
+        var withNode: Node?
+        for (key, keyNode, value) in pairs {
+            switch key {
+            case "id":
+                if let id = reader.string(value, what: "id", context: context) {
+                    if !isValidIdentifier(id.value) {
+                        reader.diagnostics.error(
+                            "step id '\(id.value)' is not valid", at: id.location, context: context,
+                            hint: "start with a letter or '_', then letters, digits, '-' or '_'")
+                    }
+                    step.id = id.value
+                }
+            case "name": step.name = reader.template(value, what: "name", context: context)
+            case "run": step.run = reader.template(value, what: "run", context: context)
+            case "uses": step.uses = reader.string(value, what: "uses", context: context)
+            case "with":
+                withNode = keyNode
+                guard let entries = reader.mapping(value, what: "with", context: context) else { continue }
+                step.with = entries.compactMap { name, _, item in
+                    reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
+                }
+            case "shell": step.shell = reader.string(value, what: "shell", context: context)
+            case "working-directory":
+                step.workingDirectory = reader.template(value, what: "working-directory", context: context)
+            case "env": step.env = reader.env(value, context: context)
+            case "if": step.condition = reader.condition(value, context: context)
+            case "timeout-minutes", "timeout":
+                if step.timeout != nil {
+                    reader.diagnostics.error(
+                        "step \(index + 1) has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
+                        context: context, hint: "keep one of them")
+                }
+                step.timeout = reader.duration(value, key: key, context: context)
+            case "continue-on-error":
+                step.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
+            default:  // retry
+                step.retry = reader.retry(value, context: context)
+            }
+        }
+        if step.run == nil && step.uses == nil {
+            reader.diagnostics.error(
+                "step \(index + 1) has neither 'run' nor 'uses'", at: reader.location(node), context: context,
+                hint: "add 'run: COMMAND'")
+        } else if step.run != nil && step.uses != nil {
+            reader.diagnostics.error(
+                "step \(index + 1) has both 'run' and 'uses'", at: step.uses?.location, context: context,
+                hint: "split it into two steps")
+        }
+        if let withNode, step.uses == nil {
+            reader.diagnostics.error(
+                "'with' only applies to a step with 'uses'", at: reader.location(withNode), context: context,
+                hint: "pass values to a 'run' step through 'env'")
+        }
+        if let shell = step.shell?.value, !knownShells.contains(shell), !shell.contains("{0}") {
+            reader.diagnostics.error(
+                "unknown shell '\(shell)'", at: step.shell?.location, context: context,
+                hint: didYouMean(shell, in: knownShells).map { "did you mean '\($0)'?" }
+                    ?? "use bash, sh, python or python3, or a command with {0} for the script, e.g. 'perl {0}'")
+        }
+        return step
+    }
+
+    static let knownShells = ["bash", "sh", "python", "python3"]
+}

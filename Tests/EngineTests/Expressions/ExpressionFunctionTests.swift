@@ -1,0 +1,209 @@
+import Testing
+@testable import NixActionsEngine
+
+@Suite("Expression functions")
+struct ExpressionFunctionTests {
+    @Test("contains", arguments: [
+        ("contains('Hello World', 'WORLD')", true),
+        ("contains('Hello World', 'planet')", false),
+        ("contains('abc', '')", true),
+        ("contains(nums, 2)", true),
+        ("contains(nums, '2')", true),
+        ("contains(nums, 4)", false),
+        ("contains(github.event.labels.*.name, 'ci')", true),
+        ("contains(github.event.labels.*.name, 'feature')", false),
+        ("contains(github.event, 'number')", false),
+        ("contains(123, 2)", true),
+        ("contains(true, 'RU')", true),
+        ("contains(null, '')", true),
+        ("contains('abc', nums)", false),
+        ("contains(fromJSON('[]'), null)", false),
+        ("CONTAINS('abc', 'B')", true),
+    ] as [(String, Bool)])
+    func contains(source: String, expected: Bool) throws {
+        #expect(try ExprFixtures.eval(source) == .bool(expected))
+    }
+
+    @Test("startsWith and endsWith", arguments: [
+        ("startsWith('Hello', 'he')", true),
+        ("startsWith('Hello', 'lo')", false),
+        ("startsWith('Hello', '')", true),
+        ("endsWith('Hello', 'LO')", true),
+        ("endsWith('Hello', 'he')", false),
+        ("endsWith(12.5, '.5')", true),
+        ("startsWith(github.ref, 'refs/heads/')", true),
+        ("startsWith(nums, '1')", false),
+        ("endsWith('abc', nums)", false),
+        ("startsWith('a', 'abc')", false),
+        ("endsWith('c', 'abc')", false),
+        ("startswith('ABC', 'a')", true),
+    ] as [(String, Bool)])
+    func prefixSuffix(source: String, expected: Bool) throws {
+        #expect(try ExprFixtures.eval(source) == .bool(expected))
+    }
+
+    @Test("format", arguments: [
+        ("format('{0} {1}', 'a', 'b')", "a b"),
+        ("format('{1}{0}{1}', 'a', 'b')", "bab"),
+        ("format('Hello {0}!', env.NAME)", "Hello World!"),
+        ("format('{{0}}', 1)", "{0}"),
+        ("format('{{{0}}}', 'x')", "{x}"),
+        ("format('}}{{')", "}{"),
+        ("format('plain')", "plain"),
+        ("format('{0}|{1}|{2}|{3}', null, true, 1.5, 2)", "|true|1.5|2"),
+        ("format('{0:N2}', 5)", "5"),
+        ("format('{0}', nums)", "[1,2,3]"),
+        ("FORMAT('{0}', 'case')", "case"),
+    ] as [(String, String)])
+    func format(source: String, expected: String) throws {
+        #expect(try ExprFixtures.eval(source) == .string(expected))
+    }
+
+    @Test("format errors found at parse time for literal format strings", arguments: [
+        ("format('{1}', 'a')", "references argument {1} but only 1 argument was supplied"),
+        ("format('{0}')", "references argument {0} but only 0 arguments were supplied"),
+        ("format('{', 1)", "invalid format string: '{' at position 1"),
+        ("format('{x}', 1)", "invalid format string: '{' at position 1"),
+        ("format('a}b', 1)", "invalid format string: unbalanced '}' at position 2"),
+        ("format('{0', 1)", "is not closed by '}'"),
+    ] as [(String, String)])
+    func formatParseErrors(source: String, fragment: String) {
+        let error = ExprFixtures.parseError(source)
+        #expect(error?.message.contains(fragment) == true, "\(String(describing: error))")
+        #expect(error?.offset == 7)
+    }
+
+    @Test("format errors at evaluation for dynamic format strings")
+    func formatEvalError() throws {
+        _ = try Expression.parse("format(env.FMT, 'a')")
+        let error = ExprFixtures.evalError("format(env.FMT, 'a')")
+        #expect(error?.message == "format: format string references argument {1} but only 1 argument was supplied")
+        #expect(error?.offset == 0)
+    }
+
+    @Test("join", arguments: [
+        ("join(nums)", "1,2,3"),
+        ("join(nums, ' | ')", "1 | 2 | 3"),
+        ("join(nums, '')", "123"),
+        ("join('abc')", "abc"),
+        ("join('abc', '-')", "abc"),
+        ("join(12)", "12"),
+        ("join(null)", ""),
+        ("join(github.event.labels.*.name, '+')", "bug+CI"),
+        ("join(github.event)", ""),
+        ("join(fromJSON('[]'))", ""),
+        ("join(fromJSON('[1, null, true]'), nums)", "1,,true"),
+    ] as [(String, String)])
+    func join(source: String, expected: String) throws {
+        #expect(try ExprFixtures.eval(source) == .string(expected))
+    }
+
+    @Test("toJSON pretty-prints with sorted keys")
+    func toJSON() throws {
+        #expect(try ExprFixtures.eval("toJSON(nums)") == "[\n  1,\n  2,\n  3\n]")
+        #expect(try ExprFixtures.eval("toJSON(needs.build)") ==
+            "{\n  \"outputs\": {\n    \"version\": \"1.2.3\"\n  },\n  \"result\": \"success\"\n}")
+        #expect(try ExprFixtures.eval("toJSON('a\"b')") == "\"a\\\"b\"")
+        #expect(try ExprFixtures.eval("toJSON(null)") == "null")
+        #expect(try ExprFixtures.eval("toJSON(1.5)") == "1.5")
+        #expect(try ExprFixtures.eval("toJson(true)") == "true")
+    }
+
+    @Test("fromJSON")
+    func fromJSON() throws {
+        #expect(try ExprFixtures.eval("fromJSON('{\"a\": [1, true, null]}').a[1]") == true)
+        #expect(try ExprFixtures.eval("fromJSON('3')") == 3)
+        #expect(try ExprFixtures.eval("fromJSON('\"x\"')") == "x")
+        #expect(try ExprFixtures.eval("fromJSON(env.JSON).a[1]") == 2)
+        #expect(try ExprFixtures.eval("fromJSON('true') == true") == true)
+        #expect(try ExprFixtures.eval("fromJSON(toJSON(github.event))") == ExprFixtures.contexts["github"]?.property("event"))
+        #expect(try ExprFixtures.eval("FromJSON('[1]')[0]") == 1)
+    }
+
+    @Test("fromJSON errors point at the call")
+    func fromJSONErrors() {
+        let empty = ExprFixtures.evalError("1 == 1 && fromJSON(env.EMPTY)")
+        #expect(empty?.message == "fromJSON: empty input")
+        #expect(empty?.offset == 10)
+        let invalid = ExprFixtures.evalError("fromJSON('{bad')")
+        #expect(invalid?.message.hasPrefix("fromJSON: invalid JSON") == true)
+        #expect(invalid?.offset == 0)
+    }
+
+    @Test("hashFiles delegates to the context")
+    func hashFiles() throws {
+        #expect(try ExprFixtures.eval("hashFiles('**/package-lock.json', '!x')") == "hash(**/package-lock.json|!x)")
+        let noHandler = DictionaryExpressionContext()
+        do {
+            _ = try Expression.parse("'k-' + hashFiles('a')").evaluate(noHandler)
+            Issue.record("'+' is not an operator; parsing should fail")
+        } catch {
+            #expect(error.offset == 5)
+        }
+        do {
+            _ = try Expression.parse("format('k-{0}', hashFiles('a'))").evaluate(noHandler)
+            Issue.record("hashFiles without a handler should fail")
+        } catch {
+            #expect(error.message.hasPrefix("hashFiles"))
+            #expect(error.offset == 16)
+        }
+        #expect(ExprFixtures.evalError("hashFiles(1)")?.message == "hashFiles: patterns must be strings, got number")
+    }
+
+    @Test("status functions", arguments: [
+        (ExpressionStatus(succeeded: true, cancelled: false), [true, false, true, false]),
+        (ExpressionStatus(succeeded: false, cancelled: false), [false, true, true, false]),
+        (ExpressionStatus(succeeded: true, cancelled: true), [false, false, true, true]),
+        (ExpressionStatus(succeeded: false, cancelled: true), [false, true, true, true]),
+    ])
+    func statusFunctions(status: ExpressionStatus, expected: [Bool]) throws {
+        let results = try ["success()", "failure()", "always()", "cancelled()"].map { source in
+            try ExprFixtures.eval(source, status: status)
+        }
+        #expect(results == expected.map(ExpressionValue.bool))
+        #expect(try ExprFixtures.eval("SUCCESS()", status: status) == .bool(expected[0]))
+    }
+
+    @Test("case picks the value after the first true predicate")
+    func caseFunction() throws {
+        #expect(try ExprFixtures.eval("case(true, 'a', 'b')") == "a")
+        #expect(try ExprFixtures.eval("case(false, 'a', 'b')") == "b")
+        #expect(try ExprFixtures.eval("case(false, 1, matrix.os == 'ubuntu-latest', 2, 3)") == 2)
+        #expect(ExprFixtures.evalError("case('x', 1, 2)")?.message == "case: predicate 1 must evaluate to a boolean, got string")
+        #expect(ExprFixtures.parseError("case(true, 1, false, 2)")?.message.contains("odd number") == true)
+    }
+
+    @Test("wrong argument counts are parse errors with the signature as hint", arguments: [
+        ("contains('a')", "too few arguments to 'contains': expected 2, got 1", "usage: contains(search, item)"),
+        ("startsWith('a', 'b', 'c')", "too many arguments to 'startsWith': expected 2, got 3",
+         "usage: startsWith(searchString, searchValue)"),
+        ("join()", "too few arguments to 'join': expected at least 1, got 0", "usage: join(array, optionalSeparator)"),
+        ("join(nums, ',', 1)", "too many arguments to 'join': expected at most 2, got 3", "usage: join(array, optionalSeparator)"),
+        ("success(1)", "too many arguments to 'success': expected 0, got 1", "usage: success()"),
+        ("toJSON()", "too few arguments to 'toJSON': expected 1, got 0", "usage: toJSON(value)"),
+        ("fromJSON('1', '2')", "too many arguments to 'fromJSON': expected 1, got 2", "usage: fromJSON(value)"),
+        ("format()", "too few arguments to 'format': expected at least 1, got 0",
+         "usage: format(string, replaceValue0, replaceValue1, ..., replaceValueN)"),
+        ("hashFiles()", "too few arguments to 'hashFiles': expected at least 1, got 0", "usage: hashFiles(path, ...)"),
+        ("case(true, 1)", "too few arguments to 'case': expected at least 3, got 2",
+         "usage: case(pred1, val1, pred2, val2, ..., default)"),
+    ] as [(String, String, String)])
+    func arity(source: String, message: String, hint: String) {
+        let error = ExprFixtures.parseError(source)
+        #expect(error?.message == message)
+        #expect(error?.hint == hint)
+        #expect(error?.offset == 0)
+    }
+
+    @Test("unknown functions get a did-you-mean hint")
+    func unknownFunction() {
+        let typo = ExprFixtures.parseError("1 == foramt('x')")
+        #expect(typo?.message == "unrecognized function: 'foramt'")
+        #expect(typo?.hint == "did you mean 'format'?")
+        #expect(typo?.offset == 5)
+        #expect(ExprFixtures.parseError("contain('a', 'b')")?.hint == "did you mean 'contains'?")
+        #expect(ExprFixtures.parseError("startWith('a', 'b')")?.hint == "did you mean 'startsWith'?")
+        let unknown = ExprFixtures.parseError("totallyUnknown()")
+        #expect(unknown?.hint?.hasPrefix("available functions: contains, startsWith") == true)
+    }
+}
