@@ -60,7 +60,7 @@ final class LocalExecutor: ExecutorPlugin {
             try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             if job.copyProject {
-                try ProjectCopier(excludes: job.copyExcludes).copy(
+                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory]).copy(
                     from: URL(fileURLWithPath: configuration.projectDirectory), to: workspace)
             }
         } catch {

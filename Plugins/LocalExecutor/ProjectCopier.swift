@@ -1,27 +1,39 @@
 import Foundation
 
 /// Copies the project's files into a job's workspace, leaving out excluded names.
+///
+/// Never descends into the destination (the run directory may live inside the project, e.g. a
+/// project in /tmp), and walks folders with an explicit stack rather than recursion.
 struct ProjectCopier {
     /// Names (matched against each path component, `fnmatch` globs) never copied.
     let excludes: [String]
+    /// Folders never copied nor entered: the run directory, where every job's workspace lives
+    /// while other jobs are being copied.
+    let skipping: [String]
 
     func copy(from source: URL, to destination: URL) throws {
         let manager = FileManager.default
-        let entries = try manager.contentsOfDirectory(atPath: source.path)
-        for name in entries where !isExcluded(name) {
-            let from = source.appendingPathComponent(name)
-            let to = destination.appendingPathComponent(name)
-            var isDirectory: ObjCBool = false
-            guard manager.fileExists(atPath: from.path, isDirectory: &isDirectory) else { continue }
-            let attributes = try? manager.attributesOfItem(atPath: from.path)
-            if attributes?[.type] as? FileAttributeType == .typeSymbolicLink {
-                let target = try manager.destinationOfSymbolicLink(atPath: from.path)
-                try manager.createSymbolicLink(atPath: to.path, withDestinationPath: target)
-            } else if isDirectory.boolValue {
-                try manager.createDirectory(at: to, withIntermediateDirectories: true)
-                try copy(from: from, to: to)
-            } else {
-                try manager.copyItem(at: from, to: to)
+        let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { $0.resolvingSymlinksInPath().path }
+        var pending: [(URL, URL)] = [(source.resolvingSymlinksInPath(), destination)]
+        while let (from, to) = pending.popLast() {
+            for name in try manager.contentsOfDirectory(atPath: from.path) where !isExcluded(name) {
+                let child = from.appendingPathComponent(name)
+                let target = to.appendingPathComponent(name)
+                // The destination and the run directory (or a folder that contains them) are never copied.
+                if skipRoots.contains(where: { $0 == child.path || $0.hasPrefix(child.path + "/") }) { continue }
+                let attributes = try manager.attributesOfItem(atPath: child.path)
+                switch attributes[.type] as? FileAttributeType {
+                case .typeSymbolicLink?:
+                    let link = try manager.destinationOfSymbolicLink(atPath: child.path)
+                    try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
+                case .typeDirectory?:
+                    try manager.createDirectory(at: target, withIntermediateDirectories: true)
+                    pending.append((child, target))
+                case .typeRegular?:
+                    try manager.copyItem(atPath: child.path, toPath: target.path)
+                default:
+                    continue  // sockets, fifos, devices: not project files
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[test] running tests in workspace\n"))
         #expect(result.stdout.contains("[test] tests said ok\n"))
         #expect(result.stdout.contains("[package] packaging app.tar after lint and test\n"))
-        #expect(result.stdout.hasSuffix("succeeded in " + (result.stdout.split(separator: " ").last.map(String.init) ?? "")))
+        #expect(result.stdout.contains("==> workflow 'basic' succeeded in "))
+        #expect(result.stdout.hasSuffix("\n") && result.stdout.contains("\nlogs: .nixactions/runs/"))
     }
 }

@@ -189,3 +189,33 @@ struct RunCommandTests {
         #expect(result.stdout.contains(temp.path + "/nixactions-"))
     }
 }
+
+@Suite("Project copy into job workspaces")
+struct ProjectCopyTests {
+    @Test("a project folder that contains the run directory is copied without recursing into it")
+    func runDirectoryInsideProject() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("src/main.c", "int main(void) { return 0; }\n")
+        try temp.write("node_modules/big/index.js", "x\n")
+        try temp.write(".git/HEAD", "ref\n")
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: find . -type f | sort
+            """)
+        // TMPDIR inside the project: the run directory is created inside the folder being copied.
+        let result = try nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
+        try? FileManager.default.createDirectory(atPath: temp.path + "/tmp", withIntermediateDirectories: true)
+        let again = try nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
+        for run in [result, again] {
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("[a] ./src/main.c\n"))
+            #expect(run.stdout.contains("[a] ./wf.yml\n"))
+            #expect(!run.stdout.contains("node_modules"))
+            #expect(!run.stdout.contains(".git/HEAD"))
+            #expect(!run.stdout.contains("nixactions-"))
+        }
+    }
+}

@@ -6,8 +6,13 @@ import NixActionsPluginHost
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a workflow, or some of its jobs and what they need."
+        abstract: "Run a workflow, or some of its jobs and what they need.",
+        discussion: "Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled."
     )
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case human, plain, json
+    }
 
     @Argument(help: "A workflow file, or a name in .nixactions/workflows/ or .github/workflows/.")
     var workflow: String
@@ -24,29 +29,29 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env-file"), help: "Read NAME=VALUE lines for every step from a file; repeatable.")
     var envFiles: [String] = []
 
+    @Option(name: .customLong("log-format"), help: "human (default on a terminal), plain, or json (one object per line).")
+    var logFormat: LogFormat?
+
+    @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs (default: .nixactions/runs).")
+    var logDirectory: String = ".nixactions/runs"
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
+    var dryRun = false
+
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        for entry in env where !entry.contains("=") {
+        for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
         }
     }
 
     func run() async throws {
-        let path: String
-        switch WorkflowLocator.locate(workflow) {
-        case .success(let found): path = found
-        case .failure(let diagnostic):
-            standardError(diagnostic.description + "\n")
-            throw ExitCode(ExitStatus.usage)
-        }
-        let result = WorkflowLoader.load(file: path)
-        for diagnostic in result.diagnostics where diagnostic.severity != .note {
-            standardError(diagnostic.description + "\n")
-        }
-        guard let workflow = result.workflow, !result.hasErrors else {
-            let count = result.diagnostics.filter { $0.severity == .error }.count
-            standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s"); nothing was run\n")
-            throw ExitCode(ExitStatus.usage)
+        let workflow = try WorkflowInput.load(workflow)
+        let plan = try WorkflowInput.plan(workflow, jobs: jobs)
+        let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
+        if dryRun {
+            print(PlanPrinter.render(plan, maxJobs: parallel), terminator: "")
+            return
         }
         if !workflow.unsupported.isEmpty {
             for item in workflow.unsupported {
@@ -56,24 +61,7 @@ struct RunCommand: AsyncParsableCommand {
             standardError("nixactions: refusing to run rather than ignore these keys\n")
             throw ExitCode(ExitStatus.usage)
         }
-        for name in jobs where workflow.job(name) == nil {
-            let hint = didYouMean(name, in: workflow.jobs.map(\.id)).map { "did you mean '\($0)'?" }
-                ?? "jobs: \(workflow.jobs.map(\.id).joined(separator: ", "))"
-            standardError(Diagnostic(.error, "workflow '\(workflow.name)' has no job '\(name)'", hint: hint).description + "\n")
-            throw ExitCode(ExitStatus.usage)
-        }
-        var environment: [String: String] = [:]
-        for file in envFiles {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                standardError("error: cannot read --env-file '\(file)'\n")
-                throw ExitCode(ExitStatus.usage)
-            }
-            for (name, value) in EnvFileParser.parse(text) { environment[name] = value }
-        }
-        for entry in env {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
+        let environment = try runtimeEnvironment()
 
         let registry = PluginRegistry.discover()
         let runID = Self.makeRunID()
@@ -87,17 +75,76 @@ struct RunCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: runDirectory) }
 
         let options = RunOptions(
-            selectedJobs: jobs, maxParallelJobs: maxJobs ?? ProcessInfo.processInfo.activeProcessorCount,
-            runDirectory: runDirectory.path, projectDirectory: FileManager.default.currentDirectoryPath,
-            runID: runID, environment: environment)
-        let reporter = ConsoleReporter(style: isatty(STDOUT_FILENO) == 1 ? .human : .plain)
-        let runner = WorkflowRunner(workflow: workflow, executors: registry, reporter: reporter, options: options)
+            selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: runDirectory.path,
+            projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
+        let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
+        let stdout: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+        var reporters: [any RunReporter] = [
+            format == .json ? JSONLinesReporter(write: stdout) : ConsoleReporter(style: format == .human ? .human : .plain, write: stdout)
+        ]
+        let logs = (logDirectory as NSString).appendingPathComponent(runID)
+        do {
+            reporters.append(try LogDirectoryReporter(directory: logs))
+        } catch {
+            standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
+        }
+        let redactor = Redactor()
+        registry.onSecret { redactor.add($0) }
+        let runner = WorkflowRunner(
+            workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
         let summary = await CancellationOnSignal.run { await runner.run() }
+        if format != .json { print("logs: \(logs)") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
+    /// `--env-file` values, then `--env` values (later ones win).
+    func runtimeEnvironment() throws -> [String: String] {
+        var environment: [String: String] = [:]
+        for file in envFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                standardError("error: cannot read --env-file '\(file)'\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+            for (name, value) in EnvFileParser.parse(text) { environment[name] = value }
+        }
+        for entry in env {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return environment
+    }
+
     static func makeRunID() -> String {
-        let time = Int(Date().timeIntervalSince1970)
-        return "\(time)-\(ProcessInfo.processInfo.processIdentifier)"
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return "\(formatter.string(from: Date()))-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// `run --dry-run`: the order, executors, timeouts and retries, without running anything.
+enum PlanPrinter {
+    static func render(_ plan: Plan, maxJobs: Int) -> String {
+        let instances = plan.allInstances
+        var text = "plan of workflow '\(plan.workflow.name)': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
+        for (index, instance) in instances.enumerated() {
+            guard let job = plan.workflow.job(instance.jobID) else { continue }
+            var facts = ["executor: \(job.executor.pluginID)", "timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))"]
+            if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
+            if let condition = job.condition { facts.append("if: \(condition.source.value)") }
+            if job.continueOnError { facts.append("continue-on-error") }
+            text += "\(index + 1). \(instance.displayName)  [\(facts.joined(separator: "; "))]\n"
+            for step in job.steps {
+                var details: [String] = []
+                if let timeout = step.timeout { details.append("timeout \(DurationParser.format(timeout.value))") }
+                if let retry = step.retry {
+                    details.append("retry \(retry.maxAttempts) attempts, \(retry.backoff.rawValue) from \(DurationParser.format(retry.delay)) up to \(DurationParser.format(retry.maxDelay))")
+                }
+                if let condition = step.condition { details.append("if: \(condition.source.value)") }
+                if step.continueOnError { details.append("continue-on-error") }
+                text += "   - \(step.displayName)" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
+            }
+        }
+        return text
     }
 }

@@ -32,6 +32,9 @@ public enum Validator {
                 }
             }
         }
+        var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics)
+        expressions.run()
+        diagnostics = expressions.diagnostics
         if let cycle = JobGraph(workflow).cycle() {
             let first = workflow.job(cycle[0])
             diagnostics.error(

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import NixActionsEngine
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the project's workflows (.nixactions/workflows, .github/workflows) and their jobs."
+    )
+
+    @Argument(help: "Only this workflow (a file or a name).")
+    var workflow: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Listing: Encodable {
+        struct JobEntry: Encodable {
+            var id: String
+            var name: String
+            var needs: [String]
+            var executor: String
+            var matrix: Bool
+        }
+        var name: String
+        var file: String
+        var jobs: [JobEntry]?
+        var errors: [String]?
+    }
+
+    func run() async throws {
+        let directory = FileManager.default.currentDirectoryPath
+        var files: [String] = []
+        if let workflow {
+            switch WorkflowLocator.locate(workflow) {
+            case .success(let path): files = [path]
+            case .failure(let diagnostic):
+                standardError(diagnostic.description + "\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        } else {
+            for folder in WorkflowLocator.folders {
+                let path = directory + "/" + folder
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.sorted().filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.map { folder + "/" + $0 }
+            }
+        }
+        var listings: [Listing] = []
+        for file in files {
+            let result = WorkflowLoader.load(file: file)
+            guard let workflow = result.workflow, !result.hasErrors else {
+                let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
+                listings.append(Listing(name: (file as NSString).lastPathComponent, file: file, jobs: nil, errors: errors))
+                continue
+            }
+            listings.append(Listing(name: workflow.name, file: file, jobs: workflow.jobs.map {
+                .init(id: $0.id, name: $0.displayName, needs: $0.needs.map(\.value), executor: $0.executor.pluginID, matrix: $0.strategy?.matrix != nil)
+            }, errors: nil))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(listings), as: UTF8.self))
+        } else if listings.isEmpty {
+            print("no workflows in .nixactions/workflows/ or .github/workflows/")
+        } else {
+            for listing in listings {
+                print("\(listing.name) (\(listing.file))")
+                for error in listing.errors ?? [] { print("  invalid: " + error.split(separator: "\n").joined(separator: " ")) }
+                for job in listing.jobs ?? [] {
+                    let needs = job.needs.isEmpty ? "" : "  needs: \(job.needs.joined(separator: ", "))"
+                    print("  \(job.id)\(job.matrix ? " (matrix)" : "")  executor: \(job.executor)\(needs)")
+                }
+            }
+        }
+        if listings.contains(where: { $0.errors != nil }) { throw ExitCode(ExitStatus.usage) }
+    }
+}

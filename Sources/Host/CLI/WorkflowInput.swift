@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import NixActionsEngine
+
+/// Finds and loads a workflow for a command, printing diagnostics; exits 2 when it is invalid.
+enum WorkflowInput {
+    /// - Parameter printWarnings: also print warnings and notes (validate does; run prints warnings only).
+    static func load(_ reference: String, notes: Bool = false) throws -> Workflow {
+        let path: String
+        switch WorkflowLocator.locate(reference) {
+        case .success(let found): path = found
+        case .failure(let diagnostic):
+            standardError(diagnostic.description + "\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let result = WorkflowLoader.load(file: path)
+        for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
+            standardError(diagnostic.description + "\n")
+        }
+        guard let workflow = result.workflow, !result.hasErrors else {
+            let count = result.diagnostics.filter { $0.severity == .error }.count
+            standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s")\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        return workflow
+    }
+
+    /// The plan of `jobs` (all when empty), or exit 2 naming an unknown job.
+    static func plan(_ workflow: Workflow, jobs: [String]) throws -> Plan {
+        for name in jobs where workflow.job(name) == nil {
+            let hint = didYouMean(name, in: workflow.jobs.map(\.id)).map { "did you mean '\($0)'?" }
+                ?? "jobs: \(workflow.jobs.map(\.id).joined(separator: ", "))"
+            standardError(Diagnostic(.error, "workflow '\(workflow.name)' has no job '\(name)'", hint: hint).description + "\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        switch Planner.plan(workflow, selected: jobs) {
+        case .success(let plan): return plan
+        case .failure(let diagnostic):
+            standardError(diagnostic.description + "\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+    }
+}

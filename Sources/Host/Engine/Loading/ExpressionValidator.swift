@@ -1,0 +1,182 @@
+/// Static checks of every `${{ }}` in a workflow: that each context reference can resolve.
+struct ExpressionValidator {
+    static let contexts = ["github", "env", "secrets", "needs", "steps", "matrix", "strategy", "job", "runner", "inputs", "vars"]
+
+    let workflow: Workflow
+    var diagnostics: DiagnosticBag
+
+    /// Where an expression sits, which decides what it may use.
+    struct Place {
+        var what: String
+        var context: String
+        var job: Job?
+        /// Step ids visible (earlier steps; every step for job outputs); nil = `steps` is not available.
+        var stepIDs: [String]?
+        /// Env names defined at the levels visible here.
+        var envNames: Set<String>
+        var allowsStatusFunctions = false
+    }
+
+    mutating func run() {
+        let workflowEnv = Set(workflow.env.map(\.name))
+        let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
+        for entry in workflow.env { check(entry.value, Place(what: "env.\(entry.name)", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv)) }
+        for job in workflow.jobs { checkJob(job, workflowEnv: workflowEnv) }
+    }
+
+    mutating func checkJob(_ job: Job, workflowEnv: Set<String>) {
+        let context = "workflow '\(workflow.name)' › job '\(job.id)'"
+        let jobEnv = workflowEnv.union(job.env.map(\.name))
+        let jobPlace = Place(what: "", context: context, job: job, stepIDs: nil, envNames: workflowEnv)
+        if let name = job.name { check(name, named(jobPlace, "name")) }
+        if let condition = job.condition { check(condition, named(jobPlace, "if")) }
+        for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
+        if case .expression(let field)? = job.strategy?.matrix { check(field, named(jobPlace, "strategy.matrix")) }
+        for cache in job.caches {
+            check(cache.key, named(jobPlace, "cache.key"))
+            for key in cache.restoreKeys { check(key, named(jobPlace, "cache.restore-keys")) }
+        }
+        let allIDs = job.steps.compactMap(\.id)
+        for (name, value) in job.outputs ?? [] {
+            var place = named(jobPlace, "outputs.\(name)")
+            place.stepIDs = allIDs
+            place.envNames = jobEnv
+            check(value, place)
+        }
+        for restore in job.artifacts?.restore ?? [] where !job.needs.contains(where: { $0.value == restore.job.value }) {
+            diagnostics.error(
+                "job '\(job.id)' restores artifacts of '\(restore.job.value)', which it does not need",
+                at: restore.job.location, context: context, hint: "add '\(restore.job.value)' to its needs")
+        }
+        var earlier: [String] = []
+        for step in job.steps {
+            let stepContext = "\(context) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
+            let place = Place(what: "", context: stepContext, job: job, stepIDs: earlier, envNames: jobEnv.union(step.env.map(\.name)))
+            if let name = step.name { check(name, named(place, "name")) }
+            if let run = step.run { check(run, named(place, "run")) }
+            if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
+            for entry in step.env { check(entry.value, named(place, "env.\(entry.name)")) }
+            for (key, value) in step.with { check(value, named(place, "with.\(key)")) }
+            if let condition = step.condition { check(condition, named(place, "if")) }
+            if let uses = step.uses, !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) {
+                diagnostics.error(
+                    "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: stepContext,
+                    hint: "supported: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
+            }
+            if let id = step.id { earlier.append(id) }
+        }
+    }
+
+    func named(_ place: Place, _ what: String) -> Place {
+        var place = place
+        place.what = what
+        place.allowsStatusFunctions = what == "if"
+        return place
+    }
+
+    mutating func check(_ field: TemplateField, _ place: Place) {
+        for segment in field.template.segments {
+            guard case .expression(let expression, let offset) = segment else { continue }
+            // The expression's source is the text right after `${{` (its reference offsets count from there).
+            let inner = offset + 3
+            check(expression, place) { field.location(ofOffset: inner + $0) }
+        }
+    }
+
+    mutating func check(_ condition: ConditionField, _ place: Place) {
+        let base = condition.source.value.utf8.count >= condition.expression.source.utf8.count
+            ? Self.byteOffset(of: condition.expression.source, in: condition.source.value) : 0
+        check(condition.expression, place) { condition.origin?.location(ofOffset: base + $0, in: condition.source.value) ?? condition.source.location }
+    }
+
+    static func byteOffset(of needle: String, in haystack: String) -> Int {
+        guard !needle.isEmpty, let range = haystack.range(of: needle) else { return 0 }
+        return haystack.utf8.distance(from: haystack.startIndex, to: range.lowerBound)
+    }
+
+    mutating func check(_ expression: Expression, _ place: Place, at location: (Int) -> SourceLocation?) {
+        if !place.allowsStatusFunctions, let function = expression.statusFunctions.first {
+            diagnostics.error(
+                "\(function.rawValue)() can only be used in 'if'", at: location(0), context: place.context,
+                hint: "use needs.<job>.result or steps.<id>.outcome here")
+        }
+        for reference in expression.references {
+            checkReference(reference, place, location(reference.offset))
+        }
+    }
+
+    mutating func checkReference(_ reference: ContextReference, _ place: Place, _ at: SourceLocation?) {
+        let root = reference.root
+        let what = "in '\(place.what)'"
+        guard Self.contexts.contains(root) else {
+            diagnostics.error(
+                "unknown context '\(root)' \(what)", at: at, context: place.context,
+                hint: didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
+            return
+        }
+        guard let first = reference.path.first else { return }
+        switch root {
+        case "needs":
+            guard let job = place.job else {
+                diagnostics.error("'needs' is not available \(what) at workflow level", at: at, context: place.context)
+                return
+            }
+            guard job.needs.contains(where: { $0.value == first }) else {
+                let exists = workflow.job(first) != nil
+                diagnostics.error(
+                    "needs.\(first) \(what): job '\(job.id)' does not need '\(first)'", at: at, context: place.context,
+                    hint: exists ? "add '\(first)' to the needs of '\(job.id)'"
+                        : didYouMean(first, in: job.needs.map(\.value)).map { "did you mean '\($0)'?" } ?? "it needs: \(job.needs.map(\.value).joined(separator: ", "))")
+                return
+            }
+            guard reference.path.count > 1 else { return }
+            let field = reference.path[1].lowercased()
+            if field != "outputs" && field != "result" {
+                diagnostics.error(
+                    "needs.\(first).\(reference.path[1]) \(what): a needed job has only 'outputs' and 'result'", at: at,
+                    context: place.context, hint: didYouMean(reference.path[1], in: ["outputs", "result"]).map { "did you mean '\($0)'?" })
+            } else if field == "outputs", reference.path.count > 2, let declared = workflow.job(first)?.outputs {
+                let name = reference.path[2]
+                if !declared.contains(where: { $0.name.lowercased() == name.lowercased() }) {
+                    diagnostics.error(
+                        "job '\(first)' has no output '\(name)'", at: at, context: place.context,
+                        hint: didYouMean(name, in: declared.map(\.name)).map { "did you mean '\($0)'?" }
+                            ?? "its outputs: \(declared.map(\.name).joined(separator: ", "))")
+                }
+            }
+        case "steps":
+            guard let ids = place.stepIDs else {
+                diagnostics.error(
+                    "'steps' is not available \(what)", at: at, context: place.context,
+                    hint: "steps.<id> can be used in a step (for earlier steps) and in job outputs")
+                return
+            }
+            if !ids.contains(first) {
+                let all = place.job?.steps.compactMap(\.id) ?? []
+                diagnostics.error(
+                    "steps.\(first) \(what): no earlier step has id '\(first)'", at: at, context: place.context,
+                    hint: all.contains(first) ? "step '\(first)' runs later; a step can only read steps before it"
+                        : didYouMean(first, in: all).map { "did you mean '\($0)'?" } ?? "give the step 'id: \(first)'")
+            }
+        case "matrix":
+            guard let job = place.job else { return }
+            guard let matrix = job.strategy?.matrix else {
+                diagnostics.error("matrix.\(first) \(what): job '\(job.id)' has no strategy.matrix", at: at, context: place.context)
+                return
+            }
+            if case .literal(let literal) = matrix, !literal.keys.contains(first) {
+                diagnostics.error(
+                    "matrix.\(first) \(what): the matrix of '\(job.id)' has no key '\(first)'", at: at, context: place.context,
+                    hint: didYouMean(first, in: literal.keys).map { "did you mean '\($0)'?" } ?? "its keys: \(literal.keys.joined(separator: ", "))")
+            }
+        case "env":
+            if !place.envNames.contains(first) {
+                diagnostics.warning(
+                    "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
+                    hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")
+            }
+        default:
+            break
+        }
+    }
+}
