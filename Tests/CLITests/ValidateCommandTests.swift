@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("nixactions validate, list and graph")
+struct ValidateCommandTests {
+    static var examples: [String] {
+        let folder = packageDirectory.appendingPathComponent("examples").path
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return entries.sorted().compactMap { entry in
+            let path = "examples/\(entry)/workflow.yml"
+            return FileManager.default.fileExists(atPath: packageDirectory.path + "/" + path) ? path : nil
+        }
+    }
+
+    static var invalidFixtures: [String] {
+        let folder = packageDirectory.appendingPathComponent("Tests/Fixtures/invalid").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted()
+    }
+
+    @Test("every example validates")
+    func examplesAreValid() throws {
+        let examples = Self.examples
+        #expect(examples.count >= 1)
+        let result = try nixactions(["validate"] + examples, in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        for example in examples { #expect(result.stdout.contains("\(example): valid")) }
+    }
+
+    @Test("each invalid fixture fails with its expected messages", arguments: invalidFixtures)
+    func invalidFixture(_ name: String) throws {
+        let folder = packageDirectory.path + "/Tests/Fixtures/invalid/"
+        let expected = try String(contentsOfFile: folder + name.replacingOccurrences(of: ".yml", with: ".expected"), encoding: .utf8)
+        let result = try nixactions(["validate", name], in: folder)
+        #expect(result.status == 2)
+        for line in expected.split(separator: "\n") {
+            #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
+        }
+        #expect(!result.stderr.contains("Fatal error"))
+    }
+
+    @Test("warnings do not fail validate")
+    func warningsPass() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ${{ env.UNSET }}\n")
+        let result = try nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("wf.yml:4:23: warning: env.UNSET in 'run' is not defined at workflow, job or step level"))
+    }
+
+    static let matrixWorkflow = """
+        name: g
+        jobs:
+          build: { steps: [ { run: echo b } ] }
+          test:
+            needs: build
+            strategy: { matrix: { node: [18, 20] } }
+            steps: [ { run: echo t } ]
+          deploy: { needs: test, steps: [ { run: echo d } ] }
+        """
+
+    @Test("graph --format dot is accepted by Graphviz's dot, with matrix jobs expanded")
+    func dot() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("g.yml", Self.matrixWorkflow)
+        let graph = try nixactions(["graph", "g.yml", "--format", "dot"], in: temp.path)
+        #expect(graph.status == 0)
+        #expect(graph.stdout.contains("\"build\" -> \"test-node-18\";"))
+        #expect(graph.stdout.contains("\"test-node-20\" -> \"deploy\";"))
+        try temp.write("g.dot", graph.stdout)
+        let dot = try runCommand(URL(fileURLWithPath: "/usr/bin/dot"), ["-Tplain", temp.path + "/g.dot"])
+        #expect(dot.status == 0, "\(dot.stderr)")
+        // dot laid out all four nodes and four edges.
+        #expect(dot.stdout.split(separator: "\n").filter { $0.hasPrefix("node ") }.count == 4)
+        #expect(dot.stdout.split(separator: "\n").filter { $0.hasPrefix("edge ") }.count == 4)
+    }
+
+    @Test("graph ascii and mermaid")
+    func asciiAndMermaid() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("g.yml", Self.matrixWorkflow)
+        let ascii = try nixactions(["graph", "g.yml"], in: temp.path)
+        #expect(ascii.stdout == """
+            workflow 'g'
+            [1] build
+            [2] test (node: 18)  <- build
+            [2] test (node: 20)  <- build
+            [3] deploy  <- test (node: 18), test (node: 20)
+
+            """)
+        let mermaid = try nixactions(["graph", "g.yml", "--format", "mermaid"], in: temp.path)
+        #expect(mermaid.stdout.hasPrefix("flowchart LR\n  j_build[\"build\"]\n"))
+        #expect(mermaid.stdout.contains("  j_test_node_20 --> j_deploy\n"))
+    }
+
+    @Test("list shows workflows and jobs with needs and executor; --json too")
+    func list() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".nixactions/workflows/g.yml", Self.matrixWorkflow)
+        try temp.write(".github/workflows/broken.yml", "jobs: [\n")
+        let text = try nixactions(["list"], in: temp.path)
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("g (.nixactions/workflows/g.yml)\n  build  executor: local\n  test (matrix)  executor: local  needs: build\n  deploy  executor: local  needs: test\n"))
+        #expect(text.stdout.contains("broken.yml (.github/workflows/broken.yml)\n  invalid: "))
+        let json = try nixactions(["list", "g", "--json"], in: temp.path)
+        #expect(json.status == 0)
+        let listing = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let jobs = try #require(listing.first?["jobs"] as? [[String: Any]])
+        #expect(jobs.compactMap { $0["id"] as? String } == ["build", "test", "deploy"])
+        #expect(jobs[2]["needs"] as? [String] == ["test"])
+    }
+
+    @Test("run --dry-run prints the plan and runs nothing")
+    func dryRun() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                timeout: 20m
+                steps:
+                  - run: touch ran
+                    timeout: 90s
+                    retry: { max-attempts: 3, backoff: linear, delay: 2s, max-delay: 10s }
+              b:
+                needs: a
+                strategy: { matrix: { v: [1, 2] } }
+                steps: [ { run: touch ran } ]
+            """)
+        let result = try nixactions(["run", "wf.yml", "--dry-run", "-j", "3"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(result.stdout == """
+            plan of workflow 'wf': 2 jobs, 3 to run, at most 3 at once
+            1. a  [executor: local; timeout: 20m]
+               - Run touch ran  (timeout 1m30s; retry 3 attempts, linear from 2s up to 10s)
+            2. b (v: 1)  [executor: local; timeout: 6h; needs: a]
+               - Run touch ran
+            3. b (v: 2)  [executor: local; timeout: 6h; needs: a]
+               - Run touch ran
+
+            """)
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
+    }
+}

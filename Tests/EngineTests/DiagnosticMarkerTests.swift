@@ -1,0 +1,227 @@
+@testable import NixActionsEngine
+import Testing
+
+/// Workflow text with position markers `1️⃣`, `2️⃣`, … that are removed before parsing;
+/// each marker stands where a diagnostic must point.
+struct Marked {
+    let text: String
+    let positions: [String: (line: Int, column: Int)]
+
+    init(_ marked: String) {
+        let markers = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣"]
+        var text = ""
+        var positions: [String: (Int, Int)] = [:]
+        var line = 1, column = 1
+        var rest = Substring(marked)
+        outer: while let character = rest.first {
+            for marker in markers where rest.hasPrefix(marker) {
+                positions[marker] = (line, column)
+                rest = rest.dropFirst(marker.count)
+                continue outer
+            }
+            text.append(character)
+            if character == "\n" { line += 1; column = 1 } else { column += character.unicodeScalars.count }
+            rest = rest.dropFirst()
+        }
+        self.text = text
+        self.positions = positions
+    }
+
+    /// The diagnostics of loading the text, as "MARKER severity: message" where a marker stands at the position.
+    func diagnostics(file: String = "wf.yml") -> [String] {
+        WorkflowLoader.load(yaml: text, file: file).diagnostics.filter { $0.severity != .note }.map { diagnostic in
+            let marker = positions.first { $0.value.line == diagnostic.location?.line && $0.value.column == diagnostic.location?.column }?.key
+            return "\(marker ?? "\(diagnostic.location?.line ?? 0):\(diagnostic.location?.column ?? 0)") \(diagnostic.severity.rawValue): \(diagnostic.message)"
+        }
+    }
+
+    func hints(file: String = "wf.yml") -> [String?] {
+        WorkflowLoader.load(yaml: text, file: file).diagnostics.filter { $0.severity != .note }.map(\.hint)
+    }
+}
+
+@Suite("Diagnostics point at the marked position with the expected message")
+struct DiagnosticMarkerTests {
+    @Test("YAML syntax error")
+    func yamlSyntax() {
+        let input = Marked("jobs:\n  a:\n    steps:\n      - run: echo\n     1️⃣bad: [\n")
+        #expect(input.diagnostics().count == 1)
+        #expect(input.diagnostics().first?.hasPrefix("5:6 error: invalid YAML:") == true || input.diagnostics().first?.contains("invalid YAML") == true)
+    }
+
+    @Test("wrong types")
+    func wrongTypes() {
+        let input = Marked("""
+            jobs:
+              a:
+                needs: 1️⃣{ x: 1 }
+                continue-on-error: 2️⃣sometimes
+                env: 3️⃣[A, B]
+                steps: 4️⃣run-this
+            """)
+        #expect(input.diagnostics() == [
+            "1️⃣ error: needs must be a string or a list of strings, found a mapping",
+            "2️⃣ error: continue-on-error must be true or false, found 'sometimes'",
+            "3️⃣ error: env must be a mapping, found a sequence",
+            "4️⃣ error: steps must be a list, found a string",
+        ])
+    }
+
+    @Test("unknown keys get a did-you-mean")
+    func unknownKeys() {
+        let input = Marked("""
+            1️⃣nmae: ci
+            jobs:
+              a:
+                2️⃣neds: [b]
+                steps:
+                  - 3️⃣rnu: echo
+              b:
+                steps:
+                  - run: echo
+                    4️⃣timeout-minuts: 3
+            """)
+        #expect(input.diagnostics().sorted() == [
+            "1️⃣ error: unknown key 'nmae' in the workflow",
+            "2️⃣ error: unknown key 'neds' in job 'a'",
+            "3️⃣ error: unknown key 'rnu' in step 1",
+            "3️⃣ error: step 1 has neither 'run' nor 'uses'",
+            "4️⃣ error: unknown key 'timeout-minuts' in step 1",
+        ].sorted())
+        #expect(input.hints().compactMap { $0 }.contains("did you mean 'name'?"))
+        #expect(input.hints().compactMap { $0 }.contains("did you mean 'needs'?"))
+        #expect(input.hints().compactMap { $0 }.contains("did you mean 'run'?"))
+        #expect(input.hints().compactMap { $0 }.contains("did you mean 'timeout-minutes'?"))
+    }
+
+    @Test("unknown needs get a did-you-mean; a cycle prints the cycle")
+    func needsAndCycles() {
+        let unknown = Marked("""
+            jobs:
+              build: { steps: [ { run: x } ] }
+              test: { needs: [1️⃣biuld], steps: [ { run: x } ] }
+            """)
+        #expect(unknown.diagnostics() == ["1️⃣ error: job 'test' needs 'biuld', which is not a job of this workflow"])
+        #expect(unknown.hints() == ["did you mean 'build'?"])
+        let cycle = Marked("""
+            jobs:
+              a: { needs: 1️⃣c, steps: [ { run: x } ] }
+              b: { needs: a, steps: [ { run: x } ] }
+              c: { needs: b, steps: [ { run: x } ] }
+            """)
+        #expect(cycle.diagnostics() == ["1️⃣ error: dependency cycle: a → c → b → a"])
+    }
+
+    @Test("duplicate step ids and bad durations")
+    func duplicatesAndDurations() {
+        let input = Marked("""
+            jobs:
+              a:
+                timeout: 1️⃣10 minutes
+                steps:
+                  - id: s
+                    run: x
+                    timeout: 2️⃣90
+                  - id: s
+                    run: y
+                    timeout-minutes: 3️⃣soon
+            """)
+        let diagnostics = input.diagnostics()
+        #expect(diagnostics.contains("1️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '10 minutes'"))
+        #expect(diagnostics.contains("2️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '90'"))
+        #expect(diagnostics.contains("3️⃣ error: timeout-minutes must be a positive number, found 'soon'"))
+        #expect(diagnostics.contains("8:9 error: duplicate step id 's' in job 'a'"))
+        #expect(input.hints().contains("add a unit: '90s' for seconds, '90m' for minutes"))
+    }
+
+    @Test("expression syntax errors point inside the expression")
+    func expressionSyntax() {
+        let input = Marked("""
+            jobs:
+              a:
+                if: github.ref == 1️⃣)
+                steps:
+                  - run: echo ${{ contains('a' 2️⃣'b') }}
+                  - run: |
+                      echo one
+                      echo ${{ 3️⃣frobnicate(1) }}
+            """)
+        let diagnostics = input.diagnostics()
+        #expect(diagnostics.count == 3)
+        #expect(diagnostics.allSatisfy { $0.hasPrefix("1️⃣ error: invalid expression in 'if'") || $0.hasPrefix("2️⃣ error: invalid expression in 'run'") || $0.hasPrefix("3️⃣ error: invalid expression in 'run'") })
+        #expect(Set(diagnostics.map { String($0.prefix(3)) }).count == 3)
+    }
+
+    @Test("references: needs not needed, undeclared outputs, undefined matrix keys, unknown contexts, later steps")
+    func references() {
+        let input = Marked("""
+            jobs:
+              version:
+                outputs:
+                  value: ${{ steps.v.outputs.version }}
+                steps:
+                  - id: v
+                    run: echo "version=1" >> "$GITHUB_OUTPUT"
+              other:
+                steps: [ { run: x } ]
+              test:
+                needs: version
+                strategy:
+                  matrix:
+                    node: [18, 20]
+                steps:
+                  - run: echo ${{ 1️⃣needs.other.outputs.x }} ${{ 2️⃣needs.version.outputs.valeu }}
+                  - run: echo ${{ 3️⃣matrix.nodes }} ${{ 4️⃣steps.later.outputs.x }} ${{ 5️⃣gihub.ref }}
+                  - id: later
+                    run: echo ${{ matrix.node }} ${{ needs.version.outputs.value }}
+            """)
+        #expect(input.diagnostics() == [
+            "1️⃣ error: needs.other in 'run': job 'test' does not need 'other'",
+            "2️⃣ error: job 'version' has no output 'valeu'",
+            "3️⃣ error: matrix.nodes in 'run': the matrix of 'test' has no key 'nodes'",
+            "4️⃣ error: steps.later in 'run': no earlier step has id 'later'",
+            "5️⃣ error: unknown context 'gihub' in 'run'",
+        ])
+        #expect(input.hints() == [
+            "add 'other' to the needs of 'test'", "did you mean 'value'?", "did you mean 'node'?",
+            "step 'later' runs later; a step can only read steps before it", "did you mean 'github'?",
+        ])
+    }
+
+    @Test("an env reference nothing defines is a warning with the seed's hint")
+    func undefinedEnv() {
+        let input = Marked("""
+            env:
+              DEFINED: yes
+            jobs:
+              deploy:
+                steps:
+                  - run: echo ${{ env.DEFINED }} ${{ 1️⃣env.BRANCH }}
+            """)
+        #expect(input.diagnostics() == ["1️⃣ warning: env.BRANCH in 'run' is not defined at workflow, job or step level"])
+        let hint = input.hints().first ?? nil
+        #expect(hint?.contains("set BRANCH at workflow/job/step level") == true)
+        #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
+    }
+
+    @Test("several errors in one file are all reported, in file order")
+    func several() {
+        let input = Marked("""
+            jobs:
+              a:
+                1️⃣stpes: []
+              b:
+                needs: [2️⃣zz]
+                steps:
+                  - run: echo ${{ 3️⃣matrix.x }}
+                    shell: 4️⃣bsh
+            """)
+        #expect(input.diagnostics() == [
+            "2:3 error: job 'a' has no 'steps'",
+            "1️⃣ error: unknown key 'stpes' in job 'a'",
+            "2️⃣ error: job 'b' needs 'zz', which is not a job of this workflow",
+            "3️⃣ error: matrix.x in 'run': job 'b' has no strategy.matrix",
+            "4️⃣ error: unknown shell 'bsh'",
+        ])
+    }
+}
