@@ -60,7 +60,7 @@ final class LocalExecutor: ExecutorPlugin {
             try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
             if job.copyProject {
-                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory]).copy(
+                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
                     from: URL(fileURLWithPath: configuration.projectDirectory), to: workspace)
             }
         } catch {
@@ -76,36 +76,42 @@ final class LocalExecutor: ExecutorPlugin {
         let workspace = directory.appendingPathComponent("workspace").path
         let temporary = directory.appendingPathComponent("tmp")
         let serial = counter.add(1, ordering: .relaxed).newValue
-        let stem = "step-\(step.index)-\(serial)"
-        let script = temporary.appendingPathComponent(stem + step.scriptExtension)
-        guard FileManager.default.createFile(atPath: script.path, contents: Data(step.script.utf8)) else {
-            throw OperationFailure(message: "cannot write the script of step '\(step.displayName)' to \(script.path)")
+        let stem = temporary.path + "/step-\(step.index)-\(serial)"
+        let script = stem + step.scriptExtension
+        if let error = FastFiles.write(step.script, to: script) {
+            throw OperationFailure(
+                message: "cannot write the script of step '\(step.displayName)' to \(script): \(String(cString: strerror(error)))")
         }
 
         var environment = baseEnvironment
         environment.merge(step.environment) { _, new in new }
+        // Capture files are not created: a step that writes none costs nothing; missing means empty.
         var captures: [String: String] = [:]
         for name in step.captureFiles {
-            let path = temporary.appendingPathComponent("\(stem)-\(name.lowercased())").path
-            FileManager.default.createFile(atPath: path, contents: nil)
+            let path = stem + "-" + name.lowercased()
             captures[name] = path
             environment[name] = path
         }
+        for (alias, name) in step.captureAliases ?? [:] { environment[alias] = captures[name] }
         if !step.pathPrepend.isEmpty {
-            environment["PATH"] = (step.pathPrepend.reversed() + [environment["PATH"] ?? ""]).joined(separator: ":")
+            environment["PATH"] = (step.pathPrepend + [environment["PATH"] ?? ""]).joined(separator: ":")
         }
-        var arguments = step.shell.map { $0.replacingOccurrences(of: "{0}", with: script.path) }
-        if !step.shell.contains(where: { $0.contains("{0}") }) { arguments.append(script.path) }
+        var arguments = step.shell.map { $0.replacingOccurrences(of: "{0}", with: script) }
+        if !step.shell.contains(where: { $0.contains("{0}") }) { arguments.append(script) }
+        if let command = arguments.first {
+            arguments[0] = FastFiles.resolve(command, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
+        }
         let workingDirectory: String
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
+            guard FileManager.default.fileExists(atPath: workingDirectory) else {
+                unlink(script)
+                throw OperationFailure(
+                    message: "working directory '\(relative)' of step '\(step.displayName)' does not exist",
+                    hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")
+            }
         } else {
             workingDirectory = workspace
-        }
-        guard FileManager.default.fileExists(atPath: workingDirectory) else {
-            throw OperationFailure(
-                message: "working directory '\(step.workingDirectory ?? "")' of step '\(step.displayName)' does not exist",
-                hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")
         }
 
         let jobKey = step.jobKey
@@ -119,15 +125,12 @@ final class LocalExecutor: ExecutorPlugin {
                 })
         } catch {
             throw OperationFailure(
-                message: "step '\(step.displayName)': \(error.description)",
-                hint: "is '\(arguments.first ?? "")' installed and on PATH?")
+                message: "step '\(step.displayName)': cannot start '\(step.shell.first ?? "")': \(String(cString: strerror(error.errno)))",
+                hint: "is '\(step.shell.first ?? "")' installed and on PATH?")
         }
-        try? FileManager.default.removeItem(at: script)
+        unlink(script)
         var files: [String: String] = [:]
-        for (name, path) in captures {
-            files[name] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            try? FileManager.default.removeItem(atPath: path)
-        }
+        for (name, path) in captures { files[name] = FastFiles.take(path) ?? "" }
         try Task.checkCancellation()
         switch termination {
         case .exited(let code): return StepResult(exitCode: code, files: files)

@@ -21,7 +21,8 @@ struct ProjectCopier {
                 let target = to.appendingPathComponent(name)
                 // The destination and the run directory (or a folder that contains them) are never copied.
                 if skipRoots.contains(where: { $0 == child.path || $0.hasPrefix(child.path + "/") }) { continue }
-                let attributes = try manager.attributesOfItem(atPath: child.path)
+                // A file that vanished while the project was being copied is not an error.
+                guard let attributes = try? manager.attributesOfItem(atPath: child.path) else { continue }
                 switch attributes[.type] as? FileAttributeType {
                 case .typeSymbolicLink?:
                     let link = try manager.destinationOfSymbolicLink(atPath: child.path)

@@ -15,4 +15,54 @@ struct ExamplesTests {
         #expect(result.stdout.contains("==> workflow 'basic' succeeded in "))
         #expect(result.stdout.hasSuffix("\n") && result.stdout.contains("\nlogs: .nixactions/runs/"))
     }
+
+    @Test("examples/03-matrix: cross product minus exclude plus include")
+    func matrix() throws {
+        let result = try nixactions(["run", "examples/03-matrix/workflow.yml"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let tested = Set(lines.filter { $0.contains("] testing ") }.map { $0.components(separatedBy: "] ").last ?? "" })
+        #expect(tested == ["testing linux v1 experimental=false", "testing linux v2 experimental=false",
+                           "testing bsd v2 experimental=false", "testing linux v3 experimental=true"])
+        #expect(result.stdout.contains("[report] all success\n"))
+    }
+
+    @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
+    func conditions() throws {
+        let result = try nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[flaky] probe outcome=failure conclusion=success\n"))
+        #expect(result.stdout.contains("[notify] flaky=success build=success\n"))
+        #expect(result.stdout.contains("[notify] cleanup\n"))
+        #expect(!result.stdout.contains("] never printed"))
+        #expect(result.stdout.contains("[notify] - step 'Run echo \"never printed, nothing failed in this job\"' skipped\n"))
+    }
+
+    @Test("examples/05-artifacts: kept and restored under another path, upload and download")
+    func artifacts() throws {
+        let result = try nixactions(["run", "examples/05-artifacts/workflow.yml"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.components(separatedBy: "[deploy] app v1\n").count == 3)
+    }
+
+    @Test("examples/06-masking: the masked token reaches no output, log file or JSON event")
+    func masking() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let logs = temp.path + "/logs"
+        for format in ["plain", "json"] {
+            let result = try nixactions(["run", "examples/06-masking/workflow.yml", "--log-format", format, "--log-dir", logs],
+                                        in: packageDirectory.path)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("deploying with ***"))
+            #expect(result.stdout.range(of: "tok-[0-9]+-secret", options: .regularExpression) == nil)
+            #expect(!result.stdout.contains("add-mask"))
+        }
+        let files = FileManager.default.enumerator(atPath: logs)?.allObjects as? [String] ?? []
+        #expect(files.contains { $0.hasSuffix("events.jsonl") })
+        for file in files {
+            let text = (try? String(contentsOfFile: logs + "/" + file, encoding: .utf8)) ?? ""
+            #expect(text.range(of: "tok-[0-9]+-secret", options: .regularExpression) == nil, "\(file) leaks the token")
+        }
+    }
 }

@@ -74,9 +74,10 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { try? FileManager.default.removeItem(at: runDirectory) }
 
-        let options = RunOptions(
+        var options = RunOptions(
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: runDirectory.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
+        options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let stdout: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
         var reporters: [any RunReporter] = [

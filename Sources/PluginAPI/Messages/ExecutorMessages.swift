@@ -35,6 +35,8 @@ public struct JobSpec: Codable, Sendable, Hashable {
     public var copyProject: Bool
     /// Names (globs on path components) left out of that copy.
     public var copyExcludes: [String]
+    /// Absolute paths never copied (the run's log folder when it lies inside the project).
+    public var copySkipPaths: [String]?
 
     public init(jobKey: String, displayName: String, copyProject: Bool = false, copyExcludes: [String] = []) {
         self.jobKey = jobKey
@@ -76,8 +78,10 @@ public struct StepSpec: Codable, Sendable, Hashable {
     /// Names of environment variables the executor points at fresh empty files before the
     /// step and whose contents it returns in `StepResult.files` (GITHUB_OUTPUT, GITHUB_ENV, …).
     public var captureFiles: [String]
-    /// Prepended to PATH, in order (from earlier steps' GITHUB_PATH).
+    /// Put in front of PATH, in PATH order (the latest GITHUB_PATH entry first).
     public var pathPrepend: [String]
+    /// Other names for capture files: alias → capture name (e.g. JOB_ENV → GITHUB_ENV).
+    public var captureAliases: [String: String]?
 
     public init(
         jobKey: String, index: Int, displayName: String, script: String,

@@ -17,7 +17,7 @@ extension JobRunner {
 
             // The environment the step sees, lowest to highest: --env, workflow, job, step, GITHUB_ENV.
             var stepEnv: [String: String]
-            switch evaluateEnv(step.env, base: env, contexts: contexts, status: status) {
+            switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
             case .success(let values): stepEnv = values
             case .failure(let problem):
                 failStep(step, message: problem.message, state: &state)
@@ -115,10 +115,11 @@ extension JobRunner {
         var environment = env
         defineRunnerVariables(&environment, step: step, started: started)
         let shellName = step.shell?.value ?? job.defaults.shell?.value ?? workflow.defaults.shell?.value
-        let spec = StepSpec(
+        var spec = StepSpec(
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: Self.shell(shellName),
             scriptExtension: Self.scriptExtension(shellName), environment: environment, workingDirectory: directory,
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
+        spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name
 
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         let clock = ContinuousClock()
@@ -127,7 +128,9 @@ extension JobRunner {
         var attempt = 1
         var result: StepAttempt
         while true {
-            result = await attemptStep(spec, executor: executor, timeout: step.timeout?.value)
+            // A cleanup step after a cancellation or timeout gets at most `cleanupLimit`.
+            let limit = state.cancelled ? min(step.timeout?.value ?? Self.cleanupLimit, Self.cleanupLimit) : step.timeout?.value
+            result = await attemptStep(spec, executor: executor, timeout: limit)
             guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
                 !Task.isCancelled
@@ -228,7 +231,6 @@ extension JobRunner {
         environment["GITHUB_RUN_NUMBER"] = "1"
         environment["GITHUB_EVENT_NAME"] = "local"
         environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)"
-        environment["JOB_ENV"] = environment["GITHUB_ENV"]
     }
 
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.

@@ -14,6 +14,8 @@ struct JobRunner: Sendable {
     let needs: [String: ExpressionValue]
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
+    /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run.
+    static let cleanupLimit: Duration = .seconds(300)
     /// GitHub's default job timeout.
     static let defaultJobTimeout: Duration = .seconds(360 * 60)
 
@@ -33,9 +35,10 @@ struct JobRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         reporter.report(.jobStarted(job: planned.key, name: planned.displayName))
-        let spec = JobSpec(
+        var spec = JobSpec(
             jobKey: planned.key, displayName: planned.displayName, copyProject: job.workspace.copyProject,
             copyExcludes: job.workspace.excludes)
+        spec.copySkipPaths = options.copySkipPaths.isEmpty ? nil : options.copySkipPaths
 
         func finish(_ outcome: Outcome, _ failure: JobFailure?, outputs: [String: String] = [:]) -> JobOutcome {
             var outcome = outcome
@@ -180,22 +183,28 @@ struct JobRunner: Sendable {
     }
 
     func jobOutputs(state: State, contexts: [String: ExpressionValue]) -> [String: String] {
-        guard let declared = job.outputs else { return state.allOutputs }
         var outputs: [String: String] = [:]
+        guard let declared = job.outputs else {
+            for (name, value) in state.allOutputs where passesSecretCheck(name, value) { outputs[name] = value }
+            return outputs
+        }
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         for (name, field) in declared {
             switch render(field, what: "outputs.\(name)", evaluation) {
             case .success(let value):
-                if value.contains(Redactor.mask) == false, redactor.redact(value) != value {
-                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' contains a secret and is not passed on"))
-                    continue
-                }
-                outputs[name] = value
+                if passesSecretCheck(name, value) { outputs[name] = value }
             case .failure(let problem):
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }
         }
         return outputs
+    }
+
+    /// An output that contains a secret is not passed on (GitHub's rule).
+    func passesSecretCheck(_ name: String, _ value: String) -> Bool {
+        guard redactor.redact(value) != value else { return true }
+        reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' contains a secret and is not passed on"))
+        return false
     }
 
     func restoreArtifacts(into workspace: String) throws {

@@ -10,8 +10,10 @@ public struct RunOptions: Sendable {
     public var projectDirectory: String
     /// A unique id of this run.
     public var runID: String
-    /// Values from `--env NAME=VALUE` / `--env-file`; they override the workflow's `env`.
+    /// Values from `--env NAME=VALUE` / `--env-file`: the lowest level of env (the workflow's `env` overrides them).
     public var environment: [String: String]
+    /// Absolute paths never copied into workspaces (the run's log folder).
+    public var copySkipPaths: [String] = []
 
     public init(
         selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,

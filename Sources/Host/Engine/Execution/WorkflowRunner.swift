@@ -36,10 +36,14 @@ public struct WorkflowRunner: Sendable {
         let scheduler = Scheduler(runner: self, plan: plan, cache: ExecutorCache(provider: executors, options: options))
         let jobs = await scheduler.run()
         let outcome: Outcome
-        if Task.isCancelled || jobs.contains(where: { $0.outcome == .cancelled }) {
+        // A cancelled run (a signal) is cancelled; otherwise a failure wins over the cancellations
+        // that fail-fast causes.
+        if Task.isCancelled {
             outcome = .cancelled
         } else if jobs.contains(where: { $0.outcome == .failure }) {
             outcome = .failure
+        } else if jobs.contains(where: { $0.outcome == .cancelled }) {
+            outcome = .cancelled
         } else {
             outcome = .success
         }

@@ -15,6 +15,8 @@ struct ExpressionValidator {
         /// Env names defined at the levels visible here.
         var envNames: Set<String>
         var allowsStatusFunctions = false
+        /// When set, only these contexts may be used (a job's `if` sees github, needs, vars, inputs).
+        var onlyContexts: [String]?
     }
 
     mutating func run() {
@@ -29,9 +31,17 @@ struct ExpressionValidator {
         let jobEnv = workflowEnv.union(job.env.map(\.name))
         let jobPlace = Place(what: "", context: context, job: job, stepIDs: nil, envNames: workflowEnv)
         if let name = job.name { check(name, named(jobPlace, "name")) }
-        if let condition = job.condition { check(condition, named(jobPlace, "if")) }
+        if let condition = job.condition {
+            var place = named(jobPlace, "if")
+            place.onlyContexts = ["github", "needs", "vars", "inputs"]
+            check(condition, place)
+        }
         for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
-        if case .expression(let field)? = job.strategy?.matrix { check(field, named(jobPlace, "strategy.matrix")) }
+        if case .expression(let field)? = job.strategy?.matrix {
+            var place = named(jobPlace, "strategy.matrix")
+            place.onlyContexts = ["github", "vars", "inputs"]
+            check(field, place)
+        }
         for cache in job.caches {
             check(cache.key, named(jobPlace, "cache.key"))
             for key in cache.restoreKeys { check(key, named(jobPlace, "cache.restore-keys")) }
@@ -112,6 +122,15 @@ struct ExpressionValidator {
             diagnostics.error(
                 "unknown context '\(root)' \(what)", at: at, context: place.context,
                 hint: didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
+            return
+        }
+        if let only = place.onlyContexts, !only.contains(root) {
+            let why = place.what == "strategy.matrix"
+                ? "a matrix is expanded before any job runs (a matrix from needs outputs is not supported yet)"
+                : "a job's 'if' is decided before the job starts"
+            diagnostics.error(
+                "'\(root)' is not available in '\(place.what)'", at: at, context: place.context,
+                hint: "\(why); it can use: \(only.joined(separator: ", "))")
             return
         }
         guard let first = reference.path.first else { return }

@@ -20,6 +20,9 @@ extension WorkflowLoader {
             case "runs-on":
                 // Labels map to executors through configuration; today every label runs on `local`.
                 job.runsOn = reader.stringList(value, what: "runs-on", context: context)
+                reader.diagnostics.note(
+                    "runs-on labels do not choose an executor yet; job '\(id)' runs on 'local'", at: reader.location(keyNode),
+                    context: context, hint: "choose one with 'executor:' (e.g. executor: local)")
             case "executor", "container":
                 if let previous = executorKey {
                     reader.diagnostics.error(
@@ -47,7 +50,9 @@ extension WorkflowLoader {
             case "continue-on-error":
                 job.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
             case "strategy": job.strategy = reader.strategy(value, context: context)
-            case "retry": job.retry = reader.retry(value, context: context)
+            case "retry":
+                job.retry = reader.retry(value, context: context)
+                workflow.unsupported.append(Located("job '\(id)': 'retry' (retrying whole jobs; retry steps instead)", at: reader.location(keyNode)))
             case "cache":
                 job.caches = reader.caches(value, context: context)
                 workflow.unsupported.append(Located("job '\(id)': 'cache'", at: reader.location(keyNode)))

@@ -12,52 +12,46 @@ public final class JSONLinesReporter: RunReporter {
     }
 
     public func report(_ event: RunEvent) {
-        var object: [String: Any] = ["ts": Self.timestamp()]
-        func duration(_ value: Duration) -> Int {
+        var object = JSONObjectWriter()
+        object.add("ts", Timestamp.now())
+        func milliseconds(_ value: Duration) -> Int {
             Int(value.components.seconds * 1000 + value.components.attoseconds / 1_000_000_000_000_000)
         }
         switch event {
         case .workflowStarted(let workflow, let runID):
-            object["event"] = "workflow_started"; object["workflow"] = workflow; object["run_id"] = runID
+            object.add("event", "workflow_started"); object.add("workflow", workflow); object.add("run_id", runID)
         case .jobStarted(let job, let name):
-            object["event"] = "job_started"; object["job"] = job; object["name"] = name
+            object.add("event", "job_started"); object.add("job", job); object.add("name", name)
         case .stepStarted(let job, let step, let name):
-            object["event"] = "step_started"; object["job"] = job; object["step"] = step; object["name"] = name
+            object.add("event", "step_started"); object.add("job", job); object.add("step", step); object.add("name", name)
         case .output(let job, let step, let stream, let line):
-            object["event"] = "output"; object["job"] = job; object["step"] = step; object["text"] = line
-            object["stream"] = stream == 2 ? "stderr" : "stdout"
+            object.add("event", "output"); object.add("job", job); object.add("step", step)
+            object.add("stream", stream == 2 ? "stderr" : "stdout"); object.add("text", line)
         case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time):
-            object["event"] = "step_finished"; object["job"] = job; object["step"] = step; object["name"] = name
-            object["status"] = outcome.rawValue; object["exit_code"] = exitCode.map { $0 as Any } ?? NSNull(); object["duration_ms"] = duration(time)
+            object.add("event", "step_finished"); object.add("job", job); object.add("step", step); object.add("name", name)
+            object.add("status", outcome.rawValue); object.add("exit_code", exitCode.map(Int.init)); object.add("duration_ms", milliseconds(time))
         case .jobFinished(let job, let name, let outcome, let time, let failure):
-            object["event"] = "job_finished"; object["job"] = job; object["name"] = name; object["status"] = outcome.rawValue
-            object["duration_ms"] = duration(time)
+            object.add("event", "job_finished"); object.add("job", job); object.add("name", name); object.add("status", outcome.rawValue)
+            object.add("duration_ms", milliseconds(time))
             if let failure {
-                object["failed_step"] = failure.stepName ?? NSNull()
-                object["exit_code"] = failure.exitCode.map { $0 as Any } ?? NSNull()
-                object["message"] = failure.message
+                object.add("failed_step", failure.stepName)
+                object.add("exit_code", failure.exitCode.map(Int.init))
+                object.add("message", failure.message)
             }
         case .workflowFinished(let workflow, let outcome, let time):
-            object["event"] = "workflow_finished"; object["workflow"] = workflow; object["status"] = outcome.rawValue
-            object["duration_ms"] = duration(time)
+            object.add("event", "workflow_finished"); object.add("workflow", workflow); object.add("status", outcome.rawValue)
+            object.add("duration_ms", milliseconds(time))
         case .message(let job, let level, let text):
-            object["event"] = "message"; object["job"] = job ?? NSNull(); object["level"] = level.rawValue; object["text"] = text
+            object.add("event", "message"); object.add("job", job); object.add("level", level.rawValue); object.add("text", text)
         case .annotation(let annotation):
-            object["event"] = "annotation"; object["job"] = annotation.job; object["step"] = annotation.step
-            object["level"] = annotation.kind.rawValue; object["text"] = annotation.message
-            object["file"] = annotation.file ?? NSNull(); object["line"] = annotation.line.map { $0 as Any } ?? NSNull()
+            object.add("event", "annotation"); object.add("job", annotation.job); object.add("step", annotation.step)
+            object.add("level", annotation.kind.rawValue); object.add("text", annotation.message)
+            object.add("file", annotation.file); object.add("line", annotation.line)
         case .jobSummary(let job, let markdown):
-            object["event"] = "job_summary"; object["job"] = job; object["text"] = markdown
+            object.add("event", "job_summary"); object.add("job", job); object.add("text", markdown)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        let line = String(decoding: data, as: UTF8.self) + "\n"
+        let line = object.finish() + "\n"
         lock.withLock { _ in write(line) }
-    }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }
 
@@ -93,7 +87,7 @@ public final class LogDirectoryReporter: RunReporter {
                 FileManager.default.createFile(atPath: path, contents: nil)
                 files[job] = FileHandle(forWritingAtPath: path)
             }
-            files[job]?.write(Data((JSONLinesReporter.timestamp() + " " + line + "\n").utf8))
+            files[job]?.write(Data((Timestamp.now() + " " + line + "\n").utf8))
         }
     }
 
@@ -109,7 +103,10 @@ public final class LogDirectoryReporter: RunReporter {
         case .jobFinished(let job, _, let outcome, _, _): append(job, "job \(outcome.rawValue)")
         default: break
         }
-        if case .workflowStarted = event {} else { summary.report(event) }
+        switch event {
+        case .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
+        default: break
+        }
         if case .workflowFinished = event {
             let text = summaryBuffer.text.withLock { $0 }
             // Only the table and what follows it belong in the summary file.

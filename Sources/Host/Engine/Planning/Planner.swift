@@ -61,7 +61,7 @@ public enum Planner {
     ) -> Result<[PlannedJob], Diagnostic> {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
         guard let matrix = job.strategy?.matrix else {
-            return .success([PlannedJob(key: job.id, jobID: job.id, displayName: job.displayName, matrix: [], matrixIndex: 0, matrixTotal: 1)])
+            return .success([PlannedJob(key: job.id, jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
         }
         let literal: MatrixLiteral
         switch matrix {
@@ -93,11 +93,22 @@ public enum Planner {
             var key = safeKey(job.id + "-" + combination.map { "\($0.key)-\($0.value.displayString)" }.joined(separator: "-"))
             if !used.insert(key).inserted { key += "-\(index + 1)" }
             used.insert(key)
+            let named = job.name.map { !$0.template.isLiteral } ?? false
             return PlannedJob(
-                key: key, jobID: job.id, displayName: "\(job.displayName) (\(label))", matrix: combination,
+                key: key, jobID: job.id,
+                displayName: named ? displayName(job, matrix: combination, contexts: contexts) : "\(job.displayName) (\(label))",
+                matrix: combination,
                 matrixIndex: index, matrixTotal: combinations.count)
         }
         return .success(planned)
+    }
+
+    /// A job's `name:`, rendered with its matrix (GitHub shows a templated name as it is, without the matrix values).
+    static func displayName(_ job: Job, matrix: [(key: String, value: ExpressionValue)], contexts: some ExpressionContext) -> String {
+        guard let field = job.name, !field.template.isLiteral else { return job.displayName }
+        var values: [String: ExpressionValue] = ["matrix": .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))]
+        for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
+        return (try? field.template.render(DictionaryExpressionContext(values))) ?? job.displayName
     }
 
     /// Cross product of the dimensions, then `exclude`, then `include` (GitHub's order and rules).

@@ -69,10 +69,13 @@ public final class Redactor: Sendable {
             if tailBytes != 0 { encoded.removeLast() }
             if encoded.count >= 6 { forms.append(encoded) }
         }
-        if let url = value.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))),
-            url != value
-        {
-            forms.append(url)
+        // URL-encoded: RFC 3986's unreserved set (as in a query value), and a looser form that keeps
+        // the characters a URL query allows.
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        for allowed in [unreserved, .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+"))] {
+            if let url = value.addingPercentEncoding(withAllowedCharacters: allowed), url != value, !forms.contains(url) {
+                forms.append(url)
+            }
         }
         if let json = try? JSONEncoder().encode(value), var text = String(data: json, encoding: .utf8) {
             text = String(text.dropFirst().dropLast())

@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Small file operations for the per-step hot path, without Foundation's atomic writes
+/// (temporary file, rename and fsync per call).
+public enum FastFiles {
+    /// Write `text` to `path` (created with mode 0600, truncated). Returns an errno on failure.
+    public static func write(_ text: String, to path: String) -> Int32? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        var text = text
+        return text.withUTF8 { bytes -> Int32? in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += written
+            }
+            return nil
+        }
+    }
+
+    /// The contents of `path` (nil when it does not exist), then remove it.
+    public static func take(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            data.append(contentsOf: buffer[0..<count])
+        }
+        close(fd)
+        unlink(path)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static let resolved = Mutex<[String: String]>([:])
+
+    /// The absolute path of `command` in `searchPath` (cached), or `command` itself if it contains a
+    /// slash or is not found (then the spawn reports the error).
+    public static func resolve(_ command: String, searchPath: String) -> String {
+        if command.contains("/") { return command }
+        let key = command + "\u{0}" + searchPath
+        if let hit = resolved.withLock({ $0[key] }) { return hit }
+        for folder in searchPath.split(separator: ":") where !folder.isEmpty {
+            let candidate = "\(folder)/\(command)"
+            if access(candidate, X_OK) == 0 {
+                resolved.withLock { $0[key] = candidate }
+                return candidate
+            }
+        }
+        return command
+    }
+}

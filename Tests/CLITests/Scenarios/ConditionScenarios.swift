@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Scenarios: if, status functions and continue-on-error")
+struct ConditionScenarios {
+    @Test("after a failed step: success() (the default) skips, failure() and always() run")
+    func stepConditions() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: steps
+            jobs:
+              build:
+                steps:
+                  - name: Before
+                    run: echo before
+                  - name: Breaks
+                    id: breaks
+                    run: echo breaking; exit 4
+                  - name: Default
+                    run: echo must-not-run-default
+                  - name: Explicit success
+                    if: success()
+                    run: echo must-not-run-success
+                  - name: Plain expression
+                    if: github.job == 'build'
+                    run: echo must-not-run-plain
+                  - name: On failure
+                    if: failure()
+                    run: echo "on-failure saw outcome=${{ steps.breaks.outcome }} job=${{ job.status }}"
+                  - name: Always
+                    if: always()
+                    run: echo always-step-ran
+                  - name: Not on failure
+                    if: ${{ !failure() }}
+                    run: echo must-not-run-not-failure
+            """)
+        #expect(result.status == 1)
+        let out = result.stdout
+        #expect(out.contains("[build] before\n[build] > Breaks\n[build] breaking\n[build] step 'Breaks' failed with exit code 4\n"))
+        for name in ["Default", "Explicit success", "Plain expression", "Not on failure"] {
+            #expect(out.contains("[build] - step '\(name)' skipped\n"), "step '\(name)' was not reported skipped")
+        }
+        #expect(!out.contains("must-not-run"))
+        #expect(out.contains("[build] on-failure saw outcome=failure job=failure\n"))
+        #expect(out.contains("[build] always-step-ran\n"))
+        #expect(out.contains("==> job 'build' failure"))
+        #expect(outputLines(out).contains { $0.hasPrefix("build ") && $0.contains("failure") && $0.hasSuffix("'Breaks' (exit code 4)") })
+        #expect(out.contains("==> workflow 'steps' failure in "))
+    }
+
+    @Test("after a failed job: failure() and always() jobs run, needs.x.result is 'failure', the default skips")
+    func jobConditions() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: jobs
+            jobs:
+              build:
+                steps:
+                  - run: echo building; exit 2
+              ok:
+                steps:
+                  - run: echo ok
+              on-failure:
+                needs: build
+                if: failure()
+                steps:
+                  - run: echo failure-job-ran
+              on-always:
+                needs: build
+                if: always()
+                steps:
+                  - run: echo "always-job-ran result=${{ needs.build.result }}"
+              by-result:
+                needs: build
+                if: ${{ always() && needs.build.result == 'failure' }}
+                steps:
+                  - run: echo "result-job-ran"
+              by-result-implicit:
+                # No status function: GitHub adds success(), so this is skipped when build failed.
+                needs: build
+                if: needs.build.result == 'failure'
+                steps:
+                  - run: echo must-not-run-implicit
+              default:
+                needs: build
+                steps:
+                  - run: echo must-not-run-default
+              explicit-success:
+                needs: build
+                if: success()
+                steps:
+                  - run: echo must-not-run-success
+              downstream-failure:
+                # failure() looks at every job upstream, not only the direct needs.
+                needs: on-always
+                if: failure()
+                steps:
+                  - run: echo downstream-failure-ran
+              on-failure-of-ok:
+                needs: ok
+                if: failure()
+                steps:
+                  - run: echo must-not-run-ok-failure
+            """)
+        #expect(result.status == 1)
+        let out = result.stdout
+        #expect(out.contains("[on-failure] failure-job-ran\n"))
+        #expect(out.contains("[on-always] always-job-ran result=failure\n"))
+        #expect(out.contains("[by-result] result-job-ran\n"))
+        #expect(out.contains("[downstream-failure] downstream-failure-ran\n"))
+        #expect(!out.contains("must-not-run"))
+        #expect(out.contains("[default] skipped: needed job 'build' did not succeed\n"))
+        for job in ["by-result-implicit", "default", "explicit-success", "on-failure-of-ok"] {
+            #expect(out.contains("==> job '\(job)' skipped\n"), "job '\(job)' was not reported skipped")
+        }
+        let table = outputLines(out)
+        for (job, status) in [
+            ("build", "failure"), ("ok", "success"), ("on-failure", "success"), ("on-always", "success"),
+            ("by-result", "success"), ("by-result-implicit", "skipped"), ("default", "skipped"),
+            ("explicit-success", "skipped"), ("downstream-failure", "success"), ("on-failure-of-ok", "skipped"),
+        ] {
+            #expect(table.contains { $0.hasPrefix(job + " ") && $0.contains(" \(status) ") }, "no table row '\(job) \(status)'")
+        }
+        #expect(out.contains("==> workflow 'jobs' failure in "))
+    }
+
+    @Test("continue-on-error on a step: later steps run, outcome is failure, conclusion is success, the job succeeds")
+    func continueOnErrorStep() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: coe-step
+            jobs:
+              build:
+                steps:
+                  - name: Flaky
+                    id: flaky
+                    continue-on-error: true
+                    run: echo trying; exit 7
+                  - name: Next
+                    run: |
+                      echo "next ran outcome=${{ steps.flaky.outcome }} conclusion=${{ steps.flaky.conclusion }}"
+                      echo "job status=${{ job.status }}"
+                  - name: Gate
+                    if: steps.flaky.outcome == 'failure'
+                    run: echo gate-ran
+                  - name: On failure
+                    if: failure()
+                    run: echo must-not-run-on-failure
+              after:
+                needs: build
+                steps:
+                  - run: echo "after ran result=${{ needs.build.result }}"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("[build] step 'Flaky' failed with exit code 7\n"))
+        #expect(out.contains("[build] warning: step 'Flaky' failed; allowed by continue-on-error\n"))
+        #expect(out.contains("[build] next ran outcome=failure conclusion=success\n"))
+        #expect(out.contains("[build] job status=success\n"))
+        #expect(out.contains("[build] gate-ran\n"))
+        #expect(out.contains("[build] - step 'On failure' skipped\n"))
+        #expect(!out.contains("must-not-run"))
+        #expect(out.contains("==> job 'build' succeeded"))
+        #expect(out.contains("[after] after ran result=success\n"))
+        #expect(out.contains("==> workflow 'coe-step' succeeded in "))
+    }
+
+    @Test("continue-on-error on a job: the run exits 0 and the jobs that need it run")
+    func continueOnErrorJob() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: coe-job
+            jobs:
+              experimental:
+                continue-on-error: true
+                steps:
+                  - run: echo experimental; exit 5
+                  - name: Never
+                    run: echo must-not-run-after-failure
+              dependant:
+                needs: experimental
+                steps:
+                  - run: echo dependant-ran
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("[experimental] experimental\n"))
+        #expect(out.contains("failed with exit code 5\n"))
+        #expect(out.contains("[experimental] - step 'Never' skipped\n"), "a failed step still stops its job")
+        #expect(!out.contains("[experimental] must-not-run"))
+        #expect(out.contains("[experimental] warning: job failed; allowed by continue-on-error\n"))
+        #expect(out.contains("[dependant] dependant-ran\n"))
+        let all = outputLines(out)
+        let experimentalDone = try #require(all.firstIndex { $0.hasPrefix("==> job 'experimental' ") && !$0.hasSuffix(" started") })
+        let dependantStarted = try #require(all.firstIndex(of: "==> job 'dependant' started"))
+        #expect(experimentalDone < dependantStarted)
+        #expect(out.contains("==> workflow 'coe-job' succeeded in "))
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Scenarios: the environment a step sees")
+struct EnvScenarios {
+    /// Each variable is named after the levels that set it: W = workflow, J = job, S = step,
+    /// C = `--env`. The value tells which level won.
+    static let precedence = #"""
+        name: envs
+        env:
+          W: workflow
+          WJ: workflow
+          WJS: workflow
+          CW: workflow
+          WG: workflow
+        jobs:
+          check:
+            env:
+              WJ: job
+              WJS: job
+              JG: job
+            steps:
+              - name: Levels
+                env:
+                  WJS: step
+                  ONLY_STEP: step-only
+                run: |
+                  echo "W=$W WJ=$WJ WJS=$WJS CW=$CW C=$C ONLY_STEP=$ONLY_STEP"
+                  echo "expr WJS=${{ env.WJS }} CW=${{ env.CW }}"
+              - name: Write env and path
+                run: |
+                  echo "WG=github-env" >> "$GITHUB_ENV"
+                  echo "JG=github-env" >> "$GITHUB_ENV"
+                  echo "ADDED=added" >> "$GITHUB_ENV"
+                  mkdir -p "$RUNNER_TEMP/bin"
+                  printf '#!/bin/sh\necho hello from mytool\n' > "$RUNNER_TEMP/bin/mytool"
+                  chmod +x "$RUNNER_TEMP/bin/mytool"
+                  echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+                  echo "same step: ADDED=[${ADDED:-unset}] mytool=[$(command -v mytool || echo none)]"
+              - name: Later
+                run: |
+                  echo "later: WG=$WG JG=$JG ADDED=$ADDED ONLY_STEP=[${ONLY_STEP:-unset}] WJS=$WJS"
+                  echo "expr later: ADDED=${{ env.ADDED }}"
+                  mytool
+                  [ "${PATH%%:*}" = "$RUNNER_TEMP/bin" ] && echo "path starts with the GITHUB_PATH entry"
+              - name: Runner variables
+                run: |
+                  echo "CI=$CI"
+                  [ "$GITHUB_WORKSPACE" = "$PWD" ] && echo "steps start in GITHUB_WORKSPACE"
+                  [ -d "$GITHUB_WORKSPACE" ] && [ -d "$RUNNER_TEMP" ] && echo "both folders exist"
+                  [ "$GITHUB_WORKSPACE" != "$RUNNER_TEMP" ] && echo "they differ"
+                  echo "job=$GITHUB_JOB workflow=$GITHUB_WORKFLOW"
+          other:
+            needs: check
+            steps:
+              - run: |
+                  echo "other job: WG=$WG JG=[${JG:-unset}] ADDED=[${ADDED:-unset}]"
+        """#
+
+    @Test("workflow < job < step env; --env is the lowest; GITHUB_ENV and GITHUB_PATH reach later steps only")
+    func precedenceTable() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run(Self.precedence, ["--env", "CW=cli", "--env", "C=cli"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        // workflow < job < step; --env below the workflow's env, visible where nothing else sets it.
+        #expect(out.contains("[check] W=workflow WJ=job WJS=step CW=workflow C=cli ONLY_STEP=step-only\n"))
+        #expect(out.contains("[check] expr WJS=step CW=workflow\n"))
+        // GITHUB_ENV: not in the step that writes it, in every later step of the job, above workflow and job env.
+        #expect(out.contains("[check] same step: ADDED=[unset] mytool=[none]\n"))
+        #expect(out.contains("[check] later: WG=github-env JG=github-env ADDED=added ONLY_STEP=[unset] WJS=job\n"))
+        #expect(out.contains("[check] expr later: ADDED=added\n"))
+        // GITHUB_PATH prepends PATH for later steps.
+        #expect(out.contains("[check] hello from mytool\n"))
+        #expect(out.contains("[check] path starts with the GITHUB_PATH entry\n"))
+        // Runner variables.
+        #expect(out.contains("[check] CI=true\n"))
+        #expect(out.contains("[check] steps start in GITHUB_WORKSPACE\n"))
+        #expect(out.contains("[check] both folders exist\n"))
+        #expect(out.contains("[check] they differ\n"))
+        #expect(out.contains("[check] job=check workflow=envs\n"))
+        // GITHUB_ENV belongs to its job: another job sees the workflow's value again.
+        #expect(out.contains("[other] other job: WG=workflow JG=[unset] ADDED=[unset]\n"))
+    }
+
+    /// NixActions' documented table puts GITHUB_ENV on top. (GitHub's runner evaluates a step's
+    /// `env:` over the job environment that GITHUB_ENV updates, so there the step's env wins.)
+    @Test("a value written to GITHUB_ENV by an earlier step wins over the step's own env (the precedence table's top)")
+    func githubEnvOverStepEnv() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: top
+            env:
+              V: workflow
+            jobs:
+              check:
+                env:
+                  V: job
+                steps:
+                  - run: echo "V=github-env" >> "$GITHUB_ENV"
+                  - env:
+                      V: step
+                    run: echo "V=$V"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[check] V=github-env\n"))
+    }
+
+    @Test("--env-file values are below the workflow's env too, and --env wins over --env-file")
+    func envFile() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let file = try scenario.temp.write("vars.env", "FROM_FILE=file\nBOTH=file\nSHADOWED=file\n")
+        let result = try scenario.run("""
+            name: envfile
+            env:
+              SHADOWED: workflow
+            jobs:
+              check:
+                steps:
+                  - run: echo "FROM_FILE=$FROM_FILE BOTH=$BOTH SHADOWED=$SHADOWED"
+            """, ["--env-file", file, "--env", "BOTH=cli"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[check] FROM_FILE=file BOTH=cli SHADOWED=workflow\n"))
+    }
+}

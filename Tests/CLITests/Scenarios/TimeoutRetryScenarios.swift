@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Scenarios: step timeouts and retries")
+struct TimeoutRetryScenarios {
+    @Test("timeout: 1s on sleep 30 fails the step within seconds, ends its process tree, and the run exits 1")
+    func stepTimeout() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let started = Date()
+        let result = try scenario.run("""
+            name: timeouts
+            env:
+              MARKS: \(scenario.marks)
+            jobs:
+              slow:
+                steps:
+                  - name: Sleeper
+                    timeout: 1s
+                    run: |
+                      (sleep 2; touch "$MARKS/orphan") &
+                      echo sleeping
+                      sleep 30
+                      echo must-not-wake
+                  - name: After
+                    run: echo must-not-run
+                  - name: Cleanup
+                    if: always()
+                    run: echo cleanup-ran
+            """)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(elapsed < 15, "the timeout did not stop the step: the run took \(elapsed) s")
+        let out = result.stdout
+        #expect(out.contains("[slow] sleeping\n"))
+        #expect(out.contains("[slow] error: step 'Sleeper' timed out after 1s; its process tree was ended\n"))
+        #expect(out.contains("[slow] step 'Sleeper' failed\n"))
+        #expect(!out.contains("must-not-wake"))
+        #expect(out.contains("[slow] - step 'After' skipped\n"))
+        #expect(!out.contains("[slow] must-not-run"))
+        #expect(out.contains("[slow] cleanup-ran\n"))
+        #expect(out.contains("==> job 'slow' failure"))
+        #expect(outputLines(out).contains { $0.hasPrefix("slow ") && $0.contains(" failure ") && $0.hasSuffix("'Sleeper'") })
+        #expect(out.contains("==> workflow 'timeouts' failure in "))
+        // The background child of the step was ended with it.
+        try await pause(until: started.addingTimeInterval(3.5))
+        #expect(!scenario.marked("orphan"), "a process of the timed-out step outlived it")
+    }
+
+    /// A step that fails until its `succeedOn`-th attempt (counted in a marker file).
+    static func counting(_ name: String, succeedOn: Int) -> String {
+        """
+        n=$(cat "$MARKS/\(name)" 2>/dev/null || echo 0)
+        n=$((n + 1))
+        echo "$n" > "$MARKS/\(name)"
+        echo "\(name) attempt $n"
+        [ "$n" -ge \(succeedOn) ] || exit 9
+        """
+    }
+
+    @Test("retry: { max-attempts: 3, delay: 100ms } succeeds on the third attempt")
+    func retrySucceeds() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: retries
+            env:
+              MARKS: \(scenario.marks)
+            jobs:
+              eventually:
+                steps:
+                  - name: Flaky
+                    retry: { max-attempts: 3, delay: 100ms }
+                    run: |
+            \(indented(Self.counting("flaky", succeedOn: 3), by: 10))
+                  - run: echo after-flaky
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(scenario.mark("flaky") == "3")
+        let out = result.stdout
+        #expect(out.contains("[eventually] flaky attempt 1\n"))
+        #expect(out.contains("[eventually] warning: step 'Flaky' failed (exit code 9); attempt 2 of 3 in "))
+        #expect(out.contains("[eventually] warning: step 'Flaky' failed (exit code 9); attempt 3 of 3 in "))
+        #expect(out.contains("[eventually] flaky attempt 3\n"))
+        #expect(!out.contains("step 'Flaky' failed with"))
+        #expect(!out.contains("error:"))
+        #expect(out.contains("[eventually] after-flaky\n"))
+        #expect(out.contains("==> job 'eventually' succeeded"))
+        #expect(outputLines(out).filter { $0 == "[eventually] > Flaky" }.count == 1, "one step, several attempts")
+    }
+
+    @Test("an exhausted retry fails the step and the job, and is never reported as a success")
+    func retryExhausted() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: exhausted
+            env:
+              MARKS: \(scenario.marks)
+            jobs:
+              never:
+                steps:
+                  - name: Hopeless
+                    retry: { max-attempts: 3, delay: 100ms }
+                    run: |
+            \(indented(Self.counting("hopeless", succeedOn: 99), by: 10))
+                  - name: After
+                    run: echo must-not-run
+            """, ["--log-format", "json"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(scenario.mark("hopeless") == "3", "exactly max-attempts attempts")
+        let events = try JSONEvents(result.stdout)
+        let texts = events.all("output", job: "never").compactMap { $0["text"] as? String }
+        #expect(texts == ["hopeless attempt 1", "hopeless attempt 2", "hopeless attempt 3"])
+        let messages = events.all("message", job: "never").compactMap { $0["text"] as? String }
+        #expect(messages.contains("step 'Hopeless' failed after 3 attempts"), "\(messages)")
+        // The step finished once, as a failure with the last exit code; nothing reports success.
+        let steps = events.all("step_finished", job: "never")
+        let hopeless = steps.filter { $0["name"] as? String == "Hopeless" }
+        #expect(hopeless.count == 1)
+        #expect(hopeless.first?["status"] as? String == "failure")
+        #expect(JSONEvents.int(hopeless.first?["exit_code"]) == 9)
+        #expect(!steps.contains { $0["status"] as? String == "success" })
+        #expect(steps.contains { $0["name"] as? String == "After" && $0["status"] as? String == "skipped" })
+        let job = try events.one("job_finished", job: "never")
+        #expect(job["status"] as? String == "failure")
+        #expect(job["failed_step"] as? String == "Hopeless")
+        #expect(events.all("workflow_finished").first?["status"] as? String == "failure")
+    }
+}

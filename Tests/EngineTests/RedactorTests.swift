@@ -1,0 +1,79 @@
+import Foundation
+@testable import NixActionsEngine
+import Synchronization
+import Testing
+
+@Suite("Redactor: one masking point in front of every sink")
+struct RedactorTests {
+    @Test("exact values, each line of a multi-line secret, and too-short values")
+    func basics() {
+        let redactor = Redactor()
+        #expect(redactor.add("sk_live_123abc456def"))
+        #expect(redactor.redact("key: sk_live_123abc456def!") == "key: ***!")
+        #expect(redactor.add("line-one-secret\nline-two-secret"))
+        #expect(redactor.redact("a line-two-secret b") == "a *** b")
+        #expect(!redactor.add("ab"))
+        #expect(redactor.redact("ab cd") == "ab cd")
+    }
+
+    @Test("base64 in every alignment, URL- and JSON-escaped forms are masked")
+    func encodings() {
+        let secret = "p@ss word/with+chars\"q"
+        let redactor = Redactor()
+        redactor.add(secret)
+        for prefix in ["", "x", "xy"] {
+            let encoded = Data((prefix + secret + "tail").utf8).base64EncodedString()
+            #expect(!redactor.redact(encoded).contains(String(Data(secret.utf8).base64EncodedString().dropLast(4))),
+                    "base64 with prefix '\(prefix)' leaked: \(redactor.redact(encoded))")
+            #expect(redactor.redact(encoded).contains("***"))
+        }
+        let url = secret.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"))!
+        #expect(redactor.redact("https://x/?p=\(url)").contains("***"))
+        let json = String(data: try! JSONEncoder().encode(["k": secret]), encoding: .utf8)!
+        #expect(!redactor.redact(json).contains("word"))
+    }
+
+    @Test("a secret split across any write boundary is still masked (1,000 random splits)")
+    func writeBoundaries() {
+        let secret = "correct-horse-battery-staple"
+        var rng = ExprSplitMix64(seed: 42)
+        for _ in 0..<1_000 {
+            let redactor = Redactor()
+            redactor.add(secret)
+            let lines = Mutex<[String]>([])
+            let splitter = LineSplitter { _, line in lines.withLock { $0.append(redactor.redact(line)) } }
+            let text = Array("before \(secret) after\nnext \(secret)\n\(secret)".utf8)
+            var index = 0
+            while index < text.count {
+                let size = Int.random(in: 1...9, using: &rng)
+                let chunk = Array(text[index..<min(text.count, index + size)])
+                chunk.withUnsafeBytes { splitter.write(stream: 1, $0) }
+                index += size
+            }
+            splitter.finish()
+            let output = lines.withLock { $0 }
+            #expect(output == ["before *** after", "next ***", "***"])
+        }
+    }
+
+    @Test("secrets added mid-run apply to everything after, and every event kind is redacted")
+    func reporterRedactsEverything() {
+        final class Collect: RunReporter {
+            let events = Mutex<[RunEvent]>([])
+            func report(_ event: RunEvent) { events.withLock { $0.append(event) } }
+        }
+        let redactor = Redactor()
+        let collect = Collect()
+        let reporter = RedactingReporter(redactor: redactor, wrapping: collect)
+        reporter.report(.output(job: "j", step: 0, stream: 1, line: "token=abc123xyz"))
+        redactor.add("abc123xyz")
+        reporter.report(.output(job: "j", step: 0, stream: 1, line: "token=abc123xyz"))
+        reporter.report(.message(job: "j", level: .error, text: "failed with abc123xyz"))
+        reporter.report(.jobFinished(job: "j", name: "j", outcome: .failure, duration: .zero,
+                                     failure: JobFailure(stepName: "use abc123xyz", message: "abc123xyz leaked")))
+        reporter.report(.annotation(Annotation(kind: .error, job: "j", step: 0, message: "x abc123xyz", file: nil, line: nil, title: nil)))
+        let texts = collect.events.withLock { $0 }.map { "\($0)" }
+        #expect(texts[0].contains("token=abc123xyz"))  // before it was registered
+        for text in texts.dropFirst() { #expect(!text.contains("abc123xyz"), "\(text)") }
+    }
+}
