@@ -34,6 +34,9 @@ final class LocalExecutor: ExecutorPlugin {
     /// Process groups started per job, ended by `finishJob` (background processes of steps).
     let groups = Mutex<[String: [ChildProcess]]>([:])
     let counter = Atomic<Int>(0)
+    /// Script folder of each job that ran a step.
+    let scriptFolders = Mutex<[String: String]>([:])
+    let scriptRoot: String? = LocalExecutor.makeScriptRoot()
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
@@ -50,6 +53,29 @@ final class LocalExecutor: ExecutorPlugin {
 
     func jobDirectory(_ jobKey: String) -> URL {
         URL(fileURLWithPath: configuration.runDirectory).appendingPathComponent("jobs").appendingPathComponent(jobKey)
+    }
+
+    /// Where a job's step scripts go: a private folder of this instance on tmpfs when there is one
+    /// (creating and removing a file per step on a journaling file system costs more than the
+    /// step's own spawn), else the job's temporary folder. Removed by `finishJob` and `deinit`.
+    func makeScriptDirectory(_ jobKey: String, fallback: String) -> String {
+        guard let scriptRoot else { return fallback }
+        let path = scriptRoot + "/" + jobKey
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return path }
+        return fallback
+    }
+
+    /// This instance's folder on tmpfs, or nil when there is none.
+    static func makeScriptRoot() -> String? {
+        var template = Array("/dev/shm/nixactions-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
+            return String(cString: base)
+        }
+    }
+
+    deinit {
+        if let scriptRoot { try? FileManager.default.removeItem(atPath: scriptRoot) }
     }
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
@@ -77,7 +103,13 @@ final class LocalExecutor: ExecutorPlugin {
         let temporary = directory.appendingPathComponent("tmp")
         let serial = counter.add(1, ordering: .relaxed).newValue
         let stem = temporary.path + "/step-\(step.index)-\(serial)"
-        let script = stem + step.scriptExtension
+        let scripts = scriptFolders.withLock { folders in
+            if let known = folders[step.jobKey] { return known }
+            let made = makeScriptDirectory(step.jobKey, fallback: temporary.path)
+            folders[step.jobKey] = made
+            return made
+        }
+        let script = scripts + "/step-\(step.index)-\(serial)" + step.scriptExtension
         if let error = FastFiles.write(step.script, to: script) {
             throw OperationFailure(
                 message: "cannot write the script of step '\(step.displayName)' to \(script): \(String(cString: strerror(error)))")
@@ -142,6 +174,9 @@ final class LocalExecutor: ExecutorPlugin {
         // End what the job's steps left running in their process groups, then remove the job's files.
         let children = groups.withLock { $0.removeValue(forKey: job.jobKey) ?? [] }
         for child in children { child.signalGroup(SIGKILL) }
+        if let scripts = scriptFolders.withLock({ $0.removeValue(forKey: job.jobKey) }), let scriptRoot, scripts.hasPrefix(scriptRoot + "/") {
+            try? FileManager.default.removeItem(atPath: scripts)
+        }
         let directory = jobDirectory(job.jobKey)
         if FileManager.default.fileExists(atPath: directory.path) {
             try? FileManager.default.removeItem(at: directory)
