@@ -79,7 +79,7 @@ struct PluginExecutorTests {
         // The grandchild (sleep) is gone too, not just bash.
         var alive = true
         for _ in 0..<100 where alive {
-            alive = kill(grandchild, 0) == 0
+            alive = isRunning(grandchild)
             if alive { try await Task.sleep(for: .milliseconds(20)) }
         }
         #expect(!alive)

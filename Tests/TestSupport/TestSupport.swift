@@ -105,3 +105,12 @@ public func nixactions(
 ) throws -> CommandResult {
     try runCommand(nixactionsBinary, arguments, in: directory, environment: environment)
 }
+
+/// Whether `pid` is a running process (a zombie waiting to be reaped counts as gone).
+public func isRunning(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+}

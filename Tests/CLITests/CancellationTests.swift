@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Graceful cancellation with SIGINT")
+struct CancellationTests {
+    @Test("SIGINT ends the running step's process tree, runs always() cleanup, exits 130, leaves nothing behind")
+    func sigint() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        try temp.write("project/wf.yml", """
+            jobs:
+              long:
+                steps:
+                  - run: |
+                      sleep 300 &
+                      echo $! > \(marks)/sleep.pid
+                      touch \(marks)/started
+                      wait
+                  - run: echo never
+                  - if: always()
+                    run: touch \(marks)/cleanup-step
+              cleanup:
+                needs: long
+                if: always()
+                steps:
+                  - run: touch \(marks)/cleanup-job
+            """)
+        let process = Process()
+        process.executableURL = nixactionsBinary
+        process.arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
+        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: marks + "/started") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(FileManager.default.fileExists(atPath: marks + "/started"))
+        let sleeper = pid_t((try? String(contentsOfFile: marks + "/sleep.pid", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        #expect(sleeper > 0)
+        let clock = ContinuousClock()
+        let interrupted = clock.now
+        kill(process.processIdentifier, SIGINT)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(clock.now - interrupted < .seconds(10))
+        #expect(text.contains("cancelling (signal 2)"))
+        #expect(!text.contains("[long] never"))
+        #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-step"), "the always() step did not run:\n\(text)")
+        #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-job"), "the always() job did not run:\n\(text)")
+        #expect(text.contains("==> workflow 'wf' cancelled"))
+        // The step's background sleep, a grandchild, is gone; the run directory too.
+        var alive = isRunning(sleeper)
+        for _ in 0..<100 where alive {
+            try await Task.sleep(for: .milliseconds(20))
+            alive = isRunning(sleeper)
+        }
+        #expect(!alive)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
+        #expect(leftovers.isEmpty)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Steps: shells, working directories, workspace copy, run logs, completions")
+struct StepExecutionTests {
+    @Test("bash (default), sh, python3 and a custom {0} template")
+    func shells() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                workspace: { copy-project: false }
+                steps:
+                  - run: echo "bash $BASH_VERSION" | cut -c1-5; set -o | grep -c 'pipefail.*on'
+                  - shell: sh
+                    run: echo "sh says $0" | sed 's|/.*/|/|'
+                  - shell: python3
+                    run: |
+                      import sys
+                      print("python", sys.version_info[0], sys.argv[0].endswith(".py"))
+                  - shell: perl {0}
+                    run: print "perl ok\\n";
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\(result.stdout)")
+        #expect(result.stdout.contains("[a] bash \n[a] 1\n"))  // bash, with pipefail on
+        #expect(result.stdout.contains("[a] sh says /step-1-"))
+        #expect(result.stdout.contains("[a] python 3 True\n"))
+        #expect(result.stdout.contains("[a] perl ok\n"))
+    }
+
+    @Test("bash runs with -e and pipefail: a failing command in a pipeline fails the step")
+    func pipefail() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          false | true\n          echo not-reached\n")
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(!result.stdout.contains("not-reached"))
+    }
+
+    @Test("working-directory (step and defaults), and a missing one is a clear error")
+    func workingDirectory() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("sub/inner/file.txt", "x\n")
+        try temp.write("wf.yml", """
+            defaults:
+              run:
+                working-directory: sub
+            jobs:
+              a:
+                steps:
+                  - run: basename "$PWD"
+                  - working-directory: sub/inner
+                    run: ls
+                  - working-directory: nowhere
+                    run: echo never
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[a] sub\n"))
+        #expect(result.stdout.contains("[a] file.txt\n"))
+        #expect(result.stdout.contains("working directory 'nowhere' of step 'Run echo never' does not exist"))
+        #expect(!result.stdout.contains("[a] never"))
+    }
+
+    @Test("workspace.exclude replaces the default excludes; copy-project: false starts empty")
+    func workspaceCopy() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("keep.txt", "k\n")
+        try temp.write("secret.env", "s\n")
+        try temp.write("node_modules/m.js", "m\n")
+        try temp.write("wf.yml", """
+            jobs:
+              custom:
+                workspace: { exclude: ["*.env"] }
+                steps: [ { run: "find . -type f | sort" } ]
+              empty:
+                workspace: { copy-project: false }
+                steps: [ { run: "ls -A | wc -l" } ]
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("[custom] ./keep.txt\n"))
+        #expect(result.stdout.contains("[custom] ./node_modules/m.js\n"))
+        #expect(!result.stdout.contains("secret.env"))
+        #expect(result.stdout.contains("[empty] 0\n"))
+    }
+
+    @Test("each run keeps a log folder: one file per job, events.jsonl and summary.md")
+    func runLogs() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a: { steps: [ { run: echo hello-a } ] }\n  b: { steps: [ { run: 'echo oops >&2; exit 4' } ] }\n")
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)
+        let line = try #require(result.stdout.split(separator: "\n").last { $0.hasPrefix("logs: ") })
+        let folder = temp.path + "/" + line.dropFirst("logs: ".count)
+        let jobA = try String(contentsOfFile: folder + "/a.log", encoding: .utf8)
+        #expect(jobA.contains(" hello-a\n"))
+        let jobB = try String(contentsOfFile: folder + "/b.log", encoding: .utf8)
+        #expect(jobB.contains(" [stderr] oops\n"))
+        #expect(jobB.contains("(exit code 4)"))
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8).split(separator: "\n")
+        let kinds = events.compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["event"] as? String
+        }
+        #expect(kinds.count == events.count)
+        #expect(kinds.first == "workflow_started" && kinds.last == "workflow_finished")
+        let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
+        #expect(summary.contains("b    failure"))
+        #expect(summary.contains("'Run echo oops >&2; exit 4' (exit code 4)"))
+    }
+
+    @Test("shell completions come from the argument parser", arguments: ["bash", "zsh", "fish"])
+    func completions(shell: String) throws {
+        let result = try nixactions(["--generate-completion-script", shell])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("nixactions"))
+        #expect(result.stdout.contains("validate") && result.stdout.contains("graph"))
+    }
+}
