@@ -81,6 +81,18 @@ extension NodeReader {
         return Located(value, at: at)
     }
 
+    /// `timeout` or `timeout-minutes` of a job or step; both at once is an error.
+    mutating func timeout(
+        _ node: Node, key: String, keyNode: Node, replacing existing: Located<Duration>?, what: String, context: String?
+    ) -> Located<Duration>? {
+        if existing != nil {
+            diagnostics.error(
+                "\(what) has both 'timeout' and 'timeout-minutes'", at: location(keyNode), context: context,
+                hint: "keep one of them")
+        }
+        return duration(node, key: key, context: context)
+    }
+
     func describe(_ node: Node) -> String {
         if case .scalar(let scalar) = node { return "'\(scalar.string)'" }
         return "a \(Self.kind(node))"

@@ -41,12 +41,7 @@ extension WorkflowLoader {
                     reader.template(item, what: "outputs.\(name)", context: context).map { (name, $0) }
                 }
             case "timeout-minutes", "timeout":
-                if job.timeout != nil {
-                    reader.diagnostics.error(
-                        "job '\(id)' has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
-                        context: context, hint: "keep one of them")
-                }
-                job.timeout = reader.duration(value, key: key, context: context)
+                job.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: job.timeout, what: "job '\(id)'", context: context)
             case "continue-on-error":
                 job.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
             case "strategy": job.strategy = reader.strategy(value, context: context)
@@ -142,12 +137,7 @@ extension WorkflowLoader {
             case "env": step.env = reader.env(value, context: context)
             case "if": step.condition = reader.condition(value, context: context)
             case "timeout-minutes", "timeout":
-                if step.timeout != nil {
-                    reader.diagnostics.error(
-                        "step \(index + 1) has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
-                        context: context, hint: "keep one of them")
-                }
-                step.timeout = reader.duration(value, key: key, context: context)
+                step.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: step.timeout, what: "step \(index + 1)", context: context)
             case "continue-on-error":
                 step.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
             default:  // retry

@@ -35,21 +35,7 @@ struct JSONObjectWriter {
     mutating func add(_ name: String, _ value: String?) {
         key(name)
         guard let value else { text += "null"; return }
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
+        ExpressionJSON.writeString(value, into: &text)
     }
 
     mutating func add(_ name: String, _ value: Int?) {
