@@ -173,7 +173,7 @@ final class LocalExecutor: ExecutorPlugin {
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         // End what the job's steps left running in their process groups, then remove the job's files.
         let children = groups.withLock { $0.removeValue(forKey: job.jobKey) ?? [] }
-        for child in children { child.signalGroup(SIGKILL) }
+        for child in children { child.killLeftovers() }
         if let scripts = scriptFolders.withLock({ $0.removeValue(forKey: job.jobKey) }), let scriptRoot, scripts.hasPrefix(scriptRoot + "/") {
             try? FileManager.default.removeItem(atPath: scripts)
         }

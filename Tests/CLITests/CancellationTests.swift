@@ -69,4 +69,30 @@ struct CancellationTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
         #expect(leftovers.isEmpty)
     }
+
+    @Test("a background process a step leaves running is ended when its job finishes")
+    func backgroundProcessEndsWithJob() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      sleep 300 &
+                      echo $! > \(temp.path)/bg.pid
+                  - run: kill -0 $(cat \(temp.path)/bg.pid) && echo still-running-in-the-next-step
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("[a] still-running-in-the-next-step"))
+        let pid = pid_t((try String(contentsOfFile: temp.path + "/bg.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(pid > 0)
+        var alive = isRunning(pid)
+        for _ in 0..<100 where alive {
+            try await Task.sleep(for: .milliseconds(20))
+            alive = isRunning(pid)
+        }
+        #expect(!alive, "the background sleep outlived its job")
+    }
 }

@@ -60,6 +60,12 @@ public final class ChildProcess: Sendable {
         _ = nxa_kill_group(pid, signal)
     }
 
+    /// SIGKILL whatever is left in the child's process group, even after the leader exited and was
+    /// reaped (background processes a step started). For job cleanup.
+    public func killLeftovers() {
+        _ = nxa_kill_group(pid, SIGKILL)
+    }
+
     /// End the process tree: SIGTERM to the group, then SIGKILL after `grace` if still running.
     public func terminate(grace: Duration) {
         signalGroup(SIGTERM)

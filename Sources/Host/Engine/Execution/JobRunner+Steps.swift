@@ -52,16 +52,12 @@ extension JobRunner {
         }
     }
 
-    /// Whether a step runs: default `success()`; an expression without a status function means `success() && (…)`.
+    /// Whether a step runs (see `holds(in:)`), or why its `if` could not be evaluated.
     func shouldRun(_ condition: ConditionField?, _ evaluation: RuntimeContext) -> Result<Bool, RunProblem> {
-        guard let condition else { return .success(evaluation.status.succeeded && !evaluation.status.cancelled) }
-        if condition.expression.statusFunctions.isEmpty && !(evaluation.status.succeeded && !evaluation.status.cancelled) {
-            return .success(false)
-        }
         do {
-            return .success(try condition.expression.evaluate(evaluation).isTruthy)
+            return .success(try condition.holds(in: evaluation))
         } catch {
-            let at = condition.source.location.map { "\($0): " } ?? ""
+            let at = condition?.source.location.map { "\($0): " } ?? ""
             return .failure(RunProblem("\(at)cannot evaluate 'if': \(error.message)"))
         }
     }

@@ -165,24 +165,22 @@ final class Scheduler: Sendable {
         let succeeded = needs.allSatisfy { result($0) == .success }
         let failed = upstream(of: job.id).contains { (finished[$0] ?? []).contains { $0.outcome == .failure } }
         let status = ExpressionStatus(succeeded: succeeded, cancelled: cancelled, failed: failed)
-        guard let condition = job.condition else {
+        if job.condition == nil {
             if cancelled { return .success("cancelled before it started") }
             if let blocker = needs.first(where: { result($0) != .success }) {
                 return .success("skipped: needed job '\(blocker)' did not succeed")
             }
             return .success(nil)
         }
-        if condition.expression.statusFunctions.isEmpty && !(succeeded && !cancelled) {
-            return .success(cancelled ? "cancelled before it started" : "skipped: a needed job did not succeed")
-        }
         let context = RuntimeContext(
             contexts: ["needs": .object(needsContext), "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
-                       "vars": .object([:]), "inputs": .object([:]), "env": .object([:]), "secrets": .object([:])],
+                       "vars": .object([:]), "inputs": .object([:])],
             status: status, hashRoot: options.projectDirectory)
         do {
-            return .success(try condition.expression.evaluate(context).isTruthy ? nil : "skipped: its 'if' is false")
+            if try job.condition.holds(in: context) { return .success(nil) }
+            return .success(cancelled ? "cancelled before it started" : succeeded ? "skipped: its 'if' is false" : "skipped: a needed job did not succeed")
         } catch {
-            let at = condition.source.location.map { "\($0): " } ?? ""
+            let at = job.condition?.source.location.map { "\($0): " } ?? ""
             return .failure(RunProblem("\(at)cannot evaluate 'if' of job '\(job.id)': \(error.message)"))
         }
     }

@@ -39,6 +39,17 @@ public struct ConditionField: Sendable {
     public var origin: TextOrigin?
 }
 
+extension Optional where Wrapped == ConditionField {
+    /// Whether a job or step with this `if` runs, GitHub's way: no `if` means `success()`; an `if`
+    /// that calls no status function means `success() && (…)`.
+    func holds(in context: some ExpressionContext) throws(ExpressionError) -> Bool {
+        let succeeded = context.status.succeeded && !context.status.cancelled
+        guard case .some(let condition) = self else { return succeeded }
+        if condition.expression.statusFunctions.isEmpty && !succeeded { return false }
+        return try condition.expression.evaluate(context).isTruthy
+    }
+}
+
 /// One `NAME: value` of an `env:` map, in file order.
 public struct EnvEntry: Sendable {
     public var name: String
