@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
         .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
         .library(name: "nixactions-testplugin-noentry", type: .dynamic, targets: ["FixtureNoEntry"]),
+        .library(name: "nixactions-testplugin-refuses", type: .dynamic, targets: ["FixtureRefusesHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -91,13 +92,14 @@ let package = Package(
         // Deliberately broken plugins, in C so that they can break the ABI on purpose.
         .target(name: "FixtureWrongABI", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/WrongABI"),
         .target(name: "FixtureNoEntry", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/NoEntry"),
+        .target(name: "FixtureRefusesHost", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/RefusesHost"),
 
         // MARK: Tests (mirror the source folders)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "TestSupport"], path: "Tests/EngineTests"),
         .testTarget(
             name: "PluginHostTests",
-            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "TestSupport"],
+            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin", "TestSupport"],
             path: "Tests/PluginHostTests"
         ),
         .testTarget(

@@ -219,3 +219,30 @@ struct ProjectCopyTests {
         }
     }
 }
+
+@Suite("Secrets a plugin registers through the host services")
+struct PluginSecretTests {
+    @Test("a value registered with register_secret is masked in every later line")
+    func registerSecret() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                executor: test-double
+                steps:
+                  - name: register and print
+                    run: |
+                      secret hunter2-token
+                      echo the token is hunter2-token
+                  - name: later step
+                    run: echo again hunter2-token
+            """)
+        let result = try nixactions(["run", "wf.yml", "--log-format", "json"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"text\":\"the token is ***\""))
+        #expect(result.stdout.contains("\"text\":\"again ***\""))
+        #expect(!result.stdout.contains("hunter2-token"))
+    }
+}
