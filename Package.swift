@@ -20,11 +20,13 @@ let package = Package(
         .executable(name: "nixactions", targets: ["nixactions"]),
         // Plugins shipped with NixActions. The file name `libnixactions-plugin-*.so` is what discovery looks for.
         .library(name: "nixactions-plugin-local", type: .dynamic, targets: ["LocalExecutor"]),
+        .library(name: "nixactions-plugin-text", type: .dynamic, targets: ["TextFunctions"]),
         // Test plugins: named so that discovery never picks them up by accident; tests copy them into a plugin folder.
         .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
         .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
         .library(name: "nixactions-testplugin-noentry", type: .dynamic, targets: ["FixtureNoEntry"]),
         .library(name: "nixactions-testplugin-refuses", type: .dynamic, targets: ["FixtureRefusesHost"]),
+        .library(name: "nixactions-testplugin-cfunctions", type: .dynamic, targets: ["FixtureFunctions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,9 +63,11 @@ let package = Package(
             ],
             path: "Sources/Host/Engine"
         ),
+        // libffi (Debian's libffi-dev): calls plugin functions whose signatures are known only at run time.
+        .systemLibrary(name: "CFFI", path: "Sources/Host/CFFI", providers: [.apt(["libffi-dev"])]),
         .target(
             name: "NixActionsPluginHost",
-            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin"],
+            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin", "CFFI"],
             path: "Sources/Host/PluginHost"
         ),
         .target(
@@ -84,6 +88,12 @@ let package = Package(
             linkerSettings: pluginLinkerSettings
         ),
         .target(
+            name: "TextFunctions",
+            dependencies: ["NixActionsPluginKit"],
+            path: "Plugins/TextFunctions",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
             name: "TestDoubleExecutor",
             dependencies: ["NixActionsPluginKit"],
             path: "Plugins/TestDoubleExecutor",
@@ -93,6 +103,7 @@ let package = Package(
         .target(name: "FixtureWrongABI", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/WrongABI"),
         .target(name: "FixtureNoEntry", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/NoEntry"),
         .target(name: "FixtureRefusesHost", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/RefusesHost"),
+        .target(name: "FixtureFunctions", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/Functions"),
 
         // MARK: Tests (mirror the source folders)
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -23,20 +23,30 @@ struct ProjectCopier {
                 if skipRoots.contains(where: { $0 == child.path || $0.hasPrefix(child.path + "/") }) { continue }
                 // A file that vanished while the project was being copied is not an error.
                 guard let attributes = try? manager.attributesOfItem(atPath: child.path) else { continue }
-                switch attributes[.type] as? FileAttributeType {
-                case .typeSymbolicLink?:
-                    let link = try manager.destinationOfSymbolicLink(atPath: child.path)
-                    try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
-                case .typeDirectory?:
-                    try manager.createDirectory(at: target, withIntermediateDirectories: true)
-                    pending.append((child, target))
-                case .typeRegular?:
-                    try manager.copyItem(atPath: child.path, toPath: target.path)
-                default:
-                    continue  // sockets, fifos, devices: not project files
+                do {
+                    switch attributes[.type] as? FileAttributeType {
+                    case .typeSymbolicLink?:
+                        let link = try manager.destinationOfSymbolicLink(atPath: child.path)
+                        try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
+                    case .typeDirectory?:
+                        try manager.createDirectory(at: target, withIntermediateDirectories: true)
+                        pending.append((child, target))
+                    case .typeRegular?:
+                        try manager.copyItem(atPath: child.path, toPath: target.path)
+                    default:
+                        continue  // sockets, fifos, devices: not project files
+                    }
+                } catch {
+                    throw CopyFailure(path: child.path, reason: error.localizedDescription)
                 }
             }
         }
+    }
+
+    struct CopyFailure: Error, LocalizedError {
+        let path: String
+        let reason: String
+        var errorDescription: String? { "cannot copy \(path): \(reason)" }
     }
 
     func isExcluded(_ name: String) -> Bool {

@@ -65,4 +65,12 @@ struct ExamplesTests {
             #expect(text.range(of: "tok-[0-9]+-secret", options: .regularExpression) == nil, "\(file) leaks the token")
         }
     }
+
+    @Test("examples/07-plugin-functions: functions from the text plugin in expressions")
+    func pluginFunctions() throws {
+        let result = try nixactions(["run", "examples/07-plugin-functions/workflow.yml"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[release] tag V1.10.0 valid=true\n"))
+        #expect(result.stdout.contains("[release] publishing 1.10.0 (coverage 87.5%)\n"))
+    }
 }

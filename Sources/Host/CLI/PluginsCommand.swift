@@ -33,9 +33,12 @@ struct PluginsCommand: AsyncParsableCommand {
                 var kinds, interfaces: [String]
             }
             struct Refused: Encodable { var path, reason: String }
+            struct Function: Encodable { var name, signature, description: String }
             var searchPath: [String]
             var plugins: [Plugin]
             var refused: [Refused]
+            var functions: [Function]
+            var refusedFunctions: [String]
         }
 
         static func json(_ registry: PluginRegistry) throws -> String {
@@ -46,7 +49,9 @@ struct PluginsCommand: AsyncParsableCommand {
                           abi: "\($0.abiMajor).\($0.abiMinor)", toolchain: $0.toolchain, path: $0.path,
                           kinds: $0.kinds, interfaces: $0.interfaces)
                 },
-                refused: registry.refused.map { .init(path: $0.path, reason: $0.reason) })
+                refused: registry.refused.map { .init(path: $0.path, reason: $0.reason) },
+                functions: registry.functions.listing.map { .init(name: $0.name, signature: $0.signature, description: $0.description) },
+                refusedFunctions: registry.functions.refused)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             return String(decoding: try encoder.encode(listing), as: UTF8.self)
@@ -66,6 +71,15 @@ struct PluginsCommand: AsyncParsableCommand {
             for refused in registry.refused {
                 text += "refused: \(refused.path): \(refused.reason)\n"
             }
+            let functions = registry.functions
+            if !functions.listing.isEmpty {
+                text += "functions for expressions:\n"
+                let width = functions.listing.map { $0.name.count + $0.signature.count + 1 }.max() ?? 0
+                for function in functions.listing {
+                    text += "  " + "\(function.name) \(function.signature)".padding(toLength: width, withPad: " ", startingAt: 0) + "  \(function.description)\n"
+                }
+            }
+            for problem in functions.refused { text += "refused function: \(problem)\n" }
             text += "searched: \(registry.searchPath.joined(separator: ":"))\n"
             return text
         }

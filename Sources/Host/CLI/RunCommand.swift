@@ -46,7 +46,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let workflow = try WorkflowInput.load(workflow)
+        let registry = PluginRegistry.discover()
+        let functions = registry.functions
+        let workflow = try WorkflowInput.load(workflow, functions: functions.arities)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
@@ -63,7 +65,6 @@ struct RunCommand: AsyncParsableCommand {
         }
         let environment = try runtimeEnvironment()
 
-        let registry = PluginRegistry.discover()
         let runID = Self.makeRunID()
         let runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("nixactions-\(runID)")
         do {
@@ -78,6 +79,7 @@ struct RunCommand: AsyncParsableCommand {
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: runDirectory.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
+        options.functions = functions
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let stdout: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
         var reporters: [any RunReporter] = [

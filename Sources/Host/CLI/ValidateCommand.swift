@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NixActionsEngine
+import NixActionsPluginHost
 
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,9 +15,10 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var failed = false
+        let functions = PluginRegistry.discover().functions.arities
         for reference in workflows {
             do {
-                let workflow = try WorkflowInput.load(reference, notes: true)
+                let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
                 for item in workflow.unsupported {
                     let at = item.location.map { "\($0): " } ?? ""
                     standardError("\(at)warning: \(item.value) is not supported by this version of nixactions yet; 'run' will refuse it\n")

@@ -143,6 +143,7 @@ public enum PluginLoader {
         if plugin.kinds & NXA_KIND_EXECUTOR != 0 { kinds.append("executor") }
         if plugin.kinds & NXA_KIND_SECRETS != 0 { kinds.append("secrets") }
         if plugin.kinds & NXA_KIND_CACHE != 0 { kinds.append("cache") }
+        if plugin.kinds & NXA_KIND_FUNCTIONS != 0 { kinds.append("functions") }
         return .success(LoadedPlugin(
             id: id, name: text(plugin.name), version: text(plugin.version), description: text(plugin.description),
             abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,

@@ -37,15 +37,18 @@ public struct PluginDeclaration: Sendable {
     public var version: String
     public var description: String
     public var executor: (any ExecutorPlugin.Type)?
+    /// Functions for workflow expressions (`${{ ID.NAME(…) }}`), see `FunctionDeclaration`.
+    public var functions: [FunctionDeclaration]
 
     public init(
         id: String, name: String, version: String, description: String,
-        executor: (any ExecutorPlugin.Type)? = nil
+        executor: (any ExecutorPlugin.Type)? = nil, functions: [FunctionDeclaration] = []
     ) {
         self.id = id
         self.name = name
         self.version = version
         self.description = description
         self.executor = executor
+        self.functions = functions
     }
 }

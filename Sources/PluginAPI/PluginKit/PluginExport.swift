@@ -82,11 +82,13 @@ public enum PluginExport {
     private static func makeDescriptor(_ declaration: PluginDeclaration) -> UnsafeMutablePointer<nxa_plugin> {
         var interfaces: [String] = []
         if declaration.executor != nil { interfaces.append(executorInterfaceV1) }
+        if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil
         var kinds: nxa_kind = 0
         if declaration.executor != nil { kinds |= NXA_KIND_EXECUTOR }
+        if !declaration.functions.isEmpty { kinds |= NXA_KIND_FUNCTIONS }
 
         let descriptor = UnsafeMutablePointer<nxa_plugin>.allocate(capacity: 1)
         descriptor.initialize(
@@ -102,10 +104,15 @@ public enum PluginExport {
                 kinds: kinds,
                 interfaces: UnsafePointer(interfaceList),
                 get_interface: { _, interfaceID in
-                    guard let interfaceID, String(cString: interfaceID) == executorInterfaceV1,
-                        PluginExport.state?.declaration.executor != nil
-                    else { return nil }
-                    return UnsafeRawPointer(PluginExport.executorInterface())
+                    guard let interfaceID, let declaration = PluginExport.state?.declaration else { return nil }
+                    switch String(cString: interfaceID) {
+                    case executorInterfaceV1 where declaration.executor != nil:
+                        return UnsafeRawPointer(PluginExport.executorInterface())
+                    case NXA_FUNCTIONS_INTERFACE_V1 where !declaration.functions.isEmpty:
+                        return UnsafeRawPointer(PluginExport.functionsInterface(declaration.functions))
+                    default:
+                        return nil
+                    }
                 }
             ))
         return descriptor

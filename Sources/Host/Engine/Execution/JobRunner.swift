@@ -153,7 +153,7 @@ struct JobRunner: Sendable {
     }
 
     func context(_ contexts: [String: ExpressionValue], _ status: ExpressionStatus) -> RuntimeContext {
-        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory)
+        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory, functions: options.functions)
     }
 
     /// Evaluate env entries in order; each may use `env.X` of the ones before it.

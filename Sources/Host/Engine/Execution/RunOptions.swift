@@ -14,6 +14,8 @@ public struct RunOptions: Sendable {
     public var environment: [String: String]
     /// Absolute paths never copied into workspaces (the run's log folder).
     public var copySkipPaths: [String] = []
+    /// Functions plugins declare for expressions.
+    public var functions: (any PluginFunctionProvider)?
 
     public init(
         selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,

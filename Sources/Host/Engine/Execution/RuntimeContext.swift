@@ -7,11 +7,20 @@ struct RuntimeContext: ExpressionContext {
     var status: ExpressionStatus
     /// Where `hashFiles` looks (the project, which every job's workspace is a copy of).
     var hashRoot: String
+    /// Functions plugins declare.
+    var functions: (any PluginFunctionProvider)?
 
     func value(ofContext name: String) -> ExpressionValue? { contexts[name] }
 
     func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String {
         HashFiles.hash(patterns, in: hashRoot)
+    }
+
+    func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {
+        guard let functions else {
+            throw PluginFunctionError("unknown function '\(name)'", hint: "no plugin provides functions in this run")
+        }
+        return try functions.call(name, arguments)
     }
 }
 

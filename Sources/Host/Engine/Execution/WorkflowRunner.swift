@@ -175,7 +175,7 @@ final class Scheduler: Sendable {
         let context = RuntimeContext(
             contexts: ["needs": .object(needsContext), "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
                        "vars": .object([:]), "inputs": .object([:])],
-            status: status, hashRoot: options.projectDirectory)
+            status: status, hashRoot: options.projectDirectory, functions: options.functions)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }
             return .success(cancelled ? "cancelled before it started" : succeeded ? "skipped: its 'if' is false" : "skipped: a needed job did not succeed")

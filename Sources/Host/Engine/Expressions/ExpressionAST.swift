@@ -30,6 +30,8 @@ indirect enum ExpressionNode: Sendable, Hashable {
     case logical(ExpressionLogicalOperator, [ExpressionNode], offset: Int)
     /// `name(args)`; offset of the name.
     case call(ExpressionFunction, [ExpressionNode], offset: Int)
+    /// `plugin.name(arguments)`: a function a plugin declares (see nixactions/functions.h).
+    case pluginCall(String, [ExpressionNode], offset: Int)
     /// `( inner )`; offset of `(`.
     case group(ExpressionNode, offset: Int)
 
@@ -39,7 +41,7 @@ indirect enum ExpressionNode: Sendable, Hashable {
         case .literal(_, let offset), .context(_, let offset), .property(_, _, let offset),
              .index(_, _, let offset), .star(_, let offset), .not(_, let offset),
              .binary(_, _, _, let offset), .logical(_, _, let offset), .call(_, _, let offset),
-             .group(_, let offset):
+             .pluginCall(_, _, let offset), .group(_, let offset):
             return offset
         }
     }
@@ -73,6 +75,13 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         var collector = ExpressionAnalysis()
         collector.visit(root)
         return collector.statusFunctions
+    }
+
+    /// Every `plugin.name(…)` call: its name, argument count and offset.
+    public var pluginCalls: [(name: String, arguments: Int, offset: Int)] {
+        var collector = ExpressionAnalysis()
+        collector.visit(root)
+        return collector.pluginCalls
     }
 }
 
@@ -111,6 +120,7 @@ public struct ContextReference: Sendable, Hashable, CustomStringConvertible {
 struct ExpressionAnalysis {
     var references: [ContextReference] = []
     var statusFunctions: Set<StatusFunction> = []
+    var pluginCalls: [(name: String, arguments: Int, offset: Int)] = []
 
     private enum Step { case name(String), dynamic(ExpressionNode), star }
 
@@ -129,6 +139,9 @@ struct ExpressionAnalysis {
             for operand in operands { visit(operand) }
         case .call(let function, let arguments, _):
             if let status = function.statusFunction { statusFunctions.insert(status) }
+            for argument in arguments { visit(argument) }
+        case .pluginCall(let name, let arguments, let offset):
+            pluginCalls.append((name, arguments.count, offset))
             for argument in arguments { visit(argument) }
         }
     }

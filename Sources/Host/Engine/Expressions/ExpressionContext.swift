@@ -13,6 +13,24 @@ public protocol ExpressionContext {
     /// `hashFiles(patterns...)`, implemented by the caller (it needs the file
     /// system); returns "" when nothing matched.
     func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String
+    /// Call `plugin.name` (a function a plugin declares); `PluginFunctionError` when there is none or it fails.
+    func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue
+}
+
+/// Why a plugin function could not be called.
+public struct PluginFunctionError: Error, Sendable, Hashable {
+    public var message: String
+    public var hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+}
+
+extension ExpressionContext {
+    public func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {
+        throw PluginFunctionError("unknown function '\(name)'", hint: "functions from plugins are listed by 'nixactions plugins list'")
+    }
 }
 
 /// The job status that `success()`, `failure()` and `cancelled()` report.

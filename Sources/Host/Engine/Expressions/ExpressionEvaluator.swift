@@ -72,6 +72,14 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             values.reserveCapacity(arguments.count)
             for argument in arguments { values.append(try evaluate(argument).value) }
             return .value(try call(function, values, at: offset))
+        case .pluginCall(let name, let arguments, let offset):
+            var values: [ExpressionValue] = []
+            for argument in arguments { values.append(try evaluate(argument).value) }
+            do {
+                return .value(try context.callPluginFunction(name, values))
+            } catch {
+                throw self.error(error.message, at: offset, hint: error.hint)
+            }
         }
     }
 

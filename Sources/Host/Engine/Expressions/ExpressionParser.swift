@@ -171,7 +171,7 @@ struct ExpressionParser {
     private mutating func postfix() throws(ExpressionError) -> ExpressionNode {
         var node = try primary()
         switch node {
-        case .group, .call, .context: break
+        case .group, .call, .context, .pluginCall: break
         default: return node
         }
         var entered = 0
@@ -199,6 +199,12 @@ struct ExpressionParser {
                 try advance()
                 switch current.kind {
                 case .identifier(let name):
+                    // `plugin.function(…)`: a bare name, a dot, a name and an opening parenthesis.
+                    if case .context(let namespace, let namespaceOffset) = node, peekIsLeftParen() {
+                        try advance()
+                        node = try pluginCall(namespace + "." + name, at: namespaceOffset)
+                        continue
+                    }
                     node = .property(node, name: name, offset: current.offset)
                 case .star:
                     node = .star(node, offset: current.offset)
@@ -236,6 +242,35 @@ struct ExpressionParser {
         }
         try advance()
         return .literal(literal, offset: token.offset)
+    }
+
+    /// Whether the token after the current one is `(`.
+    private func peekIsLeftParen() -> Bool {
+        var lookahead = self
+        guard (try? lookahead.advance()) != nil else { return false }
+        return lookahead.current.kind == .leftParen
+    }
+
+    /// The arguments of `plugin.name(…)`, the current token being `(`. Whether the function exists
+    /// is for the validator and the evaluator: plugins are not known when parsing.
+    private mutating func pluginCall(_ name: String, at offset: Int) throws(ExpressionError) -> ExpressionNode {
+        let open = current
+        try advance()
+        var arguments: [ExpressionNode] = []
+        if current.kind == .rightParen {
+            try advance()
+            return .pluginCall(name, arguments, offset: offset)
+        }
+        while true {
+            arguments.append(try expression())
+            if current.kind == .comma { try advance(); continue }
+            if current.kind == .rightParen { try advance(); break }
+            if current.kind == .end {
+                throw error("expected ')' to close '(' of '\(name)' opened at position \(open.offset + 1)", at: current.offset)
+            }
+            throw error("expected ',' or ')' after argument \(arguments.count) of '\(name)', found \(current.quoted)", at: current.offset)
+        }
+        return .pluginCall(name, arguments, offset: offset)
     }
 
     private mutating func call(_ name: String, at nameToken: ExpressionToken) throws(ExpressionError) -> ExpressionNode {

@@ -4,6 +4,8 @@ struct ExpressionValidator {
 
     let workflow: Workflow
     var diagnostics: DiagnosticBag
+    /// Plugin functions known to the caller (name → arity); nil = not checked.
+    var functions: [String: Int]? = nil
 
     /// Where an expression sits, which decides what it may use.
     struct Place {
@@ -112,6 +114,22 @@ struct ExpressionValidator {
         }
         for reference in expression.references {
             checkReference(reference, place, location(reference.offset))
+        }
+        guard let functions else { return }
+        for call in expression.pluginCalls {
+            guard let arity = functions[call.name] else {
+                diagnostics.error(
+                    "unknown function '\(call.name)' in '\(place.what)'", at: location(call.offset), context: place.context,
+                    hint: didYouMean(call.name, in: functions.keys).map { "did you mean '\($0)'?" }
+                        ?? (functions.isEmpty ? "no plugin found provides functions ('nixactions plugins list')"
+                            : "functions from plugins: \(functions.keys.sorted().joined(separator: ", "))"))
+                continue
+            }
+            if arity != call.arguments {
+                diagnostics.error(
+                    "'\(call.name)' takes \(arity) argument\(arity == 1 ? "" : "s"), not \(call.arguments)",
+                    at: location(call.offset), context: place.context)
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 /// Checks across a whole workflow: job references, cycles, duplicate ids.
 public enum Validator {
-    static func validate(_ workflow: Workflow, into diagnostics: inout DiagnosticBag) {
+    static func validate(_ workflow: Workflow, functions: [String: Int]? = nil, into diagnostics: inout DiagnosticBag) {
         let ids = workflow.jobs.map(\.id)
         let known = Set(ids)
         for job in workflow.jobs {
@@ -32,7 +32,7 @@ public enum Validator {
                 }
             }
         }
-        var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics)
+        var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics, functions: functions)
         expressions.run()
         diagnostics = expressions.diagnostics
         if let cycle = JobGraph(workflow).cycle() {

@@ -27,8 +27,8 @@ public enum WorkflowLoader {
         "continue-on-error", "retry", "uses", "with",
     ]
 
-    /// Load a workflow file.
-    public static func load(file path: String) -> LoadResult {
+    /// Load a workflow file. With `functions` (plugin function → arity), calls to plugin functions are checked too.
+    public static func load(file path: String, functions: [String: Int]? = nil) -> LoadResult {
         guard let data = FileManager.default.contents(atPath: path) else {
             let diagnostic = Diagnostic(
                 .error, "cannot read workflow file '\(path)'",
@@ -38,11 +38,11 @@ public enum WorkflowLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             return LoadResult(workflow: nil, diagnostics: [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
         }
-        return load(yaml: text, file: path)
+        return load(yaml: text, file: path, functions: functions)
     }
 
     /// Load a workflow from YAML text; `file` names it in diagnostics.
-    public static func load(yaml: String, file: String) -> LoadResult {
+    public static func load(yaml: String, file: String, functions: [String: Int]? = nil) -> LoadResult {
         var reader = NodeReader(file: file, yaml: yaml)
         let root: Node
         do {
@@ -59,7 +59,7 @@ public enum WorkflowLoader {
         }
         let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
-        if let workflow { Validator.validate(workflow, into: &reader.diagnostics) }
+        if let workflow { Validator.validate(workflow, functions: functions, into: &reader.diagnostics) }
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
     }
 

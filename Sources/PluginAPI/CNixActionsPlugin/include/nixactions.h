@@ -6,4 +6,5 @@
 #include "nixactions/host.h"
 #include "nixactions/plugin.h"
 #include "nixactions/executor.h"
+#include "nixactions/functions.h"
 #endif

@@ -27,6 +27,7 @@ typedef uint32_t nxa_kind;
 #define NXA_KIND_EXECUTOR (1u << 0)
 #define NXA_KIND_SECRETS (1u << 1)
 #define NXA_KIND_CACHE (1u << 2)
+#define NXA_KIND_FUNCTIONS (1u << 3) /* since ABI 1.1 */
 
 /* Log levels for nxa_host_services.log. */
 #define NXA_LOG_DEBUG 0

@@ -11,7 +11,7 @@
 #define NIXACTIONS_VERSION_H
 
 #define NXA_ABI_MAJOR 1u
-#define NXA_ABI_MINOR 0u
+#define NXA_ABI_MINOR 1u  /* 1.1: the functions interface (nixactions/functions.h) */
 
 /* The one symbol every plugin exports (a function, so that dlsym is guaranteed to find it). */
 #define NXA_ENTRY_SYMBOL "nixactions_plugin_entry"
