@@ -94,7 +94,6 @@ final class Scheduler: Sendable {
                         let needsContext = self.needsContext(needs, finishedJobs)
                         switch shouldRun(job, needs: needs, needsContext: needsContext, finished: finishedJobs, cancelled: cancelled) {
                         case .failure(let problem):
-                            reporter.report(.message(job: instance.key, level: .error, text: problem.message))
                             results[instance.key] = finishWithout(instance, .failure, problem.message)
                             progressed = true
                             continue
@@ -112,9 +111,10 @@ final class Scheduler: Sendable {
                             redactor: runner.redactor, artifacts: store, needs: needsContext)
                         let cache = self.cache
                         let forward = !cancelled  // after a cancellation, always() jobs run to the end
+                        // The handle is registered before the job can finish, so fail-fast always finds it.
+                        let task = Task { await jobRunner.run(cache) }
+                        handles.withLock { $0[instance.key] = task }
                         group.addTask {
-                            let task = Task { await jobRunner.run(cache) }
-                            self.handles.withLock { $0[instance.key] = task }
                             defer { _ = self.handles.withLock { $0.removeValue(forKey: instance.key) } }
                             if !forward { return await task.value }
                             return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
@@ -140,7 +140,7 @@ final class Scheduler: Sendable {
                 }
             }
             func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) -> JobOutcome {
-                reporter.report(.message(job: instance.key, level: .info, text: reason))
+                reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
                 reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero, failure: nil))
                 var result = JobOutcome.skipped(instance, reason: reason)
                 result.outcome = outcome
