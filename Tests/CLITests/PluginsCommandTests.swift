@@ -39,3 +39,52 @@ struct PluginsCommandTests {
         #expect((refused.first?["reason"] as? String)?.contains("ABI 99") == true)
     }
 }
+
+@Suite("nixactions plugins install: recorded hashes, changed files refused")
+struct PluginInstallTests {
+    @Test("install records the hash; a changed or unlisted plugin in that folder is refused")
+    func installAndTamper() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/installed"
+        let install = try nixactions(["plugins", "install", library("nixactions-testplugin-double").path, "--dir", folder])
+        #expect(install.status == 0, "\(install.stderr)")
+        let installed = folder + "/libnixactions-plugin-test-double.so"
+        #expect(install.stdout.contains("installed test-double 0.1.0 (ABI 1.1) as \(installed)"))
+        let manifest = try String(contentsOfFile: folder + "/nixactions-plugins.sha256", encoding: .utf8)
+        #expect(manifest.contains("  libnixactions-plugin-test-double.so\n"))
+        // The record is sha256sum's format: the real tool agrees with it.
+        let check = try runCommand(URL(fileURLWithPath: "/usr/bin/sha256sum"), ["-c", "nixactions-plugins.sha256"], in: folder)
+        #expect(check.status == 0)
+        #expect(check.stdout.contains("libnixactions-plugin-test-double.so: OK"))
+
+        let listed = try nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix("test-double ") })
+
+        // Tamper with the installed file: it is refused, not loaded.
+        let handle = try #require(FileHandle(forWritingAtPath: installed))
+        handle.seekToEndOfFile()
+        handle.write(Data([0]))
+        try handle.close()
+        // And drop in a file that was never installed.
+        try FileManager.default.copyItem(atPath: library("nixactions-plugin-local").path, toPath: folder + "/libnixactions-plugin-dropped.so")
+        let after = try nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        let refused = try #require(object["refused"] as? [[String: String]])
+        #expect(refused.contains { $0["path"] == installed && $0["reason"]!.hasPrefix("changed since it was installed (sha256 ") })
+        #expect(refused.contains { $0["path"]!.hasSuffix("libnixactions-plugin-dropped.so") && $0["reason"]!.hasPrefix("not installed:") })
+        let plugins = try #require(object["plugins"] as? [[String: Any]])
+        #expect(!plugins.contains { ($0["path"] as? String)?.hasPrefix(folder) == true })
+    }
+
+    @Test("a file that is not a compatible plugin is not installed")
+    func refusesNonPlugins() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["wrongabi": "nixactions-testplugin-wrongabi"])
+        let result = try nixactions(["plugins", "install", folder + "/libnixactions-plugin-wrongabi.so", "--dir", temp.path + "/dest"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.1"))
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/dest/libnixactions-plugin-wrong-abi.so"))
+    }
+}

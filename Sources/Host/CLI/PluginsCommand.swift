@@ -1,13 +1,68 @@
 import ArgumentParser
 import Foundation
+import NixActionsEngine
 import NixActionsPluginHost
 
 struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "Inspect the plugins this nixactions can load.",
-        subcommands: [ListPlugins.self]
+        subcommands: [ListPlugins.self, InstallPlugins.self]
     )
+
+    struct InstallPlugins: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "install",
+            abstract: "Install plugin libraries into a plugin folder and record their SHA-256.",
+            discussion: """
+                Each file is loaded first (a file that is not a compatible plugin is refused), then copied to \
+                FOLDER/libnixactions-plugin-ID.so and its hash recorded in FOLDER/nixactions-plugins.sha256. \
+                In a folder with that record, a plugin that changed or is not listed is refused when loading.
+                """
+        )
+
+        @Argument(help: "Plugin libraries (.so) to install.")
+        var files: [String]
+
+        @Option(name: .customLong("dir"), help: "The plugin folder (default: ~/.local/lib/nixactions/plugins).")
+        var directory: String?
+
+        func run() async throws {
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
+            let folder = directory ?? home + "/.local/lib/nixactions/plugins"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            var manifest = PluginManifest.read(in: folder) ?? PluginManifest()
+            var failed = false
+            for file in files {
+                switch PluginLoader.load(file) {
+                case .failure(let refusal):
+                    standardError("error: \(file) is not installed: \(refusal.reason)\n")
+                    failed = true
+                case .success(let plugin):
+                    let name = PluginLoader.filePrefix + plugin.id + PluginLoader.fileSuffix
+                    let destination = folder + "/" + name
+                    try? FileManager.default.removeItem(atPath: destination)
+                    try FileManager.default.copyItem(atPath: file, toPath: destination)
+                    try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: destination)
+                    guard let hash = FileDigest.sha256Hex(of: destination) else {
+                        standardError("error: cannot read \(destination) back\n")
+                        failed = true
+                        continue
+                    }
+                    manifest.entries[name] = hash
+                    print("installed \(plugin.id) \(plugin.version) (ABI \(plugin.abiMajor).\(plugin.abiMinor)) as \(destination)\n  sha256 \(hash)")
+                }
+            }
+            try manifest.write(in: folder)
+            let unlisted = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter {
+                $0.hasPrefix(PluginLoader.filePrefix) && $0.hasSuffix(PluginLoader.fileSuffix) && manifest.entries[$0] == nil
+            }
+            for name in unlisted.sorted() {
+                standardError("warning: \(folder)/\(name) was not installed with 'nixactions plugins install' and will be refused\n")
+            }
+            if failed { throw ExitCode(ExitStatus.usage) }
+        }
+    }
 
     struct ListPlugins: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

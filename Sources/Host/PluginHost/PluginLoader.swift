@@ -65,8 +65,13 @@ public enum PluginLoader {
         var refused: [RefusedPlugin] = []
         for folder in folders {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            let manifest = PluginManifest.read(in: folder)
             for name in names.sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(fileSuffix) {
                 let path = URL(fileURLWithPath: folder).appendingPathComponent(name).path
+                if let problem = manifest?.problem(with: path) {
+                    refused.append(RefusedPlugin(path: path, reason: problem))
+                    continue
+                }
                 switch load(path) {
                 case .success(let plugin):
                     if let first = loaded.first(where: { $0.id == plugin.id }) {

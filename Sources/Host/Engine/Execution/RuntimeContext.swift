@@ -32,11 +32,8 @@ enum HashFiles {
         guard !files.isEmpty else { return "" }
         var outer = SHA256()
         for file in files {
-            guard let handle = FileHandle(forReadingAtPath: root + "/" + file) else { continue }
-            var inner = SHA256()
-            while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { inner.update(data: chunk) }
-            try? handle.close()
-            outer.update(data: Data(inner.finalize()))
+            guard let digest = FileDigest.sha256(of: root + "/" + file) else { continue }
+            outer.update(data: digest)
         }
         return outer.finalize().map { String(format: "%02x", $0) }.joined()
     }
@@ -79,5 +76,22 @@ enum HashFiles {
             return match(p + 1, q + 1)
         }
         return match(0, 0)
+    }
+}
+
+/// SHA-256 of files (hashFiles, installed plugins).
+public enum FileDigest {
+    /// The digest of the file's bytes, or nil when it cannot be read.
+    public static func sha256(of path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { hasher.update(data: chunk) }
+        return Data(hasher.finalize())
+    }
+
+    /// The digest as lowercase hex, or nil.
+    public static func sha256Hex(of path: String) -> String? {
+        sha256(of: path).map { $0.map { String(format: "%02x", $0) }.joined() }
     }
 }
