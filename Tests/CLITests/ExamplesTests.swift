@@ -34,6 +34,7 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[flaky] probe outcome=failure conclusion=success\n"))
         #expect(result.stdout.contains("[notify] flaky=success build=success\n"))
         #expect(result.stdout.contains("[notify] cleanup\n"))
+        #expect(result.stdout.contains("flaky   success (failure allowed)  "))
         #expect(!result.stdout.contains("] never printed"))
         #expect(result.stdout.contains("[notify] - step 'Run echo \"never printed, nothing failed in this job\"' skipped\n"))
     }

@@ -104,7 +104,9 @@ public final class ConsoleReporter: RunReporter {
                 let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
                 step = (failure.stepName.map { "'\($0)'" } ?? failure.message) + code
             }
-            return [row.name, row.outcome.rawValue, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
+            // A success with a failure is a failure allowed by continue-on-error.
+            let status = row.outcome == .success && row.failure != nil ? "success (failure allowed)" : row.outcome.rawValue
+            return [row.name, status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
         }
         let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
