@@ -246,3 +246,32 @@ struct PluginSecretTests {
         #expect(!result.stdout.contains("hunter2-token"))
     }
 }
+
+@Suite("Concurrency beyond the number of cores")
+struct WideConcurrencyTests {
+    @Test("six jobs that fill their pipes and wait for each other all finish (every step's output is read at once)")
+    func sixJobsRendezvous() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let jobs = (1...6).map { "j\($0)" }
+        let body = jobs.map { id in
+            """
+              \(id):
+                workspace: { copy-project: false }
+                steps:
+                  - run: |
+                      head -c 200000 /dev/zero | tr '\\0' x | fold -w 100; echo
+                      touch \(temp.path)/marks/\(id)
+                      for i in $(seq 1 400); do [ "$(ls \(temp.path)/marks | wc -l)" -ge 6 ] && break; sleep 0.05; done
+                      [ "$(ls \(temp.path)/marks | wc -l)" -ge 6 ] || exit 9
+                      echo "\(id) met the others"
+            """
+        }.joined(separator: "\n")
+        try FileManager.default.createDirectory(atPath: temp.path + "/marks", withIntermediateDirectories: true)
+        try temp.write("wf.yml", "jobs:\n" + body + "\n")
+        let result = try nixactions(["run", "wf.yml", "--jobs", "6", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        for id in jobs { #expect(result.stdout.contains("[\(id)] \(id) met the others\n")) }
+        #expect(result.stdout.components(separatedBy: "] " + String(repeating: "x", count: 100) + "\n").count - 1 == 6 * 2000)
+    }
+}

@@ -21,11 +21,10 @@ public func runProcess(
     onStart(child)
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
-            let thread = Thread {
+            // A blocking wait: on a reused thread of its own, never on Swift's cooperative pool.
+            WaiterPool.shared.run {
                 continuation.resume(returning: child.wait(onOutput: onOutput))
             }
-            thread.stackSize = 256 * 1024
-            thread.start()
         }
     } onCancel: {
         child.terminate(grace: grace)
