@@ -6,7 +6,8 @@ import Foundation
 
 /// Runs work that SIGINT or SIGTERM cancel (gracefully: the run's jobs get to clean up).
 enum CancellationOnSignal {
-    static func run<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
+    /// - Parameter onSignal: called (once per signal) before the work is cancelled.
+    static func run<T: Sendable>(onSignal: @escaping @Sendable () -> Void = {}, _ work: @escaping @Sendable () async -> T) async -> T {
         let task = Task { await work() }
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
@@ -14,6 +15,7 @@ enum CancellationOnSignal {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 FileHandle.standardError.write(Data("\nnixactions: cancelling (signal \(number)); cleaning up…\n".utf8))
+                onSignal()
                 task.cancel()
             }
             source.resume()

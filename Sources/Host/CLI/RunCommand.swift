@@ -95,7 +95,7 @@ struct RunCommand: AsyncParsableCommand {
         registry.onSecret { redactor.add($0) }
         let runner = WorkflowRunner(
             workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
-        let summary = await CancellationOnSignal.run { await runner.run() }
+        let summary = await CancellationOnSignal.run(onSignal: { registry.cancelRun() }) { await runner.run() }
         if format != .json { print("logs: \(logs)") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }

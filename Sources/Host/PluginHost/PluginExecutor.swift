@@ -147,6 +147,11 @@ public struct PluginRegistry: ExecutorProvider {
         return try PluginExecutor(plugin: plugin, configuration: configuration)
     }
 
+    /// Tell plugins polling `is_cancelled(0)` that the run is being cancelled.
+    public func cancelRun() {
+        HostRuntime.shared.cancelRun()
+    }
+
     /// Send values plugins register as secrets to `handler`.
     public func onSecret(_ handler: @escaping @Sendable (String) -> Void) {
         HostRuntime.shared.secretHandler.withLock { $0 = handler }

@@ -170,7 +170,7 @@ extension NodeReader {
         for (key, _, value) in pairs {
             if key == "plugin" {
                 reference.pluginID = string(value, what: "executor.plugin", context: context)?.value ?? ""
-            } else if case .object(let options) = json(value).value {
+            } else if case .object(let options) = json(value) {
                 reference.options = options
             } else {
                 diagnostics.error("executor.with must be a mapping", at: location(value), context: context)
@@ -193,7 +193,7 @@ extension NodeReader {
         let keys = ["image", "options", "env", "volumes", "credentials", "ports"]
         guard let pairs = mapping(node, what: "container", context: context, known: keys) else { return nil }
         var options: [String: JSONValue] = [:]
-        for (key, _, value) in pairs { options[key] = json(value).value }
+        for (key, _, value) in pairs { options[key] = json(value) }
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }

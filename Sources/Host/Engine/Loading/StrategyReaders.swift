@@ -4,9 +4,7 @@ import Yams
 extension NodeReader {
     /// A YAML value as an expression value (matrix entries).
     func expressionValue(_ node: Node) -> ExpressionValue {
-        switch json(node).value {
-        case let value: return ExpressionValue(json: value)
-        }
+        ExpressionValue(json: json(node))
     }
 
     /// `strategy: { matrix, fail-fast, max-parallel }`.
@@ -135,7 +133,7 @@ extension NodeReader {
                 secrets.append(SecretSpec(name: name, provider: parts[0], options: ["ref": .string(parts[1])], location: location(value)))
                 continue
             }
-            guard case .object(var options) = json(value).value, case .string(let provider)? = options["provider"] else {
+            guard case .object(var options) = json(value), case .string(let provider)? = options["provider"] else {
                 diagnostics.error("secret '\(name)' needs a 'provider'", at: location(value), context: context)
                 continue
             }

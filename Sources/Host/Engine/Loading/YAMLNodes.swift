@@ -1,3 +1,4 @@
+import NixActionsPluginMessages
 import Yams
 
 /// Helpers to read Yams nodes with positions, reporting type errors as diagnostics.
@@ -136,32 +137,26 @@ struct NodeReader {
     }
 
     /// Any node as a JSON value (for executor options).
-    func json(_ node: Node) -> JSONValueBox {
+    func json(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {
-                if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .init(.null) }
-                if let value = node.bool { return .init(.bool(value)) }
-                if let value = node.int { return .init(.number(Double(value))) }
-                if let value = node.float { return .init(.number(value)) }
+                if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .null }
+                if let value = node.bool { return .bool(value) }
+                if let value = node.int { return .number(Double(value)) }
+                if let value = node.float { return .number(value) }
             }
-            return .init(.string(scalar.string))
-        case .sequence(let sequence): return .init(.array(sequence.map { json($0).value }))
+            return .string(scalar.string)
+        case .sequence(let sequence): return .array(sequence.map(json))
         case .mapping(let mapping):
             var object: [String: JSONValue] = [:]
-            for (key, value) in mapping { object[key.string ?? ""] = json(value).value }
-            return .init(.object(object))
-        case .alias: return .init(.null)
+            for (key, value) in mapping { object[key.string ?? ""] = json(value) }
+            return .object(object)
+        case .alias: return .null
         }
     }
 }
 
-import NixActionsPluginMessages
-
-struct JSONValueBox {
-    let value: JSONValue
-    init(_ value: JSONValue) { self.value = value }
-}
 
 func isValidEnvName(_ name: String) -> Bool {
     guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
