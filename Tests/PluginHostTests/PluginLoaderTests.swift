@@ -93,6 +93,21 @@ struct PluginLoaderTests {
         #expect(refusal.reason.contains("writable by other users"))
     }
 
+    @Test("a plugin in a folder every user can write to is refused (unless the folder is sticky, like /tmp)")
+    func worldWritableFolder() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local"])
+        #expect(chmod(folder, 0o777) == 0)
+        guard case .failure(let refusal) = PluginLoader.load(folder + "/libnixactions-plugin-local.so") else {
+            Issue.record("a plugin in a world-writable folder was accepted")
+            return
+        }
+        #expect(refusal.reason == "refused: its folder '\(folder)' is writable by every user")
+        #expect(chmod(folder, 0o1777) == 0)
+        #expect((try? PluginLoader.load(folder + "/libnixactions-plugin-local.so").get())?.id == "local")
+    }
+
     @Test("discovery lists good plugins and refuses the rest, first id wins")
     func discovery() throws {
         let temp = try TemporaryDirectory()
