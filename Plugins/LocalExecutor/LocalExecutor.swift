@@ -156,9 +156,12 @@ final class LocalExecutor: ExecutorPlugin {
                     context.write(bytes, to: stream == 2 ? .stderr : .stdout)
                 })
         } catch {
+            let shell = step.shell.first ?? ""
             throw OperationFailure(
-                message: "step '\(step.displayName)': cannot start '\(step.shell.first ?? "")': \(String(cString: strerror(error.errno)))",
-                hint: "is '\(step.shell.first ?? "")' installed and on PATH?")
+                message: "cannot start '\(shell)': \(String(cString: strerror(error.errno)))",
+                hint: error.errno == E2BIG
+                    ? "the step's environment or arguments are too large (Linux limits one variable to 128 KiB); pass big values through files"
+                    : "is '\(shell)' installed and on PATH?")
         }
         unlink(script)
         var files: [String: String] = [:]

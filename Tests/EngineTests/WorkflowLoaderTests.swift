@@ -135,3 +135,12 @@ struct WorkflowLoaderTests {
         #expect(WorkflowLoader.load(yaml: "name: x\n", file: "e.yml").diagnostics.map(\.message) == ["the workflow has no 'jobs'"])
     }
 }
+
+@Suite("An invalid job id does not hide the problems in its body")
+struct InvalidJobIDTests {
+    @Test("both the id and the body's problems are reported")
+    func invalidIDAndBody() {
+        let result = WorkflowLoader.load(yaml: "jobs:\n  a.b:\n    steps:\n      - run: x\n        with: { y: 1 }\n", file: "wf.yml")
+        #expect(result.diagnostics.map(\.message) == ["job id 'a.b' is not valid", "'with' only applies to a step with 'uses'"])
+    }
+}

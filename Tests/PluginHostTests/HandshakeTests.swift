@@ -60,3 +60,26 @@ struct HandshakeTests {
         #expect(status == NXA_STATUS_INCOMPATIBLE)
     }
 }
+
+@Suite("Plugins built by another Swift compiler")
+struct ToolchainTests {
+    @Test("a plugin whose toolchain tag differs from the host's is refused (the Swift ABI is not stable on Linux)")
+    func otherCompiler() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        var bytes = try Data(contentsOf: library("nixactions-plugin-text"))
+        let mine = try #require(PluginLoader.load(library("nixactions-plugin-text").path).get().toolchain)
+        // Patch the tag in the library (same length, so nothing else moves).
+        let other = String(mine.dropLast()) + (mine.hasSuffix("9") ? "8" : "9")
+        let range = try #require(bytes.range(of: Data((mine + "\0").utf8)))
+        bytes.replaceSubrange(range, with: Data((other + "\0").utf8))
+        let path = temp.path + "/libnixactions-plugin-other.so"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o644)
+        guard case .failure(let refusal) = PluginLoader.load(path) else {
+            Issue.record("a plugin from another compiler was accepted")
+            return
+        }
+        #expect(refusal.reason.hasPrefix("built with \(other), but this host was built with \(mine)"))
+    }
+}

@@ -81,13 +81,15 @@ struct RunCommand: AsyncParsableCommand {
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
         options.functions = functions
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
-        let stdout: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+        let stdout: @Sendable (String) -> Void = { writeStandardOutput($0) }
         var reporters: [any RunReporter] = [
             format == .json ? JSONLinesReporter(write: stdout) : ConsoleReporter(style: format == .human ? .human : .plain, write: stdout)
         ]
         let logs = (logDirectory as NSString).appendingPathComponent(runID)
+        var keepsLogs = false
         do {
             reporters.append(try LogDirectoryReporter(directory: logs))
+            keepsLogs = true
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
         }
@@ -96,7 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         let runner = WorkflowRunner(
             workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
         let summary = await CancellationOnSignal.run(onSignal: { registry.cancelRun() }) { await runner.run() }
-        if format != .json { print("logs: \(logs)") }
+        if format != .json && keepsLogs { writeStandardOutput("logs: \(logs)\n") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
@@ -149,5 +151,22 @@ enum PlanPrinter {
             }
         }
         return text
+    }
+}
+
+/// Write to standard output, ignoring a reader that went away (`nixactions run … | head`): the run
+/// goes on and cleans up after itself, and its logs are still kept in the log folder.
+func writeStandardOutput(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return  // EPIPE and the like: nobody is reading
+            }
+            offset += written
+        }
     }
 }

@@ -2,4 +2,6 @@
 import Foundation
 import NixActionsCLI
 
+// A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.
+signal(SIGPIPE, SIG_IGN)
 exit(await CommandLineTool.main(Array(CommandLine.arguments.dropFirst())))

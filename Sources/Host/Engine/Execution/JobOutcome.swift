@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What a finished job (one matrix instance) leaves for the jobs that need it and for the report.
 public struct JobOutcome: Sendable {
     public var key: String
@@ -56,6 +58,13 @@ enum Race<T: Sendable>: Sendable {
     case value(T)
     case timeout
     case timerStopped
+}
+
+/// Set once when a job's time limit passes.
+final class TimeoutFlag: Sendable {
+    private let flag = Mutex<Bool>(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
 }
 
 /// A problem found while running (an expression that cannot be evaluated), with its message.

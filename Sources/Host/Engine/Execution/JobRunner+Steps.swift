@@ -75,6 +75,8 @@ extension JobRunner {
         if !step.continueOnError {
             state.succeeded = false
             state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: step.displayName, message: message)
+        } else {
+            reporter.report(.message(job: planned.key, level: .warning, text: "step '\(step.displayName)' failed; allowed by continue-on-error"))
         }
         if let id = step.id {
             state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("failure"),

@@ -91,17 +91,28 @@ struct JobRunner: Sendable {
             return fail(problem.message)
         }
 
+        // The job's time limit cancels the steps (cleanup steps still run, capped) but keeps what
+        // they produced: outputs, env, the summary of the steps that finished.
         let limit = job.timeout?.value ?? Self.defaultJobTimeout
         let runner = self
-        let finalState = await withTimeout(limit) { [state] in
+        let steps = Task { [state] in
             var state = state
             await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
             return state
         }
-        if let finalState {
-            state = finalState
-        } else {
+        let timedOut = TimeoutFlag()
+        let timer = Task {
+            do {
+                try await Task.sleep(for: limit)
+                timedOut.set()
+                steps.cancel()
+            } catch {}
+        }
+        state = await withTaskCancellationHandler { await steps.value } onCancel: { steps.cancel() }
+        timer.cancel()
+        if timedOut.isSet {
             state.succeeded = false
+            state.cancelled = false
             state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))")
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }

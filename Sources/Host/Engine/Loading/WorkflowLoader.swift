@@ -141,13 +141,14 @@ public enum WorkflowLoader {
                                      hint: "add at least one job with 'steps:'")
         }
         for (id, idNode, value) in jobPairs {
-            if !isValidIdentifier(id) {
+            let valid = isValidIdentifier(id)
+            if !valid {
                 reader.diagnostics.error(
                     "job id '\(id)' is not valid", at: reader.location(idNode), context: workflowContext,
                     hint: "start with a letter or '_', then letters, digits, '-' or '_'")
-                continue
             }
-            if let job = compileJob(id, value, keyNode: idNode, reader: &reader, workflow: &workflow) {
+            // The body is checked either way, so that every problem is reported at once.
+            if let job = compileJob(id, value, keyNode: idNode, reader: &reader, workflow: &workflow), valid {
                 workflow.jobs.append(job)
             }
         }

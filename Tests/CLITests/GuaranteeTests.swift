@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Promises the docs make that need the whole binary to check.
+@Suite("Documented guarantees, end to end")
+struct GuaranteeTests {
+    @Test("a reader that closes the pipe early does not stop the run from finishing and cleaning up")
+    func closedPipe() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: for i in $(seq 1 20000); do echo line-$i; done\n      - run: echo after\n")
+        let process = Process()
+        process.executableURL = nixactionsBinary
+        process.arguments = ["run", "wf.yml", "--log-format", "plain"]
+        process.currentDirectoryURL = temp.url
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        _ = pipe.fileHandleForReading.readData(ofLength: 100)
+        try pipe.fileHandleForReading.close()  // like `| head`
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
+        #expect(leftovers.isEmpty)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/.nixactions/runs")
+        let summary = try String(contentsOfFile: temp.path + "/.nixactions/runs/\(runs[0])/summary.md", encoding: .utf8)
+        #expect(summary.contains("a    success"))
+    }
+
+    @Test("a job that times out keeps what its finished steps produced; cleanup steps still run")
+    func jobTimeoutKeepsOutputs() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                timeout: 1s
+                steps:
+                  - run: |
+                      echo "first=1" >> "$GITHUB_OUTPUT"
+                      echo "done before the timeout" >> "$GITHUB_STEP_SUMMARY"
+                  - run: sleep 30
+                  - if: always()
+                    run: echo cleanup ran
+              b:
+                needs: a
+                if: always()
+                steps:
+                  - run: echo "a=${{ needs.a.result }} first=${{ needs.a.outputs.first }}"
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("job 'a' timed out after 1s; its steps were ended"))
+        #expect(result.stdout.contains("[a] cleanup ran\n"))
+        #expect(result.stdout.contains("[b] a=failure first=1\n"))
+        #expect(result.stdout.contains("Summary of 'a':\n  done before the timeout"))
+    }
+
+    @Test("keys not supported yet: validate warns, run refuses naming each, dry-run plans")
+    func unsupportedKeys() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                cache: { key: k, paths: [x] }
+                retry: 2
+                container: alpine
+                steps: [ { run: echo never } ]
+            """)
+        let validate = try nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(validate.status == 0)
+        #expect(validate.stderr.contains("warning: job 'a': 'cache' is not supported by this version of nixactions yet; 'run' will refuse it"))
+        let run = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(run.status == 2)
+        for key in ["'cache'", "'retry' (retrying whole jobs; retry steps instead)", "executor 'oci' (container)"] {
+            #expect(run.stderr.contains("error: job 'a': \(key) is not supported by this version of nixactions yet"))
+        }
+        #expect(run.stderr.contains("nixactions: refusing to run rather than ignore these keys"))
+        #expect(!run.stdout.contains("==> job"))
+        #expect(try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path).status == 0)
+    }
+
+    @Test("a matrix of 256 combinations plans, 257 is refused, an emptied one is refused")
+    func matrixLimits() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        func matrix(_ count: Int) -> String {
+            "jobs:\n  t:\n    strategy: { matrix: { n: [\((1...count).map(String.init).joined(separator: ", "))] } }\n    steps: [ { run: x } ]\n"
+        }
+        try temp.write("ok.yml", matrix(256))
+        try temp.write("big.yml", matrix(257))
+        try temp.write("empty.yml", "jobs:\n  t:\n    strategy: { matrix: { n: [1], exclude: [ { n: 1 } ] } }\n    steps: [ { run: x } ]\n")
+        let ok = try nixactions(["run", "ok.yml", "--dry-run"], in: temp.path)
+        #expect(ok.status == 0)
+        #expect(ok.stdout.hasPrefix("plan of workflow 'ok': 1 job, 256 to run"))
+        let big = try nixactions(["run", "big.yml", "--dry-run"], in: temp.path)
+        #expect(big.status == 2)
+        #expect(big.stderr.contains("error: the matrix of job 't' has 257 combinations; at most 256 are allowed"))
+        let empty = try nixactions(["graph", "empty.yml"], in: temp.path)
+        #expect(empty.status == 2)
+        #expect(empty.stderr.contains("has no combinations left after 'exclude'"))
+    }
+
+    @Test("SIGTERM: exit 130 even after a failure; jobs not started are cancelled unless always()/cancelled()")
+    func sigterm() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              fails: { steps: [ { run: exit 1 } ] }
+              long: { steps: [ { run: "touch \(temp.path)/started; sleep 30" } ] }
+              plain: { needs: long, steps: [ { run: echo plain-ran } ] }
+              keep: { needs: long, if: always(), steps: [ { run: echo always-ran } ] }
+              onCancel: { needs: long, if: cancelled(), steps: [ { run: echo cancelled-ran } ] }
+            """)
+        let process = Process()
+        process.executableURL = nixactionsBinary
+        process.arguments = ["run", "wf.yml", "--log-format", "plain", "--jobs", "2"]
+        process.currentDirectoryURL = temp.url
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: temp.path + "/started") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.contains("cancelling (signal 15)"))
+        #expect(text.contains("[plain] cancelled before it started"))
+        #expect(!text.contains("plain-ran"))
+        #expect(text.contains("[keep] always-ran"))
+        #expect(text.contains("[onCancel] cancelled-ran"))
+    }
+
+    @Test("an unknown executor fails only its job, with a did-you-mean")
+    func unknownExecutor() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a: { executor: locl, steps: [ { run: echo a } ] }\n  b: { steps: [ { run: echo b-ran } ] }\n")
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[a] error: no executor plugin 'locl' was found\n  hint: did you mean 'local'?"))
+        #expect(result.stdout.contains("[b] b-ran"))
+    }
+
+    @Test("a step failure allowed by continue-on-error is said so, also when its expression fails")
+    func toleratedEvaluationFailure() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ${{ fromJSON('not json') }}\n        continue-on-error: true\n      - run: echo went-on\n")
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("cannot evaluate 'run'"))
+        #expect(result.stdout.contains("failed; allowed by continue-on-error"))
+        #expect(result.stdout.contains("[a] went-on"))
+    }
+}
