@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Rules docs/workflow-syntax.md and docs/cli.md state, each checked through the binary.
+@Suite("Documented rules")
+struct DocumentedRulesScenarios {
+    func run(_ yaml: String, _ arguments: [String] = [], files: [String: String] = [:]) throws -> CommandResult {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", yaml.replacingOccurrences(of: "TEMP", with: temp.path))
+        for (name, text) in files { try temp.write(name, text) }
+        return try nixactions(["run", "wf.yml"] + arguments, in: temp.path)
+    }
+
+    @Test("retry: only the listed exit codes, never after a step timeout, and attempts are counted")
+    func retryRules() throws {
+        let result = try run("""
+            jobs:
+              a:
+                steps:
+                  - name: other-code
+                    run: echo x >> TEMP/other; exit 3
+                    retry: { max-attempts: 3, delay: 10ms, on-exit-codes: [75] }
+                    continue-on-error: true
+                  - name: listed-code
+                    run: echo x >> TEMP/listed; exit 75
+                    retry: { max-attempts: 3, delay: 10ms, on-exit-codes: 75 }
+                    continue-on-error: true
+                  - name: timed-out
+                    run: echo x >> TEMP/timed; sleep 5
+                    timeout: 300ms
+                    retry: 3
+                    continue-on-error: true
+                  - run: echo "other=$(wc -l < TEMP/other) listed=$(wc -l < TEMP/listed) timed=$(wc -l < TEMP/timed)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("[a] other=1 listed=3 timed=1\n"))
+        #expect(result.stdout.contains("step 'listed-code' failed after 3 attempts"))
+    }
+
+    @Test("local executor: inherit-env false gives a minimal environment; grace-seconds: SIGTERM first, then SIGKILL")
+    func localOptions() throws {
+        setenv("NIXACTIONS_TEST_INHERITED", "yes", 1)
+        let result = try run("""
+            jobs:
+              bare:
+                executor: { plugin: local, with: { inherit-env: false } }
+                steps:
+                  - run: echo "path=$PATH inherited=${NIXACTIONS_TEST_INHERITED:-none} ci=$CI"
+              stubborn:
+                executor: { plugin: local, with: { grace-seconds: 1 } }
+                steps:
+                  - run: |
+                      trap 'echo got-term > TEMP/term' TERM
+                      while true; do sleep 0.1; done
+                    timeout: 500ms
+            """)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[bare] path=/usr/local/bin:/usr/bin:/bin inherited=none ci=true\n"))
+        #expect(result.stdout.contains("step 'Run trap 'echo got-term > "))
+        #expect(result.stdout.contains("timed out after 500ms; its process tree was ended"))
+    }
+
+    @Test("--env must be NAME=VALUE; an unreadable --env-file is an error; env files keep quotes and skip comments")
+    func commandLineEnv() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"A=$A B=$B\"\n")
+        try temp.write("vars.env", "# a comment\nA=\"quoted\"\nB<<EOF\nline1\nline2\nEOF\n")
+        for bad in [["--env", "X"], ["--env", "=X"]] {
+            let result = try nixactions(["run", "wf.yml"] + bad, in: temp.path)
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("must be NAME=VALUE"))
+        }
+        let missing = try nixactions(["run", "wf.yml", "--env-file", "nope.env"], in: temp.path)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: cannot read --env-file 'nope.env'"))
+        let ok = try nixactions(["run", "wf.yml", "--env-file", "vars.env"], in: temp.path)
+        #expect(ok.stdout.contains("[a] A=\"quoted\" B=line1\n[a] line2\n"))
+    }
+
+    @Test("artifacts: restoring from a job not needed is invalid; a missing artifact fails the job; checkout needs the project copy")
+    func artifactErrors() throws {
+        let notNeeded = try run("jobs:\n  a: { steps: [ { run: x } ] }\n  b: { artifacts: { restore: [a] }, steps: [ { run: x } ] }\n")
+        #expect(notNeeded.status == 2)
+        #expect(notNeeded.stderr.contains("job 'b' restores artifacts of 'a', which it does not need"))
+        let missing = try run("""
+            jobs:
+              a: { steps: [ { run: echo a } ] }
+              b:
+                needs: a
+                artifacts: { restore: [a] }
+                steps:
+                  - run: echo never
+                  - if: failure()
+                    run: echo on-failure
+            """)
+        #expect(missing.status == 1)
+        #expect(missing.stdout.contains("no artifact 'a' to restore"))
+        #expect(missing.stdout.contains("[b] on-failure\n"))
+        #expect(!missing.stdout.contains("[b] never"))
+        let checkout = try run("jobs:\n  a:\n    workspace: { copy-project: false }\n    steps: [ { uses: actions/checkout@v4 } ]\n")
+        #expect(checkout.status == 1)
+        #expect(checkout.stdout.contains("opted out of the project copy"))
+    }
+
+    @Test("variables every step sees: GITHUB_ACTION, JOB_ENV, GITHUB_PATH order; CI cannot be overridden")
+    func runnerVariables() throws {
+        let result = try run("""
+            env:
+              CI: "false"
+              F: 1.0
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "first=$GITHUB_ACTION"
+                      echo "FROM_JOB_ENV=yes" >> "$JOB_ENV"
+                      echo /first/dir >> "$GITHUB_PATH"
+                      echo /second/dir >> "$GITHUB_PATH"
+                  - id: named
+                    run: echo "named=$GITHUB_ACTION job_env=$FROM_JOB_ENV path=${PATH%%:/usr*} ci=$CI f=$F"
+            """)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("[a] first=__run_1\n"))
+        #expect(result.stdout.contains("[a] named=named job_env=yes path=/second/dir:/first/dir"))
+        #expect(result.stdout.contains("ci=true f=1.0\n"))
+    }
+
+    @Test("an output over 1 MiB is dropped with a warning; 1 MiB exactly passes")
+    func outputLimit() throws {
+        let result = try run("""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      { printf 'ok<<EOF\\n'; head -c 1048576 /dev/zero | tr '\\0' x; printf '\\nEOF\\n'; } >> "$GITHUB_OUTPUT"
+                      { printf 'big<<EOF\\n'; head -c 1048577 /dev/zero | tr '\\0' x; printf '\\nEOF\\n'; } >> "$GITHUB_OUTPUT"
+              b:
+                needs: a
+                steps:
+                  - run: |
+                      cat > TEMP/ok.txt <<'DATA'
+                      ${{ needs.a.outputs.ok }}
+                      DATA
+                      echo "ok=$(tr -d '\\n' < TEMP/ok.txt | wc -c) big=[${{ needs.a.outputs.big }}]"
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("warning: output 'big' is larger than 1 MB and was dropped"))
+        #expect(result.stdout.contains("[b] ok=1048576 big=[]\n"))
+    }
+
+    @Test("workflow commands: escapes are decoded, indented commands work, stderr shows them literally, ::debug:: is hidden")
+    func commandDetails() throws {
+        let result = try run("""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "  ::warning title=T::a%3Ab%0Ac%25"
+                      echo "::error file=x.c,line=7,col=2::boom"
+                      echo "::debug::hidden"
+                      echo "::notice::on stderr" >&2
+            """)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("[a] warning: T: a:b\nc%\n"))
+        #expect(result.stdout.contains("[a] error: boom (x.c:7)\n"))
+        #expect(!result.stdout.contains("hidden"))
+        #expect(result.stdout.contains("[a] ::notice::on stderr\n"))
+    }
+}
