@@ -138,6 +138,7 @@ enum PlanPrinter {
             if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
             if let condition = job.condition { facts.append("if: \(condition.source.value)") }
             if job.continueOnError { facts.append("continue-on-error") }
+            if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
             text += "\(index + 1). \(instance.displayName)  [\(facts.joined(separator: "; "))]\n"
             for step in job.steps {
                 var details: [String] = []
@@ -147,6 +148,7 @@ enum PlanPrinter {
                 }
                 if let condition = step.condition { details.append("if: \(condition.source.value)") }
                 if step.continueOnError { details.append("continue-on-error") }
+                if let flag = step.continueOnErrorExpression { details.append("continue-on-error: \(flag.source.value)") }
                 text += "   - \(step.displayName)" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
             }
         }

@@ -170,3 +170,38 @@ struct DocumentedRulesScenarios {
         #expect(result.stdout.contains("[a] ::notice::on stderr\n"))
     }
 }
+
+@Suite("continue-on-error as an expression")
+struct ContinueOnErrorExpressionScenarios {
+    @Test("job level per matrix instance (the experimental pattern), and step level")
+    func expressions() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              test:
+                continue-on-error: ${{ matrix.experimental }}
+                strategy:
+                  fail-fast: false
+                  matrix:
+                    v: [1, 2]
+                    experimental: [false]
+                    include:
+                      - { v: 3, experimental: true }
+                steps:
+                  - id: probe
+                    run: exit 4
+                    continue-on-error: ${{ matrix.v == 1 }}
+                  - run: echo "v${{ matrix.v }} went on, probe=${{ steps.probe.conclusion }}"
+            """)
+        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 1)  // v2 failed and was not allowed to
+        #expect(result.stdout.contains("] v1 went on, probe=success\n"))
+        #expect(!result.stdout.contains("v2 went on"))
+        let table = result.stdout.split(separator: "\n").map(String.init)
+        #expect(table.contains { $0.hasPrefix("test (v: 3, experimental: true)") && $0.contains("success (failure allowed)") })
+        #expect(table.contains { $0.hasPrefix("test (v: 2, experimental: false)") && $0.contains("failure") })
+        let dry = try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(dry.stdout.contains("continue-on-error: ${{ matrix.experimental }}"))
+    }
+}

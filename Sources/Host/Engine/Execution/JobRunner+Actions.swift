@@ -10,13 +10,13 @@ extension JobRunner {
         String(uses.split(separator: "@", maxSplits: 1).first ?? "").lowercased()
     }
 
-    func runAction(_ step: Step, uses: String, name: String, started: JobStarted, evaluation: RuntimeContext, state: inout State) async {
+    func runAction(_ step: Step, uses: String, name: String, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         var inputs: [String: String] = [:]
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
             case .success(let value): inputs[key] = value
-            case .failure(let problem): return failStep(step, message: problem.message, state: &state)
+            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
             }
         }
         do {
@@ -43,7 +43,7 @@ extension JobRunner {
             }
             reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: .zero))
         } catch {
-            failStep(step, message: "step '\(name)': \(describe(error))", state: &state)
+            failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
         }
     }
 

@@ -14,13 +14,14 @@ extension JobRunner {
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
             // The environment the step sees, lowest to highest: --env, workflow, job, step, GITHUB_ENV.
             var stepEnv: [String: String]
             switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
             case .success(let values): stepEnv = values
             case .failure(let problem):
-                failStep(step, message: problem.message, state: &state)
+                failStep(step, message: problem.message, allowed: allowed, state: &state)
                 continue
             }
             stepEnv.merge(state.addedEnv) { _, new in new }
@@ -29,7 +30,7 @@ extension JobRunner {
             let evaluation = context(contexts, status)
             switch shouldRun(step.condition, evaluation) {
             case .failure(let problem):
-                failStep(step, message: problem.message, state: &state)
+                failStep(step, message: problem.message, allowed: allowed, state: &state)
                 continue
             case .success(false):
                 recordSkipped(step, state: &state)
@@ -43,11 +44,11 @@ extension JobRunner {
                 let snapshot = state
                 state = await Task {
                     var inner = snapshot
-                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, state: &inner)
+                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, allowed: allowed, state: &inner)
                     return inner
                 }.value
             } else {
-                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, state: &state)
+                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, allowed: allowed, state: &state)
             }
         }
     }
@@ -69,10 +70,10 @@ extension JobRunner {
         }
     }
 
-    func failStep(_ step: Step, message: String, state: inout State) {
+    func failStep(_ step: Step, message: String, allowed: Bool, state: inout State) {
         reporter.report(.message(job: planned.key, level: .error, text: message))
         reporter.report(.stepFinished(job: planned.key, step: step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero))
-        if !step.continueOnError {
+        if !allowed {
             state.succeeded = false
             state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: step.displayName, message: message)
         } else {
@@ -80,32 +81,32 @@ extension JobRunner {
         }
         if let id = step.id {
             state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("failure"),
-                                       "conclusion": .string(step.continueOnError ? "success" : "failure")])
+                                       "conclusion": .string(allowed ? "success" : "failure")])
         }
     }
 
     /// Run one step with its retries and timeout, and fold its result into the job's state.
     func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
-                 env: [String: String], state: inout State) async {
+                 env: [String: String], allowed: Bool, state: inout State) async {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
 
         if let uses = step.uses {
-            await runAction(step, uses: uses.value, name: name, started: started, evaluation: evaluation, state: &state)
+            await runAction(step, uses: uses.value, name: name, started: started, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
         guard let run = step.run else { return }
         let script: String
         switch render(run, what: "run", evaluation) {
         case .success(let text): script = text
-        case .failure(let problem): return failStep(step, message: problem.message, state: &state)
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         var directory: String?
         if let field = step.workingDirectory {
             switch render(field, what: "working-directory", evaluation) {
             case .success(let text): directory = text
-            case .failure(let problem): return failStep(step, message: problem.message, state: &state)
+            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
             }
         } else {
             directory = job.defaults.workingDirectory?.value ?? workflow.defaults.workingDirectory?.value
@@ -165,7 +166,7 @@ extension JobRunner {
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
         reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began))
 
-        if outcome == .failure && !step.continueOnError {
+        if outcome == .failure && !allowed {
             state.succeeded = false
             state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: exitCode, message: message ?? "step '\(name)' failed")
         } else if outcome == .failure {
@@ -176,7 +177,7 @@ extension JobRunner {
         if let id = step.id {
             var entry = state.steps[id]?.property("outputs") ?? .object([:])
             if case .object = entry {} else { entry = .object([:]) }
-            let conclusion = outcome == .failure && step.continueOnError ? "success" : outcome.rawValue
+            let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
             state.steps[id] = .object(["outputs": entry, "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
     }

@@ -40,10 +40,11 @@ struct JobRunner: Sendable {
             copyExcludes: job.workspace.excludes)
         spec.copySkipPaths = options.copySkipPaths.isEmpty ? nil : options.copySkipPaths
 
+        var jobAllowsFailure = job.continueOnError
         func finish(_ outcome: Outcome, _ failure: JobFailure?, outputs: [String: String] = [:]) -> JobOutcome {
             var outcome = outcome
             var allowed = false
-            if outcome == .failure && job.continueOnError {
+            if outcome == .failure && jobAllowsFailure {
                 reporter.report(.message(job: planned.key, level: .warning, text: "job failed; allowed by continue-on-error"))
                 outcome = .success
                 allowed = true
@@ -75,6 +76,7 @@ struct JobRunner: Sendable {
 
         var state = State()
         let base = baseContexts(jobStarted)
+        jobAllowsFailure = allowsFailure(job.continueOnError, job.continueOnErrorExpression, context(base, .ok))
         do {
             try restoreArtifacts(into: jobStarted.workspace)
         } catch {
@@ -209,6 +211,18 @@ struct JobRunner: Sendable {
             }
         }
         return outputs
+    }
+
+    /// A literal `continue-on-error`, or its expression's truth (an expression that fails is false, with an error).
+    func allowsFailure(_ literal: Bool, _ expression: TemplateField?, _ context: RuntimeContext) -> Bool {
+        guard let expression else { return literal }
+        do {
+            return try expression.template.evaluateValue(context).isTruthy
+        } catch {
+            let at = expression.location(ofOffset: error.offset).map { "\($0): " } ?? ""
+            reporter.report(.message(job: planned.key, level: .error, text: "\(at)cannot evaluate 'continue-on-error': \(error.message)"))
+            return false
+        }
     }
 
     /// An output that contains a secret is not passed on (GitHub's rule).

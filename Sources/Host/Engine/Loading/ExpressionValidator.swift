@@ -39,6 +39,7 @@ struct ExpressionValidator {
             check(condition, place)
         }
         for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
+        if let flag = job.continueOnErrorExpression { check(flag, named(jobPlace, "continue-on-error")) }
         if case .expression(let field)? = job.strategy?.matrix {
             var place = named(jobPlace, "strategy.matrix")
             place.onlyContexts = ["github", "vars", "inputs"]
@@ -70,6 +71,7 @@ struct ExpressionValidator {
             for entry in step.env { check(entry.value, named(place, "env.\(entry.name)")) }
             for (key, value) in step.with { check(value, named(place, "with.\(key)")) }
             if let condition = step.condition { check(condition, named(place, "if")) }
+            if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let uses = step.uses, !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) {
                 diagnostics.error(
                     "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: stepContext,

@@ -57,6 +57,15 @@ extension NodeReader {
             at: origin?.location(ofOffset: error.offset, in: text) ?? fallback, context: context, hint: error.hint)
     }
 
+    /// `continue-on-error`: true/false, or one `${{ }}` expression evaluated at run time.
+    mutating func continueOnError(_ node: Node, context: String?) -> (Bool, TemplateField?) {
+        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+            guard let field = template(node, what: "continue-on-error", context: context) else { return (false, nil) }
+            return (false, field)
+        }
+        return (bool(node, what: "continue-on-error", context: context) ?? false, nil)
+    }
+
     /// A duration (`90s`, `10m`, `1h30m`), or minutes as a number for `timeout-minutes`.
     mutating func duration(_ node: Node, key: String, context: String?) -> Located<Duration>? {
         let at = location(node)

@@ -43,7 +43,7 @@ extension WorkflowLoader {
             case "timeout-minutes", "timeout":
                 job.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: job.timeout, what: "job '\(id)'", context: context)
             case "continue-on-error":
-                job.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
+                (job.continueOnError, job.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             case "strategy": job.strategy = reader.strategy(value, context: context)
             case "retry":
                 job.retry = reader.retry(value, context: context)
@@ -139,7 +139,7 @@ extension WorkflowLoader {
             case "timeout-minutes", "timeout":
                 step.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: step.timeout, what: "step \(index + 1)", context: context)
             case "continue-on-error":
-                step.continueOnError = reader.bool(value, what: "continue-on-error", context: context) ?? false
+                (step.continueOnError, step.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             default:  // retry
                 step.retry = reader.retry(value, context: context)
             }

@@ -207,6 +207,8 @@ public struct Job: Sendable {
     public var outputs: [(name: String, value: TemplateField)]?
     public var timeout: Located<Duration>?
     public var continueOnError: Bool
+    /// `continue-on-error: ${{ … }}` (e.g. `${{ matrix.experimental }}`), evaluated per instance.
+    public var continueOnErrorExpression: TemplateField?
     public var strategy: Strategy?
     public var retry: RetryPolicy?
     public var caches: [CacheSpec]
@@ -255,6 +257,8 @@ public struct Step: Sendable {
     public var condition: ConditionField?
     public var timeout: Located<Duration>?
     public var continueOnError: Bool
+    /// `continue-on-error: ${{ … }}`, evaluated when the step runs.
+    public var continueOnErrorExpression: TemplateField?
     public var retry: RetryPolicy?
     public var location: SourceLocation?
 
