@@ -254,23 +254,27 @@ struct ExpressionParser {
     /// The arguments of `plugin.name(…)`, the current token being `(`. Whether the function exists
     /// is for the validator and the evaluator: plugins are not known when parsing.
     private mutating func pluginCall(_ name: String, at offset: Int) throws(ExpressionError) -> ExpressionNode {
+        .pluginCall(name, try argumentList(of: name), offset: offset)
+    }
+
+    /// `( expression, … )` after a function's name, the current token being `(`.
+    private mutating func argumentList(of name: String) throws(ExpressionError) -> [ExpressionNode] {
         let open = current
         try advance()
         var arguments: [ExpressionNode] = []
         if current.kind == .rightParen {
             try advance()
-            return .pluginCall(name, arguments, offset: offset)
+            return arguments
         }
         while true {
             arguments.append(try expression())
             if current.kind == .comma { try advance(); continue }
-            if current.kind == .rightParen { try advance(); break }
+            if current.kind == .rightParen { try advance(); return arguments }
             if current.kind == .end {
                 throw error("expected ')' to close '(' of '\(name)' opened at position \(open.offset + 1)", at: current.offset)
             }
             throw error("expected ',' or ')' after argument \(arguments.count) of '\(name)', found \(current.quoted)", at: current.offset)
         }
-        return .pluginCall(name, arguments, offset: offset)
     }
 
     private mutating func call(_ name: String, at nameToken: ExpressionToken) throws(ExpressionError) -> ExpressionNode {
@@ -278,24 +282,7 @@ struct ExpressionParser {
             throw error("unrecognized function: '\(name)'", at: nameToken.offset,
                         hint: ExpressionFunction.suggestion(for: name))
         }
-        let open = current
-        try advance()
-        var arguments: [ExpressionNode] = []
-        if current.kind == .rightParen {
-            try advance()
-        } else {
-            while true {
-                arguments.append(try expression())
-                if current.kind == .comma { try advance(); continue }
-                if current.kind == .rightParen { try advance(); break }
-                if current.kind == .end {
-                    throw error("expected ')' to close '(' of '\(function.name)' opened at position \(open.offset + 1)",
-                                at: current.offset)
-                }
-                throw error("expected ',' or ')' after argument \(arguments.count) of '\(function.name)', found \(current.quoted)",
-                            at: current.offset)
-            }
-        }
+        let arguments = try argumentList(of: function.name)
         if let problem = function.arityProblem(arguments.count) {
             throw error(problem, at: nameToken.offset, hint: "usage: \(function.signature)")
         }
