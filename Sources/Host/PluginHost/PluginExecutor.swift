@@ -116,11 +116,14 @@ public struct PluginRegistry: ExecutorProvider {
     public let loaded: [LoadedPlugin]
     public let refused: [RefusedPlugin]
     public let searchPath: [String]
+    /// The functions the loaded plugins declare, read and prepared (libffi) once.
+    public let functions: PluginFunctionTable
 
     public init(loaded: [LoadedPlugin], refused: [RefusedPlugin], searchPath: [String]) {
         self.loaded = loaded
         self.refused = refused
         self.searchPath = searchPath
+        functions = PluginFunctionTable(loaded)
     }
 
     /// Discover plugins in the standard search path (see `PluginLoader`).

@@ -196,8 +196,3 @@ public struct PluginFunctionTable: PluginFunctionProvider {
         self.refused = refused
     }
 }
-
-extension PluginRegistry {
-    /// The functions the loaded plugins declare (their tables are read once per call of this).
-    public var functions: PluginFunctionTable { PluginFunctionTable(loaded) }
-}

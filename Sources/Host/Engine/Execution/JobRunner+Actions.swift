@@ -28,7 +28,8 @@ extension JobRunner {
                 }
                 reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "the project is already in the workspace (\(started.workspace))"))
             case "actions/upload-artifact":
-                guard let artifact = inputs["name"] ?? Optional("artifact"), let path = inputs["path"] else {
+                let artifact = inputs["name"] ?? "artifact"
+                guard let path = inputs["path"] else {
                     throw EngineError("upload-artifact needs 'with: path'", hint: "e.g. with: { name: dist, path: dist/ }")
                 }
                 let paths = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -26,10 +26,6 @@ public struct TemplateField: Sendable {
         origin?.location(ofOffset: offset, in: source.value) ?? source.location
     }
 
-    /// A field with no expressions, for values made by the engine.
-    public static func literal(_ text: String) -> TemplateField {
-        TemplateField(source: Located(text, at: nil), template: Template.literal(text), origin: nil)
-    }
 }
 
 /// An `if:` condition (with or without `${{ }}`).
