@@ -37,6 +37,8 @@ struct PluginsCommandTests {
         let refused = try #require(object["refused"] as? [[String: Any]])
         #expect(refused.count == 1)
         #expect((refused.first?["reason"] as? String)?.contains("ABI 99") == true)
+        let functions = try #require(object["functions"] as? [[String: Any]])
+        #expect(functions.contains { $0["name"] as? String == "text.upper" && $0["signature"] as? String == "s(s)" })
     }
 }
 
