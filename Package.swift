@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "NixActionsCLI",
             dependencies: [
-                "NixActionsEngine", "NixActionsPluginHost",
+                "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Host/CLI"

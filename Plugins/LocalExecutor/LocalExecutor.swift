@@ -31,12 +31,14 @@ final class LocalExecutor: ExecutorPlugin {
     let host: HostServices
     let baseEnvironment: [String: String]
     let grace: Duration
-    /// Process groups started per job, ended by `finishJob` (background processes of steps).
-    let groups = Mutex<[String: [ChildProcess]]>([:])
+    /// Where each job's processes live; `finishJob` ends whatever is left in it.
+    let containments = Mutex<[String: JobContainment]>([:])
     let counter = Atomic<Int>(0)
     /// Script folder of each job that ran a step.
     let scriptFolders = Mutex<[String: String]>([:])
-    let scriptRoot: String? = LocalExecutor.makeScriptRoot()
+    /// A private folder of this instance on tmpfs, when there is one (see `makeScriptDirectory`).
+    let scriptFolder: PrivateFolder? = try? PrivateFolder(base: "/dev/shm", prefix: "nixactions-")
+    var scriptRoot: String? { scriptFolder?.path }
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
@@ -65,17 +67,18 @@ final class LocalExecutor: ExecutorPlugin {
         return fallback
     }
 
-    /// This instance's folder on tmpfs, or nil when there is none.
-    static func makeScriptRoot() -> String? {
-        var template = Array("/dev/shm/nixactions-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { buffer -> String? in
-            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
-            return String(cString: base)
-        }
+    deinit {
+        scriptFolder?.remove()
     }
 
-    deinit {
-        if let scriptRoot { try? FileManager.default.removeItem(atPath: scriptRoot) }
+    func containment(for jobKey: String) -> JobContainment {
+        containments.withLock { all in
+            if let known = all[jobKey] { return known }
+            let made = JobContainment(
+                runCgroup: configuration.cgroup, runTrackingID: configuration.trackingID ?? configuration.runID, key: jobKey)
+            all[jobKey] = made
+            return made
+        }
     }
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
@@ -146,12 +149,12 @@ final class LocalExecutor: ExecutorPlugin {
             workingDirectory = workspace
         }
 
-        let jobKey = step.jobKey
+        let containment = containment(for: step.jobKey).makeStep()
         let termination: Termination
         do {
             termination = try await runProcess(
                 arguments: arguments, environment: environment, directory: workingDirectory, grace: grace,
-                onStart: { child in self.groups.withLock { $0[jobKey, default: []].append(child) } },
+                containment: containment,
                 onOutput: { stream, bytes in
                     context.write(bytes, to: stream == 2 ? .stderr : .stdout)
                 })
@@ -174,9 +177,10 @@ final class LocalExecutor: ExecutorPlugin {
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
-        // End what the job's steps left running in their process groups, then remove the job's files.
-        let children = groups.withLock { $0.removeValue(forKey: job.jobKey) ?? [] }
-        for child in children { child.killLeftovers() }
+        // End what the job's steps left running (background processes, daemons), then remove its files.
+        if let containment = containments.withLock({ $0.removeValue(forKey: job.jobKey) }) {
+            containment.endAll()
+        }
         if let scripts = scriptFolders.withLock({ $0.removeValue(forKey: job.jobKey) }), let scriptRoot, scripts.hasPrefix(scriptRoot + "/") {
             try? FileManager.default.removeItem(atPath: scripts)
         }

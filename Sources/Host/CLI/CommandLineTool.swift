@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NixActionsEngine
 
 /// Entry point of the `nixactions` command.
 ///
@@ -38,7 +39,7 @@ public enum ExitStatus {
 }
 
 func standardError(_ text: String) {
-    FileHandle.standardError.write(Data(text.utf8))
+    StandardStreams.writeError(text)
 }
 
 struct NixActions: AsyncParsableCommand {
@@ -47,6 +48,6 @@ struct NixActions: AsyncParsableCommand {
         abstract: "Run GitHub-Actions-shaped workflows locally, in containers, over SSH or on a cluster.",
         discussion: "Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, ValidateCommand.self, ListCommand.self, GraphCommand.self, PluginsCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ListCommand.self, GraphCommand.self, PluginsCommand.self, SuperviseCommand.self]
     )
 }

@@ -65,20 +65,23 @@ struct RunCommand: AsyncParsableCommand {
         }
         let environment = try runtimeEnvironment()
 
-        let runID = Self.makeRunID()
-        let runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("nixactions-\(runID)")
+        let supervision: RunSupervision
         do {
-            try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+            supervision = try RunSupervision()
         } catch {
-            standardError("error: cannot create the run directory \(runDirectory.path): \(error.localizedDescription)\n")
+            standardError("error: \(error)\n")
             throw ExitCode(ExitStatus.usage)
         }
-        defer { try? FileManager.default.removeItem(at: runDirectory) }
+        let runID = supervision.runID
+        let runDirectory = URL(fileURLWithPath: supervision.folder.path)
+        defer { supervision.finish() }
 
         var options = RunOptions(
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: runDirectory.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
+        options.cgroup = supervision.cgroup
+        options.trackingID = supervision.trackingID
         options.functions = functions
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let stdout: @Sendable (String) -> Void = { writeStandardOutput($0) }
@@ -97,7 +100,10 @@ struct RunCommand: AsyncParsableCommand {
         registry.onSecret { redactor.add($0) }
         let runner = WorkflowRunner(
             workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
-        let summary = await CancellationOnSignal.run(onSignal: { registry.cancelRun() }) { await runner.run() }
+        let summary = await CancellationOnSignal.run(
+            onSignal: { registry.cancelRun() },
+            onSecondSignal: { supervision.killEverything() }
+        ) { await runner.run() }
         if format != .json && keepsLogs { writeStandardOutput("logs: \(logs)\n") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
@@ -117,13 +123,6 @@ struct RunCommand: AsyncParsableCommand {
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
         return environment
-    }
-
-    static func makeRunID() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return "\(formatter.string(from: Date()))-\(ProcessInfo.processInfo.processIdentifier)"
     }
 }
 
@@ -156,19 +155,8 @@ enum PlanPrinter {
     }
 }
 
-/// Write to standard output, ignoring a reader that went away (`nixactions run … | head`): the run
-/// goes on and cleans up after itself, and its logs are still kept in the log folder.
+/// Write to standard output, ignoring a reader that went away (`nixactions run … | head`): the
+/// run goes on and cleans up after itself, and its logs are still kept in the log folder.
 func writeStandardOutput(_ text: String) {
-    var text = text
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(STDOUT_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return  // EPIPE and the like: nobody is reading
-            }
-            offset += written
-        }
-    }
+    StandardStreams.writeOutput(text)
 }

@@ -3,54 +3,120 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, pid_t *pid,
-              int *stdout_fd, int *stderr_fd, int *pid_fd) {
+/* The executable for argv0: itself when it has a slash, else the first executable file in the
+ * PATH of envp (or the default path). Writes into `out` (PATH_MAX bytes). */
+static int resolve(const char *argv0, const char *const envp[], char *out) {
+    if (strchr(argv0, '/')) {
+        if (strlen(argv0) >= PATH_MAX) return ENAMETOOLONG;
+        strcpy(out, argv0);
+        return 0;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *const *e = envp; *e; e++) {
+        if (strncmp(*e, "PATH=", 5) == 0) {
+            path = *e + 5;
+            break;
+        }
+    }
+    size_t name = strlen(argv0);
+    int result = ENOENT;
+    while (*path) {
+        const char *end = strchrnul(path, ':');
+        size_t dir = (size_t)(end - path);
+        if (dir > 0 && dir + 1 + name < PATH_MAX) {
+            memcpy(out, path, dir);
+            out[dir] = '/';
+            memcpy(out + dir + 1, argv0, name + 1);
+            if (access(out, X_OK) == 0) return 0;
+            if (errno == EACCES) result = EACCES;
+        }
+        path = *end ? end + 1 : end;
+    }
+    return result;
+}
+
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+    char *executable = malloc(PATH_MAX);
+    if (!executable) return ENOMEM;
+    int rc = resolve(argv[0], envp, executable);
+    if (rc != 0) {
+        free(executable);
+        return rc;
+    }
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (pipe2(out, O_CLOEXEC) != 0) return errno;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        rc = errno;
+        free(executable);
+        return rc;
+    }
     if (pipe2(err, O_CLOEXEC) != 0) {
-        int saved = errno;
+        rc = errno;
         close(out[0]);
         close(out[1]);
-        return saved;
+        free(executable);
+        return rc;
     }
 
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
-
-    sigset_t all, none;
+    /* The child shares our memory until it execs (vfork): no signal handler of ours may run in it,
+     * so every signal is blocked across the fork and reset to its default in the child. */
+    sigset_t all, previous;
     sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-    pid_t child = -1;
-    int rc = posix_spawnp(&child, argv[0], &actions, &attr, (char *const *)argv, (char *const *)envp);
-
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    volatile int child_error = 0;
+    pid_t child = vfork();
+    if (child == 0) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        /* Into the job's cgroup before anything can fork: nothing the step starts escapes it. */
+        if (cgroup_procs_fd >= 0 && write(cgroup_procs_fd, "0", 1) != 1) goto fail;
+        if (setpgid(0, 0) != 0) goto fail;
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0) goto fail;
+        if (dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) goto fail;
+        syscall(SYS_close_range, 3U, ~0U, 0);
+        if (cwd && chdir(cwd) != 0) goto fail;
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(executable, (char *const *)argv, (char *const *)envp);
+    fail:
+        child_error = errno ? errno : EINVAL;
+        _exit(127);
+    }
+    rc = child < 0 ? errno : child_error;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    free(executable);
     close(out[1]);
     close(err[1]);
+    if (child > 0 && rc != 0) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    }
     if (rc != 0) {
         close(out[0]);
         close(err[0]);
@@ -59,11 +125,38 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     *pid = child;
     *stdout_fd = out[0];
     *stderr_fd = err[0];
+    /* Safe: the child is ours and unreaped, so its pid cannot have been reused. */
     *pid_fd = (int)syscall(SYS_pidfd_open, child, 0);
     return 0;
+}
+
+int nxa_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int nxa_pidfd_signal(int pid_fd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pid_fd, sig, NULL, 0) == 0 ? 0 : errno;
 }
 
 int nxa_kill_group(pid_t pgid, int sig) {
     if (pgid <= 1) return EINVAL;
     return kill(-pgid, sig) == 0 ? 0 : errno;
+}
+
+int nxa_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno; }
+
+int nxa_peek_exit(pid_t pid, int *status_out) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    for (;;) {
+        int rc = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+        if (rc == 0) break;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+    if (info.si_pid == 0) return 0;
+    *status_out = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : (info.si_status & 0x7f);
+    return 1;
+}
+
+int nxa_rename_noreplace(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ? 0 : errno;
 }

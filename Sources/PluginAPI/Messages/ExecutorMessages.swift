@@ -16,6 +16,14 @@ public struct ExecutorConfiguration: Codable, Sendable, Hashable {
     public var projectDirectory: String
     /// The `executor.with` options from the workflow, free-form per executor.
     public var options: [String: JSONValue]
+    /// A cgroup v2 folder the host made for this run (ABI 1.2), or nil when the machine has none
+    /// usable. Executors that start local processes put each job's processes in a cgroup below it,
+    /// so that nothing a step starts outlives the job; the host kills the whole run's tree through
+    /// it if it dies or is stopped twice.
+    public var cgroup: String?
+    /// The run's tracking id (ABI 1.2): local processes carry `NIXACTIONS_TRACKING_ID` values that
+    /// start with it, so that they can be found without a cgroup.
+    public var trackingID: String?
 
     public init(runID: String, runDirectory: String, projectDirectory: String, options: [String: JSONValue] = [:]) {
         self.runID = runID

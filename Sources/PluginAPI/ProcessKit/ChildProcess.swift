@@ -30,21 +30,34 @@ public final class ChildProcess: Sendable {
     private let stdoutFD: Int32
     private let stderrFD: Int32
     private let pidFD: Int32
-    private let finished = Atomic<Bool>(false)
 
-    /// Spawn `arguments[0]` (looked up in PATH) with exactly `environment`.
-    public init(arguments: [String], environment: [String: String], directory: String?) throws(SpawnError) {
+    /// Where the child and everything it starts live (nil: its process group only).
+    public let containment: StepContainment?
+
+    /// Spawn `arguments[0]` (a path, or looked up in the PATH of `environment`) with exactly
+    /// `environment`; with `containment`, inside the step's cgroup (entered before exec) and
+    /// carrying its tracking id.
+    public init(arguments: [String], environment: [String: String], directory: String?,
+                containment: StepContainment? = nil) throws(SpawnError) {
         var pid: pid_t = 0
         var out: Int32 = -1
         var err: Int32 = -1
         var pidFD: Int32 = -1
+        var environment = environment
+        if let containment { environment[JobContainment.trackingVariable] = containment.trackingID }
         let envStrings = environment.map { "\($0.key)=\($0.value)" }
+        var cgroupFD: Int32 = -1
+        if let cgroup = containment?.cgroup {
+            cgroupFD = open(cgroup + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            if cgroupFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
+        }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
         let rc = withCStringArray(arguments) { argv in
             withCStringArray(envStrings) { envp in
                 if let directory {
-                    return directory.withCString { nxa_spawn(argv, envp, $0, &pid, &out, &err, &pidFD) }
+                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, &pid, &out, &err, &pidFD) }
                 }
-                return nxa_spawn(argv, envp, nil, &pid, &out, &err, &pidFD)
+                return nxa_spawn(argv, envp, nil, cgroupFD, &pid, &out, &err, &pidFD)
             }
         }
         guard rc == 0 else { throw SpawnError(command: arguments.first ?? "", errno: rc) }
@@ -52,51 +65,54 @@ public final class ChildProcess: Sendable {
         self.stdoutFD = out
         self.stderrFD = err
         self.pidFD = pidFD
+        self.containment = containment
     }
 
-    /// Send `signal` to the child's process group.
-    public func signalGroup(_ signal: Int32) {
-        guard !finished.load(ordering: .acquiring) else { return }
-        _ = nxa_kill_group(pid, signal)
+    /// Send `signal` to the child's process group, only while the leader is unreaped (so the
+    /// group id is still ours), and to every other process of the step's containment.
+    public func signalAll(_ signal: Int32) {
+        reaping.withLock { reaped in
+            if !reaped { _ = nxa_kill_group(pid, signal) }
+        }
+        containment?.signalAll(signal)
     }
 
-    /// SIGKILL whatever is left in the child's process group, even after the leader exited and was
-    /// reaped (background processes a step started). For job cleanup.
-    public func killLeftovers() {
-        _ = nxa_kill_group(pid, SIGKILL)
-    }
-
-    /// End the process tree: SIGTERM to the group, then SIGKILL after `grace` if still running.
+    /// End the process tree: SIGTERM to all of it, then SIGKILL after `grace` to what is left.
     public func terminate(grace: Duration) {
-        signalGroup(SIGTERM)
-        let pid = self.pid
+        signalAll(SIGTERM)
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-            // Kill the group even if the leader has exited: its children may linger.
-            _ = nxa_kill_group(pid, SIGKILL)
-            _ = self
+            signalAll(SIGKILL)
         }
     }
 
+    /// True once the child has been reaped; held while signalling the group so the two never race.
+    private let reaping = Mutex<Bool>(false)
+
     /// Block until the child exits, passing output chunks (fd 1 or 2) to `onOutput` in order.
     ///
-    /// After the child exits, output still buffered in the pipes is delivered; a background
-    /// process that keeps a pipe open does not hold the step: reading stops `drainAfterExit`
-    /// after the exit once the pipes go quiet.
+    /// The step ends when the child exits: output still in the pipes is read for at most
+    /// `drainAfterExit` more (a background process that keeps printing does not hold the step),
+    /// and the rest stays with the background process, which the job's cleanup ends.
     public func wait(
-        drainAfterExit: Duration = .milliseconds(100),
+        drainAfterExit: Duration = .milliseconds(200),
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
         var buffer = [UInt8](repeating: 0, count: 65536)
         var termination: Termination?
-        let drainMillis = Int32(drainAfterExit.components.seconds * 1000 + drainAfterExit.components.attoseconds / 1_000_000_000_000_000)
+        var drainDeadline = ContinuousClock.now
 
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             let watchingExit = termination == nil && pidFD >= 0
             if watchingExit { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
-            let timeout: Int32 = termination != nil ? drainMillis : (pidFD >= 0 ? -1 : 50)
+            var timeout: Int32 = pidFD >= 0 ? -1 : 50
+            if termination != nil {
+                let left = drainDeadline - ContinuousClock.now
+                if left <= .zero { break }  // exited, and the drain time is up
+                timeout = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            }
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
@@ -104,7 +120,10 @@ public final class ChildProcess: Sendable {
             }
             if ready == 0 {
                 if termination != nil { break }  // exited and the pipes went quiet
-                if pidFD < 0, let status = reap(blocking: false) { termination = status }
+                if pidFD < 0, let status = reap(blocking: false) {
+                    termination = status
+                    drainDeadline = ContinuousClock.now + drainAfterExit
+                }
                 continue
             }
             var closed: [Int32] = []
@@ -122,23 +141,34 @@ public final class ChildProcess: Sendable {
             }
             if watchingExit, let last = fds.last, last.revents != 0, termination == nil {
                 termination = reap(blocking: true)
+                drainDeadline = ContinuousClock.now + drainAfterExit
             }
         }
         for entry in open { close(entry.fd) }
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
-        finished.store(true, ordering: .releasing)
         return result
     }
 
     private func reap(blocking: Bool) -> Termination? {
         var status: Int32 = 0
+        // Learn of the exit without reaping, then reap under the lock that group signals take.
         while true {
-            let rc = waitpid(pid, &status, blocking ? 0 : WNOHANG)
-            if rc == pid { break }
-            if rc == 0 { return nil }
-            if rc < 0 && errno == EINTR { continue }
+            let rc = nxa_peek_exit(pid, &status)
+            if rc == 1 { break }
+            if rc == 0 {
+                if !blocking { return nil }
+                var info = siginfo_t()
+                _ = waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT)
+                continue
+            }
+            if rc == -EINTR { continue }
             return .exited(-1)
+        }
+        reaping.withLock { reaped in
+            var ignored: Int32 = 0
+            while waitpid(pid, &ignored, 0) < 0 && errno == EINTR {}
+            reaped = true
         }
         let signal = status & 0x7f
         if signal == 0 { return .exited((status >> 8) & 0xff) }

@@ -2,9 +2,9 @@ import Foundation
 
 /// Run a process to completion on a thread of its own, streaming its output.
 ///
-/// Cancelling the calling task ends the process tree: SIGTERM to the group, SIGKILL after
-/// `grace`. The function returns once the process has been reaped, so nothing is left running
-/// but background processes that left the group.
+/// Cancelling the calling task ends the process tree: SIGTERM to all of it (the group and the
+/// step's containment), SIGKILL after `grace`. The function returns once the process has been
+/// reaped; background processes it left stay in `containment` until the job's cleanup.
 /// - Parameters:
 ///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
 /// - Returns: how the process ended.
@@ -14,10 +14,11 @@ public func runProcess(
     environment: [String: String],
     directory: String?,
     grace: Duration = .seconds(5),
+    containment: StepContainment? = nil,
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
-    let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory)
+    let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment)
     onStart(child)
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in

@@ -14,6 +14,10 @@ public struct RunOptions: Sendable {
     public var environment: [String: String]
     /// Absolute paths never copied into workspaces (the run's log folder).
     public var copySkipPaths: [String] = []
+    /// The run's cgroup v2 folder, when the host could make one (executors contain jobs in it).
+    public var cgroup: String?
+    /// The run's tracking id (`NIXACTIONS_TRACKING_ID` prefix of every local step process).
+    public var trackingID: String?
     /// Functions plugins declare for expressions.
     public var functions: (any PluginFunctionProvider)?
 

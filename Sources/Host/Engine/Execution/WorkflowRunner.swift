@@ -232,9 +232,11 @@ final class ExecutorCache: Sendable {
         key.location = nil
         return instances.withLock { instances in
             if let existing = instances[key] { return existing }
-            let configuration = ExecutorConfiguration(
+            var configuration = ExecutorConfiguration(
                 runID: options.runID, runDirectory: options.runDirectory,
                 projectDirectory: options.projectDirectory, options: reference.options)
+            configuration.cgroup = options.cgroup
+            configuration.trackingID = options.trackingID
             let made: Result<any Executor, EngineError>
             do {
                 made = .success(try provider.makeExecutor(pluginID: reference.pluginID, configuration: configuration))

@@ -28,7 +28,7 @@ public final class ConsoleReporter: RunReporter {
     /// - Parameter write: where text goes (default: standard output).
     public init(style: Style = .plain, write: (@Sendable (String) -> Void)? = nil) {
         self.style = style
-        self.write = write ?? { text in FileHandle.standardOutput.write(Data(text.utf8)) }
+        self.write = write ?? { StandardStreams.writeOutput($0) }
     }
 
     private func color(_ code: String, _ text: String) -> String {

@@ -56,19 +56,26 @@ public final class JSONLinesReporter: RunReporter {
 }
 
 /// Keeps a run's logs in a folder: one `<job>.log` per job, `events.jsonl`, and `summary.md`.
+///
+/// The folder is made fresh (never an existing one) with mode 0700, its files with 0600. A write
+/// that fails (a full disk) is reported once per file on standard error and the run goes on.
 public final class LogDirectoryReporter: RunReporter {
     public let directory: String
-    private let files = Mutex<[String: FileHandle]>([:])
+    private let files = Mutex<[String: LogFile]>([:])
+    private let eventsFile: LogFile
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
+    private let onFailure: @Sendable (String) -> Void
 
-    public init(directory: String) throws {
+    public init(directory: String, onFailure: @escaping @Sendable (String) -> Void = { StandardStreams.writeError("warning: \($0)\n") }) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let eventsPath = directory + "/events.jsonl"
-        FileManager.default.createFile(atPath: eventsPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: eventsPath))
-        events = JSONLinesReporter { handle.write(Data($0.utf8)) }
+        self.onFailure = onFailure
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let eventsFile = try LogFile(path: directory + "/events.jsonl", onFailure: onFailure)
+        self.eventsFile = eventsFile
+        events = JSONLinesReporter { eventsFile.write($0) }  // JSONLinesReporter serialises its writes
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
         summaryBuffer = buffer
@@ -83,11 +90,10 @@ public final class LogDirectoryReporter: RunReporter {
     func append(_ job: String, _ line: String) {
         files.withLock { files in
             if files[job] == nil {
-                let path = directory + "/" + job + ".log"
-                FileManager.default.createFile(atPath: path, contents: nil)
-                files[job] = FileHandle(forWritingAtPath: path)
+                files[job] = try? LogFile(path: directory + "/" + job + ".log", onFailure: onFailure)
+                if files[job] == nil { onFailure("cannot create the log file \(directory)/\(job).log: \(String(cString: strerror(errno)))") }
             }
-            files[job]?.write(Data((Timestamp.now() + " " + line + "\n").utf8))
+            files[job]?.write(Timestamp.now() + " " + line + "\n")
         }
     }
 
@@ -111,8 +117,12 @@ public final class LogDirectoryReporter: RunReporter {
             let text = summaryBuffer.text.withLock { $0 }
             // Only the table and what follows it belong in the summary file.
             let table = text.range(of: "\nJOB ").map { String(text[$0.lowerBound...]) } ?? text
-            FileManager.default.createFile(atPath: directory + "/summary.md", contents: Data(("```\n" + table.trimmingCharacters(in: .newlines) + "\n```\n").utf8))
-            files.withLock { files in for handle in files.values { try? handle.close() } }
+            if let file = try? LogFile(path: directory + "/summary.md", onFailure: onFailure) {
+                file.write("```\n" + table.trimmingCharacters(in: .newlines) + "\n```\n")
+                file.close()
+            }
+            files.withLock { files in for file in files.values { file.close() } }
+            eventsFile.close()
         }
     }
 }

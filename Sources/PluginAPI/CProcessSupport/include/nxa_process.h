@@ -1,6 +1,6 @@
 /*
- * nxa_process.h: process spawning for executor plugins (a C shim because posix_spawn's
- * attribute API and the pidfd_open system call are awkward or unavailable from Swift).
+ * nxa_process.h: process spawning for executor plugins (a C shim: a vfork child that moves
+ * itself into a cgroup before exec, pidfds and prctl are unavailable or awkward from Swift).
  */
 #ifndef NXA_PROCESS_H
 #define NXA_PROCESS_H
@@ -8,19 +8,38 @@
 #include <sys/types.h>
 
 /*
- * Spawn `argv[0]` (searched in the parent's PATH) with `envp`, in `cwd` (NULL: inherit),
- * as the leader of a new process group (so the whole tree can be signalled), stdin from
- * /dev/null, stdout and stderr to fresh pipes, every other descriptor closed, all signal
- * dispositions reset to default and the signal mask cleared.
+ * Spawn `argv[0]` (a path, or a name searched in envp's PATH) with `envp`, in `cwd` (NULL:
+ * inherit), as the leader of a new process group, stdin from /dev/null, stdout and stderr to
+ * fresh pipes, every other descriptor closed, all signal dispositions reset to default and the
+ * signal mask cleared. When `cgroup_procs_fd` >= 0 (an open `cgroup.procs` of a cgroup v2), the
+ * child moves itself into that cgroup before it execs, so nothing it starts can be outside it.
  *
  * On success returns 0 and sets *pid, *stdout_fd, *stderr_fd (read ends, O_CLOEXEC) and
  * *pid_fd (a pidfd that polls readable when the child exits, or -1 if the kernel has none).
- * On failure returns an errno value; nothing is left open.
+ * On failure returns an errno value (also for a failed exec or cgroup move); nothing is left
+ * open and no child is left running.
  */
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, pid_t *pid,
-              int *stdout_fd, int *stderr_fd, int *pid_fd);
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
-/* Signal the process group `pgid` (kill(-pgid, sig)); returns 0 or an errno value. */
+/* pidfd_open(pid): a descriptor that keeps naming this process even if its pid is reused; -1 on error. */
+int nxa_pidfd_open(pid_t pid);
+
+/* pidfd_send_signal: returns 0 or an errno value (ESRCH once the process has exited). */
+int nxa_pidfd_signal(int pid_fd, int sig);
+
+/* Signal the process group `pgid` (kill(-pgid, sig)); returns 0 or an errno value. Only call it
+ * while the group's leader is known to be unreaped (so the id cannot have been reused). */
 int nxa_kill_group(pid_t pgid, int sig);
+
+/* prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process. */
+int nxa_set_child_subreaper(void);
+
+/* Whether child `pid` has exited, without reaping it (waitid WNOWAIT): 1 and a wait status in
+ * *status_out, 0 while it runs, or -errno. */
+int nxa_peek_exit(pid_t pid, int *status_out);
+
+/* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
+int nxa_rename_noreplace(const char *from, const char *to);
 
 #endif

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import NixActionsEngine
+import NixActionsProcessKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What makes sure a run leaves nothing behind, however it ends.
+///
+/// - A private run folder (mkdtemp, mode 0700, never an existing one) marked in use by a lock
+///   the kernel drops when this process dies; each start sweeps the folders of dead runs.
+/// - A cgroup v2 for the run when the machine allows one (executors contain each job in it),
+///   else the tracking id every local step process carries.
+/// - A supervisor process (`nixactions __supervise`, its own process group) that waits on a pipe
+///   from this process: when the pipe closes without a "done" line, the host died (SIGKILL, a
+///   crash), and the supervisor kills the run's processes and removes its folders.
+final class RunSupervision: Sendable {
+    let runID: String
+    let folder: PrivateFolder
+    let cgroup: String?
+    let trackingID: String
+    /// Write end of the supervisor's pipe (-1 when no supervisor could be started).
+    private let supervisorPipe: Int32
+
+    static let folderPrefix = "nixactions-"
+
+    /// Temporary folders that runs make: the run folders and the local executor's tmpfs folders.
+    static var temporaryBases: [String] {
+        [FileManager.default.temporaryDirectory.path.trimmingSuffix("/"), "/dev/shm"]
+    }
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        Self.ensureStandardDescriptors()
+        for base in Self.temporaryBases { PrivateFolder.sweepDead(base: base, prefix: Self.folderPrefix) }
+        runID = Self.makeRunID()
+        do {
+            folder = try PrivateFolder(base: Self.temporaryBases[0], prefix: "\(Self.folderPrefix)\(runID)-")
+        } catch {
+            throw EngineError("cannot create a run folder in \(Self.temporaryBases[0]): \(String(cString: strerror(error.errno)))",
+                              hint: "set TMPDIR to a writable folder")
+        }
+        trackingID = "\(runID)-\(getpid())"
+        cgroup = environment["NIXACTIONS_NO_CGROUP"] == "1" ? nil : CgroupV2.makeRunCgroup(name: "nixactions-\(runID)")
+        supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID)
+    }
+
+    /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
+    /// left and let the supervisor go.
+    func finish() {
+        if let cgroup { CgroupTree.kill(cgroup, timeout: .seconds(5)); CgroupTree.remove(cgroup) }
+        folder.remove()
+        if supervisorPipe >= 0 {
+            _ = write(supervisorPipe, "done\n", 5)
+            close(supervisorPipe)
+        }
+    }
+
+    /// A second signal: kill every process of the run now, without cleanup steps. The folders
+    /// are removed by the supervisor once this process has exited.
+    func killEverything() {
+        Self.killRun(cgroup: cgroup, trackingID: trackingID)
+        folder.remove()
+    }
+
+    static func killRun(cgroup: String?, trackingID: String) {
+        if let cgroup {
+            CgroupTree.kill(cgroup, timeout: .seconds(2))
+            CgroupTree.remove(cgroup)
+        }
+        TrackedProcesses.kill(prefix: trackingID + "/", signal: SIGKILL, wait: .seconds(2))
+    }
+
+    /// `yyyyMMdd-HHmmss-` and 8 random hex digits: sortable, and unique even for runs started in
+    /// the same second with the same pid (containers, pid namespaces).
+    static func makeRunID() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                           parts.tm_hour, parts.tm_min, parts.tm_sec)
+        var generator = SystemRandomNumberGenerator()
+        let random = String(generator.next() as UInt32, radix: 16)
+        return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
+    }
+
+    /// Descriptors 0, 1 and 2 open (on /dev/null if closed), so that no pipe or file the run
+    /// opens later lands on them.
+    static func ensureStandardDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 && null != fd { dup2(null, fd); close(null) }
+        }
+    }
+
+    /// Start `nixactions __supervise` with the read end of a pipe as its standard input.
+    /// Returns the write end, or -1 (the run goes on, protected only while this process lives).
+    static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String) -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return -1 }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+        var arguments = ["nixactions", SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
+        if let cgroup { arguments += ["--cgroup", cgroup] }
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        // Its own process group: a signal to the host's group (Ctrl-C, kill -9 -PGID) spares it.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        var pid: pid_t = 0
+        let pointers = arguments.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, pointers, environ)
+        close(fds[0])
+        guard rc == 0 else {
+            close(fds[1])
+            return -1
+        }
+        return fds[1]
+    }
+}
+
+/// `nixactions __supervise`: the other half of `RunSupervision` (not for people).
+struct SuperviseCommand: ParsableCommand {
+    static let name = "__supervise"
+    static let configuration = CommandConfiguration(
+        commandName: name, abstract: "Clean up after a run whose host died (internal).", shouldDisplay: false)
+
+    @Option(name: .customLong("run-folder")) var runFolder: String
+    @Option(name: .customLong("tracking-id")) var trackingID: String
+    @Option(name: .customLong("cgroup")) var cgroup: String?
+
+    func run() throws {
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        if String(decoding: received, as: UTF8.self).contains("done\n") { return }
+        // The host died without finishing: its processes, cgroup and folders go now.
+        RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
+        try? FileManager.default.removeItem(atPath: runFolder)
+        for base in RunSupervision.temporaryBases {
+            PrivateFolder.sweepDead(base: base, prefix: RunSupervision.folderPrefix)
+        }
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) && count > suffix.count ? String(dropLast(suffix.count)) : self
+    }
+}

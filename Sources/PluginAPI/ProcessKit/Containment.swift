@@ -1,0 +1,257 @@
+import CProcessSupport
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Keeps every process a job starts where it can be found and ended, however it tries to leave.
+///
+/// Two mechanisms, chosen once per job:
+/// - **cgroup v2** (when the host made a run cgroup): each step is spawned straight into a cgroup
+///   of its own under the job's (`<run>/<job>/s<N>`), before it can fork. `setsid`, double forks
+///   and daemons stay inside; `cgroup.kill` ends them all at once.
+/// - **Fallback** (no writable cgroup v2): every step carries `NIXACTIONS_TRACKING_ID` in its
+///   environment (GitHub's runner does the same with `RUNNER_TRACKING_ID`), the host process is a
+///   child subreaper so orphans are re-parented to it, and cleanup scans `/proc` for processes
+///   carrying the id, signalling each through a pidfd it opened first. A process that clears its
+///   environment (`env -i`) escapes this mode; it does not escape a cgroup.
+///
+/// Nothing here ever signals a process-group id or a pid that is not known to be alive and ours:
+/// group signals go only while the group's leader is unreaped (`ChildProcess`), and everything
+/// else goes through a pidfd checked after it was opened.
+public final class JobContainment: Sendable {
+    /// The job's cgroup folder, or nil in the fallback mode.
+    public let cgroup: String?
+    /// `NIXACTIONS_TRACKING_ID` prefix of this job's steps: `<run tracking id>/<job token>/`.
+    public let trackingPrefix: String
+    private let steps = Atomic<Int>(0)
+
+    public static let trackingVariable = "NIXACTIONS_TRACKING_ID"
+
+    /// - Parameters:
+    ///   - runCgroup: the run's cgroup folder made by the host, or nil.
+    ///   - runTrackingID: the run's tracking id (unique per run).
+    ///   - key: the job's key (safe for a file name).
+    public init(runCgroup: String?, runTrackingID: String, key: String) {
+        let token = Self.randomToken()
+        trackingPrefix = "\(runTrackingID)/\(token)/"
+        if let runCgroup {
+            let path = "\(runCgroup)/j-\(token)"
+            cgroup = mkdir(path, 0o755) == 0 ? path : nil
+        } else {
+            cgroup = nil
+        }
+        if cgroup == nil { _ = Self.enableFallback }
+    }
+
+    /// The fallback needs orphans re-parented to this process (done once, process-wide).
+    static let enableFallback: Bool = nxa_set_child_subreaper() == 0
+
+    /// A place for one step: its cgroup (made now) and its tracking id.
+    public func makeStep() -> StepContainment {
+        let serial = steps.add(1, ordering: .relaxed).newValue
+        let id = trackingPrefix + "s\(serial)"
+        guard let cgroup else { return StepContainment(cgroup: nil, trackingID: id) }
+        let path = "\(cgroup)/s\(serial)"
+        return StepContainment(cgroup: mkdir(path, 0o755) == 0 ? path : nil, trackingID: id)
+    }
+
+    /// End every process the job's steps left, then remove the job's cgroups. Blocks until they
+    /// are gone (at most `timeout`).
+    public func endAll(timeout: Duration = .seconds(5)) {
+        if let cgroup {
+            CgroupTree.kill(cgroup, timeout: timeout)
+            CgroupTree.remove(cgroup)
+        } else {
+            TrackedProcesses.kill(prefix: trackingPrefix, signal: SIGKILL, wait: timeout)
+        }
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 36)
+    }
+}
+
+/// Where one step's processes live.
+public struct StepContainment: Sendable {
+    /// The step's cgroup folder, or nil (fallback: the tracking id only).
+    public let cgroup: String?
+    /// The value of `NIXACTIONS_TRACKING_ID` for the step.
+    public let trackingID: String
+
+    /// Send `signal` to every process of the step: through the cgroup, or the tracking id.
+    public func signalAll(_ signal: Int32) {
+        if let cgroup {
+            if signal == SIGKILL { CgroupTree.killNow(cgroup) } else { CgroupTree.signal(cgroup, signal) }
+        } else {
+            TrackedProcesses.kill(prefix: trackingID, signal: signal, wait: nil)
+        }
+    }
+}
+
+/// cgroup v2 folders: kill, signal, remove.
+public enum CgroupTree {
+    /// Write `1` to `cgroup.kill` (SIGKILL to every process in the subtree, atomically).
+    public static func killNow(_ path: String) {
+        let fd = open(path + "/cgroup.kill", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = write(fd, "1", 1)
+        close(fd)
+    }
+
+    /// Kill the subtree and wait (up to `timeout`) until it holds no process.
+    public static func kill(_ path: String, timeout: Duration) {
+        killNow(path)
+        let deadline = ContinuousClock.now + timeout
+        while isPopulated(path) && ContinuousClock.now < deadline {
+            usleep(2000)
+        }
+    }
+
+    /// Whether any process is in the subtree (`populated 1` in `cgroup.events`).
+    public static func isPopulated(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path + "/cgroup.events", encoding: .utf8) else { return false }
+        return text.contains("populated 1")
+    }
+
+    /// Send `signal` to each process in the subtree, through a pidfd opened and then checked to
+    /// still be in the subtree (a pid read from `cgroup.procs` may have exited and been reused).
+    public static func signal(_ path: String, _ signal: Int32) {
+        for folder in subtree(path) {
+            guard let text = try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                guard let pid = pid_t(line) else { continue }
+                let fd = nxa_pidfd_open(pid)
+                guard fd >= 0 else { continue }
+                if let membership = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8),
+                   membership.contains(relativePath(folder)) {
+                    _ = nxa_pidfd_signal(fd, signal)
+                }
+                close(fd)
+            }
+        }
+    }
+
+    /// `path` and every cgroup below it, deepest last.
+    static func subtree(_ path: String) -> [String] {
+        var result = [path]
+        var index = 0
+        while index < result.count {
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: result[index]) {
+                for name in names {
+                    let child = result[index] + "/" + name
+                    var info = stat()
+                    if stat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { result.append(child) }
+                }
+            }
+            index += 1
+        }
+        return result
+    }
+
+    /// Remove the (empty) cgroup subtree, deepest folders first.
+    public static func remove(_ path: String) {
+        for folder in subtree(path).reversed() { rmdir(folder) }
+    }
+
+    /// The cgroup path as `/proc/<pid>/cgroup` shows it (relative to the v2 mount).
+    static func relativePath(_ folder: String) -> String {
+        guard let mount = CgroupV2.mountPoint, folder.hasPrefix(mount) else { return folder }
+        return String(folder.dropFirst(mount.count)) + "\n"
+    }
+}
+
+/// The cgroup v2 hierarchy of this machine, as this process sees it.
+public enum CgroupV2 {
+    /// Where cgroup2 is mounted (`/sys/fs/cgroup` or, in hybrid setups, `/sys/fs/cgroup/unified`).
+    public static let mountPoint: String? = {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            // "... mount-point options - cgroup2 source super-options"
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else { continue }
+            let fields = halves[0].split(separator: " ")
+            if fields.count > 4 { return String(fields[4]) }
+        }
+        return nil
+    }()
+
+    /// This process's own cgroup folder (from `/proc/self/cgroup`'s `0::` line), or nil.
+    public static func ownFolder() -> String? {
+        guard let mount = mountPoint,
+              let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
+        else { return nil }
+        let relative = String(line.dropFirst(3))
+        return relative == "/" ? mount : mount + relative
+    }
+
+    /// Make a cgroup for a run below this process's own, usable for `cgroup.kill` and for moving
+    /// processes into it. Nil when cgroup v2 is missing, read-only, too old (no `cgroup.kill`,
+    /// Linux < 5.14) or not delegated to this user.
+    public static func makeRunCgroup(name: String) -> String? {
+        guard let own = ownFolder() else { return nil }
+        let path = own + "/" + name
+        guard mkdir(path, 0o755) == 0 else { return nil }
+        guard access(path + "/cgroup.kill", W_OK) == 0, access(path + "/cgroup.procs", W_OK) == 0 else {
+            rmdir(path)
+            return nil
+        }
+        return path
+    }
+}
+
+/// The fallback: processes found by `NIXACTIONS_TRACKING_ID` in their environment.
+public enum TrackedProcesses {
+    /// Signal every process whose tracking id starts with `prefix` (never this process), each
+    /// through a pidfd opened before its environment is read. With `wait`, repeat until none is
+    /// left or the time is up, reaping the ones re-parented to this process.
+    public static func kill(prefix: String, signal: Int32, wait: Duration?) {
+        let marker = Array("\(JobContainment.trackingVariable)=\(prefix)".utf8)
+        let deadline = ContinuousClock.now + (wait ?? .zero)
+        repeat {
+            var found = false
+            for pid in allPids() where pid != getpid() {
+                let fd = nxa_pidfd_open(pid)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                guard environmentContains(pid, marker) else { continue }
+                if nxa_pidfd_signal(fd, signal) == 0 { found = true }
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)  // ours after re-parenting: do not leave a zombie
+            }
+            guard wait != nil, found else { return }
+            usleep(5000)
+        } while ContinuousClock.now < deadline
+    }
+
+    static func allPids() -> [pid_t] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return names.compactMap { pid_t($0) }
+    }
+
+    /// Whether `/proc/<pid>/environ` has an entry starting with `marker` (zombies have none).
+    static func environmentContains(_ pid: pid_t, _ marker: [UInt8]) -> Bool {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while data.count < 4 << 20 {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            data.append(contentsOf: buffer[0..<count])
+        }
+        var start = 0
+        while start < data.count {
+            let end = data[start...].firstIndex(of: 0) ?? data.count
+            if end - start >= marker.count && data[start..<(start + marker.count)].elementsEqual(marker) { return true }
+            start = end + 1
+        }
+        return false
+    }
+}

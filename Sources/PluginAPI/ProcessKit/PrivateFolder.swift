@@ -1,0 +1,84 @@
+import CProcessSupport
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A temporary folder only this user can enter, made fresh (never an existing one), and marked
+/// as in use for as long as this process lives.
+///
+/// The mark is an exclusive `flock` on `<folder>/.lock`, held through a descriptor that is
+/// closed on exec: the kernel drops it when the process dies, however it dies. `sweepDead` removes
+/// the folders whose mark nobody holds any more: those of runs that were killed.
+public final class PrivateFolder: Sendable {
+    public let path: String
+    private let lockFD: Int32
+
+    public static let lockName = ".lock"
+
+    /// Make `<base>/<prefix>XXXXXX` (mkdtemp: a new name, created exclusively, mode 0700).
+    ///
+    /// The folder is made and locked under a name sweepers ignore (`.<prefix>…`), then renamed
+    /// (never over an existing name) to its final one: no sweeper ever sees it unlocked.
+    public init(base: String, prefix: String) throws(SpawnError) {
+        var template = Array("\(base)/.\(prefix)XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let start = buffer.baseAddress, mkdtemp(start) != nil else { return nil }
+            return String(cString: start)
+        }
+        guard let made else { throw SpawnError(command: "mkdtemp \(base)/\(prefix)XXXXXX", errno: errno) }
+        let fd = open(made + "/" + Self.lockName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let saved = errno
+            if fd >= 0 { close(fd) }
+            Self.removeTree(made)
+            throw SpawnError(command: "lock \(made)", errno: saved)
+        }
+        let final = base + "/" + prefix + made.suffix(6)
+        let renamed = nxa_rename_noreplace(made, final)
+        guard renamed == 0 else {
+            close(fd)
+            Self.removeTree(made)
+            throw SpawnError(command: "rename \(made)", errno: renamed)
+        }
+        path = final
+        lockFD = fd
+    }
+
+    /// Remove the folder and everything in it (it stays marked until this object goes away).
+    public func remove() {
+        Self.removeTree(path)
+    }
+
+    deinit {
+        close(lockFD)
+    }
+
+    /// Remove every `<base>/<prefix>*` folder of this user whose lock no live process holds.
+    /// Folders of other users, links, and folders without a lock file are left alone.
+    /// - Returns: the folders removed.
+    @discardableResult
+    public static func sweepDead(base: String, prefix: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(prefix) {
+            let folder = base + "/" + name
+            var info = stat()
+            guard lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid() else { continue }
+            let fd = open(folder + "/" + lockName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                removeTree(folder)
+                removed.append(folder)
+            }
+            close(fd)
+        }
+        return removed
+    }
+
+    /// `rm -rf`, never following links out of the tree.
+    static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
