@@ -15,7 +15,8 @@ import NixActionsProcessKit
 ///   else the tracking id every local step process carries.
 /// - A supervisor process (`nixactions __supervise`, its own process group) that waits on a pipe
 ///   from this process: when the pipe closes without a "done" line, the host died (SIGKILL, a
-///   crash), and the supervisor kills the run's processes and removes its folders.
+///   crash), and the supervisor kills the run's processes and removes its folders. Either way it
+///   then sweeps the folders of dead runs, this one's included.
 final class RunSupervision: Sendable {
     let runID: String
     let folder: PrivateFolder
@@ -33,8 +34,11 @@ final class RunSupervision: Sendable {
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ensureStandardDescriptors()
-        for base in Self.temporaryBases { PrivateFolder.sweepDead(base: base, prefix: Self.folderPrefix) }
+        Self.sweepDeadRuns()
         runID = Self.makeRunID()
+        // A TMPDIR that does not exist yet is made (private to this user), as the run's parent.
+        try? FileManager.default.createDirectory(
+            atPath: Self.temporaryBases[0], withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         do {
             folder = try PrivateFolder(base: Self.temporaryBases[0], prefix: "\(Self.folderPrefix)\(runID)-")
         } catch {
@@ -51,10 +55,9 @@ final class RunSupervision: Sendable {
     func finish() {
         if let cgroup { CgroupTree.kill(cgroup, timeout: .seconds(5)); CgroupTree.remove(cgroup) }
         folder.remove()
-        if supervisorPipe >= 0 {
-            _ = write(supervisorPipe, "done\n", 5)
-            close(supervisorPipe)
-        }
+        // The pipe stays open until this process exits: then the supervisor sweeps what could
+        // only go once this process let go of it (an executor's tmpfs folder it did not remove).
+        if supervisorPipe >= 0 { _ = write(supervisorPipe, "done\n", 5) }
     }
 
     /// A second signal: kill every process of the run now, without cleanup steps. The folders
@@ -69,7 +72,20 @@ final class RunSupervision: Sendable {
             CgroupTree.kill(cgroup, timeout: .seconds(2))
             CgroupTree.remove(cgroup)
         }
-        TrackedProcesses.kill(prefix: trackingID + "/", signal: SIGKILL, wait: .seconds(2))
+        TrackedProcesses.kill(prefix: trackingID, signal: SIGKILL, wait: .seconds(2))
+    }
+
+    /// Remove the folders of runs whose host died (their lock is free), after killing what is
+    /// left of those runs: their cgroup and the processes carrying their tracking id.
+    static func sweepDeadRuns() {
+        PrivateFolder.sweepDead(base: temporaryBases[0], prefix: folderPrefix) { name in
+            // `nixactions-<run id>-XXXXXX`
+            let runID = String(name.dropFirst(folderPrefix.count).dropLast(7))
+            guard !runID.isEmpty else { return }
+            let cgroup = CgroupV2.ownFolder().map { $0 + "/nixactions-" + runID }
+            killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
+        }
+        for base in temporaryBases.dropFirst() { PrivateFolder.sweepDead(base: base, prefix: folderPrefix) }
     }
 
     /// `yyyyMMdd-HHmmss-` and 8 random hex digits: sortable, and unique even for runs started in
@@ -141,6 +157,7 @@ struct SuperviseCommand: ParsableCommand {
 
     func run() throws {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
+        let host = getppid()
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 256)
         while true {
@@ -149,13 +166,24 @@ struct SuperviseCommand: ParsableCommand {
             if count <= 0 { break }
             received += buffer[0..<count]
         }
-        if String(decoding: received, as: UTF8.self).contains("done\n") { return }
-        // The host died without finishing: its processes, cgroup and folders go now.
-        RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
-        try? FileManager.default.removeItem(atPath: runFolder)
-        for base in RunSupervision.temporaryBases {
-            PrivateFolder.sweepDead(base: base, prefix: RunSupervision.folderPrefix)
+        // The pipe closes while the host exits, maybe before its other descriptors (and locks) go.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while Self.isAlive(host) && ContinuousClock.now < deadline { usleep(1000) }
+        if !String(decoding: received, as: UTF8.self).contains("done\n") {
+            // The host died without finishing: its processes, cgroup and folders go now.
+            RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
+            try? FileManager.default.removeItem(atPath: runFolder)
         }
+        RunSupervision.sweepDeadRuns()
+    }
+}
+
+extension SuperviseCommand {
+    /// Whether `pid` still runs (not a zombie: a zombie has released all it held).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard pid > 1, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return false }
+        return text[text.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
     }
 }
 

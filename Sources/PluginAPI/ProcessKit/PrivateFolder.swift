@@ -57,9 +57,10 @@ public final class PrivateFolder: Sendable {
 
     /// Remove every `<base>/<prefix>*` folder of this user whose lock no live process holds.
     /// Folders of other users, links, and folders without a lock file are left alone.
+    /// - Parameter beforeRemoving: called with each dead folder's name, before it is removed.
     /// - Returns: the folders removed.
     @discardableResult
-    public static func sweepDead(base: String, prefix: String) -> [String] {
+    public static func sweepDead(base: String, prefix: String, beforeRemoving: (String) -> Void = { _ in }) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
         var removed: [String] = []
         for name in names where name.hasPrefix(prefix) {
@@ -69,6 +70,7 @@ public final class PrivateFolder: Sendable {
             let fd = open(folder + "/" + lockName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { continue }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                beforeRemoving(name)
                 removeTree(folder)
                 removed.append(folder)
             }
