@@ -42,6 +42,52 @@ struct PluginsCommandTests {
     }
 }
 
+@Suite("nixactions with damaged or untrusted plugin files around")
+struct PluginTrustCommandTests {
+    @Test("truncated plugin files are refused with the reason: plugins list and validate still work, the intact plugin is used")
+    func truncatedPlugins() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/cut"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let bytes = try Data(contentsOf: library("nixactions-plugin-local"))
+        // Same id as the intact plugin next to the executable, which comes later in the search path.
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: folder + "/libnixactions-plugin-local.so"))
+        try bytes.prefix(4096).write(to: URL(fileURLWithPath: folder + "/libnixactions-plugin-small.so"))
+        let list = try nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        #expect(list.status == 0, "\(list.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])
+        let refused = try #require(object["refused"] as? [[String: String]])
+        for name in ["local", "small"] {
+            #expect(refused.contains {
+                $0["path"] == folder + "/libnixactions-plugin-\(name).so"
+                    && $0["reason"]!.hasPrefix("not a loadable library: truncated or damaged ELF file: ")
+            }, "\(refused)")
+        }
+        let plugins = try #require(object["plugins"] as? [[String: Any]])
+        let local = try #require(plugins.first { $0["id"] as? String == "local" })
+        #expect(local["path"] as? String == productsDirectory.path + "/libnixactions-plugin-local.so")
+
+        let workflow = try temp.write("wf.yml", "name: ok\njobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let validate = try nixactions(["validate", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
+    }
+
+    @Test("a plugin folder owned by another user is skipped and listed with the reason")
+    func foreignFolder() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        #expect(chown(folder, 65534, 65534) == 0)
+        let list = try nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        #expect(list.status == 0)
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("refused: \(folder): folder skipped: '\(folder)' is owned by user 'nobody' (uid 65534), not by root or you"), "\(list.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("test-double ") })
+        #expect(lines.contains { $0.hasPrefix("local ") })
+    }
+}
+
 @Suite("nixactions plugins install: recorded hashes, changed files refused")
 struct PluginInstallTests {
     @Test("install records the hash; a changed or unlisted plugin in that folder is refused")

@@ -93,7 +93,7 @@ struct PluginLoaderTests {
         #expect(refusal.reason.contains("writable by other users"))
     }
 
-    @Test("a plugin in a folder every user can write to is refused (unless the folder is sticky, like /tmp)")
+    @Test("a plugin in a folder every user can write to is refused, sticky or not")
     func worldWritableFolder() throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -103,8 +103,15 @@ struct PluginLoaderTests {
             Issue.record("a plugin in a world-writable folder was accepted")
             return
         }
-        #expect(refusal.reason == "refused: its folder '\(folder)' is writable by every user")
+        #expect(refusal.reason == "refused: its folder '\(folder)' is writable by every user (chmod go-w '\(folder)')")
+        // Sticky protects entries from being replaced, but others can still add files next to the plugin.
         #expect(chmod(folder, 0o1777) == 0)
+        guard case .failure(let sticky) = PluginLoader.load(folder + "/libnixactions-plugin-local.so") else {
+            Issue.record("a plugin in a sticky world-writable folder was accepted")
+            return
+        }
+        #expect(sticky.reason == "refused: its folder '\(folder)' is writable by every user (it is sticky, but others can still add files to it)")
+        #expect(chmod(folder, 0o755) == 0)
         #expect((try? PluginLoader.load(folder + "/libnixactions-plugin-local.so").get())?.id == "local")
     }
 

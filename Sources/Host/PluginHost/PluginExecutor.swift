@@ -141,10 +141,12 @@ public struct PluginRegistry: ExecutorProvider {
         guard let plugin = loaded.first(where: { $0.id == pluginID }) else {
             let suggestion = didYouMean(pluginID, in: executorIDs)
             let refusedHere = refused.first { ($0.path as NSString).lastPathComponent.contains(pluginID) }
+            let skippedFolder = refused.first { $0.reason.hasPrefix("folder skipped:") }
             throw EngineError(
                 "no executor plugin '\(pluginID)' was found",
                 hint: suggestion.map { "did you mean '\($0)'?" }
                     ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" }
+                    ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
                     ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
         }
         return try PluginExecutor(plugin: plugin, configuration: configuration)

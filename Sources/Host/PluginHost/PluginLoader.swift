@@ -35,9 +35,12 @@ public struct RefusedPlugin: Error, Sendable, Hashable {
 /// Finds and loads plugin libraries.
 ///
 /// Search order: each folder of `$NIXACTIONS_PLUGIN_PATH` (colon-separated), the folder of the
-/// `nixactions` executable (and its `../lib/nixactions/plugins`), then
-/// `~/.local/lib/nixactions/plugins`. A plugin is a file named `libnixactions-plugin-*.so`.
+/// `nixactions` executable (its real path, from `/proc/self/exe`) and its `../lib/nixactions/plugins`,
+/// then `~/.local/lib/nixactions/plugins`. A plugin is a file named `libnixactions-plugin-*.so`.
 /// When two files declare the same id, the first found wins and the other is refused.
+///
+/// Every folder searched, and every plugin file with its folders, must pass `PluginTrust`'s
+/// rules (owner root or you, not writable by group or others, complete ELF) before `dlopen`.
 public enum PluginLoader {
     public static let filePrefix = "libnixactions-plugin-"
     public static let fileSuffix = ".so"
@@ -49,9 +52,11 @@ public enum PluginLoader {
         if let path = environment["NIXACTIONS_PLUGIN_PATH"] {
             folders += path.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        folders.append(executable.path)
-        folders.append(executable.appendingPathComponent("../lib/nixactions/plugins").standardized.path)
+        let executable = (try? PluginTrust.realPath("/proc/self/exe").get())
+            ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        folders.append(folder.path)
+        folders.append(folder.appendingPathComponent("../lib/nixactions/plugins").standardized.path)
         if let home = environment["HOME"] {
             folders.append(home + "/.local/lib/nixactions/plugins")
         }
@@ -60,19 +65,24 @@ public enum PluginLoader {
     }
 
     /// Load every plugin file in `folders`.
+    ///
+    /// A folder that does not exist is passed over; a folder that fails the trust rules (its own
+    /// or an ancestor's owner or mode) is skipped whole and listed as refused, with
+    /// `RefusedPlugin.path` the folder and a reason starting with "folder skipped:".
     public static func discover(in folders: [String]) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
         var loaded: [LoadedPlugin] = []
         var refused: [RefusedPlugin] = []
         for folder in folders {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            guard case .success(let real) = PluginTrust.realPath(folder) else { continue }
+            if let problem = PluginTrust.folderProblem(real) {
+                refused.append(RefusedPlugin(path: folder, reason: "folder skipped: '\(problem.folder)' \(problem.problem)"))
+                continue
+            }
             let manifest = PluginManifest.read(in: folder)
             for name in names.sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(fileSuffix) {
                 let path = URL(fileURLWithPath: folder).appendingPathComponent(name).path
-                if let problem = manifest?.problem(with: path) {
-                    refused.append(RefusedPlugin(path: path, reason: problem))
-                    continue
-                }
-                switch load(path) {
+                switch load(path, manifest: manifest) {
                 case .success(let plugin):
                     if let first = loaded.first(where: { $0.id == plugin.id }) {
                         refused.append(RefusedPlugin(path: path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
@@ -89,15 +99,44 @@ public enum PluginLoader {
 
     /// Load one library, refusing anything unsafe, foreign or incompatible.
     public static func load(_ path: String) -> Result<LoadedPlugin, RefusedPlugin> {
+        load(path, manifest: nil)
+    }
+
+    /// Load one library; when its folder keeps a `manifest`, the file must be listed with its hash.
+    ///
+    /// The trust checks, the hash and `dlopen` all use one open descriptor of the real file.
+    static func load(_ path: String, manifest: PluginManifest?) -> Result<LoadedPlugin, RefusedPlugin> {
         func refuse(_ reason: String) -> Result<LoadedPlugin, RefusedPlugin> {
             .failure(RefusedPlugin(path: path, reason: reason))
         }
-        if let problem = permissionProblem(path) { return refuse(problem) }
-
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
-            let message = dlerror().map { String(cString: $0) } ?? "unknown error"
-            return refuse("not a loadable library: \(message)")
+        let real: String
+        switch PluginTrust.realPath(path) {
+        case .success(let resolved): real = resolved
+        case .failure(let reason): return refuse("cannot read it: \(reason.text)")
         }
+        let folder = (real as NSString).deletingLastPathComponent
+        if let problem = PluginTrust.folderProblem(folder.isEmpty ? "/" : folder) {
+            let which = problem.folder == folder ? "its folder" : "the folder"
+            return refuse("refused: \(which) '\(problem.folder)' \(problem.problem)")
+        }
+        let fd: Int32
+        switch PluginTrust.open(real) {
+        case .success(let opened): fd = opened
+        case .failure(let reason): return refuse(reason.text)
+        }
+        let checked = "/proc/self/fd/\(fd)"
+        if let problem = manifest?.problem(with: path, readingFrom: checked) {
+            close(fd)
+            return refuse(problem)
+        }
+        guard let handle = dlopen(checked, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            close(fd)
+            let message = dlerror().map { String(cString: $0) } ?? "unknown error"
+            return refuse("not a loadable library: \(message.replacingOccurrences(of: checked, with: path))")
+        }
+        // The descriptor stays open as long as the process: the dynamic linker now knows the library
+        // by the name "/proc/self/fd/N" and would hand it out again for a later dlopen of that name,
+        // so N must never be reused for another file.
         // Never dlclose: unloading Swift code crashes later conformance lookups.
         guard let symbol = dlsym(handle, NXA_ENTRY_SYMBOL) else {
             return refuse("not a NixActions plugin: it does not export '\(NXA_ENTRY_SYMBOL)'")
@@ -153,22 +192,6 @@ public enum PluginLoader {
             id: id, name: text(plugin.name), version: text(plugin.version), description: text(plugin.description),
             abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,
             interfaces: interfaces, path: path, descriptor: descriptor))
-    }
-
-    /// A plugin runs with the host's rights: refuse files or folders others could have replaced.
-    static func permissionProblem(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "cannot read it: \(String(cString: strerror(errno)))" }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return "not a regular file" }
-        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-            return "refused: the file is writable by other users (chmod go-w '\(path)')"
-        }
-        let folder = (path as NSString).deletingLastPathComponent
-        var folderInfo = stat()
-        if stat(folder, &folderInfo) == 0, folderInfo.st_mode & S_IWOTH != 0, folderInfo.st_mode & S_ISVTX == 0 {
-            return "refused: its folder '\(folder)' is writable by every user"
-        }
-        return nil
     }
 }
 

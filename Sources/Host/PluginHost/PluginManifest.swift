@@ -39,11 +39,17 @@ public struct PluginManifest: Sendable {
 
     /// nil if `path` may be loaded; otherwise why not.
     public func problem(with path: String) -> String? {
+        problem(with: path, readingFrom: path)
+    }
+
+    /// nil if the file named `path` may be loaded, hashing the bytes at `source` (the loader passes
+    /// `/proc/self/fd/N` of the descriptor it checked and loads).
+    func problem(with path: String, readingFrom source: String) -> String? {
         let name = (path as NSString).lastPathComponent
         guard let recorded = entries[name] else {
             return "not installed: this folder keeps a manifest (\(Self.fileName)) that does not list it; use 'nixactions plugins install'"
         }
-        guard let actual = FileDigest.sha256Hex(of: path) else { return "cannot read it to check its hash" }
+        guard let actual = FileDigest.sha256Hex(of: source) else { return "cannot read it to check its hash" }
         guard actual == recorded else {
             return "changed since it was installed (sha256 \(actual.prefix(12))…, recorded \(recorded.prefix(12))…); reinstall it if the change is yours"
         }

@@ -124,4 +124,202 @@ struct ArtifactScenarios {
         #expect(!result.stdout.contains("must-not-run"))
         #expect(!result.stdout.contains("==> job"))
     }
+
+    // MARK: Paths that leave the workspace
+
+    /// A relative path from any job workspace to `absolute`: enough `../` to reach `/` from any depth.
+    static func climbing(to absolute: String) -> String {
+        String(repeating: "../", count: 24) + absolute.dropFirst()
+    }
+
+    @Test("upload-artifact with a path of many ../ fails the step naming the path, and the file is not deleted")
+    func uploadEscapes() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let victim = scenario.marks + "/victim.txt"
+        try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        let path = Self.climbing(to: victim)
+        let result = try scenario.run("""
+            name: escape
+            jobs:
+              build:
+                steps:
+                  - name: Upload outside
+                    uses: actions/upload-artifact@v4
+                    with:
+                      name: x
+                      path: \(path)
+                  - run: echo must-not-run
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the uploaded file must never be removed")
+        #expect(result.stdout.contains("step 'Upload outside': artifact 'x': path '\(path)' leads outside the job's workspace"), "\(result.stdout)")
+        #expect(result.stdout.contains("hint: artifact paths are relative to the job's workspace and must stay inside it"))
+        #expect(!result.stdout.contains("] must-not-run"))
+    }
+
+    @Test("artifacts.keep with a path of many ../ fails the job, and the file is not deleted")
+    func keepEscapes() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let victim = scenario.marks + "/victim.txt"
+        try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        let path = Self.climbing(to: victim)
+        let result = try scenario.run("""
+            name: escape
+            jobs:
+              build:
+                artifacts:
+                  keep: ["\(path)"]
+                steps:
+                  - run: echo built
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(result.stdout.contains("[build] error: artifact 'build': path '\(path)' leads outside the job's workspace"), "\(result.stdout)")
+    }
+
+    @Test("download-artifact into ../../… fails the step and leaves an existing folder of that name outside untouched")
+    func downloadEscapes() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        // Outside the workspace: marks/dist/keep.txt, which a download of an artifact holding dist/ would replace.
+        try FileManager.default.createDirectory(atPath: scenario.marks + "/dist", withIntermediateDirectories: true)
+        try "precious\n".write(toFile: scenario.marks + "/dist/keep.txt", atomically: true, encoding: .utf8)
+        let deep = Self.climbing(to: scenario.marks)
+        let result = try scenario.run("""
+            name: escape
+            jobs:
+              upload:
+                artifacts:
+                  keep: [dist/]
+                steps:
+                  - run: mkdir dist && echo new > dist/app.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: x, path: dist/ }
+              near:
+                needs: upload
+                steps:
+                  - name: Download near
+                    uses: actions/download-artifact@v4
+                    with: { name: x, path: ../../x }
+              deep:
+                needs: upload
+                steps:
+                  - name: Download deep
+                    uses: actions/download-artifact@v4
+                    with:
+                      name: x
+                      path: \(deep)
+              restore:
+                needs: upload
+                artifacts:
+                  restore:
+                    - job: upload
+                      path: \(deep)
+                steps:
+                  - run: echo must-not-run
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(try String(contentsOfFile: scenario.marks + "/dist/keep.txt", encoding: .utf8) == "precious\n")
+        #expect(!FileManager.default.fileExists(atPath: scenario.marks + "/dist/app.txt"))
+        #expect(result.stdout.contains("step 'Download near': artifact 'x': path '../../x' leads outside the job's workspace"), "\(result.stdout)")
+        #expect(result.stdout.contains("step 'Download deep': artifact 'x': path '\(deep)' leads outside the job's workspace"))
+        #expect(result.stdout.contains("[restore] error: artifact 'upload': path '\(deep)' leads outside the job's workspace"))
+        #expect(!result.stdout.contains("] must-not-run"))
+    }
+
+    @Test("absolute artifact paths are refused with a hint, for upload and for download")
+    func absolutePaths() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let victim = scenario.marks + "/victim.txt"
+        try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        let target = scenario.marks + "/abs"
+        let result = try scenario.run("""
+            name: absolute
+            jobs:
+              upload:
+                steps:
+                  - run: echo data > out.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: ok, path: out.txt }
+                  - name: Upload absolute
+                    uses: actions/upload-artifact@v4
+                    with: { name: x, path: \(victim) }
+              download:
+                needs: upload
+                if: always()
+                steps:
+                  - name: Download absolute
+                    uses: actions/download-artifact@v4
+                    with: { name: ok, path: \(target) }
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("step 'Upload absolute': artifact 'x': path '\(victim)' is absolute"), "\(result.stdout)")
+        #expect(result.stdout.contains("hint: use a path relative to the job's workspace (e.g. dist/ or reports/junit.xml)"))
+        #expect(result.stdout.contains("step 'Download absolute': artifact 'ok': path '\(target)' is absolute"))
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+    }
+
+    @Test("a symbolic link inside the workspace that points outside is not followed out, for upload or download")
+    func symlinkEscapes() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        try "secret\n".write(toFile: scenario.marks + "/secret.txt", atomically: true, encoding: .utf8)
+        let result = try scenario.run("""
+            name: links
+            jobs:
+              upload:
+                steps:
+                  - run: |
+                      ln -s \(scenario.marks) outside
+                      echo data > out.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: ok, path: out.txt }
+                  - name: Upload through link
+                    uses: actions/upload-artifact@v4
+                    with: { name: x, path: outside/secret.txt }
+              download:
+                needs: upload
+                if: always()
+                steps:
+                  - run: ln -s \(scenario.marks) outside
+                  - name: Download through link
+                    uses: actions/download-artifact@v4
+                    with: { name: ok, path: outside/got }
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("step 'Upload through link': artifact 'x': path 'outside/secret.txt' leads outside the job's workspace (it resolves to '\(scenario.marks)/secret.txt' through a symbolic link)"), "\(result.stdout)")
+        #expect(result.stdout.contains("step 'Download through link': artifact 'ok': path 'outside/got' leads outside the job's workspace"))
+        #expect(!FileManager.default.fileExists(atPath: scenario.marks + "/got"))
+    }
+
+    @Test("paths with .. that stay inside the workspace still work; a name of dots cannot name the artifact folder")
+    func insidePathsAndNames() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: inside
+            jobs:
+              upload:
+                steps:
+                  - run: mkdir -p dist/sub && echo v1 > dist/app.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: x, path: dist/sub/../app.txt }
+                  - name: Upload dots
+                    uses: actions/upload-artifact@v4
+                    with: { name: "..", path: dist/app.txt }
+              download:
+                needs: upload
+                if: always()
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: x, path: got/./deeper/.. }
+                  - run: echo "read=$(cat got/dist/app.txt)"
+            """)
+        #expect(result.stdout.contains("[download] read=v1\n"), "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("step 'Upload dots': artifact name '..' has no letters or digits"))
+    }
 }

@@ -72,29 +72,57 @@ extension JobRunner {
 ///
 /// Works with executors whose workspace is a folder on this machine (`local`); remote executors
 /// will move files through an executor interface of their own.
+///
+/// Every path given to `keep` (the files to upload) and to `restore` (the folder to download into)
+/// is relative to the job's workspace and must stay inside it: an absolute path is refused, `.` and
+/// `..` are resolved and a path that climbs out is refused, and so is a path that leaves the
+/// workspace through a symbolic link inside it. Artifact names become folder names made of
+/// `a-z 0-9 _ -` only, so they cannot leave the artifact folder. Nothing outside the workspace
+/// and the artifact folder is ever written or removed, and a source is never removed.
 public struct ArtifactStore: Sendable {
     public let root: String
 
     public init(root: String) { self.root = root }
 
-    func folder(_ name: String) -> String { root + "/" + Planner.safeKey(name) }
+    /// The folder of artifact `name`: always a direct child of `root`.
+    func folder(_ name: String) throws -> String {
+        let key = Planner.safeKey(name)
+        guard !key.isEmpty else {
+            throw EngineError("artifact name '\(name)' has no letters or digits", hint: "name artifacts like 'dist' or 'test-results'")
+        }
+        return root + "/" + key
+    }
 
     /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`.
     func keep(_ paths: [String], from workspace: String, as name: String) throws {
         let manager = FileManager.default
-        guard manager.fileExists(atPath: workspace) else {
+        guard manager.fileExists(atPath: workspace), let realWorkspace = Self.realPath(workspace) else {
             throw EngineError("artifacts need a workspace on this machine; '\(workspace)' is not one",
                               hint: "artifacts work with the local executor")
         }
-        let target = folder(name)
+        let target = try folder(name)
         for path in paths {
-            let relative = path.hasSuffix("/") ? String(path.dropLast()) : path
-            let source = workspace + "/" + relative
+            let relative = try Self.relative(path, artifact: name, role: "path")
+            let source = Self.join(workspace, relative)
             guard manager.fileExists(atPath: source) else {
                 throw EngineError("artifact '\(name)': '\(path)' does not exist in the workspace",
                                   hint: "check the path; it is relative to the job's workspace")
             }
-            let destination = target + "/" + relative
+            guard let realSource = Self.resolved(source), Self.isInside(realSource, realWorkspace) else {
+                throw Self.escapes(path, artifact: name, role: "path", through: Self.resolved(source))
+            }
+            try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let destination = Self.join(target, relative)
+            guard let realTarget = Self.realPath(target), let realDestination = Self.resolved(destination),
+                Self.isInside(realDestination, realTarget)
+            else {
+                throw EngineError("artifact '\(name)': '\(path)' would be stored outside the artifact's folder",
+                                  hint: "a symbolic link kept earlier in this artifact points elsewhere; keep the folder that holds it instead")
+            }
+            guard !Self.isInside(realDestination, realSource), !Self.isInside(realSource, realDestination) else {
+                throw EngineError("artifact '\(name)': '\(path)' is the artifact's own storage",
+                                  hint: "keep files of the job's workspace")
+            }
             try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
             try manager.copyItem(atPath: source, toPath: destination)
@@ -104,17 +132,92 @@ public struct ArtifactStore: Sendable {
     /// Copy everything in artifact `name` into `workspace` (or `workspace/under`).
     func restore(_ name: String, into workspace: String, under: String?) throws {
         let manager = FileManager.default
-        let source = folder(name)
+        let source = try folder(name)
         guard manager.fileExists(atPath: source) else {
             throw EngineError("no artifact '\(name)' to restore", hint: "the job that keeps it must have succeeded, and be in 'needs'")
         }
+        guard let realWorkspace = Self.realPath(workspace) else {
+            throw EngineError("artifacts need a workspace on this machine; '\(workspace)' is not one",
+                              hint: "artifacts work with the local executor")
+        }
         var target = workspace
-        if let under, !under.isEmpty { target += "/" + (under.hasSuffix("/") ? String(under.dropLast()) : under) }
+        if let under, !under.isEmpty {
+            target = Self.join(workspace, try Self.relative(under, artifact: name, role: "path"))
+        }
+        guard let realTarget = Self.resolved(target), Self.isInside(realTarget, realWorkspace) else {
+            throw Self.escapes(under ?? "", artifact: name, role: "path", through: Self.resolved(target))
+        }
         try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+        guard let created = Self.realPath(target), Self.isInside(created, realWorkspace) else {
+            throw Self.escapes(under ?? "", artifact: name, role: "path", through: Self.realPath(target))
+        }
         for entry in try manager.contentsOfDirectory(atPath: source) {
-            let destination = target + "/" + entry
+            // `entry` is one name, so `destination` is directly inside the checked target;
+            // removing it removes a symbolic link there, never what it points to.
+            let destination = created + "/" + entry
             try? manager.removeItem(atPath: destination)
             try manager.copyItem(atPath: source + "/" + entry, toPath: destination)
+        }
+    }
+
+    // MARK: Paths
+
+    /// `path` as a relative path without `.` or `..` ("" for the workspace itself), or an error
+    /// when it is absolute or climbs above the workspace.
+    static func relative(_ path: String, artifact: String, role: String) throws -> String {
+        if path.hasPrefix("/") {
+            throw EngineError("artifact '\(artifact)': \(role) '\(path)' is absolute",
+                              hint: "use a path relative to the job's workspace (e.g. dist/ or reports/junit.xml)")
+        }
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                guard !parts.isEmpty else { throw escapes(path, artifact: artifact, role: role, through: nil) }
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    static func escapes(_ path: String, artifact: String, role: String, through real: String?) -> EngineError {
+        let how = real.map { " (it resolves to '\($0)' through a symbolic link)" } ?? ""
+        return EngineError("artifact '\(artifact)': \(role) '\(path)' leads outside the job's workspace\(how)",
+                           hint: "artifact paths are relative to the job's workspace and must stay inside it")
+    }
+
+    static func join(_ base: String, _ relative: String) -> String {
+        relative.isEmpty ? base : base + "/" + relative
+    }
+
+    /// Whether the real path `path` is `folder` or inside it.
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder == "/" ? "/" : folder + "/")
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Where `path` (absolute, without `.` or `..`) really leads: the real path of its longest
+    /// existing part plus the parts that do not exist yet. nil when an existing part cannot be
+    /// resolved (a dangling or looping symbolic link).
+    static func resolved(_ path: String) -> String? {
+        var existing = path
+        var missing: [String] = []
+        while true {
+            if let real = realPath(existing) {
+                return missing.isEmpty ? real : ([real == "/" ? "" : real] + missing.reversed()).joined(separator: "/")
+            }
+            var info = stat()
+            if lstat(existing, &info) == 0 { return nil }  // there, but not resolvable
+            let parent = (existing as NSString).deletingLastPathComponent
+            guard !parent.isEmpty, parent != existing else { return nil }
+            missing.append((existing as NSString).lastPathComponent)
+            existing = parent
         }
     }
 }
