@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = PluginRegistry.discover()
+        let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
         let workflow = try WorkflowInput.load(workflow, functions: functions.arities)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
@@ -159,4 +159,16 @@ enum PlanPrinter {
 /// run goes on and cleans up after itself, and its logs are still kept in the log folder.
 func writeStandardOutput(_ text: String) {
     StandardStreams.writeOutput(text)
+}
+
+extension PluginRegistry {
+    /// Discover plugins, warning on standard error about search folders skipped as untrusted
+    /// (other users could have put a library there).
+    static func discoverWarning() -> PluginRegistry {
+        let registry = discover()
+        for refusal in registry.refused where refusal.reason.hasPrefix("folder skipped:") {
+            standardError("warning: plugin \(refusal.reason) (\(refusal.path))\n")
+        }
+        return registry
+    }
 }

@@ -15,7 +15,7 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var failed = false
-        let functions = PluginRegistry.discover().functions.arities
+        let functions = PluginRegistry.discoverWarning().functions.arities
         for reference in workflows {
             do {
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
