@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Regression tests for the hardening findings that are not endings (those are in ChaosTests).
+@Suite("Hardening: run folders, run ids, steps with chatty background processes")
+struct HardeningTests {
+    @Test("a step ends when its main process exits, even while a background process keeps printing")
+    func chattyBackground() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      (while true; do echo tick; sleep 0.01; done) &
+                      echo main done
+                  - run: echo second step
+            """)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                    in: temp.path, environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[a] main done\n"))
+        #expect(result.stdout.contains("[a] second step\n"))
+        #expect(clock.now - started < .seconds(10), "the step waited for its background process")
+    }
+
+    @Test("run folders are private (0700), made fresh under an unpredictable name, and logs are private too")
+    func privateRunFolders() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      run="$(cd "$RUNNER_TEMP/../../.." && pwd)"
+                      echo "run=$(basename "$run") mode=$(stat -c %a "$run")"
+                      echo "env-file-mode=$(stat -c %a "$(dirname "$RUNNER_TEMP")")"
+            """)
+        var names: Set<String> = []
+        for _ in 0..<2 {
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                        in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("mode=700"), "\(result.stdout)")
+            let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("[a] run=") } ?? ""
+            let name = line.split(separator: " ").dropFirst().first.map { String($0.dropFirst(4)) } ?? ""
+            // nixactions-<yyyyMMdd-HHmmss>-<8 hex>-<6 random>
+            #expect(name.range(of: #"^nixactions-\d{8}-\d{6}-[0-9a-f]{8}-[A-Za-z0-9]{6}$"#, options: .regularExpression) != nil, "\(name)")
+            names.insert(name)
+        }
+        #expect(names.count == 2, "two runs got the same folder: \(names)")
+        for entry in try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs") {
+            let attributes = try FileManager.default.attributesOfItem(atPath: temp.path + "/logs/" + entry)
+            #expect((attributes[.posixPermissions] as? Int) == 0o700, "log folder \(entry) is not private")
+        }
+    }
+
+    @Test("two runs started in the same second in the same pid namespace position get different ids and keep their logs apart")
+    func sameSecondSamePid() throws {
+        let unshare = "/usr/bin/unshare"
+        guard FileManager.default.isExecutableFile(atPath: unshare) else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - name: print\n        run: echo \"pid-ns run $$\"; sleep 1\n")
+        // Both hosts are pid 1 of a new pid namespace (the container-entrypoint case), started together.
+        let script = """
+            for i in 1 2; do
+              \(unshare) --pid --fork --kill-child \(nixactionsBinary.path) run wf.yml --log-format plain --log-dir logs > out-$i.txt 2>&1 &
+            done
+            wait
+            """
+        let result = try runCommand(URL(fileURLWithPath: "/bin/bash"), ["-c", script], in: temp.path,
+                                    environment: ["TMPDIR": temp.path + "/tmp"])
+        #expect(result.status == 0)
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")
+        #expect(runs.count == 2, "\(runs)")
+        for run in runs {
+            let log = try String(contentsOfFile: temp.path + "/logs/\(run)/a.log", encoding: .utf8)
+            #expect(log.components(separatedBy: "pid-ns run").count == 2, "one run wrote into the other's log:\n\(log)")
+        }
+        for index in 1...2 {
+            let output = try String(contentsOfFile: temp.path + "/out-\(index).txt", encoding: .utf8)
+            #expect(output.contains("succeeded"), "\(output)")
+        }
+    }
+}
