@@ -88,4 +88,80 @@ struct HardeningTests {
             #expect(output.contains("succeeded"), "\(output)")
         }
     }
+
+    @Test("job cleanup never signals a reaped step's process-group id, even when the pid was reused by another process")
+    func pidReuse() async throws {
+        let lastPid = "/proc/sys/kernel/ns_last_pid"
+        guard access(lastPid, W_OK) == 0 else { return }  // needs root; CI has it
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: echo $$ > \(marks)/leader
+                  - run: |
+                      touch \(marks)/first-done
+                      for i in $(seq 1 500); do [ -e \(marks)/victim-started ] && break; sleep 0.02; done
+            """)
+        let host = Process()
+        host.executableURL = nixactionsBinary
+        host.arguments = ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"]
+        host.currentDirectoryURL = temp.url
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        host.environment = environment
+        host.standardOutput = FileHandle.nullDevice
+        host.standardError = FileHandle.nullDevice
+        try host.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/first-done") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let leader = pid_t((try String(contentsOfFile: marks + "/leader", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(leader > 1)
+        // An unrelated process (its own session and group) gets the reaped leader's pid.
+        var victim: pid_t = 0
+        for _ in 0..<50 {
+            try "\(leader - 1)".write(toFile: lastPid, atomically: false, encoding: .utf8)
+            let candidate = spawnSessionLeader(["/bin/sleep", "100"])
+            if candidate == leader {
+                #expect(getpgid(candidate) == leader, "the stand-in must lead a group with the reused id")
+                victim = candidate
+                break
+            }
+            reap(candidate)
+        }
+        FileManager.default.createFile(atPath: marks + "/victim-started", contents: nil)
+        host.waitUntilExit()
+        #expect(host.terminationStatus == 0)
+        guard victim > 0 else {
+            Issue.record("could not give a new process pid \(leader) (the machine is busy); nothing was checked")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(isRunning(victim), "job cleanup killed an unrelated process that reused a step's pid")
+        reap(victim)
+    }
+
+    /// posix_spawn with POSIX_SPAWN_SETSID: the child leads a new session and process group.
+    func spawnSessionLeader(_ arguments: [String]) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID
+        var pid: pid_t = 0
+        let pointers = arguments.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        guard posix_spawn(&pid, arguments[0], nil, &attributes, pointers, environ) == 0 else { return 0 }
+        return pid
+    }
+
+    func reap(_ pid: pid_t) {
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
 }
