@@ -162,9 +162,7 @@ final class LocalExecutor: ExecutorPlugin {
             let shell = step.shell.first ?? ""
             throw OperationFailure(
                 message: "cannot start '\(shell)': \(String(cString: strerror(error.errno)))",
-                hint: error.errno == E2BIG
-                    ? "the step's environment or arguments are too large (Linux limits one variable to 128 KiB); pass big values through files"
-                    : "is '\(shell)' installed and on PATH?")
+                hint: Self.spawnHint(error.errno, shell: shell))
         }
         unlink(script)
         var files: [String: String] = [:]
@@ -173,6 +171,18 @@ final class LocalExecutor: ExecutorPlugin {
         switch termination {
         case .exited(let code): return StepResult(exitCode: code, files: files)
         case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        }
+    }
+
+    static func spawnHint(_ error: Int32, shell: String) -> String {
+        switch error {
+        case E2BIG: return "the step's environment or arguments are too large (Linux limits one variable to 128 KiB); pass big values through files"
+        case EMFILE, ENFILE:
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            return "the process ran out of file descriptors (limit \(limit.rlim_cur)); run fewer jobs at once (--jobs) or raise 'ulimit -n'"
+        case ENOENT, EACCES: return "is '\(shell)' installed and on PATH?"
+        default: return "the system refused to start the step's process"
         }
     }
 

@@ -103,7 +103,9 @@ struct StepExecutionTests {
         let jobA = try String(contentsOfFile: folder + "/a.log", encoding: .utf8)
         #expect(jobA.contains(" hello-a\n"))
         let jobB = try String(contentsOfFile: folder + "/b.log", encoding: .utf8)
-        #expect(jobB.contains(" [stderr] oops\n"))
+        #expect(jobB.contains("\noops\n"))
+        #expect(try loggedOutput(folder: folder, job: "b", stream: "stderr") == Array("oops\n".utf8))
+        #expect(try loggedOutput(folder: folder, job: "b", stream: "stdout").isEmpty)
         #expect(jobB.contains("(exit code 4)"))
         let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8).split(separator: "\n")
         let kinds = events.compactMap { line -> String? in

@@ -114,3 +114,31 @@ public func isRunning(_ pid: pid_t) -> Bool {
     let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
     return state != "Z" && state != "X"
 }
+
+/// The bytes a job's steps wrote on `stream` ("stdout" or "stderr"), rebuilt from a run's log
+/// folder: the `output` events of `events.jsonl` reference ranges of `<job>.log`.
+public func loggedOutput(folder: String, job: String, stream: String, step: Int? = nil) throws -> [UInt8] {
+    try loggedOutputs(folder: folder, step: step)[job]?[stream] ?? []
+}
+
+/// Every job's output by stream (`[job: ["stdout": bytes, "stderr": bytes]]`), parsing the events once.
+public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [String: [UInt8]]] {
+    let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+    var logs: [String: [UInt8]] = [:]
+    var result: [String: [String: [UInt8]]] = [:]
+    for line in events.split(separator: "\n") {
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              object["event"] as? String == "output", let job = object["job"] as? String,
+              let stream = object["stream"] as? String,
+              let offset = object["offset"] as? Int, let length = object["length"] as? Int
+        else { continue }
+        if let step, object["step"] as? Int != step { continue }
+        if logs[job] == nil { logs[job] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/" + job + ".log"))) }
+        let log = logs[job] ?? []
+        guard offset >= 0, offset + length <= log.count else {
+            throw NSError(domain: "loggedOutput", code: 1, userInfo: [NSLocalizedDescriptionKey: "event points past the log: \(line)"])
+        }
+        result[job, default: [:]][stream, default: []] += log[offset..<(offset + length)]
+    }
+    return result
+}

@@ -84,9 +84,15 @@ struct RunCommand: AsyncParsableCommand {
         options.trackingID = supervision.trackingID
         options.functions = functions
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
-        let stdout: @Sendable (String) -> Void = { writeStandardOutput($0) }
+        let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
+        defer { console.close() }
+        let write: @Sendable (String) -> Void = { console.write($0) }
+        let writeBytes: @Sendable (UnsafeRawBufferPointer) -> Void = { console.write($0) }
         var reporters: [any RunReporter] = [
-            format == .json ? JSONLinesReporter(write: stdout) : ConsoleReporter(style: format == .human ? .human : .plain, write: stdout)
+            format == .json
+                ? JSONLinesReporter(write: write, writeBytes: writeBytes)
+                : ConsoleReporter(style: format == .human ? .human : .plain, write: write, writeBytes: writeBytes,
+                                  discardsOutput: Self.isNullDevice(STDOUT_FILENO))
         ]
         let logs = (logDirectory as NSString).appendingPathComponent(runID)
         var keepsLogs = false
@@ -102,10 +108,20 @@ struct RunCommand: AsyncParsableCommand {
             workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
         let summary = await CancellationOnSignal.run(
             onSignal: { registry.cancelRun() },
-            onSecondSignal: { supervision.killEverything() }
+            onSecondSignal: {
+                supervision.killEverything()
+                OutputFlusher.shared.flushAll()
+            }
         ) { await runner.run() }
-        if format != .json && keepsLogs { writeStandardOutput("logs: \(logs)\n") }
+        if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+
+    /// Whether `fd` is /dev/null (then output lines are not even formatted for it).
+    static func isNullDevice(_ fd: Int32) -> Bool {
+        var info = stat(), null = stat()
+        return fstat(fd, &info) == 0 && stat("/dev/null", &null) == 0
+            && info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == null.st_rdev
     }
 
     /// `--env-file` values, then `--env` values (later ones win).

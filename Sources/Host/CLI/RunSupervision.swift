@@ -34,6 +34,7 @@ final class RunSupervision: Sendable {
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ensureStandardDescriptors()
+        Self.raiseOpenFileLimit()
         Self.sweepDeadRuns()
         runID = Self.makeRunID()
         // A TMPDIR that does not exist yet is made (private to this user), as the run's parent.
@@ -99,6 +100,15 @@ final class RunSupervision: Sendable {
         var generator = SystemRandomNumberGenerator()
         let random = String(generator.next() as UInt32, radix: 16)
         return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
+    }
+
+    /// Raise the soft limit on open files to the hard limit: many jobs at once each hold pipes
+    /// and a log file.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// Descriptors 0, 1 and 2 open (on /dev/null if closed), so that no pipe or file the run

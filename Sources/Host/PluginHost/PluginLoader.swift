@@ -1,5 +1,6 @@
 import CNixActionsPlugin
 import Foundation
+import Synchronization
 import NixActionsPluginMessages
 
 #if canImport(Glibc)
@@ -45,6 +46,9 @@ public enum PluginLoader {
     public static let filePrefix = "libnixactions-plugin-"
     public static let fileSuffix = ".so"
     static let hostVersion = "0.1.0"
+
+    /// `/proc/self/fd/N` names given to `dlopen` so far (each is used once per process).
+    static let usedNames = Mutex<Set<String>>([])
 
     /// The folders searched, in order.
     public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
@@ -119,16 +123,26 @@ public enum PluginLoader {
             let which = problem.folder == folder ? "its folder" : "the folder"
             return refuse("refused: \(which) '\(problem.folder)' \(problem.problem)")
         }
-        let fd: Int32
+        var fd: Int32
         switch PluginTrust.open(real) {
         case .success(let opened): fd = opened
         case .failure(let reason): return refuse(reason.text)
+        }
+        // The dynamic linker knows a loaded library by the name it was opened with and hands it
+        // out again for that name: never reuse one, even if something closed our descriptor and
+        // its number came back.
+        while usedNames.withLock({ $0.contains("/proc/self/fd/\(fd)") }) {
+            let other = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1)
+            close(fd)
+            guard other >= 0 else { return refuse("cannot open it: \(String(cString: strerror(errno)))") }
+            fd = other
         }
         let checked = "/proc/self/fd/\(fd)"
         if let problem = manifest?.problem(with: path, readingFrom: checked) {
             close(fd)
             return refuse(problem)
         }
+        usedNames.withLock { _ = $0.insert(checked) }
         guard let handle = dlopen(checked, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             close(fd)
             let message = dlerror().map { String(cString: $0) } ?? "unknown error"

@@ -190,20 +190,10 @@ extension JobRunner {
     }
 
     func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?) async -> StepAttempt {
-        let processor = WorkflowCommandProcessor(redactor: redactor)
-        let key = planned.key, index = spec.index, reporter = self.reporter
-        let splitter = LineSplitter { stream, line in
-            let action = stream == 1 ? processor.process(line) : .show(line)
-            switch action {
-            case .show(let text): reporter.report(.output(job: key, step: index, stream: stream, line: text))
-            case .hide: break
-            case .annotation(let kind, let message, let file, let line, let title):
-                reporter.report(.annotation(Annotation(kind: kind, job: key, step: index, message: message, file: file, line: line, title: title)))
-            }
-        }
+        let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor)
         let outcome = await withTimeout(timeout) { () -> StepAttempt in
             do {
-                let result = try await executor.runStep(spec, output: splitter)
+                let result = try await executor.runStep(spec, output: pipeline)
                 return .finished(result)
             } catch is CancellationError {
                 return .cancelled
@@ -211,7 +201,7 @@ extension JobRunner {
                 return .error(self.describe(error))
             }
         }
-        splitter.finish()
+        pipeline.finish()
         if let outcome { return outcome }
         return .timedOut(timeout ?? .zero)
     }

@@ -8,6 +8,9 @@ public final class ConsoleReporter: RunReporter {
 
     private let style: Style
     private let write: @Sendable (String) -> Void
+    private let writeBytes: @Sendable (UnsafeRawBufferPointer) -> Void
+    /// Output lines are not formatted at all (standard output is /dev/null).
+    private let discardsOutput: Bool
     private let state = Mutex<State>(State())
 
     struct State {
@@ -25,10 +28,31 @@ public final class ConsoleReporter: RunReporter {
         var failure: JobFailure?
     }
 
-    /// - Parameter write: where text goes (default: standard output).
-    public init(style: Style = .plain, write: (@Sendable (String) -> Void)? = nil) {
+    /// - Parameters:
+    ///   - write: where text goes (default: standard output); it must be thread-safe.
+    ///   - writeBytes: where formatted output lines go (default: through `write`).
+    ///   - discardsOutput: skip output lines (nobody reads them); events are still written.
+    public init(style: Style = .plain, write: (@Sendable (String) -> Void)? = nil,
+                writeBytes: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil, discardsOutput: Bool = false) {
         self.style = style
-        self.write = write ?? { StandardStreams.writeOutput($0) }
+        let write = write ?? { StandardStreams.writeOutput($0) }
+        self.write = write
+        self.writeBytes = writeBytes ?? { write(String(decoding: $0, as: UTF8.self)) }
+        self.discardsOutput = discardsOutput
+    }
+
+    /// `[job] line` per line, formatted outside any lock and written in one piece.
+    public func output(_ chunk: OutputChunk) {
+        guard !discardsOutput else { return }
+        let prefix = Array("[\(chunk.job)] ".utf8)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(chunk.bytes.count + max(1, chunk.lines) * (prefix.count + 1))
+        chunk.forEachLine { line in
+            buffer.append(contentsOf: prefix)
+            buffer.append(contentsOf: line)
+            buffer.append(0x0A)
+        }
+        buffer.withUnsafeBytes { writeBytes($0) }
     }
 
     private func color(_ code: String, _ text: String) -> String {

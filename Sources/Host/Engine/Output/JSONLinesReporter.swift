@@ -5,10 +5,30 @@ import Synchronization
 /// `status`, `exit_code` and `duration_ms` where something finished.
 public final class JSONLinesReporter: RunReporter {
     private let write: @Sendable (String) -> Void
-    private let lock = Mutex<Void>(())
+    private let writeBytes: @Sendable (UnsafeRawBufferPointer) -> Void
 
-    public init(write: @escaping @Sendable (String) -> Void) {
+    /// - Parameters:
+    ///   - write: receives whole lines; callers make it thread-safe (a `BufferedWriter` is).
+    public init(write: @escaping @Sendable (String) -> Void,
+                writeBytes: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil) {
         self.write = write
+        self.writeBytes = writeBytes ?? { write(String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// One `output` object per line, formatted outside any lock and written in one piece.
+    public func output(_ chunk: OutputChunk) {
+        var head: [UInt8] = []
+        head.append(contentsOf: "{\"ts\":\"\(Timestamp.now())\",\"event\":\"output\",\"job\":".utf8)
+        JSONBytes.appendString(chunk.job, to: &head)
+        head.append(contentsOf: ",\"step\":\(chunk.step),\"stream\":\"\(chunk.stream == 2 ? "stderr" : "stdout")\",\"text\":".utf8)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(chunk.bytes.count + max(1, chunk.lines) * (head.count + 4))
+        chunk.forEachLine { line in
+            buffer.append(contentsOf: head)
+            JSONBytes.appendString(line, to: &buffer)
+            buffer.append(contentsOf: [0x7D, 0x0A])
+        }
+        buffer.withUnsafeBytes { writeBytes($0) }
     }
 
     public func report(_ event: RunEvent) {
@@ -19,7 +39,8 @@ public final class JSONLinesReporter: RunReporter {
         }
         switch event {
         case .workflowStarted(let workflow, let runID):
-            object.add("event", "workflow_started"); object.add("workflow", workflow); object.add("run_id", runID)
+            object.add("event", "workflow_started"); object.add("format", LogDirectoryReporter.eventsFormat)
+            object.add("workflow", workflow); object.add("run_id", runID)
         case .jobStarted(let job, let name):
             object.add("event", "job_started"); object.add("job", job); object.add("name", name)
         case .stepStarted(let job, let step, let name):
@@ -50,22 +71,33 @@ public final class JSONLinesReporter: RunReporter {
         case .jobSummary(let job, let markdown):
             object.add("event", "job_summary"); object.add("job", job); object.add("text", markdown)
         }
-        let line = object.finish() + "\n"
-        lock.withLock { _ in write(line) }
+        write(object.finish() + "\n")
     }
 }
 
 /// Keeps a run's logs in a folder: one `<job>.log` per job, `events.jsonl`, and `summary.md`.
 ///
-/// The folder is made fresh (never an existing one) with mode 0700, its files with 0600. A write
-/// that fails (a full disk) is reported once per file on standard error and the run goes on.
+/// - `<job>.log` holds the job's output bytes exactly as redacted, with a line per step start and
+///   end (`TIMESTAMP > NAME`, `TIMESTAMP step 'NAME' OUTCOME`) and for engine messages between them.
+/// - `events.jsonl` (format `nixactions.events/1`, [architecture.md](../../docs/architecture.md))
+///   has one object per event; output is not copied there but referenced: an `output` event per
+///   batch says which bytes of the job log (`offset`, `length`) a step wrote on which stream,
+///   how many lines, and when.
+///
+/// The folder is made fresh (never an existing one) with mode 0700, its files with 0600. Each file
+/// is a `BufferedWriter`; a job's log is closed when the job finishes. A write that fails (a full
+/// disk) is reported once per file on standard error and the run goes on.
 public final class LogDirectoryReporter: RunReporter {
     public let directory: String
-    private let files = Mutex<[String: LogFile]>([:])
-    private let eventsFile: LogFile
+    private let jobs = Mutex<[String: BufferedWriter]>([:])
+    /// Jobs whose log ends in the middle of a line (output without a final newline).
+    private let midLine = Mutex<Set<String>>([])
+    private let eventsWriter: BufferedWriter
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
     private let onFailure: @Sendable (String) -> Void
+
+    public static let eventsFormat = "nixactions.events/1"
 
     public init(directory: String, onFailure: @escaping @Sendable (String) -> Void = { StandardStreams.writeError("warning: \($0)\n") }) throws {
         self.directory = directory
@@ -73,9 +105,9 @@ public final class LogDirectoryReporter: RunReporter {
         let parent = (directory as NSString).deletingLastPathComponent
         if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        let eventsFile = try LogFile(path: directory + "/events.jsonl", onFailure: onFailure)
-        self.eventsFile = eventsFile
-        events = JSONLinesReporter { eventsFile.write($0) }  // JSONLinesReporter serialises its writes
+        let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, onFailure: onFailure)
+        self.eventsWriter = eventsWriter
+        events = JSONLinesReporter(write: { eventsWriter.write($0) }, writeBytes: { eventsWriter.write($0) })
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
         summaryBuffer = buffer
@@ -87,14 +119,50 @@ public final class LogDirectoryReporter: RunReporter {
         let text = Mutex<String>("")
     }
 
-    func append(_ job: String, _ line: String) {
-        files.withLock { files in
-            if files[job] == nil {
-                files[job] = try? LogFile(path: directory + "/" + job + ".log", onFailure: onFailure)
-                if files[job] == nil { onFailure("cannot create the log file \(directory)/\(job).log: \(String(cString: strerror(errno)))") }
-            }
-            files[job]?.write(Timestamp.now() + " " + line + "\n")
+    static func open(_ path: String, exclusive: Bool, onFailure: @escaping @Sendable (String) -> Void) throws -> BufferedWriter {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0), 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var info = stat()
+        let size = fstat(fd, &info) == 0 ? UInt64(info.st_size) : 0
+        return BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: size) { error in
+            onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
         }
+    }
+
+    /// The job's log, opened on first use (again, appending, if something comes after its end).
+    func jobLog(_ job: String) -> BufferedWriter? {
+        jobs.withLock { jobs in
+            if let writer = jobs[job] { return writer }
+            do {
+                let writer = try Self.open(directory + "/" + job + ".log", exclusive: false, onFailure: onFailure)
+                jobs[job] = writer
+                return writer
+            } catch {
+                onFailure("cannot create the log file \(directory)/\(job).log: \(error)")
+                return nil
+            }
+        }
+    }
+
+    func append(_ job: String, _ line: String) {
+        // A host line starts on a line of its own, even after output without a final newline.
+        let newline = midLine.withLock { $0.remove(job) != nil } ? "\n" : ""
+        jobLog(job)?.write(newline + Timestamp.now() + " " + line + "\n")
+    }
+
+    public func output(_ chunk: OutputChunk) {
+        guard let log = jobLog(chunk.job) else { return }
+        let offset = log.write(chunk.bytes)
+        let endsMidLine = chunk.bytes.last.map { $0 != 0x0A } ?? false
+        midLine.withLock { jobs in
+            if endsMidLine { jobs.insert(chunk.job) } else { jobs.remove(chunk.job) }
+        }
+        var line: [UInt8] = []
+        line.reserveCapacity(160)
+        line.append(contentsOf: "{\"ts\":\"\(Timestamp.now())\",\"event\":\"output\",\"job\":".utf8)
+        JSONBytes.appendString(chunk.job, to: &line)
+        line.append(contentsOf: ",\"step\":\(chunk.step),\"stream\":\"\(chunk.stream == 2 ? "stderr" : "stdout")\",\"offset\":\(offset),\"length\":\(chunk.bytes.count),\"lines\":\(chunk.lines)}\n".utf8)
+        eventsWriter.write(line)
     }
 
     public func report(_ event: RunEvent) {
@@ -106,7 +174,9 @@ public final class LogDirectoryReporter: RunReporter {
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")
         case .message(let job?, let level, let text): append(job, "\(level.rawValue): \(text)")
         case .annotation(let annotation): append(annotation.job, ConsoleReporter.describe(annotation))
-        case .jobFinished(let job, _, let outcome, _, _): append(job, "job \(outcome.rawValue)")
+        case .jobFinished(let job, _, let outcome, _, _):
+            append(job, "job \(outcome.rawValue)")
+            jobs.withLock { $0.removeValue(forKey: job) }?.close()  // a job's log closes with the job
         default: break
         }
         switch event {
@@ -117,12 +187,12 @@ public final class LogDirectoryReporter: RunReporter {
             let text = summaryBuffer.text.withLock { $0 }
             // Only the table and what follows it belong in the summary file.
             let table = text.range(of: "\nJOB ").map { String(text[$0.lowerBound...]) } ?? text
-            if let file = try? LogFile(path: directory + "/summary.md", onFailure: onFailure) {
+            if let file = try? Self.open(directory + "/summary.md", exclusive: true, onFailure: onFailure) {
                 file.write("```\n" + table.trimmingCharacters(in: .newlines) + "\n```\n")
                 file.close()
             }
-            files.withLock { files in for file in files.values { file.close() } }
-            eventsFile.close()
+            for writer in jobs.withLock({ jobs in defer { jobs.removeAll() }; return Array(jobs.values) }) { writer.close() }
+            eventsWriter.close()
         }
     }
 }

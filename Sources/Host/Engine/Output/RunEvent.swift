@@ -57,6 +57,46 @@ public struct JobFailure: Sendable, Hashable {
 /// Receives run events.
 public protocol RunReporter: Sendable {
     func report(_ event: RunEvent)
+    /// A batch of step output, already redacted. The default splits it into `.output` events.
+    func output(_ chunk: OutputChunk)
+}
+
+extension RunReporter {
+    public func output(_ chunk: OutputChunk) {
+        chunk.forEachLine { line in
+            report(.output(job: chunk.job, step: chunk.step, stream: chunk.stream, line: String(decoding: line, as: UTF8.self)))
+        }
+    }
+}
+
+/// A batch of one step's output on one stream, already redacted, as bytes: whole lines, each
+/// ending in a newline, or (`lines == 0`) one piece of a line longer than
+/// `OutputChunk.maxLine`. The bytes are borrowed for the duration of the call.
+public struct OutputChunk {
+    /// A line longer than this many bytes reaches the sinks in pieces of this size (no byte lost).
+    public static let maxLine = 64 << 10
+
+    public let job: String
+    public let step: Int
+    public let stream: Int32
+    public let bytes: UnsafeRawBufferPointer
+    /// How many newlines `bytes` holds (0 for a piece of a long line).
+    public let lines: Int
+
+    /// Each line without its newline (and without a carriage return before it).
+    public func forEachLine(_ body: (UnsafeRawBufferPointer) -> Void) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        var start = 0
+        while start < bytes.count {
+            let rest = bytes.count - start
+            let found = memchr(base + start, 0x0A, rest)
+            let end = found.map { UnsafeRawPointer($0) - base } ?? bytes.count
+            var stop = end
+            if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
+            body(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]))
+            start = end + 1
+        }
+    }
 }
 
 /// Sends each event to several reporters.
@@ -64,4 +104,5 @@ public struct FanOutReporter: RunReporter {
     public let reporters: [any RunReporter]
     public init(_ reporters: [any RunReporter]) { self.reporters = reporters }
     public func report(_ event: RunEvent) { for reporter in reporters { reporter.report(event) } }
+    public func output(_ chunk: OutputChunk) { for reporter in reporters { reporter.output(chunk) } }
 }

@@ -95,6 +95,9 @@ public struct RedactingReporter: RunReporter {
         self.wrapped = wrapped
     }
 
+    /// Output reaches the reporters already redacted (by the step's stream redactor).
+    public func output(_ chunk: OutputChunk) { wrapped.output(chunk) }
+
     public func report(_ event: RunEvent) {
         guard !redactor.isEmpty else { return wrapped.report(event) }
         let r = redactor.redact

@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Bytes to one file descriptor, gathered in a buffer and written in large pieces: when the
+/// buffer fills, on `flush()`, and every `OutputFlusher.interval` from the flusher thread.
+///
+/// Each writer has its own lock, held only to copy bytes in or out (callers format outside it).
+/// A write error (a full disk, a closed pipe) is reported once through `onFailure` and later
+/// bytes are dropped: the run goes on, it never crashes or blocks on a dead output.
+public final class BufferedWriter: Sendable {
+    struct State {
+        var buffer: [UInt8]
+        var failed = false
+        var closed = false
+        /// Bytes handed to this writer so far (the offset of the next byte in the file).
+        var offset: UInt64 = 0
+    }
+
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private let capacity: Int
+    private let state: Mutex<State>
+    private let onFailure: @Sendable (Int32) -> Void
+
+    /// - Parameters:
+    ///   - ownsDescriptor: close `fd` on `close()`.
+    ///   - onFailure: called once with the errno of the first failed write.
+    ///   - startOffset: where the file's end is now (for the offsets `write` returns).
+    public init(fd: Int32, ownsDescriptor: Bool, capacity: Int = 128 << 10, startOffset: UInt64 = 0,
+                onFailure: @escaping @Sendable (Int32) -> Void = { _ in }) {
+        self.fd = fd
+        self.ownsDescriptor = ownsDescriptor
+        self.capacity = capacity
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(capacity)
+        state = Mutex(State(buffer: buffer, offset: startOffset))
+        self.onFailure = onFailure
+        OutputFlusher.shared.register(self)
+    }
+
+    /// Append `bytes`; returns the offset they start at in the file.
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        state.withLock { state in
+            let start = state.offset
+            state.offset += UInt64(bytes.count)
+            guard !state.failed, !state.closed else { return start }
+            if state.buffer.count + bytes.count > capacity {
+                drain(&state)
+                if bytes.count >= capacity {
+                    if let error = StandardStreams.write(bytes, to: fd) { fail(&state, error) }
+                    return start
+                }
+            }
+            state.buffer.append(contentsOf: bytes)
+            return start
+        }
+    }
+
+    @discardableResult
+    public func write(_ text: String) -> UInt64 {
+        var text = text
+        return text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Write out what is buffered.
+    public func flush() {
+        state.withLock { drain(&$0) }
+    }
+
+    /// Flush, then stop accepting bytes (and close the descriptor if this writer owns it).
+    public func close() {
+        let owned = state.withLock { state -> Bool in
+            drain(&state)
+            let first = !state.closed
+            state.closed = true
+            return first && ownsDescriptor
+        }
+        OutputFlusher.shared.unregister(self)
+        if owned { Glibc.close(fd) }
+    }
+
+    private func drain(_ state: inout State) {
+        guard !state.buffer.isEmpty else { return }
+        if !state.failed, let error = state.buffer.withUnsafeBytes({ StandardStreams.write($0, to: fd) }) {
+            fail(&state, error)
+        }
+        state.buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func fail(_ state: inout State, _ error: Int32) {
+        state.failed = true
+        onFailure(error)
+    }
+}
+
+/// Flushes every open `BufferedWriter` (and idle output pipelines) a few times a second, so that
+/// output shows up promptly even while a step prints slowly.
+public final class OutputFlusher: Sendable {
+    public static let shared = OutputFlusher()
+    public static let interval: Duration = .milliseconds(50)
+
+    private let writers = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+    private let started = Atomic<Bool>(false)
+
+    /// Call `flush` every interval until `unregister`.
+    public func register(_ object: AnyObject, _ flush: @escaping @Sendable () -> Void) {
+        writers.withLock { $0[ObjectIdentifier(object)] = flush }
+        if !started.exchange(true, ordering: .relaxed) {
+            let thread = Thread { [self] in loop() }
+            thread.stackSize = 128 * 1024
+            thread.start()
+        }
+    }
+
+    func register(_ writer: BufferedWriter) {
+        register(writer) { [weak writer] in writer?.flush() }
+    }
+
+    public func unregister(_ object: AnyObject) {
+        _ = writers.withLock { $0.removeValue(forKey: ObjectIdentifier(object)) }
+    }
+
+    /// Flush everything now (at exit).
+    public func flushAll() {
+        for flush in writers.withLock({ Array($0.values) }) { flush() }
+    }
+
+    private func loop() {
+        let microseconds = UInt32(Self.interval.components.attoseconds / 1_000_000_000_000)
+        while true {
+            usleep(microseconds)
+            flushAll()
+        }
+    }
+}

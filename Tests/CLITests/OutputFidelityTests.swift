@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// What steps write is what the job logs hold, byte for byte: the job log and the `output`
+/// events of `events.jsonl` that reference it give back each stream exactly.
+@Suite("Output fidelity: job logs hold the bytes steps wrote")
+struct OutputFidelityTests {
+    /// A step that writes `seed`'s bytes to stdout and stderr, interleaved, and keeps copies.
+    static func writer(seed: Int, marks: String, name: String, size: Int) -> String {
+        """
+        python3 - <<'PY'
+        import os, random, sys
+        r = random.Random(\(seed))
+        out, err = bytearray(), bytearray()
+        pieces = []
+        # binary (NULs, invalid UTF-8, CR, lone newlines), short lines, a line over 64 KiB, no final newline
+        pieces.append((1, bytes(r.getrandbits(8) for _ in range(\(size)))))
+        pieces.append((2, b"err line\\n" * 3))
+        pieces.append((1, b"".join(b"line %d\\n" % i for i in range(\(size / 20)))))
+        pieces.append((2, bytes(r.getrandbits(8) for _ in range(\(size / 4)))))
+        pieces.append((1, b"x" * 200000 + b"\\n"))
+        pieces.append((1, b"  indented\\n::not-a-command::\\xff\\xfe\\n::group::kept as ok\\n"))
+        pieces.append((2, b"tail without newline"))
+        pieces.append((1, b"last without newline"))
+        for stream, data in pieces:
+            for i in range(0, len(data), 7919):
+                part = data[i:i + 7919]
+                os.write(stream, part)
+                (out if stream == 1 else err).extend(part)
+        open("\(marks)/\(name).out", "wb").write(out)
+        open("\(marks)/\(name).err", "wb").write(err)
+        PY
+        """
+    }
+
+    @Test("binary output, long lines, interleaved stdout and stderr: the job log holds every byte")
+    func binaryAndLongLines() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let script = Self.writer(seed: 7, marks: scenario.marks, name: "a", size: 300_000)
+            .split(separator: "\n", omittingEmptySubsequences: false).map { "          " + $0 }.joined(separator: "\n")
+        let result = try scenario.run("jobs:\n  a:\n    steps:\n      - run: |\n\(script)\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let folder = try #require(scenario.logFolders().first)
+        var expectedOut = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scenario.marks + "/a.out")))
+        let expectedErr = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scenario.marks + "/a.err")))
+        // The one workflow command in the output is shown as its group title, like on GitHub.
+        let group = Array("::group::kept as ok\n".utf8)
+        if let range = expectedOut.firstRange(of: group) { expectedOut.replaceSubrange(range, with: Array("▸ kept as ok\n".utf8)) }
+        let out = try loggedOutput(folder: folder, job: "a", stream: "stdout")
+        let err = try loggedOutput(folder: folder, job: "a", stream: "stderr")
+        #expect(out.count == expectedOut.count)
+        #expect(out == expectedOut, "stdout differs at byte \(zip(out, expectedOut).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(out.count, expectedOut.count))")
+        #expect(err == expectedErr, "stderr differs")
+    }
+
+    @Test("200 jobs printing at once: each job's log holds exactly its own bytes")
+    func concurrentJobs() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        var yaml = "jobs:\n"
+        for index in 0..<200 {
+            yaml += "  j\(index):\n    steps:\n      - run: |\n"
+            yaml += "          for i in $(seq 1 100); do echo \"job \(index) line $i\"; echo \"job \(index) err $i\" >&2; done\n"
+            yaml += "          head -c 5000 /dev/urandom | tee \(scenario.marks)/j\(index).bin\n"
+        }
+        let result = try scenario.run(yaml, ["--jobs", "200"])
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let folder = try #require(scenario.logFolders().first)
+        let outputs = try loggedOutputs(folder: folder)
+        for index in 0..<200 {
+            let binary = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scenario.marks + "/j\(index).bin")))
+            let expectedOut = Array((1...100).map { "job \(index) line \($0)\n" }.joined().utf8) + binary
+            let expectedErr = Array((1...100).map { "job \(index) err \($0)\n" }.joined().utf8)
+            #expect(outputs["j\(index)"]?["stdout"] == expectedOut, "job \(index) stdout")
+            #expect(outputs["j\(index)"]?["stderr"] == expectedErr, "job \(index) stderr")
+        }
+    }
+}
+
+extension Scenario {
+    /// The run folders the scenario's runs left in `logs/`.
+    func logFolders() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).sorted().map { logs + "/" + $0 }
+    }
+}
