@@ -112,7 +112,7 @@ struct RunCommand: AsyncParsableCommand {
                 supervision.killEverything()
                 OutputFlusher.shared.flushAll()
             }
-        ) { await runner.run() }
+        ) { await runner.run(planned: plan) }
         if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }

@@ -21,12 +21,14 @@ public struct WorkflowRunner: Sendable {
     }
 
     /// Run the selected jobs. Returns when every started job has been cleaned up.
-    public func run() async -> RunSummary {
+    /// - Parameter planned: the plan of `workflow` for `options.selectedJobs`, when the caller made
+    ///   it already (it is made here otherwise).
+    public func run(planned: Plan? = nil) async -> RunSummary {
         let clock = ContinuousClock()
         let started = clock.now
         reporter.report(.workflowStarted(workflow: workflow.name, runID: options.runID))
         let plan: Plan
-        switch Planner.plan(workflow, selected: options.selectedJobs) {
+        switch planned.map({ Result<Plan, Diagnostic>.success($0) }) ?? Planner.plan(workflow, selected: options.selectedJobs) {
         case .success(let made): plan = made
         case .failure(let diagnostic):
             reporter.report(.message(job: nil, level: .error, text: diagnostic.description))
@@ -73,60 +75,88 @@ final class Scheduler: Sendable {
         var results: [String: JobOutcome] = [:]  // by instance key
         var finishedJobs: [String: [JobOutcome]] = [:]  // by job id, once all its instances finished
         var running: [String: String] = [:]  // instance key → job id
+        var runningPerJob: [String: Int] = [:]
         var failFastTripped: Set<String> = []
         let all = plan.allInstances
         let store = ArtifactStore(root: options.runDirectory + "/artifacts")
 
+        // Linear bookkeeping: jobs by id, how many needed jobs each still waits for, who needs
+        // whom, whether anything upstream failed (final once a job's needs have all finished).
+        var jobsByID: [String: Job] = [:]
+        for job in plan.workflow.jobs where plan.instances[job.id] != nil { jobsByID[job.id] = job }
+        var waitingFor: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        var upstreamFailed: [String: Bool] = [:]
+        var unfinishedInstances: [String: Int] = [:]
+        for id in plan.order {
+            let needs = plan.graph.needs[id] ?? []
+            waitingFor[id] = needs.count
+            for need in needs { dependents[need, default: []].append(id) }
+            unfinishedInstances[id] = plan.instances[id]?.count ?? 0
+        }
+        // Ready instances in plan order; a job's instances held back by its max-parallel.
+        var ready: [PlannedJob] = []
+        var readyHead = 0
+        var heldBack: [String: [PlannedJob]] = [:]
+        for id in plan.order where waitingFor[id] == 0 { ready += plan.instances[id] ?? [] }
+
         await withTaskGroup(of: JobOutcome.self) { group in
             func launchReady() {
-                var progressed = true
-                while progressed {
-                    progressed = false
-                    for instance in all where results[instance.key] == nil && running[instance.key] == nil {
-                        let needs = plan.graph.needs[instance.jobID] ?? []
-                        guard needs.allSatisfy({ finishedJobs[$0] != nil }), let job = plan.workflow.job(instance.jobID) else { continue }
-                        let cancelled = Task.isCancelled
-                        if failFastTripped.contains(instance.jobID) {
-                            results[instance.key] = finishWithout(instance, .cancelled, "cancelled: another instance of its matrix failed (fail-fast)")
-                            progressed = true
-                            continue
-                        }
-                        let needsContext = self.needsContext(needs, finishedJobs)
-                        switch shouldRun(job, needs: needs, needsContext: needsContext, finished: finishedJobs, cancelled: cancelled) {
-                        case .failure(let problem):
-                            results[instance.key] = finishWithout(instance, .failure, problem.message)
-                            progressed = true
-                            continue
-                        case .success(let reason?):
-                            results[instance.key] = finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
-                            progressed = true
-                            continue
-                        case .success(nil): break
-                        }
-                        if running.count >= options.maxParallelJobs { return }
-                        if let limit = job.strategy?.maxParallel, running.values.filter({ $0 == job.id }).count >= limit { continue }
-                        running[instance.key] = instance.jobID
-                        let jobRunner = JobRunner(
-                            planned: instance, job: job, workflow: plan.workflow, reporter: reporter, options: options,
-                            redactor: runner.redactor, artifacts: store, needs: needsContext)
-                        let cache = self.cache
-                        let forward = !cancelled  // after a cancellation, always() jobs run to the end
-                        // The handle is registered before the job can finish, so fail-fast always finds it.
-                        let task = Task { await jobRunner.run(cache) }
-                        handles.withLock { $0[instance.key] = task }
-                        group.addTask {
-                            defer { _ = self.handles.withLock { $0.removeValue(forKey: instance.key) } }
-                            if !forward { return await task.value }
-                            return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
-                        }
+                while readyHead < ready.count {
+                    let instance = ready[readyHead]
+                    guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }
+                    let needs = plan.graph.needs[instance.jobID] ?? []
+                    let cancelled = Task.isCancelled
+                    if failFastTripped.contains(instance.jobID) {
+                        readyHead += 1
+                        finishWithout(instance, .cancelled, "cancelled: another instance of its matrix failed (fail-fast)")
+                        continue
                     }
+                    let needsContext = self.needsContext(needs, finishedJobs)
+                    switch shouldRun(job, needs: needs, needsContext: needsContext, finished: finishedJobs,
+                                     upstreamFailed: upstreamFailed[instance.jobID] ?? false, cancelled: cancelled) {
+                    case .failure(let problem):
+                        readyHead += 1
+                        finishWithout(instance, .failure, problem.message)
+                        continue
+                    case .success(let reason?):
+                        readyHead += 1
+                        finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
+                        continue
+                    case .success(nil): break
+                    }
+                    if running.count >= options.maxParallelJobs { return }
+                    readyHead += 1
+                    if let limit = job.strategy?.maxParallel, runningPerJob[job.id, default: 0] >= limit {
+                        heldBack[job.id, default: []].append(instance)
+                        continue
+                    }
+                    running[instance.key] = instance.jobID
+                    runningPerJob[job.id, default: 0] += 1
+                    let jobRunner = JobRunner(
+                        planned: instance, job: job, workflow: plan.workflow, reporter: reporter, options: options,
+                        redactor: runner.redactor, artifacts: store, needs: needsContext)
+                    let cache = self.cache
+                    let forward = !cancelled  // after a cancellation, always() jobs run to the end
+                    // The handle is registered before the job can finish, so fail-fast always finds it.
+                    let task = Task { await jobRunner.run(cache) }
+                    handles.withLock { $0[instance.key] = task }
+                    group.addTask {
+                        defer { _ = self.handles.withLock { $0.removeValue(forKey: instance.key) } }
+                        if !forward { return await task.value }
+                        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+                    }
+                }
+                if readyHead > 4096 && readyHead * 2 > ready.count {  // drop what was consumed
+                    ready.removeFirst(readyHead)
+                    readyHead = 0
                 }
             }
             func record(_ result: JobOutcome) {
                 results[result.key] = result
                 let instances = plan.instances[result.jobID] ?? []
                 if result.outcome == .failure, !result.allowedFailure, instances.count > 1,
-                    plan.workflow.job(result.jobID)?.strategy?.failFast ?? true, !failFastTripped.contains(result.jobID)
+                    jobsByID[result.jobID]?.strategy?.failFast ?? true, !failFastTripped.contains(result.jobID)
                 {
                     failFastTripped.insert(result.jobID)
                     let siblings = instances.map(\.key).filter { running[$0] != nil }
@@ -135,21 +165,34 @@ final class Scheduler: Sendable {
                     }
                     handles.withLock { handles in for key in siblings { handles[key]?.cancel() } }
                 }
-                if instances.allSatisfy({ results[$0.key] != nil }) {
-                    finishedJobs[result.jobID] = instances.compactMap { results[$0.key] }
+                unfinishedInstances[result.jobID, default: 1] -= 1
+                guard unfinishedInstances[result.jobID] == 0 else { return }
+                // The whole job finished: its dependents wait for one job fewer.
+                let outcomes = instances.compactMap { results[$0.key] }
+                finishedJobs[result.jobID] = outcomes
+                let failed = (upstreamFailed[result.jobID] ?? false) || outcomes.contains { $0.outcome == .failure }
+                for dependent in dependents[result.jobID] ?? [] {
+                    if failed { upstreamFailed[dependent] = true }
+                    waitingFor[dependent, default: 1] -= 1
+                    if waitingFor[dependent] == 0 { ready += plan.instances[dependent] ?? [] }
                 }
             }
-            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) -> JobOutcome {
+            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
                 reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero, failure: nil))
                 var result = JobOutcome.skipped(instance, reason: reason)
                 result.outcome = outcome
                 record(result)
-                return result
             }
             launchReady()
             for await result in group {
                 running.removeValue(forKey: result.key)
+                runningPerJob[result.jobID, default: 1] -= 1
+                if var held = heldBack[result.jobID], !held.isEmpty {
+                    // A slot of this job's max-parallel is free: its next instance goes first.
+                    ready.insert(held.removeFirst(), at: readyHead)
+                    heldBack[result.jobID] = held
+                }
                 record(result)
                 launchReady()
             }
@@ -159,12 +202,12 @@ final class Scheduler: Sendable {
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.
     func shouldRun(
-        _ job: Job, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]], cancelled: Bool
+        _ job: Job, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]],
+        upstreamFailed: Bool, cancelled: Bool
     ) -> Result<String?, RunProblem> {
         let result = { (id: String) in Self.result(of: finished[id] ?? []) }
         let succeeded = needs.allSatisfy { result($0) == .success }
-        let failed = upstream(of: job.id).contains { (finished[$0] ?? []).contains { $0.outcome == .failure } }
-        let status = ExpressionStatus(succeeded: succeeded, cancelled: cancelled, failed: failed)
+        let status = ExpressionStatus(succeeded: succeeded, cancelled: cancelled, failed: upstreamFailed)
         if job.condition == nil {
             if cancelled { return .success("cancelled before it started") }
             if let blocker = needs.first(where: { result($0) != .success }) {
@@ -183,16 +226,6 @@ final class Scheduler: Sendable {
             let at = job.condition?.source.location.map { "\($0): " } ?? ""
             return .failure(RunProblem("\(at)cannot evaluate 'if' of job '\(job.id)': \(error.message)"))
         }
-    }
-
-    /// Every job upstream of `id`, transitively.
-    func upstream(of id: String) -> Set<String> {
-        var seen: Set<String> = []
-        var pending = plan.graph.needs[id] ?? []
-        while let next = pending.popLast() {
-            if seen.insert(next).inserted { pending.append(contentsOf: plan.graph.needs[next] ?? []) }
-        }
-        return seen
     }
 
     /// `needs.<id>.result` and `needs.<id>.outputs` for the direct needs.
