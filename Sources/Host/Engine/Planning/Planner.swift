@@ -40,10 +40,19 @@ public enum Planner {
         let graph = JobGraph(workflow)
         let order = graph.topologicalOrder(of: graph.closure(of: selected))
         var instances: [String: [PlannedJob]] = [:]
+        // Instance keys name log files, folders and events, so they must be unique in the run (compared
+        // without case, for case-insensitive file systems): a job without a matrix keeps its id, and a
+        // matrix instance whose key is taken (job `build-os-linux` next to `build` with `os: [linux]`)
+        // gets a suffix.
+        var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { $0.id.lowercased() })
         for id in order {
             guard let job = workflow.job(id) else { continue }
             switch expand(job, workflow: workflow, contexts: staticContexts(workflow)) {
-            case .success(let planned): instances[id] = planned
+            case .success(var planned):
+                if job.strategy?.matrix != nil {
+                    for index in planned.indices { planned[index].key = uniqueKey(planned[index].key, used: &used) }
+                }
+                instances[id] = planned
             case .failure(let diagnostic): return .failure(diagnostic)
             }
         }
@@ -84,9 +93,9 @@ public enum Planner {
         var used: Set<String> = []
         let planned = combinations.enumerated().map { index, combination -> PlannedJob in
             let label = combination.map { "\($0.key): \($0.value.displayString)" }.joined(separator: ", ")
-            var key = safeKey(job.id + "-" + combination.map { "\($0.key)-\($0.value.displayString)" }.joined(separator: "-"))
-            if !used.insert(key).inserted { key += "-\(index + 1)" }
-            used.insert(key)
+            let key = uniqueKey(
+                safeKey(job.id + "-" + combination.map { "\($0.key)-\($0.value.displayString)" }.joined(separator: "-")),
+                used: &used)
             let named = job.name.map { !$0.template.isLiteral } ?? false
             return PlannedJob(
                 key: key, jobID: job.id,
@@ -272,6 +281,17 @@ public enum Planner {
             }
         }
         return literal
+    }
+
+    /// `key`, or `key-2`, `key-3`, … the first not in `used` (compared without case); records it in `used`.
+    static func uniqueKey(_ key: String, used: inout Set<String>) -> String {
+        var candidate = key
+        var suffix = 1
+        while !used.insert(candidate.lowercased()).inserted {
+            suffix += 1
+            candidate = "\(key)-\(suffix)"
+        }
+        return candidate
     }
 
     /// Lowercase letters, digits and '-' only.
