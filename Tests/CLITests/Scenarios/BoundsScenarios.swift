@@ -118,4 +118,23 @@ struct BoundsScenarios {
         #expect(bigTime < 30, "20000 jobs took \(bigTime) s")
         #expect(bigTime < max(smallTime, 0.5) * 8, "5000 jobs took \(smallTime) s, 20000 took \(bigTime) s")
     }
+
+    @Test("nested text.repeat (the text plugin) stops at the first result over 1 MiB, with the call's position")
+    func expressionResultLimit() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let started = Date()
+        let result = try scenario.run("""
+            name: expressions
+            jobs:
+              a:
+                steps:
+                  - run: echo "${{ text.repeat(text.repeat(text.repeat('x', 1000), 1100), 100) }}" | wc -c
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains(
+            "/wf.yml:5:36: cannot evaluate 'run': the result of text.repeat() is 1100000 bytes; an expression result can be at most 1048576 bytes (1 MiB)"),
+            "\(result.stdout)")
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
 }
