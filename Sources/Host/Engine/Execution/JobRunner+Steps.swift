@@ -278,7 +278,7 @@ extension JobRunner {
             var outputs: [String: ExpressionValue] = [:]
             for (name, value) in entries {
                 guard value.utf8.count <= CaptureLimits.outputBytes else {
-                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MiB and was dropped"))
+                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MB and was dropped"))
                     continue
                 }
                 outputs[name] = .string(value)
