@@ -28,14 +28,20 @@ public enum FastFiles {
         }
     }
 
-    /// The contents of `path` (nil when it does not exist), then remove it.
-    public static func take(_ path: String) -> String? {
+    /// Most bytes `take` reads by default (16 MiB): the size limit of a step's GITHUB_OUTPUT, GITHUB_ENV,
+    /// GITHUB_PATH and GITHUB_STEP_SUMMARY files. The host refuses a file that comes back longer.
+    public static let captureLimit = 16 << 20
+
+    /// The contents of `path` (nil when it does not exist), then remove it. At most `limit + 1` bytes
+    /// are read, so a longer file comes back longer than `limit` (cut there), and is never held whole.
+    public static func take(_ path: String, limit: Int = captureLimit) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        while data.count <= limit {
+            let wanted = min(buffer.count, limit + 1 - data.count)
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
             data.append(contentsOf: buffer[0..<count])

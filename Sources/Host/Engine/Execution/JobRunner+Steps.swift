@@ -148,7 +148,14 @@ extension JobRunner {
         switch result {
         case .finished(let stepResult):
             exitCode = stepResult.exitCode
-            apply(stepResult.files, step: step, state: &state)
+            let problems = apply(stepResult.files, step: step, name: name, state: &state)
+            if stepResult.succeeded, let problem = problems.first {
+                outcome = .failure
+                message = problem
+                for other in problems.dropFirst() { reporter.report(.message(job: planned.key, level: .error, text: other)) }
+            } else if !stepResult.succeeded {
+                for problem in problems { reporter.report(.message(job: planned.key, level: .error, text: problem)) }
+            }
             if !stepResult.succeeded {
                 outcome = .failure
                 if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
@@ -223,20 +230,44 @@ extension JobRunner {
     }
 
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.
-    func apply(_ files: [String: String], step: Step, state: inout State) {
-        if let text = files["GITHUB_ENV"] {
-            for (name, value) in EnvFileParser.parse(text) { state.addedEnv[name] = value }
+    /// Returns why the step fails: a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_PATH file over
+    /// `CaptureLimits.fileBytes`, or a `NAME<<DELIM` block that is never closed; nothing is used from
+    /// such a file. A summary over `CaptureLimits.summaryBytes` is left out with an error, as on GitHub.
+    func apply(_ files: [String: String], step: Step, name: String, state: inout State) -> [String] {
+        var problems: [String] = []
+        /// The file's text, or nil (with a problem) when it is over the limit.
+        func text(_ variable: String) -> String? {
+            guard let text = files[variable], !text.isEmpty else { return nil }
+            guard text.utf8.count <= CaptureLimits.fileBytes else {
+                problems.append(
+                    "\(variable) of step '\(name)' exceeded \(CaptureLimits.fileBytes) bytes (\(CaptureLimits.describe(CaptureLimits.fileBytes))); "
+                        + "nothing from it was used (write large data to a file in the workspace instead)")
+                return nil
+            }
+            return text
         }
-        if let text = files["GITHUB_PATH"] {
+        func entries(_ variable: String) -> [(String, String)]? {
+            guard let text = text(variable) else { return nil }
+            switch EnvFileParser.parseStrictly(text) {
+            case .success(let entries): return entries
+            case .failure(let unclosed):
+                problems.append("\(variable) of step '\(name)': \(unclosed); nothing from it was used")
+                return nil
+            }
+        }
+        if let entries = entries("GITHUB_ENV") {
+            for (name, value) in entries { state.addedEnv[name] = value }
+        }
+        if let text = text("GITHUB_PATH") {
             for line in text.split(separator: "\n") {
                 let entry = line.trimmingCharacters(in: .whitespaces)
                 if !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
             }
         }
-        if let text = files["GITHUB_OUTPUT"], !text.isEmpty {
+        if let entries = entries("GITHUB_OUTPUT") {
             var outputs: [String: ExpressionValue] = [:]
-            for (name, value) in EnvFileParser.parse(text) {
-                guard value.utf8.count <= 1 << 20 else {
+            for (name, value) in entries {
+                guard value.utf8.count <= CaptureLimits.outputBytes else {
                     reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MB and was dropped"))
                     continue
                 }
@@ -246,7 +277,17 @@ extension JobRunner {
             if let id = step.id { state.steps[id] = .object(["outputs": .object(outputs)]) }
         }
         if let text = files["GITHUB_STEP_SUMMARY"], !text.isEmpty {
-            state.summary += text.hasSuffix("\n") ? text : text + "\n"
+            let size = text.utf8.count
+            if size > CaptureLimits.summaryBytes {
+                // GitHub reports this and goes on: the step does not fail, its summary is left out.
+                let shown = size > CaptureLimits.fileBytes ? "more than \(CaptureLimits.fileBytes >> 10)k" : "\(size >> 10)k"
+                reporter.report(.message(
+                    job: planned.key, level: .error,
+                    text: "the step summary of step '\(name)' was left out: a summary can be at most \(CaptureLimits.summaryBytes >> 10)k (1 MiB), got \(shown)"))
+            } else {
+                state.summary += text.hasSuffix("\n") ? text : text + "\n"
+            }
         }
+        return problems
     }
 }

@@ -9,6 +9,13 @@ extension Expression {
     }
 }
 
+/// Limits on what evaluating an expression may build.
+public enum ExpressionLimits {
+    /// Largest string a function call may return, built-in or plugin (1 MiB; GitHub also stops an
+    /// expression that needs more than about 1 MB).
+    public static let maxStringBytes = 1 << 20
+}
+
 /// Well-known context names, used for did-you-mean hints.
 enum ExpressionContextNames {
     static let all = ["github", "env", "vars", "secrets", "needs", "strategy", "matrix",
@@ -71,16 +78,27 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             var values: [ExpressionValue] = []
             values.reserveCapacity(arguments.count)
             for argument in arguments { values.append(try evaluate(argument).value) }
-            return .value(try call(function, values, at: offset))
+            return .value(try bounded(try call(function, values, at: offset), from: function.name, at: offset))
         case .pluginCall(let name, let arguments, let offset):
             var values: [ExpressionValue] = []
             for argument in arguments { values.append(try evaluate(argument).value) }
+            let result: ExpressionValue
             do {
-                return .value(try context.callPluginFunction(name, values))
+                result = try context.callPluginFunction(name, values)
             } catch {
                 throw self.error(error.message, at: offset, hint: error.hint)
             }
+            return .value(try bounded(result, from: name, at: offset))
         }
+    }
+
+    /// `value`, unless it is a string longer than `ExpressionLimits.maxStringBytes`: then evaluation
+    /// stops, so that nested calls (`format`, `join`, `toJSON`, plugin functions) cannot build huge strings.
+    private func bounded(_ value: ExpressionValue, from function: String, at offset: Int) throws(ExpressionError) -> ExpressionValue {
+        guard case .string(let text) = value, text.utf8.count > ExpressionLimits.maxStringBytes else { return value }
+        throw error(
+            "the result of \(function)() is \(text.utf8.count) bytes; an expression result can be at most \(ExpressionLimits.maxStringBytes) bytes (1 MiB)",
+            at: offset, hint: "pass large data through files in the workspace rather than through expressions")
     }
 
     private func lookup(_ name: String, at offset: Int) throws(ExpressionError) -> ExpressionValue {

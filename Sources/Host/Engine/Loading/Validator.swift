@@ -20,6 +20,10 @@ public enum Validator {
                     diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)
                 }
             }
+            // Counted, never expanded: a 4096 × 4096 matrix is refused here, not built.
+            if case .literal(let matrix)? = job.strategy?.matrix, let problem = Planner.sizeProblem(matrix, jobID: job.id) {
+                diagnostics.error(problem.message, at: job.strategy?.location, context: context, hint: problem.hint)
+            }
             var stepIDs: [String: SourceLocation?] = [:]
             for step in job.steps {
                 guard let id = step.id else { continue }

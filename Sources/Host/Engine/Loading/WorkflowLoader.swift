@@ -44,6 +44,11 @@ public enum WorkflowLoader {
     /// Load a workflow from YAML text; `file` names it in diagnostics.
     public static func load(yaml: String, file: String, functions: [String: Int]? = nil) -> LoadResult {
         var reader = NodeReader(file: file, yaml: yaml)
+        let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        if let overrun = AliasBudget.overrun(in: yaml) {
+            reader.diagnostics.append(aliasDiagnostic(overrun, file: file, workflow: baseName))
+            return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -57,10 +62,22 @@ public enum WorkflowLoader {
             reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
-        let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
         if let workflow { Validator.validate(workflow, functions: functions, into: &reader.diagnostics) }
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
+    }
+
+    /// The error for a file whose aliases expand beyond `AliasBudget.maxExpandedNodes` nodes.
+    static func aliasDiagnostic(_ overrun: AliasBudget.Overrun, file: String, workflow: String) -> Diagnostic {
+        var context = "workflow '\(workflow)'"
+        if overrun.path.count >= 2, overrun.path[0] == "jobs" { context += " › job '\(overrun.path[1])'" }
+        let place = overrun.path.isEmpty ? "" : " (in \(overrun.path.joined(separator: ".")))"
+        return Diagnostic(
+            .error,
+            "YAML aliases expand to more than \(AliasBudget.maxExpandedNodes) nodes; alias '*\(overrun.anchor)' goes over the limit\(place)",
+            at: SourceLocation(file: file, line: overrun.line, column: overrun.column), context: context,
+            hint: "anchors and aliases that nest multiply their contents (a 'billion laughs' file); "
+                + "write the values out, or use fewer levels of aliases")
     }
 
     static func yamlDiagnostic(_ error: any Error, file: String, yaml: String) -> Diagnostic {

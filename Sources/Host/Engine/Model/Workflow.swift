@@ -1,4 +1,5 @@
 import NixActionsPluginMessages
+import Synchronization
 
 /// A value with the place in the workflow file it came from.
 public struct Located<Value: Sendable>: Sendable {
@@ -64,8 +65,31 @@ public struct Workflow: Sendable {
     public var jobs: [Job]
     /// Keys that parse but that this version cannot honour yet; `run` refuses them.
     public var unsupported: [Located<String>]
+    /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is
+    /// checked against `jobs`; an index gone stale is rebuilt.
+    let jobIndex = JobIndex()
 
-    public func job(_ id: String) -> Job? { jobs.first { $0.id == id } }
+    /// The job with this id, found in constant time (a job that does not exist costs a scan).
+    public func job(_ id: String) -> Job? {
+        if let position = jobIndex.position(of: id, in: jobs) { return jobs[position] }
+        return nil
+    }
+}
+
+/// Positions of a workflow's jobs by id.
+final class JobIndex: Sendable {
+    private let positions = Mutex<[String: Int]?>(nil)
+
+    func position(of id: String, in jobs: [Job]) -> Int? {
+        if let position = positions.withLock({ $0?[id] }), position < jobs.count, jobs[position].id == id { return position }
+        // Not indexed yet, stale, or no such job: look, and index again when the job exists.
+        guard let position = jobs.firstIndex(where: { $0.id == id }) else { return nil }
+        var fresh: [String: Int] = [:]
+        fresh.reserveCapacity(jobs.count)
+        for (index, job) in jobs.enumerated() where fresh[job.id] == nil { fresh[job.id] = index }
+        positions.withLock { $0 = fresh }
+        return position
+    }
 }
 
 /// `defaults.run` at workflow or job level.

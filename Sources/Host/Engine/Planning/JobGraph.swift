@@ -17,29 +17,36 @@ public struct JobGraph: Sendable {
     }
 
     /// A cycle as a list of ids (each needs the next, the last needs the first), or nil.
+    /// Depth-first from each job in file order, with an explicit stack: a chain of any length
+    /// cannot overflow the call stack. Linear in jobs and needs.
     public func cycle() -> [String]? {
         enum Mark { case visiting, done }
         var marks: [String: Mark] = [:]
-        var stack: [String] = []
-        func visit(_ id: String) -> [String]? {
-            switch marks[id] {
-            case .done: return nil
-            case .visiting:
-                guard let start = stack.firstIndex(of: id) else { return [id] }
-                return Array(stack[start...])
-            case nil: break
+        marks.reserveCapacity(ids.count)
+        // The path being explored: each job with the position of the next need to follow.
+        var path: [(id: String, next: Int)] = []
+        for root in ids where marks[root] == nil {
+            marks[root] = .visiting
+            path.append((root, 0))
+            while let (id, next) = path.last {
+                let edges = needs[id] ?? []
+                guard next < edges.count else {
+                    marks[id] = .done
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                let need = edges[next]
+                switch marks[need] {
+                case .done: continue
+                case .visiting:
+                    let start = path.lastIndex { $0.id == need } ?? path.startIndex
+                    return path[start...].map(\.id)
+                case nil:
+                    marks[need] = .visiting
+                    path.append((need, 0))
+                }
             }
-            marks[id] = .visiting
-            stack.append(id)
-            for need in needs[id] ?? [] {
-                if let cycle = visit(need) { return cycle }
-            }
-            stack.removeLast()
-            marks[id] = .done
-            return nil
-        }
-        for id in ids {
-            if let cycle = visit(id) { return cycle }
         }
         return nil
     }
@@ -56,24 +63,40 @@ public struct JobGraph: Sendable {
     }
 
     /// Ids in an order where every job comes after what it needs (file order among equals).
-    /// Assumes no cycle.
+    /// Jobs on a cycle, and what needs them, are left out (validation reports the cycle).
+    ///
+    /// The order is that of placing, pass after pass over the jobs in file order, every job whose
+    /// needs are placed: a job's pass is the largest over its needs of the need's pass, plus one when
+    /// the need comes later in the file. The passes are worked out Kahn-style (each job once, each
+    /// need once), then the jobs are listed by pass and by file order: linear in jobs and needs.
     public func topologicalOrder(of subset: Set<String>? = nil) -> [String] {
-        let members = subset ?? Set(ids)
-        var placed: Set<String> = []
-        var order: [String] = []
-        var remaining = ids.filter { members.contains($0) }
-        while !remaining.isEmpty {
-            let before = remaining.count
-            remaining.removeAll { id in
-                let ready = (needs[id] ?? []).allSatisfy { placed.contains($0) || !members.contains($0) }
-                if ready {
-                    placed.insert(id)
-                    order.append(id)
-                }
-                return ready
+        let members = ids.filter { subset?.contains($0) ?? true }
+        var position: [String: Int] = [:]
+        position.reserveCapacity(members.count)
+        for (index, id) in members.enumerated() { position[id] = index }
+        // Needs within the subset, as positions, and the reverse edges.
+        var waiting = [Int](repeating: 0, count: members.count)
+        var dependents = [[Int]](repeating: [], count: members.count)
+        for (index, id) in members.enumerated() {
+            for need in needs[id] ?? [] {
+                guard let from = position[need] else { continue }
+                waiting[index] += 1
+                dependents[from].append(index)
             }
-            if remaining.count == before { break }  // a cycle: validation reports it
         }
-        return order
+        var pass = [Int](repeating: 0, count: members.count)
+        var ready = (0..<members.count).filter { waiting[$0] == 0 }
+        var placed = 0
+        while let index = ready.popLast() {
+            placed += 1
+            for dependent in dependents[index] {
+                pass[dependent] = max(pass[dependent], pass[index] + (index > dependent ? 1 : 0))
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0 { ready.append(dependent) }
+            }
+        }
+        var byPass = [[String]](repeating: [], count: placed == 0 ? 0 : (pass.max() ?? 0) + 1)
+        for (index, id) in members.enumerated() where waiting[index] == 0 { byPass[pass[index]].append(id) }
+        return byPass.flatMap { $0 }
     }
 }

@@ -40,10 +40,19 @@ public enum Planner {
         let graph = JobGraph(workflow)
         let order = graph.topologicalOrder(of: graph.closure(of: selected))
         var instances: [String: [PlannedJob]] = [:]
+        // Instance keys name log files, folders and events, so they must be unique in the run (compared
+        // without case, for case-insensitive file systems): a job without a matrix keeps its id, and a
+        // matrix instance whose key is taken (job `build-os-linux` next to `build` with `os: [linux]`)
+        // gets a suffix.
+        var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { $0.id.lowercased() })
         for id in order {
             guard let job = workflow.job(id) else { continue }
             switch expand(job, workflow: workflow, contexts: staticContexts(workflow)) {
-            case .success(let planned): instances[id] = planned
+            case .success(var planned):
+                if job.strategy?.matrix != nil {
+                    for index in planned.indices { planned[index].key = uniqueKey(planned[index].key, used: &used) }
+                }
+                instances[id] = planned
             case .failure(let diagnostic): return .failure(diagnostic)
             }
         }
@@ -77,22 +86,16 @@ public enum Planner {
                 return .failure(Diagnostic(.error, "cannot evaluate strategy.matrix: \(error)", at: field.source.location, context: context))
             }
         }
+        if let problem = sizeProblem(literal, jobID: job.id) {
+            return .failure(Diagnostic(.error, problem.message, at: job.strategy?.location, context: context, hint: problem.hint))
+        }
         let combinations = combine(literal)
-        if combinations.isEmpty {
-            return .failure(Diagnostic(.error, "the matrix of job '\(job.id)' has no combinations left after 'exclude'",
-                                       at: job.strategy?.location, context: context))
-        }
-        if combinations.count > maxMatrixSize {
-            return .failure(Diagnostic(
-                .error, "the matrix of job '\(job.id)' has \(combinations.count) combinations; at most \(maxMatrixSize) are allowed",
-                at: job.strategy?.location, context: context, hint: "split the job or exclude combinations"))
-        }
         var used: Set<String> = []
         let planned = combinations.enumerated().map { index, combination -> PlannedJob in
             let label = combination.map { "\($0.key): \($0.value.displayString)" }.joined(separator: ", ")
-            var key = safeKey(job.id + "-" + combination.map { "\($0.key)-\($0.value.displayString)" }.joined(separator: "-"))
-            if !used.insert(key).inserted { key += "-\(index + 1)" }
-            used.insert(key)
+            let key = uniqueKey(
+                safeKey(job.id + "-" + combination.map { "\($0.key)-\($0.value.displayString)" }.joined(separator: "-")),
+                used: &used)
             let named = job.name.map { !$0.template.isLiteral } ?? false
             return PlannedJob(
                 key: key, jobID: job.id,
@@ -111,18 +114,121 @@ public enum Planner {
         return (try? field.template.render(DictionaryExpressionContext(values))) ?? job.displayName
     }
 
-    /// Cross product of the dimensions, then `exclude`, then `include` (GitHub's order and rules).
-    public static func combine(_ matrix: MatrixLiteral) -> [[(key: String, value: ExpressionValue)]] {
-        var combinations: [[(key: String, value: ExpressionValue)]] = matrix.dimensions.isEmpty ? [] : [[]]
-        for dimension in matrix.dimensions {
-            combinations = combinations.flatMap { partial in dimension.values.map { partial + [(dimension.key, $0)] } }
-            if combinations.count > maxMatrixSize * 16 { break }  // reported as too large by the caller
+    /// Most combinations looked at, one by one, to count a matrix exactly (the cross product before `exclude`).
+    /// A larger cross product is refused unless `exclude` could not possibly bring it down to `maxMatrixSize`.
+    public static let maxMatrixProduct = 65_536
+
+    /// How many combinations `combine` makes, worked out without making them.
+    public enum MatrixCount: Sendable, Equatable {
+        /// Exactly this many.
+        case exact(Int)
+        /// At least this many (the cross product minus the most `exclude` could remove), all of
+        /// `product` being too many to count one by one. Saturates at `Int.max`.
+        case atLeast(Int, product: Int)
+        /// The cross product is too large to count one by one, though `exclude` might remove most of it.
+        case uncountable(product: Int)
+    }
+
+    /// The number of combinations of `matrix`, in time and memory bounded by `maxMatrixProduct`
+    /// (never expanding the cross product).
+    public static func count(_ matrix: MatrixLiteral) -> MatrixCount {
+        let sizes = matrix.dimensions.map(\.values.count)
+        let product = sizes.isEmpty ? 0 : sizes.reduce(1, saturatingMultiply)
+        if product > maxMatrixProduct && matrix.exclude.isEmpty && matrix.include.isEmpty { return .exact(product) }
+        if product > maxMatrixProduct {
+            // Each exclude rule removes at most the combinations whose named keys match it.
+            var removable = 0
+            for rule in matrix.exclude {
+                var removed = 1
+                for dimension in matrix.dimensions {
+                    let named = rule.filter { $0.key == dimension.key }
+                    let matching = named.isEmpty
+                        ? dimension.values.count
+                        : dimension.values.filter { value in named.allSatisfy { looselyEqual(value, $0.value) } }.count
+                    removed = saturatingMultiply(removed, matching)
+                }
+                removable = saturatingAdd(removable, removed)
+            }
+            let floor = product == Int.max ? Int.max : max(0, product - removable)
+            return floor > maxMatrixSize ? .atLeast(floor, product: product) : .uncountable(product: product)
         }
-        combinations.removeAll { combination in
-            matrix.exclude.contains { rule in
-                rule.allSatisfy { key, value in combination.contains { $0.key == key && looselyEqual($0.value, value) } }
+        var base = 0
+        var matched = [Bool](repeating: false, count: matrix.include.count)
+        let original = Set(matrix.dimensions.map(\.key))
+        forEachCombination(matrix, count: product) { combination in
+            base += 1
+            for (index, entry) in matrix.include.enumerated() where !matched[index] {
+                matched[index] = entry.allSatisfy { key, value in
+                    !original.contains(key) || combination.contains { $0.key == key && looselyEqual($0.value, value) }
+                }
             }
         }
+        return .exact(base + matched.filter { !$0 }.count)
+    }
+
+    /// Why `matrix` cannot run (no combinations, or more than `maxMatrixSize`), or nil.
+    public static func sizeProblem(_ matrix: MatrixLiteral, jobID: String) -> (message: String, hint: String)? {
+        let split = "split the job or exclude combinations"
+        let dimensions = matrix.dimensions.map { String($0.values.count) }.joined(separator: " × ")
+        func shown(_ number: Int) -> String { number == Int.max ? "more than \(Int.max)" : String(number) }
+        switch count(matrix) {
+        case .exact(0):
+            return ("the matrix of job '\(jobID)' has no combinations left after 'exclude'",
+                    "remove an exclude rule or add values")
+        case .exact(let total) where total > maxMatrixSize:
+            return ("the matrix of job '\(jobID)' has \(shown(total)) combinations; at most \(maxMatrixSize) are allowed", split)
+        case .exact:
+            return nil
+        case .atLeast(let floor, let product):
+            return ("the matrix of job '\(jobID)' has at least \(shown(floor)) combinations (\(dimensions) = \(shown(product)) before 'exclude'); at most \(maxMatrixSize) are allowed", split)
+        case .uncountable(let product):
+            return ("the matrix of job '\(jobID)' has \(shown(product)) combinations before 'exclude' (\(dimensions)); at most \(maxMatrixProduct) are expanded to apply 'exclude', and at most \(maxMatrixSize) can run", split)
+        }
+    }
+
+    /// Calls `body` with each combination of the cross product (first dimension slowest) that no
+    /// `exclude` rule removes, building one combination at a time.
+    static func forEachCombination(
+        _ matrix: MatrixLiteral, count: Int, _ body: ([(key: String, value: ExpressionValue)]) -> Void
+    ) {
+        guard count > 0 else { return }
+        var digits = [Int](repeating: 0, count: matrix.dimensions.count)
+        for _ in 0..<count {
+            let combination = matrix.dimensions.enumerated().map { index, dimension in
+                (key: dimension.key, value: dimension.values[digits[index]])
+            }
+            let excluded = matrix.exclude.contains { rule in
+                rule.allSatisfy { key, value in combination.contains { $0.key == key && looselyEqual($0.value, value) } }
+            }
+            if !excluded { body(combination) }
+            var position = digits.count - 1
+            while position >= 0 {
+                digits[position] += 1
+                if digits[position] < matrix.dimensions[position].values.count { break }
+                digits[position] = 0
+                position -= 1
+            }
+        }
+    }
+
+    static func saturatingMultiply(_ a: Int, _ b: Int) -> Int {
+        let (result, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : result
+    }
+
+    static func saturatingAdd(_ a: Int, _ b: Int) -> Int {
+        let (result, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : result
+    }
+
+    /// Cross product of the dimensions, then `exclude`, then `include` (GitHub's order and rules).
+    /// Expects a matrix that `sizeProblem` accepts: the cross product is walked one combination at a
+    /// time, and only those `exclude` keeps are stored.
+    public static func combine(_ matrix: MatrixLiteral) -> [[(key: String, value: ExpressionValue)]] {
+        let sizes = matrix.dimensions.map(\.values.count)
+        let product = sizes.isEmpty ? 0 : sizes.reduce(1, saturatingMultiply)
+        var combinations: [[(key: String, value: ExpressionValue)]] = []
+        forEachCombination(matrix, count: min(product, maxMatrixProduct)) { combinations.append($0) }
         let original = Set(matrix.dimensions.map(\.key))
         let baseCount = combinations.count
         for entry in matrix.include {
@@ -175,6 +281,17 @@ public enum Planner {
             }
         }
         return literal
+    }
+
+    /// `key`, or `key-2`, `key-3`, … the first not in `used` (compared without case); records it in `used`.
+    static func uniqueKey(_ key: String, used: inout Set<String>) -> String {
+        var candidate = key
+        var suffix = 1
+        while !used.insert(candidate.lowercased()).inserted {
+            suffix += 1
+            candidate = "\(key)-\(suffix)"
+        }
+        return candidate
     }
 
     /// Lowercase letters, digits and '-' only.

@@ -1,0 +1,16 @@
+/// Size limits on what a step writes to its GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH and
+/// GITHUB_STEP_SUMMARY files (documented in docs/workflow-syntax.md).
+public enum CaptureLimits {
+    /// Largest file of one step (16 MiB). The local executor reads at most one byte more (see
+    /// `FastFiles.captureLimit`), so a larger file is never held whole; the step fails.
+    public static let fileBytes = 16 << 20
+    /// Largest output value (1 MiB, GitHub's limit per job output); a larger one is dropped with a warning.
+    public static let outputBytes = 1 << 20
+    /// Largest step summary (1 MiB, GitHub's limit); a larger one is dropped with an error, as on GitHub.
+    public static let summaryBytes = 1 << 20
+
+    /// `16 MiB`, `1 MiB`, or a number of bytes.
+    static func describe(_ bytes: Int) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+
+@Suite("Bounds: matrix sizes are counted before anything is expanded")
+struct BoundsMatrixTests {
+    static func values(_ count: Int) -> String { (0..<count).map(String.init).joined(separator: ", ") }
+
+    @Test("a 4096 × 4096 matrix is refused by validation, at the strategy, without building it")
+    func hugeLiteral() throws {
+        let yaml = """
+            jobs:
+              big:
+                strategy:
+                  matrix:
+                    a: [\(Self.values(4096))]
+                    b: [\(Self.values(4096))]
+                steps:
+                  - run: echo ${{ matrix.a }}
+            """
+        var result: LoadResult?
+        let elapsed = ContinuousClock().measure { result = WorkflowLoader.load(yaml: yaml, file: "wf.yml") }
+        let errors = try #require(result?.diagnostics.filter { $0.severity == .error })
+        #expect(errors.count == 1)
+        let error = try #require(errors.first)
+        #expect(error.message == "the matrix of job 'big' has 16777216 combinations; at most 256 are allowed")
+        #expect(error.location == SourceLocation(file: "wf.yml", line: 4, column: 7))
+        #expect(error.context == "workflow 'wf' › job 'big'")
+        #expect(error.hint == "split the job or exclude combinations")
+        #expect(elapsed < .seconds(2), "took \(elapsed)")
+    }
+
+    @Test("a matrix from an expression is counted before it is expanded, at plan time")
+    func hugeExpression() throws {
+        // 1900 × 1900 fits in the longest expression allowed (21000 bytes).
+        let values = (0..<1900).map(String.init).joined(separator: ",")
+        let result = WorkflowLoader.load(yaml: """
+            jobs:
+              big:
+                strategy:
+                  matrix: ${{ fromJSON('{"a":[\(values)],"b":[\(values)],"exclude":[{"a":1}]}') }}
+                steps:
+                  - run: echo ${{ matrix.a }}
+            """, file: "wf.yml")
+        let workflow = try #require(result.workflow)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        var planned: Result<Plan, Diagnostic>?
+        let elapsed = ContinuousClock().measure { planned = Planner.plan(workflow) }
+        guard case .failure(let error)? = planned else {
+            Issue.record("planned a 1900 × 1900 matrix")
+            return
+        }
+        // One exclude rule removes at most the 1900 combinations with a = 1.
+        #expect(error.message == "the matrix of job 'big' has at least 3608100 combinations (1900 × 1900 = 3610000 before 'exclude'); at most 256 are allowed")
+        #expect(error.location == SourceLocation(file: "wf.yml", line: 4, column: 7))
+        #expect(elapsed < .seconds(2), "took \(elapsed)")
+    }
+
+    func literal(_ dimensions: [(String, [Int])], include: [[(String, Int)]] = [], exclude: [[(String, Int)]] = []) -> MatrixLiteral {
+        func entries(_ list: [[(String, Int)]]) -> [[(key: String, value: ExpressionValue)]] {
+            list.map { $0.map { (key: $0.0, value: ExpressionValue.number(Double($0.1))) } }
+        }
+        return MatrixLiteral(
+            dimensions: dimensions.map { (key: $0.0, values: $0.1.map { ExpressionValue.number(Double($0)) }) },
+            include: entries(include), exclude: entries(exclude))
+    }
+
+    @Test("exclude and include are accounted for: 16 × 17 less 16 runs, 16 × 16 plus a new include does not")
+    func includeExclude() {
+        let fits = literal([("a", Array(0..<16)), ("b", Array(0..<17))], exclude: [[("b", 16)]])
+        #expect(Planner.count(fits) == .exact(256))
+        #expect(Planner.sizeProblem(fits, jobID: "t") == nil)
+        #expect(Planner.combine(fits).count == 256)
+
+        let grown = literal([("a", Array(0..<16)), ("b", Array(0..<16))], include: [[("a", 1), ("c", 5)], [("a", 99)]])
+        #expect(Planner.count(grown) == .exact(257))  // the first include extends a combination, the second adds one
+        #expect(Planner.sizeProblem(grown, jobID: "t")?.message == "the matrix of job 't' has 257 combinations; at most 256 are allowed")
+
+        let emptied = literal([("a", [1])], exclude: [[("a", 1)]])
+        #expect(Planner.sizeProblem(emptied, jobID: "t")?.message == "the matrix of job 't' has no combinations left after 'exclude'")
+        #expect(Planner.count(literal([], include: [[("x", 1)], [("x", 2)]])) == .exact(2))
+    }
+
+    @Test("a cross product too large to walk is refused even when exclude might shrink it")
+    func uncountable() {
+        let matrix = literal([("a", Array(0..<300)), ("b", Array(0..<250))], exclude: Array(0..<299).map { [("a", $0)] })
+        #expect(Planner.count(matrix) == .uncountable(product: 75_000))
+        #expect(Planner.sizeProblem(matrix, jobID: "t")?.message
+            == "the matrix of job 't' has 75000 combinations before 'exclude' (300 × 250); at most 65536 are expanded to apply 'exclude', and at most 256 can run")
+        let overflow = literal(Array(0..<20).map { ("d\($0)", Array(0..<100)) })
+        #expect(Planner.count(overflow) == .exact(Int.max))
+        #expect(Planner.sizeProblem(overflow, jobID: "t")?.message
+            == "the matrix of job 't' has more than \(Int.max) combinations; at most 256 are allowed")
+    }
+
+    @Test("the count without expanding agrees with the combinations made, for random small matrices")
+    func countMatchesCombine() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let dimensionCount = Int.random(in: 0...3, using: &generator)
+            let dimensions = (0..<dimensionCount).map { index in
+                ("k\(index)", (0..<Int.random(in: 1...4, using: &generator)).map { _ in Int.random(in: 0...3, using: &generator) })
+            }
+            func entry() -> [(String, Int)] {
+                (0..<4).compactMap { index in
+                    Bool.random(using: &generator) ? ("k\(index)", Int.random(in: 0...3, using: &generator)) : nil
+                }
+            }
+            let matrix = literal(
+                dimensions, include: (0..<Int.random(in: 0...3, using: &generator)).map { _ in entry() },
+                exclude: (0..<Int.random(in: 0...2, using: &generator)).map { _ in entry().filter { key, _ in dimensions.contains { $0.0 == key } } })
+            #expect(Planner.count(matrix) == .exact(Planner.combine(matrix).count), "\(matrix)")
+        }
+    }
+}
