@@ -18,6 +18,9 @@ public func nixactionsPluginEntry(
 
 /// Functions for `${{ text.NAME(…) }}`, called by the host through libffi.
 enum TextFunctions {
+    /// The host refuses expression results over 1 MiB; results that would be larger are refused
+    /// here before they are built (a single `repeat` could otherwise allocate gigabytes).
+    static let maxResultBytes = 1 << 20
     static func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
 
     static let upper: @convention(c) (UnsafePointer<CChar>?) -> UnsafePointer<CChar>? = { value in
@@ -30,11 +33,21 @@ enum TextFunctions {
         value, target, replacement in
         let search = TextFunctions.text(target)
         guard !search.isEmpty else { return FunctionResult.failure }
-        return FunctionResult.string(TextFunctions.text(value).replacingOccurrences(of: search, with: TextFunctions.text(replacement)))
+        let text = TextFunctions.text(value), with = TextFunctions.text(replacement)
+        // Refuse before building a result larger than the host would accept.
+        let occurrences = text.components(separatedBy: search).count - 1
+        let size = text.utf8.count + occurrences * (with.utf8.count - search.utf8.count)
+        guard size <= TextFunctions.maxResultBytes else { return FunctionResult.failure }
+        return FunctionResult.string(text.replacingOccurrences(of: search, with: with))
     }
     static let repeatText: @convention(c) (UnsafePointer<CChar>?, Int64) -> UnsafePointer<CChar>? = { value, count in
         guard (0...10_000).contains(count) else { return FunctionResult.failure }
-        return FunctionResult.string(String(repeating: TextFunctions.text(value), count: Int(count)))
+        let text = TextFunctions.text(value)
+        // Refuse before building a result larger than the host would accept.
+        guard text.utf8.count.multipliedReportingOverflow(by: Int(count)).partialValue <= TextFunctions.maxResultBytes,
+              !text.utf8.count.multipliedReportingOverflow(by: Int(count)).overflow
+        else { return FunctionResult.failure }
+        return FunctionResult.string(String(repeating: text, count: Int(count)))
     }
     static let isSemver: @convention(c) (UnsafePointer<CChar>?) -> Bool = { value in
         Semver(TextFunctions.text(value)) != nil
