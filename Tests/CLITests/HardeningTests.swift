@@ -164,4 +164,24 @@ struct HardeningTests {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
+
+    @Test("the sweep of dead runs removes only run folders: other folders named nixactions-* are left alone")
+    func sweepLeavesOthersAlone() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let tmp = temp.path + "/tmp"
+        // A dead run's folder (the right name, no lock held), and folders that only look alike.
+        let dead = tmp + "/nixactions-20260101-000000-0123abcd-AbC123"
+        let others = ["nixactions-test-AbC123", "nixactions-mine", "nixactions-20260101-000000-0123abcd", "nixactions-AbC123"]
+        for folder in [dead] + others.map({ tmp + "/" + $0 }) {
+            try FileManager.default.createDirectory(atPath: folder + "/inside", withIntermediateDirectories: true)
+        }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
+        let result = try nixactions(["run", "wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path, environment: ["TMPDIR": tmp])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dead), "the dead run's folder was not swept")
+        for name in others {
+            #expect(FileManager.default.fileExists(atPath: tmp + "/" + name + "/inside"), "\(name) was removed")
+        }
+    }
 }

@@ -79,14 +79,25 @@ final class RunSupervision: Sendable {
     /// Remove the folders of runs whose host died (their lock is free), after killing what is
     /// left of those runs: their cgroup and the processes carrying their tracking id.
     static func sweepDeadRuns() {
-        PrivateFolder.sweepDead(base: temporaryBases[0], prefix: folderPrefix) { name in
+        PrivateFolder.sweepDead(base: temporaryBases[0], matching: isRunFolder) { name in
             // `nixactions-<run id>-XXXXXX`
             let runID = String(name.dropFirst(folderPrefix.count).dropLast(7))
-            guard !runID.isEmpty else { return }
             let cgroup = CgroupV2.ownFolder().map { $0 + "/nixactions-" + runID }
             killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
         }
-        for base in temporaryBases.dropFirst() { PrivateFolder.sweepDead(base: base, prefix: folderPrefix) }
+        // The local executor's tmpfs folders: `nixactions-XXXXXX`.
+        for base in temporaryBases.dropFirst() {
+            PrivateFolder.sweepDead(base: base) { PrivateFolder.isMade($0, prefix: folderPrefix) }
+        }
+    }
+
+    /// `nixactions-yyyyMMdd-HHmmss-hhhhhhhh-XXXXXX`: a run folder, and nothing else.
+    static func isRunFolder(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "nixactions" else { return false }
+        let digits = { (part: Substring, count: Int) in part.count == count && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) }
+        return digits(parts[1], 8) && digits(parts[2], 6) && parts[3].count == 8 && parts[3].allSatisfy(\.isHexDigit)
+            && PrivateFolder.isMade(String(parts[4]), prefix: "")
     }
 
     /// `yyyyMMdd-HHmmss-` and 8 random hex digits: sortable, and unique even for runs started in

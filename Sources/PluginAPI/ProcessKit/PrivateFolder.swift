@@ -17,6 +17,13 @@ public final class PrivateFolder: Sendable {
 
     public static let lockName = ".lock"
 
+    /// Whether `name` is `<prefix>` and six letters or digits, as `init` makes them.
+    public static func isMade(_ name: String, prefix: String) -> Bool {
+        guard name.hasPrefix(prefix) else { return false }
+        let tail = name.utf8.dropFirst(prefix.utf8.count)
+        return tail.count == 6 && tail.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+    }
+
     /// Make `<base>/<prefix>XXXXXX` (mkdtemp: a new name, created exclusively, mode 0700).
     ///
     /// The folder is made and locked under a name sweepers ignore (`.<prefix>…`), then renamed
@@ -46,29 +53,43 @@ public final class PrivateFolder: Sendable {
         lockFD = fd
     }
 
-    /// Remove the folder and everything in it (it stays marked until this object goes away).
+    /// Remove the folder and everything in it: the lock file last, so that the folder is never
+    /// seen unlocked with something still in it.
     public func remove() {
-        Self.removeTree(path)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name != Self.lockName {
+            Self.removeTree(path + "/" + name)
+        }
+        unlink(path + "/" + Self.lockName)
+        if rmdir(path) != 0 { Self.removeTree(path) }
     }
 
     deinit {
         close(lockFD)
     }
 
-    /// Remove every `<base>/<prefix>*` folder of this user whose lock no live process holds.
-    /// Folders of other users, links, and folders without a lock file are left alone.
+    /// Remove every folder in `base` whose name `matching` accepts (the names `init` gives) of this
+    /// user whose lock no live process holds, or that has no lock file any more (a removal that was
+    /// cut short: a folder gets its final name only once locked). Anything else, folders of other
+    /// users and links are left alone.
     /// - Parameter beforeRemoving: called with each dead folder's name, before it is removed.
     /// - Returns: the folders removed.
     @discardableResult
-    public static func sweepDead(base: String, prefix: String, beforeRemoving: (String) -> Void = { _ in }) -> [String] {
+    public static func sweepDead(base: String, matching: (String) -> Bool, beforeRemoving: (String) -> Void = { _ in }) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
         var removed: [String] = []
-        for name in names where name.hasPrefix(prefix) {
+        for name in names where matching(name) {
             let folder = base + "/" + name
             var info = stat()
             guard lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid() else { continue }
             let fd = open(folder + "/" + lockName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard fd >= 0 else { continue }
+            guard fd >= 0 else {
+                if errno == ENOENT {
+                    beforeRemoving(name)
+                    removeTree(folder)
+                    removed.append(folder)
+                }
+                continue
+            }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 beforeRemoving(name)
                 removeTree(folder)
