@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 /// Copies the project's files into a job's workspace, leaving out excluded names.
 ///
@@ -22,20 +23,28 @@ struct ProjectCopier {
                 // The destination and the run directory (or a folder that contains them) are never copied.
                 if skipRoots.contains(where: { $0 == child.path || $0.hasPrefix(child.path + "/") }) { continue }
                 // A file that vanished while the project was being copied is not an error.
-                guard let attributes = try? manager.attributesOfItem(atPath: child.path) else { continue }
+                var info = stat()
+                guard lstat(child.path, &info) == 0 else { continue }
                 do {
-                    switch attributes[.type] as? FileAttributeType {
-                    case .typeSymbolicLink?:
+                    switch info.st_mode & S_IFMT {
+                    case S_IFLNK:
                         let link = try manager.destinationOfSymbolicLink(atPath: child.path)
                         try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
-                    case .typeDirectory?:
-                        try manager.createDirectory(at: target, withIntermediateDirectories: true)
+                    case S_IFDIR:
+                        guard mkdir(target.path, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
+                            throw CopyFailure(path: child.path, reason: String(cString: strerror(errno)))
+                        }
                         pending.append((child, target))
-                    case .typeRegular?:
-                        try manager.copyItem(atPath: child.path, toPath: target.path)
+                    case S_IFREG:
+                        // A clone or an in-kernel copy: no bytes pass through this process.
+                        if let error = FastFiles.copyFile(from: child.path, to: target.path), error != ENOENT {
+                            throw CopyFailure(path: child.path, reason: String(cString: strerror(error)))
+                        }
                     default:
                         continue  // sockets, fifos, devices: not project files
                     }
+                } catch let failure as CopyFailure {
+                    throw failure
                 } catch {
                     throw CopyFailure(path: child.path, reason: error.localizedDescription)
                 }

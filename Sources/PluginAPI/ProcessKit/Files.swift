@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 import Synchronization
 
@@ -49,6 +50,14 @@ public enum FastFiles {
         close(fd)
         unlink(path)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Copy the regular file `from` to the new file `to` with its permission bits: a
+    /// copy-on-write clone where the file system allows, else an in-kernel copy. Returns an errno
+    /// on failure.
+    public static func copyFile(from: String, to: String) -> Int32? {
+        let rc = nxa_copy_file(from, to)
+        return rc == 0 ? nil : rc
     }
 
     private static let resolved = Mutex<[String: String]>([:])

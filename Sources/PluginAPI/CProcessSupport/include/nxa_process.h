@@ -42,4 +42,10 @@ int nxa_peek_exit(pid_t pid, int *status_out);
 /* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
 int nxa_rename_noreplace(const char *from, const char *to);
 
+/* Copy the regular file `from` to the new file `to` (created exclusively, same permission bits,
+ * links not followed): a copy-on-write clone where the file system can (FICLONE), else an
+ * in-kernel copy (copy_file_range), else reads and writes. Returns 0 or an errno value; a
+ * failed copy leaves no file behind. */
+int nxa_copy_file(const char *from, const char *to);
+
 #endif
