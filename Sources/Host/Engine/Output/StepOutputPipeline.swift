@@ -212,7 +212,12 @@ final class LineAssembler {
             }
             let end = UnsafeRawPointer(found) - base + 1
             partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
-            partial.withUnsafeBytes { deliver($0, lines: 1) }
+            var from = 0
+            while partial.count - from > OutputChunk.maxLine {  // still too long: pieces, then its end
+                partial.withUnsafeBytes { deliver(UnsafeRawBufferPointer(rebasing: $0[from..<(from + OutputChunk.maxLine)]), lines: 0) }
+                from += OutputChunk.maxLine
+            }
+            partial.withUnsafeBytes { deliver(UnsafeRawBufferPointer(rebasing: $0[from...]), lines: 1) }
             partial.removeAll(keepingCapacity: true)
             start = end
         }
