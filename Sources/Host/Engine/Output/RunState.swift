@@ -1,0 +1,117 @@
+import Foundation
+
+/// A run's state rebuilt from its `events.jsonl` alone (format `nixactions.events/1`): what a live
+/// view or a report shows. Output is not copied into the state; each step keeps the ranges of its
+/// job log that hold its output.
+public struct RunState: Sendable, Equatable {
+    public struct OutputRange: Sendable, Equatable {
+        public var stream: String
+        public var offset: Int
+        public var length: Int
+        public var lines: Int
+    }
+
+    public struct StepState: Sendable, Equatable {
+        public var index: Int
+        public var name: String
+        public var status: String?
+        public var exitCode: Int?
+        public var durationMilliseconds: Int?
+        public var output: [OutputRange] = []
+    }
+
+    public struct JobState: Sendable, Equatable {
+        public var key: String
+        public var name: String
+        public var status: String?
+        public var durationMilliseconds: Int?
+        public var failedStep: String?
+        public var steps: [StepState] = []
+        public var annotations: [String] = []
+        public var summary: String?
+    }
+
+    public var format: String?
+    public var workflow: String?
+    public var runID: String?
+    public var status: String?
+    public var durationMilliseconds: Int?
+    /// Jobs in the order they started (or were decided without starting).
+    public var jobs: [JobState] = []
+
+    public init() {}
+
+    public enum ReplayError: Error, Equatable {
+        case notJSON(line: Int)
+        case unknownFormat(String)
+    }
+
+    /// Replay the events of a run; unknown events and fields are ignored (the format only grows).
+    public static func replay(_ text: String) throws -> RunState {
+        var state = RunState()
+        var jobIndex: [String: Int] = [:]
+        func job(_ key: String) -> Int {
+            if let index = jobIndex[key] { return index }
+            state.jobs.append(JobState(key: key, name: key))
+            jobIndex[key] = state.jobs.count - 1
+            return state.jobs.count - 1
+        }
+        func step(_ job: Int, _ index: Int) -> Int {
+            if let found = state.jobs[job].steps.firstIndex(where: { $0.index == index }) { return found }
+            state.jobs[job].steps.append(StepState(index: index, name: ""))
+            return state.jobs[job].steps.count - 1
+        }
+        for (number, line) in text.split(separator: "\n").enumerated() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw ReplayError.notJSON(line: number + 1)
+            }
+            let string = { (key: String) in object[key] as? String }
+            let int = { (key: String) in object[key] as? Int }
+            switch string("event") {
+            case "workflow_started":
+                state.format = string("format")
+                if let format = state.format, format != LogDirectoryReporter.eventsFormat { throw ReplayError.unknownFormat(format) }
+                state.workflow = string("workflow")
+                state.runID = string("run_id")
+            case "job_started":
+                guard let key = string("job") else { continue }
+                state.jobs[job(key)].name = string("name") ?? key
+            case "step_started":
+                guard let key = string("job"), let index = int("step") else { continue }
+                let j = job(key)
+                state.jobs[j].steps[step(j, index)].name = string("name") ?? ""
+            case "output":
+                guard let key = string("job"), let index = int("step"), let offset = int("offset"), let length = int("length") else { continue }
+                let j = job(key)
+                state.jobs[j].steps[step(j, index)].output.append(
+                    OutputRange(stream: string("stream") ?? "stdout", offset: offset, length: length, lines: int("lines") ?? 0))
+            case "step_finished":
+                guard let key = string("job"), let index = int("step") else { continue }
+                let j = job(key), s = step(j, index)
+                state.jobs[j].steps[s].name = string("name") ?? state.jobs[j].steps[s].name
+                state.jobs[j].steps[s].status = string("status")
+                state.jobs[j].steps[s].exitCode = int("exit_code")
+                state.jobs[j].steps[s].durationMilliseconds = int("duration_ms")
+            case "annotation":
+                guard let key = string("job") else { continue }
+                state.jobs[job(key)].annotations.append("\(string("level") ?? ""): \(string("text") ?? "")")
+            case "job_summary":
+                guard let key = string("job") else { continue }
+                state.jobs[job(key)].summary = (state.jobs[job(key)].summary ?? "") + (string("text") ?? "")
+            case "job_finished":
+                guard let key = string("job") else { continue }
+                let j = job(key)
+                state.jobs[j].name = string("name") ?? state.jobs[j].name
+                state.jobs[j].status = string("status")
+                state.jobs[j].durationMilliseconds = int("duration_ms")
+                state.jobs[j].failedStep = string("failed_step")
+            case "workflow_finished":
+                state.status = string("status")
+                state.durationMilliseconds = int("duration_ms")
+            default:
+                continue
+            }
+        }
+        return state
+    }
+}
