@@ -80,8 +80,12 @@ struct Bench {
                 let bytes = Array((k % 2 == 0 ? secrets[k] : Data(secrets[k].utf8).base64EncodedString()).utf8)
                 input.replaceSubrange(at..<(at + bytes.count), with: bytes)
             }
+            // The consumer copies what it gets (as a file writer would).
             var total = 0
-            let stream = redactor.makeStream { total &+= $0.count }
+            let stream = redactor.makeStream { bytes in
+                sink.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                total &+= bytes.count
+            }
             var bestStream = Double.infinity
             for _ in 0..<3 {
                 let start = DispatchTime.now().uptimeNanoseconds

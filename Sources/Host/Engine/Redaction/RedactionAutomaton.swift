@@ -263,6 +263,17 @@ final class RedactionAutomaton: @unchecked Sendable {
     func skip(_ p: UnsafePointer<UInt8>, from: Int, limit: Int) -> Int {
         var i = from
         let filter = self.filter, mask = gramMask, shift = filterShift
+        @inline(__always) func probe(_ word: UInt64) -> Bool {
+            let h = Int(((UInt32(truncatingIfNeeded: word) & mask) &* 0x9E37_79B1) &>> shift)
+            return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
+        }
+        // Four positions per 8-byte load.
+        while i &+ 4 <= limit {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
+            if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
+            i &+= 4
+        }
         while i < limit {
             let g = UInt32(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self)) & mask
             let h = Int((g &* 0x9E37_79B1) &>> shift)

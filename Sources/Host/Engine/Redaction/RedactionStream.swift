@@ -130,7 +130,8 @@ public final class RedactionStream {
         chunkStart = position
         let floor = heldStart
         let held = self.held, heldStart = self.heldStart, chunkStart = self.chunkStart
-        let byteAt: (Int) -> UInt8 = { k in k < chunkStart ? held[k - heldStart] : p[k - chunkStart] }
+        // A local function, passed as a non-escaping closure: no allocation per write.
+        func byteAt(_ k: Int) -> UInt8 { k < chunkStart ? held[k - heldStart] : p[k - chunkStart] }
         var st = state
         automaton.scan(p, count: n, base: chunkStart, state: &st, floor: floor, byteAt: byteAt) { start, end, now in
             self.matched(max(start, self.emitted)..<end, state: now, byteAt: byteAt)
