@@ -45,7 +45,9 @@ struct RedactionPropertyTests {
     /// A case with the given secrets and a fresh text and chunking.
     static func text(for secrets: [String], patterns: [RedactionPattern], _ rng: inout RedactionRandom) -> RedactionCase {
         var text: [UInt8] = []
-        for _ in 0..<(1 + rng.next(5)) {
+        // One text in 25 is long (and mostly plain), so that the four-at-a-time skip loop runs.
+        let long = rng.next(25) == 0
+        for _ in 0..<(long ? 8 + rng.next(8) : 1 + rng.next(5)) {
             switch rng.next(5) {
             case 0: text += Array(secrets[rng.next(secrets.count)].utf8)
             case 1, 2:
@@ -55,12 +57,12 @@ struct RedactionPropertyTests {
                     if k > 0 && p.wrapped && rng.next(5) == 0 { text += rng.next(2) == 0 ? [10] : [13, 10] }
                     text.append(b)
                 }
-            default: text += Array(RedactionReference.randomString(&rng, length: 1 + rng.next(6), small: rng.next(2) == 0).utf8)
+            default: text += Array(RedactionReference.randomString(&rng, length: 1 + rng.next(long ? 20 : 6), small: !long && rng.next(2) == 0).utf8)
             }
         }
         var chunks: [Int] = [], left = text.count
         while left > 0 {
-            let size = min(left, 1 + rng.next(rng.next(2) == 0 ? 4 : 40))
+            let size = min(left, 1 + rng.next(long ? 300 : rng.next(2) == 0 ? 4 : 40))
             chunks.append(size)
             left -= size
         }
