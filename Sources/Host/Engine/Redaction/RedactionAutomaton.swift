@@ -267,8 +267,8 @@ final class RedactionAutomaton: @unchecked Sendable {
             let h = Int(((UInt32(truncatingIfNeeded: word) & mask) &* 0x9E37_79B1) &>> shift)
             return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
         }
-        // Four positions per 8-byte load.
-        while i &+ 4 <= limit {
+        // Four positions per 8-byte load (bytes i..<i+8; `limit` is the count minus 3).
+        while i &+ 5 <= limit {
             let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
             if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
