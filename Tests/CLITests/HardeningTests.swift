@@ -133,7 +133,7 @@ struct HardeningTests {
             }
             reap(candidate)
         }
-        FileManager.default.createFile(atPath: marks + "/victim-started", contents: nil)
+        _ = FileManager.default.createFile(atPath: marks + "/victim-started", contents: nil)
         host.waitUntilExit()
         #expect(host.terminationStatus == 0)
         guard victim > 0 else {

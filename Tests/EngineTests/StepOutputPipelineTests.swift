@@ -70,7 +70,7 @@ struct StepOutputPipelineTests {
         let text = "before hunter22x\n::add-mask::hunter22x\nafter hunter22x\n  indented\n::unknown::\u{FF}kept\n::error file=a.c::bad hunter22x\n"
         for sizes in [1...1, 1...7, 1000...1000] {
             let collect = Collect()
-            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor())
+            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
             feed(pipeline, text, sizes: sizes)
             pipeline.finish()
             #expect(collect.text(1) == "before hunter22x\nafter ***\n  indented\n::unknown::\u{FF}kept\n", "sizes \(sizes)")
@@ -89,7 +89,7 @@ struct StepOutputPipelineTests {
             let redactor = Redactor()
             redactor.add(secret)
             let collect = Collect()
-            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: redactor)
+            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: redactor, idleFlush: false)
             feed(pipeline, "before \(secret) after\nnext \(secret)\n\(secret)", sizes: 1...9, seed: UInt64(seed))
             pipeline.finish()
             #expect(collect.text(1) == "before *** after\nnext ***\n***")

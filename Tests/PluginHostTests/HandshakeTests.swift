@@ -68,7 +68,7 @@ struct ToolchainTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         var bytes = try Data(contentsOf: library("nixactions-plugin-text"))
-        let mine = try #require(PluginLoader.load(library("nixactions-plugin-text").path).get().toolchain)
+        let mine = try PluginLoader.load(library("nixactions-plugin-text").path).get().toolchain
         // Patch the tag in the library (same length, so nothing else moves).
         let other = String(mine.dropLast()) + (mine.hasSuffix("9") ? "8" : "9")
         let range = try #require(bytes.range(of: Data((mine + "\0").utf8)))

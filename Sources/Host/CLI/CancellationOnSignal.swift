@@ -23,16 +23,18 @@ enum CancellationOnSignal {
         onSecondSignal: @escaping @Sendable () -> Void = {},
         _ work: @escaping @Sendable () async -> T
     ) async -> T {
-        let task = Task { await work() }
+        // The handlers are in place before the work starts: a signal that came between the two
+        // would otherwise be ignored (SIG_IGN) and the run would go on.
         for number in signals { signal(number, SIG_IGN) }
         let count = Atomic<Int>(0)
+        let started = Mutex<Task<T, Never>?>(nil)
         let sources = signals.map { number -> any DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if count.add(1, ordering: .relaxed).newValue == 1 {
                     StandardStreams.writeError("\nnixactions: cancelling (signal \(number)); cleaning up… (signal again to stop at once)\n")
                     onSignal()
-                    task.cancel()
+                    started.withLock { $0 }?.cancel()  // nil: cancelled as soon as it exists
                 } else {
                     StandardStreams.writeError("\nnixactions: second signal (\(number)): killing every process of the run now\n")
                     onSecondSignal()
@@ -42,6 +44,9 @@ enum CancellationOnSignal {
             source.resume()
             return source
         }
+        let task = Task { await work() }
+        started.withLock { $0 = task }
+        if count.load(ordering: .relaxed) > 0 { task.cancel() }
         let result = await task.value
         for source in sources { source.cancel() }
         for number in signals { signal(number, SIG_DFL) }

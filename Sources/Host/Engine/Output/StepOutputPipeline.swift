@@ -33,11 +33,13 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     final class StreamState {
         let assembler: LineAssembler
-        var redactor: RedactingStreamStub!
+        var redactor: RedactionStream!
         init(assembler: LineAssembler) { self.assembler = assembler }
     }
 
-    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor) {
+    /// - Parameter idleFlush: let the redactor release held bytes when a stream has been quiet
+    ///   for two flush intervals (tests that need determinism turn it off).
+    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, idleFlush: Bool = true) {
         self.job = job
         self.step = step
         self.reporter = reporter
@@ -48,12 +50,13 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             state.redactor = redactor.makeStream { bytes in assembler.append(bytes) }
             streams.append(state)
         }
-        OutputFlusher.shared.register(self) { [weak self] in self?.flushIdle() }
+        if idleFlush { OutputFlusher.shared.register(self) { [weak self] in self?.flushIdle() } }
     }
 
     public func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         lock.withLock { _ in
+            quietTicks = 0
             if stream == 2 {
                 streams[1].redactor.write(bytes)
             } else {
@@ -62,9 +65,15 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         }
     }
 
-    /// Held-back bytes go on when a stream has been quiet for a flush interval.
+    /// Flush ticks since the last write.
+    private var quietTicks = 0
+
+    /// Held-back bytes go on once the step has been quiet for two flush intervals (a secret that
+    /// was still being written then is masked from there on, its start is not).
     func flushIdle() {
         lock.withLock { _ in
+            quietTicks += 1
+            guard quietTicks == 2 else { return }
             for state in streams { state.redactor.flush() }
         }
     }

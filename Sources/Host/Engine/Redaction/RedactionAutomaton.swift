@@ -1,0 +1,439 @@
+/// An immutable multi-pattern automaton (Aho–Corasick over bytes) for every registered form of
+/// every secret. Built once per registry version; shared by streams and `Redactor.redact`.
+///
+/// Layout, for speed with thousands of patterns:
+/// - bytes map to classes (the bytes that occur in patterns; all others share class 0);
+/// - the root and the depth-1 states have dense transition rows (complete DFA transitions);
+///   deeper states keep sparse edges plus a failure link;
+/// - a q-gram filter (q = min(4, shortest pattern)) says at which positions a pattern may begin,
+///   so that at the root the scanner skips positions with one hash probe each, and leaves the
+///   automaton as soon as no position inside the current state's window can begin a match.
+///
+/// Wrapped (base64) patterns: CR and LF never occur in patterns. On a CR/LF byte, a state drops
+/// to the deepest state of its failure chain that is a prefix of a wrapped pattern (so wrapped
+/// patterns continue across the line break and all others die); a run of three CR/LF bytes
+/// resets to the root. A literal match whose span contains a CR/LF is discarded at report time.
+final class RedactionAutomaton: @unchecked Sendable {
+    static let empty = RedactionAutomaton(patterns: [])
+
+    let patterns: [RedactionPattern]
+    let isEmpty: Bool
+    /// Longest pattern, in pattern bytes.
+    let maxLength: Int
+    let nodeCount: Int
+    let classCount: Int
+    /// States `0..<denseCount` (the root and depth 1) have dense rows.
+    let denseCount: Int32
+
+    let classOf: UnsafeMutablePointer<UInt8>
+    let dense: UnsafeMutablePointer<Int32>
+    let fail: UnsafeMutablePointer<Int32>
+    let depth: UnsafeMutablePointer<Int32>
+    let edgeStart: UnsafeMutablePointer<Int32>
+    let edgeClass: UnsafeMutablePointer<UInt8>
+    let edgeTarget: UnsafeMutablePointer<Int32>
+    /// Nearest state in the failure chain (itself included) where a pattern ends, or -1.
+    let output: UnsafeMutablePointer<Int32>
+    let patternLength: UnsafeMutablePointer<Int32>
+    let patternWrapped: UnsafeMutablePointer<UInt8>
+    let crlfNext: UnsafeMutablePointer<Int32>
+    let filter: UnsafeMutablePointer<UInt64>
+    let filterShift: UInt32
+    let gramMask: UInt32
+    /// Bytes of memory held by the tables.
+    let memoryFootprint: Int
+
+    init(patterns input: [RedactionPattern]) {
+        // Merge duplicates: a pattern that is also wrapped matches as wrapped (a superset).
+        var merged: [[UInt8]: Bool] = [:]
+        for pattern in input where pattern.bytes.count >= Redactor.minimumLength
+            && !pattern.bytes.contains(10) && !pattern.bytes.contains(13) {
+            merged[pattern.bytes] = (merged[pattern.bytes] ?? false) || pattern.wrapped
+        }
+        let patterns = merged.map { RedactionPattern(bytes: $0.key, wrapped: $0.value) }
+            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        self.patterns = patterns
+        isEmpty = patterns.isEmpty
+        maxLength = patterns.map(\.bytes.count).max() ?? 0
+
+        // Byte classes.
+        var classes = [UInt8](repeating: 0, count: 256)
+        var classCount = 1
+        for pattern in patterns {
+            for byte in pattern.bytes where classes[Int(byte)] == 0 {
+                classes[Int(byte)] = UInt8(classCount)
+                classCount += 1
+            }
+        }
+        self.classCount = classCount
+
+        // Trie, in insertion order.
+        var child: [Int: Int32] = [:]
+        var tDepth: [Int32] = [0], tLength: [Int32] = [0], tWrapped: [UInt8] = [0], tWrapPrefix: [Bool] = [false]
+        var edgeParent: [Int32] = [], edgeCls: [UInt8] = [], edgeChild: [Int32] = []
+        for pattern in patterns {
+            var node = 0
+            for byte in pattern.bytes {
+                let cls = classes[Int(byte)]
+                let key = node &* 256 &+ Int(cls)
+                if let next = child[key] {
+                    node = Int(next)
+                } else {
+                    let next = Int32(tDepth.count)
+                    tDepth.append(tDepth[node] + 1)
+                    tLength.append(0)
+                    tWrapped.append(0)
+                    tWrapPrefix.append(false)
+                    child[key] = next
+                    edgeParent.append(Int32(node))
+                    edgeCls.append(cls)
+                    edgeChild.append(next)
+                    node = Int(next)
+                }
+                if pattern.wrapped { tWrapPrefix[node] = true }
+            }
+            tLength[node] = Int32(pattern.bytes.count)
+            if pattern.wrapped { tWrapped[node] = 1 }
+        }
+        let n = tDepth.count
+        nodeCount = n
+
+        // Children lists (CSR by old id), then breadth-first renumbering.
+        var oldStart = [Int32](repeating: 0, count: n + 1)
+        for parent in edgeParent { oldStart[Int(parent) + 1] += 1 }
+        for i in 0..<n { oldStart[i + 1] += oldStart[i] }
+        var fillAt = oldStart
+        var oldKids = [Int32](repeating: 0, count: edgeChild.count)
+        for e in 0..<edgeChild.count {
+            let parent = Int(edgeParent[e])
+            oldKids[Int(fillAt[parent])] = Int32(e)
+            fillAt[parent] += 1
+        }
+        var order = [Int32](repeating: 0, count: n)  // new id -> old id
+        var newId = [Int32](repeating: 0, count: n)
+        var head = 0, tail = 1
+        while head < tail {
+            let old = Int(order[head])
+            newId[old] = Int32(head)
+            for k in Int(oldStart[old])..<Int(oldStart[old + 1]) {
+                order[tail] = edgeChild[Int(oldKids[k])]
+                tail += 1
+            }
+            head += 1
+        }
+        var denseCount = 1
+        while denseCount < n && tDepth[Int(order[denseCount])] == 1 { denseCount += 1 }
+        self.denseCount = Int32(denseCount)
+
+        func allocate<T>(_ count: Int, _ value: T) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: value, count: max(count, 1))
+            return p
+        }
+        classOf = allocate(256, 0)
+        for b in 0..<256 { classOf[b] = classes[b] }
+        dense = allocate(denseCount * classCount, 0)
+        fail = allocate(n, 0)
+        depth = allocate(n, 0)
+        edgeStart = allocate(n + 1, 0)
+        edgeClass = allocate(edgeChild.count, 0)
+        edgeTarget = allocate(edgeChild.count, 0)
+        output = allocate(n, -1)
+        patternLength = allocate(n, 0)
+        patternWrapped = allocate(n, 0)
+        crlfNext = allocate(n, 0)
+
+        // Edges by new id, sorted by class; per-node attributes.
+        var e = 0
+        for id in 0..<n {
+            let old = Int(order[id])
+            edgeStart[id] = Int32(e)
+            depth[id] = tDepth[old]
+            patternLength[id] = tLength[old]
+            patternWrapped[id] = tWrapped[old]
+            var kids: [(UInt8, Int32)] = []
+            for k in Int(oldStart[old])..<Int(oldStart[old + 1]) {
+                let edge = Int(oldKids[k])
+                kids.append((edgeCls[edge], newId[Int(edgeChild[edge])]))
+            }
+            kids.sort { $0.0 < $1.0 }
+            for (cls, target) in kids {
+                edgeClass[e] = cls
+                edgeTarget[e] = target
+                e += 1
+            }
+        }
+        edgeStart[n] = Int32(e)
+
+        // Failure links, dense rows, outputs and CR/LF transitions, breadth first.
+        let wrapPrefix: [Bool] = (0..<n).map { tWrapPrefix[Int(order[$0])] }
+        for id in 0..<n {
+            if id < denseCount {
+                let row = dense + id * classCount
+                if id != 0 {
+                    for c in 0..<classCount { row[c] = dense[c] }  // fail of a depth-1 state is the root
+                }
+                for k in Int(edgeStart[id])..<Int(edgeStart[id + 1]) { row[Int(edgeClass[k])] = edgeTarget[k] }
+            }
+            for k in Int(edgeStart[id])..<Int(edgeStart[id + 1]) {
+                let target = Int(edgeTarget[k])
+                var f: Int32 = 0
+                if id != 0 {
+                    f = Self.transition(from: fail[id], cls: edgeClass[k], dense: dense, denseCount: Int32(denseCount),
+                                        classCount: classCount, fail: fail, edgeStart: edgeStart, edgeClass: edgeClass,
+                                        edgeTarget: edgeTarget)
+                }
+                fail[target] = f
+                output[target] = patternLength[target] > 0 ? Int32(target) : output[Int(f)]
+                crlfNext[target] = wrapPrefix[target] ? Int32(target) : crlfNext[Int(f)]
+            }
+        }
+
+        // q-gram filter over the raw bytes a pattern can begin with.
+        let q = min(4, patterns.map(\.bytes.count).min() ?? 4)
+        gramMask = q >= 4 ? UInt32.max : (UInt32(1) << UInt32(8 * q)) - 1
+        var grams: [UInt32] = []
+        for pattern in patterns {
+            if pattern.wrapped {
+                Self.wrappedGrams(pattern.bytes, q: q, into: &grams)
+            } else {
+                var g: UInt32 = 0
+                for i in 0..<q { g |= UInt32(pattern.bytes[i]) << UInt32(8 * i) }
+                grams.append(g)
+            }
+        }
+        var bits = 12
+        while bits < 23 && (1 << bits) < grams.count * 64 { bits += 1 }
+        filterShift = UInt32(32 - bits)
+        filter = allocate(1 << (bits - 6), 0)
+        for g in grams {
+            let h = Int((g &* 0x9E37_79B1) >> UInt32(32 - bits))
+            filter[h >> 6] |= 1 << UInt64(h & 63)
+        }
+        memoryFootprint = 256 + denseCount * classCount * 4 + n * 4 * 6 + n * 2 + edgeChild.count * 5 + (1 << (bits - 3))
+    }
+
+    deinit {
+        classOf.deallocate(); dense.deallocate(); fail.deallocate(); depth.deallocate()
+        edgeStart.deallocate(); edgeClass.deallocate(); edgeTarget.deallocate(); output.deallocate()
+        patternLength.deallocate(); patternWrapped.deallocate(); crlfNext.deallocate(); filter.deallocate()
+    }
+
+    /// Every q-byte window a wrapped pattern can begin with: its bytes with runs of up to two CR/LF between them.
+    private static func wrappedGrams(_ bytes: [UInt8], q: Int, into grams: inout [UInt32]) {
+        func extend(_ g: UInt32, length: Int, next: Int, run: Int) {
+            if length == q { grams.append(g); return }
+            if next < bytes.count { extend(g | UInt32(bytes[next]) << UInt32(8 * length), length: length + 1, next: next + 1, run: 0) }
+            if run < 2 {
+                for nl: UInt8 in [10, 13] { extend(g | UInt32(nl) << UInt32(8 * length), length: length + 1, next: next, run: run + 1) }
+            }
+        }
+        extend(UInt32(bytes[0]), length: 1, next: 1, run: 0)
+    }
+
+    @inline(__always)
+    static func transition(from state: Int32, cls: UInt8, dense: UnsafeMutablePointer<Int32>, denseCount: Int32, classCount: Int,
+                           fail: UnsafeMutablePointer<Int32>, edgeStart: UnsafeMutablePointer<Int32>,
+                           edgeClass: UnsafeMutablePointer<UInt8>, edgeTarget: UnsafeMutablePointer<Int32>) -> Int32 {
+        var s = state
+        while true {
+            if s < denseCount { return dense[Int(s) &* classCount &+ Int(cls)] }
+            var k = Int(edgeStart[Int(s)])
+            let end = Int(edgeStart[Int(s) + 1])
+            while k < end {
+                let c = edgeClass[k]
+                if c == cls { return edgeTarget[k] }
+                if c > cls { break }
+                k += 1
+            }
+            s = fail[Int(s)]
+        }
+    }
+
+    /// True when a pattern may begin at `p` (needs 4 readable bytes).
+    @inline(__always)
+    func mayBegin(_ p: UnsafePointer<UInt8>) -> Bool {
+        let g = UInt32(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt32.self)) & gramMask
+        let h = Int((g &* 0x9E37_79B1) >> filterShift)
+        return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
+    }
+
+    /// The first position in `from..<limit` where a pattern may begin, or `limit`.
+    @inline(__always)
+    func skip(_ p: UnsafePointer<UInt8>, from: Int, limit: Int) -> Int {
+        var i = from
+        let filter = self.filter, mask = gramMask, shift = filterShift
+        @inline(__always) func probe(_ word: UInt64) -> Bool {
+            let h = Int(((UInt32(truncatingIfNeeded: word) & mask) &* 0x9E37_79B1) &>> shift)
+            return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
+        }
+        // Four positions per 8-byte load (bytes i..<i+8; `limit` is the count minus 3).
+        while i &+ 5 <= limit {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
+            if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
+            i &+= 4
+        }
+        while i < limit {
+            let g = UInt32(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self)) & mask
+            let h = Int((g &* 0x9E37_79B1) &>> shift)
+            if filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0 { return i }
+            i &+= 1
+        }
+        return limit
+    }
+
+    /// Where the bytes of the last `length` pattern bytes begin, before absolute position `end`
+    /// (CR/LF bytes in between are skipped). Never below `floor`.
+    @inline(__always)
+    func rawStart(length: Int, end: Int, lastCRLF: Int, floor: Int, byteAt: (Int) -> UInt8) -> Int {
+        if lastCRLF < end - length { return max(end - length, floor) }
+        var k = end - 1, count = 0
+        while k >= floor {
+            let b = byteAt(k)
+            if b != 10 && b != 13 {
+                count += 1
+                if count == length { return k }
+            }
+            k -= 1
+        }
+        return floor
+    }
+
+    /// Start of the window of bytes that may still begin a match in state `st`.
+    @inline(__always)
+    func windowStart(_ st: ScanState, end: Int, floor: Int, byteAt: (Int) -> UInt8) -> Int {
+        let d = Int(depth[Int(st.node)])
+        if d == 0 { return end }
+        return rawStart(length: d, end: end, lastCRLF: st.lastCRLF, floor: floor, byteAt: byteAt)
+    }
+
+    /// Runs the automaton over `count` bytes at `p`, which are the bytes at absolute positions
+    /// `base..<base+count`. Calls `onMatch(start, end, state)` once per end position where at
+    /// least one pattern ends, with the earliest start (clamped to `floor`). `byteAt` reads bytes
+    /// at absolute positions `floor..<base+count` (only for wrapped matches across line breaks).
+    @inline(__always)
+    func scan(_ p: UnsafePointer<UInt8>, count n: Int, base: Int, state st: inout ScanState, floor: Int,
+              byteAt: (Int) -> UInt8, onMatch: (Int, Int, ScanState) -> Void) {
+        let dense = self.dense, denseCount = self.denseCount, classCount = self.classCount, classOf = self.classOf
+        let fail = self.fail, edgeStart = self.edgeStart, edgeClass = self.edgeClass, edgeTarget = self.edgeTarget
+        let output = self.output, depth = self.depth, crlfNext = self.crlfNext
+        let patternLength = self.patternLength, patternWrapped = self.patternWrapped
+        let lookahead = n - 3
+        var i = 0
+        while i < n {
+            if st.node == 0 && st.lastCandidate < base + i && i < lookahead {
+                // At the root with nothing pending: skip positions where no pattern can begin.
+                i = skip(p, from: i, limit: lookahead)
+                if i < lookahead { st.lastCandidate = base + i }
+                continue
+            }
+            let pos = base + i
+            let b = p[i]
+            if b == 10 || b == 13 {
+                st.crlfRun = st.lastCRLF == pos - 1 ? st.crlfRun + 1 : 1
+                st.lastCRLF = pos
+                st.node = st.crlfRun > 2 ? 0 : crlfNext[Int(st.node)]
+            } else {
+                let cls = classOf[Int(b)]
+                if cls == 0 {
+                    st.node = 0
+                } else {
+                    var s = st.node
+                    if s < denseCount {
+                        s = dense[Int(s) &* classCount &+ Int(cls)]
+                    } else {
+                        s = Self.transition(from: s, cls: cls, dense: dense, denseCount: denseCount, classCount: classCount,
+                                            fail: fail, edgeStart: edgeStart, edgeClass: edgeClass, edgeTarget: edgeTarget)
+                    }
+                    st.node = s
+                    var m = output[Int(s)]
+                    if m >= 0 {
+                        let end = pos + 1
+                        var best = Int.max
+                        while m >= 0 {
+                            let length = Int(patternLength[Int(m)])
+                            if patternWrapped[Int(m)] != 0 {
+                                best = min(best, rawStart(length: length, end: end, lastCRLF: st.lastCRLF, floor: floor, byteAt: byteAt))
+                            } else if st.lastCRLF < end - length {
+                                best = min(best, max(end - length, floor))
+                            }
+                            m = output[Int(fail[Int(m)])]
+                        }
+                        if best != Int.max { onMatch(best, end, st) }
+                    }
+                }
+            }
+            if i < lookahead {
+                if mayBegin(p + i) { st.lastCandidate = pos }
+            } else {
+                st.lastCandidate = pos
+            }
+            i += 1
+            // Leave the automaton when no position in the state's window can begin a match.
+            let w = pos + 1 - Int(depth[Int(st.node)])
+            if st.lastCandidate < w && st.lastCRLF < w { st.node = 0 }
+        }
+    }
+
+    /// Masked intervals in `bytes` (sorted, disjoint, not touching), for one-shot redaction.
+    func matches(in bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        guard !isEmpty, let p = bytes.baseAddress, bytes.count > 0 else { return [] }
+        var intervals: [Range<Int>] = []
+        var st = ScanState()
+        scan(p, count: bytes.count, base: 0, state: &st, floor: 0, byteAt: { bytes[$0] }) { start, end, _ in
+            Self.merge(start..<end, into: &intervals, from: 0)
+        }
+        return intervals
+    }
+
+    /// Adds `interval` (which ends at or after every interval already there) to a sorted list of
+    /// disjoint, non-touching intervals, merging those it overlaps or touches.
+    @inline(__always)
+    static func merge(_ interval: Range<Int>, into intervals: inout [Range<Int>], from first: Int) {
+        var lower = interval.lowerBound
+        while intervals.count > first, let last = intervals.last, last.upperBound >= lower {
+            lower = min(lower, last.lowerBound)
+            intervals.removeLast()
+        }
+        intervals.append(lower..<interval.upperBound)
+    }
+
+    /// Applies the masking rule to `bytes`: inside each interval, CR and LF bytes are kept and
+    /// each run of other bytes becomes `***`.
+    static func apply(_ intervals: [Range<Int>], to bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var at = 0
+        for interval in intervals {
+            out.append(contentsOf: bytes[at..<interval.lowerBound])
+            var inRun = false
+            for k in interval {
+                let b = bytes[k]
+                if b == 10 || b == 13 {
+                    out.append(b)
+                    inRun = false
+                } else if !inRun {
+                    out.append(contentsOf: maskBytes)
+                    inRun = true
+                }
+            }
+            at = interval.upperBound
+        }
+        out.append(contentsOf: bytes[at..<bytes.count])
+        return out
+    }
+
+    static let maskBytes: [UInt8] = Array("***".utf8)
+}
+
+/// Where a scan stands: the automaton state and what the CR/LF and candidate logic remember.
+struct ScanState {
+    var node: Int32 = 0
+    /// Absolute position of the last CR/LF byte seen by the automaton.
+    var lastCRLF = Int.min / 2
+    /// Length of the CR/LF run ending at `lastCRLF`.
+    var crlfRun = 0
+    /// Last position where a pattern may begin (by the filter, or because the look-ahead was short).
+    var lastCandidate = Int.min / 2
+}

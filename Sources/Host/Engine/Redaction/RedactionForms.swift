@@ -1,0 +1,135 @@
+import Foundation
+
+/// One byte string the redactor looks for.
+///
+/// A `wrapped` pattern (base64) also matches when line breaks were inserted into it: between any
+/// two of its bytes there may be a run of up to two CR/LF bytes (`\n` or `\r\n`, as base64
+/// encoders wrap at 64 or 76 columns). Other patterns match their exact bytes.
+struct RedactionPattern: Hashable, Sendable {
+    var bytes: [UInt8]
+    var wrapped: Bool
+}
+
+/// The forms a secret commonly leaks in, as byte patterns.
+enum RedactionForms {
+    /// Every pattern for `secret`, or nil when no line of it is long enough to mask.
+    ///
+    /// Each line of a multi-line secret is masked on its own (GitHub's rule), trimmed of surrounding
+    /// whitespace; lines shorter than `Redactor.minimumLength` characters are left alone. Per line:
+    /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms.
+    static func patterns(for secret: String) -> [RedactionPattern]? {
+        var patterns: [RedactionPattern] = []
+        var added = false
+        for line in secret.split(whereSeparator: \.isNewline) {
+            let value = line.trimmingCharacters(in: .whitespaces)
+            guard value.count >= Redactor.minimumLength else { continue }
+            added = true
+            let bytes = Array(value.utf8)
+            var seen: Set<[UInt8]> = [bytes]
+            patterns.append(RedactionPattern(bytes: bytes, wrapped: false))
+            for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
+            for form in urlEncoded(bytes) + jsonEscaped(value) where form.count >= Redactor.minimumLength {
+                if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
+            }
+        }
+        return added ? patterns : nil
+    }
+
+    /// base64 of the value at each of the three byte alignments: the stable middle part of the
+    /// encoding of any byte string that contains the value (6 characters at least).
+    static func base64(_ bytes: [UInt8]) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
+        for shift in 0..<3 {
+            let padded = [UInt8](repeating: 0, count: shift) + bytes
+            var encoded = Array(Data(padded).base64EncodedString().utf8)
+            // Drop the characters influenced by the padding bytes in front and by what follows.
+            let lead = shift == 0 ? 0 : (shift == 1 ? 2 : 3)
+            encoded.removeFirst(min(lead, encoded.count))
+            while encoded.last == UInt8(ascii: "=") { encoded.removeLast() }
+            if (bytes.count + shift) % 3 != 0, !encoded.isEmpty { encoded.removeLast() }
+            if encoded.count >= 6, !forms.contains(encoded) { forms.append(encoded) }
+        }
+        return forms
+    }
+
+    private static func byteSet(_ characters: String) -> [Bool] {
+        var set = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8 { set[Int(byte)] = true }
+        for byte in characters.utf8 { set[Int(byte)] = true }
+        return set
+    }
+    /// RFC 3986's unreserved set (a strict query value encoder).
+    private static let unreserved = byteSet("-._~")
+    /// What a URL query allows, except the separators `&=+`.
+    private static let queryAllowed = byteSet("-._~!$'()*,/:;?@")
+    private static let upperHex = Array("0123456789ABCDEF".utf8)
+    private static let lowerHex = Array("0123456789abcdef".utf8)
+
+    /// Percent-encoded forms (uppercase hex): strict, loose query, and form encoding (space as `+`).
+    static func urlEncoded(_ bytes: [UInt8]) -> [[UInt8]] {
+        func encode(_ keep: [Bool], spaceAsPlus: Bool) -> [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count * 3)
+            for byte in bytes {
+                if keep[Int(byte)] {
+                    out.append(byte)
+                } else if spaceAsPlus && byte == UInt8(ascii: " ") {
+                    out.append(UInt8(ascii: "+"))
+                } else {
+                    out += [UInt8(ascii: "%"), upperHex[Int(byte >> 4)], upperHex[Int(byte & 15)]]
+                }
+            }
+            return out
+        }
+        var forms: [[UInt8]] = []
+        for form in [encode(unreserved, spaceAsPlus: false), encode(queryAllowed, spaceAsPlus: false)]
+        where form != bytes && !forms.contains(form) {
+            forms.append(form)
+        }
+        if bytes.contains(UInt8(ascii: " ")) { forms.append(encode(unreserved, spaceAsPlus: true)) }
+        return forms
+    }
+
+    /// JSON string contents: JSONEncoder's minimal escapes (with `\/`), the same without escaping
+    /// `/`, and the ASCII-only form (`\uXXXX`, surrogate pairs for astral characters) in lowercase
+    /// and uppercase hex. Forms equal to the value itself are left out.
+    static func jsonEscaped(_ value: String) -> [[UInt8]] {
+        func escape(slash: Bool, asciiOnly: Bool, upper: Bool) -> [UInt8] {
+            let hex = upper ? upperHex : lowerHex
+            var out: [UInt8] = []
+            func unit(_ u: UInt16) {
+                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), hex[Int(u >> 12)], hex[Int((u >> 8) & 15)],
+                        hex[Int((u >> 4) & 15)], hex[Int(u & 15)]]
+            }
+            for scalar in value.unicodeScalars {
+                switch scalar.value {
+                case 0x22: out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+                case 0x5C: out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                case 0x2F: out += slash ? [UInt8(ascii: "\\"), UInt8(ascii: "/")] : [UInt8(ascii: "/")]
+                case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+                case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0..<0x20: unit(UInt16(scalar.value))
+                case 0x20..<0x80: out.append(UInt8(scalar.value))
+                default:
+                    if asciiOnly {
+                        for u in String(scalar).utf16 { unit(u) }
+                    } else {
+                        out += Array(String(scalar).utf8)
+                    }
+                }
+            }
+            return out
+        }
+        let bytes = Array(value.utf8)
+        var forms: [[UInt8]] = []
+        for form in [escape(slash: true, asciiOnly: false, upper: false), escape(slash: false, asciiOnly: false, upper: false),
+                     escape(slash: false, asciiOnly: true, upper: false), escape(slash: false, asciiOnly: true, upper: true)]
+        where form != bytes && !forms.contains(form) {
+            forms.append(form)
+        }
+        return forms
+    }
+}

@@ -1,0 +1,229 @@
+/// Redacts one byte stream (a step's stdout, say) for `Redactor.makeStream(emit:)`.
+///
+/// Redacted bytes go to `emit` as soon as they can no longer begin a match: the stream holds back
+/// only the bytes inside the automaton state's window (at most three times the longest pattern,
+/// line breaks inside wrapped base64 included), and releases them on the first byte that cannot
+/// continue a match. `emit` receives slices of the written buffer when nothing is masked (no copy),
+/// so it must not keep the pointer.
+///
+/// - `write(_:)` checks the redactor's version (one atomic load); when secrets were added, it takes
+///   the new automaton and re-feeds the held-back bytes to it, so new values apply from there on.
+/// - `flush()` (idle timeout) emits what is held, keeping the automaton state: if the rest of a
+///   secret follows, the rest is masked.
+/// - `finish()` (end of stream) emits what is held and resets the stream.
+///
+/// Single writer: not thread-safe, no locks.
+public final class RedactionStream {
+    private let redactor: Redactor
+    private let emit: (UnsafeRawBufferPointer) -> Void
+    private var automaton: RedactionAutomaton
+    private var version: Int
+    private var state = ScanState()
+    /// Bytes written so far.
+    private var position = 0
+    /// Output has been produced for every byte before this position.
+    private var emitted = 0
+    /// Held-back bytes: positions `heldStart..<heldStart+heldCount` (`heldStart == emitted` between writes).
+    private var held: UnsafeMutablePointer<UInt8>
+    private var heldCapacity: Int
+    private var heldCount = 0
+    private var heldStart = 0
+    /// Masked intervals not yet fully emitted (sorted, disjoint, not touching); from `pendingHead`.
+    private var pending: [Range<Int>] = []
+    private var pendingHead = 0
+    /// The last byte emitted was part of a `***` run.
+    private var inMaskRun = false
+    private let maskBuffer: UnsafeMutablePointer<UInt8>
+    private let maskCapacity = 4096
+    private var maskCount = 0
+    /// The buffer being written, during `write`.
+    private var chunk: UnsafePointer<UInt8>?
+    private var chunkStart = 0
+
+    init(redactor: Redactor, emit: @escaping (UnsafeRawBufferPointer) -> Void) {
+        self.redactor = redactor
+        self.emit = emit
+        (automaton, version) = redactor.isEmpty ? (RedactionAutomaton.empty, 0) : redactor.current()
+        heldCapacity = max(64, automaton.maxLength * 3 + 16)
+        held = .allocate(capacity: heldCapacity)
+        maskBuffer = .allocate(capacity: maskCapacity)
+        pending.reserveCapacity(16)
+    }
+
+    deinit {
+        held.deallocate()
+        maskBuffer.deallocate()
+    }
+
+    /// Redacts `buffer` and emits what can no longer be part of a match.
+    public func write(_ buffer: UnsafeRawBufferPointer) {
+        if redactor.version != version { refresh() }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        if automaton.isEmpty && heldCount == 0 {
+            emit(buffer)
+            position += buffer.count
+            emitted = position
+            heldStart = position
+            return
+        }
+        process(base.assumingMemoryBound(to: UInt8.self), count: buffer.count)
+    }
+
+    /// Idle timeout: emits every held-back byte. The automaton state is kept, so the rest of a
+    /// secret that arrives later is still masked (its beginning has been emitted).
+    public func flush() {
+        if redactor.version != version { refresh() }
+        release(upTo: position)
+    }
+
+    /// End of stream: emits every held-back byte and resets the stream (it can be reused).
+    public func finish() {
+        if redactor.version != version { refresh() }
+        release(upTo: position)
+        state = ScanState()
+        pending.removeAll(keepingCapacity: true)
+        pendingHead = 0
+        inMaskRun = false
+    }
+
+    // MARK: Internals
+
+    private func release(upTo limit: Int) {
+        chunk = nil
+        chunkStart = position
+        emit(upTo: limit)
+        compactHeld(chunkCount: 0)
+    }
+
+    /// A newer automaton is published: take it, and re-feed the held-back bytes from the root.
+    private func refresh() {
+        (automaton, version) = redactor.current()
+        state = ScanState()
+        pending.removeAll(keepingCapacity: true)
+        pendingHead = 0
+        let needed = automaton.maxLength * 3 + 16
+        if heldCount > 0 {
+            let count = heldCount
+            let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+            copy.update(from: held, count: count)
+            if needed > heldCapacity { grow(to: needed) }
+            heldCount = 0
+            position = emitted
+            heldStart = emitted
+            process(copy, count: count)
+            copy.deallocate()
+        } else if needed > heldCapacity {
+            grow(to: needed)
+        }
+    }
+
+    private func grow(to capacity: Int) {
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        bigger.update(from: held, count: heldCount)
+        held.deallocate()
+        held = bigger
+        heldCapacity = capacity
+    }
+
+    private func process(_ p: UnsafePointer<UInt8>, count n: Int) {
+        chunk = p
+        chunkStart = position
+        let floor = heldStart
+        let held = self.held, heldStart = self.heldStart, chunkStart = self.chunkStart
+        // A local function, passed as a non-escaping closure: no allocation per write.
+        func byteAt(_ k: Int) -> UInt8 { k < chunkStart ? held[k - heldStart] : p[k - chunkStart] }
+        var st = state
+        automaton.scan(p, count: n, base: chunkStart, state: &st, floor: floor, byteAt: byteAt) { start, end, now in
+            self.matched(max(start, self.emitted)..<end, state: now, byteAt: byteAt)
+        }
+        state = st
+        position = chunkStart + n
+        emit(upTo: automaton.windowStart(st, end: position, floor: emitted, byteAt: byteAt))
+        compactHeld(chunkCount: n)
+        chunk = nil
+    }
+
+    private func matched(_ interval: Range<Int>, state now: ScanState, byteAt: (Int) -> UInt8) {
+        RedactionAutomaton.merge(interval, into: &pending, from: pendingHead)
+        emit(upTo: automaton.windowStart(now, end: interval.upperBound, floor: emitted, byteAt: byteAt))
+    }
+
+    /// Keeps `emitted..<position` in `held`.
+    private func compactHeld(chunkCount n: Int) {
+        let keep = position - emitted
+        if keep > heldCapacity { grow(to: keep + 16) }
+        var count = 0
+        if emitted < chunkStart {
+            count = chunkStart - emitted
+            (held).update(from: held + (emitted - heldStart), count: count)
+        }
+        if let chunk, keep > count {
+            (held + count).update(from: chunk + (n - (keep - count)), count: keep - count)
+        }
+        heldCount = keep
+        heldStart = emitted
+    }
+
+    /// Emits the output for positions `emitted..<limit`.
+    private func emit(upTo limit: Int) {
+        while emitted < limit {
+            guard pendingHead < pending.count else {
+                emitRaw(to: limit)
+                break
+            }
+            let interval = pending[pendingHead]
+            if interval.lowerBound >= limit {
+                emitRaw(to: limit)
+                break
+            }
+            if emitted < interval.lowerBound { emitRaw(to: interval.lowerBound) }
+            let end = min(interval.upperBound, limit)
+            emitMasked(to: end)
+            if end == interval.upperBound { pendingHead += 1 }
+        }
+        if pendingHead > 0 && pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
+    }
+
+    private func emitRaw(to end: Int) {
+        guard end > emitted else { return }
+        if emitted < chunkStart {
+            let stop = min(end, chunkStart)
+            emit(UnsafeRawBufferPointer(start: held + (emitted - heldStart), count: stop - emitted))
+            emitted = stop
+        }
+        if end > emitted, let chunk {
+            emit(UnsafeRawBufferPointer(start: chunk + (emitted - chunkStart), count: end - emitted))
+            emitted = end
+        }
+        inMaskRun = false
+    }
+
+    private func emitMasked(to end: Int) {
+        while emitted < end {
+            let b = emitted < chunkStart ? held[emitted - heldStart] : chunk![emitted - chunkStart]
+            if maskCount + 3 > maskCapacity { flushMask() }
+            if b == 10 || b == 13 {
+                maskBuffer[maskCount] = b
+                maskCount += 1
+                inMaskRun = false
+            } else if !inMaskRun {
+                maskBuffer[maskCount] = 0x2A
+                maskBuffer[maskCount + 1] = 0x2A
+                maskBuffer[maskCount + 2] = 0x2A
+                maskCount += 3
+                inMaskRun = true
+            }
+            emitted += 1
+        }
+        flushMask()
+    }
+
+    private func flushMask() {
+        guard maskCount > 0 else { return }
+        emit(UnsafeRawBufferPointer(start: maskBuffer, count: maskCount))
+        maskCount = 0
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+
+/// Collects what a stream emits, write by write.
+final class StreamProbe {
+    var output: [UInt8] = []
+    var text: String { String(decoding: output, as: UTF8.self) }
+    var stream: RedactionStream!
+    init(_ redactor: Redactor) {
+        stream = redactor.makeStream { [unowned self] in self.output.append(contentsOf: $0) }
+    }
+    func write(_ s: String) { Array(s.utf8).withUnsafeBytes { stream.write($0) } }
+}
+
+@Suite("Redactor streams: hold-back, flush, finish, secrets added mid-stream, forms")
+struct RedactionStreamTests {
+    @Test("held-back bytes are released as soon as the next byte cannot continue a match")
+    func holdBack() {
+        let redactor = Redactor()
+        redactor.add("abx")
+        let probe = StreamProbe(redactor)
+        probe.write("a")
+        #expect(probe.text == "")
+        probe.write("b")
+        #expect(probe.text == "")
+        probe.write("c")
+        #expect(probe.text == "abc")
+        probe.write("zzab")
+        #expect(probe.text == "abczz")
+        probe.write("x!")
+        #expect(probe.text == "abczz***!")
+        probe.stream.finish()
+        #expect(probe.text == "abczz***!")
+    }
+
+    @Test("flush emits what is held and still masks the rest of a secret; finish emits and resets")
+    func flushAndFinish() {
+        let redactor = Redactor()
+        redactor.add("secret-value")
+        let probe = StreamProbe(redactor)
+        probe.write("x secret-")
+        #expect(probe.text == "x ")
+        probe.stream.flush()
+        #expect(probe.text == "x secret-")
+        probe.write("value y")
+        #expect(probe.text == "x secret-*** y")
+        probe.write(" secr")
+        probe.stream.finish()
+        #expect(probe.text == "x secret-*** y secr")
+        probe.write("et-value")  // after finish, a new stream: "et-value" alone is no secret
+        probe.stream.finish()
+        #expect(probe.text == "x secret-*** y secret-value")
+    }
+
+    @Test("values added mid-stream apply from that point, also to held-back bytes")
+    func addedMidStream() {
+        let redactor = Redactor()
+        let probe = StreamProbe(redactor)
+        probe.write("token=abc123xyz\n")
+        #expect(probe.text == "token=abc123xyz\n")  // pass-through while nothing is registered
+        probe.write("token=abc1")
+        #expect(probe.text == "token=abc123xyz\ntoken=abc1")
+        redactor.add("abc123xyz")
+        probe.write("23xyz\ntoken=abc123xyz\n")
+        // "abc1" was already emitted before the secret was known: only what follows is masked.
+        #expect(probe.text == "token=abc123xyz\ntoken=abc123xyz\ntoken=***\n")
+        redactor.add("partial-value")
+        probe.write("a partial-")
+        #expect(probe.text.hasSuffix("token=***\na "))
+        redactor.add("partial-valueXYZ")  // a new version while "partial-" is held: re-fed
+        probe.write("valueXYZ.")
+        probe.stream.finish()
+        #expect(probe.text.hasSuffix("token=***\na ***."))
+    }
+
+    @Test("with nothing registered a stream passes buffers through unchanged, in one emit each")
+    func passThrough() {
+        let redactor = Redactor()
+        var calls = 0
+        var output: [UInt8] = []
+        let stream = redactor.makeStream { calls += 1; output += $0 }
+        let text = Array("line one\nline two\n".utf8)
+        text.withUnsafeBytes { stream.write($0) }
+        stream.finish()
+        #expect(output == text)
+        #expect(calls == 1)
+    }
+
+    @Test("overlapping and adjacent matches mask as one range; newlines inside survive")
+    func unionAndNewlines() {
+        let redactor = Redactor()
+        redactor.add("abcdef")
+        redactor.add("defghi")
+        redactor.add("xyz")
+        #expect(redactor.redact("0abcdefghi1") == "0***1")
+        #expect(redactor.redact("abcdefxyz!") == "***!")
+        let wrapped = Data("-- a longer secret value, base64 wrapped --".utf8)
+        let secretRedactor = Redactor()
+        secretRedactor.add("a longer secret value, base64 wrapped")
+        // Wrapped at 16 columns (CRLF), and at 12 (LF).
+        func wrap(_ text: String, _ width: Int, _ eol: String) -> String {
+            var out = "", line = ""
+            for ch in text {
+                line.append(ch)
+                if line.count == width { out += line + eol; line = "" }
+            }
+            return out + line
+        }
+        let encoded = wrapped.base64EncodedString()
+        for (width, eol) in [(16, "\r\n"), (12, "\n")] {
+            let redacted = secretRedactor.redact(wrap(encoded, width, eol))
+            #expect(redacted.contains("***" + eol + "***"), "\(redacted.debugDescription)")
+            #expect(!redacted.contains("Y3Jl"), "\(redacted.debugDescription)")
+            #expect(redacted.hasPrefix("LS0g"), "\(redacted.debugDescription)")
+        }
+    }
+
+    @Test("matching is on bytes: a combining mark after the secret does not hide it")
+    func bytes() {
+        let redactor = Redactor()
+        redactor.add("café")
+        #expect(redactor.redact("x café\u{301} y") == "x ***\u{301} y")
+        redactor.add("plainsecret")
+        #expect(redactor.redact("plainsecret\u{301}") == "***\u{301}")
+    }
+
+    @Test("JSON \\uXXXX forms (surrogate pairs, both cases), URL forms with + for space")
+    func escapedForms() {
+        let redactor = Redactor()
+        redactor.add("pä ss/😀\"x")
+        #expect(redactor.redact(#"{"k":"p\u00e4 ss/\ud83d\ude00\"x"}"#) == #"{"k":"***"}"#)
+        #expect(redactor.redact(#"{"k":"p\u00E4 ss/\uD83D\uDE00\"x"}"#) == #"{"k":"***"}"#)
+        let json = String(data: try! JSONEncoder().encode(["k": "pä ss/😀\"x"]), encoding: .utf8)!
+        #expect(redactor.redact(json) == #"{"k":"***"}"#, "\(json)")
+        #expect(redactor.redact("q=p%C3%A4+ss%2F%F0%9F%98%80%22x&") == "q=***&")
+        #expect(redactor.redact("q=p%C3%A4%20ss%2F%F0%9F%98%80%22x&") == "q=***&")
+    }
+
+    @Test("1,000 secrets: everything is still masked, and the automaton stays small")
+    func manySecrets() {
+        let redactor = Redactor()
+        var rng = RedactionRandom(state: 7)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var secrets: [String] = []
+        for _ in 0..<1_000 {
+            let length = 8 + rng.next(33)
+            secrets.append(String(decoding: (0..<length).map { _ in alphabet[rng.next(alphabet.count)] }, as: UTF8.self))
+            redactor.add(secrets.last!)
+        }
+        let automaton = redactor.current().automaton
+        #expect(automaton.memoryFootprint < 40_000_000, "\(automaton.memoryFootprint)")
+        for secret in secrets.prefix(50) {
+            #expect(redactor.redact("[\(secret)]") == "[***]")
+            let b64 = Data("xx\(secret)yy".utf8).base64EncodedString()
+            #expect(redactor.redact(b64).contains("***"))
+        }
+    }
+}
