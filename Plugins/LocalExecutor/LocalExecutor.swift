@@ -149,7 +149,9 @@ final class LocalExecutor: ExecutorPlugin {
             workingDirectory = workspace
         }
 
-        let containment = containment(for: step.jobKey).makeStep()
+        let jobContainment = containment(for: step.jobKey)
+        let containment = jobContainment.makeStep()
+        defer { jobContainment.release(containment) }
         let termination: Termination
         do {
             termination = try await runProcess(

@@ -27,6 +27,9 @@ public final class JobContainment: Sendable {
     /// `NIXACTIONS_TRACKING_ID` prefix of this job's steps: `<run tracking id>/<job token>/`.
     public let trackingPrefix: String
     private let steps = Atomic<Int>(0)
+    /// Step cgroups made so far, and those free again (empty after their step): a job reuses one
+    /// cgroup for step after step instead of making and removing one per step.
+    private let cgroups = Mutex<(made: [String], spare: [String])>(([], []))
 
     public static let trackingVariable = "NIXACTIONS_TRACKING_ID"
 
@@ -49,13 +52,24 @@ public final class JobContainment: Sendable {
     /// The fallback needs orphans re-parented to this process (done once, process-wide).
     static let enableFallback: Bool = nxa_set_child_subreaper() == 0
 
-    /// A place for one step: its cgroup (made now) and its tracking id.
+    /// A place for one step: a cgroup of its own (a free one of the job's, or a new one) and its
+    /// tracking id.
     public func makeStep() -> StepContainment {
         let serial = steps.add(1, ordering: .relaxed).newValue
         let id = trackingPrefix + "s\(serial)"
         guard let cgroup else { return StepContainment(cgroup: nil, trackingID: id) }
+        if let spare = cgroups.withLock({ $0.spare.popLast() }) { return StepContainment(cgroup: spare, trackingID: id) }
         let path = "\(cgroup)/s\(serial)"
-        return StepContainment(cgroup: mkdir(path, 0o755) == 0 ? path : nil, trackingID: id)
+        guard mkdir(path, 0o755) == 0 else { return StepContainment(cgroup: nil, trackingID: id) }
+        cgroups.withLock { $0.made.append(path) }
+        return StepContainment(cgroup: path, trackingID: id)
+    }
+
+    /// The step ended: its cgroup serves the next step if nothing of this one is left in it
+    /// (what a step leaves running stays in its own cgroup until `endAll`).
+    public func release(_ step: StepContainment) {
+        guard let path = step.cgroup, !CgroupTree.isPopulated(path) else { return }
+        cgroups.withLock { $0.spare.append(path) }
     }
 
     /// End every process the job's steps left, then remove the job's cgroups. Blocks until they
@@ -63,6 +77,7 @@ public final class JobContainment: Sendable {
     public func endAll(timeout: Duration = .seconds(5)) {
         if let cgroup {
             CgroupTree.kill(cgroup, timeout: timeout)
+            for path in cgroups.withLock({ $0.made }).reversed() { rmdir(path) }
             CgroupTree.remove(cgroup)
         } else {
             TrackedProcesses.kill(prefix: trackingPrefix, signal: SIGKILL, wait: timeout)
@@ -135,17 +150,20 @@ public enum CgroupTree {
         }
     }
 
-    /// `path` and every cgroup below it, deepest last.
+    /// `path` and every cgroup below it, deepest last (folders found by `d_type`, no stat per file).
     static func subtree(_ path: String) -> [String] {
         var result = [path]
         var index = 0
         while index < result.count {
-            if let names = try? FileManager.default.contentsOfDirectory(atPath: result[index]) {
-                for name in names {
-                    let child = result[index] + "/" + name
-                    var info = stat()
-                    if stat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { result.append(child) }
+            if let folder = opendir(result[index]) {
+                while let entry = readdir(folder) {
+                    guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+                    let name = withUnsafePointer(to: entry.pointee.d_name) {
+                        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                    }
+                    if name != "." && name != ".." { result.append(result[index] + "/" + name) }
                 }
+                closedir(folder)
             }
             index += 1
         }
