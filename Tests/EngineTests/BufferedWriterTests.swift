@@ -1,0 +1,47 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+
+@Suite("Buffered writers: flushed on a timer, never crash on a dead output")
+struct BufferedWriterTests {
+    @Test("bytes written and left in the buffer reach the file within a few flush intervals")
+    func timerFlush() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let writer = BufferedWriter(fd: fds[1], ownsDescriptor: true)
+        #expect(writer.write("hello\n") == 0)
+        #expect(writer.write("world\n") == 6)  // offsets of what was written
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var got = 0
+        for _ in 0..<40 where got < 12 {  // at most 2 s; the interval is 50 ms
+            try await Task.sleep(for: .milliseconds(50))
+            let count = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress! + got, 64 - got) }
+            if count > 0 { got += count }
+        }
+        #expect(String(decoding: buffer[0..<got], as: UTF8.self) == "hello\nworld\n")
+        writer.close()
+    }
+
+    @Test("a write to a closed pipe is reported once and dropped; the writer goes on")
+    func deadOutput() {
+        signal(SIGPIPE, SIG_IGN)  // as the nixactions executable does: EPIPE instead of death
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        close(fds[0])
+        let failures = FailureCount()
+        let writer = BufferedWriter(fd: fds[1], ownsDescriptor: true, capacity: 16) { _ in failures.add() }
+        for _ in 0..<10 { writer.write("more than sixteen bytes\n") }
+        writer.flush()
+        #expect(failures.count == 1)
+        writer.close()
+    }
+
+    final class FailureCount: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add() { lock.lock(); value += 1; lock.unlock() }
+        var count: Int { lock.lock(); defer { lock.unlock() }; return value }
+    }
+}
