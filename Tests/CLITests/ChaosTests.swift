@@ -129,22 +129,14 @@ struct ChaosTests {
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         try temp.write("wf.yml", workflow(ending, token: token, marks: marks))
 
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", temp.path + "/wf.yml", "--log-format", "plain", "--log-dir", logs]
-        process.currentDirectoryURL = URL(fileURLWithPath: project)
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = tmp
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        if fallback { environment["NIXACTIONS_NO_CGROUP"] = "1" }
-        process.environment = environment
         let output = temp.path + "/output.txt"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        var environment = ["TMPDIR": tmp]
+        if fallback { environment["NIXACTIONS_NO_CGROUP"] = "1" }
+        let process = try launchNixactions(
+            ["run", temp.path + "/wf.yml", "--log-format", "plain", "--log-dir", logs], in: project,
+            environment: environment, output: handle)
         try handle.close()
 
         let clock = ContinuousClock()
@@ -242,17 +234,8 @@ struct ChaosTests {
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          dirname \"$(dirname \"$0\")\" > \(marks)/scripts; touch \(marks)/ready; exec -a nxachaos-\(token)-step sleep 1000\n")
         try temp.write("quick.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"]
-        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = tmp
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try launchNixactions(
+            ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path + "/project", environment: ["TMPDIR": tmp])
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
             try await Task.sleep(for: .milliseconds(20))
         }

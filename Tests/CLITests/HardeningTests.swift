@@ -106,16 +106,8 @@ struct HardeningTests {
                       touch \(marks)/first-done
                       for i in $(seq 1 500); do [ -e \(marks)/victim-started ] && break; sleep 0.02; done
             """)
-        let host = Process()
-        host.executableURL = nixactionsBinary
-        host.arguments = ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"]
-        host.currentDirectoryURL = temp.url
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        host.environment = environment
-        host.standardOutput = FileHandle.nullDevice
-        host.standardError = FileHandle.nullDevice
-        try host.run()
+        let host = try launchNixactions(
+            ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path, environment: ["TMPDIR": temp.path])
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/first-done") {
             try await Task.sleep(for: .milliseconds(20))
         }

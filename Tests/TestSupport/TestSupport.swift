@@ -30,7 +30,7 @@ public struct TemporaryDirectory: Sendable {
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw CocoaError(.fileWriteUnknown)
         }
-        url = URL(fileURLWithPath: String(cString: template))
+        url = URL(fileURLWithPath: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     public func remove() { try? FileManager.default.removeItem(at: url) }
@@ -141,4 +141,24 @@ public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [
         result[job, default: [:]][stream, default: []] += log[offset..<(offset + length)]
     }
     return result
+}
+
+/// Start the built `nixactions` in the background (stdin from /dev/null, output to `output` or
+/// discarded), with the test's environment less `NIXACTIONS_PLUGIN_PATH`, plus `environment`.
+public func launchNixactions(
+    _ arguments: [String], in directory: String, environment: [String: String] = [:], output: FileHandle? = nil
+) throws -> Process {
+    let process = Process()
+    process.executableURL = nixactionsBinary
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    process.standardOutput = output ?? FileHandle.nullDevice
+    process.standardError = output ?? FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    return process
 }
