@@ -113,7 +113,8 @@ def main():
     built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(binary)))
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; binary {binary} "
-          f"({version([binary, '--version'])}, built {built}, tree at {head}); {args.rounds} rounds after one warm-up")
+          f"({version([binary, '--version'])}, built {built}; the work tree's HEAD is now {head}, which may be newer "
+          f"than the binary); {args.rounds} rounds after one warm-up")
     for name, argv in [("make", ["make", "--version"]), ("task", ["task", "--version"]), ("just", ["just", "--version"]),
                        ("actionlint", ["actionlint", "--version"]), ("bash", ["bash", "--version"]),
                        ("coreutils", ["yes", "--version"])]:

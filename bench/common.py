@@ -151,7 +151,7 @@ def table(header, rows):
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
-        print("| " + " | ".join(str(c) for c in row) + " |")
+        print("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
 
 
 def heading(title):

@@ -1,6 +1,6 @@
 #!/bin/bash
-# The full round-2 (issue 8) benchmark run as published in docs/benchmarks.md, about 25 minutes on
-# 2 cores. Rounds differ per benchmark to keep the long ones affordable. Usage:
+# The full round-2 (issue 8) benchmark run as published in docs/benchmarks.md, 15 to 25 minutes on
+# 2 cores (14 minutes on 2026-11-30). Rounds differ per benchmark to keep the long ones affordable. Usage:
 #   bash bench/run_round2.sh [BINARY] > results.md
 # BINARY defaults to .build/release/nixactions (build it first: swift build -c release).
 set -euo pipefail
