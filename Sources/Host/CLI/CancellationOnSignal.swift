@@ -6,6 +6,61 @@ import Synchronization
     import Glibc
 #endif
 
+/// SIGINT, SIGTERM and SIGHUP, whichever thread the kernel hands them to.
+///
+/// `start()` installs a handler that only writes the signal's number to a pipe (async-signal-safe);
+/// a thread of ours reads the pipe and does the work. (A `DispatchSource` needs the signal ignored,
+/// and then a signal the kernel hands to a thread that does not block it is dropped: seen as a
+/// lost SIGTERM. Blocking the signals everywhere is not possible either: the main thread's mask is
+/// reset when it starts serving the main queue.) Handlers are reset to the default in every child
+/// by `execve`.
+public enum SignalHub {
+    static let signals = [SIGINT, SIGTERM, SIGHUP]
+    /// What a signal does now; nil: what it does by default (the process ends by it).
+    static let handler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+    nonisolated(unsafe) static var pipeWrite: Int32 = -1
+
+    /// Call first thing in `main`.
+    public static func start() {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
+        pipeWrite = fds[1]
+        let reader = fds[0]
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while true {
+                let count = read(reader, &byte, 1)
+                if count < 0 && errno == EINTR { continue }
+                guard count == 1 else { return }
+                let number = Int32(byte)
+                if let handler = handler.withLock({ $0 }) {
+                    handler(number)
+                } else {
+                    // Nobody handles it: end the process by the signal, as if it had not been caught.
+                    signal(number, SIG_DFL)
+                    raise(number)
+                }
+            }
+        }
+        thread.stackSize = 128 * 1024
+        thread.start()
+        for number in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                let saved = errno
+                _ = write(SignalHub.pipeWrite, &byte, 1)
+                errno = saved
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
+        }
+    }
+}
+
 /// Runs work that SIGINT, SIGTERM or SIGHUP cancel.
 ///
 /// The first signal cancels gracefully: the run's jobs end their steps (SIGTERM, then SIGKILL
@@ -13,8 +68,6 @@ import Synchronization
 /// the three does not wait for any of that: `onSecondSignal` kills everything at once and the
 /// process exits with 130.
 enum CancellationOnSignal {
-    static let signals = [SIGINT, SIGTERM, SIGHUP]
-
     /// - Parameters:
     ///   - onSignal: called on the first signal, before the work is cancelled.
     ///   - onSecondSignal: called on the second signal, before the process exits with 130.
@@ -23,14 +76,10 @@ enum CancellationOnSignal {
         onSecondSignal: @escaping @Sendable () -> Void = {},
         _ work: @escaping @Sendable () async -> T
     ) async -> T {
-        // The handlers are in place before the work starts: a signal that came between the two
-        // would otherwise be ignored (SIG_IGN) and the run would go on.
-        for number in signals { signal(number, SIG_IGN) }
         let count = Atomic<Int>(0)
         let started = Mutex<Task<T, Never>?>(nil)
-        let sources = signals.map { number -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
+        SignalHub.handler.withLock {
+            $0 = { number in
                 if count.add(1, ordering: .relaxed).newValue == 1 {
                     StandardStreams.writeError("\nnixactions: cancelling (signal \(number)); cleaning up… (signal again to stop at once)\n")
                     onSignal()
@@ -41,15 +90,12 @@ enum CancellationOnSignal {
                     _exit(ExitStatus.cancelled)
                 }
             }
-            source.resume()
-            return source
         }
         let task = Task { await work() }
         started.withLock { $0 = task }
         if count.load(ordering: .relaxed) > 0 { task.cancel() }
         let result = await task.value
-        for source in sources { source.cancel() }
-        for number in signals { signal(number, SIG_DFL) }
+        SignalHub.handler.withLock { $0 = nil }
         return result
     }
 }

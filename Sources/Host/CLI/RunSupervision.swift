@@ -152,7 +152,10 @@ final class RunSupervision: Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         // Its own process group: a signal to the host's group (Ctrl-C, kill -9 -PGID) spares it.
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)  // this process blocks SIGINT/TERM/HUP; it should not
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         let pointers = arguments.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
@@ -178,6 +181,7 @@ struct SuperviseCommand: ParsableCommand {
 
     func run() throws {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
+        SignalHub.handler.withLock { $0 = { _ in } }  // it outlives a Ctrl-C to finish its work
         let host = getppid()
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 256)
