@@ -40,7 +40,7 @@ struct CancellationTests {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: marks + "/started") {
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/started") {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(FileManager.default.fileExists(atPath: marks + "/started"))

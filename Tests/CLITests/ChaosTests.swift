@@ -140,7 +140,7 @@ struct ChaosTests {
         try handle.close()
 
         let clock = ContinuousClock()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(FileManager.default.fileExists(atPath: marks + "/ready"), "the step never got ready")
@@ -156,7 +156,7 @@ struct ChaosTests {
             kill(process.processIdentifier, SIGKILL)
         case .sigintTwice:
             kill(process.processIdentifier, SIGINT)
-            for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/cleanup-started") {
+            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/cleanup-started") {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-started"), "the always() step never started")
@@ -236,7 +236,7 @@ struct ChaosTests {
         try temp.write("quick.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
         let process = try launchNixactions(
             ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path + "/project", environment: ["TMPDIR": tmp])
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
             try await Task.sleep(for: .milliseconds(20))
         }
         // The supervisor first (it is in its own process group), then the host.

@@ -128,9 +128,10 @@ struct GuaranteeTests {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: temp.path + "/started") {
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: temp.path + "/started") {
             try await Task.sleep(for: .milliseconds(20))
         }
+        try #require(FileManager.default.fileExists(atPath: temp.path + "/started"), "the step never started")
         kill(process.processIdentifier, SIGTERM)
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

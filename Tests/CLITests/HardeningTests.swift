@@ -108,7 +108,7 @@ struct HardeningTests {
             """)
         let host = try launchNixactions(
             ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path, environment: ["TMPDIR": temp.path])
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: marks + "/first-done") {
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/first-done") {
             try await Task.sleep(for: .milliseconds(20))
         }
         let leader = pid_t((try String(contentsOfFile: marks + "/leader", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0

@@ -27,8 +27,26 @@ public enum SignalHub {
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
         pipeWrite = fds[1]
+        // The handler first: a signal already pending (see below) must find it in place.
+        for number in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                let saved = errno
+                _ = write(SignalHub.pipeWrite, &byte, 1)
+                errno = saved
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(number, &action, nil)
+        }
         let reader = fds[0]
         let thread = Thread {
+            // This thread can always take the signals, whatever mask it inherited: a process
+            // started from a thread that blocks them (a libdispatch worker of another Swift
+            // program, some CI agents) inherits that mask, the main thread may exit (dispatch_main),
+            // and the threads libdispatch makes block them: without this, nobody would take them.
+            unblockSignals()
             var byte: UInt8 = 0
             while true {
                 let count = read(reader, &byte, 1)
@@ -46,18 +64,14 @@ public enum SignalHub {
         }
         thread.stackSize = 128 * 1024
         thread.start()
-        for number in signals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { number in
-                var byte = UInt8(truncatingIfNeeded: number)
-                let saved = errno
-                _ = write(SignalHub.pipeWrite, &byte, 1)
-                errno = saved
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            sigaction(number, &action, nil)
-        }
+        unblockSignals()
+    }
+
+    static func unblockSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 
