@@ -133,9 +133,18 @@ struct GuaranteeTests {
         }
         try #require(FileManager.default.fileExists(atPath: temp.path + "/started"), "the step never started")
         kill(process.processIdentifier, SIGTERM)
+        // The host's threads and their signal masks, for the message if the signal is not acted on.
+        try await Task.sleep(for: .milliseconds(500))
+        var threads = ""
+        let pid = process.processIdentifier
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            threads += comm.trimmingCharacters(in: .newlines) + " " + status.split(separator: "\n").filter { $0.hasPrefix("Sig") || $0.hasPrefix("ShdPnd") || $0.hasPrefix("State") }.joined(separator: " ") + "\n"
+        }
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(process.terminationStatus == 130, "\(text)\nTHREADS:\n\(threads)")
         #expect(text.contains("cancelling (signal 15)"))
         #expect(text.contains("[plain] cancelled before it started"))
         #expect(!text.contains("plain-ran"))
