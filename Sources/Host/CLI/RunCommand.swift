@@ -171,12 +171,6 @@ enum PlanPrinter {
     }
 }
 
-/// Write to standard output, ignoring a reader that went away (`nixactions run … | head`): the
-/// run goes on and cleans up after itself, and its logs are still kept in the log folder.
-func writeStandardOutput(_ text: String) {
-    StandardStreams.writeOutput(text)
-}
-
 extension PluginRegistry {
     /// Discover plugins, warning on standard error about search folders skipped as untrusted
     /// (other users could have put a library there).

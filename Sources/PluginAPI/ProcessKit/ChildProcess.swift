@@ -24,7 +24,8 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 /// A spawned child process that leads its own process group.
 ///
 /// The whole tree started by the child shares the group (unless a descendant makes its own
-/// session), so `signalGroup` and `terminate` reach grandchildren too.
+/// session), so `signalAll` and `terminate` reach grandchildren too; with a `StepContainment`,
+/// those that left the group are reached as well.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let stdoutFD: Int32
