@@ -22,9 +22,25 @@ private func truncatedCopy(in folder: String, name: String, keep: (Int) -> Int) 
     return path
 }
 
+/// `/proc/self/maps`, read with plain reads until the end (procfs files report size 0).
+private func readMaps() -> String {
+    let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var data = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        data += buffer[0..<count]
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// Whether this process has `path` mapped (`/proc/self/maps` names the real file).
 private func isMapped(_ path: String) -> Bool {
-    let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+    let maps = readMaps()
     return maps.split(separator: "\n").contains { $0.hasSuffix(" " + path) }
 }
 
@@ -34,7 +50,7 @@ private func isMapped(_ path: String) -> Bool {
 private func isMappedByInode(_ path: String) -> Bool {
     var info = stat()
     guard stat(path, &info) == 0 else { return false }
-    let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
+    let maps = readMaps()
     return maps.split(separator: "\n").contains { line in
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         return fields.count >= 6 && fields[4] == "\(info.st_ino)" && fields[5].contains("libnixactions-plugin-")
@@ -200,8 +216,8 @@ struct PluginIntegrityTests {
         // In this long-lived test process another test may have loaded (and deleted) a copy of the
         // same library; the dynamic linker then may hand that one out (same device and inode
         // number, or the same build). The mapping is only conclusive when nothing like it is mapped yet.
-        let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
-        let loadedBefore = maps.contains("libnixactions-")
+        let maps = readMaps()
+        let loadedBefore = maps.isEmpty || maps.contains("libnixactions-")
         let plugin = try PluginLoader.load(link).get()
         #expect(plugin.id == "test-double")
         #expect(plugin.path == link)
