@@ -55,8 +55,13 @@ struct HardeningTests {
         }
         #expect(names.count == 2, "two runs got the same folder: \(names)")
         for entry in try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs") {
-            let attributes = try FileManager.default.attributesOfItem(atPath: temp.path + "/logs/" + entry)
+            let folder = temp.path + "/logs/" + entry
+            let attributes = try FileManager.default.attributesOfItem(atPath: folder)
             #expect((attributes[.posixPermissions] as? Int) == 0o700, "log folder \(entry) is not private")
+            for file in try FileManager.default.contentsOfDirectory(atPath: folder) {
+                let mode = try FileManager.default.attributesOfItem(atPath: folder + "/" + file)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(entry)/\(file) has mode \(String(mode ?? 0, radix: 8))")
+            }
         }
     }
 

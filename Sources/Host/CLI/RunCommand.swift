@@ -73,11 +73,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let runID = supervision.runID
-        let runDirectory = URL(fileURLWithPath: supervision.folder.path)
         defer { supervision.finish() }
 
         var options = RunOptions(
-            selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: runDirectory.path,
+            selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
         options.cgroup = supervision.cgroup

@@ -54,7 +54,7 @@ final class RunSupervision: Sendable {
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
     /// left and let the supervisor go.
     func finish() {
-        if let cgroup { CgroupTree.kill(cgroup, timeout: .seconds(5)); CgroupTree.remove(cgroup) }
+        if let cgroup { Self.end(cgroup, timeout: .seconds(5)) }
         folder.remove()
         // The pipe stays open until this process exits: then the supervisor sweeps what could
         // only go once this process let go of it (an executor's tmpfs folder it did not remove).
@@ -69,11 +69,14 @@ final class RunSupervision: Sendable {
     }
 
     static func killRun(cgroup: String?, trackingID: String) {
-        if let cgroup {
-            CgroupTree.kill(cgroup, timeout: .seconds(2))
-            CgroupTree.remove(cgroup)
-        }
+        if let cgroup { end(cgroup, timeout: .seconds(2)) }
         TrackedProcesses.kill(prefix: trackingID, signal: SIGKILL, wait: .seconds(2))
+    }
+
+    /// Kill what is left in a run's cgroup and remove it (with the job and step cgroups below).
+    static func end(_ cgroup: String, timeout: Duration) {
+        CgroupTree.kill(cgroup, timeout: timeout)
+        CgroupTree.remove(cgroup)
     }
 
     /// Remove the folders of runs whose host died (their lock is free), after killing what is
