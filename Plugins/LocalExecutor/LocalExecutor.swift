@@ -23,7 +23,7 @@ public func nixactionsPluginEntry(
 /// Runs each step as a child process (a new process group) on this machine.
 ///
 /// Layout under the run directory: `jobs/<jobKey>/workspace` (the job's working directory,
-/// `GITHUB_WORKSPACE`) and `jobs/<jobKey>/tmp` (`RUNNER_TEMP`: scripts, env files).
+/// `GITHUB_WORKSPACE`) and `jobs/<jobKey>/tmp` (`RUNNER_TEMP`: env files; scripts when there is no tmpfs).
 /// Options (`executor.with`): `inherit-env` (default true) passes the host's environment to steps;
 /// `grace-seconds` (default 5) is how long a cancelled step has between SIGTERM and SIGKILL.
 final class LocalExecutor: ExecutorPlugin {
@@ -33,10 +33,13 @@ final class LocalExecutor: ExecutorPlugin {
     let grace: Duration
     /// Where each job's processes live; `finishJob` ends whatever is left in it.
     let containments = Mutex<[String: JobContainment]>([:])
+    /// Empty job cgroups kept for the next job.
+    let cgroupPool = CgroupPool()
     let counter = Atomic<Int>(0)
-    /// Script folder of each job that ran a step.
-    let scriptFolders = Mutex<[String: String]>([:])
-    /// A private folder of this instance on tmpfs, when there is one (see `makeScriptDirectory`).
+    /// A private folder of this instance on tmpfs for step scripts, when there is one: creating
+    /// and removing a file per step on a journaling file system costs more than the step's own
+    /// spawn. Each script is removed when its step ends, the folder when the instance goes; else
+    /// scripts go to the job's temporary folder.
     let scriptFolder: PrivateFolder? = try? PrivateFolder(base: "/dev/shm", prefix: "nixactions-")
     var scriptRoot: String? { scriptFolder?.path }
 
@@ -53,19 +56,9 @@ final class LocalExecutor: ExecutorPlugin {
         }
     }
 
-    func jobDirectory(_ jobKey: String) -> URL {
-        URL(fileURLWithPath: configuration.runDirectory).appendingPathComponent("jobs").appendingPathComponent(jobKey)
-    }
+    var jobsRoot: String { configuration.runDirectory + "/jobs" }
 
-    /// Where a job's step scripts go: a private folder of this instance on tmpfs when there is one
-    /// (creating and removing a file per step on a journaling file system costs more than the
-    /// step's own spawn), else the job's temporary folder. Removed by `finishJob` and `deinit`.
-    func makeScriptDirectory(_ jobKey: String, fallback: String) -> String {
-        guard let scriptRoot else { return fallback }
-        let path = scriptRoot + "/" + jobKey
-        if mkdir(path, 0o700) == 0 || errno == EEXIST { return path }
-        return fallback
-    }
+    func jobDirectory(_ jobKey: String) -> String { jobsRoot + "/" + jobKey }
 
     deinit {
         scriptFolder?.remove()
@@ -75,7 +68,8 @@ final class LocalExecutor: ExecutorPlugin {
         containments.withLock { all in
             if let known = all[jobKey] { return known }
             let made = JobContainment(
-                runCgroup: configuration.cgroup, runTrackingID: configuration.trackingID ?? configuration.runID, key: jobKey)
+                runCgroup: configuration.cgroup, runTrackingID: configuration.trackingID ?? configuration.runID, key: jobKey,
+                pool: cgroupPool)
             all[jobKey] = made
             return made
         }
@@ -83,40 +77,43 @@ final class LocalExecutor: ExecutorPlugin {
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
         let directory = jobDirectory(job.jobKey)
-        let workspace = directory.appendingPathComponent("workspace")
-        let temporary = directory.appendingPathComponent("tmp")
+        let workspace = directory + "/workspace"
+        let temporary = directory + "/tmp"
         do {
-            try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+            // Plain mkdir calls: this runs once per job, and a job of one short step spends more
+            // on its folders than on anything else when they go through FileManager.
+            if !reuseFolder(as: directory) {
+                if mkdir(directory, 0o777) != 0 && errno == ENOENT {
+                    try FileManager.default.createDirectory(atPath: jobsRoot, withIntermediateDirectories: true)
+                }
+                for path in [directory, workspace, temporary] where mkdir(path, 0o777) != 0 && errno != EEXIST {
+                    throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
+                }
+            }
             if job.copyProject {
                 try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
-                    from: URL(fileURLWithPath: configuration.projectDirectory), to: workspace)
+                    from: URL(fileURLWithPath: configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
             }
         } catch {
             throw OperationFailure(
-                message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory.path): \(error.localizedDescription)",
+                message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
                 hint: "check that the run directory is writable and the disk has space")
         }
-        return JobStarted(workspace: workspace.path, temporaryDirectory: temporary.path)
+        return JobStarted(workspace: workspace, temporaryDirectory: temporary)
     }
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
         let directory = jobDirectory(step.jobKey)
-        let workspace = directory.appendingPathComponent("workspace").path
-        let temporary = directory.appendingPathComponent("tmp")
+        let workspace = directory + "/workspace"
+        let temporary = directory + "/tmp"
         let serial = counter.add(1, ordering: .relaxed).newValue
-        let stem = temporary.path + "/step-\(step.index)-\(serial)"
-        let scripts = scriptFolders.withLock { folders in
-            if let known = folders[step.jobKey] { return known }
-            let made = makeScriptDirectory(step.jobKey, fallback: temporary.path)
-            folders[step.jobKey] = made
-            return made
-        }
-        let script = scripts + "/step-\(step.index)-\(serial)" + step.scriptExtension
+        let stem = temporary + "/step-\(step.index)-\(serial)"
+        let script = (scriptRoot ?? temporary) + "/step-\(step.index)-\(serial)" + step.scriptExtension
         if let error = FastFiles.write(step.script, to: script) {
             throw OperationFailure(
                 message: "cannot write the script of step '\(step.displayName)' to \(script): \(String(cString: strerror(error)))")
         }
+        defer { unlink(script) }
 
         var environment = baseEnvironment
         environment.merge(step.environment) { _, new in new }
@@ -166,7 +163,6 @@ final class LocalExecutor: ExecutorPlugin {
                 message: "cannot start '\(shell)': \(String(cString: strerror(error.errno)))",
                 hint: Self.spawnHint(error.errno, shell: shell))
         }
-        unlink(script)
         var files: [String: String] = [:]
         for (name, path) in captures { files[name] = FastFiles.take(path) ?? "" }
         try Task.checkCancellation()
@@ -193,12 +189,55 @@ final class LocalExecutor: ExecutorPlugin {
         if let containment = containments.withLock({ $0.removeValue(forKey: job.jobKey) }) {
             containment.endAll()
         }
-        if let scripts = scriptFolders.withLock({ $0.removeValue(forKey: job.jobKey) }), let scriptRoot, scripts.hasPrefix(scriptRoot + "/") {
-            try? FileManager.default.removeItem(atPath: scripts)
-        }
         let directory = jobDirectory(job.jobKey)
-        if FileManager.default.fileExists(atPath: directory.path) {
-            try? FileManager.default.removeItem(at: directory)
+        if !keepFolder(directory) { FastFiles.removeTree(directory) }
+    }
+
+    /// Emptied job folders (`jobs/.free-N`, holding an empty `workspace` and `tmp`) that the next
+    /// job takes by renaming: on a journaling file system with online discard, making and
+    /// removing three folders costs a short job more than its step does.
+    let freeFolders = Mutex<[String]>([])
+    static let freeFolderLimit = 64
+
+    /// Rename a free folder to `directory`; false when there is none (or it cannot be used).
+    func reuseFolder(as directory: String) -> Bool {
+        while let free = freeFolders.withLock({ $0.popLast() }) {
+            if rename(free, directory) == 0 { return true }
+            FastFiles.removeTree(free)
         }
+        return false
+    }
+
+    /// Empty the finished job's folder and keep it for the next job. False (the caller removes
+    /// it) when anything in it resists, or enough folders are kept already.
+    func keepFolder(_ directory: String) -> Bool {
+        guard freeFolders.withLock({ $0.count }) < Self.freeFolderLimit else { return false }
+        // A step may have replaced `workspace` or `tmp` by a link: emptying refuses links, and the
+        // whole folder is removed instead (the link itself, never what it points to).
+        guard FastFiles.emptyFolder(directory + "/workspace") == nil, FastFiles.emptyFolder(directory + "/tmp") == nil,
+              FastFiles.entryCount(directory) == 2, Self.hasFreshMode(directory + "/workspace"), Self.hasFreshMode(directory + "/tmp")
+        else { return false }
+        let free = jobsRoot + "/.free-" + String(counter.add(1, ordering: .relaxed).newValue)
+        guard rename(directory, free) == 0 else { return false }
+        freeFolders.withLock { $0.append(free) }
+        return true
+    }
+
+    /// The mode a new folder gets (0777 less the umask): a step that changed its workspace's
+    /// mode does not pass that on to the next job.
+    /// Read from `/proc/self/status` (`umask()` cannot be read without being set, which would race
+    /// with other threads making files); nil, and no reuse, where it is not there.
+    static let freshMode: mode_t? = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        else { return nil }
+        return 0o777 & ~mask
+    }()
+
+    static func hasFreshMode(_ path: String) -> Bool {
+        var info = stat()
+        guard let freshMode, lstat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFDIR && (info.st_mode & 0o7777) == freshMode
     }
 }

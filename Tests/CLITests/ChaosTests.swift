@@ -232,7 +232,7 @@ struct ChaosTests {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          dirname \"$(dirname \"$0\")\" > \(marks)/scripts; touch \(marks)/ready; exec -a nxachaos-\(token)-step sleep 1000\n")
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          dirname \"$0\" > \(marks)/scripts; touch \(marks)/ready; exec -a nxachaos-\(token)-step sleep 1000\n")
         try temp.write("quick.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
         let process = try launchNixactions(
             ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path + "/project", environment: ["TMPDIR": tmp])

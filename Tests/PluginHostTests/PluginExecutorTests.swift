@@ -50,6 +50,50 @@ struct PluginExecutorTests {
         await executor.finishJob(job)  // idempotent
     }
 
+    @Test("a finished job's folder is emptied and reused: the next job starts empty, links are removed not followed, read-only folders go too")
+    func reusedJobFolders() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let outside = temp.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try temp.write("outside/keep", "precious")
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        // Job 1 leaves files, a read-only folder, a link out of its workspace and a file in RUNNER_TEMP.
+        let first = JobSpec(jobKey: "first", displayName: "first")
+        _ = try await executor.startJob(first)
+        let dirty = try await executor.runStep(
+            StepSpec(jobKey: "first", index: 0, displayName: "s", script: """
+                mkdir -p deep/ro && echo x > deep/ro/f && chmod 0500 deep/ro deep
+                ln -s \(outside) out; echo y > "$RUNNER_TEMP/t"; echo z > ../stray
+                """),
+            output: Collector())
+        #expect(dirty.exitCode == 0)
+        await executor.finishJob(first)
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/run/jobs/first"))
+        let kept = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
+        #expect(kept.count == 1 && kept[0].hasPrefix(".free-"), "the emptied folder is kept for the next job: \(kept)")
+        // Job 2 replaces its workspace by a link to the outside folder: finishing must not empty that.
+        let second = JobSpec(jobKey: "second", displayName: "second")
+        let started = try await executor.startJob(second)
+        let output = Collector()
+        _ = try await executor.runStep(
+            StepSpec(jobKey: "second", index: 0, displayName: "s",
+                     script: "find . \"$RUNNER_TEMP\" -mindepth 1 | wc -l; cd /; rm -rf \"$GITHUB_WORKSPACE\"; ln -s \(outside) \"$GITHUB_WORKSPACE\""),
+            output: output)
+        #expect(started.workspace == temp.path + "/run/jobs/second/workspace")
+        #expect(output.text(1).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "a reused workspace must start empty: \(output.text(1))")
+        await executor.finishJob(second)
+        #expect((try? String(contentsOfFile: outside + "/keep", encoding: .utf8)) == "precious")
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/run/jobs/second"))
+        // Job 3 still gets a real, empty workspace.
+        let third = JobSpec(jobKey: "third", displayName: "third")
+        let thirdStarted = try await executor.startJob(third)
+        var info = stat()
+        #expect(lstat(thirdStarted.workspace, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: thirdStarted.workspace).isEmpty)
+        await executor.finishJob(third)
+    }
+
     @Test("cancelling a step ends its whole process tree")
     func cancelEndsTree() async throws {
         let temp = try TemporaryDirectory()

@@ -222,3 +222,121 @@ int nxa_copy_file(const char *from, const char *to) {
     if (rc != 0) unlink(to);
     return rc;
 }
+
+#include <dirent.h>
+#include <poll.h>
+#include <time.h>
+
+/* Empty the folder open as `dir` (the descriptor stays open; the caller closes it). */
+static int nxa_remove_contents(int dir, int depth) {
+    int first_error = 0;
+    for (int pass = 0; pass < 8; pass++) {
+        int copy = dup(dir);
+        if (copy < 0) return errno;
+        DIR *stream = fdopendir(copy);
+        if (!stream) {
+            int saved = errno;
+            close(copy);
+            return saved;
+        }
+        rewinddir(stream);
+        int removed = 0, left = 0;
+        struct dirent *entry;
+        while ((entry = readdir(stream)) != NULL) {
+            const char *name = entry->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+            int is_dir = entry->d_type == DT_DIR;
+            if (!is_dir) {
+                if (unlinkat(dir, name, 0) == 0 || errno == ENOENT) { removed++; continue; }
+                if (errno != EISDIR) { if (!first_error) first_error = errno; left++; continue; }
+                is_dir = 1; /* DT_UNKNOWN on some file systems */
+            }
+            if (unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT) { removed++; continue; }
+            if (depth > 4096) { if (!first_error) first_error = ELOOP; left++; continue; }
+            int child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0 && errno == EACCES && fchmodat(dir, name, 0700, 0) == 0)
+                child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0) { if (errno != ENOENT && !first_error) first_error = errno; left++; continue; }
+            fchmod(child, 0700); /* a step may have made the folder read-only */
+            int rc = nxa_remove_contents(child, depth + 1);
+            close(child);
+            if (unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT) { removed++; continue; }
+            if (!first_error) first_error = rc ? rc : errno;
+            left++;
+        }
+        closedir(stream);
+        if (left == 0 || removed == 0) return left == 0 ? 0 : first_error;
+        first_error = 0; /* entries that appeared or moved while reading: another pass */
+    }
+    return first_error;
+}
+
+int nxa_remove_tree(const char *path) {
+    if (unlink(path) == 0 || errno == ENOENT) return 0;
+    if (errno != EISDIR && errno != EPERM) return errno;
+    if (rmdir(path) == 0 || errno == ENOENT) return 0;
+    int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return errno == ENOENT ? 0 : errno;
+    fchmod(dir, 0700);
+    int rc = nxa_remove_contents(dir, 0);
+    close(dir);
+    if (rmdir(path) == 0 || errno == ENOENT) return 0;
+    return rc ? rc : errno;
+}
+
+int nxa_empty_folder(const char *path) {
+    int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return errno;
+    int rc = nxa_remove_contents(dir, 0);
+    close(dir);
+    return rc;
+}
+
+int nxa_folder_count(const char *path) {
+    DIR *stream = opendir(path);
+    if (!stream) return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(stream)) != NULL) {
+        const char *name = entry->d_name;
+        if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+        count++;
+    }
+    closedir(stream);
+    return count;
+}
+
+static int nxa_events_populated(int fd) {
+    char buffer[256];
+    ssize_t got = pread(fd, buffer, sizeof buffer - 1, 0);
+    if (got < 0) return -1;
+    buffer[got] = 0;
+    return strstr(buffer, "populated 1") != NULL;
+}
+
+int nxa_cgroup_populated(const char *path, int wait_ms) {
+    char file[PATH_MAX];
+    if (snprintf(file, sizeof file, "%s/cgroup.events", path) >= (int)sizeof file) return -1;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int populated = nxa_events_populated(fd);
+    if (populated == 1 && wait_ms > 0) {
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (elapsed >= wait_ms) break;
+            /* The kernel flags a change of cgroup.events with POLLPRI; a short cap guards against a
+             * change that happened between the read and the poll. */
+            struct pollfd watch = {.fd = fd, .events = POLLPRI};
+            long slice = wait_ms - elapsed < 50 ? wait_ms - elapsed : 50;
+            int rc = poll(&watch, 1, (int)slice);
+            if (rc < 0 && errno != EINTR) break;
+            populated = nxa_events_populated(fd);
+            if (populated != 1) break;
+        }
+    }
+    close(fd);
+    return populated;
+}

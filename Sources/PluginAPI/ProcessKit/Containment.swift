@@ -37,10 +37,15 @@ public final class JobContainment: Sendable {
     ///   - runCgroup: the run's cgroup folder made by the host, or nil.
     ///   - runTrackingID: the run's tracking id (unique per run).
     ///   - key: the job's key (safe for a file name).
-    public init(runCgroup: String?, runTrackingID: String, key: String) {
+    ///   - pool: empty job cgroups to reuse, and where `endAll` leaves this one when it is empty.
+    public init(runCgroup: String?, runTrackingID: String, key: String, pool: CgroupPool? = nil) {
         let token = Self.randomToken()
         trackingPrefix = "\(runTrackingID)/\(token)/"
-        if let runCgroup {
+        self.pool = pool
+        if let reused = pool?.take() {
+            cgroup = reused.path
+            cgroups.withLock { $0 = (reused.steps, reused.steps) }
+        } else if let runCgroup {
             let path = "\(runCgroup)/j-\(token)"
             cgroup = mkdir(path, 0o755) == 0 ? path : nil
         } else {
@@ -48,6 +53,8 @@ public final class JobContainment: Sendable {
         }
         if cgroup == nil { _ = Self.enableFallback }
     }
+
+    private let pool: CgroupPool?
 
     /// The fallback needs orphans re-parented to this process (done once, process-wide).
     static let enableFallback: Bool = nxa_set_child_subreaper() == 0
@@ -77,7 +84,11 @@ public final class JobContainment: Sendable {
     public func endAll(timeout: Duration = .seconds(5)) {
         if let cgroup {
             CgroupTree.kill(cgroup, timeout: timeout)
-            for path in cgroups.withLock({ $0.made }).reversed() { rmdir(path) }
+            let made = cgroups.withLock { $0.made }
+            // An empty job cgroup, with its step cgroups, serves the next job: making and removing
+            // cgroups is one of the larger fixed costs of a short job.
+            if let pool, CgroupTree.isEmpty(cgroup), pool.put(.init(path: cgroup, steps: made)) { return }
+            for path in made.reversed() { rmdir(path) }
             CgroupTree.remove(cgroup)
         } else {
             TrackedProcesses.kill(prefix: trackingPrefix, signal: SIGKILL, wait: timeout)
@@ -87,6 +98,37 @@ public final class JobContainment: Sendable {
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(generator.next() as UInt64, radix: 36)
+    }
+}
+
+/// Empty job cgroups of one executor instance, kept for the next job instead of being removed
+/// and made again. What is left in the pool goes with the run's cgroup, which the host removes.
+public final class CgroupPool: Sendable {
+    public struct Entry: Sendable {
+        public let path: String
+        public let steps: [String]
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    private let capacity: Int
+
+    public init(capacity: Int = 64) { self.capacity = capacity }
+
+    func take() -> Entry? {
+        while let entry = entries.withLock({ $0.popLast() }) {
+            // Still empty (nothing can join a cgroup no step runs in, but be sure).
+            if CgroupTree.isEmpty(entry.path) { return entry }
+            CgroupTree.kill(entry.path, timeout: .seconds(1))
+        }
+        return nil
+    }
+
+    func put(_ entry: Entry) -> Bool {
+        entries.withLock { all in
+            guard all.count < capacity else { return false }
+            all.append(entry)
+            return true
+        }
     }
 }
 
@@ -118,18 +160,24 @@ public enum CgroupTree {
     }
 
     /// Kill the subtree and wait (up to `timeout`) until it holds no process.
+    /// An empty subtree (the usual case at job end) costs one read of `cgroup.events`; otherwise
+    /// the wait sleeps in `poll` until the kernel reports the subtree empty.
     public static func kill(_ path: String, timeout: Duration) {
+        guard isPopulated(path) else { return }
         killNow(path)
-        let deadline = ContinuousClock.now + timeout
-        while isPopulated(path) && ContinuousClock.now < deadline {
-            usleep(2000)
-        }
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        _ = nxa_cgroup_populated(path, max(milliseconds, 1))
     }
 
     /// Whether any process is in the subtree (`populated 1` in `cgroup.events`).
     public static func isPopulated(_ path: String) -> Bool {
-        guard let text = try? String(contentsOfFile: path + "/cgroup.events", encoding: .utf8) else { return false }
-        return text.contains("populated 1")
+        nxa_cgroup_populated(path, 0) == 1
+    }
+
+    /// Whether the cgroup exists and holds no process.
+    public static func isEmpty(_ path: String) -> Bool {
+        nxa_cgroup_populated(path, 0) == 0
     }
 
     /// Send `signal` to each process in the subtree, through a pidfd opened and then checked to

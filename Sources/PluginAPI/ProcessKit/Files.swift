@@ -60,6 +60,28 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
+    /// Remove `path` and everything below it (links not followed, read-only folders made writable
+    /// first). Returns an errno on failure; a missing `path` is not one.
+    @discardableResult
+    public static func removeTree(_ path: String) -> Int32? {
+        let rc = nxa_remove_tree(path)
+        return rc == 0 ? nil : rc
+    }
+
+    /// Remove everything inside the folder `path`, keeping it (a link in its place is refused).
+    /// Returns an errno on failure.
+    @discardableResult
+    public static func emptyFolder(_ path: String) -> Int32? {
+        let rc = nxa_empty_folder(path)
+        return rc == 0 ? nil : rc
+    }
+
+    /// The number of entries of the folder `path`, or nil when it cannot be read.
+    public static func entryCount(_ path: String) -> Int? {
+        let count = nxa_folder_count(path)
+        return count < 0 ? nil : Int(count)
+    }
+
     private static let resolved = Mutex<[String: String]>([:])
 
     /// The absolute path of `command` in `searchPath` (cached), or `command` itself if it contains a

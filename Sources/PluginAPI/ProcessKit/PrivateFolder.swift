@@ -102,6 +102,6 @@ public final class PrivateFolder: Sendable {
 
     /// `rm -rf`, never following links out of the tree.
     static func removeTree(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
+        FastFiles.removeTree(path)
     }
 }

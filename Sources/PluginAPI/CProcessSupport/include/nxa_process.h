@@ -48,4 +48,21 @@ int nxa_rename_noreplace(const char *from, const char *to);
  * failed copy leaves no file behind. */
 int nxa_copy_file(const char *from, const char *to);
 
+/* Remove `path` and everything below it, links not followed, without a stat per file (d_type):
+ * unlinkat relative to each folder's descriptor, folders made writable first where a step took
+ * the write bit away. Returns 0 (also when `path` does not exist) or the first errno value. */
+int nxa_remove_tree(const char *path);
+
+/* Remove everything inside the folder `path` (a link is refused: ENOTDIR or ELOOP), keeping the
+ * folder. Returns 0 or the first errno value. */
+int nxa_empty_folder(const char *path);
+
+/* The number of entries in the folder `path` (without . and ..), or -1 with errno set. */
+int nxa_folder_count(const char *path);
+
+/* Whether the cgroup folder `path` holds a process ("populated 1" in its cgroup.events):
+ * 1 yes, 0 no, -1 unreadable. With `wait_ms` > 0 and populated, waits (poll on cgroup.events,
+ * which the kernel signals on change) until it is empty or the time is up. */
+int nxa_cgroup_populated(const char *path, int wait_ms);
+
 #endif
