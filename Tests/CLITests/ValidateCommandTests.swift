@@ -143,6 +143,12 @@ struct ValidateCommandTests {
                - Run touch ran
 
             """)
+        // `-j5` as make takes it, and `--jobs=5`.
+        for form in [["-j5"], ["--jobs=5"]] {
+            let joined = try nixactions(["run", "wf.yml", "--dry-run"] + form, in: temp.path)
+            #expect(joined.status == 0, "\(form): \(joined.stderr)")
+            #expect(joined.stdout.hasPrefix("plan of workflow 'wf': 2 jobs, 3 to run, at most 5 at once"), "\(form)")
+        }
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
     }
 }

@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(help: "Jobs to run (with the jobs they need). Default: all.")
     var jobs: [String] = []
 
-    @Option(name: [.customShort("j"), .customLong("jobs")], help: "At most this many jobs at once (default: the number of cores).")
+    @Option(name: [.customShort("j", allowingJoined: true), .customLong("jobs")], help: "At most this many jobs at once (default: the number of cores); `-j2` works as in make.")
     var maxJobs: Int?
 
     @Option(name: .customLong("env"), help: "Set an environment variable for every step (NAME=VALUE); repeatable.")
