@@ -21,6 +21,8 @@ let package = Package(
         // Plugins shipped with NixActions. The file name `libnixactions-plugin-*.so` is what discovery looks for.
         .library(name: "nixactions-plugin-local", type: .dynamic, targets: ["LocalExecutor"]),
         .library(name: "nixactions-plugin-text", type: .dynamic, targets: ["TextFunctions"]),
+        .library(name: "nixactions-plugin-env", type: .dynamic, targets: ["EnvSecrets"]),
+        .library(name: "nixactions-plugin-file", type: .dynamic, targets: ["FileSecrets"]),
         // Test plugins: named so that discovery never picks them up by accident; tests copy them into a plugin folder.
         .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
         .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "NixActionsCLI",
             dependencies: [
-                "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit",
+                "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit", "NixActionsPluginMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Host/CLI"
@@ -91,6 +93,18 @@ let package = Package(
             name: "TextFunctions",
             dependencies: ["NixActionsPluginKit"],
             path: "Plugins/TextFunctions",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "EnvSecrets",
+            dependencies: ["NixActionsPluginKit"],
+            path: "Plugins/EnvSecrets",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "FileSecrets",
+            dependencies: ["NixActionsPluginKit", .product(name: "Yams", package: "Yams")],
+            path: "Plugins/FileSecrets",
             linkerSettings: pluginLinkerSettings
         ),
         .target(

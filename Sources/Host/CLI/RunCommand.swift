@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NixActionsEngine
 import NixActionsPluginHost
+import NixActionsPluginMessages
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,6 +30,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env-file"), help: "Read NAME=VALUE lines for every step from a file; repeatable.")
     var envFiles: [String] = []
 
+    @Option(name: .customLong("secret"), help: ArgumentHelp(
+        "A secret: NAME (the value of the variable NAME in this environment) or NAME=VALUE; repeatable.",
+        discussion: "Values are masked in every log. NAME=VALUE puts the value on the command line, where other users of the machine can see it (ps): prefer NAME or --secret-file."))
+    var secrets: [String] = []
+
+    @Option(name: .customLong("secret-file"), help: "Read secrets from a dotenv file (NAME=VALUE, export, quotes, \\n escapes); repeatable.")
+    var secretFiles: [String] = []
+
     @Option(name: .customLong("log-format"), help: "human (default on a terminal), plain, or json (one object per line).")
     var logFormat: LogFormat?
 
@@ -42,6 +51,12 @@ struct RunCommand: AsyncParsableCommand {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
+        }
+        for entry in secrets {
+            let name = String(entry.prefix { $0 != "=" })
+            guard SecretNames.isValid(name) else {
+                throw ValidationError("--secret '\(name)': a secret name is a variable name (letters, digits, '_'; not starting with a digit)")
+            }
         }
     }
 
@@ -64,6 +79,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let environment = try runtimeEnvironment()
+        let commandLineSecrets = try self.commandLineSecrets()
 
         let supervision: RunSupervision
         do {
@@ -103,17 +119,80 @@ struct RunCommand: AsyncParsableCommand {
         }
         let redactor = Redactor()
         registry.onSecret { redactor.add($0) }
-        let runner = WorkflowRunner(
-            workflow: workflow, executors: registry, reporter: FanOutReporter(reporters), options: options, redactor: redactor)
-        let summary = await CancellationOnSignal.run(
+        registry.onLog { redactor.redact($0) }
+        let secretsFolder = supervision.folder.path + "/secrets"
+        mkdir(secretsFolder, 0o700)
+        let resolver = SecretResolver(
+            workflow: workflow, jobIDs: plan.order, commandLine: commandLineSecrets, environment: environment,
+            hostEnvironment: ProcessInfo.processInfo.environment, providers: registry,
+            configuration: SecretsConfiguration(
+                runID: runID, runDirectory: supervision.folder.path, projectDirectory: options.projectDirectory,
+                secretsDirectory: secretsFolder))
+        let reporter = FanOutReporter(reporters)
+        let baseOptions = options
+        let outcome = await CancellationOnSignal.run(
             onSignal: { registry.cancelRun() },
             onSecondSignal: {
                 supervision.killEverything()
                 OutputFlusher.shared.flushAll()
             }
-        ) { await runner.run(planned: plan) }
+        ) { () -> Int32 in
+            // Secrets first: every value is masked before any job starts, and a secret that cannot
+            // be had stops the run before anything ran.
+            let (secrets, problems) = await resolver.resolve(redactor: redactor)
+            for warning in problems.warnings { standardError(redactor.redact(warning.description) + "\n") }
+            if !problems.errors.isEmpty || Task.isCancelled {
+                for error in problems.errors { standardError(redactor.redact(error.description) + "\n") }
+                await registry.releaseSecretProviders(reason: Task.isCancelled ? "cancelled" : "failed")
+                if Task.isCancelled { return ExitStatus.cancelled }
+                standardError("nixactions: no job was started\n")
+                return ExitStatus.usage
+            }
+            var options = baseOptions
+            options.secrets = secrets
+            let runner = WorkflowRunner(workflow: workflow, executors: registry, reporter: reporter, options: options, redactor: redactor)
+            let summary = await runner.run(planned: plan)
+            await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
+            return summary.exitCode
+        }
         if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
-        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+        if outcome != 0 { throw ExitCode(outcome) }
+    }
+
+    /// `--secret-file` values, then `--secret` values (later ones win).
+    func commandLineSecrets() throws -> [String: String] {
+        var values: [String: String] = [:]
+        for file in secretFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                standardError("error: cannot read --secret-file '\(file)'\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+            switch Dotenv.parse(text) {
+            case .success(let entries):
+                for entry in entries {
+                    guard SecretNames.isValid(entry.name) else {
+                        standardError("\(file):\(entry.line): error: '\(entry.name)' is not a valid secret name (letters, digits, '_')\n")
+                        throw ExitCode(ExitStatus.usage)
+                    }
+                    values[entry.name] = entry.value
+                }
+            case .failure(let error):
+                // The message names the line, never the value.
+                standardError("\(file):\(error.line): error: \(error.message) (--secret-file)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        for entry in secrets {
+            if let equals = entry.firstIndex(of: "=") {
+                values[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+            } else if let value = ProcessInfo.processInfo.environment[entry] {
+                values[entry] = value
+            } else {
+                standardError("error: --secret \(entry): the variable \(entry) is not set in this environment\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        return values
     }
 
     /// Whether `fd` is /dev/null (then output lines are not even formatted for it).

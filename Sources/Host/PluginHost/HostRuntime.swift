@@ -13,6 +13,19 @@ final class HostRuntime: Sendable {
         var continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>
         var sink: (any StepOutputSink)?
         var cancelled = false
+        /// Whether the host may cancel it (cleanup operations are never cancelled, ABI 1.2).
+        var cancellable = true
+        /// CLOCK_MONOTONIC nanoseconds by which it must complete; 0 = none.
+        var deadline: UInt64 = 0
+        /// For a secrets `resolve`: takes each delivered value (ABI 1.2 `secret_value`).
+        var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
+    }
+
+    /// Options of an operation beyond its continuation and output sink.
+    struct OperationOptions: Sendable {
+        var cancellable = true
+        var deadline: UInt64 = 0
+        var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
     }
 
     private let pending = Mutex<[UInt64: Pending]>([:])
@@ -20,6 +33,8 @@ final class HostRuntime: Sendable {
     private let runCancelled = Atomic<Bool>(false)
     /// Receives values plugins register as secrets (the redactor, once the CLI sets it up).
     let secretHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Masks secrets in plugin log messages before they are shown (the redactor, once the CLI sets it up).
+    let redact = Mutex<(@Sendable (String) -> String)?>(nil)
     /// Receives plugin log messages (plugin id, level, text).
     let logHandler = Mutex<@Sendable (String, Int32, String) -> Void>({ plugin, level, text in
         let label = ["debug", "info", "warning", "error"][Int(max(0, min(3, level)))]
@@ -28,8 +43,30 @@ final class HostRuntime: Sendable {
 
     func makeOperation() -> UInt64 { nextID.add(1, ordering: .relaxed).oldValue }
 
-    func register(_ op: UInt64, _ continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>, sink: (any StepOutputSink)?) {
-        pending.withLock { $0[op] = Pending(continuation: continuation, sink: sink) }
+    func register(
+        _ op: UInt64, _ continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>, sink: (any StepOutputSink)?,
+        options: OperationOptions = OperationOptions()
+    ) {
+        pending.withLock {
+            $0[op] = Pending(continuation: continuation, sink: sink, cancellable: options.cancellable,
+                             deadline: options.deadline, secrets: options.secrets)
+        }
+    }
+
+    func deadline(_ op: UInt64) -> UInt64 {
+        pending.withLock { $0[op]?.deadline ?? 0 }
+    }
+
+    /// A secret value delivered for `op`; refused unless `op` is a live secrets operation.
+    func secretValue(_ op: UInt64, name: String, _ value: UnsafeRawBufferPointer) -> nxa_status {
+        guard let handler = pending.withLock({ $0[op]?.secrets }) else { return NXA_STATUS_INVALID_ARGUMENT }
+        return handler(name, value)
+    }
+
+    /// A plugin's message with every registered secret masked.
+    func redacted(_ text: String) -> String {
+        guard let redact = redact.withLock({ $0 }) else { return text }
+        return redact(text)
     }
 
     /// Finish `op` once; later calls are ignored.
@@ -48,9 +85,12 @@ final class HostRuntime: Sendable {
     }
 
     func isCancelled(_ op: UInt64) -> Bool {
-        if runCancelled.load(ordering: .relaxed) { return true }
-        if op == 0 { return false }
-        return pending.withLock { $0[op]?.cancelled ?? false }
+        if op == 0 { return runCancelled.load(ordering: .relaxed) }
+        return pending.withLock { entry in
+            guard let entry = entry[op] else { return runCancelled.load(ordering: .relaxed) }
+            // Cleanup is never cancelled, not even while the run is (ABI 1.2).
+            return entry.cancellable && (entry.cancelled || runCancelled.load(ordering: .relaxed))
+        }
     }
 
     func cancelRun() { runCancelled.store(true, ordering: .relaxed) }
@@ -67,7 +107,7 @@ final class HostRuntime: Sendable {
                 let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label
                 let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
                 let handler = HostRuntime.shared.logHandler.withLock { $0 }
-                handler(label, level, text)
+                handler(label, level, HostRuntime.shared.redacted(text))
             },
             write_output: { _, op, stream, bytes, length in
                 guard let bytes, length > 0 else { return }
@@ -82,7 +122,24 @@ final class HostRuntime: Sendable {
             complete: { _, op, status, bytes, length in
                 let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
                 HostRuntime.shared.complete(op, status: status, result: result)
-            }))
+            },
+            op_deadline: { _, op in HostRuntime.shared.deadline(op) },
+            secret_value: { _, op, name, nameLength, value, valueLength in
+                guard let name, nameLength > 0, nameLength <= 256, valueLength <= Int(NXA_SECRET_VALUE_MAX) else {
+                    return NXA_STATUS_INVALID_ARGUMENT
+                }
+                let text = String(decoding: UnsafeRawBufferPointer(start: name, count: nameLength), as: UTF8.self)
+                return HostRuntime.shared.secretValue(op, name: text, UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
+            },
+            log_op: { data, _, level, message, length in
+                // Lines about an operation: shown with the plugin's own messages for now (redacted).
+                guard let data else { return }
+                let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label
+                let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
+                let handler = HostRuntime.shared.logHandler.withLock { $0 }
+                handler(label, level, HostRuntime.shared.redacted(text))
+            },
+            progress: { _, _, _, _, _, _ in }))
         return UnsafePointer(table)
     }
 }

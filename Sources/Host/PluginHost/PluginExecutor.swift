@@ -57,7 +57,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     ) async throws -> Response {
         let runtime = HostRuntime.shared
         let op = runtime.makeOperation()
-        let json = try JSONEncoder().encode(request)
+        let json = try MessageCoding.encode(request)
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink)
@@ -65,8 +65,8 @@ final class PluginExecutor: Executor, @unchecked Sendable {
                     json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
                 }
                 if accepted != NXA_STATUS_OK {
-                    let failure = (try? JSONEncoder().encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? Data()
-                    runtime.complete(op, status: accepted, result: Array(failure))
+                    let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
+                    runtime.complete(op, status: accepted, result: failure)
                 } else if Task.isCancelled {
                     // Cancelled between registering and starting: the handler may have missed it.
                     runtime.markCancelled(op)
@@ -77,18 +77,17 @@ final class PluginExecutor: Executor, @unchecked Sendable {
             runtime.markCancelled(op)
             table.pointee.cancel(instance, op)
         }
-        let data = Data(bytes)
         switch status {
         case NXA_STATUS_OK:
             do {
-                return try JSONDecoder().decode(Response.self, from: data)
+                return try MessageCoding.decode(Response.self, from: bytes)
             } catch {
                 throw EngineError("executor '\(plugin.id)' sent a malformed \(Response.self): \(error)")
             }
         case NXA_STATUS_CANCELLED:
             throw CancellationError()
         default:
-            if let failure = try? JSONDecoder().decode(OperationFailure.self, from: data) { throw failure }
+            if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) { throw failure }
             throw EngineError("executor '\(plugin.id)' failed with status \(status)")
         }
     }
@@ -102,7 +101,10 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     }
 
     func finishJob(_ job: JobSpec) async {
-        struct Empty: Decodable {}
+        struct Empty: FastJSONMessage {
+            init(json: JSONValue) throws {}
+            func writeJSON(_ writer: inout JSONWriter) {}
+        }
         do {
             _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self)
         } catch {
@@ -118,12 +120,15 @@ public struct PluginRegistry: ExecutorProvider {
     public let searchPath: [String]
     /// The functions the loaded plugins declare, read and prepared (libffi) once.
     public let functions: PluginFunctionTable
+    /// Secret provider instances of this run, made on first use.
+    let secrets: PluginSecrets
 
     public init(loaded: [LoadedPlugin], refused: [RefusedPlugin], searchPath: [String]) {
         self.loaded = loaded
         self.refused = refused
         self.searchPath = searchPath
         functions = PluginFunctionTable(loaded)
+        secrets = PluginSecrets(plugins: loaded)
     }
 
     /// Discover plugins in the standard search path (see `PluginLoader`).
@@ -157,8 +162,28 @@ public struct PluginRegistry: ExecutorProvider {
         HostRuntime.shared.cancelRun()
     }
 
+    /// Mask secrets in plugin log messages with `redact`.
+    public func onLog(redact: @escaping @Sendable (String) -> String) {
+        HostRuntime.shared.redact.withLock { $0 = redact }
+    }
+
     /// Send values plugins register as secrets to `handler`.
     public func onSecret(_ handler: @escaping @Sendable (String) -> Void) {
         HostRuntime.shared.secretHandler.withLock { $0 = handler }
+    }
+}
+
+extension PluginRegistry: SecretProviderSource {
+    public var secretProviderIDs: [String] { secrets.providerIDs }
+
+    public func resolveSecrets(
+        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
+    ) async throws -> [String] {
+        try await secrets.resolve(entry, configuration: configuration, deliver: deliver)
+    }
+
+    public func releaseSecretProviders(reason: String) async {
+        await secrets.releaseAll(reason: reason)
     }
 }

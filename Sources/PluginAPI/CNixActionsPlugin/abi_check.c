@@ -6,3 +6,36 @@ _Static_assert(NXA_ABI_MAJOR == 1u, "this tree speaks ABI 1");
 
 /* The version the headers were compiled with, for debuggers and `strings`. */
 const char nxa_abi_check_marker[] = "nixactions-abi-1";
+
+/* ─── Since ABI 1.2 ───────────────────────────────────────────────────────────────────────── */
+
+_Static_assert(NXA_ABI_MINOR == 2u, "this tree speaks ABI 1.2");
+_Static_assert(sizeof(nxa_time_ns) == 8, "deadlines are 64-bit CLOCK_MONOTONIC nanoseconds");
+
+/* Append-only: the 1.2 services start exactly where a 1.1 host's table ended, in this order. */
+_Static_assert(offsetof(nxa_host_services, complete) + sizeof(void (*)(void)) ==
+                   offsetof(nxa_host_services, op_deadline),
+               "op_deadline directly follows complete");
+_Static_assert(offsetof(nxa_host_services, op_deadline) < offsetof(nxa_host_services, secret_value) &&
+                   offsetof(nxa_host_services, secret_value) < offsetof(nxa_host_services, log_op) &&
+                   offsetof(nxa_host_services, log_op) < offsetof(nxa_host_services, progress),
+               "1.2 services in declaration order");
+_Static_assert(sizeof(nxa_host_services) ==
+                   offsetof(nxa_host_services, progress) + sizeof(void (*)(void)),
+               "progress is the last field");
+
+/* Every new interface and stream starts with its struct_size, as the rule says. */
+_Static_assert(offsetof(nxa_stream, struct_size) == 0, "stream starts with struct_size");
+_Static_assert(offsetof(nxa_executor_files_v1, struct_size) == 0, "files starts with struct_size");
+_Static_assert(offsetof(nxa_secrets_v1, struct_size) == 0, "secrets starts with struct_size");
+_Static_assert(offsetof(nxa_cache_v1, struct_size) == 0, "cache starts with struct_size");
+
+const char nxa_abi_check_marker_1_2[] = "nixactions-abi-1.2";
+
+/* A size check a plugin does at its entry (the helpers are static inline: used here so that
+ * they are compiled, and warned about, with the rest). */
+bool nxa_abi_check_services(const nxa_host_services *services);
+bool nxa_abi_check_services(const nxa_host_services *services) {
+    return services != NULL && services->struct_size >= nxa_host_services_size_v1_1() &&
+           (services->struct_size < sizeof(nxa_host_services) || nxa_host_services_has_v1_2(services));
+}

@@ -141,3 +141,102 @@ public struct OperationFailure: Codable, Sendable, Hashable, Error {
         self.error = Detail(message: message, hint: hint)
     }
 }
+
+// MARK: - Fast JSON (MessageJSON.swift): the same text as Codable's, without its generic containers.
+
+extension JobSpec: FastJSONMessage {
+    public func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("jobKey"); writer.string(jobKey)
+        writer.key("displayName"); writer.string(displayName)
+        writer.key("copyProject"); writer.bool(copyProject)
+        writer.key("copyExcludes"); writer.strings(copyExcludes)
+        if let copySkipPaths { writer.key("copySkipPaths"); writer.strings(copySkipPaths) }
+        writer.endObject()
+    }
+
+    public init(json: JSONValue) throws {
+        let type = "JobSpec"
+        self.init(jobKey: try json.string("jobKey", of: type), displayName: try json.string("displayName", of: type),
+                  copyProject: try json.bool("copyProject", of: type), copyExcludes: try json.strings("copyExcludes", of: type))
+        copySkipPaths = try json.optionalStrings("copySkipPaths", of: type)
+    }
+}
+
+extension JobStarted: FastJSONMessage {
+    public func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("workspace"); writer.string(workspace)
+        writer.key("temporaryDirectory"); writer.string(temporaryDirectory)
+        writer.endObject()
+    }
+
+    public init(json: JSONValue) throws {
+        self.init(workspace: try json.string("workspace", of: "JobStarted"),
+                  temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"))
+    }
+}
+
+extension StepSpec: FastJSONMessage {
+    public func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("jobKey"); writer.string(jobKey)
+        writer.key("index"); writer.int(index)
+        writer.key("displayName"); writer.string(displayName)
+        writer.key("script"); writer.string(script)
+        writer.key("shell"); writer.strings(shell)
+        writer.key("scriptExtension"); writer.string(scriptExtension)
+        writer.key("environment"); writer.stringMap(environment)
+        if let workingDirectory { writer.key("workingDirectory"); writer.string(workingDirectory) }
+        writer.key("captureFiles"); writer.strings(captureFiles)
+        writer.key("pathPrepend"); writer.strings(pathPrepend)
+        if let captureAliases { writer.key("captureAliases"); writer.stringMap(captureAliases) }
+        writer.endObject()
+    }
+
+    public init(json: JSONValue) throws {
+        let type = "StepSpec"
+        self.init(
+            jobKey: try json.string("jobKey", of: type), index: try json.int("index", of: type),
+            displayName: try json.string("displayName", of: type), script: try json.string("script", of: type),
+            shell: try json.strings("shell", of: type), scriptExtension: try json.string("scriptExtension", of: type),
+            environment: try json.stringMap("environment", of: type),
+            workingDirectory: try json.optionalString("workingDirectory", of: type),
+            captureFiles: try json.strings("captureFiles", of: type), pathPrepend: try json.strings("pathPrepend", of: type))
+        captureAliases = try json.optionalStringMap("captureAliases", of: type)
+    }
+}
+
+extension StepResult: FastJSONMessage {
+    public func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        if let exitCode { writer.key("exitCode"); writer.int(Int(exitCode)) }
+        if let signal { writer.key("signal"); writer.int(Int(signal)) }
+        writer.key("files"); writer.stringMap(files)
+        writer.endObject()
+    }
+
+    public init(json: JSONValue) throws {
+        let type = "StepResult"
+        self.init(exitCode: try json.optionalInt32("exitCode", of: type), signal: try json.optionalInt32("signal", of: type),
+                  files: try json.stringMap("files", of: type))
+    }
+}
+
+extension OperationFailure: FastJSONMessage {
+    public func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("error")
+        writer.beginObject()
+        writer.key("message"); writer.string(error.message)
+        if let hint = error.hint { writer.key("hint"); writer.string(hint) }
+        writer.endObject()
+        writer.endObject()
+    }
+
+    public init(json: JSONValue) throws {
+        let detail = try json.member("error", of: "OperationFailure")
+        self.init(message: try detail.string("message", of: "OperationFailure.error"),
+                  hint: try detail.optionalString("hint", of: "OperationFailure.error"))
+    }
+}

@@ -39,11 +39,15 @@ public struct PluginDeclaration: Sendable {
     public var executor: (any ExecutorPlugin.Type)?
     /// Functions for workflow expressions (`${{ ID.NAME(…) }}`), see `FunctionDeclaration`.
     public var functions: [FunctionDeclaration]
+    /// A secret provider (`provider: ID` in a workflow's `secrets:`), since ABI 1.2.
+    public var secrets: (any SecretsPlugin.Type)?
 
     public init(
         id: String, name: String, version: String, description: String,
-        executor: (any ExecutorPlugin.Type)? = nil, functions: [FunctionDeclaration] = []
+        executor: (any ExecutorPlugin.Type)? = nil, functions: [FunctionDeclaration] = [],
+        secrets: (any SecretsPlugin.Type)? = nil
     ) {
+        self.secrets = secrets
         self.id = id
         self.name = name
         self.version = version

@@ -1,5 +1,9 @@
 import CNixActionsPlugin
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The host's services as the plugin sees them (a thin Swift face on `nxa_host_services`).
 ///
 /// Valid for the life of the process. Every method is thread-safe.
@@ -38,6 +42,44 @@ public struct HostServices: @unchecked Sendable {
         raw.pointee.is_cancelled(raw.pointee.host_data, op)
     }
 
+    /// Whether the host has the ABI 1.2 services (deadlines, secret values, operation logs).
+    public var hasABI12: Bool { nxa_host_services_has_v1_2(raw) }
+
+    /// The operation's deadline (CLOCK_MONOTONIC nanoseconds), or nil when it has none.
+    public func deadline(_ op: UInt64) -> UInt64? {
+        guard hasABI12, let function = raw.pointee.op_deadline else { return nil }
+        let value = function(raw.pointee.host_data, op)
+        return value == 0 ? nil : value
+    }
+
+    /// Seconds left before the operation's deadline (nil: none).
+    public func remainingSeconds(_ op: UInt64) -> Double? {
+        guard let deadline = deadline(op) else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let current = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        return deadline > current ? Double(deadline - current) / 1e9 : 0
+    }
+
+    /// A line about the operation `op`, for whoever reads the run's log (redacted by the host).
+    public func log(_ op: UInt64, _ level: LogLevel, _ message: String) {
+        guard hasABI12, let function = raw.pointee.log_op else { return log(level, message) }
+        var message = message
+        message.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { function(raw.pointee.host_data, op, level.rawValue, $0.baseAddress, $0.count) }
+        }
+    }
+
+    func secretValue(_ op: UInt64, name: String, _ value: [UInt8]) -> nxa_status {
+        guard hasABI12, let function = raw.pointee.secret_value else { return NXA_STATUS_UNSUPPORTED }
+        var name = name
+        return name.withUTF8 { nameBytes in
+            nameBytes.withMemoryRebound(to: CChar.self) { chars in
+                value.withUnsafeBufferPointer { function(raw.pointee.host_data, op, chars.baseAddress, chars.count, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
     func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         raw.pointee.write_output(
@@ -74,6 +116,14 @@ public struct OperationContext: Sendable {
         var text = text
         text.withUTF8 { host.write(id, stream: stream.rawValue, UnsafeRawBufferPointer($0)) }
     }
+
+    /// A line about this operation for the run's log (never a secret value; redacted anyway).
+    public func log(_ level: HostServices.LogLevel, _ message: String) {
+        host.log(id, level, message)
+    }
+
+    /// Seconds left before this operation's deadline, or nil when it has none.
+    public var remainingSeconds: Double? { host.remainingSeconds(id) }
 
     /// Whether the host has cancelled this operation or the whole run.
     public var isCancelled: Bool { host.isCancelled(id) || host.isCancelled(0) }

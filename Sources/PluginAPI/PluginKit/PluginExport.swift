@@ -48,9 +48,14 @@ public enum PluginExport {
             return NXA_STATUS_INCOMPATIBLE
         }
         guard let services = host.pointee.services,
-            Int(services.pointee.struct_size) >= MemoryLayout<nxa_host_services>.size
+            Int(services.pointee.struct_size) >= nxa_host_services_size_v1_1()
         else {
             fill(error, "host services table is missing or too small")
+            return NXA_STATUS_INCOMPATIBLE
+        }
+        // A secret provider delivers values through `secret_value`, which hosts below ABI 1.2 lack.
+        if declaration.secrets != nil, !nxa_host_services_has_v1_2(services) {
+            fill(error, "plugin '\(declaration.id)' provides secrets, which needs a host of ABI 1.2 or later (host speaks \(host.pointee.abi_major).\(host.pointee.abi_minor))")
             return NXA_STATUS_INCOMPATIBLE
         }
         if let existing = state {
@@ -83,12 +88,14 @@ public enum PluginExport {
         var interfaces: [String] = []
         if declaration.executor != nil { interfaces.append(executorInterfaceV1) }
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
+        if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil
         var kinds: nxa_kind = 0
         if declaration.executor != nil { kinds |= NXA_KIND_EXECUTOR }
         if !declaration.functions.isEmpty { kinds |= NXA_KIND_FUNCTIONS }
+        if declaration.secrets != nil { kinds |= NXA_KIND_SECRETS }
 
         let descriptor = UnsafeMutablePointer<nxa_plugin>.allocate(capacity: 1)
         descriptor.initialize(
@@ -110,6 +117,8 @@ public enum PluginExport {
                         return UnsafeRawPointer(PluginExport.executorInterface())
                     case NXA_FUNCTIONS_INTERFACE_V1 where !declaration.functions.isEmpty:
                         return UnsafeRawPointer(PluginExport.functionsInterface(declaration.functions))
+                    case secretsInterfaceV1 where declaration.secrets != nil:
+                        return UnsafeRawPointer(PluginExport.secretsInterface())
                     default:
                         return nil
                     }
@@ -138,7 +147,7 @@ final class ExecutorBox: Sendable {
         let host = self.host
         tasks.withLock { tasks in
             tasks[op] = Task {
-                let (status, bytes) = await Self.outcome { try await body(context) }
+                let (status, bytes) = await PluginExport.outcome { try await body(context) }
                 self.tasks.withLock { _ = $0.removeValue(forKey: op) }
                 host.complete(op, status: status, result: bytes)
             }
@@ -150,13 +159,15 @@ final class ExecutorBox: Sendable {
         task?.cancel()
     }
 
-    private static func outcome<Result: Encodable>(
+}
+
+extension PluginExport {
+    static func outcome<Result: Encodable>(
         _ body: () async throws -> Result
     ) async -> (nxa_status, [UInt8]) {
-        let encoder = JSONEncoder()
         do {
             let value = try await body()
-            return (NXA_STATUS_OK, Array(try encoder.encode(value)))
+            return (NXA_STATUS_OK, try MessageCoding.encode(value))
         } catch is CancellationError {
             return (NXA_STATUS_CANCELLED, encode(OperationFailure(message: "cancelled")))
         } catch let failure as OperationFailure {
@@ -167,20 +178,25 @@ final class ExecutorBox: Sendable {
     }
 
     private static func encode(_ failure: OperationFailure) -> [UInt8] {
-        guard let data = try? JSONEncoder().encode(failure) else { return [] }
-        return Array(data)
+        (try? MessageCoding.encode(failure)) ?? []
     }
 }
 
-struct Empty: Codable, Sendable {}
+struct Empty: FastJSONMessage, Sendable {
+    init() {}
+    init(json: JSONValue) throws {}
+    func writeJSON(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.endObject()
+    }
+}
 
 extension PluginExport {
     static func decode<T: Decodable>(
         _ type: T.Type, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ error: UnsafeMutablePointer<nxa_error>?
     ) -> T? {
-        let data = bytes.map { Data(bytes: $0, count: count) } ?? Data()
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try MessageCoding.decode(T.self, from: UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : count))
         } catch let decodingError {
             fill(error, "malformed \(T.self) message: \(decodingError)")
             return nil

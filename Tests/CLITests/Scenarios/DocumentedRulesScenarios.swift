@@ -151,7 +151,7 @@ struct DocumentedRulesScenarios {
         #expect(result.stdout.contains("[b] ok=1048576 big=[]\n"))
     }
 
-    @Test("workflow commands: escapes are decoded, indented commands work, stderr shows them literally, ::debug:: is hidden")
+    @Test("workflow commands: escapes are decoded, indented commands work, commands on stderr count too, ::debug:: is hidden")
     func commandDetails() throws {
         let result = try run("""
             jobs:
@@ -167,7 +167,8 @@ struct DocumentedRulesScenarios {
         #expect(result.stdout.contains("[a] warning: T: a:b\nc%\n"))
         #expect(result.stdout.contains("[a] error: boom (x.c:7)\n"))
         #expect(!result.stdout.contains("hidden"))
-        #expect(result.stdout.contains("[a] ::notice::on stderr\n"))
+        #expect(result.stdout.contains("[a] notice: on stderr\n"))
+        #expect(!result.stdout.contains("::notice::"))
     }
 }
 

@@ -47,3 +47,19 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         hint.map { "\(message)\n  hint: \($0)" } ?? message
     }
 }
+
+/// Where secret providers come from (the plugin host); the engine knows nothing of plugins.
+public protocol SecretProviderSource: Sendable {
+    /// Ids of the secret providers that can be used.
+    var secretProviderIDs: [String] { get }
+    /// Resolve one provider entry. Each value is handed to `deliver(name, bytes)` as it arrives,
+    /// before this returns (so it is masked before anything could print it); `deliver` returns
+    /// false to refuse it. Returns the names delivered.
+    /// - Throws: `EngineError` (unknown provider, a failure with the provider's message).
+    func resolveSecrets(
+        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
+    ) async throws -> [String]
+    /// The run is over: every provider used removes what it left (never cancelled).
+    func releaseSecretProviders(reason: String) async
+}

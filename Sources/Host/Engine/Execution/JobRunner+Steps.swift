@@ -26,6 +26,7 @@ extension JobRunner {
             }
             stepEnv.merge(state.addedEnv) { _, new in new }
             contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
+            registerSecretValues(stepEnv)
 
             let evaluation = context(contexts, status)
             switch shouldRun(step.condition, evaluation) {
@@ -213,6 +214,14 @@ extension JobRunner {
         return .timedOut(timeout ?? .zero)
     }
 
+    /// Register the values of secret variables (declared, delivered or named like a secret)
+    /// before the step can print them: a value set by `$GITHUB_ENV` or an `env:` is masked too.
+    func registerSecretValues(_ environment: [String: String]) {
+        for (name, value) in environment where !value.isEmpty && options.secrets.isSecretName(name) {
+            redactor.add(value)
+        }
+    }
+
     /// Variables a GitHub-style step expects.
     func defineRunnerVariables(_ environment: inout [String: String], step: Step, started: JobStarted) {
         environment["CI"] = "true"
@@ -256,7 +265,15 @@ extension JobRunner {
             }
         }
         if let entries = entries("GITHUB_ENV") {
-            for (name, value) in entries { state.addedEnv[name] = value }
+            for (variable, value) in entries {
+                state.addedEnv[variable] = value
+                // A secret passed on under another name is still masked; say so, as GitHub does for outputs.
+                if !options.secrets.isSecretName(variable), redactor.contains(value) {
+                    reporter.report(.message(
+                        job: planned.key, level: .warning,
+                        text: "GITHUB_ENV of step '\(name)' sets \(variable) to a value that contains a secret; it stays masked in the logs"))
+                }
+            }
         }
         if let text = text("GITHUB_PATH") {
             for line in text.split(separator: "\n") {

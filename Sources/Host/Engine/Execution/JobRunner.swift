@@ -86,7 +86,10 @@ struct JobRunner: Sendable {
         }
 
         let env: [String: String]
-        switch evaluateEnv(workflow.env + job.env, base: options.environment, contexts: base, status: .ok) {
+        // Secrets exported as env sit just above --env: any `env:` that sets the same name wins.
+        var lowest = options.environment.merging(options.secrets.runEnv) { _, secret in secret }
+        if let exported = options.secrets.jobEnv[job.id] { lowest.merge(exported) { _, secret in secret } }
+        switch evaluateEnv(workflow.env + job.env, base: lowest, contexts: base, status: .ok) {
         case .success(let values): env = values
         case .failure(let problem):
             await executor.finishJob(spec)
@@ -158,7 +161,8 @@ struct JobRunner: Sendable {
             "needs": .object(needs),
             "job": .object(["status": .string("success")]),
             "steps": .object([:]),
-            "secrets": .object([:]),
+            "secrets": .object(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+                .mapValues(ExpressionValue.string)),
             "inputs": .object([:]),
             "vars": .object([:]),
             "env": .object([:]),

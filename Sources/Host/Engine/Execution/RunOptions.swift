@@ -20,6 +20,8 @@ public struct RunOptions: Sendable {
     public var trackingID: String?
     /// Functions plugins declare for expressions.
     public var functions: (any PluginFunctionProvider)?
+    /// The run's secrets, resolved (and registered with the redactor) before any job starts.
+    public var secrets = ResolvedSecrets()
 
     public init(
         selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,

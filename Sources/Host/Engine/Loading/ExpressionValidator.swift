@@ -6,6 +6,9 @@ struct ExpressionValidator {
     var diagnostics: DiagnosticBag
     /// Plugin functions known to the caller (name → arity); nil = not checked.
     var functions: [String: Int]? = nil
+    /// Every `secrets.NAME` read, with where and in which job (nil: workflow level): `run` warns
+    /// about names no source defines (they are empty, as on GitHub).
+    var secretReferences: [SecretReference] = []
 
     /// Where an expression sits, which decides what it may use.
     struct Place {
@@ -154,6 +157,9 @@ struct ExpressionValidator {
             return
         }
         guard let first = reference.path.first else { return }
+        if root == "secrets" {
+            secretReferences.append(SecretReference(name: first, job: place.job?.id, location: at, context: place.context))
+        }
         switch root {
         case "needs":
             guard let job = place.job else {

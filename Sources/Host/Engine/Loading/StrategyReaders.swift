@@ -113,8 +113,16 @@ extension NodeReader {
         return caches
     }
 
-    /// `secrets: { NAME: { provider, …options } }` or `NAME: provider:reference`.
+    /// Keys of a provider entry that the host reads itself; the rest go to the provider.
+    static let secretEntryKeys: Set<String> = ["provider", "required", "as", "env"]
+
+    /// `secrets:` of a workflow or a job: a list of names and provider entries
+    /// (`- API_KEY`, `- { provider: file, file: .env.secrets }`), or the mapping form
+    /// `{ NAME: PROVIDER:REFERENCE }` / `{ NAME: { provider: …, … } }` (one key, renamed to NAME).
     mutating func secrets(_ node: Node, context: String?) -> [SecretSpec] {
+        if case .sequence(let items) = node {
+            return items.compactMap { secretItem($0, context: context) }
+        }
         guard let pairs = mapping(node, what: "secrets", context: context) else { return [] }
         var secrets: [SecretSpec] = []
         for (name, keyNode, value) in pairs {
@@ -127,20 +135,94 @@ extension NodeReader {
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                     diagnostics.error(
                         "secret '\(name)' must be PROVIDER:REFERENCE or a mapping with 'provider'", at: location(value),
-                        context: context, hint: "e.g. \(name): env:\(name) or \(name): { provider: vault, path: secret/app, key: token }")
+                        context: context, hint: "e.g. \(name): env:\(name), or write the list form: - { provider: file, file: .env.secrets }")
                     continue
                 }
-                secrets.append(SecretSpec(name: name, provider: parts[0], options: ["ref": .string(parts[1])], location: location(value)))
+                secrets.append(SecretSpec(source: .provider(parts[0], options: ["ref": .string(parts[1])]), required: true,
+                                          renameOnly: name, location: location(value)))
                 continue
             }
-            guard case .object(var options) = json(value), case .string(let provider)? = options["provider"] else {
+            guard var entry = secretItem(value, context: context) else { continue }
+            guard case .provider = entry.source else {
                 diagnostics.error("secret '\(name)' needs a 'provider'", at: location(value), context: context)
                 continue
             }
-            options.removeValue(forKey: "provider")
-            secrets.append(SecretSpec(name: name, provider: provider, options: options, location: location(value)))
+            entry.renameOnly = name
+            secrets.append(entry)
         }
         return secrets
+    }
+
+    /// One item of the list form: a name, or a mapping with `provider`.
+    mutating func secretItem(_ node: Node, context: String?) -> SecretSpec? {
+        if case .scalar(let scalar) = node {
+            let name = scalar.string
+            guard isValidEnvName(name) else {
+                diagnostics.error("secret name '\(name)' is not a valid environment variable name", at: location(node), context: context,
+                                  hint: "a declared secret is an environment variable name; a provider entry is a mapping with 'provider'")
+                return nil
+            }
+            return SecretSpec(source: .name(name), required: false, location: location(node))
+        }
+        guard let pairs = mapping(node, what: "a secrets entry", context: context) else { return nil }
+        var options: [String: JSONValue] = [:]
+        var provider: String?, name: String?
+        var required: Bool?, exportsEnv = true
+        var rename: [String: String] = [:], renameOnly: String?
+        for (key, keyNode, value) in pairs {
+            switch key {
+            case "provider": provider = string(value, what: "provider", context: context)?.value
+            case "name":
+                if let text = string(value, what: "name", context: context)?.value {
+                    guard isValidEnvName(text) else {
+                        diagnostics.error("secret name '\(text)' is not a valid environment variable name", at: location(value), context: context)
+                        continue
+                    }
+                    name = text
+                }
+            case "required": required = bool(value, what: "required", context: context)
+            case "env": exportsEnv = bool(value, what: "env", context: context) ?? true
+            case "as":
+                if case .scalar = value, let text = string(value, what: "as", context: context)?.value {
+                    guard isValidEnvName(text) else {
+                        diagnostics.error("'as: \(text)' is not a valid environment variable name", at: location(value), context: context)
+                        continue
+                    }
+                    renameOnly = text
+                } else if let pairs = mapping(value, what: "as", context: context) {
+                    for (from, _, to) in pairs {
+                        guard let target = string(to, what: "as.\(from)", context: context)?.value else { continue }
+                        guard isValidEnvName(target) else {
+                            diagnostics.error("'as: { \(from): \(target) }': '\(target)' is not a valid environment variable name",
+                                              at: location(to), context: context)
+                            continue
+                        }
+                        rename[from] = target
+                    }
+                }
+            default:
+                _ = keyNode
+                options[key] = json(value)
+            }
+        }
+        if let provider {
+            guard name == nil else {
+                diagnostics.error("a secrets entry has either 'name' or 'provider', not both", at: location(node), context: context)
+                return nil
+            }
+            return SecretSpec(source: .provider(provider, options: options), required: required ?? true, rename: rename,
+                              renameOnly: renameOnly, exportsEnv: exportsEnv, location: location(node))
+        }
+        guard let name else {
+            diagnostics.error("a secrets entry needs 'provider' (or is a variable name)", at: location(node), context: context,
+                              hint: "e.g. - API_KEY, or - { provider: file, file: .env.secrets }")
+            return nil
+        }
+        if let unknown = options.keys.sorted().first {
+            diagnostics.error("unknown key '\(unknown)' in the declared secret '\(name)'", at: location(node), context: context,
+                              hint: "a declared name takes 'required' and 'env'; provider options need 'provider'")
+        }
+        return SecretSpec(source: .name(name), required: required ?? false, exportsEnv: exportsEnv, location: location(node))
     }
 
     /// `artifacts: { keep: [paths], restore: [ { job, path } ] }` or `artifacts: [paths]`.

@@ -1,6 +1,7 @@
 /// Checks across a whole workflow: job references, cycles, duplicate ids.
 public enum Validator {
-    static func validate(_ workflow: Workflow, functions: [String: Int]? = nil, into diagnostics: inout DiagnosticBag) {
+    @discardableResult
+    static func validate(_ workflow: Workflow, functions: [String: Int]? = nil, into diagnostics: inout DiagnosticBag) -> [SecretReference] {
         let ids = workflow.jobs.map(\.id)
         let known = Set(ids)
         for job in workflow.jobs {
@@ -39,6 +40,7 @@ public enum Validator {
         var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics, functions: functions)
         expressions.run()
         diagnostics = expressions.diagnostics
+        let references = expressions.secretReferences
         if let cycle = JobGraph(workflow).cycle() {
             let first = workflow.job(cycle[0])
             diagnostics.error(
@@ -46,5 +48,15 @@ public enum Validator {
                 at: first?.needs.first { cycle.contains($0.value) }?.location ?? first?.location,
                 context: "workflow '\(workflow.name)'", hint: "remove one of these 'needs' to break the cycle")
         }
+        return references
     }
+}
+
+/// A `secrets.NAME` read somewhere in a workflow.
+public struct SecretReference: Sendable, Hashable {
+    public var name: String
+    /// The job whose expression reads it; nil at workflow level.
+    public var job: String?
+    public var location: SourceLocation?
+    public var context: String
 }

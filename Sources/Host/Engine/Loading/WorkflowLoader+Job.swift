@@ -51,9 +51,7 @@ extension WorkflowLoader {
             case "cache":
                 job.caches = reader.caches(value, context: context)
                 workflow.unsupported.append(Located("job '\(id)': 'cache'", at: reader.location(keyNode)))
-            case "secrets":
-                job.secrets = reader.secrets(value, context: context)
-                workflow.unsupported.append(Located("job '\(id)': 'secrets'", at: reader.location(keyNode)))
+            case "secrets": job.secrets = reader.secrets(value, context: context)
             case "artifacts": job.artifacts = reader.artifacts(value, context: context)
             case "workspace":
                 guard let entries = reader.mapping(value, what: "workspace", context: context, known: ["copy-project", "exclude"])

@@ -13,7 +13,7 @@ public struct LoadResult: Sendable {
 
 /// Turns workflow YAML into a typed `Workflow`, reporting every problem with its position.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "run-name", "on", "env", "defaults", "jobs", "permissions", "concurrency"]
+    static let workflowKeys = ["name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency"]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
     static let githubOnlyWorkflowKeys: Set<String> = ["on", "run-name", "permissions", "concurrency"]
     static let jobKeys = [
@@ -65,8 +65,10 @@ public enum WorkflowLoader {
             reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
-        let workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
-        if let workflow { Validator.validate(workflow, functions: functions, into: &reader.diagnostics) }
+        var workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
+        if let compiled = workflow {
+            workflow?.secretReferences = Validator.validate(compiled, functions: functions, into: &reader.diagnostics)
+        }
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
     }
 
@@ -138,6 +140,7 @@ public enum WorkflowLoader {
             case "name":
                 if let name = reader.string(value, what: "name", context: context) { workflow.name = name.value }
             case "env": workflow.env = reader.env(value, context: context)
+            case "secrets": workflow.secrets = reader.secrets(value, context: context)
             case "defaults": workflow.defaults = compileDefaults(value, reader: &reader, context: context)
             case "jobs": jobsNode = value
             default:

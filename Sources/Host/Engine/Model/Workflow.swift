@@ -60,6 +60,10 @@ public struct Workflow: Sendable {
     /// The file it was loaded from.
     public var file: String
     public var env: [EnvEntry]
+    /// Workflow-level `secrets:`, for every job.
+    public var secrets: [SecretSpec] = []
+    /// Every `${{ secrets.NAME }}` in the file (filled by validation).
+    public var secretReferences: [SecretReference] = []
     public var defaults: RunDefaults
     /// Jobs in file order.
     public var jobs: [Job]
@@ -190,12 +194,44 @@ public struct CacheSpec: Sendable {
     public var location: SourceLocation?
 }
 
-/// `secrets:` entry of a job: an environment variable filled from a secret provider.
+/// One entry of a workflow's or a job's `secrets:` list.
 public struct SecretSpec: Sendable {
-    public var name: String
-    public var provider: String
-    public var options: [String: JSONValue]
+    public enum Source: Sendable {
+        /// A declared name: the environment variable's value is secret wherever it comes from
+        /// (the host's environment, `--env`, `--env-file`, `--secret`, `$GITHUB_ENV`).
+        case name(String)
+        /// A provider entry: the provider plugin's id and the entry's own options.
+        case provider(String, options: [String: JSONValue])
+    }
+
+    public var source: Source
+    /// A declared name that no source provides, or a provider entry that fails, stops the run
+    /// before any job starts. Default: false for names, true for provider entries.
+    public var required: Bool
+    /// `as:`: the one key of the entry renamed (`as: NAME`), or keys renamed (`as: { KEY: NAME }`).
+    public var rename: [String: String]
+    public var renameOnly: String?
+    /// Whether the values become environment variables of the steps (default true); they are
+    /// in `${{ secrets.* }}` either way.
+    public var exportsEnv: Bool
     public var location: SourceLocation?
+
+    public init(source: Source, required: Bool, rename: [String: String] = [:], renameOnly: String? = nil,
+                exportsEnv: Bool = true, location: SourceLocation?) {
+        self.source = source
+        self.required = required
+        self.rename = rename
+        self.renameOnly = renameOnly
+        self.exportsEnv = exportsEnv
+        self.location = location
+    }
+
+    /// The name a delivered key gets.
+    public func name(for key: String, only: Bool) -> String {
+        if let renamed = rename[key] { return renamed }
+        if only, let renameOnly { return renameOnly }
+        return key
+    }
 }
 
 /// `artifacts:` a job keeps for the jobs that need it, and what it restores from them.

@@ -7,9 +7,10 @@ import Synchronization
 
 /// Where one step's output goes, as bytes from end to end:
 ///
-///     executor ─► workflow commands (stdout) ─► redactor ─► line assembler ─► reporters
+///     executor ─► workflow commands ─► redactor ─► line assembler ─► reporters
 ///
-/// - Workflow commands (`::add-mask::`, `::error::`, …) are found on the raw stdout bytes: only a
+/// - Workflow commands (`::add-mask::`, `::error::`, …) are found on the raw bytes of stdout and
+///   stderr alike (GitHub's runner reads both): only a
 ///   line that starts with `::` (after spaces or tabs) is copied and decoded; every other byte
 ///   goes straight on. A command is handled before the bytes after it are redacted, so a value
 ///   masked with `::add-mask::` is masked from the next line on.
@@ -26,14 +27,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     private let reporter: any RunReporter
     private let processor: WorkflowCommandProcessor
     private var streams: [StreamState] = []
-    /// Stdout command scanning: at the start of a line; bytes of a line that may be a command.
-    private var atLineStart = true
-    private var candidate: [UInt8] = []
-    private var candidateIsCommand = false
 
     final class StreamState {
         let assembler: LineAssembler
         var redactor: RedactionStream!
+        /// Command scanning: at the start of a line; bytes of a line that may be a command.
+        var atLineStart = true
+        var candidate: [UInt8] = []
+        var candidateIsCommand = false
         init(assembler: LineAssembler) { self.assembler = assembler }
     }
 
@@ -57,11 +58,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         guard !bytes.isEmpty else { return }
         lock.withLock { _ in
             quietTicks = 0
-            if stream == 2 {
-                streams[1].redactor.write(bytes)
-            } else {
-                scanStdout(bytes)
-            }
+            // Commands are read on both streams, as GitHub's runner does (`echo "::add-mask::$X" >&2`).
+            scan(streams[stream == 2 ? 1 : 0], bytes)
         }
     }
 
@@ -82,7 +80,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     public func finish() {
         OutputFlusher.shared.unregister(self)
         lock.withLock { _ in
-            if !candidate.isEmpty { endCandidateLine(terminated: false) }
+            for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminated: false) }
             for state in streams {
                 state.redactor.finish()
                 state.assembler.finish()
@@ -90,51 +88,51 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         }
     }
 
-    // MARK: Workflow commands on stdout
+    // MARK: Workflow commands, on stdout and stderr
 
-    private func scanStdout(_ bytes: UnsafeRawBufferPointer) {
+    private func scan(_ state: StreamState, _ bytes: UnsafeRawBufferPointer) {
         let base = bytes.baseAddress!
         var position = 0
         let count = bytes.count
         var passFrom = 0  // start of bytes that go straight to the redactor
         while position < count {
-            if atLineStart || !candidate.isEmpty {
+            if state.atLineStart || !state.candidate.isEmpty {
                 // Deciding whether this line is a command: gather its first bytes.
-                if candidate.isEmpty {
+                if state.candidate.isEmpty {
                     let first = bytes[position]
                     if first != 0x3A && first != 0x20 && first != 0x09 {  // not ':', ' ', '\t'
-                        atLineStart = false
+                        state.atLineStart = false
                         continue
                     }
                     // Bytes before this line go on first.
-                    if position > passFrom { streams[0].redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
+                    if position > passFrom { state.redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
                 }
                 let newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
                 let end = newline ?? count
-                candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
                 position = end
-                atLineStart = false
-                if !candidateIsCommand, let verdict = Self.isCommand(candidate) {
+                state.atLineStart = false
+                if !state.candidateIsCommand, let verdict = Self.isCommand(state.candidate) {
                     if verdict {
-                        candidateIsCommand = true
+                        state.candidateIsCommand = true
                     } else {
                         // Not a command: what was gathered goes on, the rest of the line too.
-                        candidate.withUnsafeBytes { streams[0].redactor.write($0) }
-                        candidate.removeAll(keepingCapacity: true)
+                        state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                        state.candidate.removeAll(keepingCapacity: true)
                         passFrom = position
                         continue
                     }
                 }
                 if newline != nil {
                     position += 1  // the newline
-                    endCandidateLine()
+                    endCandidateLine(state)
                     passFrom = position
-                    atLineStart = true
-                } else if candidate.count > OutputChunk.maxLine {
+                    state.atLineStart = true
+                } else if state.candidate.count > OutputChunk.maxLine {
                     // Too long for a command: not one.
-                    candidate.withUnsafeBytes { streams[0].redactor.write($0) }
-                    candidate.removeAll(keepingCapacity: true)
-                    candidateIsCommand = false
+                    state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                    state.candidate.removeAll(keepingCapacity: true)
+                    state.candidateIsCommand = false
                     passFrom = position
                 } else {
                     passFrom = position
@@ -147,10 +145,10 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 break
             }
             position = UnsafeRawPointer(found) - base + 1
-            atLineStart = true
+            state.atLineStart = true
         }
-        if passFrom < count && candidate.isEmpty {
-            streams[0].redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
+        if passFrom < count && state.candidate.isEmpty {
+            state.redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
         }
     }
 
@@ -166,29 +164,31 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
     /// as a command, or pass its bytes on unchanged.
-    private func endCandidateLine(terminated: Bool = true) {
+    private func endCandidateLine(_ state: StreamState, terminated: Bool = true) {
         defer {
-            candidate.removeAll(keepingCapacity: true)
-            candidateIsCommand = false
+            state.candidate.removeAll(keepingCapacity: true)
+            state.candidateIsCommand = false
         }
         let passOn = {
-            if terminated { self.candidate.append(0x0A) }
-            self.candidate.withUnsafeBytes { self.streams[0].redactor.write($0) }
+            if terminated { state.candidate.append(0x0A) }
+            state.candidate.withUnsafeBytes { state.redactor.write($0) }
         }
-        guard candidateIsCommand else { return passOn() }
-        var text = String(decoding: candidate, as: UTF8.self)
+        guard state.candidateIsCommand else { return passOn() }
+        var text = String(decoding: state.candidate, as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         switch processor.process(text) {
         case .show(let shown) where shown == text:
             passOn()  // not a command after all (or commands are stopped): the bytes as they were
         case .show(let shown):
             var line = shown + (terminated ? "\n" : "")
-            line.withUTF8 { streams[0].redactor.write(UnsafeRawBufferPointer($0)) }
+            line.withUTF8 { state.redactor.write(UnsafeRawBufferPointer($0)) }
         case .hide:
             break
+        case .warn(let text):
+            reporter.report(.message(job: job, level: .warning, text: text))
         case .annotation(let kind, let message, let file, let line, let title):
             // What came before goes first; nothing can continue a secret across a command line.
-            streams[0].redactor.flush()
+            state.redactor.flush()
             reporter.report(.annotation(Annotation(kind: kind, job: job, step: step, message: message, file: file, line: line, title: title)))
         }
     }

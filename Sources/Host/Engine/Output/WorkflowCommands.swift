@@ -13,7 +13,12 @@ final class WorkflowCommandProcessor: Sendable {
         /// Show nothing.
         case hide
         case annotation(Annotation.Kind, message: String, file: String?, line: Int?, title: String?)
+        /// Show nothing of the line; warn with this text instead.
+        case warn(String)
     }
+
+    /// Names of short values already warned about (one warning per step is enough).
+    private let warnedShort = Mutex<Bool>(false)
 
     private let stopToken = Mutex<String?>(nil)
     let redactor: Redactor
@@ -41,7 +46,15 @@ final class WorkflowCommandProcessor: Sendable {
         let (command, properties) = Self.split(head)
         switch command {
         case "add-mask":
-            redactor.add(value)
+            // The actions toolkit escapes the value (%25 %0D %0A), as GitHub's runner expects.
+            let secret = Self.unescapeData(value)
+            if secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                return .warn("::add-mask:: with an empty value was ignored")
+            }
+            if !redactor.add(secret) {
+                guard !warnedShort.withLock({ warned in defer { warned = true }; return warned }) else { return .hide }
+                return .warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")
+            }
             return .hide
         case "stop-commands":
             if !value.isEmpty { stopToken.withLock { $0 = value } }
@@ -70,6 +83,13 @@ final class WorkflowCommandProcessor: Sendable {
             }
         }
         return (head[..<space], properties)
+    }
+
+    /// GitHub's escapes for a command's data (after the second `::`): %25 %0D %0A.
+    static func unescapeData(_ text: String) -> String {
+        guard text.contains("%") else { return text }
+        return text.replacingOccurrences(of: "%0D", with: "\r").replacingOccurrences(of: "%0A", with: "\n")
+            .replacingOccurrences(of: "%25", with: "%")
     }
 
     /// GitHub's escapes for command values: %25 %0D %0A %3A %2C.

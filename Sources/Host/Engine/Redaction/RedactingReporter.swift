@@ -35,7 +35,11 @@ public struct RedactingReporter: RunReporter {
         case .jobStarted(let job, let name):
             wrapped.report(.jobStarted(job: job, name: r(name)))
         case .annotation(var annotation):
+            // Every property, not just the message: `title=` and `file=` come from the step too.
             annotation.message = r(annotation.message)
+            annotation.title = annotation.title.map(r)
+            annotation.file = annotation.file.map(r)
+            annotation.job = r(annotation.job)
             wrapped.report(.annotation(annotation))
         case .jobSummary(let job, let markdown):
             wrapped.report(.jobSummary(job: job, markdown: r(markdown)))

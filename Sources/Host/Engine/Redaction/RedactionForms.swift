@@ -15,14 +15,14 @@ enum RedactionForms {
     /// Every pattern for `secret`, or nil when no line of it is long enough to mask.
     ///
     /// Each line of a multi-line secret is masked on its own (GitHub's rule), trimmed of surrounding
-    /// whitespace; lines shorter than `Redactor.minimumLength` characters are left alone. Per line:
+    /// whitespace; lines shorter than `Redactor.minimumLength` bytes are left alone. Per line:
     /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms.
     static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
         var added = false
         for line in secret.split(whereSeparator: \.isNewline) {
             let value = line.trimmingCharacters(in: .whitespaces)
-            guard value.count >= Redactor.minimumLength else { continue }
+            guard value.utf8.count >= Redactor.minimumLength else { continue }
             added = true
             let bytes = Array(value.utf8)
             var seen: Set<[UInt8]> = [bytes]

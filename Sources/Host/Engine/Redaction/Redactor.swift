@@ -23,8 +23,8 @@ import Synchronization
 /// costs one build). Thread-safe.
 public final class Redactor: Sendable {
     public static let mask = "***"
-    /// Shorter values (in characters) are not masked (masking "a" would destroy the log); `add` says so.
-    public static let minimumLength = 3
+    /// Shorter values (in UTF-8 bytes) are not masked (masking "a" would destroy the log); `add` says so.
+    public static let minimumLength = 4
 
     private struct Registry {
         var patterns: [RedactionPattern] = []
@@ -85,6 +85,14 @@ public final class Redactor: Sendable {
             if intervals.isEmpty { return nil }
             return String(decoding: RedactionAutomaton.apply(intervals, to: bytes), as: UTF8.self)
         } ?? text
+    }
+
+    /// Whether `text` contains a registered value (in any of its forms).
+    public func contains(_ text: String) -> Bool {
+        guard !isEmpty, !text.isEmpty else { return false }
+        let automaton = current().automaton
+        var text = text
+        return text.withUTF8 { !automaton.matches(in: $0).isEmpty }
     }
 
     /// A redacting stream: bytes written to it come out of `emit`, redacted, as soon as they can no

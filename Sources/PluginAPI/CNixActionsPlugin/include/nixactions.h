@@ -7,4 +7,8 @@
 #include "nixactions/plugin.h"
 #include "nixactions/executor.h"
 #include "nixactions/functions.h"
+#include "nixactions/stream.h"  /* since ABI 1.2 */
+#include "nixactions/files.h"   /* since ABI 1.2 */
+#include "nixactions/secrets.h" /* since ABI 1.2 */
+#include "nixactions/cache.h"   /* since ABI 1.2 */
 #endif

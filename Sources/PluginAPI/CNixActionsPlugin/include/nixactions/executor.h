@@ -61,4 +61,57 @@ typedef struct nxa_executor_v1 {
     void (*destroy)(void *instance);
 } nxa_executor_v1;
 
+/*
+ * ─── ABI 1.2: the contract of "nixactions.executor/1", made precise (the struct is unchanged;
+ *     a 1.1 executor keeps working, these rules are what a 1.2 host does and expects) ───
+ *
+ * Lifecycle with the 1.2 parts (files.h) and who may cancel what:
+ *
+ *   create ─► start_job(J) ─► { run_step(J, s) | put(J) | get(J) }* ─► finish_job(J) ─► destroy
+ *             [cancellable]        [cancellable]                        [NEVER cancelled,
+ *                                                                       own deadline]
+ *
+ *  - Deadlines. Every operation (start_job, run_step, files put/get, finish_job) has a deadline,
+ *    read with the host service `op_deadline(op)` (host.h) from the start of the call that
+ *    starts it. The host calls `cancel(op)` before the deadline (a step's `timeout-minutes`
+ *    cancels it at the timeout, with the deadline = timeout + the host's grace); at the deadline
+ *    the host abandons the operation. A 1.1 host has no `op_deadline`: no deadline.
+ *
+ *  - Cleanup is never cancelled. The host never calls `cancel` for a finish_job operation and
+ *    `is_cancelled(finish_op)` stays false even while the run is cancelled: cleanup of a
+ *    cancelled job must not itself be cut short (`podman rm -f`, removing a remote folder).
+ *    finish_job runs on the host outside the job's cancellation, with its own deadline (the
+ *    host's cleanup budget, 60 s by default, from the moment it is called, whatever happened to
+ *    the job). As the deadline nears the executor moves from graceful to forcible means
+ *    (SIGTERM then SIGKILL of the process group, `podman rm -f`, `kill -9` over ssh). When the
+ *    deadline passes it stops waiting and completes with NXA_STATUS_TIMED_OUT and a message
+ *    naming what it left behind (container id, remote path, pid); it leaves those marked with
+ *    the run's label / tracking id so that the next `create` of this executor removes a
+ *    previous run's leftovers. It never calls the host for that op after completing it.
+ *
+ *  - Operations of one job never overlap: the host runs start_job, run_step and files put/get
+ *    of job J one at a time, and finish_job(J) after the last of them completed, or after it
+ *    was abandoned; in that case finish_job must also end what the abandoned operation left
+ *    running. Operations of different jobs overlap freely.
+ *
+ *  - Job-level output. start_job and finish_job have operation ids like steps, so an executor
+ *    writes their output with `write_output(op, …)` exactly as for a step (an image pull, a
+ *    helper's start-up messages, a cleanup warning); the host shows it in the job's log under
+ *    "Set up job" / "Complete job", through the redactor. `log_op(op, level, …)` is for the
+ *    executor's own lines about the operation ("pulling image alpine:3.20"), `progress(op, …)`
+ *    for byte counts (an image pull, a workspace upload).
+ *
+ *  - Files. An executor that can move trees into and out of a job also answers
+ *    NXA_EXECUTOR_FILES_INTERFACE_V1 (files.h) for the SAME instance pointer; `cancel` above
+ *    cancels those operations too. Without it, the host uses the job's workspace directly only
+ *    if it is on this machine (the local executor), and refuses artifacts/caches otherwise.
+ *
+ *  - Abandoned operations. An operation abandoned at its deadline may still be running in the
+ *    plugin: the plugin must keep its state valid; the host never calls `destroy` on an instance
+ *    with an abandoned operation. Anything the plugin does for it later is ignored.
+ *
+ *  - JobStarted (1.2, optional JSON fields): the job's OS, architecture, workspace and temporary
+ *    folder as the executor sees them; `runner.*`, `RUNNER_*` and `GITHUB_WORKSPACE` come from it.
+ */
+
 #endif

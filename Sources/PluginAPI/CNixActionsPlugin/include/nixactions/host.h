@@ -46,6 +46,74 @@ typedef struct nxa_host_services {
      * May be called before the function that started `op` has returned. A second call for the
      * same op is ignored. */
     void (*complete)(void *host_data, nxa_op_id op, nxa_status status, const uint8_t *result, size_t result_len);
+
+    /* ─── Since ABI 1.2 (appended). A 1.1 host's table ends above: read these only when
+     *     nxa_host_services_has_v1_2(services) is true, and do without them otherwise. ─── */
+
+    /* [thread-safe] The deadline of the live operation `op`: the CLOCK_MONOTONIC time
+     * (nxa_time_ns, types.h) by which the plugin must have called `complete(op)`.
+     * NXA_NO_DEADLINE (0) when the operation has none, and for an unknown or completed `op`.
+     * `op` 0 gives the run's own deadline, if any.
+     *
+     *  - Every asynchronous operation of every interface has its deadline set by the host
+     *    before the call that starts it; it is valid from the start of that call.
+     *  - It never moves later. A cancel may move it earlier (to "now + the host's grace"),
+     *    so a plugin that received `cancel(op)` reads it again.
+     *  - The host calls `cancel(op)` for a cancellable operation still running a grace period
+     *    before its deadline at the latest (a step's timeout cancels it at the timeout, with the
+     *    deadline = timeout + grace). Operations marked [never cancelled] (finish_job, cache
+     *    commit, secrets release) get no cancel: only their own deadline.
+     *  - A plugin derives its own timeouts from it (network requests, retries, waits on child
+     *    processes) and, when it gives up because of it, completes with NXA_STATUS_TIMED_OUT
+     *    and a message saying what was left undone.
+     *  - At the deadline the host ABANDONS the operation: it reports "PLUGIN did not finish OP
+     *    within …", resumes the run, and from then on ignores `complete`, `write_output`,
+     *    `log_op` and `progress` for `op` (a `secret_value` is still masked, never used). A
+     *    stream the host created for `op` stays valid until its writer closes it; its writes
+     *    return NXA_STATUS_TIMED_OUT. The host never calls `destroy` on an instance with an
+     *    abandoned operation (the process exits instead), so the plugin's state stays valid. */
+    nxa_time_ns (*op_deadline)(void *host_data, nxa_op_id op);
+
+    /* [thread-safe] Deliver one secret of the running secrets operation `op` (a `resolve`,
+     * see secrets.h). This is the only way a secret value crosses the boundary: never in JSON,
+     * a log line, an error buffer or a result.
+     *
+     * `name`: UTF-8, not NUL-terminated, an environment variable name ([A-Za-z_][A-Za-z0-9_]*,
+     * at most 256 bytes). `value`: any bytes except NUL, at most NXA_SECRET_VALUE_MAX bytes;
+     * empty means "defined and empty" (not masked); a value shorter than 4 bytes is stored but
+     * cannot be masked (the host warns once, naming the secret). Both are borrowed for the call.
+     *
+     * Before it returns, the host has copied the value AND registered it (and the forms the
+     * redactor derives from it: per line, base64, JSON and URL escapes) with the redactor, so
+     * every byte any sink receives from then on is masked. The plugin may then overwrite its
+     * own copy. Whatever the status, a non-empty value the host could read has been registered
+     * for masking. Calls for one op may come from several threads. The same name twice in one
+     * op: the later value replaces the earlier (both stay masked).
+     *
+     * Returns NXA_STATUS_OK (stored), NXA_STATUS_INVALID_ARGUMENT (`op` is not a live resolve
+     * operation of this plugin, a bad name, a NUL in the value, a value too long: the plugin
+     * fails the operation naming the key, never the value), NXA_STATUS_CANCELLED (the operation
+     * was cancelled: stop), NXA_STATUS_TIMED_OUT (it was abandoned: stop). */
+    nxa_status (*secret_value)(void *host_data, nxa_op_id op, const char *name, size_t name_len,
+                               const uint8_t *value, size_t value_len);
+
+    /* [thread-safe] A log line about the operation `op` (any interface), for the people who read
+     * the job's log: "pulling image alpine:3.20", "cache entry deps-abc is 312 MB", "retrying
+     * Vault after 503 (2/3)". Unlike `log` (about the plugin itself, shown on the host's stderr)
+     * it is shown where `op`'s output goes: the job's log, the console in the job's prefix and
+     * events.jsonl, with the level (NXA_LOG_*). UTF-8, borrowed for the call, one line (a
+     * trailing newline is dropped; inner ones are shown as separate lines). Passed through the
+     * redactor like every output. `op` 0 is the same as `log`. Unlike `write_output`, calls for
+     * one op may overlap; each line is kept whole. */
+    void (*log_op)(void *host_data, nxa_op_id op, int32_t level, const char *message, size_t message_len);
+
+    /* [thread-safe] How far the operation `op` has come, in bytes: `done` so far out of `total`
+     * (0 = unknown). `label` (UTF-8, borrowed, may be empty) says what moves: "pull alpine:3.20",
+     * "restore deps-abc". Cheap to call often: the host keeps the latest value per op and
+     * shows it at its own pace (a status line, an event at most every second). `done` never
+     * goes down for one `label`. Dropped after `complete(op)`. */
+    void (*progress)(void *host_data, nxa_op_id op, uint64_t done, uint64_t total, const char *label,
+                     size_t label_len);
 } nxa_host_services;
 
 typedef struct nxa_host_info {
@@ -62,5 +130,43 @@ typedef struct nxa_host_info {
     const char *toolchain;
     const nxa_host_services *services;
 } nxa_host_info;
+
+/* ─── Since ABI 1.2 (appended) ─────────────────────────────────────────────────────────────── */
+
+/* The largest secret value `secret_value` accepts (1 MiB). */
+#define NXA_SECRET_VALUE_MAX 1048576u
+
+/* The size of a 1.1 host's nxa_host_services: the least a plugin needs (fields up to `complete`).
+ * A plugin built against 1.2 headers checks `struct_size >= nxa_host_services_size_v1_1()` at its
+ * entry, not `>= sizeof(nxa_host_services)`, or it would refuse every 1.1 host. */
+static inline size_t nxa_host_services_size_v1_1(void) {
+    return offsetof(nxa_host_services, complete) + sizeof(((const nxa_host_services *)0)->complete);
+}
+
+/* Whether `services` has the 1.2 fields (op_deadline, secret_value, log_op, progress). */
+static inline bool nxa_host_services_has_v1_2(const nxa_host_services *services) {
+    return services != NULL &&
+           services->struct_size >= offsetof(nxa_host_services, progress) + sizeof(services->progress);
+}
+
+/*
+ * ABI 1.2 notes on the 1.0 services above (their signatures are unchanged):
+ *
+ *  - write_output: `op` may be any operation that has output, not only a step: start_job and
+ *    finish_job (an image pull, a `podman rm`), files and cache operations. Output of a
+ *    job-level operation goes to the job's log under "Set up job" / "Complete job". The rule
+ *    "calls for one op must not overlap" is unchanged. Output of a secrets operation is
+ *    dropped: a secret provider has nothing to print (use log_op, which never carries values).
+ *  - register_secret: still the way to mask a value the plugin made up itself (a password it
+ *    generated, a token it obtained for a step). A secret a provider RESOLVES goes through
+ *    `secret_value`, which also makes it known to the run.
+ *  - is_cancelled(op) is false for an operation the host never cancels (finish_job, cache
+ *    commit, secrets release), even while the run is being cancelled; is_cancelled(0) still
+ *    tells the run's state. A plugin must not end cleanup early because is_cancelled(0) is true.
+ *  - log: the host passes plugin log messages through the redactor too.
+ *  - Operation ids are unique in the process across every plugin and interface: a host
+ *    function given an `op` that belongs to another plugin, or to an operation kind the
+ *    function does not serve, ignores the call (or returns NXA_STATUS_INVALID_ARGUMENT).
+ */
 
 #endif

@@ -58,4 +58,19 @@ struct nxa_plugin {
 typedef nxa_status (*nxa_plugin_entry_fn)(const nxa_host_info *host, const nxa_plugin **out_plugin,
                                           nxa_error *error);
 
+/*
+ * ABI 1.2 notes (nxa_plugin and nxa_host_info are unchanged):
+ *  - New interface ids: NXA_EXECUTOR_FILES_INTERFACE_V1 (files.h), NXA_SECRETS_INTERFACE_V1
+ *    (secrets.h), NXA_CACHE_INTERFACE_V1 (cache.h). A plugin lists the ones it answers in
+ *    `interfaces` and sets NXA_KIND_SECRETS / NXA_KIND_CACHE for the last two.
+ *  - A plugin built against 1.2 still accepts a 1.1 host (same major) unless it cannot work
+ *    without the 1.2 host services: it checks `services->struct_size` against
+ *    nxa_host_services_size_v1_1() at the entry, and nxa_host_services_has_v1_2() before using
+ *    op_deadline / secret_value / log_op / progress. A 1.1 host never asks for the 1.2 ids.
+ *    A secrets provider cannot work without `secret_value`: it refuses a host with
+ *    abi_minor < 2 (NXA_STATUS_INCOMPATIBLE, "needs a host speaking ABI 1.2 or newer").
+ *  - The host, in turn, checks each interface struct's `struct_size` against the size of the
+ *    interface's FIRST version of the struct (these structs never grow: a change is a new id).
+ */
+
 #endif

@@ -53,4 +53,20 @@ typedef struct nxa_error {
     size_t length;
 } nxa_error;
 
+/* ─── Since ABI 1.2 (appended) ─────────────────────────────────────────────────────────────── */
+
+/* The operation's deadline passed before it finished (see `op_deadline` in host.h). Returned by
+ * a plugin that gave up because of its deadline, and by stream writes that waited too long. */
+#define NXA_STATUS_TIMED_OUT 6
+
+/* A point in time: nanoseconds of CLOCK_MONOTONIC, i.e. clock_gettime(CLOCK_MONOTONIC) as
+ * tv_sec * 1000000000 + tv_nsec. Every deadline of this ABI uses this clock: it does not jump
+ * with the wall clock and is the same for every thread of the process.
+ * Swift on Linux: SuspendingClock reads CLOCK_MONOTONIC; ContinuousClock reads CLOCK_BOOTTIME,
+ * a different clock: never compare a deadline with a ContinuousClock instant. */
+typedef uint64_t nxa_time_ns;
+
+/* The deadline value meaning "no deadline". */
+#define NXA_NO_DEADLINE 0ull
+
 #endif

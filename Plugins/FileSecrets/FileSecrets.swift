@@ -1,0 +1,128 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import Yams
+
+/// The one symbol this library exports.
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "file", name: "File secrets", version: "0.1.0",
+            description: "Secrets from a dotenv, JSON or YAML file (nested keys flattened: db.password → DB_PASSWORD)",
+            secrets: FileSecrets.self),
+        host: host, out: out, error: error)
+}
+
+/// `- provider: file` with `file: PATH` (relative to the project), optional `format: dotenv |
+/// json | yaml` (else from the extension: .json, .yaml/.yml, anything else dotenv) and
+/// `keys: [...]` (all keys when absent).
+final class FileSecrets: SecretsPlugin {
+    let project: String
+
+    init(configuration: SecretsConfiguration, host: HostServices) throws {
+        project = configuration.projectDirectory
+    }
+
+    func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
+        try SecretDocuments.checkKnown(entry.options, ["file", "ref", "format", "keys"], provider: "file")
+        guard let file = try SecretDocuments.string(entry.options, "file") ?? SecretDocuments.string(entry.options, "ref") else {
+            throw OperationFailure(message: "the file provider needs 'file'", hint: "e.g. - { provider: file, file: .env.secrets }")
+        }
+        let path = SecretDocuments.path(file, project: project)
+        let format = try SecretDocuments.string(entry.options, "format") ?? Self.format(of: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw OperationFailure(message: exists ? "cannot read \(file)" : "\(file) does not exist",
+                                   hint: exists ? "check its permissions" : "create it, or fix the path (relative to the project folder)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw OperationFailure(message: "\(file) is not UTF-8 text") }
+        let flattened = try SecretDocuments.flatten(try Self.document(text, format: format, file: file), what: file)
+        for (name, value) in try SecretDocuments.select(flattened, keys: try SecretDocuments.requestedKeys(entry.options), what: file)
+            .sorted(by: { $0.key < $1.key }) {
+            var bytes = Array(value.utf8)
+            try values.deliver(name, &bytes)
+        }
+    }
+
+    static func format(of path: String) -> String {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "json": return "json"
+        case "yaml", "yml": return "yaml"
+        default: return "dotenv"
+        }
+    }
+
+    /// The file as a document. Parse errors name the line, never the text around it.
+    static func document(_ text: String, format: String, file: String) throws -> JSONValue {
+        switch format {
+        case "dotenv", "env":
+            switch Dotenv.parse(text) {
+            case .success(let entries):
+                var members: [String: JSONValue] = [:]
+                for entry in entries { members[entry.name] = .string(entry.value) }
+                return .object(members)
+            case .failure(let error):
+                throw OperationFailure(message: "\(file):\(error.line): \(error.message)")
+            }
+        case "json":
+            do {
+                return try JSONValue.parse(Array(text.utf8))
+            } catch {
+                throw OperationFailure(message: "\(file) is not valid JSON (\(error))".replacingOccurrences(of: "invalid JSON ", with: ""))
+            }
+        case "yaml":
+            do {
+                guard let node = try Yams.compose(yaml: text) else { return .object([:]) }
+                return try json(node)
+            } catch let error as OperationFailure {
+                throw error
+            } catch let error as YamlError {
+                throw OperationFailure(message: "\(file) is not valid YAML (\(yamlPlace(error)))")
+            } catch {
+                throw OperationFailure(message: "\(file) is not valid YAML")
+            }
+        default:
+            throw OperationFailure(message: "unknown format '\(format)'", hint: "dotenv, json or yaml")
+        }
+    }
+
+    static func yamlPlace(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)"
+        default: return "a syntax error"
+        }
+    }
+
+    static func json(_ node: Node) throws -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                switch scalar.string {
+                case "true", "True", "TRUE": return .bool(true)
+                case "false", "False", "FALSE": return .bool(false)
+                case "null", "~", "": return .null
+                default: break
+                }
+            }
+            return .string(scalar.string)
+        case .mapping(let mapping):
+            var members: [String: JSONValue] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let name) = key else { throw OperationFailure(message: "a YAML key that is not text") }
+                members[name.string] = try json(value)
+            }
+            return .object(members)
+        case .sequence(let sequence):
+            return .array(try sequence.map(json))
+        case .alias:
+            throw OperationFailure(message: "YAML aliases are not read in secret files")
+        }
+    }
+}

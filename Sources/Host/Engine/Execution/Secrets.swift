@@ -1,0 +1,247 @@
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+/// The secrets of one run, resolved before any job starts. Every value in here was registered
+/// with the run's redactor before it was stored.
+public struct ResolvedSecrets: Sendable {
+    /// `${{ secrets.* }}` of every job: `--secret`/`--secret-file` values, declared names that
+    /// have a value, and workflow-level provider entries.
+    public var run: [String: String] = [:]
+    /// Job-level entries, by job id (added to `run` for that job).
+    public var jobs: [String: [String: String]] = [:]
+    /// Environment variables every job's steps get (workflow-level entries with `env: true`).
+    public var runEnv: [String: String] = [:]
+    /// The same for one job's entries, by job id.
+    public var jobEnv: [String: [String: String]] = [:]
+    /// Names whose values are secret wherever they come from (declared names, and every name an
+    /// entry delivered): a step that sets one through `$GITHUB_ENV` gets its value masked too.
+    public var declaredNames: Set<String> = []
+
+    public init() {}
+
+    /// Whether a variable's value is treated as a secret: declared, or named like one.
+    public func isSecretName(_ name: String) -> Bool {
+        declaredNames.contains(name) || SecretNamePolicy.looksSecret(name)
+    }
+}
+
+/// Names that are masked without being declared, as Buildkite does: `PASSWORD`, `SECRET`, `TOKEN`,
+/// `API_KEY`, … alone or at the end after `_` (`GITHUB_TOKEN`, `DB_PASSWORD`, `STRIPE_API_KEY`).
+public enum SecretNamePolicy {
+    public static let suffixes = [
+        "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "SECRET_KEY", "PRIVATE_KEY",
+        "SSH_KEY", "CONNECTION_STRING", "CREDENTIALS",
+    ]
+
+    public static func looksSecret(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return suffixes.contains { upper == $0 || upper.hasSuffix("_" + $0) }
+    }
+}
+
+/// Resolves a run's secrets: the command line's, declared names, and provider entries (through
+/// plugins), registering every value with the redactor before it goes anywhere.
+public struct SecretResolver: Sendable {
+    public var workflow: Workflow
+    /// The jobs that will run (job-level entries of other jobs are not resolved).
+    public var jobIDs: [String]
+    /// `--secret` and `--secret-file` values.
+    public var commandLine: [String: String]
+    /// `--env` and `--env-file` values.
+    public var environment: [String: String]
+    /// The host process's environment.
+    public var hostEnvironment: [String: String]
+    public var providers: (any SecretProviderSource)?
+    public var configuration: SecretsConfiguration
+    /// Provider entries resolved at once.
+    public var parallelism = 4
+
+    public init(workflow: Workflow, jobIDs: [String], commandLine: [String: String], environment: [String: String],
+                hostEnvironment: [String: String], providers: (any SecretProviderSource)?, configuration: SecretsConfiguration) {
+        self.workflow = workflow
+        self.jobIDs = jobIDs
+        self.commandLine = commandLine
+        self.environment = environment
+        self.hostEnvironment = hostEnvironment
+        self.providers = providers
+        self.configuration = configuration
+    }
+
+    /// What went wrong (errors stop the run) and what to mention (warnings).
+    public struct Problems: Sendable {
+        public var errors: [Diagnostic] = []
+        public var warnings: [Diagnostic] = []
+    }
+
+    /// One entry and where its values go (nil job: the workflow's).
+    struct Scoped: Sendable {
+        var spec: SecretSpec
+        var job: String?
+    }
+
+    public func resolve(redactor: Redactor) async -> (ResolvedSecrets, Problems) {
+        var resolved = ResolvedSecrets()
+        var problems = Problems()
+        let tooShort = NameSet()
+        func register(_ name: String, _ value: String) {
+            guard !value.isEmpty else { return }
+            if !redactor.add(value) { tooShort.insert(name) }
+        }
+
+        // Everything given on the command line or in the environment that is secret by name.
+        for (name, value) in commandLine { register(name, value) }
+        for (name, value) in environment where SecretNamePolicy.looksSecret(name) { register(name, value) }
+        for (name, value) in hostEnvironment where SecretNamePolicy.looksSecret(name) { register(name, value) }
+        resolved.run = commandLine
+
+        let selected = Set(jobIDs)
+        var scoped = workflow.secrets.map { Scoped(spec: $0, job: nil) }
+        for job in workflow.jobs where selected.contains(job.id) {
+            scoped += job.secrets.map { Scoped(spec: $0, job: job.id) }
+        }
+
+        // Declared names: the value of that variable, wherever it is set.
+        for entry in scoped {
+            guard case .name(let name) = entry.spec.source else { continue }
+            resolved.declaredNames.insert(name)
+            let value = commandLine[name] ?? environment[name] ?? hostEnvironment[name]
+            guard let value else {
+                let where_ = context(entry)
+                if entry.spec.required {
+                    problems.errors.append(Diagnostic(
+                        .error, "the secret '\(name)' is required, and no source provides it", at: entry.spec.location, context: where_,
+                        hint: "pass it with --secret \(name) (reading the variable \(name)), --secret-file FILE, --env-file FILE, or set it in the environment"))
+                } else {
+                    problems.warnings.append(Diagnostic(
+                        .warning, "the secret '\(name)' is declared and not set; it is empty", at: entry.spec.location, context: where_))
+                }
+                continue
+            }
+            register(name, value)
+            store(name, value, entry, export: entry.spec.exportsEnv && commandLine[name] != nil, into: &resolved)
+        }
+
+        // Provider entries, a few at a time.
+        let entries = scoped.filter { if case .provider = $0.spec.source { return true } else { return false } }
+        let results = await withTaskGroup(of: (Int, Result<[String: String], EngineError>).self) { group in
+            var outcomes: [(Int, Result<[String: String], EngineError>)] = []
+            var next = 0
+            func launch(_ index: Int) {
+                let entry = entries[index]
+                group.addTask { (index, await self.resolveEntry(entry, redactor: redactor, tooShort: tooShort)) }
+            }
+            while next < min(parallelism, entries.count) {
+                launch(next)
+                next += 1
+            }
+            while let outcome = await group.next() {
+                outcomes.append(outcome)
+                if next < entries.count {
+                    launch(next)
+                    next += 1
+                }
+            }
+            return outcomes.sorted { $0.0 < $1.0 }
+        }
+        for (index, result) in results {
+            let entry = entries[index]
+            switch result {
+            case .success(let values):
+                for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+                    resolved.declaredNames.insert(name)
+                    store(name, value, entry, export: entry.spec.exportsEnv, into: &resolved)
+                }
+            case .failure(let error):
+                let diagnostic = Diagnostic(entry.spec.required ? .error : .warning,
+                                            error.message + (entry.spec.required ? "" : " (not required: going on without it)"),
+                                            at: entry.spec.location, context: context(entry), hint: error.hint)
+                if entry.spec.required { problems.errors.append(diagnostic) } else { problems.warnings.append(diagnostic) }
+            }
+        }
+        // `${{ secrets.X }}` that nothing defines: empty, as on GitHub, with a warning naming it.
+        var warned: Set<String> = []
+        let runNames = Set(resolved.run.keys.map { $0.lowercased() })
+        for reference in workflow.secretReferences where reference.job == nil || selected.contains(reference.job!) {
+            let name = reference.name.lowercased()
+            let known = runNames.contains(name)
+                || (reference.job.flatMap { resolved.jobs[$0] }?.keys.contains { $0.lowercased() == name } ?? false)
+            guard !known, warned.insert(name).inserted else { continue }
+            problems.warnings.append(Diagnostic(
+                .warning, "secrets.\(reference.name) is not defined: it is the empty string", at: reference.location, context: reference.context,
+                hint: "declare it under 'secrets:', or pass --secret \(reference.name) / --secret-file FILE"))
+        }
+        for name in tooShort.sorted() {
+            problems.warnings.append(Diagnostic(
+                .warning, "the secret '\(name)' is shorter than \(Redactor.minimumLength) bytes and cannot be masked in the logs",
+                hint: "a value that short would mask ordinary words; use a longer secret"))
+        }
+        return (resolved, problems)
+    }
+
+    func context(_ entry: Scoped) -> String {
+        "workflow '\(workflow.name)'" + (entry.job.map { " › job '\($0)'" } ?? "")
+    }
+
+    func store(_ name: String, _ value: String, _ entry: Scoped, export: Bool, into resolved: inout ResolvedSecrets) {
+        if let job = entry.job {
+            resolved.jobs[job, default: [:]][name] = value
+            if export { resolved.jobEnv[job, default: [:]][name] = value }
+        } else {
+            resolved.run[name] = value
+            if export { resolved.runEnv[name] = value }
+        }
+    }
+
+    /// Resolve one provider entry through its plugin; values are masked as they arrive.
+    func resolveEntry(_ entry: Scoped, redactor: Redactor, tooShort: NameSet) async -> Result<[String: String], EngineError> {
+        guard case .provider(let provider, let options) = entry.spec.source else { return .success([:]) }
+        guard let providers else { return .failure(EngineError("no secret providers are available")) }
+        let source = entry.spec.location.map { SecretsSource(file: $0.file, line: $0.line, column: $0.column) }
+        let delivered = Mutex<[String: String]>([:])
+        let label = "secret provider '\(provider)'"
+        do {
+            let names = try await providers.resolveSecrets(
+                SecretsEntry(provider: provider, options: options, source: source), configuration: configuration
+            ) { name, bytes in
+                // Text only: a value that is not UTF-8 could not be matched reliably in the logs.
+                guard let value = String(validating: bytes, as: UTF8.self) else { return false }
+                if !value.isEmpty, !redactor.add(value) { tooShort.insert(name) }
+                delivered.withLock { $0[name] = value }
+                return true
+            }
+            let values = delivered.withLock { $0 }
+            let missing = names.filter { values[$0] == nil }
+            if !missing.isEmpty {
+                return .failure(EngineError("\(label) named values it did not deliver: \(missing.joined(separator: ", "))"))
+            }
+            // Renaming (`as:`).
+            if entry.spec.renameOnly != nil, values.count != 1 {
+                return .failure(EngineError(
+                    "\(label): 'as: \(entry.spec.renameOnly!)' renames exactly one key, and the entry gave \(values.count)"
+                        + (values.isEmpty ? "" : " (\(values.keys.sorted().prefix(5).joined(separator: ", "))\(values.count > 5 ? ", …" : ""))"),
+                    hint: "select one key (keys: [KEY]), or rename each: as: { KEY: NAME }"))
+            }
+            for key in entry.spec.rename.keys.sorted() where values[key] == nil {
+                return .failure(EngineError("\(label): 'as' renames '\(key)', which the entry did not give",
+                                            hint: "the entry gave: \(values.keys.sorted().prefix(10).joined(separator: ", "))"))
+            }
+            var renamed: [String: String] = [:]
+            for (key, value) in values { renamed[entry.spec.name(for: key, only: values.count == 1)] = value }
+            return .success(renamed)
+        } catch let error as EngineError {
+            return .failure(EngineError("\(label): \(error.message)", hint: error.hint))
+        } catch is CancellationError {
+            return .failure(EngineError("\(label): cancelled"))
+        } catch {
+            return .failure(EngineError("\(label): \(error)"))
+        }
+    }
+}
+
+/// Names collected from several tasks.
+final class NameSet: Sendable {
+    private let names = Mutex<Set<String>>([])
+    func insert(_ name: String) { names.withLock { _ = $0.insert(name) } }
+    func sorted() -> [String] { names.withLock { $0.sorted() } }
+}

@@ -1,0 +1,154 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsEngine
+import NixActionsPluginMessages
+import Synchronization
+
+/// Secret provider plugins (`nixactions.secrets/1`) behind the engine's `SecretProviderSource`:
+/// one instance per provider per run, made on first use.
+final class PluginSecrets: @unchecked Sendable {
+    struct Instance: @unchecked Sendable {
+        let plugin: LoadedPlugin
+        let table: UnsafePointer<nxa_secrets_v1>
+        let instance: UnsafeMutableRawPointer
+    }
+
+    let plugins: [LoadedPlugin]
+    private let instances = Mutex<[String: Instance]>([:])
+    /// How long one entry may take (the provider's HTTP timeouts and retries must fit in it).
+    static let resolveTimeout: Duration = .seconds(30)
+    static let releaseTimeout: Duration = .seconds(10)
+
+    init(plugins: [LoadedPlugin]) { self.plugins = plugins }
+
+    var providerIDs: [String] { plugins.filter { $0.interfaces.contains(secretsInterfaceV1) }.map(\.id) }
+
+    func instance(_ id: String, configuration: SecretsConfiguration) throws -> Instance {
+        try instances.withLock { instances in
+            if let known = instances[id] { return known }
+            guard let plugin = plugins.first(where: { $0.id == id && $0.interfaces.contains(secretsInterfaceV1) }) else {
+                let known = providerIDs
+                throw EngineError(
+                    "no secret provider '\(id)' was found",
+                    hint: didYouMean(id, in: known).map { "did you mean '\($0)'?" }
+                        ?? (known.isEmpty ? "no secret provider plugins are installed" : "available: \(known.joined(separator: ", "))"))
+            }
+            guard let raw = plugin.interface(secretsInterfaceV1) else {
+                throw EngineError("plugin '\(id)' does not provide \(secretsInterfaceV1)")
+            }
+            let table = raw.assumingMemoryBound(to: nxa_secrets_v1.self)
+            guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_secrets_v1>.size else {
+                throw EngineError("plugin '\(id)' has a secrets table of \(table.pointee.struct_size) bytes, too small for \(secretsInterfaceV1)")
+            }
+            let json = try MessageCoding.encode(configuration)
+            var made: UnsafeMutableRawPointer?
+            let (status, message) = PluginExecutor.callWithError { error in
+                json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+            }
+            guard status == NXA_STATUS_OK, let made else {
+                throw EngineError("secret provider '\(id)' could not start: \(message.isEmpty ? "status \(status)" : message)")
+            }
+            let instance = Instance(plugin: plugin, table: table, instance: made)
+            instances[id] = instance
+            return instance
+        }
+    }
+
+    func resolve(
+        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
+    ) async throws -> [String] {
+        let provider = try instance(entry.provider, configuration: configuration)
+        let request = try MessageCoding.encode(entry)
+        let handler: @Sendable (String, UnsafeRawBufferPointer) -> nxa_status = { name, value in
+            deliver(name, value) ? NXA_STATUS_OK : NXA_STATUS_INVALID_ARGUMENT
+        }
+        let (status, bytes) = await HostRuntime.shared.call(
+            options: .init(cancellable: true, deadline: HostRuntime.deadline(after: Self.resolveTimeout), secrets: handler),
+            timeout: Self.resolveTimeout,
+            cancel: { op in provider.table.pointee.cancel(provider.instance, op) }
+        ) { op, error in
+            request.withUnsafeBytes { provider.table.pointee.resolve(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+        }
+        switch status {
+        case NXA_STATUS_OK:
+            do {
+                return try MessageCoding.decode(SecretsResolved.self, from: bytes).names
+            } catch {
+                throw EngineError("secret provider '\(entry.provider)' sent a malformed result: \(error)")
+            }
+        case NXA_STATUS_CANCELLED: throw CancellationError()
+        case NXA_STATUS_TIMED_OUT:
+            throw EngineError("secret provider '\(entry.provider)' did not answer within \(Self.resolveTimeout)",
+                              hint: "check that the secret store is reachable")
+        default:
+            if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) {
+                throw EngineError(failure.error.message, hint: failure.error.hint)
+            }
+            throw EngineError("secret provider '\(entry.provider)' failed with status \(status)")
+        }
+    }
+
+    /// `release` on every instance made, never cancelled, each within its own time limit.
+    func releaseAll(reason: String) async {
+        let all = instances.withLock { instances in
+            defer { instances.removeAll() }
+            return Array(instances.values)
+        }
+        guard let request = try? MessageCoding.encode(SecretsRelease(reason: reason)) else { return }
+        for provider in all {
+            let (status, _) = await HostRuntime.shared.call(
+                options: .init(cancellable: false, deadline: HostRuntime.deadline(after: Self.releaseTimeout)),
+                timeout: Self.releaseTimeout, cancel: nil
+            ) { op, error in
+                request.withUnsafeBytes { provider.table.pointee.release(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+            }
+            // An instance whose release did not finish is never destroyed (the plugin may still use it).
+            if status == NXA_STATUS_OK { provider.table.pointee.destroy(provider.instance) }
+        }
+    }
+}
+
+extension HostRuntime {
+    /// CLOCK_MONOTONIC nanoseconds `duration` from now.
+    static func deadline(after duration: Duration) -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let (seconds, attoseconds) = duration.components
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec) + UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+
+    /// Start an asynchronous plugin operation and await its completion. A cancellable one is
+    /// cancelled with the calling task; at `timeout` it is abandoned: the host stops waiting and
+    /// ignores whatever the plugin sends for it later.
+    func call(
+        options: OperationOptions, timeout: Duration, cancel: (@Sendable (UInt64) -> Void)?,
+        start: @escaping @Sendable (UInt64, UnsafeMutablePointer<nxa_error>) -> nxa_status
+    ) async -> (nxa_status, [UInt8]) {
+        let op = makeOperation()
+        let watchdog = Task.detached { [self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled {
+                complete(op, status: NXA_STATUS_TIMED_OUT, result: [])
+            }
+        }
+        defer { watchdog.cancel() }
+        let operation = { @Sendable in
+            await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
+                self.register(op, continuation, sink: nil, options: options)
+                let (accepted, message) = PluginExecutor.callWithError { start(op, $0) }
+                if accepted != NXA_STATUS_OK {
+                    let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
+                    self.complete(op, status: accepted, result: failure)
+                }
+            }
+        }
+        guard options.cancellable, let cancel else { return await operation() }
+        return await withTaskCancellationHandler {
+            await operation()
+        } onCancel: {
+            self.markCancelled(op)
+            cancel(op)
+        }
+    }
+}
