@@ -128,12 +128,34 @@ public final class ChildProcess: Sendable {
                 continue
             }
             var closed: [Int32] = []
-            for index in 0..<open.count where fds[index].revents != 0 {
-                let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    buffer.withUnsafeBytes { onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                    closed.append(open[index].fd)
+            let readable = (0..<open.count).filter { fds[$0].revents != 0 }
+            if readable.count > 1 {
+                // Both streams have data and which was written first cannot be known: the one
+                // that registers a secret (`::add-mask::`) goes first, so that the other cannot
+                // show the value before it is masked (`echo "::add-mask::$S" >&2; echo "$S"`).
+                var chunks: [(stream: Int32, bytes: [UInt8])] = []
+                for index in readable {
+                    let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        chunks.append((open[index].stream, Array(buffer[0..<count])))
+                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                        closed.append(open[index].fd)
+                    }
+                }
+                let masking = chunks.map { Self.registersSecret($0.bytes) }
+                for order in [true, false] {
+                    for (chunk, masks) in zip(chunks, masking) where masks == order {
+                        chunk.bytes.withUnsafeBytes { onOutput(chunk.stream, $0) }
+                    }
+                }
+            } else {
+                for index in readable {
+                    let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        buffer.withUnsafeBytes { onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                        closed.append(open[index].fd)
+                    }
                 }
             }
             for fd in closed {
@@ -149,6 +171,13 @@ public final class ChildProcess: Sendable {
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
         return result
+    }
+
+    static let addMask = Array("::add-mask::".utf8)
+
+    /// Whether `bytes` hold an `::add-mask::` command.
+    static func registersSecret(_ bytes: [UInt8]) -> Bool {
+        bytes.firstRange(of: addMask) != nil
     }
 
     private func reap(blocking: Bool) -> Termination? {
