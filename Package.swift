@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "nixactions-plugin-text", type: .dynamic, targets: ["TextFunctions"]),
         .library(name: "nixactions-plugin-env", type: .dynamic, targets: ["EnvSecrets"]),
         .library(name: "nixactions-plugin-file", type: .dynamic, targets: ["FileSecrets"]),
+        .library(name: "nixactions-plugin-sops", type: .dynamic, targets: ["SopsSecrets"]),
+        .library(name: "nixactions-plugin-vault", type: .dynamic, targets: ["VaultSecrets"]),
         // Test plugins: named so that discovery never picks them up by accident; tests copy them into a plugin folder.
         .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
         .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
@@ -34,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: Plugin API (what a plugin author builds against)
@@ -105,6 +108,18 @@ let package = Package(
             name: "FileSecrets",
             dependencies: ["NixActionsPluginKit", .product(name: "Yams", package: "Yams")],
             path: "Plugins/FileSecrets",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "SopsSecrets",
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            path: "Plugins/SopsSecrets",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "VaultSecrets",
+            dependencies: ["NixActionsPluginKit", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "Plugins/VaultSecrets",
             linkerSettings: pluginLinkerSettings
         ),
         .target(

@@ -6,54 +6,6 @@ import TestSupport
 /// checked in every log format and in every file the run wrote.
 @Suite("Masking: the attacks that used to leak")
 struct SecretsMaskingTests {
-    /// Run `workflow` in all three log formats; return what each printed, with the log folders.
-    func runAllFormats(_ workflow: String, arguments: [String] = [], environment: [String: String] = [:]) throws
-        -> [(format: String, result: CommandResult, files: [String: Data])]
-    {
-        var runs: [(String, CommandResult, [String: Data])] = []
-        for format in ["human", "plain", "json"] {
-            let temp = try TemporaryDirectory()
-            defer { temp.remove() }
-            try temp.write("wf.yml", workflow)
-            let result = try nixactions(
-                ["run", "wf.yml", "--log-format", format, "--log-dir", temp.path + "/logs"] + arguments, in: temp.path,
-                environment: environment)
-            var files: [String: Data] = [:]
-            if let walker = FileManager.default.enumerator(atPath: temp.path + "/logs") {
-                for case let name as String in walker {
-                    var isFolder: ObjCBool = false
-                    let path = temp.path + "/logs/" + name
-                    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
-                        files[name] = FileManager.default.contents(atPath: path) ?? Data()
-                    }
-                }
-            }
-            runs.append((format, result, files))
-        }
-        return runs
-    }
-
-    /// No run printed or wrote `secret`; every run succeeded (unless told otherwise).
-    func expectNoLeak(_ runs: [(format: String, result: CommandResult, files: [String: Data])], _ secrets: [String],
-                      status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) {
-        for run in runs {
-            #expect(run.result.status == status, "\(run.format): \(run.result.stderr)", sourceLocation: sourceLocation)
-            #expect(!run.files.isEmpty, "\(run.format): no log files", sourceLocation: sourceLocation)
-            for secret in secrets {
-                #expect(!run.result.stdout.contains(secret), "\(run.format) stdout shows \(secret.debugDescription)", sourceLocation: sourceLocation)
-                #expect(!run.result.stderr.contains(secret), "\(run.format) stderr shows \(secret.debugDescription)", sourceLocation: sourceLocation)
-                for (name, data) in run.files {
-                    let text = String(decoding: data, as: UTF8.self)
-                    #expect(!text.contains(secret), "\(run.format) \(name) holds \(secret.debugDescription)", sourceLocation: sourceLocation)
-                    // events.jsonl escapes text as JSON: look for that form too.
-                    let json = String(decoding: try! JSONSerialization.data(withJSONObject: [secret], options: [.withoutEscapingSlashes]), as: UTF8.self)
-                        .dropFirst(2).dropLast(2)
-                    #expect(!text.contains(json), "\(run.format) \(name) holds the JSON form of \(secret.debugDescription)", sourceLocation: sourceLocation)
-                }
-            }
-        }
-    }
-
     @Test("annotation properties: title= and file= are masked in console, job log, summary and events")
     func annotationProperties() throws {
         let runs = try runAllFormats("""

@@ -1,0 +1,157 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Synchronization
+
+/// The one symbol this library exports.
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "sops", name: "sops secrets", version: "0.1.0",
+            description: "Secrets from a sops-encrypted YAML, JSON, dotenv or binary file (runs the sops binary)",
+            secrets: SopsSecrets.self),
+        host: host, out: out, error: error)
+}
+
+/// `- provider: sops` with `file: PATH`, optional `format` (yaml, json, dotenv, binary; else from
+/// the extension, as sops does), `keys: [...]`, `extract: '["a"]["b"]'` (one value),
+/// `age-key-file: PATH` (else `SOPS_AGE_KEY_FILE` or sops's own defaults) and `sops: PATH`.
+///
+/// sops gets no secret on its command line: the file's path and options only; the age key
+/// travels as a file path in its environment. Its decrypted output comes back through a pipe,
+/// never a file.
+final class SopsSecrets: SecretsPlugin {
+    let project: String
+    /// The most sops may print (a secrets file is small; this bounds the memory).
+    static let outputLimit = 16 << 20
+
+    init(configuration: SecretsConfiguration, host: HostServices) throws {
+        project = configuration.projectDirectory
+    }
+
+    func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
+        let options = entry.options
+        try SecretDocuments.checkKnown(options, ["file", "ref", "format", "keys", "extract", "age-key-file", "sops"], provider: "sops")
+        guard let file = try SecretDocuments.string(options, "file") ?? SecretDocuments.string(options, "ref") else {
+            throw OperationFailure(message: "the sops provider needs 'file'", hint: "e.g. - { provider: sops, file: secrets.enc.yaml }")
+        }
+        let path = SecretDocuments.path(file, project: project)
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw OperationFailure(message: "\(file) does not exist or cannot be read", hint: "the path is relative to the project folder")
+        }
+        let format = try SecretDocuments.string(options, "format") ?? Self.format(of: path)
+        guard ["yaml", "json", "dotenv", "binary"].contains(format) else {
+            throw OperationFailure(message: "unknown format '\(format)'", hint: "yaml, json, dotenv or binary")
+        }
+        let extract = try SecretDocuments.string(options, "extract")
+        var environment = ProcessInfo.processInfo.environment
+        if let keyFile = try SecretDocuments.string(options, "age-key-file") {
+            let keyPath = SecretDocuments.path(keyFile, project: project)
+            guard FileManager.default.isReadableFile(atPath: keyPath) else {
+                throw OperationFailure(message: "the age key file \(keyFile) does not exist or cannot be read")
+            }
+            environment["SOPS_AGE_KEY_FILE"] = keyPath
+        }
+        let sops = try SecretDocuments.string(options, "sops") ?? FastFiles.resolve("sops", searchPath: environment["PATH"] ?? "/usr/bin:/bin")
+        var arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format]
+        if let extract {
+            arguments += ["--extract", extract]
+        } else {
+            arguments += ["--output-type", format == "binary" ? "binary" : "json"]
+        }
+        arguments.append(path)
+
+        let (status, stdout, stderr) = try await Self.run(arguments, environment: environment, directory: project, context: context)
+        guard status == 0 else {
+            // sops's own words, first line only (it names the problem, not the data).
+            let reason = String(decoding: stderr.prefix(400), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+            throw OperationFailure(
+                message: "sops could not decrypt \(file): \(reason)",
+                hint: reason.contains("master key") || reason.contains("age")
+                    ? "set SOPS_AGE_KEY_FILE or the entry's age-key-file to the age key the file was encrypted for"
+                    : "run 'sops --decrypt \(file)' to see the whole error")
+        }
+        var output = stdout
+        defer { for index in output.indices { output[index] = 0 } }
+        if let extract {
+            // One value, named after its key path (["db"]["password"] → DB_PASSWORD); `as:` renames it.
+            try values.deliver(SecretNames.flatten(Self.extractPath(extract)), &output)
+            return
+        }
+        if format == "binary" {
+            let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+            try values.deliver(SecretNames.flatten([base]), &output)
+            return
+        }
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(output)
+        } catch {
+            throw OperationFailure(message: "sops printed something that is not JSON for \(file)")
+        }
+        let flattened = try SecretDocuments.flatten(document, what: file)
+        for (name, value) in try SecretDocuments.select(flattened, keys: try SecretDocuments.requestedKeys(options), what: file)
+            .sorted(by: { $0.key < $1.key }) where name != "SOPS" && !name.hasPrefix("SOPS_") {
+            var bytes = Array(value.utf8)
+            try values.deliver(name, &bytes)
+        }
+    }
+
+    /// sops's own guess from the extension.
+    static func format(of path: String) -> String {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "yaml", "yml": return "yaml"
+        case "json": return "json"
+        case "env": return "dotenv"
+        default: return (path as NSString).lastPathComponent.hasPrefix(".env") ? "dotenv" : "binary"
+        }
+    }
+
+    /// `["a"]["b"]` → ["a", "b"].
+    static func extractPath(_ text: String) -> [String] {
+        text.split(separator: "[").compactMap { part in
+            let trimmed = part.trimmingCharacters(in: CharacterSet(charactersIn: "]\"' "))
+            return trimmed.isEmpty ? nil : trimmed
+        }
+    }
+
+    /// Run sops, collecting its output (bounded) in memory.
+    static func run(
+        _ arguments: [String], environment: [String: String], directory: String, context: OperationContext
+    ) async throws -> (Int32, [UInt8], [UInt8]) {
+        let collected = Mutex<(out: [UInt8], err: [UInt8], overflow: Bool)>(([], [], false))
+        let termination: Termination
+        do {
+            termination = try await runProcess(
+                arguments: arguments, environment: environment, directory: directory, grace: .seconds(2),
+                onOutput: { stream, bytes in
+                    collected.withLock { state in
+                        if stream == 2 {
+                            if state.err.count < 64 << 10 { state.err.append(contentsOf: bytes) }
+                        } else if state.out.count + bytes.count <= outputLimit {
+                            state.out.append(contentsOf: bytes)
+                        } else {
+                            state.overflow = true
+                        }
+                    }
+                })
+        } catch {
+            throw OperationFailure(message: "cannot start sops (\(arguments[0])): \(String(cString: strerror(error.errno)))",
+                                   hint: "install sops (https://github.com/getsops/sops), or give its path with 'sops:'")
+        }
+        try Task.checkCancellation()
+        let (out, err, overflow) = collected.withLock { ($0.out, $0.err, $0.overflow) }
+        if overflow { throw OperationFailure(message: "sops printed more than \(outputLimit >> 20) MiB; a secrets file should be small") }
+        switch termination {
+        case .exited(let code): return (code, out, err)
+        case .signaled(let signal): return (128 + signal, out, err)
+        }
+    }
+}
