@@ -74,7 +74,7 @@ final class SopsSecrets: SecretsPlugin {
             let reason = String(decoding: stderr.prefix(400), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
             throw OperationFailure(
                 message: "sops could not decrypt \(file): \(reason)",
-                hint: reason.contains("master key") || reason.contains("age")
+                hint: reason.contains("master key") || reason.contains("data key") || reason.contains("age")
                     ? "set SOPS_AGE_KEY_FILE or the entry's age-key-file to the age key the file was encrypted for"
                     : "run 'sops --decrypt \(file)' to see the whole error")
         }
@@ -98,7 +98,7 @@ final class SopsSecrets: SecretsPlugin {
         }
         let flattened = try SecretDocuments.flatten(document, what: file)
         for (name, value) in try SecretDocuments.select(flattened, keys: try SecretDocuments.requestedKeys(options), what: file)
-            .sorted(by: { $0.key < $1.key }) where name != "SOPS" && !name.hasPrefix("SOPS_") {
+            .sorted(by: { $0.key < $1.key }) {
             var bytes = Array(value.utf8)
             try values.deliver(name, &bytes)
         }

