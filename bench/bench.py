@@ -66,7 +66,7 @@ def bench_dag_random(ctx, count=1000):
     print(f"| nixactions | {median:.2f} s | {min(samples):.2f} s | {max(samples):.2f} s | {median/count*1000:.2f} ms |")
 
 
-ALL = ["output", "secrets", "manyjobs", "dag", "scaling", "dryrun", "ulimit", "steps", "validate"]
+ALL = ["output", "secrets", "secretfile", "vault", "manyjobs", "dag", "scaling", "dryrun", "ulimit", "steps", "validate"]
 BENCHMARKS = dict(suites.BENCHMARKS, **{"dag-random": bench_dag_random})
 
 
