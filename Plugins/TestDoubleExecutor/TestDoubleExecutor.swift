@@ -29,17 +29,21 @@ public func nixactionsPluginEntry(
 ///     printenv NAME      print the step's value of NAME
 ///     secret VALUE       register VALUE with the host's redactor
 ///     fail MESSAGE       fail the operation itself (machinery failure, not a step exit)
+///     hang SECONDS       wait, ignoring cancellation (an executor that does not stop)
 ///
 /// Options: `fail-start` (a job key whose start fails), `journal` (a file that receives one line
-/// per lifecycle call: `start KEY`, `step KEY INDEX`, `finish KEY`).
+/// per lifecycle call: `start KEY`, `step KEY INDEX`, `finish KEY`, and `finished KEY` or
+/// `finish cancelled KEY` after a `slow-finish`), `slow-finish` (seconds `finishJob` takes).
 final class TestDoubleExecutor: ExecutorPlugin {
     let failStart: String?
     let journal: String?
+    let slowFinish: Double
     let lock = Mutex<Void>(())
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         failStart = configuration.options["fail-start"]?.stringValue
         journal = configuration.options["journal"]?.stringValue
+        if case .number(let seconds)? = configuration.options["slow-finish"] { slowFinish = seconds } else { slowFinish = 0 }
         if configuration.options["fail-create"] != nil {
             throw OperationFailure(message: "test double configured to fail on create")
         }
@@ -84,6 +88,9 @@ final class TestDoubleExecutor: ExecutorPlugin {
             case "printenv": context.write((step.environment[argument] ?? "") + "\n")
             case "secret": context.host.registerSecret(argument)
             case "fail": throw OperationFailure(message: argument)
+            case "hang":
+                let until = ContinuousClock.now + .milliseconds(Int((Double(argument) ?? 0) * 1000))
+                while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(50)) }
             case "": continue
             default:
                 context.write("test-double: unknown command '\(command)'\n", to: .stderr)
@@ -95,6 +102,13 @@ final class TestDoubleExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         record("finish \(job.jobKey)")
+        guard slowFinish > 0 else { return }
+        do {
+            try await Task.sleep(for: .milliseconds(Int(slowFinish * 1000)))
+            record(context.isCancelled ? "finish cancelled \(job.jobKey)" : "finished \(job.jobKey)")
+        } catch {
+            record("finish cancelled \(job.jobKey)")
+        }
     }
 
     private func split(_ text: String) -> (String, String) {

@@ -177,6 +177,47 @@ struct RunCommandTests {
         #expect(lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])
     }
 
+    @Test("cleanup is never cancelled: a job cancelled by its time limit still finishes its finish_job")
+    func cleanupNotCancelled() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let journal = temp.path + "/journal"
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              slow:
+                timeout: 1s
+                executor: { plugin: test-double, with: { journal: \(journal), slow-finish: 0.5 } }
+                steps:
+                  - run: sleep 30
+            """)
+        let result = try nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        #expect(result.status == 1)
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        #expect(lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(lines)")
+    }
+
+    @Test("an executor that ignores a cancel is abandoned after a deadline, with a message, and the run ends")
+    func abandonedAfterCancel() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              stuck:
+                executor: { plugin: test-double }
+                steps:
+                  - run: hang 60
+                    timeout: 1s
+            """)
+        let started = ContinuousClock.now
+        let result = try nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"])
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("executor 'test-double' did not finish step 'Run hang 60' within 1.0 seconds of being cancelled; nixactions stopped waiting for it"),
+                "\(result.stderr)")
+    }
+
     @Test("the runner leaves no run directory behind")
     func nothingLeftBehind() throws {
         let temp = try TemporaryDirectory()

@@ -142,4 +142,23 @@ struct InvalidJobIDTests {
         let result = WorkflowLoader.load(yaml: "jobs:\n  a.b:\n    steps:\n      - run: x\n        with: { y: 1 }\n", file: "wf.yml")
         #expect(result.diagnostics.map(\.message) == ["job id 'a.b' is not valid", "'with' only applies to a step with 'uses'"])
     }
+
+    @Test("a large workflow compiles and validates in slices: jobs in file order, every problem reported")
+    func slicedCompile() {
+        var text = "jobs:\n"
+        for index in 0..<600 {
+            text += "  j\(index):\n"
+            if index > 0 { text += "    needs: j\(index - 1)\n" }
+            if index == 5 { text += "    timeout: forever\n" }
+            text += "    steps:\n      - run: echo ${{ \(index == 590 ? "nope.x" : "github.job") }}\n"
+            if index == 300 { text += "      - bogus: 1\n" }
+        }
+        let result = WorkflowLoader.load(yaml: text, file: "big.yml")
+        #expect(result.workflow?.jobs.map(\.id) == (0..<600).map { "j\($0)" })
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        #expect(errors.count == 4, "\(errors)")  // the bogus step also has neither run nor uses
+        #expect(errors.map { $0.location?.line ?? 0 } == errors.map { $0.location?.line ?? 0 }.sorted())
+        #expect(errors.contains { $0.message.contains("unknown context 'nope'") })
+        #expect(errors.contains { $0.message.contains("bogus") })
+    }
 }

@@ -53,6 +53,11 @@ final class HostRuntime: Sendable {
         }
     }
 
+    /// Whether `op` is still waiting for its `complete`.
+    func isPending(_ op: UInt64) -> Bool {
+        pending.withLock { $0[op] != nil }
+    }
+
     func deadline(_ op: UInt64) -> UInt64 {
         pending.withLock { $0[op]?.deadline ?? 0 }
     }

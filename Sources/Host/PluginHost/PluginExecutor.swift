@@ -2,6 +2,7 @@ import CNixActionsPlugin
 import Foundation
 import NixActionsEngine
 import NixActionsPluginMessages
+import Synchronization
 
 /// An executor plugin instance seen through the engine's `Executor` protocol.
 final class PluginExecutor: Executor, @unchecked Sendable {
@@ -34,8 +35,12 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         self.instance = instance
     }
 
+    /// Set when an operation was abandoned: the plugin may still be using the instance, which is
+    /// then never destroyed (the process exits soon after).
+    let abandoned = Atomic<Bool>(false)
+
     deinit {
-        table.pointee.destroy(instance)
+        if !abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
     }
 
     /// Call a function that takes an `nxa_error *`, returning its status and message.
@@ -51,31 +56,66 @@ final class PluginExecutor: Executor, @unchecked Sendable {
 
     typealias AsyncCall = (UnsafeMutableRawPointer, UInt64, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<nxa_error>?) -> nxa_status
 
-    /// Start an asynchronous plugin operation and await its completion; cancellation is forwarded.
+    /// How long a cancelled operation has to complete before the host stops waiting for it
+    /// (`NIXACTIONS_ABANDON_AFTER` seconds, default 20).
+    static let afterCancel: Duration = {
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_ABANDON_AFTER"], let seconds = Double(text), seconds > 0 {
+            return .milliseconds(Int(seconds * 1000))
+        }
+        return .seconds(20)
+    }()
+    /// How long job cleanup (`finish_job`, never cancelled) may take.
+    static let cleanupDeadline: Duration = .seconds(60)
+
+    /// Start an asynchronous plugin operation and await its completion. Cancellation is forwarded
+    /// (unless `cancellable` is false); an operation still running `afterCancel` after its cancel,
+    /// or past `deadline`, is abandoned: the host stops waiting and says so, and the run goes on.
     func perform<Request: Encodable, Response: Decodable>(
-        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type
+        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
+        cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation"
     ) async throws -> Response {
         let runtime = HostRuntime.shared
         let op = runtime.makeOperation()
         let json = try MessageCoding.encode(request)
+        let plugin = self.plugin
+        let abandon: @Sendable (Duration, String) -> Task<Void, Never> = { limit, why in
+            Task.detached {
+                try? await Task.sleep(for: limit)
+                guard !Task.isCancelled, runtime.isPending(op) else { return }
+                self.abandoned.store(true, ordering: .relaxed)
+                let message = "executor '\(plugin.id)' did not finish \(what) \(why); nixactions stopped waiting for it"
+                runtime.logHandler.withLock { $0 }(plugin.id, 2, message)
+                let failure = (try? MessageCoding.encode(OperationFailure(
+                    message: message, hint: "whatever it left may still be there; the plugin's own cleanup or the next run removes it"))) ?? []
+                runtime.complete(op, status: NXA_STATUS_TIMED_OUT, result: failure)
+            }
+        }
+        let watchdogs = WatchdogSet()
+        defer { watchdogs.cancelAll() }
+        if let deadline { watchdogs.add(abandon(deadline, "within \(deadline)")) }
+        let options = HostRuntime.OperationOptions(
+            cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0)
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
-                runtime.register(op, continuation, sink: sink)
+                runtime.register(op, continuation, sink: sink, options: options)
                 let (accepted, message) = Self.callWithError { error in
                     json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
                 }
                 if accepted != NXA_STATUS_OK {
                     let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
                     runtime.complete(op, status: accepted, result: failure)
-                } else if Task.isCancelled {
+                } else if cancellable && Task.isCancelled {
                     // Cancelled between registering and starting: the handler may have missed it.
                     runtime.markCancelled(op)
                     table.pointee.cancel(instance, op)
+                    watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
                 }
             }
         } onCancel: {
+            guard cancellable else { return }
             runtime.markCancelled(op)
             table.pointee.cancel(instance, op)
+            watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
         }
         switch status {
         case NXA_STATUS_OK:
@@ -86,6 +126,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
             }
         case NXA_STATUS_CANCELLED:
             throw CancellationError()
+        case NXA_STATUS_TIMED_OUT:
+            let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes)
+            throw EngineError(failure?.error.message ?? "executor '\(plugin.id)' did not finish \(what) in time", hint: failure?.error.hint)
         default:
             if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) { throw failure }
             throw EngineError("executor '\(plugin.id)' failed with status \(status)")
@@ -93,11 +136,11 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     }
 
     func startJob(_ job: JobSpec) async throws -> JobStarted {
-        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self)
+        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, what: "starting job '\(job.displayName)'")
     }
 
     func runStep(_ step: StepSpec, output: any StepOutputSink) async throws -> StepResult {
-        try await perform(table.pointee.run_step, step, sink: output, as: StepResult.self)
+        try await perform(table.pointee.run_step, step, sink: output, as: StepResult.self, what: "step '\(step.displayName)'")
     }
 
     func finishJob(_ job: JobSpec) async {
@@ -105,11 +148,17 @@ final class PluginExecutor: Executor, @unchecked Sendable {
             init(json: JSONValue) throws {}
             func writeJSON(_ writer: inout JSONWriter) {}
         }
-        do {
-            _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self)
-        } catch {
-            HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 2, "cleanup of job '\(job.jobKey)' failed: \(error)")
+        // Cleanup is never cancelled (ABI 1.2): it runs outside the job's task, so a cancelled or
+        // timed-out job still removes its containers and folders, within its own deadline.
+        let cleanup = Task.detached { [self] in
+            do {
+                _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self, cancellable: false,
+                                      deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'")
+            } catch {
+                HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 2, "cleanup of job '\(job.jobKey)' failed: \(error)")
+            }
         }
+        await cleanup.value
     }
 }
 
@@ -186,4 +235,11 @@ extension PluginRegistry: SecretProviderSource {
     public func releaseSecretProviders(reason: String) async {
         await secrets.releaseAll(reason: reason)
     }
+}
+
+/// Timers that abandon an operation, stopped once it completes.
+final class WatchdogSet: Sendable {
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    func add(_ task: Task<Void, Never>) { tasks.withLock { $0.append(task) } }
+    func cancelAll() { for task in tasks.withLock({ $0 }) { task.cancel() } }
 }

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// Static checks of every `${{ }}` in a workflow: that each context reference can resolve.
 struct ExpressionValidator {
     static let contexts = ["github", "env", "secrets", "needs", "steps", "matrix", "strategy", "job", "runner", "inputs", "vars"]
@@ -28,7 +31,32 @@ struct ExpressionValidator {
         let workflowEnv = Set(workflow.env.map(\.name))
         let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
         for entry in workflow.env { check(entry.value, Place(what: "env.\(entry.name)", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv)) }
-        for job in workflow.jobs { checkJob(job, workflowEnv: workflowEnv) }
+        let jobs = workflow.jobs
+        let slices = jobs.count >= 256 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
+        if slices <= 1 {
+            for job in jobs { checkJob(job, workflowEnv: workflowEnv) }
+            return
+        }
+        // Jobs are checked independently: one slice per core, merged in order.
+        let size = (jobs.count + slices - 1) / slices
+        let results = Mutex<[Int: ([Diagnostic], [SecretReference])]>([:])
+        let base = self
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let range = (slice * size)..<min(jobs.count, (slice + 1) * size)
+            guard !range.isEmpty else { return }
+            var local = base
+            local.diagnostics = DiagnosticBag()
+            local.secretReferences = []
+            for job in jobs[range] { local.checkJob(job, workflowEnv: workflowEnv) }
+            let outcome = (local.diagnostics.diagnostics, local.secretReferences)
+            results.withLock { $0[slice] = outcome }
+        }
+        let all = results.withLock { $0 }
+        for slice in 0..<slices {
+            guard let (found, references) = all[slice] else { continue }
+            for diagnostic in found { diagnostics.append(diagnostic) }
+            secretReferences += references
+        }
     }
 
     mutating func checkJob(_ job: Job, workflowEnv: Set<String>) {
@@ -106,9 +134,12 @@ struct ExpressionValidator {
         check(condition.expression, place) { condition.origin?.location(ofOffset: base + $0, in: condition.source.value) ?? condition.source.location }
     }
 
+    /// The UTF-8 offset of the first `needle` in `haystack` (0 when absent), on bytes: Foundation's
+    /// `range(of:)` bridged to NSString for every condition.
     static func byteOffset(of needle: String, in haystack: String) -> Int {
-        guard !needle.isEmpty, let range = haystack.range(of: needle) else { return 0 }
-        return haystack.utf8.distance(from: haystack.startIndex, to: range.lowerBound)
+        guard !needle.isEmpty else { return 0 }
+        let bytes = Array(haystack.utf8), pattern = Array(needle.utf8)
+        return bytes.firstRange(of: pattern)?.lowerBound ?? 0
     }
 
     mutating func check(_ expression: Expression, _ place: Place, at location: (Int) -> SourceLocation?) {

@@ -14,8 +14,8 @@ extension NodeReader {
         case .literal, .folded:
             // The text starts on the first non-blank line after the `|`/`>` indicator.
             var index = mark.line  // 0-based index of the line after the indicator
-            while index < lines.count, lines[index].allSatisfy({ $0 == " " }) { index += 1 }
-            let indent = index < lines.count ? lines[index].prefix { $0 == " " }.count : 0
+            while index < lineCount, line(index).allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { index += 1 }
+            let indent = index < lineCount ? line(index).prefix { $0 == 0x20 }.count : 0
             return TextOrigin(file: file, line: index + 1, column: indent + 1, block: scalar.style == .literal)
         case .singleQuoted, .doubleQuoted:
             return TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false)

@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import Synchronization
 import Yams
 
 /// The result of loading a workflow: the compiled workflow (nil when it could not be built at all)
@@ -163,7 +164,44 @@ public enum WorkflowLoader {
             reader.diagnostics.error("'jobs' is empty", at: reader.location(jobsNode), context: workflowContext,
                                      hint: "add at least one job with 'steps:'")
         }
-        for (id, idNode, value) in jobPairs {
+        // Jobs compile independently: a large workflow is split into one slice per core, each
+        // with its own reader (diagnostics) and its own list of unsupported keys, merged in order.
+        let slices = jobPairs.count >= 256 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
+        if slices <= 1 {
+            compileJobs(jobPairs[...], reader: &reader, workflow: &workflow, context: workflowContext)
+            return workflow
+        }
+        let size = (jobPairs.count + slices - 1) / slices
+        let results = Mutex<[Int: (jobs: [Job], unsupported: [Located<String>], diagnostics: [Diagnostic])]>([:])
+        let base = workflow, baseReader = reader
+        // Yams nodes are not marked Sendable; they are only read here, never changed.
+        nonisolated(unsafe) let sharedPairs = jobPairs
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let range = (slice * size)..<min(sharedPairs.count, (slice + 1) * size)
+            guard !range.isEmpty else { return }
+            var localReader = baseReader
+            localReader.diagnostics = DiagnosticBag()
+            var local = base
+            local.unsupported = []
+            compileJobs(sharedPairs[range], reader: &localReader, workflow: &local, context: workflowContext)
+            let outcome = (local.jobs, local.unsupported, localReader.diagnostics.diagnostics)
+            results.withLock { $0[slice] = outcome }
+        }
+        let all = results.withLock { $0 }
+        for slice in 0..<slices {
+            guard let part = all[slice] else { continue }
+            workflow.jobs += part.jobs
+            workflow.unsupported += part.unsupported
+            for diagnostic in part.diagnostics { reader.diagnostics.append(diagnostic) }
+        }
+        return workflow
+    }
+
+    static func compileJobs(
+        _ pairs: ArraySlice<(key: String, keyNode: Node, value: Node)>, reader: inout NodeReader, workflow: inout Workflow,
+        context workflowContext: String
+    ) {
+        for (id, idNode, value) in pairs {
             let valid = isValidIdentifier(id)
             if !valid {
                 reader.diagnostics.error(
@@ -175,7 +213,6 @@ public enum WorkflowLoader {
                 workflow.jobs.append(job)
             }
         }
-        return workflow
     }
 
     static func compileDefaults(_ node: Node, reader: inout NodeReader, context: String) -> RunDefaults {

@@ -25,8 +25,14 @@ public struct TextOrigin: Sendable, Hashable {
 /// Parses durations like `90s`, `10m`, `1h30m`, `500ms`, `1.5h`.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { return nil }
+        // Spaces and tabs around it (without Foundation's bridged trimming: this runs for every timeout).
+        let trimmed = text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+        let trimmedText = String(trimmed)
+        guard !trimmedText.isEmpty else { return nil }
+        return parseTrimmed(trimmedText)
+    }
+
+    static func parseTrimmed(_ trimmed: String) -> Duration? {
         var total = 0.0
         var number = ""
         var index = trimmed.startIndex
