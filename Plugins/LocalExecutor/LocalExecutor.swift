@@ -128,8 +128,18 @@ final class LocalExecutor: ExecutorPlugin {
         if !step.pathPrepend.isEmpty {
             environment["PATH"] = (step.pathPrepend + [environment["PATH"] ?? ""]).joined(separator: ":")
         }
-        var arguments = step.shell.map { $0.replacingOccurrences(of: "{0}", with: script) }
-        if !step.shell.contains(where: { $0.contains("{0}") }) { arguments.append(script) }
+        // `{0}` is the script's path (usually a whole argument; plain Swift, not Foundation's bridged replace).
+        var templated = false
+        var arguments = step.shell.map { part -> String in
+            if part == "{0}" {
+                templated = true
+                return script
+            }
+            guard part.contains("{0}") else { return part }
+            templated = true
+            return part.split(separator: "{0}", omittingEmptySubsequences: false).joined(separator: script)
+        }
+        if !templated { arguments.append(script) }
         if let command = arguments.first {
             arguments[0] = FastFiles.resolve(command, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
         }

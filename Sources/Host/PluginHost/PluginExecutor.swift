@@ -150,7 +150,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         // Cleanup is never cancelled (ABI 1.2): it runs outside the job's task, so a cancelled or
         // timed-out job still removes its containers and folders, within its own deadline.
-        let cleanup = Task.detached { [self] in
+        let cleanup = Task.immediate { [self] in
             do {
                 _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self, cancellable: false,
                                       deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'")

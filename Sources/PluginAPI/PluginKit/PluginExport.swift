@@ -145,12 +145,18 @@ final class ExecutorBox: Sendable {
     ) {
         let context = OperationContext(id: op, host: host)
         let host = self.host
+        let finished = Flag()
+        // The body starts on the caller's thread and runs until it first suspends: an operation
+        // that never suspends (a local job's start and cleanup) completes before `start` returns,
+        // without a hop to another thread. The task is kept (for `cancel`) only if it is still running.
+        let task = Task.immediate {
+            let (status, bytes) = await PluginExport.outcome { try await body(context) }
+            finished.set()
+            self.tasks.withLock { _ = $0.removeValue(forKey: op) }
+            host.complete(op, status: status, result: bytes)
+        }
         tasks.withLock { tasks in
-            tasks[op] = Task {
-                let (status, bytes) = await PluginExport.outcome { try await body(context) }
-                self.tasks.withLock { _ = $0.removeValue(forKey: op) }
-                host.complete(op, status: status, result: bytes)
-            }
+            if !finished.isSet { tasks[op] = task }
         }
     }
 
@@ -180,6 +186,13 @@ extension PluginExport {
     private static func encode(_ failure: OperationFailure) -> [UInt8] {
         (try? MessageCoding.encode(failure)) ?? []
     }
+}
+
+/// Set once, read from any thread.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 struct Empty: FastJSONMessage, Sendable {

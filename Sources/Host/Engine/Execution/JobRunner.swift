@@ -141,6 +141,10 @@ struct JobRunner: Sendable {
         return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)
     }
 
+    /// `github.actor`: the user running nixactions (read once: the environment is copied into a
+    /// new dictionary on every read).
+    static let actor = ProcessInfo.processInfo.environment["USER"] ?? "local"
+
     /// The contexts every expression of this job sees (steps and env are added as they change).
     func baseContexts(_ started: JobStarted) -> [String: ExpressionValue] {
         let project = (options.projectDirectory as NSString).lastPathComponent
@@ -148,7 +152,7 @@ struct JobRunner: Sendable {
             "github": .object([
                 "workflow": .string(workflow.name), "job": .string(job.id), "run_id": .string(options.runID),
                 "run_number": .string("1"), "run_attempt": .string("1"), "workspace": .string(started.workspace),
-                "event_name": .string("local"), "repository": .string(project), "actor": .string(ProcessInfo.processInfo.environment["USER"] ?? "local"),
+                "event_name": .string("local"), "repository": .string(project), "actor": .string(Self.actor),
                 "ref": .string(""), "sha": .string(""), "server_url": .string(""),
             ]),
             "runner": .object(["os": .string("Linux"), "arch": .string("X64"), "name": .string("nixactions"), "temp": .string(started.temporaryDirectory)]),
