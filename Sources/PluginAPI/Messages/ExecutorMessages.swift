@@ -60,10 +60,31 @@ public struct JobStarted: Codable, Sendable, Hashable {
     public var workspace: String
     /// A temporary folder for the job (`RUNNER_TEMP`), removed by `finish_job`.
     public var temporaryDirectory: String
+    /// Where the job runs, as GitHub names it (ABI 1.2): `runner.os` (`Linux`, `macOS`, `Windows`)
+    /// and `runner.arch` (`X64`, `ARM64`, `X86`, `ARM`); nil: the host's own.
+    public var os: String?
+    public var arch: String?
 
     public init(workspace: String, temporaryDirectory: String) {
         self.workspace = workspace
         self.temporaryDirectory = temporaryDirectory
+    }
+
+    public init(workspace: String, temporaryDirectory: String, os: String?, arch: String?) {
+        self.init(workspace: workspace, temporaryDirectory: temporaryDirectory)
+        self.os = os
+        self.arch = arch
+    }
+
+    /// GitHub's name for a machine architecture as `uname -m` prints it (`x86_64` → `X64`).
+    public static func runnerArch(machine: String) -> String {
+        switch machine {
+        case "x86_64", "amd64": return "X64"
+        case "aarch64", "arm64": return "ARM64"
+        case "i386", "i686", "x86": return "X86"
+        case let other where other.hasPrefix("arm"): return "ARM"
+        default: return machine
+        }
     }
 }
 
@@ -168,12 +189,15 @@ extension JobStarted: FastJSONMessage {
         writer.beginObject()
         writer.key("workspace"); writer.string(workspace)
         writer.key("temporaryDirectory"); writer.string(temporaryDirectory)
+        if let os { writer.key("os"); writer.string(os) }
+        if let arch { writer.key("arch"); writer.string(arch) }
         writer.endObject()
     }
 
     public init(json: JSONValue) throws {
         self.init(workspace: try json.string("workspace", of: "JobStarted"),
-                  temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"))
+                  temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"),
+                  os: try json.optionalString("os", of: "JobStarted"), arch: try json.optionalString("arch", of: "JobStarted"))
     }
 }
 

@@ -121,8 +121,15 @@ struct DocumentedRulesScenarios {
                       echo /second/dir >> "$GITHUB_PATH"
                   - id: named
                     run: echo "named=$GITHUB_ACTION job_env=$FROM_JOB_ENV path=${PATH%%:/usr*} ci=$CI f=$F"
+                  - run: echo "runner=$RUNNER_OS/$RUNNER_ARCH ${{ runner.os }}/${{ runner.arch }}"
             """)
         #expect(result.status == 0)
+        // What the local executor reports (uname's machine, GitHub's names).
+        var names = utsname()
+        uname(&names)
+        let machine = withUnsafeBytes(of: &names.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let arch = machine == "x86_64" ? "X64" : machine == "aarch64" ? "ARM64" : machine
+        #expect(result.stdout.contains("[a] runner=Linux/\(arch) Linux/\(arch)\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] first=__run_1\n"))
         #expect(result.stdout.contains("[a] named=named job_env=yes path=/second/dir:/first/dir"))
         #expect(result.stdout.contains("ci=true f=1.0\n"))

@@ -229,7 +229,8 @@ extension JobRunner {
         environment["GITHUB_ACTIONS"] = "true"
         environment["GITHUB_WORKSPACE"] = started.workspace
         environment["RUNNER_TEMP"] = started.temporaryDirectory
-        environment["RUNNER_OS"] = "Linux"
+        environment["RUNNER_OS"] = started.os ?? "Linux"
+        environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
         environment["GITHUB_WORKFLOW"] = workflow.name
         environment["GITHUB_RUN_ID"] = options.runID

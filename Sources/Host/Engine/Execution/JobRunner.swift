@@ -155,7 +155,10 @@ struct JobRunner: Sendable {
                 "event_name": .string("local"), "repository": .string(project), "actor": .string(Self.actor),
                 "ref": .string(""), "sha": .string(""), "server_url": .string(""),
             ]),
-            "runner": .object(["os": .string("Linux"), "arch": .string("X64"), "name": .string("nixactions"), "temp": .string(started.temporaryDirectory)]),
+            "runner": .object([
+                "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
+                "temp": .string(started.temporaryDirectory),
+            ]),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
             "strategy": .object([
                 "fail-fast": .bool(job.strategy?.failFast ?? true), "job-index": .number(Double(planned.matrixIndex)),
