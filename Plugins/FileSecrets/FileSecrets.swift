@@ -74,12 +74,15 @@ final class FileSecrets: SecretsPlugin {
             do {
                 return try JSONValue.parse(Array(text.utf8))
             } catch {
-                throw OperationFailure(message: "\(file) is not valid JSON (\(error))".replacingOccurrences(of: "invalid JSON ", with: ""))
+                // The place only: the parser's words may quote the file.
+                let place = "\(error)".range(of: #"at byte \d+"#, options: .regularExpression).map { " (\("\(error)"[$0]))" } ?? ""
+                throw OperationFailure(message: "\(file) is not valid JSON\(place)")
             }
         case "yaml":
             do {
                 guard let node = try Yams.compose(yaml: text) else { return .object([:]) }
-                return try json(node)
+                var budget = maximumNodes
+                return try json(node, budget: &budget)
             } catch let error as OperationFailure {
                 throw error
             } catch let error as YamlError {
@@ -100,7 +103,15 @@ final class FileSecrets: SecretsPlugin {
         }
     }
 
-    static func json(_ node: Node) throws -> JSONValue {
+    /// Aliases are followed, as YAML says; this bounds what they can expand to.
+    static let maximumNodes = 100_000
+
+    static func json(_ node: Node, budget: inout Int) throws -> JSONValue {
+        budget -= 1
+        guard budget >= 0 else {
+            throw OperationFailure(message: "the YAML file expands to more than \(maximumNodes) values (aliases that nest?)",
+                                   hint: "a secrets file is small; write the values out instead of using aliases")
+        }
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {
@@ -116,13 +127,15 @@ final class FileSecrets: SecretsPlugin {
             var members: [String: JSONValue] = [:]
             for (key, value) in mapping {
                 guard case .scalar(let name) = key else { throw OperationFailure(message: "a YAML key that is not text") }
-                members[name.string] = try json(value)
+                members[name.string] = try json(value, budget: &budget)
             }
             return .object(members)
         case .sequence(let sequence):
-            return .array(try sequence.map(json))
+            var items: [JSONValue] = []
+            for item in sequence { items.append(try json(item, budget: &budget)) }
+            return .array(items)
         case .alias:
-            throw OperationFailure(message: "YAML aliases are not read in secret files")
+            throw OperationFailure(message: "an unresolved YAML alias")
         }
     }
 }

@@ -38,8 +38,9 @@ final class VaultSecrets: SecretsPlugin {
     let host: HostServices
     /// Clients by CA file ("" for the system roots), shut down by `release`.
     private let clients = Mutex<[String: HTTPClient]>([:])
-    /// Tokens this instance obtained by logging in (address, token): revoked by `release`.
-    private let loginTokens = Mutex<[(String, [UInt8])]>([])
+    /// Tokens this instance obtained by logging in (address, token, the client that got it):
+    /// revoked by `release` through the same client (the same trusted CA).
+    private let loginTokens = Mutex<[(String, [UInt8], HTTPClient)]>([])
     /// AppRole logins shared by entries of one run (address + role → token).
     private let loginCache = Mutex<[String: [UInt8]]>([:])
 
@@ -123,8 +124,7 @@ final class VaultSecrets: SecretsPlugin {
             defer { tokens.removeAll() }
             return tokens
         }
-        for (address, token) in tokens {
-            guard let client = clients.withLock({ $0.values.first }) else { break }
+        for (address, token, client) in tokens {
             _ = try? await self.request(.POST, "\(address)/v1/auth/token/revoke-self", token: token, namespace: nil, body: nil, client: client,
                                         context: context, attempts: 1)
         }
@@ -199,7 +199,7 @@ final class VaultSecrets: SecretsPlugin {
             }
             let bytes = Array(token.utf8)
             host.registerSecret(token)  // never printed, whatever happens
-            loginTokens.withLock { $0.append((address, bytes)) }
+            loginTokens.withLock { $0.append((address, bytes, client)) }
             loginCache.withLock { $0[cacheKey] = bytes }
             return bytes
         }
@@ -258,6 +258,7 @@ final class VaultSecrets: SecretsPlugin {
             } catch {
                 lastError = Self.describe(error)
                 if attempt < attempts {
+                    context.log(.warning, "Vault at \(Self.safe(url)): \(lastError); retrying (\(attempt)/\(attempts - 1))")
                     try await Task.sleep(for: .milliseconds(200 << (attempt - 1)))
                     continue
                 }

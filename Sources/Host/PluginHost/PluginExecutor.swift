@@ -64,6 +64,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         return .seconds(20)
     }()
+    /// How long a job's start (its workspace, a container, an image pull) may take: it runs before
+    /// the job's own time limit starts.
+    static let startDeadline: Duration = .seconds(600)
     /// How long job cleanup (`finish_job`, never cancelled) may take.
     static let cleanupDeadline: Duration = .seconds(60)
 
@@ -136,7 +139,8 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     }
 
     func startJob(_ job: JobSpec) async throws -> JobStarted {
-        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, what: "starting job '\(job.displayName)'")
+        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
+                          what: "starting job '\(job.displayName)'")
     }
 
     func runStep(_ step: StepSpec, output: any StepOutputSink) async throws -> StepResult {

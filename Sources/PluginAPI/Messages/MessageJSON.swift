@@ -397,7 +397,7 @@ struct JSONParser {
             guard digits() > 0 else { throw error("expected an exponent") }
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
-        guard let number = Double(text) else { throw error("bad number '\(text)'") }
+        guard let number = Double(text) else { throw error("a malformed number") }
         return number
     }
 

@@ -126,5 +126,7 @@ public struct OperationContext: Sendable {
     public var remainingSeconds: Double? { host.remainingSeconds(id) }
 
     /// Whether the host has cancelled this operation or the whole run.
-    public var isCancelled: Bool { host.isCancelled(id) || host.isCancelled(0) }
+    /// A 1.2 host answers for the operation alone (cleanup is never cancelled, even while the
+    /// run is); a 1.1 host is asked about the run too.
+    public var isCancelled: Bool { host.isCancelled(id) || (!host.hasABI12 && host.isCancelled(0)) }
 }

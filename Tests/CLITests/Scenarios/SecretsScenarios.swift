@@ -16,9 +16,13 @@ struct SecretsScenarios {
                   - name: Deploy
                     run: |
                       echo "Deploying with key: $API_KEY"
+                      echo "and again: ${{ secrets.API_KEY }}"
             """, arguments: ["--env", "API_KEY=sk_live_123abc456def"])
         expectNoLeak(runs, ["sk_live"])
-        for run in runs where run.format != "json" { #expect(run.result.stdout.contains("Deploying with key: ***")) }
+        for run in runs where run.format != "json" {
+            #expect(run.result.stdout.contains("Deploying with key: ***"))
+            #expect(run.result.stdout.contains("and again: ***"))
+        }
     }
 
     @Test("names that look secret (*_TOKEN, *_PASSWORD, API_KEY …) are masked without being declared")
@@ -55,10 +59,14 @@ struct SecretsScenarios {
                     run: |
                       [ "$ALL" = "$(printf 'two\\nlines-secret|literal $HOME \\\\n kept|spaced-secret-value|given-secret-1|env-secret-2')" ] && echo same
                       echo "$ALL"
+                      echo "exported=[${GIVEN:-}]"
             """, arguments: ["--secret-file", temp.path + "/s.env", "--secret", "GIVEN=given-secret-1", "--secret", "FROM_ENV"],
             environment: ["FROM_ENV": "env-secret-2"])
         expectNoLeak(runs, ["lines-secret", "literal $HOME", "spaced-secret-value", "given-secret-1", "env-secret-2"])
-        for run in runs where run.format != "json" { #expect(run.result.stdout.contains("] same\n"), "\(run.result.stdout)") }
+        for run in runs where run.format != "json" {
+            #expect(run.result.stdout.contains("] same\n"), "\(run.result.stdout)")
+            #expect(run.result.stdout.contains("] exported=[]\n"), "an undeclared --secret is not an env variable")
+        }
     }
 
     @Test("a required secret no source provides stops the run before any job; an undefined secrets.X warns and is empty")
@@ -91,6 +99,79 @@ struct SecretsScenarios {
         #expect(undefined.status == 0)
         #expect(undefined.stdout.contains("[a] token=[]\n"))
         #expect(undefined.stderr.contains("undefined.yml:4:31: warning: secrets.GITHUB_TOKEN is not defined: it is the empty string"), "\(undefined.stderr)")
+    }
+
+    @Test("declared names: set by env: (masked, no warning), set by nothing (a warning, empty), too short (a warning)")
+    func declaredNames() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            secrets: [FROM_ENV_KEY, NEVER_SET]
+            env:
+              FROM_ENV_KEY: from-env-secret-77
+            jobs:
+              a:
+                steps:
+                  - name: s
+                    run: echo "[$FROM_ENV_KEY] [${NEVER_SET:-}] [${{ secrets.SHORT }}]"
+            """)
+        let result = try nixactions(["run", "wf.yml", "--secret", "SHORT=abc"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[a] [***] [] [abc]\n"), "\(result.stdout)")
+        #expect(!result.stderr.contains("FROM_ENV_KEY"), "set by env:, so no warning: \(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:1:25: warning: the secret 'NEVER_SET' is declared and nothing sets it when the run starts"))
+        #expect(result.stderr.contains("warning: the secret 'SHORT' is shorter than 4 bytes and cannot be masked in the logs"))
+    }
+
+    @Test("the env provider and the older mapping form; precedence: later entry, then job entry, then env: wins")
+    func envProviderAndPrecedence() throws {
+        let runs = try runAllFormats("""
+            secrets:
+              - provider: env
+                names: [HOST_SIDE_TOKEN]
+              - provider: env
+                names: [FIRST_VALUE]
+                as: SHARED
+              - provider: env
+                names: [SECOND_VALUE]
+                as: SHARED
+            jobs:
+              a:
+                secrets:
+                  OLD_FORM: env:HOST_SIDE_TOKEN
+                steps:
+                  - name: s
+                    run: |
+                      echo "[$HOST_SIDE_TOKEN] [$OLD_FORM] [${{ secrets.OLD_FORM }}] [$SHARED]"
+                      [ "$SHARED" = "$SECOND_VALUE" ] && [ "${{ secrets.SHARED }}" = "$SECOND_VALUE" ] && echo a-later-entry-wins
+              b:
+                secrets:
+                  - provider: env
+                    names: [JOB_VALUE]
+                    as: SHARED
+                steps:
+                  - name: s
+                    run: |
+                      [ "$SHARED" = "$JOB_VALUE" ] && [ "${{ secrets.SHARED }}" = "$JOB_VALUE" ] && echo b-job-entry-wins
+              c:
+                env:
+                  SHARED: plain-env-wins
+                steps:
+                  - name: s
+                    run: |
+                      [ "$SHARED" = plain-env-wins ] && echo c-env-wins
+                      echo "c [$SHARED] [${{ secrets.SHARED }}]"
+            """, environment: ["HOST_SIDE_TOKEN": "host-token-881", "FIRST_VALUE": "first-883", "SECOND_VALUE": "second-882",
+                               "JOB_VALUE": "job-884"])
+        expectNoLeak(runs, ["host-token-881", "second-882", "first-883", "job-884"])
+        for run in runs where run.format != "json" {
+            #expect(run.result.stdout.contains("[a] [***] [***] [***] [***]\n"), "\(run.result.stdout)")
+            #expect(run.result.stdout.contains("[a] a-later-entry-wins\n"))
+            #expect(run.result.stdout.contains("[b] b-job-entry-wins\n"))
+            // The env: value wins, and is masked: SHARED is a secret's name wherever its value comes from.
+            #expect(run.result.stdout.contains("[c] c-env-wins\n"), "\(run.result.stdout)")
+            #expect(run.result.stdout.contains("[c] c [***] [***]\n"), "\(run.result.stdout)")
+        }
     }
 
     @Test("file provider: dotenv, JSON and YAML with nested keys, keys:, as:, env: false, job scope")

@@ -101,12 +101,21 @@ public struct SecretResolver: Sendable {
             scoped += job.secrets.map { Scoped(spec: $0, job: job.id) }
         }
 
+        // Names an `env:` of the workflow, a job that runs or one of its steps sets: their values
+        // are known (and masked) when the step's environment is made.
+        var setByWorkflow = Set(workflow.env.map(\.name))
+        for job in workflow.jobs where selected.contains(job.id) {
+            setByWorkflow.formUnion(job.env.map(\.name))
+            for step in job.steps { setByWorkflow.formUnion(step.env.map(\.name)) }
+        }
+
         // Declared names: the value of that variable, wherever it is set.
         for entry in scoped {
             guard case .name(let name) = entry.spec.source else { continue }
             resolved.declaredNames.insert(name)
             let value = commandLine[name] ?? environment[name] ?? hostEnvironment[name]
             guard let value else {
+                if setByWorkflow.contains(name) { continue }
                 let where_ = context(entry)
                 if entry.spec.required {
                     problems.errors.append(Diagnostic(
@@ -114,7 +123,8 @@ public struct SecretResolver: Sendable {
                         hint: "pass it with --secret \(name) (reading the variable \(name)), --secret-file FILE, --env-file FILE, or set it in the environment"))
                 } else {
                     problems.warnings.append(Diagnostic(
-                        .warning, "the secret '\(name)' is declared and not set; it is empty", at: entry.spec.location, context: where_))
+                        .warning, "the secret '\(name)' is declared and nothing sets it when the run starts", at: entry.spec.location,
+                        context: where_, hint: "it is empty unless a step sets it through $GITHUB_ENV (masked from then on); pass it with --secret \(name) or --secret-file"))
                 }
                 continue
             }
