@@ -139,7 +139,10 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "TestSupport"], path: "Tests/EngineTests"),
         .testTarget(
             name: "PluginHostTests",
-            dependencies: ["NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin", "TestSupport"],
+            dependencies: [
+                "NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "NixActionsPluginKit", "CNixActionsPlugin",
+                "TestSupport",
+            ],
             path: "Tests/PluginHostTests"
         ),
         .testTarget(

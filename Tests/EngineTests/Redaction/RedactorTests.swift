@@ -33,6 +33,22 @@ struct RedactorTests {
         #expect(!redactor.redact(json).contains("word"))
     }
 
+    @Test("base64 wrapped as PEM (64 columns) and as base64(1) (76 columns) is masked on every line")
+    func wrappedBase64() {
+        let secret = "-----pem-like-secret-" + String(repeating: "0123456789", count: 12)
+        let redactor = Redactor()
+        redactor.add(secret)
+        for (width, options) in [(64, Data.Base64EncodingOptions.lineLength64Characters), (76, .lineLength76Characters)] {
+            let encoded = Data(("prefix " + secret).utf8).base64EncodedString(options: [options, .endLineWithLineFeed])
+            let redacted = redactor.redact(encoded)
+            let lines = encoded.split(separator: "\n")
+            #expect(lines.count >= 2, "\(width)")
+            // Every full line of the encoding lies inside the secret's part: none survives.
+            for line in lines.dropFirst().dropLast() { #expect(!redacted.contains(line), "\(width): \(line) leaked") }
+            #expect(redacted.contains("***"), "\(width)")
+        }
+    }
+
     @Test("secrets added mid-run apply to everything after, and every event kind is redacted")
     func reporterRedactsEverything() {
         final class Collect: RunReporter {
