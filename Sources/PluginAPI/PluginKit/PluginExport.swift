@@ -131,17 +131,34 @@ public enum PluginExport {
 /// One executor instance and the tasks of its running operations.
 final class ExecutorBox: Sendable {
     let executor: any ExecutorPlugin
-    let host: HostServices
-    let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+    let operations: Operations
 
     init(executor: any ExecutorPlugin, host: HostServices) {
         self.executor = executor
-        self.host = host
+        self.operations = Operations(host: host)
     }
 
-    /// Run `body` as the operation `op`, completing it exactly once with its encoded result.
     func start<Result: Encodable & Sendable>(
-        _ op: UInt64, _ body: @escaping @Sendable (OperationContext) async throws -> Result
+        _ op: UInt64, cancellable: Bool = true, _ body: @escaping @Sendable (OperationContext) async throws -> Result
+    ) {
+        operations.start(op, cancellable: cancellable, body)
+    }
+
+    func cancel(_ op: UInt64) { operations.cancel(op) }
+}
+
+/// The running operations of one plugin instance (any interface): each runs as a task that
+/// completes its `op` exactly once, and can be cancelled by `op` while it runs.
+final class Operations: Sendable {
+    let host: HostServices
+    private let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+
+    init(host: HostServices) { self.host = host }
+
+    /// Run `body` as the operation `op`, completing it with its encoded result. A cleanup
+    /// operation (`cancellable: false`) is never kept, so `cancel(op)` finds nothing (ABI 1.2).
+    func start<Result: Encodable & Sendable>(
+        _ op: UInt64, cancellable: Bool = true, _ body: @escaping @Sendable (OperationContext) async throws -> Result
     ) {
         let context = OperationContext(id: op, host: host)
         let host = self.host
@@ -155,16 +172,15 @@ final class ExecutorBox: Sendable {
             self.tasks.withLock { _ = $0.removeValue(forKey: op) }
             host.complete(op, status: status, result: bytes)
         }
+        guard cancellable else { return }
         tasks.withLock { tasks in
             if !finished.isSet { tasks[op] = task }
         }
     }
 
     func cancel(_ op: UInt64) {
-        let task = tasks.withLock { $0[op] }
-        task?.cancel()
+        tasks.withLock { $0[op] }?.cancel()
     }
-
 }
 
 extension PluginExport {
@@ -216,6 +232,34 @@ extension PluginExport {
         }
     }
 
+    /// `create` of any interface: decode the configuration, make the instance (an object the
+    /// plugin owns until `destroy`), or write why not into `error`.
+    static func create<Configuration: Decodable>(
+        _ type: Configuration.Type, _ config: UnsafePointer<UInt8>?, _ length: Int,
+        _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ error: UnsafeMutablePointer<nxa_error>?, what: String,
+        _ make: (State, Configuration) throws -> AnyObject?
+    ) -> nxa_status {
+        guard let state = PluginExport.state, let out else {
+            fill(error, "\(what) interface used before the entry handshake")
+            return NXA_STATUS_INVALID_ARGUMENT
+        }
+        guard let configuration = decode(type, config, length, error) else { return NXA_STATUS_INVALID_ARGUMENT }
+        do {
+            guard let instance = try make(state, configuration) else {
+                fill(error, "this plugin has no \(what) interface")
+                return NXA_STATUS_INVALID_ARGUMENT
+            }
+            out.pointee = Unmanaged.passRetained(instance).toOpaque()
+            return NXA_STATUS_OK
+        } catch let failure as OperationFailure {
+            fill(error, failure.error.message)
+            return NXA_STATUS_FAILED
+        } catch let other {
+            fill(error, String(describing: other))
+            return NXA_STATUS_FAILED
+        }
+    }
+
     static func box(_ instance: UnsafeMutableRawPointer?) -> ExecutorBox? {
         instance.map { Unmanaged<ExecutorBox>.fromOpaque($0).takeUnretainedValue() }
     }
@@ -228,23 +272,10 @@ extension PluginExport {
             to: nxa_executor_v1(
                 struct_size: UInt32(MemoryLayout<nxa_executor_v1>.size),
                 create: { _, config, configLength, outInstance, error in
-                    guard let state = PluginExport.state, let type = state.declaration.executor, let outInstance else {
-                        PluginExport.fill(error, "executor interface used before the entry handshake")
-                        return NXA_STATUS_INVALID_ARGUMENT
-                    }
-                    guard let configuration = PluginExport.decode(ExecutorConfiguration.self, config, configLength, error)
-                    else { return NXA_STATUS_INVALID_ARGUMENT }
-                    do {
-                        let executor = try type.init(configuration: configuration, host: state.host)
-                        let box = ExecutorBox(executor: executor, host: state.host)
-                        outInstance.pointee = Unmanaged.passRetained(box).toOpaque()
-                        return NXA_STATUS_OK
-                    } catch let failure as OperationFailure {
-                        PluginExport.fill(error, failure.error.message)
-                        return NXA_STATUS_FAILED
-                    } catch let other {
-                        PluginExport.fill(error, String(describing: other))
-                        return NXA_STATUS_FAILED
+                    PluginExport.create(ExecutorConfiguration.self, config, configLength, outInstance, error, what: "executor") {
+                        state, configuration in
+                        guard let type = state.declaration.executor else { return nil }
+                        return ExecutorBox(executor: try type.init(configuration: configuration, host: state.host), host: state.host)
                     }
                 },
                 start_job: { instance, op, json, length, error in
@@ -268,7 +299,7 @@ extension PluginExport {
                     guard let box = PluginExport.box(instance),
                         let job = PluginExport.decode(JobSpec.self, json, length, error)
                     else { return NXA_STATUS_INVALID_ARGUMENT }
-                    box.start(op) { context in
+                    box.start(op, cancellable: false) { context in
                         try await box.executor.finishJob(job, context: context)
                         return Empty()
                     }

@@ -56,43 +56,31 @@ public final class SecretValues: Sendable {
 /// One secrets instance and the tasks of its running resolves.
 final class SecretsBox: Sendable {
     let provider: any SecretsPlugin
-    let host: HostServices
-    let tasks = Mutex<[UInt64: Task<Void, Never>]>([:])
+    let operations: Operations
 
     init(provider: any SecretsPlugin, host: HostServices) {
         self.provider = provider
-        self.host = host
+        self.operations = Operations(host: host)
     }
 
     func resolve(_ op: UInt64, _ entry: SecretsEntry) {
-        let context = OperationContext(id: op, host: host)
-        let host = self.host, provider = self.provider
-        tasks.withLock { tasks in
-            tasks[op] = Task {
-                let values = SecretValues(context: context)
-                let (status, bytes) = await PluginExport.outcome {
-                    try await provider.resolve(entry, into: values, context: context)
-                    return SecretsResolved(names: values.names)
-                }
-                self.tasks.withLock { _ = $0.removeValue(forKey: op) }
-                host.complete(op, status: status, result: bytes)
-            }
+        let provider = self.provider
+        operations.start(op) { context in
+            let values = SecretValues(context: context)
+            try await provider.resolve(entry, into: values, context: context)
+            return SecretsResolved(names: values.names)
         }
     }
 
     func release(_ op: UInt64, _ request: SecretsRelease) {
-        let context = OperationContext(id: op, host: host)
-        let host = self.host, provider = self.provider
-        // Never cancelled: not kept in `tasks`, so `cancel(op)` finds nothing.
-        Task {
+        let provider = self.provider
+        operations.start(op, cancellable: false) { context in
             await provider.release(request, context: context)
-            host.complete(op, status: NXA_STATUS_OK, result: Array("{}".utf8))
+            return Empty()
         }
     }
 
-    func cancel(_ op: UInt64) {
-        tasks.withLock { $0[op] }?.cancel()
-    }
+    func cancel(_ op: UInt64) { operations.cancel(op) }
 }
 
 extension PluginExport {
@@ -110,22 +98,10 @@ extension PluginExport {
             to: nxa_secrets_v1(
                 struct_size: UInt32(MemoryLayout<nxa_secrets_v1>.size),
                 create: { _, config, configLength, outInstance, error in
-                    guard let state = PluginExport.state, let type = state.declaration.secrets, let outInstance else {
-                        PluginExport.fill(error, "secrets interface used before the entry handshake")
-                        return NXA_STATUS_INVALID_ARGUMENT
-                    }
-                    guard let configuration = PluginExport.decode(SecretsConfiguration.self, config, configLength, error)
-                    else { return NXA_STATUS_INVALID_ARGUMENT }
-                    do {
-                        let provider = try type.init(configuration: configuration, host: state.host)
-                        outInstance.pointee = Unmanaged.passRetained(SecretsBox(provider: provider, host: state.host)).toOpaque()
-                        return NXA_STATUS_OK
-                    } catch let failure as OperationFailure {
-                        PluginExport.fill(error, failure.error.message)
-                        return NXA_STATUS_FAILED
-                    } catch let other {
-                        PluginExport.fill(error, String(describing: other))
-                        return NXA_STATUS_FAILED
+                    PluginExport.create(SecretsConfiguration.self, config, configLength, outInstance, error, what: "secrets") {
+                        state, configuration in
+                        guard let type = state.declaration.secrets else { return nil }
+                        return SecretsBox(provider: try type.init(configuration: configuration, host: state.host), host: state.host)
                     }
                 },
                 resolve: { instance, op, json, length, error in

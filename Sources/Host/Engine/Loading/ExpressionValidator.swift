@@ -31,29 +31,17 @@ struct ExpressionValidator {
         let workflowEnv = Set(workflow.env.map(\.name))
         let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
         for entry in workflow.env { check(entry.value, Place(what: "env.\(entry.name)", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv)) }
+        // Jobs are checked independently, in slices (`Slices`), merged in order.
         let jobs = workflow.jobs
-        let slices = jobs.count >= 256 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
-        if slices <= 1 {
-            for job in jobs { checkJob(job, workflowEnv: workflowEnv) }
-            return
-        }
-        // Jobs are checked independently: one slice per core, merged in order.
-        let size = (jobs.count + slices - 1) / slices
-        let results = Mutex<[Int: ([Diagnostic], [SecretReference])]>([:])
         let base = self
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            let range = (slice * size)..<min(jobs.count, (slice + 1) * size)
-            guard !range.isEmpty else { return }
+        let parts = Slices.map(count: jobs.count) { range in
             var local = base
             local.diagnostics = DiagnosticBag()
             local.secretReferences = []
             for job in jobs[range] { local.checkJob(job, workflowEnv: workflowEnv) }
-            let outcome = (local.diagnostics.diagnostics, local.secretReferences)
-            results.withLock { $0[slice] = outcome }
+            return (local.diagnostics.diagnostics, local.secretReferences)
         }
-        let all = results.withLock { $0 }
-        for slice in 0..<slices {
-            guard let (found, references) = all[slice] else { continue }
+        for (found, references) in parts {
             for diagnostic in found { diagnostics.append(diagnostic) }
             secretReferences += references
         }

@@ -164,32 +164,20 @@ public enum WorkflowLoader {
             reader.diagnostics.error("'jobs' is empty", at: reader.location(jobsNode), context: workflowContext,
                                      hint: "add at least one job with 'steps:'")
         }
-        // Jobs compile independently: a large workflow is split into one slice per core, each
-        // with its own reader (diagnostics) and its own list of unsupported keys, merged in order.
-        let slices = jobPairs.count >= 256 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
-        if slices <= 1 {
-            compileJobs(jobPairs[...], reader: &reader, workflow: &workflow, context: workflowContext)
-            return workflow
-        }
-        let size = (jobPairs.count + slices - 1) / slices
-        let results = Mutex<[Int: (jobs: [Job], unsupported: [Located<String>], diagnostics: [Diagnostic])]>([:])
+        // Jobs compile independently: a large workflow is split into slices (`Slices`), each with
+        // its own reader (diagnostics) and its own list of unsupported keys, merged in order.
         let base = workflow, baseReader = reader
         // Yams nodes are not marked Sendable; they are only read here, never changed.
         nonisolated(unsafe) let sharedPairs = jobPairs
-        DispatchQueue.concurrentPerform(iterations: slices) { slice in
-            let range = (slice * size)..<min(sharedPairs.count, (slice + 1) * size)
-            guard !range.isEmpty else { return }
+        let parts = Slices.map(count: jobPairs.count) { range in
             var localReader = baseReader
             localReader.diagnostics = DiagnosticBag()
             var local = base
             local.unsupported = []
             compileJobs(sharedPairs[range], reader: &localReader, workflow: &local, context: workflowContext)
-            let outcome = (local.jobs, local.unsupported, localReader.diagnostics.diagnostics)
-            results.withLock { $0[slice] = outcome }
+            return (jobs: local.jobs, unsupported: local.unsupported, diagnostics: localReader.diagnostics.diagnostics)
         }
-        let all = results.withLock { $0 }
-        for slice in 0..<slices {
-            guard let part = all[slice] else { continue }
+        for part in parts {
             workflow.jobs += part.jobs
             workflow.unsupported += part.unsupported
             for diagnostic in part.diagnostics { reader.diagnostics.append(diagnostic) }

@@ -29,6 +29,8 @@ public final class Redactor: Sendable {
     private struct Registry {
         var patterns: [RedactionPattern] = []
         var known: Set<RedactionPattern> = []
+        /// Values given to `add`, and whether they could be masked.
+        var values: [String: Bool] = [:]
         var version = 0
         var built = RedactionAutomaton.empty
         var builtVersion = 0
@@ -43,8 +45,15 @@ public final class Redactor: Sendable {
     /// Register a secret. Returns false (and masks nothing) when the value is too short to mask.
     @discardableResult
     public func add(_ secret: String) -> Bool {
-        guard let forms = RedactionForms.patterns(for: secret) else { return false }
+        // A value seen before (a secret's variable in every step's environment) costs one lookup,
+        // not the derivation of its forms again.
+        if let known = registry.withLock({ $0.values[secret] }) { return known }
+        guard let forms = RedactionForms.patterns(for: secret) else {
+            registry.withLock { $0.values[secret] = false }
+            return false
+        }
         registry.withLock { registry in
+            registry.values[secret] = true
             var changed = false
             for form in forms where registry.known.insert(form).inserted {
                 registry.patterns.append(form)
