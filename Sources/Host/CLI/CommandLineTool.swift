@@ -7,8 +7,14 @@ import NixActionsEngine
 /// Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled.
 public enum CommandLineTool {
     public static func main(_ arguments: [String]) async -> Int32 {
+        // The supervisor starts with every run: its fixed arguments are read without building the
+        // whole command tree (ArgumentParser's reflection costs milliseconds per start).
+        if let supervise = SuperviseCommand.fastParse(arguments) {
+            do { try supervise.run() } catch { return ExitStatus.usage }
+            return 0
+        }
         do {
-            var command = try NixActions.parseAsRoot(arguments)
+            var command = try fastParse(arguments) ?? NixActions.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -27,6 +33,16 @@ public enum CommandLineTool {
             if !message.isEmpty { standardError(message + "\n") }
             return ExitStatus.usage
         }
+    }
+}
+
+extension CommandLineTool {
+    /// `run` parsed on its own, without the root's tree of every subcommand (ArgumentParser builds
+    /// and reflects each command's arguments: milliseconds at every start). Anything it does not
+    /// take (help, a usage error) goes the normal way, for the normal messages.
+    static func fastParse(_ arguments: [String]) -> (any ParsableCommand)? {
+        guard arguments.first == "run", !arguments.contains(where: { $0.hasPrefix("--generate-completion") }) else { return nil }
+        return try? RunCommand.parse(Array(arguments.dropFirst()))
     }
 }
 

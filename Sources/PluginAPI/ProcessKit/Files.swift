@@ -76,6 +76,30 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
+    /// The names in the folder `path` that begin with `prefix`, or nil when it cannot be read.
+    /// Names are compared as bytes before any string is made: a shared /tmp can hold thousands of
+    /// entries, and a run lists it at every start.
+    public static func names(in path: String, prefix: String) -> [String]? {
+        guard let folder = opendir(path) else { return nil }
+        defer { closedir(folder) }
+        let wanted = Array(prefix.utf8)
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let matches = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> Bool in
+                let name = raw.bindMemory(to: UInt8.self)
+                guard name.count > wanted.count else { return false }
+                for index in 0..<wanted.count where name[index] != wanted[index] { return false }
+                return name[wanted.count] != 0 || wanted.isEmpty
+            }
+            if matches {
+                names.append(withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                })
+            }
+        }
+        return names
+    }
+
     /// The number of entries of the folder `path`, or nil when it cannot be read.
     public static func entryCount(_ path: String) -> Int? {
         let count = nxa_folder_count(path)

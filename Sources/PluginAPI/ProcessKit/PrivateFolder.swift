@@ -74,8 +74,11 @@ public final class PrivateFolder: Sendable {
     /// - Parameter beforeRemoving: called with each dead folder's name, before it is removed.
     /// - Returns: the folders removed.
     @discardableResult
-    public static func sweepDead(base: String, matching: (String) -> Bool, beforeRemoving: (String) -> Void = { _ in }) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
+    /// - Parameter prefix: only names beginning with it are considered (compared as bytes, so a
+    ///   crowded /tmp costs little).
+    public static func sweepDead(base: String, prefix: String, matching: (String) -> Bool,
+                                 beforeRemoving: (String) -> Void = { _ in }) -> [String] {
+        guard let names = FastFiles.names(in: base, prefix: prefix) else { return [] }
         var removed: [String] = []
         for name in names where matching(name) {
             let folder = base + "/" + name

@@ -115,9 +115,16 @@ public final class ConsoleReporter: RunReporter {
     }
 
     static func format(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        if seconds < 60 { return String(format: "%.2fs", seconds) }
-        return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+        // Digits by hand (every job's line has one): String(format:) boxes its arguments.
+        let components = duration.components
+        let seconds = Int(components.seconds)
+        if seconds < 60 {
+            let hundredths = Int((Double(components.attoseconds) / 1e16).rounded())
+            let whole = seconds + hundredths / 100, fraction = hundredths % 100
+            if whole < 60 { return "\(whole).\(fraction < 10 ? "0" : "")\(fraction)s" }
+        }
+        let rest = seconds % 60
+        return "\(seconds / 60)m\(rest < 10 ? "0" : "")\(rest)s"
     }
 
     static func table(_ rows: [JobRow]) -> String {
