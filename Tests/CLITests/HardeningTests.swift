@@ -28,6 +28,25 @@ struct HardeningTests {
         #expect(clock.now - started < .seconds(10), "the step waited for its background process")
     }
 
+    @Test("the supervisor, started with its arguments read without ArgumentParser, cleans up after a host that died")
+    func supervisorFastPath() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/run-folder"
+        try FileManager.default.createDirectory(atPath: folder + "/jobs", withIntermediateDirectories: true)
+        // Standard input at its end: the host is gone without saying "done".
+        let tracking = "supervise-test-\(getpid())"
+        let result = try nixactions(["__supervise", "--run-folder", folder, "--tracking-id", tracking],
+                                    environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("parsable argument"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder), "the supervisor left the run folder")
+        // Arguments in another shape still go through ArgumentParser, with its messages.
+        let wrong = try nixactions(["__supervise", "--tracking-id", tracking])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("--run-folder"), "\(wrong.stderr)")
+    }
+
     @Test("run folders are private (0700), made fresh under an unpredictable name, and logs are private too")
     func privateRunFolders() throws {
         let temp = try TemporaryDirectory()

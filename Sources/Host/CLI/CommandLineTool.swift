@@ -9,8 +9,8 @@ public enum CommandLineTool {
     public static func main(_ arguments: [String]) async -> Int32 {
         // The supervisor starts with every run: its fixed arguments are read without building the
         // whole command tree (ArgumentParser's reflection costs milliseconds per start).
-        if let supervise = SuperviseCommand.fastParse(arguments) {
-            do { try supervise.run() } catch { return ExitStatus.usage }
+        if let supervisor = SuperviseCommand.fastParse(arguments) {
+            supervisor.run()
             return 0
         }
         do {

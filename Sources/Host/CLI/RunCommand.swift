@@ -63,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
-        let workflow = try WorkflowInput.load(workflow, functions: functions.arities)
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities))
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {

@@ -187,22 +187,30 @@ struct SuperviseCommand: ParsableCommand {
     @Option(name: .customLong("tracking-id")) var trackingID: String
     @Option(name: .customLong("cgroup")) var cgroup: String?
 
-    /// The arguments `RunSupervision.start` passes, in its order, or nil for anything else (then
-    /// ArgumentParser reads them and reports what is wrong).
-    static func fastParse(_ arguments: [String]) -> SuperviseCommand? {
-        guard arguments.first == name, arguments.count == 5 || arguments.count == 7,
-              arguments[1] == "--run-folder", arguments[3] == "--tracking-id" else { return nil }
-        var command = SuperviseCommand()
-        command.runFolder = arguments[2]
-        command.trackingID = arguments[4]
-        if arguments.count == 7 {
-            guard arguments[5] == "--cgroup" else { return nil }
-            command.cgroup = arguments[6]
-        }
-        return command
+    func run() throws {
+        Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup).run()
     }
 
-    func run() throws {
+    /// The arguments `RunSupervision.start` passes, in its order, or nil for anything else (then
+    /// ArgumentParser reads them and reports what is wrong).
+    static func fastParse(_ arguments: [String]) -> Supervisor? {
+        guard arguments.first == name, arguments.count == 5 || arguments.count == 7,
+              arguments[1] == "--run-folder", arguments[3] == "--tracking-id" else { return nil }
+        if arguments.count == 7 {
+            guard arguments[5] == "--cgroup" else { return nil }
+            return Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: arguments[6])
+        }
+        return Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: nil)
+    }
+}
+
+/// The supervisor's work, apart from reading its arguments.
+struct Supervisor {
+    var runFolder: String
+    var trackingID: String
+    var cgroup: String?
+
+    func run() {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
         SignalHub.handler.withLock { $0 = { _ in } }  // it outlives a Ctrl-C to finish its work
         let host = getppid()
@@ -216,7 +224,7 @@ struct SuperviseCommand: ParsableCommand {
         }
         // The pipe closes while the host exits, maybe before its other descriptors (and locks) go.
         let deadline = ContinuousClock.now + .seconds(2)
-        while Self.isAlive(host) && ContinuousClock.now < deadline { usleep(1000) }
+        while SuperviseCommand.isAlive(host) && ContinuousClock.now < deadline { usleep(1000) }
         if !String(decoding: received, as: UTF8.self).contains("done\n") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)

@@ -15,7 +15,8 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var failed = false
-        let functions = PluginRegistry.discoverWarning().functions.arities
+        // Plugins are loaded only if an expression calls a function that is not built in.
+        let functions = FunctionArities { PluginRegistry.discoverWarning().functions.arities }
         for reference in workflows {
             do {
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)

@@ -5,7 +5,7 @@ import NixActionsEngine
 /// Finds and loads a workflow for a command, printing diagnostics; exits 2 when it is invalid.
 enum WorkflowInput {
     /// - Parameter printWarnings: also print warnings and notes (validate does; run prints warnings only).
-    static func load(_ reference: String, notes: Bool = false, functions: [String: Int]? = nil) throws -> Workflow {
+    static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -13,7 +13,7 @@ enum WorkflowInput {
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
-        let result = WorkflowLoader.load(file: path, functions: functions)
+        let result = WorkflowLoader.load(file: path, functionArities: functions)
         for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
             standardError(diagnostic.description + "\n")
         }

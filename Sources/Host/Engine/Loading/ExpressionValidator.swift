@@ -7,8 +7,9 @@ struct ExpressionValidator {
 
     let workflow: Workflow
     var diagnostics: DiagnosticBag
-    /// Plugin functions known to the caller (name → arity); nil = not checked.
-    var functions: [String: Int]? = nil
+    /// Plugin functions known to the caller (name → arity), asked for at the first call of one;
+    /// nil = not checked.
+    var functions: FunctionArities? = nil
     /// Every `secrets.NAME` read, with where and in which job (nil: workflow level): `run` warns
     /// about names no source defines (they are empty, as on GitHub).
     var secretReferences: [SecretReference] = []
@@ -139,7 +140,7 @@ struct ExpressionValidator {
         for reference in expression.references {
             checkReference(reference, place, location(reference.offset))
         }
-        guard let functions else { return }
+        guard !expression.pluginCalls.isEmpty, let functions = functions?.table else { return }
         for call in expression.pluginCalls {
             guard let arity = functions[call.name] else {
                 diagnostics.error(

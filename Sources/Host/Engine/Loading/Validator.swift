@@ -1,7 +1,7 @@
 /// Checks across a whole workflow: job references, cycles, duplicate ids.
 public enum Validator {
     @discardableResult
-    static func validate(_ workflow: Workflow, functions: [String: Int]? = nil, into diagnostics: inout DiagnosticBag) -> [SecretReference] {
+    static func validate(_ workflow: Workflow, functions: FunctionArities? = nil, into diagnostics: inout DiagnosticBag) -> [SecretReference] {
         let ids = workflow.jobs.map(\.id)
         let known = Set(ids)
         for job in workflow.jobs {

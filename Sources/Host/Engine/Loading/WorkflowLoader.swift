@@ -30,6 +30,11 @@ public enum WorkflowLoader {
 
     /// Load a workflow file. With `functions` (plugin function → arity), calls to plugin functions are checked too.
     public static func load(file path: String, functions: [String: Int]? = nil) -> LoadResult {
+        load(file: path, functionArities: functions.map { FunctionArities($0) })
+    }
+
+    /// Load a workflow file; plugin functions are looked up only if an expression calls one.
+    public static func load(file path: String, functionArities functions: FunctionArities?) -> LoadResult {
         guard let data = FileManager.default.contents(atPath: path) else {
             let diagnostic = Diagnostic(
                 .error, "cannot read workflow file '\(path)'",
@@ -39,11 +44,16 @@ public enum WorkflowLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             return LoadResult(workflow: nil, diagnostics: [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
         }
-        return load(yaml: text, file: path, functions: functions)
+        return load(yaml: text, file: path, functionArities: functions)
     }
 
     /// Load a workflow from YAML text; `file` names it in diagnostics.
     public static func load(yaml: String, file: String, functions: [String: Int]? = nil) -> LoadResult {
+        load(yaml: yaml, file: file, functionArities: functions.map { FunctionArities($0) })
+    }
+
+    /// Load a workflow from YAML text; plugin functions are looked up only if an expression calls one.
+    public static func load(yaml: String, file: String, functionArities functions: FunctionArities?) -> LoadResult {
         var reader = NodeReader(file: file, yaml: yaml)
         let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         if let overrun = AliasBudget.overrun(in: yaml) {
@@ -55,7 +65,8 @@ public enum WorkflowLoader {
             // The basic resolver (no rules): Yams hashes every mapping key to find duplicates, and the
             // default resolver matches each key against regular expressions to learn its tag, which
             // was a third of `validate`. Keys are strings here; values are read by their text.
-            guard let node = try Yams.compose(yaml: yaml, .basic) else {
+            // A large file of the plain shape is composed in slices on every core (same tree).
+            guard let node = try SlicedCompose.compose(yaml) ?? Yams.compose(yaml: yaml, .basic) else {
                 reader.diagnostics.error(
                     "the workflow file is empty", at: SourceLocation(file: file, line: 1, column: 1),
                     hint: "a workflow needs at least 'jobs:' with one job that has 'steps:'")

@@ -66,15 +66,26 @@ struct NodeReader {
                 "\(what) must be a mapping, found a \(Self.kind(node))", at: location(node), context: context)
             return nil
         }
+        // The labelled element type from the start: returning an unlabelled array would cast it
+        // element by element. Small mappings (most) look for duplicates without hashing.
+        var pairs: [(key: String, keyNode: Node, value: Node)] = []
+        pairs.reserveCapacity(mapping.count)
         var seen: Set<String> = []
-        var pairs: [(String, Node, Node)] = []
+        var seenFew: [String] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let scalar) = keyNode else {
                 diagnostics.error("keys of \(what) must be strings", at: location(keyNode), context: context)
                 continue
             }
             let key = scalar.string
-            if !seen.insert(key).inserted {
+            let duplicate: Bool
+            if mapping.count <= 16 {
+                duplicate = seenFew.contains(key)
+                if !duplicate { seenFew.append(key) }
+            } else {
+                duplicate = !seen.insert(key).inserted
+            }
+            if duplicate {
                 diagnostics.error("duplicate key '\(key)' in \(what)", at: location(keyNode), context: context,
                                   hint: "YAML keeps only one of them; remove or rename the other")
                 continue

@@ -25,36 +25,31 @@ public struct TextOrigin: Sendable, Hashable {
 /// Parses durations like `90s`, `10m`, `1h30m`, `500ms`, `1.5h`.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
-        // Spaces and tabs around it (without Foundation's bridged trimming: this runs for every timeout).
-        let trimmed = text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
-        let trimmedText = String(trimmed)
-        guard !trimmedText.isEmpty else { return nil }
-        return parseTrimmed(trimmedText)
+        // On bytes: this runs for every timeout of a workflow, and Character properties are
+        // Unicode table lookups. Spaces and tabs around it are ignored.
+        var bytes = Array(text.utf8)[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        guard !bytes.isEmpty else { return nil }
+        return parseTrimmed(bytes)
     }
 
-    static func parseTrimmed(_ trimmed: String) -> Duration? {
+    private static func parseTrimmed(_ bytes: ArraySlice<UInt8>) -> Duration? {
         var total = 0.0
-        var number = ""
-        var index = trimmed.startIndex
+        var index = bytes.startIndex
         var sawUnit = false
-        while index < trimmed.endIndex {
-            let character = trimmed[index]
-            if character.isNumber || character == "." {
-                number.append(character)
-                index = trimmed.index(after: index)
-                continue
-            }
-            var unit = ""
-            while index < trimmed.endIndex, trimmed[index].isLetter {
-                unit.append(trimmed[index])
-                index = trimmed.index(after: index)
-            }
-            guard let value = Double(number), let scale = units[unit] else { return nil }
+        while index < bytes.endIndex {
+            let numberStart = index
+            while index < bytes.endIndex, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == 0x2E { index += 1 }
+            let unitStart = index
+            while index < bytes.endIndex, (bytes[index] | 0x20) >= 0x61 && (bytes[index] | 0x20) <= 0x7A { index += 1 }
+            guard unitStart > numberStart, index > unitStart,
+                  let value = Double(String(decoding: bytes[numberStart..<unitStart], as: UTF8.self)),
+                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)] else { return nil }
             total += value * scale
-            number = ""
             sawUnit = true
         }
-        guard number.isEmpty, sawUnit, total.isFinite, total >= 0, total < 1e9 else { return nil }
+        guard sawUnit, total.isFinite, total >= 0, total < 1e9 else { return nil }
         return .milliseconds(Int64((total * 1000).rounded()))
     }
 
