@@ -74,4 +74,20 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[release] tag V1.10.0 valid=true\n"))
         #expect(result.stdout.contains("[release] publishing 1.10.0 (coverage 87.5%)\n"))
     }
+
+    @Test("examples/09-runners: labels choose the executor; Windows and macOS instances are skipped with the reason")
+    func runners() throws {
+        let result = try nixactions(["run", "examples/09-runners/workflow.yml", "--config", "examples/09-runners/config.yml",
+                                     "--log-format", "plain"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[build] build ran on Linux ("))
+        #expect(result.stdout.contains("[test-os-ubuntu-latest] tests ran for ubuntu-latest\n"))
+        #expect(result.stdout.contains("[test-os-windows-latest] skipped: it runs on 'windows-latest' and this machine runs Linux"))
+        #expect(result.stdout.contains("[test-os-macos-latest] skipped: it runs on 'macos-latest' and this machine runs Linux"))
+        #expect(result.stdout.contains("[package] packaged on the build farm\n"))
+        // Without the configuration, `build-farm` is a label no runner carries.
+        let bare = try nixactions(["run", "examples/09-runners/workflow.yml"], in: packageDirectory.path)
+        #expect(bare.status == 2)
+        #expect(bare.stderr.contains("examples/09-runners/workflow.yml:22:28: error: runs-on label 'build-farm' of job 'package' is not mapped to an executor"), "\(bare.stderr)")
+    }
 }

@@ -14,6 +14,9 @@ struct ListCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+    var config: String?
+
     struct Listing: Encodable {
         struct JobEntry: Encodable {
             var id: String
@@ -45,6 +48,7 @@ struct ListCommand: AsyncParsableCommand {
                 files += names.sorted().filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.map { folder + "/" + $0 }
             }
         }
+        let runners = try RunnerOptions.loadConfig(config).runners
         var listings: [Listing] = []
         for file in files {
             let result = WorkflowLoader.load(file: file)
@@ -54,7 +58,8 @@ struct ListCommand: AsyncParsableCommand {
                 continue
             }
             listings.append(Listing(name: workflow.name, file: file, jobs: workflow.jobs.map {
-                .init(id: $0.id, name: $0.displayName, needs: $0.needs.map(\.value), executor: $0.executor.pluginID, matrix: $0.strategy?.matrix != nil)
+                .init(id: $0.id, name: $0.displayName, needs: $0.needs.map(\.value),
+                      executor: Self.executors(of: $0, in: workflow, runners: runners), matrix: $0.strategy?.matrix != nil)
             }, errors: nil))
         }
         if json {
@@ -74,5 +79,17 @@ struct ListCommand: AsyncParsableCommand {
             }
         }
         if listings.contains(where: { $0.errors != nil }) { throw ExitCode(ExitStatus.usage) }
+    }
+
+    /// Which executor runs `job` (each different one of its matrix instances, in order).
+    static func executors(of job: Job, in workflow: Workflow, runners: RunnerMap) -> String {
+        let instances = (try? Planner.expand(job, workflow: workflow, contexts: Planner.staticContexts(workflow)).get()) ?? []
+        if instances.isEmpty { return RunnerMap.describe(nil) }
+        var seen: [String] = []
+        for instance in instances {
+            let text = RunnerMap.describe(runners.plannedChoice(for: job, instance: instance, workflow: workflow))
+            if !seen.contains(text) { seen.append(text) }
+        }
+        return seen.joined(separator: "; ")
     }
 }

@@ -73,12 +73,16 @@ struct PluginsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+        var config: String?
+
         func run() async throws {
             let registry = PluginRegistry.discover()
+            let runners = try RunnerOptions.loadConfig(config).runners
             if json {
-                print(try Self.json(registry))
+                print(try Self.json(registry, runners: runners))
             } else {
-                print(Self.text(registry), terminator: "")
+                print(Self.text(registry, runners: runners), terminator: "")
             }
         }
 
@@ -94,9 +98,21 @@ struct PluginsCommand: AsyncParsableCommand {
             var refused: [Refused]
             var functions: [Function]
             var refusedFunctions: [String]
+            struct Runner: Encodable { var label, executor, origin: String; var installed: Bool }
+            var runners: [Runner]
         }
 
-        static func json(_ registry: PluginRegistry) throws -> String {
+        /// The configured runner labels, each with its executor and whether that plugin was found.
+        static func runnerRows(_ registry: PluginRegistry, _ runners: RunnerMap) -> [Listing.Runner] {
+            runners.labels.compactMap { label in
+                runners.entry(for: label).map {
+                    .init(label: label, executor: $0.executor.pluginID, origin: $0.origin,
+                          installed: registry.executorIDs.contains($0.executor.pluginID))
+                }
+            }
+        }
+
+        static func json(_ registry: PluginRegistry, runners: RunnerMap = RunnerMap()) throws -> String {
             let listing = Listing(
                 searchPath: registry.searchPath,
                 plugins: registry.loaded.map {
@@ -106,13 +122,14 @@ struct PluginsCommand: AsyncParsableCommand {
                 },
                 refused: registry.refused.map { .init(path: $0.path, reason: $0.reason) },
                 functions: registry.functions.listing.map { .init(name: $0.name, signature: $0.signature, description: $0.description) },
-                refusedFunctions: registry.functions.refused)
+                refusedFunctions: registry.functions.refused,
+                runners: runnerRows(registry, runners))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             return String(decoding: try encoder.encode(listing), as: UTF8.self)
         }
 
-        static func text(_ registry: PluginRegistry) -> String {
+        static func text(_ registry: PluginRegistry, runners: RunnerMap = RunnerMap()) -> String {
             var rows = [["ID", "KIND", "VERSION", "ABI", "PATH"]]
             for plugin in registry.loaded {
                 rows.append([plugin.id, plugin.kinds.joined(separator: ","), plugin.version, "\(plugin.abiMajor).\(plugin.abiMinor)", plugin.path])
@@ -135,6 +152,15 @@ struct PluginsCommand: AsyncParsableCommand {
                 }
             }
             for problem in functions.refused { text += "refused function: \(problem)\n" }
+            let runnerRows = runnerRows(registry, runners)
+            if !runnerRows.isEmpty {
+                text += "runners (runs-on label → executor):\n"
+                let width = runnerRows.map(\.label.count).max() ?? 0
+                for row in runnerRows {
+                    text += "  " + row.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(row.executor)"
+                        + (row.installed ? "" : " (not installed)") + "  from \(row.origin)\n"
+                }
+            }
             text += "searched: \(registry.searchPath.joined(separator: ":"))\n"
             return text
         }

@@ -47,10 +47,19 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
 
+    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+    var config: String?
+
+    @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")
+    var runners: [String] = []
+
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
+        }
+        for entry in runners where RunnerOptions.parse(entry) == nil {
+            throw ValidationError("--runner '\(entry)' must be LABEL=EXECUTOR (e.g. --runner ubuntu-latest=local)")
         }
         for entry in secrets {
             let name = String(entry.prefix { $0 != "=" })
@@ -65,11 +74,13 @@ struct RunCommand: AsyncParsableCommand {
         let functions = registry.functions
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities))
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
+        let runnerMap = try RunnerOptions.load(config: config, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
-            print(PlanPrinter.render(plan, maxJobs: parallel), terminator: "")
+            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap), terminator: "")
             return
         }
+        try RunnerOptions.refuseUnplaced(plan, runners: runnerMap)
         if !workflow.unsupported.isEmpty {
             for item in workflow.unsupported {
                 let at = item.location.map { "\($0): " } ?? ""
@@ -98,6 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
         options.functions = functions
+        options.runners = runnerMap
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }
@@ -222,12 +234,18 @@ struct RunCommand: AsyncParsableCommand {
 
 /// `run --dry-run`: the order, executors, timeouts and retries, without running anything.
 enum PlanPrinter {
-    static func render(_ plan: Plan, maxJobs: Int) -> String {
+    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap()) -> String {
         let instances = plan.allInstances
         var text = "plan of workflow '\(plan.workflow.name)': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
         for (index, instance) in instances.enumerated() {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
-            var facts = ["executor: \(job.executor.pluginID)", "timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))"]
+            var facts: [String] = []
+            switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow) {
+            case .skip(let reason)?: facts.append(reason)
+            case .refuse(let message, _, _)?: facts.append("error: \(message)")
+            case let choice: facts.append("executor: " + RunnerMap.describe(choice))
+            }
+            facts.append("timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))")
             if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
             if let condition = job.condition { facts.append("if: \(condition.source.value)") }
             if job.continueOnError { facts.append("continue-on-error") }

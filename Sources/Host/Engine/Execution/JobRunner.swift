@@ -5,6 +5,8 @@ import NixActionsPluginMessages
 struct JobRunner: Sendable {
     let planned: PlannedJob
     let job: Job
+    /// What runs it: the job's own executor, or the one its `runs-on` labels chose.
+    let executorReference: ExecutorReference
     let workflow: Workflow
     let reporter: any RunReporter
     let options: RunOptions
@@ -60,7 +62,7 @@ struct JobRunner: Sendable {
         }
 
         let executor: any Executor
-        switch instances.executor(for: job.executor) {
+        switch instances.executor(for: executorReference) {
         case .success(let made): executor = made
         case .failure(let error): return fail(error.description)
         }
@@ -71,7 +73,7 @@ struct JobRunner: Sendable {
         } catch {
             await executor.finishJob(spec)
             if error is CancellationError || Task.isCancelled { return finish(.cancelled, nil) }
-            return fail("cannot start job '\(planned.displayName)' on executor '\(job.executor.pluginID)': \(describe(error))")
+            return fail("cannot start job '\(planned.displayName)' on executor '\(executorReference.pluginID)': \(describe(error))")
         }
 
         var state = State()

@@ -22,6 +22,8 @@ public struct RunOptions: Sendable {
     public var functions: (any PluginFunctionProvider)?
     /// The run's secrets, resolved (and registered with the redactor) before any job starts.
     public var secrets = ResolvedSecrets()
+    /// `runs-on` labels mapped to executors (.nixactions/config.yml, --runner).
+    public var runners = RunnerMap()
 
     public init(
         selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,

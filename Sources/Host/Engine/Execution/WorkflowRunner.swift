@@ -125,6 +125,19 @@ final class Scheduler: Sendable {
                         continue
                     case .success(nil): break
                     }
+                    // The executor: the job's own, or what its runs-on labels choose.
+                    let reference: ExecutorReference
+                    switch chooseExecutor(job, instance, needsContext: needsContext) {
+                    case .executor(let chosen, _): reference = chosen
+                    case .skip(let reason):
+                        readyHead += 1
+                        finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
+                        continue
+                    case .refuse(let message, let hint, _):
+                        readyHead += 1
+                        finishWithout(instance, .failure, message + "\n  hint: " + hint)
+                        continue
+                    }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
                     if let limit = job.strategy?.maxParallel, runningPerJob[job.id, default: 0] >= limit {
@@ -134,7 +147,8 @@ final class Scheduler: Sendable {
                     running[instance.key] = instance.jobID
                     runningPerJob[job.id, default: 0] += 1
                     let jobRunner = JobRunner(
-                        planned: instance, job: job, workflow: plan.workflow, reporter: reporter, options: options,
+                        planned: instance, job: job, executorReference: reference, workflow: plan.workflow,
+                        reporter: reporter, options: options,
                         redactor: runner.redactor, artifacts: store, needs: needsContext)
                     let cache = self.cache
                     let forward = !cancelled  // after a cancellation, always() jobs run to the end
@@ -198,6 +212,24 @@ final class Scheduler: Sendable {
             }
         }
         return all.compactMap { results[$0.key] }
+    }
+
+    /// The executor of one instance: its job's own, or what its `runs-on` labels choose (labels
+    /// are evaluated with the instance's matrix and the results of the jobs it needs).
+    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
+        if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
+        let context = DictionaryExpressionContext([
+            "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
+            "matrix": instance.matrixObject, "needs": .object(needsContext), "vars": .object([:]), "inputs": .object([:]),
+            "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
+        ])
+        do {
+            return options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
+        } catch {
+            let at = job.runsOn.first?.location.map { "\($0): " } ?? ""
+            return .refuse("\(at)cannot evaluate runs-on of job '\(job.id)': \(error.message)",
+                           hint: "runs-on may use matrix, needs, github, vars and inputs", label: nil)
+        }
     }
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.

@@ -18,11 +18,18 @@ extension WorkflowLoader {
             case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
             case "if": job.condition = reader.condition(value, context: context)
             case "runs-on":
-                // Labels map to executors through configuration; today every label runs on `local`.
-                job.runsOn = reader.stringList(value, what: "runs-on", context: context)
-                reader.diagnostics.note(
-                    "runs-on labels do not choose an executor yet; job '\(id)' runs on 'local'", at: reader.location(keyNode),
-                    context: context, hint: "choose one with 'executor:' (e.g. executor: local)")
+                // Labels choose an executor when the run starts (`RunnerMap`: .nixactions/config.yml, --runner).
+                if case .mapping = value {
+                    // GitHub's `runs-on: { group: NAME, labels: [...] }`: the group counts as one more label.
+                    guard let parts = reader.mapping(value, what: "runs-on", context: context, known: ["group", "labels"]) else { continue }
+                    for (part, _, item) in parts {
+                        job.runsOn += part == "group"
+                            ? [reader.string(item, what: "runs-on.group", context: context)].compactMap { $0 }
+                            : reader.stringList(item, what: "runs-on.labels", context: context)
+                    }
+                } else {
+                    job.runsOn = reader.stringList(value, what: "runs-on", context: context)
+                }
             case "executor", "container":
                 if let previous = executorKey {
                     reader.diagnostics.error(
@@ -32,7 +39,10 @@ extension WorkflowLoader {
                 executorKey = (key, reader.location(keyNode))
                 let reference = key == "executor"
                     ? reader.executor(value, context: context) : reader.container(value, context: context)
-                if let reference { job.executor = reference }
+                if let reference {
+                    job.executor = reference
+                    job.explicitExecutor = true
+                }
             case "env": job.env = reader.env(value, context: context)
             case "defaults": job.defaults = compileDefaults(value, reader: &reader, context: context)
             case "outputs":

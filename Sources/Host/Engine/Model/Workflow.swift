@@ -255,7 +255,10 @@ public struct Job: Sendable {
     public var needs: [Located<String>]
     public var condition: ConditionField?
     public var runsOn: [Located<String>]
+    /// The job's own `executor:` or `container:`, else `local` (labels may choose another: `RunnerMap`).
     public var executor: ExecutorReference
+    /// Whether `executor:` or `container:` chose it (then `runs-on` chooses nothing).
+    public var explicitExecutor = false
     public var env: [EnvEntry]
     public var defaults: RunDefaults
     public var steps: [Step]

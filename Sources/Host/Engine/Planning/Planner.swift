@@ -60,7 +60,7 @@ public enum Planner {
     }
 
     /// Contexts known before anything runs (for matrices given as expressions).
-    static func staticContexts(_ workflow: Workflow) -> DictionaryExpressionContext {
+    public static func staticContexts(_ workflow: Workflow) -> DictionaryExpressionContext {
         DictionaryExpressionContext(["github": .object(["workflow": .string(workflow.name)]), "vars": .object([:]), "inputs": .object([:])])
     }
 

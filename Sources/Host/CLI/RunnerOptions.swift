@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import NixActionsEngine
+
+/// `--config FILE` and `--runner LABEL=EXECUTOR`: which executor runs a job by its `runs-on` labels.
+enum RunnerOptions {
+    /// `LABEL=EXECUTOR`, both non-empty, or nil.
+    static func parse(_ entry: String) -> (label: String, executor: String)? {
+        let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let label = parts[0].trimmingCharacters(in: .whitespaces), executor = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !label.isEmpty, !executor.isEmpty, !label.contains("${{") else { return nil }
+        return (label, executor)
+    }
+
+    /// The project's configuration (`config`, else `.nixactions/config.yml` when present), its
+    /// problems printed (exit 2 on an error), then `overrides` on top.
+    static func load(config: String?, overrides: [String]) throws -> RunnerMap {
+        var map = try loadConfig(config).runners
+        for entry in overrides {
+            guard let (label, executor) = parse(entry) else { continue }  // refused by validate()
+            map.map(label, to: RunnerMap.Entry(executor: ExecutorReference(pluginID: executor), origin: "--runner \(entry)"))
+        }
+        return map
+    }
+
+    static func loadConfig(_ path: String?) throws -> ProjectConfig {
+        let (config, diagnostics) = ProjectConfig.load(file: path ?? ProjectConfig.defaultPath, required: path != nil)
+        for diagnostic in diagnostics { standardError(diagnostic.description + "\n") }
+        if diagnostics.contains(where: { $0.severity == .error }) {
+            let count = diagnostics.filter { $0.severity == .error }.count
+            standardError("nixactions: \(path ?? ProjectConfig.defaultPath): \(count) error\(count == 1 ? "" : "s")\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        return config
+    }
+
+    /// Exit 2 before anything starts when a job's labels (known before the run) cannot be placed.
+    static func refuseUnplaced(_ plan: Plan, runners: RunnerMap) throws {
+        var problems: [String] = []
+        for instance in plan.allInstances {
+            guard let job = plan.workflow.job(instance.jobID),
+                  case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow)
+            else { continue }
+            // At the label itself when it is written out, else at runs-on's first entry.
+            let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
+            let at = place?.location.map { "\($0): " } ?? ""
+            let line = "\(at)error: \(message)\n  hint: \(hint)\n"
+            if !problems.contains(line) { problems.append(line) }
+        }
+        guard !problems.isEmpty else { return }
+        for problem in problems { standardError(problem) }
+        standardError("nixactions: no job was started\n")
+        throw ExitCode(ExitStatus.usage)
+    }
+}
