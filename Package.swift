@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "nixactions", targets: ["nixactions"]),
         // Plugins shipped with NixActions. The file name `libnixactions-plugin-*.so` is what discovery looks for.
         .library(name: "nixactions-plugin-local", type: .dynamic, targets: ["LocalExecutor"]),
+        .library(name: "nixactions-plugin-oci", type: .dynamic, targets: ["OCIExecutor"]),
         .library(name: "nixactions-plugin-text", type: .dynamic, targets: ["TextFunctions"]),
         .library(name: "nixactions-plugin-env", type: .dynamic, targets: ["EnvSecrets"]),
         .library(name: "nixactions-plugin-file", type: .dynamic, targets: ["FileSecrets"]),
@@ -90,6 +91,12 @@ let package = Package(
             name: "LocalExecutor",
             dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
             path: "Plugins/LocalExecutor",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "OCIExecutor",
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            path: "Plugins/OCIExecutor",
             linkerSettings: pluginLinkerSettings
         ),
         .target(

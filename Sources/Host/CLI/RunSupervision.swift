@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import NixActionsEngine
 import NixActionsProcessKit
 
@@ -55,6 +56,7 @@ final class RunSupervision: Sendable {
     /// left and let the supervisor go.
     func finish() {
         if let cgroup { Self.end(cgroup, timeout: .seconds(5)) }
+        Self.runCleanup(in: folder.path)
         folder.remove()
         // The pipe stays open until this process exits: then the supervisor sweeps what could
         // only go once this process let go of it (an executor's tmpfs folder it did not remove).
@@ -65,7 +67,28 @@ final class RunSupervision: Sendable {
     /// are removed by the supervisor once this process has exited.
     func killEverything() {
         Self.killRun(cgroup: cgroup, trackingID: trackingID)
+        Self.runCleanup(in: folder.path)
         folder.remove()
+    }
+
+    /// Run the scripts executors left in `RUN/cleanup/` (the oci executor's removes the run's
+    /// containers, which are not processes of the run): at the end of every run, however it
+    /// ended, and for a dead run before its folder goes. Each has 30 seconds.
+    static func runCleanup(in runFolder: String) {
+        let folder = runFolder + "/cleanup"
+        guard let names = FastFiles.names(in: folder, prefix: "") else { return }
+        for name in names.sorted() where name.hasSuffix(".sh") && !name.hasPrefix(".") {
+            guard let child = try? ChildProcess(arguments: ["/bin/sh", folder + "/" + name],
+                                                environment: ProcessInfo.processInfo.environment, directory: "/") else { continue }
+            let done = Atomic<Bool>(false)
+            Thread.detachNewThread {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !done.load(ordering: .acquiring) && ContinuousClock.now < deadline { usleep(10_000) }
+                if !done.load(ordering: .acquiring) { child.terminate(grace: .seconds(1)) }
+            }
+            _ = child.wait(onOutput: { _, _ in })
+            done.store(true, ordering: .releasing)
+        }
     }
 
     static func killRun(cgroup: String?, trackingID: String) {
@@ -82,11 +105,13 @@ final class RunSupervision: Sendable {
     /// Remove the folders of runs whose host died (their lock is free), after killing what is
     /// left of those runs: their cgroup and the processes carrying their tracking id.
     static func sweepDeadRuns() {
-        PrivateFolder.sweepDead(base: temporaryBases[0], prefix: folderPrefix, matching: isRunFolder) { name in
+        let base = temporaryBases[0]
+        PrivateFolder.sweepDead(base: base, prefix: folderPrefix, matching: isRunFolder) { name in
             // `nixactions-<run id>-XXXXXX`
             let runID = String(name.dropFirst(folderPrefix.count).dropLast(7))
             let cgroup = CgroupV2.ownFolder().map { $0 + "/nixactions-" + runID }
             killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
+            runCleanup(in: base + "/" + name)
         }
         // The local executor's tmpfs folders: `nixactions-XXXXXX`.
         for base in temporaryBases.dropFirst() {
@@ -228,6 +253,7 @@ struct Supervisor {
         if !String(decoding: received, as: UTF8.self).contains("done\n") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
+            RunSupervision.runCleanup(in: runFolder)
             try? FileManager.default.removeItem(atPath: runFolder)
         }
         RunSupervision.sweepDeadRuns()

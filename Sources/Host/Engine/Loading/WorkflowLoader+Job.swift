@@ -100,9 +100,6 @@ extension WorkflowLoader {
                 }
             }
         }
-        if job.executor.pluginID == "oci" {
-            workflow.unsupported.append(Located("job '\(id)': executor 'oci' (container)", at: job.executor.location))
-        }
         if !sawSteps {
             reader.diagnostics.error(
                 "job '\(id)' has no 'steps'", at: reader.location(keyNode), context: context,

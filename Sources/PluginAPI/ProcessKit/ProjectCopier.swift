@@ -1,18 +1,22 @@
 import Foundation
-import NixActionsProcessKit
 
 /// Copies the project's files into a job's workspace, leaving out excluded names.
 ///
 /// Never descends into the destination (the run directory may live inside the project, e.g. a
 /// project in /tmp), and walks folders with an explicit stack rather than recursion.
-struct ProjectCopier {
+public struct ProjectCopier {
     /// Names (matched against each path component, `fnmatch` globs) never copied.
-    let excludes: [String]
+    public let excludes: [String]
     /// Folders never copied nor entered: the run directory, where every job's workspace lives
     /// while other jobs are being copied.
-    let skipping: [String]
+    public let skipping: [String]
 
-    func copy(from source: URL, to destination: URL) throws {
+    public init(excludes: [String], skipping: [String]) {
+        self.excludes = excludes
+        self.skipping = skipping
+    }
+
+    public func copy(from source: URL, to destination: URL) throws {
         let manager = FileManager.default
         let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { $0.resolvingSymlinksInPath().path }
         var pending: [(URL, URL)] = [(source.resolvingSymlinksInPath(), destination)]
@@ -52,10 +56,14 @@ struct ProjectCopier {
         }
     }
 
-    struct CopyFailure: Error, LocalizedError {
-        let path: String
-        let reason: String
-        var errorDescription: String? { "cannot copy \(path): \(reason)" }
+    public struct CopyFailure: Error, LocalizedError {
+        public let path: String
+        public let reason: String
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
+        public var errorDescription: String? { "cannot copy \(path): \(reason)" }
     }
 
     func isExcluded(_ name: String) -> Bool {

@@ -1,0 +1,437 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Synchronization
+
+/// The one symbol this library exports.
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "oci", name: "OCI container executor", version: "0.1.0",
+            description: "Runs each job in a container (podman or docker), its steps inside it",
+            executor: OCIExecutor.self),
+        host: host, out: out, error: error)
+}
+
+/// Runs each job in one container of `image`, started when the job starts and removed when it
+/// finishes; every step runs inside it with `ENGINE exec`.
+///
+/// The job's workspace and temporary folder are folders of the run on this machine, mounted into
+/// the container at the same paths, so `GITHUB_WORKSPACE`, artifacts and the `$GITHUB_*` files
+/// mean the same on both sides. A third, private folder (`/__nixactions` inside) holds each step's
+/// script and a small wrapper that sets the step's environment: values never go on a command line.
+///
+/// Options (`executor.with`, or GitHub's `container:`): `image` (required), `engine`
+/// (`podman` or `docker`; default: the first on PATH), `options` (more `ENGINE run` options, as one
+/// string), `env` (the container's own variables), `volumes`, `ports`, `user`, `network`,
+/// `grace-seconds` (a cancelled step's time between SIGTERM and SIGKILL, default 5).
+final class OCIExecutor: ExecutorPlugin {
+    let configuration: ExecutorConfiguration
+    let host: HostServices
+    let engine: String
+    let image: String
+    let runOptions: [String]
+    let containerEnv: [(String, String)]
+    let grace: Duration
+    let serial = Atomic<Int>(0)
+    /// The container of each running job.
+    let containers = Mutex<[String: String]>([:])
+    /// Where the container's private folder is mounted.
+    static let controlMount = "/__nixactions"
+    /// The label every container of a run carries, for cleanup after a host that died.
+    static let runLabel = "io.nixactions.run"
+
+    init(configuration: ExecutorConfiguration, host: HostServices) throws {
+        self.configuration = configuration
+        self.host = host
+        let options = configuration.options
+        func string(_ key: String) throws -> String? {
+            switch options[key] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            case .number(let value)?: return value == value.rounded() ? String(Int(value)) : String(value)
+            default: throw OperationFailure(message: "oci executor: '\(key)' must be a string")
+            }
+        }
+        func list(_ key: String) throws -> [String] {
+            switch options[key] {
+            case nil, .null?: return []
+            case .string(let value)?: return [value]
+            case .array(let items)?:
+                return try items.map {
+                    guard case .string(let item) = $0 else { throw OperationFailure(message: "oci executor: every entry of '\(key)' must be a string") }
+                    return item
+                }
+            default: throw OperationFailure(message: "oci executor: '\(key)' must be a list of strings")
+            }
+        }
+        let known: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds", "credentials"]
+        if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
+            throw OperationFailure(message: "oci executor: unknown option '\(unknown)'",
+                                   hint: "options: \(known.sorted().joined(separator: ", "))")
+        }
+        guard let image = try string("image"), !image.isEmpty else {
+            throw OperationFailure(message: "the oci executor needs an 'image'", hint: "container: IMAGE, or executor: { plugin: oci, with: { image: IMAGE } }")
+        }
+        if options["credentials"] != nil {
+            // Never ignored: a registry login needs an auth file, which is not written yet.
+            throw OperationFailure(message: "oci executor: 'credentials' (a registry login) is not supported yet",
+                                   hint: "log in once with 'podman login' (or 'docker login'), or use a local image")
+        }
+        self.image = image
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        if let wanted = try string("engine") {
+            guard ["podman", "docker"].contains((wanted as NSString).lastPathComponent) else {
+                throw OperationFailure(message: "oci executor: engine '\(wanted)' is not podman or docker")
+            }
+            let found = FastFiles.resolve(wanted, searchPath: path)
+            guard access(found, X_OK) == 0 else {
+                throw OperationFailure(message: "oci executor: the container engine '\(wanted)' is not installed",
+                                       hint: "install it (apt-get install podman runc), or choose another with engine:")
+            }
+            engine = found
+        } else if let found = ["podman", "docker"].map({ FastFiles.resolve($0, searchPath: path) }).first(where: { access($0, X_OK) == 0 }) {
+            engine = found
+        } else {
+            throw OperationFailure(message: "oci executor: no container engine found (podman or docker on PATH)",
+                                   hint: "install podman (apt-get install podman runc)")
+        }
+
+        var run: [String] = []
+        if let network = try string("network") { run += ["--network", network] }
+        if let user = try string("user") { run += ["--user", user] }
+        for volume in try list("volumes") { run += ["-v", volume] }
+        for port in try list("ports") { run += ["-p", port] }
+        if let extra = try string("options") {
+            guard let words = ShellWords.split(extra) else {
+                throw OperationFailure(message: "oci executor: 'options' has an unclosed quote: \(extra)")
+            }
+            run += words
+        }
+        runOptions = run
+        var env: [(String, String)] = []
+        switch options["env"] {
+        case nil, .null?: break
+        case .object(let values)?:
+            for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+                switch value {
+                case .string(let text): env.append((name, text))
+                case .number(let number): env.append((name, number == number.rounded() ? String(Int(number)) : String(number)))
+                case .bool(let flag): env.append((name, flag ? "true" : "false"))
+                default: throw OperationFailure(message: "oci executor: env '\(name)' must be a string")
+                }
+            }
+        default: throw OperationFailure(message: "oci executor: 'env' must be a mapping")
+        }
+        containerEnv = env
+        if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
+            grace = .milliseconds(Int(seconds * 1000))
+        } else {
+            grace = .seconds(5)
+        }
+        try writeCleanupScript()
+    }
+
+    var jobsRoot: String { configuration.runDirectory + "/oci" }
+
+    func jobDirectory(_ jobKey: String) -> String { jobsRoot + "/" + jobKey }
+
+    /// `RUN/cleanup/oci-….sh`: what removes this run's containers if the host dies before it
+    /// could (its supervisor, or the next run's sweep, runs every script there).
+    func writeCleanupScript() throws {
+        let folder = configuration.runDirectory + "/cleanup"
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST {
+            throw OperationFailure(message: "oci executor: cannot create \(folder): \(String(cString: strerror(errno)))")
+        }
+        let label = ShellWords.quote("label=\(Self.runLabel)=\(configuration.runID)")
+        let engine = ShellWords.quote(self.engine)
+        let script = """
+            # Written by the oci executor: remove the containers of run \(configuration.runID).
+            ids=$(\(engine) ps -aq --filter \(label) 2>/dev/null)
+            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
+            true
+
+            """
+        if let error = FastFiles.write(script, to: folder + "/oci-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
+            throw OperationFailure(message: "oci executor: cannot write its cleanup script: \(String(cString: strerror(error)))")
+        }
+    }
+
+    func containerName(_ jobKey: String) -> String {
+        "nixactions-\(configuration.runID)-\(jobKey)"
+    }
+
+    func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
+        let directory = jobDirectory(job.jobKey)
+        let workspace = directory + "/workspace", temporary = directory + "/tmp", control = directory + "/control"
+        do {
+            try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+            for path in [temporary, control] where mkdir(path, path == control ? 0o700 : 0o777) != 0 && errno != EEXIST {
+                throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
+            }
+            if job.copyProject {
+                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
+                    from: URL(fileURLWithPath: configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
+            }
+        } catch {
+            throw OperationFailure(
+                message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
+                hint: "check that the run directory is writable and the disk has space")
+        }
+        let name = containerName(job.jobKey)
+        var arguments = [engine, "run", "-d", "--name", name,
+                         "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
+                         "-v", "\(workspace):\(workspace)", "-v", "\(temporary):\(temporary)",
+                         "-v", "\(control):\(Self.controlMount):ro", "-w", workspace]
+        if !containerEnv.isEmpty {
+            // A file, not `-e NAME=VALUE`: values stay off the command line.
+            let file = control + "/container.env"
+            guard containerEnv.allSatisfy({ !$0.1.contains("\n") }) else {
+                throw OperationFailure(message: "oci executor: a container env value has a line break", hint: "pass it to the steps with env: instead")
+            }
+            if let error = FastFiles.write(containerEnv.map { "\($0.0)=\($0.1)\n" }.joined(), to: file) {
+                throw OperationFailure(message: "oci executor: cannot write \(file): \(String(cString: strerror(error)))")
+            }
+            arguments += ["--env-file", file]
+        }
+        arguments += runOptions
+        // GitHub's runner keeps a job container alive the same way.
+        arguments += ["--entrypoint", "tail", image, "-f", "/dev/null"]
+        let engineName = (engine as NSString).lastPathComponent
+        // An image that is not here is pulled first, so that a failure says which it was.
+        if try await capture([engine, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 {
+            let pulled = try await capture([engine, "pull", "-q", image])
+            guard pulled.status == 0 else {
+                throw OperationFailure(
+                    message: "image '\(image)' of job '\(job.displayName)' is not on this machine and pulling it failed: \(pulled.errorText)",
+                    hint: "build or load it locally ('\(engineName) images' lists them), or check the name and the registry")
+            }
+        }
+        containers.withLock { $0[job.jobKey] = name }
+        let started = try await capture(arguments)
+        guard started.status == 0 else {
+            throw OperationFailure(
+                message: "cannot start a container of image '\(image)' for job '\(job.displayName)': \(started.errorText)",
+                hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
+        }
+        return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+    }
+
+    func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
+        guard let name = containers.withLock({ $0[step.jobKey] }) else {
+            throw OperationFailure(message: "oci executor: job '\(step.jobKey)' has no container")
+        }
+        let directory = jobDirectory(step.jobKey)
+        let workspace = directory + "/workspace", temporary = directory + "/tmp", control = directory + "/control"
+        let number = serial.add(1, ordering: .relaxed).newValue
+        let scriptName = "step-\(number)" + step.scriptExtension
+        let inside = Self.controlMount + "/" + scriptName
+        if let error = FastFiles.write(step.script, to: control + "/" + scriptName) {
+            throw OperationFailure(message: "cannot write the script of step '\(step.displayName)': \(String(cString: strerror(error)))")
+        }
+        var environment = step.environment
+        var captures: [String: String] = [:]
+        for file in step.captureFiles {
+            let path = temporary + "/step-\(number)-" + file.lowercased()
+            captures[file] = path
+            environment[file] = path
+        }
+        for (alias, file) in step.captureAliases ?? [:] { environment[alias] = captures[file] }
+        var workingDirectory = workspace
+        if let relative = step.workingDirectory, !relative.isEmpty {
+            workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
+            if !relative.hasPrefix("/") && !FileManager.default.fileExists(atPath: workingDirectory) {
+                throw OperationFailure(
+                    message: "working directory '\(relative)' of step '\(step.displayName)' does not exist",
+                    hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")
+            }
+        }
+        let wrapperName = "run-\(number).sh"
+        // The step's pid goes to the temporary folder: the private folder is read-only inside.
+        let pidFile = temporary + "/.nixactions-step-\(number).pid"
+        let wrapper = Self.wrapper(shell: step.shell, script: inside, environment: environment, pathPrepend: step.pathPrepend,
+                                   pidFile: pidFile, directory: workingDirectory)
+        if let error = FastFiles.write(wrapper, to: control + "/" + wrapperName) {
+            throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
+        }
+        defer {
+            for file in [scriptName, wrapperName] { unlink(control + "/" + file) }
+            unlink(pidFile)
+        }
+        let arguments = [engine, "exec", name, "/bin/sh", Self.controlMount + "/" + wrapperName]
+        let killer = StepKiller(engine: engine, container: name, pidFile: pidFile, grace: grace)
+        let termination: Termination
+        do {
+            termination = try await withTaskCancellationHandler {
+                try await runProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil,
+                                     grace: grace + .seconds(2)) { stream, bytes in
+                    context.write(bytes, to: stream == 2 ? .stderr : .stdout)
+                }
+            } onCancel: {
+                killer.start()
+            }
+        } catch let error as SpawnError {
+            throw OperationFailure(message: "cannot run '\(engine) exec': \(String(cString: strerror(error.errno)))")
+        }
+        var files: [String: String] = [:]
+        for (file, path) in captures { files[file] = FastFiles.take(path) ?? "" }
+        try Task.checkCancellation()
+        switch termination {
+        case .exited(let code): return StepResult(exitCode: code, files: files)
+        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        }
+    }
+
+    func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        if let name = containers.withLock({ $0.removeValue(forKey: job.jobKey) }) {
+            let removed = try? await capture([engine, "rm", "-f", "-t", "0", "-v", name])
+            if let removed, removed.status != 0, !removed.errorText.contains("no such container") {
+                context.log(.warning, "could not remove container \(name): \(removed.errorText)")
+            }
+        }
+        FastFiles.removeTree(jobDirectory(job.jobKey))
+    }
+
+    /// The step's wrapper: records its pid (the process group the engine's exec starts), sets the
+    /// step's environment from shell-quoted text, and runs the shell on the script. The default
+    /// `bash` falls back to `sh -e` in an image without bash, as GitHub's runner does.
+    static func wrapper(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
+                        pidFile: String, directory: String) -> String {
+        var lines = ["echo $$ > \(ShellWords.quote(pidFile))"]
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where ShellWords.isName(name) {
+            lines.append("export \(name)=\(ShellWords.quote(value))")
+        }
+        if !pathPrepend.isEmpty {
+            lines.append("export PATH=\(ShellWords.quote(pathPrepend.joined(separator: ":")))\"${PATH:+:$PATH}\"")
+        }
+        lines.append("cd \(ShellWords.quote(directory)) || exit 1")
+        var templated = false
+        var command = shell.map { part -> String in
+            guard part.contains("{0}") else { return ShellWords.quote(part) }
+            templated = true
+            return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
+        }
+        if !templated { command.append(ShellWords.quote(script)) }
+        if shell.first == "bash" {
+            lines.append("command -v bash >/dev/null 2>&1 || exec sh -e \(ShellWords.quote(script))")
+        }
+        lines.append("exec " + command.joined(separator: " "))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    struct Captured {
+        var status: Int32
+        var output: String
+        var errorText: String
+    }
+
+    /// Run an engine command to its end, keeping what it printed.
+    func capture(_ arguments: [String]) async throws -> Captured {
+        let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
+        let termination: Termination
+        do {
+            termination = try await runProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil) { stream, bytes in
+                if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
+            }
+        } catch {
+            throw OperationFailure(message: "cannot run \(engine): \(String(cString: strerror(error.errno)))")
+        }
+        let status: Int32
+        switch termination {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        // The engine's own error line when there is one (podman prints warnings and retries first).
+        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
+        let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
+            .trimmingCharacters(in: .whitespaces)
+        return Captured(status: status, output: String(decoding: output.withLock { $0 }, as: UTF8.self), errorText: errorText)
+    }
+}
+
+/// Ends a cancelled step inside its container: SIGTERM to the step's process group, SIGKILL after
+/// the grace time. Killing the engine's exec client alone would leave the step running.
+struct StepKiller: Sendable {
+    let engine: String
+    let container: String
+    let pidFile: String
+    let grace: Duration
+
+    func start() {
+        let killer = self
+        Thread.detachNewThread {
+            killer.signal("TERM")
+            Thread.sleep(forTimeInterval: Double(killer.grace.components.seconds) + Double(killer.grace.components.attoseconds) / 1e18)
+            killer.signal("KILL")
+        }
+    }
+
+    func signal(_ name: String) {
+        let script = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -$pid 2>/dev/null || true"
+        _ = try? ChildProcess(arguments: [engine, "exec", container, "/bin/sh", "-c", script],
+                              environment: ProcessInfo.processInfo.environment, directory: nil).wait(onOutput: { _, _ in })
+    }
+}
+
+/// Shell quoting and splitting, for the wrapper and for GitHub's `options:` string.
+enum ShellWords {
+    /// `'text'`, with each `'` written as `'\''`.
+    static func quote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A valid shell variable name.
+    static func isName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= 0x61 && (first | 0x20) <= 0x7A else { return false }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// Words as a POSIX shell splits them (quotes and backslashes; no expansions), or nil for an
+    /// unclosed quote.
+    static func split(_ text: String) -> [String]? {
+        var words: [String] = [], current = "", inWord = false
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            switch character {
+            case " ", "\t", "\n":
+                if inWord { words.append(current); current = ""; inWord = false }
+            case "'":
+                inWord = true
+                var closed = false
+                while let next = iterator.next() {
+                    if next == "'" { closed = true; break }
+                    current.append(next)
+                }
+                if !closed { return nil }
+            case "\"":
+                inWord = true
+                var closed = false
+                while let next = iterator.next() {
+                    if next == "\"" { closed = true; break }
+                    if next == "\\", let escaped = iterator.next() {
+                        if !"$`\"\\\n".contains(escaped) { current.append("\\") }
+                        current.append(escaped)
+                        continue
+                    }
+                    current.append(next)
+                }
+                if !closed { return nil }
+            case "\\":
+                inWord = true
+                if let escaped = iterator.next() { current.append(escaped) }
+            default:
+                inWord = true
+                current.append(character)
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+
+/// A real podman (with runc) for the oci executor's tests, with its own storage and settings, and
+/// a small image made locally (no registry is reachable): busybox from Debian's
+/// `busybox-static`, its applets linked, imported as `localhost/nixactions/busybox` (the image `examples/10-containers/build-image.sh` makes).
+///
+/// The storage lives in `~/.cache/nixactions-ci/podman` (kept between runs, like the tools' venv),
+/// never in the machine's own podman storage. Tests pass `environment` to every nixactions they
+/// start, so the executor, its cleanup scripts and the supervisor all use this storage.
+public enum PodmanFixture {
+    public static let image = "localhost/nixactions/busybox:latest"
+
+    public struct Ready: Sendable {
+        public let podman: String
+        /// `CONTAINERS_CONF` and `CONTAINERS_STORAGE_CONF` for this storage.
+        public let environment: [String: String]
+
+        /// Run podman with this storage.
+        public func podman(_ arguments: [String]) throws -> CommandResult {
+            try runCommand(URL(fileURLWithPath: podman), arguments, environment: environment)
+        }
+
+        /// Names of the containers (running or not) carrying `label`.
+        public func containers(label: String = "io.nixactions.run") throws -> [String] {
+            let result = try podman(["ps", "-a", "--filter", "label=\(label)", "--format", "{{.Names}}"])
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+    }
+
+    private static let prepared = Mutex<Result<Ready, TestComponentError>?>(nil)
+
+    /// Podman with the test image, made once per test process.
+    public static func ready() throws -> Ready {
+        try prepared.withLock { cached in
+            if let cached { return try cached.get() }
+            let result = Result { () throws(TestComponentError) -> Ready in try prepare() }
+            cached = result
+            return try result.get()
+        }
+    }
+
+    private static func prepare() throws(TestComponentError) -> Ready {
+        guard let podman = testTool("podman") else {
+            throw TestComponentError("podman is not installed (.ci/setup installs podman, runc and busybox-static)")
+        }
+        guard let busybox = ["/usr/bin/busybox", "/bin/busybox"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw TestComponentError("busybox is not installed (apt-get install busybox-static)")
+        }
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+        let root = home + "/.cache/nixactions-ci/podman"
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            // runc: crun fails on this kernel's hybrid cgroups. Root here lacks CAP_SYS_RESOURCE, so
+            // podman's default ulimits fail. Events to a file, not journald.
+            try """
+                [containers]
+                default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+                [engine]
+                runtime = "runc"
+                events_logger = "file"
+                cgroup_manager = "cgroupfs"
+                """.write(toFile: root + "/containers.conf", atomically: true, encoding: .utf8)
+            try """
+                [storage]
+                driver = "vfs"
+                graphroot = "\(root)/storage"
+                runroot = "\(root)/run"
+                """.write(toFile: root + "/storage.conf", atomically: true, encoding: .utf8)
+        } catch {
+            throw TestComponentError("cannot write podman's settings in \(root): \(error)")
+        }
+        let ready = Ready(podman: podman, environment: [
+            "CONTAINERS_CONF": root + "/containers.conf", "CONTAINERS_STORAGE_CONF": root + "/storage.conf",
+        ])
+        do {
+            if try ready.podman(["image", "exists", image]).status == 0 { return ready }
+            // A root file system of busybox and its applet links, imported as an image.
+            let rootfs = root + "/rootfs"
+            try? FileManager.default.removeItem(atPath: rootfs)
+            try FileManager.default.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: rootfs + "/tmp", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: busybox, toPath: rootfs + "/bin/busybox")
+            let applets = try runCommand(URL(fileURLWithPath: busybox), ["--list"]).stdout.split(separator: "\n")
+            for applet in applets where applet != "busybox" {
+                try? FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
+            }
+            let archive = root + "/rootfs.tar"
+            let tar = try runCommand(URL(fileURLWithPath: "/bin/tar"), ["-C", rootfs, "-cf", archive, "."])
+            guard tar.status == 0 else { throw TestComponentError("tar failed: \(tar.stderr)") }
+            let imported = try ready.podman(["import", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                             "--change", "CMD [\"sh\"]", archive, image])
+            try? FileManager.default.removeItem(atPath: rootfs)
+            try? FileManager.default.removeItem(atPath: archive)
+            guard imported.status == 0 else { throw TestComponentError("podman import failed: \(imported.stderr)") }
+            return ready
+        } catch let error as TestComponentError {
+            throw error
+        } catch {
+            throw TestComponentError("cannot prepare the podman test image: \(error)")
+        }
+    }
+}
