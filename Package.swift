@@ -21,6 +21,7 @@ let package = Package(
         // Plugins shipped with NixActions. The file name `libnixactions-plugin-*.so` is what discovery looks for.
         .library(name: "nixactions-plugin-local", type: .dynamic, targets: ["LocalExecutor"]),
         .library(name: "nixactions-plugin-oci", type: .dynamic, targets: ["OCIExecutor"]),
+        .library(name: "nixactions-plugin-ssh", type: .dynamic, targets: ["SSHExecutor"]),
         .library(name: "nixactions-plugin-text", type: .dynamic, targets: ["TextFunctions"]),
         .library(name: "nixactions-plugin-env", type: .dynamic, targets: ["EnvSecrets"]),
         .library(name: "nixactions-plugin-file", type: .dynamic, targets: ["FileSecrets"]),
@@ -97,6 +98,12 @@ let package = Package(
             name: "OCIExecutor",
             dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
             path: "Plugins/OCIExecutor",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "SSHExecutor",
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            path: "Plugins/SSHExecutor",
             linkerSettings: pluginLinkerSettings
         ),
         .target(

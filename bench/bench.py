@@ -3,7 +3,7 @@
 
     python3 bench/bench.py [--binary .build/release/nixactions] [--rounds 5] [BENCHMARK ...]
 
-BENCHMARK is any of: output secrets secretfile vault manyjobs dag scaling dryrun ulimit steps validate
+BENCHMARK is any of: output secrets secretfile vault manyjobs dag scaling dryrun ulimit steps validate executors
 (default: all of them, in that order), or dag-random (the round-1 DAG benchmark).
 Quick single runs: `python3 bench/bench.py output --rounds 3 --output-size 256M`.
 

@@ -8,7 +8,7 @@ Conventions shared by all of them:
   step as a bash script, so a peer that exec'd `true` directly, or ran it as a shell builtin
   without any process, would not be doing the same work.
 """
-import os, random, re, shutil, statistics, string, subprocess
+import os, random, re, shutil, statistics, string, subprocess, time
 from common import (Case, Failed, fmt_mib, fmt_ms, fmt_s, heading, interleave, load_line,
                     log_dir_measure, med, remove_file, run_once, table, tree_bytes, write)
 
@@ -517,6 +517,111 @@ def bench_steps(ctx, count=200):
           f"CPU per step {cpu_r:.2f}x the bare loop's.")
 
 
+# ---------------------------------------------------------------- 8b. executors (oci, ssh)
+
+
+def podman_setup(ctx):
+    """Podman with its own storage and the busybox test image (what the tests make: run the oci
+    tests or examples/10-containers/build-image.sh with this storage first). None when missing."""
+    podman = shutil.which("podman")
+    root = os.path.expanduser("~/.cache/nixactions-ci/podman")
+    if not podman or not os.path.exists(os.path.join(root, "storage.conf")):
+        return None
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(root, "containers.conf"),
+               CONTAINERS_STORAGE_CONF=os.path.join(root, "storage.conf"))
+    image = "localhost/nixactions/busybox:latest"
+    if subprocess.run([podman, "image", "exists", image], env=env).returncode != 0:
+        return None
+    return podman, env, image
+
+
+def sshd_start(folder):
+    """An sshd on a free port of 127.0.0.1 with its own keys; returns (process, port, ssh options)."""
+    for name in ["host_key", "user_key"]:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(folder, name)], check=True)
+    shutil.copy(os.path.join(folder, "user_key.pub"), os.path.join(folder, "authorized_keys"))
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    port = random.randint(20000, 60000)
+    write(os.path.join(folder, "sshd_config"), "\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder}/host_key", f"PidFile {folder}/sshd.pid",
+        f"AuthorizedKeysFile {folder}/authorized_keys", "StrictModes no", "UsePAM no", "PasswordAuthentication no",
+        "PermitRootLogin prohibit-password", "MaxSessions 50", ""]))
+    key = open(os.path.join(folder, "host_key.pub")).read().split()[:2]
+    write(os.path.join(folder, "known_hosts"), f"[127.0.0.1]:{port} {' '.join(key)}\n")
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(folder, "sshd_config")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    options = ["-p", str(port), "-i", os.path.join(folder, "user_key"), "-o", "BatchMode=yes",
+               "-o", f"UserKnownHostsFile={folder}/known_hosts", "-o", "StrictHostKeyChecking=yes"]
+    for _ in range(100):
+        if subprocess.run(["ssh"] + options + ["127.0.0.1", "true"], stderr=subprocess.DEVNULL).returncode == 0:
+            return proc, port, options
+        time.sleep(0.05)
+    proc.terminate()
+    raise Failed("sshd did not start")
+
+
+def bench_executors(ctx, count=200):
+    """200 no-op steps in one job on the oci and ssh executors, against a bare `podman exec` loop
+    on a running container and a bare multiplexed `ssh` loop, in the same rounds."""
+    folder = ctx.folder("executors")
+    steps = "\n".join("      - run: \"true\"" for _ in range(count))
+    cases = []
+    cleanup = []
+    notes = []
+    setup = podman_setup(ctx)
+    if setup:
+        podman, env, image = setup
+        write(os.path.join(folder, "oci.yml"), f"name: oci\njobs:\n  noop:\n{NOWS}\n    container: {{ image: {image}, options: --network none }}\n    steps:\n{steps}\n")
+        name = f"nxa-bench-{os.getpid()}"
+        subprocess.run([podman, "run", "-d", "--name", name, "--network", "none", "--entrypoint", "tail", image, "-f", "/dev/null"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        cleanup.append(lambda: subprocess.run([podman, "rm", "-f", "-t", "0", name], env=env, stdout=subprocess.DEVNULL))
+        write(os.path.join(folder, "podman.sh"), f"#!/bin/sh\nfor i in $(seq {count}); do {podman} exec {name} true; done\n")
+        argv, logs = ctx.nxa(folder, "oci.yml")
+        cases += [Case(f"bare `podman exec CONTAINER true` ×{count}", ["sh", "podman.sh"], folder, env=env),
+                  Case(f"nixactions oci ({count} steps)", argv, folder, after=log_dir_measure(logs), env=env)]
+    else:
+        notes.append("oci left out: podman or its test image is missing (run the oci tests first)")
+    if shutil.which("sshd") or os.path.exists("/usr/sbin/sshd"):
+        keys = os.path.join(folder, "ssh")
+        os.makedirs(keys, exist_ok=True)
+        proc, port, options = sshd_start(keys)
+        cleanup.append(lambda: (proc.terminate(), proc.wait()))
+        control = f"/tmp/nxa-bench-cm-{os.getpid()}"
+        mux = options + ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}", "-o", "ControlPersist=60"]
+        cleanup.append(lambda: subprocess.run(["ssh"] + mux + ["-O", "exit", "127.0.0.1"], stderr=subprocess.DEVNULL))
+        write(os.path.join(folder, "ssh.sh"), "#!/bin/sh\n" + f"for i in $(seq {count}); do ssh {' '.join(mux)} 127.0.0.1 true; done\n")
+        executor = (f"{{ plugin: ssh, with: {{ host: '127.0.0.1:{port}', identity-file: {keys}/user_key, "
+                    f"known-hosts: {keys}/known_hosts, workdir: {folder} }} }}")
+        write(os.path.join(folder, "ssh.yml"), f"name: ssh\njobs:\n  noop:\n{NOWS}\n    executor: {executor}\n    steps:\n{steps}\n")
+        argv, logs = ctx.nxa(folder, "ssh.yml")
+        cases += [Case(f"bare multiplexed `ssh HOST true` ×{count}", ["sh", "ssh.sh"], folder),
+                  Case(f"nixactions ssh ({count} steps)", argv, folder, after=log_dir_measure(logs))]
+    else:
+        notes.append("ssh left out: sshd is not installed")
+    try:
+        times = interleave(cases, ctx.rounds) if cases else {}
+    finally:
+        for step in reversed(cleanup):
+            step()
+    heading(f"executors: {count} no-op steps on oci and ssh ({load_line()} at the end)")
+    for note in notes:
+        print(f"- {note}")
+    rows = []
+    for case in cases:
+        s = times[case.name]
+        rows.append([case.name, fmt_s(med(s)), fmt_s(min(x["wall"] for x in s)), fmt_s(max(x["wall"] for x in s)),
+                     fmt_ms(med(s) / count), fmt_s(med(s, "cpu"))])
+    table(["runner", "wall median", "min", "max", "per step", "CPU (tree)"], rows)
+    checks = []
+    for kind, bare, goal in [("oci", f"bare `podman exec CONTAINER true` ×{count}", 0.25), ("ssh", f"bare multiplexed `ssh HOST true` ×{count}", 1.1)]:
+        nx = f"nixactions {kind} ({count} steps)"
+        if nx in times:
+            r = med(times[nx]) / med(times[bare])
+            checks.append(f"{kind} {r:.2f}x its bare loop (goal ≤ {goal}x) → {verdict(r <= goal)}")
+    print("\n" + "; ".join(checks) + ".")
+
+
 # ---------------------------------------------------------------- 9. validate
 
 
@@ -566,5 +671,5 @@ BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
-    "validate": bench_validate,
+    "validate": bench_validate, "executors": bench_executors,
 }

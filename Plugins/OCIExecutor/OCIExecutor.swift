@@ -256,8 +256,8 @@ final class OCIExecutor: ExecutorPlugin {
         let wrapperName = "run-\(number).sh"
         // The step's pid goes to the temporary folder: the private folder is read-only inside.
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
-        let wrapper = Self.wrapper(shell: step.shell, script: inside, environment: environment, pathPrepend: step.pathPrepend,
-                                   pidFile: pidFile, directory: workingDirectory)
+        let wrapper = StepWrapper.render(shell: step.shell, script: inside, environment: environment, pathPrepend: step.pathPrepend,
+                                         pidFile: pidFile, directory: workingDirectory)
         if let error = FastFiles.write(wrapper, to: control + "/" + wrapperName) {
             throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }
@@ -297,33 +297,6 @@ final class OCIExecutor: ExecutorPlugin {
             }
         }
         FastFiles.removeTree(jobDirectory(job.jobKey))
-    }
-
-    /// The step's wrapper: records its pid (the process group the engine's exec starts), sets the
-    /// step's environment from shell-quoted text, and runs the shell on the script. The default
-    /// `bash` falls back to `sh -e` in an image without bash, as GitHub's runner does.
-    static func wrapper(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
-                        pidFile: String, directory: String) -> String {
-        var lines = ["echo $$ > \(ShellWords.quote(pidFile))"]
-        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where ShellWords.isName(name) {
-            lines.append("export \(name)=\(ShellWords.quote(value))")
-        }
-        if !pathPrepend.isEmpty {
-            lines.append("export PATH=\(ShellWords.quote(pathPrepend.joined(separator: ":")))\"${PATH:+:$PATH}\"")
-        }
-        lines.append("cd \(ShellWords.quote(directory)) || exit 1")
-        var templated = false
-        var command = shell.map { part -> String in
-            guard part.contains("{0}") else { return ShellWords.quote(part) }
-            templated = true
-            return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
-        }
-        if !templated { command.append(ShellWords.quote(script)) }
-        if shell.first == "bash" {
-            lines.append("command -v bash >/dev/null 2>&1 || exec sh -e \(ShellWords.quote(script))")
-        }
-        lines.append("exec " + command.joined(separator: " "))
-        return lines.joined(separator: "\n") + "\n"
     }
 
     struct Captured {
@@ -377,61 +350,5 @@ struct StepKiller: Sendable {
         let script = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -$pid 2>/dev/null || true"
         _ = try? ChildProcess(arguments: [engine, "exec", container, "/bin/sh", "-c", script],
                               environment: ProcessInfo.processInfo.environment, directory: nil).wait(onOutput: { _, _ in })
-    }
-}
-
-/// Shell quoting and splitting, for the wrapper and for GitHub's `options:` string.
-enum ShellWords {
-    /// `'text'`, with each `'` written as `'\''`.
-    static func quote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// A valid shell variable name.
-    static func isName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= 0x61 && (first | 0x20) <= 0x7A else { return false }
-        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 >= 0x30 && $0 <= 0x39 }
-    }
-
-    /// Words as a POSIX shell splits them (quotes and backslashes; no expansions), or nil for an
-    /// unclosed quote.
-    static func split(_ text: String) -> [String]? {
-        var words: [String] = [], current = "", inWord = false
-        var iterator = text.makeIterator()
-        while let character = iterator.next() {
-            switch character {
-            case " ", "\t", "\n":
-                if inWord { words.append(current); current = ""; inWord = false }
-            case "'":
-                inWord = true
-                var closed = false
-                while let next = iterator.next() {
-                    if next == "'" { closed = true; break }
-                    current.append(next)
-                }
-                if !closed { return nil }
-            case "\"":
-                inWord = true
-                var closed = false
-                while let next = iterator.next() {
-                    if next == "\"" { closed = true; break }
-                    if next == "\\", let escaped = iterator.next() {
-                        if !"$`\"\\\n".contains(escaped) { current.append("\\") }
-                        current.append(escaped)
-                        continue
-                    }
-                    current.append(next)
-                }
-                if !closed { return nil }
-            case "\\":
-                inWord = true
-                if let escaped = iterator.next() { current.append(escaped) }
-            default:
-                inWord = true
-                current.append(character)
-            }
-        }
-        if inWord { words.append(current) }
-        return words
     }
 }

@@ -103,14 +103,8 @@ struct OCIExecutorTests {
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  t:\n    container: \(Self.container)\n    steps:\n      - run: sleep 300\n")
         for killSupervisor in [false, true] {
-            let process = Process()
-            process.executableURL = nixactionsBinary
-            process.arguments = ["run", "wf.yml", "--log-format", "plain"]
-            process.currentDirectoryURL = URL(fileURLWithPath: temp.path)
-            process.environment = ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
             var waited = 0
             while try podman.containers().isEmpty && waited < 300 {
                 usleep(100_000)
@@ -119,10 +113,10 @@ struct OCIExecutorTests {
             #expect(try !podman.containers().isEmpty, "the job's container never started")
             if killSupervisor {
                 // The host's supervisor only (other tests' runs keep theirs).
-                _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.processIdentifier)", "-f", "__supervise"])
+                _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.pid)", "-f", "__supervise"])
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            process.wait()
             if !killSupervisor {
                 var left = try podman.containers()
                 for _ in 0..<100 where !left.isEmpty {
@@ -187,24 +181,19 @@ struct OCIExecutorTests {
                 steps:
                   - run: sleep 300
             """)
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", "wf.yml", "--log-format", "plain"]
-        process.currentDirectoryURL = URL(fileURLWithPath: temp.path)
-        process.environment = ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new }
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        let log = temp.path + "/run.log"
+        let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                         environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
+                                         output: log)
         var waited = 0
         while try !podman.containers().contains(where: { $0.hasSuffix("-b") }) && waited < 300 {
             usleep(100_000)
             waited += 1
         }
-        kill(process.processIdentifier, SIGINT)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130, "\(text)")
+        process.signal(SIGINT)
+        let status = process.exitStatus
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 130, "\(text)")
         #expect(text.contains("[a] in busybox\n"), "\(text)")
         #expect(try podman.containers().isEmpty)
     }

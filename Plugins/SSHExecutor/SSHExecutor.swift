@@ -1,0 +1,444 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Synchronization
+
+/// The one symbol this library exports.
+@_cdecl("nixactions_plugin_entry")
+public func nixactionsPluginEntry(
+    _ host: UnsafePointer<nxa_host_info>?,
+    _ out: UnsafeMutablePointer<UnsafePointer<nxa_plugin>?>?,
+    _ error: UnsafeMutablePointer<nxa_error>?
+) -> nxa_status {
+    PluginExport.entry(
+        PluginDeclaration(
+            id: "ssh", name: "SSH executor", version: "0.1.0",
+            description: "Runs each job on a host reached with the system's OpenSSH client, one connection per host",
+            executor: SSHExecutor.self),
+        host: host, out: out, error: error)
+}
+
+/// Runs each job on a remote host with the system's `ssh` (so `~/.ssh/config`, agents and jump
+/// hosts work), one multiplexed connection per host (ControlMaster, its socket in a private
+/// folder of this run).
+///
+/// Remote layout: `WORKDIR/nixactions-RUN_ID/JOB/{workspace,tmp,control}`. The project is copied
+/// in as a tar stream; each step's script, environment and secrets travel in one wrapper on the
+/// connection's standard input (never on a command line); the `$GITHUB_*` files come back after
+/// the step. A cancelled or timed-out step's process group is signalled on the host; the job's
+/// folder is removed when it finishes, the run's when the run ends (a cleanup script the host,
+/// its supervisor or the next run execute).
+///
+/// Options: `host` or `hosts` (a pool: `[user@]name[:port]` each), `user`, `port`,
+/// `identity-file`, `known-hosts`, `workdir` (default `/tmp`), `ssh-options` (more `-o` options),
+/// `grace-seconds`.
+final class SSHExecutor: ExecutorPlugin {
+    struct Target: Sendable, Hashable {
+        var host: String
+        var user: String?
+        var port: Int?
+        var name: String { (user.map { "\($0)@" } ?? "") + host + (port.map { ":\($0)" } ?? "") }
+    }
+
+    let configuration: ExecutorConfiguration
+    let targets: [Target]
+    let identityFile: String?
+    let knownHosts: String?
+    let extraOptions: [String]
+    let workdir: String
+    let grace: Duration
+    /// Where the connections' control sockets live (short paths: a socket path has 108 bytes).
+    let sockets: PrivateFolder
+    let pool: HostPool
+    /// The host and remote folder of each running job.
+    let jobs = Mutex<[String: Target]>([:])
+    let serial = Atomic<Int>(0)
+
+    init(configuration: ExecutorConfiguration, host: HostServices) throws {
+        self.configuration = configuration
+        let options = configuration.options
+        let known: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
+        if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
+            throw OperationFailure(message: "ssh executor: unknown option '\(unknown)'", hint: "options: \(known.sorted().joined(separator: ", "))")
+        }
+        func string(_ key: String) throws -> String? {
+            switch options[key] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            case .number(let value)?: return String(Int(value))
+            default: throw OperationFailure(message: "ssh executor: '\(key)' must be a string")
+            }
+        }
+        let user = try string("user")
+        let port = try string("port").map { text -> Int in
+            guard let port = Int(text), (1...65535).contains(port) else { return -1 }
+            return port
+        }
+        if port == -1 { throw OperationFailure(message: "ssh executor: 'port' must be a number from 1 to 65535") }
+        var names: [String] = []
+        if let single = try string("host") { names.append(single) }
+        switch options["hosts"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let name) = item else { throw OperationFailure(message: "ssh executor: every entry of 'hosts' must be a string") }
+                names.append(name)
+            }
+        default: throw OperationFailure(message: "ssh executor: 'hosts' must be a list of host names")
+        }
+        guard !names.isEmpty else {
+            throw OperationFailure(message: "the ssh executor needs a 'host' (or 'hosts')", hint: "executor: { plugin: ssh, with: { host: build1 } }")
+        }
+        targets = try names.map { try Self.target($0, user: user, port: port) }
+        identityFile = try string("identity-file")
+        knownHosts = try string("known-hosts")
+        switch options["ssh-options"] {
+        case nil, .null?: extraOptions = []
+        case .array(let items)?:
+            extraOptions = try items.flatMap { item -> [String] in
+                guard case .string(let option) = item, option.contains("=") else {
+                    throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option)")
+                }
+                return ["-o", option]
+            }
+        default: throw OperationFailure(message: "ssh executor: 'ssh-options' must be a list of NAME=VALUE")
+        }
+        workdir = try string("workdir") ?? "/tmp"
+        if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
+            grace = .milliseconds(Int(seconds * 1000))
+        } else {
+            grace = .seconds(5)
+        }
+        guard FastFiles.resolve("ssh", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") != "ssh" else {
+            throw OperationFailure(message: "ssh executor: the OpenSSH client 'ssh' is not installed", hint: "apt-get install openssh-client")
+        }
+        do {
+            sockets = try PrivateFolder(base: "/tmp", prefix: "nxa-ssh-")
+        } catch {
+            throw OperationFailure(message: "ssh executor: cannot create a folder for its connections in /tmp: \(error)")
+        }
+        pool = HostPool(targets)
+        try writeCleanupScript()
+    }
+
+    deinit {
+        sockets.remove()
+    }
+
+    /// `[user@]host[:port]`.
+    static func target(_ text: String, user: String?, port: Int?) throws -> Target {
+        var rest = Substring(text)
+        var target = Target(host: "", user: user, port: port)
+        if let at = rest.lastIndex(of: "@") {
+            target.user = String(rest[..<at])
+            rest = rest[rest.index(after: at)...]
+        }
+        if let colon = rest.lastIndex(of: ":"), let number = Int(rest[rest.index(after: colon)...]) {
+            target.port = number
+            rest = rest[..<colon]
+        }
+        guard !rest.isEmpty, !rest.hasPrefix("-"), !rest.contains(where: { $0 == " " || $0 == "/" }) else {
+            throw OperationFailure(message: "ssh executor: '\(text)' is not a host ([user@]name[:port])")
+        }
+        target.host = String(rest)
+        return target
+    }
+
+    var remoteRun: String { workdir + "/nixactions-" + configuration.runID }
+
+    func remoteJob(_ jobKey: String) -> String { remoteRun + "/" + jobKey }
+
+    /// `ssh` with this executor's options for `target`; `multiplexed: false` for the cleanup
+    /// script, which must not leave a connection behind.
+    func sshArguments(_ target: Target, multiplexed: Bool = true, socketFolder: String? = nil) -> [String] {
+        var arguments = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"]
+        if multiplexed {
+            arguments += ["-o", "ControlMaster=auto", "-o", "ControlPath=\(socketFolder ?? sockets.path)/%C", "-o", "ControlPersist=600"]
+        } else {
+            arguments += ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        }
+        if let port = target.port { arguments += ["-p", String(port)] }
+        if let identityFile { arguments += ["-i", identityFile, "-o", "IdentitiesOnly=yes"] }
+        if let knownHosts { arguments += ["-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes"] }
+        arguments += extraOptions
+        arguments.append((target.user.map { "\($0)@" } ?? "") + target.host)
+        return arguments
+    }
+
+    /// Every process an ssh client of this run starts carries the run's tracking id, so a host that
+    /// dies takes the connections' masters (`ControlPersist` daemons) with it.
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment[JobContainment.trackingVariable] = (configuration.trackingID ?? configuration.runID) + "-ssh"
+        return environment
+    }
+
+    /// `RUN/cleanup/ssh-….sh`: on each host, end what the run's jobs left running and remove the
+    /// run's remote folder; then stop the connections.
+    func writeCleanupScript() throws {
+        let folder = configuration.runDirectory + "/cleanup"
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST {
+            throw OperationFailure(message: "ssh executor: cannot create \(folder): \(String(cString: strerror(errno)))")
+        }
+        let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; rm -rf " + ShellWords.quote(remoteRun)
+        var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts."]
+        for target in targets {
+            let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
+            lines.append("\(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
+            let stop = (sshArguments(target).dropLast() + ["-O", "exit", sshArguments(target).last!]).map(ShellWords.quote).joined(separator: " ")
+            lines.append("\(stop) </dev/null >/dev/null 2>&1")
+        }
+        lines.append("true\n")
+        if let error = FastFiles.write(lines.joined(separator: "\n"), to: folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
+            throw OperationFailure(message: "ssh executor: cannot write its cleanup script: \(String(cString: strerror(error)))")
+        }
+    }
+
+    /// A remote shell command: SIGKILL to every process group recorded in `folder`'s step pid files.
+    static func killGroups(in folder: String, signal: String = "KILL") -> String {
+        "for f in \(folder)/.nixactions-step-*.pid; do [ -f \"$f\" ] && kill -\(signal) -\"$(cat \"$f\")\" 2>/dev/null; done; true"
+    }
+
+    func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
+        let (target, system) = try await pool.acquire(job: job.jobKey, context: context) { target in
+            // Reaching the host opens its shared connection; `uname` tells what it runs.
+            let made = "umask 022; mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
+                + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control && uname -sm"
+            return try await self.capture(self.sshArguments(target) + [made])
+        }
+        jobs.withLock { $0[job.jobKey] = target }
+        let directory = remoteJob(job.jobKey)
+        if job.copyProject {
+            try await copyProject(job, to: target, directory: directory + "/workspace")
+        }
+        let parts = system.split(separator: " ")
+        let os = parts.first.map(String.init) ?? "Linux"
+        let arch = parts.count > 1 ? JobStarted.runnerArch(machine: String(parts[1])) : nil
+        return JobStarted(workspace: directory + "/workspace", temporaryDirectory: directory + "/tmp", os: os, arch: arch)
+    }
+
+    /// The project as a tar stream into the remote workspace (GNU or busybox tar on both sides).
+    func copyProject(_ job: JobSpec, to target: Target, directory: String) async throws {
+        let project = configuration.projectDirectory
+        var excludes = job.copyExcludes.map { "--exclude=\($0)" }
+        for skipped in [configuration.runDirectory] + (job.copySkipPaths ?? []) where skipped.hasPrefix(project + "/") {
+            excludes.append("--exclude=./" + skipped.dropFirst(project.count + 1))
+        }
+        let local = (["tar", "-C", project] + excludes + ["-cf", "-", "."]).map(ShellWords.quote).joined(separator: " ")
+        let remote = (sshArguments(target) + ["tar -C \(ShellWords.quote(directory)) -xf -"]).map(ShellWords.quote).joined(separator: " ")
+        let copied = try await capture(["/bin/bash", "-o", "pipefail", "-c", "\(local) | \(remote)"])
+        guard copied.status == 0 else {
+            throw OperationFailure(message: "cannot copy the project to \(target.name) for job '\(job.displayName)': \(copied.errorText)",
+                                   hint: "the remote host needs tar; or set workspace: { copy-project: false }")
+        }
+    }
+
+    func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
+        guard let target = jobs.withLock({ $0[step.jobKey] }) else {
+            throw OperationFailure(message: "ssh executor: job '\(step.jobKey)' has no host")
+        }
+        let directory = remoteJob(step.jobKey)
+        let workspace = directory + "/workspace", temporary = directory + "/tmp", control = directory + "/control"
+        let number = serial.add(1, ordering: .relaxed).newValue
+        let script = control + "/step-\(number)" + step.scriptExtension
+        var environment = step.environment
+        var captures: [String: String] = [:]
+        for file in step.captureFiles {
+            let path = temporary + "/step-\(number)-" + file.lowercased()
+            captures[file] = path
+            environment[file] = path
+        }
+        for (alias, file) in step.captureAliases ?? [:] { environment[alias] = captures[file] }
+        var workingDirectory = workspace
+        if let relative = step.workingDirectory, !relative.isEmpty {
+            workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
+        }
+        // The script travels inside the wrapper, as a here-document whose end no script can contain.
+        let end = "NIXACTIONS_END_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
+        let body = step.script.hasSuffix("\n") ? step.script : step.script + "\n"
+        let pidFile = temporary + "/.nixactions-step-\(number).pid"
+        let preamble = ["umask 077", "cat > \(ShellWords.quote(script)) <<'\(end)'\n\(body)\(end)", "umask 022"]
+        let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,
+                                         pidFile: pidFile, directory: workingDirectory, preamble: preamble)
+        // The wrapper goes on ssh's standard input, from a private file of this machine.
+        let local = sockets.path + "/step-\(number).sh"
+        if let error = FastFiles.write(wrapper, to: local) {
+            throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
+        }
+        defer { unlink(local) }
+        let ssh = (sshArguments(target) + ["sh -s"]).map(ShellWords.quote).joined(separator: " ")
+        let arguments = ["/bin/sh", "-c", "exec \(ssh) < \(ShellWords.quote(local))"]
+        let killer = RemoteKiller(arguments: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
+        let termination: Termination
+        do {
+            termination = try await withTaskCancellationHandler {
+                try await runProcess(arguments: arguments, environment: self.environment, directory: nil, grace: grace + .seconds(2)) { stream, bytes in
+                    context.write(bytes, to: stream == 2 ? .stderr : .stdout)
+                }
+            } onCancel: {
+                killer.start()
+            }
+        } catch let error as SpawnError {
+            throw OperationFailure(message: "cannot run ssh: \(String(cString: strerror(error.errno)))")
+        }
+        try Task.checkCancellation()
+        let files = try await fetchCaptures(captures, from: target, extra: [script, pidFile])
+        switch termination {
+        case .exited(255):
+            // ssh's own failure (the connection), not the step's: say so.
+            throw OperationFailure(message: "the connection to \(target.name) failed during step '\(step.displayName)' (ssh exited 255)",
+                                   hint: "check the host and the network; ssh's message is in the step's output")
+        case .exited(let code): return StepResult(exitCode: code, files: files)
+        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        }
+    }
+
+    /// The `$GITHUB_*` files the step wrote (framed: `NAME SIZE` then the bytes), removed remotely.
+    func fetchCaptures(_ captures: [String: String], from target: Target, extra: [String]) async throws -> [String: String] {
+        var command = ""
+        for (name, path) in captures.sorted(by: { $0.key < $1.key }) {
+            let quoted = ShellWords.quote(path)
+            command += "if [ -f \(quoted) ]; then printf '%s %s\\n' \(name) \"$(wc -c < \(quoted) | tr -d ' ')\"; cat \(quoted); rm -f \(quoted); fi; "
+        }
+        command += "rm -f " + extra.map(ShellWords.quote).joined(separator: " ")
+        let fetched = try await capture(sshArguments(target) + [command])
+        guard fetched.status == 0 else {
+            throw OperationFailure(message: "cannot read the step's $GITHUB_* files from \(target.name): \(fetched.errorText)")
+        }
+        var files: [String: String] = [:]
+        var bytes = fetched.outputBytes[...]
+        while let newline = bytes.firstIndex(of: 0x0A) {
+            let header = String(decoding: bytes[bytes.startIndex..<newline], as: UTF8.self).split(separator: " ")
+            guard header.count == 2, let size = Int(header[1]), bytes.distance(from: newline, to: bytes.endIndex) > size else { break }
+            let start = bytes.index(after: newline)
+            let end = bytes.index(start, offsetBy: size)
+            files[String(header[0])] = String(decoding: bytes[start..<end], as: UTF8.self)
+            bytes = bytes[end...]
+        }
+        return files
+    }
+
+    func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
+        defer { pool.release(target) }
+        // What the job's steps left running, then its folder.
+        let directory = ShellWords.quote(remoteJob(job.jobKey))
+        let command = Self.killGroups(in: directory + "/tmp") + "; rm -rf \(directory)"
+        let finished = try? await capture(sshArguments(target) + [command])
+        if let finished, finished.status != 0 {
+            context.log(.warning, "could not clean up job '\(job.displayName)' on \(target.name): \(finished.errorText)")
+        }
+    }
+
+    struct Captured {
+        var status: Int32
+        var outputBytes: [UInt8]
+        var errorText: String
+        var output: String { String(decoding: outputBytes, as: UTF8.self) }
+    }
+
+    func capture(_ arguments: [String]) async throws -> Captured {
+        let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
+        let termination: Termination
+        do {
+            termination = try await runProcess(arguments: arguments, environment: environment, directory: nil) { stream, bytes in
+                if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
+            }
+        } catch {
+            throw OperationFailure(message: "cannot run \(arguments.first ?? "ssh"): \(String(cString: strerror(error.errno)))")
+        }
+        let status: Int32
+        switch termination {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
+        return Captured(status: status, outputBytes: output.withLock { $0 },
+                        errorText: lines.suffix(2).joined(separator: " ").trimmingCharacters(in: .whitespaces))
+    }
+}
+
+/// The hosts of a pool: a job takes a free one, waiting while all are busy; a host that cannot be
+/// reached is left out for the rest of the run, with a warning, and the job goes elsewhere.
+final class HostPool: Sendable {
+    struct State {
+        var busy: Set<SSHExecutor.Target> = []
+        var unreachable: [SSHExecutor.Target: String] = [:]
+    }
+
+    let targets: [SSHExecutor.Target]
+    let state = Mutex(State())
+
+    init(_ targets: [SSHExecutor.Target]) {
+        self.targets = targets
+    }
+
+    /// A free, reachable host and what `reach` printed on it.
+    func acquire(
+        job: String, context: OperationContext, reach: (SSHExecutor.Target) async throws -> SSHExecutor.Captured
+    ) async throws -> (SSHExecutor.Target, String) {
+        while true {
+            try Task.checkCancellation()
+            let free = state.withLock { state -> SSHExecutor.Target? in
+                guard let target = targets.first(where: { !state.busy.contains($0) && state.unreachable[$0] == nil }) else { return nil }
+                state.busy.insert(target)
+                return target
+            }
+            if let target = free {
+                let reached: SSHExecutor.Captured
+                do {
+                    reached = try await reach(target)
+                } catch {
+                    release(target)
+                    throw error
+                }
+                if reached.status == 0 { return (target, reached.output.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                state.withLock { state in
+                    state.busy.remove(target)
+                    state.unreachable[target] = reached.errorText
+                }
+                if targets.count > 1 {
+                    context.log(.warning, "host \(target.name) cannot be reached (\(reached.errorText)); job '\(job)' goes to another host")
+                }
+                continue
+            }
+            let (allDown, reasons) = state.withLock { state in
+                (targets.allSatisfy { state.unreachable[$0] != nil }, targets.map { "\($0.name): \(state.unreachable[$0] ?? "")" })
+            }
+            if allDown {
+                throw OperationFailure(
+                    message: targets.count == 1 ? "cannot reach \(reasons[0])" : "no host of the pool can be reached (\(reasons.joined(separator: "; ")))",
+                    hint: "check the host names, keys (identity-file, known-hosts) and that sshd runs; 'ssh -v HOST true' shows why")
+            }
+            try await Task.sleep(for: .milliseconds(50))  // every reachable host is busy: wait for one
+        }
+    }
+
+    func release(_ target: SSHExecutor.Target) {
+        _ = state.withLock { $0.busy.remove(target) }
+    }
+}
+
+/// Ends a cancelled step on its host: SIGTERM to its process group, SIGKILL after the grace time.
+struct RemoteKiller: Sendable {
+    let arguments: [String]
+    let pidFile: String
+    let grace: Duration
+    let environment: [String: String]
+
+    func start() {
+        let killer = self
+        Thread.detachNewThread {
+            killer.signal("TERM")
+            Thread.sleep(forTimeInterval: Double(killer.grace.components.seconds) + Double(killer.grace.components.attoseconds) / 1e18)
+            killer.signal("KILL")
+        }
+    }
+
+    func signal(_ name: String) {
+        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -\"$pid\" 2>/dev/null; true"
+        _ = try? ChildProcess(arguments: arguments + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// How an executor that runs steps through another program (a container engine's `exec`, `ssh`)
+/// starts a step: a small POSIX shell script that records the step's process group, sets its
+/// environment from quoted text (values never on a command line) and runs the step's shell.
+public enum StepWrapper {
+    /// The step's wrapper: runs `preamble`, records its pid in `pidFile` (`podman exec` and sshd
+    /// start it as the leader of a process group, which a cancellation signals as a whole), sets
+    /// the step's environment from shell-quoted text, enters `directory` and runs the shell on the
+    /// script, its standard input `/dev/null`. The default `bash` falls back to `sh -e` where there
+    /// is no bash, as GitHub's runner does in a container.
+    public static func render(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
+                              pidFile: String, directory: String, preamble: [String] = []) -> String {
+        var lines = preamble + ["echo $$ > \(ShellWords.quote(pidFile))"]
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where ShellWords.isName(name) {
+            lines.append("export \(name)=\(ShellWords.quote(value))")
+        }
+        if !pathPrepend.isEmpty {
+            lines.append("export PATH=\(ShellWords.quote(pathPrepend.joined(separator: ":")))\"${PATH:+:$PATH}\"")
+        }
+        lines.append("cd \(ShellWords.quote(directory)) || exit 1")
+        var templated = false
+        var command = shell.map { part -> String in
+            guard part.contains("{0}") else { return ShellWords.quote(part) }
+            templated = true
+            return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
+        }
+        if !templated { command.append(ShellWords.quote(script)) }
+        if shell.first == "bash" {
+            lines.append("command -v bash >/dev/null 2>&1 || exec sh -e \(ShellWords.quote(script)) </dev/null")
+        }
+        lines.append("exec " + command.joined(separator: " ") + " </dev/null")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Shell quoting and splitting, for the wrapper and for GitHub's `options:` string.
+public enum ShellWords {
+    /// `'text'`, with each `'` written as `'\''`.
+    public static func quote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// A valid shell variable name.
+    public static func isName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first == UInt8(ascii: "_") || (first | 0x20) >= 0x61 && (first | 0x20) <= 0x7A else { return false }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// Words as a POSIX shell splits them (quotes and backslashes; no expansions), or nil for an
+    /// unclosed quote.
+    public static func split(_ text: String) -> [String]? {
+        var words: [String] = [], current = "", inWord = false
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            switch character {
+            case " ", "\t", "\n":
+                if inWord { words.append(current); current = ""; inWord = false }
+            case "'":
+                inWord = true
+                var closed = false
+                while let next = iterator.next() {
+                    if next == "'" { closed = true; break }
+                    current.append(next)
+                }
+                if !closed { return nil }
+            case "\"":
+                inWord = true
+                var closed = false
+                while let next = iterator.next() {
+                    if next == "\"" { closed = true; break }
+                    if next == "\\", let escaped = iterator.next() {
+                        if !"$`\"\\\n".contains(escaped) { current.append("\\") }
+                        current.append(escaped)
+                        continue
+                    }
+                    current.append(next)
+                }
+                if !closed { return nil }
+            case "\\":
+                inWord = true
+                if let escaped = iterator.next() { current.append(escaped) }
+            default:
+                inWord = true
+                current.append(character)
+            }
+        }
+        if inWord { words.append(current) }
+        return words
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// A real OpenSSH server for the ssh executor's tests: `sshd` (Debian's openssh-server) on
+/// 127.0.0.1, or on an address inside a network namespace the test creates (`ip netns`, a veth
+/// pair), with its own host key, a client key allowed to log in as the current user, and a
+/// `known_hosts` that names it. `stop()` kills it and removes the namespace.
+public final class SSHServer: @unchecked Sendable {
+    public let folder: TemporaryDirectory
+    public let address: String
+    public let port: Int
+    /// The client's private key and the `known_hosts` file to pass as `identity-file` and `known-hosts`.
+    public let identityFile: String
+    public let knownHosts: String
+    public let namespace: String?
+    private var outsideLink: String?
+    private let process: SpawnedProcess
+
+    /// `host:port` as the executor's `hosts:` takes it.
+    public var hostEntry: String { "\(address):\(port)" }
+
+    private static func tool(_ name: String) throws -> String {
+        for folder in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+            return "\(folder)/\(name)"
+        }
+        throw TestComponentError("\(name) is not installed (.ci/setup installs openssh-server and iproute2)")
+    }
+
+    /// - Parameter namespace: a name for a new network namespace to start it in (with `index` and
+    ///   this process's pid choosing its /30: `.1` here, `.2` there); nil for 127.0.0.1.
+    public init(namespace: String? = nil, index: Int = 1) throws {
+        let sshd = try Self.tool("sshd"), keygen = try Self.tool("ssh-keygen")
+        folder = try TemporaryDirectory()
+        let path = folder.path
+        for key in ["host", "user"] {
+            let made = try runCommand(URL(fileURLWithPath: keygen), ["-q", "-t", "ed25519", "-N", "", "-f", "\(path)/\(key)_key"])
+            guard made.status == 0 else { throw TestComponentError("ssh-keygen failed: \(made.stderr)") }
+        }
+        try FileManager.default.copyItem(atPath: "\(path)/user_key.pub", toPath: "\(path)/authorized_keys")
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+
+        if let namespace {
+            let ip = try Self.tool("ip")
+            // Names and a /30 of this process's own, so that leftovers of another test process
+            // (a killed one) cannot be in the way.
+            let outside = "nxa\(index)o\(getpid() % 10000)", inside = "nxa\(index)i\(getpid() % 10000)"
+            let subnet = "10.\(200 + index % 50).\(getpid() % 250)"
+            let commands: [[String]] = [
+                ["netns", "add", namespace],
+                ["link", "add", outside, "type", "veth", "peer", "name", inside],
+                ["link", "set", inside, "netns", namespace],
+                ["addr", "add", "\(subnet).1/30", "dev", outside],
+                ["link", "set", outside, "up"],
+                ["netns", "exec", namespace, ip, "addr", "add", "\(subnet).2/30", "dev", inside],
+                ["netns", "exec", namespace, ip, "link", "set", inside, "up"],
+                ["netns", "exec", namespace, ip, "link", "set", "lo", "up"],
+            ]
+            for command in commands {
+                let result = try runCommand(URL(fileURLWithPath: ip), command)
+                guard result.status == 0 else {
+                    _ = try? runCommand(URL(fileURLWithPath: ip), ["link", "del", outside])
+                    _ = try? runCommand(URL(fileURLWithPath: ip), ["netns", "del", namespace])
+                    throw TestComponentError("ip \(command.joined(separator: " ")) failed: \(result.stderr)")
+                }
+            }
+            self.namespace = namespace
+            outsideLink = outside
+            address = "\(subnet).2"
+            port = 22
+        } else {
+            self.namespace = nil
+            address = "127.0.0.1"
+            guard let free = (0..<200).lazy.map({ _ in UInt16.random(in: 20000...60000) }).first(where: isFreeLocalPort) else {
+                throw TestComponentError("no free port on 127.0.0.1")
+            }
+            port = Int(free)
+        }
+        identityFile = "\(path)/user_key"
+        knownHosts = "\(path)/known_hosts"
+        let hostKey = try String(contentsOfFile: "\(path)/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        try "[\(address)]:\(port) \(hostKey)\n\(address) \(hostKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        try """
+            Port \(port)
+            ListenAddress \(address)
+            HostKey \(path)/host_key
+            PidFile \(path)/sshd.pid
+            AuthorizedKeysFile \(path)/authorized_keys
+            StrictModes no
+            UsePAM no
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            PermitRootLogin prohibit-password
+            MaxSessions 50
+            MaxStartups 50:30:100
+
+            """.write(toFile: "\(path)/sshd_config", atomically: true, encoding: .utf8)
+        let sshdArguments = [sshd, "-D", "-e", "-f", "\(path)/sshd_config"]
+        process = try SpawnedProcess(namespace.map { [try Self.tool("ip"), "netns", "exec", $0] + sshdArguments } ?? sshdArguments,
+                                     output: "\(path)/sshd.log")
+        // Ready when a client gets in.
+        let ssh = try Self.tool("ssh")
+        for _ in 0..<100 {
+            let probe = try runCommand(URL(fileURLWithPath: ssh), ["-p", "\(port)", "-i", identityFile, "-o", "BatchMode=yes",
+                                                                   "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
+                                                                   "-o", "ConnectTimeout=2", address, "true"])
+            if probe.status == 0 { return }
+            guard process.isRunning else { break }
+            usleep(50_000)
+        }
+        stop()
+        throw TestComponentError("sshd on \(address):\(port) did not accept a login")
+    }
+
+    public func stop() {
+        if process.isRunning {
+            process.signal(SIGTERM)
+            process.wait()
+        }
+        if let namespace {
+            // The sessions it started end with their connections; then the namespace and the link.
+            _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "pids", namespace]).stdout
+                .split(separator: "\n").compactMap { pid_t($0) }.map { kill($0, SIGKILL) }
+            _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", namespace])
+            if let outsideLink { _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["link", "del", outsideLink]) }
+        }
+        folder.remove()
+    }
+
+    /// Processes on this machine whose command line contains `text` (the servers share its kernel).
+    public static func processes(matching text: String) -> [String] {
+        let result = try? runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-af", text])
+        return (result?.stdout ?? "").split(separator: "\n").map(String.init).filter { !$0.contains("pgrep") }
+    }
+}
+
+/// A child process started with `posix_spawn` and reaped with `waitpid`, for long-running servers
+/// and for runs a test kills: Foundation's `Process` lost the termination of other children while
+/// a long-running one of its own was alive (two `waitUntilExit` calls hung on zombies).
+public final class SpawnedProcess: @unchecked Sendable {
+    public let pid: pid_t
+    private var status: Int32?
+
+    /// Start `arguments` in `directory` with `environment`, its output to `output` (a file path;
+    /// /dev/null by default), its input from /dev/null.
+    public init(_ arguments: [String], directory: String? = nil, environment: [String: String]? = nil,
+                output: String = "/dev/null") throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        // The folder through a shell (posix_spawn's chdir action is not in Swift's Glibc module).
+        let arguments = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        guard rc == 0 else { throw TestComponentError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    public var isRunning: Bool {
+        guard status == nil else { return false }
+        var raw: Int32 = 0
+        if waitpid(pid, &raw, WNOHANG) == pid {
+            status = raw
+            return false
+        }
+        return true
+    }
+
+    /// Wait for it to end; its raw wait status.
+    @discardableResult
+    public func wait() -> Int32 {
+        if let status { return status }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        status = raw
+        return raw
+    }
+
+    /// The exit status (128 + signal when killed).
+    public var exitStatus: Int32 {
+        let raw = wait()
+        return (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+    }
+
+    public func signal(_ signal: Int32) {
+        if status == nil { kill(pid, signal) }
+    }
+}
