@@ -560,9 +560,10 @@ def sshd_start(folder):
     raise Failed("sshd did not start")
 
 
-def bench_executors(ctx, count=200):
+def bench_executors(ctx, count=None):
     """200 no-op steps in one job on the oci and ssh executors, against a bare `podman exec` loop
     on a running container and a bare multiplexed `ssh` loop, in the same rounds."""
+    count = count or ctx.args.executor_steps
     folder = ctx.folder("executors")
     steps = "\n".join("      - run: \"true\"" for _ in range(count))
     cases = []
