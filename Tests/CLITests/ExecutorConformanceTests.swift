@@ -5,113 +5,115 @@ import TestSupport
 /// One set of scenarios run against every executor plugin: the same workflow, the same expected
 /// output, nothing left behind. The job is placed by its `runs-on` label, mapped to the executor
 /// under test in a configuration file (see docs/executors.md).
-@Suite("Executor conformance: local, oci and ssh behave alike", .serialized)
-struct ExecutorConformanceTests {
-    enum Target: String, CaseIterable, Sendable {
-        case local, oci, ssh
-    }
+extension RealExecutorSuites {
+    @Suite("Executor conformance: local, oci and ssh behave alike", .serialized)
+    struct ExecutorConformanceTests {
+        enum Target: String, CaseIterable, Sendable {
+            case local, oci, ssh
+        }
 
-    static let workflow = """
-        name: conformance
-        env: { LEVEL: workflow, FROM_WORKFLOW: w }
-        jobs:
-          main:
-            runs-on: conformance
-            env: { LEVEL: job, API_TOKEN: tok-5be1c0-conformance }
-            steps:
-              - name: precedence and masking
-                env: { LEVEL: step }
-                run: echo "level=$LEVEL from_workflow=$FROM_WORKFLOW token=$API_TOKEN"
-              - name: exact exit code
-                run: exit 7
-                continue-on-error: true
-              - name: files
-                id: files
-                run: |
-                  mkdir -p tools sub/dir
-                  printf '#!/bin/sh\\necho "tool on PATH ran"\\n' > tools/hello && chmod +x tools/hello
-                  echo "$PWD/tools" >> "$GITHUB_PATH"
-                  echo "CARRIED=over" >> "$GITHUB_ENV"
-                  echo "value=forty-two" >> "$GITHUB_OUTPUT"
-                  echo "## summary" >> "$GITHUB_STEP_SUMMARY"
-              - name: path, env and outputs
-                run: |
-                  hello
-                  echo "carried=$CARRIED output=${{ steps.files.outputs.value }}"
-              - name: working directory
-                working-directory: sub/dir
-                run: echo "in=${PWD##*/workspace}"
-              - name: sh shell
-                shell: sh
-                run: echo "sh says $((6 * 7))"
-              - name: times out
-                timeout: 2s
-                run: |
-                  (exec -a nxaconformance sleep 300) &
-                  sleep 300
-              - name: cleanup
+        static let workflow = """
+            name: conformance
+            env: { LEVEL: workflow, FROM_WORKFLOW: w }
+            jobs:
+              main:
+                runs-on: conformance
+                env: { LEVEL: job, API_TOKEN: tok-5be1c0-conformance }
+                steps:
+                  - name: precedence and masking
+                    env: { LEVEL: step }
+                    run: echo "level=$LEVEL from_workflow=$FROM_WORKFLOW token=$API_TOKEN"
+                  - name: exact exit code
+                    run: exit 7
+                    continue-on-error: true
+                  - name: files
+                    id: files
+                    run: |
+                      mkdir -p tools sub/dir
+                      printf '#!/bin/sh\\necho "tool on PATH ran"\\n' > tools/hello && chmod +x tools/hello
+                      echo "$PWD/tools" >> "$GITHUB_PATH"
+                      echo "CARRIED=over" >> "$GITHUB_ENV"
+                      echo "value=forty-two" >> "$GITHUB_OUTPUT"
+                      echo "## summary" >> "$GITHUB_STEP_SUMMARY"
+                  - name: path, env and outputs
+                    run: |
+                      hello
+                      echo "carried=$CARRIED output=${{ steps.files.outputs.value }}"
+                  - name: working directory
+                    working-directory: sub/dir
+                    run: echo "in=${PWD##*/workspace}"
+                  - name: sh shell
+                    shell: sh
+                    run: echo "sh says $((6 * 7))"
+                  - name: times out
+                    timeout: 2s
+                    run: |
+                      (exec -a nxaconformance sleep 300) &
+                      sleep 300
+                  - name: cleanup
+                    if: always()
+                    run: echo "cleanup ran after the timeout"
+                outputs:
+                  value: ${{ steps.files.outputs.value }}
+              after:
+                needs: main
                 if: always()
-                run: echo "cleanup ran after the timeout"
-            outputs:
-              value: ${{ steps.files.outputs.value }}
-          after:
-            needs: main
-            if: always()
-            steps:
-              - run: echo "main gave ${{ needs.main.outputs.value }} result ${{ needs.main.result }}"
-        """
+                steps:
+                  - run: echo "main gave ${{ needs.main.outputs.value }} result ${{ needs.main.result }}"
+            """
 
-    /// The expected lines, whatever the executor.
-    static let expected = [
-        "[main] level=step from_workflow=w token=***\n",
-        "[main] step 'exact exit code' failed with exit code 7\n",
-        "[main] tool on PATH ran\n",
-        "[main] carried=over output=forty-two\n",
-        "[main] in=/sub/dir\n",
-        "[main] sh says 42\n",
-        "[main] error: step 'times out' timed out after 2s; its process tree was ended\n",
-        "[main] cleanup ran after the timeout\n",
-        "[after] main gave forty-two result failure\n",
-    ]
+        /// The expected lines, whatever the executor.
+        static let expected = [
+            "[main] level=step from_workflow=w token=***\n",
+            "[main] step 'exact exit code' failed with exit code 7\n",
+            "[main] tool on PATH ran\n",
+            "[main] carried=over output=forty-two\n",
+            "[main] in=/sub/dir\n",
+            "[main] sh says 42\n",
+            "[main] error: step 'times out' timed out after 2s; its process tree was ended\n",
+            "[main] cleanup ran after the timeout\n",
+            "[after] main gave forty-two result failure\n",
+        ]
 
-    @Test("the same workflow gives the same output on each executor, and leaves nothing", arguments: Target.allCases)
-    func conformance(_ target: Target) throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let runs = temp.path + "/tmp"
-        try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
-        var environment = ["TMPDIR": runs]
-        var server: SSHServer?
-        defer { server?.stop() }
-        var podman: PodmanFixture.Ready?
-        let executor: String
-        switch target {
-        case .local:
-            executor = "local"
-        case .oci:
-            let ready = try PodmanFixture.ready()
-            podman = ready
-            environment.merge(ready.environment) { _, new in new }
-            executor = "{ plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }"
-        case .ssh:
-            let started = try SSHServer()
-            server = started
-            executor = "{ plugin: ssh, with: { host: \"\(started.hostEntry)\", identity-file: \(started.identityFile), "
-                + "known-hosts: \(started.knownHosts), workdir: \(runs), grace-seconds: 1 } }"
+        @Test("the same workflow gives the same output on each executor, and leaves nothing", arguments: Target.allCases)
+        func conformance(_ target: Target) throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let runs = temp.path + "/tmp"
+            try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
+            var environment = ["TMPDIR": runs]
+            var server: SSHServer?
+            defer { server?.stop() }
+            var podman: PodmanFixture.Ready?
+            let executor: String
+            switch target {
+            case .local:
+                executor = "local"
+            case .oci:
+                let ready = try PodmanFixture.ready()
+                podman = ready
+                environment.merge(ready.environment) { _, new in new }
+                executor = "{ plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }"
+            case .ssh:
+                let started = try SSHServer()
+                server = started
+                executor = "{ plugin: ssh, with: { host: \"\(started.hostEntry)\", identity-file: \(started.identityFile), "
+                    + "known-hosts: \(started.knownHosts), workdir: \(runs), grace-seconds: 1 } }"
+            }
+            try temp.write("wf.yml", Self.workflow)
+            try temp.write("config.yml", "runners:\n  conformance: \(executor)\n")
+            let result = try nixactions(["run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
+                                        in: temp.path, environment: environment)
+            #expect(result.status == 1, "\(target): \(result.stdout)\(result.stderr)")
+            for line in Self.expected {
+                #expect(result.stdout.contains(line), "\(target): missing \(line.debugDescription)\n\(result.stdout)")
+            }
+            #expect(!result.stdout.contains("tok-5be1c0-conformance"), "\(target) leaked the token")
+            // Nothing left: no run folder or remote folder, no container, no step process.
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasPrefix("nixactions-") }
+            #expect(left.isEmpty, "\(target) left \(left)")
+            if let podman { #expect(try podman.containers().isEmpty, "\(target) left containers") }
+            #expect(SSHServer.processes(matching: "nxaconformance").isEmpty, "\(target) left a step's process")
         }
-        try temp.write("wf.yml", Self.workflow)
-        try temp.write("config.yml", "runners:\n  conformance: \(executor)\n")
-        let result = try nixactions(["run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
-                                    in: temp.path, environment: environment)
-        #expect(result.status == 1, "\(target): \(result.stdout)\(result.stderr)")
-        for line in Self.expected {
-            #expect(result.stdout.contains(line), "\(target): missing \(line.debugDescription)\n\(result.stdout)")
-        }
-        #expect(!result.stdout.contains("tok-5be1c0-conformance"), "\(target) leaked the token")
-        // Nothing left: no run folder or remote folder, no container, no step process.
-        let left = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasPrefix("nixactions-") }
-        #expect(left.isEmpty, "\(target) left \(left)")
-        if let podman { #expect(try podman.containers().isEmpty, "\(target) left containers") }
-        #expect(SSHServer.processes(matching: "nxaconformance").isEmpty, "\(target) left a step's process")
     }
 }

@@ -3,198 +3,200 @@ import Testing
 import TestSupport
 
 /// The oci executor against a real podman (runc, an image made locally; see `PodmanFixture`).
-@Suite("The oci executor: jobs in podman containers", .serialized)
-struct OCIExecutorTests {
-    static let container = "{ image: \(PodmanFixture.image), options: --network none }"
+extension RealExecutorSuites {
+    @Suite("The oci executor: jobs in podman containers", .serialized)
+    struct OCIExecutorTests {
+        static let container = "{ image: \(PodmanFixture.image), options: --network none }"
 
-    func run(_ temp: TemporaryDirectory, _ arguments: [String], _ podman: PodmanFixture.Ready,
-             extra: [String: String] = [:]) throws -> CommandResult {
-        try nixactions(arguments, in: temp.path, environment: podman.environment.merging(extra) { _, new in new })
-    }
+        func run(_ temp: TemporaryDirectory, _ arguments: [String], _ podman: PodmanFixture.Ready,
+                 extra: [String: String] = [:]) throws -> CommandResult {
+            try nixactions(arguments, in: temp.path, environment: podman.environment.merging(extra) { _, new in new })
+        }
 
-    @Test("a container: job runs its steps inside, with the workspace, env, outputs and exact exit codes; nothing is left")
-    func steps() throws {
-        let podman = try PodmanFixture.ready()
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("project.txt", "from the project\n")
-        try temp.write("wf.yml", """
-            name: oci
-            jobs:
-              build:
-                container:
-                  image: \(PodmanFixture.image)
-                  options: --network none --hostname nxa-test
-                  env: { IN_CONTAINER: "yes" }
-                env:
-                  QUOTED: "it's \\"quoted\\" $HOME `x`"
-                  LINES: "one\\ntwo"
-                  API_TOKEN: tok-4f1a9c-secret
-                steps:
-                  - id: first
-                    run: |
-                      echo "host=$(hostname) container_env=$IN_CONTAINER"
-                      echo "quoted=$QUOTED"
-                      printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
-                      cat project.txt
-                      echo "token=$API_TOKEN"
-                      echo "answer=42" >> "$GITHUB_OUTPUT"
-                      echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
-                      mkdir -p sub/dir
-                  - run: exit 3
-                    continue-on-error: true
-                  - run: echo "pwd=$(pwd) from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
-                    working-directory: sub/dir
-                outputs:
-                  answer: ${{ steps.first.outputs.answer }}
-              after:
-                needs: build
-                steps:
-                  - run: echo "after got ${{ needs.build.outputs.answer }}"
-            """)
-        let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("[build] host=nxa-test container_env=yes\n"))
-        #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
-        #expect(result.stdout.contains("[build] lines=one|two|\n"))
-        #expect(result.stdout.contains("[build] from the project\n"))
-        #expect(result.stdout.contains("[build] token=***\n"))
-        #expect(!result.stdout.contains("tok-4f1a9c-secret"))
-        #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
-        #expect(result.stdout.contains("/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
-        #expect(result.stdout.contains("[after] after got 42\n"))
-        #expect(try podman.containers().isEmpty)
-    }
+        @Test("a container: job runs its steps inside, with the workspace, env, outputs and exact exit codes; nothing is left")
+        func steps() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("project.txt", "from the project\n")
+            try temp.write("wf.yml", """
+                name: oci
+                jobs:
+                  build:
+                    container:
+                      image: \(PodmanFixture.image)
+                      options: --network none --hostname nxa-test
+                      env: { IN_CONTAINER: "yes" }
+                    env:
+                      QUOTED: "it's \\"quoted\\" $HOME `x`"
+                      LINES: "one\\ntwo"
+                      API_TOKEN: tok-4f1a9c-secret
+                    steps:
+                      - id: first
+                        run: |
+                          echo "host=$(hostname) container_env=$IN_CONTAINER"
+                          echo "quoted=$QUOTED"
+                          printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
+                          cat project.txt
+                          echo "token=$API_TOKEN"
+                          echo "answer=42" >> "$GITHUB_OUTPUT"
+                          echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
+                          mkdir -p sub/dir
+                      - run: exit 3
+                        continue-on-error: true
+                      - run: echo "pwd=$(pwd) from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
+                        working-directory: sub/dir
+                    outputs:
+                      answer: ${{ steps.first.outputs.answer }}
+                  after:
+                    needs: build
+                    steps:
+                      - run: echo "after got ${{ needs.build.outputs.answer }}"
+                """)
+            let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[build] host=nxa-test container_env=yes\n"))
+            #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
+            #expect(result.stdout.contains("[build] lines=one|two|\n"))
+            #expect(result.stdout.contains("[build] from the project\n"))
+            #expect(result.stdout.contains("[build] token=***\n"))
+            #expect(!result.stdout.contains("tok-4f1a9c-secret"))
+            #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
+            #expect(result.stdout.contains("/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[after] after got 42\n"))
+            #expect(try podman.containers().isEmpty)
+        }
 
-    @Test("a step that times out is ended inside the container (its background processes too); cleanup steps still run")
-    func timeout() throws {
-        let podman = try PodmanFixture.ready()
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let marker = "nxaoci\(getpid())"
-        try temp.write("wf.yml", """
-            jobs:
-              t:
-                container: \(Self.container)
-                steps:
-                  - run: |
-                      (exec -a \(marker) sleep 300) &
-                      echo started
-                      sleep 300
-                    timeout: 2s
-                  - if: always()
-                    run: echo "cleanup ran"
-            """)
-        let clock = ContinuousClock()
-        let started = clock.now
-        let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
-        #expect(result.status == 1)
-        #expect(clock.now - started < .seconds(30))
-        #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
-        #expect(result.stdout.contains("[t] cleanup ran\n"))
-        #expect(try podman.containers().isEmpty)
-        #expect(try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", marker]).stdout.isEmpty)
-    }
+        @Test("a step that times out is ended inside the container (its background processes too); cleanup steps still run")
+        func timeout() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marker = "nxaoci\(getpid())"
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    container: \(Self.container)
+                    steps:
+                      - run: |
+                          (exec -a \(marker) sleep 300) &
+                          echo started
+                          sleep 300
+                        timeout: 2s
+                      - if: always()
+                        run: echo "cleanup ran"
+                """)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
+            #expect(result.status == 1)
+            #expect(clock.now - started < .seconds(30))
+            #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
+            #expect(result.stdout.contains("[t] cleanup ran\n"))
+            #expect(try podman.containers().isEmpty)
+            #expect(try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", marker]).stdout.isEmpty)
+        }
 
-    @Test("a host killed with SIGKILL: its supervisor removes the run's containers; a killed supervisor too: the next run does")
-    func hostKilled() throws {
-        let podman = try PodmanFixture.ready()
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", "jobs:\n  t:\n    container: \(Self.container)\n    steps:\n      - run: sleep 300\n")
-        for killSupervisor in [false, true] {
+        @Test("a host killed with SIGKILL: its supervisor removes the run's containers; a killed supervisor too: the next run does")
+        func hostKilled() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", "jobs:\n  t:\n    container: \(Self.container)\n    steps:\n      - run: sleep 300\n")
+            for killSupervisor in [false, true] {
+                let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                                 environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
+                var waited = 0
+                while try podman.containers().isEmpty && waited < 300 {
+                    usleep(100_000)
+                    waited += 1
+                }
+                #expect(try !podman.containers().isEmpty, "the job's container never started")
+                if killSupervisor {
+                    // The host's supervisor only (other tests' runs keep theirs).
+                    _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.pid)", "-f", "__supervise"])
+                }
+                process.signal(SIGKILL)
+                process.wait()
+                if !killSupervisor {
+                    var left = try podman.containers()
+                    for _ in 0..<100 where !left.isEmpty {
+                        usleep(100_000)
+                        left = try podman.containers()
+                    }
+                    #expect(left.isEmpty, "the supervisor left \(left)")
+                } else {
+                    #expect(try !podman.containers().isEmpty)
+                    // The next run sweeps the dead run's folder, running its cleanup script first.
+                    try temp.write("ok.yml", "jobs:\n  a:\n    steps:\n      - run: 'true'\n")
+                    #expect(try run(temp, ["run", "ok.yml"], podman).status == 0)
+                    #expect(try podman.containers().isEmpty, "the next run left the dead run's container")
+                }
+            }
+        }
+
+        @Test("a missing image, a missing engine and bad options are errors naming the job")
+        func errors() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  missing:
+                    container: { image: localhost/nixactions-test:nope, options: --network none }
+                    steps: [ { run: 'true' } ]
+                  engine:
+                    executor: { plugin: oci, with: { image: x, engine: docker-nope } }
+                    steps: [ { run: 'true' } ]
+                  login:
+                    container: { image: x, credentials: { username: u, password: p } }
+                    steps: [ { run: 'true' } ]
+                """)
+            let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("[missing] error: cannot start job 'missing' on executor 'oci': image 'localhost/nixactions-test:nope' of job 'missing' is not on this machine and pulling it failed: Error: "), "\(result.stdout)")
+            #expect(result.stdout.contains("hint: build or load it locally ('podman images' lists them)"))
+            #expect(result.stdout.contains("[engine] error: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
+            #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: 'credentials' (a registry login) is not supported yet"), "\(result.stdout)")
+            #expect(try podman.containers().isEmpty)
+        }
+
+        @Test("a runs-on label mapped to oci runs the job in a container; Ctrl-C removes it and exits 130")
+        func labelAndCancel() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write(".nixactions/config.yml", """
+                runners:
+                  ubuntu-latest: { plugin: oci, with: { image: \(PodmanFixture.image), network: none } }
+                """)
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - run: test -x /bin/busybox && echo "in busybox"
+                  b:
+                    needs: a
+                    runs-on: ubuntu-latest
+                    steps:
+                      - run: sleep 300
+                """)
+            let log = temp.path + "/run.log"
             let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
-                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
+                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
+                                             output: log)
             var waited = 0
-            while try podman.containers().isEmpty && waited < 300 {
+            while try !podman.containers().contains(where: { $0.hasSuffix("-b") }) && waited < 300 {
                 usleep(100_000)
                 waited += 1
             }
-            #expect(try !podman.containers().isEmpty, "the job's container never started")
-            if killSupervisor {
-                // The host's supervisor only (other tests' runs keep theirs).
-                _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.pid)", "-f", "__supervise"])
-            }
-            process.signal(SIGKILL)
-            process.wait()
-            if !killSupervisor {
-                var left = try podman.containers()
-                for _ in 0..<100 where !left.isEmpty {
-                    usleep(100_000)
-                    left = try podman.containers()
-                }
-                #expect(left.isEmpty, "the supervisor left \(left)")
-            } else {
-                #expect(try !podman.containers().isEmpty)
-                // The next run sweeps the dead run's folder, running its cleanup script first.
-                try temp.write("ok.yml", "jobs:\n  a:\n    steps:\n      - run: 'true'\n")
-                #expect(try run(temp, ["run", "ok.yml"], podman).status == 0)
-                #expect(try podman.containers().isEmpty, "the next run left the dead run's container")
-            }
+            process.signal(SIGINT)
+            let status = process.exitStatus
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(text)")
+            #expect(text.contains("[a] in busybox\n"), "\(text)")
+            #expect(try podman.containers().isEmpty)
         }
-    }
-
-    @Test("a missing image, a missing engine and bad options are errors naming the job")
-    func errors() throws {
-        let podman = try PodmanFixture.ready()
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", """
-            jobs:
-              missing:
-                container: { image: localhost/nixactions-test:nope, options: --network none }
-                steps: [ { run: 'true' } ]
-              engine:
-                executor: { plugin: oci, with: { image: x, engine: docker-nope } }
-                steps: [ { run: 'true' } ]
-              login:
-                container: { image: x, credentials: { username: u, password: p } }
-                steps: [ { run: 'true' } ]
-            """)
-        let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("[missing] error: cannot start job 'missing' on executor 'oci': image 'localhost/nixactions-test:nope' of job 'missing' is not on this machine and pulling it failed: Error: "), "\(result.stdout)")
-        #expect(result.stdout.contains("hint: build or load it locally ('podman images' lists them)"))
-        #expect(result.stdout.contains("[engine] error: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
-        #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: 'credentials' (a registry login) is not supported yet"), "\(result.stdout)")
-        #expect(try podman.containers().isEmpty)
-    }
-
-    @Test("a runs-on label mapped to oci runs the job in a container; Ctrl-C removes it and exits 130")
-    func labelAndCancel() throws {
-        let podman = try PodmanFixture.ready()
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write(".nixactions/config.yml", """
-            runners:
-              ubuntu-latest: { plugin: oci, with: { image: \(PodmanFixture.image), network: none } }
-            """)
-        try temp.write("wf.yml", """
-            jobs:
-              a:
-                runs-on: ubuntu-latest
-                steps:
-                  - run: test -x /bin/busybox && echo "in busybox"
-              b:
-                needs: a
-                runs-on: ubuntu-latest
-                steps:
-                  - run: sleep 300
-            """)
-        let log = temp.path + "/run.log"
-        let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
-                                         environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
-                                         output: log)
-        var waited = 0
-        while try !podman.containers().contains(where: { $0.hasSuffix("-b") }) && waited < 300 {
-            usleep(100_000)
-            waited += 1
-        }
-        process.signal(SIGINT)
-        let status = process.exitStatus
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(status == 130, "\(text)")
-        #expect(text.contains("[a] in busybox\n"), "\(text)")
-        #expect(try podman.containers().isEmpty)
     }
 }

@@ -4,177 +4,179 @@ import TestSupport
 
 /// The ssh executor against real OpenSSH servers: on 127.0.0.1, and in network namespaces for
 /// the pool (see `SSHServer`).
-@Suite("The ssh executor: jobs on hosts reached with OpenSSH", .serialized)
-struct SSHExecutorTests {
-    static func executor(_ servers: [SSHServer], workdir: String, extra: String = "") -> String {
-        let hosts = servers.map { "\"\($0.hostEntry)\"" }.joined(separator: ", ")
-        return "{ plugin: ssh, with: { hosts: [\(hosts)], identity-file: \(servers[0].identityFile), known-hosts: \(servers[0].knownHosts), workdir: \(workdir)\(extra) } }"
-    }
+extension RealExecutorSuites {
+    @Suite("The ssh executor: jobs on hosts reached with OpenSSH", .serialized)
+    struct SSHExecutorTests {
+        static func executor(_ servers: [SSHServer], workdir: String, extra: String = "") -> String {
+            let hosts = servers.map { "\"\($0.hostEntry)\"" }.joined(separator: ", ")
+            return "{ plugin: ssh, with: { hosts: [\(hosts)], identity-file: \(servers[0].identityFile), known-hosts: \(servers[0].knownHosts), workdir: \(workdir)\(extra) } }"
+        }
 
-    @Test("steps run on the host: the project, env with quotes and line breaks, masking, outputs, exit codes; its folder goes")
-    func steps() throws {
-        let server = try SSHServer()
-        defer { server.stop() }
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let remote = temp.path + "/remote"
-        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
-        try temp.write("project.txt", "from the project\n")
-        try temp.write("wf.yml", """
-            jobs:
-              build:
-                executor: \(Self.executor([server], workdir: remote))
-                env:
-                  QUOTED: "it's \\"quoted\\" $HOME `x`"
-                  LINES: "one\\ntwo"
-                  API_TOKEN: tok-93ac2e-secret
-                steps:
-                  - id: first
-                    run: |
-                      echo "via=${SSH_CONNECTION%% *}" | cut -c1-11
-                      echo "quoted=$QUOTED"
-                      printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
-                      cat project.txt
-                      echo "token=$API_TOKEN"
-                      echo "answer=42" >> "$GITHUB_OUTPUT"
-                      echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
-                      mkdir -p sub/dir
-                  - run: exit 3
-                    continue-on-error: true
-                  - run: echo "pwd=${PWD##*/workspace} from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
-                    working-directory: sub/dir
-                outputs:
-                  answer: ${{ steps.first.outputs.answer }}
-              after:
-                needs: build
-                steps:
-                  - run: echo "after got ${{ needs.build.outputs.answer }}"
-            """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("[build] via=127.0.0\n"), "\(result.stdout)")
-        #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
-        #expect(result.stdout.contains("[build] lines=one|two|\n"))
-        #expect(result.stdout.contains("[build] from the project\n"))
-        #expect(result.stdout.contains("[build] token=***\n"))
-        #expect(!result.stdout.contains("tok-93ac2e-secret"))
-        #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
-        #expect(result.stdout.contains("[build] pwd=/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
-        #expect(result.stdout.contains("[after] after got 42\n"))
-        // The remote run folder is gone, and so are the connections.
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
-        #expect(SSHServer.processes(matching: "ControlPath=/tmp/nxa-ssh-").isEmpty)
-    }
+        @Test("steps run on the host: the project, env with quotes and line breaks, masking, outputs, exit codes; its folder goes")
+        func steps() throws {
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote"
+            try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+            try temp.write("project.txt", "from the project\n")
+            try temp.write("wf.yml", """
+                jobs:
+                  build:
+                    executor: \(Self.executor([server], workdir: remote))
+                    env:
+                      QUOTED: "it's \\"quoted\\" $HOME `x`"
+                      LINES: "one\\ntwo"
+                      API_TOKEN: tok-93ac2e-secret
+                    steps:
+                      - id: first
+                        run: |
+                          echo "via=${SSH_CONNECTION%% *}" | cut -c1-11
+                          echo "quoted=$QUOTED"
+                          printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
+                          cat project.txt
+                          echo "token=$API_TOKEN"
+                          echo "answer=42" >> "$GITHUB_OUTPUT"
+                          echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
+                          mkdir -p sub/dir
+                      - run: exit 3
+                        continue-on-error: true
+                      - run: echo "pwd=${PWD##*/workspace} from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
+                        working-directory: sub/dir
+                    outputs:
+                      answer: ${{ steps.first.outputs.answer }}
+                  after:
+                    needs: build
+                    steps:
+                      - run: echo "after got ${{ needs.build.outputs.answer }}"
+                """)
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[build] via=127.0.0\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
+            #expect(result.stdout.contains("[build] lines=one|two|\n"))
+            #expect(result.stdout.contains("[build] from the project\n"))
+            #expect(result.stdout.contains("[build] token=***\n"))
+            #expect(!result.stdout.contains("tok-93ac2e-secret"))
+            #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
+            #expect(result.stdout.contains("[build] pwd=/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[after] after got 42\n"))
+            // The remote run folder is gone, and so are the connections.
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+            #expect(SSHServer.processes(matching: "ControlPath=/tmp/nxa-ssh-").isEmpty)
+        }
 
-    @Test("a step that times out is ended on the host with its background processes; cleanup steps still run")
-    func timeout() throws {
-        let server = try SSHServer()
-        defer { server.stop() }
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let marker = "nxassh\(getpid())"
-        try temp.write("wf.yml", """
-            jobs:
-              t:
-                executor: \(Self.executor([server], workdir: temp.path))
-                workspace: { copy-project: false }
-                steps:
-                  - run: |
-                      (exec -a \(marker) sleep 300) &
-                      echo started
-                      sleep 300
-                    timeout: 2s
-                  - if: always()
-                    run: echo "cleanup ran"
-            """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
-        #expect(result.stdout.contains("[t] cleanup ran\n"))
-        usleep(300_000)
-        #expect(SSHServer.processes(matching: marker).isEmpty)
-    }
+        @Test("a step that times out is ended on the host with its background processes; cleanup steps still run")
+        func timeout() throws {
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marker = "nxassh\(getpid())"
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          (exec -a \(marker) sleep 300) &
+                          echo started
+                          sleep 300
+                        timeout: 2s
+                      - if: always()
+                        run: echo "cleanup ran"
+                """)
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
+            #expect(result.stdout.contains("[t] cleanup ran\n"))
+            usleep(300_000)
+            #expect(SSHServer.processes(matching: marker).isEmpty)
+        }
 
-    @Test("a pool spreads jobs over its hosts; a host that cannot be reached is skipped with a warning")
-    func pool() throws {
-        let first = try SSHServer(namespace: "nxa-ssh-a-\(getpid())", index: 41)
-        defer { first.stop() }
-        let second = try SSHServer(namespace: "nxa-ssh-b-\(getpid())", index: 42)
-        defer { second.stop() }
-        // Both servers trust the same client key and are named in one known_hosts.
-        try FileManager.default.removeItem(atPath: second.folder.path + "/authorized_keys")
-        try FileManager.default.copyItem(atPath: first.folder.path + "/user_key.pub", toPath: second.folder.path + "/authorized_keys")
-        let knownHosts = try String(contentsOfFile: first.knownHosts, encoding: .utf8) + String(contentsOfFile: second.knownHosts, encoding: .utf8)
-        try knownHosts.write(toFile: first.knownHosts, atomically: true, encoding: .utf8)
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let closed = "127.0.0.1:\(Int.random(in: 40000...50000))"
-        let hosts = "[\"\(closed)\", \"\(first.hostEntry)\", \"\(second.hostEntry)\"]"
-        let jobs = (1...6).map { """
-              j\($0):
-                executor: { plugin: ssh, with: { hosts: \(hosts), identity-file: \(first.identityFile), known-hosts: \(first.knownHosts), workdir: /tmp } }
-                workspace: { copy-project: false }
-                steps:
-                  - run: echo "ran on ${SSH_CONNECTION#* * }" | cut -d' ' -f1-3; sleep 0.5
-            """ }.joined(separator: "\n")
-        try temp.write("wf.yml", "jobs:\n" + jobs + "\n")
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain", "-j", "6"], in: temp.path)
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("ran on \(first.address)\n"), "\(result.stdout)")
-        #expect(result.stdout.contains("ran on \(second.address)\n"), "\(result.stdout)")
-        // Plugin messages go to standard error (ABI 1.2's log_op is not yet tied to the job's log).
-        #expect(result.stderr.contains("nixactions: plugin 'libnixactions-plugin-ssh.so' warning: host \(closed) cannot be reached"), "\(result.stderr)")
-    }
+        @Test("a pool spreads jobs over its hosts; a host that cannot be reached is skipped with a warning")
+        func pool() throws {
+            let first = try SSHServer(namespace: "nxa-ssh-a-\(getpid())", index: 41)
+            defer { first.stop() }
+            let second = try SSHServer(namespace: "nxa-ssh-b-\(getpid())", index: 42)
+            defer { second.stop() }
+            // Both servers trust the same client key and are named in one known_hosts.
+            try FileManager.default.removeItem(atPath: second.folder.path + "/authorized_keys")
+            try FileManager.default.copyItem(atPath: first.folder.path + "/user_key.pub", toPath: second.folder.path + "/authorized_keys")
+            let knownHosts = try String(contentsOfFile: first.knownHosts, encoding: .utf8) + String(contentsOfFile: second.knownHosts, encoding: .utf8)
+            try knownHosts.write(toFile: first.knownHosts, atomically: true, encoding: .utf8)
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let closed = "127.0.0.1:\(Int.random(in: 40000...50000))"
+            let hosts = "[\"\(closed)\", \"\(first.hostEntry)\", \"\(second.hostEntry)\"]"
+            let jobs = (1...6).map { """
+                  j\($0):
+                    executor: { plugin: ssh, with: { hosts: \(hosts), identity-file: \(first.identityFile), known-hosts: \(first.knownHosts), workdir: /tmp } }
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: echo "ran on ${SSH_CONNECTION#* * }" | cut -d' ' -f1-3; sleep 0.5
+                """ }.joined(separator: "\n")
+            try temp.write("wf.yml", "jobs:\n" + jobs + "\n")
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain", "-j", "6"], in: temp.path)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("ran on \(first.address)\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("ran on \(second.address)\n"), "\(result.stdout)")
+            // Plugin messages go to standard error (ABI 1.2's log_op is not yet tied to the job's log).
+            #expect(result.stderr.contains("nixactions: plugin 'libnixactions-plugin-ssh.so' warning: host \(closed) cannot be reached"), "\(result.stderr)")
+        }
 
-    @Test("a host killed with SIGKILL: the supervisor ends the remote processes and removes the remote folder")
-    func hostKilled() throws {
-        let server = try SSHServer()
-        defer { server.stop() }
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let remote = temp.path + "/remote"
-        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
-        let marker = "nxasshkill\(getpid())"
-        try temp.write("wf.yml", """
-            jobs:
-              t:
-                executor: \(Self.executor([server], workdir: remote))
-                workspace: { copy-project: false }
-                steps:
-                  - run: (exec -a \(marker) sleep 300) & sleep 300
-            """)
-        let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path)
-        for _ in 0..<200 where SSHServer.processes(matching: marker).isEmpty { usleep(50_000) }
-        #expect(!SSHServer.processes(matching: marker).isEmpty, "the step never started")
-        process.signal(SIGKILL)
-        process.wait()
-        for _ in 0..<100 where !SSHServer.processes(matching: marker).isEmpty { usleep(100_000) }
-        #expect(SSHServer.processes(matching: marker).isEmpty, "the remote step survived its host")
-        for _ in 0..<50 where !(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? []).isEmpty) { usleep(100_000) }
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
-    }
+        @Test("a host killed with SIGKILL: the supervisor ends the remote processes and removes the remote folder")
+        func hostKilled() throws {
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote"
+            try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+            let marker = "nxasshkill\(getpid())"
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: remote))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: (exec -a \(marker) sleep 300) & sleep 300
+                """)
+            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path)
+            for _ in 0..<200 where SSHServer.processes(matching: marker).isEmpty { usleep(50_000) }
+            #expect(!SSHServer.processes(matching: marker).isEmpty, "the step never started")
+            process.signal(SIGKILL)
+            process.wait()
+            for _ in 0..<100 where !SSHServer.processes(matching: marker).isEmpty { usleep(100_000) }
+            #expect(SSHServer.processes(matching: marker).isEmpty, "the remote step survived its host")
+            for _ in 0..<50 where !(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? []).isEmpty) { usleep(100_000) }
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+        }
 
-    @Test("an unreachable host, a missing host and an unknown option are errors naming the job")
-    func errors() throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let closed = "127.0.0.1:\(Int.random(in: 40000...50000))"
-        try temp.write("wf.yml", """
-            jobs:
-              down:
-                executor: { plugin: ssh, with: { host: "\(closed)" } }
-                steps: [ { run: 'true' } ]
-              nohost:
-                executor: { plugin: ssh, with: { user: me } }
-                steps: [ { run: 'true' } ]
-              typo:
-                executor: { plugin: ssh, with: { host: x, identity: k } }
-                steps: [ { run: 'true' } ]
-            """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("[down] error: cannot start job 'down' on executor 'ssh': cannot reach \(closed):"), "\(result.stdout)")
-        #expect(result.stdout.contains("[nohost] error: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
-        #expect(result.stdout.contains("[typo] error: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
+        @Test("an unreachable host, a missing host and an unknown option are errors naming the job")
+        func errors() throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let closed = "127.0.0.1:\(Int.random(in: 40000...50000))"
+            try temp.write("wf.yml", """
+                jobs:
+                  down:
+                    executor: { plugin: ssh, with: { host: "\(closed)" } }
+                    steps: [ { run: 'true' } ]
+                  nohost:
+                    executor: { plugin: ssh, with: { user: me } }
+                    steps: [ { run: 'true' } ]
+                  typo:
+                    executor: { plugin: ssh, with: { host: x, identity: k } }
+                    steps: [ { run: 'true' } ]
+                """)
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("[down] error: cannot start job 'down' on executor 'ssh': cannot reach \(closed):"), "\(result.stdout)")
+            #expect(result.stdout.contains("[nohost] error: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
+            #expect(result.stdout.contains("[typo] error: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
+        }
     }
 }
