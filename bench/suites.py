@@ -545,7 +545,7 @@ def sshd_start(folder):
     write(os.path.join(folder, "sshd_config"), "\n".join([
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder}/host_key", f"PidFile {folder}/sshd.pid",
         f"AuthorizedKeysFile {folder}/authorized_keys", "StrictModes no", "UsePAM no", "PasswordAuthentication no",
-        "PermitRootLogin prohibit-password", "MaxSessions 50", ""]))
+        "PermitRootLogin prohibit-password", "MaxSessions 50", f"SetEnv HOME={folder}", ""]))
     key = open(os.path.join(folder, "host_key.pub")).read().split()[:2]
     write(os.path.join(folder, "known_hosts"), f"[127.0.0.1]:{port} {' '.join(key)}\n")
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(folder, "sshd_config")],
