@@ -5,259 +5,261 @@ import TestSupport
 /// The runner as a real process against every way a run can end, with marker processes started
 /// every way a step can try to leave its job behind. After each ending: no marker alive, no
 /// temporary folder left, the logs complete up to the ending, and the right exit status.
-@Suite("Chaos: every ending, every way to escape")
-struct ChaosTests {
-    enum Ending: String, CaseIterable, Sendable {
-        case normal, stepTimeout, jobTimeout, sigint, sigintTwice, sigterm, sighup, sigkill, fullDisk, runFolderDeleted
-    }
-
-    /// Markers: `nxachaos-<token>-<kind>` as their argv[0], so that the test finds them in /proc.
-    static let markerKinds = ["amp", "nohup", "doublefork", "setsid", "setsidf", "termignore", "setsidtermignore"]
-
-    static func markerScript(_ token: String) -> String {
-        let name = { (kind: String) in "nxachaos-\(token)-\(kind)" }
-        return """
-            (exec -a \(name("amp")) sleep 1000) &
-            nohup bash -c 'exec -a \(name("nohup")) sleep 1000' >/dev/null 2>&1 &
-            ( (exec -a \(name("doublefork")) sleep 1000) & )
-            setsid bash -c 'exec -a \(name("setsid")) sleep 1000' &
-            setsid -f bash -c 'exec -a \(name("setsidf")) sleep 1000'
-            (trap '' TERM; exec -a \(name("termignore")) sleep 1000) &
-            setsid -f bash -c "trap '' TERM; exec -a \(name("setsidtermignore")) sleep 1000"
-            """
-    }
-
-    /// Pids of running (not zombie) processes whose command line starts with the run's markers.
-    static func liveMarkers(_ token: String) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var found: [String] = []
-        for name in names {
-            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { continue }
-            let command = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
-            if command.hasPrefix("nxachaos-\(token)-") && isRunning(pid) { found.append(command) }
+extension RealExecutorSuites {
+    @Suite("Chaos: every ending, every way to escape")
+    struct ChaosTests {
+        enum Ending: String, CaseIterable, Sendable {
+            case normal, stepTimeout, jobTimeout, sigint, sigintTwice, sigterm, sighup, sigkill, fullDisk, runFolderDeleted
         }
-        return found.sorted()
-    }
 
-    func workflow(_ ending: Ending, token: String, marks: String) -> String {
-        let markers = Self.markerScript(token).split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
-        let lines = "          for i in $(seq 1 200); do echo \"line $i\"; done"
-        // Ready once every marker runs (checked by the step itself, so that timing does not matter).
-        let ready = """
-                      for i in $(seq 1 500); do [ "$(pgrep -c -f '^nxachaos-\(token)-')" -ge \(Self.markerKinds.count) ] && touch \(marks)/all-started && break; sleep 0.02; done
-                      dirname "$(dirname "$0")" > \(marks)/scripts; touch \(marks)/ready
-            """
-        switch ending {
-        case .normal:
-            return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1\n"
-        case .stepTimeout:
-            return "jobs:\n  a:\n    steps:\n      - timeout: 4s\n        run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
-        case .jobTimeout:
-            return "jobs:\n  a:\n    timeout: 4s\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
-        case .sigint, .sigterm, .sighup, .sigkill:
-            return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
-        case .sigintTwice:
-            // The always() step hangs and ignores SIGTERM: only the second signal ends it.
+        /// Markers: `nxachaos-<token>-<kind>` as their argv[0], so that the test finds them in /proc.
+        static let markerKinds = ["amp", "nohup", "doublefork", "setsid", "setsidf", "termignore", "setsidtermignore"]
+
+        static func markerScript(_ token: String) -> String {
+            let name = { (kind: String) in "nxachaos-\(token)-\(kind)" }
             return """
-                jobs:
-                  a:
-                    steps:
-                      - run: |
-                \(lines)
-                \(markers)
-                \(ready)
-                          sleep 1000
-                      - if: always()
-                        run: |
-                          touch \(marks)/cleanup-started
-                          trap '' TERM INT
-                          sleep 1000
-
-                """
-        case .fullDisk:
-            // 1 MiB of output into a log folder on a 256 KiB file system.
-            return "jobs:\n  a:\n    steps:\n      - run: |\n\(markers)\n\(ready)\n          sleep 1\n          head -c 1048576 /dev/zero | tr '\\0' 'x' | fold -w 100\n      - run: echo second step ran\n"
-        case .runFolderDeleted:
-            return """
-                jobs:
-                  a:
-                    steps:
-                      - run: |
-                \(lines)
-                \(markers)
-                \(ready)
-                          sleep 1
-                          rm -rf "$RUNNER_TEMP/../../.."
-                      - run: echo after the deletion
-
+                (exec -a \(name("amp")) sleep 1000) &
+                nohup bash -c 'exec -a \(name("nohup")) sleep 1000' >/dev/null 2>&1 &
+                ( (exec -a \(name("doublefork")) sleep 1000) & )
+                setsid bash -c 'exec -a \(name("setsid")) sleep 1000' &
+                setsid -f bash -c 'exec -a \(name("setsidf")) sleep 1000'
+                (trap '' TERM; exec -a \(name("termignore")) sleep 1000) &
+                setsid -f bash -c "trap '' TERM; exec -a \(name("setsidtermignore")) sleep 1000"
                 """
         }
-    }
 
-    func expectedStatus(_ ending: Ending) -> Int32 {
-        switch ending {
-        case .normal: 0
-        case .stepTimeout, .jobTimeout, .runFolderDeleted: 1
-        case .sigint, .sigintTwice, .sigterm, .sighup: 130
-        case .sigkill: -1  // killed: not an exit status
-        case .fullDisk: 0
+        /// Pids of running (not zombie) processes whose command line starts with the run's markers.
+        static func liveMarkers(_ token: String) -> [String] {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+            var found: [String] = []
+            for name in names {
+                guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { continue }
+                let command = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
+                if command.hasPrefix("nxachaos-\(token)-") && isRunning(pid) { found.append(command) }
+            }
+            return found.sorted()
         }
-    }
 
-    @Test("every ending leaves no marker process and no temporary folder; logs and exit status are right",
-          arguments: Ending.allCases, [false, true])
-    func ending(_ ending: Ending, fallback: Bool) async throws {
-        // Without a cgroup only the endings that depend on the mechanism are repeated.
-        if fallback && ![.normal, .stepTimeout, .sigint, .sigkill].contains(ending) { return }
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let marks = temp.path + "/marks", tmp = temp.path + "/tmp", project = temp.path + "/project"
-        var logs = temp.path + "/logs"
-        for folder in [marks, tmp, project, logs] {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        }
-        if ending == .fullDisk {
-            logs = temp.path + "/small"
-            try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-            let mounted = try runCommand(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=256k", "tmpfs", logs])
-            guard mounted.status == 0 else {
-                Issue.record("cannot mount a small tmpfs for the full-disk case (needs root): \(mounted.stderr)")
-                return
+        func workflow(_ ending: Ending, token: String, marks: String) -> String {
+            let markers = Self.markerScript(token).split(separator: "\n").map { "          " + $0 }.joined(separator: "\n")
+            let lines = "          for i in $(seq 1 200); do echo \"line $i\"; done"
+            // Ready once every marker runs (checked by the step itself, so that timing does not matter).
+            let ready = """
+                          for i in $(seq 1 500); do [ "$(pgrep -c -f '^nxachaos-\(token)-')" -ge \(Self.markerKinds.count) ] && touch \(marks)/all-started && break; sleep 0.02; done
+                          dirname "$(dirname "$0")" > \(marks)/scripts; touch \(marks)/ready
+                """
+            switch ending {
+            case .normal:
+                return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1\n"
+            case .stepTimeout:
+                return "jobs:\n  a:\n    steps:\n      - timeout: 4s\n        run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
+            case .jobTimeout:
+                return "jobs:\n  a:\n    timeout: 4s\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
+            case .sigint, .sigterm, .sighup, .sigkill:
+                return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
+            case .sigintTwice:
+                // The always() step hangs and ignores SIGTERM: only the second signal ends it.
+                return """
+                    jobs:
+                      a:
+                        steps:
+                          - run: |
+                    \(lines)
+                    \(markers)
+                    \(ready)
+                              sleep 1000
+                          - if: always()
+                            run: |
+                              touch \(marks)/cleanup-started
+                              trap '' TERM INT
+                              sleep 1000
+
+                    """
+            case .fullDisk:
+                // 1 MiB of output into a log folder on a 256 KiB file system.
+                return "jobs:\n  a:\n    steps:\n      - run: |\n\(markers)\n\(ready)\n          sleep 1\n          head -c 1048576 /dev/zero | tr '\\0' 'x' | fold -w 100\n      - run: echo second step ran\n"
+            case .runFolderDeleted:
+                return """
+                    jobs:
+                      a:
+                        steps:
+                          - run: |
+                    \(lines)
+                    \(markers)
+                    \(ready)
+                              sleep 1
+                              rm -rf "$RUNNER_TEMP/../../.."
+                          - run: echo after the deletion
+
+                    """
             }
         }
-        defer { if ending == .fullDisk { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), ["-l", logs]) } }
-        let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        try temp.write("wf.yml", workflow(ending, token: token, marks: marks))
 
-        let output = temp.path + "/output.txt"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        var environment = ["TMPDIR": tmp]
-        if fallback { environment["NIXACTIONS_NO_CGROUP"] = "1" }
-        let process = try launchNixactions(
-            ["run", temp.path + "/wf.yml", "--log-format", "plain", "--log-dir", logs], in: project,
-            environment: environment, output: handle)
-        try handle.close()
-
-        let clock = ContinuousClock()
-        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
-            try await Task.sleep(for: .milliseconds(20))
+        func expectedStatus(_ ending: Ending) -> Int32 {
+            switch ending {
+            case .normal: 0
+            case .stepTimeout, .jobTimeout, .runFolderDeleted: 1
+            case .sigint, .sigintTwice, .sigterm, .sighup: 130
+            case .sigkill: -1  // killed: not an exit status
+            case .fullDisk: 0
+            }
         }
-        #expect(FileManager.default.fileExists(atPath: marks + "/ready"), "the step never got ready")
-        #expect(FileManager.default.fileExists(atPath: marks + "/all-started"), "not every marker started")
-        var signalled = clock.now
-        switch ending {
-        case .sigint: kill(process.processIdentifier, SIGINT)
-        case .sigterm: kill(process.processIdentifier, SIGTERM)
-        case .sighup: kill(process.processIdentifier, SIGHUP)
-        case .sigkill:
-            // Logs are flushed every 50 ms: what was printed longer ago than that is on disk.
-            try await Task.sleep(for: .milliseconds(150))
-            kill(process.processIdentifier, SIGKILL)
-        case .sigintTwice:
-            kill(process.processIdentifier, SIGINT)
-            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/cleanup-started") {
+
+        @Test("every ending leaves no marker process and no temporary folder; logs and exit status are right",
+              arguments: Ending.allCases, [false, true])
+        func ending(_ ending: Ending, fallback: Bool) async throws {
+            // Without a cgroup only the endings that depend on the mechanism are repeated.
+            if fallback && ![.normal, .stepTimeout, .sigint, .sigkill].contains(ending) { return }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marks = temp.path + "/marks", tmp = temp.path + "/tmp", project = temp.path + "/project"
+            var logs = temp.path + "/logs"
+            for folder in [marks, tmp, project, logs] {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            if ending == .fullDisk {
+                logs = temp.path + "/small"
+                try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+                let mounted = try runCommand(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=256k", "tmpfs", logs])
+                guard mounted.status == 0 else {
+                    Issue.record("cannot mount a small tmpfs for the full-disk case (needs root): \(mounted.stderr)")
+                    return
+                }
+            }
+            defer { if ending == .fullDisk { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), ["-l", logs]) } }
+            let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            try temp.write("wf.yml", workflow(ending, token: token, marks: marks))
+
+            let output = temp.path + "/output.txt"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            var environment = ["TMPDIR": tmp]
+            if fallback { environment["NIXACTIONS_NO_CGROUP"] = "1" }
+            let process = try launchNixactions(
+                ["run", temp.path + "/wf.yml", "--log-format", "plain", "--log-dir", logs], in: project,
+                environment: environment, output: handle)
+            try handle.close()
+
+            let clock = ContinuousClock()
+            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-started"), "the always() step never started")
-            signalled = clock.now
-            kill(process.processIdentifier, SIGINT)
-        default: break
-        }
-        while process.isRunning && clock.now - signalled < .seconds(60) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let exitedAfter = clock.now - signalled
-        #expect(!process.isRunning, "the host is still running after 60 s")
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-
-        if ending == .sigkill {
-            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
-        } else {
-            #expect(process.terminationStatus == expectedStatus(ending), "\(ending): \(text)")
-        }
-        if ending == .sigintTwice {
-            #expect(exitedAfter < .seconds(2), "a second SIGINT must end the run at once, took \(exitedAfter)")
-            #expect(text.contains("second signal"))
-        }
-
-        // No marker survives (the supervisor finishes the job after SIGKILL: give it a moment).
-        var alive = Self.liveMarkers(token)
-        for _ in 0..<250 where !alive.isEmpty {
-            try await Task.sleep(for: .milliseconds(20))
-            alive = Self.liveMarkers(token)
-        }
-        #expect(alive.isEmpty, "\(ending) (fallback: \(fallback)): still running: \(alive)\n\(text)")
-
-        // No temporary folder left: the run folder under TMPDIR, the scripts folder on tmpfs.
-        let scripts = (try? String(contentsOfFile: marks + "/scripts", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        var leftovers: [String] = []
-        for _ in 0..<250 {
-            leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("nixactions-") }
-            if !scripts.isEmpty && scripts.hasPrefix("/dev/shm/") && FileManager.default.fileExists(atPath: scripts) {
-                leftovers.append(scripts)
+            #expect(FileManager.default.fileExists(atPath: marks + "/ready"), "the step never got ready")
+            #expect(FileManager.default.fileExists(atPath: marks + "/all-started"), "not every marker started")
+            var signalled = clock.now
+            switch ending {
+            case .sigint: kill(process.processIdentifier, SIGINT)
+            case .sigterm: kill(process.processIdentifier, SIGTERM)
+            case .sighup: kill(process.processIdentifier, SIGHUP)
+            case .sigkill:
+                // Logs are flushed every 50 ms: what was printed longer ago than that is on disk.
+                try await Task.sleep(for: .milliseconds(150))
+                kill(process.processIdentifier, SIGKILL)
+            case .sigintTwice:
+                kill(process.processIdentifier, SIGINT)
+                for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/cleanup-started") {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-started"), "the always() step never started")
+                signalled = clock.now
+                kill(process.processIdentifier, SIGINT)
+            default: break
             }
-            if leftovers.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
-        let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified")) ?? [])
-            .filter { $0.hasPrefix("nixactions-") }
-        _ = cgroups  // other runs may be live in parallel; the run's own cgroup is checked below
+            while process.isRunning && clock.now - signalled < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let exitedAfter = clock.now - signalled
+            #expect(!process.isRunning, "the host is still running after 60 s")
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
 
-        // The logs hold everything up to the ending.
-        let runLogs = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasPrefix(".") }
-        if ending == .fullDisk {
-            #expect(text.contains("No space left on device"), "a full disk must be reported:\n\(text)")
-            #expect(text.contains("second step ran"), "the run must go on past a full disk:\n\(text)")
-        } else {
-            #expect(runLogs.count == 1, "\(runLogs)")
-            let folder = logs + "/" + (runLogs.first ?? "")
-            let jobLog = (try? String(contentsOfFile: folder + "/a.log", encoding: .utf8)) ?? ""
-            let stdout = String(decoding: (try? loggedOutput(folder: folder, job: "a", stream: "stdout")) ?? [], as: UTF8.self)
-            #expect(jobLog.contains("line 200\n"), "\(ending): the job log lost lines:\n\(jobLog.suffix(500))")
-            #expect(stdout.hasPrefix((1...200).map { "line \($0)\n" }.joined()), "\(ending): events.jsonl does not reference every line")
-        }
-    }
+            if ending == .sigkill {
+                #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
+            } else {
+                #expect(process.terminationStatus == expectedStatus(ending), "\(ending): \(text)")
+            }
+            if ending == .sigintTwice {
+                #expect(exitedAfter < .seconds(2), "a second SIGINT must end the run at once, took \(exitedAfter)")
+                #expect(text.contains("second signal"))
+            }
 
-    @Test("after the host and its supervisor are both killed, the next start removes the dead run's folders")
-    func nextStartSweeps() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let marks = temp.path + "/marks", tmp = temp.path + "/tmp"
-        for folder in [marks, tmp, temp.path + "/project"] {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // No marker survives (the supervisor finishes the job after SIGKILL: give it a moment).
+            var alive = Self.liveMarkers(token)
+            for _ in 0..<250 where !alive.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                alive = Self.liveMarkers(token)
+            }
+            #expect(alive.isEmpty, "\(ending) (fallback: \(fallback)): still running: \(alive)\n\(text)")
+
+            // No temporary folder left: the run folder under TMPDIR, the scripts folder on tmpfs.
+            let scripts = (try? String(contentsOfFile: marks + "/scripts", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            var leftovers: [String] = []
+            for _ in 0..<250 {
+                leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("nixactions-") }
+                if !scripts.isEmpty && scripts.hasPrefix("/dev/shm/") && FileManager.default.fileExists(atPath: scripts) {
+                    leftovers.append(scripts)
+                }
+                if leftovers.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
+            let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified")) ?? [])
+                .filter { $0.hasPrefix("nixactions-") }
+            _ = cgroups  // other runs may be live in parallel; the run's own cgroup is checked below
+
+            // The logs hold everything up to the ending.
+            let runLogs = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasPrefix(".") }
+            if ending == .fullDisk {
+                #expect(text.contains("No space left on device"), "a full disk must be reported:\n\(text)")
+                #expect(text.contains("second step ran"), "the run must go on past a full disk:\n\(text)")
+            } else {
+                #expect(runLogs.count == 1, "\(runLogs)")
+                let folder = logs + "/" + (runLogs.first ?? "")
+                let jobLog = (try? String(contentsOfFile: folder + "/a.log", encoding: .utf8)) ?? ""
+                let stdout = String(decoding: (try? loggedOutput(folder: folder, job: "a", stream: "stdout")) ?? [], as: UTF8.self)
+                #expect(jobLog.contains("line 200\n"), "\(ending): the job log lost lines:\n\(jobLog.suffix(500))")
+                #expect(stdout.hasPrefix((1...200).map { "line \($0)\n" }.joined()), "\(ending): events.jsonl does not reference every line")
+            }
         }
-        let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          dirname \"$0\" > \(marks)/scripts; touch \(marks)/ready; exec -a nxachaos-\(token)-step sleep 1000\n")
-        try temp.write("quick.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
-        let process = try launchNixactions(
-            ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path + "/project", environment: ["TMPDIR": tmp])
-        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
-            try await Task.sleep(for: .milliseconds(20))
+
+        @Test("after the host and its supervisor are both killed, the next start removes the dead run's folders")
+        func nextStartSweeps() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marks = temp.path + "/marks", tmp = temp.path + "/tmp"
+            for folder in [marks, tmp, temp.path + "/project"] {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          dirname \"$0\" > \(marks)/scripts; touch \(marks)/ready; exec -a nxachaos-\(token)-step sleep 1000\n")
+            try temp.write("quick.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
+            let process = try launchNixactions(
+                ["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path + "/project", environment: ["TMPDIR": tmp])
+            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/ready") {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // The supervisor first (it is in its own process group), then the host.
+            let supervisors = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "__supervise --run-folder \(tmp)/"])
+            let supervisor = pid_t(supervisors.stdout.split(separator: "\n").first ?? "") ?? 0
+            #expect(supervisor > 0, "no supervisor found")
+            if supervisor > 0 { kill(supervisor, SIGKILL) }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let before = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
+            #expect(before.count == 1, "the dead run's folder should still be there: \(before)")
+            let scripts = (try String(contentsOfFile: marks + "/scripts", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+            // The next start sweeps it (and the dead run's tmpfs folder), and keeps its own run clean.
+            let next = try nixactions(["run", temp.path + "/quick.yml", "--log-dir", temp.path + "/logs"],
+                                      in: temp.path + "/project", environment: ["TMPDIR": tmp])
+            #expect(next.status == 0, "\(next.stderr)")
+            let after = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
+            #expect(after.isEmpty, "\(after)")
+            #expect(!FileManager.default.fileExists(atPath: scripts), "\(scripts) was not swept")
+            // ... and kills what was left of that run (through its cgroup or its tracking id).
+            #expect(Self.liveMarkers(token).isEmpty, "the dead run's step is still running")
+            _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-f", "nxachaos-\(token)-"])
         }
-        // The supervisor first (it is in its own process group), then the host.
-        let supervisors = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "__supervise --run-folder \(tmp)/"])
-        let supervisor = pid_t(supervisors.stdout.split(separator: "\n").first ?? "") ?? 0
-        #expect(supervisor > 0, "no supervisor found")
-        if supervisor > 0 { kill(supervisor, SIGKILL) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        let before = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
-        #expect(before.count == 1, "the dead run's folder should still be there: \(before)")
-        let scripts = (try String(contentsOfFile: marks + "/scripts", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
-        // The next start sweeps it (and the dead run's tmpfs folder), and keeps its own run clean.
-        let next = try nixactions(["run", temp.path + "/quick.yml", "--log-dir", temp.path + "/logs"],
-                                  in: temp.path + "/project", environment: ["TMPDIR": tmp])
-        #expect(next.status == 0, "\(next.stderr)")
-        let after = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
-        #expect(after.isEmpty, "\(after)")
-        #expect(!FileManager.default.fileExists(atPath: scripts), "\(scripts) was not swept")
-        // ... and kills what was left of that run (through its cgroup or its tracking id).
-        #expect(Self.liveMarkers(token).isEmpty, "the dead run's step is still running")
-        _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-f", "nxachaos-\(token)-"])
     }
 }

@@ -1,7 +1,8 @@
 import Testing
 
-/// The suites that drive real podman containers and sshd servers run one after another: each
-/// starts engines, servers and namespaces, and several at once on a 2-core machine slowed the
-/// timing checks of other suites (the chaos suite's second Ctrl-C, cancellation deadlines).
-@Suite("Executors on real podman and sshd, one suite at a time", .serialized)
+/// Suites that must not overlap run one after another: those that drive real podman containers
+/// and sshd servers (engines, servers, namespaces), and those with timing checks (the chaos
+/// suite's second Ctrl-C under 2 s, the linear-time bounds on 20,000 jobs). Several of them at
+/// once on a 2-core machine made the timing checks fail in clean-clone runs.
+@Suite("Heavy and timing-sensitive suites, one at a time", .serialized)
 struct RealExecutorSuites {}
