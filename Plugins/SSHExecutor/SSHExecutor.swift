@@ -190,6 +190,8 @@ final class SSHExecutor: ExecutorPlugin {
             let stop = (sshArguments(target).dropLast() + ["-O", "exit", sshArguments(target).last!]).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(stop) </dev/null >/dev/null 2>&1")
         }
+        // The connections' socket folder goes last (the instance is never destroyed before the run ends).
+        lines.append("rm -rf \(ShellWords.quote(sockets.path))")
         lines.append("true\n")
         if let error = FastFiles.write(lines.joined(separator: "\n"), to: folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
             throw OperationFailure(message: "ssh executor: cannot write its cleanup script: \(String(cString: strerror(error)))")
