@@ -266,7 +266,8 @@ final class OCIExecutor: ExecutorPlugin {
             unlink(pidFile)
         }
         let arguments = [engine, "exec", name, "/bin/sh", Self.controlMount + "/" + wrapperName]
-        let killer = StepKiller(engine: engine, container: name, pidFile: pidFile, grace: grace)
+        let killer = GroupSignaller(prefix: [engine, "exec", name, "/bin/sh", "-c"], pidFile: pidFile, grace: grace,
+                                    environment: ProcessInfo.processInfo.environment)
         let termination: Termination
         do {
             termination = try await withTaskCancellationHandler {
@@ -299,56 +300,12 @@ final class OCIExecutor: ExecutorPlugin {
         FastFiles.removeTree(jobDirectory(job.jobKey))
     }
 
-    struct Captured {
-        var status: Int32
-        var output: String
-        var errorText: String
-    }
-
     /// Run an engine command to its end, keeping what it printed.
-    func capture(_ arguments: [String]) async throws -> Captured {
-        let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
-        let termination: Termination
+    func capture(_ arguments: [String]) async throws -> CapturedCommand {
         do {
-            termination = try await runProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil) { stream, bytes in
-                if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
-            }
+            return try await CapturedCommand.run(arguments, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw OperationFailure(message: "cannot run \(engine): \(String(cString: strerror(error.errno)))")
         }
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
-        // The engine's own error line when there is one (podman prints warnings and retries first).
-        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
-        let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
-            .trimmingCharacters(in: .whitespaces)
-        return Captured(status: status, output: String(decoding: output.withLock { $0 }, as: UTF8.self), errorText: errorText)
-    }
-}
-
-/// Ends a cancelled step inside its container: SIGTERM to the step's process group, SIGKILL after
-/// the grace time. Killing the engine's exec client alone would leave the step running.
-struct StepKiller: Sendable {
-    let engine: String
-    let container: String
-    let pidFile: String
-    let grace: Duration
-
-    func start() {
-        let killer = self
-        Thread.detachNewThread {
-            killer.signal("TERM")
-            Thread.sleep(forTimeInterval: Double(killer.grace.components.seconds) + Double(killer.grace.components.attoseconds) / 1e18)
-            killer.signal("KILL")
-        }
-    }
-
-    func signal(_ name: String) {
-        let script = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -$pid 2>/dev/null || true"
-        _ = try? ChildProcess(arguments: [engine, "exec", container, "/bin/sh", "-c", script],
-                              environment: ProcessInfo.processInfo.environment, directory: nil).wait(onOutput: { _, _ in })
     }
 }

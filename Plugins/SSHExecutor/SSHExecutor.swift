@@ -190,7 +190,9 @@ final class SSHExecutor: ExecutorPlugin {
             let stop = (sshArguments(target).dropLast() + ["-O", "exit", sshArguments(target).last!]).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(stop) </dev/null >/dev/null 2>&1")
         }
-        // The connections' socket folder goes last (the instance is never destroyed before the run ends).
+        // A master that `-O exit` did not stop (it names itself `ssh: SOCKETS/HASH [mux]`), then
+        // the connections' socket folder (the instance is never destroyed before the run ends).
+        lines.append("pkill -TERM -f \(ShellWords.quote("ssh: " + sockets.path + "/")) 2>/dev/null")
         lines.append("rm -rf \(ShellWords.quote(sockets.path))")
         lines.append("true\n")
         if let error = FastFiles.write(lines.joined(separator: "\n"), to: folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
@@ -272,7 +274,7 @@ final class SSHExecutor: ExecutorPlugin {
         defer { unlink(local) }
         let ssh = (sshArguments(target) + ["sh -s"]).map(ShellWords.quote).joined(separator: " ")
         let arguments = ["/bin/sh", "-c", "exec \(ssh) < \(ShellWords.quote(local))"]
-        let killer = RemoteKiller(arguments: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
+        let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
         let termination: Termination
         do {
             termination = try await withTaskCancellationHandler {
@@ -310,7 +312,7 @@ final class SSHExecutor: ExecutorPlugin {
             throw OperationFailure(message: "cannot read the step's $GITHUB_* files from \(target.name): \(fetched.errorText)")
         }
         var files: [String: String] = [:]
-        var bytes = fetched.outputBytes[...]
+        var bytes = fetched.output[...]
         while let newline = bytes.firstIndex(of: 0x0A) {
             let header = String(decoding: bytes[bytes.startIndex..<newline], as: UTF8.self).split(separator: " ")
             guard header.count == 2, let size = Int(header[1]), bytes.distance(from: newline, to: bytes.endIndex) > size else { break }
@@ -334,31 +336,12 @@ final class SSHExecutor: ExecutorPlugin {
         }
     }
 
-    struct Captured {
-        var status: Int32
-        var outputBytes: [UInt8]
-        var errorText: String
-        var output: String { String(decoding: outputBytes, as: UTF8.self) }
-    }
-
-    func capture(_ arguments: [String]) async throws -> Captured {
-        let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
-        let termination: Termination
+    func capture(_ arguments: [String]) async throws -> CapturedCommand {
         do {
-            termination = try await runProcess(arguments: arguments, environment: environment, directory: nil) { stream, bytes in
-                if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
-            }
+            return try await CapturedCommand.run(arguments, environment: environment)
         } catch {
             throw OperationFailure(message: "cannot run \(arguments.first ?? "ssh"): \(String(cString: strerror(error.errno)))")
         }
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
-        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
-        return Captured(status: status, outputBytes: output.withLock { $0 },
-                        errorText: lines.suffix(2).joined(separator: " ").trimmingCharacters(in: .whitespaces))
     }
 }
 
@@ -379,7 +362,7 @@ final class HostPool: Sendable {
 
     /// A free, reachable host and what `reach` printed on it.
     func acquire(
-        job: String, context: OperationContext, reach: (SSHExecutor.Target) async throws -> SSHExecutor.Captured
+        job: String, context: OperationContext, reach: (SSHExecutor.Target) async throws -> CapturedCommand
     ) async throws -> (SSHExecutor.Target, String) {
         while true {
             try Task.checkCancellation()
@@ -389,14 +372,14 @@ final class HostPool: Sendable {
                 return target
             }
             if let target = free {
-                let reached: SSHExecutor.Captured
+                let reached: CapturedCommand
                 do {
                     reached = try await reach(target)
                 } catch {
                     release(target)
                     throw error
                 }
-                if reached.status == 0 { return (target, reached.output.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                if reached.status == 0 { return (target, reached.outputText.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 state.withLock { state in
                     state.busy.remove(target)
                     state.unreachable[target] = reached.errorText
@@ -420,27 +403,5 @@ final class HostPool: Sendable {
 
     func release(_ target: SSHExecutor.Target) {
         _ = state.withLock { $0.busy.remove(target) }
-    }
-}
-
-/// Ends a cancelled step on its host: SIGTERM to its process group, SIGKILL after the grace time.
-struct RemoteKiller: Sendable {
-    let arguments: [String]
-    let pidFile: String
-    let grace: Duration
-    let environment: [String: String]
-
-    func start() {
-        let killer = self
-        Thread.detachNewThread {
-            killer.signal("TERM")
-            Thread.sleep(forTimeInterval: Double(killer.grace.components.seconds) + Double(killer.grace.components.attoseconds) / 1e18)
-            killer.signal("KILL")
-        }
-    }
-
-    func signal(_ name: String) {
-        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -\"$pid\" 2>/dev/null; true"
-        _ = try? ChildProcess(arguments: arguments + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
     }
 }

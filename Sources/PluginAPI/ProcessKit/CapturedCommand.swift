@@ -1,0 +1,62 @@
+import Foundation
+import Synchronization
+
+/// A command run to its end with what it printed kept: how executors drive `podman`, `ssh`, `tar`.
+public struct CapturedCommand: Sendable {
+    public var status: Int32
+    public var output: [UInt8]
+    /// The command's own error line when it printed one (`Error: …`, after podman's warnings and
+    /// retries), else its last two lines of standard error.
+    public var errorText: String
+
+    public var outputText: String { String(decoding: output, as: UTF8.self) }
+
+    public static func run(_ arguments: [String], environment: [String: String]) async throws(SpawnError) -> CapturedCommand {
+        let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
+        let termination = try await runProcess(arguments: arguments, environment: environment, directory: nil) { stream, bytes in
+            if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
+        }
+        let status: Int32
+        switch termination {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
+        let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
+            .trimmingCharacters(in: .whitespaces)
+        return CapturedCommand(status: status, output: output.withLock { $0 }, errorText: errorText)
+    }
+}
+
+/// Ends a cancelled step that runs through another program (a container engine's `exec`, `ssh`):
+/// SIGTERM to the process group whose leader's pid the step's wrapper wrote to `pidFile`, SIGKILL
+/// after `grace`. Killing the local client alone would leave the step running.
+public struct GroupSignaller: Sendable {
+    /// The command that runs one shell command line there (`podman exec NAME /bin/sh -c`, `ssh … HOST`).
+    public let prefix: [String]
+    public let pidFile: String
+    public let grace: Duration
+    public let environment: [String: String]
+
+    public init(prefix: [String], pidFile: String, grace: Duration, environment: [String: String]) {
+        self.prefix = prefix
+        self.pidFile = pidFile
+        self.grace = grace
+        self.environment = environment
+    }
+
+    /// SIGTERM now, SIGKILL after the grace time, on a thread of its own.
+    public func start() {
+        let signaller = self
+        Thread.detachNewThread {
+            signaller.signal("TERM")
+            Thread.sleep(forTimeInterval: Double(signaller.grace.components.seconds) + Double(signaller.grace.components.attoseconds) / 1e18)
+            signaller.signal("KILL")
+        }
+    }
+
+    func signal(_ name: String) {
+        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -\"$pid\" 2>/dev/null; true"
+        _ = try? ChildProcess(arguments: prefix + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
+    }
+}
