@@ -40,39 +40,30 @@ final class OCIExecutor: ExecutorPlugin {
     let runOptions: [String]
     let containerEnv: [(String, String)]
     let grace: Duration
+    /// GitHub's `services:` of the job (the host passes them as the `services` option).
+    let services: [OCIService]
     let serial = Atomic<Int>(0)
     /// The container of each running job.
     let containers = Mutex<[String: String]>([:])
+    /// The service containers started for each running job.
+    let servicesStarted = Mutex<[String: [String]]>([:])
     /// Where the container's private folder is mounted.
     static let controlMount = "/__nixactions"
     /// The label every container of a run carries, for cleanup after a host that died.
     static let runLabel = "io.nixactions.run"
+    /// The label of a service container (its value: the service's name).
+    static let serviceLabel = "io.nixactions.service"
+
+    var engineName: String { (engine as NSString).lastPathComponent }
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
         let options = configuration.options
-        func string(_ key: String) throws -> String? {
-            switch options[key] {
-            case nil, .null?: return nil
-            case .string(let value)?: return value
-            case .number(let value)?: return value == value.rounded() ? String(Int(value)) : String(value)
-            default: throw OperationFailure(message: "oci executor: '\(key)' must be a string")
-            }
-        }
-        func list(_ key: String) throws -> [String] {
-            switch options[key] {
-            case nil, .null?: return []
-            case .string(let value)?: return [value]
-            case .array(let items)?:
-                return try items.map {
-                    guard case .string(let item) = $0 else { throw OperationFailure(message: "oci executor: every entry of '\(key)' must be a string") }
-                    return item
-                }
-            default: throw OperationFailure(message: "oci executor: '\(key)' must be a list of strings")
-            }
-        }
-        let known: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds", "credentials"]
+        func string(_ key: String) throws -> String? { try OCIOptions.string(options[key], key: key) }
+        func list(_ key: String) throws -> [String] { try OCIOptions.list(options[key], key: key) }
+        let known: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds", "credentials",
+                                   "services"]
         if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
             throw OperationFailure(message: "oci executor: unknown option '\(unknown)'",
                                    hint: "options: \(known.sorted().joined(separator: ", "))")
@@ -116,21 +107,8 @@ final class OCIExecutor: ExecutorPlugin {
             run += words
         }
         runOptions = run
-        var env: [(String, String)] = []
-        switch options["env"] {
-        case nil, .null?: break
-        case .object(let values)?:
-            for (name, value) in values.sorted(by: { $0.key < $1.key }) {
-                switch value {
-                case .string(let text): env.append((name, text))
-                case .number(let number): env.append((name, number == number.rounded() ? String(Int(number)) : String(number)))
-                case .bool(let flag): env.append((name, flag ? "true" : "false"))
-                default: throw OperationFailure(message: "oci executor: env '\(name)' must be a string")
-                }
-            }
-        default: throw OperationFailure(message: "oci executor: 'env' must be a mapping")
-        }
-        containerEnv = env
+        containerEnv = try OCIOptions.env(options["env"], key: "env")
+        services = try OCIService.parse(options["services"])
         if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
             grace = .milliseconds(Int(seconds * 1000))
         } else {
@@ -152,8 +130,11 @@ final class OCIExecutor: ExecutorPlugin {
         }
         let label = ShellWords.quote("label=\(Self.runLabel)=\(configuration.runID)")
         let engine = ShellWords.quote(self.engine)
+        // Services first: they use their job container's network namespace, which cannot go first.
         let script = """
             # Written by the oci executor: remove the containers of run \(configuration.runID).
+            ids=$(\(engine) ps -aq --filter \(label) --filter label=\(Self.serviceLabel) 2>/dev/null)
+            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
             ids=$(\(engine) ps -aq --filter \(label) 2>/dev/null)
             [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
             true
@@ -192,28 +173,12 @@ final class OCIExecutor: ExecutorPlugin {
                          "-v", "\(control):\(Self.controlMount):ro", "-w", workspace]
         if !containerEnv.isEmpty {
             // A file, not `-e NAME=VALUE`: values stay off the command line.
-            let file = control + "/container.env"
-            guard containerEnv.allSatisfy({ !$0.1.contains("\n") }) else {
-                throw OperationFailure(message: "oci executor: a container env value has a line break", hint: "pass it to the steps with env: instead")
-            }
-            if let error = FastFiles.write(containerEnv.map { "\($0.0)=\($0.1)\n" }.joined(), to: file) {
-                throw OperationFailure(message: "oci executor: cannot write \(file): \(String(cString: strerror(error)))")
-            }
-            arguments += ["--env-file", file]
+            arguments += ["--env-file", try writeEnvFile(containerEnv, to: control + "/container.env")]
         }
-        arguments += runOptions
+        arguments += runOptions + serviceHostOptions
         // GitHub's runner keeps a job container alive the same way.
         arguments += ["--entrypoint", "tail", image, "-f", "/dev/null"]
-        let engineName = (engine as NSString).lastPathComponent
-        // An image that is not here is pulled first, so that a failure says which it was.
-        if try await capture([engine, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 {
-            let pulled = try await capture([engine, "pull", "-q", image])
-            guard pulled.status == 0 else {
-                throw OperationFailure(
-                    message: "image '\(image)' of job '\(job.displayName)' is not on this machine and pulling it failed: \(pulled.errorText)",
-                    hint: "build or load it locally ('\(engineName) images' lists them), or check the name and the registry")
-            }
-        }
+        try await ensureImage(image, of: job, role: "image '\(image)'")
         containers.withLock { $0[job.jobKey] = name }
         let started = try await capture(arguments)
         guard started.status == 0 else {
@@ -221,6 +186,7 @@ final class OCIExecutor: ExecutorPlugin {
                 message: "cannot start a container of image '\(image)' for job '\(job.displayName)': \(started.errorText)",
                 hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
         }
+        try await startServices(job, container: name, control: control)
         return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
     }
 
@@ -291,6 +257,7 @@ final class OCIExecutor: ExecutorPlugin {
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        await removeServices(job.jobKey, context: context)
         if let name = containers.withLock({ $0.removeValue(forKey: job.jobKey) }) {
             let removed = try? await capture([engine, "rm", "-f", "-t", "0", "-v", name])
             if let removed, removed.status != 0, !removed.errorText.contains("no such container") {
@@ -298,6 +265,28 @@ final class OCIExecutor: ExecutorPlugin {
             }
         }
         FastFiles.removeTree(jobDirectory(job.jobKey))
+    }
+
+    /// Pull `image` when it is not on this machine, so that a failure says which image it was.
+    func ensureImage(_ image: String, of job: JobSpec, role: String) async throws {
+        guard try await capture([engine, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 else { return }
+        let pulled = try await capture([engine, "pull", "-q", image])
+        guard pulled.status == 0 else {
+            throw OperationFailure(
+                message: "\(role) of job '\(job.displayName)' is not on this machine and pulling it failed: \(pulled.errorText)",
+                hint: "build or load it locally ('\(engineName) images' lists them), or check the name and the registry")
+        }
+    }
+
+    /// A `--env-file` (values never on a command line); returns its path.
+    func writeEnvFile(_ env: [(String, String)], to file: String) throws -> String {
+        guard env.allSatisfy({ !$0.1.contains("\n") }) else {
+            throw OperationFailure(message: "oci executor: a container env value has a line break", hint: "pass it to the steps with env: instead")
+        }
+        if let error = FastFiles.write(env.map { "\($0.0)=\($0.1)\n" }.joined(), to: file) {
+            throw OperationFailure(message: "oci executor: cannot write \(file): \(String(cString: strerror(error)))")
+        }
+        return file
     }
 
     /// Run an engine command to its end, keeping what it printed.

@@ -91,7 +91,7 @@ struct ExamplesTests {
         #expect(bare.stderr.contains("examples/09-runners/workflow.yml:22:28: error: runs-on label 'build-farm' of job 'package' is not mapped to an executor"), "\(bare.stderr)")
     }
 
-    @Test("examples/10-containers: jobs in podman containers, an output and an artifact between them")
+    @Test("examples/10-containers: jobs in podman containers, an output and an artifact between them, a service")
     func containers() throws {
         let podman = try PodmanFixture.ready()
         let result = try nixactions(["run", "examples/10-containers/workflow.yml", "--log-format", "plain"],
@@ -99,6 +99,7 @@ struct ExamplesTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[build] building in a Linux container, busybox v"), "\(result.stdout)")
         #expect(result.stdout.contains("[check] got 'artifact from the container' (28 bytes) in a second container\n"))
+        #expect(result.stdout.contains("[integration] api answered 'pong from the api service'\n"), "\(result.stdout)")
         #expect(try podman.containers().isEmpty)
     }
 

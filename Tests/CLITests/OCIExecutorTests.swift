@@ -102,12 +102,21 @@ extension RealExecutorSuites {
             let podman = try PodmanFixture.ready()
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
-            try temp.write("wf.yml", "jobs:\n  t:\n    container: \(Self.container)\n    steps:\n      - run: sleep 300\n")
+            // With a service: it depends on the job container's network, so it must go first.
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    container: \(Self.container)
+                    services:
+                      side: { image: \(PodmanFixture.image), options: "--entrypoint '[\\"sleep\\",\\"300\\"]'" }
+                    steps:
+                      - run: sleep 300
+                """)
             for killSupervisor in [false, true] {
                 let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                                  environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
                 var waited = 0
-                while try podman.containers().isEmpty && waited < 300 {
+                while try podman.containers().count < 2 && waited < 300 {
                     usleep(100_000)
                     waited += 1
                 }
@@ -133,6 +142,61 @@ extension RealExecutorSuites {
                     #expect(try podman.containers().isEmpty, "the next run left the dead run's container")
                 }
             }
+        }
+
+        @Test("services: the job reaches each sidecar by its name once its health check passes; failures name the service; none is left")
+        func services() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // busybox's httpd as the sidecar; it starts a second late, so the job has to wait for its health check.
+            func server(_ name: String) -> String {
+                """
+                      \(name):
+                        image: \(PodmanFixture.image)
+                        env: { GREETING: "hello from \(name)" }
+                        options: >-
+                          --entrypoint '["sh","-c","sleep 1; mkdir -p /www; echo $GREETING > /www/index.html; exec httpd -f -p \(name == "web" ? 8080 : 9090) -h /www"]'
+                          --health-cmd "wget -qO- http://127.0.0.1:\(name == "web" ? 8080 : 9090)/" --health-interval 1s --health-retries 20
+                """
+            }
+            try temp.write("wf.yml", """
+                jobs:
+                  talk:
+                    container: \(Self.container)
+                    services:
+                \(server("web"))
+                \(server("api"))
+                    steps:
+                      - run: |
+                          echo "web says $(wget -qO- http://web:8080/)"
+                          echo "api says $(wget -qO- http://api:9090/)"
+                  broken:
+                    container: \(Self.container)
+                    services:
+                      db:
+                        image: \(PodmanFixture.image)
+                        options: --entrypoint '["sh","-c","echo db-starting; echo bad-setting >&2; exit 3"]' --health-cmd "true"
+                    steps:
+                      - run: echo "never runs"
+                  nocontainer:
+                    services:
+                      db: \(PodmanFixture.image)
+                    runs-on: ubuntu-latest
+                    steps:
+                      - run: echo "never runs"
+                """)
+            let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("[talk] web says hello from web\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[talk] api says hello from api\n"))
+            #expect(result.stdout.contains("==> job 'talk' succeeded"))
+            #expect(result.stdout.contains("[broken] error: cannot start job 'broken' on executor 'oci': service 'db' of job 'broken' stopped before it was healthy; its last output:\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("db-starting\n") && result.stdout.contains("bad-setting\n"))
+            #expect(!result.stdout.contains("never runs\n"))
+            #expect(result.stdout.contains("[nocontainer] error: wf.yml:"), "\(result.stdout)")
+            #expect(result.stdout.contains("job 'nocontainer' has services, which run next to a job container; it runs on executor 'local'"))
+            #expect(try podman.containers().isEmpty)
         }
 
         @Test("a missing image, a missing engine and bad options are errors naming the job")

@@ -126,6 +126,41 @@ struct WorkflowLoaderTests {
         #expect(result.workflow?.jobs.first?.secrets.first?.renameOnly == "TOKEN")
     }
 
+    @Test("services: names, images and options are read; bad entries and a non-container executor are errors at their line")
+    func services() throws {
+        let good = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                container: alpine
+                services:
+                  db: postgres:16
+                  cache: { image: redis, ports: ["6379:6379"], options: --health-cmd "redis-cli ping" }
+                steps: [ { run: x } ]
+            """, file: "wf.yml")
+        #expect(!good.hasErrors, "\(good.diagnostics)")
+        let services = try #require(good.workflow?.jobs.first?.services)
+        #expect(services.map(\.name) == ["db", "cache"])
+        #expect(services[0].options == ["image": .string("postgres:16")])
+        #expect(services[1].options["ports"] == .array([.string("6379:6379")]))
+        #expect(services[1].location?.line == 6)
+
+        let bad = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                executor: local
+                services:
+                  9db: { image: x }
+                  db: { imag: y }
+                  ok: { image: z }
+                steps: [ { run: x } ]
+            """, file: "wf.yml")
+        let messages = bad.diagnostics.filter { $0.severity == .error }.map { "\($0.location?.line ?? 0): \($0.message)" }
+        #expect(messages.count == 4, "\(messages)")
+        #expect(messages.contains("5: service name '9db' is not valid"))
+        #expect(messages.contains("6: service 'db' needs an 'image'"))
+        #expect(messages.contains("7: job 'a' has services, which run next to a job container; its executor is 'local'"))
+    }
+
     @Test("an empty file and a non-mapping root are errors, not crashes")
     func degenerate() {
         #expect(WorkflowLoader.load(yaml: "", file: "e.yml").diagnostics.map(\.message) == ["the workflow file is empty"])

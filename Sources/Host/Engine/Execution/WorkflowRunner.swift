@@ -126,7 +126,7 @@ final class Scheduler: Sendable {
                     case .success(nil): break
                     }
                     // The executor: the job's own, or what its runs-on labels choose.
-                    let reference: ExecutorReference
+                    var reference: ExecutorReference
                     switch chooseExecutor(job, instance, needsContext: needsContext) {
                     case .executor(let chosen, _): reference = chosen
                     case .skip(let reason):
@@ -137,6 +137,16 @@ final class Scheduler: Sendable {
                         readyHead += 1
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
+                    }
+                    if !job.services.isEmpty {
+                        // Sidecars start next to the job's container: the oci executor runs them.
+                        guard reference.pluginID == "oci" else {
+                            readyHead += 1
+                            finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
+                            continue
+                        }
+                        reference.options["services"] = .object(Dictionary(
+                            job.services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
                     }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
@@ -230,6 +240,13 @@ final class Scheduler: Sendable {
             return .refuse("\(at)cannot evaluate runs-on of job '\(job.id)': \(error.message)",
                            hint: "runs-on may use matrix, needs, github, vars and inputs", label: nil)
         }
+    }
+
+    /// Why a job with `services:` cannot run on executor `pluginID`.
+    static func servicesRefusal(_ job: Job, on pluginID: String) -> String {
+        let at = job.services.first?.location.map { "\($0): " } ?? ""
+        return "\(at)job '\(job.id)' has services, which run next to a job container; it runs on executor '\(pluginID)'"
+            + "\n  hint: give the job a 'container:' (or map its runs-on label to an oci runner in .nixactions/config.yml)"
     }
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.

@@ -208,4 +208,34 @@ extension NodeReader {
         }
         return ExecutorReference(pluginID: "oci", options: options, location: location(node))
     }
+
+    /// `services: { NAME: IMAGE | { image, env, ports, volumes, options, credentials } }`.
+    mutating func services(_ node: Node, context: String?) -> [ServiceContainer] {
+        guard let pairs = mapping(node, what: "services", context: context) else { return [] }
+        var services: [ServiceContainer] = []
+        for (name, keyNode, value) in pairs {
+            guard isValidIdentifier(name) else {
+                diagnostics.error(
+                    "service name '\(name)' is not valid", at: location(keyNode), context: context,
+                    hint: "the name is the service's host name: start with a letter, then letters, digits, '-' or '_'")
+                continue
+            }
+            if case .scalar = value {
+                guard let image = string(value, what: "services.\(name)", context: context) else { continue }
+                services.append(ServiceContainer(name: name, options: ["image": .string(image.value)], location: location(keyNode)))
+                continue
+            }
+            let keys = ["image", "env", "ports", "volumes", "options", "credentials"]
+            guard let entries = mapping(value, what: "services.\(name)", context: context, known: keys) else { continue }
+            var options: [String: JSONValue] = [:]
+            for (key, _, item) in entries { options[key] = json(item) }
+            guard case .string(let image)? = options["image"], !image.isEmpty else {
+                diagnostics.error("service '\(name)' needs an 'image'", at: location(keyNode), context: context,
+                                  hint: "e.g. services: { \(name): { image: postgres:16 } }")
+                continue
+            }
+            services.append(ServiceContainer(name: name, options: options, location: location(keyNode)))
+        }
+        return services
+    }
 }

@@ -73,9 +73,7 @@ extension WorkflowLoader {
                         job.workspace.excludes = reader.stringList(item, what: "workspace.exclude", context: context).map(\.value)
                     }
                 }
-            case "services":
-                _ = reader.json(value)
-                workflow.unsupported.append(Located("job '\(id)': 'services'", at: reader.location(keyNode)))
+            case "services": job.services = reader.services(value, context: context)
             case "steps":
                 sawSteps = true
                 guard case .sequence(let steps) = value else {
@@ -99,6 +97,12 @@ extension WorkflowLoader {
                         at: reader.location(keyNode), context: context)
                 }
             }
+        }
+        if let service = job.services.first, job.explicitExecutor, job.executor.pluginID != "oci" {
+            reader.diagnostics.error(
+                "job '\(id)' has services, which run next to a job container; its executor is '\(job.executor.pluginID)'",
+                at: service.location, context: context,
+                hint: "run the job in a container (container: IMAGE) to use services")
         }
         if !sawSteps {
             reader.diagnostics.error(

@@ -274,6 +274,8 @@ public struct Job: Sendable {
     public var secrets: [SecretSpec]
     public var artifacts: ArtifactSpec?
     public var workspace: WorkspaceSpec
+    /// `services:` sidecar containers, started next to the job's container (oci executor only).
+    public var services: [ServiceContainer] = []
     public var location: SourceLocation?
 
     /// The name people read.
@@ -293,6 +295,16 @@ public struct Job: Sendable {
         secrets = []
         workspace = WorkspaceSpec()
     }
+}
+
+/// One entry of a job's `services:` (GitHub's form): a container started before the job's first
+/// step, sharing the job container's network, reachable by `name` and removed with the job.
+public struct ServiceContainer: Sendable, Hashable {
+    /// The service's id, also its host name inside the job.
+    public var name: String
+    /// `image`, `env`, `ports`, `volumes`, `options`, `credentials`, as written.
+    public var options: [String: JSONValue]
+    public var location: SourceLocation?
 }
 
 /// `workspace:` of a job: whether the project is copied in, and what is left out.
