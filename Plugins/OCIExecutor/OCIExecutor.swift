@@ -176,8 +176,12 @@ final class OCIExecutor: ExecutorPlugin {
             arguments += ["--env-file", try writeEnvFile(containerEnv, to: control + "/container.env")]
         }
         arguments += runOptions + serviceHostOptions
-        // GitHub's runner keeps a job container alive the same way.
-        arguments += ["--entrypoint", "tail", image, "-f", "/dev/null"]
+        // The container's main process is the step helper: it runs each step the host asks for.
+        let channel = HelperChannel(folder: control)
+        if let error = channel.prepare() ?? FastFiles.write(Self.helperScript, to: control + "/helper.sh") {
+            throw OperationFailure(message: "oci executor: cannot prepare the step helper in \(control): \(String(cString: strerror(error)))")
+        }
+        arguments += ["--entrypoint", "/bin/sh", image, Self.controlMount + "/helper.sh"]
         try await ensureImage(image, of: job, role: "image '\(image)'")
         containers.withLock { $0[job.jobKey] = name }
         let started = try await capture(arguments)
@@ -231,29 +235,31 @@ final class OCIExecutor: ExecutorPlugin {
             for file in [scriptName, wrapperName] { unlink(control + "/" + file) }
             unlink(pidFile)
         }
-        let arguments = [engine, "exec", name, "/bin/sh", Self.controlMount + "/" + wrapperName]
         let killer = GroupSignaller(prefix: [engine, "exec", name, "/bin/sh", "-c"], pidFile: pidFile, grace: grace,
                                     environment: ProcessInfo.processInfo.environment)
-        let termination: Termination
+        let outcome: HelperChannel.Outcome
         do {
-            termination = try await withTaskCancellationHandler {
-                try await runProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil,
-                                     grace: grace + .seconds(2)) { stream, bytes in
-                    context.write(bytes, to: stream == 2 ? .stderr : .stdout)
-                }
-            } onCancel: {
-                killer.start()
+            outcome = try await HelperChannel(folder: control).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
+                stream, bytes in context.write(bytes, to: stream == 2 ? .stderr : .stdout)
             }
-        } catch let error as SpawnError {
-            throw OperationFailure(message: "cannot run '\(engine) exec': \(String(cString: strerror(error.errno)))")
+        } catch {
+            throw OperationFailure(message: "oci executor: cannot start step '\(step.displayName)': \(error)")
+        }
+        let exitCode: Int32
+        switch outcome {
+        case .exited(let code): exitCode = code
+        case .helperGone:
+            try Task.checkCancellation()
+            throw OperationFailure(message: "the job's container stopped while the step ran",
+                                   hint: "the engine, the machine or a step stopped it ('\(engineName) ps -a' shows containers)")
+        case .abandoned:
+            throw OperationFailure(message: "the step did not end within \((grace + .seconds(5)).components.seconds)s of its cancel; "
+                                   + "its container is removed with the job")
         }
         var files: [String: String] = [:]
         for (file, path) in captures { files[file] = FastFiles.take(path) ?? "" }
         try Task.checkCancellation()
-        switch termination {
-        case .exited(let code): return StepResult(exitCode: code, files: files)
-        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
-        }
+        return StepResult(exitCode: exitCode, files: files)
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
@@ -266,6 +272,22 @@ final class OCIExecutor: ExecutorPlugin {
         }
         FastFiles.removeTree(jobDirectory(job.jobKey))
     }
+
+    /// The container's main process: runs the steps the host asks for through `HelperChannel`'s
+    /// pipes in the private folder. Each step becomes a session leader (`setsid`, where the image
+    /// has it), so a cancel reaches its whole process group. Needs only a POSIX `/bin/sh`.
+    static let helperScript = """
+        # nixactions step helper (the oci executor): one step per line read from the requests pipe.
+        exec 5<> \(controlMount)/requests
+        leader=
+        command -v setsid >/dev/null 2>&1 && leader=setsid
+        while read -r n <&5; do
+            case "$n" in ''|*[!0-9]*) continue ;; esac
+            $leader /bin/sh \(controlMount)/run-$n.sh </dev/null >\(controlMount)/out-$n 2>\(controlMount)/err-$n 5<&-
+            echo $? >\(controlMount)/status-$n
+        done
+
+        """
 
     /// Pull `image` when it is not on this machine, so that a failure says which image it was.
     func ensureImage(_ image: String, of job: JobSpec, role: String) async throws {

@@ -199,6 +199,51 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        @Test("steps go through the container's helper: output is exact, a background process does not hold its step, a stopped container fails the step at once")
+        func helper() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    container: \(Self.container)
+                    steps:
+                      - run: |
+                          i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i + 1)); done
+                          echo "to stderr" >&2
+                          sleep 300 &
+                          echo "left a sleeper"
+                      - run: echo "second step"
+                  b:
+                    needs: a
+                    container: \(Self.container)
+                    steps:
+                      - run: echo "b is running"; sleep 300
+                """)
+            let log = temp.path + "/run.log"
+            let clock = ContinuousClock(), started = clock.now
+            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
+                                             output: log)
+            var waited = 0
+            while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("[b] b is running") && waited < 600 {
+                usleep(50_000)
+                waited += 1
+            }
+            let container = try #require(try podman.containers().first { $0.hasSuffix("-b") })
+            _ = try podman.podman(["kill", container])
+            let status = process.exitStatus
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 1, "\(text)")
+            #expect(clock.now - started < .seconds(60))
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix("[a] line ") }.map(String.init)
+            #expect(lines == (0..<2000).map { "[a] line \($0)" }, "output lost or out of order")
+            #expect(text.contains("[a] to stderr\n") && text.contains("[a] left a sleeper\n") && text.contains("[a] second step\n"))
+            #expect(text.contains("[b] error: step 'Run echo \"b is running\"; sleep 300': the job's container stopped while the step ran\n"), "\(text)")
+            #expect(try podman.containers().isEmpty)
+        }
+
         @Test("a missing image, a missing engine and bad options are errors naming the job")
         func errors() throws {
             let podman = try PodmanFixture.ready()

@@ -29,8 +29,8 @@ public struct CapturedCommand: Sendable {
 }
 
 /// Ends a cancelled step that runs through another program (a container engine's `exec`, `ssh`):
-/// SIGTERM to the process group whose leader's pid the step's wrapper wrote to `pidFile`, SIGKILL
-/// after `grace`. Killing the local client alone would leave the step running.
+/// SIGTERM to the process group whose leader's pid the step's wrapper wrote to `pidFile` (to that
+/// process alone when it leads no group), SIGKILL after `grace`. Killing the local client alone would leave the step running.
 public struct GroupSignaller: Sendable {
     /// The command that runs one shell command line there (`podman exec NAME /bin/sh -c`, `ssh … HOST`).
     public let prefix: [String]
@@ -56,7 +56,7 @@ public struct GroupSignaller: Sendable {
     }
 
     func signal(_ name: String) {
-        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && kill -\(name) -\"$pid\" 2>/dev/null; true"
+        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; } 2>/dev/null; true"
         _ = try? ChildProcess(arguments: prefix + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
     }
 }

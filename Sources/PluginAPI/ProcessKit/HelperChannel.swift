@@ -1,0 +1,163 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Steps run by a helper process that lives somewhere this process cannot spawn into directly
+/// (inside a container), talking over named pipes in a folder both sides see.
+///
+/// The helper holds `requests` open for reading and writing, reads one step number per line,
+/// runs that step with its standard output and error on the pipes `out-N` and `err-N`, and when
+/// the step's process has exited writes its exit status to `status-N`. This side creates the
+/// three pipes before asking, and opens them for reading *and* writing, so that opening never
+/// blocks and no end of file arrives early. When the status arrives, everything the step wrote
+/// is already in the pipes (its writes completed before it exited), so reading them until they
+/// are empty gives the whole output: exact, with no drain time. What a background process of the
+/// step writes afterwards is not kept (the local executor keeps 200 ms of it).
+///
+/// Starting a step costs a few system calls here and a fork in the helper, where an engine's
+/// `exec` costs a new process in the container runtime (about 0.2 s with podman and runc).
+public struct HelperChannel: Sendable {
+    /// The folder holding `requests` and the steps' pipes.
+    public let folder: String
+
+    public init(folder: String) { self.folder = folder }
+
+    public enum Outcome: Sendable, Equatable {
+        /// The helper reported the step's exit status (128+N for a signal, as a shell does).
+        case exited(Int32)
+        /// Nobody reads the requests: the helper (its container) is gone.
+        case helperGone
+        /// Cancelled, and no status came within the time given after the cancel.
+        case abandoned
+    }
+
+    /// Make the requests pipe (before the helper starts).
+    public func prepare() -> Int32? {
+        mkfifo(folder + "/requests", 0o600) == 0 || errno == EEXIST ? nil : errno
+    }
+
+    /// Ask the helper to run step `number` and stream its output to `onOutput` (fd 1 or 2) until
+    /// it reports the exit status. On cancel, `onCancel` runs (it should end the step there);
+    /// the wait then ends when the status comes or `abandonAfter` has passed.
+    public func run(
+        _ number: Int, abandonAfter: Duration, startTimeout: Duration = .seconds(10),
+        onCancel: @escaping @Sendable () -> Void,
+        onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
+    ) async throws(SpawnError) -> Outcome {
+        let names = ["out-\(number)", "err-\(number)", "status-\(number)"].map { folder + "/" + $0 }
+        var fds: [Int32] = []
+        defer {
+            for fd in fds { close(fd) }
+            for name in names { unlink(name) }
+        }
+        for name in names {
+            guard mkfifo(name, 0o600) == 0 || errno == EEXIST else { throw SpawnError(command: "mkfifo " + name, errno: errno) }
+            let fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { throw SpawnError(command: "open " + name, errno: errno) }
+            fds.append(fd)
+        }
+        let cancelled = CancelFlag()
+        let descriptors = fds
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                // Blocking waits: on a thread of its own, never on Swift's cooperative pool.
+                WaiterPool.shared.run {
+                    continuation.resume(returning: self.exchange(number, fds: descriptors, startTimeout: startTimeout,
+                                                                 abandonAfter: abandonAfter, cancelled: cancelled, onOutput: onOutput))
+                }
+            }
+        } onCancel: {
+            cancelled.value.store(true, ordering: .releasing)
+            onCancel()
+        }
+    }
+
+    final class CancelFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// Whether the helper reads its requests (it holds the pipe open while it lives).
+    func helperAlive() -> Bool {
+        let fd = open(folder + "/requests", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd >= 0 { close(fd) }
+        return fd >= 0
+    }
+
+    private func exchange(
+        _ number: Int, fds: [Int32], startTimeout: Duration, abandonAfter: Duration, cancelled: CancelFlag,
+        onOutput: (Int32, UnsafeRawBufferPointer) -> Void
+    ) -> Outcome {
+        let clock = ContinuousClock()
+        // The request. The helper may not have opened the pipe yet right after its container started.
+        let startBy = clock.now + startTimeout
+        var request: Int32 = -1
+        while true {
+            request = open(folder + "/requests", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            if request >= 0 || errno != ENXIO || clock.now >= startBy || cancelled.value.load(ordering: .acquiring) { break }
+            usleep(5_000)
+        }
+        guard request >= 0 else { return .helperGone }
+        let line = Array("\(number)\n".utf8)
+        let written = line.withUnsafeBytes { write(request, $0.baseAddress, $0.count) }
+        close(request)
+        guard written == line.count else { return .helperGone }
+
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var status: [UInt8] = []
+        var abandonAt: ContinuousClock.Instant?
+        let streams: [(fd: Int32, stream: Int32)] = [(fds[0], 1), (fds[1], 2)]
+        /// Read what is in the pipes now; with both readable, the one that registers a secret first.
+        func pass(_ ready: [Int32]) {
+            var chunks: [(stream: Int32, bytes: [UInt8])] = []
+            for (fd, stream) in streams where ready.contains(fd) {
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count > 0 {
+                        chunks.append((stream, Array(buffer[0..<count])))
+                        if count < buffer.count { break }
+                    } else if count < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        break
+                    }
+                }
+            }
+            let masking = chunks.map { ChildProcess.registersSecret($0.bytes) }
+            for order in [true, false] {
+                for (chunk, masks) in zip(chunks, masking) where masks == order {
+                    chunk.bytes.withUnsafeBytes { onOutput(chunk.stream, $0) }
+                }
+            }
+        }
+        while true {
+            var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&polled, nfds_t(polled.count), 250)
+            if ready < 0 && errno != EINTR { return .helperGone }
+            if ready > 0 {
+                pass(zip(fds, polled).filter { $0.1.revents != 0 }.map(\.0))
+                if polled[2].revents != 0 {
+                    let count = buffer.withUnsafeMutableBytes { read(fds[2], $0.baseAddress, $0.count) }
+                    if count > 0 { status += buffer[0..<count] }
+                    if status.last == UInt8(ascii: "\n") {
+                        // Everything the step wrote is in the pipes now.
+                        pass([fds[0], fds[1]])
+                        let text = String(decoding: status.dropLast(), as: UTF8.self)
+                        return .exited(Int32(text.trimmingCharacters(in: .whitespaces)) ?? 255)
+                    }
+                }
+                continue
+            }
+            if cancelled.value.load(ordering: .acquiring) {
+                if abandonAt == nil { abandonAt = clock.now + abandonAfter }
+                if let abandonAt, clock.now >= abandonAt { return .abandoned }
+            }
+            if !helperAlive() {
+                pass([fds[0], fds[1]])
+                return .helperGone
+            }
+        }
+    }
+}
