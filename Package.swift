@@ -155,7 +155,7 @@ let package = Package(
             name: "PluginHostTests",
             dependencies: [
                 "NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "NixActionsPluginKit", "CNixActionsPlugin",
-                "TestSupport",
+                "NixActionsProcessKit", "TestSupport",
             ],
             path: "Tests/PluginHostTests"
         ),

@@ -26,8 +26,8 @@ public func nixactionsPluginEntry(
 ///
 /// Remote layout: `WORKDIR/nixactions-RUN_ID/JOB/{workspace,tmp,control}`. The project is copied
 /// in as a tar stream; each step's script, environment and secrets travel in one wrapper on the
-/// connection's standard input (never on a command line); the `$GITHUB_*` files come back after
-/// the step. A cancelled or timed-out step's process group is signalled on the host; the job's
+/// connection's standard input (never on a command line); the `$GITHUB_*` files come back at the
+/// end of the step's output, in the same command (`StepTrailer`). A cancelled or timed-out step's process group is signalled on the host; the job's
 /// folder is removed when it finishes, the run's when the run ends (a cleanup script the host,
 /// its supervisor or the next run execute).
 ///
@@ -259,13 +259,16 @@ final class SSHExecutor: ExecutorPlugin {
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
         }
-        // The script travels inside the wrapper, as a here-document whose end no script can contain.
-        let end = "NIXACTIONS_END_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
-        let body = step.script.hasSuffix("\n") ? step.script : step.script + "\n"
+        // One ssh command per step: the script travels inside the wrapper (printf, a shell builtin:
+        // no process), and the $GITHUB_* files and the status come back after the output (StepTrailer).
+        let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
-        let preamble = ["umask 077", "cat > \(ShellWords.quote(script)) <<'\(end)'\n\(body)\(end)", "umask 022"]
+        let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))", "umask 022"]
+        // The pid file is emptied after the step, so that the job's cleanup never signals a reused pid.
+        let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            + [": > \(ShellWords.quote(pidFile))"]
         let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,
-                                         pidFile: pidFile, directory: workingDirectory, preamble: preamble)
+                                         pidFile: pidFile, directory: workingDirectory, preamble: preamble, trailer: trailer)
         // The wrapper goes on ssh's standard input, from a private file of this machine.
         let local = sockets.path + "/step-\(number).sh"
         if let error = FastFiles.write(wrapper, to: local) {
@@ -275,11 +278,17 @@ final class SSHExecutor: ExecutorPlugin {
         let ssh = (sshArguments(target) + ["sh -s"]).map(ShellWords.quote).joined(separator: " ")
         let arguments = ["/bin/sh", "-c", "exec \(ssh) < \(ShellWords.quote(local))"]
         let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
+        let splitter = Mutex(StepTrailer(key: key))
         let termination: Termination
         do {
             termination = try await withTaskCancellationHandler {
                 try await runProcess(arguments: arguments, environment: self.environment, directory: nil, grace: grace + .seconds(2)) { stream, bytes in
-                    context.write(bytes, to: stream == 2 ? .stderr : .stdout)
+                    if stream == 2 {
+                        context.write(bytes, to: .stderr)
+                        return
+                    }
+                    let output = splitter.withLock { $0.feed(bytes) }
+                    if !output.isEmpty { output.withUnsafeBytes { context.write($0, to: .stdout) } }
                 }
             } onCancel: {
                 killer.start()
@@ -287,8 +296,10 @@ final class SSHExecutor: ExecutorPlugin {
         } catch let error as SpawnError {
             throw OperationFailure(message: "cannot run ssh: \(String(cString: strerror(error.errno)))")
         }
+        let (rest, files, status) = splitter.withLock { $0.finish() }
+        if !rest.isEmpty { rest.withUnsafeBytes { context.write($0, to: .stdout) } }
         try Task.checkCancellation()
-        let files = try await fetchCaptures(captures, from: target, extra: [script, pidFile])
+        if let status { return StepResult(exitCode: status, files: files) }
         switch termination {
         case .exited(255):
             // ssh's own failure (the connection), not the step's: say so.
@@ -297,31 +308,6 @@ final class SSHExecutor: ExecutorPlugin {
         case .exited(let code): return StepResult(exitCode: code, files: files)
         case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
         }
-    }
-
-    /// The `$GITHUB_*` files the step wrote (framed: `NAME SIZE` then the bytes), removed remotely.
-    func fetchCaptures(_ captures: [String: String], from target: Target, extra: [String]) async throws -> [String: String] {
-        var command = ""
-        for (name, path) in captures.sorted(by: { $0.key < $1.key }) {
-            let quoted = ShellWords.quote(path)
-            command += "if [ -f \(quoted) ]; then printf '%s %s\\n' \(name) \"$(wc -c < \(quoted) | tr -d ' ')\"; cat \(quoted); rm -f \(quoted); fi; "
-        }
-        command += "rm -f " + extra.map(ShellWords.quote).joined(separator: " ")
-        let fetched = try await capture(sshArguments(target) + [command])
-        guard fetched.status == 0 else {
-            throw OperationFailure(message: "cannot read the step's $GITHUB_* files from \(target.name): \(fetched.errorText)")
-        }
-        var files: [String: String] = [:]
-        var bytes = fetched.output[...]
-        while let newline = bytes.firstIndex(of: 0x0A) {
-            let header = String(decoding: bytes[bytes.startIndex..<newline], as: UTF8.self).split(separator: " ")
-            guard header.count == 2, let size = Int(header[1]), bytes.distance(from: newline, to: bytes.endIndex) > size else { break }
-            let start = bytes.index(after: newline)
-            let end = bytes.index(start, offsetBy: size)
-            files[String(header[0])] = String(decoding: bytes[start..<end], as: UTF8.self)
-            bytes = bytes[end...]
-        }
-        return files
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {

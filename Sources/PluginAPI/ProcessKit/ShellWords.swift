@@ -9,8 +9,11 @@ public enum StepWrapper {
     /// the step's environment from shell-quoted text, enters `directory` and runs the shell on the
     /// script, its standard input `/dev/null`. The default `bash` falls back to `sh -e` where there
     /// is no bash, as GitHub's runner does in a container.
+    ///
+    /// With `trailer`, the shell is not `exec`ed: the trailer's lines run after it, with its exit
+    /// status in `$code`, and the wrapper then exits with that status.
     public static func render(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
-                              pidFile: String, directory: String, preamble: [String] = []) -> String {
+                              pidFile: String, directory: String, preamble: [String] = [], trailer: [String]? = nil) -> String {
         var lines = preamble + ["echo $$ > \(ShellWords.quote(pidFile))"]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where ShellWords.isName(name) {
             lines.append("export \(name)=\(ShellWords.quote(value))")
@@ -26,10 +29,22 @@ public enum StepWrapper {
             return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
         }
         if !templated { command.append(ShellWords.quote(script)) }
+        let run = command.joined(separator: " ") + " </dev/null"
+        if let trailer {
+            if shell.first == "bash" {
+                lines.append("if command -v bash >/dev/null 2>&1; then \(run); else sh -e \(ShellWords.quote(script)) </dev/null; fi")
+            } else {
+                lines.append(run)
+            }
+            lines.append("code=$?")
+            lines += trailer
+            lines.append("exit $code")
+            return lines.joined(separator: "\n") + "\n"
+        }
         if shell.first == "bash" {
             lines.append("command -v bash >/dev/null 2>&1 || exec sh -e \(ShellWords.quote(script)) </dev/null")
         }
-        lines.append("exec " + command.joined(separator: " ") + " </dev/null")
+        lines.append("exec " + run)
         return lines.joined(separator: "\n") + "\n"
     }
 }

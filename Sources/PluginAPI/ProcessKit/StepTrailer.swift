@@ -1,0 +1,75 @@
+import Foundation
+
+/// The end of a step's standard output over ssh (the ssh executor): after the step's own output, its wrapper prints
+/// the `$GITHUB_*` files the step wrote and its exit status, each after a marker line with a
+/// random key of this step, so that a step needs one ssh command and no second one to fetch them:
+///
+///     <the step's output>\n<KEY> file GITHUB_OUTPUT\n<content>\n<KEY> end <status>\n
+///
+/// `StepTrailer` passes the output on as it streams and keeps what follows the first marker.
+/// The step cannot know the key (it comes over ssh's standard input in the wrapper, fresh for
+/// every step), so its own output cannot end it early.
+public struct StepTrailer: Sendable {
+    public let marker: [UInt8]
+    private var held: [UInt8] = []
+    private var trailer: [UInt8] = []
+    private var inTrailer = false
+
+    public init(key: String) {
+        marker = Array(("\n" + key + " ").utf8)
+    }
+
+    /// The wrapper's lines that print the trailer (`$code` holds the step's status).
+    public static func lines(key: String, captures: [(name: String, path: String)]) -> [String] {
+        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\\n\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }" }
+            + ["printf '\\n\(key) end %s\\n' \"$code\""]
+    }
+
+    /// Feed a chunk of standard output; returns what belongs to the step's output.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        if inTrailer {
+            trailer += bytes
+            return []
+        }
+        var data = held
+        data += bytes
+        held = []
+        if let range = data.firstRange(of: marker) {
+            inTrailer = true
+            trailer = Array(data[range.lowerBound...])
+            return Array(data[..<range.lowerBound])
+        }
+        // Hold back an ending that could be the start of the marker.
+        var keep = min(marker.count - 1, data.count)
+        while keep > 0 && !data.suffix(keep).elementsEqual(marker.prefix(keep)) { keep -= 1 }
+        held = Array(data.suffix(keep))
+        return Array(data.dropLast(keep))
+    }
+
+    /// After the output ended: what was held back if no trailer came (the step's output), and
+    /// the files and status if it did.
+    public mutating func finish() -> (output: [UInt8], files: [String: String], status: Int32?) {
+        guard inTrailer else {
+            defer { held = [] }
+            return (held, [:], nil)
+        }
+        var files: [String: String] = [:]
+        var status: Int32?
+        // Frames: MARKER "file NAME\n" CONTENT, …, MARKER "end STATUS\n".
+        var rest = trailer[...]
+        while rest.starts(with: marker) {
+            rest = rest.dropFirst(marker.count)
+            let next = rest.firstRange(of: marker)?.lowerBound ?? rest.endIndex
+            let frame = rest[..<next]
+            rest = rest[next...]
+            guard let newline = frame.firstIndex(of: 0x0A) else { continue }
+            let header = String(decoding: frame[..<newline], as: UTF8.self).split(separator: " ")
+            if header.count == 2, header[0] == "file" {
+                files[String(header[1])] = String(decoding: frame[frame.index(after: newline)...], as: UTF8.self)
+            } else if header.count == 2, header[0] == "end" {
+                status = Int32(header[1])
+            }
+        }
+        return ([], files, status)
+    }
+}

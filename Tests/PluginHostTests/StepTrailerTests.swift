@@ -1,0 +1,70 @@
+import Foundation
+import NixActionsProcessKit
+import Testing
+
+@Suite("StepTrailer: a step's output over ssh, then its files and status after a marker")
+struct StepTrailerTests {
+    static let key = "NIXACTIONS_0123abcd"
+
+    /// Feed `text` in chunks of `size`, then finish.
+    func split(_ text: String, chunk size: Int) -> (output: String, files: [String: String], status: Int32?) {
+        var trailer = StepTrailer(key: Self.key)
+        var output: [UInt8] = []
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            let end = min(index + size, bytes.count)
+            output += bytes[index..<end].withUnsafeBytes { trailer.feed($0) }
+            index = end
+        }
+        let finished = trailer.finish()
+        return (String(decoding: output + finished.output, as: UTF8.self), finished.files, finished.status)
+    }
+
+    @Test("output, files and status come apart exactly, however the stream is cut", arguments: [1, 2, 7, 64, 100_000])
+    func apart(chunk: Int) {
+        // Output that ends without a line break, holds a near-miss of the marker, and files with
+        // line breaks (the content's own last line break is kept).
+        let output = "line one\n\(Self.key.dropLast())X not a marker\nNIXACTIONS_ alone\nno newline at the end"
+        let stream = output
+            + "\n\(Self.key) file GITHUB_ENV\nA=1\nB=two words\n"
+            + "\n\(Self.key) file GITHUB_OUTPUT\nvalue=42"
+            + "\n\(Self.key) end 7\n"
+        let result = split(stream, chunk: chunk)
+        #expect(result.output == output)
+        #expect(result.files == ["GITHUB_ENV": "A=1\nB=two words\n", "GITHUB_OUTPUT": "value=42"])
+        #expect(result.status == 7)
+    }
+
+    @Test("without a trailer (the connection broke) everything is output and there is no status")
+    func noTrailer() {
+        let result = split("partial output\n\(Self.key.prefix(5))", chunk: 3)
+        #expect(result.output == "partial output\n\(Self.key.prefix(5))")
+        #expect(result.status == nil)
+        #expect(result.files.isEmpty)
+    }
+
+    @Test("the wrapper's lines print a trailer that a real shell and StepTrailer agree on")
+    func realShell() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trailer-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "x=1\ny=it's\n".write(toFile: folder + "/out", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: folder + "/empty", contents: Data())
+        let lines = ["echo 'step output'; code=3"]
+            + StepTrailer.lines(key: Self.key, captures: [("GITHUB_OUTPUT", folder + "/out"), ("GITHUB_ENV", folder + "/empty"),
+                                                          ("GITHUB_PATH", folder + "/missing")])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", lines.joined(separator: "\n")]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let result = split(String(decoding: data, as: UTF8.self), chunk: 5)
+        #expect(result.output == "step output\n")
+        #expect(result.files == ["GITHUB_OUTPUT": "x=1\ny=it's\n"])  // empty and missing files are not sent
+        #expect(result.status == 3)
+    }
+}
