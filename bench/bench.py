@@ -97,7 +97,7 @@ def main():
     parser.add_argument("--big-rounds", type=int, default=1,
                         help="rounds for scaling sizes above 1,000 (default 1, no warm-up: smaller sizes warmed up)")
     parser.add_argument("--executor-steps", type=int, default=200,
-                        help="steps per run of the executors benchmark (default 200; each costs a podman exec)")
+                        help="steps per run of the executors benchmark (default 200)")
     parser.add_argument("--ulimit-jobs", type=lambda t: [int(x) for x in t.split(",")], default=[20000, 2000],
                         help="job counts run under ulimit -n 1024 (default 20000,2000)")
     parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random")

@@ -37,6 +37,8 @@ final class OCIExecutor: ExecutorPlugin {
     let host: HostServices
     let engine: String
     let image: String
+    /// A registry login for pulling `image`.
+    let credentials: RegistryLogin?
     let runOptions: [String]
     let containerEnv: [(String, String)]
     let grace: Duration
@@ -71,11 +73,7 @@ final class OCIExecutor: ExecutorPlugin {
         guard let image = try string("image"), !image.isEmpty else {
             throw OperationFailure(message: "the oci executor needs an 'image'", hint: "container: IMAGE, or executor: { plugin: oci, with: { image: IMAGE } }")
         }
-        if options["credentials"] != nil {
-            // Never ignored: a registry login needs an auth file, which is not written yet.
-            throw OperationFailure(message: "oci executor: 'credentials' (a registry login) is not supported yet",
-                                   hint: "log in once with 'podman login' (or 'docker login'), or use a local image")
-        }
+        credentials = try RegistryLogin(options["credentials"], what: "the container's")
         self.image = image
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         if let wanted = try string("engine") {
@@ -182,7 +180,7 @@ final class OCIExecutor: ExecutorPlugin {
             throw OperationFailure(message: "oci executor: cannot prepare the step helper in \(control): \(String(cString: strerror(error)))")
         }
         arguments += ["--entrypoint", "/bin/sh", image, Self.controlMount + "/helper.sh"]
-        try await ensureImage(image, of: job, role: "image '\(image)'")
+        try await ensureImage(image, login: credentials, of: job, role: "image '\(image)'")
         containers.withLock { $0[job.jobKey] = name }
         let started = try await capture(arguments)
         guard started.status == 0 else {
@@ -290,9 +288,27 @@ final class OCIExecutor: ExecutorPlugin {
         """
 
     /// Pull `image` when it is not on this machine, so that a failure says which image it was.
-    func ensureImage(_ image: String, of job: JobSpec, role: String) async throws {
+    func ensureImage(_ image: String, login: RegistryLogin?, of job: JobSpec, role: String) async throws {
         guard try await capture([engine, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 else { return }
-        let pulled = try await capture([engine, "pull", "-q", image])
+        var pull = [engine, "pull", "-q", image]
+        var written: [String] = []
+        defer { for path in written.reversed() { unlink(path); rmdir(path) } }
+        if let login {
+            // podman reads `--authfile FILE`; docker reads `config.json` in `--config DIR`.
+            // In the job's folder, not its private folder: that one is mounted into the job's container.
+            let folder = jobDirectory(job.jobKey) + "/auth-\(serial.add(1, ordering: .relaxed).newValue)"
+            guard mkdir(folder, 0o700) == 0 else {
+                throw OperationFailure(message: "oci executor: cannot create \(folder): \(String(cString: strerror(errno)))")
+            }
+            written.append(folder)
+            let file = folder + "/" + (engineName == "docker" ? "config.json" : "auth.json")
+            if let error = FastFiles.write(login.authFile(for: image), to: file) {
+                throw OperationFailure(message: "oci executor: cannot write the registry login: \(String(cString: strerror(error)))")
+            }
+            written.append(file)
+            pull = engineName == "docker" ? [engine, "--config", folder, "pull", "-q", image] : [engine, "pull", "-q", "--authfile", file, image]
+        }
+        let pulled = try await capture(pull)
         guard pulled.status == 0 else {
             throw OperationFailure(
                 message: "\(role) of job '\(job.displayName)' is not on this machine and pulling it failed: \(pulled.errorText)",

@@ -12,6 +12,7 @@ import NixActionsProcessKit
 struct OCIService: Sendable {
     let name: String
     let image: String
+    let credentials: RegistryLogin?
     let env: [(String, String)]
     /// `ENGINE run` options: volumes and the `options` string, split like a shell.
     let runOptions: [String]
@@ -37,10 +38,6 @@ struct OCIService: Sendable {
             guard case .string(let image)? = options["image"], !image.isEmpty else {
                 throw OperationFailure(message: "oci executor: \(what) needs an 'image'")
             }
-            if options["credentials"] != nil {
-                throw OperationFailure(message: "oci executor: \(what): 'credentials' (a registry login) is not supported yet",
-                                       hint: "log in once with 'podman login' (or 'docker login'), or use a local image")
-            }
             var run: [String] = []
             for volume in try OCIOptions.list(options["volumes"], key: "\(what) volumes") { run += ["-v", volume] }
             if let extra = try OCIOptions.string(options["options"], key: "\(what) options") {
@@ -53,9 +50,53 @@ struct OCIService: Sendable {
                 }
                 run += words
             }
-            return OCIService(name: name, image: image, env: try OCIOptions.env(options["env"], key: "\(what) env"),
+            return OCIService(name: name, image: image, credentials: try RegistryLogin(options["credentials"], what: what),
+                              env: try OCIOptions.env(options["env"], key: "\(what) env"),
                               runOptions: run, ports: try OCIOptions.list(options["ports"], key: "\(what) ports"))
         }
+    }
+}
+
+/// GitHub's `credentials: { username, password }` for pulling an image: handed to the engine in
+/// an auth file in the job's private folder (removed after the pull), never on a command line.
+struct RegistryLogin: Sendable {
+    let username: String
+    let password: String
+
+    init?(_ value: JSONValue?, what: String) throws {
+        switch value {
+        case nil, .null?: return nil
+        case .object(let entries)?:
+            if let unknown = entries.keys.sorted().first(where: { $0 != "username" && $0 != "password" }) {
+                throw OperationFailure(message: "oci executor: \(what) credentials have an unknown key '\(unknown)'",
+                                       hint: "credentials: { username: NAME, password: ${{ secrets.REGISTRY_TOKEN }} }")
+            }
+            guard case .string(let username)? = entries["username"], case .string(let password)? = entries["password"],
+                !username.isEmpty, !password.isEmpty
+            else {
+                throw OperationFailure(message: "oci executor: \(what) credentials need a 'username' and a 'password'",
+                                       hint: "credentials: { username: NAME, password: ${{ secrets.REGISTRY_TOKEN }} }")
+            }
+            self.username = username
+            self.password = password
+        default:
+            throw OperationFailure(message: "oci executor: \(what) credentials must be a mapping with 'username' and 'password'")
+        }
+    }
+
+    /// The registry of an image reference, as auth files name it: the first part when it looks
+    /// like a host (a '.' or ':', or `localhost`), else Docker Hub.
+    static func registry(of image: String) -> String {
+        guard let slash = image.firstIndex(of: "/") else { return "docker.io" }
+        let first = image[..<slash]
+        return first.contains(".") || first.contains(":") || first == "localhost" ? String(first) : "docker.io"
+    }
+
+    /// The auth file's text for `image` (podman's `--authfile`, docker's `config.json`).
+    func authFile(for image: String) -> String {
+        let token = Data("\(username):\(password)".utf8).base64EncodedString()
+        let registry = Self.registry(of: image).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return "{\"auths\":{\"\(registry)\":{\"auth\":\"\(token)\"}}}\n"
     }
 }
 
@@ -147,7 +188,8 @@ extension OCIExecutor {
     func startServices(_ job: JobSpec, container: String, control: String) async throws {
         for service in services {
             try Task.checkCancellation()
-            try await ensureImage(service.image, of: job, role: "image '\(service.image)' of service '\(service.name)'")
+            try await ensureImage(service.image, login: service.credentials, of: job,
+                                  role: "image '\(service.image)' of service '\(service.name)'")
             let name = serviceContainerName(job.jobKey, service)
             var arguments = [engine, "run", "-d", "--name", name, "--network", "container:" + container,
                              "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",

@@ -200,9 +200,15 @@ final class SSHExecutor: ExecutorPlugin {
         }
     }
 
-    /// A remote shell command: SIGKILL to every process group recorded in `folder`'s step pid files.
+    /// A remote shell command: SIGKILL to every process group recorded in `folder`'s step pid files
+    /// (what a step left running in the background goes with its job). A file holds the group
+    /// leader's pid and start time (`/proc/PID/stat` field 22): a pid now used by another process
+    /// (a different start time) is left alone; a leader that has exited leaves its group's id
+    /// reserved while any member lives, so its group is still the step's.
     static func killGroups(in folder: String, signal: String = "KILL") -> String {
-        "for f in \(folder)/.nixactions-step-*.pid; do [ -f \"$f\" ] && kill -\(signal) -\"$(cat \"$f\")\" 2>/dev/null; done; true"
+        "for f in \(folder)/.nixactions-step-*.pid; do [ -f \"$f\" ] || continue; read -r pid start < \"$f\"; [ -n \"$pid\" ] || continue; "
+            + "if [ -n \"$start\" ] && [ -r /proc/$pid/stat ]; then read -r s < /proc/$pid/stat; set -- $s; [ \"${22}\" = \"$start\" ] || continue; fi; "
+            + "kill -\(signal) -\"$pid\" 2>/dev/null; done; true"
     }
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
@@ -264,25 +270,24 @@ final class SSHExecutor: ExecutorPlugin {
         let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
         let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))", "umask 022"]
-        // The pid file is emptied after the step, so that the job's cleanup never signals a reused pid.
         let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-            + [": > \(ShellWords.quote(pidFile))"]
         let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,
-                                         pidFile: pidFile, directory: workingDirectory, preamble: preamble, trailer: trailer)
+                                         pidFile: pidFile, directory: workingDirectory, preamble: preamble, trailer: trailer,
+                                         recordStartTime: true, relay: (control + "/out-\(number)", control + "/err-\(number)"))
         // The wrapper goes on ssh's standard input, from a private file of this machine.
         let local = sockets.path + "/step-\(number).sh"
         if let error = FastFiles.write(wrapper, to: local) {
             throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }
         defer { unlink(local) }
-        let ssh = (sshArguments(target) + ["sh -s"]).map(ShellWords.quote).joined(separator: " ")
-        let arguments = ["/bin/sh", "-c", "exec \(ssh) < \(ShellWords.quote(local))"]
+        let arguments = sshArguments(target) + ["sh -s"]
         let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
         let splitter = Mutex(StepTrailer(key: key))
         let termination: Termination
         do {
             termination = try await withTaskCancellationHandler {
-                try await runProcess(arguments: arguments, environment: self.environment, directory: nil, grace: grace + .seconds(2)) { stream, bytes in
+                try await runProcess(arguments: arguments, environment: self.environment, directory: nil, grace: grace + .seconds(2),
+                                     standardInput: local) { stream, bytes in
                     if stream == 2 {
                         context.write(bytes, to: .stderr)
                         return

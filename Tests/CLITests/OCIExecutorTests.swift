@@ -244,6 +244,64 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        @Test("credentials reach the engine in an auth file that is removed after the pull, never on a command line; ${{ }} in the options is evaluated")
+        func credentials() throws {
+            let podman = try PodmanFixture.ready()
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // An engine named podman that records its arguments and any auth file, then runs the real one.
+            let record = temp.path + "/record"
+            try FileManager.default.createDirectory(atPath: temp.path + "/bin", withIntermediateDirectories: true)
+            try temp.write("bin/podman", """
+                #!/bin/sh
+                echo "ARGS $*" >> \(record)
+                prev=
+                for arg; do
+                    [ "$prev" = --authfile ] && { echo "AUTH $(cat "$arg") MODE $(stat -c %a "$arg")"; } >> \(record)
+                    prev=$arg
+                done
+                exec \(podman.podman) "$@"
+                """)
+            chmod(temp.path + "/bin/podman", 0o755)
+            try temp.write("wf.yml", """
+                secrets: [ { provider: env, names: [REGISTRY_TOKEN] } ]
+                jobs:
+                  pull:
+                    strategy: { matrix: { tag: [v1] } }
+                    executor:
+                      plugin: oci
+                      with:
+                        engine: \(temp.path)/bin/podman
+                        image: 127.0.0.1:9/nixactions/private:${{ matrix.tag }}
+                        network: none
+                        credentials: { username: robot, password: "${{ secrets.REGISTRY_TOKEN }}" }
+                    steps: [ { run: echo never } ]
+                  local:
+                    strategy: { matrix: { image: ["\(PodmanFixture.image)"] } }
+                    container: { image: "${{ matrix.image }}", options: --network none, env: { FROM: "${{ github.job }}" } }
+                    steps:
+                      - run: echo "container env FROM=$FROM"
+                """)
+            let token = "tok-reg-8c1f2e"
+            let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman, extra: ["REGISTRY_TOKEN": token])
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("image '127.0.0.1:9/nixactions/private:v1' of job 'pull (tag: v1)' is not on this machine and pulling it failed"),
+                    "\(result.stdout)")
+            #expect(result.stdout.contains("] container env FROM=local\n"), "\(result.stdout)")
+            let recorded = (try? String(contentsOfFile: record, encoding: .utf8)) ?? ""
+            let pull = recorded.split(separator: "\n").first { $0.hasPrefix("ARGS pull ") }
+            #expect(pull?.contains("--authfile ") == true, "\(recorded)")
+            let expected = Data("robot:\(token)".utf8).base64EncodedString()
+            #expect(recorded.contains("AUTH {\"auths\":{\"127.0.0.1:9\":{\"auth\":\"\(expected)\"}}} MODE 600"), "\(recorded)")
+            // Never on a command line, never printed; and the file is gone.
+            #expect(!recorded.split(separator: "\n").contains { $0.hasPrefix("ARGS") && $0.contains(token) })
+            #expect(!result.stdout.contains(token) && !result.stderr.contains(token))
+            if let authfile = pull?.split(separator: " ").drop(while: { $0 != "--authfile" }).dropFirst().first {
+                #expect(!FileManager.default.fileExists(atPath: String(authfile)))
+            }
+            #expect(try podman.containers().isEmpty)
+        }
+
         @Test("a missing image, a missing engine and bad options are errors naming the job")
         func errors() throws {
             let podman = try PodmanFixture.ready()
@@ -258,7 +316,7 @@ extension RealExecutorSuites {
                     executor: { plugin: oci, with: { image: x, engine: docker-nope } }
                     steps: [ { run: 'true' } ]
                   login:
-                    container: { image: x, credentials: { username: u, password: p } }
+                    container: { image: x, credentials: { username: u } }
                     steps: [ { run: 'true' } ]
                 """)
             let result = try run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
@@ -266,7 +324,7 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[missing] error: cannot start job 'missing' on executor 'oci': image 'localhost/nixactions-test:nope' of job 'missing' is not on this machine and pulling it failed: Error: "), "\(result.stdout)")
             #expect(result.stdout.contains("hint: build or load it locally ('podman images' lists them)"))
             #expect(result.stdout.contains("[engine] error: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
-            #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: 'credentials' (a registry login) is not supported yet"), "\(result.stdout)")
+            #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: the container's credentials need a 'username' and a 'password'"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
         }
 

@@ -42,6 +42,12 @@ extension RealExecutorSuites {
                           mkdir -p sub/dir
                       - run: exit 3
                         continue-on-error: true
+                      - run: exit 255
+                        continue-on-error: true
+                      - run: |
+                          (exec -a nxasshbackground sleep 300) &
+                          (sleep 3; echo "late from the background") &
+                          echo "step done"
                       - run: echo "pwd=${PWD##*/workspace} from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
                         working-directory: sub/dir
                     outputs:
@@ -60,6 +66,13 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] token=***\n"))
             #expect(!result.stdout.contains("tok-93ac2e-secret"))
             #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
+            // A step's own 255 is not taken for a lost connection.
+            #expect(result.stdout.contains("[build] step 'Run exit 255' failed with exit code 255\n"), "\(result.stdout)")
+            // A background process does not hold its step; what it prints later is not shown, and
+            // the job's end stops it.
+            #expect(result.stdout.contains("[build] step done\n"))
+            #expect(!result.stdout.contains("late from the background"), "\(result.stdout)")
+            #expect(SSHServer.processes(matching: "nxasshbackground").isEmpty, "a step's background process outlived its job")
             #expect(result.stdout.contains("[build] pwd=/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[after] after got 42\n"))
             // The remote run folder is gone, and so are the connections.

@@ -56,7 +56,7 @@ public struct GroupSignaller: Sendable {
     }
 
     func signal(_ name: String) {
-        let command = "pid=$(cat \(ShellWords.quote(pidFile)) 2>/dev/null) && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; } 2>/dev/null; true"
+        let command = "read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; } 2>/dev/null; true"
         _ = try? ChildProcess(arguments: prefix + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
     }
 }

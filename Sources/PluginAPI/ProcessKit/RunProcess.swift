@@ -15,10 +15,12 @@ public func runProcess(
     directory: String?,
     grace: Duration = .seconds(5),
     containment: StepContainment? = nil,
+    standardInput: String? = nil,
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
-    let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment)
+    let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,
+                                 standardInput: standardInput)
     onStart(child)
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in

@@ -148,6 +148,15 @@ final class Scheduler: Sendable {
                         reference.options["services"] = .object(Dictionary(
                             job.services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
                     }
+                    do {
+                        reference.options = try evaluateOptions(reference.options, job, instance, needsContext: needsContext)
+                    } catch {
+                        readyHead += 1
+                        let at = reference.location.map { "\($0): " } ?? ""
+                        finishWithout(instance, .failure, "\(at)cannot evaluate the executor options of job '\(job.id)': \(error.message)"
+                                      + "\n  hint: they may use github, matrix, needs, strategy, vars, inputs and secrets")
+                        continue
+                    }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
                     if let limit = job.strategy?.maxParallel, runningPerJob[job.id, default: 0] >= limit {
@@ -226,13 +235,55 @@ final class Scheduler: Sendable {
 
     /// The executor of one instance: its job's own, or what its `runs-on` labels choose (labels
     /// are evaluated with the instance's matrix and the results of the jobs it needs).
-    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
-        if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
-        let context = DictionaryExpressionContext([
+    /// What `runs-on` and the executor's options may use.
+    func executorContexts(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> [String: ExpressionValue] {
+        [
             "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
             "matrix": instance.matrixObject, "needs": .object(needsContext), "vars": .object([:]), "inputs": .object([:]),
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
-        ])
+        ]
+    }
+
+    /// `${{ }}` in the executor's options, services included (GitHub's `container: node:${{ matrix.node }}`,
+    /// credentials from `secrets`), rendered as text when the job starts.
+    func evaluateOptions(
+        _ options: [String: JSONValue], _ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]
+    ) throws(ExpressionError) -> [String: JSONValue] {
+        func hasExpression(_ value: JSONValue) -> Bool {
+            switch value {
+            case .string(let text): return text.contains("${{")
+            case .array(let items): return items.contains(where: hasExpression)
+            case .object(let entries): return entries.values.contains(where: hasExpression)
+            default: return false
+            }
+        }
+        guard options.values.contains(where: hasExpression) else { return options }
+        var contexts = executorContexts(job, instance, needsContext: needsContext)
+        contexts["secrets"] = .object(self.options.secrets.run.merging(self.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+            .mapValues(ExpressionValue.string))
+        let context = DictionaryExpressionContext(contexts)
+        func render(_ value: JSONValue) throws(ExpressionError) -> JSONValue {
+            switch value {
+            case .string(let text) where text.contains("${{"): return .string(try Template.parse(text).render(context))
+            case .array(let items):
+                var rendered: [JSONValue] = []
+                for item in items { rendered.append(try render(item)) }
+                return .array(rendered)
+            case .object(let entries):
+                var rendered: [String: JSONValue] = [:]
+                for (key, item) in entries { rendered[key] = try render(item) }
+                return .object(rendered)
+            default: return value
+            }
+        }
+        var rendered: [String: JSONValue] = [:]
+        for (key, value) in options { rendered[key] = try render(value) }
+        return rendered
+    }
+
+    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
+        if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
+        let context = DictionaryExpressionContext(executorContexts(job, instance, needsContext: needsContext))
         do {
             return options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
         } catch {

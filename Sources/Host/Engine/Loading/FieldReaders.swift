@@ -36,6 +36,20 @@ extension NodeReader {
         }
     }
 
+    /// Check the syntax of every `${{ }}` in the text values under `node` (executor options,
+    /// `container:`, `services:`, evaluated when the job starts).
+    mutating func checkExpressions(_ node: Node, what: String, context: String?) {
+        switch node {
+        case .scalar(let scalar) where scalar.string.contains("${{"):
+            _ = template(node, what: what, context: context)
+        case .sequence(let items):
+            for item in items { checkExpressions(item, what: what, context: context) }
+        case .mapping(let mapping):
+            for (key, value) in mapping { checkExpressions(value, what: what + "." + (key.string ?? ""), context: context) }
+        default: break
+        }
+    }
+
     /// An `if:` condition; a bare expression without `${{ }}` is an expression too.
     mutating func condition(_ node: Node, context: String?) -> ConditionField? {
         guard let text = string(node, what: "if", context: context) else { return nil }
@@ -180,6 +194,7 @@ extension NodeReader {
             if key == "plugin" {
                 reference.pluginID = string(value, what: "executor.plugin", context: context)?.value ?? ""
             } else if case .object(let options) = json(value) {
+                checkExpressions(value, what: "executor.with", context: context)
                 reference.options = options
             } else {
                 diagnostics.error("executor.with must be a mapping", at: location(value), context: context)
@@ -197,10 +212,12 @@ extension NodeReader {
     mutating func container(_ node: Node, context: String?) -> ExecutorReference? {
         if case .scalar = node {
             guard let image = string(node, what: "container", context: context) else { return nil }
+            checkExpressions(node, what: "container", context: context)
             return ExecutorReference(pluginID: "oci", options: ["image": .string(image.value)], location: image.location)
         }
         let keys = ["image", "options", "env", "volumes", "credentials", "ports"]
         guard let pairs = mapping(node, what: "container", context: context, known: keys) else { return nil }
+        checkExpressions(node, what: "container", context: context)
         var options: [String: JSONValue] = [:]
         for (key, _, value) in pairs { options[key] = json(value) }
         if options["image"] == nil {
@@ -222,11 +239,13 @@ extension NodeReader {
             }
             if case .scalar = value {
                 guard let image = string(value, what: "services.\(name)", context: context) else { continue }
+                checkExpressions(value, what: "services.\(name)", context: context)
                 services.append(ServiceContainer(name: name, options: ["image": .string(image.value)], location: location(keyNode)))
                 continue
             }
             let keys = ["image", "env", "ports", "volumes", "options", "credentials"]
             guard let entries = mapping(value, what: "services.\(name)", context: context, known: keys) else { continue }
+            checkExpressions(value, what: "services.\(name)", context: context)
             var options: [String: JSONValue] = [:]
             for (key, _, item) in entries { options[key] = json(item) }
             guard case .string(let image)? = options["image"], !image.isEmpty else {
