@@ -159,6 +159,18 @@ struct WorkflowLoaderTests {
         #expect(messages.contains("5: service name '9db' is not valid"))
         #expect(messages.contains("6: service 'db' needs an 'image'"))
         #expect(messages.contains("7: job 'a' has services, which run next to a job container; its executor is 'local'"))
+
+        // ${{ }} in container: and services: is evaluated when the job starts; its syntax is checked now.
+        let expressions = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                container: { image: "node:${{ matrix.node }}", credentials: { username: u, password: "${{ secrets.T" } }
+                services:
+                  db: { image: "postgres:${{ matrix.pg ) }}" }
+                steps: [ { run: x } ]
+            """, file: "wf.yml")
+        let syntax = expressions.diagnostics.filter { $0.severity == .error }.map { $0.location?.line ?? 0 }
+        #expect(syntax == [3, 5], "\(expressions.diagnostics)")
     }
 
     @Test("an empty file and a non-mapping root are errors, not crashes")
