@@ -75,6 +75,87 @@ extension RealExecutorSuites {
             "[after] main gave forty-two result failure\n",
         ]
 
+        /// A run folder, the executor's settings for `target` and what it needs running.
+        struct Setup {
+            let temp: TemporaryDirectory
+            let runs: String
+            var environment: [String: String]
+            var server: SSHServer?
+            var podman: PodmanFixture.Ready?
+            var executor = "local"
+
+            init(_ target: Target) throws {
+                temp = try TemporaryDirectory()
+                runs = temp.path + "/tmp"
+                try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
+                environment = ["TMPDIR": runs]
+                switch target {
+                case .local: break
+                case .oci:
+                    let ready = try PodmanFixture.ready()
+                    podman = ready
+                    environment.merge(ready.environment) { _, new in new }
+                    executor = "{ plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }"
+                case .ssh:
+                    let started = try SSHServer()
+                    server = started
+                    executor = "{ plugin: ssh, with: { host: \"\(started.hostEntry)\", identity-file: \(started.identityFile), "
+                        + "known-hosts: \(started.knownHosts), workdir: \(runs), grace-seconds: 1 } }"
+                }
+                try temp.write("config.yml", "runners:\n  conformance: \(executor)\n")
+            }
+
+            func stop() {
+                server?.stop()
+                temp.remove()
+            }
+
+            /// Nothing left: no run folder or remote folder, no container, no process marked `marker`.
+            func expectNothingLeft(_ target: Target, marker: String) throws {
+                let left = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasPrefix("nixactions-") }
+                #expect(left.isEmpty, "\(target) left \(left)")
+                if let podman { #expect(try podman.containers().isEmpty, "\(target) left containers") }
+                #expect(SSHServer.processes(matching: marker).isEmpty, "\(target) left a step's process")
+            }
+        }
+
+        @Test("Ctrl-C during a step: exit 130, the step's processes ended, nothing left", arguments: Target.allCases)
+        func cancel(_ target: Target) throws {
+            let setup = try Setup(target)
+            defer { setup.stop() }
+            let marker = "nxacancel\(target)"
+            try setup.temp.write("wf.yml", """
+                jobs:
+                  main:
+                    runs-on: conformance
+                    steps:
+                      - run: |
+                          (exec -a \(marker) sleep 300) &
+                          echo "started"
+                          sleep 300
+                      - run: echo "never runs"
+                """)
+            let log = setup.temp.path + "/run.log"
+            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
+                                             directory: setup.temp.path,
+                                             environment: ProcessInfo.processInfo.environment.merging(setup.environment) { _, new in new },
+                                             output: log)
+            var waited = 0
+            while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("[main] started") && waited < 600 {
+                usleep(50_000)
+                waited += 1
+            }
+            let clock = ContinuousClock(), interrupted = clock.now
+            process.signal(SIGINT)
+            let status = process.exitStatus
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(target): \(text)")
+            #expect(text.contains("[main] started\n"), "\(target): \(text)")
+            #expect(clock.now - interrupted < .seconds(20), "\(target): the run took \(clock.now - interrupted) to end after Ctrl-C")
+            #expect(!text.contains("never runs\n"))
+            try setup.expectNothingLeft(target, marker: marker)
+        }
+
         @Test("the same workflow gives the same output on each executor, and leaves nothing", arguments: Target.allCases)
         func conformance(_ target: Target) throws {
             let temp = try TemporaryDirectory()
