@@ -158,43 +158,17 @@ extension RealExecutorSuites {
 
         @Test("the same workflow gives the same output on each executor, and leaves nothing", arguments: Target.allCases)
         func conformance(_ target: Target) throws {
-            let temp = try TemporaryDirectory()
-            defer { temp.remove() }
-            let runs = temp.path + "/tmp"
-            try FileManager.default.createDirectory(atPath: runs, withIntermediateDirectories: true)
-            var environment = ["TMPDIR": runs]
-            var server: SSHServer?
-            defer { server?.stop() }
-            var podman: PodmanFixture.Ready?
-            let executor: String
-            switch target {
-            case .local:
-                executor = "local"
-            case .oci:
-                let ready = try PodmanFixture.ready()
-                podman = ready
-                environment.merge(ready.environment) { _, new in new }
-                executor = "{ plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }"
-            case .ssh:
-                let started = try SSHServer()
-                server = started
-                executor = "{ plugin: ssh, with: { host: \"\(started.hostEntry)\", identity-file: \(started.identityFile), "
-                    + "known-hosts: \(started.knownHosts), workdir: \(runs), grace-seconds: 1 } }"
-            }
-            try temp.write("wf.yml", Self.workflow)
-            try temp.write("config.yml", "runners:\n  conformance: \(executor)\n")
+            let setup = try Setup(target)
+            defer { setup.stop() }
+            try setup.temp.write("wf.yml", Self.workflow)
             let result = try nixactions(["run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
-                                        in: temp.path, environment: environment)
+                                        in: setup.temp.path, environment: setup.environment)
             #expect(result.status == 1, "\(target): \(result.stdout)\(result.stderr)")
             for line in Self.expected {
                 #expect(result.stdout.contains(line), "\(target): missing \(line.debugDescription)\n\(result.stdout)")
             }
             #expect(!result.stdout.contains("tok-5be1c0-conformance"), "\(target) leaked the token")
-            // Nothing left: no run folder or remote folder, no container, no step process.
-            let left = ((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).filter { $0.hasPrefix("nixactions-") }
-            #expect(left.isEmpty, "\(target) left \(left)")
-            if let podman { #expect(try podman.containers().isEmpty, "\(target) left containers") }
-            #expect(SSHServer.processes(matching: "nxaconformance").isEmpty, "\(target) left a step's process")
+            try setup.expectNothingLeft(target, marker: "nxaconformance")
         }
     }
 }

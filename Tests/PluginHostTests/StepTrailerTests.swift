@@ -27,13 +27,25 @@ struct StepTrailerTests {
         // line breaks (the content's own last line break is kept).
         let output = "line one\n\(Self.key.dropLast())X not a marker\nNIXACTIONS_ alone\nno newline at the end"
         let stream = output
-            + "\n\(Self.key) file GITHUB_ENV\nA=1\nB=two words\n"
-            + "\n\(Self.key) file GITHUB_OUTPUT\nvalue=42"
-            + "\n\(Self.key) end 7\n"
+            + "\(Self.key) file GITHUB_ENV\nA=1\nB=two words\n"
+            + "\(Self.key) file GITHUB_OUTPUT\nvalue=42"
+            + "\(Self.key) end 7\n"
         let result = split(stream, chunk: chunk)
         #expect(result.output == output)
         #expect(result.files == ["GITHUB_ENV": "A=1\nB=two words\n", "GITHUB_OUTPUT": "value=42"])
         #expect(result.status == 7)
+    }
+
+    @Test("a complete line is passed on at once, not held back for the marker")
+    func linesAtOnce() {
+        var trailer = StepTrailer(key: Self.key)
+        let passed = Array("started\n".utf8).withUnsafeBytes { trailer.feed($0) }
+        #expect(String(decoding: passed, as: UTF8.self) == "started\n")
+        // Only an ending that may begin the key waits.
+        let partial = Array("x NIXACTIONS_01".utf8).withUnsafeBytes { trailer.feed($0) }
+        #expect(String(decoding: partial, as: UTF8.self) == "x ")
+        let rest = Array("23 no\n".utf8).withUnsafeBytes { trailer.feed($0) }
+        #expect(String(decoding: rest, as: UTF8.self) == "NIXACTIONS_0123 no\n")
     }
 
     @Test("without a trailer (the connection broke) everything is output and there is no status")

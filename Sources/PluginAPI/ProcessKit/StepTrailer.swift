@@ -1,14 +1,17 @@
 import Foundation
 
-/// The end of a step's standard output over ssh (the ssh executor): after the step's own output, its wrapper prints
-/// the `$GITHUB_*` files the step wrote and its exit status, each after a marker line with a
-/// random key of this step, so that a step needs one ssh command and no second one to fetch them:
+/// The end of a step's standard output over ssh (the ssh executor): after the step's own output,
+/// its wrapper prints the `$GITHUB_*` files the step wrote and its exit status, each after a
+/// marker made of a random key of this step, so that a step needs one ssh command and no second
+/// one to fetch them:
 ///
-///     <the step's output>\n<KEY> file GITHUB_OUTPUT\n<content>\n<KEY> end <status>\n
+///     <the step's output><KEY> file GITHUB_OUTPUT\n<content><KEY> end <status>\n
 ///
 /// `StepTrailer` passes the output on as it streams and keeps what follows the first marker.
 /// The step cannot know the key (it comes over ssh's standard input in the wrapper, fresh for
-/// every step), so its own output cannot end it early.
+/// every step), so its own output cannot end it early. The marker needs no line break before it,
+/// so a line the step prints is passed on at once (only an ending that could be the start of the
+/// key waits for the next bytes).
 public struct StepTrailer: Sendable {
     public let marker: [UInt8]
     private var held: [UInt8] = []
@@ -16,13 +19,13 @@ public struct StepTrailer: Sendable {
     private var inTrailer = false
 
     public init(key: String) {
-        marker = Array(("\n" + key + " ").utf8)
+        marker = Array((key + " ").utf8)
     }
 
     /// The wrapper's lines that print the trailer (`$code` holds the step's status).
     public static func lines(key: String, captures: [(name: String, path: String)]) -> [String] {
-        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\\n\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }" }
-            + ["printf '\\n\(key) end %s\\n' \"$code\""]
+        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }" }
+            + ["printf '\(key) end %s\\n' \"$code\""]
     }
 
     /// Feed a chunk of standard output; returns what belongs to the step's output.
