@@ -57,6 +57,11 @@ static int resolve(const char *argv0, const char *const envp[], char *out) {
 
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+    return nxa_spawn_stdin(argv, envp, cwd, cgroup_procs_fd, -1, pid, stdout_fd, stderr_fd, pid_fd);
+}
+
+int nxa_spawn_stdin(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+                    int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
     if (!executable) return ENOMEM;
     int rc = resolve(argv[0], envp, executable);
@@ -97,9 +102,9 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
         /* Into the job's cgroup before anything can fork: nothing the step starts escapes it. */
         if (cgroup_procs_fd >= 0 && write(cgroup_procs_fd, "0", 1) != 1) goto fail;
         if (setpgid(0, 0) != 0) goto fail;
-        int null = open("/dev/null", O_RDONLY);
-        if (null < 0) goto fail;
-        if (dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) goto fail;
+        int input = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+        if (input < 0) goto fail;
+        if (dup2(input, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) goto fail;
         syscall(SYS_close_range, 3U, ~0U, 0);
         if (cwd && chdir(cwd) != 0) goto fail;
         sigprocmask(SIG_SETMASK, &none, NULL);

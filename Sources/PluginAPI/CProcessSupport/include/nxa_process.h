@@ -22,6 +22,12 @@
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
+/* nxa_spawn with standard input read from `stdin_fd` (a pipe or socket end the caller keeps
+ * and closes after the call; it is duplicated onto fd 0 in the child) instead of /dev/null;
+ * `stdin_fd` -1 is /dev/null, exactly nxa_spawn. */
+int nxa_spawn_stdin(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+                    int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
+
 /* pidfd_open(pid): a descriptor that keeps naming this process even if its pid is reused; -1 on error. */
 int nxa_pidfd_open(pid_t pid);
 
