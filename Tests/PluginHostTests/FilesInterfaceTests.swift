@@ -1,0 +1,290 @@
+import Foundation
+import NixActionsEngine
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import Synchronization
+import Testing
+import TestSupport
+
+/// A tar archive written by hand, so that a test can make one no tar program would (absolute
+/// names, "..", a file through a link of the archive).
+struct TarBuilder {
+    enum Kind { case file(String), folder, link(String), hardLink(String) }
+    private(set) var bytes: [UInt8] = []
+
+    mutating func add(_ name: String, _ kind: Kind, mode: Int = 0o644) {
+        var header = [UInt8](repeating: 0, count: 512)
+        func put(_ text: String, at offset: Int, _ length: Int) {
+            for (index, byte) in text.utf8.prefix(length).enumerated() { header[offset + index] = byte }
+        }
+        func octal(_ value: Int, at offset: Int, _ length: Int) {
+            put(String(repeating: "0", count: max(0, length - 1 - String(value, radix: 8).count)) + String(value, radix: 8), at: offset, length - 1)
+        }
+        var content: [UInt8] = []
+        var type = "0"
+        var link = ""
+        switch kind {
+        case .file(let text): content = Array(text.utf8)
+        case .folder: type = "5"
+        case .link(let target): type = "2"; link = target
+        case .hardLink(let target): type = "1"; link = target
+        }
+        put(name, at: 0, 100)
+        octal(mode, at: 100, 8)
+        octal(0, at: 108, 8)
+        octal(0, at: 116, 8)
+        octal(content.count, at: 124, 12)
+        octal(1_700_000_000, at: 136, 12)
+        put(type, at: 156, 1)
+        put(link, at: 157, 100)
+        put("ustar", at: 257, 6)
+        put("00", at: 263, 2)
+        for index in 148..<156 { header[index] = 32 }
+        let sum = header.reduce(0) { $0 + Int($1) }
+        octal(sum, at: 148, 7)
+        bytes += header + content + [UInt8](repeating: 0, count: (512 - content.count % 512) % 512)
+    }
+
+    /// The end-of-archive marker.
+    mutating func end() { bytes += [UInt8](repeating: 0, count: 1024) }
+}
+
+/// Collects what a get sends.
+final class TreeCollector: TreeSink {
+    let state = Mutex<(bytes: [UInt8], closed: Int, complete: Bool)>(([], 0, false))
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        state.withLock { $0.bytes += bytes }
+        return true
+    }
+    func close(complete: Bool, message: String) {
+        state.withLock {
+            $0.closed += 1
+            $0.complete = complete
+        }
+    }
+    /// The archive's names as `tar -t` lists them.
+    func names() throws -> [String] {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/got.tar"
+        try Data(state.withLock { $0.bytes }).write(to: URL(fileURLWithPath: file))
+        let listed = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", file])
+        return listed.stdout.split(separator: "\n").map(String.init).sorted()
+    }
+}
+
+func message(_ error: any Error) -> String {
+    (error as? OperationFailure)?.error.message ?? "\(error)"
+}
+
+@Suite("TarGuard: the archive rules of files.h, checked as the bytes pass")
+struct TarGuardTests {
+    func check(_ archive: [UInt8], roots: Set<String>? = nil, chunk: Int = 100) -> String? {
+        var guardian = TarGuard(rootNames: roots)
+        var offset = 0
+        while offset < archive.count {
+            let end = min(archive.count, offset + chunk)
+            let problem = archive[offset..<end].withUnsafeBytes { guardian.feed($0) }
+            if let problem { return problem }
+            offset = end
+        }
+        return guardian.finish()
+    }
+
+    @Test("a plain archive passes, counted, whatever the chunk size")
+    func plain() {
+        var tar = TarBuilder()
+        tar.add("dist", .folder, mode: 0o755)
+        tar.add("dist/a.txt", .file("hello"))
+        tar.add("dist/l", .link("a.txt"))
+        tar.add("dist/h", .hardLink("dist/a.txt"))
+        tar.end()
+        for chunk in [1, 7, 512, 100_000] { #expect(check(tar.bytes, chunk: chunk) == nil) }
+        var guardian = TarGuard(rootNames: nil)
+        tar.bytes.withUnsafeBytes { _ = guardian.feed($0) }
+        #expect(guardian.files == 2 && guardian.bytes == 5)
+    }
+
+    @Test("absolute names, '..', a path through the archive's own link, a bad hard link and a foreign root are refused")
+    func refused() {
+        func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
+            var tar = TarBuilder()
+            build(&tar)
+            tar.end()
+            return tar.bytes
+        }
+        #expect(check(archive { $0.add("/etc/passwd", .file("x")) })?.contains("is absolute") == true)
+        #expect(check(archive { $0.add("a/../../x", .file("x")) })?.contains("'..'") == true)
+        #expect(check(archive { $0.add("evil", .link("/tmp")); $0.add("evil/pwned", .file("x")) })?.contains("passes through its symbolic link 'evil'") == true)
+        #expect(check(archive { $0.add("h", .hardLink("../outside")) })?.contains("hard link target") == true)
+        #expect(check(archive { $0.add("2/x", .file("x")) }, roots: ["0", "1"])?.contains("matches no root") == true)
+        #expect(check(archive { $0.add("0/x", .file("x")) }, roots: ["0", "1"]) == nil)
+    }
+
+    @Test("an archive cut short or with a broken header is refused")
+    func incomplete() {
+        var tar = TarBuilder()
+        tar.add("a.txt", .file(String(repeating: "x", count: 2000)))
+        #expect(check(tar.bytes)?.contains("incomplete") == true)
+        #expect(check(Array(tar.bytes.prefix(700)))?.contains("incomplete") == true)
+        var broken = tar.bytes
+        broken[0] = UInt8(ascii: "b")  // the checksum no longer matches
+        #expect(check(broken)?.contains("checksum") == true)
+    }
+
+    @Test("GNU tar's pax archives (long names in extended headers) pass, and a '..' hidden in a pax path is refused")
+    func gnuTar() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let long = String(repeating: "d", count: 120)
+        try FileManager.default.createDirectory(atPath: temp.path + "/src/\(long)", withIntermediateDirectories: true)
+        try temp.write("src/\(long)/f.txt", "x")
+        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", temp.path + "/src", long])
+        #expect(made.status == 0)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
+        #expect(check(bytes) == nil)
+        // The same archive with '..' in the long name (same length, so the pax record stays valid).
+        let hostile = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "path=ddd", with: "path=../").utf8)
+        #expect(hostile.count == bytes.count)
+        #expect(check(hostile)?.contains("'..'") == true)
+    }
+}
+
+@Suite("Files interface (nixactions.executor.files/1) of the local executor, through the C ABI")
+struct FilesInterfaceTests {
+    func executor(_ temp: TemporaryDirectory) throws -> any Executor {
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local"])
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        let registry = PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder])
+        return try registry.makeExecutor(
+            pluginID: "local", configuration: ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path))
+    }
+
+    /// Write `bytes` in chunks of `chunk`.
+    func producer(_ bytes: [UInt8], chunk: Int = 4096, failAfter: Int? = nil) -> @Sendable (any TreeWriter) throws -> Void {
+        { writer in
+            var offset = 0
+            while offset < bytes.count {
+                if let failAfter, offset >= failAfter { throw EngineError("the producer gave up") }
+                let end = min(bytes.count, offset + chunk)
+                try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                offset = end
+            }
+        }
+    }
+
+    func leftovers(_ temp: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? []).filter { $0.hasPrefix(".nixactions-") }
+    }
+
+    @Test("the plugin lists and answers the files interface; oci and ssh do too")
+    func declared() throws {
+        for product in ["nixactions-plugin-local", "nixactions-plugin-oci", "nixactions-plugin-ssh"] {
+            let plugin = try PluginLoader.load(library(product).path).get()
+            #expect(plugin.interfaces.contains(executorFilesInterfaceV1), "\(product)")
+        }
+        let double = try PluginLoader.load(library("nixactions-testplugin-double").path).get()
+        #expect(!double.interfaces.contains(executorFilesInterfaceV1))
+    }
+
+    @Test("put then get: folders, a file of 8 MiB (back-pressure), links kept as links, named roots")
+    func roundTrip() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        #expect(started.hostPaths == true)
+        let files = try #require(executor.files)
+        let big = String(repeating: "0123456789abcdef", count: 1 << 19)
+        var tar = TarBuilder()
+        tar.add("dist", .folder, mode: 0o755)
+        tar.add("dist/a.txt", .file("hello"))
+        tar.add("dist/big.bin", .file(big))
+        tar.add("dist/l", .link("a.txt"))
+        tar.add("dist/run.sh", .file("#!/bin/sh\n"), mode: 0o4755)
+        tar.end()
+        let put = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "in")]), produce: producer(tar.bytes, chunk: 1 << 20))
+        #expect(put.files == 3 && put.bytes == 5 + big.utf8.count + 10)
+        let workspace = started.workspace
+        #expect(try String(contentsOfFile: workspace + "/in/dist/a.txt", encoding: .utf8) == "hello")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: workspace + "/in/dist/l") == "a.txt")
+        let mode = try FileManager.default.attributesOfItem(atPath: workspace + "/in/dist/run.sh")[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o7000 } == 0, "setuid is dropped")
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+
+        let sink = TreeCollector()
+        let got = try await files.getTree(
+            FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: ["dist/a.txt", "dist/l", "nothing"])]), into: sink)
+        #expect(sink.state.withLock { $0.closed == 1 && $0.complete })
+        #expect(try sink.names() == ["dist/a.txt", "dist/l"])
+        #expect(got.files == 1 && got.bytes == 5)
+
+        // Two named roots, one missing.
+        let named = TreeCollector()
+        let both = try await files.getTree(
+            FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "0", path: "in/dist"), FilesGetRoot(name: "1", path: "absent")]), into: named)
+        #expect(both.missing == ["absent"])
+        #expect(try named.names().contains("0/big.bin"))
+        #expect(try named.names().allSatisfy { $0.hasPrefix("0/") })
+        await executor.finishJob(job)
+    }
+
+    @Test("a hostile archive fails the put: nothing outside the root, nothing partial inside it, no staging left")
+    func hostile() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let outside = temp.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        let cases: [(String, (inout TarBuilder) -> Void)] = [
+            ("is absolute", { $0.add(outside + "/abs.txt", .file("x")) }),
+            ("'..'", { $0.add("../../../../../../../../../../" + outside.dropFirst() + "/dots.txt", .file("x")) }),
+            ("symbolic link", { $0.add("evil", .link(outside)); $0.add("evil/pwned.txt", .file("x")) }),
+        ]
+        for (expected, hostile) in cases {
+            var tar = TarBuilder()
+            tar.add("first.txt", .file("written before the bad entry"))
+            hostile(&tar)
+            tar.end()
+            await #expect {
+                _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")]), produce: producer(tar.bytes, chunk: 100))
+            } throws: { error in
+                message(error).contains(expected)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "\(expected): wrote outside")
+            #expect(!FileManager.default.fileExists(atPath: started.workspace + "/first.txt"), "\(expected): partial put")
+            #expect(!FileManager.default.fileExists(atPath: started.workspace + "/evil"), "\(expected): partial put")
+            #expect(leftovers(started.temporaryDirectory).isEmpty, "\(expected): staging left")
+        }
+        // A stream the host aborts half-way changes nothing either.
+        var tar = TarBuilder()
+        tar.add("a.txt", .file(String(repeating: "a", count: 100_000)))
+        tar.add("b.txt", .file("b"))
+        tar.end()
+        await #expect(throws: (any Error).self) {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")]), produce: producer(tar.bytes, failAfter: 50_000))
+        }
+        #expect(!FileManager.default.fileExists(atPath: started.workspace + "/a.txt"))
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+        // A root that passes through a link of the workspace is refused (the link leads outside).
+        try FileManager.default.createSymbolicLink(atPath: started.workspace + "/out", withDestinationPath: outside)
+        var fine = TarBuilder()
+        fine.add("x.txt", .file("x"))
+        fine.end()
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "out/got")]), produce: producer(fine.bytes))
+        } throws: { message($0).contains("passes through the symbolic link 'out'") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        // And a get does not follow it: the include matches nothing.
+        try "secret".write(toFile: outside + "/secret.txt", atomically: true, encoding: .utf8)
+        let sink = TreeCollector()
+        let got = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "", include: ["out/secret.txt"])]), into: sink)
+        #expect(got.files == 0)
+        #expect(try sink.names().isEmpty)
+        await executor.finishJob(job)
+    }
+}
