@@ -288,3 +288,66 @@ struct FilesInterfaceTests {
         await executor.finishJob(job)
     }
 }
+
+@Suite("Files interface of the oci executor: in the container for its own paths, on this machine for the mounted workspace")
+struct OCIFilesInterfaceTests {
+    @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")
+    func containerPaths() async throws {
+        let podman = try PodmanFixture.ready()
+        // The plugin runs podman with this process's environment: point it at the test storage.
+        for (name, value) in podman.environment { setenv(name, value, 1) }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["oci": "nixactions-plugin-oci"])
+        try FileManager.default.createDirectory(atPath: temp.path + "/run", withIntermediateDirectories: true)
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        let executor = try PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder]).makeExecutor(
+            pluginID: "oci",
+            configuration: ExecutorConfiguration(runID: "files\(getpid())", runDirectory: temp.path + "/run", projectDirectory: temp.path,
+                                                 options: ["image": .string(PodmanFixture.image), "network": .string("none")]))
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        defer { _ = try? podman.podman(["rm", "-f", "-t", "0", "nixactions-files\(getpid())-j"]) }
+        #expect(started.hostPaths == true)
+        let files = try #require(executor.files)
+        let tests = FilesInterfaceTests()
+
+        var tar = TarBuilder()
+        tar.add("a.txt", .file("in the container"))
+        tar.add("sub", .folder, mode: 0o755)
+        tar.add("sub/b.txt", .file("nested"))
+        tar.end()
+        let put = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "/opt/data")]), produce: tests.producer(tar.bytes))
+        #expect(put.files == 2)
+        #expect(!FileManager.default.fileExists(atPath: "/opt/data/a.txt"), "written on this machine instead of the container")
+        let output = Collector()
+        let read = try await executor.runStep(StepSpec(jobKey: "j", index: 0, displayName: "s", script: "cat /opt/data/a.txt /opt/data/sub/b.txt",
+                                                       shell: ["sh", "-e", "{0}"]), output: output)
+        #expect(read.exitCode == 0)
+        #expect(output.text(1) == "in the containernested")
+
+        let sink = TreeCollector()
+        let got = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "/opt/data")]), into: sink)
+        #expect(got.files == 2)
+        #expect(try sink.names().contains("sub/b.txt"))
+
+        var hostile = TarBuilder()
+        hostile.add("evil", .link("/etc"))
+        hostile.add("evil/pwned", .file("x"))
+        hostile.end()
+        await #expect(throws: (any Error).self) {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "/opt/data")]), produce: tests.producer(hostile.bytes))
+        }
+        let check = Collector()
+        _ = try await executor.runStep(StepSpec(jobKey: "j", index: 1, displayName: "s", script: "[ ! -e /etc/pwned ] && [ ! -e /opt/data/evil ] && echo clean; ls -a \(started.temporaryDirectory)",
+                                                shell: ["sh", "-e", "{0}"]), output: check)
+        #expect(check.text(1).hasPrefix("clean\n"), "\(check.text(1))")
+        #expect(!check.text(1).contains(".nixactions-put"), "staging left: \(check.text(1))")
+
+        // A workspace path goes through this machine's tar (GNU, pax), to the mounted folder.
+        let inWorkspace = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "in")]), produce: tests.producer(tar.bytes))
+        #expect(inWorkspace.files == 2)
+        #expect(try String(contentsOfFile: started.workspace + "/in/sub/b.txt", encoding: .utf8) == "nested")
+        await executor.finishJob(job)
+    }
+}

@@ -261,7 +261,8 @@ public enum FilesTransfer {
         let errors = produced.errors.split(separator: "\n").filter { !$0.hasPrefix("NXA-MISSING ") }.joined(separator: "\n")
         // GNU tar exits 1 when a file changed while it was read: archived as read, with a warning.
         guard produced.status == 0 || produced.status == 1 else {
-            let message = "get failed: tar -c exited \(produced.status): \(lastLines(errors))"
+            let reason = errors.split(separator: "\n").first { $0.hasPrefix("NXA-ERROR ") }.map { String($0.dropFirst(10)) }
+            let message = "get failed: " + (reason ?? "tar -c exited \(produced.status): \(lastLines(errors))")
             await Blocking.run { stream.close(NXA_STATUS_FAILED, message: message) }
             throw OperationFailure(message: message)
         }
@@ -281,6 +282,8 @@ public enum FilesTransfer {
 
         ws=$1 g=$2
         shift 2
+        single=0
+        [ $# -eq 3 ] && [ -z "$1" ] && single=1
         rm -rf "$g" && mkdir -p "$g" || exit 70
         : > "$g/list"
         i=0 transforms=
@@ -315,10 +318,26 @@ public enum FilesTransfer {
         set -f
         IFS='
         '
-        set -- $transforms
-        unset IFS
-        tar -c -f - --format=pax "$@" --verbatim-files-from -T list
-        status=$?
+        if tar --version 2>/dev/null | grep -q 'GNU tar'; then
+          set -- $transforms
+          unset IFS
+          tar -c -f - --format=pax "$@" --verbatim-files-from -T list
+          status=$?
+        elif [ "$single" = 1 ]; then
+          # Another tar (busybox): one root named "", members as arguments, its own format.
+          set -- $(sed 's|^r1/\\./||' list)
+          unset IFS
+          if [ $# -eq 0 ]; then
+            dd if=/dev/zero bs=512 count=2 2>/dev/null
+            status=$?
+          else
+            cd r1/ && tar -c -f - -- "$@"
+            status=$?
+          fi
+        else
+          echo "NXA-ERROR named roots need GNU tar where the job runs" >&2
+          status=71
+        fi
         cd / && rm -rf "$g"
         exit $status
         """
