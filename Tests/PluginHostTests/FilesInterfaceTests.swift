@@ -289,6 +289,44 @@ struct FilesInterfaceTests {
     }
 }
 
+extension FilesInterfaceTests {
+    @Test("a put cancelled while the archive is still coming ends promptly, changes nothing and leaves no staging folder")
+    func cancelledPut() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        var tar = TarBuilder()
+        tar.add("early.txt", .file("first"))
+        tar.add("slow.bin", .file(String(repeating: "s", count: 4 << 20)))
+        tar.end()
+        let bytes = tar.bytes
+        let task = Task {
+            try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")])) { writer in
+                // 64 KiB every 20 ms: the whole archive would take more than a second.
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + 65536)
+                    try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                    offset = end
+                    usleep(20_000)
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let clock = ContinuousClock()
+        let cancelled = clock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(clock.now - cancelled < .seconds(5))
+        #expect(!FileManager.default.fileExists(atPath: started.workspace + "/early.txt"))
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+        await executor.finishJob(job)
+    }
+}
+
 @Suite("Files interface of the oci executor: in the container for its own paths, on this machine for the mounted workspace")
 struct OCIFilesInterfaceTests {
     @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")

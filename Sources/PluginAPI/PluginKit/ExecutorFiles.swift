@@ -102,13 +102,13 @@ public enum FilesTransfer {
         } catch {
             source.closeReader()
             _ = await source.outcome()
-            _ = try? await shell.run("rm -rf \"$1\"", [staging], nil, nil)
+            await remove(staging, shell)
             throw error
         }
         source.closeReader()
         // The stream belongs to this operation until its writer closes it (stream.h rule 9).
         let outcome = await source.outcome()
-        func discard() async { _ = try? await shell.run("rm -rf \"$1\"", [staging], nil, nil) }
+        func discard() async { await remove(staging, shell) }
         if Task.isCancelled {
             await discard()
             throw CancellationError()
@@ -132,6 +132,12 @@ public enum FilesTransfer {
                                    hint: reason == nil ? "entries moved into place before the failure stay" : nil)
         }
         return FilesPutResult(files: outcome.files, bytes: outcome.bytes)
+    }
+
+    /// Remove a staging folder, also when the operation was cancelled (a cancelled task would end
+    /// the `rm` at once): the removal runs in a task of its own.
+    static func remove(_ staging: String, _ shell: JobShell) async {
+        await Task { _ = try? await shell.run("rm -rf \"$1\"", [staging], nil, nil) }.value
     }
 
     static func lastLines(_ text: String) -> String {
@@ -245,10 +251,17 @@ public enum FilesTransfer {
         }
         // What goes out is checked like what comes in, and counted.
         let counter = GuardBox(TarGuard(rootNames: names))
-        let produced = try await shell.run(getScript, arguments, nil) { bytes in
-            counter.feed(bytes)
-            return stream.write(bytes) == NXA_STATUS_OK
+        let produced: JobShell.Outcome
+        do {
+            produced = try await shell.run(getScript, arguments, nil) { bytes in
+                counter.feed(bytes)
+                return stream.write(bytes) == NXA_STATUS_OK
+            }
+        } catch {
+            await remove(staging, shell)  // the script removes it itself unless it was ended
+            throw error
         }
+        if produced.status != 0 && produced.status != 1 || Task.isCancelled { await remove(staging, shell) }
         let missing = produced.errors.split(separator: "\n").filter { $0.hasPrefix("NXA-MISSING ") }.map { String($0.dropFirst(12)) }
         let stopped = stream.stopStatus
         if stopped != NXA_STATUS_OK {
