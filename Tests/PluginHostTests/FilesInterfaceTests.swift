@@ -220,6 +220,13 @@ struct FilesInterfaceTests {
         #expect(try sink.names() == ["dist/a.txt", "dist/l"])
         #expect(got.files == 1 && got.bytes == 5)
 
+        // A fifo is left out and counted; the rest of its folder comes.
+        #expect(mkfifo(workspace + "/in/dist/pipe", 0o644) == 0)
+        let withFifo = TreeCollector()
+        let counted = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: ["dist/**"])]), into: withFifo)
+        #expect(counted.skipped == 1)
+        #expect(try withFifo.names() == ["dist/", "dist/a.txt", "dist/big.bin", "dist/l", "dist/run.sh"])
+
         // Two named roots, one missing.
         let named = TreeCollector()
         let both = try await files.getTree(

@@ -262,7 +262,9 @@ public enum FilesTransfer {
             throw error
         }
         if produced.status != 0 && produced.status != 1 || Task.isCancelled { await remove(staging, shell) }
-        let missing = produced.errors.split(separator: "\n").filter { $0.hasPrefix("NXA-MISSING ") }.map { String($0.dropFirst(12)) }
+        let lines = produced.errors.split(separator: "\n")
+        let missing = lines.filter { $0.hasPrefix("NXA-MISSING ") }.map { String($0.dropFirst(12)) }
+        let skipped = lines.first { $0.hasPrefix("NXA-SKIPPED ") }.flatMap { Int($0.dropFirst(12)) } ?? 0
         let stopped = stream.stopStatus
         if stopped != NXA_STATUS_OK {
             let failure = OperationFailure(message: "the receiver stopped taking the archive (status \(stopped))")
@@ -271,7 +273,7 @@ public enum FilesTransfer {
             throw StatusFailure(stopped, failure)
         }
         try Task.checkCancellation()
-        let errors = produced.errors.split(separator: "\n").filter { !$0.hasPrefix("NXA-MISSING ") }.joined(separator: "\n")
+        let errors = lines.filter { !$0.hasPrefix("NXA-MISSING ") && !$0.hasPrefix("NXA-SKIPPED ") }.joined(separator: "\n")
         // GNU tar exits 1 when a file changed while it was read: archived as read, with a warning.
         guard produced.status == 0 || produced.status == 1 else {
             let reason = errors.split(separator: "\n").first { $0.hasPrefix("NXA-ERROR ") }.map { String($0.dropFirst(10)) }
@@ -285,7 +287,8 @@ public enum FilesTransfer {
         }
         if produced.status == 1 { context.log(.warning, "files changed while they were archived: \(lastLines(errors))") }
         await Blocking.run { stream.close(NXA_STATUS_OK) }
-        return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: 0, missing: missing)
+        if skipped > 0 { context.log(.info, "\(skipped) entries that are not files, folders or links were left out") }
+        return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped, missing: missing)
     }
 
     /// `ws staging (name path includes)…`: one link per existing root in the staging folder, the
@@ -334,7 +337,14 @@ public enum FilesTransfer {
         if tar --version 2>/dev/null | grep -q 'GNU tar'; then
           set -- $transforms
           unset IFS
-          tar -c -f - --format=pax "$@" --verbatim-files-from -T list
+          # Every entry, folders before their contents, links not followed; devices, fifos and
+          # sockets are left out and counted.
+          while IFS= read -r m; do
+            find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print
+          done < list > all
+          printf 'NXA-SKIPPED %s\\n' "$(grep -c '^NXA-SKIP$' all)" >&2
+          grep -v '^NXA-SKIP$' all > entries
+          tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T entries
           status=$?
         elif [ "$single" = 1 ]; then
           # Another tar (busybox): one root named "", members as arguments, its own format.
