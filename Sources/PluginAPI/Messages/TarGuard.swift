@@ -97,7 +97,7 @@ public struct TarGuard: Sendable {
     // MARK: Headers
 
     private mutating func header() {
-        if block.allSatisfy({ $0 == 0 }) {
+        if block.withUnsafeBufferPointer({ $0.allSatisfy { $0 == 0 } }) {
             ended = true
             return
         }
@@ -278,9 +278,12 @@ public struct TarGuard: Sendable {
 
     private func checksumMatches() -> Bool {
         guard let stored = octal(148, 8) else { return false }
-        var sum = 0
-        for (index, byte) in block.enumerated() {
-            sum += (148..<156).contains(index) ? 32 : Int(byte)
+        // The sum of the header's bytes with the checksum field counted as spaces.
+        let sum = block.withUnsafeBufferPointer { bytes -> Int in
+            var total = 8 * 32
+            for index in 0..<148 { total &+= Int(bytes[index]) }
+            for index in 156..<512 { total &+= Int(bytes[index]) }
+            return total
         }
         return sum == stored
     }
