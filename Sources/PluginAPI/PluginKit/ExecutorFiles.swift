@@ -406,7 +406,21 @@ extension PluginExport {
                         return NXA_STATUS_FAILED
                     }
                     outStream.pointee = UnsafePointer(source.stream)
-                    box.start(op) { context in try await files.put(request, from: source, context: context) }
+                    box.start(op) { context in
+                        // Whatever the executor did, the operation completes only after the host
+                        // closed the stream (stream.h rule 9); closing the read end makes the
+                        // host's next write fail at once, so the close comes promptly.
+                        do {
+                            let result = try await files.put(request, from: source, context: context)
+                            source.closeReader()
+                            _ = await source.outcome()
+                            return result
+                        } catch {
+                            source.closeReader()
+                            _ = await source.outcome()
+                            throw error
+                        }
+                    }
                     return NXA_STATUS_OK
                 },
                 get: { instance, op, json, length, stream, error in
