@@ -334,6 +334,29 @@ extension FilesInterfaceTests {
     }
 }
 
+extension FilesInterfaceTests {
+    @Test("a put the executor fails before reading the archive still ends promptly: the host's writes fail, it closes")
+    func refusedBeforeReading() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        _ = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        var tar = TarBuilder()
+        tar.add("big.bin", .file(String(repeating: "b", count: 8 << 20)))
+        tar.end()
+        let clock = ContinuousClock()
+        let started = clock.now
+        // A line break in a root path is refused before any process reads the stream.
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "a\nb")]), produce: producer(tar.bytes))
+        } throws: { message($0).contains("line break") }
+        #expect(clock.now - started < .seconds(10))
+        await executor.finishJob(job)
+    }
+}
+
 @Suite("Files interface of the oci executor: in the container for its own paths, on this machine for the mounted workspace")
 struct OCIFilesInterfaceTests {
     @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")

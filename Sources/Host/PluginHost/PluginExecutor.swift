@@ -185,9 +185,30 @@ extension PluginExecutor: ExecutorFileTransfer {
     var files: (any ExecutorFileTransfer)? { filesTable == nil ? nil : self }
 
     func putTree(_ request: FilesPut, produce: @escaping @Sendable (any TreeWriter) throws -> Void) async throws -> FilesPutResult {
-        guard let filesTable else { throw EngineError("executor '\(plugin.id)' cannot move files into its jobs") }
         let slot = StreamSlot()
-        let plugin = self.plugin
+        let writing = Completion()
+        let result: Result<FilesPutResult, any Error>
+        do {
+            result = .success(try await putOperation(request, slot: slot, plugin: plugin, writing: writing, produce: produce))
+        } catch {
+            result = .failure(error)
+        }
+        if slot.stream != nil {
+            // The producer reads engine files (an artifact's folder): do not return while it runs.
+            // The plugin fails its writes once the put ended, so this is short; a plugin that does
+            // not is waited for no longer than a cancelled operation is.
+            let timer = Task.detached { try? await Task.sleep(for: Self.afterCancel); writing.signal() }
+            await writing.wait()
+            timer.cancel()
+        }
+        return try result.get()
+    }
+
+    private func putOperation(
+        _ request: FilesPut, slot: StreamSlot, plugin: LoadedPlugin, writing: Completion,
+        produce: @escaping @Sendable (any TreeWriter) throws -> Void
+    ) async throws -> FilesPutResult {
+        guard let filesTable else { throw EngineError("executor '\(plugin.id)' cannot move files into its jobs") }
         return try await perform(
             { instance, op, json, length, error in
                 var out: UnsafePointer<nxa_stream>?
@@ -204,6 +225,7 @@ extension PluginExecutor: ExecutorFileTransfer {
                 // The host is the writer: a thread of its own writes and closes (stream.h rules 2 and 4).
                 Thread.detachNewThread {
                     let writer = stream
+                    defer { writing.signal() }
                     do {
                         try produce(writer)
                         writer.close(NXA_STATUS_OK)
