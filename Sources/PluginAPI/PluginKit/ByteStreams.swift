@@ -88,6 +88,10 @@ public final class PutSource: @unchecked Sendable {
     private let writeEnd: Int32
     private let readEnd = Mutex<Int32>(-1)
     let context: OperationContext
+    /// The operation's deadline as read when the stream was made (CLOCK_MONOTONIC ns; 0: none):
+    /// once the host abandoned the operation it no longer answers `op_deadline`, and a blocked
+    /// write must still give up (stream.h rule 6).
+    let firstDeadline: UInt64
     /// The `nxa_stream` handed to the host; freed after its `close` returned.
     let stream: UnsafeMutablePointer<nxa_stream>
 
@@ -101,6 +105,7 @@ public final class PutSource: @unchecked Sendable {
         writeEnd = pair[0]
         readEnd.withLock { $0 = pair[1] }
         self.context = context
+        firstDeadline = context.host.deadline(context.id) ?? 0
         state = Mutex(State(guardian: TarGuard(rootNames: rootNames)))
         stream = UnsafeMutablePointer<nxa_stream>.allocate(capacity: 1)
         stream.initialize(to: nxa_stream(
@@ -183,11 +188,21 @@ public final class PutSource: @unchecked Sendable {
             }
             // Back-pressure: wait for room, at most until a cancel or the deadline.
             if context.isCancelled { return NXA_STATUS_CANCELLED }
-            if let left = context.remainingSeconds, left <= 0 { return NXA_STATUS_TIMED_OUT }
+            if deadlinePassed() { return NXA_STATUS_TIMED_OUT }
             var descriptor = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
             _ = poll(&descriptor, 1, 100)
         }
         return NXA_STATUS_OK
+    }
+
+    /// Whether the operation's deadline (the earlier of the first one read and the current one,
+    /// which a cancel may move earlier) has passed.
+    private func deadlinePassed() -> Bool {
+        let candidates = [firstDeadline, context.host.deadline(context.id) ?? 0].filter { $0 != 0 }
+        guard let deadline = candidates.min() else { return false }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec) >= deadline
     }
 
     private func end(_ status: nxa_status, _ message: String) {
