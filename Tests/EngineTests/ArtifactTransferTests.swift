@@ -1,5 +1,6 @@
 import Foundation
 @testable import NixActionsEngine
+import NixActionsPluginMessages
 import Testing
 import TestSupport
 
@@ -74,5 +75,38 @@ struct ArtifactTransferTests {
         let empty = Writer()
         try TarProducer.write(folder: temp.path + "/src", entries: [], into: empty)
         #expect(empty.bytes.count >= 1024 && empty.bytes.allSatisfy { $0 == 0 })
+    }
+}
+
+/// An executor's files interface that answers every get with a fixed archive.
+struct CannedFiles: ExecutorFileTransfer {
+    let archive: [UInt8]
+    func putTree(_ request: FilesPut, produce: @escaping @Sendable (any TreeWriter) throws -> Void) async throws -> FilesPutResult {
+        FilesPutResult(files: 0, bytes: 0)
+    }
+    func getTree(_ request: FilesGet, into sink: any TreeSink) async throws -> FilesGetResult {
+        let complete = archive.withUnsafeBytes { sink.write($0) }
+        sink.close(complete: complete, message: complete ? "" : "refused")
+        return FilesGetResult(files: 0, bytes: archive.count)
+    }
+}
+
+extension ArtifactTransferTests {
+    @Test("a kept path under a link the executor's archive made is not followed: the file it points at stays where it is")
+    func linkInTheArchive() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let victim = temp.path + "/victim"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try temp.write("victim/secret.txt", "precious\n")
+        var tar = TarBuilder()
+        tar.add("dist", .link(victim))
+        tar.end()
+        let store = ArtifactStore(root: temp.path + "/artifacts")
+        await #expect {
+            try await store.keep(["dist/secret.txt"], as: "x", jobKey: "j", through: CannedFiles(archive: tar.bytes))
+        } throws: { "\($0)".contains("'dist/secret.txt' does not exist in the workspace") }
+        #expect(try String(contentsOfFile: victim + "/secret.txt", encoding: .utf8) == "precious\n")
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/artifacts/x/dist/secret.txt"))
     }
 }

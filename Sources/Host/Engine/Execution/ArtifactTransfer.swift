@@ -40,7 +40,9 @@ extension ArtifactStore {
         }
         for (path, relative) in relatives where !relative.isEmpty {
             var info = stat()
-            guard lstat(Self.join(staging, relative), &info) == 0 else {
+            // Only what the archive holds at that path: a link the archive made on the way would lead
+            // the move below anywhere on this machine.
+            guard !Self.passesThroughLink(staging, relative), lstat(Self.join(staging, relative), &info) == 0 else {
                 throw EngineError("artifact '\(name)': '\(path)' does not exist in the workspace",
                                   hint: "check the path; it is relative to the job's workspace (a symbolic link on the way is not followed)")
             }
@@ -87,6 +89,19 @@ extension ArtifactStore {
         } catch {
             throw EngineError("artifact '\(name)': cannot put its files into the job: \(Self.describe(error))")
         }
+    }
+
+    /// Whether a folder on the way from `base` to `base/relative` (not the last part) is a
+    /// symbolic link.
+    static func passesThroughLink(_ base: String, _ relative: String) -> Bool {
+        var path = base
+        for part in relative.split(separator: "/").dropLast() {
+            path += "/" + part
+            var info = stat()
+            if lstat(path, &info) != 0 { return false }  // missing: nothing to follow
+            if info.st_mode & S_IFMT == S_IFLNK { return true }
+        }
+        return false
     }
 
     static func describe(_ error: any Error) -> String {
