@@ -7,7 +7,7 @@ import TestSupport
 extension RealExecutorSuites {
     @Suite("The ssh executor: artifacts through the files interface", .serialized)
     struct SSHArtifactTests {
-        @Test("a path through a remote symbolic link is neither kept nor restored into; nothing is written outside the workspace")
+        @Test("6 MB there and back intact; a path through a remote symbolic link is neither kept nor restored into; nothing is written outside")
         func linksOnTheHost() throws {
             let server = try SSHServer()
             defer { server.stop() }
@@ -25,6 +25,8 @@ extension RealExecutorSuites {
                       - run: |
                           ln -s \(marks) outside
                           mkdir -p dist && echo "v2" > dist/app.txt
+                          head -c 6000000 /dev/urandom > dist/big.bin
+                          echo "sum=$(cksum < dist/big.bin)"
                       - uses: actions/upload-artifact@v4
                         with: { name: ok, path: dist/ }
                       - name: Upload through link
@@ -46,7 +48,9 @@ extension RealExecutorSuites {
                         continue-on-error: true
                       - uses: actions/download-artifact@v4
                         with: { name: ok, path: in }
-                      - run: echo "read=$(cat in/dist/app.txt)"
+                      - run: |
+                          echo "read=$(cat in/dist/app.txt)"
+                          echo "sum=$(cksum < in/dist/big.bin)"
                 """)
             let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             let out = result.stdout
@@ -55,6 +59,9 @@ extension RealExecutorSuites {
             #expect(out.contains("step 'Upload missing': artifact 'y': 'nothing/here' does not exist in the workspace"))
             #expect(out.contains("step 'Download through link': artifact 'ok': path 'outside/got' leads outside the job's workspace"))
             #expect(out.contains("[deploy] read=v2\n"))
+            // 6 MB of random bytes went there and back intact.
+            let sums = out.split(separator: "\n").filter { $0.contains("] sum=") }.map { $0.split(separator: "=").last.map(String.init) ?? "" }
+            #expect(sums.count == 2 && sums[0] == sums[1], "\(sums)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: marks) == ["secret.txt"], "written outside the workspace")
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty, "the remote run folder is left")
         }
