@@ -72,6 +72,10 @@ public final class PutSource: @unchecked Sendable {
     public struct Outcome: Sendable {
         /// Nil when the archive came complete, valid, and was closed with OK.
         public var failure: String?
+        /// What the guard refused in the archive, if anything (then also in `failure`).
+        public var violation: String?
+        /// Whether a write failed because the reader was gone (the extracting process ended).
+        public var readerGone: Bool
         public var status: nxa_status
         public var files: Int
         public var bytes: Int
@@ -80,6 +84,7 @@ public final class PutSource: @unchecked Sendable {
     struct State {
         var guardian: TarGuard
         var outcome: Outcome?
+        var readerGone = false
         var waiters: [CheckedContinuation<Outcome, Never>] = []
     }
 
@@ -184,6 +189,7 @@ public final class PutSource: @unchecked Sendable {
             }
             if sent < 0 && errno == EINTR { continue }
             guard sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else {
+                state.withLock { $0.readerGone = true }
                 return NXA_STATUS_FAILED  // the reader is gone (EPIPE): the extraction ended
             }
             // Back-pressure: wait for room, at most until a cancel or the deadline.
@@ -217,7 +223,8 @@ public final class PutSource: @unchecked Sendable {
             } else {
                 failure = state.guardian.finish()
             }
-            let outcome = Outcome(failure: failure, status: status, files: state.guardian.files, bytes: state.guardian.bytes)
+            let outcome = Outcome(failure: failure, violation: state.guardian.violation, readerGone: state.readerGone, status: status,
+                                  files: state.guardian.files, bytes: state.guardian.bytes)
             state.outcome = outcome
             let waiters = state.waiters
             state.waiters = []

@@ -113,6 +113,16 @@ public enum FilesTransfer {
             await discard()
             throw CancellationError()
         }
+        // The first reason wins: what the guard refused, then tar's own failure (which makes the
+        // host's writes fail and the stream look aborted), then an aborted or incomplete stream.
+        if let violation = outcome.violation {
+            await discard()
+            throw OperationFailure(message: "put refused, nothing was changed: \(violation)")
+        }
+        if extracted.status != 0 && (outcome.status == NXA_STATUS_OK || outcome.readerGone) {
+            await discard()
+            throw OperationFailure(message: "put failed, nothing was changed: tar -x exited \(extracted.status): \(lastLines(extracted.errors))")
+        }
         if let failure = outcome.failure {
             await discard()
             if outcome.status == NXA_STATUS_CANCELLED { throw CancellationError() }
