@@ -316,6 +316,35 @@ extension FilesInterfaceTests {
     }
 }
 
+extension FilesInterfaceTests {
+    @Test("include and exclude globs: '*' and '?' within a folder, '**' across folders, a matched folder brings its contents")
+    func globs() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        for path in ["src/a.js", "src/lib/b.js", "src/lib/c.txt", "build/out.o", "build/sub/x.o", "top.js", "notes.log", "a+b (1).txt"] {
+            let full = started.workspace + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try "x".write(toFile: full, atomically: false, encoding: .utf8)
+        }
+        func names(_ include: [String]?, _ exclude: [String]? = nil) async throws -> [String] {
+            let sink = TreeCollector()
+            _ = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "", include: include, exclude: exclude)]), into: sink)
+            return try sink.names().filter { !$0.hasSuffix("/") }  // folders come too when they match
+        }
+        #expect(try await names(["**/*.js"]) == ["src/a.js", "src/lib/b.js", "top.js"])
+        #expect(try await names(["*.js"]) == ["top.js"])
+        #expect(try await names(["src/**"], ["**/*.txt"]) == ["src/a.js", "src/lib/b.js"])
+        #expect(try await names(nil, ["build", "*.log", "src"]) == ["a+b (1).txt", "top.js"])
+        #expect(try await names(["build/s?b"]) == ["build/sub/x.o"])
+        #expect(try await names(["a+b (1).txt"], ["nothing"]) == ["a+b (1).txt"])
+        await executor.finishJob(job)
+    }
+}
+
 @Suite("Files interface of the oci executor: in the container for its own paths, on this machine for the mounted workspace")
 struct OCIFilesInterfaceTests {
     @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")

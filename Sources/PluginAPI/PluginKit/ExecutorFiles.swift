@@ -227,21 +227,74 @@ public enum FilesTransfer {
 
     // MARK: get
 
-    /// An include pattern as the get script takes it: "**" (everything), or a literal relative
-    /// path (a folder with everything in it, for "DIR/**").
-    static func include(_ pattern: String) throws -> String {
-        var text = pattern
-        if text == "**" { return "**" }
-        if text.hasSuffix("/**") { text.removeLast(3) }
+    /// A pattern relative to its root, checked and without "./" or a trailing "/".
+    static func pattern(_ text: String, what: String) throws -> String {
         let parts = text.split(separator: "/").filter { $0 != "." }
-        guard !text.hasPrefix("/"), !parts.contains(".."), !text.contains("\n") else {
-            throw OperationFailure(message: "include '\(pattern)' must be a relative path inside its root")
+        guard !text.hasPrefix("/"), !parts.contains(".."), !text.contains("\n"), !text.contains("\0") else {
+            throw OperationFailure(message: "\(what) '\(text)' must be a relative path inside its root")
         }
-        guard !text.contains(where: { "*?[".contains($0) }) else {
-            throw OperationFailure(message: "include pattern '\(pattern)' is not supported yet",
-                                   hint: "this version takes '**', literal paths and 'DIR/**'")
+        return parts.joined(separator: "/")
+    }
+
+    static func isGlob(_ text: String) -> Bool { text.contains(where: { "*?[".contains($0) }) }
+
+    /// An include as the get script's direct mode takes it: "**" (everything) or a literal path
+    /// (with everything under it; "DIR/**" is DIR); nil when it needs the filter.
+    static func literalInclude(_ pattern: String) -> String? {
+        if pattern == "**" || pattern.isEmpty { return "**" }
+        var text = pattern
+        if text.hasSuffix("/**") { text.removeLast(3) }
+        return isGlob(text) ? nil : text
+    }
+
+    /// A glob as a POSIX extended regular expression on a root-relative path: "*" and "?" stay in
+    /// one folder, "**" crosses folders ("**/" also matches nothing), anything else is itself.
+    static func regex(_ glob: String) -> String {
+        var out = "^"
+        let characters = Array(glob)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character == "*" {
+                if index + 1 < characters.count, characters[index + 1] == "*" {
+                    if index + 2 < characters.count, characters[index + 2] == "/" {
+                        out += "(.*/)?"
+                        index += 3
+                    } else {
+                        out += ".*"
+                        index += 2
+                    }
+                    continue
+                }
+                out += "[^/]*"
+            } else if character == "?" {
+                out += "[^/]"
+            } else if character.isLetter || character.isNumber || "/-_ ".contains(character) {
+                out.append(character)
+            } else if "\\^]".contains(character) {
+                out += "\\" + String(character)
+            } else {
+                out += "[" + String(character) + "]"
+            }
+            index += 1
         }
-        return parts.isEmpty ? "**" : parts.joined(separator: "/")
+        return out + "$"
+    }
+
+    /// The get script's arguments for one root: name, path, the direct includes, and the filter
+    /// ("" in direct mode; else the include and exclude expressions on two lines). A path is taken
+    /// when it or a folder above it matches an include, and none of them matches an exclude.
+    static func getArguments(_ root: FilesGetRoot) throws -> [String] {
+        try checkPath(root.path)
+        let includes = try (root.include ?? ["**"]).map { try pattern($0, what: "include") }
+        let excludes = try (root.exclude ?? []).map { try pattern($0, what: "exclude") }
+        let direct = includes.map(literalInclude)
+        if excludes.isEmpty, direct.allSatisfy({ $0 != nil }) {
+            return [root.name, root.path, direct.compactMap { $0 }.joined(separator: "\n"), ""]
+        }
+        let include = includes.contains("**") || includes.contains("") ? "" : includes.map { "(" + regex($0) + ")" }.joined(separator: "|")
+        let exclude = excludes.map { "(" + regex($0) + ")" }.joined(separator: "|")
+        return [root.name, root.path, "**", include + "\n" + exclude + "\n"]
     }
 
     public static func get(_ request: FilesGet, into stream: StreamWriter, shell: JobShell, context: OperationContext) async throws -> FilesGetResult {
@@ -251,14 +304,7 @@ public enum FilesTransfer {
         }
         let staging = staging(shell, "get", context.id)
         var arguments = [shell.workspace, staging]
-        for root in request.roots {
-            try checkPath(root.path)
-            if let exclude = root.exclude, !exclude.isEmpty {
-                throw OperationFailure(message: "exclude patterns are not supported yet (root '\(root.path)')")
-            }
-            let includes = try (root.include ?? ["**"]).map(include)
-            arguments += [root.name, root.path, includes.joined(separator: "\n")]
-        }
+        for root in request.roots { arguments += try getArguments(root) }
         // What goes out is checked like what comes in, and counted.
         let counter = GuardBox(TarGuard(rootNames: names))
         let produced: JobShell.Outcome
@@ -308,18 +354,19 @@ public enum FilesTransfer {
 
         ws=$1 g=$2
         shift 2
-        single=0
-        [ $# -eq 3 ] && [ -z "$1" ] && single=1
+        single=0 filtered=0
+        [ $# -eq 4 ] && [ -z "$1" ] && single=1
         rm -rf "$g" && mkdir -p "$g" || exit 70
         : > "$g/list"
         i=0 transforms=
-        while [ $# -ge 3 ]; do
-          name=$1 path=$2 includes=$3
-          shift 3
+        while [ $# -ge 4 ]; do
+          name=$1 path=$2 includes=$3 filter=$4
+          shift 4
           resolve "$path"
           if [ ! -d "$abs" ]; then printf 'NXA-MISSING %s\\n' "$path" >&2; continue; fi
           i=$((i + 1))
           ln -s "$abs" "$g/r$i" || exit 70
+          if [ -n "$filter" ]; then printf '%s' "$filter" > "$g/re.$i"; filtered=1; fi
           if [ -n "$name" ]; then to="$name/"; else to=; fi
           transforms="$transforms
         --transform=s|^r$i/\\./|$to|S"
@@ -349,13 +396,36 @@ public enum FilesTransfer {
           unset IFS
           # Every entry, folders before their contents, links not followed; devices, fifos and
           # sockets are left out and counted.
+          # A root with a filter keeps the paths that it or a folder above matches (re.N: the
+          # include expression, "" for all, then the exclude expression).
           while IFS= read -r m; do
-            find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print
+            n=${m%%/*}
+            if [ -f "re.${n#r}" ]; then
+              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
+                inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
+                  $0 == "NXA-SKIP" { print; next }
+                  {
+                    q = substr($0, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
+                    while (q != "") {
+                      if (ENVIRON["inc"] != "" && q ~ ENVIRON["inc"]) ok = 1
+                      if (ENVIRON["exc"] != "" && q ~ ENVIRON["exc"]) bad = 1
+                      at = match(q, /\\/[^\\/]*$/)
+                      if (at == 0) break
+                      q = substr(q, 1, at - 1)
+                    }
+                    if (ok && !bad) print
+                  }'
+            else
+              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print
+            fi
           done < list > all
           printf 'NXA-SKIPPED %s\\n' "$(grep -c '^NXA-SKIP$' all)" >&2
           grep -v '^NXA-SKIP$' all > entries
           tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T entries
           status=$?
+        elif [ "$filtered" = 1 ]; then
+          echo "NXA-ERROR include globs and excludes need GNU tar where the job runs" >&2
+          status=71
         elif [ "$single" = 1 ]; then
           # Another tar (busybox): one root named "", members as arguments, its own format.
           set -- $(sed 's|^r1/\\./||' list)
