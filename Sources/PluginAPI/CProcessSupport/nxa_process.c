@@ -55,13 +55,8 @@ static int resolve(const char *argv0, const char *const envp[], char *out) {
     return result;
 }
 
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
-    return nxa_spawn_stdin(argv, envp, cwd, cgroup_procs_fd, -1, pid, stdout_fd, stderr_fd, pid_fd);
-}
-
-int nxa_spawn_stdin(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
-                    int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
     if (!executable) return ENOMEM;
     int rc = resolve(argv[0], envp, executable);

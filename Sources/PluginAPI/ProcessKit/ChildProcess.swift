@@ -37,10 +37,10 @@ public final class ChildProcess: Sendable {
 
     /// Spawn `arguments[0]` (a path, or looked up in the PATH of `environment`) with exactly
     /// `environment`; with `containment`, inside the step's cgroup (entered before exec) and
-    /// carrying its tracking id. `standardInput`: a descriptor the child reads as its fd 0 (the
-    /// caller keeps and closes it), else /dev/null.
+    /// carrying its tracking id. `inputDescriptor`: a descriptor the child reads as its standard
+    /// input (the caller keeps and closes it), else /dev/null.
     public init(arguments: [String], environment: [String: String], directory: String?,
-                containment: StepContainment? = nil, standardInput: Int32? = nil) throws(SpawnError) {
+                containment: StepContainment? = nil, inputDescriptor: Int32? = nil) throws(SpawnError) {
         var pid: pid_t = 0
         var out: Int32 = -1
         var err: Int32 = -1
@@ -56,11 +56,11 @@ public final class ChildProcess: Sendable {
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
         let rc = withCStringArray(arguments) { argv in
             withCStringArray(envStrings) { envp in
-                let input = standardInput ?? -1
+                let input = inputDescriptor ?? -1
                 if let directory {
-                    return directory.withCString { nxa_spawn_stdin(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
+                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
                 }
-                return nxa_spawn_stdin(argv, envp, nil, cgroupFD, input, &pid, &out, &err, &pidFD)
+                return nxa_spawn(argv, envp, nil, cgroupFD, input, &pid, &out, &err, &pidFD)
             }
         }
         guard rc == 0 else { throw SpawnError(command: arguments.first ?? "", errno: rc) }

@@ -28,7 +28,7 @@ public enum StreamingCommand {
         let stopped = Atomic<Bool>(false)
         let errors = Mutex<[UInt8]>([])
         let termination = try await runProcess(
-            arguments: arguments, environment: environment, directory: nil, grace: .seconds(2), standardInput: input,
+            arguments: arguments, environment: environment, directory: nil, grace: .seconds(2), inputDescriptor: input,
             drainAfterExit: .seconds(24 * 3600),
             onStart: { process in
                 child.withLock { $0 = process }

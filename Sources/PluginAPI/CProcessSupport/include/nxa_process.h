@@ -9,8 +9,8 @@
 
 /*
  * Spawn `argv[0]` (a path, or a name searched in envp's PATH) with `envp`, in `cwd` (NULL:
- * inherit), as the leader of a new process group, stdin from /dev/null, stdout and stderr to
- * fresh pipes, every other descriptor closed, all signal dispositions reset to default and the
+ * inherit), as the leader of a new process group, stdin from `stdin_fd` (-1: /dev/null; the
+ * caller keeps and closes it), stdout and stderr to fresh pipes, every other descriptor closed, all signal dispositions reset to default and the
  * signal mask cleared. When `cgroup_procs_fd` >= 0 (an open `cgroup.procs` of a cgroup v2), the
  * child moves itself into that cgroup before it execs, so nothing it starts can be outside it.
  *
@@ -19,14 +19,8 @@
  * On failure returns an errno value (also for a failed exec or cgroup move); nothing is left
  * open and no child is left running.
  */
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
-
-/* nxa_spawn with standard input read from `stdin_fd` (a pipe or socket end the caller keeps
- * and closes after the call; it is duplicated onto fd 0 in the child) instead of /dev/null;
- * `stdin_fd` -1 is /dev/null, exactly nxa_spawn. */
-int nxa_spawn_stdin(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd,
-                    int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
 /* pidfd_open(pid): a descriptor that keeps naming this process even if its pid is reused; -1 on error. */
 int nxa_pidfd_open(pid_t pid);
