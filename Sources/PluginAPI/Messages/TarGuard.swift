@@ -64,14 +64,13 @@ public struct TarGuard: Sendable {
                 }
             case .data(let remaining, let padding, let keep):
                 let take = min(remaining + padding, count - index)
-                if let keep {
+                if keep != nil {
                     let content = min(take, remaining)
                     if kept.count + content > Self.maxExtendedHeader {
                         violation = "an extended header of the archive is larger than \(Self.maxExtendedHeader) bytes"
                         break
                     }
                     kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index..<(index + content)]))
-                    _ = keep
                 }
                 index += take
                 let left = remaining + padding - take
