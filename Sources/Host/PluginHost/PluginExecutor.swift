@@ -218,10 +218,13 @@ extension PluginExecutor: ExecutorFileTransfer {
             }, request, sink: nil, as: FilesPutResult.self, deadline: Self.filesDeadline,
             what: "putting files into job '\(request.jobKey)'",
             onAccepted: { _ in
-                guard let stream = slot.stream.map(HostStreamWriter.init) else {
-                    HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "files put accepted without a stream")
+                guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
+                    // Nothing the host can write: the operation ends at its deadline or its cancel.
+                    HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "files put accepted without a usable stream")
+                    slot.stream = nil
                     return
                 }
+                let stream = HostStreamWriter(raw)
                 // The host is the writer: a thread of its own writes and closes (stream.h rules 2 and 4).
                 Thread.detachNewThread {
                     let writer = stream

@@ -509,6 +509,11 @@ extension PluginExport {
                         return NXA_STATUS_INVALID_ARGUMENT
                     }
                     guard let request = PluginExport.decode(FilesGet.self, json, length, error) else { return NXA_STATUS_INVALID_ARGUMENT }
+                    // The writer reads no field beyond the creator's struct_size (stream.h).
+                    guard Int(stream.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
+                        PluginExport.fill(error, "files get: the stream struct is \(stream.pointee.struct_size) bytes, too small")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
                     let writer = StreamWriter(stream)
                     box.start(op) { context in
                         do {
