@@ -122,6 +122,7 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[build] building on Linux as "), "\(result.stdout)")
         #expect(result.stdout.contains("[build] the project came along\n"))
         #expect(result.stdout.contains("[report] build on the remote host gave a stamp\n"))
+        #expect(result.stdout.contains("[report] the artifact says 'built on Linux'\n"))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []).filter { $0.hasPrefix("nixactions-") }.isEmpty)
     }
 }

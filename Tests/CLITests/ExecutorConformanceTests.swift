@@ -60,6 +60,32 @@ extension RealExecutorSuites {
                 if: always()
                 steps:
                   - run: echo "main gave ${{ needs.main.outputs.value }} result ${{ needs.main.result }}"
+              upload:
+                runs-on: conformance
+                artifacts:
+                  keep: [dist/]
+                steps:
+                  - run: |
+                      mkdir -p dist/sub
+                      echo "artifact v1" > dist/app.txt
+                      echo "nested" > dist/sub/more.txt
+                      ln -s app.txt dist/link.txt
+                      echo "report 7" > report.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: report, path: report.txt }
+              download:
+                runs-on: conformance
+                needs: upload
+                artifacts:
+                  restore:
+                    - { job: upload, path: in }
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: report, path: got }
+                  - run: |
+                      echo "restored=$(cat in/dist/app.txt) nested=$(cat in/dist/sub/more.txt) link=$(readlink in/dist/link.txt)"
+                      echo "downloaded=$(cat got/report.txt)"
+                      [ ! -e in/report.txt ] && echo "only kept paths travel"
             """
 
         /// The expected lines, whatever the executor.
@@ -73,6 +99,12 @@ extension RealExecutorSuites {
             "[main] error: step 'times out' timed out after 2s; its process tree was ended\n",
             "[main] cleanup ran after the timeout\n",
             "[after] main gave forty-two result failure\n",
+            // Artifacts both ways (the ssh executor moves them through its files interface).
+            "[upload] uploaded artifact 'report': report.txt\n",
+            "[download] downloaded artifact 'report'\n",
+            "[download] restored=artifact v1 nested=nested link=app.txt\n",
+            "[download] downloaded=report 7\n",
+            "[download] only kept paths travel\n",
         ]
 
         /// A run folder, the executor's settings for `target` and what it needs running.

@@ -13,7 +13,7 @@ struct PluginLoaderTests {
         #expect(plugin.kinds == ["executor"])
         #expect(plugin.version == "0.1.0")
         #expect(plugin.abiMajor == 1)
-        #expect(plugin.interfaces == [executorInterfaceV1])
+        #expect(plugin.interfaces == [executorInterfaceV1, executorFilesInterfaceV1])
         #expect(plugin.toolchain.hasPrefix("swift-6."))
         #expect(plugin.path.hasSuffix("libnixactions-plugin-local.so"))
     }

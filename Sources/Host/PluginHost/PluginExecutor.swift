@@ -9,6 +9,8 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     let plugin: LoadedPlugin
     let table: UnsafePointer<nxa_executor_v1>
     let instance: UnsafeMutableRawPointer
+    /// The plugin's "nixactions.executor.files/1" table, when it answers it (ABI 1.2).
+    let filesTable: UnsafePointer<nxa_executor_files_v1>?
 
     init(plugin: LoadedPlugin, configuration: ExecutorConfiguration) throws {
         guard let raw = plugin.interface(executorInterfaceV1) else {
@@ -20,6 +22,14 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         self.plugin = plugin
         self.table = table
+        if let files = plugin.interface(executorFilesInterfaceV1)?.assumingMemoryBound(to: nxa_executor_files_v1.self) {
+            guard Int(files.pointee.struct_size) >= MemoryLayout<nxa_executor_files_v1>.size else {
+                throw EngineError("plugin '\(plugin.id)' has a files table of \(files.pointee.struct_size) bytes, too small for \(executorFilesInterfaceV1)")
+            }
+            filesTable = files
+        } else {
+            filesTable = nil
+        }
         let json = try JSONEncoder().encode(configuration)
         var instance: UnsafeMutableRawPointer?
         let (status, message) = Self.callWithError { error in
@@ -75,7 +85,8 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     /// or past `deadline`, is abandoned: the host stops waiting and says so, and the run goes on.
     func perform<Request: Encodable, Response: Decodable>(
         _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
-        cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation"
+        cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
+        onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
         let runtime = HostRuntime.shared
         let op = runtime.makeOperation()
@@ -104,6 +115,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
                 let (accepted, message) = Self.callWithError { error in
                     json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
                 }
+                if accepted == NXA_STATUS_OK { onAccepted?(op) }
                 if accepted != NXA_STATUS_OK {
                     let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
                     runtime.complete(op, status: accepted, result: failure)
@@ -138,6 +150,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
     }
 
+    /// How long moving one tree into or out of a job may take.
+    static let filesDeadline: Duration = .seconds(3600)
+
     func startJob(_ job: JobSpec) async throws -> JobStarted {
         try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
                           what: "starting job '\(job.displayName)'")
@@ -163,6 +178,91 @@ final class PluginExecutor: Executor, @unchecked Sendable {
             }
         }
         await cleanup.value
+    }
+}
+
+extension PluginExecutor: ExecutorFileTransfer {
+    var files: (any ExecutorFileTransfer)? { filesTable == nil ? nil : self }
+
+    func putTree(_ request: FilesPut, produce: @escaping @Sendable (any TreeWriter) throws -> Void) async throws -> FilesPutResult {
+        let slot = StreamSlot()
+        let writing = Completion()
+        let result: Result<FilesPutResult, any Error>
+        do {
+            result = .success(try await putOperation(request, slot: slot, plugin: plugin, writing: writing, produce: produce))
+        } catch {
+            result = .failure(error)
+        }
+        if slot.stream != nil {
+            // The producer reads engine files (an artifact's folder): do not return while it runs.
+            // The plugin fails its writes once the put ended, so this is short; a plugin that does
+            // not is waited for no longer than a cancelled operation is.
+            let timer = Task.detached { try? await Task.sleep(for: Self.afterCancel); writing.signal() }
+            await writing.wait()
+            timer.cancel()
+        }
+        return try result.get()
+    }
+
+    private func putOperation(
+        _ request: FilesPut, slot: StreamSlot, plugin: LoadedPlugin, writing: Completion,
+        produce: @escaping @Sendable (any TreeWriter) throws -> Void
+    ) async throws -> FilesPutResult {
+        guard let filesTable else { throw EngineError("executor '\(plugin.id)' cannot move files into its jobs") }
+        return try await perform(
+            { instance, op, json, length, error in
+                var out: UnsafePointer<nxa_stream>?
+                let status = filesTable.pointee.put(instance, op, json, length, &out, error)
+                if status == NXA_STATUS_OK { slot.stream = out }
+                return status
+            }, request, sink: nil, as: FilesPutResult.self, deadline: Self.filesDeadline,
+            what: "putting files into job '\(request.jobKey)'",
+            onAccepted: { _ in
+                guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
+                    // Nothing the host can write: the operation ends at its deadline or its cancel.
+                    HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "files put accepted without a usable stream")
+                    slot.stream = nil
+                    return
+                }
+                let stream = HostStreamWriter(raw)
+                // The host is the writer: a thread of its own writes and closes (stream.h rules 2 and 4).
+                Thread.detachNewThread {
+                    let writer = stream
+                    defer { writing.signal() }
+                    do {
+                        try produce(writer)
+                        writer.close(NXA_STATUS_OK)
+                    } catch {
+                        let status = writer.refusal == NXA_STATUS_OK ? NXA_STATUS_FAILED : writer.refusal
+                        writer.close(status, message: "\(error)")
+                    }
+                }
+            })
+    }
+
+    func getTree(_ request: FilesGet, into sink: any TreeSink) async throws -> FilesGetResult {
+        guard let filesTable else { throw EngineError("executor '\(plugin.id)' cannot move files out of its jobs") }
+        let stream = HostStream(sink: sink)
+        do {
+            let result = try await perform(
+                { instance, op, json, length, error in
+                    stream.op.store(op, ordering: .releasing)
+                    let status = filesTable.pointee.get(instance, op, json, length, UnsafePointer(stream.stream), error)
+                    // Not taken: the host is still the writer, and closes it (stream.h).
+                    if status != NXA_STATUS_OK { stream.abandonUntaken("the executor refused the get") }
+                    return status
+                }, request, sink: nil, as: FilesGetResult.self, deadline: Self.filesDeadline,
+                what: "getting files out of job '\(request.jobKey)'")
+            if !stream.closed.load(ordering: .acquiring) {
+                stream.end(NXA_STATUS_FAILED, "the executor completed its get without closing the stream")
+                throw EngineError("executor '\(plugin.id)' completed a get without closing its stream")
+            }
+            return result
+        } catch {
+            // Whatever the plugin does later, the engine's sink is told once.
+            stream.end(NXA_STATUS_FAILED, "\(error)")
+            throw error
+        }
     }
 }
 

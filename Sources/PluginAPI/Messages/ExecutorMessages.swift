@@ -64,6 +64,10 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// and `runner.arch` (`X64`, `ARM64`, `X86`, `ARM`); nil: the host's own.
     public var os: String?
     public var arch: String?
+    /// True when `workspace` and `temporaryDirectory` are folders of the host's machine at the
+    /// same paths (the local executor; the oci executor mounts them): the host may then copy
+    /// files there itself. Otherwise files move only through "nixactions.executor.files/1".
+    public var hostPaths: Bool?
 
     public init(workspace: String, temporaryDirectory: String) {
         self.workspace = workspace
@@ -191,6 +195,7 @@ extension JobStarted: FastJSONMessage {
         writer.key("temporaryDirectory"); writer.string(temporaryDirectory)
         if let os { writer.key("os"); writer.string(os) }
         if let arch { writer.key("arch"); writer.string(arch) }
+        if let hostPaths { writer.key("hostPaths"); writer.bool(hostPaths) }
         writer.endObject()
     }
 
@@ -198,6 +203,7 @@ extension JobStarted: FastJSONMessage {
         self.init(workspace: try json.string("workspace", of: "JobStarted"),
                   temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"),
                   os: try json.optionalString("os", of: "JobStarted"), arch: try json.optionalString("arch", of: "JobStarted"))
+        hostPaths = try json.optionalBool("hostPaths", of: "JobStarted")
     }
 }
 

@@ -254,6 +254,12 @@ extension JSONValue {
         return flag
     }
 
+    func optionalBool(_ name: String, of type: String) throws -> Bool? {
+        guard let value = optionalMember(name) else { return nil }
+        guard case .bool(let flag) = value else { throw MessageDecodingError("\(type): '\(name)' is not a boolean") }
+        return flag
+    }
+
     static func strings(_ value: JSONValue, _ name: String, of type: String) throws -> [String] {
         guard case .array(let items) = value else { throw MessageDecodingError("\(type): '\(name)' is not an array") }
         return try items.map {

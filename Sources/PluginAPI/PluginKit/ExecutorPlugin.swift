@@ -28,6 +28,14 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
 
     /// Remove everything the job left behind. Idempotent.
     func finishJob(_ job: JobSpec, context: OperationContext) async throws
+
+    /// True when a job's workspace and temporary folder are folders of the host's machine at the
+    /// same paths (`JobStarted.hostPaths`, set by the kit): the host may copy files there itself.
+    var sharesHostPaths: Bool { get }
+}
+
+extension ExecutorPlugin {
+    public var sharesHostPaths: Bool { false }
 }
 
 /// What a plugin library declares about itself.

@@ -87,6 +87,7 @@ public enum PluginExport {
     private static func makeDescriptor(_ declaration: PluginDeclaration) -> UnsafeMutablePointer<nxa_plugin> {
         var interfaces: [String] = []
         if declaration.executor != nil { interfaces.append(executorInterfaceV1) }
+        if declaration.executor is any ExecutorFiles.Type { interfaces.append(executorFilesInterfaceV1) }
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
@@ -115,6 +116,8 @@ public enum PluginExport {
                     switch String(cString: interfaceID) {
                     case executorInterfaceV1 where declaration.executor != nil:
                         return UnsafeRawPointer(PluginExport.executorInterface())
+                    case executorFilesInterfaceV1 where declaration.executor is any ExecutorFiles.Type:
+                        return UnsafeRawPointer(PluginExport.filesInterface())
                     case NXA_FUNCTIONS_INTERFACE_V1 where !declaration.functions.isEmpty:
                         return UnsafeRawPointer(PluginExport.functionsInterface(declaration.functions))
                     case secretsInterfaceV1 where declaration.secrets != nil:
@@ -194,6 +197,8 @@ extension PluginExport {
             return (NXA_STATUS_CANCELLED, encode(OperationFailure(message: "cancelled")))
         } catch let failure as OperationFailure {
             return (NXA_STATUS_FAILED, encode(failure))
+        } catch let failure as StatusFailure {
+            return (failure.status, encode(failure.failure))
         } catch {
             return (NXA_STATUS_FAILED, encode(OperationFailure(message: String(describing: error))))
         }
@@ -282,7 +287,11 @@ extension PluginExport {
                     guard let box = PluginExport.box(instance),
                         let job = PluginExport.decode(JobSpec.self, json, length, error)
                     else { return NXA_STATUS_INVALID_ARGUMENT }
-                    box.start(op) { context in try await box.executor.startJob(job, context: context) }
+                    box.start(op) { context in
+                        var started = try await box.executor.startJob(job, context: context)
+                        if box.executor.sharesHostPaths, started.hostPaths == nil { started.hostPaths = true }
+                        return started
+                    }
                     return NXA_STATUS_OK
                 },
                 run_step: { instance, op, json, length, error in

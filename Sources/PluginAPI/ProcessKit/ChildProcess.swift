@@ -37,9 +37,10 @@ public final class ChildProcess: Sendable {
 
     /// Spawn `arguments[0]` (a path, or looked up in the PATH of `environment`) with exactly
     /// `environment`; with `containment`, inside the step's cgroup (entered before exec) and
-    /// carrying its tracking id. Its standard input is `standardInput` (a file), else /dev/null.
+    /// carrying its tracking id. Its standard input: `inputDescriptor` (the caller keeps and closes
+    /// it), else the file `standardInput`, else /dev/null.
     public init(arguments: [String], environment: [String: String], directory: String?,
-                containment: StepContainment? = nil, standardInput: String? = nil) throws(SpawnError) {
+                containment: StepContainment? = nil, standardInput: String? = nil, inputDescriptor: Int32? = nil) throws(SpawnError) {
         var pid: pid_t = 0
         var out: Int32 = -1
         var err: Int32 = -1
@@ -54,17 +55,18 @@ public final class ChildProcess: Sendable {
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
         var inputFD: Int32 = -1
-        if let standardInput {
+        if inputDescriptor == nil, let standardInput {
             inputFD = open(standardInput, O_RDONLY | O_CLOEXEC)
             if inputFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
         }
         defer { if inputFD >= 0 { close(inputFD) } }
         let rc = withCStringArray(arguments) { argv in
             withCStringArray(envStrings) { envp in
+                let input = inputDescriptor ?? inputFD
                 if let directory {
-                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, inputFD, &pid, &out, &err, &pidFD) }
+                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
                 }
-                return nxa_spawn(argv, envp, nil, cgroupFD, inputFD, &pid, &out, &err, &pidFD)
+                return nxa_spawn(argv, envp, nil, cgroupFD, input, &pid, &out, &err, &pidFD)
             }
         }
         guard rc == 0 else { throw SpawnError(command: arguments.first ?? "", errno: rc) }

@@ -6,6 +6,10 @@ import Foundation
 /// step's containment), SIGKILL after `grace`. The function returns once the process has been
 /// reaped; background processes it left stay in `containment` until the job's cleanup.
 /// - Parameters:
+///   - standardInput: a file the process reads as its standard input (nil: /dev/null).
+///   - inputDescriptor: a descriptor the process reads as its standard input, before `standardInput`.
+///   - drainAfterExit: how long output is still read after the process exited (see
+///     `ChildProcess.wait`); a stream whose every byte counts (an archive) passes a long time.
 ///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
 /// - Returns: how the process ended.
 /// - Throws: `SpawnError` when it could not start.
@@ -16,17 +20,19 @@ public func runProcess(
     grace: Duration = .seconds(5),
     containment: StepContainment? = nil,
     standardInput: String? = nil,
+    inputDescriptor: Int32? = nil,
+    drainAfterExit: Duration = .milliseconds(200),
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
     let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,
-                                 standardInput: standardInput)
+                                 standardInput: standardInput, inputDescriptor: inputDescriptor)
     onStart(child)
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
             // A blocking wait: on a reused thread of its own, never on Swift's cooperative pool.
             WaiterPool.shared.run {
-                continuation.resume(returning: child.wait(onOutput: onOutput))
+                continuation.resume(returning: child.wait(drainAfterExit: drainAfterExit, onOutput: onOutput))
             }
         }
     } onCancel: {

@@ -22,6 +22,40 @@ public protocol Executor: Sendable {
     func startJob(_ job: JobSpec) async throws -> JobStarted
     func runStep(_ step: StepSpec, output: any StepOutputSink) async throws -> StepResult
     func finishJob(_ job: JobSpec) async
+    /// How trees move into and out of this executor's jobs, when it can (nil: only a workspace
+    /// on this machine can be used directly).
+    var files: (any ExecutorFileTransfer)? { get }
+}
+
+extension Executor {
+    public var files: (any ExecutorFileTransfer)? { nil }
+}
+
+/// Moving a tree into a job (`putTree`) and out of it (`getTree`) as an uncompressed pax tar
+/// archive (the plugin interface "nixactions.executor.files/1"). Like steps, both are cancelled
+/// by cancelling the awaiting task, and have a deadline. Only between the job's start and its
+/// finish, never overlapping another operation of the job.
+public protocol ExecutorFileTransfer: Sendable {
+    /// Put a tree into the job: `produce` writes the archive (on a thread of its own, where it may
+    /// block) and returns, or throws to abort; nothing is changed in the job unless the whole
+    /// archive arrived and is valid.
+    func putTree(_ request: FilesPut, produce: @escaping @Sendable (any TreeWriter) throws -> Void) async throws -> FilesPutResult
+    /// Get a tree out of the job into `sink`, which is closed before this returns.
+    func getTree(_ request: FilesGet, into sink: any TreeSink) async throws -> FilesGetResult
+}
+
+/// What `putTree`'s producer writes the archive with. `write` blocks while the receiver has no
+/// room, and throws when it gave up (then stop).
+public protocol TreeWriter {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+/// Where `getTree` sends the archive: called from the executor's thread, one call at a time;
+/// `write` may block (back-pressure) and returns false to stop the sender; `close` comes exactly
+/// once (complete: the whole archive was sent) and returns promptly.
+public protocol TreeSink: Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool
+    func close(complete: Bool, message: String)
 }
 
 /// Makes executors from plugin ids; the plugin host implements it, tests may too.

@@ -10,7 +10,7 @@ extension JobRunner {
         String(uses.split(separator: "@", maxSplits: 1).first ?? "").lowercased()
     }
 
-    func runAction(_ step: Step, uses: String, name: String, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
+    func runAction(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         var inputs: [String: String] = [:]
         for (key, field) in step.with {
@@ -33,11 +33,11 @@ extension JobRunner {
                     throw EngineError("upload-artifact needs 'with: path'", hint: "e.g. with: { name: dist, path: dist/ }")
                 }
                 let paths = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                try artifacts.keep(paths, from: started.workspace, as: artifact)
+                try await keepArtifact(paths, as: artifact, started: started, executor: executor)
                 reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "uploaded artifact '\(artifact)': \(paths.joined(separator: ", "))"))
             case "actions/download-artifact":
                 let artifact = inputs["name"] ?? "artifact"
-                try artifacts.restore(artifact, into: started.workspace, under: inputs["path"])
+                try await restoreArtifact(artifact, under: inputs["path"], started: started, executor: executor)
                 reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "downloaded artifact '\(artifact)'"))
             default:
                 throw EngineError("unsupported action '\(uses)'")
@@ -70,8 +70,9 @@ extension JobRunner {
 
 /// Artifacts kept by jobs for the jobs after them, in the run directory.
 ///
-/// Works with executors whose workspace is a folder on this machine (`local`); remote executors
-/// will move files through an executor interface of their own.
+/// The store is a folder of this machine. This part copies files itself, for executors whose
+/// workspace is a folder of this machine (`local`, `oci`); for the others the files move through
+/// the executor's files interface (ArtifactTransfer.swift), into and out of the same folders.
 ///
 /// Every path given to `keep` (the files to upload) and to `restore` (the folder to download into)
 /// is relative to the job's workspace and must stay inside it: an absolute path is refused, `.` and

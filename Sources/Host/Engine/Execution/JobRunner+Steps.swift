@@ -94,7 +94,7 @@ extension JobRunner {
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
 
         if let uses = step.uses {
-            await runAction(step, uses: uses.value, name: name, started: started, evaluation: evaluation, allowed: allowed, state: &state)
+            await runAction(step, uses: uses.value, name: name, executor: executor, started: started, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
         guard let run = step.run else { return }

@@ -80,7 +80,7 @@ struct JobRunner: Sendable {
         let base = baseContexts(jobStarted)
         jobAllowsFailure = allowsFailure(job.continueOnError, job.continueOnErrorExpression, context(base, .ok))
         do {
-            try restoreArtifacts(into: jobStarted.workspace)
+            try await restoreArtifacts(started: jobStarted, executor: executor)
         } catch {
             state.succeeded = false
             state.failure = JobFailure(message: "\(error)")
@@ -125,7 +125,7 @@ struct JobRunner: Sendable {
         }
         if state.succeeded, let keep = job.artifacts?.keep, !keep.isEmpty {
             do {
-                try artifacts.keep(keep.map(\.value), from: jobStarted.workspace, as: job.id)
+                try await keepArtifact(keep.map(\.value), as: job.id, started: jobStarted, executor: executor)
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "\(error)")
@@ -245,9 +245,31 @@ struct JobRunner: Sendable {
         return false
     }
 
-    func restoreArtifacts(into workspace: String) throws {
+    func restoreArtifacts(started: JobStarted, executor: any Executor) async throws {
         for restore in job.artifacts?.restore ?? [] {
-            try artifacts.restore(restore.job.value, into: workspace, under: restore.path)
+            try await restoreArtifact(restore.job.value, under: restore.path, started: started, executor: executor)
+        }
+    }
+
+    /// The executor's files interface when artifacts must go through it: its workspace is not a
+    /// folder of this machine (`JobStarted.hostPaths`); nil: the store copies files itself.
+    static func fileTransfer(_ started: JobStarted, _ executor: any Executor) -> (any ExecutorFileTransfer)? {
+        started.hostPaths == true ? nil : executor.files
+    }
+
+    func keepArtifact(_ paths: [String], as name: String, started: JobStarted, executor: any Executor) async throws {
+        if let files = Self.fileTransfer(started, executor) {
+            try await artifacts.keep(paths, as: name, jobKey: planned.key, through: files)
+        } else {
+            try artifacts.keep(paths, from: started.workspace, as: name)
+        }
+    }
+
+    func restoreArtifact(_ name: String, under: String?, started: JobStarted, executor: any Executor) async throws {
+        if let files = Self.fileTransfer(started, executor) {
+            try await artifacts.restore(name, under: under, jobKey: planned.key, through: files)
+        } else {
+            try artifacts.restore(name, into: started.workspace, under: under)
         }
     }
 

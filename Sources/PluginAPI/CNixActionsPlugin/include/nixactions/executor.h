@@ -112,6 +112,9 @@ typedef struct nxa_executor_v1 {
  *
  *  - JobStarted (1.2, optional JSON fields): the job's OS, architecture, workspace and temporary
  *    folder as the executor sees them; `runner.*`, `RUNNER_*` and `GITHUB_WORKSPACE` come from it.
+ *    `hostPaths: true` says the workspace and temporary folder are folders of the host's machine
+ *    at the same paths (a local or mounting executor): the host may then copy files there itself
+ *    instead of going through NXA_EXECUTOR_FILES_INTERFACE_V1.
  */
 
 #endif

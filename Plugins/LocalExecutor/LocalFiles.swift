@@ -1,0 +1,41 @@
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+
+/// The files interface (nixactions/files.h) of the local executor: `sh` and `tar` on this machine,
+/// in the job's folders.
+extension LocalExecutor: ExecutorFiles {
+    func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
+        try await FilesTransfer.put(request, from: source, shell: shell(request.jobKey), context: context)
+    }
+
+    func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult {
+        try await FilesTransfer.get(request, into: stream, shell: shell(request.jobKey), context: context)
+    }
+
+    func shell(_ jobKey: String) -> JobShell {
+        let directory = jobDirectory(jobKey)
+        return JobShell(workspace: directory + "/workspace", temporary: directory + "/tmp") { script, arguments, input, output in
+            try await LocalExecutor.runShell(["/bin/sh", "-c", script, "sh"] + arguments, input: input, output: output)
+        }
+    }
+
+    static func runShell(
+        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: PutSource?,
+        output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    ) async throws -> JobShell.Outcome {
+        do {
+            let outcome = try await StreamingCommand.run(
+                arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
+            return JobShell.Outcome(status: outcome.status, errors: outcome.errors)
+        } catch {
+            throw OperationFailure(message: "cannot run \(arguments.first ?? "sh"): \(String(cString: strerror(error.errno)))")
+        }
+    }
+}
+
+extension LocalExecutor {
+    /// The job's folders are this machine's: the host copies artifacts there itself.
+    var sharesHostPaths: Bool { true }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+
+/// The files interface (nixactions/files.h) of the oci executor. The job's workspace and
+/// temporary folder are folders of this machine mounted at the same paths, so a request whose
+/// roots all lie in them runs `sh` and `tar` here (no tar needed in the image, files owned as the
+/// other workspace files); any other root (`~/…`, an absolute path of the container) runs them in
+/// the container with `ENGINE exec -i` (then the image needs sh and tar; GNU tar for `get`).
+extension OCIExecutor: ExecutorFiles {
+    func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
+        try await FilesTransfer.put(request, from: source, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+    }
+
+    func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult {
+        try await FilesTransfer.get(request, into: stream, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+    }
+
+    func shell(_ jobKey: String, roots: [String]) throws -> JobShell {
+        guard let name = containers.withLock({ $0[jobKey] }) else {
+            throw OperationFailure(message: "oci executor: job '\(jobKey)' has no container")
+        }
+        let directory = jobDirectory(jobKey)
+        let workspace = directory + "/workspace", temporary = directory + "/tmp"
+        let environment = ProcessInfo.processInfo.environment
+        if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }) {
+            return JobShell(workspace: workspace, temporary: temporary) { script, arguments, input, output in
+                try await LocalShell.run(["/bin/sh", "-c", script, "sh"] + arguments, environment: environment, input: input, output: output)
+            }
+        }
+        let engine = self.engine
+        return JobShell(workspace: workspace, temporary: temporary) { script, arguments, input, output in
+            try await LocalShell.run([engine, "exec", "-i", name, "/bin/sh", "-c", script, "sh"] + arguments,
+                                     environment: environment, input: input, output: output)
+        }
+    }
+
+    /// Whether `path` (as the job gives it) is in the workspace or temporary folder on this
+    /// machine too: relative, or absolute inside one of them, without "..".
+    static func isMounted(_ path: String, workspace: String, temporary: String) -> Bool {
+        if path.hasPrefix("~") || path.split(separator: "/").contains("..") { return false }
+        guard path.hasPrefix("/") else { return true }
+        return [workspace, temporary].contains { path == $0 || path.hasPrefix($0 + "/") }
+    }
+}
+
+/// Runs a command for the files interface and maps a failure to start it to an OperationFailure.
+enum LocalShell {
+    static func run(
+        _ arguments: [String], environment: [String: String], input: PutSource?, output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    ) async throws -> JobShell.Outcome {
+        do {
+            let outcome = try await StreamingCommand.run(
+                arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
+            return JobShell.Outcome(status: outcome.status, errors: outcome.errors)
+        } catch {
+            throw OperationFailure(message: "cannot run \(arguments.first ?? "sh"): \(String(cString: strerror(error.errno)))")
+        }
+    }
+}
+
+extension OCIExecutor {
+    /// The workspace and temporary folder are this machine's folders mounted at the same paths.
+    var sharesHostPaths: Bool { true }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Artifacts of a job whose workspace is not a folder of this machine (the ssh executor): the
+/// files move through the executor's files interface as a tar archive, and the artifact store
+/// stays a folder of this machine, the same whatever executor kept or restores an artifact.
+///
+/// The same path rules as `ArtifactStore.keep`/`restore` apply before anything moves: absolute
+/// paths and paths that climb out are refused here; the executor refuses a path that passes
+/// through a symbolic link (keep: it matches nothing, so "does not exist"; restore: the put
+/// fails); the archive that comes back is checked entry by entry (`TarGuard`) before `tar -x`.
+extension ArtifactStore {
+    /// Copy `paths` (relative to the job's workspace) out of the job into artifact `name`.
+    func keep(_ paths: [String], as name: String, jobKey: String, through files: any ExecutorFileTransfer) async throws {
+        let target = try folder(name)
+        var relatives: [(path: String, relative: String)] = []
+        for path in paths { relatives.append((path, try Self.relative(path, artifact: name, role: "path"))) }
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let staging = root + "/.incoming-" + UUID().uuidString
+        try manager.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        defer { try? manager.removeItem(atPath: staging) }
+
+        let includes = relatives.map { $0.relative.isEmpty ? "**" : $0.relative }
+        let request = FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: includes)])
+        let sink = try TarExtractor(into: staging)
+        do {
+            _ = try await files.getTree(request, into: sink)
+        } catch {
+            _ = await sink.finish()
+            throw EngineError("artifact '\(name)': cannot get its files out of the job: \(Self.describe(error))")
+        }
+        if let problem = await sink.finish() {
+            throw EngineError("artifact '\(name)': the files from the job were refused: \(problem)")
+        }
+        for (path, relative) in relatives where !relative.isEmpty {
+            var info = stat()
+            // Only what the archive holds at that path: a link the archive made on the way would lead
+            // the move below anywhere on this machine.
+            guard !Self.passesThroughLink(staging, relative), lstat(Self.join(staging, relative), &info) == 0 else {
+                throw EngineError("artifact '\(name)': '\(path)' does not exist in the workspace",
+                                  hint: "check the path; it is relative to the job's workspace (a symbolic link on the way is not followed)")
+            }
+        }
+        try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+        guard let realTarget = Self.realPath(target) else { throw EngineError("artifact '\(name)': cannot use its folder \(target)") }
+        for (path, relative) in relatives {
+            let source = Self.join(staging, relative)
+            var info = stat()
+            guard lstat(source, &info) == 0 else { continue }  // moved already with a folder that holds it
+            let destination = Self.join(target, relative)
+            guard let realDestination = Self.resolved(destination), Self.isInside(realDestination, realTarget) else {
+                throw EngineError("artifact '\(name)': '\(path)' would be stored outside the artifact's folder",
+                                  hint: "a symbolic link kept earlier in this artifact points elsewhere; keep the folder that holds it instead")
+            }
+            if relative.isEmpty {
+                // The whole workspace: it replaces what the artifact held.
+                try manager.removeItem(atPath: target)
+                try manager.moveItem(atPath: staging, toPath: target)
+                try manager.createDirectory(atPath: staging, withIntermediateDirectories: false)
+                continue
+            }
+            try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try? manager.removeItem(atPath: destination)
+            try manager.moveItem(atPath: source, toPath: destination)
+        }
+    }
+
+    /// Put everything in artifact `name` into the job's workspace (or `under` it).
+    func restore(_ name: String, under: String?, jobKey: String, through files: any ExecutorFileTransfer) async throws {
+        let source = try folder(name)
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw EngineError("no artifact '\(name)' to restore", hint: "the job that keeps it must have succeeded, and be in 'needs'")
+        }
+        var path = ""
+        if let under, !under.isEmpty { path = try Self.relative(under, artifact: name, role: "path") }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
+        let request = FilesPut(jobKey: jobKey, roots: [FilesPutRoot(name: "", path: path)])
+        do {
+            _ = try await files.putTree(request) { writer in try TarProducer.write(folder: source, entries: entries, into: writer) }
+        } catch let error as OperationFailure where error.error.message.contains("passes through the symbolic link") {
+            throw EngineError("artifact '\(name)': path '\(under ?? "")' leads outside the job's workspace (\(error.error.message))",
+                              hint: "artifact paths are relative to the job's workspace and must stay inside it")
+        } catch {
+            throw EngineError("artifact '\(name)': cannot put its files into the job: \(Self.describe(error))")
+        }
+    }
+
+    /// Whether a folder on the way from `base` to `base/relative` (not the last part) is a
+    /// symbolic link.
+    static func passesThroughLink(_ base: String, _ relative: String) -> Bool {
+        var path = base
+        for part in relative.split(separator: "/").dropLast() {
+            path += "/" + part
+            var info = stat()
+            if lstat(path, &info) != 0 { return false }  // missing: nothing to follow
+            if info.st_mode & S_IFMT == S_IFLNK { return true }
+        }
+        return false
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let failure = error as? OperationFailure { return failure.error.message }
+        return String(describing: error)
+    }
+}
+
+/// `tar -x` into a folder of this machine, fed through a socket; every byte is first checked by
+/// a `TarGuard` (no absolute names, no "..", nothing through a link of the archive).
+final class TarExtractor: TreeSink, @unchecked Sendable {
+    private let process = Process()
+    private let writeEnd: Int32
+    private let state = Mutex<(guardian: TarGuard, closed: Bool, complete: Bool, message: String)>(
+        (TarGuard(rootNames: nil), false, false, ""))
+
+    init(into folder: String) throws {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw EngineError("cannot make a socket pair for tar: \(String(cString: strerror(errno)))")
+        }
+        writeEnd = pair[0]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tar", "-x", "-o", "-f", "-", "-C", folder]
+        process.standardInput = FileHandle(fileDescriptor: pair[1], closeOnDealloc: true)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = Pipe()
+        do {
+            try process.run()
+        } catch {
+            Glibc.close(pair[0])
+            throw EngineError("cannot run tar: \(error)")
+        }
+        (process.standardInput as? FileHandle)?.closeFile()
+    }
+
+    deinit { Glibc.close(writeEnd) }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let refused = state.withLock { state -> Bool in
+            state.closed || state.guardian.feed(bytes) != nil
+        }
+        if refused { return false }
+        var offset = 0
+        while offset < bytes.count {
+            let sent = send(writeEnd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if sent < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += sent
+        }
+        return true
+    }
+
+    func close(complete: Bool, message: String) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            state.complete = complete
+            state.message = message
+        }
+        shutdown(writeEnd, Int32(SHUT_WR))
+    }
+
+    /// Wait for tar; nil when the archive was complete, valid and extracted, else why not.
+    func finish() async -> String? {
+        close(complete: false, message: "the transfer ended early")
+        let process = self.process
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+        let errors = ((process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return state.withLock { state -> String? in
+            if let violation = state.guardian.violation { return violation }
+            if !state.complete { return state.message.isEmpty ? "the archive was aborted" : state.message }
+            if let incomplete = state.guardian.finish() { return incomplete }
+            if process.terminationStatus != 0 {
+                return "tar -x exited \(process.terminationStatus): \(errors.split(separator: "\n").suffix(2).joined(separator: "; "))"
+            }
+            return nil
+        }
+    }
+}
+
+/// `tar -c` of some entries of a folder of this machine, written to a `TreeWriter` (on the
+/// caller's thread, which may block).
+enum TarProducer {
+    static func write(folder: String, entries: [String], into writer: any TreeWriter) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let fd = output.fileHandleForReading.fileDescriptor
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var failure: (any Error)?
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            do {
+                try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            } catch {
+                failure = error
+                process.terminate()
+                break
+            }
+        }
+        try? output.fileHandleForReading.close()
+        process.waitUntilExit()
+        if let failure { throw failure }
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw EngineError("tar -c of \(folder) exited \(process.terminationStatus): \(text)")
+        }
+    }
+}

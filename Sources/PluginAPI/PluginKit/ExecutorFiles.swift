@@ -1,0 +1,549 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsPluginMessages
+
+/// What an executor adopts, on top of `ExecutorPlugin`, to move trees into and out of its jobs
+/// (`nixactions.executor.files/1`, nixactions/files.h). The kit answers that interface only for
+/// executors that adopt it.
+///
+/// - `put`: the host writes a tar archive into `source` (already checked entry by entry by a
+///   `TarGuard`); the executor extracts it into a staging folder where the job runs and moves
+///   it into place only when `source.outcome()` says the archive came complete and valid.
+/// - `get`: the executor writes a tar archive of the request's roots into `stream`, from a
+///   thread that may block (a process's output thread), and returns the counts. The kit closes
+///   the stream when `get` returns (OK) or throws (aborted) if the executor has not.
+///
+/// `FilesTransfer` does both with a POSIX shell and `tar` where the job runs: an executor only
+/// says how to run a shell script there (`JobShell`).
+public protocol ExecutorFiles: ExecutorPlugin {
+    func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult
+    func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult
+}
+
+/// A failure with a status other than NXA_STATUS_FAILED (e.g. NXA_STATUS_TIMED_OUT).
+public struct StatusFailure: Error, Sendable {
+    public var status: nxa_status
+    public var failure: OperationFailure
+    public init(_ status: nxa_status, _ failure: OperationFailure) {
+        self.status = status
+        self.failure = failure
+    }
+}
+
+/// How to run `sh -c SCRIPT sh ARGUMENTS…` where a job runs (this machine, a container, a host
+/// over ssh), with the job's workspace and temporary folder as that shell sees them.
+public struct JobShell: Sendable {
+    public struct Outcome: Sendable {
+        public var status: Int32
+        /// What the script wrote on its standard error.
+        public var errors: String
+        public init(status: Int32, errors: String) {
+            self.status = status
+            self.errors = errors
+        }
+    }
+
+    /// Run the script. `input`: its standard input (`input.readDescriptor`; call
+    /// `input.closeReader()` once the process has started, or if it cannot). `output`: where its
+    /// standard output goes, called on a thread that may block; returning false ends the process.
+    public typealias Run = @Sendable (
+        _ script: String, _ arguments: [String], _ input: PutSource?, _ output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    ) async throws -> Outcome
+
+    public let workspace: String
+    public let temporary: String
+    public let run: Run
+
+    public init(workspace: String, temporary: String, run: @escaping Run) {
+        self.workspace = workspace
+        self.temporary = temporary
+        self.run = run
+    }
+}
+
+/// `put` and `get` with a POSIX shell and tar where the job runs (GNU tar for `get`: it renames
+/// entries with `--transform`; busybox tar is enough for `put`).
+public enum FilesTransfer {
+    /// Root names travel into a sed expression and folder names: letters, digits, '.', '_', '-'.
+    static func validRootName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && name.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d
+        }
+    }
+
+    /// The root names entries must start with, nil when names are relative to the single root "".
+    static func rootNames(_ names: [String]) throws -> Set<String>? {
+        if names == [""] { return nil }
+        guard !names.isEmpty else { throw OperationFailure(message: "the request has no roots") }
+        for name in names where !validRootName(name) {
+            throw OperationFailure(message: "root name '\(name)' is not allowed (letters, digits, '.', '_', '-'; \"\" only as the single root)")
+        }
+        guard Set(names).count == names.count else { throw OperationFailure(message: "the request names a root twice") }
+        return Set(names)
+    }
+
+    static func checkPath(_ path: String) throws {
+        guard !path.contains("\n"), !path.contains("\0") else { throw OperationFailure(message: "root path '\(path)' has a line break") }
+    }
+
+    /// A unique folder name for one operation's staging area.
+    static func staging(_ shell: JobShell, _ what: String, _ op: UInt64) -> String {
+        shell.temporary + "/.nixactions-\(what)-\(op)"
+    }
+
+    // MARK: put
+
+    public static func put(_ request: FilesPut, from source: PutSource, shell: JobShell, context: OperationContext) async throws -> FilesPutResult {
+        for root in request.roots { try checkPath(root.path) }
+        let staging = staging(shell, "put", context.id)
+        let extracted: JobShell.Outcome
+        do {
+            extracted = try await shell.run(extractScript, [staging], source, nil)
+        } catch {
+            source.closeReader()
+            _ = await source.outcome()
+            await remove(staging, shell)
+            throw error
+        }
+        source.closeReader()
+        // The stream belongs to this operation until its writer closes it (stream.h rule 9).
+        let outcome = await source.outcome()
+        func discard() async { await remove(staging, shell) }
+        if Task.isCancelled {
+            await discard()
+            throw CancellationError()
+        }
+        // The first reason wins: what the guard refused, then tar's own failure (which makes the
+        // host's writes fail and the stream look aborted), then an aborted or incomplete stream.
+        if let violation = outcome.violation {
+            await discard()
+            throw OperationFailure(message: "put refused, nothing was changed: \(violation)")
+        }
+        if extracted.status != 0 && (outcome.status == NXA_STATUS_OK || outcome.readerGone) {
+            await discard()
+            throw OperationFailure(message: "put failed, nothing was changed: tar -x exited \(extracted.status): \(lastLines(extracted.errors))")
+        }
+        if let failure = outcome.failure {
+            await discard()
+            if outcome.status == NXA_STATUS_CANCELLED { throw CancellationError() }
+            throw OperationFailure(message: "put refused, nothing was changed: \(failure)")
+        }
+        guard extracted.status == 0 else {
+            await discard()
+            throw OperationFailure(message: "put failed, nothing was changed: tar -x exited \(extracted.status): \(lastLines(extracted.errors))")
+        }
+        var arguments = [shell.workspace, staging]
+        for root in request.roots { arguments += [root.name, root.path] }
+        let merged = try await shell.run(mergeScript, arguments, nil, nil)
+        guard merged.status == 0 else {
+            await discard()
+            let reason = merged.errors.split(separator: "\n").first { $0.hasPrefix("NXA-ERROR ") }.map { String($0.dropFirst(10)) }
+            throw OperationFailure(message: "put failed: \(reason ?? lastLines(merged.errors))",
+                                   hint: reason == nil ? "entries moved into place before the failure stay" : nil)
+        }
+        return FilesPutResult(files: outcome.files, bytes: outcome.bytes)
+    }
+
+    /// Remove a staging folder, also when the operation was cancelled (a cancelled task would end
+    /// the `rm` at once): the removal runs in a task of its own.
+    static func remove(_ staging: String, _ shell: JobShell) async {
+        await Task { _ = try? await shell.run("rm -rf \"$1\"", [staging], nil, nil) }.value
+    }
+
+    static func lastLines(_ text: String) -> String {
+        text.split(separator: "\n").suffix(3).joined(separator: "; ")
+    }
+
+    /// Extract the archive on standard input into the empty folder $1; setuid, setgid and sticky
+    /// bits are dropped; owners are not applied (-o).
+    static let extractScript = """
+        rm -rf "$1" && mkdir -p "$1" && cd "$1" || exit 70
+        tar -x -o -f - || exit $?
+        chmod -R u-s,g-s,o-t . 2>/dev/null
+        exit 0
+        """
+
+    /// The job's path of a root: relative to the workspace ($ws), absolute, or under $HOME.
+    static let resolveFunction = """
+        resolve() {
+          case $1 in
+            "~") abs=$HOME ;;
+            "~/"*) abs=$HOME/${1#"~/"} ;;
+            /*) abs=$1 ;;
+            ""|.|./) abs=$ws ;;
+            *) abs=$ws/$1 ;;
+          esac
+        }
+        """
+
+    /// `ws staging (name path)…`: check every relative root (no existing part of it may be a
+    /// symbolic link, so it stays in the workspace), then merge staging[/name] into each root entry
+    /// by entry, descending only into real folders, then remove the staging folder.
+    static let mergeScript = resolveFunction + """
+
+        merge() (
+          for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+            [ -e "$e" ] || [ -L "$e" ] || continue
+            d=$2/${e##*/}
+            if [ -d "$e" ] && [ ! -L "$e" ] && [ -d "$d" ] && [ ! -L "$d" ]; then
+              merge "$e" "$d" || exit 1
+            else
+              if [ -e "$d" ] || [ -L "$d" ]; then rm -rf "$d" || exit 1; fi
+              mv "$e" "$d" || exit 1
+            fi
+          done
+        )
+        check() {
+          while [ $# -ge 2 ]; do
+            case $2 in
+              "~"*|/*) ;;
+              *)
+                rest=$2 cur=$ws
+                while [ -n "$rest" ]; do
+                  part=${rest%%/*}
+                  case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
+                  if [ -z "$part" ] || [ "$part" = . ]; then continue; fi
+                  if [ "$part" = .. ]; then echo "NXA-ERROR root '$2' climbs out of the workspace" >&2; return 1; fi
+                  cur=$cur/$part
+                  if [ -L "$cur" ]; then echo "NXA-ERROR root '$2' passes through the symbolic link '${cur#"$ws"/}'" >&2; return 1; fi
+                done ;;
+            esac
+            shift 2
+          done
+        }
+        ws=$1 staging=$2
+        shift 2
+        if ! check "$@"; then rm -rf "$staging"; exit 1; fi
+        while [ $# -ge 2 ]; do
+          resolve "$2"
+          src=$staging
+          [ -n "$1" ] && src=$staging/$1
+          mkdir -p "$abs" || exit 1
+          if [ -d "$src" ]; then merge "$src" "$abs" || exit 1; fi
+          shift 2
+        done
+        rm -rf "$staging"
+        """
+
+    // MARK: get
+
+    /// A pattern relative to its root, checked and without "./" or a trailing "/".
+    static func pattern(_ text: String, what: String) throws -> String {
+        let parts = text.split(separator: "/").filter { $0 != "." }
+        guard !text.hasPrefix("/"), !parts.contains(".."), !text.contains("\n"), !text.contains("\0") else {
+            throw OperationFailure(message: "\(what) '\(text)' must be a relative path inside its root")
+        }
+        return parts.joined(separator: "/")
+    }
+
+    static func isGlob(_ text: String) -> Bool { text.contains(where: { "*?[".contains($0) }) }
+
+    /// An include as the get script's direct mode takes it: "**" (everything) or a literal path
+    /// (with everything under it; "DIR/**" is DIR); nil when it needs the filter.
+    static func literalInclude(_ pattern: String) -> String? {
+        if pattern == "**" || pattern.isEmpty { return "**" }
+        var text = pattern
+        if text.hasSuffix("/**") { text.removeLast(3) }
+        return isGlob(text) ? nil : text
+    }
+
+    /// A glob as a POSIX extended regular expression on a root-relative path: "*" and "?" stay in
+    /// one folder, "**" crosses folders ("**/" also matches nothing), anything else is itself.
+    static func regex(_ glob: String) -> String {
+        var out = "^"
+        let characters = Array(glob)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character == "*" {
+                if index + 1 < characters.count, characters[index + 1] == "*" {
+                    if index + 2 < characters.count, characters[index + 2] == "/" {
+                        out += "(.*/)?"
+                        index += 3
+                    } else {
+                        out += ".*"
+                        index += 2
+                    }
+                    continue
+                }
+                out += "[^/]*"
+            } else if character == "?" {
+                out += "[^/]"
+            } else if character.isLetter || character.isNumber || "/-_ ".contains(character) {
+                out.append(character)
+            } else if "\\^]".contains(character) {
+                out += "\\" + String(character)
+            } else {
+                out += "[" + String(character) + "]"
+            }
+            index += 1
+        }
+        return out + "$"
+    }
+
+    /// The get script's arguments for one root: name, path, the direct includes, and the filter
+    /// ("" in direct mode; else the include and exclude expressions on two lines). A path is taken
+    /// when it or a folder above it matches an include, and none of them matches an exclude.
+    static func getArguments(_ root: FilesGetRoot) throws -> [String] {
+        try checkPath(root.path)
+        let includes = try (root.include ?? ["**"]).map { try pattern($0, what: "include") }
+        let excludes = try (root.exclude ?? []).map { try pattern($0, what: "exclude") }
+        let direct = includes.map(literalInclude)
+        if excludes.isEmpty, direct.allSatisfy({ $0 != nil }) {
+            return [root.name, root.path, direct.compactMap { $0 }.joined(separator: "\n"), ""]
+        }
+        let include = includes.contains("**") || includes.contains("") ? "" : includes.map { "(" + regex($0) + ")" }.joined(separator: "|")
+        let exclude = excludes.map { "(" + regex($0) + ")" }.joined(separator: "|")
+        return [root.name, root.path, "**", include + "\n" + exclude + "\n"]
+    }
+
+    public static func get(_ request: FilesGet, into stream: StreamWriter, shell: JobShell, context: OperationContext) async throws -> FilesGetResult {
+        let names = try rootNames(request.roots.map(\.name))
+        if request.followSymlinks == true {
+            throw OperationFailure(message: "followSymlinks is not supported yet: links are archived as links")
+        }
+        let staging = staging(shell, "get", context.id)
+        var arguments = [shell.workspace, staging]
+        for root in request.roots { arguments += try getArguments(root) }
+        // What goes out is checked like what comes in, and counted.
+        let counter = GuardBox(TarGuard(rootNames: names))
+        let produced: JobShell.Outcome
+        do {
+            produced = try await shell.run(getScript, arguments, nil) { bytes in
+                counter.feed(bytes)
+                return stream.write(bytes) == NXA_STATUS_OK
+            }
+        } catch {
+            await remove(staging, shell)  // the script removes it itself unless it was ended
+            throw error
+        }
+        if produced.status != 0 && produced.status != 1 || Task.isCancelled { await remove(staging, shell) }
+        let lines = produced.errors.split(separator: "\n")
+        let missing = lines.filter { $0.hasPrefix("NXA-MISSING ") }.map { String($0.dropFirst(12)) }
+        let skipped = lines.first { $0.hasPrefix("NXA-SKIPPED ") }.flatMap { Int($0.dropFirst(12)) } ?? 0
+        let stopped = stream.stopStatus
+        if stopped != NXA_STATUS_OK {
+            let failure = OperationFailure(message: "the receiver stopped taking the archive (status \(stopped))")
+            await Blocking.run { stream.close(stopped, message: failure.error.message) }
+            if stopped == NXA_STATUS_CANCELLED { throw CancellationError() }
+            throw StatusFailure(stopped, failure)
+        }
+        try Task.checkCancellation()
+        let errors = lines.filter { !$0.hasPrefix("NXA-MISSING ") && !$0.hasPrefix("NXA-SKIPPED ") }.joined(separator: "\n")
+        // GNU tar exits 1 when a file changed while it was read: archived as read, with a warning.
+        guard produced.status == 0 || produced.status == 1 else {
+            let reason = errors.split(separator: "\n").first { $0.hasPrefix("NXA-ERROR ") }.map { String($0.dropFirst(10)) }
+            let message = "get failed: " + (reason ?? "tar -c exited \(produced.status): \(lastLines(errors))")
+            await Blocking.run { stream.close(NXA_STATUS_FAILED, message: message) }
+            throw OperationFailure(message: message)
+        }
+        if let problem = counter.finish() {
+            await Blocking.run { stream.close(NXA_STATUS_FAILED, message: problem) }
+            throw OperationFailure(message: "get produced an archive that breaks the rules: \(problem)")
+        }
+        if produced.status == 1 { context.log(.warning, "files changed while they were archived: \(lastLines(errors))") }
+        await Blocking.run { stream.close(NXA_STATUS_OK) }
+        if skipped > 0 { context.log(.info, "\(skipped) entries that are not files, folders or links were left out") }
+        return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped, missing: missing)
+    }
+
+    /// `ws staging (name path includes)…`: one link per existing root in the staging folder, the
+    /// members to archive in `list`, GNU tar renames `rN/./…` to `NAME/…` (or to `…` for the root
+    /// ""). A literal include whose path passes through a symbolic link matches nothing.
+    static let getScript = resolveFunction + """
+
+        ws=$1 g=$2
+        shift 2
+        single=0 filtered=0
+        [ $# -eq 4 ] && [ -z "$1" ] && single=1
+        rm -rf "$g" && mkdir -p "$g" || exit 70
+        : > "$g/list"
+        i=0 transforms=
+        while [ $# -ge 4 ]; do
+          name=$1 path=$2 includes=$3 filter=$4
+          shift 4
+          resolve "$path"
+          if [ ! -d "$abs" ]; then printf 'NXA-MISSING %s\\n' "$path" >&2; continue; fi
+          i=$((i + 1))
+          ln -s "$abs" "$g/r$i" || exit 70
+          if [ -n "$filter" ]; then printf '%s' "$filter" > "$g/re.$i"; filtered=1; fi
+          if [ -n "$name" ]; then to="$name/"; else to=; fi
+          transforms="$transforms
+        --transform=s|^r$i/\\./|$to|S"
+          printf '%s\\n' "$includes" | while IFS= read -r inc; do
+            if [ "$inc" = "**" ]; then
+              for e in "$abs"/* "$abs"/.[!.]* "$abs"/..?*; do
+                [ -e "$e" ] || [ -L "$e" ] || continue
+                printf 'r%s/./%s\\n' "$i" "${e##*/}"
+              done
+              continue
+            fi
+            rest=$inc cur=$abs ok=1
+            while :; do
+              case $rest in */*) part=${rest%%/*}; rest=${rest#*/} ;; *) break ;; esac
+              cur=$cur/$part
+              if [ -L "$cur" ] || [ ! -d "$cur" ]; then ok=0; break; fi
+            done
+            if [ $ok = 1 ] && { [ -e "$abs/$inc" ] || [ -L "$abs/$inc" ]; }; then printf 'r%s/./%s\\n' "$i" "$inc"; fi
+          done >> "$g/list"
+        done
+        cd "$g" || exit 70
+        set -f
+        IFS='
+        '
+        if tar --version 2>/dev/null | grep -q 'GNU tar'; then
+          set -- $transforms
+          unset IFS
+          # Every entry, folders before their contents, links not followed; devices, fifos and
+          # sockets are left out and counted.
+          # A root with a filter keeps the paths that it or a folder above matches (re.N: the
+          # include expression, "" for all, then the exclude expression).
+          while IFS= read -r m; do
+            n=${m%%/*}
+            if [ -f "re.${n#r}" ]; then
+              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
+                inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
+                  $0 == "NXA-SKIP" { print; next }
+                  {
+                    q = substr($0, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
+                    while (q != "") {
+                      if (ENVIRON["inc"] != "" && q ~ ENVIRON["inc"]) ok = 1
+                      if (ENVIRON["exc"] != "" && q ~ ENVIRON["exc"]) bad = 1
+                      at = match(q, /\\/[^\\/]*$/)
+                      if (at == 0) break
+                      q = substr(q, 1, at - 1)
+                    }
+                    if (ok && !bad) print
+                  }'
+            else
+              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print
+            fi
+          done < list > all
+          printf 'NXA-SKIPPED %s\\n' "$(grep -c '^NXA-SKIP$' all)" >&2
+          grep -v '^NXA-SKIP$' all > entries
+          tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T entries
+          status=$?
+        elif [ "$filtered" = 1 ]; then
+          echo "NXA-ERROR include globs and excludes need GNU tar where the job runs" >&2
+          status=71
+        elif [ "$single" = 1 ]; then
+          # Another tar (busybox): one root named "", members as arguments, its own format.
+          set -- $(sed 's|^r1/\\./||' list)
+          unset IFS
+          if [ $# -eq 0 ]; then
+            dd if=/dev/zero bs=512 count=2 2>/dev/null
+            status=$?
+          else
+            cd r1/ && tar -c -f - -- "$@"
+            status=$?
+          fi
+        else
+          echo "NXA-ERROR named roots need GNU tar where the job runs" >&2
+          status=71
+        fi
+        cd / && rm -rf "$g"
+        exit $status
+        """
+}
+
+/// A TarGuard shared with an output callback (one writer thread at a time).
+final class GuardBox: @unchecked Sendable {
+    private var value: TarGuard
+    private let lock = NSLock()
+    init(_ value: TarGuard) { self.value = value }
+    func feed(_ bytes: UnsafeRawBufferPointer) { lock.withLock { _ = value.feed(bytes) } }
+    func finish() -> String? { lock.withLock { value.finish() } }
+    var files: Int { lock.withLock { value.files } }
+    var bytes: Int { lock.withLock { value.bytes } }
+}
+
+extension PluginExport {
+    nonisolated(unsafe) static var filesTable: UnsafeMutablePointer<nxa_executor_files_v1>?
+
+    /// The files function table (nixactions/files.h), made once. It works on the executor's own
+    /// instances (`ExecutorBox`), and its operations are cancelled through the executor's `cancel`.
+    static func filesInterface() -> UnsafeMutablePointer<nxa_executor_files_v1> {
+        if let table = filesTable { return table }
+        let table = UnsafeMutablePointer<nxa_executor_files_v1>.allocate(capacity: 1)
+        table.initialize(
+            to: nxa_executor_files_v1(
+                struct_size: UInt32(MemoryLayout<nxa_executor_files_v1>.size),
+                put: { instance, op, json, length, outStream, error in
+                    guard let box = PluginExport.box(instance), let files = box.executor as? any ExecutorFiles, let outStream else {
+                        PluginExport.fill(error, "files put: not a files-capable executor instance, or no out_stream")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    guard let request = PluginExport.decode(FilesPut.self, json, length, error) else { return NXA_STATUS_INVALID_ARGUMENT }
+                    let source: PutSource
+                    do {
+                        let names = try FilesTransfer.rootNames(request.roots.map(\.name))
+                        source = try PutSource(rootNames: names, context: OperationContext(id: op, host: box.operations.host))
+                    } catch let failure as OperationFailure {
+                        PluginExport.fill(error, failure.error.message)
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    } catch let other {
+                        PluginExport.fill(error, "\(other)")
+                        return NXA_STATUS_FAILED
+                    }
+                    outStream.pointee = UnsafePointer(source.stream)
+                    box.start(op) { context in
+                        // Whatever the executor did, the operation completes only after the host
+                        // closed the stream (stream.h rule 9); closing the read end makes the
+                        // host's next write fail at once, so the close comes promptly.
+                        do {
+                            let result = try await files.put(request, from: source, context: context)
+                            source.closeReader()
+                            _ = await source.outcome()
+                            return result
+                        } catch {
+                            source.closeReader()
+                            _ = await source.outcome()
+                            throw error
+                        }
+                    }
+                    return NXA_STATUS_OK
+                },
+                get: { instance, op, json, length, stream, error in
+                    guard let box = PluginExport.box(instance), let files = box.executor as? any ExecutorFiles, let stream else {
+                        PluginExport.fill(error, "files get: not a files-capable executor instance, or no stream")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    guard let request = PluginExport.decode(FilesGet.self, json, length, error) else { return NXA_STATUS_INVALID_ARGUMENT }
+                    // The writer reads no field beyond the creator's struct_size (stream.h).
+                    guard Int(stream.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
+                        PluginExport.fill(error, "files get: the stream struct is \(stream.pointee.struct_size) bytes, too small")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    let writer = StreamWriter(stream)
+                    box.start(op) { context in
+                        do {
+                            let result = try await files.get(request, into: writer, context: context)
+                            // Closed before the operation completes (stream.h rule 3).
+                            if !writer.isClosed { await Blocking.run { writer.close(NXA_STATUS_OK) } }
+                            return result
+                        } catch {
+                            if !writer.isClosed {
+                                let status = error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
+                                let message = (error as? OperationFailure)?.error.message ?? "\(error)"
+                                await Blocking.run { writer.close(status, message: message) }
+                            }
+                            throw error
+                        }
+                    }
+                    return NXA_STATUS_OK
+                }
+            ))
+        filesTable = table
+        return table
+    }
+}
+
+/// Run a call that may block (a stream's `write` or `close`) on a thread of its own, never on
+/// Swift's cooperative pool (stream.h rule 4), and wait for it.
+public enum Blocking {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
+    }
+}

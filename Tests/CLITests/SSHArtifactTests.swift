@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Artifacts of jobs on an ssh host move through the executor's files interface (tar over the
+/// job's connection), never through a shared disk: the same path rules as on this machine.
+extension RealExecutorSuites {
+    @Suite("The ssh executor: artifacts through the files interface", .serialized)
+    struct SSHArtifactTests {
+        @Test("6 MB there and back intact; a path through a remote symbolic link is neither kept nor restored into; nothing is written outside")
+        func linksOnTheHost() throws {
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote", marks = temp.path + "/marks"
+            for folder in [remote, marks] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            try "secret\n".write(toFile: marks + "/secret.txt", atomically: true, encoding: .utf8)
+            let executor = SSHExecutorTests.executor([server], workdir: remote)
+            try temp.write("wf.yml", """
+                jobs:
+                  build:
+                    executor: \(executor)
+                    steps:
+                      - run: |
+                          ln -s \(marks) outside
+                          mkdir -p dist && echo "v2" > dist/app.txt
+                          head -c 6000000 /dev/urandom > dist/big.bin
+                          echo "sum=$(cksum < dist/big.bin)"
+                      - uses: actions/upload-artifact@v4
+                        with: { name: ok, path: dist/ }
+                      - name: Upload through link
+                        uses: actions/upload-artifact@v4
+                        with: { name: x, path: outside/secret.txt }
+                        continue-on-error: true
+                      - name: Upload missing
+                        uses: actions/upload-artifact@v4
+                        with: { name: y, path: nothing/here }
+                        continue-on-error: true
+                  deploy:
+                    executor: \(executor)
+                    needs: build
+                    steps:
+                      - run: ln -s \(marks) outside
+                      - name: Download through link
+                        uses: actions/download-artifact@v4
+                        with: { name: ok, path: outside/got }
+                        continue-on-error: true
+                      - uses: actions/download-artifact@v4
+                        with: { name: ok, path: in }
+                      - run: |
+                          echo "read=$(cat in/dist/app.txt)"
+                          echo "sum=$(cksum < in/dist/big.bin)"
+                """)
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            let out = result.stdout
+            #expect(result.status == 0, "\(out)\(result.stderr)")
+            #expect(out.contains("step 'Upload through link': artifact 'x': 'outside/secret.txt' does not exist in the workspace"), "\(out)")
+            #expect(out.contains("step 'Upload missing': artifact 'y': 'nothing/here' does not exist in the workspace"))
+            #expect(out.contains("step 'Download through link': artifact 'ok': path 'outside/got' leads outside the job's workspace"))
+            #expect(out.contains("[deploy] read=v2\n"))
+            // 6 MB of random bytes went there and back intact.
+            let sums = out.split(separator: "\n").filter { $0.contains("] sum=") }.map { $0.split(separator: "=").last.map(String.init) ?? "" }
+            #expect(sums.count == 2 && sums[0] == sums[1], "\(sums)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: marks) == ["secret.txt"], "written outside the workspace")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty, "the remote run folder is left")
+        }
+    }
+}

@@ -1,0 +1,409 @@
+import Foundation
+import NixActionsEngine
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import Synchronization
+import Testing
+import TestSupport
+
+/// Collects what a get sends.
+final class TreeCollector: TreeSink {
+    let state = Mutex<(bytes: [UInt8], closed: Int, complete: Bool)>(([], 0, false))
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        state.withLock { $0.bytes += bytes }
+        return true
+    }
+    func close(complete: Bool, message: String) {
+        state.withLock {
+            $0.closed += 1
+            $0.complete = complete
+        }
+    }
+    /// The archive's names as `tar -t` lists them.
+    func names() throws -> [String] {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/got.tar"
+        try Data(state.withLock { $0.bytes }).write(to: URL(fileURLWithPath: file))
+        let listed = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", file])
+        return listed.stdout.split(separator: "\n").map(String.init).sorted()
+    }
+}
+
+func message(_ error: any Error) -> String {
+    (error as? OperationFailure)?.error.message ?? "\(error)"
+}
+
+@Suite("TarGuard: the archive rules of files.h, checked as the bytes pass")
+struct TarGuardTests {
+    func check(_ archive: [UInt8], roots: Set<String>? = nil, chunk: Int = 100) -> String? {
+        var guardian = TarGuard(rootNames: roots)
+        var offset = 0
+        while offset < archive.count {
+            let end = min(archive.count, offset + chunk)
+            let problem = archive[offset..<end].withUnsafeBytes { guardian.feed($0) }
+            if let problem { return problem }
+            offset = end
+        }
+        return guardian.finish()
+    }
+
+    @Test("a plain archive passes, counted, whatever the chunk size")
+    func plain() {
+        var tar = TarBuilder()
+        tar.add("dist", .folder, mode: 0o755)
+        tar.add("dist/a.txt", .file("hello"))
+        tar.add("dist/l", .link("a.txt"))
+        tar.add("dist/h", .hardLink("dist/a.txt"))
+        tar.end()
+        for chunk in [1, 7, 512, 100_000] { #expect(check(tar.bytes, chunk: chunk) == nil) }
+        var guardian = TarGuard(rootNames: nil)
+        tar.bytes.withUnsafeBytes { _ = guardian.feed($0) }
+        #expect(guardian.files == 2 && guardian.bytes == 5)
+    }
+
+    @Test("absolute names, '..', a path through the archive's own link, a bad hard link and a foreign root are refused")
+    func refused() {
+        func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
+            var tar = TarBuilder()
+            build(&tar)
+            tar.end()
+            return tar.bytes
+        }
+        #expect(check(archive { $0.add("/etc/passwd", .file("x")) })?.contains("is absolute") == true)
+        #expect(check(archive { $0.add("a/../../x", .file("x")) })?.contains("'..'") == true)
+        #expect(check(archive { $0.add("evil", .link("/tmp")); $0.add("evil/pwned", .file("x")) })?.contains("passes through its symbolic link 'evil'") == true)
+        #expect(check(archive { $0.add("h", .hardLink("../outside")) })?.contains("hard link target") == true)
+        #expect(check(archive { $0.add("2/x", .file("x")) }, roots: ["0", "1"])?.contains("matches no root") == true)
+        #expect(check(archive { $0.add("0/x", .file("x")) }, roots: ["0", "1"]) == nil)
+    }
+
+    @Test("an archive cut short or with a broken header is refused")
+    func incomplete() {
+        var tar = TarBuilder()
+        tar.add("a.txt", .file(String(repeating: "x", count: 2000)))
+        #expect(check(tar.bytes)?.contains("incomplete") == true)
+        #expect(check(Array(tar.bytes.prefix(700)))?.contains("incomplete") == true)
+        var broken = tar.bytes
+        broken[0] = UInt8(ascii: "b")  // the checksum no longer matches
+        #expect(check(broken)?.contains("checksum") == true)
+    }
+
+    @Test("GNU tar's pax archives (long names in extended headers) pass, and a '..' hidden in a pax path is refused")
+    func gnuTar() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let long = String(repeating: "d", count: 120)
+        try FileManager.default.createDirectory(atPath: temp.path + "/src/\(long)", withIntermediateDirectories: true)
+        try temp.write("src/\(long)/f.txt", "x")
+        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", temp.path + "/src", long])
+        #expect(made.status == 0)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
+        #expect(check(bytes) == nil)
+        // The same archive with '..' in the long name (same length, so the pax record stays valid).
+        let hostile = Array(String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "path=ddd", with: "path=../").utf8)
+        #expect(hostile.count == bytes.count)
+        #expect(check(hostile)?.contains("'..'") == true)
+    }
+}
+
+@Suite("Files interface (nixactions.executor.files/1) of the local executor, through the C ABI")
+struct FilesInterfaceTests {
+    func executor(_ temp: TemporaryDirectory) throws -> any Executor {
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local"])
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        let registry = PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder])
+        return try registry.makeExecutor(
+            pluginID: "local", configuration: ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path))
+    }
+
+    /// Write `bytes` in chunks of `chunk`.
+    func producer(_ bytes: [UInt8], chunk: Int = 4096, failAfter: Int? = nil) -> @Sendable (any TreeWriter) throws -> Void {
+        { writer in
+            var offset = 0
+            while offset < bytes.count {
+                if let failAfter, offset >= failAfter { throw EngineError("the producer gave up") }
+                let end = min(bytes.count, offset + chunk)
+                try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                offset = end
+            }
+        }
+    }
+
+    func leftovers(_ temp: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? []).filter { $0.hasPrefix(".nixactions-") }
+    }
+
+    @Test("the plugin lists and answers the files interface; oci and ssh do too")
+    func declared() throws {
+        for product in ["nixactions-plugin-local", "nixactions-plugin-oci", "nixactions-plugin-ssh"] {
+            let plugin = try PluginLoader.load(library(product).path).get()
+            #expect(plugin.interfaces.contains(executorFilesInterfaceV1), "\(product)")
+        }
+        let double = try PluginLoader.load(library("nixactions-testplugin-double").path).get()
+        #expect(!double.interfaces.contains(executorFilesInterfaceV1))
+    }
+
+    @Test("put then get: folders, a file of 8 MiB (back-pressure), links kept as links, named roots")
+    func roundTrip() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        #expect(started.hostPaths == true)
+        let files = try #require(executor.files)
+        let big = String(repeating: "0123456789abcdef", count: 1 << 19)
+        var tar = TarBuilder()
+        tar.add("dist", .folder, mode: 0o755)
+        tar.add("dist/a.txt", .file("hello"))
+        tar.add("dist/big.bin", .file(big))
+        tar.add("dist/l", .link("a.txt"))
+        tar.add("dist/run.sh", .file("#!/bin/sh\n"), mode: 0o4755)
+        tar.end()
+        let put = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "in")]), produce: producer(tar.bytes, chunk: 1 << 20))
+        #expect(put.files == 3 && put.bytes == 5 + big.utf8.count + 10)
+        let workspace = started.workspace
+        #expect(try String(contentsOfFile: workspace + "/in/dist/a.txt", encoding: .utf8) == "hello")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: workspace + "/in/dist/l") == "a.txt")
+        let mode = try FileManager.default.attributesOfItem(atPath: workspace + "/in/dist/run.sh")[.posixPermissions] as? Int
+        #expect(mode.map { $0 & 0o7000 } == 0, "setuid is dropped")
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+
+        let sink = TreeCollector()
+        let got = try await files.getTree(
+            FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: ["dist/a.txt", "dist/l", "nothing"])]), into: sink)
+        #expect(sink.state.withLock { $0.closed == 1 && $0.complete })
+        #expect(try sink.names() == ["dist/a.txt", "dist/l"])
+        #expect(got.files == 1 && got.bytes == 5)
+
+        // A fifo is left out and counted; the rest of its folder comes.
+        #expect(mkfifo(workspace + "/in/dist/pipe", 0o644) == 0)
+        let withFifo = TreeCollector()
+        let counted = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: ["dist/**"])]), into: withFifo)
+        #expect(counted.skipped == 1)
+        #expect(try withFifo.names() == ["dist/", "dist/a.txt", "dist/big.bin", "dist/l", "dist/run.sh"])
+
+        // Two named roots, one missing.
+        let named = TreeCollector()
+        let both = try await files.getTree(
+            FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "0", path: "in/dist"), FilesGetRoot(name: "1", path: "absent")]), into: named)
+        #expect(both.missing == ["absent"])
+        #expect(try named.names().contains("0/big.bin"))
+        #expect(try named.names().allSatisfy { $0.hasPrefix("0/") })
+        await executor.finishJob(job)
+    }
+
+    @Test("a hostile archive fails the put: nothing outside the root, nothing partial inside it, no staging left")
+    func hostile() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let outside = temp.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        let cases: [(String, (inout TarBuilder) -> Void)] = [
+            ("is absolute", { $0.add(outside + "/abs.txt", .file("x")) }),
+            ("'..'", { $0.add("../../../../../../../../../../" + outside.dropFirst() + "/dots.txt", .file("x")) }),
+            ("symbolic link", { $0.add("evil", .link(outside)); $0.add("evil/pwned.txt", .file("x")) }),
+            // Valid names, but tar cannot make it: tar's own error is the reason.
+            ("tar -x exited", { $0.add("h", .hardLink("missing.txt")) }),
+        ]
+        for (expected, hostile) in cases {
+            var tar = TarBuilder()
+            tar.add("first.txt", .file("written before the bad entry"))
+            hostile(&tar)
+            tar.end()
+            await #expect {
+                _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")]), produce: producer(tar.bytes, chunk: 100))
+            } throws: { error in
+                message(error).contains(expected)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "\(expected): wrote outside")
+            #expect(!FileManager.default.fileExists(atPath: started.workspace + "/first.txt"), "\(expected): partial put")
+            #expect(!FileManager.default.fileExists(atPath: started.workspace + "/evil"), "\(expected): partial put")
+            #expect(leftovers(started.temporaryDirectory).isEmpty, "\(expected): staging left")
+        }
+        // A stream the host aborts half-way changes nothing either.
+        var tar = TarBuilder()
+        tar.add("a.txt", .file(String(repeating: "a", count: 100_000)))
+        tar.add("b.txt", .file("b"))
+        tar.end()
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")]), produce: producer(tar.bytes, failAfter: 50_000))
+        } throws: { message($0).contains("aborted: the producer gave up") }
+        #expect(!FileManager.default.fileExists(atPath: started.workspace + "/a.txt"))
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+        // A root that passes through a link of the workspace is refused (the link leads outside).
+        try FileManager.default.createSymbolicLink(atPath: started.workspace + "/out", withDestinationPath: outside)
+        var fine = TarBuilder()
+        fine.add("x.txt", .file("x"))
+        fine.end()
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "out/got")]), produce: producer(fine.bytes))
+        } throws: { message($0).contains("passes through the symbolic link 'out'") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        // And a get does not follow it: the include matches nothing.
+        try "secret".write(toFile: outside + "/secret.txt", atomically: true, encoding: .utf8)
+        let sink = TreeCollector()
+        let got = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "", include: ["out/secret.txt"])]), into: sink)
+        #expect(got.files == 0)
+        #expect(try sink.names().isEmpty)
+        await executor.finishJob(job)
+    }
+}
+
+extension FilesInterfaceTests {
+    @Test("a put cancelled while the archive is still coming ends promptly, changes nothing and leaves no staging folder")
+    func cancelledPut() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        var tar = TarBuilder()
+        tar.add("early.txt", .file("first"))
+        tar.add("slow.bin", .file(String(repeating: "s", count: 4 << 20)))
+        tar.end()
+        let bytes = tar.bytes
+        let task = Task {
+            try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")])) { writer in
+                // 64 KiB every 20 ms: the whole archive would take more than a second.
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + 65536)
+                    try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                    offset = end
+                    usleep(20_000)
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let clock = ContinuousClock()
+        let cancelled = clock.now
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(clock.now - cancelled < .seconds(5))
+        #expect(!FileManager.default.fileExists(atPath: started.workspace + "/early.txt"))
+        #expect(leftovers(started.temporaryDirectory).isEmpty)
+        await executor.finishJob(job)
+    }
+}
+
+extension FilesInterfaceTests {
+    @Test("a put the executor fails before reading the archive still ends promptly: the host's writes fail, it closes")
+    func refusedBeforeReading() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        _ = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        var tar = TarBuilder()
+        tar.add("big.bin", .file(String(repeating: "b", count: 8 << 20)))
+        tar.end()
+        let clock = ContinuousClock()
+        let started = clock.now
+        // A line break in a root path is refused before any process reads the stream.
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "a\nb")]), produce: producer(tar.bytes))
+        } throws: { message($0).contains("line break") }
+        #expect(clock.now - started < .seconds(10))
+        await executor.finishJob(job)
+    }
+}
+
+extension FilesInterfaceTests {
+    @Test("include and exclude globs: '*' and '?' within a folder, '**' across folders, a matched folder brings its contents")
+    func globs() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try executor(temp)
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        let files = try #require(executor.files)
+        for path in ["src/a.js", "src/lib/b.js", "src/lib/c.txt", "build/out.o", "build/sub/x.o", "top.js", "notes.log", "a+b (1).txt"] {
+            let full = started.workspace + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try "x".write(toFile: full, atomically: false, encoding: .utf8)
+        }
+        func names(_ include: [String]?, _ exclude: [String]? = nil) async throws -> [String] {
+            let sink = TreeCollector()
+            _ = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "", include: include, exclude: exclude)]), into: sink)
+            return try sink.names().filter { !$0.hasSuffix("/") }  // folders come too when they match
+        }
+        #expect(try await names(["**/*.js"]) == ["src/a.js", "src/lib/b.js", "top.js"])
+        #expect(try await names(["*.js"]) == ["top.js"])
+        #expect(try await names(["src/**"], ["**/*.txt"]) == ["src/a.js", "src/lib/b.js"])
+        #expect(try await names(nil, ["build", "*.log", "src"]) == ["a+b (1).txt", "top.js"])
+        #expect(try await names(["build/s?b"]) == ["build/sub/x.o"])
+        #expect(try await names(["a+b (1).txt"], ["nothing"]) == ["a+b (1).txt"])
+        await executor.finishJob(job)
+    }
+}
+
+@Suite("Files interface of the oci executor: in the container for its own paths, on this machine for the mounted workspace")
+struct OCIFilesInterfaceTests {
+    @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")
+    func containerPaths() async throws {
+        let podman = try PodmanFixture.ready()
+        // The plugin runs podman with this process's environment: point it at the test storage.
+        for (name, value) in podman.environment { setenv(name, value, 1) }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["oci": "nixactions-plugin-oci"])
+        try FileManager.default.createDirectory(atPath: temp.path + "/run", withIntermediateDirectories: true)
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        let executor = try PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder]).makeExecutor(
+            pluginID: "oci",
+            configuration: ExecutorConfiguration(runID: "files\(getpid())", runDirectory: temp.path + "/run", projectDirectory: temp.path,
+                                                 options: ["image": .string(PodmanFixture.image), "network": .string("none")]))
+        let job = JobSpec(jobKey: "j", displayName: "j")
+        let started = try await executor.startJob(job)
+        defer { _ = try? podman.podman(["rm", "-f", "-t", "0", "nixactions-files\(getpid())-j"]) }
+        #expect(started.hostPaths == true)
+        let files = try #require(executor.files)
+        let tests = FilesInterfaceTests()
+
+        var tar = TarBuilder()
+        tar.add("a.txt", .file("in the container"))
+        tar.add("sub", .folder, mode: 0o755)
+        tar.add("sub/b.txt", .file("nested"))
+        tar.end()
+        let put = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "/opt/data")]), produce: tests.producer(tar.bytes))
+        #expect(put.files == 2)
+        #expect(!FileManager.default.fileExists(atPath: "/opt/data/a.txt"), "written on this machine instead of the container")
+        let output = Collector()
+        let read = try await executor.runStep(StepSpec(jobKey: "j", index: 0, displayName: "s", script: "cat /opt/data/a.txt /opt/data/sub/b.txt",
+                                                       shell: ["sh", "-e", "{0}"]), output: output)
+        #expect(read.exitCode == 0)
+        #expect(output.text(1) == "in the containernested")
+
+        let sink = TreeCollector()
+        let got = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "/opt/data")]), into: sink)
+        #expect(got.files == 2)
+        #expect(try sink.names().contains("sub/b.txt"))
+
+        var hostile = TarBuilder()
+        hostile.add("evil", .link("/etc"))
+        hostile.add("evil/pwned", .file("x"))
+        hostile.end()
+        await #expect(throws: (any Error).self) {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "/opt/data")]), produce: tests.producer(hostile.bytes))
+        }
+        let check = Collector()
+        _ = try await executor.runStep(StepSpec(jobKey: "j", index: 1, displayName: "s", script: "[ ! -e /etc/pwned ] && [ ! -e /opt/data/evil ] && echo clean; ls -a \(started.temporaryDirectory)",
+                                                shell: ["sh", "-e", "{0}"]), output: check)
+        #expect(check.text(1).hasPrefix("clean\n"), "\(check.text(1))")
+        #expect(!check.text(1).contains(".nixactions-put"), "staging left: \(check.text(1))")
+
+        // A workspace path goes through this machine's tar (GNU, pax), to the mounted folder.
+        let inWorkspace = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "in")]), produce: tests.producer(tar.bytes))
+        #expect(inWorkspace.files == 2)
+        #expect(try String(contentsOfFile: started.workspace + "/in/sub/b.txt", encoding: .utf8) == "nested")
+        await executor.finishJob(job)
+    }
+}
