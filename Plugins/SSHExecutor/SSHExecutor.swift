@@ -54,6 +54,8 @@ final class SSHExecutor: ExecutorPlugin {
     let pool: HostPool
     /// The host and remote folder of each running job.
     let jobs = Mutex<[String: Target]>([:])
+    /// Each running job's session (its steps' shell on the host).
+    let sessions = Mutex<[String: SSHSession]>([:])
     let serial = Atomic<Int>(0)
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
@@ -215,7 +217,9 @@ final class SSHExecutor: ExecutorPlugin {
         let (target, system) = try await pool.acquire(job: job.jobKey, context: context) { target in
             // Reaching the host opens its shared connection; `uname` tells what it runs.
             let made = "umask 022; mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
-                + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control && uname -sm"
+                + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control "
+                + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/helper.sh")) "
+                + "&& uname -sm"
             return try await self.capture(self.sshArguments(target) + [made])
         }
         jobs.withLock { $0[job.jobKey] = target }
@@ -223,6 +227,12 @@ final class SSHExecutor: ExecutorPlugin {
         if job.copyProject {
             try await copyProject(job, to: target, directory: directory + "/workspace")
         }
+        // The job's session: one ssh command for all its steps.
+        let session = try SSHSession()
+        sessions.withLock { $0[job.jobKey] = session }
+        let control = directory + "/control"
+        try await session.start(arguments: sshArguments(target) + ["sh \(ShellWords.quote(control + "/helper.sh")) \(ShellWords.quote(control))"],
+                                environment: environment)
         let parts = system.split(separator: " ")
         let os = parts.first.map(String.init) ?? "Linux"
         let arch = parts.count > 1 ? JobStarted.runnerArch(machine: String(parts[1])) : nil
@@ -265,53 +275,31 @@ final class SSHExecutor: ExecutorPlugin {
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
         }
-        // One ssh command per step: the script travels inside the wrapper (printf, a shell builtin:
-        // no process), and the $GITHUB_* files and the status come back after the output (StepTrailer).
+        // The step goes to the job's session (SSHSession): its script travels inside the wrapper
+        // (printf, a shell builtin: no process), the $GITHUB_* files come back after its output.
         let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
         let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))", "umask 022"]
-        let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, end: false)
         let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,
                                          pidFile: pidFile, directory: workingDirectory, preamble: preamble, trailer: trailer,
-                                         recordStartTime: true, relay: (control + "/out-\(number)", control + "/err-\(number)"))
-        // The wrapper goes on ssh's standard input, from a private file of this machine.
-        let local = sockets.path + "/step-\(number).sh"
-        if let error = FastFiles.write(wrapper, to: local) {
-            throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
+                                         recordStartTime: true)
+        guard let session = sessions.withLock({ $0[step.jobKey] }) else {
+            throw OperationFailure(message: "ssh executor: job '\(step.jobKey)' has no session")
         }
-        defer { unlink(local) }
-        let arguments = sshArguments(target) + ["sh -s"]
         let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
-        let splitter = Mutex(StepTrailer(key: key))
-        let termination: Termination
-        do {
-            termination = try await withTaskCancellationHandler {
-                try await runProcess(arguments: arguments, environment: self.environment, directory: nil, grace: grace + .seconds(2),
-                                     standardInput: local) { stream, bytes in
-                    if stream == 2 {
-                        context.write(bytes, to: .stderr)
-                        return
-                    }
-                    let output = splitter.withLock { $0.feed(bytes) }
-                    if !output.isEmpty { output.withUnsafeBytes { context.write($0, to: .stdout) } }
-                }
-            } onCancel: {
-                killer.start()
-            }
-        } catch let error as SpawnError {
-            throw OperationFailure(message: "cannot run ssh: \(String(cString: strerror(error.errno)))")
+        let outcome = await session.run(number, wrapper: wrapper, key: key, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
+            stream, bytes in bytes.withUnsafeBytes { context.write($0, to: stream == 2 ? .stderr : .stdout) }
         }
-        let (rest, files, status) = splitter.withLock { $0.finish() }
-        if !rest.isEmpty { rest.withUnsafeBytes { context.write($0, to: .stdout) } }
         try Task.checkCancellation()
-        if let status { return StepResult(exitCode: status, files: files) }
-        switch termination {
-        case .exited(255):
-            // ssh's own failure (the connection), not the step's: say so.
-            throw OperationFailure(message: "the connection to \(target.name) failed during step '\(step.displayName)' (ssh exited 255)",
-                                   hint: "check the host and the network; ssh's message is in the step's output")
-        case .exited(let code): return StepResult(exitCode: code, files: files)
-        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        switch outcome {
+        case .finished(let status, let files): return StepResult(exitCode: status, files: files)
+        case .lost(let why):
+            throw OperationFailure(message: "the connection to \(target.name) was lost: \(why)",
+                                   hint: "check the host and the network; ssh's own message, if any, is in the step's output")
+        case .abandoned:
+            throw OperationFailure(message: "the step did not end within \((grace + .seconds(5)).components.seconds)s of its cancel; "
+                                   + "its processes are ended when the job finishes")
         }
     }
 
@@ -325,6 +313,8 @@ final class SSHExecutor: ExecutorPlugin {
         if let finished, finished.status != 0 {
             context.log(.warning, "could not clean up job '\(job.displayName)' on \(target.name): \(finished.errorText)")
         }
+        // The helper ends at the end of its input; what held its output open is gone.
+        if let session = sessions.withLock({ $0.removeValue(forKey: job.jobKey) }) { await session.close(wait: .seconds(5)) }
     }
 
     func capture(_ arguments: [String]) async throws -> CapturedCommand {

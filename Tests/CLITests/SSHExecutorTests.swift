@@ -46,7 +46,7 @@ extension RealExecutorSuites {
                         continue-on-error: true
                       - run: |
                           (exec -a nxasshbackground sleep 300) &
-                          (sleep 3; echo "late from the background") &
+                          (sleep 30; echo "late from the background") &
                           echo "step done"
                       - run: echo "pwd=${PWD##*/workspace} from_step=$FROM_STEP answer=${{ steps.first.outputs.answer }} os=${{ runner.os }}"
                         working-directory: sub/dir
@@ -113,6 +113,36 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[t] cleanup ran\n"))
             usleep(300_000)
             #expect(SSHServer.processes(matching: marker).isEmpty)
+        }
+
+        @Test("the job's session ending under a step (its helper killed) fails that step and the later ones at once, with a clear error")
+        func sessionLost() throws {
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: echo "first step"
+                      # The step's parent is its wrapper; the wrapper's parent is the session's helper.
+                      - run: |
+                          read -r stat < /proc/$PPID/stat; set -- $stat; kill -9 "$4"
+                          echo "killed the helper"
+                      - if: always()
+                        run: echo "never runs"
+                """)
+            let clock = ContinuousClock(), started = clock.now
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1)
+            #expect(clock.now - started < .seconds(30))
+            #expect(result.stdout.contains("[t] first step\n"))
+            #expect(result.stdout.contains("[t] killed the helper\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("the connection to \(server.hostEntry) was lost: the connection ended"), "\(result.stdout)")
+            #expect(!result.stdout.contains("never runs\n"))
         }
 
         @Test("a pool spreads jobs over its hosts; a host that cannot be reached is skipped with a warning")

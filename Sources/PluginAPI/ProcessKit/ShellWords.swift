@@ -11,11 +11,10 @@ public enum StepWrapper {
     /// is no bash, as GitHub's runner does in a container.
     ///
     /// With `trailer`, the shell is not `exec`ed: the trailer's lines run after it, with its exit
-    /// status in `$code`, and the wrapper then exits with that status. With `relay` too (two paths
-    /// for named pipes), the step's output goes through them (see below).
+    /// status in `$code`, and the wrapper then exits with that status.
     public static func render(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
                               pidFile: String, directory: String, preamble: [String] = [], trailer: [String]? = nil,
-                              recordStartTime: Bool = false, relay: (out: String, err: String)? = nil) -> String {
+                              recordStartTime: Bool = false) -> String {
         // With `recordStartTime`, the pid file also holds the start time (`/proc/PID/stat` field
         // 22, where there is a /proc), so that a later cleanup can tell a reused pid apart.
         var lines = preamble + [recordStartTime
@@ -35,29 +34,15 @@ public enum StepWrapper {
             return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
         }
         if !templated { command.append(ShellWords.quote(script)) }
-        var run = command.joined(separator: " ") + " </dev/null"
+        let run = command.joined(separator: " ") + " </dev/null"
         if let trailer {
-            var fallback = "sh -e \(ShellWords.quote(script)) </dev/null"
-            if let (out, err) = relay {
-                // The step writes into two named pipes that `cat` copies to the wrapper's own
-                // output; after the step, the copies get 1 s to finish, then end. A background
-                // process of the step holds only the pipes, so it cannot hold the wrapper's output
-                // open (sshd keeps a session while anything holds its output).
-                let (o, e) = (ShellWords.quote(out), ShellWords.quote(err))
-                lines += ["mkfifo -m 600 \(o) \(e) || exit 125", "cat \(o) & nxa_co=$!", "cat \(e) >&2 & nxa_ce=$!"]
-                run += " >\(o) 2>\(e)"
-                fallback += " >\(o) 2>\(e)"
-            }
+            let fallback = "sh -e \(ShellWords.quote(script)) </dev/null"
             if shell.first == "bash" {
                 lines.append("if command -v bash >/dev/null 2>&1; then \(run); else \(fallback); fi")
             } else {
                 lines.append(run)
             }
             lines.append("code=$?")
-            if relay != nil {
-                lines += ["(sleep 1; kill $nxa_co $nxa_ce) >/dev/null 2>&1 & nxa_t=$!", "wait $nxa_co $nxa_ce 2>/dev/null",
-                          "kill $nxa_t 2>/dev/null"]
-            }
             lines += trailer
             lines.append("exit $code")
             return lines.joined(separator: "\n") + "\n"

@@ -17,21 +17,38 @@ public struct StepTrailer: Sendable {
     private var held: [UInt8] = []
     private var trailer: [UInt8] = []
     private var inTrailer = false
+    /// Whether the `end` frame has come: the step's output is complete (a stream that goes on
+    /// after it, a session shared by steps, has its later bytes in `overflow`).
+    public private(set) var ended = false
+    /// What came after the `end` frame.
+    public private(set) var overflow: [UInt8] = []
 
     public init(key: String) {
         marker = Array((key + " ").utf8)
     }
 
     /// The wrapper's lines that print the trailer (`$code` holds the step's status).
-    public static func lines(key: String, captures: [(name: String, path: String)]) -> [String] {
+    /// Without `end`, the lines print the files only, and whoever ran the wrapper prints the
+    /// `end` frame once it exited, so that the frame comes even when it was killed.
+    public static func lines(key: String, captures: [(name: String, path: String)], end: Bool = true) -> [String] {
         captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }" }
-            + ["printf '\(key) end %s\\n' \"$code\""]
+            + (end ? [endLine(key: key, status: "$code")] : [])
+    }
+
+    /// The shell command that prints the `end` frame with `status` (a shell word, e.g. `"$code"`).
+    public static func endLine(key: String, status: String) -> String {
+        "printf '\(key) end %s\\n' \"\(status)\""
     }
 
     /// Feed a chunk of standard output; returns what belongs to the step's output.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        if ended {
+            overflow += bytes
+            return []
+        }
         if inTrailer {
             trailer += bytes
+            findEnd()
             return []
         }
         var data = held
@@ -40,6 +57,7 @@ public struct StepTrailer: Sendable {
         if let range = data.firstRange(of: marker) {
             inTrailer = true
             trailer = Array(data[range.lowerBound...])
+            findEnd()
             return Array(data[..<range.lowerBound])
         }
         // Hold back an ending that could be the start of the marker.
@@ -47,6 +65,16 @@ public struct StepTrailer: Sendable {
         while keep > 0 && !data.suffix(keep).elementsEqual(marker.prefix(keep)) { keep -= 1 }
         held = Array(data.suffix(keep))
         return Array(data.dropLast(keep))
+    }
+
+    /// Mark the end once `MARKER end STATUS\n` is in the trailer; keep what follows it apart.
+    private mutating func findEnd() {
+        guard let frame = trailer.firstRange(of: marker + Array("end ".utf8)),
+            let newline = trailer[frame.upperBound...].firstIndex(of: 0x0A)
+        else { return }
+        overflow = Array(trailer[(newline + 1)...])
+        trailer.removeSubrange((newline + 1)...)
+        ended = true
     }
 
     /// After the output ended: what was held back if no trailer came (the step's output), and
@@ -74,5 +102,44 @@ public struct StepTrailer: Sendable {
             }
         }
         return ([], files, status)
+    }
+}
+
+/// Output that ends at a marker (the ssh executor's end of a step on standard error): what comes
+/// before it is passed on as it streams, what comes after it is kept apart.
+public struct EndMarker: Sendable {
+    public let marker: [UInt8]
+    private var held: [UInt8] = []
+    public private(set) var ended = false
+    public private(set) var overflow: [UInt8] = []
+
+    public init(_ text: String) {
+        marker = Array(text.utf8)
+    }
+
+    /// Feed a chunk; returns what comes before the marker.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        if ended {
+            overflow += bytes
+            return []
+        }
+        var data = held
+        data += bytes
+        held = []
+        if let range = data.firstRange(of: marker) {
+            ended = true
+            overflow = Array(data[range.upperBound...])
+            return Array(data[..<range.lowerBound])
+        }
+        var keep = min(marker.count - 1, data.count)
+        while keep > 0 && !data.suffix(keep).elementsEqual(marker.prefix(keep)) { keep -= 1 }
+        held = Array(data.suffix(keep))
+        return Array(data.dropLast(keep))
+    }
+
+    /// What was held back (the stream ended without the marker).
+    public mutating func finish() -> [UInt8] {
+        defer { held = [] }
+        return held
     }
 }

@@ -1,0 +1,251 @@
+import Foundation
+import Glibc
+import NixActionsPluginKit
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Synchronization
+
+/// A job's shell on its host: one ssh session for the whole job, running a small helper of the
+/// project's own (`helperScript`) that takes one step per request on its standard input, so a
+/// step costs no ssh client, no channel and no login shell of its own.
+///
+/// A request is the line `NXA-STEP N KEY`, then the step's wrapper (its script, variables and
+/// secrets: never on a command line), then a line holding only `KEY`. The helper writes the
+/// wrapper to `control/run-N.sh` (mode 0600), runs it as a session leader (`setsid`, where the
+/// host has it), and once it exited prints `KEY end STATUS` on standard output and `KEY` on
+/// standard error: the step's output is everything before those markers on each stream
+/// (`StepTrailer`, `EndMarker`), and the `$GITHUB_*` files come in the wrapper's own trailer
+/// before the end frame. The key is fresh for every step, and the step cannot know it.
+///
+/// What a background process of a step prints after its step ended comes before the next step's
+/// markers and is shown with the next step (the local executor drops it after 200 ms); it is
+/// never lost. When the session ends (the connection broke), the running step fails with a clear
+/// message and so does every later step of the job.
+final class SSHSession: Sendable {
+    enum Outcome: Sendable {
+        case finished(status: Int32, files: [String: String])
+        case lost(String)
+        case abandoned
+    }
+
+    /// The step waiting for its end markers.
+    final class Pending: @unchecked Sendable {
+        let key: String
+        var trailer: StepTrailer
+        var errors: EndMarker
+        let deliver: @Sendable (Int32, [UInt8]) -> Void
+        let continuation: CheckedContinuation<Outcome, Never>
+
+        init(key: String, deliver: @escaping @Sendable (Int32, [UInt8]) -> Void, continuation: CheckedContinuation<Outcome, Never>) {
+            self.key = key
+            trailer = StepTrailer(key: key)
+            errors = EndMarker(key + "\n")
+            self.deliver = deliver
+            self.continuation = continuation
+        }
+    }
+
+    struct State {
+        var pending: Pending?
+        /// Output that came while no step ran (a background process of an earlier step).
+        var between: [(Int32, [UInt8])] = []
+        /// Why the session can no longer run steps.
+        var broken: String?
+    }
+
+    let state = Mutex(State())
+    /// This side's end of the helper's standard input (-1 once closed).
+    let requests: Mutex<Int32>
+    /// The helper's end, until the ssh client has it.
+    let readEnd: Int32
+    /// The ssh client's run, which ends when the session does.
+    let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    /// The helper, run as `sh helper.sh CONTROL` (`CONTROL`: the job's private folder there).
+    static let helperScript = """
+        # nixactions ssh step helper: one step per request on standard input (see SSHSession).
+        control=$1
+        leader=
+        command -v setsid >/dev/null 2>&1 && leader=setsid
+        umask 077
+        while IFS= read -r request; do
+            case "$request" in "NXA-STEP "*) ;; *) continue ;; esac
+            set -- $request
+            n=$2 key=$3
+            while IFS= read -r line && [ "$line" != "$key" ]; do printf '%s\\n' "$line"; done > "$control/run-$n.sh"
+            $leader /bin/sh "$control/run-$n.sh" </dev/null
+            code=$?
+            printf '%s end %s\\n' "$key" "$code"
+            printf '%s\\n' "$key" >&2
+        done
+
+        """
+
+    init() throws {
+        var pipe: [Int32] = [-1, -1]
+        guard Glibc.pipe(&pipe) == 0 else {
+            throw OperationFailure(message: "ssh executor: cannot make a pipe: \(String(cString: strerror(errno)))")
+        }
+        // Neither end may leak into other children (the ssh client gets its end as standard input).
+        for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        readEnd = pipe[0]
+        requests = Mutex(pipe[1])
+    }
+
+    deinit {
+        closeRequests()
+    }
+
+    /// Start the ssh client that runs the helper there (`arguments`).
+    func start(arguments: [String], environment: [String: String]) async throws {
+        let readEnd = self.readEnd
+        let failure: String? = await withCheckedContinuation { continuation in
+            let once = Mutex<CheckedContinuation<String?, Never>?>(continuation)
+            let take: @Sendable () -> CheckedContinuation<String?, Never>? = { once.withLock { held in defer { held = nil }; return held } }
+            let run = Task.detached { [self] in
+                var why = "the connection ended"
+                do {
+                    let termination = try await runProcess(
+                        arguments: arguments, environment: environment, directory: nil, grace: .seconds(2), inputDescriptor: readEnd,
+                        drainAfterExit: .seconds(1), onStart: { _ in take()?.resume(returning: nil) }
+                    ) { stream, bytes in
+                        self.route(stream, Array(bytes))
+                    }
+                    if case .exited(let code) = termination, code != 0 { why = "the connection ended (ssh exited with status \(code))" }
+                } catch {
+                    why = "\(error)"
+                    take()?.resume(returning: why)
+                }
+                self.end(why)
+            }
+            task.withLock { $0 = run }
+        }
+        Glibc.close(readEnd)
+        if let failure {
+            closeRequests()
+            throw OperationFailure(message: "ssh executor: cannot start ssh: \(failure)")
+        }
+    }
+
+    func closeRequests() {
+        requests.withLock { fd in
+            if fd >= 0 { Glibc.close(fd) }
+            fd = -1
+        }
+    }
+
+    /// Run step `number`: send its wrapper, pass its output to `deliver` (1 or 2, bytes) until
+    /// both end markers came. On cancel, `onCancel` runs (it should end the step there); then the
+    /// wait ends when the markers come or `abandonAfter` has passed.
+    func run(
+        _ number: Int, wrapper: String, key: String, abandonAfter: Duration,
+        onCancel: @escaping @Sendable () -> Void, deliver: @escaping @Sendable (Int32, [UInt8]) -> Void
+    ) async -> Outcome {
+        let request = Array("NXA-STEP \(number) \(key)\n\(wrapper.hasSuffix("\n") ? wrapper : wrapper + "\n")\(key)\n".utf8)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                let pending = Pending(key: key, deliver: deliver, continuation: continuation)
+                let (refused, early) = state.withLock { state -> (String?, [(Int32, [UInt8])]) in
+                    if let broken = state.broken { return (broken, []) }
+                    state.pending = pending
+                    defer { state.between = [] }
+                    return (nil, state.between)
+                }
+                if let refused {
+                    continuation.resume(returning: .lost(refused))
+                    return
+                }
+                for (stream, bytes) in early { deliver(stream, bytes) }
+                let fd = requests.withLock { $0 }
+                Task.detached {
+                    // The pipe may be full while the helper is busy: a blocking write, off Swift's pool.
+                    let failed = await Blocking.run { () -> Bool in
+                        var offset = 0
+                        while offset < request.count {
+                            let written = request.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                            if written < 0 && errno == EINTR { continue }
+                            if written <= 0 { return true }
+                            offset += written
+                        }
+                        return false
+                    }
+                    if failed { self.end("cannot send the step to the session's helper") }
+                }
+            }
+        } onCancel: {
+            onCancel()
+            Task.detached {
+                try? await Task.sleep(for: abandonAfter)
+                self.abandon(key)
+            }
+        }
+    }
+
+    /// The session's output, in order, from the ssh client's output thread.
+    func route(_ stream: Int32, _ bytes: [UInt8]) {
+        var deliveries: [(Int32, [UInt8])] = []
+        var finished: (Pending, Outcome)?
+        var deliver: (@Sendable (Int32, [UInt8]) -> Void)?
+        state.withLock { state in
+            guard let pending = state.pending else {
+                state.between.append((stream, bytes))
+                return
+            }
+            deliver = pending.deliver
+            let passed = bytes.withUnsafeBytes { stream == 2 ? pending.errors.feed($0) : pending.trailer.feed($0) }
+            if !passed.isEmpty { deliveries.append((stream, passed)) }
+            guard pending.trailer.ended && pending.errors.ended else { return }
+            let result = pending.trailer.finish()
+            state.pending = nil
+            // What came after the markers belongs to later steps.
+            if !pending.trailer.overflow.isEmpty { state.between.append((1, pending.trailer.overflow)) }
+            if !pending.errors.overflow.isEmpty { state.between.append((2, pending.errors.overflow)) }
+            finished = (pending, .finished(status: result.status ?? 255, files: result.files))
+        }
+        if let deliver { for (stream, bytes) in deliveries { deliver(stream, bytes) } }
+        if let (pending, outcome) = finished { pending.continuation.resume(returning: outcome) }
+    }
+
+    /// The session ended (or can no longer be used): the running step fails, and so do later ones.
+    func end(_ why: String) {
+        let pending = state.withLock { state -> Pending? in
+            if state.broken == nil { state.broken = why }
+            defer { state.pending = nil }
+            return state.pending
+        }
+        guard let pending else { return }
+        let rest = pending.trailer.finish().output
+        if !rest.isEmpty { pending.deliver(1, rest) }
+        let errors = pending.errors.finish()
+        if !errors.isEmpty { pending.deliver(2, errors) }
+        pending.continuation.resume(returning: .lost(state.withLock { $0.broken } ?? why))
+    }
+
+    /// A cancelled step whose markers did not come in time: stop waiting; the session is not
+    /// used again (the helper may still be running it).
+    func abandon(_ key: String) {
+        let pending = state.withLock { state -> Pending? in
+            guard let pending = state.pending, pending.key == key else { return nil }
+            state.pending = nil
+            state.broken = "a cancelled step did not end in time"
+            return pending
+        }
+        pending?.continuation.resume(returning: .abandoned)
+    }
+
+    /// End the session: no more requests (the helper exits at the end of its input); wait up to
+    /// `wait` for the ssh client to end, then end it.
+    func close(wait: Duration) async {
+        _ = state.withLock { state in
+            if state.broken == nil { state.broken = "the job has finished" }
+        }
+        closeRequests()
+        guard let run = task.withLock({ $0 }) else { return }
+        let timer = Task.detached {
+            try? await Task.sleep(for: wait)
+            run.cancel()
+        }
+        await run.value
+        timer.cancel()
+    }
+}
