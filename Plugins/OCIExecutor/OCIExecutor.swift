@@ -49,6 +49,8 @@ final class OCIExecutor: ExecutorPlugin {
     let containers = Mutex<[String: String]>([:])
     /// The service containers started for each running job.
     let servicesStarted = Mutex<[String: [String]]>([:])
+    /// Jobs whose helper may still be running an abandoned step: their later steps fail at once.
+    let stuck = Mutex<Set<String>>([])
     /// Where the container's private folder is mounted.
     static let controlMount = "/__nixactions"
     /// The label every container of a run carries, for cleanup after a host that died.
@@ -196,6 +198,10 @@ final class OCIExecutor: ExecutorPlugin {
         guard let name = containers.withLock({ $0[step.jobKey] }) else {
             throw OperationFailure(message: "oci executor: job '\(step.jobKey)' has no container")
         }
+        if stuck.withLock({ $0.contains(step.jobKey) }) {
+            throw OperationFailure(message: "the job's container is still running a cancelled step that did not end",
+                                   hint: "the container is removed when the job finishes")
+        }
         let directory = jobDirectory(step.jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp", control = directory + "/control"
         let number = serial.add(1, ordering: .relaxed).newValue
@@ -251,6 +257,7 @@ final class OCIExecutor: ExecutorPlugin {
             throw OperationFailure(message: "the job's container stopped while the step ran",
                                    hint: "the engine, the machine or a step stopped it ('\(engineName) ps -a' shows containers)")
         case .abandoned:
+            stuck.withLock { _ = $0.insert(step.jobKey) }
             throw OperationFailure(message: "the step did not end within \((grace + .seconds(5)).components.seconds)s of its cancel; "
                                    + "its container is removed with the job")
         }
@@ -261,6 +268,7 @@ final class OCIExecutor: ExecutorPlugin {
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
+        stuck.withLock { _ = $0.remove(job.jobKey) }
         await removeServices(job.jobKey, context: context)
         if let name = containers.withLock({ $0.removeValue(forKey: job.jobKey) }) {
             let removed = try? await capture([engine, "rm", "-f", "-t", "0", "-v", name])
@@ -302,7 +310,7 @@ final class OCIExecutor: ExecutorPlugin {
             }
             written.append(folder)
             let file = folder + "/" + (engineName == "docker" ? "config.json" : "auth.json")
-            if let error = FastFiles.write(login.authFile(for: image), to: file) {
+            if let error = FastFiles.write(login.authFile(for: image, docker: engineName == "docker"), to: file) {
                 throw OperationFailure(message: "oci executor: cannot write the registry login: \(String(cString: strerror(error)))")
             }
             written.append(file)

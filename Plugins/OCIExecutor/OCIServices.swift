@@ -93,9 +93,11 @@ struct RegistryLogin: Sendable {
     }
 
     /// The auth file's text for `image` (podman's `--authfile`, docker's `config.json`).
-    func authFile(for image: String) -> String {
+    func authFile(for image: String, docker: Bool) -> String {
         let token = Data("\(username):\(password)".utf8).base64EncodedString()
-        let registry = Self.registry(of: image).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        // The docker client looks Docker Hub up under its index address; podman takes `docker.io`.
+        let host = Self.registry(of: image)
+        let registry = (docker && host == "docker.io" ? "https://index.docker.io/v1/" : host).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
         return "{\"auths\":{\"\(registry)\":{\"auth\":\"\(token)\"}}}\n"
     }
 }
@@ -194,8 +196,12 @@ extension OCIExecutor {
             var arguments = [engine, "run", "-d", "--name", name, "--network", "container:" + container,
                              "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
                              "--label", "\(Self.serviceLabel)=\(service.name)"]
+            // In the job's folder, not its private folder: that one is mounted into the job's
+            // container, whose steps must not read a service's values (a database password).
+            let envFile = jobDirectory(job.jobKey) + "/service-\(service.name).env"
+            defer { unlink(envFile) }
             if !service.env.isEmpty {
-                arguments += ["--env-file", try writeEnvFile(service.env, to: control + "/service-\(service.name).env")]
+                arguments += ["--env-file", try writeEnvFile(service.env, to: envFile)]
             }
             arguments += service.runOptions + [service.image]
             servicesStarted.withLock { $0[job.jobKey, default: []].append(name) }
@@ -214,10 +220,11 @@ extension OCIExecutor {
     /// timers, so they are run here (`podman healthcheck run`); docker runs its own.
     func waitHealthy(_ name: String, service: OCIService, job: JobSpec) async throws {
         let format = "{{if .Config.Healthcheck}}{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Timeout}} "
-            + "{{.Config.Healthcheck.StartPeriod}} {{.Config.Healthcheck.Retries}}{{else}}none{{end}}"
+            + "{{.Config.Healthcheck.StartPeriod}} {{.Config.Healthcheck.Retries}} {{.Config.Healthcheck.Test}}{{else}}none{{end}}"
         let inspected = try await capture([engine, "inspect", "--format", format, name])
         let fields = inspected.outputText.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard inspected.status == 0, fields.count == 4 else { return }  // no health check: started is enough
+        // No health check (or `--no-healthcheck`, a test of NONE): started is enough.
+        guard inspected.status == 0, fields.count >= 5, fields[4] != "[NONE]" else { return }
         let interval = OCIOptions.goDuration(fields[0]).flatMap { $0 > .zero ? $0 : nil } ?? .seconds(30)
         let timeout = OCIOptions.goDuration(fields[1]).flatMap { $0 > .zero ? $0 : nil } ?? .seconds(30)
         let startPeriod = OCIOptions.goDuration(fields[2]) ?? .zero

@@ -287,7 +287,7 @@ final class SSHExecutor: ExecutorPlugin {
         guard let session = sessions.withLock({ $0[step.jobKey] }) else {
             throw OperationFailure(message: "ssh executor: job '\(step.jobKey)' has no session")
         }
-        let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: environment)
+        let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: self.environment)
         let outcome = await session.run(number, wrapper: wrapper, key: key, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
             stream, bytes in bytes.withUnsafeBytes { context.write($0, to: stream == 2 ? .stderr : .stdout) }
         }

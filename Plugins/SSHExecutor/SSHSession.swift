@@ -10,16 +10,15 @@ import Synchronization
 /// step costs no ssh client, no channel and no login shell of its own.
 ///
 /// A request is the line `NXA-STEP N KEY`, then the step's wrapper (its script, variables and
-/// secrets: never on a command line), then a line holding only `KEY`. The helper writes the
-/// wrapper to `control/run-N.sh` (mode 0600), runs it as a session leader (`setsid`, where the
-/// host has it), and once it exited prints `KEY end STATUS` on standard output and `KEY` on
-/// standard error: the step's output is everything before those markers on each stream
+/// secrets: never on a command line, never in a file), then a line holding only `KEY`. The helper
+/// pipes the wrapper into `sh -s`, run as a session leader (`setsid`, where the host has it), and
+/// once it exited prints `KEY end STATUS` on standard output and `KEY` on standard error: the step's output is everything before those markers on each stream
 /// (`StepTrailer`, `EndMarker`), and the `$GITHUB_*` files come in the wrapper's own trailer
 /// before the end frame. The key is fresh for every step, and the step cannot know it.
 ///
 /// What a background process of a step prints after its step ended comes before the next step's
-/// markers and is shown with the next step (the local executor drops it after 200 ms); it is
-/// never lost. When the session ends (the connection broke), the running step fails with a clear
+/// markers and is shown with the next step (the local executor drops it after 200 ms), up to
+/// `betweenLimit` bytes; beyond that it is dropped. When the session ends (the connection broke), the running step fails with a clear
 /// message and so does every later step of the job.
 final class SSHSession: Sendable {
     enum Outcome: Sendable {
@@ -49,11 +48,14 @@ final class SSHSession: Sendable {
         var pending: Pending?
         /// Output that came while no step ran (a background process of an earlier step).
         var between: [(Int32, [UInt8])] = []
+        var betweenBytes = 0
         /// Why the session can no longer run steps.
         var broken: String?
     }
 
     let state = Mutex(State())
+    /// Most output kept from between two steps (1 MiB).
+    static let betweenLimit = 1 << 20
     /// This side's end of the helper's standard input (-1 once closed).
     let requests: Mutex<Int32>
     /// The helper's end, until the ssh client has it.
@@ -64,16 +66,16 @@ final class SSHSession: Sendable {
     /// The helper, run as `sh helper.sh CONTROL` (`CONTROL`: the job's private folder there).
     static let helperScript = """
         # nixactions ssh step helper: one step per request on standard input (see SSHSession).
-        control=$1
         leader=
         command -v setsid >/dev/null 2>&1 && leader=setsid
-        umask 077
         while IFS= read -r request; do
             case "$request" in "NXA-STEP "*) ;; *) continue ;; esac
             set -- $request
-            n=$2 key=$3
-            while IFS= read -r line && [ "$line" != "$key" ]; do printf '%s\\n' "$line"; done > "$control/run-$n.sh"
-            $leader /bin/sh "$control/run-$n.sh" </dev/null
+            key=$3
+            # The wrapper (with the step's secrets) goes through a pipe, never to a file; what the
+            # wrapper did not read (it exited early) is read to its end.
+            while IFS= read -r line && [ "$line" != "$key" ]; do printf '%s\\n' "$line"; done |
+                { $leader /bin/sh -s; code=$?; while IFS= read -r rest; do :; done; exit $code; }
             code=$?
             printf '%s end %s\\n' "$key" "$code"
             printf '%s\\n' "$key" >&2
@@ -148,7 +150,10 @@ final class SSHSession: Sendable {
                 let (refused, early) = state.withLock { state -> (String?, [(Int32, [UInt8])]) in
                     if let broken = state.broken { return (broken, []) }
                     state.pending = pending
-                    defer { state.between = [] }
+                    defer {
+                        state.between = []
+                        state.betweenBytes = 0
+                    }
                     return (nil, state.between)
                 }
                 if let refused {
@@ -156,18 +161,20 @@ final class SSHSession: Sendable {
                     return
                 }
                 for (stream, bytes) in early { deliver(stream, bytes) }
-                let fd = requests.withLock { $0 }
+                // Its own copy of the pipe's end: `close` may run while the write is blocked.
+                let fd = requests.withLock { $0 >= 0 ? dup($0) : -1 }
                 Task.detached {
                     // The pipe may be full while the helper is busy: a blocking write, off Swift's pool.
                     let failed = await Blocking.run { () -> Bool in
+                        defer { if fd >= 0 { Glibc.close(fd) } }
                         var offset = 0
-                        while offset < request.count {
+                        while fd >= 0 && offset < request.count {
                             let written = request.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
                             if written < 0 && errno == EINTR { continue }
                             if written <= 0 { return true }
                             offset += written
                         }
-                        return false
+                        return fd < 0
                     }
                     if failed { self.end("cannot send the step to the session's helper") }
                 }
@@ -188,7 +195,10 @@ final class SSHSession: Sendable {
         var deliver: (@Sendable (Int32, [UInt8]) -> Void)?
         state.withLock { state in
             guard let pending = state.pending else {
-                state.between.append((stream, bytes))
+                if state.betweenBytes < Self.betweenLimit {
+                    state.between.append((stream, bytes))
+                    state.betweenBytes += bytes.count
+                }
                 return
             }
             deliver = pending.deliver

@@ -35,9 +35,20 @@ public enum FastFiles {
 
     /// The contents of `path` (nil when it does not exist), then remove it. At most `limit + 1` bytes
     /// are read, so a longer file comes back longer than `limit` (cut there), and is never held whole.
+    /// Only a regular file is read: a step that put a symbolic link there (to a file of this
+    /// machine, from inside a container) or a named pipe (which would block) gets nil.
     public static func take(_ path: String, limit: Int = captureLimit) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+            if errno == ELOOP { unlink(path) }
+            return nil
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            unlink(path)
+            return nil
+        }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
         while data.count <= limit {

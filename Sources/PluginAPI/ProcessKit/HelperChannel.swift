@@ -50,8 +50,9 @@ public struct HelperChannel: Sendable {
         let names = ["out-\(number)", "err-\(number)", "status-\(number)"].map { folder + "/" + $0 }
         var fds: [Int32] = []
         defer {
-            for fd in fds { close(fd) }
+            // Unlinked first: a helper that opens one of them late must not find it without a reader.
             for name in names { unlink(name) }
+            for fd in fds { close(fd) }
         }
         for name in names {
             guard mkfifo(name, 0o600) == 0 || errno == EEXIST else { throw SpawnError(command: "mkfifo " + name, errno: errno) }
@@ -136,6 +137,10 @@ public struct HelperChannel: Sendable {
             var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&polled, nfds_t(polled.count), 250)
             if ready < 0 && errno != EINTR { return .helperGone }
+            if cancelled.value.load(ordering: .acquiring) {
+                if abandonAt == nil { abandonAt = clock.now + abandonAfter }
+                if let abandonAt, clock.now >= abandonAt { return .abandoned }
+            }
             if ready > 0 {
                 pass(zip(fds, polled).filter { $0.1.revents != 0 }.map(\.0))
                 if polled[2].revents != 0 {
@@ -149,10 +154,6 @@ public struct HelperChannel: Sendable {
                     }
                 }
                 continue
-            }
-            if cancelled.value.load(ordering: .acquiring) {
-                if abandonAt == nil { abandonAt = clock.now + abandonAfter }
-                if let abandonAt, clock.now >= abandonAt { return .abandoned }
             }
             if !helperAlive() {
                 pass([fds[0], fds[1]])
