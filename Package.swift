@@ -50,10 +50,11 @@ let package = Package(
         .target(name: "NixActionsPluginMessages", path: "Sources/PluginAPI/Messages"),
         .target(
             name: "NixActionsPluginKit",
-            dependencies: ["CNixActionsPlugin", "NixActionsPluginMessages"],
+            // ProcessKit: the files interface's shells run commands (JobShell.run).
+            dependencies: ["CNixActionsPlugin", "NixActionsPluginMessages", "NixActionsProcessKit"],
             path: "Sources/PluginAPI/PluginKit"
         ),
-        // Process spawning shared by executors that run commands (local, and later oci/ssh via their CLIs).
+        // Process spawning shared by executors that run commands (local, and oci/ssh through their CLIs).
         .target(
             name: "CProcessSupport",
             path: "Sources/PluginAPI/CProcessSupport",

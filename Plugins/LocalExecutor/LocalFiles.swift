@@ -16,21 +16,9 @@ extension LocalExecutor: ExecutorFiles {
 
     func shell(_ jobKey: String) -> JobShell {
         let directory = jobDirectory(jobKey)
-        return JobShell(workspace: directory + "/workspace", temporary: directory + "/tmp") { script, arguments, input, output in
-            try await LocalExecutor.runShell(["/bin/sh", "-c", script, "sh"] + arguments, input: input, output: output)
-        }
-    }
-
-    static func runShell(
-        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, input: PutSource?,
-        output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
-    ) async throws -> JobShell.Outcome {
-        do {
-            let outcome = try await StreamingCommand.run(
-                arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
-            return JobShell.Outcome(status: outcome.status, errors: outcome.errors)
-        } catch {
-            throw OperationFailure(message: "cannot run \(arguments.first ?? "sh"): \(String(cString: strerror(error.errno)))")
+        return JobShell(workspace: directory + "/workspace", temporary: directory + "/tmp",
+                        environment: ProcessInfo.processInfo.environment) { script, arguments in
+            ["/bin/sh", "-c", script, "sh"] + arguments
         }
     }
 }

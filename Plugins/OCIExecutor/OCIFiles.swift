@@ -25,14 +25,13 @@ extension OCIExecutor: ExecutorFiles {
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
         let environment = ProcessInfo.processInfo.environment
         if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }) {
-            return JobShell(workspace: workspace, temporary: temporary) { script, arguments, input, output in
-                try await LocalShell.run(["/bin/sh", "-c", script, "sh"] + arguments, environment: environment, input: input, output: output)
+            return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
+                ["/bin/sh", "-c", script, "sh"] + arguments
             }
         }
         let engine = self.engine
-        return JobShell(workspace: workspace, temporary: temporary) { script, arguments, input, output in
-            try await LocalShell.run([engine, "exec", "-i", name, "/bin/sh", "-c", script, "sh"] + arguments,
-                                     environment: environment, input: input, output: output)
+        return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
+            [engine, "exec", "-i", name, "/bin/sh", "-c", script, "sh"] + arguments
         }
     }
 
@@ -42,21 +41,6 @@ extension OCIExecutor: ExecutorFiles {
         if path.hasPrefix("~") || path.split(separator: "/").contains("..") { return false }
         guard path.hasPrefix("/") else { return true }
         return [workspace, temporary].contains { path == $0 || path.hasPrefix($0 + "/") }
-    }
-}
-
-/// Runs a command for the files interface and maps a failure to start it to an OperationFailure.
-enum LocalShell {
-    static func run(
-        _ arguments: [String], environment: [String: String], input: PutSource?, output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
-    ) async throws -> JobShell.Outcome {
-        do {
-            let outcome = try await StreamingCommand.run(
-                arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
-            return JobShell.Outcome(status: outcome.status, errors: outcome.errors)
-        } catch {
-            throw OperationFailure(message: "cannot run \(arguments.first ?? "sh"): \(String(cString: strerror(error.errno)))")
-        }
     }
 }
 

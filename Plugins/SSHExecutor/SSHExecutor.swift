@@ -230,8 +230,7 @@ final class SSHExecutor: ExecutorPlugin {
         // The job's session: one ssh command for all its steps.
         let session = try SSHSession()
         sessions.withLock { $0[job.jobKey] = session }
-        let control = directory + "/control"
-        try await session.start(arguments: sshArguments(target) + ["sh \(ShellWords.quote(control + "/helper.sh")) \(ShellWords.quote(control))"],
+        try await session.start(arguments: sshArguments(target) + ["sh \(ShellWords.quote(directory + "/control/helper.sh"))"],
                                 environment: environment)
         let parts = system.split(separator: " ")
         let os = parts.first.map(String.init) ?? "Linux"

@@ -24,18 +24,11 @@ extension SSHExecutor: ExecutorFiles {
         return JobShell(workspace: directory + "/workspace", temporary: directory + "/tmp") { script, arguments, input, output in
             // One remote command line: ssh joins its arguments with spaces for the remote shell.
             let command = (["sh", "-c", script, "sh"] + arguments).map(ShellWords.quote).joined(separator: " ")
-            let arguments = ssh + [command]
-            let outcome: StreamingCommand.Outcome
-            do {
-                outcome = try await StreamingCommand.run(
-                    arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
-            } catch {
-                throw OperationFailure(message: "cannot run ssh: \(error)")
-            }
+            let outcome = try await JobShell.run(ssh + [command], environment: environment, input: input, output: output)
             if outcome.status == 255 {
                 throw OperationFailure(message: "the connection to \(target.name) failed while moving files: \(outcome.errors.split(separator: "\n").last ?? "")")
             }
-            return JobShell.Outcome(status: outcome.status, errors: outcome.errors)
+            return outcome
         }
     }
 }

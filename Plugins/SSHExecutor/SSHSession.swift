@@ -63,7 +63,7 @@ final class SSHSession: Sendable {
     /// The ssh client's run, which ends when the session does.
     let task: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    /// The helper, run as `sh helper.sh CONTROL` (`CONTROL`: the job's private folder there).
+    /// The helper, run as `sh control/helper.sh` in the job's folder there.
     static let helperScript = """
         # nixactions ssh step helper: one step per request on standard input (see SSHSession).
         leader=

@@ -1,6 +1,7 @@
 import CNixActionsPlugin
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 /// What an executor adopts, on top of `ExecutorPlugin`, to move trees into and out of its jobs
 /// (`nixactions.executor.files/1`, nixactions/files.h). The kit answers that interface only for
@@ -58,6 +59,29 @@ public struct JobShell: Sendable {
         self.workspace = workspace
         self.temporary = temporary
         self.run = run
+    }
+
+    /// A shell reached through a command on this machine: `command(script, arguments)` is its
+    /// argument vector (`/bin/sh -c …`, `podman exec -i NAME /bin/sh -c …`, `ssh HOST 'sh -c …'`).
+    public init(workspace: String, temporary: String, environment: [String: String],
+                command: @escaping @Sendable (_ script: String, _ arguments: [String]) -> [String]) {
+        self.init(workspace: workspace, temporary: temporary) { script, arguments, input, output in
+            try await Self.run(command(script, arguments), environment: environment, input: input, output: output)
+        }
+    }
+
+    /// Run `arguments` on this machine with `input` as standard input and `output` receiving its
+    /// standard output; a failure to start it is an `OperationFailure`.
+    public static func run(
+        _ arguments: [String], environment: [String: String], input: PutSource?, output: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    ) async throws -> Outcome {
+        do {
+            let outcome = try await StreamingCommand.run(
+                arguments, environment: environment, input: input?.readDescriptor, started: { input?.closeReader() }, output: output)
+            return Outcome(status: outcome.status, errors: outcome.errors)
+        } catch {
+            throw OperationFailure(message: "cannot run \(arguments.first ?? "sh"): \(String(cString: strerror(error.errno)))")
+        }
     }
 }
 

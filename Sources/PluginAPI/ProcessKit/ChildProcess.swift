@@ -38,9 +38,9 @@ public final class ChildProcess: Sendable {
     /// Spawn `arguments[0]` (a path, or looked up in the PATH of `environment`) with exactly
     /// `environment`; with `containment`, inside the step's cgroup (entered before exec) and
     /// carrying its tracking id. Its standard input: `inputDescriptor` (the caller keeps and closes
-    /// it), else the file `standardInput`, else /dev/null.
+    /// it), else /dev/null.
     public init(arguments: [String], environment: [String: String], directory: String?,
-                containment: StepContainment? = nil, standardInput: String? = nil, inputDescriptor: Int32? = nil) throws(SpawnError) {
+                containment: StepContainment? = nil, inputDescriptor: Int32? = nil) throws(SpawnError) {
         var pid: pid_t = 0
         var out: Int32 = -1
         var err: Int32 = -1
@@ -54,15 +54,9 @@ public final class ChildProcess: Sendable {
             if cgroupFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
-        var inputFD: Int32 = -1
-        if inputDescriptor == nil, let standardInput {
-            inputFD = open(standardInput, O_RDONLY | O_CLOEXEC)
-            if inputFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
-        }
-        defer { if inputFD >= 0 { close(inputFD) } }
         let rc = withCStringArray(arguments) { argv in
             withCStringArray(envStrings) { envp in
-                let input = inputDescriptor ?? inputFD
+                let input = inputDescriptor ?? -1
                 if let directory {
                     return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
                 }

@@ -6,8 +6,7 @@ import Foundation
 /// step's containment), SIGKILL after `grace`. The function returns once the process has been
 /// reaped; background processes it left stay in `containment` until the job's cleanup.
 /// - Parameters:
-///   - standardInput: a file the process reads as its standard input (nil: /dev/null).
-///   - inputDescriptor: a descriptor the process reads as its standard input, before `standardInput`.
+///   - inputDescriptor: a descriptor the process reads as its standard input (nil: /dev/null).
 ///   - drainAfterExit: how long output is still read after the process exited (see
 ///     `ChildProcess.wait`); a stream whose every byte counts (an archive) passes a long time.
 ///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
@@ -19,14 +18,13 @@ public func runProcess(
     directory: String?,
     grace: Duration = .seconds(5),
     containment: StepContainment? = nil,
-    standardInput: String? = nil,
     inputDescriptor: Int32? = nil,
     drainAfterExit: Duration = .milliseconds(200),
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
     let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,
-                                 standardInput: standardInput, inputDescriptor: inputDescriptor)
+                                 inputDescriptor: inputDescriptor)
     onStart(child)
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in

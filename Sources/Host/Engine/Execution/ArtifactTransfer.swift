@@ -114,6 +114,7 @@ extension ArtifactStore {
 /// a `TarGuard` (no absolute names, no "..", nothing through a link of the archive).
 final class TarExtractor: TreeSink, @unchecked Sendable {
     private let process = Process()
+    private let errors = ErrorDrain()
     private let writeEnd: Int32
     private let state = Mutex<(guardian: TarGuard, closed: Bool, complete: Bool, message: String)>(
         (TarGuard(rootNames: nil), false, false, ""))
@@ -128,13 +129,14 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
         process.arguments = ["tar", "-x", "-o", "-f", "-", "-C", folder]
         process.standardInput = FileHandle(fileDescriptor: pair[1], closeOnDealloc: true)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = Pipe()
+        process.standardError = errors.pipe
         do {
             try process.run()
         } catch {
             Glibc.close(pair[0])
             throw EngineError("cannot run tar: \(error)")
         }
+        errors.start()
         (process.standardInput as? FileHandle)?.closeFile()
     }
 
@@ -177,7 +179,7 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
                 continuation.resume()
             }
         }
-        let errors = ((process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile()).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let errors = self.errors.text()
         return state.withLock { state -> String? in
             if let violation = state.guardian.violation { return violation }
             if !state.complete { return state.message.isEmpty ? "the archive was aborted" : state.message }
@@ -198,11 +200,12 @@ enum TarProducer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
         let output = Pipe()
-        let errors = Pipe()
+        let errors = ErrorDrain()
         process.standardOutput = output
-        process.standardError = errors
+        process.standardError = errors.pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        errors.start()
         let fd = output.fileHandleForReading.fileDescriptor
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failure: (any Error)?
@@ -222,8 +225,41 @@ enum TarProducer {
         process.waitUntilExit()
         if let failure { throw failure }
         guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let text = errors.text()
             throw EngineError("tar -c of \(folder) exited \(process.terminationStatus): \(text)")
         }
+    }
+}
+
+/// A child process's standard error, read on a thread of its own as it comes (so that a process
+/// that prints many errors never blocks on a full pipe while its other stream is read or its exit
+/// is awaited); its last 4 KiB are kept.
+final class ErrorDrain: @unchecked Sendable {
+    let pipe = Pipe()
+    private let done = DispatchSemaphore(value: 0)
+    /// Written by the reading thread only, read after `done`.
+    private var tail: [UInt8] = []
+
+    /// Start reading, once the process has started.
+    func start() {
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                tail += buffer[0..<count]
+                if tail.count > 4096 { tail.removeFirst(tail.count - 4096) }
+            }
+            done.signal()
+        }
+    }
+
+    /// What it printed (waits for the end of its standard error).
+    func text() -> String {
+        done.wait()
+        done.signal()
+        return String(decoding: tail, as: UTF8.self)
     }
 }
