@@ -27,6 +27,8 @@ let package = Package(
         .library(name: "nixactions-plugin-file", type: .dynamic, targets: ["FileSecrets"]),
         .library(name: "nixactions-plugin-sops", type: .dynamic, targets: ["SopsSecrets"]),
         .library(name: "nixactions-plugin-vault", type: .dynamic, targets: ["VaultSecrets"]),
+        .library(name: "nixactions-plugin-cache-local", type: .dynamic, targets: ["LocalCache"]),
+        .library(name: "nixactions-plugin-cache-s3", type: .dynamic, targets: ["S3Cache"]),
         // Test plugins: named so that discovery never picks them up by accident; tests copy them into a plugin folder.
         .library(name: "nixactions-testplugin-double", type: .dynamic, targets: ["TestDoubleExecutor"]),
         .library(name: "nixactions-testplugin-wrongabi", type: .dynamic, targets: ["FixtureWrongABI"]),
@@ -61,6 +63,11 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
         ),
         .target(name: "NixActionsProcessKit", dependencies: ["CProcessSupport"], path: "Sources/PluginAPI/ProcessKit"),
+        // libzstd (Debian's libzstd-dev): cache backends compress entries with it.
+        .systemLibrary(name: "CZstd", path: "Sources/PluginAPI/CZstd", providers: [.apt(["libzstd-dev"])]),
+        // What cache backends share: streaming zstd, the entry record, lookup order, eviction order.
+        .target(name: "NixActionsCacheKit", dependencies: ["NixActionsPluginKit", "NixActionsPluginMessages", "CZstd"],
+                path: "Sources/PluginAPI/CacheKit"),
 
         // MARK: Host
         .target(
@@ -135,6 +142,21 @@ let package = Package(
             name: "VaultSecrets",
             dependencies: ["NixActionsPluginKit", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Plugins/VaultSecrets",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "LocalCache",
+            dependencies: ["NixActionsPluginKit", "NixActionsCacheKit"],
+            path: "Plugins/LocalCache",
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "S3Cache",
+            dependencies: [
+                "NixActionsPluginKit", "NixActionsCacheKit", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Plugins/S3Cache",
             linkerSettings: pluginLinkerSettings
         ),
         .target(

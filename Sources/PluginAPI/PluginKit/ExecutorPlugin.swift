@@ -49,13 +49,16 @@ public struct PluginDeclaration: Sendable {
     public var functions: [FunctionDeclaration]
     /// A secret provider (`provider: ID` in a workflow's `secrets:`), since ABI 1.2.
     public var secrets: (any SecretsPlugin.Type)?
+    /// A cache backend (`backend: ID` of a cache, `.nixactions/config.yml`'s `cache:`), since ABI 1.2.
+    public var cache: (any CachePlugin.Type)?
 
     public init(
         id: String, name: String, version: String, description: String,
         executor: (any ExecutorPlugin.Type)? = nil, functions: [FunctionDeclaration] = [],
-        secrets: (any SecretsPlugin.Type)? = nil
+        secrets: (any SecretsPlugin.Type)? = nil, cache: (any CachePlugin.Type)? = nil
     ) {
         self.secrets = secrets
+        self.cache = cache
         self.id = id
         self.name = name
         self.version = version

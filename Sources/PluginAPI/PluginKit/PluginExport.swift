@@ -54,6 +54,10 @@ public enum PluginExport {
             return NXA_STATUS_INCOMPATIBLE
         }
         // A secret provider delivers values through `secret_value`, which hosts below ABI 1.2 lack.
+        if declaration.cache != nil, !nxa_host_services_has_v1_2(services) {
+            fill(error, "plugin '\(declaration.id)' is a cache backend, which needs a host of ABI 1.2 or later (host speaks \(host.pointee.abi_major).\(host.pointee.abi_minor))")
+            return NXA_STATUS_INCOMPATIBLE
+        }
         if declaration.secrets != nil, !nxa_host_services_has_v1_2(services) {
             fill(error, "plugin '\(declaration.id)' provides secrets, which needs a host of ABI 1.2 or later (host speaks \(host.pointee.abi_major).\(host.pointee.abi_minor))")
             return NXA_STATUS_INCOMPATIBLE
@@ -90,6 +94,7 @@ public enum PluginExport {
         if declaration.executor is any ExecutorFiles.Type { interfaces.append(executorFilesInterfaceV1) }
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
+        if declaration.cache != nil { interfaces.append(cacheInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil
@@ -97,6 +102,7 @@ public enum PluginExport {
         if declaration.executor != nil { kinds |= NXA_KIND_EXECUTOR }
         if !declaration.functions.isEmpty { kinds |= NXA_KIND_FUNCTIONS }
         if declaration.secrets != nil { kinds |= NXA_KIND_SECRETS }
+        if declaration.cache != nil { kinds |= NXA_KIND_CACHE }
 
         let descriptor = UnsafeMutablePointer<nxa_plugin>.allocate(capacity: 1)
         descriptor.initialize(
@@ -122,6 +128,8 @@ public enum PluginExport {
                         return UnsafeRawPointer(PluginExport.functionsInterface(declaration.functions))
                     case secretsInterfaceV1 where declaration.secrets != nil:
                         return UnsafeRawPointer(PluginExport.secretsInterface())
+                    case cacheInterfaceV1 where declaration.cache != nil:
+                        return UnsafeRawPointer(PluginExport.cacheInterface())
                     default:
                         return nil
                     }
