@@ -14,6 +14,8 @@ struct JobRunner: Sendable {
     let artifacts: ArtifactStore
     /// Results of the jobs this one needs, by workflow job id.
     let needs: [String: ExpressionValue]
+    /// `hashFiles` on this job's workspace (set when the job has started).
+    let hashing = JobHashing()
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
     /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run.
@@ -179,7 +181,7 @@ struct JobRunner: Sendable {
     }
 
     func context(_ contexts: [String: ExpressionValue], _ status: ExpressionStatus) -> RuntimeContext {
-        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory, functions: options.functions)
+        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory, functions: options.functions, hashing: hashing)
     }
 
     /// Evaluate env entries in order; each may use `env.X` of the ones before it.

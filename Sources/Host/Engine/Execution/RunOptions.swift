@@ -24,6 +24,15 @@ public struct RunOptions: Sendable {
     public var secrets = ResolvedSecrets()
     /// `runs-on` labels mapped to executors (.nixactions/config.yml, --runner).
     public var runners = RunnerMap()
+    /// Cache backends (plugins) and the configuration's choice of backend and options.
+    public var cacheBackends: (any CacheBackendProvider)? {
+        didSet { caches = CacheBackends(provider: cacheBackends, settings: cacheSettings, runID: runID, runDirectory: runDirectory) }
+    }
+    public var cacheSettings = CacheSettings() {
+        didSet { caches = CacheBackends(provider: cacheBackends, settings: cacheSettings, runID: runID, runDirectory: runDirectory) }
+    }
+    /// The run's backend instances (made on first use).
+    public private(set) var caches = CacheBackends(provider: nil, settings: CacheSettings(), runID: "", runDirectory: "")
 
     public init(
         selectedJobs: [String] = [], maxParallelJobs: Int, runDirectory: String, projectDirectory: String,

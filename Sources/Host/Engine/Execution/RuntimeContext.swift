@@ -9,11 +9,14 @@ struct RuntimeContext: ExpressionContext {
     var hashRoot: String
     /// Functions plugins declare.
     var functions: (any PluginFunctionProvider)?
+    /// The job's workspace for `hashFiles` once the job started (nil: `hashRoot`).
+    var hashing: JobHashing?
 
     func value(ofContext name: String) -> ExpressionValue? { contexts[name] }
 
     func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String {
-        HashFiles.hash(patterns, in: hashRoot)
+        guard let hashing else { return HashFiles.hash(patterns, in: hashRoot) }
+        return try hashing.hash(patterns)
     }
 
     func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {

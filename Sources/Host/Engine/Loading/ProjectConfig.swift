@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsPluginMessages
 import Yams
 
 /// A project's settings for every run: `.nixactions/config.yml` (or `--config FILE`).
@@ -8,14 +9,20 @@ import Yams
 ///   ubuntu-latest: { plugin: oci, with: { image: localhost/ubuntu:ci } }
 ///   self-hosted: local
 ///   build-farm: { plugin: ssh, with: { hosts: [a, b] } }
+/// cache:
+///   backend: s3                 # for caches that name none (default: local)
+///   backends:                   # each backend's options (docs/caching.md)
+///     local: { max-size: 5G }
+///     s3: { bucket: ci-cache, endpoint: "http://127.0.0.1:9000" }
 /// ```
 public struct ProjectConfig: Sendable {
     /// Where a project keeps it, relative to the project folder.
     public static let defaultPath = ".nixactions/config.yml"
-    static let keys = ["runners"]
+    static let keys = ["runners", "cache"]
 
     public var file: String?
     public var runners = RunnerMap()
+    public var cache = CacheSettings()
 
     public init() {}
 
@@ -44,6 +51,24 @@ public struct ProjectConfig: Sendable {
         guard let pairs = reader.mapping(root, what: "the configuration", context: context, known: keys) else {
             return (config, reader.diagnostics.sorted)
         }
+        for (key, _, value) in pairs where key == "cache" {
+            guard let entries = reader.mapping(value, what: "cache", context: context, known: ["backend", "backends"]) else { continue }
+            for (name, _, item) in entries {
+                if name == "backend" {
+                    if let text = reader.string(item, what: "cache.backend", context: context) { config.cache.defaultBackend = text.value }
+                    continue
+                }
+                guard let backends = reader.mapping(item, what: "cache.backends", context: context) else { continue }
+                for (backend, _, optionsNode) in backends {
+                    guard case .mapping = optionsNode else {
+                        reader.diagnostics.error("the options of cache backend '\(backend)' must be a mapping", at: reader.location(optionsNode),
+                                                 context: context, hint: "e.g. \(backend): { max-size: 5G }")
+                        continue
+                    }
+                    if case .object(let options) = reader.json(optionsNode) { config.cache.backends[backend] = options }
+                }
+            }
+        }
         for (key, _, value) in pairs where key == "runners" {
             guard let labels = reader.mapping(value, what: "runners", context: context) else { continue }
             for (label, labelNode, executorNode) in labels {
@@ -59,4 +84,14 @@ public struct ProjectConfig: Sendable {
         }
         return (config, reader.diagnostics.sorted)
     }
+}
+
+/// `.nixactions/config.yml`'s `cache:`: which backend caches use and each backend's options.
+public struct CacheSettings: Sendable {
+    public var defaultBackend = "local"
+    public var backends: [String: [String: JSONValue]] = [:]
+
+    public init() {}
+
+    public func options(for backend: String) -> [String: JSONValue] { backends[backend] ?? [:] }
 }

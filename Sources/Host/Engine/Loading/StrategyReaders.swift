@@ -77,27 +77,55 @@ extension NodeReader {
         return .literal(literal)
     }
 
-    /// `cache: { key, paths, restore-keys, backend }` or a list of them.
+    static let cacheKeys = ["id", "key", "paths", "path", "restore-keys", "backend", "policy", "save-on", "lookup-only", "fail-on-cache-miss"]
+
+    /// `cache: { paths, key, restore-keys, backend, policy, save-on, … }` or a list of them.
     mutating func caches(_ node: Node, context: String?) -> [CacheSpec] {
         let entries: [Node]
         if case .sequence(let sequence) = node { entries = Array(sequence) } else { entries = [node] }
         var caches: [CacheSpec] = []
+        var usedIDs: Set<String> = []
         for entry in entries {
-            guard let pairs = mapping(entry, what: "cache", context: context, known: ["key", "paths", "path", "restore-keys", "backend"])
-            else { continue }
+            guard let pairs = mapping(entry, what: "cache", context: context, known: Self.cacheKeys) else { continue }
+            var id: Located<String>?
             var key: TemplateField?
             var paths: [Located<String>] = []
             var restoreKeys: [TemplateField] = []
-            var backend = "local"
+            var backend: String?
+            var policy = CacheSpec.Policy.pullPush
+            var saveOn = CacheSpec.SaveOn.success
+            var lookupOnly = false, failOnMiss = false
             for (name, _, value) in pairs {
                 switch name {
+                case "id": id = string(value, what: "cache.id", context: context)
                 case "key": key = template(value, what: "cache.key", context: context)
-                case "paths", "path": paths = stringList(value, what: "cache.paths", context: context)
+                case "paths", "path":
+                    // A list, or GitHub's multi-line string.
+                    paths = stringList(value, what: "cache.paths", context: context).flatMap { item in
+                        item.value.split(separator: "\n").map { Located(String($0).trimmingCharacters(in: .whitespaces), at: item.location) }
+                    }.filter { !$0.value.isEmpty }
                 case "restore-keys":
                     let list: [Node]
                     if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
                     restoreKeys = list.compactMap { template($0, what: "cache.restore-keys", context: context) }
-                default: backend = string(value, what: "cache.backend", context: context)?.value ?? backend
+                case "backend": backend = string(value, what: "cache.backend", context: context)?.value
+                case "policy":
+                    guard let text = string(value, what: "cache.policy", context: context) else { continue }
+                    guard let parsed = CacheSpec.Policy(rawValue: text.value) else {
+                        diagnostics.error("cache policy '\(text.value)' is not one of pull, push, pull-push", at: location(value), context: context,
+                                          hint: didYouMean(text.value, in: CacheSpec.Policy.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" })
+                        continue
+                    }
+                    policy = parsed
+                case "save-on":
+                    guard let text = string(value, what: "cache.save-on", context: context) else { continue }
+                    guard let parsed = CacheSpec.SaveOn(rawValue: text.value) else {
+                        diagnostics.error("cache save-on '\(text.value)' is not one of success, always", at: location(value), context: context)
+                        continue
+                    }
+                    saveOn = parsed
+                case "lookup-only": lookupOnly = bool(value, what: "cache.lookup-only", context: context) ?? false
+                default: failOnMiss = bool(value, what: "cache.fail-on-cache-miss", context: context) ?? false
                 }
             }
             guard let key else {
@@ -108,7 +136,19 @@ extension NodeReader {
             if paths.isEmpty {
                 diagnostics.error("cache needs 'paths'", at: location(entry), context: context, hint: "e.g. paths: [node_modules]")
             }
-            caches.append(CacheSpec(key: key, paths: paths, restoreKeys: restoreKeys, backend: backend, location: location(entry)))
+            var chosen = id?.value ?? (usedIDs.contains("cache") ? "cache-\(caches.count + 1)" : "cache")
+            if let id, usedIDs.contains(id.value) {
+                diagnostics.error("two caches of this job have the id '\(id.value)'", at: id.location, context: context,
+                                  hint: "give each cache its own id")
+            }
+            while id == nil && usedIDs.contains(chosen) { chosen += "-1" }
+            usedIDs.insert(chosen)
+            var spec = CacheSpec(id: chosen, key: key, paths: paths, restoreKeys: restoreKeys, backend: backend, location: location(entry))
+            spec.policy = policy
+            spec.saveOn = saveOn
+            spec.lookupOnly = lookupOnly
+            spec.failOnCacheMiss = failOnMiss
+            caches.append(spec)
         }
         return caches
     }

@@ -60,7 +60,6 @@ extension WorkflowLoader {
                 workflow.unsupported.append(Located("job '\(id)': 'retry' (retrying whole jobs; retry steps instead)", at: reader.location(keyNode)))
             case "cache":
                 job.caches = reader.caches(value, context: context)
-                workflow.unsupported.append(Located("job '\(id)': 'cache'", at: reader.location(keyNode)))
             case "secrets": job.secrets = reader.secrets(value, context: context)
             case "artifacts": job.artifacts = reader.artifacts(value, context: context)
             case "workspace":

@@ -186,11 +186,28 @@ public struct MatrixLiteral: Sendable {
 
 /// `cache:` entry of a job.
 public struct CacheSpec: Sendable {
+    /// Whether the cache is restored before the steps (pull) and saved after them (push).
+    public enum Policy: String, Sendable, CaseIterable {
+        case pull, push, pullPush = "pull-push"
+        var restores: Bool { self != .push }
+        var saves: Bool { self != .pull }
+    }
+    /// When a job-level cache is saved: only when the job succeeded (GitHub's rule), or always.
+    public enum SaveOn: String, Sendable, CaseIterable {
+        case success, always
+    }
+
+    /// Where the results go: `steps.<id>.outputs.cache-hit` (default "cache", "cache-2", … in order).
+    public var id: String
     public var key: TemplateField
     public var paths: [Located<String>]
     public var restoreKeys: [TemplateField]
-    /// Cache backend plugin id.
-    public var backend: String
+    /// The backend's name (`local`, `s3`); nil: the configuration's default.
+    public var backend: String?
+    public var policy: Policy = .pullPush
+    public var saveOn: SaveOn = .success
+    public var lookupOnly = false
+    public var failOnCacheMiss = false
     public var location: SourceLocation?
 }
 

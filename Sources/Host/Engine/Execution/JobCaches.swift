@@ -1,0 +1,347 @@
+import Crypto
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+/// The cache backends of one run: one instance per backend name, made on first use, shared by
+/// the run's jobs.
+public final class CacheBackends: Sendable {
+    let provider: (any CacheBackendProvider)?
+    let settings: CacheSettings
+    let runID: String
+    let runDirectory: String
+    private let instances = Mutex<[String: Result<any CacheBackend, EngineError>]>([:])
+
+    public init(provider: (any CacheBackendProvider)?, settings: CacheSettings, runID: String, runDirectory: String) {
+        self.provider = provider
+        self.settings = settings
+        self.runID = runID
+        self.runDirectory = runDirectory
+    }
+
+    /// The backend `name` (nil: the configuration's default), or why it cannot be had.
+    public func backend(_ name: String?) -> Result<any CacheBackend, EngineError> {
+        let name = name ?? settings.defaultBackend
+        return instances.withLock { instances in
+            if let known = instances[name] { return known }
+            let made: Result<any CacheBackend, EngineError>
+            if let provider {
+                do {
+                    made = .success(try provider.makeCacheBackend(
+                        name: name, configuration: CacheConfiguration(runID: runID, runDirectory: runDirectory, options: settings.options(for: name))))
+                } catch let error as EngineError {
+                    made = .failure(error)
+                } catch {
+                    made = .failure(EngineError("cache backend '\(name)': \(error)"))
+                }
+            } else {
+                made = .failure(EngineError("no cache backends are available in this run"))
+            }
+            instances[name] = made
+            return made
+        }
+    }
+}
+
+/// A cache as one job uses it, its fields evaluated.
+struct ResolvedCache: Sendable {
+    var id: String
+    var paths: [String]
+    var key: String
+    var restoreKeys: [String]
+    var backend: String?
+    var policy: CacheSpec.Policy
+    var saveOn: CacheSpec.SaveOn
+    var lookupOnly: Bool
+    var failOnCacheMiss: Bool
+
+    /// Entries match only for the same paths and archive format (cache.h: `version`), so the same
+    /// key with other paths is never restored.
+    var version: String {
+        let text = "nixactions-cache/1\ntar+zstd\n" + paths.joined(separator: "\n")
+        return "v1-" + SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// What a restore found, for the `cache-hit` / `cache-matched-key` outputs.
+struct CacheRestoreOutcome: Sendable {
+    var matchedKey: String?
+    var exact: Bool
+    var failed: String?
+}
+
+/// How cache paths become the roots of the files interface: each path (a folder or file, `~/`
+/// for the job user's home, absolute, or relative to the workspace; a glob keeps its fixed
+/// leading folders as the root and the rest as the include pattern), exclusions (`!path`) as
+/// excludes of the roots they fall under. Root names are "0", "1", … in order of first use.
+enum CachePaths {
+    struct Root: Sendable, Equatable {
+        var name: String
+        var path: String
+        var includes: [String]?
+        var excludes: [String]
+    }
+
+    static func isGlob(_ part: Substring) -> Bool { part.contains { "*?[".contains($0) } }
+
+    static func normalize(_ path: String) -> String {
+        var path = path.trimmingCharacters(in: .whitespaces)
+        while path.hasPrefix("./") { path.removeFirst(2) }
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        if path == "." { return "" }
+        return path
+    }
+
+    static func roots(_ paths: [String]) throws -> [Root] {
+        var roots: [Root] = []
+        var exclusions: [String] = []
+        for raw in paths {
+            if raw.hasPrefix("!") {
+                exclusions.append(normalize(String(raw.dropFirst())))
+                continue
+            }
+            let path = normalize(raw)
+            if path.split(separator: "/").contains("..") {
+                throw EngineError("cache path '\(raw)' contains '..'", hint: "name the folder itself: a relative path is relative to the workspace")
+            }
+            let absolute = path.hasPrefix("/")
+            let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+            let fixed = parts.prefix { !isGlob($0) }
+            let rest = parts.dropFirst(fixed.count)
+            var rootPath = fixed.joined(separator: "/")
+            if absolute { rootPath = "/" + rootPath }
+            if absolute && fixed.isEmpty {
+                throw EngineError("cache path '\(raw)' would archive the whole file system", hint: "name a folder")
+            }
+            let include = rest.isEmpty ? nil : rest.joined(separator: "/")
+            if let index = roots.firstIndex(where: { $0.path == rootPath }) {
+                if let include, roots[index].includes != nil { roots[index].includes!.append(include) } else { roots[index].includes = nil }
+            } else {
+                roots.append(Root(name: String(roots.count), path: rootPath, includes: include.map { [$0] }, excludes: []))
+            }
+        }
+        for exclusion in exclusions {
+            for index in roots.indices {
+                let root = roots[index].path
+                if root.isEmpty && !exclusion.hasPrefix("/") && !exclusion.hasPrefix("~") {
+                    roots[index].excludes.append(exclusion)
+                } else if exclusion.hasPrefix(root + "/") {
+                    roots[index].excludes.append(String(exclusion.dropFirst(root.count + 1)))
+                }
+            }
+        }
+        return roots
+    }
+}
+
+/// Passes a stream from one side to a `TreeWriter` (a cache restore into an executor's put, an
+/// executor's get into a cache save) and remembers how it ended.
+final class TreeForwarder: TreeSink, @unchecked Sendable {
+    private let writer: any TreeWriter
+    private let lock = NSLock()
+    private var ended: (complete: Bool, message: String)?
+    private var writeError: String?
+
+    init(_ writer: any TreeWriter) { self.writer = writer }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        do {
+            try writer.write(bytes)
+            return true
+        } catch {
+            lock.withLock { writeError = writeError ?? "\(error)" }
+            return false
+        }
+    }
+
+    func close(complete: Bool, message: String) { lock.withLock { ended = (complete, message) } }
+
+    /// Throws unless the whole stream arrived and was passed on.
+    func check() throws {
+        let (ended, writeError) = lock.withLock { (self.ended, self.writeError) }
+        if let writeError { throw EngineError(writeError) }
+        guard let ended, ended.complete else { throw EngineError(ended?.message.isEmpty == false ? ended!.message : "the stream was cut short") }
+    }
+}
+
+/// Run an async operation from a thread that may block (a producer of `putTree`/`save`).
+func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let box = Mutex<Result<T, any Error>?>(nil)
+    Task.detached {
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        box.withLock { $0 = result }
+        done.signal()
+    }
+    done.wait()
+    return try box.withLock { $0! }.get()
+}
+
+extension JobRunner {
+    /// Evaluate a cache's fields.
+    func resolve(_ spec: CacheSpec, _ evaluation: RuntimeContext) -> Result<ResolvedCache, RunProblem> {
+        let key: String
+        switch render(spec.key, what: "cache.key", evaluation) {
+        case .success(let text): key = text
+        case .failure(let problem): return .failure(problem)
+        }
+        var restoreKeys: [String] = []
+        for field in spec.restoreKeys {
+            switch render(field, what: "cache.restore-keys", evaluation) {
+            case .success(let text):
+                restoreKeys += text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        return .success(ResolvedCache(
+            id: spec.id, paths: spec.paths.map(\.value), key: key, restoreKeys: restoreKeys, backend: spec.backend,
+            policy: spec.policy, saveOn: spec.saveOn, lookupOnly: spec.lookupOnly, failOnCacheMiss: spec.failOnCacheMiss))
+    }
+
+    func cacheMessage(_ level: MessageLevel, _ text: String, step: Int? = nil) {
+        reporter.report(.message(job: planned.key, level: level, text: text))
+    }
+
+    /// Find and restore a cache into the job. A failure is a miss with a warning.
+    func restoreCache(_ cache: ResolvedCache, started: JobStarted, executor: any Executor) async -> CacheRestoreOutcome {
+        let label = "cache '\(cache.id)'"
+        if let problem = CacheKeys.problem(cache.key) {
+            cacheMessage(.warning, "\(label): key '\(cache.key)': \(problem); not restored")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: problem)
+        }
+        let backend: any CacheBackend
+        switch options.caches.backend(cache.backend) {
+        case .success(let made): backend = made
+        case .failure(let error):
+            cacheMessage(.warning, "\(label): \(error.description); continuing without the cache")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: error.message)
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let found: CacheLookupResult
+        do {
+            found = try await backend.lookup(CacheLookup(key: cache.key, restoreKeys: cache.restoreKeys.filter { CacheKeys.problem($0) == nil }, version: cache.version))
+        } catch {
+            if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
+            cacheMessage(.warning, "\(label): cannot look up '\(cache.key)' in backend '\(backend.name)': \(describe(error)); continuing without the cache")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: describe(error))
+        }
+        guard let matched = found.matchedKey else {
+            cacheMessage(.info, "\(label): no entry for key '\(cache.key)'\(cache.restoreKeys.isEmpty ? "" : " or restore keys \(cache.restoreKeys.joined(separator: ", "))")")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false)
+        }
+        if cache.lookupOnly {
+            cacheMessage(.info, "\(label): found '\(matched)'\(found.exact ? "" : " (restore key)"); lookup only, nothing restored")
+            return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
+        }
+        guard let files = executor.files else {
+            cacheMessage(.warning, "\(label): executor '\(executorReference.pluginID)' cannot move files into its jobs; not restored")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "no files interface")
+        }
+        do {
+            let roots = try CachePaths.roots(cache.paths)
+            let put = FilesPut(jobKey: planned.key, roots: roots.map { FilesPutRoot(name: $0.name, path: $0.path) })
+            let request = CacheRestore(key: matched, version: cache.version)
+            let result = try await files.putTree(put) { writer in
+                let forward = TreeForwarder(writer)
+                _ = try blockingAwait { try await backend.restore(request, into: forward) }
+                try forward.check()
+            }
+            let seconds = Double((clock.now - began).components.attoseconds) / 1e18 + Double((clock.now - began).components.seconds)
+            cacheMessage(.info, "\(label): restored '\(matched)'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(Self.size(result.bytes)) in \(String(format: "%.2f", seconds)) s")
+            return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
+        } catch {
+            if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
+            cacheMessage(.warning, "\(label): cannot restore '\(matched)': \(describe(error)); continuing without the cache (nothing of it was kept)")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: describe(error))
+        }
+    }
+
+    /// Save a cache out of the job, unless its key exists. A failure is a warning.
+    func saveCache(_ cache: ResolvedCache, executor: any Executor) async {
+        let label = "cache '\(cache.id)'"
+        if let problem = CacheKeys.problem(cache.key) {
+            return cacheMessage(.warning, "\(label): key '\(cache.key)': \(problem); not saved")
+        }
+        let backend: any CacheBackend
+        switch options.caches.backend(cache.backend) {
+        case .success(let made): backend = made
+        case .failure(let error): return cacheMessage(.warning, "\(label): \(error.description); not saved")
+        }
+        guard let files = executor.files else {
+            return cacheMessage(.warning, "\(label): executor '\(executorReference.pluginID)' cannot move files out of its jobs; not saved")
+        }
+        let roots: [CachePaths.Root]
+        do { roots = try CachePaths.roots(cache.paths) } catch { return cacheMessage(.warning, "\(label): \(describe(error)); not saved") }
+        let reservation: CacheReservation
+        do {
+            reservation = try await backend.reserve(CacheReserve(key: cache.key, version: cache.version))
+        } catch {
+            return cacheMessage(.warning, "\(label): cannot reserve '\(cache.key)' in backend '\(backend.name)': \(describe(error)); not saved")
+        }
+        guard reservation.reserved, let token = reservation.reservation else {
+            let why = reservation.reason == "exists" ? "an entry with this key exists (keys are immutable)"
+                : reservation.reason == "busy" ? "another run is saving it now" : (reservation.reason ?? "refused")
+            return cacheMessage(.info, "\(label): not saving '\(cache.key)': \(why)")
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let get = FilesGet(jobKey: planned.key, roots: roots.map {
+            FilesGetRoot(name: $0.name, path: $0.path, include: $0.includes, exclude: $0.excludes.isEmpty ? nil : $0.excludes)
+        })
+        let gotten = Mutex<FilesGetResult?>(nil)
+        var discard = true
+        var note = ""
+        do {
+            let saved = try await backend.save(CacheSave(key: cache.key, version: cache.version, reservation: token)) { writer in
+                let forward = TreeForwarder(writer)
+                let result = try blockingAwait { try await files.getTree(get, into: forward) }
+                try forward.check()
+                gotten.withLock { $0 = result }
+            }
+            let result = gotten.withLock { $0 }
+            if let result, result.missing.count == roots.count {
+                note = "none of its paths exist (\(cache.paths.joined(separator: ", "))); not saved"
+            } else {
+                discard = false
+                let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
+                note = "saved '\(cache.key)': \(result?.files ?? 0) files, \(Self.size(saved.bytes)) (\(Self.size(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
+            }
+        } catch {
+            note = "cannot save '\(cache.key)': \(describe(error)); not saved"
+        }
+        // Always follows a reservation, never cancelled (cache.h).
+        let commit = CacheCommit(key: cache.key, version: cache.version, reservation: token, discard: discard)
+        let committed = await Task.detached { try? await backend.commit(commit) }.value
+        if discard {
+            cacheMessage(note.hasPrefix("cannot") ? .warning : .info, "\(label): \(note)")
+        } else if let committed, committed.committed {
+            cacheMessage(.info, "\(label): \(note)")
+        } else if committed?.reason == "exists" {
+            cacheMessage(.info, "\(label): another run saved '\(cache.key)' first; kept theirs")
+        } else {
+            cacheMessage(.warning, "\(label): could not publish '\(cache.key)' (\(committed?.reason ?? "the commit failed")); not saved")
+        }
+    }
+
+    /// The outputs actions/cache gives (`cache-hit`: "true" only for the exact key).
+    static func cacheOutputs(_ cache: ResolvedCache, _ outcome: CacheRestoreOutcome) -> [String: ExpressionValue] {
+        [
+            "cache-hit": .string(outcome.exact && outcome.matchedKey != nil ? "true" : "false"),
+            "cache-primary-key": .string(cache.key),
+            "cache-matched-key": .string(outcome.matchedKey ?? ""),
+        ]
+    }
+
+    static func size(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
