@@ -84,22 +84,23 @@ final class CacheDirectory: Sendable {
     func readRecord(named name: String) throws -> CacheEntryRecord? {
         let fd = openat(entries, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 && errno == ENOENT { return nil }
+        if fd < 0 && errno == ELOOP { throw NotARecord(message: "\(place(name)) is a symbolic link, not a cache record") }
         guard fd >= 0 else { throw Self.failure("cannot open the record \(place(name))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw Self.failure("cannot inspect the record \(place(name))") }
         guard info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= Self.maxRecordBytes else {
-            throw OperationFailure(message: "\(place(name)) is not a cache record (not a small regular file)")
+            throw NotARecord(message: "\(place(name)) is not a cache record (not a small regular file)")
         }
         let bytes = try Self.readAll(fd, limit: Self.maxRecordBytes, what: place(name))
         var record: CacheEntryRecord
         do {
             record = try JSONDecoder().decode(CacheEntryRecord.self, from: Data(bytes))
         } catch {
-            throw OperationFailure(message: "\(place(name)) is not a valid cache record")
+            throw NotARecord(message: "\(place(name)) is not a valid cache record")
         }
         guard name == Self.hash(key: record.key, version: record.version) + ".json", Self.dataName(record) != nil else {
-            throw OperationFailure(message: "\(place(name)) does not belong under this name (copied or edited by hand?)")
+            throw NotARecord(message: "\(place(name)) does not belong under this name (copied or edited by hand?)")
         }
         record.lastUsedAt = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
         return record
@@ -234,7 +235,8 @@ final class CacheDirectory: Sendable {
 
     /// Remove what crashed or abandoned saves left: staging files and unreferenced data files
     /// untouched for an hour, and lock files nobody holds. `keep`: staging names of this
-    /// instance's live reservations. Returns the files and bytes removed.
+    /// instance's live reservations; files among the records that are not records go too.
+    /// Returns the files and bytes removed.
     func sweep(referenced: Set<String>, keep: Set<String>, now: Double) throws -> (files: Int, bytes: Int) {
         var files = 0, bytes = 0
         func old(_ folder: Int32, _ name: String) -> Int? {
@@ -248,6 +250,16 @@ final class CacheDirectory: Sendable {
         }
         for name in try names(entries, "entries") where name.hasSuffix(".tar.zst") && !referenced.contains("entries/" + name) {
             if let size = old(entries, name), unlinkat(entries, name, 0) == 0 { files += 1; bytes += size }
+        }
+        // Records are linked whole, so one that is not a record never was one.
+        for name in try names(entries, "entries") where name.hasSuffix(".json") {
+            do { _ = try readRecord(named: name) } catch is NotARecord {
+                var info = stat()
+                guard fstatat(entries, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
+                    now - Double(info.st_mtim.tv_sec) > Self.abandonedAfter, unlinkat(entries, name, 0) == 0
+                else { continue }
+                files += 1
+            } catch {}
         }
         for name in try names(locks, "locks") where name.hasSuffix(".lock") {
             guard old(locks, name) != nil, let fd = try? lock(String(name.dropLast(".lock".count))) else { continue }
@@ -351,5 +363,13 @@ final class CacheDirectory: Sendable {
         OperationFailure(message: "\(message): \(String(cString: strerror(code)))", hint: hint)
     }
 
-    static func message(_ error: any Error) -> String { (error as? OperationFailure)?.error.message ?? "\(error)" }
+    static func message(_ error: any Error) -> String {
+        (error as? OperationFailure)?.error.message ?? (error as? NotARecord)?.message ?? "\(error)"
+    }
+}
+
+/// A file among the records that is not a whole record of its name (never published by a
+/// save: records are linked complete).
+struct NotARecord: Error {
+    var message: String
 }

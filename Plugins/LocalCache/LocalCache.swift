@@ -85,7 +85,12 @@ final class LocalCache: CachePlugin {
         let bytes = try await blocking {
             let hash = CacheDirectory.hash(key: request.key, version: request.version)
             let gone = OperationFailure(message: "entry \(request.key) no longer exists", hint: "it was evicted or removed since the lookup")
-            guard let record = try directory.record(hash), let fd = try directory.openData(record) else { throw gone }
+            guard let record = try directory.record(hash) else { throw gone }
+            guard record.format == "tar+zstd" else {
+                throw OperationFailure(message: "the entry \(request.key) is stored as '\(record.format)', which this version cannot read",
+                                       hint: "a newer NixActions wrote it; update, or remove the entry (nixactions cache clear)")
+            }
+            guard let fd = try directory.openData(record) else { throw gone }
             defer { close(fd) }
             do {
                 let bytes = try Self.copy(fd, record: record, into: stream, context: context)
@@ -143,10 +148,15 @@ final class LocalCache: CachePlugin {
         return decompressor.bytesOut
     }
 
-    /// The decompressor's words without their "the entry is" (the caller names the entry).
+    /// The decompressor's words without their "the entry is (corrupt)" (the caller says that).
     static func reason(_ error: any Error) -> String {
-        let message = CacheDirectory.message(error)
-        return message.hasPrefix("the entry is ") ? String(message.dropFirst("the entry is ".count)) : message
+        var message = Substring(CacheDirectory.message(error))
+        if message.hasPrefix("the entry is corrupt (") && message.hasSuffix(")") {
+            message = message.dropFirst("the entry is corrupt (".count).dropLast()
+        } else if message.hasPrefix("the entry is ") {
+            message = message.dropFirst("the entry is ".count)
+        }
+        return String(message)
     }
 
     // MARK: Reserve, save, commit
@@ -176,8 +186,8 @@ final class LocalCache: CachePlugin {
     static func exists(_ hash: String, in directory: CacheDirectory, context: OperationContext) throws -> Bool {
         do {
             return try directory.record(hash) != nil
-        } catch let failure as OperationFailure where failure.error.message.hasSuffix("is not a valid cache record") {
-            context.log(.warning, "local cache: removing \(failure.error.message)")
+        } catch let problem as NotARecord {
+            context.log(.warning, "local cache: removing \(problem.message)")
             directory.removeRecordFile(hash)
             return false
         }
@@ -225,11 +235,11 @@ final class LocalCache: CachePlugin {
         let directory = self.directory
         let outcome: Result<CacheCommitted, any Error> = await Blocking.run {
             defer { directory.unlock(reservation.hash, reservation.lock) }
-            guard let staged = reservation.staged else { return .success(CacheCommitted(committed: false, reason: "expired")) }
             if request.discard {
-                directory.removeStaging(staged.name)
+                if let staged = reservation.staged { directory.removeStaging(staged.name) }
                 return .success(CacheCommitted(committed: false, reason: "discarded"))
             }
+            guard let staged = reservation.staged else { return .success(CacheCommitted(committed: false, reason: "expired")) }
             return Result { try Self.publish(reservation, staged, in: directory) }
         }
         finished.withLock { $0[request.reservation] = outcome }
@@ -270,7 +280,7 @@ final class LocalCache: CachePlugin {
         do {
             let pruned = try await remove(request, sweep: false, context: context)
             if pruned.removedEntries > 0 {
-                context.log(.info, "local cache: evicted \(pruned.removedEntries) entries (\(pruned.freedBytes) bytes) to keep within max-size/max-age")
+                context.log(.info, "local cache: evicted \(pruned.removedEntries) \(pruned.removedEntries == 1 ? "entry" : "entries") (\(pruned.freedBytes) bytes) to stay within max-size/max-age")
             }
         } catch {
             context.log(.warning, "local cache: eviction failed: \(CacheDirectory.message(error))")
