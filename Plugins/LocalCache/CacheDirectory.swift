@@ -129,6 +129,10 @@ final class CacheDirectory: Sendable {
         defer { unlinkat(staging, temporary, 0) }
         do {
             try json.withUnsafeBytes { try Self.writeAll(fd, $0, what: "staging/\(temporary)", in: path) }
+            // Dated at its creation exactly: its mtime is the last use (none yet).
+            let seconds = record.createdAt.rounded(.down)
+            let created = timespec(tv_sec: Int(seconds), tv_nsec: Int((record.createdAt - seconds) * 1e9))
+            _ = [created, created].withUnsafeBufferPointer { futimens(fd, $0.baseAddress) }
             guard fsync(fd) == 0 else { throw Self.failure("cannot sync \(path)/staging/\(temporary)") }
             close(fd)
         } catch {

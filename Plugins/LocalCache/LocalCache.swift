@@ -52,8 +52,13 @@ final class LocalCache: CachePlugin {
     }
 
     init(configuration: CacheConfiguration, host: HostServices) throws {
-        options = try LocalCacheOptions(configuration.options)
-        directory = try CacheDirectory(path: options.directory)
+        do {
+            options = try LocalCacheOptions(configuration.options)
+            directory = try CacheDirectory(path: options.directory)
+        } catch let failure as OperationFailure {
+            // `create` passes on the message alone: keep the hint in it.
+            throw OperationFailure(message: failure.error.message + (failure.error.hint.map { " (\($0))" } ?? ""), hint: failure.error.hint)
+        }
     }
 
     /// The instance ends: drop what it staged and release its locks (the host commits every
