@@ -99,7 +99,9 @@ final class LocalCache: CachePlugin {
             defer { close(fd) }
             do {
                 let bytes = try Self.copy(fd, record: record, into: stream, context: context)
-                do { try directory.touch(hash) } catch { context.log(.warning, "local cache: \(CacheDirectory.message(error))") }
+                if stream.stopStatus == NXA_STATUS_OK {
+                    do { try directory.touch(hash) } catch { context.log(.warning, "local cache: \(CacheDirectory.message(error))") }
+                }
                 return bytes
             } catch let corrupt as Corrupt {
                 // Record first: a later save can replace the entry.
@@ -249,7 +251,12 @@ final class LocalCache: CachePlugin {
         }
         finished.withLock { $0[request.reservation] = outcome }
         let committed = try outcome.get()
-        if committed.committed { await evict(context: context) }
+        if committed.committed {
+            if let stored = reservation.staged?.storedBytes, stored > options.maxSize {
+                context.log(.warning, "local cache: the entry \(request.key) (\(stored) bytes) is larger than max-size (\(options.maxSize) bytes) and is not kept")
+            }
+            await evict(context: context)
+        }
         return committed
     }
 
