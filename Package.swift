@@ -146,7 +146,8 @@ let package = Package(
         ),
         .target(
             name: "LocalCache",
-            dependencies: ["NixActionsPluginKit", "NixActionsCacheKit"],
+            // Crypto: SHA-256 names the files of a key.
+            dependencies: ["NixActionsPluginKit", "NixActionsCacheKit", .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/LocalCache",
             linkerSettings: pluginLinkerSettings
         ),
