@@ -64,6 +64,6 @@ struct NixActions: AsyncParsableCommand {
         abstract: "Run GitHub-Actions-shaped workflows locally, in containers, over SSH or on a cluster.",
         discussion: "Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, ValidateCommand.self, ListCommand.self, GraphCommand.self, PluginsCommand.self, SuperviseCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ListCommand.self, GraphCommand.self, PluginsCommand.self, CacheCommand.self, SuperviseCommand.self]
     )
 }

@@ -74,7 +74,8 @@ struct RunCommand: AsyncParsableCommand {
         let functions = registry.functions
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities))
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
-        let runnerMap = try RunnerOptions.load(config: config, overrides: runners)
+        let projectConfig = try RunnerOptions.loadConfig(config)
+        let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
             print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap), terminator: "")
@@ -110,6 +111,8 @@ struct RunCommand: AsyncParsableCommand {
         options.trackingID = supervision.trackingID
         options.functions = functions
         options.runners = runnerMap
+        options.cacheSettings = projectConfig.cache
+        options.cacheBackends = registry
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }

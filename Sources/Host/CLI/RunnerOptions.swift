@@ -16,7 +16,11 @@ enum RunnerOptions {
     /// The project's configuration (`config`, else `.nixactions/config.yml` when present), its
     /// problems printed (exit 2 on an error), then `overrides` on top.
     static func load(config: String?, overrides: [String]) throws -> RunnerMap {
-        var map = try loadConfig(config).runners
+        try load(loadConfig(config), overrides: overrides)
+    }
+
+    static func load(_ config: ProjectConfig, overrides: [String]) throws -> RunnerMap {
+        var map = config.runners
         for entry in overrides {
             guard let (label, executor) = parse(entry) else { continue }  // refused by validate()
             map.map(label, to: RunnerMap.Entry(executor: ExecutorReference(pluginID: executor), origin: "--runner \(entry)"))

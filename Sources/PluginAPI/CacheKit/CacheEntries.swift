@@ -130,22 +130,3 @@ public struct CacheOptions: Sendable {
     /// Keys that are not in `known`, for an error that names them.
     public func unknown(_ known: Set<String>) -> [String] { values.keys.filter { !known.contains($0) }.sorted() }
 }
-
-public enum CacheSizes {
-    /// "10G", "500M", "64K", "1T", "123" (bytes), "1.5G"; case-insensitive, an optional "B"/"iB".
-    public static func parse(_ text: String) -> Int? {
-        var body = text.trimmingCharacters(in: .whitespaces).uppercased()
-        for suffix in ["IB", "B"] where body.hasSuffix(suffix) && body.count > suffix.count {
-            body.removeLast(suffix.count)
-            break
-        }
-        var multiplier = 1.0
-        if let last = body.last, let power = ["K": 1, "M": 2, "G": 3, "T": 4][String(last)] {
-            multiplier = pow(1024, Double(power))
-            body.removeLast()
-        }
-        guard let number = Double(body), number >= 0, number.isFinite else { return nil }
-        let bytes = number * multiplier
-        return bytes < Double(Int.max) ? Int(bytes) : nil
-    }
-}

@@ -235,3 +235,24 @@ public enum CacheKeys {
         return nil
     }
 }
+
+/// Sizes as people write them in options and on the command line.
+public enum CacheSizes {
+    /// "10G", "500M", "64K", "1T", "123" (bytes), "1.5G"; case-insensitive, an optional "B"/"iB";
+    /// K/M/G/T are powers of 1024.
+    public static func parse(_ text: String) -> Int? {
+        var body = text.uppercased().filter { $0 != " " }
+        for suffix in ["IB", "B"] where body.hasSuffix(suffix) && body.count > suffix.count {
+            body.removeLast(suffix.count)
+            break
+        }
+        var multiplier = 1.0
+        if let last = body.last, let power = ["K": 1, "M": 2, "G": 3, "T": 4][String(last)] {
+            for _ in 0..<power { multiplier *= 1024 }
+            body.removeLast()
+        }
+        guard let number = Double(body), number >= 0, number.isFinite else { return nil }
+        let bytes = number * multiplier
+        return bytes < 9.0e18 ? Int(bytes) : nil
+    }
+}

@@ -306,7 +306,7 @@ extension JobRunner {
             } else {
                 discard = false
                 let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
-                note = "saved '\(cache.key)': \(result?.files ?? 0) files, \(Self.size(saved.bytes)) (\(Self.size(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
+                note = "saved '\(cache.key)': \(result?.files ?? 0) files, \(Self.size(result?.bytes ?? saved.bytes)) (\(Self.size(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
             }
         } catch {
             note = "cannot save '\(cache.key)': \(describe(error)); not saved"
@@ -343,5 +343,96 @@ extension JobRunner {
             unit += 1
         }
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+extension JobRunner {
+    /// Job-level `cache:` entries: restored before the first step (policy pull or pull-push),
+    /// their results in `steps.<id>.outputs`, queued for saving after the steps (push, pull-push).
+    func restoreJobCaches(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
+                          state: inout State) async {
+        var contexts = base
+        contexts["env"] = .object(env.mapValues(ExpressionValue.string))
+        let fields = job.caches.flatMap { [$0.key] + $0.restoreKeys }
+        do {
+            try await hashing.prefetch(JobHashing.calls(in: fields.map(\.template), conditions: []), jobKey: planned.key, files: executor.files)
+        } catch {
+            cacheMessage(.warning, "cannot compute hashFiles for the caches: \(describe(error))")
+        }
+        let evaluation = context(contexts, .ok)
+        for spec in job.caches {
+            let cache: ResolvedCache
+            switch resolve(spec, evaluation) {
+            case .success(let resolved): cache = resolved
+            case .failure(let problem):
+                cacheMessage(.error, problem.message)
+                state.succeeded = false
+                state.failure = state.failure ?? JobFailure(message: problem.message)
+                return
+            }
+            var outcome = CacheRestoreOutcome(matchedKey: nil, exact: false)
+            if cache.policy.restores {
+                outcome = await restoreCache(cache, started: started, executor: executor)
+                if cache.failOnCacheMiss && outcome.matchedKey == nil {
+                    let message = "cache '\(cache.id)': no entry for key '\(cache.key)' and fail-on-cache-miss is set"
+                    cacheMessage(.error, message)
+                    state.succeeded = false
+                    state.failure = state.failure ?? JobFailure(message: message)
+                }
+            }
+            state.steps[cache.id] = .object([
+                "outputs": .object(Self.cacheOutputs(cache, outcome)), "outcome": .string("success"), "conclusion": .string("success"),
+            ])
+            if cache.policy.saves && !(outcome.exact && outcome.matchedKey != nil) { state.pendingSaves.append(cache) }
+        }
+    }
+
+    /// Save what the job's caches and actions/cache steps queued, last queued first (GitHub runs
+    /// post steps in reverse): only when the job succeeded, unless `save-on: always`; never when
+    /// the run was cancelled or the job timed out.
+    func savePendingCaches(executor: any Executor, state: State) async {
+        guard !state.pendingSaves.isEmpty, !state.cancelled, !Task.isCancelled else { return }
+        for cache in state.pendingSaves.reversed() {
+            guard state.succeeded || cache.saveOn == .always else {
+                cacheMessage(.info, "cache '\(cache.id)': not saved, the job did not succeed (save-on: always saves anyway)")
+                continue
+            }
+            await saveCache(cache, executor: executor)
+        }
+    }
+
+    /// `uses: actions/cache`, `actions/cache/restore`, `actions/cache/save` with GitHub's inputs,
+    /// on the same mechanism as `cache:`. Returns the step's outputs.
+    func runCacheAction(_ action: String, step: Step, inputs: [String: String], executor: any Executor, started: JobStarted,
+                        state: inout State) async throws -> [String: ExpressionValue] {
+        guard let key = inputs["key"], !key.isEmpty else {
+            throw EngineError("\(action) needs 'with: key'", hint: "e.g. key: deps-${{ hashFiles('package-lock.json') }}")
+        }
+        guard let pathText = inputs["path"] else {
+            throw EngineError("\(action) needs 'with: path'", hint: "e.g. path: node_modules")
+        }
+        func flag(_ name: String) -> Bool { ["true", "yes", "1"].contains((inputs[name] ?? "").lowercased()) }
+        let paths = pathText.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let restoreKeys = (inputs["restore-keys"] ?? "").split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        let cache = ResolvedCache(
+            id: step.id ?? "step \(step.index + 1)", paths: paths, key: key, restoreKeys: restoreKeys, backend: inputs["backend"],
+            policy: .pullPush, saveOn: flag("save-always") ? .always : .success, lookupOnly: flag("lookup-only"),
+            failOnCacheMiss: flag("fail-on-cache-miss"))
+        if let problem = CacheKeys.problem(key) { throw EngineError("\(action): key '\(key)': \(problem)") }
+        if action == "actions/cache/save" {
+            await saveCache(cache, executor: executor)
+            return [:]
+        }
+        let outcome = await restoreCache(cache, started: started, executor: executor)
+        if cache.failOnCacheMiss && outcome.matchedKey == nil {
+            throw EngineError("no cache entry for key '\(key)'\(restoreKeys.isEmpty ? "" : " or its restore keys") (fail-on-cache-miss)")
+        }
+        if action == "actions/cache" && !(outcome.exact && outcome.matchedKey != nil) && !cache.lookupOnly {
+            state.pendingSaves.append(cache)
+        }
+        var outputs = Self.cacheOutputs(cache, outcome)
+        if action == "actions/cache" { outputs["cache-primary-key"] = nil }
+        return outputs
     }
 }

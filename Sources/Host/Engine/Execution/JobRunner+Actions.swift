@@ -3,7 +3,9 @@ import NixActionsPluginMessages
 
 extension JobRunner {
     /// The `uses:` actions NixActions maps onto its own mechanisms; anything else is refused at load time.
-    static let supportedActions = ["actions/checkout", "actions/upload-artifact", "actions/download-artifact"]
+    static let supportedActions = [
+        "actions/checkout", "actions/upload-artifact", "actions/download-artifact", "actions/cache", "actions/cache/restore", "actions/cache/save",
+    ]
 
     /// `actions/checkout@v4` → "actions/checkout".
     static func actionName(_ uses: String) -> String {
@@ -20,6 +22,7 @@ extension JobRunner {
             }
         }
         do {
+            var outputs: [String: ExpressionValue] = [:]
             switch Self.actionName(uses) {
             case "actions/checkout":
                 guard job.workspace.copyProject else {
@@ -39,10 +42,15 @@ extension JobRunner {
                 let artifact = inputs["name"] ?? "artifact"
                 try await restoreArtifact(artifact, under: inputs["path"], started: started, executor: executor)
                 reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "downloaded artifact '\(artifact)'"))
+            case let cacheAction where cacheAction.hasPrefix("actions/cache"):
+                outputs = try await runCacheAction(cacheAction, step: step, inputs: inputs, executor: executor, started: started, state: &state)
             default:
                 throw EngineError("unsupported action '\(uses)'")
             }
             reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: .zero))
+            if let id = step.id {
+                state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
+            }
         } catch {
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
         }

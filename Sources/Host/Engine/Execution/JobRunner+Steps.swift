@@ -14,6 +14,7 @@ extension JobRunner {
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+            if hashing.isRemote { await prefetchHashes(step, executor: executor) }
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
             // The environment the step sees, lowest to highest: --env, workflow, job, step, GITHUB_ENV.
@@ -51,6 +52,19 @@ extension JobRunner {
             } else {
                 await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, allowed: allowed, state: &state)
             }
+        }
+    }
+
+    /// `hashFiles` of a job whose workspace is not on this machine: computed through the files
+    /// interface before the step's fields are evaluated (see `JobHashing`).
+    func prefetchHashes(_ step: Step, executor: any Executor) async {
+        var templates = [step.name, step.run, step.workingDirectory, step.continueOnErrorExpression].compactMap { $0?.template }
+        templates += step.with.map(\.value.template) + step.env.map(\.value.template)
+        let calls = JobHashing.calls(in: templates, conditions: step.condition.map { [$0.expression] } ?? [])
+        do {
+            try await hashing.prefetch(calls, jobKey: planned.key, files: executor.files)
+        } catch {
+            reporter.report(.message(job: planned.key, level: .warning, text: "cannot compute hashFiles for step '\(step.displayName)': \(describe(error))"))
         }
     }
 

@@ -33,6 +33,8 @@ struct JobRunner: Sendable {
         var steps: [String: ExpressionValue] = [:]
         var allOutputs: [String: String] = [:]
         var summary = ""
+        /// Caches to save after the steps (actions/cache's post step), in the order restored.
+        var pendingSaves: [ResolvedCache] = []
     }
 
     func run(_ instances: ExecutorCache) async -> JobOutcome {
@@ -78,6 +80,7 @@ struct JobRunner: Sendable {
             return fail("cannot start job '\(planned.displayName)' on executor '\(executorReference.pluginID)': \(describe(error))")
         }
 
+        hashing.started(jobStarted)
         var state = State()
         let base = baseContexts(jobStarted)
         jobAllowsFailure = allowsFailure(job.continueOnError, job.continueOnErrorExpression, context(base, .ok))
@@ -98,6 +101,9 @@ struct JobRunner: Sendable {
         case .failure(let problem):
             await executor.finishJob(spec)
             return fail(problem.message)
+        }
+        if state.succeeded && !job.caches.isEmpty {
+            await restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
         }
 
         // The job's time limit cancels the steps (cleanup steps still run, capped) but keeps what
@@ -125,6 +131,7 @@ struct JobRunner: Sendable {
             state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))")
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }
+        await savePendingCaches(executor: executor, state: state)
         if state.succeeded, let keep = job.artifacts?.keep, !keep.isEmpty {
             do {
                 try await keepArtifact(keep.map(\.value), as: job.id, started: jobStarted, executor: executor)

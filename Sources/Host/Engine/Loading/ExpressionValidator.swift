@@ -69,7 +69,9 @@ struct ExpressionValidator {
             check(cache.key, named(jobPlace, "cache.key"))
             for key in cache.restoreKeys { check(key, named(jobPlace, "cache.restore-keys")) }
         }
-        let allIDs = job.steps.compactMap(\.id)
+        // A job-level cache's results are `steps.<its id>` for every step (cache.id).
+        let cacheIDs = job.caches.map(\.id)
+        let allIDs = cacheIDs + job.steps.compactMap(\.id)
         for (name, value) in job.outputs ?? [] {
             var place = named(jobPlace, "outputs.\(name)")
             place.stepIDs = allIDs
@@ -81,7 +83,7 @@ struct ExpressionValidator {
                 "job '\(job.id)' restores artifacts of '\(restore.job.value)', which it does not need",
                 at: restore.job.location, context: context, hint: "add '\(restore.job.value)' to its needs")
         }
-        var earlier: [String] = []
+        var earlier: [String] = cacheIDs
         for step in job.steps {
             let stepContext = "\(context) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
             let place = Place(what: "", context: stepContext, job: job, stepIDs: earlier, envNames: jobEnv.union(step.env.map(\.name)))
