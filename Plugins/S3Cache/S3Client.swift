@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NixActionsPluginKit
 import NixActionsPluginMessages
+import Synchronization
 
 /// Where and how to reach the bucket.
 struct S3Endpoint: Sendable {
@@ -38,6 +39,11 @@ final class S3Client: Sendable {
     let credentials: Result<S3Credentials, OperationFailure>
     let timeout: Double
     let retries: Int
+    /// After the endpoint could not be reached: until when (seconds since 1970) later requests
+    /// fail at once with the same message, so a run with the server down does not wait on every
+    /// operation of every job.
+    private let unreachable = Mutex<(until: Double, failure: OperationFailure?)>((0, nil))
+    static let unreachableFor: Double = 30
 
     init(endpoint: S3Endpoint, credentials: Result<S3Credentials, OperationFailure>, timeout: Double, retries: Int) {
         self.endpoint = endpoint
@@ -45,7 +51,7 @@ final class S3Client: Sendable {
         self.timeout = timeout
         self.retries = retries
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(Int64(min(timeout, 10).rounded(.up))), read: .seconds(Int64(timeout.rounded(.up))))
+        configuration.timeout = .init(connect: .seconds(Int64(min(timeout, 5).rounded(.up))), read: .seconds(Int64(timeout.rounded(.up))))
         configuration.redirectConfiguration = .disallow  // a signed request must not wander to another host
         configuration.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -132,6 +138,7 @@ final class S3Client: Sendable {
         _ method: HTTPMethod, _ object: String?, idempotent: Bool, streaming: Bool = false, context: OperationContext,
         _ body: @Sendable (NIODeadline) async throws -> (S3Response, T)
     ) async throws -> (S3Response, T) {
+        if let known = unreachable.withLock({ $0.until > Date().timeIntervalSince1970 ? $0.failure : nil }) { throw known }
         let attempts = idempotent ? retries + 1 : 1
         var lastFailure = ""
         for attempt in 1...attempts {
@@ -158,6 +165,8 @@ final class S3Client: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastFailure = describe(error)
+                // The client already kept trying to connect for its connect timeout.
+                if lastFailure == "connection refused" || lastFailure == "connection timed out" || lastFailure == "cannot resolve the host name" { break }
                 if attempt < attempts {
                     context.log(.warning, "S3 \(method.rawValue) \(object ?? "/"): \(lastFailure); retrying (\(attempt)/\(attempts - 1))")
                     try await backoff(attempt)
@@ -169,8 +178,12 @@ final class S3Client: Sendable {
         if lastFailure.hasPrefix("S3 answered") {
             throw OperationFailure(message: "\(lastFailure) for \(method.rawValue) \(object ?? "the bucket") in bucket \(endpoint.bucket) (after \(attempts) attempts)")
         }
-        throw OperationFailure(message: "cannot reach the S3 endpoint \(endpoint.display) (\(lastFailure))",
-                               hint: "check 'endpoint' (and 'region') of the s3 cache backend and that the server is up")
+        let failure = OperationFailure(message: "cannot reach the S3 endpoint \(endpoint.display) (\(lastFailure))",
+                                       hint: "check 'endpoint' (and 'region') of the s3 cache backend and that the server is up")
+        if lastFailure == "connection refused" || lastFailure == "connection timed out" || lastFailure == "cannot resolve the host name" {
+            unreachable.withLock { $0 = (Date().timeIntervalSince1970 + Self.unreachableFor, failure) }
+        }
+        throw failure
     }
 
     private func backoff(_ attempt: Int) async throws {

@@ -59,7 +59,9 @@ final class SaveSink: @unchecked Sendable {
     private let partSize: Int
     private let pipe: PartPipe
     private var filling: ByteBuffer
-    /// A full part held back until more follows: an entry of one part goes as one PutObject.
+    /// The first full part, held back until more follows: an entry of one part goes as one
+    /// PutObject. Later parts go as soon as they are full (then at most the part being filled
+    /// and two in flight are in memory).
     private var pending: ByteBuffer?
     private var partsSent = 0
     private(set) var storedBytes = 0
@@ -86,18 +88,16 @@ final class SaveSink: @unchecked Sendable {
         storedBytes = compressor.bytesOut
         if let held = pending {
             pending = nil
-            if filling.readableBytes == 0 && partsSent == 0 {
+            if filling.readableBytes == 0 {
                 try send(.single(held))
             } else {
-                partsSent += 1
-                try send(.part(partsSent, held))
-                if filling.readableBytes > 0 {
-                    partsSent += 1
-                    try send(.part(partsSent, filling))
-                }
+                try sendPart(held)
+                try sendPart(filling)
             }
-        } else {
+        } else if partsSent == 0 {
             try send(.single(filling))
+        } else if filling.readableBytes > 0 {
+            try sendPart(filling)
         }
         filling = ByteBufferAllocator().buffer(capacity: 0)
     }
@@ -106,12 +106,22 @@ final class SaveSink: @unchecked Sendable {
         if filling.capacity == 0 { filling.reserveCapacity(partSize + (256 << 10)) }
         filling.writeBytes(bytes)
         guard filling.readableBytes >= partSize else { return }
-        if let held = pending {
-            partsSent += 1
-            try send(.part(partsSent, held))
-        }
-        pending = filling
+        let full = filling
         filling = ByteBufferAllocator().buffer(capacity: 0)
+        if partsSent == 0 && pending == nil {
+            pending = full  // one part so far: maybe the whole entry
+            return
+        }
+        if let held = pending {
+            pending = nil
+            try sendPart(held)
+        }
+        try sendPart(full)
+    }
+
+    private func sendPart(_ buffer: ByteBuffer) throws {
+        partsSent += 1
+        try send(.part(partsSent, buffer))
     }
 
     private func send(_ message: PartPipe.Message) throws {
