@@ -43,111 +43,36 @@ final class PluginExecutor: Executor, @unchecked Sendable {
                               hint: "check the job's 'executor.with' options")
         }
         self.instance = instance
+        calls = PluginCalls(plugin: plugin, instance: instance, noun: "executor", cancel: table.pointee.cancel)
     }
 
-    /// Set when an operation was abandoned: the plugin may still be using the instance, which is
-    /// then never destroyed (the process exits soon after).
-    let abandoned = Atomic<Bool>(false)
+    /// Runs the plugin's asynchronous operations (and knows whether one was abandoned).
+    let calls: PluginCalls
 
     deinit {
-        if !abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
+        if !calls.abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
     }
 
     /// Call a function that takes an `nxa_error *`, returning its status and message.
     static func callWithError(_ body: (UnsafeMutablePointer<nxa_error>) -> nxa_status) -> (nxa_status, String) {
-        var buffer = [CChar](repeating: 0, count: 2048)
-        return buffer.withUnsafeMutableBufferPointer { chars in
-            var error = nxa_error(data: chars.baseAddress, capacity: chars.count, length: 0)
-            let status = body(&error)
-            let bytes = UnsafeRawBufferPointer(start: chars.baseAddress, count: min(error.length, chars.count))
-            return (status, String(decoding: bytes, as: UTF8.self))
-        }
+        PluginCalls.callWithError(body)
     }
 
-    typealias AsyncCall = (UnsafeMutableRawPointer, UInt64, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<nxa_error>?) -> nxa_status
-
-    /// How long a cancelled operation has to complete before the host stops waiting for it
-    /// (`NIXACTIONS_ABANDON_AFTER` seconds, default 20).
-    static let afterCancel: Duration = {
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_ABANDON_AFTER"], let seconds = Double(text), seconds > 0 {
-            return .milliseconds(Int(seconds * 1000))
-        }
-        return .seconds(20)
-    }()
+    typealias AsyncCall = PluginCalls.AsyncCall
+    static var afterCancel: Duration { PluginCalls.afterCancel }
     /// How long a job's start (its workspace, a container, an image pull) may take: it runs before
     /// the job's own time limit starts.
     static let startDeadline: Duration = .seconds(600)
     /// How long job cleanup (`finish_job`, never cancelled) may take.
     static let cleanupDeadline: Duration = .seconds(60)
 
-    /// Start an asynchronous plugin operation and await its completion. Cancellation is forwarded
-    /// (unless `cancellable` is false); an operation still running `afterCancel` after its cancel,
-    /// or past `deadline`, is abandoned: the host stops waiting and says so, and the run goes on.
     func perform<Request: Encodable, Response: Decodable>(
-        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
+        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as type: Response.Type,
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
         onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
-        let runtime = HostRuntime.shared
-        let op = runtime.makeOperation()
-        let json = try MessageCoding.encode(request)
-        let plugin = self.plugin
-        let abandon: @Sendable (Duration, String) -> Task<Void, Never> = { limit, why in
-            Task.detached {
-                try? await Task.sleep(for: limit)
-                guard !Task.isCancelled, runtime.isPending(op) else { return }
-                self.abandoned.store(true, ordering: .relaxed)
-                let message = "executor '\(plugin.id)' did not finish \(what) \(why); nixactions stopped waiting for it"
-                runtime.logHandler.withLock { $0 }(plugin.id, 2, message)
-                let failure = (try? MessageCoding.encode(OperationFailure(
-                    message: message, hint: "whatever it left may still be there; the plugin's own cleanup or the next run removes it"))) ?? []
-                runtime.complete(op, status: NXA_STATUS_TIMED_OUT, result: failure)
-            }
-        }
-        let watchdogs = WatchdogSet()
-        defer { watchdogs.cancelAll() }
-        if let deadline { watchdogs.add(abandon(deadline, "within \(deadline)")) }
-        let options = HostRuntime.OperationOptions(
-            cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0)
-        let (status, bytes) = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
-                runtime.register(op, continuation, sink: sink, options: options)
-                let (accepted, message) = Self.callWithError { error in
-                    json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
-                }
-                if accepted == NXA_STATUS_OK { onAccepted?(op) }
-                if accepted != NXA_STATUS_OK {
-                    let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
-                    runtime.complete(op, status: accepted, result: failure)
-                } else if cancellable && Task.isCancelled {
-                    // Cancelled between registering and starting: the handler may have missed it.
-                    runtime.markCancelled(op)
-                    table.pointee.cancel(instance, op)
-                    watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
-                }
-            }
-        } onCancel: {
-            guard cancellable else { return }
-            runtime.markCancelled(op)
-            table.pointee.cancel(instance, op)
-            watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
-        }
-        switch status {
-        case NXA_STATUS_OK:
-            do {
-                return try MessageCoding.decode(Response.self, from: bytes)
-            } catch {
-                throw EngineError("executor '\(plugin.id)' sent a malformed \(Response.self): \(error)")
-            }
-        case NXA_STATUS_CANCELLED:
-            throw CancellationError()
-        case NXA_STATUS_TIMED_OUT:
-            let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes)
-            throw EngineError(failure?.error.message ?? "executor '\(plugin.id)' did not finish \(what) in time", hint: failure?.error.hint)
-        default:
-            if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) { throw failure }
-            throw EngineError("executor '\(plugin.id)' failed with status \(status)")
-        }
+        try await calls.perform(call, request, sink: sink, as: type, cancellable: cancellable, deadline: deadline, what: what,
+                                onAccepted: onAccepted)
     }
 
     /// How long moving one tree into or out of a job may take.

@@ -1,0 +1,169 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsEngine
+import NixActionsPluginMessages
+import Synchronization
+
+/// A cache backend plugin instance (`nixactions.cache/1`, nixactions/cache.h) seen through the
+/// engine's `CacheBackend` protocol.
+final class PluginCache: CacheBackend, @unchecked Sendable {
+    let name: String
+    let plugin: LoadedPlugin
+    let table: UnsafePointer<nxa_cache_v1>
+    let instance: UnsafeMutableRawPointer
+    let calls: PluginCalls
+
+    /// Finding an entry, listing: small requests.
+    static let lookupDeadline: Duration = .seconds(120)
+    /// Moving one entry in or out.
+    static let transferDeadline: Duration = .seconds(3600)
+    /// Publishing or discarding a reservation (never cancelled).
+    static let commitDeadline: Duration = .seconds(60)
+    /// `nixactions cache prune|clear`.
+    static let pruneDeadline: Duration = .seconds(900)
+
+    init(name: String, plugin: LoadedPlugin, configuration: CacheConfiguration) throws {
+        guard let raw = plugin.interface(cacheInterfaceV1) else {
+            throw EngineError("plugin '\(plugin.id)' is not a cache backend", hint: "run 'nixactions plugins list' to see what it provides")
+        }
+        let table = raw.assumingMemoryBound(to: nxa_cache_v1.self)
+        guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_cache_v1>.size else {
+            throw EngineError("plugin '\(plugin.id)' has a cache table of \(table.pointee.struct_size) bytes, too small for \(cacheInterfaceV1)")
+        }
+        let json = try MessageCoding.encode(configuration)
+        var made: UnsafeMutableRawPointer?
+        let (status, message) = PluginCalls.callWithError { error in
+            json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+        }
+        guard status == NXA_STATUS_OK, let made else {
+            throw EngineError("cache backend '\(name)' rejected its configuration: \(message.isEmpty ? "status \(status)" : message)",
+                              hint: "check the backend's options in .nixactions/config.yml or the cache entry")
+        }
+        self.name = name
+        self.plugin = plugin
+        self.table = table
+        instance = made
+        calls = PluginCalls(plugin: plugin, instance: made, noun: "cache backend", cancel: table.pointee.cancel)
+    }
+
+    deinit {
+        if !calls.abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
+    }
+
+    func lookup(_ request: CacheLookup) async throws -> CacheLookupResult {
+        try await calls.perform(table.pointee.lookup, request, sink: nil, as: CacheLookupResult.self,
+                                deadline: Self.lookupDeadline, what: "looking up '\(request.key)'")
+    }
+
+    func restore(_ request: CacheRestore, into sink: any TreeSink) async throws -> CacheRestored {
+        let stream = HostStream(sink: sink)
+        let table = self.table
+        do {
+            let result = try await calls.perform(
+                { instance, op, json, length, error in
+                    stream.op.store(op, ordering: .releasing)
+                    let status = table.pointee.restore(instance, op, json, length, UnsafePointer(stream.stream), error)
+                    // Not taken: the host is still the writer, and closes it (stream.h).
+                    if status != NXA_STATUS_OK { stream.abandonUntaken("the cache backend refused the restore") }
+                    return status
+                }, request, sink: nil, as: CacheRestored.self, deadline: Self.transferDeadline,
+                what: "restoring '\(request.key)'")
+            if !stream.closed.load(ordering: .acquiring) {
+                stream.end(NXA_STATUS_FAILED, "the cache backend completed its restore without closing the stream")
+                throw EngineError("cache backend '\(name)' completed a restore without closing its stream")
+            }
+            return result
+        } catch {
+            stream.end(NXA_STATUS_FAILED, "\(error)")
+            throw error
+        }
+    }
+
+    func reserve(_ request: CacheReserve) async throws -> CacheReservation {
+        try await calls.perform(table.pointee.reserve, request, sink: nil, as: CacheReservation.self,
+                                deadline: Self.lookupDeadline, what: "reserving '\(request.key)'")
+    }
+
+    func save(_ request: CacheSave, produce: @escaping @Sendable (any TreeWriter) throws -> Void) async throws -> CacheSaved {
+        let slot = StreamSlot()
+        let writing = Completion()
+        let table = self.table
+        let plugin = self.plugin
+        let result: Result<CacheSaved, any Error>
+        do {
+            result = .success(try await calls.perform(
+                { instance, op, json, length, error in
+                    var out: UnsafePointer<nxa_stream>?
+                    let status = table.pointee.save(instance, op, json, length, &out, error)
+                    if status == NXA_STATUS_OK { slot.stream = out }
+                    return status
+                }, request, sink: nil, as: CacheSaved.self, deadline: Self.transferDeadline,
+                what: "saving '\(request.key)'",
+                onAccepted: { _ in
+                    guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
+                        HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "cache save accepted without a usable stream")
+                        slot.stream = nil
+                        return
+                    }
+                    let stream = HostStreamWriter(raw)
+                    // The host is the writer: a thread of its own writes and closes (stream.h rules 2 and 4).
+                    Thread.detachNewThread {
+                        defer { writing.signal() }
+                        do {
+                            try produce(stream)
+                            stream.close(NXA_STATUS_OK)
+                        } catch {
+                            let status = stream.refusal == NXA_STATUS_OK ? NXA_STATUS_FAILED : stream.refusal
+                            stream.close(status, message: "\(error)")
+                        }
+                    }
+                }))
+        } catch {
+            result = .failure(error)
+        }
+        if slot.stream != nil {
+            // The producer may be reading the job's files: do not return while it runs (bounded).
+            let timer = Task.detached { try? await Task.sleep(for: PluginCalls.afterCancel); writing.signal() }
+            await writing.wait()
+            timer.cancel()
+        }
+        return try result.get()
+    }
+
+    func commit(_ request: CacheCommit) async throws -> CacheCommitted {
+        try await calls.perform(table.pointee.commit, request, sink: nil, as: CacheCommitted.self, cancellable: false,
+                                deadline: Self.commitDeadline, what: "committing '\(request.key)'")
+    }
+
+    func list(_ request: CacheList) async throws -> CacheListing {
+        try await calls.perform(table.pointee.list, request, sink: nil, as: CacheListing.self,
+                                deadline: Self.lookupDeadline, what: "listing entries")
+    }
+
+    func prune(_ request: CachePrune) async throws -> CachePruned {
+        try await calls.perform(table.pointee.prune, request, sink: nil, as: CachePruned.self,
+                                deadline: Self.pruneDeadline, what: "pruning entries")
+    }
+}
+
+extension PluginRegistry: CacheBackendProvider {
+    /// The cache plugins: `backend: NAME` is the plugin with id NAME or `cache-NAME`.
+    var cachePlugins: [LoadedPlugin] { loaded.filter { $0.interfaces.contains(cacheInterfaceV1) } }
+
+    public var cacheBackendNames: [String] {
+        cachePlugins.map { $0.id.hasPrefix("cache-") ? String($0.id.dropFirst(6)) : $0.id }
+    }
+
+    public func makeCacheBackend(name: String, configuration: CacheConfiguration) throws -> any CacheBackend {
+        let plugins = cachePlugins
+        guard let plugin = plugins.first(where: { $0.id == name }) ?? plugins.first(where: { $0.id == "cache-" + name }) else {
+            let known = cacheBackendNames
+            throw EngineError(
+                "no cache backend '\(name)' was found",
+                hint: didYouMean(name, in: known).map { "did you mean '\($0)'?" }
+                    ?? (known.isEmpty ? "no cache backend plugins are installed; searched \(searchPath.joined(separator: ":"))"
+                        : "available: \(known.joined(separator: ", "))"))
+        }
+        return try PluginCache(name: name, plugin: plugin, configuration: configuration)
+    }
+}

@@ -1,0 +1,119 @@
+import CNixActionsPlugin
+import Foundation
+import NixActionsEngine
+import NixActionsPluginMessages
+import Synchronization
+
+/// The asynchronous operations of one plugin instance (any interface): start, await the
+/// completion, forward cancellation, abandon at the deadline.
+final class PluginCalls: @unchecked Sendable {
+    let plugin: LoadedPlugin
+    let instance: UnsafeMutableRawPointer
+    /// "executor", "cache backend": how messages name the plugin.
+    let noun: String
+    let cancel: (@convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void)?
+    /// Set when an operation was abandoned: the plugin may still be using the instance, which is
+    /// then never destroyed (the process exits soon after).
+    let abandoned = Atomic<Bool>(false)
+
+    init(plugin: LoadedPlugin, instance: UnsafeMutableRawPointer, noun: String,
+         cancel: (@convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void)?) {
+        self.plugin = plugin
+        self.instance = instance
+        self.noun = noun
+        self.cancel = cancel
+    }
+
+    /// Call a function that takes an `nxa_error *`, returning its status and message.
+    static func callWithError(_ body: (UnsafeMutablePointer<nxa_error>) -> nxa_status) -> (nxa_status, String) {
+        var buffer = [CChar](repeating: 0, count: 2048)
+        return buffer.withUnsafeMutableBufferPointer { chars in
+            var error = nxa_error(data: chars.baseAddress, capacity: chars.count, length: 0)
+            let status = body(&error)
+            let bytes = UnsafeRawBufferPointer(start: chars.baseAddress, count: min(error.length, chars.count))
+            return (status, String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    typealias AsyncCall = (UnsafeMutableRawPointer, UInt64, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<nxa_error>?) -> nxa_status
+
+    /// How long a cancelled operation has to complete before the host stops waiting for it
+    /// (`NIXACTIONS_ABANDON_AFTER` seconds, default 20).
+    static let afterCancel: Duration = {
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_ABANDON_AFTER"], let seconds = Double(text), seconds > 0 {
+            return .milliseconds(Int(seconds * 1000))
+        }
+        return .seconds(20)
+    }()
+
+    /// Start an asynchronous plugin operation and await its completion. Cancellation is forwarded
+    /// (unless `cancellable` is false); an operation still running `afterCancel` after its cancel,
+    /// or past `deadline`, is abandoned: the host stops waiting and says so, and the run goes on.
+    func perform<Request: Encodable, Response: Decodable>(
+        _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
+        cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
+        onAccepted: ((UInt64) -> Void)? = nil
+    ) async throws -> Response {
+        let runtime = HostRuntime.shared
+        let op = runtime.makeOperation()
+        let json = try MessageCoding.encode(request)
+        let plugin = self.plugin
+        let noun = self.noun
+        let abandon: @Sendable (Duration, String) -> Task<Void, Never> = { limit, why in
+            Task.detached {
+                try? await Task.sleep(for: limit)
+                guard !Task.isCancelled, runtime.isPending(op) else { return }
+                self.abandoned.store(true, ordering: .relaxed)
+                let message = "\(noun) '\(plugin.id)' did not finish \(what) \(why); nixactions stopped waiting for it"
+                runtime.logHandler.withLock { $0 }(plugin.id, 2, message)
+                let failure = (try? MessageCoding.encode(OperationFailure(
+                    message: message, hint: "whatever it left may still be there; the plugin's own cleanup or the next run removes it"))) ?? []
+                runtime.complete(op, status: NXA_STATUS_TIMED_OUT, result: failure)
+            }
+        }
+        let watchdogs = WatchdogSet()
+        defer { watchdogs.cancelAll() }
+        if let deadline { watchdogs.add(abandon(deadline, "within \(deadline)")) }
+        let options = HostRuntime.OperationOptions(
+            cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0)
+        let (status, bytes) = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
+                runtime.register(op, continuation, sink: sink, options: options)
+                let (accepted, message) = Self.callWithError { error in
+                    json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+                }
+                if accepted == NXA_STATUS_OK { onAccepted?(op) }
+                if accepted != NXA_STATUS_OK {
+                    let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
+                    runtime.complete(op, status: accepted, result: failure)
+                } else if cancellable && Task.isCancelled {
+                    // Cancelled between registering and starting: the handler may have missed it.
+                    runtime.markCancelled(op)
+                    cancel?(instance, op)
+                    watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
+                }
+            }
+        } onCancel: {
+            guard cancellable else { return }
+            runtime.markCancelled(op)
+            cancel?(instance, op)
+            watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
+        }
+        switch status {
+        case NXA_STATUS_OK:
+            do {
+                return try MessageCoding.decode(Response.self, from: bytes)
+            } catch {
+                throw EngineError("\(noun) '\(plugin.id)' sent a malformed \(Response.self): \(error)")
+            }
+        case NXA_STATUS_CANCELLED:
+            throw CancellationError()
+        case NXA_STATUS_TIMED_OUT:
+            let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes)
+            throw EngineError(failure?.error.message ?? "\(noun) '\(plugin.id)' did not finish \(what) in time", hint: failure?.error.hint)
+        default:
+            if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) { throw failure }
+            throw EngineError("\(noun) '\(plugin.id)' failed with status \(status)")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// A real moto S3 server (`moto_server`, PyPI's moto) on 127.0.0.1, on a free port, with a
+/// bucket made. Call `stop()` in a `defer`.
+///
+/// `enforceAuth`: moto then checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0), so unknown
+/// access keys get a 403 — how the tests make S3 refuse a backend.
+public final class MotoServer: @unchecked Sendable {
+    public let port: UInt16
+    public let bucket: String
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    private let process: Process
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// Credentials moto accepts (any, unless `enforceAuth`).
+    public static let environment = [
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+    ]
+
+    public init(bucket: String = "nixactions-test", enforceAuth: Bool = false, timeout: Double = 30) throws {
+        guard let binary = testTool("moto_server") else {
+            throw TestComponentError("moto_server is missing: run .ci/setup (pip's moto[server])")
+        }
+        guard testTool("curl") != nil else { throw TestComponentError("curl is missing: run .ci/setup") }
+        var lastProblem = ""
+        for _ in 0..<8 {
+            let port = UInt16.random(in: 20000...60000)
+            guard isFreeLocalPort(port) else { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+            var environment = ProcessInfo.processInfo.environment
+            if enforceAuth { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "0" }
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(timeout)
+            var up = false
+            while Date() < deadline && process.isRunning {
+                let probe = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                                           ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
+                if probe.stdout != "000" && !probe.stdout.isEmpty {
+                    up = true
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            guard up else {
+                lastProblem = "moto_server on port \(port) did not answer within \(timeout) s"
+                process.terminate()
+                process.waitUntilExit()
+                continue
+            }
+            self.port = port
+            self.bucket = bucket
+            self.process = process
+            if !enforceAuth {
+                let made = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                                          ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "\(endpoint)/\(bucket)"])
+                guard made.stdout == "200" else {
+                    stop()
+                    throw TestComponentError("moto did not make bucket \(bucket): HTTP \(made.stdout)")
+                }
+            }
+            return
+        }
+        throw TestComponentError("cannot start moto_server: \(lastProblem)")
+    }
+
+    /// The object names in the bucket (ListObjectsV2, through moto's unauthenticated mode).
+    public func objectNames() throws -> [String] {
+        let listed = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/\(bucket)?list-type=2&max-keys=1000"])
+        return listed.stdout.components(separatedBy: "<Key>").dropFirst().compactMap { $0.components(separatedBy: "</Key>").first }
+            .map { $0.replacingOccurrences(of: "&amp;", with: "&") }
+    }
+
+    /// Replace object `name` with `data` (unauthenticated PUT).
+    public func put(_ name: String, _ data: Data) throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/body"
+        try data.write(to: URL(fileURLWithPath: file))
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+        let sent = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                                  ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
+        guard sent.stdout == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.stdout)") }
+    }
+
+    /// The bytes of object `name`.
+    public func get(_ name: String) throws -> Data {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/body"
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+        let got = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                                 ["curl", "-s", "-o", file, "-w", "%{http_code}", "\(endpoint)/\(bucket)/\(encoded)"])
+        guard got.stdout == "200" else { throw TestComponentError("moto refused GET \(name): HTTP \(got.stdout)") }
+        return try Data(contentsOf: URL(fileURLWithPath: file))
+    }
+
+    public func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
