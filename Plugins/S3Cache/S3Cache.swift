@@ -435,8 +435,16 @@ final class S3Cache: CachePlugin {
             let record = CacheEntryRecord(key: state.key, version: state.version, sizeBytes: state.storedBytes, archiveBytes: state.archiveBytes,
                                           createdAt: CacheTime.now(), data: data)
             let name = layout.manifest(state.key, state.version)
-            let put = try await client.send(.PUT, name, headers: [("if-none-match", "*"), ("content-type", "application/json")],
+            let put: S3Response
+            do {
+                put = try await client.send(.PUT, name, headers: [("if-none-match", "*"), ("content-type", "application/json")],
                                             body: .small(try JSONEncoder().encode(record).bytes), context: context)
+            } catch let failure as OperationFailure where (context.remainingSeconds ?? 1) <= 0.1 {
+                // At the deadline: published or not, the data stays for the next prune.
+                throw StatusFailure(NXA_STATUS_TIMED_OUT, OperationFailure(
+                    message: "publishing the entry \(state.key) did not finish before the deadline (\(failure.error.message)); "
+                        + "its data is left for the next prune"))
+            }
             if put.status == 200 {
                 outcome = CacheCommitted(committed: true)
             } else if put.status == 412 || put.status == 409 {
