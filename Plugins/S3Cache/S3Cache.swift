@@ -1,8 +1,12 @@
+import AsyncHTTPClient
 import CNixActionsPlugin
 import Foundation
+import NIOCore
+import NIOHTTP1
 import NixActionsCacheKit
 import NixActionsPluginKit
 import NixActionsPluginMessages
+import Synchronization
 
 /// The one symbol this library exports.
 @_cdecl("nixactions_plugin_entry")
@@ -14,22 +18,464 @@ public func nixactionsPluginEntry(
     PluginExport.entry(
         PluginDeclaration(
             id: "cache-s3", name: "S3 cache", version: "0.1.0",
-            description: "TODO",
+            description: "Cache entries in an S3 bucket (AWS or any S3-compatible server), zstd-compressed, multipart, published create-if-absent",
             cache: S3Cache.self),
         host: host, out: out, error: error)
 }
 
+/// `backend: s3`: entries in a bucket (layout in S3Layout.swift).
+///
+/// Save streams the archive through zstd into parts (one PutObject when it fits in one part,
+/// else a multipart upload with at most two parts in flight); commit publishes the entry by
+/// writing its manifest with `If-None-Match: *`, so of two savers exactly one wins. Reserve
+/// writes a lease object the same way; it only saves a second upload, correctness comes from
+/// the conditional manifest write. Restore streams the data object through zstd into the host's
+/// stream from a thread of its own.
 final class S3Cache: CachePlugin {
-    init(configuration: CacheConfiguration, host: HostServices) throws {}
-    func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult { .miss }
+    let client: S3Client
+    let layout: S3Layout
+    let partSize: Int
+    let level: Int32
+    /// Reservations this instance granted, by token.
+    private let reservations = Mutex<[String: ReservationState]>([:])
+
+    struct ReservationState: Sendable {
+        var key: String
+        var version: String
+        /// The uploaded data object (relative to the prefix), once `save` finished.
+        var data: String?
+        var archiveBytes = 0
+        var storedBytes = 0
+        /// The first commit's outcome (commit is idempotent).
+        var outcome: CacheCommitted?
+    }
+
+    static let known: Set<String> = [
+        "bucket", "prefix", "region", "endpoint", "path-style", "part-size", "compression-level", "timeout", "retries",
+    ]
+
+    init(configuration: CacheConfiguration, host: HostServices) throws {
+        let options = CacheOptions(configuration.options)
+        let unknown = options.unknown(Self.known)
+        if !unknown.isEmpty {
+            throw OperationFailure(message: "the s3 cache backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", "))",
+                                   hint: "known: \(Self.known.sorted().joined(separator: ", "))")
+        }
+        guard let bucket = options.string("bucket"), !bucket.isEmpty else {
+            throw OperationFailure(message: "the s3 cache backend needs 'bucket'", hint: "e.g. backend: s3 with bucket: my-ci-cache")
+        }
+        var prefix = options.string("prefix") ?? "nixactions-cache/"
+        while prefix.hasPrefix("/") { prefix.removeFirst() }
+        if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+        let environment = ProcessInfo.processInfo.environment
+        let region = options.string("region") ?? [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]].compactMap { $0 }
+            .first { !$0.isEmpty } ?? "us-east-1"
+        let given = options.string("endpoint")
+        let endpointText = given ?? "https://s3.\(region).amazonaws.com"
+        guard let url = URLComponents(string: endpointText), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let hostName = url.host, !hostName.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
+        else {
+            throw OperationFailure(message: "'endpoint' \(endpointText) is not an http(s) URL of a server", hint: "e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000")
+        }
+        if scheme == "http" && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(hostName) {
+            throw OperationFailure(message: "'endpoint' \(endpointText) is plain http to another machine",
+                                   hint: "use https (signed requests and cache contents would travel unencrypted); http is allowed for 127.0.0.1")
+        }
+        var authority = hostName.contains(":") && !hostName.hasPrefix("[") ? "[\(hostName)]" : hostName
+        if let port = url.port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) { authority += ":\(port)" }
+        let pathStyle = try options.bool("path-style") ?? (given != nil)
+        let partSize = try options.size("part-size") ?? 16 << 20
+        guard partSize >= 5 << 20, partSize <= 5 << 30 else {
+            throw OperationFailure(message: "'part-size' must be between 5M and 5G (S3's limits on a part)")
+        }
+        let level = try Self.integer(options, "compression-level", default: 3, in: 1...19)
+        let timeout = try Self.integer(options, "timeout", default: 60, in: 1...86400)
+        let retries = try Self.integer(options, "retries", default: 3, in: 0...10)
+        let credentials: Result<S3Credentials, OperationFailure>
+        do {
+            credentials = .success(try S3Credentials.load(environment: environment))
+        } catch let failure as OperationFailure {
+            credentials = .failure(failure)
+        }
+        var display = "\(scheme)://\(authority)"
+        if !pathStyle { display = "\(scheme)://\(bucket).\(authority)" }
+        client = S3Client(endpoint: S3Endpoint(scheme: scheme, authority: authority, display: display, bucket: bucket, region: region, pathStyle: pathStyle),
+                          credentials: credentials, timeout: Double(timeout), retries: retries)
+        layout = S3Layout(prefix: prefix)
+        self.partSize = partSize
+        self.level = Int32(level)
+    }
+
+    deinit { client.shutdown() }
+
+    static func integer(_ options: CacheOptions, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = options.string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw OperationFailure(message: "option '\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return number
+    }
+
+    // MARK: - Lookup and restore
+
+    func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult {
+        if let record = try await manifest(request.key, request.version, context: context), record.version == request.version {
+            return CacheLookupOrder.result(record, request: request)
+        }
+        for restoreKey in request.restoreKeys where !restoreKey.isEmpty {
+            let listPrefix = layout.manifestPrefix(restoreKey, request.version)
+            guard listPrefix.utf8.count <= S3Layout.maxObjectName else { continue }
+            var candidates = try await listObjects(listPrefix, context: context).compactMap { object -> CacheEntryRecord? in
+                guard let key = layout.key(ofObject: object.name, under: layout.manifestsRoot) else { return nil }
+                return CacheEntryRecord(key: key, version: request.version, sizeBytes: object.size, archiveBytes: 0,
+                                        createdAt: object.lastModified, data: object.name)
+            }
+            let single = CacheLookup(key: request.key, restoreKeys: [restoreKey], version: request.version)
+            // The listing orders by the manifests' LastModified (the commit time); a manifest
+            // pruned since is skipped for the next newest.
+            while let chosen = CacheLookupOrder.match(single, in: candidates) {
+                if let record = try await manifest(chosen.key, request.version, context: context), record.version == request.version {
+                    return CacheLookupOrder.result(record, request: request)
+                }
+                candidates.removeAll { $0.key == chosen.key }
+            }
+        }
+        return .miss
+    }
+
+    /// The manifest of (key, version), nil when there is none.
+    func manifest(_ key: String, _ version: String, context: OperationContext) async throws -> CacheEntryRecord? {
+        let name = layout.manifest(key, version)
+        guard name.utf8.count <= S3Layout.maxObjectName else { return nil }
+        let response = try await client.send(.GET, name, context: context)
+        if response.status == 404 && response.errorCode != "NoSuchBucket" { return nil }
+        guard response.status == 200 else { throw client.failure(response, doing: "reading the entry \(key)") }
+        guard let record = try? JSONDecoder().decode(CacheEntryRecord.self, from: Data(response.body)) else {
+            throw OperationFailure(message: "the manifest of the cache entry \(key) (\(name)) is not readable",
+                                   hint: "remove it with nixactions cache clear, or delete the object")
+        }
+        return record
+    }
+
     func restore(_ request: CacheRestore, into stream: StreamWriter, context: OperationContext) async throws -> CacheRestored {
-        throw OperationFailure(message: "not yet")
+        guard let record = try await manifest(request.key, request.version, context: context), record.version == request.version else {
+            throw OperationFailure(message: "entry \(request.key) no longer exists")
+        }
+        let (response, failure) = try await client.stream(layout.prefix + record.data, context: context)
+        guard let response else {
+            if let failure, failure.status == 404, failure.errorCode != "NoSuchBucket" {
+                throw OperationFailure(message: "entry \(request.key) no longer exists (its data object is gone)")
+            }
+            throw client.failure(failure!, doing: "downloading the entry \(request.key)")
+        }
+        let queue = ChunkQueue(limit: 4 << 20)
+        let expected = record.archiveBytes
+        async let consumed = Blocking.run { Self.decompress(queue, into: stream, expected: expected) }
+        var downloadError: (any Error)?
+        await withTaskCancellationHandler {
+            do {
+                for try await chunk in response.body {
+                    if !(await queue.push(chunk)) { break }
+                }
+                if Task.isCancelled { throw CancellationError() }
+                queue.finish()
+            } catch {
+                downloadError = error
+                queue.stop()
+            }
+        } onCancel: {
+            queue.stop()
+        }
+        let result = await consumed
+        if Task.isCancelled { throw CancellationError() }
+        switch result {
+        case .failure(let failure):
+            throw failure
+        case .success(let bytes):
+            if let downloadError {
+                throw OperationFailure(message: "the download of entry \(request.key) broke off: \(client.describe(downloadError))")
+            }
+            await touch(record, context: context)
+            return CacheRestored(bytes: bytes)
+        }
     }
-    func reserve(_ request: CacheReserve, context: OperationContext) async throws -> CacheReservation { .refused("busy") }
+
+    /// The restore thread: decompress, verify, write (blocking) into the host's stream.
+    static func decompress(_ queue: ChunkQueue, into stream: StreamWriter, expected: Int) -> Result<Int, OperationFailure> {
+        struct Refused: Error { let status: nxa_status }
+        do {
+            let decompressor = try ZstdDecompressor()
+            while let chunk = queue.pop() {
+                try chunk.withUnsafeReadableBytes { raw in
+                    try decompressor.decompress(raw) { bytes in
+                        let status = stream.write(bytes)
+                        if status != NXA_STATUS_OK { throw Refused(status: status) }
+                    }
+                }
+            }
+            if queue.wasStopped { return .failure(OperationFailure(message: "the download stopped")) }
+            try decompressor.finish()
+            guard decompressor.bytesOut == expected else {
+                return .failure(OperationFailure(message: "the entry is corrupt: \(decompressor.bytesOut) archive bytes instead of \(expected)"))
+            }
+            return .success(decompressor.bytesOut)
+        } catch let refused as Refused {
+            queue.stop()
+            return .failure(OperationFailure(message: "the consumer stopped taking the archive (status \(refused.status))"))
+        } catch let failure as OperationFailure {
+            queue.stop()
+            return .failure(failure)
+        } catch {
+            queue.stop()
+            return .failure(OperationFailure(message: "\(error)"))
+        }
+    }
+
+    /// Mark the entry used (for least-recently-used eviction): best effort, one try.
+    func touch(_ record: CacheEntryRecord, context: OperationContext) async {
+        let name = layout.used(record.key, record.version)
+        guard name.utf8.count <= S3Layout.maxObjectName else { return }
+        if let response = try? await client.send(.PUT, name, body: .small([]), idempotent: false, context: context), response.status != 200 {
+            context.log(.debug, "could not mark the cache entry \(record.key) used (S3 answered \(response.status))")
+        }
+    }
+
+    // MARK: - Reserve, save, commit
+
+    func reserve(_ request: CacheReserve, context: OperationContext) async throws -> CacheReservation {
+        try layout.check(request.key, request.version)
+        let head = try await client.send(.HEAD, layout.manifest(request.key, request.version), context: context)
+        if head.status == 200 { return .refused("exists") }
+        guard head.status == 404 else { throw client.failure(head, doing: "checking the entry \(request.key)") }
+        let token = UUID().uuidString.lowercased()
+        let lease = S3Lease(token: token, expiresAt: CacheTime.now() + Double(max(request.leaseSeconds ?? 3600, 1)))
+        let leaseName = layout.lease(request.key, request.version)
+        for attempt in 0..<2 {
+            let put = try await client.send(.PUT, leaseName, headers: [("if-none-match", "*"), ("content-type", "application/json")],
+                                            body: .small(try JSONEncoder().encode(lease).bytes), context: context)
+            if put.status == 200 {
+                reservations.withLock { $0[token] = ReservationState(key: request.key, version: request.version) }
+                return .granted(token)
+            }
+            guard put.status == 412 || put.status == 409 else { throw client.failure(put, doing: "reserving the entry \(request.key)") }
+            guard attempt == 0 else { break }
+            // Someone holds a lease: take it over only when it expired (a saver that died).
+            let current = try await client.send(.GET, leaseName, context: context)
+            if current.status == 200, let held = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), held.expiresAt > CacheTime.now() {
+                return .refused("busy")
+            }
+            if current.status != 200 && current.status != 404 { throw client.failure(current, doing: "reading the lease of \(request.key)") }
+            _ = try await client.send(.DELETE, leaseName, context: context)
+        }
+        return .refused("busy")
+    }
+
     func save(_ request: CacheSave, from source: PutSource, context: OperationContext) async throws -> CacheSaved {
-        throw OperationFailure(message: "not yet")
+        guard let state = reservations.withLock({ $0[request.reservation] }), state.key == request.key, state.version == request.version else {
+            throw OperationFailure(message: "the s3 cache has no reservation \(request.reservation.prefix(64)) for \(request.key)")
+        }
+        try layout.check(request.key, request.version)
+        let dataName = layout.newData(request.version)
+        let pipe = PartPipe(inFlight: 2)
+        let sink = try SaveSink(level: level, partSize: partSize, pipe: pipe)
+        let upload = UploadState()
+        async let uploaded: Void = self.upload(pipe, dataName, state: upload, context: context)
+        var produceError: (any Error)?
+        do {
+            let outcome = try await withTaskCancellationHandler {
+                try await source.consume { chunk in try sink.take(chunk) }
+            } onCancel: {
+                pipe.fail()
+            }
+            if Task.isCancelled { throw CancellationError() }
+            if let failure = outcome.failure { throw OperationFailure(message: "the archive did not arrive whole: \(failure)") }
+            if !pipe.failed {
+                let finished: OperationFailure? = await Blocking.run {
+                    do {
+                        try sink.finish()
+                        return nil
+                    } catch is SaveSink.Stopped {
+                        return nil
+                    } catch {
+                        return (error as? OperationFailure) ?? OperationFailure(message: "\(error)")
+                    }
+                }
+                if let finished { throw finished }
+            }
+        } catch is SaveSink.Stopped {
+            // The upload stopped (its error follows).
+        } catch {
+            produceError = error
+            pipe.fail()
+        }
+        pipe.close()
+        var uploadError: (any Error)?
+        do { try await uploaded } catch { uploadError = error }
+        if let error = produceError ?? uploadError ?? (Task.isCancelled ? CancellationError() : nil) {
+            await uncancelled { await self.dropStaged(upload, dataName, context: context) }
+            throw error
+        }
+        reservations.withLock { reservations in
+            reservations[request.reservation]?.data = String(dataName.dropFirst(layout.prefix.count))
+            reservations[request.reservation]?.archiveBytes = sink.archiveBytes
+            reservations[request.reservation]?.storedBytes = sink.storedBytes
+        }
+        return CacheSaved(bytes: sink.archiveBytes, storedBytes: sink.storedBytes)
     }
-    func commit(_ request: CacheCommit, context: OperationContext) async throws -> CacheCommitted { CacheCommitted(committed: false, reason: "expired") }
-    func list(_ request: CacheList, context: OperationContext) async throws -> CacheListing { CacheListing(entries: []) }
-    func prune(_ request: CachePrune, context: OperationContext) async throws -> CachePruned { CachePruned(removedEntries: 0, freedBytes: 0) }
+
+    /// What an upload made, for cleaning up after a failure.
+    final class UploadState: Sendable {
+        let uploadID = Mutex<String?>(nil)
+        let putSingle = Atomic<Bool>(false)
+    }
+
+    /// Run `body` in a task that is not cancelled with the caller (cleanup outlives cancellation).
+    func uncancelled(_ body: @escaping @Sendable () async -> Void) async {
+        await Task.detached { await body() }.value
+    }
+
+    /// Remove a failed save's data: abort its multipart upload or delete its object.
+    func dropStaged(_ upload: UploadState, _ dataName: String, context: OperationContext) async {
+        if let id = upload.uploadID.withLock({ $0 }) {
+            _ = try? await client.send(.DELETE, dataName, query: [("uploadId", id)], context: context)
+        }
+        if upload.putSingle.load(ordering: .relaxed) {
+            _ = try? await client.send(.DELETE, dataName, context: context)
+        }
+    }
+
+    /// The uploading side of a save: one PutObject, or a multipart upload with the parts of
+    /// `pipe` (at most two in flight: the pipe holds the reader back).
+    func upload(_ pipe: PartPipe, _ dataName: String, state: UploadState, context: OperationContext) async throws {
+        do {
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var uploadID: String?
+                for await message in pipe.messages {
+                    switch message {
+                    case .single(let buffer):
+                        defer { pipe.done() }
+                        state.putSingle.store(true, ordering: .relaxed)
+                        let response = try await client.send(.PUT, dataName, headers: [("content-type", "application/zstd")], body: .stream(buffer),
+                                                             context: context)
+                        guard response.status == 200 else { throw client.failure(response, doing: "uploading the entry") }
+                    case .part(let number, let buffer):
+                        if uploadID == nil {
+                            let id: String
+                            do { id = try await createUpload(dataName, context: context) } catch {
+                                pipe.done()
+                                throw error
+                            }
+                            uploadID = id
+                            state.uploadID.withLock { $0 = id }
+                        }
+                        let id = uploadID!
+                        group.addTask {
+                            defer { pipe.done() }
+                            do {
+                                let response = try await self.client.send(.PUT, dataName, query: [("partNumber", String(number)), ("uploadId", id)],
+                                                                          body: .stream(buffer), context: context)
+                                guard response.status == 200, let etag = response.headers.first(name: "etag") else {
+                                    throw self.client.failure(response, doing: "uploading part \(number) of the entry")
+                                }
+                                return (number, etag)
+                            } catch {
+                                pipe.fail()
+                                throw error
+                            }
+                        }
+                    }
+                }
+                var etags: [(Int, String)] = []
+                for try await part in group { etags.append(part) }
+                if pipe.failed { throw SaveSink.Stopped() }
+                if let id = uploadID { try await completeUpload(dataName, id, etags.sorted { $0.0 < $1.0 }, context: context) }
+            }
+        } catch {
+            pipe.fail()
+            throw error
+        }
+    }
+
+    func createUpload(_ dataName: String, context: OperationContext) async throws -> String {
+        let response = try await client.send(.POST, dataName, query: [("uploads", "")], headers: [("content-type", "application/zstd")],
+                                             idempotent: false, context: context)
+        guard response.status == 200, let id = S3XML.first("UploadId", in: response.text) else {
+            throw client.failure(response, doing: "starting a multipart upload")
+        }
+        return id
+    }
+
+    func completeUpload(_ dataName: String, _ id: String, _ parts: [(Int, String)], context: OperationContext) async throws {
+        var xml = "<CompleteMultipartUpload>"
+        for (number, etag) in parts { xml += "<Part><PartNumber>\(number)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>" }
+        xml += "</CompleteMultipartUpload>"
+        let response = try await client.send(.POST, dataName, query: [("uploadId", id)], headers: [("content-type", "application/xml")],
+                                             body: .small(Array(xml.utf8)), context: context)
+        // S3 may answer 200 and report the failure in the body.
+        if response.status == 200 && !response.text.contains("<Error>") { return }
+        if response.errorCode == "NoSuchUpload" {
+            // A retry of a completion that went through: the object is there.
+            let head = try await client.send(.HEAD, dataName, context: context)
+            if head.status == 200 { return }
+        }
+        throw client.failure(response, doing: "completing the multipart upload")
+    }
+
+    func commit(_ request: CacheCommit, context: OperationContext) async throws -> CacheCommitted {
+        guard let state = reservations.withLock({ $0[request.reservation] }), state.key == request.key, state.version == request.version else {
+            return CacheCommitted(committed: false, reason: "expired")
+        }
+        if let outcome = state.outcome { return outcome }
+        let outcome: CacheCommitted
+        if request.discard || state.data == nil {
+            if let data = state.data { _ = try? await client.send(.DELETE, layout.prefix + data, context: context) }
+            outcome = CacheCommitted(committed: false, reason: request.discard ? "discarded" : "expired")
+        } else {
+            let data = state.data!
+            let record = CacheEntryRecord(key: state.key, version: state.version, sizeBytes: state.storedBytes, archiveBytes: state.archiveBytes,
+                                          createdAt: CacheTime.now(), data: data)
+            let name = layout.manifest(state.key, state.version)
+            let put: S3Response
+            do {
+                put = try await client.send(.PUT, name, headers: [("if-none-match", "*"), ("content-type", "application/json")],
+                                            body: .small(try JSONEncoder().encode(record).bytes), context: context)
+            } catch let failure as OperationFailure where (context.remainingSeconds ?? 1) <= 0.1 {
+                // At the deadline: published or not, the data stays for the next prune.
+                throw StatusFailure(NXA_STATUS_TIMED_OUT, OperationFailure(
+                    message: "publishing the entry \(state.key) did not finish before the deadline (\(failure.error.message)); "
+                        + "its data is left for the next prune"))
+            }
+            if put.status == 200 {
+                outcome = CacheCommitted(committed: true)
+            } else if put.status == 412 || put.status == 409 {
+                // Another saver published first, or this is a retry of our own write that went through.
+                let existing = try? await manifest(state.key, state.version, context: context)
+                if existing?.data == data {
+                    outcome = CacheCommitted(committed: true)
+                } else {
+                    _ = try? await client.send(.DELETE, layout.prefix + data, context: context)
+                    outcome = CacheCommitted(committed: false, reason: "exists")
+                }
+            } else {
+                // Unknown whether it was published: the data stays (an orphan goes at the next prune).
+                throw client.failure(put, doing: "publishing the entry \(state.key)")
+            }
+        }
+        await releaseLease(request.reservation, state, context: context)
+        reservations.withLock { $0[request.reservation]?.outcome = outcome }
+        return outcome
+    }
+
+    /// Delete the lease if it is still ours.
+    func releaseLease(_ token: String, _ state: ReservationState, context: OperationContext) async {
+        let name = layout.lease(state.key, state.version)
+        guard let current = try? await client.send(.GET, name, context: context), current.status == 200,
+              let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), lease.token == token
+        else { return }
+        _ = try? await client.send(.DELETE, name, context: context)
+    }
+}
+
+extension Data {
+    var bytes: [UInt8] { [UInt8](self) }
 }

@@ -76,7 +76,11 @@ public final class MotoServer: @unchecked Sendable {
             .map { $0.replacingOccurrences(of: "&amp;", with: "&") }
     }
 
-    /// Replace object `name` with `data` (unauthenticated PUT).
+    /// curl's arguments that sign a request with `environment`'s credentials: moto refuses an
+    /// unsigned GET of an object a signed request stored (private ACL).
+    static let signing = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "testing:testing"]
+
+    /// Replace object `name` with `data` (a PUT signed by curl).
     public func put(_ name: String, _ data: Data) throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -84,7 +88,7 @@ public final class MotoServer: @unchecked Sendable {
         try data.write(to: URL(fileURLWithPath: file))
         let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
         let sent = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
-                                  ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
+                                  ["curl", "-s"] + Self.signing + ["-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
         guard sent.stdout == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.stdout)") }
     }
 
@@ -95,7 +99,7 @@ public final class MotoServer: @unchecked Sendable {
         let file = temp.path + "/body"
         let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
         let got = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
-                                 ["curl", "-s", "-o", file, "-w", "%{http_code}", "\(endpoint)/\(bucket)/\(encoded)"])
+                                 ["curl", "-s"] + Self.signing + ["-o", file, "-w", "%{http_code}", "\(endpoint)/\(bucket)/\(encoded)"])
         guard got.stdout == "200" else { throw TestComponentError("moto refused GET \(name): HTTP \(got.stdout)") }
         return try Data(contentsOf: URL(fileURLWithPath: file))
     }

@@ -1,0 +1,114 @@
+import Foundation
+import NixActionsEngine
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import Testing
+import TestSupport
+
+/// What only the s3 backend has: multipart uploads, S3's refusals, an unreachable endpoint,
+/// object names for awkward keys (a real moto server on 127.0.0.1).
+@Suite("Cache backend s3", .serialized)
+struct S3CacheTests {
+    /// The message of a backend failure.
+    func failure(_ body: () async throws -> Void) async -> EngineError? {
+        do {
+            try await body()
+            return nil
+        } catch let failure as OperationFailure {
+            return EngineError(failure.error.message, hint: failure.error.hint)
+        } catch {
+            return error as? EngineError ?? EngineError("\(error)")
+        }
+    }
+
+    @Test("an entry larger than a part goes up in parts (part-size 5M) and comes back whole; no upload is left open")
+    func multipart() async throws {
+        let under = try BackendUnderTest("s3", options: ["part-size": .string("5M")])
+        defer { under.stop() }
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try Data(CacheTrees.noise(12 << 20, seed: 11)).write(to: URL(fileURLWithPath: source + "/blob"))
+        let archive = try CacheTrees.archive(source)
+        #expect(try await saveEntry(try under.backend(), key: "big", archive: archive).committed)
+        let restored = try await restoreEntry(try under.backend(), key: "big")
+        #expect(restored.complete && restored.bytes == archive)
+        #expect(try under.dataNames().count == 1)
+        let moto = try #require(under.moto)
+        let uploads = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(moto.endpoint)/\(moto.bucket)?uploads"])
+        #expect(!uploads.stdout.contains("<UploadId>"), "every multipart upload was completed")
+    }
+
+    @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
+    func awkwardKeys() async throws {
+        let under = try BackendUnderTest("s3")
+        defer { under.stop() }
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
+        let archive = try CacheTrees.archive(source)
+        let backend = try under.backend()
+        let keys = ["we ird+key/é~ü*%20(1)&=?#", "we ird+other ✓", "..", "a/../b"]
+        for key in keys {
+            #expect(try await saveEntry(backend, key: key, version: "v 1+/é", archive: archive).committed, "\(key)")
+        }
+        for key in keys {
+            let found = try await backend.lookup(CacheLookup(key: key, version: "v 1+/é"))
+            #expect(found.matchedKey == key && found.exact)
+            #expect(try await restoreEntry(backend, key: key, version: "v 1+/é").bytes == archive)
+        }
+        let prefixed = try await backend.lookup(CacheLookup(key: "none", restoreKeys: ["we ird+"], version: "v 1+/é"))
+        #expect(prefixed.matchedKey?.hasPrefix("we ird+") == true)
+        #expect(Set(try await backend.list(CacheList(keyPrefix: "we ird+")).entries.map(\.key)) == [keys[0], keys[1]])
+        // A key whose encoded object name exceeds S3's 1024 bytes is refused with a reason.
+        let long = String(repeating: "é", count: 250)
+        let refused = await failure { _ = try await backend.reserve(CacheReserve(key: long, version: "v1")) }
+        #expect(refused?.message.contains("too long for S3") == true, "\(refused?.message ?? "")")
+        #expect(try await backend.lookup(CacheLookup(key: long, restoreKeys: [long], version: "v1")) == .miss)
+    }
+
+    @Test("S3 refusing the credentials (403) fails the operation with a message about access and credentials, never a crash")
+    func forbidden() async throws {
+        let under = try BackendUnderTest("s3")
+        defer { under.stop() }
+        let strict = try MotoServer(enforceAuth: true)
+        defer { strict.stop() }
+        let backend = try under.backend(["endpoint": .string(strict.endpoint)])
+        let looked = await failure { _ = try await backend.lookup(CacheLookup(key: "k", restoreKeys: ["k"], version: "v1")) }
+        let message = looked?.message ?? ""
+        #expect(message.contains("S3 refused access (403") && message.contains("bucket \(under.moto!.bucket)"), "\(message)")
+        #expect(looked?.hint?.contains("AWS_ACCESS_KEY_ID") == true)
+        #expect(!message.contains("testing"), "no credential in the message")
+        let reserved = await failure { _ = try await backend.reserve(CacheReserve(key: "k", version: "v1")) }
+        #expect(reserved?.message.contains("403") == true)
+    }
+
+    @Test("an endpoint nobody listens on: 'cannot reach the S3 endpoint … (connection refused)', then at once for later operations")
+    func serverDown() async throws {
+        let under = try BackendUnderTest("s3")
+        defer { under.stop() }
+        var port: UInt16 = 0
+        repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
+        let backend = try under.backend(["endpoint": .string("http://127.0.0.1:\(port)")])
+        let first = await failure { _ = try await backend.lookup(CacheLookup(key: "k", version: "v1")) }
+        #expect(first?.message == "cannot reach the S3 endpoint http://127.0.0.1:\(port) (connection refused)", "\(first?.message ?? "")")
+        let started = Date()
+        let second = await failure { _ = try await backend.reserve(CacheReserve(key: "k", version: "v1")) }
+        #expect(second?.message == first?.message)
+        #expect(Date().timeIntervalSince(started) < 1, "no new wait for a server known to be down")
+    }
+
+    @Test("options are checked at create, without contacting a server")
+    func options() throws {
+        let under = try BackendUnderTest("s3")
+        defer { under.stop() }
+        for (options, expected) in [
+            (["bogus": JSONValue.string("1")], "no option 'bogus'"),
+            (["part-size": .string("1M")], "'part-size' must be between 5M and 5G"),
+            (["endpoint": .string("http://10.1.2.3:9000")], "plain http"),
+            (["compression-level": .number(42)], "compression-level"),
+        ] {
+            #expect(throws: (any Error).self) { _ = try under.backend(options) }
+            do { _ = try under.backend(options) } catch { #expect("\(error)".contains(expected), "\(error)") }
+        }
+    }
+}
