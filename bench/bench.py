@@ -4,7 +4,11 @@
     python3 bench/bench.py [--binary .build/release/nixactions] [--rounds 5] [BENCHMARK ...]
 
 BENCHMARK is any of: output secrets secretfile vault manyjobs dag scaling dryrun ulimit steps validate executors
-(default: all of them, in that order), or dag-random (the round-1 DAG benchmark).
+(default: all of them, in that order), or dag-random (the round-1 DAG benchmark), or cache (issue 11,
+never in the default: bench/cache.py; a generated tree of 20,000 files, ~300 MB, saved and restored
+by a job-level `cache:` through the local and s3 backends against `tar --zstd` and `aws s3 cp` to a
+moto server it starts on 127.0.0.1 and stops; --rounds defaults to 3 for it; --cache-files and
+--cache-size shrink the tree for a quick try).
 Quick single runs: `python3 bench/bench.py output --rounds 3 --output-size 256M`.
 
 Peers are interleaved round by round (A B C D, A B C D, ...) after one discarded warm-up round, so
@@ -25,6 +29,7 @@ import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import Case, Failed, interleave, med  # noqa: E402
 import suites  # noqa: E402
+import cache  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = "/tmp/nxa-bench-venv"
@@ -67,7 +72,7 @@ def bench_dag_random(ctx, count=1000):
 
 
 ALL = ["output", "secrets", "secretfile", "vault", "manyjobs", "dag", "scaling", "dryrun", "ulimit", "steps", "validate"]
-BENCHMARKS = dict(suites.BENCHMARKS, **{"dag-random": bench_dag_random})
+BENCHMARKS = dict(suites.BENCHMARKS, **{"dag-random": bench_dag_random, "cache": cache.bench_cache})
 
 
 def version(argv):
@@ -86,7 +91,8 @@ def uptime():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/nixactions"))
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds after one warm-up (default 5)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="measured rounds after one warm-up (default 5; 3 for cache)")
     parser.add_argument("--output-size", type=size_arg, default=1 << 30,
                         help="bytes printed by the output benchmark (default 1G; accepts K/M/G)")
     parser.add_argument("--secrets-size", type=size_arg, default=256 << 10,
@@ -100,11 +106,14 @@ def main():
                         help="steps per run of the executors benchmark (default 200)")
     parser.add_argument("--ulimit-jobs", type=lambda t: [int(x) for x in t.split(",")], default=[20000, 2000],
                         help="job counts run under ulimit -n 1024 (default 20000,2000)")
-    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random")
+    parser.add_argument("--cache-files", type=int, default=20000, help="files in the cache benchmark's tree (default 20000)")
+    parser.add_argument("--cache-size", type=size_arg, default=300 << 20,
+                        help="bytes in the cache benchmark's tree (default 300M; accepts K/M/G)")
+    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random cache")
     args = parser.parse_args()
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random")
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, cache")
     if os.path.isdir(os.path.join(VENV, "bin")):
         os.environ["PATH"] = os.path.join(VENV, "bin") + os.pathsep + os.environ["PATH"]
     binary = os.path.abspath(args.binary)
@@ -114,16 +123,19 @@ def main():
     print(f"uptime before: {uptime()}")
     built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(binary)))
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    rounds = args.rounds or (3 if args.benchmarks == ["cache"] else 5)
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; binary {binary} "
           f"({version([binary, '--version'])}, built {built}; the work tree's HEAD is now {head}, which may be newer "
-          f"than the binary); {args.rounds} rounds after one warm-up")
+          f"than the binary); {rounds} rounds after one warm-up")
     for name, argv in [("make", ["make", "--version"]), ("task", ["task", "--version"]), ("just", ["just", "--version"]),
                        ("actionlint", ["actionlint", "--version"]), ("bash", ["bash", "--version"]),
-                       ("coreutils", ["yes", "--version"])]:
+                       ("coreutils", ["yes", "--version"])] + ([
+                       ("tar", ["tar", "--version"]), ("zstd", ["zstd", "--version"]), ("aws", ["aws", "--version"]),
+                       ("moto", [sys.executable, "-c", "import moto; print('moto', moto.__version__)"])] if "cache" in args.benchmarks else []):
         print(f"peer: {name}: {version(argv)}")
     failures = []
     with tempfile.TemporaryDirectory(prefix="nxa-bench-") as workdir:
-        ctx = suites.Context(binary, args.rounds, workdir, args)
+        ctx = suites.Context(binary, args.rounds or 5, workdir, args)
         try:
             run_all(ctx, args, failures)
         finally:

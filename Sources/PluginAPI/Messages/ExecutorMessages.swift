@@ -270,3 +270,8 @@ extension OperationFailure: FastJSONMessage {
                   hint: try detail.optionalString("hint", of: "OperationFailure.error"))
     }
 }
+
+extension OperationFailure: CustomStringConvertible {
+    /// The message (and hint) as people read it, wherever a failure is printed with "\(error)".
+    public var description: String { error.hint.map { "\(error.message) (hint: \($0))" } ?? error.message }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Caches in real runs: `cache:` and actions/cache through `nixactions run`, the local backend
+/// in a private XDG_CACHE_HOME, the s3 backend against a real moto server.
+@Suite("Caching: restore before the steps, save after them, never wrong", .serialized)
+struct CachingTests {
+    /// A copy of examples/12-caching in a fresh project folder with its own cache folder.
+    struct Project {
+        let temp: TemporaryDirectory
+        var folder: String { temp.path + "/project" }
+        var cacheHome: String { temp.path + "/xdg" }
+        var environment: [String: String] { ["XDG_CACHE_HOME": cacheHome] }
+
+        init(example: Bool = true) throws {
+            temp = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: temp.path + "/project", withIntermediateDirectories: true)
+            if example {
+                for name in ["workflow.yml", "package-lock.json"] {
+                    try FileManager.default.copyItem(atPath: packageDirectory.path + "/examples/12-caching/" + name, toPath: folder + "/" + name)
+                }
+            }
+        }
+
+        func run(_ arguments: [String] = ["run", "workflow.yml", "--log-format", "plain"], extra: [String: String] = [:]) throws -> CommandResult {
+            try nixactions(arguments, in: folder, environment: environment.merging(extra) { _, new in new })
+        }
+
+        /// The local backend's data files.
+        func dataFiles() -> [String] {
+            let root = cacheHome + "/nixactions/cache/entries"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { $0.hasSuffix(".tar.zst") }.map { root + "/" + $0 }
+        }
+    }
+
+    @Test("examples/12-caching: the first run saves, the second restores (cache-hit, install skipped), a new lock file restores the prefix")
+    func seedScenario() throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        let first = try project.run()
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("[test] installing from package-lock.json\n"))
+        #expect(first.stdout.contains("[test] cache-hit=false\n"))
+        #expect(first.stdout.contains("[test] cache 'cache': saved 'deps-"))
+        #expect(first.stdout.contains("[lint] cache 'tools': saved 'lint-tools-v1'"))
+
+        let second = try project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("[test] cache 'cache': restored 'deps-"))
+        #expect(second.stdout.contains("[test] - step 'install dependencies' skipped\n"))
+        #expect(second.stdout.contains("[test] cache-hit=true\n"))
+        #expect(second.stdout.contains("[test] dependencies in place\n"))
+        #expect(second.stdout.contains("[lint] tools cache-hit=true, linter 1.0\n"))
+        #expect(!second.stdout.contains("saved '"), "an exact hit is not saved again")
+        let firstKey = try #require(second.stdout.components(separatedBy: "[test] matched=").dropFirst().first?.split(separator: "\n").first)
+
+        try project.temp.write("project/package-lock.json", "{ \"lockfileVersion\": 3, \"changed\": true }\n")
+        let third = try project.run()
+        #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
+        #expect(third.stdout.contains("[test] cache 'cache': restored '\(firstKey)' (restore key)"))
+        #expect(third.stdout.contains("[test] cache-hit=false\n"))
+        #expect(third.stdout.contains("[test] matched=\(firstKey)\n"))
+        #expect(third.stdout.contains("[test] installing from package-lock.json\n"))
+        #expect(third.stdout.contains("[test] cache 'cache': saved 'deps-"))
+
+        // The command sees all three entries; clearing by prefix leaves the tools.
+        let listed = try project.run(["cache", "list", "--json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
+        let keys = (document?["entries"] as? [[String: Any]])?.compactMap { $0["key"] as? String } ?? []
+        #expect(keys.filter { $0.hasPrefix("deps-") }.count == 2 && keys.contains("lint-tools-v1"), "\(listed.stdout)")
+        let cleared = try project.run(["cache", "clear", "deps-"])
+        #expect(cleared.status == 0 && cleared.stdout.contains("removed 2 entries"), "\(cleared.stdout)\(cleared.stderr)")
+        let table = try project.run(["cache", "list"])
+        #expect(table.stdout.contains("lint-tools-v1") && !table.stdout.contains("deps-"), "\(table.stdout)")
+        let pruned = try project.run(["cache", "prune", "--max-size", "0"])
+        #expect(pruned.status == 0 && pruned.stdout.contains("removed 1 entry"), "\(pruned.stdout)\(pruned.stderr)")
+        let bad = try project.run(["cache", "prune", "--older-than", "soon"])
+        #expect(bad.status == 2 && bad.stderr.contains("is not a duration"))
+    }
+
+    static let bigJob = """
+        name: big
+        jobs:
+          build:
+            cache:
+              paths: [out]
+              key: shared-key
+            steps:
+              - run: |
+                  mkdir -p out/sub
+                  head -c 30000000 /dev/urandom > out/blob
+                  sha256sum out/blob | cut -d' ' -f1 > out/blob.sha
+                  for i in $(seq 1 200); do echo "file $i" > out/sub/f$i; done
+                if: steps.cache.outputs.cache-hit != 'true'
+              - run: test "$(sha256sum out/blob | cut -d' ' -f1)" = "$(cat out/blob.sha)" && ls out/sub | wc -l
+        """
+
+    @Test("two runs saving one key at once, as two processes: one entry, whole, restored intact")
+    func concurrentSavers() throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try project.temp.write("project/wf.yml", Self.bigJob)
+        var outputs: [String] = []
+        var processes: [(Process, String)] = []
+        for index in 0..<2 {
+            let file = project.temp.path + "/out-\(index).txt"
+            FileManager.default.createFile(atPath: file, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+            processes.append((try launchNixactions(["run", "wf.yml", "--log-format", "plain"], in: project.folder,
+                                                   environment: project.environment, output: handle), file))
+        }
+        for (process, file) in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            outputs.append(try String(contentsOfFile: file, encoding: .utf8))
+        }
+        let saved = outputs.filter { $0.contains("cache 'cache': saved 'shared-key'") }.count
+        #expect(saved == 1, "one of the two saved it: \(outputs)")
+        #expect(project.dataFiles().count == 1, "exactly one entry: \(project.dataFiles())")
+        let third = try project.run(["run", "wf.yml", "--log-format", "plain"])
+        #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
+        #expect(third.stdout.contains("cache 'cache': restored 'shared-key'"))
+        #expect(third.stdout.contains("[build] 200\n"), "the restored tree is whole: \(third.stdout)")
+    }
+
+    @Test("a corrupt entry is a miss with a warning: nothing half-restored, the job goes on and installs")
+    func corruptEntry() throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        #expect(try project.run().status == 0)
+        for file in project.dataFiles() {
+            var data = try Data(contentsOf: URL(fileURLWithPath: file))
+            data[data.count / 2] ^= 0xff
+            try data.write(to: URL(fileURLWithPath: file))
+        }
+        let second = try project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(second.stdout)")
+        #expect(second.stdout.contains("continuing without the cache (nothing of it was kept)"))
+        #expect(second.stdout.contains("[test] installing from package-lock.json\n"))
+        #expect(second.stdout.contains("[test] cache-hit=false\n"))
+        #expect(second.stdout.contains("[test] dependencies in place\n"))
+    }
+
+    @Test("an entry whose archive climbs out of its paths is refused at restore: nothing written outside, nothing kept")
+    func escapingEntry() throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        #expect(try project.run().status == 0)
+        // Replace the saved archive of node_modules with one whose names leave it.
+        let hostile = project.temp.path + "/hostile"
+        try FileManager.default.createDirectory(atPath: hostile + "/0", withIntermediateDirectories: true)
+        try "fine\n".write(toFile: hostile + "/0/fine.txt", atomically: false, encoding: .utf8)
+        let tarFile = project.temp.path + "/hostile.tar"
+        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
+                                  ["-c", "--format=pax", "-f", tarFile, "-C", hostile, "0/fine.txt", "--transform", "s,^0/fine.txt,0/../../escaped.txt,", "-P"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let listing = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", tarFile, "-P"])
+        #expect(listing.stdout.contains("../"), "\(listing.stdout)")
+        let size = try FileManager.default.attributesOfItem(atPath: tarFile)[.size] as? Int ?? 0
+        let deps = try #require(project.dataFiles().first { try String(contentsOfFile: $0.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json", encoding: .utf8).contains("deps-") })
+        let compressed = try runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-f", "--check", tarFile, "-o", deps])
+        #expect(compressed.status == 0, "\(compressed.stderr)")
+        // The record names the uncompressed size; keep it consistent so only the names are wrong.
+        let record = deps.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record))) as? [String: Any] ?? [:]
+        json["archiveBytes"] = size
+        json["sizeBytes"] = try FileManager.default.attributesOfItem(atPath: deps)[.size] as? Int ?? 0
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: record))
+
+        let second = try project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(second.stdout)")
+        #expect(second.stdout.contains("'..'"), "\(second.stdout)")
+        #expect(second.stdout.contains("[test] installing from package-lock.json\n"))
+        let runs = project.folder + "/.nixactions"
+        let escaped = FileManager.default.enumerator(atPath: project.temp.path)?.allObjects.compactMap { $0 as? String }
+            .filter { $0.hasSuffix("escaped.txt") } ?? []
+        #expect(escaped.isEmpty, "written outside: \(escaped) (runs in \(runs))")
+    }
+
+    @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
+    func s3Unavailable() throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        var port: UInt16 = 0
+        repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(port)", timeout: 5, retries: 1 }
+            """)
+        let down = try project.run(extra: MotoServer.environment)
+        #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+        #expect(down.stdout.contains("[test] warning: cache 'cache': cannot look up"), "\(down.stdout)")
+        #expect(down.stdout.contains("cannot reach the S3 endpoint http://127.0.0.1:\(port)"), "\(down.stdout)")
+        #expect(down.stdout.contains("[test] dependencies in place\n"))
+
+        let moto = try MotoServer(enforceAuth: true)
+        defer { moto.stop() }
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", retries: 0 }
+            """)
+        let refused = try project.run(extra: ["AWS_ACCESS_KEY_ID": "AKIAUNKNOWN", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value"])
+        #expect(refused.status == 0, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stdout.contains("403"), "\(refused.stdout)")
+        #expect(!refused.stdout.contains("wrong-secret-value"))
+        #expect(refused.stdout.contains("[test] dependencies in place\n"))
+    }
+
+    @Test("the s3 backend in a run: saved by one run, restored by the next (a real moto server)")
+    func s3RoundTrip() throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: ci/ }
+            """)
+        let first = try project.run(extra: MotoServer.environment)
+        #expect(first.status == 0 && first.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(first.stdout)\(first.stderr)")
+        let second = try project.run(extra: MotoServer.environment)
+        #expect(second.stdout.contains("[test] cache-hit=true\n"), "\(second.stdout)")
+        #expect(second.stdout.contains("[test] - step 'install dependencies' skipped\n"))
+        #expect(try moto.objectNames().contains { $0.hasPrefix("ci/manifests/") })
+    }
+
+    @Test("validate: cache mistakes are errors at their line with a hint")
+    func validation() throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try project.temp.write("project/wf.yml", """
+            name: bad
+            jobs:
+              a:
+                cache:
+                  paths: [x]
+                  key: k
+                  policy: pul
+                  restore_keys: [k-]
+                steps:
+                  - run: "true"
+            """)
+        let result = try project.run(["validate", "wf.yml"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("wf.yml:7:"), "\(result.stderr)")
+        #expect(result.stderr.contains("did you mean 'pull'?"), "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:8:"), "\(result.stderr)")
+        #expect(result.stderr.contains("restore-keys"), "\(result.stderr)")
+    }
+}
