@@ -7,6 +7,16 @@ extension JobRunner {
         "actions/checkout", "actions/upload-artifact", "actions/download-artifact", "actions/cache", "actions/cache/restore", "actions/cache/save",
     ]
 
+    /// The inputs of the cache actions NixActions reads (docs/caching.md). `enableCrossOsArchive`
+    /// and `upload-chunk-size` are accepted and change nothing (archives are portable tar; the s3
+    /// backend's `part-size` sets its parts); `backend` is NixActions' own.
+    static let cacheActionInputs: [String: Set<String>] = [
+        "actions/cache": ["path", "key", "restore-keys", "lookup-only", "fail-on-cache-miss", "save-always", "enableCrossOsArchive",
+                          "upload-chunk-size", "backend"],
+        "actions/cache/restore": ["path", "key", "restore-keys", "lookup-only", "fail-on-cache-miss", "enableCrossOsArchive", "backend"],
+        "actions/cache/save": ["path", "key", "enableCrossOsArchive", "upload-chunk-size", "backend"],
+    ]
+
     /// `actions/checkout@v4` → "actions/checkout".
     static func actionName(_ uses: String) -> String {
         String(uses.split(separator: "@", maxSplits: 1).first ?? "").lowercased()

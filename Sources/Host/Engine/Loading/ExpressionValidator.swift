@@ -99,6 +99,13 @@ struct ExpressionValidator {
                     "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: stepContext,
                     hint: "supported: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
             }
+            if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
+                for (key, value) in step.with where !known.contains(key) {
+                    diagnostics.error(
+                        "\(JobRunner.actionName(uses.value)) has no input '\(key)'", at: value.source.location, context: stepContext,
+                        hint: didYouMean(key, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.sorted().joined(separator: ", "))")
+                }
+            }
             if let id = step.id { earlier.append(id) }
         }
     }
