@@ -208,9 +208,9 @@ final class LocalCache: CachePlugin {
         }
         if let earlier = reservation.staged { directory.removeStaging(earlier.name) }
         let directory = self.directory
+        let compressor = try ZstdCompressor(level: options.compressionLevel, workers: options.compressionThreads)
         let (name, fd) = try await blocking { try directory.createStaging(reservation.hash + "-" + CacheDirectory.random() + ".tar.zst.part") }
-        let writer = StagingWriter(fd: fd, what: "staging/\(name)", path: directory.path,
-                                   compressor: try ZstdCompressor(level: options.compressionLevel, workers: options.compressionThreads))
+        let writer = StagingWriter(fd: fd, what: "staging/\(name)", path: directory.path, compressor: compressor)
         do {
             let outcome = try await source.consume { chunk in
                 if context.isCancelled { throw CancellationError() }

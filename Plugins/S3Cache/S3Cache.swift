@@ -36,6 +36,8 @@ final class S3Cache: CachePlugin {
     let layout: S3Layout
     let partSize: Int
     let level: Int32
+    /// zstd worker threads (0: compress on the thread reading the archive).
+    let threads: Int32
     /// Reservations this instance granted, by token.
     private let reservations = Mutex<[String: ReservationState]>([:])
 
@@ -51,7 +53,8 @@ final class S3Cache: CachePlugin {
     }
 
     static let known: Set<String> = [
-        "bucket", "prefix", "region", "endpoint", "path-style", "part-size", "compression-level", "timeout", "retries",
+        "bucket", "prefix", "region", "endpoint", "path-style", "part-size", "compression-level", "compression-threads", "timeout",
+        "retries",
     ]
 
     init(configuration: CacheConfiguration, host: HostServices) throws {
@@ -89,6 +92,9 @@ final class S3Cache: CachePlugin {
             throw OperationFailure(message: "'part-size' must be between 5M and 5G (S3's limits on a part)")
         }
         let level = try Self.integer(options, "compression-level", default: 3, in: 1...19)
+        // One zstd worker by default: the archive is read while the previous block compresses
+        // (as `tar --zstd` runs zstd beside tar).
+        threads = Int32(try Self.integer(options, "compression-threads", default: 1, in: 0...256))
         let timeout = try Self.integer(options, "timeout", default: 60, in: 1...86400)
         let retries = try Self.integer(options, "retries", default: 3, in: 0...10)
         let credentials: Result<S3Credentials, OperationFailure>
@@ -134,8 +140,15 @@ final class S3Cache: CachePlugin {
             // The listing orders by the manifests' LastModified (the commit time); a manifest
             // pruned since is skipped for the next newest.
             while let chosen = CacheLookupOrder.match(single, in: candidates) {
-                if let record = try await manifest(chosen.key, request.version, context: context), record.version == request.version {
-                    return CacheLookupOrder.result(record, request: request)
+                // One unreadable manifest is skipped (with a warning), not a miss for the whole prefix.
+                do {
+                    if let record = try await manifest(chosen.key, request.version, context: context), record.version == request.version {
+                        return CacheLookupOrder.result(record, request: request)
+                    }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    context.log(.warning, "skipping the entry \(chosen.key): \(error)")
                 }
                 candidates.removeAll { $0.key == chosen.key }
             }
@@ -277,7 +290,7 @@ final class S3Cache: CachePlugin {
         try layout.check(request.key, request.version)
         let dataName = layout.newData(request.version)
         let pipe = PartPipe(inFlight: 2)
-        let sink = try SaveSink(level: level, partSize: partSize, pipe: pipe)
+        let sink = try SaveSink(level: level, threads: threads, partSize: partSize, pipe: pipe)
         let upload = UploadState()
         async let uploaded: Void = self.upload(pipe, dataName, state: upload, context: context)
         var produceError: (any Error)?
@@ -449,11 +462,18 @@ final class S3Cache: CachePlugin {
                 outcome = CacheCommitted(committed: true)
             } else if put.status == 412 || put.status == 409 {
                 // Another saver published first, or this is a retry of our own write that went through.
-                let existing = try? await manifest(state.key, state.version, context: context)
-                if existing?.data == data {
+                // Our data goes only when the manifest was read and names other data: a retried
+                // write of ours whose answer was lost must not lose the entry it published.
+                let existing: CacheEntryRecord??
+                do { existing = .some(try await manifest(state.key, state.version, context: context)) } catch { existing = nil }
+                if let read = existing, read?.data == data {
                     outcome = CacheCommitted(committed: true)
-                } else {
+                } else if let read = existing, let other = read, other.data != data {
                     _ = try? await client.send(.DELETE, layout.prefix + data, context: context)
+                    outcome = CacheCommitted(committed: false, reason: "exists")
+                } else {
+                    // Not readable now: whether ours or another's was published is unknown; the
+                    // data stays (an orphan goes at the next prune).
                     outcome = CacheCommitted(committed: false, reason: "exists")
                 }
             } else {

@@ -67,8 +67,8 @@ final class SaveSink: @unchecked Sendable {
     private(set) var storedBytes = 0
     var archiveBytes: Int { compressor.bytesIn }
 
-    init(level: Int32, partSize: Int, pipe: PartPipe) throws {
-        compressor = try ZstdCompressor(level: level)
+    init(level: Int32, threads: Int32, partSize: Int, pipe: PartPipe) throws {
+        compressor = try ZstdCompressor(level: level, workers: threads)
         self.partSize = partSize
         self.pipe = pipe
         filling = ByteBufferAllocator().buffer(capacity: 0)

@@ -38,4 +38,45 @@ struct HashFilesTests {
         let key = try Template.parse("deps-${{ hashFiles('**/package-lock.json', '!node_modules/**') }}").render(context)
         #expect(key == "deps-" + all)
     }
+
+    /// `TarFileHasher` over what GNU tar makes of a folder (the stream an ssh job's files get sends).
+    func hashedArchive(_ folder: String, _ members: [String]) throws -> String {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
+                                  ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", folder] + members)
+        #expect(made.status == 0, "\(made.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
+        let hasher = TarFileHasher()
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + 777)  // chunks that straddle headers
+            #expect(bytes[offset..<end].withUnsafeBytes { hasher.write($0) })
+            offset = end
+        }
+        hasher.close(complete: true, message: "")
+        return try hasher.result()
+    }
+
+    @Test("the tar stream hasher agrees with hashing the folder: long names (pax), a line break in a name, a hard link, a folder's files")
+    func tarHasher() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let long = String(repeating: "d", count: 150)
+        try temp.write("w/\(long)/lock.json", "long\n")
+        try temp.write("w/odd\nname.json", "odd\n")
+        try temp.write("w/src/a.txt", "a\n")
+        try temp.write("w/src/sub/b.txt", "b\n")
+        #expect(link(temp.path + "/w/src/a.txt", temp.path + "/w/src/hard.txt") == 0)
+        let root = temp.path + "/w"
+        let files = ["\(long)/lock.json", "odd\nname.json", "src/a.txt", "src/hard.txt", "src/sub/b.txt"].sorted {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
+        #expect(try hashedArchive(root, files) == (try expected(root, files)))
+        #expect(HashFiles.hash(["**"], in: root) == (try expected(root, files)))
+        // A pattern naming a folder takes the files under it (@actions/glob's rule), as the remote get does.
+        let source = ["src/a.txt", "src/hard.txt", "src/sub/b.txt"]
+        #expect(HashFiles.hash(["src"], in: root) == (try expected(root, source)))
+        #expect(try hashedArchive(root, ["src"]) == (try expected(root, source)))
+    }
 }

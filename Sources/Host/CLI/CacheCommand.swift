@@ -58,7 +58,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Argument(help: "Only keys that start with this.")
         var prefix: String?
 
-        @Flag(name: .customLong("json"), help: "One JSON document: { backend, entries: [ { key, version, sizeBytes, createdAt, lastUsedAt } ] }.")
+        @Flag(name: .customLong("json"), help: "One JSON document: { entries: [ { key, version, sizeBytes, createdAt, lastUsedAt } ], totalBytes }.")
         var json = false
 
         func run() async throws {
@@ -155,7 +155,7 @@ struct CacheCommand: AsyncParsableCommand {
             multiplier = unit
             body.removeLast()
         }
-        guard let number = Double(body), number >= 0 else { return nil }
+        guard let number = Double(body), number >= 0, number * Double(multiplier) < 1e15 else { return nil }
         return Int(number * Double(multiplier))
     }
 }

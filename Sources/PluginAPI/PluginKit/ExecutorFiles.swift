@@ -416,15 +416,17 @@ public enum FilesTransfer {
         IFS='
         '
         if tar --version 2>/dev/null | grep -q 'GNU tar'; then
-          set -- $transforms
-          unset IFS
+          walk() { find "$@" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print; }
           # Every entry, folders before their contents, links not followed; devices, fifos and
-          # sockets are left out and counted.
+          # sockets are left out and counted. Members without a filter are walked by one `find`
+          # (a tree of many top-level entries is not a process per entry).
           # A root with a filter keeps the paths that it or a folder above matches (re.N: the
           # include expression, "" for all, then the exclude expression).
+          set --
           while IFS= read -r m; do
             n=${m%%/*}
             if [ -f "re.${n#r}" ]; then
+              if [ $# -gt 0 ]; then walk "$@"; set --; fi
               find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
                 inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
                   $0 == "NXA-SKIP" { print; next }
@@ -440,9 +442,12 @@ public enum FilesTransfer {
                     if (ok && !bad) print
                   }'
             else
-              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print
+              set -- "$@" "$m"
             fi
           done < list > all
+          if [ $# -gt 0 ]; then walk "$@" >> all; fi
+          set -- $transforms
+          unset IFS
           printf 'NXA-SKIPPED %s\\n' "$(grep -c '^NXA-SKIP$' all)" >&2
           grep -v '^NXA-SKIP$' all > entries
           tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T entries

@@ -164,18 +164,42 @@ final class TreeForwarder: TreeSink, @unchecked Sendable {
     }
 }
 
-/// Run an async operation from a thread that may block (a producer of `putTree`/`save`).
-func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    let box = Mutex<Result<T, any Error>?>(nil)
-    Task.detached {
-        let result: Result<T, any Error>
-        do { result = .success(try await body()) } catch { result = .failure(error) }
-        box.withLock { $0 = result }
-        done.signal()
+/// The inner operation a blocked producer thread waits for, so that cancelling the job reaches it
+/// (a cache restore inside an executor's put, an executor's get inside a cache save).
+final class InnerOperation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<Void, Never>?
+    private var cancelled = false
+
+    func started(_ task: Task<Void, Never>) {
+        let cancelNow = lock.withLock { () -> Bool in
+            self.task = task
+            return cancelled
+        }
+        if cancelNow { task.cancel() }
     }
-    done.wait()
-    return try box.withLock { $0! }.get()
+
+    func cancel() {
+        let task = lock.withLock { () -> Task<Void, Never>? in
+            cancelled = true
+            return self.task
+        }
+        task?.cancel()
+    }
+
+    /// Run `body` from a thread that may block (a producer of `putTree`/`save`) and wait for it.
+    func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = Mutex<Result<T, any Error>?>(nil)
+        started(Task.detached {
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            box.withLock { $0 = result }
+            done.signal()
+        })
+        done.wait()
+        return try box.withLock { $0! }.get()
+    }
 }
 
 extension JobRunner {
@@ -243,11 +267,14 @@ extension JobRunner {
             let roots = try CachePaths.roots(cache.paths)
             let put = FilesPut(jobKey: planned.key, roots: roots.map { FilesPutRoot(name: $0.name, path: $0.path) })
             let request = CacheRestore(key: matched, version: cache.version)
-            let result = try await files.putTree(put) { writer in
-                let forward = TreeForwarder(writer)
-                _ = try blockingAwait { try await backend.restore(request, into: forward) }
-                try forward.check()
-            }
+            let inner = InnerOperation()
+            let result = try await withTaskCancellationHandler {
+                try await files.putTree(put) { writer in
+                    let forward = TreeForwarder(writer)
+                    _ = try inner.run { try await backend.restore(request, into: forward) }
+                    try forward.check()
+                }
+            } onCancel: { inner.cancel() }
             let seconds = Double((clock.now - began).components.attoseconds) / 1e18 + Double((clock.now - began).components.seconds)
             cacheMessage(.info, "\(label): restored '\(matched)'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(Self.size(result.bytes)) in \(String(format: "%.2f", seconds)) s")
             return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
@@ -294,12 +321,15 @@ extension JobRunner {
         var discard = true
         var note = ""
         do {
-            let saved = try await backend.save(CacheSave(key: cache.key, version: cache.version, reservation: token)) { writer in
-                let forward = TreeForwarder(writer)
-                let result = try blockingAwait { try await files.getTree(get, into: forward) }
-                try forward.check()
-                gotten.withLock { $0 = result }
-            }
+            let inner = InnerOperation()
+            let saved = try await withTaskCancellationHandler {
+                try await backend.save(CacheSave(key: cache.key, version: cache.version, reservation: token)) { writer in
+                    let forward = TreeForwarder(writer)
+                    let result = try inner.run { try await files.getTree(get, into: forward) }
+                    try forward.check()
+                    gotten.withLock { $0 = result }
+                }
+            } onCancel: { inner.cancel() }
             let result = gotten.withLock { $0 }
             if let result, result.missing.count == roots.count {
                 note = "none of its paths exist (\(cache.paths.joined(separator: ", "))); not saved"
@@ -388,8 +418,8 @@ extension JobRunner {
     }
 
     /// Save what the job's caches and actions/cache steps queued, last queued first (GitHub runs
-    /// post steps in reverse): only when the job succeeded, unless `save-on: always`; never when
-    /// the run was cancelled or the job timed out.
+    /// post steps in reverse): only when the job succeeded, unless `save-on: always` (then also
+    /// after a failure or a timeout); never when the run was cancelled.
     func savePendingCaches(executor: any Executor, state: State) async {
         guard !state.pendingSaves.isEmpty, !state.cancelled, !Task.isCancelled else { return }
         for cache in state.pendingSaves.reversed() {
@@ -428,7 +458,8 @@ extension JobRunner {
         if cache.failOnCacheMiss && outcome.matchedKey == nil {
             throw EngineError("no cache entry for key '\(key)'\(restoreKeys.isEmpty ? "" : " or its restore keys") (fail-on-cache-miss)")
         }
-        if action == "actions/cache" && !(outcome.exact && outcome.matchedKey != nil) && !cache.lookupOnly {
+        // GitHub's post step saves whatever lookup-only said, unless the exact key was found.
+        if action == "actions/cache" && !(outcome.exact && outcome.matchedKey != nil) {
             state.pendingSaves.append(cache)
         }
         var outputs = Self.cacheOutputs(cache, outcome)

@@ -35,7 +35,8 @@ final class JobHashing: Sendable {
         if let known { return known }
         guard remote else { return "" }
         throw ExpressionError(
-            message: "hashFiles: on this executor the patterns must be literal strings (e.g. hashFiles('**/package-lock.json'))",
+            message: "hashFiles: on this executor it is computed before each step and the job's caches, for literal patterns "
+                + "(e.g. hashFiles('**/package-lock.json')); not with computed patterns, nor in the job's env or outputs",
             offset: 0, source: "")
     }
 
@@ -72,7 +73,7 @@ final class JobHashing: Sendable {
     /// files were at the previous step is forgotten: steps change them.
     func prefetch(_ calls: [[String]], jobKey: String, files: (any ExecutorFileTransfer)?) async throws {
         guard isRemote else { return }
-        var known: [[String]: String] = [:]
+        state.withLock { $0.known = [:] }
         if let files {
             for patterns in calls {
                 let includes = patterns.filter { !$0.hasPrefix("!") }.map(HashFiles.normalize)
@@ -81,10 +82,10 @@ final class JobHashing: Sendable {
                 _ = try await files.getTree(
                     FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: includes, exclude: excludes + [".git/**", ".git"])]),
                     into: hasher)
-                known[patterns] = try hasher.result()
+                let value = try hasher.result()
+                state.withLock { $0.known[patterns] = value }
             }
         }
-        state.withLock { $0.known = known }
     }
 }
 
@@ -99,6 +100,9 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
     private var current: (name: String, hasher: SHA256?, collect: Bool)?
     private var collected = [UInt8]()
     private var digests: [(String, SHA256.Digest)] = []
+    private var byName: [String: SHA256.Digest] = [:]
+    /// `size=` of a pax header, for the entry after it.
+    private var pendingSize: Int?
     private var problem: String?
     private var closed: (complete: Bool, message: String)?
 
@@ -173,6 +177,7 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
             return
         }
         let type = block[156]
+        if let pax = pendingSize, type != UInt8(ascii: "x"), type != UInt8(ascii: "L") { size = pax }
         var name = field(0, 100)
         let prefix = field(345, 155)
         if !prefix.isEmpty { name = prefix + "/" + name }
@@ -183,10 +188,25 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
             pendingName = nil
         case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
             pendingName = nil
+            pendingSize = nil
             while name.hasPrefix("./") { name.removeFirst(2) }
             current = (name, SHA256(), false)
+        case UInt8(ascii: "1"):
+            // A hard link: the content of the earlier entry it names.
+            pendingName = nil
+            pendingSize = nil
+            var target = field(157, 100)
+            while target.hasPrefix("./") { target.removeFirst(2) }
+            while name.hasPrefix("./") { name.removeFirst(2) }
+            if let digest = byName[target] {
+                digests.append((name, digest))
+                byName[name] = digest
+            }
+            current = (name, nil, false)
+            size = 0
         default:
             pendingName = nil
+            pendingSize = nil
             current = (name, nil, false)
         }
         remaining = size
@@ -203,14 +223,25 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
             if entry.name == "long" {
                 pendingName = String(text.prefix { $0 != "\0" })
             } else {
-                for record in text.split(separator: "\n") {
-                    guard let space = record.firstIndex(of: " ") else { continue }
-                    let pair = record[record.index(after: space)...]
-                    if pair.hasPrefix("path=") { pendingName = String(pair.dropFirst(5)) }
+                // Records are "LENGTH KEY=VALUE\n", LENGTH counting the whole record (a value may
+                // hold a line break).
+                let bytes = Array(text.utf8)
+                var offset = 0
+                while offset < bytes.count {
+                    guard let space = bytes[offset...].firstIndex(of: 0x20),
+                          let length = Int(String(decoding: bytes[offset..<space], as: UTF8.self)), length > 0,
+                          offset + length <= bytes.count
+                    else { break }
+                    let record = String(decoding: bytes[(space + 1)..<(offset + length - 1)], as: UTF8.self)
+                    if record.hasPrefix("path=") { pendingName = String(record.dropFirst(5)) }
+                    if record.hasPrefix("size="), let value = Int(record.dropFirst(5)) { pendingSize = value }
+                    offset += length
                 }
             }
         } else if let hasher = entry.hasher {
-            digests.append((entry.name, hasher.finalize()))
+            let digest = hasher.finalize()
+            digests.append((entry.name, digest))
+            byName[entry.name] = digest
         }
     }
 }

@@ -52,7 +52,8 @@ enum HashFiles {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue
             else { continue }
-            if includes.contains(where: { glob($0, path) }) && !excludes.contains(where: { glob($0, path) }) {
+            // A pattern that matches a folder matches everything under it (@actions/glob's rule).
+            if includes.contains(where: { globOrAncestor($0, path) }) && !excludes.contains(where: { globOrAncestor($0, path) }) {
                 result.append(path)
             }
         }
@@ -63,6 +64,17 @@ enum HashFiles {
         var pattern = pattern
         while pattern.hasPrefix("./") { pattern.removeFirst(2) }
         return pattern
+    }
+
+    /// `pattern` matches `path` or one of the folders above it.
+    static func globOrAncestor(_ pattern: String, _ path: String) -> Bool {
+        if glob(pattern, path) { return true }
+        var parts = path.split(separator: "/")
+        while parts.count > 1 {
+            parts.removeLast()
+            if glob(pattern, parts.joined(separator: "/")) { return true }
+        }
+        return false
     }
 
     /// Glob match on path components: `*`, `?`, `[…]` within a component, `**` across any number of them.

@@ -21,11 +21,13 @@
  *                                                                           [NEVER cancelled]
  *   manage:   list(prefix), prune(limits)     (the `nixactions cache` commands)
  *
- * Restore, straight into the executor (what the host does):
+ * Restore into the executor (what the host does):
  *   1. lookup(op1, CacheLookup) → CacheLookupResult; a miss ends here.
  *   2. files.put(op2, FilesPut{roots}) → the executor's stream S          (files.h)
- *   3. cache.restore(op3, CacheRestore{matchedKey}, S): the backend writes the archive into S
- *      and closes it; the executor extracts it all-or-nothing. If the backend finds the entry
+ *   3. cache.restore(op3, CacheRestore{matchedKey}, T): the backend writes the archive into T and
+ *      closes it; T is S itself, or (what this host does) a stream of the host's that passes every
+ *      write on to S in the backend's thread and ends S as T ends. The executor extracts it
+ *      all-or-nothing. A backend cannot tell the two apart and must not try. If the backend finds the entry
  *      corrupt or truncated (checksum at the end) it closes S with NXA_STATUS_FAILED, the put
  *      leaves nothing behind, and the host reports a miss with a warning: never a half tree.
  *
