@@ -20,7 +20,11 @@ public final class ZstdCompressor {
         try Self.check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "checksum")
         if workers > 0 {
             // Without multithreading in the library this fails: then compress on this thread.
-            _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers)
+            // Jobs of 2 MiB (zstd's default is 4 windows, 8 MiB at level 3) keep the buffers of
+            // the workers small: memory stays flat whatever the entry's size.
+            if ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers)) == 0 {
+                _ = ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, 2 << 20)
+            }
         }
     }
 
