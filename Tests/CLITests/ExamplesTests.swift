@@ -23,7 +23,7 @@ struct ExamplesTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let tested = Set(lines.filter { $0.contains("] testing ") }.map { $0.components(separatedBy: "] ").last ?? "" })
         #expect(tested == ["testing linux v1 experimental=false", "testing linux v2 experimental=false",
-                           "testing bsd v2 experimental=false", "testing linux v3 experimental=true"])
+                           "testing bsd v2 experimental=false", "testing linux v3 experimental=true"], "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[report] all success\n"))
     }
 

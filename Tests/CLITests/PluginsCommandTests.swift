@@ -28,7 +28,7 @@ struct PluginsCommandTests {
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let plugins = try #require(object["plugins"] as? [[String: Any]])
-        #expect(plugins.compactMap { $0["id"] as? String } == ["test-double", "env", "file", "local", "oci", "sops", "ssh", "text", "vault"])
+        #expect(plugins.compactMap { $0["id"] as? String } == ["test-double", "cache-local", "cache-s3", "env", "file", "local", "oci", "sops", "ssh", "text", "vault"])
         let file = try #require(plugins.first { $0["id"] as? String == "file" })
         #expect(file["kinds"] as? [String] == ["secrets"])
         #expect(file["interfaces"] as? [String] == ["nixactions.secrets/1"])

@@ -199,7 +199,13 @@ struct PluginIntegrityTests {
         }
         #expect(refusal(PluginLoader.load(try write("class32") { $0[4] = 1 })) == "not a loadable library: not a 64-bit ELF file (class 1)")
         #expect(refusal(PluginLoader.load(try write("exec") { $0[16] = 2 })) == "not a loadable library: not a shared library (ELF type 2)")
-        let huge = try write("phnum") { $0[56] = 0xFF; $0[57] = 0xFF }
+        // 65,535 program headers starting near the end of the file (whatever the plugin's size).
+        let huge = try write("phnum") { bytes in
+            bytes[56] = 0xFF
+            bytes[57] = 0xFF
+            let offset = UInt64(bytes.count - 64)
+            for index in 0..<8 { bytes[32 + index] = UInt8(truncatingIfNeeded: offset >> (8 * UInt64(index))) }
+        }
         #expect(refusal(PluginLoader.load(huge))?.hasPrefix("not a loadable library: truncated or damaged ELF file: its program headers end past the end of the file") == true)
         bytes[0] = 0
         #expect(refusal(PluginLoader.load(try write("magic") { _ in })) == "not a loadable library: invalid ELF header (the file does not start with \\x7fELF)")
