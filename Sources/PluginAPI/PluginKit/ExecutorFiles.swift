@@ -419,39 +419,42 @@ public enum FilesTransfer {
           walk() { find "$@" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print; }
           # Every entry, folders before their contents, links not followed; devices, fifos and
           # sockets are left out and counted. Members without a filter are walked by one `find`
-          # (a tree of many top-level entries is not a process per entry).
+          # (a tree of many top-level entries is not a process per entry). The listing streams
+          # into tar as it is made: archiving starts with the first name.
           # A root with a filter keeps the paths that it or a folder above matches (re.N: the
           # include expression, "" for all, then the exclude expression).
-          set --
-          while IFS= read -r m; do
-            n=${m%%/*}
-            if [ -f "re.${n#r}" ]; then
-              if [ $# -gt 0 ]; then walk "$@"; set --; fi
-              find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
-                inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
-                  $0 == "NXA-SKIP" { print; next }
-                  {
-                    q = substr($0, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
-                    while (q != "") {
-                      if (ENVIRON["inc"] != "" && q ~ ENVIRON["inc"]) ok = 1
-                      if (ENVIRON["exc"] != "" && q ~ ENVIRON["exc"]) bad = 1
-                      at = match(q, /\\/[^\\/]*$/)
-                      if (at == 0) break
-                      q = substr(q, 1, at - 1)
-                    }
-                    if (ok && !bad) print
-                  }'
-            else
-              set -- "$@" "$m"
-            fi
-          done < list > all
-          if [ $# -gt 0 ]; then walk "$@" >> all; fi
+          listing() {
+            set --
+            while IFS= read -r m; do
+              n=${m%%/*}
+              if [ -f "re.${n#r}" ]; then
+                if [ $# -gt 0 ]; then walk "$@"; set --; fi
+                find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
+                  inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
+                    $0 == "NXA-SKIP" { print; next }
+                    {
+                      q = substr($0, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
+                      while (q != "") {
+                        if (ENVIRON["inc"] != "" && q ~ ENVIRON["inc"]) ok = 1
+                        if (ENVIRON["exc"] != "" && q ~ ENVIRON["exc"]) bad = 1
+                        at = match(q, /\\/[^\\/]*$/)
+                        if (at == 0) break
+                        q = substr(q, 1, at - 1)
+                      }
+                      if (ok && !bad) print
+                    }'
+              else
+                set -- "$@" "$m"
+              fi
+            done < list
+            if [ $# -gt 0 ]; then walk "$@"; fi
+          }
           set -- $transforms
           unset IFS
-          printf 'NXA-SKIPPED %s\\n' "$(grep -c '^NXA-SKIP$' all)" >&2
-          grep -v '^NXA-SKIP$' all > entries
-          tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T entries
+          listing | awk '$0 == "NXA-SKIP" { n++; next } { print } END { print n + 0 > "skipped" }' |
+            tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T -
           status=$?
+          printf 'NXA-SKIPPED %s\\n' "$(cat skipped 2>/dev/null || echo 0)" >&2
         elif [ "$filtered" = 1 ]; then
           echo "NXA-ERROR include globs and excludes need GNU tar where the job runs" >&2
           status=71
