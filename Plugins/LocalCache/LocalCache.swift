@@ -255,7 +255,7 @@ final class LocalCache: CachePlugin {
             if let stored = reservation.staged?.storedBytes, stored > options.maxSize {
                 context.log(.warning, "local cache: the entry \(request.key) (\(stored) bytes) is larger than max-size (\(options.maxSize) bytes) and is not kept")
             }
-            await evict(context: context)
+            await evict(sparing: (request.key, request.version), context: context)
         }
         return committed
     }
@@ -287,10 +287,12 @@ final class LocalCache: CachePlugin {
 
     /// After a commit: entries older than `max-age`, then the least recently used until the
     /// total fits `max-size`. A failure here is a warning; the commit stands.
-    func evict(context: OperationContext) async {
+    /// `sparing`: the entry just committed, never its own commit's victim by age (a commit slower
+    /// than a short max-age would otherwise remove what it published).
+    func evict(sparing: (key: String, version: String)? = nil, context: OperationContext) async {
         let request = CachePrune(maxSizeBytes: options.maxSize, olderThanSeconds: options.maxAge)
         do {
-            let pruned = try await remove(request, sweep: false, context: context)
+            let pruned = try await remove(request, sweep: false, sparing: sparing, context: context)
             if pruned.removedEntries > 0 {
                 context.log(.info, "local cache: evicted \(pruned.removedEntries) \(pruned.removedEntries == 1 ? "entry" : "entries") (\(pruned.freedBytes) bytes) to stay within max-size/max-age")
             }
@@ -315,14 +317,20 @@ final class LocalCache: CachePlugin {
 
     /// Remove the entries `CacheLookupOrder.victims` picks; `sweep` also removes abandoned
     /// staging files, orphan data and unheld locks older than an hour.
-    func remove(_ request: CachePrune, sweep: Bool, context: OperationContext) async throws -> CachePruned {
+    func remove(_ request: CachePrune, sweep: Bool, sparing: (key: String, version: String)? = nil,
+                context: OperationContext) async throws -> CachePruned {
         let directory = self.directory
         let keep = Set(reservations.withLock { $0.values.compactMap { $0.staged?.name } })
         return try await blocking {
             let now = CacheTime.now()
             let records = try directory.records { context.log(.warning, "local cache: \($0)") }
             var removed = 0, freed = 0
-            for victim in CacheLookupOrder.victims(request, in: records, now: now) where directory.remove(victim) {
+            let spared = { (record: CacheEntryRecord) in
+                guard let sparing, record.key == sparing.key, record.version == sparing.version else { return false }
+                // Spared from max-age only: an entry larger than max-size still goes (with a warning).
+                return request.maxSizeBytes.map { record.sizeBytes <= $0 } ?? true
+            }
+            for victim in CacheLookupOrder.victims(request, in: records, now: now) where !spared(victim) && directory.remove(victim) {
                 removed += 1
                 freed += victim.sizeBytes
             }

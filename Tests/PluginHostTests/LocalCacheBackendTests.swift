@@ -71,9 +71,10 @@ struct LocalCacheBackendTests {
     func evictionAtCommit() async throws {
         let under = try BackendUnderTest("local")
         defer { under.stop() }
-        let aged = try under.backend(["max-age": .string("1s")])
+        // An age well above what a save takes on a loaded machine (the new entry must not count as old).
+        let aged = try under.backend(["max-age": .string("4s")])
         #expect(try await saveEntry(aged, key: "old", archive: try CacheTrees.archive(try tree(under, "old"))).committed)
-        try await Task.sleep(for: .milliseconds(2100))
+        try await Task.sleep(for: .milliseconds(4500))
         #expect(try await saveEntry(aged, key: "new", archive: try CacheTrees.archive(try tree(under, "new"))).committed)
         #expect(try await aged.list(CacheList()).entries.map(\.key) == ["new"])
 
