@@ -91,12 +91,12 @@ final class S3Cache: CachePlugin {
         guard partSize >= 5 << 20, partSize <= 5 << 30 else {
             throw OperationFailure(message: "'part-size' must be between 5M and 5G (S3's limits on a part)")
         }
-        let level = try Self.integer(options, "compression-level", default: 3, in: 1...19)
+        let level = (try options.integer("compression-level", in: 1...19) ?? 3)
         // One zstd worker by default: the archive is read while the previous block compresses
         // (as `tar --zstd` runs zstd beside tar).
-        threads = Int32(try Self.integer(options, "compression-threads", default: 1, in: 0...256))
-        let timeout = try Self.integer(options, "timeout", default: 60, in: 1...86400)
-        let retries = try Self.integer(options, "retries", default: 3, in: 0...10)
+        threads = Int32((try options.integer("compression-threads", in: 0...256) ?? 1))
+        let timeout = (try options.integer("timeout", in: 1...86400) ?? 60)
+        let retries = (try options.integer("retries", in: 0...10) ?? 3)
         let credentials: Result<S3Credentials, OperationFailure>
         do {
             credentials = .success(try S3Credentials.load(environment: environment))
@@ -113,14 +113,6 @@ final class S3Cache: CachePlugin {
     }
 
     deinit { client.shutdown() }
-
-    static func integer(_ options: CacheOptions, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text = options.string(name) else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw OperationFailure(message: "option '\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return number
-    }
 
     // MARK: - Lookup and restore
 

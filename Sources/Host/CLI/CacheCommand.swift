@@ -78,7 +78,7 @@ struct CacheCommand: AsyncParsableCommand {
                 print("no entries")
                 return
             }
-            let rows = listing.entries.map { [$0.key, CacheCommand.size($0.sizeBytes), $0.createdAt, $0.lastUsedAt ?? "-"] }
+            let rows = listing.entries.map { [$0.key, CacheSizes.format($0.sizeBytes), $0.createdAt, $0.lastUsedAt ?? "-"] }
             let header = ["KEY", "SIZE", "CREATED", "LAST USED"]
             var widths = header.map(\.count)
             for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
@@ -89,7 +89,7 @@ struct CacheCommand: AsyncParsableCommand {
             print(line(header))
             for row in rows { print(line(row)) }
             let total = listing.entries.reduce(0) { $0 + $1.sizeBytes }
-            print("\(listing.entries.count) entr\(listing.entries.count == 1 ? "y" : "ies"), \(CacheCommand.size(total))")
+            print("\(listing.entries.count) entr\(listing.entries.count == 1 ? "y" : "ies"), \(CacheSizes.format(total))")
         }
     }
 
@@ -109,15 +109,15 @@ struct CacheCommand: AsyncParsableCommand {
         func validate() throws {
             if maxSize == nil && olderThan == nil { throw ValidationError("say what to prune: --max-size SIZE and/or --older-than DURATION") }
             if let maxSize, CacheSizes.parse(maxSize) == nil { throw ValidationError("--max-size '\(maxSize)' is not a size (e.g. 5G, 500M, 1048576)") }
-            if let olderThan, CacheCommand.seconds(olderThan) == nil {
+            if let olderThan, CacheDurations.parse(olderThan) == nil {
                 throw ValidationError("--older-than '\(olderThan)' is not a duration (e.g. 7d, 12h, 30m)")
             }
         }
 
         func run() async throws {
-            let request = CachePrune(maxSizeBytes: maxSize.flatMap(CacheSizes.parse), olderThanSeconds: olderThan.flatMap(CacheCommand.seconds))
+            let request = CachePrune(maxSizeBytes: maxSize.flatMap(CacheSizes.parse), olderThanSeconds: olderThan.flatMap(CacheDurations.parse))
             let pruned = try await backend.with { try await $0.prune(request) }
-            print("removed \(pruned.removedEntries) entr\(pruned.removedEntries == 1 ? "y" : "ies"), freed \(CacheCommand.size(pruned.freedBytes))")
+            print("removed \(pruned.removedEntries) entr\(pruned.removedEntries == 1 ? "y" : "ies"), freed \(CacheSizes.format(pruned.freedBytes))")
         }
     }
 
@@ -131,31 +131,7 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             let pruned = try await backend.with { try await $0.prune(CachePrune(keyPrefix: prefix, all: true)) }
-            print("removed \(pruned.removedEntries) entr\(pruned.removedEntries == 1 ? "y" : "ies"), freed \(CacheCommand.size(pruned.freedBytes))")
+            print("removed \(pruned.removedEntries) entr\(pruned.removedEntries == 1 ? "y" : "ies"), freed \(CacheSizes.format(pruned.freedBytes))")
         }
-    }
-
-    static func size(_ bytes: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
-
-    /// "7d", "12h", "30m", "90s", "2w" or seconds.
-    static func seconds(_ text: String) -> Int? {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-        var body = text.trimmingCharacters(in: .whitespaces).lowercased()
-        var multiplier = 1
-        if let last = body.last, let unit = units[last] {
-            multiplier = unit
-            body.removeLast()
-        }
-        guard let number = Double(body), number >= 0, number * Double(multiplier) < 1e15 else { return nil }
-        return Int(number * Double(multiplier))
     }
 }

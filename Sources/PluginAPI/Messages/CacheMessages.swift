@@ -236,8 +236,22 @@ public enum CacheKeys {
     }
 }
 
-/// Sizes as people write them in options and on the command line.
+/// Sizes as people write them in options and on the command line, and as messages show them.
 public enum CacheSizes {
+    /// "512 B", "1.5 MiB", "2.0 GiB" (powers of 1024).
+    public static func format(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        guard unit > 0 else { return "\(bytes) B" }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+
     /// "10G", "500M", "64K", "1T", "123" (bytes), "1.5G"; case-insensitive, an optional "B"/"iB";
     /// K/M/G/T are powers of 1024.
     public static func parse(_ text: String) -> Int? {
@@ -254,5 +268,23 @@ public enum CacheSizes {
         guard let number = Double(body), number >= 0, number.isFinite else { return nil }
         let bytes = number * multiplier
         return bytes < 9.0e18 ? Int(bytes) : nil
+    }
+}
+
+/// Durations as people write them in options (`max-age: 7d`) and on the command line
+/// (`--older-than 12h`).
+public enum CacheDurations {
+    /// "7d", "12h", "30m", "3600s", "2w", "3600" (seconds), "1.5h"; case-insensitive. Nil when
+    /// the text is not a duration or is negative.
+    public static func parse(_ text: String) -> Int? {
+        var body = text.lowercased().filter { $0 != " " }
+        var unit = 1.0
+        if let last = body.last, let seconds = ["s": 1.0, "m": 60, "h": 3600, "d": 86400, "w": 604800][String(last)] {
+            unit = seconds
+            body.removeLast()
+        }
+        guard let number = Double(body), number >= 0, number.isFinite else { return nil }
+        let seconds = number * unit
+        return seconds < 9.0e18 ? Int(seconds.rounded()) : nil
     }
 }

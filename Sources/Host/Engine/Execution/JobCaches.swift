@@ -276,7 +276,7 @@ extension JobRunner {
                 }
             } onCancel: { inner.cancel() }
             let seconds = Double((clock.now - began).components.attoseconds) / 1e18 + Double((clock.now - began).components.seconds)
-            cacheMessage(.info, "\(label): restored '\(matched)'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(Self.size(result.bytes)) in \(String(format: "%.2f", seconds)) s")
+            cacheMessage(.info, "\(label): restored '\(matched)'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(CacheSizes.format(result.bytes)) in \(String(format: "%.2f", seconds)) s")
             return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
         } catch {
             if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
@@ -336,7 +336,7 @@ extension JobRunner {
             } else {
                 discard = false
                 let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
-                note = "saved '\(cache.key)': \(result?.files ?? 0) files, \(Self.size(result?.bytes ?? saved.bytes)) (\(Self.size(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
+                note = "saved '\(cache.key)': \(result?.files ?? 0) files, \(CacheSizes.format(result?.bytes ?? saved.bytes)) (\(CacheSizes.format(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
             }
         } catch {
             note = "cannot save '\(cache.key)': \(describe(error)); not saved"
@@ -362,17 +362,6 @@ extension JobRunner {
             "cache-primary-key": .string(cache.key),
             "cache-matched-key": .string(outcome.matchedKey ?? ""),
         ]
-    }
-
-    static func size(_ bytes: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 }
 
