@@ -107,6 +107,10 @@ struct RunCommand: AsyncParsableCommand {
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
+        var context = RunContext.minimal(workflow: workflow.name, runID: runID)
+        context.github["repository"] = .string((options.projectDirectory as NSString).lastPathComponent)
+        context.github["actor"] = .string(ProcessInfo.processInfo.environment["USER"] ?? "local")
+        options.context = context
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
         options.functions = functions

@@ -238,6 +238,7 @@ extension JobRunner {
 
     /// Variables a GitHub-style step expects.
     func defineRunnerVariables(_ environment: inout [String: String], step: Step, started: JobStarted) {
+        for (name, value) in options.runContext.environment { environment[name] = value }
         environment["CI"] = "true"
         environment["NIXACTIONS"] = "true"
         environment["GITHUB_ACTIONS"] = "true"
@@ -246,10 +247,6 @@ extension JobRunner {
         environment["RUNNER_OS"] = started.os ?? "Linux"
         environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
-        environment["GITHUB_WORKFLOW"] = workflow.name
-        environment["GITHUB_RUN_ID"] = options.runID
-        environment["GITHUB_RUN_NUMBER"] = "1"
-        environment["GITHUB_EVENT_NAME"] = "local"
         environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)"
     }
 

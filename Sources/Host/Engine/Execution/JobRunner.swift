@@ -152,20 +152,14 @@ struct JobRunner: Sendable {
         return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)
     }
 
-    /// `github.actor`: the user running nixactions (read once: the environment is copied into a
-    /// new dictionary on every read).
-    static let actor = ProcessInfo.processInfo.environment["USER"] ?? "local"
-
     /// The contexts every expression of this job sees (steps and env are added as they change).
     func baseContexts(_ started: JobStarted) -> [String: ExpressionValue] {
-        let project = (options.projectDirectory as NSString).lastPathComponent
+        let run = options.runContext
+        var github = run.github
+        github["job"] = .string(job.id)
+        github["workspace"] = .string(started.workspace)
         return [
-            "github": .object([
-                "workflow": .string(workflow.name), "job": .string(job.id), "run_id": .string(options.runID),
-                "run_number": .string("1"), "run_attempt": .string("1"), "workspace": .string(started.workspace),
-                "event_name": .string("local"), "repository": .string(project), "actor": .string(Self.actor),
-                "ref": .string(""), "sha": .string(""), "server_url": .string(""),
-            ]),
+            "github": .object(github),
             "runner": .object([
                 "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
                 "temp": .string(started.temporaryDirectory),
@@ -181,8 +175,8 @@ struct JobRunner: Sendable {
             "steps": .object([:]),
             "secrets": .object(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
                 .mapValues(ExpressionValue.string)),
-            "inputs": .object([:]),
-            "vars": .object([:]),
+            "inputs": .object(run.inputs),
+            "vars": .object(run.vars),
             "env": .object([:]),
         ]
     }

@@ -12,6 +12,8 @@ public struct RunOptions: Sendable {
     public var runID: String
     /// Values from `--env NAME=VALUE` / `--env-file`: the lowest level of env (the workflow's `env` overrides them).
     public var environment: [String: String]
+    /// The run's `github`, `vars` and `inputs` (nil: `RunContext.minimal`, filled in by `WorkflowRunner`).
+    public var context: RunContext?
     /// Absolute paths never copied into workspaces (the run's log folder).
     public var copySkipPaths: [String] = []
     /// The run's cgroup v2 folder, when the host could make one (executors contain jobs in it).
@@ -45,6 +47,11 @@ public struct RunOptions: Sendable {
         self.runID = runID
         self.environment = environment
     }
+}
+
+extension RunOptions {
+    /// The run's context (the minimal one when none was given).
+    var runContext: RunContext { context ?? .minimal(workflow: "", runID: runID) }
 }
 
 /// What a run produced.

@@ -17,6 +17,8 @@ public struct WorkflowRunner: Sendable {
         self.executors = executors
         self.redactor = redactor
         self.reporter = RedactingReporter(redactor: redactor, wrapping: reporter)
+        var options = options
+        if options.context == nil { options.context = .minimal(workflow: workflow.name, runID: options.runID) }
         self.options = options
     }
 
@@ -28,7 +30,7 @@ public struct WorkflowRunner: Sendable {
         let started = clock.now
         reporter.report(.workflowStarted(workflow: workflow.name, runID: options.runID))
         let plan: Plan
-        switch planned.map({ Result<Plan, Diagnostic>.success($0) }) ?? Planner.plan(workflow, selected: options.selectedJobs) {
+        switch planned.map({ Result<Plan, Diagnostic>.success($0) }) ?? Planner.plan(workflow, selected: options.selectedJobs, context: options.context) {
         case .success(let made): plan = made
         case .failure(let diagnostic):
             reporter.report(.message(job: nil, level: .error, text: diagnostic.description))
@@ -237,11 +239,10 @@ final class Scheduler: Sendable {
     /// are evaluated with the instance's matrix and the results of the jobs it needs).
     /// What `runs-on` and the executor's options may use.
     func executorContexts(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> [String: ExpressionValue] {
-        [
-            "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
-            "matrix": instance.matrixObject, "needs": .object(needsContext), "vars": .object([:]), "inputs": .object([:]),
+        options.runContext.staticContexts(job: job.id).merging([
+            "matrix": instance.matrixObject, "needs": .object(needsContext),
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
-        ]
+        ]) { _, new in new }
     }
 
     /// `${{ }}` in the executor's options, services included (GitHub's `container: node:${{ matrix.node }}`,
@@ -316,8 +317,7 @@ final class Scheduler: Sendable {
             return .success(nil)
         }
         let context = RuntimeContext(
-            contexts: ["needs": .object(needsContext), "github": .object(["workflow": .string(plan.workflow.name), "job": .string(job.id)]),
-                       "vars": .object([:]), "inputs": .object([:])],
+            contexts: options.runContext.staticContexts(job: job.id).merging(["needs": .object(needsContext)]) { _, new in new },
             status: status, hashRoot: options.projectDirectory, functions: options.functions)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }

@@ -145,13 +145,12 @@ extension RunnerMap {
 extension RunnerMap {
     /// The choice for `instance` as far as it is known before the run starts: nil when its labels
     /// depend on what other jobs produce (`needs`), decided when it starts.
-    public func plannedChoice(for job: Job, instance: PlannedJob, workflow: Workflow) -> Choice? {
+    public func plannedChoice(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> Choice? {
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
-        let context = DictionaryExpressionContext([
-            "github": .object(["workflow": .string(workflow.name), "job": .string(job.id)]),
-            "matrix": instance.matrixObject, "vars": .object([:]), "inputs": .object([:]),
+        let context = DictionaryExpressionContext((runContext ?? .minimal(workflow: workflow.name)).staticContexts(job: job.id).merging([
+            "matrix": instance.matrixObject,
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
-        ])
+        ]) { _, new in new })
         guard let labels = try? Self.labels(of: job, in: context) else { return nil }
         return choose(for: job, labels: labels)
     }

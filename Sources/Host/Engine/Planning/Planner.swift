@@ -36,7 +36,8 @@ public enum Planner {
     public static let maxMatrixSize = 256
 
     /// Plan `selected` jobs (and what they need; all when empty).
-    public static func plan(_ workflow: Workflow, selected: [String] = []) -> Result<Plan, Diagnostic> {
+    public static func plan(_ workflow: Workflow, selected: [String] = [], context: RunContext? = nil) -> Result<Plan, Diagnostic> {
+        let contexts = staticContexts(workflow, context)
         let graph = JobGraph(workflow)
         let order = graph.topologicalOrder(of: graph.closure(of: selected))
         var instances: [String: [PlannedJob]] = [:]
@@ -47,7 +48,7 @@ public enum Planner {
         var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { $0.id.lowercased() })
         for id in order {
             guard let job = workflow.job(id) else { continue }
-            switch expand(job, workflow: workflow, contexts: staticContexts(workflow)) {
+            switch expand(job, workflow: workflow, contexts: contexts) {
             case .success(var planned):
                 if job.strategy?.matrix != nil {
                     for index in planned.indices { planned[index].key = uniqueKey(planned[index].key, used: &used) }
@@ -60,8 +61,8 @@ public enum Planner {
     }
 
     /// Contexts known before anything runs (for matrices given as expressions).
-    public static func staticContexts(_ workflow: Workflow) -> DictionaryExpressionContext {
-        DictionaryExpressionContext(["github": .object(["workflow": .string(workflow.name)]), "vars": .object([:]), "inputs": .object([:])])
+    public static func staticContexts(_ workflow: Workflow, _ context: RunContext? = nil) -> DictionaryExpressionContext {
+        DictionaryExpressionContext((context ?? .minimal(workflow: workflow.name)).staticContexts())
     }
 
     /// The instances of `job`; matrix expressions are evaluated in `contexts`.
