@@ -82,10 +82,13 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap)
-        if !workflow.unsupported.isEmpty {
-            for item in workflow.unsupported {
+        // Only what this run would run is refused (the loader printed the others as warnings).
+        let planned = Set(plan.order)
+        let refused = workflow.unsupported.filter { $0.job.map(planned.contains) ?? true }
+        if !refused.isEmpty {
+            for item in refused {
                 let at = item.location.map { "\($0): " } ?? ""
-                standardError("\(at)error: \(item.value) is not supported by this version of nixactions yet\n")
+                standardError("\(at)error: \(item.description) is not supported by this version of nixactions yet\n")
             }
             standardError("nixactions: refusing to run rather than ignore these keys\n")
             throw ExitCode(ExitStatus.usage)
@@ -252,7 +255,11 @@ enum PlanPrinter {
             case .refuse(let message, _, _)?: facts.append("error: \(message)")
             case let choice: facts.append("executor: " + RunnerMap.describe(choice))
             }
-            facts.append("timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))")
+            if let expression = job.timeoutExpression {
+                facts.append("\(expression.minutes ? "timeout-minutes" : "timeout"): \(expression.field.source.value)")
+            } else {
+                facts.append("timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))")
+            }
             if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
             if let condition = job.condition { facts.append("if: \(condition.source.value)") }
             if job.continueOnError { facts.append("continue-on-error") }
@@ -261,6 +268,9 @@ enum PlanPrinter {
             for step in job.steps {
                 var details: [String] = []
                 if let timeout = step.timeout { details.append("timeout \(DurationParser.format(timeout.value))") }
+                if let expression = step.timeoutExpression {
+                    details.append("\(expression.minutes ? "timeout-minutes" : "timeout") \(expression.field.source.value)")
+                }
                 if let retry = step.retry {
                     details.append("retry \(retry.maxAttempts) attempts, \(retry.backoff.rawValue) from \(DurationParser.format(retry.delay)) up to \(DurationParser.format(retry.maxDelay))")
                 }

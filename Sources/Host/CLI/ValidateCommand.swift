@@ -19,11 +19,8 @@ struct ValidateCommand: AsyncParsableCommand {
         let functions = FunctionArities { PluginRegistry.discoverWarning().functions.arities }
         for reference in workflows {
             do {
+                // Unsupported constructs are warnings among the other diagnostics.
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
-                for item in workflow.unsupported {
-                    let at = item.location.map { "\($0): " } ?? ""
-                    standardError("\(at)warning: \(item.value) is not supported by this version of nixactions yet; 'run' will refuse it\n")
-                }
                 print("\(workflow.file): valid")
             } catch {
                 failed = true

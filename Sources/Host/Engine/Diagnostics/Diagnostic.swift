@@ -99,7 +99,9 @@ public func didYouMean(_ word: String, in candidates: some Sequence<String>) -> 
         if distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
     }
     guard let best else { return nil }
-    let limit = max(1, min(3, word.count / 3 + 1))
+    // A third of the word's length, at least one and at most three edits: 'pwsh' is not a
+    // misspelt 'bash' (two edits of four letters), 'pyhton' is a misspelt 'python'.
+    let limit = max(1, min(3, max(word.count, 3) / 3))
     return best.1 <= limit ? best.0 : nil
 }
 

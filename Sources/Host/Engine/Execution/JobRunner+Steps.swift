@@ -135,6 +135,17 @@ extension JobRunner {
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
         spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name
 
+        var stepLimit = step.timeout?.value
+        if let expression = step.timeoutExpression {
+            do {
+                stepLimit = try expression.evaluate(evaluation)
+            } catch {
+                let at = expression.field.source.location.map { "\($0): " } ?? ""
+                let key = expression.minutes ? "timeout-minutes" : "timeout"
+                return failStep(step, message: "\(at)cannot evaluate \(key) of step '\(name)': \(error.message)", allowed: allowed, state: &state)
+            }
+        }
+
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         let clock = ContinuousClock()
         let began = clock.now
@@ -143,7 +154,7 @@ extension JobRunner {
         var result: StepAttempt
         while true {
             // A cleanup step after a cancellation or timeout gets at most `cleanupLimit`.
-            let limit = state.cancelled ? min(step.timeout?.value ?? Self.cleanupLimit, Self.cleanupLimit) : step.timeout?.value
+            let limit = state.cancelled ? min(stepLimit ?? Self.cleanupLimit, Self.cleanupLimit) : stepLimit
             result = await attemptStep(spec, executor: executor, timeout: limit)
             guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,

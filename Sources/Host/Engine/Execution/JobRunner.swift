@@ -108,7 +108,18 @@ struct JobRunner: Sendable {
 
         // The job's time limit cancels the steps (cleanup steps still run, capped) but keeps what
         // they produced: outputs, env, the summary of the steps that finished.
-        let limit = job.timeout?.value ?? Self.defaultJobTimeout
+        var evaluatedLimit = job.timeout?.value ?? Self.defaultJobTimeout
+        if let expression = job.timeoutExpression {
+            do {
+                evaluatedLimit = try expression.evaluate(context(base, .ok))
+            } catch {
+                state.succeeded = false
+                state.failure = JobFailure(message: "cannot evaluate timeout-minutes: \(error.message)")
+                let at = expression.field.source.location.map { "\($0): " } ?? ""
+                reporter.report(.message(job: planned.key, level: .error, text: "\(at)cannot evaluate \(expression.minutes ? "timeout-minutes" : "timeout") of job '\(job.id)': \(error.message)"))
+            }
+        }
+        let limit = evaluatedLimit
         let runner = self
         let steps = Task { [state] in
             var state = state
@@ -166,9 +177,9 @@ struct JobRunner: Sendable {
             ]),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
             "strategy": .object([
-                "fail-fast": .bool(job.strategy?.failFast ?? true), "job-index": .number(Double(planned.matrixIndex)),
+                "fail-fast": .bool(planned.failFast), "job-index": .number(Double(planned.matrixIndex)),
                 "job-total": .number(Double(planned.matrixTotal)),
-                "max-parallel": .number(Double(job.strategy?.maxParallel ?? planned.matrixTotal)),
+                "max-parallel": .number(Double(planned.maxParallel ?? planned.matrixTotal)),
             ]),
             "needs": .object(needs),
             "job": .object(["status": .string("success")]),

@@ -79,7 +79,9 @@ final class Scheduler: Sendable {
         var running: [String: String] = [:]  // instance key → job id
         var runningPerJob: [String: Int] = [:]
         var failFastTripped: Set<String> = []
-        let all = plan.allInstances
+        // Instances by job: a job whose strategy reads `needs` is expanded when it is ready.
+        var instancesOf = plan.instances
+        var usedKeys = Set(plan.allInstances.map { $0.key.lowercased() })
         let store = ArtifactStore(root: options.runDirectory + "/artifacts")
 
         // Linear bookkeeping: jobs by id, how many needed jobs each still waits for, who needs
@@ -127,6 +129,27 @@ final class Scheduler: Sendable {
                         continue
                     case .success(nil): break
                     }
+                    if instance.awaitsExpansion {
+                        // Its needs have finished: the matrix is made from their outputs now.
+                        var contexts = options.runContext.staticContexts(job: job.id)
+                        contexts["needs"] = .object(needsContext)
+                        switch Planner.expand(job, workflow: plan.workflow, contexts: DictionaryExpressionContext(contexts)) {
+                        case .success(var expanded):
+                            usedKeys.remove(instance.key.lowercased())
+                            for index in expanded.indices { expanded[index].key = Planner.uniqueKey(expanded[index].key, used: &usedKeys) }
+                            instancesOf[job.id] = expanded
+                            unfinishedInstances[job.id] = expanded.count
+                            ready.replaceSubrange(readyHead...readyHead, with: expanded)
+                            if expanded.count > 1 || expanded.first?.key != instance.key {
+                                reporter.report(.message(job: nil, level: .info, text: "job '\(job.id)': matrix of \(expanded.count) from its needs"))
+                            }
+                            continue
+                        case .failure(let diagnostic):
+                            readyHead += 1
+                            finishWithout(instance, .failure, diagnostic.description)
+                            continue
+                        }
+                    }
                     // The executor: the job's own, or what its runs-on labels choose.
                     var reference: ExecutorReference
                     switch chooseExecutor(job, instance, needsContext: needsContext) {
@@ -139,6 +162,24 @@ final class Scheduler: Sendable {
                         readyHead += 1
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
+                    }
+                    if job.executorFromContainer, reference.pluginID == "oci", case .string(let image)? = reference.options["image"],
+                       image.contains("${{"),
+                       let rendered = try? evaluateOptions(["image": .string(image)], job, instance, needsContext: needsContext),
+                       case .string("")? = rendered["image"]
+                    {
+                        // `container: ${{ … }}` that renders empty: no container (GitHub's rule).
+                        switch chooseExecutor(job, instance, needsContext: needsContext, ignoringContainer: true) {
+                        case .executor(let chosen, _): reference = chosen
+                        case .skip(let reason):
+                            readyHead += 1
+                            finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
+                            continue
+                        case .refuse(let message, let hint, _):
+                            readyHead += 1
+                            finishWithout(instance, .failure, message + "\n  hint: " + hint)
+                            continue
+                        }
                     }
                     if !job.services.isEmpty {
                         // Sidecars start next to the job's container: the oci executor runs them.
@@ -161,7 +202,7 @@ final class Scheduler: Sendable {
                     }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
-                    if let limit = job.strategy?.maxParallel, runningPerJob[job.id, default: 0] >= limit {
+                    if let limit = instance.maxParallel, runningPerJob[job.id, default: 0] >= limit {
                         heldBack[job.id, default: []].append(instance)
                         continue
                     }
@@ -189,9 +230,9 @@ final class Scheduler: Sendable {
             }
             func record(_ result: JobOutcome) {
                 results[result.key] = result
-                let instances = plan.instances[result.jobID] ?? []
+                let instances = instancesOf[result.jobID] ?? []
                 if result.outcome == .failure, !result.allowedFailure, instances.count > 1,
-                    jobsByID[result.jobID]?.strategy?.failFast ?? true, !failFastTripped.contains(result.jobID)
+                    instances.first?.failFast ?? true, !failFastTripped.contains(result.jobID)
                 {
                     failFastTripped.insert(result.jobID)
                     let siblings = instances.map(\.key).filter { running[$0] != nil }
@@ -209,7 +250,7 @@ final class Scheduler: Sendable {
                 for dependent in dependents[result.jobID] ?? [] {
                     if failed { upstreamFailed[dependent] = true }
                     waitingFor[dependent, default: 1] -= 1
-                    if waitingFor[dependent] == 0 { ready += plan.instances[dependent] ?? [] }
+                    if waitingFor[dependent] == 0 { ready += instancesOf[dependent] ?? [] }
                 }
             }
             func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
@@ -232,7 +273,7 @@ final class Scheduler: Sendable {
                 launchReady()
             }
         }
-        return all.compactMap { results[$0.key] }
+        return plan.order.flatMap { instancesOf[$0] ?? [] }.compactMap { results[$0.key] }
     }
 
     /// The executor of one instance: its job's own, or what its `runs-on` labels choose (labels
@@ -282,7 +323,14 @@ final class Scheduler: Sendable {
         return rendered
     }
 
-    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
+    func chooseExecutor(
+        _ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue], ignoringContainer: Bool = false
+    ) -> RunnerMap.Choice {
+        var job = job
+        if ignoringContainer {
+            job.explicitExecutor = false
+            job.executor = .local
+        }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
         let context = DictionaryExpressionContext(executorContexts(job, instance, needsContext: needsContext))
         do {

@@ -26,6 +26,8 @@ struct ExpressionValidator {
         var allowsStatusFunctions = false
         /// When set, only these contexts may be used (a job's `if` sees github, needs, vars, inputs).
         var onlyContexts: [String]?
+        /// Why only those (for the hint).
+        var why = "a job's 'if' is decided before the job starts"
     }
 
     mutating func run() {
@@ -60,10 +62,18 @@ struct ExpressionValidator {
         }
         for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
         if let flag = job.continueOnErrorExpression { check(flag, named(jobPlace, "continue-on-error")) }
-        if case .expression(let field)? = job.strategy?.matrix {
-            var place = named(jobPlace, "strategy.matrix")
-            place.onlyContexts = ["github", "vars", "inputs"]
+        for field in job.strategy?.expressions ?? [] {
+            // GitHub's context availability: the strategy sees github, needs, vars and inputs.
+            var place = named(jobPlace, "strategy")
+            place.onlyContexts = ["github", "needs", "vars", "inputs"]
+            place.why = "the strategy is evaluated before the job's instances exist"
             check(field, place)
+        }
+        if let timeout = job.timeoutExpression {
+            var place = named(jobPlace, timeout.minutes ? "timeout-minutes" : "timeout")
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs"]
+            place.why = "a job's time limit is set when it starts"
+            check(timeout.field, place)
         }
         for cache in job.caches {
             check(cache.key, named(jobPlace, "cache.key"))
@@ -94,6 +104,7 @@ struct ExpressionValidator {
             for (key, value) in step.with { check(value, named(place, "with.\(key)")) }
             if let condition = step.condition { check(condition, named(place, "if")) }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
+            if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
             if let uses = step.uses, !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) {
                 diagnostics.error(
                     "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: stepContext,
@@ -177,12 +188,9 @@ struct ExpressionValidator {
             return
         }
         if let only = place.onlyContexts, !only.contains(root) {
-            let why = place.what == "strategy.matrix"
-                ? "a matrix is expanded before any job runs (a matrix from needs outputs is not supported yet)"
-                : "a job's 'if' is decided before the job starts"
             diagnostics.error(
                 "'\(root)' is not available in '\(place.what)'", at: at, context: place.context,
-                hint: "\(why); it can use: \(only.joined(separator: ", "))")
+                hint: "\(place.why); it can use: \(only.joined(separator: ", "))")
             return
         }
         guard let first = reference.path.first else { return }
@@ -233,15 +241,23 @@ struct ExpressionValidator {
                         : didYouMean(first, in: all).map { "did you mean '\($0)'?" } ?? "give the step 'id: \(first)'")
             }
         case "matrix":
-            guard let job = place.job else { return }
+            // GitHub gives an empty value for a key the matrix does not have: a warning, not an
+            // error. A matrix that could not be read was reported once already.
+            guard let job = place.job, job.strategy?.matrixInvalid != true else { return }
             guard let matrix = job.strategy?.matrix else {
-                diagnostics.error("matrix.\(first) \(what): job '\(job.id)' has no strategy.matrix", at: at, context: place.context)
+                diagnostics.warning("matrix.\(first) \(what): job '\(job.id)' has no strategy.matrix; it is empty", at: at, context: place.context)
                 return
             }
-            if case .literal(let literal) = matrix, !literal.keys.contains(first) {
-                diagnostics.error(
-                    "matrix.\(first) \(what): the matrix of '\(job.id)' has no key '\(first)'", at: at, context: place.context,
-                    hint: didYouMean(first, in: literal.keys).map { "did you mean '\($0)'?" } ?? "its keys: \(literal.keys.joined(separator: ", "))")
+            let keys: [String]?
+            switch matrix {
+            case .literal(let literal): keys = literal.keys
+            case .deferred(let deferred): keys = deferred.knownKeys
+            case .expression: keys = nil
+            }
+            if let keys, !keys.contains(first) {
+                diagnostics.warning(
+                    "matrix.\(first) \(what): the matrix of '\(job.id)' has no key '\(first)'; it is empty", at: at, context: place.context,
+                    hint: didYouMean(first, in: keys).map { "did you mean '\($0)'?" } ?? "its keys: \(keys.joined(separator: ", "))")
             }
         case "env":
             if !place.envNames.contains(first) {

@@ -104,16 +104,22 @@ extension NodeReader {
         return Located(value, at: at)
     }
 
-    /// `timeout` or `timeout-minutes` of a job or step; both at once is an error.
+    /// `timeout` or `timeout-minutes` of a job or step: a value, or one `${{ }}` evaluated when it
+    /// starts (GitHub evaluates it: `timeout-minutes: ${{ inputs.minutes }}`); both keys at once is an error.
     mutating func timeout(
-        _ node: Node, key: String, keyNode: Node, replacing existing: Located<Duration>?, what: String, context: String?
-    ) -> Located<Duration>? {
-        if existing != nil {
+        _ node: Node, key: String, keyNode: Node, replacing existing: (Located<Duration>?, TimeoutExpression?), what: String,
+        context: String?
+    ) -> (Located<Duration>?, TimeoutExpression?) {
+        if existing.0 != nil || existing.1 != nil {
             diagnostics.error(
                 "\(what) has both 'timeout' and 'timeout-minutes'", at: location(keyNode), context: context,
                 hint: "keep one of them")
         }
-        return duration(node, key: key, context: context)
+        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+            guard let field = template(node, what: key, context: context) else { return (nil, nil) }
+            return (nil, TimeoutExpression(field: field, minutes: key == "timeout-minutes"))
+        }
+        return (duration(node, key: key, context: context), nil)
     }
 
     func describe(_ node: Node) -> String {

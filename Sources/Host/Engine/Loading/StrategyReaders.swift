@@ -7,19 +7,56 @@ extension NodeReader {
         ExpressionValue(json: json(node))
     }
 
-    /// `strategy: { matrix, fail-fast, max-parallel }`.
+    /// `strategy: { matrix, fail-fast, max-parallel }`; each may hold `${{ }}` (GitHub evaluates
+    /// the strategy with github, needs, vars and inputs).
     mutating func strategy(_ node: Node, context: String?) -> Strategy? {
         guard let pairs = mapping(node, what: "strategy", context: context, known: ["matrix", "fail-fast", "max-parallel"])
         else { return nil }
         var strategy = Strategy(matrix: nil, failFast: true, maxParallel: nil, location: location(node))
         for (key, _, value) in pairs {
+            let expression = key != "matrix" && Self.hasExpression(value) ? template(value, what: "strategy.\(key)", context: context) : nil
             switch key {
-            case "matrix": strategy.matrix = matrix(value, context: context)
-            case "fail-fast": strategy.failFast = bool(value, what: "strategy.fail-fast", context: context) ?? true
-            default: strategy.maxParallel = integer(value, what: "strategy.max-parallel", in: 1...256, context: context)
+            case "matrix":
+                strategy.matrix = matrix(value, context: context)
+                strategy.matrixInvalid = strategy.matrix == nil
+            case "fail-fast":
+                if let expression { strategy.failFastExpression = expression; continue }
+                strategy.failFast = bool(value, what: "strategy.fail-fast", context: context) ?? true
+            default:
+                if let expression { strategy.maxParallelExpression = expression; continue }
+                strategy.maxParallel = integer(value, what: "strategy.max-parallel", in: 1...256, context: context)
             }
         }
         return strategy
+    }
+
+    /// Whether a scalar holds `${{`.
+    static func hasExpression(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node { return scalar.string.contains("${{") }
+        return false
+    }
+
+    /// Whether any scalar under `node` holds `${{`.
+    static func containsExpression(_ node: Node) -> Bool {
+        switch node {
+        case .scalar(let scalar): return scalar.string.contains("${{")
+        case .sequence(let items): return items.contains(where: containsExpression)
+        case .mapping(let mapping): return mapping.contains { containsExpression($0.value) }
+        default: return false
+        }
+    }
+
+    /// The `${{ }}` fields under `node`, parsed (syntax errors reported at their place).
+    mutating func expressionFields(_ node: Node, what: String, context: String?) -> [TemplateField] {
+        switch node {
+        case .scalar(let scalar) where scalar.string.contains("${{"):
+            return template(node, what: what, context: context).map { [$0] } ?? []
+        case .sequence(let items):
+            return items.flatMap { expressionFields($0, what: what, context: context) }
+        case .mapping(let mapping):
+            return mapping.flatMap { expressionFields($0.value, what: what + "." + ($0.key.string ?? ""), context: context) }
+        default: return []
+        }
     }
 
     mutating func matrix(_ node: Node, context: String?) -> MatrixSpec? {
@@ -33,6 +70,7 @@ extension NodeReader {
             }
             return .expression(field)
         }
+        if Self.containsExpression(node) { return deferredMatrix(node, context: context) }
         guard let pairs = mapping(node, what: "strategy.matrix", context: context) else { return nil }
         var literal = MatrixLiteral(dimensions: [], include: [], exclude: [])
         for (key, keyNode, value) in pairs {
@@ -75,6 +113,57 @@ extension NodeReader {
             return nil
         }
         return .literal(literal)
+    }
+
+    /// A matrix mapping with `${{ }}` in it: its shape is checked now, its values when it is expanded.
+    mutating func deferredMatrix(_ node: Node, context: String?) -> MatrixSpec? {
+        guard let pairs = mapping(node, what: "strategy.matrix", context: context) else { return nil }
+        var deferred = DeferredMatrix(dimensions: [], include: nil, exclude: nil, fields: [], knownKeys: [])
+        var valid = true
+        for (key, keyNode, value) in pairs {
+            let isExpression = Self.hasExpression(value)
+            deferred.fields += expressionFields(value, what: "strategy.matrix.\(key)", context: context)
+            switch key {
+            case "include", "exclude":
+                if !isExpression {
+                    guard case .sequence(let entries) = value else {
+                        diagnostics.error("matrix.\(key) must be a list of mappings", at: location(value), context: context,
+                                          hint: "or one ${{ }} expression that gives such a list")
+                        valid = false
+                        continue
+                    }
+                    for entry in entries where !Self.hasExpression(entry) {
+                        guard let entryPairs = mapping(entry, what: "each entry of matrix.\(key)", context: context) else {
+                            valid = false
+                            continue
+                        }
+                        if key == "include" { for pair in entryPairs where !(deferred.knownKeys?.contains(pair.key) ?? true) { deferred.knownKeys?.append(pair.key) } }
+                    }
+                    if key == "include", entries.contains(where: Self.hasExpression) { deferred.knownKeys = nil }
+                } else if key == "include" {
+                    deferred.knownKeys = nil
+                }
+                if key == "include" { deferred.include = json(value) } else { deferred.exclude = json(value) }
+            default:
+                if !isExpression {
+                    guard case .sequence(let values) = value else {
+                        diagnostics.error(
+                            "matrix dimension '\(key)' must be a list of values, found a \(Self.kind(value))",
+                            at: location(value), context: context, hint: "e.g. \(key): [a, b], or one ${{ }} expression that gives a list")
+                        valid = false
+                        continue
+                    }
+                    if values.isEmpty {
+                        diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context)
+                        valid = false
+                        continue
+                    }
+                }
+                deferred.dimensions.append((key, json(value)))
+                if !(deferred.knownKeys?.contains(key) ?? true) { deferred.knownKeys?.append(key) }
+            }
+        }
+        return valid ? .deferred(deferred) : nil
     }
 
     static let cacheKeys = ["id", "key", "paths", "path", "restore-keys", "backend", "policy", "save-on", "lookup-only", "fail-on-cache-miss"]

@@ -11,6 +11,29 @@ extension WorkflowLoader {
         }
         var job = Job(id: id, location: reader.location(keyNode))
         var sawSteps = false
+        // `uses:` calls a reusable workflow: one warning for the whole call (its `with`, `secrets`
+        // and missing `steps` are that call's, not problems of their own).
+        if let (_, usesKey, usesValue) = pairs.first(where: { $0.key == "uses" }) {
+            let target = reader.string(usesValue, what: "uses", context: context)?.value ?? ""
+            let feature = UnsupportedFeature(
+                "job '\(id)': calling the reusable workflow '\(target)' (jobs.<job_id>.uses)", job: id, at: reader.location(usesKey))
+            workflow.unsupported.append(feature)
+            reader.diagnostics.warning(feature.message, at: feature.location, context: context,
+                                       hint: "copy that workflow's jobs into this file, or run it with nixactions run on its own")
+            for (key, keyNode, value) in pairs {
+                switch key {
+                case "name": job.name = reader.template(value, what: "name", context: context)
+                case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
+                case "if": job.condition = reader.condition(value, context: context)
+                case "uses", "with", "secrets", "permissions", "concurrency", "strategy": break
+                default:
+                    reader.diagnostics.error(
+                        "'\(key)' cannot be used in a job that calls a reusable workflow", at: reader.location(keyNode), context: context,
+                        hint: "such a job takes: name, uses, with, secrets, needs, if, permissions, concurrency, strategy")
+                }
+            }
+            return job
+        }
         var executorKey: (String, SourceLocation?)?
         for (key, keyNode, value) in pairs {
             switch key {
@@ -42,6 +65,7 @@ extension WorkflowLoader {
                 if let reference {
                     job.executor = reference
                     job.explicitExecutor = true
+                    job.executorFromContainer = key == "container"
                 }
             case "env": job.env = reader.env(value, context: context)
             case "defaults": job.defaults = compileDefaults(value, reader: &reader, context: context)
@@ -51,13 +75,16 @@ extension WorkflowLoader {
                     reader.template(item, what: "outputs.\(name)", context: context).map { (name, $0) }
                 }
             case "timeout-minutes", "timeout":
-                job.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: job.timeout, what: "job '\(id)'", context: context)
+                (job.timeout, job.timeoutExpression) = reader.timeout(
+                    value, key: key, keyNode: keyNode, replacing: (job.timeout, job.timeoutExpression), what: "job '\(id)'", context: context)
             case "continue-on-error":
                 (job.continueOnError, job.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             case "strategy": job.strategy = reader.strategy(value, context: context)
             case "retry":
                 job.retry = reader.retry(value, context: context)
-                workflow.unsupported.append(Located("job '\(id)': 'retry' (retrying whole jobs; retry steps instead)", at: reader.location(keyNode)))
+                let feature = UnsupportedFeature("job '\(id)': 'retry' (retrying whole jobs; retry steps instead)", job: id, at: reader.location(keyNode))
+                workflow.unsupported.append(feature)
+                reader.diagnostics.warning(feature.message, at: feature.location, context: context)
             case "cache":
                 job.caches = reader.caches(value, context: context)
             case "secrets": job.secrets = reader.secrets(value, context: context)
@@ -145,7 +172,9 @@ extension WorkflowLoader {
             case "env": step.env = reader.env(value, context: context)
             case "if": step.condition = reader.condition(value, context: context)
             case "timeout-minutes", "timeout":
-                step.timeout = reader.timeout(value, key: key, keyNode: keyNode, replacing: step.timeout, what: "step \(index + 1)", context: context)
+                (step.timeout, step.timeoutExpression) = reader.timeout(
+                    value, key: key, keyNode: keyNode, replacing: (step.timeout, step.timeoutExpression), what: "step \(index + 1)",
+                    context: context)
             case "continue-on-error":
                 (step.continueOnError, step.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             default:  // retry

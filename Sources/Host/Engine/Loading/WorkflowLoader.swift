@@ -20,7 +20,7 @@ public enum WorkflowLoader {
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
-        "artifacts", "workspace", "permissions", "environment", "concurrency", "services",
+        "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with",
     ]
     static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency"]
     static let stepKeys = [

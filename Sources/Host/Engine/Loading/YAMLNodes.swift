@@ -140,10 +140,12 @@ struct NodeReader {
         guard let pairs = mapping(node, what: "env", context: context) else { return [] }
         var entries: [EnvEntry] = []
         for (key, keyNode, value) in pairs {
-            if !isValidEnvName(key) {
+            // GitHub takes any name an environment can hold (`cache-name` in its own caching
+            // example: a shell cannot expand it, a program can read it).
+            if !isValidEnvironmentKey(key) {
                 diagnostics.error(
-                    "'\(key)' is not a valid environment variable name", at: location(keyNode), context: context,
-                    hint: "use letters, digits and '_', not starting with a digit")
+                    "'\(key)' cannot be an environment variable name", at: location(keyNode), context: context,
+                    hint: "a name is not empty and has no '=' or NUL; letters, digits and '_' are the names a shell can expand")
                 continue
             }
             guard let text = envValue(value, name: key, context: context) else { continue }
@@ -195,6 +197,11 @@ struct NodeReader {
 func isValidEnvName(_ name: String) -> Bool {
     guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
     return name.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+}
+
+/// A name an environment can hold: not empty, no `=`, no NUL (GitHub accepts `cache-name`).
+func isValidEnvironmentKey(_ name: String) -> Bool {
+    !name.isEmpty && !name.utf8.contains(0x3D) && !name.utf8.contains(0)
 }
 
 func isValidIdentifier(_ name: String) -> Bool {

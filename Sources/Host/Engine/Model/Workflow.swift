@@ -67,8 +67,9 @@ public struct Workflow: Sendable {
     public var defaults: RunDefaults
     /// Jobs in file order.
     public var jobs: [Job]
-    /// Keys that parse but that this version cannot honour yet; `run` refuses them.
-    public var unsupported: [Located<String>]
+    /// Constructs that are valid but that this version cannot honour yet: `validate` warns,
+    /// `run` refuses the ones in the jobs it would run.
+    public var unsupported: [UnsupportedFeature]
     /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is
     /// checked against `jobs`; an index gone stale is rebuilt.
     let jobIndex = JobIndex()
@@ -78,6 +79,24 @@ public struct Workflow: Sendable {
         if let position = jobIndex.position(of: id, in: jobs) { return jobs[position] }
         return nil
     }
+}
+
+/// A valid construct this version cannot honour yet (a reusable-workflow call, a job-level `retry`).
+public struct UnsupportedFeature: Sendable {
+    /// What it is, as the warning names it: `job 'deploy': 'retry' (retrying whole jobs)`.
+    public var description: String
+    /// The job it belongs to; nil at workflow level (then every run refuses it).
+    public var job: String?
+    public var location: SourceLocation?
+
+    public init(_ description: String, job: String?, at location: SourceLocation?) {
+        self.description = description
+        self.job = job
+        self.location = location
+    }
+
+    /// The warning `validate` (and `run`, for jobs it does not run) prints.
+    public var message: String { "\(description) is not supported by this version of nixactions yet; 'run' refuses it" }
 }
 
 /// Positions of a workflow's jobs by id.
@@ -157,18 +176,101 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 }
 
+/// `timeout-minutes: ${{ … }}` or `timeout: ${{ … }}` of a job or step, evaluated when it starts.
+public struct TimeoutExpression: Sendable {
+    public var field: TemplateField
+    /// `timeout-minutes` (a number of minutes), else `timeout` (a duration such as 90s or 10m).
+    public var minutes: Bool
+
+    /// The limit the expression gives in `context`: a positive number of minutes, or a duration.
+    func evaluate(_ context: some ExpressionContext) throws(ExpressionError) -> Duration {
+        let key = minutes ? "timeout-minutes" : "timeout"
+        let value = try field.template.evaluateValue(context)
+        if minutes {
+            let number: Double?
+            switch value {
+            case .number(let minutes): number = minutes
+            case .string(let text): number = Double(text.trimmingCharacters(in: .whitespaces))
+            default: number = nil
+            }
+            guard let number, number > 0, number < 1e7 else {
+                throw ExpressionError(
+                    message: "\(key) must be a positive number of minutes, the expression gave '\(value.displayString)'",
+                    offset: 0, source: field.source.value)
+            }
+            return .milliseconds(Int64(number * 60_000))
+        }
+        if case .number(let seconds) = value, seconds > 0, seconds < 1e9 { return .milliseconds(Int64(seconds * 1000)) }
+        guard let duration = DurationParser.parse(value.displayString), duration > .zero else {
+            throw ExpressionError(
+                message: "\(key) must be a duration such as 90s, 10m or 1h30m, the expression gave '\(value.displayString)'",
+                offset: 0, source: field.source.value)
+        }
+        return duration
+    }
+}
+
 /// `strategy:` of a job.
 public struct Strategy: Sendable {
     public var matrix: MatrixSpec?
     public var failFast: Bool
     public var maxParallel: Int?
+    /// `fail-fast: ${{ … }}` and `max-parallel: ${{ … }}`, evaluated when the matrix is expanded.
+    public var failFastExpression: TemplateField?
+    public var maxParallelExpression: TemplateField?
+    /// A `matrix:` was written but could not be read (its error is reported once; `matrix.*`
+    /// references are then not checked, so one mistake is one error).
+    public var matrixInvalid = false
     public var location: SourceLocation?
+
+    init(matrix: MatrixSpec?, failFast: Bool, maxParallel: Int?, location: SourceLocation?) {
+        self.matrix = matrix
+        self.failFast = failFast
+        self.maxParallel = maxParallel
+        self.location = location
+    }
+
+    /// Every `${{ }}` of the strategy (matrix values, include/exclude, fail-fast, max-parallel).
+    public var expressions: [TemplateField] {
+        var fields = [failFastExpression, maxParallelExpression].compactMap { $0 }
+        switch matrix {
+        case .expression(let field)?: fields.append(field)
+        case .deferred(let deferred)?: fields += deferred.fields
+        default: break
+        }
+        return fields
+    }
+
+    /// Whether the strategy reads `needs` (then it is expanded when the job starts, not when the run is planned).
+    public var usesNeeds: Bool {
+        expressions.contains { field in
+            field.template.segments.contains { segment in
+                guard case .expression(let expression, _) = segment else { return false }
+                return expression.references.contains { $0.root == "needs" }
+            }
+        }
+    }
 }
 
-/// `strategy.matrix`: literal dimensions with include/exclude, or one expression (`${{ fromJSON(…) }}`).
+/// `strategy.matrix`: literal dimensions with include/exclude, one expression (`${{ fromJSON(…) }}`),
+/// or a mapping with expressions in it (`python: ${{ fromJSON(needs.plan.outputs.versions) }}`,
+/// `include: ${{ … }}`), evaluated when it is expanded.
 public enum MatrixSpec: Sendable {
     case literal(MatrixLiteral)
     case expression(TemplateField)
+    case deferred(DeferredMatrix)
+}
+
+/// A matrix mapping with `${{ }}` in it, as written (strings with `${{` are evaluated when expanded).
+public struct DeferredMatrix: Sendable {
+    /// Dimensions in file order: a list (whose items may hold expressions) or one expression.
+    public var dimensions: [(key: String, value: JSONValue)]
+    public var include: JSONValue?
+    public var exclude: JSONValue?
+    /// The parsed `${{ }}` fields, for validation.
+    public var fields: [TemplateField]
+    /// Keys known from the file (dimensions and literal include keys); nil when an include is an expression.
+    public var knownKeys: [String]?
 }
 
 public struct MatrixLiteral: Sendable {
@@ -276,12 +378,17 @@ public struct Job: Sendable {
     public var executor: ExecutorReference
     /// Whether `executor:` or `container:` chose it (then `runs-on` chooses nothing).
     public var explicitExecutor = false
+    /// `container:` chose it: an image that renders empty (`container: ${{ matrix.image }}` with
+    /// `image: ''`) runs the job without a container, on what `runs-on` chooses (GitHub's rule).
+    public var executorFromContainer = false
     public var env: [EnvEntry]
     public var defaults: RunDefaults
     public var steps: [Step]
     /// `outputs:` name → expression over `steps`; nil = export every name written to GITHUB_OUTPUT.
     public var outputs: [(name: String, value: TemplateField)]?
     public var timeout: Located<Duration>?
+    /// `timeout-minutes: ${{ … }}`, evaluated when each instance starts.
+    public var timeoutExpression: TimeoutExpression?
     public var continueOnError: Bool
     /// `continue-on-error: ${{ … }}` (e.g. `${{ matrix.experimental }}`), evaluated per instance.
     public var continueOnErrorExpression: TemplateField?
@@ -344,6 +451,8 @@ public struct Step: Sendable {
     public var env: [EnvEntry]
     public var condition: ConditionField?
     public var timeout: Located<Duration>?
+    /// `timeout-minutes: ${{ … }}`, evaluated when the step starts.
+    public var timeoutExpression: TimeoutExpression?
     public var continueOnError: Bool
     /// `continue-on-error: ${{ … }}`, evaluated when the step runs.
     public var continueOnErrorExpression: TemplateField?

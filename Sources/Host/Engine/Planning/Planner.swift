@@ -13,6 +13,22 @@ public struct PlannedJob: Sendable {
     /// Position in its matrix and the matrix's size (0 and 1 without a matrix).
     public var matrixIndex: Int
     public var matrixTotal: Int
+    /// `strategy.fail-fast` and `max-parallel` as evaluated for this job.
+    public var failFast = true
+    public var maxParallel: Int?
+    /// A stand-in for a job whose strategy reads `needs`: its matrix is expanded when the jobs it
+    /// needs have finished (`Planner.expand` with their outputs), and replaces this instance.
+    public var awaitsExpansion = false
+
+    init(key: String, jobID: String, displayName: String, matrix: [(key: String, value: ExpressionValue)],
+         matrixIndex: Int, matrixTotal: Int) {
+        self.key = key
+        self.jobID = jobID
+        self.displayName = displayName
+        self.matrix = matrix
+        self.matrixIndex = matrixIndex
+        self.matrixTotal = matrixTotal
+    }
 
     public var matrixObject: ExpressionValue {
         .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
@@ -25,7 +41,8 @@ public struct Plan: Sendable {
     public var graph: JobGraph
     /// Workflow job ids to run, in dependency order.
     public var order: [String]
-    /// Instances of each job; a job whose matrix comes from an expression over `needs` is expanded when it starts.
+    /// Instances of each job; a job whose strategy reads `needs` has one stand-in
+    /// (`awaitsExpansion`), expanded when the jobs it needs have finished.
     public var instances: [String: [PlannedJob]]
 
     public var allInstances: [PlannedJob] { order.flatMap { instances[$0] ?? [] } }
@@ -48,6 +65,13 @@ public enum Planner {
         var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { $0.id.lowercased() })
         for id in order {
             guard let job = workflow.job(id) else { continue }
+            if job.strategy?.usesNeeds == true {
+                var standIn = PlannedJob(key: job.id, jobID: job.id, displayName: job.displayName + " (matrix from needs)",
+                                         matrix: [], matrixIndex: 0, matrixTotal: 1)
+                standIn.awaitsExpansion = true
+                instances[id] = [standIn]
+                continue
+            }
             switch expand(job, workflow: workflow, contexts: contexts) {
             case .success(var planned):
                 if job.strategy?.matrix != nil {
@@ -65,13 +89,49 @@ public enum Planner {
         DictionaryExpressionContext((context ?? .minimal(workflow: workflow.name)).staticContexts())
     }
 
-    /// The instances of `job`; matrix expressions are evaluated in `contexts`.
+    /// The instances of `job`; the strategy's expressions are evaluated in `contexts`.
     public static func expand(
         _ job: Job, workflow: Workflow, contexts: some ExpressionContext
     ) -> Result<[PlannedJob], Diagnostic> {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
+        func failure(_ what: String, _ error: any Error, _ field: TemplateField?) -> Result<[PlannedJob], Diagnostic> {
+            if let error = error as? ExpressionError {
+                return .failure(Diagnostic(
+                    .error, "cannot evaluate \(what): \(error.message)",
+                    at: field?.location(ofOffset: error.offset) ?? job.strategy?.location, context: context, hint: error.hint))
+            }
+            return .failure(Diagnostic(.error, "cannot evaluate \(what): \(error)", at: field?.source.location ?? job.strategy?.location, context: context))
+        }
+        var failFast = job.strategy?.failFast ?? true
+        var maxParallel = job.strategy?.maxParallel
+        if let field = job.strategy?.failFastExpression {
+            do {
+                let value = try field.template.evaluateValue(contexts)
+                if case .string(let text) = value, ["true", "false"].contains(text.lowercased()) { failFast = text.lowercased() == "true" }
+                else { failFast = value.isTruthy }
+            } catch { return failure("strategy.fail-fast", error, field) }
+        }
+        if let field = job.strategy?.maxParallelExpression {
+            do {
+                let value = try field.template.evaluateValue(contexts)
+                guard let number = Int(exactly: value.coercedNumber), (1...256).contains(number) else {
+                    return .failure(Diagnostic(
+                        .error, "strategy.max-parallel must be a whole number from 1 to 256, the expression gave '\(value.displayString)'",
+                        at: field.source.location, context: context))
+                }
+                maxParallel = number
+            } catch { return failure("strategy.max-parallel", error, field) }
+        }
+        func finished(_ planned: [PlannedJob]) -> Result<[PlannedJob], Diagnostic> {
+            .success(planned.map { instance in
+                var instance = instance
+                instance.failFast = failFast
+                instance.maxParallel = maxParallel
+                return instance
+            })
+        }
         guard let matrix = job.strategy?.matrix else {
-            return .success([PlannedJob(key: job.id, jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
+            return finished([PlannedJob(key: job.id, jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
         }
         let literal: MatrixLiteral
         switch matrix {
@@ -79,16 +139,20 @@ public enum Planner {
         case .expression(let field):
             do {
                 literal = try matrixLiteral(from: field.template.evaluateValue(contexts))
-            } catch let error as ExpressionError {
-                return .failure(Diagnostic(
-                    .error, "cannot evaluate strategy.matrix: \(error.message)",
-                    at: field.location(ofOffset: error.offset), context: context, hint: error.hint))
-            } catch {
-                return .failure(Diagnostic(.error, "cannot evaluate strategy.matrix: \(error)", at: field.source.location, context: context))
-            }
+            } catch { return failure("strategy.matrix", error, field) }
+        case .deferred(let deferred):
+            do {
+                literal = try matrixLiteral(from: deferred, contexts)
+            } catch let error as MatrixEvaluationError {
+                return failure("strategy.matrix", error.error, error.field)
+            } catch { return failure("strategy.matrix", error, nil) }
         }
         if let problem = sizeProblem(literal, jobID: job.id) {
             return .failure(Diagnostic(.error, problem.message, at: job.strategy?.location, context: context, hint: problem.hint))
+        }
+        if literal.dimensions.isEmpty && literal.include.isEmpty {
+            return .failure(Diagnostic(.error, "the matrix of job '\(job.id)' has no dimensions", at: job.strategy?.location, context: context,
+                                       hint: "an expression that gives the matrix must give at least one list, or include"))
         }
         let combinations = combine(literal)
         var used: Set<String> = []
@@ -104,7 +168,7 @@ public enum Planner {
                 matrix: combination,
                 matrixIndex: index, matrixTotal: combinations.count)
         }
-        return .success(planned)
+        return finished(planned)
     }
 
     /// A job's `name:`, rendered with its matrix (GitHub shows a templated name as it is, without the matrix values).
@@ -282,6 +346,56 @@ public enum Planner {
             }
         }
         return literal
+    }
+
+    /// A matrix mapping with expressions, evaluated: dimensions in file order.
+    static func matrixLiteral(from deferred: DeferredMatrix, _ contexts: some ExpressionContext) throws -> MatrixLiteral {
+        func resolve(_ value: JSONValue) throws -> ExpressionValue {
+            switch value {
+            case .string(let text) where text.contains("${{"):
+                let template = try Template.parse(text)
+                do {
+                    return try template.evaluateValue(contexts)
+                } catch {
+                    throw MatrixEvaluationError(error: error, field: deferred.fields.first { $0.source.value == text })
+                }
+            case .array(let items): return .array(try items.map(resolve))
+            case .object(let members): return .object(try members.mapValues(resolve))
+            default: return ExpressionValue(json: value)
+            }
+        }
+        func entries(_ value: JSONValue?, _ key: String) throws -> [[(key: String, value: ExpressionValue)]] {
+            guard let value else { return [] }
+            let resolved = try resolve(value)
+            if case .null = resolved { return [] }
+            guard case .array(let items) = resolved else {
+                throw ExpressionError(message: "matrix.\(key) must be a list of objects, got \(resolved.kindName)", offset: 0, source: "")
+            }
+            return try items.map { item in
+                guard case .object(let fields) = item else {
+                    throw ExpressionError(message: "each entry of matrix.\(key) must be an object, got \(item.kindName)", offset: 0, source: "")
+                }
+                return fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            }
+        }
+        var literal = MatrixLiteral(dimensions: [], include: try entries(deferred.include, "include"), exclude: try entries(deferred.exclude, "exclude"))
+        for (key, value) in deferred.dimensions {
+            let resolved = try resolve(value)
+            guard case .array(let values) = resolved else {
+                throw ExpressionError(message: "matrix dimension '\(key)' must be a list, got \(resolved.kindName)", offset: 0, source: "")
+            }
+            guard !values.isEmpty else {
+                throw ExpressionError(message: "matrix dimension '\(key)' is empty", offset: 0, source: "")
+            }
+            literal.dimensions.append((key, values))
+        }
+        return literal
+    }
+
+    /// An expression of a matrix that failed, with the field it is in.
+    struct MatrixEvaluationError: Error {
+        var error: any Error
+        var field: TemplateField?
     }
 
     /// `key`, or `key-2`, `key-3`, … the first not in `used` (compared without case); records it in `used`.
