@@ -178,7 +178,7 @@ struct DiagnosticMarkerTests {
         #expect(input.diagnostics() == [
             "1️⃣ error: needs.other in 'run': job 'test' does not need 'other'",
             "2️⃣ error: job 'version' has no output 'valeu'",
-            "3️⃣ error: matrix.nodes in 'run': the matrix of 'test' has no key 'nodes'",
+            "3️⃣ warning: matrix.nodes in 'run': the matrix of 'test' has no key 'nodes'; it is empty",
             "4️⃣ error: steps.later in 'run': no earlier step has id 'later'",
             "5️⃣ error: unknown context 'gihub' in 'run'",
         ])
@@ -220,7 +220,7 @@ struct DiagnosticMarkerTests {
             "2:3 error: job 'a' has no 'steps'",
             "1️⃣ error: unknown key 'stpes' in job 'a'",
             "2️⃣ error: job 'b' needs 'zz', which is not a job of this workflow",
-            "3️⃣ error: matrix.x in 'run': job 'b' has no strategy.matrix",
+            "3️⃣ warning: matrix.x in 'run': job 'b' has no strategy.matrix; it is empty",
             "4️⃣ error: unknown shell 'bsh'",
         ])
     }

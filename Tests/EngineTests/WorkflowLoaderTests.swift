@@ -122,7 +122,7 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         #expect(!result.hasErrors)
         #expect(result.diagnostics.map(\.severity) == [.note, .note])
-        #expect(result.workflow?.unsupported.map(\.value) == [])
+        #expect(result.workflow?.unsupported.map(\.description) == [])
         #expect(result.workflow?.jobs.first?.secrets.first?.renameOnly == "TOKEN")
     }
 

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
-        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities))
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs)
         let projectConfig = try RunnerOptions.loadConfig(config)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)

@@ -5,7 +5,9 @@ import NixActionsEngine
 /// Finds and loads a workflow for a command, printing diagnostics; exits 2 when it is invalid.
 enum WorkflowInput {
     /// - Parameter printWarnings: also print warnings and notes (validate does; run prints warnings only).
-    static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil) throws -> Workflow {
+    /// - Parameter selected: the jobs a `run` asked for: problems of jobs it would not run (not
+    ///   selected, not needed by a selected one) are shown as warnings and do not stop it.
+    static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = []) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -13,7 +15,18 @@ enum WorkflowInput {
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
-        let result = WorkflowLoader.load(file: path, functionArities: functions)
+        var result = WorkflowLoader.load(file: path, functionArities: functions)
+        if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
+            let graph = JobGraph(workflow)
+            if graph.cycle() == nil {
+                let running = Set(graph.closure(of: selected))
+                for index in result.diagnostics.indices where result.diagnostics[index].severity == .error {
+                    guard let job = result.diagnostics[index].jobID, !running.contains(job) else { continue }
+                    result.diagnostics[index].severity = .warning
+                    result.diagnostics[index].message += " (in job '\(job)', which this run does not run)"
+                }
+            }
+        }
         for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
             standardError(diagnostic.description + "\n")
         }

@@ -45,6 +45,14 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         self.hint = hint
     }
 
+    /// The job this concerns (from the context "… › job 'ID' …"), nil at workflow level.
+    public var jobID: String? {
+        guard let context, let start = context.range(of: "› job '") else { return nil }
+        let rest = context[start.upperBound...]
+        guard let end = rest.firstIndex(of: "'") else { return nil }
+        return String(rest[..<end])
+    }
+
     /// `FILE:LINE:COL: error: MESSAGE`, then the context and the hint on indented lines.
     public var description: String {
         var text = location.map { "\($0): " } ?? ""
@@ -105,11 +113,13 @@ public func didYouMean(_ word: String, in candidates: some Sequence<String>) -> 
     return best.1 <= limit ? best.0 : nil
 }
 
-/// Levenshtein distance on Unicode scalars.
+/// Edit distance on Unicode scalars, a swap of two neighbours counting as one edit (optimal
+/// string alignment: 'nmae' is one edit from 'name').
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
+    var beforePrevious = [Int](repeating: 0, count: b.count + 1)
     var previous = Array(0...b.count)
     var current = [Int](repeating: 0, count: b.count + 1)
     for i in 1...a.count {
@@ -117,8 +127,11 @@ func editDistance(_ a: String, _ b: String) -> Int {
         for j in 1...b.count {
             let cost = a[i - 1] == b[j - 1] ? 0 : 1
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                current[j] = min(current[j], beforePrevious[j - 2] + 1)
+            }
         }
-        swap(&previous, &current)
+        (beforePrevious, previous, current) = (previous, current, beforePrevious)
     }
     return previous[b.count]
 }

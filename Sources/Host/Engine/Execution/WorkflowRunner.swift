@@ -146,7 +146,8 @@ final class Scheduler: Sendable {
                             continue
                         case .failure(let diagnostic):
                             readyHead += 1
-                            finishWithout(instance, .failure, diagnostic.description)
+                            let at = diagnostic.location.map { "\($0): " } ?? ""
+                            finishWithout(instance, .failure, at + diagnostic.message + (diagnostic.hint.map { "\n  hint: \($0)" } ?? ""))
                             continue
                         }
                     }

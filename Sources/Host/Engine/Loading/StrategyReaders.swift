@@ -72,6 +72,7 @@ extension NodeReader {
         }
         if Self.containsExpression(node) { return deferredMatrix(node, context: context) }
         guard let pairs = mapping(node, what: "strategy.matrix", context: context) else { return nil }
+        let errorsBefore = diagnostics.diagnostics.count
         var literal = MatrixLiteral(dimensions: [], include: [], exclude: [])
         for (key, keyNode, value) in pairs {
             switch key {
@@ -108,6 +109,8 @@ extension NodeReader {
                     hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" })
             }
         }
+        // One root cause, one error: a dimension that was refused is not also "no dimensions".
+        if diagnostics.diagnostics.count > errorsBefore { return nil }
         if literal.dimensions.isEmpty && literal.include.isEmpty {
             diagnostics.error("the matrix has no dimensions", at: location(node), context: context)
             return nil

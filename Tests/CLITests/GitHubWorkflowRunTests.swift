@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Issue 12: what valid GitHub workflows do when they run (expressions evaluated at the job's
+/// start, a matrix from needs outputs, checks of jobs a run does not run).
+@Suite("GitHub workflows run with GitHub's meaning")
+struct GitHubWorkflowRunTests {
+    @Test("a matrix from a needs output is expanded when the job starts: dimensions, include, exclude, fail-fast and max-parallel from expressions")
+    func matrixFromNeeds() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              plan:
+                outputs:
+                  matrix: ${{ steps.m.outputs.matrix }}
+                  names: ${{ steps.m.outputs.names }}
+                steps:
+                  - id: m
+                    run: |
+                      echo 'matrix={"x":[1,2],"include":[{"x":3,"extra":"e"}]}' >> "$GITHUB_OUTPUT"
+                      echo 'names=["a","b","c"]' >> "$GITHUB_OUTPUT"
+              whole:
+                needs: plan
+                strategy:
+                  fail-fast: ${{ needs.plan.result != 'success' }}
+                  max-parallel: ${{ 1 }}
+                  matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+                steps:
+                  - run: echo "whole x=${{ matrix.x }} extra=${{ matrix.extra }} ff=${{ strategy.fail-fast }} mp=${{ strategy.max-parallel }} of ${{ strategy.job-total }}"
+              dims:
+                needs: plan
+                strategy:
+                  matrix:
+                    name: ${{ fromJSON(needs.plan.outputs.names) }}
+                    k: [1, "${{ 2 }}"]
+                    exclude: ${{ fromJSON('[{"name":"a"},{"k":2}]') }}
+                steps:
+                  - run: echo "dims ${{ matrix.name }}-${{ matrix.k }}"
+              after:
+                needs: [whole, dims]
+                steps:
+                  - run: echo "after ${{ needs.whole.result }} ${{ needs.dims.result }}"
+            """)
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["whole x=1 extra= ff=false mp=1 of 3", "whole x=2 extra= ff=false mp=1 of 3", "whole x=3 extra=e ff=false mp=1 of 3",
+                     "dims b-1", "dims c-1", "after success success"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("dims a-"))
+        #expect(!result.stdout.contains("-2\n"))
+    }
+
+    @Test("a matrix from needs that is not a matrix fails that job with the expression's place; the rest of the run goes on")
+    func badMatrixFromNeeds() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              plan:
+                outputs: { m: "${{ steps.m.outputs.m }}" }
+                steps: [ { id: m, run: "echo 'm=[1,2]' >> $GITHUB_OUTPUT" } ]
+              test:
+                needs: plan
+                strategy: { matrix: "${{ fromJSON(needs.plan.outputs.m) }}" }
+                steps: [ { run: echo never } ]
+              other:
+                needs: plan
+                steps: [ { run: echo other ran } ]
+            """)
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("other ran"))
+        #expect((result.stdout + result.stderr).contains("wf.yml:7:26: cannot evaluate strategy.matrix: the matrix must be an object, got array"))
+        #expect(!result.stdout.contains("never"))
+    }
+
+    @Test("timeout-minutes from an expression limits the job and the step; a bad value fails the step with its place")
+    func timeoutExpressions() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                strategy: { matrix: { limit: ['1s'] } }
+                steps:
+                  - run: sleep 5
+                    timeout: ${{ matrix.limit }}
+                    continue-on-error: true
+                  - run: echo bad
+                    timeout-minutes: ${{ 'soon' }}
+            """)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(clock.now - started < .seconds(4.5))
+        #expect(result.status == 1)
+        let all = result.stdout + result.stderr
+        #expect(all.contains("timed out after 1s"), "\(all)")
+        #expect(all.contains("wf.yml:9:26: cannot evaluate timeout-minutes of step 'Run echo bad': timeout-minutes must be a positive number of minutes, the expression gave 'soon'"), "\(all)")
+        #expect(!result.stdout.contains("[a-limit-1s] bad"))
+    }
+
+    @Test("container: ${{ matrix.image }} that is empty runs the job without a container (GitHub's rule)")
+    func emptyContainer() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                container: ${{ matrix.image }}
+                strategy: { matrix: { image: [''] } }
+                steps:
+                  - run: echo "no container here $([ -f /run/.containerenv ] && echo in-podman || echo on-host)"
+            """)
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        #expect(result.stdout.contains("no container here on-host"))
+    }
+
+    @Test("run FILE JOB: errors and unsupported constructs in jobs it does not run are warnings; in the jobs it runs they stop it")
+    func unselectedJobsDoNotBlock() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              test:
+                steps: [ { run: echo tested } ]
+              publish:
+                needs: test
+                steps:
+                  - uses: docker/build-push-action@v5
+              call:
+                uses: ./.github/workflows/other.yml
+                secrets: inherit
+            """)
+        let selected = try nixactions(["run", workflow, "test"], in: temp.path)
+        #expect(selected.status == 0, "\(selected.stderr)")
+        #expect(selected.stdout.contains("tested"))
+        #expect(selected.stderr.contains("warning: step 1 uses 'docker/build-push-action@v5', which NixActions does not run (in job 'publish', which this run does not run)"))
+        #expect(selected.stderr.contains("warning: job 'call': calling the reusable workflow './.github/workflows/other.yml'"))
+
+        let blocked = try nixactions(["run", workflow, "publish"], in: temp.path)
+        #expect(blocked.status == 2)
+        #expect(blocked.stderr.contains("error: step 1 uses 'docker/build-push-action@v5'"))
+        let call = try nixactions(["run", workflow, "call"], in: temp.path)
+        #expect(call.status == 2)
+        #expect(call.stderr.contains("error: job 'call': calling the reusable workflow './.github/workflows/other.yml' (jobs.<job_id>.uses) is not supported by this version of nixactions yet"))
+        #expect(!call.stdout.contains("==> job"))
+    }
+
+    @Test("an env name with '-' reaches the step's environment")
+    func dashedEnv() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            env: { cache-name: cache-node-modules }
+            jobs:
+              a:
+                steps:
+                  - run: echo "name=$(printenv cache-name) expr=${{ env.cache-name }}"
+            """)
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("name=cache-node-modules expr=cache-node-modules"))
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import NixActionsEngine
+import Testing
+
+/// Issue 12's findings about valid GitHub syntax that was refused, and about diagnostics that
+/// cascaded: each reproduces the original report.
+@Suite("GitHub syntax is accepted with GitHub's meaning; one error per root cause")
+struct GitHubAcceptanceTests {
+    func load(_ yaml: String) -> LoadResult { WorkflowLoader.load(yaml: yaml, file: "wf.yml") }
+    func errors(_ result: LoadResult) -> [String] { result.diagnostics.filter { $0.severity == .error }.map(\.description) }
+
+    @Test("env names with '-' (GitHub's own caching example) are environment variables")
+    func dashedEnvNames() {
+        let result = load("""
+            env: { cache-name: cache-node-modules }
+            jobs:
+              a:
+                env: { my-var: x }
+                steps:
+                  - run: echo "$(printenv cache-name)"
+                    env: { step-var: y }
+            """)
+        #expect(errors(result) == [])
+        #expect(result.workflow?.env.map(\.name) == ["cache-name"])
+        #expect(load("env: { 'A=B': x }\njobs: { a: { steps: [ { run: x } ] } }").hasErrors)
+    }
+
+    @Test("an expression in timeout-minutes of a job and a step is kept for when it starts")
+    func timeoutExpressions() throws {
+        let result = load("""
+            on: workflow_dispatch
+            jobs:
+              a:
+                timeout-minutes: ${{ inputs.minutes || 5 }}
+                strategy: { matrix: { t: [1] } }
+                steps:
+                  - run: x
+                    timeout-minutes: ${{ matrix.t }}
+                  - run: y
+                    timeout: ${{ '90s' }}
+            """)
+        #expect(errors(result) == [])
+        let job = try #require(result.workflow?.jobs.first)
+        #expect(job.timeoutExpression?.minutes == true)
+        #expect(job.steps[0].timeoutExpression?.field.source.value == "${{ matrix.t }}")
+        #expect(job.steps[1].timeoutExpression?.minutes == false)
+        // A job's timeout is set before its steps: steps is not available there.
+        let wrong = load("jobs:\n  a:\n    timeout-minutes: ${{ steps.x.outputs.t }}\n    steps: [ { run: x } ]")
+        #expect(errors(wrong).first?.contains("'steps' is not available in 'timeout-minutes'") == true)
+    }
+
+    @Test("expressions in strategy: fail-fast, max-parallel, a dimension, include and exclude, a whole matrix from needs")
+    func strategyExpressions() throws {
+        let result = load("""
+            jobs:
+              plan:
+                outputs: { matrix: "${{ steps.m.outputs.matrix }}" }
+                steps: [ { id: m, run: x } ]
+              a:
+                needs: plan
+                strategy:
+                  fail-fast: ${{ github.event_name == 'push' }}
+                  max-parallel: ${{ 2 }}
+                  matrix:
+                    python: ${{ fromJSON('["3.12", "3.13"]') }}
+                    os: [linux, "${{ 'mac' }}"]
+                    include: ${{ fromJSON('[{"python":"3.14","os":"linux"}]') }}
+                    exclude:
+                      - os: ${{ 'mac' }}
+                steps: [ { run: "echo ${{ matrix.python }} ${{ matrix.extra }}" } ]
+              b:
+                needs: plan
+                strategy:
+                  matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+                steps: [ { run: "echo ${{ matrix.anything }}" } ]
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        let a = try #require(result.workflow?.job("a"))
+        #expect(a.strategy?.failFastExpression != nil && a.strategy?.maxParallelExpression != nil)
+        guard case .deferred(let deferred)? = a.strategy?.matrix else { Issue.record("not deferred"); return }
+        #expect(deferred.dimensions.map(\.key) == ["python", "os"])
+        #expect(deferred.knownKeys == nil)  // include is an expression: any key may come from it
+        #expect(result.workflow?.job("b")?.strategy?.usesNeeds == true)
+        #expect(a.strategy?.usesNeeds == false)
+        // Expanded with the contexts of the run: file order, include and exclude applied.
+        let planned = try Planner.expand(a, workflow: result.workflow!, contexts: DictionaryExpressionContext([
+            "github": .object(["event_name": .string("pull_request")]), "vars": .object([:]), "inputs": .object([:]),
+        ])).get()
+        #expect(planned.map(\.displayName) == ["a (python: 3.12, os: linux)", "a (python: 3.13, os: linux)", "a (os: linux, python: 3.14)"])
+        #expect(planned.allSatisfy { $0.failFast == false && $0.maxParallel == 2 })
+    }
+
+    @Test("an undefined matrix key is empty with a warning, not an error (GitHub gives '')")
+    func undefinedMatrixKey() {
+        let result = load("""
+            jobs:
+              a:
+                strategy: { matrix: { python: ['3.12'] } }
+                steps: [ { run: "echo ${{ matrix.rust }}" } ]
+              b:
+                steps: [ { run: "echo ${{ matrix.os }}" } ]
+            """)
+        #expect(!result.hasErrors)
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings.contains("matrix.rust in 'run': the matrix of 'a' has no key 'rust'; it is empty"))
+        #expect(warnings.contains("matrix.os in 'run': job 'b' has no strategy.matrix; it is empty"))
+    }
+
+    @Test("one rejected matrix is one error, not one more for every matrix.* use")
+    func noMatrixCascade() {
+        let uses = (1...33).map { _ in "      - run: echo ${{ matrix.python }} ${{ matrix.os }}" }.joined(separator: "\n")
+        let result = load("jobs:\n  a:\n    strategy:\n      matrix:\n        python: '3.12'\n    steps:\n" + uses)
+        #expect(errors(result).count == 1, "\(errors(result))")
+        #expect(result.diagnostics.filter { $0.severity == .warning }.isEmpty)
+    }
+
+    @Test("a reusable-workflow call is one warning saying it is not supported yet, not four unrelated errors")
+    func reusableWorkflowCall() throws {
+        let result = load("""
+            jobs:
+              call:
+                uses: ./.github/workflows/build.yml
+                with: { target: x }
+                secrets: inherit
+              after:
+                needs: call
+                steps: [ { run: x } ]
+            """)
+        #expect(errors(result) == [])
+        let warnings = result.diagnostics.filter { $0.severity == .warning }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.message.contains("calling the reusable workflow './.github/workflows/build.yml'") == true)
+        #expect(warnings.first?.message.contains("not supported by this version of nixactions yet") == true)
+        #expect(result.workflow?.unsupported.map(\.job) == ["call"])
+    }
+
+    @Test("no did-you-mean between unrelated names; transposed letters still get one")
+    func didYouMeanThreshold() {
+        #expect(didYouMean("pwsh", in: ["bash", "sh", "python"]) == nil)
+        #expect(didYouMean("nmae", in: ["name", "needs"]) == "name")
+        #expect(didYouMean("biuld", in: ["build", "test"]) == "build")
+        #expect(didYouMean("deploy", in: ["build", "test"]) == nil)
+    }
+
+    @Test("a strategy evaluated with needs is planned as one stand-in and expanded when its needs finish")
+    func deferredPlan() throws {
+        let result = load("""
+            jobs:
+              plan: { outputs: { m: "${{ steps.s.outputs.m }}" }, steps: [ { id: s, run: x } ] }
+              test:
+                needs: plan
+                strategy: { matrix: "${{ fromJSON(needs.plan.outputs.m) }}" }
+                steps: [ { run: x } ]
+            """)
+        let plan = try Planner.plan(try #require(result.workflow)).get()
+        #expect(plan.instances["test"]?.count == 1)
+        #expect(plan.instances["test"]?.first?.awaitsExpansion == true)
+        #expect(plan.instances["plan"]?.first?.awaitsExpansion == false)
+    }
+}
