@@ -96,7 +96,7 @@ public struct UnsupportedFeature: Sendable {
     }
 
     /// The warning `validate` (and `run`, for jobs it does not run) prints.
-    public var message: String { "\(description) is not supported by this version of nixactions yet; 'run' refuses it" }
+    public var message: String { "\(description) is not supported by this version of nixactions yet; 'run' will refuse it" }
 }
 
 /// Positions of a workflow's jobs by id.
