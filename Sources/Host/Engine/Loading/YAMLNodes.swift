@@ -178,7 +178,13 @@ struct NodeReader {
         case .scalar(let scalar):
             if scalar.style == .plain {
                 if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .null }
-                if let value = node.bool { return .bool(value) }
+                // YAML 1.2's core schema, as GitHub reads workflows: `yes`, `no`, `on`, `off`
+                // are strings (YAML 1.1 made them booleans).
+                switch scalar.string {
+                case "true", "True", "TRUE": return .bool(true)
+                case "false", "False", "FALSE": return .bool(false)
+                default: break
+                }
                 if let value = node.int { return .number(Double(value)) }
                 if let value = node.float { return .number(value) }
             }
