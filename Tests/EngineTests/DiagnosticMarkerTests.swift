@@ -176,10 +176,10 @@ struct DiagnosticMarkerTests {
                     run: echo ${{ matrix.node }} ${{ needs.version.outputs.value }}
             """)
         #expect(input.diagnostics() == [
-            "1️⃣ error: needs.other in 'run': job 'test' does not need 'other'",
-            "2️⃣ error: job 'version' has no output 'valeu'",
+            "1️⃣ warning: needs.other in 'run': job 'test' does not need 'other'; it is empty",
+            "2️⃣ warning: job 'version' has no output 'valeu'; it is empty",
             "3️⃣ warning: matrix.nodes in 'run': the matrix of 'test' has no key 'nodes'; it is empty",
-            "4️⃣ error: steps.later in 'run': no earlier step has id 'later'",
+            "4️⃣ warning: steps.later in 'run': no earlier step has id 'later'; it is empty",
             "5️⃣ error: unknown context 'gihub' in 'run'",
         ])
         #expect(input.hints() == [

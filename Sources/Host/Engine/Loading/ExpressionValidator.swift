@@ -203,10 +203,12 @@ struct ExpressionValidator {
                 diagnostics.error("'needs' is not available \(what) at workflow level", at: at, context: place.context)
                 return
             }
+            // GitHub checks context names, not the properties under them: a job that is not
+            // needed, an output not declared, a step id not seen are empty there. A warning here.
             guard job.needs.contains(where: { $0.value == first }) else {
                 let exists = workflow.job(first) != nil
-                diagnostics.error(
-                    "needs.\(first) \(what): job '\(job.id)' does not need '\(first)'", at: at, context: place.context,
+                diagnostics.warning(
+                    "needs.\(first) \(what): job '\(job.id)' does not need '\(first)'; it is empty", at: at, context: place.context,
                     hint: exists ? "add '\(first)' to the needs of '\(job.id)'"
                         : didYouMean(first, in: job.needs.map(\.value)).map { "did you mean '\($0)'?" } ?? "it needs: \(job.needs.map(\.value).joined(separator: ", "))")
                 return
@@ -214,14 +216,14 @@ struct ExpressionValidator {
             guard reference.path.count > 1 else { return }
             let field = reference.path[1].lowercased()
             if field != "outputs" && field != "result" {
-                diagnostics.error(
-                    "needs.\(first).\(reference.path[1]) \(what): a needed job has only 'outputs' and 'result'", at: at,
+                diagnostics.warning(
+                    "needs.\(first).\(reference.path[1]) \(what): a needed job has only 'outputs' and 'result'; it is empty", at: at,
                     context: place.context, hint: didYouMean(reference.path[1], in: ["outputs", "result"]).map { "did you mean '\($0)'?" })
             } else if field == "outputs", reference.path.count > 2, let declared = workflow.job(first)?.outputs {
                 let name = reference.path[2]
                 if !declared.contains(where: { $0.name.lowercased() == name.lowercased() }) {
-                    diagnostics.error(
-                        "job '\(first)' has no output '\(name)'", at: at, context: place.context,
+                    diagnostics.warning(
+                        "job '\(first)' has no output '\(name)'; it is empty", at: at, context: place.context,
                         hint: didYouMean(name, in: declared.map(\.name)).map { "did you mean '\($0)'?" }
                             ?? "its outputs: \(declared.map(\.name).joined(separator: ", "))")
                 }
@@ -235,8 +237,8 @@ struct ExpressionValidator {
             }
             if !ids.contains(first) {
                 let all = place.job?.steps.compactMap(\.id) ?? []
-                diagnostics.error(
-                    "steps.\(first) \(what): no earlier step has id '\(first)'", at: at, context: place.context,
+                diagnostics.warning(
+                    "steps.\(first) \(what): no earlier step has id '\(first)'; it is empty", at: at, context: place.context,
                     hint: all.contains(first) ? "step '\(first)' runs later; a step can only read steps before it"
                         : didYouMean(first, in: all).map { "did you mean '\($0)'?" } ?? "give the step 'id: \(first)'")
             }
