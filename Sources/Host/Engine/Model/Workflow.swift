@@ -69,6 +69,8 @@ public struct Workflow: Sendable {
     public var jobs: [Job]
     /// Keys that parse but that this version cannot honour yet; `run` refuses them.
     public var unsupported: [Located<String>]
+    /// `on:` (nil when the workflow has none).
+    public var triggers: WorkflowTriggers?
     /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is
     /// checked against `jobs`; an index gone stale is rebuilt.
     let jobIndex = JobIndex()
