@@ -100,6 +100,8 @@ public enum TriggerCheck {
            !["opened", "synchronize", "reopened"].contains(action) {
             return "its action '\(action)' is not one of \(event.name)'s default types (opened, synchronize, reopened)"
         }
+        // Without a ref (not a git repository, a detached HEAD) the branch and tag filters cannot be checked.
+        guard !event.ref.isEmpty else { return nil }
         let isTag = event.ref.hasPrefix("refs/tags/")
         let name = event.ref.hasPrefix("refs/heads/") ? String(event.ref.dropFirst("refs/heads/".count))
             : isTag ? String(event.ref.dropFirst("refs/tags/".count)) : event.ref
