@@ -45,24 +45,38 @@ public struct GitRepository: Sendable {
     /// Read `directory`'s repository (never fails: a folder that is not a repository gives empty fields).
     public static func read(at directory: String) -> GitRepository {
         var repository = GitRepository(directory: directory)
-        guard run(["rev-parse", "--is-inside-work-tree"], in: directory) == "true" else { return repository }
+        // One process per question git cannot answer together (each costs a few milliseconds).
+        let location = run(["rev-parse", "--is-inside-work-tree", "--show-toplevel"], in: directory)?.split(separator: "\n") ?? []
+        guard location.first == "true" else { return repository }
         repository.isRepository = true
-        repository.topLevel = run(["rev-parse", "--show-toplevel"], in: directory) ?? ""
+        repository.topLevel = location.count > 1 ? String(location[1]) : ""
         repository.sha = run(["rev-parse", "--verify", "-q", "HEAD"], in: directory) ?? ""
         repository.branch = run(["symbolic-ref", "--short", "-q", "HEAD"], in: directory) ?? ""
         if repository.branch.isEmpty, !repository.sha.isEmpty {
             repository.tag = run(["describe", "--tags", "--exact-match", "HEAD"], in: directory) ?? ""
         }
-        repository.originURL = run(["config", "--get", "remote.origin.url"], in: directory) ?? ""
-        repository.userName = run(["config", "--get", "user.name"], in: directory) ?? ""
-        repository.userEmail = run(["config", "--get", "user.email"], in: directory) ?? ""
-        if let remoteHead = run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"], in: directory), remoteHead.hasPrefix("origin/") {
-            repository.defaultBranch = String(remoteHead.dropFirst("origin/".count))
-        } else {
-            for candidate in ["main", "master"] where run(["rev-parse", "--verify", "-q", "refs/heads/\(candidate)"], in: directory) != nil {
-                repository.defaultBranch = candidate
-                break
+        for line in (run(["config", "--null", "--get-regexp", "^(remote\\.origin\\.url|user\\.name|user\\.email)$"], in: directory, trim: false) ?? "")
+            .split(separator: "\0") {
+            let parts = line.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "remote.origin.url": repository.originURL = String(parts[1])
+            case "user.name": repository.userName = String(parts[1])
+            case "user.email": repository.userEmail = String(parts[1])
+            default: break
             }
+        }
+        // origin's HEAD (a symbolic ref to its default branch), else a main or master branch.
+        var refs: [String: String] = [:]
+        for line in (run(["for-each-ref", "--format=%(refname) %(symref)", "refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master"],
+                         in: directory) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            refs[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        if let target = refs["refs/remotes/origin/HEAD"], target.hasPrefix("refs/remotes/origin/") {
+            repository.defaultBranch = String(target.dropFirst("refs/remotes/origin/".count))
+        } else {
+            repository.defaultBranch = refs["refs/heads/main"] != nil ? "main" : refs["refs/heads/master"] != nil ? "master" : ""
         }
         if !repository.branch.isEmpty {
             repository.upstreamSHA = run(["rev-parse", "--verify", "-q", "\(repository.branch)@{upstream}"], in: directory) ?? ""

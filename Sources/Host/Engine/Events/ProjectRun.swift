@@ -121,7 +121,8 @@ public struct ProjectRun: Sendable {
         var payload: [String: ExpressionValue] = ["repository": repository, "sender": sender]
         switch eventName {
         case "push":
-            let commits = git.commits(from: facts.before, to: facts.sha).map { commitObject($0, remote: remote) }
+            let list = git.commits(from: facts.before, to: facts.sha)
+            let commits = list.map { commitObject($0, remote: remote) }
             payload["ref"] = .string(facts.ref)
             payload["before"] = .string(facts.before.isEmpty ? Self.zeroSHA : facts.before)
             payload["after"] = .string(facts.sha.isEmpty ? Self.zeroSHA : facts.sha)
@@ -131,7 +132,8 @@ public struct ProjectRun: Sendable {
             payload["base_ref"] = .null
             payload["compare"] = .string("\(remote.serverURL)/\(remote.fullName)/compare/\(facts.before.prefix(12))...\(facts.sha.prefix(12))")
             payload["commits"] = .array(commits)
-            payload["head_commit"] = git.commit(facts.sha).map { commitObject($0, remote: remote) } ?? .null
+            let head = list.last.flatMap { $0.sha == facts.sha ? $0 : nil } ?? git.commit(facts.sha)
+            payload["head_commit"] = head.map { commitObject($0, remote: remote) } ?? .null
             payload["pusher"] = .object(["name": .string(actor), "email": .string(git.userEmail)])
         case "pull_request", "pull_request_target":
             let head = git.commit(facts.sha)
