@@ -243,4 +243,17 @@ struct GitContextTests {
         let local = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: noOrigin.path, environment: ["USER": "tester"])
         #expect(local.stdout.contains("[show] repo tester/\(noOrigin.url.lastPathComponent) Ada Lovelace\n"), "\(local.stdout)")
     }
+
+    @Test("RUNNER_DEBUG and runner.debug when the host debugs (ACTIONS_STEP_DEBUG), unset otherwise; RUNNER_TOOL_CACHE from the host")
+    func runnerDebug() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  show:\n    steps:\n      - run: echo \"debug [${RUNNER_DEBUG-unset}] [${{ runner.debug }}] $RUNNER_TOOL_CACHE ${{ runner.tool_cache }}\"\n")
+        let debug = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                   environment: ["ACTIONS_STEP_DEBUG": "true", "RUNNER_TOOL_CACHE": "/opt/tools"])
+        #expect(debug.stdout.contains("[show] debug [1] [1] /opt/tools /opt/tools\n"), "\(debug.stdout)\(debug.stderr)")
+        let plain = try runCommand(nixactionsBinary, ["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                   environment: ["RUNNER_TOOL_CACHE": "/opt/tools"], removing: ["ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG", "RUNNER_DEBUG"])
+        #expect(plain.stdout.contains("[show] debug [unset] [] /opt/tools /opt/tools\n"), "\(plain.stdout)\(plain.stderr)")
+    }
 }

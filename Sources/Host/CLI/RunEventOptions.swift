@@ -6,7 +6,7 @@ import NixActionsPluginMessages
 /// `run`'s `--event`, `--event-path`, `--input`, `--var` and `--var-file`: what the run's `github`,
 /// `inputs` and `vars` contexts hold, with what the project's git repository says.
 struct RunEventOptions: ParsableArguments {
-    @Option(name: .customLong("event"), help: "The event that triggers the run: push (default, as act), pull_request, workflow_dispatch, …")
+    @Option(name: .customLong("event"), help: "The event of the run, as act: push, pull_request, workflow_dispatch, …")
     var event: String = "push"
 
     @Option(name: .customLong("event-path"), help: "A JSON file with the event's payload (github.event); default: one built from git.")
