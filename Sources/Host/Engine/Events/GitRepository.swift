@@ -116,11 +116,11 @@ public struct GitRepository: Sendable {
     /// The commit `sha` (nil when it cannot be read).
     public func commit(_ sha: String) -> Commit? { commits(from: "", to: sha).first }
 
-    /// Files that differ between two commits (`from` empty: the files of `to`'s own change).
+    /// Files changed from `from` to `to` (since their merge base; `from` empty: the files of `to`'s own change).
     public func changedFiles(from: String, to: String) -> [String]? {
         guard isRepository, !to.isEmpty else { return nil }
         let arguments = from.isEmpty ? ["diff-tree", "--no-commit-id", "--name-only", "-r", "-z", "--root", to]
-            : ["diff", "--name-only", "-z", from, to]
+            : ["diff", "--name-only", "-z", "\(from)...\(to)"]  // from the merge base, as GitHub's compare
         guard let text = Self.run(arguments, in: directory, trim: false) else { return nil }
         return text.split(separator: "\0").map(String.init).filter { !$0.isEmpty }
     }

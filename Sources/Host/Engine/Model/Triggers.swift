@@ -15,15 +15,12 @@ public struct WorkflowTriggers: Sendable {
     /// The trigger for `event`, if the workflow listens to it.
     public func trigger(_ event: String) -> EventTrigger? { events.first { $0.name == event } }
 
-    /// The inputs a run may give: `workflow_dispatch`'s, else `workflow_call`'s.
+    /// The inputs a run may give: `workflow_dispatch`'s, then those of `workflow_call` it does not declare.
     public var inputs: [InputSpec] {
-        (trigger("workflow_dispatch")?.inputs ?? []) + (trigger("workflow_call")?.inputs ?? []).filter { call in
-            !(trigger("workflow_dispatch")?.inputs ?? []).contains { $0.name == call.name }
-        }
+        let dispatch = trigger("workflow_dispatch")?.inputs ?? []
+        let call = trigger("workflow_call")?.inputs ?? []
+        return dispatch + call.filter { input in !dispatch.contains { $0.name == input.name } }
     }
-
-    /// Whether the workflow declares any input (then `--input` is checked against them).
-    public var declaresInputs: Bool { trigger("workflow_dispatch") != nil || trigger("workflow_call") != nil }
 
     /// The events GitHub knows (docs "Events that trigger workflows").
     public static let knownEvents: [String] = [
