@@ -256,4 +256,30 @@ struct GitContextTests {
                                    environment: ["RUNNER_TOOL_CACHE": "/opt/tools"], removing: ["ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG", "RUNNER_DEBUG"])
         #expect(plain.stdout.contains("[show] debug [unset] [] /opt/tools /opt/tools\n"), "\(plain.stdout)\(plain.stderr)")
     }
+
+    @Test("paths: the files of the push decide; a detached HEAD at a tag is a tag push, which branch filters do not trigger")
+    func pathsAndTags() throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on:
+              push:
+                branches: ['**']
+                paths: ['src/**']
+            jobs:
+              show:
+                steps:
+                  - run: echo "ref ${{ github.ref }} ${{ github.ref_type }} ${{ github.ref_name }}"
+            """)
+        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("warning: on GitHub, this push would not run workflow 'wf': none of the 1 changed file matches on.push.paths (src/**) (wf.yml:4:13); running it anyway"),
+                "\(result.stderr)")
+        for arguments in [["tag", "v1.0"], ["checkout", "-q", "--detach", "v1.0"]] {
+            #expect(try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, in: temp.path).status == 0)
+        }
+        let tag = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(tag.stdout.contains("[show] ref refs/tags/v1.0 tag v1.0\n"), "\(tag.stdout)")
+        #expect(tag.stderr.contains("on.push filters only branches, so a push of a tag does not trigger it"), "\(tag.stderr)")
+    }
 }
