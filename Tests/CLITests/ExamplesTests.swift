@@ -90,4 +90,23 @@ struct ExamplesTests {
         #expect(bare.status == 2)
         #expect(bare.stderr.contains("examples/09-runners/workflow.yml:22:28: error: runs-on label 'build-farm' of job 'package' is not mapped to an executor"), "\(bare.stderr)")
     }
+
+    @Test("examples/13-events-inputs: a push runs the push step; workflow_dispatch with typed inputs and a var deploys")
+    func eventsInputs() throws {
+        let push = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.contains("[describe] event push of "))
+        #expect(push.stdout.contains("head commit found=true\n"), "\(push.stdout)")
+        #expect(push.stdout.contains("[describe] payload in $GITHUB_EVENT_PATH\n"))
+        #expect(push.stdout.contains("[deploy] skipped: its 'if' is false"))
+        let dispatch = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain", "--event", "workflow_dispatch",
+                                       "--input", "environment=production", "--input", "dry-run=false", "--var", "REGION=eu-west-1"],
+                                      in: packageDirectory.path)
+        #expect(dispatch.status == 0, "\(dispatch.stderr)")
+        #expect(dispatch.stdout.contains("[deploy] deploying to production in eu-west-1 with 2 replicas (dry run false)\n"), "\(dispatch.stdout)")
+        #expect(dispatch.stdout.contains("[deploy] not a dry run, 2 replicas up\n"))
+        let wrong = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--input", "environment=moon"], in: packageDirectory.path)
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("'moon' is not one of the options (staging, production)"), "\(wrong.stderr)")
+    }
 }

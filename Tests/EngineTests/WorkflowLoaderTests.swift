@@ -111,7 +111,7 @@ struct WorkflowLoaderTests {
     @Test("GitHub-only keys are accepted with a note; later-issue keys are recorded as unsupported")
     func notesAndUnsupported() throws {
         let result = WorkflowLoader.load(yaml: """
-            on: push
+            run-name: local
             jobs:
               a:
                 permissions: read-all

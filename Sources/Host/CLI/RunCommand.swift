@@ -53,6 +53,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")
     var runners: [String] = []
 
+    @OptionGroup(title: "Event, inputs and vars")
+    var events: RunEventOptions
+
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
@@ -73,15 +76,17 @@ struct RunCommand: AsyncParsableCommand {
         let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs)
-        let plan = try WorkflowInput.plan(workflow, jobs: jobs)
         let projectConfig = try RunnerOptions.loadConfig(config)
+        // github, inputs and vars are known before planning: a matrix or runs-on may use them.
+        var (context, payload) = try events.makeContext(workflow, configVars: projectConfig.vars)
+        let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
-            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap), terminator: "")
+            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context), terminator: "")
             return
         }
-        try RunnerOptions.refuseUnplaced(plan, runners: runnerMap)
+        try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context)
         // Only what this run would run is refused (the loader printed the others as warnings).
         let planned = Set(plan.order)
         let refused = workflow.unsupported.filter { $0.job.map(planned.contains) ?? true }
@@ -110,9 +115,8 @@ struct RunCommand: AsyncParsableCommand {
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
-        var context = RunContext.minimal(workflow: workflow.name, runID: runID)
-        context.github["repository"] = .string((options.projectDirectory as NSString).lastPathComponent)
-        context.github["actor"] = .string(ProcessInfo.processInfo.environment["USER"] ?? "local")
+        context.takeRunNumber(project: options.projectDirectory)
+        context.writeEvent(payload, in: supervision.folder.path)
         options.context = context
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
@@ -244,13 +248,13 @@ struct RunCommand: AsyncParsableCommand {
 
 /// `run --dry-run`: the order, executors, timeouts and retries, without running anything.
 enum PlanPrinter {
-    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap()) -> String {
+    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil) -> String {
         let instances = plan.allInstances
         var text = "plan of workflow '\(plan.workflow.name)': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
         for (index, instance) in instances.enumerated() {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             var facts: [String] = []
-            switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow) {
+            switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
             case .skip(let reason)?: facts.append(reason)
             case .refuse(let message, _, _)?: facts.append("error: \(message)")
             case let choice: facts.append("executor: " + RunnerMap.describe(choice))

@@ -40,11 +40,11 @@ enum RunnerOptions {
     }
 
     /// Exit 2 before anything starts when a job's labels (known before the run) cannot be placed.
-    static func refuseUnplaced(_ plan: Plan, runners: RunnerMap) throws {
+    static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil) throws {
         var problems: [String] = []
         for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID),
-                  case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow)
+                  case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context)
             else { continue }
             // At the label itself when it is written out, else at runs-on's first entry.
             let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first

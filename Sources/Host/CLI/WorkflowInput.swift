@@ -39,14 +39,14 @@ enum WorkflowInput {
     }
 
     /// The plan of `jobs` (all when empty), or exit 2 naming an unknown job.
-    static func plan(_ workflow: Workflow, jobs: [String]) throws -> Plan {
+    static func plan(_ workflow: Workflow, jobs: [String], context: RunContext? = nil) throws -> Plan {
         for name in jobs where workflow.job(name) == nil {
             let hint = didYouMean(name, in: workflow.jobs.map(\.id)).map { "did you mean '\($0)'?" }
                 ?? "jobs: \(workflow.jobs.map(\.id).joined(separator: ", "))"
             standardError(Diagnostic(.error, "workflow '\(workflow.name)' has no job '\(name)'", hint: hint).description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
-        switch Planner.plan(workflow, selected: jobs) {
+        switch Planner.plan(workflow, selected: jobs, context: context) {
         case .success(let plan): return plan
         case .failure(let diagnostic):
             standardError(diagnostic.description + "\n")

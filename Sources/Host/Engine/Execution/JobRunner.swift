@@ -171,10 +171,10 @@ struct JobRunner: Sendable {
         github["workspace"] = .string(started.workspace)
         return [
             "github": .object(github),
-            "runner": .object([
+            "runner": .object(run.runner.merging([
                 "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
                 "temp": .string(started.temporaryDirectory),
-            ]),
+            ]) { _, job in job }),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
             "strategy": .object([
                 "fail-fast": .bool(planned.failFast), "job-index": .number(Double(planned.matrixIndex)),

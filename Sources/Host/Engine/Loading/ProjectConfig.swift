@@ -14,15 +14,19 @@ import Yams
 ///   backends:                   # each backend's options (docs/caching.md)
 ///     local: { max-size: 5G }
 ///     s3: { bucket: ci-cache, endpoint: "http://127.0.0.1:9000" }
+/// vars:                         # vars.NAME (--var-file and --var win over these)
+///   DEPLOY_TARGET: staging
 /// ```
 public struct ProjectConfig: Sendable {
     /// Where a project keeps it, relative to the project folder.
     public static let defaultPath = ".nixactions/config.yml"
-    static let keys = ["runners", "cache"]
+    static let keys = ["runners", "cache", "vars"]
 
     public var file: String?
     public var runners = RunnerMap()
     public var cache = CacheSettings()
+    /// `vars:`: the `vars` context's values.
+    public var vars: [String: String] = [:]
 
     public init() {}
 
@@ -67,6 +71,22 @@ public struct ProjectConfig: Sendable {
                     }
                     if case .object(let options) = reader.json(optionsNode) { config.cache.backends[backend] = options }
                 }
+            }
+        }
+        for (key, _, value) in pairs where key == "vars" {
+            guard let entries = reader.mapping(value, what: "vars", context: context) else { continue }
+            for (name, nameNode, item) in entries {
+                guard isValidEnvName(name) else {
+                    reader.diagnostics.error("'\(name)' is not a valid variable name", at: reader.location(nameNode), context: context,
+                                             hint: "use letters, digits and '_', not starting with a digit")
+                    continue
+                }
+                guard case .scalar = item, let text = reader.string(item, what: "vars.\(name)", context: context) else {
+                    reader.diagnostics.error("vars.\(name) must be a string, number or boolean, found a \(NodeReader.kind(item))",
+                                             at: reader.location(item), context: context)
+                    continue
+                }
+                config.vars[name] = text.value
             }
         }
         for (key, _, value) in pairs where key == "runners" {

@@ -16,7 +16,7 @@ public struct LoadResult: Sendable {
 public enum WorkflowLoader {
     static let workflowKeys = ["name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency"]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
-    static let githubOnlyWorkflowKeys: Set<String> = ["on", "run-name", "permissions", "concurrency"]
+    static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions", "concurrency"]
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
@@ -155,6 +155,7 @@ public enum WorkflowLoader {
             case "secrets": workflow.secrets = reader.secrets(value, context: context)
             case "defaults": workflow.defaults = compileDefaults(value, reader: &reader, context: context)
             case "jobs": jobsNode = value
+            case "on": workflow.triggers = compileTriggers(value, keyNode: keyNode, reader: &reader, context: context)
             default:
                 if githubOnlyWorkflowKeys.contains(key) {
                     reader.diagnostics.note(

@@ -10,6 +10,9 @@ public struct RunContext: Sendable {
     public var github: [String: ExpressionValue]
     public var vars: [String: ExpressionValue]
     public var inputs: [String: ExpressionValue]
+    /// `runner.*` fields known for the whole run (`name`, `tool_cache`, `environment`, `debug`);
+    /// `os`, `arch` and `temp` are added per job by its executor.
+    public var runner: [String: ExpressionValue] = [:]
     /// Variables every step gets (`GITHUB_SHA`, `GITHUB_REF`, `GITHUB_EVENT_NAME`, …); the
     /// workflow's, job's and step's `env` are set over them.
     public var environment: [String: String]

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import NixActionsEngine
+import NixActionsPluginMessages
+
+/// `run`'s `--event`, `--event-path`, `--input`, `--var` and `--var-file`: what the run's `github`,
+/// `inputs` and `vars` contexts hold, with what the project's git repository says.
+struct RunEventOptions: ParsableArguments {
+    @Option(name: .customLong("event"), help: "The event of the run, as act: push, pull_request, workflow_dispatch, …")
+    var event: String = "push"
+
+    @Option(name: .customLong("event-path"), help: "A JSON file with the event's payload (github.event); default: one built from git.")
+    var eventPath: String?
+
+    @Option(name: .customLong("input"), help: "A workflow input (on.workflow_dispatch.inputs / on.workflow_call.inputs): NAME=VALUE; repeatable.")
+    var inputs: [String] = []
+
+    @Option(name: .customLong("var"), help: "A configuration variable (vars.NAME): NAME=VALUE; repeatable; wins over --var-file and config.yml's vars.")
+    var vars: [String] = []
+
+    @Option(name: .customLong("var-file"), help: "Read vars from a file of NAME=VALUE lines (dotenv syntax); repeatable; wins over config.yml's vars.")
+    var varFiles: [String] = []
+
+    func validate() throws {
+        for entry in inputs where !entry.contains("=") || entry.hasPrefix("=") {
+            throw ValidationError("--input '\(entry)' must be NAME=VALUE")
+        }
+        for entry in vars {
+            let name = String(entry.prefix { $0 != "=" })
+            guard entry.contains("="), Self.isVariableName(name) else {
+                throw ValidationError("--var '\(entry)' must be NAME=VALUE with NAME letters, digits and '_', not starting with a digit")
+            }
+        }
+        if event.isEmpty || event.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+            throw ValidationError("--event '\(event)' is not an event name (e.g. push, pull_request, workflow_dispatch)")
+        }
+    }
+
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || CharacterSet.alphanumerics.contains($0)) }
+    }
+
+    /// `.nixactions/config.yml`'s vars, then `--var-file`s, then `--var`s (later ones win).
+    func variables(config: [String: String]) throws -> [String: String] {
+        var values = config
+        for file in varFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                standardError("error: cannot read --var-file '\(file)'\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+            switch Dotenv.parse(text) {
+            case .success(let entries):
+                for entry in entries {
+                    guard Self.isVariableName(entry.name) else {
+                        standardError("\(file):\(entry.line): error: '\(entry.name)' is not a valid variable name (letters, digits, '_'; not starting with a digit)\n")
+                        throw ExitCode(ExitStatus.usage)
+                    }
+                    values[entry.name] = entry.value
+                }
+            case .failure(let error):
+                standardError("\(file):\(error.line): error: \(error.message) (--var-file)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        for entry in vars {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return values
+    }
+
+    /// The payload of `--event-path`: a JSON object, or exit 2 naming the file and the position.
+    func givenPayload() throws -> [String: ExpressionValue]? {
+        guard let eventPath else { return nil }
+        guard let text = try? String(contentsOfFile: eventPath, encoding: .utf8) else {
+            standardError("error: cannot read --event-path '\(eventPath)'\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let value: ExpressionValue
+        do {
+            value = try ExpressionValue.fromJSON(text)
+        } catch {
+            let before = Array(text.utf8.prefix(error.offset))
+            let line = before.filter { $0 == 0x0A }.count + 1
+            let column = before.count - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+            standardError("\(eventPath):\(line):\(column): error: \(error.message) (--event-path)\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        guard case .object(let members) = value else {
+            standardError("\(eventPath):1:1: error: an event payload must be a JSON object (--event-path)\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        return members
+    }
+
+    /// `--input` values: a given payload's `inputs` first, the command line's over them.
+    func inputPairs(payload: [String: ExpressionValue]?) -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        if case .object(let given)? = payload?["inputs"] {
+            for (name, value) in given.sorted(by: { $0.key < $1.key }) {
+                switch value {
+                case .string(let text): pairs.append((name, text))
+                case .bool(let flag): pairs.append((name, flag ? "true" : "false"))
+                case .number: pairs.append((name, value.toJSON(pretty: false)))
+                default: continue
+                }
+            }
+        }
+        for entry in inputs {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            pairs.append((String(parts[0]), parts.count > 1 ? String(parts[1]) : ""))
+        }
+        return pairs
+    }
+
+    /// The run's context and its payload, with a warning when the event would not trigger the
+    /// workflow on GitHub. The run number is the one the run will take (`RunContext.take` takes it).
+    func makeContext(_ workflow: Workflow, configVars: [String: String]) throws -> (context: RunContext, payload: ExpressionValue) {
+        let host = ProcessInfo.processInfo.environment
+        let project = FileManager.default.currentDirectoryPath
+        if !WorkflowTriggers.knownEvents.contains(event) {
+            let hint = didYouMean(event, in: WorkflowTriggers.knownEvents).map { "did you mean '\($0)'?" }
+                ?? "events: \(WorkflowTriggers.knownEvents.joined(separator: ", "))"
+            standardError("warning: --event '\(event)' is not an event GitHub knows (hint: \(hint))\n")
+        }
+        let payload = try givenPayload()
+        let inputs: InputValues.Resolved
+        switch InputValues.resolve(inputPairs(payload: payload), triggers: workflow.triggers) {
+        case .success(let resolved): inputs = resolved
+        case .failure(let problems):
+            for problem in problems.diagnostics { standardError(problem.description + "\n") }
+            throw ExitCode(ExitStatus.usage)
+        }
+        let variables = try variables(config: configVars)
+        let counter = RunCounter.peek(in: project + "/.nixactions")
+        let run = ProjectRun(
+            workflow: workflow, git: GitRepository.read(at: project), eventName: event, givenPayload: payload, inputs: inputs,
+            vars: variables, runNumber: counter.number, runID: counter.id, eventPath: "", hostEnvironment: host)
+        let facts = run.facts
+        if let reason = TriggerCheck.reason(workflow.triggers, run.triggerEvent(facts)) {
+            standardError("warning: on GitHub, this \(event) would not run workflow '\(workflow.name)': \(reason); running it anyway\n")
+        }
+        let built = run.payload(facts)
+        return (run.context(facts, payload: built), built)
+    }
+}
+
+extension RunContext {
+    /// Take the project's next run number and id (`.nixactions/run-number`, under a lock).
+    mutating func takeRunNumber(project: String) {
+        let counter = RunCounter.next(in: project + "/.nixactions")
+        github["run_number"] = .string(String(counter.number))
+        github["run_id"] = .string(String(counter.id))
+        environment["GITHUB_RUN_NUMBER"] = String(counter.number)
+        environment["GITHUB_RUN_ID"] = String(counter.id)
+    }
+
+    /// Write the payload to `folder/event.json` and point `github.event_path` and `GITHUB_EVENT_PATH` at it.
+    mutating func writeEvent(_ payload: ExpressionValue, in folder: String) {
+        let path = folder + "/event.json"
+        guard FileManager.default.createFile(atPath: path, contents: Data(payload.toJSON(pretty: true).utf8),
+                                             attributes: [.posixPermissions: 0o600]) else { return }
+        github["event_path"] = .string(path)
+        environment["GITHUB_EVENT_PATH"] = path
+    }
+}

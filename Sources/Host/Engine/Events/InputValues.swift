@@ -1,0 +1,86 @@
+import NixActionsPluginMessages
+
+/// `--input NAME=VALUE` checked against `on.workflow_dispatch.inputs` / `on.workflow_call.inputs`.
+///
+/// `inputs.*` is typed (a boolean is `true`/`false`, a number is a number) while
+/// `github.event.inputs.*` holds the same values as strings, as on GitHub.
+public enum InputValues {
+    public struct Resolved: Sendable {
+        /// `inputs.*`.
+        public var typed: [String: ExpressionValue] = [:]
+        /// `github.event.inputs.*`.
+        public var strings: [String: String] = [:]
+    }
+
+    /// Every problem of the given inputs.
+    public struct Problems: Error, Sendable {
+        public var diagnostics: [Diagnostic]
+    }
+
+    /// Why `value` is not a valid value for `spec` (nil when it is).
+    public static func problem(_ value: String, for spec: InputSpec) -> String? {
+        switch spec.kind {
+        case .boolean:
+            return ["true", "false"].contains(value.lowercased()) ? nil : "'\(value)' is not a boolean (true or false)"
+        case .number:
+            return Double(value.trimmingCharacters(in: .whitespaces)) != nil ? nil : "'\(value)' is not a number"
+        case .choice:
+            return spec.options.contains(value) ? nil : "'\(value)' is not one of the options (\(spec.options.joined(separator: ", ")))"
+        case .string, .environment:
+            return nil
+        }
+    }
+
+    static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
+        switch spec.kind {
+        case .boolean: return .bool(value.lowercased() == "true")
+        case .number: return .number(Double(value.trimmingCharacters(in: .whitespaces)) ?? 0)
+        default: return .string(value)
+        }
+    }
+
+    /// Check `given` (name, value, in command-line order; later wins) against the declared inputs.
+    /// Returns the values, or every problem as an error (the caller exits 2).
+    public static func resolve(_ given: [(name: String, value: String)], triggers: WorkflowTriggers?) -> Result<Resolved, Problems> {
+        let specs = triggers?.inputs ?? []
+        var problems: [Diagnostic] = []
+        var values: [String: String] = [:]
+        let declared = specs.map(\.name)
+        for (name, value) in given {
+            guard let spec = specs.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+                let hint = declared.isEmpty
+                    ? "the workflow declares no inputs (on.workflow_dispatch.inputs or on.workflow_call.inputs)"
+                    : didYouMean(name, in: declared).map { "did you mean '\($0)'? inputs: \(declared.joined(separator: ", "))" }
+                        ?? "inputs: \(declared.joined(separator: ", "))"
+                problems.append(Diagnostic(.error, "--input \(name): the workflow has no input '\(name)'", hint: hint))
+                continue
+            }
+            if let problem = problem(value, for: spec) {
+                problems.append(Diagnostic(.error, "--input \(name): \(problem) (input '\(spec.name)' is a \(spec.kind.rawValue))", at: spec.location))
+                continue
+            }
+            values[spec.name] = value
+        }
+        var resolved = Resolved()
+        for spec in specs {
+            guard let value = values[spec.name] ?? spec.defaultValue else {
+                if spec.required {
+                    problems.append(Diagnostic(
+                        .error, "input '\(spec.name)' is required and has no default", at: spec.location,
+                        hint: "give it with --input \(spec.name)=VALUE"))
+                }
+                // Not given and no default: GitHub's empty value of the type.
+                switch spec.kind {
+                case .boolean: resolved.typed[spec.name] = .bool(false)
+                case .number: break
+                default: resolved.typed[spec.name] = .string("")
+                }
+                continue
+            }
+            let typed = typed(value, for: spec)
+            resolved.typed[spec.name] = typed
+            if case .bool(let flag) = typed { resolved.strings[spec.name] = flag ? "true" : "false" } else { resolved.strings[spec.name] = value }
+        }
+        return problems.isEmpty ? .success(resolved) : .failure(Problems(diagnostics: problems))
+    }
+}

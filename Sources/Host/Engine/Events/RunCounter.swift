@@ -1,0 +1,46 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `github.run_number` and `github.run_id` of a project: the number goes up by one each run, the
+/// id is a number unique in the project (milliseconds since 1970, moved past the last one given).
+/// Both live in `.nixactions/run-number` (`NUMBER ID`), read and written under an exclusive
+/// `flock` so that two runs started at once get two numbers.
+public enum RunCounter {
+    public static let fileName = "run-number"
+
+    /// The next number and id for the project whose `.nixactions` folder is `folder` (made when
+    /// missing). When the file cannot be written, the number is 1 and the id the time.
+    public static func next(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64) {
+        take(in: folder, now: now, write: true)
+    }
+
+    /// What `next` would give, without taking it (`run --dry-run`).
+    public static func peek(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64) {
+        take(in: folder, now: now, write: false)
+    }
+
+    static func take(in folder: String, now: Date, write: Bool) -> (number: Int, id: UInt64) {
+        let timeID = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        if write { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let path = folder + "/" + fileName
+        let fd = write ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return (1, timeID) }
+        defer { close(fd) }
+        guard flock(fd, write ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID) }
+        defer { flock(fd, LOCK_UN) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        let text = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        let lastNumber = fields.first.flatMap { Int($0) } ?? 0
+        let lastID = fields.count > 1 ? UInt64(fields[1]) ?? 0 : 0
+        let number = lastNumber + 1
+        let id = max(timeID, lastID + 1)
+        let line = Array("\(number) \(id)\n".utf8)
+        if write, ftruncate(fd, 0) == 0 { _ = pwrite(fd, line, line.count, 0) }
+        return (number, id)
+    }
+}

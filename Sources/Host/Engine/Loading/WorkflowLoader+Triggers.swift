@@ -1,0 +1,149 @@
+import NixActionsPluginMessages
+import Yams
+
+/// `on:`: a string (`on: push`), a list of events, or a map of events to their filters.
+extension WorkflowLoader {
+    /// The filter keys each event accepts (GitHub's "Workflow syntax", `on.<event>.*`).
+    static let triggerKeys: [String: [String]] = [
+        "push": ["branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore"],
+        "pull_request": ["branches", "branches-ignore", "paths", "paths-ignore", "types"],
+        "pull_request_target": ["branches", "branches-ignore", "paths", "paths-ignore", "types"],
+        "workflow_dispatch": ["inputs"],
+        "workflow_call": ["inputs", "outputs", "secrets"],
+        "workflow_run": ["workflows", "types", "branches", "branches-ignore"],
+    ]
+    static let dispatchInputKeys = ["description", "required", "default", "type", "options"]
+
+    static func compileTriggers(_ node: Node, keyNode: Node, reader: inout NodeReader, context: String) -> WorkflowTriggers {
+        var triggers = WorkflowTriggers(location: reader.location(keyNode))
+        switch node {
+        case .scalar:
+            if let name = reader.string(node, what: "on", context: context) {
+                triggers.events.append(event(name, reader: &reader, context: context))
+            }
+        case .sequence(let sequence):
+            for item in sequence {
+                guard let name = reader.string(item, what: "each event of 'on'", context: context) else { continue }
+                if triggers.trigger(name.value) != nil {
+                    reader.diagnostics.error("event '\(name.value)' is listed twice in 'on'", at: name.location, context: context,
+                                             hint: "remove one of them")
+                    continue
+                }
+                triggers.events.append(event(name, reader: &reader, context: context))
+            }
+        case .mapping:
+            guard let pairs = reader.mapping(node, what: "on", context: context) else { return triggers }
+            for (name, nameNode, value) in pairs {
+                var trigger = event(Located(name, at: reader.location(nameNode)), reader: &reader, context: context)
+                compileFilters(value, into: &trigger, reader: &reader, context: context)
+                triggers.events.append(trigger)
+            }
+        default:
+            reader.diagnostics.error("'on' must be an event, a list of events or a mapping, found a \(NodeReader.kind(node))",
+                                     at: reader.location(node), context: context, hint: "e.g. on: [push, workflow_dispatch]")
+        }
+        return triggers
+    }
+
+    /// An event by name; a name GitHub does not know is a warning with the known names.
+    static func event(_ name: Located<String>, reader: inout NodeReader, context: String) -> EventTrigger {
+        if !WorkflowTriggers.knownEvents.contains(name.value) {
+            reader.diagnostics.warning(
+                "'\(name.value)' is not an event GitHub knows", at: name.location, context: context,
+                hint: didYouMean(name.value, in: WorkflowTriggers.knownEvents).map { "did you mean '\($0)'?" }
+                    ?? "events: \(WorkflowTriggers.knownEvents.joined(separator: ", "))")
+        }
+        return EventTrigger(name: name.value, location: name.location)
+    }
+
+    static func compileFilters(_ node: Node, into trigger: inout EventTrigger, reader: inout NodeReader, context: String) {
+        let what = "on.\(trigger.name)"
+        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return }
+        if trigger.name == "schedule" {
+            guard case .sequence(let entries) = node else {
+                reader.diagnostics.error("\(what) must be a list of '- cron: ...' entries", at: reader.location(node), context: context,
+                                         hint: "e.g. schedule:\n      - cron: '30 5 * * 1'")
+                return
+            }
+            for entry in entries { _ = reader.mapping(entry, what: "each entry of \(what)", context: context, known: ["cron"]) }
+            return
+        }
+        let known = triggerKeys[trigger.name] ?? ["types"]
+        guard let pairs = reader.mapping(node, what: what, context: context, known: known) else { return }
+        for (key, _, value) in pairs {
+            let list = { (reader: inout NodeReader) in reader.stringList(value, what: "\(what).\(key)", context: context) }
+            switch key {
+            case "branches": trigger.branches = list(&reader)
+            case "branches-ignore": trigger.branchesIgnore = list(&reader)
+            case "tags": trigger.tags = list(&reader)
+            case "tags-ignore": trigger.tagsIgnore = list(&reader)
+            case "paths": trigger.paths = list(&reader)
+            case "paths-ignore": trigger.pathsIgnore = list(&reader)
+            case "types": trigger.types = list(&reader)
+            case "workflows": _ = list(&reader)
+            case "inputs": trigger.inputs = compileInputs(value, event: trigger.name, reader: &reader, context: context)
+            default: _ = reader.mapping(value, what: "\(what).\(key)", context: context)  // workflow_call outputs/secrets
+            }
+        }
+        // GitHub refuses a filter and its -ignore form on the same event.
+        for (filter, given, ignored) in [("branches", trigger.branches, trigger.branchesIgnore), ("tags", trigger.tags, trigger.tagsIgnore),
+                                         ("paths", trigger.paths, trigger.pathsIgnore)] where given != nil && ignored != nil {
+            reader.diagnostics.error(
+                "\(what) has both '\(filter)' and '\(filter)-ignore'", at: ignored?.first?.location ?? trigger.location, context: context,
+                hint: "use one of them; a pattern starting with '!' in '\(filter)' excludes, as '\(filter)-ignore' would")
+        }
+    }
+
+    static func compileInputs(_ node: Node, event: String, reader: inout NodeReader, context: String) -> [InputSpec] {
+        guard let pairs = reader.mapping(node, what: "on.\(event).inputs", context: context) else { return [] }
+        var inputs: [InputSpec] = []
+        let kinds = event == "workflow_call" ? ["string", "boolean", "number"] : InputSpec.Kind.allCases.map(\.rawValue)
+        for (name, nameNode, value) in pairs {
+            let what = "on.\(event).inputs.\(name)"
+            var spec = InputSpec(name: name, location: reader.location(nameNode))
+            if !isValidIdentifier(name) {
+                reader.diagnostics.error("input name '\(name)' is not valid", at: reader.location(nameNode), context: context,
+                                         hint: "start with a letter or '_', then letters, digits, '-' or '_'")
+            }
+            if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+                inputs.append(spec)
+                continue
+            }
+            guard let fields = reader.mapping(value, what: what, context: context, known: dispatchInputKeys) else { continue }
+            var defaultNode: Node?
+            for (key, _, field) in fields {
+                switch key {
+                case "description": spec.description = reader.string(field, what: "\(what).description", context: context)?.value
+                case "required": spec.required = reader.bool(field, what: "\(what).required", context: context) ?? false
+                case "default":
+                    defaultNode = field
+                    spec.defaultValue = reader.string(field, what: "\(what).default", context: context)?.value
+                case "type":
+                    guard let text = reader.string(field, what: "\(what).type", context: context) else { break }
+                    if kinds.contains(text.value), let kind = InputSpec.Kind(rawValue: text.value) {
+                        spec.kind = kind
+                    } else {
+                        reader.diagnostics.error(
+                            "unknown input type '\(text.value)' for input '\(name)'", at: text.location, context: context,
+                            hint: didYouMean(text.value, in: kinds).map { "did you mean '\($0)'?" } ?? "types: \(kinds.joined(separator: ", "))")
+                    }
+                case "options":
+                    if event == "workflow_call" {
+                        reader.diagnostics.error("'options' is for workflow_dispatch inputs of type choice", at: reader.location(field), context: context)
+                    }
+                    spec.options = reader.stringList(field, what: "\(what).options", context: context).map(\.value)
+                default: break
+                }
+            }
+            if spec.kind == .choice && spec.options.isEmpty {
+                reader.diagnostics.error("choice input '\(name)' has no 'options'", at: spec.location, context: context,
+                                         hint: "list the choices, e.g. options: [staging, production]")
+            }
+            if let value = spec.defaultValue, let problem = InputValues.problem(value, for: spec) {
+                reader.diagnostics.error("default of input '\(name)': \(problem)", at: reader.location(defaultNode), context: context)
+            }
+            inputs.append(spec)
+        }
+        return inputs
+    }
+}
