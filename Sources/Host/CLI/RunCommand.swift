@@ -53,6 +53,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")
     var runners: [String] = []
 
+    @Flag(name: .customLong("working-tree"), help: ArgumentHelp(
+        "Give jobs the project folder as it is (uncommitted changes, its .git), not its last commit.",
+        discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
+    var workingTree = false
+
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
@@ -107,6 +112,9 @@ struct RunCommand: AsyncParsableCommand {
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
+        options.checkout = Self.projectCheckout(
+            project: options.projectDirectory, runDirectory: supervision.folder.path,
+            source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
         var context = RunContext.minimal(workflow: workflow.name, runID: runID)
         context.github["repository"] = .string((options.projectDirectory as NSString).lastPathComponent)
         context.github["actor"] = .string(ProcessInfo.processInfo.environment["USER"] ?? "local")
@@ -176,6 +184,22 @@ struct RunCommand: AsyncParsableCommand {
         }
         if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
         if outcome != 0 { throw ExitCode(outcome) }
+    }
+
+    /// The project's checkout for this run; says once when the project has uncommitted changes
+    /// that the default (its last commit) leaves out of the jobs' workspaces.
+    static func projectCheckout(project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan) -> ProjectCheckout {
+        let checkout = ProjectCheckout(project: project, runDirectory: runDirectory, source: source)
+        let copies = plan.order.contains { plan.workflow.job($0)?.workspace.copyProject ?? false }
+        guard copies, checkout.isRepository, source == .commit else { return checkout }
+        let changes = checkout.uncommittedChanges()
+        guard !changes.isEmpty else { return checkout }
+        let shown = changes.prefix(3).joined(separator: ", ") + (changes.count > 3 ? ", …" : "")
+        let head = checkout.head().map { " (\($0.prefix(12)))" } ?? ""
+        standardError("nixactions: note: the project has uncommitted changes (\(changes.count) file\(changes.count == 1 ? "" : "s"): \(shown)); "
+                      + "jobs get its last commit\(head) without them; run with --working-tree, or set 'checkout: working-tree' in "
+                      + "\(ProjectConfig.defaultPath), to give them the working tree\n")
+        return checkout
     }
 
     /// `--secret-file` values, then `--secret` values (later ones win).

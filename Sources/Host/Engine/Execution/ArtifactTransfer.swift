@@ -47,6 +47,9 @@ extension ArtifactStore {
                                   hint: "check the path; it is relative to the job's workspace (a symbolic link on the way is not followed)")
             }
         }
+        for (_, relative) in relatives where !Self.namesGit(relative) {
+            Self.dropGitRepositories(in: Self.join(staging, relative))
+        }
         try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
         guard let realTarget = Self.realPath(target) else { throw EngineError("artifact '\(name)': cannot use its folder \(target)") }
         for (path, relative) in relatives {
@@ -195,10 +198,12 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
 /// `tar -c` of some entries of a folder of this machine, written to a `TreeWriter` (on the
 /// caller's thread, which may block).
 enum TarProducer {
-    static func write(folder: String, entries: [String], into writer: any TreeWriter) throws {
+    /// - Parameter excludes: `tar --exclude` patterns (names or globs, matched at any depth).
+    static func write(folder: String, entries: [String], excludes: [String] = [], into writer: any TreeWriter) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
+        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + excludes.map { "--exclude=\($0)" }
+            + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
         let output = Pipe()
         let errors = ErrorDrain()
         process.standardOutput = output

@@ -45,6 +45,12 @@ struct JobRunner: Sendable {
             jobKey: planned.key, displayName: planned.displayName, copyProject: job.workspace.copyProject,
             copyExcludes: job.workspace.excludes)
         spec.copySkipPaths = options.copySkipPaths.isEmpty ? nil : options.copySkipPaths
+        var checkoutFailure: (any Error)?
+        do {
+            try await prepareCheckout(&spec)
+        } catch {
+            checkoutFailure = error
+        }
 
         var jobAllowsFailure = job.continueOnError
         func finish(_ outcome: Outcome, _ failure: JobFailure?, outputs: [String: String] = [:]) -> JobOutcome {
@@ -70,6 +76,7 @@ struct JobRunner: Sendable {
         case .success(let made): executor = made
         case .failure(let error): return fail(error.description)
         }
+        if let checkoutFailure { return fail("cannot check out the project for job '\(planned.displayName)': \(describe(checkoutFailure))") }
 
         let jobStarted: JobStarted
         do {

@@ -14,15 +14,19 @@ import Yams
 ///   backends:                   # each backend's options (docs/caching.md)
 ///     local: { max-size: 5G }
 ///     s3: { bucket: ci-cache, endpoint: "http://127.0.0.1:9000" }
+/// checkout: working-tree        # what workspaces get of a git project: commit (default: HEAD, as
+///                               # GitHub's checkout) or working-tree (uncommitted changes, .git)
 /// ```
 public struct ProjectConfig: Sendable {
     /// Where a project keeps it, relative to the project folder.
     public static let defaultPath = ".nixactions/config.yml"
-    static let keys = ["runners", "cache"]
+    static let keys = ["runners", "cache", "checkout"]
 
     public var file: String?
     public var runners = RunnerMap()
     public var cache = CacheSettings()
+    /// `checkout:`: what a job's workspace holds when the project is a git repository.
+    public var checkout = ProjectCheckout.Source.commit
 
     public init() {}
 
@@ -67,6 +71,18 @@ public struct ProjectConfig: Sendable {
                     }
                     if case .object(let options) = reader.json(optionsNode) { config.cache.backends[backend] = options }
                 }
+            }
+        }
+        for (key, _, value) in pairs where key == "checkout" {
+            guard let text = reader.string(value, what: "checkout", context: context) else { continue }
+            if let source = ProjectCheckout.Source(rawValue: text.value) {
+                config.checkout = source
+            } else {
+                let names = ProjectCheckout.Source.allCases.map(\.rawValue)
+                reader.diagnostics.error(
+                    "checkout must be \(names.joined(separator: " or ")), not '\(text.value)'", at: reader.location(value), context: context,
+                    hint: didYouMean(text.value, in: names).map { "did you mean '\($0)'?" }
+                        ?? "commit: the project's last commit (HEAD); working-tree: the project folder as it is, with its .git")
             }
         }
         for (key, _, value) in pairs where key == "runners" {
