@@ -350,3 +350,37 @@ extension RealExecutorSuites.OCIExecutorTests {
         #expect(repo.leftovers().isEmpty)
     }
 }
+
+extension RealExecutorSuites.SSHExecutorTests {
+    @Test("ssh: the remote workspace is the same git repository, by default (the tar stream) and with actions/checkout (the files interface)")
+    func checkoutOverSSH() throws {
+        let server = try SSHServer()
+        defer { server.stop() }
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let remote = repo.temp.path + "/remote"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+        let head = repo.head
+        let feature = try repo.git(["rev-parse", "feature"])
+        let executor = Self.executor([server], workdir: remote)
+        let result = try repo.run("""
+            jobs:
+              plain:
+                executor: \(executor)
+                steps:
+                  - run: echo "head=$(git rev-parse HEAD) count=$(git rev-list --count HEAD) status=[$(git status --porcelain)] at=${PWD#\(remote)/}"
+              checkout:
+                executor: \(executor)
+                steps:
+                  - run: mkdir -p app && touch app/junk
+                  - uses: actions/checkout@v4
+                    with: { path: app, ref: feature, fetch-depth: 0 }
+                  - run: echo "head=$(git -C app rev-parse HEAD) count=$(git -C app rev-list --count HEAD) files=$(ls -A app | tr '\\n' ' ')"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[plain] head=\(head) count=1 status=[] at=nixactions-"), "\(result.stdout)")
+        #expect(result.stdout.contains("[checkout] head=\(feature) count=3 files=.git .gitignore feature.txt version.txt \n"), "\(result.stdout)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+        #expect(repo.leftovers().isEmpty)
+    }
+}
