@@ -100,6 +100,11 @@ struct CheckoutTests {
               build:
                 steps:
                   \(Self.describe)
+              stepped:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: wt }
+                  - run: echo "stepped=$(cat wt/version.txt) new=$(cat wt/new.txt 2>/dev/null) git=$(git -C wt rev-parse HEAD) root=$(ls -A | tr '\\n' ' ')"
             """
         let result = try repo.run(workflow)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -115,6 +120,7 @@ struct CheckoutTests {
         #expect(notes == 1, "\(result.stderr)")
         #expect(result.stderr.contains("--working-tree"))
         #expect(result.stderr.contains("checkout: working-tree"))
+        #expect(result.stdout.contains("[stepped] stepped=two new= git=\(head) root=wt \n"))
         #expect(repo.leftovers().isEmpty, "\(repo.leftovers())")
 
         let tree = try repo.run(workflow, ["--working-tree"])
@@ -125,6 +131,8 @@ struct CheckoutTests {
         #expect(tree.stdout.contains(" M version.txt"))
         #expect(tree.stdout.contains("new.txt"))
         #expect(!tree.stderr.contains("uncommitted changes"))
+        #expect(tree.stdout.contains("[stepped] stepped=uncommitted new=new git=\(head) root=wt \n"), "\(tree.stdout)")
+        #expect(tree.stdout.contains("checked out the project's working tree (--working-tree) into 'wt'"))
 
         // The same from .nixactions/config.yml; a bad value is an error at its line.
         try repo.temp.write("project/.nixactions/config.yml", "checkout: working-tree\n")
@@ -202,6 +210,25 @@ struct CheckoutTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[cleaned] left=[.git .gitignore version.txt ] version=two status=[]\n"))
         #expect(result.stdout.contains("[kept] status=[?? junk ] version=two\n"))
+
+        // A path that climbs out, or passes through a symbolic link, is refused; nothing outside is touched.
+        try repo.temp.write("outside/keep.txt", "keep\n")
+        let refused = try repo.run("""
+            jobs:
+              climbs:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: ../x }
+              linked:
+                steps:
+                  - run: ln -s \(repo.temp.path)/outside out
+                  - uses: actions/checkout@v4
+                    with: { path: out/app }
+            """)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("actions/checkout: path '../x' leads outside the workspace"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("out is a symbolic link"), "\(refused.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: repo.temp.path + "/outside") == ["keep.txt"])
     }
 
     @Test("an artifact of the workspace holds its files, not the .git the checkout put there (unless named)")

@@ -178,7 +178,7 @@ extension JobRunner {
         for part in path.split(separator: "/") {
             prefix += (prefix.isEmpty ? "" : "/") + part
             let quoted = Self.shellQuote(prefix)
-            lines.append("if [ -L \(quoted) ]; then echo \"\(prefix.replacingOccurrences(of: "\"", with: "")) is a symbolic link\" >&2; exit 3; fi")
+            lines.append("if [ -L \(quoted) ]; then printf '%s is a symbolic link\\n' \(quoted) >&2; exit 3; fi")
         }
         lines.append("mkdir -p \(folder)")
         lines.append(clean ? "cd \(folder) && rm -rf -- * .[!.]* ..?*" : "rm -rf -- \(folder)/.git")

@@ -118,6 +118,8 @@ public final class ProjectCheckout: Sendable {
         if let found = sha("refs/tags/" + tag) { return .tag(tag, sha: found) }
         if let found = sha("refs/remotes/origin/" + name) { return .branch(name, sha: found, local: false) }
         if ref.count >= 4, ref.allSatisfy(\.isHexDigit), let found = sha(ref) { return .commit(found) }
+        // Any other full ref name of the project (refs/remotes/upstream/x, refs/pull/1/head): its commit.
+        if ref.hasPrefix("refs/"), let found = sha(ref) { return .commit(found) }
         let branches = ((try? Self.git(["for-each-ref", "--format=%(refname:short)", "--count=8", "refs/heads"], in: project)) ?? "")
             .split(separator: "\n").joined(separator: ", ")
         throw EngineError("ref '\(ref)' is not a branch, tag or commit of the project's repository",
