@@ -169,6 +169,11 @@ struct CheckoutTests {
                   - uses: actions/checkout@v4
                     with: { ref: v1 }
                   - run: echo "tag=$(git describe --tags) version=$(cat version.txt) count=$(git rev-list --count HEAD)"
+              tags:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { fetch-tags: true }
+                  - run: echo "fetched tags=$(git tag) count=$(git rev-list --count HEAD)"
               sub:
                 steps:
                   - uses: actions/checkout@v4
@@ -181,6 +186,7 @@ struct CheckoutTests {
         #expect(result.stdout.contains("[branch] outputs=\(feature) refs/heads/feature\n"))
         #expect(result.stdout.contains("[tag] tag=v1 version=one count=1\n"))
         #expect(result.stdout.contains("[sub] root=src  head=\(head) count=1\n"))
+        #expect(result.stdout.contains("[tags] fetched tags=v1 count=1\n"))
         #expect(result.stdout.contains("checked out 'feature' (1 commit deep) into the workspace: \(feature)"))
         #expect(repo.leftovers().isEmpty)
 
@@ -266,16 +272,24 @@ struct CheckoutTests {
     func submodules() throws {
         let repo = try GitProject()
         defer { repo.remove() }
-        let library = repo.temp.path + "/library"
-        try FileManager.default.createDirectory(atPath: library, withIntermediateDirectories: true)
-        try repo.git(["init", "--quiet", "--initial-branch=main"], in: library)
+        let library = repo.temp.path + "/library", inner = repo.temp.path + "/inner"
+        for folder in [library, inner] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try repo.git(["init", "--quiet", "--initial-branch=main"], in: folder)
+        }
+        try repo.temp.write("inner/inner.txt", "from the inner library\n")
+        try repo.git(["add", "inner.txt"], in: inner)
+        try repo.commit("inner", in: inner)
         try repo.temp.write("library/lib.txt", "from the library\n")
         try repo.git(["add", "lib.txt"], in: library)
+        try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "add", inner, "inner"], in: library)
         try repo.commit("library", in: library)
         try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "add", library, "libs/library"])
+        try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "update", "--init", "--recursive"])
         try repo.commit("add the library")
-        // The submodule's own repository goes: only the project's copy of it is left.
+        // The submodules' own repositories go: only the project's copies of them are left.
         try FileManager.default.removeItem(atPath: library)
+        try FileManager.default.removeItem(atPath: inner)
         let result = try repo.run("""
             jobs:
               with:
@@ -283,6 +297,11 @@ struct CheckoutTests {
                   - uses: actions/checkout@v4
                     with: { submodules: true }
                   - run: echo "lib=$(cat libs/library/lib.txt) status=[$(git status --porcelain)] sub=$(git submodule status | cut -c1)"
+              recursive:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { submodules: recursive }
+                  - run: echo "inner=$(cat libs/library/inner/inner.txt) status=[$(git status --porcelain)]"
               without:
                 steps:
                   - uses: actions/checkout@v4
@@ -291,6 +310,8 @@ struct CheckoutTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[with] lib=from the library status=[] sub= \n"))
         #expect(result.stdout.contains("[without] empty=[]\n"))
+        #expect(result.stdout.contains("[recursive] inner=from the inner library status=[]\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[with] lib=from the library"))
     }
 
     @Test("a project that is not a git repository is copied as before, without .git; checkout says so")
