@@ -150,8 +150,15 @@ struct CheckoutTests {
         defer { repo.remove() }
         let head = repo.head
         let feature = try repo.git(["rev-parse", "feature"])
+        let first = try repo.git(["rev-parse", "v1^{commit}"])
         let result = try repo.run("""
             jobs:
+              sha:
+                steps:
+                  - uses: actions/checkout@v4
+                    id: co
+                    with: { ref: \(first.prefix(10)) }
+                  - run: echo "detached=$(git rev-parse HEAD) $(git rev-parse --abbrev-ref HEAD) ref=[${{ steps.co.outputs.ref }}] version=$(cat version.txt)"
               history:
                 steps:
                   - uses: actions/checkout@v4
@@ -187,6 +194,7 @@ struct CheckoutTests {
         #expect(result.stdout.contains("[tag] tag=v1 version=one count=1\n"))
         #expect(result.stdout.contains("[sub] root=src  head=\(head) count=1\n"))
         #expect(result.stdout.contains("[tags] fetched tags=v1 count=1\n"))
+        #expect(result.stdout.contains("[sha] detached=\(first) HEAD ref=[] version=one\n"))
         #expect(result.stdout.contains("checked out 'feature' (1 commit deep) into the workspace: \(feature)"))
         #expect(repo.leftovers().isEmpty)
 
