@@ -47,16 +47,16 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
 
+    @Flag(name: .customLong("working-tree"), help: ArgumentHelp(
+        "Give jobs the project folder as it is (uncommitted changes, its .git), not its last commit.",
+        discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
+    var workingTree = false
+
     @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
     var config: String?
 
     @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")
     var runners: [String] = []
-
-    @Flag(name: .customLong("working-tree"), help: ArgumentHelp(
-        "Give jobs the project folder as it is (uncommitted changes, its .git), not its last commit.",
-        discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
-    var workingTree = false
 
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -112,9 +112,6 @@ struct RunCommand: AsyncParsableCommand {
             selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
-        options.checkout = Self.projectCheckout(
-            project: options.projectDirectory, runDirectory: supervision.folder.path,
-            source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
         var context = RunContext.minimal(workflow: workflow.name, runID: runID)
         context.github["repository"] = .string((options.projectDirectory as NSString).lastPathComponent)
         context.github["actor"] = .string(ProcessInfo.processInfo.environment["USER"] ?? "local")
@@ -125,6 +122,9 @@ struct RunCommand: AsyncParsableCommand {
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache
         options.cacheBackends = registry
+        options.checkout = Self.projectCheckout(
+            project: options.projectDirectory, runDirectory: supervision.folder.path,
+            source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }

@@ -47,9 +47,6 @@ extension ArtifactStore {
                                   hint: "check the path; it is relative to the job's workspace (a symbolic link on the way is not followed)")
             }
         }
-        for (_, relative) in relatives where !Self.namesGit(relative) {
-            Self.dropGitRepositories(in: Self.join(staging, relative))
-        }
         try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
         guard let realTarget = Self.realPath(target) else { throw EngineError("artifact '\(name)': cannot use its folder \(target)") }
         for (path, relative) in relatives {

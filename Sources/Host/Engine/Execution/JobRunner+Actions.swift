@@ -141,32 +141,6 @@ public struct ArtifactStore: Sendable {
             try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
             try manager.copyItem(atPath: source, toPath: destination)
-            if !Self.namesGit(relative) { Self.dropGitRepositories(in: destination) }
-        }
-    }
-
-    /// Whether a path names a `.git` itself (or something in one): then it is kept as asked.
-    static func namesGit(_ relative: String) -> Bool {
-        relative.split(separator: "/").contains(".git")
-    }
-
-    /// Remove every `.git` (a checkout's repository, or a submodule's `.git` file) at or below
-    /// `path` (links are not followed): an artifact of a folder holds its files, not the
-    /// repository the checkout put there (as GitHub's upload-artifact leaves out hidden files).
-    static func dropGitRepositories(in path: String) {
-        let manager = FileManager.default
-        var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return }
-        var pending = [path]
-        while let folder = pending.popLast() {
-            for name in (try? manager.contentsOfDirectory(atPath: folder)) ?? [] {
-                let child = folder + "/" + name
-                if name == ".git" {
-                    try? manager.removeItem(atPath: child)
-                } else if lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                    pending.append(child)
-                }
-            }
         }
     }
 

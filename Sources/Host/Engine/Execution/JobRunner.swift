@@ -268,10 +268,21 @@ struct JobRunner: Sendable {
     }
 
     func keepArtifact(_ paths: [String], as name: String, started: JobStarted, executor: any Executor) async throws {
-        if let files = Self.fileTransfer(started, executor) {
-            try await artifacts.keep(paths, as: name, jobKey: planned.key, through: files)
-        } else {
-            try artifacts.keep(paths, from: started.workspace, as: name)
+        // A kept folder holds its files, not the repository the checkout put in the workspace
+        // (every `.git` in it goes); a path that names `.git` or something in it is kept after.
+        let namesGit = { (path: String) in (try? ArtifactStore.relative(path, artifact: name, role: "path")).map(ArtifactStore.namesGit) ?? false }
+        let plain = paths.filter { !namesGit($0) }, git = paths.filter(namesGit)
+        for (group, dropsGit) in [(plain, true), (git, false)] where !group.isEmpty {
+            if let files = Self.fileTransfer(started, executor) {
+                try await artifacts.keep(group, as: name, jobKey: planned.key, through: files)
+            } else {
+                try artifacts.keep(group, from: started.workspace, as: name)
+            }
+            guard dropsGit else { continue }
+            for path in group {
+                let relative = try ArtifactStore.relative(path, artifact: name, role: "path")
+                ArtifactStore.dropGitRepositories(in: ArtifactStore.join(try artifacts.folder(name), relative))
+            }
         }
     }
 

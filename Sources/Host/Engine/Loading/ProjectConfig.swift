@@ -14,19 +14,18 @@ import Yams
 ///   backends:                   # each backend's options (docs/caching.md)
 ///     local: { max-size: 5G }
 ///     s3: { bucket: ci-cache, endpoint: "http://127.0.0.1:9000" }
-/// checkout: working-tree        # what workspaces get of a git project: commit (default: HEAD, as
-///                               # GitHub's checkout) or working-tree (uncommitted changes, .git)
 /// ```
 public struct ProjectConfig: Sendable {
     /// Where a project keeps it, relative to the project folder.
     public static let defaultPath = ".nixactions/config.yml"
-    static let keys = ["runners", "cache", "checkout"]
+    static let keys = ["runners", "cache"]
 
     public var file: String?
+    /// `checkout: commit | working-tree`: what a job's workspace holds when the project is a git
+    /// repository (default `commit`: a clone of HEAD; docs/workflow-syntax.md).
+    public var checkout = ProjectCheckout.Source.commit
     public var runners = RunnerMap()
     public var cache = CacheSettings()
-    /// `checkout:`: what a job's workspace holds when the project is a git repository.
-    public var checkout = ProjectCheckout.Source.commit
 
     public init() {}
 
@@ -52,7 +51,7 @@ public struct ProjectConfig: Sendable {
         } catch {
             return (config, [WorkflowLoader.yamlDiagnostic(error, file: path, yaml: text)])
         }
-        guard let pairs = reader.mapping(root, what: "the configuration", context: context, known: keys) else {
+        guard let pairs = reader.mapping(root, what: "the configuration", context: context, known: keys + ["checkout"]) else {
             return (config, reader.diagnostics.sorted)
         }
         for (key, _, value) in pairs where key == "cache" {
@@ -73,18 +72,6 @@ public struct ProjectConfig: Sendable {
                 }
             }
         }
-        for (key, _, value) in pairs where key == "checkout" {
-            guard let text = reader.string(value, what: "checkout", context: context) else { continue }
-            if let source = ProjectCheckout.Source(rawValue: text.value) {
-                config.checkout = source
-            } else {
-                let names = ProjectCheckout.Source.allCases.map(\.rawValue)
-                reader.diagnostics.error(
-                    "checkout must be \(names.joined(separator: " or ")), not '\(text.value)'", at: reader.location(value), context: context,
-                    hint: didYouMean(text.value, in: names).map { "did you mean '\($0)'?" }
-                        ?? "commit: the project's last commit (HEAD); working-tree: the project folder as it is, with its .git")
-            }
-        }
         for (key, _, value) in pairs where key == "runners" {
             guard let labels = reader.mapping(value, what: "runners", context: context) else { continue }
             for (label, labelNode, executorNode) in labels {
@@ -96,6 +83,18 @@ public struct ProjectConfig: Sendable {
                 guard let executor = reader.executor(executorNode, context: "\(context) › runners › \(label)") else { continue }
                 let origin = reader.location(labelNode).map { "\($0)" } ?? path
                 config.runners.map(label, to: RunnerMap.Entry(executor: executor, origin: origin))
+            }
+        }
+        for (key, _, value) in pairs where key == "checkout" {
+            guard let text = reader.string(value, what: "checkout", context: context) else { continue }
+            if let source = ProjectCheckout.Source(rawValue: text.value) {
+                config.checkout = source
+            } else {
+                let names = ProjectCheckout.Source.allCases.map(\.rawValue)
+                reader.diagnostics.error(
+                    "checkout must be \(names.joined(separator: " or ")), not '\(text.value)'", at: reader.location(value), context: context,
+                    hint: didYouMean(text.value, in: names).map { "did you mean '\($0)'?" }
+                        ?? "commit: the project's last commit (HEAD); working-tree: the project folder as it is, with its .git")
             }
         }
         return (config, reader.diagnostics.sorted)
