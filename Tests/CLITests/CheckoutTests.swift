@@ -336,6 +336,19 @@ struct CheckoutTests {
         #expect(!result.stderr.contains("uncommitted"))
     }
 
+    @Test("a repository without a commit: jobs get its working tree, with a note")
+    func noCommitYet() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("project/file.txt", "new\n")
+        _ = try runCommand(URL(fileURLWithPath: "/usr/bin/git"), ["init", "--quiet", temp.path + "/project"])
+        let path = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"files=$(ls -A | tr '\\n' ' ') $(git status --porcelain)\"\n")
+        let result = try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] files=.git file.txt  ?? file.txt\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
+    }
+
     @Test("validate: inputs that cannot be honoured are errors, credentials a warning, each once at its line")
     func validateInputs() throws {
         let temp = try TemporaryDirectory()

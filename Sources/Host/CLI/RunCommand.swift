@@ -191,7 +191,10 @@ struct RunCommand: AsyncParsableCommand {
     static func projectCheckout(project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan) -> ProjectCheckout {
         let checkout = ProjectCheckout(project: project, runDirectory: runDirectory, source: source)
         let copies = plan.order.contains { plan.workflow.job($0)?.workspace.copyProject ?? false }
-        guard copies, checkout.isRepository, source == .commit else { return checkout }
+        if copies && checkout.hasNoCommit && source == .commit {
+            standardError("nixactions: note: the project's git repository has no commit yet; jobs get its working tree (as with --working-tree)\n")
+        }
+        guard copies, checkout.isRepository, checkout.source == .commit else { return checkout }
         let changes = checkout.uncommittedChanges()
         guard !changes.isEmpty else { return checkout }
         let shown = changes.prefix(3).joined(separator: ", ") + (changes.count > 3 ? ", …" : "")

@@ -46,17 +46,23 @@ public final class ProjectCheckout: Sendable {
     private let clones = Mutex<[Request: Task<String, any Error>]>([:])
     private let serial = Atomic<Int>(0)
 
+    /// A repository without any commit yet (`git init` and nothing committed): there is no commit
+    /// to clone, so jobs get the working tree whatever was asked.
+    public let hasNoCommit: Bool
+
     public init(project: String, runDirectory: String, source: Source) {
         self.project = project
-        self.source = source
         folder = runDirectory + "/checkout"
         if let top = try? Self.git(["rev-parse", "--show-toplevel"], in: project).trimmingCharacters(in: .whitespacesAndNewlines),
             !top.isEmpty, Self.real(top) == Self.real(project)
         {
             isRepository = true
+            hasNoCommit = (try? Self.git(["rev-parse", "--verify", "--quiet", "HEAD"], in: project)) == nil
         } else {
             isRepository = false
+            hasNoCommit = false
         }
+        self.source = hasNoCommit ? .workingTree : source
     }
 
     /// The paths `git status` reports as changed or new (ignored files left out); empty when clean
