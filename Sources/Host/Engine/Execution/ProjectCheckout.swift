@@ -209,7 +209,8 @@ public final class ProjectCheckout: Sendable {
     static func git(_ arguments: [String], in directory: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git"] + arguments
+        // No hook of the user's configuration (core.hooksPath) runs in the clones.
+        process.arguments = ["git", "-c", "core.hooksPath=/dev/null"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var environment = ProcessInfo.processInfo.environment
         // A variable of the caller's own git (a hook, a worktree) must not redirect this one.
