@@ -91,8 +91,8 @@ final class LocalExecutor: ExecutorPlugin {
                 }
             }
             if job.copyProject {
-                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
-                    from: URL(fileURLWithPath: configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
+                try ProjectCopier(excludes: job.copySource == nil ? job.copyExcludes : [], skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
+                    from: URL(fileURLWithPath: job.copySource ?? configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
             }
         } catch {
             throw OperationFailure(

@@ -158,8 +158,8 @@ final class OCIExecutor: ExecutorPlugin {
                 throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
             }
             if job.copyProject {
-                try ProjectCopier(excludes: job.copyExcludes, skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
-                    from: URL(fileURLWithPath: configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
+                try ProjectCopier(excludes: job.copySource == nil ? job.copyExcludes : [], skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
+                    from: URL(fileURLWithPath: job.copySource ?? configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
             }
         } catch {
             throw OperationFailure(

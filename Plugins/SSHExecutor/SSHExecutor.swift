@@ -240,8 +240,9 @@ final class SSHExecutor: ExecutorPlugin {
 
     /// The project as a tar stream into the remote workspace (GNU or busybox tar on both sides).
     func copyProject(_ job: JobSpec, to target: Target, directory: String) async throws {
-        let project = configuration.projectDirectory
-        var excludes = job.copyExcludes.map { "--exclude=\($0)" }
+        // The run's checkout of the project when the host made one (`.git` and all), else the project.
+        let project = job.copySource ?? configuration.projectDirectory
+        var excludes = job.copySource == nil ? job.copyExcludes.map { "--exclude=\($0)" } : []
         for skipped in [configuration.runDirectory] + (job.copySkipPaths ?? []) where skipped.hasPrefix(project + "/") {
             excludes.append("--exclude=./" + skipped.dropFirst(project.count + 1))
         }

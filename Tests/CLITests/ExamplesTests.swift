@@ -16,6 +16,16 @@ struct ExamplesTests {
         #expect(result.stdout.hasSuffix("\n") && result.stdout.contains("\nlogs: .nixactions/runs/"))
     }
 
+    @Test("examples/14-checkout: a step runs git in the workspace (HEAD, one commit, clean); actions/checkout with path and fetch-depth")
+    func checkout() throws {
+        let result = try nixactions(["run", "examples/14-checkout/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains(": 1 commit deep, 0 changes\n"))
+        #expect(result.stdout.contains("[describe] examples/14-checkout/workflow.yml\n"))
+        #expect(result.stdout.contains("[history] src holds "))
+        #expect(result.stdout.contains(".git included: yes\n"))
+    }
+
     @Test("examples/03-matrix: cross product minus exclude plus include")
     func matrix() throws {
         let result = try nixactions(["run", "examples/03-matrix/workflow.yml"], in: packageDirectory.path)

@@ -47,6 +47,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
 
+    @Flag(name: .customLong("working-tree"), help: ArgumentHelp(
+        "Give jobs the project folder as it is (uncommitted changes, its .git), not its last commit.",
+        discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
+    var workingTree = false
+
     @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
     var config: String?
 
@@ -124,6 +129,9 @@ struct RunCommand: AsyncParsableCommand {
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache
         options.cacheBackends = registry
+        options.checkout = Self.projectCheckout(
+            project: options.projectDirectory, runDirectory: supervision.folder.path,
+            source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
         let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }
@@ -183,6 +191,25 @@ struct RunCommand: AsyncParsableCommand {
         }
         if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
         if outcome != 0 { throw ExitCode(outcome) }
+    }
+
+    /// The project's checkout for this run; says once when the project has uncommitted changes
+    /// that the default (its last commit) leaves out of the jobs' workspaces.
+    static func projectCheckout(project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan) -> ProjectCheckout {
+        let checkout = ProjectCheckout(project: project, runDirectory: runDirectory, source: source)
+        let copies = plan.order.contains { plan.workflow.job($0)?.workspace.copyProject ?? false }
+        if copies && checkout.hasNoCommit && source == .commit {
+            standardError("nixactions: note: the project's git repository has no commit yet; jobs get its working tree (as with --working-tree)\n")
+        }
+        guard copies, checkout.isRepository, checkout.source == .commit else { return checkout }
+        let changes = checkout.uncommittedChanges()
+        guard !changes.isEmpty else { return checkout }
+        let shown = changes.prefix(3).joined(separator: ", ") + (changes.count > 3 ? ", …" : "")
+        let head = checkout.head().map { " (\($0.prefix(12)))" } ?? ""
+        standardError("nixactions: note: the project has uncommitted changes (\(changes.count) file\(changes.count == 1 ? "" : "s"): \(shown)); "
+                      + "jobs get its last commit\(head) without them; run with --working-tree, or set 'checkout: working-tree' in "
+                      + "\(ProjectConfig.defaultPath), to give them the working tree\n")
+        return checkout
     }
 
     /// `--secret-file` values, then `--secret` values (later ones win).

@@ -45,6 +45,12 @@ public struct JobSpec: Codable, Sendable, Hashable {
     public var copyExcludes: [String]
     /// Absolute paths never copied (the run's log folder when it lies inside the project).
     public var copySkipPaths: [String]?
+    /// The folder to copy instead of the configuration's `projectDirectory` (a folder of the
+    /// host's machine): the run's git checkout of the project, copied whole, `.git` included
+    /// (`copyExcludes` apply to the project folder only). nil: the project folder. An optional
+    /// field added after 1.2: an executor that does not know it copies the project folder instead,
+    /// with `copyExcludes`, as before.
+    public var copySource: String?
 
     public init(jobKey: String, displayName: String, copyProject: Bool = false, copyExcludes: [String] = []) {
         self.jobKey = jobKey
@@ -177,6 +183,7 @@ extension JobSpec: FastJSONMessage {
         writer.key("copyProject"); writer.bool(copyProject)
         writer.key("copyExcludes"); writer.strings(copyExcludes)
         if let copySkipPaths { writer.key("copySkipPaths"); writer.strings(copySkipPaths) }
+        if let copySource { writer.key("copySource"); writer.string(copySource) }
         writer.endObject()
     }
 
@@ -185,6 +192,7 @@ extension JobSpec: FastJSONMessage {
         self.init(jobKey: try json.string("jobKey", of: type), displayName: try json.string("displayName", of: type),
                   copyProject: try json.bool("copyProject", of: type), copyExcludes: try json.strings("copyExcludes", of: type))
         copySkipPaths = try json.optionalStrings("copySkipPaths", of: type)
+        copySource = try json.optionalString("copySource", of: type)
     }
 }
 

@@ -195,10 +195,12 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
 /// `tar -c` of some entries of a folder of this machine, written to a `TreeWriter` (on the
 /// caller's thread, which may block).
 enum TarProducer {
-    static func write(folder: String, entries: [String], into writer: any TreeWriter) throws {
+    /// - Parameter excludes: `tar --exclude` patterns (names or globs, matched at any depth).
+    static func write(folder: String, entries: [String], excludes: [String] = [], into writer: any TreeWriter) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
+        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + excludes.map { "--exclude=\($0)" }
+            + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
         let output = Pipe()
         let errors = ErrorDrain()
         process.standardOutput = output

@@ -35,11 +35,7 @@ extension JobRunner {
             var outputs: [String: ExpressionValue] = [:]
             switch Self.actionName(uses) {
             case "actions/checkout":
-                guard job.workspace.copyProject else {
-                    throw EngineError("job '\(job.id)' opted out of the project copy (workspace.copy-project: false)",
-                                      hint: "remove that setting, or this checkout step")
-                }
-                reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "the project is already in the workspace (\(started.workspace))"))
+                outputs = try await runCheckout(step, inputs: inputs, started: started, executor: executor)
             case "actions/upload-artifact":
                 let artifact = inputs["name"] ?? "artifact"
                 guard let path = inputs["path"] else {

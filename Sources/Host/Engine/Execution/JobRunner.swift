@@ -45,6 +45,12 @@ struct JobRunner: Sendable {
             jobKey: planned.key, displayName: planned.displayName, copyProject: job.workspace.copyProject,
             copyExcludes: job.workspace.excludes)
         spec.copySkipPaths = options.copySkipPaths.isEmpty ? nil : options.copySkipPaths
+        var checkoutFailure: (any Error)?
+        do {
+            try await prepareCheckout(&spec)
+        } catch {
+            checkoutFailure = error
+        }
 
         var jobAllowsFailure = job.continueOnError
         func finish(_ outcome: Outcome, _ failure: JobFailure?, outputs: [String: String] = [:]) -> JobOutcome {
@@ -70,6 +76,7 @@ struct JobRunner: Sendable {
         case .success(let made): executor = made
         case .failure(let error): return fail(error.description)
         }
+        if let checkoutFailure { return fail("cannot check out the project for job '\(planned.displayName)': \(describe(checkoutFailure))") }
 
         let jobStarted: JobStarted
         do {
@@ -272,10 +279,21 @@ struct JobRunner: Sendable {
     }
 
     func keepArtifact(_ paths: [String], as name: String, started: JobStarted, executor: any Executor) async throws {
-        if let files = Self.fileTransfer(started, executor) {
-            try await artifacts.keep(paths, as: name, jobKey: planned.key, through: files)
-        } else {
-            try artifacts.keep(paths, from: started.workspace, as: name)
+        // A kept folder holds its files, not the repository the checkout put in the workspace
+        // (every `.git` in it goes); a path that names `.git` or something in it is kept after.
+        let namesGit = { (path: String) in (try? ArtifactStore.relative(path, artifact: name, role: "path")).map(ArtifactStore.namesGit) ?? false }
+        let plain = paths.filter { !namesGit($0) }, git = paths.filter(namesGit)
+        for (group, dropsGit) in [(plain, true), (git, false)] where !group.isEmpty {
+            if let files = Self.fileTransfer(started, executor) {
+                try await artifacts.keep(group, as: name, jobKey: planned.key, through: files)
+            } else {
+                try artifacts.keep(group, from: started.workspace, as: name)
+            }
+            guard dropsGit else { continue }
+            for path in group {
+                let relative = try ArtifactStore.relative(path, artifact: name, role: "path")
+                ArtifactStore.dropGitRepositories(in: ArtifactStore.join(try artifacts.folder(name), relative))
+            }
         }
     }
 

@@ -16,6 +16,9 @@ public struct RunOptions: Sendable {
     public var context: RunContext?
     /// Absolute paths never copied into workspaces (the run's log folder).
     public var copySkipPaths: [String] = []
+    /// The project's git checkout for workspaces (docs/workflow-syntax.md, actions/checkout); nil:
+    /// workspaces are copies of the project folder without `.git`.
+    public var checkout: ProjectCheckout?
     /// The run's cgroup v2 folder, when the host could make one (executors contain jobs in it).
     public var cgroup: String?
     /// The run's tracking id (`NIXACTIONS_TRACKING_ID` prefix of every local step process).

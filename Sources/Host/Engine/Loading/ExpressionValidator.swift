@@ -117,7 +117,35 @@ struct ExpressionValidator {
                         hint: didYouMean(key, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.sorted().joined(separator: ", "))")
                 }
             }
+            if let uses = step.uses, JobRunner.actionName(uses.value) == "actions/checkout" {
+                checkCheckoutInputs(step, context: stepContext)
+            }
             if let id = step.id { earlier.append(id) }
+        }
+    }
+
+    /// `actions/checkout`'s inputs: an unknown one is an error; one that cannot be honoured yet is
+    /// an error, one not needed here a warning, each saying so once; a value known before the run
+    /// (not an expression) is checked now.
+    mutating func checkCheckoutInputs(_ step: Step, context: String) {
+        let known = JobRunner.checkoutInputs
+        for (key, value) in step.with {
+            let at = value.source.location
+            guard let support = known[key] else {
+                diagnostics.error(
+                    "actions/checkout has no input '\(key)'", at: at, context: context,
+                    hint: didYouMean(key, in: known.keys.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.keys.sorted().joined(separator: ", "))")
+                continue
+            }
+            let text = value.source.value
+            if case .unused(let why) = support {
+                diagnostics.warning("actions/checkout input '\(key)' is \(why)", at: at, context: context, hint: "remove it to silence this warning")
+                continue
+            }
+            guard !text.contains("${{") else { continue }  // checked when the step runs
+            if let problem = JobRunner.checkoutValueProblem(key, text) {
+                diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)
+            }
         }
     }
 

@@ -23,6 +23,9 @@ public struct ProjectConfig: Sendable {
     static let keys = ["runners", "cache", "vars"]
 
     public var file: String?
+    /// `checkout: commit | working-tree`: what a job's workspace holds when the project is a git
+    /// repository (default `commit`: a clone of HEAD; docs/workflow-syntax.md).
+    public var checkout = ProjectCheckout.Source.commit
     public var runners = RunnerMap()
     public var cache = CacheSettings()
     /// `vars:`: the `vars` context's values.
@@ -52,7 +55,7 @@ public struct ProjectConfig: Sendable {
         } catch {
             return (config, [WorkflowLoader.yamlDiagnostic(error, file: path, yaml: text)])
         }
-        guard let pairs = reader.mapping(root, what: "the configuration", context: context, known: keys) else {
+        guard let pairs = reader.mapping(root, what: "the configuration", context: context, known: keys + ["checkout"]) else {
             return (config, reader.diagnostics.sorted)
         }
         for (key, _, value) in pairs where key == "cache" {
@@ -100,6 +103,18 @@ public struct ProjectConfig: Sendable {
                 guard let executor = reader.executor(executorNode, context: "\(context) › runners › \(label)") else { continue }
                 let origin = reader.location(labelNode).map { "\($0)" } ?? path
                 config.runners.map(label, to: RunnerMap.Entry(executor: executor, origin: origin))
+            }
+        }
+        for (key, _, value) in pairs where key == "checkout" {
+            guard let text = reader.string(value, what: "checkout", context: context) else { continue }
+            if let source = ProjectCheckout.Source(rawValue: text.value) {
+                config.checkout = source
+            } else {
+                let names = ProjectCheckout.Source.allCases.map(\.rawValue)
+                reader.diagnostics.error(
+                    "checkout must be \(names.joined(separator: " or ")), not '\(text.value)'", at: reader.location(value), context: context,
+                    hint: didYouMean(text.value, in: names).map { "did you mean '\($0)'?" }
+                        ?? "commit: the project's last commit (HEAD); working-tree: the project folder as it is, with its .git")
             }
         }
         return (config, reader.diagnostics.sorted)

@@ -1,0 +1,270 @@
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+/// `actions/checkout` and the project copy of a job whose project is a git repository
+/// (`ProjectCheckout`; docs/workflow-syntax.md#actionscheckout).
+extension JobRunner {
+    /// The inputs of `actions/checkout` and what NixActions does with each.
+    enum CheckoutInput: Equatable {
+        /// Honoured.
+        case honoured
+        /// Accepted and not needed here (a warning says why).
+        case unused(String)
+        /// Cannot be honoured yet (an error says why).
+        case unsupported(String, hint: String)
+    }
+
+    static let checkoutInputs: [String: CheckoutInput] = {
+        let credentials = CheckoutInput.unused(
+            "not used: NixActions reads the project's repository from this machine, with no credential, and persists none")
+        let another = CheckoutInput.unsupported(
+            "checking out another repository is not supported yet; actions/checkout gives the project's own repository",
+            hint: "remove it (the project is the folder nixactions runs in), or clone the other repository in a 'run' step")
+        return [
+            "ref": .honoured, "path": .honoured, "fetch-depth": .honoured, "clean": .honoured, "submodules": .honoured,
+            "fetch-tags": .honoured, "lfs": .honoured, "show-progress": .honoured, "set-safe-directory": .honoured,
+            "token": credentials, "ssh-key": credentials, "ssh-known-hosts": credentials, "ssh-strict": credentials,
+            "ssh-user": credentials, "persist-credentials": credentials,
+            "repository": another, "github-server-url": another,
+            "sparse-checkout": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
+            "sparse-checkout-cone-mode": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
+            "filter": .unsupported("partial clones (filter) are not supported yet", hint: "remove it: every object of the fetched commits is there"),
+        ]
+    }()
+
+    /// A problem with the value of a checkout input, when its value is known (not an expression).
+    static func checkoutValueProblem(_ name: String, _ value: String) -> (message: String, hint: String)? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        switch name {
+        case "fetch-depth":
+            guard let depth = Int(text), depth >= 0 else {
+                return ("fetch-depth must be a whole number, 0 or more, not '\(value)'", "1 (the default) is one commit; 0 is all history and tags")
+            }
+        case "clean", "fetch-tags", "show-progress", "set-safe-directory":
+            guard bool(text) != nil else { return ("\(name) must be true or false, not '\(value)'", "e.g. \(name): false") }
+        case "submodules":
+            guard ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) != nil else {
+                return ("submodules must be false, true or recursive, not '\(value)'", "true checks out the project's submodules, recursive theirs too")
+            }
+        case "lfs":
+            guard let on = bool(text) else { return ("lfs must be true or false, not '\(value)'", "e.g. lfs: false") }
+            if on {
+                return ("Git LFS files are not supported yet (lfs: true)",
+                        "remove it, or run 'git lfs pull' in a step after the checkout (the workspace is a git repository)")
+            }
+        case "sparse-checkout", "repository", "github-server-url", "filter", "sparse-checkout-cone-mode":
+            // Empty is GitHub's default: nothing asked.
+            if text.isEmpty { return nil }
+            if case .unsupported(let message, let hint)? = checkoutInputs[name] { return (message, hint) }
+        default:
+            break
+        }
+        return nil
+    }
+
+    static func bool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: return nil
+        }
+    }
+
+    /// Set the job's project copy: a checkout of the project when it is a git repository. A job with
+    /// an `actions/checkout` step gets none at the start (as on GitHub): the step puts it in.
+    func prepareCheckout(_ spec: inout JobSpec) async throws {
+        guard spec.copyProject, let checkout = options.checkout, checkout.isRepository else { return }
+        if job.steps.contains(where: { $0.uses.map { Self.actionName($0.value) } == "actions/checkout" }) {
+            spec.copyProject = false
+            return
+        }
+        switch checkout.source {
+        case .commit:
+            // Copied whole (the executor applies `copyExcludes` to the project folder only): what
+            // is committed, `.git` included, so `git status` is clean.
+            spec.copySource = try await checkout.clone(ProjectCheckout.Request())
+        case .workingTree:
+            spec.copyExcludes = spec.copyExcludes.filter { $0 != ".git" }
+        }
+    }
+
+    /// `uses: actions/checkout`: the project's repository at `ref` (default HEAD) into `path`.
+    func runCheckout(_ step: Step, inputs: [String: String], started: JobStarted, executor: any Executor) async throws -> [String: ExpressionValue] {
+        guard job.workspace.copyProject else {
+            throw EngineError("job '\(job.id)' opted out of the project copy (workspace.copy-project: false)",
+                              hint: "remove that setting, or this checkout step")
+        }
+        for (name, value) in inputs.sorted(by: { $0.key < $1.key }) {
+            if let problem = Self.checkoutValueProblem(name, value) { throw EngineError("actions/checkout: \(problem.message)", hint: problem.hint) }
+        }
+        guard let checkout = options.checkout, checkout.isRepository else {
+            reporter.report(.output(job: planned.key, step: step.index, stream: 1,
+                                    line: "the project is not a git repository: its files are already in the workspace (\(started.workspace)), without .git"))
+            return [:]
+        }
+        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+        var request = ProjectCheckout.Request()
+        request.ref = text("ref").isEmpty ? nil : text("ref")
+        request.depth = Int(text("fetch-depth")) ?? 1
+        request.fetchTags = Self.bool(text("fetch-tags")) ?? false
+        request.submodules = ProjectCheckout.Request.Submodules(rawValue: text("submodules").lowercased()) ?? .none
+        let clean = Self.bool(text("clean")) ?? true
+        let path = try Self.checkoutPath(text("path"))
+
+        let source: String
+        var excludes: [String] = []
+        var what: String
+        if checkout.source == .workingTree && request.ref == nil {
+            source = checkout.project
+            excludes = job.workspace.excludes.filter { $0 != ".git" }
+            for skipped in [options.runDirectory] + options.copySkipPaths where skipped.hasPrefix(source + "/") {
+                excludes.append(String(skipped.dropFirst(source.count + 1)))
+            }
+            what = "the project's working tree (--working-tree)"
+        } else {
+            source = try await checkout.clone(request)
+            what = request.ref.map { "'\($0)'" } ?? "HEAD"
+            what += request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)"
+        }
+        let (commit, branch) = try await ProjectCheckout.offThread {
+            (try ProjectCheckout.git(["rev-parse", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines),
+             (try? ProjectCheckout.git(["symbolic-ref", "--quiet", "HEAD"], in: source))?.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        try await prepareCheckoutFolder(path, clean: clean, step: step, executor: executor)
+        try await deliver(source, excludes: excludes, into: path, started: started, executor: executor)
+        let place = path.isEmpty ? "the workspace" : "'\(path)'"
+        reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "checked out \(what) into \(place): \(commit)"))
+        var ref = ""
+        if let branch {
+            ref = branch
+        } else if let name = request.ref, name.hasPrefix("refs/") || !name.allSatisfy(\.isHexDigit) {
+            ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
+        }
+        return ["commit": .string(commit), "ref": .string(ref)]
+    }
+
+    /// `text` as one word of a POSIX shell command line.
+    static func shellQuote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// `path` as a relative path without `.` or `..` ("" for the workspace), or an error when it is
+    /// absolute or climbs out of the workspace.
+    static func checkoutPath(_ path: String) throws -> String {
+        if path.hasPrefix("/") {
+            throw EngineError("actions/checkout: path '\(path)' is absolute", hint: "use a path relative to the workspace, e.g. path: src")
+        }
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                guard !parts.isEmpty else {
+                    throw EngineError("actions/checkout: path '\(path)' leads outside the workspace", hint: "use a folder inside the workspace")
+                }
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// Empty the checkout's folder (`clean: true`), or remove only its `.git` (`clean: false`: files
+    /// the folder holds stay), and make it; run by the job's executor, wherever the workspace is.
+    func prepareCheckoutFolder(_ path: String, clean: Bool, step: Step, executor: any Executor) async throws {
+        let folder = path.isEmpty ? "." : Self.shellQuote(path)
+        var lines = ["set -e"]
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += (prefix.isEmpty ? "" : "/") + part
+            let quoted = Self.shellQuote(prefix)
+            lines.append("if [ -L \(quoted) ]; then printf '%s is a symbolic link\\n' \(quoted) >&2; exit 3; fi")
+        }
+        lines.append("mkdir -p \(folder)")
+        lines.append(clean ? "cd \(folder) && rm -rf -- * .[!.]* ..?*" : "rm -rf -- \(folder)/.git")
+        let spec = StepSpec(jobKey: planned.key, index: step.index, displayName: "checkout: prepare \(path.isEmpty ? "the workspace" : path)",
+                            script: lines.joined(separator: "\n") + "\n", shell: ["sh", "-e", "{0}"])
+        let sink = CollectedOutput()
+        let result = try await executor.runStep(spec, output: sink)
+        guard result.succeeded else {
+            let said = sink.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw EngineError("actions/checkout: cannot prepare \(path.isEmpty ? "the workspace" : "'\(path)'")" + (said.isEmpty ? "" : ": \(said)"),
+                              hint: "path must be a folder inside the workspace, not through a symbolic link")
+        }
+    }
+
+    /// Copy the folder `source` (of this machine) into `path` of the workspace: with the
+    /// executor's files interface when the workspace is elsewhere, else with tar on this machine.
+    func deliver(_ source: String, excludes: [String], into path: String, started: JobStarted, executor: any Executor) async throws {
+        let entries = try FileManager.default.contentsOfDirectory(atPath: source)
+            .filter { name in !excludes.contains { fnmatch($0, name, 0) == 0 } }.sorted()
+        if let files = Self.fileTransfer(started, executor) {
+            let request = FilesPut(jobKey: planned.key, roots: [FilesPutRoot(name: "", path: path)])
+            do {
+                _ = try await files.putTree(request) { writer in
+                    try TarProducer.write(folder: source, entries: entries, excludes: excludes, into: writer)
+                }
+            } catch {
+                throw EngineError("actions/checkout: cannot put the checkout into the job: \(ArtifactStore.describe(error))")
+            }
+            return
+        }
+        let target = path.isEmpty ? started.workspace : started.workspace + "/" + path
+        let create = (["tar", "-c", "-f", "-", "-C", source] + excludes.map { "--exclude=\($0)" } + ["--"] + (entries.isEmpty ? ["."] : entries))
+            .map(Self.shellQuote).joined(separator: " ")
+        let extract = ["tar", "-x", "-f", "-", "-C", target].map(Self.shellQuote).joined(separator: " ")
+        try await ProjectCheckout.offThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-o", "pipefail", "-c", "\(create) | \(extract)"]
+            let errors = ErrorDrain()
+            process.standardError = errors.pipe
+            process.standardOutput = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            errors.start()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw EngineError("actions/checkout: cannot copy \(source) into \(target): \(errors.text())")
+            }
+        }
+    }
+}
+
+extension ArtifactStore {
+    /// Whether a path names a `.git` itself (or something in one): then it is kept as asked.
+    static func namesGit(_ relative: String) -> Bool {
+        relative.split(separator: "/").contains(".git")
+    }
+
+    /// Remove every `.git` (a checkout's repository, or a submodule's `.git` file) at or below
+    /// `path` (links are not followed): an artifact of a folder holds its files, not the
+    /// repository the checkout put there (as GitHub's upload-artifact leaves out hidden files).
+    static func dropGitRepositories(in path: String) {
+        let manager = FileManager.default
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return }
+        var pending = [path]
+        while let folder = pending.popLast() {
+            for name in (try? manager.contentsOfDirectory(atPath: folder)) ?? [] {
+                let child = folder + "/" + name
+                if name == ".git" {
+                    try? manager.removeItem(atPath: child)
+                } else if lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                    pending.append(child)
+                }
+            }
+        }
+    }
+}
+
+/// A step's output kept in memory (the checkout's own small commands).
+final class CollectedOutput: StepOutputSink {
+    private let bytes = Mutex<[UInt8]>([])
+
+    func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        self.bytes.withLock { $0 += bytes.prefix(4096 - min(4096, $0.count)) }
+    }
+
+    var text: String { bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import Synchronization
+
+/// The project as jobs get it when it is a git repository: a clone made on this machine, once per
+/// run and per set of checkout inputs, in the run's private folder (removed with the run), and
+/// carried into each workspace by the executor's own project copy (`JobSpec.copySource`) or by
+/// the `actions/checkout` step.
+///
+/// - `commit` (the default): a clone of the project's HEAD, as GitHub's checkout gives: one
+///   commit deep, `git status` clean, uncommitted changes not included.
+/// - `workingTree` (`--working-tree`, `checkout: working-tree` in `.nixactions/config.yml`): the
+///   project folder as it is, with its `.git` and its uncommitted changes.
+///
+/// A project that is not the top folder of a git repository is copied as before, without `.git`.
+public final class ProjectCheckout: Sendable {
+    public enum Source: String, Sendable, CaseIterable {
+        case commit
+        case workingTree = "working-tree"
+    }
+
+    /// What a clone is made of (the inputs of `actions/checkout` that shape it).
+    public struct Request: Hashable, Sendable {
+        public enum Submodules: String, Sendable { case none = "false", top = "true", recursive }
+        /// A branch, tag or commit of the project; nil: the project's HEAD.
+        public var ref: String?
+        /// Commits of history; 0: all history, every branch and tag.
+        public var depth: Int = 1
+        public var fetchTags = false
+        public var submodules = Submodules.none
+
+        public init(ref: String? = nil, depth: Int = 1, fetchTags: Bool = false, submodules: Submodules = .none) {
+            self.ref = ref
+            self.depth = depth
+            self.fetchTags = fetchTags
+            self.submodules = submodules
+        }
+    }
+
+    /// The project folder (the top folder of its repository when `isRepository`).
+    public let project: String
+    public let source: Source
+    /// Where clones go: a folder of the run's private folder.
+    let folder: String
+    /// Whether the project folder is the top folder of a git repository.
+    public let isRepository: Bool
+    private let clones = Mutex<[Request: Task<String, any Error>]>([:])
+    private let serial = Atomic<Int>(0)
+
+    /// A repository without any commit yet (`git init` and nothing committed): there is no commit
+    /// to clone, so jobs get the working tree whatever was asked.
+    public let hasNoCommit: Bool
+
+    public init(project: String, runDirectory: String, source: Source) {
+        self.project = project
+        folder = runDirectory + "/checkout"
+        if let top = try? Self.git(["rev-parse", "--show-toplevel"], in: project).trimmingCharacters(in: .whitespacesAndNewlines),
+            !top.isEmpty, Self.real(top) == Self.real(project)
+        {
+            isRepository = true
+            hasNoCommit = (try? Self.git(["rev-parse", "--verify", "--quiet", "HEAD"], in: project)) == nil
+        } else {
+            isRepository = false
+            hasNoCommit = false
+        }
+        self.source = hasNoCommit ? .workingTree : source
+    }
+
+    /// The paths `git status` reports as changed or new (ignored files left out); empty when clean
+    /// or not a repository.
+    public func uncommittedChanges() -> [String] {
+        guard isRepository, let text = try? Self.git(["status", "--porcelain", "--no-renames"], in: project) else { return [] }
+        return text.split(separator: "\n").map { String($0.dropFirst(3)) }
+    }
+
+    /// The project's HEAD commit, or nil.
+    public func head() -> String? {
+        guard isRepository else { return nil }
+        return (try? Self.git(["rev-parse", "--verify", "--quiet", "HEAD"], in: project))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A clone for `request`, made on first use; the same folder for every job that asks the same.
+    public func clone(_ request: Request) async throws -> String {
+        let task = clones.withLock { all -> Task<String, any Error> in
+            if let known = all[request] { return known }
+            let number = serial.add(1, ordering: .relaxed).newValue
+            let destination = folder + "/\(number)"
+            let made = Task.detached { [self] in
+                try await Self.offThread { try self.make(request, at: destination) }
+            }
+            all[request] = made
+            return made
+        }
+        return try await task.value
+    }
+
+    // MARK: Making a clone
+
+    /// What a ref of the project names.
+    enum Target {
+        /// `local`: a branch of the project (refs/heads); else one of its `origin` remote.
+        case branch(String, sha: String, local: Bool = true)
+        case tag(String, sha: String)
+        case commit(String)
+    }
+
+    func resolve(_ ref: String?) throws -> Target {
+        func sha(_ name: String) -> String? {
+            let text = try? Self.git(["rev-parse", "--verify", "--quiet", name + "^{commit}"], in: project)
+            return text.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        guard let ref else {
+            guard let head = sha("HEAD") else {
+                throw EngineError("the project's git repository has no commit yet", hint: "commit something, or run with --working-tree")
+            }
+            let branch = (try? Self.git(["symbolic-ref", "--quiet", "--short", "HEAD"], in: project))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return branch.isEmpty ? .commit(head) : .branch(branch, sha: head)
+        }
+        var name = ref
+        if name.hasPrefix("refs/heads/") { name.removeFirst("refs/heads/".count) }
+        if let found = sha("refs/heads/" + name) { return .branch(name, sha: found) }
+        var tag = ref
+        if tag.hasPrefix("refs/tags/") { tag.removeFirst("refs/tags/".count) }
+        if let found = sha("refs/tags/" + tag) { return .tag(tag, sha: found) }
+        if let found = sha("refs/remotes/origin/" + name) { return .branch(name, sha: found, local: false) }
+        if ref.count >= 4, ref.allSatisfy(\.isHexDigit), let found = sha(ref) { return .commit(found) }
+        // Any other full ref name of the project (refs/remotes/upstream/x, refs/pull/1/head): its commit.
+        if ref.hasPrefix("refs/"), let found = sha(ref) { return .commit(found) }
+        let branches = ((try? Self.git(["for-each-ref", "--format=%(refname:short)", "--count=8", "refs/heads"], in: project)) ?? "")
+            .split(separator: "\n").joined(separator: ", ")
+        throw EngineError("ref '\(ref)' is not a branch, tag or commit of the project's repository",
+                          hint: "use a branch (\(branches.isEmpty ? "none yet" : branches)), a tag or a commit sha of \(project)")
+    }
+
+    func make(_ request: Request, at destination: String) throws -> String {
+        let target = try resolve(request.ref)
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        let url = "file://" + project
+        try Self.git(["init", "--quiet", destination], in: folder)
+        try Self.git(["remote", "add", "origin", url], in: destination)
+        var refspecs: [String]
+        switch target {
+        case .branch(let name, let sha, _): refspecs = ["+\(sha):refs/remotes/origin/\(name)"]
+        case .tag(let name, _): refspecs = ["+refs/tags/\(name):refs/tags/\(name)"]
+        case .commit(let sha): refspecs = [sha]
+        }
+        var fetch = ["fetch", "--quiet", "--no-recurse-submodules"]
+        if request.depth > 0 {
+            fetch.append("--depth=\(request.depth)")
+            if request.fetchTags { refspecs.append("+refs/tags/*:refs/tags/*") } else { fetch.append("--no-tags") }
+        } else {
+            // All history: every branch and every tag, as GitHub's `fetch-depth: 0`.
+            // A branch or tag is among these; a commit sha is fetched as well (it may be on none).
+            var all = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+            switch target {
+            case .branch(_, _, local: false), .commit: all += refspecs
+            case .branch, .tag: break
+            }
+            refspecs = all
+        }
+        try Self.git(fetch + ["origin"] + refspecs, in: destination)
+        switch target {
+        case .branch(let name, _, _):
+            try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
+        case .tag(let name, _):
+            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
+        case .commit(let sha):
+            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
+        }
+        if request.submodules != .none {
+            try updateSubmodules(in: destination, from: project, recursive: request.submodules == .recursive)
+        }
+        return destination
+    }
+
+    /// Check out the submodules of the clone `clone` from the project's own copies of them
+    /// (`project/PATH`, whose repository the project already holds), so that no network is needed
+    /// and the commits the project records are there; a submodule the project has not initialised
+    /// is fetched from the URL in `.gitmodules`.
+    func updateSubmodules(in clone: String, from project: String, recursive: Bool) throws {
+        guard FileManager.default.fileExists(atPath: clone + "/.gitmodules") else { return }
+        let listed = (try? Self.git(["config", "--file", ".gitmodules", "--get-regexp", #"^submodule\..*\.path$"#], in: clone)) ?? ""
+        try Self.git(["submodule", "init"], in: clone)
+        var paths: [String] = []
+        for line in listed.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = String(parts[0])
+            let name = String(key.dropFirst("submodule.".count).dropLast(".path".count))
+            let path = String(parts[1])
+            paths.append(path)
+            let local = project + "/" + path
+            if let top = try? Self.git(["rev-parse", "--show-toplevel"], in: local).trimmingCharacters(in: .whitespacesAndNewlines),
+                Self.real(top) == Self.real(local)
+            {
+                try Self.git(["config", "submodule.\(name).url", "file://" + local], in: clone)
+            }
+        }
+        try Self.git(["-c", "protocol.file.allow=always", "submodule", "update", "--quiet", "--force", "--checkout"], in: clone)
+        if recursive {
+            for path in paths { try updateSubmodules(in: clone + "/" + path, from: project + "/" + path, recursive: true) }
+        }
+    }
+
+    // MARK: Running git
+
+    /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
+    @discardableResult
+    static func git(_ arguments: [String], in directory: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // No hook of the user's configuration (core.hooksPath) runs in the clones.
+        process.arguments = ["git", "-c", "core.hooksPath=/dev/null"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var environment = ProcessInfo.processInfo.environment
+        // A variable of the caller's own git (a hook, a worktree) must not redirect this one.
+        for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                     "GIT_NAMESPACE", "GIT_COMMON_DIR"]
+        {
+            environment.removeValue(forKey: name)
+        }
+        environment["GIT_TERMINAL_PROMPT"] = "0"
+        process.environment = environment
+        let output = Pipe()
+        let errors = ErrorDrain()
+        process.standardOutput = output
+        process.standardError = errors.pipe
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw EngineError("cannot run git: \(error.localizedDescription)", hint: "install git (apt-get install git)")
+        }
+        errors.start()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = errors.text()
+        guard process.terminationStatus == 0 else {
+            let said = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) exited \(process.terminationStatus)"
+                                  + (said.isEmpty ? "" : ": \(said)"))
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func real(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Run blocking work (git processes) on a thread of its own, not on the cooperative pool.
+    static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A git project in a temporary folder (real git), run with the built `nixactions`.
+///
+/// Layout: `project/` (the repository, the run's working directory), `wf.yml` next to it (outside
+/// the project, so it is no uncommitted change), `logs/`, and `tmp/` (the run's TMPDIR: its
+/// private folder, where the clones go, must be gone after the run).
+struct GitProject {
+    let temp: TemporaryDirectory
+    var project: String { temp.path + "/project" }
+    var tmp: String { temp.path + "/tmp" }
+
+    /// Two commits on `main` (`v1` tags the first, an annotated tag), a branch `feature` with a
+    /// third, HEAD back on main.
+    init() throws {
+        temp = try TemporaryDirectory()
+        for folder in [project, tmp, temp.path + "/logs"] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        try git(["init", "--quiet", "--initial-branch=main"])
+        try temp.write("project/version.txt", "one\n")
+        try temp.write("project/.gitignore", "ignored.txt\n")
+        try git(["add", "-A"])
+        try commit("first")
+        try git(["tag", "-a", "v1", "-m", "version 1"])
+        try temp.write("project/version.txt", "two\n")
+        try commit("second", all: true)
+        try git(["checkout", "--quiet", "-b", "feature"])
+        try temp.write("project/feature.txt", "feature\n")
+        try git(["add", "feature.txt"])
+        try commit("feature work")
+        try git(["checkout", "--quiet", "main"])
+    }
+
+    func remove() { temp.remove() }
+
+    @discardableResult
+    func git(_ arguments: [String], in directory: String? = nil) throws -> String {
+        let result = try runCommand(URL(fileURLWithPath: "/usr/bin/git"), arguments, in: directory ?? project,
+                                    environment: Self.gitEnvironment)
+        guard result.status == 0 else { throw TestFailure("git \(arguments.joined(separator: " ")): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// No system or user configuration; an identity for commits and tags.
+    static let gitEnvironment = [
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    ]
+
+    func commit(_ message: String, all: Bool = false, in directory: String? = nil) throws {
+        try git(["-c", "commit.gpgsign=false", "commit", "--quiet"]
+                + (all ? ["-a"] : []) + ["-m", message], in: directory)
+    }
+
+    var head: String { (try? git(["rev-parse", "HEAD"])) ?? "?" }
+
+    func run(_ yaml: String, _ arguments: [String] = []) throws -> CommandResult {
+        let path = try temp.write("wf.yml", yaml)
+        return try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"] + arguments, in: project,
+                              environment: ["TMPDIR": tmp, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"])
+    }
+
+    /// What the run left in its TMPDIR (its private folder with the clones must be gone).
+    func leftovers() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("nixactions-") }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("Checkout: a git project's workspace is a git repository of its commit (real git)")
+struct CheckoutTests {
+    static let describe = """
+        - run: |
+                  echo "head=$(git rev-parse HEAD)"
+                  echo "count=$(git rev-list --count HEAD)"
+                  echo "status=[$(git status --porcelain)]"
+                  echo "files=$(git ls-files | tr '\\n' ' ')"
+                  echo "branch=$(git rev-parse --abbrev-ref HEAD)"
+                  echo "version=$(cat version.txt)"
+                  ls -A | tr '\\n' ' '; echo
+        """
+
+    @Test("default: HEAD one commit deep, git status clean, no uncommitted change (said once); --working-tree: the folder as it is")
+    func defaultAndWorkingTree() throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let head = repo.head
+        try repo.temp.write("project/version.txt", "uncommitted\n")
+        try repo.temp.write("project/new.txt", "new\n")
+        try repo.temp.write("project/ignored.txt", "ignored\n")
+        let workflow = """
+            jobs:
+              build:
+                steps:
+                  \(Self.describe)
+              stepped:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: wt }
+                  - run: echo "stepped=$(cat wt/version.txt) new=$(cat wt/new.txt 2>/dev/null) git=$(git -C wt rev-parse HEAD) root=$(ls -A | tr '\\n' ' ')"
+            """
+        let result = try repo.run(workflow)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[build] head=\(head)\n"))
+        #expect(result.stdout.contains("[build] count=1\n"))
+        #expect(result.stdout.contains("[build] status=[]\n"))
+        #expect(result.stdout.contains("[build] files=.gitignore version.txt \n"))
+        #expect(result.stdout.contains("[build] branch=main\n"))
+        #expect(result.stdout.contains("[build] version=two\n"))
+        #expect(result.stdout.contains("[build] .git .gitignore version.txt \n"))
+        #expect(!result.stdout.contains("not a git repository"))
+        let notes = result.stderr.components(separatedBy: "uncommitted changes").count - 1
+        #expect(notes == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("--working-tree"))
+        #expect(result.stderr.contains("checkout: working-tree"))
+        #expect(result.stdout.contains("[stepped] stepped=two new= git=\(head) root=wt \n"))
+        #expect(repo.leftovers().isEmpty, "\(repo.leftovers())")
+
+        let tree = try repo.run(workflow, ["--working-tree"])
+        #expect(tree.status == 0, "\(tree.stdout)\(tree.stderr)")
+        #expect(tree.stdout.contains("[build] head=\(head)\n"))
+        #expect(tree.stdout.contains("[build] count=2\n"))
+        #expect(tree.stdout.contains("[build] version=uncommitted\n"))
+        #expect(tree.stdout.contains(" M version.txt"))
+        #expect(tree.stdout.contains("new.txt"))
+        #expect(!tree.stderr.contains("uncommitted changes"))
+        #expect(tree.stdout.contains("[stepped] stepped=uncommitted new=new git=\(head) root=wt \n"), "\(tree.stdout)")
+        #expect(tree.stdout.contains("checked out the project's working tree (--working-tree) into 'wt'"))
+
+        // The same from .nixactions/config.yml; a bad value is an error at its line.
+        try repo.temp.write("project/.nixactions/config.yml", "checkout: working-tree\n")
+        let configured = try repo.run(workflow)
+        #expect(configured.stdout.contains("[build] version=uncommitted\n"), "\(configured.stdout)\(configured.stderr)")
+        try repo.temp.write("project/.nixactions/config.yml", "checkout: worktree\n")
+        let bad = try repo.run(workflow)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("config.yml:1:11: error: checkout must be commit or working-tree, not 'worktree'"), "\(bad.stderr)")
+    }
+
+    @Test("actions/checkout: fetch-depth 0 sees the tag, ref gives a branch or a tag, path a subfolder, outputs commit and ref")
+    func checkoutInputs() throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let head = repo.head
+        let feature = try repo.git(["rev-parse", "feature"])
+        let first = try repo.git(["rev-parse", "v1^{commit}"])
+        let result = try repo.run("""
+            jobs:
+              sha:
+                steps:
+                  - uses: actions/checkout@v4
+                    id: co
+                    with: { ref: \(first.prefix(10)) }
+                  - run: echo "detached=$(git rev-parse HEAD) $(git rev-parse --abbrev-ref HEAD) ref=[${{ steps.co.outputs.ref }}] version=$(cat version.txt)"
+              history:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { fetch-depth: 0 }
+                  - run: echo "describe=$(git describe --tags) count=$(git rev-list --count HEAD) tags=$(git tag)"
+              branch:
+                steps:
+                  - uses: actions/checkout@v4
+                    id: co
+                    with: { ref: feature }
+                  - run: echo "branch=$(git rev-parse --abbrev-ref HEAD) files=$(ls | tr '\\n' ' ') status=[$(git status --porcelain)]"
+                  - run: echo "outputs=${{ steps.co.outputs.commit }} ${{ steps.co.outputs.ref }}"
+              tag:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { ref: v1 }
+                  - run: echo "tag=$(git describe --tags) version=$(cat version.txt) count=$(git rev-list --count HEAD)"
+              tags:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { fetch-tags: true }
+                  - run: echo "fetched tags=$(git tag) count=$(git rev-list --count HEAD)"
+              sub:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: src/app }
+                  - run: echo "root=$(ls -A | tr '\\n' ' ') head=$(git -C src/app rev-parse HEAD) count=$(git -C src/app rev-list --count HEAD)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[history] describe=v1-1-g\(head.prefix(7)) count=2 tags=v1\n"))
+        #expect(result.stdout.contains("[branch] branch=feature files=feature.txt version.txt  status=[]\n"))
+        #expect(result.stdout.contains("[branch] outputs=\(feature) refs/heads/feature\n"))
+        #expect(result.stdout.contains("[tag] tag=v1 version=one count=1\n"))
+        #expect(result.stdout.contains("[sub] root=src  head=\(head) count=1\n"))
+        #expect(result.stdout.contains("[tags] fetched tags=v1 count=1\n"))
+        #expect(result.stdout.contains("[sha] detached=\(first) HEAD ref=[] version=one\n"))
+        #expect(result.stdout.contains("checked out 'feature' (1 commit deep) into the workspace: \(feature)"))
+        #expect(repo.leftovers().isEmpty)
+
+        let missing = try repo.run("jobs:\n  a:\n    steps: [ { uses: actions/checkout@v4, with: { ref: nope } } ]\n")
+        #expect(missing.status == 1)
+        #expect(missing.stdout.contains("ref 'nope' is not a branch, tag or commit of the project's repository"), "\(missing.stdout)")
+    }
+
+    @Test("clean: true (default) removes what earlier steps left; clean: false keeps it")
+    func clean() throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let result = try repo.run("""
+            jobs:
+              cleaned:
+                steps:
+                  - run: mkdir -p d && touch junk d/x ignored.txt && echo changed > version.txt
+                  - uses: actions/checkout@v4
+                  - run: echo "left=[$(ls -A | tr '\\n' ' ')] version=$(cat version.txt) status=[$(git status --porcelain --ignored | tr '\\n' ' ')]"
+              kept:
+                steps:
+                  - run: touch junk
+                  - uses: actions/checkout@v4
+                    with: { clean: false }
+                  - run: echo "status=[$(git status --porcelain | tr '\\n' ' ')] version=$(cat version.txt)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[cleaned] left=[.git .gitignore version.txt ] version=two status=[]\n"))
+        #expect(result.stdout.contains("[kept] status=[?? junk ] version=two\n"))
+
+        // A path that climbs out, or passes through a symbolic link, is refused; nothing outside is touched.
+        try repo.temp.write("outside/keep.txt", "keep\n")
+        let refused = try repo.run("""
+            jobs:
+              climbs:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: ../x }
+              linked:
+                steps:
+                  - run: ln -s \(repo.temp.path)/outside out
+                  - uses: actions/checkout@v4
+                    with: { path: out/app }
+            """)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("actions/checkout: path '../x' leads outside the workspace"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("out is a symbolic link"), "\(refused.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: repo.temp.path + "/outside") == ["keep.txt"])
+    }
+
+    @Test("artifacts.keep of the workspace holds its files, not the .git the checkout put there (a path in .git is kept as named)")
+    func artifactsLeaveGitOut() throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let result = try repo.run("""
+            jobs:
+              make:
+                artifacts: { keep: [., .git/HEAD] }
+                steps:
+                  - run: mkdir -p dist/inner && echo built > dist/out.txt && git init -q dist/inner
+              use:
+                needs: make
+                artifacts: { restore: [ { job: make, path: got } ] }
+                steps:
+                  - run: |
+                      for p in got/.git/objects got/.git/HEAD got/dist/inner/.git got/dist/out.txt got/version.txt; do
+                        if [ -e "$p" ]; then echo "has $p"; else echo "no $p"; fi
+                      done
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for line in ["no got/.git/objects", "has got/.git/HEAD", "no got/dist/inner/.git", "has got/dist/out.txt", "has got/version.txt"] {
+            #expect(result.stdout.contains("[use] \(line)\n"), "\(result.stdout)")
+        }
+    }
+
+    @Test("submodules: true checks out the project's submodule (from the project's own copy); without it the folder is empty")
+    func submodules() throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let library = repo.temp.path + "/library", inner = repo.temp.path + "/inner"
+        for folder in [library, inner] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try repo.git(["init", "--quiet", "--initial-branch=main"], in: folder)
+        }
+        try repo.temp.write("inner/inner.txt", "from the inner library\n")
+        try repo.git(["add", "inner.txt"], in: inner)
+        try repo.commit("inner", in: inner)
+        try repo.temp.write("library/lib.txt", "from the library\n")
+        try repo.git(["add", "lib.txt"], in: library)
+        try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "add", inner, "inner"], in: library)
+        try repo.commit("library", in: library)
+        try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "add", library, "libs/library"])
+        try repo.git(["-c", "protocol.file.allow=always", "submodule", "--quiet", "update", "--init", "--recursive"])
+        try repo.commit("add the library")
+        // The submodules' own repositories go: only the project's copies of them are left.
+        try FileManager.default.removeItem(atPath: library)
+        try FileManager.default.removeItem(atPath: inner)
+        let result = try repo.run("""
+            jobs:
+              with:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { submodules: true }
+                  - run: echo "lib=$(cat libs/library/lib.txt) status=[$(git status --porcelain)] sub=$(git submodule status | cut -c1)"
+              recursive:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { submodules: recursive }
+                  - run: echo "inner=$(cat libs/library/inner/inner.txt) status=[$(git status --porcelain)]"
+              without:
+                steps:
+                  - uses: actions/checkout@v4
+                  - run: echo "empty=[$(ls -A libs/library)]"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[with] lib=from the library status=[] sub= \n"))
+        #expect(result.stdout.contains("[without] empty=[]\n"))
+        #expect(result.stdout.contains("[recursive] inner=from the inner library status=[]\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[with] lib=from the library"))
+    }
+
+    @Test("a project that is not a git repository is copied as before, without .git; checkout says so")
+    func notRepository() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("project/file.txt", "plain\n")
+        let path = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                  - run: echo "files=$(ls -A | tr '\\n' ' ')"; (git rev-parse HEAD 2>&1 || true) | head -1
+            """)
+        let result = try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project",
+                                    environment: ["GIT_CEILING_DIRECTORIES": temp.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] files=file.txt \n"))
+        #expect(result.stdout.contains("not a git repository"))
+        #expect(!result.stderr.contains("uncommitted"))
+    }
+
+    @Test("a repository without a commit: jobs get its working tree, with a note")
+    func noCommitYet() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("project/file.txt", "new\n")
+        _ = try runCommand(URL(fileURLWithPath: "/usr/bin/git"), ["init", "--quiet", temp.path + "/project"])
+        let path = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"files=$(ls -A | tr '\\n' ' ') $(git status --porcelain)\"\n")
+        let result = try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] files=.git file.txt  ?? file.txt\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
+    }
+
+    @Test("validate: inputs that cannot be honoured are errors, credentials a warning, each once at its line")
+    func validateInputs() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with:
+                      token: abc
+                      lfs: true
+                      sparse-checkout: src
+                      fetch-depth: -1
+                      submodules: maybe
+                      repository: other/repo
+                      fetch-dept: 2
+                      ref: ${{ github.ref }}
+            """)
+        let result = try nixactions(["validate", path], in: temp.path)
+        #expect(result.status == 2)
+        let text = result.stderr
+        #expect(text.contains("wf.yml:6:18: warning: actions/checkout input 'token' is not used"), "\(text)")
+        #expect(text.contains("wf.yml:7:16: error: actions/checkout: Git LFS files are not supported yet (lfs: true)"), "\(text)")
+        #expect(text.contains("wf.yml:8:28: error: actions/checkout: sparse checkouts are not supported yet"), "\(text)")
+        #expect(text.contains("wf.yml:9:24: error: actions/checkout: fetch-depth must be a whole number, 0 or more, not '-1'"), "\(text)")
+        #expect(text.contains("wf.yml:10:23: error: actions/checkout: submodules must be false, true or recursive, not 'maybe'"), "\(text)")
+        #expect(text.contains("wf.yml:11:23: error: actions/checkout: checking out another repository is not supported yet"), "\(text)")
+        #expect(text.contains("wf.yml:12:23: error: actions/checkout has no input 'fetch-dept'"), "\(text)")
+        #expect(text.contains("did you mean 'fetch-depth'?"))
+        #expect(!text.contains("'ref'"))
+        #expect(text.components(separatedBy: "'token'").count == 2)
+    }
+}
+
+extension RealExecutorSuites.OCIExecutorTests {
+    @Test("oci: the container's workspace is the same git repository (HEAD, one commit, .git), by default and with actions/checkout")
+    func checkoutInContainer() throws {
+        let podman = try PodmanFixture.ready()
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let head = repo.head
+        let result = try nixactions(
+            ["run", try repo.temp.write("wf.yml", """
+                jobs:
+                  plain:
+                    container: \(Self.container)
+                    steps:
+                      - run: echo "head=$(cat .git/HEAD) shallow=$(cat .git/shallow) files=$(ls -A | tr '\\n' ' ')"
+                  checkout:
+                    container: \(Self.container)
+                    steps:
+                      - uses: actions/checkout@v4
+                        with: { path: app, ref: feature }
+                      - run: echo "head=$(cat app/.git/HEAD) files=$(ls -A app | tr '\\n' ' ')"
+                """), "--log-dir", repo.temp.path + "/logs", "--log-format", "plain"],
+            in: repo.project, environment: podman.environment.merging(["TMPDIR": repo.tmp]) { _, new in new })
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[plain] head=ref: refs/heads/main shallow=\(head) files=.git .gitignore version.txt \n"))
+        #expect(result.stdout.contains("[checkout] head=ref: refs/heads/feature files=.git .gitignore feature.txt version.txt \n"))
+        #expect(try podman.containers().isEmpty)
+        #expect(repo.leftovers().isEmpty)
+    }
+}
+
+extension RealExecutorSuites.SSHExecutorTests {
+    @Test("ssh: the remote workspace is the same git repository, by default (the tar stream) and with actions/checkout (the files interface)")
+    func checkoutOverSSH() throws {
+        let server = try SSHServer()
+        defer { server.stop() }
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let remote = repo.temp.path + "/remote"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+        let head = repo.head
+        let feature = try repo.git(["rev-parse", "feature"])
+        let executor = Self.executor([server], workdir: remote)
+        let result = try repo.run("""
+            jobs:
+              plain:
+                executor: \(executor)
+                steps:
+                  - run: echo "head=$(git rev-parse HEAD) count=$(git rev-list --count HEAD) status=[$(git status --porcelain)] at=${PWD#\(remote)/}"
+              checkout:
+                executor: \(executor)
+                steps:
+                  - run: mkdir -p app && touch app/junk
+                  - uses: actions/checkout@v4
+                    with: { path: app, ref: feature, fetch-depth: 0 }
+                  - run: echo "head=$(git -C app rev-parse HEAD) count=$(git -C app rev-list --count HEAD) files=$(ls -A app | tr '\\n' ' ')"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[plain] head=\(head) count=1 status=[] at=nixactions-"), "\(result.stdout)")
+        #expect(result.stdout.contains("[checkout] head=\(feature) count=3 files=.git .gitignore feature.txt version.txt \n"), "\(result.stdout)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+        #expect(repo.leftovers().isEmpty)
+    }
+}
