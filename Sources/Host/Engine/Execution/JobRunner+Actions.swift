@@ -65,25 +65,6 @@ extension JobRunner {
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
         }
     }
-
-    /// The command line for a `shell:` value (GitHub's templates; `{0}` is the script file).
-    static func shell(_ name: String?) -> [String] {
-        switch name {
-        case nil, "bash": return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]
-        case "sh": return ["sh", "-e", "{0}"]
-        case "python", "python3": return ["python3", "{0}"]
-        case let custom?:
-            let parts = custom.split(separator: " ").map(String.init)
-            return parts.contains { $0.contains("{0}") } ? parts : parts + ["{0}"]
-        }
-    }
-
-    static func scriptExtension(_ name: String?) -> String {
-        switch name {
-        case "python", "python3": return ".py"
-        default: return ".sh"
-        }
-    }
 }
 
 /// Artifacts kept by jobs for the jobs after them, in the run directory.
