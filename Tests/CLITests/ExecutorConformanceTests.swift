@@ -100,7 +100,7 @@ extension RealExecutorSuites {
             "[main] cleanup ran after the timeout\n",
             "[after] main gave forty-two result failure\n",
             // Artifacts both ways (the ssh executor moves them through its files interface).
-            "[upload] uploaded artifact 'report': report.txt\n",
+            "[upload] uploaded artifact 'report': report.txt (1 file)\n",
             "[download] downloaded artifact 'report'\n",
             "[download] restored=artifact v1 nested=nested link=app.txt\n",
             "[download] downloaded=report 7\n",

@@ -41,17 +41,12 @@ extension JobRunner {
                 }
                 reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "the project is already in the workspace (\(started.workspace))"))
             case "actions/upload-artifact":
-                let artifact = inputs["name"] ?? "artifact"
-                guard let path = inputs["path"] else {
-                    throw EngineError("upload-artifact needs 'with: path'", hint: "e.g. with: { name: dist, path: dist/ }")
-                }
-                let paths = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                try await keepArtifact(paths, as: artifact, started: started, executor: executor)
-                reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "uploaded artifact '\(artifact)': \(paths.joined(separator: ", "))"))
+                let line = try await uploadArtifact(inputs, step: step, started: started, executor: executor)
+                if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
             case "actions/download-artifact":
-                let artifact = inputs["name"] ?? "artifact"
-                try await restoreArtifact(artifact, under: inputs["path"], started: started, executor: executor)
-                reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "downloaded artifact '\(artifact)'"))
+                for line in try await downloadArtifacts(inputs, started: started, executor: executor) {
+                    reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
+                }
             case let cacheAction where cacheAction.hasPrefix("actions/cache"):
                 outputs = try await runCacheAction(cacheAction, step: step, inputs: inputs, executor: executor, started: started, state: &state)
             default:
@@ -93,8 +88,10 @@ public struct ArtifactStore: Sendable {
         return root + "/" + key
     }
 
-    /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`.
-    func keep(_ paths: [String], from workspace: String, as name: String) throws {
+    /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`;
+    /// with `root`, each is stored relative to that folder of the workspace (upload-artifact's
+    /// root: every path is inside it).
+    func keep(_ paths: [String], from workspace: String, as name: String, root: String = "") throws {
         let manager = FileManager.default
         guard manager.fileExists(atPath: workspace), let realWorkspace = Self.realPath(workspace) else {
             throw EngineError("artifacts need a workspace on this machine; '\(workspace)' is not one",
@@ -112,7 +109,8 @@ public struct ArtifactStore: Sendable {
                 throw Self.escapes(path, artifact: name, role: "path", through: Self.resolved(source))
             }
             try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
-            let destination = Self.join(target, relative)
+            try record(name)
+            let destination = Self.join(target, Self.strip(root, from: relative))
             guard let realTarget = Self.realPath(target), let realDestination = Self.resolved(destination),
                 Self.isInside(realDestination, realTarget)
             else {
@@ -160,7 +158,30 @@ public struct ArtifactStore: Sendable {
         }
     }
 
+    /// The artifacts kept so far, by their names as given (a folder made before names were
+    /// recorded goes by its folder's name), sorted.
+    func names() -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.filter { !$0.hasPrefix(".") }.map { key in
+            (try? String(contentsOfFile: root + "/.name-" + key, encoding: .utf8)) ?? key
+        }.sorted()
+    }
+
+    /// Remember the name an artifact was given (its folder's name is `Planner.safeKey` of it).
+    func record(_ name: String) throws {
+        let key = try folder(name).dropFirst(root.count + 1)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try name.write(toFile: root + "/.name-" + key, atomically: true, encoding: .utf8)
+    }
+
     // MARK: Paths
+
+    /// `relative` without the folder `root` in front ("" root: unchanged).
+    static func strip(_ root: String, from relative: String) -> String {
+        guard !root.isEmpty else { return relative }
+        if relative == root { return (relative as NSString).lastPathComponent }
+        return relative.hasPrefix(root + "/") ? String(relative.dropFirst(root.count + 1)) : relative
+    }
 
     /// `path` as a relative path without `.` or `..` ("" for the workspace itself), or an error
     /// when it is absolute or climbs above the workspace.
