@@ -91,7 +91,7 @@ extension RealExecutorSuites {
         /// The expected lines, whatever the executor.
         static let expected = [
             "[main] level=step from_workflow=w token=***\n",
-            "[main] step 'exact exit code' failed with exit code 7\n",
+            "[main] ✗ exact exit code (exit code 7, ",
             "[main] tool on PATH ran\n",
             "[main] carried=over output=forty-two\n",
             "[main] in=/sub/dir\n",

@@ -24,6 +24,7 @@ extension JobRunner {
 
     func runAction(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
+        let began = ContinuousClock.now
         var inputs: [String: String] = [:]
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
@@ -52,7 +53,7 @@ extension JobRunner {
             default:
                 throw EngineError("unsupported action '\(uses)'")
             }
-            reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: .zero))
+            reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began))
             if let id = step.id {
                 state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }
