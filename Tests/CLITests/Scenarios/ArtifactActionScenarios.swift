@@ -105,7 +105,7 @@ struct ArtifactActionScenarios {
                   matrix:
                     os: [linux, mac]
                 steps:
-                  - run: mkdir -p dist && echo "${{ matrix.os }}" > dist/app-${{ matrix.os }}
+                  - run: mkdir -p dist/bin && echo "${{ matrix.os }}" > dist/bin/app-${{ matrix.os }}
                   - uses: actions/upload-artifact@v4
                     with: { name: "dist-${{ matrix.os }}", path: dist/ }
               docs:
@@ -129,9 +129,9 @@ struct ArtifactActionScenarios {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let got = outputLines(result.stdout).filter { $0.hasPrefix("[use] got ") }.map { String($0.dropFirst("[use] got ".count)) }
         #expect(got.sorted() == [
-            "everything/dist-linux/app-linux", "everything/dist-mac/app-mac", "everything/manual/manual.txt",
-            "merged/app-linux", "merged/app-mac",
-            "separate/dist-linux/app-linux", "separate/dist-mac/app-mac",
+            "everything/dist-linux/bin/app-linux", "everything/dist-mac/bin/app-mac", "everything/manual/manual.txt",
+            "merged/bin/app-linux", "merged/bin/app-mac",  // the two bin/ folders merged, not the second replacing the first
+            "separate/dist-linux/bin/app-linux", "separate/dist-mac/bin/app-mac",
         ], "\(got)\n\(result.stdout)")
         #expect(result.stdout.contains("[use] downloaded artifact 'dist-linux' to 'separate/dist-linux'\n"))
         #expect(result.stdout.contains("[use] no artifacts match 'nothing-*'\n"))

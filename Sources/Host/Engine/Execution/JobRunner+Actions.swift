@@ -128,8 +128,10 @@ public struct ArtifactStore: Sendable {
         }
     }
 
-    /// Copy everything in artifact `name` into `workspace` (or `workspace/under`).
-    func restore(_ name: String, into workspace: String, under: String?) throws {
+    /// Copy everything in artifact `name` into `workspace` (or `workspace/under`). Each top entry
+    /// replaces what is there; with `merge` (download-artifact's merge-multiple), folders are merged
+    /// and only files are replaced.
+    func restore(_ name: String, into workspace: String, under: String?, merge: Bool = false) throws {
         let manager = FileManager.default
         let source = try folder(name)
         guard manager.fileExists(atPath: source) else {
@@ -154,9 +156,30 @@ public struct ArtifactStore: Sendable {
             // `entry` is one name, so `destination` is directly inside the checked target;
             // removing it removes a symbolic link there, never what it points to.
             let destination = created + "/" + entry
+            if merge {
+                try Self.merge(source + "/" + entry, into: destination)
+                continue
+            }
             try? manager.removeItem(atPath: destination)
             try manager.copyItem(atPath: source + "/" + entry, toPath: destination)
         }
+    }
+
+    /// Copy `source` to `destination`, merging into a folder that is there; whatever else is there
+    /// (a file, a symbolic link: the link, never what it points to) is replaced.
+    static func merge(_ source: String, into destination: String) throws {
+        let manager = FileManager.default
+        var from = stat(), to = stat()
+        let isFolder = lstat(source, &from) == 0 && from.st_mode & S_IFMT == S_IFDIR
+        let exists = lstat(destination, &to) == 0
+        if isFolder && exists && to.st_mode & S_IFMT == S_IFDIR {
+            for entry in try manager.contentsOfDirectory(atPath: source) {
+                try merge(source + "/" + entry, into: destination + "/" + entry)
+            }
+            return
+        }
+        if exists { try manager.removeItem(atPath: destination) }
+        try manager.copyItem(atPath: source, toPath: destination)
     }
 
     /// The artifacts kept so far, by their names as given (a folder made before names were

@@ -134,7 +134,7 @@ extension JobRunner {
         var lines: [String] = []
         for name in chosen {
             let under = merge ? path : path.map { $0 + "/" + name } ?? name
-            try await restoreArtifact(name, under: under, started: started, executor: executor)
+            try await restoreArtifact(name, under: under, started: started, executor: executor, merge: merge)
             lines.append("downloaded artifact '\(name)' to '\(under ?? ".")'")
         }
         return lines
