@@ -39,6 +39,7 @@ struct ArtifactActionScenarios {
         #expect(!out.contains("] must-not-run"))
         // Nothing was uploaded under that name.
         #expect(out.contains("Artifact not found for name: none"), "\(out)")
+        #expect(out.contains("no artifact was uploaded yet"), "\(out)")
     }
 
     @Test("glob and multi-line paths with ! exclusions; the root is the least common ancestor of the search paths")

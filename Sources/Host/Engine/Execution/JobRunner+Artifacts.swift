@@ -119,8 +119,10 @@ extension JobRunner {
         let path = inputs["path"].flatMap { $0.isEmpty ? nil : $0 }
         if let name = inputs["name"], !name.isEmpty {
             guard try artifacts.names().contains(name) || FileManager.default.fileExists(atPath: artifacts.folder(name)) else {
+                let known = artifacts.names()
                 throw EngineError("Artifact not found for name: \(name)",
-                                  hint: "the job that uploads it must have run before this one (list it in 'needs'); artifacts: \(artifacts.names().joined(separator: ", "))")
+                                  hint: "the job that uploads it must have succeeded before this one (list it in 'needs'); "
+                                      + (known.isEmpty ? "no artifact was uploaded yet" : "artifacts: \(known.joined(separator: ", "))"))
             }
             try await restoreArtifact(name, under: path, started: started, executor: executor)
             return ["downloaded artifact '\(name)'"]
