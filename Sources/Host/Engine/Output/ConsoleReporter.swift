@@ -120,9 +120,10 @@ public final class ConsoleReporter: RunReporter {
         case .success: break
         }
         if duration != .zero || outcome == .success { details.append(format(duration)) }
-        let mark = outcome == .success ? color("32", "✓") : color(outcome == .cancelled ? "33" : "31", "✗")
-        let text = "[\(job)] \(mark) \(name)" + (details.isEmpty ? "" : " (\(details.joined(separator: ", ")))")
-        return outcome == .success ? text : color(outcome == .cancelled ? "33" : "31", text)
+        let suffix = details.isEmpty ? "" : " (\(details.joined(separator: ", ")))"
+        // A success shows only its mark in colour; a failure or cancellation is coloured whole.
+        if outcome == .success { return "[\(job)] \(color("32", "✓")) \(name)\(suffix)" }
+        return color(outcome == .cancelled ? "33" : "31", "[\(job)] ✗ \(name)\(suffix)")
     }
 
     static func describe(_ annotation: Annotation) -> String {
