@@ -141,7 +141,10 @@ final class LocalExecutor: ExecutorPlugin {
         }
         if !templated { arguments.append(script) }
         if let command = arguments.first {
-            arguments[0] = FastFiles.resolve(command, searchPath: environment["PATH"] ?? "/usr/bin:/bin")
+            let searchPath = environment["PATH"] ?? "/usr/bin:/bin"
+            arguments[0] = FastFiles.resolve(command, searchPath: searchPath)
+            // Where there is no bash, a bash step runs with `sh -e`, as GitHub's runner does.
+            if command == "bash", arguments[0] == "bash" { arguments = [FastFiles.resolve("sh", searchPath: searchPath), "-e", script] }
         }
         let workingDirectory: String
         if let relative = step.workingDirectory, !relative.isEmpty {

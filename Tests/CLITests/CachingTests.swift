@@ -48,7 +48,7 @@ struct CachingTests {
         let second = try project.run()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[test] cache 'cache': restored 'deps-"))
-        #expect(second.stdout.contains("[test] - step 'install dependencies' skipped\n"))
+        #expect(second.stdout.contains("[test] - install dependencies (skipped)\n"))
         #expect(second.stdout.contains("[test] cache-hit=true\n"))
         #expect(second.stdout.contains("[test] dependencies in place\n"))
         #expect(second.stdout.contains("[lint] tools cache-hit=true, linter 1.0\n"))
@@ -250,7 +250,7 @@ struct CachingTests {
         #expect(first.status == 0 && first.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(first.stdout)\(first.stderr)")
         let second = try project.run(extra: MotoServer.environment)
         #expect(second.stdout.contains("[test] cache-hit=true\n"), "\(second.stdout)")
-        #expect(second.stdout.contains("[test] - step 'install dependencies' skipped\n"))
+        #expect(second.stdout.contains("[test] - install dependencies (skipped)\n"))
         #expect(try moto.objectNames().contains { $0.hasPrefix("ci/manifests/") })
     }
 

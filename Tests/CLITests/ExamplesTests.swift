@@ -46,7 +46,7 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[notify] cleanup\n"))
         #expect(result.stdout.contains("flaky   success (failure allowed)  "))
         #expect(!result.stdout.contains("] never printed"))
-        #expect(result.stdout.contains("[notify] - step 'Run echo \"never printed, nothing failed in this job\"' skipped\n"))
+        #expect(result.stdout.contains("[notify] - Run echo \"never printed, nothing failed in this job\" (skipped)\n"))
     }
 
     @Test("examples/05-artifacts: kept and restored under another path, upload and download")

@@ -91,7 +91,7 @@ extension RealExecutorSuites {
         /// The expected lines, whatever the executor.
         static let expected = [
             "[main] level=step from_workflow=w token=***\n",
-            "[main] step 'exact exit code' failed with exit code 7\n",
+            "[main] ✗ exact exit code (exit code 7, ",
             "[main] tool on PATH ran\n",
             "[main] carried=over output=forty-two\n",
             "[main] in=/sub/dir\n",
@@ -100,7 +100,7 @@ extension RealExecutorSuites {
             "[main] cleanup ran after the timeout\n",
             "[after] main gave forty-two result failure\n",
             // Artifacts both ways (the ssh executor moves them through its files interface).
-            "[upload] uploaded artifact 'report': report.txt\n",
+            "[upload] uploaded artifact 'report': report.txt (1 file)\n",
             "[download] downloaded artifact 'report'\n",
             "[download] restored=artifact v1 nested=nested link=app.txt\n",
             "[download] downloaded=report 7\n",

@@ -67,7 +67,7 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] from the project\n"))
             #expect(result.stdout.contains("[build] token=***\n"))
             #expect(!result.stdout.contains("tok-4f1a9c-secret"))
-            #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
+            #expect(result.stdout.contains("[build] ✗ Run exit 3 (exit code 3, "))
             #expect(result.stdout.contains("/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[after] after got 42\n"))
             #expect(!result.stdout.contains("root:x:0:0"), "a host file came back through a link")

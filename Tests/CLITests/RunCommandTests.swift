@@ -71,7 +71,7 @@ struct RunCommandTests {
         let result = try nixactions(["run", workflow])
         #expect(result.status == 1)
         #expect(result.stdout.contains("[build] compiling\n"))
-        #expect(result.stdout.contains("[build] step 'Compile' failed with exit code 3\n"))
+        #expect(result.stdout.contains("[build] ✗ Compile (exit code 3, "))
         #expect(!result.stdout.contains("must-not-run"))
         #expect(!result.stdout.contains("must-not-deploy"))
         #expect(result.stdout.contains("[deploy] skipped: needed job 'build' did not succeed\n"))
@@ -171,7 +171,10 @@ struct RunCommandTests {
             """)
         let result = try nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("[good] > Run echo one\n[good] one\n[good] > Run stderr two\n[good] two\n[good] > Run printenv FROM_DOUBLE\n[good] yes\n"))
+        // Each step: its start, its output, its end on one line with its duration.
+        let good = outputLines(result.stdout).filter { $0.hasPrefix("[good] ") }.map { $0.replacingOccurrences(of: #"\(\d+\.\d\ds\)$"#, with: "(TIME)", options: .regularExpression) }
+        #expect(good == ["[good] > Run echo one", "[good] one", "[good] ✓ Run echo one (TIME)", "[good] > Run stderr two", "[good] two", "[good] ✓ Run stderr two (TIME)",
+                         "[good] > Run printenv FROM_DOUBLE", "[good] yes", "[good] ✓ Run printenv FROM_DOUBLE (TIME)"], "\(good)")
         #expect(result.stdout.contains("cannot start job 'bad' on executor 'test-double': test double refused to start job 'bad'"))
         let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
         #expect(lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])

@@ -65,9 +65,9 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] from the project\n"))
             #expect(result.stdout.contains("[build] token=***\n"))
             #expect(!result.stdout.contains("tok-93ac2e-secret"))
-            #expect(result.stdout.contains("[build] step 'Run exit 3' failed with exit code 3\n"))
+            #expect(result.stdout.contains("[build] ✗ Run exit 3 (exit code 3, "))
             // A step's own 255 is not taken for a lost connection.
-            #expect(result.stdout.contains("[build] step 'Run exit 255' failed with exit code 255\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[build] ✗ Run exit 255 (exit code 255, "), "\(result.stdout)")
             // A background process does not hold its step; what it prints later is not shown, and
             // the job's end stops it.
             #expect(result.stdout.contains("[build] step done\n"))

@@ -61,7 +61,7 @@ struct MatrixScenarios {
         // matrix.* in a step's if.
         #expect(out.contains("[test-node-22-os-linux-experimental-true] only-on-22\n"))
         #expect(outputLines(out).filter { $0.hasSuffix("] only-on-22") }.count == 1)
-        #expect(out.contains("[test-node-18-os-linux] - step 'Only on 22' skipped\n"))
+        #expect(out.contains("[test-node-18-os-linux] - Only on 22 (skipped)\n"))
         // A job that needs a matrix job waits for every instance.
         #expect(out.contains("[after] after all instances result=success\n"))
         let all = outputLines(out)
@@ -137,7 +137,7 @@ struct MatrixScenarios {
         let out = result.stdout
         #expect(scenario.marked("slow-started"), "the slow instance never started:\n\(out)")
         #expect(out.contains("[test-speed-quick] quick-failing\n"))
-        #expect(out.contains("[test-speed-quick] step 'Work' failed with exit code 3\n"))
+        #expect(out.contains("[test-speed-quick] ✗ Work (exit code 3, "))
         #expect(out.contains("[test-speed-quick] warning: fail-fast: cancelling test-speed-slow\n"))
         #expect(out.contains("==> job 'test (speed: slow)' cancelled"))
         #expect(!out.contains("slow-finished"))
@@ -159,7 +159,7 @@ struct MatrixScenarios {
         let result = try scenario.run(Self.failFast(false, marks: scenario.marks), ["--jobs", "4"])
         let out = result.stdout
         #expect(result.status == 1, "\(out)\n\(result.stderr)")
-        #expect(out.contains("[test-speed-quick] step 'Work' failed with exit code 3\n"))
+        #expect(out.contains("[test-speed-quick] ✗ Work (exit code 3, "))
         #expect(out.contains("[test-speed-slow] slow-finished\n"))
         #expect(out.contains("==> job 'test (speed: slow)' succeeded"))
         #expect(!out.contains("fail-fast: cancelling"))

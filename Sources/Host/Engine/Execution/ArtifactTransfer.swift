@@ -16,7 +16,14 @@ import Synchronization
 /// fails); the archive that comes back is checked entry by entry (`TarGuard`) before `tar -x`.
 extension ArtifactStore {
     /// Copy `paths` (relative to the job's workspace) out of the job into artifact `name`.
-    func keep(_ paths: [String], as name: String, jobKey: String, through files: any ExecutorFileTransfer) async throws {
+    ///
+    /// With `patterns` (upload-artifact), `paths` are the folders to bring out, what is kept is
+    /// the files among them that the patterns match (`HashFiles.matching`; none is no error and
+    /// keeps nothing), each stored relative to the folder `rootOf` chooses for them.
+    /// - Returns: how many paths were kept.
+    @discardableResult
+    func keep(_ paths: [String], as name: String, jobKey: String, through files: any ExecutorFileTransfer,
+              patterns: [String]? = nil, select: ([String]) -> [String] = { $0 }, rootOf: (([String]) -> String)? = nil) async throws -> Int {
         let target = try folder(name)
         var relatives: [(path: String, relative: String)] = []
         for path in paths { relatives.append((path, try Self.relative(path, artifact: name, role: "path"))) }
@@ -38,7 +45,12 @@ extension ArtifactStore {
         if let problem = await sink.finish() {
             throw EngineError("artifact '\(name)': the files from the job were refused: \(problem)")
         }
-        for (path, relative) in relatives where !relative.isEmpty {
+        if let patterns {
+            relatives = select(HashFiles.matching(patterns, in: staging)).filter { !Self.passesThroughLink(staging, $0) }.map { ($0, $0) }
+            if relatives.isEmpty { return 0 }
+        }
+        let base = rootOf?(relatives.map(\.relative)) ?? ""
+        for (path, relative) in relatives where !relative.isEmpty && patterns == nil {
             var info = stat()
             // Only what the archive holds at that path: a link the archive made on the way would lead
             // the move below anywhere on this machine.
@@ -48,12 +60,13 @@ extension ArtifactStore {
             }
         }
         try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try record(name)
         guard let realTarget = Self.realPath(target) else { throw EngineError("artifact '\(name)': cannot use its folder \(target)") }
         for (path, relative) in relatives {
             let source = Self.join(staging, relative)
             var info = stat()
             guard lstat(source, &info) == 0 else { continue }  // moved already with a folder that holds it
-            let destination = Self.join(target, relative)
+            let destination = Self.join(target, Self.strip(base, from: relative))
             guard let realDestination = Self.resolved(destination), Self.isInside(realDestination, realTarget) else {
                 throw EngineError("artifact '\(name)': '\(path)' would be stored outside the artifact's folder",
                                   hint: "a symbolic link kept earlier in this artifact points elsewhere; keep the folder that holds it instead")
@@ -69,6 +82,7 @@ extension ArtifactStore {
             try? manager.removeItem(atPath: destination)
             try manager.moveItem(atPath: source, toPath: destination)
         }
+        return relatives.count
     }
 
     /// Put everything in artifact `name` into the job's workspace (or `under` it).

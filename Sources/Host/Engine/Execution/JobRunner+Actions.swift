@@ -24,6 +24,7 @@ extension JobRunner {
 
     func runAction(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
+        let began = ContinuousClock.now
         var inputs: [String: String] = [:]
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
@@ -37,47 +38,23 @@ extension JobRunner {
             case "actions/checkout":
                 outputs = try await runCheckout(step, inputs: inputs, started: started, executor: executor)
             case "actions/upload-artifact":
-                let artifact = inputs["name"] ?? "artifact"
-                guard let path = inputs["path"] else {
-                    throw EngineError("upload-artifact needs 'with: path'", hint: "e.g. with: { name: dist, path: dist/ }")
-                }
-                let paths = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                try await keepArtifact(paths, as: artifact, started: started, executor: executor)
-                reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "uploaded artifact '\(artifact)': \(paths.joined(separator: ", "))"))
+                let line = try await uploadArtifact(inputs, step: step, started: started, executor: executor)
+                if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
             case "actions/download-artifact":
-                let artifact = inputs["name"] ?? "artifact"
-                try await restoreArtifact(artifact, under: inputs["path"], started: started, executor: executor)
-                reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "downloaded artifact '\(artifact)'"))
+                for line in try await downloadArtifacts(inputs, started: started, executor: executor) {
+                    reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
+                }
             case let cacheAction where cacheAction.hasPrefix("actions/cache"):
                 outputs = try await runCacheAction(cacheAction, step: step, inputs: inputs, executor: executor, started: started, state: &state)
             default:
                 throw EngineError("unsupported action '\(uses)'")
             }
-            reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: .zero))
+            reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began))
             if let id = step.id {
                 state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }
         } catch {
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
-        }
-    }
-
-    /// The command line for a `shell:` value (GitHub's templates; `{0}` is the script file).
-    static func shell(_ name: String?) -> [String] {
-        switch name {
-        case nil, "bash": return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]
-        case "sh": return ["sh", "-e", "{0}"]
-        case "python", "python3": return ["python3", "{0}"]
-        case let custom?:
-            let parts = custom.split(separator: " ").map(String.init)
-            return parts.contains { $0.contains("{0}") } ? parts : parts + ["{0}"]
-        }
-    }
-
-    static func scriptExtension(_ name: String?) -> String {
-        switch name {
-        case "python", "python3": return ".py"
-        default: return ".sh"
         }
     }
 }
@@ -108,8 +85,10 @@ public struct ArtifactStore: Sendable {
         return root + "/" + key
     }
 
-    /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`.
-    func keep(_ paths: [String], from workspace: String, as name: String) throws {
+    /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`;
+    /// with `root`, each is stored relative to that folder of the workspace (upload-artifact's
+    /// root: every path is inside it).
+    func keep(_ paths: [String], from workspace: String, as name: String, root: String = "") throws {
         let manager = FileManager.default
         guard manager.fileExists(atPath: workspace), let realWorkspace = Self.realPath(workspace) else {
             throw EngineError("artifacts need a workspace on this machine; '\(workspace)' is not one",
@@ -127,7 +106,8 @@ public struct ArtifactStore: Sendable {
                 throw Self.escapes(path, artifact: name, role: "path", through: Self.resolved(source))
             }
             try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
-            let destination = Self.join(target, relative)
+            try record(name)
+            let destination = Self.join(target, Self.strip(root, from: relative))
             guard let realTarget = Self.realPath(target), let realDestination = Self.resolved(destination),
                 Self.isInside(realDestination, realTarget)
             else {
@@ -144,8 +124,10 @@ public struct ArtifactStore: Sendable {
         }
     }
 
-    /// Copy everything in artifact `name` into `workspace` (or `workspace/under`).
-    func restore(_ name: String, into workspace: String, under: String?) throws {
+    /// Copy everything in artifact `name` into `workspace` (or `workspace/under`). Each top entry
+    /// replaces what is there; with `merge` (download-artifact's merge-multiple), folders are merged
+    /// and only files are replaced.
+    func restore(_ name: String, into workspace: String, under: String?, merge: Bool = false) throws {
         let manager = FileManager.default
         let source = try folder(name)
         guard manager.fileExists(atPath: source) else {
@@ -170,12 +152,56 @@ public struct ArtifactStore: Sendable {
             // `entry` is one name, so `destination` is directly inside the checked target;
             // removing it removes a symbolic link there, never what it points to.
             let destination = created + "/" + entry
+            if merge {
+                try Self.merge(source + "/" + entry, into: destination)
+                continue
+            }
             try? manager.removeItem(atPath: destination)
             try manager.copyItem(atPath: source + "/" + entry, toPath: destination)
         }
     }
 
+    /// Copy `source` to `destination`, merging into a folder that is there; whatever else is there
+    /// (a file, a symbolic link: the link, never what it points to) is replaced.
+    static func merge(_ source: String, into destination: String) throws {
+        let manager = FileManager.default
+        var from = stat(), to = stat()
+        let isFolder = lstat(source, &from) == 0 && from.st_mode & S_IFMT == S_IFDIR
+        let exists = lstat(destination, &to) == 0
+        if isFolder && exists && to.st_mode & S_IFMT == S_IFDIR {
+            for entry in try manager.contentsOfDirectory(atPath: source) {
+                try merge(source + "/" + entry, into: destination + "/" + entry)
+            }
+            return
+        }
+        if exists { try manager.removeItem(atPath: destination) }
+        try manager.copyItem(atPath: source, toPath: destination)
+    }
+
+    /// The artifacts kept so far, by their names as given (a folder made before names were
+    /// recorded goes by its folder's name), sorted.
+    func names() -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return entries.filter { !$0.hasPrefix(".") }.map { key in
+            (try? String(contentsOfFile: root + "/.name-" + key, encoding: .utf8)) ?? key
+        }.sorted()
+    }
+
+    /// Remember the name an artifact was given (its folder's name is `Planner.safeKey` of it).
+    func record(_ name: String) throws {
+        let key = try folder(name).dropFirst(root.count + 1)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try name.write(toFile: root + "/.name-" + key, atomically: true, encoding: .utf8)
+    }
+
     // MARK: Paths
+
+    /// `relative` without the folder `root` in front ("" root: unchanged).
+    static func strip(_ root: String, from relative: String) -> String {
+        guard !root.isEmpty else { return relative }
+        if relative == root { return (relative as NSString).lastPathComponent }
+        return relative.hasPrefix(root + "/") ? String(relative.dropFirst(root.count + 1)) : relative
+    }
 
     /// `path` as a relative path without `.` or `..` ("" for the workspace itself), or an error
     /// when it is absolute or climbs above the workspace.

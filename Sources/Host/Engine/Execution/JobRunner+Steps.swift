@@ -117,21 +117,36 @@ extension JobRunner {
         case .success(let text): script = text
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
+        // The step's own shell and working-directory win over the job's defaults.run, which win
+        // over the workflow's; each is evaluated now, at the step's start.
         var directory: String?
-        if let field = step.workingDirectory {
-            switch render(field, what: "working-directory", evaluation) {
+        if let (field, what) = Self.chosen(step.workingDirectory, job.defaults.workingDirectory, workflow.defaults.workingDirectory, key: "working-directory") {
+            switch render(field, what: what, evaluation) {
             case .success(let text): directory = text
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
             }
-        } else {
-            directory = job.defaults.workingDirectory?.value ?? workflow.defaults.workingDirectory?.value
+        }
+        var shellName: String?
+        var shellField: TemplateField?
+        if let (field, what) = Self.chosen(step.shell, job.defaults.shell, workflow.defaults.shell, key: "shell") {
+            switch render(field, what: what, evaluation) {
+            case .success(let text): (shellName, shellField) = (text, field)
+            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+            }
+        }
+        let shell: ShellCommand
+        switch ShellCommand.resolve(shellName) {
+        case .success(let command): shell = command
+        case .failure(let problem):
+            let at = shellField?.source.location.map { "\($0): " } ?? ""
+            let from = shellField.map { $0.template.isLiteral ? "" : " (from '\($0.source.value)')" } ?? ""
+            return failStep(step, message: "\(at)\(problem.message)\(from)\n  hint: \(problem.hint)", allowed: allowed, state: &state)
         }
         var environment = env
         defineRunnerVariables(&environment, step: step, started: started)
-        let shellName = step.shell?.value ?? job.defaults.shell?.value ?? workflow.defaults.shell?.value
         var spec = StepSpec(
-            jobKey: planned.key, index: step.index, displayName: name, script: script, shell: Self.shell(shellName),
-            scriptExtension: Self.scriptExtension(shellName), environment: environment, workingDirectory: directory,
+            jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
+            scriptExtension: shell.scriptExtension, environment: environment, workingDirectory: directory,
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
         spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name
 
@@ -213,6 +228,15 @@ extension JobRunner {
             let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
             state.steps[id] = .object(["outputs": entry, "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
+    }
+
+    /// The first of a step's own field, its job's `defaults.run` and the workflow's, with the name
+    /// an error quotes.
+    static func chosen(_ own: TemplateField?, _ job: TemplateField?, _ workflow: TemplateField?, key: String) -> (TemplateField, String)? {
+        if let own { return (own, key) }
+        if let job { return (job, "defaults.run.\(key)") }
+        if let workflow { return (workflow, "defaults.run.\(key)") }
+        return nil
     }
 
     enum StepAttempt: Sendable {

@@ -297,11 +297,13 @@ struct JobRunner: Sendable {
         }
     }
 
-    func restoreArtifact(_ name: String, under: String?, started: JobStarted, executor: any Executor) async throws {
+    /// - Parameter merge: merge folders into what is there (download-artifact's merge-multiple); an
+    ///   executor's files interface merges as it extracts.
+    func restoreArtifact(_ name: String, under: String?, started: JobStarted, executor: any Executor, merge: Bool = false) async throws {
         if let files = Self.fileTransfer(started, executor) {
             try await artifacts.restore(name, under: under, jobKey: planned.key, through: files)
         } else {
-            try artifacts.restore(name, into: started.workspace, under: under)
+            try artifacts.restore(name, into: started.workspace, under: under, merge: merge)
         }
     }
 

@@ -37,6 +37,7 @@ public struct WorkflowRunner: Sendable {
             reporter.report(.workflowFinished(workflow: workflow.name, outcome: .failure, duration: clock.now - started))
             return RunSummary(outcome: .failure, jobs: [])
         }
+        reporter.report(.planned(jobs: plan.allInstances.map(\.key)))
         let scheduler = Scheduler(runner: self, plan: plan, cache: ExecutorCache(provider: executors, options: options))
         let jobs = await scheduler.run()
         let outcome: Outcome

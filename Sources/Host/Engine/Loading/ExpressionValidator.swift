@@ -34,6 +34,10 @@ struct ExpressionValidator {
         let workflowEnv = Set(workflow.env.map(\.name))
         let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
         for entry in workflow.env { check(entry.value, Place(what: "env.\(entry.name)", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv)) }
+        // GitHub's table lists no contexts for the workflow's defaults.run; those of run-name are
+        // the ones known before any job: github, vars, inputs.
+        checkDefaults(workflow.defaults, Place(what: "", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
+                                               onlyContexts: ["github", "vars", "inputs"]))
         // Jobs are checked independently, in slices (`Slices`), merged in order.
         let jobs = workflow.jobs
         let base = self
@@ -61,6 +65,11 @@ struct ExpressionValidator {
             check(condition, place)
         }
         for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
+        // jobs.<job_id>.defaults.run: github, needs, strategy, matrix, env, vars, inputs (GitHub's table).
+        var defaultsPlace = jobPlace
+        defaultsPlace.envNames = jobEnv
+        defaultsPlace.onlyContexts = ["github", "needs", "strategy", "matrix", "env", "vars", "inputs"]
+        checkDefaults(job.defaults, defaultsPlace)
         if let flag = job.continueOnErrorExpression { check(flag, named(jobPlace, "continue-on-error")) }
         for field in job.strategy?.expressions ?? [] {
             // GitHub's context availability: the strategy sees github, needs, vars and inputs.
@@ -100,6 +109,7 @@ struct ExpressionValidator {
             if let name = step.name { check(name, named(place, "name")) }
             if let run = step.run { check(run, named(place, "run")) }
             if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
+            if let shell = step.shell { check(shell, named(place, "shell")) }
             for entry in step.env { check(entry.value, named(place, "env.\(entry.name)")) }
             for (key, value) in step.with { check(value, named(place, "with.\(key)")) }
             if let condition = step.condition { check(condition, named(place, "if")) }
@@ -147,6 +157,11 @@ struct ExpressionValidator {
                 diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)
             }
         }
+    }
+
+    mutating func checkDefaults(_ defaults: RunDefaults, _ place: Place) {
+        if let shell = defaults.shell { check(shell, named(place, "defaults.run.shell")) }
+        if let directory = defaults.workingDirectory { check(directory, named(place, "defaults.run.working-directory")) }
     }
 
     func named(_ place: Place, _ what: String) -> Place {

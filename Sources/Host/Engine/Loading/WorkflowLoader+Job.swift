@@ -166,7 +166,9 @@ extension WorkflowLoader {
                 step.with = entries.compactMap { name, _, item in
                     reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
                 }
-            case "shell": step.shell = reader.string(value, what: "shell", context: context)
+            case "shell":
+                step.shell = reader.template(value, what: "shell", context: context)
+                checkShell(step.shell, reader: &reader, context: context)
             case "working-directory":
                 step.workingDirectory = reader.template(value, what: "working-directory", context: context)
             case "env": step.env = reader.env(value, context: context)
@@ -195,14 +197,12 @@ extension WorkflowLoader {
                 "'with' only applies to a step with 'uses'", at: reader.location(withNode), context: context,
                 hint: "pass values to a 'run' step through 'env'")
         }
-        if let shell = step.shell?.value, !knownShells.contains(shell), !shell.contains("{0}") {
-            reader.diagnostics.error(
-                "unknown shell '\(shell)'", at: step.shell?.location, context: context,
-                hint: didYouMean(shell, in: knownShells).map { "did you mean '\($0)'?" }
-                    ?? "use bash, sh, python or python3, or a command with {0} for the script, e.g. 'perl {0}'")
-        }
         return step
     }
 
-    static let knownShells = ["bash", "sh", "python", "python3"]
+    /// A `shell:` without `${{ }}` is checked now (one with an expression when its step starts).
+    static func checkShell(_ shell: TemplateField?, reader: inout NodeReader, context: String) {
+        guard let shell, shell.template.isLiteral, case .failure(let problem) = ShellCommand.resolve(shell.source.value) else { return }
+        reader.diagnostics.error(problem.message, at: shell.source.location, context: context, hint: problem.hint)
+    }
 }

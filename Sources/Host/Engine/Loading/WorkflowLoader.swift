@@ -223,17 +223,12 @@ public enum WorkflowLoader {
                 runNode, what: "defaults.run", context: context, known: ["shell", "working-directory"])
             else { continue }
             for (key, _, value) in runPairs {
-                let text = reader.string(value, what: "defaults.run.\(key)", context: context)
+                let field = reader.template(value, what: "defaults.run.\(key)", context: context)
                 if key == "shell" {
-                    defaults.shell = text
-                    if let shell = text?.value, !knownShells.contains(shell), !shell.contains("{0}") {
-                        reader.diagnostics.error(
-                            "unknown shell '\(shell)'", at: text?.location, context: context,
-                            hint: didYouMean(shell, in: knownShells).map { "did you mean '\($0)'?" }
-                                ?? "use bash, sh, python or python3, or a command with {0} for the script, e.g. 'perl {0}'")
-                    }
+                    defaults.shell = field
+                    checkShell(field, reader: &reader, context: context)
                 } else {
-                    defaults.workingDirectory = text
+                    defaults.workingDirectory = field
                 }
             }
         }

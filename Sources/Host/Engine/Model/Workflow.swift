@@ -117,12 +117,12 @@ final class JobIndex: Sendable {
     }
 }
 
-/// `defaults.run` at workflow or job level.
-public struct RunDefaults: Sendable, Hashable {
-    public var shell: Located<String>?
-    public var workingDirectory: Located<String>?
+/// `defaults.run` at workflow or job level; both may hold `${{ }}`, evaluated when a step starts.
+public struct RunDefaults: Sendable {
+    public var shell: TemplateField?
+    public var workingDirectory: TemplateField?
 
-    public init(shell: Located<String>? = nil, workingDirectory: Located<String>? = nil) {
+    public init(shell: TemplateField? = nil, workingDirectory: TemplateField? = nil) {
         self.shell = shell
         self.workingDirectory = workingDirectory
     }
@@ -448,7 +448,8 @@ public struct Step: Sendable {
     public var run: TemplateField?
     public var uses: Located<String>?
     public var with: [(name: String, value: TemplateField)]
-    public var shell: Located<String>?
+    /// `shell:` (may hold `${{ }}`); see `ShellCommand`.
+    public var shell: TemplateField?
     public var workingDirectory: TemplateField?
     public var env: [EnvEntry]
     public var condition: ConditionField?

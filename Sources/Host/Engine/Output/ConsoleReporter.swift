@@ -18,6 +18,8 @@ public final class ConsoleReporter: RunReporter {
         var annotations: [Annotation] = []
         var summaries: [(String, String)] = []
         var names: [String: String] = [:]
+        /// Job keys in plan order (the table's order); a key not in it goes after, as it finished.
+        var order: [String: Int] = [:]
     }
 
     struct JobRow {
@@ -71,15 +73,10 @@ public final class ConsoleReporter: RunReporter {
                 write(color("2", "[\(job)] > \(name)") + "\n")
             case .output(let job, _, _, let line):
                 write("[\(job)] \(line)\n")
-            case .stepFinished(let job, _, let name, let outcome, let exitCode, _):
-                switch outcome {
-                case .failure:
-                    let code = exitCode.map { " with exit code \($0)" } ?? ""
-                    write(color("31", "[\(job)] step '\(name)' failed\(code)") + "\n")
-                case .skipped: write(color("2", "[\(job)] - step '\(name)' skipped") + "\n")
-                case .cancelled: write(color("33", "[\(job)] step '\(name)' cancelled") + "\n")
-                case .success: break
-                }
+            case .planned(let jobs):
+                state.order = Dictionary(jobs.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration):
+                write(Self.stepLine(job: job, name: name, outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
                 write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
@@ -95,7 +92,11 @@ public final class ConsoleReporter: RunReporter {
                 let label = level == .info ? "" : "\(level.rawValue): "
                 write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + text) + "\n")
             case .workflowFinished(let workflow, let outcome, let duration):
-                write(Self.table(state.rows))
+                let order = state.order
+                let rows = state.rows.enumerated().sorted { a, b in
+                    (order[a.element.key] ?? Int.max, a.offset) < (order[b.element.key] ?? Int.max, b.offset)
+                }.map(\.element)
+                write(Self.table(rows, total: duration))
                 if !state.annotations.isEmpty {
                     write("Annotations:\n" + state.annotations.map { "  [\($0.job)] \(Self.describe($0))\n" }.joined() + "\n")
                 }
@@ -105,6 +106,24 @@ public final class ConsoleReporter: RunReporter {
                 write("==> workflow '\(workflow)' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
             }
         }
+    }
+
+    /// A finished step on one line: `[build] ✓ Run make (1.20s)`, `[build] ✗ Test (exit code 2, 3.41s)`,
+    /// `[build] - Deploy (skipped)`, `[build] ✗ Wait (cancelled, 2.00s)`.
+    static func stepLine(job: String, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration,
+                         color: (String, String) -> String) -> String {
+        var details: [String] = []
+        switch outcome {
+        case .skipped: return color("2", "[\(job)] - \(name) (skipped)")
+        case .cancelled: details.append("cancelled")
+        case .failure: if let exitCode { details.append("exit code \(exitCode)") }
+        case .success: break
+        }
+        if duration != .zero || outcome == .success { details.append(format(duration)) }
+        let suffix = details.isEmpty ? "" : " (\(details.joined(separator: ", ")))"
+        // A success shows only its mark in colour; a failure or cancellation is coloured whole.
+        if outcome == .success { return "[\(job)] \(color("32", "✓")) \(name)\(suffix)" }
+        return color(outcome == .cancelled ? "33" : "31", "[\(job)] ✗ \(name)\(suffix)")
     }
 
     static func describe(_ annotation: Annotation) -> String {
@@ -127,7 +146,9 @@ public final class ConsoleReporter: RunReporter {
         return "\(seconds / 60)m\(rest < 10 ? "0" : "")\(rest)s"
     }
 
-    static func table(_ rows: [JobRow]) -> String {
+    /// The summary table, its rows in the order given, then a line of totals: how many jobs
+    /// ended each way and the run's duration.
+    static func table(_ rows: [JobRow], total: Duration? = nil) -> String {
         let header = ["JOB", "STATUS", "DURATION", "FAILED STEP"]
         let body = rows.map { row -> [String] in
             var step = ""
@@ -144,6 +165,14 @@ public final class ConsoleReporter: RunReporter {
             cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
         }
-        return "\n" + line(header) + body.map(line).joined() + "\n"
+        var totals = ""
+        if let total {
+            let counts = [Outcome.success, .failure, .cancelled, .skipped].compactMap { outcome -> String? in
+                let count = rows.filter { $0.outcome == outcome }.count
+                return count == 0 ? nil : "\(count) \(outcome == .success ? "succeeded" : outcome == .failure ? "failed" : outcome.rawValue)"
+            }
+            totals = "\n\(rows.count) job\(rows.count == 1 ? "" : "s"): " + (counts.isEmpty ? "none ran" : counts.joined(separator: ", ")) + " in \(format(total))\n"
+        }
+        return "\n" + line(header) + body.map(line).joined() + totals + "\n"
     }
 }

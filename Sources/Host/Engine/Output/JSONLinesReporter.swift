@@ -38,6 +38,8 @@ public final class JSONLinesReporter: RunReporter {
             Int(value.components.seconds * 1000 + value.components.attoseconds / 1_000_000_000_000_000)
         }
         switch event {
+        case .planned:
+            return  // not an event of nixactions.events/1; the order is that of job_started
         case .workflowStarted(let workflow, let runID):
             object.add("event", "workflow_started"); object.add("format", LogDirectoryReporter.eventsFormat)
             object.add("workflow", workflow); object.add("run_id", runID)
@@ -180,7 +182,7 @@ public final class LogDirectoryReporter: RunReporter {
         default: break
         }
         switch event {
-        case .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
+        case .planned, .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
         default: break
         }
         if case .workflowFinished = event {

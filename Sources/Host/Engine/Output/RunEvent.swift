@@ -8,6 +8,9 @@ public enum Outcome: String, Sendable, Hashable, Codable {
 /// What a reporter is told as a run goes on. Reporters must be thread-safe.
 public enum RunEvent: Sendable {
     case workflowStarted(workflow: String, runID: String)
+    /// The job instances the run will decide on, by key, in plan order (dependency order, then
+    /// file order; a matrix's instances together): the order of the summary table.
+    case planned(jobs: [String])
     case jobStarted(job: String, name: String)
     case stepStarted(job: String, step: Int, name: String)
     /// One line of step output (without its newline), already redacted.

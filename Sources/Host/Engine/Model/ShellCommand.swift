@@ -1,0 +1,110 @@
+/// The command line that runs a `run:` step, from its `shell:` value, as GitHub's runner builds it
+/// on Linux (workflow syntax, `jobs.<job_id>.steps[*].shell`). `{0}` is the script file's path.
+public struct ShellCommand: Sendable, Equatable {
+    public var arguments: [String]
+    /// The script file's extension: GitHub's, where the interpreter cares (`.py`, `.ps1`).
+    public var scriptExtension: String
+
+    /// The built-in shells (besides none at all), in the order the hint lists them.
+    public static let builtIn = ["bash", "sh", "python", "python3", "pwsh", "powershell"]
+
+    /// Why a `shell:` value cannot be used; `hint` says what would work.
+    public struct Problem: Error, Sendable, Equatable {
+        public var message: String
+        public var hint: String
+    }
+
+    /// The command for `shell` (nil: no `shell:` and no `defaults.run.shell`).
+    ///
+    /// - none: `bash -e {0}` (executors fall back to `sh -e {0}` where there is no bash);
+    /// - `bash`: `bash --noprofile --norc -eo pipefail {0}`; `sh`: `sh -e {0}`;
+    /// - `python`: `python {0}`, and `python3`: `python3 {0}` (a NixActions extra), both `.py`;
+    /// - `pwsh` / `powershell`: `pwsh -command ". '{0}'"` (`.ps1`);
+    /// - anything else is a custom shell, `command [options] {0} [more]`, split into words as a
+    ///   POSIX shell would (single and double quotes, backslashes); `{0}` must appear.
+    public static func resolve(_ shell: String?) -> Result<ShellCommand, Problem> {
+        guard let shell else { return .success(ShellCommand(arguments: ["bash", "-e", "{0}"], scriptExtension: ".sh")) }
+        switch shell {
+        case "bash": return .success(ShellCommand(arguments: ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], scriptExtension: ".sh"))
+        case "sh": return .success(ShellCommand(arguments: ["sh", "-e", "{0}"], scriptExtension: ".sh"))
+        case "python", "python3": return .success(ShellCommand(arguments: [shell, "{0}"], scriptExtension: ".py"))
+        case "pwsh", "powershell": return .success(ShellCommand(arguments: [shell, "-command", ". '{0}'"], scriptExtension: ".ps1"))
+        default: break
+        }
+        let words: [String]
+        switch split(shell) {
+        case .success(let split): words = split
+        case .failure(let problem): return .failure(problem)
+        }
+        guard let command = words.first else {
+            return .failure(Problem(message: "the shell is empty", hint: hint))
+        }
+        guard words.contains(where: { $0.contains("{0}") }) else {
+            let message = words.count == 1 ? "unknown shell '\(shell)'" : "custom shell '\(shell)' has no {0}"
+            let example = words.count == 1 ? "'\(command) {0}'" : "'\(shell) {0}'"
+            return .failure(Problem(
+                message: message,
+                hint: "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', "
+                    + "where {0} is the script's file (e.g. \(example))"))
+        }
+        return .success(ShellCommand(arguments: words, scriptExtension: extensionFor(command)))
+    }
+
+    static let hint = "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', e.g. 'perl {0}'"
+
+    /// GitHub's extensions by interpreter: a custom `python -u {0}` still gets `.py`.
+    static func extensionFor(_ command: String) -> String {
+        let name = command.split(separator: "/").last.map(String.init) ?? command
+        if name == "pwsh" || name == "powershell" { return ".ps1" }
+        if name.hasPrefix("python") { return ".py" }
+        return ".sh"
+    }
+
+    /// Split `text` into words like a POSIX shell: whitespace separates, `'…'` is literal,
+    /// `"…"` keeps spaces (a backslash escapes `"`, `\`, `$` and `` ` `` in it), a backslash
+    /// outside quotes escapes the next character. No expansion of any kind.
+    public static func split(_ text: String) -> Result<[String], Problem> {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var characters = Array(text)[...]
+        while let character = characters.popFirst() {
+            switch character {
+            case " ", "\t", "\n":
+                if inWord { words.append(current) }
+                current = ""
+                inWord = false
+            case "'":
+                inWord = true
+                guard let end = characters.firstIndex(of: "'") else {
+                    return .failure(Problem(message: "shell '\(text)' has an unclosed single quote", hint: "close it: 'script -q -e -c \"bash {0}\"' is one custom shell"))
+                }
+                current += String(characters[characters.startIndex..<end])
+                characters = characters[(end + 1)...]
+            case "\"":
+                inWord = true
+                var closed = false
+                while let inner = characters.popFirst() {
+                    if inner == "\"" { closed = true; break }
+                    if inner == "\\", let next = characters.first, "\"\\$`".contains(next) {
+                        current.append(next)
+                        characters = characters.dropFirst()
+                    } else {
+                        current.append(inner)
+                    }
+                }
+                guard closed else {
+                    return .failure(Problem(message: "shell '\(text)' has an unclosed double quote", hint: "close it: script -q -e -c \"bash {0}\" is one custom shell"))
+                }
+            case "\\":
+                inWord = true
+                if let next = characters.popFirst() { current.append(next) }
+            default:
+                inWord = true
+                current.append(character)
+            }
+        }
+        if inWord { words.append(current) }
+        return .success(words)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Scenarios: upload-artifact and download-artifact with GitHub's inputs and layout")
+struct ArtifactActionScenarios {
+    @Test("a path that matches nothing: a warning and success by default, an error with if-no-files-found: error, silence with ignore")
+    func nothingFound() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            jobs:
+              build:
+                steps:
+                  - name: Upload nothing
+                    uses: actions/upload-artifact@v4
+                    with: { name: none, path: missing/ }
+                  - name: Upload nothing quietly
+                    uses: actions/upload-artifact@v4
+                    with: { name: none, path: "gone/*.txt", if-no-files-found: ignore }
+                  - run: echo "still running"
+                  - name: Upload nothing strictly
+                    uses: actions/upload-artifact@v4
+                    with: { name: none, path: missing/, if-no-files-found: error }
+                  - run: echo must-not-run
+              later:
+                needs: build
+                if: always()
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: none }
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("[build] warning: No files were found with the provided path: missing/. No artifacts will be uploaded.\n"), "\(out)")
+        #expect(!out.contains("warning: No files were found with the provided path: gone/*.txt"))
+        #expect(out.contains("[build] still running\n"))
+        #expect(out.contains("step 'Upload nothing strictly': upload-artifact 'none': No files were found with the provided path: missing/."), "\(out)")
+        #expect(!out.contains("] must-not-run"))
+        // Nothing was uploaded under that name.
+        #expect(out.contains("Artifact not found for name: none"), "\(out)")
+        #expect(out.contains("no artifact was uploaded yet"), "\(out)")
+    }
+
+    @Test("glob and multi-line paths with ! exclusions; the root is the least common ancestor of the search paths")
+    func globsAndRoots() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            jobs:
+              build:
+                steps:
+                  - run: |
+                      mkdir -p out/linux out/mac/deep logs
+                      echo l > out/linux/app; echo m > out/mac/deep/app; echo t > out/linux/app.tmp
+                      echo log > logs/build.log; echo h > out/.hidden
+                  - uses: actions/upload-artifact@v4
+                    with:
+                      name: bins
+                      path: |
+                        out/**/app*
+                        !out/**/*.tmp
+                  - uses: actions/upload-artifact@v4
+                    with:
+                      name: mixed
+                      path: |
+                        out/linux/
+                        logs/build.log
+                  - uses: actions/upload-artifact@v4
+                    with: { name: folder, path: out }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: one, path: logs/build.log }
+              use:
+                needs: build
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: bins, path: bins }
+                  - uses: actions/download-artifact@v4
+                    with: { name: mixed, path: mixed }
+                  - uses: actions/download-artifact@v4
+                    with: { name: folder, path: folder }
+                  - uses: actions/download-artifact@v4
+                    with: { name: one }
+                  - run: find bins mixed folder build.log -type f | sort | sed 's/^/got /'
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let got = outputLines(result.stdout).filter { $0.hasPrefix("[use] got ") }.map { String($0.dropFirst("[use] got ".count)) }
+        #expect(got.sorted() == [
+            "bins/linux/app", "bins/mac/deep/app",  // root: out, the part before the first wildcard; the .tmp is excluded
+            "build.log",  // a single file: stored from the folder that holds it
+            "folder/linux/app", "folder/linux/app.tmp", "folder/mac/deep/app",  // a folder: its contents; out/.hidden is left out
+            "mixed/logs/build.log", "mixed/out/linux/app", "mixed/out/linux/app.tmp",  // out/linux and logs: the workspace is their ancestor
+        ], "\(got)\n\(result.stdout)")
+        #expect(got.contains("mixed/out/linux/app"), "the least common ancestor of out/linux and logs is the workspace: \(got)")
+        #expect(result.stdout.contains("[build] uploaded artifact 'bins': out/**/app*, !out/**/*.tmp (2 files)\n"))
+    }
+
+    @Test("download-artifact: pattern over artifact names, each in its own folder, or merged with merge-multiple; no name and no pattern: all")
+    func patternAndMerge() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            jobs:
+              build:
+                strategy:
+                  matrix:
+                    os: [linux, mac]
+                steps:
+                  - run: mkdir -p dist/bin && echo "${{ matrix.os }}" > dist/bin/app-${{ matrix.os }}
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "dist-${{ matrix.os }}", path: dist/ }
+              docs:
+                steps:
+                  - run: echo d > manual.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: manual, path: manual.txt }
+              use:
+                needs: [build, docs]
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { pattern: "dist-*", path: separate }
+                  - uses: actions/download-artifact@v4
+                    with: { pattern: "dist-*", path: merged, merge-multiple: true }
+                  - uses: actions/download-artifact@v4
+                    with: { path: everything }
+                  - uses: actions/download-artifact@v4
+                    with: { pattern: "nothing-*" }
+                  - run: find separate merged everything -type f | sort | sed 's/^/got /'
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let got = outputLines(result.stdout).filter { $0.hasPrefix("[use] got ") }.map { String($0.dropFirst("[use] got ".count)) }
+        #expect(got.sorted() == [
+            "everything/dist-linux/bin/app-linux", "everything/dist-mac/bin/app-mac", "everything/manual/manual.txt",
+            "merged/bin/app-linux", "merged/bin/app-mac",  // the two bin/ folders merged, not the second replacing the first
+            "separate/dist-linux/bin/app-linux", "separate/dist-mac/bin/app-mac",
+        ], "\(got)\n\(result.stdout)")
+        #expect(result.stdout.contains("[use] downloaded artifact 'dist-linux' to 'separate/dist-linux'\n"))
+        #expect(result.stdout.contains("[use] no artifacts match 'nothing-*'\n"))
+    }
+}

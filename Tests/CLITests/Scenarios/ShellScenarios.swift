@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("Scenarios: shells and defaults.run as GitHub runs them")
+struct ShellScenarios {
+    @Test("a quoted custom shell runs as one command line: script -q -e -c \"bash {0}\"")
+    func quotedCustomShell() throws {
+        guard testTool("script") != nil else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - shell: 'script -q -e -c "bash {0}" /dev/null'
+                    run: echo "under $(cat /proc/$PPID/comm)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[a] under script"), "\(result.stdout)")
+    }
+
+    @Test("pwsh passes validation; where it is not installed the step fails naming pwsh, with no suggestion of bash")
+    func missingPwsh() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let yaml = """
+            jobs:
+              a:
+                steps:
+                  - shell: pwsh
+                    run: Write-Host "hello from pwsh"
+            """
+        let path = try scenario.temp.write("wf.yml", yaml)
+        let validated = try nixactions(["validate", path], in: scenario.project)
+        #expect(validated.status == 0, "\(validated.stdout)\n\(validated.stderr)")
+        let result = try scenario.run(yaml)
+        if testTool("pwsh") != nil {
+            #expect(result.stdout.contains("[a] hello from pwsh"))
+            return
+        }
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("cannot start 'pwsh'"), "\(result.stdout)")
+        #expect(result.stdout.contains("is 'pwsh' installed and on PATH?"), "\(result.stdout)")
+        #expect(!result.stdout.contains("'bash'") && !result.stderr.contains("did you mean"))
+    }
+
+    @Test("defaults.run with expressions: the workflow's, then the job's, then the step's own win, evaluated at the step's start")
+    func defaultsWithExpressions() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            name: defaults
+            defaults:
+              run:
+                shell: ${{ github.workflow == 'defaults' && 'bash' || 'sh' }}
+                working-directory: ${{ github.workflow }}-dir
+            jobs:
+              workflow-level:
+                steps:
+                  - run: mkdir -p defaults-dir
+                    working-directory: .
+                  - run: |
+                      echo "wf dir=$(basename "$PWD") bash=${BASH_VERSION:+yes}"
+                      false | true
+                      echo "wf not reached: pipefail is on"
+              job-level:
+                strategy:
+                  matrix:
+                    shell: [sh]
+                env:
+                  SUB: from-env
+                defaults:
+                  run:
+                    shell: ${{ matrix.shell }}
+                    working-directory: ${{ env.SUB }}
+                steps:
+                  - run: mkdir -p from-env other
+                    working-directory: .
+                  - run: echo "job dir=$(basename "$PWD") bash=${BASH_VERSION:-no}"
+                  - run: echo "step dir=$(basename "$PWD") bash=${BASH_VERSION:+yes}"
+                    shell: ${{ 'bash' }}
+                    working-directory: other
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("[workflow-level] wf dir=defaults-dir bash=yes\n"), "\(out)")
+        #expect(!out.contains("wf not reached"))
+        #expect(out.contains("job dir=from-env bash=no\n"), "\(out)")
+        #expect(out.contains("step dir=other bash=yes\n"), "\(out)")
+    }
+
+    @Test("a shell that an expression yields is checked when the step starts: error with position and hint")
+    func badShellFromExpression() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            jobs:
+              a:
+                defaults:
+                  run:
+                    shell: ${{ 'zsh' }}
+                steps:
+                  - run: echo never
+            """)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("wf.yml:5:16: unknown shell 'zsh' (from '${{ 'zsh' }}')"), "\(result.stdout)")
+        #expect(result.stdout.contains("hint: built-in shells: bash, sh, python, python3, pwsh, powershell"), "\(result.stdout)")
+        #expect(!result.stdout.contains("[a] never"))
+    }
+}
