@@ -68,8 +68,10 @@ struct NodeReader {
         }
         // The labelled element type from the start: returning an unlabelled array would cast it
         // element by element. Small mappings (most) look for duplicates without hashing.
+        // Yams counts a mapping by walking it: count once (per key it made a 20,000-job file quadratic).
+        let count = mapping.count
         var pairs: [(key: String, keyNode: Node, value: Node)] = []
-        pairs.reserveCapacity(mapping.count)
+        pairs.reserveCapacity(count)
         var seen: Set<String> = []
         var seenFew: [String] = []
         for (keyNode, value) in mapping {
@@ -79,7 +81,7 @@ struct NodeReader {
             }
             let key = scalar.string
             let duplicate: Bool
-            if mapping.count <= 16 {
+            if count <= 16 {
                 duplicate = seenFew.contains(key)
                 if !duplicate { seenFew.append(key) }
             } else {
