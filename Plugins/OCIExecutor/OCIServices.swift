@@ -12,6 +12,8 @@ import NixActionsProcessKit
 struct OCIService: Sendable {
     let name: String
     let image: String
+    /// `command:` split into words, given after the image (the image's CMD otherwise).
+    var command: [String] = []
     let credentials: RegistryLogin?
     let env: [(String, String)]
     /// `ENGINE run` options: volumes and the `options` string, split like a shell.
@@ -30,7 +32,7 @@ struct OCIService: Sendable {
             guard case .object(let options) = value else {
                 throw OperationFailure(message: "oci executor: \(what) must be a mapping with an 'image'")
             }
-            let known: Set<String> = ["image", "env", "ports", "volumes", "options", "credentials"]
+            let known: Set<String> = ["image", "env", "ports", "volumes", "options", "credentials", "entrypoint", "command"]
             if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
                 throw OperationFailure(message: "oci executor: \(what) has an unknown key '\(unknown)'",
                                        hint: "keys: \(known.sorted().joined(separator: ", "))")
@@ -50,7 +52,18 @@ struct OCIService: Sendable {
                 }
                 run += words
             }
-            return OCIService(name: name, image: image, credentials: try RegistryLogin(options["credentials"], what: what),
+            // GitHub's `entrypoint` (the image's ENTRYPOINT) and `command` (its CMD, words after the image).
+            if let entrypoint = try OCIOptions.string(options["entrypoint"], key: "\(what) entrypoint"), !entrypoint.isEmpty {
+                run += ["--entrypoint", entrypoint]
+            }
+            var command: [String] = []
+            if let text = try OCIOptions.string(options["command"], key: "\(what) command") {
+                guard let words = ShellWords.split(text) else {
+                    throw OperationFailure(message: "oci executor: the command of \(what) has an unclosed quote: \(text)")
+                }
+                command = words
+            }
+            return OCIService(name: name, image: image, command: command, credentials: try RegistryLogin(options["credentials"], what: what),
                               env: try OCIOptions.env(options["env"], key: "\(what) env"),
                               runOptions: run, ports: try OCIOptions.list(options["ports"], key: "\(what) ports"))
         }
@@ -203,7 +216,7 @@ extension OCIExecutor {
             if !service.env.isEmpty {
                 arguments += ["--env-file", try writeEnvFile(service.env, to: envFile)]
             }
-            arguments += service.runOptions + [service.image]
+            arguments += service.runOptions + [service.image] + service.command
             servicesStarted.withLock { $0[job.jobKey, default: []].append(name) }
             let started = try await capture(arguments)
             guard started.status == 0 else {

@@ -168,3 +168,26 @@ struct GitHubWorkflowRunTests {
         #expect(result.stdout.contains("name=cache-node-modules expr=cache-node-modules"))
     }
 }
+
+extension GitHubWorkflowRunTests {
+    @Test("a job output of ${{ env.VERSION }} sees VERSION written to GITHUB_ENV (ripgrep's release workflow relies on it)")
+    func outputFromGitHubEnv() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              create:
+                outputs:
+                  version: ${{ env.VERSION }}
+                steps:
+                  - run: echo "VERSION=14.1.0" >> "$GITHUB_ENV"
+              use:
+                needs: create
+                steps:
+                  - run: echo "version is '${{ needs.create.outputs.version }}'"
+            """)
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("version is '14.1.0'"), "\(result.stdout)")
+    }
+}

@@ -157,8 +157,16 @@ extension RealExecutorSuites {
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
             // busybox's httpd as the sidecar; it starts a second late, so the job has to wait for its health check.
+            // web sets its entrypoint through options, api through GitHub's entrypoint and command keys.
             func server(_ name: String) -> String {
-                """
+                name == "api" ? """
+                      \(name):
+                        image: \(PodmanFixture.image)
+                        env: { GREETING: "hello from \(name)" }
+                        entrypoint: sh
+                        command: -c "sleep 1; mkdir -p /www; echo $GREETING > /www/index.html; exec httpd -f -p 9090 -h /www"
+                        options: --health-cmd "wget -qO- http://127.0.0.1:9090/" --health-interval 1s --health-retries 20
+                """ : """
                       \(name):
                         image: \(PodmanFixture.image)
                         env: { GREETING: "hello from \(name)" }

@@ -158,3 +158,53 @@ struct GitHubAcceptanceTests {
         #expect(plan.instances["plan"]?.first?.awaitsExpansion == false)
     }
 }
+
+extension GitHubAcceptanceTests {
+    @Test("newer GitHub keys found in real workflows: snapshot (note), parallel steps (one warning), service entrypoint/command, cmd shell")
+    func newerKeys() throws {
+        let result = load("""
+            jobs:
+              image:
+                snapshot: my-image
+                runs-on: ubuntu-latest
+                services:
+                  redis: { image: redis, entrypoint: redis-server, command: --save 60 1 }
+                steps:
+                  - { id: server, run: sleep 2, background: true }
+                  - run: echo test
+                  - wait: server
+              win:
+                runs-on: windows-latest
+                steps:
+                  - run: dir
+                    shell: cmd
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings == ["job 'image': parallel steps ('background' of step 1) is not supported by this version of nixactions yet; 'run' will refuse it"])
+        #expect(result.diagnostics.contains { $0.severity == .note && $0.message.contains("'snapshot'") })
+        #expect(result.workflow?.job("image")?.services.first?.options["command"] == .string("--save 60 1"))
+    }
+
+    @Test("step ids and needs are matched without case; a job that writes GITHUB_ENV gets no env.X guesses; a reusable call's matrix is read")
+    func lookupsWithoutCase() {
+        let result = load("""
+            jobs:
+              Build:
+                steps:
+                  - id: Compile
+                    run: echo "VERSION=1" >> "$GITHUB_ENV"
+                  - run: echo ${{ steps.compile.outputs.x }} ${{ env.VERSION }}
+              test:
+                needs: Build
+                steps: [ { run: "echo ${{ needs.build.result }}" } ]
+              call:
+                uses: ./.github/workflows/x.yml
+                strategy: { matrix: { os: [a, b] } }
+                with: { os: "${{ matrix.os }}" }
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings.count == 1, "\(warnings)")  // the reusable call only
+    }
+}

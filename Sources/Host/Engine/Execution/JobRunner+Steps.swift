@@ -17,15 +17,16 @@ extension JobRunner {
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
-            // The environment the step sees, lowest to highest: --env, workflow, job, step, GITHUB_ENV.
-            var stepEnv: [String: String]
+            // The environment the step sees, lowest to highest: --env, workflow, job, GITHUB_ENV of
+            // earlier steps, step (GitHub's runner: the step's env is set over the job's
+            // environment, which GITHUB_ENV updates).
+            let stepEnv: [String: String]
             switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
             case .success(let values): stepEnv = values
             case .failure(let problem):
                 failStep(step, message: problem.message, allowed: allowed, state: &state)
                 continue
             }
-            stepEnv.merge(state.addedEnv) { _, new in new }
             contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
             registerSecretValues(stepEnv)
 

@@ -164,7 +164,7 @@ struct JobRunner: Sendable {
 
         var contexts = base
         contexts["steps"] = .object(state.steps)
-        contexts["env"] = .object(env.mapValues(ExpressionValue.string))
+        contexts["env"] = .object(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
         let outputs = jobOutputs(state: state, contexts: contexts)
         if state.cancelled || (Task.isCancelled && state.succeeded) { return finish(.cancelled, state.failure, outputs: outputs) }
         return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)

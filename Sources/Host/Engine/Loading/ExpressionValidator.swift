@@ -164,6 +164,14 @@ struct ExpressionValidator {
         if let directory = defaults.workingDirectory { check(directory, named(place, "defaults.run.working-directory")) }
     }
 
+    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`).
+    static func writesEnvFile(_ job: Job) -> Bool {
+        job.steps.contains { step in
+            guard let script = step.run?.source.value else { return false }
+            return script.contains("GITHUB_ENV") || script.contains("JOB_ENV")
+        }
+    }
+
     func named(_ place: Place, _ what: String) -> Place {
         var place = place
         place.what = what
@@ -248,7 +256,7 @@ struct ExpressionValidator {
             }
             // GitHub checks context names, not the properties under them: a job that is not
             // needed, an output not declared, a step id not seen are empty there. A warning here.
-            guard job.needs.contains(where: { $0.value == first }) else {
+            guard job.needs.contains(where: { $0.value.lowercased() == first.lowercased() }) else {
                 let exists = workflow.job(first) != nil
                 diagnostics.warning(
                     "needs.\(first) \(what): job '\(job.id)' does not need '\(first)'; it is empty", at: at, context: place.context,
@@ -278,7 +286,8 @@ struct ExpressionValidator {
                     hint: "steps.<id> can be used in a step (for earlier steps) and in job outputs")
                 return
             }
-            if !ids.contains(first) {
+            // Step ids are matched without case, as GitHub's context lookup does.
+            if !ids.contains(where: { $0.lowercased() == first.lowercased() }) {
                 let all = place.job?.steps.compactMap(\.id) ?? []
                 diagnostics.warning(
                     "steps.\(first) \(what): no earlier step has id '\(first)'; it is empty", at: at, context: place.context,
@@ -305,7 +314,8 @@ struct ExpressionValidator {
                     hint: didYouMean(first, in: keys).map { "did you mean '\($0)'?" } ?? "its keys: \(keys.joined(separator: ", "))")
             }
         case "env":
-            if !place.envNames.contains(first) {
+            // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.
+            if !place.envNames.contains(first), !(place.job.map(Self.writesEnvFile) ?? false) {
                 diagnostics.warning(
                     "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
                     hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")

@@ -25,7 +25,8 @@ extension WorkflowLoader {
                 case "name": job.name = reader.template(value, what: "name", context: context)
                 case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
                 case "if": job.condition = reader.condition(value, context: context)
-                case "uses", "with", "secrets", "permissions", "concurrency", "strategy": break
+                case "strategy": job.strategy = reader.strategy(value, context: context)
+                case "uses", "with", "secrets", "permissions", "concurrency": break
                 default:
                     reader.diagnostics.error(
                         "'\(key)' cannot be used in a job that calls a reusable workflow", at: reader.location(keyNode), context: context,
@@ -116,6 +117,14 @@ extension WorkflowLoader {
                         job.steps.append(step)
                     }
                 }
+                if let key = job.steps.lazy.compactMap(\.parallelStepKey).first {
+                    let feature = UnsupportedFeature(
+                        "job '\(id)': parallel steps ('\(key.value)' of step \(1 + (job.steps.firstIndex { $0.parallelStepKey != nil } ?? 0)))",
+                        job: id, at: key.location)
+                    workflow.unsupported.append(feature)
+                    reader.diagnostics.warning(feature.message, at: feature.location, context: context,
+                                               hint: "run the steps one after another, or start the process in the background in a 'run' script")
+                }
             default:
                 if githubOnlyJobKeys.contains(key) {
                     reader.diagnostics.note(
@@ -179,11 +188,15 @@ extension WorkflowLoader {
                     context: context)
             case "continue-on-error":
                 (step.continueOnError, step.continueOnErrorExpression) = reader.continueOnError(value, context: context)
+            case "background", "wait", "wait-all", "cancel":
+                if step.parallelStepKey == nil { step.parallelStepKey = Located(key, at: reader.location(keyNode)) }
             default:  // retry
                 step.retry = reader.retry(value, context: context)
             }
         }
-        if step.run == nil && step.uses == nil {
+        if step.parallelStepKey != nil {
+            // A `wait:` or `cancel:` step has neither run nor uses: that is its form, not a mistake.
+        } else if step.run == nil && step.uses == nil {
             reader.diagnostics.error(
                 "step \(index + 1) has neither 'run' nor 'uses'", at: reader.location(node), context: context,
                 hint: "add 'run: COMMAND'")

@@ -20,12 +20,12 @@ public enum WorkflowLoader {
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
-        "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with",
+        "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with", "snapshot",
     ]
-    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency"]
+    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency", "snapshot"]
     static let stepKeys = [
         "id", "name", "run", "shell", "working-directory", "env", "if", "timeout-minutes", "timeout",
-        "continue-on-error", "retry", "uses", "with",
+        "continue-on-error", "retry", "uses", "with", "background", "wait", "wait-all", "cancel",
     ]
 
     /// Load a workflow file. With `functions` (plugin function → arity), calls to plugin functions are checked too.

@@ -6,7 +6,7 @@ public struct ShellCommand: Sendable, Equatable {
     public var scriptExtension: String
 
     /// The built-in shells (besides none at all), in the order the hint lists them.
-    public static let builtIn = ["bash", "sh", "python", "python3", "pwsh", "powershell"]
+    public static let builtIn = ["bash", "sh", "python", "python3", "pwsh", "powershell", "cmd"]
 
     /// Why a `shell:` value cannot be used; `hint` says what would work.
     public struct Problem: Error, Sendable, Equatable {
@@ -29,6 +29,9 @@ public struct ShellCommand: Sendable, Equatable {
         case "sh": return .success(ShellCommand(arguments: ["sh", "-e", "{0}"], scriptExtension: ".sh"))
         case "python", "python3": return .success(ShellCommand(arguments: [shell, "{0}"], scriptExtension: ".py"))
         case "pwsh", "powershell": return .success(ShellCommand(arguments: [shell, "-command", ". '{0}'"], scriptExtension: ".ps1"))
+        // Windows' cmd, GitHub's command line: valid in a workflow (its Windows jobs are skipped
+        // here); a Linux job that asks for it fails to start 'cmd', naming it.
+        case "cmd": return .success(ShellCommand(arguments: ["cmd", "/D", "/E:ON", "/V:OFF", "/S", "/C", "CALL \"{0}\""], scriptExtension: ".cmd"))
         default: break
         }
         let words: [String]

@@ -456,6 +456,9 @@ public struct Step: Sendable {
     public var timeout: Located<Duration>?
     /// `timeout-minutes: ${{ … }}`, evaluated when the step starts.
     public var timeoutExpression: TimeoutExpression?
+    /// The first of GitHub's parallel-step keys (`background`, `wait`, `wait-all`, `cancel`) the
+    /// step has: valid GitHub that this version does not run yet.
+    public var parallelStepKey: Located<String>?
     public var continueOnError: Bool
     /// `continue-on-error: ${{ … }}`, evaluated when the step runs.
     public var continueOnErrorExpression: TemplateField?
