@@ -37,6 +37,16 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[report] all success\n"))
     }
 
+    @Test("examples/03-matrix/from-needs.yml: a matrix made from an earlier job's output, expanded when that job has finished")
+    func matrixFromNeeds() throws {
+        let result = try nixactions(["run", "examples/03-matrix/from-needs.yml"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("job 'build': matrix of 3 from its needs"))
+        for line in ["building api (0 of 3) bundle=false", "building web (1 of 3) bundle=true", "building cli (2 of 3) bundle=false"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+    }
+
     @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
     func conditions() throws {
         let result = try nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)

@@ -191,3 +191,36 @@ extension GitHubWorkflowRunTests {
         #expect(result.stdout.contains("version is '14.1.0'"), "\(result.stdout)")
     }
 }
+
+extension GitHubWorkflowRunTests {
+    @Test("env: ${{ … }} for a whole map (workflow, job and step), from a needs output; a value that is not an object fails with its place")
+    func wholeEnvExpression() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            env: ${{ fromJSON('{"LEVEL":"workflow","KEEP":"kept"}') }}
+            jobs:
+              plan:
+                outputs: { env: "${{ steps.e.outputs.env }}" }
+                steps:
+                  - id: e
+                    run: echo 'env={"FROM_NEEDS":"yes","LEVEL":"job"}' >> "$GITHUB_OUTPUT"
+              use:
+                needs: plan
+                env: ${{ fromJSON(needs.plan.outputs.env) }}
+                steps:
+                  - run: echo "LEVEL=$LEVEL FROM_NEEDS=$FROM_NEEDS KEEP=$KEEP STEP=$STEP ${{ env.FROM_NEEDS }}"
+                    env: ${{ fromJSON('{"STEP":"step"}') }}
+                  - run: echo never
+                    env: ${{ 'text' }}
+            """)
+        let validate = try nixactions(["validate", workflow], in: temp.path)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(!validate.stderr.contains("env.FROM_NEEDS"), "\(validate.stderr)")
+        let result = try nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("LEVEL=job FROM_NEEDS=yes KEEP=kept STEP=step yes"), "\(result.stdout)")
+        #expect((result.stdout + result.stderr).contains("wf.yml:15:14: env: the expression must give an object of NAME: value"), "\(result.stdout)")
+        #expect(!result.stdout.contains("] never\n"))
+    }
+}

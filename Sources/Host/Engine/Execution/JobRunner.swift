@@ -211,6 +211,24 @@ struct JobRunner: Sendable {
         var contexts = contexts
         for entry in entries {
             contexts["env"] = .object(values.mapValues(ExpressionValue.string))
+            if entry.name.isEmpty {
+                // `env: ${{ … }}`: an object whose members are the variables.
+                let at = entry.value.source.location.map { "\($0): " } ?? ""
+                do {
+                    guard case .object(let members) = try entry.value.template.evaluateValue(context(contexts, status)) else {
+                        return .failure(RunProblem("\(at)env: the expression must give an object of NAME: value"))
+                    }
+                    for (name, value) in members.sorted(by: { $0.key < $1.key }) {
+                        guard isValidEnvironmentKey(name) else {
+                            return .failure(RunProblem("\(at)env: '\(name)' cannot be an environment variable name"))
+                        }
+                        values[name] = value.displayString
+                    }
+                } catch {
+                    return .failure(RunProblem("\(at)cannot evaluate 'env': \(error.message)"))
+                }
+                continue
+            }
             switch render(entry.value, what: "env.\(entry.name)", context(contexts, status)) {
             case .success(let text): values[entry.name] = text
             case .failure(let problem): return .failure(problem)

@@ -315,7 +315,8 @@ struct ExpressionValidator {
             }
         case "env":
             // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.
-            if !place.envNames.contains(first), !(place.job.map(Self.writesEnvFile) ?? false) {
+            // `env: ${{ … }}` (an entry without a name) may define any name too.
+            if !place.envNames.contains(first), !place.envNames.contains(""), !(place.job.map(Self.writesEnvFile) ?? false) {
                 diagnostics.warning(
                     "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
                     hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")

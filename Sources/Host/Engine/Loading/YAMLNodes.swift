@@ -139,6 +139,12 @@ struct NodeReader {
 
     /// An `env:` mapping.
     mutating func env(_ node: Node, context: String?) -> [EnvEntry] {
+        // GitHub takes one `${{ }}` for the whole map (`env: ${{ fromJSON(needs.a.outputs.env) }}`):
+        // an entry without a name, whose object's members become the variables.
+        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+            guard let field = template(node, what: "env", context: context) else { return [] }
+            return [EnvEntry(name: "", value: field)]
+        }
         guard let pairs = mapping(node, what: "env", context: context) else { return [] }
         var entries: [EnvEntry] = []
         for (key, keyNode, value) in pairs {

@@ -47,7 +47,8 @@ extension Optional where Wrapped == ConditionField {
     }
 }
 
-/// One `NAME: value` of an `env:` map, in file order.
+/// One `NAME: value` of an `env:` map, in file order; an empty name is an `env: ${{ … }}` whose
+/// object gives the variables.
 public struct EnvEntry: Sendable {
     public var name: String
     public var value: TemplateField
