@@ -224,3 +224,24 @@ extension GitHubWorkflowRunTests {
         #expect(!result.stdout.contains("] never\n"))
     }
 }
+
+extension GitHubWorkflowRunTests {
+    @Test("warnings (an unsupported construct) are printed also when the file has an error")
+    func warningsWithErrors() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                retry: 2
+                steps: [ { run: echo } ]
+              b:
+                needs: nope
+                steps: [ { run: echo } ]
+            """)
+        let result = try nixactions(["validate", workflow], in: temp.path)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("warning: job 'a': 'retry' (retrying whole jobs; retry steps instead) is not supported by this version of nixactions yet"), "\(result.stderr)")
+        #expect(result.stderr.contains("error: job 'b' needs 'nope', which is not a job of this workflow"))
+    }
+}

@@ -208,3 +208,22 @@ extension GitHubAcceptanceTests {
         #expect(warnings.count == 1, "\(warnings)")  // the reusable call only
     }
 }
+
+extension GitHubAcceptanceTests {
+    @Test("inputs.X that the workflow does not declare is empty with a warning and a did-you-mean")
+    func undeclaredInput() {
+        let result = load("""
+            on:
+              workflow_dispatch:
+                inputs:
+                  environment: { type: choice, options: [staging, prod] }
+            jobs:
+              a:
+                steps: [ { run: "echo ${{ inputs.enviroment }} ${{ inputs.environment }}" } ]
+            """)
+        #expect(!result.hasErrors)
+        let warnings = result.diagnostics.filter { $0.severity == .warning }
+        #expect(warnings.map(\.message) == ["inputs.enviroment in 'run': the workflow declares no input 'enviroment'; it is empty"])
+        #expect(warnings.first?.hint == "did you mean 'environment'?")
+    }
+}

@@ -313,6 +313,14 @@ struct ExpressionValidator {
                     "matrix.\(first) \(what): the matrix of '\(job.id)' has no key '\(first)'; it is empty", at: at, context: place.context,
                     hint: didYouMean(first, in: keys).map { "did you mean '\($0)'?" } ?? "its keys: \(keys.joined(separator: ", "))")
             }
+        case "inputs":
+            // Inputs a workflow declares (workflow_dispatch, workflow_call): another name is empty.
+            let declared = workflow.triggers?.inputs.map(\.name) ?? []
+            if !declared.isEmpty, !declared.contains(where: { $0.lowercased() == first.lowercased() }) {
+                diagnostics.warning(
+                    "inputs.\(first) \(what): the workflow declares no input '\(first)'; it is empty", at: at, context: place.context,
+                    hint: didYouMean(first, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
+            }
         case "env":
             // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.
             // `env: ${{ … }}` (an entry without a name) may define any name too.
