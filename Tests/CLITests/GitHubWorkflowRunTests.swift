@@ -136,9 +136,15 @@ struct GitHubWorkflowRunTests {
               call:
                 uses: ./.github/workflows/other.yml
                 secrets: inherit
+              boxed:
+                container:
+                  image: node:20
+                  mounts: [x]
+                steps: [ { run: echo boxed } ]
             """)
         let selected = try nixactions(["run", workflow, "test"], in: temp.path)
         #expect(selected.status == 0, "\(selected.stderr)")
+        #expect(selected.stderr.contains("unknown key 'mounts' in container (in job 'boxed', which this run does not run)"), "\(selected.stderr)")
         #expect(selected.stdout.contains("tested"))
         #expect(selected.stderr.contains("warning: step 1 uses 'docker/build-push-action@v5', which NixActions does not run (in job 'publish', which this run does not run)"))
         #expect(selected.stderr.contains("warning: job 'call': calling the reusable workflow './.github/workflows/other.yml'"))

@@ -154,7 +154,15 @@ struct ExpressionValidator {
             }
             guard !text.contains("${{") else { continue }  // checked when the step runs
             if let problem = JobRunner.checkoutValueProblem(key, text) {
-                diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)
+                let notYet: Bool
+                if case .unsupported = support { notYet = true } else { notYet = key == "lfs" }  // lfs: true, a valid value
+                if notYet {
+                    // Valid GitHub this version cannot do (another repository, LFS, a sparse
+                    // checkout): one warning; the step fails with the same message when it runs.
+                    diagnostics.warning("actions/checkout: \(problem.message); the step fails if it runs", at: at, context: context, hint: problem.hint)
+                } else {
+                    diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)
+                }
             }
         }
     }
