@@ -24,10 +24,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.customShort("j", allowingJoined: true), .customLong("jobs")], help: "At most this many jobs at once (default: the number of cores); `-j2` works as in make.")
     var maxJobs: Int?
 
-    @Option(name: .customLong("env"), help: "Set an environment variable for every step (NAME=VALUE); repeatable.")
+    @Option(name: .customLong("env"), help: "Set an environment variable for every step (NAME=VALUE), over the workflow's, job's and step's env and --env-file; repeatable.")
     var env: [String] = []
 
-    @Option(name: .customLong("env-file"), help: "Read NAME=VALUE lines for every step from a file; repeatable.")
+    @Option(name: .customLong("env-file"), help: "Read variables for every step from a dotenv file (NAME=VALUE, export, quotes, # comments); over the workflow's env; repeatable. NIXACTIONS_ENV_FILES lists more (':'-separated), read first.")
     var envFiles: [String] = []
 
     @Option(name: .customLong("secret"), help: ArgumentHelp(
@@ -256,14 +256,36 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// `--env-file` values, then `--env` values (later ones win).
+    /// The files of `NIXACTIONS_ENV_FILES` (separated by ':', like PATH), read before `--env-file`.
+    static let envFilesVariable = "NIXACTIONS_ENV_FILES"
+
+    /// `NIXACTIONS_ENV_FILES`, then `--env-file`s in order, then `--env`s (later ones win); every
+    /// one of them is set over the workflow's, job's and step's `env`. Files are read as the common
+    /// dotenv tools read them (`export NAME=value`, quotes, `#` comments, escapes); a bad line or
+    /// a name that is not a variable name exits 2 with the file and line.
     func runtimeEnvironment() throws -> [String: String] {
         var environment: [String: String] = [:]
-        for file in envFiles {
+        let listed = (ProcessInfo.processInfo.environment[Self.envFilesVariable] ?? "")
+            .split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        for (file, origin) in listed.map({ ($0, Self.envFilesVariable) }) + envFiles.map({ ($0, "--env-file") }) {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                standardError("error: cannot read --env-file '\(file)'\n")
+                standardError("error: cannot read \(origin) '\(file)'\n")
                 throw ExitCode(ExitStatus.usage)
             }
-            for (name, value) in EnvFileParser.parse(text) { environment[name] = value }
+            switch Dotenv.parse(text) {
+            case .success(let entries):
+                for entry in entries {
+                    guard SecretNames.isValid(entry.name) else {
+                        standardError("\(file):\(entry.line): error: '\(entry.name)' is not a valid variable name (\(origin))\n"
+                                      + "  hint: letters, digits and '_', not starting with a digit\n")
+                        throw ExitCode(ExitStatus.usage)
+                    }
+                    environment[entry.name] = entry.value
+                }
+            case .failure(let error):
+                standardError("\(file):\(error.line): error: \(error.message) (\(origin))\n")
+                throw ExitCode(ExitStatus.usage)
+            }
         }
         for entry in env {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

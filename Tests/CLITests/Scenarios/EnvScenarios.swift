@@ -58,16 +58,16 @@ struct EnvScenarios {
                   echo "other job: WG=$WG JG=[${JG:-unset}] ADDED=[${ADDED:-unset}]"
         """#
 
-    @Test("workflow < job < step env; --env is the lowest; GITHUB_ENV and GITHUB_PATH reach later steps only")
+    @Test("workflow < job < step env < --env (issue 13: the original's precedence); GITHUB_ENV and GITHUB_PATH reach later steps only")
     func precedenceTable() throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let result = try scenario.run(Self.precedence, ["--env", "CW=cli", "--env", "C=cli"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let out = result.stdout
-        // workflow < job < step; --env below the workflow's env, visible where nothing else sets it.
-        #expect(out.contains("[check] W=workflow WJ=job WJS=step CW=workflow C=cli ONLY_STEP=step-only\n"))
-        #expect(out.contains("[check] expr WJS=step CW=workflow\n"))
+        // workflow < job < step < --env: a value given at run time wins over the workflow's.
+        #expect(out.contains("[check] W=workflow WJ=job WJS=step CW=cli C=cli ONLY_STEP=step-only\n"))
+        #expect(out.contains("[check] expr WJS=step CW=cli\n"))
         // GITHUB_ENV: not in the step that writes it, in every later step of the job, above workflow and job env.
         #expect(out.contains("[check] same step: ADDED=[unset] mytool=[none]\n"))
         #expect(out.contains("[check] later: WG=github-env JG=github-env ADDED=added ONLY_STEP=[unset] WJS=job\n"))
@@ -111,21 +111,61 @@ struct EnvScenarios {
         #expect(result.stdout.contains("[check] after V=github-env\n"))
     }
 
-    @Test("--env-file values are below the workflow's env too, and --env wins over --env-file")
+    @Test("--env-file values are over the workflow's env, --env over --env-file, NIXACTIONS_ENV_FILES first; dotenv syntax (export, quotes, comments)")
     func envFile() throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let file = try scenario.temp.write("vars.env", "FROM_FILE=file\nBOTH=file\nSHADOWED=file\n")
-        let result = try scenario.run("""
+        let file = try scenario.temp.write("vars.env", """
+            # the deploy gate of the original's example
+            export BRANCH=main
+            FROM_FILE=file
+            BOTH=file
+            QUOTED="two words"   # a comment
+            SINGLE='$NOT_EXPANDED'
+            LISTED=from-file
+            """)
+        let listed = try scenario.temp.write("listed.env", "LISTED=from-list\nONLY_LISTED=yes\n")
+        let workflow = try scenario.temp.write("wf.yml", """
             name: envfile
             env:
-              SHADOWED: workflow
+              BRANCH: develop
+              FROM_FILE: workflow
             jobs:
               check:
+                env: { BOTH: job }
                 steps:
-                  - run: echo "FROM_FILE=$FROM_FILE BOTH=$BOTH SHADOWED=$SHADOWED"
-            """, ["--env-file", file, "--env", "BOTH=cli"])
+                  - run: echo "BRANCH=main-from-github-env" >> "$GITHUB_ENV"
+                  - run: |
+                      echo "BRANCH=$BRANCH FROM_FILE=$FROM_FILE BOTH=$BOTH QUOTED=$QUOTED SINGLE=$SINGLE LISTED=$LISTED ONLY_LISTED=$ONLY_LISTED"
+                      echo "expr BRANCH=${{ env.BRANCH }}"
+                    env: { FROM_FILE: step }
+                  - if: env.BRANCH == 'main'
+                    run: echo "deploy gate open"
+            """)
+        let result = try nixactions(["run", workflow, "--env-file", file, "--env", "BOTH=cli"], in: scenario.temp.path,
+                                    environment: ["NIXACTIONS_ENV_FILES": listed])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        #expect(result.stdout.contains("[check] FROM_FILE=file BOTH=cli SHADOWED=workflow\n"))
+        #expect(result.stdout.contains("[check] BRANCH=main FROM_FILE=file BOTH=cli QUOTED=two words SINGLE=$NOT_EXPANDED LISTED=from-file ONLY_LISTED=yes\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[check] expr BRANCH=main\n"))
+        #expect(result.stdout.contains("[check] deploy gate open\n"))
+    }
+
+    @Test("a bad --env-file line or name exits 2 with the file and line; a NIXACTIONS_ENV_FILES file that cannot be read too")
+    func badEnvFile() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = try scenario.temp.write("wf.yml", "jobs:\n  a:\n    steps: [ { run: echo never } ]\n")
+        let badName = try scenario.temp.write("bad.env", "OK=1\n9LIVES=x\n")
+        let result = try nixactions(["run", workflow, "--env-file", badName], in: scenario.temp.path)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.env:2: error:") && result.stderr.contains("(--env-file)"), "\(result.stderr)")
+        let badLine = try scenario.temp.write("line.env", "OK=1\nthis is not an assignment\n")
+        let second = try nixactions(["run", workflow, "--env-file", badLine], in: scenario.temp.path)
+        #expect(second.status == 2)
+        #expect(second.stderr.contains("line.env:2: error:"), "\(second.stderr)")
+        let missing = try nixactions(["run", workflow], in: scenario.temp.path, environment: ["NIXACTIONS_ENV_FILES": "/nonexistent/x.env"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: cannot read NIXACTIONS_ENV_FILES '/nonexistent/x.env'"))
+        #expect(!missing.stdout.contains("never"))
     }
 }

@@ -17,12 +17,12 @@ extension JobRunner {
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
-            // The environment the step sees, lowest to highest: --env, workflow, job, GITHUB_ENV of
+            // The environment the step sees, lowest to highest: workflow, job, GITHUB_ENV of
             // earlier steps, step (GitHub's runner: the step's env is set over the job's
-            // environment, which GITHUB_ENV updates).
+            // environment, which GITHUB_ENV updates), then --env-file and --env over all of them.
             let stepEnv: [String: String]
             switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
-            case .success(let values): stepEnv = values
+            case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
             case .failure(let problem):
                 failStep(step, message: problem.message, allowed: allowed, state: &state)
                 continue

@@ -100,11 +100,15 @@ struct JobRunner: Sendable {
         }
 
         let env: [String: String]
-        // Secrets exported as env sit just above --env: any `env:` that sets the same name wins.
-        var lowest = options.environment.merging(options.secrets.runEnv) { _, secret in secret }
+        // Secrets exported as env are the lowest level: any `env:` that sets the same name wins.
+        // --env and --env-file are over every env: level (the original NixActions' precedence: a
+        // value given at run time overrides the workflow's); they are in the base too, so an env
+        // entry's ${{ env.X }} sees them.
+        var lowest = options.secrets.runEnv
         if let exported = options.secrets.jobEnv[job.id] { lowest.merge(exported) { _, secret in secret } }
+        lowest.merge(options.environment) { _, given in given }
         switch evaluateEnv(workflow.env + job.env, base: lowest, contexts: base, status: .ok) {
-        case .success(let values): env = values
+        case .success(let values): env = values.merging(options.environment) { _, given in given }
         case .failure(let problem):
             await executor.finishJob(spec)
             return fail(problem.message)

@@ -10,7 +10,8 @@ public struct RunOptions: Sendable {
     public var projectDirectory: String
     /// A unique id of this run.
     public var runID: String
-    /// Values from `--env NAME=VALUE` / `--env-file`: the lowest level of env (the workflow's `env` overrides them).
+    /// Values from `--env NAME=VALUE`, `--env-file` and `NIXACTIONS_ENV_FILES`: over every `env:`
+    /// level and `$GITHUB_ENV` (the original NixActions' precedence); only the runner's variables win.
     public var environment: [String: String]
     /// The run's `github`, `vars` and `inputs` (nil: `RunContext.minimal`, filled in by `WorkflowRunner`).
     public var context: RunContext?
