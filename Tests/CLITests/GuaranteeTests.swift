@@ -69,15 +69,14 @@ struct GuaranteeTests {
         try temp.write("wf.yml", """
             jobs:
               a:
-                retry: 2
-                steps: [ { run: echo never } ]
+                steps: [ { run: echo never, background: true } ]
             """)
         let validate = try nixactions(["validate", "wf.yml"], in: temp.path)
         #expect(validate.status == 0)
-        #expect(validate.stderr.contains("warning: job 'a': 'retry' (retrying whole jobs; retry steps instead) is not supported by this version of nixactions yet; 'run' will refuse it"))
+        #expect(validate.stderr.contains("warning: job 'a': parallel steps ('background' of step 1) is not supported by this version of nixactions yet; 'run' will refuse it"))
         let run = try nixactions(["run", "wf.yml"], in: temp.path)
         #expect(run.status == 2)
-        for key in ["'retry' (retrying whole jobs; retry steps instead)"] {
+        for key in ["parallel steps ('background' of step 1)"] {
             #expect(run.stderr.contains("error: job 'a': \(key) is not supported by this version of nixactions yet"))
         }
         #expect(run.stderr.contains("nixactions: refusing to run rather than ignore these keys"))

@@ -311,7 +311,7 @@ enum PlanPrinter {
             if let expression = job.timeoutExpression {
                 facts.append("\(expression.minutes ? "timeout-minutes" : "timeout"): \(expression.field.source.value)")
             } else {
-                facts.append("timeout: \(DurationParser.format(job.timeout?.value ?? .seconds(360 * 60)))")
+                facts.append("timeout: \(DurationParser.format(job.timeout?.value ?? plan.workflow.jobTimeout?.value ?? .seconds(360 * 60)))")
             }
             if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
             if let condition = job.condition { facts.append("if: \(condition.source.value)") }
@@ -320,11 +320,15 @@ enum PlanPrinter {
             text += "\(index + 1). \(instance.displayName)  [\(facts.joined(separator: "; "))]\n"
             for step in job.steps {
                 var details: [String] = []
-                if let timeout = step.timeout { details.append("timeout \(DurationParser.format(timeout.value))") }
+                // What the step gets: its own, else its job's defaults, else the workflow's.
+                if step.timeoutExpression == nil,
+                   let timeout = step.timeout ?? job.defaults.stepTimeout ?? plan.workflow.defaults.stepTimeout {
+                    details.append("timeout \(DurationParser.format(timeout.value))")
+                }
                 if let expression = step.timeoutExpression {
                     details.append("\(expression.minutes ? "timeout-minutes" : "timeout") \(expression.field.source.value)")
                 }
-                if let retry = step.retry {
+                if let retry = step.retry ?? job.defaults.retry ?? plan.workflow.defaults.retry {
                     details.append("retry \(retry.maxAttempts) attempts, \(retry.backoff.rawValue) from \(DurationParser.format(retry.delay)) up to \(DurationParser.format(retry.maxDelay))")
                 }
                 if let condition = step.condition { details.append("if: \(condition.source.value)") }

@@ -151,7 +151,11 @@ extension JobRunner {
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
         spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name
 
+        // The nearest level wins: the step's own, then its job's defaults, then the workflow's.
         var stepLimit = step.timeout?.value
+        if step.timeoutExpression == nil, stepLimit == nil {
+            stepLimit = job.defaults.stepTimeout?.value ?? workflow.defaults.stepTimeout?.value
+        }
         if let expression = step.timeoutExpression {
             do {
                 stepLimit = try expression.evaluate(evaluation)
@@ -165,7 +169,7 @@ extension JobRunner {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         let clock = ContinuousClock()
         let began = clock.now
-        let policy = step.retry ?? RetryPolicy(maxAttempts: 1)
+        let policy = step.retry ?? job.defaults.retry ?? workflow.defaults.retry ?? RetryPolicy(maxAttempts: 1)
         var attempt = 1
         var result: StepAttempt
         while true {

@@ -119,7 +119,7 @@ struct JobRunner: Sendable {
 
         // The job's time limit cancels the steps (cleanup steps still run, capped) but keeps what
         // they produced: outputs, env, the summary of the steps that finished.
-        var evaluatedLimit = job.timeout?.value ?? Self.defaultJobTimeout
+        var evaluatedLimit = job.timeout?.value ?? workflow.jobTimeout?.value ?? Self.defaultJobTimeout
         if let expression = job.timeoutExpression {
             do {
                 evaluatedLimit = try expression.evaluate(context(base, .ok))

@@ -11,6 +11,7 @@ extension WorkflowLoader {
         }
         var job = Job(id: id, location: reader.location(keyNode))
         var sawSteps = false
+        var ownRetry: (policy: RetryPolicy?, keyNode: Node)?
         // `uses:` calls a reusable workflow: one warning for the whole call (its `with`, `secrets`
         // and missing `steps` are that call's, not problems of their own).
         if let (_, usesKey, usesValue) = pairs.first(where: { $0.key == "uses" }) {
@@ -82,10 +83,8 @@ extension WorkflowLoader {
                 (job.continueOnError, job.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             case "strategy": job.strategy = reader.strategy(value, context: context)
             case "retry":
-                job.retry = reader.retry(value, context: context)
-                let feature = UnsupportedFeature("job '\(id)': 'retry' (retrying whole jobs; retry steps instead)", job: id, at: reader.location(keyNode))
-                workflow.unsupported.append(feature)
-                reader.diagnostics.warning(feature.message, at: feature.location, context: context)
+                // The original NixActions' job retry: the retry of each of its steps that gives none.
+                ownRetry = (reader.retry(value, context: context), keyNode)
             case "cache":
                 job.caches = reader.caches(value, context: context)
             case "secrets": job.secrets = reader.secrets(value, context: context)
@@ -133,6 +132,7 @@ extension WorkflowLoader {
                 }
             }
         }
+        applyOwnRetry(ownRetry, to: &job.defaults, reader: &reader, context: context)
         if let service = job.services.first, job.explicitExecutor, job.executor.pluginID != "oci" {
             reader.diagnostics.error(
                 "job '\(id)' has services, which run next to a job container; its executor is '\(job.executor.pluginID)'",

@@ -14,7 +14,10 @@ public struct LoadResult: Sendable {
 
 /// Turns workflow YAML into a typed `Workflow`, reporting every problem with its position.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency"]
+    static let workflowKeys = [
+        "name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency", "retry", "timeout",
+        "timeout-minutes",
+    ]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
     static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions", "concurrency"]
     static let jobKeys = [
@@ -147,6 +150,7 @@ public enum WorkflowLoader {
             return nil
         }
         var jobsNode: Node?
+        var ownRetry: (policy: RetryPolicy?, keyNode: Node)?
         for (key, keyNode, value) in pairs {
             switch key {
             case "name":
@@ -156,6 +160,13 @@ public enum WorkflowLoader {
             case "defaults": workflow.defaults = compileDefaults(value, reader: &reader, context: context)
             case "jobs": jobsNode = value
             case "on": workflow.triggers = compileTriggers(value, keyNode: keyNode, reader: &reader, context: context)
+            case "retry": ownRetry = (reader.retry(value, context: context), keyNode)
+            case "timeout", "timeout-minutes":
+                if workflow.jobTimeout != nil {
+                    reader.diagnostics.error("the workflow has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
+                                             context: context, hint: "keep one of them")
+                }
+                workflow.jobTimeout = reader.duration(value, key: key, context: context)
             default:
                 if githubOnlyWorkflowKeys.contains(key) {
                     reader.diagnostics.note(
@@ -164,6 +175,7 @@ public enum WorkflowLoader {
                 }
             }
         }
+        applyOwnRetry(ownRetry, to: &workflow.defaults, reader: &reader, context: context)
         let workflowContext = "workflow '\(workflow.name)'"
         guard let jobsNode else {
             reader.diagnostics.error(
@@ -217,21 +229,47 @@ public enum WorkflowLoader {
 
     static func compileDefaults(_ node: Node, reader: inout NodeReader, context: String) -> RunDefaults {
         var defaults = RunDefaults()
-        guard let pairs = reader.mapping(node, what: "defaults", context: context, known: ["run"]) else { return defaults }
-        for (_, _, runNode) in pairs {
-            guard let runPairs = reader.mapping(
-                runNode, what: "defaults.run", context: context, known: ["shell", "working-directory"])
-            else { continue }
-            for (key, _, value) in runPairs {
-                let field = reader.template(value, what: "defaults.run.\(key)", context: context)
-                if key == "shell" {
-                    defaults.shell = field
-                    checkShell(field, reader: &reader, context: context)
-                } else {
-                    defaults.workingDirectory = field
+        guard let pairs = reader.mapping(node, what: "defaults", context: context, known: ["run", "retry", "timeout", "timeout-minutes"])
+        else { return defaults }
+        for (key, keyNode, value) in pairs {
+            switch key {
+            case "retry":
+                defaults.retry = reader.retry(value, context: context)
+            case "timeout", "timeout-minutes":
+                // A default for each step: a value (an expression would need the step's contexts).
+                if defaults.stepTimeout != nil {
+                    reader.diagnostics.error("defaults has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
+                                             context: context, hint: "keep one of them")
+                }
+                defaults.stepTimeout = reader.duration(value, key: key, context: context)
+            default:
+                guard let runPairs = reader.mapping(
+                    value, what: "defaults.run", context: context, known: ["shell", "working-directory"])
+                else { continue }
+                for (runKey, _, item) in runPairs {
+                    let field = reader.template(item, what: "defaults.run.\(runKey)", context: context)
+                    if runKey == "shell" {
+                        defaults.shell = field
+                        checkShell(field, reader: &reader, context: context)
+                    } else {
+                        defaults.workingDirectory = field
+                    }
                 }
             }
         }
         return defaults
+    }
+
+    /// A job's or the workflow's own `retry:` (the original's key) is the same as its
+    /// `defaults.retry`; giving both is an error.
+    static func applyOwnRetry(
+        _ own: (policy: RetryPolicy?, keyNode: Node)?, to defaults: inout RunDefaults, reader: inout NodeReader, context: String
+    ) {
+        guard let own, let policy = own.policy else { return }
+        if defaults.retry != nil {
+            reader.diagnostics.error("both 'retry' and 'defaults.retry' are given", at: reader.location(own.keyNode), context: context,
+                                     hint: "keep one of them: each is the retry of every step that has none")
+        }
+        defaults.retry = policy
     }
 }

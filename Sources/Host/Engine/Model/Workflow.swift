@@ -66,6 +66,8 @@ public struct Workflow: Sendable {
     /// Every `${{ secrets.NAME }}` in the file (filled by validation).
     public var secretReferences: [SecretReference] = []
     public var defaults: RunDefaults
+    /// The workflow's `timeout`/`timeout-minutes`: the limit of each job that gives none (6h otherwise).
+    public var jobTimeout: Located<Duration>?
     /// Jobs in file order.
     public var jobs: [Job]
     /// Constructs that are valid but that this version cannot honour yet: `validate` warns,
@@ -122,6 +124,11 @@ final class JobIndex: Sendable {
 public struct RunDefaults: Sendable {
     public var shell: TemplateField?
     public var workingDirectory: TemplateField?
+    /// `defaults.retry` (or a job's or the workflow's own `retry:`): each step's retry unless the
+    /// step (or a nearer level) gives one. The original NixActions' inheritance: step > job > workflow.
+    public var retry: RetryPolicy?
+    /// `defaults.timeout` / `defaults.timeout-minutes`: each step's limit unless the step gives one.
+    public var stepTimeout: Located<Duration>?
 
     public init(shell: TemplateField? = nil, workingDirectory: TemplateField? = nil) {
         self.shell = shell
@@ -396,7 +403,6 @@ public struct Job: Sendable {
     /// `continue-on-error: ${{ … }}` (e.g. `${{ matrix.experimental }}`), evaluated per instance.
     public var continueOnErrorExpression: TemplateField?
     public var strategy: Strategy?
-    public var retry: RetryPolicy?
     public var caches: [CacheSpec]
     public var secrets: [SecretSpec]
     public var artifacts: ArtifactSpec?
