@@ -47,6 +47,16 @@ struct ExamplesTests {
         }
     }
 
+    @Test("examples/15-defaults: retry inherited from the job, --env over the workflow's env")
+    func defaults() throws {
+        let result = try nixactions(["run", "examples/15-defaults/workflow.yml", "--env", "BRANCH=main"], in: packageDirectory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[build] download attempt 3\n"))
+        #expect(result.stdout.contains("[deploy] deploying main\n"))
+        let plain = try nixactions(["run", "examples/15-defaults/workflow.yml"], in: packageDirectory.path)
+        #expect(plain.stdout.contains("[deploy] not deploying develop\n"))
+    }
+
     @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
     func conditions() throws {
         let result = try nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)
