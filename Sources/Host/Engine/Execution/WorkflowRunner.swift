@@ -165,24 +165,6 @@ final class Scheduler: Sendable {
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
                     }
-                    if job.executorFromContainer, reference.pluginID == "oci", case .string(let image)? = reference.options["image"],
-                       image.contains("${{"),
-                       let rendered = try? evaluateOptions(["image": .string(image)], job, instance, needsContext: needsContext),
-                       case .string("")? = rendered["image"]
-                    {
-                        // `container: ${{ … }}` that renders empty: no container (GitHub's rule).
-                        switch chooseExecutor(job, instance, needsContext: needsContext, ignoringContainer: true) {
-                        case .executor(let chosen, _): reference = chosen
-                        case .skip(let reason):
-                            readyHead += 1
-                            finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
-                            continue
-                        case .refuse(let message, let hint, _):
-                            readyHead += 1
-                            finishWithout(instance, .failure, message + "\n  hint: " + hint)
-                            continue
-                        }
-                    }
                     if !job.services.isEmpty {
                         // Sidecars start next to the job's container: the oci executor runs them.
                         guard reference.pluginID == "oci" else {
@@ -325,11 +307,18 @@ final class Scheduler: Sendable {
         return rendered
     }
 
-    func chooseExecutor(
-        _ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue], ignoringContainer: Bool = false
-    ) -> RunnerMap.Choice {
+    /// Whether the job's `container: ${{ … }}` image renders empty for this instance.
+    func rendersNoContainer(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> Bool {
+        guard case .string(let image)? = job.executor.options["image"], image.contains("${{"),
+              let rendered = try? evaluateOptions(["image": .string(image)], job, instance, needsContext: needsContext)
+        else { return false }
+        return rendered["image"] == .string("")
+    }
+
+    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
         var job = job
-        if ignoringContainer {
+        if job.executorFromContainer, rendersNoContainer(job, instance, needsContext: needsContext) {
+            // `container: ${{ … }}` that renders empty: no container, what runs-on chooses (GitHub's rule).
             job.explicitExecutor = false
             job.executor = .local
         }

@@ -26,6 +26,8 @@ struct ExpressionValidator {
         var allowsStatusFunctions = false
         /// When set, only these contexts may be used (a job's `if` sees github, needs, vars, inputs).
         var onlyContexts: [String]?
+        /// Any env name may be defined here (a step of the job writes `$GITHUB_ENV`): `env.X` is not guessed at.
+        var envOpen = false
         /// Why only those (for the hint).
         var why = "a job's 'if' is decided before the job starts"
     }
@@ -57,7 +59,8 @@ struct ExpressionValidator {
     mutating func checkJob(_ job: Job, workflowEnv: Set<String>) {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
         let jobEnv = workflowEnv.union(job.env.map(\.name))
-        let jobPlace = Place(what: "", context: context, job: job, stepIDs: nil, envNames: workflowEnv)
+        var jobPlace = Place(what: "", context: context, job: job, stepIDs: nil, envNames: workflowEnv)
+        jobPlace.envOpen = Self.writesEnvFile(job)
         if let name = job.name { check(name, named(jobPlace, "name")) }
         if let condition = job.condition {
             var place = named(jobPlace, "if")
@@ -105,7 +108,8 @@ struct ExpressionValidator {
         var earlier: [String] = cacheIDs
         for step in job.steps {
             let stepContext = "\(context) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
-            let place = Place(what: "", context: stepContext, job: job, stepIDs: earlier, envNames: jobEnv.union(step.env.map(\.name)))
+            var place = Place(what: "", context: stepContext, job: job, stepIDs: earlier, envNames: jobEnv.union(step.env.map(\.name)))
+            place.envOpen = jobPlace.envOpen
             if let name = step.name { check(name, named(place, "name")) }
             if let run = step.run { check(run, named(place, "run")) }
             if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
@@ -332,7 +336,7 @@ struct ExpressionValidator {
         case "env":
             // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.
             // `env: ${{ … }}` (an entry without a name) may define any name too.
-            if !place.envNames.contains(first), !place.envNames.contains(""), !(place.job.map(Self.writesEnvFile) ?? false) {
+            if !place.envNames.contains(first), !place.envNames.contains(""), !place.envOpen {
                 diagnostics.warning(
                     "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
                     hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")

@@ -110,16 +110,28 @@ extension NodeReader {
         _ node: Node, key: String, keyNode: Node, replacing existing: (Located<Duration>?, TimeoutExpression?), what: String,
         context: String?
     ) -> (Located<Duration>?, TimeoutExpression?) {
-        if existing.0 != nil || existing.1 != nil {
-            diagnostics.error(
-                "\(what) has both 'timeout' and 'timeout-minutes'", at: location(keyNode), context: context,
-                hint: "keep one of them")
-        }
+        refuseSecondTimeout(existing.0 != nil || existing.1 != nil, keyNode: keyNode, what: what, context: context)
         if case .scalar(let scalar) = node, scalar.string.contains("${{") {
             guard let field = template(node, what: key, context: context) else { return (nil, nil) }
             return (nil, TimeoutExpression(field: field, minutes: key == "timeout-minutes"))
         }
         return (duration(node, key: key, context: context), nil)
+    }
+
+    /// `timeout` or `timeout-minutes` given as a value (the workflow's, `defaults`'); both keys at
+    /// once is an error.
+    mutating func valueTimeout(
+        _ node: Node, key: String, keyNode: Node, replacing existing: Located<Duration>?, what: String, context: String?
+    ) -> Located<Duration>? {
+        refuseSecondTimeout(existing != nil, keyNode: keyNode, what: what, context: context)
+        return duration(node, key: key, context: context)
+    }
+
+    mutating func refuseSecondTimeout(_ second: Bool, keyNode: Node, what: String, context: String?) {
+        guard second else { return }
+        diagnostics.error(
+            "\(what) has both 'timeout' and 'timeout-minutes'", at: location(keyNode), context: context,
+            hint: "keep one of them")
     }
 
     func describe(_ node: Node) -> String {

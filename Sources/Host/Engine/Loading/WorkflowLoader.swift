@@ -162,11 +162,8 @@ public enum WorkflowLoader {
             case "on": workflow.triggers = compileTriggers(value, keyNode: keyNode, reader: &reader, context: context)
             case "retry": ownRetry = (reader.retry(value, context: context), keyNode)
             case "timeout", "timeout-minutes":
-                if workflow.jobTimeout != nil {
-                    reader.diagnostics.error("the workflow has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
-                                             context: context, hint: "keep one of them")
-                }
-                workflow.jobTimeout = reader.duration(value, key: key, context: context)
+                workflow.jobTimeout = reader.valueTimeout(
+                    value, key: key, keyNode: keyNode, replacing: workflow.jobTimeout, what: "the workflow", context: context)
             default:
                 if githubOnlyWorkflowKeys.contains(key) {
                     reader.diagnostics.note(
@@ -237,11 +234,8 @@ public enum WorkflowLoader {
                 defaults.retry = reader.retry(value, context: context)
             case "timeout", "timeout-minutes":
                 // A default for each step: a value (an expression would need the step's contexts).
-                if defaults.stepTimeout != nil {
-                    reader.diagnostics.error("defaults has both 'timeout' and 'timeout-minutes'", at: reader.location(keyNode),
-                                             context: context, hint: "keep one of them")
-                }
-                defaults.stepTimeout = reader.duration(value, key: key, context: context)
+                defaults.stepTimeout = reader.valueTimeout(
+                    value, key: key, keyNode: keyNode, replacing: defaults.stepTimeout, what: "defaults", context: context)
             default:
                 guard let runPairs = reader.mapping(
                     value, what: "defaults.run", context: context, known: ["shell", "working-directory"])
