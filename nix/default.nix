@@ -39,16 +39,24 @@ let
     then substring n (stringLength s - n) s
     else s;
 
-  # Position of the attribute set `set`: where its first (in source order) key is,
-  # plus every key's [line column]. null when Nix knows no position (e.g. `//` results).
+  # Position of the attribute set `set`: the file most of it comes from (that of the first of
+  # name/bash/actions/steps/... that has a position), its first key there, and every key's
+  # [line column] ([line column file] for a key from another file, e.g. added by a library
+  # function or an extension). null when Nix knows no position at all.
   posOf = set:
     let
       keyPos = k: unsafeGetAttrPos k set;
       named = builtins.filter (k: keyPos k != null) (attrNames set);
-      keys = listToAttrs (map (k: { name = k; value = [ (keyPos k).line (keyPos k).column ]; }) named);
+      preferred = builtins.filter (k: builtins.elem k named)
+        ([ "name" "bash" "actions" "steps" "executor" "needs" "jobs" ] ++ named);
+      file = if preferred == [ ] then null else (keyPos (builtins.head preferred)).file;
+      keys = listToAttrs (map (k:
+        let p = keyPos k; in
+        { name = k; value = [ p.line p.column ] ++ (if p.file == file then [ ] else [ (relative p.file) ]); }) named);
       first = foldl' (best: k:
         let p = keyPos k; in
-        if best == null || p.line < best.line || (p.line == best.line && p.column < best.column)
+        if p.file != file then best
+        else if best == null || p.line < best.line || (p.line == best.line && p.column < best.column)
         then p else best) null named;
     in
     if first == null then null
@@ -169,7 +177,7 @@ let
         builtins.concatMap (c: map (v: c // { ${d} = v; }) matrix.${d}) acc) [ { } ] dims;
       jobName = c: "${name}-" + concatStringsSep "-" (map (d: "${d}-${toString c.${d}}") dims);
     in
-    listToAttrs (map (c: { name = jobName c; value = jobTemplate c // { matrix = c; }; }) combos);
+    listToAttrs (map (c: { name = jobName c; value = jobTemplate c // { __matrix = c; }; }) combos);
 
   # ---------- mkWorkflow ----------
 
@@ -196,7 +204,9 @@ let
       declared = posOfAttr jobName jobs;
       listPos = posOfAttr stepsKey job;
     in
-    withPos (if jobPos == null then declared else jobPos // { declared = declared; })
+    withPos (if jobPos == null then declared
+             else if declared == null then jobPos
+             else jobPos // { inherit declared; })
       (data // (if isList steps
         then { ${stepsKey} = genList (i: stepData jobName listPos i (elemAt steps i)) (length steps); }
         else if steps == null then { }

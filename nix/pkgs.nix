@@ -54,7 +54,7 @@ let
 
   # "pkgs.a.b" -> [ "a" "b" ]; from `inherit (pkgs) a b;` -> [ "a" ] [ "b" ]
   dotted = filter isList (split "pkgs\\.([A-Za-z_][A-Za-z0-9_'-]*(\\.[A-Za-z_][A-Za-z0-9_'-]*)*)" source);
-  scanned = map (m: filter (x: x != "") (split "\\." (head m))) dotted;
+  scanned = map (m: filter (x: builtins.isString x && x != "") (split "\\." (head m))) dotted;
   inherited = concatMap (m: map (n: [ n ]) (filter (x: x != "" && !(isList x)) (split "[ \t\n]+" (head m))))
     (filter isList (split "inherit[ \t\n]*\\(pkgs\\)([^;]*);" source));
   paths = scanned ++ inherited ++ map (n: [ n ]) common;
