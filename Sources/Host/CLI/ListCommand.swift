@@ -45,13 +45,13 @@ struct ListCommand: AsyncParsableCommand {
             for folder in WorkflowLocator.folders {
                 let path = directory + "/" + folder
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                files += names.sorted().filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.map { folder + "/" + $0 }
+                files += names.sorted().filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") || $0.hasSuffix(".nix") }.map { folder + "/" + $0 }
             }
         }
         let runners = try RunnerOptions.loadConfig(config).runners
         var listings: [Listing] = []
         for file in files {
-            let result = WorkflowLoader.load(file: file)
+            let result = NixEvaluation.load(file: file, functionArities: nil)
             guard let workflow = result.workflow, !result.hasErrors else {
                 let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
                 listings.append(Listing(name: (file as NSString).lastPathComponent, file: file, jobs: nil, errors: errors))

@@ -15,7 +15,7 @@ enum WorkflowInput {
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
-        var result = WorkflowLoader.load(file: path, functionArities: functions)
+        var result = NixEvaluation.load(file: path, functionArities: functions)
         if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
             let graph = JobGraph(workflow)
             if graph.cycle() == nil {

@@ -17,9 +17,10 @@ enum WorkflowLocator {
         }
         if !reference.contains("/") {
             for folder in folders {
-                for suffix in ["", ".yml", ".yaml"] {
+                for suffix in ["", ".yml", ".yaml", ".nix"] {
                     let candidate = "\(directory)/\(folder)/\(reference)\(suffix)"
-                    if FileManager.default.fileExists(atPath: candidate), suffix != "" || reference.hasSuffix(".yml") || reference.hasSuffix(".yaml") {
+                    if FileManager.default.fileExists(atPath: candidate),
+                       suffix != "" || reference.hasSuffix(".yml") || reference.hasSuffix(".yaml") || reference.hasSuffix(".nix") {
                         return .success(candidate)
                     }
                 }
@@ -42,7 +43,7 @@ enum WorkflowLocator {
         var names: [String] = []
         for folder in folders {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
-            for file in files.sorted() where file.hasSuffix(".yml") || file.hasSuffix(".yaml") {
+            for file in files.sorted() where file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix") {
                 let name = (file as NSString).deletingPathExtension
                 if !names.contains(name) { names.append(name) }
             }

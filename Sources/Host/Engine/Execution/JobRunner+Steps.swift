@@ -13,7 +13,9 @@ extension JobRunner {
             var contexts = base
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
-            let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+            // A job with the original's continueOnError runs every step whose condition is the default.
+            let keepsGoing = job.original?.runsEveryStep == true && step.condition == nil
+            let status = ExpressionStatus(succeeded: state.succeeded || keepsGoing, cancelled: state.cancelled)
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
@@ -39,6 +41,20 @@ extension JobRunner {
                 recordSkipped(step, state: &state)
                 continue
             case .success(true): break
+            }
+            if let condition = step.shellCondition {
+                var environment = stepEnv
+                defineRunnerVariables(&environment, step: step, started: started)
+                switch await shellConditionHolds(condition, index: step.index, environment: environment, started: started,
+                                                 pathPrepend: state.pathPrepend, executor: executor) {
+                case .success(true): break
+                case .success(false):
+                    recordSkipped(step, state: &state)
+                    continue
+                case .failure(let problem):
+                    failStep(step, message: problem.message, allowed: allowed, state: &state)
+                    continue
+                }
             }
 
             if state.cancelled {
@@ -149,7 +165,13 @@ extension JobRunner {
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, environment: environment, workingDirectory: directory,
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
-        spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name
+        if job.original?.sourcedJobEnv == true {
+            // The original's $JOB_ENV: one file for the job, sourced before each step's script.
+            spec.environment["JOB_ENV"] = Self.jobEnvFile(started)
+            spec.script = Self.jobEnvPrologue + script
+        } else {
+            spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name, GitHub's format
+        }
 
         // The nearest level wins: the step's own, then its job's defaults, then the workflow's.
         var stepLimit = step.timeout?.value
@@ -277,7 +299,7 @@ extension JobRunner {
     }
 
     /// Variables a GitHub-style step expects.
-    func defineRunnerVariables(_ environment: inout [String: String], step: Step, started: JobStarted) {
+    func defineRunnerVariables(_ environment: inout [String: String], step: Step?, started: JobStarted) {
         for (name, value) in options.runContext.environment { environment[name] = value }
         environment["CI"] = "true"
         environment["NIXACTIONS"] = "true"
@@ -287,7 +309,7 @@ extension JobRunner {
         environment["RUNNER_OS"] = started.os ?? "Linux"
         environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
-        environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)"
+        if let step { environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)" }
     }
 
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.

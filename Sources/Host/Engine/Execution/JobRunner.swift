@@ -113,6 +113,31 @@ struct JobRunner: Sendable {
             await executor.finishJob(spec)
             return fail(problem.message)
         }
+        if state.succeeded, let condition = job.original?.shellCondition {
+            // The original NixActions' job condition: a shell test in the job's environment.
+            var environment = env
+            defineRunnerVariables(&environment, step: nil, started: jobStarted)
+            switch await shellConditionHolds(condition, index: 0, environment: environment, started: jobStarted, pathPrepend: [], executor: executor) {
+            case .success(true): break
+            case .success(false):
+                await executor.finishJob(spec)
+                return finish(.skipped, JobFailure(message: "skipped: its condition '\(condition.value)' is false"))
+            case .failure(let problem):
+                await executor.finishJob(spec)
+                return fail(problem.message)
+            }
+        }
+        if state.succeeded, let nix = job.nix {
+            var environment = env
+            defineRunnerVariables(&environment, step: nil, started: jobStarted)
+            switch await buildNixPackages(nix, environment: environment, executor: executor) {
+            case .success(let bins): state.pathPrepend = bins
+            case .failure(let problem):
+                state.succeeded = false
+                state.failure = JobFailure(message: problem.message)
+                reporter.report(.message(job: planned.key, level: .error, text: problem.message))
+            }
+        }
         if state.succeeded && !job.caches.isEmpty {
             await restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
         }
@@ -154,9 +179,14 @@ struct JobRunner: Sendable {
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }
         await savePendingCaches(executor: executor, state: state)
-        if state.succeeded, let keep = job.artifacts?.keep, !keep.isEmpty {
+        if state.succeeded, job.artifacts?.keep.isEmpty == false || job.original?.keepArtifacts.isEmpty == false {
             do {
-                try await keepArtifact(keep.map(\.value), as: job.id, started: jobStarted, executor: executor)
+                if let keep = job.artifacts?.keep, !keep.isEmpty {
+                    try await keepArtifact(keep.map(\.value), as: job.id, started: jobStarted, executor: executor)
+                }
+                for (name, paths) in job.original?.keepArtifacts ?? [] {
+                    try await keepArtifact(paths, as: name, started: jobStarted, executor: executor)
+                }
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "\(error)")
@@ -291,6 +321,9 @@ struct JobRunner: Sendable {
     func restoreArtifacts(started: JobStarted, executor: any Executor) async throws {
         for restore in job.artifacts?.restore ?? [] {
             try await restoreArtifact(restore.job.value, under: restore.path, started: started, executor: executor)
+        }
+        for (name, path) in job.original?.restoreArtifacts ?? [] {
+            try await restoreArtifact(name, under: path, started: started, executor: executor)
         }
     }
 

@@ -276,3 +276,39 @@ extension NodeReader {
         return services
     }
 }
+
+extension NodeReader {
+    /// `nix: { packages: [...], file: tools.nix, flake: "path#attr" }` (packages alone: from `<nixpkgs>`).
+    mutating func nixPackages(_ node: Node, context: String?) -> NixPackages? {
+        guard let pairs = mapping(node, what: "nix", context: context, known: ["packages", "file", "flake"]) else { return nil }
+        var nix = NixPackages(location: location(node))
+        for (key, _, value) in pairs {
+            switch key {
+            case "packages":
+                for name in stringList(value, what: "nix.packages", context: context) {
+                    let valid = !name.value.isEmpty && name.value.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { part in
+                        !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || "_-'".contains($0) }
+                    }
+                    if valid {
+                        nix.packages.append(name.value)
+                    } else {
+                        diagnostics.error("'\(name.value)' is not a Nix attribute path", at: name.location, context: context,
+                                          hint: "name a package of the file (or of <nixpkgs>), e.g. hello or python3Packages.requests")
+                    }
+                }
+            case "file": nix.file = string(value, what: "nix.file", context: context)?.value
+            default: nix.flakes = stringList(value, what: "nix.flake", context: context).map(\.value)
+            }
+        }
+        if nix.packages.isEmpty && nix.flakes.isEmpty {
+            diagnostics.error("'nix' names no package", at: location(node), context: context,
+                              hint: "e.g. nix: { packages: [hello], file: tools.nix } or nix: { flake: \"./tools#hello\" }")
+            return nil
+        }
+        if nix.file != nil && nix.packages.isEmpty {
+            diagnostics.error("'nix.file' is given without 'nix.packages'", at: location(node), context: context,
+                              hint: "list the attributes of the file to build under 'packages'")
+        }
+        return nix
+    }
+}

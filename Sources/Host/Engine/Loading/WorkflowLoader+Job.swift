@@ -100,6 +100,7 @@ extension WorkflowLoader {
                     }
                 }
             case "services": job.services = reader.services(value, context: context)
+            case "nix": job.nix = reader.nixPackages(value, context: context)
             case "steps":
                 sawSteps = true
                 guard case .sequence(let steps) = value else {

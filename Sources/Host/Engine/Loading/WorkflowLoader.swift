@@ -6,6 +6,11 @@ import Yams
 /// The result of loading a workflow: the compiled workflow (nil when it could not be built at all)
 /// and every problem found, all at once.
 public struct LoadResult: Sendable {
+    public init(workflow: Workflow?, diagnostics: [Diagnostic]) {
+        self.workflow = workflow
+        self.diagnostics = diagnostics
+    }
+
     public var workflow: Workflow?
     public var diagnostics: [Diagnostic]
 
@@ -16,14 +21,14 @@ public struct LoadResult: Sendable {
 public enum WorkflowLoader {
     static let workflowKeys = [
         "name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency", "retry", "timeout",
-        "timeout-minutes",
+        "timeout-minutes", "nix",
     ]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
     static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions", "concurrency"]
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
-        "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with", "snapshot",
+        "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with", "snapshot", "nix",
     ]
     static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency", "snapshot"]
     static let stepKeys = [
@@ -151,6 +156,7 @@ public enum WorkflowLoader {
         }
         var jobsNode: Node?
         var ownRetry: (policy: RetryPolicy?, keyNode: Node)?
+        var workflowNix: NixPackages?
         for (key, keyNode, value) in pairs {
             switch key {
             case "name":
@@ -161,6 +167,7 @@ public enum WorkflowLoader {
             case "jobs": jobsNode = value
             case "on": workflow.triggers = compileTriggers(value, keyNode: keyNode, reader: &reader, context: context)
             case "retry": ownRetry = (reader.retry(value, context: context), keyNode)
+            case "nix": workflowNix = reader.nixPackages(value, context: context)
             case "timeout", "timeout-minutes":
                 workflow.jobTimeout = reader.valueTimeout(
                     value, key: key, keyNode: keyNode, replacing: workflow.jobTimeout, what: "the workflow", context: context)
@@ -202,6 +209,9 @@ public enum WorkflowLoader {
             workflow.jobs += part.jobs
             workflow.unsupported += part.unsupported
             for diagnostic in part.diagnostics { reader.diagnostics.append(diagnostic) }
+        }
+        if let workflowNix {
+            for index in workflow.jobs.indices where workflow.jobs[index].nix == nil { workflow.jobs[index].nix = workflowNix }
         }
         return workflow
     }

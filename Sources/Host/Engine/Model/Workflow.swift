@@ -409,6 +409,10 @@ public struct Job: Sendable {
     public var workspace: WorkspaceSpec
     /// `services:` sidecar containers, started next to the job's container (oci executor only).
     public var services: [ServiceContainer] = []
+    /// `nix:` packages whose `bin` folders come first on the steps' PATH (the job's own, else the workflow's).
+    public var nix: NixPackages?
+    /// The original NixActions' semantics, for jobs from a `.nix` workflow (see `OriginalSemantics`).
+    public var original: OriginalSemantics?
     public var location: SourceLocation?
 
     /// The name people read.
@@ -438,6 +442,41 @@ public struct ServiceContainer: Sendable, Hashable {
     /// `image`, `env`, `ports`, `volumes`, `options`, `credentials`, as written.
     public var options: [String: JSONValue]
     public var location: SourceLocation?
+}
+
+/// `nix:` of a job or workflow: packages built with Nix whose `bin` folders the steps get first on
+/// PATH. `packages` are attribute paths of `file` (a Nix file of the workspace evaluating to an
+/// attribute set, or a function of `{}` returning one), else of `<nixpkgs>`; `flake` installables
+/// (`path#attr`) are built as they are.
+public struct NixPackages: Sendable, Hashable {
+    public var packages: [String] = []
+    public var file: String?
+    public var flakes: [String] = []
+    public var location: SourceLocation?
+
+    public static func == (lhs: NixPackages, rhs: NixPackages) -> Bool {
+        lhs.packages == rhs.packages && lhs.file == rhs.file && lhs.flakes == rhs.flakes
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(packages)
+        hasher.combine(file)
+        hasher.combine(flakes)
+    }
+}
+
+/// What a job of a `.nix` workflow does as the original NixActions did, where GitHub's meaning differs.
+public struct OriginalSemantics: Sendable {
+    /// `$JOB_ENV` is one file per job, sourced (with `set -a`) before each step, instead of
+    /// GitHub's `$GITHUB_ENV` lines read after each step.
+    public var sourcedJobEnv = true
+    /// The job's `continueOnError = true`: a failed step does not stop the later ones (the job still fails).
+    public var runsEveryStep = false
+    /// A `condition` that is a shell test, run with bash in the job's environment before its first step.
+    public var shellCondition: Located<String>?
+    /// `outputs = { NAME = PATH; }`: artifacts kept with their layout when the job succeeds.
+    public var keepArtifacts: [(name: String, paths: [String])] = []
+    /// `inputs = [ NAME { name; path; } ]`: artifacts restored before the first step.
+    public var restoreArtifacts: [(name: String, path: String?)] = []
 }
 
 /// `workspace:` of a job: whether the project is copied in, and what is left out.
@@ -470,6 +509,9 @@ public struct Step: Sendable {
     /// `continue-on-error: ${{ … }}`, evaluated when the step runs.
     public var continueOnErrorExpression: TemplateField?
     public var retry: RetryPolicy?
+    /// A `condition` of a `.nix` workflow that is a shell test (`[ "$BRANCH" = main ]`): run with
+    /// bash in the step's environment when it starts; a non-zero status skips the step.
+    public var shellCondition: Located<String>?
     public var location: SourceLocation?
 
     init(index: Int, location: SourceLocation?) {

@@ -154,7 +154,9 @@ public final class ConsoleReporter: RunReporter {
             var step = ""
             if let failure = row.failure, row.outcome != .skipped {
                 let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
-                step = (failure.stepName.map { "'\($0)'" } ?? failure.message) + code
+                // One line per job: a long message (a build log) is in the job's log and above.
+                let firstLine = failure.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+                step = (failure.stepName.map { "'\($0)'" } ?? firstLine) + code
             }
             // A success with a failure is a failure allowed by continue-on-error.
             let status = row.outcome == .success && row.failure != nil ? "success (failure allowed)" : row.outcome.rawValue

@@ -1,0 +1,109 @@
+import Foundation
+import NixActionsEngine
+import Synchronization
+
+/// Reads a workflow written in Nix (`ci.nix`): evaluates it with `nix-instantiate` through the
+/// repository's Nix library (`nix/eval.nix`) into JSON, which `NixWorkflow` maps onto the model.
+enum NixEvaluation {
+    /// How long an evaluation may take (a workflow file that loops forever is stopped).
+    static let timeLimit: TimeInterval = 120
+
+    static func isNixFile(_ path: String) -> Bool { path.hasSuffix(".nix") }
+
+    /// Load a workflow file of either kind.
+    static func load(file path: String, functionArities: FunctionArities?) -> LoadResult {
+        guard isNixFile(path) else { return WorkflowLoader.load(file: path, functionArities: functionArities) }
+        switch evaluate(path) {
+        case .failure(let diagnostic): return LoadResult(workflow: nil, diagnostics: [diagnostic])
+        case .success(let json):
+            return NixWorkflow.load(json: json, file: path, projectDirectory: FileManager.default.currentDirectoryPath,
+                                    functionArities: functionArities)
+        }
+    }
+
+    /// Where the Nix library is: `$NIXACTIONS_NIX_LIB`, `share/nixactions/nix` next to the
+    /// program's folder (an installed or flake-built nixactions), or the `nix/` folder of the
+    /// source tree the program was built in.
+    static func library() -> String? {
+        let fileManager = FileManager.default
+        if let given = ProcessInfo.processInfo.environment["NIXACTIONS_NIX_LIB"], !given.isEmpty {
+            return fileManager.fileExists(atPath: "\(given)/eval.nix") ? given : nil
+        }
+        let executable = (CommandLine.arguments.first.flatMap { Bundle.main.executablePath ?? $0 } ?? "") as NSString
+        var folder = (executable.resolvingSymlinksInPath as NSString).deletingLastPathComponent
+        let installed = ((folder as NSString).deletingLastPathComponent as NSString).appendingPathComponent("share/nixactions/nix")
+        if fileManager.fileExists(atPath: "\(installed)/eval.nix") { return installed }
+        while folder.count > 1 {
+            if fileManager.fileExists(atPath: "\(folder)/nix/eval.nix"), fileManager.fileExists(atPath: "\(folder)/Package.swift") {
+                return "\(folder)/nix"
+            }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
+
+    /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
+    static func evaluate(_ path: String) -> Result<String, Diagnostic> {
+        let at = SourceLocation(file: path, line: 1, column: 1)
+        guard let instantiate = NixWorkflow.onPath("nix-instantiate") else {
+            return .failure(Diagnostic(.error, "reading a workflow written in Nix needs Nix: nix-instantiate is not on PATH", at: at,
+                                       hint: "install Nix (Debian and Ubuntu: apt install nix-bin; elsewhere https://nixos.org/download)"))
+        }
+        guard let library = library() else {
+            return .failure(Diagnostic(.error, "cannot find NixActions' Nix library (nix/eval.nix)", at: at,
+                                       hint: "set NIXACTIONS_NIX_LIB to the nix/ folder of the NixActions sources"))
+        }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        // Nix wants a home for its caches: a private one, removed afterwards.
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("nixactions-nix-\(UUID().uuidString)").path
+        do {
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            return .failure(Diagnostic(.error, "cannot make a folder for Nix: \(error.localizedDescription)", at: at))
+        }
+        defer { try? FileManager.default.removeItem(atPath: home) }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: instantiate)
+        process.arguments = [
+            "--eval", "--strict", "--json", "--store", "dummy://", "\(library)/eval.nix",
+            "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home
+        environment["XDG_CACHE_HOME"] = home
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            return .failure(Diagnostic(.error, "cannot run nix-instantiate: \(error.localizedDescription)", at: at))
+        }
+        let timer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: timer)
+        let errorBox = Mutex<Data>(Data())
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            let read = errors.fileHandleForReading.readDataToEndOfFile()
+            errorBox.withLock { $0 = read }
+            group.leave()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let errorData = errorBox.withLock { $0 }
+        process.waitUntilExit()
+        timer.cancel()
+        if process.terminationReason == .uncaughtSignal {
+            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' did not finish within \(Int(timeLimit)) s", at: at,
+                                       hint: "look for a function that calls itself without end"))
+        }
+        guard process.terminationStatus == 0 else {
+            // Nix's message as it printed it (it names the file, line and column); exit status 2.
+            let message = String(decoding: errorData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)", at: at))
+        }
+        return .success(String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import NixActionsPluginMessages
+import Synchronization
+
+/// Collects a hidden command's output (a shell-test condition, a Nix build) instead of showing it
+/// as a step's; keeps at most `limit` bytes of each stream (the end, where errors are).
+final class CollectingSink: StepOutputSink {
+    let limit: Int
+    private let streams = Mutex<[Int32: [UInt8]]>([:])
+
+    init(limit: Int = 256 * 1024) { self.limit = limit }
+
+    func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        streams.withLock { streams in
+            var kept = streams[stream] ?? []
+            kept.append(contentsOf: bytes)
+            if kept.count > limit { kept.removeFirst(kept.count - limit) }
+            streams[stream] = kept
+        }
+    }
+
+    func text(_ stream: Int32) -> String {
+        String(decoding: streams.withLock { $0[stream] ?? [] }, as: UTF8.self)
+    }
+}
+
+/// The original NixActions' meanings for jobs of a `.nix` workflow (`OriginalSemantics`), and
+/// `nix:` packages, which YAML workflows have too.
+extension JobRunner {
+    /// The file `$JOB_ENV` names in a job of a `.nix` workflow: one per job, in its temporary folder.
+    static func jobEnvFile(_ started: JobStarted) -> String { "\(started.temporaryDirectory)/nixactions-job-env" }
+
+    /// Sources `$JOB_ENV` (exporting what it sets) before a step's own script, as the original did.
+    static let jobEnvPrologue = "if [ -f \"$JOB_ENV\" ]; then set -a; . \"$JOB_ENV\"; set +a; fi\n"
+
+    /// Run `script` with bash in the job (no output shown), for a shell-test condition or a Nix
+    /// build. nil: the machinery failed (the reason is the error).
+    func runHidden(_ script: String, index: Int, environment: [String: String], workingDirectory: String? = nil,
+                   pathPrepend: [String], executor: any Executor, timeout: Duration? = nil) async -> Result<(status: Int32?, sink: CollectingSink), RunProblem> {
+        let sink = CollectingSink()
+        let spec = StepSpec(
+            jobKey: planned.key, index: index, displayName: "(condition)", script: script,
+            shell: ["bash", "--noprofile", "--norc", "{0}"], scriptExtension: ".sh", environment: environment,
+            workingDirectory: workingDirectory, captureFiles: [], pathPrepend: pathPrepend)
+        let outcome = await withTimeout(timeout) { () -> Result<(status: Int32?, sink: CollectingSink), RunProblem> in
+            do {
+                let result = try await executor.runStep(spec, output: sink)
+                return .success((result.succeeded ? 0 : (result.exitCode ?? -1), sink))
+            } catch is CancellationError {
+                return .failure(RunProblem("cancelled"))
+            } catch {
+                return .failure(RunProblem(self.describe(error)))
+            }
+        }
+        return outcome ?? .failure(RunProblem("did not finish within \(DurationParser.format(timeout ?? .zero))"))
+    }
+
+    /// Whether a shell-test condition holds: bash runs it in the job's workspace with `environment`.
+    func shellConditionHolds(_ condition: Located<String>, index: Int, environment: [String: String], started: JobStarted,
+                             pathPrepend: [String], executor: any Executor) async -> Result<Bool, RunProblem> {
+        var environment = environment
+        var script = condition.value + "\n"
+        if job.original?.sourcedJobEnv == true {
+            environment["JOB_ENV"] = Self.jobEnvFile(started)
+            script = Self.jobEnvPrologue + script
+        }
+        switch await runHidden(script, index: index, environment: environment, pathPrepend: pathPrepend, executor: executor) {
+        case .success(let (status, _)): return .success(status == 0)
+        case .failure(let problem):
+            let at = condition.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)cannot run the condition '\(condition.value)': \(problem.message)"))
+        }
+    }
+
+    /// The script that builds `nix` with the job's Nix and prints the `bin` folders to put on
+    /// PATH, one per line. Names and files travel as arguments, never inside Nix code.
+    static func nixBuildScript(_ nix: NixPackages) -> String {
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var lines = [
+            "set -eu",
+            "if ! command -v nix-build >/dev/null 2>&1; then",
+            "  echo 'nix-build is not installed where this job runs (Debian: apt install nix-bin; or see https://nixos.org/download)' >&2",
+            "  exit 127",
+            "fi",
+            "nixactions_bins() { while IFS= read -r out; do if [ -d \"$out/bin\" ]; then printf '%s\\n' \"$out/bin\"; fi; done; }",
+        ]
+        if !nix.packages.isEmpty {
+            let expression = """
+                { file, names }:
+                let
+                  words = text: sep: builtins.filter (w: builtins.isString w && w != "") (builtins.split sep text);
+                  source = if file == "" then import <nixpkgs> { }
+                    else let imported = import (/. + file); in
+                      if builtins.isFunction imported then imported { } else imported;
+                  from = if file == "" then "<nixpkgs>" else file;
+                  get = name: builtins.foldl'
+                    (set: key: set.${key} or (throw "nixactions: no package '${name}' in ${from}"))
+                    source (words name "[.]");
+                in map get (words names " ")
+                """
+            lines.append("file=\(quoted(nix.file ?? ""))")
+            lines.append("case \"$file\" in ''|/*) ;; *) file=\"$PWD/$file\" ;; esac")
+            lines.append("out=$(nix-build --no-out-link -E \(quoted(expression)) --argstr file \"$file\" --argstr names \(quoted(nix.packages.joined(separator: " "))))")
+            lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
+        }
+        for flake in nix.flakes {
+            lines.append("out=$(nix --extra-experimental-features 'nix-command flakes' build --no-link --print-out-paths \(quoted(flake)))")
+            lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Build the job's `nix:` packages where the job runs; the `bin` folders to put first on PATH,
+    /// or why the build failed (with Nix's own message).
+    func buildNixPackages(_ nix: NixPackages, environment: [String: String], executor: any Executor) async -> Result<[String], RunProblem> {
+        let began = ContinuousClock.now
+        let what = (nix.packages + nix.flakes).joined(separator: ", ")
+        reporter.report(.message(job: planned.key, level: .info, text: "nix: building \(what)"))
+        switch await runHidden(Self.nixBuildScript(nix), index: 0, environment: environment, pathPrepend: [], executor: executor) {
+        case .failure(let problem):
+            return .failure(RunProblem("cannot build the job's Nix packages (\(what)): \(problem.message)"))
+        case .success(let (status, sink)):
+            guard status == 0 else {
+                let lines = sink.text(2).split(separator: "\n", omittingEmptySubsequences: true)
+                    .filter { !$0.contains("unable to download 'https://cache.nixos.org") && !$0.hasPrefix("warning: error: unable to download") }
+                let message = lines.suffix(30).joined(separator: "\n")
+                let at = nix.location.map { "\($0): " } ?? ""
+                return .failure(RunProblem("\(at)the job's Nix packages (\(what)) did not build (exit code \(status.map(String.init) ?? "-")):\n\(message)"))
+            }
+            let bins = sink.text(1).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+            reporter.report(.message(
+                job: planned.key, level: .info,
+                text: "nix: \(what) ready in \(DurationParser.format(ContinuousClock.now - began)) (\(bins.count) folder\(bins.count == 1 ? "" : "s") on PATH)"))
+            return .success(bins)
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Nix is installed by `.ci/setup` (Debian's nix-bin); a machine without it skips these, CI must not.
+func nixAvailable() -> Bool {
+    if testTool("nix-instantiate") != nil && testTool("nix-build") != nil { return true }
+    #expect(ProcessInfo.processInfo.environment["CI"] == nil, "Nix (nix-bin) is missing on CI: .ci/setup installs it")
+    return false
+}
+
+/// Nix without a binary cache (none is reachable) and without the build sandbox (the test
+/// derivations use the host's /bin/sh).
+let nixTestEnvironment = ["NIX_CONFIG": "substituters =\nsandbox = false\nbuild-users-group ="]
+
+/// Local derivations the tests build: a tool `nxa-hello-NONCE`, one that counts its builds in
+/// `COUNTER`, and one whose builder fails with a message.
+func nixToolsFile(nonce: String, counter: String) -> String {
+    """
+    let
+      tool = name: text: derivation {
+        inherit name; system = builtins.currentSystem; builder = "/bin/sh";
+        args = [ "-c" "/bin/mkdir -p $out/bin; printf '#!/bin/sh\\\\necho ${text}\\\\n' > $out/bin/${name}; /bin/chmod +x $out/bin/${name}; echo built >> \(counter)" ];
+      };
+    in {
+      hello = tool "nxa-hello-\(nonce)" "hello from nix \(nonce)";
+      tools.second = tool "nxa-second-\(nonce)" "second tool";
+      broken = derivation {
+        name = "nxa-broken-\(nonce)"; system = builtins.currentSystem; builder = "/bin/sh";
+        args = [ "-c" "echo this build fails on purpose >&2; exit 3" ];
+      };
+    }
+    """
+}
+
+@Suite("Workflows written in Nix, and Nix packages per job")
+struct NixWorkflowTests {
+    @Test("the original's semantics: $JOB_ENV sourced before each action, shell-test conditions, a job's continueOnError, --env over env")
+    func originalSemantics() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = """
+            { pkgs, nixactions, executor ? nixactions.executors.local }:
+            nixactions.mkWorkflow {
+              name = "original";
+              env = { BRANCH = "develop"; };
+              jobs = {
+                build = {
+                  inherit executor;
+                  continueOnError = true;
+                  actions = [
+                    { name = "set"; bash = ''
+                        echo "VERSION=1.2" >> "$JOB_ENV"
+                        mkdir -p bin && printf '#!/bin/sh\\necho my tool\\n' > bin/mytool && chmod +x bin/mytool
+                        echo 'export PATH="$PWD/bin:$PATH"' >> "$JOB_ENV"
+                      ''; }
+                    { name = "use"; bash = ''echo "version $VERSION"; mytool''; }
+                    { name = "gate"; condition = ''[ "$BRANCH" = main ]''; bash = "echo deploying"; }
+                    { name = "version-gate"; condition = ''[ "$VERSION" = 1.2 ]''; bash = "echo version gate open"; }
+                    { name = "fails"; bash = "exit 3"; }
+                    { name = "after"; bash = "echo still running"; }
+                    { name = "on-failure"; condition = "failure()"; bash = "echo failure seen"; }
+                    { name = "unset"; bash = "echo $NOT_SET_ANYWHERE"; continueOnError = true; }
+                  ];
+                };
+                deploy = {
+                  inherit executor;
+                  condition = ''[ "$BRANCH" = main ]'';
+                  actions = [ { bash = "echo deploy job ran"; } ];
+                };
+              };
+            }
+            """
+        let result = try scenario.run(workflow, file: "ci.nix")
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        for line in ["[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] still running", "[build] failure seen"] {
+            #expect(result.stdout.contains(line), "\(line)\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("deploying"))
+        #expect(!result.stdout.contains("deploy job ran"))
+        #expect(result.stdout.contains("[build] - gate (skipped)"), "\(result.stdout)")
+        // nounset, as the original's writeShellApplication
+        #expect(result.stdout.contains("NOT_SET_ANYWHERE: unbound variable") || result.stderr.contains("NOT_SET_ANYWHERE"), "\(result.stdout)")
+        #expect(result.stdout.range(of: #"deploy\s+skipped"#, options: .regularExpression) != nil, "\(result.stdout)")
+        #expect(result.stdout.range(of: #"build\s+failure"#, options: .regularExpression) != nil, "\(result.stdout)")
+
+        // A value given at run time is over the workflow's env: the gates open.
+        let opened = try scenario.run(workflow, ["--env", "BRANCH=main"], file: "ci.nix")
+        #expect(opened.stdout.contains("[build] deploying"), "\(opened.stdout)")
+        #expect(opened.stdout.contains("[deploy] deploy job ran"), "\(opened.stdout)")
+    }
+
+    @Test("nix: packages on PATH for the jobs that ask, not the others; built once for two jobs; a broken build fails the job with Nix's message")
+    func packagesPerJob() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let nonce = String(UUID().uuidString.prefix(8)).lowercased()
+        let counter = scenario.marks + "/builds"
+        _ = try scenario.temp.write("project/tools.nix", nixToolsFile(nonce: nonce, counter: counter))
+        let result = try nixactions(["run", try scenario.temp.write("wf.yml", """
+            jobs:
+              first:
+                nix: { packages: [hello, tools.second], file: tools.nix }
+                steps:
+                  - run: nxa-hello-\(nonce) && nxa-second-\(nonce)
+              again:
+                nix: { file: tools.nix, packages: [hello, tools.second] }
+                steps:
+                  - run: nxa-hello-\(nonce)
+              without:
+                steps:
+                  - run: if command -v nxa-hello-\(nonce); then echo FOUND; exit 1; fi; echo not on PATH here
+              broken:
+                nix: { packages: [broken], file: tools.nix }
+                steps:
+                  - run: echo must not run
+              missing:
+                nix: { packages: [nothing-here], file: tools.nix }
+                steps:
+                  - run: echo must not run
+            """), "--log-dir", scenario.logs], in: scenario.project, environment: nixTestEnvironment)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[first] hello from nix \(nonce)"), "\(result.stdout)")
+        #expect(result.stdout.contains("[first] second tool"), "\(result.stdout)")
+        #expect(result.stdout.contains("[again] hello from nix \(nonce)"), "\(result.stdout)")
+        #expect(result.stdout.contains("[without] not on PATH here"), "\(result.stdout)")
+        #expect(!result.stdout.contains("must not run\n"))
+        #expect(result.stdout.contains("this build fails on purpose"), "Nix's message is shown\n\(result.stdout)")
+        #expect(result.stdout.contains("nxa-broken-\(nonce).drv' failed with exit code 3"), "\(result.stdout)")
+        #expect(result.stdout.contains("no package 'nothing-here' in"), "\(result.stdout)")
+        #expect(result.stdout.range(of: #"broken\s+failure"#, options: .regularExpression) != nil)
+        #expect(result.stdout.range(of: #"first\s+success"#, options: .regularExpression) != nil)
+        // Two jobs asked for the same set: each package was built once (Nix's store has it after).
+        let builds = (try? String(contentsOfFile: counter, encoding: .utf8)) ?? ""
+        #expect(builds.split(separator: "\n").count == 2, "one build per package: \(builds)")
+    }
+
+    @Test("nix = { packages; file; } in a .nix workflow, and the workflow's nix for every job")
+    func packagesInNixWorkflow() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let nonce = String(UUID().uuidString.prefix(8)).lowercased()
+        _ = try scenario.temp.write("project/tools.nix", nixToolsFile(nonce: nonce, counter: scenario.marks + "/builds"))
+        _ = try scenario.temp.write("project/ci.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              nix = { packages = [ "hello" ]; file = ./tools.nix; };
+              jobs.a.actions = [ { bash = "nxa-hello-\(nonce)"; } ];
+              jobs.b = { nix = { packages = [ "tools.second" ]; file = ./tools.nix; }; actions = [ { bash = "nxa-second-\(nonce); command -v nxa-hello-\(nonce) || echo no hello"; } ]; };
+            }
+            """)
+        let result = try nixactions(["run", "ci.nix", "--log-dir", scenario.logs], in: scenario.project, environment: nixTestEnvironment)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[a] hello from nix \(nonce)"), "\(result.stdout)")
+        #expect(result.stdout.contains("[b] second tool"), "\(result.stdout)")
+        #expect(result.stdout.contains("[b] no hello"), "the job's own nix replaces the workflow's\n\(result.stdout)")
+    }
+
+    @Test("a Nix syntax error is shown as Nix printed it, with exit status 2; unknown keys get the .nix file's line and column")
+    func evaluationErrors() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let bad = try scenario.temp.write("project/bad.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              name = "bad"
+              jobs.a.actions = [ { bash = "true"; } ];
+            }
+            """)
+        let syntax = try nixactions(["validate", bad], in: scenario.project)
+        #expect(syntax.status == 2)
+        #expect(syntax.stderr.contains("syntax error, unexpected"), "\(syntax.stderr)")
+        #expect(syntax.stderr.contains("bad.nix:4:"), "Nix names the line\n\(syntax.stderr)")
+
+        let unknown = try scenario.temp.write("project/unknown.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a = {
+                actions = [
+                  { name = "x"; bash = "true"; continueOnErorr = true; }
+                ];
+                envProviders = [ ];
+              };
+            }
+            """)
+        let keys = try nixactions(["validate", unknown], in: scenario.project)
+        #expect(keys.status == 2)
+        #expect(keys.stderr.contains("unknown.nix:5:36: error: unknown key 'continueOnErorr'"), "\(keys.stderr)")
+        #expect(keys.stderr.contains("did you mean 'continueOnError'?"), "\(keys.stderr)")
+        #expect(keys.stderr.contains("unknown.nix:7:5: error: unknown key 'envProviders'"), "\(keys.stderr)")
+        #expect(keys.stderr.contains("did you mean 'envFrom'?"), "\(keys.stderr)")
+
+        // An executor the library refuses, from the failing fixtures.
+        let uncalled = try nixactions(["validate", packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix"], in: scenario.project)
+        #expect(uncalled.status == 2)
+        #expect(uncalled.stderr.contains("jobs.deploy.executor is a function"), "\(uncalled.stderr)")
+    }
+
+    @Test("without Nix, a .nix workflow is a clear error naming the package to install")
+    func nixMissing() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let file = try scenario.temp.write("project/ci.nix", "{ nixactions, ... }: nixactions.mkWorkflow { jobs.a.actions = [ { bash = \"true\"; } ]; }")
+        let result = try nixactions(["validate", file], in: scenario.project, environment: ["PATH": scenario.temp.path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("nix-instantiate is not on PATH"), "\(result.stderr)")
+        #expect(result.stderr.contains("apt install nix-bin"), "\(result.stderr)")
+    }
+
+    @Test("list and graph read .nix workflows too")
+    func listAndGraph() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        try FileManager.default.createDirectory(atPath: scenario.project + "/.nixactions/workflows", withIntermediateDirectories: true)
+        _ = try scenario.temp.write("project/.nixactions/workflows/ci.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              name = "from-nix";
+              jobs.build.actions = [ { bash = "true"; } ];
+              jobs.test = { needs = [ "build" ]; actions = [ { bash = "true"; } ]; };
+            }
+            """)
+        let listed = try nixactions(["list"], in: scenario.project)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("from-nix"), "\(listed.stdout)")
+        let graph = try nixactions(["graph", "ci"], in: scenario.project)
+        #expect(graph.status == 0, "\(graph.stderr)")
+        #expect(graph.stdout.contains("build") && graph.stdout.contains("test"), "\(graph.stdout)")
+    }
+}
