@@ -15,6 +15,27 @@ struct RunCommand: AsyncParsableCommand {
         case human, plain, json
     }
 
+    /// `NIXACTIONS_LOG_FORMAT` when `--log-format` is not given: ours (`human`, `plain`, `json`)
+    /// or the original's (`structured`: one prefixed line per event, as `plain`; `simple`: as `human`).
+    static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
+        guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
+        switch value {
+        case "structured": return .plain
+        case "simple": return .human
+        default:
+            guard let format = LogFormat(rawValue: value) else {
+                standardError("error: NIXACTIONS_LOG_FORMAT='\(value)' is not a log format\n  hint: human, plain, json (or the original's structured, simple)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+            return format
+        }
+    }
+
+    /// `NIXACTIONS_KEEP_WORKSPACE=1` (or `true`).
+    static func keepsWorkspaces(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        ["1", "true", "yes"].contains(environment["NIXACTIONS_KEEP_WORKSPACE"]?.lowercased() ?? "")
+    }
+
     @Argument(help: "A workflow file, or a name in .nixactions/workflows/ or .github/workflows/.")
     var workflow: String
 
@@ -132,7 +153,7 @@ struct RunCommand: AsyncParsableCommand {
         options.checkout = Self.projectCheckout(
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
-        let format = logFormat ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
+        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }
         let write: @Sendable (String) -> Void = { console.write($0) }
@@ -150,6 +171,11 @@ struct RunCommand: AsyncParsableCommand {
             keepsLogs = true
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
+        }
+        if keepsLogs, Self.keepsWorkspaces() {
+            // The original's NIXACTIONS_KEEP_WORKSPACE=1: each job's workspace is copied next to
+            // its logs when the job ends (the job's own folder still goes, on every executor).
+            options.keepWorkspacesIn = (logs as NSString).appendingPathComponent("workspaces")
         }
         let redactor = Redactor()
         registry.onSecret { redactor.add($0) }

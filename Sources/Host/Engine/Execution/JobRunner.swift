@@ -193,6 +193,7 @@ struct JobRunner: Sendable {
                 reporter.report(.message(job: planned.key, level: .error, text: "\(error)"))
             }
         }
+        if let folder = options.keepWorkspacesIn { await keepWorkspace(in: folder, started: jobStarted, executor: executor) }
         await executor.finishJob(spec)
         if !state.summary.isEmpty { reporter.report(.jobSummary(job: planned.key, markdown: state.summary)) }
 
@@ -349,6 +350,23 @@ struct JobRunner: Sendable {
                 let relative = try ArtifactStore.relative(path, artifact: name, role: "path")
                 ArtifactStore.dropGitRepositories(in: ArtifactStore.join(try artifacts.folder(name), relative))
             }
+        }
+    }
+
+    /// Copy the job's workspace into `folder/<job key>` (NIXACTIONS_KEEP_WORKSPACE), through the
+    /// executor's files interface when the workspace is not on this machine. A failure is a warning.
+    func keepWorkspace(in folder: String, started: JobStarted, executor: any Executor) async {
+        let store = ArtifactStore(root: folder)
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            if let files = Self.fileTransfer(started, executor) {
+                try await store.keep(["."], as: planned.key, jobKey: planned.key, through: files)
+            } else {
+                try store.keep(["."], from: started.workspace, as: planned.key)
+            }
+            reporter.report(.message(job: planned.key, level: .info, text: "workspace kept in \(try store.folder(planned.key))"))
+        } catch {
+            reporter.report(.message(job: planned.key, level: .warning, text: "cannot keep the workspace: \(describe(error))"))
         }
     }
 

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     public var context: RunContext?
     /// Absolute paths never copied into workspaces (the run's log folder).
     public var copySkipPaths: [String] = []
+    /// Where each job's workspace is copied when the job ends (`NIXACTIONS_KEEP_WORKSPACE=1`), one folder per job; nil: not kept.
+    public var keepWorkspacesIn: String?
     /// The project's git checkout for workspaces (docs/workflow-syntax.md, actions/checkout); nil:
     /// workspaces are copies of the project folder without `.git`.
     public var checkout: ProjectCheckout?
