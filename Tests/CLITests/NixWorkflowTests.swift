@@ -232,4 +232,35 @@ struct NixWorkflowTests {
         #expect(graph.status == 0, "\(graph.stderr)")
         #expect(graph.stdout.contains("build") && graph.stdout.contains("test"), "\(graph.stdout)")
     }
+
+    @Test("the original's switches: NIXACTIONS_LOG_FORMAT (json, structured; --log-format wins; a bad value is exit 2) and NIXACTIONS_KEEP_WORKSPACE=1")
+    func environmentSwitches() throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let path = try scenario.temp.write("wf.yml", """
+            jobs:
+              build:
+                steps:
+                  - run: mkdir -p out && echo made > out/file.txt && echo built
+            """)
+        let json = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "\(json.stdout)")
+        let structured = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "structured"])
+        #expect(structured.stdout.contains("[build] built"), "\(structured.stdout)")
+        let flagWins = try nixactions(["run", path, "--log-dir", scenario.logs, "--log-format", "plain"], in: scenario.project,
+                                      environment: ["NIXACTIONS_LOG_FORMAT": "json"])
+        #expect(flagWins.stdout.contains("[build] built") && !flagWins.stdout.hasPrefix("{"), "\(flagWins.stdout)")
+        let bad = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "fancy"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("NIXACTIONS_LOG_FORMAT='fancy' is not a log format"), "\(bad.stderr)")
+
+        let kept = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_KEEP_WORKSPACE": "1"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: scenario.logs).sorted()
+        let newest = try #require(runs.last { FileManager.default.fileExists(atPath: scenario.logs + "/" + $0 + "/workspaces") })
+        let file = scenario.logs + "/" + newest + "/workspaces/build/out/file.txt"
+        #expect((try? String(contentsOfFile: file, encoding: .utf8)) == "made\n", "kept at \(file)")
+        #expect(kept.stdout.contains("workspace kept in"), "\(kept.stdout)")
+    }
 }

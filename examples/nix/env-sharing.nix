@@ -1,6 +1,6 @@
-# Environment in the original NixActions style: env at three levels, envFrom providers,
-# variables passed between actions through $JOB_ENV, and files between jobs as artifacts
-# (outputs/inputs).
+# Environment in the original NixActions style: env at three levels, envFrom providers, and
+# values passed from one action to the later ones of the same job through $JOB_ENV.
+# env-sharing.yml is the same workflow in YAML.
 { pkgs, nixactions, executor ? nixactions.executors.local }:
 
 nixactions.mkWorkflow {
@@ -11,11 +11,10 @@ nixactions.mkWorkflow {
     LOG_LEVEL = "info";
   };
 
-  # Loaded in order before any job; a variable of the runner's own environment wins.
+  # Loaded in order before any job: static values, then a check that names are set.
   envFrom = [
-    (nixactions.envProviders.static { CI = "true"; })
-    (nixactions.envProviders.file { path = ".env"; required = false; })
-    (nixactions.envProviders.required [ "APP_NAME" "CI" ])
+    (nixactions.envProviders.static { STAGE = "test"; })
+    (nixactions.envProviders.required [ "APP_NAME" "STAGE" ])
   ];
 
   jobs = {
@@ -27,54 +26,48 @@ nixactions.mkWorkflow {
         {
           name = "generate-version";
           bash = ''
-            VERSION="1.2.3-$(date +%Y%m%d)"
-            # Each action is its own process: share variables through $JOB_ENV.
-            echo "VERSION=$VERSION" >> "$JOB_ENV"
-            echo "export BUILD_TARGET=$TARGET" >> "$JOB_ENV"
+            # Each action is its own bash process: share variables through $JOB_ENV, a file
+            # that is sourced (with set -a) before every later action of this job.
+            echo "VERSION=1.2.3" >> "$JOB_ENV"
+            echo "BUILD_TARGET=$TARGET" >> "$JOB_ENV"
+          '';
+        }
+        {
+          name = "add-tool";
+          bash = ''
+            mkdir -p bin
+            printf '#!/bin/sh\necho "mytool says $1"\n' > bin/mytool
+            chmod +x bin/mytool
+            # Sourced, so shell syntax works: PATH for the later actions.
+            echo 'export PATH="$PWD/bin:$PATH"' >> "$JOB_ENV"
           '';
         }
         {
           name = "build";
           env = { LOG_LEVEL = "debug"; };   # the action's env wins over the job's and the workflow's
           bash = ''
-            echo "building $APP_NAME $VERSION for $BUILD_TARGET (log level $LOG_LEVEL)"
-            mkdir -p dist
-            echo "{\"version\": \"$VERSION\"}" > dist/build-info.json
+            echo "building $APP_NAME $VERSION for $BUILD_TARGET (stage $STAGE, log level $LOG_LEVEL)"
+            mytool hello
           '';
         }
+        {
+          name = "after-build";
+          bash = ''echo "log level is $LOG_LEVEL again; VERSION is still $VERSION"'';
+        }
       ];
-
-      # Artifacts: name -> path, saved when the job ends.
-      outputs = { build-info = "dist/"; };
     };
 
-    test = {
+    # $JOB_ENV belongs to one job: another job does not see it.
+    other = {
       needs = [ "build" ];
       inherit executor;
-      # A string restores at "."; the long form chooses the path.
-      inputs = [ "build-info" ];
       envFrom = [ (nixactions.envProviders.required [ "APP_NAME" ]) ];
       actions = [
         {
-          name = "read-artifact";
-          deps = [ pkgs.jq ];
-          bash = ''
-            VERSION=$(jq -r .version dist/build-info.json)
-            echo "PARSED_VERSION=$VERSION" >> "$JOB_ENV"
-          '';
-        }
-        {
-          name = "use-it";
-          bash = ''echo "tested $APP_NAME $PARSED_VERSION at log level $LOG_LEVEL"'';
+          name = "no-version-here";
+          bash = ''echo "$APP_NAME in another job: VERSION is ''${VERSION:-unset}"'';
         }
       ];
-    };
-
-    report = {
-      needs = [ "test" ];
-      inherit executor;
-      inputs = [ { name = "build-info"; path = "artifacts/"; } ];
-      actions = [ { bash = "cat artifacts/dist/build-info.json"; } ];
     };
   };
 }

@@ -1,72 +1,85 @@
-# Retry and timeout at three levels (workflow > job > action; the nearest wins, field by
-# field for retry), in the original NixActions style. Timeouts are strings ("30s", "5m",
-# "1h") or integers (seconds); null switches an inherited setting off.
+# Retry and timeout at three levels in the original NixActions style: the workflow's and a
+# job's `retry` and `timeout` are defaults for each action; the nearest level wins, field by
+# field for retry. Timeouts are integers (seconds) or "30s", "5m", "1h"; null switches an
+# inherited setting off. Retry waits are in seconds. retry-timeout.yml is the same workflow
+# in YAML. It runs in about 4 seconds and succeeds.
 { pkgs, nixactions, executor ? nixactions.executors.local }:
 
 nixactions.mkWorkflow {
   name = "retry-timeout";
 
-  # Workflow level: the default for every action of every job.
-  timeout = "10m";
+  # Workflow level: every action of every job.
+  timeout = "30s";
   retry = {
     max_attempts = 2;
-    backoff = "exponential";
+    backoff = "constant";
     min_time = 1;
-    max_time = 30;
+    max_time = 10;
   };
 
   jobs = {
-    flaky = {
+    # Only the workflow's settings: 2 attempts, 1 second apart.
+    inherits = {
       inherit executor;
-      # Job level: overrides the workflow's for this job's actions.
-      timeout = 300;
-      retry = { max_attempts = 3; backoff = "linear"; min_time = 2; max_time = 10; };
       actions = [
         {
-          name = "fail-twice-then-succeed";
+          name = "fails-once";
           bash = ''
-            STATE="$PWD/.attempts"
-            n=$(( $(cat "$STATE" 2>/dev/null || echo 0) + 1 ))
-            echo "$n" > "$STATE"
-            echo "attempt $n"
+            # The workspace stays between attempts: count them in a file there.
+            n=$(( $(cat .attempts 2>/dev/null || echo 0) + 1 ))
+            echo "$n" > .attempts
+            echo "fails-once: attempt $n"
+            [ "$n" -ge 2 ]
+          '';
+        }
+      ];
+    };
+
+    # Job level: 3 attempts; backoff and min_time still come from the workflow (field by field).
+    flaky = {
+      inherit executor;
+      retry = { max_attempts = 3; };
+      actions = [
+        {
+          name = "fails-twice";
+          bash = ''
+            n=$(( $(cat .attempts 2>/dev/null || echo 0) + 1 ))
+            echo "$n" > .attempts
+            echo "fails-twice: attempt $n"
             [ "$n" -ge 3 ]
           '';
         }
         {
-          name = "constant-backoff";
-          # Action level: the nearest setting wins.
-          retry = { max_attempts = 4; backoff = "constant"; min_time = 1; };
-          timeout = "30s";
-          bash = "true";
+          name = "no-retry";
+          retry = null;                  # action level: no retry for this action
+          bash = ''echo "no-retry: one attempt is enough"'';
         }
       ];
     };
 
-    slow = {
-      needs = [ "flaky" ];
+    # Job level timeout: each action gets 1 second unless it says otherwise.
+    timeouts = {
       inherit executor;
-      continueOnError = true;          # the job may fail without failing the workflow
+      timeout = 1;
       actions = [
         {
-          name = "times-out";
-          timeout = "2s";
-          retry = null;                # no retry for this action
-          bash = "sleep 100";
+          name = "too-slow";
+          continueOnError = true;       # the timeout fails this action; the job goes on
+          bash = ''
+            echo "too-slow: starting"
+            sleep 5
+            echo "never printed"
+          '';
         }
         {
-          name = "after-the-timeout";
-          continueOnError = true;
-          bash = "echo 'runs: the job continues on error'";
+          name = "own-timeout";
+          timeout = "10s";              # action level: the nearest wins
+          bash = ''
+            sleep 1.5
+            echo "own-timeout: finished within its own 10s"
+          '';
         }
       ];
-    };
-
-    unlimited = {
-      needs = [ "slow" ];
-      inherit executor;
-      timeout = null;                  # no timeout for this job's actions
-      retry = null;                    # and no retry
-      actions = [ { name = "long"; bash = "sleep 1"; timeout = "1h"; } ];
     };
   };
 }

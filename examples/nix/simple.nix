@@ -1,5 +1,6 @@
-# A simple workflow in the original NixActions style: three jobs that run in parallel,
-# then one that needs them all.
+# A simple workflow in the original NixActions style: one job of three actions, then a job
+# that needs it. Run it with `nixactions run examples/nix/simple.nix`; simple.yml is the same
+# workflow in YAML.
 { pkgs, nixactions, executor ? nixactions.executors.local }:
 
 nixactions.mkWorkflow {
@@ -10,56 +11,35 @@ nixactions.mkWorkflow {
   };
 
   jobs = {
-    # Level 0: these three start together.
-    lint = {
+    build = {
       inherit executor;
       actions = [
-        nixactions.actions.checkout
         {
-          name = "shellcheck";
-          deps = [ pkgs.findutils ];
+          name = "greet";
+          bash = ''echo "$GREETING from build"'';
+        }
+        {
+          name = "make-dist";
+          # deps: the tools must be on PATH (the runner checks; it builds nothing).
+          deps = [ pkgs.coreutils ];
           bash = ''
-            echo "$GREETING from lint"
-            find . -name '*.sh' -type f | head -5
+            mkdir -p dist
+            echo "app v1" > dist/app.txt
           '';
+        }
+        {
+          name = "inside-dist";
+          workdir = "dist";          # working-directory: must exist when the action starts
+          bash = ''echo "$(basename "$PWD") holds $(cat app.txt)"'';
         }
       ];
     };
 
     test = {
+      needs = [ "build" ];
       inherit executor;
       actions = [
-        {
-          name = "unit";
-          deps = [ pkgs.coreutils ];
-          bash = ''
-            echo "$GREETING from test"
-            uname -a
-          '';
-        }
-      ];
-    };
-
-    info = {
-      executor = nixactions.executors.local { copyRepo = false; };
-      actions = [
-        {
-          name = "versions";
-          # A package interpolates as a placeholder the runner resolves on PATH.
-          bash = ''
-            ${pkgs.jq}/bin/jq --version
-            ${pkgs.lib.getExe pkgs.git} --version
-          '';
-        }
-      ];
-    };
-
-    # Level 1: after all three.
-    package = {
-      needs = [ "lint" "test" "info" ];
-      inherit executor;
-      actions = [
-        { name = "package"; bash = "echo packaging"; workdir = "dist"; }
+        { name = "test"; bash = ''echo "$GREETING from test, after build"''; }
       ];
     };
   };

@@ -82,7 +82,7 @@ public enum NixWorkflow {
         "coreutils": "ls", "findutils": "find", "gnugrep": "grep", "gnused": "sed", "gawk": "awk", "gnutar": "tar",
         "gnumake": "make", "diffutils": "diff", "bashInteractive": "bash", "nodejs": "node", "python3": "python3",
         "openssh": "ssh", "procps": "ps", "util-linux": "mount", "iproute2": "ip", "inetutils": "hostname", "which": "which",
-        "cacert": "", "gzip": "gzip", "xz": "xz", "bzip2": "bzip2", "curl": "curl", "git": "git", "jq": "jq",
+        "cacert": "", "ripgrep": "rg", "neovim": "nvim", "nodePackages.prettier": "prettier", "gzip": "gzip", "xz": "xz", "bzip2": "bzip2", "curl": "curl", "git": "git", "jq": "jq",
     ]
 }
 

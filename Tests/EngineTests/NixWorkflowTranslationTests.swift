@@ -1,0 +1,130 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+
+/// The mapping of `nix/eval.nix`'s JSON onto the model, without Nix (the JSON is written here as
+/// the library prints it: keys sorted, positions under `__pos`).
+@Suite("Nix workflows: the original's keys mapped onto the model")
+struct NixWorkflowTranslationTests {
+    static func load(_ json: String, environment: [String: String] = [:], tools: Set<String> = ["bash", "jq"]) -> LoadResult {
+        NixWorkflow.load(json: json, file: "ci.nix", projectDirectory: "/nonexistent", environment: environment,
+                         findTool: { tools.contains($0) ? "/opt/tools/bin/\($0)" : nil })
+    }
+
+    static func position(_ line: Int, _ column: Int, keys: [String: (Int, Int)] = [:]) -> String {
+        let keyText = keys.map { "\"\($0.key)\": [\($0.value.0), \($0.value.1)]" }.joined(separator: ", ")
+        return #""__pos": {"file": "ci.nix", "line": \#(line), "column": \#(column), "keys": {\#(keyText)}}"#
+    }
+
+    @Test("retry merges field by field (action over job over workflow), null turns it off; timeouts are the nearest, null is none")
+    func inheritance() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "retry": {"max_attempts": 3, "backoff": "linear", "min_time": 2, "max_time": 9},
+             "timeout": "1m",
+             "jobs": {
+               "a": {\(Self.position(3, 3)), "retry": {"max_attempts": 5}, "timeout": 30, "actions": [
+                 {\(Self.position(4, 5)), "bash": "one"},
+                 {\(Self.position(5, 5)), "bash": "two", "retry": {"backoff": "constant"}, "timeout": "5s"},
+                 {\(Self.position(6, 5)), "bash": "three", "retry": null, "timeout": null}
+               ]},
+               "b": {\(Self.position(8, 3)), "retry": null, "actions": [ {\(Self.position(9, 5)), "bash": "four"} ]}
+             }}
+            """)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        let workflow = try #require(result.workflow)
+        #expect(workflow.jobs.map(\.id) == ["a", "b"])
+        let a = try #require(workflow.job("a")).steps
+        #expect(a[0].retry?.maxAttempts == 5)
+        #expect(a[0].retry?.backoff == .linear)
+        #expect(a[0].retry?.delay == .seconds(2))
+        #expect(a[0].retry?.maxDelay == .seconds(9))
+        #expect(a[0].timeout?.value == .seconds(30))
+        #expect(a[1].retry?.maxAttempts == 5)
+        #expect(a[1].retry?.backoff == .constant)
+        #expect(a[1].timeout?.value == .seconds(5))
+        #expect(a[2].retry == nil)
+        #expect(a[2].timeout == nil)
+        let b = try #require(workflow.job("b")).steps
+        #expect(b[0].retry == nil, "the job's null turns off the workflow's retry")
+        #expect(b[0].timeout?.value == .seconds(60))
+        // bash runs as the original ran it: errexit, nounset, pipefail.
+        #expect(a[0].shell?.source.value == "bash --noprofile --norc -euo pipefail {0}")
+        #expect(workflow.job("a")?.original?.sourcedJobEnv == true)
+    }
+
+    @Test("conditions: status functions and ${{ }} are GitHub's if, anything else a shell test; continueOnError of a job runs every step")
+    func conditions() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {
+               "deploy": {\(Self.position(3, 3, keys: ["condition": (3, 5)])), "condition": "[ \\"$BRANCH\\" = main ]", "continueOnError": true,
+                 "actions": [
+                   {\(Self.position(4, 5)), "bash": "a", "condition": "always()"},
+                   {\(Self.position(5, 5, keys: ["condition": (5, 20)])), "bash": "b", "condition": "test -f ready"},
+                   {\(Self.position(6, 5)), "bash": "c", "condition": "${{ env.X == 'y' }}"}
+                 ]}
+             }}
+            """)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        let job = try #require(result.workflow?.job("deploy"))
+        #expect(job.original?.shellCondition?.value == #"[ "$BRANCH" = main ]"#)
+        #expect(job.original?.shellCondition?.location?.description == "ci.nix:3:5")
+        #expect(job.original?.runsEveryStep == true)
+        #expect(job.condition == nil)
+        #expect(job.steps[0].condition?.source.value == "always()")
+        #expect(job.steps[0].shellCondition == nil)
+        #expect(job.steps[1].condition == nil)
+        #expect(job.steps[1].shellCondition?.value == "test -f ready")
+        #expect(job.steps[1].shellCondition?.location?.description == "ci.nix:5:20")
+        #expect(job.steps[2].condition != nil)
+    }
+
+    @Test("unknown keys, both actions and steps, k8s, an artifact no needed job makes, a missing required variable: errors at their place")
+    func errors() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "envFrom": [ {"provider": "static", "values": {"A": "1"}}, {"provider": "required", "names": ["A", "TOKEN", "HOME_X"]} ],
+             "jobs": {
+               "a": {\(Self.position(3, 3, keys: ["outputs": (4, 5), "exector": (5, 5)])), "outputs": {"dist": "dist/"}, "exector": {"type": "local"},
+                 "actions": [ {\(Self.position(6, 5, keys: ["bahs": (6, 7)])), "bahs": "x"} ]},
+               "b": {\(Self.position(8, 3, keys: ["executor": (9, 5), "inputs": (10, 5)])), "executor": {"type": "k8s", "namespace": "ci"},
+                 "inputs": ["dist", "nothing"], "actions": [], "steps": []}
+             }}
+            """, environment: ["TOKEN": "set"])
+        let messages = result.diagnostics.map(\.description).joined(separator: "\n")
+        #expect(messages.contains("ci.nix:5:5: error: unknown key 'exector' in job 'a'"), "\(messages)")
+        #expect(messages.contains("did you mean 'executor'?"), "\(messages)")
+        #expect(messages.contains("ci.nix:6:7: error: unknown key 'bahs'"), "\(messages)")
+        #expect(messages.contains("action 1 of job 'a' has no 'bash'"), "\(messages)")
+        #expect(messages.contains("ci.nix:9:5: error: executors.k8s: there is no Kubernetes executor yet"), "\(messages)")
+        #expect(messages.contains("'actions' and 'steps' both list the steps of job 'b'"), "\(messages)")
+        #expect(messages.contains("job 'b' restores artifact 'dist' from job 'a', which it does not need"), "\(messages)")
+        #expect(messages.contains("job 'b' restores artifact 'nothing', which no job makes"), "\(messages)")
+        #expect(messages.contains("required variable not set: HOME_X"), "\(messages)")
+        #expect(!messages.contains("TOKEN"), "set in the environment: \(messages)")
+    }
+
+    @Test("package placeholders resolve to the tool on PATH; a missing deps package is a warning naming it")
+    func packages() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {"a": {\(Self.position(2, 3)), "actions": [
+               {\(Self.position(3, 5, keys: ["deps": (3, 9)])), "bash": "@nixactions-pkg:jq@/bin/jq . && ls @nixactions-pkg:jq@/share", "deps": [{"package": "jq"}, {"package": "ripgrep"}]}
+             ]}}}
+            """)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        let step = try #require(result.workflow?.job("a")?.steps.first)
+        #expect(step.run?.source.value == "/opt/tools/bin/jq . && ls /opt/tools/share")
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.description)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("ci.nix:3:9: warning: deps: package 'ripgrep' is not on PATH ('rg' not found)") == true
+                || warnings.first?.contains("package 'ripgrep' is not on PATH") == true, "\(warnings)")
+    }
+
+    @Test("JSON that is not a workflow of this library is refused")
+    func notAWorkflow() {
+        #expect(Self.load("[1, 2]").diagnostics.first?.message.contains("did not evaluate to nixactions.mkWorkflow") == true)
+        #expect(Self.load("{").diagnostics.first?.message.contains("did not print JSON") == true)
+    }
+}
