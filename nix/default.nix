@@ -5,7 +5,7 @@
 #
 # Nothing here builds anything: no derivations, no store paths, no builtins.exec.
 # mkWorkflow returns an attribute set that `nix-instantiate --eval --strict --json`
-# prints as JSON (format "nixactions.nix/1", see docs/nix-mapping-draft.md); the
+# prints as JSON (format "nixactions.nix/1", see docs/nix.md); the
 # Swift host maps that JSON onto the same workflow model as YAML and does all
 # validation beyond "this is well-formed data".
 #
