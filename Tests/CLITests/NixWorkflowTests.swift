@@ -99,8 +99,23 @@ struct NixWorkflowTests {
         let nonce = String(UUID().uuidString.prefix(8)).lowercased()
         let counter = scenario.marks + "/builds"
         _ = try scenario.temp.write("project/tools.nix", nixToolsFile(nonce: nonce, counter: counter))
+        try FileManager.default.createDirectory(atPath: scenario.project + "/tools-flake", withIntermediateDirectories: true)
+        _ = try scenario.temp.write("project/tools-flake/flake.nix", """
+            {
+              outputs = { self }: {
+                packages.x86_64-linux.hello = derivation {
+                  name = "nxa-flake-\(nonce)"; system = "x86_64-linux"; builder = "/bin/sh";
+                  args = [ "-c" "/bin/mkdir -p $out/bin; printf '#!/bin/sh\\\\necho hello from a flake\\\\n' > $out/bin/nxa-flake-\(nonce); /bin/chmod +x $out/bin/nxa-flake-\(nonce)" ];
+                };
+              };
+            }
+            """)
         let result = try nixactions(["run", try scenario.temp.write("wf.yml", """
             jobs:
+              from-flake:
+                nix: { flake: "./tools-flake#hello" }
+                steps:
+                  - run: nxa-flake-\(nonce)
               first:
                 nix: { packages: [hello, tools.second], file: tools.nix }
                 steps:
@@ -126,6 +141,7 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[first] second tool"), "\(result.stdout)")
         #expect(result.stdout.contains("[again] hello from nix \(nonce)"), "\(result.stdout)")
         #expect(result.stdout.contains("[without] not on PATH here"), "\(result.stdout)")
+        #expect(result.stdout.contains("[from-flake] hello from a flake"), "\(result.stdout)")
         #expect(!result.stdout.contains("must not run\n"))
         #expect(result.stdout.contains("this build fails on purpose"), "Nix's message is shown\n\(result.stdout)")
         #expect(result.stdout.contains("nxa-broken-\(nonce).drv' failed with exit code 3"), "\(result.stdout)")
@@ -262,5 +278,28 @@ struct NixWorkflowTests {
         let file = scenario.logs + "/" + newest + "/workspaces/build/out/file.txt"
         #expect((try? String(contentsOfFile: file, encoding: .utf8)) == "made\n", "kept at \(file)")
         #expect(kept.stdout.contains("workspace kept in"), "\(kept.stdout)")
+    }
+
+    @Test("the flake builds its nixactions package, whose program runs the real binary with the flake's Nix library")
+    func flake() throws {
+        guard nixAvailable(), FileManager.default.fileExists(atPath: packageDirectory.path + "/.git") else { return }
+        let nix = try #require(testTool("nix"))
+        let features = ["--extra-experimental-features", "nix-command flakes"]
+        let built = try runCommand(URL(fileURLWithPath: nix), features + ["build", "--no-link", ".#nixactions"],
+                                   in: packageDirectory.path, environment: nixTestEnvironment)
+        #expect(built.status == 0, "\(built.stderr)")
+        let info = try runCommand(URL(fileURLWithPath: nix), features + ["path-info", ".#nixactions"],
+                                  in: packageDirectory.path, environment: nixTestEnvironment)
+        let out = info.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(out.hasPrefix("/nix/store/"), "\(info.stdout)\(info.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/share/nixactions/nix/eval.nix"))
+        let program = URL(fileURLWithPath: out + "/bin/nixactions")
+        let validated = try runCommand(program, ["validate", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                       environment: ["NIXACTIONS_BIN": nixactionsBinary.path])
+        #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
+        #expect(validated.stdout.contains("valid"), "\(validated.stdout)")
+        let alone = try runCommand(program, ["validate", "x.nix"], in: packageDirectory.path, environment: ["PATH": "/usr/bin:/bin"])
+        #expect(alone.status == 127)
+        #expect(alone.stderr.contains("this is the flake's placeholder"), "\(alone.stderr)")
     }
 }

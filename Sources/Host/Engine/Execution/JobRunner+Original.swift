@@ -104,7 +104,9 @@ extension JobRunner {
             lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
         }
         for flake in nix.flakes {
-            lines.append("out=$(nix --extra-experimental-features 'nix-command flakes' build --no-link --print-out-paths \(quoted(flake)))")
+            // `nix path-info` after the build: Nix 2.8 (Debian's) has no `build --print-out-paths`.
+            lines.append("nix --extra-experimental-features 'nix-command flakes' build --no-link \(quoted(flake)) >&2")
+            lines.append("out=$(nix --extra-experimental-features 'nix-command flakes' path-info \(quoted(flake)))")
             lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
         }
         return lines.joined(separator: "\n") + "\n"
