@@ -86,6 +86,42 @@ extension RealExecutorSuites {
         #expect(orphans.isEmpty, "connection masters outlived their run: \(orphans)")
         }
 
+        @Test("nix: packages are built on the host the job runs on and are first on its PATH there")
+        func nixPackages() throws {
+            guard nixAvailable() else { return }
+            let server = try SSHServer()
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote"
+            try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+            let nonce = String(UUID().uuidString.prefix(8)).lowercased()
+            try temp.write("tools.nix", nixToolsFile(nonce: nonce, counter: temp.path + "/builds"))
+            try temp.write("wf.yml", """
+                env:
+                  NIX_CONFIG: "substituters =\\nsandbox = false\\nbuild-users-group ="
+                jobs:
+                  remote:
+                    executor: \(Self.executor([server], workdir: remote))
+                    nix: { packages: [hello], file: tools.nix }
+                    steps:
+                      - run: echo "via=${SSH_CONNECTION%% *}" | cut -c1-11; nxa-hello-\(nonce); command -v nxa-hello-\(nonce)
+                  remote-broken:
+                    executor: \(Self.executor([server], workdir: remote))
+                    nix: { packages: [broken], file: tools.nix }
+                    steps:
+                      - run: echo must not run
+                """)
+            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[remote] via=127.0.0"), "\(result.stdout)")
+            #expect(result.stdout.contains("[remote] hello from nix \(nonce)"), "\(result.stdout)")
+            #expect(result.stdout.contains("[remote] /nix/store/"), "\(result.stdout)")
+            #expect(result.stdout.contains("this build fails on purpose"), "\(result.stdout)")
+            #expect(!result.stdout.contains("must not run\n"))
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: remote)) == [], "the remote folder is removed")
+        }
+
         @Test("a step that times out is ended on the host with its background processes; cleanup steps still run")
         func timeout() throws {
             let server = try SSHServer()
