@@ -302,4 +302,25 @@ struct NixWorkflowTests {
         #expect(alone.status == 127)
         #expect(alone.stderr.contains("this is the flake's placeholder"), "\(alone.stderr)")
     }
+
+    @Test("envProviders.required: a name missing everywhere stops the run before any job (exit 2); --env provides it")
+    func requiredVariables() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              envFrom = [ (nixactions.envProviders.static { A = "from static"; }) (nixactions.envProviders.required [ "A" "NXA_REQUIRED_TOKEN" ]) ];
+              jobs.a.actions = [ { bash = ''echo "$A and $NXA_REQUIRED_TOKEN"''; } ];
+            }
+            """
+        let missing = try scenario.run(workflow, file: "req.nix")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("required variable not set: NXA_REQUIRED_TOKEN"), "\(missing.stderr)")
+        #expect(!missing.stdout.contains("job 'a' started"))
+        let given = try scenario.run(workflow, ["--env", "NXA_REQUIRED_TOKEN=given"], file: "req.nix")
+        #expect(given.status == 0, "\(given.stdout)\(given.stderr)")
+        #expect(given.stdout.contains("[a] from static and given"), "\(given.stdout)")
+    }
 }

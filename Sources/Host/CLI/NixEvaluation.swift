@@ -11,13 +11,14 @@ enum NixEvaluation {
     static func isNixFile(_ path: String) -> Bool { path.hasSuffix(".nix") }
 
     /// Load a workflow file of either kind.
-    static func load(file path: String, functionArities: FunctionArities?) -> LoadResult {
+    static func load(file path: String, functionArities: FunctionArities?,
+                     environment: [String: String] = ProcessInfo.processInfo.environment) -> LoadResult {
         guard isNixFile(path) else { return WorkflowLoader.load(file: path, functionArities: functionArities) }
         switch evaluate(path) {
         case .failure(let diagnostic): return LoadResult(workflow: nil, diagnostics: [diagnostic])
         case .success(let json):
             return NixWorkflow.load(json: json, file: path, projectDirectory: FileManager.default.currentDirectoryPath,
-                                    functionArities: functionArities)
+                                    environment: environment, functionArities: functionArities)
         }
     }
 

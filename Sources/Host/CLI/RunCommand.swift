@@ -101,7 +101,10 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
-        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs)
+        // A .nix workflow's envProviders.required sees what --env and the env files give too.
+        let given = try runtimeEnvironment()
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs,
+                                              environment: ProcessInfo.processInfo.environment.merging(given) { _, new in new })
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload) = try events.makeContext(workflow, configVars: projectConfig.vars)

@@ -7,7 +7,9 @@ enum WorkflowInput {
     /// - Parameter printWarnings: also print warnings and notes (validate does; run prints warnings only).
     /// - Parameter selected: the jobs a `run` asked for: problems of jobs it would not run (not
     ///   selected, not needed by a selected one) are shown as warnings and do not stop it.
-    static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = []) throws -> Workflow {
+    /// - Parameter environment: what a `.nix` workflow's `envProviders.required` checks (the process's by default).
+    static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = [],
+                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -15,7 +17,7 @@ enum WorkflowInput {
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
-        var result = NixEvaluation.load(file: path, functionArities: functions)
+        var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
         if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
             let graph = JobGraph(workflow)
             if graph.cycle() == nil {
