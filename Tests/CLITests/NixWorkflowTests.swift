@@ -311,15 +311,15 @@ struct NixWorkflowTests {
         let workflow = """
             { nixactions, ... }:
             nixactions.mkWorkflow {
-              envFrom = [ (nixactions.envProviders.static { A = "from static"; }) (nixactions.envProviders.required [ "A" "NXA_REQUIRED_TOKEN" ]) ];
-              jobs.a.actions = [ { bash = ''echo "$A and $NXA_REQUIRED_TOKEN"''; } ];
+              envFrom = [ (nixactions.envProviders.static { A = "from static"; }) (nixactions.envProviders.required [ "A" "NXA_REQUIRED_NAME" ]) ];
+              jobs.a.actions = [ { bash = ''echo "$A and $NXA_REQUIRED_NAME"''; } ];
             }
             """
         let missing = try scenario.run(workflow, file: "req.nix")
         #expect(missing.status == 2)
-        #expect(missing.stderr.contains("required variable not set: NXA_REQUIRED_TOKEN"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("required variable not set: NXA_REQUIRED_NAME"), "\(missing.stderr)")
         #expect(!missing.stdout.contains("job 'a' started"))
-        let given = try scenario.run(workflow, ["--env", "NXA_REQUIRED_TOKEN=given"], file: "req.nix")
+        let given = try scenario.run(workflow, ["--env", "NXA_REQUIRED_NAME=given"], file: "req.nix")
         #expect(given.status == 0, "\(given.stdout)\(given.stderr)")
         #expect(given.stdout.contains("[a] from static and given"), "\(given.stdout)")
     }
