@@ -19,7 +19,7 @@
 #   - any other function is an error naming where it is;
 #   - adds `__pos` (file, line, column and each key's line/column) to the workflow,
 #     every job and every step, from builtins.unsafeGetAttrPos.
-{ root ? null, ... }:
+{ root ? null, realStore ? false, ... }:
 
 let
   inherit (builtins)
@@ -81,13 +81,24 @@ let
     else if isPath v then relative (toString v)
     else if isList v then genList (i: toData' "${where}[${toString i}]" at (elemAt v i)) (length v)
     else if isAttrs v then
-      if v ? __nixactionsPackage then { package = v.__nixactionsPackage; }
-      else if (v.type or null) == "derivation" then { derivation = v.name or "unknown"; }
+      if v ? __nixactionsPackage then { package = v.__nixactionsPackage; program = v.meta.mainProgram or null; }
+      else if (v.type or null) == "derivation" then
+        { derivation = v.name or "unknown"; } // (if realStore then { inherit (v) drvPath; } else { })
       else mapAttrs (k: x:
         let p = unsafeGetAttrPos k v; in
         toData' "${where}.${k}" (if p == null then at else posText p) x) (removeAttrs v [ "__functor" ])
     else v; # string, int, float, bool, null
   toData = where: toData' where null;
+
+  # The derivations a value needs (with a real store only): those in it (`deps = [ pkgs.jq ]`)
+  # and those its strings refer to ("${pkgs.jq}/bin/jq"), as .drv paths the runner builds.
+  derivationsOf = v:
+    if builtins.isString v then builtins.filter (p: builtins.match ".*[.]drv" p != null) (attrNames (builtins.getContext v))
+    else if isList v then builtins.concatMap derivationsOf v
+    else if isAttrs v then
+      (if (v.type or null) == "derivation" then [ v.drvPath ]
+       else builtins.concatMap (k: derivationsOf v.${k}) (attrNames (removeAttrs v [ "__functor" ])))
+    else [ ];
 
   # ---------- small helpers ----------
 
@@ -207,7 +218,8 @@ let
     withPos (if jobPos == null then declared
              else if declared == null then jobPos
              else jobPos // { inherit declared; })
-      (data // (if isList steps
+      (data // (if realStore then { __derivations = builtins.sort builtins.lessThan (derivationsOf job); } else { })
+        // (if isList steps
         then { ${stepsKey} = genList (i: stepData jobName listPos i (elemAt steps i)) (length steps); }
         else if steps == null then { }
         else { ${stepsKey} = toData "jobs.${jobName}.${stepsKey}" steps; }));

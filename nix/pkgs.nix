@@ -27,6 +27,9 @@ let
     python3 = "python3"; python311 = "python3.11"; python312 = "python3.12"; openssh = "ssh";
     rustc = "rustc"; go = "go"; procps = "ps"; util-linux = "mount"; iproute2 = "ip";
     nixpkgs-fmt = "nixpkgs-fmt"; kubectl = "kubectl"; docker = "docker"; podman = "podman";
+    ripgrep = "rg"; neovim = "nvim"; python313 = "python3.13"; nodejs_18 = "node"; nodejs_24 = "node";
+    gnumake = "make"; bashInteractive = "bash"; inetutils = "hostname"; gcc = "gcc"; openjdk = "java";
+    jdk = "java"; ncurses = "tput"; bind = "dig"; dnsutils = "dig"; netcat = "nc"; awscli2 = "aws";
   };
 
   common = [

@@ -93,7 +93,7 @@ struct NixWorkflowTranslationTests {
              }}
             """, environment: ["TOKEN": "set"])
         let messages = result.diagnostics.map(\.description).joined(separator: "\n")
-        #expect(messages.contains("ci.nix:5:5: error: unknown key 'exector' in job 'a'"), "\(messages)")
+        #expect(messages.contains("ci.nix:5:5: error: unknown key 'exector' in the job\n  in job 'a'"), "\(messages)")
         #expect(messages.contains("did you mean 'executor'?"), "\(messages)")
         #expect(messages.contains("ci.nix:6:7: error: unknown key 'bahs'"), "\(messages)")
         #expect(messages.contains("action 1 of job 'a' has no 'bash'"), "\(messages)")

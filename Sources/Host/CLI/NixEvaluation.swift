@@ -43,6 +43,44 @@ enum NixEvaluation {
         return nil
     }
 
+    /// Nix's message as it printed it (it names the file, line and column), without its advice to
+    /// pass `--show-trace`, which is not an option of nixactions, and the library's own frames.
+    static func nixMessage(_ data: Data) -> String {
+        String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("(use '--show-trace' to show detailed location information)") }
+            .joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Run `program arguments`: its exit status and what it printed on standard error.
+    static func capture(_ program: String, _ arguments: [String], environment: [String: String]) -> (status: Int32, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.environment = environment
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return (127, "\(error)") }
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Whether `program arguments` exits 0 (its output is not kept).
+    static func run(_ program: String, _ arguments: [String], environment: [String: String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationReason == .exit && process.terminationStatus == 0
+    }
+
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
     static func evaluate(_ path: String) -> Result<String, Diagnostic> {
         let at = SourceLocation(file: path, line: 1, column: 1)
@@ -64,15 +102,27 @@ enum NixEvaluation {
         }
         defer { try? FileManager.default.removeItem(atPath: home) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: instantiate)
-        process.arguments = [
-            "--eval", "--strict", "--json", "--store", "dummy://", "\(library)/eval.nix",
-            "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = home
         environment["XDG_CACHE_HOME"] = home
+        // With <nixpkgs> on the search path, `pkgs` is the real one: evaluation then needs a
+        // store to write derivations to, and the jobs build what they use. Else a stand-in, no store.
+        let nixpkgs = run(instantiate, ["--find-file", "nixpkgs"], environment: environment)
+        if nixpkgs {
+            // Write the .drv files of the packages the jobs use (`--eval` only computes their paths).
+            let written = capture(instantiate, [
+                "\(library)/eval.nix", "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
+                "--arg", "nixpkgs", "true", "--arg", "instantiate", "true", "--add-root", "\(home)/inputs", "--indirect",
+            ], environment: environment)
+            if written.status != 0 {
+                return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(Data(written.errors.utf8)))"))
+            }
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: instantiate)
+        process.arguments = ["--eval", "--strict", "--json"] + (nixpkgs ? ["--arg", "nixpkgs", "true"] : ["--store", "dummy://"]) + [
+            "\(library)/eval.nix", "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
+        ]
         process.environment = environment
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
@@ -102,8 +152,7 @@ enum NixEvaluation {
         }
         guard process.terminationStatus == 0 else {
             // Nix's message as it printed it (it names the file, line and column); exit status 2.
-            let message = String(decoding: errorData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)", at: at))
+            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(errorData))"))
         }
         return .success(String(decoding: data, as: UTF8.self))
     }

@@ -31,6 +31,18 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
+    /// The original let the environment it ran in win over a workflow's `env` (`BRANCH=main nix run
+    /// .#ci`); here it is the lowest level. Say so for each variable a `.nix` workflow hides that way.
+    static func warnShadowedVariables(_ workflow: Workflow, given: [String: String],
+                                      environment: [String: String] = ProcessInfo.processInfo.environment) {
+        var seen: Set<String> = []
+        for entry in workflow.env + workflow.jobs.flatMap(\.env) where !entry.name.isEmpty && given[entry.name] == nil {
+            guard let value = environment[entry.name], value != entry.value.source.value, seen.insert(entry.name).inserted else { continue }
+            standardError("warning: \(entry.name) is set in the environment nixactions runs in and in the workflow's env; the workflow's value is used"
+                          + " (the original NixActions let the environment win)\n  hint: to give it at run time, pass --env \(entry.name)=…\n")
+        }
+    }
+
     /// `NIXACTIONS_KEEP_WORKSPACE=1` (or `true`).
     static func keepsWorkspaces(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         ["1", "true", "yes"].contains(environment["NIXACTIONS_KEEP_WORKSPACE"]?.lowercased() ?? "")
@@ -105,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
         let given = try runtimeEnvironment()
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(given) { _, new in new })
+        if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: given) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload) = try events.makeContext(workflow, configVars: projectConfig.vars)
@@ -155,7 +168,8 @@ struct RunCommand: AsyncParsableCommand {
         options.cacheBackends = registry
         options.checkout = Self.projectCheckout(
             project: options.projectDirectory, runDirectory: supervision.folder.path,
-            source: workingTree ? .workingTree : projectConfig.checkout, plan: plan)
+            source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
+            plan: plan)
         let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }

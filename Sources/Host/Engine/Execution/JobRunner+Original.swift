@@ -31,7 +31,18 @@ extension JobRunner {
     static func jobEnvFile(_ started: JobStarted) -> String { "\(started.temporaryDirectory)/nixactions-job-env" }
 
     /// Sources `$JOB_ENV` (exporting what it sets) before a step's own script, as the original did.
-    static let jobEnvPrologue = "if [ -f \"$JOB_ENV\" ]; then set -a; . \"$JOB_ENV\"; set +a; fi\n"
+    /// The file exists from the job's start, empty, as in the original (`[ -f "$JOB_ENV" ]` holds).
+    static let jobEnvPrologue = "[ -e \"$JOB_ENV\" ] || : > \"$JOB_ENV\"; set -a; . \"$JOB_ENV\"; set +a\n"
+
+    /// The variables the original exported to every action: the run's id and name, the job's folder.
+    func defineOriginalVariables(_ environment: inout [String: String], started: JobStarted) {
+        guard job.original != nil else { return }
+        environment["JOB_ENV"] = Self.jobEnvFile(started)
+        environment["JOB_DIR"] = started.workspace
+        environment["WORKFLOW_ID"] = options.runID
+        environment["WORKFLOW_SHORT_ID"] = String(options.runID.suffix(8))
+        environment["WORKFLOW_NAME"] = workflow.name
+    }
 
     /// Run `script` with bash in the job (no output shown), for a shell-test condition or a Nix
     /// build. nil: the machinery failed (the reason is the error).
@@ -60,10 +71,8 @@ extension JobRunner {
                              pathPrepend: [String], executor: any Executor) async -> Result<Bool, RunProblem> {
         var environment = environment
         var script = condition.value + "\n"
-        if job.original?.sourcedJobEnv == true {
-            environment["JOB_ENV"] = Self.jobEnvFile(started)
-            script = Self.jobEnvPrologue + script
-        }
+        defineOriginalVariables(&environment, started: started)
+        if job.original?.sourcedJobEnv == true { script = Self.jobEnvPrologue + script }
         switch await runHidden(script, index: index, environment: environment, pathPrepend: pathPrepend, executor: executor) {
         case .success(let (status, _)): return .success(status == 0)
         case .failure(let problem):
@@ -103,6 +112,10 @@ extension JobRunner {
             lines.append("out=$(nix-build --no-out-link -E \(quoted(expression)) --argstr file \"$file\" --argstr names \(quoted(nix.packages.joined(separator: " "))))")
             lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
         }
+        if !nix.derivations.isEmpty {
+            lines.append("out=$(nix-store --realise \(nix.derivations.map(quoted).joined(separator: " ")))")
+            lines.append("printf '%s\\n' \"$out\" | nixactions_bins")
+        }
         for flake in nix.flakes {
             // `nix path-info` after the build: Nix 2.8 (Debian's) has no `build --print-out-paths`.
             lines.append("nix --extra-experimental-features 'nix-command flakes' build --no-link \(quoted(flake)) >&2")
@@ -112,11 +125,18 @@ extension JobRunner {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `/nix/store/HASH-jq-1.7.drv` → `jq-1.7`.
+    static func derivationName(_ path: String) -> String {
+        var name = Substring((path as NSString).lastPathComponent)
+        if let dash = name.firstIndex(of: "-") { name = name[name.index(after: dash)...] }
+        return String(name.hasSuffix(".drv") ? name.dropLast(4) : name)
+    }
+
     /// Build the job's `nix:` packages where the job runs; the `bin` folders to put first on PATH,
     /// or why the build failed (with Nix's own message).
     func buildNixPackages(_ nix: NixPackages, environment: [String: String], executor: any Executor) async -> Result<[String], RunProblem> {
         let began = ContinuousClock.now
-        let what = (nix.packages + nix.flakes).joined(separator: ", ")
+        let what = (nix.packages + nix.flakes + nix.derivations.map(Self.derivationName)).joined(separator: ", ")
         reporter.report(.message(job: planned.key, level: .info, text: "nix: building \(what)"))
         switch await runHidden(Self.nixBuildScript(nix), index: 0, environment: environment, pathPrepend: [], executor: executor) {
         case .failure(let problem):

@@ -167,7 +167,7 @@ extension JobRunner {
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
         if job.original?.sourcedJobEnv == true {
             // The original's $JOB_ENV: one file for the job, sourced before each step's script.
-            spec.environment["JOB_ENV"] = Self.jobEnvFile(started)
+            defineOriginalVariables(&spec.environment, started: started)
             spec.script = Self.jobEnvPrologue + script
         } else {
             spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name, GitHub's format

@@ -121,7 +121,9 @@ struct JobRunner: Sendable {
             case .success(true): break
             case .success(false):
                 await executor.finishJob(spec)
-                return finish(.skipped, JobFailure(message: "skipped: its condition '\(condition.value)' is false"))
+                let reason = "skipped: its condition '\(condition.value)' is false"
+                reporter.report(.message(job: planned.key, level: .info, text: reason))
+                return finish(.skipped, JobFailure(message: reason))
             case .failure(let problem):
                 await executor.finishJob(spec)
                 return fail(problem.message)
@@ -324,7 +326,8 @@ struct JobRunner: Sendable {
             try await restoreArtifact(restore.job.value, under: restore.path, started: started, executor: executor)
         }
         for (name, path) in job.original?.restoreArtifacts ?? [] {
-            try await restoreArtifact(name, under: path, started: started, executor: executor)
+            // Merged into what is there, as the original's `cp -r` did (two artifacts under dist/ both stay).
+            try await restoreArtifact(name, under: path, started: started, executor: executor, merge: true)
         }
     }
 

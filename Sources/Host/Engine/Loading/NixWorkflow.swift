@@ -22,6 +22,8 @@ public enum NixWorkflow {
     /// The shell of a `bash` action: the original ran each as a `writeShellApplication` (errexit, nounset, pipefail).
     static let bashShell = "bash --noprofile --norc -euo pipefail {0}"
     static let statusFunctions: Set<String> = ["success()", "failure()", "always()", "cancelled()"]
+    /// Keys found in the original's own examples that its code never read, and what was meant.
+    static let ignoredByTheOriginal = ["envProviders": "envFrom", "continue-on-error": "continueOnError"]
 
     /// - Parameters:
     ///   - json: what `nix-instantiate --eval --strict --json nix/eval.nix …` printed.
@@ -57,6 +59,11 @@ public enum NixWorkflow {
         for index in workflow.jobs.indices {
             let id = workflow.jobs[index].id
             workflow.jobs[index].original = translator.jobSemantics[id] ?? OriginalSemantics()
+            if let derivations = translator.derivations[id], !derivations.isEmpty {
+                var nix = workflow.jobs[index].nix ?? NixPackages(location: workflow.jobs[index].location)
+                nix.derivations = derivations
+                workflow.jobs[index].nix = nix
+            }
             let conditions: [Int: Located<String>] = translator.stepConditions[id] ?? [:]
             for (stepIndex, condition) in conditions where stepIndex < workflow.jobs[index].steps.count {
                 workflow.jobs[index].steps[stepIndex].shellCondition = condition
@@ -94,6 +101,8 @@ extension NixWorkflow {
         let findTool: (String) -> String?
         var jobSemantics: [String: OriginalSemantics] = [:]
         var stepConditions: [String: [Int: Located<String>]] = [:]
+        /// The real nixpkgs derivations each job uses (evaluated with `<nixpkgs>`), to build when it starts.
+        var derivations: [String: [String]] = [:]
         /// Where each named artifact (`outputs`) is made, and the places that restore one (`inputs`).
         var producers: [String: (job: String, at: SourceLocation?)] = [:]
         var consumers: [(name: String, job: String, at: SourceLocation?)] = []
@@ -180,8 +189,14 @@ extension NixWorkflow {
         /// Report keys not in `known` (metadata keys start with `__`).
         mutating func checkKeys(_ object: [String: JSONValue], known: [String], what: String, position: Position, context: String?) {
             for key in object.keys.sorted() where !key.hasPrefix("__") && !known.contains(key) {
-                var hint = didYouMean(key, in: known).map { "did you mean '\($0)'?" } ?? "allowed here: \(known.joined(separator: ", "))"
-                if key == "envProviders" { hint = "did you mean 'envFrom'? (the original's code ignored 'envProviders')" }
+                // Keys the original's own examples use and its code ignored: ignored here too, said aloud.
+                if let meant = NixWorkflow.ignoredByTheOriginal[key], known.contains(meant) {
+                    reader.diagnostics.warning(
+                        "'\(key)' in \(what) is ignored (the original NixActions ignored it too)", at: position.location(file, key),
+                        context: context, hint: "did you mean '\(meant)'? (\(meant == "envFrom" ? "a list of providers" : "continueOnError = true"))")
+                    continue
+                }
+                let hint = didYouMean(key, in: known).map { "did you mean '\($0)'?" } ?? "allowed here: \(known.joined(separator: ", "))"
                 error("unknown key '\(key)' in \(what)", position.location(file, key), context: context, hint: hint)
             }
         }
@@ -191,6 +206,23 @@ extension NixWorkflow {
         /// `@nixactions-pkg:jq@/bin/jq` → jq's path on PATH; `@nixactions-pkg:NAME@` → the folder above
         /// the `bin/` holding NAME's program. A package not found stays as it is (with a warning from `deps`).
         func resolvePlaceholders(_ text: String) -> String {
+            var ignored = Set<String>()
+            return resolvePlaceholders(text, unresolved: &ignored)
+        }
+
+        /// Resolve the placeholders of a value the user wrote, with a warning for each package not on PATH.
+        mutating func resolving(_ text: String, at location: SourceLocation?, context: String?) -> String {
+            var unresolved = Set<String>()
+            let result = resolvePlaceholders(text, unresolved: &unresolved)
+            for name in unresolved.sorted() where missingTools.insert(name).inserted {
+                reader.diagnostics.warning(
+                    "package '\(name)' is not on PATH: the command refers to it (\"${pkgs.\(name)}\") and will not be found",
+                    at: location, context: context, hint: "install it, or build it with nix = { packages = [ \"\(name)\" ]; } on the job")
+            }
+            return result
+        }
+
+        func resolvePlaceholders(_ text: String, unresolved: inout Set<String>) -> String {
             guard text.contains("@nixactions-pkg:") else { return text }
             var result = ""
             var rest = Substring(text)
@@ -213,6 +245,7 @@ extension NixWorkflow {
                     result += ((found as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
                 } else {
                     result += "@nixactions-pkg:\(name)@"
+                    unresolved.insert(name)
                 }
             }
             return result + rest
@@ -384,8 +417,9 @@ extension NixWorkflow {
         mutating func job(_ id: String, _ job: [String: JSONValue]) -> Node {
             let position = Position(job)
             let context = "job '\(id)'"
-            checkKeys(job, known: NixWorkflow.jobKeys, what: "job '\(id)'", position: position, context: context)
+            checkKeys(job, known: NixWorkflow.jobKeys, what: "the job", position: position, context: context)
             var semantics = OriginalSemantics()
+            if case .array(let paths)? = job["__derivations"] { derivations[id] = paths.compactMap(\.stringValue) }
             var pairs: [(String, Node)] = []
             if let name = job["name"] { pairs.append(("name", node(name, position.mark("name")))) }
             if let needs = job["needs"] { pairs.append(("needs", node(needs, position.mark("needs")))) }
@@ -603,13 +637,17 @@ extension NixWorkflow {
 
         mutating func step(_ step: [String: JSONValue], index: Int, job: String, retry jobRetry: [String: JSONValue]?, timeout jobTimeout: JSONValue?, context: String) -> Node {
             let position = Position(step)
-            checkKeys(step, known: NixWorkflow.stepKeys, what: "action \(index + 1) of job '\(job)'", position: position, context: context)
+            checkKeys(step, known: NixWorkflow.stepKeys, what: "action \(index + 1)", position: position, context: context)
             var pairs: [(String, Node)] = []
             for key in ["id", "name", "uses", "with"] {
                 if let value = step[key] { pairs.append((key, node(value, position.mark(key)))) }
             }
             if let bash = step["bash"] {
-                pairs.append(("run", node(bash, position.mark("bash"))))
+                if case .string(let text) = bash {
+                    pairs.append(("run", Self.string(resolving(text, at: position.location(file, "bash"), context: context), position.mark("bash"))))
+                } else {
+                    pairs.append(("run", node(bash, position.mark("bash"))))
+                }
                 pairs.append(("shell", Self.string(NixWorkflow.bashShell, position.mark("bash"))))
             } else if step["uses"] == nil {
                 error("action \(index + 1) of job '\(job)' has no 'bash'", position.location(file), context: context, hint: "e.g. { name = \"test\"; bash = \"make test\"; }")
@@ -683,13 +721,14 @@ extension NixWorkflow {
             for dep in deps {
                 guard case .object(let entry) = dep else { continue }
                 if let name = entry["derivation"]?.stringValue {
+                    if entry["drvPath"] != nil { continue }  // a real nixpkgs: built when the job starts
                     reader.diagnostics.warning(
                         "deps: '\(name)' is a derivation of a real nixpkgs; this runner does not build 'deps'", at: position.location(file, "deps"),
                         context: context, hint: "put the tools on PATH, or build them with nix = { packages = [ … ]; } on the job")
                     continue
                 }
                 guard let name = entry["package"]?.stringValue else { continue }
-                let program = NixWorkflow.mainPrograms[name] ?? name
+                let program = entry["program"]?.stringValue ?? NixWorkflow.mainPrograms[name] ?? name
                 if program.isEmpty || findTool(program) != nil || missingTools.contains(name) { continue }
                 missingTools.insert(name)
                 reader.diagnostics.warning(

@@ -26,6 +26,8 @@ public struct ProjectConfig: Sendable {
     /// `checkout: commit | working-tree`: what a job's workspace holds when the project is a git
     /// repository (default `commit`: a clone of HEAD; docs/workflow-syntax.md).
     public var checkout = ProjectCheckout.Source.commit
+    /// Whether the file says `checkout:` (a `.nix` workflow's default is the working tree, as the original copied it).
+    public var checkoutGiven = false
     public var runners = RunnerMap()
     public var cache = CacheSettings()
     /// `vars:`: the `vars` context's values.
@@ -109,6 +111,7 @@ public struct ProjectConfig: Sendable {
             guard let text = reader.string(value, what: "checkout", context: context) else { continue }
             if let source = ProjectCheckout.Source(rawValue: text.value) {
                 config.checkout = source
+                config.checkoutGiven = true
             } else {
                 let names = ProjectCheckout.Source.allCases.map(\.rawValue)
                 reader.diagnostics.error(

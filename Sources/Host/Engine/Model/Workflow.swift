@@ -452,15 +452,21 @@ public struct NixPackages: Sendable, Hashable {
     public var packages: [String] = []
     public var file: String?
     public var flakes: [String] = []
+    /// Store derivations (`.drv` paths) to realise: the real nixpkgs packages a `.nix` workflow's
+    /// job uses (`deps`, `${pkgs.jq}` in its strings).
+    public var derivations: [String] = []
     public var location: SourceLocation?
 
+    public var isEmpty: Bool { packages.isEmpty && flakes.isEmpty && derivations.isEmpty }
+
     public static func == (lhs: NixPackages, rhs: NixPackages) -> Bool {
-        lhs.packages == rhs.packages && lhs.file == rhs.file && lhs.flakes == rhs.flakes
+        lhs.packages == rhs.packages && lhs.file == rhs.file && lhs.flakes == rhs.flakes && lhs.derivations == rhs.derivations
     }
     public func hash(into hasher: inout Hasher) {
         hasher.combine(packages)
         hasher.combine(file)
         hasher.combine(flakes)
+        hasher.combine(derivations)
     }
 }
 
