@@ -379,4 +379,23 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[b] no cowsay in b"), "\(result.stdout)")
         #expect(!result.stderr.contains("deps:"), "real packages are built, not warned about: \(result.stderr)")
     }
+
+    @Test("an action's timeout covers its retries and the waits between them, as the original timed a whole action")
+    func timeoutCoversRetries() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let began = Date()
+        let result = try scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a.actions = [ { name = "flaky"; timeout = 3; retry = { max_attempts = 3; backoff = "constant"; min_time = 1; }; bash = "echo try; sleep 2; exit 1"; } ];
+            }
+            """, file: "ci.nix")
+        let elapsed = Date().timeIntervalSince(began)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("step 'flaky' timed out after 3s"), "\(result.stdout)")
+        // Each attempt timed alone would be 2 s + 1 s + 2 s + 1 s + 2 s.
+        #expect(elapsed < 6, "took \(elapsed) s")
+    }
 }

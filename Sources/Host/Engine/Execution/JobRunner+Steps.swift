@@ -194,10 +194,18 @@ extension JobRunner {
         let policy = step.retry ?? job.defaults.retry ?? workflow.defaults.retry ?? RetryPolicy(maxAttempts: 1)
         var attempt = 1
         var result: StepAttempt
+        // The original NixActions timed an action as a whole, its retries and waits included.
+        let deadline = job.original != nil ? stepLimit.map { began + $0 } : nil
         while true {
             // A cleanup step after a cancellation or timeout gets at most `cleanupLimit`.
-            let limit = state.cancelled ? min(stepLimit ?? Self.cleanupLimit, Self.cleanupLimit) : stepLimit
+            var limit = state.cancelled ? min(stepLimit ?? Self.cleanupLimit, Self.cleanupLimit) : stepLimit
+            if let deadline { limit = max(.zero, deadline - clock.now) }
+            if limit == .zero, let stepLimit {
+                result = .timedOut(stepLimit)
+                break
+            }
             result = await attemptStep(spec, executor: executor, timeout: limit)
+            if let deadline, let stepLimit, case .timedOut = result, clock.now >= deadline { result = .timedOut(stepLimit) }
             guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
                 !Task.isCancelled
@@ -206,7 +214,7 @@ extension JobRunner {
             reporter.report(.message(
                 job: planned.key, level: .warning,
                 text: "step '\(name)' failed (exit code \(stepResult.exitCode.map(String.init) ?? "-")); attempt \(attempt + 1) of \(policy.maxAttempts) in \(DurationParser.format(wait))"))
-            try? await Task.sleep(for: wait)
+            try? await Task.sleep(for: deadline.map { min(wait, max(.zero, $0 - clock.now)) } ?? wait)
             attempt += 1
         }
 
