@@ -5,6 +5,7 @@ import TestSupport
 /// Each workflow of `examples/nix/` written in Nix, in the original NixActions' style, runs with the
 /// same outcome as its YAML twin next to it: the exit status, each job's status and the lines
 /// the steps print (sorted: parallel jobs interleave).
+extension NixSuites {
 @Suite("examples/nix: each .nix workflow runs as its YAML twin does")
 struct NixExamplesTests {
     static let folder = packageDirectory.path + "/examples/nix"
@@ -53,12 +54,18 @@ struct NixExamplesTests {
     @Test("the .nix file and its YAML twin: same exit status, job statuses and printed lines", arguments: names)
     func sameOutcome(name: String) throws {
         guard nixAvailable() else { return }
-        let nix = try nixactions(["run", "examples/nix/\(name).nix", "--log-format", "plain"], in: packageDirectory.path, environment: Self.environment)
-        let yaml = try nixactions(["run", "examples/nix/\(name).yml", "--log-format", "plain"], in: packageDirectory.path, environment: Self.environment)
+        // A project holding only the examples: the jobs copy it (the repository would be copied whole).
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        try FileManager.default.createDirectory(atPath: project.path + "/examples", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.folder, toPath: project.path + "/examples/nix")
+        let nix = try nixactions(["run", "examples/nix/\(name).nix", "--log-format", "plain"], in: project.path, environment: Self.environment)
+        let yaml = try nixactions(["run", "examples/nix/\(name).yml", "--log-format", "plain"], in: project.path, environment: Self.environment)
         let fromNix = Self.outcome(of: nix), fromYAML = Self.outcome(of: yaml)
         #expect(!fromNix.jobs.isEmpty && !fromNix.lines.isEmpty, "\(nix.stdout)\n\(nix.stderr)")
         #expect(fromNix == fromYAML, "\(name).nix:\n\(fromNix)\n\n\(name).yml:\n\(fromYAML)\n\nstderr:\n\(nix.stderr)\n\(yaml.stderr)")
         #expect(!nix.stdout.contains(Self.environment["DEMO_TOKEN"]!))
         #expect(!nix.stderr.contains("warning: deps"), "examples use tools that are on PATH: \(nix.stderr)")
     }
+}
 }

@@ -33,6 +33,13 @@ func nixToolsFile(nonce: String, counter: String) -> String {
     """
 }
 
+/// The Nix suites run one test at a time: each starts several processes (Nix evaluations and
+/// builds, whole runs), and running them all at once on a 2-core machine starved the
+/// timing-sensitive suites that run next to them.
+@Suite("Nix workflows, one test at a time", .serialized)
+struct NixSuites {}
+
+extension NixSuites {
 @Suite("Workflows written in Nix, and Nix packages per job")
 struct NixWorkflowTests {
     @Test("the original's semantics: $JOB_ENV sourced before each action, shell-test conditions, a job's continueOnError, --env over env")
@@ -74,7 +81,11 @@ struct NixWorkflowTests {
                 merged = {
                   needs = [ "produce" ];
                   inputs = [ "fa" "fb" ];
-                  actions = [ { bash = "cat dist/a/x dist/b/y"; } ];
+                  actions = [ { bash = ''cat dist/a/x dist/b/y; echo "VALUE=from merged" >> "$GITHUB_OUTPUT"''; } ];
+                };
+                reads = {
+                  needs = [ "merged" ];
+                  actions = [ { bash = "echo 'got \\${{ needs.merged.outputs.VALUE }}'"; } ];
                 };
                 deploy = {
                   inherit executor;
@@ -86,7 +97,7 @@ struct NixWorkflowTests {
             """
         let result = try scenario.run(workflow, file: "ci.nix")
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
-        for line in ["[build] job env exists, workflow original, in", "[merged] x", "[merged] y", "[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] still running", "[build] failure seen"] {
+        for line in ["[build] job env exists, workflow original, in", "[merged] x", "[merged] y", "[reads] got from merged", "[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] still running", "[build] failure seen"] {
             #expect(result.stdout.contains(line), "\(line)\n\(result.stdout)")
         }
         #expect(!result.stdout.contains("deploying"))
@@ -398,4 +409,5 @@ struct NixWorkflowTests {
         // Each attempt timed alone would be 2 s + 1 s + 2 s + 1 s + 2 s.
         #expect(elapsed < 6, "took \(elapsed) s")
     }
+}
 }
