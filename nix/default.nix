@@ -81,7 +81,8 @@ let
     else if isPath v then relative (toString v)
     else if isList v then genList (i: toData' "${where}[${toString i}]" at (elemAt v i)) (length v)
     else if isAttrs v then
-      if v ? __nixactionsPackage then { package = v.__nixactionsPackage; program = v.meta.mainProgram or null; }
+      if v ? __nixactionsFile then v.outPath
+      else if v ? __nixactionsPackage then { package = v.__nixactionsPackage; program = v.meta.mainProgram or null; }
       else if (v.type or null) == "derivation" then
         { derivation = v.name or "unknown"; } // (if realStore then { inherit (v) drvPath; } else { })
       else mapAttrs (k: x:

@@ -81,9 +81,26 @@ let
   refuse = n: throw "nixactions: pkgs.${n} builds a derivation; the stand-in pkgs of NixActions has no nixpkgs and builds nothing (use a step's bash instead)";
 
   lib = import ./lib.nix;
+
+  # Files written from text (writeText and friends): no store, so the text travels in the
+  # placeholder "@nixactions-file:NAME:MODE:TEXT@" ('%' and '@' escaped), which the runner
+  # writes to .nixactions/nix-files/ of the project and replaces with that file's path.
+  escape = builtins.replaceStrings [ "%" "@" ] [ "%25" "%40" ];
+  mkFile = name: text: executable: {
+    __nixactionsFile = name;
+    inherit name text;
+    outPath = "@nixactions-file:${escape name}:${if executable then "x" else "r"}:${escape text}@";
+  };
+  files = {
+    writeText = name: text: mkFile name text false;
+    writeTextFile = { name, text, executable ? false, ... }: mkFile name text executable;
+    writeScript = name: text: mkFile name text true;
+    writeShellScript = name: text: mkFile name "#!/usr/bin/env bash\n${text}" true;
+  };
 in
 packages
 // listToAttrs (map (n: { name = n; value = refuse n; }) builders)
+// files
 // {
   inherit lib;
   system = builtins.currentSystem or "x86_64-linux";

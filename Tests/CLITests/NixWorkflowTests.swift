@@ -409,5 +409,32 @@ struct NixWorkflowTests {
         // Each attempt timed alone would be 2 s + 1 s + 2 s + 1 s + 2 s.
         #expect(elapsed < 6, "took \(elapsed) s")
     }
+
+    @Test("pkgs.writeText and writeShellScript of the stand-in pkgs become files of the project, usable as an env file and in a command")
+    func writtenFiles() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            { pkgs, nixactions, ... }:
+            let
+              envFile = pkgs.writeText "test.env" ''
+                FROM_FILE=from the file
+                ODD=100% @home
+              '';
+              script = pkgs.writeShellScript "hello" "echo hello from a written script";
+            in
+            nixactions.mkWorkflow {
+              envFrom = [ (nixactions.envProviders.file { path = envFile; required = true; }) ];
+              jobs.a.actions = [ { bash = ''echo "$FROM_FILE / $ODD"; grep -c FROM_FILE ${envFile}; ${script}''; } ];
+            }
+            """, file: "ci.nix")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] from the file / 100% @home"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] 1\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] hello from a written script"), "\(result.stdout)")
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: scenario.project + "/.nixactions/nix-files")) ?? []
+        #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
+    }
 }
 }

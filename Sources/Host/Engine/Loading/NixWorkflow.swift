@@ -223,6 +223,7 @@ extension NixWorkflow {
         }
 
         func resolvePlaceholders(_ text: String, unresolved: inout Set<String>) -> String {
+            let text = text.contains("@nixactions-file:") ? writeFiles(text) : text
             guard text.contains("@nixactions-pkg:") else { return text }
             var result = ""
             var rest = Substring(text)
@@ -247,6 +248,36 @@ extension NixWorkflow {
                     result += "@nixactions-pkg:\(name)@"
                     unresolved.insert(name)
                 }
+            }
+            return result + rest
+        }
+
+        /// `@nixactions-file:NAME:MODE:TEXT@` (`pkgs.writeText` and friends of the stand-in pkgs):
+        /// the text is written to `.nixactions/nix-files/HASH-NAME` of the project (content-addressed,
+        /// kept like the run logs) and the placeholder becomes that path.
+        func writeFiles(_ text: String) -> String {
+            var result = ""
+            var rest = Substring(text)
+            while let start = rest.range(of: "@nixactions-file:") {
+                result += rest[..<start.lowerBound]
+                let after = rest[start.upperBound...]
+                guard let end = after.firstIndex(of: "@") else { result += rest[start.lowerBound...]; return result }
+                let parts = after[..<end].split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+                rest = after[after.index(after: end)...]
+                guard parts.count == 3 else { continue }
+                func unescape(_ s: String) -> String { s.replacingOccurrences(of: "%40", with: "@").replacingOccurrences(of: "%25", with: "%") }
+                let name = unescape(parts[0]).filter { $0.isLetter || $0.isNumber || "._-".contains($0) }
+                let content = unescape(parts[2])
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a file name, not a security boundary
+                for byte in content.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                let folder = projectDirectory + "/.nixactions/nix-files"
+                let path = folder + "/" + String(hash, radix: 16) + "-" + (name.isEmpty ? "file" : name)
+                if (try? String(contentsOfFile: path, encoding: .utf8)) != content {
+                    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    FileManager.default.createFile(atPath: path, contents: Data(content.utf8),
+                                                   attributes: [.posixPermissions: parts[1] == "x" ? 0o755 : 0o644])
+                }
+                result += path
             }
             return result + rest
         }
@@ -365,7 +396,7 @@ extension NixWorkflow {
                     guard case .object(let values)? = entry["values"] else { continue }
                     env = merged(env, envPairs(.object(values), position: position, key: "envFrom", context: context))
                 case "file":
-                    guard let path = entry["path"]?.stringValue else {
+                    guard let path = entry["path"]?.stringValue.map(resolvePlaceholders) else {
                         error("envProviders.file needs a 'path'", at, context: context)
                         continue
                     }
