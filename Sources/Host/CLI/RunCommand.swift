@@ -358,7 +358,13 @@ enum PlanPrinter {
             }
             if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
             if let condition = job.condition { facts.append("if: \(condition.source.value)") }
+            if let condition = job.original?.shellCondition { facts.append("condition (bash): \(condition.value)") }
+            if let nix = job.nix {
+                let names = nix.packages + nix.flakes + nix.derivations.map { ($0 as NSString).lastPathComponent }
+                facts.append("nix: \(names.joined(separator: ", "))")
+            }
             if job.continueOnError { facts.append("continue-on-error") }
+            if job.original?.runsEveryStep == true { facts.append("continueOnError: later steps run after a failure") }
             if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
             text += "\(index + 1). \(instance.displayName)  [\(facts.joined(separator: "; "))]\n"
             for step in job.steps {
@@ -375,6 +381,7 @@ enum PlanPrinter {
                     details.append("retry \(retry.maxAttempts) attempts, \(retry.backoff.rawValue) from \(DurationParser.format(retry.delay)) up to \(DurationParser.format(retry.maxDelay))")
                 }
                 if let condition = step.condition { details.append("if: \(condition.source.value)") }
+                if let condition = step.shellCondition { details.append("condition (bash): \(condition.value)") }
                 if step.continueOnError { details.append("continue-on-error") }
                 if let flag = step.continueOnErrorExpression { details.append("continue-on-error: \(flag.source.value)") }
                 text += "   - \(step.displayName)" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
