@@ -173,7 +173,9 @@ let
       deps = map (p: { __nixactionsPackage = p; }) packages;
       bash = "true";
     };
-    requireEnv = names: {
+    requireEnv = names:
+      let bad = builtins.filter (n: builtins.match "[A-Za-z_][A-Za-z0-9_]*" n == null) names; in
+      if bad != [ ] then throw "nixactions: actions.requireEnv: '${builtins.head bad}' is not a variable name" else {
       __nixactionsAction = "requireEnv";
       name = "require-env";
       bash = concatStringsSep "\n" (map (n: ''[ -n "''${${n}+x}" ] || { echo "required variable ${n} is not set" >&2; exit 1; }'') names);
@@ -187,7 +189,9 @@ let
       dims = builtins.sort builtins.lessThan (attrNames matrix);
       combos = foldl' (acc: d:
         builtins.concatMap (c: map (v: c // { ${d} = v; }) matrix.${d}) acc) [ { } ] dims;
-      jobName = c: "${name}-" + concatStringsSep "-" (map (d: "${d}-${toString c.${d}}") dims);
+      # Job ids allow letters, digits, '-' and '_': a value such as "3.11" becomes "3_11".
+      idPart = v: builtins.replaceStrings [ "." " " "/" ":" ] [ "_" "_" "_" "_" ] (toString v);
+      jobName = c: "${name}-" + concatStringsSep "-" (map (d: "${idPart d}-${idPart c.${d}}") dims);
     in
     listToAttrs (map (c: { name = jobName c; value = jobTemplate c // { __matrix = c; }; }) combos);
 

@@ -86,10 +86,11 @@ let
   # placeholder "@nixactions-file:NAME:MODE:TEXT@" ('%' and '@' escaped), which the runner
   # writes to .nixactions/nix-files/ of the project and replaces with that file's path.
   escape = builtins.replaceStrings [ "%" "@" ] [ "%25" "%40" ];
+  escapeName = builtins.replaceStrings [ "%" "@" ":" ] [ "%25" "%40" "%3A" ];
   mkFile = name: text: executable: {
     __nixactionsFile = name;
     inherit name text;
-    outPath = "@nixactions-file:${escape name}:${if executable then "x" else "r"}:${escape text}@";
+    outPath = "@nixactions-file:${escapeName name}:${if executable then "x" else "r"}:${escape text}@";
   };
   files = {
     writeText = name: text: mkFile name text false;

@@ -442,5 +442,65 @@ struct NixWorkflowTests {
         let written = (try? FileManager.default.contentsOfDirectory(atPath: scenario.project + "/.nixactions/nix-files")) ?? []
         #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
     }
+
+    @Test("odd inputs: Ctrl-C while Nix evaluates ends it (130, nothing left), writeText names with ':', matrix values with dots, a flake reference that is an option")
+    func oddInputs() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        // Interrupted evaluation: nix-instantiate is in a process group of its own.
+        let slow = try scenario.temp.write("project/slow.nix", """
+            { nixactions, ... }: nixactions.mkWorkflow {
+              name = toString (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 30000000));
+              jobs.a.actions = [ { bash = "true"; } ];
+            }
+            """)
+        let process = Process()
+        process.executableURL = nixactionsBinary
+        process.arguments = ["validate", slow]
+        process.currentDirectoryURL = URL(fileURLWithPath: scenario.project)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var child: pid_t = 0
+        for _ in 0..<100 where child == 0 {
+            Thread.sleep(forTimeInterval: 0.05)
+            let found = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "nix-instantiate.*\(slow)"])
+            child = pid_t(found.stdout.split(separator: "\n").first ?? "") ?? 0
+        }
+        #expect(child != 0, "nix-instantiate started")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(child == 0 || !isRunning(child), "nix-instantiate ended with the command")
+        let homes = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("nixactions-nix-") }
+        #expect(homes.isEmpty, "\(homes)")
+
+        let result = try scenario.run("""
+            { pkgs, nixactions, ... }:
+            let note = pkgs.writeText "a:b.txt" "x:y@z"; in
+            nixactions.mkWorkflow {
+              jobs = nixactions.mkMatrixJobs {
+                name = "test";
+                matrix = { python = [ "3.11" "3.12" ]; };
+                jobTemplate = { python }: { actions = [ { bash = "echo python ${python}; cat ${note}; echo"; } ]; };
+              };
+            }
+            """, file: "ci.nix")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[test-python-3_11] python 3.11"), "\(result.stdout)")
+        #expect(result.stdout.contains("[test-python-3_12] x:y@z"), "\(result.stdout)")
+
+        let flake = try scenario.run("""
+            jobs:
+              a:
+                nix: { flake: "--version" }
+                steps:
+                  - run: "true"
+            """)
+        #expect(flake.status == 2)
+        #expect(flake.stderr.contains("'--version' is not a flake reference"), "\(flake.stderr)")
+    }
 }
 }

@@ -127,4 +127,48 @@ struct NixWorkflowTranslationTests {
         #expect(Self.load("[1, 2]").diagnostics.first?.message.contains("did not evaluate to nixactions.mkWorkflow") == true)
         #expect(Self.load("{").diagnostics.first?.message.contains("did not print JSON") == true)
     }
+    @Test("retry and timeout mistakes are errors once, where they are written; artifacts differing only in case are one name; positions from another file are dropped")
+    func levelChecks() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1, keys: ["retry": (2, 3)])),
+             "retry": {"max_attemps": 3},
+             "jobs": {
+               "a": {\(Self.position(4, 3, keys: ["timeout": (4, 20), "outputs": (5, 5)])), "timeout": "0", "outputs": {"Dist": "a/"},
+                 "actions": [ {\(Self.position(6, 5)), "bash": "x"}, {\(Self.position(7, 5, keys: ["retry": (7, 30)])), "bash": "y", "retry": 3} ]},
+               "b": {\(Self.position(9, 3, keys: ["outputs": (10, 5)])), "outputs": {"dist": "b/"}, "actions": [ {\(Self.position(11, 5)), "bash": "z"} ]},
+               "c": {"__pos": {"file": "common.nix", "line": 4, "column": 24, "keys": {"bahs": [4, 24]}}, "bahs": "x", "actions": []}
+             }}
+            """)
+        let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
+        let all = errors.joined(separator: "\n")
+        #expect(errors.filter { $0.contains("unknown key 'max_attemps' in retry") }.count == 1, "\(all)")
+        #expect(all.contains("ci.nix:2:3: error: unknown key 'max_attemps' in retry"), "\(all)")
+        #expect(all.contains("did you mean 'max_attempts'?"), "\(all)")
+        #expect(errors.filter { $0.contains("timeout must be a positive number") }.count == 1, "\(all)")
+        #expect(all.contains("ci.nix:4:20: error: timeout must be a positive number"), "\(all)")
+        #expect(all.contains("ci.nix:7:30: error: retry must be an attribute set"), "\(all)")
+        #expect(all.contains("artifact 'dist' is also made by job 'a' (as 'Dist')") || all.contains("artifact 'Dist' is also made by job 'b' (as 'dist')"), "\(all)")
+        #expect(!all.contains("ci.nix:4:24"), "a position in common.nix is not shown as one in ci.nix: \(all)")
+        #expect(all.contains("unknown key 'bahs'"), "\(all)")
+    }
+
+    @Test("a secret provider before envProviders.required may set any name; a dotenv file's values are text, never ${{ }}")
+    func providers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("nxa-dotenv-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "PLAIN=a ${{ not an expression\n".write(toFile: folder + "/vars.env", atomically: true, encoding: .utf8)
+        let result = NixWorkflow.load(json: """
+            {"__format": "nixactions.nix/1", "envFrom": [
+               {"provider": "file", "path": "vars.env"},
+               {"provider": "sops", "file": "secrets.yaml"},
+               {"provider": "required", "names": ["PLAIN", "FROM_SOPS"]}],
+             "jobs": {"a": {"actions": [ {"bash": "true"} ]}}}
+            """, file: "ci.nix", projectDirectory: folder, environment: [:])
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        let env = try #require(result.workflow?.env)
+        let plain = try #require(env.first { $0.name == "PLAIN" })
+        #expect(plain.value.template.isLiteral)
+        #expect(plain.value.source.value == "a ${{ not an expression")
+    }
 }

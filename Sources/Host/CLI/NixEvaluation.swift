@@ -51,34 +51,61 @@ enum NixEvaluation {
             .joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Run `program arguments`: its exit status and what it printed on standard error.
-    static func capture(_ program: String, _ arguments: [String], environment: [String: String]) -> (status: Int32, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.environment = environment
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return (127, "\(error)") }
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    /// What a Nix command did.
+    struct Outcome {
+        var status: Int32
+        var output: Data
+        var errors: Data
+        var timedOut: Bool
+        var succeeded: Bool { !timedOut && status == 0 }
     }
 
-    /// Whether `program arguments` exits 0 (its output is not kept).
-    static func run(_ program: String, _ arguments: [String], environment: [String: String]) -> Bool {
+    /// Run a Nix command to its end, within `timeLimit`. An interrupt (SIGINT, SIGTERM) while it
+    /// runs ends it and removes `home` before this process exits with 130: Foundation starts the
+    /// child in a process group of its own, which a terminal's Ctrl-C does not reach.
+    static func runNix(_ program: String, _ arguments: [String], environment: [String: String], home: String) -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
+        // SignalHub (main.swift) takes SIGINT, SIGTERM and SIGHUP; while Nix runs, they end it.
+        let previous = SignalHub.handler.withLock { current in
+            defer {
+                current = { number in
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                    try? FileManager.default.removeItem(atPath: home)
+                    exit(number == SIGINT ? ExitStatus.cancelled : 128 + number)
+                }
+            }
+            return current
+        }
+        defer { SignalHub.handler.withLock { $0 = previous } }
+        do { try process.run() } catch {
+            return Outcome(status: 127, output: Data(), errors: Data("cannot run \(program): \(error.localizedDescription)".utf8), timedOut: false)
+        }
+        let timedOut = Mutex(false)
+        let timer = DispatchWorkItem {
+            timedOut.withLock { $0 = true }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: timer)
+        let errorBox = Mutex<Data>(Data())
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            let read = errors.fileHandleForReading.readDataToEndOfFile()
+            errorBox.withLock { $0 = read }
+            group.leave()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         process.waitUntilExit()
-        return process.terminationReason == .exit && process.terminationStatus == 0
+        timer.cancel()
+        return Outcome(status: process.terminationStatus, output: data, errors: errorBox.withLock { $0 }, timedOut: timedOut.withLock { $0 })
     }
 
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
@@ -107,53 +134,26 @@ enum NixEvaluation {
         environment["XDG_CACHE_HOME"] = home
         // With <nixpkgs> on the search path, `pkgs` is the real one: evaluation then needs a
         // store to write derivations to, and the jobs build what they use. Else a stand-in, no store.
-        let nixpkgs = run(instantiate, ["--find-file", "nixpkgs"], environment: environment)
+        let nixpkgs = runNix(instantiate, ["--find-file", "nixpkgs"], environment: environment, home: home).succeeded
+        let common = ["\(library)/eval.nix", "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath]
+        func failure(_ outcome: Outcome) -> Diagnostic {
+            if outcome.timedOut {
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' did not finish within \(Int(timeLimit)) s", at: at,
+                                  hint: "look for a function that calls itself without end")
+            }
+            // Nix's message as it printed it (it names the file, line and column); exit status 2.
+            return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(outcome.errors))")
+        }
         if nixpkgs {
             // Write the .drv files of the packages the jobs use (`--eval` only computes their paths).
-            let written = capture(instantiate, [
-                "\(library)/eval.nix", "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
-                "--arg", "nixpkgs", "true", "--arg", "instantiate", "true", "--add-root", "\(home)/inputs", "--indirect",
-            ], environment: environment)
-            if written.status != 0 {
-                return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(Data(written.errors.utf8)))"))
-            }
+            let written = runNix(instantiate, common + ["--arg", "nixpkgs", "true", "--arg", "instantiate", "true"],
+                                 environment: environment, home: home)
+            if !written.succeeded { return .failure(failure(written)) }
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: instantiate)
-        process.arguments = ["--eval", "--strict", "--json"] + (nixpkgs ? ["--arg", "nixpkgs", "true"] : ["--store", "dummy://"]) + [
-            "\(library)/eval.nix", "--argstr", "file", absolute, "--argstr", "root", FileManager.default.currentDirectoryPath,
-        ]
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            return .failure(Diagnostic(.error, "cannot run nix-instantiate: \(error.localizedDescription)", at: at))
-        }
-        let timer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: timer)
-        let errorBox = Mutex<Data>(Data())
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            let read = errors.fileHandleForReading.readDataToEndOfFile()
-            errorBox.withLock { $0 = read }
-            group.leave()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errorData = errorBox.withLock { $0 }
-        process.waitUntilExit()
-        timer.cancel()
-        if process.terminationReason == .uncaughtSignal {
-            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' did not finish within \(Int(timeLimit)) s", at: at,
-                                       hint: "look for a function that calls itself without end"))
-        }
-        guard process.terminationStatus == 0 else {
-            // Nix's message as it printed it (it names the file, line and column); exit status 2.
-            return .failure(Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(errorData))"))
-        }
-        return .success(String(decoding: data, as: UTF8.self))
+        let evaluated = runNix(
+            instantiate, ["--eval", "--strict", "--json"] + (nixpkgs ? ["--arg", "nixpkgs", "true"] : ["--store", "dummy://"]) + common,
+            environment: environment, home: home)
+        guard evaluated.succeeded else { return .failure(failure(evaluated)) }
+        return .success(String(decoding: evaluated.output, as: UTF8.self))
     }
 }

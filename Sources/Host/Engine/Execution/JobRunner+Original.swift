@@ -32,7 +32,8 @@ extension JobRunner {
 
     /// Sources `$JOB_ENV` (exporting what it sets) before a step's own script, as the original did.
     /// The file exists from the job's start, empty, as in the original (`[ -f "$JOB_ENV" ]` holds).
-    static let jobEnvPrologue = "[ -e \"$JOB_ENV\" ] || : > \"$JOB_ENV\"; set -a; . \"$JOB_ENV\"; set +a\n"
+    /// On the script's first line, so that bash's line numbers in errors are the script's own.
+    static let jobEnvPrologue = "[ -e \"$JOB_ENV\" ] || : > \"$JOB_ENV\"; set -a; . \"$JOB_ENV\"; set +a; "
 
     /// The variables the original exported to every action: the run's id and name, the job's folder.
     func defineOriginalVariables(_ environment: inout [String: String], started: JobStarted) {

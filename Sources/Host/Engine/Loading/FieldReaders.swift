@@ -297,7 +297,15 @@ extension NodeReader {
                     }
                 }
             case "file": nix.file = string(value, what: "nix.file", context: context)?.value
-            default: nix.flakes = stringList(value, what: "nix.flake", context: context).map(\.value)
+            default:
+                for flake in stringList(value, what: "nix.flake", context: context) {
+                    if flake.value.hasPrefix("-") || flake.value.isEmpty {
+                        diagnostics.error("'\(flake.value)' is not a flake reference", at: flake.location, context: context,
+                                          hint: "e.g. flake: \"./tools#hello\" or \"github:owner/repo#package\"")
+                    } else {
+                        nix.flakes.append(flake.value)
+                    }
+                }
             }
         }
         if nix.packages.isEmpty && nix.flakes.isEmpty {

@@ -56,7 +56,9 @@ public enum NixWorkflow {
         guard var workflow = WorkflowLoader.compileWorkflow(root, reader: &reader, defaultName: baseName) else {
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
+        Self.keepLiteral(&workflow.env)
         for index in workflow.jobs.indices {
+            Self.keepLiteral(&workflow.jobs[index].env)
             let id = workflow.jobs[index].id
             workflow.jobs[index].original = translator.jobSemantics[id] ?? OriginalSemantics()
             if let derivations = translator.derivations[id], !derivations.isEmpty {
@@ -72,6 +74,15 @@ public enum NixWorkflow {
         translator.checkArtifacts(workflow, into: &reader.diagnostics)
         workflow.secretReferences = Validator.validate(workflow, functions: functionArities, into: &reader.diagnostics)
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
+    }
+
+    /// Entries whose value starts with `Translator.literalMarker` become literal text (no `${{ }}`).
+    static func keepLiteral(_ env: inout [EnvEntry]) {
+        for index in env.indices where env[index].value.source.value.hasPrefix(Translator.literalMarker) {
+            let text = String(env[index].value.source.value.dropFirst(Translator.literalMarker.count))
+                .replacingOccurrences(of: "\u{1}{{", with: "${{")
+            env[index].value = TemplateField(source: Located(text, at: env[index].value.source.location), template: .literal(text), origin: nil)
+        }
     }
 
     /// The first executable `name` on PATH.
@@ -109,6 +120,10 @@ extension NixWorkflow {
         var workflowRetry: [String: JSONValue]?
         var workflowTimeout: JSONValue?
         var missingTools: Set<String> = []
+        /// Put before a value that must stay literal (a dotenv file's): `load` turns those entries into
+        /// literal templates after compiling, so `${{` in a file is text.
+        static let literalMarker = "\u{1}nixactions-literal\u{1}"
+
         /// The workflow's env and envFrom values: what a job's `envProviders.required` finds set.
         var workflowEnv: [(String, Node)] = []
 
@@ -121,6 +136,14 @@ extension NixWorkflow {
 
         var file: String { reader.file }
 
+        /// Whether a file named by the library's positions (relative to the project, or absolute) is the workflow file.
+        func isOwnFile(_ named: String) -> Bool {
+            func absolute(_ path: String) -> String {
+                ((path.hasPrefix("/") ? path : projectDirectory + "/" + path) as NSString).standardizingPath
+            }
+            return absolute(named) == absolute(file) || named == file
+        }
+
         // MARK: positions and nodes
 
         /// The `__pos` of a Nix attribute set.
@@ -129,8 +152,12 @@ extension NixWorkflow {
             var column: Int?
             var keys: [String: (Int, Int)] = [:]
 
-            init(_ object: [String: JSONValue]) {
+            /// - Parameter isOwnFile: whether a file named in `__pos` is the workflow file; positions in
+            ///   another (an imported file) are dropped: a mark carries no file, and a right line in
+            ///   the wrong file misleads more than no line.
+            init(_ object: [String: JSONValue], isOwnFile: (String) -> Bool = { _ in true }) {
                 guard case .object(let pos)? = object["__pos"] else { return }
+                if let file = pos["file"]?.stringValue, !isOwnFile(file) { return }
                 line = pos["line"]?.intValue
                 column = pos["column"]?.intValue
                 if case .object(let keys)? = pos["keys"] {
@@ -166,7 +193,7 @@ extension NixWorkflow {
             case .string(let text): return Self.string(resolvePlaceholders(text), mark)
             case .array(let items): return Self.sequence(items.map { node($0, mark) }, mark)
             case .object(let object):
-                let position = Position(object)
+                let position = Position(object, isOwnFile: isOwnFile)
                 return Self.mapping(object.keys.sorted().filter { !$0.hasPrefix("__") }.map { ($0, node(object[$0]!, position.mark($0) ?? mark)) }, position.mark ?? mark)
             }
         }
@@ -183,7 +210,8 @@ extension NixWorkflow {
         }
 
         mutating func error(_ message: String, _ at: SourceLocation?, context: String?, hint: String? = nil) {
-            reader.diagnostics.error(message, at: at ?? SourceLocation(file: file, line: 1, column: 1), context: context, hint: hint)
+            // Without a position (a key written in another file), the error names the file alone.
+            reader.diagnostics.error(message, at: at ?? SourceLocation(file: file, line: 0, column: 0), context: context, hint: hint)
         }
 
         /// Report keys not in `known` (metadata keys start with `__`).
@@ -265,7 +293,7 @@ extension NixWorkflow {
                 let parts = after[..<end].split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
                 rest = after[after.index(after: end)...]
                 guard parts.count == 3 else { continue }
-                func unescape(_ s: String) -> String { s.replacingOccurrences(of: "%40", with: "@").replacingOccurrences(of: "%25", with: "%") }
+                func unescape(_ s: String) -> String { s.replacingOccurrences(of: "%40", with: "@").replacingOccurrences(of: "%3A", with: ":").replacingOccurrences(of: "%25", with: "%") }
                 let name = unescape(parts[0]).filter { $0.isLetter || $0.isNumber || "._-".contains($0) }
                 let content = unescape(parts[2])
                 var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a file name, not a security boundary
@@ -285,7 +313,7 @@ extension NixWorkflow {
         // MARK: workflow
 
         mutating func workflow(_ top: [String: JSONValue]) -> Node {
-            let position = Position(top)
+            let position = Position(top, isOwnFile: isOwnFile)
             let context = "workflow '\(top["name"]?.stringValue ?? ((file as NSString).lastPathComponent as NSString).deletingPathExtension)'"
             checkKeys(top, known: NixWorkflow.workflowKeys, what: "the workflow", position: position, context: context)
             var pairs: [(String, Node)] = []
@@ -307,6 +335,8 @@ extension NixWorkflow {
                     pairs.append(("secrets", node(secrets, position.mark("secrets"))))
                 }
             }
+            checkRetry(top["retry"], position: position, context: context)
+            checkTimeout(top["timeout"], position: position, context: context)
             if case .object(let retry)? = top["retry"] { workflowRetry = retry }
             workflowTimeout = top["timeout"]
             if let nix = top["nix"] { pairs.append(("nix", node(nix, position.mark("nix")))) }
@@ -385,7 +415,7 @@ extension NixWorkflow {
             }
             var env: [(String, Node)] = []
             var secrets: [Node] = []
-            var secretNames: Set<String> = []
+            var secretProviders = false
             for provider in providers {
                 guard case .object(let entry) = provider, let kind = entry["provider"]?.stringValue else {
                     error("each entry of 'envFrom' must be a provider (nixactions.envProviders.…)", at, context: context)
@@ -405,6 +435,7 @@ extension NixWorkflow {
                         var options: [(String, Node)] = [("provider", Self.string("file", mark)), ("file", Self.string(path, mark))]
                         if !required { options.append(("required", Self.plain("false", mark))) }
                         secrets.append(Self.mapping(options, mark))
+                        secretProviders = true
                         continue
                     }
                     let full = path.hasPrefix("/") ? path : "\(projectDirectory)/\(path)"
@@ -415,7 +446,11 @@ extension NixWorkflow {
                         continue
                     }
                     switch Dotenv.parse(text) {
-                    case .success(let values): env = merged(env, values.map { ($0.name, Self.string($0.value, mark)) })
+                    case .success(let values):
+                        // A file's values are text, never `${{ }}` (as with --env-file): marked to be kept literal.
+                        env = merged(env, values.map {
+                            ($0.name, Self.string(Translator.literalMarker + $0.value.replacingOccurrences(of: "${{", with: "\u{1}{{"), mark))
+                        })
                     case .failure(let problem): error("envProviders.file '\(path)': \(problem)", at, context: context)
                     }
                 case "sops":
@@ -427,15 +462,17 @@ extension NixWorkflow {
                     if let format = entry["format"]?.stringValue { options.append(("format", Self.string(format, mark))) }
                     if entry["required"] == .bool(false) { options.append(("required", Self.plain("false", mark))) }
                     secrets.append(Self.mapping(options, mark))
+                    secretProviders = true
                 case "required":
                     guard case .array(let names)? = entry["names"] else { continue }
                     let set = Set((known + env).map(\.0)).union(environment.keys)
-                    let missing = names.compactMap(\.stringValue).filter { !set.contains($0) && !secretNames.contains($0) }
+                    // A secret provider before it (a sops file, a file of secrets) may set any name: its
+                    // names are known only when it is read, at run time.
+                    let missing = secretProviders ? [] : names.compactMap(\.stringValue).filter { !set.contains($0) }
                     if !missing.isEmpty {
                         error("required variable\(missing.count == 1 ? "" : "s") not set: \(missing.joined(separator: ", "))", at, context: context,
                               hint: "set \(missing.count == 1 ? "it" : "them") in the environment, with --env NAME=VALUE, or in an envFrom provider before this one")
                     }
-                    secretNames.formUnion([])
                 default:
                     error("unknown provider '\(kind)' in envFrom", at, context: context, hint: "providers: static, file, sops, required")
                 }
@@ -446,11 +483,14 @@ extension NixWorkflow {
         // MARK: jobs
 
         mutating func job(_ id: String, _ job: [String: JSONValue]) -> Node {
-            let position = Position(job)
+            let position = Position(job, isOwnFile: isOwnFile)
             let context = "job '\(id)'"
             checkKeys(job, known: NixWorkflow.jobKeys, what: "the job", position: position, context: context)
             var semantics = OriginalSemantics()
-            if case .array(let paths)? = job["__derivations"] { derivations[id] = paths.compactMap(\.stringValue) }
+            if case .array(let paths)? = job["__derivations"] {
+                var seen: Set<String> = []
+                derivations[id] = paths.compactMap(\.stringValue).filter { seen.insert($0).inserted }
+            }
             var pairs: [(String, Node)] = []
             if let name = job["name"] { pairs.append(("name", node(name, position.mark("name")))) }
             if let needs = job["needs"] { pairs.append(("needs", node(needs, position.mark("needs")))) }
@@ -486,6 +526,8 @@ extension NixWorkflow {
             artifacts(job, id: id, position: position, semantics: &semantics, context: context)
 
             // Retry and timeout: the job's are defaults of its actions, merged over the workflow's.
+            checkRetry(job["retry"], position: position, context: context)
+            checkTimeout(job["timeout"], position: position, context: context)
             var retry = workflowRetry
             switch job["retry"] {
             case .object(let own)?: retry = (retry ?? [:]).merging(own) { _, new in new }
@@ -602,8 +644,10 @@ extension NixWorkflow {
                             error("outputs.\(name) must be a path", at, context: context)
                             continue
                         }
-                        if let other = producers[name] {
-                            error("artifact '\(name)' is also made by job '\(other.job)'", at, context: context, hint: "give each artifact its own name")
+                        // Names are stored as folder names (`Planner.safeKey`): `Dist` and `dist` are one artifact.
+                        if let other = producers.first(where: { Planner.safeKey($0.key) == Planner.safeKey(name) }) {
+                            error("artifact '\(name)' is also made by job '\(other.value.job)'\(other.key == name ? "" : " (as '\(other.key)')")", at,
+                                  context: context, hint: "give each artifact its own name")
                         }
                         producers[name] = (id, at)
                         semantics.keepArtifacts.append((name, paths))
@@ -667,7 +711,7 @@ extension NixWorkflow {
         // MARK: steps
 
         mutating func step(_ step: [String: JSONValue], index: Int, job: String, retry jobRetry: [String: JSONValue]?, timeout jobTimeout: JSONValue?, context: String) -> Node {
-            let position = Position(step)
+            let position = Position(step, isOwnFile: isOwnFile)
             checkKeys(step, known: NixWorkflow.stepKeys, what: "action \(index + 1)", position: position, context: context)
             var pairs: [(String, Node)] = []
             for key in ["id", "name", "uses", "with"] {
@@ -707,42 +751,76 @@ extension NixWorkflow {
             case .null?: retry = nil
             default: break
             }
-            if let retry, let node = retryNode(retry, position: position, context: context) { pairs.append(("retry", node)) }
+            checkRetry(step["retry"], position: position, context: context)
+            checkTimeout(step["timeout"], position: position, context: context)
+            if let retry, let node = retryNode(retry, position: position) { pairs.append(("retry", node)) }
             let timeout = step.keys.contains("timeout") ? step["timeout"] : jobTimeout
-            if let timeout, timeout != .null {
-                if let text = durationText(timeout, position: position, context: context) {
-                    pairs.append(("timeout", Self.string(text, position.mark("timeout") ?? position.mark)))
-                }
+            if let timeout, let text = durationText(timeout), let duration = DurationParser.parse(text), duration > .zero {
+                pairs.append(("timeout", Self.string(text, position.mark("timeout") ?? position.mark)))
             }
             checkDeps(step["deps"], position: position, context: context)
             return Self.mapping(pairs, position.mark)
         }
 
-        /// The original's retry (`max_attempts`, `backoff`, `min_time`, `max_time` in seconds) as YAML's.
-        mutating func retryNode(_ retry: [String: JSONValue], position: Position, context: String) -> Node? {
+        /// The original's retry (`max_attempts`, `backoff`, `min_time`, `max_time` in seconds) as
+        /// YAML's; problems are reported where the retry is written (`checkRetry`), not here.
+        func retryNode(_ retry: [String: JSONValue], position: Position) -> Node? {
             let mark = position.mark("retry") ?? position.mark
             let attempts = retry["max_attempts"]?.intValue ?? 1
             guard attempts > 1 else { return nil }
-            var pairs: [(String, Node)] = [("max-attempts", Self.plain(String(attempts), mark))]
-            for key in retry.keys.sorted() where !["max_attempts", "backoff", "min_time", "max_time"].contains(key) {
-                error("unknown key '\(key)' in retry", position.location(file, "retry"), context: context,
-                      hint: "retry = { max_attempts; backoff; min_time; max_time; }")
+            return Self.mapping([
+                ("max-attempts", Self.plain(String(min(attempts, 100)), mark)),
+                ("backoff", Self.string(retry["backoff"]?.stringValue ?? "exponential", mark)),
+                ("delay", Self.string("\(Self.scalarText(retry["min_time"] ?? .number(1)) ?? "1")s", mark)),
+                ("max-delay", Self.string("\(Self.scalarText(retry["max_time"] ?? .number(60)) ?? "60")s", mark)),
+            ], mark)
+        }
+
+        /// A `retry` where it is written (workflow, job or action): a set of known keys and types, or null.
+        mutating func checkRetry(_ value: JSONValue?, position: Position, context: String?) {
+            guard let value, value != .null else { return }
+            let at = position.location(file, "retry")
+            let shape = "retry = { max_attempts = 3; backoff = \"exponential\"; min_time = 1; max_time = 60; }"
+            guard case .object(let retry) = value else {
+                error("retry must be an attribute set (or null)", at, context: context, hint: shape)
+                return
             }
-            pairs.append(("backoff", Self.string(retry["backoff"]?.stringValue ?? "exponential", mark)))
-            pairs.append(("delay", Self.string("\(Self.scalarText(retry["min_time"] ?? .number(1)) ?? "1")s", mark)))
-            pairs.append(("max-delay", Self.string("\(Self.scalarText(retry["max_time"] ?? .number(60)) ?? "60")s", mark)))
-            return Self.mapping(pairs, mark)
+            for key in retry.keys.sorted() where !key.hasPrefix("__") {
+                switch key {
+                case "max_attempts":
+                    if retry[key]?.intValue.map({ (0...100).contains($0) }) != true {
+                        error("retry.max_attempts must be a whole number from 0 to 100", at, context: context, hint: shape)
+                    }
+                case "backoff":
+                    if !["exponential", "linear", "constant"].contains(retry[key]?.stringValue ?? "") {
+                        error("retry.backoff must be \"exponential\", \"linear\" or \"constant\"", at, context: context, hint: shape)
+                    }
+                case "min_time", "max_time":
+                    guard case .number(let seconds)? = retry[key], seconds >= 0 else {
+                        error("retry.\(key) must be a number of seconds", at, context: context, hint: shape)
+                        continue
+                    }
+                default:
+                    let hint = didYouMean(key, in: ["max_attempts", "backoff", "min_time", "max_time"]).map { "did you mean '\($0)'?" } ?? shape
+                    error("unknown key '\(key)' in retry", at, context: context, hint: hint)
+                }
+            }
+        }
+
+        /// A `timeout` where it is written: positive seconds or a duration, or null.
+        mutating func checkTimeout(_ value: JSONValue?, position: Position, context: String?) {
+            guard let value, value != .null else { return }
+            if let text = durationText(value), let duration = DurationParser.parse(text), duration > .zero { return }
+            error("timeout must be a positive number of seconds or a duration such as \"30s\", \"5m\", \"1h\" (or null)",
+                  position.location(file, "timeout"), context: context)
         }
 
         /// A timeout of seconds (a number or digits) or `30s`/`5m`/`1h` as a duration YAML reads.
-        mutating func durationText(_ value: JSONValue, position: Position, context: String) -> String? {
+        func durationText(_ value: JSONValue) -> String? {
             switch value {
             case .number(let seconds) where seconds > 0: return "\(Self.scalarText(value) ?? String(seconds))s"
-            case .string(let text) where !text.isEmpty:
-                return text.allSatisfy(\.isNumber) ? "\(text)s" : text
-            default:
-                error("timeout must be a number of seconds or a duration such as \"30s\", \"5m\", \"1h\"", position.location(file, "timeout"), context: context)
-                return nil
+            case .string(let text) where !text.isEmpty: return text.allSatisfy(\.isNumber) ? "\(text)s" : text
+            default: return nil
             }
         }
 
