@@ -502,5 +502,71 @@ struct NixWorkflowTests {
         #expect(flake.status == 2)
         #expect(flake.stderr.contains("'--version' is not a flake reference"), "\(flake.stderr)")
     }
+
+    @Test("the library's other pieces: extensions, requireEnv, nixShell, oci and local options, logging, mkExecutor; nix where nix-build is missing")
+    func libraryPieces() throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try scenario.run("""
+            { pkgs, nixactions, ... }:
+            nixactions.mkWorkflow {
+              name = "pieces";
+              logging = { format = "json"; };
+              extensions = [ (w: w // { env = (w.env or { }) // { FROM_EXTENSION = "yes"; }; }) ];
+              jobs.a = {
+                executor = nixactions.executors.local { name = "shared"; };
+                actions = [
+                  (nixactions.actions.requireEnv [ "FROM_EXTENSION" ])
+                  (nixactions.actions.nixShell [ "bash" ])
+                  { bash = ''echo "extension: $FROM_EXTENSION"''; }
+                ];
+              };
+            }
+            """, file: "ci.nix")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] extension: yes"), "\(result.stdout)")
+        #expect(result.stderr.contains("'logging' of the original is not used"), "\(result.stderr)")
+        #expect(result.stderr.contains("executors.local: 'name' (a workspace shared between jobs) is not supported"), "\(result.stderr)")
+
+        let refused = try scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a = { executor = nixactions.executors.oci { extraPackages = [ "x" ]; mode = "shared"; }; actions = [ { bash = "true"; } ]; };
+              jobs.b = { executor = nixactions.executors.oci { image = "debian:stable"; containerEnv = { A = "1"; }; }; actions = [ { bash = "true"; } ]; };
+            }
+            """, ["--dry-run"], file: "oci.nix")
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("executors.oci needs an 'image' here"), "\(refused.stderr)")
+        let missingRequired = try scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow { jobs.a.actions = [ (nixactions.actions.requireEnv [ "NXA_SURELY_UNSET" ]) ]; }
+            """, file: "req.nix")
+        #expect(missingRequired.status == 1)
+        #expect(missingRequired.stdout.contains("required variable NXA_SURELY_UNSET is not set"), "\(missingRequired.stdout)")
+        let mkExecutor = try scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow { jobs.a = { executor = nixactions.mkExecutor { name = "x"; }; actions = [ { bash = "true"; } ]; }; }
+            """, file: "exec.nix")
+        #expect(mkExecutor.status == 2)
+        #expect(mkExecutor.stderr.contains("mkExecutor (executors written as bash hooks in Nix) is not supported"), "\(mkExecutor.stderr)")
+
+        // nix: where the job runs has no nix-build: the job fails saying so.
+        let bin = scenario.temp.path + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for tool in ["bash", "sh", "env"] {
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + tool, withDestinationPath: try #require(testTool(tool)))
+        }
+        let path = try scenario.temp.write("wf.yml", """
+            jobs:
+              a:
+                nix: { packages: [hello] }
+                steps:
+                  - run: echo must not run
+            """)
+        let noNix = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["PATH": bin])
+        #expect(noNix.status == 1)
+        #expect(noNix.stdout.contains("nix-build is not installed where this job runs (Debian: apt install nix-bin"), "\(noNix.stdout)")
+    }
 }
 }

@@ -170,5 +170,7 @@ struct NixWorkflowTranslationTests {
         let plain = try #require(env.first { $0.name == "PLAIN" })
         #expect(plain.value.template.isLiteral)
         #expect(plain.value.source.value == "a ${{ not an expression")
+        // The sops provider is a secrets entry of the workflow: every value of the file is a secret.
+        #expect(result.workflow?.secrets.count == 1, "\(String(describing: result.workflow?.secrets))")
     }
 }
