@@ -156,7 +156,7 @@ struct ExpressionValidator {
                 diagnostics.warning("actions/checkout input '\(key)' is \(why)", at: at, context: context, hint: "remove it to silence this warning")
                 continue
             }
-            guard !text.contains("${{") else { continue }  // checked when the step runs
+            guard !text.containsBytes("${{") else { continue }  // checked when the step runs
             if let problem = JobRunner.checkoutValueProblem(key, text) {
                 let notYet: Bool
                 if case .unsupported = support { notYet = true } else { notYet = key == "lfs" }  // lfs: true, a valid value
@@ -180,7 +180,7 @@ struct ExpressionValidator {
     static func writesEnvFile(_ job: Job) -> Bool {
         job.steps.contains { step in
             guard let script = step.run?.source.value else { return false }
-            return script.contains("GITHUB_ENV") || script.contains("JOB_ENV")
+            return script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV")
         }
     }
 

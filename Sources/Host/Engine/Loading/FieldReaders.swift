@@ -40,7 +40,7 @@ extension NodeReader {
     /// `container:`, `services:`, evaluated when the job starts).
     mutating func checkExpressions(_ node: Node, what: String, context: String?) {
         switch node {
-        case .scalar(let scalar) where scalar.string.contains("${{"):
+        case .scalar(let scalar) where scalar.string.containsBytes("${{"):
             _ = template(node, what: what, context: context)
         case .sequence(let items):
             for item in items { checkExpressions(item, what: what, context: context) }
@@ -73,7 +73,7 @@ extension NodeReader {
 
     /// `continue-on-error`: true/false, or one `${{ }}` expression evaluated at run time.
     mutating func continueOnError(_ node: Node, context: String?) -> (Bool, TemplateField?) {
-        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+        if case .scalar(let scalar) = node, scalar.string.containsBytes("${{") {
             guard let field = template(node, what: "continue-on-error", context: context) else { return (false, nil) }
             return (false, field)
         }
@@ -111,7 +111,7 @@ extension NodeReader {
         context: String?
     ) -> (Located<Duration>?, TimeoutExpression?) {
         refuseSecondTimeout(existing.0 != nil || existing.1 != nil, keyNode: keyNode, what: what, context: context)
-        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+        if case .scalar(let scalar) = node, scalar.string.containsBytes("${{") {
             guard let field = template(node, what: key, context: context) else { return (nil, nil) }
             return (nil, TimeoutExpression(field: field, minutes: key == "timeout-minutes"))
         }

@@ -32,14 +32,14 @@ extension NodeReader {
 
     /// Whether a scalar holds `${{`.
     static func hasExpression(_ node: Node) -> Bool {
-        if case .scalar(let scalar) = node { return scalar.string.contains("${{") }
+        if case .scalar(let scalar) = node { return scalar.string.containsBytes("${{") }
         return false
     }
 
     /// Whether any scalar under `node` holds `${{`.
     static func containsExpression(_ node: Node) -> Bool {
         switch node {
-        case .scalar(let scalar): return scalar.string.contains("${{")
+        case .scalar(let scalar): return scalar.string.containsBytes("${{")
         case .sequence(let items): return items.contains(where: containsExpression)
         case .mapping(let mapping): return mapping.contains { containsExpression($0.value) }
         default: return false
@@ -49,7 +49,7 @@ extension NodeReader {
     /// The `${{ }}` fields under `node`, parsed (syntax errors reported at their place).
     mutating func expressionFields(_ node: Node, what: String, context: String?) -> [TemplateField] {
         switch node {
-        case .scalar(let scalar) where scalar.string.contains("${{"):
+        case .scalar(let scalar) where scalar.string.containsBytes("${{"):
             return template(node, what: what, context: context).map { [$0] } ?? []
         case .sequence(let items):
             return items.flatMap { expressionFields($0, what: what, context: context) }

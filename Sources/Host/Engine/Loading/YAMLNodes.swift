@@ -141,7 +141,7 @@ struct NodeReader {
     mutating func env(_ node: Node, context: String?) -> [EnvEntry] {
         // GitHub takes one `${{ }}` for the whole map (`env: ${{ fromJSON(needs.a.outputs.env) }}`):
         // an entry without a name, whose object's members become the variables.
-        if case .scalar(let scalar) = node, scalar.string.contains("${{") {
+        if case .scalar(let scalar) = node, scalar.string.containsBytes("${{") {
             guard let field = template(node, what: "env", context: context) else { return [] }
             return [EnvEntry(name: "", value: field)]
         }
