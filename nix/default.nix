@@ -28,6 +28,7 @@ let
     unsafeGetAttrPos removeAttrs hasAttr typeOf foldl' toJSON;
 
   format = "nixactions.nix/1";
+  programs = import ./programs.nix;
 
   # ---------- positions ----------
 
@@ -82,7 +83,8 @@ let
     else if isList v then genList (i: toData' "${where}[${toString i}]" at (elemAt v i)) (length v)
     else if isAttrs v then
       if v ? __nixactionsFile then v.outPath
-      else if v ? __nixactionsPackage then { package = v.__nixactionsPackage; program = v.meta.mainProgram or null; }
+      else if v ? __nixactionsPackage then
+        { package = v.__nixactionsPackage; program = v.meta.mainProgram or (programs.${v.__nixactionsPackage} or v.__nixactionsPackage); }
       else if (v.type or null) == "derivation" then
         { derivation = v.name or "unknown"; } // (if realStore then { inherit (v) drvPath; } else { })
       else mapAttrs (k: x:

@@ -20,17 +20,8 @@ let
   inherit (builtins) split filter isList head elemAt length listToAttrs foldl' concatMap
     attrNames isAttrs hasAttr replaceStrings match;
 
-  # The binary a package is usually called by, when it differs from the package's name.
-  mainPrograms = {
-    coreutils = "ls"; findutils = "find"; gnused = "sed"; gnugrep = "grep"; gawk = "awk";
-    gnutar = "tar"; diffutils = "diff"; nodejs = "node"; nodejs_20 = "node"; nodejs_22 = "node";
-    python3 = "python3"; python311 = "python3.11"; python312 = "python3.12"; openssh = "ssh";
-    rustc = "rustc"; go = "go"; procps = "ps"; util-linux = "mount"; iproute2 = "ip";
-    nixpkgs-fmt = "nixpkgs-fmt"; kubectl = "kubectl"; docker = "docker"; podman = "podman";
-    ripgrep = "rg"; neovim = "nvim"; python313 = "python3.13"; nodejs_18 = "node"; nodejs_24 = "node";
-    gnumake = "make"; bashInteractive = "bash"; inetutils = "hostname"; gcc = "gcc"; openjdk = "java";
-    jdk = "java"; ncurses = "tput"; bind = "dig"; dnsutils = "dig"; netcat = "nc"; awscli2 = "aws";
-  };
+  # The program a package is usually called by (nix/programs.nix).
+  mainPrograms = import ./programs.nix;
 
   common = [
     "bash" "coreutils" "findutils" "gnused" "gnugrep" "gawk" "gnutar" "gzip" "xz" "zstd"
@@ -51,7 +42,8 @@ let
     __nixactionsPackage = name;
     inherit name;
     pname = name;
-    outPath = "@nixactions-pkg:${name}@";
+    # "${pkgs.jq}" is "@nixactions-pkg:jq:jq@": the package and the program the runner looks for on PATH.
+    outPath = "@nixactions-pkg:${name}:${mainPrograms.${name} or name}@";
     meta.mainProgram = mainPrograms.${name} or name;
   };
 

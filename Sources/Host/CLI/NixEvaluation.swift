@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsEngine
+import NixActionsProcessKit
 import Synchronization
 
 /// Reads a workflow written in Nix (`ci.nix`): evaluates it with `nix-instantiate` through the
@@ -18,7 +19,7 @@ enum NixEvaluation {
         case .failure(let diagnostic): return LoadResult(workflow: nil, diagnostics: [diagnostic])
         case .success(let json):
             return NixWorkflow.load(json: json, file: path, projectDirectory: FileManager.default.currentDirectoryPath,
-                                    environment: environment, functionArities: functionArities)
+                                    environment: environment, functionArities: functionArities, findTool: onPath)
         }
     }
 
@@ -41,6 +42,12 @@ enum NixEvaluation {
             folder = (folder as NSString).deletingLastPathComponent
         }
         return nil
+    }
+
+    /// Where `command` is on this process's PATH (the local executor's lookup), or nil.
+    static func onPath(_ command: String) -> String? {
+        let found = FastFiles.resolve(command, searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        return found.contains("/") ? found : nil
     }
 
     /// Nix's message as it printed it (it names the file, line and column), without its advice to
@@ -111,7 +118,7 @@ enum NixEvaluation {
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
     static func evaluate(_ path: String) -> Result<String, Diagnostic> {
         let at = SourceLocation(file: path, line: 1, column: 1)
-        guard let instantiate = NixWorkflow.onPath("nix-instantiate") else {
+        guard let instantiate = onPath("nix-instantiate") else {
             return .failure(Diagnostic(.error, "reading a workflow written in Nix needs Nix: nix-instantiate is not on PATH", at: at,
                                        hint: "install Nix (Debian and Ubuntu: apt install nix-bin; elsewhere https://nixos.org/download)"))
         }

@@ -114,10 +114,10 @@ struct RunCommand: AsyncParsableCommand {
         let registry = PluginRegistry.discoverWarning()
         let functions = registry.functions
         // A .nix workflow's envProviders.required sees what --env and the env files give too.
-        let given = try runtimeEnvironment()
+        let environment = try runtimeEnvironment()  // --env, --env-file and NIXACTIONS_ENV_FILES, read once
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs,
-                                              environment: ProcessInfo.processInfo.environment.merging(given) { _, new in new })
-        if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: given) }
+                                              environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+        if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload) = try events.makeContext(workflow, configVars: projectConfig.vars)
@@ -140,7 +140,6 @@ struct RunCommand: AsyncParsableCommand {
             standardError("nixactions: refusing to run rather than ignore these keys\n")
             throw ExitCode(ExitStatus.usage)
         }
-        let environment = try runtimeEnvironment()
         let commandLineSecrets = try self.commandLineSecrets()
 
         let supervision: RunSupervision

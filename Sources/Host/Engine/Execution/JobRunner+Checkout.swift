@@ -258,13 +258,29 @@ extension ArtifactStore {
     }
 }
 
-/// A step's output kept in memory (the checkout's own small commands).
+/// A hidden command's output kept in memory instead of shown as a step's (the checkout's own
+/// commands, a shell-test condition, a Nix build): at most `limit` bytes of each stream, the end,
+/// where errors are.
 final class CollectedOutput: StepOutputSink {
-    private let bytes = Mutex<[UInt8]>([])
+    let limit: Int
+    private let streams = Mutex<[Int32: [UInt8]]>([:])
+
+    init(limit: Int = 256 * 1024) { self.limit = limit }
 
     func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
-        self.bytes.withLock { $0 += bytes.prefix(4096 - min(4096, $0.count)) }
+        streams.withLock { streams in
+            var kept = streams[stream] ?? []
+            kept.append(contentsOf: bytes)
+            if kept.count > limit { kept.removeFirst(kept.count - limit) }
+            streams[stream] = kept
+        }
     }
 
-    var text: String { bytes.withLock { String(decoding: $0, as: UTF8.self) } }
+    /// What the command wrote on `stream` (1: standard output, 2: standard error).
+    func text(_ stream: Int32) -> String {
+        String(decoding: streams.withLock { $0[stream] ?? [] }, as: UTF8.self)
+    }
+
+    /// Both streams, standard output first.
+    var text: String { text(1) + text(2) }
 }

@@ -1,28 +1,5 @@
 import Foundation
 import NixActionsPluginMessages
-import Synchronization
-
-/// Collects a hidden command's output (a shell-test condition, a Nix build) instead of showing it
-/// as a step's; keeps at most `limit` bytes of each stream (the end, where errors are).
-final class CollectingSink: StepOutputSink {
-    let limit: Int
-    private let streams = Mutex<[Int32: [UInt8]]>([:])
-
-    init(limit: Int = 256 * 1024) { self.limit = limit }
-
-    func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
-        streams.withLock { streams in
-            var kept = streams[stream] ?? []
-            kept.append(contentsOf: bytes)
-            if kept.count > limit { kept.removeFirst(kept.count - limit) }
-            streams[stream] = kept
-        }
-    }
-
-    func text(_ stream: Int32) -> String {
-        String(decoding: streams.withLock { $0[stream] ?? [] }, as: UTF8.self)
-    }
-}
 
 /// The original NixActions' meanings for jobs of a `.nix` workflow (`OriginalSemantics`), and
 /// `nix:` packages, which YAML workflows have too.
@@ -48,13 +25,13 @@ extension JobRunner {
     /// Run `script` with bash in the job (no output shown), for a shell-test condition or a Nix
     /// build. nil: the machinery failed (the reason is the error).
     func runHidden(_ script: String, index: Int, environment: [String: String], workingDirectory: String? = nil,
-                   pathPrepend: [String], executor: any Executor, timeout: Duration? = nil) async -> Result<(status: Int32?, sink: CollectingSink), RunProblem> {
-        let sink = CollectingSink()
+                   pathPrepend: [String], executor: any Executor, timeout: Duration? = nil) async -> Result<(status: Int32?, sink: CollectedOutput), RunProblem> {
+        let sink = CollectedOutput()
         let spec = StepSpec(
             jobKey: planned.key, index: index, displayName: "(condition)", script: script,
             shell: ["bash", "--noprofile", "--norc", "{0}"], scriptExtension: ".sh", environment: environment,
             workingDirectory: workingDirectory, captureFiles: [], pathPrepend: pathPrepend)
-        let outcome = await withTimeout(timeout) { () -> Result<(status: Int32?, sink: CollectingSink), RunProblem> in
+        let outcome = await withTimeout(timeout) { () -> Result<(status: Int32?, sink: CollectedOutput), RunProblem> in
             do {
                 let result = try await executor.runStep(spec, output: sink)
                 return .success((result.succeeded ? 0 : (result.exitCode ?? -1), sink))
@@ -73,7 +50,7 @@ extension JobRunner {
         var environment = environment
         var script = condition.value + "\n"
         defineOriginalVariables(&environment, started: started)
-        if job.original?.sourcedJobEnv == true { script = Self.jobEnvPrologue + script }
+        if job.original != nil { script = Self.jobEnvPrologue + script }
         switch await runHidden(script, index: index, environment: environment, pathPrepend: pathPrepend, executor: executor) {
         case .success(let (status, _)): return .success(status == 0)
         case .failure(let problem):

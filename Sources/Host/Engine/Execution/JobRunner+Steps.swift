@@ -165,7 +165,7 @@ extension JobRunner {
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, environment: environment, workingDirectory: directory,
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
-        if job.original?.sourcedJobEnv == true {
+        if job.original != nil {
             // The original's $JOB_ENV: one file for the job, sourced before each step's script.
             defineOriginalVariables(&spec.environment, started: started)
             spec.script = Self.jobEnvPrologue + script

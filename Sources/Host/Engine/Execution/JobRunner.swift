@@ -113,11 +113,12 @@ struct JobRunner: Sendable {
             await executor.finishJob(spec)
             return fail(problem.message)
         }
+        // What the job's own hidden commands see (its condition, its Nix build): the job's env and the runner's variables.
+        var hiddenEnvironment = env
+        defineRunnerVariables(&hiddenEnvironment, step: nil, started: jobStarted)
         if state.succeeded, let condition = job.original?.shellCondition {
             // The original NixActions' job condition: a shell test in the job's environment.
-            var environment = env
-            defineRunnerVariables(&environment, step: nil, started: jobStarted)
-            switch await shellConditionHolds(condition, index: 0, environment: environment, started: jobStarted, pathPrepend: [], executor: executor) {
+            switch await shellConditionHolds(condition, index: 0, environment: hiddenEnvironment, started: jobStarted, pathPrepend: [], executor: executor) {
             case .success(true): break
             case .success(false):
                 await executor.finishJob(spec)
@@ -130,9 +131,7 @@ struct JobRunner: Sendable {
             }
         }
         if state.succeeded, let nix = job.nix {
-            var environment = env
-            defineRunnerVariables(&environment, step: nil, started: jobStarted)
-            switch await buildNixPackages(nix, environment: environment, executor: executor) {
+            switch await buildNixPackages(nix, environment: hiddenEnvironment, executor: executor) {
             case .success(let bins): state.pathPrepend = bins
             case .failure(let problem):
                 state.succeeded = false
@@ -181,14 +180,12 @@ struct JobRunner: Sendable {
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }
         await savePendingCaches(executor: executor, state: state)
-        if state.succeeded, job.artifacts?.keep.isEmpty == false || job.original?.keepArtifacts.isEmpty == false {
+        // `artifacts.keep` under the job's name, and a .nix job's named `outputs`.
+        var kept = job.original?.keepArtifacts ?? []
+        if let keep = job.artifacts?.keep, !keep.isEmpty { kept.insert((job.id, keep.map(\.value)), at: 0) }
+        if state.succeeded, !kept.isEmpty {
             do {
-                if let keep = job.artifacts?.keep, !keep.isEmpty {
-                    try await keepArtifact(keep.map(\.value), as: job.id, started: jobStarted, executor: executor)
-                }
-                for (name, paths) in job.original?.keepArtifacts ?? [] {
-                    try await keepArtifact(paths, as: name, started: jobStarted, executor: executor)
-                }
+                for (name, paths) in kept { try await keepArtifact(paths, as: name, started: jobStarted, executor: executor) }
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "\(error)")

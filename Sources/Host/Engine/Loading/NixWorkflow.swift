@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NixActionsPluginMessages
 import Yams
@@ -33,7 +34,7 @@ public enum NixWorkflow {
     ///   - findTool: where a tool is on PATH (package placeholders, `deps`).
     public static func load(
         json: String, file: String, projectDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-        functionArities: FunctionArities? = nil, findTool: @escaping (String) -> String? = { NixWorkflow.onPath($0) }
+        functionArities: FunctionArities? = nil, findTool: @escaping (String) -> String?
     ) -> LoadResult {
         var translator = Translator(file: file, projectDirectory: projectDirectory, environment: environment, findTool: findTool)
         let value: JSONValue
@@ -84,24 +85,6 @@ public enum NixWorkflow {
             env[index].value = TemplateField(source: Located(text, at: env[index].value.source.location), template: .literal(text), origin: nil)
         }
     }
-
-    /// The first executable `name` on PATH.
-    public static func onPath(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for folder in path.split(separator: ":") where !folder.isEmpty {
-            let candidate = "\(folder)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    /// The program a package placeholder without `/bin/TOOL` stands for, where it is not the package's name.
-    static let mainPrograms = [
-        "coreutils": "ls", "findutils": "find", "gnugrep": "grep", "gnused": "sed", "gawk": "awk", "gnutar": "tar",
-        "gnumake": "make", "diffutils": "diff", "bashInteractive": "bash", "nodejs": "node", "python3": "python3",
-        "openssh": "ssh", "procps": "ps", "util-linux": "mount", "iproute2": "ip", "inetutils": "hostname", "which": "which",
-        "cacert": "", "ripgrep": "rg", "neovim": "nvim", "nodePackages.prettier": "prettier", "gzip": "gzip", "xz": "xz", "bzip2": "bzip2", "curl": "curl", "git": "git", "jq": "jq",
-    ]
 }
 
 extension NixWorkflow {
@@ -259,7 +242,10 @@ extension NixWorkflow {
                 result += rest[..<start.lowerBound]
                 let after = rest[start.upperBound...]
                 guard let end = after.firstIndex(of: "@") else { result += rest[start.lowerBound...]; return result }
-                let name = String(after[..<end])
+                // NAME:PROGRAM (nix/pkgs.nix writes both; the program is what is looked for on PATH).
+                let placeholder = String(after[..<end])
+                let parts = placeholder.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let name = parts[0], program = parts.count > 1 ? parts[1] : parts[0]
                 rest = after[after.index(after: end)...]
                 if rest.hasPrefix("/bin/") {
                     let tool = String(rest.dropFirst(5).prefix { !$0.isWhitespace && !"\"';|&)<>".contains($0) })
@@ -269,11 +255,10 @@ extension NixWorkflow {
                         continue
                     }
                 }
-                let program = NixWorkflow.mainPrograms[name] ?? name
                 if let found = findTool(program.isEmpty ? name : program) {
                     result += ((found as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
                 } else {
-                    result += "@nixactions-pkg:\(name)@"
+                    result += "@nixactions-pkg:\(placeholder)@"
                     unresolved.insert(name)
                 }
             }
@@ -296,10 +281,9 @@ extension NixWorkflow {
                 func unescape(_ s: String) -> String { s.replacingOccurrences(of: "%40", with: "@").replacingOccurrences(of: "%3A", with: ":").replacingOccurrences(of: "%25", with: "%") }
                 let name = unescape(parts[0]).filter { $0.isLetter || $0.isNumber || "._-".contains($0) }
                 let content = unescape(parts[2])
-                var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: a file name, not a security boundary
-                for byte in content.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                let hash = SHA256.hash(data: Data(content.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
                 let folder = projectDirectory + "/.nixactions/nix-files"
-                let path = folder + "/" + String(hash, radix: 16) + "-" + (name.isEmpty ? "file" : name)
+                let path = folder + "/" + hash + "-" + (name.isEmpty ? "file" : name)
                 if (try? String(contentsOfFile: path, encoding: .utf8)) != content {
                     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                     FileManager.default.createFile(atPath: path, contents: Data(content.utf8),
@@ -837,7 +821,7 @@ extension NixWorkflow {
                     continue
                 }
                 guard let name = entry["package"]?.stringValue else { continue }
-                let program = entry["program"]?.stringValue ?? NixWorkflow.mainPrograms[name] ?? name
+                let program = entry["program"]?.stringValue ?? name
                 if program.isEmpty || findTool(program) != nil || missingTools.contains(name) { continue }
                 missingTools.insert(name)
                 reader.diagnostics.warning(

@@ -448,7 +448,7 @@ public struct ServiceContainer: Sendable, Hashable {
 /// PATH. `packages` are attribute paths of `file` (a Nix file of the workspace evaluating to an
 /// attribute set, or a function of `{}` returning one), else of `<nixpkgs>`; `flake` installables
 /// (`path#attr`) are built as they are.
-public struct NixPackages: Sendable, Hashable {
+public struct NixPackages: Sendable {
     public var packages: [String] = []
     public var file: String?
     public var flakes: [String] = []
@@ -456,25 +456,13 @@ public struct NixPackages: Sendable, Hashable {
     /// job uses (`deps`, `${pkgs.jq}` in its strings).
     public var derivations: [String] = []
     public var location: SourceLocation?
-
-    public var isEmpty: Bool { packages.isEmpty && flakes.isEmpty && derivations.isEmpty }
-
-    public static func == (lhs: NixPackages, rhs: NixPackages) -> Bool {
-        lhs.packages == rhs.packages && lhs.file == rhs.file && lhs.flakes == rhs.flakes && lhs.derivations == rhs.derivations
-    }
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(packages)
-        hasher.combine(file)
-        hasher.combine(flakes)
-        hasher.combine(derivations)
-    }
 }
 
-/// What a job of a `.nix` workflow does as the original NixActions did, where GitHub's meaning differs.
+/// What a job of a `.nix` workflow does as the original NixActions did, where GitHub's meaning
+/// differs. Every such job has it, so it also means: `$JOB_ENV` is one file per job, sourced (with
+/// `set -a`) before each step, instead of GitHub's `$GITHUB_ENV` lines read after each step; the
+/// original's variables are set; an action's timeout covers its retries.
 public struct OriginalSemantics: Sendable {
-    /// `$JOB_ENV` is one file per job, sourced (with `set -a`) before each step, instead of
-    /// GitHub's `$GITHUB_ENV` lines read after each step.
-    public var sourcedJobEnv = true
     /// The job's `continueOnError = true`: a failed step does not stop the later ones (the job still fails).
     public var runsEveryStep = false
     /// A `condition` that is a shell test, run with bash in the job's environment before its first step.
