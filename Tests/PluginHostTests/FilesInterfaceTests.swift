@@ -78,6 +78,32 @@ struct TarGuardTests {
         #expect(check(archive { $0.add("0/x", .file("x")) }, roots: ["0", "1"]) == nil)
     }
 
+    @Test("links are matched by whole components, after '.' and '//' are dropped, however many there are")
+    func linkPrefixes() {
+        func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
+            var tar = TarBuilder()
+            build(&tar)
+            tar.end()
+            return tar.bytes
+        }
+        // A link two levels down: a path under it is refused, written in any spelling.
+        for spelling in ["a/b/c/x", "./a/b/c/x", "a//b/./c/x", "a/b/x"] {
+            let problem = check(archive { $0.add("a/b", .link("/tmp")); $0.add(spelling, .file("x")) })
+            #expect(problem?.contains("passes through its symbolic link 'a/b'") == true, "\(spelling): \(problem ?? "passed")")
+        }
+        // A name that only starts with the link's bytes is another entry.
+        #expect(check(archive { $0.add("a/b", .link("/tmp")); $0.add("a/bc/x", .file("x")); $0.add("a/b", .file("y")) }) == nil)
+        // Many links (looked up by hash): the one in the middle is still found, the others pass.
+        let many = archive { tar in
+            for index in 0..<2000 { tar.add("l/\(index)", .link("t")) }
+            tar.add("l/x/f", .file("x"))
+            tar.add("l/1234/f", .file("x"))
+        }
+        #expect(check(many, chunk: 4096)?.contains("symbolic link 'l/1234'") == true)
+        // A hard link through a link is refused too.
+        #expect(check(archive { $0.add("d", .link("/etc")); $0.add("h", .hardLink("d/passwd")) })?.contains("hard link target") == true)
+    }
+
     @Test("an archive cut short or with a broken header is refused")
     func incomplete() {
         var tar = TarBuilder()

@@ -33,16 +33,28 @@ public struct TarGuard: Sendable {
     private var phase = Phase.header
     private var block: [UInt8] = []
     private var kept: [UInt8] = []
-    private var paxPath: String?
-    private var paxLink: String?
+    private var paxPath: [UInt8]?
+    private var paxLink: [UInt8]?
     private var paxSize: Int?
-    private var longName: String?
-    private var longLink: String?
-    private var symlinks: Set<String> = []
+    private var longName: [UInt8]?
+    private var longLink: [UInt8]?
+    /// The symbolic links seen, as normalized paths, by their FNV-1a hash (a path's prefixes
+    /// are looked up as its hash is computed, without making a string per prefix).
+    private var symlinks: [UInt64: [[UInt8]]] = [:]
+    /// The normalized form of the path being checked (reused).
+    private var normal: [UInt8] = []
+    /// The allowed root names' bytes (compared without making a string per entry).
+    private let rootBytes: [[UInt8]]?
+    /// The entry's name, and its link target, as bytes (reused: no allocation per entry).
+    private var name: [UInt8] = []
+    private var link: [UInt8] = []
 
     public init(rootNames: Set<String>?) {
         self.rootNames = rootNames
+        rootBytes = rootNames.map { $0.map { Array($0.utf8) } }
         block.reserveCapacity(512)
+        name.reserveCapacity(512)
+        link.reserveCapacity(512)
     }
 
     /// Look at the next bytes; returns why the archive is refused, or nil.
@@ -127,14 +139,17 @@ public struct TarGuard: Sendable {
         default:
             break
         }
-        let name = paxPath ?? longName ?? headerName()
-        let link = paxLink ?? longLink ?? field(157, 100)
+        name.removeAll(keepingCapacity: true)
+        if let given = paxPath ?? longName { name.append(contentsOf: given) } else { headerName(into: &name) }
+        link.removeAll(keepingCapacity: true)
+        if let given = paxLink ?? longLink { link.append(contentsOf: given) } else { appendField(157, 100, to: &link) }
         paxPath = nil
         paxLink = nil
         paxSize = nil
         longName = nil
         longLink = nil
-        guard let path = check(name, what: "name") else { return }
+        let name = self.name
+        guard check(name, what: "name") else { return }
         switch type {
         case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):
             files += 1
@@ -144,17 +159,18 @@ public struct TarGuard: Sendable {
             startData(size, padding, keep: nil)
         case UInt8(ascii: "2"):
             guard !link.isEmpty else {
-                violation = "symbolic link '\(name)' of the archive has no target"
+                violation = "symbolic link '\(Self.text(name))' of the archive has no target"
                 return
             }
-            symlinks.insert(path)
+            normalize(name)
+            symlinks[Self.fnv(normal[...]), default: []].append(normal)
             startData(size, padding, keep: nil)
         case UInt8(ascii: "1"):
-            guard check(link, what: "hard link target") != nil else { return }
+            guard check(link, what: "hard link target") else { return }
             files += 1
             startData(size, padding, keep: nil)
         default:
-            violation = "entry '\(name)' of the archive is of a type that is not carried (tar type '\(Character(UnicodeScalar(type)))')"
+            violation = "entry '\(Self.text(name))' of the archive is of a type that is not carried (tar type '\(Character(UnicodeScalar(type)))')"
         }
     }
 
@@ -177,78 +193,144 @@ public struct TarGuard: Sendable {
         kept.removeAll(keepingCapacity: true)
     }
 
-    /// pax records: "LENGTH key=value\n".
+    /// pax records: "LENGTH key=value\n". Only `path`, `linkpath` and `size` are kept; the
+    /// others (GNU tar writes mtime, atime, ctime for every entry) are skipped on bytes.
     private mutating func parsePax() {
+        let count = kept.count
         var index = 0
-        while index < kept.count {
-            guard let space = kept[index...].firstIndex(of: UInt8(ascii: " ")),
-                let length = Int(String(decoding: kept[index..<space], as: UTF8.self)), length > 0,
-                index + length <= kept.count
-            else {
-                violation = "the archive is malformed (a bad pax extended header)"
+        var bad = false
+        kept.withUnsafeBufferPointer { record in
+            while index < count {
+                var cursor = index
+                var length = 0
+                while cursor < count, record[cursor] >= 0x30, record[cursor] <= 0x39, length < Self.maxExtendedHeader {
+                    length = length * 10 + Int(record[cursor] - 0x30)
+                    cursor += 1
+                }
+                guard cursor > index, cursor < count, record[cursor] == UInt8(ascii: " "), length > 0, index + length <= count,
+                    record[index + length - 1] == UInt8(ascii: "\n")
+                else {
+                    bad = true
+                    return
+                }
+                let keyStart = cursor + 1
+                let recordEnd = index + length - 1
+                var equals = keyStart
+                while equals < recordEnd, record[equals] != UInt8(ascii: "=") { equals += 1 }
+                if equals < recordEnd {
+                    let key = UnsafeBufferPointer(rebasing: record[keyStart..<equals])
+                    let value = UnsafeBufferPointer(rebasing: record[(equals + 1)..<recordEnd])
+                    if key.elementsEqual("path".utf8) {
+                        paxPath = Array(value)
+                    } else if key.elementsEqual("linkpath".utf8) {
+                        paxLink = Array(value)
+                    } else if key.elementsEqual("size".utf8) {
+                        paxSize = Int(String(decoding: value, as: UTF8.self))
+                    }
+                }
+                index += length
+            }
+        }
+        if bad { violation = "the archive is malformed (a bad pax extended header)" }
+    }
+
+    /// Whether `path` is a relative path without ".." components, starting with an allowed root,
+    /// and passing through none of the archive's symbolic links; sets `violation` if not. Works
+    /// on the bytes: a string is made only for a message, or when the archive has links.
+    private mutating func check(_ path: [UInt8], what: String) -> Bool {
+        var problem: String?
+        path.withUnsafeBufferPointer { bytes in
+            let count = bytes.count
+            if count > 0, bytes[0] == UInt8(ascii: "/") {
+                problem = "is absolute"
                 return
             }
-            let record = kept[(space + 1)..<(index + length - 1)]
-            if let equals = record.firstIndex(of: UInt8(ascii: "=")) {
-                let key = String(decoding: record[record.startIndex..<equals], as: UTF8.self)
-                let value = String(decoding: record[(equals + 1)...], as: UTF8.self)
-                switch key {
-                case "path": paxPath = value
-                case "linkpath": paxLink = value
-                case "size": paxSize = Int(value)
-                default: break
+            var index = 0
+            var components = 0
+            var first = 0..<0
+            while index < count {
+                while index < count, bytes[index] == UInt8(ascii: "/") { index += 1 }
+                let start = index
+                while index < count, bytes[index] != UInt8(ascii: "/") { index += 1 }
+                let length = index - start
+                if length == 0 { break }
+                if length == 1, bytes[start] == UInt8(ascii: ".") { continue }
+                if length == 2, bytes[start] == UInt8(ascii: "."), bytes[start + 1] == UInt8(ascii: ".") {
+                    problem = "has a '..' component"
+                    return
                 }
+                if components == 0 { first = start..<index }
+                components += 1
             }
-            index += length
+            if components == 0 {
+                // "./": the root folder itself; only a request with one root named "" has one.
+                if rootBytes != nil { problem = "names no root" }
+                return
+            }
+            if let rootBytes, !rootBytes.contains(where: { $0.elementsEqual(UnsafeBufferPointer(rebasing: bytes[first])) }) {
+                problem = "matches no root of the request"
+            }
+        }
+        if let problem {
+            violation = "the archive's \(what) '\(Self.text(path))' \(problem)"
+            return false
+        }
+        guard !symlinks.isEmpty else { return true }
+        normalize(path)
+        var hash = Self.fnvBasis
+        for index in normal.indices {
+            if normal[index] == UInt8(ascii: "/"), let links = symlinks[hash], links.contains(where: { $0.elementsEqual(normal[..<index]) }) {
+                violation = "the archive's \(what) '\(Self.text(path))' passes through its symbolic link '\(Self.text(Array(normal[..<index])))'"
+                return false
+            }
+            hash = (hash ^ UInt64(normal[index])) &* Self.fnvPrime
+        }
+        return true
+    }
+
+    /// `normal` = `path` (checked) without empty or "." components, joined by "/".
+    private mutating func normalize(_ path: [UInt8]) {
+        normal.removeAll(keepingCapacity: true)
+        path.withUnsafeBufferPointer { bytes in
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                while index < count, bytes[index] == UInt8(ascii: "/") { index += 1 }
+                let start = index
+                while index < count, bytes[index] != UInt8(ascii: "/") { index += 1 }
+                let length = index - start
+                if length == 0 { break }
+                if length == 1, bytes[start] == UInt8(ascii: ".") { continue }
+                if !normal.isEmpty { normal.append(UInt8(ascii: "/")) }
+                normal.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            }
         }
     }
 
-    /// `name` as a checked relative path without "." components, or nil with `violation` set.
-    private mutating func check(_ name: String, what: String) -> String? {
-        if name.hasPrefix("/") {
-            violation = "the archive's \(what) '\(name)' is absolute"
-            return nil
-        }
-        let parts = name.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        if parts.contains("..") {
-            violation = "the archive's \(what) '\(name)' has a '..' component"
-            return nil
-        }
-        if parts.isEmpty {
-            // "./": the root folder itself; only a request with one root named "" has one.
-            if rootNames == nil { return "." }
-            violation = "the archive's \(what) '\(name)' names no root"
-            return nil
-        }
-        if let rootNames, !rootNames.contains(String(parts[0])) {
-            violation = "the archive's \(what) '\(name)' matches no root of the request"
-            return nil
-        }
-        var prefix = ""
-        for part in parts.dropLast() {
-            prefix += prefix.isEmpty ? String(part) : "/" + part
-            if symlinks.contains(prefix) {
-                violation = "the archive's \(what) '\(name)' passes through its symbolic link '\(prefix)'"
-                return nil
-            }
-        }
-        return parts.joined(separator: "/")
+    private static let fnvBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    private static let fnvPrime: UInt64 = 0x100_0000_01b3
+
+    private static func fnv(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var hash = fnvBasis
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* fnvPrime }
+        return hash
     }
 
-    private func headerName() -> String {
-        let name = field(0, 100)
+    private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    private func headerName(into out: inout [UInt8]) {
         // ustar: a prefix (bytes 345..<500) goes in front of the name.
-        if block[257..<262].elementsEqual("ustar".utf8) {
-            let prefix = field(345, 155)
-            if !prefix.isEmpty { return prefix + "/" + name }
+        if block[257..<262].elementsEqual("ustar".utf8), block[345] != 0 {
+            appendField(345, 155, to: &out)
+            out.append(UInt8(ascii: "/"))
         }
-        return name
+        appendField(0, 100, to: &out)
     }
 
-    private func field(_ offset: Int, _ length: Int) -> String {
+    private func appendField(_ offset: Int, _ length: Int, to out: inout [UInt8]) {
         let slice = block[offset..<(offset + length)]
         let end = slice.firstIndex(of: 0) ?? slice.endIndex
-        return String(decoding: slice[offset..<end], as: UTF8.self)
+        out.append(contentsOf: slice[offset..<end])
     }
 
     private func octal(_ offset: Int, _ length: Int) -> Int? {
@@ -287,8 +369,8 @@ public struct TarGuard: Sendable {
         return sum == stored
     }
 
-    private static func cString(_ bytes: [UInt8]) -> String {
+    private static func cString(_ bytes: [UInt8]) -> [UInt8] {
         let end = bytes.firstIndex(of: 0) ?? bytes.endIndex
-        return String(decoding: bytes[..<end], as: UTF8.self)
+        return Array(bytes[..<end])
     }
 }

@@ -67,6 +67,11 @@ public final class StreamWriter: @unchecked Sendable {
 /// process never sees it. `write` blocks while the reader has no room (back-pressure), at most
 /// until the operation is cancelled or its deadline passes. After `close` the executor learns
 /// whether the archive came complete and valid from `outcome()`.
+///
+/// A consumer in this process (a cache backend compressing the archive) makes the source
+/// `inline`: there is no socket, and `consume(_:)`'s body runs on the writer's own thread, inside
+/// `write` (stream.h rule 5: the creator consumes the bytes before returning), so the archive is
+/// not copied through the kernel twice more. Back-pressure is the body taking its time.
 public final class PutSource: @unchecked Sendable {
     /// What the host ended the stream with, and what the guard found.
     public struct Outcome: Sendable {
@@ -86,7 +91,13 @@ public final class PutSource: @unchecked Sendable {
         var outcome: Outcome?
         var readerGone = false
         var waiters: [CheckedContinuation<Outcome, Never>] = []
+        /// Inline: the body `consume` registered, and the first error it threw.
+        var consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Bool)?
+        var consumerError: (any Error)?
     }
+
+    /// Whether the bytes go to a body in this process (`consume`) instead of a socket.
+    public let inline: Bool
 
     private let state: Mutex<State>
     /// The plugin's end (non-blocking); the other end is `readDescriptor`.
@@ -100,15 +111,21 @@ public final class PutSource: @unchecked Sendable {
     /// The `nxa_stream` handed to the host; freed after its `close` returned.
     let stream: UnsafeMutablePointer<nxa_stream>
 
-    /// A stream whose entries must start with one of `rootNames` (nil: any).
-    init(rootNames: Set<String>?, context: OperationContext) throws {
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw OperationFailure(message: "cannot make a socket pair for the archive: \(String(cString: strerror(errno)))")
+    /// A stream whose entries must start with one of `rootNames` (nil: any); `inline`: read by
+    /// `consume` in this process, with no socket.
+    init(rootNames: Set<String>?, context: OperationContext, inline: Bool = false) throws {
+        self.inline = inline
+        if inline {
+            writeEnd = -1
+        } else {
+            var pair: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                throw OperationFailure(message: "cannot make a socket pair for the archive: \(String(cString: strerror(errno)))")
+            }
+            _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
+            writeEnd = pair[0]
+            readEnd.withLock { $0 = pair[1] }
         }
-        _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
-        writeEnd = pair[0]
-        readEnd.withLock { $0 = pair[1] }
         self.context = context
         firstDeadline = context.host.deadline(context.id) ?? 0
         state = Mutex(State(guardian: TarGuard(rootNames: rootNames)))
@@ -135,7 +152,7 @@ public final class PutSource: @unchecked Sendable {
     deinit {
         stream.deinitialize(count: 1)
         stream.deallocate()
-        Glibc.close(writeEnd)
+        if writeEnd >= 0 { Glibc.close(writeEnd) }
         closeReader()
     }
 
@@ -151,12 +168,45 @@ public final class PutSource: @unchecked Sendable {
     /// `closeReader()` once the child has it.
     public var readDescriptor: Int32 { readEnd.withLock { $0 } }
 
-    /// Close this process's copy of the read end (idempotent).
+    /// Close this process's copy of the read end (idempotent). Inline: the consumer is gone, so
+    /// the writer's next `write` fails instead of waiting for a body that will not come.
     public func closeReader() {
         readEnd.withLock { fd in
             if fd >= 0 { Glibc.close(fd) }
             fd = -1
         }
+        if inline { state.withLock { $0.readerGone = true } }
+    }
+
+    /// Inline: run `body` on every chunk the writer writes, on the writer's thread, until the
+    /// writer closes the stream; `body` returns false or throws to stop (the writer's `write`
+    /// fails). Returns how the writer ended the stream; rethrows the body's error.
+    func consumeInline(_ body: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Bool) async throws -> Outcome {
+        state.withLock { $0.consumer = body }
+        let outcome = await self.outcome()
+        if let error = state.withLock({ $0.consumerError }) { throw error }
+        return outcome
+    }
+
+    /// Inline: hand the bytes to the consumer, waiting (bounded, like a full socket) until
+    /// `consume` registered it.
+    private func takeInline(_ bytes: UnsafeRawBufferPointer) -> nxa_status {
+        var body: (@Sendable (UnsafeRawBufferPointer) throws -> Bool)?
+        while true {
+            let (found, gone) = state.withLock { ($0.consumer, $0.readerGone || $0.consumerError != nil) }
+            if gone { return NXA_STATUS_FAILED }
+            if let found { body = found; break }
+            if context.isCancelled { return NXA_STATUS_CANCELLED }
+            if deadlinePassed() { return NXA_STATUS_TIMED_OUT }
+            usleep(1000)
+        }
+        do {
+            if try body!(bytes) { return NXA_STATUS_OK }
+            state.withLock { $0.readerGone = true }
+        } catch {
+            state.withLock { $0.consumerError = $0.consumerError ?? error }
+        }
+        return NXA_STATUS_FAILED
     }
 
     /// Wait until the host closed the stream.
@@ -180,6 +230,7 @@ public final class PutSource: @unchecked Sendable {
             state.outcome != nil ? "closed" : state.guardian.feed(bytes)
         }
         if refused != nil { return NXA_STATUS_FAILED }
+        if inline { return takeInline(bytes) }
         var offset = 0
         while offset < bytes.count {
             let sent = send(writeEnd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
@@ -213,7 +264,7 @@ public final class PutSource: @unchecked Sendable {
 
     private func end(_ status: nxa_status, _ message: String) {
         // EOF for the reader: the extraction sees the end of the archive.
-        shutdown(writeEnd, Int32(SHUT_WR))
+        if writeEnd >= 0 { shutdown(writeEnd, Int32(SHUT_WR)) }
         let (outcome, waiters) = state.withLock { state -> (Outcome, [CheckedContinuation<Outcome, Never>]) in
             var failure: String?
             if let violation = state.guardian.violation {

@@ -32,10 +32,13 @@ public protocol CachePlugin: AnyObject, Sendable {
 }
 
 extension PutSource {
-    /// Read the archive the host writes, chunk by chunk, on a thread of its own, until the host
-    /// closes the stream; `body` returns false to stop early (the host's next write fails).
+    /// Read the archive the host writes, chunk by chunk, until the host closes the stream;
+    /// `body` returns false to stop early (the host's next write fails). A cache save's source is
+    /// inline: `body` runs on the writer's thread, inside its `write` (no socket, no copy); any
+    /// other source is read from its socket on a thread of its own.
     /// Returns how the host ended the stream (`failure` nil: complete and valid).
     public func consume(chunkSize: Int = 1 << 20, _ body: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Bool) async throws -> Outcome {
+        if inline { return try await consumeInline(body) }
         let descriptor = readDescriptor
         let readError: (any Error)? = await Blocking.run { () -> SendableError? in
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
@@ -164,7 +167,7 @@ extension PluginExport {
                     guard let request = PluginExport.decode(CacheSave.self, json, length, error) else { return NXA_STATUS_INVALID_ARGUMENT }
                     let source: PutSource
                     do {
-                        source = try PutSource(rootNames: nil, context: OperationContext(id: op, host: box.operations.host))
+                        source = try PutSource(rootNames: nil, context: OperationContext(id: op, host: box.operations.host), inline: true)
                     } catch let failure {
                         PluginExport.fill(error, (failure as? OperationFailure)?.error.message ?? "\(failure)")
                         return NXA_STATUS_FAILED

@@ -422,7 +422,8 @@ public enum FilesTransfer {
           # (a tree of many top-level entries is not a process per entry). The listing streams
           # into tar as it is made: archiving starts with the first name.
           # A root with a filter keeps the paths that it or a folder above matches (re.N: the
-          # include expression, "" for all, then the exclude expression).
+          # include expression, "" for all, then the exclude expression). pax keeps mtimes to
+          # the nanosecond; atime and ctime, which extraction does not restore, are left out.
           listing() {
             set --
             while IFS= read -r m; do
@@ -452,7 +453,7 @@ public enum FilesTransfer {
           set -- $transforms
           unset IFS
           listing | awk '$0 == "NXA-SKIP" { n++; next } { print } END { print n + 0 > "skipped" }' |
-            tar -c -f - --format=pax "$@" --no-recursion --verbatim-files-from -T -
+            tar -c -f - --format=pax --pax-option=delete=atime,delete=ctime "$@" --no-recursion --verbatim-files-from -T -
           status=$?
           printf 'NXA-SKIPPED %s\\n' "$(cat skipped 2>/dev/null || echo 0)" >&2
         elif [ "$filtered" = 1 ]; then
