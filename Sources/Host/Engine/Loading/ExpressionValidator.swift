@@ -14,11 +14,23 @@ struct ExpressionValidator {
     /// about names no source defines (they are empty, as on GitHub).
     var secretReferences: [SecretReference] = []
 
-    /// Where an expression sits, which decides what it may use.
+    /// The job a place belongs to, shared by reference: a `Place` is copied for every field
+    /// checked, and copying a `Job` copies (retains) all its fields.
+    final class JobRef: Sendable {
+        let job: Job
+        init(_ job: Job) { self.job = job }
+    }
+
+    /// Where an expression sits, which decides what it may use. The texts that only messages
+    /// need (`what`, `context`) are put together when a message is made, not for every field.
     struct Place {
-        var what: String
-        var context: String
-        var job: Job?
+        /// The field ("env."), and the name that completes it ("N"), if any.
+        var whatBase: String
+        var whatName: String? = nil
+        /// "workflow 'W'" or "workflow 'W' › job 'J'"; a step's place adds the step.
+        var baseContext: String
+        var step: (index: Int, name: String?)? = nil
+        var jobRef: JobRef?
         /// Step ids visible (earlier steps; every step for job outputs); nil = `steps` is not available.
         var stepIDs: [String]?
         /// Env names defined at the levels visible here.
@@ -30,12 +42,29 @@ struct ExpressionValidator {
         var envOpen = false
         /// Why only those (for the hint).
         var why = "a job's 'if' is decided before the job starts"
+
+        init(what: String, context: String, job: JobRef?, stepIDs: [String]?, envNames: Set<String>, onlyContexts: [String]? = nil) {
+            whatBase = what
+            baseContext = context
+            jobRef = job
+            self.stepIDs = stepIDs
+            self.envNames = envNames
+            self.onlyContexts = onlyContexts
+        }
+
+        var what: String { whatName.map { whatBase + $0 } ?? whatBase }
+        var context: String { step.map { ExpressionValidator.stepContext(baseContext, index: $0.index, name: $0.name) } ?? baseContext }
+        var job: Job? { jobRef?.job }
+    }
+
+    static func stepContext(_ jobContext: String, index: Int, name: String?) -> String {
+        "\(jobContext) › step \(index + 1)" + (name.map { " '\($0)'" } ?? "")
     }
 
     mutating func run() {
         let workflowEnv = Set(workflow.env.map(\.name))
         let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
-        for entry in workflow.env { check(entry.value, Place(what: "env.\(entry.name)", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv)) }
+        for entry in workflow.env { check(entry.value, named(workflowPlace, "env.", entry.name)) }
         // GitHub's table lists no contexts for the workflow's defaults.run; those of run-name are
         // the ones known before any job: github, vars, inputs.
         checkDefaults(workflow.defaults, Place(what: "", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
@@ -59,7 +88,8 @@ struct ExpressionValidator {
     mutating func checkJob(_ job: Job, workflowEnv: Set<String>) {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
         let jobEnv = workflowEnv.union(job.env.map(\.name))
-        var jobPlace = Place(what: "", context: context, job: job, stepIDs: nil, envNames: workflowEnv)
+        let jobRef = JobRef(job)
+        var jobPlace = Place(what: "", context: context, job: jobRef, stepIDs: nil, envNames: workflowEnv)
         jobPlace.envOpen = Self.writesEnvFile(job)
         if let name = job.name { check(name, named(jobPlace, "name")) }
         if let condition = job.condition {
@@ -67,7 +97,7 @@ struct ExpressionValidator {
             place.onlyContexts = ["github", "needs", "vars", "inputs"]
             check(condition, place)
         }
-        for entry in job.env { check(entry.value, named(jobPlace, "env.\(entry.name)")) }
+        for entry in job.env { check(entry.value, named(jobPlace, "env.", entry.name)) }
         // jobs.<job_id>.defaults.run: github, needs, strategy, matrix, env, vars, inputs (GitHub's table).
         var defaultsPlace = jobPlace
         defaultsPlace.envNames = jobEnv
@@ -95,7 +125,7 @@ struct ExpressionValidator {
         let cacheIDs = job.caches.map(\.id)
         let allIDs = cacheIDs + job.steps.compactMap(\.id)
         for (name, value) in job.outputs ?? [] {
-            var place = named(jobPlace, "outputs.\(name)")
+            var place = named(jobPlace, "outputs.", name)
             place.stepIDs = allIDs
             place.envNames = jobEnv
             check(value, place)
@@ -107,32 +137,32 @@ struct ExpressionValidator {
         }
         var earlier: [String] = cacheIDs
         for step in job.steps {
-            let stepContext = "\(context) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
-            var place = Place(what: "", context: stepContext, job: job, stepIDs: earlier, envNames: jobEnv.union(step.env.map(\.name)))
+            var place = Place(what: "", context: context, job: jobRef, stepIDs: earlier, envNames: step.env.isEmpty ? jobEnv : jobEnv.union(step.env.map(\.name)))
+            place.step = (step.index, step.name?.source.value)
             place.envOpen = jobPlace.envOpen
             if let name = step.name { check(name, named(place, "name")) }
             if let run = step.run { check(run, named(place, "run")) }
             if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
             if let shell = step.shell { check(shell, named(place, "shell")) }
-            for entry in step.env { check(entry.value, named(place, "env.\(entry.name)")) }
-            for (key, value) in step.with { check(value, named(place, "with.\(key)")) }
+            for entry in step.env { check(entry.value, named(place, "env.", entry.name)) }
+            for (key, value) in step.with { check(value, named(place, "with.", key)) }
             if let condition = step.condition { check(condition, named(place, "if")) }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
             if let uses = step.uses, !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) {
                 diagnostics.error(
-                    "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: stepContext,
+                    "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: place.context,
                     hint: "supported: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
             }
             if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
                 for (key, value) in step.with where !known.contains(key) {
                     diagnostics.error(
-                        "\(JobRunner.actionName(uses.value)) has no input '\(key)'", at: value.source.location, context: stepContext,
+                        "\(JobRunner.actionName(uses.value)) has no input '\(key)'", at: value.source.location, context: place.context,
                         hint: didYouMean(key, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.sorted().joined(separator: ", "))")
                 }
             }
             if let uses = step.uses, JobRunner.actionName(uses.value) == "actions/checkout" {
-                checkCheckoutInputs(step, context: stepContext)
+                checkCheckoutInputs(step, context: place.context)
             }
             if let id = step.id { earlier.append(id) }
         }
@@ -184,10 +214,11 @@ struct ExpressionValidator {
         }
     }
 
-    func named(_ place: Place, _ what: String) -> Place {
+    func named(_ place: Place, _ what: String, _ name: String? = nil) -> Place {
         var place = place
-        place.what = what
-        place.allowsStatusFunctions = what == "if"
+        place.whatBase = what
+        place.whatName = name
+        place.allowsStatusFunctions = name == nil && what == "if"
         return place
     }
 
@@ -243,7 +274,7 @@ struct ExpressionValidator {
 
     mutating func checkReference(_ reference: ContextReference, _ place: Place, _ at: SourceLocation?) {
         let root = reference.root
-        let what = "in '\(place.what)'"
+        var what: String { "in '\(place.what)'" }
         guard Self.contexts.contains(root) else {
             diagnostics.error(
                 "unknown context '\(root)' \(what)", at: at, context: place.context,
