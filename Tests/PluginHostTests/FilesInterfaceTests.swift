@@ -217,6 +217,16 @@ struct FilesInterfaceTests {
         #expect(both.missing == ["absent"])
         #expect(try named.names().contains("0/big.bin"))
         #expect(try named.names().allSatisfy { $0.hasPrefix("0/") })
+
+        // A modification time to the nanosecond comes out whole; access and change times do not
+        // come at all (pax records "mtime" only).
+        var times = [timespec(tv_sec: 1_600_000_000, tv_nsec: 0), timespec(tv_sec: 1_600_000_123, tv_nsec: 456_789_012)]
+        #expect(utimensat(AT_FDCWD, workspace + "/in/dist/a.txt", &times, 0) == 0)
+        let timed = TreeCollector()
+        _ = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: ["dist/a.txt"])]), into: timed)
+        let text = String(decoding: timed.state.withLock { $0.bytes }, as: UTF8.self)
+        #expect(text.contains("mtime=1600000123.456789012"))
+        #expect(!text.contains("atime=") && !text.contains("ctime="))
         await executor.finishJob(job)
     }
 
