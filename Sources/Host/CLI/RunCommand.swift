@@ -3,6 +3,7 @@ import Foundation
 import NixActionsEngine
 import NixActionsPluginHost
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -185,6 +186,13 @@ struct RunCommand: AsyncParsableCommand {
         do {
             reporters.append(try LogDirectoryReporter(directory: logs))
             keepsLogs = true
+            // The log folder's spare files (made ahead for job logs) go at the end of the run;
+            // if the host is killed first, its supervisor runs this.
+            let cleanup = supervision.folder.path + "/cleanup"
+            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
+                let absolute = logs.hasPrefix("/") ? logs : FileManager.default.currentDirectoryPath + "/" + logs
+                _ = FastFiles.write("rm -f -- \(ShellWords.quote(absolute))/.spare-*\n", to: cleanup + "/logs-spares.sh")
+            }
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
         }

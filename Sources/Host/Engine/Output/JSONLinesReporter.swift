@@ -98,6 +98,8 @@ public final class LogDirectoryReporter: RunReporter {
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
     private let onFailure: @Sendable (String) -> Void
+    /// Job logs made ahead, off the jobs' path (`SpareFiles`).
+    private let spares: SpareFiles
 
     public static let eventsFormat = "nixactions.events/1"
 
@@ -109,6 +111,7 @@ public final class LogDirectoryReporter: RunReporter {
         guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, onFailure: onFailure)
         self.eventsWriter = eventsWriter
+        spares = SpareFiles(directory: directory)
         events = JSONLinesReporter(write: { eventsWriter.write($0) }, writeBytes: { eventsWriter.write($0) })
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
@@ -116,6 +119,8 @@ public final class LogDirectoryReporter: RunReporter {
     }
 
     private let summaryBuffer: TextBuffer
+
+    deinit { spares.stop() }  // a run that ended without `workflowFinished` leaves no spare
 
     final class TextBuffer: Sendable {
         let text = Mutex<String>("")
@@ -135,6 +140,14 @@ public final class LogDirectoryReporter: RunReporter {
     func jobLog(_ job: String) -> BufferedWriter? {
         jobs.withLock { jobs in
             if let writer = jobs[job] { return writer }
+            let path = directory + "/" + job + ".log"
+            if let fd = spares.take(as: job + ".log") {
+                let writer = BufferedWriter(fd: fd, ownsDescriptor: true) { [onFailure] error in
+                    onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
+                }
+                jobs[job] = writer
+                return writer
+            }
             do {
                 let writer = try Self.open(directory + "/" + job + ".log", exclusive: false, onFailure: onFailure)
                 jobs[job] = writer
@@ -186,6 +199,7 @@ public final class LogDirectoryReporter: RunReporter {
         default: break
         }
         if case .workflowFinished = event {
+            spares.stop()
             let text = summaryBuffer.text.withLock { $0 }
             // Only the table and what follows it belong in the summary file.
             let table = text.range(of: "\nJOB ").map { String(text[$0.lowerBound...]) } ?? text
