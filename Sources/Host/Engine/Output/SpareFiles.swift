@@ -8,8 +8,9 @@ import Foundation
 /// job's log is a spare renamed into place, so a job never waits for its file system to allocate
 /// an inode. (On the ext4 of our benchmark machine a file's creation costs about 1 ms once many
 /// files were deleted nearby, a rename about 20 µs: the creation was a fifth of a chain's time per
-/// job; see docs/benchmarks.md.) At most `count` spares exist at once; `stop` removes what is left
-/// and returns only when the thread has ended, so nothing of it outlives the run.
+/// job; see docs/benchmarks.md.) At most `count` spares exist at once, and the thread is woken
+/// only when half of them are gone (one wake-up per `count / 2` jobs, not one per job); `stop`
+/// removes what is left and returns only when the thread has ended, so nothing of it outlives the run.
 final class SpareFiles: @unchecked Sendable {
     private let directory: String
     private let count: Int
@@ -19,7 +20,7 @@ final class SpareFiles: @unchecked Sendable {
     private var serial = 0
     private let ended = DispatchSemaphore(value: 0)
 
-    init(directory: String, count: Int = 4) {
+    init(directory: String, count: Int = 8) {
         self.directory = directory
         self.count = count
         let thread = Thread { [self] in
@@ -63,7 +64,7 @@ final class SpareFiles: @unchecked Sendable {
             condition.unlock()
             return nil
         }
-        condition.signal()
+        if spares.count == count / 2 { condition.signal() }
         condition.unlock()
         let target = directory + "/" + name
         var info = stat()
