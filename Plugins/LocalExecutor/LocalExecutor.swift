@@ -135,7 +135,8 @@ final class LocalExecutor: ExecutorPlugin {
                 templated = true
                 return script
             }
-            guard part.contains("{0}") else { return part }
+            // On bytes: with Foundation imported, String.contains(String) bridges to NSString.
+            guard part.utf8.firstRange(of: "{0}".utf8) != nil else { return part }
             templated = true
             return part.split(separator: "{0}", omittingEmptySubsequences: false).joined(separator: script)
         }

@@ -412,6 +412,8 @@ struct JSONParser {
         offset += 1
         var start = offset
         var result: [UInt8]? = nil
+        // ASCII (most messages: names, paths, environments) needs no UTF-8 validation.
+        var ascii = true
         while offset < bytes.count {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
@@ -421,10 +423,12 @@ struct JSONParser {
                     built.append(contentsOf: tail)
                     return try Self.text(built)
                 }
+                if ascii { return String(decoding: tail, as: UTF8.self) }
                 return try Self.text(Array(tail))
             }
             if byte < 0x20 { throw error("a control character inside a string") }
             guard byte == UInt8(ascii: "\\") else {
+                if byte >= 0x80 { ascii = false }
                 offset += 1
                 continue
             }

@@ -29,7 +29,7 @@ public enum StepWrapper {
         lines.append("cd \(ShellWords.quote(directory)) || exit 1")
         var templated = false
         var command = shell.map { part -> String in
-            guard part.contains("{0}") else { return ShellWords.quote(part) }
+            guard part.utf8.firstRange(of: "{0}".utf8) != nil else { return ShellWords.quote(part) }
             templated = true
             return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
         }

@@ -42,7 +42,7 @@ public struct ShellCommand: Sendable, Equatable {
         guard let command = words.first else {
             return .failure(Problem(message: "the shell is empty", hint: hint))
         }
-        guard words.contains(where: { $0.contains("{0}") }) else {
+        guard words.contains(where: { $0.utf8.firstRange(of: "{0}".utf8) != nil }) else {
             let message = words.count == 1 ? "unknown shell '\(shell)'" : "custom shell '\(shell)' has no {0}"
             let example = words.count == 1 ? "'\(command) {0}'" : "'\(shell) {0}'"
             return .failure(Problem(
