@@ -48,6 +48,14 @@ struct TarGuardTests {
         return guardian.finish()
     }
 
+    /// A finished archive of what `build` adds.
+    func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
+        var tar = TarBuilder()
+        build(&tar)
+        tar.end()
+        return tar.bytes
+    }
+
     @Test("a plain archive passes, counted, whatever the chunk size")
     func plain() {
         var tar = TarBuilder()
@@ -64,12 +72,6 @@ struct TarGuardTests {
 
     @Test("absolute names, '..', a path through the archive's own link, a bad hard link and a foreign root are refused")
     func refused() {
-        func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
-            var tar = TarBuilder()
-            build(&tar)
-            tar.end()
-            return tar.bytes
-        }
         #expect(check(archive { $0.add("/etc/passwd", .file("x")) })?.contains("is absolute") == true)
         #expect(check(archive { $0.add("a/../../x", .file("x")) })?.contains("'..'") == true)
         #expect(check(archive { $0.add("evil", .link("/tmp")); $0.add("evil/pwned", .file("x")) })?.contains("passes through its symbolic link 'evil'") == true)
@@ -80,12 +82,6 @@ struct TarGuardTests {
 
     @Test("links are matched by whole components, after '.' and '//' are dropped, however many there are")
     func linkPrefixes() {
-        func archive(_ build: (inout TarBuilder) -> Void) -> [UInt8] {
-            var tar = TarBuilder()
-            build(&tar)
-            tar.end()
-            return tar.bytes
-        }
         // A link two levels down: a path under it is refused, written in any spelling.
         for spelling in ["a/b/c/x", "./a/b/c/x", "a//b/./c/x", "a/b/x"] {
             let problem = check(archive { $0.add("a/b", .link("/tmp")); $0.add(spelling, .file("x")) })

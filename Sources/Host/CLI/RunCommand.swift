@@ -191,7 +191,7 @@ struct RunCommand: AsyncParsableCommand {
             let cleanup = supervision.folder.path + "/cleanup"
             if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
                 let absolute = logs.hasPrefix("/") ? logs : FileManager.default.currentDirectoryPath + "/" + logs
-                _ = FastFiles.write("rm -f -- \(ShellWords.quote(absolute))/.spare-*\n", to: cleanup + "/logs-spares.sh")
+                _ = FastFiles.write("rm -f -- \(ShellWords.quote(absolute))/\(LogDirectoryReporter.spareFilePrefix)*\n", to: cleanup + "/logs-spares.sh")
             }
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")

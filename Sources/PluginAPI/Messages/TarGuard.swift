@@ -240,29 +240,21 @@ public struct TarGuard: Sendable {
     private mutating func check(_ path: [UInt8], what: String) -> Bool {
         var problem: String?
         path.withUnsafeBufferPointer { bytes in
-            let count = bytes.count
-            if count > 0, bytes[0] == UInt8(ascii: "/") {
+            if bytes.first == UInt8(ascii: "/") {
                 problem = "is absolute"
                 return
             }
-            var index = 0
-            var components = 0
-            var first = 0..<0
-            while index < count {
-                while index < count, bytes[index] == UInt8(ascii: "/") { index += 1 }
-                let start = index
-                while index < count, bytes[index] != UInt8(ascii: "/") { index += 1 }
-                let length = index - start
-                if length == 0 { break }
-                if length == 1, bytes[start] == UInt8(ascii: ".") { continue }
-                if length == 2, bytes[start] == UInt8(ascii: "."), bytes[start + 1] == UInt8(ascii: ".") {
+            var first: Range<Int>?
+            Self.forEachComponent(bytes) { range in
+                if range.count == 2, bytes[range.lowerBound] == UInt8(ascii: "."), bytes[range.lowerBound + 1] == UInt8(ascii: ".") {
                     problem = "has a '..' component"
-                    return
+                    return false
                 }
-                if components == 0 { first = start..<index }
-                components += 1
+                if first == nil { first = range }
+                return true
             }
-            if components == 0 {
+            if problem != nil { return }
+            guard let first else {
                 // "./": the root folder itself; only a request with one root named "" has one.
                 if rootBytes != nil { problem = "names no root" }
                 return
@@ -292,18 +284,26 @@ public struct TarGuard: Sendable {
     private mutating func normalize(_ path: [UInt8]) {
         normal.removeAll(keepingCapacity: true)
         path.withUnsafeBufferPointer { bytes in
-            let count = bytes.count
-            var index = 0
-            while index < count {
-                while index < count, bytes[index] == UInt8(ascii: "/") { index += 1 }
-                let start = index
-                while index < count, bytes[index] != UInt8(ascii: "/") { index += 1 }
-                let length = index - start
-                if length == 0 { break }
-                if length == 1, bytes[start] == UInt8(ascii: ".") { continue }
+            Self.forEachComponent(bytes) { range in
                 if !normal.isEmpty { normal.append(UInt8(ascii: "/")) }
-                normal.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                normal.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range]))
+                return true
             }
+        }
+    }
+
+    /// Calls `body` with the range of each component of `path` that is neither empty nor ".",
+    /// in order, until it returns false.
+    private static func forEachComponent(_ path: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Bool) {
+        let count = path.count
+        var index = 0
+        while index < count {
+            while index < count, path[index] == UInt8(ascii: "/") { index += 1 }
+            let start = index
+            while index < count, path[index] != UInt8(ascii: "/") { index += 1 }
+            if index == start { return }
+            if index - start == 1, path[start] == UInt8(ascii: ".") { continue }
+            if !body(start..<index) { return }
         }
     }
 

@@ -131,10 +131,19 @@ public final class LogDirectoryReporter: RunReporter {
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var info = stat()
         let size = fstat(fd, &info) == 0 ? UInt64(info.st_size) : 0
-        return BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: size) { error in
+        return writer(fd, path, startOffset: size, onFailure: onFailure)
+    }
+
+    /// The writer of an open log file; a failed write is reported once through `onFailure`.
+    static func writer(_ fd: Int32, _ path: String, startOffset: UInt64, onFailure: @escaping @Sendable (String) -> Void) -> BufferedWriter {
+        BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: startOffset) { error in
             onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
         }
     }
+
+    /// How the spare files made ahead for job logs start (`.spare-N`): what to remove from a
+    /// run's log folder when its host was killed before it could.
+    public static let spareFilePrefix = SpareFiles.prefix
 
     /// The job's log, opened on first use (again, appending, if something comes after its end).
     func jobLog(_ job: String) -> BufferedWriter? {
@@ -142,14 +151,12 @@ public final class LogDirectoryReporter: RunReporter {
             if let writer = jobs[job] { return writer }
             let path = directory + "/" + job + ".log"
             if let fd = spares.take(as: job + ".log") {
-                let writer = BufferedWriter(fd: fd, ownsDescriptor: true) { [onFailure] error in
-                    onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
-                }
+                let writer = Self.writer(fd, path, startOffset: 0, onFailure: onFailure)
                 jobs[job] = writer
                 return writer
             }
             do {
-                let writer = try Self.open(directory + "/" + job + ".log", exclusive: false, onFailure: onFailure)
+                let writer = try Self.open(path, exclusive: false, onFailure: onFailure)
                 jobs[job] = writer
                 return writer
             } catch {

@@ -19,6 +19,8 @@ final class SpareFiles: @unchecked Sendable {
     private var stopped = false
     private var serial = 0
     private let ended = DispatchSemaphore(value: 0)
+    /// Spares are named `.spare-N`.
+    static let prefix = ".spare-"
 
     init(directory: String, count: Int = 8) {
         self.directory = directory
@@ -40,7 +42,7 @@ final class SpareFiles: @unchecked Sendable {
                 continue
             }
             serial += 1
-            let name = ".spare-\(serial)"
+            let name = Self.prefix + String(serial)
             condition.unlock()
             let fd = open(directory + "/" + name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
             condition.lock()
