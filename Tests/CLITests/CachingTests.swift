@@ -23,8 +23,8 @@ struct CachingTests {
             }
         }
 
-        func run(_ arguments: [String] = ["run", "workflow.yml", "--log-format", "plain"], extra: [String: String] = [:]) throws -> CommandResult {
-            try nixactions(arguments, in: folder, environment: environment.merging(extra) { _, new in new })
+        func run(_ arguments: [String] = ["run", "workflow.yml", "--log-format", "plain"], extra: [String: String] = [:]) async throws -> CommandResult {
+            try await nixactions(arguments, in: folder, environment: environment.merging(extra) { _, new in new })
         }
 
         /// The local backend's data files.
@@ -35,17 +35,17 @@ struct CachingTests {
     }
 
     @Test("examples/12-caching: the first run saves, the second restores (cache-hit, install skipped), a new lock file restores the prefix")
-    func seedScenario() throws {
+    func seedScenario() async throws {
         let project = try Project()
         defer { project.temp.remove() }
-        let first = try project.run()
+        let first = try await project.run()
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("[test] installing from package-lock.json\n"))
         #expect(first.stdout.contains("[test] cache-hit=false\n"))
         #expect(first.stdout.contains("[test] cache 'cache': saved 'deps-"))
         #expect(first.stdout.contains("[lint] cache 'tools': saved 'lint-tools-v1'"))
 
-        let second = try project.run()
+        let second = try await project.run()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[test] cache 'cache': restored 'deps-"))
         #expect(second.stdout.contains("[test] - install dependencies (skipped)\n"))
@@ -56,7 +56,7 @@ struct CachingTests {
         let firstKey = try #require(second.stdout.components(separatedBy: "[test] matched=").dropFirst().first?.split(separator: "\n").first)
 
         try project.temp.write("project/package-lock.json", "{ \"lockfileVersion\": 3, \"changed\": true }\n")
-        let third = try project.run()
+        let third = try await project.run()
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(third.stdout.contains("[test] cache 'cache': restored '\(firstKey)' (restore key)"))
         #expect(third.stdout.contains("[test] cache-hit=false\n"))
@@ -65,18 +65,18 @@ struct CachingTests {
         #expect(third.stdout.contains("[test] cache 'cache': saved 'deps-"))
 
         // The command sees all three entries; clearing by prefix leaves the tools.
-        let listed = try project.run(["cache", "list", "--json"])
+        let listed = try await project.run(["cache", "list", "--json"])
         #expect(listed.status == 0, "\(listed.stderr)")
         let document = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
         let keys = (document?["entries"] as? [[String: Any]])?.compactMap { $0["key"] as? String } ?? []
         #expect(keys.filter { $0.hasPrefix("deps-") }.count == 2 && keys.contains("lint-tools-v1"), "\(listed.stdout)")
-        let cleared = try project.run(["cache", "clear", "deps-"])
+        let cleared = try await project.run(["cache", "clear", "deps-"])
         #expect(cleared.status == 0 && cleared.stdout.contains("removed 2 entries"), "\(cleared.stdout)\(cleared.stderr)")
-        let table = try project.run(["cache", "list"])
+        let table = try await project.run(["cache", "list"])
         #expect(table.stdout.contains("lint-tools-v1") && !table.stdout.contains("deps-"), "\(table.stdout)")
-        let pruned = try project.run(["cache", "prune", "--max-size", "0"])
+        let pruned = try await project.run(["cache", "prune", "--max-size", "0"])
         #expect(pruned.status == 0 && pruned.stdout.contains("removed 1 entry"), "\(pruned.stdout)\(pruned.stderr)")
-        let bad = try project.run(["cache", "prune", "--older-than", "soon"])
+        let bad = try await project.run(["cache", "prune", "--older-than", "soon"])
         #expect(bad.status == 2 && bad.stderr.contains("is not a duration"))
     }
 
@@ -98,7 +98,7 @@ struct CachingTests {
         """
 
     @Test("two runs saving one key at once, as two processes: one entry, whole, restored intact", arguments: ["local", "s3"])
-    func concurrentSavers(_ backend: String) throws {
+    func concurrentSavers(_ backend: String) async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
         try project.temp.write("project/wf.yml", Self.bigJob)
@@ -106,7 +106,7 @@ struct CachingTests {
         defer { moto?.stop() }
         var environment = project.environment
         if backend == "s3" {
-            let server = try MotoServer()
+            let server = try await offThePool { try MotoServer() }
             moto = server
             environment.merge(MotoServer.environment) { _, new in new }
             try project.temp.write("project/.nixactions/config.yml", """
@@ -126,7 +126,7 @@ struct CachingTests {
                                                    environment: environment, output: handle), file))
         }
         for (process, file) in processes {
-            process.waitUntilExit()
+            await waitForExit(process)
             #expect(process.terminationStatus == 0)
             outputs.append(try String(contentsOfFile: file, encoding: .utf8))
         }
@@ -139,23 +139,23 @@ struct CachingTests {
         } else {
             #expect(project.dataFiles().count == 1, "exactly one entry: \(project.dataFiles())")
         }
-        let third = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: project.folder, environment: environment)
+        let third = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: project.folder, environment: environment)
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(third.stdout.contains("cache 'cache': restored 'shared-key'"), "\(third.stdout)")
         #expect(third.stdout.contains("[build] 200\n"), "the restored tree is whole: \(third.stdout)")
     }
 
     @Test("a corrupt entry is a miss with a warning: nothing half-restored, the job goes on and installs")
-    func corruptEntry() throws {
+    func corruptEntry() async throws {
         let project = try Project()
         defer { project.temp.remove() }
-        #expect(try project.run().status == 0)
+        #expect(try await project.run().status == 0)
         for file in project.dataFiles() {
             var data = try Data(contentsOf: URL(fileURLWithPath: file))
             data[data.count / 2] ^= 0xff
             try data.write(to: URL(fileURLWithPath: file))
         }
-        let second = try project.run()
+        let second = try await project.run()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(second.stdout)")
         #expect(second.stdout.contains("continuing without the cache (nothing of it was kept)"))
@@ -165,23 +165,23 @@ struct CachingTests {
     }
 
     @Test("an entry whose archive climbs out of its paths is refused at restore: nothing written outside, nothing kept")
-    func escapingEntry() throws {
+    func escapingEntry() async throws {
         let project = try Project()
         defer { project.temp.remove() }
-        #expect(try project.run().status == 0)
+        #expect(try await project.run().status == 0)
         // Replace the saved archive of node_modules with one whose names leave it.
         let hostile = project.temp.path + "/hostile"
         try FileManager.default.createDirectory(atPath: hostile + "/0", withIntermediateDirectories: true)
         try "fine\n".write(toFile: hostile + "/0/fine.txt", atomically: false, encoding: .utf8)
         let tarFile = project.temp.path + "/hostile.tar"
-        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
+        let made = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
                                   ["-c", "--format=pax", "-f", tarFile, "-C", hostile, "0/fine.txt", "--transform", "s,^0/fine.txt,0/../../escaped.txt,", "-P"])
         #expect(made.status == 0, "\(made.stderr)")
-        let listing = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", tarFile, "-P"])
+        let listing = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", tarFile, "-P"])
         #expect(listing.stdout.contains("../"), "\(listing.stdout)")
         let size = try FileManager.default.attributesOfItem(atPath: tarFile)[.size] as? Int ?? 0
         let deps = try #require(project.dataFiles().first { try String(contentsOfFile: $0.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json", encoding: .utf8).contains("deps-") })
-        let compressed = try runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-f", "--check", tarFile, "-o", deps])
+        let compressed = try await runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-f", "--check", tarFile, "-o", deps])
         #expect(compressed.status == 0, "\(compressed.stderr)")
         // The record names the uncompressed size; keep it consistent so only the names are wrong.
         let record = deps.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json"
@@ -190,7 +190,7 @@ struct CachingTests {
         json["sizeBytes"] = try FileManager.default.attributesOfItem(atPath: deps)[.size] as? Int ?? 0
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: record))
 
-        let second = try project.run()
+        let second = try await project.run()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(second.stdout)")
         #expect(second.stdout.contains("'..'"), "\(second.stdout)")
@@ -202,7 +202,7 @@ struct CachingTests {
     }
 
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
-    func s3Unavailable() throws {
+    func s3Unavailable() async throws {
         let project = try Project()
         defer { project.temp.remove() }
         var port: UInt16 = 0
@@ -213,13 +213,13 @@ struct CachingTests {
               backends:
                 s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(port)", timeout: 5, retries: 1 }
             """)
-        let down = try project.run(extra: MotoServer.environment)
+        let down = try await project.run(extra: MotoServer.environment)
         #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
         #expect(down.stdout.contains("[test] warning: cache 'cache': cannot look up"), "\(down.stdout)")
         #expect(down.stdout.contains("cannot reach the S3 endpoint http://127.0.0.1:\(port)"), "\(down.stdout)")
         #expect(down.stdout.contains("[test] dependencies in place\n"))
 
-        let moto = try MotoServer(enforceAuth: true)
+        let moto = try await offThePool { try MotoServer(enforceAuth: true) }
         defer { moto.stop() }
         try project.temp.write("project/.nixactions/config.yml", """
             cache:
@@ -227,7 +227,7 @@ struct CachingTests {
               backends:
                 s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", retries: 0 }
             """)
-        let refused = try project.run(extra: ["AWS_ACCESS_KEY_ID": "AKIAUNKNOWN", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value"])
+        let refused = try await project.run(extra: ["AWS_ACCESS_KEY_ID": "AKIAUNKNOWN", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value"])
         #expect(refused.status == 0, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stdout.contains("403"), "\(refused.stdout)")
         #expect(!refused.stdout.contains("wrong-secret-value"))
@@ -235,10 +235,10 @@ struct CachingTests {
     }
 
     @Test("the s3 backend in a run: saved by one run, restored by the next (a real moto server)")
-    func s3RoundTrip() throws {
+    func s3RoundTrip() async throws {
         let project = try Project()
         defer { project.temp.remove() }
-        let moto = try MotoServer()
+        let moto = try await offThePool { try MotoServer() }
         defer { moto.stop() }
         try project.temp.write("project/.nixactions/config.yml", """
             cache:
@@ -246,16 +246,16 @@ struct CachingTests {
               backends:
                 s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: ci/ }
             """)
-        let first = try project.run(extra: MotoServer.environment)
+        let first = try await project.run(extra: MotoServer.environment)
         #expect(first.status == 0 && first.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(first.stdout)\(first.stderr)")
-        let second = try project.run(extra: MotoServer.environment)
+        let second = try await project.run(extra: MotoServer.environment)
         #expect(second.stdout.contains("[test] cache-hit=true\n"), "\(second.stdout)")
         #expect(second.stdout.contains("[test] - install dependencies (skipped)\n"))
         #expect(try moto.objectNames().contains { $0.hasPrefix("ci/manifests/") })
     }
 
     @Test("validate: cache mistakes are errors at their line with a hint")
-    func validation() throws {
+    func validation() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
         try project.temp.write("project/wf.yml", """
@@ -270,7 +270,7 @@ struct CachingTests {
                 steps:
                   - run: "true"
             """)
-        let result = try project.run(["validate", "wf.yml"])
+        let result = try await project.run(["validate", "wf.yml"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("wf.yml:7:"), "\(result.stderr)")
         #expect(result.stderr.contains("did you mean 'pull'?"), "\(result.stderr)")
@@ -281,7 +281,7 @@ struct CachingTests {
 
 extension CachingTests {
     @Test("policies, lookup-only, fail-on-cache-miss, save-on: always, and actions/cache/restore and /save")
-    func options() throws {
+    func options() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
         try project.temp.write("project/wf.yml", """
@@ -316,7 +316,7 @@ extension CachingTests {
                 steps:
                   - run: echo "never runs"
             """)
-        let result = try project.run(["run", "wf.yml", "--log-format", "plain"])
+        let result = try await project.run(["run", "wf.yml", "--log-format", "plain"])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[seed] cache 'cache': saved 'opt-a'"), "policy push saves")
         #expect(result.stdout.contains("[failing] cache 'cache': saved 'opt-b'"), "save-on: always saves after a failure")
@@ -334,7 +334,7 @@ extension CachingTests {
                   - uses: actions/cache@v4
                     with: { path: x, key: k, restore_keys: k- }
             """)
-        let bad = try project.run(["validate", "bad.yml"])
+        let bad = try await project.run(["validate", "bad.yml"])
         #expect(bad.status == 2 && bad.stderr.contains("bad.yml:5:") && bad.stderr.contains("actions/cache has no input 'restore_keys'"), "\(bad.stderr)")
         #expect(bad.stderr.contains("did you mean 'restore-keys'?"))
     }

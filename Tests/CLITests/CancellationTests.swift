@@ -51,7 +51,7 @@ struct CancellationTests {
         let interrupted = clock.now
         kill(process.processIdentifier, SIGINT)
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(clock.now - interrupted < .seconds(10))
         #expect(text.contains("cancelling (signal 2)"))
@@ -83,7 +83,7 @@ struct CancellationTests {
                       echo $! > \(temp.path)/bg.pid
                   - run: kill -0 $(cat \(temp.path)/bg.pid) && echo still-running-in-the-next-step
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 0)
         #expect(result.stdout.contains("[a] still-running-in-the-next-step"))
         let pid = pid_t((try String(contentsOfFile: temp.path + "/bg.pid", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0

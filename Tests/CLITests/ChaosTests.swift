@@ -120,13 +120,13 @@ extension RealExecutorSuites {
             if ending == .fullDisk {
                 logs = temp.path + "/small"
                 try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-                let mounted = try runCommand(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=256k", "tmpfs", logs])
+                let mounted = try await runCommand(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=256k", "tmpfs", logs])
                 guard mounted.status == 0 else {
                     Issue.record("cannot mount a small tmpfs for the full-disk case (needs root): \(mounted.stderr)")
                     return
                 }
             }
-            defer { if ending == .fullDisk { _ = try? runCommand(URL(fileURLWithPath: "/bin/umount"), ["-l", logs]) } }
+            defer { if ending == .fullDisk { _ = try? runCommandBlocking(URL(fileURLWithPath: "/bin/umount"), ["-l", logs]) } }
             let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
             try temp.write("wf.yml", workflow(ending, token: token, marks: marks))
 
@@ -171,7 +171,7 @@ extension RealExecutorSuites {
             let exitedAfter = clock.now - signalled
             #expect(!process.isRunning, "the host is still running after 60 s")
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            await waitForExit(process)
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
 
             if ending == .sigkill {
@@ -252,17 +252,17 @@ extension RealExecutorSuites {
                 try await Task.sleep(for: .milliseconds(20))
             }
             // The supervisor first (it is in its own process group), then the host.
-            let supervisors = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "__supervise --run-folder \(tmp)/"])
+            let supervisors = try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "__supervise --run-folder \(tmp)/"])
             let supervisor = pid_t(supervisors.stdout.split(separator: "\n").first ?? "") ?? 0
             #expect(supervisor > 0, "no supervisor found")
             if supervisor > 0 { kill(supervisor, SIGKILL) }
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await waitForExit(process)
             let before = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
             #expect(before.count == 1, "the dead run's folder should still be there: \(before)")
             let scripts = (try String(contentsOfFile: marks + "/scripts", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
             // The next start sweeps it (and the dead run's tmpfs folder), and keeps its own run clean.
-            let next = try nixactions(["run", temp.path + "/quick.yml", "--log-dir", temp.path + "/logs"],
+            let next = try await nixactions(["run", temp.path + "/quick.yml", "--log-dir", temp.path + "/logs"],
                                       in: temp.path + "/project", environment: ["TMPDIR": tmp])
             #expect(next.status == 0, "\(next.stderr)")
             let after = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("nixactions-") }
@@ -270,7 +270,7 @@ extension RealExecutorSuites {
             #expect(!FileManager.default.fileExists(atPath: scripts), "\(scripts) was not swept")
             // ... and kills what was left of that run (through its cgroup or its tracking id).
             #expect(Self.liveMarkers(token).isEmpty, "the dead run's step is still running")
-            _ = try runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-f", "nxachaos-\(token)-"])
+            _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-f", "nxachaos-\(token)-"])
         }
     }
 }

@@ -38,7 +38,7 @@ struct GitProject {
 
     @discardableResult
     func git(_ arguments: [String], in directory: String? = nil) throws -> String {
-        let result = try runCommand(URL(fileURLWithPath: "/usr/bin/git"), arguments, in: directory ?? project,
+        let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/git"), arguments, in: directory ?? project,
                                     environment: Self.gitEnvironment)
         guard result.status == 0 else { throw TestFailure("git \(arguments.joined(separator: " ")): \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -57,9 +57,9 @@ struct GitProject {
 
     var head: String { (try? git(["rev-parse", "HEAD"])) ?? "?" }
 
-    func run(_ yaml: String, _ arguments: [String] = []) throws -> CommandResult {
+    func run(_ yaml: String, _ arguments: [String] = []) async throws -> CommandResult {
         let path = try temp.write("wf.yml", yaml)
-        return try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"] + arguments, in: project,
+        return try await nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"] + arguments, in: project,
                               environment: ["TMPDIR": tmp, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"])
     }
 
@@ -88,7 +88,7 @@ struct CheckoutTests {
         """
 
     @Test("default: HEAD one commit deep, git status clean, no uncommitted change (said once); --working-tree: the folder as it is")
-    func defaultAndWorkingTree() throws {
+    func defaultAndWorkingTree() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
         let head = repo.head
@@ -106,7 +106,7 @@ struct CheckoutTests {
                     with: { path: wt }
                   - run: echo "stepped=$(cat wt/version.txt) new=$(cat wt/new.txt 2>/dev/null) git=$(git -C wt rev-parse HEAD) root=$(ls -A | tr '\\n' ' ')"
             """
-        let result = try repo.run(workflow)
+        let result = try await repo.run(workflow)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[build] head=\(head)\n"))
         #expect(result.stdout.contains("[build] count=1\n"))
@@ -123,7 +123,7 @@ struct CheckoutTests {
         #expect(result.stdout.contains("[stepped] stepped=two new= git=\(head) root=wt \n"))
         #expect(repo.leftovers().isEmpty, "\(repo.leftovers())")
 
-        let tree = try repo.run(workflow, ["--working-tree"])
+        let tree = try await repo.run(workflow, ["--working-tree"])
         #expect(tree.status == 0, "\(tree.stdout)\(tree.stderr)")
         #expect(tree.stdout.contains("[build] head=\(head)\n"))
         #expect(tree.stdout.contains("[build] count=2\n"))
@@ -136,22 +136,22 @@ struct CheckoutTests {
 
         // The same from .nixactions/config.yml; a bad value is an error at its line.
         try repo.temp.write("project/.nixactions/config.yml", "checkout: working-tree\n")
-        let configured = try repo.run(workflow)
+        let configured = try await repo.run(workflow)
         #expect(configured.stdout.contains("[build] version=uncommitted\n"), "\(configured.stdout)\(configured.stderr)")
         try repo.temp.write("project/.nixactions/config.yml", "checkout: worktree\n")
-        let bad = try repo.run(workflow)
+        let bad = try await repo.run(workflow)
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("config.yml:1:11: error: checkout must be commit or working-tree, not 'worktree'"), "\(bad.stderr)")
     }
 
     @Test("actions/checkout: fetch-depth 0 sees the tag, ref gives a branch or a tag, path a subfolder, outputs commit and ref")
-    func checkoutInputs() throws {
+    func checkoutInputs() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
         let head = repo.head
         let feature = try repo.git(["rev-parse", "feature"])
         let first = try repo.git(["rev-parse", "v1^{commit}"])
-        let result = try repo.run("""
+        let result = try await repo.run("""
             jobs:
               sha:
                 steps:
@@ -198,16 +198,16 @@ struct CheckoutTests {
         #expect(result.stdout.contains("checked out 'feature' (1 commit deep) into the workspace: \(feature)"))
         #expect(repo.leftovers().isEmpty)
 
-        let missing = try repo.run("jobs:\n  a:\n    steps: [ { uses: actions/checkout@v4, with: { ref: nope } } ]\n")
+        let missing = try await repo.run("jobs:\n  a:\n    steps: [ { uses: actions/checkout@v4, with: { ref: nope } } ]\n")
         #expect(missing.status == 1)
         #expect(missing.stdout.contains("ref 'nope' is not a branch, tag or commit of the project's repository"), "\(missing.stdout)")
     }
 
     @Test("clean: true (default) removes what earlier steps left; clean: false keeps it")
-    func clean() throws {
+    func clean() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
-        let result = try repo.run("""
+        let result = try await repo.run("""
             jobs:
               cleaned:
                 steps:
@@ -227,7 +227,7 @@ struct CheckoutTests {
 
         // A path that climbs out, or passes through a symbolic link, is refused; nothing outside is touched.
         try repo.temp.write("outside/keep.txt", "keep\n")
-        let refused = try repo.run("""
+        let refused = try await repo.run("""
             jobs:
               climbs:
                 steps:
@@ -246,10 +246,10 @@ struct CheckoutTests {
     }
 
     @Test("artifacts.keep of the workspace holds its files, not the .git the checkout put there (a path in .git is kept as named)")
-    func artifactsLeaveGitOut() throws {
+    func artifactsLeaveGitOut() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
-        let result = try repo.run("""
+        let result = try await repo.run("""
             jobs:
               make:
                 artifacts: { keep: [., .git/HEAD] }
@@ -271,7 +271,7 @@ struct CheckoutTests {
     }
 
     @Test("submodules: true checks out the project's submodule (from the project's own copy); without it the folder is empty")
-    func submodules() throws {
+    func submodules() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
         let library = repo.temp.path + "/library", inner = repo.temp.path + "/inner"
@@ -292,7 +292,7 @@ struct CheckoutTests {
         // The submodules' own repositories go: only the project's copies of them are left.
         try FileManager.default.removeItem(atPath: library)
         try FileManager.default.removeItem(atPath: inner)
-        let result = try repo.run("""
+        let result = try await repo.run("""
             jobs:
               with:
                 steps:
@@ -317,7 +317,7 @@ struct CheckoutTests {
     }
 
     @Test("a project that is not a git repository is copied as before, without .git; checkout says so")
-    func notRepository() throws {
+    func notRepository() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("project/file.txt", "plain\n")
@@ -328,7 +328,7 @@ struct CheckoutTests {
                   - uses: actions/checkout@v4
                   - run: echo "files=$(ls -A | tr '\\n' ' ')"; (git rev-parse HEAD 2>&1 || true) | head -1
             """)
-        let result = try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project",
+        let result = try await nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project",
                                     environment: ["GIT_CEILING_DIRECTORIES": temp.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] files=file.txt \n"))
@@ -337,20 +337,20 @@ struct CheckoutTests {
     }
 
     @Test("a repository without a commit: jobs get its working tree, with a note")
-    func noCommitYet() throws {
+    func noCommitYet() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("project/file.txt", "new\n")
-        _ = try runCommand(URL(fileURLWithPath: "/usr/bin/git"), ["init", "--quiet", temp.path + "/project"])
+        _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/git"), ["init", "--quiet", temp.path + "/project"])
         let path = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"files=$(ls -A | tr '\\n' ' ') $(git status --porcelain)\"\n")
-        let result = try nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project")
+        let result = try await nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project")
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] files=.git file.txt  ?? file.txt\n"), "\(result.stdout)")
         #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
     }
 
     @Test("validate: bad values and unknown inputs are errors; inputs not supported yet (lfs, sparse-checkout, repository) warnings, credentials a warning, each once at its line")
-    func validateInputs() throws {
+    func validateInputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let path = try temp.write("wf.yml", """
@@ -368,7 +368,7 @@ struct CheckoutTests {
                       fetch-dept: 2
                       ref: ${{ github.ref }}
             """)
-        let result = try nixactions(["validate", path], in: temp.path)
+        let result = try await nixactions(["validate", path], in: temp.path)
         #expect(result.status == 2)
         let text = result.stderr
         #expect(text.contains("wf.yml:6:18: warning: actions/checkout input 'token' is not used"), "\(text)")
@@ -386,12 +386,12 @@ struct CheckoutTests {
 
 extension RealExecutorSuites.OCIExecutorTests {
     @Test("oci: the container's workspace is the same git repository (HEAD, one commit, .git), by default and with actions/checkout")
-    func checkoutInContainer() throws {
-        let podman = try PodmanFixture.ready()
+    func checkoutInContainer() async throws {
+        let podman = try await offThePool { try PodmanFixture.ready() }
         let repo = try GitProject()
         defer { repo.remove() }
         let head = repo.head
-        let result = try nixactions(
+        let result = try await nixactions(
             ["run", try repo.temp.write("wf.yml", """
                 jobs:
                   plain:
@@ -416,8 +416,8 @@ extension RealExecutorSuites.OCIExecutorTests {
 
 extension RealExecutorSuites.SSHExecutorTests {
     @Test("ssh: the remote workspace is the same git repository, by default (the tar stream) and with actions/checkout (the files interface)")
-    func checkoutOverSSH() throws {
-        let server = try SSHServer()
+    func checkoutOverSSH() async throws {
+        let server = try await offThePool { try SSHServer() }
         defer { server.stop() }
         let repo = try GitProject()
         defer { repo.remove() }
@@ -426,7 +426,7 @@ extension RealExecutorSuites.SSHExecutorTests {
         let head = repo.head
         let feature = try repo.git(["rev-parse", "feature"])
         let executor = Self.executor([server], workdir: remote)
-        let result = try repo.run("""
+        let result = try await repo.run("""
             jobs:
               plain:
                 executor: \(executor)

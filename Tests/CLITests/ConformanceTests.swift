@@ -25,8 +25,8 @@ struct ConformanceTests {
     }
 
     @Test("validates with no error", arguments: files)
-    func validates(_ name: String) throws {
-        let result = try nixactions(["validate", name], in: Self.folder)
+    func validates(_ name: String) async throws {
+        let result = try await nixactions(["validate", name], in: Self.folder)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("error:"), "\(result.stderr)")
         for text in try Self.header(name, "expect-stderr") {
@@ -35,12 +35,12 @@ struct ConformanceTests {
     }
 
     @Test("runs as GitHub would", arguments: files)
-    func runs(_ name: String) throws {
+    func runs(_ name: String) async throws {
         guard try Self.header(name, "conformance").first == "run" else { return }
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write(name, try String(contentsOfFile: Self.folder + name, encoding: .utf8))
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == Int32(try Self.header(name, "status").first ?? "0"), "\(result.stderr)\n\(result.stdout)")
         for line in try Self.header(name, "expect") {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")

@@ -7,10 +7,10 @@ import TestSupport
 @Suite("events.jsonl: a run's state replays from its events")
 struct EventsReplayTests {
     @Test("jobs, steps, outcomes, exit codes, annotations, summaries and output ranges come back from the events")
-    func replay() throws {
+    func replay() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: replay
             jobs:
               a:

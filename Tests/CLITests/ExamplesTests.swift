@@ -5,8 +5,8 @@ import TestSupport
 @Suite("Every example in examples/ runs as documented")
 struct ExamplesTests {
     @Test("examples/01-basic: lint and test, then package")
-    func basic() throws {
-        let result = try nixactions(["run", "examples/01-basic/workflow.yml"], in: packageDirectory.path)
+    func basic() async throws {
+        let result = try await nixactions(["run", "examples/01-basic/workflow.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[lint] hello from lint\n"))
         #expect(result.stdout.contains("[test] running tests in workspace\n"))
@@ -17,8 +17,8 @@ struct ExamplesTests {
     }
 
     @Test("examples/14-checkout: a step runs git in the workspace (HEAD, one commit, clean); actions/checkout with path and fetch-depth")
-    func checkout() throws {
-        let result = try nixactions(["run", "examples/14-checkout/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
+    func checkout() async throws {
+        let result = try await nixactions(["run", "examples/14-checkout/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains(": 1 commit deep, 0 changes\n"))
         #expect(result.stdout.contains("[describe] examples/14-checkout/workflow.yml\n"))
@@ -27,8 +27,8 @@ struct ExamplesTests {
     }
 
     @Test("examples/03-matrix: cross product minus exclude plus include")
-    func matrix() throws {
-        let result = try nixactions(["run", "examples/03-matrix/workflow.yml"], in: packageDirectory.path)
+    func matrix() async throws {
+        let result = try await nixactions(["run", "examples/03-matrix/workflow.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         let tested = Set(lines.filter { $0.contains("] testing ") }.map { $0.components(separatedBy: "] ").last ?? "" })
@@ -38,8 +38,8 @@ struct ExamplesTests {
     }
 
     @Test("examples/03-matrix/from-needs.yml: a matrix made from an earlier job's output, expanded when that job has finished")
-    func matrixFromNeeds() throws {
-        let result = try nixactions(["run", "examples/03-matrix/from-needs.yml"], in: packageDirectory.path)
+    func matrixFromNeeds() async throws {
+        let result = try await nixactions(["run", "examples/03-matrix/from-needs.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("job 'build': matrix of 3 from its needs"))
         for line in ["building api (0 of 3) bundle=false", "building web (1 of 3) bundle=true", "building cli (2 of 3) bundle=false"] {
@@ -48,18 +48,18 @@ struct ExamplesTests {
     }
 
     @Test("examples/15-defaults: retry inherited from the job, --env over the workflow's env")
-    func defaults() throws {
-        let result = try nixactions(["run", "examples/15-defaults/workflow.yml", "--env", "BRANCH=main"], in: packageDirectory.path)
+    func defaults() async throws {
+        let result = try await nixactions(["run", "examples/15-defaults/workflow.yml", "--env", "BRANCH=main"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[build] download attempt 3\n"))
         #expect(result.stdout.contains("[deploy] deploying main\n"))
-        let plain = try nixactions(["run", "examples/15-defaults/workflow.yml"], in: packageDirectory.path)
+        let plain = try await nixactions(["run", "examples/15-defaults/workflow.yml"], in: packageDirectory.path)
         #expect(plain.stdout.contains("[deploy] not deploying develop\n"))
     }
 
     @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
-    func conditions() throws {
-        let result = try nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)
+    func conditions() async throws {
+        let result = try await nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[flaky] probe outcome=failure conclusion=success\n"))
         #expect(result.stdout.contains("[notify] flaky=success build=success\n"))
@@ -70,19 +70,19 @@ struct ExamplesTests {
     }
 
     @Test("examples/05-artifacts: kept and restored under another path, upload and download")
-    func artifacts() throws {
-        let result = try nixactions(["run", "examples/05-artifacts/workflow.yml"], in: packageDirectory.path)
+    func artifacts() async throws {
+        let result = try await nixactions(["run", "examples/05-artifacts/workflow.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.components(separatedBy: "[deploy] app v1\n").count == 3)
     }
 
     @Test("examples/06-masking: the masked token reaches no output, log file or JSON event")
-    func masking() throws {
+    func masking() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let logs = temp.path + "/logs"
         for format in ["plain", "json"] {
-            let result = try nixactions(["run", "examples/06-masking/workflow.yml", "--log-format", format, "--log-dir", logs],
+            let result = try await nixactions(["run", "examples/06-masking/workflow.yml", "--log-format", format, "--log-dir", logs],
                                         in: packageDirectory.path)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("deploying with ***"))
@@ -98,16 +98,16 @@ struct ExamplesTests {
     }
 
     @Test("examples/07-plugin-functions: functions from the text plugin in expressions")
-    func pluginFunctions() throws {
-        let result = try nixactions(["run", "examples/07-plugin-functions/workflow.yml"], in: packageDirectory.path)
+    func pluginFunctions() async throws {
+        let result = try await nixactions(["run", "examples/07-plugin-functions/workflow.yml"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[release] tag V1.10.0 valid=true\n"))
         #expect(result.stdout.contains("[release] publishing 1.10.0 (coverage 87.5%)\n"))
     }
 
     @Test("examples/09-runners: labels choose the executor; Windows and macOS instances are skipped with the reason")
-    func runners() throws {
-        let result = try nixactions(["run", "examples/09-runners/workflow.yml", "--config", "examples/09-runners/config.yml",
+    func runners() async throws {
+        let result = try await nixactions(["run", "examples/09-runners/workflow.yml", "--config", "examples/09-runners/config.yml",
                                      "--log-format", "plain"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[build] build ran on Linux ("))
@@ -116,26 +116,26 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[test-os-macos-latest] skipped: it runs on 'macos-latest' and this machine runs Linux"))
         #expect(result.stdout.contains("[package] packaged on the build farm\n"))
         // Without the configuration, `build-farm` is a label no runner carries.
-        let bare = try nixactions(["run", "examples/09-runners/workflow.yml"], in: packageDirectory.path)
+        let bare = try await nixactions(["run", "examples/09-runners/workflow.yml"], in: packageDirectory.path)
         #expect(bare.status == 2)
         #expect(bare.stderr.contains("examples/09-runners/workflow.yml:22:28: error: runs-on label 'build-farm' of job 'package' is not mapped to an executor"), "\(bare.stderr)")
     }
 
     @Test("examples/13-events-inputs: a push runs the push step; workflow_dispatch with typed inputs and a var deploys")
-    func eventsInputs() throws {
-        let push = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
+    func eventsInputs() async throws {
+        let push = try await nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.stdout.contains("[describe] event push of "))
         #expect(push.stdout.contains("head commit found=true\n"), "\(push.stdout)")
         #expect(push.stdout.contains("[describe] payload in $GITHUB_EVENT_PATH\n"))
         #expect(push.stdout.contains("[deploy] skipped: its 'if' is false"))
-        let dispatch = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain", "--event", "workflow_dispatch",
+        let dispatch = try await nixactions(["run", "examples/13-events-inputs/workflow.yml", "--log-format", "plain", "--event", "workflow_dispatch",
                                        "--input", "environment=production", "--input", "dry-run=false", "--var", "REGION=eu-west-1"],
                                       in: packageDirectory.path)
         #expect(dispatch.status == 0, "\(dispatch.stderr)")
         #expect(dispatch.stdout.contains("[deploy] deploying to production in eu-west-1 with 2 replicas (dry run false)\n"), "\(dispatch.stdout)")
         #expect(dispatch.stdout.contains("[deploy] not a dry run, 2 replicas up\n"))
-        let wrong = try nixactions(["run", "examples/13-events-inputs/workflow.yml", "--input", "environment=moon"], in: packageDirectory.path)
+        let wrong = try await nixactions(["run", "examples/13-events-inputs/workflow.yml", "--input", "environment=moon"], in: packageDirectory.path)
         #expect(wrong.status == 2)
         #expect(wrong.stderr.contains("'moon' is not one of the options (staging, production)"), "\(wrong.stderr)")
     }

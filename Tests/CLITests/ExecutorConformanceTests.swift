@@ -152,7 +152,7 @@ extension RealExecutorSuites {
         }
 
         @Test("Ctrl-C during a step: exit 130, the step's processes ended, nothing left", arguments: Target.allCases)
-        func cancel(_ target: Target) throws {
+        func cancel(_ target: Target) async throws {
             let setup = try Setup(target)
             defer { setup.stop() }
             let marker = "nxacancel\(target)"
@@ -174,7 +174,7 @@ extension RealExecutorSuites {
                                              output: log)
             var waited = 0
             while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("[main] started") && waited < 600 {
-                usleep(50_000)
+                try? await Task.sleep(for: .milliseconds(50))
                 waited += 1
             }
             let clock = ContinuousClock(), interrupted = clock.now
@@ -189,11 +189,11 @@ extension RealExecutorSuites {
         }
 
         @Test("the same workflow gives the same output on each executor, and leaves nothing", arguments: Target.allCases)
-        func conformance(_ target: Target) throws {
+        func conformance(_ target: Target) async throws {
             let setup = try Setup(target)
             defer { setup.stop() }
             try setup.temp.write("wf.yml", Self.workflow)
-            let result = try nixactions(["run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
+            let result = try await nixactions(["run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
                                         in: setup.temp.path, environment: setup.environment)
             #expect(result.status == 1, "\(target): \(result.stdout)\(result.stderr)")
             for line in Self.expected {

@@ -10,7 +10,7 @@ struct GitContextTests {
     static func repository(origin: String? = "git@github.com:octo/hello.git", branch: String = "feature/x") throws -> TemporaryDirectory {
         let temp = try TemporaryDirectory()
         func git(_ arguments: String...) throws {
-            let result = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, in: temp.path,
+            let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, in: temp.path,
                                         environment: ["GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_DATE": "2026-01-02T03:04:05Z",
                                                       "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z"])
             guard result.status == 0 else { throw TestComponentError("git \(arguments): \(result.stderr)") }
@@ -30,7 +30,7 @@ struct GitContextTests {
     }
 
     static func head(_ temp: TemporaryDirectory) throws -> String {
-        try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["git", "rev-parse", "HEAD"], in: temp.path).stdout
+        try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["git", "rev-parse", "HEAD"], in: temp.path).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -42,7 +42,7 @@ struct GitContextTests {
     ]
 
     @Test("push (the default event): sha, ref, repository and owner from origin, actor from git, the payload, every standard variable")
-    func push() throws {
+    func push() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -60,7 +60,7 @@ struct GitContextTests {
                       grep -q '"message": "add the readme' "$GITHUB_EVENT_PATH" && echo "payload file has the commit"
                       [ "$RUNNER_ARCH" = "${{ runner.arch }}" ] && echo "arch agrees"
             """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         let sha = try Self.head(temp)
         #expect(sha.count == 40)
@@ -76,7 +76,7 @@ struct GitContextTests {
     }
 
     @Test("--event pull_request: head_ref is the branch, base_ref the default branch; an https origin on another host")
-    func pullRequest() throws {
+    func pullRequest() async throws {
         let temp = try Self.repository(origin: "https://git.example.com/team/tool.git")
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -88,7 +88,7 @@ struct GitContextTests {
                 steps:
                   - run: echo "pr ${{ github.event_name }} ${{ github.head_ref }}->${{ github.base_ref }} $GITHUB_HEAD_REF->$GITHUB_BASE_REF ${{ github.ref }} ${{ github.event.pull_request.head.ref }} ${{ github.event.action }} ${{ github.api_url }}"
             """)
-        let result = try nixactions(["run", "wf.yml", "--event", "pull_request", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--event", "pull_request", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[show] pr pull_request feature/x->main feature/x->main refs/pull/1/merge feature/x opened https://git.example.com/api/v3\n"),
                 "\(result.stdout)")
@@ -96,7 +96,7 @@ struct GitContextTests {
     }
 
     @Test("--event-path: the payload is github.event and gives the ref; invalid JSON exits 2 with the file and position")
-    func eventPath() throws {
+    func eventPath() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -106,17 +106,17 @@ struct GitContextTests {
                   - run: echo "event ${{ github.ref }} ${{ github.ref_type }} ${{ github.ref_name }} ${{ github.event.custom.answer }}"
             """)
         try temp.write("event.json", #"{"ref": "refs/tags/v1.2", "custom": {"answer": 42}}"#)
-        let result = try nixactions(["run", "wf.yml", "--event-path", "event.json", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--event-path", "event.json", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[show] event refs/tags/v1.2 tag v1.2 42\n"), "\(result.stdout)")
         try temp.write("bad.json", "{\n  \"ref\": \"x\",\n}\n")
-        let bad = try nixactions(["run", "wf.yml", "--event-path", "bad.json"], in: temp.path)
+        let bad = try await nixactions(["run", "wf.yml", "--event-path", "bad.json"], in: temp.path)
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("bad.json:3:1: error: invalid JSON"), "\(bad.stderr)")
     }
 
     @Test("on: filters: one warning naming the filter, and the run goes on; an event the workflow does not listen to warns too")
-    func filterWarning() throws {
+    func filterWarning() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -128,19 +128,19 @@ struct GitContextTests {
                 steps:
                   - run: echo ran
             """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[show] ran\n"))
         let warnings = result.stderr.split(separator: "\n").filter { $0.hasPrefix("warning:") }
         #expect(warnings == ["warning: on GitHub, this push would not run workflow 'wf': branch 'feature/x' does not match on.push.branches (main, release/**) (wf.yml:3:16); running it anyway"],
                 "\(result.stderr)")
-        let other = try nixactions(["run", "wf.yml", "--event", "issues", "--log-format", "plain"], in: temp.path)
+        let other = try await nixactions(["run", "wf.yml", "--event", "issues", "--log-format", "plain"], in: temp.path)
         #expect(other.status == 0)
         #expect(other.stderr.contains("the workflow does not listen to 'issues' (on: push)"), "\(other.stderr)")
     }
 
     @Test("inputs: typed in inputs.*, strings in github.event.inputs.*, defaults, seen by the matrix; required, unknown and bad values exit 2")
-    func inputs() throws {
+    func inputs() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -158,27 +158,27 @@ struct GitContextTests {
                 steps:
                   - run: echo "in ${{ matrix.flavour }} ${{ inputs.target }} ${{ inputs.dry == true }} ${{ inputs.count == 3 }} ${{ github.event.inputs.dry == 'true' }} ${{ github.event.inputs.count }}"
             """)
-        let result = try nixactions(["run", "wf.yml", "--event", "workflow_dispatch", "--input", "count=3", "--input", "dry=true",
+        let result = try await nixactions(["run", "wf.yml", "--event", "workflow_dispatch", "--input", "count=3", "--input", "dry=true",
                                      "--input", #"flavours={"flavour": ["x","y","z"]}"#, "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         for flavour in ["x", "y", "z"] {
             #expect(result.stdout.contains("] in \(flavour) staging true true true 3\n"), "\(result.stdout)")
         }
-        let missing = try nixactions(["run", "wf.yml"], in: temp.path)
+        let missing = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("wf.yml:6:7: error: input 'count' is required and has no default"), "\(missing.stderr)")
-        let unknown = try nixactions(["run", "wf.yml", "--input", "count=1", "--input", "taget=production"], in: temp.path)
+        let unknown = try await nixactions(["run", "wf.yml", "--input", "count=1", "--input", "taget=production"], in: temp.path)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("error: --input taget: the workflow has no input 'taget'\n  hint: did you mean 'target'? inputs: target, dry, count, flavours"),
                 "\(unknown.stderr)")
-        let bad = try nixactions(["run", "wf.yml", "--input", "count=many", "--input", "target=prod", "--input", "dry=yes"], in: temp.path)
+        let bad = try await nixactions(["run", "wf.yml", "--input", "count=many", "--input", "target=prod", "--input", "dry=yes"], in: temp.path)
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("'many' is not a number") && bad.stderr.contains("'prod' is not one of the options (staging, production)")
                 && bad.stderr.contains("'yes' is not a boolean"), "\(bad.stderr)")
     }
 
     @Test("vars: --var wins over --var-file, which wins over config.yml's vars; a bad line names the file and line")
-    func vars() throws {
+    func vars() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write(".nixactions/config.yml", "vars:\n  A: config\n  B: config\n  C: config\n")
@@ -189,23 +189,23 @@ struct GitContextTests {
                 steps:
                   - run: echo "vars ${{ vars.A }} ${{ vars.B }} ${{ vars.C }} [${{ vars.MISSING }}]"
             """)
-        let result = try nixactions(["run", "wf.yml", "--var-file", "vars.env", "--var", "A=cli", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--var-file", "vars.env", "--var", "A=cli", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[show] vars cli file config []\n"), "\(result.stdout)")
         try temp.write("bad.env", "A=1\nnot a line\n")
-        let bad = try nixactions(["run", "wf.yml", "--var-file", "bad.env"], in: temp.path)
+        let bad = try await nixactions(["run", "wf.yml", "--var-file", "bad.env"], in: temp.path)
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("bad.env:2: error:"), "\(bad.stderr)")
     }
 
     @Test("run_number goes up by one per run of the project; run_id is a new number each time")
-    func runNumber() throws {
+    func runNumber() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  show:\n    steps:\n      - run: echo \"number ${{ github.run_number }} $GITHUB_RUN_NUMBER id $GITHUB_RUN_ID\"\n")
         var ids: [String] = []
         for expected in 1...2 {
-            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             #expect(result.status == 0, "\(result.stderr)")
             let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("[show] number ") })
             #expect(line.hasPrefix("[show] number \(expected) \(expected) id "), "\(line)")
@@ -213,13 +213,13 @@ struct GitContextTests {
         }
         #expect(ids.count == 2 && ids[0] != ids[1] && ids.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) })
         // A dry run takes no number.
-        _ = try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
-        let third = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        _ = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        let third = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(third.stdout.contains("[show] number 3 3 id "), "\(third.stdout)")
     }
 
     @Test("no git repository, or no origin: the folder's name under $USER, empty sha and ref, no error; list, graph and validate work")
-    func withoutGit() throws {
+    func withoutGit() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -230,35 +230,35 @@ struct GitContextTests {
                   - run: echo "bare [${{ github.sha }}] [${{ github.ref }}] ${{ github.repository }} ${{ github.event_name }}"
             """)
         let folder = temp.url.lastPathComponent
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["USER": "tester"])
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["USER": "tester"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[show] bare [] [] tester/\(folder) push\n"), "\(result.stdout)")
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
         for command in [["validate", "wf.yml"], ["graph", "wf.yml"], ["list", "wf.yml"]] {
-            #expect(try nixactions(command, in: temp.path).status == 0, "\(command)")
+            #expect(try await nixactions(command, in: temp.path).status == 0, "\(command)")
         }
         let noOrigin = try Self.repository(origin: nil)
         defer { noOrigin.remove() }
         try noOrigin.write("wf.yml", "jobs:\n  show:\n    steps:\n      - run: echo \"repo ${{ github.repository }} ${{ github.actor }}\"\n")
-        let local = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: noOrigin.path, environment: ["USER": "tester"])
+        let local = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: noOrigin.path, environment: ["USER": "tester"])
         #expect(local.stdout.contains("[show] repo tester/\(noOrigin.url.lastPathComponent) Ada Lovelace\n"), "\(local.stdout)")
     }
 
     @Test("RUNNER_DEBUG and runner.debug when the host debugs (ACTIONS_STEP_DEBUG), unset otherwise; RUNNER_TOOL_CACHE from the host")
-    func runnerDebug() throws {
+    func runnerDebug() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  show:\n    steps:\n      - run: echo \"debug [${RUNNER_DEBUG-unset}] [${{ runner.debug }}] $RUNNER_TOOL_CACHE ${{ runner.tool_cache }}\"\n")
-        let debug = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+        let debug = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
                                    environment: ["ACTIONS_STEP_DEBUG": "true", "RUNNER_TOOL_CACHE": "/opt/tools"])
         #expect(debug.stdout.contains("[show] debug [1] [1] /opt/tools /opt/tools\n"), "\(debug.stdout)\(debug.stderr)")
-        let plain = try runCommand(nixactionsBinary, ["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+        let plain = try await runCommand(nixactionsBinary, ["run", "wf.yml", "--log-format", "plain"], in: temp.path,
                                    environment: ["RUNNER_TOOL_CACHE": "/opt/tools"], removing: ["ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG", "RUNNER_DEBUG"])
         #expect(plain.stdout.contains("[show] debug [unset] [] /opt/tools /opt/tools\n"), "\(plain.stdout)\(plain.stderr)")
     }
 
     @Test("paths: the files of the push decide; a detached HEAD at a tag is a tag push, which branch filters do not trigger")
-    func pathsAndTags() throws {
+    func pathsAndTags() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -271,14 +271,14 @@ struct GitContextTests {
                 steps:
                   - run: echo "ref ${{ github.ref }} ${{ github.ref_type }} ${{ github.ref_name }}"
             """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("warning: on GitHub, this push would not run workflow 'wf': none of the 1 changed file matches on.push.paths (src/**) (wf.yml:4:13); running it anyway"),
                 "\(result.stderr)")
         for arguments in [["tag", "v1.0"], ["checkout", "-q", "--detach", "v1.0"]] {
-            #expect(try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, in: temp.path).status == 0)
+            #expect(try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["git"] + arguments, in: temp.path).status == 0)
         }
-        let tag = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let tag = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(tag.stdout.contains("[show] ref refs/tags/v1.0 tag v1.0\n"), "\(tag.stdout)")
         #expect(tag.stderr.contains("on.push filters only branches, so a push of a tag does not trigger it"), "\(tag.stderr)")
     }

@@ -7,7 +7,7 @@ import TestSupport
 @Suite("GitHub workflows run with GitHub's meaning")
 struct GitHubWorkflowRunTests {
     @Test("a matrix from a needs output is expanded when the job starts: dimensions, include, exclude, fail-fast and max-parallel from expressions")
-    func matrixFromNeeds() throws {
+    func matrixFromNeeds() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -43,7 +43,7 @@ struct GitHubWorkflowRunTests {
                 steps:
                   - run: echo "after ${{ needs.whole.result }} ${{ needs.dims.result }}"
             """)
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         for line in ["whole x=1 extra= ff=false mp=1 of 3", "whole x=2 extra= ff=false mp=1 of 3", "whole x=3 extra=e ff=false mp=1 of 3",
                      "dims b-1", "dims c-1", "after success success"] {
@@ -54,7 +54,7 @@ struct GitHubWorkflowRunTests {
     }
 
     @Test("a matrix from needs that is not a matrix fails that job with the expression's place; the rest of the run goes on")
-    func badMatrixFromNeeds() throws {
+    func badMatrixFromNeeds() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -70,7 +70,7 @@ struct GitHubWorkflowRunTests {
                 needs: plan
                 steps: [ { run: echo other ran } ]
             """)
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("other ran"))
         #expect((result.stdout + result.stderr).contains("wf.yml:7:26: cannot evaluate strategy.matrix: the matrix must be an object, got array"))
@@ -78,7 +78,7 @@ struct GitHubWorkflowRunTests {
     }
 
     @Test("timeout-minutes from an expression limits the job and the step; a bad value fails the step with its place")
-    func timeoutExpressions() throws {
+    func timeoutExpressions() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -92,10 +92,8 @@ struct GitHubWorkflowRunTests {
                   - run: echo bad
                     timeout-minutes: ${{ 'soon' }}
             """)
-        let clock = ContinuousClock()
-        let started = clock.now
-        let result = try nixactions(["run", workflow], in: temp.path)
-        #expect(clock.now - started < .seconds(4.5))
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(result.seconds < 4.5)
         #expect(result.status == 1)
         let all = result.stdout + result.stderr
         #expect(all.contains("timed out after 1s"), "\(all)")
@@ -104,7 +102,7 @@ struct GitHubWorkflowRunTests {
     }
 
     @Test("container: ${{ matrix.image }} that is empty runs the job without a container (GitHub's rule)")
-    func emptyContainer() throws {
+    func emptyContainer() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -116,13 +114,13 @@ struct GitHubWorkflowRunTests {
                 steps:
                   - run: echo "no container here $([ -f /run/.containerenv ] && echo in-podman || echo on-host)"
             """)
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         #expect(result.stdout.contains("no container here on-host"))
     }
 
     @Test("run FILE JOB: errors and unsupported constructs in jobs it does not run are warnings; in the jobs it runs they stop it")
-    func unselectedJobsDoNotBlock() throws {
+    func unselectedJobsDoNotBlock() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -142,24 +140,24 @@ struct GitHubWorkflowRunTests {
                   mounts: [x]
                 steps: [ { run: echo boxed } ]
             """)
-        let selected = try nixactions(["run", workflow, "test"], in: temp.path)
+        let selected = try await nixactions(["run", workflow, "test"], in: temp.path)
         #expect(selected.status == 0, "\(selected.stderr)")
         #expect(selected.stderr.contains("unknown key 'mounts' in container (in job 'boxed', which this run does not run)"), "\(selected.stderr)")
         #expect(selected.stdout.contains("tested"))
         #expect(selected.stderr.contains("warning: step 1 uses 'docker/build-push-action@v5', which NixActions does not run (in job 'publish', which this run does not run)"))
         #expect(selected.stderr.contains("warning: job 'call': calling the reusable workflow './.github/workflows/other.yml'"))
 
-        let blocked = try nixactions(["run", workflow, "publish"], in: temp.path)
+        let blocked = try await nixactions(["run", workflow, "publish"], in: temp.path)
         #expect(blocked.status == 2)
         #expect(blocked.stderr.contains("error: step 1 uses 'docker/build-push-action@v5'"))
-        let call = try nixactions(["run", workflow, "call"], in: temp.path)
+        let call = try await nixactions(["run", workflow, "call"], in: temp.path)
         #expect(call.status == 2)
         #expect(call.stderr.contains("error: job 'call': calling the reusable workflow './.github/workflows/other.yml' (jobs.<job_id>.uses) is not supported by this version of nixactions yet"))
         #expect(!call.stdout.contains("==> job"))
     }
 
     @Test("an env name with '-' reaches the step's environment")
-    func dashedEnv() throws {
+    func dashedEnv() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -169,7 +167,7 @@ struct GitHubWorkflowRunTests {
                 steps:
                   - run: echo "name=$(printenv cache-name) expr=${{ env.cache-name }}"
             """)
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("name=cache-node-modules expr=cache-node-modules"))
     }
@@ -177,7 +175,7 @@ struct GitHubWorkflowRunTests {
 
 extension GitHubWorkflowRunTests {
     @Test("a job output of ${{ env.VERSION }} sees VERSION written to GITHUB_ENV (ripgrep's release workflow relies on it)")
-    func outputFromGitHubEnv() throws {
+    func outputFromGitHubEnv() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -192,7 +190,7 @@ extension GitHubWorkflowRunTests {
                 steps:
                   - run: echo "version is '${{ needs.create.outputs.version }}'"
             """)
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("version is '14.1.0'"), "\(result.stdout)")
     }
@@ -200,7 +198,7 @@ extension GitHubWorkflowRunTests {
 
 extension GitHubWorkflowRunTests {
     @Test("env: ${{ … }} for a whole map (workflow, job and step), from a needs output; a value that is not an object fails with its place")
-    func wholeEnvExpression() throws {
+    func wholeEnvExpression() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -220,10 +218,10 @@ extension GitHubWorkflowRunTests {
                   - run: echo never
                     env: ${{ 'text' }}
             """)
-        let validate = try nixactions(["validate", workflow], in: temp.path)
+        let validate = try await nixactions(["validate", workflow], in: temp.path)
         #expect(validate.status == 0, "\(validate.stderr)")
         #expect(!validate.stderr.contains("env.FROM_NEEDS"), "\(validate.stderr)")
-        let result = try nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("LEVEL=job FROM_NEEDS=yes KEEP=kept STEP=step yes"), "\(result.stdout)")
         #expect((result.stdout + result.stderr).contains("wf.yml:15:14: env: the expression must give an object of NAME: value"), "\(result.stdout)")
@@ -233,7 +231,7 @@ extension GitHubWorkflowRunTests {
 
 extension GitHubWorkflowRunTests {
     @Test("warnings (an unsupported construct) are printed also when the file has an error")
-    func warningsWithErrors() throws {
+    func warningsWithErrors() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -244,7 +242,7 @@ extension GitHubWorkflowRunTests {
                 needs: nope
                 steps: [ { run: echo } ]
             """)
-        let result = try nixactions(["validate", workflow], in: temp.path)
+        let result = try await nixactions(["validate", workflow], in: temp.path)
         #expect(result.status == 2)
         #expect(result.stderr.contains("warning: job 'a': parallel steps ('background' of step 1) is not supported by this version of nixactions yet"), "\(result.stderr)")
         #expect(result.stderr.contains("error: job 'b' needs 'nope', which is not a job of this workflow"))

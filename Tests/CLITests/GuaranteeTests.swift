@@ -6,7 +6,7 @@ import TestSupport
 @Suite("Documented guarantees, end to end")
 struct GuaranteeTests {
     @Test("a reader that closes the pipe early does not stop the run from finishing and cleaning up")
-    func closedPipe() throws {
+    func closedPipe() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: for i in $(seq 1 20000); do echo line-$i; done\n      - run: echo after\n")
@@ -23,7 +23,7 @@ struct GuaranteeTests {
         try process.run()
         _ = pipe.fileHandleForReading.readData(ofLength: 100)
         try pipe.fileHandleForReading.close()  // like `| head`
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
@@ -34,7 +34,7 @@ struct GuaranteeTests {
     }
 
     @Test("a job that times out keeps what its finished steps produced; cleanup steps still run")
-    func jobTimeoutKeepsOutputs() throws {
+    func jobTimeoutKeepsOutputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -54,7 +54,7 @@ struct GuaranteeTests {
                 steps:
                   - run: echo "a=${{ needs.a.result }} first=${{ needs.a.outputs.first }}"
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("job 'a' timed out after 1s; its steps were ended"))
         #expect(result.stdout.contains("[a] cleanup ran\n"))
@@ -63,7 +63,7 @@ struct GuaranteeTests {
     }
 
     @Test("keys not supported yet: validate warns, run refuses naming each, dry-run plans")
-    func unsupportedKeys() throws {
+    func unsupportedKeys() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -71,21 +71,21 @@ struct GuaranteeTests {
               a:
                 steps: [ { run: echo never, background: true } ]
             """)
-        let validate = try nixactions(["validate", "wf.yml"], in: temp.path)
+        let validate = try await nixactions(["validate", "wf.yml"], in: temp.path)
         #expect(validate.status == 0)
         #expect(validate.stderr.contains("warning: job 'a': parallel steps ('background' of step 1) is not supported by this version of nixactions yet; 'run' will refuse it"))
-        let run = try nixactions(["run", "wf.yml"], in: temp.path)
+        let run = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(run.status == 2)
         for key in ["parallel steps ('background' of step 1)"] {
             #expect(run.stderr.contains("error: job 'a': \(key) is not supported by this version of nixactions yet"))
         }
         #expect(run.stderr.contains("nixactions: refusing to run rather than ignore these keys"))
         #expect(!run.stdout.contains("==> job"))
-        #expect(try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path).status == 0)
+        #expect(try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path).status == 0)
     }
 
     @Test("a matrix of 256 combinations plans, 257 is refused, an emptied one is refused")
-    func matrixLimits() throws {
+    func matrixLimits() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         func matrix(_ count: Int) -> String {
@@ -94,13 +94,13 @@ struct GuaranteeTests {
         try temp.write("ok.yml", matrix(256))
         try temp.write("big.yml", matrix(257))
         try temp.write("empty.yml", "jobs:\n  t:\n    strategy: { matrix: { n: [1], exclude: [ { n: 1 } ] } }\n    steps: [ { run: x } ]\n")
-        let ok = try nixactions(["run", "ok.yml", "--dry-run"], in: temp.path)
+        let ok = try await nixactions(["run", "ok.yml", "--dry-run"], in: temp.path)
         #expect(ok.status == 0)
         #expect(ok.stdout.hasPrefix("plan of workflow 'ok': 1 job, 256 to run"))
-        let big = try nixactions(["run", "big.yml", "--dry-run"], in: temp.path)
+        let big = try await nixactions(["run", "big.yml", "--dry-run"], in: temp.path)
         #expect(big.status == 2)
         #expect(big.stderr.contains("error: the matrix of job 't' has 257 combinations; at most 256 are allowed"))
-        let empty = try nixactions(["graph", "empty.yml"], in: temp.path)
+        let empty = try await nixactions(["graph", "empty.yml"], in: temp.path)
         #expect(empty.status == 2)
         #expect(empty.stderr.contains("has no combinations left after 'exclude'"))
     }
@@ -127,7 +127,7 @@ struct GuaranteeTests {
         try process.run()
         // The step sends SIGTERM to its parent, the host, while the run is under way.
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(text.contains("cancelling (signal 15)"))
         #expect(text.contains("[plain] cancelled before it started"))
@@ -137,22 +137,22 @@ struct GuaranteeTests {
     }
 
     @Test("an unknown executor fails only its job, with a did-you-mean")
-    func unknownExecutor() throws {
+    func unknownExecutor() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a: { executor: locl, steps: [ { run: echo a } ] }\n  b: { steps: [ { run: echo b-ran } ] }\n")
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("[a] error: no executor plugin 'locl' was found\n  hint: did you mean 'local'?"))
         #expect(result.stdout.contains("[b] b-ran"))
     }
 
     @Test("a step failure allowed by continue-on-error is said so, also when its expression fails")
-    func toleratedEvaluationFailure() throws {
+    func toleratedEvaluationFailure() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ${{ fromJSON('not json') }}\n        continue-on-error: true\n      - run: echo went-on\n")
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 0)
         #expect(result.stdout.contains("cannot evaluate 'run'"))
         #expect(result.stdout.contains("failed; allowed by continue-on-error"))

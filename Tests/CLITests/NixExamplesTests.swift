@@ -52,15 +52,15 @@ struct NixExamplesTests {
     }
 
     @Test("the .nix file and its YAML twin: same exit status, job statuses and printed lines", arguments: names)
-    func sameOutcome(name: String) throws {
+    func sameOutcome(name: String) async throws {
         guard nixAvailable() else { return }
         // A project holding only the examples: the jobs copy it (the repository would be copied whole).
         let project = try TemporaryDirectory()
         defer { project.remove() }
         try FileManager.default.createDirectory(atPath: project.path + "/examples", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.folder, toPath: project.path + "/examples/nix")
-        let nix = try nixactions(["run", "examples/nix/\(name).nix", "--log-format", "plain"], in: project.path, environment: Self.environment)
-        let yaml = try nixactions(["run", "examples/nix/\(name).yml", "--log-format", "plain"], in: project.path, environment: Self.environment)
+        let nix = try await nixactions(["run", "examples/nix/\(name).nix", "--log-format", "plain"], in: project.path, environment: Self.environment)
+        let yaml = try await nixactions(["run", "examples/nix/\(name).yml", "--log-format", "plain"], in: project.path, environment: Self.environment)
         let fromNix = Self.outcome(of: nix), fromYAML = Self.outcome(of: yaml)
         #expect(!fromNix.jobs.isEmpty && !fromNix.lines.isEmpty, "\(nix.stdout)\n\(nix.stderr)")
         #expect(fromNix == fromYAML, "\(name).nix:\n\(fromNix)\n\n\(name).yml:\n\(fromYAML)\n\nstderr:\n\(nix.stderr)\n\(yaml.stderr)")

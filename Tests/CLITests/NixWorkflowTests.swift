@@ -43,7 +43,7 @@ extension NixSuites {
 @Suite("Workflows written in Nix, and Nix packages per job")
 struct NixWorkflowTests {
     @Test("the original's semantics: $JOB_ENV sourced before each action, shell-test conditions, a job's continueOnError, --env over env")
-    func originalSemantics() throws {
+    func originalSemantics() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -95,7 +95,7 @@ struct NixWorkflowTests {
               };
             }
             """
-        let result = try scenario.run(workflow, file: "ci.nix")
+        let result = try await scenario.run(workflow, file: "ci.nix")
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         for line in ["[build] job env exists, workflow original, in", "[merged] x", "[merged] y", "[reads] got from merged", "[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] still running", "[build] failure seen"] {
             #expect(result.stdout.contains(line), "\(line)\n\(result.stdout)")
@@ -108,19 +108,19 @@ struct NixWorkflowTests {
         #expect(result.stdout.range(of: #"deploy\s+skipped"#, options: .regularExpression) != nil, "\(result.stdout)")
         #expect(result.stdout.range(of: #"build\s+failure"#, options: .regularExpression) != nil, "\(result.stdout)")
 
-        let plan = try scenario.run(workflow, ["--dry-run"], file: "ci.nix")
+        let plan = try await scenario.run(workflow, ["--dry-run"], file: "ci.nix")
         #expect(plan.stdout.contains(#"deploy  [executor: local; timeout: 6h; condition (bash): [ "$BRANCH" = main ]]"#), "\(plan.stdout)")
         #expect(plan.stdout.contains("continueOnError: later steps run after a failure"), "\(plan.stdout)")
         #expect(plan.stdout.contains(#"- gate  (condition (bash): [ "$BRANCH" = main ])"#), "\(plan.stdout)")
 
         // A value given at run time is over the workflow's env: the gates open.
-        let opened = try scenario.run(workflow, ["--env", "BRANCH=main"], file: "ci.nix")
+        let opened = try await scenario.run(workflow, ["--env", "BRANCH=main"], file: "ci.nix")
         #expect(opened.stdout.contains("[build] deploying"), "\(opened.stdout)")
         #expect(opened.stdout.contains("[deploy] deploy job ran"), "\(opened.stdout)")
     }
 
     @Test("nix: packages on PATH for the jobs that ask, not the others; built once for two jobs; a broken build fails the job with Nix's message")
-    func packagesPerJob() throws {
+    func packagesPerJob() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -138,7 +138,7 @@ struct NixWorkflowTests {
               };
             }
             """)
-        let result = try nixactions(["run", try scenario.temp.write("wf.yml", """
+        let result = try await nixactions(["run", try scenario.temp.write("wf.yml", """
             jobs:
               from-flake:
                 nix: { flake: "./tools-flake#hello" }
@@ -182,7 +182,7 @@ struct NixWorkflowTests {
     }
 
     @Test("nix = { packages; file; } in a .nix workflow, and the workflow's nix for every job")
-    func packagesInNixWorkflow() throws {
+    func packagesInNixWorkflow() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -196,7 +196,7 @@ struct NixWorkflowTests {
               jobs.b = { nix = { packages = [ "tools.second" ]; file = ./tools.nix; }; actions = [ { bash = "nxa-second-\(nonce); command -v nxa-hello-\(nonce) || echo no hello"; } ]; };
             }
             """)
-        let result = try nixactions(["run", "ci.nix", "--log-dir", scenario.logs], in: scenario.project, environment: nixTestEnvironment)
+        let result = try await nixactions(["run", "ci.nix", "--log-dir", scenario.logs], in: scenario.project, environment: nixTestEnvironment)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[a] hello from nix \(nonce)"), "\(result.stdout)")
         #expect(result.stdout.contains("[b] second tool"), "\(result.stdout)")
@@ -204,7 +204,7 @@ struct NixWorkflowTests {
     }
 
     @Test("a Nix syntax error is shown as Nix printed it, with exit status 2; unknown keys get the .nix file's line and column")
-    func evaluationErrors() throws {
+    func evaluationErrors() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -215,7 +215,7 @@ struct NixWorkflowTests {
               jobs.a.actions = [ { bash = "true"; } ];
             }
             """)
-        let syntax = try nixactions(["validate", bad], in: scenario.project)
+        let syntax = try await nixactions(["validate", bad], in: scenario.project)
         #expect(syntax.status == 2)
         #expect(syntax.stderr.contains("syntax error, unexpected"), "\(syntax.stderr)")
         #expect(syntax.stderr.contains("bad.nix:4:"), "Nix names the line\n\(syntax.stderr)")
@@ -231,7 +231,7 @@ struct NixWorkflowTests {
               };
             }
             """)
-        let keys = try nixactions(["validate", unknown], in: scenario.project)
+        let keys = try await nixactions(["validate", unknown], in: scenario.project)
         #expect(keys.status == 2)
         #expect(keys.stderr.contains("unknown.nix:5:36: error: unknown key 'continueOnErorr'"), "\(keys.stderr)")
         #expect(keys.stderr.contains("did you mean 'continueOnError'?"), "\(keys.stderr)")
@@ -239,24 +239,24 @@ struct NixWorkflowTests {
         #expect(keys.stderr.contains("did you mean 'envFrom'?"), "\(keys.stderr)")
 
         // An executor the library refuses, from the failing fixtures.
-        let uncalled = try nixactions(["validate", packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix"], in: scenario.project)
+        let uncalled = try await nixactions(["validate", packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix"], in: scenario.project)
         #expect(uncalled.status == 2)
         #expect(uncalled.stderr.contains("jobs.deploy.executor is a function"), "\(uncalled.stderr)")
     }
 
     @Test("without Nix, a .nix workflow is a clear error naming the package to install")
-    func nixMissing() throws {
+    func nixMissing() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let file = try scenario.temp.write("project/ci.nix", "{ nixactions, ... }: nixactions.mkWorkflow { jobs.a.actions = [ { bash = \"true\"; } ]; }")
-        let result = try nixactions(["validate", file], in: scenario.project, environment: ["PATH": scenario.temp.path])
+        let result = try await nixactions(["validate", file], in: scenario.project, environment: ["PATH": scenario.temp.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("nix-instantiate is not on PATH"), "\(result.stderr)")
         #expect(result.stderr.contains("apt install nix-bin"), "\(result.stderr)")
     }
 
     @Test("list and graph read .nix workflows too")
-    func listAndGraph() throws {
+    func listAndGraph() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -269,16 +269,16 @@ struct NixWorkflowTests {
               jobs.test = { needs = [ "build" ]; actions = [ { bash = "true"; } ]; };
             }
             """)
-        let listed = try nixactions(["list"], in: scenario.project)
+        let listed = try await nixactions(["list"], in: scenario.project)
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("from-nix"), "\(listed.stdout)")
-        let graph = try nixactions(["graph", "ci"], in: scenario.project)
+        let graph = try await nixactions(["graph", "ci"], in: scenario.project)
         #expect(graph.status == 0, "\(graph.stderr)")
         #expect(graph.stdout.contains("build") && graph.stdout.contains("test"), "\(graph.stdout)")
     }
 
     @Test("the original's switches: NIXACTIONS_LOG_FORMAT (json, structured; --log-format wins; a bad value is exit 2) and NIXACTIONS_KEEP_WORKSPACE=1")
-    func environmentSwitches() throws {
+    func environmentSwitches() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let path = try scenario.temp.write("wf.yml", """
@@ -287,19 +287,19 @@ struct NixWorkflowTests {
                 steps:
                   - run: mkdir -p out && echo made > out/file.txt && echo built
             """)
-        let json = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "json"])
+        let json = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "json"])
         #expect(json.status == 0, "\(json.stderr)")
         #expect(json.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "\(json.stdout)")
-        let structured = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "structured"])
+        let structured = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "structured"])
         #expect(structured.stdout.contains("[build] built"), "\(structured.stdout)")
-        let flagWins = try nixactions(["run", path, "--log-dir", scenario.logs, "--log-format", "plain"], in: scenario.project,
+        let flagWins = try await nixactions(["run", path, "--log-dir", scenario.logs, "--log-format", "plain"], in: scenario.project,
                                       environment: ["NIXACTIONS_LOG_FORMAT": "json"])
         #expect(flagWins.stdout.contains("[build] built") && !flagWins.stdout.hasPrefix("{"), "\(flagWins.stdout)")
-        let bad = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "fancy"])
+        let bad = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_LOG_FORMAT": "fancy"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("NIXACTIONS_LOG_FORMAT='fancy' is not a log format"), "\(bad.stderr)")
 
-        let kept = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_KEEP_WORKSPACE": "1"])
+        let kept = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["NIXACTIONS_KEEP_WORKSPACE": "1"])
         #expect(kept.status == 0, "\(kept.stderr)")
         let runs = try FileManager.default.contentsOfDirectory(atPath: scenario.logs).sorted()
         let newest = try #require(runs.last { FileManager.default.fileExists(atPath: scenario.logs + "/" + $0 + "/workspaces") })
@@ -309,30 +309,30 @@ struct NixWorkflowTests {
     }
 
     @Test("the flake builds its nixactions package, whose program runs the real binary with the flake's Nix library")
-    func flake() throws {
+    func flake() async throws {
         guard nixAvailable(), FileManager.default.fileExists(atPath: packageDirectory.path + "/.git") else { return }
         let nix = try #require(testTool("nix"))
         let features = ["--extra-experimental-features", "nix-command flakes"]
-        let built = try runCommand(URL(fileURLWithPath: nix), features + ["build", "--no-link", ".#nixactions"],
+        let built = try await runCommand(URL(fileURLWithPath: nix), features + ["build", "--no-link", ".#nixactions"],
                                    in: packageDirectory.path, environment: nixTestEnvironment)
         #expect(built.status == 0, "\(built.stderr)")
-        let info = try runCommand(URL(fileURLWithPath: nix), features + ["path-info", ".#nixactions"],
+        let info = try await runCommand(URL(fileURLWithPath: nix), features + ["path-info", ".#nixactions"],
                                   in: packageDirectory.path, environment: nixTestEnvironment)
         let out = info.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(out.hasPrefix("/nix/store/"), "\(info.stdout)\(info.stderr)")
         #expect(FileManager.default.fileExists(atPath: out + "/share/nixactions/nix/eval.nix"))
         let program = URL(fileURLWithPath: out + "/bin/nixactions")
-        let validated = try runCommand(program, ["validate", "examples/nix/simple.nix"], in: packageDirectory.path,
+        let validated = try await runCommand(program, ["validate", "examples/nix/simple.nix"], in: packageDirectory.path,
                                        environment: ["NIXACTIONS_BIN": nixactionsBinary.path])
         #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
         #expect(validated.stdout.contains("valid"), "\(validated.stdout)")
-        let alone = try runCommand(program, ["validate", "x.nix"], in: packageDirectory.path, environment: ["PATH": "/usr/bin:/bin"])
+        let alone = try await runCommand(program, ["validate", "x.nix"], in: packageDirectory.path, environment: ["PATH": "/usr/bin:/bin"])
         #expect(alone.status == 127)
         #expect(alone.stderr.contains("this is the flake's placeholder"), "\(alone.stderr)")
     }
 
     @Test("envProviders.required: a name missing everywhere stops the run before any job (exit 2); --env provides it")
-    func requiredVariables() throws {
+    func requiredVariables() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -343,26 +343,26 @@ struct NixWorkflowTests {
               jobs.a.actions = [ { bash = ''echo "$A and $NXA_REQUIRED_NAME"''; } ];
             }
             """
-        let missing = try scenario.run(workflow, file: "req.nix")
+        let missing = try await scenario.run(workflow, file: "req.nix")
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("required variable not set: NXA_REQUIRED_NAME"), "\(missing.stderr)")
         #expect(!missing.stdout.contains("job 'a' started"))
-        let given = try scenario.run(workflow, ["--env", "NXA_REQUIRED_NAME=given"], file: "req.nix")
+        let given = try await scenario.run(workflow, ["--env", "NXA_REQUIRED_NAME=given"], file: "req.nix")
         #expect(given.status == 0, "\(given.stdout)\(given.stderr)")
         #expect(given.stdout.contains("[a] from static and given"), "\(given.stdout)")
     }
 
     @Test("each example evaluates to the JSON kept next to it, and the failing fixtures fail with Nix's message (nix/expected.sh --check)")
-    func expectedJSON() throws {
+    func expectedJSON() async throws {
         guard nixAvailable() else { return }
-        let result = try runCommand(URL(fileURLWithPath: "/bin/sh"), [packageDirectory.path + "/nix/expected.sh", "--check"], in: packageDirectory.path)
+        let result = try await runCommand(URL(fileURLWithPath: "/bin/sh"), [packageDirectory.path + "/nix/expected.sh", "--check"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("ok   examples/nix/env-sharing.nix"), "\(result.stdout)")
         #expect(result.stdout.contains("ok   Tests/Fixtures/nix-invalid/missing-semicolon.nix"), "\(result.stdout)")
     }
 
     @Test("with a nixpkgs on NIX_PATH, pkgs is the real one: deps and ${pkgs.X} are built when the job starts and are on its PATH")
-    func realNixpkgs() throws {
+    func realNixpkgs() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -388,7 +388,7 @@ struct NixWorkflowTests {
         var environment = nixTestEnvironment
         environment["NIX_PATH"] = "nixpkgs=" + scenario.temp.path + "/nixpkgs"
         let path = try scenario.temp.write("ci.nix", workflow)
-        let result = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: environment)
+        let result = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: environment)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] moo from nixpkgs"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] figlet from nixpkgs"), "\(result.stdout)")
@@ -397,18 +397,17 @@ struct NixWorkflowTests {
     }
 
     @Test("an action's timeout covers its retries and the waits between them, as the original timed a whole action")
-    func timeoutCoversRetries() throws {
+    func timeoutCoversRetries() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let began = Date()
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow {
               jobs.a.actions = [ { name = "flaky"; timeout = 3; retry = { max_attempts = 3; backoff = "constant"; min_time = 1; }; bash = "echo try; sleep 2; exit 1"; } ];
             }
             """, file: "ci.nix")
-        let elapsed = Date().timeIntervalSince(began)
+        let elapsed = result.seconds
         #expect(result.status == 1)
         #expect(result.stdout.contains("step 'flaky' timed out after 3s"), "\(result.stdout)")
         // Each attempt timed alone would be 2 s + 1 s + 2 s + 1 s + 2 s.
@@ -416,11 +415,11 @@ struct NixWorkflowTests {
     }
 
     @Test("pkgs.writeText and writeShellScript of the stand-in pkgs become files of the project, usable as an env file and in a command")
-    func writtenFiles() throws {
+    func writtenFiles() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             { pkgs, nixactions, ... }:
             let
               envFile = pkgs.writeText "test.env" ''
@@ -443,7 +442,7 @@ struct NixWorkflowTests {
     }
 
     @Test("odd inputs: Ctrl-C while Nix evaluates ends it (130, nothing left), writeText names with ':', matrix values with dots, a flake reference that is an option")
-    func oddInputs() throws {
+    func oddInputs() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -463,20 +462,20 @@ struct NixWorkflowTests {
         try process.run()
         var child: pid_t = 0
         for _ in 0..<100 where child == 0 {
-            Thread.sleep(forTimeInterval: 0.05)
-            let found = try runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "nix-instantiate.*\(slow)"])
+            try await Task.sleep(for: .milliseconds(50))
+            let found = try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "nix-instantiate.*\(slow)"])
             child = pid_t(found.stdout.split(separator: "\n").first ?? "") ?? 0
         }
         #expect(child != 0, "nix-instantiate started")
         kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 130)
-        Thread.sleep(forTimeInterval: 0.2)
+        try await Task.sleep(for: .milliseconds(200))
         #expect(child == 0 || !isRunning(child), "nix-instantiate ended with the command")
         let homes = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("nixactions-nix-") }
         #expect(homes.isEmpty, "\(homes)")
 
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             { pkgs, nixactions, ... }:
             let note = pkgs.writeText "a:b.txt" "x:y@z"; in
             nixactions.mkWorkflow {
@@ -491,7 +490,7 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[test-python-3_11] python 3.11"), "\(result.stdout)")
         #expect(result.stdout.contains("[test-python-3_12] x:y@z"), "\(result.stdout)")
 
-        let flake = try scenario.run("""
+        let flake = try await scenario.run("""
             jobs:
               a:
                 nix: { flake: "--version" }
@@ -503,11 +502,11 @@ struct NixWorkflowTests {
     }
 
     @Test("the library's other pieces: extensions, requireEnv, nixShell, oci and local options, logging, mkExecutor; nix where nix-build is missing")
-    func libraryPieces() throws {
+    func libraryPieces() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             { pkgs, nixactions, ... }:
             nixactions.mkWorkflow {
               name = "pieces";
@@ -528,7 +527,7 @@ struct NixWorkflowTests {
         #expect(result.stderr.contains("'logging' of the original is not used"), "\(result.stderr)")
         #expect(result.stderr.contains("executors.local: 'name' (a workspace shared between jobs) is not supported"), "\(result.stderr)")
 
-        let refused = try scenario.run("""
+        let refused = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow {
               jobs.a = { executor = nixactions.executors.oci { extraPackages = [ "x" ]; mode = "shared"; }; actions = [ { bash = "true"; } ]; };
@@ -537,13 +536,13 @@ struct NixWorkflowTests {
             """, ["--dry-run"], file: "oci.nix")
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("executors.oci needs an 'image' here"), "\(refused.stderr)")
-        let missingRequired = try scenario.run("""
+        let missingRequired = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow { jobs.a.actions = [ (nixactions.actions.requireEnv [ "NXA_SURELY_UNSET" ]) ]; }
             """, file: "req.nix")
         #expect(missingRequired.status == 1)
         #expect(missingRequired.stdout.contains("required variable NXA_SURELY_UNSET is not set"), "\(missingRequired.stdout)")
-        let mkExecutor = try scenario.run("""
+        let mkExecutor = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow { jobs.a = { executor = nixactions.mkExecutor { name = "x"; }; actions = [ { bash = "true"; } ]; }; }
             """, file: "exec.nix")
@@ -563,7 +562,7 @@ struct NixWorkflowTests {
                 steps:
                   - run: echo must not run
             """)
-        let noNix = try nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["PATH": bin])
+        let noNix = try await nixactions(["run", path, "--log-dir", scenario.logs], in: scenario.project, environment: ["PATH": bin])
         #expect(noNix.status == 1)
         #expect(noNix.stdout.contains("nix-build is not installed where this job runs (Debian: apt install nix-bin"), "\(noNix.stdout)")
     }

@@ -35,12 +35,12 @@ struct OutputFidelityTests {
     }
 
     @Test("binary output, long lines, interleaved stdout and stderr: the job log holds every byte")
-    func binaryAndLongLines() throws {
+    func binaryAndLongLines() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let script = Self.writer(seed: 7, marks: scenario.marks, name: "a", size: 300_000)
             .split(separator: "\n", omittingEmptySubsequences: false).map { "          " + $0 }.joined(separator: "\n")
-        let result = try scenario.run("jobs:\n  a:\n    steps:\n      - run: |\n\(script)\n")
+        let result = try await scenario.run("jobs:\n  a:\n    steps:\n      - run: |\n\(script)\n")
         #expect(result.status == 0, "\(result.stderr)")
         let folder = try #require(scenario.logFolders().first)
         var expectedOut = [UInt8](try Data(contentsOf: URL(fileURLWithPath: scenario.marks + "/a.out")))
@@ -56,7 +56,7 @@ struct OutputFidelityTests {
     }
 
     @Test("200 jobs printing at once: each job's log holds exactly its own bytes")
-    func concurrentJobs() throws {
+    func concurrentJobs() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         var yaml = "jobs:\n"
@@ -65,7 +65,7 @@ struct OutputFidelityTests {
             yaml += "          for i in $(seq 1 100); do echo \"job \(index) line $i\"; echo \"job \(index) err $i\" >&2; done\n"
             yaml += "          head -c 5000 /dev/urandom | tee \(scenario.marks)/j\(index).bin\n"
         }
-        let result = try scenario.run(yaml, ["--jobs", "200"])
+        let result = try await scenario.run(yaml, ["--jobs", "200"])
         #expect(result.status == 0, "\(result.stderr.suffix(2000))")
         let folder = try #require(scenario.logFolders().first)
         let outputs = try loggedOutputs(folder: folder)

@@ -5,11 +5,11 @@ import TestSupport
 @Suite("nixactions plugins list")
 struct PluginsCommandTests {
     @Test("lists plugins with id, kind, version, ABI and path, and refused files with the reason")
-    func text() throws {
+    func text() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["wrongabi": "nixactions-testplugin-wrongabi", "noentry": "nixactions-testplugin-noentry"])
-        let result = try nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let result = try await nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "KIND", "VERSION", "ABI", "PATH"])
@@ -20,11 +20,11 @@ struct PluginsCommandTests {
     }
 
     @Test("--json gives the same facts as JSON")
-    func json() throws {
+    func json() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["double": "nixactions-testplugin-double", "wrongabi": "nixactions-testplugin-wrongabi"])
-        let result = try nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let result = try await nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let plugins = try #require(object["plugins"] as? [[String: Any]])
@@ -48,7 +48,7 @@ struct PluginsCommandTests {
 @Suite("nixactions with damaged or untrusted plugin files around")
 struct PluginTrustCommandTests {
     @Test("truncated plugin files are refused with the reason: plugins list and validate still work, the intact plugin is used")
-    func truncatedPlugins() throws {
+    func truncatedPlugins() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = temp.path + "/cut"
@@ -57,7 +57,7 @@ struct PluginTrustCommandTests {
         // Same id as the intact plugin next to the executable, which comes later in the search path.
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: folder + "/libnixactions-plugin-local.so"))
         try bytes.prefix(4096).write(to: URL(fileURLWithPath: folder + "/libnixactions-plugin-small.so"))
-        let list = try nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let list = try await nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(list.status == 0, "\(list.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])
         let refused = try #require(object["refused"] as? [[String: String]])
@@ -72,17 +72,17 @@ struct PluginTrustCommandTests {
         #expect(local["path"] as? String == productsDirectory.path + "/libnixactions-plugin-local.so")
 
         let workflow = try temp.write("wf.yml", "name: ok\njobs:\n  a:\n    steps:\n      - run: echo hi\n")
-        let validate = try nixactions(["validate", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let validate = try await nixactions(["validate", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
     }
 
     @Test("a plugin folder owned by another user is skipped and listed with the reason")
-    func foreignFolder() throws {
+    func foreignFolder() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
         #expect(chown(folder, 65534, 65534) == 0)
-        let list = try nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let list = try await nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(list.status == 0)
         let lines = list.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("refused: \(folder): folder skipped: '\(folder)' is owned by user 'nobody' (uid 65534), not by root or you"), "\(list.stdout)")
@@ -91,11 +91,11 @@ struct PluginTrustCommandTests {
         // run and validate say so on standard error, and go on with the trusted folders. validate
         // searches plugins only for a workflow that calls a plugin function.
         try temp.write("plain.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
-        let plain = try nixactions(["validate", temp.path + "/plain.yml"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let plain = try await nixactions(["validate", temp.path + "/plain.yml"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(plain.status == 0)
         #expect(!plain.stderr.contains("warning: plugin folder skipped"), "\(plain.stderr)")
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ${{ text.upper('x') }}\n")
-        let validate = try nixactions(["validate", temp.path + "/wf.yml"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let validate = try await nixactions(["validate", temp.path + "/wf.yml"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(validate.status == 0, "\(validate.stderr)")
         #expect(validate.stderr.contains("warning: plugin folder skipped: '\(folder)' is owned by user 'nobody'"), "\(validate.stderr)")
     }
@@ -104,22 +104,22 @@ struct PluginTrustCommandTests {
 @Suite("nixactions plugins install: recorded hashes, changed files refused")
 struct PluginInstallTests {
     @Test("install records the hash; a changed or unlisted plugin in that folder is refused")
-    func installAndTamper() throws {
+    func installAndTamper() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = temp.path + "/installed"
-        let install = try nixactions(["plugins", "install", library("nixactions-testplugin-double").path, "--dir", folder])
+        let install = try await nixactions(["plugins", "install", library("nixactions-testplugin-double").path, "--dir", folder])
         #expect(install.status == 0, "\(install.stderr)")
         let installed = folder + "/libnixactions-plugin-test-double.so"
         #expect(install.stdout.contains("installed test-double 0.1.0 (ABI 1.2) as \(installed)"))
         let manifest = try String(contentsOfFile: folder + "/nixactions-plugins.sha256", encoding: .utf8)
         #expect(manifest.contains("  libnixactions-plugin-test-double.so\n"))
         // The record is sha256sum's format: the real tool agrees with it.
-        let check = try runCommand(URL(fileURLWithPath: "/usr/bin/sha256sum"), ["-c", "nixactions-plugins.sha256"], in: folder)
+        let check = try await runCommand(URL(fileURLWithPath: "/usr/bin/sha256sum"), ["-c", "nixactions-plugins.sha256"], in: folder)
         #expect(check.status == 0)
         #expect(check.stdout.contains("libnixactions-plugin-test-double.so: OK"))
 
-        let listed = try nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let listed = try await nixactions(["plugins", "list"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix("test-double ") })
 
         // Tamper with the installed file: it is refused, not loaded.
@@ -129,7 +129,7 @@ struct PluginInstallTests {
         try handle.close()
         // And drop in a file that was never installed.
         try FileManager.default.copyItem(atPath: library("nixactions-plugin-local").path, toPath: folder + "/libnixactions-plugin-dropped.so")
-        let after = try nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+        let after = try await nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": folder])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
         let refused = try #require(object["refused"] as? [[String: String]])
         #expect(refused.contains { $0["path"] == installed && $0["reason"]!.hasPrefix("changed since it was installed (sha256 ") })
@@ -139,11 +139,11 @@ struct PluginInstallTests {
     }
 
     @Test("a file that is not a compatible plugin is not installed")
-    func refusesNonPlugins() throws {
+    func refusesNonPlugins() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["wrongabi": "nixactions-testplugin-wrongabi"])
-        let result = try nixactions(["plugins", "install", folder + "/libnixactions-plugin-wrongabi.so", "--dir", temp.path + "/dest"])
+        let result = try await nixactions(["plugins", "install", folder + "/libnixactions-plugin-wrongabi.so", "--dir", temp.path + "/dest"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.2"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/dest/libnixactions-plugin-wrong-abi.so"))

@@ -8,9 +8,9 @@ extension RealExecutorSuites {
     @Suite("Examples with real executors (podman, sshd) run as documented", .serialized)
     struct RealExecutorExamplesTests {
         @Test("examples/10-containers: jobs in podman containers, an output and an artifact between them, a service")
-        func containers() throws {
-            let podman = try PodmanFixture.ready()
-            let result = try nixactions(["run", "examples/10-containers/workflow.yml", "--log-format", "plain"],
+        func containers() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let result = try await nixactions(["run", "examples/10-containers/workflow.yml", "--log-format", "plain"],
                                         in: packageDirectory.path, environment: podman.environment)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains("[build] building in a Linux container, busybox v"), "\(result.stdout)")
@@ -20,8 +20,8 @@ extension RealExecutorSuites {
         }
 
         @Test("examples/11-ssh: a runs-on label mapped to the ssh executor, on a real sshd")
-        func ssh() throws {
-            let server = try SSHServer()
+        func ssh() async throws {
+            let server = try await offThePool { try SSHServer() }
             defer { server.stop() }
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
@@ -32,7 +32,7 @@ extension RealExecutorSuites {
                     plugin: ssh
                     with: { host: "\(server.hostEntry)", identity-file: \(server.identityFile), known-hosts: \(server.knownHosts), workdir: \(temp.path) }
                 """)
-            let result = try nixactions(["run", "examples/11-ssh/workflow.yml", "--config", config, "--log-format", "plain"],
+            let result = try await nixactions(["run", "examples/11-ssh/workflow.yml", "--config", config, "--log-format", "plain"],
                                         in: packageDirectory.path)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains("[build] building on Linux as "), "\(result.stdout)")

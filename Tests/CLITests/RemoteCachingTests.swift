@@ -6,8 +6,8 @@ import TestSupport
 /// (oci), hashFiles through the files interface (ssh).
 extension RealExecutorSuites.OCIExecutorTests {
     @Test("a cache saved by a local job restores into a container: its workspace and its home (~), the install skipped")
-    func caches() throws {
-        let podman = try PodmanFixture.ready()
+    func caches() async throws {
+        let podman = try await offThePool { try PodmanFixture.ready() }
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("lock.txt", "v1\n")
@@ -36,11 +36,11 @@ extension RealExecutorSuites.OCIExecutorTests {
         let home = temp.path + "/home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let environment = ["XDG_CACHE_HOME": temp.path + "/xdg"]
-        let first = try run(temp, ["run", "local.yml", "--log-format", "plain"], podman, extra: environment.merging(["HOME": home]) { _, new in new })
+        let first = try await run(temp, ["run", "local.yml", "--log-format", "plain"], podman, extra: environment.merging(["HOME": home]) { _, new in new })
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(first.stdout.contains("[build] installing\n"))
         #expect(first.stdout.contains("[build] cache 'cache': saved 'oci-"), "\(first.stdout)")
-        let second = try run(temp, ["run", "oci.yml", "--log-format", "plain"], podman, extra: environment)
+        let second = try await run(temp, ["run", "oci.yml", "--log-format", "plain"], podman, extra: environment)
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[build] cache 'cache': restored 'oci-"), "\(second.stdout)")
         #expect(!second.stdout.contains("[build] installing\n"))
@@ -51,8 +51,8 @@ extension RealExecutorSuites.OCIExecutorTests {
 
 extension RealExecutorSuites.SSHExecutorTests {
     @Test("hashFiles on an ssh job hashes the remote workspace through the files interface, GitHub's way")
-    func hashFiles() throws {
-        let server = try SSHServer()
+    func hashFiles() async throws {
+        let server = try await offThePool { try SSHServer() }
         defer { server.stop() }
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -69,12 +69,12 @@ extension RealExecutorSuites.SSHExecutorTests {
                   - run: echo three > c.json
                   - run: echo "after=${{ hashFiles('**/lock.json', '*.json') }} none=[${{ hashFiles('nothing/**') }}]"
             """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // SHA-256 over the SHA-256 digests of the matching files in path order.
         func expected(_ contents: [String]) -> String {
             let script = "import hashlib,sys\nh=hashlib.sha256()\nfor c in sys.argv[1:]: h.update(hashlib.sha256(c.encode()).digest())\nprint(h.hexdigest())"
-            let out = (try? runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + contents))?.stdout ?? ""
+            let out = (try? runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + contents))?.stdout ?? ""
             return out.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         #expect(result.stdout.contains("[build] before=\(expected(["one\n", "two\n"]))\n"), "\(result.stdout)")

@@ -5,7 +5,7 @@ import TestSupport
 @Suite("nixactions run, end to end through the built binary and real plugins")
 struct RunCommandTests {
     @Test("three jobs: two run in parallel, the third needs both")
-    func threeJobs() throws {
+    func threeJobs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         // lint and test each wait for the other to have started: this only passes when they overlap.
@@ -35,7 +35,7 @@ struct RunCommandTests {
                 steps:
                   - run: echo "packaging after $(ls \(temp.path) | grep -c -E '^(lint|test)$') jobs"
             """)
-        let result = try nixactions(["run", workflow, "--jobs", "2"])
+        let result = try await nixactions(["run", workflow, "--jobs", "2"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[lint] lint saw test\n"))
         #expect(result.stdout.contains("[test] test saw lint\n"))
@@ -49,7 +49,7 @@ struct RunCommandTests {
     }
 
     @Test("a failing step fails its job, skips its dependants and makes the run exit 1")
-    func failingStep() throws {
+    func failingStep() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -68,7 +68,7 @@ struct RunCommandTests {
                 steps:
                   - run: echo must-not-deploy
             """)
-        let result = try nixactions(["run", workflow])
+        let result = try await nixactions(["run", workflow])
         #expect(result.status == 1)
         #expect(result.stdout.contains("[build] compiling\n"))
         #expect(result.stdout.contains("[build] ✗ Compile (exit code 3, "))
@@ -84,7 +84,7 @@ struct RunCommandTests {
     }
 
     @Test("running named jobs runs them and what they need, nothing else")
-    func selectedJobs() throws {
+    func selectedJobs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", """
@@ -93,35 +93,35 @@ struct RunCommandTests {
               b: { needs: a, steps: [ { run: echo ran-b } ] }
               c: { steps: [ { run: echo ran-c } ] }
             """)
-        let result = try nixactions(["run", workflow, "b"])
+        let result = try await nixactions(["run", workflow, "b"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("ran-a") && result.stdout.contains("ran-b"))
         #expect(!result.stdout.contains("ran-c"))
-        let unknown = try nixactions(["run", workflow, "bb"])
+        let unknown = try await nixactions(["run", workflow, "bb"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("error: workflow 'wf' has no job 'bb'"))
         #expect(unknown.stderr.contains("hint: did you mean 'b'?"))
     }
 
     @Test("a workflow is found by name in .nixactions/workflows, then .github/workflows")
-    func lookupByName() throws {
+    func lookupByName() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write(".github/workflows/ci.yml", "jobs: { x: { steps: [ { run: echo from-github } ] } }\n")
         try temp.write(".github/workflows/only.yml", "jobs: { x: { steps: [ { run: echo only-github } ] } }\n")
         try temp.write(".nixactions/workflows/ci.yaml", "jobs: { x: { steps: [ { run: echo from-nixactions } ] } }\n")
-        let ci = try nixactions(["run", "ci"], in: temp.path)
+        let ci = try await nixactions(["run", "ci"], in: temp.path)
         #expect(ci.status == 0)
         #expect(ci.stdout.contains("[x] from-nixactions"))
-        let only = try nixactions(["run", "only"], in: temp.path)
+        let only = try await nixactions(["run", "only"], in: temp.path)
         #expect(only.stdout.contains("[x] only-github"))
-        let missing = try nixactions(["run", "cj"], in: temp.path)
+        let missing = try await nixactions(["run", "cj"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: no workflow 'cj' found\n  hint: did you mean 'ci'?"))
     }
 
     @Test("an invalid workflow exits 2 with file:line:column and runs nothing")
-    func invalidWorkflow() throws {
+    func invalidWorkflow() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("bad.yml", """
@@ -130,7 +130,7 @@ struct RunCommandTests {
                 stepz:
                   - run: echo never
             """)
-        let result = try nixactions(["run", workflow])
+        let result = try await nixactions(["run", workflow])
         #expect(result.status == 2)
         #expect(result.stderr.contains("\(workflow):3:5: error: unknown key 'stepz' in job 'build'"))
         #expect(result.stderr.contains("hint: did you mean 'steps'?"))
@@ -138,18 +138,18 @@ struct RunCommandTests {
     }
 
     @Test("usage errors exit 2; --help exits 0")
-    func usage() throws {
-        #expect(try nixactions(["run"]).status == 2)
-        #expect(try nixactions(["frobnicate"]).status == 2)
-        #expect(try nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
-        let help = try nixactions(["--help"])
+    func usage() async throws {
+        #expect(try await nixactions(["run"]).status == 2)
+        #expect(try await nixactions(["frobnicate"]).status == 2)
+        #expect(try await nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
+        let help = try await nixactions(["--help"])
         #expect(help.status == 0)
         let flattened = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(flattened.contains("Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled."))
     }
 
     @Test("executor lifecycle: finishJob follows every startJob, also a failed one")
-    func lifecycleThroughTestDouble() throws {
+    func lifecycleThroughTestDouble() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
@@ -169,7 +169,7 @@ struct RunCommandTests {
                 steps:
                   - run: echo never
             """)
-        let result = try nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        let result = try await nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
         #expect(result.status == 1)
         // Each step: its start, its output, its end on one line with its duration.
         let good = outputLines(result.stdout).filter { $0.hasPrefix("[good] ") }.map { $0.replacingOccurrences(of: #"\(\d+\.\d\ds\)$"#, with: "(TIME)", options: .regularExpression) }
@@ -181,7 +181,7 @@ struct RunCommandTests {
     }
 
     @Test("cleanup is never cancelled: a job cancelled by its time limit still finishes its finish_job")
-    func cleanupNotCancelled() throws {
+    func cleanupNotCancelled() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
@@ -194,14 +194,14 @@ struct RunCommandTests {
                 steps:
                   - run: sleep 30
             """)
-        let result = try nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        let result = try await nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
         #expect(result.status == 1)
         let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
         #expect(lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(lines)")
     }
 
     @Test("an executor that ignores a cancel is abandoned after a deadline, with a message, and the run ends")
-    func abandonedAfterCancel() throws {
+    func abandonedAfterCancel() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
@@ -213,20 +213,19 @@ struct RunCommandTests {
                   - run: hang 60
                     timeout: 1s
             """)
-        let started = ContinuousClock.now
-        let result = try nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"])
-        #expect(ContinuousClock.now - started < .seconds(20))
+        let result = try await nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"])
+        #expect(result.seconds < 20)
         #expect(result.status == 1)
         #expect(result.stderr.contains("executor 'test-double' did not finish step 'Run hang 60' within 1.0 seconds of being cancelled; nixactions stopped waiting for it"),
                 "\(result.stderr)")
     }
 
     @Test("the runner leaves no run directory behind")
-    func nothingLeftBehind() throws {
+    func nothingLeftBehind() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write("wf.yml", "jobs: { a: { steps: [ { run: 'echo $RUNNER_TEMP' } ] } }\n")
-        let result = try nixactions(["run", workflow], environment: ["TMPDIR": temp.path])
+        let result = try await nixactions(["run", workflow], environment: ["TMPDIR": temp.path])
         #expect(result.status == 0)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
         #expect(leftovers.isEmpty)
@@ -237,7 +236,7 @@ struct RunCommandTests {
 @Suite("Project copy into job workspaces")
 struct ProjectCopyTests {
     @Test("a project folder that contains the run directory is copied without recursing into it")
-    func runDirectoryInsideProject() throws {
+    func runDirectoryInsideProject() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("src/main.c", "int main(void) { return 0; }\n")
@@ -250,9 +249,9 @@ struct ProjectCopyTests {
                   - run: find . -type f | sort
             """)
         // TMPDIR inside the project: the run directory is created inside the folder being copied.
-        let result = try nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
         try? FileManager.default.createDirectory(atPath: temp.path + "/tmp", withIntermediateDirectories: true)
-        let again = try nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
+        let again = try await nixactions(["run", "wf.yml"], in: temp.path, environment: ["TMPDIR": temp.path + "/tmp"])
         for run in [result, again] {
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stdout.contains("[a] ./src/main.c\n"))
@@ -267,7 +266,7 @@ struct ProjectCopyTests {
 @Suite("Secrets a plugin registers through the host services")
 struct PluginSecretTests {
     @Test("a value registered with register_secret is masked in every later line")
-    func registerSecret() throws {
+    func registerSecret() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
@@ -283,7 +282,7 @@ struct PluginSecretTests {
                   - name: later step
                     run: echo again hunter2-token
             """)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "json"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "json"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("\"text\":\"the token is ***\""))
         #expect(result.stdout.contains("\"text\":\"again ***\""))
@@ -294,7 +293,7 @@ struct PluginSecretTests {
 @Suite("Concurrency beyond the number of cores")
 struct WideConcurrencyTests {
     @Test("six jobs that fill their pipes and wait for each other all finish (every step's output is read at once)")
-    func sixJobsRendezvous() throws {
+    func sixJobsRendezvous() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let jobs = (1...6).map { "j\($0)" }
@@ -313,7 +312,7 @@ struct WideConcurrencyTests {
         }.joined(separator: "\n")
         try FileManager.default.createDirectory(atPath: temp.path + "/marks", withIntermediateDirectories: true)
         try temp.write("wf.yml", "jobs:\n" + body + "\n")
-        let result = try nixactions(["run", "wf.yml", "--jobs", "6", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--jobs", "6", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         for id in jobs { #expect(result.stdout.contains("[\(id)] \(id) met the others\n")) }
         #expect(result.stdout.components(separatedBy: "] " + String(repeating: "x", count: 100) + "\n").count - 1 == 6 * 2000)

@@ -28,11 +28,11 @@ struct RunnersTests {
         """
 
     @Test("a Windows or macOS instance is skipped with the reason, Linux ones run here, and the run succeeds")
-    func skipsOtherSystems() throws {
+    func skipsOtherSystems() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain", "--runner", "build-farm=local"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--runner", "build-farm=local"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[build] build on Linux\n"))
         #expect(result.stdout.contains("[test-os-ubuntu-latest] test on ubuntu-latest\n"))
@@ -44,20 +44,20 @@ struct RunnersTests {
     }
 
     @Test("a label no runner carries stops the run before any job starts, at its line")
-    func unmappedLabel() throws {
+    func unmappedLabel() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow)
-        let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 2)
         #expect(result.stderr.contains("wf.yml:18:28: error: runs-on label 'build-farm' of job 'farm' is not mapped to an executor\n  hint: map it under 'runners:' in .nixactions/config.yml, or run with --runner build-farm=local"), "\(result.stderr)")
         #expect(result.stderr.contains("nixactions: no job was started"))
         #expect(!result.stdout.contains("==> job"))
-        #expect(try nixactions(["run", "wf.yml", "--runner", "build-farm"], in: temp.path).stderr.contains("--runner 'build-farm' must be LABEL=EXECUTOR"))
+        #expect(try await nixactions(["run", "wf.yml", "--runner", "build-farm"], in: temp.path).stderr.contains("--runner 'build-farm' must be LABEL=EXECUTOR"))
     }
 
     @Test("the project's config maps a label to a plugin executor; list, plugins list and --dry-run show the choice")
-    func configMapsLabel() throws {
+    func configMapsLabel() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
@@ -69,44 +69,44 @@ struct RunnersTests {
               gpu: missing-plugin
             """)
         let environment = ["NIXACTIONS_PLUGIN_PATH": plugins]
-        let result = try nixactions(["run", "wf.yml", "farm", "--log-format", "plain"], in: temp.path, environment: environment)
+        let result = try await nixactions(["run", "wf.yml", "farm", "--log-format", "plain"], in: temp.path, environment: environment)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // The test double's workspace: the step ran there, not on this machine.
         #expect(result.stdout.contains("[farm] /test-double/farm\n"), "\(result.stdout)")
 
-        let list = try nixactions(["list", "wf.yml"], in: temp.path)
+        let list = try await nixactions(["list", "wf.yml"], in: temp.path)
         #expect(list.status == 0, "\(list.stderr)")
         #expect(list.stdout.contains("  farm  executor: test-double (runs-on build-farm)"), "\(list.stdout)")
         #expect(list.stdout.contains("  test (matrix)  executor: local; skipped here"), "\(list.stdout)")
 
-        let dry = try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
         #expect(dry.stdout.contains("farm  [executor: test-double (runs-on build-farm)"), "\(dry.stdout)")
         #expect(dry.stdout.contains("test (os: windows-latest)  [skipped: it runs on 'windows-latest'"), "\(dry.stdout)")
 
-        let listed = try nixactions(["plugins", "list"], in: temp.path, environment: environment)
+        let listed = try await nixactions(["plugins", "list"], in: temp.path, environment: environment)
         #expect(listed.stdout.contains("runners (runs-on label → executor):"), "\(listed.stdout)")
         #expect(listed.stdout.contains("  build-farm  test-double  from .nixactions/config.yml:3:3"), "\(listed.stdout)")
         #expect(listed.stdout.contains("  gpu         missing-plugin (not installed)  from .nixactions/config.yml:4:3"), "\(listed.stdout)")
 
         // --runner overrides the file for one run.
-        let local = try nixactions(["run", "wf.yml", "farm", "--log-format", "plain", "--runner", "build-farm=local"],
+        let local = try await nixactions(["run", "wf.yml", "farm", "--log-format", "plain", "--runner", "build-farm=local"],
                                    in: temp.path, environment: environment)
         #expect(local.status == 0)
         #expect(!local.stdout.contains("/test-double/"))
     }
 
     @Test("a broken configuration file is an error at its line, for run, list and plugins list")
-    func brokenConfig() throws {
+    func brokenConfig() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps: [ { run: 'true' } ]\n")
         try temp.write("bad.yml", "runners:\n  farm: { plugn: ssh }\n")
         for arguments in [["run", "wf.yml"], ["list", "wf.yml"], ["plugins", "list"]] {
-            let result = try nixactions(arguments + ["--config", "bad.yml"], in: temp.path)
+            let result = try await nixactions(arguments + ["--config", "bad.yml"], in: temp.path)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains("bad.yml:2:11: error: unknown key 'plugn' in executor"), "\(arguments): \(result.stderr)")
         }
-        let missing = try nixactions(["run", "wf.yml", "--config", "nope.yml"], in: temp.path)
+        let missing = try await nixactions(["run", "wf.yml", "--config", "nope.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read the configuration file 'nope.yml'"))
     }

@@ -8,8 +8,8 @@ extension RealExecutorSuites {
     @Suite("The ssh executor: artifacts through the files interface", .serialized)
     struct SSHArtifactTests {
         @Test("6 MB there and back intact; a path through a remote symbolic link is neither kept nor restored into; nothing is written outside")
-        func linksOnTheHost() throws {
-            let server = try SSHServer()
+        func linksOnTheHost() async throws {
+            let server = try await offThePool { try SSHServer() }
             defer { server.stop() }
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
@@ -68,7 +68,7 @@ extension RealExecutorSuites {
                           echo "read=$(cat in/app.txt)"
                           echo "sum=$(cksum < in/big.bin)"
                 """)
-            let result = try nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             let out = result.stdout
             #expect(result.status == 0, "\(out)\(result.stderr)")
             // A link is not followed out of the job: nothing is found there (a warning, as for any path that matches nothing).

@@ -10,7 +10,7 @@ import TestSupport
 func runAllFormats(
     _ workflow: String?, file: String = "wf.yml", arguments: [String] = [], environment: [String: String] = [:],
     in directory: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
-) throws -> [(format: String, result: CommandResult, files: [String: Data])] {
+) async throws -> [(format: String, result: CommandResult, files: [String: Data])] {
     var runs: [(String, CommandResult, [String: Data])] = []
     for format in ["human", "plain", "json"] {
         let temp = try TemporaryDirectory()
@@ -18,7 +18,7 @@ func runAllFormats(
         if let workflow { try temp.write(file, workflow) }
         let tmp = temp.path + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let result = try nixactions(
+        let result = try await nixactions(
             ["run", file, "--log-format", format, "--log-dir", temp.path + "/logs"] + arguments, in: directory ?? temp.path,
             environment: ["TMPDIR": tmp].merging(environment) { _, given in given })
         let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []

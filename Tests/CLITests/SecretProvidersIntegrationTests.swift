@@ -14,7 +14,7 @@ struct SecretProvidersIntegrationTests {
     // MARK: sops + age
 
     @Test("sops + age: YAML with nested keys, JSON, dotenv and extract with as:, key file from the entry")
-    func sopsFormats() throws {
+    func sopsFormats() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -41,7 +41,7 @@ struct SecretProvidersIntegrationTests {
             stepEnv: ["VIA_EXPRESSION": "${{ secrets.API_KEY }}"],
             report: ["DB_PASSWORD", "DB_USER", "API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DEPLOY_TOKEN", "OTHER_VALUE",
                      "DB_PASS", "VIA_EXPRESSION"])
-        let result = try project.run(
+        let result = try await project.run(
             environment: ["PATH": folder(of: sops) + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
             secrets: [dbPassword, dbUser, apiKey, awsID, awsSecret, envToken, envOther])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
@@ -53,7 +53,7 @@ struct SecretProvidersIntegrationTests {
     }
 
     @Test("sops + age: SOPS_AGE_KEY_FILE from the environment instead of age-key-file, sops given by path")
-    func sopsKeyFromEnvironment() throws {
+    func sopsKeyFromEnvironment() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -64,7 +64,7 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(
             jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(sops)', keys: [DB_PASSWORD, api_key] }"],
             report: ["DB_PASSWORD", "API_KEY"])
-        let result = try project.run(environment: ["SOPS_AGE_KEY_FILE": key.path], secrets: [password, apiKey])
+        let result = try await project.run(environment: ["SOPS_AGE_KEY_FILE": key.path], secrets: [password, apiKey])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["DB_PASSWORD": password, "API_KEY": apiKey])
     }
@@ -72,18 +72,18 @@ struct SecretProvidersIntegrationTests {
     // MARK: sops failures
 
     @Test("sops failure: a file that does not exist stops the run before any job (exit 2)")
-    func sopsMissingFile() throws {
+    func sopsMissingFile() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
         _ = try project.ageKey("keys/age.txt")
         try project.workflow(jobSecrets: ["{ provider: sops, file: nowhere.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
-        let result = try project.run(secrets: [])
+        let result = try await project.run(secrets: [])
         expectProviderFailure(result, project, provider: "sops", contains: "nowhere.enc.yaml does not exist or cannot be read")
     }
 
     @Test("sops failure: the wrong age key says it could not decrypt, exit 2, no job started")
-    func sopsWrongKey() throws {
+    func sopsWrongKey() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -92,13 +92,13 @@ struct SecretProvidersIntegrationTests {
         let password = unique("pw")
         try project.encrypt("secrets.enc.yaml", plain: "password: \(password)\n", ext: "yaml", recipient: right.recipient)
         try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/wrong.txt, sops: '\(sops)' }"], report: [])
-        let result = try project.run(secrets: [password])
+        let result = try await project.run(secrets: [password])
         expectProviderFailure(result, project, provider: "sops", contains: "could not decrypt secrets.enc.yaml")
         #expect(result.stderr.contains("hint: set SOPS_AGE_KEY_FILE or the entry's age-key-file"), "\(result.stderr)")
     }
 
     @Test("sops: a key whose name starts with SOPS_ (sops_value:) is delivered when asked for")
-    func sopsKeyNamedLikeMetadata() throws {
+    func sopsKeyNamedLikeMetadata() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -108,7 +108,7 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(
             jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, keys: [SOPS_VALUE, OTHER_VALUE], age-key-file: keys/age.txt, sops: '\(sops)' }"],
             report: ["SOPS_VALUE", "OTHER_VALUE"])
-        let result = try project.run(secrets: [value, other])
+        let result = try await project.run(secrets: [value, other])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["OTHER_VALUE": other])
         // A key of the user's named like sops's own metadata is delivered like any other.
@@ -116,7 +116,7 @@ struct SecretProvidersIntegrationTests {
     }
 
     @Test("sops failure: a plain (not sops-encrypted) file and a malformed file, exit 2, no job started")
-    func sopsNotEncrypted() throws {
+    func sopsNotEncrypted() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -124,22 +124,22 @@ struct SecretProvidersIntegrationTests {
         let password = unique("plainpw")
         try project.write("plain.yaml", "password: \(password)\n")
         try project.workflow(jobSecrets: ["{ provider: sops, file: plain.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
-        let plain = try project.run(secrets: [password])
+        let plain = try await project.run(secrets: [password])
         expectProviderFailure(plain, project, provider: "sops", contains: "could not decrypt plain.yaml: sops metadata not found")
 
         try project.write("broken.yaml", "password: [\(password)\n  - : {\n")
         try project.workflow(jobSecrets: ["{ provider: sops, file: broken.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
-        let broken = try project.run(secrets: [password])
+        let broken = try await project.run(secrets: [password])
         expectProviderFailure(broken, project, provider: "sops", contains: "could not decrypt broken.yaml")
 
         try project.write("broken.json", "{\"password\": \"\(password)\", ")
         try project.workflow(jobSecrets: ["{ provider: sops, file: broken.json, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
-        let brokenJSON = try project.run(secrets: [password])
+        let brokenJSON = try await project.run(secrets: [password])
         expectProviderFailure(brokenJSON, project, provider: "sops", contains: "could not decrypt broken.json")
     }
 
     @Test("sops failure: a key in keys: that the file does not have, exit 2, no job started")
-    func sopsUnknownKey() throws {
+    func sopsUnknownKey() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -149,7 +149,7 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(
             jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, keys: [DB_PASSWORD, NO_SUCH_KEY], age-key-file: keys/age.txt, sops: '\(sops)' }"],
             report: [])
-        let result = try project.run(secrets: [password])
+        let result = try await project.run(secrets: [password])
         expectProviderFailure(result, project, provider: "sops", contains: "secrets.enc.yaml has no key 'NO_SUCH_KEY'")
         #expect(result.stderr.contains("DB_PASSWORD"), "the hint lists the keys the file has: \(result.stderr)")
     }
@@ -157,10 +157,10 @@ struct SecretProvidersIntegrationTests {
     // MARK: OpenBao
 
     @Test("OpenBao: KV v2 read with VAULT_TOKEN, nested values flattened, as: map, expression")
-    func vaultEnvironmentToken() throws {
+    func vaultEnvironmentToken() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let apiKey = unique("api"), dbPassword = unique("db pw"), host0 = unique("host-a"), host1 = unique("host-b")
         // Every delivered value is masked, the port too: a 4-digit port would be masked inside the
@@ -172,7 +172,7 @@ struct SecretProvidersIntegrationTests {
             jobSecrets: ["{ provider: vault, path: ci/app, as: { API_KEY: RENAMED_KEY } }"],
             stepEnv: ["FROM_EXPRESSION": "${{ secrets.DB_PASSWORD }}"],
             report: ["RENAMED_KEY", "API_KEY", "DB_PASSWORD", "DB_PORT", "HOSTS_0", "HOSTS_1", "FROM_EXPRESSION"])
-        let result = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token],
+        let result = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token],
                                      secrets: [apiKey, dbPassword, host0, host1, token])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, [
@@ -182,10 +182,10 @@ struct SecretProvidersIntegrationTests {
     }
 
     @Test("OpenBao: BAO_ADDR and BAO_TOKEN, keys: selection by name and by dotted path")
-    func vaultBaoTokenAndKeys() throws {
+    func vaultBaoTokenAndKeys() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let apiKey = unique("api"), dbPassword = unique("pw"), dbUser = unique("user")
         try server.writeSecret("ci/app", ["api_key": apiKey, "db": ["password": dbPassword, "user": dbUser]])
@@ -194,37 +194,37 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(
             jobSecrets: ["{ provider: vault, path: ci/app, keys: [API_KEY, db.password] }"],
             report: ["API_KEY", "DB_PASSWORD", "DB_USER"])
-        let result = try project.run(environment: ["BAO_ADDR": server.address, "BAO_TOKEN": token],
+        let result = try await project.run(environment: ["BAO_ADDR": server.address, "BAO_TOKEN": token],
                                      secrets: [apiKey, dbPassword, dbUser, token])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["API_KEY": apiKey, "DB_PASSWORD": dbPassword], unset: ["DB_USER"])
     }
 
     @Test("OpenBao over HTTPS with its own CA: ca-file trusts it; without it the TLS failure is said, exit 2")
-    func vaultTLS() throws {
+    func vaultTLS() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer(tls: true)
+        let server = try await offThePool { try OpenBaoServer(tls: true) }
         defer { server.stop() }
         let caFile = try #require(server.caFile)
         let value = unique("tls")
         try server.writeSecret("ci/tls", ["tls_key": value])
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/tls, ca-file: '\(caFile)' }"], report: ["TLS_KEY"])
-        let result = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
+        let result = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["TLS_KEY": value])
 
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/tls }"], report: ["TLS_KEY"])
-        let refused = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
+        let refused = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [value])
         expectProviderFailure(refused, project, provider: "vault", contains: "TLS failed")
         #expect(refused.stderr.contains("for https with a private CA, set 'ca-file'"))
     }
 
     @Test("OpenBao: token-file, address: option, and version: reads an older version")
-    func vaultTokenFileAndVersion() throws {
+    func vaultTokenFileAndVersion() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let old = unique("old-key"), new = unique("new-key")
         #expect(try server.writeSecret("ci/rotated", ["api_key": old]) == 1)
@@ -238,16 +238,16 @@ struct SecretProvidersIntegrationTests {
                 "{ provider: vault, address: '\(server.address)', path: /ci/rotated/, token-file: vault-token, as: NEW_KEY }",
             ],
             report: ["OLD_KEY", "NEW_KEY", "API_KEY"])
-        let result = try project.run(secrets: [old, new, token])
+        let result = try await project.run(secrets: [old, new, token])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["OLD_KEY": old, "NEW_KEY": new], unset: ["API_KEY"])
     }
 
     @Test("OpenBao: AppRole with role id and secret id from the environment, then from files; the login token is revoked")
-    func vaultAppRole() throws {
+    func vaultAppRole() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let apiKey = unique("api")
         try server.writeSecret("ci/app", ["api_key": apiKey])
@@ -256,7 +256,7 @@ struct SecretProvidersIntegrationTests {
         let tokensBefore = try tokenAccessors(server)
 
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: ["API_KEY"])
-        let fromEnvironment = try project.run(
+        let fromEnvironment = try await project.run(
             environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secretID],
             secrets: [apiKey, secretID])
         #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)\n\(fromEnvironment.stdout)")
@@ -269,7 +269,7 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(
             jobSecrets: ["{ provider: vault, path: ci/app, auth: approle, role-id-file: approle/role-id, secret-id-file: approle/secret-id }"],
             report: ["API_KEY"])
-        let fromFiles = try project.run(environment: ["VAULT_ADDR": server.address], secrets: [apiKey, secondSecretID])
+        let fromFiles = try await project.run(environment: ["VAULT_ADDR": server.address], secrets: [apiKey, secondSecretID])
         #expect(fromFiles.status == 0, "\(fromFiles.stderr)\n\(fromFiles.stdout)")
         try expectReported(fromFiles, ["API_KEY": apiKey])
         #expect(try tokenAccessors(server) == tokensBefore, "the AppRole login's token must be revoked when the run ends")
@@ -281,22 +281,22 @@ struct SecretProvidersIntegrationTests {
     // MARK: OpenBao failures
 
     @Test("OpenBao failure: server down (a closed port) says it cannot reach Vault, exit 2, no job started")
-    func vaultServerDown() throws {
+    func vaultServerDown() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         var port: UInt16 = 0
         repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
         let token = unique("tok")
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
-        let result = try project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+        let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
         expectProviderFailure(result, project, provider: "vault", contains: "cannot reach Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app")
     }
 
     @Test("OpenBao failures: 403 for another path's policy, wrong path, unknown key, bad token, wrong AppRole secret id")
-    func vaultFailures() throws {
+    func vaultFailures() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let apiKey = unique("api"), otherValue = unique("other")
         try server.writeSecret("ci/app", ["api_key": apiKey])
@@ -309,23 +309,23 @@ struct SecretProvidersIntegrationTests {
 
         // A token whose policy covers another path.
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
-        let denied = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": otherToken], secrets: all)
+        let denied = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": otherToken], secrets: all)
         expectProviderFailure(denied, project, provider: "vault", contains: "permission denied (403) reading secret/data/ci/app")
 
         // A path with no secret.
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/nothing-here }"], report: [])
-        let missing = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: all)
+        let missing = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: all)
         expectProviderFailure(missing, project, provider: "vault", contains: "no secret at secret/ci/nothing-here on \(server.address)")
 
         // A key the secret does not have.
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, keys: [API_KEY, NOPE] }"], report: [])
-        let unknownKey = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": appToken], secrets: all)
+        let unknownKey = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": appToken], secrets: all)
         expectProviderFailure(unknownKey, project, provider: "vault", contains: "secret/ci/app has no key 'NOPE'")
 
         // A token the server does not know (OpenBao answers 403 there, Vault 403 or 401).
         let badToken = "s." + unique("bogus").replacingOccurrences(of: "-", with: "")
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
-        let bad = try project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": badToken], secrets: all + [badToken])
+        let bad = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": badToken], secrets: all + [badToken])
         expectProviderFailure(bad, project, provider: "vault", contains: nil)
         #expect(bad.stderr.contains("permission denied (403)") || bad.stderr.contains("token was refused (401)"), "\(bad.stderr)")
 
@@ -333,7 +333,7 @@ struct SecretProvidersIntegrationTests {
         let (roleID, _) = try server.enableAppRole(role: "ci", policies: ["ci-app"])
         let wrongSecretID = UUID().uuidString.lowercased()
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: [])
-        let login = try project.run(
+        let login = try await project.run(
             environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": wrongSecretID],
             secrets: all + [wrongSecretID])
         expectProviderFailure(login, project, provider: "vault", contains: "the AppRole login at auth/approle on \(server.address) was refused")
@@ -342,11 +342,11 @@ struct SecretProvidersIntegrationTests {
     // MARK: Command lines and temporary files
 
     @Test("ps: no process's command line holds a secret while sops, vault and --secret-file secrets are in use")
-    func commandLines() throws {
+    func commandLines() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
-        let server = try OpenBaoServer()
+        let server = try await offThePool { try OpenBaoServer() }
         defer { server.stop() }
         let key = try project.ageKey("keys/age.txt")
         let sopsValue = unique("sops-val"), vaultValue = unique("vault-val"), fileValue = unique("file-val")
@@ -371,9 +371,9 @@ struct SecretProvidersIntegrationTests {
         let sampler = CommandLineSampler(secrets: secrets + [canary])
         sampler.start()
         let canaryProcess = try Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "sleep 0.5; : \(canary)"])
-        let result = try project.run(["--secret-file", secretFile],
+        let result = try await project.run(["--secret-file", secretFile],
                                      environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token], secrets: secrets)
-        canaryProcess.waitUntilExit()
+        await waitForExit(canaryProcess)
         let (samples, hits) = sampler.stop()
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         try expectReported(result, ["FROM_SOPS": sopsValue, "VAULT_VALUE": vaultValue, "FILE_VALUE": fileValue, "IN_EXPRESSION": sopsValue])
@@ -384,7 +384,7 @@ struct SecretProvidersIntegrationTests {
     }
 
     @Test("temporary files: no file with a secret is left under TMPDIR or in /dev/shm after a run, a failed run too")
-    func temporaryFiles() throws {
+    func temporaryFiles() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         let sops = try requiredTool("sops")
@@ -397,7 +397,7 @@ struct SecretProvidersIntegrationTests {
             jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, age-key-file: keys/age.txt, sops: '\(sops)' }"],
             report: ["TMP_VALUE", "CLI_VALUE"],
             extraScript: "printf %s \"${{ secrets.TMP_VALUE }}\" > \"$RUNNER_TEMP/copy\"; printf %s \"$CLI_VALUE\" > copy-in-workspace; echo \"runner-temp=$RUNNER_TEMP\"")
-        let ok = try project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
+        let ok = try await project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
         #expect(ok.status == 0, "\(ok.stderr)\n\(ok.stdout)")
         try expectReported(ok, ["TMP_VALUE": value, "CLI_VALUE": cliValue])
         // The run's folder was under the TMPDIR given (so checking that folder means something).
@@ -411,7 +411,7 @@ struct SecretProvidersIntegrationTests {
                 "{ provider: sops, file: secrets.enc.yaml, keys: [MISSING], age-key-file: keys/age.txt, sops: '\(sops)' }",
             ],
             report: [])
-        let failed = try project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
+        let failed = try await project.run(["--secret", "CLI_VALUE"], environment: ["CLI_VALUE": cliValue], secrets: [value, cliValue])
         expectProviderFailure(failed, project, provider: "sops", contains: "has no key 'MISSING'")
     }
 }
@@ -432,7 +432,7 @@ private func folder(of path: String) -> String { (path as NSString).deletingLast
 
 /// The SHA-256 of `value`, as `sha256sum` prints it.
 private func sha256(_ value: String) throws -> String {
-    let result = try runCommand(URL(fileURLWithPath: "/usr/bin/sha256sum"), [], input: Data(value.utf8))
+    let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/sha256sum"), [], input: Data(value.utf8))
     return String(result.stdout.prefix(64))
 }
 
@@ -507,9 +507,9 @@ private struct SecretsProject {
         let keygen = try requiredTool("age-keygen")
         let path = URL(fileURLWithPath: project + "/" + name).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: folder(of: path), withIntermediateDirectories: true)
-        let made = try runCommand(URL(fileURLWithPath: keygen), ["-o", path])
+        let made = try runCommandBlocking(URL(fileURLWithPath: keygen), ["-o", path])
         try #require(made.status == 0, "age-keygen failed: \(made.stderr)")
-        let recipient = try runCommand(URL(fileURLWithPath: keygen), ["-y", path])
+        let recipient = try runCommandBlocking(URL(fileURLWithPath: keygen), ["-y", path])
         try #require(recipient.status == 0, "age-keygen -y failed: \(recipient.stderr)")
         return (path, recipient.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -519,7 +519,7 @@ private struct SecretsProject {
         let sops = try requiredTool("sops")
         let input = try temp.write("plain/\(UUID().uuidString).\(ext)", plain)
         let output = project + "/" + name
-        let result = try runCommand(
+        let result = try runCommandBlocking(
             URL(fileURLWithPath: sops), ["--disable-version-check", "--encrypt", "--age", recipient, "--output", output, input])
         try #require(result.status == 0, "sops --encrypt failed: \(result.stderr)")
         let encrypted = try String(contentsOfFile: output, encoding: .utf8)
@@ -554,14 +554,14 @@ private struct SecretsProject {
     func run(
         _ arguments: [String] = [], environment: [String: String] = [:], secrets: [String],
         sourceLocation: SourceLocation = #_sourceLocation
-    ) throws -> CommandResult {
+    ) async throws -> CommandResult {
         try? FileManager.default.removeItem(atPath: marker)
         try? FileManager.default.removeItem(atPath: logs)
         try? FileManager.default.removeItem(atPath: runTemp)
         try FileManager.default.createDirectory(atPath: runTemp, withIntermediateDirectories: true)
         var env = environment
         env["TMPDIR"] = runTemp
-        let result = try runCommand(
+        let result = try await runCommand(
             nixactionsBinary, ["run", workflowPath, "--log-dir", logs, "--log-format", "plain"] + arguments, in: project,
             environment: env,
             removing: ["VAULT_ADDR", "VAULT_TOKEN", "BAO_ADDR", "BAO_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_NAMESPACE",

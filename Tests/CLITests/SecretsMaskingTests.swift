@@ -7,8 +7,8 @@ import TestSupport
 @Suite("Masking: the attacks that used to leak")
 struct SecretsMaskingTests {
     @Test("annotation properties: title= and file= are masked in console, job log, summary and events")
-    func annotationProperties() throws {
-        let runs = try runAllFormats("""
+    func annotationProperties() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -24,8 +24,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("::add-mask:: on stderr masks the value, on both streams, and is not echoed")
-    func maskOnStderr() throws {
-        let runs = try runAllFormats("""
+    func maskOnStderr() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -44,8 +44,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("::add-mask:: values are unescaped as GitHub's runner does (%25, %0A, %0D)")
-    func escapedMask() throws {
-        let runs = try runAllFormats("""
+    func escapedMask() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -58,8 +58,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("a combining mark or an emoji modifier after a secret does not hide it")
-    func combiningMarks() throws {
-        let runs = try runAllFormats("""
+    func combiningMarks() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -73,8 +73,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("a secret across the 64 KiB line cut is masked whole")
-    func lineCut() throws {
-        let runs = try runAllFormats("""
+    func lineCut() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -87,13 +87,13 @@ struct SecretsMaskingTests {
     }
 
     @Test("base64 wrapped at 76 columns (an 87-byte secret) and JSON with \\u escapes are masked")
-    func wrappedBase64AndJSON() throws {
+    func wrappedBase64AndJSON() async throws {
         let secret = "wrapped-base64-" + String(repeating: "k9", count: 36)  // 87 bytes
         #expect(secret.utf8.count == 87)
         let encoded = Data(secret.utf8).base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed])
         let lines = encoded.split(separator: "\n").map(String.init)
         #expect(lines.count == 2)
-        let runs = try runAllFormats("""
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -116,8 +116,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("overlapping secrets are masked as their union")
-    func overlaps() throws {
-        let runs = try runAllFormats("""
+    func overlaps() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -132,8 +132,8 @@ struct SecretsMaskingTests {
     }
 
     @Test("values shorter than 4 bytes are not masked and say so once; empty values are refused")
-    func shortValues() throws {
-        let runs = try runAllFormats("""
+    func shortValues() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:

@@ -5,7 +5,7 @@ import TestSupport
 @Suite("Steps: shells, working directories, workspace copy, run logs, completions")
 struct StepExecutionTests {
     @Test("bash -e (default, no pipefail), sh, python3 and a custom {0} template")
-    func shells() throws {
+    func shells() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -23,7 +23,7 @@ struct StepExecutionTests {
                   - shell: perl {0}
                     run: print "perl ok\\n";
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)\(result.stdout)")
         #expect(result.stdout.contains("[a] bash \n[a] 0\n"))  // bash, without pipefail (GitHub's `bash -e {0}`)
         #expect(result.stdout.contains("[a] sh says /step-1-"))
@@ -32,28 +32,28 @@ struct StepExecutionTests {
     }
 
     @Test("no shell is `bash -e`: a failing command inside a pipeline does not fail the step; `shell: bash` adds pipefail and it does")
-    func pipefail() throws {
+    func pipefail() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("default.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          false | true\n          echo reached\n          false\n          echo not-reached\n")
-        let plain = try nixactions(["run", "default.yml"], in: temp.path)
+        let plain = try await nixactions(["run", "default.yml"], in: temp.path)
         #expect(plain.status == 1)  // -e: the lone `false` fails the step
         #expect(plain.stdout.contains("[a] reached\n"), "\(plain.stdout)")
         #expect(!plain.stdout.contains("not-reached"))
 
         try temp.write("bash.yml", "jobs:\n  a:\n    steps:\n      - shell: bash\n        run: |\n          false | true\n          echo not-reached\n")
-        let bash = try nixactions(["run", "bash.yml"], in: temp.path)
+        let bash = try await nixactions(["run", "bash.yml"], in: temp.path)
         #expect(bash.status == 1)
         #expect(!bash.stdout.contains("not-reached"))
 
         try temp.write("defaults.yml", "defaults:\n  run:\n    shell: bash\njobs:\n  a:\n    steps:\n      - run: false | true\n")
-        #expect(try nixactions(["run", "defaults.yml"], in: temp.path).status == 1)
+        #expect(try await nixactions(["run", "defaults.yml"], in: temp.path).status == 1)
         try temp.write("ok.yml", "jobs:\n  a:\n    steps:\n      - run: false | true\n")
-        #expect(try nixactions(["run", "ok.yml"], in: temp.path).status == 0)
+        #expect(try await nixactions(["run", "ok.yml"], in: temp.path).status == 0)
     }
 
     @Test("working-directory (step and defaults), and a missing one is a clear error")
-    func workingDirectory() throws {
+    func workingDirectory() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("sub/inner/file.txt", "x\n")
@@ -70,7 +70,7 @@ struct StepExecutionTests {
                   - working-directory: nowhere
                     run: echo never
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("[a] sub\n"))
         #expect(result.stdout.contains("[a] file.txt\n"))
@@ -79,7 +79,7 @@ struct StepExecutionTests {
     }
 
     @Test("workspace.exclude replaces the default excludes; copy-project: false starts empty")
-    func workspaceCopy() throws {
+    func workspaceCopy() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("keep.txt", "k\n")
@@ -94,7 +94,7 @@ struct StepExecutionTests {
                 workspace: { copy-project: false }
                 steps: [ { run: "ls -A | wc -l" } ]
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 0)
         #expect(result.stdout.contains("[custom] ./keep.txt\n"))
         #expect(result.stdout.contains("[custom] ./node_modules/m.js\n"))
@@ -103,11 +103,11 @@ struct StepExecutionTests {
     }
 
     @Test("each run keeps a log folder: one file per job, events.jsonl and summary.md")
-    func runLogs() throws {
+    func runLogs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a: { steps: [ { run: echo hello-a } ] }\n  b: { steps: [ { run: 'echo oops >&2; exit 4' } ] }\n")
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)
         let line = try #require(result.stdout.split(separator: "\n").last { $0.hasPrefix("logs: ") })
         let folder = temp.path + "/" + line.dropFirst("logs: ".count)
@@ -130,8 +130,8 @@ struct StepExecutionTests {
     }
 
     @Test("shell completions come from the argument parser", arguments: ["bash", "zsh", "fish"])
-    func completions(shell: String) throws {
-        let result = try nixactions(["--generate-completion-script", shell])
+    func completions(shell: String) async throws {
+        let result = try await nixactions(["--generate-completion-script", shell])
         #expect(result.status == 0)
         #expect(result.stdout.contains("nixactions"))
         #expect(result.stdout.contains("validate") && result.stdout.contains("graph"))

@@ -19,19 +19,19 @@ struct ValidateCommandTests {
     }
 
     @Test("every example validates")
-    func examplesAreValid() throws {
+    func examplesAreValid() async throws {
         let examples = Self.examples
         #expect(examples.count >= 1)
-        let result = try nixactions(["validate"] + examples, in: packageDirectory.path)
+        let result = try await nixactions(["validate"] + examples, in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stderr)")
         for example in examples { #expect(result.stdout.contains("\(example): valid")) }
     }
 
     @Test("each invalid fixture fails with its expected messages", arguments: invalidFixtures)
-    func invalidFixture(_ name: String) throws {
+    func invalidFixture(_ name: String) async throws {
         let folder = packageDirectory.path + "/Tests/Fixtures/invalid/"
         let expected = try String(contentsOfFile: folder + name.replacingOccurrences(of: ".yml", with: ".expected"), encoding: .utf8)
-        let result = try nixactions(["validate", name], in: folder)
+        let result = try await nixactions(["validate", name], in: folder)
         #expect(result.status == 2)
         for line in expected.split(separator: "\n") {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
@@ -40,11 +40,11 @@ struct ValidateCommandTests {
     }
 
     @Test("warnings do not fail validate")
-    func warningsPass() throws {
+    func warningsPass() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ${{ env.UNSET }}\n")
-        let result = try nixactions(["validate", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
         #expect(result.status == 0)
         #expect(result.stderr.contains("wf.yml:4:23: warning: env.UNSET in 'run' is not defined at workflow, job or step level"))
     }
@@ -61,16 +61,16 @@ struct ValidateCommandTests {
         """
 
     @Test("graph --format dot is accepted by Graphviz's dot, with matrix jobs expanded")
-    func dot() throws {
+    func dot() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("g.yml", Self.matrixWorkflow)
-        let graph = try nixactions(["graph", "g.yml", "--format", "dot"], in: temp.path)
+        let graph = try await nixactions(["graph", "g.yml", "--format", "dot"], in: temp.path)
         #expect(graph.status == 0)
         #expect(graph.stdout.contains("\"build\" -> \"test-node-18\";"))
         #expect(graph.stdout.contains("\"test-node-20\" -> \"deploy\";"))
         try temp.write("g.dot", graph.stdout)
-        let dot = try runCommand(URL(fileURLWithPath: "/usr/bin/dot"), ["-Tplain", temp.path + "/g.dot"])
+        let dot = try await runCommand(URL(fileURLWithPath: "/usr/bin/dot"), ["-Tplain", temp.path + "/g.dot"])
         #expect(dot.status == 0, "\(dot.stderr)")
         // dot laid out all four nodes and four edges.
         #expect(dot.stdout.split(separator: "\n").filter { $0.hasPrefix("node ") }.count == 4)
@@ -78,11 +78,11 @@ struct ValidateCommandTests {
     }
 
     @Test("graph ascii and mermaid")
-    func asciiAndMermaid() throws {
+    func asciiAndMermaid() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("g.yml", Self.matrixWorkflow)
-        let ascii = try nixactions(["graph", "g.yml"], in: temp.path)
+        let ascii = try await nixactions(["graph", "g.yml"], in: temp.path)
         #expect(ascii.stdout == """
             workflow 'g'
             [1] build
@@ -91,22 +91,22 @@ struct ValidateCommandTests {
             [3] deploy  <- test (node: 18), test (node: 20)
 
             """)
-        let mermaid = try nixactions(["graph", "g.yml", "--format", "mermaid"], in: temp.path)
+        let mermaid = try await nixactions(["graph", "g.yml", "--format", "mermaid"], in: temp.path)
         #expect(mermaid.stdout.hasPrefix("flowchart LR\n  j_build[\"build\"]\n"))
         #expect(mermaid.stdout.contains("  j_test_node_20 --> j_deploy\n"))
     }
 
     @Test("list shows workflows and jobs with needs and executor; --json too")
-    func list() throws {
+    func list() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write(".nixactions/workflows/g.yml", Self.matrixWorkflow)
         try temp.write(".github/workflows/broken.yml", "jobs: [\n")
-        let text = try nixactions(["list"], in: temp.path)
+        let text = try await nixactions(["list"], in: temp.path)
         #expect(text.status == 2)
         #expect(text.stdout.contains("g (.nixactions/workflows/g.yml)\n  build  executor: local\n  test (matrix)  executor: local  needs: build\n  deploy  executor: local  needs: test\n"))
         #expect(text.stdout.contains("broken.yml (.github/workflows/broken.yml)\n  invalid: "))
-        let json = try nixactions(["list", "g", "--json"], in: temp.path)
+        let json = try await nixactions(["list", "g", "--json"], in: temp.path)
         #expect(json.status == 0)
         let listing = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let jobs = try #require(listing.first?["jobs"] as? [[String: Any]])
@@ -115,7 +115,7 @@ struct ValidateCommandTests {
     }
 
     @Test("run --dry-run prints the plan and runs nothing")
-    func dryRun() throws {
+    func dryRun() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -131,7 +131,7 @@ struct ValidateCommandTests {
                 strategy: { matrix: { v: [1, 2] } }
                 steps: [ { run: touch ran } ]
             """)
-        let result = try nixactions(["run", "wf.yml", "--dry-run", "-j", "3"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--dry-run", "-j", "3"], in: temp.path)
         #expect(result.status == 0)
         #expect(result.stdout == """
             plan of workflow 'wf': 2 jobs, 3 to run, at most 3 at once
@@ -145,7 +145,7 @@ struct ValidateCommandTests {
             """)
         // `-j5` as make takes it, and `--jobs=5`.
         for form in [["-j5"], ["--jobs=5"]] {
-            let joined = try nixactions(["run", "wf.yml", "--dry-run"] + form, in: temp.path)
+            let joined = try await nixactions(["run", "wf.yml", "--dry-run"] + form, in: temp.path)
             #expect(joined.status == 0, "\(form): \(joined.stderr)")
             #expect(joined.stdout.hasPrefix("plan of workflow 'wf': 2 jobs, 3 to run, at most 5 at once"), "\(form)")
         }

@@ -14,7 +14,7 @@ struct HashFilesTests {
                 outer.update(hashlib.sha256(open(sys.argv[1] + '/' + name, 'rb').read()).digest())
             print(outer.hexdigest())
             """
-        let result = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, root] + files)
+        let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, root] + files)
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -43,7 +43,7 @@ struct HashFilesTests {
     func hashedArchive(_ folder: String, _ members: [String]) throws -> String {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
+        let made = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/tar"),
                                   ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", folder] + members)
         #expect(made.status == 0, "\(made.stderr)")
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))

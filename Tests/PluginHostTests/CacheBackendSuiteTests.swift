@@ -86,7 +86,7 @@ enum CacheTrees {
     static func archive(_ folder: String) throws -> [UInt8] {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"),
+        let made = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/tar"),
                                   ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", folder, "."])
         guard made.status == 0 else { throw TestComponentError("tar -c: \(made.stderr)") }
         return Array(try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
@@ -97,7 +97,7 @@ enum CacheTrees {
         let file = folder + ".tar"
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let done = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-x", "-f", file, "-C", folder])
+        let done = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/tar"), ["-x", "-f", file, "-C", folder])
         guard done.status == 0 else { throw TestComponentError("tar -x: \(done.stderr)") }
     }
 
@@ -154,7 +154,7 @@ struct CacheBackendSuiteTests {
 
     @Test("a tree round-trips: modes, symbolic links, empty folders, mtimes; 8 MiB of noise streams through", arguments: backends)
     func roundTrip(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let source = under.temp.path + "/src"
         let manager = FileManager.default
@@ -199,7 +199,7 @@ struct CacheBackendSuiteTests {
 
     @Test("keys are immutable: a second save of a key is refused ('exists') and the first content stays", arguments: backends)
     func immutable(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let first = [UInt8](try CacheTrees.archive(try folder(under, "a", contents: "first")))
         let second = [UInt8](try CacheTrees.archive(try folder(under, "b", contents: "second")))
@@ -241,7 +241,7 @@ struct CacheBackendSuiteTests {
     @Test("lookup order: the exact key, then each restore key (equal, else the newest with that prefix); another version never matches",
           arguments: backends)
     func lookupOrder(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let backend = try under.backend()
         let tree = try CacheTrees.archive(try folder(under, "t", contents: "x"))
@@ -267,7 +267,7 @@ struct CacheBackendSuiteTests {
     @Test("a corrupt or truncated entry fails its restore (the stream is aborted, never complete): a miss for the job",
           arguments: backends)
     func corrupt(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let source = try folder(under, "c", contents: "important")
         try Data(CacheTrees.noise(1 << 20, seed: 3)).write(to: URL(fileURLWithPath: source + "/blob"))
@@ -292,7 +292,7 @@ struct CacheBackendSuiteTests {
 
     @Test("prune: the least recently used go first until the rest fits; clear by prefix", arguments: backends)
     func eviction(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let backend = try under.backend()
         var sizes: [String: Int] = [:]
@@ -325,7 +325,7 @@ struct CacheBackendSuiteTests {
 
     @Test("an archive that would write outside its root is refused at save; nothing is published", arguments: backends)
     func escaping(_ name: String) async throws {
-        let under = try BackendUnderTest(name)
+        let under = try await offThePool { try BackendUnderTest(name) }
         defer { under.stop() }
         let backend = try under.backend()
         for hostile in ["../outside.txt", "/etc/evil"] {

@@ -25,7 +25,7 @@ final class TreeCollector: TreeSink {
         defer { temp.remove() }
         let file = temp.path + "/got.tar"
         try Data(state.withLock { $0.bytes }).write(to: URL(fileURLWithPath: file))
-        let listed = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", file])
+        let listed = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", file])
         return listed.stdout.split(separator: "\n").map(String.init).sorted()
     }
 }
@@ -112,13 +112,13 @@ struct TarGuardTests {
     }
 
     @Test("GNU tar's pax archives (long names in extended headers) pass, and a '..' hidden in a pax path is refused")
-    func gnuTar() throws {
+    func gnuTar() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let long = String(repeating: "d", count: 120)
         try FileManager.default.createDirectory(atPath: temp.path + "/src/\(long)", withIntermediateDirectories: true)
         try temp.write("src/\(long)/f.txt", "x")
-        let made = try runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", temp.path + "/src", long])
+        let made = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", temp.path + "/src", long])
         #expect(made.status == 0)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
         #expect(check(bytes) == nil)
@@ -383,7 +383,7 @@ extension FilesInterfaceTests {
 struct OCIFilesInterfaceTests {
     @Test("put and get a container path with the image's busybox tar; a hostile archive changes nothing there")
     func containerPaths() async throws {
-        let podman = try PodmanFixture.ready()
+        let podman = try await offThePool { try PodmanFixture.ready() }
         // The plugin runs podman with this process's environment: point it at the test storage.
         for (name, value) in podman.environment { setenv(name, value, 1) }
         let temp = try TemporaryDirectory()

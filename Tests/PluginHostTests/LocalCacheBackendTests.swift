@@ -38,7 +38,7 @@ struct LocalCacheBackendTests {
 
     @Test("the folder: made 0700 with entries 0600; refused when group-writable, another user's, or a linked subfolder")
     func folder() async throws {
-        let under = try BackendUnderTest("local")
+        let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
         let store = under.temp.path + "/store"
         let backend = try under.backend()
@@ -69,7 +69,7 @@ struct LocalCacheBackendTests {
 
     @Test("max-size and max-age evict at commit time; an entry's mtime is its last use")
     func evictionAtCommit() async throws {
-        let under = try BackendUnderTest("local")
+        let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
         // An age well above what a save takes on a loaded machine (the new entry must not count as old).
         let aged = try under.backend(["max-age": .string("4s")])
@@ -97,7 +97,7 @@ struct LocalCacheBackendTests {
 
     @Test("a restore marks the entry used (lastUsedAt from the record's mtime); a vanished data file is 'no longer exists'")
     func lastUse() async throws {
-        let under = try BackendUnderTest("local")
+        let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
         let backend = try under.backend()
         #expect(try await saveEntry(backend, key: "u", archive: try CacheTrees.archive(try tree(under, "u"))).committed)
@@ -119,7 +119,7 @@ struct LocalCacheBackendTests {
 
     @Test("a corrupt entry is removed at its failed restore, so the next save stores it again")
     func corruptIsRemoved() async throws {
-        let under = try BackendUnderTest("local")
+        let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
         let backend = try under.backend()
         let archive = try CacheTrees.archive(try tree(under, "c"))
@@ -139,7 +139,7 @@ struct LocalCacheBackendTests {
 
     @Test("prune sweeps staging files, orphan data, unheld locks and non-records untouched for an hour; fresh ones stay")
     func sweep() async throws {
-        let under = try BackendUnderTest("local")
+        let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
         let store = under.temp.path + "/store"
         let backend = try under.backend()

@@ -144,8 +144,8 @@ struct PluginLoaderTests {
     @Test("every plugin library exports exactly one symbol: the entry", arguments: [
         "nixactions-plugin-local", "nixactions-plugin-text", "nixactions-testplugin-double",
     ])
-    func onlyEntryExported(product: String) throws {
-        let nm = try runCommand(URL(fileURLWithPath: "/usr/bin/nm"), ["-D", "--defined-only", library(product).path])
+    func onlyEntryExported(product: String) async throws {
+        let nm = try await runCommand(URL(fileURLWithPath: "/usr/bin/nm"), ["-D", "--defined-only", library(product).path])
         #expect(nm.status == 0)
         // Global symbols are the upper-case types; `A` is the version node of the version script.
         let globals = nm.stdout.split(separator: "\n").compactMap { line -> String? in

@@ -23,7 +23,7 @@ struct S3CacheTests {
 
     @Test("an entry larger than a part goes up in parts (part-size 5M) and comes back whole; no upload is left open")
     func multipart() async throws {
-        let under = try BackendUnderTest("s3", options: ["part-size": .string("5M")])
+        let under = try await offThePool { try BackendUnderTest("s3", options: ["part-size": .string("5M")]) }
         defer { under.stop() }
         let source = under.temp.path + "/src"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
@@ -34,13 +34,13 @@ struct S3CacheTests {
         #expect(restored.complete && restored.bytes == archive)
         #expect(try under.dataNames().count == 1)
         let moto = try #require(under.moto)
-        let uploads = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(moto.endpoint)/\(moto.bucket)?uploads"])
+        let uploads = try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(moto.endpoint)/\(moto.bucket)?uploads"])
         #expect(!uploads.stdout.contains("<UploadId>"), "every multipart upload was completed")
     }
 
     @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
     func awkwardKeys() async throws {
-        let under = try BackendUnderTest("s3")
+        let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
         let source = under.temp.path + "/src"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
@@ -68,9 +68,9 @@ struct S3CacheTests {
 
     @Test("S3 refusing the credentials (403) fails the operation with a message about access and credentials, never a crash")
     func forbidden() async throws {
-        let under = try BackendUnderTest("s3")
+        let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
-        let strict = try MotoServer(enforceAuth: true)
+        let strict = try await offThePool { try MotoServer(enforceAuth: true) }
         defer { strict.stop() }
         let backend = try under.backend(["endpoint": .string(strict.endpoint)])
         let looked = await failure { _ = try await backend.lookup(CacheLookup(key: "k", restoreKeys: ["k"], version: "v1")) }
@@ -84,7 +84,7 @@ struct S3CacheTests {
 
     @Test("an endpoint nobody listens on: 'cannot reach the S3 endpoint … (connection refused)', then at once for later operations")
     func serverDown() async throws {
-        let under = try BackendUnderTest("s3")
+        let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
         var port: UInt16 = 0
         repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
@@ -98,8 +98,8 @@ struct S3CacheTests {
     }
 
     @Test("options are checked at create, without contacting a server")
-    func options() throws {
-        let under = try BackendUnderTest("s3")
+    func options() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
         for (options, expected) in [
             (["bogus": JSONValue.string("1")], "no option 'bogus'"),

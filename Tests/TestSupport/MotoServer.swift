@@ -44,7 +44,7 @@ public final class MotoServer: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(timeout)
             var up = false
             while Date() < deadline && process.isRunning {
-                let probe = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                let probe = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
                                            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])
                 if probe.stdout != "000" && !probe.stdout.isEmpty {
                     up = true
@@ -62,7 +62,7 @@ public final class MotoServer: @unchecked Sendable {
             self.bucket = bucket
             self.process = process
             if !enforceAuth {
-                let made = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+                let made = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
                                           ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "\(endpoint)/\(bucket)"])
                 guard made.stdout == "200" else {
                     stop()
@@ -76,7 +76,7 @@ public final class MotoServer: @unchecked Sendable {
 
     /// The object names in the bucket (ListObjectsV2, through moto's unauthenticated mode).
     public func objectNames() throws -> [String] {
-        let listed = try runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/\(bucket)?list-type=2&max-keys=1000"])
+        let listed = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/\(bucket)?list-type=2&max-keys=1000"])
         return listed.stdout.components(separatedBy: "<Key>").dropFirst().compactMap { $0.components(separatedBy: "</Key>").first }
             .map { $0.replacingOccurrences(of: "&amp;", with: "&") }
     }
@@ -92,7 +92,7 @@ public final class MotoServer: @unchecked Sendable {
         let file = temp.path + "/body"
         try data.write(to: URL(fileURLWithPath: file))
         let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
-        let sent = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+        let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
                                   ["curl", "-s"] + Self.signing + ["-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
         guard sent.stdout == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.stdout)") }
     }
@@ -103,7 +103,7 @@ public final class MotoServer: @unchecked Sendable {
         defer { temp.remove() }
         let file = temp.path + "/body"
         let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
-        let got = try runCommand(URL(fileURLWithPath: "/usr/bin/env"),
+        let got = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
                                  ["curl", "-s"] + Self.signing + ["-o", file, "-w", "%{http_code}", "\(endpoint)/\(bucket)/\(encoded)"])
         guard got.stdout == "200" else { throw TestComponentError("moto refused GET \(name): HTTP \(got.stdout)") }
         return try Data(contentsOf: URL(fileURLWithPath: file))

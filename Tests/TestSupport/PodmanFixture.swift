@@ -18,7 +18,7 @@ public enum PodmanFixture {
 
         /// Run podman with this storage.
         public func podman(_ arguments: [String]) throws -> CommandResult {
-            try runCommand(URL(fileURLWithPath: podman), arguments, environment: environment)
+            try runCommandBlocking(URL(fileURLWithPath: podman), arguments, environment: environment)
         }
 
         /// Names of the containers (running or not) carrying `label`.
@@ -84,12 +84,12 @@ public enum PodmanFixture {
             try FileManager.default.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: rootfs + "/tmp", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: busybox, toPath: rootfs + "/bin/busybox")
-            let applets = try runCommand(URL(fileURLWithPath: busybox), ["--list"]).stdout.split(separator: "\n")
+            let applets = try runCommandBlocking(URL(fileURLWithPath: busybox), ["--list"]).stdout.split(separator: "\n")
             for applet in applets where applet != "busybox" {
                 try? FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
             }
             let archive = root + "/rootfs.tar"
-            let tar = try runCommand(URL(fileURLWithPath: "/bin/tar"), ["-C", rootfs, "-cf", archive, "."])
+            let tar = try runCommandBlocking(URL(fileURLWithPath: "/bin/tar"), ["-C", rootfs, "-cf", archive, "."])
             guard tar.status == 0 else { throw TestComponentError("tar failed: \(tar.stderr)") }
             let imported = try ready.podman(["import", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
                                              "--change", "CMD [\"sh\"]", archive, image])

@@ -32,7 +32,7 @@ public final class SSHServer: @unchecked Sendable {
         folder = try TemporaryDirectory()
         let path = folder.path
         for key in ["host", "user"] {
-            let made = try runCommand(URL(fileURLWithPath: keygen), ["-q", "-t", "ed25519", "-N", "", "-f", "\(path)/\(key)_key"])
+            let made = try runCommandBlocking(URL(fileURLWithPath: keygen), ["-q", "-t", "ed25519", "-N", "", "-f", "\(path)/\(key)_key"])
             guard made.status == 0 else { throw TestComponentError("ssh-keygen failed: \(made.stderr)") }
         }
         try FileManager.default.copyItem(atPath: "\(path)/user_key.pub", toPath: "\(path)/authorized_keys")
@@ -55,10 +55,10 @@ public final class SSHServer: @unchecked Sendable {
                 ["netns", "exec", namespace, ip, "link", "set", "lo", "up"],
             ]
             for command in commands {
-                let result = try runCommand(URL(fileURLWithPath: ip), command)
+                let result = try runCommandBlocking(URL(fileURLWithPath: ip), command)
                 guard result.status == 0 else {
-                    _ = try? runCommand(URL(fileURLWithPath: ip), ["link", "del", outside])
-                    _ = try? runCommand(URL(fileURLWithPath: ip), ["netns", "del", namespace])
+                    _ = try? runCommandBlocking(URL(fileURLWithPath: ip), ["link", "del", outside])
+                    _ = try? runCommandBlocking(URL(fileURLWithPath: ip), ["netns", "del", namespace])
                     throw TestComponentError("ip \(command.joined(separator: " ")) failed: \(result.stderr)")
                 }
             }
@@ -102,7 +102,7 @@ public final class SSHServer: @unchecked Sendable {
         // Ready when a client gets in.
         let ssh = try Self.tool("ssh")
         for _ in 0..<100 {
-            let probe = try runCommand(URL(fileURLWithPath: ssh), ["-p", "\(port)", "-i", identityFile, "-o", "BatchMode=yes",
+            let probe = try runCommandBlocking(URL(fileURLWithPath: ssh), ["-p", "\(port)", "-i", identityFile, "-o", "BatchMode=yes",
                                                                    "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
                                                                    "-o", "ConnectTimeout=2", address, "true"])
             if probe.status == 0 { return }
@@ -120,17 +120,17 @@ public final class SSHServer: @unchecked Sendable {
         }
         if let namespace {
             // The sessions it started end with their connections; then the namespace and the link.
-            _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "pids", namespace]).stdout
+            _ = try? runCommandBlocking(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "pids", namespace]).stdout
                 .split(separator: "\n").compactMap { pid_t($0) }.map { kill($0, SIGKILL) }
-            _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", namespace])
-            if let outsideLink { _ = try? runCommand(URL(fileURLWithPath: "/usr/sbin/ip"), ["link", "del", outsideLink]) }
+            _ = try? runCommandBlocking(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", namespace])
+            if let outsideLink { _ = try? runCommandBlocking(URL(fileURLWithPath: "/usr/sbin/ip"), ["link", "del", outsideLink]) }
         }
         folder.remove()
     }
 
     /// Processes on this machine whose command line contains `text` (the servers share its kernel).
     public static func processes(matching text: String) -> [String] {
-        let result = try? runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-af", text])
+        let result = try? runCommandBlocking(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-af", text])
         return (result?.stdout ?? "").split(separator: "\n").map(String.init).filter { !$0.contains("pgrep") }
     }
 }

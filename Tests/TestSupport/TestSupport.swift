@@ -62,16 +62,99 @@ public struct CommandResult: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// Wall-clock seconds from the process's start to its exit. Timing checks use this, not a
+    /// clock around `runCommand`, which also counts the wait for a slot (`CommandSlots`).
+    public var seconds: Double
 
-    public init(status: Int32, stdout: String, stderr: String) {
+    public init(status: Int32, stdout: String, stderr: String, seconds: Double = 0) {
         self.status = status
         self.stdout = stdout
         self.stderr = stderr
+        self.seconds = seconds
     }
 }
 
-/// Run `executable` with `arguments` to completion.
+/// How many commands the tests run at once (`NXA_TEST_COMMANDS`, default: cores + 1). Tests run
+/// in parallel; without a bound, a hundred `nixactions` runs on two cores make every timing
+/// check meaningless. Waiting for a slot suspends the test's task; it never blocks a thread.
+public actor CommandSlots {
+    public static let shared = CommandSlots(limit: {
+        if let text = ProcessInfo.processInfo.environment["NXA_TEST_COMMANDS"], let value = Int(text), value > 0 { return value }
+        return ProcessInfo.processInfo.activeProcessorCount + 1
+    }())
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    public func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    public func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
+
+/// Tools that finish at once and that tests use while something else runs (finding or killing
+/// a process, asking a server): they never wait for a slot.
+let quickTools: Set<String> = ["pgrep", "pkill", "kill", "ps", "curl", "ip", "mount", "umount", "nm", "git", "ssh-keygen", "stat"]
+
+/// Whether running `executable` with `arguments` takes one of the `CommandSlots`.
+func needsSlot(_ executable: URL, _ arguments: [String]) -> Bool {
+    let name = executable.lastPathComponent == "env" ? arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } : executable.lastPathComponent
+    return !quickTools.contains(name ?? "")
+}
+
+/// Run `body` off the cooperative threads (`offThePool`) holding one of the `CommandSlots`
+/// (unless `slot` is false).
+public func withCommandSlot<T>(_ slot: Bool = true, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    guard slot else { return try await offThePool(body) }
+    await CommandSlots.shared.acquire()
+    do {
+        let value = try await offThePool(body)
+        await CommandSlots.shared.release()
+        return value
+    } catch {
+        await CommandSlots.shared.release()
+        throw error
+    }
+}
+
+/// Run `body` on a thread of its own and await its result. Test code that waits (for a process,
+/// a server, a sleep) must not wait on one of Swift's cooperative threads: there are as many as
+/// the machine has cores (two here), and a test blocking both stalls every other test's tasks,
+/// the plugin operations of in-process tests included, past their deadlines.
+public func offThePool<T>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<UncheckedBox<T>, any Error>) in
+        Thread.detachNewThread {
+            do { continuation.resume(returning: UncheckedBox(try body())) } catch { continuation.resume(throwing: error) }
+        }
+    }.value
+}
+
+/// A value handed from the thread of `offThePool` to the awaiting task (which alone uses it).
+public struct UncheckedBox<T>: @unchecked Sendable {
+    public let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Run `executable` with `arguments` to completion, waiting off Swift's cooperative threads.
 public func runCommand(
+    _ executable: URL, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+    removing: [String] = []
+) async throws -> CommandResult {
+    try await withCommandSlot(needsSlot(executable, arguments)) { try runCommandBlocking(executable, arguments, in: directory, environment: environment, removing: removing) }
+}
+
+/// Run `executable` with `arguments` to completion, blocking the calling thread (for fixtures'
+/// synchronous set-up and tear-down; tests use `runCommand`).
+public func runCommandBlocking(
     _ executable: URL, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
     removing: [String] = []
 ) throws -> CommandResult {
@@ -88,6 +171,7 @@ public func runCommand(
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
+    let started = Date()
     try process.run()
     // Read both pipes concurrently so a full pipe never blocks the child.
     nonisolated(unsafe) var errData = Data()
@@ -102,14 +186,14 @@ public func runCommand(
     process.waitUntilExit()
     return CommandResult(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
 }
 
-/// Run the built `nixactions`.
+/// Run the built `nixactions` (waiting off Swift's cooperative threads).
 public func nixactions(
     _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
-) throws -> CommandResult {
-    try runCommand(nixactionsBinary, arguments, in: directory, environment: environment)
+) async throws -> CommandResult {
+    try await runCommand(nixactionsBinary, arguments, in: directory, environment: environment)
 }
 
 /// Whether `pid` is a running process (a zombie waiting to be reaped counts as gone).
@@ -214,8 +298,15 @@ public func openBaoServerBinary() -> String? {
 }
 
 /// Run `executable` with `input` on its standard input (nothing on its command line needs to be
-/// secret), the test's environment plus `environment`.
+/// secret), the test's environment plus `environment`; waits off Swift's cooperative threads.
 public func runCommand(
+    _ executable: URL, _ arguments: [String], input: Data, environment: [String: String] = [:]
+) async throws -> CommandResult {
+    try await withCommandSlot(needsSlot(executable, arguments)) { try runCommandBlocking(executable, arguments, input: input, environment: environment) }
+}
+
+/// `runCommand` with `input`, blocking the calling thread (for fixtures).
+public func runCommandBlocking(
     _ executable: URL, _ arguments: [String], input: Data, environment: [String: String] = [:]
 ) throws -> CommandResult {
     let process = Process()
@@ -228,6 +319,7 @@ public func runCommand(
     process.standardInput = inPipe
     process.standardOutput = out
     process.standardError = err
+    let started = Date()
     try process.run()
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
@@ -247,7 +339,7 @@ public func runCommand(
     process.waitUntilExit()
     return CommandResult(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
 }
 
 /// Failures of the helpers below (setup of a real component went wrong).
@@ -390,7 +482,7 @@ public final class OpenBaoServer: @unchecked Sendable {
             config += "header = \"Content-Type: application/json\"\ndata-binary = \(quoted(String(decoding: data, as: UTF8.self)))\n"
         }
         guard let curl = testTool("curl") else { throw TestComponentError("curl is missing: run .ci/setup") }
-        let result = try runCommand(URL(fileURLWithPath: curl), ["--config", "-"], input: Data(config.utf8))
+        let result = try runCommandBlocking(URL(fileURLWithPath: curl), ["--config", "-"], input: Data(config.utf8))
         guard result.status == 0, let newline = result.stdout.lastIndex(of: "\n"),
               let status = Int(result.stdout[result.stdout.index(after: newline)...])
         else { throw TestComponentError("curl \(method) \(path) failed (\(result.status)): \(result.stderr)") }
@@ -460,4 +552,10 @@ public final class OpenBaoServer: @unchecked Sendable {
         }
         return secretID
     }
+}
+
+/// Wait for a started process to exit, off Swift's cooperative threads (see `offThePool`).
+public func waitForExit(_ process: Process) async {
+    nonisolated(unsafe) let process = process
+    _ = try? await offThePool { process.waitUntilExit() }
 }

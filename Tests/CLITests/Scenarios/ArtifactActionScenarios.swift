@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: upload-artifact and download-artifact with GitHub's inputs and layout")
 struct ArtifactActionScenarios {
     @Test("a path that matches nothing: a warning and success by default, an error with if-no-files-found: error, silence with ignore")
-    func nothingFound() throws {
+    func nothingFound() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             jobs:
               build:
                 steps:
@@ -43,10 +43,10 @@ struct ArtifactActionScenarios {
     }
 
     @Test("glob and multi-line paths with ! exclusions; the root is the least common ancestor of the search paths")
-    func globsAndRoots() throws {
+    func globsAndRoots() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             jobs:
               build:
                 steps:
@@ -96,10 +96,10 @@ struct ArtifactActionScenarios {
     }
 
     @Test("download-artifact: pattern over artifact names, each in its own folder, or merged with merge-multiple; no name and no pattern: all")
-    func patternAndMerge() throws {
+    func patternAndMerge() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             jobs:
               build:
                 strategy:

@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: artifacts between jobs and the uses: actions NixActions maps")
 struct ArtifactScenarios {
     @Test("artifacts: keep in one job, restore under a path in the job that needs it")
-    func keepAndRestore() throws {
+    func keepAndRestore() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: artifacts
             jobs:
               build:
@@ -42,10 +42,10 @@ struct ArtifactScenarios {
     }
 
     @Test("a kept path that does not exist fails the job that keeps it, and its dependants are skipped")
-    func missingKeptPath() throws {
+    func missingKeptPath() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: missing
             jobs:
               build:
@@ -68,10 +68,10 @@ struct ArtifactScenarios {
     }
 
     @Test("uses: actions/upload-artifact@v4 and actions/download-artifact@v4 move a file to a dependent job")
-    func uploadDownload() throws {
+    func uploadDownload() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: actions
             jobs:
               upload:
@@ -102,10 +102,10 @@ struct ArtifactScenarios {
     }
 
     @Test("an unknown uses: is refused before anything runs: exit 2, naming the action and the step")
-    func unknownAction() throws {
+    func unknownAction() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: uses
             jobs:
               build:
@@ -133,13 +133,13 @@ struct ArtifactScenarios {
     }
 
     @Test("upload-artifact with a path of many ../ fails the step naming the path, and the file is not deleted")
-    func uploadEscapes() throws {
+    func uploadEscapes() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let victim = scenario.marks + "/victim.txt"
         try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
         let path = Self.climbing(to: victim)
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: escape
             jobs:
               build:
@@ -159,13 +159,13 @@ struct ArtifactScenarios {
     }
 
     @Test("artifacts.keep with a path of many ../ fails the job, and the file is not deleted")
-    func keepEscapes() throws {
+    func keepEscapes() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let victim = scenario.marks + "/victim.txt"
         try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
         let path = Self.climbing(to: victim)
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: escape
             jobs:
               build:
@@ -180,14 +180,14 @@ struct ArtifactScenarios {
     }
 
     @Test("download-artifact into ../../… fails the step and leaves an existing folder of that name outside untouched")
-    func downloadEscapes() throws {
+    func downloadEscapes() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         // Outside the workspace: marks/dist/keep.txt, which a download of an artifact holding dist/ would replace.
         try FileManager.default.createDirectory(atPath: scenario.marks + "/dist", withIntermediateDirectories: true)
         try "precious\n".write(toFile: scenario.marks + "/dist/keep.txt", atomically: true, encoding: .utf8)
         let deep = Self.climbing(to: scenario.marks)
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: escape
             jobs:
               upload:
@@ -230,13 +230,13 @@ struct ArtifactScenarios {
     }
 
     @Test("absolute artifact paths are refused with a hint, for upload and for download")
-    func absolutePaths() throws {
+    func absolutePaths() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let victim = scenario.marks + "/victim.txt"
         try "precious\n".write(toFile: victim, atomically: true, encoding: .utf8)
         let target = scenario.marks + "/abs"
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: absolute
             jobs:
               upload:
@@ -264,11 +264,11 @@ struct ArtifactScenarios {
     }
 
     @Test("a symbolic link inside the workspace that points outside is not followed out, for upload or download")
-    func symlinkEscapes() throws {
+    func symlinkEscapes() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         try "secret\n".write(toFile: scenario.marks + "/secret.txt", atomically: true, encoding: .utf8)
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: links
             jobs:
               upload:
@@ -297,10 +297,10 @@ struct ArtifactScenarios {
     }
 
     @Test("paths with .. that stay inside the workspace still work; a name of dots cannot name the artifact folder")
-    func insidePathsAndNames() throws {
+    func insidePathsAndNames() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: inside
             jobs:
               upload:

@@ -5,24 +5,24 @@ import TestSupport
 @Suite("Scenarios: limits on GITHUB_OUTPUT, GITHUB_ENV and GITHUB_STEP_SUMMARY")
 struct CaptureLimitScenarios {
     /// Runs `yaml` under /usr/bin/time when it is there; returns the result and the peak memory in KiB.
-    func measured(_ scenario: Scenario, _ yaml: String) throws -> (CommandResult, Int?) {
+    func measured(_ scenario: Scenario, _ yaml: String) async throws -> (CommandResult, Int?) {
         let path = try scenario.temp.write("wf.yml", yaml)
         let arguments = ["run", path, "--log-dir", scenario.logs, "-j", "1"]
         let time = URL(fileURLWithPath: "/usr/bin/time")
         guard FileManager.default.isExecutableFile(atPath: time.path) else {
-            return (try nixactions(arguments, in: scenario.project), nil)
+            return (try await nixactions(arguments, in: scenario.project), nil)
         }
-        var result = try runCommand(time, ["-f", "MAXRSS %M", nixactionsBinary.path] + arguments, in: scenario.project)
+        var result = try await runCommand(time, ["-f", "MAXRSS %M", nixactionsBinary.path] + arguments, in: scenario.project)
         let line = outputLines(result.stderr).last { $0.hasPrefix("MAXRSS ") }
         result.stderr = result.stderr.replacingOccurrences(of: (line ?? "") + "\n", with: "")
         return (result, line.flatMap { Int($0.dropFirst("MAXRSS ".count)) })
     }
 
     @Test("300 MB written to GITHUB_OUTPUT fails the step with a clear error; memory stays small")
-    func hugeOutput() throws {
+    func hugeOutput() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let (result, peak) = try measured(scenario, """
+        let (result, peak) = try await measured(scenario, """
             name: caps
             jobs:
               big:
@@ -42,10 +42,10 @@ struct CaptureLimitScenarios {
     }
 
     @Test("a 300 MB step summary is left out with an error, as on GitHub; the step and the other summaries stay")
-    func hugeSummary() throws {
+    func hugeSummary() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let (result, peak) = try measured(scenario, """
+        let (result, peak) = try await measured(scenario, """
             name: caps
             jobs:
               report:
@@ -64,10 +64,10 @@ struct CaptureLimitScenarios {
     }
 
     @Test("a summary just over 1 MiB is left out and its size is given")
-    func summaryJustOver() throws {
+    func summaryJustOver() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: caps
             jobs:
               report:
@@ -80,10 +80,10 @@ struct CaptureLimitScenarios {
     }
 
     @Test("a GITHUB_OUTPUT or GITHUB_ENV block that never closes fails the step, naming the variable and the delimiter")
-    func unclosedBlocks() throws {
+    func unclosedBlocks() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: blocks
             jobs:
               out:

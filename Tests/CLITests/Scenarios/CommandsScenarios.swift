@@ -5,11 +5,11 @@ import TestSupport
 @Suite("Scenarios: workflow commands and the step summary")
 struct CommandsScenarios {
     @Test("::add-mask:: hides the value everywhere from then on, and its own line is never printed")
-    func addMask() throws {
+    func addMask() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let secret = "hunter2secret"
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: masking
             jobs:
               cmds:
@@ -48,10 +48,10 @@ struct CommandsScenarios {
     }
 
     @Test("::error file=…,line=…:: and ::warning title=…:: become annotations, listed after the table")
-    func annotations() throws {
+    func annotations() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: annotations
             jobs:
               lint:
@@ -78,10 +78,10 @@ struct CommandsScenarios {
     }
 
     @Test("::group::Build shows ▸ Build; ::endgroup:: is not shown")
-    func group() throws {
+    func group() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: groups
             jobs:
               build:
@@ -100,10 +100,10 @@ struct CommandsScenarios {
     }
 
     @Test("::stop-commands::TOKEN turns command processing off until ::TOKEN::")
-    func stopCommands() throws {
+    func stopCommands() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: stopping
             jobs:
               cmds:
@@ -133,10 +133,10 @@ struct CommandsScenarios {
     }
 
     @Test("$GITHUB_STEP_SUMMARY of every step appears in the job's Summary of block, failed jobs included")
-    func stepSummary() throws {
+    func stepSummary() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: summaries
             jobs:
               report:

@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: if, status functions and continue-on-error")
 struct ConditionScenarios {
     @Test("after a failed step: success() (the default) skips, failure() and always() run")
-    func stepConditions() throws {
+    func stepConditions() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: steps
             jobs:
               build:
@@ -52,10 +52,10 @@ struct ConditionScenarios {
     }
 
     @Test("after a failed job: failure() and always() jobs run, needs.x.result is 'failure', the default skips")
-    func jobConditions() throws {
+    func jobConditions() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: jobs
             jobs:
               build:
@@ -129,10 +129,10 @@ struct ConditionScenarios {
     }
 
     @Test("continue-on-error on a step: later steps run, outcome is failure, conclusion is success, the job succeeds")
-    func continueOnErrorStep() throws {
+    func continueOnErrorStep() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: coe-step
             jobs:
               build:
@@ -171,10 +171,10 @@ struct ConditionScenarios {
     }
 
     @Test("continue-on-error on a job: the run exits 0 and the jobs that need it run")
-    func continueOnErrorJob() throws {
+    func continueOnErrorJob() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: coe-job
             jobs:
               experimental:

@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: the console a user of act expects")
 struct ConsoleScenarios {
     @Test("each finished step on one line with its mark and duration; the table in plan order (not finish order) with totals")
-    func stepLinesAndOrderedSummary() throws {
+    func stepLinesAndOrderedSummary() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: order
             jobs:
               slow:

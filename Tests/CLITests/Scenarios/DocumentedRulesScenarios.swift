@@ -5,17 +5,17 @@ import TestSupport
 /// Rules docs/workflow-syntax.md and docs/cli.md state, each checked through the binary.
 @Suite("Documented rules")
 struct DocumentedRulesScenarios {
-    func run(_ yaml: String, _ arguments: [String] = [], files: [String: String] = [:]) throws -> CommandResult {
+    func run(_ yaml: String, _ arguments: [String] = [], files: [String: String] = [:]) async throws -> CommandResult {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", yaml.replacingOccurrences(of: "TEMP", with: temp.path))
         for (name, text) in files { try temp.write(name, text) }
-        return try nixactions(["run", "wf.yml"] + arguments, in: temp.path)
+        return try await nixactions(["run", "wf.yml"] + arguments, in: temp.path)
     }
 
     @Test("retry: only the listed exit codes, never after a step timeout, and attempts are counted")
-    func retryRules() throws {
-        let result = try run("""
+    func retryRules() async throws {
+        let result = try await run("""
             jobs:
               a:
                 steps:
@@ -40,9 +40,9 @@ struct DocumentedRulesScenarios {
     }
 
     @Test("local executor: inherit-env false gives a minimal environment; grace-seconds: SIGTERM first, then SIGKILL")
-    func localOptions() throws {
+    func localOptions() async throws {
         setenv("NIXACTIONS_TEST_INHERITED", "yes", 1)
-        let result = try run("""
+        let result = try await run("""
             jobs:
               bare:
                 executor: { plugin: local, with: { inherit-env: false } }
@@ -63,29 +63,29 @@ struct DocumentedRulesScenarios {
     }
 
     @Test("--env must be NAME=VALUE; an unreadable --env-file is an error; env files are dotenv: quotes, multi-line quoted values, comments")
-    func commandLineEnv() throws {
+    func commandLineEnv() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"A=$A B=$B\"\n")
         try temp.write("vars.env", "# a comment\nA=\"quoted\"\nB=\"line1\nline2\"\n")
         for bad in [["--env", "X"], ["--env", "=X"]] {
-            let result = try nixactions(["run", "wf.yml"] + bad, in: temp.path)
+            let result = try await nixactions(["run", "wf.yml"] + bad, in: temp.path)
             #expect(result.status == 2)
             #expect(result.stderr.contains("must be NAME=VALUE"))
         }
-        let missing = try nixactions(["run", "wf.yml", "--env-file", "nope.env"], in: temp.path)
+        let missing = try await nixactions(["run", "wf.yml", "--env-file", "nope.env"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read --env-file 'nope.env'"))
-        let ok = try nixactions(["run", "wf.yml", "--env-file", "vars.env"], in: temp.path)
+        let ok = try await nixactions(["run", "wf.yml", "--env-file", "vars.env"], in: temp.path)
         #expect(ok.stdout.contains("[a] A=quoted B=line1\n[a] line2\n"), "\(ok.stdout)\n\(ok.stderr)")
     }
 
     @Test("artifacts: restoring from a job not needed is invalid; a missing artifact fails the job; checkout needs the project copy")
-    func artifactErrors() throws {
-        let notNeeded = try run("jobs:\n  a: { steps: [ { run: x } ] }\n  b: { artifacts: { restore: [a] }, steps: [ { run: x } ] }\n")
+    func artifactErrors() async throws {
+        let notNeeded = try await run("jobs:\n  a: { steps: [ { run: x } ] }\n  b: { artifacts: { restore: [a] }, steps: [ { run: x } ] }\n")
         #expect(notNeeded.status == 2)
         #expect(notNeeded.stderr.contains("job 'b' restores artifacts of 'a', which it does not need"))
-        let missing = try run("""
+        let missing = try await run("""
             jobs:
               a: { steps: [ { run: echo a } ] }
               b:
@@ -100,14 +100,14 @@ struct DocumentedRulesScenarios {
         #expect(missing.stdout.contains("no artifact 'a' to restore"))
         #expect(missing.stdout.contains("[b] on-failure\n"))
         #expect(!missing.stdout.contains("[b] never"))
-        let checkout = try run("jobs:\n  a:\n    workspace: { copy-project: false }\n    steps: [ { uses: actions/checkout@v4 } ]\n")
+        let checkout = try await run("jobs:\n  a:\n    workspace: { copy-project: false }\n    steps: [ { uses: actions/checkout@v4 } ]\n")
         #expect(checkout.status == 1)
         #expect(checkout.stdout.contains("opted out of the project copy"))
     }
 
     @Test("variables every step sees: GITHUB_ACTION, JOB_ENV, GITHUB_PATH order; CI cannot be overridden")
-    func runnerVariables() throws {
-        let result = try run("""
+    func runnerVariables() async throws {
+        let result = try await run("""
             env:
               CI: "false"
               F: 1.0
@@ -136,8 +136,8 @@ struct DocumentedRulesScenarios {
     }
 
     @Test("an output over 1 MiB is dropped with a warning; 1 MiB exactly passes")
-    func outputLimit() throws {
-        let result = try run("""
+    func outputLimit() async throws {
+        let result = try await run("""
             jobs:
               a:
                 steps:
@@ -159,8 +159,8 @@ struct DocumentedRulesScenarios {
     }
 
     @Test("workflow commands: escapes are decoded, indented commands work, commands on stderr count too, ::debug:: is hidden")
-    func commandDetails() throws {
-        let result = try run("""
+    func commandDetails() async throws {
+        let result = try await run("""
             jobs:
               a:
                 steps:
@@ -182,7 +182,7 @@ struct DocumentedRulesScenarios {
 @Suite("continue-on-error as an expression")
 struct ContinueOnErrorExpressionScenarios {
     @Test("job level per matrix instance (the experimental pattern), and step level")
-    func expressions() throws {
+    func expressions() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -202,14 +202,14 @@ struct ContinueOnErrorExpressionScenarios {
                     continue-on-error: ${{ matrix.v == 1 }}
                   - run: echo "v${{ matrix.v }} went on, probe=${{ steps.probe.conclusion }}"
             """)
-        let result = try nixactions(["run", "wf.yml"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)  // v2 failed and was not allowed to
         #expect(result.stdout.contains("] v1 went on, probe=success\n"))
         #expect(!result.stdout.contains("v2 went on"))
         let table = result.stdout.split(separator: "\n").map(String.init)
         #expect(table.contains { $0.hasPrefix("test (v: 3, experimental: true)") && $0.contains("success (failure allowed)") })
         #expect(table.contains { $0.hasPrefix("test (v: 2, experimental: false)") && $0.contains("failure") })
-        let dry = try nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
         #expect(dry.stdout.contains("continue-on-error: ${{ matrix.experimental }}"))
     }
 }

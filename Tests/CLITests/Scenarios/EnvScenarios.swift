@@ -59,10 +59,10 @@ struct EnvScenarios {
         """#
 
     @Test("workflow < job < step env < --env (issue 13: the original's precedence); GITHUB_ENV and GITHUB_PATH reach later steps only")
-    func precedenceTable() throws {
+    func precedenceTable() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run(Self.precedence, ["--env", "CW=cli", "--env", "C=cli"])
+        let result = try await scenario.run(Self.precedence, ["--env", "CW=cli", "--env", "C=cli"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let out = result.stdout
         // workflow < job < step < --env: a value given at run time wins over the workflow's.
@@ -88,10 +88,10 @@ struct EnvScenarios {
     /// GitHub's runner evaluates a step's `env:` over the job environment that GITHUB_ENV updates,
     /// so the step's own env wins (issue 12: NixActions put GITHUB_ENV on top).
     @Test("a step's own env wins over a value written to GITHUB_ENV by an earlier step; later steps without it see GITHUB_ENV's")
-    func githubEnvOverStepEnv() throws {
+    func githubEnvOverStepEnv() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: top
             env:
               V: workflow
@@ -112,7 +112,7 @@ struct EnvScenarios {
     }
 
     @Test("--env-file values are over the workflow's env, --env over --env-file, NIXACTIONS_ENV_FILES first; dotenv syntax (export, quotes, comments)")
-    func envFile() throws {
+    func envFile() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let file = try scenario.temp.write("vars.env", """
@@ -142,7 +142,7 @@ struct EnvScenarios {
                   - if: env.BRANCH == 'main'
                     run: echo "deploy gate open"
             """)
-        let result = try nixactions(["run", workflow, "--env-file", file, "--env", "BOTH=cli"], in: scenario.temp.path,
+        let result = try await nixactions(["run", workflow, "--env-file", file, "--env", "BOTH=cli"], in: scenario.temp.path,
                                     environment: ["NIXACTIONS_ENV_FILES": listed])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[check] BRANCH=main FROM_FILE=file BOTH=cli QUOTED=two words SINGLE=$NOT_EXPANDED LISTED=from-file ONLY_LISTED=yes\n"), "\(result.stdout)")
@@ -151,19 +151,19 @@ struct EnvScenarios {
     }
 
     @Test("a bad --env-file line or name exits 2 with the file and line; a NIXACTIONS_ENV_FILES file that cannot be read too")
-    func badEnvFile() throws {
+    func badEnvFile() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let workflow = try scenario.temp.write("wf.yml", "jobs:\n  a:\n    steps: [ { run: echo never } ]\n")
         let badName = try scenario.temp.write("bad.env", "OK=1\n9LIVES=x\n")
-        let result = try nixactions(["run", workflow, "--env-file", badName], in: scenario.temp.path)
+        let result = try await nixactions(["run", workflow, "--env-file", badName], in: scenario.temp.path)
         #expect(result.status == 2)
         #expect(result.stderr.contains("bad.env:2: error:") && result.stderr.contains("(--env-file)"), "\(result.stderr)")
         let badLine = try scenario.temp.write("line.env", "OK=1\nthis is not an assignment\n")
-        let second = try nixactions(["run", workflow, "--env-file", badLine], in: scenario.temp.path)
+        let second = try await nixactions(["run", workflow, "--env-file", badLine], in: scenario.temp.path)
         #expect(second.status == 2)
         #expect(second.stderr.contains("line.env:2: error:"), "\(second.stderr)")
-        let missing = try nixactions(["run", workflow], in: scenario.temp.path, environment: ["NIXACTIONS_ENV_FILES": "/nonexistent/x.env"])
+        let missing = try await nixactions(["run", workflow], in: scenario.temp.path, environment: ["NIXACTIONS_ENV_FILES": "/nonexistent/x.env"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read NIXACTIONS_ENV_FILES '/nonexistent/x.env'"))
         #expect(!missing.stdout.contains("never"))

@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: matrix instances, fail-fast and max-parallel")
 struct MatrixScenarios {
     @Test("include and exclude give exactly the expected instances; matrix.* works in expressions")
-    func includeExclude() throws {
+    func includeExclude() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: matrix
             jobs:
               test:
@@ -73,10 +73,10 @@ struct MatrixScenarios {
     }
 
     @Test("a job name with ${{ matrix.* }} is rendered for each instance")
-    func renderedJobName() throws {
+    func renderedJobName() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: named
             jobs:
               test:
@@ -131,9 +131,8 @@ struct MatrixScenarios {
     func failFastCancelsSiblings() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let started = Date()
-        let result = try scenario.run(Self.failFast(true, marks: scenario.marks), ["--jobs", "4"])
-        let elapsed = Date().timeIntervalSince(started)
+        let result = try await scenario.run(Self.failFast(true, marks: scenario.marks), ["--jobs", "4"])
+        let elapsed = result.seconds
         let out = result.stdout
         #expect(scenario.marked("slow-started"), "the slow instance never started:\n\(out)")
         #expect(out.contains("[test-speed-quick] quick-failing\n"))
@@ -148,15 +147,15 @@ struct MatrixScenarios {
         #expect(result.status == 1, "exit status \(result.status)")
         #expect(out.contains("==> workflow 'failfast' failure in "), "\(out)")
         // The sibling's process tree is gone: its marker never appears.
-        try await pause(until: started.addingTimeInterval(5))
+        try await pause(until: Date().addingTimeInterval(5 - elapsed))  // 5 s after the run began
         #expect(!scenario.marked("slow-finished"), "the cancelled instance kept running")
     }
 
     @Test("fail-fast: false lets the sibling finish; the run still exits 1")
-    func noFailFast() throws {
+    func noFailFast() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run(Self.failFast(false, marks: scenario.marks), ["--jobs", "4"])
+        let result = try await scenario.run(Self.failFast(false, marks: scenario.marks), ["--jobs", "4"])
         let out = result.stdout
         #expect(result.status == 1, "\(out)\n\(result.stderr)")
         #expect(out.contains("[test-speed-quick] ✗ Work (exit code 3, "))
@@ -169,10 +168,10 @@ struct MatrixScenarios {
     }
 
     @Test("max-parallel: 1 runs the instances one at a time")
-    func maxParallel() throws {
+    func maxParallel() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: maxpar
             env:
               MARKS: \(scenario.marks)

@@ -5,10 +5,10 @@ import TestSupport
 @Suite("Scenarios: job outputs through GITHUB_OUTPUT and needs")
 struct OutputsScenarios {
     @Test("outputs cross two levels of needs: a → b → c, b's output derived from a's")
-    func twoLevels() throws {
+    func twoLevels() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: outputs
             jobs:
               a:
@@ -37,10 +37,10 @@ struct OutputsScenarios {
     }
 
     @Test("needs.<job> only holds the jobs named in needs: c cannot read a's outputs through b")
-    func onlyDirectNeeds() throws {
+    func onlyDirectNeeds() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: outputs
             jobs:
               a:
@@ -63,10 +63,10 @@ struct OutputsScenarios {
     }
 
     @Test("multi-line outputs written as NAME<<EOF … EOF reach a later job intact")
-    func multiLine() throws {
+    func multiLine() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: multi
             jobs:
               produce:
@@ -122,10 +122,10 @@ struct OutputsScenarios {
         """
 
     @Test("without an outputs: map every GITHUB_OUTPUT name is exported (VERSION=1.2.3)")
-    func allNamesExported() throws {
+    func allNamesExported() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run(Self.versionWorkflow)
+        let result = try await scenario.run(Self.versionWorkflow)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[deploy] Version: 1.2.3\n"))
         let versionDone = try #require(result.stdout.range(of: "==> job 'version' succeeded"))
@@ -134,7 +134,7 @@ struct OutputsScenarios {
     }
 
     @Test("an outputs: map exports only the names it declares; naming another one is a load error")
-    func declaredOnly() throws {
+    func declaredOnly() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let producer = """
@@ -153,7 +153,7 @@ struct OutputsScenarios {
                 steps:
                   - run: |
             """
-        let result = try scenario.run(producer + """
+        let result = try await scenario.run(producer + """
 
                       echo "exported=${{ needs.version.outputs.exported }}"
                       echo 'all=${{ toJSON(needs.version.outputs) }}'
@@ -163,7 +163,7 @@ struct OutputsScenarios {
         #expect(result.stdout.contains("[deploy] all={\n[deploy]   \"exported\": \"1.2.3\"\n[deploy] }\n"))
         #expect(!result.stdout.contains("HIDDEN"))
 
-        let undeclared = try scenario.run(producer + """
+        let undeclared = try await scenario.run(producer + """
 
                       echo "hidden=${{ needs.version.outputs.HIDDEN }}"
             """, file: "undeclared.yml")
@@ -174,14 +174,14 @@ struct OutputsScenarios {
     }
 
     @Test("examples/02-job-outputs runs from the package folder and prints Version: 1.2.3")
-    func example() throws {
+    func example() async throws {
         let example = packageDirectory.appendingPathComponent("examples/02-job-outputs/workflow.yml").path
         let text = try String(contentsOfFile: example, encoding: .utf8)
         #expect(text.contains("VERSION=1.2.3"))
         #expect(!text.contains("outputs:\n"), "the example shows that no outputs: map is needed")
         let logs = try TemporaryDirectory()
         defer { logs.remove() }
-        let result = try nixactions(
+        let result = try await nixactions(
             ["run", "examples/02-job-outputs/workflow.yml", "--log-dir", logs.path], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[deploy] Version: 1.2.3\n"))

@@ -28,9 +28,9 @@ struct Scenario {
     func remove() { temp.remove() }
 
     /// Write `yaml` as `file` (next to the project, not in it) and run it with `arguments`.
-    func run(_ yaml: String, _ arguments: [String] = [], file: String = "wf.yml") throws -> CommandResult {
+    func run(_ yaml: String, _ arguments: [String] = [], file: String = "wf.yml") async throws -> CommandResult {
         let path = try temp.write(file, yaml)
-        return try nixactions(["run", path, "--log-dir", logs] + arguments, in: project)
+        return try await nixactions(["run", path, "--log-dir", logs] + arguments, in: project)
     }
 
     /// Whether a marker file exists in `marks/`.

@@ -46,10 +46,10 @@ struct SchedulingScenarios {
     }
 
     @Test("diamond: a job that needs only the fast branch starts before the slow branch ends (JSON timestamps)")
-    func diamondJSON() throws {
+    func diamondJSON() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run(Self.diamond(marks: scenario.marks), ["--jobs", "4", "--log-format", "json"])
+        let result = try await scenario.run(Self.diamond(marks: scenario.marks), ["--jobs", "4", "--log-format", "json"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let events = try JSONEvents(result.stdout)
 
@@ -97,10 +97,10 @@ struct SchedulingScenarios {
     }
 
     @Test("diamond in the plain console format: same order, labelled lines, a summary table")
-    func diamondPlain() throws {
+    func diamondPlain() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run(Self.diamond(marks: scenario.marks), ["--jobs", "4", "--log-format", "plain"])
+        let result = try await scenario.run(Self.diamond(marks: scenario.marks), ["--jobs", "4", "--log-format", "plain"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let out = result.stdout
         #expect(out.contains("[slow] > Wait for after-fast\n"))

@@ -7,8 +7,8 @@ import TestSupport
 @Suite("Scenarios: declaring secrets")
 struct SecretsScenarios {
     @Test("the seed's test: a key given with --env and declared is masked in every format and file")
-    func seed() throws {
-        let runs = try runAllFormats("""
+    func seed() async throws {
+        let runs = try await runAllFormats("""
             secrets: [API_KEY]
             jobs:
               deploy:
@@ -26,8 +26,8 @@ struct SecretsScenarios {
     }
 
     @Test("names that look secret (*_TOKEN, *_PASSWORD, API_KEY …) are masked without being declared")
-    func maskedByName() throws {
-        let runs = try runAllFormats("""
+    func maskedByName() async throws {
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -40,7 +40,7 @@ struct SecretsScenarios {
     }
 
     @Test("--secret NAME=VALUE, --secret NAME (from the environment) and --secret-file (dotenv) give ${{ secrets.* }}")
-    func commandLine() throws {
+    func commandLine() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("s.env", """
@@ -49,7 +49,7 @@ struct SecretsScenarios {
             SINGLE='literal $HOME \\n kept'
             SPACED = spaced-secret-value   # trailing comment
             """)
-        let runs = try runAllFormats("""
+        let runs = try await runAllFormats("""
             jobs:
               a:
                 steps:
@@ -70,7 +70,7 @@ struct SecretsScenarios {
     }
 
     @Test("a required secret no source provides stops the run before any job; an undefined secrets.X warns and is empty")
-    func requiredAndUndefined() throws {
+    func requiredAndUndefined() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -82,7 +82,7 @@ struct SecretsScenarios {
                 steps:
                   - run: touch ran
             """)
-        let missing = try nixactions(["run", "wf.yml"], in: temp.path)
+        let missing = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("wf.yml:2:5: error: the secret 'DEPLOY_KEY' is required, and no source provides it"), "\(missing.stderr)")
         #expect(missing.stderr.contains("hint: pass it with --secret DEPLOY_KEY"))
@@ -95,14 +95,14 @@ struct SecretsScenarios {
                 steps:
                   - run: echo "token=[${{ secrets.GITHUB_TOKEN }}]"
             """)
-        let undefined = try nixactions(["run", "undefined.yml"], in: temp.path)
+        let undefined = try await nixactions(["run", "undefined.yml"], in: temp.path)
         #expect(undefined.status == 0)
         #expect(undefined.stdout.contains("[a] token=[]\n"))
         #expect(undefined.stderr.contains("undefined.yml:4:31: warning: secrets.GITHUB_TOKEN is not defined: it is the empty string"), "\(undefined.stderr)")
     }
 
     @Test("declared names: set by env: (masked, no warning), set by nothing (a warning, empty), too short (a warning)")
-    func declaredNames() throws {
+    func declaredNames() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -115,7 +115,7 @@ struct SecretsScenarios {
                   - name: s
                     run: echo "[$FROM_ENV_KEY] [${NEVER_SET:-}] [${{ secrets.SHORT }}]"
             """)
-        let result = try nixactions(["run", "wf.yml", "--secret", "SHORT=abc"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--secret", "SHORT=abc"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] [***] [] [abc]\n"), "\(result.stdout)")
         #expect(!result.stderr.contains("FROM_ENV_KEY"), "set by env:, so no warning: \(result.stderr)")
@@ -124,8 +124,8 @@ struct SecretsScenarios {
     }
 
     @Test("the env provider and the older mapping form; precedence: later entry, then job entry, then env: wins")
-    func envProviderAndPrecedence() throws {
-        let runs = try runAllFormats("""
+    func envProviderAndPrecedence() async throws {
+        let runs = try await runAllFormats("""
             secrets:
               - provider: env
                 names: [HOST_SIDE_TOKEN]
@@ -175,7 +175,7 @@ struct SecretsScenarios {
     }
 
     @Test("file provider: dotenv, JSON and YAML with nested keys, keys:, as:, env: false, job scope")
-    func fileProvider() throws {
+    func fileProvider() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("project/secrets/app.json", #"{"db": {"password": "json-pass-111", "port": 5432}, "api-key": "json-key-222"}"#)
@@ -207,7 +207,7 @@ struct SecretsScenarios {
                     run: echo "b sees [${PUSH:-}] [${{ secrets.PUSH }}] $DB_PORT"
             """)
         // Paths in entries are relative to the project folder (where nixactions runs).
-        let runs = try runAllFormats(nil, file: "wf.yml", in: temp.path + "/project")
+        let runs = try await runAllFormats(nil, file: "wf.yml", in: temp.path + "/project")
         expectNoLeak(runs, ["json-pass-111", "json-key-222", "yaml-token-333", "dotenv-pass-444"])
         for run in runs where run.format != "json" {
             // Every value of a secrets file is a secret, the port too.
@@ -217,7 +217,7 @@ struct SecretsScenarios {
     }
 
     @Test("provider failures stop the run before any job, naming the entry, what failed and what to do")
-    func providerFailures() throws {
+    func providerFailures() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("bad.json", #"{"a": "x-secret-value", }"#)
@@ -232,7 +232,7 @@ struct SecretsScenarios {
         ]
         for (entry, message, hint) in cases {
             try temp.write("wf.yml", "secrets:\n  - \(entry)\njobs:\n  a:\n    steps:\n      - run: touch ran\n")
-            let result = try nixactions(["run", "wf.yml"], in: temp.path)
+            let result = try await nixactions(["run", "wf.yml"], in: temp.path)
             #expect(result.status == 2, "\(entry)")
             #expect(result.stderr.contains("wf.yml:2:5: " + message) || (message.hasPrefix("the variable") && result.stderr.contains(message)),
                     "\(entry): \(result.stderr)")
@@ -243,14 +243,14 @@ struct SecretsScenarios {
         }
         // Not required: a warning, and the run goes on.
         try temp.write("wf.yml", "secrets:\n  - provider: file\n    file: missing.env\n    required: false\njobs:\n  a:\n    steps:\n      - run: touch ran\n")
-        let optional = try nixactions(["run", "wf.yml"], in: temp.path)
+        let optional = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(optional.status == 0)
         #expect(optional.stderr.contains("warning: secret provider 'file': missing.env does not exist (not required: going on without it)"))
     }
 
     @Test("a declared name set by $GITHUB_ENV is masked in later steps; another variable holding a secret is flagged")
-    func githubEnv() throws {
-        let runs = try runAllFormats("""
+    func githubEnv() async throws {
+        let runs = try await runAllFormats("""
             secrets: [SESSION_KEY]
             jobs:
               a:
@@ -274,10 +274,10 @@ struct SecretsScenarios {
     }
 
     @Test("examples/08-secrets: --secret-file, the file provider and sops; nothing leaks in any format or file")
-    func example() throws {
+    func example() async throws {
         let sopsFolder = try #require(testTool("sops").map { ($0 as NSString).deletingLastPathComponent },
                                       "sops is not installed: run .ci/setup")
-        let runs = try runAllFormats(
+        let runs = try await runAllFormats(
             nil, file: "examples/08-secrets/workflow.yml",
             arguments: ["--secret-file", "examples/08-secrets/example.secrets.env"],
             environment: ["PATH": sopsFolder + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],

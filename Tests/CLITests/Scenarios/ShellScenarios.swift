@@ -5,11 +5,11 @@ import TestSupport
 @Suite("Scenarios: shells and defaults.run as GitHub runs them")
 struct ShellScenarios {
     @Test("a quoted custom shell runs as one command line: script -q -e -c \"bash {0}\"")
-    func quotedCustomShell() throws {
+    func quotedCustomShell() async throws {
         guard testTool("script") != nil else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             jobs:
               a:
                 steps:
@@ -28,7 +28,7 @@ struct ShellScenarios {
     }
 
     @Test("pwsh passes validation; where it is not installed the step fails naming pwsh, with no suggestion of bash")
-    func missingPwsh() throws {
+    func missingPwsh() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let yaml = """
@@ -39,9 +39,9 @@ struct ShellScenarios {
                     run: Write-Host "hello from pwsh"
             """
         let path = try scenario.temp.write("wf.yml", yaml)
-        let validated = try nixactions(["validate", path], in: scenario.project)
+        let validated = try await nixactions(["validate", path], in: scenario.project)
         #expect(validated.status == 0, "\(validated.stdout)\n\(validated.stderr)")
-        let result = try scenario.run(yaml)
+        let result = try await scenario.run(yaml)
         if testTool("pwsh") != nil {
             #expect(result.stdout.contains("[a] hello from pwsh"))
             return
@@ -53,10 +53,10 @@ struct ShellScenarios {
     }
 
     @Test("defaults.run with expressions: the workflow's, then the job's, then the step's own win, evaluated at the step's start")
-    func defaultsWithExpressions() throws {
+    func defaultsWithExpressions() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: defaults
             defaults:
               run:
@@ -98,10 +98,10 @@ struct ShellScenarios {
     }
 
     @Test("a shell that an expression yields is checked when the step starts: error with position and hint")
-    func badShellFromExpression() throws {
+    func badShellFromExpression() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             jobs:
               a:
                 defaults:

@@ -8,8 +8,7 @@ struct TimeoutRetryScenarios {
     func stepTimeout() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let started = Date()
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: timeouts
             env:
               MARKS: \(scenario.marks)
@@ -29,7 +28,7 @@ struct TimeoutRetryScenarios {
                     if: always()
                     run: echo cleanup-ran
             """)
-        let elapsed = Date().timeIntervalSince(started)
+        let elapsed = result.seconds
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         #expect(elapsed < 15, "the timeout did not stop the step: the run took \(elapsed) s")
         let out = result.stdout
@@ -44,7 +43,7 @@ struct TimeoutRetryScenarios {
         #expect(outputLines(out).contains { $0.hasPrefix("slow ") && $0.contains(" failure ") && $0.hasSuffix("'Sleeper'") })
         #expect(out.contains("==> workflow 'timeouts' failure in "))
         // The background child of the step was ended with it.
-        try await pause(until: started.addingTimeInterval(3.5))
+        try await pause(until: Date().addingTimeInterval(3.5 - elapsed))  // 3.5 s after the run began
         #expect(!scenario.marked("orphan"), "a process of the timed-out step outlived it")
     }
 
@@ -60,10 +59,10 @@ struct TimeoutRetryScenarios {
     }
 
     @Test("retry: { max-attempts: 3, delay: 100ms } succeeds on the third attempt")
-    func retrySucceeds() throws {
+    func retrySucceeds() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: retries
             env:
               MARKS: \(scenario.marks)
@@ -91,10 +90,10 @@ struct TimeoutRetryScenarios {
     }
 
     @Test("an exhausted retry fails the step and the job, and is never reported as a success")
-    func retryExhausted() throws {
+    func retryExhausted() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try scenario.run("""
+        let result = try await scenario.run("""
             name: exhausted
             env:
               MARKS: \(scenario.marks)
