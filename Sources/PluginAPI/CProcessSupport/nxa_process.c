@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stdint.h>
+#include <linux/sched.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -55,8 +57,84 @@ static int resolve(const char *argv0, const char *const envp[], char *out) {
     return result;
 }
 
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_procs_fd, int stdin_fd,
-              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+/* What the child needs between the fork and its exec, and where it reports why it failed. */
+struct spawn_child {
+    const char *executable;
+    const char *const *argv;
+    const char *const *envp;
+    const char *cwd;
+    int cgroup_procs_fd; /* -1 when the child was made inside its cgroup (clone3) */
+    int stdin_fd;
+    int out_write, err_write;
+    volatile int error;
+};
+
+/* The child's side: runs in the parent's memory (vfork or CLONE_VM|CLONE_VFORK) until it execs.
+ * Never returns. */
+static void child_exec(struct spawn_child *c) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    /* Into the job's cgroup before anything can fork: nothing the step starts escapes it. */
+    if (c->cgroup_procs_fd >= 0 && write(c->cgroup_procs_fd, "0", 1) != 1) goto fail;
+    if (setpgid(0, 0) != 0) goto fail;
+    int input = c->stdin_fd >= 0 ? c->stdin_fd : open("/dev/null", O_RDONLY);
+    if (input < 0) goto fail;
+    if (dup2(input, 0) < 0 || dup2(c->out_write, 1) < 0 || dup2(c->err_write, 2) < 0) goto fail;
+    syscall(SYS_close_range, 3U, ~0U, 0);
+    if (c->cwd && chdir(c->cwd) != 0) goto fail;
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(c->executable, (char *const *)c->argv, (char *const *)c->envp);
+fail:
+    c->error = errno ? errno : EINVAL;
+    _exit(127);
+}
+
+#if defined(__x86_64__) && defined(CLONE_INTO_CGROUP)
+#define NXA_HAVE_CLONE3 1
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+
+static int clone3_child_main(void *argument) {
+    child_exec((struct spawn_child *)argument);
+    return 127;
+}
+
+/* clone3 with the child on its own stack, calling `fn(arg)` there and exiting with its result.
+ * glibc has no clone3 wrapper, and a raw syscall() cannot return into a frame the child shares
+ * with its parent, so the child's first instructions are here. Returns the child's pid or -errno. */
+static long clone3_run(struct clone_args *args, int (*fn)(void *), void *arg) {
+    long result;
+    register void *function __asm__("r12") = (void *)fn;
+    register void *argument __asm__("r13") = arg;
+    __asm__ volatile(
+        "syscall\n\t"
+        "testq %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        /* The child: on its own stack (16-byte aligned at its top), no frame to return to. */
+        "xorl %%ebp, %%ebp\n\t"
+        "movq %%r13, %%rdi\n\t"
+        "callq *%%r12\n\t"
+        "movl %%eax, %%edi\n\t"
+        "movl $60, %%eax\n\t" /* exit */
+        "syscall\n\t"
+        "ud2\n\t"
+        "1:\n\t"
+        : "=a"(result)
+        : "a"((long)SYS_clone3), "D"(args), "S"(sizeof *args), "r"(function), "r"(argument)
+        : "rcx", "r11", "memory");
+    return result;
+}
+#endif
+
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_dir_fd, int cgroup_procs_fd,
+              int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
     if (!executable) return ENOMEM;
     int rc = resolve(argv[0], envp, executable);
@@ -77,38 +155,48 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
         free(executable);
         return rc;
     }
+    struct spawn_child c = {
+        .executable = executable, .argv = argv, .envp = envp, .cwd = cwd, .cgroup_procs_fd = cgroup_procs_fd,
+        .stdin_fd = stdin_fd, .out_write = out[1], .err_write = err[1], .error = 0,
+    };
 
-    /* The child shares our memory until it execs (vfork): no signal handler of ours may run in it,
-     * so every signal is blocked across the fork and reset to its default in the child. */
+    /* The child shares our memory until it execs: no signal handler of ours may run in it, so
+     * every signal is blocked across the fork and reset to its default in the child. */
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    volatile int child_error = 0;
-    pid_t child = vfork();
-    if (child == 0) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++) {
-            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    pid_t child = -1;
+#ifdef NXA_HAVE_CLONE3
+    /* Made inside its cgroup (CLONE_INTO_CGROUP, Linux 5.7): a process that moves itself by
+     * writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits for an RCU
+     * grace period when no move happened recently (about 20 ms here, on the first step of a run).
+     * Any failure (an older kernel, a cgroup that refuses) falls back to vfork and the write. */
+    if (cgroup_dir_fd >= 0) {
+        enum { stack_size = 64 * 1024 };
+        void *stack = malloc(stack_size);
+        if (stack) {
+            struct clone_args args;
+            memset(&args, 0, sizeof args);
+            args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
+            args.exit_signal = SIGCHLD;
+            args.stack = (uint64_t)(uintptr_t)stack;
+            args.stack_size = stack_size;
+            args.cgroup = (uint64_t)cgroup_dir_fd;
+            c.cgroup_procs_fd = -1;
+            long made = clone3_run(&args, clone3_child_main, &c);
+            free(stack);
+            if (made > 0) child = (pid_t)made;
+            else c.cgroup_procs_fd = cgroup_procs_fd;
         }
-        sigset_t none;
-        sigemptyset(&none);
-        /* Into the job's cgroup before anything can fork: nothing the step starts escapes it. */
-        if (cgroup_procs_fd >= 0 && write(cgroup_procs_fd, "0", 1) != 1) goto fail;
-        if (setpgid(0, 0) != 0) goto fail;
-        int input = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
-        if (input < 0) goto fail;
-        if (dup2(input, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) goto fail;
-        syscall(SYS_close_range, 3U, ~0U, 0);
-        if (cwd && chdir(cwd) != 0) goto fail;
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(executable, (char *const *)argv, (char *const *)envp);
-    fail:
-        child_error = errno ? errno : EINVAL;
-        _exit(127);
     }
-    rc = child < 0 ? errno : child_error;
+#else
+    (void)cgroup_dir_fd;
+#endif
+    if (child < 0) {
+        child = vfork();
+        if (child == 0) child_exec(&c);
+    }
+    rc = child < 0 ? errno : c.error;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     free(executable);
     close(out[1]);

@@ -1,0 +1,40 @@
+import Foundation
+import NixActionsProcessKit
+import Testing
+
+/// Where a step's process starts: inside its step's cgroup before its first instruction (made
+/// there with clone3's CLONE_INTO_CGROUP, or moved there by the child before it execs on a kernel
+/// without it), so that everything it forks is contained.
+@Suite("ChildProcess: a step's process starts inside its cgroup")
+struct SpawnIntoCgroupTests {
+    /// A run cgroup for this test, or nil where this machine cannot make one.
+    static func runCgroup() -> String? { CgroupV2.makeRunCgroup(name: "nixactions-spawntest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))") }
+
+    /// The cgroup v2 path of `/proc/self/cgroup`'s `0::` line in `text`.
+    static func cgroupPaths(_ text: String) -> [String] {
+        text.split(separator: "\n").filter { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+    }
+
+    @Test("the step and the child it forks are in the step's cgroup; a second step reuses it; the job's cgroup ends them",
+          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+    func madeInside() throws {
+        let run = try #require(Self.runCgroup())
+        defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
+        let job = JobContainment(runCgroup: run, runTrackingID: "spawntest", key: "j")
+        defer { job.endAll() }
+        let mount = try #require(CgroupV2.mountPoint)
+        for round in 1...2 {
+            let step = job.makeStep()
+            let stepCgroup = try #require(step.cgroup)
+            let child = try ChildProcess(arguments: ["/bin/sh", "-c", "cat /proc/self/cgroup; sh -c 'cat /proc/self/cgroup'"],
+                                         environment: ["PATH": "/usr/bin:/bin"], directory: nil, containment: step)
+            var output: [UInt8] = []
+            let ended = child.wait { stream, bytes in if stream == 1 { output += bytes } }
+            #expect(ended == .exited(0))
+            let paths = Self.cgroupPaths(String(decoding: output, as: UTF8.self))
+            #expect(paths.count == 2, "round \(round): \(paths)")
+            #expect(paths.allSatisfy { mount + $0 == stepCgroup }, "round \(round): \(paths) not in \(stepCgroup)")
+            job.release(step)
+        }
+    }
+}
