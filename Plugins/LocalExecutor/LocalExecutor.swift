@@ -56,6 +56,10 @@ final class LocalExecutor: ExecutorPlugin {
         }
     }
 
+    /// After its process ends a step only reads its capture files and builds its result: it
+    /// completes on the waiter thread that saw the process end (one thread hand-off fewer).
+    var completesStepsInline: Bool { true }
+
     var jobsRoot: String { configuration.runDirectory + "/jobs" }
 
     func jobDirectory(_ jobKey: String) -> String { jobsRoot + "/" + jobKey }

@@ -32,10 +32,18 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
     /// True when a job's workspace and temporary folder are folders of the host's machine at the
     /// same paths (`JobStarted.hostPaths`, set by the kit): the host may copy files there itself.
     var sharesHostPaths: Bool { get }
+
+    /// True when `runStep`, once its process has ended, only does quick work that never blocks
+    /// (reading small files, building the result). The kit then finishes the step on the thread
+    /// that saw the process end and completes the operation from there (`InlineTaskExecutor`),
+    /// instead of handing it to a thread of Swift's pool first: one thread hand-off fewer per
+    /// step. Default false: every resumption goes through Swift's pool.
+    var completesStepsInline: Bool { get }
 }
 
 extension ExecutorPlugin {
     public var sharesHostPaths: Bool { false }
+    public var completesStepsInline: Bool { false }
 }
 
 /// What a plugin library declares about itself.

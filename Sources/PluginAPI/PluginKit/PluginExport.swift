@@ -150,9 +150,9 @@ final class ExecutorBox: Sendable {
     }
 
     func start<Result: Encodable & Sendable>(
-        _ op: UInt64, cancellable: Bool = true, _ body: @escaping @Sendable (OperationContext) async throws -> Result
+        _ op: UInt64, cancellable: Bool = true, inline: Bool = false, _ body: @escaping @Sendable (OperationContext) async throws -> Result
     ) {
-        operations.start(op, cancellable: cancellable, body)
+        operations.start(op, cancellable: cancellable, inline: inline, body)
     }
 
     func cancel(_ op: UInt64) { operations.cancel(op) }
@@ -168,8 +168,10 @@ final class Operations: Sendable {
 
     /// Run `body` as the operation `op`, completing it with its encoded result. A cleanup
     /// operation (`cancellable: false`) is never kept, so `cancel(op)` finds nothing (ABI 1.2).
+    /// `inline`: the task prefers `InlineTaskExecutor`, so it goes on, and completes, on whatever
+    /// thread resumes it (see `ExecutorPlugin.completesStepsInline`).
     func start<Result: Encodable & Sendable>(
-        _ op: UInt64, cancellable: Bool = true, _ body: @escaping @Sendable (OperationContext) async throws -> Result
+        _ op: UInt64, cancellable: Bool = true, inline: Bool = false, _ body: @escaping @Sendable (OperationContext) async throws -> Result
     ) {
         let context = OperationContext(id: op, host: host)
         let host = self.host
@@ -177,7 +179,7 @@ final class Operations: Sendable {
         // The body starts on the caller's thread and runs until it first suspends: an operation
         // that never suspends (a local job's start and cleanup) completes before `start` returns,
         // without a hop to another thread. The task is kept (for `cancel`) only if it is still running.
-        let task = Task.immediate {
+        let task = Task.immediate(executorPreference: inline ? InlineTaskExecutor.shared : nil) {
             let (status, bytes) = await PluginExport.outcome { try await body(context) }
             finished.set()
             self.tasks.withLock { _ = $0.removeValue(forKey: op) }
@@ -306,7 +308,7 @@ extension PluginExport {
                     guard let box = PluginExport.box(instance),
                         let step = PluginExport.decode(StepSpec.self, json, length, error)
                     else { return NXA_STATUS_INVALID_ARGUMENT }
-                    box.start(op) { context in try await box.executor.runStep(step, context: context) }
+                    box.start(op, inline: box.executor.completesStepsInline) { context in try await box.executor.runStep(step, context: context) }
                     return NXA_STATUS_OK
                 },
                 cancel: { instance, op in

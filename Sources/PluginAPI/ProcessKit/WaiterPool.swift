@@ -32,7 +32,7 @@ final class WaiterPool: Sendable {
         let fresh = Worker()
         fresh.job = job
         let thread = Thread { [self] in loop(fresh) }
-        thread.stackSize = 256 * 1024
+        thread.stackSize = 512 * 1024  // a step that completes inline finishes on this thread
         thread.start()
     }
 
