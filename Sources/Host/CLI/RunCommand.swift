@@ -239,6 +239,11 @@ struct RunCommand: AsyncParsableCommand {
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }
+        // The spare files went with the run's end: their script is not needed (a shell and an
+        // `rm` less at the end of every run). Kept if any spare is still there.
+        if keepsLogs, FastFiles.names(in: logs, prefix: LogDirectoryReporter.spareFilePrefix)?.isEmpty ?? false {
+            unlink(supervision.folder.path + "/cleanup/logs-spares.sh")
+        }
         if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
         if outcome != 0 { throw ExitCode(outcome) }
     }

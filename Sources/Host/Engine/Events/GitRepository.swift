@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What a run learns from the project's git repository, read once by running `git` (read-only:
 /// `rev-parse`, `log`, `config --get`, `diff` between commits; `GIT_OPTIONAL_LOCKS=0`). Every field
@@ -50,13 +51,26 @@ public struct GitRepository: Sendable {
         guard location.first == "true" else { return repository }
         repository.isRepository = true
         repository.topLevel = location.count > 1 ? String(location[1]) : ""
-        repository.sha = run(["rev-parse", "--verify", "-q", "HEAD"], in: directory) ?? ""
-        repository.branch = run(["symbolic-ref", "--short", "-q", "HEAD"], in: directory) ?? ""
+        // The next four questions do not depend on each other: asked at once (each git is a
+        // process of a few milliseconds, and a run waits for all of them before it starts).
+        let questions: [(arguments: [String], trim: Bool)] = [
+            (["rev-parse", "--verify", "-q", "HEAD"], true),
+            (["symbolic-ref", "--short", "-q", "HEAD"], true),
+            (["config", "--null", "--get-regexp", "^(remote\\.origin\\.url|user\\.name|user\\.email)$"], false),
+            (["for-each-ref", "--format=%(refname) %(symref)", "refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master"], true),
+        ]
+        let answers = Mutex<[String?]>(Array(repeating: nil, count: questions.count))
+        DispatchQueue.concurrentPerform(iterations: questions.count) { index in
+            let answer = run(questions[index].arguments, in: directory, trim: questions[index].trim)
+            answers.withLock { $0[index] = answer }
+        }
+        let answered = answers.withLock { $0 }
+        repository.sha = answered[0] ?? ""
+        repository.branch = answered[1] ?? ""
         if repository.branch.isEmpty, !repository.sha.isEmpty {
             repository.tag = run(["describe", "--tags", "--exact-match", "HEAD"], in: directory) ?? ""
         }
-        for line in (run(["config", "--null", "--get-regexp", "^(remote\\.origin\\.url|user\\.name|user\\.email)$"], in: directory, trim: false) ?? "")
-            .split(separator: "\0") {
+        for line in (answered[2] ?? "").split(separator: "\0") {
             let parts = line.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2 else { continue }
             switch parts[0] {
@@ -68,8 +82,7 @@ public struct GitRepository: Sendable {
         }
         // origin's HEAD (a symbolic ref to its default branch), else a main or master branch.
         var refs: [String: String] = [:]
-        for line in (run(["for-each-ref", "--format=%(refname) %(symref)", "refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master"],
-                         in: directory) ?? "").split(separator: "\n") {
+        for line in (answered[3] ?? "").split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
             refs[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
