@@ -1,5 +1,5 @@
 import Foundation
-import NixActionsPluginHost
+@testable import NixActionsPluginHost
 import NixActionsPluginMessages
 import Testing
 import TestSupport
@@ -154,5 +154,31 @@ struct PluginLoaderTests {
             return String(fields[2])
         }
         #expect(globals == ["nixactions_plugin_entry@@NIXACTIONS_PLUGIN_1"])
+    }
+}
+
+/// A registry from `PluginRegistry.discover` loads a plugin when it is first asked for.
+@Suite("Plugins load on first use")
+struct LazyPluginLoadingTests {
+    @Test("an executor loads its own file only; functions load the rest; a file named unlike its id is still found")
+    func onFirstUse() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder([
+            "local": "nixactions-plugin-local", "text": "nixactions-plugin-text", "double": "nixactions-testplugin-double",
+        ])
+        let registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
+        let file = { (name: String) in folder + "/libnixactions-plugin-\(name).so" }
+        let tried = { registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) } }
+        #expect(tried().isEmpty, "nothing loads before it is asked for")
+        let configuration = ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path)
+        _ = try registry.makeExecutor(pluginID: "local", configuration: configuration)
+        #expect(tried() == [file("local")], "the other plugins stay unloaded")
+        #expect(registry.functions.arities["text.repeat"] == 2)
+        #expect(tried() == [file("local"), file("text"), file("double")])
+        // Its file is named 'double', its id is 'test-double': found among all.
+        _ = try registry.makeExecutor(pluginID: "test-double", configuration: configuration)
+        #expect(registry.loaded.filter { $0.path.hasPrefix(folder) }.map(\.id).sorted() == ["local", "test-double", "text"])
+        #expect(throws: (any Error).self) { _ = try registry.makeExecutor(pluginID: "nope", configuration: configuration) }
     }
 }

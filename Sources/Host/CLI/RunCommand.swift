@@ -113,10 +113,11 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let registry = PluginRegistry.discoverWarning()
-        let functions = registry.functions
+        // Plugins that declare functions load only when the workflow calls one.
+        let functions = LazyFunctions(registry)
         // A .nix workflow's envProviders.required sees what --env and the env files give too.
         let environment = try runtimeEnvironment()  // --env, --env-file and NIXACTIONS_ENV_FILES, read once
-        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(functions.arities), selected: jobs,
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities { functions.arities }, selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
@@ -408,7 +409,7 @@ extension PluginRegistry {
     /// (other users could have put a library there).
     static func discoverWarning() -> PluginRegistry {
         let registry = discover()
-        for refusal in registry.refused where refusal.reason.hasPrefix("folder skipped:") {
+        for refusal in registry.skippedFolders {
             standardError("warning: plugin \(refusal.reason) (\(refusal.path))\n")
         }
         return registry

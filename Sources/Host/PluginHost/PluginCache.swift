@@ -150,13 +150,17 @@ extension PluginRegistry: CacheBackendProvider {
     /// The cache plugins: `backend: NAME` is the plugin with id NAME or `cache-NAME`.
     var cachePlugins: [LoadedPlugin] { loaded.filter { $0.interfaces.contains(cacheInterfaceV1) } }
 
+    /// The plugin of `backend: NAME`: id NAME, else `cache-NAME` (each looked up by its file first).
+    func cachePlugin(_ name: String) -> LoadedPlugin? {
+        plugins.plugin(name, providing: cacheInterfaceV1) ?? plugins.plugin("cache-" + name, providing: cacheInterfaceV1)
+    }
+
     public var cacheBackendNames: [String] {
         cachePlugins.map { $0.id.hasPrefix("cache-") ? String($0.id.dropFirst(6)) : $0.id }
     }
 
     public func makeCacheBackend(name: String, configuration: CacheConfiguration) throws -> any CacheBackend {
-        let plugins = cachePlugins
-        guard let plugin = plugins.first(where: { $0.id == name }) ?? plugins.first(where: { $0.id == "cache-" + name }) else {
+        guard let plugin = cachePlugin(name) else {
             let known = cacheBackendNames
             throw EngineError(
                 "no cache backend '\(name)' was found",

@@ -192,28 +192,45 @@ extension PluginExecutor: ExecutorFileTransfer {
 }
 
 /// The plugins found on this machine, as an `ExecutorProvider` for the engine.
+///
+/// Made by `discover`, it loads a plugin only when it is first asked for: an executor, a secret
+/// provider or a cache backend by its id (the file named `libnixactions-plugin-ID.so`, or
+/// `…-cache-NAME.so` for a backend, in search order), everything when anything asks for the whole
+/// set (`loaded`, `functions`, the lists in error hints). A run of the `local` executor loads that
+/// one library, not every one installed (about 1 ms each, more for those linking SwiftNIO).
 public struct PluginRegistry: ExecutorProvider {
-    public let loaded: [LoadedPlugin]
-    public let refused: [RefusedPlugin]
+    let plugins: LazyPlugins
     public let searchPath: [String]
-    /// The functions the loaded plugins declare, read and prepared (libffi) once.
-    public let functions: PluginFunctionTable
+    /// Folders skipped whole by the trust rules (known without loading anything).
+    public let skippedFolders: [RefusedPlugin]
     /// Secret provider instances of this run, made on first use.
     let secrets: PluginSecrets
 
+    /// Every plugin that loads (loads them all).
+    public var loaded: [LoadedPlugin] { plugins.all().loaded }
+    /// Files and folders not accepted (loads every plugin).
+    public var refused: [RefusedPlugin] { skippedFolders + plugins.all().refused }
+    /// The functions the loaded plugins declare, read and prepared (libffi) once, on first use.
+    public var functions: PluginFunctionTable { plugins.functions() }
+
+    /// A registry of plugins already loaded.
     public init(loaded: [LoadedPlugin], refused: [RefusedPlugin], searchPath: [String]) {
-        self.loaded = loaded
-        self.refused = refused
-        self.searchPath = searchPath
-        functions = PluginFunctionTable(loaded)
-        secrets = PluginSecrets(plugins: loaded)
+        self.init(plugins: LazyPlugins(loaded: loaded, refused: refused.filter { !$0.reason.hasPrefix("folder skipped:") }),
+                  searchPath: searchPath, skippedFolders: refused.filter { $0.reason.hasPrefix("folder skipped:") })
     }
 
-    /// Discover plugins in the standard search path (see `PluginLoader`).
+    init(plugins: LazyPlugins, searchPath: [String], skippedFolders: [RefusedPlugin]) {
+        self.plugins = plugins
+        self.searchPath = searchPath
+        self.skippedFolders = skippedFolders
+        secrets = PluginSecrets(plugins: plugins)
+    }
+
+    /// Find plugins in the standard search path (see `PluginLoader`); each loads on first use.
     public static func discover(environment: [String: String] = ProcessInfo.processInfo.environment) -> PluginRegistry {
         let folders = PluginLoader.searchPath(environment: environment)
-        let (loaded, refused) = PluginLoader.discover(in: folders)
-        return PluginRegistry(loaded: loaded, refused: refused, searchPath: folders)
+        let (candidates, skipped) = PluginLoader.scan(folders)
+        return PluginRegistry(plugins: LazyPlugins(candidates: candidates), searchPath: folders, skippedFolders: skipped)
     }
 
     public var executorIDs: [String] {
@@ -221,7 +238,7 @@ public struct PluginRegistry: ExecutorProvider {
     }
 
     public func makeExecutor(pluginID: String, configuration: ExecutorConfiguration) throws -> any Executor {
-        guard let plugin = loaded.first(where: { $0.id == pluginID }) else {
+        guard let plugin = plugins.plugin(pluginID, providing: executorInterfaceV1) else {
             let suggestion = didYouMean(pluginID, in: executorIDs)
             let refusedHere = refused.first { ($0.path as NSString).lastPathComponent.contains(pluginID) }
             let skippedFolder = refused.first { $0.reason.hasPrefix("folder skipped:") }
@@ -272,3 +289,72 @@ final class WatchdogSet: Sendable {
     func add(_ task: Task<Void, Never>) { tasks.withLock { $0.append(task) } }
     func cancelAll() { for task in tasks.withLock({ $0 }) { task.cancel() } }
 }
+
+/// The plugin files of a registry, each loaded (once) when first asked for.
+final class LazyPlugins: Sendable {
+    private struct State {
+        /// What loading each file gave, by path (a file is never loaded twice: a second dlopen
+        /// would be a second copy of the library).
+        var outcomes: [String: Result<LoadedPlugin, RefusedPlugin>] = [:]
+        var all: (loaded: [LoadedPlugin], refused: [RefusedPlugin])?
+        var functions: PluginFunctionTable?
+    }
+
+    private let candidates: [PluginLoader.Candidate]
+    private let state: Mutex<State>
+
+    init(candidates: [PluginLoader.Candidate]) {
+        self.candidates = candidates
+        state = Mutex(State())
+    }
+
+    /// Plugins loaded already (a registry made from `PluginLoader.discover`).
+    init(loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        candidates = []
+        state = Mutex(State(all: (loaded, refused)))
+    }
+
+    private func outcome(_ candidate: PluginLoader.Candidate, _ state: inout State) -> Result<LoadedPlugin, RefusedPlugin> {
+        if let known = state.outcomes[candidate.path] { return known }
+        let result = PluginLoader.load(candidate.path, manifest: candidate.manifest)
+        state.outcomes[candidate.path] = result
+        return result
+    }
+
+    /// The files loaded (or tried) so far.
+    var loadedPaths: Set<String> { state.withLock { Set($0.outcomes.keys) } }
+
+    /// Every plugin, in search order, and the files refused.
+    func all() -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        state.withLock { state in
+            if let all = state.all { return all }
+            let all = PluginLoader.resolve(candidates) { outcome($0, &state) }
+            state.all = all
+            return all
+        }
+    }
+
+    /// The plugin with `id` that provides `interface`: the first file named for it (`file`, else
+    /// `libnixactions-plugin-ID.so`) when that file declares that id, else found among all.
+    func plugin(_ id: String, providing interface: String, file: String? = nil) -> LoadedPlugin? {
+        let name = file ?? PluginLoader.filePrefix + id + PluginLoader.fileSuffix
+        let named: LoadedPlugin? = state.withLock { state in
+            guard state.all == nil, let candidate = candidates.first(where: { $0.name == name }),
+                  case .success(let plugin) = outcome(candidate, &state), plugin.id == id else { return nil }
+            return plugin
+        }
+        if let named, named.interfaces.contains(interface) { return named }
+        return all().loaded.first { $0.id == id && $0.interfaces.contains(interface) }
+    }
+
+    func functions() -> PluginFunctionTable {
+        if let known = state.withLock({ $0.functions }) { return known }
+        let table = PluginFunctionTable(all().loaded)
+        return state.withLock { state in
+            if let known = state.functions { return known }
+            state.functions = table
+            return table
+        }
+    }
+}
+

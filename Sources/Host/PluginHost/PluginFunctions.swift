@@ -196,3 +196,17 @@ public struct PluginFunctionTable: PluginFunctionProvider {
         self.refused = refused
     }
 }
+
+/// The functions of a registry's plugins, looked for (every plugin loaded) only when a workflow
+/// first calls or checks one.
+public struct LazyFunctions: PluginFunctionProvider {
+    let registry: PluginRegistry
+
+    public init(_ registry: PluginRegistry) { self.registry = registry }
+
+    public var arities: [String: Int] { registry.functions.arities }
+
+    public func call(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {
+        try registry.functions.call(name, arguments)
+    }
+}

@@ -68,34 +68,61 @@ public enum PluginLoader {
         return folders.filter { seen.insert(URL(fileURLWithPath: $0).standardized.path).inserted }
     }
 
-    /// Load every plugin file in `folders`.
-    ///
-    /// A folder that does not exist is passed over; a folder that fails the trust rules (its own
-    /// or an ancestor's owner or mode) is skipped whole and listed as refused, with
+    /// A plugin file found by `scan`, not loaded yet.
+    public struct Candidate: Sendable {
+        public let path: String
+        /// The file's name (`libnixactions-plugin-ID.so`).
+        public let name: String
+        let manifest: PluginManifest?
+    }
+
+    /// The plugin files of `folders` in search order (folders in order, names sorted), without
+    /// loading any. A folder that does not exist is passed over; a folder that fails the trust
+    /// rules (its own or an ancestor's owner or mode) is skipped whole and listed as refused, with
     /// `RefusedPlugin.path` the folder and a reason starting with "folder skipped:".
-    public static func discover(in folders: [String]) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
-        var loaded: [LoadedPlugin] = []
-        var refused: [RefusedPlugin] = []
+    public static func scan(_ folders: [String]) -> (candidates: [Candidate], skipped: [RefusedPlugin]) {
+        var candidates: [Candidate] = []
+        var skipped: [RefusedPlugin] = []
         for folder in folders {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
             guard case .success(let real) = PluginTrust.realPath(folder) else { continue }
             if let problem = PluginTrust.folderProblem(real) {
-                refused.append(RefusedPlugin(path: folder, reason: "folder skipped: '\(problem.folder)' \(problem.problem)"))
+                skipped.append(RefusedPlugin(path: folder, reason: "folder skipped: '\(problem.folder)' \(problem.problem)"))
                 continue
             }
             let manifest = PluginManifest.read(in: folder)
             for name in names.sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(fileSuffix) {
-                let path = URL(fileURLWithPath: folder).appendingPathComponent(name).path
-                switch load(path, manifest: manifest) {
-                case .success(let plugin):
-                    if let first = loaded.first(where: { $0.id == plugin.id }) {
-                        refused.append(RefusedPlugin(path: path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
-                    } else {
-                        loaded.append(plugin)
-                    }
-                case .failure(let refusal):
-                    refused.append(refusal)
+                candidates.append(Candidate(path: URL(fileURLWithPath: folder).appendingPathComponent(name).path, name: name, manifest: manifest))
+            }
+        }
+        return (candidates, skipped)
+    }
+
+    /// Load every plugin file in `folders` (see `scan`). When two files declare the same id, the
+    /// first found wins and the other is refused.
+    public static func discover(in folders: [String]) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        let (candidates, skipped) = scan(folders)
+        let (loaded, refused) = resolve(candidates) { load($0.path, manifest: $0.manifest) }
+        return (loaded, skipped + refused)
+    }
+
+    /// The plugins of `candidates` in order, each loaded with `load`; a second file with an id
+    /// already provided is refused.
+    static func resolve(
+        _ candidates: [Candidate], load: (Candidate) -> Result<LoadedPlugin, RefusedPlugin>
+    ) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        var loaded: [LoadedPlugin] = []
+        var refused: [RefusedPlugin] = []
+        for candidate in candidates {
+            switch load(candidate) {
+            case .success(let plugin):
+                if let first = loaded.first(where: { $0.id == plugin.id }) {
+                    refused.append(RefusedPlugin(path: candidate.path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
+                } else {
+                    loaded.append(plugin)
                 }
+            case .failure(let refusal):
+                refused.append(refusal)
             }
         }
         return (loaded, refused)

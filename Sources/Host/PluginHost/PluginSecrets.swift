@@ -13,20 +13,20 @@ final class PluginSecrets: @unchecked Sendable {
         let instance: UnsafeMutableRawPointer
     }
 
-    let plugins: [LoadedPlugin]
+    let plugins: LazyPlugins
     private let instances = Mutex<[String: Instance]>([:])
     /// How long one entry may take (the provider's HTTP timeouts and retries must fit in it).
     static let resolveTimeout: Duration = .seconds(30)
     static let releaseTimeout: Duration = .seconds(10)
 
-    init(plugins: [LoadedPlugin]) { self.plugins = plugins }
+    init(plugins: LazyPlugins) { self.plugins = plugins }
 
-    var providerIDs: [String] { plugins.filter { $0.interfaces.contains(secretsInterfaceV1) }.map(\.id) }
+    var providerIDs: [String] { plugins.all().loaded.filter { $0.interfaces.contains(secretsInterfaceV1) }.map(\.id) }
 
     func instance(_ id: String, configuration: SecretsConfiguration) throws -> Instance {
         try instances.withLock { instances in
             if let known = instances[id] { return known }
-            guard let plugin = plugins.first(where: { $0.id == id && $0.interfaces.contains(secretsInterfaceV1) }) else {
+            guard let plugin = plugins.plugin(id, providing: secretsInterfaceV1) else {
                 let known = providerIDs
                 throw EngineError(
                     "no secret provider '\(id)' was found",
