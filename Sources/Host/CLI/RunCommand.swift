@@ -122,7 +122,7 @@ struct RunCommand: AsyncParsableCommand {
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
-        var (context, payload) = try events.makeContext(workflow, configVars: projectConfig.vars)
+        var (context, payload, git) = try events.makeContext(workflow, configVars: projectConfig.vars)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
@@ -170,7 +170,7 @@ struct RunCommand: AsyncParsableCommand {
         options.checkout = Self.projectCheckout(
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
-            plan: plan)
+            plan: plan, repository: git)
         let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
         defer { console.close() }
@@ -251,8 +251,10 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The project's checkout for this run; says once when the project has uncommitted changes
     /// that the default (its last commit) leaves out of the jobs' workspaces.
-    static func projectCheckout(project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan) -> ProjectCheckout {
-        let checkout = ProjectCheckout(project: project, runDirectory: runDirectory, source: source)
+    static func projectCheckout(
+        project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan, repository: GitRepository? = nil
+    ) -> ProjectCheckout {
+        let checkout = ProjectCheckout(project: project, runDirectory: runDirectory, source: source, repository: repository)
         let copies = plan.order.contains { plan.workflow.job($0)?.workspace.copyProject ?? false }
         if copies && checkout.hasNoCommit && source == .commit {
             standardError("nixactions: note: the project's git repository has no commit yet; jobs get its working tree (as with --working-tree)\n")

@@ -116,7 +116,7 @@ struct RunEventOptions: ParsableArguments {
 
     /// The run's context and its payload, with a warning when the event would not trigger the
     /// workflow on GitHub. The run number is the one the run will take (`RunContext.take` takes it).
-    func makeContext(_ workflow: Workflow, configVars: [String: String]) throws -> (context: RunContext, payload: ExpressionValue) {
+    func makeContext(_ workflow: Workflow, configVars: [String: String]) throws -> (context: RunContext, payload: ExpressionValue, git: GitRepository) {
         let host = ProcessInfo.processInfo.environment
         let project = FileManager.default.currentDirectoryPath
         if !WorkflowTriggers.knownEvents.contains(event) {
@@ -134,15 +134,16 @@ struct RunEventOptions: ParsableArguments {
         }
         let variables = try variables(config: configVars)
         let counter = RunCounter.peek(in: project + "/.nixactions")
+        let git = GitRepository.read(at: project)
         let run = ProjectRun(
-            workflow: workflow, git: GitRepository.read(at: project), eventName: event, givenPayload: payload, inputs: inputs,
+            workflow: workflow, git: git, eventName: event, givenPayload: payload, inputs: inputs,
             vars: variables, runNumber: counter.number, runID: counter.id, eventPath: "", hostEnvironment: host)
         let facts = run.facts
         if let reason = TriggerCheck.reason(workflow.triggers, run.triggerEvent(facts)) {
             standardError("warning: on GitHub, this \(event) would not run workflow '\(workflow.name)': \(reason); running it anyway\n")
         }
         let built = run.payload(facts)
-        return (run.context(facts, payload: built), built)
+        return (run.context(facts, payload: built), built, git)
     }
 }
 

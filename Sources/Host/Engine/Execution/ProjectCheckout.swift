@@ -50,10 +50,15 @@ public final class ProjectCheckout: Sendable {
     /// to clone, so jobs get the working tree whatever was asked.
     public let hasNoCommit: Bool
 
-    public init(project: String, runDirectory: String, source: Source) {
+    /// `repository`: what the run already read from `project`'s repository (its top folder and
+    /// HEAD), which saves asking git again.
+    public init(project: String, runDirectory: String, source: Source, repository: GitRepository? = nil) {
         self.project = project
         folder = runDirectory + "/checkout"
-        if let top = try? Self.git(["rev-parse", "--show-toplevel"], in: project).trimmingCharacters(in: .whitespacesAndNewlines),
+        if let repository, repository.directory == project {
+            isRepository = repository.isRepository && !repository.topLevel.isEmpty && Self.real(repository.topLevel) == Self.real(project)
+            hasNoCommit = isRepository && repository.sha.isEmpty
+        } else if let top = try? Self.git(["rev-parse", "--show-toplevel"], in: project).trimmingCharacters(in: .whitespacesAndNewlines),
             !top.isEmpty, Self.real(top) == Self.real(project)
         {
             isRepository = true
