@@ -46,6 +46,7 @@ public struct GitRepository: Sendable {
     /// Read `directory`'s repository (never fails: a folder that is not a repository gives empty fields).
     public static func read(at directory: String) -> GitRepository {
         var repository = GitRepository(directory: directory)
+        guard mayBeInWorkTree(directory) else { return repository }
         // One process per question git cannot answer together (each costs a few milliseconds).
         let location = run(["rev-parse", "--is-inside-work-tree", "--show-toplevel"], in: directory)?.split(separator: "\n") ?? []
         guard location.first == "true" else { return repository }
@@ -95,6 +96,22 @@ public struct GitRepository: Sendable {
             repository.upstreamSHA = run(["rev-parse", "--verify", "-q", "\(repository.branch)@{upstream}"], in: directory) ?? ""
         }
         return repository
+    }
+
+    /// False when `directory` cannot be in a git work tree: no `.git` in it or any folder above,
+    /// and no `GIT_DIR` or `GIT_WORK_TREE` telling git otherwise (how git itself finds a work tree).
+    /// Saves starting git outside repositories.
+    static func mayBeInWorkTree(_ directory: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        if environment["GIT_DIR"] != nil || environment["GIT_WORK_TREE"] != nil { return true }
+        // From the real path, as git walks up from the real current folder.
+        guard let real = realpath(directory, nil) else { return true }
+        var folder = String(cString: real)
+        free(real)
+        while true {
+            if access(folder + (folder.hasSuffix("/") ? "" : "/") + ".git", F_OK) == 0 { return true }
+            if folder == "/" || folder.isEmpty { return false }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
     }
 
     /// `git rev-parse --verify REF^{commit}`, or nil.
