@@ -169,7 +169,7 @@ struct LazyPluginLoadingTests {
         ])
         let registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
         let file = { (name: String) in folder + "/libnixactions-plugin-\(name).so" }
-        let tried = { registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) } }
+        let tried = { Set(registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) }) }
         #expect(tried().isEmpty, "nothing loads before it is asked for")
         let configuration = ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path)
         _ = try registry.makeExecutor(pluginID: "local", configuration: configuration)
@@ -180,5 +180,35 @@ struct LazyPluginLoadingTests {
         _ = try registry.makeExecutor(pluginID: "test-double", configuration: configuration)
         #expect(registry.loaded.filter { $0.path.hasPrefix(folder) }.map(\.id).sorted() == ["local", "test-double", "text"])
         #expect(throws: (any Error).self) { _ = try registry.makeExecutor(pluginID: "nope", configuration: configuration) }
+    }
+
+    @Test("a cache backend loads its cache-NAME file (and the NAME file it tries first), nothing else")
+    func cacheBackend() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder([
+            "local": "nixactions-plugin-local", "cache-local": "nixactions-plugin-cache-local", "text": "nixactions-plugin-text",
+        ])
+        let registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
+        let file = { (name: String) in folder + "/libnixactions-plugin-\(name).so" }
+        #expect(registry.cachePlugin("local")?.path == file("cache-local"))
+        #expect(Set(registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) }) == [file("local"), file("cache-local")])
+    }
+
+    @Test("two files with one id: the one named for it wins, whether it is looked up alone or all are loaded")
+    func namedFileWins() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let first = try temp.pluginFolder(["mylocal": "nixactions-plugin-local"], in: "first")
+        let second = try temp.pluginFolder(["local": "nixactions-plugin-local"], in: "second")
+        let environment = ["NIXACTIONS_PLUGIN_PATH": first + ":" + second, "HOME": temp.path]
+        let configuration = ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path)
+        let lazy = PluginRegistry.discover(environment: environment)
+        _ = try lazy.makeExecutor(pluginID: "local", configuration: configuration)
+        #expect(lazy.plugins.named("local")?.path == second + "/libnixactions-plugin-local.so")
+        let eager = PluginRegistry.discover(environment: environment)
+        let chosen = eager.loaded.filter { $0.id == "local" }.map(\.path)
+        #expect(chosen == [second + "/libnixactions-plugin-local.so"])
+        #expect(eager.refused.contains { $0.path == first + "/libnixactions-plugin-mylocal.so" && $0.reason.contains("already provided by \(second)") })
     }
 }

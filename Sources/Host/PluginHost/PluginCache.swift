@@ -150,9 +150,14 @@ extension PluginRegistry: CacheBackendProvider {
     /// The cache plugins: `backend: NAME` is the plugin with id NAME or `cache-NAME`.
     var cachePlugins: [LoadedPlugin] { loaded.filter { $0.interfaces.contains(cacheInterfaceV1) } }
 
-    /// The plugin of `backend: NAME`: id NAME, else `cache-NAME` (each looked up by its file first).
+    /// The plugin of `backend: NAME`: id NAME, else `cache-NAME`, among cache plugins; the files
+    /// named for those ids are tried first, without loading any other.
     func cachePlugin(_ name: String) -> LoadedPlugin? {
-        plugins.plugin(name, providing: cacheInterfaceV1) ?? plugins.plugin("cache-" + name, providing: cacheInterfaceV1)
+        for id in [name, "cache-" + name] {
+            if let plugin = plugins.named(id), plugin.interfaces.contains(cacheInterfaceV1) { return plugin }
+        }
+        let cache = cachePlugins
+        return cache.first { $0.id == name } ?? cache.first { $0.id == "cache-" + name }
     }
 
     public var cacheBackendNames: [String] {

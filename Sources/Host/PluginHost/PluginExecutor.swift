@@ -334,16 +334,23 @@ final class LazyPlugins: Sendable {
         }
     }
 
-    /// The plugin with `id` that provides `interface`: the first file named for it (`file`, else
-    /// `libnixactions-plugin-ID.so`) when that file declares that id, else found among all.
-    func plugin(_ id: String, providing interface: String, file: String? = nil) -> LoadedPlugin? {
-        let name = file ?? PluginLoader.filePrefix + id + PluginLoader.fileSuffix
-        let named: LoadedPlugin? = state.withLock { state in
-            guard state.all == nil, let candidate = candidates.first(where: { $0.name == name }),
+    /// The plugin with `id`, from the first file in search order named for it, when that file
+    /// declares that id; nil otherwise, and nothing else is loaded. Once every plugin is loaded,
+    /// the one that has that id.
+    func named(_ id: String) -> LoadedPlugin? {
+        state.withLock { state in
+            if let all = state.all { return all.loaded.first { $0.id == id } }
+            guard let candidate = candidates.first(where: { PluginLoader.isNamed($0.name, for: id) }),
                   case .success(let plugin) = outcome(candidate, &state), plugin.id == id else { return nil }
             return plugin
         }
-        if let named, named.interfaces.contains(interface) { return named }
+    }
+
+    /// The plugin with `id` that provides `interface`: the file named for it (`named`), else
+    /// found among all (a file named otherwise). The same file as loading all would pick
+    /// (`PluginLoader.resolve` prefers files named for their id).
+    func plugin(_ id: String, providing interface: String) -> LoadedPlugin? {
+        if let named = named(id) { return named.interfaces.contains(interface) ? named : nil }
         return all().loaded.first { $0.id == id && $0.interfaces.contains(interface) }
     }
 

@@ -38,7 +38,8 @@ public struct RefusedPlugin: Error, Sendable, Hashable {
 /// Search order: each folder of `$NIXACTIONS_PLUGIN_PATH` (colon-separated), the folder of the
 /// `nixactions` executable (its real path, from `/proc/self/exe`) and its `../lib/nixactions/plugins`,
 /// then `~/.local/lib/nixactions/plugins`. A plugin is a file named `libnixactions-plugin-*.so`.
-/// When two files declare the same id, the first found wins and the other is refused.
+/// When two files declare the same id, a file named for it (`libnixactions-plugin-ID.so`) wins
+/// over one named otherwise, else the first found; the other is refused.
 ///
 /// Every folder searched, and every plugin file with its folders, must pass `PluginTrust`'s
 /// rules (owner root or you, not writable by group or others, complete ELF) before `dlopen`.
@@ -106,8 +107,13 @@ public enum PluginLoader {
         return (loaded, skipped + refused)
     }
 
-    /// The plugins of `candidates` in order, each loaded with `load`; a second file with an id
-    /// already provided is refused.
+    /// Whether `name` is the file name of plugin `id` (`libnixactions-plugin-ID.so`).
+    static func isNamed(_ name: String, for id: String) -> Bool { name == filePrefix + id + fileSuffix }
+
+    /// The plugins of `candidates` in order, each loaded with `load`. When two files declare one
+    /// id, a file named for that id wins over one named otherwise, else the first found; the
+    /// other is refused. (So a registry that loads a plugin by its file name alone, `LazyPlugins`,
+    /// picks the same file as loading them all.)
     static func resolve(
         _ candidates: [Candidate], load: (Candidate) -> Result<LoadedPlugin, RefusedPlugin>
     ) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
@@ -116,8 +122,15 @@ public enum PluginLoader {
         for candidate in candidates {
             switch load(candidate) {
             case .success(let plugin):
-                if let first = loaded.first(where: { $0.id == plugin.id }) {
-                    refused.append(RefusedPlugin(path: candidate.path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
+                if let index = loaded.firstIndex(where: { $0.id == plugin.id }) {
+                    let first = loaded[index]
+                    let named = { (path: String) in isNamed((path as NSString).lastPathComponent, for: plugin.id) }
+                    if named(candidate.path) && !named(first.path) {
+                        loaded[index] = plugin
+                        refused.append(RefusedPlugin(path: first.path, reason: "plugin id '\(plugin.id)' is already provided by \(candidate.path)"))
+                    } else {
+                        refused.append(RefusedPlugin(path: candidate.path, reason: "plugin id '\(plugin.id)' is already provided by \(first.path)"))
+                    }
                 } else {
                     loaded.append(plugin)
                 }

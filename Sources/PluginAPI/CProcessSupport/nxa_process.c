@@ -101,6 +101,10 @@ fail:
 #define SYS_clone3 435
 #endif
 
+/* Set once clone3 answered ENOSYS (an old kernel, or a seccomp profile that hides it): later
+ * spawns go straight to vfork. A race only costs one more failed call. */
+static volatile int clone3_missing = 0;
+
 static int clone3_child_main(void *argument) {
     child_exec((struct spawn_child *)argument);
     return 127;
@@ -171,7 +175,7 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
      * writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits for an RCU
      * grace period when no move happened recently (about 20 ms here, on the first step of a run).
      * Any failure (an older kernel, a cgroup that refuses) falls back to vfork and the write. */
-    if (cgroup_dir_fd >= 0) {
+    if (cgroup_dir_fd >= 0 && !clone3_missing) {
         enum { stack_size = 64 * 1024 };
         void *stack = malloc(stack_size);
         if (stack) {
@@ -185,8 +189,12 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
             c.cgroup_procs_fd = -1;
             long made = clone3_run(&args, clone3_child_main, &c);
             free(stack);
-            if (made > 0) child = (pid_t)made;
-            else c.cgroup_procs_fd = cgroup_procs_fd;
+            if (made > 0) {
+                child = (pid_t)made;
+            } else {
+                if (made == -ENOSYS) clone3_missing = 1;
+                c.cgroup_procs_fd = cgroup_procs_fd;
+            }
         }
     }
 #else

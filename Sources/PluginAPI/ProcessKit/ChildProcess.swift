@@ -54,6 +54,7 @@ public final class ChildProcess: Sendable {
         if let cgroup = containment?.cgroup {
             cgroupFD = open(cgroup + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
             if cgroupFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
+            // Not opened (-1): the child moves itself through cgroup.procs instead.
             cgroupFolderFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         }
         defer {

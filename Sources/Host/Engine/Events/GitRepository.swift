@@ -52,8 +52,9 @@ public struct GitRepository: Sendable {
         guard location.first == "true" else { return repository }
         repository.isRepository = true
         repository.topLevel = location.count > 1 ? String(location[1]) : ""
-        // The next four questions do not depend on each other: asked at once (each git is a
-        // process of a few milliseconds, and a run waits for all of them before it starts).
+        // The next four questions do not depend on each other: asked concurrently, as many at
+        // once as there are cores (each git is a process of a few milliseconds, and a run waits
+        // for all of them before it starts).
         let questions: [(arguments: [String], trim: Bool)] = [
             (["rev-parse", "--verify", "-q", "HEAD"], true),
             (["symbolic-ref", "--short", "-q", "HEAD"], true),
