@@ -160,16 +160,29 @@ struct PluginLoaderTests {
 /// A registry from `PluginRegistry.discover` loads a plugin when it is first asked for.
 @Suite("Plugins load on first use")
 struct LazyPluginLoadingTests {
+    /// A registry that searches only a folder of `temp` holding `products` (see `pluginFolder`),
+    /// the path of its file `libnixactions-plugin-NAME.so`, and the files of that folder loaded so far.
+    struct Discovered {
+        let registry: PluginRegistry
+        let folder: String
+        func file(_ name: String) -> String { folder + "/libnixactions-plugin-\(name).so" }
+        var tried: Set<String> { Set(registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) }) }
+
+        init(_ temp: TemporaryDirectory, _ products: [String: String]) throws {
+            folder = try temp.pluginFolder(products)
+            registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
+        }
+    }
+
     @Test("an executor loads its own file only; functions load the rest; a file named unlike its id is still found")
     func onFirstUse() throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let folder = try temp.pluginFolder([
+        let found = try Discovered(temp, [
             "local": "nixactions-plugin-local", "text": "nixactions-plugin-text", "double": "nixactions-testplugin-double",
         ])
-        let registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
-        let file = { (name: String) in folder + "/libnixactions-plugin-\(name).so" }
-        let tried = { Set(registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) }) }
+        let (registry, folder, file) = (found.registry, found.folder, found.file)
+        let tried = { found.tried }
         #expect(tried().isEmpty, "nothing loads before it is asked for")
         let configuration = ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path)
         _ = try registry.makeExecutor(pluginID: "local", configuration: configuration)
@@ -186,13 +199,11 @@ struct LazyPluginLoadingTests {
     func cacheBackend() throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let folder = try temp.pluginFolder([
+        let found = try Discovered(temp, [
             "local": "nixactions-plugin-local", "cache-local": "nixactions-plugin-cache-local", "text": "nixactions-plugin-text",
         ])
-        let registry = PluginRegistry.discover(environment: ["NIXACTIONS_PLUGIN_PATH": folder, "HOME": temp.path])
-        let file = { (name: String) in folder + "/libnixactions-plugin-\(name).so" }
-        #expect(registry.cachePlugin("local")?.path == file("cache-local"))
-        #expect(Set(registry.plugins.loadedPaths.filter { $0.hasPrefix(folder) }) == [file("local"), file("cache-local")])
+        #expect(found.registry.cachePlugin("local")?.path == found.file("cache-local"))
+        #expect(found.tried == [found.file("local"), found.file("cache-local")])
     }
 
     @Test("two files with one id: the one named for it wins, whether it is looked up alone or all are loaded")

@@ -183,10 +183,11 @@ struct RunCommand: AsyncParsableCommand {
                                   discardsOutput: Self.isNullDevice(STDOUT_FILENO))
         ]
         let logs = (logDirectory as NSString).appendingPathComponent(runID)
-        var keepsLogs = false
+        var logReporter: LogDirectoryReporter?
         do {
-            reporters.append(try LogDirectoryReporter(directory: logs))
-            keepsLogs = true
+            let reporter = try LogDirectoryReporter(directory: logs)
+            reporters.append(reporter)
+            logReporter = reporter
             // The log folder's spare files (made ahead for job logs) go at the end of the run;
             // if the host is killed first, its supervisor runs this.
             let cleanup = supervision.folder.path + "/cleanup"
@@ -197,7 +198,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
         }
-        if keepsLogs, Self.keepsWorkspaces() {
+        if logReporter != nil, Self.keepsWorkspaces() {
             // The original's NIXACTIONS_KEEP_WORKSPACE=1: each job's workspace is copied next to
             // its logs when the job ends (the job's own folder still goes, on every executor).
             options.keepWorkspacesIn = (logs as NSString).appendingPathComponent("workspaces")
@@ -240,12 +241,13 @@ struct RunCommand: AsyncParsableCommand {
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }
-        // The spare files went with the run's end: their script is not needed (a shell and an
-        // `rm` less at the end of every run). Kept if any spare is still there.
-        if keepsLogs, FastFiles.names(in: logs, prefix: LogDirectoryReporter.spareFilePrefix)?.isEmpty ?? false {
+        // The spare files go with the run's end, so their script is not needed (a shell and an
+        // `rm` less at the end of every run).
+        if let logReporter {
+            logReporter.removeSpares()
             unlink(supervision.folder.path + "/cleanup/logs-spares.sh")
         }
-        if format != .json && keepsLogs { console.write("logs: \(logs)\n") }
+        if format != .json && logReporter != nil { console.write("logs: \(logs)\n") }
         if outcome != 0 { throw ExitCode(outcome) }
     }
 

@@ -241,7 +241,7 @@ public struct PluginRegistry: ExecutorProvider {
         guard let plugin = plugins.plugin(pluginID, providing: executorInterfaceV1) else {
             let suggestion = didYouMean(pluginID, in: executorIDs)
             let refusedHere = refused.first { ($0.path as NSString).lastPathComponent.contains(pluginID) }
-            let skippedFolder = refused.first { $0.reason.hasPrefix("folder skipped:") }
+            let skippedFolder = skippedFolders.first
             throw EngineError(
                 "no executor plugin '\(pluginID)' was found",
                 hint: suggestion.map { "did you mean '\($0)'?" }
@@ -326,12 +326,14 @@ final class LazyPlugins: Sendable {
 
     /// Every plugin, in search order, and the files refused.
     func all() -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
-        state.withLock { state in
-            if let all = state.all { return all }
-            let all = PluginLoader.resolve(candidates) { outcome($0, &state) }
-            state.all = all
-            return all
-        }
+        state.withLock { all(&$0) }
+    }
+
+    private func all(_ state: inout State) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
+        if let all = state.all { return all }
+        let all = PluginLoader.resolve(candidates) { outcome($0, &state) }
+        state.all = all
+        return all
     }
 
     /// The plugin with `id`, from the first file in search order named for it, when that file
@@ -355,10 +357,9 @@ final class LazyPlugins: Sendable {
     }
 
     func functions() -> PluginFunctionTable {
-        if let known = state.withLock({ $0.functions }) { return known }
-        let table = PluginFunctionTable(all().loaded)
-        return state.withLock { state in
+        state.withLock { state in
             if let known = state.functions { return known }
+            let table = PluginFunctionTable(all(&state).loaded)
             state.functions = table
             return table
         }

@@ -63,7 +63,7 @@ struct spawn_child {
     const char *const *argv;
     const char *const *envp;
     const char *cwd;
-    int cgroup_procs_fd; /* -1 when the child was made inside its cgroup (clone3) */
+    int cgroup_procs_fd; /* the cgroup's cgroup.procs to move into; -1: none, or made inside (clone3) */
     int stdin_fd;
     int out_write, err_write;
     volatile int error;
@@ -137,8 +137,8 @@ static long clone3_run(struct clone_args *args, int (*fn)(void *), void *arg) {
 }
 #endif
 
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_dir_fd, int cgroup_procs_fd,
-              int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
+              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
     if (!executable) return ENOMEM;
     int rc = resolve(argv[0], envp, executable);
@@ -160,7 +160,7 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
         return rc;
     }
     struct spawn_child c = {
-        .executable = executable, .argv = argv, .envp = envp, .cwd = cwd, .cgroup_procs_fd = cgroup_procs_fd,
+        .executable = executable, .argv = argv, .envp = envp, .cwd = cwd, .cgroup_procs_fd = -1,
         .stdin_fd = stdin_fd, .out_write = out[1], .err_write = err[1], .error = 0,
     };
 
@@ -175,7 +175,7 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
      * writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits for an RCU
      * grace period when no move happened recently (about 20 ms here, on the first step of a run).
      * Any failure (an older kernel, a cgroup that refuses) falls back to vfork and the write. */
-    if (cgroup_dir_fd >= 0 && !clone3_missing) {
+    if (cgroup_fd >= 0 && !clone3_missing) {
         enum { stack_size = 64 * 1024 };
         void *stack = malloc(stack_size);
         if (stack) {
@@ -185,26 +185,26 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
             args.exit_signal = SIGCHLD;
             args.stack = (uint64_t)(uintptr_t)stack;
             args.stack_size = stack_size;
-            args.cgroup = (uint64_t)cgroup_dir_fd;
-            c.cgroup_procs_fd = -1;
+            args.cgroup = (uint64_t)cgroup_fd;
             long made = clone3_run(&args, clone3_child_main, &c);
             free(stack);
-            if (made > 0) {
-                child = (pid_t)made;
-            } else {
-                if (made == -ENOSYS) clone3_missing = 1;
-                c.cgroup_procs_fd = cgroup_procs_fd;
-            }
+            if (made > 0) child = (pid_t)made;
+            else if (made == -ENOSYS) clone3_missing = 1;
         }
     }
-#else
-    (void)cgroup_dir_fd;
 #endif
     if (child < 0) {
-        child = vfork();
-        if (child == 0) child_exec(&c);
+        /* The child moves itself: cgroup.procs is opened only for this way. */
+        if (cgroup_fd >= 0) c.cgroup_procs_fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (cgroup_fd >= 0 && c.cgroup_procs_fd < 0) {
+            child = -1;
+        } else {
+            child = vfork();
+            if (child == 0) child_exec(&c);
+        }
     }
     rc = child < 0 ? errno : c.error;
+    if (c.cgroup_procs_fd >= 0) close(c.cgroup_procs_fd);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     free(executable);
     close(out[1]);

@@ -48,26 +48,20 @@ public final class ChildProcess: Sendable {
         var environment = environment
         if let containment { environment[JobContainment.trackingVariable] = containment.trackingID }
         let envStrings = environment.map { "\($0.key)=\($0.value)" }
-        // The cgroup's folder, to make the child inside it (clone3), and its cgroup.procs, for a
-        // kernel that cannot (the child then moves itself before it execs).
-        var cgroupFD: Int32 = -1, cgroupFolderFD: Int32 = -1
+        // The cgroup's folder: the child is made inside it (or moves itself in before it execs).
+        var cgroupFD: Int32 = -1
         if let cgroup = containment?.cgroup {
-            cgroupFD = open(cgroup + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            cgroupFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if cgroupFD < 0 { throw SpawnError(command: arguments.first ?? "", errno: errno) }
-            // Not opened (-1): the child moves itself through cgroup.procs instead.
-            cgroupFolderFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         }
-        defer {
-            if cgroupFD >= 0 { close(cgroupFD) }
-            if cgroupFolderFD >= 0 { close(cgroupFolderFD) }
-        }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
         let rc = withCStringArray(arguments) { argv in
             withCStringArray(envStrings) { envp in
                 let input = inputDescriptor ?? -1
                 if let directory {
-                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFolderFD, cgroupFD, input, &pid, &out, &err, &pidFD) }
+                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
                 }
-                return nxa_spawn(argv, envp, nil, cgroupFolderFD, cgroupFD, input, &pid, &out, &err, &pidFD)
+                return nxa_spawn(argv, envp, nil, cgroupFD, input, &pid, &out, &err, &pidFD)
             }
         }
         guard rc == 0 else { throw SpawnError(command: arguments.first ?? "", errno: rc) }

@@ -110,7 +110,7 @@ public struct GitRepository: Sendable {
         free(real)
         while true {
             if access(folder + (folder.hasSuffix("/") ? "" : "/") + ".git", F_OK) == 0 { return true }
-            if folder == "/" || folder.isEmpty { return false }
+            if folder == "/" { return false }
             folder = (folder as NSString).deletingLastPathComponent
         }
     }

@@ -145,6 +145,10 @@ public final class LogDirectoryReporter: RunReporter {
     /// run's log folder when its host was killed before it could.
     public static let spareFilePrefix = SpareFiles.prefix
 
+    /// Remove the spare files left (done already at `workflowFinished`; idempotent). Afterwards
+    /// none is left for a cleanup script to remove.
+    public func removeSpares() { spares.stop() }
+
     /// The job's log, opened on first use (again, appending, if something comes after its end).
     func jobLog(_ job: String) -> BufferedWriter? {
         jobs.withLock { jobs in

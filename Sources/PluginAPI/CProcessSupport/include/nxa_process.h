@@ -11,18 +11,17 @@
  * Spawn `argv[0]` (a path, or a name searched in envp's PATH) with `envp`, in `cwd` (NULL:
  * inherit), as the leader of a new process group, stdin from `stdin_fd` (-1: /dev/null; the
  * caller keeps and closes it), stdout and stderr to fresh pipes, every other descriptor closed, all signal dispositions reset to default and the
- * signal mask cleared. With a cgroup v2 (`cgroup_dir_fd`, the cgroup's folder opened O_DIRECTORY,
- * and `cgroup_procs_fd`, its open `cgroup.procs`) the child is made inside that cgroup
- * (clone3 with CLONE_INTO_CGROUP where there is one) or else moves itself into it before it execs,
- * so nothing it starts can be outside it. Either may be -1 (no cgroup: both -1).
+ * signal mask cleared. With `cgroup_fd` >= 0 (the folder of a cgroup v2, opened O_DIRECTORY) the
+ * child is made inside that cgroup (clone3 with CLONE_INTO_CGROUP where there is one) or else
+ * moves itself into it (through its `cgroup.procs`) before it execs, so nothing it starts can be
+ * outside it.
  *
  * On success returns 0 and sets *pid, *stdout_fd, *stderr_fd (read ends, O_CLOEXEC) and
  * *pid_fd (a pidfd that polls readable when the child exits, or -1 if the kernel has none).
  * On failure returns an errno value (also for a failed exec or cgroup move); nothing is left
  * open and no child is left running.
  */
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_dir_fd, int cgroup_procs_fd,
-              int stdin_fd,
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
 /* pidfd_open(pid): a descriptor that keeps naming this process even if its pid is reused; -1 on error. */
