@@ -1,5 +1,6 @@
 @testable import NixActionsEngine
 import Testing
+import TestSupport
 import Yams
 
 /// Every node with its kind, text, tag, style and line:column: two trees that dump alike are the
@@ -37,7 +38,7 @@ private func dumped(_ node: Node?) -> [String] {
 /// A workflow of `count` jobs in varied shapes: block texts, flow mappings, quoted keys,
 /// comments at every indentation, unicode, CRLF optional.
 private func workflow(jobs count: Int, seed: UInt64, crlf: Bool = false) -> String {
-    var random = SplitMix(seed: seed)
+    var random = SplitMix64(seed: seed)
     var lines = ["# generated", "name: \"sliced ✓\"", "env:", "  GLOBAL: one  # trailing", "", "jobs:  # the jobs", "  # a comment before the first job"]
     for index in 0..<count {
         let name = random.next() % 5 == 0 ? "\"job-\(index)\"" : "job\(index)"
@@ -56,18 +57,6 @@ private func workflow(jobs count: Int, seed: UInt64, crlf: Bool = false) -> Stri
     }
     lines += ["", "# after the jobs", "defaults:", "  run: { shell: bash }"]
     return lines.joined(separator: crlf ? "\r\n" : "\n") + (crlf ? "\r\n" : "\n")
-}
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 @Suite("Composing a large workflow in slices gives the tree of the whole file")

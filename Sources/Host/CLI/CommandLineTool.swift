@@ -38,11 +38,13 @@ public enum CommandLineTool {
 
 extension CommandLineTool {
     /// `run` parsed on its own, without the root's tree of every subcommand (ArgumentParser builds
-    /// and reflects each command's arguments: milliseconds at every start). Anything it does not
-    /// take (help, a usage error) goes the normal way, for the normal messages.
+    /// and reflects each command's arguments: milliseconds at every start), by `RunCommand.fastParse`
+    /// when the arguments are spelled the usual way, else by `RunCommand.parse`. Anything neither
+    /// takes (help, a usage error) goes the normal way, for the normal messages.
     static func fastParse(_ arguments: [String]) -> (any ParsableCommand)? {
         guard arguments.first == "run", !arguments.contains(where: { $0.hasPrefix("--generate-completion") }) else { return nil }
-        return try? RunCommand.parse(Array(arguments.dropFirst()))
+        let rest = Array(arguments.dropFirst())
+        return RunCommand.fastParse(rest) ?? (try? RunCommand.parse(rest))
     }
 }
 

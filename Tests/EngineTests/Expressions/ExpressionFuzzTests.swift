@@ -1,20 +1,9 @@
 import Testing
+import TestSupport
 @testable import NixActionsEngine
 
-/// SplitMix64: a tiny, seedable PRNG so fuzz runs are reproducible.
-struct ExprSplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The fuzzers' generator (TestSupport's SplitMix64).
+typealias ExprSplitMix64 = SplitMix64
 
 @Suite("Expression fuzzing")
 struct ExpressionFuzzTests {

@@ -1,17 +1,13 @@
 import Foundation
 @testable import NixActionsEngine
 import Testing
+import TestSupport
 
 /// SplitMix64, seeded; a `RedactionCaseSource`.
 struct RedactionRandom: RedactionCaseSource {
-    var state: UInt64
-    mutating func next64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var generator: SplitMix64
+    init(state: UInt64) { generator = SplitMix64(seed: state) }
+    mutating func next64() -> UInt64 { generator.next() }
     mutating func next(_ bound: Int) -> Int { Int(next64() % UInt64(bound)) }
 }
 
