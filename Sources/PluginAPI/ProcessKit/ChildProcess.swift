@@ -180,7 +180,7 @@ public final class ChildProcess: Sendable {
 
     /// Whether `bytes` hold an `::add-mask::` command.
     static func registersSecret(_ bytes: [UInt8]) -> Bool {
-        bytes.firstRange(of: addMask) != nil
+        ByteSearch.firstOffset(of: addMask, in: bytes) != nil
     }
 
     private func reap(blocking: Bool) -> Termination? {

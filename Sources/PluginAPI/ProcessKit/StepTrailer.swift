@@ -54,11 +54,11 @@ public struct StepTrailer: Sendable {
         var data = held
         data += bytes
         held = []
-        if let range = data.firstRange(of: marker) {
+        if let start = ByteSearch.firstOffset(of: marker, in: data) {
             inTrailer = true
-            trailer = Array(data[range.lowerBound...])
+            trailer = Array(data[start...])
             findEnd()
-            return Array(data[..<range.lowerBound])
+            return Array(data[..<start])
         }
         // Hold back an ending that could be the start of the marker.
         var keep = min(marker.count - 1, data.count)
@@ -90,7 +90,7 @@ public struct StepTrailer: Sendable {
         var rest = trailer[...]
         while rest.starts(with: marker) {
             rest = rest.dropFirst(marker.count)
-            let next = rest.firstRange(of: marker)?.lowerBound ?? rest.endIndex
+            let next = ByteSearch.firstOffset(of: marker, in: rest) ?? rest.endIndex
             let frame = rest[..<next]
             rest = rest[next...]
             guard let newline = frame.firstIndex(of: 0x0A) else { continue }
@@ -126,10 +126,10 @@ public struct EndMarker: Sendable {
         var data = held
         data += bytes
         held = []
-        if let range = data.firstRange(of: marker) {
+        if let start = ByteSearch.firstOffset(of: marker, in: data) {
             ended = true
-            overflow = Array(data[range.upperBound...])
-            return Array(data[..<range.lowerBound])
+            overflow = Array(data[(start + marker.count)...])
+            return Array(data[..<start])
         }
         var keep = min(marker.count - 1, data.count)
         while keep > 0 && !data.suffix(keep).elementsEqual(marker.prefix(keep)) { keep -= 1 }

@@ -1,0 +1,35 @@
+import NixActionsProcessKit
+import Testing
+import TestSupport
+
+/// `ByteSearch.firstOffset` finds what a naive search finds, in arrays and in slices.
+@Suite struct ByteSearchTests {
+    static func naive(_ needle: [UInt8], _ haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty else { return 0 }
+        guard haystack.count >= needle.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+
+    @Test func edgeCases() {
+        let mask = Array("::add-mask::".utf8)
+        #expect(ByteSearch.firstOffset(of: mask, in: Array("x::add-mask::y".utf8)) == 1)
+        #expect(ByteSearch.firstOffset(of: mask, in: Array(":::add-mask:".utf8)) == nil)  // one byte short at the end
+        #expect(ByteSearch.firstOffset(of: mask, in: Array("::::add-mask::".utf8)) == 2)  // the first byte repeats
+        #expect(ByteSearch.firstOffset(of: mask, in: []) == nil)
+        #expect(ByteSearch.firstOffset(of: [], in: Array("abc".utf8)) == 0)
+        #expect(ByteSearch.firstOffset(of: Array("abc".utf8), in: Array("ab".utf8)) == nil)
+        let text = Array("..abc..abc".utf8)
+        let slice = text[5...]  // "..abc": offsets are the slice's own indices
+        #expect(ByteSearch.firstOffset(of: Array("abc".utf8), in: slice) == 7)
+    }
+
+    @Test func randomBuffersAgreeWithANaiveSearch() {
+        var random = SplitMix64(seed: 0xB17E_5EA2)
+        for _ in 0..<20_000 {
+            // A small alphabet, so that partial matches and repeats are common.
+            let haystack = (0..<Int(random.next() % 40)).map { _ in UInt8(97 + random.next() % 3) }
+            let needle = (0..<Int(random.next() % 5)).map { _ in UInt8(97 + random.next() % 3) }
+            #expect(ByteSearch.firstOffset(of: needle, in: haystack) == Self.naive(needle, haystack), "\(needle) in \(haystack)")
+        }
+    }
+}
