@@ -206,6 +206,15 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     rc = child < 0 ? errno : c.error;
     if (c.cgroup_procs_fd >= 0) close(c.cgroup_procs_fd);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    /* SIGCHLD stays unblocked in this thread from now on. At a child's exit the kernel checks its
+     * parent thread (this one): with SIGCHLD blocked there (libdispatch's threads block every
+     * signal) the signal is queued for the process and wakes the one thread that takes it, the
+     * main thread in sigsuspend, at every step; unblocked, its default action (ignore) drops it.
+     * Nothing here waits for SIGCHLD: exits are seen through pidfds. */
+    sigset_t child_signal;
+    sigemptyset(&child_signal);
+    sigaddset(&child_signal, SIGCHLD);
+    pthread_sigmask(SIG_UNBLOCK, &child_signal, NULL);
     free(executable);
     close(out[1]);
     close(err[1]);
