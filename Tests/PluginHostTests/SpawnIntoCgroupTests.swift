@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsProcessKit
+import Synchronization
 import Testing
 
 /// Where a step's process starts: inside its step's cgroup before its first instruction (made
@@ -36,5 +37,31 @@ struct SpawnIntoCgroupTests {
             #expect(paths.allSatisfy { mount + $0 == stepCgroup }, "round \(round): \(paths) not in \(stepCgroup)")
             job.release(step)
         }
+    }
+
+    /// A child's SIGCHLD is checked against the thread that made it: blocked there (libdispatch's
+    /// threads block every signal), it is queued for the process and wakes the main thread at every
+    /// step. The spawning thread is left with SIGCHLD unblocked, so its default action drops it.
+    @Test("the thread that spawns a step is left with SIGCHLD unblocked, and every other signal as it was")
+    func leavesChildSignalUnblocked() throws {
+        let result = Mutex<(chld: Bool, int: Bool, ended: Termination?)?>(nil)
+        let thread = Thread {
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_SETMASK, &all, nil)
+            let child = try? ChildProcess(arguments: ["/bin/sh", "-c", "exit 3"], environment: ["PATH": "/usr/bin:/bin"],
+                                          directory: nil, containment: nil)
+            let ended = child?.wait { _, _ in }
+            var mask = sigset_t()
+            pthread_sigmask(SIG_BLOCK, nil, &mask)
+            result.withLock { $0 = (sigismember(&mask, SIGCHLD) == 1, sigismember(&mask, SIGINT) == 1, ended) }
+        }
+        thread.start()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while result.withLock({ $0 }) == nil && ContinuousClock.now < deadline { usleep(10_000) }
+        let seen = try #require(result.withLock { $0 })
+        #expect(seen.ended == .exited(3))
+        #expect(!seen.chld, "SIGCHLD is still blocked in the spawning thread")
+        #expect(seen.int, "other signals must stay blocked")
     }
 }
