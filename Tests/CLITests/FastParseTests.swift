@@ -72,7 +72,7 @@ import TestSupport
             "--secret", "TOKEN", "T2=v", "--secret-file", "s.env", "--log-format", "plain", "json", "--log-format=human",
             "--log-dir", "logs", "--log-dir=l2", "--dry-run", "--working-tree", "--config", "c.yml", "--runner", "x=local",
             "--event", "push", "--event=pull_request", "--event-path", "e.json", "--input", "i=1", "--var", "V=1",
-            "--var-file", "v.env", "--", "-x", "", "--nope", "=", "-", "-j0",
+            "--var-file", "v.env", "--", "-x", "", "--nope", "=", "-", "-j0", "help",
         ]
         var generator = SplitMix64(seed: 0x6e78_6166_6173_7470)
         var taken = 0
