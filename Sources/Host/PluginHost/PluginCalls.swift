@@ -59,10 +59,10 @@ final class PluginCalls: @unchecked Sendable {
         let json = try MessageCoding.encode(request)
         let plugin = self.plugin
         let noun = self.noun
-        let abandon: @Sendable (Duration, String) -> Task<Void, Never> = { limit, why in
-            Task.detached {
-                try? await Task.sleep(for: limit)
-                guard !Task.isCancelled, runtime.isPending(op) else { return }
+        // A deadline is an entry in the shared timer, not a sleeping task (see DeadlineTimer).
+        let abandon: @Sendable (Duration, String) -> DeadlineTimer.Token = { limit, why in
+            DeadlineTimer.shared.schedule(after: limit) {
+                guard runtime.isPending(op) else { return }
                 self.abandoned.store(true, ordering: .relaxed)
                 let message = "\(noun) '\(plugin.id)' did not finish \(what) \(why); nixactions stopped waiting for it"
                 runtime.logHandler.withLock { $0 }(plugin.id, 2, message)

@@ -285,9 +285,9 @@ extension PluginRegistry: SecretProviderSource {
 
 /// Timers that abandon an operation, stopped once it completes.
 final class WatchdogSet: Sendable {
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-    func add(_ task: Task<Void, Never>) { tasks.withLock { $0.append(task) } }
-    func cancelAll() { for task in tasks.withLock({ $0 }) { task.cancel() } }
+    private let tokens = Mutex<[DeadlineTimer.Token]>([])
+    func add(_ token: DeadlineTimer.Token) { tokens.withLock { $0.append(token) } }
+    func cancelAll() { for token in tokens.withLock({ $0 }) { DeadlineTimer.shared.cancel(token) } }
 }
 
 /// The plugin files of a registry, each loaded (once) when first asked for.

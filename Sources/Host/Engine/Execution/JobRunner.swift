@@ -164,15 +164,12 @@ struct JobRunner: Sendable {
             return state
         }
         let timedOut = TimeoutFlag()
-        let timer = Task {
-            do {
-                try await Task.sleep(for: limit)
-                timedOut.set()
-                steps.cancel()
-            } catch {}
+        let timer = DeadlineTimer.shared.schedule(after: limit) {
+            timedOut.set()
+            steps.cancel()
         }
         state = await withTaskCancellationHandler { await steps.value } onCancel: { steps.cancel() }
-        timer.cancel()
+        DeadlineTimer.shared.cancel(timer)
         if timedOut.isSet {
             state.succeeded = false
             state.cancelled = false

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import NixActionsEngine
+
+/// The shared timer behind job time limits and plugin operations' watchdogs.
+@Suite struct DeadlineTimerTests {
+    /// Wait (polling) until `condition` holds or `limit` passes.
+    static func waitUntil(_ limit: Duration, _ condition: () -> Bool) -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if condition() { return true }
+            usleep(2_000)
+        }
+        return condition()
+    }
+
+    @Test func anActionRunsAfterItsDelayAndNotBefore() {
+        let timer = DeadlineTimer()
+        let ranAt = Mutex<ContinuousClock.Instant?>(nil)
+        let start = ContinuousClock.now
+        timer.schedule(after: .milliseconds(150)) { ranAt.withLock { $0 = ContinuousClock.now } }
+        usleep(50_000)
+        #expect(ranAt.withLock { $0 } == nil, "ran before its deadline")
+        #expect(Self.waitUntil(.seconds(10)) { ranAt.withLock { $0 } != nil })
+        if let at = ranAt.withLock({ $0 }) { #expect(at - start >= .milliseconds(150)) }
+        #expect(timer.pending == 0)
+    }
+
+    @Test func aCancelledActionNeverRuns() {
+        let timer = DeadlineTimer()
+        let ran = Atomic<Int>(0)
+        let token = timer.schedule(after: .milliseconds(50)) { ran.add(1, ordering: .relaxed) }
+        timer.cancel(token)
+        #expect(timer.pending == 0)
+        // A later one still runs: the thread is alive and woke for the cancelled deadline for nothing.
+        timer.schedule(after: .milliseconds(120)) { ran.add(10, ordering: .relaxed) }
+        #expect(Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 10 })
+        usleep(100_000)
+        #expect(ran.load(ordering: .relaxed) == 10)
+    }
+
+    @Test func anEarlierDeadlineScheduledAfterALaterOneWakesTheThread() {
+        let timer = DeadlineTimer()
+        let ran = Atomic<Int>(0)
+        let far = timer.schedule(after: .seconds(3600)) { ran.add(100, ordering: .relaxed) }
+        let start = ContinuousClock.now
+        timer.schedule(after: .milliseconds(80)) { ran.add(1, ordering: .relaxed) }
+        #expect(Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 1 })
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(timer.pending == 1)
+        timer.cancel(far)
+        #expect(timer.pending == 0)
+    }
+
+    @Test func manyDeadlinesEachRunOnceAndNotEarly() {
+        let timer = DeadlineTimer()
+        let count = 1_000
+        let early = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
+        var random = SystemRandomNumberGenerator()
+        var cancelled = 0
+        for index in 0..<count {
+            let delay = Duration.milliseconds(Int.random(in: 0...200, using: &random))
+            let due = ContinuousClock.now + delay
+            let token = timer.schedule(after: delay) {
+                if ContinuousClock.now < due { early.add(1, ordering: .relaxed) }
+                done.add(1, ordering: .relaxed)
+            }
+            if index % 10 == 0 {
+                timer.cancel(token)
+                cancelled += 1
+            }
+        }
+        let expected = count - cancelled
+        #expect(Self.waitUntil(.seconds(20)) { done.load(ordering: .relaxed) >= expected })
+        usleep(50_000)
+        #expect(done.load(ordering: .relaxed) == expected)
+        #expect(early.load(ordering: .relaxed) == 0)
+        #expect(timer.pending == 0)
+    }
+}
