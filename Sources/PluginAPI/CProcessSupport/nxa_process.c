@@ -165,9 +165,16 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     };
 
     /* The child shares our memory until it execs: no signal handler of ours may run in it, so
-     * every signal is blocked across the fork and reset to its default in the child. */
+     * every signal is blocked across the fork and reset to its default in the child. SIGCHLD is
+     * left out when it has no handler (nothing can run for it): this thread is often woken from
+     * the vfork onto the child's CPU and waits there until the step ends, still inside this
+     * function, and a SIGCHLD blocked here at that moment would wake the main thread (see below). */
     sigset_t all, previous;
     sigfillset(&all);
+    struct sigaction child_action;
+    if (sigaction(SIGCHLD, NULL, &child_action) == 0 && !(child_action.sa_flags & SA_SIGINFO) &&
+        (child_action.sa_handler == SIG_DFL || child_action.sa_handler == SIG_IGN))
+        sigdelset(&all, SIGCHLD);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     pid_t child = -1;
 #ifdef NXA_HAVE_CLONE3
