@@ -90,4 +90,15 @@ import TestSupport
         }
         #expect(taken > 200, "the generated lists should exercise the fast path (taken: \(taken))")
     }
+
+    @Test func validateTakesFileNamesAndLeavesTheRest() throws {
+        for arguments in [["g.yml"], ["a.yml", "b.yml", "ci"], ["help"]] {
+            let fast = try #require(ValidateCommand.fastParse(arguments), "\(arguments)")
+            #expect(fast.workflows == (try ValidateCommand.parse(arguments)).workflows)
+            #expect(!Self.hasUnsetProperty(fast))
+        }
+        for arguments in [[], ["--help"], ["-h"], ["g.yml", "--nope"], ["-"], [""], ["--", "g.yml"]] {
+            #expect(ValidateCommand.fastParse(arguments) == nil, "\(arguments)")
+        }
+    }
 }

@@ -39,12 +39,17 @@ public enum CommandLineTool {
 extension CommandLineTool {
     /// `run` parsed on its own, without the root's tree of every subcommand (ArgumentParser builds
     /// and reflects each command's arguments: milliseconds at every start), by `RunCommand.fastParse`
-    /// when the arguments are spelled the usual way, else by `RunCommand.parse`. Anything neither
-    /// takes (help, a usage error) goes the normal way, for the normal messages.
+    /// when the arguments are spelled the usual way, else by `RunCommand.parse`; `validate FILE…`
+    /// by `ValidateCommand.fastParse`. Anything they do not take (help, a usage error) goes the
+    /// normal way, for the normal messages.
     static func fastParse(_ arguments: [String]) -> (any ParsableCommand)? {
-        guard arguments.first == "run", !arguments.contains(where: { $0.hasPrefix("--generate-completion") }) else { return nil }
+        guard !arguments.contains(where: { $0.hasPrefix("--generate-completion") }) else { return nil }
         let rest = Array(arguments.dropFirst())
-        return RunCommand.fastParse(rest) ?? (try? RunCommand.parse(rest))
+        switch arguments.first {
+        case "run": return RunCommand.fastParse(rest) ?? (try? RunCommand.parse(rest))
+        case "validate": return ValidateCommand.fastParse(rest)
+        default: return nil
+        }
     }
 }
 

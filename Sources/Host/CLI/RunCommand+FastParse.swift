@@ -106,3 +106,14 @@ extension RunCommand {
     private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "config", "event", "event-path"]
     private static let repeatedNames: Set<String> = ["env", "env-file", "secret", "secret-file", "runner", "input", "var", "var-file"]
 }
+
+extension ValidateCommand {
+    /// `validate FILE…` without ArgumentParser's reflection (2.7 ms of a validate's 16 ms of CPU):
+    /// only file names, none starting with `-`; anything else is ArgumentParser's.
+    static func fastParse(_ arguments: [String]) -> ValidateCommand? {
+        guard !arguments.isEmpty, arguments.allSatisfy({ !$0.isEmpty && !$0.hasPrefix("-") }) else { return nil }
+        var command = ValidateCommand()
+        command.workflows = arguments
+        return command
+    }
+}
