@@ -82,7 +82,7 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/Host/CFFI", providers: [.apt(["libffi-dev"])]),
         .target(
             name: "NixActionsPluginHost",
-            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "CNixActionsPlugin", "CFFI"],
+            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "NixActionsProcessKit", "CNixActionsPlugin", "CFFI"],
             path: "Sources/Host/PluginHost"
         ),
         .target(

@@ -222,4 +222,20 @@ struct LazyPluginLoadingTests {
         #expect(chosen == [second + "/libnixactions-plugin-local.so"])
         #expect(eager.refused.contains { $0.path == first + "/libnixactions-plugin-mylocal.so" && $0.reason.contains("already provided by \(second)") })
     }
+
+    @Test("standardized folds . and .. and doubled slashes as text, and makes a relative path absolute")
+    func standardizedPaths() {
+        let cwd = FileManager.default.currentDirectoryPath
+        let cases: [(String, String)] = [
+            ("/a/b/../c", "/a/c"), ("/a/./b/", "/a/b"), ("/..", "/"), ("/a/b/c/../../d/./e/..", "/a/d"), ("/x//y", "/x/y"),
+            ("/", "/"), ("rel/./p/..", PluginLoader.standardized(cwd + "/rel")), ("../up", PluginLoader.standardized(cwd + "/../up")),
+        ]
+        for (path, expected) in cases {
+            #expect(PluginLoader.standardized(path) == expected, "\(path)")
+        }
+        // The folders of a real path agree with what URL gives.
+        for path in ["/a/b/../c", "/a/./b/", "/a/b/c/../../d/./e/.."] {
+            #expect(PluginLoader.standardized(path) == URL(fileURLWithPath: path).standardized.path, "\(path)")
+        }
+    }
 }
