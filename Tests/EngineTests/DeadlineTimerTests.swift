@@ -80,4 +80,18 @@ import Testing
         #expect(early.load(ordering: .relaxed) == 0)
         #expect(timer.pending == 0)
     }
+
+    /// Out of threads: deadlines fall back to sleeping tasks, and a cancel still holds.
+    @Test func withoutItsThreadDeadlinesStillPass() {
+        let timer = DeadlineTimer(threadAvailable: false)
+        let ran = Atomic<Int>(0)
+        let kept = timer.schedule(after: .milliseconds(60)) { ran.add(1, ordering: .relaxed) }
+        let dropped = timer.schedule(after: .milliseconds(60)) { ran.add(100, ordering: .relaxed) }
+        timer.cancel(dropped)
+        _ = kept
+        #expect(Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 1 })
+        usleep(100_000)
+        #expect(ran.load(ordering: .relaxed) == 1)
+        #expect(timer.pending == 0)
+    }
 }

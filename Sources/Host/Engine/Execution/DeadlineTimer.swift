@@ -36,6 +36,8 @@ public final class DeadlineTimer: @unchecked Sendable {
         /// nothing and looks again).
         var wakeAt = UInt64.max
         var threadStarted = false
+        /// The thread could not be made: deadlines are sleeping tasks (`fireLater`).
+        var threadless = false
     }
 
     // pthread objects: the condition waits on CLOCK_MONOTONIC, so a change of the wall clock moves
@@ -44,7 +46,13 @@ public final class DeadlineTimer: @unchecked Sendable {
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var state = State()  // guarded by `mutex`
 
-    public init() {
+    /// `threadAvailable: false` (tests) behaves as if the thread could not be made.
+    private let threadAvailable: Bool
+
+    public convenience init() { self.init(threadAvailable: true) }
+
+    init(threadAvailable: Bool) {
+        self.threadAvailable = threadAvailable
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         condition = .allocate(capacity: 1)
@@ -80,15 +88,36 @@ public final class DeadlineTimer: @unchecked Sendable {
         state.entries[id] = Entry(at: at, action: action)
         let startThread = !state.threadStarted
         state.threadStarted = true
+        let threadless = state.threadless
         let wake = at < state.wakeAt
         if wake { state.wakeAt = at }
         pthread_mutex_unlock(mutex)
-        if startThread {
-            startThreadNow()
+        if startThread && !startThreadNow() {
+            pthread_mutex_lock(mutex)
+            state.threadless = true
+            let pending = state.entries
+            pthread_mutex_unlock(mutex)
+            for (id, entry) in pending { fireLater(id, at: entry.at) }
+        } else if threadless {
+            fireLater(id, at: at)
         } else if wake {
             pthread_cond_signal(condition)
         }
         return Token(id: id)
+    }
+
+    /// Without the thread (it could not be started: the system is out of threads), a deadline is
+    /// a sleeping task again, as before this timer; cancelling still only removes the entry.
+    private func fireLater(_ id: UInt64, at: UInt64) {
+        let now = Self.now()
+        let wait = at > now ? at - now : 0
+        Task.detached { [self] in
+            try? await Task.sleep(for: .nanoseconds(Int64(clamping: wait)))
+            pthread_mutex_lock(mutex)
+            let entry = state.entries.removeValue(forKey: id)
+            pthread_mutex_unlock(mutex)
+            entry?.action()
+        }
     }
 
     /// The action will not run (unless it was being taken out at this moment).
@@ -105,22 +134,22 @@ public final class DeadlineTimer: @unchecked Sendable {
         return state.entries.count
     }
 
-    private func startThreadNow() {
+    /// False when the thread could not be made.
+    private func startThreadNow() -> Bool {
+        guard threadAvailable else { return false }
         var thread = pthread_t()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         pthread_attr_setstacksize(&attributes, 256 * 1024)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let timer = Unmanaged.passRetained(self).toOpaque()
+        let timer = Unmanaged.passRetained(self)
         let made = pthread_create(&thread, &attributes, { argument in
             Unmanaged<DeadlineTimer>.fromOpaque(argument!).takeRetainedValue().loop()
             return nil
-        }, timer)
+        }, timer.toOpaque())
         pthread_attr_destroy(&attributes)
-        if made != 0 {
-            // No thread: no deadline can pass. Say so rather than wait forever for one.
-            fatalError("nixactions: cannot start the deadline thread (pthread_create: \(made))")
-        }
+        if made != 0 { timer.release() }
+        return made == 0
     }
 
     private func loop() {
