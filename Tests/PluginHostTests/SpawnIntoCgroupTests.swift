@@ -64,4 +64,44 @@ struct SpawnIntoCgroupTests {
         #expect(!seen.chld, "SIGCHLD is still blocked in the spawning thread")
         #expect(seen.int, "other signals must stay blocked")
     }
+
+    /// A cgroup that `cgroup.kill` was written to is never handed to another step: on kernels that
+    /// count kills (6.14 and later), a process made into it with CLONE_INTO_CGROUP is killed at birth.
+    @Test("a killed job cgroup is not reused by the next job, and a killed step cgroup not by the next step",
+          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+    func killedCgroupsAreNotReused() throws {
+        let run = try #require(Self.runCgroup())
+        defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
+        let pool = CgroupPool()
+        func runStep(_ job: JobContainment, _ script: String) throws -> (Termination, String?) {
+            let step = job.makeStep()
+            let child = try ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
+                                         directory: nil, containment: step)
+            let ended = child.wait { _, _ in }
+            job.release(step)
+            return (ended, step.cgroup)
+        }
+        // A job whose step leaves a process behind: its cleanup has to kill the job's cgroup.
+        let first = JobContainment(runCgroup: run, runTrackingID: "killtest", key: "a", pool: pool)
+        let (leftBehind, firstCgroup) = try runStep(first, "sleep 30 >/dev/null 2>&1 & exit 0")
+        #expect(leftBehind == .exited(0))
+        first.endAll()
+        // The next job gets another cgroup, and its step runs.
+        let second = JobContainment(runCgroup: run, runTrackingID: "killtest", key: "b", pool: pool)
+        defer { second.endAll() }
+        #expect(second.cgroup != first.cgroup)
+        let (ran, _) = try runStep(second, "exit 0")
+        #expect(ran == .exited(0), "a step in a reused, killed cgroup is killed at birth")
+        // A step killed with SIGKILL: the job's next step gets a fresh step cgroup and runs.
+        let step = second.makeStep()
+        let child = try ChildProcess(arguments: ["/bin/sh", "-c", "sleep 30"], environment: ["PATH": "/usr/bin:/bin"],
+                                     directory: nil, containment: step)
+        step.signalAll(SIGKILL)
+        _ = child.wait { _, _ in }
+        second.release(step)
+        let (after, afterCgroup) = try runStep(second, "exit 0")
+        #expect(after == .exited(0))
+        #expect(afterCgroup != step.cgroup)
+        _ = firstCgroup
+    }
 }

@@ -30,6 +30,12 @@ public final class JobContainment: Sendable {
     /// Step cgroups made so far, and those free again (empty after their step): a job reuses one
     /// cgroup for step after step instead of making and removing one per step.
     private let cgroups = Mutex<(made: [String], spare: [String])>(([], []))
+    /// Set when `cgroup.kill` was written to this job's cgroup or one of its step cgroups. Such a
+    /// cgroup is never used again: on the kernels that count kills (`kill_seq`, 6.14 and later),
+    /// a process made straight into it with clone3's CLONE_INTO_CGROUP is compared with the
+    /// parent's cgroup's count and killed at birth (seen: an `always()` job's step killed by
+    /// signal 9 in a job cgroup reused after a cancelled job's cleanup killed it).
+    private let killed: KillMark
 
     public static let trackingVariable = "NIXACTIONS_TRACKING_ID"
 
@@ -42,6 +48,7 @@ public final class JobContainment: Sendable {
         let token = Self.randomToken()
         trackingPrefix = "\(runTrackingID)/\(token)/"
         self.pool = pool
+        killed = KillMark()
         if let reused = pool?.take() {
             cgroup = reused.path
             cgroups.withLock { $0 = (reused.steps, reused.steps) }
@@ -64,18 +71,18 @@ public final class JobContainment: Sendable {
     public func makeStep() -> StepContainment {
         let serial = steps.add(1, ordering: .relaxed).newValue
         let id = trackingPrefix + "s\(serial)"
-        guard let cgroup else { return StepContainment(cgroup: nil, trackingID: id) }
-        if let spare = cgroups.withLock({ $0.spare.popLast() }) { return StepContainment(cgroup: spare, trackingID: id) }
+        guard let cgroup else { return StepContainment(cgroup: nil, trackingID: id, killed: killed) }
+        if let spare = cgroups.withLock({ $0.spare.popLast() }) { return StepContainment(cgroup: spare, trackingID: id, killed: killed) }
         let path = "\(cgroup)/s\(serial)"
-        guard mkdir(path, 0o755) == 0 else { return StepContainment(cgroup: nil, trackingID: id) }
+        guard mkdir(path, 0o755) == 0 else { return StepContainment(cgroup: nil, trackingID: id, killed: killed) }
         cgroups.withLock { $0.made.append(path) }
-        return StepContainment(cgroup: path, trackingID: id)
+        return StepContainment(cgroup: path, trackingID: id, killed: killed)
     }
 
     /// The step ended: its cgroup serves the next step if nothing of this one is left in it
     /// (what a step leaves running stays in its own cgroup until `endAll`).
     public func release(_ step: StepContainment) {
-        guard let path = step.cgroup, !CgroupTree.isPopulated(path) else { return }
+        guard let path = step.cgroup, !killed.isSet, !CgroupTree.isPopulated(path) else { return }
         cgroups.withLock { $0.spare.append(path) }
     }
 
@@ -83,11 +90,11 @@ public final class JobContainment: Sendable {
     /// are gone (at most `timeout`).
     public func endAll(timeout: Duration = .seconds(5)) {
         if let cgroup {
-            CgroupTree.kill(cgroup, timeout: timeout)
+            if CgroupTree.kill(cgroup, timeout: timeout) { killed.set() }
             let made = cgroups.withLock { $0.made }
             // An empty job cgroup, with its step cgroups, serves the next job: making and removing
-            // cgroups is one of the larger fixed costs of a short job.
-            if let pool, CgroupTree.isEmpty(cgroup), pool.put(.init(path: cgroup, steps: made)) { return }
+            // cgroups is one of the larger fixed costs of a short job. Never one that was killed.
+            if let pool, !killed.isSet, CgroupTree.isEmpty(cgroup), pool.put(.init(path: cgroup, steps: made)) { return }
             for path in made.reversed() { rmdir(path) }
             CgroupTree.remove(cgroup)
         } else {
@@ -116,7 +123,8 @@ public final class CgroupPool: Sendable {
 
     func take() -> Entry? {
         while let entry = entries.withLock({ $0.popLast() }) {
-            // Still empty (nothing can join a cgroup no step runs in, but be sure).
+            // Still empty (nothing can join a cgroup no step runs in, but be sure). One that is not
+            // is killed and dropped, never handed out (see `JobContainment.killed`).
             if CgroupTree.isEmpty(entry.path) { return entry }
             CgroupTree.kill(entry.path, timeout: .seconds(1))
         }
@@ -132,17 +140,31 @@ public final class CgroupPool: Sendable {
     }
 }
 
+/// Whether a job's cgroups were killed (`JobContainment.killed`); shared by the job's steps.
+final class KillMark: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+}
+
 /// Where one step's processes live.
 public struct StepContainment: Sendable {
     /// The step's cgroup folder, or nil (fallback: the tracking id only).
     public let cgroup: String?
     /// The value of `NIXACTIONS_TRACKING_ID` for the step.
     public let trackingID: String
+    /// The job's mark: a step cgroup killed once is not reused.
+    let killed: KillMark
 
     /// Send `signal` to every process of the step: through the cgroup, or the tracking id.
     public func signalAll(_ signal: Int32) {
         if let cgroup {
-            if signal == SIGKILL { CgroupTree.killNow(cgroup) } else { CgroupTree.signal(cgroup, signal) }
+            if signal == SIGKILL {
+                killed.set()
+                CgroupTree.killNow(cgroup)
+            } else {
+                CgroupTree.signal(cgroup, signal)
+            }
         } else {
             TrackedProcesses.kill(prefix: trackingID, signal: signal, wait: nil)
         }
@@ -162,12 +184,15 @@ public enum CgroupTree {
     /// Kill the subtree and wait (up to `timeout`) until it holds no process.
     /// An empty subtree (the usual case at job end) costs one read of `cgroup.events`; otherwise
     /// the wait sleeps in `poll` until the kernel reports the subtree empty.
-    public static func kill(_ path: String, timeout: Duration) {
-        guard isPopulated(path) else { return }
+    /// Returns whether it had to kill (the subtree was populated).
+    @discardableResult
+    public static func kill(_ path: String, timeout: Duration) -> Bool {
+        guard isPopulated(path) else { return false }
         killNow(path)
         let (seconds, attoseconds) = timeout.components
         let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         _ = nxa_cgroup_populated(path, max(milliseconds, 1))
+        return true
     }
 
     /// Whether any process is in the subtree (`populated 1` in `cgroup.events`).
