@@ -27,7 +27,7 @@ import Testing
         await Self.pause(.milliseconds(50))
         // (Only while the deadline is surely ahead: on a busy machine the pause may overshoot it.)
         if ContinuousClock.now - start < .milliseconds(120) { #expect(ranAt.withLock { $0 } == nil, "ran before its deadline") }
-        #expect(await Self.waitUntil(.seconds(10)) { ranAt.withLock { $0 } != nil })
+        #expect(await Self.waitUntil(.seconds(60)) { ranAt.withLock { $0 } != nil })
         if let at = ranAt.withLock({ $0 }) { #expect(at - start >= .milliseconds(150)) }
         #expect(timer.pending == 0)
     }
@@ -35,24 +35,26 @@ import Testing
     @Test func aCancelledActionNeverRuns() async {
         let timer = DeadlineTimer()
         let ran = Atomic<Int>(0)
-        let token = timer.schedule(after: .milliseconds(50)) { ran.add(1, ordering: .relaxed) }
+        let token = timer.schedule(after: .milliseconds(1000)) { ran.add(1, ordering: .relaxed) }
         timer.cancel(token)
         #expect(timer.pending == 0)
         // A later one still runs: the thread is alive and woke for the cancelled deadline for nothing.
-        timer.schedule(after: .milliseconds(120)) { ran.add(10, ordering: .relaxed) }
-        #expect(await Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 10 })
+        timer.schedule(after: .milliseconds(1200)) { ran.add(10, ordering: .relaxed) }
+        #expect(await Self.waitUntil(.seconds(60)) { ran.load(ordering: .relaxed) == 10 })
         await Self.pause(.milliseconds(100))
         #expect(ran.load(ordering: .relaxed) == 10)
     }
 
     @Test func anEarlierDeadlineScheduledAfterALaterOneWakesTheThread() async {
         let timer = DeadlineTimer()
-        let ran = Atomic<Int>(0)
-        let far = timer.schedule(after: .seconds(3600)) { ran.add(100, ordering: .relaxed) }
+        let ranAt = Mutex<ContinuousClock.Instant?>(nil)
+        let far = timer.schedule(after: .seconds(3600)) { ranAt.withLock { $0 = ContinuousClock.now } }
         let start = ContinuousClock.now
-        timer.schedule(after: .milliseconds(80)) { ran.add(1, ordering: .relaxed) }
-        #expect(await Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 1 })
-        #expect(ContinuousClock.now - start < .seconds(5))
+        timer.schedule(after: .milliseconds(80)) { ranAt.withLock { $0 = $0 ?? ContinuousClock.now } }
+        #expect(await Self.waitUntil(.seconds(60)) { ranAt.withLock { $0 } != nil })
+        // Timed on the timer's own thread (not when this task, on a busy pool, looked): asleep
+        // until the hour-long deadline, it would not have run for an hour.
+        if let at = ranAt.withLock({ $0 }) { #expect(at - start < .seconds(60)) }
         #expect(timer.pending == 1)
         timer.cancel(far)
         #expect(timer.pending == 0)
@@ -81,7 +83,7 @@ import Testing
             }
         }
         let expected = count - cancelledCount
-        #expect(await Self.waitUntil(.seconds(20)) { done.load(ordering: .relaxed) >= expected })
+        #expect(await Self.waitUntil(.seconds(60)) { done.load(ordering: .relaxed) >= expected })
         await Self.pause(.milliseconds(50))
         #expect(done.load(ordering: .relaxed) == expected)
         #expect(early.load(ordering: .relaxed) == 0)
@@ -96,7 +98,7 @@ import Testing
         let dropped = timer.schedule(after: .milliseconds(60)) { ran.add(100, ordering: .relaxed) }
         timer.cancel(dropped)
         _ = kept
-        #expect(await Self.waitUntil(.seconds(10)) { ran.load(ordering: .relaxed) == 1 })
+        #expect(await Self.waitUntil(.seconds(60)) { ran.load(ordering: .relaxed) == 1 })
         await Self.pause(.milliseconds(100))
         #expect(ran.load(ordering: .relaxed) == 1)
         #expect(timer.pending == 0)
