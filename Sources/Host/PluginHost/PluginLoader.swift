@@ -70,9 +70,9 @@ public enum PluginLoader {
         return folders.filter { seen.insert(standardized($0)).inserted }
     }
 
-    /// `path` made absolute (against the working directory) with `.` and `..` folded away as text,
-    /// as `URL.standardized` does, without building URLs (a third of the plugin search's cost at
-    /// every start).
+    /// `path` made absolute (against the working directory) with `.`, `..` and doubled slashes
+    /// folded away as text, without building URLs (a third of the plugin search's cost at every
+    /// start). For an absolute path it gives what `URL.standardized` gives.
     static func standardized(_ path: String) -> String {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         var parts: [Substring] = []
@@ -112,19 +112,18 @@ public enum PluginLoader {
                 continue
             }
             let manifest = PluginManifest.read(in: folder)
-            // An absolute folder is joined as text; a relative one (NIXACTIONS_PLUGIN_PATH) is made
-            // absolute by URL, as before.
-            let base = folder.hasPrefix("/") ? (folder.hasSuffix("/") ? String(folder.dropLast()) : folder) : nil
+            // A relative folder (NIXACTIONS_PLUGIN_PATH) is taken from the working directory.
+            var base = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + "/" + folder
+            while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
             for name in names.sorted() where name.hasSuffix(fileSuffix) {
-                let path = base.map { $0 + "/" + name } ?? URL(fileURLWithPath: folder).appendingPathComponent(name).path
-                candidates.append(Candidate(path: path, name: name, manifest: manifest))
+                candidates.append(Candidate(path: (base == "/" ? "" : base) + "/" + name, name: name, manifest: manifest))
             }
         }
         return (candidates, skipped)
     }
 
     /// Load every plugin file in `folders` (see `scan`). When two files declare the same id, the
-    /// first found wins and the other is refused.
+    /// one `resolve` picks wins and the other is refused.
     public static func discover(in folders: [String]) -> (loaded: [LoadedPlugin], refused: [RefusedPlugin]) {
         let (candidates, skipped) = scan(folders)
         let (loaded, refused) = resolve(candidates) { load($0.path, manifest: $0.manifest) }
