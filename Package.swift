@@ -65,6 +65,7 @@ let package = Package(
         .target(name: "NixActionsProcessKit", dependencies: ["CProcessSupport"], path: "Sources/PluginAPI/ProcessKit"),
         // libzstd (Debian's libzstd-dev): cache backends compress entries with it.
         .systemLibrary(name: "CZstd", path: "Sources/PluginAPI/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/PluginAPI/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // What cache backends share: streaming zstd, the entry record, lookup order, eviction order.
         .target(name: "NixActionsCacheKit", dependencies: ["NixActionsPluginKit", "NixActionsPluginMessages", "CZstd"],
                 path: "Sources/PluginAPI/CacheKit"),
@@ -154,7 +155,7 @@ let package = Package(
         .target(
             name: "S3Cache",
             dependencies: [
-                "NixActionsPluginKit", "NixActionsCacheKit", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "NixActionsPluginKit", "NixActionsCacheKit", "CZlib", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Plugins/S3Cache",

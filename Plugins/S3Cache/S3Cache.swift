@@ -38,6 +38,8 @@ final class S3Cache: CachePlugin {
     let level: Int32
     /// zstd worker threads (0: compress on the thread reading the archive).
     let threads: Int32
+    /// Send each body's CRC32 for the store to check (option `checksums`).
+    let checksums: Bool
     /// Reservations this instance granted, by token.
     private let reservations = Mutex<[String: ReservationState]>([:])
 
@@ -54,7 +56,7 @@ final class S3Cache: CachePlugin {
 
     static let known: Set<String> = [
         "bucket", "prefix", "region", "endpoint", "path-style", "part-size", "compression-level", "compression-threads", "timeout",
-        "retries",
+        "retries", "checksums",
     ]
 
     init(configuration: CacheConfiguration, host: HostServices) throws {
@@ -97,6 +99,7 @@ final class S3Cache: CachePlugin {
         threads = Int32((try options.integer("compression-threads", in: 0...256) ?? 1))
         let timeout = (try options.integer("timeout", in: 1...86400) ?? 60)
         let retries = (try options.integer("retries", in: 0...10) ?? 3)
+        checksums = try options.bool("checksums") ?? true
         let credentials: Result<S3Credentials, OperationFailure>
         do {
             credentials = .success(try S3Credentials.load(environment: environment))
@@ -282,7 +285,7 @@ final class S3Cache: CachePlugin {
         try layout.check(request.key, request.version)
         let dataName = layout.newData(request.version)
         let pipe = PartPipe(inFlight: 2)
-        let sink = try SaveSink(level: level, threads: threads, partSize: partSize, pipe: pipe)
+        let sink = try SaveSink(level: level, threads: threads, partSize: partSize, checksums: checksums, pipe: pipe)
         let upload = UploadState()
         async let uploaded: Void = self.upload(pipe, dataName, state: upload, context: context)
         var produceError: (any Error)?
@@ -353,17 +356,17 @@ final class S3Cache: CachePlugin {
     /// `pipe` (at most two in flight: the pipe holds the reader back).
     func upload(_ pipe: PartPipe, _ dataName: String, state: UploadState, context: OperationContext) async throws {
         do {
-            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            try await withThrowingTaskGroup(of: CompletedPart.self) { group in
                 var uploadID: String?
                 for await message in pipe.messages {
                     switch message {
-                    case .single(let buffer):
+                    case .single(let body):
                         defer { pipe.done() }
                         state.putSingle.store(true, ordering: .relaxed)
-                        let response = try await client.send(.PUT, dataName, headers: [("content-type", "application/zstd")], body: .stream(buffer),
+                        let response = try await client.send(.PUT, dataName, headers: [("content-type", "application/zstd")], body: .stream(body),
                                                              context: context)
                         guard response.status == 200 else { throw client.failure(response, doing: "uploading the entry") }
-                    case .part(let number, let buffer):
+                    case .part(let number, let body):
                         if uploadID == nil {
                             let id: String
                             do { id = try await createUpload(dataName, context: context) } catch {
@@ -378,11 +381,11 @@ final class S3Cache: CachePlugin {
                             defer { pipe.done() }
                             do {
                                 let response = try await self.client.send(.PUT, dataName, query: [("partNumber", String(number)), ("uploadId", id)],
-                                                                          body: .stream(buffer), context: context)
+                                                                          body: .stream(body), context: context)
                                 guard response.status == 200, let etag = response.headers.first(name: "etag") else {
                                     throw self.client.failure(response, doing: "uploading part \(number) of the entry")
                                 }
-                                return (number, etag)
+                                return CompletedPart(number: number, etag: etag, crc32: body.crc32Header)
                             } catch {
                                 pipe.fail()
                                 throw error
@@ -390,10 +393,10 @@ final class S3Cache: CachePlugin {
                         }
                     }
                 }
-                var etags: [(Int, String)] = []
-                for try await part in group { etags.append(part) }
+                var parts: [CompletedPart] = []
+                for try await part in group { parts.append(part) }
                 if pipe.failed { throw SaveSink.Stopped() }
-                if let id = uploadID { try await completeUpload(dataName, id, etags.sorted { $0.0 < $1.0 }, context: context) }
+                if let id = uploadID { try await completeUpload(dataName, id, parts.sorted { $0.number < $1.number }, context: context) }
             }
         } catch {
             pipe.fail()
@@ -401,8 +404,17 @@ final class S3Cache: CachePlugin {
         }
     }
 
+    /// A part that arrived: what CompleteMultipartUpload lists.
+    struct CompletedPart: Sendable {
+        let number: Int
+        let etag: String
+        let crc32: String?
+    }
+
     func createUpload(_ dataName: String, context: OperationContext) async throws -> String {
-        let response = try await client.send(.POST, dataName, query: [("uploads", "")], headers: [("content-type", "application/zstd")],
+        // Every part then carries its CRC32, which the store checks; the completion lists them.
+        let response = try await client.send(.POST, dataName, query: [("uploads", "")],
+                                             headers: [("content-type", "application/zstd")] + (checksums ? [("x-amz-checksum-algorithm", "CRC32")] : []),
                                              idempotent: false, context: context)
         guard response.status == 200, let id = S3XML.first("UploadId", in: response.text) else {
             throw client.failure(response, doing: "starting a multipart upload")
@@ -410,9 +422,11 @@ final class S3Cache: CachePlugin {
         return id
     }
 
-    func completeUpload(_ dataName: String, _ id: String, _ parts: [(Int, String)], context: OperationContext) async throws {
+    func completeUpload(_ dataName: String, _ id: String, _ parts: [CompletedPart], context: OperationContext) async throws {
         var xml = "<CompleteMultipartUpload>"
-        for (number, etag) in parts { xml += "<Part><PartNumber>\(number)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>" }
+        for part in parts {
+            xml += "<Part>" + (part.crc32.map { "<ChecksumCRC32>\($0)</ChecksumCRC32>" } ?? "") + "<ETag>\(S3XML.escape(part.etag))</ETag><PartNumber>\(part.number)</PartNumber></Part>"
+        }
         xml += "</CompleteMultipartUpload>"
         let response = try await client.send(.POST, dataName, query: [("uploadId", id)], headers: [("content-type", "application/xml")],
                                              body: .small(Array(xml.utf8)), context: context)

@@ -72,8 +72,8 @@ final class S3Client: Sendable {
         case none
         /// Small, hashed and signed.
         case small([UInt8])
-        /// Large (a part), sent UNSIGNED-PAYLOAD.
-        case stream(ByteBuffer)
+        /// Large (a part), sent UNSIGNED-PAYLOAD, with its CRC32 (which the store checks) if it has one.
+        case stream(UploadBody)
     }
 
     /// One request; the body of the answer is read whole (at most 16 MiB: listings, manifests).
@@ -113,19 +113,28 @@ final class S3Client: Sendable {
         var request = HTTPClientRequest(url: "\(endpoint.scheme)://\(host)\(path)\(canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)")
         request.method = method
         let payloadHash: String
+        var signedHeaders = ["host": host]
         switch body {
         case .none:
             payloadHash = SigV4.emptyHash
         case .small(let bytes):
             payloadHash = SigV4.sha256Hex(bytes)
             request.body = .bytes(ByteBuffer(bytes: bytes))
-        case .stream(let buffer):
+        case .stream(let upload):
             payloadHash = SigV4.unsignedPayload
-            request.body = .bytes(buffer)
+            request.body = .bytes(upload.buffer)
+            if let crc32 = upload.crc32Header {
+                request.headers.add(name: "x-amz-checksum-crc32", value: crc32)
+                signedHeaders["x-amz-checksum-crc32"] = crc32
+            }
         }
         request.headers.add(name: "host", value: host)
-        for (name, value) in extra { request.headers.add(name: name, value: value) }
-        for (name, value) in SigV4.sign(method: method.rawValue, encodedPath: path, canonicalQuery: canonicalQuery, headers: ["host": host],
+        for (name, value) in extra {
+            request.headers.add(name: name, value: value)
+            // S3 refuses a request with an x-amz-* header the signature does not cover.
+            if name.lowercased().hasPrefix("x-amz-") { signedHeaders[name.lowercased()] = value }
+        }
+        for (name, value) in SigV4.sign(method: method.rawValue, encodedPath: path, canonicalQuery: canonicalQuery, headers: signedHeaders,
                                         payloadHash: payloadHash, credentials: credentials, region: endpoint.region) {
             request.headers.add(name: name, value: value)
         }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import NIOCore
 import NixActionsCacheKit
@@ -10,9 +11,9 @@ import Synchronization
 final class PartPipe: @unchecked Sendable {
     enum Message: Sendable {
         /// The whole entry, one PutObject.
-        case single(ByteBuffer)
+        case single(UploadBody)
         /// Part `number` (from 1) of a multipart upload.
-        case part(Int, ByteBuffer)
+        case part(Int, UploadBody)
     }
 
     let messages: AsyncStream<Message>
@@ -52,24 +53,51 @@ final class PartPipe: @unchecked Sendable {
     func close() { continuation.finish() }
 }
 
+/// A body on its way up with its CRC32, sent as `x-amz-checksum-crc32` so that the store checks
+/// the bytes it received before it keeps them (a mismatch is refused, `BadDigest`, and retried);
+/// nil with the option `checksums: false`.
+struct UploadBody: Sendable {
+    var buffer: ByteBuffer
+    var crc32: UInt32?
+
+    /// The header's value: the checksum's four bytes, big-endian, in base64.
+    var crc32Header: String? { crc32.map(S3Checksum.header) }
+}
+
+enum S3Checksum {
+    /// CRC32 (zlib's, the one S3 calls CRC32) of `bytes`, continuing `crc`.
+    static func crc32(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return UInt32(truncatingIfNeeded: crc32_z(UInt(crc), base.assumingMemoryBound(to: Bytef.self), bytes.count))
+    }
+
+    static func header(_ crc: UInt32) -> String {
+        Data([UInt8(crc >> 24), UInt8((crc >> 16) & 0xff), UInt8((crc >> 8) & 0xff), UInt8(crc & 0xff)]).base64EncodedString()
+    }
+}
+
 /// The reading thread's state: the compressor and the part being filled. Used by one thread at
 /// a time (the archive reader, then the thread that finishes).
 final class SaveSink: @unchecked Sendable {
     private let compressor: ZstdCompressor
     private let partSize: Int
+    private let checksums: Bool
     private let pipe: PartPipe
     private var filling: ByteBuffer
+    /// The CRC32 of `filling`, computed as its bytes arrive (they are in the cache then).
+    private var fillingCRC: UInt32 = 0
     /// The first full part, held back until more follows: an entry of one part goes as one
     /// PutObject. Later parts go as soon as they are full (then at most the part being filled
     /// and two in flight are in memory).
-    private var pending: ByteBuffer?
+    private var pending: UploadBody?
     private var partsSent = 0
     private(set) var storedBytes = 0
     var archiveBytes: Int { compressor.bytesIn }
 
-    init(level: Int32, threads: Int32, partSize: Int, pipe: PartPipe) throws {
+    init(level: Int32, threads: Int32, partSize: Int, checksums: Bool, pipe: PartPipe) throws {
         compressor = try ZstdCompressor(level: level, workers: threads)
         self.partSize = partSize
+        self.checksums = checksums
         self.pipe = pipe
         filling = ByteBufferAllocator().buffer(capacity: 0)
     }
@@ -86,28 +114,32 @@ final class SaveSink: @unchecked Sendable {
     func finish() throws {
         try compressor.finish(emit: emit)
         storedBytes = compressor.bytesOut
+        let last = UploadBody(buffer: filling, crc32: checksums ? fillingCRC : nil)
         if let held = pending {
             pending = nil
             if filling.readableBytes == 0 {
                 try send(.single(held))
             } else {
                 try sendPart(held)
-                try sendPart(filling)
+                try sendPart(last)
             }
         } else if partsSent == 0 {
-            try send(.single(filling))
+            try send(.single(last))
         } else if filling.readableBytes > 0 {
-            try sendPart(filling)
+            try sendPart(last)
         }
         filling = ByteBufferAllocator().buffer(capacity: 0)
+        fillingCRC = 0
     }
 
     private func emit(_ bytes: UnsafeRawBufferPointer) throws {
         if filling.capacity == 0 { filling.reserveCapacity(partSize + (256 << 10)) }
         filling.writeBytes(bytes)
+        if checksums { fillingCRC = S3Checksum.crc32(fillingCRC, bytes) }
         guard filling.readableBytes >= partSize else { return }
-        let full = filling
+        let full = UploadBody(buffer: filling, crc32: checksums ? fillingCRC : nil)
         filling = ByteBufferAllocator().buffer(capacity: 0)
+        fillingCRC = 0
         if partsSent == 0 && pending == nil {
             pending = full  // one part so far: maybe the whole entry
             return
@@ -119,9 +151,9 @@ final class SaveSink: @unchecked Sendable {
         try sendPart(full)
     }
 
-    private func sendPart(_ buffer: ByteBuffer) throws {
+    private func sendPart(_ body: UploadBody) throws {
         partsSent += 1
-        try send(.part(partsSent, buffer))
+        try send(.part(partsSent, body))
     }
 
     private func send(_ message: PartPipe.Message) throws {

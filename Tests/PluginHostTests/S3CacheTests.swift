@@ -36,6 +36,40 @@ struct S3CacheTests {
         let moto = try #require(under.moto)
         let uploads = try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(moto.endpoint)/\(moto.bucket)?uploads"])
         #expect(!uploads.stdout.contains("<UploadId>"), "every multipart upload was completed")
+        // Each of the (at least three) parts carried its CRC32, signed, and the completion listed
+        // them: the server refuses the upload otherwise (Tests/Fixtures/moto_checked.py).
+        #expect(try moto.checkedBodies() >= 3)
+    }
+
+    @Test("bodies go up with a CRC32 the store checks: a part or object whose bytes differ is refused (BadDigest), as is an unsigned x-amz-* header")
+    func checksums() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        // The server's checks can fail: a wrong CRC32 ("123456789" has CBF43926, y/Q5Jg== in base64).
+        let body = Data("123456789".utf8)
+        #expect(try moto.rawPut("right", body, headers: ["x-amz-checksum-crc32: y/Q5Jg=="]).status == "200")
+        let wrong = try moto.rawPut("wrong", body, headers: ["x-amz-checksum-crc32: AAAAAA=="])
+        #expect(wrong.status == "400" && wrong.body.contains("BadDigest"), "\(wrong)")
+        let unsigned = try moto.rawPut("unsigned", body, headers: [
+            "x-amz-checksum-crc32: y/Q5Jg==",
+            "Authorization: AWS4-HMAC-SHA256 Credential=\(MotoServer.accessKey)/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+        ])
+        #expect(unsigned.status == "403" && unsigned.body.contains("not signed"), "\(unsigned)")
+        let before = try moto.checkedBodies()
+        // A small entry goes up as one object with its CRC32, and comes back whole.
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try Data(CacheTrees.noise(100_000, seed: 5)).write(to: URL(fileURLWithPath: source + "/blob"))
+        let archive = try CacheTrees.archive(source)
+        #expect(try await saveEntry(try under.backend(), key: "small", archive: archive).committed)
+        #expect(try moto.checkedBodies() == before + 1)
+        #expect(try await restoreEntry(try under.backend(), key: "small").bytes == archive)
+        // `checksums: false` (for stores that refuse the headers): the body goes up without one.
+        let plain = try under.backend(["checksums": .bool(false)])
+        #expect(try await saveEntry(plain, key: "plain", archive: archive).committed)
+        #expect(try moto.checkedBodies() == before + 1)
+        #expect(try await restoreEntry(plain, key: "plain").bytes == archive)
     }
 
     @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
@@ -106,6 +140,7 @@ struct S3CacheTests {
             (["part-size": .string("1M")], "'part-size' must be between 5M and 5G"),
             (["endpoint": .string("http://10.1.2.3:9000")], "plain http"),
             (["compression-level": .number(42)], "compression-level"),
+            (["checksums": .string("maybe")], "checksums"),
         ] {
             #expect(throws: (any Error).self) { _ = try under.backend(options) }
             do { _ = try under.backend(options) } catch { #expect("\(error)".contains(expected), "\(error)") }

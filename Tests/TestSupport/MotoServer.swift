@@ -1,7 +1,9 @@
 import Foundation
 
-/// A real moto S3 server (`moto_server`, PyPI's moto) on 127.0.0.1, on a free port, with a
-/// bucket made. Call `stop()` in a `defer`.
+/// A real moto S3 server (PyPI's moto) on 127.0.0.1, on a free port, with a bucket made. Call
+/// `stop()` in a `defer`. It is moto's own server application behind Tests/Fixtures/moto_checked.py,
+/// which adds three checks S3 makes and moto does not: a body's `x-amz-checksum-crc32`, every
+/// `x-amz-*` header signed, and the parts' checksums listed at a multipart upload's completion.
 ///
 /// `enforceAuth`: moto then checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0), so unknown
 /// access keys get a 403 — how the tests make S3 refuse a backend.
@@ -33,8 +35,9 @@ public final class MotoServer: @unchecked Sendable {
             let port = UInt16.random(in: 20000...60000)
             guard isFreeLocalPort(port) else { continue }
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+            // The python that runs moto_server (its folder's python3: a venv's or pyenv's shim).
+            process.executableURL = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("python3")
+            process.arguments = [packageDirectory.path + "/Tests/Fixtures/moto_checked.py", "127.0.0.1", String(port)]
             var environment = ProcessInfo.processInfo.environment
             if enforceAuth { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "0" }
             process.environment = environment
@@ -107,6 +110,29 @@ public final class MotoServer: @unchecked Sendable {
                                  ["curl", "-s"] + Self.signing + ["-o", file, "-w", "%{http_code}", "\(endpoint)/\(bucket)/\(encoded)"])
         guard got.stdout == "200" else { throw TestComponentError("moto refused GET \(name): HTTP \(got.stdout)") }
         return try Data(contentsOf: URL(fileURLWithPath: file))
+    }
+
+    /// How many bodies arrived with an `x-amz-checksum-crc32` that matched (moto_checked.py).
+    public func checkedBodies() throws -> Int {
+        let answer = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/nxa-checks"])
+        guard let value = answer.stdout.split(separator: "=").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            throw TestComponentError("moto_checked.py did not report its checks: \(answer.stdout.prefix(200))")
+        }
+        return value
+    }
+
+    /// A PUT of `data` with extra headers, signed by curl (it signs every header given); the
+    /// HTTP status and the body of the answer.
+    public func rawPut(_ name: String, _ data: Data, headers: [String]) throws -> (status: String, body: String) {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/body"
+        try data.write(to: URL(fileURLWithPath: file))
+        let answer = temp.path + "/answer"
+        let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
+                                          ["curl", "-s"] + Self.signing + headers.flatMap { ["-H", $0] } +
+                                          ["-o", answer, "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(name)"])
+        return (sent.stdout, (try? String(contentsOfFile: answer, encoding: .utf8)) ?? "")
     }
 
     public func stop() {
