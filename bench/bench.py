@@ -88,6 +88,13 @@ def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+
+def moto_python():
+    """The python that runs moto_server (the python3 in its folder: a venv's, or pyenv's shim)."""
+    from cache import moto_binary
+    found = moto_binary()
+    return os.path.join(os.path.dirname(found), "python3") if found else sys.executable
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/nixactions"))
@@ -131,7 +138,7 @@ def main():
                        ("actionlint", ["actionlint", "--version"]), ("bash", ["bash", "--version"]),
                        ("coreutils", ["yes", "--version"])] + ([
                        ("tar", ["tar", "--version"]), ("zstd", ["zstd", "--version"]), ("aws", ["aws", "--version"]),
-                       ("moto", [sys.executable, "-c", "import moto; print('moto', moto.__version__)"])] if "cache" in args.benchmarks else []):
+                       ("moto", [moto_python(), "-c", "import moto; print('moto', moto.__version__)"])] if "cache" in args.benchmarks else []):
         print(f"peer: {name}: {version(argv)}")
     failures = []
     with tempfile.TemporaryDirectory(prefix="nxa-bench-") as workdir:

@@ -19,8 +19,11 @@ cache (never tmpfs), under the benchmark's temporary folder. Every round runs, i
   round's OUT.tar.zst (hard-linked into a folder of its own), saved and restored through the s3
   backend, against `aws s3 cp OUT.tar.zst s3://BUCKET/x.tar.zst` and `aws s3 cp` of it back down
   to a file. The nixactions runs still pack and compress (one file of zstd data: little work), so
-  the comparison is conservative. The two sides of each pair take turns going first, round by
-  round.
+  the comparison is conservative.
+
+The two sides of each pair (save and `tar -c`, restore and `tar -x`, and the transfer pairs) take
+turns going first, round by round, and every command starts after a `sync` (untimed), so that no
+command pays for writing back the previous one's files.
 
 Every restore is checked against the generated tree (paths, types, sizes, executable bits,
 symlink targets, a hash of each file's content) and the nixactions runs' output must say
@@ -279,6 +282,9 @@ def bench_cache(ctx):
     def run(argv, expect=None, shell=False, before=None, after=None, server=False):
         if before:
             before()
+        # Untimed: the previous command's dirty pages (hundreds of MiB) are written back now,
+        # not throttling whichever command comes next.
+        os.sync()
         out = os.path.join(folder, "stdout.txt")
         moto_before = moto.cpu() if server and moto else None
         with open(out, "wb") as stdout:
@@ -309,13 +315,21 @@ def bench_cache(ctx):
             got = {}
             got["baseline (no cache)"] = run(workflow("baseline", None))
             save = workflow("local", f"{{ paths: [{tree}], key: {key} }}")
-            got["nixactions save (local)"] = run(save, expect=f"saved '{key}'")
-            got["tar --zstd -cf"] = run(f"tar --zstd -cf {q(archive)} -C {q(parent)} tree", shell=True,
-                                        before=lambda: os.path.exists(archive) and os.unlink(archive))
-            got["nixactions restore (local)"] = run(save, expect=f"restored '{key}'", before=remove_tree,
-                                                   after=lambda: check_tree(tree, expected, "nixactions restore (local)"))
-            got["tar --zstd -xf"] = run(f"tar --zstd -xf {q(archive)} -C {q(parent)}", shell=True, before=remove_tree,
-                                        after=lambda: check_tree(tree, expected, "tar --zstd -xf"))
+            # Each pair takes turns going first, round by round (as the s3 transfer pairs below).
+            turn = (lambda pair: pair) if round_index % 2 == 1 else (lambda pair: pair[::-1])
+            for name, action in turn([
+                ("nixactions save (local)", lambda: run(save, expect=f"saved '{key}'")),
+                ("tar --zstd -cf", lambda: run(f"tar --zstd -cf {q(archive)} -C {q(parent)} tree", shell=True,
+                                               before=lambda: os.path.exists(archive) and os.unlink(archive))),
+            ]):
+                got[name] = action()
+            for name, action in turn([
+                ("nixactions restore (local)", lambda: run(save, expect=f"restored '{key}'", before=remove_tree,
+                                                           after=lambda: check_tree(tree, expected, "nixactions restore (local)"))),
+                ("tar --zstd -xf", lambda: run(f"tar --zstd -xf {q(archive)} -C {q(parent)}", shell=True, before=remove_tree,
+                                               after=lambda: check_tree(tree, expected, "tar --zstd -xf"))),
+            ]):
+                got[name] = action()
             if moto:
                 s3save = workflow("s3", f"{{ paths: [{tree}], key: {key}, backend: s3 }}")
                 got["nixactions save (s3)"] = run(s3save, expect=f"saved '{key}'", server=True)
@@ -356,11 +370,11 @@ def bench_cache(ctx):
                                        before=lambda: os.path.exists(down) and os.unlink(down), after=check_down)
                 pairs = [("nixactions save (s3, the archive)", ours_up), ("aws s3 cp up", aws_up)] if aws else \
                     [("nixactions save (s3, the archive)", ours_up)]
-                for name, action in (pairs if round_index % 2 == 1 else pairs[::-1]):
+                for name, action in turn(pairs):
                     got[name] = action()
                 pairs = [("nixactions restore (s3, the archive)", ours_down), ("aws s3 cp down", aws_down)] if aws else \
                     [("nixactions restore (s3, the archive)", ours_down)]
-                for name, action in (pairs if round_index % 2 == 1 else pairs[::-1]):
+                for name, action in turn(pairs):
                     got[name] = action()
                 # Drop this round's objects so moto's memory does not grow round by round.
                 subprocess.run(["aws", "--endpoint-url", moto.url, "s3", "rm", "--recursive", "--only-show-errors",
