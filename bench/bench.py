@@ -88,12 +88,12 @@ def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-
 def moto_python():
     """The python that runs moto_server (the python3 in its folder: a venv's, or pyenv's shim)."""
     from cache import moto_binary
     found = moto_binary()
     return os.path.join(os.path.dirname(found), "python3") if found else sys.executable
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

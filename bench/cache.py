@@ -22,7 +22,8 @@ cache (never tmpfs), under the benchmark's temporary folder. Every round runs, i
   the comparison is conservative.
 
 The two sides of each pair (save and `tar -c`, restore and `tar -x`, and the transfer pairs) take
-turns going first, round by round, and every command starts after a `sync` (untimed), so that no
+turns going first, round by round (nixactions first in odd rounds: with an odd number of rounds it
+goes first once more than its peer), and every command starts after a `sync` (untimed), so that no
 command pays for writing back the previous one's files.
 
 Every restore is checked against the generated tree (paths, types, sizes, executable bits,

@@ -141,7 +141,7 @@ final class S3Client: Sendable {
         return request
     }
 
-    /// Run `body` with retries: connection failures, 5xx and 429 (idempotent requests only),
+    /// Run `body` with retries: connection failures, 5xx, 429 and 400 BadDigest (idempotent requests only),
     /// with exponential backoff, within the per-request timeout and the operation's deadline.
     private func attempt<T: Sendable>(
         _ method: HTTPMethod, _ object: String?, idempotent: Bool, streaming: Bool = false, context: OperationContext,
@@ -160,7 +160,10 @@ final class S3Client: Sendable {
             do {
                 let answer = try await body(.now() + .milliseconds(Int64(seconds * 1000)))
                 let response = answer.0
-                if (response.status >= 500 || response.status == 429) && attempt < attempts {
+                // BadDigest: the body's bytes did not match its CRC32 when they arrived (damaged on
+                // the way); the body is still in memory, so sending it again is safe.
+                let retryable = response.status >= 500 || response.status == 429 || (response.status == 400 && response.errorCode == "BadDigest")
+                if retryable && attempt < attempts {
                     lastFailure = "S3 answered \(response.status)\(response.errorCode.map { " \($0)" } ?? "")"
                     context.log(.warning, "\(lastFailure) for \(method.rawValue) \(object ?? "/"); retrying (\(attempt)/\(attempts - 1))")
                     try await backoff(attempt)

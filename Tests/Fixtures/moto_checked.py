@@ -11,6 +11,13 @@ Usage: python3 moto_checked.py HOST PORT
   each part's `ChecksumCRC32`, equal to the value that part was uploaded with (400 InvalidPart
   otherwise; S3 answers so too).
 
+`GET /nxa-checks` answers how many bodies passed the CRC32 check; `GET /nxa-checks?bad-digest-next=N`
+makes the next N bodies carrying a CRC32 be refused with BadDigest whatever their bytes, as if they
+had been damaged on the way (how the tests check that the client sends such a body again).
+
+Bodies are read by their Content-Length (the backend and curl send one); a chunked or aws-chunked
+body is not understood here.
+
 Everything else is moto's own server (the same application and `run_simple` as `moto_server`).
 """
 import base64
@@ -28,7 +35,7 @@ moto_app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
 checksummed_uploads = set()  # upload ids started with x-amz-checksum-algorithm: CRC32
 part_checksums = {}           # (upload id, part number) -> the CRC32 the part arrived with
-counts = {"checked_bodies": 0}
+counts = {"checked_bodies": 0, "bad_digest_next": 0}
 
 
 def refuse(start_response, status, code, message):
@@ -49,7 +56,11 @@ def checked(environ, start_response):
     method = environ["REQUEST_METHOD"]
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if environ.get("PATH_INFO") == "/nxa-checks":  # what the checks saw, for the tests
-        body = f"checked_bodies={counts['checked_bodies']}".encode()
+        if "bad-digest-next" in query:
+            with lock:
+                counts["bad_digest_next"] = int(query["bad-digest-next"][0])
+        with lock:
+            body = f"checked_bodies={counts['checked_bodies']}".encode()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -68,7 +79,11 @@ def checked(environ, start_response):
     if method == "PUT" and crc_header is not None:
         body = read_body(environ)
         actual = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
-        if actual != crc_header:
+        with lock:
+            damaged = counts["bad_digest_next"] > 0
+            if damaged:
+                counts["bad_digest_next"] -= 1
+        if damaged or actual != crc_header:
             return refuse(start_response, "400 Bad Request", "BadDigest",
                           f"The CRC32 you specified ({crc_header}) did not match the calculated checksum ({actual}).")
         with lock:

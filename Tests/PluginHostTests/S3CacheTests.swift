@@ -41,7 +41,7 @@ struct S3CacheTests {
         #expect(try moto.checkedBodies() >= 3)
     }
 
-    @Test("bodies go up with a CRC32 the store checks: a part or object whose bytes differ is refused (BadDigest), as is an unsigned x-amz-* header")
+    @Test("bodies go up with a CRC32 the store checks: bytes that differ are refused (BadDigest) and sent again, an unsigned x-amz-* header is refused")
     func checksums() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
@@ -65,10 +65,20 @@ struct S3CacheTests {
         #expect(try await saveEntry(try under.backend(), key: "small", archive: archive).committed)
         #expect(try moto.checkedBodies() == before + 1)
         #expect(try await restoreEntry(try under.backend(), key: "small").bytes == archive)
+        // A body refused as damaged on the way (400 BadDigest) is sent again; past the retries,
+        // the save fails and says why.
+        try moto.damageNextBodies(1)
+        #expect(try await saveEntry(try under.backend(), key: "damaged once", archive: archive).committed)
+        #expect(try moto.checkedBodies() == before + 2)
+        #expect(try await restoreEntry(try under.backend(), key: "damaged once").bytes == archive)
+        try moto.damageNextBodies(100)
+        let refused = await failure { _ = try await saveEntry(try under.backend(["retries": .number(1)]), key: "damaged", archive: archive) }
+        #expect(refused?.message.contains("400 BadDigest") == true, "\(refused?.message ?? "")")
+        try moto.damageNextBodies(0)
         // `checksums: false` (for stores that refuse the headers): the body goes up without one.
         let plain = try under.backend(["checksums": .bool(false)])
         #expect(try await saveEntry(plain, key: "plain", archive: archive).committed)
-        #expect(try moto.checkedBodies() == before + 1)
+        #expect(try moto.checkedBodies() == before + 2)
         #expect(try await restoreEntry(plain, key: "plain").bytes == archive)
     }
 

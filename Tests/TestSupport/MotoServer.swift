@@ -35,8 +35,7 @@ public final class MotoServer: @unchecked Sendable {
             let port = UInt16.random(in: 20000...60000)
             guard isFreeLocalPort(port) else { continue }
             let process = Process()
-            // The python that runs moto_server (its folder's python3: a venv's or pyenv's shim).
-            process.executableURL = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("python3")
+            process.executableURL = URL(fileURLWithPath: try Self.python(runningMoto: binary))
             process.arguments = [packageDirectory.path + "/Tests/Fixtures/moto_checked.py", "127.0.0.1", String(port)]
             var environment = ProcessInfo.processInfo.environment
             if enforceAuth { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "0" }
@@ -75,6 +74,45 @@ public final class MotoServer: @unchecked Sendable {
             return
         }
         throw TestComponentError("cannot start moto_server: \(lastProblem)")
+    }
+
+    /// The python that has moto: the one `moto_server`'s `#!` line names (pip writes it), else
+    /// the python3 beside it (a pyenv shim is a shell script next to pyenv's python3 shim).
+    static func python(runningMoto binary: String) throws -> String {
+        pythonLock.lock()
+        defer { pythonLock.unlock() }
+        if let known = pythons[binary] { return known }
+        let found = try findPython(runningMoto: binary)
+        pythons[binary] = found
+        return found
+    }
+
+    private static let pythonLock = NSLock()
+    nonisolated(unsafe) private static var pythons: [String: String] = [:]
+
+    private static func findPython(runningMoto binary: String) throws -> String {
+        let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: binary)).readData(ofLength: 256)) ?? Data()
+        let firstLine = String(decoding: head, as: UTF8.self).split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+        var candidates: [String] = []
+        if firstLine.hasPrefix("#!") {
+            let words = firstLine.dropFirst(2).split(separator: " ").map(String.init)
+            if let program = words.first, program.contains("python") { candidates.append(program) }
+            if words.first == "/usr/bin/env", let program = words.dropFirst().first, program.contains("python"), let found = testTool(program) {
+                candidates.append(found)
+            }
+        }
+        candidates.append(URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("python3").path)
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
+            let probe = try runCommandBlocking(URL(fileURLWithPath: candidate), ["-c", "import moto.moto_server.werkzeug_app"])
+            if probe.status == 0 { return candidate }
+        }
+        throw TestComponentError("no python with moto found for \(binary) (tried \(candidates.joined(separator: ", "))): run .ci/setup")
+    }
+
+    /// Make the next `count` bodies that carry a CRC32 be refused with BadDigest, as if damaged
+    /// on the way (moto_checked.py).
+    public func damageNextBodies(_ count: Int) throws {
+        _ = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/nxa-checks?bad-digest-next=\(count)"])
     }
 
     /// The object names in the bucket (ListObjectsV2, through moto's unauthenticated mode).
