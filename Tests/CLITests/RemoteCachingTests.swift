@@ -5,7 +5,7 @@ import TestSupport
 /// Caches and hashFiles on the remote executors: restored into a container's workspace and home
 /// (oci), hashFiles through the files interface (ssh).
 extension RealExecutorSuites.OCIExecutorTests {
-    @Test("a cache saved by a local job restores into a container: its workspace and its home (~), the install skipped")
+    @Test("a cache saved by a local job restores into a container: its workspace and its home (~), the install skipped; a new lock file restores by the restore key")
     func caches() async throws {
         let podman = try await offThePool { try PodmanFixture.ready() }
         let temp = try TemporaryDirectory()
@@ -23,6 +23,7 @@ extension RealExecutorSuites.OCIExecutorTests {
                 cache:
                   paths: [deps, "~/.toolcache"]
                   key: oci-${{ hashFiles('lock.txt') }}
+                  restore-keys: [oci-]
                 steps:
                   - if: steps.cache.outputs.cache-hit != 'true'
                     run: |
@@ -45,6 +46,15 @@ extension RealExecutorSuites.OCIExecutorTests {
         #expect(second.stdout.contains("[build] cache 'cache': restored 'oci-"), "\(second.stdout)")
         #expect(!second.stdout.contains("[build] installing\n"))
         #expect(second.stdout.contains("[build] hit=true lib tool 750 home="), "\(second.stdout)")
+        // A new lock file: the exact key misses, the restore key brings the old entry into the
+        // container, and the install step runs (cache-hit is false).
+        let firstKey = second.stdout.components(separatedBy: "restored '").dropFirst().first?.components(separatedBy: "'").first ?? "?"
+        try temp.write("lock.txt", "v2\n")
+        let third = try await run(temp, ["run", "oci.yml", "--log-format", "plain"], podman, extra: environment)
+        #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
+        #expect(third.stdout.contains("[build] cache 'cache': restored '\(firstKey)' (restore key)"), "\(third.stdout)")
+        #expect(third.stdout.contains("[build] installing\n"))
+        #expect(third.stdout.contains("[build] hit=false lib tool 750 home="), "\(third.stdout)")
         #expect(try podman.containers().isEmpty)
     }
 }

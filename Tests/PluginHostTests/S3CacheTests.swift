@@ -82,6 +82,25 @@ struct S3CacheTests {
         #expect(try await restoreEntry(plain, key: "plain").bytes == archive)
     }
 
+    @Test("data removed behind the cache's back (a bucket lifecycle rule): the restore fails with 'no longer exists', nothing half-restored")
+    func vanishedData() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
+        let backend = try under.backend()
+        #expect(try await saveEntry(backend, key: "gone", archive: try CacheTrees.archive(source)).committed)
+        for name in try under.dataNames() { try moto.delete(name) }
+        #expect(try await backend.lookup(CacheLookup(key: "gone", version: "v1")).matchedKey == "gone", "the manifest is still there")
+        let sink = ArchiveCollector()
+        await #expect {
+            _ = try await backend.restore(CacheRestore(key: "gone", version: "v1"), into: sink)
+        } throws: { "\($0)".contains("no longer exists") }
+        #expect(!sink.complete)
+    }
+
     @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
     func awkwardKeys() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }

@@ -138,6 +138,14 @@ public final class MotoServer: @unchecked Sendable {
         guard sent.stdout == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.stdout)") }
     }
 
+    /// Remove object `name` (a DELETE signed by curl).
+    public func delete(_ name: String) throws {
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+        let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
+                                          ["curl", "-s"] + Self.signing + ["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "\(endpoint)/\(bucket)/\(encoded)"])
+        guard sent.stdout == "204" || sent.stdout == "200" else { throw TestComponentError("moto refused DELETE \(name): HTTP \(sent.stdout)") }
+    }
+
     /// The bytes of object `name`.
     public func get(_ name: String) throws -> Data {
         let temp = try TemporaryDirectory()
