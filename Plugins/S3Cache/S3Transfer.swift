@@ -114,7 +114,7 @@ final class SaveSink: @unchecked Sendable {
     func finish() throws {
         try compressor.finish(emit: emit)
         storedBytes = compressor.bytesOut
-        let last = UploadBody(buffer: filling, crc32: checksums ? fillingCRC : nil)
+        let last = filled
         if let held = pending {
             pending = nil
             if filling.readableBytes == 0 {
@@ -137,7 +137,7 @@ final class SaveSink: @unchecked Sendable {
         filling.writeBytes(bytes)
         if checksums { fillingCRC = S3Checksum.crc32(fillingCRC, bytes) }
         guard filling.readableBytes >= partSize else { return }
-        let full = UploadBody(buffer: filling, crc32: checksums ? fillingCRC : nil)
+        let full = filled
         filling = ByteBufferAllocator().buffer(capacity: 0)
         fillingCRC = 0
         if partsSent == 0 && pending == nil {
@@ -150,6 +150,9 @@ final class SaveSink: @unchecked Sendable {
         }
         try sendPart(full)
     }
+
+    /// The part being filled, with its CRC32 when checksums are on.
+    private var filled: UploadBody { UploadBody(buffer: filling, crc32: checksums ? fillingCRC : nil) }
 
     private func sendPart(_ body: UploadBody) throws {
         partsSent += 1

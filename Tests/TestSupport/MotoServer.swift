@@ -128,14 +128,8 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Replace object `name` with `data` (a PUT signed by curl).
     public func put(_ name: String, _ data: Data) throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let file = temp.path + "/body"
-        try data.write(to: URL(fileURLWithPath: file))
-        let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
-        let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
-                                  ["curl", "-s"] + Self.signing + ["-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
-        guard sent.stdout == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.stdout)") }
+        let sent = try rawPut(name, data, headers: [])
+        guard sent.status == "200" else { throw TestComponentError("moto refused PUT \(name): HTTP \(sent.status)") }
     }
 
     /// Remove object `name` (a DELETE signed by curl).
@@ -175,9 +169,10 @@ public final class MotoServer: @unchecked Sendable {
         let file = temp.path + "/body"
         try data.write(to: URL(fileURLWithPath: file))
         let answer = temp.path + "/answer"
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
         let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
                                           ["curl", "-s"] + Self.signing + headers.flatMap { ["-H", $0] } +
-                                          ["-o", answer, "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(name)"])
+                                          ["-o", answer, "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
         return (sent.stdout, (try? String(contentsOfFile: answer, encoding: .utf8)) ?? "")
     }
 
