@@ -139,8 +139,9 @@ final class LocalExecutor: ExecutorPlugin {
                 templated = true
                 return script
             }
-            // On bytes: with Foundation imported, String.contains(String) bridges to NSString.
-            guard part.utf8.firstRange(of: "{0}".utf8) != nil else { return part }
+            // On bytes: with Foundation imported, String.contains(String) bridges to NSString, and
+            // `utf8.firstRange(of:)` is _StringProcessing's generic search (20 µs a step for six parts).
+            guard Self.containsPlaceholder(part) else { return part }
             templated = true
             return part.split(separator: "{0}", omittingEmptySubsequences: false).joined(separator: script)
         }
@@ -188,6 +189,16 @@ final class LocalExecutor: ExecutorPlugin {
         case .exited(let code): return StepResult(exitCode: code, files: files)
         case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
         }
+    }
+
+    /// Whether a shell argument contains `{0}`.
+    static func containsPlaceholder(_ part: String) -> Bool {
+        var previous: (UInt8, UInt8) = (0, 0)
+        for byte in part.utf8 {
+            if previous == (UInt8(ascii: "{"), UInt8(ascii: "0")) && byte == UInt8(ascii: "}") { return true }
+            previous = (previous.1, byte)
+        }
+        return false
     }
 
     static func spawnHint(_ error: Int32, shell: String) -> String {

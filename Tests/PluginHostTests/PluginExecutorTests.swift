@@ -172,4 +172,61 @@ struct PluginExecutorTests {
             (error as? EngineError)?.message == "executor 'test-double' rejected its configuration: test double configured to fail on create"
         }
     }
+
+    @Test("a job's environment is kept between its steps: sent once, each step's own over it, forgotten at finishJob")
+    func keptEnvironment() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let job = JobSpec(jobKey: "k", displayName: "k")
+        let started = try await executor.startJob(job)
+        #expect(started.keepsEnvironment == true, "PluginKit keeps it for every executor")
+        let show = "echo \"A=$A B=$B C=${C-unset}\""
+        func step(_ index: Int, _ environment: [String: String], shared: [String: String]? = nil, uses: Bool? = nil) -> StepSpec {
+            var spec = StepSpec(jobKey: "k", index: index, displayName: "s\(index)", script: show, environment: environment)
+            spec.jobEnvironment = shared
+            spec.usesJobEnvironment = uses
+            return spec
+        }
+        func output(_ spec: StepSpec) async throws -> String {
+            let collector = Collector()
+            let result = try await executor.runStep(spec, output: collector)
+            #expect(result.exitCode == 0)
+            return collector.text(1)
+        }
+        #expect(try await output(step(0, ["B": "own"], shared: ["A": "1", "B": "job"])) == "A=1 B=own C=unset\n")
+        #expect(try await output(step(1, ["C": "3"], uses: true)) == "A=1 B=job C=3\n", "the kept one, not the last step's own")
+        #expect(try await output(step(2, ["C": "x"])) == "A= B= C=x\n", "without usesJobEnvironment: only its own")
+        #expect(try await output(step(3, [:], shared: ["A": "2"])) == "A=2 B= C=unset\n", "a new one replaces the kept one")
+        await executor.finishJob(job)
+
+        // After finishJob the job's key has nothing kept: a step that uses it fails, naming why.
+        _ = try await executor.startJob(job)
+        do {
+            _ = try await executor.runStep(step(0, [:], uses: true), output: Collector())
+            Issue.record("a step using an environment never sent must fail")
+        } catch {
+            #expect("\(error)".contains("uses the job's environment, but none was sent"), "\(error)")
+        }
+        await executor.finishJob(job)
+    }
+
+
+    @Test("{0} in a shell argument becomes the script's path, inside other text too; other arguments stay as they are")
+    func scriptPlaceholder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let job = JobSpec(jobKey: "p", displayName: "p")
+        _ = try await executor.startJob(job)
+        let output = Collector()
+        let result = try await executor.runStep(
+            StepSpec(jobKey: "p", index: 0, displayName: "s", script: "echo ran",
+                     shell: ["bash", "-c", "case \"$0\" in *{0*) echo \"kept: $0\";; esac; echo \"[{0}]\" | grep -q '/step-0-' && . {0}", "{0", "{}0}"]),
+            output: output)
+        #expect(result.exitCode == 0, "\(output.text(2))")
+        #expect(output.text(1) == "kept: {0\nran\n", "\(output.text(1))")
+        await executor.finishJob(job)
+    }
+
 }

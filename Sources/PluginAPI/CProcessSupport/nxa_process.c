@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,34 @@ static long clone3_run(struct clone_args *args, int (*fn)(void *), void *arg) {
 }
 #endif
 
+#ifdef NXA_HAVE_CLONE3
+/* Child stacks, reused: the parent waits in clone3 until its child has exec'd or exited, so a
+ * stack is free again when clone3 returns. Kept, a spawn neither grows and trims the thread's
+ * heap (mprotect, madvise) nor makes the child fault fresh zeroed pages in. */
+enum { spawn_stack_size = 64 * 1024, spawn_stack_pool = 8 };
+static pthread_mutex_t spawn_stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spawn_stacks[spawn_stack_pool];
+static int spawn_stack_count = 0;
+
+static void *take_stack(void) {
+    void *stack = NULL;
+    pthread_mutex_lock(&spawn_stack_lock);
+    if (spawn_stack_count > 0) stack = spawn_stacks[--spawn_stack_count];
+    pthread_mutex_unlock(&spawn_stack_lock);
+    return stack ? stack : malloc(spawn_stack_size);
+}
+
+static void give_stack(void *stack) {
+    pthread_mutex_lock(&spawn_stack_lock);
+    if (spawn_stack_count < spawn_stack_pool) {
+        spawn_stacks[spawn_stack_count++] = stack;
+        stack = NULL;
+    }
+    pthread_mutex_unlock(&spawn_stack_lock);
+    free(stack);
+}
+#endif
+
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
@@ -183,18 +212,17 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
      * grace period when no move happened recently (about 20 ms here, on the first step of a run).
      * Any failure (an older kernel, a cgroup that refuses) falls back to vfork and the write. */
     if (cgroup_fd >= 0 && !clone3_missing) {
-        enum { stack_size = 64 * 1024 };
-        void *stack = malloc(stack_size);
+        void *stack = take_stack();
         if (stack) {
             struct clone_args args;
             memset(&args, 0, sizeof args);
             args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
             args.exit_signal = SIGCHLD;
             args.stack = (uint64_t)(uintptr_t)stack;
-            args.stack_size = stack_size;
+            args.stack_size = spawn_stack_size;
             args.cgroup = (uint64_t)cgroup_fd;
             long made = clone3_run(&args, clone3_child_main, &c);
-            free(stack);
+            give_stack(stack);
             if (made > 0) child = (pid_t)made;
             else if (made == -ENOSYS) clone3_missing = 1;
         }

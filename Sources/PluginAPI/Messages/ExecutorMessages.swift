@@ -74,6 +74,10 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// same paths (the local executor; the oci executor mounts them): the host may then copy
     /// files there itself. Otherwise files move only through "nixactions.executor.files/1".
     public var hostPaths: Bool?
+    /// True when the executor keeps a job's shared environment between its steps
+    /// (`StepSpec.jobEnvironment`, an optional field added after 1.2; set by PluginKit for every
+    /// executor built with it). Otherwise the host sends every step's whole environment.
+    public var keepsEnvironment: Bool?
 
     public init(workspace: String, temporaryDirectory: String) {
         self.workspace = workspace
@@ -121,6 +125,16 @@ public struct StepSpec: Codable, Sendable, Hashable {
     public var pathPrepend: [String]
     /// Other names for capture files: alias → capture name (e.g. JOB_ENV → GITHUB_ENV).
     public var captureAliases: [String: String]?
+    /// The job's shared environment (optional fields added after 1.2, sent only to an executor whose
+    /// `JobStarted.keepsEnvironment` is true). When set, the executor keeps it for the job,
+    /// replacing what it kept, and the step's environment is this with `environment` over it.
+    /// The host sends it once, at the job's first step, and then only what differs per step, so
+    /// that a step's message does not carry the same 100 variables again.
+    public var jobEnvironment: [String: String]?
+    /// True: the step's environment is the kept `jobEnvironment` with `environment` over it; the
+    /// operation fails if none was kept for the job. nil or false: `environment` is all of it
+    /// (hidden commands, the checkout's preparation). `finishJob` forgets the kept environment.
+    public var usesJobEnvironment: Bool?
 
     public init(
         jobKey: String, index: Int, displayName: String, script: String,
@@ -204,6 +218,7 @@ extension JobStarted: FastJSONMessage {
         if let os { writer.key("os"); writer.string(os) }
         if let arch { writer.key("arch"); writer.string(arch) }
         if let hostPaths { writer.key("hostPaths"); writer.bool(hostPaths) }
+        if let keepsEnvironment { writer.key("keepsEnvironment"); writer.bool(keepsEnvironment) }
         writer.endObject()
     }
 
@@ -212,6 +227,7 @@ extension JobStarted: FastJSONMessage {
                   temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"),
                   os: try json.optionalString("os", of: "JobStarted"), arch: try json.optionalString("arch", of: "JobStarted"))
         hostPaths = try json.optionalBool("hostPaths", of: "JobStarted")
+        keepsEnvironment = try json.optionalBool("keepsEnvironment", of: "JobStarted")
     }
 }
 
@@ -229,6 +245,8 @@ extension StepSpec: FastJSONMessage {
         writer.key("captureFiles"); writer.strings(captureFiles)
         writer.key("pathPrepend"); writer.strings(pathPrepend)
         if let captureAliases { writer.key("captureAliases"); writer.stringMap(captureAliases) }
+        if let jobEnvironment { writer.key("jobEnvironment"); writer.stringMap(jobEnvironment) }
+        if let usesJobEnvironment { writer.key("usesJobEnvironment"); writer.bool(usesJobEnvironment) }
         writer.endObject()
     }
 
@@ -242,6 +260,8 @@ extension StepSpec: FastJSONMessage {
             workingDirectory: try json.optionalString("workingDirectory", of: type),
             captureFiles: try json.strings("captureFiles", of: type), pathPrepend: try json.strings("pathPrepend", of: type))
         captureAliases = try json.optionalStringMap("captureAliases", of: type)
+        jobEnvironment = try json.optionalStringMap("jobEnvironment", of: type)
+        usesJobEnvironment = try json.optionalBool("usesJobEnvironment", of: type)
     }
 }
 

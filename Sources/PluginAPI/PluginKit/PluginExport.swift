@@ -139,14 +139,45 @@ public enum PluginExport {
     }
 }
 
-/// One executor instance and the tasks of its running operations.
+/// One executor instance, the tasks of its running operations and its jobs' kept environments.
 final class ExecutorBox: Sendable {
     let executor: any ExecutorPlugin
     let operations: Operations
+    /// `StepSpec.jobEnvironment` by job key, from the step that sent it until `finishJob`.
+    private let environments = Mutex<[String: [String: String]]>([:])
 
     init(executor: any ExecutorPlugin, host: HostServices) {
         self.executor = executor
         self.operations = Operations(host: host)
+    }
+
+    /// The step as the executor sees it: `environment` is the whole of it, the job's kept
+    /// environment with the step's own over it (`StepSpec.jobEnvironment`, `usesJobEnvironment`).
+    func resolveEnvironment(_ step: StepSpec) throws(OperationFailure) -> StepSpec {
+        var step = step
+        let shared: [String: String]
+        if let sent = step.jobEnvironment {
+            environments.withLock { $0[step.jobKey] = sent }
+            shared = sent
+        } else if step.usesJobEnvironment == true {
+            guard let kept = environments.withLock({ $0[step.jobKey] }) else {
+                throw OperationFailure(
+                    message: "step '\(step.displayName)' of job '\(step.jobKey)' uses the job's environment, but none was sent for that job",
+                    hint: "a host sends jobEnvironment with the first step that uses it (a host or plugin defect)")
+            }
+            shared = kept
+        } else {
+            return step
+        }
+        step.environment = shared.merging(step.environment) { _, own in own }
+        step.jobEnvironment = nil
+        step.usesJobEnvironment = nil
+        return step
+    }
+
+    /// Forget the job's kept environment (its `finishJob`).
+    func forgetEnvironment(_ jobKey: String) {
+        _ = environments.withLock { $0.removeValue(forKey: jobKey) }
     }
 
     func start<Result: Encodable & Sendable>(
@@ -300,6 +331,7 @@ extension PluginExport {
                     box.start(op) { context in
                         var started = try await box.executor.startJob(job, context: context)
                         if box.executor.sharesHostPaths, started.hostPaths == nil { started.hostPaths = true }
+                        started.keepsEnvironment = true  // ExecutorBox.resolveEnvironment
                         return started
                     }
                     return NXA_STATUS_OK
@@ -308,7 +340,9 @@ extension PluginExport {
                     guard let box = PluginExport.box(instance),
                         let step = PluginExport.decode(StepSpec.self, json, length, error)
                     else { return NXA_STATUS_INVALID_ARGUMENT }
-                    box.start(op, inline: box.executor.completesStepsInline) { context in try await box.executor.runStep(step, context: context) }
+                    box.start(op, inline: box.executor.completesStepsInline) { context in
+                        try await box.executor.runStep(try box.resolveEnvironment(step), context: context)
+                    }
                     return NXA_STATUS_OK
                 },
                 cancel: { instance, op in
@@ -319,6 +353,7 @@ extension PluginExport {
                         let job = PluginExport.decode(JobSpec.self, json, length, error)
                     else { return NXA_STATUS_INVALID_ARGUMENT }
                     box.start(op, cancellable: false) { context in
+                        box.forgetEnvironment(job.jobKey)
                         try await box.executor.finishJob(job, context: context)
                         return Empty()
                     }

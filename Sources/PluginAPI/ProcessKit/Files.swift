@@ -122,7 +122,7 @@ public enum FastFiles {
     /// The absolute path of `command` in `searchPath` (cached), or `command` itself if it contains a
     /// slash or is not found (then the spawn reports the error).
     public static func resolve(_ command: String, searchPath: String) -> String {
-        if command.contains("/") { return command }
+        if command.utf8.contains(UInt8(ascii: "/")) { return command }  // bytes: not NSString's search
         let key = command + "\u{0}" + searchPath
         if let hit = resolved.withLock({ $0[key] }) { return hit }
         for folder in searchPath.split(separator: ":") where !folder.isEmpty {

@@ -135,6 +135,46 @@ struct DocumentedRulesScenarios {
         #expect(result.stdout.contains("ci=true f=1.0\n"))
     }
 
+    @Test("each step sees its own environment when the job's is sent once: GITHUB_ENV, a step's env, env objects, in any order")
+    func stepEnvironments() async throws {
+        let result = try await run("""
+            env:
+              X: workflow
+            jobs:
+              a:
+                env:
+                  Y: job
+                steps:
+                  - run: echo "1 X=$X Y=$Y A=$GITHUB_ACTION ctx=${{ env.X }}"
+                  - id: second
+                    run: |
+                      echo "2 X=$X A=$GITHUB_ACTION"
+                      echo "X=from-env-file" >> "$GITHUB_ENV"
+                  - run: echo "3 X=$X Y=$Y A=$GITHUB_ACTION ctx=${{ env.X }}"
+                  - env:
+                      X: step
+                      Z: only-here
+                    run: echo "4 X=$X Z=$Z ctx=${{ env.X }}"
+                  - run: echo "5 X=$X Z=${Z-unset} ctx=${{ env.X }}"
+                  - env: ${{ fromJSON('{"Y":"object","W":"w"}') }}
+                    run: echo "6 X=$X Y=$Y W=$W"
+                  - run: |
+                      echo "7 Y=$Y W=${W-unset} CI=$CI"
+                      echo "Y=later" >> "$GITHUB_ENV"
+                      echo "CI=false" >> "$GITHUB_ENV"
+                  - run: echo "8 Y=$Y CI=$CI ctx=${{ env.Y }}"
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in [
+            "1 X=workflow Y=job A=__run_1 ctx=workflow", "2 X=workflow A=second",
+            "3 X=from-env-file Y=job A=__run_3 ctx=from-env-file", "4 X=step Z=only-here ctx=step",
+            "5 X=from-env-file Z=unset ctx=from-env-file", "6 X=from-env-file Y=object W=w", "7 Y=job W=unset CI=true",
+            "8 Y=later CI=true ctx=later",
+        ] {
+            #expect(result.stdout.contains("[a] \(line)\n"), "\(line)\n\(result.stdout)")
+        }
+    }
+
     @Test("an output over 1 MiB is dropped with a warning; 1 MiB exactly passes")
     func outputLimit() async throws {
         let result = try await run("""

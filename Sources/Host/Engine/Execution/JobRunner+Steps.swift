@@ -5,6 +5,8 @@ extension JobRunner {
     /// Run the steps in order. After a cancellation, steps whose condition still holds
     /// (`always()`, `cancelled()`) run on, unaffected by the cancellation, so cleanup happens.
     func runSteps(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String], state: inout State) async {
+        // Sent once when there is a second step to spare it; a one-step job sends its step's whole environment.
+        let shared = started.keepsEnvironment == true && job.steps.count > 1 ? sharedEnvironment(env, started: started) : nil
         for step in job.steps {
             if Task.isCancelled && !state.cancelled {
                 state.cancelled = true
@@ -23,14 +25,22 @@ extension JobRunner {
             // earlier steps, step (GitHub's runner: the step's env is set over the job's
             // environment, which GITHUB_ENV updates), then --env-file and --env over all of them.
             let stepEnv: [String: String]
-            switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
-            case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
-            case .failure(let problem):
-                failStep(step, message: problem.message, allowed: allowed, state: &state)
-                continue
+            if step.env.isEmpty, let cached = state.envCache, cached.version == state.addedEnvVersion {
+                // The same as the last step's: no `env:` of its own, GITHUB_ENV unchanged since.
+                stepEnv = cached.environment
+                contexts["env"] = cached.context
+            } else {
+                switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
+                case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
+                case .failure(let problem):
+                    failStep(step, message: problem.message, allowed: allowed, state: &state)
+                    continue
+                }
+                let context = ExpressionValue.object(stepEnv.mapValues(ExpressionValue.string))
+                contexts["env"] = context
+                registerSecretValues(stepEnv)
+                if step.env.isEmpty { state.envCache = StepEnvironmentCache(version: state.addedEnvVersion, environment: stepEnv, context: context) }
             }
-            contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
-            registerSecretValues(stepEnv)
 
             let evaluation = context(contexts, status)
             switch shouldRun(step.condition, evaluation) {
@@ -63,11 +73,12 @@ extension JobRunner {
                 let snapshot = state
                 state = await Task {
                     var inner = snapshot
-                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, allowed: allowed, state: &inner)
+                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
+                                         allowed: allowed, state: &inner)
                     return inner
                 }.value
             } else {
-                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, allowed: allowed, state: &state)
+                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared, allowed: allowed, state: &state)
             }
         }
     }
@@ -118,8 +129,9 @@ extension JobRunner {
     }
 
     /// Run one step with its retries and timeout, and fold its result into the job's state.
+    /// - Parameter shared: the job's environment as the executor keeps it, when it does.
     func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
-                 env: [String: String], allowed: Bool, state: inout State) async {
+                 env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, state: inout State) async {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
@@ -159,15 +171,22 @@ extension JobRunner {
             let from = shellField.map { $0.template.isLiteral ? "" : " (from '\($0.source.value)')" } ?? ""
             return failStep(step, message: "\(at)\(problem.message)\(from)\n  hint: \(problem.hint)", allowed: allowed, state: &state)
         }
-        var environment = env
-        defineRunnerVariables(&environment, step: step, started: started)
         var spec = StepSpec(
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
-            scriptExtension: shell.scriptExtension, environment: environment, workingDirectory: directory,
+            scriptExtension: shell.scriptExtension, workingDirectory: directory,
             captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
+        if let shared {
+            // Only what differs from the job's environment, which the executor keeps.
+            spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: Self.actionName(step))
+            if state.sharedEnvironmentSent { spec.usesJobEnvironment = true } else { spec.jobEnvironment = shared.base }
+        } else {
+            var environment = env
+            defineRunnerVariables(&environment, step: step, started: started)
+            defineOriginalVariables(&environment, started: started)
+            spec.environment = environment
+        }
         if job.original != nil {
             // The original's $JOB_ENV: one file for the job, sourced before each step's script.
-            defineOriginalVariables(&spec.environment, started: started)
             spec.script = Self.jobEnvPrologue + script
         } else {
             spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name, GitHub's format
@@ -205,6 +224,12 @@ extension JobRunner {
                 break
             }
             result = await attemptStep(spec, executor: executor, timeout: limit)
+            if spec.jobEnvironment != nil, case .finished = result {
+                // The executor keeps it now: the next steps (and this one's retries) send only their own.
+                state.sharedEnvironmentSent = true
+                spec.jobEnvironment = nil
+                spec.usesJobEnvironment = true
+            }
             if let deadline, let stepLimit, case .timedOut = result, clock.now >= deadline { result = .timedOut(stepLimit) }
             guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
@@ -317,7 +342,31 @@ extension JobRunner {
         environment["RUNNER_OS"] = started.os ?? "Linux"
         environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
-        if let step { environment["GITHUB_ACTION"] = step.id ?? "__run_\(step.index + 1)" }
+        if let step { environment["GITHUB_ACTION"] = Self.actionName(step) }
+    }
+
+    /// `GITHUB_ACTION`: the step's id, or `__run_N`.
+    static func actionName(_ step: Step) -> String { step.id ?? "__run_\(step.index + 1)" }
+
+    /// The job's environment as an executor that keeps it gets it once (`StepSpec.jobEnvironment`):
+    /// the job's env with the runner's variables (and the original's) over it.
+    func sharedEnvironment(_ env: [String: String], started: JobStarted) -> SharedEnvironment {
+        var runner: [String: String] = [:]
+        defineRunnerVariables(&runner, step: nil, started: started)
+        defineOriginalVariables(&runner, started: started)
+        return SharedEnvironment(job: env, runner: runner)
+    }
+
+    /// The names whose value in the step's environment may differ from the job's env: what
+    /// GITHUB_ENV set, the step's `env:` and `--env`. nil: any name (an `env: ${{ … }}` object).
+    func stepEnvNames(_ step: Step, state: State) -> [String]? {
+        var names = Array(state.addedEnv.keys)
+        for entry in step.env {
+            if entry.name.isEmpty { return nil }
+            names.append(entry.name)
+        }
+        names += options.environment.keys
+        return names
     }
 
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.
@@ -388,5 +437,44 @@ extension JobRunner {
             }
         }
         return problems
+    }
+}
+
+/// A step's environment and its `env` context, kept for the next step that has no `env:` of its own.
+struct StepEnvironmentCache: Sendable {
+    var version: Int
+    var environment: [String: String]
+    var context: ExpressionValue
+}
+
+/// A job's environment as an executor that keeps it between steps gets it (`StepSpec.jobEnvironment`),
+/// and what each step adds to it.
+struct SharedEnvironment: Sendable {
+    /// The job's env (workflow, job, exported secrets, `--env`), what the steps' own start from.
+    let job: [String: String]
+    /// The runner's variables: they win over any env (CI, GITHUB_WORKSPACE, RUNNER_TEMP, …).
+    let runner: [String: String]
+    /// What every step of the job starts from: `job` with `runner` over it.
+    let base: [String: String]
+
+    init(job: [String: String], runner: [String: String]) {
+        self.job = job
+        self.runner = runner
+        base = job.merging(runner) { _, runner in runner }
+    }
+
+    /// What a step's environment (`stepEnv`, the runner's variables not yet applied) sets over
+    /// `base`, so that `base` with it over it is exactly `stepEnv` with the runner's variables over
+    /// it and `GITHUB_ACTION = action`.
+    /// - Parameter names: the names whose value may differ from `job`; nil: compare them all.
+    func delta(_ stepEnv: [String: String], names: [String]?, action: String) -> [String: String] {
+        var delta: [String: String] = [:]
+        if let names {
+            for name in names { if let value = stepEnv[name] { delta[name] = runner[name] ?? value } }
+        } else {
+            for (name, value) in stepEnv where job[name] != value { delta[name] = runner[name] ?? value }
+        }
+        delta["GITHUB_ACTION"] = action
+        return delta
     }
 }

@@ -28,7 +28,13 @@ struct JobRunner: Sendable {
         var succeeded = true
         var cancelled = false
         var failure: JobFailure?
-        var addedEnv: [String: String] = [:]
+        /// What GITHUB_ENV set; each change bumps `addedEnvVersion` (see `StepEnvironmentCache`).
+        var addedEnv: [String: String] = [:] { didSet { addedEnvVersion &+= 1 } }
+        var addedEnvVersion = 0
+        /// The environment of the last step without an `env:` of its own, for the next such step.
+        var envCache: StepEnvironmentCache?
+        /// The job's shared environment has reached the executor (`StepSpec.jobEnvironment`).
+        var sharedEnvironmentSent = false
         var pathPrepend: [String] = []
         var steps: [String: ExpressionValue] = [:]
         var allOutputs: [String: String] = [:]

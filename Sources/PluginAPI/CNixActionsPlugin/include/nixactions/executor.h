@@ -115,6 +115,18 @@ typedef struct nxa_executor_v1 {
  *    `hostPaths: true` says the workspace and temporary folder are folders of the host's machine
  *    at the same paths (a local or mounting executor): the host may then copy files there itself
  *    instead of going through NXA_EXECUTOR_FILES_INTERFACE_V1.
+ *
+ *  - A job's environment, sent once (optional JSON fields added after 1.2). An executor whose
+ *    JobStarted says `keepsEnvironment: true` keeps the StepSpec field `jobEnvironment` of job J
+ *    (replacing what it kept for J) and runs that step, and every later step of J that says
+ *    `usesJobEnvironment: true`, with the kept environment under the step's own `environment`.
+ *    A step with `usesJobEnvironment: true` when nothing was kept for J fails with a message; a
+ *    step with neither field runs with its `environment` alone, as before. finish_job(J) forgets
+ *    it. The host sends `jobEnvironment` with the first step of a job that has more than one,
+ *    then only what each step changes (GITHUB_ENV, its `env:`, GITHUB_ACTION), so a step's
+ *    message stays small whatever the size of the environment. PluginKit does all of this for
+ *    every executor built with it; an executor that does not set `keepsEnvironment` gets every
+ *    step's whole environment, as in 1.2.
  */
 
 #endif
