@@ -62,8 +62,9 @@ final class Scheduler: Sendable {
     let runner: WorkflowRunner
     let plan: Plan
     let cache: ExecutorCache
-    /// Running instances by key, so fail-fast can cancel siblings.
-    let handles = Mutex<[String: Task<JobOutcome, Never>]>([:])
+    /// Running instances by key, so fail-fast can cancel siblings; `forward`: started before the
+    /// run was cancelled, so the run's cancellation reaches it (always() jobs started after it do not).
+    let handles = Mutex<[String: (task: Task<Void, Never>, forward: Bool)]>([:])
 
     init(runner: WorkflowRunner, plan: Plan, cache: ExecutorCache) {
         self.runner = runner
@@ -105,7 +106,10 @@ final class Scheduler: Sendable {
         var heldBack: [String: [PlannedJob]] = [:]
         for id in plan.order where waitingFor[id] == 0 { ready += plan.instances[id] ?? [] }
 
-        await withTaskGroup(of: JobOutcome.self) { group in
+        // Each job runs as its own task (fail-fast cancels one by its handle) and sends its outcome
+        // here: the scheduler is the only task woken when a job ends.
+        let completions = Mailbox<JobOutcome>()
+        do {
             func launchReady() {
                 while readyHead < ready.count {
                     let instance = ready[readyHead]
@@ -198,14 +202,10 @@ final class Scheduler: Sendable {
                         redactor: runner.redactor, artifacts: store, needs: needsContext)
                     let cache = self.cache
                     let forward = !cancelled  // after a cancellation, always() jobs run to the end
-                    // The handle is registered before the job can finish, so fail-fast always finds it.
-                    let task = Task { await jobRunner.run(cache) }
-                    handles.withLock { $0[instance.key] = task }
-                    group.addTask {
-                        defer { _ = self.handles.withLock { $0.removeValue(forKey: instance.key) } }
-                        if !forward { return await task.value }
-                        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
-                    }
+                    // The handle is registered before the scheduler reads the job's outcome, so
+                    // fail-fast always finds its running siblings.
+                    let task = Task { completions.send(await jobRunner.run(cache)) }
+                    handles.withLock { $0[instance.key] = (task, forward) }
                 }
                 if readyHead > 4096 && readyHead * 2 > ready.count {  // drop what was consumed
                     ready.removeFirst(readyHead)
@@ -223,7 +223,7 @@ final class Scheduler: Sendable {
                     if !siblings.isEmpty {
                         reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
                     }
-                    handles.withLock { handles in for key in siblings { handles[key]?.cancel() } }
+                    handles.withLock { handles in for key in siblings { handles[key]?.task.cancel() } }
                 }
                 unfinishedInstances[result.jobID, default: 1] -= 1
                 guard unfinishedInstances[result.jobID] == 0 else { return }
@@ -244,8 +244,8 @@ final class Scheduler: Sendable {
                 result.outcome = outcome
                 record(result)
             }
-            launchReady()
-            for await result in group {
+            func received(_ result: JobOutcome) {
+                handles.withLock { _ = $0.removeValue(forKey: result.key) }
                 running.removeValue(forKey: result.key)
                 runningPerJob[result.jobID, default: 1] -= 1
                 if var held = heldBack[result.jobID], !held.isEmpty {
@@ -255,6 +255,12 @@ final class Scheduler: Sendable {
                 }
                 record(result)
                 launchReady()
+            }
+            launchReady()
+            await withTaskCancellationHandler {
+                while !running.isEmpty { received(await completions.receive()) }
+            } onCancel: {
+                handles.withLock { handles in for (_, handle) in handles where handle.forward { handle.task.cancel() } }
             }
         }
         return plan.order.flatMap { instancesOf[$0] ?? [] }.compactMap { results[$0.key] }
@@ -385,6 +391,50 @@ final class Scheduler: Sendable {
         if outcomes.contains(where: { $0.outcome == .cancelled }) { return .cancelled }
         if !outcomes.isEmpty && outcomes.allSatisfy({ $0.outcome == .skipped }) { return .skipped }
         return .success
+    }
+}
+
+/// Values sent by many tasks, received one at a time by one task. Unlike `AsyncStream`, whose
+/// iteration ends when the receiving task is cancelled, receiving waits for the next value
+/// whatever happens: a cancelled run still waits for every job it started.
+final class Mailbox<Value: Sendable>: Sendable {
+    private struct State {
+        var values: [Value] = []
+        var head = 0
+        var receiver: CheckedContinuation<Value, Never>?
+    }
+    private let state = Mutex(State())
+
+    func send(_ value: Value) {
+        let receiver = state.withLock { state -> CheckedContinuation<Value, Never>? in
+            if let receiver = state.receiver {
+                state.receiver = nil
+                return receiver
+            }
+            state.values.append(value)
+            return nil
+        }
+        receiver?.resume(returning: value)
+    }
+
+    /// The next value sent (in the order sent); one receiver at a time.
+    func receive() async -> Value {
+        await withCheckedContinuation { continuation in
+            let value = state.withLock { state -> Value? in
+                guard state.head < state.values.count else {
+                    state.receiver = continuation
+                    return nil
+                }
+                let value = state.values[state.head]
+                state.head += 1
+                if state.head == state.values.count {
+                    state.values.removeAll(keepingCapacity: true)
+                    state.head = 0
+                }
+                return value
+            }
+            if let value { continuation.resume(returning: value) }
+        }
     }
 }
 
