@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
+@testable import NixActionsCLI
+
 /// Regression tests for the hardening findings that are not endings (those are in ChaosTests).
 @Suite("Hardening: run folders, run ids, steps with chatty background processes")
 struct HardeningTests {
@@ -43,6 +45,57 @@ struct HardeningTests {
         let wrong = try await nixactions(["__supervise", "--tracking-id", tracking])
         #expect(wrong.status == 2)
         #expect(wrong.stderr.contains("--run-folder"), "\(wrong.stderr)")
+    }
+
+    @Test("the run's watcher (a shell script) becomes the supervisor when the host died, sweeps dead runs after a normal end, and ends with the run")
+    func watcher() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let shell = URL(fileURLWithPath: "/bin/sh")
+        let folder = temp.path + "/run-folder"
+        let tracking = "watch-test-\(getpid())"
+        func arguments(_ folder: String) -> [String] {
+            ["-c", RunSupervision.watcherScript, "nixactions-watch", "0", nixactionsBinary.path, temp.path,
+             "__supervise", "--run-folder", folder, "--tracking-id", tracking]
+        }
+        // The host is gone without saying "done": the supervisor it becomes removes the run folder.
+        try FileManager.default.createDirectory(atPath: folder + "/jobs", withIntermediateDirectories: true)
+        let died = try await runCommand(shell, arguments(folder), input: Data(), environment: ["TMPDIR": temp.path])
+        #expect(died.status == 0, "\(died.stderr)")
+        #expect(died.stderr.isEmpty, "the watcher prints nothing: \(died.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder), "the host died: its run folder goes")
+        // The host said "done": its folder is not the supervisor's to remove, but a dead run's is.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let dead = temp.path + "/nixactions-20260101-000000-deadbeef-AbC123"
+        try FileManager.default.createDirectory(atPath: dead + "/jobs", withIntermediateDirectories: true)
+        let done = try await runCommand(shell, arguments(folder), input: Data("done\n".utf8), environment: ["TMPDIR": temp.path])
+        #expect(done.status == 0 && done.stderr.isEmpty, "\(done.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder))
+        #expect(!FileManager.default.fileExists(atPath: dead), "a dead run's folder is swept")
+        #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--cgroup", "c", "--host-pid", "7", "--host-done"])
+            .map { $0.cgroup == "c" && $0.hostPID == 7 && $0.hostDone } == true)
+        #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--host-pid", "x"]) == nil)
+
+        // A run starts it (its own process group), and it is gone soon after the run ends.
+        let marker = temp.path + "/watch-run"
+        try FileManager.default.createDirectory(atPath: marker, withIntermediateDirectories: true)
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo started; sleep 0.5\n")
+        let run = try launchNixactions(["run", temp.path + "/wf.yml", "--log-dir", temp.path + "/logs"], in: marker, environment: ["TMPDIR": marker])
+        var watchers: [String] = []
+        for _ in 0..<100 where watchers.isEmpty {
+            let found = try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "__supervise --run-folder \(marker)/"])
+            watchers = found.stdout.split(separator: "\n").map(String.init)
+            if watchers.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(watchers.count == 1, "the run's watcher")
+        await waitForExit(run)
+        #expect(run.terminationStatus == 0)
+        var left = watchers
+        for _ in 0..<150 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+            left = watchers.filter { pid_t($0).map(isRunning) ?? false }
+        }
+        #expect(left.isEmpty, "the watcher outlived the run")
     }
 
     @Test("run folders are private (0700), made fresh under an unpredictable name, and logs are private too")

@@ -14,10 +14,13 @@ import NixActionsProcessKit
 ///   the kernel drops when this process dies; each start sweeps the folders of dead runs.
 /// - A cgroup v2 for the run when the machine allows one (executors contain each job in it),
 ///   else the tracking id every local step process carries.
-/// - A supervisor process (`nixactions __supervise`, its own process group) that waits on a pipe
-///   from this process: when the pipe closes without a "done" line, the host died (SIGKILL, a
-///   crash), and the supervisor kills the run's processes and removes its folders. Either way it
-///   then sweeps the folders of dead runs, this one's included.
+/// - A supervisor process (its own process group) that waits on a pipe from this process: when the
+///   pipe closes without a "done" line, the host died (SIGKILL, a crash), and the supervisor kills
+///   the run's processes and removes its folders. Either way it then sweeps the folders of dead
+///   runs, this one's included. It starts as a small `/bin/sh` script (`watcherScript`) that only
+///   waits, and becomes `nixactions __supervise` (exec) when there is something to do: a run that
+///   ends normally with nothing left to sweep never starts a second Swift runtime (about 10 ms of
+///   CPU). Without `/bin/sh`, `nixactions __supervise` is started at once.
 final class RunSupervision: Sendable {
     let runID: String
     let folder: PrivateFolder
@@ -49,7 +52,7 @@ final class RunSupervision: Sendable {
         }
         trackingID = "\(runID)-\(getpid())"
         cgroup = environment["NIXACTIONS_NO_CGROUP"] == "1" ? nil : CgroupV2.makeRunCgroup(name: "nixactions-\(runID)")
-        supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID)
+        supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID, temporary: Self.temporaryBases[0])
     }
 
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
@@ -164,15 +167,51 @@ final class RunSupervision: Sendable {
         }
     }
 
-    /// Start `nixactions __supervise` with the read end of a pipe as its standard input.
-    /// Returns the write end, or -1 (the run goes on, protected only while this process lives).
-    static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String) -> Int32 {
+    /// The supervisor's first half, run by `/bin/sh` with the arguments HOST-PID NIXACTIONS TMPDIR
+    /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
+    /// It waits until the pipe closes (the host exited), then until the host is gone (2 s at
+    /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
+    /// nothing to do. Otherwise it becomes the supervisor, told whether the host finished.
+    static let watcherScript = #"""
+        trap '' INT TERM HUP PIPE
+        host=$1 nixactions=$2 temporary=$3
+        shift 3
+        said=
+        while IFS= read -r line; do said="$said$line;"; done
+        waited=0
+        while [ "$waited" -lt 200 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
+            state=${stat##*) }
+            [ "${state%% *}" = Z ] && break
+            sleep 0.01
+            waited=$((waited + 1))
+        done
+        case $said in
+            *"done;"*)
+                for entry in "$temporary"/nixactions-* /dev/shm/nixactions-*; do
+                    [ -e "$entry" ] && exec "$nixactions" "$@" --host-pid "$host" --host-done < /dev/null
+                done
+                exit 0 ;;
+        esac
+        exec "$nixactions" "$@" --host-pid "$host" < /dev/null
+        """#
+
+    /// Start the supervisor (`watcherScript`, else `nixactions __supervise` at once) with the read
+    /// end of a pipe as its standard input. Returns the write end, or -1 (the run goes on,
+    /// protected only while this process lives).
+    static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String) -> Int32 {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return -1 }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
-        var arguments = ["nixactions", SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
-        if let cgroup { arguments += ["--cgroup", cgroup] }
+        var supervise = [SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
+        if let cgroup { supervise += ["--cgroup", cgroup] }
+        let host = String(getpid())
+        var program = executable
+        var arguments = ["nixactions"] + supervise + ["--host-pid", host]
+        if access("/bin/sh", X_OK) == 0 {
+            program = "/bin/sh"
+            arguments = ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise
+        }
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -192,7 +231,7 @@ final class RunSupervision: Sendable {
         var pid: pid_t = 0
         let pointers = arguments.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, pointers, environ)
+        let rc = posix_spawn(&pid, program, &actions, &attributes, pointers, environ)
         close(fds[0])
         guard rc == 0 else {
             close(fds[1])
@@ -211,21 +250,36 @@ struct SuperviseCommand: ParsableCommand {
     @Option(name: .customLong("run-folder")) var runFolder: String
     @Option(name: .customLong("tracking-id")) var trackingID: String
     @Option(name: .customLong("cgroup")) var cgroup: String?
+    @Option(name: .customLong("host-pid")) var hostPID: Int32?
+    @Flag(name: .customLong("host-done")) var hostDone = false
 
     func run() throws {
-        Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup).run()
+        Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup, hostPID: hostPID, hostDone: hostDone).run()
     }
 
-    /// The arguments `RunSupervision.start` passes, in its order, or nil for anything else (then
-    /// ArgumentParser reads them and reports what is wrong).
+    /// The arguments `RunSupervision.startSupervisor` passes, in its order, or nil for anything
+    /// else (then ArgumentParser reads them and reports what is wrong).
     static func fastParse(_ arguments: [String]) -> Supervisor? {
-        guard arguments.first == name, arguments.count == 5 || arguments.count == 7,
-              arguments[1] == "--run-folder", arguments[3] == "--tracking-id" else { return nil }
-        if arguments.count == 7 {
-            guard arguments[5] == "--cgroup" else { return nil }
-            return Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: arguments[6])
+        var arguments = arguments
+        var hostDone = false
+        if arguments.last == "--host-done" {
+            hostDone = true
+            arguments.removeLast()
         }
-        return Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: nil)
+        guard arguments.first == name, arguments.count >= 5, arguments.count % 2 == 1,
+              arguments[1] == "--run-folder", arguments[3] == "--tracking-id" else { return nil }
+        var supervisor = Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: nil, hostDone: hostDone)
+        var index = 5
+        if index < arguments.count, arguments[index] == "--cgroup" {
+            supervisor.cgroup = arguments[index + 1]
+            index += 2
+        }
+        if index < arguments.count, arguments[index] == "--host-pid" {
+            guard let pid = Int32(arguments[index + 1]) else { return nil }
+            supervisor.hostPID = pid
+            index += 2
+        }
+        return index == arguments.count ? supervisor : nil
     }
 }
 
@@ -234,11 +288,15 @@ struct Supervisor {
     var runFolder: String
     var trackingID: String
     var cgroup: String?
+    /// The host's pid; nil: the parent (started by the host itself, not through the watcher).
+    var hostPID: Int32?
+    /// The watcher saw the host say "done": only sweep (standard input says nothing more).
+    var hostDone = false
 
     func run() {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
         SignalHub.handler.withLock { $0 = { _ in } }  // it outlives a Ctrl-C to finish its work
-        let host = getppid()
+        let host = hostPID ?? getppid()
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 256)
         while true {
@@ -250,7 +308,7 @@ struct Supervisor {
         // The pipe closes while the host exits, maybe before its other descriptors (and locks) go.
         let deadline = ContinuousClock.now + .seconds(2)
         while SuperviseCommand.isAlive(host) && ContinuousClock.now < deadline { usleep(1000) }
-        if !String(decoding: received, as: UTF8.self).contains("done\n") {
+        if !hostDone && !String(decoding: received, as: UTF8.self).contains("done\n") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             RunSupervision.runCleanup(in: runFolder)
