@@ -19,7 +19,7 @@ import NixActionsProcessKit
 ///   the run's processes and removes its folders. Either way it then sweeps the folders of dead
 ///   runs, this one's included. It starts as a small `/bin/sh` script (`watcherScript`) that only
 ///   waits, and becomes `nixactions __supervise` (exec) when there is something to do: a run that
-///   ends normally with nothing left to sweep never starts a second Swift runtime (about 10 ms of
+///   ends normally with nothing left to sweep never starts a second Swift runtime (about 9 ms of
 ///   CPU). Without `/bin/sh`, `nixactions __supervise` is started at once.
 final class RunSupervision: Sendable {
     let runID: String
