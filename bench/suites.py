@@ -38,8 +38,8 @@ class Context:
         os.makedirs(path, exist_ok=True)
         return path
 
-    def nxa(self, folder, workflow, *extra):
-        logs = os.path.join(folder, "logs")
+    def nxa(self, folder, workflow, *extra, logs=None):
+        logs = logs or os.path.join(folder, "logs")
         return [self.binary, "run", workflow, "--log-format", "plain", "--log-dir", logs, *extra], logs
 
 
@@ -350,8 +350,8 @@ def bench_dag(ctx, count=1000):
         if ctx.tmpfs_env():
             # Everything nixactions writes on tmpfs: its run folder (TMPDIR) and its logs (--log-dir),
             # so that the runner is measured without this machine's file system (see round 9).
-            shm_logs = os.path.join(ctx.tmpfs_env()["TMPDIR"], f"logs-dag-{shape}")
-            shm_argv = argv[:argv.index("--log-dir") + 1] + [shm_logs] + argv[argv.index("--log-dir") + 2:]
+            shm_argv, shm_logs = ctx.nxa(folder, "g.yml", "-j", "2",
+                                         logs=os.path.join(ctx.tmpfs_env()["TMPDIR"], f"logs-dag-{shape}"))
             cases.insert(1, Case("nixactions -j2, TMPDIR and logs on tmpfs", shm_argv, folder,
                                  after=log_dir_measure(shm_logs), env=ctx.tmpfs_env()))
         if task:

@@ -21,6 +21,10 @@ import TestSupport
         let text = Array("..abc..abc".utf8)
         let slice = text[5...]  // "..abc": offsets are the slice's own indices
         #expect(ByteSearch.firstOffset(of: Array("abc".utf8), in: slice) == 7)
+        // In a String's UTF-8 (the local executor's `{0}`), non-ASCII around it included.
+        let placeholder = Array("{0}".utf8)
+        #expect(ByteSearch.contains(placeholder, in: "bash {0}") && ByteSearch.contains(placeholder, in: "é{0}ü"))
+        #expect(!ByteSearch.contains(placeholder, in: "{0") && !ByteSearch.contains(placeholder, in: "{}0}") && !ByteSearch.contains(placeholder, in: ""))
     }
 
     @Test func randomBuffersAgreeWithANaiveSearch() {

@@ -27,6 +27,13 @@ struct PluginExecutorTests {
         ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path, options: options)
     }
 
+    /// The local executor with job `key` started on it.
+    func localJob(_ temp: TemporaryDirectory, _ key: String) async throws -> (executor: any Executor, job: JobSpec, started: JobStarted) {
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let job = JobSpec(jobKey: key, displayName: key)
+        return (executor, job, try await executor.startJob(job))
+    }
+
     @Test("the local executor runs a step, streams stdout and stderr, returns the exit code and env files")
     func localStep() async throws {
         let temp = try TemporaryDirectory()
@@ -134,9 +141,7 @@ struct PluginExecutorTests {
     func missingShell() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
-        let job = JobSpec(jobKey: "j", displayName: "j")
-        _ = try await executor.startJob(job)
+        let (executor, job, _) = try await localJob(temp, "j")
         do {
             _ = try await executor.runStep(
                 StepSpec(jobKey: "j", index: 0, displayName: "s", script: "x", shell: ["no-such-shell-xyz", "{0}"]),
@@ -177,9 +182,7 @@ struct PluginExecutorTests {
     func keptEnvironment() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
-        let job = JobSpec(jobKey: "k", displayName: "k")
-        let started = try await executor.startJob(job)
+        let (executor, job, started) = try await localJob(temp, "k")
         #expect(started.keepsEnvironment == true, "PluginKit keeps it for every executor")
         let show = "echo \"A=$A B=$B C=${C-unset}\""
         func step(_ index: Int, _ environment: [String: String], shared: [String: String]? = nil, uses: Bool? = nil) -> StepSpec {
@@ -211,14 +214,11 @@ struct PluginExecutorTests {
         await executor.finishJob(job)
     }
 
-
     @Test("{0} in a shell argument becomes the script's path, inside other text too; other arguments stay as they are")
     func scriptPlaceholder() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
-        let job = JobSpec(jobKey: "p", displayName: "p")
-        _ = try await executor.startJob(job)
+        let (executor, job, _) = try await localJob(temp, "p")
         let output = Collector()
         let result = try await executor.runStep(
             StepSpec(jobKey: "p", index: 0, displayName: "s", script: "echo ran",
@@ -228,5 +228,4 @@ struct PluginExecutorTests {
         #expect(output.text(1) == "kept: {0\nran\n", "\(output.text(1))")
         await executor.finishJob(job)
     }
-
 }

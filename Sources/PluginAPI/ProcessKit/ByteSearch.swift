@@ -29,4 +29,11 @@ public enum ByteSearch {
     public static func firstOffset(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
         haystack.withUnsafeBytes { bytes in firstOffset(of: needle, in: bytes).map { haystack.startIndex + $0 } }
     }
+
+    /// Whether `text`'s UTF-8 contains `needle`. (With Foundation imported, `String.contains(String)`
+    /// bridges to NSString, and `utf8.firstRange(of:)` is _StringProcessing's generic search.)
+    public static func contains(_ needle: [UInt8], in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { firstOffset(of: needle, in: UnsafeRawBufferPointer($0)) != nil }
+    }
 }

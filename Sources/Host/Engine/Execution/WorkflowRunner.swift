@@ -399,8 +399,7 @@ final class Scheduler: Sendable {
 /// whatever happens: a cancelled run still waits for every job it started.
 final class Mailbox<Value: Sendable>: Sendable {
     private struct State {
-        var values: [Value] = []
-        var head = 0
+        var values: [Value] = []  // a few at most: the scheduler takes each as it comes
         var receiver: CheckedContinuation<Value, Never>?
     }
     private let state = Mutex(State())
@@ -421,17 +420,11 @@ final class Mailbox<Value: Sendable>: Sendable {
     func receive() async -> Value {
         await withCheckedContinuation { continuation in
             let value = state.withLock { state -> Value? in
-                guard state.head < state.values.count else {
+                guard !state.values.isEmpty else {
                     state.receiver = continuation
                     return nil
                 }
-                let value = state.values[state.head]
-                state.head += 1
-                if state.head == state.values.count {
-                    state.values.removeAll(keepingCapacity: true)
-                    state.head = 0
-                }
-                return value
+                return state.values.removeFirst()
             }
             if let value { continuation.resume(returning: value) }
         }
