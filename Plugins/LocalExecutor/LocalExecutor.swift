@@ -119,8 +119,10 @@ final class LocalExecutor: ExecutorPlugin {
         }
         defer { unlink(script) }
 
-        var environment = baseEnvironment
-        environment.merge(step.environment) { _, new in new }
+        // The step's environment over this process's: start from the step's (the larger, and a
+        // copy of it costs no hashing) and add what it lacks.
+        var environment = step.environment
+        for (name, value) in baseEnvironment where environment[name] == nil { environment[name] = value }
         // Capture files are not created: a step that writes none costs nothing; missing means empty.
         var captures: [String: String] = [:]
         for name in step.captureFiles {

@@ -156,8 +156,10 @@ final class ExecutorBox: Sendable {
     func resolveEnvironment(_ step: StepSpec) throws(OperationFailure) -> StepSpec {
         var step = step
         let shared: [String: String]
-        if let sent = step.jobEnvironment {
-            environments.withLock { $0[step.jobKey] = sent }
+        if var sent = step.jobEnvironment {
+            // Room for the steps' own variables, so that each step's copy takes them without rehashing.
+            sent.reserveCapacity(sent.count + 32)
+            environments.withLock { [sent] in $0[step.jobKey] = sent }
             shared = sent
         } else if step.usesJobEnvironment == true {
             guard let kept = environments.withLock({ $0[step.jobKey] }) else {
@@ -169,7 +171,9 @@ final class ExecutorBox: Sendable {
         } else {
             return step
         }
-        step.environment = shared.merging(step.environment) { _, own in own }
+        var environment = shared
+        for (name, value) in step.environment { environment[name] = value }
+        step.environment = environment
         step.jobEnvironment = nil
         step.usesJobEnvironment = nil
         return step

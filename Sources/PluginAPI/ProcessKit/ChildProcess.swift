@@ -45,9 +45,7 @@ public final class ChildProcess: Sendable {
         var out: Int32 = -1
         var err: Int32 = -1
         var pidFD: Int32 = -1
-        var environment = environment
-        if let containment { environment[JobContainment.trackingVariable] = containment.trackingID }
-        let envStrings = environment.map { "\($0.key)=\($0.value)" }
+        let tracking = containment.map { (JobContainment.trackingVariable, $0.trackingID) }
         // The cgroup's folder: the child is made inside it (or moves itself in before it execs).
         var cgroupFD: Int32 = -1
         if let cgroup = containment?.cgroup {
@@ -56,7 +54,7 @@ public final class ChildProcess: Sendable {
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
         let rc = withCStringArray(arguments) { argv in
-            withCStringArray(envStrings) { envp in
+            withEnvironmentBlock(environment, overriding: tracking) { envp in
                 let input = inputDescriptor ?? -1
                 if let directory {
                     return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
@@ -103,7 +101,8 @@ public final class ChildProcess: Sendable {
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        let buffer = ReadBuffers.shared.take()
+        defer { ReadBuffers.shared.give(buffer) }
         var termination: Termination?
         var drainDeadline = ContinuousClock.now
 
@@ -138,9 +137,9 @@ public final class ChildProcess: Sendable {
                 // show the value before it is masked (`echo "::add-mask::$S" >&2; echo "$S"`).
                 var chunks: [(stream: Int32, bytes: [UInt8])] = []
                 for index in readable {
-                    let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
+                    let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
-                        chunks.append((open[index].stream, Array(buffer[0..<count])))
+                        chunks.append((open[index].stream, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))))
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -153,9 +152,9 @@ public final class ChildProcess: Sendable {
                 }
             } else {
                 for index in readable {
-                    let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
+                    let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
-                        buffer.withUnsafeBytes { onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                        onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -216,4 +215,63 @@ func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePoint
     var array: [UnsafePointer<CChar>?] = pointers.map { UnsafePointer($0) }
     array.append(nil)
     return array.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Call `body` with `environment` as a C `envp`, `overriding` (if any) in place of its key: every
+/// `KEY=VALUE` is laid out in one buffer. (A step's spawn built, copied and freed 80-odd strings.)
+/// A NUL inside a key or value ends that entry there, as a C string would.
+func withEnvironmentBlock<R>(
+    _ environment: [String: String], overriding extra: (key: String, value: String)?,
+    _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+) -> R {
+    var bytes: [UInt8] = []
+    var offsets: [Int] = []
+    offsets.reserveCapacity(environment.count + 1)
+    bytes.reserveCapacity(environment.count * 48)
+    func add(_ key: String, _ value: String) {
+        offsets.append(bytes.count)
+        bytes.append(contentsOf: key.utf8)
+        bytes.append(UInt8(ascii: "="))
+        bytes.append(contentsOf: value.utf8)
+        bytes.append(0)
+    }
+    let replaced = extra.flatMap { environment[$0.key] == nil ? nil : $0.key }
+    for (key, value) in environment where replaced == nil || key != replaced {
+        add(key, value)
+    }
+    if let extra { add(extra.key, extra.value) }
+    return bytes.withUnsafeBytes { block in
+        let base = block.baseAddress!.assumingMemoryBound(to: CChar.self)
+        return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: offsets.count + 1) { pointers in
+            for (index, offset) in offsets.enumerated() { pointers[index] = base + offset }
+            pointers[offsets.count] = nil
+            return body(UnsafePointer(pointers.baseAddress!))
+        }
+    }
+}
+
+/// Read buffers for `ChildProcess.wait`, kept for the next wait: a fresh 64 KiB buffer per step
+/// was zeroed, and freeing it made malloc consolidate its free lists every time.
+final class ReadBuffers: Sendable {
+    static let shared = ReadBuffers()
+    static let size = 65536
+    /// A buffer's memory, owned by whoever took it until it is given back.
+    private struct Owned: @unchecked Sendable { let bytes: UnsafeMutableRawBufferPointer }
+    private let spare = Mutex<[Owned]>([])
+
+    func take() -> UnsafeMutableRawBufferPointer {
+        spare.withLock { $0.popLast() }?.bytes
+            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.size, alignment: 16)
+    }
+
+    /// At most 64 are kept (4 MiB); more are freed.
+    func give(_ buffer: UnsafeMutableRawBufferPointer) {
+        let owned = Owned(bytes: buffer)
+        let kept = spare.withLock { spare -> Bool in
+            guard spare.count < 64 else { return false }
+            spare.append(owned)
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
 }
