@@ -90,11 +90,13 @@ public final class JobContainment: Sendable {
     /// are gone (at most `timeout`).
     public func endAll(timeout: Duration = .seconds(5)) {
         if let cgroup {
-            if CgroupTree.kill(cgroup, timeout: timeout) { killed.set() }
+            // One read of `cgroup.events`: empty (the usual case), populated, or gone.
+            let populated = nxa_cgroup_populated(cgroup, 0)
+            if populated == 1, CgroupTree.kill(cgroup, timeout: timeout) { killed.set() }
             let made = cgroups.withLock { $0.made }
             // An empty job cgroup, with its step cgroups, serves the next job: making and removing
             // cgroups is one of the larger fixed costs of a short job. Never one that was killed.
-            if let pool, !killed.isSet, CgroupTree.isEmpty(cgroup), pool.put(.init(path: cgroup, steps: made)) { return }
+            if let pool, populated == 0, !killed.isSet, pool.put(.init(path: cgroup, steps: made)) { return }
             for path in made.reversed() { rmdir(path) }
             CgroupTree.remove(cgroup)
         } else {
