@@ -1,5 +1,5 @@
 import Foundation
-import NixActionsProcessKit
+@testable import NixActionsProcessKit
 import Synchronization
 import Testing
 
@@ -12,13 +12,45 @@ struct ChildEnvironmentTests {
         let child = try ChildProcess(arguments: ["/usr/bin/env", "-0"], environment: given, directory: nil)
         var output: [UInt8] = []
         #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(0))
+        return try Self.parse(output.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// `KEY=VALUE` entries as a dictionary; a name seen twice fails the test.
+    static func parse(_ entries: [String]) throws -> [String: String] {
         var seen: [String: String] = [:]
-        for entry in output.split(separator: 0, omittingEmptySubsequences: true) {
-            let text = String(decoding: entry, as: UTF8.self)
+        for text in entries {
             let equals = try #require(text.firstIndex(of: "="))
-            seen[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            let name = String(text[..<equals])
+            #expect(seen[name] == nil, "\(name) is in the environment twice")
+            seen[name] = String(text[text.index(after: equals)...])
         }
         return seen
+    }
+
+    /// The entries of the block `withEnvironmentBlock` passes to its body.
+    static func block(_ environment: [String: String], overriding extra: (key: String, value: String)?) -> [String] {
+        withEnvironmentBlock(environment, overriding: extra) { envp in
+            var entries: [String] = []
+            var index = 0
+            while let entry = envp[index] {
+                entries.append(String(cString: entry))
+                index += 1
+            }
+            return entries
+        }
+    }
+
+    @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")
+    func trackingOverride() throws {
+        let name = JobContainment.trackingVariable
+        let replaced = Self.block(["A": "1", name: "old", "B": ""], overriding: (name, "new"))
+        #expect(replaced.count == 3)
+        #expect(try Self.parse(replaced) == ["A": "1", name: "new", "B": ""])
+        let added = Self.block(["A": "1"], overriding: (name, "new"))
+        #expect(added.count == 2)
+        #expect(try Self.parse(added) == ["A": "1", name: "new"])
+        #expect(Self.block([:], overriding: nil).isEmpty)
+        #expect(Self.block(["A": "1"], overriding: nil) == ["A=1"])
     }
 
     @Test("the child's environment is exactly the one given: empty values, '=' and newlines in values, unicode, many variables")
@@ -30,31 +62,53 @@ struct ChildEnvironmentTests {
         #expect(try Self.environment(of: [:]) == [:])
     }
 
-    @Test("40 children printing at once each get their own bytes back")
+    @Test("80 children printing at once, each waited for on a thread of its own, each get their own bytes back")
     func concurrentOutputs() throws {
-        let count = 40
-        let results = Mutex<[Int: (Termination, [UInt8], [UInt8])]>([:])
-        DispatchQueue.concurrentPerform(iterations: count) { index in
-            // 300 KB on stdout and a line on stderr: several reads of the 64 KiB buffer each.
-            let script = "yes 'child \(index) says hello' | head -c 300000; echo 'err \(index)' >&2"
-            guard let child = try? ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
-                                                directory: nil) else { return }
-            var out: [UInt8] = []
-            var err: [UInt8] = []
-            let ended = child.wait { stream, bytes in
-                if stream == 1 { out += bytes } else { err += bytes }
-            }
-            results.withLock { $0[index] = (ended, out, err) }
+        // More waits at once than the 64 read buffers kept for reuse.
+        let count = 80
+        let results = Collected()
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for index in 0..<count {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                start.wait()
+                Self.printAndWait(index, into: results)
+            }.start()
         }
-        let all = results.withLock { $0 }
+        for _ in 0..<count { start.signal() }
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        let all = results.values.withLock { $0 }
         #expect(all.count == count)
         for index in 0..<count {
             let (ended, out, err) = try #require(all[index])
             #expect(ended == .exited(0))
             let line = Array("child \(index) says hello\n".utf8)
             let expected = Array((0..<(300_000 / line.count + 1)).flatMap { _ in line }.prefix(300_000))
-            #expect(out == expected, "child \(index): \(out.count) bytes")
+            // Compared as a Bool, so that a failure names the first differing byte instead of printing 300 KB.
+            let same = out == expected
+            let firstDifference = (0..<min(out.count, expected.count)).first { out[$0] != expected[$0] } ?? min(out.count, expected.count)
+            #expect(same, "child \(index): \(out.count) bytes, the first difference at byte \(firstDifference)")
             #expect(err == Array("err \(index)\n".utf8))
         }
+    }
+
+    /// What each child printed, and how it ended, by its index.
+    final class Collected: Sendable {
+        let values = Mutex<[Int: (Termination, [UInt8], [UInt8])]>([:])
+    }
+
+    static func printAndWait(_ index: Int, into results: Collected) {
+        // 300 KB on stdout and a line on stderr: several reads of the 64 KiB buffer each.
+        let script = "yes 'child \(index) says hello' | head -c 300000; echo 'err \(index)' >&2"
+        guard let child = try? ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
+                                            directory: nil) else { return }
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        let ended = child.wait { stream, bytes in
+            if stream == 1 { out += bytes } else { err += bytes }
+        }
+        results.values.withLock { $0[index] = (ended, out, err) }
     }
 }

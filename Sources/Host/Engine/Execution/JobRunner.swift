@@ -119,12 +119,16 @@ struct JobRunner: Sendable {
             await executor.finishJob(spec)
             return fail(problem.message)
         }
-        // What the job's own hidden commands see (its condition, its Nix build): the job's env and the runner's variables.
-        var hiddenEnvironment = env
-        defineRunnerVariables(&hiddenEnvironment, step: nil, started: jobStarted)
+        // What the job's own hidden commands see (its condition, its Nix build): the job's env and the
+        // runner's variables. Made only for a job that has such commands.
+        func hiddenEnvironment() -> [String: String] {
+            var environment = env
+            defineRunnerVariables(&environment, step: nil, started: jobStarted)
+            return environment
+        }
         if state.succeeded, let condition = job.original?.shellCondition {
             // The original NixActions' job condition: a shell test in the job's environment.
-            switch await shellConditionHolds(condition, index: 0, environment: hiddenEnvironment, started: jobStarted, pathPrepend: [], executor: executor) {
+            switch await shellConditionHolds(condition, index: 0, environment: hiddenEnvironment(), started: jobStarted, pathPrepend: [], executor: executor) {
             case .success(true): break
             case .success(false):
                 await executor.finishJob(spec)
@@ -137,7 +141,7 @@ struct JobRunner: Sendable {
             }
         }
         if state.succeeded, let nix = job.nix {
-            switch await buildNixPackages(nix, environment: hiddenEnvironment, executor: executor) {
+            switch await buildNixPackages(nix, environment: hiddenEnvironment(), executor: executor) {
             case .success(let bins): state.pathPrepend = bins
             case .failure(let problem):
                 state.succeeded = false
