@@ -1,5 +1,5 @@
 import Foundation
-import NixActionsProcessKit
+@testable import NixActionsProcessKit
 import Synchronization
 import Testing
 
@@ -103,5 +103,30 @@ struct SpawnIntoCgroupTests {
         #expect(after == .exited(0))
         #expect(afterCgroup != step.cgroup)
         _ = firstCgroup
+    }
+}
+
+@Suite("CgroupV2: where cgroup2 is mounted, from mountinfo")
+struct CgroupMountInfoTests {
+    @Test("the cgroup2 line's mount point, with optional fields or none, in a pure v2 or a hybrid setup; nil without cgroup2")
+    func mountPoints() {
+        let hybrid = """
+            22 28 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+            30 22 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+            31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
+            32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
+            """
+        #expect(CgroupV2.mountPoint(inMountInfo: hybrid) == "/sys/fs/cgroup/unified")
+        let pure = "41 31 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"
+        #expect(CgroupV2.mountPoint(inMountInfo: pure) == "/sys/fs/cgroup")
+        // A mount point whose name has a space (written \040), and a filesystem named like a dash field.
+        let odd = """
+            50 31 0:40 / /mnt/a\\040b rw - ext4 /dev/sda1 rw
+            51 31 0:41 / /mnt/cg\\040two rw shared:3 master:1 - cgroup2 none rw
+            """
+        #expect(CgroupV2.mountPoint(inMountInfo: odd) == "/mnt/cg\\040two")
+        #expect(CgroupV2.mountPoint(inMountInfo: "22 28 0:20 / /sys rw - sysfs sysfs rw\n") == nil)
+        #expect(CgroupV2.mountPoint(inMountInfo: "") == nil)
+        #expect(CgroupV2.mountPoint(inMountInfo: "garbage - cgroup2\n") == nil)
     }
 }

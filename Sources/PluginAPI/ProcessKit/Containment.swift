@@ -262,15 +262,23 @@ public enum CgroupV2 {
     /// Where cgroup2 is mounted (`/sys/fs/cgroup` or, in hybrid setups, `/sys/fs/cgroup/unified`).
     public static let mountPoint: String? = {
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        return mountPoint(inMountInfo: text)
+    }()
+
+    /// The mount point of the first cgroup2 line of a `mountinfo` text (`proc(5)`): `ID PARENT
+    /// MAJOR:MINOR ROOT MOUNT-POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER-OPTIONS`. Spaces in
+    /// paths are written `\040`, so fields split on spaces. (Plain Swift: Foundation's
+    /// `components(separatedBy:)` made this a visible part of every run's start.)
+    static func mountPoint(inMountInfo text: String) -> String? {
         for line in text.split(separator: "\n") {
-            // "... mount-point options - cgroup2 source super-options"
-            let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else { continue }
-            let fields = halves[0].split(separator: " ")
-            if fields.count > 4 { return String(fields[4]) }
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash > 4, dash + 1 < fields.count,
+                  fields[dash + 1] == "cgroup2"
+            else { continue }
+            return String(fields[4])
         }
         return nil
-    }()
+    }
 
     /// This process's own cgroup folder (from `/proc/self/cgroup`'s `0::` line), or nil.
     public static func ownFolder() -> String? {

@@ -59,7 +59,9 @@ public enum StepWrapper {
 public enum ShellWords {
     /// `'text'`, with each `'` written as `'\''`.
     public static func quote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // Plain Swift: Foundation's `replacingOccurrences` showed in every run's start.
+        guard text.utf8.contains(UInt8(ascii: "'")) else { return "'" + text + "'" }
+        return "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 
     /// A valid shell variable name.
