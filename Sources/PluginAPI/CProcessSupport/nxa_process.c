@@ -368,6 +368,11 @@ int nxa_copy_file(const char *from, const char *to) {
 #include <time.h>
 
 /* Empty the folder open as `dir` (the descriptor stays open; the caller closes it). */
+/* "." or "..". */
+static int nxa_is_dot_entry(const char *name) {
+    return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
+}
+
 static int nxa_remove_contents(int dir, int depth) {
     int first_error = 0;
     for (int pass = 0; pass < 8; pass++) {
@@ -384,7 +389,7 @@ static int nxa_remove_contents(int dir, int depth) {
         struct dirent *entry;
         while ((entry = readdir(stream)) != NULL) {
             const char *name = entry->d_name;
-            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+            if (nxa_is_dot_entry(name)) continue;
             int is_dir = entry->d_type == DT_DIR;
             if (!is_dir) {
                 if (unlinkat(dir, name, 0) == 0 || errno == ENOENT) { removed++; continue; }
@@ -424,20 +429,20 @@ int nxa_remove_tree(const char *path) {
     return rc ? rc : errno;
 }
 
-/* 1 when the open folder `dir` holds nothing but . and .., 0 when it holds more, -1 on error.
-   Reads from the current offset (a fresh descriptor's is 0); the caller rewinds before reading
-   the folder again. Two getdents64 calls for an empty folder, the usual case at job end, where
-   opendir and readdir cost a dup, an fstat, two fcntl, an lseek and a close more. */
-static int nxa_folder_is_empty(int dir) {
+/* The entries of the open folder `dir` other than . and .., counted from its current offset (a
+   fresh descriptor's is 0) and up to `limit` at most; -1 on error. With getdents64 directly: an
+   empty folder, the usual case at job end, costs two calls, where opendir and readdir cost a dup,
+   an fstat, two fcntl, an lseek and a close more. */
+static int nxa_count_entries(int dir, int limit) {
     char buffer[2048] __attribute__((aligned(8)));
+    int count = 0;
     for (;;) {
         ssize_t got = getdents64(dir, buffer, sizeof buffer);
         if (got < 0) return -1;
-        if (got == 0) return 1;
+        if (got == 0) return count;
         for (ssize_t at = 0; at < got;) {
             struct dirent64 *entry = (struct dirent64 *)(buffer + at);
-            const char *name = entry->d_name;
-            if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return 0;
+            if (!nxa_is_dot_entry(entry->d_name) && ++count >= limit) return count;
             at += entry->d_reclen;
         }
     }
@@ -446,12 +451,9 @@ static int nxa_folder_is_empty(int dir) {
 int nxa_empty_folder(const char *path) {
     int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0) return errno;
-    if (nxa_folder_is_empty(dir) == 1) {
-        close(dir);
-        return 0;
-    }
-    lseek(dir, 0, SEEK_SET);
-    int rc = nxa_remove_contents(dir, 0);
+    /* Not empty: nxa_remove_contents reads it again from the top (its rewinddir moves the offset
+       this descriptor shares with its dup). */
+    int rc = nxa_count_entries(dir, 1) == 0 ? 0 : nxa_remove_contents(dir, 0);
     close(dir);
     return rc;
 }
@@ -459,21 +461,9 @@ int nxa_empty_folder(const char *path) {
 int nxa_folder_count(const char *path) {
     int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return -1;
-    char buffer[2048] __attribute__((aligned(8)));
-    int count = 0;
-    for (;;) {
-        ssize_t got = getdents64(dir, buffer, sizeof buffer);
-        if (got <= 0) {
-            close(dir);
-            return got < 0 ? -1 : count;
-        }
-        for (ssize_t at = 0; at < got;) {
-            struct dirent64 *entry = (struct dirent64 *)(buffer + at);
-            const char *name = entry->d_name;
-            if (!(name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) count++;
-            at += entry->d_reclen;
-        }
-    }
+    int count = nxa_count_entries(dir, INT_MAX);
+    close(dir);
+    return count;
 }
 
 static int nxa_events_populated(int fd) {
