@@ -41,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // MARK: Plugin API (what a plugin author builds against)
@@ -94,7 +95,16 @@ let package = Package(
             ],
             path: "Sources/Host/CLI"
         ),
-        .executableTarget(name: "nixactions", dependencies: ["NixActionsCLI"], path: "Sources/Host/nixactions"),
+        .executableTarget(
+            name: "nixactions",
+            dependencies: [
+                "NixActionsCLI",
+                // Swift's tasks on SwiftNIO's event loops during `run` (main.swift, docs/dependencies.md).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Host/nixactions"
+        ),
 
         // MARK: Plugins
         .target(

@@ -346,6 +346,10 @@ def bench_dag(ctx, count=1000):
         write(os.path.join(folder, "Makefile"), makefile_text(jobs))
         argv, logs = ctx.nxa(folder, "g.yml", "-j", "2")
         cases = [Case("nixactions -j2", argv, folder, after=log_dir_measure(logs)),
+                 # The same run with Swift's tasks on libdispatch's pool instead of NIO's event loops
+                 # (docs/architecture.md, "Threads").
+                 Case("nixactions -j2, NIXACTIONS_TASK_POOL=dispatch", argv, folder, after=log_dir_measure(logs),
+                      env=dict(os.environ, NIXACTIONS_TASK_POOL="dispatch")),
                  Case("make -j2", ["make", "-s", "-j2"], folder)]
         if ctx.tmpfs_env():
             # Everything nixactions writes on tmpfs: its run folder (TMPDIR) and its logs (--log-dir),

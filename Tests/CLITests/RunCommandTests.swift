@@ -48,6 +48,37 @@ struct RunCommandTests {
         }
     }
 
+    @Test("run's tasks are on SwiftNIO's event loops; NIXACTIONS_TASK_POOL=dispatch keeps libdispatch's pool, with the same results")
+    func taskPool() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // The step's parent is the nixactions process: its threads' names tell which pool runs the tasks.
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              first:
+                outputs: { n: "${{ steps.s.outputs.n }}" }
+                steps:
+                  - id: s
+                    run: echo n=3 >> "$GITHUB_OUTPUT"
+                  - run: sleep 0.2
+                    timeout-minutes: 1
+              second:
+                needs: first
+                steps:
+                  - run: |
+                      echo "got ${{ needs.first.outputs.n }}"
+                      cat /proc/$PPID/task/*/comm | sort -u | grep -c '^NIO-SGLTN' || true
+            """)
+        let nio = try await nixactions(["run", workflow, "--log-format", "plain"])
+        #expect(nio.status == 0, "\(nio.stdout)\(nio.stderr)")
+        let dispatch = try await nixactions(["run", workflow, "--log-format", "plain"], environment: ["NIXACTIONS_TASK_POOL": "dispatch"])
+        #expect(dispatch.status == 0, "\(dispatch.stdout)\(dispatch.stderr)")
+        for result in [nio, dispatch] { #expect(result.stdout.contains("[second] got 3\n"), "\(result.stdout)") }
+        let loops = nio.stdout.split(separator: "\n").first { $0.hasPrefix("[second] ") && Int($0.dropFirst(9)) != nil }
+        #expect(loops.flatMap { Int($0.dropFirst(9)) } ?? 0 >= 1, "no event-loop thread: \(nio.stdout)")
+        #expect(dispatch.stdout.contains("[second] 0\n"), "\(dispatch.stdout)")
+    }
+
     @Test("a failing step fails its job, skips its dependants and makes the run exit 1")
     func failingStep() async throws {
         let temp = try TemporaryDirectory()
