@@ -9,10 +9,11 @@ SignalHub.start()
 // A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.
 signal(SIGPIPE, SIG_IGN)
 // `run`: Swift's tasks go to SwiftNIO's event loops (one thread per core) instead of libdispatch's
-// cooperative pool. A task resumed on a loop thread stays on it, where the pool wakes another
-// thread for almost every resumption, and a run of short jobs is a chain of such resumptions
-// (docs/benchmarks.md, round 11). Nothing here blocks a task's thread (blocking waits have threads
-// of their own: ProcessKit's WaiterPool), which either pool requires. Before any task is enqueued;
+// cooperative pool. A task resumed on a loop thread stays on it (on the pool it goes to a shared
+// queue and a sleeping thread is woken to take it), and a run of short jobs is a chain of such
+// resumptions: about 10% faster (docs/architecture.md, "Threads"; docs/benchmarks.md, round 11).
+// Nothing blocks a task's thread (blocking waits have threads of their own: ProcessKit's
+// WaiterPool), which either pool requires. Before any task is enqueued;
 // NIXACTIONS_TASK_POOL=dispatch keeps libdispatch's pool.
 if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POOL").map({ String(cString: $0) }) != "dispatch" {
     _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
