@@ -303,10 +303,10 @@ extension FilesInterfaceTests {
         let bytes = tar.bytes
         let task = Task {
             try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")])) { writer in
-                // 64 KiB every 20 ms: the whole archive would take more than a second.
+                // 4 KiB every 20 ms: the whole archive would take more than 20 seconds.
                 var offset = 0
                 while offset < bytes.count {
-                    let end = min(bytes.count, offset + 65536)
+                    let end = min(bytes.count, offset + 4096)
                     try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
                     offset = end
                     usleep(20_000)
@@ -318,7 +318,9 @@ extension FilesInterfaceTests {
         let cancelled = clock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(clock.now - cancelled < .seconds(5))
+        // Well before the archive's end; not a tighter bound, which a loaded machine (the whole suite
+        // running at once) can miss.
+        #expect(clock.now - cancelled < .seconds(10))
         #expect(!FileManager.default.fileExists(atPath: started.workspace + "/early.txt"))
         #expect(leftovers(started.temporaryDirectory).isEmpty)
         await executor.finishJob(job)
