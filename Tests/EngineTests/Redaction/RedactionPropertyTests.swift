@@ -38,11 +38,66 @@ struct RedactionPropertyTests {
         print("redactor property test: \(cases) cases, seed \(Self.seed)")
     }
 
+    @Test("50,000 random cases with secrets of 12 to 40 pieces and long texts: the shift table's skips lose nothing")
+    func randomCasesLongSecrets() {
+        var rng = RedactionRandom(state: Self.seed ^ 0x5_41F7)
+        var cases = 0, skipping = 0
+        while cases < 50_000 {
+            let first = RedactionReference.makeCase(&rng, secretLength: 12...40)
+            let redactor = Redactor()
+            for secret in first.secrets { redactor.add(secret) }
+            let patterns = RedactionReference.patterns(of: first.secrets)
+            if (patterns.map(\.bytes.count).min() ?? 0) >= 11 { skipping += 1 }
+            for k in 0..<10 {
+                let c = k == 0 ? first : Self.text(for: first.secrets, patterns: patterns, &rng, longOneIn: 2)
+                if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
+                    Issue.record("seed \(Self.seed), long-secret case \(cases): \(failure)\n\(c)")
+                    return
+                }
+                cases += 1
+            }
+        }
+        // Most secret sets here have every pattern long enough for the shift table (11 bytes or more).
+        #expect(skipping * 10 > cases / 2, "\(skipping) of \(cases / 10) secret sets used the shift table")
+        print("redactor property test, long secrets: \(cases) cases, \(skipping) secret sets with the shift table, seed \(Self.seed)")
+    }
+
+    @Test("secrets of 300 to 2,000 bytes (shifts capped at 255): masked in any chunking, plain text untouched")
+    func veryLongSecrets() {
+        var rng = RedactionRandom(state: Self.seed ^ 0x10_C6)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+        for length in [300, 700, 2_000] {
+            let secrets = (0..<3).map { _ in String(decoding: (0..<length).map { _ in alphabet[rng.next(alphabet.count)] }, as: UTF8.self) }
+            let redactor = Redactor()
+            for secret in secrets { redactor.add(secret) }
+            let patterns = RedactionReference.patterns(of: secrets)
+            for _ in 0..<20 {
+                var text: [UInt8] = []
+                for _ in 0..<(2 + rng.next(4)) {
+                    text += Array(RedactionReference.randomString(&rng, length: rng.next(3000), small: false).utf8)
+                    let form = patterns[rng.next(patterns.count)]
+                    text += form.bytes
+                }
+                var chunks: [Int] = [], left = text.count
+                while left > 0 {
+                    let size = min(left, 1 + rng.next(rng.next(2) == 0 ? 64 : 5000))
+                    chunks.append(size)
+                    left -= size
+                }
+                let c = RedactionCase(secrets: secrets, text: text, chunks: chunks)
+                if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
+                    Issue.record("secrets of \(length) bytes: \(failure)")
+                    return
+                }
+            }
+        }
+    }
+
     /// A case with the given secrets and a fresh text and chunking.
-    static func text(for secrets: [String], patterns: [RedactionPattern], _ rng: inout RedactionRandom) -> RedactionCase {
+    static func text(for secrets: [String], patterns: [RedactionPattern], _ rng: inout RedactionRandom, longOneIn: Int = 25) -> RedactionCase {
         var text: [UInt8] = []
         // One text in 25 is long (and mostly plain), so that the four-at-a-time skip loop runs.
-        let long = rng.next(25) == 0
+        let long = rng.next(longOneIn) == 0
         for _ in 0..<(long ? 8 + rng.next(8) : 1 + rng.next(5)) {
             switch rng.next(5) {
             case 0: text += Array(secrets[rng.next(secrets.count)].utf8)

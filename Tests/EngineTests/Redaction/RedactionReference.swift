@@ -118,12 +118,14 @@ enum RedactionReference {
         return s
     }
 
-    static func makeCase<S: RedactionCaseSource>(_ source: inout S) -> RedactionCase {
+    /// `secretLength`: how many pieces a secret is made of before the variations below (the
+    /// default, 3 to 8, makes most shortest patterns too short for the shift table to skip by).
+    static func makeCase<S: RedactionCaseSource>(_ source: inout S, secretLength: ClosedRange<Int> = 3...8) -> RedactionCase {
         var secrets: [String] = []
         let count = 1 + source.next(source.next(4) == 0 ? 4 : 2)
         for _ in 0..<count {
             let small = source.next(2) == 0
-            var secret = randomString(&source, length: 3 + source.next(6), small: small)
+            var secret = randomString(&source, length: secretLength.lowerBound + source.next(secretLength.count), small: small)
             switch source.next(8) {
             case 0 where !secrets.isEmpty:  // a prefix of another
                 let other = secrets[source.next(secrets.count)]
