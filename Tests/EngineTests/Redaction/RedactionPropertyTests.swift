@@ -96,7 +96,7 @@ struct RedactionPropertyTests {
     /// A case with the given secrets and a fresh text and chunking.
     static func text(for secrets: [String], patterns: [RedactionPattern], _ rng: inout RedactionRandom, longOneIn: Int = 25) -> RedactionCase {
         var text: [UInt8] = []
-        // One text in 25 is long (and mostly plain), so that the four-at-a-time skip loop runs.
+        // One text in `longOneIn` is long (and mostly plain), so that the skip loops run.
         let long = rng.next(longOneIn) == 0
         for _ in 0..<(long ? 8 + rng.next(8) : 1 + rng.next(5)) {
             switch rng.next(5) {

@@ -200,16 +200,15 @@ final class RedactionAutomaton: @unchecked Sendable {
         }
 
         // q-gram filter over the raw bytes a pattern can begin with.
-        let q = min(4, patterns.map(\.bytes.count).min() ?? 4)
+        let shortest = patterns.map(\.bytes.count).min() ?? 0
+        let q = min(4, patterns.isEmpty ? 4 : shortest)
         gramMask = q >= 4 ? UInt32.max : (UInt32(1) << UInt32(8 * q)) - 1
         var grams: [UInt32] = []
         for pattern in patterns {
             if pattern.wrapped {
                 Self.wrappedGrams(pattern.bytes, q: q, into: &grams)
             } else {
-                var g: UInt32 = 0
-                for i in 0..<q { g |= UInt32(pattern.bytes[i]) << UInt32(8 * i) }
-                grams.append(g)
+                grams.append(Self.gram(pattern.bytes, at: 0, q: q))
             }
         }
         var bits = 12
@@ -217,7 +216,7 @@ final class RedactionAutomaton: @unchecked Sendable {
         filterShift = UInt32(32 - bits)
         filter = allocate(1 << (bits - 6), 0)
         for g in grams {
-            let h = Int((g &* 0x9E37_79B1) >> UInt32(32 - bits))
+            let h = Self.hash(g, UInt32(32 - bits))
             filter[h >> 6] |= 1 << UInt64(h & 63)
         }
         // Shift table. For a window [i, i+m) whose last q-gram g is at pattern offset j of a match
@@ -227,32 +226,45 @@ final class RedactionAutomaton: @unchecked Sendable {
         // only shortens a shift. A wrapped pattern's match may hold CR/LF bytes, which move its
         // bytes later in the text: its q-grams at offsets up to m - q get shift 0, and so does
         // any q-gram holding a CR or LF (tested in `skip`).
-        let m = patterns.map(\.bytes.count).min() ?? 0
+        let m = shortest
         window = m
         anyWrapped = patterns.contains { $0.wrapped }
+        var tableBytes = 0
         // Only when windows can move far: with shifts of a few bytes, the filter's four positions
         // per load below are faster (bench/redactor-bench.sh: 8-byte secrets, 649 → 412 MB/s).
         if q == 4 && m - q + 1 >= 8 {  // `skip` reads the window's last four bytes
             var sbits = 12
             while sbits < 20 && (1 << sbits) < patterns.count * (m - q + 1) * 16 { sbits += 1 }
-            shiftBits = UInt32(32 - sbits)
-            let table = allocate(1 << sbits, UInt8(min(255, m - q + 1)))
+            let tableShift = UInt32(32 - sbits)
+            shiftBits = tableShift
+            tableBytes = 1 << sbits
+            let table = allocate(tableBytes, UInt8(min(255, m - q + 1)))
             for pattern in patterns {
                 for j in 0...(m - q) {
-                    var g: UInt32 = 0
-                    for t in 0..<q { g |= UInt32(pattern.bytes[j + t]) << UInt32(8 * t) }
-                    let h = Int((g &* 0x9E37_79B1) >> UInt32(32 - sbits))
+                    let h = Self.hash(Self.gram(pattern.bytes, at: j, q: q), tableShift)
                     let value = pattern.wrapped ? 0 : UInt8(min(255, m - q - j))  // shorter is safe
                     if value < table[h] { table[h] = value }
                 }
             }
             shift = table
-            memoryFootprint = 256 + denseCount * classCount * 4 + n * 4 * 6 + n * 2 + edgeChild.count * 5 + (1 << (bits - 3)) + (1 << sbits)
         } else {
             shift = nil
             shiftBits = 0
-            memoryFootprint = 256 + denseCount * classCount * 4 + n * 4 * 6 + n * 2 + edgeChild.count * 5 + (1 << (bits - 3))
         }
+        memoryFootprint = 256 + denseCount * classCount * 4 + n * 4 * 6 + n * 2 + edgeChild.count * 5 + (1 << (bits - 3)) + tableBytes
+    }
+
+    /// The q bytes at `offset` of `bytes`, little-endian, as the scanner loads them.
+    static func gram(_ bytes: [UInt8], at offset: Int, q: Int) -> UInt32 {
+        var g: UInt32 = 0
+        for t in 0..<q { g |= UInt32(bytes[offset + t]) << UInt32(8 * t) }
+        return g
+    }
+
+    /// A q-gram's slot in a table of 2^(32 - `shift`) entries (the filter's bits, the shift table).
+    @inline(__always)
+    static func hash(_ g: UInt32, _ shift: UInt32) -> Int {
+        Int((g &* 0x9E37_79B1) &>> shift)
     }
 
     deinit {
@@ -297,7 +309,7 @@ final class RedactionAutomaton: @unchecked Sendable {
     @inline(__always)
     func mayBegin(_ p: UnsafePointer<UInt8>) -> Bool {
         let g = UInt32(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt32.self)) & gramMask
-        let h = Int((g &* 0x9E37_79B1) >> filterShift)
+        let h = Self.hash(g, filterShift)
         return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
     }
 
@@ -311,7 +323,7 @@ final class RedactionAutomaton: @unchecked Sendable {
             let last = count - window, gramAt = window - 4, bits = shiftBits, mask = gramMask, crlf = anyWrapped
             while i <= last {
                 let g = UInt32(littleEndian: UnsafeRawPointer(p + i + gramAt).loadUnaligned(as: UInt32.self)) & mask
-                var step = Int(table[Int((g &* 0x9E37_79B1) &>> bits)])
+                var step = Int(table[Self.hash(g, bits)])
                 if crlf && step != 0 {
                     // A byte of g is CR or LF (bytes equal to 0x0A or 0x0D become zero bytes).
                     let x = g ^ 0x0A0A_0A0A, y = g ^ 0x0D0D_0D0D
@@ -326,7 +338,7 @@ final class RedactionAutomaton: @unchecked Sendable {
         }
         let filter = self.filter, mask = gramMask, shift = filterShift
         @inline(__always) func probe(_ word: UInt64) -> Bool {
-            let h = Int(((UInt32(truncatingIfNeeded: word) & mask) &* 0x9E37_79B1) &>> shift)
+            let h = Self.hash(UInt32(truncatingIfNeeded: word) & mask, shift)
             return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
         }
         // Four positions per 8-byte load (bytes i..<i+8; `limit` is the count minus 3).
@@ -338,7 +350,7 @@ final class RedactionAutomaton: @unchecked Sendable {
         }
         while i < limit {
             let g = UInt32(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self)) & mask
-            let h = Int((g &* 0x9E37_79B1) &>> shift)
+            let h = Self.hash(g, shift)
             if filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0 { return i }
             i &+= 1
         }
