@@ -48,20 +48,29 @@ final class RedactionAutomaton: @unchecked Sendable {
     let shiftBits: UInt32
     /// The shortest pattern's length: the window the shift table is for.
     let window: Int
+    /// The shift of a window whose last q-gram occurs in no pattern (the table's default).
+    let fullShift: Int
     /// Whether any pattern is wrapped: then a q-gram with CR or LF may lie inside a match.
     let anyWrapped: Bool
     /// Bytes of memory held by the tables.
     let memoryFootprint: Int
 
     init(patterns input: [RedactionPattern]) {
-        // Merge duplicates: a pattern that is also wrapped matches as wrapped (a superset).
-        var merged: [[UInt8]: Bool] = [:]
-        for pattern in input where pattern.bytes.count >= Redactor.minimumLength
-            && !pattern.bytes.contains(10) && !pattern.bytes.contains(13) {
-            merged[pattern.bytes] = (merged[pattern.bytes] ?? false) || pattern.wrapped
+        // Sorted by bytes, duplicates merged: a pattern that is also wrapped matches as wrapped (a
+        // superset). Sorting first lets the trie be built without a hash table (below).
+        var sorted = input.filter {
+            $0.bytes.count >= Redactor.minimumLength && !$0.bytes.contains(10) && !$0.bytes.contains(13)
         }
-        let patterns = merged.map { RedactionPattern(bytes: $0.key, wrapped: $0.value) }
-            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        sorted.sort { Self.compare($0.bytes, $1.bytes) < 0 }
+        var patterns: [RedactionPattern] = []
+        patterns.reserveCapacity(sorted.count)
+        for pattern in sorted {
+            if let last = patterns.last, last.bytes == pattern.bytes {
+                if pattern.wrapped { patterns[patterns.count - 1].wrapped = true }
+            } else {
+                patterns.append(pattern)
+            }
+        }
         self.patterns = patterns
         isEmpty = patterns.isEmpty
         maxLength = patterns.map(\.bytes.count).max() ?? 0
@@ -77,33 +86,39 @@ final class RedactionAutomaton: @unchecked Sendable {
         }
         self.classCount = classCount
 
-        // Trie, in insertion order.
-        var child: [Int: Int32] = [:]
+        // Trie, in insertion order. In sorted order a pattern shares with the trie exactly its
+        // longest common prefix with the previous pattern (`path` holds that one's states).
+        let totalBytes = patterns.reduce(0) { $0 + $1.bytes.count }
         var tDepth: [Int32] = [0], tLength: [Int32] = [0], tWrapped: [UInt8] = [0], tWrapPrefix: [Bool] = [false]
         var edgeParent: [Int32] = [], edgeCls: [UInt8] = [], edgeChild: [Int32] = []
+        tDepth.reserveCapacity(totalBytes + 1); tLength.reserveCapacity(totalBytes + 1)
+        tWrapped.reserveCapacity(totalBytes + 1); tWrapPrefix.reserveCapacity(totalBytes + 1)
+        edgeParent.reserveCapacity(totalBytes); edgeCls.reserveCapacity(totalBytes); edgeChild.reserveCapacity(totalBytes)
+        var path: [Int] = [0]
+        var previous: [UInt8] = []
         for pattern in patterns {
-            var node = 0
-            for byte in pattern.bytes {
-                let cls = classes[Int(byte)]
-                let key = node &* 256 &+ Int(cls)
-                if let next = child[key] {
-                    node = Int(next)
-                } else {
-                    let next = Int32(tDepth.count)
-                    tDepth.append(tDepth[node] + 1)
-                    tLength.append(0)
-                    tWrapped.append(0)
-                    tWrapPrefix.append(false)
-                    child[key] = next
-                    edgeParent.append(Int32(node))
-                    edgeCls.append(cls)
-                    edgeChild.append(next)
-                    node = Int(next)
-                }
-                if pattern.wrapped { tWrapPrefix[node] = true }
+            let bytes = pattern.bytes
+            var common = 0
+            let limit = min(previous.count, bytes.count)
+            while common < limit && previous[common] == bytes[common] { common += 1 }
+            path.removeSubrange((common + 1)...)
+            if pattern.wrapped { for d in stride(from: 1, through: common, by: 1) { tWrapPrefix[path[d]] = true } }
+            var node = path[common]
+            for d in common..<bytes.count {
+                let next = Int32(tDepth.count)
+                tDepth.append(Int32(d + 1))
+                tLength.append(0)
+                tWrapped.append(0)
+                tWrapPrefix.append(pattern.wrapped)
+                edgeParent.append(Int32(node))
+                edgeCls.append(classes[Int(bytes[d])])
+                edgeChild.append(next)
+                node = Int(next)
+                path.append(node)
             }
-            tLength[node] = Int32(pattern.bytes.count)
+            tLength[node] = Int32(bytes.count)
             if pattern.wrapped { tWrapped[node] = 1 }
+            previous = bytes
         }
         let n = tDepth.count
         nodeCount = n
@@ -161,15 +176,19 @@ final class RedactionAutomaton: @unchecked Sendable {
             depth[id] = tDepth[old]
             patternLength[id] = tLength[old]
             patternWrapped[id] = tWrapped[old]
-            var kids: [(UInt8, Int32)] = []
+            // The node's edges, insertion-sorted by class in place (most nodes have one).
+            let first = e
             for k in Int(oldStart[old])..<Int(oldStart[old + 1]) {
                 let edge = Int(oldKids[k])
-                kids.append((edgeCls[edge], newId[Int(edgeChild[edge])]))
-            }
-            kids.sort { $0.0 < $1.0 }
-            for (cls, target) in kids {
-                edgeClass[e] = cls
-                edgeTarget[e] = target
+                let cls = edgeCls[edge], target = newId[Int(edgeChild[edge])]
+                var at = e
+                while at > first && edgeClass[at - 1] > cls {
+                    edgeClass[at] = edgeClass[at - 1]
+                    edgeTarget[at] = edgeTarget[at - 1]
+                    at -= 1
+                }
+                edgeClass[at] = cls
+                edgeTarget[at] = target
                 e += 1
             }
         }
@@ -228,6 +247,7 @@ final class RedactionAutomaton: @unchecked Sendable {
         // any q-gram holding a CR or LF (tested in `skip`).
         let m = shortest
         window = m
+        fullShift = min(255, m - q + 1)
         anyWrapped = patterns.contains { $0.wrapped }
         var tableBytes = 0
         // Only when windows can move far: with shifts of a few bytes, the filter's four positions
@@ -238,7 +258,7 @@ final class RedactionAutomaton: @unchecked Sendable {
             let tableShift = UInt32(32 - sbits)
             shiftBits = tableShift
             tableBytes = 1 << sbits
-            let table = allocate(tableBytes, UInt8(min(255, m - q + 1)))
+            let table = allocate(tableBytes, UInt8(fullShift))
             for pattern in patterns {
                 for j in 0...(m - q) {
                     let h = Self.hash(Self.gram(pattern.bytes, at: j, q: q), tableShift)
@@ -252,6 +272,16 @@ final class RedactionAutomaton: @unchecked Sendable {
             shiftBits = 0
         }
         memoryFootprint = 256 + denseCount * classCount * 4 + n * 4 * 6 + n * 2 + edgeChild.count * 5 + (1 << (bits - 3)) + tableBytes
+    }
+
+    /// Byte-wise comparison (memcmp order; a prefix sorts first).
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                for k in 0..<min(pa.count, pb.count) where pa[k] != pb[k] { return Int(pa[k]) - Int(pb[k]) }
+                return pa.count - pb.count
+            }
+        }
     }
 
     /// The q bytes at `offset` of `bytes`, little-endian, as the scanner loads them.
@@ -318,28 +348,56 @@ final class RedactionAutomaton: @unchecked Sendable {
     @inline(__always)
     func skip(_ p: UnsafePointer<UInt8>, from: Int, limit: Int, count: Int) -> Int {
         var i = from
-        if let table = self.shift {
-            // Whole windows of the shortest pattern's length, while one fits in the bytes at hand.
-            let last = count - window, gramAt = window - 4, bits = shiftBits, mask = gramMask, crlf = anyWrapped
-            while i <= last {
-                let g = UInt32(littleEndian: UnsafeRawPointer(p + i + gramAt).loadUnaligned(as: UInt32.self)) & mask
-                var step = Int(table[Self.hash(g, bits)])
-                if crlf && step != 0 {
-                    // A byte of g is CR or LF (bytes equal to 0x0A or 0x0D become zero bytes).
-                    let x = g ^ 0x0A0A_0A0A, y = g ^ 0x0D0D_0D0D
-                    if ((x &- 0x0101_0101) & ~x | (y &- 0x0101_0101) & ~y) & 0x8080_8080 != 0 { step = 0 }
-                }
-                if step == 0 {
-                    if mayBegin(p + i) { return i }
-                    step = 1
-                }
-                i &+= step
-            }
-        }
         let filter = self.filter, mask = gramMask, shift = filterShift
         @inline(__always) func probe(_ word: UInt64) -> Bool {
             let h = Self.hash(UInt32(truncatingIfNeeded: word) & mask, shift)
             return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
+        }
+        if let table = self.shift {
+            // Whole windows of the shortest pattern's length, while one fits in the bytes at hand.
+            let last = count - window, gramAt = window - 4, bits = shiftBits, crlf = anyWrapped, full = fullShift
+            @inline(__always) func gram(_ k: Int) -> UInt32 {
+                UInt32(littleEndian: UnsafeRawPointer(p + k + gramAt).loadUnaligned(as: UInt32.self)) & mask
+            }
+            // Whether a byte of g is CR or LF (they become zero bytes; exact for "any").
+            @inline(__always) func breaks(_ g: UInt32) -> Bool {
+                let x = g ^ 0x0A0A_0A0A, y = g ^ 0x0D0D_0D0D
+                return ((x &- 0x0101_0101) & ~x | (y &- 0x0101_0101) & ~y) & 0x8080_8080 != 0
+            }
+            @inline(__always) func shiftAt(_ k: Int) -> Int {
+                let g = gram(k)
+                return crlf && breaks(g) ? 0 : Int(table[Self.hash(g, bits)])
+            }
+            while i <= last {
+                // Most windows move by the full shift: look at four windows at once, each as if the
+                // ones before it moved that far (independent loads instead of one chain of them).
+                if i &+ 3 &* full <= last {
+                    let s0 = shiftAt(i), s1 = shiftAt(i &+ full), s2 = shiftAt(i &+ 2 &* full), s3 = shiftAt(i &+ 3 &* full)
+                    if s0 == full {
+                        i &+= full
+                        if s1 == full {
+                            i &+= full
+                            if s2 == full {
+                                i &+= full
+                                if s3 == full { i &+= full }
+                            }
+                        }
+                        continue
+                    }
+                }
+                let step = shiftAt(i)
+                if step == 0 {
+                    // A pattern may begin here (or, with a line break in the gram, a wrapped one):
+                    // check this position and the next three with the filter, from one load
+                    // (bytes i..<i+8 are readable: the window is 11 bytes at least).
+                    let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+                    let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
+                    if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
+                    i &+= 4
+                } else {
+                    i &+= step
+                }
+            }
         }
         // Four positions per 8-byte load (bytes i..<i+8; `limit` is the count minus 3).
         while i &+ 5 <= limit {

@@ -20,8 +20,10 @@ enum RedactionForms {
     static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
         var added = false
-        for line in secret.split(whereSeparator: \.isNewline) {
-            let value = line.trimmingCharacters(in: .whitespaces)
+        // Printable ASCII without spaces (most tokens): one line, nothing to trim.
+        let plain = secret.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        for line in plain ? [Substring(secret)] : secret.split(whereSeparator: \.isNewline) {
+            let value = plain ? secret : line.trimmingCharacters(in: .whitespaces)
             guard value.utf8.count >= Redactor.minimumLength else { continue }
             added = true
             let bytes = Array(value.utf8)
@@ -81,6 +83,7 @@ enum RedactionForms {
             }
             return out
         }
+        if bytes.allSatisfy({ unreserved[Int($0)] }) { return [] }  // every form is the value itself
         var forms: [[UInt8]] = []
         for form in [encode(unreserved, spaceAsPlus: false), encode(queryAllowed, spaceAsPlus: false)]
         where form != bytes && !forms.contains(form) {
@@ -123,6 +126,8 @@ enum RedactionForms {
             }
             return out
         }
+        // Printable ASCII without `"`, `\` and `/`: every form is the value itself.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C && $0 != 0x2F }) { return [] }
         let bytes = Array(value.utf8)
         var forms: [[UInt8]] = []
         for form in [escape(slash: true, asciiOnly: false, upper: false), escape(slash: false, asciiOnly: false, upper: false),
