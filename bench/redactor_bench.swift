@@ -1,5 +1,6 @@
 // Micro-benchmark of the streaming redactor: MB/s on generated log text with 0, 10, 100 and
-// 1,000 random secrets (8-40 bytes). Build and run with bench/redactor-bench.sh (release, -O).
+// 1,000 random secrets (8-40 bytes); then bench.py's output line with secrets of 16-32 characters.
+// Build and run with bench/redactor-bench.sh (release, -O).
 import Foundation
 
 struct Rng {
@@ -111,6 +112,52 @@ struct Bench {
                          count, automaton.patterns.count, Double(automaton.memoryFootprint) / 1e6, buildTime,
                          Double(input.count) / bestStream * 1e3, Double(lineBytes) / lineTime * 1e3, masked))
             _ = total
+        }
+        benchLine()
+    }
+
+    /// bench.py's `secrets` and `secretfile` workload, the redactor alone: the output benchmark's
+    /// 45-byte line repeated, secrets of 16 to 32 letters and digits (as `random_values` makes
+    /// them). Reports adding the values, building the automaton and streaming (best of 5).
+    static func benchLine() {
+        var rng = Rng(state: 9)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        let line = Array("a typical log line of some length 0123456789\n".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity((64 << 20) + line.count)
+        while text.count < 64 << 20 { text += line }
+        let chunk = 64 << 10
+        print("bench.py's line (45 bytes), secrets of 16-32 letters and digits, 64 KiB writes:")
+        for count in [10, 100, 1_000] {
+            let values = (0..<count).map { _ in
+                String(decoding: (0..<(16 + rng.next(17))).map { _ in alphabet[rng.next(alphabet.count)] }, as: UTF8.self)
+            }
+            let redactor = Redactor()
+            let addStart = DispatchTime.now().uptimeNanoseconds
+            for value in values { redactor.add(value) }
+            let buildStart = DispatchTime.now().uptimeNanoseconds
+            let automaton = redactor.current().automaton
+            let built = DispatchTime.now().uptimeNanoseconds
+            var total = 0
+            let stream = redactor.makeStream { total &+= $0.count }
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                text.withUnsafeBytes { all in
+                    var at = 0
+                    while at < all.count {
+                        let n = min(chunk, all.count - at)
+                        stream.write(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]))
+                        at += n
+                    }
+                }
+                stream.finish()
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
+            }
+            precondition(total == 5 * text.count, "the line must pass unmasked")
+            print(String(format: "%5d secrets (%5d patterns, shortest %2d): added in %5.1f ms, built in %5.1f ms; stream %7.0f MB/s",
+                         count, automaton.patterns.count, automaton.window, Double(buildStart - addStart) / 1e6,
+                         Double(built - buildStart) / 1e6, Double(text.count) / best * 1e3))
         }
     }
 }

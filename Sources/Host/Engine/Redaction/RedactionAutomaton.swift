@@ -10,7 +10,10 @@
 ///   automaton as soon as no position inside the current state's window can begin a match;
 /// - at the root, a shift table over the same q-grams (Wu–Manber) first skips whole stretches:
 ///   with m the shortest pattern, the q-gram that ends the m-byte window at position i says how
-///   far the window can move without passing the start of any pattern (see `shift`).
+///   far the window can move without passing the start of any pattern (see `shift`); the grams
+///   of four windows are looked up at once, each as if the ones before it moved the full shift;
+/// - the trie is built from the patterns in byte order, each sharing its longest common prefix
+///   with the previous one (no hash table).
 ///
 /// Wrapped (base64) patterns: CR and LF never occur in patterns. On a CR/LF byte, a state drops
 /// to the deepest state of its failure chain that is a prefix of a wrapped pattern (so wrapped
