@@ -48,7 +48,8 @@ final class WorkflowCommandProcessor: Sendable {
         case "add-mask":
             // The actions toolkit escapes the value (%25 %0D %0A), as GitHub's runner expects.
             let secret = Self.unescapeData(value)
-            if secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            // (A printable ASCII character other than space settles it without Foundation.)
+            if !secret.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 return .warn("::add-mask:: with an empty value was ignored")
             }
             if !redactor.add(secret) {
