@@ -101,8 +101,31 @@ public final class ChildProcess: Sendable {
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
-        let buffer = ReadBuffers.shared.take()
-        defer { ReadBuffers.shared.give(buffer) }
+        var buffer = ReadBuffers.shared.take()
+        var large = false
+        var growthTried: [Int32] = []
+        var grown = 0
+        defer {
+            (large ? ReadBuffers.large : ReadBuffers.shared).give(buffer)
+            for _ in 0..<grown { PipeGrowth.release() }
+        }
+        /// A read filled the buffer: the pipe was full, the step prints faster than one 64 KiB
+        /// read per wake-up. Its pipe grows to `PipeGrowth.size` and reads become that large.
+        func filled(_ fd: Int32) {
+            guard !growthTried.contains(fd) else { return }
+            growthTried.append(fd)
+            guard PipeGrowth.acquire() else { return }
+            guard nxa_set_pipe_size(fd, Int32(PipeGrowth.size)) == 0 else {
+                PipeGrowth.release()
+                return
+            }
+            grown += 1
+            if !large {
+                ReadBuffers.shared.give(buffer)
+                buffer = ReadBuffers.large.take()
+                large = true
+            }
+        }
         var termination: Termination?
         var drainDeadline = ContinuousClock.now
 
@@ -136,14 +159,17 @@ public final class ChildProcess: Sendable {
                 // that registers a secret (`::add-mask::`) goes first, so that the other cannot
                 // show the value before it is masked (`echo "::add-mask::$S" >&2; echo "$S"`).
                 var chunks: [(stream: Int32, bytes: [UInt8])] = []
+                var full: [Int32] = []
                 for index in readable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
                         chunks.append((open[index].stream, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))))
+                        if count == buffer.count { full.append(open[index].fd) }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
                 }
+                for fd in full { filled(fd) }
                 let masking = chunks.map { Self.registersSecret($0.bytes) }
                 for order in [true, false] {
                     for (chunk, masks) in zip(chunks, masking) where masks == order {
@@ -155,6 +181,7 @@ public final class ChildProcess: Sendable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
                         onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                        if count == buffer.count { filled(open[index].fd) }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -250,25 +277,60 @@ func withEnvironmentBlock<R>(
     }
 }
 
+/// Pipes grown for steps that print a lot (`ChildProcess.wait`): at most `limit` at once in the
+/// process, so that a wide run does not take the user's pipe pages (past
+/// `/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default, the kernel gives every new pipe of the
+/// user, in any program, two pages) nor much memory (a grown pipe and its read buffer hold up to
+/// 1 MiB each).
+public enum PipeGrowth {
+    /// The default `/proc/sys/fs/pipe-max-size`: allowed without privileges.
+    public static let size = 1 << 20
+    public static let limit = 8
+    private static let grown = Atomic<Int>(0)
+
+    /// Pipes grown now (tests).
+    public static var current: Int { grown.load(ordering: .relaxed) }
+
+    static func acquire() -> Bool {
+        var now = grown.load(ordering: .relaxed)
+        while now < limit {
+            let (exchanged, original) = grown.compareExchange(expected: now, desired: now + 1, ordering: .relaxed)
+            if exchanged { return true }
+            now = original
+        }
+        return false
+    }
+
+    static func release() { grown.subtract(1, ordering: .relaxed) }
+}
+
 /// Read buffers for `ChildProcess.wait`, kept for the next wait: a fresh 64 KiB buffer per step
-/// was zeroed, and freeing it made malloc consolidate its free lists every time.
+/// was zeroed, and freeing it made malloc consolidate its free lists every time. `large` ones go
+/// with a grown pipe (`PipeGrowth`).
 final class ReadBuffers: Sendable {
-    static let shared = ReadBuffers()
-    static let size = 65536
+    static let shared = ReadBuffers(size: 65536, keep: 64)
+    static let large = ReadBuffers(size: PipeGrowth.size, keep: PipeGrowth.limit)
+    let size: Int
+    /// At most this many are kept (4 MiB of small ones, 8 MiB of large ones); more are freed.
+    private let keep: Int
     /// A buffer's memory, owned by whoever took it until it is given back.
     private struct Owned: @unchecked Sendable { let bytes: UnsafeMutableRawBufferPointer }
     private let spare = Mutex<[Owned]>([])
 
-    func take() -> UnsafeMutableRawBufferPointer {
-        spare.withLock { $0.popLast() }?.bytes
-            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: Self.size, alignment: 16)
+    init(size: Int, keep: Int) {
+        self.size = size
+        self.keep = keep
     }
 
-    /// At most 64 are kept (4 MiB); more are freed.
+    func take() -> UnsafeMutableRawBufferPointer {
+        spare.withLock { $0.popLast() }?.bytes
+            ?? UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    }
+
     func give(_ buffer: UnsafeMutableRawBufferPointer) {
         let owned = Owned(bytes: buffer)
         let kept = spare.withLock { spare -> Bool in
-            guard spare.count < 64 else { return false }
+            guard spare.count < keep else { return false }
             spare.append(owned)
             return true
         }

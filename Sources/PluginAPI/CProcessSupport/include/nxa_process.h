@@ -41,6 +41,11 @@ int nxa_set_child_subreaper(void);
  * *status_out, 0 while it runs, or -errno. */
 int nxa_peek_exit(pid_t pid, int *status_out);
 
+/* fcntl(F_SETPIPE_SZ): make the pipe of `fd` hold `size` bytes. Returns 0 or an errno value
+ * (EPERM above /proc/sys/fs/pipe-max-size or over the user's pipe-page limit, EBUSY when the
+ * pipe holds more than `size`). */
+int nxa_set_pipe_size(int fd, int size);
+
 /* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
 int nxa_rename_noreplace(const char *from, const char *to);
 
