@@ -96,6 +96,9 @@ public final class ChildProcess: Sendable {
     /// The step ends when the child exits: output still in the pipes is read for at most
     /// `drainAfterExit` more (a background process that keeps printing does not hold the step),
     /// and the rest stays with the background process, which the job's cleanup ends.
+    ///
+    /// Reads are 64 KiB; a read that fills that grows its pipe and the reads to 1 MiB
+    /// (`PipeGrowth`), so a step that prints a lot costs fewer reads and wake-ups.
     public func wait(
         drainAfterExit: Duration = .milliseconds(200),
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
