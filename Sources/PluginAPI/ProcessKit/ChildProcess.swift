@@ -112,8 +112,9 @@ public final class ChildProcess: Sendable {
             (large ? ReadBuffers.large : ReadBuffers.shared).give(buffer)
             for _ in 0..<grown { PipeGrowth.release() }
         }
-        /// A read filled the buffer: the pipe was full, the step prints faster than one 64 KiB
-        /// read per wake-up. Its pipe grows to `PipeGrowth.size` and reads become that large.
+        /// A read of 64 KiB or more: the pipe was full (a pipe not grown holds 64 KiB), the step
+        /// prints faster than one 64 KiB read per wake-up. Its pipe grows to `PipeGrowth.size`
+        /// and reads become that large (for the other stream too, whose pipe may grow later).
         func filled(_ fd: Int32) {
             guard !growthTried.contains(fd) else { return }
             growthTried.append(fd)
@@ -167,7 +168,7 @@ public final class ChildProcess: Sendable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
                         chunks.append((open[index].stream, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))))
-                        if count == buffer.count { full.append(open[index].fd) }
+                        if count >= ReadBuffers.shared.size { full.append(open[index].fd) }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -184,7 +185,7 @@ public final class ChildProcess: Sendable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
                         onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                        if count == buffer.count { filled(open[index].fd) }
+                        if count >= ReadBuffers.shared.size { filled(open[index].fd) }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -284,7 +285,8 @@ func withEnvironmentBlock<R>(
 /// process, so that a wide run does not take the user's pipe pages (past
 /// `/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default, the kernel gives every new pipe of the
 /// user, in any program, two pages) nor much memory (a grown pipe and its read buffer hold up to
-/// 1 MiB each).
+/// 1 MiB each). The count is of waits: a background process that outlives its step keeps the
+/// pipe it writes to, grown or not, until the job's cleanup ends it.
 public enum PipeGrowth {
     /// The default `/proc/sys/fs/pipe-max-size`: allowed without privileges.
     public static let size = 1 << 20
