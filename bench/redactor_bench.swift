@@ -87,20 +87,7 @@ struct Bench {
                 sink.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
                 total &+= bytes.count
             }
-            var bestStream = Double.infinity
-            for _ in 0..<3 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                input.withUnsafeBytes { all in
-                    var at = 0
-                    while at < all.count {
-                        let n = min(chunk, all.count - at)
-                        stream.write(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]))
-                        at += n
-                    }
-                }
-                stream.finish()
-                bestStream = min(bestStream, Double(DispatchTime.now().uptimeNanoseconds - start))
-            }
+            let bestStream = bestTime(of: 3, streaming: input, to: stream, chunk: chunk)
             // redact(String) on lines, the line-by-line path.
             let lines = String(decoding: input.prefix(8 << 20), as: UTF8.self).split(separator: "\n").map(String.init)
             let lineBytes = lines.reduce(0) { $0 + $1.utf8.count + 1 }
@@ -114,6 +101,25 @@ struct Bench {
             _ = total
         }
         benchLine()
+    }
+
+    /// The best of `rounds` times (ns) to write `input` to `stream` in writes of `chunk` bytes and finish it.
+    static func bestTime(of rounds: Int, streaming input: [UInt8], to stream: RedactionStream, chunk: Int) -> Double {
+        var best = Double.infinity
+        for _ in 0..<rounds {
+            let start = DispatchTime.now().uptimeNanoseconds
+            input.withUnsafeBytes { all in
+                var at = 0
+                while at < all.count {
+                    let n = min(chunk, all.count - at)
+                    stream.write(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]))
+                    at += n
+                }
+            }
+            stream.finish()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
+        }
+        return best
     }
 
     /// bench.py's `secrets` and `secretfile` workload, the redactor alone: the output benchmark's
@@ -140,20 +146,7 @@ struct Bench {
             let built = DispatchTime.now().uptimeNanoseconds
             var total = 0
             let stream = redactor.makeStream { total &+= $0.count }
-            var best = Double.infinity
-            for _ in 0..<5 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                text.withUnsafeBytes { all in
-                    var at = 0
-                    while at < all.count {
-                        let n = min(chunk, all.count - at)
-                        stream.write(UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]))
-                        at += n
-                    }
-                }
-                stream.finish()
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start))
-            }
+            let best = bestTime(of: 5, streaming: text, to: stream, chunk: chunk)
             precondition(total == 5 * text.count, "the line must pass unmasked")
             print(String(format: "%5d secrets (%5d patterns, shortest %2d): added in %5.1f ms, built in %5.1f ms; stream %7.0f MB/s",
                          count, automaton.patterns.count, automaton.window, Double(buildStart - addStart) / 1e6,

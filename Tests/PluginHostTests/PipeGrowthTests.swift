@@ -16,14 +16,19 @@ struct PipeGrowthTests {
         var total = 0
         var largest = 0
         var allZero = true
+        /// The largest size of the stdout pipe seen from the callback (`F_GETPIPE_SZ`).
+        var capacity = 0
     }
 
     /// Runs `head -c size /dev/zero`. The callback sleeps `stalls[n]` seconds on its n-th call,
     /// so that the pipe fills up: the first stall makes a 64 KiB read full (the pipe grows), a
     /// later one lets the grown pipe fill past 64 KiB, and holds the grown pipe meanwhile.
     static func run(size: Int, stalls: [TimeInterval]) throws -> Outcome {
-        let child = try ChildProcess(arguments: ["head", "-c", String(size), "/dev/zero"],
-                                     environment: ["PATH": "/usr/bin:/bin"], directory: nil, containment: nil)
+        try run(["head", "-c", String(size), "/dev/zero"], stalls: stalls)
+    }
+
+    static func run(_ arguments: [String], stalls: [TimeInterval]) throws -> Outcome {
+        let child = try ChildProcess(arguments: arguments, environment: ["PATH": "/usr/bin:/bin"], directory: nil, containment: nil)
         var outcome = Outcome()
         var calls = 0
         outcome.ended = child.wait { _, bytes in
@@ -32,6 +37,7 @@ struct PipeGrowthTests {
             if outcome.allZero && !bytes.allSatisfy({ $0 == 0 }) { outcome.allZero = false }
             outcome.total += bytes.count
             outcome.largest = max(outcome.largest, bytes.count)
+            outcome.capacity = max(outcome.capacity, Int(fcntl(child.stdoutFD, 1032)))  // F_GETPIPE_SZ
         }
         return outcome
     }
@@ -62,15 +68,18 @@ struct PipeGrowthTests {
         #expect(outcome.allZero)
         #expect(outcome.largest > 65536, "largest read \(outcome.largest)")
         #expect(outcome.largest <= PipeGrowth.size)
+        #expect(outcome.capacity == PipeGrowth.size)
         #expect(Self.allGivenBack())
     }
 
-    @Test("a step that prints little keeps the default pipe and 64 KiB reads")
+    @Test("a step whose reads never fill 64 KiB keeps the default pipe")
     func smallStaysSmall() throws {
-        let outcome = try Self.run(size: 1000, stalls: [])
+        // Three bursts of 20,000 bytes: 60,000 in all, so no read can fill 64 KiB however late it is.
+        let outcome = try Self.run(["sh", "-c", "for i in 1 2 3; do head -c 20000 /dev/zero; sleep 0.05; done"], stalls: [])
         #expect(outcome.ended == .exited(0))
-        #expect(outcome.total == 1000)
-        #expect(outcome.largest <= 65536)
+        #expect(outcome.total == 60000)
+        #expect(outcome.capacity > 0)
+        #expect(outcome.capacity < PipeGrowth.size)
     }
 
     @Test("twelve such steps at once: at most eight read more than 64 KiB at a time, every byte of every step arrives")

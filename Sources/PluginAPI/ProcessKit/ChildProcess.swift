@@ -28,7 +28,8 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 /// those that left the group are reached as well.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
-    private let stdoutFD: Int32
+    /// The read end of the child's stdout (internal: tests look at its pipe's size).
+    let stdoutFD: Int32
     private let stderrFD: Int32
     private let pidFD: Int32
 
@@ -105,11 +106,11 @@ public final class ChildProcess: Sendable {
     ) -> Termination {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
         var buffer = ReadBuffers.shared.take()
-        var large = false
         var growthTried: [Int32] = []
+        /// Pipes this wait grew; with one or more, `buffer` is a large one.
         var grown = 0
         defer {
-            (large ? ReadBuffers.large : ReadBuffers.shared).give(buffer)
+            (grown > 0 ? ReadBuffers.large : ReadBuffers.shared).give(buffer)
             for _ in 0..<grown { PipeGrowth.release() }
         }
         /// A read of 64 KiB or more: the pipe was full (a pipe not grown holds 64 KiB), the step
@@ -123,12 +124,11 @@ public final class ChildProcess: Sendable {
                 PipeGrowth.release()
                 return
             }
-            grown += 1
-            if !large {
+            if grown == 0 {
                 ReadBuffers.shared.give(buffer)
                 buffer = ReadBuffers.large.take()
-                large = true
             }
+            grown += 1
         }
         var termination: Termination?
         var drainDeadline = ContinuousClock.now

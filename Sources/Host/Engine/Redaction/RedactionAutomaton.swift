@@ -356,6 +356,14 @@ final class RedactionAutomaton: @unchecked Sendable {
             let h = Self.hash(UInt32(truncatingIfNeeded: word) & mask, shift)
             return filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0
         }
+        /// The first of positions k..<k+4 where a pattern may begin, from one 8-byte load
+        /// (bytes k..<k+8 must be readable).
+        @inline(__always) func firstOfFour(_ k: Int) -> Int? {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + k).loadUnaligned(as: UInt64.self))
+            let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
+            guard a || b || c || d else { return nil }
+            return a ? k : b ? k &+ 1 : c ? k &+ 2 : k &+ 3
+        }
         if let table = self.shift {
             // Whole windows of the shortest pattern's length, while one fits in the bytes at hand.
             let last = count - window, gramAt = window - 4, bits = shiftBits, crlf = anyWrapped, full = fullShift
@@ -393,9 +401,7 @@ final class RedactionAutomaton: @unchecked Sendable {
                     // A pattern may begin here (or, with a line break in the gram, a wrapped one):
                     // check this position and the next three with the filter, from one load
                     // (bytes i..<i+8 are readable: the window is 11 bytes at least).
-                    let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-                    let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
-                    if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
+                    if let found = firstOfFour(i) { return found }
                     i &+= 4
                 } else {
                     i &+= step
@@ -404,15 +410,11 @@ final class RedactionAutomaton: @unchecked Sendable {
         }
         // Four positions per 8-byte load (bytes i..<i+8; `limit` is the count minus 3).
         while i &+ 5 <= limit {
-            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-            let a = probe(word), b = probe(word &>> 8), c = probe(word &>> 16), d = probe(word &>> 24)
-            if a || b || c || d { return a ? i : b ? i &+ 1 : c ? i &+ 2 : i &+ 3 }
+            if let found = firstOfFour(i) { return found }
             i &+= 4
         }
         while i < limit {
-            let g = UInt32(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt32.self)) & mask
-            let h = Self.hash(g, shift)
-            if filter[h &>> 6] & (1 &<< UInt64(h & 63)) != 0 { return i }
+            if mayBegin(p + i) { return i }
             i &+= 1
         }
         return limit
