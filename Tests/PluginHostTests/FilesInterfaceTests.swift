@@ -301,26 +301,35 @@ extension FilesInterfaceTests {
         tar.add("slow.bin", .file(String(repeating: "s", count: 4 << 20)))
         tar.end()
         let bytes = tar.bytes
+        let clock = ContinuousClock()
+        // When the host's writer (a thread of its own) saw its write fail: timed there, not after
+        // the awaiting task's next turn, which can come late while the whole suite runs.
+        let writeFailed = Mutex<ContinuousClock.Instant?>(nil)
         let task = Task {
             try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "", path: "")])) { writer in
                 // 4 KiB every 20 ms: the whole archive would take more than 20 seconds.
                 var offset = 0
                 while offset < bytes.count {
                     let end = min(bytes.count, offset + 4096)
-                    try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                    do {
+                        try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+                    } catch {
+                        writeFailed.withLock { $0 = clock.now }
+                        throw error
+                    }
                     offset = end
                     usleep(20_000)
                 }
             }
         }
         try await Task.sleep(for: .milliseconds(300))
-        let clock = ContinuousClock()
         let cancelled = clock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        // Well before the archive's end; not a tighter bound, which a loaded machine (the whole suite
-        // running at once) can miss.
-        #expect(clock.now - cancelled < .seconds(10))
+        // The writes fail well before the archive's end; not a tighter bound, which a loaded
+        // machine can miss.
+        let failedAt = try #require(writeFailed.withLock { $0 }, "the host's writes never failed")
+        #expect(failedAt - cancelled < .seconds(10))
         #expect(!FileManager.default.fileExists(atPath: started.workspace + "/early.txt"))
         #expect(leftovers(started.temporaryDirectory).isEmpty)
         await executor.finishJob(job)

@@ -2,6 +2,7 @@ import Foundation
 @testable import NixActionsProcessKit
 import Synchronization
 import Testing
+import TestSupport
 
 /// A step that prints faster than it is read gets a 1 MiB pipe and 1 MiB reads
 /// (`ChildProcess.wait`, `PipeGrowth`); at most `PipeGrowth.limit` pipes are grown at once.
@@ -9,6 +10,9 @@ import Testing
 /// `PipeGrowth` counts for the whole test process, and other suites (80 children printing at
 /// once in `ChildEnvironmentTests`) may hold grown pipes meanwhile. So the checks are on what
 /// each wait itself saw: a read over 64 KiB can only come from a pipe this wait grew.
+///
+/// The tests wait for processes and sleep: they do so off Swift's cooperative threads
+/// (`offThePool`), which other suites' tasks need meanwhile.
 @Suite("ChildProcess: pipes grow for steps that print a lot", .serialized)
 struct PipeGrowthTests {
     struct Outcome {
@@ -54,14 +58,17 @@ struct PipeGrowthTests {
     }
 
     @Test("a full pipe grows: reads of more than 64 KiB, every byte arrives, the pipe is given back")
-    func grows() throws {
+    func grows() async throws {
         let size = 8 << 20
         // Other suites may hold all eight slots for a moment: try again, up to 20 times.
-        var outcome = Outcome()
-        for _ in 0..<20 {
-            outcome = try Self.run(size: size, stalls: [0.1, 0, 0.1])
-            if outcome.largest > 65536 { break }
-            Thread.sleep(forTimeInterval: 0.05)
+        let outcome = try await offThePool {
+            var outcome = Outcome()
+            for _ in 0..<20 {
+                outcome = try Self.run(size: size, stalls: [0.1, 0, 0.1])
+                if outcome.largest > 65536 { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return outcome
         }
         #expect(outcome.ended == .exited(0))
         #expect(outcome.total == size)
@@ -69,13 +76,15 @@ struct PipeGrowthTests {
         #expect(outcome.largest > 65536, "largest read \(outcome.largest)")
         #expect(outcome.largest <= PipeGrowth.size)
         #expect(outcome.capacity == PipeGrowth.size)
-        #expect(Self.allGivenBack())
+        #expect(try await offThePool { Self.allGivenBack() })
     }
 
     @Test("a step whose reads never fill 64 KiB keeps the default pipe")
-    func smallStaysSmall() throws {
+    func smallStaysSmall() async throws {
         // Three bursts of 20,000 bytes: 60,000 in all, so no read can fill 64 KiB however late it is.
-        let outcome = try Self.run(["sh", "-c", "for i in 1 2 3; do head -c 20000 /dev/zero; sleep 0.05; done"], stalls: [])
+        let outcome = try await offThePool {
+            try Self.run(["sh", "-c", "for i in 1 2 3; do head -c 20000 /dev/zero; sleep 0.05; done"], stalls: [])
+        }
         #expect(outcome.ended == .exited(0))
         #expect(outcome.total == 60000)
         #expect(outcome.capacity > 0)
@@ -83,30 +92,33 @@ struct PipeGrowthTests {
     }
 
     @Test("twelve such steps at once: at most eight read more than 64 KiB at a time, every byte of every step arrives")
-    func limited() throws {
+    func limited() async throws {
         let size = 4 << 20
-        let outcomes = Mutex<[Outcome]>([])
-        let done = DispatchGroup()
-        for _ in 0..<12 {
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                // All twelve fill their pipe (first stall) and try to grow it at about the same
-                // moment; those that got a slot keep it through the second stall, longer than
-                // the threads' start times can differ.
-                if let outcome = try? Self.run(size: size, stalls: [0.4, 0, 0.6]) {
-                    outcomes.withLock { $0.append(outcome) }
-                }
-            }.start()
+        let (finished, all) = try await offThePool {
+            let outcomes = Mutex<[Outcome]>([])
+            let done = DispatchGroup()
+            for _ in 0..<12 {
+                done.enter()
+                Thread {
+                    defer { done.leave() }
+                    // All twelve fill their pipe (first stall) and try to grow it at about the same
+                    // moment; those that got a slot keep it through the second stall, longer than
+                    // the threads' start times can differ.
+                    if let outcome = try? Self.run(size: size, stalls: [0.4, 0, 0.6]) {
+                        outcomes.withLock { $0.append(outcome) }
+                    }
+                }.start()
+            }
+            let finished = done.wait(timeout: .now() + 120) == .success
+            return (finished, outcomes.withLock { $0 })
         }
-        #expect(done.wait(timeout: .now() + 120) == .success)
-        let all = outcomes.withLock { $0 }
+        #expect(finished)
         #expect(all.count == 12)
         #expect(all.allSatisfy { $0.ended == .exited(0) && $0.total == size && $0.allZero })
         // A read over 64 KiB needs a pipe this wait grew; slots held by other suites only
         // lower the count.
         let grown = all.filter { $0.largest > 65536 }.count
         #expect(grown <= PipeGrowth.limit, "\(grown) of 12 read more than 64 KiB at a time")
-        #expect(Self.allGivenBack())
+        #expect(try await offThePool { Self.allGivenBack() })
     }
 }

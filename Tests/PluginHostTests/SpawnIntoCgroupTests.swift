@@ -43,7 +43,7 @@ struct SpawnIntoCgroupTests {
     /// threads block every signal), it is queued for the process and wakes the main thread at every
     /// step. The spawning thread is left with SIGCHLD unblocked, so its default action drops it.
     @Test("the thread that spawns a step is left with SIGCHLD unblocked, and every other signal as it was")
-    func leavesChildSignalUnblocked() throws {
+    func leavesChildSignalUnblocked() async throws {
         let result = Mutex<(chld: Bool, int: Bool, ended: Termination?)?>(nil)
         let thread = Thread {
             var all = sigset_t()
@@ -58,7 +58,7 @@ struct SpawnIntoCgroupTests {
         }
         thread.start()
         let deadline = ContinuousClock.now + .seconds(20)
-        while result.withLock({ $0 }) == nil && ContinuousClock.now < deadline { usleep(10_000) }
+        while result.withLock({ $0 }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         let seen = try #require(result.withLock { $0 })
         #expect(seen.ended == .exited(3))
         #expect(!seen.chld, "SIGCHLD is still blocked in the spawning thread")

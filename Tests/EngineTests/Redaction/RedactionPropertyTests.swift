@@ -16,50 +16,62 @@ struct RedactionPropertyTests {
     /// Deterministic by default; `NIXACTIONS_REDACTOR_SEED=<n>` changes it.
     static let seed: UInt64 = ProcessInfo.processInfo.environment["NIXACTIONS_REDACTOR_SEED"].flatMap { UInt64($0) } ?? 0x5EC2E7
 
+    // The two long loops below are minutes of CPU in a debug build on a loaded machine: they run
+    // off Swift's cooperative threads (`offThePool`), which the other suites' tasks and timers
+    // need meanwhile (two of them on two cores), and report what they found afterwards.
+
     @Test("100,000 random cases: no leak, output identical to the reference, any chunking")
-    func randomCases() {
-        var rng = RedactionRandom(state: Self.seed)
-        var cases = 0
-        // Each redactor (a set of secrets) serves several texts and chunkings.
-        while cases < 100_000 {
-            let first = RedactionReference.makeCase(&rng)
-            let redactor = Redactor()
-            for secret in first.secrets { redactor.add(secret) }
-            let patterns = RedactionReference.patterns(of: first.secrets)
-            for k in 0..<25 {
-                let c = k == 0 ? first : Self.text(for: first.secrets, patterns: patterns, &rng)
-                if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
-                    Issue.record("seed \(Self.seed), case \(cases): \(failure)\n\(c)")
-                    return
+    func randomCases() async throws {
+        let seed = Self.seed
+        let (cases, failure) = try await offThePool { () -> (Int, String?) in
+            var rng = RedactionRandom(state: seed)
+            var cases = 0
+            // Each redactor (a set of secrets) serves several texts and chunkings.
+            while cases < 100_000 {
+                let first = RedactionReference.makeCase(&rng)
+                let redactor = Redactor()
+                for secret in first.secrets { redactor.add(secret) }
+                let patterns = RedactionReference.patterns(of: first.secrets)
+                for k in 0..<25 {
+                    let c = k == 0 ? first : Self.text(for: first.secrets, patterns: patterns, &rng)
+                    if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
+                        return (cases, "seed \(seed), case \(cases): \(failure)\n\(c)")
+                    }
+                    cases += 1
                 }
-                cases += 1
             }
+            return (cases, nil)
         }
-        print("redactor property test: \(cases) cases, seed \(Self.seed)")
+        if let failure { Issue.record(Comment(rawValue: failure)) } else { #expect(cases >= 100_000) }
+        print("redactor property test: \(cases) cases, seed \(seed)")
     }
 
     @Test("50,000 random cases with secrets of 12 to 40 pieces and long texts: the shift table's skips lose nothing")
-    func randomCasesLongSecrets() {
-        var rng = RedactionRandom(state: Self.seed ^ 0x5_41F7)
-        var cases = 0, skipping = 0
-        while cases < 50_000 {
-            let first = RedactionReference.makeCase(&rng, secretLength: 12...40)
-            let redactor = Redactor()
-            for secret in first.secrets { redactor.add(secret) }
-            let patterns = RedactionReference.patterns(of: first.secrets)
-            if (patterns.map(\.bytes.count).min() ?? 0) >= 11 { skipping += 1 }
-            for k in 0..<10 {
-                let c = k == 0 ? first : Self.text(for: first.secrets, patterns: patterns, &rng, longOneIn: 2)
-                if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
-                    Issue.record("seed \(Self.seed), long-secret case \(cases): \(failure)\n\(c)")
-                    return
+    func randomCasesLongSecrets() async throws {
+        let seed = Self.seed
+        let (cases, skipping, failure) = try await offThePool { () -> (Int, Int, String?) in
+            var rng = RedactionRandom(state: seed ^ 0x5_41F7)
+            var cases = 0, skipping = 0
+            while cases < 50_000 {
+                let first = RedactionReference.makeCase(&rng, secretLength: 12...40)
+                let redactor = Redactor()
+                for secret in first.secrets { redactor.add(secret) }
+                let patterns = RedactionReference.patterns(of: first.secrets)
+                if (patterns.map(\.bytes.count).min() ?? 0) >= 11 { skipping += 1 }
+                for k in 0..<10 {
+                    let c = k == 0 ? first : Self.text(for: first.secrets, patterns: patterns, &rng, longOneIn: 2)
+                    if let failure = RedactionReference.check(c, redactor: redactor, patterns: patterns) {
+                        return (cases, skipping, "seed \(seed), long-secret case \(cases): \(failure)\n\(c)")
+                    }
+                    cases += 1
                 }
-                cases += 1
             }
+            return (cases, skipping, nil)
         }
+        if let failure { Issue.record(Comment(rawValue: failure)) } else { #expect(cases >= 50_000) }
         // Most secret sets here have every pattern long enough for the shift table (11 bytes or more).
         #expect(skipping * 10 > cases / 2, "\(skipping) of \(cases / 10) secret sets used the shift table")
-        print("redactor property test, long secrets: \(cases) cases, \(skipping) secret sets with the shift table, seed \(Self.seed)")
+        print("redactor property test, long secrets: \(cases) cases, \(skipping) secret sets with the shift table, seed \(seed)")
     }
 
     @Test("secrets of 300 to 2,000 bytes (shifts capped at 255): masked in any chunking, plain text untouched")
