@@ -11,8 +11,8 @@ import TestSupport
 /// once in `ChildEnvironmentTests`) may hold grown pipes meanwhile. So the checks are on what
 /// each wait itself saw: a read over 64 KiB can only come from a pipe this wait grew.
 ///
-/// The tests wait for processes and sleep: they do so off Swift's cooperative threads
-/// (`offThePool`), which other suites' tasks need meanwhile.
+/// The tests wait for processes and threads off Swift's cooperative threads (`offThePool`),
+/// which other suites' tasks need meanwhile.
 @Suite("ChildProcess: pipes grow for steps that print a lot", .serialized)
 struct PipeGrowthTests {
     struct Outcome {
@@ -48,11 +48,11 @@ struct PipeGrowthTests {
 
     /// Every grown pipe is given back. Other suites of this process may hold one for a moment, so
     /// this waits for the count to reach zero; a pipe never given back keeps it above.
-    static func allGivenBack() -> Bool {
+    static func allGivenBack() async -> Bool {
         let deadline = ContinuousClock.now + .seconds(20)
         while PipeGrowth.current != 0 {
             if ContinuousClock.now > deadline { return false }
-            Thread.sleep(forTimeInterval: 0.01)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return true
     }
@@ -76,7 +76,7 @@ struct PipeGrowthTests {
         #expect(outcome.largest > 65536, "largest read \(outcome.largest)")
         #expect(outcome.largest <= PipeGrowth.size)
         #expect(outcome.capacity == PipeGrowth.size)
-        #expect(try await offThePool { Self.allGivenBack() })
+        #expect(await Self.allGivenBack())
     }
 
     @Test("a step whose reads never fill 64 KiB keeps the default pipe")
@@ -119,6 +119,6 @@ struct PipeGrowthTests {
         // lower the count.
         let grown = all.filter { $0.largest > 65536 }.count
         #expect(grown <= PipeGrowth.limit, "\(grown) of 12 read more than 64 KiB at a time")
-        #expect(try await offThePool { Self.allGivenBack() })
+        #expect(await Self.allGivenBack())
     }
 }

@@ -21,9 +21,9 @@ enum RedactionForms {
         var patterns: [RedactionPattern] = []
         var added = false
         // Printable ASCII without spaces (most tokens): one line, nothing to trim.
-        let plain = secret.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-        for line in plain ? [Substring(secret)] : secret.split(whereSeparator: \.isNewline) {
-            let value = plain ? secret : line.trimmingCharacters(in: .whitespaces)
+        let values = secret.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+            ? [secret] : secret.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        for value in values {
             guard value.utf8.count >= Redactor.minimumLength else { continue }
             added = true
             let bytes = Array(value.utf8)
