@@ -138,6 +138,21 @@ public func offThePool<T>(_ body: @escaping @Sendable () throws -> T) async thro
     }.value
 }
 
+/// The CPU time the calling thread spends in `body` (`CLOCK_THREAD_CPUTIME_ID`). For checks of
+/// how work grows: unlike wall time, it does not count the time other tests' threads held the
+/// cores (the whole suite runs at once on two). `body` must not wait, hop threads or hand work to
+/// other threads (the workflow loader does, for large files).
+public func threadCPUTime(_ body: () throws -> Void) rethrows -> Duration {
+    func now() -> Duration {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+    }
+    let start = now()
+    try body()
+    return now() - start
+}
+
 /// A value handed from the thread of `offThePool` to the awaiting task (which alone uses it).
 public struct UncheckedBox<T>: @unchecked Sendable {
     public let value: T
