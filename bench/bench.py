@@ -27,6 +27,7 @@ A peer that is missing is left out of its table (with a note), never faked.
 import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 from common import Case, Failed, interleave, med  # noqa: E402
 import suites  # noqa: E402
 import cache  # noqa: E402
@@ -102,9 +103,9 @@ def main():
                         help="measured rounds after one warm-up (default 5; 3 for cache)")
     parser.add_argument("--output-size", type=size_arg, default=1 << 30,
                         help="bytes printed by the output benchmark (default 1G; accepts K/M/G)")
-    parser.add_argument("--secrets-size", type=size_arg, default=256 << 10,
-                        help="bytes printed after the masks in the secrets benchmark (default 256K: the "
-                             "interim line-based redactor needs ~90 s per MiB with 1,000 secrets)")
+    parser.add_argument("--secrets-size", type=size_arg, default=1 << 30,
+                        help="bytes printed after the masks in the secrets and secretfile benchmarks (default 1G, "
+                             "as the issue's target; accepts K/M/G)")
     parser.add_argument("--scaling-sizes", type=lambda t: [int(x) for x in t.split(",")],
                         default=[100, 1000, 5000, 20000], help="job counts of the scaling benchmark")
     parser.add_argument("--big-rounds", type=int, default=1,
@@ -116,8 +117,15 @@ def main():
     parser.add_argument("--cache-files", type=int, default=20000, help="files in the cache benchmark's tree (default 20000)")
     parser.add_argument("--cache-size", type=size_arg, default=300 << 20,
                         help="bytes in the cache benchmark's tree (default 300M; accepts K/M/G)")
+    parser.add_argument("--also-tmpdir", action="append", metavar="LABEL=PATH",
+                        help="manyjobs and dag: also run nixactions with TMPDIR and its logs in PATH (for example "
+                             "a journaled ext4 mounted there), labelled LABEL; repeatable")
+    parser.add_argument("--delete-logs", action="store_true",
+                        help="remove each run's log folder right after it, as up to round 13 (by default they are "
+                             "set aside and removed when bench.py ends; see common.log_dir_measure)")
     parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random cache")
     args = parser.parse_args()
+    common.DELETE_LOGS_AT_ONCE = args.delete_logs
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, cache")
@@ -146,6 +154,7 @@ def main():
         try:
             run_all(ctx, args, failures)
         finally:
+            common.remove_kept()
             ctx.close()
     print(f"\nuptime after: {uptime()}")
     if failures:

@@ -174,12 +174,46 @@ def tree_bytes(path):
     return total, files
 
 
+# Log folders set aside by `log_dir_measure`, removed when bench.py ends (`remove_kept`).
+KEPT = []
+# `bench.py --delete-logs`: remove each run's logs right after it, as up to round 13.
+DELETE_LOGS_AT_ONCE = False
+# Larger log folders are removed at once: they hold few files, and what is below is per file.
+KEEP_AT_MOST = 256 << 20
+
+
 def log_dir_measure(logs):
-    """An `after` hook: record the bytes and files nixactions wrote under --log-dir, then empty it."""
+    """An `after` hook: record the bytes and files nixactions wrote under --log-dir, then move the
+    folder aside (into `.kept-logs/` beside it); `remove_kept` removes them when bench.py ends.
+
+    Up to round 13 each run's logs were removed at once. On this machine's ext4 (no journal) that
+    slowed the runs that came after: for a minute after an inode is freed (six while its block is
+    dirty), ext4 without a journal does not reuse it and checks each such inode whenever it looks
+    for a free one, so a run that creates a file per job after the harness freed thousands paid
+    for each of them (docs/benchmarks.md, round 14, where the evidence is mixed). nixactions never
+    removes a run's logs, so keeping them until the end is also what a user's machine sees."""
     def after(sample):
         sample["log_bytes"], sample["log_files"] = tree_bytes(logs)
-        shutil.rmtree(logs, ignore_errors=True)
+        if not os.path.exists(logs):
+            return
+        if DELETE_LOGS_AT_ONCE or sample["log_bytes"] > KEEP_AT_MOST:
+            shutil.rmtree(logs, ignore_errors=True)
+            return
+        kept = os.path.join(os.path.dirname(logs), ".kept-logs")
+        os.makedirs(kept, exist_ok=True)
+        if kept not in KEPT:
+            KEPT.append(kept)
+        try:
+            os.rename(logs, os.path.join(kept, f"{os.getpid()}-{len(os.listdir(kept))}-{os.path.basename(logs)}"))
+        except OSError:
+            shutil.rmtree(logs, ignore_errors=True)
     return after
+
+
+def remove_kept():
+    """Remove the log folders `log_dir_measure` set aside (when bench.py ends)."""
+    while KEPT:
+        shutil.rmtree(KEPT.pop(), ignore_errors=True)
 
 
 def remove_file(path):

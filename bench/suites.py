@@ -2,8 +2,9 @@
 
 Conventions shared by all of them:
 - nixactions runs with `--log-format plain`, stdout to /dev/null, `--log-dir` inside the
-  benchmark's folder (emptied after every run), and `workspace: { copy-project: false }` on every
-  job so that what is measured is the runner, not copying the project.
+  benchmark's folder (measured, then set aside until bench.py ends: common.log_dir_measure), and
+  `workspace: { copy-project: false }` on every job so that what is measured is the runner, not
+  copying the project.
 - A peer's "job" runs the same shell work in a fresh bash (`bash -c '...'`): nixactions runs each
   step as a bash script, so a peer that exec'd `true` directly, or ran it as a shell builtin
   without any process, would not be doing the same work.
@@ -28,6 +29,16 @@ class Context:
             import tempfile
             self._shm = tempfile.mkdtemp(prefix="nxa-bench-", dir="/dev/shm")
         return dict(os.environ, TMPDIR=self._shm)
+
+    def extra_folders(self):
+        """`--also-tmpdir LABEL=PATH`: (label, environment with TMPDIR in PATH, PATH) for each, the
+        folder made on first use (for example a journaled ext4 mounted for the comparison)."""
+        made = []
+        for spec in getattr(self.args, "also_tmpdir", None) or []:
+            label, _, path = spec.partition("=")
+            os.makedirs(os.path.join(path, "tmp"), exist_ok=True)
+            made.append((label, dict(os.environ, TMPDIR=os.path.join(path, "tmp")), path))
+        return made
 
     def close(self):
         if hasattr(self, "_shm"):
@@ -267,6 +278,12 @@ def bench_manyjobs(ctx, jobs=200, lines=10000):
             # journal, making a folder skips every inode freed in the last seconds (the previous run's).
             cases.append(Case(f"nixactions -j{j}, TMPDIR on tmpfs", argv, folder, after=log_dir_measure(logs + str(j)),
                               env=ctx.tmpfs_env()))
+        for label, env, path in ctx.extra_folders():
+            extra_argv = argv[:]
+            extra_logs = os.path.join(path, f"logs-manyjobs-{j}")
+            extra_argv[extra_argv.index("--log-dir") + 1] = extra_logs
+            cases.append(Case(f"nixactions -j{j}, TMPDIR and logs on {label}", extra_argv, folder,
+                              after=log_dir_measure(extra_logs), env=env))
         cases.append(Case(f"make -j{j}", ["make", "-s", f"-j{j}"], folder))
     times = interleave(cases, ctx.rounds)
     heading(f"manyjobs: {jobs} jobs × `seq 1 {lines}` ({load_line()} at the end)")
@@ -283,7 +300,9 @@ def bench_manyjobs(ctx, jobs=200, lines=10000):
     print(f"\nTargets: ≤ 2x make at -j2: {r2:.2f}x → {verdict(r2 <= 2)}; at -j{jobs}: {rj:.2f}x → {verdict(rj <= 2)}; "
           f"nixactions -j{jobs} / -j2 = {self_ratio:.2f} (no slower: {verdict(self_ratio <= 1.0)})"
           + (f"; with TMPDIR on tmpfs: {med(times[f'nixactions -j{jobs}, TMPDIR on tmpfs']) / med(times['nixactions -j2, TMPDIR on tmpfs']):.2f}"
-             if "nixactions -j2, TMPDIR on tmpfs" in times else "") + ".")
+             if "nixactions -j2, TMPDIR on tmpfs" in times else "")
+          + "".join(f"; on {label}: {med(times[f'nixactions -j{jobs}, TMPDIR and logs on {label}']) / med(times[f'nixactions -j2, TMPDIR and logs on {label}']):.2f}"
+                    for label, _, _ in ctx.extra_folders()) + ".")
 
 
 # ---------------------------------------------------------------- 4. dag and graphs for peers
@@ -360,6 +379,10 @@ def bench_dag(ctx, count=1000):
                                          logs=os.path.join(ctx.tmpfs_env()["TMPDIR"], f"logs-dag-{shape}"))
             cases.insert(1, Case("nixactions -j2, TMPDIR and logs on tmpfs", shm_argv, folder,
                                  after=log_dir_measure(shm_logs), env=ctx.tmpfs_env()))
+        for label, env, path in ctx.extra_folders():
+            extra_argv, extra_logs = ctx.nxa(folder, "g.yml", "-j", "2", logs=os.path.join(path, f"logs-dag-{shape}"))
+            cases.insert(2, Case(f"nixactions -j2, TMPDIR and logs on {label}", extra_argv, folder,
+                                 after=log_dir_measure(extra_logs), env=env))
         if task:
             write(os.path.join(folder, "Taskfile.yml"), taskfile_text(jobs))
             cases.append(Case("task --concurrency 2", [task, "--silent", "--concurrency", "2", "all"], folder))
