@@ -13,7 +13,7 @@ is the host process's peak up to the last 20 ms of its life), and the host proce
 (utime + stime in /proc/PID/stat, 10 ms ticks; again the last sample, so it can miss the last
 20 ms): tree CPU minus host CPU is what the steps' processes used.
 """
-import os, shutil, statistics, subprocess, sys, tempfile, threading, time
+import itertools, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
 
 TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
@@ -174,8 +174,10 @@ def tree_bytes(path):
     return total, files
 
 
-# Log folders set aside by `log_dir_measure`, removed when bench.py ends (`remove_kept`).
+# The `.kept-logs` folders of `log_dir_measure`, removed when bench.py ends (`remove_kept`).
 KEPT = []
+# Names of the folders set aside, unique within the run of bench.py.
+_kept_serial = itertools.count()
 # `bench.py --delete-logs`: remove each run's logs right after it, as up to round 13.
 DELETE_LOGS_AT_ONCE = False
 # Larger log folders are removed at once: they hold few files, and what is below is per file.
@@ -204,8 +206,8 @@ def log_dir_measure(logs):
         if kept not in KEPT:
             KEPT.append(kept)
         try:
-            os.rename(logs, os.path.join(kept, f"{os.getpid()}-{len(os.listdir(kept))}-{os.path.basename(logs)}"))
-        except OSError:
+            os.rename(logs, os.path.join(kept, str(next(_kept_serial))))
+        except OSError:  # a name left by an earlier, interrupted run of bench.py
             shutil.rmtree(logs, ignore_errors=True)
     return after
 

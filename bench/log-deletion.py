@@ -14,15 +14,10 @@ its inode-table block is dirty), so the second series grows with the logs freed 
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import load_line, read_cpu_s  # noqa: E402
 from suites import graph, workflow_text  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def host_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -31,7 +26,7 @@ def main():
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--pause", type=int, default=0)
     args = parser.parse_args()
-    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(load_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="nxa-logdel-") as folder:
         workflow = os.path.join(folder, "g.yml")
         with open(workflow, "w") as f:
@@ -48,7 +43,7 @@ def main():
                 process = subprocess.Popen([args.binary, "run", workflow, "-j", "2", "--log-format", "plain",
                                             "--log-dir", logs], stdout=subprocess.DEVNULL, cwd=folder)
                 os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-                cpu = host_cpu(process.pid)
+                cpu = read_cpu_s(process.pid)
                 process.wait()
                 series.append((time.monotonic() - started, cpu))
                 if mode == "remove":
@@ -58,7 +53,7 @@ def main():
             results[mode] = series
             print(f"{mode:6s} host CPU per run (s): " + ", ".join(f"{cpu:.2f}" for _, cpu in series)
                   + f"; median wall {statistics.median(w for w, _ in series):.2f} s", flush=True)
-    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(load_line())
 
 
 if __name__ == "__main__":

@@ -31,14 +31,15 @@ class Context:
         return dict(os.environ, TMPDIR=self._shm)
 
     def extra_folders(self):
-        """`--also-tmpdir LABEL=PATH`: (label, environment with TMPDIR in PATH, PATH) for each, the
-        folder made on first use (for example a journaled ext4 mounted for the comparison)."""
-        made = []
-        for spec in getattr(self.args, "also_tmpdir", None) or []:
-            label, _, path = spec.partition("=")
-            os.makedirs(os.path.join(path, "tmp"), exist_ok=True)
-            made.append((label, dict(os.environ, TMPDIR=os.path.join(path, "tmp")), path))
-        return made
+        """`--also-tmpdir LABEL=PATH`: (label, environment with TMPDIR in PATH/tmp, PATH) for each,
+        PATH/tmp made on the first call (for example on a journaled ext4 mounted for the comparison)."""
+        if not hasattr(self, "_extra"):
+            self._extra = []
+            for spec in self.args.also_tmpdir or []:
+                label, _, path = spec.partition("=")
+                os.makedirs(os.path.join(path, "tmp"), exist_ok=True)
+                self._extra.append((label, dict(os.environ, TMPDIR=os.path.join(path, "tmp")), path))
+        return self._extra
 
     def close(self):
         if hasattr(self, "_shm"):
