@@ -36,10 +36,11 @@ struct CancellationTests {
         environment["TMPDIR"] = temp.path
         environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
         process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let output = try ChildPipe()
+        process.standardOutput = output.writing
+        process.standardError = output.writing
         try process.run()
+        output.closeChildEnd()
         for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/started") {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -50,7 +51,7 @@ struct CancellationTests {
         let clock = ContinuousClock()
         let interrupted = clock.now
         kill(process.processIdentifier, SIGINT)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: output.reading.readDataToEndOfFile(), as: UTF8.self)
         await waitForExit(process)
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(clock.now - interrupted < .seconds(10))

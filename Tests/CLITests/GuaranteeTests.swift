@@ -17,12 +17,13 @@ struct GuaranteeTests {
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = temp.path
         process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        let pipe = try ChildPipe()
+        process.standardOutput = pipe.writing
         process.standardError = FileHandle.nullDevice
         try process.run()
-        _ = pipe.fileHandleForReading.readData(ofLength: 100)
-        try pipe.fileHandleForReading.close()  // like `| head`
+        pipe.closeChildEnd()
+        _ = pipe.reading.readData(ofLength: 100)
+        try pipe.reading.close()  // like `| head`
         await waitForExit(process)
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
@@ -121,12 +122,13 @@ struct GuaranteeTests {
         process.executableURL = nixactionsBinary
         process.arguments = ["run", "wf.yml", "--log-format", "plain", "--jobs", "2"]
         process.currentDirectoryURL = temp.url
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let pipe = try ChildPipe()
+        process.standardOutput = pipe.writing
+        process.standardError = pipe.writing
         try process.run()
+        pipe.closeChildEnd()
         // The step sends SIGTERM to its parent, the host, while the run is under way.
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: pipe.reading.readDataToEndOfFile(), as: UTF8.self)
         await waitForExit(process)
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(text.contains("cancelling (signal 15)"))

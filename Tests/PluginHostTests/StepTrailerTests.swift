@@ -1,6 +1,7 @@
 import Foundation
 import NixActionsProcessKit
 import Testing
+import TestSupport
 
 @Suite("StepTrailer: a step's output over ssh, then its files and status after a marker")
 struct StepTrailerTests {
@@ -69,10 +70,11 @@ struct StepTrailerTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", lines.joined(separator: "\n")]
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        let pipe = try ChildPipe()
+        process.standardOutput = pipe.writing
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        pipe.closeChildEnd()
+        let data = pipe.reading.readDataToEndOfFile()
         process.waitUntilExit()
         let result = split(String(decoding: data, as: UTF8.self), chunk: 5)
         #expect(result.output == "step output\n")

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 /// Where SwiftPM put the built products (the test binary lives next to them).
 public let productsDirectory: URL = {
@@ -167,6 +168,35 @@ public func runCommand(
     try await withCommandSlot(needsSlot(executable, arguments)) { try runCommandBlocking(executable, arguments, in: directory, environment: environment, removing: removing) }
 }
 
+/// A pipe for a child's standard input or output whose two ends are close-on-exec from the moment
+/// they exist (ProcessKit's `closeOnExecPipe`), unlike Foundation's `Pipe`.
+///
+/// Tests run concurrently in one process, and Foundation's `Process` on Linux closes in the child
+/// only the descriptors open when it listed them: a `Pipe` made by another test in that moment is
+/// inherited by the child, which then holds the other test's pipe open (its reader waits for the
+/// end of output until that unrelated child exits). Give `reading` or `writing` to the `Process`
+/// (it is `dup2`ed onto 0, 1 or 2, which clears the flag there) and call `closeChildEnd` after
+/// `run()`.
+public final class ChildPipe: Sendable {
+    public let reading: FileHandle
+    public let writing: FileHandle
+    private let forInput: Bool
+
+    /// `forInput`: the child reads (its standard input); otherwise the child writes.
+    public init(forInput: Bool = false) throws {
+        guard let pipe = closeOnExecPipe() else { throw TestComponentError("pipe: \(String(cString: strerror(errno)))") }
+        reading = FileHandle(fileDescriptor: pipe.read, closeOnDealloc: true)
+        writing = FileHandle(fileDescriptor: pipe.write, closeOnDealloc: true)
+        self.forInput = forInput
+    }
+
+    /// The end the child was given, closed in this process once the child has started: the reader
+    /// then sees the end of output when the child's copies close.
+    public func closeChildEnd() {
+        try? (forInput ? reading : writing).close()
+    }
+}
+
 /// Run `executable` with `arguments` to completion, blocking the calling thread (for fixtures'
 /// synchronous set-up and tear-down; tests use `runCommand`).
 public func runCommandBlocking(
@@ -182,21 +212,23 @@ public func runCommandBlocking(
     for name in removing { env.removeValue(forKey: name) }
     env.merge(environment) { _, new in new }
     process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
+    let out = try ChildPipe(), err = try ChildPipe()
+    process.standardOutput = out.writing
+    process.standardError = err.writing
     process.standardInput = FileHandle.nullDevice
     let started = Date()
     try process.run()
+    out.closeChildEnd()
+    err.closeChildEnd()
     // Read both pipes concurrently so a full pipe never blocks the child.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData = err.reading.readDataToEndOfFile()
         group.leave()
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let outData = out.reading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
     return CommandResult(
@@ -330,26 +362,29 @@ public func runCommandBlocking(
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
     process.environment = env
-    let inPipe = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = inPipe
-    process.standardOutput = out
-    process.standardError = err
+    let inPipe = try ChildPipe(forInput: true), out = try ChildPipe(), err = try ChildPipe()
+    process.standardInput = inPipe.reading
+    process.standardOutput = out.writing
+    process.standardError = err.writing
     let started = Date()
     try process.run()
+    inPipe.closeChildEnd()
+    out.closeChildEnd()
+    err.closeChildEnd()
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData = err.reading.readDataToEndOfFile()
         group.leave()
     }
     group.enter()
     DispatchQueue.global().async {
-        try? inPipe.fileHandleForWriting.write(contentsOf: input)
-        try? inPipe.fileHandleForWriting.close()
+        try? inPipe.writing.write(contentsOf: input)
+        try? inPipe.writing.close()
         group.leave()
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let outData = out.reading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
     return CommandResult(

@@ -299,6 +299,8 @@ int nxa_peek_exit(pid_t pid, int *status_out) {
 
 int nxa_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size) >= 0 ? 0 : errno; }
 
+int nxa_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }
+
 int nxa_rename_noreplace(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ? 0 : errno;
 }

@@ -6,6 +6,21 @@ import Synchronization
     import Glibc
 #endif
 
+/// A pipe whose two ends are close-on-exec from the moment they exist (`pipe2` with
+/// `O_CLOEXEC`): no child inherits them, not even one that another thread starts while the pipe
+/// is made (a `pipe` followed by `fcntl(FD_CLOEXEC)` leaves that moment open). A child meant to
+/// have an end gets it `dup2`ed onto its 0, 1 or 2, which clears the flag there.
+/// - Returns: the read and write ends; nil when no pipe could be made (`errno` says why).
+public func closeOnExecPipe() -> (read: Int32, write: Int32)? {
+    var fds: [Int32] = [-1, -1]
+    let rc = nxa_pipe_cloexec(&fds)
+    guard rc == 0 else {
+        errno = rc
+        return nil
+    }
+    return (fds[0], fds[1])
+}
+
 /// Small file operations for the per-step hot path, without Foundation's atomic writes
 /// (temporary file, rename and fsync per call).
 public enum FastFiles {

@@ -46,6 +46,10 @@ int nxa_peek_exit(pid_t pid, int *status_out);
  * pipe holds more than `size`). */
 int nxa_set_pipe_size(int fd, int size);
 
+/* pipe2(O_CLOEXEC): a pipe whose ends no child inherits, not even one another thread starts
+ * while it is made. Returns 0 or an errno value. */
+int nxa_pipe_cloexec(int fds[2]);
+
 /* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
 int nxa_rename_noreplace(const char *from, const char *to);
 
