@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "NixActionsEngine",
             dependencies: [
-                "NixActionsPluginMessages", .product(name: "Yams", package: "Yams"),
+                "NixActionsPluginMessages", "NixActionsProcessKit", .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Host/Engine"

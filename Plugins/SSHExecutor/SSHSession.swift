@@ -84,14 +84,13 @@ final class SSHSession: Sendable {
         """
 
     init() throws {
-        var pipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&pipe) == 0 else {
+        // Neither end may leak into other children, not even for a moment (the ssh client gets its
+        // end as standard input).
+        guard let pipe = closeOnExecPipe() else {
             throw OperationFailure(message: "ssh executor: cannot make a pipe: \(String(cString: strerror(errno)))")
         }
-        // Neither end may leak into other children (the ssh client gets its end as standard input).
-        for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        readEnd = pipe[0]
-        requests = Mutex(pipe[1])
+        readEnd = pipe.read
+        requests = Mutex(pipe.write)
     }
 
     deinit {

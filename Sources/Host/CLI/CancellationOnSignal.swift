@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsEngine
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -22,9 +23,8 @@ public enum SignalHub {
 
     /// Call first thing in `main`.
     public static func start() {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard let pipe = closeOnExecPipe() else { return }
+        let fds = [pipe.read, pipe.write]
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
         pipeWrite = fds[1]
         // The handler first: a signal already pending (see below) must find it in place.

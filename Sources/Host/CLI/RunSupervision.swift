@@ -199,9 +199,8 @@ final class RunSupervision: Sendable {
     /// end of a pipe as its standard input. Returns the write end, or -1 (the run goes on,
     /// protected only while this process lives).
     static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String) -> Int32 {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return -1 }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard let pipe = closeOnExecPipe() else { return -1 }
+        let fds = [pipe.read, pipe.write]
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
         var supervise = [SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
         if let cgroup { supervise += ["--cgroup", cgroup] }

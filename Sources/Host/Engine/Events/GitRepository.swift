@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 /// What a run learns from the project's git repository, read once by running `git` (read-only:
@@ -158,22 +159,12 @@ public struct GitRepository: Sendable {
 
     /// Run `git ARGUMENTS` in `directory`: its output (trimmed), or nil when it failed or git is missing.
     static func run(_ arguments: [String], in directory: String, trim: Bool = true) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["GIT_OPTIONAL_LOCKS"] = "0"
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["LC_ALL"] = "C"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
+        guard let git = try? HostCommand.run(["git", "-C", directory] + arguments, environment: environment), git.status == 0,
+              let text = String(validating: git.output, as: UTF8.self) else { return nil }
         let result = trim ? text.trimmingCharacters(in: .whitespacesAndNewlines) : text
         return trim && result.isEmpty ? nil : result
     }

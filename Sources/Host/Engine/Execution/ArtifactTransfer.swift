@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -127,11 +128,17 @@ extension ArtifactStore {
 /// `tar -x` into a folder of this machine, fed through a socket; every byte is first checked by
 /// a `TarGuard` (no absolute names, no "..", nothing through a link of the archive).
 final class TarExtractor: TreeSink, @unchecked Sendable {
-    private let process = Process()
-    private let errors = ErrorDrain()
     private let writeEnd: Int32
     private let state = Mutex<(guardian: TarGuard, closed: Bool, complete: Bool, message: String)>(
         (TarGuard(rootNames: nil), false, false, ""))
+    /// How tar ended, set by the thread that waits for it.
+    private let tar = TarWaiter()
+
+    /// How a tar ended, once it has: `ended` is signalled after `outcome` is set.
+    private final class TarWaiter: @unchecked Sendable {
+        var outcome: HostCommand.Outcome?
+        let ended = DispatchSemaphore(value: 0)
+    }
 
     init(into folder: String) throws {
         var pair: [Int32] = [-1, -1]
@@ -139,19 +146,20 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
             throw EngineError("cannot make a socket pair for tar: \(String(cString: strerror(errno)))")
         }
         writeEnd = pair[0]
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar", "-x", "-o", "-f", "-", "-C", folder]
-        process.standardInput = FileHandle(fileDescriptor: pair[1], closeOnDealloc: true)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors.pipe
+        defer { Glibc.close(pair[1]) }  // tar has its own copy
+        let child: ChildProcess
         do {
-            try process.run()
+            child = try ChildProcess(arguments: ["tar", "-x", "-o", "-f", "-", "-C", folder],
+                                     environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: pair[1])
         } catch {
             Glibc.close(pair[0])
             throw EngineError("cannot run tar: \(error)")
         }
-        errors.start()
-        (process.standardInput as? FileHandle)?.closeFile()
+        // Its standard error is read as it comes, so that tar never blocks on it.
+        Thread.detachNewThread { [tar] in
+            tar.outcome = HostCommand.wait(for: child)
+            tar.ended.signal()
+        }
     }
 
     deinit { Glibc.close(writeEnd) }
@@ -186,20 +194,20 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
     /// Wait for tar; nil when the archive was complete, valid and extracted, else why not.
     func finish() async -> String? {
         close(complete: false, message: "the transfer ended early")
-        let process = self.process
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let waiter = self.tar
+        let tar = await withCheckedContinuation { (continuation: CheckedContinuation<HostCommand.Outcome, Never>) in
             Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
+                waiter.ended.wait()
+                waiter.ended.signal()
+                continuation.resume(returning: waiter.outcome ?? HostCommand.Outcome(status: -1, output: [], errors: ""))
             }
         }
-        let errors = self.errors.text()
         return state.withLock { state -> String? in
             if let violation = state.guardian.violation { return violation }
             if !state.complete { return state.message.isEmpty ? "the archive was aborted" : state.message }
             if let incomplete = state.guardian.finish() { return incomplete }
-            if process.terminationStatus != 0 {
-                return "tar -x exited \(process.terminationStatus): \(errors.split(separator: "\n").suffix(2).joined(separator: "; "))"
+            if tar.status != 0 {
+                return "tar -x exited \(tar.status): \(tar.errors.split(separator: "\n").suffix(2).joined(separator: "; "))"
             }
             return nil
         }
@@ -211,71 +219,26 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
 enum TarProducer {
     /// - Parameter excludes: `tar --exclude` patterns (names or globs, matched at any depth).
     static func write(folder: String, entries: [String], excludes: [String] = [], into writer: any TreeWriter) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + excludes.map { "--exclude=\($0)" }
+        let arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + excludes.map { "--exclude=\($0)" }
             + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
-        let output = Pipe()
-        let errors = ErrorDrain()
-        process.standardOutput = output
-        process.standardError = errors.pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        errors.start()
-        let fd = output.fileHandleForReading.fileDescriptor
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failure: (any Error)?
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            do {
-                try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            } catch {
-                failure = error
-                process.terminate()
-                break
+        let tar: HostCommand.Outcome
+        do {
+            tar = try HostCommand.stream(arguments) { bytes in
+                do {
+                    try writer.write(bytes)
+                    return true
+                } catch {
+                    failure = error
+                    return false
+                }
             }
+        } catch {
+            throw EngineError("cannot run tar: \(error)")
         }
-        try? output.fileHandleForReading.close()
-        process.waitUntilExit()
         if let failure { throw failure }
-        guard process.terminationStatus == 0 else {
-            let text = errors.text()
-            throw EngineError("tar -c of \(folder) exited \(process.terminationStatus): \(text)")
+        guard tar.status == 0 else {
+            throw EngineError("tar -c of \(folder) exited \(tar.status): \(tar.errors)")
         }
-    }
-}
-
-/// A child process's standard error, read on a thread of its own as it comes (so that a process
-/// that prints many errors never blocks on a full pipe while its other stream is read or its exit
-/// is awaited); its last 4 KiB are kept.
-final class ErrorDrain: @unchecked Sendable {
-    let pipe = Pipe()
-    private let done = DispatchSemaphore(value: 0)
-    /// Written by the reading thread only, read after `done`.
-    private var tail: [UInt8] = []
-
-    /// Start reading, once the process has started.
-    func start() {
-        let handle = pipe.fileHandleForReading
-        Thread.detachNewThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 16384)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                tail += buffer[0..<count]
-                if tail.count > 4096 { tail.removeFirst(tail.count - 4096) }
-            }
-            done.signal()
-        }
-    }
-
-    /// What it printed (waits for the end of its standard error).
-    func text() -> String {
-        done.wait()
-        done.signal()
-        return String(decoding: tail, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import NixActionsPluginMessages
 import Synchronization
 
@@ -214,18 +215,9 @@ extension JobRunner {
             .map(Self.shellQuote).joined(separator: " ")
         let extract = ["tar", "-x", "-f", "-", "-C", target].map(Self.shellQuote).joined(separator: " ")
         try await ProjectCheckout.offThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-o", "pipefail", "-c", "\(create) | \(extract)"]
-            let errors = ErrorDrain()
-            process.standardError = errors.pipe
-            process.standardOutput = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            errors.start()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw EngineError("actions/checkout: cannot copy \(source) into \(target): \(errors.text())")
+            let copy = try HostCommand.run(["/bin/bash", "-o", "pipefail", "-c", "\(create) | \(extract)"])
+            guard copy.status == 0 else {
+                throw EngineError("actions/checkout: cannot copy \(source) into \(target): \(copy.errors)")
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 /// The project as jobs get it when it is a git repository: a clone made on this machine, once per
@@ -212,11 +213,6 @@ public final class ProjectCheckout: Sendable {
     /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
     @discardableResult
     static func git(_ arguments: [String], in directory: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // No hook of the user's configuration (core.hooksPath) runs in the clones.
-        process.arguments = ["git", "-c", "core.hooksPath=/dev/null"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var environment = ProcessInfo.processInfo.environment
         // A variable of the caller's own git (a hook, a worktree) must not redirect this one.
         for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
@@ -225,27 +221,19 @@ public final class ProjectCheckout: Sendable {
             environment.removeValue(forKey: name)
         }
         environment["GIT_TERMINAL_PROMPT"] = "0"
-        process.environment = environment
-        let output = Pipe()
-        let errors = ErrorDrain()
-        process.standardOutput = output
-        process.standardError = errors.pipe
-        process.standardInput = FileHandle.nullDevice
+        let git: HostCommand.Outcome
         do {
-            try process.run()
+            // No hook of the user's configuration (core.hooksPath) runs in the clones.
+            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null"] + arguments, environment: environment, directory: directory)
         } catch {
-            throw EngineError("cannot run git: \(error.localizedDescription)", hint: "install git (apt-get install git)")
+            throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
         }
-        errors.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = errors.text()
-        guard process.terminationStatus == 0 else {
-            let said = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) exited \(process.terminationStatus)"
+        guard git.status == 0 else {
+            let said = git.errors.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) exited \(git.status)"
                                   + (said.isEmpty ? "" : ": \(said)"))
         }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: git.output, as: UTF8.self)
     }
 
     static func real(_ path: String) -> String {

@@ -1,0 +1,57 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+import TestSupport
+
+/// The programs the host runs itself (git, tar) through `HostCommand`.
+@Suite("HostCommand: the host's git and tar get only their standard streams, every byte of output, and stop when told")
+struct HostCommandTests {
+    @Test("a descriptor the host holds open without close-on-exec is not inherited: the child has 0, 1 and 2 only")
+    func onlyStandardDescriptors() throws {
+        // What Foundation's `Pipe` makes: a pipe whose ends any child would inherit.
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { fds.forEach { close($0) } }
+        let listed = try HostCommand.run(["/bin/sh", "-c", "ls /proc/$$/fd"])
+        #expect(listed.status == 0)
+        #expect(String(decoding: listed.output, as: UTF8.self).split(separator: "\n") == ["0", "1", "2"])
+        // No child holds the write end: closing ours ends the reader's wait at once.
+        close(fds[1])
+        fds[1] = -1
+        var byte: UInt8 = 0
+        #expect(read(fds[0], &byte, 1) == 0)
+    }
+
+    @Test("every byte of a large output arrives; standard error keeps its last 4 KiB; the exit status is the program's")
+    func output() throws {
+        let script = "head -c 3000000 /dev/zero | tr '\\0' x; i=0; while [ $i -lt 2000 ]; do echo error-line-$i >&2; i=$((i+1)); done; exit 3"
+        let outcome = try HostCommand.run(["/bin/sh", "-c", script])
+        #expect(outcome.status == 3)
+        #expect(outcome.output.count == 3_000_000)
+        #expect(outcome.output.allSatisfy { $0 == UInt8(ascii: "x") })
+        #expect(outcome.errors.utf8.count <= 4096)
+        #expect(outcome.errors.hasSuffix("error-line-1999\n"))
+        #expect(!outcome.errors.contains("error-line-0\n"))
+    }
+
+    @Test("a reader that refuses more output stops the program: it is killed and its status says so")
+    func refused() throws {
+        var chunks = 0
+        let outcome = try HostCommand.stream(["yes"]) { _ in
+            chunks += 1
+            return chunks < 3
+        }
+        #expect(outcome.status == 128 + SIGKILL)
+        #expect(chunks == 3)
+    }
+
+    @Test("a program that is not there is a spawn error naming it")
+    func missing() {
+        #expect(throws: (any Error).self) { try HostCommand.run(["nixactions-no-such-program"]) }
+        do {
+            _ = try HostCommand.run(["nixactions-no-such-program"])
+        } catch {
+            #expect("\(error)".contains("nixactions-no-such-program"))
+        }
+    }
+}
