@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "NixActionsCLI",
             dependencies: [
-                "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit", "NixActionsPluginMessages",
+                "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit", "CProcessSupport", "NixActionsPluginMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Host/CLI"
@@ -185,12 +185,12 @@ let package = Package(
 
         // MARK: Tests (mirror the source folders)
         .target(name: "TestSupport", dependencies: ["NixActionsProcessKit"], path: "Tests/TestSupport"),
-        .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "TestSupport"], path: "Tests/EngineTests"),
+        .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "NixActionsProcessKit", "TestSupport"], path: "Tests/EngineTests"),
         .testTarget(
             name: "PluginHostTests",
             dependencies: [
                 "NixActionsPluginHost", "NixActionsEngine", "NixActionsPluginMessages", "NixActionsPluginKit", "CNixActionsPlugin",
-                "NixActionsProcessKit", "TestSupport",
+                "NixActionsProcessKit", "CProcessSupport", "TestSupport",
             ],
             path: "Tests/PluginHostTests"
         ),

@@ -160,8 +160,9 @@ final class SSHSession: Sendable {
                     return
                 }
                 for (stream, bytes) in early { deliver(stream, bytes) }
-                // Its own copy of the pipe's end: `close` may run while the write is blocked.
-                let fd = requests.withLock { $0 >= 0 ? dup($0) : -1 }
+                // Its own copy of the pipe's end: `close` may run while the write is blocked. The
+                // copy is close-on-exec too (`dup` would drop that): no child may inherit it.
+                let fd = requests.withLock { $0 >= 0 ? fcntl($0, F_DUPFD_CLOEXEC, 0) : -1 }
                 Task.detached {
                     // The pipe may be full while the helper is busy: a blocking write, off Swift's pool.
                     let failed = await Blocking.run { () -> Bool in

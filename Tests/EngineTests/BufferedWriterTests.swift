@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 @testable import NixActionsEngine
 import Testing
 
@@ -6,8 +7,7 @@ import Testing
 struct BufferedWriterTests {
     @Test("bytes written and left in the buffer reach the file within a few flush intervals")
     func timerFlush() async throws {
-        var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
+        let fds = try #require(closeOnExecPipe().map { [$0.read, $0.write] })
         defer { close(fds[0]) }
         let writer = BufferedWriter(fd: fds[1], ownsDescriptor: true)
         #expect(writer.write("hello\n") == 0)
@@ -27,8 +27,11 @@ struct BufferedWriterTests {
     @Test("a write to a closed pipe is reported once and dropped; the writer goes on")
     func deadOutput() {
         signal(SIGPIPE, SIG_IGN)  // as the nixactions executable does: EPIPE instead of death
-        var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
+        // Close-on-exec: no child another test starts meanwhile may hold the read end open.
+        guard let fds = closeOnExecPipe().map({ [$0.read, $0.write] }) else {
+            Issue.record("no pipe")
+            return
+        }
         close(fds[0])
         let failures = FailureCount()
         let writer = BufferedWriter(fd: fds[1], ownsDescriptor: true, capacity: 16) { _ in failures.add() }

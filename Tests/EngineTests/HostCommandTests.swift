@@ -12,7 +12,8 @@ struct HostCommandTests {
         var fds: [Int32] = [-1, -1]
         #expect(pipe(&fds) == 0)
         defer { fds.forEach { close($0) } }
-        let listed = try HostCommand.run(["/bin/sh", "-c", "ls /proc/$$/fd"])
+        // `; :` keeps a shell that would exec its last command (bash) from becoming `ls`.
+        let listed = try HostCommand.run(["/bin/sh", "-c", "ls /proc/$$/fd; :"])
         #expect(listed.status == 0)
         #expect(String(decoding: listed.output, as: UTF8.self).split(separator: "\n") == ["0", "1", "2"])
         // No child holds the write end: closing ours ends the reader's wait at once.
@@ -32,6 +33,25 @@ struct HostCommandTests {
         #expect(outcome.errors.utf8.count <= 4096)
         #expect(outcome.errors.hasSuffix("error-line-1999\n"))
         #expect(!outcome.errors.contains("error-line-0\n"))
+    }
+
+    @Test("output a background process keeps open past the drain time is a failure, not output cut short in silence")
+    func outputHeldOpen() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let pidFile = temp.path + "/bg.pid"
+        let outcome = try HostCommand.run(["/bin/sh", "-c", "sleep 30 & echo $! > \(pidFile); echo first"],
+                                          drainAfter: .milliseconds(300))
+        if let pid = pid_t((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            kill(pid, SIGKILL)
+        }
+        #expect(outcome.status == 0)
+        #expect(String(decoding: outcome.output, as: UTF8.self) == "first\n")
+        #expect(!outcome.outputEnded)
+        #expect(outcome.failure?.contains("did not end") == true)
+        // Without a holder the same command's output ends.
+        let plain = try HostCommand.run(["/bin/sh", "-c", "echo first"], drainAfter: .milliseconds(300))
+        #expect(plain.outputEnded && plain.failure == nil)
     }
 
     @Test("a reader that refuses more output stops the program: it is killed and its status says so")

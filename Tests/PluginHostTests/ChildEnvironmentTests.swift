@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 @testable import NixActionsProcessKit
 import Synchronization
@@ -39,6 +40,25 @@ struct ChildEnvironmentTests {
             }
             return entries
         }
+    }
+
+    @Test("a descriptor open without close-on-exec is not inherited: close_range, else /proc/self/fd, else every number",
+          arguments: [0, 1, 2])
+    func noInheritedDescriptors(level: Int32) throws {
+        // What Foundation's `Pipe` makes: a pipe whose ends any child would inherit.
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { fds.forEach { close($0) } }
+        nxa_test_close_fallback(level)
+        let child: ChildProcess
+        do {
+            defer { nxa_test_close_fallback(0) }
+            // `; :` keeps a shell that would exec its last command (bash) from becoming `ls`.
+            child = try ChildProcess(arguments: ["/bin/sh", "-c", "ls /proc/$$/fd; :"], environment: ["PATH": "/usr/bin:/bin"], directory: nil)
+        }
+        var output: [UInt8] = []
+        #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(0))
+        #expect(String(decoding: output, as: UTF8.self).split(separator: "\n") == ["0", "1", "2"])
     }
 
     @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")

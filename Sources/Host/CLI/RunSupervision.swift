@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessSupport
 import Foundation
 import Synchronization
 import NixActionsEngine
@@ -221,6 +222,10 @@ final class RunSupervision: Sendable {
         }
         posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        // Nothing above 2 (a descriptor this process was given without close-on-exec): the
+        // supervisor outlives this process and would hold it open (not done with a C library
+        // older than glibc 2.34).
+        _ = nxa_spawn_actions_close_from(&actions, 3)
         // Its own process group: a signal to the host's group (Ctrl-C, kill -9 -PGID) spares it.
         posix_spawnattr_setpgroup(&attributes, 0)
         var none = sigset_t()

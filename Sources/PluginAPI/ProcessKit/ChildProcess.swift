@@ -104,6 +104,16 @@ public final class ChildProcess: Sendable {
         drainAfterExit: Duration = .milliseconds(200),
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
+        waitReportingEnd(drainAfterExit: drainAfterExit, onOutput: onOutput).termination
+    }
+
+    /// `wait`, also telling whether every byte of output was read: false when `drainAfterExit`
+    /// ran out while a pipe was still open (a process the child left holds it), so what the
+    /// caller got may be cut short.
+    public func waitReportingEnd(
+        drainAfterExit: Duration = .milliseconds(200),
+        onOutput: (Int32, UnsafeRawBufferPointer) -> Void
+    ) -> (termination: Termination, outputEnded: Bool) {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
         var buffer = ReadBuffers.shared.take()
         var growthTried: [Int32] = []
@@ -200,10 +210,11 @@ public final class ChildProcess: Sendable {
                 drainDeadline = ContinuousClock.now + drainAfterExit
             }
         }
+        let outputEnded = open.isEmpty
         for entry in open { close(entry.fd) }
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
-        return result
+        return (result, outputEnded)
     }
 
     static let addMask = Array("::add-mask::".utf8)

@@ -163,7 +163,7 @@ public struct GitRepository: Sendable {
         environment["GIT_OPTIONAL_LOCKS"] = "0"
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["LC_ALL"] = "C"
-        guard let git = try? HostCommand.run(["git", "-C", directory] + arguments, environment: environment), git.status == 0,
+        guard let git = try? HostCommand.run(["git", "-C", directory] + arguments, environment: environment), git.failure == nil,
               let text = String(validating: git.output, as: UTF8.self) else { return nil }
         let result = trim ? text.trimmingCharacters(in: .whitespacesAndNewlines) : text
         return trim && result.isEmpty ? nil : result

@@ -152,8 +152,7 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
             child = try ChildProcess(arguments: ["tar", "-x", "-o", "-f", "-", "-C", folder],
                                      environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: pair[1])
         } catch {
-            Glibc.close(pair[0])
-            throw EngineError("cannot run tar: \(error)")
+            throw EngineError("cannot run tar: \(error)")  // deinit closes writeEnd
         }
         // Its standard error is read as it comes, so that tar never blocks on it.
         Thread.detachNewThread { [tar] in
@@ -237,8 +236,8 @@ enum TarProducer {
             throw EngineError("cannot run tar: \(error)")
         }
         if let failure { throw failure }
-        guard tar.status == 0 else {
-            throw EngineError("tar -c of \(folder) exited \(tar.status): \(tar.errors)")
+        if let failure = tar.failure {
+            throw EngineError("tar -c of \(folder) \(failure)")
         }
     }
 }

@@ -16,18 +16,36 @@ enum HostCommand {
         var output: [UInt8]
         /// The last 4 KiB of its standard error.
         var errors: String
+        /// False when its output did not end within `drainAfterExit` of its exit (a process it
+        /// left holds the pipe): `output` may be cut short, and the caller fails.
+        var outputEnded = true
+
+        /// Why the program failed, for an error message; nil when it succeeded with all its output.
+        var failure: String? {
+            if status != 0 {
+                let said = errors.trimmingCharacters(in: .whitespacesAndNewlines)
+                return "exited \(status)" + (said.isEmpty ? "" : ": \(said)")
+            }
+            if !outputEnded {
+                return "its output did not end within \(HostCommand.drainAfterExit.components.seconds) s of its exit "
+                    + "(a process it started kept it open)"
+            }
+            return nil
+        }
     }
 
     /// Output still read after the program exited: all of it (every byte of an archive counts);
     /// a background process holding the pipe open is cut off after this long.
     static let drainAfterExit: Duration = .seconds(600)
 
+    // `drainAfter` below: `drainAfterExit` but for tests, which cannot wait that long.
+
     /// Run `arguments` (the program found in the PATH of `environment`) to its end on the calling
     /// thread, keeping its output.
     static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                    directory: String? = nil, input: Int32? = nil) throws(SpawnError) -> Outcome {
+                    directory: String? = nil, input: Int32? = nil, drainAfter: Duration = drainAfterExit) throws(SpawnError) -> Outcome {
         var output: [UInt8] = []
-        var outcome = try stream(arguments, environment: environment, directory: directory, input: input) { bytes in
+        var outcome = try stream(arguments, environment: environment, directory: directory, input: input, drainAfter: drainAfter) { bytes in
             output += bytes
             return true
         }
@@ -39,17 +57,18 @@ enum HostCommand {
     /// `onOutput` as it comes (which may block). When `onOutput` returns false the program is
     /// killed and the rest of its output is dropped.
     static func stream(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                       directory: String? = nil, input: Int32? = nil,
+                       directory: String? = nil, input: Int32? = nil, drainAfter: Duration = drainAfterExit,
                        onOutput: (UnsafeRawBufferPointer) -> Bool) throws(SpawnError) -> Outcome {
         let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, inputDescriptor: input)
-        return wait(for: child, onOutput: onOutput)
+        return wait(for: child, drainAfter: drainAfter, onOutput: onOutput)
     }
 
     /// Wait for a started child on the calling thread, its standard output to `onOutput`.
-    static func wait(for child: ChildProcess, onOutput: (UnsafeRawBufferPointer) -> Bool = { _ in true }) -> Outcome {
+    static func wait(for child: ChildProcess, drainAfter: Duration = drainAfterExit,
+                     onOutput: (UnsafeRawBufferPointer) -> Bool = { _ in true }) -> Outcome {
         var errors: [UInt8] = []
         var accepting = true
-        let termination = child.wait(drainAfterExit: drainAfterExit) { stream, bytes in
+        let (termination, outputEnded) = child.waitReportingEnd(drainAfterExit: drainAfter) { stream, bytes in
             if stream == 2 {
                 errors += bytes
                 if errors.count > 4096 { errors.removeFirst(errors.count - 4096) }
@@ -63,6 +82,6 @@ enum HostCommand {
         case .exited(let code): status = code
         case .signaled(let signal): status = 128 + signal
         }
-        return Outcome(status: status, output: [], errors: String(decoding: errors, as: UTF8.self))
+        return Outcome(status: status, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded)
     }
 }

@@ -216,8 +216,8 @@ extension JobRunner {
         let extract = ["tar", "-x", "-f", "-", "-C", target].map(Self.shellQuote).joined(separator: " ")
         try await ProjectCheckout.offThread {
             let copy = try HostCommand.run(["/bin/bash", "-o", "pipefail", "-c", "\(create) | \(extract)"])
-            guard copy.status == 0 else {
-                throw EngineError("actions/checkout: cannot copy \(source) into \(target): \(copy.errors)")
+            if let failure = copy.failure {
+                throw EngineError("actions/checkout: cannot copy \(source) into \(target): tar \(failure)")
             }
         }
     }

@@ -226,12 +226,14 @@ public final class ProjectCheckout: Sendable {
             // No hook of the user's configuration (core.hooksPath) runs in the clones.
             git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null"] + arguments, environment: environment, directory: directory)
         } catch {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
+                throw EngineError("cannot run git in \(directory): there is no such folder")
+            }
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
         }
-        guard git.status == 0 else {
-            let said = git.errors.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) exited \(git.status)"
-                                  + (said.isEmpty ? "" : ": \(said)"))
+        if let failure = git.failure {
+            throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) \(failure)")
         }
         return String(decoding: git.output, as: UTF8.self)
     }

@@ -5,6 +5,7 @@
 #ifndef NXA_PROCESS_H
 #define NXA_PROCESS_H
 
+#include <spawn.h>
 #include <sys/types.h>
 
 /*
@@ -49,6 +50,16 @@ int nxa_set_pipe_size(int fd, int size);
 /* pipe2(O_CLOEXEC): a pipe whose ends no child inherits, not even one another thread starts
  * while it is made. Returns 0 or an errno value. */
 int nxa_pipe_cloexec(int fds[2]);
+
+/* For tests of the ways a spawned child's descriptors above 2 are closed: 0 close_range (the
+ * default), 1 as if close_range were missing (/proc/self/fd), 2 as if /proc were missing too
+ * (every number up to the open-files limit). */
+void nxa_test_close_fallback(int level);
+
+/* posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the spawned process starts with no
+ * descriptor from `lowest` up but those the other actions give it. Returns 0 or an errno value
+ * (ENOSYS on an older C library). */
+int nxa_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 /* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
 int nxa_rename_noreplace(const char *from, const char *to);
