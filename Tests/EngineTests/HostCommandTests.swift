@@ -65,6 +65,37 @@ struct HostCommandTests {
         #expect(chunks == 3)
     }
 
+    @Test("no source of the host or the plugins starts a process with Foundation's Process or makes a Foundation Pipe")
+    func noFoundationProcess() throws {
+        var offenders: [String] = []
+        var scanned = 0
+        for folder in ["Sources", "Plugins"] {
+            let root = packageDirectory.appendingPathComponent(folder).path
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            for file in files where file.hasSuffix(".swift") {
+                let text = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
+                scanned += 1
+                for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                    if Self.calls("Process()", in: code) || Self.calls("Pipe()", in: code) { offenders.append("\(folder)/\(file):\(number + 1)") }
+                }
+            }
+        }
+        #expect(scanned > 100)
+        #expect(offenders.isEmpty, "use ProcessKit's ChildProcess (HostCommand) and closeOnExecPipe(): \(offenders)")
+    }
+
+    /// Whether `code` holds `call` as a name of its own (`Pipe()`, not `closeOnExecPipe()`).
+    static func calls(_ call: String, in code: Substring) -> Bool {
+        var rest = code[...]
+        while let range = rest.range(of: call) {
+            let before = range.lowerBound == code.startIndex ? nil : code[code.index(before: range.lowerBound)]
+            if !(before.map { $0.isLetter || $0.isNumber || $0 == "_" } ?? false) { return true }
+            rest = rest[range.upperBound...]
+        }
+        return false
+    }
+
     @Test("a program that is not there is a spawn error naming it")
     func missing() {
         #expect(throws: (any Error).self) { try HostCommand.run(["nixactions-no-such-program"]) }

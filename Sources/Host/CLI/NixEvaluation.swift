@@ -68,22 +68,16 @@ enum NixEvaluation {
     }
 
     /// Run a Nix command to its end, within `timeLimit`. An interrupt (SIGINT, SIGTERM) while it
-    /// runs ends it and removes `home` before this process exits with 130: Foundation starts the
-    /// child in a process group of its own, which a terminal's Ctrl-C does not reach.
+    /// runs ends it and removes `home` before this process exits with 130: the child leads a
+    /// process group of its own, which a terminal's Ctrl-C does not reach. Started with
+    /// ProcessKit's spawn, it gets no descriptor of this process but its standard streams.
     static func runNix(_ program: String, _ arguments: [String], environment: [String: String], home: String) -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
+        let running = Mutex<ChildProcess?>(nil)
         // SignalHub (main.swift) takes SIGINT, SIGTERM and SIGHUP; while Nix runs, they end it.
         let previous = SignalHub.handler.withLock { current in
             defer {
                 current = { number in
-                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                    running.withLock { $0 }?.signalAll(SIGKILL)
                     try? FileManager.default.removeItem(atPath: home)
                     exit(number == SIGINT ? ExitStatus.cancelled : 128 + number)
                 }
@@ -91,28 +85,31 @@ enum NixEvaluation {
             return current
         }
         defer { SignalHub.handler.withLock { $0 = previous } }
-        do { try process.run() } catch {
-            return Outcome(status: 127, output: Data(), errors: Data("cannot run \(program): \(error.localizedDescription)".utf8), timedOut: false)
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(arguments: [program] + arguments, environment: environment, directory: nil)
+        } catch {
+            return Outcome(status: 127, output: Data(), errors: Data("cannot run \(program): \(error)".utf8), timedOut: false)
         }
+        running.withLock { $0 = child }
         let timedOut = Mutex(false)
         let timer = DispatchWorkItem {
             timedOut.withLock { $0 = true }
-            kill(process.processIdentifier, SIGKILL)
+            child.signalAll(SIGKILL)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: timer)
-        let errorBox = Mutex<Data>(Data())
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            let read = errors.fileHandleForReading.readDataToEndOfFile()
-            errorBox.withLock { $0 = read }
-            group.leave()
+        var output = Data(), errors = Data()
+        // All of its output: the JSON must be whole (a Nix daemon it started does not hold the pipes).
+        let termination = child.wait(drainAfterExit: .seconds(30)) { stream, bytes in
+            if stream == 1 { output.append(contentsOf: bytes) } else { errors.append(contentsOf: bytes) }
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
         timer.cancel()
-        return Outcome(status: process.terminationStatus, output: data, errors: errorBox.withLock { $0 }, timedOut: timedOut.withLock { $0 })
+        let status: Int32
+        switch termination {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        return Outcome(status: status, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
     }
 
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
