@@ -61,6 +61,26 @@ struct ChildEnvironmentTests {
         #expect(String(decoding: output, as: UTF8.self).split(separator: "\n") == ["0", "1", "2"])
     }
 
+    @Test("a folder with the program's name early on PATH is passed over, as execvp does, by the spawn and by FastFiles.resolve")
+    func folderOnPathIsSkipped() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let first = temp.path + "/first", second = temp.path + "/second"
+        try FileManager.default.createDirectory(atPath: first + "/nxa-probe-tool", withIntermediateDirectories: true)
+        try temp.write("second/nxa-probe-tool", "#!/bin/sh\necho from-second\n")
+        chmod(second + "/nxa-probe-tool", 0o755)
+        let searchPath = "\(first):\(second):/usr/bin:/bin"
+        #expect(FastFiles.resolve("nxa-probe-tool", searchPath: searchPath) == second + "/nxa-probe-tool")
+        let child = try ChildProcess(arguments: ["nxa-probe-tool"], environment: ["PATH": searchPath], directory: nil)
+        var output: [UInt8] = []
+        #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(0))
+        #expect(String(decoding: output, as: UTF8.self) == "from-second\n")
+        // Only the folder: the spawn fails, as execvp would (permission denied), not by running it.
+        #expect(throws: SpawnError.self) {
+            try ChildProcess(arguments: ["nxa-probe-tool"], environment: ["PATH": first], directory: nil)
+        }
+    }
+
     @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")
     func trackingOverride() throws {
         let name = JobContainment.trackingVariable

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +29,8 @@
 #endif
 
 /* The executable for argv0: itself when it has a slash, else the first executable file in the
- * PATH of envp (or the default path). Writes into `out` (PATH_MAX bytes). */
+ * PATH of envp (or the default path); a folder of that name is passed over, as execvp does.
+ * Writes into `out` (PATH_MAX bytes). */
 static int resolve(const char *argv0, const char *const envp[], char *out) {
     if (strchr(argv0, '/')) {
         if (strlen(argv0) >= PATH_MAX) return ENAMETOOLONG;
@@ -51,8 +53,13 @@ static int resolve(const char *argv0, const char *const envp[], char *out) {
             memcpy(out, path, dir);
             out[dir] = '/';
             memcpy(out + dir + 1, argv0, name + 1);
-            if (access(out, X_OK) == 0) return 0;
-            if (errno == EACCES) result = EACCES;
+            struct stat info;
+            if (access(out, X_OK) == 0) {
+                if (stat(out, &info) == 0 && !S_ISDIR(info.st_mode)) return 0;
+                result = EACCES;
+            } else if (errno == EACCES) {
+                result = EACCES;
+            }
         }
         path = *end ? end + 1 : end;
     }

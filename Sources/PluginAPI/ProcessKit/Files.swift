@@ -142,7 +142,9 @@ public enum FastFiles {
         if let hit = resolved.withLock({ $0[key] }) { return hit }
         for folder in searchPath.split(separator: ":") where !folder.isEmpty {
             let candidate = "\(folder)/\(command)"
-            if access(candidate, X_OK) == 0 {
+            var info = stat()
+            // A folder of that name is passed over, as execvp does.
+            if access(candidate, X_OK) == 0, stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
                 resolved.withLock { $0[key] = candidate }
                 return candidate
             }
