@@ -28,6 +28,38 @@ struct HardeningTests {
         #expect(result.seconds < 10, "the step waited for its background process")
     }
 
+    @Test("a descriptor the host was given without close-on-exec reaches neither its steps nor its supervisor")
+    func inheritedDescriptorStaysWithTheHost() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // The step finds its run's watcher (the supervisor's first half) by the host's pid in its
+        // arguments, and lists the descriptors of the watcher, of itself and of the host.
+        try temp.write("wf.yml", #"""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      for d in /proc/[0-9]*; do
+                        cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+                        case "$cmd" in
+                          *"nixactions-watch $PPID "*) echo "watcher: $(ls "$d/fd" | sort -n | tr '\n' ' ')" ;;
+                        esac
+                      done
+                      echo "step: $(ls /proc/$$/fd | sort -n | tr '\n' ' ')"
+                      echo "host 7: $(readlink /proc/$PPID/fd/7)"
+            """#)
+        // The host gets descriptor 7 the way a careless parent would pass one: open across exec.
+        let result = try await runCommand(
+            URL(fileURLWithPath: "/bin/bash"),
+            ["-c", #"exec 7</dev/null; exec "$0" run wf.yml --log-format plain --log-dir logs"#, nixactionsBinary.path],
+            in: temp.path, environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] host 7: /dev/null\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] watcher: 0 1 2 \n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] step: 0 1 2 "), "\(result.stdout)")
+        #expect(!result.stdout.contains("step: 0 1 2 7"), "\(result.stdout)")
+    }
+
     @Test("the supervisor, started with its arguments read without ArgumentParser, cleans up after a host that died")
     func supervisorFastPath() async throws {
         let temp = try TemporaryDirectory()
