@@ -149,9 +149,6 @@ final class SopsSecrets: SecretsPlugin {
         try Task.checkCancellation()
         let (out, err, overflow) = collected.withLock { ($0.out, $0.err, $0.overflow) }
         if overflow { throw OperationFailure(message: "sops printed more than \(outputLimit >> 20) MiB; a secrets file should be small") }
-        switch termination {
-        case .exited(let code): return (code, out, err)
-        case .signaled(let signal): return (128 + signal, out, err)
-        }
+        return (termination.exitStatus, out, err)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 @testable import NixActionsEngine
 import Testing
 import TestSupport
@@ -98,11 +99,7 @@ struct HostCommandTests {
 
     @Test("a program that is not there is a spawn error naming it")
     func missing() {
-        #expect(throws: (any Error).self) { try HostCommand.run(["nixactions-no-such-program"]) }
-        do {
-            _ = try HostCommand.run(["nixactions-no-such-program"])
-        } catch {
-            #expect("\(error)".contains("nixactions-no-such-program"))
-        }
+        let error = #expect(throws: SpawnError.self) { try HostCommand.run(["nixactions-no-such-program"]) }
+        #expect(error.map { "\($0)" }?.contains("nixactions-no-such-program") == true)
     }
 }

@@ -24,9 +24,8 @@ public enum SignalHub {
     /// Call first thing in `main`.
     public static func start() {
         guard let pipe = closeOnExecPipe() else { return }
-        let fds = [pipe.read, pipe.write]
-        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
-        pipeWrite = fds[1]
+        _ = fcntl(pipe.write, F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
+        pipeWrite = pipe.write
         // The handler first: a signal already pending (see below) must find it in place.
         for number in signals {
             var action = sigaction()
@@ -40,7 +39,7 @@ public enum SignalHub {
             action.sa_flags = SA_RESTART
             sigaction(number, &action, nil)
         }
-        let reader = fds[0]
+        let reader = pipe.read
         let thread = Thread {
             // This thread can always take the signals, whatever mask it inherited: a process
             // started from a thread that blocks them (a libdispatch worker of another Swift

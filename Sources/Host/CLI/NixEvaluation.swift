@@ -104,12 +104,7 @@ enum NixEvaluation {
             if stream == 1 { output.append(contentsOf: bytes) } else { errors.append(contentsOf: bytes) }
         }
         timer.cancel()
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
-        return Outcome(status: status, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
+        return Outcome(status: termination.exitStatus, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
     }
 
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).

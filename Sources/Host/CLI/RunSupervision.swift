@@ -201,7 +201,6 @@ final class RunSupervision: Sendable {
     /// protected only while this process lives).
     static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String) -> Int32 {
         guard let pipe = closeOnExecPipe() else { return -1 }
-        let fds = [pipe.read, pipe.write]
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
         var supervise = [SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
         if let cgroup { supervise += ["--cgroup", cgroup] }
@@ -220,7 +219,7 @@ final class RunSupervision: Sendable {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, pipe.read, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         // Nothing above 2 (a descriptor this process was given without close-on-exec): the
         // supervisor outlives this process and would hold it open (not done with a C library
@@ -236,12 +235,12 @@ final class RunSupervision: Sendable {
         let pointers = arguments.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         let rc = posix_spawn(&pid, program, &actions, &attributes, pointers, environ)
-        close(fds[0])
+        close(pipe.read)
         guard rc == 0 else {
-            close(fds[1])
+            close(pipe.write)
             return -1
         }
-        return fds[1]
+        return pipe.write
     }
 }
 

@@ -16,11 +16,7 @@ public struct CapturedCommand: Sendable {
         let termination = try await runProcess(arguments: arguments, environment: environment, directory: nil) { stream, bytes in
             if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
         }
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
+        let status = termination.exitStatus
         let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
         let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
             .trimmingCharacters(in: .whitespaces)

@@ -10,6 +10,14 @@ import Synchronization
 public enum Termination: Sendable, Hashable {
     case exited(Int32)
     case signaled(Int32)
+
+    /// The status a shell would report: the exit code, or 128 + the signal's number.
+    public var exitStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
 }
 
 /// Why a process could not be started.

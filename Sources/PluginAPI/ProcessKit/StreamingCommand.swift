@@ -48,11 +48,6 @@ public enum StreamingCommand {
                 }
             }
         }
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
-        return Outcome(status: status, errors: String(decoding: errors.withLock { $0 }, as: UTF8.self))
+        return Outcome(status: termination.exitStatus, errors: String(decoding: errors.withLock { $0 }, as: UTF8.self))
     }
 }

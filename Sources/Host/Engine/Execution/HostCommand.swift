@@ -8,7 +8,7 @@ import NixActionsProcessKit
 /// it listed them, and its `Pipe` is not close-on-exec: while one job starts `git`, a pipe that
 /// another job makes in that moment is inherited by `git`, and that job's reader then waits for
 /// the end of its output until the unrelated `git` exits. ProcessKit closes every descriptor
-/// above 2 in the child (`close_range`).
+/// above 2 in the child (`close_range`, or its fallbacks where the kernel has none).
 enum HostCommand {
     struct Outcome {
         /// The exit status; 128 + the signal's number when a signal ended it.
@@ -38,14 +38,12 @@ enum HostCommand {
     /// a background process holding the pipe open is cut off after this long.
     static let drainAfterExit: Duration = .seconds(600)
 
-    // `drainAfter` below: `drainAfterExit` but for tests, which cannot wait that long.
-
     /// Run `arguments` (the program found in the PATH of `environment`) to its end on the calling
-    /// thread, keeping its output.
+    /// thread, keeping its output. `drainAfter`: `drainAfterExit`, shorter only in tests.
     static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                    directory: String? = nil, input: Int32? = nil, drainAfter: Duration = drainAfterExit) throws(SpawnError) -> Outcome {
+                    directory: String? = nil, drainAfter: Duration = drainAfterExit) throws(SpawnError) -> Outcome {
         var output: [UInt8] = []
-        var outcome = try stream(arguments, environment: environment, directory: directory, input: input, drainAfter: drainAfter) { bytes in
+        var outcome = try stream(arguments, environment: environment, directory: directory, drainAfter: drainAfter) { bytes in
             output += bytes
             return true
         }
@@ -57,9 +55,9 @@ enum HostCommand {
     /// `onOutput` as it comes (which may block). When `onOutput` returns false the program is
     /// killed and the rest of its output is dropped.
     static func stream(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                       directory: String? = nil, input: Int32? = nil, drainAfter: Duration = drainAfterExit,
+                       directory: String? = nil, drainAfter: Duration = drainAfterExit,
                        onOutput: (UnsafeRawBufferPointer) -> Bool) throws(SpawnError) -> Outcome {
-        let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, inputDescriptor: input)
+        let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory)
         return wait(for: child, drainAfter: drainAfter, onOutput: onOutput)
     }
 
@@ -77,11 +75,6 @@ enum HostCommand {
                 child.signalAll(SIGKILL)
             }
         }
-        let status: Int32
-        switch termination {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = 128 + signal
-        }
-        return Outcome(status: status, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded)
+        return Outcome(status: termination.exitStatus, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded)
     }
 }
