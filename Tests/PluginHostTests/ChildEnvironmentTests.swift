@@ -81,6 +81,28 @@ struct ChildEnvironmentTests {
         }
     }
 
+    @Test("a script without a '#!' line is run by /bin/sh with its path and arguments, as execvp does; a binary it cannot run stays an error")
+    func scriptWithoutInterpreterLine() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let script = try temp.write("bin/nxa-plain-script", "printf '%s|' \"$0\" \"$@\"; echo; exit 3\n")
+        chmod(script, 0o755)
+        for argv0 in ["nxa-plain-script", script] {
+            let child = try ChildProcess(arguments: [argv0, "one", "two words"],
+                                         environment: ["PATH": temp.path + "/bin:/usr/bin:/bin"], directory: nil)
+            var output: [UInt8] = []
+            #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(3))
+            #expect(String(decoding: output, as: UTF8.self) == script + "|one|two words|\n")
+        }
+        // A file that starts like an ELF binary but is not one: execve says ENOEXEC, and /bin/sh
+        // refuses it too (a shell does not run a binary file): an error or a failed run, never a hang.
+        let binary = try temp.write("bin/nxa-bad-binary", "\u{7F}ELF\u{0}\u{0}\u{0}\u{1}\u{2}")
+        chmod(binary, 0o755)
+        if let child = try? ChildProcess(arguments: [binary], environment: ["PATH": "/usr/bin:/bin"], directory: nil) {
+            #expect(child.wait { _, _ in } != .exited(0))
+        }
+    }
+
     @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")
     func trackingOverride() throws {
         let name = JobContainment.trackingVariable

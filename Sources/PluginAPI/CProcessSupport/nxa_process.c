@@ -210,26 +210,15 @@ static void give_stack(void *stack) {
 }
 #endif
 
-int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
-              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
-    char *executable = malloc(PATH_MAX);
-    if (!executable) return ENOMEM;
-    int rc = resolve(argv[0], envp, executable);
-    if (rc != 0) {
-        free(executable);
-        return rc;
-    }
+static int spawn_resolved(const char *executable, const char *const argv[], const char *const envp[], const char *cwd,
+                          int cgroup_fd, int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+    int rc;
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        rc = errno;
-        free(executable);
-        return rc;
-    }
+    if (pipe2(out, O_CLOEXEC) != 0) return errno;
     if (pipe2(err, O_CLOEXEC) != 0) {
         rc = errno;
         close(out[0]);
         close(out[1]);
-        free(executable);
         return rc;
     }
     struct spawn_child c = {
@@ -294,7 +283,6 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     sigemptyset(&child_signal);
     sigaddset(&child_signal, SIGCHLD);
     pthread_sigmask(SIG_UNBLOCK, &child_signal, NULL);
-    free(executable);
     close(out[1]);
     close(err[1]);
     if (child > 0 && rc != 0) {
@@ -312,6 +300,33 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     /* Safe: the child is ours and unreaped, so its pid cannot have been reused. */
     *pid_fd = (int)syscall(SYS_pidfd_open, child, 0);
     return 0;
+}
+
+int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
+              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+    char *executable = malloc(PATH_MAX);
+    if (!executable) return ENOMEM;
+    int rc = resolve(argv[0], envp, executable);
+    if (rc == 0) rc = spawn_resolved(executable, argv, envp, cwd, cgroup_fd, stdin_fd, pid, stdout_fd, stderr_fd, pid_fd);
+    if (rc == ENOEXEC) {
+        /* An executable file the kernel cannot run (a script without a `#!` line): run it with
+         * /bin/sh, as execvp does. The argument vector is made here, in the parent: the child
+         * of a vfork may not allocate. */
+        size_t count = 0;
+        while (argv[count]) count++;
+        const char **shell = malloc((count + 2) * sizeof *shell);
+        if (!shell) {
+            rc = ENOMEM;
+        } else {
+            shell[0] = "/bin/sh";
+            shell[1] = executable;
+            for (size_t i = 1; i <= count; i++) shell[i + 1] = argv[i];
+            rc = spawn_resolved("/bin/sh", shell, envp, cwd, cgroup_fd, stdin_fd, pid, stdout_fd, stderr_fd, pid_fd);
+            free(shell);
+        }
+    }
+    free(executable);
+    return rc;
 }
 
 int nxa_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
