@@ -33,4 +33,37 @@ struct JobGraphTests {
             """)
         #expect(graph.cycle() == ["a", "c", "b"])
     }
+
+    @Test("needs: unknown ones dropped, one listed twice kept once, a job that needs itself is a cycle of one")
+    func edges() throws {
+        let result = WorkflowLoader.load(yaml: """
+            jobs:
+              a: { steps: [ { run: x } ] }
+              b: { needs: [a, a, nope], steps: [ { run: x } ] }
+              c: { needs: [b, c, a, b], steps: [ { run: x } ] }
+            """, file: "wf.yml")
+        let graph = JobGraph(try #require(result.workflow))
+        #expect(graph.ids == ["a", "b", "c"])
+        #expect(graph.needs == ["a": [], "b": ["a"], "c": ["b", "c", "a"]])
+        #expect(graph.cycle() == ["c"])
+    }
+
+    @Test("a cycle at the end of a long chain, and none in the chain alone, in either file order")
+    func longChain() throws {
+        func chain(_ count: Int, closed: Bool, reversed: Bool) throws -> JobGraph {
+            var jobs = (0..<count).map { index in
+                let need = index > 0 ? "j\(index - 1)" : (closed ? "j\(count - 1)" : "")
+                return "  j\(index): { needs: [\(need)], steps: [ { run: x } ] }"
+            }
+            if reversed { jobs.reverse() }
+            let result = WorkflowLoader.load(yaml: (["jobs:"] + jobs).joined(separator: "\n"), file: "wf.yml")
+            return JobGraph(try #require(result.workflow))
+        }
+        for reversed in [false, true] {
+            #expect(try chain(5000, closed: false, reversed: reversed).cycle() == nil)
+            let cycle = try #require(try chain(5000, closed: true, reversed: reversed).cycle())
+            #expect(cycle.count == 5000)
+            #expect(Set(cycle).count == 5000)
+        }
+    }
 }

@@ -108,6 +108,35 @@ struct WorkflowLoaderTests {
         #expect(ids.diagnostics.first?.location?.line == 5)
     }
 
+    @Test("a large workflow's jobs are checked in slices: every problem is found once, in file order, with its job's context")
+    func shapeChecksInSlices() {
+        // 700 jobs (more than `Slices.threshold`): problems near the start, the middle and the end.
+        var lines = ["jobs:"]
+        for index in 0..<700 {
+            var needs = index > 0 ? ["j\(index - 1)"] : []
+            var steps = "[ { id: s, run: x } ]"
+            switch index {
+            case 3: needs.append("j3")                       // itself
+            case 350: needs.append("nope")                   // unknown
+            case 351: needs.append("j350")                   // twice
+            case 699: steps = "[ { id: s, run: x }, { id: s, run: y } ]"
+            default: break
+            }
+            lines.append("  j\(index): { needs: [\(needs.joined(separator: ", "))], steps: \(steps) }")
+        }
+        let result = WorkflowLoader.load(yaml: lines.joined(separator: "\n"), file: "wf.yml")
+        let found = result.diagnostics.map { "\($0.location?.line ?? 0) \($0.message) [\($0.context ?? "")]" }
+        #expect(Set(found) == [
+            "5 job 'j3' needs itself [workflow 'wf' › job 'j3']",
+            "5 dependency cycle: j3 → j3 [workflow 'wf']",
+            "352 job 'j350' needs 'nope', which is not a job of this workflow [workflow 'wf' › job 'j350']",
+            "353 'j350' is listed twice in needs [workflow 'wf' › job 'j351']",
+            "701 duplicate step id 's' in job 'j699' [workflow 'wf' › job 'j699']",
+        ])
+        #expect(found.count == 5)
+        #expect(result.diagnostics.map { $0.location?.line ?? 0 } == [5, 5, 352, 353, 701])
+    }
+
     @Test("GitHub-only keys are accepted with a note; later-issue keys are recorded as unsupported")
     func notesAndUnsupported() throws {
         let result = WorkflowLoader.load(yaml: """

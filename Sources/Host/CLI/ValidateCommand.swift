@@ -21,6 +21,8 @@ struct ValidateCommand: AsyncParsableCommand {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
+                // Left for the exit to free when the executable runs this command (`FreeAtExit`).
+                FreeAtExit.keep(workflow)
                 print("\(workflow.file): valid")
             } catch {
                 failed = true

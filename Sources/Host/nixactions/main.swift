@@ -18,4 +18,4 @@ signal(SIGPIPE, SIG_IGN)
 if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POOL").map({ String(cString: $0) }) != "dispatch" {
     _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
-exit(await CommandLineTool.main(Array(CommandLine.arguments.dropFirst())))
+exit(await CommandLineTool.main(Array(CommandLine.arguments.dropFirst()), exitsAfter: true))

@@ -2,40 +2,21 @@
 public enum Validator {
     @discardableResult
     static func validate(_ workflow: Workflow, functions: FunctionArities? = nil, into diagnostics: inout DiagnosticBag) -> [SecretReference] {
-        let ids = workflow.jobs.map(\.id)
+        // Each job's needs, matrix size and step ids are checked on their own: in slices
+        // (`Slices`), merged in order. The context is made only for a job with a problem.
+        let jobs = workflow.jobs
+        let ids = jobs.map(\.id)
         let known = Set(ids)
-        for job in workflow.jobs {
-            let context = "workflow '\(workflow.name)' › job '\(job.id)'"
-            var seen: Set<String> = []
-            for need in job.needs {
-                if need.value == job.id {
-                    diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context)
-                } else if !known.contains(need.value) {
-                    let suggestion = didYouMean(need.value, in: ids.filter { $0 != job.id })
-                    diagnostics.error(
-                        "job '\(job.id)' needs '\(need.value)', which is not a job of this workflow",
-                        at: need.location, context: context,
-                        hint: suggestion.map { "did you mean '\($0)'?" }
-                            ?? "jobs here: \(ids.joined(separator: ", "))")
-                } else if !seen.insert(need.value).inserted {
-                    diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)
-                }
+        let workflowName = workflow.name
+        let parts = Slices.map(count: jobs.count) { range in
+            var found = DiagnosticBag()
+            for index in range {
+                checkShape(of: jobs[index], ids: ids, known: known, workflowName: workflowName, into: &found)
             }
-            // Counted, never expanded: a 4096 × 4096 matrix is refused here, not built.
-            if case .literal(let matrix)? = job.strategy?.matrix, let problem = Planner.sizeProblem(matrix, jobID: job.id) {
-                diagnostics.error(problem.message, at: job.strategy?.location, context: context, hint: problem.hint)
-            }
-            var stepIDs: [String: SourceLocation?] = [:]
-            for step in job.steps {
-                guard let id = step.id else { continue }
-                if stepIDs[id] != nil {
-                    diagnostics.error(
-                        "duplicate step id '\(id)' in job '\(job.id)'", at: step.location,
-                        context: context, hint: "step ids must be unique within a job")
-                } else {
-                    stepIDs[id] = step.location
-                }
-            }
+            return found.diagnostics
+        }
+        for part in parts {
+            for diagnostic in part { diagnostics.append(diagnostic) }
         }
         var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics, functions: functions)
         expressions.run()
@@ -49,6 +30,41 @@ public enum Validator {
                 context: "workflow '\(workflow.name)'", hint: "remove one of these 'needs' to break the cycle")
         }
         return references
+    }
+
+    /// A job's `needs` (itself, an unknown job, one listed twice), the size of its literal matrix,
+    /// and its step ids (each once).
+    static func checkShape(of job: Job, ids: [String], known: Set<String>, workflowName: String, into diagnostics: inout DiagnosticBag) {
+        var context: String { "workflow '\(workflowName)' › job '\(job.id)'" }
+        var seen: Set<String> = []
+        for need in job.needs {
+            if need.value == job.id {
+                diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context)
+            } else if !known.contains(need.value) {
+                let suggestion = didYouMean(need.value, in: ids.filter { $0 != job.id })
+                diagnostics.error(
+                    "job '\(job.id)' needs '\(need.value)', which is not a job of this workflow",
+                    at: need.location, context: context,
+                    hint: suggestion.map { "did you mean '\($0)'?" }
+                        ?? "jobs here: \(ids.joined(separator: ", "))")
+            } else if job.needs.count > 1, !seen.insert(need.value).inserted {
+                diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)
+            }
+        }
+        // Counted, never expanded: a 4096 × 4096 matrix is refused here, not built.
+        if case .literal(let matrix)? = job.strategy?.matrix, let problem = Planner.sizeProblem(matrix, jobID: job.id) {
+            diagnostics.error(problem.message, at: job.strategy?.location, context: context, hint: problem.hint)
+        }
+        guard job.steps.count > 1 else { return }
+        var stepIDs: Set<String> = []
+        for step in job.steps {
+            guard let id = step.id else { continue }
+            if !stepIDs.insert(id).inserted {
+                diagnostics.error(
+                    "duplicate step id '\(id)' in job '\(job.id)'", at: step.location,
+                    context: context, hint: "step ids must be unique within a job")
+            }
+        }
     }
 }
 

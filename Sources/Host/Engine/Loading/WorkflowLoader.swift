@@ -81,6 +81,7 @@ public enum WorkflowLoader {
                 return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
             }
             root = node
+            FreeAtExit.keep(node)
         } catch {
             reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)

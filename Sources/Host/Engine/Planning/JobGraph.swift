@@ -5,44 +5,68 @@ public struct JobGraph: Sendable {
     /// needs[id] = the ids `id` needs (only ids that exist).
     public let needs: [String: [String]]
 
+    /// The same edges as positions in `ids`: what `cycle` walks (no string hashing on the way).
+    private let edges: [[Int]]
+
     public init(_ workflow: Workflow) {
-        ids = workflow.jobs.map(\.id)
-        let known = Set(ids)
-        var needs: [String: [String]] = [:]
-        for job in workflow.jobs {
-            var seen: Set<String> = []
-            needs[job.id] = job.needs.map(\.value).filter { known.contains($0) && seen.insert($0).inserted }
+        let jobs = workflow.jobs
+        var ids: [String] = []
+        ids.reserveCapacity(jobs.count)
+        var position: [String: Int] = [:]
+        position.reserveCapacity(jobs.count)
+        for index in jobs.indices {
+            let id = jobs[index].id
+            ids.append(id)
+            if position[id] == nil { position[id] = index }
         }
+        var needs: [String: [String]] = [:]
+        needs.reserveCapacity(jobs.count)
+        var edges = [[Int]](repeating: [], count: jobs.count)
+        // The job that last reached each target: a need listed twice is kept once.
+        var lastFrom = [Int](repeating: -1, count: jobs.count)
+        for index in jobs.indices {
+            var names: [String] = []
+            var targets: [Int] = []
+            for need in jobs[index].needs {
+                guard let target = position[need.value], lastFrom[target] != index else { continue }
+                lastFrom[target] = index
+                names.append(need.value)
+                targets.append(target)
+            }
+            needs[ids[index]] = names
+            edges[index] = targets
+        }
+        self.ids = ids
         self.needs = needs
+        self.edges = edges
     }
 
     /// A cycle as a list of ids (each needs the next, the last needs the first), or nil.
     /// Depth-first from each job in file order, with an explicit stack: a chain of any length
     /// cannot overflow the call stack. Linear in jobs and needs.
     public func cycle() -> [String]? {
-        enum Mark { case visiting, done }
-        var marks: [String: Mark] = [:]
-        marks.reserveCapacity(ids.count)
+        enum Mark: UInt8 { case unseen, visiting, done }
+        var marks = [Mark](repeating: .unseen, count: ids.count)
         // The path being explored: each job with the position of the next need to follow.
-        var path: [(id: String, next: Int)] = []
-        for root in ids where marks[root] == nil {
+        var path: [(job: Int, next: Int)] = []
+        for root in ids.indices where marks[root] == .unseen {
             marks[root] = .visiting
             path.append((root, 0))
-            while let (id, next) = path.last {
-                let edges = needs[id] ?? []
-                guard next < edges.count else {
-                    marks[id] = .done
+            while let (job, next) = path.last {
+                let targets = edges[job]
+                guard next < targets.count else {
+                    marks[job] = .done
                     path.removeLast()
                     continue
                 }
                 path[path.count - 1].next += 1
-                let need = edges[next]
+                let need = targets[next]
                 switch marks[need] {
                 case .done: continue
                 case .visiting:
-                    let start = path.lastIndex { $0.id == need } ?? path.startIndex
-                    return path[start...].map(\.id)
-                case nil:
+                    let start = path.lastIndex { $0.job == need } ?? path.startIndex
+                    return path[start...].map { ids[$0.job] }
+                case .unseen:
                     marks[need] = .visiting
                     path.append((need, 0))
                 }
