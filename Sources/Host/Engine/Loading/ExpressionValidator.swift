@@ -208,10 +208,12 @@ struct ExpressionValidator {
 
     /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`).
     static func writesEnvFile(_ job: Job) -> Bool {
-        job.steps.contains { step in
-            guard let script = step.run?.source.value else { return false }
-            return script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV")
+        // By index: iterating the steps would copy each `Step` (retaining every field) to read one.
+        for index in job.steps.indices {
+            guard let script = job.steps[index].run?.source.value else { continue }
+            if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return true }
         }
+        return false
     }
 
     func named(_ place: Place, _ what: String, _ name: String? = nil) -> Place {

@@ -198,7 +198,7 @@ public enum WorkflowLoader {
         let base = workflow, baseReader = reader
         // Yams nodes are not marked Sendable; they are only read here, never changed.
         nonisolated(unsafe) let sharedPairs = jobPairs
-        let parts = Slices.map(count: jobPairs.count) { range in
+        var parts = Slices.map(count: jobPairs.count) { range in
             var localReader = baseReader
             localReader.diagnostics = DiagnosticBag()
             var local = base
@@ -206,10 +206,17 @@ public enum WorkflowLoader {
             compileJobs(sharedPairs[range], reader: &localReader, workflow: &local, context: workflowContext)
             return (jobs: local.jobs, unsupported: local.unsupported, diagnostics: localReader.diagnostics.diagnostics)
         }
-        for part in parts {
-            workflow.jobs += part.jobs
-            workflow.unsupported += part.unsupported
-            for diagnostic in part.diagnostics { reader.diagnostics.append(diagnostic) }
+        // The first slice's jobs become the workflow's as they are (swapped out of `parts`, not
+        // copied: a `Job` copy retains every field); the other slices' are appended to them.
+        for index in parts.indices {
+            if workflow.jobs.isEmpty {
+                swap(&workflow.jobs, &parts[index].jobs)
+                workflow.jobs.reserveCapacity(jobPairs.count)
+            } else {
+                workflow.jobs += parts[index].jobs
+            }
+            workflow.unsupported += parts[index].unsupported
+            for diagnostic in parts[index].diagnostics { reader.diagnostics.append(diagnostic) }
         }
         if let workflowNix {
             for index in workflow.jobs.indices where workflow.jobs[index].nix == nil { workflow.jobs[index].nix = workflowNix }
