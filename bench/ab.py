@@ -38,11 +38,15 @@ def main():
     parser.add_argument("--validate-workflow", action="store_true")
     parser.add_argument("commands", nargs="+", metavar="LABEL=COMMAND")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     cases = []
     for item in args.commands:
         label, _, command = item.partition("=")
         if not command:
             parser.error(f"expected LABEL=COMMAND, got {item!r}")
+        if any(label == seen for seen, _ in cases):
+            parser.error(f"label {label!r} is given twice")
         argv = shlex.split(command)
         # A relative program path names a file from where ab.py was started, not from --cwd.
         if "/" in argv[0] and not os.path.isabs(argv[0]):

@@ -81,7 +81,7 @@ struct ChildEnvironmentTests {
         }
     }
 
-    @Test("a script without a '#!' line is run by /bin/sh with its path and arguments, as execvp does; a binary it cannot run stays an error")
+    @Test("a script without a '#!' line is run by /bin/sh with its path and arguments, as execvp does; so is a file the kernel cannot run, which then fails")
     func scriptWithoutInterpreterLine() throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -94,13 +94,16 @@ struct ChildEnvironmentTests {
             #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(3))
             #expect(String(decoding: output, as: UTF8.self) == script + "|one|two words|\n")
         }
-        // A file that starts like an ELF binary but is not one: execve says ENOEXEC, and /bin/sh
-        // refuses it too (a shell does not run a binary file): an error or a failed run, never a hang.
+        // A file that starts like an ELF binary but is not one: execve says ENOEXEC, so (as with
+        // execvp) /bin/sh is given it, and fails on it: the spawn succeeds, the run fails, with the
+        // shell's message on standard error.
         let binary = try temp.write("bin/nxa-bad-binary", "\u{7F}ELF\u{0}\u{0}\u{0}\u{1}\u{2}")
         chmod(binary, 0o755)
-        if let child = try? ChildProcess(arguments: [binary], environment: ["PATH": "/usr/bin:/bin"], directory: nil) {
-            #expect(child.wait { _, _ in } != .exited(0))
-        }
+        let child = try ChildProcess(arguments: [binary], environment: ["PATH": "/usr/bin:/bin"], directory: nil)
+        var errors: [UInt8] = []
+        let end = child.wait { stream, bytes in if stream == 2 { errors += bytes } }
+        #expect(end != .exited(0))
+        #expect(String(decoding: errors, as: UTF8.self).contains(binary))
     }
 
     @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")

@@ -13,8 +13,11 @@ public enum FreeAtExit {
     private struct Held: @unchecked Sendable { let value: Any }
     private static let kept = Mutex<[Held]>([])
 
-    /// From now on, `keep` holds what it is given until the process exits.
-    public static func enable() { enabled.store(true, ordering: .relaxed) }
+    /// From now on, `keep` holds what it is given until the process exits. For the executable's
+    /// entry point only (`CommandLineTool.main(_:exitsAfter:)`): there is no way back, and a long-lived
+    /// process would keep every tree it loads. Each file's tree is kept, so `validate a.yml b.yml …`
+    /// holds all of them at its end.
+    package static func enable() { enabled.store(true, ordering: .relaxed) }
 
     /// Hold `value` until exit when enabled; otherwise do nothing (it is freed as usual).
     public static func keep(_ value: Any) {

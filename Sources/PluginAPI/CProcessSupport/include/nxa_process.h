@@ -21,6 +21,11 @@
  * *pid_fd (a pidfd that polls readable when the child exits, or -1 if the kernel has none).
  * On failure returns an errno value (also for a failed exec or cgroup move); nothing is left
  * open and no child is left running.
+ *
+ * As execvp: an executable file the kernel cannot run (execve fails with ENOEXEC: a script
+ * without a `#!` line, or a damaged binary) is started again as `/bin/sh FILE ARGS…`; what the
+ * shell makes of it (running the script, or failing with its message on standard error) is then
+ * the child's outcome.
  */
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
