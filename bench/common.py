@@ -107,12 +107,12 @@ class Case:
         self.sample_host, self.env = sample_host, env
 
 
-def interleave(cases, rounds, warmup=1, progress=True):
-    """Runs the cases round by round (A B C, A B C, ...); the first `warmup` rounds are discarded.
-    Returns {name: [sample, ...]}."""
+def interleave(cases, rounds, warmup=1, progress=True, alternate=False):
+    """Runs the cases round by round (A B C, A B C, ...; with `alternate`, A B C, C B A, ...); the
+    first `warmup` rounds are discarded. Returns {name: [sample, ...]}."""
     samples = {case.name: [] for case in cases}
     for round_index in range(rounds + warmup):
-        for case in cases:
+        for case in (cases[::-1] if alternate and round_index % 2 else cases):
             sample = run_once(case.argv, case.cwd, env=case.env, sample_host=case.sample_host)
             if case.after:
                 case.after(sample)

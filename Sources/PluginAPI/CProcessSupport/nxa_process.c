@@ -28,9 +28,31 @@
 #define SYS_close_range 436
 #endif
 
-/* The executable for argv0: itself when it has a slash, else the first executable file in the
- * PATH of envp (or the default path); a folder of that name is passed over, as execvp does.
- * Writes into `out` (PATH_MAX bytes). */
+int nxa_find_in_path(const char *name, const char *path, char *out) {
+    size_t length = strlen(name);
+    int result = ENOENT;
+    while (*path) {
+        const char *end = strchrnul(path, ':');
+        size_t dir = (size_t)(end - path);
+        if (dir > 0 && dir + 1 + length < PATH_MAX) {
+            memcpy(out, path, dir);
+            out[dir] = '/';
+            memcpy(out + dir + 1, name, length + 1);
+            struct stat info;
+            if (access(out, X_OK) == 0) {
+                if (stat(out, &info) == 0 && !S_ISDIR(info.st_mode)) return 0;
+                result = EACCES;
+            } else if (errno == EACCES) {
+                result = EACCES;
+            }
+        }
+        path = *end ? end + 1 : end;
+    }
+    return result;
+}
+
+/* The executable for argv0: itself when it has a slash, else its file in the PATH of envp (or
+ * the default path), found by `nxa_find_in_path`. Writes into `out` (PATH_MAX bytes). */
 static int resolve(const char *argv0, const char *const envp[], char *out) {
     if (strchr(argv0, '/')) {
         if (strlen(argv0) >= PATH_MAX) return ENAMETOOLONG;
@@ -44,26 +66,7 @@ static int resolve(const char *argv0, const char *const envp[], char *out) {
             break;
         }
     }
-    size_t name = strlen(argv0);
-    int result = ENOENT;
-    while (*path) {
-        const char *end = strchrnul(path, ':');
-        size_t dir = (size_t)(end - path);
-        if (dir > 0 && dir + 1 + name < PATH_MAX) {
-            memcpy(out, path, dir);
-            out[dir] = '/';
-            memcpy(out + dir + 1, argv0, name + 1);
-            struct stat info;
-            if (access(out, X_OK) == 0) {
-                if (stat(out, &info) == 0 && !S_ISDIR(info.st_mode)) return 0;
-                result = EACCES;
-            } else if (errno == EACCES) {
-                result = EACCES;
-            }
-        }
-        path = *end ? end + 1 : end;
-    }
-    return result;
+    return nxa_find_in_path(argv0, path, out);
 }
 
 /* What the child needs between the fork and its exec, and where it reports why it failed. */

@@ -140,15 +140,11 @@ public enum FastFiles {
         if command.utf8.contains(UInt8(ascii: "/")) { return command }  // bytes: not NSString's search
         let key = command + "\u{0}" + searchPath
         if let hit = resolved.withLock({ $0[key] }) { return hit }
-        for folder in searchPath.split(separator: ":") where !folder.isEmpty {
-            let candidate = "\(folder)/\(command)"
-            var info = stat()
-            // A folder of that name is passed over, as execvp does.
-            if access(candidate, X_OK) == 0, stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
-                resolved.withLock { $0[key] = candidate }
-                return candidate
-            }
-        }
-        return command
+        // The spawn's own lookup (as execvp's: a folder of that name is passed over).
+        var found = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard nxa_find_in_path(command, searchPath, &found) == 0 else { return command }
+        let path = found.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        resolved.withLock { $0[key] = path }
+        return path
     }
 }

@@ -20,11 +20,8 @@ public enum FreeAtExit {
     package static func enable() { enabled.store(true, ordering: .relaxed) }
 
     /// Hold `value` until exit when enabled; otherwise do nothing (it is freed as usual).
-    public static func keep(_ value: Any) {
+    package static func keep(_ value: Any) {
         guard enabled.load(ordering: .relaxed) else { return }
         kept.withLock { $0.append(Held(value: value)) }
     }
-
-    /// How many values are held (tests).
-    public static var count: Int { kept.withLock { $0.count } }
 }

@@ -8,6 +8,12 @@
 #include <spawn.h>
 #include <sys/types.h>
 
+/* The first executable file named `name` (no slash) in the colon-separated folders of `path`,
+ * written into `out` (PATH_MAX bytes), as execvp looks: empty entries and a folder of that name
+ * are passed over. Returns 0, or ENOENT (none) / EACCES (only ones not executable). The one
+ * PATH rule of the spawn and of `FastFiles.resolve`. */
+int nxa_find_in_path(const char *name, const char *path, char *out);
+
 /*
  * Spawn `argv[0]` (a path, or a name searched in envp's PATH) with `envp`, in `cwd` (NULL:
  * inherit), as the leader of a new process group, stdin from `stdin_fd` (-1: /dev/null; the
