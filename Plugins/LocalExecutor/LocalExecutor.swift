@@ -89,6 +89,9 @@ final class LocalExecutor: ExecutorPlugin {
             if !reuseFolder(as: directory) {
                 if mkdir(directory, 0o777) != 0 && errno == ENOENT {
                     try FileManager.default.createDirectory(atPath: jobsRoot, withIntermediateDirectories: true)
+                    // Each job's folder is placed by the file system where it sees fit, not all in
+                    // one place beside those earlier runs removed (FastFiles.spreadSubfolders).
+                    FastFiles.spreadSubfolders(jobsRoot)
                 }
                 for path in [directory, workspace, temporary] where mkdir(path, 0o777) != 0 && errno != EEXIST {
                     throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))

@@ -381,6 +381,22 @@ int nxa_rename_noreplace(const char *from, const char *to) {
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+int nxa_spread_subfolders(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno;
+    /* The kernel reads and writes an int, whatever the ioctl's declared type. */
+    int flags = 0;
+    int result = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+        result = errno;
+    } else if (!(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) result = errno;
+    }
+    close(fd);
+    return result;
+}
+
 int nxa_copy_file(const char *from, const char *to) {
     int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) return errno;

@@ -86,6 +86,18 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
+    /// Ask the file system to place each folder made in `path` (a folder this process made) in a
+    /// block group of its own choosing rather than beside `path` (`chattr +T`; ext2/3/4 only,
+    /// nothing elsewhere). For the folders that hold one folder per run or per job: on ext4
+    /// without a journal, making a file or folder beside thousands freed in the last minutes (by
+    /// earlier runs) costs a check of each (docs/benchmarks.md, round 17). Returns an errno when
+    /// the flag was not set (ENOTTY or EOPNOTSUPP: the file system has no such flag).
+    @discardableResult
+    public static func spreadSubfolders(_ path: String) -> Int32? {
+        let rc = nxa_spread_subfolders(path)
+        return rc == 0 ? nil : rc
+    }
+
     /// Remove `path` and everything below it (links not followed, read-only folders made writable
     /// first). Returns an errno on failure; a missing `path` is not one.
     @discardableResult

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import NixActionsProcessKit
 
 /// Writes one JSON object per event per line: `ts`, `event`, `job`, `step`, and `text` for output,
 /// `status`, `exit_code` and `duration_ms` where something finished.
@@ -107,7 +108,12 @@ public final class LogDirectoryReporter: RunReporter {
         self.directory = directory
         self.onFailure = onFailure
         let parent = (directory as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        if !parent.isEmpty, access(parent, F_OK) != 0 {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            // A log root made here holds one folder per run: each is placed by the file system away
+            // from those of earlier runs (FastFiles.spreadSubfolders). One it did not make is left as it is.
+            FastFiles.spreadSubfolders(parent)
+        }
         guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, onFailure: onFailure)
         self.eventsWriter = eventsWriter

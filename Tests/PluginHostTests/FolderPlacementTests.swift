@@ -1,0 +1,102 @@
+import Foundation
+import NixActionsEngine
+import NixActionsPluginHost
+import NixActionsPluginMessages
+import NixActionsProcessKit
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The folders that hold one folder per job or per run are marked as tops of hierarchies
+/// (`chattr +T`) where the file system has the flag, so that ext4 places each new folder in it
+/// away from the inodes earlier runs freed (docs/benchmarks.md, round 17).
+@Suite("Folder placement: the top-of-hierarchy flag on the jobs folder and a new log root")
+struct FolderPlacementTests {
+    /// The attribute letters `lsattr -d` prints for `path`, or nil (no lsattr, or no attributes here).
+    static func attributes(_ path: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/lsattr")
+        process.arguments = ["-d", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init)
+    }
+
+    /// Whether folders in `parent` can carry the flag (probed on a folder of its own).
+    static func supportsFlag(in parent: String) -> Bool {
+        let probe = parent + "/.probe-\(getpid())"
+        guard mkdir(probe, 0o700) == 0 else { return false }
+        defer { rmdir(probe) }
+        return FastFiles.spreadSubfolders(probe) == nil
+    }
+
+    @Test("the flag is set where the file system has it (lsattr shows T), refused without harm where it does not")
+    func setOrRefused() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/runs"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let result = FastFiles.spreadSubfolders(folder)
+        if let result {
+            #expect([ENOTTY, EOPNOTSUPP, EINVAL].contains(result), "unexpected errno \(result)")
+            if let letters = Self.attributes(folder) { #expect(!letters.contains("T")) }
+        } else if let letters = Self.attributes(folder) {
+            #expect(letters.contains("T"), "lsattr shows \(letters)")
+        }
+        // Twice is the same as once; folders made in it are ordinary folders.
+        #expect(FastFiles.spreadSubfolders(folder) == result)
+        try FileManager.default.createDirectory(atPath: folder + "/j1/workspace", withIntermediateDirectories: true)
+        #expect(FileManager.default.fileExists(atPath: folder + "/j1/workspace"))
+
+        // tmpfs has no such flag: an errno, nothing else.
+        if FileManager.default.fileExists(atPath: "/dev/shm"), let shm = try? PrivateFolder(base: "/dev/shm", prefix: "nxa-test-") {
+            defer { shm.remove() }
+            let refused = FastFiles.spreadSubfolders(shm.path)
+            #expect(refused == nil || [ENOTTY, EOPNOTSUPP].contains(refused!))
+        }
+    }
+
+    @Test("a link is not followed and a missing folder is an errno")
+    func linksAndMissing() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let target = temp.path + "/target"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: temp.path + "/link", withDestinationPath: target)
+        let result = FastFiles.spreadSubfolders(temp.path + "/link")
+        #expect(result == ELOOP || result == ENOTDIR, "got \(String(describing: result))")
+        if let letters = Self.attributes(target) { #expect(!letters.contains("T")) }
+        #expect(FastFiles.spreadSubfolders(temp.path + "/missing") == ENOENT)
+        try "x".write(toFile: temp.path + "/file", atomically: false, encoding: .utf8)
+        #expect(FastFiles.spreadSubfolders(temp.path + "/file") == ENOTDIR)
+    }
+
+    @Test("the local executor marks its jobs folder; the jobs' folders in it are plain")
+    func jobsFolder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["local": "nixactions-plugin-local"])
+        let (loaded, refused) = PluginLoader.discover(in: [folder])
+        let registry = PluginRegistry(loaded: loaded, refused: refused, searchPath: [folder])
+        let executor = try registry.makeExecutor(
+            pluginID: "local",
+            configuration: ExecutorConfiguration(runID: "t", runDirectory: temp.path + "/run", projectDirectory: temp.path, options: [:]))
+        let job = JobSpec(jobKey: "build", displayName: "build")
+        _ = try await executor.startJob(job)
+        // On a file system without the flag there is nothing to check.
+        if Self.supportsFlag(in: temp.path), let jobs = Self.attributes(temp.path + "/run/jobs"),
+           let one = Self.attributes(temp.path + "/run/jobs/build") {
+            #expect(jobs.contains("T"), "jobs folder: \(jobs)")
+            #expect(!one.contains("T"), "job folder: \(one)")
+        }
+        await executor.finishJob(job)
+    }
+}
