@@ -86,6 +86,14 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
+    /// Rename `from` to `to` unless `to` exists (renameat2 with RENAME_NOREPLACE: one call, no
+    /// window between a check and the rename). Returns nil, or an errno: EEXIST when `to` exists;
+    /// EINVAL or ENOSYS where the file system or kernel cannot do it (check and rename yourself).
+    public static func renameNoReplace(_ from: String, _ to: String) -> Int32? {
+        let rc = nxa_rename_noreplace(from, to)
+        return rc == 0 ? nil : rc
+    }
+
     /// Ask the file system to place each folder made in `path` (a folder this process made) in a
     /// block group of its own choosing rather than beside `path` (`chattr +T`; ext2/3/4 only,
     /// nothing elsewhere). For the folders that hold one folder per run or per job: on ext4

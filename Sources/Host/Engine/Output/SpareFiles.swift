@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 #if canImport(Glibc)
     import Glibc
@@ -69,8 +70,13 @@ final class SpareFiles: @unchecked Sendable {
         if spares.count == count / 2 { condition.signal() }
         condition.unlock()
         let target = directory + "/" + name
-        var info = stat()
-        if lstat(target, &info) != 0, errno == ENOENT, rename(directory + "/" + spare.name, target) == 0 { return spare.fd }
+        switch FastFiles.renameNoReplace(directory + "/" + spare.name, target) {
+        case nil: return spare.fd
+        case EINVAL?, ENOSYS?:  // no RENAME_NOREPLACE here: check, then rename
+            var info = stat()
+            if lstat(target, &info) != 0, errno == ENOENT, rename(directory + "/" + spare.name, target) == 0 { return spare.fd }
+        default: break
+        }
         condition.lock()
         if stopped {
             condition.unlock()
