@@ -378,20 +378,49 @@ int nxa_rename_noreplace(const char *from, const char *to) {
 }
 
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+/* Whether the open folder `fd` is on an ext4 without a journal: its device's
+ * /sys/fs/ext4/NAME/journal_task reads `<none>` (NAME from /sys/dev/block/MAJOR:MINOR). */
+static int on_ext4_without_journal(int fd) {
+    struct statfs fs;
+    struct stat info;
+    if (fstatfs(fd, &fs) != 0 || fs.f_type != EXT4_SUPER_MAGIC || fstat(fd, &info) != 0) return 0;
+    char link[64], target[PATH_MAX], file[PATH_MAX];
+    snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(info.st_dev), minor(info.st_dev));
+    ssize_t length = readlink(link, target, sizeof target - 1);
+    if (length <= 0) return 0;
+    target[length] = 0;
+    const char *name = strrchr(target, '/');
+    name = name ? name + 1 : target;
+    if (snprintf(file, sizeof file, "/sys/fs/ext4/%s/journal_task", name) >= (int)sizeof file) return 0;
+    int journal = open(file, O_RDONLY | O_CLOEXEC);
+    if (journal < 0) return 0;
+    char text[16] = {0};
+    ssize_t got = read(journal, text, sizeof text - 1);
+    close(journal);
+    return got >= 6 && memcmp(text, "<none>", 6) == 0;
+}
 
 int nxa_spread_subfolders(const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno;
-    /* The kernel reads and writes an int, whatever the ioctl's declared type. */
-    int flags = 0;
     int result = 0;
-    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
-        result = errno;
-    } else if (!(flags & FS_TOPDIR_FL)) {
-        flags |= FS_TOPDIR_FL;
-        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) result = errno;
+    if (!on_ext4_without_journal(fd)) {
+        result = EOPNOTSUPP;
+    } else {
+        /* The kernel reads and writes an int, whatever the ioctl's declared type. */
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+            result = errno;
+        } else if (!(flags & FS_TOPDIR_FL)) {
+            flags |= FS_TOPDIR_FL;
+            if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) result = errno;
+        }
     }
     close(fd);
     return result;

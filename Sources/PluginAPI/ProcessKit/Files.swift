@@ -94,12 +94,12 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
-    /// Ask the file system to place each folder made in `path` (a folder this process made) in a
-    /// block group of its own choosing rather than beside `path` (`chattr +T`; ext2/3/4 only,
-    /// nothing elsewhere). For the folders that hold one folder per run or per job: on ext4
-    /// without a journal, making a file or folder beside thousands freed in the last minutes (by
-    /// earlier runs) costs a check of each (docs/benchmarks.md, round 17). Returns an errno when
-    /// the flag was not set (ENOTTY or EOPNOTSUPP: the file system has no such flag).
+    /// On an ext4 without a journal, ask the file system to place each folder made in `path` (a
+    /// folder this process made) in a block group of its own choosing rather than beside `path`
+    /// (`chattr +T`). For the folders that hold one folder per run or per job: there, making a
+    /// file or folder beside thousands freed in the last minutes (by earlier runs) costs a check of
+    /// each (docs/benchmarks.md, round 17). Elsewhere nothing is changed. Returns an errno when the
+    /// flag was not set (EOPNOTSUPP: not such a file system; ENOTTY: no such flag).
     @discardableResult
     public static func spreadSubfolders(_ path: String) -> Int32? {
         let rc = nxa_spread_subfolders(path)

@@ -75,13 +75,15 @@ int nxa_spawn_actions_close_from(posix_spawn_file_actions_t *actions, int lowest
 /* renameat2(RENAME_NOREPLACE): returns 0 or an errno value (EEXIST when `to` exists). */
 int nxa_rename_noreplace(const char *from, const char *to);
 
-/* Mark the folder `path` (one this process made) as the top of a hierarchy, as `chattr +T` does:
- * ext2/3/4 then place each folder made in it in a block group of its own choosing (the Orlov
- * allocator's rule for the root's folders) instead of beside the parent. On ext4 without a
- * journal a new inode skips every inode of its group freed in the last minutes, checking each;
- * beside a folder where earlier runs made and removed thousands, every mkdir and create pays for
- * all of them. Returns 0 or an errno value (ENOTTY or EOPNOTSUPP where the file system has no such
- * flag: nothing to do there). Links are not followed. */
+/* Mark the folder `path` (one this process made) as the top of a hierarchy, as `chattr +T` does,
+ * when it is on an ext4 without a journal: ext4 then places each folder made in it in a block group
+ * of its own choosing (the Orlov allocator's rule for the root's folders) instead of beside the
+ * parent. Without a journal, a new inode skips every inode of its group freed in the last minutes,
+ * checking each; beside a folder where earlier runs made and removed thousands, every mkdir and
+ * create pays for all of them. A journaled ext4 does not check, so there is nothing to gain and the
+ * flag is not set. Returns 0 or an errno value: EOPNOTSUPP where it does not apply (another file
+ * system, ext4 with a journal, or a kernel that does not say: /sys/fs/ext4/DEV/journal_task),
+ * ENOTTY where the flag cannot be set. Links are not followed. */
 int nxa_spread_subfolders(const char *path);
 
 /* Copy the regular file `from` to the new file `to` (created exclusively, same permission bits,
