@@ -16,29 +16,6 @@ import TestSupport
 /// system is one; elsewhere the flag checks are skipped.
 @Suite("Folder placement: the top-of-hierarchy flag on the jobs folder and a new log root")
 struct FolderPlacementTests {
-    /// The attribute letters `lsattr -d` prints for `path`, or nil (no lsattr, or no attributes here).
-    static func attributes(_ path: String) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/lsattr")
-        process.arguments = ["-d", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init)
-    }
-
-    /// Whether folders in `parent` can carry the flag (probed on a folder of its own).
-    static func supportsFlag(in parent: String) -> Bool {
-        let probe = parent + "/.probe-\(getpid())"
-        guard mkdir(probe, 0o700) == 0 else { return false }
-        defer { rmdir(probe) }
-        return FastFiles.spreadSubfolders(probe) == nil
-    }
-
     @Test("the flag is set on an ext4 without a journal (lsattr shows T), refused without harm elsewhere")
     func setOrRefused() throws {
         let temp = try TemporaryDirectory()
@@ -48,8 +25,8 @@ struct FolderPlacementTests {
         let result = FastFiles.spreadSubfolders(folder)
         if let result {
             #expect([ENOTTY, EOPNOTSUPP, EINVAL].contains(result), "unexpected errno \(result)")
-            if let letters = Self.attributes(folder) { #expect(!letters.contains("T")) }
-        } else if let letters = Self.attributes(folder) {
+            if let letters = fileAttributeLetters(folder) { #expect(!letters.contains("T")) }
+        } else if let letters = fileAttributeLetters(folder) {
             #expect(letters.contains("T"), "lsattr shows \(letters)")
         }
         // Twice is the same as once; folders made in it are ordinary folders.
@@ -73,7 +50,7 @@ struct FolderPlacementTests {
         try FileManager.default.createSymbolicLink(atPath: temp.path + "/link", withDestinationPath: target)
         let result = FastFiles.spreadSubfolders(temp.path + "/link")
         #expect(result == ELOOP || result == ENOTDIR, "got \(String(describing: result))")
-        if let letters = Self.attributes(target) { #expect(!letters.contains("T")) }
+        if let letters = fileAttributeLetters(target) { #expect(!letters.contains("T")) }
         #expect(FastFiles.spreadSubfolders(temp.path + "/missing") == ENOENT)
         try "x".write(toFile: temp.path + "/file", atomically: false, encoding: .utf8)
         #expect(FastFiles.spreadSubfolders(temp.path + "/file") == ENOTDIR)
@@ -92,8 +69,8 @@ struct FolderPlacementTests {
         let job = JobSpec(jobKey: "build", displayName: "build")
         _ = try await executor.startJob(job)
         // On a file system without the flag there is nothing to check.
-        if Self.supportsFlag(in: temp.path), let jobs = Self.attributes(temp.path + "/run/jobs"),
-           let one = Self.attributes(temp.path + "/run/jobs/build") {
+        if spreadsSubfolders(in: temp.path), let jobs = fileAttributeLetters(temp.path + "/run/jobs"),
+           let one = fileAttributeLetters(temp.path + "/run/jobs/build") {
             #expect(jobs.contains("T"), "jobs folder: \(jobs)")
             #expect(!one.contains("T"), "job folder: \(one)")
         }
