@@ -35,6 +35,8 @@ final class LocalExecutor: ExecutorPlugin {
     let containments = Mutex<[String: JobContainment]>([:])
     /// Empty job cgroups kept for the next job.
     let cgroupPool = CgroupPool()
+    /// Finished jobs' folders, emptied off the jobs' path and taken by the next jobs.
+    let recycler: FolderRecycler
     let counter = Atomic<Int>(0)
     /// A private folder of this instance on tmpfs for step scripts, when there is one: creating
     /// and removing a file per step on a journaling file system costs more than the step's own
@@ -46,6 +48,7 @@ final class LocalExecutor: ExecutorPlugin {
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
+        recycler = FolderRecycler(root: configuration.runDirectory + "/jobs")
         var inherit = true
         if case .bool(let value)? = configuration.options["inherit-env"] { inherit = value }
         baseEnvironment = inherit ? ProcessInfo.processInfo.environment : ["PATH": "/usr/local/bin:/usr/bin:/bin"]
@@ -65,6 +68,7 @@ final class LocalExecutor: ExecutorPlugin {
     func jobDirectory(_ jobKey: String) -> String { jobsRoot + "/" + jobKey }
 
     deinit {
+        recycler.stop()
         scriptFolder?.remove()
     }
 
@@ -86,7 +90,7 @@ final class LocalExecutor: ExecutorPlugin {
         do {
             // Plain mkdir calls: this runs once per job, and a job of one short step spends more
             // on its folders than on anything else when they go through FileManager.
-            if !reuseFolder(as: directory) {
+            if !recycler.take(as: directory) {
                 if mkdir(directory, 0o777) != 0 && errno == ENOENT {
                     try FileManager.default.createDirectory(atPath: jobsRoot, withIntermediateDirectories: true)
                     // Each job's folder is placed by the file system where it sees fit, not all in
@@ -215,55 +219,7 @@ final class LocalExecutor: ExecutorPlugin {
         if let containment = containments.withLock({ $0.removeValue(forKey: job.jobKey) }) {
             containment.endAll()
         }
-        let directory = jobDirectory(job.jobKey)
-        if !keepFolder(directory) { FastFiles.removeTree(directory) }
-    }
-
-    /// Emptied job folders (`jobs/.free-N`, holding an empty `workspace` and `tmp`) that the next
-    /// job takes by renaming: on a journaling file system with online discard, making and
-    /// removing three folders costs a short job more than its step does.
-    let freeFolders = Mutex<[String]>([])
-    static let freeFolderLimit = 64
-
-    /// Rename a free folder to `directory`; false when there is none (or it cannot be used).
-    func reuseFolder(as directory: String) -> Bool {
-        while let free = freeFolders.withLock({ $0.popLast() }) {
-            if rename(free, directory) == 0 { return true }
-            FastFiles.removeTree(free)
-        }
-        return false
-    }
-
-    /// Empty the finished job's folder and keep it for the next job. False (the caller removes
-    /// it) when anything in it resists, or enough folders are kept already.
-    func keepFolder(_ directory: String) -> Bool {
-        guard freeFolders.withLock({ $0.count }) < Self.freeFolderLimit else { return false }
-        // A step may have replaced `workspace` or `tmp` by a link: emptying refuses links, and the
-        // whole folder is removed instead (the link itself, never what it points to).
-        guard FastFiles.emptyFolder(directory + "/workspace") == nil, FastFiles.emptyFolder(directory + "/tmp") == nil,
-              FastFiles.entryCount(directory) == 2, Self.hasFreshMode(directory + "/workspace"), Self.hasFreshMode(directory + "/tmp")
-        else { return false }
-        let free = jobsRoot + "/.free-" + String(counter.add(1, ordering: .relaxed).newValue)
-        guard rename(directory, free) == 0 else { return false }
-        freeFolders.withLock { $0.append(free) }
-        return true
-    }
-
-    /// The mode a new folder gets (0777 less the umask): a step that changed its workspace's
-    /// mode does not pass that on to the next job.
-    /// Read from `/proc/self/status` (`umask()` cannot be read without being set, which would race
-    /// with other threads making files); nil, and no reuse, where it is not there.
-    static let freshMode: mode_t? = {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
-              let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
-        else { return nil }
-        return 0o777 & ~mask
-    }()
-
-    static func hasFreshMode(_ path: String) -> Bool {
-        var info = stat()
-        guard let freshMode, lstat(path, &info) == 0 else { return false }
-        return (info.st_mode & S_IFMT) == S_IFDIR && (info.st_mode & 0o7777) == freshMode
+        // Its files go on the recycler's thread: emptied, the folder serves the next job.
+        recycler.finished(jobDirectory(job.jobKey))
     }
 }

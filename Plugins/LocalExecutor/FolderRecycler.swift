@@ -1,0 +1,136 @@
+import Foundation
+import NixActionsProcessKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Finished jobs' folders, emptied and kept for the next job (`jobs/.free-N`, holding an empty
+/// `workspace` and `tmp`), on a thread of its own.
+///
+/// On a journaling file system with online discard, making and removing three folders costs a
+/// short job more than its step does, so a job takes a finished job's folder by renaming it. The
+/// checks that make a folder safe to hand on (both subfolders empty, no links, a fresh mode) take
+/// a dozen system calls; they run here, off the jobs' path: `finished` only queues the folder. The
+/// thread is woken once per `batch` finished jobs, or when the free folders run low (and there is
+/// something to recycle), never once per job. A job that finds no free folder makes its own.
+///
+/// `stop` ends the thread after the folder it is working on (it waits for that); folders queued or
+/// kept are left for whoever removes the run folder.
+final class FolderRecycler: @unchecked Sendable {
+    private let root: String
+    private let limit: Int
+    private let batch: Int
+    private let condition = NSCondition()
+    private var pending: [String] = []
+    private var free: [String] = []
+    private var serial = 0
+    private var stopped = false
+    private var running = false
+    private let ended = DispatchSemaphore(value: 0)
+
+    /// - Parameters:
+    ///   - root: the folder the job folders are in (`RUN/jobs`); free ones are `root/.free-N`.
+    ///   - limit: at most this many free folders are kept; the rest are removed.
+    ///   - batch: finished folders that wake the thread.
+    init(root: String, limit: Int = 64, batch: Int = 4) {
+        self.root = root
+        self.limit = limit
+        self.batch = batch
+    }
+
+    /// The job of `directory` has finished (its processes have ended): empty it and keep it.
+    func finished(_ directory: String) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopped else { return }
+        pending.append(directory)
+        startIfNeeded()
+        if pending.count >= batch || free.count < 2 { condition.signal() }
+    }
+
+    /// Rename a free folder to `directory`; false when there is none at hand (make one).
+    func take(as directory: String) -> Bool {
+        while true {
+            condition.lock()
+            guard !stopped, let folder = free.popLast() else {
+                if !stopped && !pending.isEmpty { condition.signal() }
+                condition.unlock()
+                return false
+            }
+            if free.count < 2 && !pending.isEmpty { condition.signal() }
+            condition.unlock()
+            if rename(folder, directory) == 0 { return true }
+            FastFiles.removeTree(folder)
+        }
+    }
+
+    /// End the thread (waits for the folder in hand, never for the queue).
+    func stop() {
+        condition.lock()
+        let wait = running && !stopped
+        stopped = true
+        condition.signal()
+        condition.unlock()
+        if wait { ended.wait() }
+    }
+
+    private func startIfNeeded() {
+        guard !running else { return }
+        running = true
+        let thread = Thread { [self] in
+            loop()
+            ended.signal()
+        }
+        thread.stackSize = 128 << 10
+        thread.start()
+    }
+
+    private func loop() {
+        condition.lock()
+        while !stopped {
+            guard let directory = pending.first else {
+                condition.wait()
+                continue
+            }
+            pending.removeFirst()
+            let room = free.count < limit
+            if room { serial += 1 }
+            let name = root + "/.free-" + String(serial)
+            condition.unlock()
+            let kept = room && Self.keep(directory, as: name)
+            if !kept { FastFiles.removeTree(directory) }
+            condition.lock()
+            if kept { free.append(name) }
+        }
+        condition.unlock()
+    }
+
+    /// Empty `directory` and rename it to `name`; false (the caller removes it) when anything in
+    /// it resists. A step may have replaced `workspace` or `tmp` by a link: emptying refuses links,
+    /// and the whole folder is removed instead (the link itself, never what it points to).
+    static func keep(_ directory: String, as name: String) -> Bool {
+        guard FastFiles.emptyFolder(directory + "/workspace") == nil, FastFiles.emptyFolder(directory + "/tmp") == nil,
+              FastFiles.entryCount(directory) == 2, hasFreshMode(directory + "/workspace"), hasFreshMode(directory + "/tmp")
+        else { return false }
+        return rename(directory, name) == 0
+    }
+
+    /// The mode a new folder gets (0777 less the umask): a step that changed its workspace's
+    /// mode does not pass that on to the next job.
+    /// Read from `/proc/self/status` (`umask()` cannot be read without being set, which would race
+    /// with other threads making files); nil, and no reuse, where it is not there.
+    static let freshMode: mode_t? = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        else { return nil }
+        return 0o777 & ~mask
+    }()
+
+    static func hasFreshMode(_ path: String) -> Bool {
+        var info = stat()
+        guard let freshMode, lstat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFDIR && (info.st_mode & 0o7777) == freshMode
+    }
+}
