@@ -209,17 +209,6 @@ extension RealExecutorSuites {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
-            // Nor a spare file made ahead for job logs (after SIGKILL the supervisor removes them).
-            var spares: [String] = []
-            for _ in 0..<250 {
-                let folders = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasPrefix(".") }
-                spares = folders.flatMap { folder in
-                    ((try? FileManager.default.contentsOfDirectory(atPath: logs + "/" + folder)) ?? []).filter { $0.hasPrefix(".spare-") }
-                }
-                if spares.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(spares.isEmpty, "\(ending) (fallback: \(fallback)): spare log files left: \(spares)")
             let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified")) ?? [])
                 .filter { $0.hasPrefix("nixactions-") }
             _ = cgroups  // other runs may be live in parallel; the run's own cgroup is checked below

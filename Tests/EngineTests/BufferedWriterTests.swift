@@ -2,6 +2,7 @@ import Foundation
 import NixActionsProcessKit
 @testable import NixActionsEngine
 import Testing
+import TestSupport
 
 @Suite("Buffered writers: flushed on a timer, never crash on a dead output")
 struct BufferedWriterTests {
@@ -39,6 +40,56 @@ struct BufferedWriterTests {
         writer.flush()
         #expect(failures.count == 1)
         writer.close()
+    }
+
+    @Test("a lazily opened writer makes its file on the flusher's pass, not on write; closeSoon writes out, closes and says so")
+    func lazyOpenAndCloseSoon() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/job.log"
+        let opens = FailureCount()
+        let writer = BufferedWriter(opening: {
+            opens.add()
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+            return fd >= 0 ? fd : -errno
+        })
+        #expect(writer.write("one\n") == 0)
+        #expect(writer.write("two\n") == 4)
+        #expect(!FileManager.default.fileExists(atPath: path), "the writer's caller never waits for the file to be made")
+        let closed = FailureCount()
+        writer.closeSoon { closed.add() }
+        for _ in 0..<100 where closed.count == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(closed.count == 1, "the flusher closes within a few intervals")
+        #expect((try? String(contentsOfFile: path, encoding: .utf8)) == "one\ntwo\n")
+        #expect(opens.count == 1)
+        // Closed: its descriptor is gone (no descriptor of this process points at the file).
+        let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == path
+        }
+        #expect(holders.isEmpty, "the log's descriptor is closed: \(holders)")
+        writer.close()  // idempotent
+        #expect(closed.count == 1)
+    }
+
+    @Test("a lazily opened writer whose file cannot be made reports it once; one that never had a byte makes no file")
+    func lazyOpenFailure() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let failures = FailureCount()
+        let writer = BufferedWriter(opening: { -EMFILE }) { error in
+            #expect(error == EMFILE)
+            failures.add()
+        }
+        writer.write("lost\n")
+        writer.flush()
+        writer.write("lost too\n")
+        writer.close()
+        #expect(failures.count == 1)
+        let path = temp.path + "/never.log"
+        let empty = BufferedWriter(opening: { open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) })
+        empty.flush()
+        empty.close()
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     final class FailureCount: @unchecked Sendable {

@@ -188,13 +188,6 @@ struct RunCommand: AsyncParsableCommand {
             let reporter = try LogDirectoryReporter(directory: logs)
             reporters.append(reporter)
             logReporter = reporter
-            // The log folder's spare files (made ahead for job logs) go at the end of the run;
-            // if the host is killed first, its supervisor runs this.
-            let cleanup = supervision.folder.path + "/cleanup"
-            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
-                let absolute = logs.hasPrefix("/") ? logs : FileManager.default.currentDirectoryPath + "/" + logs
-                _ = FastFiles.write("rm -f -- \(ShellWords.quote(absolute))/\(LogDirectoryReporter.spareFilePrefix)*\n", to: cleanup + "/logs-spares.sh")
-            }
         } catch {
             standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
         }
@@ -240,12 +233,6 @@ struct RunCommand: AsyncParsableCommand {
             let summary = await runner.run(planned: plan)
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
-        }
-        // The spare files go with the run's end, so their script is not needed (a shell and an
-        // `rm` less at the end of every run).
-        if let logReporter {
-            logReporter.removeSpares()
-            unlink(supervision.folder.path + "/cleanup/logs-spares.sh")
         }
         if format != .json && logReporter != nil { console.write("logs: \(logs)\n") }
         if outcome != 0 { throw ExitCode(outcome) }

@@ -11,20 +11,30 @@ import Synchronization
 /// Each writer has its own lock, held only to copy bytes in or out (callers format outside it).
 /// A write error (a full disk, a closed pipe) is reported once through `onFailure` and later
 /// bytes are dropped: the run goes on, it never crashes or blocks on a dead output.
+///
+/// A writer may also start without a descriptor (`init(opening:)`): its file is made by the first
+/// write-out, usually on the flusher thread, so whoever writes never waits for the file system to
+/// make a file. `closeSoon()` leaves the last write-out and the close to the flusher too.
 public final class BufferedWriter: Sendable {
     struct State {
         var buffer: [UInt8]
+        /// -1 until a lazily opened writer's file is made.
+        var fd: Int32
         var failed = false
         var closed = false
+        /// `closeSoon()` was called: the flusher's next pass writes out and closes.
+        var closing = false
         /// Bytes handed to this writer so far (the offset of the next byte in the file).
         var offset: UInt64 = 0
     }
 
-    private let fd: Int32
     private let ownsDescriptor: Bool
     private let capacity: Int
     private let state: Mutex<State>
     private let onFailure: @Sendable (Int32) -> Void
+    /// Makes the file of a lazily opened writer: a descriptor, or -errno.
+    private let opener: (@Sendable () -> Int32)?
+    private let onClosed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// - Parameters:
     ///   - ownsDescriptor: close `fd` on `close()`.
@@ -32,13 +42,25 @@ public final class BufferedWriter: Sendable {
     ///   - startOffset: where the file's end is now (for the offsets `write` returns).
     public init(fd: Int32, ownsDescriptor: Bool, capacity: Int = 128 << 10, startOffset: UInt64 = 0,
                 onFailure: @escaping @Sendable (Int32) -> Void = { _ in }) {
-        self.fd = fd
         self.ownsDescriptor = ownsDescriptor
         self.capacity = capacity
         var buffer: [UInt8] = []
         buffer.reserveCapacity(capacity)
-        state = Mutex(State(buffer: buffer, offset: startOffset))
+        state = Mutex(State(buffer: buffer, fd: fd, offset: startOffset))
         self.onFailure = onFailure
+        opener = nil
+        OutputFlusher.shared.register(self)
+    }
+
+    /// A writer of a new, empty file that `open` makes on the first write-out (returning its
+    /// descriptor, which the writer owns, or -errno, reported through `onFailure`). Offsets start at 0.
+    public init(opening open: @escaping @Sendable () -> Int32, capacity: Int = 128 << 10,
+                onFailure: @escaping @Sendable (Int32) -> Void = { _ in }) {
+        ownsDescriptor = true
+        self.capacity = capacity
+        state = Mutex(State(buffer: [], fd: -1))
+        self.onFailure = onFailure
+        opener = open
         OutputFlusher.shared.register(self)
     }
 
@@ -52,7 +74,7 @@ public final class BufferedWriter: Sendable {
             if state.buffer.count + bytes.count > capacity {
                 drain(&state)
                 if bytes.count >= capacity {
-                    if let error = StandardStreams.write(bytes, to: fd) { fail(&state, error) }
+                    if !state.failed, let fd = descriptor(&state), let error = StandardStreams.write(bytes, to: fd) { fail(&state, error) }
                     return start
                 }
             }
@@ -72,29 +94,56 @@ public final class BufferedWriter: Sendable {
         bytes.withUnsafeBytes { write($0) }
     }
 
-    /// Write out what is buffered.
+    /// Write out what is buffered (and, after `closeSoon()`, close).
     public func flush() {
-        state.withLock { drain(&$0) }
+        let closing = state.withLock { state -> Bool in
+            drain(&state)
+            return state.closing && !state.closed
+        }
+        if closing { close() }
     }
 
     /// Flush, then stop accepting bytes (and close the descriptor if this writer owns it).
+    /// A lazily opened writer that never had a byte makes no file.
     public func close() {
-        let owned = state.withLock { state -> Bool in
+        let owned = state.withLock { state -> Int32? in
             drain(&state)
             let first = !state.closed
             state.closed = true
-            return first && ownsDescriptor
+            return first && ownsDescriptor && state.fd >= 0 ? state.fd : nil
         }
         OutputFlusher.shared.unregister(self)
-        if owned { Glibc.close(fd) }
+        if let owned { Glibc.close(owned) }
+        if let done = onClosed.withLock({ callback in defer { callback = nil }; return callback }) { done() }
+    }
+
+    /// Take no more bytes from the caller's side: the flusher thread writes out what is buffered
+    /// and closes within one `OutputFlusher.interval`, then calls `then` (on its thread). A later
+    /// `close()` does it at once.
+    public func closeSoon(then: (@Sendable () -> Void)? = nil) {
+        onClosed.withLock { $0 = then }
+        state.withLock { $0.closing = true }
+    }
+
+    /// The descriptor, made now for a lazily opened writer; nil (reported) if it cannot be made.
+    private func descriptor(_ state: inout State) -> Int32? {
+        if state.fd >= 0 { return state.fd }
+        guard let opener else { return nil }
+        let made = opener()
+        guard made >= 0 else {
+            fail(&state, -made)
+            return nil
+        }
+        state.fd = made
+        return made
     }
 
     private func drain(_ state: inout State) {
         guard !state.buffer.isEmpty else { return }
-        if !state.failed, let error = state.buffer.withUnsafeBytes({ StandardStreams.write($0, to: fd) }) {
+        if !state.failed, let fd = descriptor(&state), let error = state.buffer.withUnsafeBytes({ StandardStreams.write($0, to: fd) }) {
             fail(&state, error)
         }
-        state.buffer.removeAll(keepingCapacity: true)
+        state.buffer.removeAll(keepingCapacity: !state.closed && !state.closing)
     }
 
     private func fail(_ state: inout State, _ error: Int32) {

@@ -88,19 +88,23 @@ public final class JSONLinesReporter: RunReporter {
 ///   how many lines, and when.
 ///
 /// The folder is made fresh (never an existing one) with mode 0700, its files with 0600. Each file
-/// is a `BufferedWriter`; a job's log is closed when the job finishes. A write that fails (a full
-/// disk) is reported once per file on standard error and the run goes on.
+/// is a `BufferedWriter`. A job's log file is made by its first write-out and closed after the job
+/// finishes, both on the flusher thread (`BufferedWriter.init(opening:)`, `closeSoon`): a job never
+/// waits for the file system to make or close its log. A write that fails (a full disk, no
+/// descriptor left) is reported once per file on standard error and the run goes on.
 public final class LogDirectoryReporter: RunReporter {
     public let directory: String
     private let jobs = Mutex<[String: BufferedWriter]>([:])
+    /// Logs of finished jobs that the flusher has yet to write out and close.
+    private let closing = Mutex<[String: BufferedWriter]>([:])
+    /// Jobs that have had a log (a later one appends to it).
+    private let logged = Mutex<Set<String>>([])
     /// Jobs whose log ends in the middle of a line (output without a final newline).
     private let midLine = Mutex<Set<String>>([])
     private let eventsWriter: BufferedWriter
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
     private let onFailure: @Sendable (String) -> Void
-    /// Job logs made ahead, off the jobs' path (`SpareFiles`).
-    private let spares: SpareFiles
 
     public static let eventsFormat = "nixactions.events/1"
 
@@ -117,7 +121,6 @@ public final class LogDirectoryReporter: RunReporter {
         guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, onFailure: onFailure)
         self.eventsWriter = eventsWriter
-        spares = SpareFiles(directory: directory)
         events = JSONLinesReporter(write: { eventsWriter.write($0) }, writeBytes: { eventsWriter.write($0) })
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
@@ -125,8 +128,6 @@ public final class LogDirectoryReporter: RunReporter {
     }
 
     private let summaryBuffer: TextBuffer
-
-    deinit { spares.stop() }  // a run that ended without `workflowFinished` leaves no spare
 
     final class TextBuffer: Sendable {
         let text = Mutex<String>("")
@@ -147,21 +148,22 @@ public final class LogDirectoryReporter: RunReporter {
         }
     }
 
-    /// How the spare files made ahead for job logs start (`.spare-N`): what to remove from a
-    /// run's log folder when its host was killed before it could.
-    public static let spareFilePrefix = SpareFiles.prefix
-
-    /// Remove the spare files left (done already at `workflowFinished`; idempotent). Afterwards
-    /// none is left for a cleanup script to remove.
-    public func removeSpares() { spares.stop() }
-
-    /// The job's log, opened on first use (again, appending, if something comes after its end).
+    /// The job's log: on first use a writer whose file the flusher makes; again (appending, its
+    /// earlier writer closed first) if something comes after the job's end.
     func jobLog(_ job: String) -> BufferedWriter? {
         jobs.withLock { jobs in
             if let writer = jobs[job] { return writer }
             let path = directory + "/" + job + ".log"
-            if let fd = spares.take(as: job + ".log") {
-                let writer = Self.writer(fd, path, startOffset: 0, onFailure: onFailure)
+            if let finished = closing.withLock({ $0.removeValue(forKey: job) }) {
+                finished.close()  // its bytes first
+            } else if logged.withLock({ $0.insert(job).inserted }) {
+                let failure = onFailure
+                let writer = BufferedWriter(opening: {
+                    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                    return fd >= 0 ? fd : -errno
+                }) { error in
+                    failure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
+                }
                 jobs[job] = writer
                 return writer
             }
@@ -208,7 +210,15 @@ public final class LogDirectoryReporter: RunReporter {
         case .annotation(let annotation): append(annotation.job, ConsoleReporter.describe(annotation))
         case .jobFinished(let job, _, let outcome, _, _):
             append(job, "job \(outcome.rawValue)")
-            jobs.withLock { $0.removeValue(forKey: job) }?.close()  // a job's log closes with the job
+            // A job's log closes with the job, on the flusher's next pass.
+            if let writer = jobs.withLock({ $0.removeValue(forKey: job) }) {
+                closing.withLock { $0[job] = writer }
+                writer.closeSoon { [weak self, weak writer] in
+                    self?.closing.withLock { all in
+                        if let writer, all[job] === writer { all.removeValue(forKey: job) }
+                    }
+                }
+            }
         default: break
         }
         switch event {
@@ -216,7 +226,6 @@ public final class LogDirectoryReporter: RunReporter {
         default: break
         }
         if case .workflowFinished = event {
-            spares.stop()
             let text = summaryBuffer.text.withLock { $0 }
             // Only the table and what follows it belong in the summary file.
             let table = text.range(of: "\nJOB ").map { String(text[$0.lowerBound...]) } ?? text
@@ -225,6 +234,7 @@ public final class LogDirectoryReporter: RunReporter {
                 file.close()
             }
             for writer in jobs.withLock({ jobs in defer { jobs.removeAll() }; return Array(jobs.values) }) { writer.close() }
+            for writer in closing.withLock({ all in defer { all.removeAll() }; return Array(all.values) }) { writer.close() }
             eventsWriter.close()
         }
     }

@@ -1,0 +1,40 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+import TestSupport
+
+/// A job's log is made and closed on the flusher thread (`BufferedWriter.init(opening:)`,
+/// `closeSoon`); nothing a job writes may be lost or reordered by that.
+@Suite("Log folder: job logs made and closed off the jobs' path")
+struct LogDirectoryReporterTests {
+    @Test("lines after a job's end (before its log was closed) follow its last line; every log is whole at the run's end")
+    func linesAfterTheEnd() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/run"
+        let reporter = try LogDirectoryReporter(directory: folder)
+        for job in ["a", "b"] {
+            reporter.report(.jobStarted(job: job, name: job))
+            reporter.report(.stepStarted(job: job, step: 0, name: "Run true"))
+            Array("out of \(job)\n".utf8).withUnsafeBytes { reporter.output(OutputChunk(job: job, step: 0, stream: 1, bytes: $0, lines: 1)) }
+            reporter.report(.stepFinished(job: job, step: 0, name: "Run true", outcome: .success, exitCode: 0, duration: .zero))
+            reporter.report(.jobFinished(job: job, name: job, outcome: .success, duration: .zero, failure: nil))
+        }
+        // Straight after a's end, while its log may still wait for the flusher.
+        reporter.report(.message(job: "a", level: .warning, text: "after the end"))
+        reporter.report(.workflowFinished(workflow: "w", outcome: .success, duration: .zero))
+        // Host lines start with a timestamp; output is kept as written.
+        let a = try String(contentsOfFile: folder + "/a.log", encoding: .utf8).split(separator: "\n")
+            .map { $0.hasPrefix("out") ? String($0) : String($0.drop { $0 != " " }.dropFirst()) }
+        #expect(a == ["> Run true", "out of a", "step 'Run true' success (exit code 0)", "job success", "warning: after the end"], "\(a)")
+        let b = try String(contentsOfFile: folder + "/b.log", encoding: .utf8)
+        #expect(b.hasSuffix(" job success\n") && b.contains("out of b\n"), "\(b)")
+        // The output offsets in events.jsonl point at the bytes in the log.
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        let output = try #require(events.split(separator: "\n").first { $0.contains("\"event\":\"output\"") && $0.contains("\"job\":\"b\"") })
+        let object = try #require(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+        let offset = try #require(object["offset"] as? Int), length = try #require(object["length"] as? Int)
+        let bytes = Array(b.utf8)
+        #expect(String(decoding: bytes[offset..<(offset + length)], as: UTF8.self) == "out of b\n")
+    }
+}
