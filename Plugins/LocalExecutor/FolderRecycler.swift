@@ -15,14 +15,18 @@ import NixActionsProcessKit
 /// thread is woken once per `batch` finished jobs, or when the free folders run low (and there is
 /// something to recycle), never once per job. A job that finds no free folder makes its own.
 ///
-/// `stop` ends the thread after the folder it is working on (it waits for that); folders queued or
-/// kept are left for whoever removes the run folder.
+/// Finished steps' script files are removed here too (`discard`): a step's result does not wait
+/// for tmpfs to free its script.
+///
+/// `stop` ends the thread after the folder it is working on (it waits for that); folders and files
+/// queued or kept are left for whoever removes their folders.
 final class FolderRecycler: @unchecked Sendable {
     private let root: String
     private let limit: Int
     private let batch: Int
     private let condition = NSCondition()
     private var pending: [String] = []
+    private var files: [String] = []
     private var free: [String] = []
     private var serial = 0
     private var stopped = false
@@ -47,6 +51,19 @@ final class FolderRecycler: @unchecked Sendable {
         pending.append(directory)
         startIfNeeded()
         if pending.count >= batch || free.count < 2 { condition.signal() }
+    }
+
+    /// The step that ran `path` has ended: remove the file.
+    func discard(_ path: String) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopped else {
+            unlink(path)
+            return
+        }
+        files.append(path)
+        startIfNeeded()
+        if files.count >= batch * 4 { condition.signal() }
     }
 
     /// Rename a free folder to `directory`; false when there is none at hand (make one).
@@ -89,6 +106,14 @@ final class FolderRecycler: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while !stopped {
+            if !files.isEmpty {
+                let remove = files
+                files = []
+                condition.unlock()
+                for path in remove { unlink(path) }
+                condition.lock()
+                continue
+            }
             guard let directory = pending.first else {
                 condition.wait()
                 continue
@@ -107,17 +132,15 @@ final class FolderRecycler: @unchecked Sendable {
     }
 
     /// Empty `directory` and rename it to `name`; false (the caller removes it) when anything in
-    /// it resists. A step may have replaced `workspace` or `tmp` by a link: emptying refuses links,
-    /// and the whole folder is removed instead (the link itself, never what it points to).
+    /// it resists: something beside `workspace` and `tmp`, or a step that replaced one of them by a
+    /// link (emptying refuses links, and the whole folder is removed instead: the link itself,
+    /// never what it points to) or changed its mode (the next job gets a fresh folder's).
     static func keep(_ directory: String, as name: String) -> Bool {
-        guard FastFiles.emptyFolder(directory + "/workspace") == nil, FastFiles.emptyFolder(directory + "/tmp") == nil,
-              FastFiles.entryCount(directory) == 2, hasFreshMode(directory + "/workspace"), hasFreshMode(directory + "/tmp")
-        else { return false }
+        guard let freshMode, FastFiles.emptySubfolders(directory, ["workspace", "tmp"], mode: freshMode) == nil else { return false }
         return rename(directory, name) == 0
     }
 
-    /// The mode a new folder gets (0777 less the umask): a step that changed its workspace's
-    /// mode does not pass that on to the next job.
+    /// The mode a new folder gets (0777 less the umask).
     /// Read from `/proc/self/status` (`umask()` cannot be read without being set, which would race
     /// with other threads making files); nil, and no reuse, where it is not there.
     static let freshMode: mode_t? = {
@@ -127,10 +150,4 @@ final class FolderRecycler: @unchecked Sendable {
         else { return nil }
         return 0o777 & ~mask
     }()
-
-    static func hasFreshMode(_ path: String) -> Bool {
-        var info = stat()
-        guard let freshMode, lstat(path, &info) == 0 else { return false }
-        return (info.st_mode & S_IFMT) == S_IFDIR && (info.st_mode & 0o7777) == freshMode
-    }
 }

@@ -40,8 +40,8 @@ final class LocalExecutor: ExecutorPlugin {
     let counter = Atomic<Int>(0)
     /// A private folder of this instance on tmpfs for step scripts, when there is one: creating
     /// and removing a file per step on a journaling file system costs more than the step's own
-    /// spawn. Each script is removed when its step ends, the folder when the instance goes; else
-    /// scripts go to the job's temporary folder.
+    /// spawn. Each script is removed after its step ends (on the recycler's thread, in batches), the
+    /// folder when the instance goes; else scripts go to the job's temporary folder.
     let scriptFolder: PrivateFolder? = try? PrivateFolder(base: "/dev/shm", prefix: "nixactions-")
     var scriptRoot: String? { scriptFolder?.path }
 
@@ -124,7 +124,7 @@ final class LocalExecutor: ExecutorPlugin {
             throw OperationFailure(
                 message: "cannot write the script of step '\(step.displayName)' to \(script): \(String(cString: strerror(error)))")
         }
-        defer { unlink(script) }
+        defer { recycler.discard(script) }
 
         // The step's environment over this process's: start from the step's (the larger, and a
         // copy of it costs no hashing) and add what it lacks.
@@ -164,7 +164,6 @@ final class LocalExecutor: ExecutorPlugin {
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
             guard FileManager.default.fileExists(atPath: workingDirectory) else {
-                unlink(script)
                 throw OperationFailure(
                     message: "working directory '\(relative)' of step '\(step.displayName)' does not exist",
                     hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")

@@ -569,22 +569,40 @@ static int nxa_count_entries(int dir, int limit) {
     }
 }
 
-int nxa_empty_folder(const char *path) {
-    int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir < 0) return errno;
-    /* Not empty: nxa_remove_contents reads it again from the top (its rewinddir moves the offset
-       this descriptor shares with its dup). */
-    int rc = nxa_count_entries(dir, 1) == 0 ? 0 : nxa_remove_contents(dir, 0);
-    close(dir);
-    return rc;
+/* A folder opened for reading without updating its access time (O_NOATIME: allowed to its owner;
+   without it, the first read after each change writes the inode back). */
+static int nxa_open_folder_at(int at, const char *name) {
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(at, name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = openat(at, name, flags);
+    return fd;
 }
 
-int nxa_folder_count(const char *path) {
-    int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return -1;
-    int count = nxa_count_entries(dir, INT_MAX);
+int nxa_empty_subfolders(const char *path, const char *const names[], int count, unsigned mode) {
+    int dir = nxa_open_folder_at(AT_FDCWD, path);
+    if (dir < 0) return errno;
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        int sub = nxa_open_folder_at(dir, names[i]);
+        if (sub < 0) {
+            rc = errno;
+            break;
+        }
+        struct stat info;
+        if (fstat(sub, &info) != 0) rc = errno;
+        else if ((info.st_mode & 07777) != mode) rc = EPERM;
+        /* Not empty: nxa_remove_contents reads it again from the top (its rewinddir moves the
+           offset this descriptor shares with its dup). */
+        else if (nxa_count_entries(sub, 1) != 0) rc = nxa_remove_contents(sub, 0);
+        close(sub);
+    }
+    if (rc == 0) {
+        int entries = nxa_count_entries(dir, count + 1);
+        if (entries < 0) rc = errno;
+        else if (entries != count) rc = ENOTEMPTY;
+    }
     close(dir);
-    return count;
+    return rc;
 }
 
 static int nxa_events_populated(int fd) {

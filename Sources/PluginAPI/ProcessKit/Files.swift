@@ -114,11 +114,17 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
-    /// Remove everything inside the folder `path`, keeping it (a link in its place is refused).
-    /// Returns an errno on failure.
-    @discardableResult
-    public static func emptyFolder(_ path: String) -> Int32? {
-        let rc = nxa_empty_folder(path)
+    /// Empty the folders `names` inside the folder `path`, which must hold exactly those, each a
+    /// real folder (not a link) with permission bits `mode`. Nil when all of that holds and they
+    /// are empty now, else an errno (ENOTEMPTY: `path` holds something else; EPERM: another mode).
+    public static func emptySubfolders(_ path: String, _ names: [String], mode: mode_t) -> Int32? {
+        var pointers = names.map { strdup($0) }
+        defer { pointers.forEach { free($0) } }
+        let rc = pointers.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
+                nxa_empty_subfolders(path, $0, Int32(names.count), UInt32(mode))
+            }
+        }
         return rc == 0 ? nil : rc
     }
 
@@ -144,12 +150,6 @@ public enum FastFiles {
             }
         }
         return names
-    }
-
-    /// The number of entries of the folder `path`, or nil when it cannot be read.
-    public static func entryCount(_ path: String) -> Int? {
-        let count = nxa_folder_count(path)
-        return count < 0 ? nil : Int(count)
     }
 
     private static let resolved = Mutex<[String: String]>([:])

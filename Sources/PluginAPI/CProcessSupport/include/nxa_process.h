@@ -97,12 +97,12 @@ int nxa_copy_file(const char *from, const char *to);
  * the write bit away. Returns 0 (also when `path` does not exist) or the first errno value. */
 int nxa_remove_tree(const char *path);
 
-/* Remove everything inside the folder `path` (a link is refused: ENOTDIR or ELOOP), keeping the
- * folder. Returns 0 or the first errno value. */
-int nxa_empty_folder(const char *path);
-
-/* The number of entries in the folder `path` (without . and ..), or -1 with errno set. */
-int nxa_folder_count(const char *path);
+/* Empty the `count` folders `names` inside the folder `path`, which must hold those and nothing
+ * else, each a real folder (a link is refused: ENOTDIR or ELOOP) with permission bits `mode`
+ * (EPERM otherwise). `path` is opened once and the others relative to it, none updating its access
+ * time. Returns 0 when all of that holds and the folders are empty, else the first errno value
+ * (ENOTEMPTY: `path` holds something else). */
+int nxa_empty_subfolders(const char *path, const char *const names[], int count, unsigned mode);
 
 /* Whether the cgroup folder `path` holds a process ("populated 1" in its cgroup.events):
  * 1 yes, 0 no, -1 unreadable. With `wait_ms` > 0 and populated, waits (poll on cgroup.events,
