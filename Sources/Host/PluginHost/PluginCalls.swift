@@ -60,11 +60,12 @@ final class PluginCalls: @unchecked Sendable {
         let plugin = self.plugin
         let noun = self.noun
         // A deadline is an entry in the shared timer, not a sleeping task (see DeadlineTimer).
-        let abandon: @Sendable (Duration, String) -> DeadlineTimer.Token = { limit, why in
+        // `why` is only made when the deadline passes (a Duration's text costs more than the timer entry).
+        let abandon: @Sendable (Duration, @escaping @Sendable () -> String) -> DeadlineTimer.Token = { limit, why in
             DeadlineTimer.shared.schedule(after: limit) {
                 guard runtime.isPending(op) else { return }
                 self.abandoned.store(true, ordering: .relaxed)
-                let message = "\(noun) '\(plugin.id)' did not finish \(what) \(why); nixactions stopped waiting for it"
+                let message = "\(noun) '\(plugin.id)' did not finish \(what) \(why()); nixactions stopped waiting for it"
                 runtime.logHandler.withLock { $0 }(plugin.id, 2, message)
                 let failure = (try? MessageCoding.encode(OperationFailure(
                     message: message, hint: "whatever it left may still be there; the plugin's own cleanup or the next run removes it"))) ?? []
@@ -73,7 +74,7 @@ final class PluginCalls: @unchecked Sendable {
         }
         let watchdogs = WatchdogSet()
         defer { watchdogs.cancelAll() }
-        if let deadline { watchdogs.add(abandon(deadline, "within \(deadline)")) }
+        if let deadline { watchdogs.add(abandon(deadline) { "within \(deadline)" }) }
         let options = HostRuntime.OperationOptions(
             cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0)
         let (status, bytes) = await withTaskCancellationHandler {
@@ -90,14 +91,14 @@ final class PluginCalls: @unchecked Sendable {
                     // Cancelled between registering and starting: the handler may have missed it.
                     runtime.markCancelled(op)
                     cancel?(instance, op)
-                    watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
+                    watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
                 }
             }
         } onCancel: {
             guard cancellable else { return }
             runtime.markCancelled(op)
             cancel?(instance, op)
-            watchdogs.add(abandon(Self.afterCancel, "within \(Self.afterCancel) of being cancelled"))
+            watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
         }
         switch status {
         case NXA_STATUS_OK:
