@@ -3,21 +3,44 @@
 #endif
 
 /// RFC 3339 UTC timestamps with milliseconds, without Foundation's (ICU-backed) formatters,
-/// which cost more than the rest of an event on the per-step hot path.
+/// which cost more than the rest of an event on the per-step hot path. The digits go straight into
+/// a 24-byte buffer: one allocation (the string itself) per timestamp; each event takes two or three.
 enum Timestamp {
     static func now() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
+        return format(seconds: spec.tv_sec, milliseconds: Int32(spec.tv_nsec / 1_000_000))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for `seconds` since the epoch (years 0–9999).
+    static func format(seconds: Int, milliseconds: Int32) -> String {
+        var seconds = seconds
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { text in
+            func put(_ value: Int32, _ width: Int, at start: Int) {
+                var value = value
+                for index in stride(from: start + width - 1, through: start, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(parts.tm_year + 1900, 4, at: 0)
+            text[4] = UInt8(ascii: "-")
+            put(parts.tm_mon + 1, 2, at: 5)
+            text[7] = UInt8(ascii: "-")
+            put(parts.tm_mday, 2, at: 8)
+            text[10] = UInt8(ascii: "T")
+            put(parts.tm_hour, 2, at: 11)
+            text[13] = UInt8(ascii: ":")
+            put(parts.tm_min, 2, at: 14)
+            text[16] = UInt8(ascii: ":")
+            put(parts.tm_sec, 2, at: 17)
+            text[19] = UInt8(ascii: ".")
+            put(milliseconds, 3, at: 20)
+            text[23] = UInt8(ascii: "Z")
+            return String(decoding: UnsafeBufferPointer(start: text.baseAddress, count: 24), as: UTF8.self)
         }
-        let millis = Int32(spec.tv_nsec / 1_000_000)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
     }
 }
 
