@@ -13,7 +13,8 @@ import NixActionsProcessKit
 /// checks that make a folder safe to hand on (both subfolders empty, no links, a fresh mode) take
 /// a dozen system calls; they run here, off the jobs' path: `finished` only queues the folder. The
 /// thread is woken once per `batch` finished jobs, or when the free folders run low (and there is
-/// something to recycle), never once per job. A job that finds no free folder makes its own.
+/// something to recycle), never once per job; while anything waits it also looks every `delay`
+/// (50 ms), so a finished job's files never stay long. A job that finds no free folder makes its own.
 ///
 /// Finished steps' script files are removed here too (`discard`): a step's result does not wait
 /// for tmpfs to free its script.
@@ -50,7 +51,10 @@ final class FolderRecycler: @unchecked Sendable {
         guard !stopped else { return }
         pending.append(directory)
         startIfNeeded()
-        if pending.count >= batch || free.count < 2 { condition.signal() }
+        if pending.count >= batch || free.count < 2 {
+            due = true
+            condition.signal()
+        }
     }
 
     /// The step that ran `path` has ended: remove the file.
@@ -63,7 +67,10 @@ final class FolderRecycler: @unchecked Sendable {
         }
         files.append(path)
         startIfNeeded()
-        if files.count >= batch * 4 { condition.signal() }
+        if files.count >= batch * 4 {
+            due = true
+            condition.signal()
+        }
     }
 
     /// Rename a free folder to `directory`; false when there is none at hand (make one).
@@ -71,11 +78,17 @@ final class FolderRecycler: @unchecked Sendable {
         while true {
             condition.lock()
             guard !stopped, let folder = free.popLast() else {
-                if !stopped && !pending.isEmpty { condition.signal() }
+                if !stopped && !pending.isEmpty {
+                    due = true
+                    condition.signal()
+                }
                 condition.unlock()
                 return false
             }
-            if free.count < 2 && !pending.isEmpty { condition.signal() }
+            if free.count < 2 && !pending.isEmpty {
+                due = true
+                condition.signal()
+            }
             condition.unlock()
             if rename(folder, directory) == 0 { return true }
             FastFiles.removeTree(folder)
@@ -106,6 +119,12 @@ final class FolderRecycler: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while !stopped {
+            // Woken by a full batch, or every `delay` while anything waits: nothing waits longer
+            // (a finished job's files take no disk space for long).
+            if files.isEmpty && pending.isEmpty || !due {
+                due = condition.wait(until: Date(timeIntervalSinceNow: Self.delay)) || !(files.isEmpty && pending.isEmpty)
+                continue
+            }
             if !files.isEmpty {
                 let remove = files
                 files = []
@@ -114,30 +133,39 @@ final class FolderRecycler: @unchecked Sendable {
                 condition.lock()
                 continue
             }
-            guard let directory = pending.first else {
-                condition.wait()
-                continue
-            }
-            pending.removeFirst()
+            let directory = pending.removeFirst()
+            due = !pending.isEmpty || !files.isEmpty
             let room = free.count < limit
-            if room { serial += 1 }
-            let name = root + "/.free-" + String(serial)
             condition.unlock()
-            let kept = room && Self.keep(directory, as: name)
-            if !kept { FastFiles.removeTree(directory) }
+            let fit = room && Self.emptied(directory)
             condition.lock()
-            if kept { free.append(name) }
+            if fit {
+                // Renamed and listed under the lock: a free folder on disk is one `take` can have.
+                serial += 1
+                let name = root + "/.free-" + String(serial)
+                if rename(directory, name) == 0 {
+                    free.append(name)
+                    continue
+                }
+            }
+            condition.unlock()
+            FastFiles.removeTree(directory)
+            condition.lock()
         }
         condition.unlock()
     }
 
-    /// Empty `directory` and rename it to `name`; false (the caller removes it) when anything in
-    /// it resists: something beside `workspace` and `tmp`, or a step that replaced one of them by a
+    /// The longest a finished folder or script waits for the thread.
+    static let delay: TimeInterval = 0.05
+    private var due = false
+
+    /// Empty `directory`'s `workspace` and `tmp`; false (the caller removes the folder) when
+    /// anything in it resists: something beside them, or a step that replaced one of them by a
     /// link (emptying refuses links, and the whole folder is removed instead: the link itself,
     /// never what it points to) or changed its mode (the next job gets a fresh folder's).
-    static func keep(_ directory: String, as name: String) -> Bool {
-        guard let freshMode, FastFiles.emptySubfolders(directory, ["workspace", "tmp"], mode: freshMode) == nil else { return false }
-        return rename(directory, name) == 0
+    static func emptied(_ directory: String) -> Bool {
+        guard let freshMode else { return false }
+        return FastFiles.emptySubfolders(directory, ["workspace", "tmp"], mode: freshMode) == nil
     }
 
     /// The mode a new folder gets (0777 less the umask).

@@ -48,20 +48,23 @@ struct BufferedWriterTests {
         defer { temp.remove() }
         let path = temp.path + "/job.log"
         let opens = FailureCount()
+        let openedOn = ThreadBox()
         let writer = BufferedWriter(opening: {
             opens.add()
+            openedOn.set(pthread_self())
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
             return fd >= 0 ? fd : -errno
         })
+        let writerThread = pthread_self()
         #expect(writer.write("one\n") == 0)
         #expect(writer.write("two\n") == 4)
-        #expect(!FileManager.default.fileExists(atPath: path), "the writer's caller never waits for the file to be made")
         let closed = FailureCount()
         writer.closeSoon { closed.add() }
         for _ in 0..<100 where closed.count == 0 { try await Task.sleep(for: .milliseconds(20)) }
         #expect(closed.count == 1, "the flusher closes within a few intervals")
         #expect((try? String(contentsOfFile: path, encoding: .utf8)) == "one\ntwo\n")
         #expect(opens.count == 1)
+        #expect(openedOn.get().map { pthread_equal($0, writerThread) == 0 } == true, "the file is made on the flusher's thread, not the writer's")
         // Closed: its descriptor is gone (no descriptor of this process points at the file).
         let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).filter {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == path
@@ -90,6 +93,13 @@ struct BufferedWriterTests {
         empty.flush()
         empty.close()
         #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    final class ThreadBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: pthread_t?
+        func set(_ thread: pthread_t) { lock.lock(); value = thread; lock.unlock() }
+        func get() -> pthread_t? { lock.lock(); defer { lock.unlock() }; return value }
     }
 
     final class FailureCount: @unchecked Sendable {

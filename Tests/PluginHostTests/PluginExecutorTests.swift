@@ -90,9 +90,15 @@ struct PluginExecutorTests {
         #expect(await Self.eventuallyGone(temp.path + "/run/jobs/first"))
         let kept = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
         #expect(kept.count == 1 && kept[0].hasPrefix(".free-"), "the emptied folder is kept for the next job: \(kept)")
+        var keptInfo = stat()
+        #expect(lstat(temp.path + "/run/jobs/" + (kept.first ?? ""), &keptInfo) == 0)
         // Job 2 replaces its workspace by a link to the outside folder: finishing must not empty that.
         let second = JobSpec(jobKey: "second", displayName: "second")
         let started = try await executor.startJob(second)
+        // It got the kept folder (renamed, the same inode), not a new one.
+        var secondInfo = stat()
+        #expect(lstat(temp.path + "/run/jobs/second", &secondInfo) == 0 && secondInfo.st_ino == keptInfo.st_ino, "the kept folder is reused")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs") == ["second"])
         let output = Collector()
         _ = try await executor.runStep(
             StepSpec(jobKey: "second", index: 0, displayName: "s",

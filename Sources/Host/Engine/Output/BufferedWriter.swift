@@ -117,9 +117,9 @@ public final class BufferedWriter: Sendable {
         if let done = onClosed.withLock({ callback in defer { callback = nil }; return callback }) { done() }
     }
 
-    /// Take no more bytes from the caller's side: the flusher thread writes out what is buffered
-    /// and closes within one `OutputFlusher.interval`, then calls `then` (on its thread). A later
-    /// `close()` does it at once.
+    /// The caller is done writing: the flusher thread's next pass (every `OutputFlusher.interval`)
+    /// writes out what is buffered and closes, then calls `then` (on its thread). A later `close()`
+    /// does it at once. Bytes written after the close are dropped, as after `close()`.
     public func closeSoon(then: (@Sendable () -> Void)? = nil) {
         onClosed.withLock { $0 = then }
         state.withLock { $0.closing = true }

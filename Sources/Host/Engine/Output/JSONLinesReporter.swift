@@ -89,8 +89,9 @@ public final class JSONLinesReporter: RunReporter {
 ///
 /// The folder is made fresh (never an existing one) with mode 0700, its files with 0600. Each file
 /// is a `BufferedWriter`. A job's log file is made by its first write-out and closed after the job
-/// finishes, both on the flusher thread (`BufferedWriter.init(opening:)`, `closeSoon`): a job never
-/// waits for the file system to make or close its log. A write that fails (a full disk, no
+/// finishes, both on the flusher thread (`BufferedWriter.init(opening:)`, `closeSoon`): a job's own
+/// thread makes or closes its log only when it writes while the flusher is making the file (it
+/// waits for that open), or when a line comes after the job's end (the earlier log is closed first). A write that fails (a full disk, no
 /// descriptor left) is reported once per file on standard error and the run goes on.
 public final class LogDirectoryReporter: RunReporter {
     public let directory: String
@@ -211,8 +212,14 @@ public final class LogDirectoryReporter: RunReporter {
         case .jobFinished(let job, _, let outcome, _, _):
             append(job, "job \(outcome.rawValue)")
             // A job's log closes with the job, on the flusher's next pass.
-            if let writer = jobs.withLock({ $0.removeValue(forKey: job) }) {
+            // Out of `jobs` and into `closing` in one step: a line for the job from another thread
+            // finds the writer in one of them (and closes it first).
+            let finished = jobs.withLock { jobs -> BufferedWriter? in
+                guard let writer = jobs.removeValue(forKey: job) else { return nil }
                 closing.withLock { $0[job] = writer }
+                return writer
+            }
+            if let writer = finished {
                 writer.closeSoon { [weak self, weak writer] in
                     self?.closing.withLock { all in
                         if let writer, all[job] === writer { all.removeValue(forKey: job) }
