@@ -118,6 +118,30 @@ struct PluginExecutorTests {
         await executor.finishJob(third)
     }
 
+    @Test("a finished job's files go soon even when no other job finishes after it (the recycler looks every 50 ms)")
+    func recycledWithoutABatch() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        let jobs = ["a", "b", "c"].map { JobSpec(jobKey: $0, displayName: $0) }
+        for job in jobs { _ = try await executor.startJob(job) }
+        // Two finished folders fill the free list (each wakes the thread: fewer than two are free).
+        for job in jobs.prefix(2) {
+            await executor.finishJob(job)
+            #expect(await Self.eventuallyGone(temp.path + "/run/jobs/" + job.jobKey))
+        }
+        // The third is one of a batch of four that never fills: it still goes, within a few looks.
+        _ = try await executor.runStep(
+            StepSpec(jobKey: "c", index: 0, displayName: "s", script: "head -c 1000000 /dev/zero > big"), output: Collector())
+        await executor.finishJob(jobs[2])
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await Self.eventuallyGone(temp.path + "/run/jobs/c"))
+        #expect(clock.now - start < .seconds(2), "gone after \(clock.now - start)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
+        #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix(".free-") }, "\(left)")
+    }
+
     @Test("cancelling a step ends its whole process tree")
     func cancelEndsTree() async throws {
         let temp = try TemporaryDirectory()
