@@ -13,8 +13,8 @@ import NixActionsProcessKit
 /// checks that make a folder safe to hand on (both subfolders empty, no links, a fresh mode) take
 /// a dozen system calls; they run here, off the jobs' path: `finished` only queues the folder. The
 /// thread is woken once per `batch` finished jobs, or when the free folders run low (and there is
-/// something to recycle), never once per job; while anything waits it also looks every `delay`
-/// (50 ms), so a finished job's files never stay long. A job that finds no free folder makes its own.
+/// something to recycle), never once per job; it also looks every `delay` (50 ms, idle or not, as
+/// the output flusher does), so a finished job's files never stay long. A job that finds no free folder makes its own.
 ///
 /// Finished steps' script files are removed here too (`discard`): a step's result does not wait
 /// for tmpfs to free its script.
