@@ -52,7 +52,6 @@ final class FolderRecycler: @unchecked Sendable {
         pending.append(directory)
         startIfNeeded()
         if pending.count >= batch || free.count < 2 {
-            due = true
             condition.signal()
         }
     }
@@ -68,7 +67,6 @@ final class FolderRecycler: @unchecked Sendable {
         files.append(path)
         startIfNeeded()
         if files.count >= batch * 4 {
-            due = true
             condition.signal()
         }
     }
@@ -79,14 +77,12 @@ final class FolderRecycler: @unchecked Sendable {
             condition.lock()
             guard !stopped, let folder = free.popLast() else {
                 if !stopped && !pending.isEmpty {
-                    due = true
                     condition.signal()
                 }
                 condition.unlock()
                 return false
             }
             if free.count < 2 && !pending.isEmpty {
-                due = true
                 condition.signal()
             }
             condition.unlock()
@@ -119,10 +115,10 @@ final class FolderRecycler: @unchecked Sendable {
     private func loop() {
         condition.lock()
         while !stopped {
-            // Woken by a full batch, or every `delay` while anything waits: nothing waits longer
-            // (a finished job's files take no disk space for long).
-            if files.isEmpty && pending.isEmpty || !due {
-                due = condition.wait(until: Date(timeIntervalSinceNow: Self.delay)) || !(files.isEmpty && pending.isEmpty)
+            // Between wakes (a full batch, few free folders, or every `delay`) finished jobs queue
+            // up; each wake handles all of them, so none waits longer than `delay`.
+            if files.isEmpty && pending.isEmpty {
+                condition.wait(until: Date(timeIntervalSinceNow: Self.delay))
                 continue
             }
             if !files.isEmpty {
@@ -134,7 +130,6 @@ final class FolderRecycler: @unchecked Sendable {
                 continue
             }
             let directory = pending.removeFirst()
-            due = !pending.isEmpty || !files.isEmpty
             let room = free.count < limit
             condition.unlock()
             let fit = room && Self.emptied(directory)
@@ -157,7 +152,6 @@ final class FolderRecycler: @unchecked Sendable {
 
     /// The longest a finished folder or script waits for the thread.
     static let delay: TimeInterval = 0.05
-    private var due = false
 
     /// Empty `directory`'s `workspace` and `tmp`; false (the caller removes the folder) when
     /// anything in it resists: something beside them, or a step that replaced one of them by a

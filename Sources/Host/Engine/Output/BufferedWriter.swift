@@ -13,8 +13,9 @@ import Synchronization
 /// bytes are dropped: the run goes on, it never crashes or blocks on a dead output.
 ///
 /// A writer may also start without a descriptor (`init(opening:)`): its file is made by the first
-/// write-out, usually on the flusher thread, so whoever writes never waits for the file system to
-/// make a file. `closeSoon()` leaves the last write-out and the close to the flusher too.
+/// write-out, usually on the flusher thread, so whoever writes waits for the file system to make
+/// the file only when its buffer fills first, or when it writes while the flusher is making it.
+/// `closeSoon()` leaves the last write-out and the close to the flusher too.
 public final class BufferedWriter: Sendable {
     struct State {
         var buffer: [UInt8]
@@ -24,6 +25,8 @@ public final class BufferedWriter: Sendable {
         var closed = false
         /// `closeSoon()` was called: the flusher's next pass writes out and closes.
         var closing = false
+        /// Called once, after the close (`closeSoon`'s `then`).
+        var onClosed: (@Sendable () -> Void)?
         /// Bytes handed to this writer so far (the offset of the next byte in the file).
         var offset: UInt64 = 0
     }
@@ -34,7 +37,6 @@ public final class BufferedWriter: Sendable {
     private let onFailure: @Sendable (Int32) -> Void
     /// Makes the file of a lazily opened writer: a descriptor, or -errno.
     private let opener: (@Sendable () -> Int32)?
-    private let onClosed = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// - Parameters:
     ///   - ownsDescriptor: close `fd` on `close()`.
@@ -106,23 +108,26 @@ public final class BufferedWriter: Sendable {
     /// Flush, then stop accepting bytes (and close the descriptor if this writer owns it).
     /// A lazily opened writer that never had a byte makes no file.
     public func close() {
-        let owned = state.withLock { state -> Int32? in
+        let (owned, done) = state.withLock { state -> (Int32?, (@Sendable () -> Void)?) in
             drain(&state)
             let first = !state.closed
             state.closed = true
-            return first && ownsDescriptor && state.fd >= 0 ? state.fd : nil
+            defer { state.onClosed = nil }
+            return (first && ownsDescriptor && state.fd >= 0 ? state.fd : nil, state.onClosed)
         }
         OutputFlusher.shared.unregister(self)
         if let owned { Glibc.close(owned) }
-        if let done = onClosed.withLock({ callback in defer { callback = nil }; return callback }) { done() }
+        done?()
     }
 
     /// The caller is done writing: the flusher thread's next pass (every `OutputFlusher.interval`)
     /// writes out what is buffered and closes, then calls `then` (on its thread). A later `close()`
     /// does it at once. Bytes written after the close are dropped, as after `close()`.
     public func closeSoon(then: (@Sendable () -> Void)? = nil) {
-        onClosed.withLock { $0 = then }
-        state.withLock { $0.closing = true }
+        state.withLock { state in
+            state.closing = true
+            state.onClosed = then
+        }
     }
 
     /// The descriptor, made now for a lazily opened writer; nil (reported) if it cannot be made.

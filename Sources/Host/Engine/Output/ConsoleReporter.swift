@@ -163,8 +163,8 @@ public final class ConsoleReporter: RunReporter {
             return [row.name, status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
         }
         let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
-        // Plain Swift (Foundation's padding bridges each cell to NSString: a 1,000-job table took
-        // milliseconds, twice per run with the log folder's summary).
+        // Plain Swift: Foundation's padding bridges each cell to NSString, for every row of a table
+        // made twice per run (the console's and the log folder's summary).
         func line(_ cells: [String]) -> String {
             var text = ""
             for (column, cell) in cells.enumerated() {

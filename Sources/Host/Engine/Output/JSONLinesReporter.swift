@@ -135,16 +135,22 @@ public final class LogDirectoryReporter: RunReporter {
     }
 
     static func open(_ path: String, exclusive: Bool, onFailure: @escaping @Sendable (String) -> Void) throws -> BufferedWriter {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0), 0o600)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let fd = descriptor(path, exclusive: exclusive)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: -fd) ?? .EIO) }
         var info = stat()
         let size = fstat(fd, &info) == 0 ? UInt64(info.st_size) : 0
-        return writer(fd, path, startOffset: size, onFailure: onFailure)
+        return BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: size, onFailure: failure(path, onFailure))
     }
 
-    /// The writer of an open log file; a failed write is reported once through `onFailure`.
-    static func writer(_ fd: Int32, _ path: String, startOffset: UInt64, onFailure: @escaping @Sendable (String) -> Void) -> BufferedWriter {
-        BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: startOffset) { error in
+    /// A log file opened for appending (made with mode 0600, links not followed): a descriptor, or -errno.
+    static func descriptor(_ path: String, exclusive: Bool) -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : 0), 0o600)
+        return fd >= 0 ? fd : -errno
+    }
+
+    /// A log file's failed write (or creation), reported once through `onFailure`.
+    static func failure(_ path: String, _ onFailure: @escaping @Sendable (String) -> Void) -> @Sendable (Int32) -> Void {
+        { error in
             onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
         }
     }
@@ -158,13 +164,7 @@ public final class LogDirectoryReporter: RunReporter {
             if let finished = closing.withLock({ $0.removeValue(forKey: job) }) {
                 finished.close()  // its bytes first
             } else if logged.withLock({ $0.insert(job).inserted }) {
-                let failure = onFailure
-                let writer = BufferedWriter(opening: {
-                    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-                    return fd >= 0 ? fd : -errno
-                }) { error in
-                    failure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
-                }
+                let writer = BufferedWriter(opening: { Self.descriptor(path, exclusive: true) }, onFailure: Self.failure(path, onFailure))
                 jobs[job] = writer
                 return writer
             }
