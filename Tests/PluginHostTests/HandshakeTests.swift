@@ -1,6 +1,8 @@
 import CNixActionsPlugin
 import Foundation
 import NixActionsPluginHost
+import NixActionsPluginMessages
+import Synchronization
 import Testing
 import TestSupport
 
@@ -41,7 +43,7 @@ struct HandshakeTests {
             #expect(plugin == nil)
         }
         #expect(outcome.0 == NXA_STATUS_INCOMPATIBLE)
-        #expect(outcome.1 == "plugin 'local' speaks ABI 1.2, host speaks 2.0")
+        #expect(outcome.1 == "plugin 'local' speaks ABI 1.3, host speaks 2.0")
     }
 
     @Test("a host info struct smaller than the plugin needs is refused, not read past its end")
@@ -81,5 +83,77 @@ struct ToolchainTests {
             return
         }
         #expect(refusal.reason.hasPrefix("built with \(other), but this host was built with \(mine)"))
+    }
+}
+
+/// Which completion service a plugin called, by the `host_data` of the table it was given.
+private enum CompletionLog {
+    static let calls = Mutex<[String]>([])
+}
+
+@Suite("complete_here (ABI 1.3) and older hosts")
+struct CompleteHereTests {
+    /// Loads a copy of the local executor plugin with a services table of `size` bytes, makes an
+    /// executor and starts a job on it (the local executor completes a job's start at once).
+    private func startJob(servicesSize: Int, label: String, temp: TemporaryDirectory) throws -> String? {
+        let path = temp.path + "/libnixactions-plugin-\(label).so"
+        try FileManager.default.copyItem(at: library("nixactions-plugin-local"), to: URL(fileURLWithPath: path))
+        let handle = try #require(dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE))
+        let entry = unsafeBitCast(try #require(dlsym(handle, NXA_ENTRY_SYMBOL)), to: nxa_plugin_entry_fn.self)
+        // Lives for the process: the plugin keeps the pointer.
+        let services = UnsafeMutablePointer<nxa_host_services>.allocate(capacity: 1)
+        services.initialize(to: nxa_host_services())
+        services.pointee.struct_size = UInt32(servicesSize)
+        services.pointee.host_data = UnsafeMutableRawPointer(mutating: strdup(label))
+        services.pointee.log = { _, _, _, _ in }
+        services.pointee.write_output = { _, _, _, _, _ in }
+        services.pointee.register_secret = { _, _, _ in }
+        services.pointee.is_cancelled = { _, _ in false }
+        services.pointee.complete = { data, _, status, _, _ in
+            CompletionLog.calls.withLock { $0.append("\(String(cString: data!.assumingMemoryBound(to: CChar.self))): complete \(status)") }
+        }
+        services.pointee.op_deadline = { _, _ in 0 }
+        services.pointee.secret_value = { _, _, _, _, _, _ in NXA_STATUS_INVALID_ARGUMENT }
+        services.pointee.log_op = { _, _, _, _, _ in }
+        services.pointee.progress = { _, _, _, _, _, _ in }
+        services.pointee.complete_here = { data, _, status, _, _ in
+            CompletionLog.calls.withLock { $0.append("\(String(cString: data!.assumingMemoryBound(to: CChar.self))): complete_here \(status)") }
+        }
+        let info = UnsafeMutablePointer<nxa_host_info>.allocate(capacity: 1)
+        info.initialize(to: nxa_host_info(
+            struct_size: UInt32(MemoryLayout<nxa_host_info>.size), abi_major: NXA_ABI_MAJOR,
+            abi_minor: servicesSize == MemoryLayout<nxa_host_services>.size ? NXA_ABI_MINOR : 2,
+            host_version: nil, toolchain: nil, services: services))
+        var plugin: UnsafePointer<nxa_plugin>?
+        var buffer = [CChar](repeating: 0, count: 512)
+        try buffer.withUnsafeMutableBufferPointer { chars in
+            var error = nxa_error(data: chars.baseAddress, capacity: chars.count, length: 0)
+            #expect(entry(info, &plugin, &error) == NXA_STATUS_OK)
+            let descriptor = try #require(plugin)
+            let raw = try #require(descriptor.pointee.get_interface(descriptor, NXA_EXECUTOR_INTERFACE_V1))
+            let executor = raw.assumingMemoryBound(to: nxa_executor_v1.self)
+            let configuration = try MessageCoding.encode(ExecutorConfiguration(
+                runID: "t", runDirectory: temp.path + "/run-\(label)", projectDirectory: temp.path, options: [:]))
+            var instance: UnsafeMutableRawPointer?
+            let made = configuration.withUnsafeBufferPointer { executor.pointee.create(descriptor, $0.baseAddress, $0.count, &instance, &error) }
+            #expect(made == NXA_STATUS_OK)
+            let job = try MessageCoding.encode(JobSpec(jobKey: "j", displayName: "j"))
+            let started = job.withUnsafeBufferPointer { executor.pointee.start_job(instance, 7, $0.baseAddress, $0.count, &error) }
+            #expect(started == NXA_STATUS_OK)
+            // Nothing left behind: the job's folder, and the instance's own folder in /dev/shm.
+            _ = job.withUnsafeBufferPointer { executor.pointee.finish_job(instance, 8, $0.baseAddress, $0.count, &error) }
+            executor.pointee.destroy(instance)
+        }
+        return CompletionLog.calls.withLock { calls in calls.first { $0.hasPrefix(label + ":") } }
+    }
+
+    @Test("a plugin completes with complete_here in a 1.3 host, and with complete in a 1.2 host, whose table ends before it")
+    func bothHosts() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let current = try startJob(servicesSize: MemoryLayout<nxa_host_services>.size, label: "current", temp: temp)
+        #expect(current == "current: complete_here \(NXA_STATUS_OK)")
+        let older = try startJob(servicesSize: MemoryLayout<nxa_host_services>.offset(of: \.complete_here)!, label: "older", temp: temp)
+        #expect(older == "older: complete \(NXA_STATUS_OK)")
     }
 }

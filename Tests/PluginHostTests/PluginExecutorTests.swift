@@ -271,3 +271,29 @@ struct PluginExecutorTests {
         await executor.finishJob(job)
     }
 }
+
+/// The name of the calling thread (Linux keeps 15 bytes of it).
+private func currentThreadName() -> String {
+    // Linux keeps it in /proc (pthread_getname_np is not in Swift's Glibc module).
+    ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
+}
+
+@Suite("A step's end handed off to the thread that saw it (HandOffExecutor)")
+struct StepHandOffTests {
+    @Test("a job task that prefers HandOffExecutor goes on on the local executor's waiter thread after a step; one that does not, on the pool")
+    func jobGoesOnOnTheWaiterThread() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let tests = PluginExecutorTests()
+        let (executor, job, _) = try await tests.localJob(temp, "handoff")
+        let step = StepSpec(jobKey: "handoff", index: 0, displayName: "s", script: "sleep 0.05", environment: [:])
+        for prefers in [true, false] {
+            let thread = await Task(executorPreference: prefers ? HandOffExecutor.shared : nil) { () -> String in
+                _ = try? await executor.runStep(step, output: Collector())
+                return currentThreadName()
+            }.value
+            #expect((thread == "nxa-wait") == prefers, "prefers: \(prefers), went on on '\(thread)'")
+        }
+        await executor.finishJob(job)
+    }
+}

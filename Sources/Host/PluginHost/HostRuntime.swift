@@ -19,6 +19,8 @@ final class HostRuntime: Sendable {
         var deadline: UInt64 = 0
         /// For a secrets `resolve`: takes each delivered value (ABI 1.2 `secret_value`).
         var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
+        /// Whether the plugin's thread that completes it goes on with the awaiting task (`HandOffExecutor`).
+        var handOff = false
     }
 
     /// Options of an operation beyond its continuation and output sink.
@@ -26,6 +28,9 @@ final class HostRuntime: Sendable {
         var cancellable = true
         var deadline: UInt64 = 0
         var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
+        /// The plugin's thread that completes it goes on with the task that awaits it, when that
+        /// task prefers `HandOffExecutor` (an executor's operations: see `PluginExecutor`).
+        var handOff = false
     }
 
     private let pending = Mutex<[UInt64: Pending]>([:])
@@ -49,7 +54,7 @@ final class HostRuntime: Sendable {
     ) {
         pending.withLock {
             $0[op] = Pending(continuation: continuation, sink: sink, cancellable: options.cancellable,
-                             deadline: options.deadline, secrets: options.secrets)
+                             deadline: options.deadline, secrets: options.secrets, handOff: options.handOff)
         }
     }
 
@@ -75,9 +80,16 @@ final class HostRuntime: Sendable {
     }
 
     /// Finish `op` once; later calls are ignored.
-    func complete(_ op: UInt64, status: nxa_status, result: [UInt8]) {
-        let entry = pending.withLock { $0.removeValue(forKey: op) }
-        entry?.continuation.resume(returning: (status, result))
+    /// - Parameter here: a plugin's `complete_here` (ABI 1.3): the plugin lets this thread go on
+    ///   with the waiting task, which the host does for an operation that allows it (`handOff`).
+    ///   Never for the host's own completions (a deadline, a refused start) or a plain `complete`.
+    func complete(_ op: UInt64, status: nxa_status, result: [UInt8], here: Bool = false) {
+        guard let entry = pending.withLock({ $0.removeValue(forKey: op) }) else { return }
+        if here && entry.handOff {
+            HandOffExecutor.continueHere { entry.continuation.resume(returning: (status, result)) }
+        } else {
+            entry.continuation.resume(returning: (status, result))
+        }
     }
 
     func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer) {
@@ -144,7 +156,11 @@ final class HostRuntime: Sendable {
                 let handler = HostRuntime.shared.logHandler.withLock { $0 }
                 handler(label, level, HostRuntime.shared.redacted(text))
             },
-            progress: { _, _, _, _, _, _ in }))
+            progress: { _, _, _, _, _, _ in },
+            complete_here: { _, op, status, bytes, length in
+                let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+                HostRuntime.shared.complete(op, status: status, result: result, here: true)
+            }))
         return UnsafePointer(table)
     }
 }

@@ -52,7 +52,7 @@ final class PluginCalls: @unchecked Sendable {
     func perform<Request: Encodable, Response: Decodable>(
         _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
-        onAccepted: ((UInt64) -> Void)? = nil
+        handOff: Bool = false, onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
         let runtime = HostRuntime.shared
         let op = runtime.makeOperation()
@@ -76,7 +76,7 @@ final class PluginCalls: @unchecked Sendable {
         defer { watchdogs.cancelAll() }
         if let deadline { watchdogs.add(abandon(deadline) { "within \(deadline)" }) }
         let options = HostRuntime.OperationOptions(
-            cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0)
+            cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0, handOff: handOff)
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)

@@ -71,8 +71,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
         onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
+        // The plugin's thread that completes an executor operation goes on with the job (HandOffExecutor).
         try await calls.perform(call, request, sink: sink, as: type, cancellable: cancellable, deadline: deadline, what: what,
-                                onAccepted: onAccepted)
+                                handOff: true, onAccepted: onAccepted)
     }
 
     /// How long moving one tree into or out of a job may take.
@@ -94,7 +95,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         // Cleanup is never cancelled (ABI 1.2): it runs outside the job's task, so a cancelled or
         // timed-out job still removes its containers and folders, within its own deadline.
-        let cleanup = Task.immediate { [self] in
+        let cleanup = Task.immediate(executorPreference: HandOffExecutor.shared) { [self] in
             do {
                 _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self, cancellable: false,
                                       deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'")

@@ -332,6 +332,8 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
     return rc;
 }
 
+void nxa_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
 int nxa_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int nxa_pidfd_signal(int pid_fd, int sig) {

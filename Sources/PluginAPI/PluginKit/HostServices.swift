@@ -86,9 +86,19 @@ public struct HostServices: @unchecked Sendable {
             raw.pointee.host_data, op, stream, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
     }
 
-    func complete(_ op: UInt64, status: nxa_status, result: [UInt8]) {
+    /// Whether the host has the ABI 1.3 service `complete_here`.
+    public var hasABI13: Bool { nxa_host_services_has_v1_3(raw) }
+
+    /// - Parameter here: complete with `complete_here` (ABI 1.3) when the host has it: the host
+    ///   may go on with the waiting job on this thread, and call this plugin, before it returns.
+    ///   Only where no lock of the plugin's is held and the thread may be kept (see host.h).
+    func complete(_ op: UInt64, status: nxa_status, result: [UInt8], here: Bool = false) {
         result.withUnsafeBufferPointer { buffer in
-            raw.pointee.complete(raw.pointee.host_data, op, status, buffer.baseAddress, buffer.count)
+            if here, hasABI13, let function = raw.pointee.complete_here {
+                function(raw.pointee.host_data, op, status, buffer.baseAddress, buffer.count)
+            } else {
+                raw.pointee.complete(raw.pointee.host_data, op, status, buffer.baseAddress, buffer.count)
+            }
         }
     }
 }

@@ -218,7 +218,9 @@ final class Operations: Sendable {
             let (status, bytes) = await PluginExport.outcome { try await body(context) }
             finished.set()
             self.tasks.withLock { _ = $0.removeValue(forKey: op) }
-            host.complete(op, status: status, result: bytes)
+            // No lock is held here, and this thread is the operation's own (a process waiter, or
+            // the pool thread its task ran on): the host may go on with the job on it (ABI 1.3).
+            host.complete(op, status: status, result: bytes, here: true)
         }
         guard cancellable else { return }
         tasks.withLock { tasks in

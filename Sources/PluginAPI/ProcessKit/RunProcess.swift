@@ -30,7 +30,8 @@ public func runProcess(
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
             // A blocking wait: on a reused thread of its own, never on Swift's cooperative pool.
             WaiterPool.shared.run {
-                continuation.resume(returning: child.wait(drainAfterExit: drainAfterExit, onOutput: onOutput))
+                let termination = child.wait(drainAfterExit: drainAfterExit, onOutput: onOutput)
+                WaiterPool.handingBack { continuation.resume(returning: termination) }
             }
         }
     } onCancel: {

@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 import Synchronization
 
@@ -8,18 +9,53 @@ import Synchronization
 /// queue holds a step's output reader back behind other blocked waits until it notices the stall
 /// (seen here: six steps that wait for each other took 4.3 s instead of 0.7 s), and meanwhile the
 /// step blocks on its full pipe. An idle thread exits after `idleTimeout`.
+///
+/// A thread that hands a process's end on (`handingBack`) may start the next process itself: the
+/// host goes on with the job on this thread (see the host's `HandOffExecutor`) up to the next
+/// step's spawn. The first wait asked for meanwhile is kept for this thread, to run as soon as it
+/// is done, instead of waking another thread for it.
 final class WaiterPool: Sendable {
     static let shared = WaiterPool()
 
     final class Worker: @unchecked Sendable {
         let wake = DispatchSemaphore(value: 0)
         var job: (@Sendable () -> Void)?  // set under the pool's lock before `wake` is signalled
+        /// Only this worker's own thread reads and writes these two.
+        var handingBack = false
+        var next: (@Sendable () -> Void)?
+    }
+
+    /// The name of its threads (in `ps -L`, `perf`, `gdb`).
+    static let threadName = "nxa-wait"
+
+    /// The worker whose thread this is (nil on any other thread).
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static var currentWorker: Worker? {
+        pthread_getspecific(key).map { Unmanaged<Worker>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Run `body` (the end of a job: what resumes the task that waited) so that the first `run`
+    /// it causes on this thread waits here next, once `body` returns.
+    static func handingBack(_ body: () -> Void) {
+        guard let worker = currentWorker, !worker.handingBack else { return body() }
+        worker.handingBack = true
+        body()
+        worker.handingBack = false
     }
 
     private let idle = Mutex<[Worker]>([])
     let idleTimeout: DispatchTimeInterval = .seconds(60)
 
     func run(_ job: @escaping @Sendable () -> Void) {
+        if let current = Self.currentWorker, current.handingBack, current.next == nil {
+            current.next = job
+            return
+        }
         let worker: Worker? = idle.withLock { idle in
             guard let worker = idle.popLast() else { return nil }
             worker.job = job
@@ -31,15 +67,25 @@ final class WaiterPool: Sendable {
         }
         let fresh = Worker()
         fresh.job = job
-        let thread = Thread { [self] in loop(fresh) }
-        thread.stackSize = 512 * 1024  // a step that completes inline finishes on this thread
+        let thread = Thread { [self] in
+            nxa_name_thread(Self.threadName)
+            loop(fresh)
+        }
+        // A step that completes inline finishes on this thread, and the host may go on with its job
+        // here (HandOffExecutor): the stack of the threads the host's tasks otherwise run on.
+        thread.stackSize = 8 << 20
         thread.start()
     }
 
     private func loop(_ worker: Worker) {
+        pthread_setspecific(Self.key, Unmanaged.passUnretained(worker).toOpaque())
         while true {
-            let job = idle.withLock { _ in worker.job }
-            job?()
+            var job = idle.withLock { _ in worker.job }
+            while let current = job {
+                current()
+                job = worker.next
+                worker.next = nil
+            }
             idle.withLock { idle in
                 worker.job = nil
                 idle.append(worker)

@@ -32,7 +32,7 @@ func withTimeout<T: Sendable>(_ limit: Duration?, _ body: @escaping @Sendable ()
     guard let limit else { return await body() }
     // 0 running, 1 finished first, 2 timed out first: whichever comes first wins.
     let state = Atomic<Int>(0)
-    let work = Task {
+    let work = Task(executorPreference: HandOffExecutor.shared) {
         let value = await body()
         _ = state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing)
         return value

@@ -71,7 +71,7 @@ extension JobRunner {
                 // A cleanup step: run it outside the cancelled task so the executor does not stop it at once.
                 let runner = self
                 let snapshot = state
-                state = await Task {
+                state = await Task(executorPreference: HandOffExecutor.shared) {
                     var inner = snapshot
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
                                          allowed: allowed, state: &inner)

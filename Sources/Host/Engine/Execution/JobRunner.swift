@@ -168,7 +168,7 @@ struct JobRunner: Sendable {
         }
         let limit = evaluatedLimit
         let runner = self
-        let steps = Task { [state] in
+        let steps = Task(executorPreference: HandOffExecutor.shared) { [state] in
             var state = state
             await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
             return state

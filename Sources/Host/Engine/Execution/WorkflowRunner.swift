@@ -39,7 +39,8 @@ public struct WorkflowRunner: Sendable {
         }
         reporter.report(.planned(jobs: plan.allInstances.map(\.key)))
         let scheduler = Scheduler(runner: self, plan: plan, cache: ExecutorCache(provider: executors, options: options))
-        let jobs = await scheduler.run()
+        // The scheduler, its jobs and their steps go on on the thread that completes an executor operation.
+        let jobs = await withTaskExecutorPreference(HandOffExecutor.shared) { await scheduler.run() }
         let outcome: Outcome
         // A cancelled run (a signal) is cancelled; otherwise a failure wins over the cancellations
         // that fail-fast causes.
@@ -204,7 +205,7 @@ final class Scheduler: Sendable {
                     let forward = !cancelled  // after a cancellation, always() jobs run to the end
                     // The handle is registered before the scheduler reads the job's outcome, so
                     // fail-fast always finds its running siblings.
-                    let task = Task { completions.send(await jobRunner.run(cache)) }
+                    let task = Task(executorPreference: HandOffExecutor.shared) { completions.send(await jobRunner.run(cache)) }
                     handles.withLock { $0[instance.key] = (task, forward) }
                 }
                 if readyHead > 4096 && readyHead * 2 > ready.count {  // drop what was consumed

@@ -36,6 +36,9 @@ int nxa_find_in_path(const char *name, const char *path, char *out);
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
+/* Name the calling thread (`ps -L`, `perf`, gdb; Linux keeps the first 15 bytes). */
+void nxa_name_thread(const char *name);
+
 /* pidfd_open(pid): a descriptor that keeps naming this process even if its pid is reused; -1 on error. */
 int nxa_pidfd_open(pid_t pid);
 

@@ -114,6 +114,26 @@ typedef struct nxa_host_services {
      * goes down for one `label`. Dropped after `complete(op)`. */
     void (*progress)(void *host_data, nxa_op_id op, uint64_t done, uint64_t total, const char *label,
                      size_t label_len);
+
+    /* ─── Since ABI 1.3 (appended). A 1.2 host's table ends above: read this only when
+     *     nxa_host_services_has_v1_3(services) is true, and call `complete` otherwise. ─── */
+
+    /* [thread-safe] `complete`, with the same rules, and one more freedom for the host: before
+     * it returns, the host may go on ON THIS THREAD with the work that waited for `op` (the rest
+     * of the job, the scheduler's reaction, the next job's start), and that work may call this
+     * plugin's functions (start_job, run_step, finish_job, files put/get, cancel) from inside
+     * it. A short job then costs one thread wake (the one that saw its process end) instead of
+     * three. Whether it does is the host's choice (today: executor operations only); it may
+     * also just complete, as `complete` does.
+     *
+     * Call it only
+     *  - holding no lock that any of this plugin's functions may take, and
+     *  - from a thread that may be kept for a while and may block on the host's behalf (a thread
+     *    of the plugin's own that waited for the operation, or the thread of Swift's pool the
+     *    operation's task ran on), never from a signal handler or a network event loop whose
+     *    other work must not wait.
+     * Anywhere else, call `complete`. */
+    void (*complete_here)(void *host_data, nxa_op_id op, nxa_status status, const uint8_t *result, size_t result_len);
 } nxa_host_services;
 
 typedef struct nxa_host_info {
@@ -147,6 +167,12 @@ static inline size_t nxa_host_services_size_v1_1(void) {
 static inline bool nxa_host_services_has_v1_2(const nxa_host_services *services) {
     return services != NULL &&
            services->struct_size >= offsetof(nxa_host_services, progress) + sizeof(services->progress);
+}
+
+/* Whether `services` has the 1.3 field (complete_here). */
+static inline bool nxa_host_services_has_v1_3(const nxa_host_services *services) {
+    return services != NULL &&
+           services->struct_size >= offsetof(nxa_host_services, complete_here) + sizeof(services->complete_here);
 }
 
 /*

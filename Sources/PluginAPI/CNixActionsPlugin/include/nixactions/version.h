@@ -11,7 +11,7 @@
 #define NIXACTIONS_VERSION_H
 
 #define NXA_ABI_MAJOR 1u
-#define NXA_ABI_MINOR 2u  /* 1.2: streams, executor files, secrets, cache, deadlines (below) */
+#define NXA_ABI_MINOR 3u  /* 1.3: complete_here; 1.2: streams, executor files, secrets, cache, deadlines (below) */
 
 /*
  * Changelog (each minor only appends; see the rules above):
@@ -33,6 +33,11 @@
  *       - Messages (JSON, optional fields): ExecutorConfiguration.cgroup / trackingID.
  *       A 1.1 plugin works unchanged in a 1.2 host. A plugin that uses 1.2 services checks
  *       `abi_minor >= 2` (or nxa_host_services_has_v1_2) and otherwise does without them.
+ *  1.3  - host.h: nxa_host_services grows (appended): complete_here, a `complete` after which the
+ *         host may go on with the waiting job on the calling thread (and call the plugin from
+ *         inside it); nxa_host_services_has_v1_3(). A plugin that calls it checks
+ *         nxa_host_services_has_v1_3 and calls `complete` otherwise. 1.1 and 1.2 plugins work
+ *         unchanged in a 1.3 host (they call `complete`, which never runs host work inline).
  */
 
 /* The one symbol every plugin exports (a function, so that dlsym is guaranteed to find it). */
