@@ -39,6 +39,30 @@ struct SpawnIntoCgroupTests {
         }
     }
 
+    @Test("an ended step's cgroup serves the job's next step when nothing of it is left; one with a process left behind does not",
+          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+    func stepCgroupReuse() throws {
+        let run = try #require(Self.runCgroup())
+        defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
+        let job = JobContainment(runCgroup: run, runTrackingID: "reusetest", key: "j")
+        func runStep(_ script: String) throws -> String? {
+            let step = job.makeStep()
+            let child = try ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
+                                         directory: nil, containment: step)
+            #expect(child.wait { _, _ in } == .exited(0))
+            job.release(step)
+            return step.cgroup
+        }
+        let first = try #require(try runStep("exit 0"))
+        let second = try runStep("sleep 30 >/dev/null 2>&1 & exit 0")
+        #expect(second == first, "the first step left nothing: its cgroup serves the second")
+        let third = try runStep("exit 0")
+        #expect(third != nil && third != second, "the second step left a process in its cgroup: the third gets another")
+        #expect(CgroupTree.isPopulated(first))
+        job.endAll()
+        #expect(!CgroupTree.isPopulated(first), "the job's end ends what its steps left")
+    }
+
     /// A child's SIGCHLD is checked against the thread that made it: blocked there (libdispatch's
     /// threads block every signal), it is queued for the process and wakes the main thread at every
     /// step. The spawning thread is left with SIGCHLD unblocked, so its default action drops it.

@@ -27,9 +27,11 @@ public final class JobContainment: Sendable {
     /// `NIXACTIONS_TRACKING_ID` prefix of this job's steps: `<run tracking id>/<job token>/`.
     public let trackingPrefix: String
     private let steps = Atomic<Int>(0)
-    /// Step cgroups made so far, and those free again (empty after their step): a job reuses one
-    /// cgroup for step after step instead of making and removing one per step.
-    private let cgroups = Mutex<(made: [String], spare: [String])>(([], []))
+    /// Step cgroups made so far, those known to be free (empty), and those whose step ended but
+    /// that were not looked at yet: a job reuses one cgroup for step after step instead of making
+    /// and removing one per step. An ended step's cgroup is read (`cgroup.events`) only when the
+    /// next step of the job needs one; a job of one step never reads it (`endAll` reads the job's).
+    private let cgroups = Mutex<(made: [String], spare: [String], ended: [String])>(([], [], []))
     /// Set when `cgroup.kill` was written to this job's cgroup or one of its step cgroups. Such a
     /// cgroup is never used again: on the kernels that count kills (`kill_seq`, 6.14 and later),
     /// a process made straight into it with clone3's CLONE_INTO_CGROUP is compared with the
@@ -51,7 +53,7 @@ public final class JobContainment: Sendable {
         killed = KillMark()
         if let reused = pool?.take() {
             cgroup = reused.path
-            cgroups.withLock { $0 = (reused.steps, reused.steps) }
+            cgroups.withLock { $0 = (reused.steps, reused.steps, []) }
         } else if let runCgroup {
             let path = "\(runCgroup)/j-\(token)"
             cgroup = mkdir(path, 0o755) == 0 ? path : nil
@@ -73,6 +75,10 @@ public final class JobContainment: Sendable {
         let id = trackingPrefix + "s\(serial)"
         guard let cgroup else { return StepContainment(cgroup: nil, trackingID: id, killed: killed) }
         if let spare = cgroups.withLock({ $0.spare.popLast() }) { return StepContainment(cgroup: spare, trackingID: id, killed: killed) }
+        // An ended step's cgroup, if nothing of that step is left in it (what is stays until `endAll`).
+        while !killed.isSet, let ended = cgroups.withLock({ $0.ended.popLast() }) {
+            if !CgroupTree.isPopulated(ended) { return StepContainment(cgroup: ended, trackingID: id, killed: killed) }
+        }
         let path = "\(cgroup)/s\(serial)"
         guard mkdir(path, 0o755) == 0 else { return StepContainment(cgroup: nil, trackingID: id, killed: killed) }
         cgroups.withLock { $0.made.append(path) }
@@ -80,10 +86,11 @@ public final class JobContainment: Sendable {
     }
 
     /// The step ended: its cgroup serves the next step if nothing of this one is left in it
-    /// (what a step leaves running stays in its own cgroup until `endAll`).
+    /// (what a step leaves running stays in its own cgroup until `endAll`). Looked at when the
+    /// next step needs a cgroup, not now.
     public func release(_ step: StepContainment) {
-        guard let path = step.cgroup, !killed.isSet, !CgroupTree.isPopulated(path) else { return }
-        cgroups.withLock { $0.spare.append(path) }
+        guard let path = step.cgroup, !killed.isSet else { return }
+        cgroups.withLock { $0.ended.append(path) }
     }
 
     /// End every process the job's steps left, then remove the job's cgroups. Blocks until they
@@ -104,10 +111,20 @@ public final class JobContainment: Sendable {
         }
     }
 
+    /// A token no other job of this process has: a random base drawn once, plus a counter (one
+    /// `getrandom` per process, not per job), scrambled so tokens do not look sequential.
     static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String(generator.next() as UInt64, radix: 36)
+        let serial = tokenSerial.add(1, ordering: .relaxed).newValue
+        var mixed = tokenBase &+ UInt64(serial) &* 0x9E37_79B9_7F4A_7C15
+        mixed = (mixed ^ (mixed >> 31)) &* 0xBF58_476D_1CE4_E5B9  // a bijection: distinct in, distinct out
+        return String(mixed ^ (mixed >> 29), radix: 36)
     }
+
+    private static let tokenBase: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }()
+    private static let tokenSerial = Atomic<Int>(0)
 }
 
 /// Empty job cgroups of one executor instance, kept for the next job instead of being removed
