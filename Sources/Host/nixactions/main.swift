@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NixActionsCLI
+import NixActionsEngine
 
 // SIGINT, SIGTERM and SIGHUP go to one thread of ours (blocked here, before any thread exists).
 SignalHub.start()
@@ -16,6 +17,13 @@ signal(SIGPIPE, SIG_IGN)
 // WaiterPool), which either pool requires. Before any task is enqueued;
 // NIXACTIONS_TASK_POOL=dispatch keeps libdispatch's pool.
 if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POOL").map({ String(cString: $0) }) != "dispatch" {
-    _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+        // The run's tasks that prefer HandOffExecutor and may not go on where they are resumed go
+        // to the same loops (Swift's `globalConcurrentExecutor` would take them to libdispatch's pool).
+        let loops = NIOSingletons.posixEventLoopGroup
+        HandOffExecutor.pool = { job in
+            loops.next().execute { job.runSynchronously(on: HandOffExecutor.shared.asUnownedTaskExecutor()) }
+        }
+    }
 }
 exit(await CommandLineTool.main(Array(CommandLine.arguments.dropFirst()), exitsAfter: true))

@@ -20,12 +20,19 @@ import Foundation
 /// (`HostRuntime.complete`), never for a timer or a cancellation. While such a thread runs tasks,
 /// what they wake is queued on the same thread (a trampoline: never recursive, in order), and run
 /// when the current one suspends or ends; at most one waits so, the rest go to the pool. Every
-/// other `enqueue` goes to Swift's global executor, as if the preference were not there.
+/// other `enqueue` goes to the pool the run's other tasks use (`pool`), as if the preference were
+/// not there.
 ///
 /// What runs here must not block: the host's job code never waits synchronously for anything a
 /// plugin's thread does (it awaits), so the completing thread can never wait for itself.
 public final class HandOffExecutor: TaskExecutor, Sendable {
     public static let shared = HandOffExecutor()
+
+    /// Where a task goes that may not run here: nil, Swift's global executor (libdispatch's pool;
+    /// `globalConcurrentExecutor` does not go through an installed global-executor hook), or what
+    /// `main` sets once, before any task runs, when the run's tasks use SwiftNIO's event loops.
+    /// It must run the job with `runSynchronously(on: HandOffExecutor.shared.asUnownedTaskExecutor())`.
+    nonisolated(unsafe) public static var pool: (@Sendable (UnownedJob) -> Void)?
 
     /// Per thread: whether this thread is running tasks here, what they woke meanwhile, and
     /// whether the next `enqueue` may start running here.
@@ -68,7 +75,7 @@ public final class HandOffExecutor: TaskExecutor, Sendable {
               // first here and hands the rest to the pool, whose threads start them in parallel.
               state.queue.count - state.next == 0
         else {
-            globalConcurrentExecutor.enqueue(job)
+            if let pool = Self.pool { pool(UnownedJob(job)) } else { globalConcurrentExecutor.enqueue(job) }
             return
         }
         state.queue.append(UnownedJob(job))
