@@ -137,7 +137,9 @@ struct PluginExecutorTests {
         let clock = ContinuousClock()
         let start = clock.now
         #expect(await Self.eventuallyGone(temp.path + "/run/jobs/c"))
-        #expect(clock.now - start < .seconds(2), "gone after \(clock.now - start)")
+        // Without the periodic look it would never go; the bound leaves room for a loaded machine
+        // (2.09 s was seen once while the whole suite ran in parallel).
+        #expect(clock.now - start < .seconds(4), "gone after \(clock.now - start)")
         let left = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
         #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix(".free-") }, "\(left)")
     }
