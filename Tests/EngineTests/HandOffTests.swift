@@ -44,14 +44,19 @@ private final class Waiter: Sendable {
     func resume() { slot.continuation.withLock { $0 }?.resume() }
 }
 
-/// Runs `body` on a new thread of its own and returns that thread.
-private func onNewThread(_ body: @escaping @Sendable () -> Void) async -> UInt {
-    await withCheckedContinuation { (done: CheckedContinuation<UInt, Never>) in
+/// Runs `body` on a new thread of its own and returns that thread, which stays alive until the
+/// semaphore is signalled: a thread that has exited may see its `pthread_t` reused by a pool
+/// thread, and the comparisons below would mean nothing.
+private func onNewThread(_ body: @escaping @Sendable () -> Void) async -> (UInt, DispatchSemaphore) {
+    let gate = DispatchSemaphore(value: 0)
+    let thread = await withCheckedContinuation { (done: CheckedContinuation<UInt, Never>) in
         Thread {
             body()
             done.resume(returning: currentThread())
+            gate.wait()
         }.start()
     }
+    return (thread, gate)
 }
 
 @Suite("HandOffExecutor: the thread that completes an operation goes on with the job")
@@ -68,7 +73,8 @@ struct HandOffTests {
         let continued = await eventually {
             let waiter = Waiter(prefersHandOff: true)
             await waiter.suspended()
-            let resumer = await onNewThread { HandOffExecutor.continueHere { waiter.resume() } }
+            let (resumer, gate) = await onNewThread { HandOffExecutor.continueHere { waiter.resume() } }
+            defer { gate.signal() }
             return await waiter.task.value == resumer
         }
         #expect(continued)
@@ -79,10 +85,11 @@ struct HandOffTests {
         for (prefers, through) in [(true, false), (false, true)] {
             let waiter = Waiter(prefersHandOff: prefers)
             await waiter.suspended()
-            let resumer = await onNewThread {
+            let (resumer, gate) = await onNewThread {
                 if through { HandOffExecutor.continueHere { waiter.resume() } } else { waiter.resume() }
             }
             #expect(await waiter.task.value != resumer, "prefers: \(prefers), continueHere: \(through)")
+            gate.signal()
         }
     }
 
@@ -107,7 +114,8 @@ struct HandOffTests {
                 return currentThread()
             }
             try? await Task.sleep(for: .milliseconds(30))  // `woken` waits for `first` meanwhile
-            let resumer = await onNewThread { HandOffExecutor.continueHere { first.resume() } }
+            let (resumer, gate) = await onNewThread { HandOffExecutor.continueHere { first.resume() } }
+            defer { gate.signal() }
             let wokenThread = await woken.value
             let firstThread = await first.task.value
             let secondThread = await second.task.value

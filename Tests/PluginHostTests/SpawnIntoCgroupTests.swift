@@ -58,9 +58,41 @@ struct SpawnIntoCgroupTests {
         #expect(second == first, "the first step left nothing: its cgroup serves the second")
         let third = try runStep("exit 0")
         #expect(third != nil && third != second, "the second step left a process in its cgroup: the third gets another")
+        // Looked at when the next step needs it, not when the step ended: a process left behind
+        // that has exited by then does not keep the cgroup from serving.
+        let fourth = try runStep("sleep 0.3 >/dev/null 2>&1 & exit 0")
+        Thread.sleep(forTimeInterval: 0.8)
+        #expect(try runStep("exit 0") == fourth, "the fourth step's process had exited: its cgroup serves the fifth")
         #expect(CgroupTree.isPopulated(first))
         job.endAll()
         #expect(!CgroupTree.isPopulated(first), "the job's end ends what its steps left")
+    }
+
+    @Test("a terminated step's cgroup is not handed to the next step, whose process the delayed SIGKILL must not reach",
+          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+    func terminatedStepCgroupNotReused() throws {
+        let run = try #require(Self.runCgroup())
+        defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
+        let pool = CgroupPool()
+        let job = JobContainment(runCgroup: run, runTrackingID: "terminatetest", key: "j", pool: pool)
+        let step = job.makeStep()
+        let child = try ChildProcess(arguments: ["/bin/sh", "-c", "sleep 30"], environment: ["PATH": "/usr/bin:/bin"],
+                                     directory: nil, containment: step)
+        // SIGTERM ends it at once; the SIGKILL for what might be left follows after the grace.
+        child.terminate(grace: .milliseconds(300))
+        #expect(child.wait { _, _ in } == .signaled(SIGTERM))
+        job.release(step)
+        let next = job.makeStep()
+        #expect(next.cgroup != nil && next.cgroup != step.cgroup)
+        let cleanup = try ChildProcess(arguments: ["/bin/sh", "-c", "sleep 0.8; exit 0"], environment: ["PATH": "/usr/bin:/bin"],
+                                       directory: nil, containment: next)
+        #expect(cleanup.wait { _, _ in } == .exited(0), "the next step outlives the terminated step's SIGKILL")
+        job.release(next)
+        job.endAll()
+        // Nor does the job's cgroup go to the pool for another job.
+        let other = JobContainment(runCgroup: run, runTrackingID: "terminatetest", key: "k", pool: pool)
+        #expect(other.cgroup != job.cgroup)
+        other.endAll()
     }
 
     /// A child's SIGCHLD is checked against the thread that made it: blocked there (libdispatch's

@@ -44,6 +44,6 @@ const char nxa_abi_check_marker_1_3[] = "nixactions-abi-1.3";
 bool nxa_abi_check_services(const nxa_host_services *services);
 bool nxa_abi_check_services(const nxa_host_services *services) {
     return services != NULL && services->struct_size >= nxa_host_services_size_v1_1() &&
-           (services->struct_size < sizeof(nxa_host_services) || nxa_host_services_has_v1_2(services)) &&
-           (!nxa_host_services_has_v1_3(services) || nxa_host_services_has_v1_2(services));
+           (services->struct_size < sizeof(nxa_host_services) ||
+            (nxa_host_services_has_v1_2(services) && nxa_host_services_has_v1_3(services)));
 }

@@ -1,6 +1,7 @@
 import CNixActionsPlugin
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 
 /// The glue between a plugin's `@_cdecl("nixactions_plugin_entry")` function and its Swift types.
@@ -218,9 +219,12 @@ final class Operations: Sendable {
             let (status, bytes) = await PluginExport.outcome { try await body(context) }
             finished.set()
             self.tasks.withLock { _ = $0.removeValue(forKey: op) }
-            // No lock is held here, and this thread is the operation's own (a process waiter, or
-            // the pool thread its task ran on): the host may go on with the job on it (ABI 1.3).
-            host.complete(op, status: status, result: bytes, here: true)
+            // `complete_here` (ABI 1.3: the host may go on with the job on this thread) only where
+            // this thread may be kept and holds no lock: the pool thread a task that is not inline
+            // runs on, or a process waiter handing its process's end back. An inline task resumed
+            // by anything else (a timer, a canceller inside its cancellation handler) completes
+            // with `complete`. Completing before `start` returns (nothing suspended) is either way.
+            host.complete(op, status: status, result: bytes, here: !inline || WaiterPool.isHandingBack)
         }
         guard cancellable else { return }
         tasks.withLock { tasks in

@@ -89,7 +89,11 @@ public final class ChildProcess: Sendable {
     }
 
     /// End the process tree: SIGTERM to all of it, then SIGKILL after `grace` to what is left.
+    /// The step's cgroup is marked killed at once, not when the SIGKILL goes: a step that ends on
+    /// SIGTERM would otherwise hand its cgroup to the job's next step (or, through the pool, to
+    /// another job) before the timer writes `cgroup.kill` to it.
     public func terminate(grace: Duration) {
+        containment?.retire()
         signalAll(SIGTERM)
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in

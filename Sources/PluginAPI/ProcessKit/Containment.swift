@@ -175,6 +175,11 @@ public struct StepContainment: Sendable {
     /// The job's mark: a step cgroup killed once is not reused.
     let killed: KillMark
 
+    /// The step is being ended: none of the job's cgroups is used again (see `KillMark`).
+    public func retire() {
+        if cgroup != nil { killed.set() }
+    }
+
     /// Send `signal` to every process of the step: through the cgroup, or the tracking id.
     public func signalAll(_ signal: Int32) {
         if let cgroup {

@@ -13,8 +13,9 @@ import Synchronization
 /// A thread that hands a process's end on (`handingBack`) may start the next process itself: the
 /// host goes on with the job on this thread (see the host's `HandOffExecutor`) up to the next
 /// step's spawn. The first wait asked for meanwhile is kept for this thread, to run as soon as it
-/// is done, instead of waking another thread for it.
-final class WaiterPool: Sendable {
+/// is done, instead of waking another thread for it. So code running inside `handingBack` must
+/// never block waiting for a wait it asked for (that wait has not started): it awaits instead.
+public final class WaiterPool: Sendable {
     static let shared = WaiterPool()
 
     final class Worker: @unchecked Sendable {
@@ -35,7 +36,11 @@ final class WaiterPool: Sendable {
         return key
     }()
 
-    private static var currentWorker: Worker? {
+    /// Whether this thread is a worker handing a process's end back: a thread that may be kept,
+    /// holding no lock, the one place a plugin completes with `complete_here` (ABI 1.3).
+    public static var isHandingBack: Bool { currentWorker?.handingBack ?? false }
+
+    fileprivate static var currentWorker: Worker? {
         pthread_getspecific(key).map { Unmanaged<Worker>.fromOpaque($0).takeUnretainedValue() }
     }
 

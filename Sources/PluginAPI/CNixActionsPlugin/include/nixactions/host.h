@@ -127,12 +127,16 @@ typedef struct nxa_host_services {
      * also just complete, as `complete` does.
      *
      * Call it only
-     *  - holding no lock that any of this plugin's functions may take, and
+     *  - holding no lock that any of this plugin's functions may take,
      *  - from a thread that may be kept for a while and may block on the host's behalf (a thread
      *    of the plugin's own that waited for the operation, or the thread of Swift's pool the
      *    operation's task ran on), never from a signal handler or a network event loop whose
-     *    other work must not wait.
-     * Anywhere else, call `complete`. */
+     *    other work must not wait, and
+     *  - never from inside a `cancel` call or anything it runs synchronously (the host task that
+     *    waits for `op` may be the one being cancelled).
+     * Anywhere else, call `complete`. Completing before the function that started `op` has
+     * returned (on the host's calling thread) is allowed with either: nothing waits yet, so the
+     * host runs nothing inside it. */
     void (*complete_here)(void *host_data, nxa_op_id op, nxa_status status, const uint8_t *result, size_t result_len);
 } nxa_host_services;
 
