@@ -13,20 +13,16 @@ final class HostRuntime: Sendable {
         var continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>
         var sink: (any StepOutputSink)?
         var cancelled = false
+        var options: OperationOptions
+    }
+
+    /// Options of an operation beyond its continuation and output sink.
+    struct OperationOptions: Sendable {
         /// Whether the host may cancel it (cleanup operations are never cancelled, ABI 1.2).
         var cancellable = true
         /// CLOCK_MONOTONIC nanoseconds by which it must complete; 0 = none.
         var deadline: UInt64 = 0
         /// For a secrets `resolve`: takes each delivered value (ABI 1.2 `secret_value`).
-        var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
-        /// Whether the plugin's thread that completes it goes on with the awaiting task (`HandOffExecutor`).
-        var handOff = false
-    }
-
-    /// Options of an operation beyond its continuation and output sink.
-    struct OperationOptions: Sendable {
-        var cancellable = true
-        var deadline: UInt64 = 0
         var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
         /// The plugin's thread that completes it goes on with the task that awaits it, when that
         /// task prefers `HandOffExecutor` (an executor's operations: see `PluginExecutor`).
@@ -53,8 +49,7 @@ final class HostRuntime: Sendable {
         options: OperationOptions = OperationOptions()
     ) {
         pending.withLock {
-            $0[op] = Pending(continuation: continuation, sink: sink, cancellable: options.cancellable,
-                             deadline: options.deadline, secrets: options.secrets, handOff: options.handOff)
+            $0[op] = Pending(continuation: continuation, sink: sink, options: options)
         }
     }
 
@@ -64,12 +59,12 @@ final class HostRuntime: Sendable {
     }
 
     func deadline(_ op: UInt64) -> UInt64 {
-        pending.withLock { $0[op]?.deadline ?? 0 }
+        pending.withLock { $0[op]?.options.deadline ?? 0 }
     }
 
     /// A secret value delivered for `op`; refused unless `op` is a live secrets operation.
     func secretValue(_ op: UInt64, name: String, _ value: UnsafeRawBufferPointer) -> nxa_status {
-        guard let handler = pending.withLock({ $0[op]?.secrets }) else { return NXA_STATUS_INVALID_ARGUMENT }
+        guard let handler = pending.withLock({ $0[op]?.options.secrets }) else { return NXA_STATUS_INVALID_ARGUMENT }
         return handler(name, value)
     }
 
@@ -85,7 +80,7 @@ final class HostRuntime: Sendable {
     ///   Never for the host's own completions (a deadline, a refused start) or a plain `complete`.
     func complete(_ op: UInt64, status: nxa_status, result: [UInt8], here: Bool = false) {
         guard let entry = pending.withLock({ $0.removeValue(forKey: op) }) else { return }
-        if here && entry.handOff {
+        if here && entry.options.handOff {
             HandOffExecutor.continueHere { entry.continuation.resume(returning: (status, result)) }
         } else {
             entry.continuation.resume(returning: (status, result))
@@ -106,7 +101,7 @@ final class HostRuntime: Sendable {
         return pending.withLock { entry in
             guard let entry = entry[op] else { return runCancelled.load(ordering: .relaxed) }
             // Cleanup is never cancelled, not even while the run is (ABI 1.2).
-            return entry.cancellable && (entry.cancelled || runCancelled.load(ordering: .relaxed))
+            return entry.options.cancellable && (entry.cancelled || runCancelled.load(ordering: .relaxed))
         }
     }
 

@@ -23,8 +23,10 @@ import Foundation
 /// other `enqueue` goes to the pool the run's other tasks use (`pool`), as if the preference were
 /// not there.
 ///
-/// What runs here must not block: the host's job code never waits synchronously for anything a
-/// plugin's thread does (it awaits), so the completing thread can never wait for itself.
+/// What runs here must never wait synchronously for work that only this thread could do: the
+/// host's job code awaits what a plugin's thread does, so the completing thread never waits for
+/// itself. (Some work does hold the thread while it lasts, a project copy or a job's cleanup; see
+/// docs/architecture.md, "Threads".)
 public final class HandOffExecutor: TaskExecutor, Sendable {
     public static let shared = HandOffExecutor()
 
