@@ -48,6 +48,7 @@ struct CancellationTests {
         let sleeper = pid_t((try? String(contentsOfFile: marks + "/sleep.pid", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         #expect(sleeper > 0)
+        let sleeperStart = processStartTime(sleeper)
         let clock = ContinuousClock()
         let interrupted = clock.now
         kill(process.processIdentifier, SIGINT)
@@ -61,12 +62,12 @@ struct CancellationTests {
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-job"), "the always() job did not run:\n\(text)")
         #expect(text.contains("==> workflow 'wf' cancelled"))
         // The step's background sleep, a grandchild, is gone; the run directory too.
-        var alive = isRunning(sleeper)
+        var alive = isRunning(sleeper, startedAt: sleeperStart)
         for _ in 0..<100 where alive {
             try await Task.sleep(for: .milliseconds(20))
-            alive = isRunning(sleeper)
+            alive = isRunning(sleeper, startedAt: sleeperStart)
         }
-        #expect(!alive)
+        #expect(!alive, "the step's background sleep outlived the run: \(processReport(sleeper))\n\(text)")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }
         #expect(leftovers.isEmpty)
     }
@@ -94,6 +95,6 @@ struct CancellationTests {
             try await Task.sleep(for: .milliseconds(20))
             alive = isRunning(pid)
         }
-        #expect(!alive, "the background sleep outlived its job")
+        #expect(!alive, "the background sleep outlived its job: \(processReport(pid))")
     }
 }

@@ -243,13 +243,36 @@ public func nixactions(
     try await runCommand(nixactionsBinary, arguments, in: directory, environment: environment)
 }
 
-/// Whether `pid` is a running process (a zombie waiting to be reaped counts as gone).
-public func isRunning(_ pid: pid_t) -> Bool {
+/// Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). With
+/// `startedAt` (from `processStartTime`), a process that took the pid since is not the one asked about.
+public func isRunning(_ pid: pid_t, startedAt: UInt64?) -> Bool {
+    guard let fields = statFields(pid), let state = fields.first else { return false }
+    if let startedAt, fields.count > 19, UInt64(fields[19]) != startedAt { return false }
+    return state != "Z" && state != "X"
+}
+
+public func isRunning(_ pid: pid_t) -> Bool { isRunning(pid, startedAt: nil) }
+
+/// When `pid` started (field 22 of `/proc/PID/stat`, in clock ticks since boot), or nil if it is gone.
+public func processStartTime(_ pid: pid_t) -> UInt64? {
+    guard let fields = statFields(pid), fields.count > 19 else { return nil }
+    return UInt64(fields[19])
+}
+
+/// The fields of `/proc/PID/stat` after the command name: the state first.
+private func statFields(_ pid: pid_t) -> [Substring]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         let close = stat.lastIndex(of: ")")
-    else { return false }
-    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-    return state != "Z" && state != "X"
+    else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ")
+}
+
+/// What a test prints about a process that should be gone: its state, parent, cgroup and command.
+public func processReport(_ pid: pid_t) -> String {
+    let read = { (name: String) in (try? String(contentsOfFile: "/proc/\(pid)/\(name)", encoding: .utf8)) ?? "(unreadable)" }
+    let status = read("status").split(separator: "\n").filter { $0.hasPrefix("State:") || $0.hasPrefix("PPid:") || $0.hasPrefix("NSpid:") }
+    let command = read("cmdline").replacingOccurrences(of: "\u{0}", with: " ")
+    return "pid \(pid): \(status.joined(separator: "; ")); cgroup \(read("cgroup").trimmingCharacters(in: .whitespacesAndNewlines)); command '\(command)'"
 }
 
 /// The bytes a job's steps wrote on `stream` ("stdout" or "stderr"), rebuilt from a run's log
