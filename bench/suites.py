@@ -416,6 +416,7 @@ def bench_scaling(ctx):
     sizes = ctx.args.scaling_sizes
     per = {}
     beyond = {}
+    make_per = {}
     rows = []
     # One job, in every size's interleaving: the run's fixed cost (start-up and end), so that the
     # time per job beyond it can be shown next to the plain time per job.
@@ -441,6 +442,7 @@ def bench_scaling(ctx):
         for shape in ["independent", "chain"]:
             nx, mk = times[f"nixactions {shape}"], times[f"make {shape}"]
             per.setdefault(shape, {})[n] = med(nx) / n
+            make_per.setdefault(shape, {})[n] = med(mk) / n
             beyond.setdefault(shape, {})[n] = (med(nx) - one) / (n - 1) if n > 1 else None
             rows.append([shape, f"{n:,}", f"{rounds}" + (" + warm-up" if warmup else ""), fmt_s(med(nx)),
                          fmt_ms(med(nx) / n), fmt_ms(beyond[shape][n]) if n > 1 else "n/a", fmt_s(one),
@@ -459,6 +461,11 @@ def bench_scaling(ctx):
         marginal = [v for v in beyond.get(shape, {}).values() if v]
         if len(marginal) > 1:
             note += f"; beyond start-up ((run − one-job run) / (jobs − 1)): max/min {max(marginal) / min(marginal):.2f}"
+        # The same spread for make on the same graphs, in the same interleaving: how flat this
+        # machine lets a runner be (the first jobs of a short run are slower for every runner).
+        mk = make_per.get(shape, {})
+        if len(mk) > 1:
+            note += f"; make on the same graphs: max/min per-job {max(mk.values()) / min(mk.values()):.2f}"
         notes.append(note)
     print("\nTarget (per-job time flat within 20% from the smallest to the largest size, the verdict on the plain "
           "time per job): " + "; ".join(notes) + ".")
