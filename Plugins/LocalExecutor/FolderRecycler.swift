@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsProcessKit
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -89,6 +90,60 @@ final class FolderRecycler: @unchecked Sendable {
             if rename(folder, directory) == 0 { return true }
             FastFiles.removeTree(folder)
         }
+    }
+
+    /// A new job folder (holding an empty `workspace` and `tmp`) when no free one is at hand,
+    /// renamed to `directory`; an errno when it could not be made or renamed there (the caller
+    /// then makes the folders in place, as before).
+    ///
+    /// The folders are made inside a batch folder of `root` (`.new-<token>`, one per
+    /// `freshBatch` new job folders), not in `root` itself: `root` carries ext4's
+    /// top-of-hierarchy flag (`FastFiles.spreadSubfolders`), so each folder made straight in it
+    /// costs a scan of every block group's counters (Orlov's spread, about 0.15 ms), while one
+    /// made inside a batch folder is placed beside it (about 0.03 ms). Each batch folder still gets
+    /// a group of its own, away from the inodes earlier runs freed (docs/benchmarks.md, rounds 17
+    /// and 20). A rename keeps the folder where it was made, and the job's path stays `root/<job>`.
+    func makeFresh(as directory: String) -> Int32? {
+        let (batch, serial) = fresh.withLock { state -> (String?, Int) in
+            if state.batch == nil || state.made >= Self.freshBatch {
+                state.batch = makeBatchFolder()
+                state.made = 0
+            }
+            state.made += 1
+            state.serial += 1
+            return (state.batch, state.serial)
+        }
+        guard let batch else { return ENOENT }
+        let folder = batch + "/" + String(serial)
+        for path in [folder, folder + "/workspace", folder + "/tmp"] where mkdir(path, 0o777) != 0 {
+            let error = errno
+            FastFiles.removeTree(folder)
+            return error
+        }
+        guard rename(folder, directory) == 0 else {
+            let error = errno
+            FastFiles.removeTree(folder)
+            return error
+        }
+        return nil
+    }
+
+    /// New job folders per batch folder: a bad group (one full of inodes freed seconds ago,
+    /// which ext4 skips one by one) costs at most this many folders.
+    static let freshBatch = 32
+
+    private let fresh = Mutex<(batch: String?, made: Int, serial: Int)>((nil, 0, 0))
+
+    /// `root/.new-<token>`, making `root` (with the spread flag) when it is not there yet.
+    private func makeBatchFolder() -> String? {
+        var random = SystemRandomNumberGenerator()
+        let path = root + "/.new-" + String(random.next() as UInt64, radix: 36)
+        if mkdir(path, 0o777) == 0 { return path }
+        guard errno == ENOENT, mkdir(root, 0o777) == 0 || errno == EEXIST else { return nil }
+        // Each job's (or batch's) folder is placed by the file system where it sees fit, not all in
+        // one place beside those earlier runs removed.
+        FastFiles.spreadSubfolders(root)
+        return mkdir(path, 0o777) == 0 ? path : nil
     }
 
     /// End the thread (waits for the folder in hand, never for the queue).

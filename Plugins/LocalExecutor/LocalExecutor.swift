@@ -90,7 +90,7 @@ final class LocalExecutor: ExecutorPlugin {
         do {
             // Plain mkdir calls: this runs once per job, and a job of one short step spends more
             // on its folders than on anything else when they go through FileManager.
-            if !recycler.take(as: directory) {
+            if !recycler.take(as: directory), recycler.makeFresh(as: directory) != nil {
                 if mkdir(directory, 0o777) != 0 && errno == ENOENT {
                     try FileManager.default.createDirectory(atPath: jobsRoot, withIntermediateDirectories: true)
                     // Each job's folder is placed by the file system where it sees fit, not all in

@@ -88,7 +88,7 @@ struct PluginExecutorTests {
         #expect(dirty.exitCode == 0)
         await executor.finishJob(first)
         #expect(await Self.eventuallyGone(temp.path + "/run/jobs/first"))
-        let kept = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
+        let kept = try Self.jobFolders(temp)
         #expect(kept.count == 1 && kept[0].hasPrefix(".free-"), "the emptied folder is kept for the next job: \(kept)")
         var keptInfo = stat()
         #expect(lstat(temp.path + "/run/jobs/" + (kept.first ?? ""), &keptInfo) == 0)
@@ -98,7 +98,7 @@ struct PluginExecutorTests {
         // It got the kept folder (renamed, the same inode), not a new one.
         var secondInfo = stat()
         #expect(lstat(temp.path + "/run/jobs/second", &secondInfo) == 0 && secondInfo.st_ino == keptInfo.st_ino, "the kept folder is reused")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs") == ["second"])
+        #expect(try Self.jobFolders(temp) == ["second"])
         let output = Collector()
         _ = try await executor.runStep(
             StepSpec(jobKey: "second", index: 0, displayName: "s",
@@ -140,8 +140,46 @@ struct PluginExecutorTests {
         // Without the periodic look it would never go; the bound leaves room for a loaded machine
         // (2.09 s was seen once while the whole suite ran in parallel).
         #expect(clock.now - start < .seconds(4), "gone after \(clock.now - start)")
-        let left = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs")
+        let left = try Self.jobFolders(temp)
         #expect(left.count == 3 && left.allSatisfy { $0.hasPrefix(".free-") }, "\(left)")
+    }
+
+    /// What `RUN/jobs` holds besides the batch folders new job folders are made in (`.new-*`).
+    static func jobFolders(_ temp: TemporaryDirectory) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: temp.path + "/run/jobs").filter { !$0.hasPrefix(".new-") }.sorted()
+    }
+
+    @Test("new job folders are made in a batch folder (one per 32) and renamed into place; a job folder that already exists is used as it is")
+    func freshFoldersInBatches() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let executor = try registry(temp).makeExecutor(pluginID: "local", configuration: configuration(temp))
+        // A folder left at a job's path (its own files in it) is used in place, not replaced.
+        try temp.write("run/jobs/j0/workspace/mine", "kept")
+        let jobs = (0..<40).map { JobSpec(jobKey: "j\($0)", displayName: "j\($0)") }
+        var started: [JobStarted] = []
+        for job in jobs { started.append(try await executor.startJob(job)) }
+        let root = temp.path + "/run/jobs"
+        let batches = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix(".new-") }
+        // 39 folders made new: two batch folders, emptied by the renames.
+        #expect(batches.count == 2, "\(batches)")
+        for batch in batches { #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/" + batch).isEmpty) }
+        #expect(try Self.jobFolders(temp) == jobs.map(\.jobKey).sorted())
+        #expect((try? String(contentsOfFile: root + "/j0/workspace/mine", encoding: .utf8)) == "kept")
+        for (job, start) in zip(jobs, started) {
+            #expect(start.workspace == root + "/\(job.jobKey)/workspace")
+            #expect(start.temporaryDirectory == root + "/\(job.jobKey)/tmp")
+            var info = stat()
+            #expect(lstat(start.workspace, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+            #expect(lstat(start.temporaryDirectory, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+        }
+        // A step runs in a folder made that way, with its temporary folder beside it.
+        let output = Collector()
+        let result = try await executor.runStep(
+            StepSpec(jobKey: "j39", index: 0, displayName: "s", script: "pwd; touch ../tmp/t && echo tmp-ok"), output: output)
+        #expect(result.exitCode == 0)
+        #expect(output.text(1) == "\(root)/j39/workspace\ntmp-ok\n")
+        for job in jobs { await executor.finishJob(job) }
     }
 
     @Test("cancelling a step ends its whole process tree")
