@@ -743,9 +743,64 @@ def bench_validate(ctx, count=2000):
             fmt_mib(med(times[c.name], "maxrss_kib")), ratio(med(times[c.name]), base)] for c in cases])
 
 
+# ---------------------------------------------------------------- folders
+
+
+def bench_folders(ctx, jobs=200, batch_size=32):
+    """How the local executor makes new job folders (round 20): `jobs` × three folders (the job's,
+    `workspace`, `tmp`) made straight in a folder carrying ext4's top-of-hierarchy flag (`chattr +T`,
+    as `RUN/jobs`), against made inside a batch folder per `batch_size` and renamed into place. Each
+    round makes them in a fresh folder of TMPDIR (where nixactions makes its run folders) and removes
+    it, so later rounds meet the inodes earlier ones freed, as back-to-back runs do. CPU time of
+    this process (the file system's work is in the kernel, on the calling thread)."""
+    import secrets, tempfile
+    base = tempfile.gettempdir()
+    flag = {"set": None}
+
+    def one(variant):
+        run = os.path.join(base, f"nxa-bench-folders-{secrets.token_hex(4)}")
+        os.mkdir(run)
+        root = os.path.join(run, "jobs")
+        os.mkdir(root)
+        flag["set"] = subprocess.run(["chattr", "+T", root], capture_output=True).returncode == 0
+        start = time.process_time()
+        batch = None
+        for i in range(jobs):
+            if variant == "straight":
+                folder = f"{root}/j{i}"
+            else:
+                if i % batch_size == 0:
+                    batch = os.path.join(root, ".new-" + secrets.token_hex(4))
+                    os.mkdir(batch)
+                folder = f"{batch}/{i}"
+            os.mkdir(folder)
+            os.mkdir(folder + "/workspace")
+            os.mkdir(folder + "/tmp")
+            if variant != "straight":
+                os.rename(folder, f"{root}/j{i}")
+        used = time.process_time() - start
+        shutil.rmtree(run)
+        return used
+
+    variants = ["straight", "batches"]
+    times = {v: [] for v in variants}
+    one("straight")  # warm-up, discarded
+    for round_ in range(max(ctx.rounds, 3)):
+        for v in (variants if round_ % 2 == 0 else list(reversed(variants))):
+            times[v].append(one(v))
+    heading(f"folders: {jobs} new job folders (three folders each) in {base} ({load_line()} at the end)")
+    labels = {"straight": "each made straight in the flagged folder (before round 20)",
+              "batches": f"made in a batch folder per {batch_size}, renamed into place (round 20)"}
+    table(["job folders", "rounds", "CPU median", "min", "max", "per job folder"],
+          [[labels[v], len(times[v]), fmt_ms(statistics.median(times[v])), fmt_ms(min(times[v])), fmt_ms(max(times[v])),
+            fmt_ms(statistics.median(times[v]) / jobs)] for v in variants])
+    print(f"\nThe top-of-hierarchy flag was {'set' if flag['set'] else 'not set (not ext4, or chattr missing): both ways are alike'}; "
+          f"batches / straight = {statistics.median(times['batches']) / statistics.median(times['straight']):.2f}.")
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
-    "validate": bench_validate, "executors": bench_executors,
+    "validate": bench_validate, "executors": bench_executors, "folders": bench_folders,
 }
