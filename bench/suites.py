@@ -755,14 +755,15 @@ def bench_folders(ctx, jobs=200, batch_size=32):
     this process (the file system's work is in the kernel, on the calling thread)."""
     import secrets, tempfile
     base = tempfile.gettempdir()
-    flag = {"set": None}
+    flagged = False
 
     def one(variant):
+        nonlocal flagged
         run = os.path.join(base, f"nxa-bench-folders-{secrets.token_hex(4)}")
         os.mkdir(run)
         root = os.path.join(run, "jobs")
         os.mkdir(root)
-        flag["set"] = subprocess.run(["chattr", "+T", root], capture_output=True).returncode == 0
+        flagged = subprocess.run(["chattr", "+T", root], capture_output=True).returncode == 0
         start = time.process_time()
         batch = None
         for i in range(jobs):
@@ -794,7 +795,7 @@ def bench_folders(ctx, jobs=200, batch_size=32):
     table(["job folders", "rounds", "CPU median", "min", "max", "per job folder"],
           [[labels[v], len(times[v]), fmt_ms(statistics.median(times[v])), fmt_ms(min(times[v])), fmt_ms(max(times[v])),
             fmt_ms(statistics.median(times[v]) / jobs)] for v in variants])
-    print(f"\nThe top-of-hierarchy flag was {'set' if flag['set'] else 'not set (not ext4, or chattr missing): both ways are alike'}; "
+    print(f"\nThe top-of-hierarchy flag was {'set' if flagged else 'not set (not ext4, or chattr missing): both ways are alike'}; "
           f"batches / straight = {statistics.median(times['batches']) / statistics.median(times['straight']):.2f}.")
 
 

@@ -90,13 +90,9 @@ final class LocalExecutor: ExecutorPlugin {
         do {
             // Plain mkdir calls: this runs once per job, and a job of one short step spends more
             // on its folders than on anything else when they go through FileManager.
-            if !recycler.take(as: directory), recycler.makeFresh(as: directory) != nil {
-                if mkdir(directory, 0o777) != 0 && errno == ENOENT {
-                    try FileManager.default.createDirectory(atPath: jobsRoot, withIntermediateDirectories: true)
-                    // Each job's folder is placed by the file system where it sees fit, not all in
-                    // one place beside those earlier runs removed (FastFiles.spreadSubfolders).
-                    FastFiles.spreadSubfolders(jobsRoot)
-                }
+            // A finished job's folder, else a new one (which also makes `jobs`), else the folders in
+            // place: a folder already at the job's path is used as it is.
+            if !recycler.take(as: directory), !recycler.makeFresh(as: directory) {
                 for path in [directory, workspace, temporary] where mkdir(path, 0o777) != 0 && errno != EEXIST {
                     throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
                 }

@@ -313,7 +313,7 @@ struct PluginExecutorTests {
 }
 
 /// The name of the calling thread (Linux keeps 15 bytes of it).
-private func currentThreadName() -> String {
+func currentThreadName() -> String {
     // Linux keeps it in /proc (pthread_getname_np is not in Swift's Glibc module).
     ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
 }

@@ -11,13 +11,26 @@ struct SpawnIntoCgroupTests {
     /// A run cgroup for this test, or nil where this machine cannot make one.
     static func runCgroup() -> String? { CgroupV2.makeRunCgroup(name: "nixactions-spawntest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))") }
 
+    /// Whether this machine lets a test make a run cgroup (one is made and removed to find out).
+    static var canMakeRunCgroup: Bool { runCgroup().map { CgroupTree.remove($0); return true } ?? false }
+
+    /// Run `script` as a step of `job`: how it ended, and the step's cgroup.
+    static func runStep(_ job: JobContainment, _ script: String) throws -> (Termination, String?) {
+        let step = job.makeStep()
+        let child = try ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
+                                     directory: nil, containment: step)
+        let ended = child.wait { _, _ in }
+        job.release(step)
+        return (ended, step.cgroup)
+    }
+
     /// The cgroup v2 path of `/proc/self/cgroup`'s `0::` line in `text`.
     static func cgroupPaths(_ text: String) -> [String] {
         text.split(separator: "\n").filter { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
     }
 
     @Test("the step and the child it forks are in the step's cgroup; a second step reuses it; the job's cgroup ends them",
-          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
     func madeInside() throws {
         let run = try #require(Self.runCgroup())
         defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
@@ -40,18 +53,15 @@ struct SpawnIntoCgroupTests {
     }
 
     @Test("an ended step's cgroup serves the job's next step when nothing of it is left; one with a process left behind does not",
-          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
     func stepCgroupReuse() throws {
         let run = try #require(Self.runCgroup())
         defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
         let job = JobContainment(runCgroup: run, runTrackingID: "reusetest", key: "j")
         func runStep(_ script: String) throws -> String? {
-            let step = job.makeStep()
-            let child = try ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
-                                         directory: nil, containment: step)
-            #expect(child.wait { _, _ in } == .exited(0))
-            job.release(step)
-            return step.cgroup
+            let (ended, cgroup) = try Self.runStep(job, script)
+            #expect(ended == .exited(0))
+            return cgroup
         }
         let first = try #require(try runStep("exit 0"))
         let second = try runStep("sleep 30 >/dev/null 2>&1 & exit 0")
@@ -69,7 +79,7 @@ struct SpawnIntoCgroupTests {
     }
 
     @Test("a terminated step's cgroup is not handed to the next step, whose process the delayed SIGKILL must not reach",
-          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
     func terminatedStepCgroupNotReused() throws {
         let run = try #require(Self.runCgroup())
         defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
@@ -124,29 +134,21 @@ struct SpawnIntoCgroupTests {
     /// A cgroup that `cgroup.kill` was written to is never handed to another step: on kernels that
     /// count kills (6.14 and later), a process made into it with CLONE_INTO_CGROUP is killed at birth.
     @Test("a killed job cgroup is not reused by the next job, and a killed step cgroup not by the next step",
-          .enabled(if: runCgroup().map { CgroupTree.remove($0); return true } ?? false, "this machine cannot make a cgroup v2 for a run"))
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
     func killedCgroupsAreNotReused() throws {
         let run = try #require(Self.runCgroup())
         defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
         let pool = CgroupPool()
-        func runStep(_ job: JobContainment, _ script: String) throws -> (Termination, String?) {
-            let step = job.makeStep()
-            let child = try ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/bin:/bin"],
-                                         directory: nil, containment: step)
-            let ended = child.wait { _, _ in }
-            job.release(step)
-            return (ended, step.cgroup)
-        }
         // A job whose step leaves a process behind: its cleanup has to kill the job's cgroup.
         let first = JobContainment(runCgroup: run, runTrackingID: "killtest", key: "a", pool: pool)
-        let (leftBehind, firstCgroup) = try runStep(first, "sleep 30 >/dev/null 2>&1 & exit 0")
+        let (leftBehind, firstCgroup) = try Self.runStep(first, "sleep 30 >/dev/null 2>&1 & exit 0")
         #expect(leftBehind == .exited(0))
         first.endAll()
         // The next job gets another cgroup, and its step runs.
         let second = JobContainment(runCgroup: run, runTrackingID: "killtest", key: "b", pool: pool)
         defer { second.endAll() }
         #expect(second.cgroup != first.cgroup)
-        let (ran, _) = try runStep(second, "exit 0")
+        let (ran, _) = try Self.runStep(second, "exit 0")
         #expect(ran == .exited(0), "a step in a reused, killed cgroup is killed at birth")
         // A step killed with SIGKILL: the job's next step gets a fresh step cgroup and runs.
         let step = second.makeStep()
@@ -155,7 +157,7 @@ struct SpawnIntoCgroupTests {
         step.signalAll(SIGKILL)
         _ = child.wait { _, _ in }
         second.release(step)
-        let (after, afterCgroup) = try runStep(second, "exit 0")
+        let (after, afterCgroup) = try Self.runStep(second, "exit 0")
         #expect(after == .exited(0))
         #expect(afterCgroup != step.cgroup)
         _ = firstCgroup

@@ -65,7 +65,7 @@ struct WaiterPoolTests {
     @Test("its threads are named for ps and perf")
     func named() async {
         let log = await run(expected: 1) { _, log in
-            log.append(((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines))
+            log.append(currentThreadName())
         }
         #expect(log == [WaiterPool.threadName])
     }
