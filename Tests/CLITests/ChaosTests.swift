@@ -28,6 +28,18 @@ extension RealExecutorSuites {
                 """
         }
 
+        /// The run's cgroup folder (under the cgroup2 mount) from a step's `/proc/self/cgroup` path
+        /// (`…/nixactions-RUNID/j-…/s…`); nil when the step was not in one (no cgroup v2 here, or
+        /// the fallback).
+        static func runCgroup(stepCgroup: String) -> String? {
+            let components = stepCgroup.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/")
+            guard let index = components.lastIndex(where: { $0.hasPrefix("nixactions-") }),
+                  let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
+                  let mount = mounts.split(separator: "\n").map({ $0.split(separator: " ") }).first(where: { $0.count > 2 && $0[2] == "cgroup2" })?[1]
+            else { return nil }
+            return String(mount) + "/" + components[...index].joined(separator: "/")
+        }
+
         /// Pids of running (not zombie) processes whose command line starts with the run's markers.
         static func liveMarkers(_ token: String) -> [String] {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
@@ -46,7 +58,7 @@ extension RealExecutorSuites {
             // Ready once every marker runs (checked by the step itself, so that timing does not matter).
             let ready = """
                           for i in $(seq 1 500); do [ "$(pgrep -c -f '^nxachaos-\(token)-')" -ge \(Self.markerKinds.count) ] && touch \(marks)/all-started && break; sleep 0.02; done
-                          dirname "$(dirname "$0")" > \(marks)/scripts; touch \(marks)/ready
+                          dirname "$(dirname "$0")" > \(marks)/scripts; grep '^0::' /proc/self/cgroup | cut -c4- > \(marks)/cgroup; touch \(marks)/ready
                 """
             switch ending {
             case .normal:
@@ -209,9 +221,14 @@ extension RealExecutorSuites {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
-            let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified")) ?? [])
-                .filter { $0.hasPrefix("nixactions-") }
-            _ = cgroups  // other runs may be live in parallel; the run's own cgroup is checked below
+            // No cgroup left: the run's own (`…/nixactions-RUNID`, above the step's), where the run had one.
+            if let runCgroup = Self.runCgroup(stepCgroup: (try? String(contentsOfFile: marks + "/cgroup", encoding: .utf8)) ?? "") {
+                #expect(!fallback, "NIXACTIONS_NO_CGROUP=1, yet the step ran in the run's cgroup \(runCgroup)")
+                for _ in 0..<250 where FileManager.default.fileExists(atPath: runCgroup) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(!FileManager.default.fileExists(atPath: runCgroup), "\(ending): the run's cgroup is left: \(runCgroup)")
+            }
 
             // The logs hold everything up to the ending.
             let runLogs = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasPrefix(".") }

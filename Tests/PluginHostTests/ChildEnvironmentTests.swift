@@ -71,7 +71,7 @@ struct ChildEnvironmentTests {
         chmod(second + "/nxa-probe-tool", 0o755)
         let searchPath = "\(first):\(second):/usr/bin:/bin"
         #expect(FastFiles.resolve("nxa-probe-tool", searchPath: searchPath) == second + "/nxa-probe-tool")
-        let child = try ChildProcess(arguments: ["nxa-probe-tool"], environment: ["PATH": searchPath], directory: nil)
+        let child = try Self.spawnWhenNotBusy { try ChildProcess(arguments: ["nxa-probe-tool"], environment: ["PATH": searchPath], directory: nil) }
         var output: [UInt8] = []
         #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(0))
         #expect(String(decoding: output, as: UTF8.self) == "from-second\n")
@@ -88,8 +88,10 @@ struct ChildEnvironmentTests {
         let script = try temp.write("bin/nxa-plain-script", "printf '%s|' \"$0\" \"$@\"; echo; exit 3\n")
         chmod(script, 0o755)
         for argv0 in ["nxa-plain-script", script] {
-            let child = try ChildProcess(arguments: [argv0, "one", "two words"],
-                                         environment: ["PATH": temp.path + "/bin:/usr/bin:/bin"], directory: nil)
+            let child = try Self.spawnWhenNotBusy {
+                try ChildProcess(arguments: [argv0, "one", "two words"],
+                                 environment: ["PATH": temp.path + "/bin:/usr/bin:/bin"], directory: nil)
+            }
             var output: [UInt8] = []
             #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(3))
             #expect(String(decoding: output, as: UTF8.self) == script + "|one|two words|\n")
@@ -99,11 +101,21 @@ struct ChildEnvironmentTests {
         // shell's message on standard error.
         let binary = try temp.write("bin/nxa-bad-binary", "\u{7F}ELF\u{0}\u{0}\u{0}\u{1}\u{2}")
         chmod(binary, 0o755)
-        let child = try ChildProcess(arguments: [binary], environment: ["PATH": "/usr/bin:/bin"], directory: nil)
+        let child = try Self.spawnWhenNotBusy { try ChildProcess(arguments: [binary], environment: ["PATH": "/usr/bin:/bin"], directory: nil) }
         var errors: [UInt8] = []
         let end = child.wait { stream, bytes in if stream == 2 { errors += bytes } }
         #expect(end != .exited(0))
         #expect(String(decoding: errors, as: UTF8.self).contains(binary))
+    }
+
+    /// Spawn, again while the file is busy (ETXTBSY): a test that writes a program and runs it
+    /// races with other tests' spawns in this process, whose children hold a copy of the file's
+    /// write descriptor between their fork and their exec.
+    static func spawnWhenNotBusy(_ spawn: () throws -> ChildProcess) throws -> ChildProcess {
+        for _ in 0..<100 {
+            do { return try spawn() } catch let error as SpawnError where error.errno == ETXTBSY { usleep(10_000) }
+        }
+        return try spawn()
     }
 
     @Test("the tracking variable replaces one of the same name, or is added; every other variable is there once")

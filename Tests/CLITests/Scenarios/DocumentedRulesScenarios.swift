@@ -42,7 +42,11 @@ struct DocumentedRulesScenarios {
     @Test("local executor: inherit-env false gives a minimal environment; grace-seconds: SIGTERM first, then SIGKILL")
     func localOptions() async throws {
         setenv("NIXACTIONS_TEST_INHERITED", "yes", 1)
-        let result = try await run("""
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // The stubborn step traps SIGTERM and goes on, ticking: it ends only by SIGKILL, a second after
+        // the SIGTERM (its `sleep`, in the same process group, gets the SIGTERM too: `|| true` under bash -e).
+        try temp.write("wf.yml", """
             jobs:
               bare:
                 executor: { plugin: local, with: { inherit-env: false } }
@@ -52,14 +56,22 @@ struct DocumentedRulesScenarios {
                 executor: { plugin: local, with: { grace-seconds: 1 } }
                 steps:
                   - run: |
-                      trap 'echo got-term > TEMP/term' TERM
-                      while true; do sleep 0.1; done
+                      trap 'echo got-term > \(temp.path)/term' TERM
+                      while true; do [ -f \(temp.path)/term ] && echo tick >> \(temp.path)/after; sleep 0.1 || true; done
                     timeout: 500ms
             """)
+        let result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("[bare] path=/usr/local/bin:/usr/bin:/bin inherited=none ci=true\n"))
         #expect(result.stdout.contains("step 'Run trap 'echo got-term > "))
         #expect(result.stdout.contains("timed out after 500ms; its process tree was ended"))
+        #expect(FileManager.default.fileExists(atPath: temp.path + "/term"), "the step never got SIGTERM")
+        // It kept running through the grace (a tick every 0.1 s), then SIGKILL ended it: no tick after the run.
+        let ticks = { ((try? String(contentsOfFile: temp.path + "/after", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let counted = ticks()
+        #expect(counted >= 5, "only \(counted) ticks after SIGTERM: the grace of 1 s was not given")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(ticks() == counted, "the step still ran after the run ended")
     }
 
     @Test("--env must be NAME=VALUE; an unreadable --env-file is an error; env files are dotenv: quotes, multi-line quoted values, comments")
