@@ -275,12 +275,29 @@ struct HardeningTests {
         for folder in [dead] + others.map({ tmp + "/" + $0 }) {
             try FileManager.default.createDirectory(atPath: folder + "/inside", withIntermediateDirectories: true)
         }
+        // A link with a dead run's name (to a folder with a file), and, when running as root, a
+        // dead run's folder of another user: neither is touched.
+        let target = temp.path + "/target"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        try temp.write("target/keep", "x")
+        let link = tmp + "/nixactions-20260101-000000-0123abcd-LnK123"
+        #expect(symlink(target, link) == 0)
+        let foreign = tmp + "/nixactions-20260101-000000-0123abcd-OtH123"
+        if geteuid() == 0 {
+            try FileManager.default.createDirectory(atPath: foreign + "/inside", withIntermediateDirectories: true)
+            #expect(chown(foreign, 65534, 65534) == 0)
+        }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: true\n")
         let result = try await nixactions(["run", "wf.yml", "--log-dir", temp.path + "/logs"], in: temp.path, environment: ["TMPDIR": tmp])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dead), "the dead run's folder was not swept")
         for name in others {
             #expect(FileManager.default.fileExists(atPath: tmp + "/" + name + "/inside"), "\(name) was removed")
+        }
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == target, "the link was removed")
+        #expect(FileManager.default.fileExists(atPath: target + "/keep"), "the sweep went through the link")
+        if geteuid() == 0 {
+            #expect(FileManager.default.fileExists(atPath: foreign + "/inside"), "another user's folder was removed")
         }
     }
 }
