@@ -28,6 +28,32 @@ struct HardeningTests {
         #expect(result.seconds < 10, "the step waited for its background process")
     }
 
+    @Test("the host raises its soft open-files limit to the hard limit; its steps start with the limit it was given")
+    func openFilesLimit() async throws {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        guard limit.rlim_max > 300 else { return }  // no room to start lower than the hard limit
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // $PPID of the step's shell is the host (it spawns steps itself).
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "step soft=$(ulimit -Sn)"
+                      echo "host $(grep 'Max open files' /proc/$PPID/limits | tr -s ' ')"
+                      echo "host is $(cat /proc/$PPID/comm)"
+            """)
+        let result = try await runCommand(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "ulimit -Sn 256 && exec \"$0\" run wf.yml --log-format plain --log-dir logs", nixactionsBinary.path], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[a] host is nixactions\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] step soft=256\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] host Max open files \(limit.rlim_max) \(limit.rlim_max) files"), "\(result.stdout)")
+    }
+
     @Test("a descriptor the host was given without close-on-exec reaches neither its steps nor its supervisor")
     func inheritedDescriptorStaysWithTheHost() async throws {
         let temp = try TemporaryDirectory()

@@ -163,6 +163,7 @@ struct RunCommand: AsyncParsableCommand {
         options.context = context
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
+        options.openFilesLimit = supervision.openFilesLimit
         options.functions = functions
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache

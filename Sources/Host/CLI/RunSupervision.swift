@@ -27,6 +27,9 @@ final class RunSupervision: Sendable {
     let folder: PrivateFolder
     let cgroup: String?
     let trackingID: String
+    /// The soft open-files limit this process was started with, when it raised its own (steps get
+    /// it back: `ExecutorConfiguration.openFilesLimit`); nil when it was already the hard limit.
+    let openFilesLimit: UInt64?
     /// Write end of the supervisor's pipe (-1 when no supervisor could be started).
     private let supervisorPipe: Int32
 
@@ -39,7 +42,8 @@ final class RunSupervision: Sendable {
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ensureStandardDescriptors()
-        Self.raiseOpenFileLimit()
+        openFilesLimit = Self.raiseOpenFileLimit()
+        ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
         Self.sweepDeadRuns()
         runID = Self.makeRunID()
         // A TMPDIR that does not exist yet is made (private to this user), as the run's parent.
@@ -151,12 +155,14 @@ final class RunSupervision: Sendable {
     }
 
     /// Raise the soft limit on open files to the hard limit: many jobs at once each hold pipes
-    /// and a log file.
-    static func raiseOpenFileLimit() {
+    /// and a log file. Returns the soft limit it was, when it was raised.
+    @discardableResult
+    static func raiseOpenFileLimit() -> UInt64? {
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
+        let original = UInt64(limit.rlim_cur)
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? original : nil
     }
 
     /// Descriptors 0, 1 and 2 open (on /dev/null if closed), so that no pipe or file the run

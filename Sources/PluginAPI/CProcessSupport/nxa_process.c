@@ -11,6 +11,7 @@
 #include <string.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -117,6 +118,10 @@ static void close_from_3(void) {
     for (int fd = 3; fd < limit; fd++) close(fd);
 }
 
+static volatile long long child_open_files = -1;
+
+void nxa_set_child_open_files(long long soft) { child_open_files = soft; }
+
 /* The child's side: runs in the parent's memory (vfork or CLONE_VM|CLONE_VFORK) until it execs.
  * Never returns. */
 static void child_exec(struct spawn_child *c) {
@@ -136,6 +141,12 @@ static void child_exec(struct spawn_child *c) {
     if (dup2(input, 0) < 0 || dup2(c->out_write, 1) < 0 || dup2(c->err_write, 2) < 0) goto fail;
     close_from_3();
     if (c->cwd && chdir(c->cwd) != 0) goto fail;
+    long long soft = child_open_files;
+    struct rlimit files;
+    if (soft >= 0 && getrlimit(RLIMIT_NOFILE, &files) == 0 && (rlim_t)soft < files.rlim_cur) {
+        files.rlim_cur = (rlim_t)soft;
+        setrlimit(RLIMIT_NOFILE, &files); /* best effort: a failure leaves the host's limit */
+    }
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(c->executable, (char *const *)c->argv, (char *const *)c->envp);
 fail:

@@ -24,6 +24,12 @@ public struct ExecutorConfiguration: Codable, Sendable, Hashable {
     /// The run's tracking id (ABI 1.2): local processes carry `NIXACTIONS_TRACKING_ID` values that
     /// start with it, so that they can be found without a cgroup.
     public var trackingID: String?
+    /// The soft open-files limit (RLIMIT_NOFILE) the host was started with, before it raised its
+    /// own to the hard limit. Processes an executor starts on the host's machine get it back, as
+    /// the user's shell would have given them; PluginKit sets that up for ProcessKit before the
+    /// executor is made. nil: the host did not change its limit. An optional field added after
+    /// 1.2: an executor that does not know it leaves its processes the host's raised limit.
+    public var openFilesLimit: UInt64?
 
     public init(runID: String, runDirectory: String, projectDirectory: String, options: [String: JSONValue] = [:]) {
         self.runID = runID

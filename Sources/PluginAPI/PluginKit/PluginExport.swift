@@ -331,6 +331,8 @@ extension PluginExport {
                     PluginExport.create(ExecutorConfiguration.self, config, configLength, outInstance, error, what: "executor") {
                         state, configuration in
                         guard let type = state.declaration.executor else { return nil }
+                        // Steps get back the open-files limit the host was started with.
+                        if let limit = configuration.openFilesLimit { ChildOpenFiles.set(limit) }
                         return ExecutorBox(executor: try type.init(configuration: configuration, host: state.host), host: state.host)
                     }
                 },

@@ -310,6 +310,15 @@ func withEnvironmentBlock<R>(
 /// user, in any program, two pages) nor much memory (a grown pipe and its read buffer hold up to
 /// 1 MiB each). The count is of waits: a background process that outlives its step keeps the
 /// pipe it writes to, grown or not, until the job's cleanup ends it.
+/// The soft open-files limit the processes this image spawns start with (`nxa_set_child_open_files`).
+public enum ChildOpenFiles {
+    /// From now on, spawned processes get `soft` as their soft RLIMIT_NOFILE when it is lower than
+    /// this process's own; nil: they get this process's own (the default).
+    public static func set(_ soft: UInt64?) {
+        nxa_set_child_open_files(soft.map { Int64(clamping: $0) } ?? -1)
+    }
+}
+
 public enum PipeGrowth {
     /// The default `/proc/sys/fs/pipe-max-size`: allowed without privileges.
     public static let size = 1 << 20

@@ -26,6 +26,9 @@ public struct RunOptions: Sendable {
     public var cgroup: String?
     /// The run's tracking id (`NIXACTIONS_TRACKING_ID` prefix of every local step process).
     public var trackingID: String?
+    /// The soft open-files limit the host was started with, when it raised its own: what
+    /// executors give the processes they start (`ExecutorConfiguration.openFilesLimit`).
+    public var openFilesLimit: UInt64?
     /// Functions plugins declare for expressions.
     public var functions: (any PluginFunctionProvider)?
     /// The run's secrets, resolved (and registered with the redactor) before any job starts.

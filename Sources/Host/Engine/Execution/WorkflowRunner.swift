@@ -453,6 +453,7 @@ final class ExecutorCache: Sendable {
                 projectDirectory: options.projectDirectory, options: reference.options)
             configuration.cgroup = options.cgroup
             configuration.trackingID = options.trackingID
+            configuration.openFilesLimit = options.openFilesLimit
             let made: Result<any Executor, EngineError>
             do {
                 made = .success(try provider.makeExecutor(pluginID: reference.pluginID, configuration: configuration))

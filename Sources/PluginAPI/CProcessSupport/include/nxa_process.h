@@ -36,6 +36,14 @@ int nxa_find_in_path(const char *name, const char *path, char *out);
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
               pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
+/* The soft open-files limit (RLIMIT_NOFILE) processes spawned by nxa_spawn start with, from now
+ * on; negative: the caller's own (the default). Only ever lowers a child's limit, never raises it.
+ * The host raises its own soft limit to the hard limit (it holds pipes and logs of many jobs);
+ * steps get back the one it was started with, as the user's shell would give them (a program that
+ * walks every possible descriptor, or uses select(), is not handed a limit of a million). Each
+ * image that links this file (the host, each plugin) keeps its own setting. */
+void nxa_set_child_open_files(long long soft);
+
 /* Name the calling thread (`ps -L`, `perf`, gdb; Linux keeps the first 15 bytes). */
 void nxa_name_thread(const char *name);
 
