@@ -190,7 +190,8 @@ struct RunCommand: AsyncParsableCommand {
             reporters.append(reporter)
             logReporter = reporter
         } catch {
-            standardError("warning: cannot keep logs in \(logs): \(error.localizedDescription)\n")
+            let reason = (error as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "\(error)"
+            standardError("warning: cannot keep logs in \(logs): \(reason)\n")
         }
         if logReporter != nil, Self.keepsWorkspaces() {
             // The original's NIXACTIONS_KEEP_WORKSPACE=1: each job's workspace is copied next to

@@ -106,6 +106,24 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
+    /// Make the folder `path` and those above it that are missing (`mkdir -p`, mode 0777 less the
+    /// umask). Returns the errno of the first folder that could not be made (ENOTDIR when a file
+    /// stands where a folder should be); an existing folder is not a failure.
+    @discardableResult
+    public static func makeFolders(_ path: String) -> Int32? {
+        if mkdir(path, 0o777) == 0 { return nil }
+        var failure = errno
+        if failure == ENOENT {
+            let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            if !parent.isEmpty, let above = makeFolders(parent) { return above }
+            if mkdir(path, 0o777) == 0 { return nil }
+            failure = errno
+        }
+        var info = stat()
+        if failure == EEXIST && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { return nil }
+        return failure == EEXIST ? ENOTDIR : failure
+    }
+
     /// Remove `path` and everything below it (links not followed, read-only folders made writable
     /// first). Returns an errno on failure; a missing `path` is not one.
     @discardableResult

@@ -114,7 +114,8 @@ public final class LogDirectoryReporter: RunReporter {
         self.onFailure = onFailure
         let parent = (directory as NSString).deletingLastPathComponent
         if !parent.isEmpty, access(parent, F_OK) != 0 {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            // Made by hand, not by FileManager: its error for a file in the way says nothing.
+            if let failure = FastFiles.makeFolders(parent) { throw POSIXError(POSIXErrorCode(rawValue: failure) ?? .EIO) }
             // A log root made here holds one folder per run: each is placed by the file system away
             // from those of earlier runs (FastFiles.spreadSubfolders). One it did not make is left as it is.
             FastFiles.spreadSubfolders(parent)

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// What docs/cli.md says about the command line itself (versions, usage errors, finding a
+/// workflow, `list`, `validate`'s output, exit statuses), each checked through the binary.
+@Suite("Documented command line")
+struct DocumentedCLIScenarios {
+    static let workflow = "jobs:\n  a:\n    steps:\n      - run: echo from-WHERE\n"
+
+    @Test("--version prints 0.1.0 at the top and for every subcommand; a usage error prints Error: and the usage line, exit 2")
+    func versionAndUsage() async throws {
+        for arguments in [["--version"], ["run", "--version"], ["validate", "--version"], ["list", "--version"],
+                          ["graph", "--version"], ["plugins", "--version"]] {
+            let result = try await nixactions(arguments)
+            #expect(result.status == 0, "\(arguments)")
+            #expect(result.stdout == "0.1.0\n", "\(arguments): \(result.stdout)")
+        }
+        for arguments in [["run", "--jobs", "0", "wf.yml"], ["run"], ["run", "--no-such-option", "wf.yml"]] {
+            let result = try await nixactions(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.hasPrefix("Error: "), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("\nUsage: nixactions run "), "\(arguments): \(result.stderr)")
+        }
+    }
+
+    @Test("a folder gives its workflow.yml, else its workflow.yaml; a name ending in .yml is also tried as written; no match lists the names found")
+    func findingAWorkflow() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("both/workflow.yml", Self.workflow.replacingOccurrences(of: "WHERE", with: "yml"))
+        try temp.write("both/workflow.yaml", Self.workflow.replacingOccurrences(of: "WHERE", with: "yaml"))
+        try temp.write("yaml-only/workflow.yaml", Self.workflow.replacingOccurrences(of: "WHERE", with: "yaml-only"))
+        try temp.write("written.yml", Self.workflow.replacingOccurrences(of: "WHERE", with: "written"))
+        try temp.write(".github/workflows/deploy.yml", Self.workflow.replacingOccurrences(of: "WHERE", with: "github"))
+        for (argument, expected) in [("both", "[a] from-yml\n"), ("yaml-only", "[a] from-yaml-only\n"),
+                                     ("written.yml", "[a] from-written\n"), ("deploy.yml", "[a] from-github\n"),
+                                     ("deploy", "[a] from-github\n")] {
+            let result = try await nixactions(["run", argument, "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+            #expect(result.status == 0, "\(argument): \(result.stderr)")
+            #expect(result.stdout.contains(expected), "\(argument): \(result.stdout)")
+        }
+        // Nothing close to the name: the names that are there.
+        let missing = try await nixactions(["run", "zzzzzz"], in: temp.path)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: no workflow 'zzzzzz' found"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("hint: workflows here: deploy"), "\(missing.stderr)")
+    }
+
+    @Test("list: no workflows says where it looked; --json gives an invalid workflow's errors instead of its jobs")
+    func list() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let empty = try await nixactions(["list"], in: temp.path)
+        #expect(empty.status == 0)
+        #expect(empty.stdout == "no workflows in .nixactions/workflows/ or .github/workflows/\n", "\(empty.stdout)")
+        try temp.write(".github/workflows/broken.yml", "jobs:\n  a:\n    step: []\n")
+        try temp.write(".github/workflows/ok.yml", Self.workflow)
+        let json = try await nixactions(["list", "--json"], in: temp.path)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]], "\(json.stdout)")
+        let broken = try #require(entries.first { ($0["file"] as? String) == ".github/workflows/broken.yml" })
+        let ok = try #require(entries.first { ($0["file"] as? String) == ".github/workflows/ok.yml" })
+        #expect(broken["jobs"] == nil)
+        #expect(((broken["errors"] as? [String]) ?? []).contains { $0.contains("unknown key 'step' in job 'a'") }, "\(broken)")
+        #expect(ok["errors"] == nil)
+        #expect((ok["jobs"] as? [[String: Any]])?.map { $0["id"] as? String } == ["a"])
+    }
+
+    @Test("validate ends an invalid workflow with 'nixactions: FILE: N errors'; notes come from validate only, never from run")
+    func diagnosticsOutput() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("broken.yml", "jobs:\n  a:\n    step: []\n")
+        try temp.write("notes.yml", "jobs:\n  a:\n    permissions: read-all\n    steps:\n      - run: echo hi\n")
+        let broken = try await nixactions(["validate", "broken.yml"], in: temp.path)
+        #expect(broken.status == 2)
+        #expect(broken.stderr.hasSuffix("nixactions: broken.yml: 2 errors\n"), "\(broken.stderr)")
+        let validated = try await nixactions(["validate", "notes.yml"], in: temp.path)
+        #expect(validated.status == 0)
+        #expect(validated.stderr.contains("notes.yml:3:5: note: 'permissions' is a GitHub-only key"), "\(validated.stderr)")
+        let run = try await nixactions(["run", "notes.yml", "--log-dir", "logs"], in: temp.path)
+        #expect(run.status == 0)
+        #expect(!(run.stdout + run.stderr).contains("note:"), "\(run.stdout)\(run.stderr)")
+    }
+
+    @Test("--dry-run takes no run number; a log folder that cannot be made is a warning saying why, and the run goes on")
+    func dryRunAndLogFolder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", Self.workflow.replacingOccurrences(of: "WHERE", with: "run"))
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(dry.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/.nixactions/run-number"), "--dry-run took a run number")
+        try temp.write("file", "a file where the log folder would go\n")
+        let run = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "file/logs"], in: temp.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("[a] from-run\n"))
+        #expect(run.stderr.contains("warning: cannot keep logs in file/logs/"), "\(run.stderr)")
+        #expect(run.stderr.contains(": Not a directory\n"), "\(run.stderr)")
+        let number = try String(contentsOfFile: temp.path + "/.nixactions/run-number", encoding: .utf8)
+        #expect(number.hasPrefix("1"), "\(number)")
+    }
+
+    @Test("exit 2: an unreadable --secret-file or --var-file, an --event-path that is not a JSON object, cache prune without a limit, an unknown cache backend")
+    func usageExits() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", Self.workflow)
+        try temp.write("array.json", "[1, 2]\n")
+        let cases: [([String], String)] = [
+            (["run", "wf.yml", "--secret-file", "missing.txt"], "cannot read --secret-file 'missing.txt'"),
+            (["run", "wf.yml", "--var-file", "missing.txt"], "--var-file"),
+            (["run", "wf.yml", "--event-path", "array.json"], "array.json:1:1: error: an event payload must be a JSON object"),
+            (["cache", "prune"], "Error: say what to prune"),
+            (["cache", "list", "--backend", "no-such-backend"], "error: no cache backend 'no-such-backend' was found"),
+        ]
+        for (arguments, message) in cases {
+            let result = try await nixactions(arguments, in: temp.path)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+}
