@@ -159,14 +159,18 @@ extension RealExecutorSuites {
             #expect(FileManager.default.fileExists(atPath: marks + "/ready"), "the step never got ready")
             #expect(FileManager.default.fileExists(atPath: marks + "/all-started"), "not every marker started")
             var signalled = clock.now
+            // Process starts the host as the leader of its own process group: SIGINT and SIGKILL go
+            // to that whole group, as Ctrl-C in a terminal and `kill -9 -PGID` would (the supervisor,
+            // in a group of its own, must not be hit).
+            let group = getpgid(process.processIdentifier) == process.processIdentifier ? -process.processIdentifier : process.processIdentifier
             switch ending {
-            case .sigint: kill(process.processIdentifier, SIGINT)
+            case .sigint: kill(group, SIGINT)
             case .sigterm: kill(process.processIdentifier, SIGTERM)
             case .sighup: kill(process.processIdentifier, SIGHUP)
             case .sigkill:
                 // Logs are flushed every 50 ms: what was printed longer ago than that is on disk.
                 try await Task.sleep(for: .milliseconds(150))
-                kill(process.processIdentifier, SIGKILL)
+                kill(group, SIGKILL)
             case .sigintTwice:
                 kill(process.processIdentifier, SIGINT)
                 for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/cleanup-started") {
