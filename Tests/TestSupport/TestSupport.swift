@@ -276,7 +276,8 @@ public func processReport(_ pid: pid_t) -> String {
 }
 
 /// The bytes a job's steps wrote on `stream` ("stdout" or "stderr"), rebuilt from a run's log
-/// folder: the `output` events of `events.jsonl` reference ranges of `<job>.log`.
+/// folder: the `output` events of `events.jsonl` reference ranges of `<job>.log` (and each says
+/// how many newlines its range holds, which is checked).
 public func loggedOutput(folder: String, job: String, stream: String, step: Int? = nil) throws -> [UInt8] {
     try loggedOutputs(folder: folder, step: step)[job]?[stream] ?? []
 }
@@ -297,6 +298,11 @@ public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [
         let log = logs[job] ?? []
         guard offset >= 0, offset + length <= log.count else {
             throw NSError(domain: "loggedOutput", code: 1, userInfo: [NSLocalizedDescriptionKey: "event points past the log: \(line)"])
+        }
+        // `lines` counts the newlines of the range (0 for a piece of a long line): checked on every use.
+        let newlines = log[offset..<(offset + length)].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+        guard object["lines"] as? Int == newlines else {
+            throw NSError(domain: "loggedOutput", code: 2, userInfo: [NSLocalizedDescriptionKey: "'lines' is not the range's \(newlines) newlines: \(line)"])
         }
         result[job, default: [:]][stream, default: []] += log[offset..<(offset + length)]
     }
