@@ -33,7 +33,13 @@ extension RealExecutorSuites {
         /// the fallback).
         static func runCgroup(stepCgroup: String) -> String? {
             let components = stepCgroup.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "/")
-            guard let index = components.lastIndex(where: { $0.hasPrefix("nixactions-") }),
+            // `nixactions-yyyyMMdd-HHmmss-hhhhhhhh`: a run's cgroup, not some other unit named nixactions-….
+            let isRun = { (name: Substring) -> Bool in
+                let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+                return parts.count == 4 && parts[0] == "nixactions" && parts[1].count == 8 && parts[2].count == 6 && parts[3].count == 8
+                    && parts[1].allSatisfy(\.isNumber) && parts[2].allSatisfy(\.isNumber) && parts[3].allSatisfy(\.isHexDigit)
+            }
+            guard let index = components.lastIndex(where: isRun),
                   let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
                   let mount = mounts.split(separator: "\n").map({ $0.split(separator: " ") }).first(where: { $0.count > 2 && $0[2] == "cgroup2" })?[1]
             else { return nil }
@@ -58,7 +64,7 @@ extension RealExecutorSuites {
             // Ready once every marker runs (checked by the step itself, so that timing does not matter).
             let ready = """
                           for i in $(seq 1 500); do [ "$(pgrep -c -f '^nxachaos-\(token)-')" -ge \(Self.markerKinds.count) ] && touch \(marks)/all-started && break; sleep 0.02; done
-                          dirname "$(dirname "$0")" > \(marks)/scripts; grep '^0::' /proc/self/cgroup | cut -c4- > \(marks)/cgroup; touch \(marks)/ready
+                          dirname "$(dirname "$0")" > \(marks)/scripts; sed -n 's/^0:://p' /proc/self/cgroup > \(marks)/cgroup; touch \(marks)/ready
                 """
             switch ending {
             case .normal:
@@ -158,6 +164,12 @@ extension RealExecutorSuites {
             }
             #expect(FileManager.default.fileExists(atPath: marks + "/ready"), "the step never got ready")
             #expect(FileManager.default.fileExists(atPath: marks + "/all-started"), "not every marker started")
+            // The run's cgroup, seen by its step: it must exist now, for its absence at the end to mean something.
+            let runCgroup = Self.runCgroup(stepCgroup: (try? String(contentsOfFile: marks + "/cgroup", encoding: .utf8)) ?? "")
+            if let runCgroup {
+                #expect(!fallback, "NIXACTIONS_NO_CGROUP=1, yet the step ran in the run's cgroup \(runCgroup)")
+                #expect(FileManager.default.fileExists(atPath: runCgroup), "the step's run cgroup \(runCgroup) is not where it should be")
+            }
             var signalled = clock.now
             // Process starts the host as the leader of its own process group: SIGINT and SIGKILL go
             // to that whole group, as Ctrl-C in a terminal and `kill -9 -PGID` would (the supervisor,
@@ -226,8 +238,7 @@ extension RealExecutorSuites {
             }
             #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
             // No cgroup left: the run's own (`…/nixactions-RUNID`, above the step's), where the run had one.
-            if let runCgroup = Self.runCgroup(stepCgroup: (try? String(contentsOfFile: marks + "/cgroup", encoding: .utf8)) ?? "") {
-                #expect(!fallback, "NIXACTIONS_NO_CGROUP=1, yet the step ran in the run's cgroup \(runCgroup)")
+            if let runCgroup {
                 for _ in 0..<250 where FileManager.default.fileExists(atPath: runCgroup) {
                     try await Task.sleep(for: .milliseconds(20))
                 }
@@ -243,7 +254,9 @@ extension RealExecutorSuites {
                 #expect(runLogs.count == 1, "\(runLogs)")
                 let folder = logs + "/" + (runLogs.first ?? "")
                 let jobLog = (try? String(contentsOfFile: folder + "/a.log", encoding: .utf8)) ?? ""
-                let stdout = String(decoding: (try? loggedOutput(folder: folder, job: "a", stream: "stdout")) ?? [], as: UTF8.self)
+                var logged: [UInt8] = []
+                do { logged = try loggedOutput(folder: folder, job: "a", stream: "stdout") } catch { Issue.record(error, "\(ending)") }
+                let stdout = String(decoding: logged, as: UTF8.self)
                 #expect(jobLog.contains("line 200\n"), "\(ending): the job log lost lines:\n\(jobLog.suffix(500))")
                 #expect(stdout.hasPrefix((1...200).map { "line \($0)\n" }.joined()), "\(ending): events.jsonl does not reference every line")
             }

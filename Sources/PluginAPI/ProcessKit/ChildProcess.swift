@@ -304,12 +304,6 @@ func withEnvironmentBlock<R>(
     }
 }
 
-/// Pipes grown for steps that print a lot (`ChildProcess.wait`): at most `limit` at once in the
-/// process, so that a wide run does not take the user's pipe pages (past
-/// `/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default, the kernel gives every new pipe of the
-/// user, in any program, two pages) nor much memory (a grown pipe and its read buffer hold up to
-/// 1 MiB each). The count is of waits: a background process that outlives its step keeps the
-/// pipe it writes to, grown or not, until the job's cleanup ends it.
 /// The soft open-files limit the processes this image spawns start with (`nxa_set_child_open_files`).
 public enum ChildOpenFiles {
     /// From now on, spawned processes get `soft` as their soft RLIMIT_NOFILE when it is lower than
@@ -319,6 +313,12 @@ public enum ChildOpenFiles {
     }
 }
 
+/// Pipes grown for steps that print a lot (`ChildProcess.wait`): at most `limit` at once in the
+/// process, so that a wide run does not take the user's pipe pages (past
+/// `/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default, the kernel gives every new pipe of the
+/// user, in any program, two pages) nor much memory (a grown pipe and its read buffer hold up to
+/// 1 MiB each). The count is of waits: a background process that outlives its step keeps the
+/// pipe it writes to, grown or not, until the job's cleanup ends it.
 public enum PipeGrowth {
     /// The default `/proc/sys/fs/pipe-max-size`: allowed without privileges.
     public static let size = 1 << 20

@@ -120,8 +120,8 @@ public enum FastFiles {
             failure = errno
         }
         var info = stat()
-        if failure == EEXIST && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { return nil }
-        return failure == EEXIST ? ENOTDIR : failure
+        guard failure == EEXIST, stat(path, &info) == 0 else { return failure }
+        return info.st_mode & S_IFMT == S_IFDIR ? nil : ENOTDIR
     }
 
     /// Remove `path` and everything below it (links not followed, read-only folders made writable

@@ -109,7 +109,7 @@ struct DocumentedCLIScenarios {
         try temp.write("array.json", "[1, 2]\n")
         let cases: [([String], String)] = [
             (["run", "wf.yml", "--secret-file", "missing.txt"], "cannot read --secret-file 'missing.txt'"),
-            (["run", "wf.yml", "--var-file", "missing.txt"], "--var-file"),
+            (["run", "wf.yml", "--var-file", "missing.txt"], "cannot read --var-file 'missing.txt'"),
             (["run", "wf.yml", "--event-path", "array.json"], "array.json:1:1: error: an event payload must be a JSON object"),
             (["cache", "prune"], "Error: say what to prune"),
             (["cache", "list", "--backend", "no-such-backend"], "error: no cache backend 'no-such-backend' was found"),
