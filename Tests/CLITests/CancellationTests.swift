@@ -72,6 +72,58 @@ struct CancellationTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test("started by nohup (SIGHUP ignored), the host keeps ignoring SIGHUP and SIGINT still cancels; steps start with no signal ignored or blocked")
+    func nohup() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      grep -E '^Sig(Ign|Blk)' /proc/self/status
+                      touch \(marks)/started
+                      sleep 300
+            """)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/nohup")  // execs in place: the same pid
+        process.arguments = [nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
+        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        process.environment = environment
+        let output = try ChildPipe()
+        process.standardOutput = output.writing
+        process.standardError = output.writing
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        output.closeChildEnd()
+        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/started") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(FileManager.default.fileExists(atPath: marks + "/started"))
+        kill(process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(process.isRunning, "SIGHUP ended a host started by nohup")
+        kill(process.processIdentifier, SIGINT)
+        let text = String(decoding: output.reading.readDataToEndOfFile(), as: UTF8.self)
+        await waitForExit(process)
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.contains("cancelling (signal 2)"), "\(text)")
+        #expect(!text.contains("signal 1"), "\(text)")
+        // Signals 1 to 31 (glibc keeps 32 and 33 for itself: its sigaction cannot reset them, and
+        // every glibc program installs its own handlers for them at start).
+        let mask = { (name: String) -> UInt64? in
+            text.split(separator: "\n").first { $0.hasPrefix("[a] \(name):") }
+                .flatMap { UInt64($0.split(separator: "\t").last ?? "", radix: 16) }.map { $0 & 0x7fff_ffff }
+        }
+        #expect(mask("SigIgn") == 0, "\(text)")
+        #expect(mask("SigBlk") == 0, "\(text)")
+    }
+
     @Test("a background process a step leaves running is ended when its job finishes")
     func backgroundProcessEndsWithJob() async throws {
         let temp = try TemporaryDirectory()

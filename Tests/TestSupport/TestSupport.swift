@@ -315,8 +315,10 @@ public func launchNixactions(
     _ arguments: [String], in directory: String, environment: [String: String] = [:], output: FileHandle? = nil
 ) throws -> Process {
     let process = Process()
-    process.executableURL = nixactionsBinary
-    process.arguments = arguments
+    // Through env, which execs it in place (same pid): SIGHUP at its default, even when this test
+    // process was started with it ignored (nohup), which the host would keep ignoring.
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["--default-signal=HUP", nixactionsBinary.path] + arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")

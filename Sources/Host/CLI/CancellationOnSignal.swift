@@ -15,6 +15,10 @@ import Synchronization
 /// lost SIGTERM. Blocking the signals everywhere is not possible either: the main thread's mask is
 /// reset when it starts serving the main queue.) Handlers are reset to the default in every child
 /// by `execve`.
+///
+/// A SIGHUP ignored when the process starts stays ignored (`nohup nixactions run …`: the run goes
+/// on when the terminal goes, as with make); SIGINT and SIGTERM are always taken, so that a run
+/// started in the background by a script can still be stopped.
 public enum SignalHub {
     static let signals = [SIGINT, SIGTERM, SIGHUP]
     /// What a signal does now; nil: what it does by default (the process ends by it).
@@ -28,6 +32,7 @@ public enum SignalHub {
         pipeWrite = pipe.write
         // The handler first: a signal already pending (see below) must find it in place.
         for number in signals {
+            if number == SIGHUP && startsIgnored(number) { continue }
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 var byte = UInt8(truncatingIfNeeded: number)
@@ -64,6 +69,13 @@ public enum SignalHub {
         thread.stackSize = 128 * 1024
         thread.start()
         unblockSignals()
+    }
+
+    /// Whether `number` was ignored (SIG_IGN) when this process started, as `nohup` leaves SIGHUP.
+    static func startsIgnored(_ number: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(number, nil, &current) == 0, let handler = current.__sigaction_handler.sa_handler else { return false }
+        return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     static func unblockSignals() {
