@@ -799,9 +799,48 @@ def bench_folders(ctx, jobs=200, batch_size=32):
           f"batches / straight = {statistics.median(times['batches']) / statistics.median(times['straight']):.2f}.")
 
 
+def bench_startup(ctx):
+    """What a run's fixed cost is made of (round 21): a one-job run and `nixactions --version` next
+    to Swift programs that only print, importing nothing, FoundationEssentials or Foundation (built
+    here with `swiftc -O`, the toolchain nixactions is built with), and a bare `bash -c true`. Many
+    short runs, interleaved; CPU time of the whole tree (wait4)."""
+    folder = ctx.folder("startup")
+    sources = {"none": 'print("hi")\n',
+               "FoundationEssentials": 'import FoundationEssentials\nprint(Data([1]).count)\n',
+               "Foundation": 'import Foundation\nprint(Data([1]).count)\n'}
+    cases = [Case("bash -c true", ["bash", "-c", "true"], folder)]
+    swiftc = shutil.which("swiftc")
+    for name, text in sources.items():
+        if not swiftc:
+            break
+        source, program = os.path.join(folder, f"hello-{name}.swift"), os.path.join(folder, f"hello-{name}")
+        write(source, text)
+        subprocess.run([swiftc, "-O", source, "-o", program], check=True, capture_output=True)
+        cases.append(Case(f"Swift, imports {name}", [program], folder))
+    write(os.path.join(folder, "one.yml"), workflow_text(graph("independent", 1)))
+    cases.append(Case("nixactions --version", [ctx.binary, "--version"], folder, sample_host=False))
+    argv, logs = ctx.nxa(folder, "one.yml", "-j", "2")
+    cases.append(Case("nixactions run, one no-op job", argv, folder, after=log_dir_measure(logs), sample_host=False))
+    rounds = max(ctx.rounds * 10, 30)
+    times = interleave(cases, rounds)
+    heading(f"startup: what a run's fixed cost is made of ({load_line()} at the end)")
+    table(["program", "rounds", "wall median", "CPU median (tree)", "min CPU", "context switches"],
+          [[c.name, rounds, fmt_ms(med(times[c.name])), fmt_ms(med(times[c.name], "cpu")),
+            fmt_ms(min(x["cpu"] for x in times[c.name])), f"{med(times[c.name], 'csw'):.0f}"] for c in cases])
+    cpu = {c.name: med(times[c.name], "cpu") for c in cases}
+    run, version = cpu["nixactions run, one no-op job"], cpu["nixactions --version"]
+    if "Swift, imports Foundation" in cpu:
+        print(f"\nOf the one-job run's {run * 1000:.1f} ms of CPU, {version * 1000:.1f} ms is `--version`'s (loading and "
+              f"starting the program); a Swift program that only imports Foundation takes {cpu['Swift, imports Foundation'] * 1000:.1f} ms, "
+              f"one importing only FoundationEssentials {cpu['Swift, imports FoundationEssentials'] * 1000:.1f} ms, one importing "
+              f"nothing {cpu['Swift, imports none'] * 1000:.1f} ms (a bare `bash -c true`: {cpu['bash -c true'] * 1000:.1f} ms).")
+    else:
+        print("\nswiftc not found: the Swift programs are left out.")
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
-    "validate": bench_validate, "executors": bench_executors, "folders": bench_folders,
+    "validate": bench_validate, "executors": bench_executors, "folders": bench_folders, "startup": bench_startup,
 }
