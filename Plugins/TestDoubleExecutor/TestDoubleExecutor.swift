@@ -33,17 +33,21 @@ public func nixactionsPluginEntry(
 ///
 /// Options: `fail-start` (a job key whose start fails), `journal` (a file that receives one line
 /// per lifecycle call: `start KEY`, `step KEY INDEX`, `finish KEY`, and `finished KEY` or
-/// `finish cancelled KEY` after a `slow-finish`), `slow-finish` (seconds `finishJob` takes).
+/// `finish cancelled KEY` after a `slow-finish`), `slow-finish` (seconds `finishJob` takes),
+/// `deadlines` (true: each lifecycle line is followed by `deadline OPERATION S`, the whole seconds
+/// left before the operation's `op_deadline`, or `none`).
 final class TestDoubleExecutor: ExecutorPlugin {
     let failStart: String?
     let journal: String?
     let slowFinish: Double
+    let deadlines: Bool
     let lock = Mutex<Void>(())
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         failStart = configuration.options["fail-start"]?.stringValue
         journal = configuration.options["journal"]?.stringValue
         if case .number(let seconds)? = configuration.options["slow-finish"] { slowFinish = seconds } else { slowFinish = 0 }
+        if case .bool(true)? = configuration.options["deadlines"] { deadlines = true } else { deadlines = false }
         if configuration.options["fail-create"] != nil {
             throw OperationFailure(message: "test double configured to fail on create")
         }
@@ -62,8 +66,15 @@ final class TestDoubleExecutor: ExecutorPlugin {
         }
     }
 
+    /// `deadline OPERATION S` (with the `deadlines` option).
+    func recordDeadline(_ operation: String, _ context: OperationContext) {
+        guard deadlines else { return }
+        record("deadline \(operation) " + (context.host.remainingSeconds(context.id).map { String(Int($0.rounded())) } ?? "none"))
+    }
+
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
         record("start \(job.jobKey)")
+        recordDeadline("start", context)
         if job.jobKey == failStart {
             throw OperationFailure(message: "test double refused to start job '\(job.jobKey)'")
         }
@@ -72,6 +83,7 @@ final class TestDoubleExecutor: ExecutorPlugin {
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
         record("step \(step.jobKey) \(step.index)")
+        recordDeadline("step", context)
         var files: [String: String] = [:]
         for name in step.captureFiles { files[name] = "" }
         for rawLine in step.script.split(separator: "\n", omittingEmptySubsequences: true) {
@@ -102,6 +114,7 @@ final class TestDoubleExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         record("finish \(job.jobKey)")
+        recordDeadline("finish", context)
         guard slowFinish > 0 else { return }
         do {
             try await Task.sleep(for: .milliseconds(Int(slowFinish * 1000)))

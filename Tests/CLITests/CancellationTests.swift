@@ -124,6 +124,43 @@ struct CancellationTests {
         #expect(mask("SigBlk") == 0, "\(text)")
     }
 
+    @Test("a second SIGINT during a hanging always() step still runs the run's cleanup scripts (RUN/cleanup/*.sh) before the exit")
+    func cleanupScriptsAfterSecondSignal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        // The step writes the kind of script an executor leaves (the oci executor's removes containers).
+        try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      run="$(cd "$RUNNER_TEMP/../../.." && pwd)"
+                      mkdir -p "$run/cleanup"
+                      echo 'touch \(marks)/cleanup-ran' > "$run/cleanup/test.sh"
+                      touch \(marks)/started
+                      sleep 300
+                  - if: always()
+                    run: |
+                      trap '' TERM INT
+                      touch \(marks)/always-started
+                      sleep 300
+            """)
+        let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                           in: temp.path + "/project", environment: ["TMPDIR": temp.path])
+        for name in ["started", "always-started"] {
+            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/" + name) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(FileManager.default.fileExists(atPath: marks + "/" + name), "\(name) never came")
+            kill(process.processIdentifier, SIGINT)
+        }
+        await waitForExit(process)
+        #expect(process.terminationStatus == 130)
+        #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-ran"), "the run's cleanup script did not run")
+    }
+
     @Test("a background process a step leaves running is ended when its job finishes")
     func backgroundProcessEndsWithJob() async throws {
         let temp = try TemporaryDirectory()

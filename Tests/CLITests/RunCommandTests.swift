@@ -231,6 +231,55 @@ struct RunCommandTests {
         #expect(lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(lines)")
     }
 
+    @Test("op_deadline: a job's start has 10 minutes, its cleanup 60 s, a step none (its time limits cancel it)")
+    func operationDeadlines() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let journal = temp.path + "/journal"
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                executor: { plugin: test-double, with: { journal: \(journal), deadlines: true } }
+                steps:
+                  - run: echo one
+            """)
+        let result = try await nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        #expect(result.status == 0, "\(result.stdout)")
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 6, "\(lines)")
+        guard lines.count == 6 else { return }
+        #expect(lines[0] == "start a" && lines[2] == "step a 0" && lines[3] == "deadline step none" && lines[4] == "finish a", "\(lines)")
+        let left = { (line: String) in Int(line.split(separator: " ").last ?? "") ?? -1 }
+        #expect(lines[1].hasPrefix("deadline start ") && (590...600).contains(left(lines[1])), "\(lines[1])")
+        #expect(lines[5].hasPrefix("deadline finish ") && (50...60).contains(left(lines[5])), "\(lines[5])")
+    }
+
+    @Test("cleanup is not cancelled by a whole-run cancel either: after SIGINT, finish_job runs to its end and does not see itself cancelled")
+    func cleanupNotCancelledBySignal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let journal = temp.path + "/journal"
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              slow:
+                executor: { plugin: test-double, with: { journal: \(journal), slow-finish: 0.5 } }
+                steps:
+                  - run: sleep 30
+            """)
+        let process = try launchNixactions(["run", workflow, "--log-dir", temp.path + "/logs"], in: temp.path,
+                                           environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        let read = { ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        for _ in 0..<1500 where !read().contains("step slow 0") {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(process.processIdentifier, SIGINT)
+        await waitForExit(process)
+        #expect(process.terminationStatus == 130)
+        #expect(read() == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(read())")
+    }
+
     @Test("an executor that ignores a cancel is abandoned after a deadline, with a message, and the run ends")
     func abandonedAfterCancel() async throws {
         let temp = try TemporaryDirectory()

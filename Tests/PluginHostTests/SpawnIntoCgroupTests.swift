@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 @testable import NixActionsProcessKit
 import Synchronization
@@ -50,6 +51,28 @@ struct SpawnIntoCgroupTests {
             #expect(paths.allSatisfy { mount + $0 == stepCgroup }, "round \(round): \(paths) not in \(stepCgroup)")
             job.release(step)
         }
+    }
+
+    @Test("without clone3 (an older kernel), the vfork child moves itself into the step's cgroup before it execs: it and what it forks are inside",
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
+    func madeInsideWithoutClone3() throws {
+        nxa_test_spawn_without_clone3(1)
+        defer { nxa_test_spawn_without_clone3(0) }
+        let run = try #require(Self.runCgroup())
+        defer { CgroupTree.kill(run, timeout: .seconds(5)); CgroupTree.remove(run) }
+        let job = JobContainment(runCgroup: run, runTrackingID: "vforktest", key: "j")
+        defer { job.endAll() }
+        let mount = try #require(CgroupV2.mountPoint)
+        let step = job.makeStep()
+        let stepCgroup = try #require(step.cgroup)
+        let child = try ChildProcess(arguments: ["/bin/sh", "-c", "cat /proc/self/cgroup; sh -c 'cat /proc/self/cgroup'"],
+                                     environment: ["PATH": "/usr/bin:/bin"], directory: nil, containment: step)
+        var output: [UInt8] = []
+        #expect(child.wait { stream, bytes in if stream == 1 { output += bytes } } == .exited(0))
+        let paths = Self.cgroupPaths(String(decoding: output, as: UTF8.self))
+        #expect(paths.count == 2, "\(paths)")
+        #expect(paths.allSatisfy { mount + $0 == stepCgroup }, "\(paths) not in \(stepCgroup)")
+        job.release(step)
     }
 
     @Test("an ended step's cgroup serves the job's next step when nothing of it is left; one with a process left behind does not",

@@ -163,6 +163,9 @@ fail:
 /* Set once clone3 answered ENOSYS (an old kernel, or a seccomp profile that hides it): later
  * spawns go straight to vfork. A race only costs one more failed call. */
 static volatile int clone3_missing = 0;
+static volatile int clone3_test_off = 0;
+
+void nxa_test_spawn_without_clone3(int on) { clone3_test_off = on; }
 
 static int clone3_child_main(void *argument) {
     child_exec((struct spawn_child *)argument);
@@ -258,7 +261,7 @@ static int spawn_resolved(const char *executable, const char *const argv[], cons
      * writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits for an RCU
      * grace period when no move happened recently (about 20 ms here, on the first step of a run).
      * Any failure (an older kernel, a cgroup that refuses) falls back to vfork and the write. */
-    if (cgroup_fd >= 0 && !clone3_missing) {
+    if (cgroup_fd >= 0 && !clone3_missing && !clone3_test_off) {
         void *stack = take_stack();
         if (stack) {
             struct clone_args args;

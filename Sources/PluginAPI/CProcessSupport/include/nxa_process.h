@@ -78,6 +78,10 @@ int nxa_pipe_cloexec(int fds[2]);
  * (every number up to the open-files limit). */
 void nxa_test_close_fallback(int level);
 
+/* Tests only: non-zero makes nxa_spawn take the vfork way into a cgroup (the child writes
+ * cgroup.procs) even where clone3 works, as on a kernel without it. */
+void nxa_test_spawn_without_clone3(int on);
+
 /* posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the spawned process starts with no
  * descriptor from `lowest` up but those the other actions give it. Returns 0 or an errno value
  * (ENOSYS on an older C library). */
