@@ -62,11 +62,11 @@ struct WaiterPoolTests {
         #expect(log == ["another thread", "ran meanwhile"])
     }
 
-    @Test("its threads are named for ps and perf")
+    @Test("its threads are named for ps and perf, and have 8 MiB stacks (the host's code runs on them)")
     func named() async {
         let log = await run(expected: 1) { _, log in
-            log.append(currentThreadName())
+            log.append(currentThreadName() + " " + String(Thread.current.stackSize))
         }
-        #expect(log == [WaiterPool.threadName])
+        #expect(log == [WaiterPool.threadName + " " + String(8 << 20)])
     }
 }
