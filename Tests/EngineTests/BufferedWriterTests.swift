@@ -74,6 +74,26 @@ struct BufferedWriterTests {
         #expect(closed.count == 1)
     }
 
+    @Test("a lazily opened writer whose buffer fills before the flusher's pass makes its file on the writing thread, at once, and loses nothing")
+    func lazyOpenWhenFull() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/job.log"
+        let openedOn = ThreadBox()
+        let writer = BufferedWriter(opening: {
+            openedOn.set(pthread_self())
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+            return fd >= 0 ? fd : -errno
+        }, capacity: 4096)
+        let writerThread = pthread_self()
+        let line = String(repeating: "x", count: 99) + "\n"
+        for _ in 0..<100 { writer.write(line) }  // 10,000 bytes: more than the buffer holds
+        #expect(openedOn.get().map { pthread_equal($0, writerThread) != 0 } == true, "the full buffer made the file on the writer's thread")
+        #expect(FileManager.default.fileExists(atPath: path))
+        writer.close()
+        #expect((try? String(contentsOfFile: path, encoding: .utf8)) == String(repeating: line, count: 100))
+    }
+
     @Test("a lazily opened writer whose file cannot be made reports it once; one that never had a byte makes no file")
     func lazyOpenFailure() throws {
         let temp = try TemporaryDirectory()
