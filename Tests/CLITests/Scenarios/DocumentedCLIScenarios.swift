@@ -83,13 +83,17 @@ struct DocumentedCLIScenarios {
         #expect(!(run.stdout + run.stderr).contains("note:"), "\(run.stdout)\(run.stderr)")
     }
 
-    @Test("--dry-run takes no run number; a log folder that cannot be made is a warning saying why, and the run goes on")
+    @Test("--dry-run takes no run number and shows -j (the number of cores by default); a log folder that cannot be made is a warning saying why, and the run goes on")
     func dryRunAndLogFolder() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow.replacingOccurrences(of: "WHERE", with: "run"))
         let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
         #expect(dry.status == 0)
+        // -j defaults to the number of cores (this process's count: same machine, same affinity).
+        #expect(dry.stdout.contains(", at most \(ProcessInfo.processInfo.activeProcessorCount) at once\n"), "\(dry.stdout)")
+        let three = try await nixactions(["run", "wf.yml", "--dry-run", "-j", "3"], in: temp.path)
+        #expect(three.stdout.contains(", at most 3 at once\n"), "\(three.stdout)")
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/.nixactions/run-number"), "--dry-run took a run number")
         try temp.write("file", "a file where the log folder would go\n")
         let run = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "file/logs"], in: temp.path)
