@@ -61,10 +61,10 @@
  *     { "runID": "RUN_ID",
  *       "runDirectory": "/home/u/src/app/.nixactions/runs/RUN_ID",
  *       "projectDirectory": "/home/u/src/app",
- *       "secretsDirectory": "/run/user/1000/nixactions/RUN_ID/secrets",
+ *       "secretsDirectory": "/tmp/nixactions-RUN_ID-XXXXXX/secrets",
  *       "options": { … } }
- *     `secretsDirectory`: 0700, made by the host on a tmpfs ($XDG_RUNTIME_DIR) when there is
- *     one, else as "secrets" in the run folder; removed by the host when the run ends.
+ *     `secretsDirectory`: 0700, made by the host as "secrets" in the run's private folder (in
+ *     TMPDIR); removed by the host when the run ends.
  *     `options`: the provider's settings from `.nixactions/config.yml` (`secrets: { providers:
  *     { vault: { address: …, ca-file: … } } }`), free-form per provider; {} when none.
  *
