@@ -36,8 +36,9 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
             json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
         }
         guard status == NXA_STATUS_OK, let made else {
-            throw EngineError("cache backend '\(name)' rejected its configuration: \(message.isEmpty ? "status \(status)" : message)",
-                              hint: "check the backend's options in .nixactions/config.yml or the cache entry")
+            let (text, hint) = PluginCalls.messageAndHint(message)
+            throw EngineError("cache backend '\(name)' rejected its configuration: \(text.isEmpty ? "status \(status)" : text)",
+                              hint: hint ?? "check the backend's options in .nixactions/config.yml or the cache entry")
         }
         self.name = name
         self.plugin = plugin

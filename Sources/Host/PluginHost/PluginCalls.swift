@@ -35,6 +35,13 @@ final class PluginCalls: @unchecked Sendable {
         }
     }
 
+    /// A synchronous error's message, and the hint a plugin put on its last line ("\n  hint: TEXT",
+    /// nixactions/types.h: `nxa_error`).
+    static func messageAndHint(_ text: String) -> (message: String, hint: String?) {
+        guard let range = text.range(of: "\n  hint: ", options: .backwards) else { return (text, nil) }
+        return (String(text[..<range.lowerBound]), String(text[range.upperBound...]))
+    }
+
     typealias AsyncCall = (UnsafeMutableRawPointer, UInt64, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<nxa_error>?) -> nxa_status
 
     /// How long a cancelled operation has to complete before the host stops waiting for it

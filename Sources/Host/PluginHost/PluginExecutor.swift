@@ -39,8 +39,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
             }
         }
         guard status == NXA_STATUS_OK, let instance else {
-            throw EngineError("executor '\(plugin.id)' rejected its configuration: \(message.isEmpty ? "status \(status)" : message)",
-                              hint: "check the job's 'executor.with' options")
+            let (text, hint) = PluginCalls.messageAndHint(message)
+            throw EngineError("executor '\(plugin.id)' rejected its configuration: \(text.isEmpty ? "status \(status)" : text)",
+                              hint: hint ?? "check the job's 'executor.with' options")
         }
         self.instance = instance
         calls = PluginCalls(plugin: plugin, instance: instance, noun: "executor", cancel: table.pointee.cancel)

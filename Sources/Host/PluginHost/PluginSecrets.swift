@@ -46,7 +46,8 @@ final class PluginSecrets: @unchecked Sendable {
                 json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
             }
             guard status == NXA_STATUS_OK, let made else {
-                throw EngineError("secret provider '\(id)' could not start: \(message.isEmpty ? "status \(status)" : message)")
+                let (text, hint) = PluginCalls.messageAndHint(message)
+                throw EngineError("secret provider '\(id)' could not start: \(text.isEmpty ? "status \(status)" : text)", hint: hint)
             }
             let instance = Instance(plugin: plugin, table: table, instance: made)
             instances[id] = instance

@@ -308,7 +308,8 @@ extension PluginExport {
             out.pointee = Unmanaged.passRetained(instance).toOpaque()
             return NXA_STATUS_OK
         } catch let failure as OperationFailure {
-            fill(error, failure.error.message)
+            // The hint rides on the message's last line (nixactions/types.h, nxa_error).
+            fill(error, failure.error.hint.map { failure.error.message + "\n  hint: " + $0 } ?? failure.error.message)
             return NXA_STATUS_FAILED
         } catch let other {
             fill(error, String(describing: other))

@@ -96,6 +96,29 @@ struct DocumentedSecretsRunnersScenarios {
         #expect(result.stderr.contains("warning: secrets.FROM_ENV_KEY is not defined: it is the empty string"), "\(result.stderr)")
     }
 
+    @Test("an unknown oci option fails its job naming it, with the executor's own hint (its options); an ssh pool with no host reachable names each host")
+    func executorErrors() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let first = Int.random(in: 40000...44000), second = Int.random(in: 44001...48000)
+        try temp.write("wf.yml", """
+            jobs:
+              o:
+                executor: { plugin: oci, with: { image: debian:stable, bogus: 1 } }
+                steps: [ { run: 'true' } ]
+              pool:
+                executor: { plugin: ssh, with: { hosts: ["127.0.0.1:\(first)", "127.0.0.1:\(second)"] } }
+                steps: [ { run: 'true' } ]
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("[o] error: executor 'oci' rejected its configuration: oci executor: unknown option 'bogus'\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("  hint: options: credentials, engine, env, grace-seconds, image,"), "\(result.stdout)")
+        #expect(result.stdout.contains("[pool] error: cannot start job 'pool' on executor 'ssh': no host of the pool can be reached (127.0.0.1:\(first): "),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("; 127.0.0.1:\(second): "), "\(result.stdout)")
+    }
+
     @Test("a job with both executor and container is refused; a label mapped to a plugin that is not installed fails its job with a hint")
     func executorChoices() async throws {
         let temp = try TemporaryDirectory()

@@ -221,10 +221,19 @@ struct SecretsScenarios {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("bad.json", #"{"a": "x-secret-value", }"#)
+        try temp.write("bad.yml", "a: [x-secret-value\nb: x\n")
         try temp.write("ok.env", "TOKEN=ok-secret-value\n")
+        try temp.write("two.env", "A=x-secret-value\nB=x-secret-value\n")
+        try temp.write("collide.json", #"{"a": {"b": "x-secret-value"}, "a_b": "x-secret-value"}"#)
         let cases: [(String, String, String)] = [
             ("provider: file\n    file: missing.env", "error: secret provider 'file': missing.env does not exist", "hint: create it, or fix the path"),
-            ("provider: file\n    file: bad.json", "error: secret provider 'file': bad.json is not valid JSON", ""),
+            ("provider: file\n    file: bad.json", "error: secret provider 'file': bad.json is not valid JSON (at byte 24)", ""),
+            ("provider: file\n    file: bad.yml", "error: secret provider 'file': bad.yml is not valid YAML (line 2, column 2: ", ""),
+            ("provider: file\n    file: ok.env\n    format: toml", "error: secret provider 'file': unknown format 'toml'", "hint: dotenv, json or yaml"),
+            ("provider: file\n    file: two.env\n    as: ONE", "error: secret provider 'file': 'as: ONE' renames exactly one key, and the entry gave 2 (A, B)",
+             "hint: select one key (keys: [KEY]), or rename each: as: { KEY: NAME }"),
+            ("provider: file\n    file: collide.json", "error: secret provider 'file': collide.json: the keys 'a.b' and 'a_b' both become A_B",
+             "hint: rename one of them, or select keys with 'keys:'"),
             ("provider: file\n    file: ok.env\n    keys: [NOPE]", "error: secret provider 'file': ok.env has no key 'NOPE'", "hint: it has: TOKEN"),
             ("provider: file\n    file: ok.env\n    fiel: x", "error: secret provider 'file': the file provider has no option 'fiel'", "hint: its options:"),
             ("provider: fiel\n    file: ok.env", "error: secret provider 'fiel': no secret provider 'fiel' was found", "did you mean 'file'?"),
@@ -246,6 +255,12 @@ struct SecretsScenarios {
         let optional = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(optional.status == 0)
         #expect(optional.stderr.contains("warning: secret provider 'file': missing.env does not exist (not required: going on without it)"))
+        // format: overrides what the file's name says.
+        try temp.write("values.txt", #"{"FROM_TXT": "json-in-a-txt-file"}"#)
+        try temp.write("wf.yml", "secrets:\n  - provider: file\n    file: values.txt\n    format: json\njobs:\n  a:\n    steps:\n      - run: echo \"[$FROM_TXT]\" | tr 'a-z' 'A-Z'\n")
+        let overridden = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(overridden.status == 0, "\(overridden.stderr)")
+        #expect(overridden.stdout.contains("[a] [JSON-IN-A-TXT-FILE]\n"), "\(overridden.stdout)")
     }
 
     @Test("a declared name set by $GITHUB_ENV is masked in later steps; another variable holding a secret is flagged")

@@ -46,6 +46,9 @@ typedef uint64_t nxa_op_id;
  * A host-owned buffer for an error message on a synchronous failure.
  * The plugin writes at most `capacity` bytes of UTF-8 (no terminator needed) into `data`
  * and sets `length`. Valid only for the duration of the call it is passed to.
+ * A message may end with a line "\n  hint: TEXT" (what the user can do about it; PluginKit
+ * writes an OperationFailure's hint so): a 1.3 host shows TEXT as the error's hint instead of
+ * its own generic one (for `create`); an older host shows the line as part of the message.
  */
 typedef struct nxa_error {
     char *data;
