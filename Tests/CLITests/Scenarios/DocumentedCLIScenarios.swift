@@ -105,6 +105,42 @@ struct DocumentedCLIScenarios {
         #expect(number.hasPrefix("1"), "\(number)")
     }
 
+    @Test("job-level caches without an id are cache, cache-2; actions/cache accepts enableCrossOsArchive and upload-chunk-size; hashFiles follows a link to a file; github.run_attempt and friends")
+    func cachingAndContexts() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                workspace: { copy-project: false }
+                cache:
+                  - { paths: [one], key: first-key }
+                  - { paths: [two], key: second-key }
+                steps:
+                  - run: |
+                      mkdir -p dir one two && echo content > dir/real.txt && ln -s dir/real.txt link.txt
+                      echo "keys=${{ steps.cache.outputs.cache-primary-key }},${{ steps.cache-2.outputs.cache-primary-key }}"
+                      echo "github=${{ github.run_attempt }}/${{ github.retention_days }}/${{ github.ref_protected }}/${{ github.secret_source }}"
+                  - run: echo "link=${{ hashFiles('link.txt') }} real=${{ hashFiles('dir/real.txt') }}"
+                  - uses: actions/cache@v4
+                    with:
+                      path: dir
+                      key: k-1
+                      enableCrossOsArchive: true
+                      upload-chunk-size: 1000000
+            """)
+        let validated = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(validated.status == 0, "\(validated.stderr)")
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
+                                          environment: ["XDG_CACHE_HOME": temp.path + "/cache-home"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] keys=first-key,second-key\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] github=1/90/false/None\n"), "\(result.stdout)")
+        let hashes = result.stdout.split(separator: "\n").first { $0.hasPrefix("[a] link=") }.map(String.init) ?? ""
+        let parts = hashes.dropFirst("[a] link=".count).split(separator: " ")
+        #expect(parts.count == 2 && parts[0].count == 64 && "real=" + parts[0] == parts[1], "\(hashes)")
+    }
+
     @Test("exit 2: an unreadable --secret-file or --var-file, an --event-path that is not a JSON object, cache prune without a limit, an unknown cache backend")
     func usageExits() async throws {
         let temp = try TemporaryDirectory()
