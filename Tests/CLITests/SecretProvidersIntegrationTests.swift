@@ -290,6 +290,11 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
         let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
         expectProviderFailure(result, project, provider: "vault", contains: "cannot reach Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app")
+        // Retried twice first, each retry noted.
+        for attempt in ["(1/2)", "(2/2)"] {
+            #expect(result.stderr.contains("warning: Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app: connection refused; retrying \(attempt)"),
+                    "\(result.stderr)")
+        }
     }
 
     @Test("OpenBao failures: 403 for another path's policy, wrong path, unknown key, bad token, wrong AppRole secret id")
