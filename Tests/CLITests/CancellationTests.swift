@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import NixActionsEngine
 
 @Suite("Graceful cancellation with SIGINT")
 struct CancellationTests {
@@ -159,6 +160,30 @@ struct CancellationTests {
         await waitForExit(process)
         #expect(process.terminationStatus == 130)
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-ran"), "the run's cleanup script did not run")
+    }
+
+    @Test("a cleanup step after a cancellation gets the smaller of its own time limit and the cleanup limit (5 minutes)")
+    func cleanupStepLimit() async throws {
+        #expect(JobRunner.cleanupLimit == .seconds(300))
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                timeout: 1s
+                steps:
+                  - run: sleep 30
+                  - if: always()
+                    timeout: 1s
+                    run: sleep 30
+                  - if: always()
+                    run: echo third cleanup step ran
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.seconds < 15, "the cleanup step was not ended by its own limit: \(result.seconds) s")
+        #expect(result.stdout.contains("timed out after 1s"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] third cleanup step ran\n"), "\(result.stdout)")
     }
 
     @Test("a background process a step leaves running is ended when its job finishes")
