@@ -131,6 +131,13 @@ struct DocumentedCLIScenarios {
             """)
         let validated = try await nixactions(["validate", "wf.yml"], in: temp.path)
         #expect(validated.status == 0, "\(validated.stderr)")
+        // Each cache action takes its own inputs: actions/cache/restore uploads nothing.
+        try temp.write("restore.yml", "jobs:\n  a:\n    steps:\n      - uses: actions/cache/restore@v4\n        with:\n          path: x\n          key: k\n          upload-chunk-size: 5\n")
+        let restore = try await nixactions(["validate", "restore.yml"], in: temp.path)
+        #expect(restore.status == 2)
+        #expect(restore.stderr.contains("restore.yml:8:30: error: actions/cache/restore has no input 'upload-chunk-size'"), "\(restore.stderr)")
+        #expect(restore.stderr.contains("hint: inputs: backend, enableCrossOsArchive, fail-on-cache-miss, key, lookup-only, path, restore-keys"),
+                "\(restore.stderr)")
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
                                           environment: ["XDG_CACHE_HOME": temp.path + "/cache-home"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
