@@ -148,6 +148,34 @@ struct DocumentedCLIScenarios {
         #expect(parts.count == 2 && parts[0].count == 64 && "real=" + parts[0] == parts[1], "\(hashes)")
     }
 
+    @Test("lookup-only: a miss still saves after the steps; an exact hit restores nothing and is not saved again")
+    func lookupOnly() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                cache:
+                  paths: [deps]
+                  key: deps-v1
+                  lookup-only: true
+                steps:
+                  - run: |
+                      echo "hit=[${{ steps.cache.outputs.cache-hit }}] present=$([ -d deps ] && echo yes || echo no)"
+                      mkdir -p deps && echo data > deps/file
+            """)
+        let environment = ["XDG_CACHE_HOME": temp.path + "/cache-home"]
+        let miss = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path, environment: environment)
+        #expect(miss.status == 0, "\(miss.stdout)\(miss.stderr)")
+        #expect(miss.stdout.contains("[a] hit=[false] present=no\n"), "\(miss.stdout)")
+        #expect(miss.stdout.contains("cache 'cache': saved 'deps-v1'"), "\(miss.stdout)")
+        let hit = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path, environment: environment)
+        #expect(hit.status == 0, "\(hit.stdout)\(hit.stderr)")
+        #expect(hit.stdout.contains("cache 'cache': found 'deps-v1'; lookup only, nothing restored"), "\(hit.stdout)")
+        #expect(hit.stdout.contains("[a] hit=[true] present=no\n"), "\(hit.stdout)")
+        #expect(!hit.stdout.contains("saved 'deps-v1'"), "\(hit.stdout)")
+    }
+
     @Test("exit 2: an unreadable --secret-file or --var-file, an --event-path that is not a JSON object, cache prune without a limit, an unknown cache backend")
     func usageExits() async throws {
         let temp = try TemporaryDirectory()
