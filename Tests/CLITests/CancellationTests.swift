@@ -5,6 +5,27 @@ import TestSupport
 
 @Suite("Graceful cancellation with SIGINT")
 struct CancellationTests {
+    /// `nixactions run wf.yml` in TEMP/project with TMPDIR TEMP (through `launcher`, which execs
+    /// it in place, when given), both output streams into one pipe.
+    static func start(_ temp: TemporaryDirectory, through launcher: String? = nil) throws -> (Process, ChildPipe) {
+        let process = Process()
+        let arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
+        process.executableURL = launcher.map { URL(fileURLWithPath: $0) } ?? nixactionsBinary
+        process.arguments = launcher == nil ? arguments : [nixactionsBinary.path] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        process.environment = environment
+        let output = try ChildPipe()
+        process.standardOutput = output.writing
+        process.standardError = output.writing
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        output.closeChildEnd()
+        return (process, output)
+    }
+
     @Test("SIGINT ends the running step's process tree, runs always() cleanup, exits 130, leaves nothing behind")
     func sigint() async throws {
         let temp = try TemporaryDirectory()
@@ -29,23 +50,8 @@ struct CancellationTests {
                 steps:
                   - run: touch \(marks)/cleanup-job
             """)
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
-        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        process.environment = environment
-        let output = try ChildPipe()
-        process.standardOutput = output.writing
-        process.standardError = output.writing
-        try process.run()
-        output.closeChildEnd()
-        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/started") {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(FileManager.default.fileExists(atPath: marks + "/started"))
+        let (process, output) = try Self.start(temp)
+        #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/started") })
         let sleeper = pid_t((try? String(contentsOfFile: marks + "/sleep.pid", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         #expect(sleeper > 0)
@@ -88,24 +94,8 @@ struct CancellationTests {
                       touch \(marks)/started
                       sleep 300
             """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/nohup")  // execs in place: the same pid
-        process.arguments = [nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
-        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        process.environment = environment
-        let output = try ChildPipe()
-        process.standardOutput = output.writing
-        process.standardError = output.writing
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        output.closeChildEnd()
-        for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/started") {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(FileManager.default.fileExists(atPath: marks + "/started"))
+        let (process, output) = try Self.start(temp, through: "/usr/bin/nohup")
+        #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/started") })
         kill(process.processIdentifier, SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
         #expect(process.isRunning, "SIGHUP ended a host started by nohup")
@@ -151,10 +141,7 @@ struct CancellationTests {
         let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
                                            in: temp.path + "/project", environment: ["TMPDIR": temp.path])
         for name in ["started", "always-started"] {
-            for _ in 0..<1500 where !FileManager.default.fileExists(atPath: marks + "/" + name) {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(FileManager.default.fileExists(atPath: marks + "/" + name), "\(name) never came")
+            #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/" + name) }, "\(name) never came")
             kill(process.processIdentifier, SIGINT)
         }
         await waitForExit(process)

@@ -239,10 +239,8 @@ extension RealExecutorSuites {
             #expect(leftovers.isEmpty, "\(ending) (fallback: \(fallback)): left behind: \(leftovers)")
             // No cgroup left: the run's own (`…/nixactions-RUNID`, above the step's), where the run had one.
             if let runCgroup {
-                for _ in 0..<250 where FileManager.default.fileExists(atPath: runCgroup) {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                #expect(!FileManager.default.fileExists(atPath: runCgroup), "\(ending): the run's cgroup is left: \(runCgroup)")
+                #expect(await eventually(timeout: .seconds(5)) { !FileManager.default.fileExists(atPath: runCgroup) },
+                        "\(ending): the run's cgroup is left: \(runCgroup)")
             }
 
             // The logs hold everything up to the ending.

@@ -179,16 +179,31 @@ struct RunCommandTests {
         #expect(flattened.contains("Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled."))
     }
 
+    /// A project whose jobs run on the test executor: its plugin folder, and a workflow in which
+    /// `JOURNAL` stands for the file the executor writes each lifecycle call to.
+    struct TestDoubleProject {
+        let temp: TemporaryDirectory
+        let journal: String
+        let workflow: String
+        let environment: [String: String]
+
+        init(_ yaml: String) throws {
+            temp = try TemporaryDirectory()
+            environment = ["NIXACTIONS_PLUGIN_PATH": try temp.pluginFolder(["double": "nixactions-testplugin-double"])]
+            journal = temp.path + "/journal"
+            workflow = try temp.write("wf.yml", yaml.replacingOccurrences(of: "JOURNAL", with: journal))
+        }
+
+        /// The journal's lines so far.
+        var lines: [String] { ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+    }
+
     @Test("executor lifecycle: finishJob follows every startJob, also a failed one")
     func lifecycleThroughTestDouble() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
-        let journal = temp.path + "/journal"
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               good:
-                executor: { plugin: test-double, with: { journal: \(journal), fail-start: bad } }
+                executor: { plugin: test-double, with: { journal: JOURNAL, fail-start: bad } }
                 steps:
                   - run: echo one
                   - run: |
@@ -196,57 +211,50 @@ struct RunCommandTests {
                       file GITHUB_ENV FROM_DOUBLE=yes
                   - run: printenv FROM_DOUBLE
               bad:
-                executor: { plugin: test-double, with: { journal: \(journal), fail-start: bad } }
+                executor: { plugin: test-double, with: { journal: JOURNAL, fail-start: bad } }
                 steps:
                   - run: echo never
             """)
-        let result = try await nixactions(["run", workflow, "--jobs", "1"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        defer { project.temp.remove() }
+        let result = try await nixactions(["run", project.workflow, "--jobs", "1"], environment: project.environment)
         #expect(result.status == 1)
         // Each step: its start, its output, its end on one line with its duration.
         let good = outputLines(result.stdout).filter { $0.hasPrefix("[good] ") }.map { $0.replacingOccurrences(of: #"\(\d+\.\d\ds\)$"#, with: "(TIME)", options: .regularExpression) }
         #expect(good == ["[good] > Run echo one", "[good] one", "[good] ✓ Run echo one (TIME)", "[good] > Run stderr two", "[good] two", "[good] ✓ Run stderr two (TIME)",
                          "[good] > Run printenv FROM_DOUBLE", "[good] yes", "[good] ✓ Run printenv FROM_DOUBLE (TIME)"], "\(good)")
         #expect(result.stdout.contains("cannot start job 'bad' on executor 'test-double': test double refused to start job 'bad'"))
-        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
-        #expect(lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])
+        #expect(project.lines == ["start good", "step good 0", "step good 1", "step good 2", "finish good", "start bad", "finish bad"])
     }
 
     @Test("cleanup is never cancelled: a job cancelled by its time limit still finishes its finish_job")
     func cleanupNotCancelled() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
-        let journal = temp.path + "/journal"
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               slow:
                 timeout: 1s
-                executor: { plugin: test-double, with: { journal: \(journal), slow-finish: 0.5 } }
+                executor: { plugin: test-double, with: { journal: JOURNAL, slow-finish: 0.5 } }
                 steps:
                   - run: sleep 30
             """)
-        let result = try await nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        defer { project.temp.remove() }
+        let result = try await nixactions(["run", project.workflow], environment: project.environment)
         #expect(result.status == 1)
-        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
-        #expect(lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(lines)")
+        #expect(project.lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(project.lines)")
     }
 
     @Test("op_deadline: a job's start has 10 minutes, its cleanup 60 s, a step none (its time limits cancel it)")
     func operationDeadlines() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
-        let journal = temp.path + "/journal"
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               a:
-                executor: { plugin: test-double, with: { journal: \(journal), deadlines: true } }
+                executor: { plugin: test-double, with: { journal: JOURNAL, deadlines: true } }
                 steps:
                   - run: echo one
             """)
-        let result = try await nixactions(["run", workflow], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        defer { project.temp.remove() }
+        let result = try await nixactions(["run", project.workflow], environment: project.environment)
         #expect(result.status == 0, "\(result.stdout)")
-        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = project.lines
         #expect(lines.count == 6, "\(lines)")
         guard lines.count == 6 else { return }
         #expect(lines[0] == "start a" && lines[2] == "step a 0" && lines[3] == "deadline step none" && lines[4] == "finish a", "\(lines)")
@@ -257,27 +265,21 @@ struct RunCommandTests {
 
     @Test("cleanup is not cancelled by a whole-run cancel either: after SIGINT, finish_job runs to its end and does not see itself cancelled")
     func cleanupNotCancelledBySignal() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
-        let journal = temp.path + "/journal"
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               slow:
-                executor: { plugin: test-double, with: { journal: \(journal), slow-finish: 0.5 } }
+                executor: { plugin: test-double, with: { journal: JOURNAL, slow-finish: 0.5 } }
                 steps:
                   - run: sleep 30
             """)
-        let process = try launchNixactions(["run", workflow, "--log-dir", temp.path + "/logs"], in: temp.path,
-                                           environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
-        let read = { ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
-        for _ in 0..<1500 where !read().contains("step slow 0") {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        defer { project.temp.remove() }
+        let process = try launchNixactions(["run", project.workflow, "--log-dir", project.temp.path + "/logs"], in: project.temp.path,
+                                           environment: project.environment)
+        await eventually { project.lines.contains("step slow 0") }
         kill(process.processIdentifier, SIGINT)
         await waitForExit(process)
         #expect(process.terminationStatus == 130)
-        #expect(read() == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(read())")
+        #expect(project.lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(project.lines)")
     }
 
     @Test("an executor that ignores a cancel is abandoned after a deadline, with a message, and the run ends")

@@ -635,6 +635,31 @@ public final class OpenBaoServer: @unchecked Sendable {
     }
 }
 
+/// `nixactions run wf.yml ARGUMENTS` on `yaml` in a fresh temporary project, removed afterwards:
+/// TEMP in `yaml` stands for the project's path, `files` are written beside the workflow.
+public func runWorkflow(
+    _ yaml: String, _ arguments: [String] = [], files: [String: String] = [:], environment: [String: String] = [:]
+) async throws -> CommandResult {
+    let temp = try TemporaryDirectory()
+    defer { temp.remove() }
+    try temp.write("wf.yml", yaml.replacingOccurrences(of: "TEMP", with: temp.path))
+    for (name, text) in files { try temp.write(name, text) }
+    return try await nixactions(["run", "wf.yml"] + arguments, in: temp.path, environment: environment)
+}
+
+/// Check `condition` every `interval` until it holds or `timeout` has passed; whether it held.
+@discardableResult
+public func eventually(
+    timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(20), _ condition: () -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: interval)
+    }
+    return true
+}
+
 /// Wait for a started process to exit, off Swift's cooperative threads (see `offThePool`).
 public func waitForExit(_ process: Process) async {
     nonisolated(unsafe) let process = process

@@ -6,11 +6,7 @@ import TestSupport
 @Suite("Documented rules")
 struct DocumentedRulesScenarios {
     func run(_ yaml: String, _ arguments: [String] = [], files: [String: String] = [:]) async throws -> CommandResult {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", yaml.replacingOccurrences(of: "TEMP", with: temp.path))
-        for (name, text) in files { try temp.write(name, text) }
-        return try await nixactions(["run", "wf.yml"] + arguments, in: temp.path)
+        try await runWorkflow(yaml, arguments, files: files)
     }
 
     @Test("retry: only the listed exit codes, never after a step timeout, and attempts are counted")

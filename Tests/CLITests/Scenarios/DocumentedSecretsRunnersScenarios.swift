@@ -8,9 +8,7 @@ import TestSupport
 struct DocumentedSecretsRunnersScenarios {
     @Test("a job output that holds a secret is not passed on, with a warning naming it (GitHub's rule)")
     func outputWithSecret() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", """
+        let result = try await runWorkflow("""
             jobs:
               a:
                 outputs:
@@ -25,9 +23,7 @@ struct DocumentedSecretsRunnersScenarios {
                 needs: a
                 steps:
                   - run: echo "leaked=[${{ needs.a.outputs.leaked }}] plain=[${{ needs.a.outputs.plain }}]"
-            """)
-        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--secret", "SECRET_VALUE"], in: temp.path,
-                                          environment: ["SECRET_VALUE": "hunter2-secret-value"])
+            """, ["--log-format", "plain", "--secret", "SECRET_VALUE"], environment: ["SECRET_VALUE": "hunter2-secret-value"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[b] leaked=[] plain=[nothing-secret]\n"), "\(result.stdout)")
         #expect((result.stdout + result.stderr).contains("output 'leaked' contains a secret and is not passed on"), "\(result.stdout)")
@@ -36,8 +32,6 @@ struct DocumentedSecretsRunnersScenarios {
 
     @Test("the secret-looking names (PASSWORD, TOKEN, API_KEY, … alone or after '_') are masked without being declared; a name that only ends in one is not")
     func secretLookingNames() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
         let names = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "SECRET_KEY", "PRIVATE_KEY",
                      "SSH_KEY", "CONNECTION_STRING", "CREDENTIALS"]
         var environment: [String: String] = ["MYTOKEN": "not-masked-value-0"]
@@ -46,8 +40,8 @@ struct DocumentedSecretsRunnersScenarios {
             environment["DB_" + name] = "masked-after-\(index)-y"
         }
         let printed = (names + names.map { "DB_" + $0 } + ["MYTOKEN"]).map { "echo \"$\($0)\"" }.joined(separator: "\n          ")
-        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: |\n          \(printed)\n")
-        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: environment)
+        let result = try await runWorkflow("jobs:\n  a:\n    steps:\n      - run: |\n          \(printed)\n", ["--log-format", "plain"],
+                                           environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
         for (index, _) in names.enumerated() {
             #expect(!result.stdout.contains("masked-alone-\(index)-x"), "\(names[index]) was not masked")
@@ -59,17 +53,13 @@ struct DocumentedSecretsRunnersScenarios {
 
     @Test("--env wins over an exported secret of the same name, and its value is masked too")
     func commandLineEnvOverSecret() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", """
+        let result = try await runWorkflow("""
             secrets: [SHARED_VALUE]
             jobs:
               a:
                 steps:
                   - run: echo "[$SHARED_VALUE]" && echo "$SHARED_VALUE" | tr 'a-z' 'A-Z'
-            """)
-        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--env", "SHARED_VALUE=from-the-command-line"],
-                                          in: temp.path, environment: ["SHARED_VALUE": "from-the-environment"])
+            """, ["--log-format", "plain", "--env", "SHARED_VALUE=from-the-command-line"], environment: ["SHARED_VALUE": "from-the-environment"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] [***]\n"), "\(result.stdout)")
         // The step saw --env's value (upper-cased it is not the secret itself, so it shows).
@@ -79,9 +69,7 @@ struct DocumentedSecretsRunnersScenarios {
 
     @Test("a declared name only the workflow's env: sets is masked in the steps but is not in secrets (empty, with a warning)")
     func declaredNameFromWorkflowEnv() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        try temp.write("wf.yml", """
+        let result = try await runWorkflow("""
             secrets: [FROM_ENV_KEY]
             env:
               FROM_ENV_KEY: written-in-the-file-9
@@ -89,8 +77,7 @@ struct DocumentedSecretsRunnersScenarios {
               a:
                 steps:
                   - run: echo "ctx=[${{ secrets.FROM_ENV_KEY }}] env=[$FROM_ENV_KEY]"
-            """)
-        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            """, ["--log-format", "plain"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] ctx=[] env=[***]\n"), "\(result.stdout)")
         #expect(result.stderr.contains("warning: secrets.FROM_ENV_KEY is not defined: it is the empty string"), "\(result.stderr)")
