@@ -196,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["NixActionsCLI", "NixActionsEngine", "TestSupport", "nixactions"],
+            dependencies: ["NixActionsCLI", "NixActionsEngine", "NixActionsProcessKit", "TestSupport", "nixactions"],
             path: "Tests/CLITests"
         ),
     ],

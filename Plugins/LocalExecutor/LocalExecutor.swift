@@ -94,7 +94,7 @@ final class LocalExecutor: ExecutorPlugin {
             // place: a folder already at the job's path is used as it is.
             if !recycler.take(as: directory), !recycler.makeFresh(as: directory) {
                 for path in [directory, workspace, temporary] where mkdir(path, 0o777) != 0 && errno != EEXIST {
-                    throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
+                    throw ProjectCopier.CopyFailure(path: path, errno: errno)
                 }
             }
             if job.copyProject {
@@ -104,7 +104,7 @@ final class LocalExecutor: ExecutorPlugin {
         } catch {
             throw OperationFailure(
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
-                hint: "check that the run directory is writable and the disk has space")
+                hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
         return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
     }
@@ -200,10 +200,7 @@ final class LocalExecutor: ExecutorPlugin {
     static func spawnHint(_ error: Int32, shell: String) -> String {
         switch error {
         case E2BIG: return "the step's environment or arguments are too large (Linux limits one variable to 128 KiB); pass big values through files"
-        case EMFILE, ENFILE:
-            var limit = rlimit()
-            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-            return "the process ran out of file descriptors (limit \(limit.rlim_cur)); run fewer jobs at once (--jobs) or raise 'ulimit -n'"
+        case EMFILE, ENFILE: return DescriptorShortage.hint
         case ENOENT, EACCES: return "is '\(shell)' installed and on PATH?"
         default: return "the system refused to start the step's process"
         }

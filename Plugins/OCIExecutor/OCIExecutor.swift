@@ -155,7 +155,7 @@ final class OCIExecutor: ExecutorPlugin {
         do {
             try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
             for path in [temporary, control] where mkdir(path, path == control ? 0o700 : 0o777) != 0 && errno != EEXIST {
-                throw ProjectCopier.CopyFailure(path: path, reason: String(cString: strerror(errno)))
+                throw ProjectCopier.CopyFailure(path: path, errno: errno)
             }
             if job.copyProject {
                 try ProjectCopier(excludes: job.copySource == nil ? job.copyExcludes : [], skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
@@ -164,7 +164,7 @@ final class OCIExecutor: ExecutorPlugin {
         } catch {
             throw OperationFailure(
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
-                hint: "check that the run directory is writable and the disk has space")
+                hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
         let name = containerName(job.jobKey)
         var arguments = [engine, "run", "-d", "--name", name,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import NixActionsProcessKit
 
 @testable import NixActionsCLI
 
@@ -331,5 +332,118 @@ struct HardeningTests {
         if geteuid() == 0 {
             #expect(FileManager.default.fileExists(atPath: foreign + "/inside"), "another user's folder was removed")
         }
+    }
+
+    @Test("a cleanup script that hangs is ended after 30 s with its whole process group and the next still runs; one that fails is reported with its last lines, masked")
+    func cleanupScriptProblems() async throws {
+        #expect(RunSupervision.cleanupScriptSeconds == 30)
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        // Scripts of the kind an executor leaves in RUN/cleanup, run in name order at the run's end.
+        try temp.write("project/wf.yml", #"""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "::add-mask::hunter2-cleanup"
+                      run="$(cd "$RUNNER_TEMP/../../.." && pwd)"
+                      mkdir -p "$run/cleanup"
+                      printf 'sleep 1000 &\necho $! > MARKS/sleep.pid\nwait\n' > "$run/cleanup/a-hang.sh"
+                      printf 'echo "removing container 1"\necho "could not remove hunter2-cleanup" >&2\nexit 3\n' > "$run/cleanup/b-fail.sh"
+                      printf 'touch MARKS/c-ran\n' > "$run/cleanup/c-fine.sh"
+            """#.replacingOccurrences(of: "MARKS", with: marks))
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                          in: temp.path + "/project", environment: ["TMPDIR": temp.path])
+        // A cleanup problem is a warning: the jobs' outcome decides the exit status.
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.seconds >= 30 && result.seconds < 50, "\(result.seconds) s")
+        #expect(result.stderr.contains("warning: cleanup script 'a-hang.sh' did not finish in 30 s and was ended; what it removes may be left behind\n"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains(
+            "warning: cleanup script 'b-fail.sh' exited with status 3; what it removes may be left behind: removing container 1 / could not remove ***\n"),
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("hunter2"), "\(result.stderr)")
+        #expect(!result.stderr.contains("c-fine"), "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: marks + "/c-ran"), "the script after the ended one did not run")
+        // The hanging script's background process went with it.
+        let text = try String(contentsOfFile: marks + "/sleep.pid", encoding: .utf8)
+        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await eventually(timeout: .seconds(5)) { !isRunning(pid, startedAt: nil) }, "the cleanup script's sleep \(pid) survived")
+    }
+
+    /// `nixactions run wf.yml` under `ulimit -n LIMIT`, holding descriptors 3 to `firstFree - 1`
+    /// open as a careless parent would pass them on.
+    func runWithDescriptors(limit: Int, firstFree: Int, _ arguments: [String], in folder: String) async throws -> CommandResult {
+        try await runCommand(
+            URL(fileURLWithPath: "/bin/bash"),
+            ["-c", #"ulimit -n "$1" && for ((fd = 3; fd < $2; fd++)); do eval "exec $fd</dev/null"; done; shift 2; exec "$@""#,
+             "bash", "\(limit)", "\(firstFree)", nixactionsBinary.path] + arguments,
+            in: folder)
+    }
+
+    @Test("a run without room for its descriptors stops at once with an error that says so, however few are free; never a crash")
+    func tooFewDescriptors() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        let limit = 128
+        // From one free (with none, the dynamic linker cannot load the program) to just under the
+        // minimum (the host itself opens a few before it counts).
+        for free in [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 56, 60] {
+            let result = try await runWithDescriptors(limit: limit, firstFree: limit - free, ["run", "wf.yml", "--log-dir", "logs"], in: temp.path)
+            #expect(result.status == 2, "\(free) free: \(result.status)\n\(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("error: a run needs at least \(OpenFilesRoom.minimumFree) free file descriptors and this one has "),
+                    "\(free) free: \(result.stderr)")
+            #expect(result.stderr.contains("(limit \(limit), "), "\(free) free: \(result.stderr)")
+            #expect(result.stderr.contains("hint: raise the limit ('ulimit -n')"), "\(free) free: \(result.stderr)")
+            #expect(!result.stdout.contains("ran"), "\(free) free: a job ran")
+        }
+        // With room, the same run goes.
+        let fine = try await runWithDescriptors(limit: limit, firstFree: 3, ["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+        #expect(fine.status == 0, "\(fine.stdout)\(fine.stderr)")
+        #expect(fine.stdout.contains("[a] ran\n"), "\(fine.stdout)")
+    }
+
+    @Test("more jobs at once than the open-files limit leaves room for: fewer run at once, with a warning, and every job succeeds")
+    func parallelismWithinTheLimit() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let jobs = (0..<60).map { "  j\($0):\n    steps:\n      - run: sleep 0.2; echo done-\($0)\n" }.joined()
+        try temp.write("wf.yml", "jobs:\n" + jobs)
+        let result = try await runWithDescriptors(limit: 160, firstFree: 3, ["run", "wf.yml", "-j", "60", "--log-format", "plain", "--log-dir", "logs"],
+                                                  in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("60 jobs: 60 succeeded"), "\(result.stdout)")
+        #expect(!result.stdout.contains("Too many open files"), "\(result.stdout)")
+        let warning = try #require(result.stderr.split(separator: "\n").first { $0.hasPrefix("warning: running at most ") }, "\(result.stderr)")
+        #expect(warning.hasSuffix(" jobs at once instead of 60: the open-files limit (160) leaves room for no more; raise 'ulimit -n' to run more"),
+                "\(warning)")
+        let allowed = try #require(Int(warning.split(separator: " ")[4]))
+        #expect(allowed >= 10 && allowed < 60, "\(warning)")
+        // The events say how many ran at once: never more than allowed.
+        let events = try #require(FileManager.default.enumerator(atPath: temp.path + "/logs")?.compactMap { $0 as? String }
+            .first { $0.hasSuffix("events.jsonl") })
+        var running = 0, most = 0
+        for line in try String(contentsOfFile: temp.path + "/logs/" + events, encoding: .utf8).split(separator: "\n") {
+            if line.contains(#""event":"job_started""#) { running += 1; most = max(most, running) }
+            if line.contains(#""event":"job_finished""#) { running -= 1 }
+        }
+        #expect(most >= 2 && most <= allowed, "at most \(most) jobs ran at once; allowed \(allowed)")
+    }
+
+    @Test("out of descriptors reads as such: a copy's hint, a file that cannot be read")
+    func descriptorShortageWording() throws {
+        #expect(ProjectCopier.CopyFailure(path: "/x", errno: EMFILE).hint == DescriptorShortage.hint)
+        #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENFILE).hint == DescriptorShortage.hint)
+        #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENOSPC).hint == "check that the run directory is writable and the disk has space")
+        #expect(DescriptorShortage.hint.hasPrefix("the process ran out of file descriptors (limit \(DescriptorShortage.softLimit)); "))
+        #expect(DescriptorShortage.readProblem("/nonexistent/wf.yml") == ("no such file", "check the path"))
+        #expect(DescriptorShortage.readProblem("/").hint == "check that it is a readable file")
+        let open = try #require(DescriptorShortage.openCount())
+        let fd = Glibc.open("/dev/null", O_RDONLY)
+        defer { close(fd) }
+        #expect(try #require(DescriptorShortage.openCount()) >= open)
     }
 }

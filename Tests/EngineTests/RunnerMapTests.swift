@@ -126,6 +126,6 @@ struct RunnerMapTests {
         // The default file may be absent; a file named with --config may not.
         #expect(ProjectConfig.load(file: temp.path + "/none.yml", required: false).diagnostics.isEmpty)
         #expect(ProjectConfig.load(file: temp.path + "/none.yml", required: true).diagnostics.first?.message
-            == "cannot read the configuration file '\(temp.path)/none.yml'")
+            == "cannot read the configuration file '\(temp.path)/none.yml': no such file")
     }
 }

@@ -248,6 +248,31 @@ struct PluginExecutorTests {
         }
     }
 
+    @Test("a refused plugin explains a missing executor: the file named for the id, not one whose name contains it; a shortage of descriptors says so")
+    func refusedPluginHint() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let emfile = String(cString: strerror(EMFILE))
+        let refused = [
+            RefusedPlugin(path: "/p/libnixactions-plugin-cache-local.so", reason: "cannot read it: \(emfile)"),
+            RefusedPlugin(path: "/p/libnixactions-plugin-local.so", reason: "cannot read it: \(emfile)"),
+            RefusedPlugin(path: "/p/libnixactions-plugin-oci.so", reason: "not a loadable library: bad ELF"),
+        ]
+        let registry = PluginRegistry(loaded: [], refused: refused, searchPath: ["/p"])
+        for (id, hint) in [
+            ("local", "/p/libnixactions-plugin-local.so was refused: cannot read it: \(emfile); the process ran out of file descriptors"),
+            ("oci", "/p/libnixactions-plugin-oci.so was refused: not a loadable library: bad ELF"),
+        ] {
+            #expect {
+                _ = try registry.makeExecutor(pluginID: id, configuration: configuration(temp))
+            } throws: { error in
+                let error = error as? EngineError
+                return error?.message == "no executor plugin '\(id)' was found" && error?.hint?.hasPrefix(hint) == true
+                    && (id == "local") == (error?.hint?.hasSuffix("run fewer jobs at once (--jobs) or raise 'ulimit -n'") == true)
+            }
+        }
+    }
+
     @Test("a plugin that rejects its configuration reports why")
     func createFails() throws {
         let temp = try TemporaryDirectory()

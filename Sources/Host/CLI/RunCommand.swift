@@ -152,10 +152,12 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let runID = supervision.runID
-        defer { supervision.finish() }
+        let redactor = Redactor()
+        // A cleanup script that failed may have left something behind: the user is told, masked.
+        defer { for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") } }
 
         var options = RunOptions(
-            selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
+            selectedJobs: jobs, maxParallelJobs: OpenFilesRoom.parallelism(parallel, warn: standardError), runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
         context.takeRunNumber(project: options.projectDirectory)
@@ -198,7 +200,6 @@ struct RunCommand: AsyncParsableCommand {
             // its logs when the job ends (the job's own folder still goes, on every executor).
             options.keepWorkspacesIn = (logs as NSString).appendingPathComponent("workspaces")
         }
-        let redactor = Redactor()
         registry.onSecret { redactor.add($0) }
         registry.onLog { redactor.redact($0) }
         let secretsFolder = supervision.folder.path + "/secrets"
@@ -214,7 +215,7 @@ struct RunCommand: AsyncParsableCommand {
         let outcome = await CancellationOnSignal.run(
             onSignal: { registry.cancelRun() },
             onSecondSignal: {
-                supervision.killEverything()
+                for problem in supervision.killEverything() { standardError("warning: " + redactor.redact(problem) + "\n") }
                 OutputFlusher.shared.flushAll()
             }
         ) { () -> Int32 in

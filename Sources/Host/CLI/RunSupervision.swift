@@ -42,7 +42,8 @@ final class RunSupervision: Sendable {
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ensureStandardDescriptors()
-        openFilesLimit = Self.raiseOpenFileLimit()
+        if let problem = OpenFilesRoom.check() { throw problem }
+        openFilesLimit = OpenFilesRoom.startingLimit
         ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
         Self.sweepDeadRuns()
         runID = Self.makeRunID()
@@ -61,41 +62,98 @@ final class RunSupervision: Sendable {
     }
 
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
-    /// left and let the supervisor go.
-    func finish() {
+    /// left and let the supervisor go. Returns what the run's cleanup scripts reported (`runCleanup`).
+    @discardableResult
+    func finish() -> [String] {
         if let cgroup { Self.end(cgroup, timeout: .seconds(5)) }
-        Self.runCleanup(in: folder.path)
+        let problems = Self.runCleanup(in: folder.path)
         folder.remove()
         // The pipe stays open until this process exits: then the supervisor sweeps what could
         // only go once this process let go of it (an executor's tmpfs folder it did not remove).
         if supervisorPipe >= 0 { _ = write(supervisorPipe, "done\n", 5) }
+        return problems
     }
 
     /// A second signal: kill every process of the run now, without cleanup steps. The folders
     /// are removed by the supervisor once this process has exited.
-    func killEverything() {
+    @discardableResult
+    func killEverything() -> [String] {
         Self.killRun(cgroup: cgroup, trackingID: trackingID)
-        Self.runCleanup(in: folder.path)
+        let problems = Self.runCleanup(in: folder.path)
         folder.remove()
+        return problems
     }
 
     /// Run the scripts executors left in `RUN/cleanup/` (the oci executor's removes the run's
     /// containers, which are not processes of the run): at the end of every run, however it
-    /// ended, and for a dead run before its folder goes. Each has 30 seconds.
-    static func runCleanup(in runFolder: String) {
+    /// ended, and for a dead run before its folder goes. Each has `cleanupScriptSeconds`; one that
+    /// takes longer is ended (its whole process group) and the next one runs.
+    ///
+    /// Returns what went wrong, one message per script that failed or was ended, with the last
+    /// lines it printed: what it should have removed may be left behind, and the user is told so
+    /// (the caller masks secrets in them).
+    @discardableResult
+    static func runCleanup(in runFolder: String) -> [String] {
         let folder = runFolder + "/cleanup"
-        guard let names = FastFiles.names(in: folder, prefix: "") else { return }
+        guard let names = FastFiles.names(in: folder, prefix: "") else { return [] }
+        var problems: [String] = []
         for name in names.sorted() where name.hasSuffix(".sh") && !name.hasPrefix(".") {
-            guard let child = try? ChildProcess(arguments: ["/bin/sh", folder + "/" + name],
-                                                environment: ProcessInfo.processInfo.environment, directory: "/") else { continue }
-            let done = Atomic<Bool>(false)
-            Thread.detachNewThread {
-                let deadline = ContinuousClock.now + .seconds(30)
-                while !done.load(ordering: .acquiring) && ContinuousClock.now < deadline { usleep(10_000) }
-                if !done.load(ordering: .acquiring) { child.terminate(grace: .seconds(1)) }
+            let child: ChildProcess
+            do {
+                child = try ChildProcess(arguments: ["/bin/sh", folder + "/" + name],
+                                         environment: ProcessInfo.processInfo.environment, directory: "/")
+            } catch {
+                problems.append("cleanup script '\(name)' could not start: \(error); what it removes may be left behind")
+                continue
             }
-            _ = child.wait(onOutput: { _, _ in })
+            let done = Atomic<Bool>(false)
+            let ended = Atomic<Bool>(false)
+            Thread.detachNewThread {
+                let deadline = ContinuousClock.now + .seconds(cleanupScriptSeconds)
+                while !done.load(ordering: .acquiring) && ContinuousClock.now < deadline { usleep(10_000) }
+                if !done.load(ordering: .acquiring) {
+                    ended.store(true, ordering: .releasing)
+                    child.terminate(grace: .seconds(1))
+                }
+            }
+            var tail = OutputTail(limit: 2048)
+            let termination = child.wait(onOutput: { _, bytes in tail.append(bytes) })
             done.store(true, ordering: .releasing)
+            let said = tail.lastLines(3).map { ": " + $0 } ?? ""
+            if ended.load(ordering: .acquiring) {
+                problems.append("cleanup script '\(name)' did not finish in \(cleanupScriptSeconds) s and was ended; "
+                                + "what it removes may be left behind\(said)")
+            } else if termination != .exited(0) {
+                let how = switch termination {
+                case .exited(let code): "exited with status \(code)"
+                case .signaled(let signal): "was ended by signal \(signal)"
+                }
+                problems.append("cleanup script '\(name)' \(how); what it removes may be left behind\(said)")
+            }
+        }
+        return problems
+    }
+
+    /// How long one cleanup script may take, in seconds.
+    static let cleanupScriptSeconds = 30
+
+    /// The last bytes a process printed (stdout and stderr as they came), kept within `limit`.
+    struct OutputTail {
+        let limit: Int
+        private(set) var bytes: [UInt8] = []
+
+        init(limit: Int) { self.limit = limit }
+
+        mutating func append(_ chunk: UnsafeRawBufferPointer) {
+            bytes.append(contentsOf: chunk.suffix(limit))
+            if bytes.count > limit { bytes.removeFirst(bytes.count - limit) }
+        }
+
+        /// Its last `count` non-empty lines joined with " / ", nil when it printed nothing.
+        func lastLines(_ count: Int) -> String? {
+            let lines = bytes.split(separator: UInt8(ascii: "\n")).suffix(count)
+                .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return lines.isEmpty ? nil : lines.joined(separator: " / ")
         }
     }
 
@@ -152,17 +210,6 @@ final class RunSupervision: Sendable {
         var generator = SystemRandomNumberGenerator()
         let random = String(generator.next() as UInt32, radix: 16)
         return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
-    }
-
-    /// Raise the soft limit on open files to the hard limit: many jobs at once each hold pipes
-    /// and a log file. Returns the soft limit it was, when it was raised.
-    @discardableResult
-    static func raiseOpenFileLimit() -> UInt64? {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
-        let original = UInt64(limit.rlim_cur)
-        limit.rlim_cur = limit.rlim_max
-        return setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? original : nil
     }
 
     /// Descriptors 0, 1 and 2 open (on /dev/null if closed), so that no pipe or file the run
@@ -339,5 +386,60 @@ extension SuperviseCommand {
 extension String {
     func trimmingSuffix(_ suffix: String) -> String {
         hasSuffix(suffix) && count > suffix.count ? String(dropLast(suffix.count)) : self
+    }
+}
+
+/// The run's open files: the soft limit raised to the hard one, once, and enough descriptors free
+/// to start. Checked before anything else opens descriptors (SwiftNIO's event loops need three
+/// each, and cannot fail gracefully), so that a run started with too few says so instead of
+/// crashing or failing a job halfway.
+public enum OpenFilesRoom {
+    /// Descriptors a run needs free at its start: its own files, plugins, event loops and a first
+    /// few steps (a one-job run needs about 20; each running step 4 or 5 more).
+    public static let minimumFree = 64
+
+    /// The soft limit this process was started with, when it was raised (steps get it back:
+    /// `ExecutorConfiguration.openFilesLimit`); nil when it already was the hard limit.
+    public static let startingLimit: UInt64? = {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
+        let original = UInt64(limit.rlim_cur)
+        limit.rlim_cur = limit.rlim_max
+        return setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? original : nil
+    }()
+
+    /// Descriptors budgeted for each job running at once: its log file, its step's two pipes and
+    /// process descriptor, the step's script while it is written, one to spare.
+    public static let perJob = 6
+    /// Descriptors kept for the run itself when jobs at once are counted.
+    public static let reserve = 32
+
+    /// How many jobs may run at once within the open-files limit; nil: no limit that matters.
+    public static func jobsAllowed() -> Int? {
+        let limit = DescriptorShortage.softLimit
+        guard let open = DescriptorShortage.openCount(), limit < UInt64(Int.max) else { return nil }
+        return max(1, (Int(limit) - open - reserve) / perJob)
+    }
+
+    /// `requested` jobs at once, lowered to what the open-files limit leaves room for (with the
+    /// warning saying so): steps that could not start for want of a descriptor would fail their jobs.
+    public static func parallelism(_ requested: Int, warn: (String) -> Void) -> Int {
+        guard let allowed = jobsAllowed(), allowed < requested else { return requested }
+        warn("warning: running at most \(allowed) jobs at once instead of \(requested): the open-files limit "
+             + "(\(DescriptorShortage.softLimit)) leaves room for no more; raise 'ulimit -n' to run more\n")
+        return allowed
+    }
+
+    /// Raise the soft limit (once), then nil when at least `minimumFree` descriptors are free,
+    /// else the error to stop with.
+    public static func check() -> EngineError? {
+        _ = startingLimit
+        let limit = DescriptorShortage.softLimit
+        guard let open = DescriptorShortage.openCount(), limit < UInt64(Int.max) else { return nil }
+        let free = Int(limit) - open
+        guard free < minimumFree else { return nil }
+        return EngineError(
+            "a run needs at least \(minimumFree) free file descriptors and this one has \(max(0, free)) (limit \(limit), \(open) open)",
+            hint: "raise the limit ('ulimit -n'), or close the descriptors the parent process left open")
     }
 }

@@ -2,6 +2,7 @@ import CNixActionsPlugin
 import Foundation
 import NixActionsEngine
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 
 /// An executor plugin instance seen through the engine's `Executor` protocol.
@@ -242,16 +243,23 @@ public struct PluginRegistry: ExecutorProvider {
     public func makeExecutor(pluginID: String, configuration: ExecutorConfiguration) throws -> any Executor {
         guard let plugin = plugins.plugin(pluginID, providing: executorInterfaceV1) else {
             let suggestion = didYouMean(pluginID, in: executorIDs)
-            let refusedHere = refused.first { ($0.path as NSString).lastPathComponent.contains(pluginID) }
+            // The file named for the id first (`cache-local` must not answer for `local`).
+            let names = refused.map { ($0, ($0.path as NSString).lastPathComponent) }
+            let refusedHere = (names.first { $0.1 == "libnixactions-plugin-\(pluginID).so" } ?? names.first { $0.1.contains(pluginID) })?.0
             let skippedFolder = skippedFolders.first
             throw EngineError(
                 "no executor plugin '\(pluginID)' was found",
                 hint: suggestion.map { "did you mean '\($0)'?" }
-                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" }
+                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + (Self.outOfDescriptors($0.reason) ? "; " + DescriptorShortage.hint : "") }
                     ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
                     ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
         }
         return try PluginExecutor(plugin: plugin, configuration: configuration)
+    }
+
+    /// Whether a refusal's reason is a shortage of descriptors (the plugin itself may be fine).
+    static func outOfDescriptors(_ reason: String) -> Bool {
+        [EMFILE, ENFILE].contains { reason.hasSuffix(String(cString: strerror($0))) }
     }
 
     /// Tell plugins polling `is_cancelled(0)` that the run is being cancelled.

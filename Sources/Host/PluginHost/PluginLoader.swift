@@ -32,6 +32,11 @@ public struct LoadedPlugin: @unchecked Sendable {
 public struct RefusedPlugin: Error, Sendable, Hashable {
     public let path: String
     public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// Finds and loads plugin libraries.
@@ -196,8 +201,9 @@ public enum PluginLoader {
         // its number came back.
         while usedNames.withLock({ $0.contains("/proc/self/fd/\(fd)") }) {
             let other = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1)
+            let error = errno  // before close, which may change it
             close(fd)
-            guard other >= 0 else { return refuse("cannot open it: \(String(cString: strerror(errno)))") }
+            guard other >= 0 else { return refuse("cannot open it: \(String(cString: strerror(error)))") }
             fd = other
         }
         let checked = "/proc/self/fd/\(fd)"

@@ -16,6 +16,12 @@ signal(SIGPIPE, SIG_IGN)
 // Nothing blocks a task's thread (blocking waits have threads of their own: ProcessKit's
 // WaiterPool), which either pool requires. Before any task is enqueued;
 // NIXACTIONS_TASK_POOL=dispatch keeps libdispatch's pool.
+// `run` raises its open-files limit and checks it has room before the event loops below open
+// their descriptors (they cannot fail gracefully): too few is an error that says so.
+if CommandLine.arguments.dropFirst().first == "run", let problem = OpenFilesRoom.check() {
+    FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
+    exit(2)
+}
 if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POOL").map({ String(cString: $0) }) != "dispatch" {
     if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
         // The run's tasks that prefer HandOffExecutor and may not go on where they are resumed go

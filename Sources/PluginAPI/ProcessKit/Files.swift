@@ -186,3 +186,44 @@ public enum FastFiles {
         return path
     }
 }
+
+/// Running out of file descriptors, said the same way wherever it happens: starting a step,
+/// preparing a workspace, reading a workflow, loading a plugin.
+public enum DescriptorShortage {
+    /// Whether `error` means no descriptor was free (this process's limit, or the system's).
+    public static func matches(_ error: Int32) -> Bool { error == EMFILE || error == ENFILE }
+
+    /// What to do about it, naming this process's soft limit.
+    public static var hint: String {
+        "the process ran out of file descriptors (limit \(softLimit)); run fewer jobs at once (--jobs) or raise 'ulimit -n'"
+    }
+
+    public static var softLimit: UInt64 {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// Why `path` cannot be read, for a message and its hint; the caller already failed to read it.
+    public static func readProblem(_ path: String) -> (reason: String, hint: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let error = fd >= 0 ? EISDIR : errno
+        if fd >= 0 { close(fd) }
+        if matches(error) { return (String(cString: strerror(error)), hint) }
+        switch error {
+        case ENOENT: return ("no such file", "check the path")
+        case EACCES, EPERM: return (String(cString: strerror(error)), "check its permissions")
+        default: return (String(cString: strerror(error)), "check that it is a readable file")
+        }
+    }
+
+    /// How many descriptors this process has open: the entries of /proc/self/fd (less the one
+    /// reading them), else (no /proc, or no descriptor free to read it) each number below the
+    /// soft limit asked in turn, up to 65,536; nil beyond that.
+    public static func openCount() -> Int? {
+        if let names = FastFiles.names(in: "/proc/self/fd", prefix: "") { return max(0, names.count - 1) }
+        let limit = softLimit
+        guard limit <= 65536 else { return nil }
+        return (0..<Int32(limit)).count { fcntl($0, F_GETFD) >= 0 }
+    }
+}

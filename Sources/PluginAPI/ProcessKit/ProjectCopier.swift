@@ -36,13 +36,13 @@ public struct ProjectCopier {
                         try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
                     case S_IFDIR:
                         guard mkdir(target.path, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
-                            throw CopyFailure(path: child.path, reason: String(cString: strerror(errno)))
+                            throw CopyFailure(path: child.path, errno: errno)
                         }
                         pending.append((child, target))
                     case S_IFREG:
                         // A clone or an in-kernel copy: no bytes pass through this process.
                         if let error = FastFiles.copyFile(from: child.path, to: target.path), error != ENOENT {
-                            throw CopyFailure(path: child.path, reason: String(cString: strerror(error)))
+                            throw CopyFailure(path: child.path, errno: error)
                         }
                     default:
                         continue  // sockets, fifos, devices: not project files
@@ -59,9 +59,24 @@ public struct ProjectCopier {
     public struct CopyFailure: Error, LocalizedError {
         public let path: String
         public let reason: String
+        /// The system's error number, when one caused it.
+        public let errno: Int32?
         public init(path: String, reason: String) {
             self.path = path
             self.reason = reason
+            self.errno = nil
+        }
+        public init(path: String, errno: Int32) {
+            self.path = path
+            self.reason = String(cString: strerror(errno))
+            self.errno = errno
+        }
+
+        /// What to do about it: a shortage of descriptors says so (`DescriptorShortage`), anything
+        /// else points at the run folder.
+        public var hint: String {
+            if let errno, DescriptorShortage.matches(errno) { return DescriptorShortage.hint }
+            return "check that the run directory is writable and the disk has space"
         }
         public var errorDescription: String? { "cannot copy \(path): \(reason)" }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Yams
 
 /// A project's settings for every run: `.nixactions/config.yml` (or `--config FILE`).
@@ -41,8 +42,8 @@ public struct ProjectConfig: Sendable {
         var config = ProjectConfig()
         guard let data = FileManager.default.contents(atPath: path) ?? FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() else {
             if !required && !FileManager.default.fileExists(atPath: path) { return (config, []) }
-            let hint = FileManager.default.fileExists(atPath: path) ? "check its permissions" : "no such file"
-            return (config, [Diagnostic(.error, "cannot read the configuration file '\(path)'", hint: hint)])
+            let problem = DescriptorShortage.readProblem(path)
+            return (config, [Diagnostic(.error, "cannot read the configuration file '\(path)': \(problem.reason)", hint: problem.hint)])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return (config, [Diagnostic(.error, "'\(path)' is not UTF-8 text")])

@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 import Yams
 
@@ -44,9 +45,8 @@ public enum WorkflowLoader {
     /// Load a workflow file; plugin functions are looked up only if an expression calls one.
     public static func load(file path: String, functionArities functions: FunctionArities?) -> LoadResult {
         guard let data = FileManager.default.contents(atPath: path) else {
-            let diagnostic = Diagnostic(
-                .error, "cannot read workflow file '\(path)'",
-                hint: FileManager.default.fileExists(atPath: path) ? "check its permissions" : "no such file")
+            let problem = DescriptorShortage.readProblem(path)
+            let diagnostic = Diagnostic(.error, "cannot read workflow file '\(path)': \(problem.reason)", hint: problem.hint)
             return LoadResult(workflow: nil, diagnostics: [diagnostic])
         }
         guard let text = String(data: data, encoding: .utf8) else {
