@@ -383,7 +383,7 @@ struct HardeningTests {
             in: folder)
     }
 
-    @Test("a run without room for its descriptors stops at once with an error that says so, however few are free; never a crash")
+    @Test("a run (or any command) without room for its descriptors stops at once with an error that says so, however few are free; never a crash")
     func tooFewDescriptors() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -400,6 +400,17 @@ struct HardeningTests {
             #expect(result.stderr.contains("hint: raise the limit ('ulimit -n')"), "\(free) free: \(result.stderr)")
             #expect(!result.stdout.contains("ran"), "\(free) free: a job ran")
         }
+        // Every other command needs fewer, and says the same way when it has not got them.
+        for free in [1, 3, 8, 12] {
+            for command in ["validate", "list", "graph"] {
+                let result = try await runWithDescriptors(limit: limit, firstFree: limit - free, [command, "wf.yml"], in: temp.path)
+                #expect(result.status == 2, "\(command), \(free) free: \(result.status)\n\(result.stdout)\(result.stderr)")
+                #expect(result.stderr.hasPrefix("error: nixactions needs at least \(OpenFilesRoom.minimumFreeOtherwise) free file descriptors"),
+                        "\(command), \(free) free: \(result.stderr)")
+            }
+        }
+        let validates = try await runWithDescriptors(limit: limit, firstFree: limit - 24, ["validate", "wf.yml"], in: temp.path)
+        #expect(validates.status == 0 && validates.stdout == "wf.yml: valid\n", "\(validates.stdout)\(validates.stderr)")
         // With room, the same run goes.
         let fine = try await runWithDescriptors(limit: limit, firstFree: 3, ["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
         #expect(fine.status == 0, "\(fine.stdout)\(fine.stderr)")

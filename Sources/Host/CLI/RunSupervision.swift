@@ -430,16 +430,22 @@ public enum OpenFilesRoom {
         return allowed
     }
 
-    /// Raise the soft limit (once), then nil when at least `minimumFree` descriptors are free,
-    /// else the error to stop with.
-    public static func check() -> EngineError? {
+    /// Descriptors any other command needs free (libdispatch's threads stop the process when they
+    /// cannot make their eventfd).
+    public static let minimumFreeOtherwise = 16
+
+    /// Raise the soft limit (once), then nil when at least `minimumFree` descriptors are free (for
+    /// `run`, else `minimumFreeOtherwise`), else the error to stop with.
+    public static func check(run: Bool = true) -> EngineError? {
         _ = startingLimit
         let limit = DescriptorShortage.softLimit
         guard let open = DescriptorShortage.openCount(), limit < UInt64(Int.max) else { return nil }
         let free = Int(limit) - open
-        guard free < minimumFree else { return nil }
+        let minimum = run ? minimumFree : minimumFreeOtherwise
+        guard free < minimum else { return nil }
         return EngineError(
-            "a run needs at least \(minimumFree) free file descriptors and this one has \(max(0, free)) (limit \(limit), \(open) open)",
+            "\(run ? "a run needs" : "nixactions needs") at least \(minimum) free file descriptors and "
+                + "\(run ? "this one" : "this process") has \(max(0, free)) (limit \(limit), \(open) open)",
             hint: "raise the limit ('ulimit -n'), or close the descriptors the parent process left open")
     }
 }

@@ -5,6 +5,13 @@ import NIOPosix
 import NixActionsCLI
 import NixActionsEngine
 
+// The open-files limit is raised and room checked before anything opens a descriptor: libdispatch's
+// threads and SwiftNIO's event loops (`run`, below) stop the process when they cannot make theirs.
+// Too few free is an error that says so.
+if let problem = OpenFilesRoom.check(run: CommandLine.arguments.dropFirst().first == "run") {
+    FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
+    exit(2)
+}
 // SIGINT, SIGTERM and SIGHUP go to one thread of ours (blocked here, before any thread exists).
 SignalHub.start()
 // A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.
@@ -16,12 +23,6 @@ signal(SIGPIPE, SIG_IGN)
 // Nothing blocks a task's thread (blocking waits have threads of their own: ProcessKit's
 // WaiterPool), which either pool requires. Before any task is enqueued;
 // NIXACTIONS_TASK_POOL=dispatch keeps libdispatch's pool.
-// `run` raises its open-files limit and checks it has room before the event loops below open
-// their descriptors (they cannot fail gracefully): too few is an error that says so.
-if CommandLine.arguments.dropFirst().first == "run", let problem = OpenFilesRoom.check() {
-    FileHandle.standardError.write(Data("error: \(problem)\n".utf8))
-    exit(2)
-}
 if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POOL").map({ String(cString: $0) }) != "dispatch" {
     if NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
         // The run's tasks that prefer HandOffExecutor and may not go on where they are resumed go
