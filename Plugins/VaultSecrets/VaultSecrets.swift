@@ -40,7 +40,9 @@ final class VaultSecrets: SecretsPlugin {
     private let clients = Mutex<[String: HTTPClient]>([:])
     /// Tokens this instance obtained by logging in (address, token, the client that got it):
     /// revoked by `release` through the same client (the same trusted CA).
-    private let loginTokens = Mutex<[(String, [UInt8], HTTPClient)]>([])
+    /// Tokens of AppRole logins (address, namespace, token, client), revoked in `release`: in the
+    /// namespace they were made in, where a namespace's token is known.
+    private let loginTokens = Mutex<[(String, String?, [UInt8], HTTPClient)]>([])
     /// AppRole logins shared by entries of one run (address + role → token).
     private let loginCache = Mutex<[String: [UInt8]]>([:])
 
@@ -124,8 +126,8 @@ final class VaultSecrets: SecretsPlugin {
             defer { tokens.removeAll() }
             return tokens
         }
-        for (address, token, client) in tokens {
-            _ = try? await self.request(.POST, "\(address)/v1/auth/token/revoke-self", token: token, namespace: nil, body: nil, client: client,
+        for (address, namespace, token, client) in tokens {
+            _ = try? await self.request(.POST, "\(address)/v1/auth/token/revoke-self", token: token, namespace: namespace, body: nil, client: client,
                                         context: context, attempts: 1)
         }
         let all = clients.withLock { clients in
@@ -179,7 +181,7 @@ final class VaultSecrets: SecretsPlugin {
                 throw OperationFailure(message: "AppRole needs a secret id", hint: "set 'secret-id-file', or VAULT_SECRET_ID")
             }
             let mount = (try SecretDocuments.string(options, "approle-mount") ?? "approle").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            let cacheKey = "\(address)\n\(mount)\n\(roleID)"
+            let cacheKey = "\(address)\n\(namespace ?? "")\n\(mount)\n\(roleID)"  // a login serves its own namespace only
             if let cached = loginCache.withLock({ $0[cacheKey] }) { return cached }
             var login = JSONWriter()
             login.beginObject()
@@ -199,7 +201,7 @@ final class VaultSecrets: SecretsPlugin {
             }
             let bytes = Array(token.utf8)
             host.registerSecret(token)  // never printed, whatever happens
-            loginTokens.withLock { $0.append((address, bytes, client)) }
+            loginTokens.withLock { $0.append((address, namespace, bytes, client)) }
             loginCache.withLock { $0[cacheKey] = bytes }
             return bytes
         }
@@ -246,6 +248,13 @@ final class VaultSecrets: SecretsPlugin {
                 let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
                 let buffer = try await response.body.collect(upTo: 16 << 20)
                 let status = Int(response.status.code)
+                if (300..<400).contains(status) {
+                    // Never followed: the token would go wherever the answer points.
+                    let location = response.headers.first(name: "Location").map { " to \(Self.safe($0))" } ?? ""
+                    throw OperationFailure(
+                        message: "Vault at \(Self.safe(url)) answered \(status), a redirect\(location), which is not followed (the token must not go elsewhere)",
+                        hint: "set VAULT_ADDR (or 'address') to the server itself; a standby node redirects to the active one")
+                }
                 if status >= 500 && attempt < attempts {
                     lastError = "status \(status)"
                     context.log(.warning, "Vault answered \(status) for \(Self.safe(url)); retrying (\(attempt)/\(attempts - 1))")
@@ -255,6 +264,8 @@ final class VaultSecrets: SecretsPlugin {
                 return (status, Array(buffer.readableBytesView))
             } catch is CancellationError {
                 throw CancellationError()
+            } catch let failure as OperationFailure {
+                throw failure
             } catch {
                 lastError = Self.describe(error)
                 if attempt < attempts {

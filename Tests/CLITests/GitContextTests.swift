@@ -75,6 +75,54 @@ struct GitContextTests {
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
     }
 
+    @Test("push: commits holds what the branch has beyond its upstream, oldest first, at most 2,048 (the newest); before is the upstream's commit")
+    func pushCommits() async throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        func git(_ arguments: [String], input: String? = nil) throws -> String {
+            let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["git", "-C", temp.path] + arguments,
+                                                input: Data((input ?? "").utf8), environment: ["GIT_CONFIG_NOSYSTEM": "1"])
+            guard result.status == 0 else { throw TestComponentError("git \(arguments): \(result.stderr)") }
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // The pushed branch's upstream is where it is now; 2,050 empty commits go on top (one fast-import).
+        let base = try Self.head(temp)
+        _ = try git(["update-ref", "refs/remotes/origin/feature/x", base])
+        _ = try git(["branch", "-q", "--set-upstream-to=origin/feature/x"])
+        let count = 2050
+        var stream = ""
+        for number in 1...count {
+            let message = "commit \(number)\n"
+            stream += "commit refs/heads/feature/x\nmark :\(number)\ncommitter Ada Lovelace <ada@example.com> \(1_767_322_800 + number) +0000\n"
+            stream += "data \(message.utf8.count)\n\(message)" + (number == 1 ? "from \(base)\n" : "from :\(number - 1)\n") + "\n"
+        }
+        _ = try git(["fast-import", "--quiet"], input: stream)
+        let head = try Self.head(temp)
+        #expect(head != base)
+        try temp.write("wf.yml", #"""
+            on: push
+            jobs:
+              show:
+                steps:
+                  - run: |
+                      python3 - "$GITHUB_EVENT_PATH" <<'EOF'
+                      import json, sys
+                      event = json.load(open(sys.argv[1]))
+                      commits = event["commits"]
+                      print("count", len(commits))
+                      print("first", commits[0]["message"], "last", commits[-1]["message"])
+                      print("last is head", commits[-1]["id"] == event["head_commit"]["id"] == event["after"])
+                      print("before", event["before"])
+                      EOF
+            """#)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[show] count 2048\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[show] first commit 3 last commit 2050\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[show] last is head True\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[show] before \(base)\n"), "\(result.stdout)")
+    }
+
     @Test("--event pull_request: head_ref is the branch, base_ref the default branch; an https origin on another host")
     func pullRequest() async throws {
         let temp = try Self.repository(origin: "https://git.example.com/team/tool.git")

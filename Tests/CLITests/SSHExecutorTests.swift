@@ -238,6 +238,41 @@ extension RealExecutorSuites {
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
         }
 
+        @Test("BatchMode: a host whose key is not known, or that would ask for a password, fails its job at once instead of asking")
+        func neverAsks() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote"
+            try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+            try temp.write("empty_known_hosts", "")
+            // A key the server does not know: without BatchMode ssh would fall back to a password prompt.
+            let keygen = try #require(testTool("ssh-keygen"), "ssh-keygen is missing: run .ci/setup")
+            let made = try runCommandBlocking(URL(fileURLWithPath: keygen), ["-q", "-t", "ed25519", "-N", "", "-f", temp.path + "/stranger"])
+            try #require(made.status == 0, "\(made.stderr)")
+            try temp.write("wf.yml", """
+                jobs:
+                  unknown:
+                    executor: { plugin: ssh, with: { host: "\(server.hostEntry)", identity-file: \(server.identityFile), known-hosts: \(temp.path)/empty_known_hosts, workdir: \(remote) } }
+                    steps: [ { run: echo unknown-ran } ]
+                  stranger:
+                    executor: { plugin: ssh, with: { host: "\(server.hostEntry)", identity-file: \(temp.path)/stranger, known-hosts: \(server.knownHosts), workdir: \(remote) } }
+                    steps: [ { run: echo stranger-ran } ]
+                """)
+            // Standard input is a terminal nowhere here, but ssh would still ask through /dev/tty
+            // if it could: BatchMode is what stops it.
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.seconds < 30, "\(result.seconds) s")
+            #expect(!result.stdout.contains("-ran"), "\(result.stdout)")
+            #expect(result.stdout.contains("[unknown] error: cannot start job 'unknown' on executor 'ssh'"), "\(result.stdout)")
+            #expect(result.stdout.contains("Host key verification failed"), "\(result.stdout)")
+            #expect(result.stdout.contains("[stranger] error: cannot start job 'stranger' on executor 'ssh'"), "\(result.stdout)")
+            #expect(result.stdout.contains("Permission denied"), "\(result.stdout)")
+            #expect(!result.stdout.contains("password:"), "\(result.stdout)")
+        }
+
         @Test("an unreachable host, a missing host and an unknown option are errors naming the job")
         func errors() async throws {
             let temp = try TemporaryDirectory()

@@ -69,6 +69,31 @@ struct SecretProvidersIntegrationTests {
         try expectReported(result, ["DB_PASSWORD": password, "API_KEY": apiKey])
     }
 
+    @Test("sops + age: a binary file is one value named after the file, bytes exact (lines, trailing newline); format: binary and as: for any name")
+    func sopsBinary() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        // A key file of several lines, ending with a newline, as PEM files do.
+        let pem = "-----BEGIN TEST KEY-----\n\(unique("line1"))\n\(unique("line2"))\n-----END TEST KEY-----\n"
+        let token = unique("raw token without newline")
+        try project.encrypt("deploy.key", plain: pem, ext: "key", recipient: key.recipient)
+        try project.encrypt("token.enc", plain: token, ext: "bin", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: [
+                "{ provider: sops, file: deploy.key, age-key-file: keys/age.txt }",
+                "{ provider: sops, file: token.enc, format: binary, as: API_TOKEN, age-key-file: keys/age.txt }",
+            ],
+            report: ["DEPLOY", "API_TOKEN", "TOKEN"])
+        let lines = pem.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("-----") }
+        let result = try await project.run(
+            environment: ["PATH": folder(of: sops) + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
+            secrets: [token] + lines)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["DEPLOY": pem, "API_TOKEN": token], unset: ["TOKEN"])
+    }
+
     // MARK: sops failures
 
     @Test("sops failure: a file that does not exist stops the run before any job (exit 2)")
@@ -279,6 +304,94 @@ struct SecretProvidersIntegrationTests {
     }
 
     // MARK: OpenBao failures
+
+    @Test("OpenBao namespaces: namespace:, mount: and approle-mount: log in and read inside the namespace; the login token is revoked there")
+    func vaultNamespace() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try await offThePool { try OpenBaoServer() }
+        defer { server.stop() }
+        // A namespace `team` with its own KV version 2 engine at `kv` and AppRole at `ci-approle`,
+        // set up through path prefixes (`/v1/team/...`); nothing of it exists at the root.
+        try server.request("POST", "/v1/sys/namespaces/team")
+        try server.request("POST", "/v1/team/sys/mounts/kv", body: ["type": "kv", "options": ["version": "2"]])
+        let apiKey = unique("ns-api")
+        try server.writeSecret("ci/app", ["api_key": apiKey], mount: "team/kv")
+        try server.request("PUT", "/v1/team/sys/policies/acl/ci-app", body: ["policy": "path \"kv/data/ci/app\" {\n  capabilities = [\"read\"]\n}\n"])
+        try server.request("POST", "/v1/team/sys/auth/ci-approle", body: ["type": "approle"])
+        try server.request("POST", "/v1/team/auth/ci-approle/role/ci", body: ["token_policies": ["ci-app"], "token_ttl": "10m"])
+        let roleID = try #require((try server.request("GET", "/v1/team/auth/ci-approle/role/ci/role-id")?["data"] as? [String: Any])?["role_id"] as? String)
+        let secretID = try #require((try server.request("POST", "/v1/team/auth/ci-approle/role/ci/secret-id")?["data"] as? [String: Any])?["secret_id"] as? String)
+        // Tokens of the namespace (an empty list is a 404).
+        let namespaceTokens = { (((try? server.request("LIST", "/v1/team/auth/token/accessors"))??["data"] as? [String: Any])?["keys"] as? [Any])?.count ?? 0 }
+        let before = namespaceTokens()
+
+        try project.workflow(
+            jobSecrets: ["{ provider: vault, namespace: team, mount: kv, path: ci/app, auth: approle, approle-mount: ci-approle }"],
+            report: ["API_KEY"])
+        let result = try await project.run(
+            environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secretID], secrets: [apiKey, secretID])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["API_KEY": apiKey])
+        #expect(namespaceTokens() == before, "the AppRole login's token must be revoked in its namespace when the run ends")
+
+        // VAULT_NAMESPACE does the same for entries without `namespace:`; without either, the
+        // root has no such AppRole mount and the login is refused.
+        let secondSecretID = try #require((try server.request("POST", "/v1/team/auth/ci-approle/role/ci/secret-id")?["data"] as? [String: Any])?["secret_id"] as? String)
+        try project.workflow(jobSecrets: ["{ provider: vault, mount: kv, path: ci/app, auth: approle, approle-mount: ci-approle }"], report: ["API_KEY"])
+        let fromEnvironment = try await project.run(
+            environment: ["VAULT_ADDR": server.address, "VAULT_NAMESPACE": "team", "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secondSecretID],
+            secrets: [apiKey, secondSecretID])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)\n\(fromEnvironment.stdout)")
+        try expectReported(fromEnvironment, ["API_KEY": apiKey])
+        #expect(namespaceTokens() == before, "the AppRole login's token must be revoked in its namespace when the run ends")
+        let outside = try await project.run(
+            environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secondSecretID], secrets: [apiKey, secondSecretID])
+        expectProviderFailure(outside, project, provider: "vault", contains: "the AppRole login at auth/ci-approle on \(server.address) was refused")
+    }
+
+    @Test("a Vault address that redirects: the redirect is not followed, so the token never goes where it points; exit 2")
+    func vaultRedirectNotFollowed() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        // A server on 127.0.0.1 that answers every request with 307 to its own /stolen/..., and
+        // prints each path it is asked for (with whether a token came along).
+        let python = try requiredTool("python3")
+        let script = #"""
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def answer(self):
+                    print(self.path, "token" if self.headers.get("X-Vault-Token") else "none", flush=True)
+                    if self.path.startswith("/stolen"):
+                        self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
+                        self.wfile.write(b'{"data": {"data": {"stolen": "yes"}}}')
+                    else:
+                        self.send_response(307); self.send_header("Location", "/stolen" + self.path); self.end_headers()
+                do_GET = do_POST = answer
+                def log_message(self, *arguments): pass
+            server = http.server.HTTPServer(("127.0.0.1", 0), H)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """#
+        let asked = project.temp.path + "/asked.txt"
+        let server = try SpawnedProcess([python, "-c", script], output: asked)
+        defer {
+            server.signal(SIGKILL)
+            server.wait()
+        }
+        let portLine = { (try? String(contentsOfFile: asked, encoding: .utf8))?.split(separator: "\n").first.flatMap { Int($0) } }
+        #expect(await eventually(timeout: .seconds(20)) { portLine() != nil }, "the redirecting server did not start")
+        let port = try #require(portLine())
+        let token = unique("redirected-token")
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: ["STOLEN"])
+        let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+        expectProviderFailure(result, project, provider: "vault", contains:
+            "Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app answered 307, a redirect to /stolen/v1/secret/data/ci/app, which is not followed")
+        #expect(result.stderr.contains("hint: set VAULT_ADDR (or 'address') to the server itself"), "\(result.stderr)")
+        let requests = try String(contentsOfFile: asked, encoding: .utf8)
+        #expect(requests.contains("/v1/secret/data/ci/app token\n"), "\(requests)")
+        #expect(!requests.contains("/stolen"), "the redirect was followed: \(requests)")
+    }
 
     @Test("OpenBao failure: server down (a closed port) says it cannot reach Vault, exit 2, no job started")
     func vaultServerDown() async throws {

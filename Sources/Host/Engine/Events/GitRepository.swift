@@ -131,8 +131,13 @@ public struct GitRepository: Sendable {
         return Self.run(["merge-base", a, b], in: directory)
     }
 
-    /// The commits in `from..to` (newest last, at most `limit`), or just `to` when `from` is empty.
-    public func commits(from: String, to: String, limit: Int = 20) -> [Commit] {
+    /// GitHub's push webhook holds at most 2,048 commits (the 20 of its docs apply to timeline
+    /// events only, not to the payload a workflow gets).
+    public static let pushCommitsLimit = 2048
+
+    /// The commits in `from..to` (newest last; the newest `limit` of them), or just `to` when
+    /// `from` is empty.
+    public func commits(from: String, to: String, limit: Int = pushCommitsLimit) -> [Commit] {
         guard isRepository, !to.isEmpty else { return [] }
         let range = from.isEmpty ? ["-1", to] : ["\(from)..\(to)"]
         let format = "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%aI%x1f%B%x1e"
