@@ -183,7 +183,7 @@ final class LocalExecutor: ExecutorPlugin {
             let shell = step.shell.first ?? ""
             throw OperationFailure(
                 message: "cannot start '\(shell)': \(String(cString: strerror(error.errno)))",
-                hint: Self.spawnHint(error.errno, shell: shell))
+                hint: Self.spawnHint(error.errno, shell: shell, environment: environment))
         }
         var files: [String: String] = [:]
         for (name, path) in captures { files[name] = FastFiles.take(path) ?? "" }
@@ -197,9 +197,14 @@ final class LocalExecutor: ExecutorPlugin {
     /// What a shell argument names the script's path with.
     static let placeholder = Array("{0}".utf8)
 
-    static func spawnHint(_ error: Int32, shell: String) -> String {
+    static func spawnHint(_ error: Int32, shell: String, environment: [String: String] = [:]) -> String {
         switch error {
-        case E2BIG: return "the step's environment or arguments are too large (Linux limits one variable to 128 KiB); pass big values through files"
+        case E2BIG:
+            // The variable most likely at fault, by name and size (never its value).
+            let largest = environment.max { $0.key.utf8.count + $0.value.utf8.count < $1.key.utf8.count + $1.value.utf8.count }
+            let named = largest.map { " (the largest variable: \($0.key), \($0.key.utf8.count + $0.value.utf8.count + 1) bytes)" } ?? ""
+            return "the step's environment or arguments are too large\(named); Linux limits one variable to 128 KiB and all of them with the "
+                + "arguments to a quarter of the stack limit; pass big values through files"
         case EMFILE, ENFILE: return DescriptorShortage.hint
         case ENOENT, EACCES: return "is '\(shell)' installed and on PATH?"
         default: return "the system refused to start the step's process"

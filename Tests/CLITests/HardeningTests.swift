@@ -450,11 +450,94 @@ struct HardeningTests {
         #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENFILE).hint == DescriptorShortage.hint)
         #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENOSPC).hint == "check that the run directory is writable and the disk has space")
         #expect(DescriptorShortage.hint.hasPrefix("the process ran out of file descriptors (limit \(DescriptorShortage.softLimit)); "))
-        #expect(DescriptorShortage.readProblem("/nonexistent/wf.yml") == ("no such file", "check the path"))
-        #expect(DescriptorShortage.readProblem("/").hint == "check that it is a readable file")
+        #expect(DescriptorShortage.readProblem(errno: ENOENT) == ("no such file", "check the path"))
+        #expect(DescriptorShortage.readProblem(errno: EMFILE).hint == DescriptorShortage.hint)
+        #expect(DescriptorShortage.readProblem(errno: EIO).hint == "check that it is a readable file")
         let open = try #require(DescriptorShortage.openCount())
         let fd = Glibc.open("/dev/null", O_RDONLY)
         defer { close(fd) }
         #expect(try #require(DescriptorShortage.openCount()) >= open)
+    }
+
+    @Test("a step whose environment is too large for Linux fails with a hint naming the largest variable and its size, never its value; the job's other steps are unaffected")
+    func environmentTooLarge() async throws {
+        let big = String(repeating: "v", count: 200_000)
+        let result = try await runWorkflow("""
+            jobs:
+              a:
+                steps:
+                  - run: echo first ran
+                  - env:
+                      SMALL: small
+                      BIG_VALUE: \(big)
+                    run: echo second ran
+                  - if: always()
+                    run: echo third ran
+            """, ["--log-format", "plain", "--log-dir", "logs"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] first ran\n") && result.stdout.contains("[a] third ran\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("[a] second ran\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("cannot start 'bash': Argument list too long"), "\(result.stdout)")
+        #expect(result.stdout.contains("hint: the step's environment or arguments are too large (the largest variable: BIG_VALUE, 200010 bytes)"),
+                "\(result.stdout)")
+        #expect(!result.stdout.contains("vvvvvvvv"), "the value was printed")
+    }
+
+    @Test("a workflow from a pipe (<(command)) is read whole; a named pipe nobody writes to, a folder, /dev/zero and a missing file are errors that say so, never a hang")
+    func workflowFromAnywhere() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("ok.yml", "jobs:\n  a:\n    steps:\n      - run: echo from-a-pipe\n")
+        #expect(mkfifo(temp.path + "/fifo.yml", 0o600) == 0)
+        try FileManager.default.createDirectory(atPath: temp.path + "/folder.yml/inside", withIntermediateDirectories: true)
+        func bash(_ script: String) async throws -> CommandResult {
+            try await runCommand(URL(fileURLWithPath: "/bin/bash"), ["-c", script, "bash", nixactionsBinary.path], in: temp.path)
+        }
+        let validated = try await bash(#""$1" validate <(cat ok.yml)"#)
+        #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
+        #expect(validated.stdout.hasSuffix(": valid\n"), "\(validated.stdout)")
+        let ran = try await bash(#""$1" run <(cat ok.yml) --log-format plain --log-dir logs"#)
+        #expect(ran.status == 0, "\(ran.stdout)\(ran.stderr)")
+        #expect(ran.stdout.contains("[a] from-a-pipe\n"), "\(ran.stdout)")
+
+        for (path, expected) in [
+            ("fifo.yml", "fifo.yml:1:1: error: the workflow file is empty"),  // nobody writes to it
+            ("/dev/zero", "cannot read workflow file '/dev/zero': it is larger than 64 MiB"),
+            ("missing/wf.yml", "no workflow 'missing/wf.yml' found"),
+        ] {
+            let result = try await nixactions(["validate", path], in: temp.path)
+            #expect(result.status == 2, "\(path): \(result.status) \(result.stdout)\(result.stderr)")
+            #expect(result.seconds < 20, "\(path): \(result.seconds) s")
+            #expect(result.stderr.contains(expected), "\(path): \(result.stderr)")
+        }
+        let folder = try await nixactions(["validate", "folder.yml"], in: temp.path)
+        #expect(folder.status == 2 && folder.stderr.contains("'folder.yml' is a folder with no workflow.yml in it"), "\(folder.stderr)")
+    }
+
+    @Test("--secret-file, --env-file, --var-file and --event-path read pipes (<(command)) whole; /dev/zero is refused by its size, never read forever")
+    func optionFilesFromPipes() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: echo "token=${{ secrets.PIPE_TOKEN }} env=$FROM_ENV_FILE var=${{ vars.FROM_VAR_FILE }} event=${{ github.event.custom }}"
+            """)
+        let script = #"""
+            "$1" run wf.yml --log-format plain --log-dir logs \
+              --secret-file <(printf 'PIPE_TOKEN=pipe-secret-93f1\n') --env-file <(printf 'FROM_ENV_FILE=env-ok\n') \
+              --var-file <(printf 'FROM_VAR_FILE=var-ok\n') --event-path <(printf '{"custom": "event-ok"}')
+            """#
+        let result = try await runCommand(URL(fileURLWithPath: "/bin/bash"), ["-c", script, "bash", nixactionsBinary.path], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] token=*** env=env-ok var=var-ok event=event-ok\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("pipe-secret-93f1"), "\(result.stdout)")
+        for option in ["--secret-file", "--env-file", "--var-file", "--event-path"] {
+            let refused = try await nixactions(["run", "wf.yml", option, "/dev/zero"], in: temp.path)
+            #expect(refused.status == 2, "\(option): \(refused.stderr)")
+            #expect(refused.stderr.contains("error: cannot read \(option) '/dev/zero': it is larger than 64 MiB\n  hint: "), "\(option): \(refused.stderr)")
+            #expect(refused.seconds < 20, "\(option): \(refused.seconds) s")
+        }
     }
 }

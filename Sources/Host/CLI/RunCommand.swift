@@ -266,10 +266,7 @@ struct RunCommand: AsyncParsableCommand {
     func commandLineSecrets() throws -> [String: String] {
         var values: [String: String] = [:]
         for file in secretFiles {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                standardError("error: cannot read --secret-file '\(file)'\n")
-                throw ExitCode(ExitStatus.usage)
-            }
+            let text = try Self.readOptionFile(file, option: "--secret-file")
             switch Dotenv.parse(text) {
             case .success(let entries):
                 for entry in entries {
@@ -305,7 +302,23 @@ struct RunCommand: AsyncParsableCommand {
             && info.st_mode & S_IFMT == S_IFCHR && info.st_rdev == null.st_rdev
     }
 
-    /// `--env-file` values, then `--env` values (later ones win).
+    /// The text of a file an option names (`--env-file`, `--secret-file`, `--var-file`,
+    /// `--event-path`): a file, or a pipe such as `<(pass show ci)` read until its writer closes it,
+    /// at most 64 MiB of UTF-8. Otherwise exit 2, saying why.
+    static func readOptionFile(_ file: String, option: String) throws -> String {
+        switch FastFiles.readWhole(file, limit: WorkflowLoader.fileLimit) {
+        case .success(let bytes):
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                standardError("error: \(option) '\(file)' is not UTF-8 text\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+            return text
+        case .failure(let failure):
+            standardError("error: cannot read \(option) '\(file)': \(failure.reason)\n  hint: \(failure.hint)\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+    }
+
     /// The files of `NIXACTIONS_ENV_FILES` (separated by ':', like PATH), read before `--env-file`.
     static let envFilesVariable = "NIXACTIONS_ENV_FILES"
 
@@ -318,10 +331,7 @@ struct RunCommand: AsyncParsableCommand {
         let listed = (ProcessInfo.processInfo.environment[Self.envFilesVariable] ?? "")
             .split(separator: ":").map(String.init).filter { !$0.isEmpty }
         for (file, origin) in listed.map({ ($0, Self.envFilesVariable) }) + envFiles.map({ ($0, "--env-file") }) {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                standardError("error: cannot read \(origin) '\(file)'\n")
-                throw ExitCode(ExitStatus.usage)
-            }
+            let text = try Self.readOptionFile(file, option: origin)
             switch Dotenv.parse(text) {
             case .success(let entries):
                 for entry in entries {

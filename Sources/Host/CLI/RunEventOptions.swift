@@ -46,10 +46,7 @@ struct RunEventOptions: ParsableArguments {
     func variables(config: [String: String]) throws -> [String: String] {
         var values = config
         for file in varFiles {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                standardError("error: cannot read --var-file '\(file)'\n")
-                throw ExitCode(ExitStatus.usage)
-            }
+            let text = try RunCommand.readOptionFile(file, option: "--var-file")
             switch Dotenv.parse(text) {
             case .success(let entries):
                 for entry in entries {
@@ -74,10 +71,7 @@ struct RunEventOptions: ParsableArguments {
     /// The payload of `--event-path`: a JSON object, or exit 2 naming the file and the position.
     func givenPayload() throws -> [String: ExpressionValue]? {
         guard let eventPath else { return nil }
-        guard let text = try? String(contentsOfFile: eventPath, encoding: .utf8) else {
-            standardError("error: cannot read --event-path '\(eventPath)'\n")
-            throw ExitCode(ExitStatus.usage)
-        }
+        let text = try RunCommand.readOptionFile(eventPath, option: "--event-path")
         let value: ExpressionValue
         do {
             value = try ExpressionValue.fromJSON(text)

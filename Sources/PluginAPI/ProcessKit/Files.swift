@@ -187,6 +187,50 @@ public enum FastFiles {
     }
 }
 
+extension FastFiles {
+    /// Why a whole file could not be had: its reason and a hint.
+    public struct ReadFailure: Error, Sendable {
+        public let reason: String
+        public let hint: String
+    }
+
+    /// The whole of `path`, at most `limit` bytes: a regular file, or a pipe (`<(command)`, a named
+    /// pipe) read until its writers close it. Opened without waiting for a writer, so a named pipe
+    /// nobody writes to reads as empty instead of blocking; a folder, a missing file or anything
+    /// longer than `limit` (`/dev/zero`) is a failure that says so.
+    public static func readWhole(_ path: String, limit: Int) -> Result<[UInt8], ReadFailure> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            let problem = DescriptorShortage.readProblem(errno: errno)
+            return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            let problem = DescriptorShortage.readProblem(errno: EISDIR)
+            return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
+        }
+        // Blocking reads from here: a pipe's writer may not have written yet.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var bytes: [UInt8] = []
+        if (info.st_mode & S_IFMT) == S_IFREG { bytes.reserveCapacity(min(Int(info.st_size), limit) + 1) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let problem = DescriptorShortage.readProblem(errno: errno)
+                return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
+            }
+            if count == 0 { return .success(bytes) }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > limit {
+                return .failure(ReadFailure(reason: "it is larger than \(limit >> 20) MiB", hint: "a workflow or configuration file is text of a reasonable size"))
+            }
+        }
+    }
+}
+
 /// Running out of file descriptors, said the same way wherever it happens: starting a step,
 /// preparing a workspace, reading a workflow, loading a plugin.
 public enum DescriptorShortage {
@@ -204,15 +248,13 @@ public enum DescriptorShortage {
         return UInt64(limit.rlim_cur)
     }
 
-    /// Why `path` cannot be read, for a message and its hint; the caller already failed to read it.
-    public static func readProblem(_ path: String) -> (reason: String, hint: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        let error = fd >= 0 ? EISDIR : errno
-        if fd >= 0 { close(fd) }
+    /// Why a file could not be opened or read (`errno`), for a message and its hint.
+    public static func readProblem(errno error: Int32) -> (reason: String, hint: String) {
         if matches(error) { return (String(cString: strerror(error)), hint) }
         switch error {
         case ENOENT: return ("no such file", "check the path")
         case EACCES, EPERM: return (String(cString: strerror(error)), "check its permissions")
+        case EISDIR: return ("it is a folder", "give the path of a file")
         default: return (String(cString: strerror(error)), "check that it is a readable file")
         }
     }

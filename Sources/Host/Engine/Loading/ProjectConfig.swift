@@ -40,12 +40,14 @@ public struct ProjectConfig: Sendable {
     /// diagnostics with their line and column (an unknown key is an error, never ignored).
     public static func load(file path: String, required: Bool) -> (config: ProjectConfig, diagnostics: [Diagnostic]) {
         var config = ProjectConfig()
-        guard let data = FileManager.default.contents(atPath: path) ?? FileHandle(forReadingAtPath: path)?.readDataToEndOfFile() else {
-            if !required && !FileManager.default.fileExists(atPath: path) { return (config, []) }
-            let problem = DescriptorShortage.readProblem(path)
-            return (config, [Diagnostic(.error, "cannot read the configuration file '\(path)': \(problem.reason)", hint: problem.hint)])
+        if !required && !FileManager.default.fileExists(atPath: path) { return (config, []) }
+        let data: [UInt8]
+        switch FastFiles.readWhole(path, limit: WorkflowLoader.fileLimit) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure):
+            return (config, [Diagnostic(.error, "cannot read the configuration file '\(path)': \(failure.reason)", hint: failure.hint)])
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             return (config, [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
         }
         config.file = path

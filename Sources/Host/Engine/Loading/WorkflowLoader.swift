@@ -42,14 +42,19 @@ public enum WorkflowLoader {
         load(file: path, functionArities: functions.map { FunctionArities($0) })
     }
 
+    /// The largest workflow or configuration file read (64 MiB; a 20,000-job workflow is about 5).
+    public static let fileLimit = 64 << 20
+
     /// Load a workflow file; plugin functions are looked up only if an expression calls one.
     public static func load(file path: String, functionArities functions: FunctionArities?) -> LoadResult {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let problem = DescriptorShortage.readProblem(path)
-            let diagnostic = Diagnostic(.error, "cannot read workflow file '\(path)': \(problem.reason)", hint: problem.hint)
+        let data: [UInt8]
+        switch FastFiles.readWhole(path, limit: fileLimit) {
+        case .success(let bytes): data = bytes
+        case .failure(let failure):
+            let diagnostic = Diagnostic(.error, "cannot read workflow file '\(path)': \(failure.reason)", hint: failure.hint)
             return LoadResult(workflow: nil, diagnostics: [diagnostic])
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             return LoadResult(workflow: nil, diagnostics: [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
         }
         return load(yaml: text, file: path, functionArities: functions)
