@@ -540,4 +540,34 @@ struct HardeningTests {
             #expect(refused.seconds < 20, "\(option): \(refused.seconds) s")
         }
     }
+
+    @Test("job ids too long for a file name run: their folder and log are named by the first 100 characters and a hash, distinct for ids that share those")
+    func longJobIDs() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let common = String(repeating: "j", count: 150)
+        let first = common + "_first", second = common + "_second"
+        try temp.write("wf.yml", """
+            jobs:
+              \(first):
+                steps:
+                  - run: echo first-ran
+              \(second):
+                needs: \(first)
+                steps:
+                  - run: echo second-ran
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("] first-ran\n") && result.stdout.contains("] second-ran\n"), "\(result.stdout)")
+        #expect(!result.stderr.contains("warning"), "\(result.stderr)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").first)
+        let logs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs/" + run).filter { $0.hasSuffix(".log") }.sorted()
+        #expect(logs.count == 2, "\(logs)")
+        for log in logs {
+            #expect(log.hasPrefix(String(repeating: "j", count: 100) + "-") && log.utf8.count == 100 + 1 + 16 + 4, "\(log)")
+            let text = try String(contentsOfFile: temp.path + "/logs/" + run + "/" + log, encoding: .utf8)
+            #expect(text.contains("first-ran") != text.contains("second-ran"), "\(log): \(text)")
+        }
+    }
 }

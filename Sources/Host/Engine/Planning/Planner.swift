@@ -62,11 +62,11 @@ public enum Planner {
         // without case, for case-insensitive file systems): a job without a matrix keeps its id, and a
         // matrix instance whose key is taken (job `build-os-linux` next to `build` with `os: [linux]`)
         // gets a suffix.
-        var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { $0.id.lowercased() })
+        var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { fileKey($0.id).lowercased() })
         for id in order {
             guard let job = workflow.job(id) else { continue }
             if job.strategy?.usesNeeds == true {
-                var standIn = PlannedJob(key: job.id, jobID: job.id, displayName: job.displayName + " (matrix from needs)",
+                var standIn = PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: job.displayName + " (matrix from needs)",
                                          matrix: [], matrixIndex: 0, matrixTotal: 1)
                 standIn.awaitsExpansion = true
                 instances[id] = [standIn]
@@ -131,7 +131,7 @@ public enum Planner {
             })
         }
         guard let matrix = job.strategy?.matrix else {
-            return finished([PlannedJob(key: job.id, jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
+            return finished([PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
         }
         let literal: MatrixLiteral
         switch matrix {
@@ -407,6 +407,16 @@ public enum Planner {
             candidate = "\(key)-\(suffix)"
         }
         return candidate
+    }
+
+    /// A job id as a key: itself, unless it is too long for a file name (255 bytes, with the
+    /// `.log` and the suffixes a key may get): then its first 100 characters and a hash of the whole.
+    static func fileKey(_ id: String) -> String {
+        guard id.utf8.count > 120 else { return id }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(hash, radix: 16)
+        return String(id.prefix(100)) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Lowercase letters, digits and '-' only.
