@@ -256,6 +256,64 @@ struct CachingTests {
         #expect(refused.stdout.contains("[test] dependencies in place\n"))
     }
 
+    @Test("s3 credentials from the shared credentials file: AWS_PROFILE picks the profile (checked by moto enforcing IAM); a wrong profile is a 403 warning")
+    func s3Profiles() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let moto = try await offThePool { try MotoServer(enforceAuth: true) }
+        defer { moto.stop() }
+        try moto.allowUnauthenticated(4)
+        let key = try moto.makeBucketAndUser("ci")
+        // The default profile holds keys IAM does not know; [ci] (and [profile ci], the config
+        // file's spelling) the user's.
+        try project.temp.write("aws/credentials", """
+            [default]
+            aws_access_key_id = AKIANOTKNOWN0000
+            aws_secret_access_key = not-the-secret
+
+            [ci]
+            aws_access_key_id = \(key.id)
+            aws_secret_access_key = \(key.secret)
+
+            [profile ci-config]
+            aws_access_key_id = \(key.id)
+            aws_secret_access_key = \(key.secret)
+            """)
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", retries: 0 }
+            """)
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/cache@v4
+                    id: c
+                    with: { path: dep, key: profile-key }
+                  - run: mkdir -p dep && echo kept > dep/file; echo "hit=${{ steps.c.outputs.cache-hit }}"
+            """)
+        func run(profile: String?) async throws -> CommandResult {
+            var environment = ["AWS_SHARED_CREDENTIALS_FILE": project.temp.path + "/aws/credentials", "AWS_REGION": "us-east-1",
+                               "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""]
+            environment["AWS_PROFILE"] = profile ?? ""
+            return try await project.run(["run", "wf.yml", "--log-format", "plain"], extra: environment)
+        }
+        let saved = try await run(profile: "ci")
+        #expect(saved.status == 0, "\(saved.stdout)\(saved.stderr)")
+        #expect(saved.stdout.contains("[a] hit=false\n") && saved.stdout.contains("[a] cache 'c': saved 'profile-key'"), "\(saved.stdout)")
+        let restored = try await run(profile: "ci-config")
+        #expect(restored.stdout.contains("[a] cache 'c': restored 'profile-key'") && restored.stdout.contains("[a] hit=true\n"), "\(restored.stdout)")
+        let refused = try await run(profile: nil)  // [default]
+        #expect(refused.status == 0, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stdout.contains("[a] warning: cache 'c': cannot look up 'profile-key' in backend 's3': S3 refused access (403"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("[a] hit=false\n"), "\(refused.stdout)")
+        for result in [saved, restored, refused] {
+            #expect(!(result.stdout + result.stderr).contains(key.secret) && !(result.stdout + result.stderr).contains("not-the-secret"))
+        }
+    }
+
     @Test("the s3 backend in a run: saved by one run, restored by the next (a real moto server)")
     func s3RoundTrip() async throws {
         let project = try Project()

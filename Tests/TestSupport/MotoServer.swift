@@ -109,6 +109,41 @@ public final class MotoServer: @unchecked Sendable {
         throw TestComponentError("no python with moto found for \(binary) (tried \(candidates.joined(separator: ", "))): run .ci/setup")
     }
 
+    /// With `enforceAuth`: let the next `count` requests through without checking their
+    /// credentials (moto's `/moto-api/reset-auth`), to set up what the test needs.
+    public func allowUnauthenticated(_ count: Int) throws {
+        let answer = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
+                                            ["curl", "-s", "-X", "POST", "-H", "Content-Type: text/plain", "--data-binary", "\(count)",
+                                             "\(endpoint)/moto-api/reset-auth"])
+        guard answer.stdout.contains("\"ok\"") else { throw TestComponentError("moto's reset-auth failed: \(answer.stdout)\(answer.stderr)") }
+    }
+
+    /// With `enforceAuth`, after `allowUnauthenticated(4)`: the bucket, and an IAM user `name`
+    /// allowed everything on S3, whose access key (id, secret) is returned. Four requests.
+    public func makeBucketAndUser(_ name: String) throws -> (id: String, secret: String) {
+        func call(_ arguments: [String]) throws -> String {
+            let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s"] + arguments)
+            guard result.status == 0 else { throw TestComponentError("curl \(arguments): \(result.stderr)") }
+            return result.stdout
+        }
+        _ = try call(["-X", "PUT", "\(endpoint)/\(bucket)"])
+        // IAM's query API; moto picks the service from the credential scope (the signature is not
+        // checked while requests are let through).
+        let iam = ["-H", "Authorization: AWS4-HMAC-SHA256 Credential=AKIASETUP/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00",
+                   "-X", "POST", endpoint + "/", "--data-urlencode", "Version=2010-05-08", "--data-urlencode", "UserName=\(name)"]
+        _ = try call(iam + ["--data-urlencode", "Action=CreateUser"])
+        let key = try call(iam + ["--data-urlencode", "Action=CreateAccessKey"])
+        let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#
+        _ = try call(iam + ["--data-urlencode", "Action=PutUserPolicy", "--data-urlencode", "PolicyName=s3", "--data-urlencode", "PolicyDocument=\(policy)"])
+        func field(_ tag: String) -> String? {
+            key.components(separatedBy: "<\(tag)>").dropFirst().first?.components(separatedBy: "</\(tag)>").first
+        }
+        guard let id = field("AccessKeyId"), let secret = field("SecretAccessKey") else {
+            throw TestComponentError("moto made no access key: \(key)")
+        }
+        return (id, secret)
+    }
+
     /// Make the next `count` bodies that carry a CRC32 be refused with BadDigest, as if damaged
     /// on the way (moto_checked.py).
     public func damageNextBodies(_ count: Int) throws {
