@@ -43,6 +43,38 @@ struct SecretsMaskingTests {
         expectNoLeak(runs, ["stderr-masked-5521", "stdout-masked-6632", "::add-mask::"])
     }
 
+    @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
+    func longMaskCommands() async throws {
+        // The markers are put together by the step: the script (shown as the step's name) holds neither.
+        let runs = try await runAllFormats(#"""
+            jobs:
+              a:
+                steps:
+                  - name: long
+                    run: |
+                      p=LONGSECRET
+                      v="$p-MARKER-$(head -c 75000 /dev/urandom | base64 -w0)"
+                      echo "::add-mask::$v"
+                      echo "out $v"; echo "err $v" >&2
+                      echo "tail ${v: -40}"
+                  - name: huge
+                    run: |
+                      p=HUGESECRET
+                      w="$p-MARKER-$(head -c 1200000 /dev/urandom | base64 -w0)"
+                      echo "::add-mask::$w" >&2
+                      echo "after the dropped line"
+            """#)
+        // (The warning names the command; the command lines themselves would show the markers.)
+        expectNoLeak(runs, ["LONGSECRET-MARKER-", "HUGESECRET-MARKER-"])
+        for run in runs {
+            #expect(run.result.stdout.contains("***"), "\(run.format): \(run.result.stdout.prefix(2000))")
+            #expect(run.result.stdout.contains("a workflow command line longer than 1 MiB (::add-mask::…) was dropped, neither run nor shown; its value is not masked"),
+                    "\(run.format): \(run.result.stdout.suffix(3000))")
+            #expect(run.result.stdout.contains("after the dropped line"), "\(run.format)")
+            #expect(run.result.stdout.utf8.count < 200_000, "\(run.format): \(run.result.stdout.utf8.count) bytes of output")
+        }
+    }
+
     @Test("::add-mask:: values are unescaped as GitHub's runner does (%25, %0A, %0D)")
     func escapedMask() async throws {
         let runs = try await runAllFormats("""

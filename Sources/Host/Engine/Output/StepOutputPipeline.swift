@@ -35,8 +35,15 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var atLineStart = true
         var candidate: [UInt8] = []
         var candidateIsCommand = false
+        /// The rest of a command line longer than `commandLimit` is dropped up to its newline.
+        var droppingCommand = false
         init(assembler: LineAssembler) { self.assembler = assembler }
     }
+
+    /// The longest workflow command line (1 MiB): `::add-mask::` of a large key or certificate
+    /// in base64 is longer than an output line (`OutputChunk.maxLine`). A longer command line is
+    /// dropped with a warning, never shown: its value may be a secret being masked.
+    public static let commandLimit = 1 << 20
 
     /// - Parameter idleFlush: let the redactor release held bytes when a stream has been quiet
     ///   for two flush intervals (tests that need determinism turn it off).
@@ -80,6 +87,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     public func finish() {
         OutputFlusher.shared.unregister(self)
         lock.withLock { _ in
+            for state in streams { state.droppingCommand = false }
             for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminated: false) }
             for state in streams {
                 state.redactor.finish()
@@ -96,6 +104,18 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         let count = bytes.count
         var passFrom = 0  // start of bytes that go straight to the redactor
         while position < count {
+            if state.droppingCommand {
+                guard let found = memchr(base + position, 0x0A, count - position) else {
+                    position = count
+                    passFrom = count
+                    break
+                }
+                position = UnsafeRawPointer(found) - base + 1
+                passFrom = position
+                state.droppingCommand = false
+                state.atLineStart = true
+                continue
+            }
             if state.atLineStart || !state.candidate.isEmpty {
                 // Deciding whether this line is a command: gather its first bytes.
                 if state.candidate.isEmpty {
@@ -128,11 +148,17 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     endCandidateLine(state)
                     passFrom = position
                     state.atLineStart = true
-                } else if state.candidate.count > OutputChunk.maxLine {
-                    // Too long for a command: not one.
-                    state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                } else if state.candidateIsCommand && state.candidate.count > Self.commandLimit {
+                    // Too long to handle, and never shown: dropped to its newline, with a warning.
+                    reporter.report(.message(job: job, level: .warning, text: Self.droppedCommandWarning(state.candidate)))
                     state.candidate.removeAll(keepingCapacity: true)
                     state.candidateIsCommand = false
+                    state.droppingCommand = true
+                    passFrom = position
+                } else if !state.candidateIsCommand && state.candidate.count > OutputChunk.maxLine {
+                    // Undecided this long (spaces): not a command.
+                    state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                    state.candidate.removeAll(keepingCapacity: true)
                     passFrom = position
                 } else {
                     passFrom = position
@@ -150,6 +176,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         if passFrom < count && state.candidate.isEmpty {
             state.redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
         }
+    }
+
+    /// What a dropped command line is called in its warning: its command's name only.
+    static func droppedCommandWarning(_ line: [UInt8]) -> String {
+        let text = String(decoding: line.prefix(64), as: UTF8.self).drop { $0 == " " || $0 == "\t" }.dropFirst(2)
+        let name = String(text.prefix { $0.isLetter || $0 == "-" })
+        let masked = name == "add-mask" ? "; its value is not masked" : ""
+        return "a workflow command line longer than \(commandLimit >> 20) MiB (::\(name)::…) was dropped, neither run nor shown\(masked)"
     }
 
     /// nil while undecided; true when the gathered line starts (after spaces/tabs) with "::".
