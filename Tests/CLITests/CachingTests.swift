@@ -314,6 +314,51 @@ struct CachingTests {
         }
     }
 
+    @Test("a cache key or restore key holding a secret is not used (keys are stored in the clear): a warning, a miss, nothing saved, the secret in no file")
+    func secretInKey() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try project.temp.write("project/secrets.env", "TOKEN=cache-key-secret-4411\n")
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                cache:
+                  - { path: job-dep, key: "job-${{ secrets.TOKEN }}" }
+                steps:
+                  - uses: actions/cache@v4
+                    id: c
+                    with:
+                      path: dep
+                      key: "step-${{ secrets.TOKEN }}"
+                  - uses: actions/cache@v4
+                    id: r
+                    with:
+                      path: other
+                      key: plain-key
+                      restore-keys: |
+                        prefix-${{ secrets.TOKEN }}
+                        prefix-
+                  - run: mkdir -p dep job-dep other; echo x > dep/f; echo x > job-dep/f; echo x > other/f; echo "hit=${{ steps.c.outputs.cache-hit }}"
+            """)
+        let result = try await project.run(["run", "wf.yml", "--secret-file", "secrets.env", "--log-format", "plain"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] warning: cache 'c': key 'step-***' holds a secret; not restored (a cache key is stored in the clear"),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("[a] warning: cache 'c': key 'step-***' holds a secret; not saved"), "\(result.stdout)")
+        #expect(result.stdout.contains("key 'job-***' holds a secret; not saved"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] warning: cache 'r': restore keys holding a secret are not used: prefix-***"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] cache 'r': saved 'plain-key'"), "the cache without a secret works: \(result.stdout)")
+        #expect(result.stdout.contains("[a] hit=false\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("cache-key-secret-4411") && !result.stderr.contains("cache-key-secret-4411"))
+        // No file of the cache store names the secret.
+        let store = project.cacheHome
+        for case let name as String in FileManager.default.enumerator(atPath: store) ?? NSEnumerator() {
+            let text = String(decoding: FileManager.default.contents(atPath: store + "/" + name) ?? Data(), as: UTF8.self)
+            #expect(!text.contains("cache-key-secret-4411") && !name.contains("cache-key-secret-4411"), "\(name)")
+        }
+        #expect(project.dataFiles().count == 1, "only plain-key was saved: \(project.dataFiles())")
+    }
+
     @Test("the s3 backend in a run: saved by one run, restored by the next (a real moto server)")
     func s3RoundTrip() async throws {
         let project = try Project()

@@ -234,6 +234,14 @@ extension JobRunner {
             cacheMessage(.warning, "\(label): key '\(cache.key)': \(problem); not restored")
             return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: problem)
         }
+        if redactor.contains(cache.key) {
+            cacheMessage(.warning, "\(label): key '\(cache.key)' holds a secret; not restored (\(Self.secretKeyReason))")
+            return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "its key holds a secret")
+        }
+        let secretRestoreKeys = cache.restoreKeys.filter { redactor.contains($0) }
+        if !secretRestoreKeys.isEmpty {
+            cacheMessage(.warning, "\(label): restore keys holding a secret are not used: \(secretRestoreKeys.joined(separator: ", ")) (\(Self.secretKeyReason))")
+        }
         let backend: any CacheBackend
         switch options.caches.backend(cache.backend) {
         case .success(let made): backend = made
@@ -245,7 +253,9 @@ extension JobRunner {
         let began = clock.now
         let found: CacheLookupResult
         do {
-            found = try await backend.lookup(CacheLookup(key: cache.key, restoreKeys: cache.restoreKeys.filter { CacheKeys.problem($0) == nil }, version: cache.version))
+            found = try await backend.lookup(CacheLookup(
+                key: cache.key, restoreKeys: cache.restoreKeys.filter { CacheKeys.problem($0) == nil && !secretRestoreKeys.contains($0) },
+                version: cache.version))
         } catch {
             if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
             cacheMessage(.warning, "\(label): cannot look up '\(cache.key)' in backend '\(backend.name)': \(describe(error)); continuing without the cache")
@@ -285,11 +295,17 @@ extension JobRunner {
         }
     }
 
+    /// Why a key (or restore key) that holds a secret is not used: keys are kept in the clear.
+    static let secretKeyReason = "a cache key is stored in the clear, in the local index or as an S3 object name; keep secrets out of keys"
+
     /// Save a cache out of the job, unless its key exists. A failure is a warning.
     func saveCache(_ cache: ResolvedCache, executor: any Executor) async {
         let label = "cache '\(cache.id)'"
         if let problem = CacheKeys.problem(cache.key) {
             return cacheMessage(.warning, "\(label): key '\(cache.key)': \(problem); not saved")
+        }
+        if redactor.contains(cache.key) {
+            return cacheMessage(.warning, "\(label): key '\(cache.key)' holds a secret; not saved (\(Self.secretKeyReason))")
         }
         let backend: any CacheBackend
         switch options.caches.backend(cache.backend) {
