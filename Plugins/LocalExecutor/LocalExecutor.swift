@@ -197,7 +197,7 @@ final class LocalExecutor: ExecutorPlugin {
     /// What a shell argument names the script's path with.
     static let placeholder = Array("{0}".utf8)
 
-    static func spawnHint(_ error: Int32, shell: String, environment: [String: String] = [:]) -> String {
+    static func spawnHint(_ error: Int32, shell: String, environment: [String: String]) -> String {
         switch error {
         case E2BIG:
             // The variable most likely at fault, by name and size (never its value).

@@ -450,9 +450,10 @@ struct HardeningTests {
         #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENFILE).hint == DescriptorShortage.hint)
         #expect(ProjectCopier.CopyFailure(path: "/x", errno: ENOSPC).hint == "check that the run directory is writable and the disk has space")
         #expect(DescriptorShortage.hint.hasPrefix("the process ran out of file descriptors (limit \(DescriptorShortage.softLimit)); "))
-        #expect(DescriptorShortage.readProblem(errno: ENOENT) == ("no such file", "check the path"))
-        #expect(DescriptorShortage.readProblem(errno: EMFILE).hint == DescriptorShortage.hint)
-        #expect(DescriptorShortage.readProblem(errno: EIO).hint == "check that it is a readable file")
+        let missing = FastFiles.ReadFailure(errno: ENOENT)
+        #expect((missing.reason, missing.hint) == ("no such file", "check the path"))
+        #expect(FastFiles.ReadFailure(errno: EMFILE).hint == DescriptorShortage.hint)
+        #expect(FastFiles.ReadFailure(errno: EIO).hint == "check that it is a readable file")
         let open = try #require(DescriptorShortage.openCount())
         let fd = Glibc.open("/dev/null", O_RDONLY)
         defer { close(fd) }

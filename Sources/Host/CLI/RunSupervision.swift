@@ -42,8 +42,7 @@ final class RunSupervision: Sendable {
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ensureStandardDescriptors()
-        if let problem = OpenFilesRoom.check() { throw problem }
-        openFilesLimit = OpenFilesRoom.startingLimit
+        openFilesLimit = OpenFilesRoom.startingLimit  // raised, and room checked, in main.swift before anything opened
         ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
         Self.sweepDeadRuns()
         runID = Self.makeRunID()
@@ -436,7 +435,7 @@ public enum OpenFilesRoom {
 
     /// Raise the soft limit (once), then nil when at least `minimumFree` descriptors are free (for
     /// `run`, else `minimumFreeOtherwise`), else the error to stop with.
-    public static func check(run: Bool = true) -> EngineError? {
+    public static func check(run: Bool) -> EngineError? {
         _ = startingLimit
         let limit = DescriptorShortage.softLimit
         guard let open = DescriptorShortage.openCount(), limit < UInt64(Int.max) else { return nil }

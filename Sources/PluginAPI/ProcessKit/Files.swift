@@ -192,6 +192,23 @@ extension FastFiles {
     public struct ReadFailure: Error, Sendable {
         public let reason: String
         public let hint: String
+
+        public init(reason: String, hint: String) {
+            self.reason = reason
+            self.hint = hint
+        }
+
+        /// Why a file could not be opened or read (`errno`), for a message and its hint.
+        public init(errno error: Int32) {
+            let text = String(cString: strerror(error))
+            switch error {
+            case _ where DescriptorShortage.matches(error): (reason, hint) = (text, DescriptorShortage.hint)
+            case ENOENT: (reason, hint) = ("no such file", "check the path")
+            case EACCES, EPERM: (reason, hint) = (text, "check its permissions")
+            case EISDIR: (reason, hint) = ("it is a folder", "give the path of a file")
+            default: (reason, hint) = (text, "check that it is a readable file")
+            }
+        }
     }
 
     /// The whole of `path`, at most `limit` bytes: a regular file, or a pipe (`<(command)`, a named
@@ -200,16 +217,10 @@ extension FastFiles {
     /// longer than `limit` (`/dev/zero`) is a failure that says so.
     public static func readWhole(_ path: String, limit: Int) -> Result<[UInt8], ReadFailure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let problem = DescriptorShortage.readProblem(errno: errno)
-            return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
-        }
+        guard fd >= 0 else { return .failure(ReadFailure(errno: errno)) }
         defer { close(fd) }
         var info = stat()
-        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-            let problem = DescriptorShortage.readProblem(errno: EISDIR)
-            return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
-        }
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return .failure(ReadFailure(errno: EISDIR)) }
         // Blocking reads from here: a pipe's writer may not have written yet.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var bytes: [UInt8] = []
@@ -219,8 +230,7 @@ extension FastFiles {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                let problem = DescriptorShortage.readProblem(errno: errno)
-                return .failure(ReadFailure(reason: problem.reason, hint: problem.hint))
+                return .failure(ReadFailure(errno: errno))
             }
             if count == 0 { return .success(bytes) }
             bytes.append(contentsOf: chunk[0..<count])
@@ -246,17 +256,6 @@ public enum DescriptorShortage {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         return UInt64(limit.rlim_cur)
-    }
-
-    /// Why a file could not be opened or read (`errno`), for a message and its hint.
-    public static func readProblem(errno error: Int32) -> (reason: String, hint: String) {
-        if matches(error) { return (String(cString: strerror(error)), hint) }
-        switch error {
-        case ENOENT: return ("no such file", "check the path")
-        case EACCES, EPERM: return (String(cString: strerror(error)), "check its permissions")
-        case EISDIR: return ("it is a folder", "give the path of a file")
-        default: return (String(cString: strerror(error)), "check that it is a readable file")
-        }
     }
 
     /// How many descriptors this process has open: the entries of /proc/self/fd (less the one

@@ -87,7 +87,6 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     public func finish() {
         OutputFlusher.shared.unregister(self)
         lock.withLock { _ in
-            for state in streams { state.droppingCommand = false }
             for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminated: false) }
             for state in streams {
                 state.redactor.finish()
