@@ -184,7 +184,7 @@ let package = Package(
         .target(name: "FixtureFunctions", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/Functions"),
 
         // MARK: Tests (mirror the source folders)
-        .target(name: "TestSupport", dependencies: ["NixActionsProcessKit"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["NixActionsProcessKit", "CProcessSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["NixActionsEngine", "NixActionsProcessKit", "TestSupport"], path: "Tests/EngineTests"),
         .testTarget(
             name: "PluginHostTests",

@@ -130,7 +130,7 @@ struct CachingTests {
                 """)
         }
         var outputs: [String] = []
-        var processes: [(Process, String)] = []
+        var processes: [(LaunchedProcess, String)] = []
         for index in 0..<2 {
             let file = project.temp.path + "/out-\(index).txt"
             FileManager.default.createFile(atPath: file, contents: nil)

@@ -273,12 +273,18 @@ struct RunCommandTests {
                   - run: sleep 30
             """)
         defer { project.temp.remove() }
+        let output = project.temp.path + "/output.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         let process = try launchNixactions(["run", project.workflow, "--log-dir", project.temp.path + "/logs"], in: project.temp.path,
-                                           environment: project.environment)
-        await eventually { project.lines.contains("step slow 0") }
+                                           environment: project.environment, output: handle)
+        try handle.close()
+        #expect(await eventually { project.lines.contains("step slow 0") }, "\(project.lines)")
         kill(process.processIdentifier, SIGINT)
         await waitForExit(process)
-        #expect(process.terminationStatus == 130)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.contains("nixactions: cancelling (signal 2)"), "\(text)")
         #expect(project.lines == ["start slow", "step slow 0", "finish slow", "finished slow"], "\(project.lines)")
     }
 

@@ -310,25 +310,15 @@ public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [
 }
 
 /// Start the built `nixactions` in the background (stdin from /dev/null, output to `output` or
-/// discarded), with the test's environment less `NIXACTIONS_PLUGIN_PATH`, plus `environment`.
+/// discarded, every signal at its default), with the test's environment less
+/// `NIXACTIONS_PLUGIN_PATH`, plus `environment`.
 public func launchNixactions(
     _ arguments: [String], in directory: String, environment: [String: String] = [:], output: FileHandle? = nil
-) throws -> Process {
-    let process = Process()
-    // Through env, which execs it in place (same pid): SIGHUP at its default, even when this test
-    // process was started with it ignored (nohup), which the host would keep ignoring.
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["--default-signal=HUP", nixactionsBinary.path] + arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+) throws -> LaunchedProcess {
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
     env.merge(environment) { _, new in new }
-    process.environment = env
-    process.standardOutput = output ?? FileHandle.nullDevice
-    process.standardError = output ?? FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    return process
+    return try LaunchedProcess([nixactionsBinary.path] + arguments, in: directory, environment: env, output: output)
 }
 
 // MARK: Real tools for integration tests (installed by .ci/setup)

@@ -1,0 +1,112 @@
+import CProcessSupport
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A process a test starts, signals and waits for: `posix_spawn`, reaped by its own `waitpid`.
+///
+/// Not Foundation's `Process`: on Linux it learns of a child's end through a socket the child
+/// inherits and a `waitpid` on a thread of its own, reports an exit status of 0 when that
+/// `waitpid` fails, and lost ends of children while a long-running one of its own was alive
+/// (see `SpawnedProcess`). A test that asserts a run exits 130 after SIGINT must be told what
+/// the process really did: here a status that cannot be had says so (`terminationStatus` -1).
+///
+/// The child gets every signal at its default and none blocked (a test process's threads block
+/// them all, and a shell may have left SIGINT ignored), its own process group (as `Process`
+/// gave it: the group can be signalled as a terminal's Ctrl-C would), standard input from
+/// /dev/null, and no descriptor of this process above 2.
+public final class LaunchedProcess: Sendable {
+    public let processIdentifier: pid_t
+    /// The raw wait status once reaped; -1 if it could not be had.
+    private let status = Mutex<Int32?>(nil)
+
+    public init(_ arguments: [String], in directory: String? = nil, environment: [String: String], output: FileHandle? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output.fileDescriptor, 1)
+            posix_spawn_file_actions_adddup2(&actions, output.fileDescriptor, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        _ = nxa_spawn_actions_close_from(&actions, 3)
+        var everything = sigset_t(), none = sigset_t()
+        sigfillset(&everything)
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &everything)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        // The folder through a shell (posix_spawn's chdir action is not in Swift's Glibc module).
+        let command = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, command[0], &actions, &attributes, argv, envp)
+        guard rc == 0 else { throw TestComponentError("cannot start \(command[0]): \(String(cString: strerror(rc)))") }
+        processIdentifier = pid
+    }
+
+    /// Whether it has not ended yet (an ended one is reaped here).
+    public var isRunning: Bool { reap(blocking: false) == nil }
+
+    /// Wait for it to end (blocking the calling thread); its raw wait status, or -1.
+    @discardableResult
+    public func wait() -> Int32 {
+        reap(blocking: true) ?? -1
+    }
+
+    /// Its exit code, or the signal that ended it (as Foundation's `Process`); -1 if unknown.
+    public var terminationStatus: Int32 {
+        let raw = wait()
+        if raw == -1 { return -1 }
+        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : raw & 0x7f
+    }
+
+    public var terminationReason: Process.TerminationReason {
+        let raw = wait()
+        return raw != -1 && raw & 0x7f != 0 ? .uncaughtSignal : .exit
+    }
+
+    /// Learn of the end without reaping (so two callers cannot both wait for it), then reap it
+    /// under the lock, once.
+    private func reap(blocking: Bool) -> Int32? {
+        if let known = status.withLock({ $0 }) { return known }
+        if blocking {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(processIdentifier), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+        }
+        return status.withLock { status in
+            if let status { return status }
+            var raw: Int32 = 0
+            var rc: pid_t
+            repeat { rc = waitpid(processIdentifier, &raw, WNOHANG) } while rc < 0 && errno == EINTR
+            if rc == processIdentifier {
+                status = raw
+            } else if rc < 0 {
+                status = -1  // ECHILD: something else in this process reaped it
+            }
+            return status
+        }
+    }
+}
+
+/// Wait for a launched process to end, off Swift's cooperative threads.
+public func waitForExit(_ process: LaunchedProcess) async {
+    _ = try? await offThePool { process.wait() }
+}
