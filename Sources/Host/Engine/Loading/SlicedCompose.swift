@@ -26,7 +26,9 @@ enum SlicedCompose {
         DispatchQueue.concurrentPerform(iterations: texts.count) { index in
             // A resolver and constructor of its own: every node's tag holds both, and one shared
             // pair would be counted up and down from every core at once.
-            results.slots[index] = try? Yams.compose(yaml: texts[index], Resolver.basic.removing(.str), Constructor())
+            let resolver = Resolver.basic.removing(.str), constructor = Constructor()
+            results.slots[index] = FastCompose.compose(texts[index], resolver, constructor)
+                ?? (try? Yams.compose(yaml: texts[index], resolver, constructor))
         }
         let nodes = Array(results.slots)
         guard !nodes.contains(where: { $0 == nil }), case .mapping(let head)? = nodes[0] else { return nil }

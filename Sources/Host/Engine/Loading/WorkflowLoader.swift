@@ -78,8 +78,9 @@ public enum WorkflowLoader {
             // The basic resolver (no rules): Yams hashes every mapping key to find duplicates, and the
             // default resolver matches each key against regular expressions to learn its tag, which
             // was a third of `validate`. Keys are strings here; values are read by their text.
-            // A large file of the plain shape is composed in slices on every core (same tree).
-            guard let node = try SlicedCompose.compose(yaml) ?? Yams.compose(yaml: yaml, .basic) else {
+            // A large file of the plain shape is composed in slices on every core (same tree);
+            // otherwise from libyaml's events (FastCompose), and by Yams when that declines.
+            guard let node = try SlicedCompose.compose(yaml) ?? FastCompose.compose(yaml, .basic) ?? Yams.compose(yaml: yaml, .basic) else {
                 reader.diagnostics.error(
                     "the workflow file is empty", at: SourceLocation(file: file, line: 1, column: 1),
                     hint: "a workflow needs at least 'jobs:' with one job that has 'steps:'")
