@@ -99,6 +99,7 @@ let package = Package(
             name: "nixactions",
             dependencies: [
                 "NixActionsCLI",
+                "CProcessSupport",  // malloc's top pad, first thing in main.swift
                 // Swift's tasks on SwiftNIO's event loops during `run` (main.swift, docs/dependencies.md).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,10 +1,17 @@
 // The executable is thin: everything lives in the NixActionsCLI library, testable in process.
+import CProcessSupport
 import Foundation
 import NIOCore
 import NIOPosix
 import NixActionsCLI
 import NixActionsEngine
 
+// malloc takes 16 MiB more than asked each time a heap grows: a thread's arena otherwise grows one
+// mprotect call at a time (2,357 calls in a `validate` of a 2,000-job file, about a tenth of its
+// CPU; 38 with this). Pages of the pad cost memory only once used; freed memory up to the pad is
+// kept for reuse. Peak RSS: +1 MiB on a run printing 160 MB, +3 MiB on that validate
+// (docs/benchmarks.md, round 23).
+_ = nxa_malloc_top_pad(16 << 20)
 // The open-files limit is raised and room checked before anything opens a descriptor: libdispatch's
 // threads and SwiftNIO's event loops (`run`, below) stop the process when they cannot make theirs.
 // Too few free is an error that says so.

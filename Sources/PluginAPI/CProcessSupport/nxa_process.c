@@ -361,6 +361,9 @@ int nxa_kill_group(pid_t pgid, int sig) {
 
 int nxa_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno; }
 
+#include <malloc.h>
+int nxa_malloc_top_pad(long bytes) { return mallopt(M_TOP_PAD, (int)bytes); }
+
 int nxa_peek_exit(pid_t pid, int *status_out) {
     siginfo_t info;
     memset(&info, 0, sizeof info);

@@ -60,6 +60,11 @@ int nxa_kill_group(pid_t pgid, int sig);
 /* prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process. */
 int nxa_set_child_subreaper(void);
 
+/* mallopt(M_TOP_PAD, bytes): how much more than asked malloc takes from the kernel each time a heap
+ * grows (glibc's default, 128 KiB, grows a thread's arena one mprotect call at a time). Returns 1
+ * on success, 0 otherwise. (malloc.h is not in Swift's Glibc module.) */
+int nxa_malloc_top_pad(long bytes);
+
 /* Whether child `pid` has exited, without reaping it (waitid WNOWAIT): 1 and a wait status in
  * *status_out, 0 while it runs, or -errno. */
 int nxa_peek_exit(pid_t pid, int *status_out);
