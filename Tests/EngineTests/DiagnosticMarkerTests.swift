@@ -134,6 +134,38 @@ struct DiagnosticMarkerTests {
         #expect(input.hints().contains("add a unit: '90s' for seconds, '90m' for minutes"))
     }
 
+    @Test("a time limit of zero, a negative or too long one, each says which")
+    func durationsOutOfRange() {
+        let input = Marked("""
+            jobs:
+              a:
+                timeout-minutes: 1️⃣1e20
+                steps:
+                  - run: x
+                    timeout: 2️⃣100000000h
+                  - run: y
+                    timeout: 3️⃣0s
+                  - run: z
+                    timeout-minutes: 4️⃣-5
+                  - run: w
+                    timeout-minutes: 5️⃣.nan
+                  - run: v
+                    timeout-minutes: 6️⃣16666665
+                  - run: u
+                    timeout: 7️⃣11574d
+            """)
+        let diagnostics = input.diagnostics()
+        #expect(diagnostics.contains("1️⃣ error: timeout-minutes is too long, found '1e20'"), "\(diagnostics)")
+        #expect(diagnostics.contains("2️⃣ error: timeout is too long, found '100000000h'"), "\(diagnostics)")
+        #expect(diagnostics.contains("3️⃣ error: timeout must be more than 0, found '0s'"), "\(diagnostics)")
+        #expect(diagnostics.contains("4️⃣ error: timeout-minutes must be more than 0, found '-5'"), "\(diagnostics)")
+        #expect(diagnostics.contains("5️⃣ error: timeout-minutes must be a positive number, found '.nan'"), "\(diagnostics)")
+        // The longest accepted: just under 1e9 seconds.
+        #expect(!diagnostics.contains { $0.hasPrefix("6️⃣") || $0.hasPrefix("7️⃣") }, "\(diagnostics)")
+        #expect(input.hints().contains("at most 11574d1h46m39s (about 31 years)"), "\(input.hints())")
+        #expect(input.hints().contains("at most 16666665 minutes (about 31 years); leave the key out for the default"), "\(input.hints())")
+    }
+
     @Test("expression syntax errors point inside the expression")
     func expressionSyntax() {
         let input = Marked("""

@@ -84,24 +84,44 @@ extension NodeReader {
     mutating func duration(_ node: Node, key: String, context: String?) -> Located<Duration>? {
         let at = location(node)
         if key == "timeout-minutes" {
-            if case .scalar = node, let minutes = node.float ?? node.int.map(Double.init), minutes > 0, minutes < 1e7 {
+            let number = node.scalar != nil ? node.float ?? node.int.map(Double.init) : nil
+            if let minutes = number, minutes > 0, minutes * 60 < DurationParser.maximumSeconds {
                 return Located(.milliseconds(Int64(minutes * 60_000)), at: at)
             }
-            diagnostics.error(
-                "timeout-minutes must be a positive number, found \(describe(node))", at: at, context: context,
-                hint: "or use 'timeout' with a duration such as 90s, 10m or 1h30m")
+            if let minutes = number, minutes > 0 {
+                diagnostics.error(
+                    "timeout-minutes is too long, found \(describe(node))", at: at, context: context,
+                    hint: "at most \(Int(DurationParser.maximumSeconds / 60) - 1) minutes (about 31 years); leave the key out for the default")
+            } else if let minutes = number, !minutes.isNaN {
+                diagnostics.error(
+                    "timeout-minutes must be more than 0, found \(describe(node))", at: at, context: context,
+                    hint: "leave the key out for the default")
+            } else {
+                diagnostics.error(
+                    "timeout-minutes must be a positive number, found \(describe(node))", at: at, context: context,
+                    hint: "or use 'timeout' with a duration such as 90s, 10m or 1h30m")
+            }
             return nil
         }
-        guard case .scalar(let scalar) = node, let value = DurationParser.parse(scalar.string), value > .zero else {
+        let reading = node.scalar.map { DurationParser.read($0.string) } ?? .malformed
+        switch reading {
+        case .duration(let value) where value > .zero:
+            return Located(value, at: at)
+        case .duration:
+            diagnostics.error("\(key) must be more than 0, found \(describe(node))", at: at, context: context,
+                              hint: "leave the key out for the default")
+        case .tooLong:
+            diagnostics.error("\(key) is too long, found \(describe(node))", at: at, context: context,
+                              hint: "at most \(DurationParser.format(.seconds(Int64(DurationParser.maximumSeconds) - 1))) (about 31 years)")
+        case .malformed:
             let numeric = node.int != nil || node.float != nil
             diagnostics.error(
                 "\(key) must be a duration such as 90s, 10m or 1h30m, found \(describe(node))", at: at,
                 context: context,
                 hint: numeric ? "add a unit: '\(node.string ?? "")s' for seconds, '\(node.string ?? "")m' for minutes"
                     : "units: ms, s, m, h, d; combine them as in 1h30m")
-            return nil
         }
-        return Located(value, at: at)
+        return nil
     }
 
     /// `timeout` or `timeout-minutes` of a job or step: a value, or one `${{ }}` evaluated when it

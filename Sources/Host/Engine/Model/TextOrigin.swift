@@ -25,16 +25,32 @@ public struct TextOrigin: Sendable, Hashable {
 /// Parses durations like `90s`, `10m`, `1h30m`, `500ms`, `1.5h`.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
+        if case .duration(let value) = read(text) { return value }
+        return nil
+    }
+
+    /// The longest duration there is: 1e9 seconds (about 31 years).
+    public static let maximumSeconds = 1e9
+
+    /// What a text is as a duration.
+    public enum Reading: Equatable {
+        case duration(Duration)
+        /// Well formed, but `maximumSeconds` or more.
+        case tooLong
+        case malformed
+    }
+
+    public static func read(_ text: String) -> Reading {
         // On bytes: this runs for every timeout of a workflow, and Character properties are
         // Unicode table lookups. Spaces and tabs around it are ignored.
         var bytes = Array(text.utf8)[...]
         while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
         while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
-        guard !bytes.isEmpty else { return nil }
-        return parseTrimmed(bytes)
+        guard !bytes.isEmpty else { return .malformed }
+        return readTrimmed(bytes)
     }
 
-    private static func parseTrimmed(_ bytes: ArraySlice<UInt8>) -> Duration? {
+    private static func readTrimmed(_ bytes: ArraySlice<UInt8>) -> Reading {
         var total = 0.0
         var index = bytes.startIndex
         var sawUnit = false
@@ -45,12 +61,13 @@ public enum DurationParser {
             while index < bytes.endIndex, (bytes[index] | 0x20) >= 0x61 && (bytes[index] | 0x20) <= 0x7A { index += 1 }
             guard unitStart > numberStart, index > unitStart,
                   let value = Double(String(decoding: bytes[numberStart..<unitStart], as: UTF8.self)),
-                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)] else { return nil }
+                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)] else { return .malformed }
             total += value * scale
             sawUnit = true
         }
-        guard sawUnit, total.isFinite, total >= 0, total < 1e9 else { return nil }
-        return .milliseconds(Int64((total * 1000).rounded()))
+        guard sawUnit, !total.isNaN, total >= 0 else { return .malformed }
+        guard total < maximumSeconds else { return .tooLong }
+        return .duration(.milliseconds(Int64((total * 1000).rounded())))
     }
 
     static let units: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400]
