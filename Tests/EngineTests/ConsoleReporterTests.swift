@@ -55,4 +55,34 @@ struct ConsoleReporterTests {
 
             """), "\(collected.text.withLock { $0 })")
     }
+
+    @Test("names a matrix or an expression gave: control characters shown as escapes, wide characters counted as two columns")
+    func hostileNames() {
+        let collected = Collected()
+        let console = collected.reporter
+        let names = ["build (os: x\ny)", "build (os: \u{1B}[2J\u{1B}]0;owned\u{07})", "build (os: \u{0}z\u{9B}31m)", "build (os: 名前)", "build (os: a)"]
+        console.report(.planned(jobs: names.indices.map { "j\($0)" }))
+        for (index, name) in names.enumerated() {
+            console.report(.jobStarted(job: "j\(index)", name: name))
+            console.report(.stepStarted(job: "j\(index)", step: 0, name: "Deploy \(name)"))
+            console.report(.stepFinished(job: "j\(index)", step: 0, name: "Deploy \(name)", outcome: .failure, exitCode: 1, duration: .seconds(1)))
+            console.report(.jobFinished(job: "j\(index)", name: name, outcome: .failure, duration: .seconds(1),
+                                        failure: JobFailure(stepIndex: 0, stepName: "Deploy \(name)", exitCode: 1, message: "failed")))
+        }
+        console.report(.workflowFinished(workflow: "ci", outcome: .failure, duration: .seconds(5)))
+        let text = collected.text.withLock { $0 }
+        // Nothing a terminal would act on: no control character but the lines' own newlines.
+        #expect(!text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) }, "\(text.debugDescription)")
+        #expect(text.contains("==> job 'build (os: x\\ny)' started"), "\(text)")
+        #expect(text.contains("[j1] > Deploy build (os: \\x1B[2J\\x1B]0;owned\\x07)"), "\(text)")
+        #expect(text.contains("build (os: \\x00z\\x9B31m)"), "\(text)")
+        // The table's columns line up in a terminal: STATUS starts at one column on every row.
+        let table = text.split(separator: "\n").map(String.init).drop { !$0.hasPrefix("JOB ") }.prefix(names.count + 1)
+        #expect(table.count == names.count + 1, "\(text)")
+        let statusColumns = table.map { line -> Int in
+            let prefix = line.components(separatedBy: line.hasPrefix("JOB ") ? "STATUS" : "failure").first ?? ""
+            return DisplayText.width(prefix)
+        }
+        #expect(Set(statusColumns).count == 1, "\(statusColumns)\n\(table.joined(separator: "\n"))")
+    }
 }

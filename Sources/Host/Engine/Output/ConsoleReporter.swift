@@ -67,22 +67,24 @@ public final class ConsoleReporter: RunReporter {
             case .workflowStarted(let workflow, let runID):
                 write("==> workflow '\(workflow)' (run \(runID))\n")
             case .jobStarted(let key, let name):
+                let name = DisplayText.escaped(name)
                 state.names[key] = name
                 write(color("1", "==> job '\(name)' started") + "\n")
             case .stepStarted(let job, _, let name):
-                write(color("2", "[\(job)] > \(name)") + "\n")
+                write(color("2", "[\(job)] > \(DisplayText.escaped(name))") + "\n")
             case .output(let job, _, _, let line):
                 write("[\(job)] \(line)\n")
             case .planned(let jobs):
                 state.order = Dictionary(jobs.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
             case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration):
-                write(Self.stepLine(job: job, name: name, outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
+                write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
                 write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
             case .jobSummary(let job, let markdown):
                 state.summaries.append((state.names[job] ?? job, markdown))
             case .jobFinished(let key, let name, let outcome, let duration, let failure):
+                let name = DisplayText.escaped(name)
                 state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
                 let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
                 let time = duration == .zero ? "" : " in \(Self.format(duration))"
@@ -156,13 +158,14 @@ public final class ConsoleReporter: RunReporter {
                 let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
                 // One line per job: a long message (a build log) is in the job's log and above.
                 let firstLine = failure.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
-                step = (failure.stepName.map { "'\($0)'" } ?? firstLine) + code
+                step = DisplayText.escaped(failure.stepName.map { "'\($0)'" } ?? firstLine) + code
             }
             // A success with a failure is a failure allowed by continue-on-error.
             let status = row.outcome == .success && row.failure != nil ? "success (failure allowed)" : row.outcome.rawValue
-            return [row.name, status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
+            return [DisplayText.escaped(row.name), status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
         }
-        let widths = header.indices.map { column in ([header] + body).map { $0[column].count }.max() ?? 0 }
+        // In terminal columns: a name in Chinese or with an emoji takes two per character.
+        let widths = header.indices.map { column in ([header] + body).map { DisplayText.width($0[column]) }.max() ?? 0 }
         // Plain Swift: Foundation's padding bridges each cell to NSString, for every row of a table
         // made twice per run (the console's and the log folder's summary).
         func line(_ cells: [String]) -> String {
@@ -170,7 +173,7 @@ public final class ConsoleReporter: RunReporter {
             for (column, cell) in cells.enumerated() {
                 if column > 0 { text += "  " }
                 text += cell
-                if column < cells.count - 1 { text += String(repeating: " ", count: max(0, widths[column] - cell.count)) }
+                if column < cells.count - 1 { text += String(repeating: " ", count: max(0, widths[column] - DisplayText.width(cell))) }
             }
             func blank(_ character: Character) -> Bool { character.isWhitespace && !character.isNewline }
             while let last = text.last, blank(last) { text.removeLast() }
