@@ -484,6 +484,38 @@ struct HardeningTests {
         #expect(!result.stdout.contains("vvvvvvvv"), "the value was printed")
     }
 
+    @Test("a project file or folder the user cannot read is named, with what to do, not 'you don't have permission'",
+          .enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root to run nixactions as nobody"))
+    func unreadableProjectFiles() async throws {
+        for unreadable in ["private-folder", "private.key"] {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // A project (not a git repository: its folder is copied whole) that nobody can read,
+            // but for one folder or file of root's.
+            let project = temp.path + "/project", scratch = temp.path + "/scratch"
+            try FileManager.default.createDirectory(atPath: project + "/src", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            try "jobs:\n  a:\n    steps:\n      - run: echo ran\n".write(toFile: project + "/wf.yml", atomically: false, encoding: .utf8)
+            if unreadable.hasSuffix(".key") {
+                try "key".write(toFile: project + "/" + unreadable, atomically: false, encoding: .utf8)
+                chmod(project + "/" + unreadable, 0o600)
+            } else {
+                try FileManager.default.createDirectory(atPath: project + "/" + unreadable, withIntermediateDirectories: true)
+                chmod(project + "/" + unreadable, 0o700)
+            }
+            for path in [temp.path, project, project + "/src", project + "/wf.yml"] { chmod(path, 0o755) }
+            chown(scratch, 65534, 65534)
+            let result = try await runCommand(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                ["--reuid=65534", "--regid=65534", "--clear-groups", nixactionsBinary.path, "run", "wf.yml", "--log-dir", scratch + "/logs"],
+                in: project, environment: ["TMPDIR": scratch, "HOME": scratch, "NIXACTIONS_NO_CGROUP": "1"])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("cannot read \(project)/\(unreadable) in the project: Permission denied"), "\(result.stdout)")
+            #expect(result.stdout.contains("hint: each job gets a copy of the project folder: make it readable by this user"), "\(result.stdout)")
+            #expect(!result.stdout.contains("permission.") && !result.stdout.contains("run directory is writable"), "\(result.stdout)")
+        }
+    }
+
     @Test("a workflow from a pipe (<(command)) is read whole; a named pipe nobody writes to, a folder, /dev/zero and a missing file are errors that say so, never a hang")
     func workflowFromAnywhere() async throws {
         let temp = try TemporaryDirectory()

@@ -21,7 +21,7 @@ public struct ProjectCopier {
         let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { $0.resolvingSymlinksInPath().path }
         var pending: [(URL, URL)] = [(source.resolvingSymlinksInPath(), destination)]
         while let (from, to) = pending.popLast() {
-            for name in try manager.contentsOfDirectory(atPath: from.path) where !isExcluded(name) {
+            for name in try Self.names(in: from.path) where !isExcluded(name) {
                 let child = from.appendingPathComponent(name)
                 let target = to.appendingPathComponent(name)
                 // The destination and the run directory (or a folder that contains them) are never copied.
@@ -36,13 +36,15 @@ public struct ProjectCopier {
                         try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
                     case S_IFDIR:
                         guard mkdir(target.path, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
-                            throw CopyFailure(path: child.path, errno: errno)
+                            throw CopyFailure(path: target.path, errno: errno)
                         }
                         pending.append((child, target))
                     case S_IFREG:
                         // A clone or an in-kernel copy: no bytes pass through this process.
                         if let error = FastFiles.copyFile(from: child.path, to: target.path), error != ENOENT {
-                            throw CopyFailure(path: child.path, errno: error)
+                            // Which side refused: the project's file, or the workspace.
+                            let unreadable = (error == EACCES || error == EPERM) && access(child.path, R_OK) != 0
+                            throw unreadable ? CopyFailure(unreadable: child.path, errno: error) : CopyFailure(path: target.path, errno: error)
                         }
                     default:
                         continue  // sockets, fifos, devices: not project files
@@ -56,29 +58,65 @@ public struct ProjectCopier {
         }
     }
 
+    /// The names in a folder of the project; a folder that cannot be read is a `CopyFailure`
+    /// naming it (Foundation's error named neither the folder nor the cause).
+    static func names(in folder: String) throws -> [String] {
+        guard let directory = opendir(folder) else {
+            let error = errno
+            if error == ENOENT { return [] }  // vanished while the project was being copied
+            throw error == EACCES || error == EPERM ? CopyFailure(unreadable: folder, errno: error) : CopyFailure(path: folder, errno: error)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     public struct CopyFailure: Error, LocalizedError {
         public let path: String
         public let reason: String
         /// The system's error number, when one caused it.
         public let errno: Int32?
+        /// The project's own file or folder could not be read (not the workspace written).
+        public let isUnreadableSource: Bool
         public init(path: String, reason: String) {
             self.path = path
             self.reason = reason
             self.errno = nil
+            isUnreadableSource = false
         }
         public init(path: String, errno: Int32) {
             self.path = path
             self.reason = String(cString: strerror(errno))
             self.errno = errno
+            isUnreadableSource = false
+        }
+        /// `path`, in the project, cannot be read by this user.
+        public init(unreadable path: String, errno: Int32) {
+            self.path = path
+            self.reason = String(cString: strerror(errno))
+            self.errno = errno
+            isUnreadableSource = true
         }
 
-        /// What to do about it: a shortage of descriptors says so (`DescriptorShortage`), anything
-        /// else points at the run folder.
+        /// What to do about it: a shortage of descriptors says so (`DescriptorShortage`), a project
+        /// file this user cannot read is named, anything else points at the run folder.
         public var hint: String {
             if let errno, DescriptorShortage.matches(errno) { return DescriptorShortage.hint }
+            if isUnreadableSource {
+                return "each job gets a copy of the project folder: make it readable by this user, move it out of the project, "
+                    + "or commit the project to git (jobs then get a clone of its last commit)"
+            }
             return "check that the run directory is writable and the disk has space"
         }
-        public var errorDescription: String? { "cannot copy \(path): \(reason)" }
+        public var errorDescription: String? {
+            isUnreadableSource ? "cannot read \(path) in the project: \(reason)" : "cannot copy \(path): \(reason)"
+        }
     }
 
     func isExcluded(_ name: String) -> Bool {
