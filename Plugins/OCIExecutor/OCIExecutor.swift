@@ -75,6 +75,7 @@ final class OCIExecutor: ExecutorPlugin {
         guard let image = try string("image"), !image.isEmpty else {
             throw OperationFailure(message: "the oci executor needs an 'image'", hint: "container: IMAGE, or executor: { plugin: oci, with: { image: IMAGE } }")
         }
+        try OCIOptions.checkImage(image, what: "the image")
         credentials = try RegistryLogin(options["credentials"], what: "the container's")
         self.image = image
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"

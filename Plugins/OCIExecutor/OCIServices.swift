@@ -40,6 +40,7 @@ struct OCIService: Sendable {
             guard case .string(let image)? = options["image"], !image.isEmpty else {
                 throw OperationFailure(message: "oci executor: \(what) needs an 'image'")
             }
+            try OCIOptions.checkImage(image, what: "the image of \(what)")
             var run: [String] = []
             for volume in try OCIOptions.list(options["volumes"], key: "\(what) volumes") { run += ["-v", volume] }
             if let extra = try OCIOptions.string(options["options"], key: "\(what) options") {
@@ -117,6 +118,16 @@ struct RegistryLogin: Sendable {
 
 /// Reading the executor's options (`with:`, `container:`, a service's mapping).
 enum OCIOptions {
+    /// An image reference as the engine's command line takes it: one word that cannot be read as an
+    /// option (an image '--privileged' or '-v=/:/host' would be a flag of `run`; a value can come
+    /// from an expression, such as a matrix made from a job's outputs).
+    static func checkImage(_ image: String, what: String) throws {
+        guard !image.hasPrefix("-"), !image.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
+            throw OperationFailure(message: "oci executor: \(what) '\(image)' is not an image name",
+                                   hint: "an image is one word such as node:20, ghcr.io/owner/image:tag or image@sha256:…, not starting with '-'")
+        }
+    }
+
     static func string(_ value: JSONValue?, key: String) throws -> String? {
         switch value {
         case nil, .null?: return nil

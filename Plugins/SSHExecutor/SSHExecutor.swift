@@ -129,6 +129,12 @@ final class SSHExecutor: ExecutorPlugin {
         sockets.remove()
     }
 
+    /// Not empty, not starting with '-', without spaces or control characters: a word ssh takes as
+    /// a name, never as an option.
+    static func isWord(_ text: Substring) -> Bool {
+        !text.isEmpty && !text.hasPrefix("-") && !text.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7F }
+    }
+
     /// `[user@]host[:port]`.
     static func target(_ text: String, user: String?, port: Int?) throws -> Target {
         var rest = Substring(text)
@@ -138,11 +144,20 @@ final class SSHExecutor: ExecutorPlugin {
             rest = rest[rest.index(after: at)...]
         }
         if let colon = rest.lastIndex(of: ":"), let number = Int(rest[rest.index(after: colon)...]) {
+            guard (1...65535).contains(number) else {
+                throw OperationFailure(message: "ssh executor: '\(text)': the port must be a number from 1 to 65535")
+            }
             target.port = number
             rest = rest[..<colon]
         }
-        guard !rest.isEmpty, !rest.hasPrefix("-"), !rest.contains(where: { $0 == " " || $0 == "/" }) else {
+        guard isWord(rest), !rest.contains("/") else {
             throw OperationFailure(message: "ssh executor: '\(text)' is not a host ([user@]name[:port])")
+        }
+        // A user name is one word too: `-oProxyCommand=…@host` would be an option of ssh that runs
+        // a command on this machine (the options may come from expressions, matrix values, inputs).
+        if let user = target.user, !isWord(Substring(user)) || user.contains("@") {
+            throw OperationFailure(message: "ssh executor: '\(user)' is not a user name",
+                                   hint: "a user name is one word, not starting with '-'")
         }
         target.host = String(rest)
         return target
@@ -165,7 +180,8 @@ final class SSHExecutor: ExecutorPlugin {
         if let identityFile { arguments += ["-i", identityFile, "-o", "IdentitiesOnly=yes"] }
         if let knownHosts { arguments += ["-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes"] }
         arguments += extraOptions
-        arguments.append((target.user.map { "\($0)@" } ?? "") + target.host)
+        // `--`: whatever the destination is, ssh reads no option from it.
+        arguments += ["--", (target.user.map { "\($0)@" } ?? "") + target.host]
         return arguments
     }
 
@@ -189,7 +205,9 @@ final class SSHExecutor: ExecutorPlugin {
         for target in targets {
             let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
-            let stop = (sshArguments(target).dropLast() + ["-O", "exit", sshArguments(target).last!]).map(ShellWords.quote).joined(separator: " ")
+            // `ssh … -O exit -- DESTINATION`: the control command before the `--` that ends the options.
+            let arguments = sshArguments(target)
+            let stop = (arguments.dropLast(2) + ["-O", "exit"] + arguments.suffix(2)).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(stop) </dev/null >/dev/null 2>&1")
         }
         // A master that `-O exit` did not stop (it names itself `ssh: SOCKETS/HASH [mux]`), then

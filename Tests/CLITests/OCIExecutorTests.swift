@@ -331,6 +331,14 @@ extension RealExecutorSuites {
                   login:
                     container: { image: x, credentials: { username: u } }
                     steps: [ { run: 'true' } ]
+                  flag:
+                    strategy: { fail-fast: false, matrix: { image: ["--privileged", "alpine -v=/:/host"] } }
+                    container: { image: "${{ matrix.image }}" }
+                    steps: [ { run: 'true' } ]
+                  service:
+                    container: { image: x }
+                    services: { db: { image: "-v=/:/host" } }
+                    steps: [ { run: 'true' } ]
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 1)
@@ -338,6 +346,10 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("hint: build or load it locally ('podman images' lists them)"))
             #expect(result.stdout.contains("[engine] error: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
             #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: the container's credentials need a 'username' and a 'password'"), "\(result.stdout)")
+            // An image the engine would read as one of its options (a matrix value can be anything).
+            #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image '--privileged' is not an image name"), "\(result.stdout)")
+            #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image 'alpine -v=/:/host' is not an image name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[service] error: executor 'oci' rejected its configuration: oci executor: the image of service 'db' '-v=/:/host' is not an image name"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
         }
 

@@ -296,5 +296,39 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[nohost] error: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
             #expect(result.stdout.contains("[typo] error: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
         }
+
+        @Test("a user or host that ssh would read as an option (-oProxyCommand=…) is refused before ssh runs, also from an input")
+        func optionInjection() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marker = temp.path + "/pwned"
+            try temp.write("wf.yml", """
+                on:
+                  workflow_dispatch:
+                    inputs:
+                      user: { type: string }
+                jobs:
+                  user:
+                    executor: { plugin: ssh, with: { host: localhost, user: "${{ inputs.user }}" } }
+                    steps: [ { run: 'true' } ]
+                  inhost:
+                    executor: { plugin: ssh, with: { hosts: ["-oProxyCommand=touch \(marker)@localhost"] } }
+                    steps: [ { run: 'true' } ]
+                  host:
+                    executor: { plugin: ssh, with: { host: "-oProxyCommand=touch \(marker)" } }
+                    steps: [ { run: 'true' } ]
+                  port:
+                    executor: { plugin: ssh, with: { host: "localhost:99999" } }
+                    steps: [ { run: 'true' } ]
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--input", "user=-oProxyCommand=touch \(marker)"],
+                                              in: temp.path)
+            #expect(result.status == 1)
+            #expect(!FileManager.default.fileExists(atPath: marker), "ssh ran the injected ProxyCommand")
+            #expect(result.stdout.contains("[user] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[inhost] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[host] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
+            #expect(result.stdout.contains("[port] error: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
+        }
     }
 }
