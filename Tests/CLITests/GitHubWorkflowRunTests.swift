@@ -101,6 +101,27 @@ struct GitHubWorkflowRunTests {
         #expect(!result.stdout.contains("[a-limit-1s] bad"))
     }
 
+    @Test("GITHUB_ENV cannot set NODE_OPTIONS, in any case (GitHub's block list): left out with an error, the rest applies, the step succeeds")
+    func nodeOptionsBlocked() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "NODE_OPTIONS=--require=/tmp/evil.js" >> "$GITHUB_ENV"
+                      echo "node_options=--inspect" >> "$GITHUB_ENV"
+                      echo "KEPT=yes" >> "$GITHUB_ENV"
+                  - run: echo "node=${NODE_OPTIONS-unset} lower=${node_options-unset} kept=$KEPT"
+            """)
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] node=unset lower=unset kept=yes"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] error: GITHUB_ENV of step 'Run echo \"NODE_OPTIONS=--require=/tmp/evil.js\" >> \"$GITHUB_ENV\"': NODE_OPTIONS cannot be set through GITHUB_ENV (as on GitHub); it was left out"), "\(result.stdout)")
+        #expect(result.stdout.contains("node_options cannot be set through GITHUB_ENV"), "\(result.stdout)")
+    }
+
     @Test("container: ${{ matrix.image }} that is empty runs the job without a container (GitHub's rule)")
     func emptyContainer() async throws {
         let temp = try TemporaryDirectory()

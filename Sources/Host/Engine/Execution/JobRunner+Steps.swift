@@ -369,6 +369,9 @@ extension JobRunner {
         return names
     }
 
+    /// Names GITHUB_ENV may not set, compared without case (GitHub's runner's block list).
+    static let blockedEnvNames = ["NODE_OPTIONS"]
+
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.
     /// Returns why the step fails: a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_PATH file over
     /// `CaptureLimits.fileBytes`, or a `NAME<<DELIM` block that is never closed; nothing is used from
@@ -397,6 +400,14 @@ extension JobRunner {
         }
         if let entries = entries("GITHUB_ENV") {
             for (variable, value) in entries {
+                // GitHub's runner refuses these from GITHUB_ENV (NODE_OPTIONS=--require=… would run
+                // code in every later Node.js process of the job): the pair is left out, with an error.
+                if Self.blockedEnvNames.contains(where: { $0.caseInsensitiveCompare(variable) == .orderedSame }) {
+                    reporter.report(.message(
+                        job: planned.key, level: .error,
+                        text: "GITHUB_ENV of step '\(name)': \(variable) cannot be set through GITHUB_ENV (as on GitHub); it was left out"))
+                    continue
+                }
                 state.addedEnv[variable] = value
                 // A secret passed on under another name is still masked; say so, as GitHub does for outputs.
                 if !options.secrets.isSecretName(variable), redactor.contains(value) {
