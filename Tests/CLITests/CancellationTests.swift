@@ -6,24 +6,20 @@ import TestSupport
 @Suite("Graceful cancellation with SIGINT")
 struct CancellationTests {
     /// `nixactions run wf.yml` in TEMP/project with TMPDIR TEMP (through `launcher`, which execs
-    /// it in place, when given), both output streams into one pipe.
-    static func start(_ temp: TemporaryDirectory, through launcher: String? = nil) throws -> (Process, ChildPipe) {
-        let process = Process()
+    /// it in place, when given), both output streams into TEMP/output.txt (`output()` reads it).
+    /// Started with posix_spawn and reaped by its own waitpid (`LaunchedProcess`).
+    static func start(_ temp: TemporaryDirectory, through launcher: String? = nil) throws -> (LaunchedProcess, () -> String) {
         let arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
-        process.executableURL = launcher.map { URL(fileURLWithPath: $0) } ?? nixactionsBinary
-        process.arguments = launcher == nil ? arguments : [nixactionsBinary.path] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: temp.path + "/project")
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = temp.path
         environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        process.environment = environment
-        let output = try ChildPipe()
-        process.standardOutput = output.writing
-        process.standardError = output.writing
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        output.closeChildEnd()
-        return (process, output)
+        let path = temp.path + "/output.txt"
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let process = try LaunchedProcess((launcher.map { [$0] } ?? []) + [nixactionsBinary.path] + arguments,
+                                          in: temp.path + "/project", environment: environment, output: handle)
+        return (process, { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" })
     }
 
     @Test("SIGINT ends the running step's process tree, runs always() cleanup, exits 130, leaves nothing behind")
@@ -59,8 +55,8 @@ struct CancellationTests {
         let clock = ContinuousClock()
         let interrupted = clock.now
         kill(process.processIdentifier, SIGINT)
-        let text = String(decoding: output.reading.readDataToEndOfFile(), as: UTF8.self)
         await waitForExit(process)
+        let text = output()
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(clock.now - interrupted < .seconds(10))
         #expect(text.contains("cancelling (signal 2)"))
@@ -100,8 +96,8 @@ struct CancellationTests {
         try await Task.sleep(for: .milliseconds(500))
         #expect(process.isRunning, "SIGHUP ended a host started by nohup")
         kill(process.processIdentifier, SIGINT)
-        let text = String(decoding: output.reading.readDataToEndOfFile(), as: UTF8.self)
         await waitForExit(process)
+        let text = output()
         #expect(process.terminationStatus == 130, "\(text)")
         #expect(text.contains("cancelling (signal 2)"), "\(text)")
         #expect(!text.contains("signal 1"), "\(text)")

@@ -10,17 +10,11 @@ struct GuaranteeTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: for i in $(seq 1 20000); do echo line-$i; done\n      - run: echo after\n")
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", "wf.yml", "--log-format", "plain"]
-        process.currentDirectoryURL = temp.url
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = temp.path
-        process.environment = environment
         let pipe = try ChildPipe()
-        process.standardOutput = pipe.writing
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                          environment: environment, output: pipe.writing, errors: FileHandle.nullDevice)
         pipe.closeChildEnd()
         _ = pipe.reading.readData(ofLength: 100)
         try pipe.reading.close()  // like `| head`
@@ -118,14 +112,9 @@ struct GuaranteeTests {
               keep: { needs: long, if: always(), steps: [ { run: echo always-ran } ] }
               onCancel: { needs: long, if: cancelled(), steps: [ { run: echo cancelled-ran } ] }
             """)
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["run", "wf.yml", "--log-format", "plain", "--jobs", "2"]
-        process.currentDirectoryURL = temp.url
         let pipe = try ChildPipe()
-        process.standardOutput = pipe.writing
-        process.standardError = pipe.writing
-        try process.run()
+        let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--jobs", "2"], in: temp.path,
+                                          environment: ProcessInfo.processInfo.environment, output: pipe.writing)
         pipe.closeChildEnd()
         // The step sends SIGTERM to its parent, the host, while the run is under way.
         let text = String(decoding: pipe.reading.readDataToEndOfFile(), as: UTF8.self)

@@ -453,13 +453,8 @@ struct NixWorkflowTests {
               jobs.a.actions = [ { bash = "true"; } ];
             }
             """)
-        let process = Process()
-        process.executableURL = nixactionsBinary
-        process.arguments = ["validate", slow]
-        process.currentDirectoryURL = URL(fileURLWithPath: scenario.project)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
+                                          environment: ProcessInfo.processInfo.environment)
         var child: pid_t = 0
         for _ in 0..<100 where child == 0 {
             try await Task.sleep(for: .milliseconds(50))

@@ -23,7 +23,9 @@ public final class LaunchedProcess: Sendable {
     /// The raw wait status once reaped; -1 if it could not be had.
     private let status = Mutex<Int32?>(nil)
 
-    public init(_ arguments: [String], in directory: String? = nil, environment: [String: String], output: FileHandle? = nil) throws {
+    /// `output` takes standard output and, unless `errors` is given, standard error (nil: /dev/null).
+    public init(_ arguments: [String], in directory: String? = nil, environment: [String: String], output: FileHandle? = nil,
+                errors: FileHandle? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -33,12 +35,12 @@ public final class LaunchedProcess: Sendable {
             posix_spawnattr_destroy(&attributes)
         }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if let output {
-            posix_spawn_file_actions_adddup2(&actions, output.fileDescriptor, 1)
-            posix_spawn_file_actions_adddup2(&actions, output.fileDescriptor, 2)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        for (fd, handle) in [(Int32(1), output), (Int32(2), errors ?? output)] {
+            if let handle {
+                posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, fd)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_WRONLY, 0)
+            }
         }
         _ = nxa_spawn_actions_close_from(&actions, 3)
         var everything = sigset_t(), none = sigset_t()
