@@ -484,6 +484,22 @@ struct HardeningTests {
         #expect(!result.stdout.contains("vvvvvvvv"), "the value was printed")
     }
 
+    @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")
+    func removedCurrentFolder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: touch \(temp.path)/ran\n")
+        let result = try await runCommand(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "mkdir gone && cd gone && rmdir ../gone && exec \"$0\" run \"$1\"", nixactionsBinary.path, workflow],
+            in: temp.path, environment: ["TMPDIR": temp.path])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("error: cannot run in the current folder: it was removed"), "\(result.stderr)")
+        #expect(result.stderr.contains("hint: change into the project's folder again"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }.isEmpty)
+    }
+
     @Test("a project file or folder the user cannot read is named, with what to do, not 'you don't have permission'",
           .enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root to run nixactions as nobody"))
     func unreadableProjectFiles() async throws {

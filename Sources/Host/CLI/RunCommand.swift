@@ -112,6 +112,14 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The project is the current folder: one that was removed (or cannot be read) under the
+        // shell leaves nothing to copy into the jobs' workspaces and nowhere to keep the logs.
+        guard let current = getcwd(nil, 0) else {
+            let reason = errno == ENOENT ? "it was removed" : String(cString: strerror(errno))
+            standardError("error: cannot run in the current folder: \(reason)\n  hint: change into the project's folder again (cd \"$PWD\")\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        free(current)
         let registry = PluginRegistry.discoverWarning()
         // Plugins that declare functions load only when the workflow calls one.
         let functions = LazyFunctions(registry)
