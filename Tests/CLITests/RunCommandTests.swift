@@ -173,6 +173,8 @@ struct RunCommandTests {
         #expect(try await nixactions(["run"]).status == 2)
         #expect(try await nixactions(["frobnicate"]).status == 2)
         #expect(try await nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
+        let emptyLogs = try await nixactions(["run", "x.yml", "--log-dir", ""])
+        #expect(emptyLogs.status == 2 && emptyLogs.stderr.contains("--log-dir must name a folder (default: .nixactions/runs)"), "\(emptyLogs.stderr)")
         let help = try await nixactions(["--help"])
         #expect(help.status == 0)
         let flattened = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")

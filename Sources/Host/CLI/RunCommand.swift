@@ -97,6 +97,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        // Empty would put each run's logs in a folder named after the run, in the current folder.
+        if logDirectory.isEmpty { throw ValidationError("--log-dir must name a folder (default: .nixactions/runs)") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
         }
