@@ -484,6 +484,30 @@ struct HardeningTests {
         #expect(!result.stdout.contains("vvvvvvvv"), "the value was printed")
     }
 
+    @Test("a workflow, job or step name with control characters is printed with escapes by list, graph (every format), --dry-run and run")
+    func controlCharactersInNames() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", #"""
+            name: "bad\e[31mred\nline"
+            jobs:
+              a:
+                name: "job \e[2J"
+                steps:
+                  - name: "step \u0007bell"
+                    run: echo ok
+            """#)
+        let commands = [["list", "wf.yml"], ["graph", "wf.yml"], ["graph", "wf.yml", "--format", "dot"], ["graph", "wf.yml", "--format", "mermaid"],
+                        ["run", "wf.yml", "--dry-run"], ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]]
+        for arguments in commands {
+            let result = try await nixactions(arguments, in: temp.path, environment: ["TMPDIR": temp.path])
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            let printed = result.stdout + result.stderr
+            #expect(!printed.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F }, "\(arguments): \(printed.debugDescription)")
+            #expect(printed.contains(#"\x1B[2J"#) || arguments == ["list", "wf.yml"], "\(arguments): \(printed)")
+        }
+    }
+
     @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")
     func removedCurrentFolder() async throws {
         let temp = try TemporaryDirectory()

@@ -50,17 +50,17 @@ struct GraphRenderer {
         for id in plan.order {
             depth[id] = (plan.graph.needs[id] ?? []).map { (depth[$0] ?? 0) + 1 }.max() ?? 1
         }
-        var text = "workflow '\(plan.workflow.name)'\n"
+        var text = "workflow '\(DisplayText.escaped(plan.workflow.name))'\n"
         for instance in plan.allInstances {
-            let needs = (plan.graph.needs[instance.jobID] ?? []).flatMap { plan.instances[$0] ?? [] }.map(\.displayName)
+            let needs = (plan.graph.needs[instance.jobID] ?? []).flatMap { plan.instances[$0] ?? [] }.map { DisplayText.escaped($0.displayName) }
             let stage = depth[instance.jobID] ?? 1
-            text += "[\(stage)] \(instance.displayName)" + (needs.isEmpty ? "" : "  <- \(needs.joined(separator: ", "))") + "\n"
+            text += "[\(stage)] \(DisplayText.escaped(instance.displayName))" + (needs.isEmpty ? "" : "  <- \(needs.joined(separator: ", "))") + "\n"
         }
         return text
     }
 
     static func quoted(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + DisplayText.escaped(text).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     func dot() -> String {
@@ -72,7 +72,7 @@ struct GraphRenderer {
 
     func mermaid() -> String {
         func id(_ key: String) -> String { "j_" + key.replacingOccurrences(of: "-", with: "_") }
-        func label(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
+        func label(_ text: String) -> String { "\"" + DisplayText.escaped(text).replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
         var text = "flowchart LR\n"
         for instance in plan.allInstances { text += "  \(id(instance.key))[\(label(instance.displayName))]\n" }
         for (from, to) in edges { text += "  \(id(from.key)) --> \(id(to.key))\n" }

@@ -70,7 +70,7 @@ struct ListCommand: AsyncParsableCommand {
             print("no workflows in .nixactions/workflows/ or .github/workflows/")
         } else {
             for listing in listings {
-                print("\(listing.name) (\(listing.file))")
+                print("\(DisplayText.escaped(listing.name)) (\(DisplayText.escaped(listing.file)))")
                 for error in listing.errors ?? [] { print("  invalid: " + error.split(separator: "\n").joined(separator: " ")) }
                 for job in listing.jobs ?? [] {
                     let needs = job.needs.isEmpty ? "" : "  needs: \(job.needs.joined(separator: ", "))"

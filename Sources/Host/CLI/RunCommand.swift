@@ -369,7 +369,7 @@ struct RunCommand: AsyncParsableCommand {
 enum PlanPrinter {
     static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil) -> String {
         let instances = plan.allInstances
-        var text = "plan of workflow '\(plan.workflow.name)': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
+        var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
         for (index, instance) in instances.enumerated() {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             var facts: [String] = []
@@ -393,7 +393,7 @@ enum PlanPrinter {
             if job.continueOnError { facts.append("continue-on-error") }
             if job.original?.runsEveryStep == true { facts.append("continueOnError: later steps run after a failure") }
             if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
-            text += "\(index + 1). \(instance.displayName)  [\(facts.joined(separator: "; "))]\n"
+            text += "\(index + 1). \(DisplayText.escaped(instance.displayName))  [\(facts.joined(separator: "; "))]\n"
             for step in job.steps {
                 var details: [String] = []
                 // What the step gets: its own, else its job's defaults, else the workflow's.
@@ -411,7 +411,7 @@ enum PlanPrinter {
                 if let condition = step.shellCondition { details.append("condition (bash): \(condition.value)") }
                 if step.continueOnError { details.append("continue-on-error") }
                 if let flag = step.continueOnErrorExpression { details.append("continue-on-error: \(flag.source.value)") }
-                text += "   - \(step.displayName)" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
+                text += "   - \(DisplayText.escaped(step.displayName))" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
             }
         }
         return text

@@ -65,7 +65,7 @@ public final class ConsoleReporter: RunReporter {
         state.withLock { state in
             switch event {
             case .workflowStarted(let workflow, let runID):
-                write("==> workflow '\(workflow)' (run \(runID))\n")
+                write("==> workflow '\(DisplayText.escaped(workflow))' (run \(runID))\n")
             case .jobStarted(let key, let name):
                 let name = DisplayText.escaped(name)
                 state.names[key] = name
@@ -105,7 +105,7 @@ public final class ConsoleReporter: RunReporter {
                 for (job, markdown) in state.summaries {
                     write("Summary of '\(job)':\n" + markdown.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n")
                 }
-                write("==> workflow '\(workflow)' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
+                write("==> workflow '\(DisplayText.escaped(workflow))' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
             }
         }
     }
