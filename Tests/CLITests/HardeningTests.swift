@@ -506,6 +506,20 @@ struct HardeningTests {
             #expect(!printed.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F }, "\(arguments): \(printed.debugDescription)")
             #expect(printed.contains(#"\x1B[2J"#) || arguments == ["list", "wf.yml"], "\(arguments): \(printed)")
         }
+        // Diagnostics quote keys and values of the file: escaped there too, each still on its lines.
+        try temp.write("bad.yml", #"""
+            jobs:
+              a:
+                "\e[2Jbad": 1
+                steps:
+                  - run: echo ok
+                    timeout: "\e]0;x\a"
+            """#)
+        let invalid = try await nixactions(["validate", "bad.yml"], in: temp.path)
+        #expect(invalid.status == 2)
+        #expect(!invalid.stderr.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F }, "\(invalid.stderr.debugDescription)")
+        #expect(invalid.stderr.contains(#"bad.yml:3:5: error: unknown key '\x1B[2Jbad' in job 'a'"#), "\(invalid.stderr)")
+        #expect(invalid.stderr.contains(#"found '\x1B]0;x\x07'"#), "\(invalid.stderr)")
     }
 
     @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")

@@ -54,13 +54,14 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         return String(rest[..<end])
     }
 
-    /// `FILE:LINE:COL: error: MESSAGE`, then the context and the hint on indented lines.
+    /// `FILE:LINE:COL: error: MESSAGE`, then the context and the hint on indented lines. Control
+    /// characters the file put in a message (a key, a value) are shown as escapes (`DisplayText`).
     public var description: String {
         var text = location.map { "\($0): " } ?? ""
         text += "\(severity.rawValue): \(message)"
         if let context { text += "\n  in \(context)" }
         if let hint { text += "\n  hint: \(hint)" }
-        return text
+        return DisplayText.escaped(text, keepingNewlines: true)
     }
 }
 

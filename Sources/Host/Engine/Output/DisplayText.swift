@@ -4,14 +4,15 @@
 /// recolour or hide what follows. Steps' own output is passed through as it is; the runner's
 /// lines show such characters as escapes (`\n`, `\t`, `\r`, `\x1B`).
 public enum DisplayText {
-    /// `text` with C0 and C1 control characters and DEL written as escapes.
-    public static func escaped(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }) else { return text }
+    /// `text` with C0 and C1 control characters and DEL written as escapes; `keepingNewlines`:
+    /// but line breaks (for texts of several lines, such as a diagnostic with its hint).
+    public static func escaped(_ text: String, keepingNewlines: Bool = false) -> String {
+        guard text.utf8.contains(where: { ($0 < 0x20 && !(keepingNewlines && $0 == 0x0A)) || $0 == 0x7F || $0 == 0xC2 }) else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar.value {
-            case 0x0A: result += "\\n"
+            case 0x0A: result += keepingNewlines ? "\n" : "\\n"
             case 0x09: result += "\\t"
             case 0x0D: result += "\\r"
             case 0x00..<0x20, 0x7F, 0x80..<0xA0:
