@@ -147,7 +147,7 @@ struct CancellationTests {
 
     @Test("a cleanup step after a cancellation gets the smaller of its own time limit and the cleanup limit (5 minutes)")
     func cleanupStepLimit() async throws {
-        #expect(JobRunner.cleanupLimit == .seconds(300))
+        #expect(JobRunner.defaultCleanupLimit == .seconds(300))
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", """
@@ -167,6 +167,29 @@ struct CancellationTests {
         #expect(result.seconds < 15, "the cleanup step was not ended by its own limit: \(result.seconds) s")
         #expect(result.stdout.contains("timed out after 1s"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] third cleanup step ran\n"), "\(result.stdout)")
+    }
+
+    @Test("a cleanup step without a time limit of its own is ended at the cleanup limit (NIXACTIONS_CLEANUP_SECONDS, 5 minutes by default)")
+    func cleanupLimitApplies() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                timeout: 1s
+                steps:
+                  - run: sleep 30
+                  - if: always()
+                    run: sleep 30
+                  - if: always()
+                    run: echo last cleanup step ran
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
+                                          environment: ["NIXACTIONS_CLEANUP_SECONDS": "1"])
+        #expect(result.status == 1)
+        #expect(result.seconds < 15, "the cleanup step was not ended at the cleanup limit: \(result.seconds) s")
+        #expect(result.stdout.contains("step 'Run sleep 30' timed out after 1s"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] last cleanup step ran\n"), "\(result.stdout)")
     }
 
     @Test("a background process a step leaves running is ended when its job finishes")

@@ -176,6 +176,10 @@ struct RunCommand: AsyncParsableCommand {
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
         options.openFilesLimit = supervision.openFilesLimit
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_CLEANUP_SECONDS"],
+           let seconds = Double(text), seconds > 0, seconds < 1e9 {
+            options.cleanupLimit = .milliseconds(Int64(seconds * 1000))
+        }
         options.functions = functions
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache

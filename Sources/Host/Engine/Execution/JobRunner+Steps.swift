@@ -217,7 +217,8 @@ extension JobRunner {
         let deadline = job.original != nil ? stepLimit.map { began + $0 } : nil
         while true {
             // A cleanup step after a cancellation or timeout gets at most `cleanupLimit`.
-            var limit = state.cancelled ? min(stepLimit ?? Self.cleanupLimit, Self.cleanupLimit) : stepLimit
+            let cleanupLimit = options.cleanupLimit
+            var limit = state.cancelled ? min(stepLimit ?? cleanupLimit, cleanupLimit) : stepLimit
             if let deadline { limit = max(.zero, deadline - clock.now) }
             if limit == .zero, let stepLimit {
                 result = .timedOut(stepLimit)

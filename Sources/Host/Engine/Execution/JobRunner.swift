@@ -18,8 +18,9 @@ struct JobRunner: Sendable {
     let hashing = JobHashing()
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
-    /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run.
-    static let cleanupLimit: Duration = .seconds(300)
+    /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run, unless
+    /// the run says otherwise (`RunOptions.cleanupLimit`).
+    public static let defaultCleanupLimit: Duration = .seconds(300)
     /// GitHub's default job timeout.
     static let defaultJobTimeout: Duration = .seconds(360 * 60)
 

@@ -29,6 +29,9 @@ public struct RunOptions: Sendable {
     /// The soft open-files limit the host was started with, when it raised its own: what
     /// executors give the processes they start (`ExecutorConfiguration.openFilesLimit`).
     public var openFilesLimit: UInt64?
+    /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation or a timeout) may
+    /// run; its own shorter `timeout` wins (`NIXACTIONS_CLEANUP_SECONDS` sets it for a run).
+    public var cleanupLimit: Duration = JobRunner.defaultCleanupLimit
     /// Functions plugins declare for expressions.
     public var functions: (any PluginFunctionProvider)?
     /// The run's secrets, resolved (and registered with the redactor) before any job starts.
