@@ -59,6 +59,21 @@ final class VaultSecrets: SecretsPlugin {
         "role-id-file", "secret-id-file", "approle-mount",
     ]
 
+    /// A path of names for a URL: each part percent-encoded where a URL's path does not allow it
+    /// (`?`, `#`, `%`, spaces), and no empty, `.` or `..` part, which would make the request go to
+    /// another endpoint of the server with the token (`../../sys/…`).
+    static func urlPath(_ text: String, what: String) throws -> String {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard !text.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw OperationFailure(message: "the vault provider's '\(what)' '\(text)' has an empty, '.' or '..' part",
+                                   hint: "names separated by single '/', such as ci/deploy")
+        }
+        return parts.map { $0.addingPercentEncoding(withAllowedCharacters: pathCharacters) ?? String($0) }.joined(separator: "/")
+    }
+
+    /// RFC 3986's `pchar`: unreserved, sub-delims, ':' and '@'.
+    static let pathCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@")
+
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
         let options = entry.options
         try SecretDocuments.checkKnown(options, Self.known, provider: "vault")
@@ -68,6 +83,9 @@ final class VaultSecrets: SecretsPlugin {
         }
         path = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let mount = (try SecretDocuments.string(options, "mount") ?? "secret").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        // Checked before any token is read or request made (the values may come from expressions).
+        _ = try Self.urlPath(path, what: "path")
+        _ = try Self.urlPath(mount, what: "mount")
         guard var address = try SecretDocuments.string(options, "address") ?? environment["VAULT_ADDR"] ?? environment["BAO_ADDR"] else {
             throw OperationFailure(message: "no Vault address", hint: "set VAULT_ADDR (or BAO_ADDR), or the entry's 'address'")
         }
@@ -84,7 +102,7 @@ final class VaultSecrets: SecretsPlugin {
         var token = try await self.token(options, environment: environment, address: address, namespace: namespace, client: client, context: context)
         defer { for index in token.indices { token[index] = 0 } }
 
-        var url = "\(address)/v1/\(mount)/data/\(path)"
+        var url = "\(address)/v1/\(try Self.urlPath(mount, what: "mount"))/data/\(try Self.urlPath(path, what: "path"))"
         if let version { url += "?version=\(version)" }
         let (status, body) = try await request(.GET, url, token: token, namespace: namespace, body: nil, client: client, context: context)
         var bytes = body
@@ -190,7 +208,7 @@ final class VaultSecrets: SecretsPlugin {
             login.endObject()
             var body = login.bytes
             defer { for index in body.indices { body[index] = 0 } }
-            let (status, answer) = try await request(.POST, "\(address)/v1/auth/\(mount)/login", token: nil, namespace: namespace, body: body,
+            let (status, answer) = try await request(.POST, "\(address)/v1/auth/\(try Self.urlPath(mount, what: "approle-mount"))/login", token: nil, namespace: namespace, body: body,
                                                      client: client, context: context)
             guard status == 200 else {
                 throw OperationFailure(message: "the AppRole login at auth/\(mount) on \(address) was refused (\(status))\(status == 400 || status == 403 ? "" : Self.errors(answer))",

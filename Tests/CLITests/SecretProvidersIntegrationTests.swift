@@ -410,6 +410,28 @@ struct SecretProvidersIntegrationTests {
         }
     }
 
+    @Test("vault: a path or mount with '..' or '.' parts is refused before the token is read; '?', '#' and spaces are sent percent-encoded")
+    func vaultPathParts() async throws {
+        var port: UInt16 = 0
+        repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
+        let token = unique("tok")
+        for (entry, message) in [
+            ("{ provider: vault, path: ../../sys/health }", "the vault provider's 'path' '../../sys/health' has an empty, '.' or '..' part"),
+            ("{ provider: vault, path: ci/./app }", "the vault provider's 'path' 'ci/./app' has an empty, '.' or '..' part"),
+            ("{ provider: vault, path: ci/app, mount: secret/../sys }", "the vault provider's 'mount' 'secret/../sys' has an empty, '.' or '..' part"),
+            ("{ provider: vault, path: \"ci/a b?x=1#y\" }", "cannot reach Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/a%20b%3Fx=1%23y"),
+        ] {
+            let project = try SecretsProject()
+            defer { project.remove() }
+            try project.workflow(jobSecrets: [entry], report: [])
+            let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+            expectProviderFailure(result, project, provider: "vault", contains: message)
+            if !message.hasPrefix("cannot reach") {
+                #expect(!result.stderr.contains("cannot reach") && !result.stderr.contains("retrying"), "no request was made: \(result.stderr)")
+            }
+        }
+    }
+
     @Test("OpenBao failures: 403 for another path's policy, wrong path, unknown key, bad token, wrong AppRole secret id")
     func vaultFailures() async throws {
         let project = try SecretsProject()
