@@ -92,7 +92,8 @@ public final class ConsoleReporter: RunReporter {
             case .message(let job, let level, let text):
                 let prefix = job.map { "[\($0)] " } ?? ""
                 let label = level == .info ? "" : "\(level.rawValue): "
-                write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + text) + "\n")
+                // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
+                write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
             case .workflowFinished(let workflow, let outcome, let duration):
                 let order = state.order
                 let rows = state.rows.enumerated().sorted { a, b in
