@@ -254,10 +254,16 @@ struct PluginExecutorTests {
         defer { temp.remove() }
         let emfile = String(cString: strerror(EMFILE))
         let refused = [
-            RefusedPlugin(path: "/p/libnixactions-plugin-cache-local.so", reason: "cannot read it: \(emfile)"),
-            RefusedPlugin(path: "/p/libnixactions-plugin-local.so", reason: "cannot read it: \(emfile)"),
+            RefusedPlugin(path: "/p/libnixactions-plugin-cache-local.so", reason: "cannot read it: \(emfile)", errno: EMFILE),
+            RefusedPlugin(path: "/p/libnixactions-plugin-local.so", reason: "cannot read it: \(emfile)", errno: EMFILE),
             RefusedPlugin(path: "/p/libnixactions-plugin-oci.so", reason: "not a loadable library: bad ELF"),
         ]
+        // The loader keeps the system's error number of a failed call (here: a file that is not there).
+        if case .failure(let missing) = PluginLoader.load(temp.path + "/libnixactions-plugin-gone.so") {
+            #expect(missing.errno == ENOENT, "\(missing)")
+        } else {
+            Issue.record("a missing file loaded")
+        }
         let registry = PluginRegistry(loaded: [], refused: refused, searchPath: ["/p"])
         for (id, hint) in [
             ("local", "/p/libnixactions-plugin-local.so was refused: cannot read it: \(emfile); the process ran out of file descriptors"),

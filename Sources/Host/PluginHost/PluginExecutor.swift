@@ -250,7 +250,7 @@ public struct PluginRegistry: ExecutorProvider {
             throw EngineError(
                 "no executor plugin '\(pluginID)' was found",
                 hint: suggestion.map { "did you mean '\($0)'?" }
-                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + (Self.outOfDescriptors($0.reason) ? "; " + DescriptorShortage.hint : "") }
+                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + ($0.errno.map(DescriptorShortage.matches) == true ? "; " + DescriptorShortage.hint : "") }
                     ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
                     ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
         }
@@ -258,10 +258,6 @@ public struct PluginRegistry: ExecutorProvider {
     }
 
     /// Whether a refusal's reason is a shortage of descriptors (the plugin itself may be fine).
-    static func outOfDescriptors(_ reason: String) -> Bool {
-        [EMFILE, ENFILE].contains { reason.hasSuffix(String(cString: strerror($0))) }
-    }
-
     /// Tell plugins polling `is_cancelled(0)` that the run is being cancelled.
     public func cancelRun() {
         HostRuntime.shared.cancelRun()

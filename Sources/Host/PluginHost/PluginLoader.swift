@@ -32,10 +32,13 @@ public struct LoadedPlugin: @unchecked Sendable {
 public struct RefusedPlugin: Error, Sendable, Hashable {
     public let path: String
     public let reason: String
+    /// The system's error number, when a call on the file failed (a shortage of descriptors says so).
+    public let errno: Int32?
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, errno: Int32? = nil) {
         self.path = path
         self.reason = reason
+        self.errno = errno
     }
 }
 
@@ -178,13 +181,13 @@ public enum PluginLoader {
     ///
     /// The trust checks, the hash and `dlopen` all use one open descriptor of the real file.
     static func load(_ path: String, manifest: PluginManifest?) -> Result<LoadedPlugin, RefusedPlugin> {
-        func refuse(_ reason: String) -> Result<LoadedPlugin, RefusedPlugin> {
-            .failure(RefusedPlugin(path: path, reason: reason))
+        func refuse(_ reason: String, errno: Int32? = nil) -> Result<LoadedPlugin, RefusedPlugin> {
+            .failure(RefusedPlugin(path: path, reason: reason, errno: errno))
         }
         let real: String
         switch PluginTrust.realPath(path) {
         case .success(let resolved): real = resolved
-        case .failure(let reason): return refuse("cannot read it: \(reason.text)")
+        case .failure(let reason): return refuse("cannot read it: \(reason.text)", errno: reason.errno)
         }
         let folder = (real as NSString).deletingLastPathComponent
         if let problem = PluginTrust.folderProblem(folder.isEmpty ? "/" : folder) {
@@ -194,7 +197,7 @@ public enum PluginLoader {
         var fd: Int32
         switch PluginTrust.open(real) {
         case .success(let opened): fd = opened
-        case .failure(let reason): return refuse(reason.text)
+        case .failure(let reason): return refuse(reason.text, errno: reason.errno)
         }
         // The dynamic linker knows a loaded library by the name it was opened with and hands it
         // out again for that name: never reuse one, even if something closed our descriptor and
@@ -203,7 +206,7 @@ public enum PluginLoader {
             let other = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1)
             let error = errno  // before close, which may change it
             close(fd)
-            guard other >= 0 else { return refuse("cannot open it: \(String(cString: strerror(error)))") }
+            guard other >= 0 else { return refuse("cannot open it: \(String(cString: strerror(error)))", errno: error) }
             fd = other
         }
         let checked = "/proc/self/fd/\(fd)"

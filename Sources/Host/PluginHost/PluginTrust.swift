@@ -27,12 +27,17 @@ enum PluginTrust {
     /// Why a file was refused.
     struct Reason: Error {
         var text: String
-        init(_ text: String) { self.text = text }
+        /// The system's error number, when a call failed.
+        var errno: Int32?
+        init(_ text: String, errno: Int32? = nil) {
+            self.text = text
+            self.errno = errno
+        }
     }
 
     /// The real path of `path`, or why it has none.
     static func realPath(_ path: String) -> Result<String, Reason> {
-        guard let resolved = realpath(path, nil) else { return .failure(Reason(errorText())) }
+        guard let resolved = realpath(path, nil) else { return .failure(Reason(errorText(), errno: errno)) }
         defer { free(resolved) }
         return .success(String(cString: resolved))
     }
@@ -93,12 +98,12 @@ enum PluginTrust {
     /// `path` must already be a real path. The caller closes the descriptor.
     static func open(_ path: String) -> Result<Int32, Reason> {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return .failure(Reason("cannot read it: \(errorText())")) }
+        guard fd >= 0 else { return .failure(Reason("cannot read it: \(errorText())", errno: errno)) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            let reason = "cannot read it: \(errorText())"
+            let error = errno
             close(fd)
-            return .failure(Reason(reason))
+            return .failure(Reason("cannot read it: \(String(cString: strerror(error)))", errno: error))
         }
         func refuse(_ reason: String) -> Result<Int32, Reason> {
             close(fd)
