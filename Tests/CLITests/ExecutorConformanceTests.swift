@@ -168,7 +168,7 @@ extension RealExecutorSuites {
                       - run: echo "never runs"
                 """)
             let log = setup.temp.path + "/run.log"
-            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--config", "config.yml", "--log-format", "plain"],
                                              directory: setup.temp.path,
                                              environment: ProcessInfo.processInfo.environment.merging(setup.environment) { _, new in new },
                                              output: log)

@@ -118,7 +118,7 @@ extension RealExecutorSuites {
                       - run: sleep 300
                 """)
             for killSupervisor in [false, true] {
-                let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                                  environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
                 var waited = 0
                 while try podman.containers().count < 2 && waited < 300 {
@@ -128,7 +128,7 @@ extension RealExecutorSuites {
                 #expect(try !podman.containers().isEmpty, "the job's container never started")
                 if killSupervisor {
                     // The host's supervisor only (other tests' runs keep theirs).
-                    _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.pid)", "-f", "__supervise"])
+                    _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.processIdentifier)", "-f", "__supervise"])
                 }
                 process.signal(SIGKILL)
                 process.wait()
@@ -236,7 +236,7 @@ extension RealExecutorSuites {
                 """)
             let log = temp.path + "/run.log"
             let clock = ContinuousClock(), started = clock.now
-            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                              environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
                                              output: log)
             var waited = 0
@@ -375,7 +375,7 @@ extension RealExecutorSuites {
                       - run: sleep 300
                 """)
             let log = temp.path + "/run.log"
-            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                              environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
                                              output: log)
             var waited = 0

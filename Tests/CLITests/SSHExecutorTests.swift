@@ -227,7 +227,7 @@ extension RealExecutorSuites {
                     steps:
                       - run: (exec -a \(marker) sleep 300) & sleep 300
                 """)
-            let process = try SpawnedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path)
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path)
             for _ in 0..<200 where SSHServer.processes(matching: marker).isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
             #expect(!SSHServer.processes(matching: marker).isEmpty, "the step never started")
             process.signal(SIGKILL)

@@ -374,7 +374,7 @@ struct SecretProvidersIntegrationTests {
             server.serve_forever()
             """#
         let asked = project.temp.path + "/asked.txt"
-        let server = try SpawnedProcess([python, "-c", script], output: asked)
+        let server = try LaunchedProcess([python, "-c", script], output: asked)
         defer {
             server.signal(SIGKILL)
             server.wait()

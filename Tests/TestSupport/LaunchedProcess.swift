@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// Not Foundation's `Process`: on Linux it learns of a child's end through a socket the child
 /// inherits and a `waitpid` on a thread of its own, reports an exit status of 0 when that
-/// `waitpid` fails, and lost ends of children while a long-running one of its own was alive
-/// (see `SpawnedProcess`). A test that asserts a run exits 130 after SIGINT must be told what
+/// `waitpid` fails, and lost the ends of other children while a long-running one of its own was
+/// alive (two `waitUntilExit` calls hung on zombies). Also for servers tests start. A test that asserts a run exits 130 after SIGINT must be told what
 /// the process really did: here a status that cannot be had says so (`terminationStatus` -1).
 ///
 /// The child gets every signal at its default and none blocked (a test process's threads block
@@ -62,6 +62,29 @@ public final class LaunchedProcess: Sendable {
         let rc = posix_spawn(&pid, command[0], &actions, &attributes, argv, envp)
         guard rc == 0 else { throw TestComponentError("cannot start \(command[0]): \(String(cString: strerror(rc)))") }
         processIdentifier = pid
+    }
+
+    /// `arguments` in `directory` with `environment` (nil: this process's), both output streams
+    /// appended to the file at `output` (made if missing); for servers a test starts and kills.
+    public convenience init(_ arguments: [String], directory: String? = nil, environment: [String: String]? = nil,
+                            output: String = "/dev/null") throws {
+        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TestComponentError("cannot open \(output): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        defer { try? handle.close() }
+        try self.init(arguments, in: directory, environment: environment ?? ProcessInfo.processInfo.environment, output: handle)
+    }
+
+    /// Send `signal`, unless it has been reaped (its pid may then be another process's).
+    public func signal(_ signal: Int32) {
+        if status.withLock({ $0 }) == nil { kill(processIdentifier, signal) }
+    }
+
+    /// Its exit status as a shell gives it: the exit code, or 128 + the signal that ended it (waits).
+    public var exitStatus: Int32 {
+        let raw = wait()
+        if raw == -1 { return -1 }
+        return raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
     }
 
     /// Whether it has not ended yet (an ended one is reaped here).

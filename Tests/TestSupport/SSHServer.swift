@@ -13,7 +13,7 @@ public final class SSHServer: @unchecked Sendable {
     public let knownHosts: String
     public let namespace: String?
     private var outsideLink: String?
-    private let process: SpawnedProcess
+    private let process: LaunchedProcess
 
     /// `host:port` as the executor's `hosts:` takes it.
     public var hostEntry: String { "\(address):\(port)" }
@@ -97,7 +97,7 @@ public final class SSHServer: @unchecked Sendable {
 
             """.write(toFile: "\(path)/sshd_config", atomically: true, encoding: .utf8)
         let sshdArguments = [sshd, "-D", "-e", "-f", "\(path)/sshd_config"]
-        process = try SpawnedProcess(namespace.map { [try Self.tool("ip"), "netns", "exec", $0] + sshdArguments } ?? sshdArguments,
+        process = try LaunchedProcess(namespace.map { [try Self.tool("ip"), "netns", "exec", $0] + sshdArguments } ?? sshdArguments,
                                      output: "\(path)/sshd.log")
         // Ready when a client gets in.
         let ssh = try Self.tool("ssh")
@@ -135,65 +135,3 @@ public final class SSHServer: @unchecked Sendable {
     }
 }
 
-/// A child process started with `posix_spawn` and reaped with `waitpid`, for long-running servers
-/// and for runs a test kills: Foundation's `Process` lost the termination of other children while
-/// a long-running one of its own was alive (two `waitUntilExit` calls hung on zombies).
-public final class SpawnedProcess: @unchecked Sendable {
-    public let pid: pid_t
-    private var status: Int32?
-
-    /// Start `arguments` in `directory` with `environment`, its output to `output` (a file path;
-    /// /dev/null by default), its input from /dev/null.
-    public init(_ arguments: [String], directory: String? = nil, environment: [String: String]? = nil,
-                output: String = "/dev/null") throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let environment = environment ?? ProcessInfo.processInfo.environment
-        // The folder through a shell (posix_spawn's chdir action is not in Swift's Glibc module).
-        let arguments = directory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + arguments } ?? arguments
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
-        guard rc == 0 else { throw TestComponentError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
-        self.pid = pid
-    }
-
-    public var isRunning: Bool {
-        guard status == nil else { return false }
-        var raw: Int32 = 0
-        if waitpid(pid, &raw, WNOHANG) == pid {
-            status = raw
-            return false
-        }
-        return true
-    }
-
-    /// Wait for it to end; its raw wait status.
-    @discardableResult
-    public func wait() -> Int32 {
-        if let status { return status }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        status = raw
-        return raw
-    }
-
-    /// The exit status (128 + signal when killed).
-    public var exitStatus: Int32 {
-        let raw = wait()
-        return (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
-    }
-
-    public func signal(_ signal: Int32) {
-        if status == nil { kill(pid, signal) }
-    }
-}
