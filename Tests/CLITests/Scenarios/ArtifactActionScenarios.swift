@@ -42,6 +42,35 @@ struct ArtifactActionScenarios {
         #expect(out.contains("no artifact was uploaded yet"), "\(out)")
     }
 
+    @Test("an artifact name with / : * ? \\ or a line break is refused, as on GitHub (here 'a/b' and 'a-b' would also share a folder)")
+    func invalidNames() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              build:
+                steps:
+                  - run: echo hi > f.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: a-b, path: f.txt }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "../../up/a/b", path: f.txt }
+                    continue-on-error: true
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "c:d*e?", path: f.txt }
+                    continue-on-error: true
+                  - uses: actions/download-artifact@v4
+                    with: { name: a-b, path: got }
+                  - run: ls got
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("artifact name '../../up/a/b' is not valid: it contains forward slash /"), "\(out)")
+        #expect(out.contains("artifact name 'c:d*e?' is not valid: it contains colon :, asterisk *, question mark ?"), "\(out)")
+        #expect(out.contains("hint: as on GitHub, an artifact name may not contain \" : < > | * ? \\r \\n \\ /"), "\(out)")
+        #expect(out.contains("[build] f.txt\n"), "\(out)")
+    }
+
     @Test("glob and multi-line paths with ! exclusions; the root is the least common ancestor of the search paths")
     func globsAndRoots() async throws {
         let scenario = try Scenario()

@@ -76,8 +76,21 @@ public struct ArtifactStore: Sendable {
 
     public init(root: String) { self.root = root }
 
+    /// Characters an artifact name may not hold (GitHub's rule, `@actions/artifact`): two names
+    /// that differ only in them would also share a folder here (`a/b` and `a-b`).
+    static let forbiddenNameCharacters: [(Character, String)] = [
+        ("\"", "double quote \""), (":", "colon :"), ("<", "less than <"), (">", "greater than >"), ("|", "vertical bar |"),
+        ("*", "asterisk *"), ("?", "question mark ?"), ("\r", "carriage return \\r"), ("\n", "line feed \\n"),
+        ("\\", "backslash \\"), ("/", "forward slash /"),
+    ]
+
     /// The folder of artifact `name`: always a direct child of `root`.
     func folder(_ name: String) throws -> String {
+        let forbidden = Self.forbiddenNameCharacters.filter { name.contains($0.0) }.map(\.1)
+        guard forbidden.isEmpty else {
+            throw EngineError("artifact name '\(DisplayText.escaped(name))' is not valid: it contains \(forbidden.joined(separator: ", "))",
+                              hint: "as on GitHub, an artifact name may not contain \" : < > | * ? \\r \\n \\ /")
+        }
         let key = Planner.safeKey(name)
         guard !key.isEmpty else {
             throw EngineError("artifact name '\(name)' has no letters or digits", hint: "name artifacts like 'dist' or 'test-results'")
