@@ -141,6 +141,11 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context)
+        // The first job's executor loads while the run's folders, logs and secrets are made.
+        if let first = plan.order.first, let job = plan.workflow.job(first), let instance = plan.instances[first]?.first,
+           case .executor(let reference, _)? = runnerMap.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
+            registry.preload(reference.pluginID)
+        }
         // Only what this run would run is refused (the loader printed the others as warnings).
         let planned = Set(plan.order)
         let refused = workflow.unsupported.filter { $0.job.map(planned.contains) ?? true }
