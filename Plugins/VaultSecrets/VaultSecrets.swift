@@ -84,8 +84,7 @@ final class VaultSecrets: SecretsPlugin {
         path = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let mount = (try SecretDocuments.string(options, "mount") ?? "secret").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         // Checked before any token is read or request made (the values may come from expressions).
-        _ = try Self.urlPath(path, what: "path")
-        _ = try Self.urlPath(mount, what: "mount")
+        let urlPath = try Self.urlPath(mount, what: "mount") + "/data/" + Self.urlPath(path, what: "path")
         guard var address = try SecretDocuments.string(options, "address") ?? environment["VAULT_ADDR"] ?? environment["BAO_ADDR"] else {
             throw OperationFailure(message: "no Vault address", hint: "set VAULT_ADDR (or BAO_ADDR), or the entry's 'address'")
         }
@@ -102,7 +101,7 @@ final class VaultSecrets: SecretsPlugin {
         var token = try await self.token(options, environment: environment, address: address, namespace: namespace, client: client, context: context)
         defer { for index in token.indices { token[index] = 0 } }
 
-        var url = "\(address)/v1/\(try Self.urlPath(mount, what: "mount"))/data/\(try Self.urlPath(path, what: "path"))"
+        var url = "\(address)/v1/\(urlPath)"
         if let version { url += "?version=\(version)" }
         let (status, body) = try await request(.GET, url, token: token, namespace: namespace, body: nil, client: client, context: context)
         var bytes = body

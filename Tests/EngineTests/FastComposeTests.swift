@@ -4,38 +4,9 @@ import Testing
 import TestSupport
 import Yams
 
-/// Every node with its kind, text, tag, style, line:column and anchor: two trees that dump alike
-/// are the same tree to everything the loader reads.
-private func dump(_ node: Node?) -> [String] {
-    var out: [String] = []
-    var seen: [String: Int] = [:]  // a collection's identity (its dump) → where it was first seen
-    func walk(_ node: Node, _ depth: Int) {
-        let at = node.mark.map { "\($0.line):\($0.column)" } ?? "-"
-        let pad = String(repeating: " ", count: depth)
-        switch node {
-        case .scalar(let scalar):
-            out.append("\(pad)scalar \(at) [\(scalar.tag)] \(scalar.style.rawValue) &\(scalar.anchor?.rawValue ?? "") \(scalar.string.debugDescription)")
-        case .mapping(let mapping):
-            out.append("\(pad)mapping \(at) [\(mapping.tag)] \(mapping.style.rawValue) &\(mapping.anchor?.rawValue ?? "") \(mapping.count)")
-            for (key, value) in mapping {
-                walk(key, depth + 1)
-                walk(value, depth + 2)
-            }
-        case .sequence(let sequence):
-            out.append("\(pad)sequence \(at) [\(sequence.tag)] \(sequence.style.rawValue) &\(sequence.anchor?.rawValue ?? "") \(sequence.count)")
-            for item in sequence { walk(item, depth + 1) }
-        case .alias(let alias):
-            out.append("\(pad)alias \(at) \(alias.anchor.rawValue)")
-        }
-    }
-    guard let node else { return ["nil"] }
-    walk(node, 0)
-    return out
-}
-
 /// Yams' answer for `yaml`: its tree's dump, or its error.
 private func yamsAnswer(_ yaml: String, _ resolver: Resolver = .basic) -> Result<[String], any Error> {
-    Result { dump(try Yams.compose(yaml: yaml, resolver)) }
+    Result { yamlTreeDump(try Yams.compose(yaml: yaml, resolver)) }
 }
 
 /// A random node: scalars of every style (texts with YAML's special characters, unicode, line
@@ -101,14 +72,21 @@ struct FastComposeTests {
             }
         }
         #expect(files.count >= 20, "\(files.count) YAML files found")
+        var valid = 0, composed = 0
         for file in files {
             let yaml = try String(contentsOfFile: file, encoding: .utf8)
             guard case .success(let expected) = yamsAnswer(yaml) else {
                 #expect(FastCompose.compose(yaml, .basic) == nil, "\(file): Yams refuses it, FastCompose did not")
                 continue
             }
-            if let fast = FastCompose.compose(yaml, .basic) { #expect(dump(fast) == expected, "\(file)") }
+            valid += 1
+            if let fast = FastCompose.compose(yaml, .basic) {
+                composed += 1
+                #expect(yamlTreeDump(fast) == expected, "\(file)")
+            }
         }
+        // Declining is for rare shapes: the repository's valid files are composed here, nearly all.
+        #expect(composed * 10 >= valid * 9, "composed \(composed) of \(valid) valid files")
     }
 
     @Test("random trees in every style, emitted by Yams: the same tree, or Yams' answer when it declines")
@@ -122,7 +100,7 @@ struct FastComposeTests {
             case .success(let expected):
                 if let fast = FastCompose.compose(yaml, .basic) {
                     composed += 1
-                    #expect(dump(fast) == expected, "seed \(seed):\n\(yaml)")
+                    #expect(yamlTreeDump(fast) == expected, "seed \(seed):\n\(yaml)")
                 } else {
                     declined += 1
                 }
@@ -149,7 +127,7 @@ struct FastComposeTests {
         for yaml in documents {
             switch yamsAnswer(yaml) {
             case .success(let expected):
-                if let fast = FastCompose.compose(yaml, .basic) { #expect(dump(fast) == expected, "\(yaml.debugDescription)") }
+                if let fast = FastCompose.compose(yaml, .basic) { #expect(yamlTreeDump(fast) == expected, "\(yaml.debugDescription)") }
             case .failure(let error):
                 #expect(FastCompose.compose(yaml, .basic) == nil, "\(yaml.debugDescription): Yams said \(error)")
             }

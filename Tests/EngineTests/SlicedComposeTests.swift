@@ -3,38 +3,6 @@ import Testing
 import TestSupport
 import Yams
 
-/// Every node with its kind, text, tag, style and line:column: two trees that dump alike are the
-/// same tree to everything the loader reads.
-private func dump(_ node: Node?, into out: inout [String], depth: Int = 0) {
-    guard let node else {
-        out.append("nil")
-        return
-    }
-    let at = node.mark.map { "\($0.line):\($0.column)" } ?? "-"
-    let pad = String(repeating: " ", count: depth)
-    switch node {
-    case .scalar(let scalar):
-        out.append("\(pad)scalar \(at) \(scalar.tag) \(scalar.style.rawValue) \(scalar.string.debugDescription)")
-    case .mapping(let mapping):
-        out.append("\(pad)mapping \(at) \(mapping.tag) \(mapping.style.rawValue) \(mapping.count)")
-        for (key, value) in mapping {
-            dump(key, into: &out, depth: depth + 1)
-            dump(value, into: &out, depth: depth + 2)
-        }
-    case .sequence(let sequence):
-        out.append("\(pad)sequence \(at) \(sequence.tag) \(sequence.style.rawValue) \(sequence.count)")
-        for item in sequence { dump(item, into: &out, depth: depth + 1) }
-    case .alias:
-        out.append("\(pad)alias \(at)")
-    }
-}
-
-private func dumped(_ node: Node?) -> [String] {
-    var out: [String] = []
-    dump(node, into: &out)
-    return out
-}
-
 /// A workflow of `count` jobs in varied shapes: block texts, flow mappings, quoted keys,
 /// comments at every indentation, unicode, CRLF optional.
 private func workflow(jobs count: Int, seed: UInt64, crlf: Bool = false) -> String {
@@ -67,7 +35,7 @@ struct SlicedComposeTests {
             let yaml = workflow(jobs: 900, seed: seed, crlf: seed == 6)
             let whole = try Yams.compose(yaml: yaml, .basic)
             let sliced = try #require(SlicedCompose.compose(yaml, slices: slices), "seed \(seed) was not sliced")
-            #expect(dumped(sliced) == dumped(whole), "seed \(seed)")
+            #expect(yamlTreeDump(sliced) == yamlTreeDump(whole), "seed \(seed)")
         }
     }
 
@@ -113,7 +81,7 @@ struct SlicedComposeTests {
         let whole = try? Yams.compose(yaml: yaml, .basic)
         let sliced = SlicedCompose.compose(yaml, slices: 2)
         if let whole {
-            if let sliced { #expect(dumped(sliced) == dumped(whole)) }
+            if let sliced { #expect(yamlTreeDump(sliced) == yamlTreeDump(whole)) }
         } else {
             #expect(sliced == nil)
         }

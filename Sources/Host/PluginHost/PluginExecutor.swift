@@ -257,7 +257,6 @@ public struct PluginRegistry: ExecutorProvider {
         return try PluginExecutor(plugin: plugin, configuration: configuration)
     }
 
-    /// Whether a refusal's reason is a shortage of descriptors (the plugin itself may be fine).
     /// Load the plugin named for `id` on a thread of its own, now, while this thread goes on
     /// (a run loads its first job's executor while it makes its folders; whoever asks for the
     /// plugin meanwhile waits for that load instead of making its own).

@@ -61,20 +61,12 @@ public struct ProjectCopier {
     /// The names in a folder of the project; a folder that cannot be read is a `CopyFailure`
     /// naming it (Foundation's error named neither the folder nor the cause).
     static func names(in folder: String) throws -> [String] {
-        guard let directory = opendir(folder) else {
-            let error = errno
+        guard let names = FastFiles.names(in: folder, prefix: "") else {
+            let error = errno  // opendir's
             if error == ENOENT { return [] }  // vanished while the project was being copied
             throw error == EACCES || error == EPERM ? CopyFailure(unreadable: folder, errno: error) : CopyFailure(path: folder, errno: error)
         }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return names.filter { $0 != "." && $0 != ".." }
     }
 
     public struct CopyFailure: Error, LocalizedError {

@@ -203,14 +203,14 @@ public struct TimeoutExpression: Sendable {
             case .string(let text): number = Double(text.trimmingCharacters(in: .whitespaces))
             default: number = nil
             }
-            guard let number, number > 0, number < 1e7 else {
+            guard let number, number > 0, number * 60 < DurationParser.maximumSeconds else {
                 throw ExpressionError(
                     message: "\(key) must be a positive number of minutes, the expression gave '\(value.displayString)'",
                     offset: 0, source: field.source.value)
             }
             return .milliseconds(Int64(number * 60_000))
         }
-        if case .number(let seconds) = value, seconds > 0, seconds < 1e9 { return .milliseconds(Int64(seconds * 1000)) }
+        if case .number(let seconds) = value, seconds > 0, seconds < DurationParser.maximumSeconds { return .milliseconds(Int64(seconds * 1000)) }
         guard let duration = DurationParser.parse(value.displayString), duration > .zero else {
             throw ExpressionError(
                 message: "\(key) must be a duration such as 90s, 10m or 1h30m, the expression gave '\(value.displayString)'",

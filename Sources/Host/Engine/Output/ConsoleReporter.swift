@@ -84,7 +84,7 @@ public final class ConsoleReporter: RunReporter {
             case .jobSummary(let job, let markdown):
                 state.summaries.append((state.names[job] ?? job, markdown))
             case .jobFinished(let key, let name, let outcome, let duration, let failure):
-                let name = DisplayText.escaped(name)
+                let name = DisplayText.escaped(name)  // as the table shows it too
                 state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
                 let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
                 let time = duration == .zero ? "" : " in \(Self.format(duration))"
@@ -163,7 +163,7 @@ public final class ConsoleReporter: RunReporter {
             }
             // A success with a failure is a failure allowed by continue-on-error.
             let status = row.outcome == .success && row.failure != nil ? "success (failure allowed)" : row.outcome.rawValue
-            return [DisplayText.escaped(row.name), status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
+            return [row.name, status, row.outcome == .skipped || row.duration == .zero ? "-" : row.duration.map(format) ?? "-", step]
         }
         // In terminal columns: a name in Chinese or with an emoji takes two per character.
         let widths = header.indices.map { column in ([header] + body).map { DisplayText.width($0[column]) }.max() ?? 0 }
