@@ -24,7 +24,8 @@ public func nixactionsPluginEntry(
 /// hosts work), one multiplexed connection per host (ControlMaster, its socket in a private
 /// folder of this run).
 ///
-/// Remote layout: `WORKDIR/nixactions-RUN_ID/JOB/{workspace,tmp,control}`. The project is copied
+/// Remote layout: `WORKDIR/nixactions-RUN_ID/JOB/{workspace,tmp,control}`, the run's folder private
+/// (mode 700, `makeRunFolder`). The project is copied
 /// in as a tar stream; each step's script, environment and secrets travel in one wrapper on the
 /// connection's standard input (never on a command line); the `$GITHUB_*` files come back at the
 /// end of the step's output, in the same command (`StepTrailer`). A cancelled or timed-out step's process group is signalled on the host; the job's
@@ -167,6 +168,18 @@ final class SSHExecutor: ExecutorPlugin {
 
     func remoteJob(_ jobKey: String) -> String { remoteRun + "/" + jobKey }
 
+    /// Commands that make the run's folder on the host private, as the local executor's is: mode
+    /// 700, a folder (not a link) owned by the user. Everything of the run is inside it (the
+    /// workspace, `$RUNNER_TEMP`, the `$GITHUB_*` files a step may write secrets to), and steps
+    /// run under `umask 022`, so this folder is what keeps other users of the host out. The
+    /// workdir itself is made if missing (as `mkdir -p` made it before); a run folder that is
+    /// already there and not the user's (another user made it first in a shared `/tmp`) is refused.
+    static func makeRunFolder(workdir: String, run: String) -> String {
+        let (workdir, run) = (ShellWords.quote(workdir), ShellWords.quote(run))
+        return "umask 022; mkdir -p \(workdir) && { mkdir -m 700 \(run) 2>/dev/null; [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] "
+            + "&& chmod 700 \(run) || { echo \"nixactions: \(run) is not a private folder of this user\" >&2; false; }; }"
+    }
+
     /// `ssh` with this executor's options for `target`; `multiplexed: false` for the cleanup
     /// script, which must not leave a connection behind.
     func sshArguments(_ target: Target, multiplexed: Bool = true, socketFolder: String? = nil) -> [String] {
@@ -234,7 +247,8 @@ final class SSHExecutor: ExecutorPlugin {
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
         let (target, system) = try await pool.acquire(job: job.jobKey, context: context) { target in
             // Reaching the host opens its shared connection; `uname` tells what it runs.
-            let made = "umask 022; mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
+            let made = Self.makeRunFolder(workdir: self.workdir, run: self.remoteRun)
+                + " && mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
                 + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control "
                 + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/helper.sh")) "
                 + "&& uname -sm"
@@ -379,12 +393,15 @@ final class HostPool: Sendable {
                     throw error
                 }
                 if reached.status == 0 { return (target, reached.outputText.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                // ssh writes the host name in lower case ("Could not resolve hostname …"): put
+                // it back as given, so that a host that came from a secret is masked there too.
+                let why = reached.errorText.replacingOccurrences(of: target.host, with: target.host, options: .caseInsensitive)
                 state.withLock { state in
                     state.busy.remove(target)
-                    state.unreachable[target] = reached.errorText
+                    state.unreachable[target] = why
                 }
                 if targets.count > 1 {
-                    context.log(.warning, "host \(target.name) cannot be reached (\(reached.errorText)); job '\(job)' goes to another host")
+                    context.log(.warning, "host \(target.name) cannot be reached (\(why)); job '\(job)' goes to another host")
                 }
                 continue
             }

@@ -197,6 +197,9 @@ final class VaultSecrets: SecretsPlugin {
             } else {
                 throw OperationFailure(message: "AppRole needs a secret id", hint: "set 'secret-id-file', or VAULT_SECRET_ID")
             }
+            // The secret id is a credential wherever it came from (a file, the environment the
+            // local executor hands to steps): masked like the values it unlocks.
+            host.registerSecret(secretID)
             let mount = (try SecretDocuments.string(options, "approle-mount") ?? "approle").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             let cacheKey = "\(address)\n\(namespace ?? "")\n\(mount)\n\(roleID)"  // a login serves its own namespace only
             if let cached = loginCache.withLock({ $0[cacheKey] }) { return cached }
@@ -222,12 +225,16 @@ final class VaultSecrets: SecretsPlugin {
             loginCache.withLock { $0[cacheKey] = bytes }
             return bytes
         }
+        // The token, from a file or the environment, is masked like the values it reads.
         if let file = try SecretDocuments.string(options, "token-file") {
-            return Array(try Self.readFile(file, project: project, what: "token-file").utf8)
+            let token = try Self.readFile(file, project: project, what: "token-file")
+            host.registerSecret(token)
+            return Array(token.utf8)
         }
         guard let token = environment["VAULT_TOKEN"] ?? environment["BAO_TOKEN"], !token.isEmpty else {
             throw OperationFailure(message: "no Vault token", hint: "set VAULT_TOKEN (or BAO_TOKEN), 'token-file', or use 'auth: approle'")
         }
+        host.registerSecret(token)
         return Array(token.utf8)
     }
 

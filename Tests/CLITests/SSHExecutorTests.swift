@@ -40,6 +40,7 @@ extension RealExecutorSuites {
                           echo "answer=42" >> "$GITHUB_OUTPUT"
                           echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
                           mkdir -p sub/dir
+                          echo "runmode=$(stat -c %a ../..) tmpmode=$(stat -c %a "$RUNNER_TEMP")"
                       - run: exit 3
                         continue-on-error: true
                       - run: exit 255
@@ -64,6 +65,9 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] lines=one|two|\n"))
             #expect(result.stdout.contains("[build] from the project\n"))
             #expect(result.stdout.contains("[build] token=***\n"))
+            // The run's folder on the host is private: other users cannot reach the files in it
+            // (`$GITHUB_ENV` and `$GITHUB_OUTPUT` may hold secrets), whatever the modes inside.
+            #expect(result.stdout.contains("[build] runmode=700 tmpmode="), "\(result.stdout)")
             #expect(!result.stdout.contains("tok-93ac2e-secret"))
             #expect(result.stdout.contains("[build] ✗ Run exit 3 (exit code 3, "))
             // A step's own 255 is not taken for a lost connection.

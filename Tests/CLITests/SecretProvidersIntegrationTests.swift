@@ -262,9 +262,11 @@ struct SecretProvidersIntegrationTests {
                 "{ provider: vault, address: '\(server.address)', path: ci/rotated, token-file: vault-token, version: 1, as: OLD_KEY }",
                 "{ provider: vault, address: '\(server.address)', path: /ci/rotated/, token-file: vault-token, as: NEW_KEY }",
             ],
-            report: ["OLD_KEY", "NEW_KEY", "API_KEY"])
+            report: ["OLD_KEY", "NEW_KEY", "API_KEY"], extraScript: "echo \"token=$(cat vault-token)\"")
         let result = try await project.run(secrets: [old, new, token])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        // The token read from the file is masked like the values it reads.
+        #expect(result.stdout.contains("token=***\n"), "\(result.stdout)")
         try expectReported(result, ["OLD_KEY": old, "NEW_KEY": new], unset: ["API_KEY"])
     }
 
@@ -280,12 +282,16 @@ struct SecretProvidersIntegrationTests {
         let (roleID, secretID) = try server.enableAppRole(role: "ci", policies: ["ci-app"])
         let tokensBefore = try tokenAccessors(server)
 
-        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: ["API_KEY"])
+        // The local executor hands the host's environment to steps: the secret id in it is
+        // masked there too, like the values it unlocks.
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app, auth: approle }"], report: ["API_KEY"],
+                             extraScript: "echo \"secret-id=$VAULT_SECRET_ID\"")
         let fromEnvironment = try await project.run(
             environment: ["VAULT_ADDR": server.address, "VAULT_ROLE_ID": roleID, "VAULT_SECRET_ID": secretID],
             secrets: [apiKey, secretID])
         #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)\n\(fromEnvironment.stdout)")
         try expectReported(fromEnvironment, ["API_KEY": apiKey])
+        #expect(fromEnvironment.stdout.contains("secret-id=***\n"), "\(fromEnvironment.stdout)")
         #expect(try tokenAccessors(server) == tokensBefore, "the AppRole login's token must be revoked when the run ends")
 
         let secondSecretID = try server.newSecretID(role: "ci")

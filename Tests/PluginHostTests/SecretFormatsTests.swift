@@ -43,6 +43,20 @@ struct SecretFormatsTests {
         }
     }
 
+    @Test("dotenv: an error never quotes the file's text (an unquoted value's second line, a bare token)", arguments: [
+        "KEY=-----BEGIN KEY-----\nMIIEvAIBADANBgkqhkiG9w0BAQEFAASC+rest\n", "ghp_SuperSecretTokenValue1234\n", "A=\"x\" ghp_tail\n",
+        "9ghp_Digits=x\n", "A=\"ghp_neverClosed\n",
+    ])
+    func dotenvErrorsQuoteNothing(_ text: String) {
+        guard case .failure(let error) = Dotenv.parse(text) else {
+            Issue.record("parsed \(text.debugDescription)")
+            return
+        }
+        for word in ["MIIEv", "BEGIN", "ghp_", "Digits"] {
+            #expect(!error.description.contains(word), "\(error)")
+        }
+    }
+
     @Test("flattening: nested keys, lists, numbers, booleans and null; two keys that collide are an error")
     func flattening() throws {
         let document = try JSONValue.parse(Array(#"{"db": {"password": "p", "port": 5432}, "api-key": "k", "hosts": ["a", "b"], "on": true, "none": null}"#.utf8))

@@ -69,7 +69,7 @@ public enum Dotenv {
                 return .failure(ParseError(line: startLine, message: "expected NAME=VALUE"))
             }
             guard index < scalars.count, scalars[index] == "=" else {
-                return .failure(ParseError(line: startLine, message: "expected '=' after '\(name)'"))
+                return .failure(ParseError(line: startLine, message: Self.noEquals))
             }
             index += 1
             skipBlanks()
@@ -130,6 +130,10 @@ public enum Dotenv {
         }
         return .success(entries)
     }
+
+    /// A line without `=` is often the second line of an unquoted value (a key, a certificate),
+    /// so the message never quotes the line: any of it may be part of a secret.
+    static let noEquals = "expected NAME=VALUE (the line is not shown: it may hold part of a secret); a value on several lines must be in quotes"
 
     static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
         ("A"..."Z").contains(scalar) || ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "."

@@ -193,9 +193,13 @@ enum RedactionReference {
         let stream = redactor.makeStream { output.append(contentsOf: $0) }
         var at = 0
         c.text.withUnsafeBytes { bytes in
-            for size in c.chunks {
+            for (index, size) in c.chunks.enumerated() {
                 stream.write(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + size)]))
                 at += size
+                // An idle timeout after about a third of the chunks (a pause in the middle of a
+                // secret, say): it may release masked bytes early, never a byte of a secret, so
+                // the output stays the reference's.
+                if (index &* 2_654_435_761 &+ c.text.count) % 3 == 0 { stream.flushIdle() }
             }
         }
         stream.finish()

@@ -34,6 +34,37 @@ struct RedactionStreamTests {
         #expect(probe.text == "abyczz***!")
     }
 
+    @Test("an idle flush keeps what may begin a secret (a pause inside one) and lets masked bytes go")
+    func idleFlush() {
+        let redactor = Redactor()
+        redactor.add("secret-value")
+        redactor.add("pass")
+        redactor.add("password-123")
+        let probe = StreamProbe(redactor)
+        probe.write("x secret-")
+        #expect(probe.text == "x ")
+        probe.stream.flushIdle()
+        probe.stream.flushIdle()
+        #expect(probe.text == "x ")
+        probe.write("value y ")
+        #expect(probe.text == "x *** y ")
+        // "pass" is masked whole but "password-123" may still follow: the mask goes on idle.
+        probe.write("pass")
+        #expect(probe.text == "x *** y ")
+        probe.stream.flushIdle()
+        #expect(probe.text == "x *** y ***")
+        probe.write("word-")
+        probe.stream.flushIdle()
+        #expect(probe.text == "x *** y ***")
+        probe.write("123 z")
+        probe.stream.finish()
+        #expect(probe.text == "x *** y *** z")
+        probe.write("secret-")
+        probe.stream.flushIdle()
+        probe.stream.finish()
+        #expect(probe.text == "x *** y *** zsecret-", "the end of the stream lets the beginning of a value go: it never ended")
+    }
+
     @Test("flush emits what is held and still masks the rest of a secret; finish emits and resets")
     func flushAndFinish() {
         let redactor = Redactor()

@@ -242,7 +242,8 @@ struct JobRunner: Sendable {
     }
 
     func context(_ contexts: [String: ExpressionValue], _ status: ExpressionStatus) -> RuntimeContext {
-        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory, functions: options.functions, hashing: hashing)
+        RuntimeContext(contexts: contexts, status: status, hashRoot: options.projectDirectory, functions: options.functions, hashing: hashing,
+                       redactor: redactor)
     }
 
     /// Evaluate env entries in order; each may use `env.X` of the ones before it.

@@ -11,12 +11,36 @@ struct RuntimeContext: ExpressionContext {
     var functions: (any PluginFunctionProvider)?
     /// The job's workspace for `hashFiles` once the job started (nil: `hashRoot`).
     var hashing: JobHashing?
+    /// The run's redactor: strings computed from a secret are registered with it (`computed`).
+    var redactor: Redactor?
 
     func value(ofContext name: String) -> ExpressionValue? { contexts[name] }
 
     func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String {
         guard let hashing else { return HashFiles.hash(patterns, in: hashRoot) }
         return try hashing.hash(patterns)
+    }
+
+    /// When an argument holds a registered secret, every string in `result` (at any depth; not
+    /// object keys, numbers or booleans) is registered as a secret too: `fromJSON(secrets.SA).password`,
+    /// `text.lower(secrets.TOKEN)`. Strings shorter than the redactor's minimum are left, as ever.
+    func computed(_ result: ExpressionValue, from arguments: [ExpressionValue]) {
+        guard let redactor, !redactor.isEmpty else { return }
+        guard arguments.contains(where: { Self.anyString($0) { redactor.contains($0) } }) else { return }
+        _ = Self.anyString(result) { text in
+            redactor.add(text)
+            return false
+        }
+    }
+
+    /// Calls `visit` on each string in `value` (array elements, object values) until it returns true.
+    static func anyString(_ value: ExpressionValue, _ visit: (String) -> Bool) -> Bool {
+        switch value {
+        case .string(let text): return visit(text)
+        case .array(let elements): return elements.contains { anyString($0, visit) }
+        case .object(let members): return members.values.contains { anyString($0, visit) }
+        default: return false
+        }
     }
 
     func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {

@@ -27,11 +27,14 @@ public struct ResolvedSecrets: Sendable {
 }
 
 /// Names that are masked without being declared, as Buildkite does: `PASSWORD`, `SECRET`, `TOKEN`,
-/// `API_KEY`, … alone or at the end after `_` (`GITHUB_TOKEN`, `DB_PASSWORD`, `STRIPE_API_KEY`).
+/// `API_KEY`, … alone or at the end after `_` (`GITHUB_TOKEN`, `DB_PASSWORD`, `STRIPE_API_KEY`), and
+/// the credentials the built-in providers' tools read from the environment (`VAULT_SECRET_ID`,
+/// `SOPS_AGE_KEY`; `GPG_PASSPHRASE` and the like): the local executor hands the host's
+/// environment to every step.
 public enum SecretNamePolicy {
     public static let suffixes = [
         "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "SECRET_KEY", "PRIVATE_KEY",
-        "SSH_KEY", "CONNECTION_STRING", "CREDENTIALS",
+        "SSH_KEY", "CONNECTION_STRING", "CREDENTIALS", "PASSPHRASE", "SECRET_ID", "AGE_KEY",
     ]
 
     public static func looksSecret(_ name: String) -> Bool {

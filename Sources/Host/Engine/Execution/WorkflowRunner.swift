@@ -294,7 +294,9 @@ final class Scheduler: Sendable {
         var contexts = executorContexts(job, instance, needsContext: needsContext)
         contexts["secrets"] = .object(self.options.secrets.run.merging(self.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
             .mapValues(ExpressionValue.string))
-        let context = DictionaryExpressionContext(contexts)
+        // A RuntimeContext for its redactor: `fromJSON(secrets.REGISTRY).password` is masked too.
+        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: self.options.projectDirectory, functions: self.options.functions,
+                                     redactor: runner.redactor)
         func render(_ value: JSONValue) throws(ExpressionError) -> JSONValue {
             switch value {
             case .string(let text) where text.contains("${{"): return .string(try Template.parse(text).render(context))
@@ -364,7 +366,7 @@ final class Scheduler: Sendable {
         }
         let context = RuntimeContext(
             contexts: options.runContext.staticContexts(job: job.id).merging(["needs": .object(needsContext)]) { _, new in new },
-            status: status, hashRoot: options.projectDirectory, functions: options.functions)
+            status: status, hashRoot: options.projectDirectory, functions: options.functions, redactor: runner.redactor)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }
             return .success(cancelled ? "cancelled before it started" : succeeded ? "skipped: its 'if' is false" : "skipped: a needed job did not succeed")

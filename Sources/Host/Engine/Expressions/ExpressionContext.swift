@@ -15,6 +15,15 @@ public protocol ExpressionContext {
     func hashFiles(_ patterns: [String]) throws(ExpressionError) -> String
     /// Call `plugin.name` (a function a plugin declares); `PluginFunctionError` when there is none or it fails.
     func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue
+    /// A function that may take a value apart or transform it (`fromJSON`, a plugin function)
+    /// returned `result` from `arguments`: a context that masks secrets masks the strings in
+    /// `result` too when an argument holds one (`fromJSON(secrets.SA).password`). The default
+    /// does nothing (validation, tests).
+    func computed(_ result: ExpressionValue, from arguments: [ExpressionValue])
+}
+
+extension ExpressionContext {
+    public func computed(_ result: ExpressionValue, from arguments: [ExpressionValue]) {}
 }
 
 /// Why a plugin function could not be called.

@@ -78,7 +78,12 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             var values: [ExpressionValue] = []
             values.reserveCapacity(arguments.count)
             for argument in arguments { values.append(try evaluate(argument).value) }
-            return .value(try bounded(try call(function, values, at: offset), from: function.name, at: offset))
+            let result = try bounded(try call(function, values, at: offset), from: function.name, at: offset)
+            // fromJSON takes a document apart and unescapes it: its strings are no form of the
+            // argument the redactor knows. The other built-ins return their arguments' text as
+            // it was (format, join), a form the redactor already knows (toJSON), or no text.
+            if function == .fromJSON { context.computed(result, from: values) }
+            return .value(result)
         case .pluginCall(let name, let arguments, let offset):
             var values: [ExpressionValue] = []
             for argument in arguments { values.append(try evaluate(argument).value) }
@@ -88,7 +93,9 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             } catch {
                 throw self.error(error.message, at: offset, hint: error.hint)
             }
-            return .value(try bounded(result, from: name, at: offset))
+            let checked = try bounded(result, from: name, at: offset)
+            context.computed(checked, from: values)
+            return .value(checked)
         }
     }
 

@@ -45,8 +45,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// dropped with a warning, never shown: its value may be a secret being masked.
     public static let commandLimit = 1 << 20
 
-    /// - Parameter idleFlush: let the redactor release held bytes when a stream has been quiet
-    ///   for two flush intervals (tests that need determinism turn it off).
+    /// - Parameter idleFlush: let the redactor release held masked bytes when a stream has been
+    ///   quiet for two flush intervals (tests that need determinism turn it off).
     public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, idleFlush: Bool = true) {
         self.job = job
         self.step = step
@@ -73,13 +73,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// Flush ticks since the last write.
     private var quietTicks = 0
 
-    /// Held-back bytes go on once the step has been quiet for two flush intervals (a secret that
-    /// was still being written then is masked from there on, its start is not).
+    /// Once the step has been quiet for two flush intervals, held-back bytes that are already
+    /// masked go on; bytes that may begin a secret wait for the next bytes or the step's end
+    /// (`RedactionStream.flushIdle`), so a secret written with a pause in it is masked whole.
     func flushIdle() {
         lock.withLock { _ in
             quietTicks += 1
             guard quietTicks == 2 else { return }
-            for state in streams { state.redactor.flush() }
+            for state in streams { state.redactor.flushIdle() }
         }
     }
 

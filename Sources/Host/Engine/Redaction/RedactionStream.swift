@@ -8,8 +8,11 @@
 ///
 /// - `write(_:)` checks the redactor's version (one atomic load); when secrets were added, it takes
 ///   the new automaton and re-feeds the held-back bytes to it, so new values apply from there on.
-/// - `flush()` (idle timeout) emits what is held, keeping the automaton state: if the rest of a
-///   secret follows, the rest is masked.
+/// - `flushIdle()` (idle timeout) emits held bytes that are already masked, never those that may
+///   still begin a secret: a secret written slowly (its first bytes, a pause, the rest) is masked
+///   whole, however long the pause. They wait for the byte that rules them out, or the end.
+/// - `flush()` (before an annotation) emits everything held, keeping the automaton state: if the
+///   rest of a secret follows, the rest is masked.
 /// - `finish()` (end of stream) emits what is held and resets the stream.
 ///
 /// Single writer: not thread-safe, no locks.
@@ -69,8 +72,25 @@ public final class RedactionStream {
         process(base.assumingMemoryBound(to: UInt8.self), count: buffer.count)
     }
 
-    /// Idle timeout: emits every held-back byte. The automaton state is kept, so the rest of a
-    /// secret that arrives later is still masked (its beginning has been emitted).
+    /// Idle timeout: emits the held bytes that are masked (a value matched whole that a longer
+    /// one could still extend), up to the first that may begin a secret: those stay until the
+    /// bytes after them show whether they do, or the stream ends. No byte of a secret goes out
+    /// early, so a pause in the middle of one never leaks its beginning. What waits is at most a
+    /// few times the longest value, and it is the end of a line that the line assembler would
+    /// hold anyway until its newline (only a value that spans lines can keep a whole line back).
+    public func flushIdle() {
+        if redactor.version != version { refresh() }
+        var limit = emitted
+        var index = pendingHead
+        while index < pending.count, pending[index].lowerBound <= limit {
+            limit = max(limit, pending[index].upperBound)
+            index += 1
+        }
+        if limit > emitted { release(upTo: min(limit, position)) }
+    }
+
+    /// Emits every held-back byte (output that must go before something else, an annotation).
+    /// The automaton state is kept, so the rest of a secret that arrives later is still masked.
     public func flush() {
         if redactor.version != version { refresh() }
         release(upTo: position)
