@@ -1,5 +1,5 @@
 import Foundation
-import NixActionsEngine
+@testable import NixActionsEngine
 import Testing
 
 /// Issue 12's findings about valid GitHub syntax that was refused, and about diagnostics that
@@ -225,5 +225,131 @@ extension GitHubAcceptanceTests {
         let warnings = result.diagnostics.filter { $0.severity == .warning }
         #expect(warnings.map(\.message) == ["inputs.enviroment in 'run': the workflow declares no input 'enviroment'; it is empty"])
         #expect(warnings.first?.hint == "did you mean 'environment'?")
+    }
+}
+
+/// Round 2's sweep of 668 real workflow files (55 repositories): what GitHub accepts and
+/// `validate` refused, each reduced to its smallest form.
+extension GitHubAcceptanceTests {
+    @Test("parallel: step groups are parallel steps (one warning), not an unknown key and a step with neither run nor uses")
+    func parallelGroups() {
+        let result = load("""
+            jobs:
+              t:
+                steps:
+                  - parallel:
+                      - run: echo a
+                      - run: echo b
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        #expect(result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+            == ["job 't': parallel steps ('parallel' of step 1) is not supported by this version of nixactions yet; 'run' will refuse it"])
+    }
+
+    @Test("matrix keys, needs and action inputs are matched without case, as GitHub's parser matches them")
+    func withoutCase() throws {
+        let result = load("""
+            jobs:
+              build:
+                strategy:
+                  matrix:
+                    OS: [ubuntu, macos]
+                    node: [22, 24]
+                    exclude:
+                      - { os: macos, Node: 22 }
+                    include:
+                      - { os: macos, experimental: true }
+                steps:
+                  - run: echo ${{ matrix.os }} ${{ matrix.NODE }}
+                  - uses: actions/checkout@v4
+                    with: { Fetch-Depth: 0 }
+                  - uses: actions/cache@v4
+                    with: { path: x, key: y, enablecrossosarchive: true }
+              deploy:
+                needs: [Build]
+                steps: [ { run: "echo ${{ needs.build.result }}" } ]
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        #expect(result.diagnostics.filter { $0.severity == .warning }.isEmpty, "\(result.diagnostics)")
+        let workflow = try #require(result.workflow)
+        #expect(workflow.job("deploy")?.needs.map(\.value) == ["build"])
+        guard case .literal(let matrix)? = workflow.job("build")?.strategy?.matrix else {
+            Issue.record("no literal matrix")
+            return
+        }
+        let combinations = Planner.combine(matrix).map { $0.map { "\($0.key)=\($0.value.displayString)" }.joined(separator: ",") }
+        #expect(combinations == ["OS=ubuntu,node=22", "OS=ubuntu,node=24", "OS=macos,node=24,experimental=true"])
+        #expect(JobRunner.canonicalInput("Fetch-Depth", action: "actions/checkout") == "fetch-depth")
+        #expect(JobRunner.canonicalInput("enablecrossosarchive", action: "actions/cache") == "enableCrossOsArchive")
+        // Two jobs that differ only in case: the entry stays as written, and the error names it.
+        let twins = load("jobs:\n  A: { steps: [ { run: x } ] }\n  a: { steps: [ { run: x } ] }\n  b: { needs: [AA], steps: [ { run: x } ] }")
+        #expect(errors(twins).count == 1)
+        // An exclude key that is no dimension in any case: one error, at the key.
+        let wrong = load("jobs:\n  t:\n    strategy:\n      matrix:\n        os: [a]\n        exclude:\n          - { oss: a }\n          - { oss: b }\n    steps: [ { run: x } ]")
+        #expect(errors(wrong) == ["wf.yml:7:15: error: matrix.exclude names 'oss', which is not a matrix dimension\n  in workflow 'wf' › job 't'\n  hint: did you mean 'os'?"])
+    }
+
+    @Test("newer and loosely read keys: merge_group branches, schedule timezone, image_version, description, cancel-timeout-minutes, a BOM")
+    func newerEventKeys() {
+        let result = load("""
+            \u{FEFF}name: ci
+            description: Builds the project
+            on:
+              merge_group: { types: [checks_requested], branches: [main] }
+              schedule:
+                - { cron: '30 5 * * 1', timezone: America/New_York }
+              image_version: { names: [my-image], versions: ['1.*'] }
+              project: { types: [created] }
+              pull_request_comment:
+            jobs:
+              build:
+                cancel-timeout-minutes: 10
+                steps:
+                  - uses: actions/checkout@v6
+                    with: { allow-unsafe-pr-checkout: true, fetch-depth: '', clean: '' }
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        #expect(result.diagnostics.filter { $0.severity == .warning }.isEmpty, "\(result.diagnostics)")
+        #expect(result.workflow?.name == "ci")
+    }
+
+    @Test("keys GitHub ignores under an event (not workflow_call) and an unknown dispatch input type are warnings; workflow_call stays strict")
+    func looseEvents() {
+        let result = load("""
+            on:
+              merge_group: { paths: [src] }
+              workflow_dispatch:
+                paths: [x]
+                inputs:
+                  n: { type: int, default: 3 }
+              pull_request: { tags-ignore: [v1] }
+            jobs: { a: { steps: [ { run: x } ] } }
+            """)
+        #expect(errors(result) == [], "\(result.diagnostics)")
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings == [
+            "unknown key 'paths' in on.merge_group is ignored (as GitHub ignores it)",
+            "unknown key 'paths' in on.workflow_dispatch is ignored (as GitHub ignores it)",
+            "unknown input type 'int' for input 'n': it is read as a string",
+            "unknown key 'tags-ignore' in on.pull_request is ignored (as GitHub ignores it)",
+        ], "\(warnings)")
+        let strict = load("on:\n  workflow_call:\n    paths: [x]\n    inputs:\n      n: { type: int }\njobs: { a: { steps: [ { run: x } ] } }")
+        #expect(errors(strict).count == 2, "\(strict.diagnostics)")
+    }
+
+    @Test("a quoted number or boolean where one is needed says it is quoted")
+    func quotedScalars() {
+        let result = load("""
+            on:
+              workflow_call:
+                inputs:
+                  n: { type: string, required: 'true' }
+            jobs: { a: { timeout-minutes: "10", steps: [ { run: x } ] } }
+            """)
+        let messages = result.diagnostics.filter { $0.severity == .error }.map(\.message)
+        #expect(messages == [
+            "on.workflow_call.inputs.n.required must be true or false, found the string 'true' (in quotes; write it without them)",
+            "timeout-minutes must be a positive number, found the string '10' (in quotes; write it without them)",
+        ], "\(messages)")
     }
 }

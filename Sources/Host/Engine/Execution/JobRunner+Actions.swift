@@ -17,6 +17,22 @@ extension JobRunner {
         "actions/cache/save": ["path", "key", "enableCrossOsArchive", "upload-chunk-size", "backend"],
     ]
 
+    /// An input's name as the action declares it: GitHub matches `with:` keys to an action's
+    /// inputs without case (`Fetch-Depth`, `enablecrossosarchive`). Unknown names stay as written.
+    static func canonicalInput(_ key: String, action: String) -> String {
+        let known: [String]
+        if action == "actions/checkout" {
+            known = Array(checkoutInputs.keys)
+        } else if let inputs = cacheActionInputs[action] {
+            known = Array(inputs)
+        } else {
+            return key.lowercased()  // the artifact actions' inputs are all lower case
+        }
+        if known.contains(key) { return key }
+        let folded = key.lowercased()
+        return known.first { $0.lowercased() == folded } ?? key
+    }
+
     /// `actions/checkout@v4` → "actions/checkout".
     static func actionName(_ uses: String) -> String {
         String(uses.split(separator: "@", maxSplits: 1).first ?? "").lowercased()
@@ -26,9 +42,10 @@ extension JobRunner {
         reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
         let began = ContinuousClock.now
         var inputs: [String: String] = [:]
+        let action = Self.actionName(uses)
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
-            case .success(let value): inputs[key] = value
+            case .success(let value): inputs[Self.canonicalInput(key, action: action)] = value
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
             }
         }

@@ -25,6 +25,9 @@ extension JobRunner {
         return [
             "ref": .honoured, "path": .honoured, "fetch-depth": .honoured, "clean": .honoured, "submodules": .honoured,
             "fetch-tags": .honoured, "lfs": .honoured, "show-progress": .honoured, "set-safe-directory": .honoured,
+            // checkout v5.1's opt-in to a fork's code under pull_request_target: the project here
+            // is this machine's own, so it has nothing to guard; accepted as the file says.
+            "allow-unsafe-pr-checkout": .honoured,
             "token": credentials, "ssh-key": credentials, "ssh-known-hosts": credentials, "ssh-strict": credentials,
             "ssh-user": credentials, "persist-credentials": credentials,
             "repository": another, "github-server-url": another,
@@ -37,12 +40,14 @@ extension JobRunner {
     /// A problem with the value of a checkout input, when its value is known (not an expression).
     static func checkoutValueProblem(_ name: String, _ value: String) -> (message: String, hint: String)? {
         let text = value.trimmingCharacters(in: .whitespaces)
+        // Empty is the input's default, as actions/checkout reads it (`fetch-depth: ''` is 1).
+        if text.isEmpty { return nil }
         switch name {
         case "fetch-depth":
             guard let depth = Int(text), depth >= 0 else {
                 return ("fetch-depth must be a whole number, 0 or more, not '\(value)'", "1 (the default) is one commit; 0 is all history and tags")
             }
-        case "clean", "fetch-tags", "show-progress", "set-safe-directory":
+        case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout":
             guard bool(text) != nil else { return ("\(name) must be true or false, not '\(value)'", "e.g. \(name): false") }
         case "submodules":
             guard ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) != nil else {
@@ -55,8 +60,6 @@ extension JobRunner {
                         "remove it, or run 'git lfs pull' in a step after the checkout (the workspace is a git repository)")
             }
         case "sparse-checkout", "repository", "github-server-url", "filter", "sparse-checkout-cone-mode":
-            // Empty is GitHub's default: nothing asked.
-            if text.isEmpty { return nil }
             if case .unsupported(let message, let hint)? = checkoutInputs[name] { return (message, hint) }
         default:
             break

@@ -155,7 +155,7 @@ struct ExpressionValidator {
                     hint: "supported: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
             }
             if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
-                for (key, value) in step.with where !known.contains(key) {
+                for (key, value) in step.with where !known.contains(JobRunner.canonicalInput(key, action: JobRunner.actionName(uses.value))) {
                     diagnostics.error(
                         "\(JobRunner.actionName(uses.value)) has no input '\(key)'", at: value.source.location, context: place.context,
                         hint: didYouMean(key, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.sorted().joined(separator: ", "))")
@@ -173,7 +173,8 @@ struct ExpressionValidator {
     /// (not an expression) is checked now.
     mutating func checkCheckoutInputs(_ step: Step, context: String) {
         let known = JobRunner.checkoutInputs
-        for (key, value) in step.with {
+        for (written, value) in step.with {
+            let key = JobRunner.canonicalInput(written, action: "actions/checkout")
             let at = value.source.location
             guard let support = known[key] else {
                 diagnostics.error(
@@ -353,7 +354,8 @@ struct ExpressionValidator {
             case .deferred(let deferred): keys = deferred.knownKeys
             case .expression: keys = nil
             }
-            if let keys, !keys.contains(first) {
+            // Property names are matched without case (`matrix.os` reads a dimension `OS`).
+            if let keys, !keys.contains(where: { $0.lowercased() == first.lowercased() }) {
                 diagnostics.warning(
                     "matrix.\(first) \(what): the matrix of '\(job.id)' has no key '\(first)'; it is empty", at: at, context: place.context,
                     hint: didYouMean(first, in: keys).map { "did you mean '\($0)'?" } ?? "its keys: \(keys.joined(separator: ", "))")

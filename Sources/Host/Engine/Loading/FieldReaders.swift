@@ -155,8 +155,21 @@ extension NodeReader {
     }
 
     func describe(_ node: Node) -> String {
-        if case .scalar(let scalar) = node { return "'\(scalar.string)'" }
+        if case .scalar(let scalar) = node {
+            if let quoted = Self.quotedPlainValue(scalar) { return quoted }
+            return "'\(scalar.string)'"
+        }
         return "a \(Self.kind(node))"
+    }
+
+    /// For a quoted scalar that would be a number or a boolean without its quotes (`"10"`,
+    /// `'true'`): how to say so, since the message would otherwise read "must be a number, found
+    /// '10'". GitHub, too, takes the quoted form for a string.
+    static func quotedPlainValue(_ scalar: Node.Scalar) -> String? {
+        guard scalar.style == .singleQuoted || scalar.style == .doubleQuoted else { return nil }
+        let plain = Node.scalar(.init(scalar.string))
+        guard plain.int != nil || plain.float != nil || plain.bool != nil else { return nil }
+        return "the string '\(scalar.string)' (in quotes; write it without them)"
     }
 
     /// A positive whole number within `range`.

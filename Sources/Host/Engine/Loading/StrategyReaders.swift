@@ -74,6 +74,7 @@ extension NodeReader {
         guard let pairs = mapping(node, what: "strategy.matrix", context: context) else { return nil }
         let errorsBefore = diagnostics.diagnostics.count
         var literal = MatrixLiteral(dimensions: [], include: [], exclude: [])
+        var excludeKeys: [(key: String, node: Node)] = []
         for (key, keyNode, value) in pairs {
             switch key {
             case "include", "exclude":
@@ -85,6 +86,7 @@ extension NodeReader {
                 for entry in entries {
                     guard let entryPairs = mapping(entry, what: "each entry of matrix.\(key)", context: context) else { continue }
                     combos.append(entryPairs.map { ($0.key, expressionValue($0.value)) })
+                    if key == "exclude" { excludeKeys += entryPairs.map { ($0.key, $0.keyNode) } }
                 }
                 if key == "include" { literal.include = combos } else { literal.exclude = combos }
             default:
@@ -101,13 +103,15 @@ extension NodeReader {
                 literal.dimensions.append((key, values.map(expressionValue)))
             }
         }
+        literal.matchKeysWithoutCase()
         let dimensionKeys = literal.dimensions.map(\.key)
-        for entry in literal.exclude {
-            for (key, _) in entry where !dimensionKeys.contains(key) {
-                diagnostics.error(
-                    "matrix.exclude names '\(key)', which is not a matrix dimension", at: location(node), context: context,
-                    hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" })
-            }
+        let foldedKeys = Set(dimensionKeys.map { $0.lowercased() })
+        var named: Set<String> = []
+        // Each key once, where it is first written.
+        for (key, keyNode) in excludeKeys where !foldedKeys.contains(key.lowercased()) && named.insert(key).inserted {
+            diagnostics.error(
+                "matrix.exclude names '\(key)', which is not a matrix dimension", at: location(keyNode), context: context,
+                hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" } ?? "dimensions here: \(dimensionKeys.joined(separator: ", "))")
         }
         // One root cause, one error: a dimension that was refused is not also "no dimensions".
         if diagnostics.diagnostics.count > errorsBefore { return nil }

@@ -189,14 +189,14 @@ extension WorkflowLoader {
                     context: context)
             case "continue-on-error":
                 (step.continueOnError, step.continueOnErrorExpression) = reader.continueOnError(value, context: context)
-            case "background", "wait", "wait-all", "cancel":
+            case "background", "wait", "wait-all", "cancel", "parallel":
                 if step.parallelStepKey == nil { step.parallelStepKey = Located(key, at: reader.location(keyNode)) }
             default:  // retry
                 step.retry = reader.retry(value, context: context)
             }
         }
         if step.parallelStepKey != nil {
-            // A `wait:` or `cancel:` step has neither run nor uses: that is its form, not a mistake.
+            // A `wait:`, `cancel:` or `parallel:` step has neither run nor uses: that is its form, not a mistake.
         } else if step.run == nil && step.uses == nil {
             reader.diagnostics.error(
                 "step \(index + 1) has neither 'run' nor 'uses'", at: reader.location(node), context: context,

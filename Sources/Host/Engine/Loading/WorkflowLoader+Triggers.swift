@@ -11,6 +11,8 @@ extension WorkflowLoader {
         "workflow_dispatch": ["inputs"],
         "workflow_call": ["inputs", "outputs", "secrets"],
         "workflow_run": ["workflows", "types", "branches", "branches-ignore"],
+        "merge_group": ["types", "branches", "branches-ignore"],
+        "image_version": ["names", "types", "versions"],
     ]
     static let dispatchInputKeys = ["description", "required", "default", "type", "options"]
 
@@ -65,11 +67,16 @@ extension WorkflowLoader {
                                          hint: "e.g. schedule:\n      - cron: '30 5 * * 1'")
                 return
             }
-            for entry in entries { _ = reader.mapping(entry, what: "each entry of \(what)", context: context, known: ["cron"]) }
+            for entry in entries {
+                _ = reader.mapping(entry, what: "each entry of \(what)", context: context, known: ["cron", "timezone"], unknownIgnored: true)
+            }
             return
         }
         let known = triggerKeys[trigger.name] ?? ["types"]
-        guard let pairs = reader.mapping(node, what: what, context: context, known: known) else { return }
+        // GitHub checks only workflow_call's keys; under other events a key it does not know is
+        // ignored (real workflows have `paths` under merge_group): a warning, not an error.
+        guard let pairs = reader.mapping(node, what: what, context: context, known: known, unknownIgnored: trigger.name != "workflow_call")
+        else { return }
         for (key, _, value) in pairs {
             let list = { (reader: inout NodeReader) in reader.stringList(value, what: "\(what).\(key)", context: context) }
             switch key {
@@ -80,7 +87,7 @@ extension WorkflowLoader {
             case "paths": trigger.paths = list(&reader)
             case "paths-ignore": trigger.pathsIgnore = list(&reader)
             case "types": trigger.types = list(&reader)
-            case "workflows": _ = list(&reader)
+            case "workflows", "names", "versions": _ = list(&reader)
             case "inputs": trigger.inputs = compileInputs(value, event: trigger.name, reader: &reader, context: context)
             default: _ = reader.mapping(value, what: "\(what).\(key)", context: context)  // workflow_call outputs/secrets
             }
@@ -109,7 +116,8 @@ extension WorkflowLoader {
                 inputs.append(spec)
                 continue
             }
-            guard let fields = reader.mapping(value, what: what, context: context, known: dispatchInputKeys) else { continue }
+            guard let fields = reader.mapping(value, what: what, context: context, known: dispatchInputKeys, unknownIgnored: event != "workflow_call")
+            else { continue }
             var defaultNode: Node?
             for (key, _, field) in fields {
                 switch key {
@@ -122,6 +130,11 @@ extension WorkflowLoader {
                     guard let text = reader.string(field, what: "\(what).type", context: context) else { break }
                     if kinds.contains(text.value), let kind = InputSpec.Kind(rawValue: text.value) {
                         spec.kind = kind
+                    } else if event != "workflow_call" {
+                        // GitHub accepts the file and treats the input as a string.
+                        reader.diagnostics.warning(
+                            "unknown input type '\(text.value)' for input '\(name)': it is read as a string", at: text.location, context: context,
+                            hint: didYouMean(text.value, in: kinds).map { "did you mean '\($0)'?" } ?? "types: \(kinds.joined(separator: ", "))")
                     } else {
                         reader.diagnostics.error(
                             "unknown input type '\(text.value)' for input '\(name)'", at: text.location, context: context,

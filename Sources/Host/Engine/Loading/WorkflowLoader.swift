@@ -22,7 +22,7 @@ public struct LoadResult: Sendable {
 public enum WorkflowLoader {
     static let workflowKeys = [
         "name", "run-name", "on", "env", "secrets", "defaults", "jobs", "permissions", "concurrency", "retry", "timeout",
-        "timeout-minutes", "nix",
+        "timeout-minutes", "nix", "description",
     ]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
     static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions", "concurrency"]
@@ -30,11 +30,14 @@ public enum WorkflowLoader {
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
         "artifacts", "workspace", "permissions", "environment", "concurrency", "services", "uses", "with", "snapshot", "nix",
+        "cancel-timeout-minutes",
     ]
-    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency", "snapshot"]
+    /// `cancel-timeout-minutes` is in GitHub's workflow schema (how long a cancelled job may take to
+    /// end); here a cancelled step has the executor's grace period (reliability.md).
+    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency", "snapshot", "cancel-timeout-minutes"]
     static let stepKeys = [
         "id", "name", "run", "shell", "working-directory", "env", "if", "timeout-minutes", "timeout",
-        "continue-on-error", "retry", "uses", "with", "background", "wait", "wait-all", "cancel",
+        "continue-on-error", "retry", "uses", "with", "background", "wait", "wait-all", "cancel", "parallel",
     ]
 
     /// Load a workflow file. With `functions` (plugin function → arity), calls to plugin functions are checked too.
@@ -66,7 +69,10 @@ public enum WorkflowLoader {
     }
 
     /// Load a workflow from YAML text; plugin functions are looked up only if an expression calls one.
-    public static func load(yaml: String, file: String, functionArities functions: FunctionArities?) -> LoadResult {
+    public static func load(yaml text: String, file: String, functionArities functions: FunctionArities?) -> LoadResult {
+        // A byte-order mark is allowed at the start of a YAML stream (GitHub reads such files);
+        // libyaml, told the text is UTF-8, would take it for content.
+        let yaml = text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? String(text.unicodeScalars.dropFirst()) : text
         var reader = NodeReader(file: file, yaml: yaml)
         let baseName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         if let overrun = AliasBudget.overrun(in: yaml) {
@@ -93,6 +99,7 @@ public enum WorkflowLoader {
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
         var workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
+        workflow?.matchNeedsWithoutCase()
         if let compiled = workflow {
             workflow?.secretReferences = Validator.validate(compiled, functions: functions, into: &reader.diagnostics)
         }
@@ -175,6 +182,7 @@ public enum WorkflowLoader {
             case "on": workflow.triggers = compileTriggers(value, keyNode: keyNode, reader: &reader, context: context)
             case "retry": ownRetry = (reader.retry(value, context: context), keyNode)
             case "nix": workflowNix = reader.nixPackages(value, context: context)
+            case "description": _ = reader.string(value, what: "description", context: context)  // documentation, as on GitHub
             case "timeout", "timeout-minutes":
                 workflow.jobTimeout = reader.valueTimeout(
                     value, key: key, keyNode: keyNode, replacing: workflow.jobTimeout, what: "the workflow", context: context)

@@ -57,9 +57,10 @@ struct NodeReader {
     }
 
     /// The key/value pairs of a mapping in file order, or nil (with an error) if `node` is not one.
-    /// Every key not in `known` is an error with a did-you-mean hint.
+    /// Every key not in `known` is an error with a did-you-mean hint (a warning saying it is
+    /// ignored when `unknownIgnored`: places GitHub reads loosely, such as an event's filters).
     mutating func mapping(
-        _ node: Node, what: String, context: String?, known: [String]? = nil
+        _ node: Node, what: String, context: String?, known: [String]? = nil, unknownIgnored: Bool = false
     ) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             diagnostics.error(
@@ -94,10 +95,13 @@ struct NodeReader {
             }
             if let known, !known.contains(key) {
                 let suggestion = didYouMean(key, in: known)
-                diagnostics.error(
-                    "unknown key '\(key)' in \(what)", at: location(keyNode), context: context,
-                    hint: suggestion.map { "did you mean '\($0)'?" }
-                        ?? "allowed here: \(known.sorted().joined(separator: ", "))")
+                let hint = suggestion.map { "did you mean '\($0)'?" } ?? "allowed here: \(known.sorted().joined(separator: ", "))"
+                if unknownIgnored {
+                    diagnostics.warning("unknown key '\(key)' in \(what) is ignored (as GitHub ignores it)", at: location(keyNode),
+                                        context: context, hint: hint)
+                } else {
+                    diagnostics.error("unknown key '\(key)' in \(what)", at: location(keyNode), context: context, hint: hint)
+                }
                 continue
             }
             pairs.append((key, keyNode, value))
@@ -117,9 +121,13 @@ struct NodeReader {
     /// A boolean, or nil with an error.
     mutating func bool(_ node: Node, what: String, context: String?) -> Bool? {
         if case .scalar = node, let value = node.bool { return value }
-        diagnostics.error(
-            "\(what) must be true or false, found \(Self.kind(node) == "string" ? "'\(node.string ?? "")'" : "a \(Self.kind(node))")",
-            at: location(node), context: context)
+        let found: String
+        if case .scalar(let scalar) = node, let quoted = Self.quotedPlainValue(scalar) {
+            found = quoted
+        } else {
+            found = Self.kind(node) == "string" ? "'\(node.string ?? "")'" : "a \(Self.kind(node))"
+        }
+        diagnostics.error("\(what) must be true or false, found \(found)", at: location(node), context: context)
         return nil
     }
 

@@ -79,6 +79,29 @@ public struct Workflow: Sendable {
     /// checked against `jobs`; an index gone stale is rebuilt.
     let jobIndex = JobIndex()
 
+    /// GitHub matches `needs:` entries to job ids without case (its parser compares them
+    /// ordinal-ignore-case): an entry that names no job as written, but exactly one without case,
+    /// becomes that job's id. Two jobs whose ids differ only in case leave the entry as it is (an
+    /// error then names it).
+    mutating func matchNeedsWithoutCase() {
+        var ids: Set<String> = []
+        ids.reserveCapacity(jobs.count)
+        for job in jobs { ids.insert(job.id) }
+        guard jobs.contains(where: { $0.needs.contains { !ids.contains($0.value) } }) else { return }
+        var folded: [String: String] = [:]
+        var shared: Set<String> = []
+        for id in ids {
+            let key = id.lowercased()
+            if folded.updateValue(id, forKey: key) != nil { shared.insert(key) }
+        }
+        for index in jobs.indices {
+            for need in jobs[index].needs.indices where !ids.contains(jobs[index].needs[need].value) {
+                let key = jobs[index].needs[need].value.lowercased()
+                if !shared.contains(key), let id = folded[key] { jobs[index].needs[need].value = id }
+            }
+        }
+    }
+
     /// The job with this id, found in constant time (a job that does not exist costs a scan).
     public func job(_ id: String) -> Job? {
         if let position = jobIndex.position(of: id, in: jobs) { return jobs[position] }
@@ -288,6 +311,25 @@ public struct MatrixLiteral: Sendable {
     public var dimensions: [(key: String, values: [ExpressionValue])]
     public var include: [[(key: String, value: ExpressionValue)]]
     public var exclude: [[(key: String, value: ExpressionValue)]]
+    /// GitHub matches matrix keys without case (its matrix builder's dictionaries compare them
+    /// ordinal-ignore-case): an `include` or `exclude` key that is no dimension as written but is
+    /// one without case is renamed to the dimension's spelling (`exclude: [{ os: … }]` against a
+    /// dimension `OS`). Include keys that are no dimension at all are left as written.
+    mutating func matchKeysWithoutCase() {
+        let names = dimensions.map(\.key)
+        func rename(_ entries: inout [[(key: String, value: ExpressionValue)]]) {
+            for entry in entries.indices {
+                for field in entries[entry].indices where !names.contains(entries[entry][field].key) {
+                    let folded = entries[entry][field].key.lowercased()
+                    let matches = names.filter { $0.lowercased() == folded }
+                    if matches.count == 1 { entries[entry][field].key = matches[0] }
+                }
+            }
+        }
+        rename(&include)
+        rename(&exclude)
+    }
+
     /// Every key a combination can have (dimensions and include keys).
     public var keys: [String] {
         var keys = dimensions.map(\.key)

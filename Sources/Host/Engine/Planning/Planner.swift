@@ -345,6 +345,7 @@ public enum Planner {
                 literal.dimensions.append((key, values))
             }
         }
+        literal.matchKeysWithoutCase()
         return literal
     }
 
@@ -389,6 +390,7 @@ public enum Planner {
             }
             literal.dimensions.append((key, values))
         }
+        literal.matchKeysWithoutCase()
         return literal
     }
 
