@@ -198,4 +198,76 @@ struct CancellationTests {
         }
         #expect(!alive, "the background sleep outlived its job: \(processReport(pid))")
     }
+
+    @Test("a step that reads /dev/tty fails at once, also when nixactions runs in a terminal (no step is stopped by it)")
+    func noControllingTerminal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                timeout: 60s
+                steps:
+                  - run: |
+                      if read -r x </dev/tty; then echo "read from the terminal"; else echo "no terminal here"; fi
+                      bash -ic 'echo interactive-shell-done' </dev/null 2>/dev/null || true
+            """)
+        // `script` gives the run a pseudo-terminal as its controlling terminal, with the run in
+        // the foreground: a step in the host's session would be stopped by SIGTTIN at the read.
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        environment["TMPDIR"] = temp.path
+        let command = "\(nixactionsBinary.path) run wf.yml --log-format plain --log-dir \(temp.path)/logs"
+        let began = ContinuousClock.now
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"], in: temp.path,
+                                          environment: environment)
+        let took = ContinuousClock.now - began
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] no terminal here"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] interactive-shell-done"), "\(result.stdout)")
+        #expect(took < .seconds(30), "the step waited for the terminal: \(took)")
+    }
+
+    @Test("a process that moves itself out of the run's cgroup is still ended after the run (by its tracking id)")
+    func escapedCgroup() async throws {
+        // A cgroup outside the run's, at the cgroup2 root: possible as root with cgroup v2 only.
+        guard getuid() == 0, let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
+              let mount = mounts.split(separator: "\n").map({ $0.split(separator: " ") }).first(where: { $0.count > 2 && $0[2] == "cgroup2" })?[1]
+        else { return }
+        let token = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let escape = "\(mount)/nxa-escape-\(token)"
+        guard mkdir(escape, 0o755) == 0 else { return }
+        defer { rmdir(escape) }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      setsid bash -c 'echo $$ > \(escape)/cgroup.procs && exec -a nxaescape-\(token) sleep 300' &
+                      for i in $(seq 1 100); do grep -q . \(escape)/cgroup.procs && break; sleep 0.02; done
+                      echo moved=$(wc -l < \(escape)/cgroup.procs)
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] moved=1"), "\(result.stdout)")
+        var alive = Self.commandsStarting(with: "nxaescape-\(token)")
+        for _ in 0..<250 where !alive.isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+            alive = Self.commandsStarting(with: "nxaescape-\(token)")
+        }
+        #expect(alive.isEmpty, "a process that left the run's cgroup outlived the run: \(alive)")
+        for pid in alive { kill(pid, SIGKILL) }
+    }
+
+    /// Pids of running (not zombie) processes whose command line starts with `prefix`.
+    static func commandsStarting(with prefix: String) -> [pid_t] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return names.compactMap { name in
+            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
+                  String(decoding: data.prefix { $0 != 0 }, as: UTF8.self).hasPrefix(prefix), isRunning(pid) else { return nil }
+            return pid
+        }
+    }
 }

@@ -368,6 +368,12 @@ struct Supervisor {
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             RunSupervision.runCleanup(in: runFolder)
             try? FileManager.default.removeItem(atPath: runFolder)
+        } else {
+            // A normal end: the run's cgroup is gone, but a process that moved itself out of it
+            // (`systemd-run --scope`, a write to another cgroup's cgroup.procs) still carries the
+            // run's tracking id. One scan of /proc here, after the host has exited, costs the
+            // run nothing.
+            TrackedProcesses.kill(prefix: trackingID, signal: SIGKILL, wait: .seconds(2))
         }
         RunSupervision.sweepDeadRuns()
     }

@@ -135,7 +135,11 @@ static void child_exec(struct spawn_child *c) {
     sigemptyset(&none);
     /* Into the job's cgroup before anything can fork: nothing the step starts escapes it. */
     if (c->cgroup_procs_fd >= 0 && write(c->cgroup_procs_fd, "0", 1) != 1) goto fail;
-    if (setpgid(0, 0) != 0) goto fail;
+    /* A session of its own (so also a process group of its own, led by the child): no
+     * controlling terminal, as on a CI machine. A step that opens /dev/tty gets ENXIO at once
+     * instead of being stopped by SIGTTIN/SIGTTOU while the host is the terminal's foreground
+     * group (and then ignoring SIGTERM until its grace ran out). */
+    if (setsid() < 0) goto fail;
     int input = c->stdin_fd >= 0 ? c->stdin_fd : open("/dev/null", O_RDONLY);
     if (input < 0) goto fail;
     if (dup2(input, 0) < 0 || dup2(c->out_write, 1) < 0 || dup2(c->err_write, 2) < 0) goto fail;

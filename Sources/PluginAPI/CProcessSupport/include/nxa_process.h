@@ -16,7 +16,8 @@ int nxa_find_in_path(const char *name, const char *path, char *out);
 
 /*
  * Spawn `argv[0]` (a path, or a name searched in envp's PATH) with `envp`, in `cwd` (NULL:
- * inherit), as the leader of a new process group, stdin from `stdin_fd` (-1: /dev/null; the
+ * inherit), as the leader of a new session (so of a new process group, with no controlling
+ * terminal), stdin from `stdin_fd` (-1: /dev/null; the
  * caller keeps and closes it), stdout and stderr to fresh pipes, every other descriptor closed, all signal dispositions reset to default and the
  * signal mask cleared. With `cgroup_fd` >= 0 (the folder of a cgroup v2, opened O_DIRECTORY) the
  * child is made inside that cgroup (clone3 with CLONE_INTO_CGROUP where there is one) or else
