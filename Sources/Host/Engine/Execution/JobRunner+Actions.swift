@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 extension JobRunner {
     /// The `uses:` actions NixActions maps onto its own mechanisms; anything else is refused at load time.
@@ -150,7 +151,7 @@ public struct ArtifactStore: Sendable {
             }
             try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
-            try manager.copyItem(atPath: source, toPath: destination)
+            try Self.copyTree(source, to: destination)
         }
     }
 
@@ -187,7 +188,35 @@ public struct ArtifactStore: Sendable {
                 continue
             }
             try? manager.removeItem(atPath: destination)
-            try manager.copyItem(atPath: source + "/" + entry, toPath: destination)
+            try Self.copyTree(source + "/" + entry, to: destination)
+        }
+    }
+
+    /// Copy a file, a symbolic link (as a link) or a folder with everything in it, to the new path
+    /// `destination`. Anything else (a FIFO, a socket, a device) is not a file to keep and is left
+    /// out: Foundation's copy opened a FIFO and waited for a writer forever. Folders are walked
+    /// with a stack, not recursion.
+    static func copyTree(_ source: String, to destination: String) throws {
+        var pending = [(source, destination)]
+        while let (from, to) = pending.popLast() {
+            var info = stat()
+            guard lstat(from, &info) == 0 else { throw EngineError("cannot read '\(from)': \(String(cString: strerror(errno)))") }
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                if let error = FastFiles.copyFile(from: from, to: to) {
+                    throw EngineError("cannot copy '\(from)' to '\(to)': \(String(cString: strerror(error)))")
+                }
+            case S_IFLNK:
+                let link = try FileManager.default.destinationOfSymbolicLink(atPath: from)
+                try FileManager.default.createSymbolicLink(atPath: to, withDestinationPath: link)
+            case S_IFDIR:
+                guard mkdir(to, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
+                    throw EngineError("cannot make the folder '\(to)': \(String(cString: strerror(errno)))")
+                }
+                for name in try FileManager.default.contentsOfDirectory(atPath: from) { pending.append((from + "/" + name, to + "/" + name)) }
+            default:
+                continue  // a FIFO, socket or device
+            }
         }
     }
 
@@ -205,7 +234,7 @@ public struct ArtifactStore: Sendable {
             return
         }
         if exists { try manager.removeItem(atPath: destination) }
-        try manager.copyItem(atPath: source, toPath: destination)
+        try copyTree(source, to: destination)
     }
 
     /// The artifacts kept so far, by their names as given (a folder made before names were

@@ -73,9 +73,11 @@ enum HashFiles {
         var result: [String] = []
         while let path = walker.nextObject() as? String {
             if path.hasPrefix(".git/") || path == ".git" { continue }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), !isDirectory.boolValue
-            else { continue }
+            // Regular files only (a link is followed, as @actions/glob follows it): a FIFO, a
+            // socket or a device (a link to /dev/zero) is no file to hash, and reading one would
+            // block or never end.
+            var info = stat()
+            guard stat(root + "/" + path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             // A pattern that matches a folder matches everything under it (@actions/glob's rule).
             if includes.contains(where: { globOrAncestor($0, path) }) && !excludes.contains(where: { globOrAncestor($0, path) }) {
                 result.append(path)
@@ -121,11 +123,23 @@ enum HashFiles {
 /// SHA-256 of files (hashFiles, installed plugins).
 public enum FileDigest {
     /// The digest of the file's bytes, or nil when it cannot be read.
+    /// Only a regular file is read (nil for anything else): it is opened without blocking (a FIFO
+    /// swapped in would wait for a writer) and checked on the opened descriptor.
     public static func sha256(of path: String) -> Data? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         var hasher = SHA256()
-        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { hasher.update(data: chunk) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
         return Data(hasher.finalize())
     }
 
