@@ -270,4 +270,49 @@ struct CancellationTests {
             return pid
         }
     }
+
+    @Test("a console nobody reads (a full pipe) does not hold the run: SIGTERM cancels it, cleanup runs, exit 130, the job log is whole up to the cancel")
+    func stalledConsole() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/project", withIntermediateDirectories: true)
+        try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: for i in $(seq 1 50000); do echo "line-$i padding padding padding padding padding"; done
+                  - if: always()
+                    run: echo cleanup-ran
+            """)
+        // Standard output and error go to a pipe whose read end stays open and is never read.
+        let pipe = Pipe()
+        defer { try? pipe.fileHandleForReading.close() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                          in: temp.path + "/project", environment: environment, output: pipe.fileHandleForWriting)
+        try? pipe.fileHandleForWriting.close()
+        // Wait until the pipe is full (the run is then held by it).
+        let reader = pipe.fileHandleForReading.fileDescriptor
+        var queued: Int32 = 0
+        for _ in 0..<500 {
+            _ = withUnsafeMutablePointer(to: &queued) { ioctl(reader, UInt(FIONREAD), $0) }
+            if queued >= 60_000 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(queued >= 60_000, "the pipe never filled")
+        try await Task.sleep(for: .milliseconds(300))
+        process.signal(SIGTERM)
+        let began = ContinuousClock.now
+        while process.isRunning && ContinuousClock.now - began < .seconds(20) { try await Task.sleep(for: .milliseconds(20)) }
+        let running = process.isRunning
+        if running { process.signal(SIGKILL) }
+        #expect(!running, "the run was still running 20 s after SIGTERM, held by its console")
+        #expect(process.exitStatus == 130)
+        let logs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")
+        let log = try String(contentsOfFile: temp.path + "/logs/\(try #require(logs.first))/a.log", encoding: .utf8)
+        #expect(log.contains("cleanup-ran"), "\(log.suffix(500))")
+        #expect(log.contains("line-1 padding"))
+    }
 }

@@ -106,6 +106,8 @@ enum CancellationOnSignal {
         SignalHub.handler.withLock {
             $0 = { number in
                 if count.add(1, ordering: .relaxed).newValue == 1 {
+                    // From here on, a console nobody reads cannot hold the run (or this thread).
+                    StandardStreams.abandonStalledOutput()
                     StandardStreams.writeError("\nnixactions: cancelling (signal \(number)); cleaning up… (signal again to stop at once)\n")
                     onSignal()
                     started.withLock { $0 }?.cancel()  // nil: cancelled as soon as it exists

@@ -1,12 +1,60 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Writes to file descriptors that never crash the host (Foundation's `FileHandle.write` traps on
-/// any error, e.g. a full disk or a closed pipe).
+/// any error, e.g. a full disk or a closed pipe), and that a reader who stopped reading cannot
+/// hold forever once the run is cancelled.
+///
+/// Standard output and standard error are often pipes (`nixactions run … | tee`). A pipe whose
+/// reader stopped reading (a paused pager, a stuck CI agent) would keep a blocking `write` in the
+/// kernel for good, with the console writer's lock held, so that neither a cancel nor a second
+/// signal could end the run. Writes to a pipe or socket on descriptors 1 and 2 therefore never
+/// ask for more than the pipe has room for (`F_GETPIPE_SZ` less what `FIONREAD` says is queued,
+/// less two pages for partly filled ones; a socket is sent to with `MSG_DONTWAIT`), and wait for
+/// room in `poll` slices of 100 ms. Until `abandonStalledOutput()`, they wait as long as it takes
+/// (the reader's pace is the run's pace, as for make); after it, a write that finds no room gives
+/// up with EAGAIN and its bytes are dropped (the job logs still have them). Regular files and
+/// terminals are written as before.
 public enum StandardStreams {
+    /// Set by `abandonStalledOutput()`.
+    private static let giveUp = Atomic<Bool>(false)
+
+    /// The run is being cancelled or the process is exiting: console writes stop waiting for a
+    /// reader that does not read (within 100 ms, also a write already waiting).
+    public static func abandonStalledOutput() { giveUp.store(true, ordering: .relaxed) }
+
+    /// How descriptors 1 and 2 are written: 0 plain, 1 a pipe, 2 a socket (found once; -1 unknown),
+    /// and a pipe's capacity.
+    private static let outputKind = Atomic<Int>(-1), errorKind = Atomic<Int>(-1)
+    private static let outputCapacity = Atomic<Int>(0), errorCapacity = Atomic<Int>(0)
+
+    private static func kind(_ fd: Int32) -> Int {
+        guard fd == 1 || fd == 2 else { return 0 }
+        let slot = Int(fd) - 1
+        let known = slot == 0 ? outputKind.load(ordering: .relaxed) : errorKind.load(ordering: .relaxed)
+        if known >= 0 { return known }
+        var info = stat()
+        var found = 0
+        if fstat(fd, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFIFO:
+                let capacity = fcntl(fd, 1032)  // F_GETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 8), not in Glibc's module
+                if capacity > 0 {
+                    if slot == 0 { outputCapacity.store(Int(capacity), ordering: .relaxed) } else { errorCapacity.store(Int(capacity), ordering: .relaxed) }
+                    found = 1
+                }
+            case S_IFSOCK: found = 2
+            default: break
+            }
+        }
+        if slot == 0 { outputKind.store(found, ordering: .relaxed) } else { errorKind.store(found, ordering: .relaxed) }
+        return found
+    }
+
     /// Write all of `text` to `fd`. Returns nil, or the errno that stopped it (EPIPE, ENOSPC, …).
     @discardableResult
     public static func write(_ text: String, to fd: Int32) -> Int32? {
@@ -14,20 +62,56 @@ public enum StandardStreams {
         return text.withUTF8 { write(UnsafeRawBufferPointer($0), to: fd) }
     }
 
-    /// Write all of `bytes` to `fd`. Returns nil, or the errno that stopped it.
+    /// Write all of `bytes` to `fd`. Returns nil, or the errno that stopped it (EAGAIN: a stalled
+    /// console pipe after `abandonStalledOutput()`).
     @discardableResult
     public static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int32? {
         guard let base = bytes.baseAddress else { return nil }
+        let kind = kind(fd)
         var offset = 0
         while offset < bytes.count {
-            let written = Glibc.write(fd, base + offset, bytes.count - offset)
+            var size = bytes.count - offset
+            if kind == 1 {
+                // Never more than the pipe has room for: a write that has to wait would wait in
+                // the kernel, where nothing can call it off.
+                var queued: Int32 = 0
+                let asked = withUnsafeMutablePointer(to: &queued) { ioctl(fd, UInt(FIONREAD), $0) }
+                let room = asked == 0
+                    ? (fd == 1 ? outputCapacity.load(ordering: .relaxed) : errorCapacity.load(ordering: .relaxed)) - Int(queued) - 8192 : 0
+                if room < 4096 {
+                    guard waitForRoom(fd) else { return EAGAIN }
+                    size = min(size, 4096)  // POLLOUT: a free page, which a page's worth always fits
+                } else {
+                    size = min(size, room)
+                }
+            }
+            let written = kind == 2 ? send(fd, base + offset, size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) : Glibc.write(fd, base + offset, size)
             if written < 0 {
                 if errno == EINTR { continue }
+                if kind == 2 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    guard waitForRoom(fd) else { return EAGAIN }
+                    continue
+                }
+                if kind == 2 && errno == ENOTSOCK {
+                    if fd == 1 { outputKind.store(0, ordering: .relaxed) } else { errorKind.store(0, ordering: .relaxed) }
+                    continue
+                }
                 return errno
             }
             offset += written
         }
         return nil
+    }
+
+    /// Wait until `fd` can be written to; false once the output is abandoned and it still cannot.
+    private static func waitForRoom(_ fd: Int32) -> Bool {
+        while true {
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let ready = poll(&entry, 1, 100)
+            if ready > 0 { return true }  // room, or an error the write will report
+            if ready < 0 && errno != EINTR { return true }
+            if giveUp.load(ordering: .relaxed) { return false }
+        }
     }
 
     /// Standard output; a reader that went away (`nixactions run … | head`) is ignored: the run
