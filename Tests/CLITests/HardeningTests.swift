@@ -691,10 +691,9 @@ struct HardeningTests {
                       [ -e big/pipe ] || echo "no pipe in big"
                       [ -e got/pipe ] || echo "no pipe in got"
             """)
-        let began = ContinuousClock.now
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(ContinuousClock.now - began < .seconds(30), "the run waited on a FIFO or a device")
+        #expect(result.seconds < 30, "the run waited on a FIFO or a device: \(result.seconds) s")
         // Only d/real.txt is hashed: the same hash as a folder holding just that file.
         #expect(result.stdout.contains("[make] same=true\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[use] kept\n[use] kept\n[use] data\n[use] no pipe in big\n[use] no pipe in got\n"), "\(result.stdout)")

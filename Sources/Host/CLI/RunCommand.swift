@@ -169,7 +169,10 @@ struct RunCommand: AsyncParsableCommand {
         let runID = supervision.runID
         let redactor = Redactor()
         // A cleanup script that failed may have left something behind: the user is told, masked.
-        defer { for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") } }
+        defer {
+            HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
+            for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
+        }
 
         var options = RunOptions(
             selectedJobs: jobs, maxParallelJobs: OpenFilesRoom.parallelism(parallel, warn: standardError), runDirectory: supervision.folder.path,
@@ -180,6 +183,7 @@ struct RunCommand: AsyncParsableCommand {
         options.context = context
         options.cgroup = supervision.cgroup
         options.trackingID = supervision.trackingID
+        HostCommands.track(supervision.trackingID)
         options.openFilesLimit = supervision.openFilesLimit
         if let text = ProcessInfo.processInfo.environment["NIXACTIONS_CLEANUP_SECONDS"],
            let seconds = Double(text), seconds > 0, seconds < 1e9 {
@@ -232,7 +236,10 @@ struct RunCommand: AsyncParsableCommand {
         let reporter = FanOutReporter(reporters)
         let baseOptions = options
         let outcome = await CancellationOnSignal.run(
-            onSignal: { registry.cancelRun() },
+            onSignal: {
+                registry.cancelRun()
+                HostCommands.cancelAll()  // git and tar the host runs itself
+            },
             onSecondSignal: {
                 for problem in supervision.killEverything() { standardError("warning: " + redactor.redact(problem) + "\n") }
                 OutputFlusher.shared.flushAll()

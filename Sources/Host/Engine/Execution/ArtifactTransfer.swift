@@ -149,8 +149,8 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
         defer { Glibc.close(pair[1]) }  // tar has its own copy
         let child: ChildProcess
         do {
-            child = try ChildProcess(arguments: ["tar", "-x", "-o", "-f", "-", "-C", folder],
-                                     environment: ProcessInfo.processInfo.environment, directory: nil, inputDescriptor: pair[1])
+            child = try HostCommand.start(["tar", "-x", "-o", "-f", "-", "-C", folder],
+                                          environment: ProcessInfo.processInfo.environment, inputDescriptor: pair[1])
         } catch {
             throw EngineError("cannot run tar: \(error)")  // deinit closes writeEnd
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsProcessKit
+import Synchronization
 
 /// A program the host runs itself (`git`, `tar`), started with ProcessKit's spawn: the child gets
 /// its standard input, output and error and no other descriptor of this process.
@@ -9,7 +10,95 @@ import NixActionsProcessKit
 /// another job makes in that moment is inherited by `git`, and that job's reader then waits for
 /// the end of its output until the unrelated `git` exits. ProcessKit closes every descriptor
 /// above 2 in the child (`close_range`, or its fallbacks where the kernel has none).
+///
+/// They are the run's processes like its steps: each carries the run's tracking id
+/// (`trackingID`, `RUN/host`), so a second signal, the supervisor after a crash and the
+/// supervisor's sweep after a normal end reach them; and each runs in a `Scope` that a cancel
+/// ends (SIGTERM to its process group, SIGKILL two seconds later): the run's, which the first
+/// signal cancels, and the one `ProjectCheckout.offThread` gives the work of one job, which that
+/// job's cancel (a time limit) ends.
 enum HostCommand {
+    /// The run's tracking id, set once by the command that runs the workflow (nil: none).
+    static let trackingID = Mutex<String?>(nil)
+
+    /// Host commands that a cancel should end.
+    final class Scope: Sendable {
+        private let state = Mutex<(cancelled: Bool, children: [ObjectIdentifier: ChildProcess])>((false, [:]))
+
+        /// Takes `child`, or ends it at once when the scope was cancelled already (false).
+        func adopt(_ child: ChildProcess) -> Bool {
+            let taken = state.withLock { state -> Bool in
+                if state.cancelled { return false }
+                state.children[ObjectIdentifier(child)] = child
+                return true
+            }
+            if !taken { child.signalAll(SIGKILL) }
+            return taken
+        }
+
+        func release(_ child: ChildProcess) {
+            _ = state.withLock { $0.children.removeValue(forKey: ObjectIdentifier(child)) }
+        }
+
+        /// SIGTERM to every command running in it (and any started later: SIGKILL), SIGKILL to
+        /// what is left after two seconds.
+        func cancel() {
+            let children = state.withLock { state -> [ChildProcess] in
+                state.cancelled = true
+                return Array(state.children.values)
+            }
+            guard !children.isEmpty else { return }
+            for child in children { child.signalAll(SIGTERM) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
+                for child in children { child.signalAll(SIGKILL) }
+            }
+        }
+    }
+
+    /// Every host command of the run: the first signal cancels it.
+    static let run = Scope()
+
+    /// The scope of the calling thread's work (`ProjectCheckout.offThread`), if any.
+    static let currentScope = ThreadScope()
+
+    final class ThreadScope: Sendable {
+        private let key: pthread_key_t = {
+            var key = pthread_key_t()
+            pthread_key_create(&key, nil)
+            return key
+        }()
+
+        var value: Scope? {
+            guard let raw = pthread_getspecific(key) else { return nil }
+            return Unmanaged<Scope>.fromOpaque(raw).takeUnretainedValue()
+        }
+
+        /// Run `work` with `scope` as the calling thread's (kept alive meanwhile).
+        func with<T>(_ scope: Scope, _ work: () throws -> T) rethrows -> T {
+            let raw = Unmanaged.passRetained(scope).toOpaque()
+            pthread_setspecific(key, raw)
+            defer {
+                pthread_setspecific(key, nil)
+                Unmanaged<Scope>.fromOpaque(raw).release()
+            }
+            return try work()
+        }
+    }
+
+    /// `environment` with the run's tracking id for host commands.
+    static func tracked(_ environment: [String: String]) -> [String: String] {
+        guard let id = trackingID.withLock({ $0 }) else { return environment }
+        var environment = environment
+        environment[JobContainment.trackingVariable] = id + "/host"
+        return environment
+    }
+
+    /// Start `arguments` as a host command: tracked, and in the run's scope and the thread's.
+    static func start(_ arguments: [String], environment: [String: String], directory: String? = nil,
+                      inputDescriptor: Int32? = nil) throws(SpawnError) -> ChildProcess {
+        try ChildProcess(arguments: arguments, environment: tracked(environment), directory: directory, inputDescriptor: inputDescriptor)
+    }
+
     struct Outcome {
         /// The exit status; 128 + the signal's number when a signal ended it.
         var status: Int32
@@ -57,13 +146,18 @@ enum HostCommand {
     static func stream(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
                        directory: String? = nil, drainAfter: Duration = drainAfterExit,
                        onOutput: (UnsafeRawBufferPointer) -> Bool) throws(SpawnError) -> Outcome {
-        let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory)
+        let child = try start(arguments, environment: environment, directory: directory)
         return wait(for: child, drainAfter: drainAfter, onOutput: onOutput)
     }
 
     /// Wait for a started child on the calling thread, its standard output to `onOutput`.
     static func wait(for child: ChildProcess, drainAfter: Duration = drainAfterExit,
                      onOutput: (UnsafeRawBufferPointer) -> Bool = { _ in true }) -> Outcome {
+        // A cancel of the run, or of the work this thread does for a job, ends it.
+        let scopes = [run] + (currentScope.value.map { [$0] } ?? [])
+        var cancelled = false
+        for scope in scopes where !scope.adopt(child) { cancelled = true }
+        defer { for scope in scopes { scope.release(child) } }
         var errors: [UInt8] = []
         var accepting = true
         let (termination, outputEnded) = child.waitReportingEnd(drainAfterExit: drainAfter) { stream, bytes in
@@ -75,6 +169,16 @@ enum HostCommand {
                 child.signalAll(SIGKILL)
             }
         }
+        if cancelled { errors += Array("cancelled".utf8) }
         return Outcome(status: termination.exitStatus, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded)
     }
+}
+
+/// What the command that runs a workflow tells the host's own commands (`HostCommand`).
+public enum HostCommands {
+    /// The run's tracking id: host commands carry it (as `ID/host`).
+    public static func track(_ trackingID: String) { HostCommand.trackingID.withLock { $0 = trackingID } }
+
+    /// The run is cancelled: end every host command, now and later.
+    public static func cancelAll() { HostCommand.run.cancel() }
 }

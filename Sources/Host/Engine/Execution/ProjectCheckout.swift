@@ -96,7 +96,7 @@ public final class ProjectCheckout: Sendable {
             all[request] = made
             return made
         }
-        return try await task.value
+        return try await Self.value(of: task)
     }
 
     // MARK: Making a clone
@@ -245,9 +245,44 @@ public final class ProjectCheckout: Sendable {
     }
 
     /// Run blocking work (git processes) on a thread of its own, not on the cooperative pool.
+    /// The host commands it starts end when the calling task is cancelled (`HostCommand.Scope`):
+    /// a job's time limit reaches a `git` that waits on the network.
     static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        let scope = HostCommand.Scope()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { try HostCommand.currentScope.with(scope) { try work() } })
+                }
+            }
+        } onCancel: {
+            scope.cancel()
         }
+    }
+
+    /// `task`'s value, or CancellationError as soon as the calling task is cancelled: a job whose
+    /// time limit comes while it waits for a clone other jobs share stops waiting (the clone goes
+    /// on for them, and ends with the run).
+    static func value<T: Sendable>(of task: Task<T, any Error>) async throws -> T {
+        let waiting = Waiting<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiting.slot.withLock { $0 = continuation }
+                Task {
+                    let result: Result<T, any Error>
+                    do { result = .success(try await task.value) } catch { result = .failure(error) }
+                    waiting.resume(with: result)
+                }
+                if Task.isCancelled { waiting.resume(with: .failure(CancellationError())) }
+            }
+        } onCancel: {
+            waiting.resume(with: .failure(CancellationError()))
+        }
+    }
+
+    /// A continuation resumed once, by whichever comes first.
+    final class Waiting<T: Sendable>: Sendable {
+        let slot = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        func resume(with result: Result<T, any Error>) { slot.withLock { $0.take() }?.resume(with: result) }
     }
 }
