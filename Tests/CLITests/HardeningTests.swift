@@ -698,4 +698,26 @@ struct HardeningTests {
         #expect(result.stdout.contains("[make] same=true\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[use] kept\n[use] kept\n[use] data\n[use] no pipe in big\n[use] no pipe in got\n"), "\(result.stdout)")
     }
+
+    @Test("a background process that keeps printing to its step's output lives on into the next steps (it is not killed by a closed pipe)")
+    func backgroundKeepsPrinting() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      (while :; do echo "server log line"; sleep 0.01; done) &
+                      echo $! > \(temp.path)/server.pid
+                  - run: |
+                      sleep 0.6
+                      state=$(sed 's/.*) //' /proc/$(cat \(temp.path)/server.pid)/stat | cut -d' ' -f1)
+                      echo "server state in the next step: $state"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("server state in the next step: S") || result.stdout.contains("server state in the next step: R"),
+                "\(result.stdout.suffix(400))")
+    }
 }

@@ -223,7 +223,10 @@ public final class ChildProcess: Sendable {
             }
         }
         let outputEnded = open.isEmpty
-        for entry in open { close(entry.fd) }
+        // A background process still holds them: read on (and drop) what it writes until it is
+        // gone, so that it is not killed by a closed pipe at its next line (a server a step
+        // started for the next steps); its job's cleanup ends it, and then the pipes end.
+        LeftoverOutput.shared.drain(open.map(\.fd))
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
         return (result, outputEnded)
@@ -372,5 +375,50 @@ final class ReadBuffers: Sendable {
             return true
         }
         if !kept { buffer.deallocate() }
+    }
+}
+
+/// Reads and drops what processes write to output pipes whose step is over, until each pipe
+/// ends (every process holding it exited), then closes it. One thread for all, started on first use.
+final class LeftoverOutput: @unchecked Sendable {
+    static let shared = LeftoverOutput()
+    private let pending = Mutex<[Int32]>([])
+    private let started = Atomic<Bool>(false)
+
+    func drain(_ descriptors: [Int32]) {
+        guard !descriptors.isEmpty else { return }
+        pending.withLock { $0 += descriptors }
+        if !started.exchange(true, ordering: .acquiringAndReleasing) {
+            let thread = Thread { [self] in loop() }
+            thread.stackSize = 128 << 10
+            thread.start()
+        }
+    }
+
+    private func loop() {
+        var watched: [Int32] = []
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            watched += pending.withLock { taken in
+                defer { taken.removeAll() }
+                return taken
+            }
+            if watched.isEmpty {
+                usleep(100_000)
+                continue
+            }
+            var fds = watched.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), 100)
+            guard ready > 0 else { continue }
+            var ended: Set<Int32> = []
+            for entry in fds where entry.revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { ended.insert(entry.fd) }
+            }
+            if !ended.isEmpty {
+                for fd in ended { close(fd) }
+                watched.removeAll { ended.contains($0) }
+            }
+        }
     }
 }
