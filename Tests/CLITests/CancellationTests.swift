@@ -260,6 +260,15 @@ struct CancellationTests {
         for pid in alive { kill(pid, SIGKILL) }
     }
 
+    /// Whether process `pid` has a handler for `signal` (`SigCgt` in /proc/PID/status).
+    static func catches(_ pid: pid_t, _ signal: Int32) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/status"),
+              case let text = String(decoding: data, as: UTF8.self),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return mask & (1 << UInt64(signal - 1)) != 0
+    }
+
     /// Pids of running (not zombie) processes whose command line contains `text` (any argument).
     static func commandsContaining(_ text: String) -> [pid_t] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
@@ -323,5 +332,46 @@ struct CancellationTests {
         let log = try String(contentsOfFile: temp.path + "/logs/\(try #require(logs.first))/a.log", encoding: .utf8)
         #expect(log.contains("cleanup-ran"), "\(log.suffix(500))")
         #expect(log.contains("line-1 padding"))
+    }
+
+    @Test("a signal at any moment of a short run once its handlers exist, from start-up to its last milliseconds, ends it with 130 (never by the signal), cleaned up")
+    func signalAtAnyMoment() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/project", withIntermediateDirectories: true)
+        try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: \"true\"\n")
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        var statuses: [Int32: Int] = [:]
+        for round in 0..<40 {
+            let output = temp.path + "/out-\(round).txt"
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-dir", temp.path + "/logs"],
+                                              directory: temp.path + "/project", environment: environment, output: output)
+            // Once its handlers are in place (a signal before `main` ends any program: nothing to
+            // do about it), then from 0 to 60 ms on: loading, planning, during the job, at the end.
+            var tries = 0
+            while !Self.catches(process.processIdentifier, SIGTERM) && tries < 2_000 {
+                usleep(200)
+                tries += 1
+            }
+            usleep(UInt32(round % 20) * 3_000)
+            process.signal([SIGTERM, SIGINT, SIGHUP][round % 3])
+            let status = process.exitStatus
+            statuses[status, default: 0] += 1
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            // 0 only when the signal came after the process had exited.
+            #expect(status == 130 || (status == 0 && text.contains("succeeded")), "round \(round): exit \(status)\n\(text)")
+        }
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []).filter { $0.hasPrefix("nixactions-") }
+        var waited = 0
+        var remaining = left
+        while !remaining.isEmpty && waited < 100 {
+            usleep(50_000)
+            waited += 1
+            remaining = ((try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []).filter { $0.hasPrefix("nixactions-") }
+        }
+        #expect(remaining.isEmpty, "run folders left: \(remaining)")
+        print("signal at any moment: exit statuses \(statuses)")
     }
 }

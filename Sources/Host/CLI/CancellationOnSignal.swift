@@ -23,6 +23,8 @@ public enum SignalHub {
     static let signals = [SIGINT, SIGTERM, SIGHUP]
     /// What a signal does now; nil: what it does by default (the process ends by it).
     static let handler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+    /// A signal came (handled or not): a run that then ends without a failure exits 130.
+    static let received = Atomic<Bool>(false)
     nonisolated(unsafe) static var pipeWrite: Int32 = -1
 
     /// Call first thing in `main`.
@@ -57,12 +59,14 @@ public enum SignalHub {
                 if count < 0 && errno == EINTR { continue }
                 guard count == 1 else { return }
                 let number = Int32(byte)
+                received.store(true, ordering: .relaxed)
                 if let handler = handler.withLock({ $0 }) {
                     handler(number)
                 } else {
-                    // Nobody handles it: end the process by the signal, as if it had not been caught.
-                    signal(number, SIG_DFL)
-                    raise(number)
+                    // Nobody handles it (a run starting, before there is anything to cancel, or
+                    // a command without cleanup): end with the status of a cancel, 130, not by
+                    // the signal (143, 129): what the supervisor would clean up, it still does.
+                    _exit(130)
                 }
             }
         }
@@ -122,7 +126,10 @@ enum CancellationOnSignal {
         started.withLock { $0 = task }
         if count.load(ordering: .relaxed) > 0 { task.cancel() }
         let result = await task.value
-        SignalHub.handler.withLock { $0 = nil }
+        // A signal from here to the exit (the summary, removing the run folder) lets that finish;
+        // the run then exits 130 (`SignalHub.received`), as does one whose cancel came too late to
+        // stop anything.
+        SignalHub.handler.withLock { $0 = { _ in } }
         return result
     }
 }

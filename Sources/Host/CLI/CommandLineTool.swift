@@ -27,7 +27,9 @@ public enum CommandLineTool {
             } else {
                 try command.run()
             }
-            return 0
+            // Signalled too late for a cancel to stop anything (the last step had ended, the run
+            // folder was being removed): the run finished its cleanup, and it still was cancelled.
+            return SignalHub.received.load(ordering: .relaxed) && command is RunCommand ? ExitStatus.cancelled : 0
         } catch let exit as ExitCode {
             return exit.rawValue
         } catch {
