@@ -332,9 +332,14 @@ public enum TrackedProcesses {
     /// Signal every process whose tracking id starts with `prefix` (never this process), each
     /// through a pidfd opened before its environment is read. With `wait`, repeat until none is
     /// left or the time is up, reaping the ones re-parented to this process.
+    ///
+    /// With `wait`, it stops after three scans in a row found nothing: a process that forks and
+    /// exits in a loop can be missed by one scan (its child born after /proc was listed, itself
+    /// gone before it was looked at), rarely by three.
     public static func kill(prefix: String, signal: Int32, wait: Duration?) {
         let marker = Array("\(JobContainment.trackingVariable)=\(prefix)".utf8)
         let deadline = ContinuousClock.now + (wait ?? .zero)
+        var emptyScans = 0
         repeat {
             var found = false
             for pid in allPids() where pid != getpid() {
@@ -346,8 +351,10 @@ public enum TrackedProcesses {
                 var status: Int32 = 0
                 _ = waitpid(pid, &status, WNOHANG)  // ours after re-parenting: do not leave a zombie
             }
-            guard wait != nil, found else { return }
-            usleep(5000)
+            guard wait != nil else { return }
+            emptyScans = found ? 0 : emptyScans + 1
+            if emptyScans >= 3 { return }
+            usleep(found ? 5000 : 1000)
         } while ContinuousClock.now < deadline
     }
 
