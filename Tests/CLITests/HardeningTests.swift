@@ -720,4 +720,23 @@ struct HardeningTests {
         #expect(result.stdout.contains("server state in the next step: S") || result.stdout.contains("server state in the next step: R"),
                 "\(result.stdout.suffix(400))")
     }
+
+    @Test("fallback containment: the background processes a job's cleanup kills are reaped, not left as the host's zombies")
+    func fallbackReapsWhatItKills() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: for i in $(seq 1 40); do sleep 300 & done
+              b:
+                needs: a
+                steps:
+                  - run: echo "zombies=$(ps -o stat= --ppid $PPID | grep -c Z)"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["NIXACTIONS_NO_CGROUP": "1"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[b] zombies=0\n"), "\(result.stdout)")
+    }
 }

@@ -340,6 +340,11 @@ public enum TrackedProcesses {
         let marker = Array("\(JobContainment.trackingVariable)=\(prefix)".utf8)
         let deadline = ContinuousClock.now + (wait ?? .zero)
         var emptyScans = 0
+        var signalled: Set<pid_t> = []
+        // Those re-parented to this process (its subreaper role) are its children once orphaned:
+        // reaped here when they are gone, not left as zombies until the host exits. (The steps'
+        // own processes were reaped by their owners before their job's sweep.)
+        defer { reapGone(signalled) }
         repeat {
             var found = false
             for pid in allPids() where pid != getpid() {
@@ -347,15 +352,24 @@ public enum TrackedProcesses {
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
                 guard environmentContains(pid, marker) else { continue }
-                if nxa_pidfd_signal(fd, signal) == 0 { found = true }
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, WNOHANG)  // ours after re-parenting: do not leave a zombie
+                if nxa_pidfd_signal(fd, signal) == 0 {
+                    found = true
+                    signalled.insert(pid)
+                }
             }
             guard wait != nil else { return }
             emptyScans = found ? 0 : emptyScans + 1
             if emptyScans >= 3 { return }
             usleep(found ? 5000 : 1000)
         } while ContinuousClock.now < deadline
+    }
+
+    /// Reap those of `pids` that are this process's children and have exited (no waiting).
+    static func reapGone(_ pids: Set<pid_t>) {
+        for pid in pids {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
     }
 
     static func allPids() -> [pid_t] {
