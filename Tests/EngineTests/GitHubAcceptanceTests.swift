@@ -337,6 +337,24 @@ extension GitHubAcceptanceTests {
         #expect(errors(strict).count == 2, "\(strict.diagnostics)")
     }
 
+    @Test("an action's metadata file among the workflows is one error saying what it is")
+    func actionMetadataFile() {
+        let result = load("""
+            name: My action
+            description: does things
+            inputs:
+              who: { required: true }
+            runs:
+              using: composite
+              steps:
+                - run: echo hi
+                  shell: bash
+            """)
+        #expect(errors(result) == [
+            "wf.yml:5:1: error: this is an action's metadata file (it has 'runs:' and no 'jobs:'), not a workflow\n  hint: workflows have 'jobs:'; an action (action.yml) is used from a workflow's step with 'uses:'",
+        ], "\(errors(result))")
+    }
+
     @Test("a quoted number or boolean where one is needed says it is quoted")
     func quotedScalars() {
         let result = load("""

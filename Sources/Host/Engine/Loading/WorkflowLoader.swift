@@ -165,6 +165,15 @@ public enum WorkflowLoader {
         var workflow = Workflow(
             name: defaultName, file: reader.file, env: [], defaults: RunDefaults(), jobs: [], unsupported: [])
         let context = "workflow '\(defaultName)'"
+        // An action's metadata file (action.yml: `runs:`, `inputs:`, no `jobs:`) kept among the
+        // workflows: one error saying what it is, not one per key it does not share with a workflow.
+        if case .mapping(let mapping) = root, let runs = mapping.first(where: { $0.key.string == "runs" })?.key,
+           !mapping.contains(where: { $0.key.string == "jobs" }) {
+            reader.diagnostics.error(
+                "this is an action's metadata file (it has 'runs:' and no 'jobs:'), not a workflow", at: reader.location(runs),
+                context: nil, hint: "workflows have 'jobs:'; an action (action.yml) is used from a workflow's step with 'uses:'")
+            return nil
+        }
         guard let pairs = reader.mapping(root, what: "the workflow", context: nil, known: workflowKeys) else {
             return nil
         }
