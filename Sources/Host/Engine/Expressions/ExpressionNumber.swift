@@ -94,62 +94,43 @@ enum ExpressionNumber {
         return Double(canonical) ?? .nan
     }
 
-    /// Formats a number the way GitHub interpolates it: integers up to 2^53 exactly,
-    /// otherwise at most 15 significant digits and 15 decimals, never an exponent.
+    /// Formats a number the way GitHub turns it into text: .NET's `ToString("G15")`
+    /// (actions/runner, `ExpressionConstants.NumberFormat`): at most 15 significant digits,
+    /// fixed-point when the decimal exponent is from -5 (exclusive) to 15 (exclusive), else
+    /// scientific with `E`, a sign and at least two exponent digits (`1E+15`, `1.5E-07`).
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
         if value == 0 { return "0" }
-        if value == value.rounded(.towardZero), abs(value) <= maxExactInteger {
-            return String(Int64(value))
-        }
-        return formatSignificant(value)
-    }
-
-    private static func formatSignificant(_ value: Double) -> String {
         // "%.14e" yields exactly 15 correctly rounded significant digits.
         let scientific = String(format: "%.14e", abs(value))
         let parts = scientific.split(separator: "e", maxSplits: 1)
-        guard parts.count == 2, let exponentValue = Int(parts[1]) else { return String(value) }
+        guard parts.count == 2, let exponent = Int(parts[1]) else { return String(value) }
         var digits = Array(parts[0].utf8.filter { $0 != UInt8(ascii: ".") })
-        var exponent = exponentValue
-        // Keep at most 15 digits after the decimal point.
-        let keep = exponent + 1 + 15
-        if keep < digits.count {
-            if keep < 0 { return "0" }
-            let roundUp = keep < digits.count && digits[keep] >= UInt8(ascii: "5")
-            digits = Array(digits.prefix(keep))
-            if roundUp {
-                var position = digits.count - 1
-                var carry = true
-                while carry && position >= 0 {
-                    if digits[position] == UInt8(ascii: "9") {
-                        digits[position] = UInt8(ascii: "0")
-                        position -= 1
-                    } else {
-                        digits[position] += 1
-                        carry = false
-                    }
-                }
-                if carry { digits.insert(UInt8(ascii: "1"), at: 0); exponent += 1 }
-            }
-        }
-        while let last = digits.last, last == UInt8(ascii: "0") { digits.removeLast() }
-        if digits.isEmpty { return "0" }
+        while digits.count > 1, digits.last == UInt8(ascii: "0") { digits.removeLast() }
         var text = value < 0 ? "-" : ""
-        if exponent < 0 {
-            text += "0." + String(repeating: "0", count: -exponent - 1) + String(decoding: digits, as: UTF8.self)
-        } else if digits.count <= exponent + 1 {
-            text += String(decoding: digits, as: UTF8.self) + String(repeating: "0", count: exponent + 1 - digits.count)
+        if exponent > -5 && exponent < 15 {
+            if exponent < 0 {
+                text += "0." + String(repeating: "0", count: -exponent - 1) + String(decoding: digits, as: UTF8.self)
+            } else if digits.count <= exponent + 1 {
+                text += String(decoding: digits, as: UTF8.self) + String(repeating: "0", count: exponent + 1 - digits.count)
+            } else {
+                text += String(decoding: digits.prefix(exponent + 1), as: UTF8.self)
+                text += "." + String(decoding: digits.dropFirst(exponent + 1), as: UTF8.self)
+            }
         } else {
-            text += String(decoding: digits.prefix(exponent + 1), as: UTF8.self)
-            text += "." + String(decoding: digits.dropFirst(exponent + 1), as: UTF8.self)
+            text += String(decoding: digits.prefix(1), as: UTF8.self)
+            if digits.count > 1 { text += "." + String(decoding: digits.dropFirst(), as: UTF8.self) }
+            let magnitude = String(abs(exponent))
+            text += (exponent < 0 ? "E-" : "E+") + (magnitude.count < 2 ? "0" : "") + magnitude
         }
         return text
     }
 
-    /// Formats a number for JSON output: integers up to 2^53 without a fraction,
-    /// other finite numbers in shortest round-trip form, NaN/Infinity as strings.
+    /// Formats a number for JSON output: integers up to 2^53 without a fraction, other finite
+    /// numbers in shortest round-trip form, NaN/Infinity as strings. (GitHub's `toJSON` writes
+    /// numbers as `format` does, 15 digits; this keeps every digit, since the same writer carries
+    /// event payloads and outputs between jobs, where an id must survive a round trip.)
     static func json(_ value: Double) -> String {
         if value.isNaN { return "\"NaN\"" }
         if value.isInfinite { return value < 0 ? "\"-Infinity\"" : "\"Infinity\"" }
