@@ -98,6 +98,22 @@ struct TarGuardTests {
         #expect(check(many, chunk: 4096)?.contains("symbolic link 'l/1234'") == true)
         // A hard link through a link is refused too.
         #expect(check(archive { $0.add("d", .link("/etc")); $0.add("h", .hardLink("d/passwd")) })?.contains("hard link target") == true)
+        // So is a hard link that is a second name of a link: a path through it would pass
+        // through a link the guard did not know (GNU tar follows it).
+        let second = check(archive {
+            $0.add("0/d", .folder, mode: 0o755); $0.add("0/s", .link("d")); $0.add("0/h", .hardLink("0/s")); $0.add("0/h/x", .file("x"))
+        })
+        #expect(second?.contains("is a second name of its symbolic link") == true, "\(second ?? "passed")")
+        // A hard link to a file, next to links, still passes.
+        #expect(check(archive { $0.add("0/s", .link("f")); $0.add("0/f", .file("x")); $0.add("0/h", .hardLink("0/f")) }) == nil)
+    }
+
+    @Test("a global pax header that renames entries (path, linkpath) is refused; one with other records passes")
+    func globalPax() {
+        let renaming = check(archive { $0.add("pax_global_header", .globalPax([("path", "../../../tmp/x")])); $0.add("0/f", .file("x")) })
+        #expect(renaming?.contains("global pax header") == true, "\(renaming ?? "passed")")
+        #expect(check(archive { $0.add("pax_global_header", .globalPax([("linkpath", "/etc")])); $0.add("0/f", .file("x")) }) != nil)
+        #expect(check(archive { $0.add("pax_global_header", .globalPax([("comment", "0123abcd")])); $0.add("0/f", .file("x")) }) == nil)
     }
 
     @Test("an archive cut short or with a broken header is refused")

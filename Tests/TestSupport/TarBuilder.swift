@@ -3,7 +3,15 @@ import Foundation
 /// A tar archive written by hand, so that a test can make one no tar program would (absolute
 /// names, "..", a file through a link of the archive).
 public struct TarBuilder {
-    public enum Kind { case file(String), folder, link(String), hardLink(String) }
+    public enum Kind { case file(String), folder, link(String), hardLink(String), globalPax([(String, String)]) }
+
+    /// A pax record, "LENGTH key=value\n", LENGTH counting the whole record.
+    public static func paxRecord(_ key: String, _ value: String) -> String {
+        let body = " \(key)=\(value)\n"
+        var length = body.utf8.count + 1
+        while String(length).count + body.utf8.count != length { length = String(length).count + body.utf8.count }
+        return String(length) + body
+    }
     public private(set) var bytes: [UInt8] = []
 
     public init() {}
@@ -24,6 +32,7 @@ public struct TarBuilder {
         case .folder: type = "5"
         case .link(let target): type = "2"; link = target
         case .hardLink(let target): type = "1"; link = target
+        case .globalPax(let records): type = "g"; content = Array(records.map { Self.paxRecord($0.0, $0.1) }.joined().utf8)
         }
         put(name, at: 0, 100)
         octal(mode, at: 100, 8)

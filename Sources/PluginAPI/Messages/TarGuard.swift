@@ -27,7 +27,7 @@ public struct TarGuard: Sendable {
     }
 
     private enum Keep: Sendable {
-        case pax, longName, longLink
+        case pax, globalPax, longName, longLink
     }
 
     private var phase = Phase.header
@@ -128,7 +128,10 @@ public struct TarGuard: Sendable {
             startData(size, padding, keep: .pax)
             return
         case UInt8(ascii: "g"):
-            startData(size, padding, keep: nil)  // global pax header: nothing the guard needs
+            // A global pax header: GNU tar applies a `path` or `linkpath` in it to the entries
+            // after it, which the guard would not see; refused when it has one (no tar this
+            // runner uses writes them).
+            startData(size, padding, keep: .globalPax)
             return
         case UInt8(ascii: "L"):
             startData(size, padding, keep: .longName)
@@ -167,6 +170,16 @@ public struct TarGuard: Sendable {
             startData(size, padding, keep: nil)
         case UInt8(ascii: "1"):
             guard check(link, what: "hard link target") else { return }
+            // A hard link to one of the archive's symbolic links is that link under a second name:
+            // a path through it would pass through a link the guard did not know.
+            if !symlinks.isEmpty {
+                normalize(link)
+                let target = normal
+                if symlinks[Self.fnv(target[...])]?.contains(where: { $0 == target }) == true {
+                    violation = "hard link '\(Self.text(name))' of the archive is a second name of its symbolic link '\(Self.text(link))'"
+                    return
+                }
+            }
             files += 1
             startData(size, padding, keep: nil)
         default:
@@ -189,6 +202,14 @@ public struct TarGuard: Sendable {
         case .longName: longName = Self.cString(kept)
         case .longLink: longLink = Self.cString(kept)
         case .pax: parsePax()
+        case .globalPax:
+            parsePax()
+            if paxPath != nil || paxLink != nil {
+                violation = "the archive has a global pax header that renames its entries (path or linkpath)"
+            }
+            paxPath = nil
+            paxLink = nil
+            paxSize = nil
         }
         kept.removeAll(keepingCapacity: true)
     }
