@@ -220,6 +220,29 @@ struct CachingTests {
         #expect(escaped.isEmpty, "written outside: \(escaped) (runs in \(runs))")
     }
 
+    @Test("a cache path that is a symbolic link out of the workspace is not saved: what it points to never goes into the cache")
+    func symlinkedPathNotSaved() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let outside = project.temp.path + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try "private-credentials-7731\n".write(toFile: outside + "/credentials", atomically: false, encoding: .utf8)
+        try """
+            jobs:
+              a:
+                cache: { paths: [deps], key: link-1 }
+                steps:
+                  - run: ln -sfn \(outside) deps
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let result = try await project.run()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("passes through the symbolic link 'deps'"), "\(result.stdout)")
+        for file in project.dataFiles() {
+            let listing = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["--zstd", "-tf", file])
+            #expect(!listing.stdout.contains("credentials"), "the cache holds what the link points to: \(listing.stdout)")
+        }
+    }
+
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
     func s3Unavailable() async throws {
         let project = try Project()

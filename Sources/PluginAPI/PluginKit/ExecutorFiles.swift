@@ -187,8 +187,29 @@ public enum FilesTransfer {
         exit 0
         """
 
-    /// The job's path of a root: relative to the workspace ($ws), absolute, or under $HOME.
+    /// The job's path of a root: relative to the workspace ($ws), absolute, or under $HOME; and
+    /// `check NAME PATH …`: a relative root must not climb out of the workspace or pass through a
+    /// symbolic link there (a put would write, a get would read, where the link points: a
+    /// workspace's `node_modules -> ~/.aws` must not be archived into a cache or an artifact).
     static let resolveFunction = """
+        check() {
+          while [ $# -ge 2 ]; do
+            case $2 in
+              "~"*|/*) ;;
+              *)
+                rest=$2 cur=$ws
+                while [ -n "$rest" ]; do
+                  part=${rest%%/*}
+                  case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
+                  if [ -z "$part" ] || [ "$part" = . ]; then continue; fi
+                  if [ "$part" = .. ]; then echo "NXA-ERROR root '$2' climbs out of the workspace" >&2; return 1; fi
+                  cur=$cur/$part
+                  if [ -L "$cur" ]; then echo "NXA-ERROR root '$2' passes through the symbolic link '${cur#"$ws"/}'" >&2; return 1; fi
+                done ;;
+            esac
+            shift 2
+          done
+        }
         resolve() {
           case $1 in
             "~") abs=$HOME ;;
@@ -217,24 +238,6 @@ public enum FilesTransfer {
             fi
           done
         )
-        check() {
-          while [ $# -ge 2 ]; do
-            case $2 in
-              "~"*|/*) ;;
-              *)
-                rest=$2 cur=$ws
-                while [ -n "$rest" ]; do
-                  part=${rest%%/*}
-                  case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
-                  if [ -z "$part" ] || [ "$part" = . ]; then continue; fi
-                  if [ "$part" = .. ]; then echo "NXA-ERROR root '$2' climbs out of the workspace" >&2; return 1; fi
-                  cur=$cur/$part
-                  if [ -L "$cur" ]; then echo "NXA-ERROR root '$2' passes through the symbolic link '${cur#"$ws"/}'" >&2; return 1; fi
-                done ;;
-            esac
-            shift 2
-          done
-        }
         ws=$1 staging=$2
         shift 2
         if ! check "$@"; then rm -rf "$staging"; exit 1; fi
@@ -386,6 +389,7 @@ public enum FilesTransfer {
         while [ $# -ge 4 ]; do
           name=$1 path=$2 includes=$3 filter=$4
           shift 4
+          check "$name" "$path" || exit 71
           resolve "$path"
           if [ ! -d "$abs" ]; then printf 'NXA-MISSING %s\\n' "$path" >&2; continue; fi
           i=$((i + 1))
