@@ -240,6 +240,7 @@ final class LocalCache: CachePlugin {
             return CacheCommitted(committed: false, reason: "expired")
         }
         let directory = self.directory
+        let maxSize = options.maxSize
         let outcome: Result<CacheCommitted, any Error> = await Blocking.run {
             defer { directory.unlock(reservation.hash, reservation.lock) }
             if request.discard {
@@ -247,14 +248,18 @@ final class LocalCache: CachePlugin {
                 return .success(CacheCommitted(committed: false, reason: "discarded"))
             }
             guard let staged = reservation.staged else { return .success(CacheCommitted(committed: false, reason: "expired")) }
+            // Larger than the whole cache may be: never published (publishing it first, then
+            // evicting to fit, removed it and every other entry too, and the job was told "saved").
+            if staged.storedBytes > maxSize {
+                directory.removeStaging(staged.name)
+                return .success(CacheCommitted(
+                    committed: false, reason: "the entry (\(staged.storedBytes) bytes compressed) is larger than max-size (\(maxSize) bytes)"))
+            }
             return Result { try Self.publish(reservation, staged, in: directory) }
         }
         finished.withLock { $0[request.reservation] = outcome }
         let committed = try outcome.get()
         if committed.committed {
-            if let stored = reservation.staged?.storedBytes, stored > options.maxSize {
-                context.log(.warning, "local cache: the entry \(request.key) (\(stored) bytes) is larger than max-size (\(options.maxSize) bytes) and is not kept")
-            }
             await evict(sparing: (request.key, request.version), context: context)
         }
         return committed

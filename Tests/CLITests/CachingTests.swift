@@ -243,6 +243,42 @@ struct CachingTests {
         }
     }
 
+    @Test("an entry larger than max-size is not saved (the job says so) and the entries that fit stay; a key with a line break is shown escaped")
+    func largerThanMaxSize() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try FileManager.default.createDirectory(atPath: project.folder + "/.nixactions", withIntermediateDirectories: true)
+        try "cache:\n  backends:\n    local: { max-size: 64K }\n".write(toFile: project.folder + "/.nixactions/config.yml", atomically: false, encoding: .utf8)
+        try """
+            jobs:
+              small:
+                cache: { paths: [small], key: small-1 }
+                steps:
+                  - run: mkdir -p small && echo small > small/f
+              big:
+                needs: small
+                cache: { paths: [big], key: big-1 }
+                steps:
+                  - run: mkdir -p big && head -c 400000 /dev/urandom > big/f
+              odd:
+                needs: big
+                cache: { paths: [odd], key: "odd\\nline" }
+                steps:
+                  - run: mkdir -p odd && echo odd > odd/f
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let result = try await project.run()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("could not publish 'big-1' (the entry ("), "\(result.stdout)")
+        #expect(result.stdout.contains("is larger than max-size (65536 bytes)); not saved"), "\(result.stdout)")
+        #expect(!result.stdout.contains("saved 'big-1'"), "\(result.stdout)")
+        // The key's line break is shown as an escape: no line of the log starts with "line'".
+        #expect(result.stdout.contains("odd\\nline"), "\(result.stdout)")
+        #expect(!result.stdout.split(separator: "\n").contains { $0.hasPrefix("line") }, "\(result.stdout)")
+        let listed = try await project.run(["cache", "list"])
+        #expect(listed.stdout.contains("small-1"), "the entry that fitted was evicted: \(listed.stdout)")
+        #expect(!listed.stdout.contains("big-1"))
+    }
+
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
     func s3Unavailable() async throws {
         let project = try Project()
