@@ -177,8 +177,10 @@ final class S3Client: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastFailure = describe(error)
-                // The client already kept trying to connect for its connect timeout.
-                if lastFailure == "connection refused" || lastFailure == "connection timed out" || lastFailure == "cannot resolve the host name" { break }
+                // The client already kept trying to connect for its connect timeout; a server that
+                // took the connection and said nothing for the whole timeout is not retried
+                // either (each retry cost another timeout, per operation, per cache, per job).
+                if Self.isUnreachable(lastFailure) { break }
                 if attempt < attempts {
                     context.log(.warning, "S3 \(method.rawValue) \(object ?? "/"): \(lastFailure); retrying (\(attempt)/\(attempts - 1))")
                     try await backoff(attempt)
@@ -192,10 +194,17 @@ final class S3Client: Sendable {
         }
         let failure = OperationFailure(message: "cannot reach the S3 endpoint \(endpoint.display) (\(lastFailure))",
                                        hint: "check 'endpoint' (and 'region') of the s3 cache backend and that the server is up")
-        if lastFailure == "connection refused" || lastFailure == "connection timed out" || lastFailure == "cannot resolve the host name" {
+        if Self.isUnreachable(lastFailure) {
             unreachable.withLock { $0 = (Date().timeIntervalSince1970 + Self.unreachableFor, failure) }
         }
         throw failure
+    }
+
+    /// Failures after which the endpoint counts as unreachable for a while (`unreachableFor`): no
+    /// retry, and the next operations fail at once.
+    static func isUnreachable(_ failure: String) -> Bool {
+        failure == "connection refused" || failure == "connection timed out" || failure == "cannot resolve the host name"
+            || failure.hasPrefix("timed out after")
     }
 
     private func backoff(_ attempt: Int) async throws {

@@ -298,6 +298,30 @@ struct CachingTests {
         #expect(down.stdout.contains("[test] installing from package-lock.json\n"), "a miss: the install step ran")
         #expect(down.stdout.contains("[test] dependencies in place\n"))
 
+        // A server that takes the connection and never answers: one timeout, no retry, and the
+        // run's other operations on it fail at once (each retry cost another timeout).
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && listen(silent, 16) == 0 && getsockname(silent, $0, &length) == 0 }
+        }
+        try #require(bound)
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))", timeout: 2, retries: 3 }
+            """)
+        let hung = try await project.run(extra: MotoServer.environment)
+        #expect(hung.status == 0, "\(hung.stdout)\(hung.stderr)")
+        #expect(hung.stdout.contains("(timed out after 2 s)"), "\(hung.stdout)")
+        #expect(!hung.stdout.contains("retrying"), "\(hung.stdout)")
+        #expect(hung.seconds < 10, "a silent server cost \(hung.seconds) s (retries, and every operation its own timeout)")
+
         let moto = try await offThePool { try MotoServer(enforceAuth: true) }
         defer { moto.stop() }
         try project.temp.write("project/.nixactions/config.yml", """
