@@ -70,6 +70,9 @@ struct CachingTests {
         let document = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
         let keys = (document?["entries"] as? [[String: Any]])?.compactMap { $0["key"] as? String } ?? []
         #expect(keys.filter { $0.hasPrefix("deps-") }.count == 2 && keys.contains("lint-tools-v1"), "\(listed.stdout)")
+        // An empty prefix (an unset variable) is refused, not taken for "everything".
+        let empty = try await project.run(["cache", "clear", ""])
+        #expect(empty.status == 2 && empty.stderr.contains("the prefix is empty"), "\(empty.stdout)\(empty.stderr)")
         let cleared = try await project.run(["cache", "clear", "deps-"])
         #expect(cleared.status == 0 && cleared.stdout.contains("removed 2 entries"), "\(cleared.stdout)\(cleared.stderr)")
         let table = try await project.run(["cache", "list"])

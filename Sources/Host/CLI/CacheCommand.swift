@@ -130,6 +130,11 @@ struct CacheCommand: AsyncParsableCommand {
         var prefix: String?
 
         func run() async throws {
+            // `cache clear "$PREFIX"` with PREFIX unset must not clear everything.
+            if prefix == "" {
+                standardError("error: the prefix is empty; to remove every entry, give no prefix at all (nixactions cache clear)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
             let pruned = try await backend.with { try await $0.prune(CachePrune(keyPrefix: prefix, all: true)) }
             print("removed \(pruned.removedEntries) entr\(pruned.removedEntries == 1 ? "y" : "ies"), freed \(CacheSizes.format(pruned.freedBytes))")
         }
