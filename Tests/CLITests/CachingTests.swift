@@ -303,21 +303,13 @@ struct CachingTests {
 
         // A server that takes the connection and never answers: one timeout, no retry, and the
         // run's other operations on it fail at once (each retry cost another timeout).
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(silent) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && listen(silent, 16) == 0 && getsockname(silent, $0, &length) == 0 }
-        }
-        try #require(bound)
+        let silent = try SilentServer()
+        defer { silent.close() }
         try project.temp.write("project/.nixactions/config.yml", """
             cache:
               backend: s3
               backends:
-                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))", timeout: 2, retries: 3 }
+                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(silent.port)", timeout: 2, retries: 3 }
             """)
         let hung = try await project.run(extra: MotoServer.environment)
         #expect(hung.status == 0, "\(hung.stdout)\(hung.stderr)")

@@ -5,14 +5,20 @@ import TestSupport
 
 @Suite("Graceful cancellation with SIGINT")
 struct CancellationTests {
+    /// This process's environment with TMPDIR `temp` and the plugins found next to the binary.
+    static func environment(_ temp: TemporaryDirectory) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = temp.path
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        return environment
+    }
+
     /// `nixactions run wf.yml` in TEMP/project with TMPDIR TEMP (through `launcher`, which execs
     /// it in place, when given), both output streams into TEMP/output.txt (`output()` reads it).
     /// Started with posix_spawn and reaped by its own waitpid (`LaunchedProcess`).
     static func start(_ temp: TemporaryDirectory, through launcher: String? = nil) throws -> (LaunchedProcess, () -> String) {
         let arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        let environment = Self.environment(temp)
         let path = temp.path + "/output.txt"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
@@ -214,9 +220,7 @@ struct CancellationTests {
             """)
         // `script` gives the run a pseudo-terminal as its controlling terminal, with the run in
         // the foreground: a step in the host's session would be stopped by SIGTTIN at the read.
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
-        environment["TMPDIR"] = temp.path
+        let environment = Self.environment(temp)
         let command = "\(nixactionsBinary.path) run wf.yml --log-format plain --log-dir \(temp.path)/logs"
         let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"], in: temp.path,
                                           environment: environment)
@@ -251,10 +255,10 @@ struct CancellationTests {
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] moved=1"), "\(result.stdout)")
-        var alive = Self.commandsStarting(with: "nxaescape-\(token)")
+        var alive = livePids { $0.hasPrefix("nxaescape-\(token)") }
         for _ in 0..<250 where !alive.isEmpty {
             try await Task.sleep(for: .milliseconds(20))
-            alive = Self.commandsStarting(with: "nxaescape-\(token)")
+            alive = livePids { $0.hasPrefix("nxaescape-\(token)") }
         }
         #expect(alive.isEmpty, "a process that left the run's cgroup outlived the run: \(alive)")
         for pid in alive { kill(pid, SIGKILL) }
@@ -269,25 +273,6 @@ struct CancellationTests {
         return mask & (1 << UInt64(signal - 1)) != 0
     }
 
-    /// Pids of running (not zombie) processes whose command line contains `text` (any argument).
-    static func commandsContaining(_ text: String) -> [pid_t] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return names.compactMap { name in
-            guard let pid = pid_t(name), pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
-                  String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text), isRunning(pid) else { return nil }
-            return pid
-        }
-    }
-
-    /// Pids of running (not zombie) processes whose command line starts with `prefix`.
-    static func commandsStarting(with prefix: String) -> [pid_t] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return names.compactMap { name in
-            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
-                  String(decoding: data.prefix { $0 != 0 }, as: UTF8.self).hasPrefix(prefix), isRunning(pid) else { return nil }
-            return pid
-        }
-    }
 
     @Test("a console nobody reads (a full pipe) does not hold the run: SIGTERM cancels it, cleanup runs, exit 130, the job log is whole up to the cancel")
     func stalledConsole() async throws {
@@ -305,9 +290,7 @@ struct CancellationTests {
         // Standard output and error go to a pipe whose read end stays open and is never read.
         let pipe = Pipe()
         defer { try? pipe.fileHandleForReading.close() }
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        let environment = Self.environment(temp)
         let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
                                           in: temp.path + "/project", environment: environment, output: pipe.fileHandleForWriting)
         try? pipe.fileHandleForWriting.close()
@@ -340,9 +323,7 @@ struct CancellationTests {
         defer { temp.remove() }
         try FileManager.default.createDirectory(atPath: temp.path + "/project", withIntermediateDirectories: true)
         try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: \"true\"\n")
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = temp.path
-        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        let environment = Self.environment(temp)
         var statuses: [Int32: Int] = [:]
         for round in 0..<40 {
             let output = temp.path + "/out-\(round).txt"

@@ -320,18 +320,9 @@ struct CheckoutTests {
     func stuckSubmoduleFetch() async throws {
         let repo = try GitProject()
         defer { repo.remove() }
-        // A server that takes connections and never answers.
-        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(server) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, length) == 0 && listen(server, 16) == 0 && getsockname(server, $0, &length) == 0 }
-        }
-        try #require(bound)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let server = try SilentServer()
+        defer { server.close() }
+        let port = server.port
         // A submodule the project has no copy of: git fetches it from the server.
         try repo.temp.write("project/.gitmodules", "[submodule \"sub\"]\n\tpath = sub\n\turl = http://127.0.0.1:\(port)/sub.git\n")
         try repo.git(["update-index", "--add", "--cacheinfo", "160000,\(repo.head),sub"])
@@ -349,10 +340,10 @@ struct CheckoutTests {
         #expect(result.seconds < 30, "the job's time limit did not end the checkout: \(result.seconds) s")
         #expect(result.stdout.contains("timed out") || result.stdout.contains("time limit"), "\(result.stdout)")
         // Nothing of git is left talking to the server.
-        var left = CancellationTests.commandsContaining("127.0.0.1:\(port)")
+        var left = livePids { $0.contains("127.0.0.1:\(port)") }
         for _ in 0..<150 where !left.isEmpty {
             try await Task.sleep(for: .milliseconds(20))
-            left = CancellationTests.commandsContaining("127.0.0.1:\(port)")
+            left = livePids { $0.contains("127.0.0.1:\(port)") }
         }
         #expect(left.isEmpty, "git processes outlived the run: \(left)")
         for pid in left { kill(pid, SIGKILL) }

@@ -253,6 +253,45 @@ public func isRunning(_ pid: pid_t, startedAt: UInt64?) -> Bool {
 
 public func isRunning(_ pid: pid_t) -> Bool { isRunning(pid, startedAt: nil) }
 
+/// Pids of running (not zombie) processes other than this one whose command line (its arguments
+/// joined by spaces) satisfies `matches`.
+public func livePids(where matches: (String) -> Bool) -> [pid_t] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return names.compactMap { name in
+        guard let pid = pid_t(name), pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
+              matches(String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)), isRunning(pid) else { return nil }
+        return pid
+    }
+}
+
+/// A TCP server on 127.0.0.1 that takes connections (the kernel's backlog) and never answers:
+/// a remote that hangs. Open until `close()`.
+public final class SilentServer: Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = fd >= 0 && withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            if fd >= 0 { Glibc.close(fd) }
+            throw TestComponentError("cannot listen on 127.0.0.1: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public func close() { Glibc.close(fd) }
+}
+
 /// When `pid` started (field 22 of `/proc/PID/stat`, in clock ticks since boot), or nil if it is gone.
 public func processStartTime(_ pid: pid_t) -> UInt64? {
     guard let fields = statFields(pid), fields.count > 19 else { return nil }

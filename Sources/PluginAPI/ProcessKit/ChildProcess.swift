@@ -384,10 +384,13 @@ final class LeftoverOutput: @unchecked Sendable {
     static let shared = LeftoverOutput()
     private let pending = Mutex<[Int32]>([])
     private let started = Atomic<Bool>(false)
+    /// Signalled when descriptors are handed over: the thread sleeps on it while it has none.
+    private let handedOver = DispatchSemaphore(value: 0)
 
     func drain(_ descriptors: [Int32]) {
         guard !descriptors.isEmpty else { return }
         pending.withLock { $0 += descriptors }
+        handedOver.signal()
         if !started.exchange(true, ordering: .acquiringAndReleasing) {
             let thread = Thread { [self] in loop() }
             thread.stackSize = 128 << 10
@@ -404,7 +407,7 @@ final class LeftoverOutput: @unchecked Sendable {
                 return taken
             }
             if watched.isEmpty {
-                usleep(100_000)
+                handedOver.wait()
                 continue
             }
             var fds = watched.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

@@ -40,18 +40,14 @@ enum HostCommand {
             _ = state.withLock { $0.children.removeValue(forKey: ObjectIdentifier(child)) }
         }
 
-        /// SIGTERM to every command running in it (and any started later: SIGKILL), SIGKILL to
-        /// what is left after two seconds.
+        /// Ends every command running in it (SIGTERM, SIGKILL two seconds later) and any started
+        /// later (SIGKILL).
         func cancel() {
             let children = state.withLock { state -> [ChildProcess] in
                 state.cancelled = true
                 return Array(state.children.values)
             }
-            guard !children.isEmpty else { return }
-            for child in children { child.signalAll(SIGTERM) }
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
-                for child in children { child.signalAll(SIGKILL) }
-            }
+            for child in children { child.terminate(grace: .seconds(2)) }
         }
     }
 

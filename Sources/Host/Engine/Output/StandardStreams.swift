@@ -27,33 +27,38 @@ public enum StandardStreams {
     /// reader that does not read (within 100 ms, also a write already waiting).
     public static func abandonStalledOutput() { giveUp.store(true, ordering: .relaxed) }
 
-    /// How descriptors 1 and 2 are written: 0 plain, 1 a pipe, 2 a socket (found once; -1 unknown),
-    /// and a pipe's capacity.
-    private static let outputKind = Atomic<Int>(-1), errorKind = Atomic<Int>(-1)
-    private static let outputCapacity = Atomic<Int>(0), errorCapacity = Atomic<Int>(0)
+    /// How descriptor 1 or 2 is written, found on its first write.
+    private final class Console: Sendable {
+        let fd: Int32
+        /// 0 plain, 1 a pipe, 2 a socket; -1 not looked at yet.
+        let kind = Atomic<Int>(-1)
+        /// A pipe's capacity (`F_GETPIPE_SZ`).
+        let capacity = Atomic<Int>(0)
+        init(_ fd: Int32) { self.fd = fd }
 
-    private static func kind(_ fd: Int32) -> Int {
-        guard fd == 1 || fd == 2 else { return 0 }
-        let slot = Int(fd) - 1
-        let known = slot == 0 ? outputKind.load(ordering: .relaxed) : errorKind.load(ordering: .relaxed)
-        if known >= 0 { return known }
-        var info = stat()
-        var found = 0
-        if fstat(fd, &info) == 0 {
-            switch info.st_mode & S_IFMT {
-            case S_IFIFO:
-                let capacity = fcntl(fd, 1032)  // F_GETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 8), not in Glibc's module
-                if capacity > 0 {
-                    if slot == 0 { outputCapacity.store(Int(capacity), ordering: .relaxed) } else { errorCapacity.store(Int(capacity), ordering: .relaxed) }
-                    found = 1
+        func look() -> Int {
+            let known = kind.load(ordering: .relaxed)
+            if known >= 0 { return known }
+            var info = stat()
+            var found = 0
+            if fstat(fd, &info) == 0 {
+                switch info.st_mode & S_IFMT {
+                case S_IFIFO:
+                    let size = fcntl(fd, 1032)  // F_GETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 8), not in Glibc's module
+                    if size > 0 {
+                        capacity.store(Int(size), ordering: .relaxed)
+                        found = 1
+                    }
+                case S_IFSOCK: found = 2
+                default: break
                 }
-            case S_IFSOCK: found = 2
-            default: break
             }
+            kind.store(found, ordering: .relaxed)
+            return found
         }
-        if slot == 0 { outputKind.store(found, ordering: .relaxed) } else { errorKind.store(found, ordering: .relaxed) }
-        return found
     }
+
+    private static let consoles = [Console(STDOUT_FILENO), Console(STDERR_FILENO)]
 
     /// Write all of `text` to `fd`. Returns nil, or the errno that stopped it (EPIPE, ENOSPC, …).
     @discardableResult
@@ -67,7 +72,8 @@ public enum StandardStreams {
     @discardableResult
     public static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int32? {
         guard let base = bytes.baseAddress else { return nil }
-        let kind = kind(fd)
+        let console = fd == STDOUT_FILENO || fd == STDERR_FILENO ? consoles[Int(fd) - 1] : nil
+        let kind = console?.look() ?? 0
         var offset = 0
         while offset < bytes.count {
             var size = bytes.count - offset
@@ -76,8 +82,7 @@ public enum StandardStreams {
                 // the kernel, where nothing can call it off.
                 var queued: Int32 = 0
                 let asked = withUnsafeMutablePointer(to: &queued) { ioctl(fd, UInt(FIONREAD), $0) }
-                let room = asked == 0
-                    ? (fd == 1 ? outputCapacity.load(ordering: .relaxed) : errorCapacity.load(ordering: .relaxed)) - Int(queued) - 8192 : 0
+                let room = asked == 0 ? (console?.capacity.load(ordering: .relaxed) ?? 0) - Int(queued) - 8192 : 0
                 if room < 4096 {
                     guard waitForRoom(fd) else { return EAGAIN }
                     size = min(size, 4096)  // POLLOUT: a free page, which a page's worth always fits
@@ -93,7 +98,7 @@ public enum StandardStreams {
                     continue
                 }
                 if kind == 2 && errno == ENOTSOCK {
-                    if fd == 1 { outputKind.store(0, ordering: .relaxed) } else { errorKind.store(0, ordering: .relaxed) }
+                    console?.kind.store(0, ordering: .relaxed)
                     continue
                 }
                 return errno
