@@ -165,12 +165,30 @@ struct GitHubWorkflowRunTests {
         #expect(selected.status == 0, "\(selected.stderr)")
         #expect(selected.stderr.contains("unknown key 'mounts' in container (in job 'boxed', which this run does not run)"), "\(selected.stderr)")
         #expect(selected.stdout.contains("tested"))
-        #expect(selected.stderr.contains("warning: step 1 uses 'docker/build-push-action@v5', which NixActions does not run (in job 'publish', which this run does not run)"))
+        #expect(selected.stderr.contains("warning: job 'publish', step 1: the action 'docker/build-push-action@v5' is not supported by this version of nixactions yet; 'run' will refuse it"))
         #expect(selected.stderr.contains("warning: job 'call': calling the reusable workflow './.github/workflows/other.yml'"))
 
         let blocked = try await nixactions(["run", workflow, "publish"], in: temp.path)
         #expect(blocked.status == 2)
-        #expect(blocked.stderr.contains("error: step 1 uses 'docker/build-push-action@v5'"))
+        #expect(blocked.stderr.contains("error: job 'publish', step 1: the action 'docker/build-push-action@v5' is not supported by this version of nixactions yet"))
+        #expect(blocked.stderr.contains("nixactions: refusing to run rather than skip what it cannot do"))
+        // Valid GitHub that this version cannot run: validate reports it and succeeds.
+        let actions = try temp.write("actions.yml", """
+            jobs:
+              build:
+                steps:
+                  - uses: actions/checkout@v4
+                  - uses: actions/setup-node@v4
+                    with: { node-version: 20 }
+                  - uses: ./.github/actions/local
+                  - uses: docker://alpine:3
+            """)
+        let validate = try await nixactions(["validate", actions], in: temp.path)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        for (line, step, action) in [(5, 2, "actions/setup-node@v4"), (7, 3, "./.github/actions/local"), (8, 4, "docker://alpine:3")] {
+            #expect(validate.stderr.contains("actions.yml:\(line):15: warning: job 'build', step \(step): the action '\(action)' is not supported"),
+                    "\(validate.stderr)")
+        }
         let call = try await nixactions(["run", workflow, "call"], in: temp.path)
         #expect(call.status == 2)
         #expect(call.stderr.contains("error: job 'call': calling the reusable workflow './.github/workflows/other.yml' (jobs.<job_id>.uses) is not supported by this version of nixactions yet"))

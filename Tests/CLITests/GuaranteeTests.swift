@@ -74,7 +74,7 @@ struct GuaranteeTests {
         for key in ["parallel steps ('background' of step 1)"] {
             #expect(run.stderr.contains("error: job 'a': \(key) is not supported by this version of nixactions yet"))
         }
-        #expect(run.stderr.contains("nixactions: refusing to run rather than ignore these keys"))
+        #expect(run.stderr.contains("nixactions: refusing to run rather than skip what it cannot do"))
         #expect(!run.stdout.contains("==> job"))
         #expect(try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path).status == 0)
     }

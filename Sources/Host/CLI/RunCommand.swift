@@ -154,7 +154,7 @@ struct RunCommand: AsyncParsableCommand {
                 let at = item.location.map { "\($0): " } ?? ""
                 standardError("\(at)error: \(item.description) is not supported by this version of nixactions yet\n")
             }
-            standardError("nixactions: refusing to run rather than ignore these keys\n")
+            standardError("nixactions: refusing to run rather than skip what it cannot do\n")
             throw ExitCode(ExitStatus.usage)
         }
         let commandLineSecrets = try self.commandLineSecrets()

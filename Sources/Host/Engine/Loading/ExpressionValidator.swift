@@ -149,11 +149,6 @@ struct ExpressionValidator {
             if let condition = step.condition { check(condition, named(place, "if")) }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
-            if let uses = step.uses, !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) {
-                diagnostics.error(
-                    "step \(step.index + 1) uses '\(uses.value)', which NixActions does not run", at: uses.location, context: place.context,
-                    hint: "supported: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
-            }
             if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
                 for (key, value) in step.with where !known.contains(JobRunner.canonicalInput(key, action: JobRunner.actionName(uses.value))) {
                     diagnostics.error(

@@ -114,6 +114,7 @@ extension WorkflowLoader {
                 }
                 for (index, stepNode) in steps.enumerated() {
                     if let step = compileStep(index, stepNode, reader: &reader, jobContext: context) {
+                        if let uses = step.uses { checkAction(uses, step: step, job: id, reader: &reader, workflow: &workflow, jobContext: context) }
                         job.steps.append(step)
                     }
                 }
@@ -212,6 +213,40 @@ extension WorkflowLoader {
                 hint: "pass values to a 'run' step through 'env'")
         }
         return step
+    }
+
+    /// A step's `uses:`. A reference GitHub would not accept either (no `@ref`, an empty owner) is an
+    /// error. A well-formed one to an action NixActions does not run (`actions/setup-node@v4`,
+    /// `docker://IMAGE`, `./path`) is valid GitHub this version cannot honour: one warning, recorded
+    /// with its job, and `run` refuses a run that would run that job (as it does a reusable-workflow call).
+    static func checkAction(_ uses: Located<String>, step: Step, job: String, reader: inout NodeReader, workflow: inout Workflow, jobContext: String) {
+        let context = "\(jobContext) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
+        if let problem = actionReferenceProblem(uses.value) {
+            reader.diagnostics.error(problem, at: uses.location, context: context,
+                                     hint: "write OWNER/REPO@REF (or OWNER/REPO/PATH@REF), ./PATH or docker://IMAGE, e.g. 'actions/checkout@v4'")
+            return
+        }
+        guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
+        let feature = UnsupportedFeature("job '\(job)', step \(step.index + 1): the action '\(uses.value)'", job: job, at: uses.location)
+        workflow.unsupported.append(feature)
+        reader.diagnostics.warning(feature.message, at: feature.location, context: context,
+                                   hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
+    }
+
+    /// What GitHub's parser says of a malformed `uses:` (nil: well formed). Local (`./`) and
+    /// `docker://` references are taken as they are; every other one is `OWNER/REPO[/PATH]@REF`.
+    static func actionReferenceProblem(_ uses: String) -> String? {
+        if uses.isEmpty { return "'uses' is empty" }
+        if uses.hasPrefix("docker://") {
+            return uses.count > "docker://".count ? nil : "'uses: docker://' names no image"
+        }
+        if uses.hasPrefix("./") || uses.hasPrefix(".\\") { return nil }
+        let parts = uses.split(separator: "@", omittingEmptySubsequences: false)
+        let path = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count != 2 || parts[1].isEmpty || path.count < 2 || path[0].isEmpty || path[1].isEmpty {
+            return "'uses: \(uses)' is not an action reference: expected OWNER/REPO[/PATH]@REF"
+        }
+        return nil
     }
 
     /// A `shell:` without `${{ }}` is checked now (one with an expression when its step starts).
