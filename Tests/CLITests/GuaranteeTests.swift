@@ -127,15 +127,35 @@ struct GuaranteeTests {
         #expect(text.contains("[onCancel] cancelled-ran"))
     }
 
-    @Test("an unknown executor fails only its job, with a did-you-mean")
+    @Test("an executor no plugin provides: validate warns, run refuses before any job starts, with a did-you-mean")
     func unknownExecutor() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        try temp.write("wf.yml", "jobs:\n  a: { executor: locl, steps: [ { run: echo a } ] }\n  b: { steps: [ { run: echo b-ran } ] }\n")
+        try temp.write("wf.yml", """
+            jobs:
+              b: { steps: [ { run: echo b-ran } ] }
+              a: { needs: b, executor: locl, steps: [ { run: echo a } ] }
+              c:
+                cache: { path: deps, key: k, backend: s4 }
+                steps:
+                  - uses: actions/cache@v4
+                    with: { path: more, key: k2, backend: nada }
+            """)
         let result = try await nixactions(["run", "wf.yml"], in: temp.path)
-        #expect(result.status == 1)
-        #expect(result.stdout.contains("[a] error: no executor plugin 'locl' was found\n  hint: did you mean 'local'?"))
-        #expect(result.stdout.contains("[b] b-ran"))
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("wf.yml:3:28: error: job 'a': no executor plugin 'locl' was found\n  hint: did you mean 'local'?"), "\(result.stderr)")
+        #expect(result.stderr.contains("nixactions: no job was started"))
+        #expect(!result.stdout.contains("b-ran"), "the job before it did not run")
+        // The workflow is valid: the plugin may exist where it is meant to run.
+        let validate = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stderr.contains("wf.yml:3:28: warning: no executor plugin 'locl' was found on this machine; 'run' here refuses job 'a'"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("warning: no cache backend 's4' was found on this machine; job 'c' runs without that cache here\n  in workflow 'wf' › job 'c'\n  hint: did you mean 's3'?"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("wf.yml:8:47: warning: no cache backend 'nada' was found on this machine"), "\(validate.stderr)")
+        // Without the executor job, the caches are only warned about: the job runs without them.
+        let run = try await nixactions(["run", "wf.yml", "c"], in: temp.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("no cache backend 'nada' was found"), "\(run.stdout)")
     }
 
     @Test("a step failure allowed by continue-on-error is said so, also when its expression fails")

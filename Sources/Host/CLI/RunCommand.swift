@@ -140,7 +140,7 @@ struct RunCommand: AsyncParsableCommand {
             print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context), terminator: "")
             return
         }
-        try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context)
+        try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)
         // The first job's executor loads while the run's folders, logs and secrets are made.
         if let first = plan.order.first, let job = plan.workflow.job(first), let instance = plan.instances[first]?.first,
            case .executor(let reference, _)? = runnerMap.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {

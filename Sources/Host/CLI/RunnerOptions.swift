@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NixActionsEngine
+import NixActionsPluginHost
 
 /// `--config FILE` and `--runner LABEL=EXECUTOR`: which executor runs a job by its `runs-on` labels.
 enum RunnerOptions {
@@ -40,17 +41,30 @@ enum RunnerOptions {
     }
 
     /// Exit 2 before anything starts when a job's labels (known before the run) cannot be placed.
-    static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil) throws {
+    /// And when a job names (with `executor:`, or through a label's mapping) an executor no
+    /// plugin provides: it would fail when it starts, after the jobs before it ran.
+    static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil, plugins: PluginRegistry? = nil) throws {
         var problems: [String] = []
+        var missing: [String: EngineError?] = [:]
         for instance in plan.allInstances {
-            guard let job = plan.workflow.job(instance.jobID),
-                  case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context)
-            else { continue }
-            // At the label itself when it is written out, else at runs-on's first entry.
-            let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
-            let at = place?.location.map { "\($0): " } ?? ""
-            let line = "\(at)error: \(message)\n  hint: \(hint)\n"
-            if !problems.contains(line) { problems.append(line) }
+            guard let job = plan.workflow.job(instance.jobID) else { continue }
+            switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
+            case .refuse(let message, let hint, let label)?:
+                // At the label itself when it is written out, else at runs-on's first entry.
+                let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
+                let at = place?.location.map { "\($0): " } ?? ""
+                let line = "\(at)error: \(message)\n  hint: \(hint)\n"
+                if !problems.contains(line) { problems.append(line) }
+            case .executor(let reference, let label)?:
+                guard let plugins else { continue }
+                let problem = missing[reference.pluginID] ?? plugins.missingExecutor(reference.pluginID)
+                missing[reference.pluginID] = problem
+                guard let problem else { continue }
+                let place = reference.location ?? job.runsOn.first { $0.value.lowercased() == label?.lowercased() }?.location ?? job.location
+                let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
+                if !problems.contains(line) { problems.append(line) }
+            default: continue
+            }
         }
         guard !problems.isEmpty else { return }
         for problem in problems { standardError(problem) }

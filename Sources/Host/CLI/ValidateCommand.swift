@@ -15,12 +15,16 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         var failed = false
-        // Plugins are loaded only if an expression calls a function that is not built in.
-        let functions = FunctionArities { PluginRegistry.discoverWarning().functions.arities }
+        // Plugins are found once, when first needed; they load only if an expression calls a
+        // function that is not built in, or a job names an executor or cache backend no plugin
+        // file is named for.
+        let plugins = OnFirstUse { PluginRegistry.discoverWarning() }
+        let functions = FunctionArities { plugins.value.functions.arities }
         for reference in workflows {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
+                for warning in Self.missingPlugins(workflow, plugins: plugins) { standardError(warning.description + "\n") }
                 // Left for the exit to free when the executable runs this command (`FreeAtExit`).
                 FreeAtExit.keep(workflow)
                 print("\(workflow.file): valid")
@@ -29,5 +33,49 @@ struct ValidateCommand: AsyncParsableCommand {
             }
         }
         if failed { throw ExitCode(ExitStatus.usage) }
+    }
+
+    /// A warning for each executor and cache backend the workflow names (literally) that no plugin
+    /// on this machine provides. Not an error: the workflow may be meant for a machine that has it;
+    /// here `run` refuses such an executor before any job starts, and runs without such a cache.
+    static func missingPlugins(_ workflow: Workflow, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
+        var warnings: [Diagnostic] = []
+        for job in workflow.jobs {
+            let context = "workflow '\(workflow.name)' › job '\(job.id)'"
+            if job.explicitExecutor, let problem = plugins.value.missingExecutor(job.executor.pluginID) {
+                warnings.append(Diagnostic(.warning, "\(problem.message) on this machine; 'run' here refuses job '\(job.id)'",
+                                           at: job.executor.location ?? job.location, context: context, hint: problem.hint))
+            }
+            var backends: [(String, SourceLocation?)] = job.caches.compactMap { cache in cache.backend.map { ($0, cache.location) } }
+            for step in job.steps where step.uses?.value.lowercased().hasPrefix("actions/cache") == true {
+                if let field = step.with.first(where: { $0.name.lowercased() == "backend" })?.value, !field.source.value.contains("${{") {
+                    backends.append((field.source.value, field.source.location))
+                }
+            }
+            for (name, location) in backends where !name.isEmpty {
+                guard let problem = plugins.value.missingCacheBackend(name) else { continue }
+                warnings.append(Diagnostic(.warning, "\(problem.message) on this machine; job '\(job.id)' runs without that cache here",
+                                           at: location ?? job.location, context: context, hint: problem.hint))
+            }
+        }
+        return warnings
+    }
+}
+
+/// A value made by `make` the first time it is asked for, then kept.
+final class OnFirstUse<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var made: Value?
+    private let make: @Sendable () -> Value
+
+    init(_ make: @escaping @Sendable () -> Value) { self.make = make }
+
+    var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        if let made { return made }
+        let value = make()
+        made = value
+        return value
     }
 }

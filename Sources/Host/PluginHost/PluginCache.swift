@@ -166,14 +166,24 @@ extension PluginRegistry: CacheBackendProvider {
     }
 
     public func makeCacheBackend(name: String, configuration: CacheConfiguration) throws -> any CacheBackend {
-        guard let plugin = cachePlugin(name) else {
-            let known = cacheBackendNames
-            throw EngineError(
-                "no cache backend '\(name)' was found",
-                hint: didYouMean(name, in: known).map { "did you mean '\($0)'?" }
-                    ?? (known.isEmpty ? "no cache backend plugins are installed; searched \(searchPath.joined(separator: ":"))"
-                        : "available: \(known.joined(separator: ", "))"))
-        }
+        guard let plugin = cachePlugin(name) else { throw cacheBackendNotFound(name) }
         return try PluginCache(name: name, plugin: plugin, configuration: configuration)
+    }
+
+    /// Why `makeCacheBackend(name:)` would find no plugin (nil: it would find one), known before
+    /// the run starts; a file named for the backend (`…-plugin-NAME.so`, `…-plugin-cache-NAME.so`)
+    /// is taken as it without loading it.
+    public func missingCacheBackend(_ name: String) -> EngineError? {
+        if plugins.hasFile(namedFor: name) || plugins.hasFile(namedFor: "cache-" + name) || cachePlugin(name) != nil { return nil }
+        return cacheBackendNotFound(name)
+    }
+
+    private func cacheBackendNotFound(_ name: String) -> EngineError {
+        let known = cacheBackendNames
+        return EngineError(
+            "no cache backend '\(name)' was found",
+            hint: didYouMean(name, in: known).map { "did you mean '\($0)'?" }
+                ?? (known.isEmpty ? "no cache backend plugins are installed; searched \(searchPath.joined(separator: ":"))"
+                    : "available: \(known.joined(separator: ", "))"))
     }
 }

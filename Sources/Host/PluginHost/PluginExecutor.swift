@@ -240,21 +240,31 @@ public struct PluginRegistry: ExecutorProvider {
         loaded.filter { $0.interfaces.contains(executorInterfaceV1) }.map(\.id)
     }
 
+    /// Why `makeExecutor(pluginID:)` would find no plugin (nil: it would find one), known before
+    /// the run starts. A file named for the id is taken as that plugin without loading it (a load
+    /// that fails later says why); only an id no file is named for makes every plugin load.
+    public func missingExecutor(_ pluginID: String) -> EngineError? {
+        if plugins.hasFile(namedFor: pluginID) || plugins.plugin(pluginID, providing: executorInterfaceV1) != nil { return nil }
+        return executorNotFound(pluginID)
+    }
+
     public func makeExecutor(pluginID: String, configuration: ExecutorConfiguration) throws -> any Executor {
-        guard let plugin = plugins.plugin(pluginID, providing: executorInterfaceV1) else {
-            let suggestion = didYouMean(pluginID, in: executorIDs)
-            // The file named for the id first (`cache-local` must not answer for `local`).
-            let names = refused.map { ($0, ($0.path as NSString).lastPathComponent) }
-            let refusedHere = (names.first { $0.1 == "libnixactions-plugin-\(pluginID).so" } ?? names.first { $0.1.contains(pluginID) })?.0
-            let skippedFolder = skippedFolders.first
-            throw EngineError(
-                "no executor plugin '\(pluginID)' was found",
-                hint: suggestion.map { "did you mean '\($0)'?" }
-                    ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + ($0.errno.map(DescriptorShortage.matches) == true ? "; " + DescriptorShortage.hint : "") }
-                    ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
-                    ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
-        }
+        guard let plugin = plugins.plugin(pluginID, providing: executorInterfaceV1) else { throw executorNotFound(pluginID) }
         return try PluginExecutor(plugin: plugin, configuration: configuration)
+    }
+
+    private func executorNotFound(_ pluginID: String) -> EngineError {
+        let suggestion = didYouMean(pluginID, in: executorIDs)
+        // The file named for the id first (`cache-local` must not answer for `local`).
+        let names = refused.map { ($0, ($0.path as NSString).lastPathComponent) }
+        let refusedHere = (names.first { $0.1 == "libnixactions-plugin-\(pluginID).so" } ?? names.first { $0.1.contains(pluginID) })?.0
+        let skippedFolder = skippedFolders.first
+        return EngineError(
+            "no executor plugin '\(pluginID)' was found",
+            hint: suggestion.map { "did you mean '\($0)'?" }
+                ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + ($0.errno.map(DescriptorShortage.matches) == true ? "; " + DescriptorShortage.hint : "") }
+                ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
+                ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
     }
 
     /// Load the plugin named for `id` on a thread of its own, now, while this thread goes on
@@ -334,6 +344,12 @@ final class LazyPlugins: Sendable {
         let result = PluginLoader.load(candidate.path, manifest: candidate.manifest)
         state.outcomes[candidate.path] = result
         return result
+    }
+
+    /// Whether a plugin file is named for `id` (`libnixactions-plugin-ID.so`), without loading any.
+    func hasFile(namedFor id: String) -> Bool {
+        if let all = state.withLock({ $0.all }) { return all.loaded.contains { $0.id == id } }
+        return candidates.contains { PluginLoader.isNamed($0.name, for: id) }
     }
 
     /// The files loaded (or tried) so far.

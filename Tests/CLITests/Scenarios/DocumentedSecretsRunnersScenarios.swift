@@ -106,7 +106,7 @@ struct DocumentedSecretsRunnersScenarios {
         #expect(result.stdout.contains("; 127.0.0.1:\(second): "), "\(result.stdout)")
     }
 
-    @Test("a job with both executor and container is refused; a label mapped to a plugin that is not installed fails its job with a hint")
+    @Test("a job with both executor and container is refused; a label mapped to a plugin that is not installed stops the run before any job starts")
     func executorChoices() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -133,9 +133,11 @@ struct DocumentedSecretsRunnersScenarios {
                   - run: echo ran-b
             """)
         let gpu = try await nixactions(["run", "gpu.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
-        #expect(gpu.status == 1, "\(gpu.stdout)\(gpu.stderr)")
-        #expect((gpu.stdout + gpu.stderr).contains("no executor plugin 'missing-plugin' was found"), "\(gpu.stdout)\(gpu.stderr)")
-        #expect(gpu.stdout.contains("[b] ran-b\n"))
+        // A label mapped to an executor no plugin provides: refused before any job starts, at the mapping.
+        #expect(gpu.status == 2, "\(gpu.stdout)\(gpu.stderr)")
+        #expect(gpu.stderr.contains(".nixactions/config.yml:2:8: error: job 'a': no executor plugin 'missing-plugin' was found"), "\(gpu.stdout)\(gpu.stderr)")
+        #expect(gpu.stderr.contains("nixactions: no job was started"))
+        #expect(!gpu.stdout.contains("ran-b"))
         #expect(!gpu.stdout.contains("[a] never"))
     }
 }
