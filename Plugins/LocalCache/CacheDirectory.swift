@@ -368,7 +368,7 @@ final class CacheDirectory: Sendable {
     }
 
     static func message(_ error: any Error) -> String {
-        (error as? OperationFailure)?.error.message ?? (error as? NotARecord)?.message ?? "\(error)"
+        (error as? NotARecord)?.message ?? OperationFailure.describe(error)
     }
 }
 

@@ -305,7 +305,7 @@ final class S3Cache: CachePlugin {
                     } catch is SaveSink.Stopped {
                         return nil
                     } catch {
-                        return (error as? OperationFailure) ?? OperationFailure(message: "\(error)")
+                        return (error as? OperationFailure) ?? OperationFailure(message: OperationFailure.describe(error))
                     }
                 }
                 if let finished { throw finished }

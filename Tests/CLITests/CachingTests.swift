@@ -282,6 +282,39 @@ struct CachingTests {
         #expect(!listed.stdout.contains("big-1"))
     }
 
+    @Test("Ctrl-C during a long save: the save stops at once, says it was cancelled (not CancellationError()), nothing is published")
+    func cancelledSave() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let marker = project.temp.path + "/stepped"
+        // 8 GiB of a sparse file: reading and compressing its zeros takes seconds, writes little.
+        try """
+            jobs:
+              a:
+                cache: { paths: [big], key: big-1 }
+                steps:
+                  - run: mkdir -p big && truncate -s 8G big/f && touch \(marker)
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let output = project.temp.path + "/out.txt"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder,
+                                           environment: project.environment, output: handle)
+        try handle.close()
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        try await Task.sleep(for: .milliseconds(500))  // the save is under way
+        let signalled = ContinuousClock.now
+        process.signal(SIGINT)
+        await waitForExit(process)
+        let waited = ContinuousClock.now - signalled
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        #expect(process.exitStatus == 130, "\(text)")
+        #expect(waited < .seconds(5), "the save went on after Ctrl-C: \(waited)")
+        #expect(text.contains("[a] cache 'cache': saving 'big-1' was cancelled; not saved"), "\(text)")
+        #expect(!text.contains("CancellationError"), "\(text)")
+        #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
+    }
+
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
     func s3Unavailable() async throws {
         let project = try Project()

@@ -161,8 +161,9 @@ extension PluginExecutor: ExecutorFileTransfer {
                         try produce(writer)
                         writer.close(NXA_STATUS_OK)
                     } catch {
-                        let status = writer.refusal == NXA_STATUS_OK ? NXA_STATUS_FAILED : writer.refusal
-                        writer.close(status, message: "\(error)")
+                        let status = writer.refusal != NXA_STATUS_OK ? writer.refusal
+                            : error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
+                        writer.close(status, message: OperationFailure.describe(error))
                     }
                 }
             })

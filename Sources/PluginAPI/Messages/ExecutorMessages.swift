@@ -191,6 +191,14 @@ public struct OperationFailure: Codable, Sendable, Hashable, Error {
     public init(message: String, hint: String? = nil) {
         self.error = Detail(message: message, hint: hint)
     }
+
+    /// An error as people read it (an aborted stream's reason, a warning): an `OperationFailure`'s
+    /// message, "cancelled" for a cancellation (not `CancellationError()`), else its description.
+    public static func describe(_ error: any Error) -> String {
+        if let failure = error as? OperationFailure { return failure.error.message }
+        if error is CancellationError { return "cancelled" }
+        return String(describing: error)
+    }
 }
 
 // MARK: - Fast JSON (MessageJSON.swift): the same text as Codable's, without its generic containers.

@@ -146,7 +146,7 @@ extension PluginExport {
                         } catch {
                             if !writer.isClosed {
                                 let status = error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
-                                let message = (error as? OperationFailure)?.error.message ?? "\(error)"
+                                let message = OperationFailure.describe(error)
                                 await Blocking.run { writer.close(status, message: message) }
                             }
                             throw error
@@ -169,7 +169,7 @@ extension PluginExport {
                     do {
                         source = try PutSource(rootNames: nil, context: OperationContext(id: op, host: box.operations.host), inline: true)
                     } catch let failure {
-                        PluginExport.fill(error, (failure as? OperationFailure)?.error.message ?? "\(failure)")
+                        PluginExport.fill(error, OperationFailure.describe(failure))
                         return NXA_STATUS_FAILED
                     }
                     outStream.pointee = UnsafePointer(source.stream)

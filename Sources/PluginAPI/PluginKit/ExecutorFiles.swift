@@ -561,7 +561,7 @@ extension PluginExport {
                         } catch {
                             if !writer.isClosed {
                                 let status = error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
-                                let message = (error as? OperationFailure)?.error.message ?? "\(error)"
+                                let message = OperationFailure.describe(error)
                                 await Blocking.run { writer.close(status, message: message) }
                             }
                             throw error

@@ -119,10 +119,7 @@ extension ArtifactStore {
         return false
     }
 
-    static func describe(_ error: any Error) -> String {
-        if let failure = error as? OperationFailure { return failure.error.message }
-        return String(describing: error)
-    }
+    static func describe(_ error: any Error) -> String { OperationFailure.describe(error) }
 }
 
 /// `tar -x` into a folder of this machine, fed through a socket; every byte is first checked by

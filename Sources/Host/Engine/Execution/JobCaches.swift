@@ -362,7 +362,10 @@ extension JobRunner {
                 note = "saved '\(Self.shownKey(cache.key))': \(result?.files ?? 0) files, \(CacheSizes.format(result?.bytes ?? saved.bytes)) (\(CacheSizes.format(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
             }
         } catch {
-            note = "cannot save '\(Self.shownKey(cache.key))': \(describe(error)); not saved"
+            // A cancelled job's save ends however the plugins word it: said as what it is.
+            note = Task.isCancelled || error is CancellationError
+                ? "saving '\(Self.shownKey(cache.key))' was cancelled; not saved"
+                : "cannot save '\(Self.shownKey(cache.key))': \(describe(error)); not saved"
         }
         // Always follows a reservation, never cancelled (cache.h).
         let commit = CacheCommit(key: cache.key, version: cache.version, reservation: token, discard: discard)

@@ -394,6 +394,6 @@ struct JobRunner: Sendable {
             return failure.error.hint.map { "\(failure.error.message)\n  hint: \($0)" } ?? failure.error.message
         }
         if let error = error as? EngineError { return error.description }
-        return String(describing: error)
+        return OperationFailure.describe(error)
     }
 }
