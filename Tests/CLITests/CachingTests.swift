@@ -315,6 +315,29 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 
+    @Test("what a plugin says about a job's operation is the job's: its prefix on the console, in its log and its events, not bare on stderr")
+    func pluginMessagesAreTheJobs() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try """
+            jobs:
+              a:
+                cache: { paths: [deps], key: fifo-1 }
+                steps:
+                  - run: mkdir -p deps && echo x > deps/f && mkfifo deps/pipe deps/pipe2
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let result = try await project.run(["run", "workflow.yml", "--log-format", "plain", "--log-dir", "logs"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let line = "local: 2 entries that are not files, folders or links were left out"
+        #expect(result.stdout.contains("[a] " + line + "\n"), "\(result.stdout)")
+        #expect(!result.stderr.contains("left out"), "\(result.stderr)")
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: project.folder + "/logs").first)
+        let log = try String(contentsOfFile: project.folder + "/logs/\(run)/a.log", encoding: .utf8)
+        #expect(log.contains("info: " + line), "\(log)")
+        let events = try String(contentsOfFile: project.folder + "/logs/\(run)/events.jsonl", encoding: .utf8)
+        #expect(events.contains("\"event\":\"message\",\"job\":\"a\",\"level\":\"info\",\"text\":\"\(line)\""), "\(events)")
+    }
+
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")
     func s3Unavailable() async throws {
         let project = try Project()

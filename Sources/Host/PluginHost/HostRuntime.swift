@@ -22,6 +22,10 @@ final class HostRuntime: Sendable {
         var cancellable = true
         /// CLOCK_MONOTONIC nanoseconds by which it must complete; 0 = none.
         var deadline: UInt64 = 0
+        /// Where the plugin's messages about it go (`log_op`), with the plugin's id in front;
+        /// nil: the process-wide `logHandler`.
+        var messages: OperationMessages.Route?
+        var pluginID = ""
         /// For a secrets `resolve`: takes each delivered value (ABI 1.2 `secret_value`).
         var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
         /// The plugin's thread that completes it goes on with the task that awaits it, when that
@@ -51,6 +55,11 @@ final class HostRuntime: Sendable {
         pending.withLock {
             $0[op] = Pending(continuation: continuation, sink: sink, options: options)
         }
+    }
+
+    /// Where messages about `op` go, while it is pending and its job gave a route.
+    func messageRoute(_ op: UInt64) -> (OperationMessages.Route, String)? {
+        pending.withLock { entry in entry[op].flatMap { pending in pending.options.messages.map { ($0, pending.options.pluginID) } } }
     }
 
     /// Whether `op` is still waiting for its `complete`.
@@ -143,13 +152,18 @@ final class HostRuntime: Sendable {
                 let text = String(decoding: UnsafeRawBufferPointer(start: name, count: nameLength), as: UTF8.self)
                 return HostRuntime.shared.secretValue(op, name: text, UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
             },
-            log_op: { data, _, level, message, length in
-                // Lines about an operation: shown with the plugin's own messages for now (redacted).
+            log_op: { data, op, level, message, length in
+                // Lines about an operation go to the job that started it (redacted), else with
+                // the plugin's own messages.
                 guard let data else { return }
+                let text = HostRuntime.shared.redacted(message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
+                if let (route, pluginID) = HostRuntime.shared.messageRoute(op) {
+                    route(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
+                    return
+                }
                 let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label
-                let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
                 let handler = HostRuntime.shared.logHandler.withLock { $0 }
-                handler(label, level, HostRuntime.shared.redacted(text))
+                handler(label, level, text)
             },
             progress: { _, _, _, _, _, _ in },
             complete_here: { _, op, status, bytes, length in

@@ -82,8 +82,10 @@ final class PluginCalls: @unchecked Sendable {
         let watchdogs = WatchdogSet()
         defer { watchdogs.cancelAll() }
         if let deadline { watchdogs.add(abandon(deadline) { "within \(deadline)" }) }
-        let options = HostRuntime.OperationOptions(
+        var options = HostRuntime.OperationOptions(
             cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0, handOff: handOff)
+        options.messages = OperationMessages.route
+        options.pluginID = plugin.id
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)

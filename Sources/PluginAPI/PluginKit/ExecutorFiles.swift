@@ -370,7 +370,10 @@ public enum FilesTransfer {
         }
         if produced.status == 1 { context.log(.warning, "files changed while they were archived: \(lastLines(errors))") }
         await Blocking.run { stream.close(NXA_STATUS_OK) }
-        if skipped > 0 { context.log(.info, "\(skipped) entries that are not files, folders or links were left out") }
+        if skipped > 0 {
+            context.log(.info, skipped == 1 ? "1 entry that is not a file, folder or link was left out"
+                                             : "\(skipped) entries that are not files, folders or links were left out")
+        }
         return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped, missing: missing)
     }
 

@@ -170,6 +170,9 @@ final class InnerOperation: @unchecked Sendable {
     private let lock = NSLock()
     private var task: Task<Void, Never>?
     private var cancelled = false
+    /// The job's route for plugin messages, taken where the operation is made (the detached
+    /// task that runs `body` inherits no task-locals).
+    private let messages = OperationMessages.route
 
     func started(_ task: Task<Void, Never>) {
         let cancelNow = lock.withLock { () -> Bool in
@@ -191,9 +194,10 @@ final class InnerOperation: @unchecked Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<T, any Error>?>(nil)
+        let messages = self.messages
         started(Task.detached {
             let result: Result<T, any Error>
-            do { result = .success(try await body()) } catch { result = .failure(error) }
+            do { result = .success(try await OperationMessages.$route.withValue(messages) { try await body() }) } catch { result = .failure(error) }
             box.withLock { $0 = result }
             done.signal()
         })

@@ -45,6 +45,14 @@ struct JobRunner: Sendable {
     }
 
     func run(_ instances: ExecutorCache) async -> JobOutcome {
+        // What plugins say about this job's operations is the job's (OperationMessages).
+        let reporter = self.reporter, key = planned.key
+        return await OperationMessages.$route.withValue({ level, text in reporter.report(.message(job: key, level: level, text: text)) }) {
+            await runJob(instances)
+        }
+    }
+
+    private func runJob(_ instances: ExecutorCache) async -> JobOutcome {
         let clock = ContinuousClock()
         let started = clock.now
         reporter.report(.jobStarted(job: planned.key, name: planned.displayName))
