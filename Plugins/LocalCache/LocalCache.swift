@@ -52,13 +52,9 @@ final class LocalCache: CachePlugin {
     }
 
     init(configuration: CacheConfiguration, host: HostServices) throws {
-        do {
-            options = try LocalCacheOptions(configuration.options)
-            directory = try CacheDirectory(path: options.directory)
-        } catch let failure as OperationFailure {
-            // `create` passes on the message alone: keep the hint in it.
-            throw OperationFailure(message: failure.error.message + (failure.error.hint.map { " (\($0))" } ?? ""), hint: failure.error.hint)
-        }
+        // A failure's hint reaches the host on the error's last line (PluginExport.create).
+        options = try LocalCacheOptions(configuration.options)
+        directory = try CacheDirectory(path: options.directory)
     }
 
     /// The instance ends: drop what it staged and release its locks (the host commits every
