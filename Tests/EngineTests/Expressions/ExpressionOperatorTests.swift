@@ -12,6 +12,18 @@ struct ExpressionOperatorTests {
         #expect(try ExprFixtures.eval(source) == expected)
     }
 
+    @Test("white space as GitHub's lexer skips it: a no-break space, Unicode spaces and separators, between any tokens", arguments: [
+        "\u{00A0}", "\u{0085}", "\u{1680}", "\u{2000}", "\u{2003}", "\u{200A}", "\u{2028}", "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}", "\t", "\u{0B}",
+    ])
+    func unicodeWhiteSpace(space: String) throws {
+        // Around an operator, after '!', after an identifier and a number, inside a call.
+        #expect(try ExprFixtures.eval("\(space)!github.event.number\(space)==\(space)false\(space)") == true)
+        #expect(try ExprFixtures.eval("format(\(space)'{0}'\(space),\(space)1\(space))\(space)") == "1")
+        #expect(try ExprFixtures.eval("2\(space)>\(space)1") == true)
+        // Not white space: a zero-width space and a letter stay errors.
+        #expect(ExprFixtures.evalError("1\u{200B}== 1") != nil)
+    }
+
     @Test("NaN literal")
     func nanLiteral() throws {
         guard case .number(let value) = try ExprFixtures.eval("NaN") else {

@@ -60,13 +60,43 @@ struct ExpressionLexer {
         byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
     }
 
+    /// The UTF-8 length of the white space at `index` (0: none). White space as GitHub's lexer
+    /// skips it (.NET `Char.IsWhiteSpace`): ASCII's, U+0085, U+00A0 (a no-break space pasted from
+    /// a web page), and Unicode's space and separator characters (U+1680, U+2000–U+200A, U+2028,
+    /// U+2029, U+202F, U+205F, U+3000).
+    static func spaceLength(_ bytes: [UInt8], _ index: Int, _ end: Int) -> Int {
+        let byte = bytes[index]
+        if byte < 0x80 { return isSpace(byte) ? 1 : 0 }
+        guard index + 1 < end else { return 0 }
+        let second = bytes[index + 1]
+        switch byte {
+        case 0xC2: return second == 0x85 || second == 0xA0 ? 2 : 0
+        case 0xE1, 0xE2, 0xE3:
+            guard index + 2 < end else { return 0 }
+            let third = bytes[index + 2]
+            switch (byte, second) {
+            case (0xE1, 0x9A): return third == 0x80 ? 3 : 0
+            case (0xE2, 0x80): return (0x80...0x8A).contains(third) || third == 0xA8 || third == 0xA9 || third == 0xAF ? 3 : 0
+            case (0xE2, 0x81): return third == 0x9F ? 3 : 0
+            case (0xE3, 0x80): return third == 0x80 ? 3 : 0
+            default: return 0
+            }
+        default: return 0
+        }
+    }
+
+    /// Whether a word (identifier, number) ends at `index`.
+    private func endsWord(at index: Int) -> Bool {
+        Self.isBoundary(bytes[index]) || (bytes[index] >= 0xC2 && Self.spaceLength(bytes, index, end) > 0)
+    }
+
     private func text(_ start: Int, _ stop: Int) -> String {
         String(decoding: bytes[start..<stop], as: UTF8.self)
     }
 
     /// Produces the next token (`.end` repeatedly at the end of the range).
     mutating func next() throws(ExpressionError) -> ExpressionToken {
-        while index < end, Self.isSpace(bytes[index]) { index += 1 }
+        while index < end, case let length = Self.spaceLength(bytes, index, end), length > 0 { index += length }
         guard index < end else { return ExpressionToken(kind: .end, offset: end, lexeme: "") }
         let start = index
         let byte = bytes[index]
@@ -134,7 +164,7 @@ struct ExpressionLexer {
     }
 
     private mutating func readNumber(from start: Int) throws(ExpressionError) -> ExpressionTokenKind {
-        while index < end, !Self.isBoundary(bytes[index]) || bytes[index] == UInt8(ascii: ".") { index += 1 }
+        while index < end, !endsWord(at: index) || bytes[index] == UInt8(ascii: ".") { index += 1 }
         let lexeme = text(start, index)
         let value = ExpressionNumber.parse(lexeme)
         if value.isNaN {
@@ -151,7 +181,7 @@ struct ExpressionLexer {
     }
 
     private mutating func readIdentifier(from start: Int) throws(ExpressionError) -> ExpressionTokenKind {
-        while index < end, !Self.isBoundary(bytes[index]) { index += 1 }
+        while index < end, !endsWord(at: index) { index += 1 }
         let lexeme = text(start, index)
         if previous != .dot {
             switch lexeme {
