@@ -182,10 +182,11 @@ struct GitHubWorkflowRunTests {
                     with: { node-version: 20 }
                   - uses: ./.github/actions/local
                   - uses: docker://alpine:3
+                  - uses: $/.github/actions/hello
             """)
         let validate = try await nixactions(["validate", actions], in: temp.path)
         #expect(validate.status == 0, "\(validate.stderr)")
-        for (line, step, action) in [(5, 2, "actions/setup-node@v4"), (7, 3, "./.github/actions/local"), (8, 4, "docker://alpine:3")] {
+        for (line, step, action) in [(5, 2, "actions/setup-node@v4"), (7, 3, "./.github/actions/local"), (8, 4, "docker://alpine:3"), (9, 5, "$/.github/actions/hello")] {
             #expect(validate.stderr.contains("actions.yml:\(line):15: warning: job 'build', step \(step): the action '\(action)' is not supported"),
                     "\(validate.stderr)")
         }

@@ -34,6 +34,33 @@ struct WorkflowLoaderTests {
         #expect(workflow.jobs[0].steps[0].run?.source.location == SourceLocation(file: "ci.yml", line: 8, column: 14))
     }
 
+    @Test("max-parallel as GitHub's runner reads it: 0 or less is no limit, a fraction is cut, a large one stays, a quoted one is an error")
+    func maxParallelAsGitHubReadsIt() throws {
+        func planned(_ value: String) throws -> (limit: Int?, errors: [String]) {
+            let result = WorkflowLoader.load(yaml: """
+                jobs:
+                  a:
+                    strategy:
+                      max-parallel: \(value)
+                      matrix: { n: [1, 2, 3] }
+                    steps: [ { run: x } ]
+                """, file: "wf.yml")
+            let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
+            guard let workflow = result.workflow, errors.isEmpty else { return (nil, errors) }
+            switch Planner.plan(workflow) {
+            case .success(let plan): return (plan.instances["a"]?.first?.maxParallel, [])
+            case .failure(let problem): return (nil, [problem.description])
+            }
+        }
+        for (value, limit) in [("0", nil), ("-1", nil), ("1.5", 1), ("300", 300), ("2", 2), ("\"${{ 0 }}\"", nil), ("\"${{ '3' }}\"", 3), ("\"${{ 2.9 }}\"", 2)] as [(String, Int?)] {
+            let (got, errors) = try planned(value)
+            #expect(errors.isEmpty, "\(value): \(errors)")
+            #expect(got == limit, "\(value)")
+        }
+        #expect(try planned("'2'").errors.first?.contains("wf.yml:4:21: error: strategy.max-parallel must be a number, found the string '2'") == true)
+        #expect(try planned("\"${{ 'many' }}\"").errors.first?.contains("strategy.max-parallel must be a number, the expression gave 'many'") == true)
+    }
+
     @Test("every problem in a file is reported at once, in file order, with position and hint")
     func severalErrors() throws {
         let result = WorkflowLoader.load(yaml: """

@@ -24,7 +24,14 @@ extension NodeReader {
                 strategy.failFast = bool(value, what: "strategy.fail-fast", context: context) ?? true
             default:
                 if let expression { strategy.maxParallelExpression = expression; continue }
-                strategy.maxParallel = integer(value, what: "strategy.max-parallel", in: 1...256, context: context)
+                // A number, read as GitHub's runner reads it (Strategy.maxParallel(from:)).
+                if case .scalar(let scalar) = value, scalar.style == .plain, let number = value.int.map(Double.init) ?? value.float, !number.isNaN {
+                    strategy.maxParallel = Strategy.maxParallel(from: number)
+                } else {
+                    diagnostics.error(
+                        "strategy.max-parallel must be a number, found \(describe(value))", at: location(value), context: context,
+                        hint: "e.g. max-parallel: 2; 0 or less means no limit")
+                }
             }
         }
         return strategy

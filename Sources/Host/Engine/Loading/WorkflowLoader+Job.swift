@@ -223,7 +223,7 @@ extension WorkflowLoader {
         let context = "\(jobContext) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
         if let problem = actionReferenceProblem(uses.value) {
             reader.diagnostics.error(problem, at: uses.location, context: context,
-                                     hint: "write OWNER/REPO@REF (or OWNER/REPO/PATH@REF), ./PATH or docker://IMAGE, e.g. 'actions/checkout@v4'")
+                                     hint: "write OWNER/REPO@REF (or OWNER/REPO/PATH@REF), ./PATH, $/PATH or docker://IMAGE, e.g. 'actions/checkout@v4'")
             return
         }
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
@@ -233,14 +233,17 @@ extension WorkflowLoader {
                                    hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")); do the same work in a 'run' step")
     }
 
-    /// What GitHub's parser says of a malformed `uses:` (nil: well formed). Local (`./`) and
-    /// `docker://` references are taken as they are; every other one is `OWNER/REPO[/PATH]@REF`.
+    /// What GitHub's parser says of a malformed `uses:` (nil: well formed). Local (`./`),
+    /// self-repository (`$/PATH`: the workflow's own repository at the running commit, GitHub's
+    /// 2026 syntax) and `docker://` references are taken as they are; every other one is
+    /// `OWNER/REPO[/PATH]@REF`.
     static func actionReferenceProblem(_ uses: String) -> String? {
         if uses.isEmpty { return "'uses' is empty" }
         if uses.hasPrefix("docker://") {
             return uses.count > "docker://".count ? nil : "'uses: docker://' names no image"
         }
         if uses.hasPrefix("./") || uses.hasPrefix(".\\") { return nil }
+        if uses.hasPrefix("$/") { return uses.count > 2 ? nil : "'uses: $/' names no path in this repository" }
         let parts = uses.split(separator: "@", omittingEmptySubsequences: false)
         let path = parts[0].split(separator: "/", omittingEmptySubsequences: false)
         if parts.count != 2 || parts[1].isEmpty || path.count < 2 || path[0].isEmpty || path[1].isEmpty {

@@ -256,6 +256,14 @@ public struct Strategy: Sendable {
     public var matrixInvalid = false
     public var location: SourceLocation?
 
+    /// `max-parallel` as GitHub's runner reads a number: cut to a whole number (1.5 is 1), and 0 or
+    /// less means no limit (nil), as a large one does in effect.
+    public static func maxParallel(from number: Double) -> Int? {
+        let whole = number.rounded(.towardZero)
+        guard whole >= 1 else { return nil }
+        return whole >= Double(Int32.max) ? Int(Int32.max) : Int(whole)
+    }
+
     init(matrix: MatrixSpec?, failFast: Bool, maxParallel: Int?, location: SourceLocation?) {
         self.matrix = matrix
         self.failFast = failFast

@@ -114,12 +114,13 @@ public enum Planner {
         if let field = job.strategy?.maxParallelExpression {
             do {
                 let value = try field.template.evaluateValue(contexts)
-                guard let number = Int(exactly: value.coercedNumber), (1...256).contains(number) else {
+                let number = value.coercedNumber
+                guard !number.isNaN else {
                     return .failure(Diagnostic(
-                        .error, "strategy.max-parallel must be a whole number from 1 to 256, the expression gave '\(value.displayString)'",
-                        at: field.source.location, context: context))
+                        .error, "strategy.max-parallel must be a number, the expression gave '\(value.displayString)'",
+                        at: field.source.location, context: context, hint: "0 or less means no limit"))
                 }
-                maxParallel = number
+                maxParallel = Strategy.maxParallel(from: number)
             } catch { return failure("strategy.max-parallel", error, field) }
         }
         func finished(_ planned: [PlannedJob]) -> Result<[PlannedJob], Diagnostic> {
