@@ -43,19 +43,8 @@ extension JobRunner {
         // Empty is the input's default, as actions/checkout reads it (`fetch-depth: ''` is 1).
         if text.isEmpty { return nil }
         switch name {
-        case "fetch-depth":
-            guard let depth = Int(text), depth >= 0 else {
-                return ("fetch-depth must be a whole number, 0 or more, not '\(value)'", "1 (the default) is one commit; 0 is all history and tags")
-            }
-        case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout":
-            guard bool(text) != nil else { return ("\(name) must be true or false, not '\(value)'", "e.g. \(name): false") }
-        case "submodules":
-            guard ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) != nil else {
-                return ("submodules must be false, true or recursive, not '\(value)'", "true checks out the project's submodules, recursive theirs too")
-            }
         case "lfs":
-            guard let on = bool(text) else { return ("lfs must be true or false, not '\(value)'", "e.g. lfs: false") }
-            if on {
+            if checkoutFlag(text, default: false) {
                 return ("Git LFS files are not supported yet (lfs: true)",
                         "remove it, or run 'git lfs pull' in a step after the checkout (the workspace is a git repository)")
             }
@@ -65,6 +54,49 @@ extension JobRunner {
             break
         }
         return nil
+    }
+
+    /// A yes/no input as actions/checkout reads it (`getInput(x) || default`, then `=== 'TRUE'`
+    /// without case): empty is the default, `true` in any case is true, anything else is false.
+    static func checkoutFlag(_ text: String, default: Bool) -> Bool {
+        text.isEmpty ? `default` : text.lowercased() == "true"
+    }
+
+    /// `fetch-depth` as actions/checkout reads it: `Math.floor(Number(x || '1'))`, and a result
+    /// that is not a number or is negative is 0 (all history).
+    static func checkoutDepth(_ text: String) -> Int {
+        if text.isEmpty { return 1 }
+        let number = ExpressionNumber.parse(text).rounded(.down)
+        guard !number.isNaN, number >= 0 else { return 0 }
+        return number >= Double(Int32.max) ? Int(Int32.max) : Int(number)
+    }
+
+    /// `submodules` as actions/checkout reads it: `recursive` or `true` (any case), else false.
+    static func checkoutSubmodules(_ text: String) -> ProjectCheckout.Request.Submodules {
+        ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) ?? .none
+    }
+
+    /// What a written value of a checkout input means when actions/checkout reads it otherwise
+    /// than it looks (nil: as it looks): GitHub never checks an action's inputs, so such a value is
+    /// a warning, not an error (`show-progress: false\` is false; `fetch-depth: -1` is all history).
+    static func checkoutValueNote(_ name: String, _ value: String) -> String? {
+        let text = value.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty { return nil }
+        switch name {
+        case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout", "lfs":
+            guard bool(text) == nil else { return nil }
+            return "\(name) '\(value)' is neither true nor false: actions/checkout reads it as false"
+        case "submodules":
+            guard ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) == nil else { return nil }
+            return "submodules '\(value)' is none of false, true and recursive: actions/checkout reads it as false"
+        case "fetch-depth":
+            if let depth = Int(text), depth >= 0 { return nil }
+            let depth = checkoutDepth(text)
+            return "fetch-depth '\(value)' is not a whole number, 0 or more: actions/checkout reads it as \(depth)"
+                + (depth == 0 ? " (all history and tags)" : "")
+        default:
+            return nil
+        }
     }
 
     static func bool(_ text: String) -> Bool? {
@@ -110,10 +142,10 @@ extension JobRunner {
         let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
         var request = ProjectCheckout.Request()
         request.ref = text("ref").isEmpty ? nil : text("ref")
-        request.depth = Int(text("fetch-depth")) ?? 1
-        request.fetchTags = Self.bool(text("fetch-tags")) ?? false
-        request.submodules = ProjectCheckout.Request.Submodules(rawValue: text("submodules").lowercased()) ?? .none
-        let clean = Self.bool(text("clean")) ?? true
+        request.depth = Self.checkoutDepth(text("fetch-depth"))
+        request.fetchTags = Self.checkoutFlag(text("fetch-tags"), default: false)
+        request.submodules = Self.checkoutSubmodules(text("submodules"))
+        let clean = Self.checkoutFlag(text("clean"), default: true)
         let path = try Self.checkoutPath(text("path"))
 
         let source: String

@@ -183,6 +183,11 @@ struct ExpressionValidator {
                 continue
             }
             guard !text.containsBytes("${{") else { continue }  // checked when the step runs
+            if let note = JobRunner.checkoutValueNote(key, text) {
+                diagnostics.warning("actions/checkout: \(note)", at: at, context: context,
+                                    hint: key == "fetch-depth" ? "write a whole number: 1 (the default) is one commit, 0 all history and tags"
+                                        : key == "submodules" ? "write false, true or recursive" : "write true or false")
+            }
             if let problem = JobRunner.checkoutValueProblem(key, text) {
                 let notYet: Bool
                 if case .unsupported = support { notYet = true } else { notYet = key == "lfs" }  // lfs: true, a valid value
