@@ -39,6 +39,18 @@ struct ValidateCommandTests {
         #expect(!result.stderr.contains("Fatal error"))
     }
 
+    static var githubValidFixtures: [String] {
+        let folder = packageDirectory.appendingPathComponent("Tests/Fixtures/github-valid").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted()
+    }
+
+    @Test("constructs of real workflows that GitHub accepts validate (Tests/Fixtures/github-valid)", arguments: githubValidFixtures)
+    func githubValidFixture(_ name: String) async throws {
+        let result = try await nixactions(["validate", name], in: packageDirectory.path + "/Tests/Fixtures/github-valid")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("error:"), "\(result.stderr)")
+    }
+
     @Test("warnings do not fail validate")
     func warningsPass() async throws {
         let temp = try TemporaryDirectory()
