@@ -24,7 +24,7 @@ final class HostRuntime: Sendable {
         var deadline: UInt64 = 0
         /// Where the plugin's messages about it go (`log_op`), with the plugin's id in front;
         /// nil: the process-wide `logHandler`.
-        var messages: OperationMessages.Route?
+        var messages: OperationMessages?
         var pluginID = ""
         /// For a secrets `resolve`: takes each delivered value (ABI 1.2 `secret_value`).
         var secrets: (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)?
@@ -58,7 +58,7 @@ final class HostRuntime: Sendable {
     }
 
     /// Where messages about `op` go, while it is pending and its job gave a route.
-    func messageRoute(_ op: UInt64) -> (OperationMessages.Route, String)? {
+    func messageRoute(_ op: UInt64) -> (OperationMessages, String)? {
         pending.withLock { entry in entry[op].flatMap { pending in pending.options.messages.map { ($0, pending.options.pluginID) } } }
     }
 
@@ -158,7 +158,7 @@ final class HostRuntime: Sendable {
                 guard let data else { return }
                 let text = HostRuntime.shared.redacted(message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
                 if let (route, pluginID) = HostRuntime.shared.messageRoute(op) {
-                    route(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
+                    route.send(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
                     return
                 }
                 let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label

@@ -47,7 +47,8 @@ struct JobRunner: Sendable {
     func run(_ instances: ExecutorCache) async -> JobOutcome {
         // What plugins say about this job's operations is the job's (OperationMessages).
         let reporter = self.reporter, key = planned.key
-        return await OperationMessages.$route.withValue({ level, text in reporter.report(.message(job: key, level: level, text: text)) }) {
+        let route = OperationMessages { level, text in reporter.report(.message(job: key, level: level, text: text)) }
+        return await OperationMessages.$route.withValue(route) {
             await runJob(instances)
         }
     }
