@@ -302,7 +302,10 @@ struct CachingTests {
                                            environment: project.environment, output: handle)
         try handle.close()
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
-        try await Task.sleep(for: .milliseconds(500))  // the save is under way
+        // The save is under way once the backend stages its entry.
+        let staging = project.cacheHome + "/nixactions/cache/staging"
+        #expect(await eventually { !((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).isEmpty })
+        try await Task.sleep(for: .milliseconds(100))
         let signalled = ContinuousClock.now
         process.signal(SIGINT)
         await waitForExit(process)
@@ -336,6 +339,26 @@ struct CachingTests {
         #expect(log.contains("info: " + line), "\(log)")
         let events = try String(contentsOfFile: project.folder + "/logs/\(run)/events.jsonl", encoding: .utf8)
         #expect(events.contains("\"event\":\"message\",\"job\":\"a\",\"level\":\"info\",\"text\":\"\(line)\""), "\(events)")
+
+        // An eviction happens in the commit, which runs detached from the job's task: still the job's.
+        try FileManager.default.createDirectory(atPath: project.folder + "/.nixactions", withIntermediateDirectories: true)
+        try "cache:\n  backends:\n    local: { max-size: 12K }\n".write(toFile: project.folder + "/.nixactions/config.yml", atomically: false, encoding: .utf8)
+        try """
+            jobs:
+              first:
+                cache: { paths: [one], key: one-1 }
+                steps:
+                  - run: mkdir -p one && head -c 8000 /dev/urandom > one/f
+              second:
+                needs: first
+                cache: { paths: [two], key: two-1 }
+                steps:
+                  - run: mkdir -p two && head -c 8000 /dev/urandom > two/f
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let evicting = try await project.run(["run", "workflow.yml", "--log-format", "plain", "--log-dir", "logs2"])
+        #expect(evicting.status == 0, "\(evicting.stdout)\(evicting.stderr)")
+        #expect(evicting.stdout.contains("[second] cache-local: local cache: evicted "), "\(evicting.stdout)")
+        #expect(!evicting.stderr.contains("evicted"), "\(evicting.stderr)")
     }
 
     @Test("s3 down or refusing: a clear warning, a miss, and the job goes on")

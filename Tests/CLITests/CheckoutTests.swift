@@ -420,8 +420,8 @@ struct CheckoutTests {
         #expect(text.contains("wf.yml:7:16: warning: actions/checkout: Git LFS files are not supported yet (lfs: true)"), "\(text)")
         #expect(text.contains("wf.yml:8:28: warning: actions/checkout: sparse checkouts are not supported yet"), "\(text)")
         // What actions/checkout reads otherwise than it looks: a warning saying how it reads it.
-        #expect(text.contains("wf.yml:9:24: warning: actions/checkout: fetch-depth '-1' is not a whole number, 0 or more: actions/checkout reads it as 0 (all history and tags)"), "\(text)")
-        #expect(text.contains("wf.yml:10:23: warning: actions/checkout: submodules 'maybe' is none of false, true and recursive: actions/checkout reads it as false"), "\(text)")
+        #expect(text.contains("wf.yml:9:24: warning: actions/checkout: fetch-depth '-1' is read as 0 (all history and tags)"), "\(text)")
+        #expect(text.contains("wf.yml:10:23: warning: actions/checkout: submodules 'maybe' is none of false, true and recursive: it is read as false"), "\(text)")
         #expect(text.contains("wf.yml:11:23: warning: actions/checkout: checking out another repository is not supported yet"), "\(text)")
         #expect(text.contains("wf.yml:12:23: error: actions/checkout has no input 'fetch-dept'"), "\(text)")
         #expect(text.contains("did you mean 'fetch-depth'?"))

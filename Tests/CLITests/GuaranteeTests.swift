@@ -156,6 +156,22 @@ struct GuaranteeTests {
         let run = try await nixactions(["run", "wf.yml", "c"], in: temp.path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("no cache backend 'nada' was found"), "\(run.stdout)")
+        // --dry-run marks the job, as it marks an unmapped label.
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(dry.status == 0)
+        #expect(dry.stdout.contains("a  [error: no executor plugin 'locl' was found;"), "\(dry.stdout)")
+
+        // A plugin file named for the id that is not an executor counts as none; an id with ${{ }} is an error.
+        try temp.write("kind.yml", "jobs:\n  first: { steps: [ { run: echo first-ran } ] }\n  a: { executor: sops, steps: [ { run: echo a } ] }\n")
+        let kind = try await nixactions(["run", "kind.yml"], in: temp.path)
+        #expect(kind.status == 2, "\(kind.stdout)\(kind.stderr)")
+        #expect(kind.stderr.contains("error: job 'a': no executor plugin 'sops' was found"), "\(kind.stderr)")
+        #expect(!kind.stdout.contains("first-ran"))
+        try temp.write("expr.yml", "jobs:\n  a: { executor: \"${{ 'local' }}\", cache: { path: d, key: k, backend: \"${{ 'local' }}\" }, steps: [ { run: echo a } ] }\n")
+        let expression = try await nixactions(["validate", "expr.yml"], in: temp.path)
+        #expect(expression.status == 2)
+        #expect(expression.stderr.contains("error: the executor's plugin id cannot use ${{ }}"), "\(expression.stderr)")
+        #expect(expression.stderr.contains("error: cache.backend cannot use ${{ }}"), "\(expression.stderr)")
     }
 
     @Test("a step failure allowed by continue-on-error is said so, also when its expression fails")

@@ -46,6 +46,7 @@ struct ValidateCommandTests {
 
     @Test("constructs of real workflows that GitHub accepts validate (Tests/Fixtures/github-valid)", arguments: githubValidFixtures)
     func githubValidFixture(_ name: String) async throws {
+        #expect(Self.githubValidFixtures.count >= 5, "the fixtures folder was not found")
         let result = try await nixactions(["validate", name], in: packageDirectory.path + "/Tests/Fixtures/github-valid")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stderr.contains("error:"), "\(result.stderr)")

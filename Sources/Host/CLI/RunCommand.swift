@@ -137,7 +137,13 @@ struct RunCommand: AsyncParsableCommand {
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
-            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context), terminator: "")
+            var missing: [String: String?] = [:]
+            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { id in
+                if let known = missing[id] { return known }
+                let problem = registry.missingExecutor(id)?.message
+                missing[id] = problem
+                return problem
+            }, terminator: "")
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)
@@ -383,7 +389,10 @@ struct RunCommand: AsyncParsableCommand {
 
 /// `run --dry-run`: the order, executors, timeouts and retries, without running anything.
 enum PlanPrinter {
-    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil) -> String {
+    /// `missingExecutor`: why no plugin provides an executor id (nil: one does); such a job is
+    /// marked as an unmapped label is, since `run` would refuse it.
+    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
+                       missingExecutor: (String) -> String? = { _ in nil }) -> String {
         let instances = plan.allInstances
         var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
         for (index, instance) in instances.enumerated() {
@@ -392,6 +401,8 @@ enum PlanPrinter {
             switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
             case .skip(let reason)?: facts.append(reason)
             case .refuse(let message, _, _)?: facts.append("error: \(message)")
+            case .executor(let reference, _)? where missingExecutor(reference.pluginID) != nil:
+                facts.append("error: \(missingExecutor(reference.pluginID) ?? "")")
             case let choice: facts.append("executor: " + RunnerMap.describe(choice))
             }
             if let expression = job.timeoutExpression {

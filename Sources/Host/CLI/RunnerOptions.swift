@@ -57,8 +57,13 @@ enum RunnerOptions {
                 if !problems.contains(line) { problems.append(line) }
             case .executor(let reference, let label)?:
                 guard let plugins else { continue }
-                let problem = missing[reference.pluginID] ?? plugins.missingExecutor(reference.pluginID)
-                missing[reference.pluginID] = problem
+                let problem: EngineError?
+                if let known = missing[reference.pluginID] {  // looked up already (nil inside: found)
+                    problem = known
+                } else {
+                    problem = plugins.missingExecutor(reference.pluginID)
+                    missing[reference.pluginID] = problem
+                }
                 guard let problem else { continue }
                 let place = reference.location ?? job.runsOn.first { $0.value.lowercased() == label?.lowercased() }?.location ?? job.location
                 let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")

@@ -157,7 +157,8 @@ final class HostRuntime: Sendable {
                 // the plugin's own messages.
                 guard let data else { return }
                 let text = HostRuntime.shared.redacted(message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
-                if let (route, pluginID) = HostRuntime.shared.messageRoute(op) {
+                // Debug lines are not for the job's readers: they stay with the plugin's own messages.
+                if level > 0, let (route, pluginID) = HostRuntime.shared.messageRoute(op) {
                     route.send(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
                     return
                 }

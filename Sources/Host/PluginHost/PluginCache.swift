@@ -172,11 +172,9 @@ extension PluginRegistry: CacheBackendProvider {
     }
 
     /// Why `makeCacheBackend(name:)` would find no plugin (nil: it would find one), known before
-    /// the run starts; a file named for the backend (`…-plugin-NAME.so`, `…-plugin-cache-NAME.so`)
-    /// is taken as it without loading it.
+    /// the run starts: the files named for the backend are loaded and must be cache backends.
     public func missingCacheBackend(_ name: String) -> EngineError? {
-        if plugins.hasFile(namedFor: name) || plugins.hasFile(namedFor: "cache-" + name) || cachePlugin(name) != nil { return nil }
-        return cacheBackendNotFound(name)
+        cachePlugin(name) == nil ? cacheBackendNotFound(name) : nil
     }
 
     private func cacheBackendNotFound(_ name: String) -> EngineError {

@@ -242,11 +242,11 @@ public struct PluginRegistry: ExecutorProvider {
     }
 
     /// Why `makeExecutor(pluginID:)` would find no plugin (nil: it would find one), known before
-    /// the run starts. A file named for the id is taken as that plugin without loading it (a load
-    /// that fails later says why); only an id no file is named for makes every plugin load.
+    /// the run starts: the file named for the id is loaded (it is needed for the run anyway) and
+    /// must be an executor (`executor: sops` is not); only an id no file is named for makes every
+    /// plugin load.
     public func missingExecutor(_ pluginID: String) -> EngineError? {
-        if plugins.hasFile(namedFor: pluginID) || plugins.plugin(pluginID, providing: executorInterfaceV1) != nil { return nil }
-        return executorNotFound(pluginID)
+        plugins.plugin(pluginID, providing: executorInterfaceV1) == nil ? executorNotFound(pluginID) : nil
     }
 
     public func makeExecutor(pluginID: String, configuration: ExecutorConfiguration) throws -> any Executor {
@@ -345,12 +345,6 @@ final class LazyPlugins: Sendable {
         let result = PluginLoader.load(candidate.path, manifest: candidate.manifest)
         state.outcomes[candidate.path] = result
         return result
-    }
-
-    /// Whether a plugin file is named for `id` (`libnixactions-plugin-ID.so`), without loading any.
-    func hasFile(namedFor id: String) -> Bool {
-        if let all = state.withLock({ $0.all }) { return all.loaded.contains { $0.id == id } }
-        return candidates.contains { PluginLoader.isNamed($0.name, for: id) }
     }
 
     /// The files loaded (or tried) so far.

@@ -373,7 +373,9 @@ extension JobRunner {
         }
         // Always follows a reservation, never cancelled (cache.h).
         let commit = CacheCommit(key: cache.key, version: cache.version, reservation: token, discard: discard)
-        let committed = await Task.detached { try? await backend.commit(commit) }.value
+        // Detached (a cancelled job still commits), with the job's route for what the plugin says (an eviction).
+        let route = OperationMessages.route
+        let committed = await Task.detached { try? await OperationMessages.$route.withValue(route) { try await backend.commit(commit) } }.value
         if discard {
             cacheMessage(note.hasPrefix("cannot") ? .warning : .info, "\(label): \(note)")
         } else if let committed, committed.committed {

@@ -34,9 +34,12 @@ extension JobRunner {
         return known.first { $0.lowercased() == folded } ?? key
     }
 
-    /// `actions/checkout@v4` → "actions/checkout".
+    /// `actions/checkout@v4` → "actions/checkout" (lower case; `\\` and repeated `/` read as
+    /// GitHub's parser reads them: `actions\\checkout`, `actions//checkout`).
     static func actionName(_ uses: String) -> String {
-        String(uses.split(separator: "@", maxSplits: 1).first ?? "").lowercased()
+        let name = uses.split(separator: "@", maxSplits: 1).first ?? ""
+        guard name.contains(where: { $0 == "\\" }) || name.contains("//") || name.hasPrefix("/") else { return name.lowercased() }
+        return name.split { $0 == "/" || $0 == "\\" }.joined(separator: "/").lowercased()
     }
 
     func runAction(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {

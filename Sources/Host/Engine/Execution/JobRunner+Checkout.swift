@@ -85,15 +85,14 @@ extension JobRunner {
         switch name {
         case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout", "lfs":
             guard bool(text) == nil else { return nil }
-            return "\(name) '\(value)' is neither true nor false: actions/checkout reads it as false"
+            return "\(name) '\(value)' is neither true nor false: it is read as false"
         case "submodules":
             guard ProjectCheckout.Request.Submodules(rawValue: text.lowercased()) == nil else { return nil }
-            return "submodules '\(value)' is none of false, true and recursive: actions/checkout reads it as false"
+            return "submodules '\(value)' is none of false, true and recursive: it is read as false"
         case "fetch-depth":
             if let depth = Int(text), depth >= 0 { return nil }
             let depth = checkoutDepth(text)
-            return "fetch-depth '\(value)' is not a whole number, 0 or more: actions/checkout reads it as \(depth)"
-                + (depth == 0 ? " (all history and tags)" : "")
+            return "fetch-depth '\(value)' is read as \(depth)" + (depth == 0 ? " (all history and tags)" : "")
         default:
             return nil
         }

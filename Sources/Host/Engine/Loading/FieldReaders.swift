@@ -233,11 +233,21 @@ extension NodeReader {
         return policy
     }
 
+    /// Whether an executor's plugin id is free of `${{ }}` (it is read before any expression could
+    /// be evaluated); an error otherwise.
+    mutating func pluginIDHasNoExpression(_ reference: ExecutorReference, context: String?) -> Bool {
+        guard reference.pluginID.containsBytes("${{") else { return true }
+        diagnostics.error("the executor's plugin id cannot use ${{ }}", at: reference.location, context: context,
+                          hint: "name the plugin (executor: local); to choose an executor per run, use runs-on labels mapped in .nixactions/config.yml")
+        return false
+    }
+
     /// An `executor:` or `container:` value.
     mutating func executor(_ node: Node, context: String?) -> ExecutorReference? {
         if case .scalar = node {
             guard let id = string(node, what: "executor", context: context) else { return nil }
-            return ExecutorReference(pluginID: id.value, location: id.location)
+            let reference = ExecutorReference(pluginID: id.value, location: id.location)
+            return pluginIDHasNoExpression(reference, context: context) ? reference : nil
         }
         guard let pairs = mapping(node, what: "executor", context: context, known: ["plugin", "with"]) else { return nil }
         var reference = ExecutorReference(pluginID: "", location: location(node))
@@ -256,7 +266,7 @@ extension NodeReader {
                               hint: "e.g. executor: { plugin: local }")
             return nil
         }
-        return reference
+        return pluginIDHasNoExpression(reference, context: context) ? reference : nil
     }
 
     /// `container: IMAGE` or `container: { image, options, env, volumes }`: the OCI executor.

@@ -211,7 +211,13 @@ extension NodeReader {
                     let list: [Node]
                     if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
                     restoreKeys = list.compactMap { template($0, what: "cache.restore-keys", context: context) }
-                case "backend": backend = string(value, what: "cache.backend", context: context)?.value
+                case "backend":
+                    backend = string(value, what: "cache.backend", context: context)?.value
+                    if backend?.containsBytes("${{") == true {
+                        diagnostics.error("cache.backend cannot use ${{ }}", at: location(value), context: context,
+                                          hint: "name the backend (local, s3), or set the default one in .nixactions/config.yml")
+                        backend = nil
+                    }
                 case "policy":
                     guard let text = string(value, what: "cache.policy", context: context) else { continue }
                     guard let parsed = CacheSpec.Policy(rawValue: text.value) else {

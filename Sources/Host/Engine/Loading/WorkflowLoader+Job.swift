@@ -236,7 +236,8 @@ extension WorkflowLoader {
     /// What GitHub's parser says of a malformed `uses:` (nil: well formed). Local (`./`),
     /// self-repository (`$/PATH`: the workflow's own repository at the running commit, GitHub's
     /// 2026 syntax) and `docker://` references are taken as they are; every other one is
-    /// `OWNER/REPO[/PATH]@REF`.
+    /// `OWNER/REPO[/PATH]@REF`, its path split on `/` and `\\` with empty parts dropped, as
+    /// GitHub's parser splits it (`a//b@v1` is `a/b`).
     static func actionReferenceProblem(_ uses: String) -> String? {
         if uses.isEmpty { return "'uses' is empty" }
         if uses.hasPrefix("docker://") {
@@ -245,8 +246,8 @@ extension WorkflowLoader {
         if uses.hasPrefix("./") || uses.hasPrefix(".\\") { return nil }
         if uses.hasPrefix("$/") { return uses.count > 2 ? nil : "'uses: $/' names no path in this repository" }
         let parts = uses.split(separator: "@", omittingEmptySubsequences: false)
-        let path = parts[0].split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count != 2 || parts[1].isEmpty || path.count < 2 || path[0].isEmpty || path[1].isEmpty {
+        let path = parts[0].split { $0 == "/" || $0 == "\\" }
+        if parts.count != 2 || parts[1].isEmpty || path.count < 2 {
             return "'uses: \(uses)' is not an action reference: expected OWNER/REPO[/PATH]@REF"
         }
         return nil
