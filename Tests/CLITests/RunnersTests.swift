@@ -79,8 +79,11 @@ struct RunnersTests {
         #expect(list.stdout.contains("  farm  executor: test-double (runs-on build-farm)"), "\(list.stdout)")
         #expect(list.stdout.contains("  test (matrix)  executor: local; skipped here"), "\(list.stdout)")
 
-        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path, environment: environment)
         #expect(dry.stdout.contains("farm  [executor: test-double (runs-on build-farm)"), "\(dry.stdout)")
+        // Where that plugin is not installed, the plan says so (run would refuse the job).
+        let elsewhere = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(elsewhere.stdout.contains("farm  [error: no executor plugin 'test-double' was found"), "\(elsewhere.stdout)")
         #expect(dry.stdout.contains("test (os: windows-latest)  [skipped: it runs on 'windows-latest'"), "\(dry.stdout)")
 
         let listed = try await nixactions(["plugins", "list"], in: temp.path, environment: environment)
