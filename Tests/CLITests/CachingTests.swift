@@ -250,8 +250,7 @@ struct CachingTests {
     func largerThanMaxSize() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
-        try FileManager.default.createDirectory(atPath: project.folder + "/.nixactions", withIntermediateDirectories: true)
-        try "cache:\n  backends:\n    local: { max-size: 64K }\n".write(toFile: project.folder + "/.nixactions/config.yml", atomically: false, encoding: .utf8)
+        try project.temp.write("project/.nixactions/config.yml", "cache:\n  backends:\n    local: { max-size: 64K }\n")
         try """
             jobs:
               small:
@@ -341,8 +340,7 @@ struct CachingTests {
         #expect(events.contains("\"event\":\"message\",\"job\":\"a\",\"level\":\"info\",\"text\":\"\(line)\""), "\(events)")
 
         // An eviction happens in the commit, which runs detached from the job's task: still the job's.
-        try FileManager.default.createDirectory(atPath: project.folder + "/.nixactions", withIntermediateDirectories: true)
-        try "cache:\n  backends:\n    local: { max-size: 12K }\n".write(toFile: project.folder + "/.nixactions/config.yml", atomically: false, encoding: .utf8)
+        try project.temp.write("project/.nixactions/config.yml", "cache:\n  backends:\n    local: { max-size: 12K }\n")
         try """
             jobs:
               first:
@@ -365,14 +363,12 @@ struct CachingTests {
     func s3Unavailable() async throws {
         let project = try Project()
         defer { project.temp.remove() }
+        func useS3(_ options: String) throws {
+            try project.temp.write("project/.nixactions/config.yml", "cache:\n  backend: s3\n  backends:\n    s3: { \(options) }\n")
+        }
         var port: UInt16 = 0
         repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
-        try project.temp.write("project/.nixactions/config.yml", """
-            cache:
-              backend: s3
-              backends:
-                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(port)", timeout: 5, retries: 1 }
-            """)
+        try useS3("bucket: nowhere, endpoint: \"http://127.0.0.1:\(port)\", timeout: 5, retries: 1")
         let down = try await project.run(extra: MotoServer.environment)
         #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
         #expect(down.stdout.contains("[test] warning: cache 'cache': cannot look up"), "\(down.stdout)")
@@ -384,12 +380,7 @@ struct CachingTests {
         // run's other operations on it fail at once (each retry cost another timeout).
         let silent = try SilentServer()
         defer { silent.close() }
-        try project.temp.write("project/.nixactions/config.yml", """
-            cache:
-              backend: s3
-              backends:
-                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(silent.port)", timeout: 2, retries: 3 }
-            """)
+        try useS3("bucket: nowhere, endpoint: \"http://127.0.0.1:\(silent.port)\", timeout: 2, retries: 3")
         let hung = try await project.run(extra: MotoServer.environment)
         #expect(hung.status == 0, "\(hung.stdout)\(hung.stderr)")
         #expect(hung.stdout.contains("(timed out after 2 s)"), "\(hung.stdout)")
@@ -398,12 +389,7 @@ struct CachingTests {
 
         let moto = try await offThePool { try MotoServer(enforceAuth: true) }
         defer { moto.stop() }
-        try project.temp.write("project/.nixactions/config.yml", """
-            cache:
-              backend: s3
-              backends:
-                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", retries: 0 }
-            """)
+        try useS3("bucket: \(moto.bucket), endpoint: \"\(moto.endpoint)\", retries: 0")
         let refused = try await project.run(extra: ["AWS_ACCESS_KEY_ID": "AKIAUNKNOWN", "AWS_SECRET_ACCESS_KEY": "wrong-secret-value"])
         #expect(refused.status == 0, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stdout.contains("[test] warning: cache 'cache': cannot look up"), "\(refused.stdout)")

@@ -255,11 +255,7 @@ struct CancellationTests {
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] moved=1"), "\(result.stdout)")
-        var alive = livePids { $0.hasPrefix("nxaescape-\(token)") }
-        for _ in 0..<250 where !alive.isEmpty {
-            try await Task.sleep(for: .milliseconds(20))
-            alive = livePids { $0.hasPrefix("nxaescape-\(token)") }
-        }
+        let alive = await livePids(after: .seconds(5)) { $0.hasPrefix("nxaescape-\(token)") }
         #expect(alive.isEmpty, "a process that left the run's cgroup outlived the run: \(alive)")
         for pid in alive { kill(pid, SIGKILL) }
     }

@@ -351,11 +351,7 @@ struct CheckoutTests {
         #expect(result.seconds < 30, "the job's time limit did not end the checkout: \(result.seconds) s")
         #expect(result.stdout.contains("timed out") || result.stdout.contains("time limit"), "\(result.stdout)")
         // Nothing of git is left talking to the server.
-        var left = livePids { $0.contains("127.0.0.1:\(port)") }
-        for _ in 0..<150 where !left.isEmpty {
-            try await Task.sleep(for: .milliseconds(20))
-            left = livePids { $0.contains("127.0.0.1:\(port)") }
-        }
+        let left = await livePids(after: .seconds(3)) { $0.contains("127.0.0.1:\(port)") }
         #expect(left.isEmpty, "git processes outlived the run: \(left)")
         for pid in left { kill(pid, SIGKILL) }
         #expect(repo.leftovers().isEmpty)

@@ -264,6 +264,17 @@ public func livePids(where matches: (String) -> Bool) -> [pid_t] {
     }
 }
 
+/// The processes `matches` picks that are still running after waiting up to `timeout` for them
+/// all to end (checked every 20 ms).
+public func livePids(after timeout: Duration, where matches: (String) -> Bool) async -> [pid_t] {
+    var left = livePids(where: matches)
+    await eventually(timeout: timeout) {
+        left = livePids(where: matches)
+        return left.isEmpty
+    }
+    return left
+}
+
 /// A TCP server on 127.0.0.1 that takes connections (the kernel's backlog) and never answers:
 /// a remote that hangs. Open until `close()`.
 public final class SilentServer: Sendable {

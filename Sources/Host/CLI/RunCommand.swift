@@ -137,13 +137,9 @@ struct RunCommand: AsyncParsableCommand {
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
-            var missing: [String: String?] = [:]
-            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { id in
-                if let known = missing[id] { return known }
-                let problem = registry.missingExecutor(id)?.message
-                missing[id] = problem
-                return problem
-            }, terminator: "")
+            let missingExecutor = RunnerOptions.missingExecutors(registry)
+            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message },
+                  terminator: "")
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)
@@ -401,9 +397,12 @@ enum PlanPrinter {
             switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
             case .skip(let reason)?: facts.append(reason)
             case .refuse(let message, _, _)?: facts.append("error: \(message)")
-            case .executor(let reference, _)? where missingExecutor(reference.pluginID) != nil:
-                facts.append("error: \(missingExecutor(reference.pluginID) ?? "")")
-            case let choice: facts.append("executor: " + RunnerMap.describe(choice))
+            case let choice:
+                if case .executor(let reference, _)? = choice, let problem = missingExecutor(reference.pluginID) {
+                    facts.append("error: \(problem)")
+                } else {
+                    facts.append("executor: " + RunnerMap.describe(choice))
+                }
             }
             if let expression = job.timeoutExpression {
                 facts.append("\(expression.minutes ? "timeout-minutes" : "timeout"): \(expression.field.source.value)")

@@ -40,12 +40,23 @@ enum RunnerOptions {
         return config
     }
 
+    /// `plugins.missingExecutor`, each id looked up once (a run asks for every job instance).
+    static func missingExecutors(_ plugins: PluginRegistry) -> (String) -> EngineError? {
+        var known: [String: EngineError?] = [:]
+        return { id in
+            if let problem = known[id] { return problem }  // looked up already (nil inside: found)
+            let problem = plugins.missingExecutor(id)
+            known[id] = problem
+            return problem
+        }
+    }
+
     /// Exit 2 before anything starts when a job's labels (known before the run) cannot be placed.
     /// And when a job names (with `executor:`, or through a label's mapping) an executor no
     /// plugin provides: it would fail when it starts, after the jobs before it ran.
     static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil, plugins: PluginRegistry? = nil) throws {
         var problems: [String] = []
-        var missing: [String: EngineError?] = [:]
+        let missingExecutor = plugins.map(missingExecutors)
         for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
@@ -56,15 +67,7 @@ enum RunnerOptions {
                 let line = "\(at)error: \(message)\n  hint: \(hint)\n"
                 if !problems.contains(line) { problems.append(line) }
             case .executor(let reference, let label)?:
-                guard let plugins else { continue }
-                let problem: EngineError?
-                if let known = missing[reference.pluginID] {  // looked up already (nil inside: found)
-                    problem = known
-                } else {
-                    problem = plugins.missingExecutor(reference.pluginID)
-                    missing[reference.pluginID] = problem
-                }
-                guard let problem else { continue }
+                guard let problem = missingExecutor?(reference.pluginID) else { continue }
                 let place = reference.location ?? job.runsOn.first { $0.value.lowercased() == label?.lowercased() }?.location ?? job.location
                 let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
                 if !problems.contains(line) { problems.append(line) }

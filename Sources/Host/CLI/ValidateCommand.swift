@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NixActionsEngine
 import NixActionsPluginHost
+import Synchronization
 
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,19 +64,18 @@ struct ValidateCommand: AsyncParsableCommand {
 }
 
 /// A value made by `make` the first time it is asked for, then kept.
-final class OnFirstUse<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var made: Value?
+final class OnFirstUse<Value: Sendable>: Sendable {
+    private let made = Mutex<Value?>(nil)
     private let make: @Sendable () -> Value
 
     init(_ make: @escaping @Sendable () -> Value) { self.make = make }
 
     var value: Value {
-        lock.lock()
-        defer { lock.unlock() }
-        if let made { return made }
-        let value = make()
-        made = value
-        return value
+        made.withLock { made in
+            if let made { return made }
+            let value = make()
+            made = value
+            return value
+        }
     }
 }

@@ -1,6 +1,7 @@
 import CNixActionsPlugin
 import Foundation
 import NixActionsEngine
+import NixActionsPluginMessages
 import Synchronization
 
 /// The host as the WRITER of a stream a plugin made (files `put`, nixactions/stream.h): used
@@ -30,6 +31,13 @@ final class HostStreamWriter: TreeWriter, @unchecked Sendable {
             }
             offset += length
         }
+    }
+
+    /// Abort after `error` ended the writing: the reader's refusal if it refused, else cancelled
+    /// or failed, with the error as people read it.
+    func close(after error: any Error) {
+        close(refusal != NXA_STATUS_OK ? refusal : error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED,
+              message: OperationFailure.describe(error))
     }
 
     /// Exactly once (later calls do nothing).

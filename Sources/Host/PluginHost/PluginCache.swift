@@ -114,9 +114,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
                             try produce(stream)
                             stream.close(NXA_STATUS_OK)
                         } catch {
-                            let status = stream.refusal != NXA_STATUS_OK ? stream.refusal
-                                : error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
-                            stream.close(status, message: OperationFailure.describe(error))
+                            stream.close(after: error)
                         }
                     }
                 }))

@@ -161,9 +161,7 @@ extension PluginExecutor: ExecutorFileTransfer {
                         try produce(writer)
                         writer.close(NXA_STATUS_OK)
                     } catch {
-                        let status = writer.refusal != NXA_STATUS_OK ? writer.refusal
-                            : error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
-                        writer.close(status, message: OperationFailure.describe(error))
+                        writer.close(after: error)
                     }
                 }
             })

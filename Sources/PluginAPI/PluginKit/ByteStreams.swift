@@ -47,6 +47,12 @@ public final class StreamWriter: @unchecked Sendable {
 
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
+    /// Abort after `error` ended the producing: cancelled or failed, with the error as people
+    /// read it. Nothing when the stream is closed already.
+    public func close(after error: any Error) {
+        close(error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED, message: OperationFailure.describe(error))
+    }
+
     /// End the stream: `NXA_STATUS_OK` when everything was written, another status to abort
     /// with `message` (shown to people; never a secret). Only the first call does anything.
     public func close(_ status: nxa_status = NXA_STATUS_OK, message: String = "") {

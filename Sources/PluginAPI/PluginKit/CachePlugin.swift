@@ -144,11 +144,7 @@ extension PluginExport {
                             }
                             return result
                         } catch {
-                            if !writer.isClosed {
-                                let status = error is CancellationError ? NXA_STATUS_CANCELLED : NXA_STATUS_FAILED
-                                let message = OperationFailure.describe(error)
-                                await Blocking.run { writer.close(status, message: message) }
-                            }
+                            if !writer.isClosed { await Blocking.run { writer.close(after: error) } }
                             throw error
                         }
                     }

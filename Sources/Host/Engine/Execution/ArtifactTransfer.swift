@@ -41,7 +41,7 @@ extension ArtifactStore {
             _ = try await files.getTree(request, into: sink)
         } catch {
             _ = await sink.finish()
-            throw EngineError("artifact '\(name)': cannot get its files out of the job: \(Self.describe(error))")
+            throw EngineError("artifact '\(name)': cannot get its files out of the job: \(OperationFailure.describe(error))")
         }
         if let problem = await sink.finish() {
             throw EngineError("artifact '\(name)': the files from the job were refused: \(problem)")
@@ -102,7 +102,7 @@ extension ArtifactStore {
             throw EngineError("artifact '\(name)': path '\(under ?? "")' leads outside the job's workspace (\(error.error.message))",
                               hint: "artifact paths are relative to the job's workspace and must stay inside it")
         } catch {
-            throw EngineError("artifact '\(name)': cannot put its files into the job: \(Self.describe(error))")
+            throw EngineError("artifact '\(name)': cannot put its files into the job: \(OperationFailure.describe(error))")
         }
     }
 
@@ -118,8 +118,6 @@ extension ArtifactStore {
         }
         return false
     }
-
-    static func describe(_ error: any Error) -> String { OperationFailure.describe(error) }
 }
 
 /// `tar -x` into a folder of this machine, fed through a socket; every byte is first checked by

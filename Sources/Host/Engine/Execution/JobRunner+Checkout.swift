@@ -240,7 +240,7 @@ extension JobRunner {
                     try TarProducer.write(folder: source, entries: entries, excludes: excludes, into: writer)
                 }
             } catch {
-                throw EngineError("actions/checkout: cannot put the checkout into the job: \(ArtifactStore.describe(error))")
+                throw EngineError("actions/checkout: cannot put the checkout into the job: \(OperationFailure.describe(error))")
             }
             return
         }
