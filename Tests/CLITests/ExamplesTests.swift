@@ -57,6 +57,22 @@ struct ExamplesTests {
         #expect(plain.stdout.contains("[deploy] not deploying develop\n"))
     }
 
+    @Test("examples/16-composite-actions: local composite actions with inputs, outputs, GITHUB_ENV and a nested action, run from their folder")
+    func compositeActions() async throws {
+        let result = try await nixactions(["run", "workflow.yml", "--log-dir", NSTemporaryDirectory() + "nxa-example16-\(getpid())"],
+                                          in: packageDirectory.path + "/examples/16-composite-actions")
+        defer { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "nxa-example16-\(getpid())") }
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[build-target-linux] building app 1.4.0+linux (VERSION=1.4.0+linux)\n",
+                     "[build-target-wasm] building app 1.4.0+wasm (VERSION=1.4.0+wasm)\n",
+                     "[release] ==============\n[release] released 1.4.0\n[release] ==============\n", "[release] banner from banner\n",
+                     "[release] > ./actions/notify › ./actions/banner\n"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("] the banner failed"))
+        #expect(!result.stderr.contains("warning"), "\(result.stderr)")
+    }
+
     @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
     func conditions() async throws {
         let result = try await nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)

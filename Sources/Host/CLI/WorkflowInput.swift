@@ -18,6 +18,12 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
+        if var workflow = result.workflow, !workflow.localActions.isEmpty {
+            // Local actions (`uses: ./PATH`) are read from the project, the folder nixactions runs in.
+            result.diagnostics += ActionLoader.checkLocalActions(
+                &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions)
+            result.workflow = workflow
+        }
         if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
             let graph = JobGraph(workflow)
             if graph.cycle() == nil {

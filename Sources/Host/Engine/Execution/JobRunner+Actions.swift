@@ -43,7 +43,7 @@ extension JobRunner {
     }
 
     func runAction(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted, evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
-        reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
+        reportStepStarted(step.index, name: name, state: state)
         let began = ContinuousClock.now
         var inputs: [String: String] = [:]
         let action = Self.actionName(uses)
@@ -70,7 +70,7 @@ extension JobRunner {
             default:
                 throw EngineError("unsupported action '\(uses)'")
             }
-            reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began))
+            reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
             if let id = step.id {
                 state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }

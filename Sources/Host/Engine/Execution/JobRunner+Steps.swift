@@ -7,7 +7,14 @@ extension JobRunner {
     func runSteps(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String], state: inout State) async {
         // Sent once when there is a second step to spare it; a one-step job sends its step's whole environment.
         let shared = started.keepsEnvironment == true && job.steps.count > 1 ? sharedEnvironment(env, started: started) : nil
-        for step in job.steps {
+        await runStepList(job.steps, executor: executor, started: started, base: base, env: env, shared: shared, state: &state)
+    }
+
+    /// Run `steps` in order: the job's, or a composite action's (then `state.frame` is set and
+    /// `shared` is nil: its steps' environment is not the job's).
+    func runStepList(_ steps: [Step], executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
+                     shared: SharedEnvironment?, state: inout State) async {
+        for step in steps {
             if Task.isCancelled && !state.cancelled {
                 state.cancelled = true
                 reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
@@ -107,7 +114,7 @@ extension JobRunner {
     }
 
     func recordSkipped(_ step: Step, state: inout State) {
-        reporter.report(.stepFinished(job: planned.key, step: step.index, name: step.displayName, outcome: .skipped, exitCode: nil, duration: .zero))
+        reportStepFinished(step.index, name: step.displayName, outcome: .skipped, exitCode: nil, duration: .zero, state: state)
         if let id = step.id {
             state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("skipped"), "conclusion": .string("skipped")])
         }
@@ -115,7 +122,7 @@ extension JobRunner {
 
     func failStep(_ step: Step, message: String, allowed: Bool, state: inout State) {
         reporter.report(.message(job: planned.key, level: .error, text: message))
-        reporter.report(.stepFinished(job: planned.key, step: step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero))
+        reportStepFinished(step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero, state: state)
         if !allowed {
             state.succeeded = false
             state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: step.displayName, message: message)
@@ -136,10 +143,17 @@ extension JobRunner {
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
 
+        if let uses = step.uses, ActionLoader.isLocal(uses.value) {
+            await runLocalAction(step, uses: uses, name: name, executor: executor, started: started, contexts: contexts, env: env,
+                                 evaluation: evaluation, allowed: allowed, state: &state)
+            return
+        }
         if let uses = step.uses {
             await runAction(step, uses: uses.value, name: name, executor: executor, started: started, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
+        // A composite action's steps do not take the job's or the workflow's defaults (as on GitHub).
+        let defaults = state.frame == nil ? (job: job.defaults, workflow: workflow.defaults) : (job: RunDefaults(), workflow: RunDefaults())
         guard let run = step.run else { return }
         let script: String
         switch render(run, what: "run", evaluation) {
@@ -149,7 +163,7 @@ extension JobRunner {
         // The step's own shell and working-directory win over the job's defaults.run, which win
         // over the workflow's; each is evaluated now, at the step's start.
         var directory: String?
-        if let (field, what) = Self.chosen(step.workingDirectory, job.defaults.workingDirectory, workflow.defaults.workingDirectory, key: "working-directory") {
+        if let (field, what) = Self.chosen(step.workingDirectory, defaults.job.workingDirectory, defaults.workflow.workingDirectory, key: "working-directory") {
             switch render(field, what: what, evaluation) {
             case .success(let text): directory = text
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -157,7 +171,7 @@ extension JobRunner {
         }
         var shellName: String?
         var shellField: TemplateField?
-        if let (field, what) = Self.chosen(step.shell, job.defaults.shell, workflow.defaults.shell, key: "shell") {
+        if let (field, what) = Self.chosen(step.shell, defaults.job.shell, defaults.workflow.shell, key: "shell") {
             switch render(field, what: what, evaluation) {
             case .success(let text): (shellName, shellField) = (text, field)
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -195,7 +209,7 @@ extension JobRunner {
         // The nearest level wins: the step's own, then its job's defaults, then the workflow's.
         var stepLimit = step.timeout?.value
         if step.timeoutExpression == nil, stepLimit == nil {
-            stepLimit = job.defaults.stepTimeout?.value ?? workflow.defaults.stepTimeout?.value
+            stepLimit = defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value
         }
         if let expression = step.timeoutExpression {
             do {
@@ -207,10 +221,10 @@ extension JobRunner {
             }
         }
 
-        reporter.report(.stepStarted(job: planned.key, step: step.index, name: name))
+        reportStepStarted(step.index, name: name, state: state)
         let clock = ContinuousClock()
         let began = clock.now
-        let policy = step.retry ?? job.defaults.retry ?? workflow.defaults.retry ?? RetryPolicy(maxAttempts: 1)
+        let policy = step.retry ?? defaults.job.retry ?? defaults.workflow.retry ?? RetryPolicy(maxAttempts: 1)
         var attempt = 1
         var result: StepAttempt
         // The original NixActions timed an action as a whole, its retries and waits included.
@@ -273,7 +287,7 @@ extension JobRunner {
             message = "step '\(name)': \(text)"
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
-        reporter.report(.stepFinished(job: planned.key, step: step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began))
+        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state)
 
         if outcome == .failure && !allowed {
             state.succeeded = false

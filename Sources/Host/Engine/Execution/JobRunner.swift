@@ -42,6 +42,8 @@ struct JobRunner: Sendable {
         var summary = ""
         /// Caches to save after the steps (actions/cache's post step), in the order restored.
         var pendingSaves: [ResolvedCache] = []
+        /// The composite action whose steps are running (nil: the job's own steps).
+        var frame: ActionFrame?
     }
 
     func run(_ instances: ExecutorCache) async -> JobOutcome {

@@ -42,6 +42,8 @@ struct ExpressionValidator {
         var envOpen = false
         /// Why only those (for the hint).
         var why = "a job's 'if' is decided before the job starts"
+        /// The inputs `inputs.X` may name, when not the workflow's (a composite action's own).
+        var inputNames: [String]?
 
         init(what: String, context: String, job: JobRef?, stepIDs: [String]?, envNames: Set<String>, onlyContexts: [String]? = nil) {
             whatBase = what
@@ -207,10 +209,12 @@ struct ExpressionValidator {
         if let directory = defaults.workingDirectory { check(directory, named(place, "defaults.run.working-directory")) }
     }
 
-    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`).
+    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`), or may: a
+    /// local action's steps are not in the workflow.
     static func writesEnvFile(_ job: Job) -> Bool {
         // By index: iterating the steps would copy each `Step` (retaining every field) to read one.
         for index in job.steps.indices {
+            if let uses = job.steps[index].uses?.value, ActionLoader.isLocal(uses) { return true }
             guard let script = job.steps[index].run?.source.value else { continue }
             if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return true }
         }
@@ -362,10 +366,11 @@ struct ExpressionValidator {
             }
         case "inputs":
             // Inputs a workflow declares (workflow_dispatch, workflow_call): another name is empty.
-            let declared = workflow.triggers?.inputs.map(\.name) ?? []
-            if !declared.isEmpty, !declared.contains(where: { $0.lowercased() == first.lowercased() }) {
+            let declared = place.inputNames ?? workflow.triggers?.inputs.map(\.name) ?? []
+            if !declared.isEmpty || place.inputNames != nil, !declared.contains(where: { $0.lowercased() == first.lowercased() }) {
+                let owner = place.inputNames == nil ? "the workflow" : "the action"
                 diagnostics.warning(
-                    "inputs.\(first) \(what): the workflow declares no input '\(first)'; it is empty", at: at, context: place.context,
+                    "inputs.\(first) \(what): \(owner) declares no input '\(first)'; it is empty", at: at, context: place.context,
                     hint: didYouMean(first, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
             }
         case "env":

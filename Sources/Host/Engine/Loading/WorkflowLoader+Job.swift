@@ -149,9 +149,10 @@ extension WorkflowLoader {
         return job
     }
 
-    static func compileStep(_ index: Int, _ node: Node, reader: inout NodeReader, jobContext: String) -> Step? {
+    /// - Parameter keys: the keys a step may have (a workflow's, or a composite action's).
+    static func compileStep(_ index: Int, _ node: Node, reader: inout NodeReader, jobContext: String, keys: [String] = stepKeys) -> Step? {
         var context = "\(jobContext) › step \(index + 1)"
-        guard let pairs = reader.mapping(node, what: "step \(index + 1)", context: context, known: stepKeys) else {
+        guard let pairs = reader.mapping(node, what: "step \(index + 1)", context: context, known: keys) else {
             return nil
         }
         if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
@@ -227,6 +228,11 @@ extension WorkflowLoader {
             return
         }
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
+        if ActionLoader.isLocal(uses.value) {
+            // Read from the project by validate and run (ActionLoader.checkLocalActions): a composite action runs.
+            workflow.localActions.append(LocalActionUse(job: job, stepIndex: step.index, uses: uses, context: context))
+            return
+        }
         let feature = UnsupportedFeature("job '\(job)', step \(step.index + 1): the action '\(uses.value)'", job: job, at: uses.location)
         workflow.unsupported.append(feature)
         reader.diagnostics.warning(feature.message, at: feature.location, context: context,

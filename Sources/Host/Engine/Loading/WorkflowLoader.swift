@@ -226,8 +226,9 @@ public enum WorkflowLoader {
             localReader.diagnostics = DiagnosticBag()
             var local = base
             local.unsupported = []
+            local.localActions = []
             compileJobs(sharedPairs[range], reader: &localReader, workflow: &local, context: workflowContext)
-            return (jobs: local.jobs, unsupported: local.unsupported, diagnostics: localReader.diagnostics.diagnostics)
+            return (jobs: local.jobs, unsupported: local.unsupported, localActions: local.localActions, diagnostics: localReader.diagnostics.diagnostics)
         }
         // The first slice's jobs become the workflow's as they are (swapped out of `parts`, not
         // copied: a `Job` copy retains every field); the other slices' are appended to them.
@@ -239,6 +240,7 @@ public enum WorkflowLoader {
                 workflow.jobs += parts[index].jobs
             }
             workflow.unsupported += parts[index].unsupported
+            workflow.localActions += parts[index].localActions
             for diagnostic in parts[index].diagnostics { reader.diagnostics.append(diagnostic) }
         }
         if let workflowNix {

@@ -1,0 +1,218 @@
+import Foundation
+import NixActionsPluginMessages
+
+/// A composite action whose steps are running: they are parts of the step that uses it, so they
+/// report as messages of the job (`> ./path › name`), and their output is that step's output.
+struct ActionFrame: Sendable {
+    /// `./.github/actions/x`, as the step wrote it.
+    let uses: String
+    let depth: Int
+}
+
+extension JobRunner {
+    /// A step started: a step event for the job's own steps, a line for a composite action's.
+    func reportStepStarted(_ index: Int, name: String, state: State) {
+        if let frame = state.frame {
+            reporter.report(.message(job: planned.key, level: .info, text: "> \(frame.uses) › \(name)"))
+        } else {
+            reporter.report(.stepStarted(job: planned.key, step: index, name: name))
+        }
+    }
+
+    /// A step ended: a step event for the job's own steps; for a composite action's, a line when it
+    /// did not succeed (its output and errors are already the using step's).
+    func reportStepFinished(_ index: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration, state: State) {
+        if let frame = state.frame {
+            guard outcome != .success else { return }
+            let code = exitCode.map { " (exit code \($0))" } ?? ""
+            reporter.report(.message(job: planned.key, level: .info, text: "  \(frame.uses) › \(name): \(outcome.rawValue)\(code)"))
+        } else {
+            reporter.report(.stepFinished(job: planned.key, step: index, name: name, outcome: outcome, exitCode: exitCode, duration: duration))
+        }
+    }
+
+    /// `uses: ./PATH`: the action's file is read from the job's workspace now (an earlier step may
+    /// have made it, as on GitHub), and a composite action's steps run as parts of this step, with
+    /// its inputs, in this job's executor. Its outputs are this step's; what its steps write to
+    /// GITHUB_ENV and GITHUB_PATH is the job's.
+    func runLocalAction(_ step: Step, uses: Located<String>, name: String, executor: any Executor, started: JobStarted,
+                        contexts: [String: ExpressionValue], env: [String: String], evaluation: RuntimeContext, allowed: Bool,
+                        state: inout State) async {
+        reportStepStarted(step.index, name: name, state: state)
+        let began = ContinuousClock.now
+        let depth = (state.frame?.depth ?? 0) + 1
+        let at = uses.location.map { "\($0): " } ?? ""
+        guard let path = ActionLoader.localPath(uses.value) else {
+            return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; a local action is a folder of the workspace",
+                            allowed: allowed, state: &state)
+        }
+        guard depth <= ActionLoader.maxDepth else {
+            return failStep(step, message: "\(at)composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)' (GitHub's limit)",
+                            allowed: allowed, state: &state)
+        }
+        let action: ActionDefinition
+        switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started) {
+        case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
+        case .success(let loaded): action = loaded
+        }
+        guard action.isComposite else {
+            return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; only composite actions run in this version",
+                            allowed: allowed, state: &state)
+        }
+
+        // Inputs: `with:` (keys matched without case), then each declared input's default.
+        var given: [String: String] = [:]
+        var unexpected: [String] = []
+        for (key, field) in step.with {
+            switch render(field, what: "with.\(key)", evaluation) {
+            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+            case .success(let value):
+                if let input = action.input(key) {
+                    given[input.id] = value
+                    if let deprecation = input.deprecationMessage {
+                        reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is deprecated: \(deprecation)"))
+                    }
+                } else {
+                    unexpected.append(key)
+                }
+            }
+        }
+        if !unexpected.isEmpty {
+            // GitHub's runner warns and goes on.
+            reporter.report(.message(
+                job: planned.key, level: .warning,
+                text: "unexpected input\(unexpected.count == 1 ? "" : "s") \(unexpected.map { "'\($0)'" }.joined(separator: ", ")) of '\(uses.value)'; "
+                    + "its inputs are \(action.inputs.map { "'\($0.id)'" }.joined(separator: ", "))"))
+        }
+        var inputs: [String: ExpressionValue] = [:]
+        for input in action.inputs {
+            if let value = given[input.id] {
+                inputs[input.id] = .string(value)
+            } else if let field = input.defaultValue {
+                switch render(field, what: "inputs.\(input.id).default", evaluation) {
+                case .success(let value): inputs[input.id] = .string(value)
+                case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+                }
+            } else {
+                if input.required {
+                    reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is required and was not given; it is empty"))
+                }
+                inputs[input.id] = .string("")
+            }
+        }
+
+        // What its steps see: its inputs, `github.action_path`, no secrets, needs or vars (GitHub's rule).
+        let folder = path.isEmpty ? started.workspace : started.workspace + "/" + path
+        var base = contexts
+        for hidden in ["secrets", "needs", "vars", "steps", "env"] { base[hidden] = nil }
+        base["inputs"] = .object(inputs)
+        if case .object(var github)? = base["github"] {
+            github["action_path"] = .string(folder)
+            base["github"] = .object(github)
+        }
+        var innerEnv = env
+        innerEnv["GITHUB_ACTION_PATH"] = folder
+        let steps = action.steps.map { inner -> Step in
+            var inner = inner
+            inner.index = step.index  // its output is this step's
+            return inner
+        }
+
+        let outer = (steps: state.steps, succeeded: state.succeeded, failure: state.failure, frame: state.frame, cancelled: state.cancelled)
+        state.steps = [:]
+        state.succeeded = true
+        state.failure = nil
+        state.frame = ActionFrame(uses: uses.value, depth: depth)
+        state.envCache = nil
+        await runStepList(steps, executor: executor, started: started, base: base, env: innerEnv, shared: nil, state: &state)
+        let innerSteps = state.steps, innerFailure = state.failure
+        var outcome: Outcome = state.succeeded ? (state.cancelled && !outer.cancelled ? .cancelled : .success) : .failure
+        (state.steps, state.succeeded, state.failure, state.frame) = (outer.steps, outer.succeeded, outer.failure, outer.frame)
+        state.envCache = nil
+
+        // Its failing step said why already; only an output that cannot be evaluated is said here.
+        // Outputs are evaluated whatever the outcome, as GitHub's runner does (a step that ran may have set them).
+        var message = innerFailure.map { "step '\(name)' (\(uses.value)): \($0.message)" }
+        var outputs: [String: ExpressionValue] = [:]
+        do {
+            var outputContexts = base
+            outputContexts["steps"] = .object(innerSteps)
+            outputContexts["env"] = .object(innerEnv.merging(state.addedEnv) { _, new in new }.mapValues(ExpressionValue.string))
+            let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
+            for output in action.outputs {
+                switch render(output.value, what: "outputs.\(output.id).value", outputEvaluation) {
+                case .success(let value):
+                    outputs[output.id] = .string(value)
+                    state.allOutputs[output.id] = value
+                case .failure(let problem):
+                    outcome = .failure
+                    message = message ?? problem.message
+                    reporter.report(.message(job: planned.key, level: .error, text: problem.message))
+                }
+            }
+        }
+        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state)
+        if outcome == .failure && !allowed {
+            state.succeeded = false
+            state.failure = state.failure
+                ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: innerFailure?.exitCode, message: message ?? "step '\(name)' failed")
+        } else if outcome == .failure {
+            reporter.report(.message(job: planned.key, level: .warning, text: "step '\(name)' failed; allowed by continue-on-error"))
+        }
+        if let id = step.id {
+            let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
+            state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
+        }
+    }
+
+    /// The action in `path` of the job's workspace: read where the workspace is a folder of this
+    /// machine (never through a symbolic link that leaves it), else through the executor's files
+    /// interface; then compiled, its problems as one message.
+    func loadLocalAction(_ path: String, uses: String, executor: any Executor, started: JobStarted) async -> Result<ActionDefinition, RunProblem> {
+        let found: (name: String, bytes: [UInt8])?
+        do {
+            if started.hostPaths == true {
+                found = try ActionLoader.readActionFile(in: started.workspace, path: path)
+            } else if let files = executor.files {
+                found = try await fetchActionFile(path, files: files)
+            } else {
+                return .failure(RunProblem("cannot read the action '\(uses)': the job's executor cannot send files from its workspace"))
+            }
+        } catch {
+            return .failure(RunProblem("cannot read the action '\(uses)': \(describe(error))"))
+        }
+        guard let found else {
+            return .failure(RunProblem(
+                "no action.yml or action.yaml in '\(uses)' of the job's workspace\n  hint: commit it (a job's workspace is a clone of the "
+                    + "project's HEAD unless --working-tree), or make it in an earlier step (actions/checkout with 'path:')"))
+        }
+        let file = (path.isEmpty ? "" : path + "/") + found.name
+        guard let text = String(validating: found.bytes, as: UTF8.self) else {
+            return .failure(RunProblem("the action file '\(file)' is not UTF-8 text"))
+        }
+        let result = ActionLoader.load(yaml: text, file: file)
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        guard let action = result.action, errors.isEmpty else {
+            let shown = errors.isEmpty ? ["the action file '\(file)' could not be read"] : errors.map(\.description)
+            return .failure(RunProblem("the action '\(uses)' is not valid:\n" + shown.joined(separator: "\n")))
+        }
+        return .success(action)
+    }
+
+    /// The action's file out of a workspace on another machine, through a private staging folder.
+    func fetchActionFile(_ path: String, files: any ExecutorFileTransfer) async throws -> (name: String, bytes: [UInt8])? {
+        let staging = options.runDirectory + "/action-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let names = ActionLoader.fileNames.map { path.isEmpty ? $0 : path + "/" + $0 }
+        let sink = try TarExtractor(into: staging)
+        do {
+            _ = try await files.getTree(FilesGet(jobKey: planned.key, roots: [FilesGetRoot(name: "", path: "", include: names)]), into: sink)
+        } catch {
+            _ = await sink.finish()
+            throw error
+        }
+        if let problem = await sink.finish() { throw EngineError(problem) }
+        return try ActionLoader.readActionFile(in: staging, path: path)
+    }
+}

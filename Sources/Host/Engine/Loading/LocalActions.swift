@@ -1,0 +1,143 @@
+import Foundation
+
+extension ActionLoader {
+    /// `uses: ./PATH` (or `.\PATH`): an action in the workflow's own repository.
+    public static func isLocal(_ uses: String) -> Bool { uses.hasPrefix("./") || uses.hasPrefix(".\\") }
+
+    /// The folder of a local action relative to the workspace (`./a//b/` → `a/b`, `./` → ``),
+    /// split on `/` and `\` as GitHub splits it; nil when `..` climbs out of the workspace.
+    public static func localPath(_ uses: String) -> String? {
+        var parts: [Substring] = []
+        for part in uses.split(whereSeparator: { $0 == "/" || $0 == "\\" }) where part != "." {
+            if part == ".." {
+                guard !parts.isEmpty else { return nil }
+                parts.removeLast()
+            } else {
+                parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// The action file (`action.yml`, else `action.yaml`) in `path` under `root`: its name and
+    /// bytes, nil when there is none. A path that passes through a symbolic link, or a file that is
+    /// one, is refused: the file must be the workspace's own, not one it points at.
+    public static func readActionFile(in root: String, path: String) throws -> (name: String, bytes: [UInt8])? {
+        let folder = path.isEmpty ? root : root + "/" + path
+        for name in fileNames {
+            let relative = path.isEmpty ? name : path + "/" + name
+            var info = stat()
+            guard lstat(folder + "/" + name, &info) == 0 else { continue }
+            if ArtifactStore.passesThroughLink(root, relative) || info.st_mode & S_IFMT == S_IFLNK {
+                throw EngineError("'\(relative)' is (or passes through) a symbolic link", hint: "put the action's files in the repository itself")
+            }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw EngineError("'\(relative)' is not a regular file") }
+            guard info.st_size <= 1 << 20 else { throw EngineError("'\(relative)' is larger than 1 MiB") }
+            guard let data = FileManager.default.contents(atPath: folder + "/" + name) else {
+                throw EngineError("cannot read '\(relative)': \(String(cString: strerror(errno)))")
+            }
+            return (name, Array(data))
+        }
+        return nil
+    }
+
+    /// Read every local action the workflow uses from the project folder (what a job's workspace
+    /// holds), and the local actions those use in turn: their problems are the workflow's (with
+    /// the action file's positions), and a job that would run one NixActions does not run (a
+    /// node or docker action, or an action such as `actions/setup-node` used inside one) becomes
+    /// an unsupported feature of that job, which `run` refuses. An action not in the project is a
+    /// warning: an earlier step may make it (actions/checkout with `path:`).
+    public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil) -> [Diagnostic] {
+        var checker = LocalActionChecker(root: projectDirectory, functions: functions)
+        for use in workflow.localActions {
+            checker.visit(use.uses, job: use.job, step: use.stepIndex, context: use.context, chain: [])
+        }
+        workflow.unsupported += checker.unsupported
+        return checker.diagnostics.sorted
+    }
+}
+
+/// The walk of `checkLocalActions`: each action file is read and compiled once.
+struct LocalActionChecker {
+    let root: String
+    let functions: FunctionArities?
+    var diagnostics = DiagnosticBag()
+    var unsupported: [UnsupportedFeature] = []
+    /// Path → the compiled action (nil: missing or unreadable, already reported).
+    var loaded: [String: ActionDefinition?] = [:]
+
+    mutating func visit(_ uses: Located<String>, job: String, step: Int, context: String, chain: [String]) {
+        guard let path = ActionLoader.localPath(uses.value) else {
+            diagnostics.error("'uses: \(uses.value)' leaves the repository", at: uses.location, context: context,
+                              hint: "a local action is a folder of the repository: ./.github/actions/NAME")
+            return
+        }
+        if let first = chain.firstIndex(of: path) {
+            let cycle = (chain[first...] + [path]).map { "./\($0)" }.joined(separator: " → ")
+            diagnostics.error("composite actions use each other in a cycle: \(cycle)", at: uses.location, context: context,
+                              hint: "an action cannot use itself, directly or through another")
+            return
+        }
+        guard chain.count < ActionLoader.maxDepth else {
+            diagnostics.error("composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)' (GitHub's limit)",
+                              at: uses.location, context: context)
+            return
+        }
+        let action: ActionDefinition?
+        if let known = loaded[path] {
+            action = known
+        } else {
+            action = load(path, uses: uses, context: context)
+            loaded[path] = action
+        }
+        guard let action else { return }
+        let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
+        guard action.isComposite else {
+            refuse("\(feature) (runs.using: \(action.using.value))", job: job, at: uses.location, context: context,
+                   hint: "only composite actions (runs.using: composite) run here; do the same work in 'run' steps")
+            return
+        }
+        let inner = context + " › action '\(uses.value)'"
+        for innerStep in action.steps {
+            guard let innerUses = innerStep.uses else { continue }
+            if ActionLoader.isLocal(innerUses.value) {
+                visit(innerUses, job: job, step: step, context: inner, chain: chain + [path])
+            } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
+                refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
+                       at: innerUses.location, context: inner,
+                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and local composite actions")
+            }
+        }
+    }
+
+    mutating func refuse(_ description: String, job: String, at location: SourceLocation?, context: String, hint: String) {
+        let item = UnsupportedFeature(description, job: job, at: location)
+        unsupported.append(item)
+        diagnostics.warning(item.message, at: location, context: context, hint: hint)
+    }
+
+    mutating func load(_ path: String, uses: Located<String>, context: String) -> ActionDefinition? {
+        let found: (name: String, bytes: [UInt8])?
+        do {
+            found = try ActionLoader.readActionFile(in: root, path: path)
+        } catch {
+            diagnostics.error("cannot read the action '\(uses.value)': \(error)", at: uses.location, context: context)
+            return nil
+        }
+        guard let found else {
+            diagnostics.warning(
+                "no action.yml or action.yaml in '\(uses.value)' of the project", at: uses.location, context: context,
+                hint: "the step reads it from the job's workspace when it runs, and fails if it is not there: "
+                    + "check the path, or make it in an earlier step (actions/checkout with 'path:')")
+            return nil
+        }
+        let file = (path.isEmpty ? "" : path + "/") + found.name
+        guard let text = String(validating: found.bytes, as: UTF8.self) else {
+            diagnostics.error("the action file '\(file)' is not UTF-8 text", at: uses.location, context: context)
+            return nil
+        }
+        let result = ActionLoader.load(yaml: text, file: file, context: context, functions: functions)
+        for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
+        return result.action
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Local composite actions (`uses: ./PATH` with `runs.using: composite`): read from the job's
+/// workspace when the step runs, checked by `validate` and `run` from the project.
+@Suite("Local composite actions")
+struct CompositeActionTests {
+    /// A project with actions under .github/actions and the workflow `wf.yml`.
+    static func project(_ actions: [String: String], workflow: String) throws -> (TemporaryDirectory, String) {
+        let temp = try TemporaryDirectory()
+        for (path, text) in actions { try temp.write(path, text) }
+        return (temp, try temp.write("wf.yml", workflow))
+    }
+
+    static let greet = """
+        name: Greet
+        description: says hello
+        inputs:
+          who:
+            description: whom
+            required: true
+          greeting:
+            default: Hello
+          job-name:
+            default: ${{ github.job }}
+        outputs:
+          message:
+            description: the text
+            value: ${{ steps.say.outputs.text }}-${{ steps.nested.outputs.echoed }}
+        runs:
+          using: composite
+          steps:
+            - id: say
+              shell: bash
+              run: |
+                echo "${{ inputs.greeting }}, ${{ inputs.who }} from ${{ inputs.job-name }}"
+                echo "text=${{ inputs.greeting }} ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+                echo "GREETED=${{ inputs.who }}" >> "$GITHUB_ENV"
+                mkdir -p "$RUNNER_TEMP/bin" && printf '#!/bin/sh\\necho tool ran\\n' > "$RUNNER_TEMP/bin/greet-tool" && chmod +x "$RUNNER_TEMP/bin/greet-tool"
+                echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+                echo "action_path=${GITHUB_ACTION_PATH#$GITHUB_WORKSPACE} same=${{ github.action_path == env.GITHUB_ACTION_PATH }}"
+                echo "step_env=$FROM_USING_STEP"
+            - id: nested
+              uses: ./.github/actions/inner
+              with:
+                value: ${{ inputs.who }}
+        """
+
+    static let inner = """
+        inputs:
+          value: {}
+        outputs:
+          echoed: { value: "${{ steps.e.outputs.v }}" }
+        runs:
+          using: composite
+          steps:
+            - id: e
+              run: echo "inner got $V from ${GITHUB_ACTION_PATH##*/}"; echo "v=$V!" >> "$GITHUB_OUTPUT"
+              shell: bash
+              env:
+                V: ${{ inputs.value }}
+        """
+
+    @Test("a composite action runs as one step: inputs (without case, defaults from expressions), outputs, GITHUB_ENV and GITHUB_PATH for later steps, its path, a nested action")
+    func runs() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/greet/action.yml": Self.greet, ".github/actions/inner/action.yaml": Self.inner],
+            workflow: """
+                jobs:
+                  build:
+                    steps:
+                      - id: greet
+                        uses: ./.github/actions/greet
+                        env:
+                          FROM_USING_STEP: given
+                        with:
+                          Who: world
+                      - run: |
+                          echo "output=${{ steps.greet.outputs.message }} outcome=${{ steps.greet.outcome }}"
+                          echo "env=$GREETED"
+                          greet-tool
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow, "--log-dir", temp.path + "/logs"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["Hello, world from build", "action_path=/.github/actions/greet same=true", "step_env=given", "inner got world from inner",
+                     "output=Hello world-world! outcome=success", "env=world", "tool ran"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        // Its steps are parts of the step that uses it: two steps in the events, the action's steps as lines.
+        let folder = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").first ?? ""
+        let events = try String(contentsOfFile: temp.path + "/logs/\(folder)/events.jsonl", encoding: .utf8)
+        #expect(events.components(separatedBy: "\"event\":\"step_started\"").count - 1 == 2, "\(events)")
+        #expect(result.stdout.contains("[build] > ./.github/actions/greet › say"))
+        #expect(result.stdout.contains("[build] > ./.github/actions/inner › e"))
+    }
+
+    @Test("a step of the action that fails fails the step that uses it; if: failure() inside runs; continue-on-error and outputs still apply")
+    func failure() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/fails/action.yml": """
+                inputs:
+                  code: { default: "3" }
+                outputs:
+                  after: { value: "${{ steps.after.outputs.x }}" }
+                runs:
+                  using: composite
+                  steps:
+                    - run: echo before; exit ${{ inputs.code }}
+                      shell: bash
+                    - run: echo never ran
+                      shell: bash
+                    - id: after
+                      if: failure()
+                      run: echo "cleanup in action"; echo "x=1" >> "$GITHUB_OUTPUT"
+                      shell: bash
+                """],
+            workflow: """
+                jobs:
+                  a:
+                    steps:
+                      - id: f
+                        uses: ./.github/actions/fails
+                        continue-on-error: true
+                      - run: echo "outcome=${{ steps.f.outcome }} conclusion=${{ steps.f.conclusion }} after=${{ steps.f.outputs.after }}"
+                      - uses: ./.github/actions/fails
+                        with: { code: 5 }
+                      - run: echo "not after a failure"
+                      - if: failure()
+                        run: echo "job saw the failure"
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        #expect(result.stdout.contains("outcome=failure conclusion=success after=1"), "\(result.stdout)")
+        #expect(result.stdout.components(separatedBy: "cleanup in action").count - 1 == 2)
+        #expect(!result.stdout.contains("[a] never ran\n"))
+        #expect(!result.stdout.contains("[a] not after a failure\n"))
+        #expect(result.stdout.contains("job saw the failure"))
+        #expect(result.stdout.contains("'./.github/actions/fails' (exit code 5)"), "\(result.stdout)")
+    }
+
+    @Test("the action cannot read the workflow's secrets; a secret given as an input is masked in its output")
+    func secrets() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/tok/action.yml": """
+                inputs:
+                  token: { required: true }
+                runs:
+                  using: composite
+                  steps:
+                    - run: echo "token=${{ inputs.token }} env=$API_TOKEN"
+                      shell: bash
+                """],
+            workflow: """
+                jobs:
+                  a:
+                    steps:
+                      - uses: ./.github/actions/tok
+                        with:
+                          token: ${{ secrets.API_TOKEN }}
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow, "--secret", "API_TOKEN=tok-5e3c1f-composite"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        #expect(result.stdout.contains("token=*** env="), "\(result.stdout)")
+        #expect(!(result.stdout + result.stderr).contains("tok-5e3c1f-composite"))
+    }
+
+    @Test("validate reads the action from the project: errors at the action file's line and column, a node action refused by run, a missing one a warning")
+    func validate() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/broken/action.yml": """
+                inputs:
+                  x:
+                    default: ${{ secrets.TOKEN }}
+                runs:
+                  using: composite
+                  steps:
+                    - run: echo ${{ inputs.y }}
+                    - run: echo hi
+                      shell: bash
+                      retry: 3
+                """,
+             ".github/actions/node/action.yml": "name: n\nruns:\n  using: node20\n  main: index.js\n",
+             ".github/actions/loop/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop2\n",
+             ".github/actions/loop2/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop\n"],
+            workflow: """
+                jobs:
+                  a:
+                    steps:
+                      - uses: ./.github/actions/broken
+                      - uses: ./../outside
+                  b:
+                    steps:
+                      - uses: ./.github/actions/node
+                      - uses: ./.github/actions/missing
+                  c:
+                    steps:
+                      - uses: ./.github/actions/loop
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(result.status == 2)
+        let file = ".github/actions/broken/action.yml"
+        for line in ["\(file):3:18: error: 'secrets' is not available in 'inputs.x.default'",
+                     "\(file):7:7: error: step 1 of a composite action runs a command without 'shell'",
+                     "\(file):7:21: warning: inputs.y in 'run': the action declares no input 'y'; it is empty",
+                     "\(file):10:7: error: unknown key 'retry' in step 2",
+                     "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/node' (runs.using: node20) is not supported",
+                     "wf.yml:9:15: warning: no action.yml or action.yaml in './.github/actions/missing' of the project",
+                     "wf.yml:5:15: error: 'uses: ./../outside' leaves the repository",
+                     ".github/actions/loop2/action.yml:4:13: error: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop"] {
+            #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
+        }
+        // Only job b is valid: run refuses its node action before any job starts.
+        let run = try await nixactions(["run", workflow, "b"], in: temp.path)
+        #expect(run.status == 2, "\(run.stderr)\n\(run.stdout)")
+        #expect(run.stderr.contains("wf.yml:8:15: error: job 'b', step 1: the action './.github/actions/node' (runs.using: node20) is not supported by this version of nixactions yet"), "\(run.stderr)")
+        #expect(!run.stdout.contains("started"))
+    }
+
+    @Test("an action missing from the workspace fails its step with a hint; one made by an earlier step runs")
+    func madeByAnEarlierStep() async throws {
+        let (temp, workflow) = try Self.project(
+            [:],
+            workflow: """
+                jobs:
+                  a:
+                    steps:
+                      - run: |
+                          mkdir -p gen
+                          printf 'runs:\\n  using: composite\\n  steps:\\n    - run: echo generated action ran\\n      shell: bash\\n' > gen/action.yml
+                      - uses: ./gen
+                      - uses: ./absent
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("generated action ran"), "\(result.stdout)")
+        let all = result.stdout + result.stderr
+        #expect(all.contains("no action.yml or action.yaml in './absent' of the job's workspace"), "\(all)")
+        #expect(all.contains("hint: commit it"), "\(all)")
+    }
+
+    @Test("an action file that is a symbolic link out of the workspace is refused, not read")
+    func symlinkRefused() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("elsewhere/action.yml", "runs:\n  using: composite\n  steps:\n    - run: echo should not run\n      shell: bash\n")
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: mkdir -p act && ln -s "\(temp.path)/elsewhere/action.yml" act/action.yml
+                  - uses: ./act
+            """)
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 1)
+        #expect(!result.stdout.contains("should not run"))
+        let all = result.stdout + result.stderr
+        #expect(all.contains("'act/action.yml' is (or passes through) a symbolic link"), "\(all)")
+    }
+}
+
+extension RealExecutorSuites.SSHExecutorTests {
+    @Test("a local composite action on an ssh host: its file comes through the files interface, its steps run on the host")
+    func compositeAction() async throws {
+        let server = try await offThePool { try SSHServer() }
+        defer { server.stop() }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let remote = temp.path + "/remote"
+        try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+        try temp.write(".github/actions/where/action.yml", """
+            inputs:
+              label: { default: "${{ runner.os }}" }
+            outputs:
+              seen: { value: "${{ steps.w.outputs.seen }}" }
+            runs:
+              using: composite
+              steps:
+                - id: w
+                  shell: bash
+                  run: |
+                    echo "label=${{ inputs.label }} via=${SSH_CONNECTION%% *}" | cut -c1-25
+                    echo "on the host: ${GITHUB_ACTION_PATH#$GITHUB_WORKSPACE}"
+                    echo "seen=yes" >> "$GITHUB_OUTPUT"
+            """)
+        try temp.write("wf.yml", """
+            jobs:
+              build:
+                executor: \(Self.executor([server], workdir: remote))
+                steps:
+                  - id: a
+                    uses: ./.github/actions/where
+                  - run: |
+                      mkdir -p made && printf 'runs:\\n  using: composite\\n  steps:\\n    - run: echo made on the host\\n      shell: bash\\n' > made/action.yml
+                  - uses: ./made
+                  - run: echo "seen=${{ steps.a.outputs.seen }}"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for line in ["[build] label=Linux via=127.0.0.1\n", "[build] on the host: /.github/actions/where\n", "[build] made on the host\n", "[build] seen=yes\n"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+    }
+}
