@@ -141,6 +141,46 @@ struct CompositeActionTests {
         #expect(result.stdout.contains("'./.github/actions/fails' (exit code 5)"), "\(result.stdout)")
     }
 
+    @Test("the using step's timeout bounds the action's steps: the running one is ended, the rest skipped, cleanup runs, the job fails")
+    func timeout() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/slow/action.yml": """
+                runs:
+                  using: composite
+                  steps:
+                    - run: echo first
+                      shell: bash
+                    - run: echo sleeping; sleep 30; echo woke up
+                      shell: bash
+                    - run: echo never ran
+                      shell: bash
+                    - if: always()
+                      run: echo cleanup ran
+                      shell: bash
+                """],
+            workflow: """
+                jobs:
+                  a:
+                    steps:
+                      - uses: ./.github/actions/slow
+                        timeout: 1s
+                      - if: always()
+                        run: echo after the action
+                """)
+        defer { temp.remove() }
+        let clock = ContinuousClock()
+        let began = clock.now
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(clock.now - began < .seconds(20))
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[a] first\n", "[a] sleeping\n", "[a] cleanup ran\n", "[a] after the action\n"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("[a] woke up"))
+        #expect(!result.stdout.contains("[a] never ran"))
+        #expect((result.stdout + result.stderr).contains("timed out after"), "\(result.stdout)")
+    }
+
     @Test("the action cannot read the workflow's secrets; a secret given as an input is masked in its output")
     func secrets() async throws {
         let (temp, workflow) = try Self.project(

@@ -7,6 +7,8 @@ struct ActionFrame: Sendable {
     /// `./.github/actions/x`, as the step wrote it.
     let uses: String
     let depth: Int
+    /// The using step's `timeout` (the nearest one when actions nest): when its steps must end, and the limit.
+    let deadline: (at: ContinuousClock.Instant, limit: Duration)?
 }
 
 extension JobRunner {
@@ -118,11 +120,29 @@ extension JobRunner {
             return inner
         }
 
+        // The using step's timeout (its own, else the job's or workflow's `defaults` one) bounds its
+        // steps; an action nested in another is bounded by both.
+        var deadline = state.frame?.deadline
+        var limit = step.timeout?.value
+        if state.frame == nil, step.timeoutExpression == nil, limit == nil {
+            limit = job.defaults.stepTimeout?.value ?? workflow.defaults.stepTimeout?.value
+        }
+        if let expression = step.timeoutExpression {
+            do {
+                limit = try expression.evaluate(evaluation)
+            } catch {
+                let key = expression.minutes ? "timeout-minutes" : "timeout"
+                let at = expression.field.source.location.map { "\($0): " } ?? ""
+                return failStep(step, message: "\(at)cannot evaluate \(key) of step '\(name)': \(error.message)", allowed: allowed, state: &state)
+            }
+        }
+        if let limit, deadline.map({ began + limit < $0.at }) ?? true { deadline = (began + limit, limit) }
+
         let outer = (steps: state.steps, succeeded: state.succeeded, failure: state.failure, frame: state.frame, cancelled: state.cancelled)
         state.steps = [:]
         state.succeeded = true
         state.failure = nil
-        state.frame = ActionFrame(uses: uses.value, depth: depth)
+        state.frame = ActionFrame(uses: uses.value, depth: depth, deadline: deadline)
         state.envCache = nil
         await runStepList(steps, executor: executor, started: started, base: base, env: innerEnv, shared: nil, state: &state)
         let innerSteps = state.steps, innerFailure = state.failure

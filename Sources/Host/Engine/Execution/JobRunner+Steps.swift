@@ -238,6 +238,13 @@ extension JobRunner {
                 result = .timedOut(stepLimit)
                 break
             }
+            // Inside a composite action, the using step's timeout bounds its steps too. Once it has
+            // passed, the steps that still run (their `if` holds after a failure: always(),
+            // failure()) are cleanup steps, with `cleanupLimit` each, as after a job's timeout.
+            if let outer = state.frame?.deadline {
+                let left = outer.at - clock.now
+                limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
+            }
             result = await attemptStep(spec, executor: executor, timeout: limit)
             if spec.jobEnvironment != nil, case .finished = result {
                 // The executor keeps it now: the next steps (and this one's retries) send only their own.
