@@ -80,18 +80,23 @@ struct CompositeActionTests {
                           echo "output=${{ steps.greet.outputs.message }} outcome=${{ steps.greet.outcome }}"
                           echo "env=$GREETED"
                           greet-tool
+                      # An empty or null `if:` is success(), as GitHub's runner reads it.
+                      - if:
+                        run: echo "empty if ran"
+                      - if: ~
+                        run: echo "null if ran"
                 """)
         defer { temp.remove() }
         let result = try await nixactions(["run", workflow, "--log-dir", temp.path + "/logs"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         for line in ["Hello, world from build", "action_path=/.github/actions/greet same=true", "step_env=given", "inner got world from inner",
-                     "output=Hello world-world! outcome=success", "env=world", "tool ran"] {
+                     "output=Hello world-world! outcome=success", "env=world", "tool ran", "empty if ran", "null if ran"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
-        // Its steps are parts of the step that uses it: two steps in the events, the action's steps as lines.
+        // Its steps are parts of the step that uses it: four steps in the events, the action's steps as lines.
         let folder = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").first ?? ""
         let events = try String(contentsOfFile: temp.path + "/logs/\(folder)/events.jsonl", encoding: .utf8)
-        #expect(events.components(separatedBy: "\"event\":\"step_started\"").count - 1 == 2, "\(events)")
+        #expect(events.components(separatedBy: "\"event\":\"step_started\"").count - 1 == 4, "\(events)")
         #expect(result.stdout.contains("[build] > ./.github/actions/greet › say"))
         #expect(result.stdout.contains("[build] > ./.github/actions/inner › e"))
     }
@@ -222,6 +227,12 @@ struct CompositeActionTests {
                     - run: echo hi
                       shell: bash
                       retry: 3
+                    - uses: ./.github/actions/node
+                      working-directory: sub
+                    - if:
+                      run: echo an empty if is success()
+                      shell: bash
+                      timeout-minutes: 1
                 """,
              ".github/actions/node/action.yml": "name: n\nruns:\n  using: node20\n  main: index.js\n",
              ".github/actions/loop/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop2\n",
@@ -236,6 +247,12 @@ struct CompositeActionTests {
                     steps:
                       - uses: ./.github/actions/node
                       - uses: ./.github/actions/missing
+                  d:
+                    steps:
+                      - uses: ./.github/actions/node
+                        with:
+                          nope: 1
+                          Extra: 2
                   c:
                     steps:
                       - uses: ./.github/actions/loop
@@ -250,8 +267,12 @@ struct CompositeActionTests {
                      "\(file):10:7: error: unknown key 'retry' in step 2",
                      "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/node' (runs.using: node20) is not supported",
                      "wf.yml:9:15: warning: no action.yml or action.yaml in './.github/actions/missing' of the project",
-                     "wf.yml:5:15: error: 'uses: ./../outside' leaves the repository",
-                     ".github/actions/loop2/action.yml:4:13: error: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop"] {
+                     "wf.yml:5:15: warning: job 'a', step 2: the action './../outside' (a folder outside the workspace) is not supported",
+                     ".github/actions/loop2/action.yml:4:13: warning: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop",
+                     "wf.yml:14:17: warning: the action './.github/actions/node' has no input 'nope'; it is not passed on",
+                     "wf.yml:15:18: warning: the action './.github/actions/node' has no input 'Extra'; it is not passed on",
+                     "\(file):11:7: error: 'working-directory' only applies to a 'run' step of a composite action",
+                     "\(file):16:7: error: unknown key 'timeout-minutes' in step 4"] {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
         }
         // Only job b is valid: run refuses its node action before any job starts.

@@ -12,7 +12,8 @@ public enum ActionLoader {
     public static let fileNames = ["action.yml", "action.yaml"]
     /// How deep composite actions may use each other (GitHub's limit).
     public static let maxDepth = 10
-    static let compositeStepKeys = ["id", "name", "run", "shell", "working-directory", "env", "if", "continue-on-error", "timeout-minutes", "uses", "with"]
+    /// GitHub's composite-step keys: a run step's and a uses step's together (each is checked below).
+    static let compositeStepKeys = ["id", "name", "run", "shell", "working-directory", "env", "if", "continue-on-error", "uses", "with"]
     static let stepContexts = ["github", "inputs", "strategy", "matrix", "steps", "job", "runner", "env"]
     static let defaultContexts = ["github", "strategy", "matrix", "job", "runner"]
 
@@ -108,16 +109,17 @@ public enum ActionLoader {
                     "step \(index + 1) of a composite action runs a command without 'shell'", at: step.location, context: stepContext,
                     hint: "add 'shell: bash' (a composite action's steps do not take the workflow's defaults)")
             }
+            if step.uses != nil, let key = step.shell.map({ _ in "shell" }) ?? step.workingDirectory.map({ _ in "working-directory" }) {
+                reader.diagnostics.error(
+                    "'\(key)' only applies to a 'run' step of a composite action", at: step.location, context: stepContext,
+                    hint: "a 'uses' step of an action has name, id, if, uses, with, env and continue-on-error")
+            }
             if let uses = step.uses, let problem = WorkflowLoader.actionReferenceProblem(uses.value) {
                 reader.diagnostics.error(problem, at: uses.location, context: stepContext,
                                          hint: "write ./PATH for another action of this repository, or OWNER/REPO@REF")
                 step.uses = nil
             }
             action.steps.append(step)
-        }
-        if items.isEmpty {
-            reader.diagnostics.error("a composite action's 'steps' is empty", at: reader.location(stepsNode), context: context,
-                                     hint: "add at least one '- run: COMMAND' with 'shell: bash'")
         }
         checkExpressions(action, reader: &reader, context: context, functions: functions)
         return action

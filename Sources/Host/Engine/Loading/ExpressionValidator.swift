@@ -371,7 +371,8 @@ struct ExpressionValidator {
                 let owner = place.inputNames == nil ? "the workflow" : "the action"
                 diagnostics.warning(
                     "inputs.\(first) \(what): \(owner) declares no input '\(first)'; it is empty", at: at, context: place.context,
-                    hint: didYouMean(first, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
+                    hint: declared.isEmpty ? "\(owner) declares no inputs"
+                        : didYouMean(first, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
             }
         case "env":
             // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.

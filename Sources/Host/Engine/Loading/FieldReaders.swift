@@ -53,6 +53,9 @@ extension NodeReader {
     /// An `if:` condition; a bare expression without `${{ }}` is an expression too.
     mutating func condition(_ node: Node, context: String?) -> ConditionField? {
         guard let text = string(node, what: "if", context: context) else { return nil }
+        // A null (`if:`, `if: ~`, `if: null`) or blank condition is GitHub's default, success():
+        // its runner reads null as an empty string and an empty condition as no condition.
+        if Self.kind(node) == "null" || text.value.allSatisfy(\.isWhitespace) { return nil }
         let origin = origin(node)
         do {
             return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)

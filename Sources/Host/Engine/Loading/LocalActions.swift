@@ -50,7 +50,7 @@ extension ActionLoader {
     public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil) -> [Diagnostic] {
         var checker = LocalActionChecker(root: projectDirectory, functions: functions)
         for use in workflow.localActions {
-            checker.visit(use.uses, job: use.job, step: use.stepIndex, context: use.context, chain: [])
+            checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [])
         }
         workflow.unsupported += checker.unsupported
         return checker.diagnostics.sorted
@@ -66,21 +66,26 @@ struct LocalActionChecker {
     /// Path → the compiled action (nil: missing or unreadable, already reported).
     var loaded: [String: ActionDefinition?] = [:]
 
-    mutating func visit(_ uses: Located<String>, job: String, step: Int, context: String, chain: [String]) {
+    mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
+                        chain: [String]) {
+        let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
         guard let path = ActionLoader.localPath(uses.value) else {
-            diagnostics.error("'uses: \(uses.value)' leaves the repository", at: uses.location, context: context,
-                              hint: "a local action is a folder of the repository: ./.github/actions/NAME")
+            // GitHub resolves it against the workspace without looking (github/codeql-action's own
+            // `./../action/init`); here the workspace's parent is the run's, not the user's.
+            refuse("\(feature) (a folder outside the workspace)", job: job, at: uses.location, context: context,
+                   hint: "a local action here is a folder of the workspace: ./.github/actions/NAME")
             return
         }
         if let first = chain.firstIndex(of: path) {
+            // Valid while an `if:` stops it (GitHub fails only past its depth limit, as `run` does).
             let cycle = (chain[first...] + [path]).map { "./\($0)" }.joined(separator: " → ")
-            diagnostics.error("composite actions use each other in a cycle: \(cycle)", at: uses.location, context: context,
-                              hint: "an action cannot use itself, directly or through another")
+            diagnostics.warning("composite actions use each other in a cycle: \(cycle)", at: uses.location, context: context,
+                                hint: "the step fails when it runs them more than \(ActionLoader.maxDepth) deep (GitHub's limit); an 'if:' must end it")
             return
         }
         guard chain.count < ActionLoader.maxDepth else {
-            diagnostics.error("composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)' (GitHub's limit)",
-                              at: uses.location, context: context)
+            diagnostics.warning("composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)'; the step fails when it gets there (GitHub's limit)",
+                                at: uses.location, context: context)
             return
         }
         let action: ActionDefinition?
@@ -91,7 +96,7 @@ struct LocalActionChecker {
             loaded[path] = action
         }
         guard let action else { return }
-        let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
+        checkInputs(with, of: action, uses: uses.value, context: context)
         guard action.isComposite else {
             refuse("\(feature) (runs.using: \(action.using.value))", job: job, at: uses.location, context: context,
                    hint: "only composite actions (runs.using: composite) run here; do the same work in 'run' steps")
@@ -101,12 +106,23 @@ struct LocalActionChecker {
         for innerStep in action.steps {
             guard let innerUses = innerStep.uses else { continue }
             if ActionLoader.isLocal(innerUses.value) {
-                visit(innerUses, job: job, step: step, context: inner, chain: chain + [path])
+                visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path])
             } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
                        hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and local composite actions")
             }
+        }
+    }
+
+    /// GitHub's "Unexpected input(s)" warning: a `with:` key the action does not declare (without case).
+    mutating func checkInputs(_ with: [(name: String, value: TemplateField)], of action: ActionDefinition, uses: String, context: String) {
+        for (name, value) in with where action.input(name) == nil {
+            let declared = action.inputs.map(\.id)
+            diagnostics.warning(
+                "the action '\(uses)' has no input '\(name)'; it is not passed on", at: value.source.location, context: context,
+                hint: declared.isEmpty ? "the action declares no inputs"
+                    : didYouMean(name, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
         }
     }
 

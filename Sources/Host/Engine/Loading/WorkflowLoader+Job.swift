@@ -230,7 +230,7 @@ extension WorkflowLoader {
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
         if ActionLoader.isLocal(uses.value) {
             // Read from the project by validate and run (ActionLoader.checkLocalActions): a composite action runs.
-            workflow.localActions.append(LocalActionUse(job: job, stepIndex: step.index, uses: uses, context: context))
+            workflow.localActions.append(LocalActionUse(job: job, stepIndex: step.index, uses: uses, with: step.with, context: context))
             return
         }
         let feature = UnsupportedFeature("job '\(job)', step \(step.index + 1): the action '\(uses.value)'", job: job, at: uses.location)

@@ -43,6 +43,8 @@ public struct LocalActionUse: Sendable {
     public var job: String
     public var stepIndex: Int
     public var uses: Located<String>
+    /// The step's `with:`, checked against the action's inputs.
+    public var with: [(name: String, value: TemplateField)]
     /// "workflow 'W' › job 'J' › step N", for messages.
     public var context: String
 }
