@@ -55,7 +55,7 @@ extension NodeReader {
         guard let text = string(node, what: "if", context: context) else { return nil }
         // A null (`if:`, `if: ~`, `if: null`) or blank condition is GitHub's default, success():
         // its runner reads null as an empty string and an empty condition as no condition.
-        if Self.kind(node) == "null" || text.value.allSatisfy(\.isWhitespace) { return nil }
+        if Self.isBlank(node, text.value) { return nil }
         let origin = origin(node)
         do {
             return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)
@@ -63,6 +63,15 @@ extension NodeReader {
             report(error, in: text.value, origin: origin, fallback: text.location, what: "if", context: context)
             return nil
         }
+    }
+
+    /// A plain null (``, `~`, `null`) or a text of white space only; cheap for every other text.
+    static func isBlank(_ node: Node, _ text: String) -> Bool {
+        guard let first = text.utf8.first else { return true }
+        if case .scalar(let scalar) = node, scalar.style == .plain, text == "~" || text == "null" || text == "Null" || text == "NULL" { return true }
+        // Only a text that starts with white space can be all white space (ASCII first: no Character made).
+        guard first == 0x20 || first == 0x09 || first == 0x0A || first == 0x0D || first >= 0x80 else { return false }
+        return text.allSatisfy(\.isWhitespace)
     }
 
     mutating func report(
