@@ -62,9 +62,9 @@ extension JobRunner {
                             allowed: allowed, state: &state)
         }
 
-        // Inputs: `with:` (keys matched without case), then each declared input's default.
+        // Inputs: `with:` (keys matched without case), then each declared input's default. A key it
+        // does not declare was a warning of validate and run already (`LocalActionChecker`).
         var given: [String: String] = [:]
-        var unexpected: [String] = []
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -74,17 +74,8 @@ extension JobRunner {
                     if let deprecation = input.deprecationMessage {
                         reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is deprecated: \(deprecation)"))
                     }
-                } else {
-                    unexpected.append(key)
                 }
             }
-        }
-        if !unexpected.isEmpty {
-            // GitHub's runner warns and goes on.
-            reporter.report(.message(
-                job: planned.key, level: .warning,
-                text: "unexpected input\(unexpected.count == 1 ? "" : "s") \(unexpected.map { "'\($0)'" }.joined(separator: ", ")) of '\(uses.value)'; "
-                    + "its inputs are \(action.inputs.map { "'\($0.id)'" }.joined(separator: ", "))"))
         }
         var inputs: [String: ExpressionValue] = [:]
         for input in action.inputs {
@@ -154,21 +145,19 @@ extension JobRunner {
         // Outputs are evaluated whatever the outcome, as GitHub's runner does (a step that ran may have set them).
         var message = innerFailure.map { "step '\(name)' (\(uses.value)): \($0.message)" }
         var outputs: [String: ExpressionValue] = [:]
-        do {
-            var outputContexts = base
-            outputContexts["steps"] = .object(innerSteps)
-            outputContexts["env"] = .object(innerEnv.merging(state.addedEnv) { _, new in new }.mapValues(ExpressionValue.string))
-            let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
-            for output in action.outputs {
-                switch render(output.value, what: "outputs.\(output.id).value", outputEvaluation) {
-                case .success(let value):
-                    outputs[output.id] = .string(value)
-                    state.allOutputs[output.id] = value
-                case .failure(let problem):
-                    outcome = .failure
-                    message = message ?? problem.message
-                    reporter.report(.message(job: planned.key, level: .error, text: problem.message))
-                }
+        var outputContexts = base
+        outputContexts["steps"] = .object(innerSteps)
+        outputContexts["env"] = .object(innerEnv.merging(state.addedEnv) { _, new in new }.mapValues(ExpressionValue.string))
+        let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
+        for output in action.outputs {
+            switch render(output.value, what: "outputs.\(output.id).value", outputEvaluation) {
+            case .success(let value):
+                outputs[output.id] = .string(value)
+                state.allOutputs[output.id] = value
+            case .failure(let problem):
+                outcome = .failure
+                message = message ?? problem.message
+                reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }
         }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state)
