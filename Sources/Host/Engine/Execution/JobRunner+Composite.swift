@@ -9,9 +9,23 @@ struct ActionFrame: Sendable {
     let depth: Int
     /// The using step's `timeout` (the nearest one when actions nest): when its steps must end, and the limit.
     let deadline: (at: ContinuousClock.Instant, limit: Duration)?
+    /// The job's status when the action started (its `job.status` inside).
+    let jobSucceeded: Bool
+    /// The run was cancelled before the action started (it runs as cleanup: its steps are not skipped for it).
+    let cancelledBefore: Bool
 }
 
 extension JobRunner {
+    /// Once the using step's timeout has passed, the action has failed: its later steps run only if
+    /// their `if` holds after a failure (said once, at the step where it is noticed).
+    func noteActionTimeout(_ step: Step?, state: inout State) {
+        guard let frame = state.frame, let deadline = frame.deadline, state.succeeded, ContinuousClock.now >= deadline.at else { return }
+        let text = "'\(frame.uses)' timed out after \(DurationParser.format(deadline.limit))"
+        reporter.report(.message(job: planned.key, level: .error, text: text))
+        state.succeeded = false
+        state.failure = state.failure ?? JobFailure(stepIndex: step?.index, stepName: step?.displayName, message: text)
+    }
+
     /// A step started: a step event for the job's own steps, a line for a composite action's.
     func reportStepStarted(_ index: Int, name: String, state: State) {
         if let frame = state.frame {
@@ -64,7 +78,12 @@ extension JobRunner {
 
         // Inputs: `with:` (keys matched without case), then each declared input's default. A key it
         // does not declare was a warning of validate and run already (`LocalActionChecker`).
+        // An undeclared key is passed on too, as GitHub's runner does.
+        if hashing.isRemote {
+            await prefetchHashes(action.inputs.compactMap { $0.defaultValue?.template }, conditions: [], for: name, executor: executor)
+        }
         var given: [String: String] = [:]
+        var inputs: [String: ExpressionValue] = [:]
         for (key, field) in step.with {
             switch render(field, what: "with.\(key)", evaluation) {
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -74,10 +93,11 @@ extension JobRunner {
                     if let deprecation = input.deprecationMessage {
                         reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is deprecated: \(deprecation)"))
                     }
+                } else {
+                    inputs[key] = .string(value)
                 }
             }
         }
-        var inputs: [String: ExpressionValue] = [:]
         for input in action.inputs {
             if let value = given[input.id] {
                 inputs[input.id] = .string(value)
@@ -133,9 +153,11 @@ extension JobRunner {
         state.steps = [:]
         state.succeeded = true
         state.failure = nil
-        state.frame = ActionFrame(uses: uses.value, depth: depth, deadline: deadline)
+        state.frame = ActionFrame(uses: uses.value, depth: depth, deadline: deadline,
+                                  jobSucceeded: outer.succeeded && (outer.frame?.jobSucceeded ?? true), cancelledBefore: outer.cancelled)
         state.envCache = nil
         await runStepList(steps, executor: executor, started: started, base: base, env: innerEnv, shared: nil, state: &state)
+        noteActionTimeout(nil, state: &state)  // its last step may have passed it and been allowed to fail
         let innerSteps = state.steps, innerFailure = state.failure
         var outcome: Outcome = state.succeeded ? (state.cancelled && !outer.cancelled ? .cancelled : .success) : .failure
         (state.steps, state.succeeded, state.failure, state.frame) = (outer.steps, outer.succeeded, outer.failure, outer.frame)

@@ -19,12 +19,18 @@ extension JobRunner {
                 state.cancelled = true
                 reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
             }
+            noteActionTimeout(step, state: &state)
             var contexts = base
             contexts["steps"] = .object(state.steps)
-            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
+            // Inside a composite action, `job.status` is still the job's (as it was when the action
+            // started, with the action's own failures); `success()` is about the action's steps, and
+            // a cancellation before the action started does not skip them (a cleanup action).
+            let jobSucceeded = state.succeeded && (state.frame?.jobSucceeded ?? true)
+            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : jobSucceeded ? "success" : "failure")])
             // A job with the original's continueOnError runs every step whose condition is the default.
             let keepsGoing = job.original?.runsEveryStep == true && step.condition == nil
-            let status = ExpressionStatus(succeeded: state.succeeded || keepsGoing, cancelled: state.cancelled)
+            let cancelled = state.cancelled && state.frame?.cancelledBefore != true
+            let status = ExpressionStatus(succeeded: state.succeeded || keepsGoing, cancelled: cancelled)
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
@@ -95,11 +101,15 @@ extension JobRunner {
     func prefetchHashes(_ step: Step, executor: any Executor) async {
         var templates = [step.name, step.run, step.workingDirectory, step.continueOnErrorExpression].compactMap { $0?.template }
         templates += step.with.map(\.value.template) + step.env.map(\.value.template)
-        let calls = JobHashing.calls(in: templates, conditions: step.condition.map { [$0.expression] } ?? [])
+        await prefetchHashes(templates, conditions: step.condition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
+    }
+
+    func prefetchHashes(_ templates: [Template], conditions: [Expression], for name: String, executor: any Executor) async {
+        let calls = JobHashing.calls(in: templates, conditions: conditions)
         do {
             try await hashing.prefetch(calls, jobKey: planned.key, files: executor.files)
         } catch {
-            reporter.report(.message(job: planned.key, level: .warning, text: "cannot compute hashFiles for step '\(step.displayName)': \(describe(error))"))
+            reporter.report(.message(job: planned.key, level: .warning, text: "cannot compute hashFiles for step '\(name)': \(describe(error))"))
         }
     }
 

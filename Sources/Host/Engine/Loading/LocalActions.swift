@@ -28,15 +28,29 @@ extension ActionLoader {
             let relative = path.isEmpty ? name : path + "/" + name
             var info = stat()
             guard lstat(folder + "/" + name, &info) == 0 else { continue }
-            if ArtifactStore.passesThroughLink(root, relative) || info.st_mode & S_IFMT == S_IFLNK {
-                throw EngineError("'\(relative)' is (or passes through) a symbolic link", hint: "put the action's files in the repository itself")
-            }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw EngineError("'\(relative)' is not a regular file") }
-            guard info.st_size <= 1 << 20 else { throw EngineError("'\(relative)' is larger than 1 MiB") }
-            guard let data = FileManager.default.contents(atPath: folder + "/" + name) else {
+            let linked = EngineError("'\(relative)' is (or passes through) a symbolic link", hint: "put the action's files in the repository itself")
+            if ArtifactStore.passesThroughLink(root, relative) || info.st_mode & S_IFMT == S_IFLNK { throw linked }
+            // Opened without following a link, then checked on what was opened: a link put there
+            // after the check above (by a process of the job) is refused too.
+            let descriptor = open(folder + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard descriptor >= 0 else {
+                if errno == ELOOP { throw linked }
                 throw EngineError("cannot read '\(relative)': \(String(cString: strerror(errno)))")
             }
-            return (name, Array(data))
+            defer { close(descriptor) }
+            guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw EngineError("'\(relative)' is not a regular file") }
+            guard info.st_size <= 1 << 20 else { throw EngineError("'\(relative)' is larger than 1 MiB") }
+            var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+            var count = 0
+            while count < bytes.count {
+                let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + count, $0.count - count) }
+                if got < 0, errno == EINTR { continue }
+                guard got >= 0 else { throw EngineError("cannot read '\(relative)': \(String(cString: strerror(errno)))") }
+                if got == 0 { break }
+                count += got
+            }
+            guard count <= 1 << 20 else { throw EngineError("'\(relative)' is larger than 1 MiB") }
+            return (name, Array(bytes[..<count]))
         }
         return nil
     }
@@ -63,8 +77,9 @@ struct LocalActionChecker {
     let functions: FunctionArities?
     var diagnostics = DiagnosticBag()
     var unsupported: [UnsupportedFeature] = []
-    /// Path → the compiled action (nil: missing or unreadable, already reported).
-    var loaded: [String: ActionDefinition?] = [:]
+    /// Path → the compiled action (nil: missing or unreadable, already reported), the errors its
+    /// file had, the context they were reported in, and the jobs they were reported for.
+    var loaded: [String: (action: ActionDefinition?, errors: [Diagnostic], context: String, jobs: Set<String>)] = [:]
 
     mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
                         chain: [String]) {
@@ -89,11 +104,22 @@ struct LocalActionChecker {
             return
         }
         let action: ActionDefinition?
-        if let known = loaded[path] {
-            action = known
+        if var known = loaded[path] {
+            action = known.action
+            // The file's errors are each job's that uses it (a run of only that job must stop too).
+            if !known.jobs.contains(job) {
+                for var error in known.errors {
+                    error.context = error.context.map { $0.replacingOccurrences(of: known.context, with: context) }
+                    diagnostics.append(error)
+                }
+                known.jobs.insert(job)
+                loaded[path] = known
+            }
         } else {
+            let before = diagnostics.diagnostics.count
             action = load(path, uses: uses, context: context)
-            loaded[path] = action
+            let errors = diagnostics.diagnostics[before...].filter { $0.severity == .error }
+            loaded[path] = (action, Array(errors), context, [job])
         }
         guard let action else { return }
         checkInputs(with, of: action, uses: uses.value, context: context)
@@ -120,7 +146,8 @@ struct LocalActionChecker {
         for (name, value) in with where action.input(name) == nil {
             let declared = action.inputs.map(\.id)
             diagnostics.warning(
-                "the action '\(uses)' has no input '\(name)'; it is not passed on", at: value.source.location, context: context,
+                "the action '\(uses)' declares no input '\(name)' (it is passed on, as GitHub does, with this warning)",
+                at: value.source.location, context: context,
                 hint: declared.isEmpty ? "the action declares no inputs"
                     : didYouMean(name, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
         }
