@@ -78,10 +78,10 @@ extension JobRunner {
 
         // Inputs: `with:` (keys matched without case), then each declared input's default. A key it
         // does not declare was a warning of validate and run already (`LocalActionChecker`).
-        // An undeclared key is passed on too, as GitHub's runner does.
         if hashing.isRemote {
             await prefetchHashes(action.inputs.compactMap { $0.defaultValue?.template }, conditions: [], for: name, executor: executor)
         }
+        // An undeclared key is passed on too, as GitHub's runner does.
         var given: [String: String] = [:]
         var inputs: [String: ExpressionValue] = [:]
         for (key, field) in step.with {
@@ -134,18 +134,10 @@ extension JobRunner {
         // The using step's timeout (its own, else the job's or workflow's `defaults` one) bounds its
         // steps; an action nested in another is bounded by both.
         var deadline = state.frame?.deadline
-        var limit = step.timeout?.value
-        if state.frame == nil, step.timeoutExpression == nil, limit == nil {
-            limit = job.defaults.stepTimeout?.value ?? workflow.defaults.stepTimeout?.value
-        }
-        if let expression = step.timeoutExpression {
-            do {
-                limit = try expression.evaluate(evaluation)
-            } catch {
-                let key = expression.minutes ? "timeout-minutes" : "timeout"
-                let at = expression.field.source.location.map { "\($0): " } ?? ""
-                return failStep(step, message: "\(at)cannot evaluate \(key) of step '\(name)': \(error.message)", allowed: allowed, state: &state)
-            }
+        let limit: Duration?
+        switch stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
+        case .success(let value): limit = value
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         if let limit, deadline.map({ began + limit < $0.at }) ?? true { deadline = (began + limit, limit) }
 

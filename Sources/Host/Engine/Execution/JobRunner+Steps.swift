@@ -162,8 +162,7 @@ extension JobRunner {
             await runAction(step, uses: uses.value, name: name, executor: executor, started: started, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
-        // A composite action's steps do not take the job's or the workflow's defaults (as on GitHub).
-        let defaults = state.frame == nil ? (job: job.defaults, workflow: workflow.defaults) : (job: RunDefaults(), workflow: RunDefaults())
+        let defaults = stepDefaults(state)
         guard let run = step.run else { return }
         let script: String
         switch render(run, what: "run", evaluation) {
@@ -216,19 +215,10 @@ extension JobRunner {
             spec.captureAliases = ["JOB_ENV": "GITHUB_ENV"]  // the original NixActions name, GitHub's format
         }
 
-        // The nearest level wins: the step's own, then its job's defaults, then the workflow's.
-        var stepLimit = step.timeout?.value
-        if step.timeoutExpression == nil, stepLimit == nil {
-            stepLimit = defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value
-        }
-        if let expression = step.timeoutExpression {
-            do {
-                stepLimit = try expression.evaluate(evaluation)
-            } catch {
-                let at = expression.field.source.location.map { "\($0): " } ?? ""
-                let key = expression.minutes ? "timeout-minutes" : "timeout"
-                return failStep(step, message: "\(at)cannot evaluate \(key) of step '\(name)': \(error.message)", allowed: allowed, state: &state)
-            }
+        let stepLimit: Duration?
+        switch self.stepLimit(step, name: name, defaults: defaults, evaluation) {
+        case .success(let limit): stepLimit = limit
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
 
         reportStepStarted(step.index, name: name, state: state)
@@ -319,6 +309,27 @@ extension JobRunner {
             if case .object = entry {} else { entry = .object([:]) }
             let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
             state.steps[id] = .object(["outputs": entry, "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
+        }
+    }
+
+    /// The `defaults` a step takes: none inside a composite action (as on GitHub).
+    func stepDefaults(_ state: State) -> (job: RunDefaults, workflow: RunDefaults) {
+        state.frame == nil ? (job.defaults, workflow.defaults) : (RunDefaults(), RunDefaults())
+    }
+
+    /// A step's time limit: the nearest level wins, the step's own (its expression evaluated now),
+    /// then its job's defaults, then the workflow's.
+    func stepLimit(_ step: Step, name: String, defaults: (job: RunDefaults, workflow: RunDefaults), _ evaluation: RuntimeContext)
+        -> Result<Duration?, RunProblem> {
+        guard let expression = step.timeoutExpression else {
+            return .success(step.timeout?.value ?? defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value)
+        }
+        do {
+            return .success(try expression.evaluate(evaluation))
+        } catch {
+            let at = expression.field.source.location.map { "\($0): " } ?? ""
+            let key = expression.minutes ? "timeout-minutes" : "timeout"
+            return .failure(RunProblem("\(at)cannot evaluate \(key) of step '\(name)': \(error.message)"))
         }
     }
 
