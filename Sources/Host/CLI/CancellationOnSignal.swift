@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 import NixActionsEngine
 import NixActionsProcessKit
@@ -32,7 +33,9 @@ public enum SignalHub {
         guard let pipe = closeOnExecPipe() else { return }
         _ = fcntl(pipe.write, F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
         pipeWrite = pipe.write
+        pipeRead = pipe.read
         // The handler first: a signal already pending (see below) must find it in place.
+        var installed: [Int32] = []
         for number in signals {
             if number == SIGHUP && startsIgnored(number) { continue }
             var action = sigaction()
@@ -44,35 +47,80 @@ public enum SignalHub {
             }
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
-            sigaction(number, &action, nil)
+            if sigaction(number, &action, nil) == 0 { installed.append(number) }
         }
-        let reader = pipe.read
-        let thread = Thread {
-            // This thread can always take the signals, whatever mask it inherited: a process
-            // started from a thread that blocks them (a libdispatch worker of another Swift
-            // program, some CI agents) inherits that mask, the main thread may exit (dispatch_main),
-            // and the threads libdispatch makes block them: without this, nobody would take them.
-            unblockSignals()
-            var byte: UInt8 = 0
-            while true {
-                let count = read(reader, &byte, 1)
-                if count < 0 && errno == EINTR { continue }
-                guard count == 1 else { return }
-                let number = Int32(byte)
-                received.store(true, ordering: .relaxed)
-                if let handler = handler.withLock({ $0 }) {
-                    handler(number)
-                } else {
-                    // Nobody handles it (a run starting, before there is anything to cancel, or
-                    // a command without cleanup): end with the status of a cancel, 130, not by
-                    // the signal (143, 129): what the supervisor would clean up, it still does.
-                    _exit(130)
-                }
+        handled = installed
+        if !startReader() {
+            // Nobody would read what the handler writes: every signal would be lost, and a run
+            // nobody can stop is worse than one stopped hard. The signals keep their default
+            // action (the process ends by it; the run's supervisor cleans up after it), and one
+            // that came meanwhile ends the process now.
+            for number in installed { signal(number, SIG_DFL) }
+            var ready = pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 0) == 1 { _exit(130) }
+        }
+        unblockSignals()
+    }
+
+    nonisolated(unsafe) static var pipeRead: Int32 = -1
+    /// The signals whose handler `start` installed (set before the reader starts).
+    nonisolated(unsafe) static var handled: [Int32] = []
+
+    /// The thread that reads the pipe, made with `pthread_create` so that a failure is seen
+    /// (Foundation's `Thread.start()` ignores one: the signals would then go nowhere). A failure
+    /// for lack of resources (EAGAIN: a process or memory limit reached for a moment, when many
+    /// runs start at once) is tried again for a while. False: there is no reader.
+    static func startReader() -> Bool {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        // What a signal does runs here (cancelling the run's tasks runs their cancellation
+        // handlers on this thread): room for that, in memory only used when touched.
+        pthread_attr_setstacksize(&attributes, 1 << 20)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        for attempt in 0..<100 {
+            var thread = pthread_t()
+            let made = pthread_create(&thread, &attributes, { _ in
+                SignalHub.readSignals()
+                return nil
+            }, nil)
+            if made == 0 { return true }
+            guard made == EAGAIN, attempt < 99 else { return false }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// The reader's loop: one byte per signal, each handed to `handler`.
+    static func readSignals() {
+        // This thread can always take the signals, whatever mask it inherited: a process
+        // started from a thread that blocks them (a libdispatch worker of another Swift
+        // program, some CI agents) inherits that mask, the main thread may exit (dispatch_main),
+        // and the threads libdispatch makes block them: without this, nobody would take them.
+        unblockSignals()
+        nxa_name_thread("nxa-signals")
+        let reader = pipeRead
+        var byte: UInt8 = 0
+        while true {
+            let count = read(reader, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            guard count == 1 else {
+                // The pipe is gone (never expected): signals take their default action again
+                // rather than vanish.
+                for number in handled { signal(number, SIG_DFL) }
+                return
+            }
+            let number = Int32(byte)
+            received.store(true, ordering: .relaxed)
+            if let handler = handler.withLock({ $0 }) {
+                handler(number)
+            } else {
+                // Nobody handles it (a run starting, before there is anything to cancel, or
+                // a command without cleanup): end with the status of a cancel, 130, not by
+                // the signal (143, 129): what the supervisor would clean up, it still does.
+                _exit(130)
             }
         }
-        thread.stackSize = 128 * 1024
-        thread.start()
-        unblockSignals()
     }
 
     /// Whether `number` was ignored (SIG_IGN) when this process started, as `nohup` leaves SIGHUP.
