@@ -283,6 +283,11 @@ struct RunCommandTests {
         try handle.close()
         #expect(await eventually { project.lines.contains("step slow 0") }, "\(project.lines)")
         kill(process.processIdentifier, SIGINT)
+        let said = { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("nixactions: cancelling (signal 2)") == true }
+        // A signal that is not acted on within seconds: how the process stood (once seen in CI).
+        if !(await eventually(timeout: .seconds(10)) { said() }) {
+            Issue.record("no cancel 10 s after SIGINT:\n\(signalReport(process.processIdentifier))")
+        }
         await waitForExit(process)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 130, "\(text)")

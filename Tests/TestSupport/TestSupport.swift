@@ -325,6 +325,23 @@ public func processReport(_ pid: pid_t) -> String {
     return "pid \(pid): \(status.joined(separator: "; ")); cgroup \(read("cgroup").trimmingCharacters(in: .whitespacesAndNewlines)); command '\(command)'"
 }
 
+/// What a test prints about a process that did not act on a signal: its signal masks and pending
+/// sets, and each thread's name, state and blocked set (`/proc/PID/task/TID`).
+public func signalReport(_ pid: pid_t) -> String {
+    let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+    let fields = { (text: String) in
+        text.split(separator: "\n").filter { ["State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"].contains(where: $0.hasPrefix) }
+            .map { $0.replacingOccurrences(of: "\t", with: " ") }.joined(separator: "; ")
+    }
+    var lines = ["pid \(pid): " + fields(read("/proc/\(pid)/status"))]
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    for task in tasks.sorted() {
+        let name = read("/proc/\(pid)/task/\(task)/comm").trimmingCharacters(in: .whitespacesAndNewlines)
+        lines.append("  \(task) \(name): " + fields(read("/proc/\(pid)/task/\(task)/status")))
+    }
+    return lines.joined(separator: "\n")
+}
+
 /// The bytes a job's steps wrote on `stream` ("stdout" or "stderr"), rebuilt from a run's log
 /// folder: the `output` events of `events.jsonl` reference ranges of `<job>.log` (and each says
 /// how many newlines its range holds, which is checked).
