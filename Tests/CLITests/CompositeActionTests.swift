@@ -220,6 +220,50 @@ struct CompositeActionTests {
         }
     }
 
+    @Test("inside an action GITHUB_ENV is over the job's env but under the using step's env:, as a step's own env: is; a required input not given and a deprecated one are warnings")
+    func environmentAndInputWarnings() async throws {
+        let (temp, workflow) = try Self.project(
+            [".github/actions/setenv/action.yml": """
+                inputs:
+                  needed: { required: true }
+                  old: { deprecationMessage: use 'needed' }
+                runs:
+                  using: composite
+                  steps:
+                    - shell: bash
+                      run: |
+                        echo "PINNED=from-action" >> "$GITHUB_ENV"
+                        echo "JOBVAR=from-action" >> "$GITHUB_ENV"
+                        echo "EARLY=from-action" >> "$GITHUB_ENV"
+                    - shell: bash
+                      env: { OWN: own }
+                      run: echo "inside PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY OWN=$OWN ctx=${{ env.PINNED }}/${{ env.JOBVAR }} needed=[${{ inputs.needed }}]"
+                """],
+            workflow: """
+                jobs:
+                  a:
+                    env: { JOBVAR: job }
+                    steps:
+                      - run: echo "EARLY=before" >> "$GITHUB_ENV"
+                      - uses: ./.github/actions/setenv
+                        env: { PINNED: from-step }
+                        with: { old: x }
+                      - run: echo "after PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY"
+                """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[a] inside PINNED=from-step JOBVAR=from-action EARLY=from-action OWN=own ctx=from-step/from-action needed=[]\n",
+                     "[a] after PINNED=from-action JOBVAR=from-action EARLY=from-action\n"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        let all = result.stdout + result.stderr
+        for warning in ["input 'needed' of './.github/actions/setenv' is required and was not given; it is empty",
+                        "input 'old' of './.github/actions/setenv' is deprecated: use 'needed'"] {
+            #expect(all.contains(warning), "missing '\(warning)' in:\n\(all)")
+        }
+    }
+
     @Test("the timeout fails the action even when the step it ends may fail (continue-on-error): its later default steps are skipped")
     func timeoutAllowedStep() async throws {
         let (temp, workflow) = try Self.project(

@@ -52,8 +52,8 @@ extension JobRunner {
     /// its inputs, in this job's executor. Its outputs are this step's; what its steps write to
     /// GITHUB_ENV and GITHUB_PATH is the job's.
     func runLocalAction(_ step: Step, uses: Located<String>, name: String, executor: any Executor, started: JobStarted,
-                        contexts: [String: ExpressionValue], env: [String: String], evaluation: RuntimeContext, allowed: Bool,
-                        state: inout State) async {
+                        contexts: [String: ExpressionValue], env: [String: String], own: [String: String], evaluation: RuntimeContext,
+                        allowed: Bool, state: inout State) async {
         reportStepStarted(step.index, name: name, state: state)
         let began = ContinuousClock.now
         let depth = (state.frame?.depth ?? 0) + 1
@@ -123,8 +123,10 @@ extension JobRunner {
             github["action_path"] = .string(folder)
             base["github"] = .object(github)
         }
-        var innerEnv = env
-        innerEnv["GITHUB_ACTION_PATH"] = folder
+        // Its steps' environment: the job's, GITHUB_ENV as it is when each starts, then the `env:`
+        // of the steps using it and this action's path (see `State.envOver`).
+        var over = state.envOver.merging(own) { _, new in new }
+        over["GITHUB_ACTION_PATH"] = folder
         let steps = action.steps.map { inner -> Step in
             var inner = inner
             inner.index = step.index  // its output is this step's
@@ -141,18 +143,20 @@ extension JobRunner {
         }
         if let limit, deadline.map({ began + limit < $0.at }) ?? true { deadline = (began + limit, limit) }
 
-        let outer = (steps: state.steps, succeeded: state.succeeded, failure: state.failure, frame: state.frame, cancelled: state.cancelled)
+        let outer = (steps: state.steps, succeeded: state.succeeded, failure: state.failure, frame: state.frame, cancelled: state.cancelled,
+                     envOver: state.envOver)
+        state.envOver = over
         state.steps = [:]
         state.succeeded = true
         state.failure = nil
         state.frame = ActionFrame(uses: uses.value, depth: depth, deadline: deadline,
                                   jobSucceeded: outer.succeeded && (outer.frame?.jobSucceeded ?? true), cancelledBefore: outer.cancelled)
         state.envCache = nil
-        await runStepList(steps, executor: executor, started: started, base: base, env: innerEnv, shared: nil, state: &state)
+        await runStepList(steps, executor: executor, started: started, base: base, env: env, shared: nil, state: &state)
         noteActionTimeout(nil, state: &state)  // its last step may have passed it and been allowed to fail
         let innerSteps = state.steps, innerFailure = state.failure
         var outcome: Outcome = state.succeeded ? (state.cancelled && !outer.cancelled ? .cancelled : .success) : .failure
-        (state.steps, state.succeeded, state.failure, state.frame) = (outer.steps, outer.succeeded, outer.failure, outer.frame)
+        (state.steps, state.succeeded, state.failure, state.frame, state.envOver) = (outer.steps, outer.succeeded, outer.failure, outer.frame, outer.envOver)
         state.envCache = nil
 
         // Its failing step said why already; only an output that cannot be evaluated is said here.
@@ -161,7 +165,8 @@ extension JobRunner {
         var outputs: [String: ExpressionValue] = [:]
         var outputContexts = base
         outputContexts["steps"] = .object(innerSteps)
-        outputContexts["env"] = .object(innerEnv.merging(state.addedEnv) { _, new in new }.mapValues(ExpressionValue.string))
+        outputContexts["env"] = .object(env.merging(state.addedEnv) { _, new in new }.merging(over) { _, over in over }
+            .merging(options.environment) { _, given in given }.mapValues(ExpressionValue.string))
         let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
         for output in action.outputs {
             switch render(output.value, what: "outputs.\(output.id).value", outputEvaluation) {

@@ -35,15 +35,19 @@ extension JobRunner {
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
             // The environment the step sees, lowest to highest: workflow, job, GITHUB_ENV of
-            // earlier steps, step (GitHub's runner: the step's env is set over the job's
-            // environment, which GITHUB_ENV updates), then --env-file and --env over all of them.
+            // earlier steps, the steps using the composite actions it is in, step (GitHub's
+            // runner: the step's env is set over the job's environment, which GITHUB_ENV updates),
+            // then --env-file and --env over all of them.
             let stepEnv: [String: String]
+            var assigned = Set<String>()
             if step.env.isEmpty, let cached = state.envCache, cached.version == state.addedEnvVersion {
                 // The same as the last step's: no `env:` of its own, GITHUB_ENV unchanged since.
                 stepEnv = cached.environment
                 contexts["env"] = cached.context
             } else {
-                switch evaluateEnv(step.env, base: env.merging(state.addedEnv) { _, new in new }, contexts: contexts, status: status) {
+                var base = env.merging(state.addedEnv) { _, new in new }
+                if !state.envOver.isEmpty { base.merge(state.envOver) { _, over in over } }
+                switch evaluateEnv(step.env, base: base, contexts: contexts, status: status, assigned: &assigned) {
                 case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
                 case .failure(let problem):
                     failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -87,11 +91,12 @@ extension JobRunner {
                 state = await Task(executorPreference: HandOffExecutor.shared) {
                     var inner = snapshot
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
-                                         allowed: allowed, state: &inner)
+                                         allowed: allowed, jobEnv: env, assigned: assigned, state: &inner)
                     return inner
                 }.value
             } else {
-                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared, allowed: allowed, state: &state)
+                await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared, allowed: allowed,
+                              jobEnv: env, assigned: assigned, state: &state)
             }
         }
     }
@@ -146,16 +151,22 @@ extension JobRunner {
     }
 
     /// Run one step with its retries and timeout, and fold its result into the job's state.
-    /// - Parameter shared: the job's environment as the executor keeps it, when it does.
+    /// - Parameters:
+    ///   - shared: the job's environment as the executor keeps it, when it does.
+    ///   - jobEnv: the environment under GITHUB_ENV (workflow and job `env:`, or a composite action's).
+    ///   - assigned: the names the step's own `env:` set.
     func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
-                 env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, state: inout State) async {
+                 env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, jobEnv: [String: String] = [:],
+                 assigned: Set<String> = [], state: inout State) async {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
 
         if let uses = step.uses, ActionLoader.isLocal(uses.value) {
-            await runLocalAction(step, uses: uses, name: name, executor: executor, started: started, contexts: contexts, env: env,
-                                 evaluation: evaluation, allowed: allowed, state: &state)
+            // The using step's own `env:` stays over what the action's steps write to GITHUB_ENV.
+            let own = env.filter { assigned.contains($0.key) }
+            await runLocalAction(step, uses: uses, name: name, executor: executor, started: started, contexts: contexts, env: jobEnv,
+                                 own: own, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
         if let uses = step.uses {

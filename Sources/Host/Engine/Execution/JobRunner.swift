@@ -42,6 +42,10 @@ struct JobRunner: Sendable {
         var summary = ""
         /// Caches to save after the steps (actions/cache's post step), in the order restored.
         var pendingSaves: [ResolvedCache] = []
+        /// Inside composite actions: the `env:` of the steps that use them (outermost first), set
+        /// over GITHUB_ENV for their steps, as a step's own `env:` is over it for that step
+        /// (GitHub's runner since actions/runner#1794).
+        var envOver: [String: String] = [:]
         /// The composite action whose steps are running (nil: the job's own steps).
         var frame: ActionFrame?
     }
@@ -261,6 +265,15 @@ struct JobRunner: Sendable {
     func evaluateEnv(
         _ entries: [EnvEntry], base: [String: String], contexts: [String: ExpressionValue], status: ExpressionStatus
     ) -> Result<[String: String], RunProblem> {
+        var assigned = Set<String>()
+        return evaluateEnv(entries, base: base, contexts: contexts, status: status, assigned: &assigned)
+    }
+
+    /// `evaluateEnv`, also saying in `assigned` which names the entries set.
+    func evaluateEnv(
+        _ entries: [EnvEntry], base: [String: String], contexts: [String: ExpressionValue], status: ExpressionStatus,
+        assigned: inout Set<String>
+    ) -> Result<[String: String], RunProblem> {
         var values = base
         var contexts = contexts
         for entry in entries {
@@ -277,6 +290,7 @@ struct JobRunner: Sendable {
                             return .failure(RunProblem("\(at)env: '\(name)' cannot be an environment variable name"))
                         }
                         values[name] = value.displayString
+                        assigned.insert(name)
                     }
                 } catch {
                     return .failure(RunProblem("\(at)cannot evaluate 'env': \(error.message)"))
@@ -284,7 +298,9 @@ struct JobRunner: Sendable {
                 continue
             }
             switch render(entry.value, what: "env.\(entry.name)", context(contexts, status)) {
-            case .success(let text): values[entry.name] = text
+            case .success(let text):
+                values[entry.name] = text
+                assigned.insert(entry.name)
             case .failure(let problem): return .failure(problem)
             }
         }
