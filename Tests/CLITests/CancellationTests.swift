@@ -81,6 +81,47 @@ struct CancellationTests {
         #expect(leftovers.isEmpty)
     }
 
+    @Test("after SIGINT an always() step using a composite action runs the action's default steps (a teardown action), and the run exits 130")
+    func sigintTeardownAction() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        try temp.write("project/.github/actions/teardown/action.yml", """
+            runs:
+              using: composite
+              steps:
+                - shell: bash
+                  run: touch \(marks)/teardown-1
+                - shell: bash
+                  run: echo "teardown saw job=${{ job.status }}"; touch \(marks)/teardown-2
+                - if: cancelled()
+                  shell: bash
+                  run: touch \(marks)/teardown-cancelled
+            """)
+        try temp.write("project/wf.yml", """
+            jobs:
+              long:
+                steps:
+                  - run: touch \(marks)/started; sleep 300
+                  - uses: ./.github/actions/teardown
+                  - if: always()
+                    uses: ./.github/actions/teardown
+            """)
+        let (process, output) = try Self.start(temp)
+        #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/started") })
+        kill(process.processIdentifier, SIGINT)
+        await waitForExit(process)
+        let text = output()
+        #expect(process.terminationStatus == 130, "\(text)")
+        // Only the always() use ran (once: the plain one was skipped), and all of its default steps.
+        for mark in ["teardown-1", "teardown-2"] {
+            #expect(FileManager.default.fileExists(atPath: marks + "/" + mark), "\(mark) missing:\n\(text)")
+        }
+        #expect(text.components(separatedBy: "teardown saw job=cancelled").count - 1 == 1, "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: marks + "/teardown-cancelled"), "cancelled() is about the action's own steps:\n\(text)")
+    }
+
     @Test("started by nohup (SIGHUP ignored), the host keeps ignoring SIGHUP and SIGINT still cancels; steps start with no signal ignored or blocked")
     func nohup() async throws {
         let temp = try TemporaryDirectory()
