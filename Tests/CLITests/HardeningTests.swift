@@ -61,6 +61,28 @@ struct HardeningTests {
         #expect(result.stdout.contains("[a] host Max open files \(limit.rlim_max) \(limit.rlim_max) files"), "\(result.stdout)")
     }
 
+    @Test("started with standard input and output closed (>&-), a run is not cancelled by its own console output; its steps print to the job log")
+    func closedStandardDescriptors() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: for i in $(seq 1 50); do echo "line $i"; done; sleep 0.3; echo done
+            """)
+        let process = try LaunchedProcess(
+            ["/bin/sh", "-c", "exec \"$0\" run wf.yml --log-dir logs <&- >&- 2>err.txt", nixactionsBinary.path],
+            in: temp.path, environment: ProcessInfo.processInfo.environment)
+        await waitForExit(process)
+        let errors = (try? String(contentsOfFile: temp.path + "/err.txt", encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "\(errors)")
+        #expect(!errors.contains("cancelling"), "\(errors)")
+        let folder = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").first ?? ""
+        let log = (try? String(contentsOfFile: temp.path + "/logs/\(folder)/a.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("line 50") && log.contains("done"), "\(log)")
+    }
+
     @Test("a descriptor the host was given without close-on-exec reaches neither its steps nor its supervisor")
     func inheritedDescriptorStaysWithTheHost() async throws {
         let temp = try TemporaryDirectory()

@@ -30,6 +30,11 @@ public enum SignalHub {
 
     /// Call first thing in `main`.
     public static func start() {
+        // Not on 0, 1 or 2: started with those closed (`nixactions run … >&-`), the pipe would take
+        // them, and the console's writes would be read as signals.
+        RunSupervision.ensureStandardDescriptors()
+        // Made now, not first in the handler (lazy initialization is not async-signal-safe).
+        received.store(false, ordering: .relaxed)
         guard let pipe = closeOnExecPipe() else { return }
         _ = fcntl(pipe.write, F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
         pipeWrite = pipe.write
@@ -40,6 +45,9 @@ public enum SignalHub {
             if number == SIGHUP && startsIgnored(number) { continue }
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
+                // Said at once (a lock-free store): a signal just before the exit still makes it 130,
+                // even if the reader has not run yet.
+                SignalHub.received.store(true, ordering: .relaxed)
                 var byte = UInt8(truncatingIfNeeded: number)
                 let saved = errno
                 _ = write(SignalHub.pipeWrite, &byte, 1)
