@@ -303,10 +303,11 @@ struct CachingTests {
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
         // The save is under way once the backend stages its entry.
         let staging = project.cacheHome + "/nixactions/cache/staging"
-        #expect(await eventually { !((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).isEmpty })
-        try await Task.sleep(for: .milliseconds(100))
-        let signalled = ContinuousClock.now
-        process.signal(SIGINT)
+        let sent = await signalWhen(process, SIGINT, after: .milliseconds(100)) {
+            !((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).isEmpty
+        }
+        #expect(sent != nil, "the save never began")
+        let signalled = sent ?? ContinuousClock.now
         await waitForExit(process)
         let waited = ContinuousClock.now - signalled
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""

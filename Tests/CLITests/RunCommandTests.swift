@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -286,12 +287,12 @@ struct RunCommandTests {
         // step's 30 s (seen in CI: the SIGINT then came after the run had ended).
         let path = project.journal
         let lines = { @Sendable in ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
-        let journal = try await offThePool { () -> [String] in
-            for _ in 0..<3000 where !lines().contains("step slow 0") { usleep(10_000) }
-            kill(process.processIdentifier, SIGINT)
-            return lines()
-        }
-        #expect(journal == ["start slow", "step slow 0"], "signalled when the journal was \(journal)")
+        let journal = Mutex<[String]>([])
+        #expect(await signalWhen(process, SIGINT) {
+            journal.withLock { $0 = lines() }
+            return journal.withLock { $0.contains("step slow 0") }
+        } != nil)
+        #expect(journal.withLock { $0 } == ["start slow", "step slow 0"], "signalled when the journal was \(journal.withLock { $0 })")
         let said = { (try? String(contentsOfFile: output, encoding: .utf8))?.contains("nixactions: cancelling (signal 2)") == true }
         // A signal that is not acted on within seconds: how the process stood.
         if !(await eventually(timeout: .seconds(10)) { said() }) {

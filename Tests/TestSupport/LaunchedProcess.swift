@@ -135,3 +135,24 @@ public final class LaunchedProcess: Sendable {
 public func waitForExit(_ process: LaunchedProcess) async {
     _ = try? await offThePool { process.wait() }
 }
+
+/// Send `signal` to `process` once `condition` holds (checked every 10 ms for up to `timeout`),
+/// `after` a pause, all on a thread of its own: a test's task waits for one of Swift's pool threads
+/// (two here), which other tests' long synchronous work can hold for many seconds, long enough for
+/// the run to have moved on (or ended) before a signal sent from the task. The result: when the
+/// signal was sent; nil when `condition` never held, and nothing was sent.
+@discardableResult
+public func signalWhen(_ process: LaunchedProcess, _ signal: Int32, after: Duration = .zero, timeout: Duration = .seconds(30),
+                       _ condition: @escaping @Sendable () -> Bool) async -> ContinuousClock.Instant? {
+    (try? await offThePool { () -> ContinuousClock.Instant? in
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(10_000)
+        }
+        if after > .zero { usleep(UInt32(after / .microseconds(1))) }
+        let sent = ContinuousClock.now
+        process.signal(signal)
+        return sent
+    }) ?? nil
+}
