@@ -308,8 +308,7 @@ struct CachingTests {
         }
         #expect(sent != nil, "the save never began")
         let signalled = sent ?? ContinuousClock.now
-        await waitForExit(process)
-        let waited = ContinuousClock.now - signalled
+        let waited = await exitTime(process) - signalled
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(process.exitStatus == 130, "\(text)")
         #expect(waited < .seconds(5), "the save went on after Ctrl-C: \(waited)")

@@ -220,7 +220,7 @@ struct CompositeActionTests {
         }
     }
 
-    @Test("inside an action GITHUB_ENV is over the job's env but under the using step's env:, as a step's own env: is; a required input not given and a deprecated one are warnings")
+    @Test("inside an action GITHUB_ENV is over the job's env but under the env: of the steps using it (outermost first), then the inner step's env:, then --env; a required input not given and a deprecated one are warnings")
     func environmentAndInputWarnings() async throws {
         let (temp, workflow) = try Self.project(
             [".github/actions/setenv/action.yml": """
@@ -236,8 +236,23 @@ struct CompositeActionTests {
                         echo "JOBVAR=from-action" >> "$GITHUB_ENV"
                         echo "EARLY=from-action" >> "$GITHUB_ENV"
                     - shell: bash
-                      env: { OWN: own }
-                      run: echo "inside PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY OWN=$OWN ctx=${{ env.PINNED }}/${{ env.JOBVAR }} needed=[${{ inputs.needed }}]"
+                      run: echo "inside PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY ctx=${{ env.PINNED }}/${{ env.JOBVAR }} needed=[${{ inputs.needed }}]"
+                    - shell: bash
+                      env: { PINNED: inner, FORCED: inner }
+                      run: echo "own PINNED=$PINNED FORCED=$FORCED"
+                    - uses: ./.github/actions/nested
+                      env: { NEST: n }
+                    - shell: bash
+                      run: echo "back NEST=${NEST:-none} path=${GITHUB_ACTION_PATH##*/}"
+                """,
+             ".github/actions/nested/action.yml": """
+                runs:
+                  using: composite
+                  steps:
+                    - shell: bash
+                      run: echo "NEST=from-nested" >> "$GITHUB_ENV"
+                    - shell: bash
+                      run: echo "nested PINNED=$PINNED NEST=$NEST path=${GITHUB_ACTION_PATH##*/}"
                 """],
             workflow: """
                 jobs:
@@ -246,15 +261,21 @@ struct CompositeActionTests {
                     steps:
                       - run: echo "EARLY=before" >> "$GITHUB_ENV"
                       - uses: ./.github/actions/setenv
-                        env: { PINNED: from-step }
+                        env: { PINNED: from-step, FORCED: step }
                         with: { old: x }
-                      - run: echo "after PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY"
+                      - uses: ./.github/actions/setenv
+                        env: ${{ fromJSON('{"PINNED":"from-object"}') }}
+                      - run: echo "after PINNED=$PINNED JOBVAR=$JOBVAR EARLY=$EARLY NEST=$NEST"
                 """)
         defer { temp.remove() }
-        let result = try await nixactions(["run", workflow], in: temp.path)
+        let result = try await nixactions(["run", workflow, "--env", "FORCED=cli"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
-        for line in ["[a] inside PINNED=from-step JOBVAR=from-action EARLY=from-action OWN=own ctx=from-step/from-action needed=[]\n",
-                     "[a] after PINNED=from-action JOBVAR=from-action EARLY=from-action\n"] {
+        for line in ["[a] inside PINNED=from-step JOBVAR=from-action EARLY=from-action ctx=from-step/from-action needed=[]\n",
+                     "[a] inside PINNED=from-object JOBVAR=from-action EARLY=from-action ctx=from-object/from-action needed=[]\n",
+                     "[a] own PINNED=inner FORCED=cli\n",
+                     "[a] nested PINNED=from-step NEST=n path=nested\n", "[a] nested PINNED=from-object NEST=n path=nested\n",
+                     "[a] back NEST=from-nested path=setenv\n",
+                     "[a] after PINNED=from-action JOBVAR=from-action EARLY=from-action NEST=from-nested\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
         let all = result.stdout + result.stderr

@@ -156,3 +156,12 @@ public func signalWhen(_ process: LaunchedProcess, _ signal: Int32, after: Durat
         return sent
     }) ?? nil
 }
+
+/// Wait for `process` to exit on a thread of its own and say when it did (not when a pool thread
+/// got round to the test again; see `signalWhen`).
+public func exitTime(_ process: LaunchedProcess) async -> ContinuousClock.Instant {
+    (try? await offThePool { () -> ContinuousClock.Instant in
+        _ = process.wait()
+        return ContinuousClock.now
+    }) ?? ContinuousClock.now
+}

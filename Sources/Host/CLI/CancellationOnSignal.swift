@@ -26,7 +26,9 @@ public enum SignalHub {
     static let handler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
     /// A signal came (handled or not): a run that then ends without a failure exits 130.
     static let received = Atomic<Bool>(false)
-    nonisolated(unsafe) static var pipeWrite: Int32 = -1
+    /// The pipe's write end, for the handler: an atomic (a plain static var's accessor may do
+    /// exclusivity bookkeeping, not async-signal-safe); made in `start` before any handler exists.
+    static let pipeWrite = Atomic<Int32>(-1)
 
     /// Call first thing in `main`.
     public static func start() {
@@ -35,9 +37,12 @@ public enum SignalHub {
         RunSupervision.ensureStandardDescriptors()
         // Made now, not first in the handler (lazy initialization is not async-signal-safe).
         received.store(false, ordering: .relaxed)
-        guard let pipe = closeOnExecPipe() else { return }
+        guard let pipe = closeOnExecPipe() else {
+            unblockSignals()  // no handler: the signals end the process, as by default
+            return
+        }
         _ = fcntl(pipe.write, F_SETFL, O_NONBLOCK)  // a full pipe drops a signal rather than block the handler
-        pipeWrite = pipe.write
+        pipeWrite.store(pipe.write, ordering: .relaxed)
         pipeRead = pipe.read
         // The handler first: a signal already pending (see below) must find it in place.
         var installed: [Int32] = []
@@ -50,7 +55,7 @@ public enum SignalHub {
                 SignalHub.received.store(true, ordering: .relaxed)
                 var byte = UInt8(truncatingIfNeeded: number)
                 let saved = errno
-                _ = write(SignalHub.pipeWrite, &byte, 1)
+                _ = write(SignalHub.pipeWrite.load(ordering: .relaxed), &byte, 1)
                 errno = saved
             }
             sigemptyset(&action.sa_mask)

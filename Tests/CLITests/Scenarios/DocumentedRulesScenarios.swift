@@ -71,6 +71,7 @@ struct DocumentedRulesScenarios {
         let ticks = read("after")
         let ranOn = Double((ticks.last ?? term) - term) / 1e9
         #expect(ranOn >= 0.5, "the step ran \(ranOn) s after SIGTERM: the grace of 3 s was not given")
+        #expect(ranOn < 4.5, "the step ran \(ranOn) s after SIGTERM: the default grace (5 s), not grace-seconds 3")
         try await Task.sleep(for: .milliseconds(300))
         #expect(read("after").count == ticks.count, "the step still ran after the run ended")
     }

@@ -156,8 +156,8 @@ extension JobRunner {
     ///   - jobEnv: the environment under GITHUB_ENV (workflow and job `env:`, or a composite action's).
     ///   - assigned: the names the step's own `env:` set.
     func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
-                 env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, jobEnv: [String: String] = [:],
-                 assigned: Set<String> = [], state: inout State) async {
+                 env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, jobEnv: [String: String],
+                 assigned: Set<String>, state: inout State) async {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
