@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -455,14 +456,17 @@ struct NixWorkflowTests {
             """)
         let process = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
                                           environment: ProcessInfo.processInfo.environment)
-        var child: pid_t = 0
-        for _ in 0..<100 where child == 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            let found = try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "nix-instantiate.*\(slow)"])
-            child = pid_t(found.stdout.split(separator: "\n").first ?? "") ?? 0
+        // Watched and signalled from a thread of its own (`signalWhen`): from a test task, the signal
+        // could come after the evaluation had ended.
+        let found = Mutex<pid_t>(0)
+        let sent = await signalWhen(process, SIGINT, timeout: .seconds(20)) {
+            let line = SSHServer.processes(matching: "nix-instantiate.*\(slow)").first ?? ""
+            let pid = pid_t(line.split(separator: " ").first ?? "") ?? 0
+            found.withLock { $0 = pid }
+            return pid != 0
         }
-        #expect(child != 0, "nix-instantiate started")
-        kill(process.processIdentifier, SIGINT)
+        let child = found.withLock { $0 }
+        #expect(sent != nil && child != 0, "nix-instantiate started")
         await waitForExit(process)
         #expect(process.terminationStatus == 130)
         try await Task.sleep(for: .milliseconds(200))
