@@ -45,7 +45,6 @@ public enum SignalHub {
         pipeWrite.store(pipe.write, ordering: .relaxed)
         pipeRead = pipe.read
         // The handler first: a signal already pending (see below) must find it in place.
-        var installed: [Int32] = []
         for number in signals {
             if number == SIGHUP && startsIgnored(number) { continue }
             var action = sigaction()
@@ -60,15 +59,14 @@ public enum SignalHub {
             }
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
-            if sigaction(number, &action, nil) == 0 { installed.append(number) }
+            if sigaction(number, &action, nil) == 0 { handled.append(number) }
         }
-        handled = installed
         if !startReader() {
             // Nobody would read what the handler writes: every signal would be lost, and a run
             // nobody can stop is worse than one stopped hard. The signals keep their default
             // action (the process ends by it; the run's supervisor cleans up after it), and one
             // that came meanwhile ends the process now.
-            for number in installed { signal(number, SIG_DFL) }
+            for number in handled { signal(number, SIG_DFL) }
             var ready = pollfd(fd: pipe.read, events: Int16(POLLIN), revents: 0)
             if poll(&ready, 1, 0) == 1 { _exit(130) }
         }

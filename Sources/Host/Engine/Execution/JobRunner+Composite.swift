@@ -165,7 +165,7 @@ extension JobRunner {
         var outputs: [String: ExpressionValue] = [:]
         var outputContexts = base
         outputContexts["steps"] = .object(innerSteps)
-        outputContexts["env"] = .object(env.merging(state.addedEnv) { _, new in new }.merging(over) { _, over in over }
+        outputContexts["env"] = .object(environmentBelowStep(env, over: over, state: state)
             .merging(options.environment) { _, given in given }.mapValues(ExpressionValue.string))
         let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
         for output in action.outputs {

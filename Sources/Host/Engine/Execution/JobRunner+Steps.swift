@@ -45,9 +45,8 @@ extension JobRunner {
                 stepEnv = cached.environment
                 contexts["env"] = cached.context
             } else {
-                var base = env.merging(state.addedEnv) { _, new in new }
-                if !state.envOver.isEmpty { base.merge(state.envOver) { _, over in over } }
-                switch evaluateEnv(step.env, base: base, contexts: contexts, status: status, assigned: &assigned) {
+                switch evaluateEnv(step.env, base: environmentBelowStep(env, over: state.envOver, state: state), contexts: contexts,
+                                   status: status, assigned: &assigned) {
                 case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
                 case .failure(let problem):
                     failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -99,6 +98,14 @@ extension JobRunner {
                               jobEnv: env, assigned: assigned, state: &state)
             }
         }
+    }
+
+    /// What a step's own `env:` is evaluated over: `env` (the job's), GITHUB_ENV, then `over`
+    /// (the `env:` of the steps using the composite actions it is in).
+    func environmentBelowStep(_ env: [String: String], over: [String: String], state: State) -> [String: String] {
+        var values = env.merging(state.addedEnv) { _, new in new }
+        if !over.isEmpty { values.merge(over) { _, over in over } }
+        return values
     }
 
     /// `hashFiles` of a job whose workspace is not on this machine: computed through the files
