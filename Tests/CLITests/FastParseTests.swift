@@ -40,6 +40,7 @@ import TestSupport
             ["g.yml", "--secret", "TOKEN", "--secret-file", "s.env", "--env-file", "e.env", "--config", "c.yml"],
             ["g.yml", "--runner", "ubuntu-latest=local", "--event", "pull_request", "--event-path", "e.json"],
             ["g.yml", "--input", "name=x", "--var", "V=1", "--var-file", "v.env", "--log-format=json"],
+            ["g.yml", "--actions-url", "git://127.0.0.1:9418", "build"],
         ]
         #expect(Self.hasUnsetProperty(RunCommand()), "the check must see a property never set")
         for arguments in usual {
@@ -72,7 +73,8 @@ import TestSupport
             "--secret", "TOKEN", "T2=v", "--secret-file", "s.env", "--log-format", "plain", "json", "--log-format=human",
             "--log-dir", "logs", "--log-dir=l2", "--dry-run", "--working-tree", "--config", "c.yml", "--runner", "x=local",
             "--event", "push", "--event=pull_request", "--event-path", "e.json", "--input", "i=1", "--var", "V=1",
-            "--var-file", "v.env", "--", "-x", "", "--nope", "=", "-", "-j0", "help",
+            "--var-file", "v.env", "--actions-url", "https://example.test", "--actions-url=/srv/git", "--", "-x", "", "--nope", "=", "-",
+            "-j0", "help",
         ]
         var generator = SplitMix64(seed: 0x6e78_6166_6173_7470)
         var taken = 0

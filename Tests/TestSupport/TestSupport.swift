@@ -722,3 +722,100 @@ public func waitForExit(_ process: Process) async {
     nonisolated(unsafe) let process = process
     _ = try? await offThePool { process.waitUntilExit() }
 }
+
+/// A real `git daemon` on 127.0.0.1, on a free port, serving the bare repositories under its
+/// folder as `git://127.0.0.1:PORT/OWNER/REPO` (remote actions). `publish` makes a repository
+/// from files; call `stop()` in a `defer`: it ends the daemon and removes its folder.
+public final class GitDaemon: @unchecked Sendable {
+    public let port: UInt16
+    public let folder: TemporaryDirectory
+    public var url: String { "git://127.0.0.1:\(port)" }
+    private let process: Process
+    private let lock = NSLock()
+    private var stopped = false
+
+    public init(timeout: Double = 20) throws {
+        // git-daemon itself, not `git daemon`: that one forks it as a child, which outlives a
+        // signal to its parent (and keeps whatever it inherited open).
+        guard let git = testTool("git"),
+              case let found = try runCommandBlocking(URL(fileURLWithPath: git), ["--exec-path"]), found.status == 0,
+              case let daemon = found.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/git-daemon",
+              FileManager.default.isExecutableFile(atPath: daemon)
+        else { throw TestComponentError("git (with git-daemon) is missing: run .ci/setup") }
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.path + "/repositories", withIntermediateDirectories: true)
+        for _ in 0..<8 {
+            let port = UInt16.random(in: 20000...60000)
+            guard isFreeLocalPort(port) else { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: daemon)
+            // --reuseaddr: a port just freed by another test's daemon can be taken at once.
+            process.arguments = ["--base-path=\(folder.path)/repositories", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
+                                 "--reuseaddr", "--informative-errors"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline, process.isRunning, isFreeLocalPort(port) { usleep(20_000) }
+            if process.isRunning, !isFreeLocalPort(port) {
+                self.port = port
+                self.folder = folder
+                self.process = process
+                return
+            }
+            OpenBaoServer.end(process)
+        }
+        folder.remove()
+        throw TestComponentError("git daemon did not start listening on 127.0.0.1")
+    }
+
+    deinit { stop() }
+
+    /// Make the bare repository OWNER/REPO (`name`) with `files` (path → text; a text starting with
+    /// "#!" is made executable) in one commit on `main`, tagged with each of `tags`; a repository
+    /// already there gets a new commit. Returns the commit.
+    @discardableResult
+    public func publish(_ name: String, files: [String: String], tags: [String] = [], branch: String = "main") throws -> String {
+        let work = try TemporaryDirectory()
+        defer { work.remove() }
+        let bare = folder.path + "/repositories/" + name + ".git"
+        let git = URL(fileURLWithPath: testTool("git") ?? "/usr/bin/git")
+        func run(_ arguments: [String], in directory: String) throws -> String {
+            let result = try runCommandBlocking(git, arguments, in: directory, environment: [
+                "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test",
+                "GIT_CONFIG_NOSYSTEM": "1", "HOME": work.path,
+            ])
+            guard result.status == 0 else { throw TestComponentError("git \(arguments.joined(separator: " ")): \(result.stderr)") }
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let exists = FileManager.default.fileExists(atPath: bare)
+        if exists {
+            _ = try run(["clone", "--quiet", "--branch", branch, bare, work.path + "/w"], in: work.path)
+        } else {
+            try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+            _ = try run(["init", "--quiet", "--bare", "--initial-branch=" + branch, bare], in: work.path)
+            _ = try run(["init", "--quiet", "--initial-branch=" + branch, work.path + "/w"], in: work.path)
+        }
+        for (path, text) in files {
+            let file = try work.write("w/" + path, text)
+            if text.hasPrefix("#!") { chmod(file, 0o755) }
+        }
+        _ = try run(["add", "-A"], in: work.path + "/w")
+        _ = try run(["commit", "--quiet", "--allow-empty", "-m", "publish"], in: work.path + "/w")
+        for tag in tags { _ = try run(["tag", "--force", tag], in: work.path + "/w") }
+        _ = try run(["push", "--quiet", "--force", "--tags", bare, branch], in: work.path + "/w")
+        return try run(["rev-parse", "HEAD"], in: work.path + "/w")
+    }
+
+    /// End the daemon (and the children it forked for connections), remove its folder. Idempotent.
+    public func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        OpenBaoServer.end(process)
+        folder.remove()
+    }
+}

@@ -86,6 +86,7 @@ extension RunCommand {
         command.workingTree = flags.contains("working-tree")
         command.config = single["config"]
         command.runners = repeated["runner"] ?? []
+        command.actionsURL = single["actions-url"]
         var events = RunEventOptions()
         events.event = single["event"] ?? "push"
         events.eventPath = single["event-path"]
@@ -103,7 +104,7 @@ extension RunCommand {
     }
 
     private static let flagNames: Set<String> = ["dry-run", "working-tree"]
-    private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "config", "event", "event-path"]
+    private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "config", "event", "event-path", "actions-url"]
     private static let repeatedNames: Set<String> = ["env", "env-file", "secret", "secret-file", "runner", "input", "var", "var-file"]
 }
 

@@ -92,6 +92,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")
     var runners: [String] = []
 
+    @Option(name: .customLong("actions-url"), help: ArgumentHelp(
+        "Where remote actions (uses: OWNER/REPO@REF) are fetched from (default: https://github.com, or NIXACTIONS_ACTIONS_URL).",
+        discussion: "A server (https://, ssh://, git://) or a folder holding OWNER/REPO repositories; fetched with git."))
+    var actionsURL: String?
+
     @OptionGroup(title: "Event, inputs and vars")
     var events: RunEventOptions
 
@@ -101,6 +106,9 @@ struct RunCommand: AsyncParsableCommand {
         if logDirectory.isEmpty { throw ValidationError("--log-dir must name a folder (default: .nixactions/runs)") }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
+        }
+        if let actionsURL, actionsURL.isEmpty || actionsURL.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ValidationError("--actions-url must be a URL or a folder (e.g. https://github.com)")
         }
         for entry in runners where RunnerOptions.parse(entry) == nil {
             throw ValidationError("--runner '\(entry)' must be LABEL=EXECUTOR (e.g. --runner ubuntu-latest=local)")
@@ -127,8 +135,11 @@ struct RunCommand: AsyncParsableCommand {
         let functions = LazyFunctions(registry)
         // A .nix workflow's envProviders.required sees what --env and the env files give too.
         let environment = try runtimeEnvironment()  // --env, --env-file and NIXACTIONS_ENV_FILES, read once
+        // Remote actions are fetched for the jobs the run runs (not for a dry run, which runs nothing).
+        let remoteActions = dryRun ? nil : RemoteActionStore(baseURL: actionsURL)
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities { functions.arities }, selected: jobs,
-                                              environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+                                              environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                              remoteActions: remoteActions)
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.

@@ -8,8 +8,11 @@ enum WorkflowInput {
     /// - Parameter selected: the jobs a `run` asked for: problems of jobs it would not run (not
     ///   selected, not needed by a selected one) are shown as warnings and do not stop it.
     /// - Parameter environment: what a `.nix` workflow's `envProviders.required` checks (the process's by default).
+    /// - Parameter remoteActions: fetches the remote actions of the jobs the run would run (`run`;
+    ///   nil for the commands that read the file only).
     static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = [],
-                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Workflow {
+                     environment: [String: String] = ProcessInfo.processInfo.environment,
+                     remoteActions: RemoteActionStore? = nil) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -18,10 +21,17 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
-        if var workflow = result.workflow, !workflow.localActions.isEmpty {
-            // Local actions (`uses: ./PATH`) are read from the project, the folder nixactions runs in.
+        if var workflow = result.workflow, !workflow.actionUses.isEmpty {
+            // Local actions (`uses: ./PATH`) are read from the project, the folder nixactions runs
+            // in; remote ones are fetched for the jobs a run runs, once the file is valid.
+            var running: Set<String>?
+            if !selected.isEmpty {
+                let graph = JobGraph(workflow)
+                running = selected.allSatisfy({ workflow.job($0) != nil }) && graph.cycle() == nil ? Set(graph.closure(of: selected)) : []
+            }
+            let fetching = result.hasErrors ? nil : remoteActions
             result.diagnostics += ActionLoader.checkLocalActions(
-                &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions)
+                &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions, remote: fetching, running: running)
             result.workflow = workflow
         }
         if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {

@@ -230,7 +230,9 @@ extension JobRunner {
 
     /// Copy the folder `source` (of this machine) into `path` of the workspace: with the
     /// executor's files interface when the workspace is elsewhere, else with tar on this machine.
-    func deliver(_ source: String, excludes: [String], into path: String, started: JobStarted, executor: any Executor) async throws {
+    /// `path` may also be absolute (a folder of the job's machine outside the workspace).
+    func deliver(_ source: String, excludes: [String], into path: String, started: JobStarted, executor: any Executor,
+                 what: String = "actions/checkout") async throws {
         let entries = try FileManager.default.contentsOfDirectory(atPath: source)
             .filter { name in !excludes.contains { fnmatch($0, name, 0) == 0 } }.sorted()
         if let files = Self.fileTransfer(started, executor) {
@@ -240,18 +242,18 @@ extension JobRunner {
                     try TarProducer.write(folder: source, entries: entries, excludes: excludes, into: writer)
                 }
             } catch {
-                throw EngineError("actions/checkout: cannot put the checkout into the job: \(OperationFailure.describe(error))")
+                throw EngineError("\(what): cannot put the files into the job: \(OperationFailure.describe(error))")
             }
             return
         }
-        let target = path.isEmpty ? started.workspace : started.workspace + "/" + path
+        let target = path.hasPrefix("/") ? path : path.isEmpty ? started.workspace : started.workspace + "/" + path
         let create = (["tar", "-c", "-f", "-", "-C", source] + excludes.map { "--exclude=\($0)" } + ["--"] + (entries.isEmpty ? ["."] : entries))
             .map(Self.shellQuote).joined(separator: " ")
         let extract = ["tar", "-x", "-f", "-", "-C", target].map(Self.shellQuote).joined(separator: " ")
         try await ProjectCheckout.offThread {
             let copy = try HostCommand.run(["/bin/bash", "-o", "pipefail", "-c", "\(create) | \(extract)"])
             if let failure = copy.failure {
-                throw EngineError("actions/checkout: cannot copy \(source) into \(target): tar \(failure)")
+                throw EngineError("\(what): cannot copy \(source) into \(target): tar \(failure)")
             }
         }
     }

@@ -58,18 +58,33 @@ extension JobRunner {
         let began = ContinuousClock.now
         let depth = (state.frame?.depth ?? 0) + 1
         let at = uses.location.map { "\($0): " } ?? ""
-        guard let path = ActionLoader.localPath(uses.value) else {
-            return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; a local action is a folder of the workspace",
-                            allowed: allowed, state: &state)
-        }
         guard depth <= ActionLoader.maxDepth else {
             return failStep(step, message: "\(at)composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)' (GitHub's limit)",
                             allowed: allowed, state: &state)
         }
         let action: ActionDefinition
-        switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started) {
-        case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
-        case .success(let loaded): action = loaded
+        /// The action's folder as the job sees it.
+        let folder: String
+        let remote = RemoteActionReference(uses.value).flatMap { workflow.remoteActions[$0.key] }
+        if let remote {
+            action = remote.action
+            switch await putRemoteAction(remote, executor: executor, started: started, state: &state) {
+            case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
+            case .success(let path): folder = path
+            }
+        } else if let reference = RemoteActionReference(uses.value) {
+            // `run` fetched every remote action of the jobs it runs before the first started.
+            return failStep(step, message: "\(at)the action '\(reference)' was not fetched", allowed: allowed, state: &state)
+        } else {
+            guard let path = ActionLoader.localPath(uses.value) else {
+                return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; a local action is a folder of the workspace",
+                                allowed: allowed, state: &state)
+            }
+            switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started) {
+            case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
+            case .success(let loaded): action = loaded
+            }
+            folder = path.isEmpty ? started.workspace : started.workspace + "/" + path
         }
         guard action.isComposite else {
             return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; only composite actions run in this version",
@@ -115,18 +130,25 @@ extension JobRunner {
         }
 
         // What its steps see: its inputs, `github.action_path`, no secrets, needs or vars (GitHub's rule).
-        let folder = path.isEmpty ? started.workspace : started.workspace + "/" + path
         var base = contexts
         for hidden in ["secrets", "needs", "vars", "steps", "env"] { base[hidden] = nil }
         base["inputs"] = .object(inputs)
         if case .object(var github)? = base["github"] {
             github["action_path"] = .string(folder)
+            if let remote {
+                github["action_repository"] = .string(remote.reference.repositoryName)
+                github["action_ref"] = .string(remote.reference.ref)
+            }
             base["github"] = .object(github)
         }
         // Its steps' environment: the job's, GITHUB_ENV as it is when each starts, then the `env:`
         // of the steps using it and this action's path (see `State.envOver`).
         var over = state.envOver.merging(own) { _, new in new }
         over["GITHUB_ACTION_PATH"] = folder
+        if let remote {
+            over["GITHUB_ACTION_REPOSITORY"] = remote.reference.repositoryName
+            over["GITHUB_ACTION_REF"] = remote.reference.ref
+        }
         let steps = action.steps.map { inner -> Step in
             var inner = inner
             inner.index = step.index  // its output is this step's
@@ -191,6 +213,32 @@ extension JobRunner {
             let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
             state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
+    }
+
+    /// A remote action's files in the job, copied there once per job: into
+    /// `RUNNER_TEMP/_actions/OWNER/REPO/REF` (GitHub's runner keeps them in `_work/_actions`), the
+    /// whole repository, so the action may use any of its files. Gone with the job's temporary folder.
+    func putRemoteAction(_ remote: RemoteAction, executor: any Executor, started: JobStarted, state: inout State) async -> Result<String, RunProblem> {
+        let reference = remote.reference
+        // A ref's parts as folders; anything else a file name cannot hold, and `..`, as `_`.
+        let ref = reference.ref.split(separator: "/").map { part -> String in
+            let clean = String(part.map { $0.isLetter || $0.isNumber || "._-+".contains($0) ? $0 : "_" })
+            return clean == "." || clean == ".." ? "_" : clean
+        }.joined(separator: "/")
+        let root = started.temporaryDirectory + "/_actions/" + reference.owner + "/" + reference.repository + "/" + ref
+        let folder = reference.path.isEmpty ? root : root + "/" + reference.path
+        if state.actionsPut.contains(reference.treeKey) { return .success(folder) }
+        do {
+            if Self.fileTransfer(started, executor) == nil {
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            }
+            try await deliver(remote.tree, excludes: [], into: root, started: started, executor: executor, what: "the action '\(reference)'")
+        } catch {
+            return .failure(RunProblem("cannot put the action '\(reference)' into the job: \(describe(error))"))
+        }
+        state.actionsPut.insert(reference.treeKey)
+        reporter.report(.message(job: planned.key, level: .info, text: "the action '\(reference)' is commit \(remote.commit)"))
+        return .success(folder)
     }
 
     /// The action in `path` of the job's workspace: read where the workspace is a folder of this

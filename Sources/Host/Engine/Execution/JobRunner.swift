@@ -48,6 +48,8 @@ struct JobRunner: Sendable {
         var envOver: [String: String] = [:]
         /// The composite action whose steps are running (nil: the job's own steps).
         var frame: ActionFrame?
+        /// The remote actions whose files are in the job already (`RemoteActionReference.treeKey`).
+        var actionsPut: Set<String> = []
     }
 
     func run(_ instances: ExecutorCache) async -> JobOutcome {

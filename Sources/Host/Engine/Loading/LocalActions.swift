@@ -61,12 +61,24 @@ extension ActionLoader {
     /// node or docker action, or an action such as `actions/setup-node` used inside one) becomes
     /// an unsupported feature of that job, which `run` refuses. An action not in the project is a
     /// warning: an earlier step may make it (actions/checkout with `path:`).
-    public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil) -> [Diagnostic] {
-        var checker = LocalActionChecker(root: projectDirectory, functions: functions)
-        for use in workflow.localActions {
+    ///
+    /// Remote actions (`OWNER/REPO[/PATH]@REF`) are fetched through `remote` (`run`), for the jobs
+    /// in `running` (all when nil), and then checked like local ones, with the actions they use;
+    /// one that cannot be fetched, or has no valid action file, is an error of its step. Without
+    /// `remote` (`validate`, `run --dry-run`) they are not read: a note says so.
+    public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil,
+                                         remote: RemoteActionStore? = nil, running: Set<String>? = nil) -> [Diagnostic] {
+        var checker = LocalActionChecker(root: projectDirectory, functions: functions, remote: remote, running: running)
+        if let remote {
+            remote.prefetch(workflow.actionUses.compactMap { use in
+                running.map { $0.contains(use.job) } ?? true ? RemoteActionReference(use.uses.value) : nil
+            })
+        }
+        for use in workflow.actionUses {
             checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [])
         }
         workflow.unsupported += checker.unsupported
+        workflow.remoteActions.merge(checker.remoteActions) { _, new in new }
         return checker.diagnostics.sorted
     }
 }
@@ -75,6 +87,12 @@ extension ActionLoader {
 struct LocalActionChecker {
     let root: String
     let functions: FunctionArities?
+    /// Fetches remote actions (nil: they are not read).
+    var remote: RemoteActionStore? = nil
+    /// The jobs whose remote actions are fetched (nil: all).
+    var running: Set<String>? = nil
+    /// The remote actions fetched, by `RemoteActionReference.key`.
+    var remoteActions: [String: RemoteAction] = [:]
     var diagnostics = DiagnosticBag()
     var unsupported: [UnsupportedFeature] = []
     /// Path → the compiled action (nil: missing or unreadable, already reported), the errors its
@@ -84,7 +102,17 @@ struct LocalActionChecker {
     mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
                         chain: [String]) {
         let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
-        guard let path = ActionLoader.localPath(uses.value) else {
+        let reference = RemoteActionReference(uses.value)
+        if reference != nil {
+            guard remote != nil, running.map({ $0.contains(job) }) ?? true else {
+                if remote == nil, chain.isEmpty {
+                    diagnostics.note("the action '\(uses.value)' is fetched when the job runs; validate does not read it",
+                                     at: uses.location, context: context)
+                }
+                return
+            }
+        }
+        guard let path = reference.map({ "remote:" + $0.key }) ?? ActionLoader.localPath(uses.value) else {
             // GitHub resolves it against the workspace without looking (github/codeql-action's own
             // `./../action/init`); here the workspace's parent is the run's, not the user's.
             refuse("\(feature) (a folder outside the workspace)", job: job, at: uses.location, context: context,
@@ -93,7 +121,7 @@ struct LocalActionChecker {
         }
         if let first = chain.firstIndex(of: path) {
             // Valid while an `if:` stops it (GitHub fails only past its depth limit, as `run` does).
-            let cycle = (chain[first...] + [path]).map { "./\($0)" }.joined(separator: " → ")
+            let cycle = (chain[first...] + [path]).map { $0.hasPrefix("remote:") ? String($0.dropFirst(7)) : "./\($0)" }.joined(separator: " → ")
             diagnostics.warning("composite actions use each other in a cycle: \(cycle)", at: uses.location, context: context,
                                 hint: "the step fails when it runs them more than \(ActionLoader.maxDepth) deep (GitHub's limit); an 'if:' must end it")
             return
@@ -117,7 +145,7 @@ struct LocalActionChecker {
             }
         } else {
             let before = diagnostics.diagnostics.count
-            action = load(path, uses: uses, context: context)
+            action = reference.map { loadRemote($0, uses: uses, context: context) } ?? load(path, uses: uses, context: context)
             let errors = diagnostics.diagnostics[before...].filter { $0.severity == .error }
             loaded[path] = (action, Array(errors), context, [job])
         }
@@ -125,18 +153,20 @@ struct LocalActionChecker {
         checkInputs(with, of: action, uses: uses.value, context: context)
         guard action.isComposite else {
             refuse("\(feature) (runs.using: \(action.using.value))", job: job, at: uses.location, context: context,
-                   hint: "only composite actions (runs.using: composite) run here; do the same work in 'run' steps")
+                   hint: "only composite actions (runs.using: composite) run here; JavaScript and docker actions do not yet: "
+                       + "do the same work in 'run' steps")
             return
         }
         let inner = context + " › action '\(uses.value)'"
         for innerStep in action.steps {
             guard let innerUses = innerStep.uses else { continue }
-            if ActionLoader.isLocal(innerUses.value) {
+            let builtIn = JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value))
+            if ActionLoader.isLocal(innerUses.value) || (!builtIn && RemoteActionReference(innerUses.value) != nil) {
                 visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path])
-            } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
+            } else if !builtIn {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
-                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and local composite actions")
+                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and composite actions")
             }
         }
     }
@@ -157,6 +187,48 @@ struct LocalActionChecker {
         let item = UnsupportedFeature(description, job: job, at: location)
         unsupported.append(item)
         diagnostics.warning(item.message, at: location, context: context, hint: hint)
+    }
+
+    /// A remote action: fetched (`RemoteActionStore`), then its file read from the fetched tree.
+    /// Anything wrong is an error: no earlier step can change what the repository holds.
+    mutating func loadRemote(_ reference: RemoteActionReference, uses: Located<String>, context: String) -> ActionDefinition? {
+        guard let remote else { return nil }
+        let fetched: RemoteActionStore.Fetched
+        do {
+            fetched = try remote.fetch(reference)
+        } catch {
+            diagnostics.error(error.message, at: uses.location, context: context, hint: error.hint)
+            return nil
+        }
+        let named = "\(reference.repositoryName)@\(reference.ref)"
+        let found: (name: String, bytes: [UInt8])?
+        do {
+            found = try ActionLoader.readActionFile(in: fetched.tree, path: reference.path)
+        } catch {
+            diagnostics.error("cannot read the action '\(uses.value)': \(error)", at: uses.location, context: context)
+            return nil
+        }
+        let folder = reference.path.isEmpty ? "the root of \(named)" : "'\(reference.path)' of \(named)"
+        guard let found else {
+            let docker = FileManager.default.fileExists(atPath: fetched.tree + (reference.path.isEmpty ? "" : "/" + reference.path) + "/Dockerfile")
+            diagnostics.error(
+                docker ? "the action '\(uses.value)' is a Dockerfile without an action file: docker actions do not run here yet"
+                    : "no action.yml or action.yaml in \(folder) (commit \(fetched.commit.prefix(12)))",
+                at: uses.location, context: context,
+                hint: docker ? "do the same work in 'run' steps" : "check the path after the repository's name, and the ref")
+            return nil
+        }
+        let file = named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + found.name
+        guard let text = String(validating: found.bytes, as: UTF8.self) else {
+            diagnostics.error("the action file '\(file)' is not UTF-8 text", at: uses.location, context: context)
+            return nil
+        }
+        let result = ActionLoader.load(yaml: text, file: file, context: context, functions: functions)
+        for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
+        if let action = result.action, !result.diagnostics.contains(where: { $0.severity == .error }) {
+            remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
+        }
+        return result.action
     }
 
     mutating func load(_ path: String, uses: Located<String>, context: String) -> ActionDefinition? {

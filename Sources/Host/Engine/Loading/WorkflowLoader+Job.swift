@@ -217,9 +217,10 @@ extension WorkflowLoader {
     }
 
     /// A step's `uses:`. A reference GitHub would not accept either (no `@ref`, an empty owner) is an
-    /// error. A well-formed one to an action NixActions does not run (`actions/setup-node@v4`,
-    /// `docker://IMAGE`, `./path`) is valid GitHub this version cannot honour: one warning, recorded
-    /// with its job, and `run` refuses a run that would run that job (as it does a reusable-workflow call).
+    /// error. A local action (`./PATH`) and a remote one (`OWNER/REPO@REF`) are read from their
+    /// files (`ActionLoader.checkLocalActions`). One NixActions does not run (`docker://IMAGE`,
+    /// `$/PATH`) is valid GitHub this version cannot honour: one warning, recorded with its job, and
+    /// `run` refuses a run that would run that job (as it does a reusable-workflow call).
     static func checkAction(_ uses: Located<String>, step: Step, job: String, reader: inout NodeReader, workflow: inout Workflow, jobContext: String) {
         let context = "\(jobContext) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
         if let problem = actionReferenceProblem(uses.value) {
@@ -228,9 +229,10 @@ extension WorkflowLoader {
             return
         }
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
-        if ActionLoader.isLocal(uses.value) {
-            // Read from the project by validate and run (ActionLoader.checkLocalActions): a composite action runs.
-            workflow.localActions.append(LocalActionUse(job: job, stepIndex: step.index, uses: uses, with: step.with, context: context))
+        if ActionLoader.isLocal(uses.value) || RemoteActionReference(uses.value) != nil {
+            // Read from the project by validate and run, and fetched by run when remote
+            // (ActionLoader.checkLocalActions): a composite action runs.
+            workflow.actionUses.append(ActionUse(job: job, stepIndex: step.index, uses: uses, with: step.with, context: context))
             return
         }
         let feature = UnsupportedFeature("job '\(job)', step \(step.index + 1): the action '\(uses.value)'", job: job, at: uses.location)

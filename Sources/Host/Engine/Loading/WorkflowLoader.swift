@@ -226,9 +226,9 @@ public enum WorkflowLoader {
             localReader.diagnostics = DiagnosticBag()
             var local = base
             local.unsupported = []
-            local.localActions = []
+            local.actionUses = []
             compileJobs(sharedPairs[range], reader: &localReader, workflow: &local, context: workflowContext)
-            return (jobs: local.jobs, unsupported: local.unsupported, localActions: local.localActions, diagnostics: localReader.diagnostics.diagnostics)
+            return (jobs: local.jobs, unsupported: local.unsupported, actionUses: local.actionUses, diagnostics: localReader.diagnostics.diagnostics)
         }
         // The first slice's jobs become the workflow's as they are (swapped out of `parts`, not
         // copied: a `Job` copy retains every field); the other slices' are appended to them.
@@ -240,7 +240,7 @@ public enum WorkflowLoader {
                 workflow.jobs += parts[index].jobs
             }
             workflow.unsupported += parts[index].unsupported
-            workflow.localActions += parts[index].localActions
+            workflow.actionUses += parts[index].actionUses
             for diagnostic in parts[index].diagnostics { reader.diagnostics.append(diagnostic) }
         }
         if let workflowNix {

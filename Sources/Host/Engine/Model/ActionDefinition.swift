@@ -36,10 +36,11 @@ public struct ActionDefinition: Sendable {
     }
 }
 
-/// A step's `uses: ./PATH` (a local action), kept by the loader: the action's file is read from
-/// the project by `validate` and `run` (`ActionLoader.checkLocalActions`), and from the job's
-/// workspace when the step runs.
-public struct LocalActionUse: Sendable {
+/// A step's `uses:` of an action read from files, kept by the loader: a local action (`./PATH`),
+/// whose file is read from the project by `validate` and `run` (`ActionLoader.checkLocalActions`)
+/// and from the job's workspace when the step runs, or a remote one (`OWNER/REPO[/PATH]@REF`),
+/// which `run` fetches before any job starts (`RemoteActionStore`).
+public struct ActionUse: Sendable {
     public var job: String
     public var stepIndex: Int
     public var uses: Located<String>
@@ -47,4 +48,52 @@ public struct LocalActionUse: Sendable {
     public var with: [(name: String, value: TemplateField)]
     /// "workflow 'W' › job 'J' › step N", for messages.
     public var context: String
+}
+
+/// `OWNER/REPO[/PATH]@REF`: an action in another repository, at a branch, a tag or a commit.
+public struct RemoteActionReference: Sendable, Hashable, CustomStringConvertible {
+    public var owner: String
+    public var repository: String
+    /// The action's folder in the repository ("" for its root), parts joined with `/`.
+    public var path: String
+    public var ref: String
+
+    /// Parses a well-formed reference (`WorkflowLoader.actionReferenceProblem` says nil); nil for
+    /// a local, `$/` or `docker://` one. Parts are split on `/` and `\\` with empty ones dropped,
+    /// as GitHub's parser splits them.
+    public init?(_ uses: String) {
+        guard !uses.hasPrefix("./"), !uses.hasPrefix(".\\"), !uses.hasPrefix("$/"), !uses.hasPrefix("docker://") else { return nil }
+        let halves = uses.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        guard halves.count == 2, !halves[1].isEmpty else { return nil }
+        let parts = halves[0].split { $0 == "/" || $0 == "\\" }
+        guard parts.count >= 2 else { return nil }
+        owner = String(parts[0])
+        repository = String(parts[1])
+        path = parts.dropFirst(2).joined(separator: "/")
+        ref = String(halves[1])
+    }
+
+    /// `owner/repo` as GitHub's `github.action_repository` gives it.
+    public var repositoryName: String { owner + "/" + repository }
+
+    /// The key of the fetched tree: GitHub's names of owners and repositories are without case.
+    public var treeKey: String { repositoryName.lowercased() + "@" + ref }
+
+    /// The reference with its path: what `workflow.remoteActions` is keyed by.
+    public var key: String { treeKey + (path.isEmpty ? "" : ":" + path) }
+
+    public var description: String { repositoryName + (path.isEmpty ? "" : "/" + path) + "@" + ref }
+
+    /// A full commit id: fetched once, then always taken from the cache.
+    public var isCommit: Bool { ref.utf8.count == 40 && ref.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }
+}
+
+/// A remote action that `run` fetched: the commit its ref named, the folder of this machine that
+/// holds that commit's files, and its action file compiled.
+public struct RemoteAction: Sendable {
+    public var reference: RemoteActionReference
+    public var commit: String
+    /// The repository's files at `commit`, shared by runs (each job that uses it gets a copy).
+    public var tree: String
+    public var action: ActionDefinition
 }

@@ -73,8 +73,11 @@ public struct Workflow: Sendable {
     /// Constructs that are valid but that this version cannot honour yet: `validate` warns,
     /// `run` refuses the ones in the jobs it would run.
     public var unsupported: [UnsupportedFeature]
-    /// Steps that use a local action (`uses: ./PATH`), whose files `ActionLoader.checkLocalActions` reads.
-    public var localActions: [LocalActionUse] = []
+    /// Steps that use a local action (`uses: ./PATH`) or a remote one (`OWNER/REPO@REF`), whose
+    /// files `ActionLoader.checkLocalActions` reads.
+    public var actionUses: [ActionUse] = []
+    /// The remote actions `run` fetched (`RemoteActionReference.key` → the action), for the jobs it runs.
+    public var remoteActions: [String: RemoteAction] = [:]
     /// `on:` (nil when the workflow has none).
     public var triggers: WorkflowTriggers?
     /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is

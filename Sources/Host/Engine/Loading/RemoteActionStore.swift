@@ -1,0 +1,230 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Where `run` gets remote actions (`uses: OWNER/REPO[/PATH]@REF`) from, and where it keeps them.
+///
+/// Each repository is fetched with `git` from `baseURL/OWNER/REPO` (GitHub's server by default;
+/// `--actions-url` names another: a GitHub Enterprise server, a mirror, a `git://` daemon or a
+/// folder of bare repositories). A ref is resolved again by every run, as GitHub's runner does
+/// (a tag such as `v4` moves), with one shallow fetch of that ref alone; a full commit id already
+/// kept is not fetched again. The files of each commit are kept, read-only, in a private folder
+/// of this user (`~/.cache/nixactions/actions/HOST/OWNER/REPO/COMMIT`) and shared by runs; each
+/// job that uses an action gets a copy of its own (`JobRunner.runRemoteAction`), so what a job
+/// writes into its action's folder is gone with the job.
+///
+/// Fetched into a staging folder and renamed into place, so a run that stops half-way, or two
+/// runs fetching the same commit at once, never leave a partial tree where it would be used.
+public final class RemoteActionStore: Sendable {
+    /// Where actions come from: `https://github.com` unless `--actions-url` says otherwise.
+    public let baseURL: String
+    /// The folder that keeps fetched trees (created private, 0700).
+    public let cacheRoot: String
+    /// The longest one fetch may take (git has no limit of its own on a server that stops answering).
+    public let fetchLimit: Duration
+    /// What this run resolved, by `RemoteActionReference.treeKey`: every use of one ref in a run is the same commit.
+    private let resolved = Mutex<[String: Result<Fetched, EngineError>]>([:])
+
+    public static let defaultBaseURL = "https://github.com"
+
+    public struct Fetched: Sendable {
+        public var commit: String
+        public var tree: String
+    }
+
+    public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration = .seconds(300),
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        var url = baseURL ?? environment["NIXACTIONS_ACTIONS_URL"] ?? Self.defaultBaseURL
+        while url.count > 1, url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
+        self.fetchLimit = fetchLimit
+    }
+
+    /// `$XDG_CACHE_HOME/nixactions/actions`, else `~/.cache/nixactions/actions`.
+    public static func defaultCacheRoot(_ environment: [String: String]) -> String {
+        if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") { return cache + "/nixactions/actions" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.cache/nixactions/actions"
+    }
+
+    /// The repository's address: `BASE/OWNER/REPO` (git finds `REPO.git` on a daemon or in a folder).
+    public func repositoryURL(_ reference: RemoteActionReference) -> String {
+        baseURL + "/" + reference.owner + "/" + reference.repository
+    }
+
+    /// The folder for one server's repositories: its host (and port) from the base URL, or a
+    /// digest-free name of a local folder's path.
+    var serverFolder: String {
+        var rest = Substring(baseURL)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        let name = rest.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
+        return String(String(name).drop { $0 == "_" || $0 == "." }.prefix(200))
+    }
+
+    /// Fetch several references at once (at most four git processes), so a workflow's actions
+    /// cost about the longest fetch, not the sum. Results are kept for `fetch`.
+    public func prefetch(_ references: [RemoteActionReference]) {
+        var seen = Set<String>()
+        let distinct = references.filter { seen.insert($0.treeKey).inserted }
+        guard distinct.count > 1 else { return }
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(4, distinct.count)) { _ in
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < distinct.count else { return }
+                _ = try? fetch(distinct[index])
+            }
+        }
+    }
+
+    /// The commit `reference` names and the folder with its files; fetched on the first call of a
+    /// run for each ref, the same answer after.
+    public func fetch(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
+        if let known = resolved.withLock({ $0[reference.treeKey] }) { return try known.get() }
+        let result: Result<Fetched, EngineError>
+        do {
+            result = .success(try fetchNow(reference))
+        } catch {
+            result = .failure(error)
+        }
+        // Two threads fetching one ref at once keep the first answer (both are the same commit or error).
+        return try resolved.withLock { all in
+            if let first = all[reference.treeKey] { return first }
+            all[reference.treeKey] = result
+            return result
+        }.get()
+    }
+
+    private func fetchNow(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
+        let folder = try repositoryFolder(reference)
+        if reference.isCommit, isDirectory(folder + "/" + reference.ref) {
+            return Fetched(commit: reference.ref, tree: folder + "/" + reference.ref)
+        }
+        let staging = try makeStaging(in: folder)
+        defer { _ = try? FileManager.default.removeItem(atPath: staging) }
+        let url = repositoryURL(reference)
+        let repository = staging + "/git"
+        try git(["init", "--quiet", "--bare", repository], in: staging, reference: reference)
+        do {
+            try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", url, reference.ref], in: staging, reference: reference)
+        } catch {
+            throw EngineError(
+                "cannot fetch the action '\(reference)' from \(url): \(error.message)",
+                hint: "check the repository's name and that '\(reference.ref)' is one of its branches, tags or commits; "
+                    + "actions come from \(baseURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
+        }
+        let commit = try git(["--git-dir=" + repository, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], in: staging, reference: reference)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard commit.utf8.count == 40, commit.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            throw EngineError("cannot fetch the action '\(reference)': '\(reference.ref)' does not name a commit")
+        }
+        let tree = folder + "/" + commit
+        if isDirectory(tree) { return Fetched(commit: commit, tree: tree) }
+        // The commit's files, without .git: read-tree and checkout-index into the staging folder.
+        let files = staging + "/files"
+        try git(["--git-dir=" + repository, "--work-tree=" + files, "-c", "core.symlinks=true", "checkout", "--quiet", "--force", commit, "--", "."],
+                in: staging, reference: reference, create: files)
+        if rename(files, tree) != 0, !isDirectory(tree) {
+            throw EngineError("cannot keep the action '\(reference)' in \(tree): \(String(cString: strerror(errno)))",
+                              hint: "check that \(cacheRoot) is writable (or set XDG_CACHE_HOME to one that is)")
+        }
+        return Fetched(commit: commit, tree: tree)
+    }
+
+    /// `ROOT/SERVER/owner/repo`, made private; the root must be this user's and writable by no one
+    /// else (another user could put files in an action that this one's jobs then run).
+    private func repositoryFolder(_ reference: RemoteActionReference) throws(EngineError) -> String {
+        for part in [reference.owner, reference.repository] where part == "." || part == ".." || part.hasPrefix(".") {
+            throw EngineError("'\(reference)' is not an action reference: an owner or repository cannot start with '.'")
+        }
+        let folder = cacheRoot + "/" + serverFolder + "/" + reference.owner.lowercased() + "/" + reference.repository.lowercased()
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw EngineError("cannot make the actions' cache folder \(folder): \(error.localizedDescription)",
+                              hint: "set XDG_CACHE_HOME to a folder you can write")
+        }
+        // Every folder from the root down is checked: one of them made by someone else, or open to
+        // others, could be replaced under this user.
+        var path = cacheRoot
+        for part in [""] + [serverFolder, reference.owner.lowercased(), reference.repository.lowercased()] {
+            if !part.isEmpty { path += "/" + part }
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw EngineError("the actions' cache folder \(path) is not a folder", hint: "remove it; nixactions makes it again")
+            }
+            if info.st_uid != geteuid() || info.st_mode & 0o022 != 0 {
+                throw EngineError("the actions' cache folder \(path) belongs to another user or is writable by others",
+                                  hint: "use a folder only you can write (chmod go-w, or set XDG_CACHE_HOME)")
+            }
+        }
+        return folder
+    }
+
+    /// A private staging folder beside the kept trees (same file system, so `rename` moves it).
+    /// Staging folders a stopped run left behind, older than an hour, are removed first.
+    private func makeStaging(in folder: String) throws(EngineError) -> String {
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: folder) {
+            for name in names where name.hasPrefix(".staging-") {
+                var info = stat()
+                if lstat(folder + "/" + name, &info) == 0, time(nil) - info.st_mtim.tv_sec > 3600 {
+                    try? FileManager.default.removeItem(atPath: folder + "/" + name)
+                }
+            }
+        }
+        var template = Array((folder + "/.staging-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw EngineError("cannot make a folder in \(folder): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    @discardableResult
+    private func git(_ arguments: [String], in directory: String, reference: RemoteActionReference, create: String? = nil) throws(EngineError) -> String {
+        if let create, mkdir(create, 0o700) != 0 {
+            throw EngineError("cannot make \(create): \(String(cString: strerror(errno)))")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                     "GIT_NAMESPACE", "GIT_COMMON_DIR", "GIT_CONFIG_PARAMETERS"]
+        {
+            environment.removeValue(forKey: name)
+        }
+        environment["GIT_TERMINAL_PROMPT"] = "0"  // a private repository fails instead of asking
+        environment["GIT_ASKPASS"] = "/bin/false"
+        environment["SSH_ASKPASS"] = "/bin/false"
+        environment["GCM_INTERACTIVE"] = "never"
+        environment["LC_ALL"] = "C"
+        // A server that stops sending: git's own low-speed limit for http(s), and a deadline for every protocol.
+        let options = ["-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "advice.detachedHead=false"]
+        let scope = HostCommand.Scope()
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let expired = Atomic<Bool>(false)
+        timer.schedule(deadline: .now() + Double(fetchLimit.components.seconds) + Double(fetchLimit.components.attoseconds) / 1e18)
+        timer.setEventHandler {
+            expired.store(true, ordering: .relaxed)
+            scope.cancel()
+        }
+        timer.resume()
+        defer { timer.cancel() }
+        let outcome: HostCommand.Outcome
+        do {
+            outcome = try HostCommand.currentScope.with(scope) {
+                try HostCommand.run(["git"] + options + arguments, environment: environment, directory: directory)
+            }
+        } catch {
+            throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
+        }
+        if expired.load(ordering: .relaxed) {
+            throw EngineError("git did not finish within \(DurationParser.format(fetchLimit)) (fetching '\(reference)')")
+        }
+        if let failure = outcome.failure { throw EngineError(failure) }
+        return String(decoding: outcome.output, as: UTF8.self)
+    }
+
+    private func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Remote actions (`uses: OWNER/REPO[/PATH]@REF`): fetched with git from a real `git daemon` on
+/// 127.0.0.1 (`--actions-url`), kept in the user's cache, copied into each job that uses them.
+@Suite("Remote actions")
+struct RemoteActionTests {
+    static let greet = """
+        name: Greet
+        inputs:
+          who: { description: whom, default: world }
+        outputs:
+          said: { description: the text, value: "${{ steps.say.outputs.said }}" }
+        runs:
+          using: composite
+          steps:
+            - id: say
+              shell: bash
+              run: |
+                "$GITHUB_ACTION_PATH/bin/greet.sh" "${{ inputs.who }}"
+                echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+                echo "repo=$GITHUB_ACTION_REPOSITORY ref=$GITHUB_ACTION_REF context=${{ github.action_repository }}@${{ github.action_ref }}"
+                echo "path=${GITHUB_ACTION_PATH#$RUNNER_TEMP/}"
+                echo scribbled > "$GITHUB_ACTION_PATH/scribble"
+        """
+
+    static let files = [
+        "action.yml": greet,
+        "bin/greet.sh": "#!/bin/sh\necho \"hello $1 (version one)\"\n",
+        // An action in a folder of the repository that uses another remote one and a local one.
+        "tools/wrap/action.yml": """
+            runs:
+              using: composite
+              steps:
+                - uses: acme/greet@v1
+                  with: { who: nested }
+                - uses: ./local
+                - run: ls "$GITHUB_ACTION_PATH/../.."
+                  shell: bash
+            """,
+        "js/action.yml": "name: JS\nruns:\n  using: node20\n  main: index.js\n",
+        "broken/action.yml": "runs:\n  using: composite\n  steps:\n    - run: echo ${{ nope( }}\n      shell: bash\n",
+    ]
+
+    static let localAction = "runs:\n  using: composite\n  steps:\n    - run: echo local action ran\n      shell: bash\n"
+
+    static func run(_ workflow: String, daemon: String, cache: String, extra: [String] = [], in project: TemporaryDirectory) async throws -> CommandResult {
+        let file = try project.write("wf.yml", workflow)
+        return try await nixactions(["run", file, "--actions-url", daemon, "--log-format", "plain", "--log-dir", project.path + "/logs"] + extra,
+                                    in: project.path, environment: ["XDG_CACHE_HOME": cache])
+    }
+
+    @Test("a composite action by tag, branch, commit and folder: inputs, outputs, GITHUB_ACTION_*, nested remote and local actions, each job's own copy")
+    func runsRemoteCompositeActions() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let commit = try daemon.publish("acme/greet", files: Self.files, tags: ["v1"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        try project.write("local/action.yml", Self.localAction)
+        let cacheFolder = try TemporaryDirectory()
+        defer { cacheFolder.remove() }
+        let cache = cacheFolder.path
+        let result = try await Self.run("""
+            on: push
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - id: g
+                    uses: acme/greet@v1
+                    with: { who: you }
+                  - run: echo "output=${{ steps.g.outputs.said }}"
+                  - uses: acme/greet/tools//wrap@main
+                  - uses: acme/greet@\(commit)
+              b:
+                runs-on: ubuntu-latest
+                steps:
+                  - uses: acme/greet@v1
+            """, daemon: daemon.url, cache: cache, in: project)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("[a] hello you (version one)"))
+        #expect(out.contains("[a] output=hello you"))
+        #expect(out.contains("[a] repo=acme/greet ref=v1 context=acme/greet@v1"))
+        #expect(out.contains("[a] path=_actions/acme/greet/v1"))
+        #expect(out.contains("[a] hello nested (version one)"), "the remote action used by the one in tools/wrap")
+        #expect(out.contains("[a] local action ran"), "./local inside a remote action is the workspace's")
+        #expect(out.contains("[a] tools"), "the action's whole repository is in the job")
+        #expect(out.contains("[a] repo=acme/greet ref=\(commit) context=acme/greet@\(commit)"))
+        #expect(out.contains("[b] hello world (version one)"))
+        #expect(out.contains("the action 'acme/greet@v1' is commit \(commit)"))
+        // One tree per commit in the cache, private, and what a job wrote into its copy is not in it.
+        let kept = cache + "/nixactions/actions/127.0.0.1_\(daemon.port)/acme/greet"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: kept) == [commit])
+        #expect(FileManager.default.fileExists(atPath: kept + "/\(commit)/bin/greet.sh"))
+        #expect(!FileManager.default.fileExists(atPath: kept + "/\(commit)/scribble"))
+        #expect(!FileManager.default.fileExists(atPath: kept + "/\(commit)/.git"))
+        for folder in [cache + "/nixactions/actions", kept] {
+            let mode = try #require(FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(folder) is private: \(String(mode, radix: 8))")
+        }
+        // The fetched commit is in the run's events (the job's log line).
+        #expect(!out.contains("scribbled"))
+    }
+
+    @Test("a moved tag is fetched again, a kept commit is used without the server, and a server that is gone is an error at the step")
+    func refsAreResolvedByEveryRun() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let first = try daemon.publish("acme/greet", files: Self.files, tags: ["v1"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cacheFolder = try TemporaryDirectory()
+        defer { cacheFolder.remove() }
+        let cache = cacheFolder.path
+        let workflow = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@REF\n"
+        let one = try await Self.run(workflow.replacingOccurrences(of: "REF", with: "v1"), daemon: daemon.url, cache: cache, in: project)
+        #expect(one.status == 0 && one.stdout.contains("(version one)"), "\(one.stdout)\n\(one.stderr)")
+
+        var files = Self.files
+        files["bin/greet.sh"] = "#!/bin/sh\necho \"hello $1 (version two)\"\n"
+        let second = try daemon.publish("acme/greet", files: files, tags: ["v1"])
+        let two = try await Self.run(workflow.replacingOccurrences(of: "REF", with: "v1"), daemon: daemon.url, cache: cache, in: project)
+        #expect(two.status == 0 && two.stdout.contains("(version two)"), "\(two.stdout)\n\(two.stderr)")
+        #expect(two.stdout.contains("is commit \(second)"))
+
+        daemon.stop()
+        let kept = try await Self.run(workflow.replacingOccurrences(of: "REF", with: first), daemon: daemon.url, cache: cache, in: project)
+        #expect(kept.status == 0 && kept.stdout.contains("(version one)"), "a kept commit needs no server: \(kept.stdout)\n\(kept.stderr)")
+        let gone = try await Self.run(workflow.replacingOccurrences(of: "REF", with: "v1"), daemon: daemon.url, cache: cache, in: project)
+        #expect(gone.status == 2, "\(gone.stdout)\n\(gone.stderr)")
+        #expect(gone.stderr.contains("wf.yml:6:15: error: cannot fetch the action 'acme/greet@v1' from \(daemon.url)/acme/greet"), "\(gone.stderr)")
+        #expect(gone.stderr.contains("hint: check the repository's name"), "\(gone.stderr)")
+        #expect(!gone.stdout.contains("==> job"), "nothing ran")
+    }
+
+    @Test("what cannot run is refused before any job starts, each at its step; validate and --dry-run fetch nothing")
+    func problemsAreReportedAtTheStep() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        try daemon.publish("acme/greet", files: Self.files, tags: ["v1"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cacheFolder = try TemporaryDirectory()
+        defer { cacheFolder.remove() }
+        let cache = cacheFolder.path
+        let workflow = """
+            on: push
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo must not run
+                  - uses: acme/missing@v1
+                  - uses: acme/greet@v9
+                  - uses: acme/greet/nowhere@v1
+                  - uses: acme/greet/broken@v1
+              js:
+                runs-on: ubuntu-latest
+                steps:
+                  - uses: acme/greet/js@v1
+            """
+        let result = try await Self.run(workflow, daemon: daemon.url, cache: cache, in: project)
+        #expect(result.status == 2, "\(result.stdout)\n\(result.stderr)")
+        let errors = result.stderr
+        #expect(errors.contains("wf.yml:7:15: error: cannot fetch the action 'acme/missing@v1'"), "\(errors)")
+        #expect(errors.contains("wf.yml:8:15: error: cannot fetch the action 'acme/greet@v9'"), "\(errors)")
+        #expect(errors.contains("couldn't find remote ref v9"), "\(errors)")
+        #expect(errors.contains("wf.yml:9:15: error: no action.yml or action.yaml in 'nowhere' of acme/greet@v1"), "\(errors)")
+        #expect(errors.contains("acme/greet@v1/broken/action.yml:4:"), "the action file's own position: \(errors)")
+        #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/js@v1' (runs.using: node20)"), "\(errors)")
+        #expect(!result.stdout.contains("must not run"))
+
+        // Only the jobs a run runs are fetched: job js alone is refused for its JavaScript action.
+        let js = try await Self.run(workflow, daemon: daemon.url, cache: cache, extra: ["js"], in: project)
+        #expect(js.status == 2 && js.stderr.contains("runs.using: node20") && !js.stderr.contains("acme/missing"), "\(js.stderr)")
+
+        // validate and --dry-run read no remote action (the server is not even asked).
+        daemon.stop()
+        let file = project.path + "/wf.yml"
+        let validate = try await nixactions(["validate", file], in: project.path, environment: ["XDG_CACHE_HOME": cache])
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stderr.contains("wf.yml:7:15: note: the action 'acme/missing@v1' is fetched when the job runs"), "\(validate.stderr)")
+        let dry = try await nixactions(["run", file, "--dry-run", "--actions-url", daemon.url], in: project.path, environment: ["XDG_CACHE_HOME": cache])
+        #expect(dry.status == 0, "\(dry.stderr)")
+    }
+
+    @Test("an actions cache folder that others can write is refused")
+    func cacheMustBePrivate() async throws {
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cacheFolder = try TemporaryDirectory()
+        defer { cacheFolder.remove() }
+        let cache = cacheFolder.path
+        try FileManager.default.createDirectory(atPath: cache + "/nixactions/actions", withIntermediateDirectories: true)
+        chmod(cache + "/nixactions/actions", 0o777)
+        let result = try await Self.run("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n",
+                                        daemon: "git://127.0.0.1:9", cache: cache, in: project)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("is writable by others") || result.stderr.contains("belongs to another user or is writable by others"), "\(result.stderr)")
+    }
+}
