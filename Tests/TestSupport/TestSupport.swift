@@ -209,6 +209,8 @@ public func runCommandBlocking(
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+    // No test fetches remote actions from the network: a run that would asks a folder that is not there.
+    env["NIXACTIONS_ACTIONS_URL"] = offlineActionsURL
     for name in removing { env.removeValue(forKey: name) }
     env.merge(environment) { _, new in new }
     process.environment = env
@@ -235,6 +237,10 @@ public func runCommandBlocking(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
 }
+
+/// Where tests' runs fetch remote actions unless they name a server (`--actions-url`): a folder
+/// that does not exist, so a test never reaches the network.
+public let offlineActionsURL = "/nonexistent/nixactions-test-actions"
 
 /// Run the built `nixactions` (waiting off Swift's cooperative threads).
 public func nixactions(
@@ -384,6 +390,8 @@ public func launchNixactions(
 ) throws -> LaunchedProcess {
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+    // No test fetches remote actions from the network: a run that would asks a folder that is not there.
+    env["NIXACTIONS_ACTIONS_URL"] = offlineActionsURL
     env.merge(environment) { _, new in new }
     return try LaunchedProcess([nixactionsBinary.path] + arguments, in: directory, environment: env, output: output)
 }

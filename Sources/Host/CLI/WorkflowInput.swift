@@ -29,7 +29,9 @@ enum WorkflowInput {
                 let graph = JobGraph(workflow)
                 running = selected.allSatisfy({ workflow.job($0) != nil }) && graph.cycle() == nil ? Set(graph.closure(of: selected)) : []
             }
-            let fetching = result.hasErrors ? nil : remoteActions
+            // Not while the jobs it would run have errors (those of other jobs do not stop a run).
+            let blocked = result.diagnostics.contains { $0.severity == .error && ($0.jobID.map { running?.contains($0) ?? true } ?? true) }
+            let fetching = blocked ? nil : remoteActions
             result.diagnostics += ActionLoader.checkLocalActions(
                 &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions, remote: fetching, running: running)
             result.workflow = workflow
