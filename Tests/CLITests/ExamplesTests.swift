@@ -57,6 +57,34 @@ struct ExamplesTests {
         #expect(plain.stdout.contains("[deploy] not deploying develop\n"))
     }
 
+    @Test("examples/17-remote-actions: a remote composite action and one in a folder of its repository, from a git daemon and from a folder")
+    func remoteActions() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let source = packageDirectory.path + "/examples/17-remote-actions/greet"
+        var files: [String: String] = [:]
+        for case let relative as String in FileManager.default.enumerator(atPath: source)! {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: source + "/" + relative, isDirectory: &isFolder), !isFolder.boolValue {
+                files[relative] = try String(contentsOfFile: source + "/" + relative, encoding: .utf8)
+            }
+        }
+        #expect(files.keys.sorted() == ["action.yml", "bin/greet.sh", "shout/action.yml"])
+        try daemon.publish("nixactions-examples/greet", files: files, tags: ["v1"])
+        let cache = try TemporaryDirectory()
+        defer { cache.remove() }
+        // From the daemon, then from its folder of bare repositories (OWNER/REPO.git), as the example's comment shows.
+        for url in [daemon.url, daemon.folder.path + "/repositories"] {
+            let result = try await nixactions(["run", "examples/17-remote-actions/workflow.yml", "--actions-url", url, "--log-format", "plain"],
+                                              in: packageDirectory.path, environment: ["XDG_CACHE_HOME": cache.path])
+            #expect(result.status == 0, "\(url): \(result.stderr)\n\(result.stdout)")
+            for line in ["[hello] hello, remote actions (from nixactions-examples/greet@v1)\n", "[hello] the action said 'hello, remote actions'\n",
+                         "[hello] HELLO, REMOTE ACTIONS\n"] {
+                #expect(result.stdout.contains(line), "\(url): missing '\(line)' in:\n\(result.stdout)")
+            }
+        }
+    }
+
     @Test("examples/16-composite-actions: local composite actions with inputs, outputs, GITHUB_ENV and a nested action, run from their folder")
     func compositeActions() async throws {
         let result = try await nixactions(["run", "workflow.yml", "--log-dir", NSTemporaryDirectory() + "nxa-example16-\(getpid())"],
