@@ -187,6 +187,32 @@ struct RemoteActionTests {
         #expect(dry.status == 0, "\(dry.stderr)")
     }
 
+    @Test("a server that accepts the connection and never answers: the fetch is ended at its limit, an error at the step")
+    func silentServerTimesOut() async throws {
+        // A listening socket that never accepts: the kernel completes the connection, git waits for an answer.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) == 0 && getsockname(listener, $0, &size) == 0 }
+        }
+        #expect(bound && listen(listener, 8) == 0)
+        let port = UInt16(bigEndian: address.sin_port)
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let file = try project.write("wf.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n")
+        let result = try await nixactions(["run", file, "--actions-url", "git://127.0.0.1:\(port)"], in: project.path,
+                                          environment: ["XDG_CACHE_HOME": project.path + "/cache", "NIXACTIONS_ACTIONS_FETCH_SECONDS": "2"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:6:15: error: cannot fetch the action 'acme/greet@v1'"), "\(result.stderr)")
+        #expect(result.stderr.contains("git did not finish within 2s"), "\(result.stderr)")
+        #expect(result.seconds < 20, "ended at the limit, not at git's own")
+    }
+
     @Test("an actions cache folder that others can write is refused")
     func cacheMustBePrivate() async throws {
         let project = try TemporaryDirectory()

@@ -32,13 +32,15 @@ public final class RemoteActionStore: Sendable {
         public var tree: String
     }
 
-    public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration = .seconds(300),
+    /// - Parameter fetchLimit: nil: `NIXACTIONS_ACTIONS_FETCH_SECONDS`, else 300 s.
+    public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         var url = baseURL ?? environment["NIXACTIONS_ACTIONS_URL"] ?? Self.defaultBaseURL
         while url.count > 1, url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
-        self.fetchLimit = fetchLimit
+        let given = environment["NIXACTIONS_ACTIONS_FETCH_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 86_400 ? $0 : nil }
+        self.fetchLimit = fetchLimit ?? given.map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(300)
     }
 
     /// `$XDG_CACHE_HOME/nixactions/actions`, else `~/.cache/nixactions/actions`.
