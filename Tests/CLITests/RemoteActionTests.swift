@@ -173,6 +173,22 @@ struct RemoteActionTests {
         #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/js@v1' (runs.using: node20)"), "\(errors)")
         #expect(!result.stdout.contains("must not run"))
 
+        // A ref git would read as an option, or a name that climbs out, is not a reference at all (validate says so too).
+        let malformed = try project.write("bad.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: acme/greet@--upload-pack=touch${IFS}/tmp/pwned
+                  - uses: acme/greet/../other@v1
+                  - uses: acme/greet@v1:refs/x
+            """)
+        let refused = try await nixactions(["validate", malformed], in: project.path)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yml:4:15: error: 'uses: acme/greet@--upload-pack=touch${IFS}/tmp/pwned': the ref '--upload-pack=touch${IFS}/tmp/pwned' starts with '-'"),
+                "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yml:5:15: error: 'uses: acme/greet/../other@v1' is not an action reference: '..' cannot be a part"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yml:6:15: error: 'uses: acme/greet@v1:refs/x': 'v1:refs/x' is not a valid ref name: it holds ':'"), "\(refused.stderr)")
+
         // Only the jobs a run runs are fetched: job js alone is refused for its JavaScript action.
         let js = try await Self.run(workflow, daemon: daemon.url, cache: cache, extra: ["js"], in: project)
         #expect(js.status == 2 && js.stderr.contains("runs.using: node20") && !js.stderr.contains("acme/missing"), "\(js.stderr)")

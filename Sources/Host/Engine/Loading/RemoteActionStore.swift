@@ -109,7 +109,7 @@ public final class RemoteActionStore: Sendable {
         let repository = staging + "/git"
         try git(["init", "--quiet", "--bare", repository], in: staging, reference: reference)
         do {
-            try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", url, reference.ref], in: staging, reference: reference)
+            try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, reference.ref], in: staging, reference: reference)
         } catch {
             throw EngineError(
                 "cannot fetch the action '\(reference)' from \(url): \(error.message)",
@@ -137,8 +137,12 @@ public final class RemoteActionStore: Sendable {
     /// `ROOT/SERVER/owner/repo`, made private; the root must be this user's and writable by no one
     /// else (another user could put files in an action that this one's jobs then run).
     private func repositoryFolder(_ reference: RemoteActionReference) throws(EngineError) -> String {
-        for part in [reference.owner, reference.repository] where part == "." || part == ".." || part.hasPrefix(".") {
-            throw EngineError("'\(reference)' is not an action reference: an owner or repository cannot start with '.'")
+        // GitHub's names: letters, digits, '-', '_' and '.', not starting with '.' (here they also
+        // name folders of the cache and of the job, and are part of a URL).
+        for part in [reference.owner, reference.repository]
+        where part.hasPrefix(".") || !part.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) {
+            throw EngineError("'\(reference)' is not an action on a git server: '\(part)' is not a repository or owner name",
+                              hint: "owners and repositories are named with letters, digits, '-', '_' and '.'")
         }
         let folder = cacheRoot + "/" + serverFolder + "/" + reference.owner.lowercased() + "/" + reference.repository.lowercased()
         do {

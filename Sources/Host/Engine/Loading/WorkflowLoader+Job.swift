@@ -258,6 +258,23 @@ extension WorkflowLoader {
         if parts.count != 2 || parts[1].isEmpty || path.count < 2 {
             return "'uses: \(uses)' is not an action reference: expected OWNER/REPO[/PATH]@REF"
         }
+        if let part = path.first(where: { $0 == "." || $0 == ".." }) {
+            return "'uses: \(uses)' is not an action reference: '\(part)' cannot be a part of OWNER/REPO[/PATH]"
+        }
+        if let problem = refProblem(String(parts[1])) { return "'uses: \(uses)': \(problem)" }
+        return nil
+    }
+
+    /// What makes `ref` unusable as a branch, tag or commit name (git's `check-ref-format` rules, and
+    /// no leading `-`, which git would read as an option); nil when it is fine.
+    static func refProblem(_ ref: String) -> String? {
+        if ref.hasPrefix("-") { return "the ref '\(ref)' starts with '-'" }
+        if ref.contains("..") || ref.contains("@{") || ref.hasPrefix("/") || ref.hasSuffix("/") || ref.hasSuffix(".") || ref.hasSuffix(".lock") || ref.contains("//") {
+            return "'\(ref)' is not a valid ref name (git check-ref-format)"
+        }
+        if let bad = ref.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7f || " ~^:?*[\\".unicodeScalars.contains($0) }) {
+            return "'\(ref)' is not a valid ref name: it holds \(bad.value < 0x20 || bad.value == 0x7f ? "a control character" : "'\(bad)'")"
+        }
         return nil
     }
 
