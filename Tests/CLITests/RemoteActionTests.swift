@@ -229,6 +229,40 @@ struct RemoteActionTests {
         #expect(result.seconds < 20, "ended at the limit, not at git's own")
     }
 
+    @Test("Ctrl-C while an action is fetched ends git and leaves no staging folder; exit 130")
+    func interruptedFetch() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) == 0 && getsockname(listener, $0, &size) == 0 }
+        }
+        #expect(bound && listen(listener, 8) == 0)
+        let port = UInt16(bigEndian: address.sin_port)
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let file = try project.write("wf.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n")
+        let log = try project.write("out.log", "")
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        defer { try? output.close() }
+        let run = try launchNixactions(["run", file, "--actions-url", "git://127.0.0.1:\(port)"], in: project.path,
+                                       environment: ["XDG_CACHE_HOME": project.path + "/cache", "NIXACTIONS_ACTIONS_FETCH_SECONDS": "60"], output: output)
+        let folder = project.path + "/cache/nixactions/actions/127.0.0.1_\(port)/acme/greet"
+        // git's command line, not the run's own (which names the URL too).
+        let isGit: @Sendable (String) -> Bool = { $0.split(separator: " ").first?.hasSuffix("git") == true && $0.contains("fetch") && $0.contains("127.0.0.1:\(port)") }
+        let gitOfThisRun: @Sendable () -> [pid_t] = { livePids(where: isGit) }
+        // Signalled once git is waiting on the server.
+        let sent = await signalWhen(run, SIGINT, timeout: .seconds(30)) { !gitOfThisRun().isEmpty }
+        #expect(sent != nil, "git never started")
+        await waitForExit(run)
+        #expect(run.terminationStatus == 130, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        #expect(await livePids(after: .seconds(5), where: isGit).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty, "no staging folder is left")
+    }
+
     @Test("an actions cache folder that others can write is refused")
     func cacheMustBePrivate() async throws {
         let project = try TemporaryDirectory()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import NixActionsEngine
 
 /// Finds and loads a workflow for a command, printing diagnostics; exits 2 when it is invalid.
@@ -32,8 +33,18 @@ enum WorkflowInput {
             // Not while the jobs it would run have errors (those of other jobs do not stop a run).
             let blocked = result.diagnostics.contains { $0.severity == .error && ($0.jobID.map { running?.contains($0) ?? true } ?? true) }
             let fetching = blocked ? nil : remoteActions
+            // A signal while actions are fetched ends the git processes (their staging folders go
+            // with the fetch), then the run exits 130; before, it would exit at once and leave them.
+            if fetching != nil { SignalHub.handler.withLock { $0 = { _ in HostCommands.cancelAll() } } }
             result.diagnostics += ActionLoader.checkLocalActions(
                 &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions, remote: fetching, running: running)
+            if fetching != nil {
+                SignalHub.handler.withLock { $0 = nil }
+                if SignalHub.received.load(ordering: .relaxed) {
+                    standardError("nixactions: cancelled while fetching actions\n")
+                    throw ExitCode(ExitStatus.cancelled)
+                }
+            }
             result.workflow = workflow
         }
         if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
