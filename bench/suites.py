@@ -9,7 +9,7 @@ Conventions shared by all of them:
   step as a bash script, so a peer that exec'd `true` directly, or ran it as a shell builtin
   without any process, would not be doing the same work.
 """
-import os, random, re, shutil, statistics, string, subprocess, time
+import os, random, re, shutil, socket, statistics, string, subprocess, time
 from common import (Case, Failed, fmt_mib, fmt_ms, fmt_s, heading, interleave, load_line,
                     log_dir_measure, med, remove_file, run_once, table, tree_bytes, write)
 
@@ -838,9 +838,79 @@ def bench_startup(ctx):
         print("\nswiftc not found: the Swift programs are left out.")
 
 
+def bench_actions(ctx):
+    """Remote actions: what fetching `uses: OWNER/REPO@REF` costs a run. One job using a composite
+    action of one no-op step, as a local action (`./act`, nothing fetched), as a remote one at a
+    tag (resolved and fetched by every run, as GitHub's runner does), and at a kept commit (taken
+    from the cache, no fetch); next to `git clone --depth 1 --branch v1` of the same repository and
+    the same shallow fetch and checkout nixactions makes, done by hand. A `git daemon` on
+    127.0.0.1 serves the repository; every run starts from the same cache."""
+    folder = ctx.folder("actions")
+    action = "runs:\n  using: composite\n  steps:\n    - run: 'true'\n      shell: bash\n"
+    source, repos = os.path.join(folder, "source"), os.path.join(folder, "repos", "acme")
+    os.makedirs(repos, exist_ok=True)
+    write(os.path.join(source, "action.yml"), action)
+    write(os.path.join(folder, "act", "action.yml"), action)
+    git_env = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@b")
+    for argv in [["git", "init", "-q", "-b", "main", source], ["git", "-C", source, "add", "-A"],
+                 ["git", "-C", source, "commit", "-qm", "v1"], ["git", "-C", source, "tag", "v1"],
+                 ["git", "clone", "-q", "--bare", source, os.path.join(repos, "greet.git")]]:
+        subprocess.run(argv, check=True, env=git_env, capture_output=True)
+    commit = subprocess.run(["git", "-C", source, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    exec_path = subprocess.run(["git", "--exec-path"], check=True, capture_output=True, text=True).stdout.strip()
+    port = next(p for p in (random.randint(20000, 60000) for _ in range(50)) if free_port(p))
+    daemon = subprocess.Popen([os.path.join(exec_path, "git-daemon"), f"--base-path={folder}/repos", "--export-all",
+                               "--listen=127.0.0.1", f"--port={port}", "--reuseaddr"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if not free_port(port):
+                break
+            time.sleep(0.02)
+        url = f"git://127.0.0.1:{port}"
+        job = "jobs:\n  a:\n    workspace: { copy-project: false }\n    steps:\n      - uses: USES\n"
+        cache = os.path.join(folder, "cache")
+        env = dict(os.environ, XDG_CACHE_HOME=cache)
+        cases = []
+        for name, uses in [("local", "./act"), ("remote, tag", "acme/greet@v1"), ("remote, kept commit", f"acme/greet@{commit}")]:
+            file = name.split(",")[-1].strip().replace(" ", "-") + ".yml"
+            write(os.path.join(folder, file), job.replace("USES", uses))
+            argv, logs = ctx.nxa(folder, file, "--actions-url", url)
+            cases.append(Case(f"nixactions, {name} action", argv, folder, after=log_dir_measure(logs), env=env))
+        # Warm the cache with the commit (the kept-commit case never fetches).
+        subprocess.run(cases[2].argv, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
+        scratch = os.path.join(folder, "scratch")
+        cases.append(Case("git clone --depth 1 --branch v1", ["bash", "-c", f'rm -rf "$1" && git clone -q --depth 1 --branch v1 {url}/acme/greet "$1"',
+                                                              "-", scratch], folder))
+        fetch = (f'rm -rf "$1" && mkdir -p "$1/files" && git init -q --bare "$1/git" && git --git-dir="$1/git" fetch -q --no-tags --depth=1 -- '
+                 f'{url}/acme/greet v1 && git --git-dir="$1/git" --work-tree="$1/files" checkout -q -f FETCH_HEAD -- .')
+        cases.append(Case("git fetch --depth 1 + checkout (by hand)", ["bash", "-c", fetch, "-", scratch], folder))
+        times = interleave(cases, max(ctx.rounds * 4, 11), alternate=True)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    heading(f"actions: what a remote action costs a run ({load_line()} at the end)")
+    base = med(times["nixactions, local action"])
+    clone = med(times["git clone --depth 1 --branch v1"])
+    table(["command", "wall median", "CPU median (tree)", "over the local action", "ratio to git clone"],
+          [[c.name, fmt_ms(med(times[c.name])), fmt_ms(med(times[c.name], "cpu")),
+            fmt_ms(med(times[c.name]) - base) if c.name.startswith("nixactions") else "",
+            ratio(med(times[c.name]), clone)] for c in cases])
+
+
+def free_port(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
     "validate": bench_validate, "executors": bench_executors, "folders": bench_folders, "startup": bench_startup,
+    "actions": bench_actions,
 }

@@ -263,6 +263,46 @@ struct RemoteActionTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty, "no staging folder is left")
     }
 
+    @Test("a folder of repositories named relative to the project; a password in --actions-url is never shown; a link a step put where the action goes is refused")
+    func foldersCredentialsAndLinks() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        try daemon.publish("acme/greet", files: Self.files, tags: ["v1"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cache = project.path + "/cache"
+        // The daemon's folder of bare repositories, copied beside the workflow and named relatively.
+        let copy = try runCommandBlocking(URL(fileURLWithPath: "/bin/cp"), ["-R", daemon.folder.path + "/repositories", project.path + "/mirror"])
+        #expect(copy.status == 0)
+        let relative = try await Self.run("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n",
+                                          daemon: "mirror", cache: cache, in: project)
+        #expect(relative.status == 0 && relative.stdout.contains("hello world (version one)"), "\(relative.stdout)\n\(relative.stderr)")
+
+        let secret = "s3cr3t-\(getpid())"
+        let hidden = try await Self.run("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/none@v1\n",
+                                        daemon: "https://token:\(secret)@127.0.0.1:9", cache: cache, in: project)
+        #expect(hidden.status == 2, "\(hidden.stderr)")
+        #expect(hidden.stderr.contains("cannot fetch the action 'acme/none@v1' from https://127.0.0.1:9/acme/none"), "\(hidden.stderr)")
+        #expect(!(hidden.stdout + hidden.stderr).contains(secret), "\(hidden.stderr)")
+        let kept = try FileManager.default.subpathsOfDirectory(atPath: cache)
+        #expect(!kept.contains { $0.contains(secret) || $0.contains("token") }, "\(kept)")
+
+        // A step makes the action's folder a link to a folder of its own choosing: the copy is refused, nothing written there.
+        try FileManager.default.createDirectory(atPath: project.path + "/elsewhere", withIntermediateDirectories: true)
+        let linked = try await Self.run("""
+            on: push
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: mkdir -p "$RUNNER_TEMP/_actions/acme/greet" && ln -s "\(project.path)/elsewhere" "$RUNNER_TEMP/_actions/acme/greet/v1"
+                  - uses: acme/greet@v1
+            """, daemon: daemon.url, cache: cache, in: project)
+        #expect(linked.status == 1, "\(linked.stdout)\n\(linked.stderr)")
+        #expect(linked.stdout.contains("exists already (a step made it) or is not a folder"), "\(linked.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project.path + "/elsewhere").isEmpty)
+    }
+
     @Test("an actions cache folder that others can write is refused")
     func cacheMustBePrivate() async throws {
         let project = try TemporaryDirectory()

@@ -73,8 +73,12 @@ extension JobRunner {
             case .success(let path): folder = path
             }
         } else if let reference = RemoteActionReference(uses.value) {
-            // `run` fetched every remote action of the jobs it runs before the first started.
-            return failStep(step, message: "\(at)the action '\(reference)' was not fetched", allowed: allowed, state: &state)
+            // `run` fetched every remote action of the jobs it runs before the first started, and
+            // those of the local actions it read from the project: this one is used by a local
+            // action that is not the project's (made by an earlier step, or changed since the commit).
+            return failStep(step, message: "\(at)the action '\(reference)' was not fetched: run fetches the remote actions that the "
+                                + "project's own files use, before the jobs start, and this one is used by a local action the workspace "
+                                + "holds in another form than the project folder", allowed: allowed, state: &state)
         } else {
             guard let path = ActionLoader.localPath(uses.value) else {
                 return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; a local action is a folder of the workspace",
@@ -220,25 +224,47 @@ extension JobRunner {
     /// whole repository, so the action may use any of its files. Gone with the job's temporary folder.
     func putRemoteAction(_ remote: RemoteAction, executor: any Executor, started: JobStarted, state: inout State) async -> Result<String, RunProblem> {
         let reference = remote.reference
-        // A ref's parts as folders; anything else a file name cannot hold, and `..`, as `_`.
-        let ref = reference.ref.split(separator: "/").map { part -> String in
+        // A ref's parts as folders; anything else a file name cannot hold, and `..`, as `_` (then
+        // with the commit, so two refs made alike never share a folder).
+        let clean = reference.ref.split(separator: "/").map { part -> String in
             let clean = String(part.map { $0.isLetter || $0.isNumber || "._-+".contains($0) ? $0 : "_" })
             return clean == "." || clean == ".." ? "_" : clean
         }.joined(separator: "/")
-        let root = started.temporaryDirectory + "/_actions/" + reference.owner + "/" + reference.repository + "/" + ref
+        let ref = clean == reference.ref ? clean : clean + "-" + remote.commit.prefix(12)
+        let relative = "_actions/" + reference.owner + "/" + reference.repository + "/" + ref
+        let root = started.temporaryDirectory + "/" + relative
         let folder = reference.path.isEmpty ? root : root + "/" + reference.path
-        if state.actionsPut.contains(reference.treeKey) { return .success(folder) }
+        if state.actionsPut.contains(root) { return .success(folder) }
         do {
             if Self.fileTransfer(started, executor) == nil {
-                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
             }
             try await deliver(remote.tree, excludes: [], into: root, started: started, executor: executor, what: "the action '\(reference)'")
         } catch {
             return .failure(RunProblem("cannot put the action '\(reference)' into the job: \(describe(error))"))
         }
-        state.actionsPut.insert(reference.treeKey)
+        state.actionsPut.insert(root)
         reporter.report(.message(job: planned.key, level: .info, text: "the action '\(reference)' is commit \(remote.commit)"))
         return .success(folder)
+    }
+
+    /// Make `relative` under `base` (a folder of this machine that the job's steps can write): each
+    /// folder on the way must be a folder, not a symbolic link a step put there (which would send
+    /// the files elsewhere, outside a container's view), and the last one must be new.
+    static func makeFreshFolder(_ relative: String, in base: String) throws {
+        var path = base
+        let parts = relative.split(separator: "/")
+        for (index, part) in parts.enumerated() {
+            path += "/" + part
+            if mkdir(path, 0o755) == 0 { continue }
+            let error = errno
+            var info = stat()
+            guard error == EEXIST, index < parts.count - 1, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw EngineError(error == EEXIST ? "\(path) exists already (a step made it) or is not a folder"
+                                      : "cannot make \(path): \(String(cString: strerror(error)))",
+                                  hint: "steps must leave $RUNNER_TEMP/_actions to the runner")
+            }
+        }
     }
 
     /// The action in `path` of the job's workspace: read where the workspace is a folder of this

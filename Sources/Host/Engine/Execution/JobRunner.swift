@@ -48,7 +48,7 @@ struct JobRunner: Sendable {
         var envOver: [String: String] = [:]
         /// The composite action whose steps are running (nil: the job's own steps).
         var frame: ActionFrame?
-        /// The remote actions whose files are in the job already (`RemoteActionReference.treeKey`).
+        /// The folders of remote actions whose files are in the job already.
         var actionsPut: Set<String> = []
     }
 

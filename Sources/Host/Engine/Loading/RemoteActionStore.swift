@@ -8,10 +8,10 @@ import Synchronization
 /// `--actions-url` names another: a GitHub Enterprise server, a mirror, a `git://` daemon or a
 /// folder of bare repositories). A ref is resolved again by every run, as GitHub's runner does
 /// (a tag such as `v4` moves), with one shallow fetch of that ref alone; a full commit id already
-/// kept is not fetched again. The files of each commit are kept, read-only, in a private folder
-/// of this user (`~/.cache/nixactions/actions/HOST/OWNER/REPO/COMMIT`) and shared by runs; each
-/// job that uses an action gets a copy of its own (`JobRunner.runRemoteAction`), so what a job
-/// writes into its action's folder is gone with the job.
+/// kept is not fetched again. The files of each commit are kept in a private folder of this user
+/// (`~/.cache/nixactions/actions/HOST/OWNER/REPO/COMMIT`) and shared by runs; each job that uses
+/// an action gets a copy of its own (`JobRunner.putRemoteAction`), so what a job writes into its
+/// action's folder is gone with the job.
 ///
 /// Fetched into a staging folder and renamed into place, so a run that stops half-way, or two
 /// runs fetching the same commit at once, never leave a partial tree where it would be used.
@@ -35,8 +35,12 @@ public final class RemoteActionStore: Sendable {
     /// - Parameter fetchLimit: nil: `NIXACTIONS_ACTIONS_FETCH_SECONDS`, else 300 s.
     public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
-        var url = baseURL ?? environment["NIXACTIONS_ACTIONS_URL"] ?? Self.defaultBaseURL
+        var url = baseURL ?? environment["NIXACTIONS_ACTIONS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultBaseURL
         while url.count > 1, url.hasSuffix("/") { url.removeLast() }
+        // A folder given relative to where nixactions runs (git runs elsewhere).
+        if !url.contains("://"), !url.hasPrefix("/"), !(url.split(separator: "/").first?.contains(":") ?? false) {
+            url = FileManager.default.currentDirectoryPath + "/" + url
+        }
         self.baseURL = url
         self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
         let given = environment["NIXACTIONS_ACTIONS_FETCH_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 86_400 ? $0 : nil }
@@ -55,29 +59,57 @@ public final class RemoteActionStore: Sendable {
         baseURL + "/" + reference.owner + "/" + reference.repository
     }
 
+    /// The base URL as messages show it: without a user name or password (`https://user:TOKEN@host`).
+    public var shownURL: String { Self.withoutCredentials(baseURL) }
+
+    /// `text` without the base URL's user name and password (git may quote the URL in an error).
+    func hidingCredentials(_ text: String) -> String {
+        guard let scheme = baseURL.range(of: "://") else { return text }
+        let host = baseURL[scheme.upperBound...].prefix { $0 != "/" }
+        guard let at = host.lastIndex(of: "@") else { return text }
+        let credentials = String(host[..<at])
+        return credentials.isEmpty ? text : text.replacingOccurrences(of: credentials + "@", with: "")
+    }
+
+    static func withoutCredentials(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let host = rest.prefix { $0 != "/" }
+        guard let at = host.lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + String(rest[rest.index(after: at)...])
+    }
+
     /// The folder for one server's repositories: its host (and port) from the base URL, or a
     /// digest-free name of a local folder's path.
     var serverFolder: String {
-        var rest = Substring(baseURL)
+        var rest = Substring(shownURL)
         if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
         let name = rest.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
         return String(String(name).drop { $0 == "_" || $0 == "." }.prefix(200))
     }
 
     /// Fetch several references at once (at most four git processes), so a workflow's actions
-    /// cost about the longest fetch, not the sum. Results are kept for `fetch`.
+    /// cost about its longest fetch, not the sum. Results are kept for `fetch`; the actions that
+    /// fetched actions use are fetched after, as they are found.
     public func prefetch(_ references: [RemoteActionReference]) {
         var seen = Set<String>()
         let distinct = references.filter { seen.insert($0.treeKey).inserted }
         guard distinct.count > 1 else { return }
+        // Threads of their own (waiting on the network, not computing: not limited to the cores).
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(4, distinct.count)) { _ in
-            while true {
-                let index = next.add(1, ordering: .relaxed).oldValue
-                guard index < distinct.count else { return }
-                _ = try? fetch(distinct[index])
+        let group = DispatchGroup()
+        for _ in 0..<min(4, distinct.count) {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                while true {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    guard index < distinct.count else { return }
+                    _ = try? self.fetch(distinct[index])
+                }
             }
         }
+        group.wait()
     }
 
     /// The commit `reference` names and the folder with its files; fetched on the first call of a
@@ -99,6 +131,8 @@ public final class RemoteActionStore: Sendable {
     }
 
     private func fetchNow(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
+        // One limit for the whole fetch, whatever the number of git commands.
+        let deadline = ContinuousClock.now + fetchLimit
         let folder = try repositoryFolder(reference)
         if reference.isCommit, isDirectory(folder + "/" + reference.ref) {
             return Fetched(commit: reference.ref, tree: folder + "/" + reference.ref)
@@ -107,16 +141,16 @@ public final class RemoteActionStore: Sendable {
         defer { _ = try? FileManager.default.removeItem(atPath: staging) }
         let url = repositoryURL(reference)
         let repository = staging + "/git"
-        try git(["init", "--quiet", "--bare", repository], in: staging, reference: reference)
+        try git(["init", "--quiet", "--bare", repository], in: staging, reference: reference, deadline: deadline)
         do {
-            try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, reference.ref], in: staging, reference: reference)
+            try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, reference.ref], in: staging, reference: reference, deadline: deadline)
         } catch {
             throw EngineError(
-                "cannot fetch the action '\(reference)' from \(url): \(error.message)",
+                "cannot fetch the action '\(reference)' from \(Self.withoutCredentials(url)): \(hidingCredentials(error.message))",
                 hint: "check the repository's name and that '\(reference.ref)' is one of its branches, tags or commits; "
-                    + "actions come from \(baseURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
+                    + "actions come from \(shownURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
         }
-        let commit = try git(["--git-dir=" + repository, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], in: staging, reference: reference)
+        let commit = try git(["--git-dir=" + repository, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], in: staging, reference: reference, deadline: deadline)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard commit.utf8.count == 40, commit.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
             throw EngineError("cannot fetch the action '\(reference)': '\(reference.ref)' does not name a commit")
@@ -126,7 +160,7 @@ public final class RemoteActionStore: Sendable {
         // The commit's files, without .git: read-tree and checkout-index into the staging folder.
         let files = staging + "/files"
         try git(["--git-dir=" + repository, "--work-tree=" + files, "-c", "core.symlinks=true", "checkout", "--quiet", "--force", commit, "--", "."],
-                in: staging, reference: reference, create: files)
+                in: staging, reference: reference, deadline: deadline, create: files)
         if rename(files, tree) != 0, !isDirectory(tree) {
             throw EngineError("cannot keep the action '\(reference)' in \(tree): \(String(cString: strerror(errno)))",
                               hint: "check that \(cacheRoot) is writable (or set XDG_CACHE_HOME to one that is)")
@@ -169,12 +203,13 @@ public final class RemoteActionStore: Sendable {
     }
 
     /// A private staging folder beside the kept trees (same file system, so `rename` moves it).
-    /// Staging folders a stopped run left behind, older than an hour, are removed first.
+    /// Staging folders a stopped run left behind are removed first: older than an hour and than
+    /// this run's fetch limit (so never one a fetch in progress still uses).
     private func makeStaging(in folder: String) throws(EngineError) -> String {
         if let names = try? FileManager.default.contentsOfDirectory(atPath: folder) {
             for name in names where name.hasPrefix(".staging-") {
                 var info = stat()
-                if lstat(folder + "/" + name, &info) == 0, time(nil) - info.st_mtim.tv_sec > 3600 {
+                if lstat(folder + "/" + name, &info) == 0, time(nil) - info.st_mtim.tv_sec > max(3600, fetchLimit.components.seconds + 600) {
                     try? FileManager.default.removeItem(atPath: folder + "/" + name)
                 }
             }
@@ -187,7 +222,8 @@ public final class RemoteActionStore: Sendable {
     }
 
     @discardableResult
-    private func git(_ arguments: [String], in directory: String, reference: RemoteActionReference, create: String? = nil) throws(EngineError) -> String {
+    private func git(_ arguments: [String], in directory: String, reference: RemoteActionReference, deadline: ContinuousClock.Instant,
+                     create: String? = nil) throws(EngineError) -> String {
         if let create, mkdir(create, 0o700) != 0 {
             throw EngineError("cannot make \(create): \(String(cString: strerror(errno)))")
         }
@@ -203,11 +239,17 @@ public final class RemoteActionStore: Sendable {
         environment["GCM_INTERACTIVE"] = "never"
         environment["LC_ALL"] = "C"
         // A server that stops sending: git's own low-speed limit for http(s), and a deadline for every protocol.
-        let options = ["-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "advice.detachedHead=false"]
+        // No LFS download (GitHub's runner takes an action's files as its archive, pointers and all).
+        let options = ["-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "advice.detachedHead=false",
+                       "-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else {
+            throw EngineError("git did not finish within \(DurationParser.format(fetchLimit)) (fetching '\(reference)')")
+        }
         let scope = HostCommand.Scope()
         let timer = DispatchSource.makeTimerSource(queue: .global())
         let expired = Atomic<Bool>(false)
-        timer.schedule(deadline: .now() + Double(fetchLimit.components.seconds) + Double(fetchLimit.components.attoseconds) / 1e18)
+        timer.schedule(deadline: .now() + Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
         timer.setEventHandler {
             expired.store(true, ordering: .relaxed)
             scope.cancel()
