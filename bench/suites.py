@@ -839,8 +839,9 @@ def bench_startup(ctx):
 
 
 def bench_actions(ctx):
-    """Remote actions: what fetching `uses: OWNER/REPO@REF` costs a run. One job using a composite
-    action of one no-op step, as a local action (`./act`, nothing fetched), as a remote one at a
+    """Remote actions: what fetching `uses: OWNER/REPO@REF` costs a run. One job (its workspace a
+    copy of a project holding only the local action) using a composite action of one no-op step,
+    as a local action (`./act`, nothing fetched), as a remote one at a
     tag (resolved and fetched by every run, as GitHub's runner does), and at a kept commit (taken
     from the cache, no fetch); next to `git clone --depth 1 --branch v1` of the same repository and
     the same shallow fetch and checkout nixactions makes, done by hand. A `git daemon` on
@@ -850,7 +851,9 @@ def bench_actions(ctx):
     source, repos = os.path.join(folder, "source"), os.path.join(folder, "repos", "acme")
     os.makedirs(repos, exist_ok=True)
     write(os.path.join(source, "action.yml"), action)
-    write(os.path.join(folder, "act", "action.yml"), action)
+    # The project (the current folder of each run, copied into the job's workspace): the local action only.
+    project = os.path.join(folder, "project")
+    write(os.path.join(project, "act", "action.yml"), action)
     git_env = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@b")
     for argv in [["git", "init", "-q", "-b", "main", source], ["git", "-C", source, "add", "-A"],
                  ["git", "-C", source, "commit", "-qm", "v1"], ["git", "-C", source, "tag", "v1"],
@@ -868,17 +871,17 @@ def bench_actions(ctx):
                 break
             time.sleep(0.02)
         url = f"git://127.0.0.1:{port}"
-        job = "jobs:\n  a:\n    workspace: { copy-project: false }\n    steps:\n      - uses: USES\n"
+        job = "jobs:\n  a:\n    steps:\n      - uses: USES\n"
         cache = os.path.join(folder, "cache")
         env = dict(os.environ, XDG_CACHE_HOME=cache)
         cases = []
         for name, uses in [("local", "./act"), ("remote, tag", "acme/greet@v1"), ("remote, kept commit", f"acme/greet@{commit}")]:
             file = name.split(",")[-1].strip().replace(" ", "-") + ".yml"
-            write(os.path.join(folder, file), job.replace("USES", uses))
-            argv, logs = ctx.nxa(folder, file, "--actions-url", url)
-            cases.append(Case(f"nixactions, {name} action", argv, folder, after=log_dir_measure(logs), env=env))
+            write(os.path.join(project, file), job.replace("USES", uses))
+            argv, logs = ctx.nxa(project, file, "--actions-url", url, logs=os.path.join(folder, "logs"))
+            cases.append(Case(f"nixactions, {name} action", argv, project, after=log_dir_measure(logs), env=env))
         # Warm the cache with the commit (the kept-commit case never fetches).
-        subprocess.run(cases[2].argv, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cases[2].argv, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
         scratch = os.path.join(folder, "scratch")
         cases.append(Case("git clone --depth 1 --branch v1", ["bash", "-c", f'rm -rf "$1" && git clone -q --depth 1 --branch v1 {url}/acme/greet "$1"',
                                                               "-", scratch], folder))

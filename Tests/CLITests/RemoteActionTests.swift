@@ -252,7 +252,7 @@ struct RemoteActionTests {
                                        environment: ["XDG_CACHE_HOME": project.path + "/cache", "NIXACTIONS_ACTIONS_FETCH_SECONDS": "60"], output: output)
         let folder = project.path + "/cache/nixactions/actions/127.0.0.1_\(port)/acme/greet"
         // git's command line, not the run's own (which names the URL too).
-        let isGit: @Sendable (String) -> Bool = { $0.split(separator: " ").first?.hasSuffix("git") == true && $0.contains("fetch") && $0.contains("127.0.0.1:\(port)") }
+        let isGit: @Sendable (String) -> Bool = { $0.split(separator: " ").first?.hasSuffix("git") == true && ($0.contains("fetch") || $0.contains("ls-remote")) && $0.contains("127.0.0.1:\(port)") }
         let gitOfThisRun: @Sendable () -> [pid_t] = { livePids(where: isGit) }
         // Signalled once git is waiting on the server.
         let sent = await signalWhen(run, SIGINT, timeout: .seconds(30)) { !gitOfThisRun().isEmpty }

@@ -7,8 +7,9 @@ import Synchronization
 /// Each repository is fetched with `git` from `baseURL/OWNER/REPO` (GitHub's server by default;
 /// `--actions-url` names another: a GitHub Enterprise server, a mirror, a `git://` daemon or a
 /// folder of bare repositories). A ref is resolved again by every run, as GitHub's runner does
-/// (a tag such as `v4` moves), with one shallow fetch of that ref alone; a full commit id already
-/// kept is not fetched again. The files of each commit are kept in a private folder of this user
+/// (a tag such as `v4` moves): `git ls-remote` says which commit it names, and only a commit not
+/// kept yet is fetched (one shallow fetch of that ref alone); a full commit id already kept is
+/// not asked for at all. The files of each commit are kept in a private folder of this user
 /// (`~/.cache/nixactions/actions/HOST/OWNER/REPO/COMMIT`) and shared by runs; each job that uses
 /// an action gets a copy of its own (`JobRunner.putRemoteAction`), so what a job writes into its
 /// action's folder is gone with the job.
@@ -137,18 +138,28 @@ public final class RemoteActionStore: Sendable {
         if reference.isCommit, isDirectory(folder + "/" + reference.ref) {
             return Fetched(commit: reference.ref, tree: folder + "/" + reference.ref)
         }
+        let url = repositoryURL(reference)
+        // A branch or tag whose commit is kept: asking the server what it names (one short
+        // exchange) is enough; the fetch below is for a commit not kept yet.
+        if !reference.isCommit {
+            do {
+                if let commit = try keptCommit(reference, url: url, in: folder, deadline: deadline) {
+                    return Fetched(commit: commit, tree: folder + "/" + commit)
+                }
+            } catch where ContinuousClock.now >= deadline {
+                throw fetchFailure(reference, url: url, error)
+            } catch {
+                // Said again, in the fetch's words, by the fetch below.
+            }
+        }
         let staging = try makeStaging(in: folder)
         defer { _ = try? FileManager.default.removeItem(atPath: staging) }
-        let url = repositoryURL(reference)
         let repository = staging + "/git"
         try git(["init", "--quiet", "--bare", repository], in: staging, reference: reference, deadline: deadline)
         do {
             try git(["--git-dir=" + repository, "fetch", "--quiet", "--no-tags", "--depth=1", "--", url, reference.ref], in: staging, reference: reference, deadline: deadline)
         } catch {
-            throw EngineError(
-                "cannot fetch the action '\(reference)' from \(Self.withoutCredentials(url)): \(hidingCredentials(error.message))",
-                hint: "check the repository's name and that '\(reference.ref)' is one of its branches, tags or commits; "
-                    + "actions come from \(shownURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
+            throw fetchFailure(reference, url: url, error)
         }
         let commit = try git(["--git-dir=" + repository, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], in: staging, reference: reference, deadline: deadline)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -166,6 +177,33 @@ public final class RemoteActionStore: Sendable {
                               hint: "check that \(cacheRoot) is writable (or set XDG_CACHE_HOME to one that is)")
         }
         return Fetched(commit: commit, tree: tree)
+    }
+
+    private func fetchFailure(_ reference: RemoteActionReference, url: String, _ error: EngineError) -> EngineError {
+        EngineError(
+            "cannot fetch the action '\(reference)' from \(Self.withoutCredentials(url)): \(hidingCredentials(error.message))",
+            hint: "check the repository's name and that '\(reference.ref)' is one of its branches, tags or commits; "
+                + "actions come from \(shownURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
+    }
+
+    /// The commit the server says `reference.ref` names, when its files are kept in `folder`; nil
+    /// otherwise (not kept, or no such ref: the fetch says so). The ref is read as `git fetch`
+    /// reads it (`refs/REF`, a tag, then a branch, …), an annotated tag as its commit.
+    private func keptCommit(_ reference: RemoteActionReference, url: String, in folder: String,
+                            deadline: ContinuousClock.Instant) throws(EngineError) -> String? {
+        let listed = try git(["ls-remote", "--", url, reference.ref], in: folder, reference: reference, deadline: deadline)
+        var refs: [Substring: Substring] = [:]
+        for line in listed.split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 1)
+            if fields.count == 2 { refs[fields[1]] = fields[0] }
+        }
+        let ref = reference.ref
+        for name in [ref, "refs/" + ref, "refs/tags/" + ref, "refs/heads/" + ref, "refs/remotes/" + ref, "refs/remotes/" + ref + "/HEAD"] {
+            guard let id = refs[Substring(name + "^{}")] ?? refs[Substring(name)] else { continue }
+            let commit = String(id)
+            return isDirectory(folder + "/" + commit) && commit.utf8.count == 40 ? commit : nil
+        }
+        return nil
     }
 
     /// `ROOT/SERVER/owner/repo`, made private; the root must be this user's and writable by no one
