@@ -876,12 +876,20 @@ def bench_actions(ctx):
         env = dict(os.environ, XDG_CACHE_HOME=cache)
         cases = []
         for name, uses in [("local", "./act"), ("remote, tag", "acme/greet@v1"), ("remote, kept commit", f"acme/greet@{commit}")]:
+            # The tag's case starts from an empty cache in every run (its commit fetched); the
+            # kept-tag case from one that holds it (one ls-remote).
             file = name.split(",")[-1].strip().replace(" ", "-") + ".yml"
             write(os.path.join(project, file), job.replace("USES", uses))
             argv, logs = ctx.nxa(project, file, "--actions-url", url, logs=os.path.join(folder, "logs"))
             cases.append(Case(f"nixactions, {name} action", argv, project, after=log_dir_measure(logs), env=env))
-        # Warm the cache with the commit (the kept-commit case never fetches).
-        subprocess.run(cases[2].argv, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+        # The tag with an empty cache each time: its commit is fetched in every run.
+        cold = os.path.join(folder, "cold-cache")
+        cases[1].env = dict(os.environ, XDG_CACHE_HOME=cold)
+        cases[1].after = (lambda measure: lambda sample: (measure(sample), shutil.rmtree(cold, ignore_errors=True)))(cases[1].after)
+        argv, logs = ctx.nxa(project, "tag.yml", "--actions-url", url, logs=os.path.join(folder, "logs"))
+        cases.insert(2, Case("nixactions, remote, tag action, commit kept", argv, project, after=log_dir_measure(logs), env=env))
+        # Warm the cache with the commit (the kept cases never fetch).
+        subprocess.run(cases[3].argv, cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
         scratch = os.path.join(folder, "scratch")
         cases.append(Case("git clone --depth 1 --branch v1", ["bash", "-c", f'rm -rf "$1" && git clone -q --depth 1 --branch v1 {url}/acme/greet "$1"',
                                                               "-", scratch], folder))

@@ -141,7 +141,9 @@ public final class RemoteActionStore: Sendable {
         let url = repositoryURL(reference)
         // A branch or tag whose commit is kept: asking the server what it names (one short
         // exchange) is enough; the fetch below is for a commit not kept yet.
-        if !reference.isCommit {
+        // (Not when no commit of the repository is kept: the fetch alone is one exchange less.)
+        let keepsAny = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.utf8.count == 40 }
+        if !reference.isCommit, keepsAny {
             do {
                 if let commit = try keptCommit(reference, url: url, in: folder, deadline: deadline) {
                     return Fetched(commit: commit, tree: folder + "/" + commit)
