@@ -172,6 +172,9 @@ struct RemoteActionTests {
         #expect(errors.contains("acme/greet@v1/broken/action.yml:4:"), "the action file's own position: \(errors)")
         #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/js@v1' (runs.using: node20)"), "\(errors)")
         #expect(!result.stdout.contains("must not run"))
+        // What could not be fetched left nothing in the cache; what was fetched is kept.
+        let server = cache + "/nixactions/actions/127.0.0.1_\(daemon.port)"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server + "/acme") == ["greet"])
 
         // A ref git would read as an option, or a name that climbs out, is not a reference at all (validate says so too).
         let malformed = try project.write("bad.yml", """
