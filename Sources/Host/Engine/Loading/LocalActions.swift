@@ -77,6 +77,7 @@ extension ActionLoader {
         for use in workflow.actionUses {
             checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [])
         }
+        remote?.removeEmptyFolders()
         workflow.unsupported += checker.unsupported
         workflow.remoteActions.merge(checker.remoteActions) { _, new in new }
         return checker.diagnostics.sorted

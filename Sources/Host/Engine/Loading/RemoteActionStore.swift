@@ -25,8 +25,8 @@ public final class RemoteActionStore: Sendable {
     public let fetchLimit: Duration
     /// What this run resolved, by `RemoteActionReference.treeKey`: every use of one ref in a run is the same commit.
     private let resolved = Mutex<[String: Result<Fetched, EngineError>]>([:])
-    /// Fetches running now.
-    private let inFlight = Atomic<Int>(0)
+    /// References whose fetch failed, for `removeEmptyFolders`.
+    private let failed = Mutex<[RemoteActionReference]>([])
 
     public static let defaultBaseURL = "https://github.com"
 
@@ -120,14 +120,11 @@ public final class RemoteActionStore: Sendable {
     public func fetch(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
         if let known = resolved.withLock({ $0[reference.treeKey] }) { return try known.get() }
         let result: Result<Fetched, EngineError>
-        inFlight.add(1, ordering: .relaxed)
         do {
             result = .success(try fetchNow(reference))
-            inFlight.subtract(1, ordering: .relaxed)
         } catch {
             result = .failure(error)
-            // Not while another fetch may be making a folder there.
-            if inFlight.subtract(1, ordering: .relaxed).newValue == 0 { removeEmptyFolders(of: reference) }
+            failed.withLock { $0.append(reference) }
         }
         // Two threads fetching one ref at once keep the first answer (both are the same commit or error).
         return try resolved.withLock { all in
@@ -317,12 +314,14 @@ public final class RemoteActionStore: Sendable {
         return String(decoding: outcome.output, as: UTF8.self)
     }
 
-    /// After a failed fetch: the repository's, owner's and server's folders when empty (a
-    /// repository that does not exist leaves no trace in the cache).
-    private func removeEmptyFolders(of reference: RemoteActionReference) {
+    /// Once every fetch has ended: the folders of the failed ones (repository, owner, server) that
+    /// are empty, so a repository that does not exist leaves no trace in the cache.
+    public func removeEmptyFolders() {
         let server = cacheRoot + "/" + serverFolder
-        let owner = server + "/" + reference.owner.lowercased()
-        for path in [owner + "/" + reference.repository.lowercased(), owner, server] where rmdir(path) != 0 { return }
+        for reference in failed.withLock({ $0 }) {
+            let owner = server + "/" + reference.owner.lowercased()
+            for path in [owner + "/" + reference.repository.lowercased(), owner, server] where rmdir(path) != 0 { break }
+        }
     }
 
     private func isDirectory(_ path: String) -> Bool {
