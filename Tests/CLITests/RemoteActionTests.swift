@@ -206,12 +206,11 @@ struct RemoteActionTests {
         #expect(dry.status == 0, "\(dry.stderr)")
     }
 
-    @Test("a server that accepts the connection and never answers: the fetch is ended at its limit, an error at the step")
-    func silentServerTimesOut() async throws {
-        // A listening socket that never accepts: the kernel completes the connection, git waits for an answer.
+    /// A listening socket on 127.0.0.1 that never accepts: the kernel completes a connection and
+    /// git waits for an answer that never comes. Close the descriptor when done.
+    static func silentServer() throws -> (descriptor: Int32, port: UInt16) {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(listener >= 0)
-        defer { close(listener) }
+        guard listener >= 0 else { throw TestComponentError("socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -219,8 +218,17 @@ struct RemoteActionTests {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) == 0 && getsockname(listener, $0, &size) == 0 }
         }
-        #expect(bound && listen(listener, 8) == 0)
-        let port = UInt16(bigEndian: address.sin_port)
+        guard bound, listen(listener, 8) == 0 else {
+            close(listener)
+            throw TestComponentError("cannot listen on 127.0.0.1: \(String(cString: strerror(errno)))")
+        }
+        return (listener, UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test("a server that accepts the connection and never answers: the fetch is ended at its limit, an error at the step")
+    func silentServerTimesOut() async throws {
+        let (listener, port) = try Self.silentServer()
+        defer { close(listener) }
         let project = try TemporaryDirectory()
         defer { project.remove() }
         let file = try project.write("wf.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n")
@@ -234,17 +242,8 @@ struct RemoteActionTests {
 
     @Test("Ctrl-C while an action is fetched ends git and leaves no staging folder; exit 130")
     func interruptedFetch() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try Self.silentServer()
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) == 0 && getsockname(listener, $0, &size) == 0 }
-        }
-        #expect(bound && listen(listener, 8) == 0)
-        let port = UInt16(bigEndian: address.sin_port)
         let project = try TemporaryDirectory()
         defer { project.remove() }
         let file = try project.write("wf.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n")
