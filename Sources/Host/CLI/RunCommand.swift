@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import NixActionsEngine
 import NixActionsPluginHost
 import NixActionsPluginMessages
@@ -173,7 +174,12 @@ struct RunCommand: AsyncParsableCommand {
         let commandLineSecrets = try self.commandLineSecrets()
 
         let supervision: RunSupervision
+        // A signal while the run folder and its supervisor are made is noted, not acted on at once:
+        // exiting between the two would leave the folder with nobody to remove it. It is acted on
+        // below, once the folder's removal is in place.
+        SignalHub.handler.withLock { $0 = { _ in } }
         do {
+            defer { SignalHub.handler.withLock { $0 = nil } }
             supervision = try RunSupervision()
         } catch {
             standardError("error: \(error)\n")
@@ -185,6 +191,10 @@ struct RunCommand: AsyncParsableCommand {
         defer {
             HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
             for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
+        }
+        if SignalHub.received.load(ordering: .relaxed) {
+            standardError("\nnixactions: cancelled before the run started\n")
+            throw ExitCode(ExitStatus.cancelled)
         }
 
         var options = RunOptions(
