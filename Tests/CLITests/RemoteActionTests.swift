@@ -22,6 +22,7 @@ struct RemoteActionTests {
                 echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
                 echo "repo=$GITHUB_ACTION_REPOSITORY ref=$GITHUB_ACTION_REF context=${{ github.action_repository }}@${{ github.action_ref }}"
                 echo "path=${GITHUB_ACTION_PATH#$RUNNER_TEMP/}"
+                if [ -e "$GITHUB_ACTION_PATH/scribble" ]; then echo "scribble seen"; fi
                 echo scribbled > "$GITHUB_ACTION_PATH/scribble"
         """
 
@@ -101,8 +102,9 @@ struct RemoteActionTests {
             let mode = try #require(FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int)
             #expect(mode & 0o077 == 0, "\(folder) is private: \(String(mode, radix: 8))")
         }
-        // The fetched commit is in the run's events (the job's log line).
-        #expect(!out.contains("scribbled"))
+        // A job's copy is its own: the nested use in job a sees what a's first use wrote there, job b does not.
+        #expect(out.contains("[a] scribble seen"), "\(out)")
+        #expect(!out.contains("[b] scribble seen"), "\(out)")
     }
 
     @Test("a moved tag is fetched again, a kept commit is used without the server, and a server that is gone is an error at the step")

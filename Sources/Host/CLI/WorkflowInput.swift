@@ -22,14 +22,13 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
+        // The jobs a run of `selected` runs (nil: all of them, or a selection that does not resolve).
+        let selectedRun = result.workflow.flatMap { runningJobs($0, selected: selected) }
         if var workflow = result.workflow, !workflow.actionUses.isEmpty {
             // Local actions (`uses: ./PATH`) are read from the project, the folder nixactions runs
-            // in; remote ones are fetched for the jobs a run runs, once the file is valid.
-            var running: Set<String>?
-            if !selected.isEmpty {
-                let graph = JobGraph(workflow)
-                running = selected.allSatisfy({ workflow.job($0) != nil }) && graph.cycle() == nil ? Set(graph.closure(of: selected)) : []
-            }
+            // in; remote ones are fetched for the jobs a run runs (none for a selection that does
+            // not resolve), once the file is valid.
+            let running: Set<String>? = selected.isEmpty ? nil : selectedRun ?? []
             // Not while the jobs it would run have errors (those of other jobs do not stop a run).
             let blocked = result.diagnostics.contains { $0.severity == .error && ($0.jobID.map { running?.contains($0) ?? true } ?? true) }
             let fetching = blocked ? nil : remoteActions
@@ -47,15 +46,11 @@ enum WorkflowInput {
             }
             result.workflow = workflow
         }
-        if !selected.isEmpty, let workflow = result.workflow, selected.allSatisfy({ workflow.job($0) != nil }) {
-            let graph = JobGraph(workflow)
-            if graph.cycle() == nil {
-                let running = Set(graph.closure(of: selected))
-                for index in result.diagnostics.indices where result.diagnostics[index].severity == .error {
-                    guard let job = result.diagnostics[index].jobID, !running.contains(job) else { continue }
-                    result.diagnostics[index].severity = .warning
-                    result.diagnostics[index].message += " (in job '\(job)', which this run does not run)"
-                }
+        if let running = selectedRun {
+            for index in result.diagnostics.indices where result.diagnostics[index].severity == .error {
+                guard let job = result.diagnostics[index].jobID, !running.contains(job) else { continue }
+                result.diagnostics[index].severity = .warning
+                result.diagnostics[index].message += " (in job '\(job)', which this run does not run)"
             }
         }
         for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
@@ -67,6 +62,14 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         return workflow
+    }
+
+    /// The jobs a run of `selected` runs, with those they need; nil when `selected` is empty, names
+    /// a job the workflow does not have, or the graph has a cycle (those are errors said elsewhere).
+    static func runningJobs(_ workflow: Workflow, selected: [String]) -> Set<String>? {
+        guard !selected.isEmpty, selected.allSatisfy({ workflow.job($0) != nil }) else { return nil }
+        let graph = JobGraph(workflow)
+        return graph.cycle() == nil ? Set(graph.closure(of: selected)) : nil
     }
 
     /// The plan of `jobs` (all when empty), or exit 2 naming an unknown job.

@@ -65,14 +65,15 @@ extension JobRunner {
         let action: ActionDefinition
         /// The action's folder as the job sees it.
         let folder: String
-        let remote = RemoteActionReference(uses.value).flatMap { workflow.remoteActions[$0.key] }
+        let reference = RemoteActionReference(uses.value)
+        let remote = reference.flatMap { workflow.remoteActions[$0.key] }
         if let remote {
             action = remote.action
             switch await putRemoteAction(remote, executor: executor, started: started, state: &state) {
             case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
             case .success(let path): folder = path
             }
-        } else if let reference = RemoteActionReference(uses.value) {
+        } else if let reference {
             // `run` fetched every remote action of the jobs it runs before the first started, and
             // those of the local actions it read from the project: this one is used by a local
             // action that is not the project's (made by an earlier step, or changed since the commit).

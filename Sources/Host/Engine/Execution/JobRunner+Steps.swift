@@ -169,9 +169,7 @@ extension JobRunner {
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
 
-        if let uses = step.uses, ActionLoader.isLocal(uses.value)
-            || (RemoteActionReference(uses.value) != nil && !Self.supportedActions.contains(Self.actionName(uses.value)))
-        {
+        if let uses = step.uses, ActionLoader.isReadFromFiles(uses.value) {
             // The using step's own `env:` stays over what the action's steps write to GITHUB_ENV.
             let own = env.filter { assigned.contains($0.key) }
             await runLocalAction(step, uses: uses, name: name, executor: executor, started: started, contexts: contexts, env: jobEnv,

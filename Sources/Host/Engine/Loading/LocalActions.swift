@@ -4,6 +4,12 @@ extension ActionLoader {
     /// `uses: ./PATH` (or `.\PATH`): an action in the workflow's own repository.
     public static func isLocal(_ uses: String) -> Bool { uses.hasPrefix("./") || uses.hasPrefix(".\\") }
 
+    /// An action read from its files: local (`./PATH`), or remote (`OWNER/REPO@REF`) and not one of
+    /// the actions NixActions builds in (`JobRunner.supportedActions`).
+    public static func isReadFromFiles(_ uses: String) -> Bool {
+        isLocal(uses) || (RemoteActionReference(uses) != nil && !JobRunner.supportedActions.contains(JobRunner.actionName(uses)))
+    }
+
     /// The folder of a local action relative to the workspace (`./a//b/` → `a/b`, `./` → ``),
     /// split on `/` and `\` as GitHub splits it; nil when `..` climbs out of the workspace.
     public static func localPath(_ uses: String) -> String? {
@@ -161,10 +167,9 @@ struct LocalActionChecker {
         let inner = context + " › action '\(uses.value)'"
         for innerStep in action.steps {
             guard let innerUses = innerStep.uses else { continue }
-            let builtIn = JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value))
-            if ActionLoader.isLocal(innerUses.value) || (!builtIn && RemoteActionReference(innerUses.value) != nil) {
+            if ActionLoader.isReadFromFiles(innerUses.value) {
                 visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path])
-            } else if !builtIn {
+            } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
                        hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and composite actions")
@@ -220,16 +225,22 @@ struct LocalActionChecker {
             return nil
         }
         let file = named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + found.name
-        guard let text = String(validating: found.bytes, as: UTF8.self) else {
+        let (action, valid) = compile(found.bytes, file: file, uses: uses, context: context)
+        if let action, valid {
+            remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
+        }
+        return action
+    }
+
+    /// An action file's bytes compiled, its problems reported; `valid`: without errors.
+    mutating func compile(_ bytes: [UInt8], file: String, uses: Located<String>, context: String) -> (action: ActionDefinition?, valid: Bool) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             diagnostics.error("the action file '\(file)' is not UTF-8 text", at: uses.location, context: context)
-            return nil
+            return (nil, false)
         }
         let result = ActionLoader.load(yaml: text, file: file, context: context, functions: functions)
         for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
-        if let action = result.action, !result.diagnostics.contains(where: { $0.severity == .error }) {
-            remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
-        }
-        return result.action
+        return (result.action, !result.hasErrors)
     }
 
     mutating func load(_ path: String, uses: Located<String>, context: String) -> ActionDefinition? {
@@ -247,13 +258,6 @@ struct LocalActionChecker {
                     + "check the path, or make it in an earlier step (actions/checkout with 'path:')")
             return nil
         }
-        let file = (path.isEmpty ? "" : path + "/") + found.name
-        guard let text = String(validating: found.bytes, as: UTF8.self) else {
-            diagnostics.error("the action file '\(file)' is not UTF-8 text", at: uses.location, context: context)
-            return nil
-        }
-        let result = ActionLoader.load(yaml: text, file: file, context: context, functions: functions)
-        for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
-        return result.action
+        return compile(found.bytes, file: (path.isEmpty ? "" : path + "/") + found.name, uses: uses, context: context).action
     }
 }

@@ -229,7 +229,7 @@ extension WorkflowLoader {
             return
         }
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
-        if ActionLoader.isLocal(uses.value) || RemoteActionReference(uses.value) != nil {
+        if ActionLoader.isReadFromFiles(uses.value) {
             // Read from the project by validate and run, and fetched by run when remote
             // (ActionLoader.checkLocalActions): a composite action runs.
             workflow.actionUses.append(ActionUse(job: job, stepIndex: step.index, uses: uses, with: step.with, context: context))
