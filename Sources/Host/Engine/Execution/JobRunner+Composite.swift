@@ -51,9 +51,12 @@ extension JobRunner {
     /// have made it, as on GitHub), and a composite action's steps run as parts of this step, with
     /// its inputs, in this job's executor. Its outputs are this step's; what its steps write to
     /// GITHUB_ENV and GITHUB_PATH is the job's.
+    ///
+    /// A JavaScript action runs its `main` script instead (`runNodeAction`), with `stepEnv` (the
+    /// step's whole environment).
     func runLocalAction(_ step: Step, uses: Located<String>, name: String, executor: any Executor, started: JobStarted,
-                        contexts: [String: ExpressionValue], env: [String: String], own: [String: String], evaluation: RuntimeContext,
-                        allowed: Bool, state: inout State) async {
+                        contexts: [String: ExpressionValue], env: [String: String], own: [String: String], stepEnv: [String: String],
+                        evaluation: RuntimeContext, allowed: Bool, state: inout State) async {
         reportStepStarted(step.index, name: name, state: state)
         let began = ContinuousClock.now
         let depth = (state.frame?.depth ?? 0) + 1
@@ -91,9 +94,9 @@ extension JobRunner {
             }
             folder = path.isEmpty ? started.workspace : started.workspace + "/" + path
         }
-        guard action.isComposite else {
-            return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; only composite actions run in this version",
-                            allowed: allowed, state: &state)
+        guard action.runs else {
+            return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; composite and JavaScript actions run "
+                                + "in this version, docker ones do not yet", allowed: allowed, state: &state)
         }
 
         // Inputs: `with:` (keys matched without case), then each declared input's default. A key it
@@ -101,37 +104,15 @@ extension JobRunner {
         if hashing.isRemote {
             await prefetchHashes(action.inputs.compactMap { $0.defaultValue?.template }, conditions: [], for: name, executor: executor)
         }
-        // An undeclared key is passed on too, as GitHub's runner does.
-        var given: [String: String] = [:]
-        var inputs: [String: ExpressionValue] = [:]
-        for (key, field) in step.with {
-            switch render(field, what: "with.\(key)", evaluation) {
-            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
-            case .success(let value):
-                if let input = action.input(key) {
-                    given[input.id] = value
-                    if let deprecation = input.deprecationMessage {
-                        reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is deprecated: \(deprecation)"))
-                    }
-                } else {
-                    inputs[key] = .string(value)
-                }
-            }
+        let inputs: [String: ExpressionValue]
+        switch actionInputs(step, of: action, uses: uses.value, evaluation) {
+        case .success(let values): inputs = values
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
-        for input in action.inputs {
-            if let value = given[input.id] {
-                inputs[input.id] = .string(value)
-            } else if let field = input.defaultValue {
-                switch render(field, what: "inputs.\(input.id).default", evaluation) {
-                case .success(let value): inputs[input.id] = .string(value)
-                case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
-                }
-            } else {
-                if input.required {
-                    reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses.value)' is required and was not given; it is empty"))
-                }
-                inputs[input.id] = .string("")
-            }
+        if let node = action.node {
+            return await runNodeAction(step, node: node, using: action.using.value, uses: uses.value, name: name, folder: folder, remote: remote,
+                                       inputs: inputs, stepEnv: stepEnv, executor: executor, started: started, contexts: contexts,
+                                       allowed: allowed, state: &state)
         }
 
         // What its steps see: its inputs, `github.action_path`, no secrets, needs or vars (GitHub's rule).
@@ -218,6 +199,45 @@ extension JobRunner {
             let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
             state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
+    }
+
+    /// An action's inputs for a step: `with:` (keys matched without case; a key the action does not
+    /// declare is passed on too, as GitHub's runner does), then each declared input's default.
+    func actionInputs(_ step: Step, of action: ActionDefinition, uses: String, _ evaluation: RuntimeContext)
+        -> Result<[String: ExpressionValue], RunProblem>
+    {
+        var given: [String: String] = [:]
+        var inputs: [String: ExpressionValue] = [:]
+        for (key, field) in step.with {
+            switch render(field, what: "with.\(key)", evaluation) {
+            case .failure(let problem): return .failure(problem)
+            case .success(let value):
+                if let input = action.input(key) {
+                    given[input.id] = value
+                    if let deprecation = input.deprecationMessage {
+                        reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses)' is deprecated: \(deprecation)"))
+                    }
+                } else {
+                    inputs[key] = .string(value)
+                }
+            }
+        }
+        for input in action.inputs {
+            if let value = given[input.id] {
+                inputs[input.id] = .string(value)
+            } else if let field = input.defaultValue {
+                switch render(field, what: "inputs.\(input.id).default", evaluation) {
+                case .success(let value): inputs[input.id] = .string(value)
+                case .failure(let problem): return .failure(problem)
+                }
+            } else {
+                if input.required {
+                    reporter.report(.message(job: planned.key, level: .warning, text: "input '\(input.id)' of '\(uses)' is required and was not given; it is empty"))
+                }
+                inputs[input.id] = .string("")
+            }
+        }
+        return .success(inputs)
     }
 
     /// A remote action's files in the job, copied there once per job: into

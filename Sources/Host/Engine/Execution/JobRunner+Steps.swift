@@ -7,7 +7,9 @@ extension JobRunner {
     func runSteps(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String], state: inout State) async {
         // Sent once when there is a second step to spare it; a one-step job sends its step's whole environment.
         let shared = started.keepsEnvironment == true && job.steps.count > 1 ? sharedEnvironment(env, started: started) : nil
+        await runPreScripts(executor: executor, started: started, base: base, env: env, state: &state)
         await runStepList(job.steps, executor: executor, started: started, base: base, env: env, shared: shared, state: &state)
+        await runPostScripts(executor: executor, started: started, base: base, state: &state)
     }
 
     /// Run `steps` in order: the job's, or a composite action's (then `state.frame` is set and
@@ -162,9 +164,11 @@ extension JobRunner {
     ///   - shared: the job's environment as the executor keeps it, when it does.
     ///   - jobEnv: the environment under GITHUB_ENV (workflow and job `env:`, or a composite action's).
     ///   - assigned: the names the step's own `env:` set.
+    ///   - announced: its start was reported already (a JavaScript action's `main`, see `runNodeAction`).
+    ///   - capturesState: a JavaScript action's script: GITHUB_STATE is captured too, into `state.savedState`.
     func runStep(_ step: Step, executor: any Executor, started: JobStarted, contexts: [String: ExpressionValue],
                  env: [String: String], shared: SharedEnvironment? = nil, allowed: Bool, jobEnv: [String: String],
-                 assigned: Set<String>, state: inout State) async {
+                 assigned: Set<String>, announced: Bool = false, capturesState: Bool = false, state: inout State) async {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
@@ -173,7 +177,7 @@ extension JobRunner {
             // The using step's own `env:` stays over what the action's steps write to GITHUB_ENV.
             let own = env.filter { assigned.contains($0.key) }
             await runLocalAction(step, uses: uses, name: name, executor: executor, started: started, contexts: contexts, env: jobEnv,
-                                 own: own, evaluation: evaluation, allowed: allowed, state: &state)
+                                 own: own, stepEnv: env, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
         if let uses = step.uses {
@@ -215,7 +219,7 @@ extension JobRunner {
         var spec = StepSpec(
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
-            captureFiles: Self.captureFiles, pathPrepend: state.pathPrepend)
+            captureFiles: capturesState ? Self.captureFiles + ["GITHUB_STATE"] : Self.captureFiles, pathPrepend: state.pathPrepend)
         if let shared {
             // Only what differs from the job's environment, which the executor keeps.
             spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: Self.actionName(step))
@@ -239,7 +243,7 @@ extension JobRunner {
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
 
-        reportStepStarted(step.index, name: name, state: state)
+        if !announced { reportStepStarted(step.index, name: name, state: state) }
         let clock = ContinuousClock()
         let began = clock.now
         let policy = step.retry ?? defaults.job.retry ?? defaults.workflow.retry ?? RetryPolicy(maxAttempts: 1)
@@ -433,7 +437,8 @@ extension JobRunner {
     /// Names GITHUB_ENV may not set, compared without case (GitHub's runner's block list).
     static let blockedEnvNames = ["NODE_OPTIONS"]
 
-    /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY into the job's state.
+    /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (and a JavaScript action's
+    /// GITHUB_STATE) into the job's state.
     /// Returns why the step fails: a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_PATH file over
     /// `CaptureLimits.fileBytes`, or a `NAME<<DELIM` block that is never closed; nothing is used from
     /// such a file. A summary over `CaptureLimits.summaryBytes` is left out with an error, as on GitHub.
@@ -477,6 +482,10 @@ extension JobRunner {
                         text: "GITHUB_ENV of step '\(name)' sets \(variable) to a value that contains a secret; it stays masked in the logs"))
                 }
             }
+        }
+        if files["GITHUB_STATE"] != nil, let entries = entries("GITHUB_STATE") {
+            // A JavaScript action's `core.saveState`: its later scripts get it as STATE_<name>.
+            for (name, value) in entries { state.savedState[name] = value }
         }
         if let text = text("GITHUB_PATH") {
             for line in text.split(separator: "\n") {

@@ -50,6 +50,14 @@ struct JobRunner: Sendable {
         var frame: ActionFrame?
         /// The folders of remote actions whose files are in the job already.
         var actionsPut: Set<String> = []
+        /// What the JavaScript action script that ran last wrote to GITHUB_STATE.
+        var savedState: [String: String] = [:]
+        /// What each job step's JavaScript action saved in its `pre` script, by the step's index.
+        var preStates: [Int: [String: String]] = [:]
+        /// The `post` scripts of the JavaScript actions that ran, in order: run last first after the job's steps.
+        var posts: [PostScript] = []
+        /// How many pre and post scripts have run: they take the step indexes after the job's own.
+        var scriptSteps = 0
     }
 
     func run(_ instances: ExecutorCache) async -> JobOutcome {

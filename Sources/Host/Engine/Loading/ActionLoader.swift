@@ -86,7 +86,11 @@ public enum ActionLoader {
             return nil
         }
         var action = ActionDefinition(name: name, file: reader.file, inputs: inputs, outputs: outputs, using: using, steps: [])
-        guard action.isComposite else { return action }  // node and docker actions: what they are is enough
+        if ActionDefinition.isNode(using.value) {
+            action.node = compileNodeRuns(runs.value, keyNode: runs.keyNode, using: using.value, reader: &reader, context: context)
+            return action
+        }
+        guard action.isComposite else { return action }  // docker actions: what they are is enough
 
         let stepsContext = context + " › runs"
         guard let runPairs = reader.mapping(runs.value, what: "runs", context: context, known: ["using", "steps"]) else { return action }
@@ -123,6 +127,41 @@ public enum ActionLoader {
         }
         checkExpressions(action, reader: &reader, context: context, functions: functions)
         return action
+    }
+
+    /// A JavaScript action's `runs`: `main` (required), `pre`, `post`, each a file of the action's
+    /// folder, and the conditions `pre-if` and `post-if`.
+    static func compileNodeRuns(_ node: Node, keyNode: Node, using: String, reader: inout NodeReader, context: String) -> NodeRuns? {
+        let keys = ["using", "main", "pre", "pre-if", "post", "post-if"]
+        guard let pairs = reader.mapping(node, what: "runs", context: context, known: keys) else { return nil }
+        func script(_ key: String) -> Located<String>? {
+            guard let value = pairs.first(where: { $0.key == key })?.value,
+                  let text = reader.string(value, what: "runs.\(key)", context: context) else { return nil }
+            let parts = text.value.split(separator: "/", omittingEmptySubsequences: true)
+            let problem = text.value.isEmpty ? "is empty"
+                : text.value.hasPrefix("/") ? "is an absolute path"
+                : parts.contains("..") ? "leaves the action's folder" : nil
+            if let problem {
+                reader.diagnostics.error("runs.\(key) '\(text.value)' \(problem)", at: text.location, context: context,
+                                         hint: "name a file of the action's folder, as 'dist/index.js'")
+                return nil
+            }
+            return text
+        }
+        let main = script("main"), pre = script("pre"), post = script("post")
+        let preCondition = pairs.first(where: { $0.key == "pre-if" }).flatMap { reader.condition($0.value, what: "runs.pre-if", context: context) }
+        let postCondition = pairs.first(where: { $0.key == "post-if" }).flatMap { reader.condition($0.value, what: "runs.post-if", context: context) }
+        guard let main else {
+            if !pairs.contains(where: { $0.key == "main" }) {
+                reader.diagnostics.error("a \(using) action's 'runs' has no 'main'", at: reader.location(keyNode), context: context,
+                                         hint: "name the script that runs the action: 'main: dist/index.js'")
+            }
+            return nil
+        }
+        var runs = NodeRuns(main: main, pre: pre, post: post)
+        runs.preCondition = preCondition
+        runs.postCondition = postCondition
+        return runs
     }
 
     static func compileInputs(_ node: Node, reader: inout NodeReader, context: String) -> [ActionDefinition.Input] {

@@ -51,8 +51,8 @@ extension NodeReader {
     }
 
     /// An `if:` condition; a bare expression without `${{ }}` is an expression too.
-    mutating func condition(_ node: Node, context: String?) -> ConditionField? {
-        guard let text = string(node, what: "if", context: context) else { return nil }
+    mutating func condition(_ node: Node, what: String = "if", context: String?) -> ConditionField? {
+        guard let text = string(node, what: what, context: context) else { return nil }
         // A null (`if:`, `if: ~`, `if: null`) or blank condition is GitHub's default, success():
         // its runner reads null as an empty string and an empty condition as no condition.
         if Self.isBlank(node, text.value) { return nil }
@@ -60,7 +60,7 @@ extension NodeReader {
         do {
             return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)
         } catch {
-            report(error, in: text.value, origin: origin, fallback: text.location, what: "if", context: context)
+            report(error, in: text.value, origin: origin, fallback: text.location, what: what, context: context)
             return nil
         }
     }

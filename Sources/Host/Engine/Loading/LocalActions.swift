@@ -158,10 +158,12 @@ struct LocalActionChecker {
         }
         guard let action else { return }
         checkInputs(with, of: action, uses: uses.value, context: context)
-        guard action.isComposite else {
+        guard action.runs else {
+            // A JavaScript action whose `runs` is not valid: its errors are said already.
+            if ActionDefinition.isNode(action.using.value) { return }
             refuse("\(feature) (runs.using: \(action.using.value))", job: job, at: uses.location, context: context,
-                   hint: "only composite actions (runs.using: composite) run here; JavaScript and docker actions do not yet: "
-                       + "do the same work in 'run' steps")
+                   hint: "composite actions (runs.using: composite) and JavaScript ones (\(ActionDefinition.nodeVersions.joined(separator: ", "))) "
+                       + "run here; docker actions do not yet: do the same work in 'run' steps")
             return
         }
         let inner = context + " › action '\(uses.value)'"

@@ -1,7 +1,8 @@
 /// An action's metadata file (`action.yml` or `action.yaml`), as `ActionLoader` compiles it.
 ///
-/// Only a composite action (`runs.using: composite`) is run; for the others (`node20`, `docker`)
-/// `using` says what they are, and their `runs` is not read further.
+/// A composite action (`runs.using: composite`) runs its steps; a JavaScript action (`node12`,
+/// `node16`, `node20`, `node24`) runs its `main` with the executor's `node` (`NodeRuns`). For the
+/// others (`docker`) `using` says what they are, and their `runs` is not read further.
 public struct ActionDefinition: Sendable {
     public struct Input: Sendable {
         public var id: String
@@ -27,12 +28,40 @@ public struct ActionDefinition: Sendable {
     public var using: Located<String>
     /// A composite action's `runs.steps`.
     public var steps: [Step]
+    /// A JavaScript action's entry points; nil for any other.
+    public var node: NodeRuns?
 
     public var isComposite: Bool { using.value.lowercased() == "composite" }
+
+    /// The `runs.using` values of JavaScript actions that GitHub's runner accepts (it runs node12
+    /// and node16 ones on a later Node.js; here every one runs on the executor's `node`).
+    public static let nodeVersions = ["node12", "node16", "node20", "node24"]
+
+    /// Whether `using` names a JavaScript action.
+    public static func isNode(_ using: String) -> Bool { nodeVersions.contains(using.lowercased()) }
+
+    /// Whether the action runs here: a composite or a JavaScript one.
+    public var runs: Bool { isComposite || node != nil }
 
     /// The input `key` names (GitHub matches `with:` keys to inputs without case).
     public func input(_ key: String) -> Input? {
         inputs.first { $0.id == key } ?? inputs.first { $0.id.lowercased() == key.lowercased() }
+    }
+}
+
+/// A JavaScript action's `runs:`: its scripts, paths relative to the action's folder, and when
+/// its `pre` and `post` scripts run (`pre-if`, `post-if`; GitHub's default for both is `always()`).
+public struct NodeRuns: Sendable {
+    public var main: Located<String>
+    public var pre: Located<String>?
+    public var preCondition: ConditionField?
+    public var post: Located<String>?
+    public var postCondition: ConditionField?
+
+    init(main: Located<String>, pre: Located<String>?, post: Located<String>?) {
+        self.main = main
+        self.pre = pre
+        self.post = post
     }
 }
 

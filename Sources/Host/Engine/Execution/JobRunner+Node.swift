@@ -1,0 +1,220 @@
+import NixActionsPluginMessages
+
+/// A JavaScript action's `post` script, registered when its `main` ran: run after the job's steps,
+/// last registered first, when `post-if` holds (GitHub's default: `always()`), with the
+/// environment and inputs `main` had and the state `pre` and `main` saved.
+struct PostScript: Sendable {
+    var step: Step
+    var name: String
+    var environment: [String: String]
+    var condition: ConditionField?
+}
+
+/// JavaScript actions (`runs.using: node20`, …), as GitHub's runner runs them: each script is a
+/// step of its own that runs `node SCRIPT` in the job's executor, in the workspace, with every
+/// input as `INPUT_<NAME>` and the files GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH,
+/// GITHUB_STEP_SUMMARY and GITHUB_STATE. What a script writes to GITHUB_STATE (`core.saveState`)
+/// reaches the action's later scripts as `STATE_<name>`. `pre` runs before the job's first step,
+/// for an action a job step uses directly (not one inside a composite action, and not a local
+/// one, which the workspace holds only once the steps run, as on GitHub); `post` after the last.
+///
+/// `node` is the executor's own, found on the step's PATH (GitHub's runner brings its own Node.js;
+/// NixActions does not), so a container image or ssh host needs Node.js for such actions.
+extension JobRunner {
+    /// `core.getInput` reads `INPUT_<NAME>`: the name upper-cased, spaces as `_` (GitHub's runner).
+    static func inputVariable(_ name: String) -> String {
+        "INPUT_" + name.replacingOccurrences(of: " ", with: "_").uppercased()
+    }
+
+    /// The shell script that runs `script` (a path of the job's view) with the executor's `node`, or
+    /// says why it cannot (exit 127, as a shell does for a missing command).
+    static func nodeScript(_ script: String, using: String, uses: String) -> String {
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let missing = "nixactions: the action '\(uses)' (runs.using: \(using)) needs Node.js: there is no 'node' on the PATH of the job's executor"
+            + " (GitHub's runner brings its own; install Node.js where the job runs)"
+        return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\nexec node \(quoted(script))\n"
+    }
+
+    /// A run step that stands for one of the action's scripts: the using step's timeout, retries and
+    /// continue-on-error, its id only for `main` (pre and post scripts set no outputs).
+    func nodeStep(_ step: Step, index: Int, script: String, folder: String, name: String, using: String, uses: String,
+                  started: JobStarted, keepsID: Bool) -> Step {
+        func literal(_ text: String) -> TemplateField {
+            TemplateField(source: Located(text, at: step.location), template: .literal(text), origin: nil)
+        }
+        var run = step
+        run.index = index
+        if !keepsID { run.id = nil }
+        run.uses = nil
+        run.with = []
+        run.env = []
+        run.condition = nil
+        run.shellCondition = nil
+        run.name = literal(name)
+        run.run = literal(Self.nodeScript(folder + "/" + script, using: using, uses: uses))
+        run.shell = literal("sh")
+        run.workingDirectory = literal(started.workspace)  // GitHub runs it in the workspace, whatever defaults.run says
+        return run
+    }
+
+    /// The environment of the action's scripts: the step's, its inputs, where the action is, and
+    /// the state its earlier scripts saved.
+    func nodeEnvironment(_ stepEnv: [String: String], inputs: [String: ExpressionValue], folder: String, remote: RemoteAction?,
+                         saved: [String: String]) -> [String: String] {
+        var environment = stepEnv
+        for (name, value) in inputs {
+            if case .string(let text) = value { environment[Self.inputVariable(name)] = text }
+        }
+        environment["GITHUB_ACTION_PATH"] = folder
+        if let remote {
+            environment["GITHUB_ACTION_REPOSITORY"] = remote.reference.repositoryName
+            environment["GITHUB_ACTION_REF"] = remote.reference.ref
+        }
+        for (name, value) in saved { environment["STATE_" + name] = value }
+        return environment
+    }
+
+    /// The step index a pre or post script reports under: after the job's own steps, in the order they run.
+    func nextScriptIndex(_ state: inout State) -> Int {
+        defer { state.scriptSteps += 1 }
+        return job.steps.count + state.scriptSteps
+    }
+
+    /// `main`: the step itself (its start is reported already); its `post`, if any, is registered.
+    func runNodeAction(_ step: Step, node: NodeRuns, using: String, uses: String, name: String, folder: String, remote: RemoteAction?,
+                       inputs: [String: ExpressionValue], stepEnv: [String: String], executor: any Executor, started: JobStarted,
+                       contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
+        let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
+        let environment = nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre)
+        let main = nodeStep(step, index: step.index, script: node.main.value, folder: folder, name: name, using: using, uses: uses,
+                            started: started, keepsID: true)
+        state.savedState = [:]
+        await runStep(main, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed,
+                      jobEnv: stepEnv, assigned: [], announced: true, capturesState: true, state: &state)
+        let saved = fromPre.merging(state.savedState) { _, new in new }
+        state.savedState = [:]
+        if let post = node.post {
+            // Registered once main has run, whatever its outcome (GitHub's runner).
+            let postStep = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
+                                    uses: uses, started: started, keepsID: false)
+            state.posts.append(PostScript(step: postStep, name: "Post " + name,
+                                          environment: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
+                                          condition: node.postCondition))
+        }
+    }
+
+    /// The `pre` scripts of the remote JavaScript actions the job's steps use, in step order, before
+    /// the first step: each when its `pre-if` holds (default `always()`), whatever the step's `if`.
+    func runPreScripts(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
+                       state: inout State) async {
+        for step in job.steps {
+            guard let uses = step.uses, ActionLoader.isReadFromFiles(uses.value), let reference = RemoteActionReference(uses.value),
+                  let remote = workflow.remoteActions[reference.key], let node = remote.action.node, let pre = node.pre
+            else { continue }
+            if Task.isCancelled { return }
+            var contexts = base
+            contexts["steps"] = .object(state.steps)
+            contexts["job"] = .object(["status": .string(state.succeeded ? "success" : "failure")])
+            let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+            var assigned = Set<String>()
+            let stepEnv: [String: String]
+            switch evaluateEnv(step.env, base: environmentBelowStep(env, over: [:], state: state), contexts: contexts, status: status,
+                               assigned: &assigned) {
+            case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
+            case .failure(let problem):
+                failScript(step, index: nextScriptIndex(&state), name: "Pre " + step.displayName, message: problem.message, state: &state)
+                continue
+            }
+            contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
+            registerSecretValues(stepEnv)
+            let evaluation = context(contexts, status)
+            var name = step.displayName
+            if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered }
+            let index = nextScriptIndex(&state)
+            if let condition = node.preCondition {
+                switch shouldRun(condition, evaluation) {
+                case .success(true): break
+                case .success(false): continue
+                case .failure(let problem):
+                    failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                    continue
+                }
+            }
+            let folder: String
+            switch await putRemoteAction(remote, executor: executor, started: started, state: &state) {
+            case .success(let path): folder = path
+            case .failure(let problem):
+                failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                continue
+            }
+            let inputs: [String: ExpressionValue]
+            switch actionInputs(step, of: remote.action, uses: uses.value, evaluation) {
+            case .success(let values): inputs = values
+            case .failure(let problem):
+                failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                continue
+            }
+            let script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
+                                  uses: uses.value, started: started, keepsID: false)
+            state.savedState = [:]
+            await runStep(script, executor: executor, started: started, contexts: contexts,
+                          env: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:]),
+                          allowed: step.continueOnError, jobEnv: stepEnv, assigned: [], capturesState: true, state: &state)
+            state.preStates[step.index] = state.savedState
+            state.savedState = [:]
+        }
+    }
+
+    /// The `post` scripts, last registered first, after the job's steps: each when its `post-if`
+    /// holds (default `always()`); after a cancellation or timeout they run as cleanup steps do.
+    func runPostScripts(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], state: inout State) async {
+        while let post = state.posts.popLast() {
+            if Task.isCancelled && !state.cancelled {
+                state.cancelled = true
+                reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
+            }
+            var contexts = base
+            contexts["steps"] = .object(state.steps)
+            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
+            contexts["env"] = .object(post.environment.mapValues(ExpressionValue.string))
+            let index = nextScriptIndex(&state)
+            var step = post.step
+            step.index = index
+            if let condition = post.condition {
+                let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
+                switch shouldRun(condition, evaluation) {
+                case .success(true): break
+                case .success(false): continue
+                case .failure(let problem):
+                    failScript(step, index: index, name: post.name, message: problem.message, state: &state)
+                    continue
+                }
+            }
+            let allowed = step.continueOnError
+            if state.cancelled {
+                // A cleanup step: run outside the cancelled task so the executor does not stop it at once.
+                let runner = self
+                let snapshot = state
+                let environment = post.environment
+                state = await Task(executorPreference: HandOffExecutor.shared) {
+                    var inner = snapshot
+                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed,
+                                         jobEnv: environment, assigned: [], state: &inner)
+                    return inner
+                }.value
+            } else {
+                await runStep(step, executor: executor, started: started, contexts: contexts, env: post.environment, allowed: allowed,
+                              jobEnv: post.environment, assigned: [], state: &state)
+            }
+        }
+    }
+
+    /// A pre or post script that could not start: reported under its own index and name.
+    func failScript(_ step: Step, index: Int, name: String, message: String, state: inout State) {
+        var script = step
+        script.index = index
+        script.id = nil
+        script.name = TemplateField(source: Located(name, at: step.location), template: .literal(name), origin: nil)
+        failStep(script, message: message, allowed: step.continueOnError, state: &state)
+    }
+}
