@@ -325,3 +325,38 @@ extension RealExecutorSuites.SSHExecutorTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
     }
 }
+
+extension RealExecutorSuites.OCIExecutorTests {
+    @Test("a remote JavaScript action in a container without Node.js: its files reach the container, each script fails with exit 127 and says why")
+    func javaScriptActionWithoutNode() async throws {
+        let podman = try await offThePool { try PodmanFixture.ready() }
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        try daemon.publish("acme/setup", files: NodeActionTests.setup, tags: ["v3"])
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              build:
+                container:
+                  image: \(PodmanFixture.image)
+                  options: --network none
+                steps:
+                  - uses: acme/setup@v3
+                    if: always()
+                  - if: always()
+                    run: ls "$RUNNER_TEMP/_actions/acme/setup/v3/dist"
+            """)
+        let environment = podman.environment.merging(["XDG_CACHE_HOME": temp.path + "/cache"]) { _, given in given }
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--actions-url", daemon.url], in: temp.path,
+                                          environment: environment)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(try podman.containers().isEmpty)
+        let missing = "[build] nixactions: the action 'acme/setup@v3' (runs.using: node24) needs Node.js: there is no 'node' on the PATH of the job's executor"
+        #expect(result.stdout.components(separatedBy: missing).count - 1 == 2, "pre and main say it (post-if: success() skips post):\n\(result.stdout)")
+        #expect(result.stdout.contains("[build] ✗ Pre acme/setup@v3 (exit code 127"), "\(result.stdout)")
+        for name in ["main.js", "post.js", "pre.js"] {
+            #expect(result.stdout.contains("[build] \(name)\n"), "missing \(name) in:\n\(result.stdout)")
+        }
+    }
+}

@@ -130,16 +130,16 @@ extension JobRunner {
             let evaluation = context(contexts, status)
             var name = step.displayName
             if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered }
-            let index = nextScriptIndex(&state)
             if let condition = node.preCondition {
                 switch shouldRun(condition, evaluation) {
                 case .success(true): break
                 case .success(false): continue
                 case .failure(let problem):
-                    failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                    failScript(step, index: nextScriptIndex(&state), name: "Pre " + name, message: problem.message, state: &state)
                     continue
                 }
             }
+            let index = nextScriptIndex(&state)
             let folder: String
             switch await putRemoteAction(remote, executor: executor, started: started, state: &state) {
             case .success(let path): folder = path
@@ -177,19 +177,18 @@ extension JobRunner {
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
             contexts["env"] = .object(post.environment.mapValues(ExpressionValue.string))
-            let index = nextScriptIndex(&state)
-            var step = post.step
-            step.index = index
             if let condition = post.condition {
                 let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
                 switch shouldRun(condition, evaluation) {
                 case .success(true): break
                 case .success(false): continue
                 case .failure(let problem):
-                    failScript(step, index: index, name: post.name, message: problem.message, state: &state)
+                    failScript(post.step, index: nextScriptIndex(&state), name: post.name, message: problem.message, state: &state)
                     continue
                 }
             }
+            var step = post.step
+            step.index = nextScriptIndex(&state)
             let allowed = step.continueOnError
             if state.cancelled {
                 // A cleanup step: run outside the cancelled task so the executor does not stop it at once.
