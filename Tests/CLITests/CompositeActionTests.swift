@@ -504,22 +504,15 @@ extension RealExecutorSuites.SSHExecutorTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
     }
 
-    @Test("a remote composite action on an ssh host: its repository is put into the job's RUNNER_TEMP through the files interface, and goes with the job")
-    func remoteAction() async throws {
+    /// One job on an ssh host (a folder of `temp` as its workdir) whose `steps` use actions that
+    /// `repository` holds at tag `tag`, published on a git daemon: the run's result, and whether
+    /// the host's folder was left empty.
+    static func runRemoteActions(_ repository: String, files: [String: String], tag: String, steps: String) async throws
+        -> (result: CommandResult, leftEmpty: Bool)
+    {
         let daemon = try GitDaemon()
         defer { daemon.stop() }
-        try daemon.publish("acme/where", files: [
-            "action.yml": """
-                runs:
-                  using: composite
-                  steps:
-                    - shell: bash
-                      run: |
-                        echo "via=${SSH_CONNECTION%% *} in=${GITHUB_ACTION_PATH#$RUNNER_TEMP/}"
-                        "$GITHUB_ACTION_PATH/tool.sh"
-                """,
-            "tool.sh": "#!/bin/sh\necho tool ran on the host\n",
-        ], tags: ["v2"])
+        try daemon.publish(repository, files: files, tags: [tag])
         let server = try await offThePool { try SSHServer() }
         defer { server.stop() }
         let temp = try TemporaryDirectory()
@@ -531,14 +524,31 @@ extension RealExecutorSuites.SSHExecutorTests {
               build:
                 executor: \(Self.executor([server], workdir: remote))
                 steps:
-                  - uses: acme/where@v2
+            \(steps)
             """)
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--actions-url", daemon.url], in: temp.path,
                                           environment: ["XDG_CACHE_HOME": temp.path + "/cache"])
+        return (result, ((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+    }
+
+    @Test("a remote composite action on an ssh host: its repository is put into the job's RUNNER_TEMP through the files interface, and goes with the job")
+    func remoteAction() async throws {
+        let (result, leftEmpty) = try await Self.runRemoteActions("acme/where", files: [
+            "action.yml": """
+                runs:
+                  using: composite
+                  steps:
+                    - shell: bash
+                      run: |
+                        echo "via=${SSH_CONNECTION%% *} in=${GITHUB_ACTION_PATH#$RUNNER_TEMP/}"
+                        "$GITHUB_ACTION_PATH/tool.sh"
+                """,
+            "tool.sh": "#!/bin/sh\necho tool ran on the host\n",
+        ], tag: "v2", steps: "      - uses: acme/where@v2")
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         for line in ["[build] via=127.0.0.1 in=_actions/acme/where/v2\n", "[build] tool ran on the host\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+        #expect(leftEmpty)
     }
 }
