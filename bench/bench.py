@@ -125,12 +125,12 @@ def main():
     parser.add_argument("--delete-logs", action="store_true",
                         help="remove each run's log folder right after it, as up to round 13 (by default they are "
                              "set aside and removed when bench.py ends; see common.log_dir_measure)")
-    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random folders startup actions cache")
+    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random folders startup actions jsactions cache")
     args = parser.parse_args()
     common.DELETE_LOGS_AT_ONCE = args.delete_logs
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, folders, startup, actions, cache")
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, folders, startup, actions, jsactions, cache")
     if os.path.isdir(os.path.join(VENV, "bin")):
         os.environ["PATH"] = os.path.join(VENV, "bin") + os.pathsep + os.environ["PATH"]
     binary = os.path.abspath(args.binary)

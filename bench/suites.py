@@ -918,10 +918,38 @@ def free_port(port):
             return False
 
 
+def bench_jsactions(ctx, steps=20):
+    """JavaScript actions: what a step that uses one costs over running its script with node. One
+    job of 20 steps, each the same local action (`runs.using: node20`, `main` a script that writes
+    one output), next to the same job with `run: node SCRIPT` steps (nixactions without the action),
+    and to a bash loop that runs `node SCRIPT` 20 times with the GITHUB_OUTPUT file it writes."""
+    folder = ctx.folder("jsactions")
+    project = os.path.join(folder, "project")
+    script = "require('fs').appendFileSync(process.env.GITHUB_OUTPUT, 'done=yes\\n');\n"
+    write(os.path.join(project, "act", "action.yml"), "inputs:\n  n: {}\nruns:\n  using: node20\n  main: index.js\n")
+    write(os.path.join(project, "act", "index.js"), script)
+    write(os.path.join(project, "uses.yml"), "jobs:\n  a:\n    steps:\n"
+          + "".join(f"      - uses: ./act\n        with: {{ n: '{i}' }}\n" for i in range(steps)))
+    write(os.path.join(project, "run.yml"), "jobs:\n  a:\n    steps:\n" + f"      - run: node act/index.js\n" * steps)
+    cases = []
+    for name, file in [("nixactions, uses: ./act (node20)", "uses.yml"), ("nixactions, run: node act/index.js", "run.yml")]:
+        argv, logs = ctx.nxa(project, file, logs=os.path.join(folder, "logs"))
+        cases.append(Case(f"{name} × {steps}", argv, project, after=log_dir_measure(logs)))
+    loop = f'for i in $(seq {steps}); do : > out; GITHUB_OUTPUT=out INPUT_N=$i node act/index.js || exit 1; done'
+    cases.append(Case(f"bash loop: node act/index.js × {steps}", ["bash", "-c", loop], project))
+    times = interleave(cases, max(ctx.rounds * 2, 7), alternate=True)
+    heading(f"jsactions: {steps} JavaScript action steps ({load_line()} at the end)")
+    base = med(times[cases[2].name])
+    table(["command", "wall median", "CPU median (tree)", "per step over the bash loop", "ratio to the bash loop"],
+          [[c.name, fmt_ms(med(times[c.name])), fmt_ms(med(times[c.name], "cpu")),
+            fmt_ms((med(times[c.name]) - base) / steps) if c.name.startswith("nixactions") else "",
+            ratio(med(times[c.name]), base)] for c in cases])
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
     "validate": bench_validate, "executors": bench_executors, "folders": bench_folders, "startup": bench_startup,
-    "actions": bench_actions,
+    "actions": bench_actions, "jsactions": bench_jsactions,
 }

@@ -44,6 +44,7 @@ struct NodeActionTests {
     static let helloPost = """
         console.log(`post: state=${JSON.stringify(process.env.STATE_started)} input=${process.env.INPUT_WHO_NAME} env=${process.env.FROM_STEP}`);
         console.log(`saved-token=${process.env.STATE_token}`);
+        require('fs').appendFileSync(process.env.GITHUB_STATE, 'fromPost=1\\n');  // throws when a post script has no GITHUB_STATE
         """
 
     static func project(_ files: [String: String], workflow: String) throws -> (TemporaryDirectory, String) {
@@ -233,7 +234,10 @@ struct NodeActionTests {
              ".github/actions/throws/main.js": "throw new Error('thrown by the action');\n",
              ".github/actions/slow/action.yml": "runs:\n  using: node20\n  main: main.js\n  post: post.js\n",
              ".github/actions/slow/main.js": "console.log('sleeping'); setTimeout(() => console.log('woke'), 60000);\n",
-             ".github/actions/slow/post.js": "console.log('slow post ran');\n"],
+             ".github/actions/slow/post.js": "console.log('slow post ran');\n",
+             ".github/actions/postfails/action.yml": "runs:\n  using: node20\n  main: main.js\n  post: post.js\n",
+             ".github/actions/postfails/main.js": "console.log('main fine');\n",
+             ".github/actions/postfails/post.js": "console.log('post failing'); process.exit(5);\n"],
             workflow: """
                 jobs:
                   nonode:
@@ -250,6 +254,10 @@ struct NodeActionTests {
                     steps:
                       - uses: ./.github/actions/slow
                         timeout-minutes: 0.05
+                  allowed:
+                    steps:
+                      - uses: ./.github/actions/postfails
+                        continue-on-error: ${{ github.job == 'allowed' }}
                   jobtimeout:
                     timeout-minutes: 0.05
                     steps:
@@ -268,6 +276,9 @@ struct NodeActionTests {
             #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
         }
         #expect(!out.contains("[slow] woke") && !out.contains("[jobtimeout] woke"))
+        // A failing post script is allowed by the step's continue-on-error, an expression evaluated when main ran.
+        #expect(out.contains("[allowed] post failing\n") && out.contains("[allowed] ✗ Post ./.github/actions/postfails (exit code 5"), "\(out)")
+        #expect(out.split(separator: "\n").contains { $0.hasPrefix("allowed ") && $0.contains(" success ") }, "\(out)")
         #expect((out + result.stderr).contains("step './.github/actions/slow' timed out after 3s"), "\(out)\(result.stderr)")
         #expect(out.contains("[throws] ✗ ./.github/actions/throws (exit code 1"), "\(out)")
     }

@@ -8,6 +8,8 @@ struct PostScript: Sendable {
     var name: String
     var environment: [String: String]
     var condition: ConditionField?
+    /// Main's `continue-on-error`, evaluated when main ran.
+    var allowed: Bool
 }
 
 /// JavaScript actions (`runs.using: node20`, …), as GitHub's runner runs them: each script is a
@@ -95,11 +97,18 @@ extension JobRunner {
         state.savedState = [:]
         if let post = node.post {
             // Registered once main has run, whatever its outcome (GitHub's runner).
-            let postStep = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
+            var postStep = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
                                     uses: uses, started: started, keepsID: false)
+            // Its time limit as main had it: evaluated now, where main's contexts (a composite
+            // action's inputs) and defaults are, not after the job's steps.
+            let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
+            if case .success(let limit) = stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
+                postStep.timeout = limit.map { Located($0, at: step.location) }
+            }
+            postStep.timeoutExpression = nil
             state.posts.append(PostScript(step: postStep, name: "Post " + name,
                                           environment: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
-                                          condition: node.postCondition))
+                                          condition: node.postCondition, allowed: allowed))
         }
     }
 
@@ -112,6 +121,11 @@ extension JobRunner {
                   let remote = workflow.remoteActions[reference.key], let node = remote.action.node, let pre = node.pre
             else { continue }
             if Task.isCancelled { return }
+            if hashing.isRemote {
+                await prefetchHashes(step, executor: executor)
+                await prefetchHashes(remote.action.inputs.compactMap { $0.defaultValue?.template },
+                                     conditions: node.preCondition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
+            }
             var contexts = base
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.succeeded ? "success" : "failure")])
@@ -122,12 +136,14 @@ extension JobRunner {
                                assigned: &assigned) {
             case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
             case .failure(let problem):
-                failScript(step, index: nextScriptIndex(&state), name: "Pre " + step.displayName, message: problem.message, state: &state)
+                failScript(step, index: nextScriptIndex(&state), name: "Pre " + step.displayName, message: problem.message,
+                           allowed: step.continueOnError, state: &state)
                 continue
             }
             contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
             registerSecretValues(stepEnv)
             let evaluation = context(contexts, status)
+            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
             var name = step.displayName
             if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered }
             if let condition = node.preCondition {
@@ -135,7 +151,7 @@ extension JobRunner {
                 case .success(true): break
                 case .success(false): continue
                 case .failure(let problem):
-                    failScript(step, index: nextScriptIndex(&state), name: "Pre " + name, message: problem.message, state: &state)
+                    failScript(step, index: nextScriptIndex(&state), name: "Pre " + name, message: problem.message, allowed: allowed, state: &state)
                     continue
                 }
             }
@@ -144,14 +160,14 @@ extension JobRunner {
             switch await putRemoteAction(remote, executor: executor, started: started, state: &state) {
             case .success(let path): folder = path
             case .failure(let problem):
-                failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                failScript(step, index: index, name: "Pre " + name, message: problem.message, allowed: allowed, state: &state)
                 continue
             }
             let inputs: [String: ExpressionValue]
             switch actionInputs(step, of: remote.action, uses: uses.value, evaluation) {
             case .success(let values): inputs = values
             case .failure(let problem):
-                failScript(step, index: index, name: "Pre " + name, message: problem.message, state: &state)
+                failScript(step, index: index, name: "Pre " + name, message: problem.message, allowed: allowed, state: &state)
                 continue
             }
             let script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
@@ -159,7 +175,7 @@ extension JobRunner {
             state.savedState = [:]
             await runStep(script, executor: executor, started: started, contexts: contexts,
                           env: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:]),
-                          allowed: step.continueOnError, jobEnv: stepEnv, assigned: [], capturesState: true, state: &state)
+                          allowed: allowed, jobEnv: stepEnv, assigned: [], capturesState: true, state: &state)
             state.preStates[step.index] = state.savedState
             state.savedState = [:]
         }
@@ -183,13 +199,16 @@ extension JobRunner {
                 case .success(true): break
                 case .success(false): continue
                 case .failure(let problem):
-                    failScript(post.step, index: nextScriptIndex(&state), name: post.name, message: problem.message, state: &state)
+                    failScript(post.step, index: nextScriptIndex(&state), name: post.name, message: problem.message, allowed: post.allowed,
+                               state: &state)
                     continue
                 }
             }
             var step = post.step
             step.index = nextScriptIndex(&state)
-            let allowed = step.continueOnError
+            let allowed = post.allowed
+            // GITHUB_STATE is there as for any script of the action (what a post script saves goes nowhere):
+            // without it, the toolkit's saveState would print the value as a `::save-state::` command.
             if state.cancelled {
                 // A cleanup step: run outside the cancelled task so the executor does not stop it at once.
                 let runner = self
@@ -198,22 +217,23 @@ extension JobRunner {
                 state = await Task(executorPreference: HandOffExecutor.shared) {
                     var inner = snapshot
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed,
-                                         jobEnv: environment, assigned: [], state: &inner)
+                                         jobEnv: environment, assigned: [], capturesState: true, state: &inner)
                     return inner
                 }.value
             } else {
                 await runStep(step, executor: executor, started: started, contexts: contexts, env: post.environment, allowed: allowed,
-                              jobEnv: post.environment, assigned: [], state: &state)
+                              jobEnv: post.environment, assigned: [], capturesState: true, state: &state)
             }
+            state.savedState = [:]
         }
     }
 
     /// A pre or post script that could not start: reported under its own index and name.
-    func failScript(_ step: Step, index: Int, name: String, message: String, state: inout State) {
+    func failScript(_ step: Step, index: Int, name: String, message: String, allowed: Bool, state: inout State) {
         var script = step
         script.index = index
         script.id = nil
         script.name = TemplateField(source: Located(name, at: step.location), template: .literal(name), origin: nil)
-        failStep(script, message: message, allowed: step.continueOnError, state: &state)
+        failStep(script, message: message, allowed: allowed, state: &state)
     }
 }
