@@ -179,11 +179,6 @@ extension JobRunner {
         return ["commit": .string(commit), "ref": .string(ref)]
     }
 
-    /// `text` as one word of a POSIX shell command line.
-    static func shellQuote(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
     /// `path` as a relative path without `.` or `..` ("" for the workspace), or an error when it is
     /// absolute or climbs out of the workspace.
     static func checkoutPath(_ path: String) throws -> String {
@@ -207,12 +202,12 @@ extension JobRunner {
     /// Empty the checkout's folder (`clean: true`), or remove only its `.git` (`clean: false`: files
     /// the folder holds stay), and make it; run by the job's executor, wherever the workspace is.
     func prepareCheckoutFolder(_ path: String, clean: Bool, step: Step, executor: any Executor) async throws {
-        let folder = path.isEmpty ? "." : Self.shellQuote(path)
+        let folder = path.isEmpty ? "." : ShellWords.quote(path)
         var lines = ["set -e"]
         var prefix = ""
         for part in path.split(separator: "/") {
             prefix += (prefix.isEmpty ? "" : "/") + part
-            let quoted = Self.shellQuote(prefix)
+            let quoted = ShellWords.quote(prefix)
             lines.append("if [ -L \(quoted) ]; then printf '%s is a symbolic link\\n' \(quoted) >&2; exit 3; fi")
         }
         lines.append("mkdir -p \(folder)")
@@ -248,8 +243,8 @@ extension JobRunner {
         }
         let target = path.hasPrefix("/") ? path : path.isEmpty ? started.workspace : started.workspace + "/" + path
         let create = (["tar", "-c", "-f", "-", "-C", source] + excludes.map { "--exclude=\($0)" } + ["--"] + (entries.isEmpty ? ["."] : entries))
-            .map(Self.shellQuote).joined(separator: " ")
-        let extract = ["tar", "-x", "-f", "-", "-C", target].map(Self.shellQuote).joined(separator: " ")
+            .map(ShellWords.quote).joined(separator: " ")
+        let extract = ["tar", "-x", "-f", "-", "-C", target].map(ShellWords.quote).joined(separator: " ")
         try await ProjectCheckout.offThread {
             let copy = try HostCommand.run(["/bin/bash", "-o", "pipefail", "-c", "\(create) | \(extract)"])
             if let failure = copy.failure {

@@ -1,4 +1,5 @@
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 /// A JavaScript action's `post` script, registered when its `main` ran: run after the job's steps,
 /// last registered first, when `post-if` holds (GitHub's default: `always()`), with the
@@ -31,7 +32,7 @@ extension JobRunner {
     /// The shell script that runs `script` (a path of the job's view) with the executor's `node`, or
     /// says why it cannot (exit 127, as a shell does for a missing command).
     static func nodeScript(_ script: String, using: String, uses: String) -> String {
-        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let quoted = ShellWords.quote
         let missing = "nixactions: the action '\(uses)' (runs.using: \(using)) needs Node.js: there is no 'node' on the PATH of the job's executor"
             + " (GitHub's runner brings its own; install Node.js where the job runs)"
         return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\nexec node \(quoted(script))\n"
@@ -41,9 +42,7 @@ extension JobRunner {
     /// continue-on-error, its id only for `main` (pre and post scripts set no outputs).
     func nodeStep(_ step: Step, index: Int, script: String, folder: String, name: String, using: String, uses: String,
                   started: JobStarted, keepsID: Bool) -> Step {
-        func literal(_ text: String) -> TemplateField {
-            TemplateField(source: Located(text, at: step.location), template: .literal(text), origin: nil)
-        }
+        func literal(_ text: String) -> TemplateField { .literal(text, at: step.location) }
         var run = step
         run.index = index
         if !keepsID { run.id = nil }
@@ -132,16 +131,14 @@ extension JobRunner {
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
             var assigned = Set<String>()
             let stepEnv: [String: String]
-            switch evaluateEnv(step.env, base: environmentBelowStep(env, over: [:], state: state), contexts: contexts, status: status,
-                               assigned: &assigned) {
-            case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
+            switch stepEnvironment(step, env: env, over: [:], contexts: contexts, status: status, assigned: &assigned, state: state) {
+            case .success(let values): stepEnv = values
             case .failure(let problem):
                 failScript(step, index: nextScriptIndex(&state), name: "Pre " + step.displayName, message: problem.message,
                            allowed: step.continueOnError, state: &state)
                 continue
             }
             contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
-            registerSecretValues(stepEnv)
             let evaluation = context(contexts, status)
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
             var name = step.displayName
@@ -185,10 +182,7 @@ extension JobRunner {
     /// holds (default `always()`); after a cancellation or timeout they run as cleanup steps do.
     func runPostScripts(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], state: inout State) async {
         while let post = state.posts.popLast() {
-            if Task.isCancelled && !state.cancelled {
-                state.cancelled = true
-                reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
-            }
+            noteCancellation(&state)
             var contexts = base
             contexts["steps"] = .object(state.steps)
             contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
@@ -210,16 +204,12 @@ extension JobRunner {
             // GITHUB_STATE is there as for any script of the action (what a post script saves goes nowhere):
             // without it, the toolkit's saveState would print the value as a `::save-state::` command.
             if state.cancelled {
-                // A cleanup step: run outside the cancelled task so the executor does not stop it at once.
                 let runner = self
-                let snapshot = state
                 let environment = post.environment
-                state = await Task(executorPreference: HandOffExecutor.shared) {
-                    var inner = snapshot
+                await runAsCleanup(&state) { [step, contexts] inner in
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed,
                                          jobEnv: environment, assigned: [], capturesState: true, state: &inner)
-                    return inner
-                }.value
+                }
             } else {
                 await runStep(step, executor: executor, started: started, contexts: contexts, env: post.environment, allowed: allowed,
                               jobEnv: post.environment, assigned: [], capturesState: true, state: &state)
@@ -233,7 +223,7 @@ extension JobRunner {
         var script = step
         script.index = index
         script.id = nil
-        script.name = TemplateField(source: Located(name, at: step.location), template: .literal(name), origin: nil)
+        script.name = .literal(name, at: step.location)
         failStep(script, message: message, allowed: allowed, state: &state)
     }
 }

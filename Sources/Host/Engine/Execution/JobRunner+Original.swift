@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 /// The original NixActions' meanings for jobs of a `.nix` workflow (`OriginalSemantics`), and
 /// `nix:` packages, which YAML workflows have too.
@@ -62,7 +63,7 @@ extension JobRunner {
     /// The script that builds `nix` with the job's Nix and prints the `bin` folders to put on
     /// PATH, one per line. Names and files travel as arguments, never inside Nix code.
     static func nixBuildScript(_ nix: NixPackages) -> String {
-        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let quoted = ShellWords.quote
         var lines = [
             "set -eu",
             "if ! command -v nix-build >/dev/null 2>&1; then",

@@ -17,10 +17,7 @@ extension JobRunner {
     func runStepList(_ steps: [Step], executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
                      shared: SharedEnvironment?, state: inout State) async {
         for step in steps {
-            if Task.isCancelled && !state.cancelled {
-                state.cancelled = true
-                reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
-            }
+            noteCancellation(&state)
             noteActionTimeout(step, state: &state)
             var contexts = base
             contexts["steps"] = .object(state.steps)
@@ -47,16 +44,14 @@ extension JobRunner {
                 stepEnv = cached.environment
                 contexts["env"] = cached.context
             } else {
-                switch evaluateEnv(step.env, base: environmentBelowStep(env, over: state.envOver, state: state), contexts: contexts,
-                                   status: status, assigned: &assigned) {
-                case .success(let values): stepEnv = values.merging(options.environment) { _, given in given }
+                switch stepEnvironment(step, env: env, over: state.envOver, contexts: contexts, status: status, assigned: &assigned, state: state) {
+                case .success(let values): stepEnv = values
                 case .failure(let problem):
                     failStep(step, message: problem.message, allowed: allowed, state: &state)
                     continue
                 }
                 let context = ExpressionValue.object(stepEnv.mapValues(ExpressionValue.string))
                 contexts["env"] = context
-                registerSecretValues(stepEnv)
                 if step.env.isEmpty { state.envCache = StepEnvironmentCache(version: state.addedEnvVersion, environment: stepEnv, context: context) }
             }
 
@@ -86,19 +81,48 @@ extension JobRunner {
             }
 
             if state.cancelled {
-                // A cleanup step: run it outside the cancelled task so the executor does not stop it at once.
                 let runner = self
-                let snapshot = state
-                state = await Task(executorPreference: HandOffExecutor.shared) {
-                    var inner = snapshot
+                await runAsCleanup(&state) { [contexts, assigned] inner in
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
                                          allowed: allowed, jobEnv: env, assigned: assigned, state: &inner)
-                    return inner
-                }.value
+                }
             } else {
                 await runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared, allowed: allowed,
                               jobEnv: env, assigned: assigned, state: &state)
             }
+        }
+    }
+
+    /// Once the job's task is cancelled, say so once: from then on only steps whose condition holds
+    /// after a cancellation run.
+    func noteCancellation(_ state: inout State) {
+        guard Task.isCancelled && !state.cancelled else { return }
+        state.cancelled = true
+        reporter.report(.message(job: planned.key, level: .warning, text: "cancelled; running only steps with always() or cancelled()"))
+    }
+
+    /// A cleanup step after a cancellation: run outside the cancelled task, so the executor does not
+    /// stop it at once.
+    func runAsCleanup(_ state: inout State, _ body: @escaping @Sendable (inout State) async -> Void) async {
+        let snapshot = state
+        state = await Task(executorPreference: HandOffExecutor.shared) {
+            var inner = snapshot
+            await body(&inner)
+            return inner
+        }.value
+    }
+
+    /// A step's environment: its own `env:` evaluated over `environmentBelowStep`, then --env-file
+    /// and --env over all of it; its secret values registered for masking.
+    func stepEnvironment(_ step: Step, env: [String: String], over: [String: String], contexts: [String: ExpressionValue],
+                         status: ExpressionStatus, assigned: inout Set<String>, state: State) -> Result<[String: String], RunProblem> {
+        switch evaluateEnv(step.env, base: environmentBelowStep(env, over: over, state: state), contexts: contexts, status: status,
+                           assigned: &assigned) {
+        case .success(let values):
+            let environment = values.merging(options.environment) { _, given in given }
+            registerSecretValues(environment)
+            return .success(environment)
+        case .failure(let problem): return .failure(problem)
         }
     }
 

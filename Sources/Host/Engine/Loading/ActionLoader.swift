@@ -197,7 +197,7 @@ public enum ActionLoader {
                 if let field = reader.template(valueNode, what: "outputs.\(id).value", context: context) { outputs.append(.init(id: id, value: field)) }
             } else {
                 // A node or docker action's outputs have no value: their code sets them. Not a composite's.
-                outputs.append(.init(id: id, value: TemplateField(source: Located("", at: reader.location(keyNode)), template: .literal(""))))
+                outputs.append(.init(id: id, value: .literal("", at: reader.location(keyNode))))
             }
         }
         return outputs

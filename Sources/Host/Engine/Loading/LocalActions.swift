@@ -174,7 +174,7 @@ struct LocalActionChecker {
             } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
-                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and composite actions")
+                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and composite and JavaScript actions")
             }
         }
     }

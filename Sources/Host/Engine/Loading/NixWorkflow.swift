@@ -82,7 +82,7 @@ public enum NixWorkflow {
         for index in env.indices where env[index].value.source.value.hasPrefix(Translator.literalMarker) {
             let text = String(env[index].value.source.value.dropFirst(Translator.literalMarker.count))
                 .replacingOccurrences(of: "\u{1}{{", with: "${{")
-            env[index].value = TemplateField(source: Located(text, at: env[index].value.source.location), template: .literal(text), origin: nil)
+            env[index].value = .literal(text, at: env[index].value.source.location)
         }
     }
 }

@@ -27,6 +27,11 @@ public struct TemplateField: Sendable {
         origin?.location(ofOffset: offset, in: source.value) ?? source.location
     }
 
+    /// A field whose text is `text`, with no expression in it (made by the engine, not read from a file).
+    static func literal(_ text: String, at location: SourceLocation?) -> TemplateField {
+        TemplateField(source: Located(text, at: location), template: .literal(text), origin: nil)
+    }
+
 }
 
 /// An `if:` condition (with or without `${{ }}`).
