@@ -442,7 +442,7 @@ struct NixWorkflowTests {
         #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
     }
 
-    @Test("odd inputs: Ctrl-C while Nix evaluates ends it (130, nothing left), writeText names with ':', matrix values with dots, a flake reference that is an option")
+    @Test("odd inputs: Ctrl-C while Nix evaluates ends it (130, nothing left), so does SIGKILL (its home swept by the next run), writeText names with ':', matrix values with dots, a flake reference that is an option")
     func oddInputs() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
@@ -474,6 +474,25 @@ struct NixWorkflowTests {
         let homes = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("nixactions-nix-") }
         #expect(homes.isEmpty, "\(homes)")
 
+        // Killed with SIGKILL while Nix evaluates: nix-instantiate dies with it, and the home it
+        // leaves behind is removed by the next evaluation (the one below).
+        let killed = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
+                                         environment: ProcessInfo.processInfo.environment)
+        found.withLock { $0 = 0 }
+        let killSent = await signalWhen(killed, SIGKILL, timeout: .seconds(20)) {
+            let line = SSHServer.processes(matching: "nix-instantiate.*\(slow)").first ?? ""
+            let pid = pid_t(line.split(separator: " ").first ?? "") ?? 0
+            found.withLock { $0 = pid }
+            return pid != 0
+        }
+        let orphan = found.withLock { $0 }
+        #expect(killSent != nil && orphan != 0, "nix-instantiate started")
+        await waitForExit(killed)
+        _ = await eventually(timeout: .seconds(5)) { orphan == 0 || !isRunning(orphan) }
+        #expect(orphan == 0 || !isRunning(orphan), "nix-instantiate outlived the killed nixactions")
+        if orphan != 0 && isRunning(orphan) { kill(orphan, SIGKILL) }
+        let leftHomes = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("nixactions-nix-") }
+
         let result = try await scenario.run("""
             { pkgs, nixactions, ... }:
             let note = pkgs.writeText "a:b.txt" "x:y@z"; in
@@ -488,6 +507,8 @@ struct NixWorkflowTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[test-python-3_11] python 3.11"), "\(result.stdout)")
         #expect(result.stdout.contains("[test-python-3_12] x:y@z"), "\(result.stdout)")
+        let stillThere = leftHomes.filter { FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "/" + $0) }
+        #expect(stillThere.isEmpty, "the killed evaluation's home was not swept: \(stillThere)")
 
         let flake = try await scenario.run("""
             jobs:

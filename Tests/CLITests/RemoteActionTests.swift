@@ -267,6 +267,25 @@ struct RemoteActionTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).isEmpty, "no staging folder is left")
     }
 
+    @Test("a host killed with SIGKILL while an action is fetched (before any supervisor): git dies with it")
+    func killedDuringFetch() async throws {
+        let (listener, port) = try Self.silentServer()
+        defer { close(listener) }
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let file = try project.write("wf.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n")
+        let run = try launchNixactions(["run", file, "--actions-url", "git://127.0.0.1:\(port)"], in: project.path,
+                                       environment: ["XDG_CACHE_HOME": project.path + "/cache", "NIXACTIONS_ACTIONS_FETCH_SECONDS": "120"])
+        let isGit: @Sendable (String) -> Bool = { $0.split(separator: " ").first?.hasSuffix("git") == true && ($0.contains("fetch") || $0.contains("ls-remote")) && $0.contains("127.0.0.1:\(port)") }
+        let sent = await signalWhen(run, SIGKILL, timeout: .seconds(30)) { !livePids(where: isGit).isEmpty }
+        #expect(sent != nil, "git never started")
+        await waitForExit(run)
+        // Without it, git would wait on the silent server for the whole 120 s limit (nobody left to end it).
+        let left = await livePids(after: .seconds(5), where: isGit)
+        for pid in left { kill(pid, SIGKILL) }
+        #expect(left.isEmpty, "git outlived the killed host")
+    }
+
     @Test("a folder of repositories named relative to the project; a password in --actions-url is never shown; a link a step put where the action goes is refused")
     func foldersCredentialsAndLinks() async throws {
         let daemon = try GitDaemon()

@@ -87,7 +87,8 @@ enum NixEvaluation {
         defer { SignalHub.handler.withLock { $0 = previous } }
         let child: ChildProcess
         do {
-            child = try ChildProcess(arguments: [program] + arguments, environment: environment, directory: nil)
+            // Nix runs before the run's supervisor is up: it dies with this process, even of SIGKILL.
+            child = try ChildProcess(arguments: [program] + arguments, environment: environment, directory: nil, diesWithCaller: true)
         } catch {
             return Outcome(status: 127, output: Data(), errors: Data("cannot run \(program): \(error)".utf8), timedOut: false)
         }
@@ -107,6 +108,9 @@ enum NixEvaluation {
         return Outcome(status: termination.exitStatus, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
     }
 
+    /// Nix's home folders: `nixactions-nix-XXXXXX` in TMPDIR.
+    static let homePrefix = "nixactions-nix-"
+
     /// The JSON `nix/eval.nix` makes of the file, or the error to show (Nix's own message, as it printed it).
     static func evaluate(_ path: String) -> Result<String, Diagnostic> {
         let at = SourceLocation(file: path, line: 1, column: 1)
@@ -119,14 +123,19 @@ enum NixEvaluation {
                                        hint: "set NIXACTIONS_NIX_LIB to the nix/ folder of the NixActions sources"))
         }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        // Nix wants a home for its caches: a private one, removed afterwards.
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("nixactions-nix-\(UUID().uuidString)").path
+        // Nix wants a home for its caches: a private one, removed afterwards. It is locked while
+        // this process lives: one that a killed nixactions left is removed by the next evaluation.
+        let base = RunSupervision.temporaryBases[0]
+        PrivateFolder.sweepDead(base: base, prefix: homePrefix) { PrivateFolder.isMade($0, prefix: homePrefix) }
+        let folder: PrivateFolder
         do {
-            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            folder = try PrivateFolder(base: base, prefix: homePrefix)
         } catch {
-            return .failure(Diagnostic(.error, "cannot make a folder for Nix: \(error.localizedDescription)", at: at))
+            return .failure(Diagnostic(.error, "cannot make a folder for Nix in \(base): \(String(cString: strerror(error.errno)))", at: at,
+                                       hint: "set TMPDIR to a writable folder"))
         }
-        defer { try? FileManager.default.removeItem(atPath: home) }
+        defer { folder.remove() }
+        let home = folder.path
 
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = home

@@ -79,6 +79,7 @@ struct spawn_child {
     int cgroup_procs_fd; /* the cgroup's cgroup.procs to move into; -1: none, or made inside (clone3) */
     int stdin_fd;
     int out_write, err_write;
+    pid_t parent;   /* with NXA_SPAWN_DIES_WITH_CALLER: the process that spawns; else 0 */
     volatile int error;
 };
 
@@ -140,6 +141,9 @@ static void child_exec(struct spawn_child *c) {
      * instead of being stopped by SIGTTIN/SIGTTOU while the host is the terminal's foreground
      * group (and then ignoring SIGTERM until its grace ran out). */
     if (setsid() < 0) goto fail;
+    /* SIGKILL when the thread that spawned it exits (so also when the whole process dies). A
+     * parent that died before the call is seen as a new parent pid: exit at once. */
+    if (c->parent && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != c->parent)) goto fail;
     int input = c->stdin_fd >= 0 ? c->stdin_fd : open("/dev/null", O_RDONLY);
     if (input < 0) goto fail;
     if (dup2(input, 0) < 0 || dup2(c->out_write, 1) < 0 || dup2(c->err_write, 2) < 0) goto fail;
@@ -232,7 +236,7 @@ static void give_stack(void *stack) {
 #endif
 
 static int spawn_resolved(const char *executable, const char *const argv[], const char *const envp[], const char *cwd,
-                          int cgroup_fd, int stdin_fd, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+                          int cgroup_fd, int stdin_fd, int flags, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     int rc;
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0) return errno;
@@ -245,6 +249,7 @@ static int spawn_resolved(const char *executable, const char *const argv[], cons
     struct spawn_child c = {
         .executable = executable, .argv = argv, .envp = envp, .cwd = cwd, .cgroup_procs_fd = -1,
         .stdin_fd = stdin_fd, .out_write = out[1], .err_write = err[1], .error = 0,
+        .parent = (flags & NXA_SPAWN_DIES_WITH_CALLER) ? getpid() : 0,
     };
 
     /* The child shares our memory until it execs: no signal handler of ours may run in it, so
@@ -324,11 +329,11 @@ static int spawn_resolved(const char *executable, const char *const argv[], cons
 }
 
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
-              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
+              int flags, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd) {
     char *executable = malloc(PATH_MAX);
     if (!executable) return ENOMEM;
     int rc = resolve(argv[0], envp, executable);
-    if (rc == 0) rc = spawn_resolved(executable, argv, envp, cwd, cgroup_fd, stdin_fd, pid, stdout_fd, stderr_fd, pid_fd);
+    if (rc == 0) rc = spawn_resolved(executable, argv, envp, cwd, cgroup_fd, stdin_fd, flags, pid, stdout_fd, stderr_fd, pid_fd);
     if (rc == ENOEXEC) {
         /* An executable file the kernel cannot run (a script without a `#!` line): run it with
          * /bin/sh, as execvp does. The argument vector is made here, in the parent: the child
@@ -342,7 +347,7 @@ int nxa_spawn(const char *const argv[], const char *const envp[], const char *cw
             shell[0] = "/bin/sh";
             shell[1] = executable;
             for (size_t i = 1; i <= count; i++) shell[i + 1] = argv[i];
-            rc = spawn_resolved("/bin/sh", shell, envp, cwd, cgroup_fd, stdin_fd, pid, stdout_fd, stderr_fd, pid_fd);
+            rc = spawn_resolved("/bin/sh", shell, envp, cwd, cgroup_fd, stdin_fd, flags, pid, stdout_fd, stderr_fd, pid_fd);
             free(shell);
         }
     }

@@ -47,9 +47,12 @@ public final class ChildProcess: Sendable {
     /// Spawn `arguments[0]` (a path, or looked up in the PATH of `environment`) with exactly
     /// `environment`; with `containment`, inside the step's cgroup (entered before exec) and
     /// carrying its tracking id. Its standard input: `inputDescriptor` (the caller keeps and closes
-    /// it), else /dev/null.
+    /// it), else /dev/null. `diesWithCaller`: the child gets SIGKILL when the calling thread
+    /// exits, so also when this process dies of SIGKILL; only for a child that this thread waits
+    /// for, started while nothing else would end it after this process (`nxa_spawn`).
     public init(arguments: [String], environment: [String: String], directory: String?,
-                containment: StepContainment? = nil, inputDescriptor: Int32? = nil) throws(SpawnError) {
+                containment: StepContainment? = nil, inputDescriptor: Int32? = nil,
+                diesWithCaller: Bool = false) throws(SpawnError) {
         var pid: pid_t = 0
         var out: Int32 = -1
         var err: Int32 = -1
@@ -65,10 +68,11 @@ public final class ChildProcess: Sendable {
         let rc = withCStringArray(arguments) { argv in
             withEnvironmentBlock(environment, overriding: tracking) { envp in
                 let input = inputDescriptor ?? -1
+                let flags: Int32 = diesWithCaller ? NXA_SPAWN_DIES_WITH_CALLER : 0
                 if let directory {
-                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, &pid, &out, &err, &pidFD) }
+                    return directory.withCString { nxa_spawn(argv, envp, $0, cgroupFD, input, flags, &pid, &out, &err, &pidFD) }
                 }
-                return nxa_spawn(argv, envp, nil, cgroupFD, input, &pid, &out, &err, &pidFD)
+                return nxa_spawn(argv, envp, nil, cgroupFD, input, flags, &pid, &out, &err, &pidFD)
             }
         }
         guard rc == 0 else { throw SpawnError(command: arguments.first ?? "", errno: rc) }

@@ -90,9 +90,12 @@ enum HostCommand {
     }
 
     /// Start `arguments` as a host command: tracked, and in the run's scope and the thread's.
+    /// `diesWithCaller`: SIGKILL when the calling thread exits, for a command it waits for (see
+    /// `stream`).
     static func start(_ arguments: [String], environment: [String: String], directory: String? = nil,
-                      inputDescriptor: Int32? = nil) throws(SpawnError) -> ChildProcess {
-        try ChildProcess(arguments: arguments, environment: tracked(environment), directory: directory, inputDescriptor: inputDescriptor)
+                      inputDescriptor: Int32? = nil, diesWithCaller: Bool = false) throws(SpawnError) -> ChildProcess {
+        try ChildProcess(arguments: arguments, environment: tracked(environment), directory: directory, inputDescriptor: inputDescriptor,
+                         diesWithCaller: diesWithCaller)
     }
 
     struct Outcome {
@@ -142,7 +145,9 @@ enum HostCommand {
     static func stream(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
                        directory: String? = nil, drainAfter: Duration = drainAfterExit,
                        onOutput: (UnsafeRawBufferPointer) -> Bool) throws(SpawnError) -> Outcome {
-        let child = try start(arguments, environment: environment, directory: directory)
+        // It dies with this process, even of SIGKILL: remote actions are fetched before the run's
+        // supervisor is up (and `validate` has none), and nothing else would end a `git` then.
+        let child = try start(arguments, environment: environment, directory: directory, diesWithCaller: true)
         return wait(for: child, drainAfter: drainAfter, onOutput: onOutput)
     }
 

@@ -33,9 +33,16 @@ int nxa_find_in_path(const char *name, const char *path, char *out);
  * without a `#!` line, or a damaged binary) is started again as `/bin/sh FILE ARGS…`; what the
  * shell makes of it (running the script, or failing with its message on standard error) is then
  * the child's outcome.
+ *
+ * `flags`: 0, or NXA_SPAWN_DIES_WITH_CALLER: the child gets SIGKILL when the thread that spawned
+ * it exits, so also when this process dies, even of SIGKILL (PR_SET_PDEATHSIG, kept across its
+ * exec). Only for a child that the spawning thread waits for to its end, started before anything
+ * else would end it after this process (the host's own commands before a run's supervisor is
+ * up). Its own children do not inherit it.
  */
+#define NXA_SPAWN_DIES_WITH_CALLER 1
 int nxa_spawn(const char *const argv[], const char *const envp[], const char *cwd, int cgroup_fd, int stdin_fd,
-              pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
+              int flags, pid_t *pid, int *stdout_fd, int *stderr_fd, int *pid_fd);
 
 /* The soft open-files limit (RLIMIT_NOFILE) processes spawned by nxa_spawn start with, from now
  * on; negative: the caller's own (the default). Only ever lowers a child's limit, never raises it.
