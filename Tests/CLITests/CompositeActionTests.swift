@@ -340,7 +340,7 @@ struct CompositeActionTests {
         #expect(!(result.stdout + result.stderr).contains("tok-5e3c1f-composite"))
     }
 
-    @Test("validate reads the action from the project: errors at the action file's line and column, a docker action refused by run, a missing one a warning")
+    @Test("validate reads the action from the project: errors at the action file's line and column, an action of a kind that does not run here (runs.using: node8) refused by run, a missing one a warning")
     func validate() async throws {
         let (temp, workflow) = try Self.project(
             [".github/actions/broken/action.yml": """
@@ -354,14 +354,14 @@ struct CompositeActionTests {
                     - run: echo hi
                       shell: bash
                       retry: 3
-                    - uses: ./.github/actions/docker
+                    - uses: ./.github/actions/legacy
                       working-directory: sub
                     - if:
                       run: echo an empty if is success()
                       shell: bash
                       timeout-minutes: 1
                 """,
-             ".github/actions/docker/action.yml": "name: n\nruns:\n  using: docker\n  image: Dockerfile\n",
+             ".github/actions/legacy/action.yml": "name: n\nruns:\n  using: node8\n  main: index.js\n",
              ".github/actions/loop/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop2\n",
              ".github/actions/loop2/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop\n"],
             workflow: """
@@ -372,11 +372,11 @@ struct CompositeActionTests {
                       - uses: ./../outside
                   b:
                     steps:
-                      - uses: ./.github/actions/docker
+                      - uses: ./.github/actions/legacy
                       - uses: ./.github/actions/missing
                   d:
                     steps:
-                      - uses: ./.github/actions/docker
+                      - uses: ./.github/actions/legacy
                         with:
                           nope: 1
                           Extra: 2
@@ -395,20 +395,20 @@ struct CompositeActionTests {
                      "\(file):7:7: error: step 1 of a composite action runs a command without 'shell'",
                      "\(file):7:21: warning: inputs.y in 'run': the action declares no input 'y'; it is empty",
                      "\(file):10:7: error: unknown key 'retry' in step 2",
-                     "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/docker' (runs.using: docker) is not supported",
+                     "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/legacy' (runs.using: node8) is not supported",
                      "wf.yml:9:15: warning: no action.yml or action.yaml in './.github/actions/missing' of the project",
                      "wf.yml:5:15: warning: job 'a', step 2: the action './../outside' (a folder outside the workspace) is not supported",
                      ".github/actions/loop2/action.yml:4:13: warning: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop",
-                     "wf.yml:14:17: warning: the action './.github/actions/docker' declares no input 'nope' (it is passed on",
-                     "wf.yml:15:18: warning: the action './.github/actions/docker' declares no input 'Extra' (it is passed on",
+                     "wf.yml:14:17: warning: the action './.github/actions/legacy' declares no input 'nope' (it is passed on",
+                     "wf.yml:15:18: warning: the action './.github/actions/legacy' declares no input 'Extra' (it is passed on",
                      "\(file):11:7: error: 'working-directory' only applies to a 'run' step of a composite action",
                      "\(file):16:7: error: unknown key 'timeout-minutes' in step 4"] {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
         }
-        // Only job b is valid: run refuses its docker action before any job starts.
+        // Only job b is valid: run refuses its node8 action before any job starts.
         let run = try await nixactions(["run", workflow, "b"], in: temp.path)
         #expect(run.status == 2, "\(run.stderr)\n\(run.stdout)")
-        #expect(run.stderr.contains("wf.yml:8:15: error: job 'b', step 1: the action './.github/actions/docker' (runs.using: docker) is not supported by this version of nixactions yet"), "\(run.stderr)")
+        #expect(run.stderr.contains("wf.yml:8:15: error: job 'b', step 1: the action './.github/actions/legacy' (runs.using: node8) is not supported by this version of nixactions yet"), "\(run.stderr)")
         #expect(!run.stdout.contains("started"))
         // The action's errors are each job's that uses it: a run of only job e stops too.
         let second = try await nixactions(["run", workflow, "e"], in: temp.path)

@@ -19,6 +19,22 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        @Test("examples/19-docker-actions: a Dockerfile action with an input, an output and GITHUB_ENV, and a docker:// step, run from its folder")
+        func dockerActions() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let logs = NSTemporaryDirectory() + "nxa-example19-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: logs) }
+            let result = try await nixactions(["run", "workflow.yml", "--log-format", "plain", "--log-dir", logs],
+                                              in: packageDirectory.path + "/examples/19-docker-actions", environment: podman.environment)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            for line in ["[report] counted 14 words in notes.txt (input: notes.txt)\n", "[report] notes.txt has 14 words (WORDS_COUNTED=14)\n",
+                         "[report] notes.txt in a container, 2 lines\n"] {
+                #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+            }
+            #expect(try podman.containers().isEmpty)
+            #expect(try podman.podman(["images", "-q", "--filter", "label=io.nixactions.run"]).stdout.isEmpty, "the built image is left")
+        }
+
         @Test("examples/11-ssh: a runs-on label mapped to the ssh executor, on a real sshd")
         func ssh() async throws {
             let server = try await offThePool { try SSHServer() }

@@ -40,7 +40,7 @@ struct RemoteActionTests {
                 - run: ls "$GITHUB_ACTION_PATH/../.."
                   shell: bash
             """,
-        "docker/action.yml": "name: D\nruns:\n  using: docker\n  image: Dockerfile\n",
+        "legacy/action.yml": "name: D\nruns:\n  using: node8\n  main: index.js\n",
         "broken/action.yml": "runs:\n  using: composite\n  steps:\n    - run: echo ${{ nope( }}\n      shell: bash\n",
     ]
 
@@ -162,7 +162,7 @@ struct RemoteActionTests {
               js:
                 runs-on: ubuntu-latest
                 steps:
-                  - uses: acme/greet/docker@v1
+                  - uses: acme/greet/legacy@v1
             """
         let result = try await Self.run(workflow, daemon: daemon.url, cache: cache, in: project)
         #expect(result.status == 2, "\(result.stdout)\n\(result.stderr)")
@@ -172,7 +172,7 @@ struct RemoteActionTests {
         #expect(errors.contains("couldn't find remote ref v9"), "\(errors)")
         #expect(errors.contains("wf.yml:9:15: error: no action.yml or action.yaml in 'nowhere' of acme/greet@v1"), "\(errors)")
         #expect(errors.contains("acme/greet@v1/broken/action.yml:4:"), "the action file's own position: \(errors)")
-        #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/docker@v1' (runs.using: docker)"), "\(errors)")
+        #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/legacy@v1' (runs.using: node8)"), "\(errors)")
         #expect(!result.stdout.contains("must not run"))
         // What could not be fetched left nothing in the cache; what was fetched is kept.
         let server = cache + "/nixactions/actions/127.0.0.1_\(daemon.port)"
@@ -194,9 +194,9 @@ struct RemoteActionTests {
         #expect(refused.stderr.contains("bad.yml:5:15: error: 'uses: acme/greet/../other@v1' is not an action reference: '..' cannot be a part"), "\(refused.stderr)")
         #expect(refused.stderr.contains("bad.yml:6:15: error: 'uses: acme/greet@v1:refs/x': 'v1:refs/x' is not a valid ref name: it holds ':'"), "\(refused.stderr)")
 
-        // Only the jobs a run runs are fetched: job js alone is refused for its docker action.
+        // Only the jobs a run runs are fetched: job js alone is refused for its node8 action.
         let js = try await Self.run(workflow, daemon: daemon.url, cache: cache, extra: ["js"], in: project)
-        #expect(js.status == 2 && js.stderr.contains("runs.using: docker") && !js.stderr.contains("acme/missing"), "\(js.stderr)")
+        #expect(js.status == 2 && js.stderr.contains("runs.using: node8") && !js.stderr.contains("acme/missing"), "\(js.stderr)")
 
         // validate and --dry-run read no remote action (the server is not even asked).
         daemon.stop()

@@ -95,8 +95,8 @@ extension JobRunner {
             folder = path.isEmpty ? started.workspace : started.workspace + "/" + path
         }
         guard action.runs else {
-            return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; composite and JavaScript actions run "
-                                + "in this version, docker ones do not yet", allowed: allowed, state: &state)
+            return failStep(step, message: "\(at)the action '\(uses.value)' is a '\(action.using.value)' action; composite, JavaScript and docker "
+                                + "actions run in this version", allowed: allowed, state: &state)
         }
 
         // Inputs: `with:` (keys matched without case), then each declared input's default. A key it
@@ -108,6 +108,11 @@ extension JobRunner {
         switch actionInputs(step, of: action, uses: uses.value, evaluation) {
         case .success(let values): inputs = values
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+        }
+        if let docker = action.docker {
+            return await runDockerAction(step, docker: docker, uses: uses.value, name: name, folder: folder, remote: remote, inputs: inputs,
+                                         stepEnv: stepEnv, executor: executor, started: started, contexts: contexts, allowed: allowed,
+                                         state: &state)
         }
         if let node = action.node {
             return await runNodeAction(step, node: node, using: action.using.value, uses: uses.value, name: name, folder: folder, remote: remote,

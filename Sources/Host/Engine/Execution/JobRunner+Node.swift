@@ -42,6 +42,14 @@ extension JobRunner {
     /// continue-on-error, its id only for `main` (pre and post scripts set no outputs).
     func nodeStep(_ step: Step, index: Int, script: String, folder: String, name: String, using: String, uses: String,
                   started: JobStarted, keepsID: Bool) -> Step {
+        scriptStep(step, index: index, script: Self.nodeScript(folder + "/" + script, using: using, uses: uses), name: name, started: started,
+                   keepsID: keepsID)
+    }
+
+    /// A `sh` step running `script` in the workspace, standing for `step` (a JavaScript or docker
+    /// action's script): the using step's timeout, retries and continue-on-error; its id only
+    /// when `keepsID` (pre and post scripts set no outputs).
+    func scriptStep(_ step: Step, index: Int, script: String, name: String, started: JobStarted, keepsID: Bool) -> Step {
         func literal(_ text: String) -> TemplateField { .literal(text, at: step.location) }
         var run = step
         run.index = index
@@ -52,7 +60,7 @@ extension JobRunner {
         run.condition = nil
         run.shellCondition = nil
         run.name = literal(name)
-        run.run = literal(Self.nodeScript(folder + "/" + script, using: using, uses: uses))
+        run.run = literal(script)
         run.shell = literal("sh")
         run.workingDirectory = literal(started.workspace)  // GitHub runs it in the workspace, whatever defaults.run says
         return run
@@ -117,13 +125,14 @@ extension JobRunner {
                        state: inout State) async {
         for step in job.steps {
             guard let uses = step.uses, ActionLoader.isReadFromFiles(uses.value), let reference = RemoteActionReference(uses.value),
-                  let remote = workflow.remoteActions[reference.key], let node = remote.action.node, let pre = node.pre
+                  let remote = workflow.remoteActions[reference.key], remote.action.node?.pre != nil || remote.action.docker?.preEntrypoint != nil
             else { continue }
+            let preCondition = remote.action.node?.preCondition ?? remote.action.docker?.preCondition
             if Task.isCancelled { return }
             if hashing.isRemote {
                 await prefetchHashes(step, executor: executor)
                 await prefetchHashes(remote.action.inputs.compactMap { $0.defaultValue?.template },
-                                     conditions: node.preCondition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
+                                     conditions: preCondition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
             }
             var contexts = base
             contexts["steps"] = .object(state.steps)
@@ -143,7 +152,7 @@ extension JobRunner {
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
             var name = step.displayName
             if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered }
-            if let condition = node.preCondition {
+            if let condition = preCondition {
                 switch shouldRun(condition, evaluation) {
                 case .success(true): break
                 case .success(false): continue
@@ -167,11 +176,30 @@ extension JobRunner {
                 failScript(step, index: index, name: "Pre " + name, message: problem.message, allowed: allowed, state: &state)
                 continue
             }
-            let script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
+            let script: Step
+            let scriptEnv: [String: String]
+            if let node = remote.action.node, let pre = node.pre {
+                script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
                                   uses: uses.value, started: started, keepsID: false)
+                scriptEnv = nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:])
+            } else if let docker = remote.action.docker, let entrypoint = docker.preEntrypoint {
+                if let refusal = dockerRefusal(uses.value, started: started) ?? writeDockerCleanup()?.message {
+                    failScript(step, index: index, name: "Pre " + name, message: refusal, allowed: allowed, state: &state)
+                    continue
+                }
+                switch dockerStep(step, docker: docker, entrypoint: entrypoint.value, index: index, name: "Pre " + name, folder: folder,
+                                  remote: remote, uses: uses.value, inputs: inputs, stepEnv: stepEnv, saved: [:], contexts: contexts,
+                                  status: status, started: started, keepsID: false) {
+                case .success(let made): (script, scriptEnv) = made
+                case .failure(let problem):
+                    failScript(step, index: index, name: "Pre " + name, message: problem.message, allowed: allowed, state: &state)
+                    continue
+                }
+            } else {
+                continue
+            }
             state.savedState = [:]
-            await runStep(script, executor: executor, started: started, contexts: contexts,
-                          env: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:]),
+            await runStep(script, executor: executor, started: started, contexts: contexts, env: scriptEnv,
                           allowed: allowed, jobEnv: stepEnv, assigned: [], capturesState: true, state: &state)
             state.preStates[step.index] = state.savedState
             state.savedState = [:]

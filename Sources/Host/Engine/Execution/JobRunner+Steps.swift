@@ -204,6 +204,11 @@ extension JobRunner {
                                  own: own, stepEnv: env, evaluation: evaluation, allowed: allowed, state: &state)
             return
         }
+        if let uses = step.uses, uses.value.hasPrefix("docker://") {
+            await runDockerImage(step, uses: uses.value, name: name, executor: executor, started: started, contexts: contexts, env: env,
+                                 allowed: allowed, assigned: assigned, state: &state)
+            return
+        }
         if let uses = step.uses {
             await runAction(step, uses: uses.value, name: name, executor: executor, started: started, evaluation: evaluation, allowed: allowed, state: &state)
             return

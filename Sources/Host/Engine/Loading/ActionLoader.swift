@@ -90,7 +90,11 @@ public enum ActionLoader {
             action.node = compileNodeRuns(runs.value, keyNode: runs.keyNode, using: using.value, reader: &reader, context: context)
             return action
         }
-        guard action.isComposite else { return action }  // docker actions: what they are is enough
+        if ActionDefinition.isDocker(using.value) {
+            action.docker = compileDockerRuns(runs.value, keyNode: runs.keyNode, reader: &reader, context: context)
+            return action
+        }
+        guard action.isComposite else { return action }  // another `using`: what it is is enough (refused where used)
 
         let stepsContext = context + " › runs"
         guard let runPairs = reader.mapping(runs.value, what: "runs", context: context, known: ["using", "steps"]) else { return action }
@@ -161,6 +165,66 @@ public enum ActionLoader {
         var runs = NodeRuns(main: main, pre: pre, post: post)
         runs.preCondition = preCondition
         runs.postCondition = postCondition
+        return runs
+    }
+
+    /// A docker action's `runs`: `image` (required: `Dockerfile`, a file of the action's folder,
+    /// or `docker://IMAGE`), `entrypoint`, `pre-entrypoint`, `post-entrypoint`, `pre-if`,
+    /// `post-if`, `args` (a list; each item may use `${{ inputs.* }}`) and `env`.
+    static func compileDockerRuns(_ node: Node, keyNode: Node, reader: inout NodeReader, context: String) -> DockerRuns? {
+        let keys = ["using", "image", "entrypoint", "pre-entrypoint", "post-entrypoint", "pre-if", "post-if", "args", "env"]
+        guard let pairs = reader.mapping(node, what: "runs", context: context, known: keys) else { return nil }
+        func value(_ key: String) -> Node? { pairs.first(where: { $0.key == key })?.value }
+        func text(_ key: String) -> Located<String>? {
+            guard let node = value(key), let text = reader.string(node, what: "runs.\(key)", context: context) else { return nil }
+            if text.value.trimmingCharacters(in: .whitespaces).isEmpty {
+                reader.diagnostics.error("runs.\(key) is empty", at: text.location, context: context)
+                return nil
+            }
+            return text
+        }
+        // Every field is read (and its mistakes said) before a missing or wrong image stops it.
+        let entrypoint = text("entrypoint"), preEntrypoint = text("pre-entrypoint"), postEntrypoint = text("post-entrypoint")
+        let preCondition = value("pre-if").flatMap { reader.condition($0, what: "runs.pre-if", context: context) }
+        let postCondition = value("post-if").flatMap { reader.condition($0, what: "runs.post-if", context: context) }
+        var args: [TemplateField] = []
+        if let node = value("args") {
+            if case .sequence(let items) = node {
+                for (index, item) in items.enumerated() {
+                    if let field = reader.template(item, what: "runs.args[\(index)]", context: context) { args.append(field) }
+                }
+            } else {
+                reader.diagnostics.error("runs.args must be a sequence, found a \(NodeReader.kind(node))", at: reader.location(node), context: context,
+                                         hint: "write one argument per item: 'args: [\"${{ inputs.who }}\", --verbose]'")
+            }
+        }
+        let env = value("env").map { reader.env($0, context: context) } ?? []
+        guard let image = text("image") else {
+            if value("image") == nil {
+                reader.diagnostics.error("a docker action's 'runs' has no 'image'", at: reader.location(keyNode), context: context,
+                                         hint: "write 'image: Dockerfile' (built from the action's folder) or 'image: docker://IMAGE'")
+            }
+            return nil
+        }
+        if image.value.hasPrefix("docker://") {
+            if image.value.count == 9 {
+                reader.diagnostics.error("runs.image 'docker://' names no image", at: image.location, context: context,
+                                         hint: "write 'docker://alpine:3.20', or 'Dockerfile' to build one")
+                return nil
+            }
+        } else if image.value.hasPrefix("/") || image.value.split(separator: "/").contains("..") {
+            reader.diagnostics.error("runs.image '\(image.value)' leaves the action's folder", at: image.location, context: context,
+                                     hint: "name a Dockerfile of the action's folder, as 'Dockerfile', or an image as 'docker://IMAGE'")
+            return nil
+        }
+        var runs = DockerRuns(image: image)
+        runs.entrypoint = entrypoint
+        runs.preEntrypoint = preEntrypoint
+        runs.postEntrypoint = postEntrypoint
+        runs.preCondition = preCondition
+        runs.postCondition = postCondition
+        runs.args = args
+        runs.env = env
         return runs
     }
 

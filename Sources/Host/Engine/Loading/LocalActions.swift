@@ -159,11 +159,11 @@ struct LocalActionChecker {
         guard let action else { return }
         checkInputs(with, of: action, uses: uses.value, context: context)
         guard action.runs else {
-            // A JavaScript action whose `runs` is not valid: its errors are said already.
-            if ActionDefinition.isNode(action.using.value) { return }
+            // A JavaScript or docker action whose `runs` is not valid: its errors are said already.
+            if ActionDefinition.isNode(action.using.value) || ActionDefinition.isDocker(action.using.value) { return }
             refuse("\(feature) (runs.using: \(action.using.value))", job: job, at: uses.location, context: context,
-                   hint: "composite actions (runs.using: composite) and JavaScript ones (\(ActionDefinition.nodeVersions.joined(separator: ", "))) "
-                       + "run here; docker actions do not yet: do the same work in 'run' steps")
+                   hint: "composite actions (runs.using: composite), JavaScript ones (\(ActionDefinition.nodeVersions.joined(separator: ", "))) "
+                       + "and docker ones run here")
             return
         }
         let inner = context + " › action '\(uses.value)'"
@@ -171,10 +171,10 @@ struct LocalActionChecker {
             guard let innerUses = innerStep.uses else { continue }
             if ActionLoader.isReadFromFiles(innerUses.value) {
                 visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path])
-            } else if !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
+            } else if !innerUses.value.hasPrefix("docker://") && !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
-                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), and composite and JavaScript actions")
+                       hint: "actions run here: \(JobRunner.supportedActions.joined(separator: ", ")), docker://IMAGE, and composite, JavaScript and docker actions")
             }
         }
     }
@@ -218,12 +218,18 @@ struct LocalActionChecker {
         }
         let folder = reference.path.isEmpty ? "the root of \(named)" : "'\(reference.path)' of \(named)"
         guard let found else {
-            let docker = FileManager.default.fileExists(atPath: fetched.tree + (reference.path.isEmpty ? "" : "/" + reference.path) + "/Dockerfile")
-            diagnostics.error(
-                docker ? "the action '\(uses.value)' is a Dockerfile without an action file: docker actions do not run here yet"
-                    : "no action.yml or action.yaml in \(folder) (commit \(fetched.commit.prefix(12)))",
-                at: uses.location, context: context,
-                hint: docker ? "do the same work in 'run' steps" : "check the path after the repository's name, and the ref")
+            // GitHub's runner takes a folder with a Dockerfile and no action file as a docker
+            // action without inputs, built from that Dockerfile.
+            let base = fetched.tree + (reference.path.isEmpty ? "" : "/" + reference.path)
+            if let dockerfile = ["Dockerfile", "dockerfile"].first(where: { FileManager.default.fileExists(atPath: base + "/" + $0) }) {
+                var action = ActionDefinition(name: nil, file: named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + dockerfile,
+                                              inputs: [], outputs: [], using: Located("docker", at: uses.location), steps: [])
+                action.docker = DockerRuns(image: Located(dockerfile, at: uses.location))
+                remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
+                return action
+            }
+            diagnostics.error("no action.yml or action.yaml in \(folder) (commit \(fetched.commit.prefix(12)))", at: uses.location, context: context,
+                              hint: "check the path after the repository's name, and the ref")
             return nil
         }
         let file = named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + found.name

@@ -218,8 +218,8 @@ extension WorkflowLoader {
 
     /// A step's `uses:`. A reference GitHub would not accept either (no `@ref`, an empty owner) is an
     /// error. A local action (`./PATH`) and a remote one (`OWNER/REPO@REF`) are read from their
-    /// files (`ActionLoader.checkLocalActions`). One NixActions does not run (`docker://IMAGE`,
-    /// `$/PATH`) is valid GitHub this version cannot honour: one warning, recorded with its job, and
+    /// files (`ActionLoader.checkLocalActions`); `docker://IMAGE` runs that image. One NixActions does
+    /// not run (`$/PATH`) is valid GitHub this version cannot honour: one warning, recorded with its job, and
     /// `run` refuses a run that would run that job (as it does a reusable-workflow call).
     static func checkAction(_ uses: Located<String>, step: Step, job: String, reader: inout NodeReader, workflow: inout Workflow, jobContext: String) {
         let context = "\(jobContext) › step \(step.index + 1)" + (step.name.map { " '\($0.source.value)'" } ?? "")
@@ -229,6 +229,7 @@ extension WorkflowLoader {
             return
         }
         guard !JobRunner.supportedActions.contains(JobRunner.actionName(uses.value)) else { return }
+        if uses.value.hasPrefix("docker://") { return }  // an image the step runs (JobRunner+Docker)
         if ActionLoader.isReadFromFiles(uses.value) {
             // Read from the project by validate and run, and fetched by run when remote
             // (ActionLoader.checkLocalActions): a composite action runs.

@@ -1,8 +1,8 @@
 /// An action's metadata file (`action.yml` or `action.yaml`), as `ActionLoader` compiles it.
 ///
 /// A composite action (`runs.using: composite`) runs its steps; a JavaScript action (`node12`,
-/// `node16`, `node20`, `node24`) runs its `main` with the executor's `node` (`NodeRuns`). For the
-/// others (`docker`) `using` says what they are, and their `runs` is not read further.
+/// `node16`, `node20`, `node24`) runs its `main` with the executor's `node` (`NodeRuns`); a docker
+/// action (`docker`) runs its image with the executor's podman or docker (`DockerRuns`).
 public struct ActionDefinition: Sendable {
     public struct Input: Sendable {
         public var id: String
@@ -30,6 +30,8 @@ public struct ActionDefinition: Sendable {
     public var steps: [Step]
     /// A JavaScript action's entry points; nil for any other.
     public var node: NodeRuns?
+    /// A docker action's image, entry points and arguments; nil for any other.
+    public var docker: DockerRuns?
 
     public var isComposite: Bool { using.value.lowercased() == "composite" }
 
@@ -40,8 +42,11 @@ public struct ActionDefinition: Sendable {
     /// Whether `using` names a JavaScript action.
     public static func isNode(_ using: String) -> Bool { nodeVersions.contains(using.lowercased()) }
 
-    /// Whether the action runs here: a composite or a JavaScript one.
-    public var runs: Bool { isComposite || node != nil }
+    /// Whether `using` names a docker action.
+    public static func isDocker(_ using: String) -> Bool { using.lowercased() == "docker" }
+
+    /// Whether the action runs here: a composite, JavaScript or docker one (whose `runs` is valid).
+    public var runs: Bool { isComposite || node != nil || docker != nil }
 
     /// The input `key` names (GitHub matches `with:` keys to inputs without case).
     public func input(_ key: String) -> Input? {
@@ -63,6 +68,26 @@ public struct NodeRuns: Sendable {
         self.pre = pre
         self.post = post
     }
+}
+
+/// A docker action's `runs:` (GitHub's `runs.using: docker`): the image, the entry points that
+/// replace its ENTRYPOINT (`entrypoint`, and `pre-entrypoint` and `post-entrypoint` with their
+/// conditions), the arguments given to it and the variables set in it (both may use `inputs`).
+public struct DockerRuns: Sendable {
+    /// `Dockerfile` (a file of the action's folder, which is the build's context) or `docker://IMAGE`.
+    public var image: Located<String>
+    public var entrypoint: Located<String>?
+    public var preEntrypoint: Located<String>?
+    public var preCondition: ConditionField?
+    public var postEntrypoint: Located<String>?
+    public var postCondition: ConditionField?
+    public var args: [TemplateField] = []
+    public var env: [EnvEntry] = []
+
+    /// The image to pull (`docker://` dropped), or nil when it is built from a Dockerfile.
+    public var pulled: String? { image.value.hasPrefix("docker://") ? String(image.value.dropFirst(9)) : nil }
+
+    init(image: Located<String>) { self.image = image }
 }
 
 /// A step's `uses:` of an action read from files, kept by the loader: a local action (`./PATH`),

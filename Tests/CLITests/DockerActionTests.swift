@@ -1,0 +1,281 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Docker actions (`runs.using: docker`) and `uses: docker://IMAGE` steps, run with a real podman
+/// (runc, the busybox image `PodmanFixture` makes) as GitHub's runner runs them.
+extension RealExecutorSuites {
+    @Suite("Docker actions: images run by the job's podman", .serialized)
+    struct DockerActionTests {
+        /// A Dockerfile action: args and env from its inputs, files of the workspace, outputs,
+        /// GITHUB_ENV, state for its post entry point, the event file.
+        static let greet = [
+            ".github/actions/greet/action.yml": """
+                name: Greet in a container
+                inputs:
+                  who: { description: whom, default: world }
+                outputs:
+                  said: { description: what it said }
+                runs:
+                  using: docker
+                  image: Dockerfile
+                  args: ["--who", "${{ inputs.who }}", "two words"]
+                  env:
+                    GREETING: hello ${{ inputs.who }}
+                  post-entrypoint: /post.sh
+                """,
+            ".github/actions/greet/Dockerfile": """
+                FROM \(PodmanFixture.image)
+                COPY entrypoint.sh post.sh /
+                ENTRYPOINT ["sh", "/entrypoint.sh"]
+                """,
+            ".github/actions/greet/entrypoint.sh": """
+                echo "args: $# [$1] [$2] [$3]"
+                echo "greeting=$GREETING input=$INPUT_WHO cwd=$(pwd) home=$HOME workspace=$GITHUB_WORKSPACE"
+                echo "token=$MY_TOKEN job=$GITHUB_JOB ci=$CI path-is-image's=$PATH"
+                cat project-file.txt
+                echo "said=$GREETING" >> "$GITHUB_OUTPUT"
+                echo "FROM_DOCKER=set in a container" >> "$GITHUB_ENV"
+                echo "kept=from main" >> "$GITHUB_STATE"
+                echo "written in the container" > made-in-container.txt
+                grep -q '"ref"' "$GITHUB_EVENT_PATH" && echo "event at $GITHUB_EVENT_PATH"
+                echo "## summary from a container" >> "$GITHUB_STEP_SUMMARY"
+                """,
+            ".github/actions/greet/post.sh": """
+                #!/bin/sh
+                echo "post: state=$STATE_kept input=$INPUT_WHO"
+                """,
+            "project-file.txt": "a file of the project\n",
+        ]
+
+        static func write(_ files: [String: String], workflow: String) throws -> TemporaryDirectory {
+            let temp = try TemporaryDirectory()
+            for (path, text) in files { try temp.write(path, text) }
+            try temp.write("wf.yml", workflow)
+            chmod(temp.path + "/.github/actions/greet/post.sh", 0o755)
+            return temp
+        }
+
+        /// Images of runs left in the test storage (built ones carry the run's label).
+        static func runImages(_ podman: PodmanFixture.Ready) throws -> [String] {
+            try podman.podman(["images", "-q", "--filter", "label=io.nixactions.run"]).stdout.split(separator: "\n").map(String.init)
+        }
+
+        @Test("a Dockerfile action and docker:// steps: args, inputs, env, outputs, GITHUB_ENV, state for post, the workspace, a masked secret, the container's exit status; nothing left")
+        func runsDockerActions() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try Self.write(Self.greet, workflow: """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    env:
+                      MY_TOKEN: ${{ secrets.TOKEN }}
+                    steps:
+                      - id: g
+                        uses: ./.github/actions/greet
+                        with: { who: the team }
+                      - run: |
+                          echo "output=${{ steps.g.outputs.said }} env=$FROM_DOCKER"
+                          cat made-in-container.txt
+                      - id: image
+                        uses: docker://\(PodmanFixture.image)
+                        with:
+                          entrypoint: /bin/sh
+                          args: -c "echo image step $INPUT_COLOUR in $(pwd); echo n=3 >> $GITHUB_OUTPUT; exit 3"
+                          colour: blue
+                        continue-on-error: true
+                      - run: echo "image outcome=${{ steps.image.outcome }} n=${{ steps.image.outputs.n }}"
+                """)
+            defer { temp.remove() }
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--secret", "TOKEN", "--log-dir", temp.path + "/logs"],
+                                              in: temp.path, environment: podman.environment.merging(["TOKEN": "tok-9f8e7d"]) { _, new in new })
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            let out = result.stdout
+            for line in [
+                "[a] args: 3 [--who] [the team] [two words]",
+                "[a] greeting=hello the team input=the team cwd=/github/workspace home=/github/home workspace=/github/workspace",
+                "[a] token=*** job=a ci=true path-is-image's=/usr/sbin:/usr/bin:/sbin:/bin",
+                "[a] a file of the project",
+                "[a] event at /github/workflow/event.json",
+                "[a] output=hello the team env=set in a container",
+                "[a] written in the container",
+                "[a] image step blue in /github/workspace",
+                "[a] ✗ image (exit code 3",
+                "[a] image outcome=failure n=3",
+                "[a] post: state=from main input=the team",
+                "[a] ✓ Post g",
+            ] {
+                #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+            }
+            #expect(!out.contains("tok-9f8e7d") && !result.stderr.contains("tok-9f8e7d"))
+            let logs = try FileManager.default.subpathsOfDirectory(atPath: temp.path + "/logs").filter { $0.hasSuffix(".log") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".md") }
+            for log in logs {
+                let text = try String(contentsOfFile: temp.path + "/logs/" + log, encoding: .utf8)
+                #expect(!text.contains("tok-9f8e7d"), "the secret is in \(log)")
+                if log.hasSuffix("summary.md") { #expect(text.contains("summary from a container"), "\(text)") }
+            }
+            #expect(try podman.containers().isEmpty, "a container of the run is left")
+            #expect(try Self.runImages(podman).isEmpty, "a built image is left")
+        }
+
+        @Test("a remote docker action with pre and post entry points and pre-if/post-if, and a repository with only a Dockerfile, from a git daemon")
+        func remoteDockerActions() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let daemon = try GitDaemon()
+            defer { daemon.stop() }
+            try daemon.publish("acme/boxed", files: [
+                "action.yml": """
+                    inputs:
+                      level: { default: "1" }
+                    runs:
+                      using: docker
+                      image: docker://\(PodmanFixture.image)
+                      entrypoint: /bin/sh
+                      args: ["-c", "echo main level=$INPUT_LEVEL state=$STATE_pre; echo said=main >> $GITHUB_OUTPUT"]
+                      pre-entrypoint: /bin/echo
+                      pre-if: runner.os == 'Linux'
+                      post-entrypoint: /bin/echo
+                      post-if: failure()
+                    """,
+                "only-dockerfile/Dockerfile": "FROM \(PodmanFixture.image)\nENTRYPOINT [\"/bin/echo\", \"from a bare Dockerfile\"]\n",
+            ], tags: ["v1"])
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - id: boxed
+                        uses: acme/boxed@v1
+                        with: { level: "7" }
+                      - run: echo "boxed said=${{ steps.boxed.outputs.said }}"
+                      - uses: acme/boxed/only-dockerfile@v1
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--actions-url", daemon.url], in: temp.path,
+                                              environment: podman.environment.merging(["XDG_CACHE_HOME": temp.path + "/cache"]) { _, new in new })
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            let out = result.stdout
+            // The pre entry point gets the same arguments (GitHub's runner passes runs.args to each).
+            #expect(out.contains("[a] ✓ Pre boxed"), "\(out)")
+            #expect(out.contains("[a] -c echo main level=$INPUT_LEVEL"), "pre ran /bin/echo with the args:\n\(out)")
+            #expect(out.contains("[a] main level=7"), "\(out)")
+            #expect(out.contains("[a] boxed said=main"), "\(out)")
+            #expect(out.contains("[a] from a bare Dockerfile"), "\(out)")
+            #expect(!out.contains("Post boxed"), "post-if: failure() skips the post entry point:\n\(out)")
+            #expect(try podman.containers().isEmpty)
+            #expect(try Self.runImages(podman).isEmpty)
+        }
+
+        @Test("a step's time limit ends its container and the job goes on; a host killed with SIGKILL: its supervisor removes the container")
+        func endedContainers() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: docker://\(PodmanFixture.image)
+                        timeout-minutes: 0.05
+                        with: { args: sleep 300 }
+                      - if: always()
+                        run: echo after the limit
+                """)
+            let started = ContinuousClock.now
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[a] after the limit"), "\(result.stdout)")
+            #expect(ContinuousClock.now - started < .seconds(30), "the step ended at its limit, not the container's 300 s")
+            #expect(try podman.containers().isEmpty, "the timed-out step's container is left")
+
+            try temp.write("long.yml", """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: docker://\(PodmanFixture.image)
+                        with: { args: sleep 300 }
+                """)
+            let run = try launchNixactions(["run", "long.yml"], in: temp.path, environment: podman.environment)
+            let sent = await signalWhen(run, SIGKILL, timeout: .seconds(60)) { (try? podman.containers().isEmpty) == false }
+            #expect(sent != nil, "the container never started")
+            await waitForExit(run)
+            var left = try podman.containers()
+            _ = await eventually(timeout: .seconds(30)) {
+                left = (try? podman.containers()) ?? left
+                return left.isEmpty
+            }
+            #expect(left.isEmpty, "the killed run's container is left: \(left)")
+            for name in left { _ = try? podman.podman(["rm", "-f", name]) }
+        }
+
+        @Test("validate: a docker action's mistakes at their line and column")
+        func validateDockerActions() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write(".github/actions/a/action.yml", "runs:\n  using: docker\n  args: --flag\n  entrypoint: /x\n  imag: Dockerfile\n")
+            try temp.write(".github/actions/b/action.yml", "runs:\n  using: docker\n  image: ../Dockerfile\n")
+            try temp.write(".github/actions/c/action.yml", "runs:\n  using: docker\n  image: docker://\n  post-if: ${{ nope( }}\n")
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: ./.github/actions/a
+                      - uses: ./.github/actions/b
+                      - uses: ./.github/actions/c
+                      - uses: docker://
+                """)
+            let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
+            #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+            let said = result.stdout + result.stderr
+            for text in [
+                ".github/actions/a/action.yml:3:9: error: runs.args must be a sequence, found a string",
+                ".github/actions/a/action.yml:5:3: error: unknown key 'imag'",
+                ".github/actions/a/action.yml:1:1: error: a docker action's 'runs' has no 'image'",
+                ".github/actions/b/action.yml:3:10: error: runs.image '../Dockerfile' leaves the action's folder",
+                ".github/actions/c/action.yml:3:10: error: runs.image 'docker://' names no image",
+                ".github/actions/c/action.yml:4:",
+                "wf.yml:9:15: error: 'uses: docker://' names no image",
+            ] {
+                #expect(said.contains(text), "missing '\(text)' in:\n\(said)")
+            }
+        }
+    }
+}
+
+extension RealExecutorSuites.OCIExecutorTests {
+    @Test("a docker action in a container job without podman or docker: the step fails with exit 127 and says why")
+    func dockerActionWithoutEngine() async throws {
+        let podman = try await offThePool { try PodmanFixture.ready() }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              build:
+                container:
+                  image: \(PodmanFixture.image)
+                  options: --network none
+                steps:
+                  - uses: docker://\(PodmanFixture.image)
+                    with: { args: echo never }
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[build] nixactions: the action 'docker://\(PodmanFixture.image)' is a docker action: it needs podman or docker "
+                                       + "on the PATH of the job's executor"), "\(result.stdout)")
+        #expect(result.stdout.contains("(exit code 127"), "\(result.stdout)")
+        #expect(try podman.containers().isEmpty)
+    }
+}
