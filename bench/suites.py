@@ -946,10 +946,51 @@ def bench_jsactions(ctx, steps=20):
             ratio(med(times[c.name]), base)] for c in cases])
 
 
+def bench_dockeractions(ctx, steps=10):
+    """Docker actions: what a step that runs an image costs over running the same container by
+    hand. One job of 10 `uses: docker://IMAGE` steps (`with.args: true`), next to a bash loop of
+    10 `podman run --rm IMAGE true`; and one job of a Dockerfile action (built, run, its image
+    removed) run 3 times, next to a bash loop of the same `podman build`, `podman run --rm` and
+    `podman rmi`. The busybox image and podman storage of the tests (`podman_setup`)."""
+    setup = podman_setup(ctx)
+    if setup is None:
+        print("\n(dockeractions: podman or its test image is missing: run the oci tests or examples/10-containers/build-image.sh first)")
+        return
+    podman, env, image = setup
+    folder = ctx.folder("dockeractions")
+    project = os.path.join(folder, "project")
+    write(os.path.join(project, "image.yml"), "jobs:\n  a:\n    steps:\n"
+          + f"      - uses: docker://{image}\n        with: {{ args: 'true' }}\n" * steps)
+    builds = 3
+    write(os.path.join(project, "act", "action.yml"), "runs:\n  using: docker\n  image: Dockerfile\n")
+    write(os.path.join(project, "act", "Dockerfile"), f"FROM {image}\nCOPY entry.sh /entry.sh\nENTRYPOINT [\"sh\", \"/entry.sh\"]\n")
+    write(os.path.join(project, "act", "entry.sh"), "true\n")
+    write(os.path.join(project, "built.yml"), "jobs:\n  a:\n    steps:\n" + "      - uses: ./act\n" * builds)
+    cases = []
+    argv, logs = ctx.nxa(project, "image.yml", logs=os.path.join(folder, "logs"))
+    cases.append(Case(f"nixactions, uses: docker://IMAGE × {steps}", argv, project, after=log_dir_measure(logs), env=env))
+    loop = f"for i in $(seq {steps}); do {podman} run --rm --network host {image} true || exit 1; done"
+    cases.append(Case(f"bash loop: podman run --rm IMAGE true × {steps}", ["bash", "-c", loop], project, env=env))
+    argv, logs = ctx.nxa(project, "built.yml", logs=os.path.join(folder, "logs"))
+    cases.append(Case(f"nixactions, uses: ./act (Dockerfile) × {builds}", argv, project, after=log_dir_measure(logs), env=env))
+    by_hand = (f"for i in $(seq {builds}); do {podman} build -q --iidfile iid -f act/Dockerfile act >/dev/null || exit 1; "
+               f"{podman} run --rm --network host $(cat iid) || exit 1; {podman} rmi -f $(cat iid) >/dev/null; done")
+    cases.append(Case(f"bash loop: podman build + run --rm + rmi × {builds}", ["bash", "-c", by_hand], project, env=env))
+    times = interleave(cases, max(ctx.rounds, 5), alternate=True)
+    heading(f"dockeractions: docker:// steps and a Dockerfile action ({load_line()} at the end)")
+    rows = []
+    for ours, peer, count in [(cases[0], cases[1], steps), (cases[2], cases[3], builds)]:
+        for case in (ours, peer):
+            rows.append([case.name, fmt_ms(med(times[case.name])), fmt_ms(med(times[case.name], "cpu")),
+                         fmt_ms((med(times[ours.name]) - med(times[peer.name])) / count) if case is ours else "",
+                         ratio(med(times[case.name]), med(times[peer.name]))])
+    table(["command", "wall median", "CPU median (tree)", "per step over the loop", "ratio to the loop"], rows)
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
     "validate": bench_validate, "executors": bench_executors, "folders": bench_folders, "startup": bench_startup,
-    "actions": bench_actions, "jsactions": bench_jsactions,
+    "actions": bench_actions, "jsactions": bench_jsactions, "dockeractions": bench_dockeractions,
 }

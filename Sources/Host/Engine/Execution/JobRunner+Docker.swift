@@ -18,13 +18,14 @@ import Synchronization
 ///
 /// Each runs as a `sh` step of its own in the job's executor, with its engine: `podman`, else
 /// `docker`, on the step's PATH. A container and a built image carry the label
-/// `io.nixactions.run=RUN_ID`; the step removes them when it ends, also when it is cancelled or
-/// times out (SIGTERM), and a cleanup script in the run's folder removes what a killed step or a
-/// killed host left (the run's end, or its supervisor). Pulled images stay, as a cache.
+/// `io.nixactions.run=RUN_ID`, and a built image a tag of its own; the step removes them when it
+/// ends, also when it is cancelled or times out (SIGTERM), and a cleanup script in the run's folder
+/// removes what a killed step or a killed host left (the run's end, or its supervisor). Pulled
+/// images stay, as a cache.
 ///
 /// Only where the job's files are folders of this machine (`JobStarted.hostPaths`: the local
-/// executor; in an oci job the image would need an engine of its own): the run's cleanup script
-/// runs here, and could not reach an ssh host's engine.
+/// executor, and the oci one, whose image would need an engine of its own): the run's cleanup
+/// script runs here, and could not reach an ssh host's engine.
 extension JobRunner {
     /// What one container of a docker action runs.
     struct DockerInvocation {
@@ -40,7 +41,7 @@ extension JobRunner {
         var uses: String
     }
 
-    /// Numbers the containers of this process (their names: `nixactions-RUN-dN`).
+    /// Numbers the containers and built images of this process (`nixactions-RUN-dN`).
     static let containerSerial = Atomic<Int>(0)
 
     /// The label every container and built image of a run's docker actions carries (the oci
@@ -51,8 +52,11 @@ extension JobRunner {
     static let dockerOwnVariables = Set(["PATH", "HOME", "GITHUB_WORKSPACE", "GITHUB_EVENT_PATH", "RUNNER_TEMP", "GITHUB_ACTION_PATH",
                                          "GITHUB_STATE"] + captureFiles)
 
-    /// The `sh` script that runs `invocation` in a container named `container`, or says why it
-    /// cannot (exit 127, as a shell does for a missing command).
+    /// The `sh` script that runs `invocation` in a container named `container` (a built image is
+    /// tagged `localhost/CONTAINER`), or says why it cannot (exit 127, as a shell does for a
+    /// missing command). Its own variables start with `_nxa_`, so that no workflow variable of
+    /// the same name is overwritten (each variable passed to the container is taken from the
+    /// script's environment).
     static func dockerScript(_ invocation: DockerInvocation, container: String, runID: String) -> String {
         let quote = ShellWords.quote
         let label = quote("\(runLabel)=\(runID)")
@@ -60,35 +64,41 @@ extension JobRunner {
         // `sh -e` runs it (GitHub's `sh` shell): off, so the status is the container's and the trap runs whole.
         var script = """
             set +e
-            engine=$(command -v podman || command -v docker) || { printf '%s\\n' \(quote(missing)) >&2; exit 127; }
-            name=\(quote(container))
-            iid="$RUNNER_TEMP/.nixactions-image-$$"
-            built=
-            ended=
-            cleanup() {
-              if [ -z "$ended" ]; then "$engine" kill "$name" >/dev/null 2>&1; "$engine" rm -f "$name" >/dev/null 2>&1; fi
-              if [ -n "$built" ]; then "$engine" rmi -f "$built" >/dev/null 2>&1; fi
-              rm -f "$iid"
+            _nxa_engine=$(command -v podman || command -v docker) || { printf '%s\\n' \(quote(missing)) >&2; exit 127; }
+            _nxa_name=\(quote(container))
+            _nxa_tag=\(quote("localhost/" + container))
+            _nxa_built=
+            _nxa_client=
+            _nxa_ended=
+            _nxa_cleanup() {
+              if [ -z "$_nxa_ended" ]; then
+                "$_nxa_engine" stop -t 2 "$_nxa_name" >/dev/null 2>&1
+                "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1
+                # A client stopped before it made the container: once it has ended, nothing it made is left.
+                if [ -n "$_nxa_client" ]; then wait "$_nxa_client" 2>/dev/null; "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1; fi
+              fi
+              if [ -n "$_nxa_built" ]; then "$_nxa_engine" rmi "$_nxa_tag" >/dev/null 2>&1; fi
             }
-            trap cleanup EXIT
+            trap _nxa_cleanup EXIT
             trap 'exit 143' TERM
             trap 'exit 130' INT
             trap 'exit 129' HUP
 
             """
         if let pulled = invocation.pulled {
-            script += "image=\(quote(pulled))\n"
+            script += "_nxa_image=\(quote(pulled))\n"
         } else if let dockerfile = invocation.dockerfile, let context = invocation.context {
+            // Tagged for this step alone: another job's step may have built the same image (one id).
             script += """
-                "$engine" build --label \(label) --iidfile "$iid" -f \(quote(dockerfile)) \(quote(context)) || exit $?
-                built=$(cat "$iid") && [ -n "$built" ] || exit 1
-                image=$built
+                _nxa_built=1
+                "$_nxa_engine" build --label \(label) -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
+                _nxa_image=$_nxa_tag
 
                 """
         }
         script += """
             mkdir -p "$RUNNER_TEMP/_github_home"
-            set -- run --rm --name "$name" --label \(label) --network host --workdir /github/workspace \\
+            set -- run --rm --name "$_nxa_name" --label \(label) --network host --workdir /github/workspace \\
               -v "$GITHUB_WORKSPACE:/github/workspace" -e GITHUB_WORKSPACE=/github/workspace \\
               -v "$RUNNER_TEMP/_github_home:/github/home" -e HOME=/github/home
             if [ -n "${GITHUB_EVENT_PATH:-}" ] && [ -f "$GITHUB_EVENT_PATH" ]; then
@@ -106,10 +116,53 @@ extension JobRunner {
             script += "set -- \"$@\"" + names.map { " -e " + quote($0) }.joined() + "\n"
         }
         if let entrypoint = invocation.entrypoint { script += "set -- \"$@\" --entrypoint \(quote(entrypoint))\n" }
-        script += "set -- \"$@\" \"$image\"" + invocation.args.map { " " + quote($0) }.joined() + "\n"
+        script += "set -- \"$@\" \"$_nxa_image\"" + invocation.args.map { " " + quote($0) }.joined() + "\n"
         // In the background and waited for, so a SIGTERM runs the trap at once (not after the container).
-        script += "\"$engine\" \"$@\" &\nwait $!\nstatus=$?\nended=1\nexit $status\n"
+        script += "\"$_nxa_engine\" \"$@\" &\n_nxa_client=$!\nwait $_nxa_client\n_nxa_status=$?\n_nxa_ended=1\nexit $_nxa_status\n"
         return script
+    }
+
+    /// Words of a `with.args` string as GitHub's runner hands them to docker: split as a Windows
+    /// command line is (.NET's rule): blanks separate words, double quotes group, a backslash is
+    /// literal except before a double quote (`\"` is a quote; `2n` backslashes before one are `n`,
+    /// and the quote groups), single quotes are plain characters.
+    static func dockerArguments(_ text: String) -> [String] {
+        var words: [String] = [], current = "", inWord = false, quoted = false
+        let characters = Array(text)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            if character == "\\" {
+                var count = 0
+                while index < characters.count && characters[index] == "\\" { count += 1; index += 1 }
+                inWord = true
+                if index < characters.count && characters[index] == "\"" {
+                    current += String(repeating: "\\", count: count / 2)
+                    if count % 2 == 1 { current.append("\""); index += 1 }
+                } else {
+                    current += String(repeating: "\\", count: count)
+                }
+                continue
+            }
+            if character == "\"" {
+                inWord = true
+                // `""` inside quotes is a literal quote (as .NET reads it).
+                if quoted && index + 1 < characters.count && characters[index + 1] == "\"" {
+                    current.append("\"")
+                    index += 2
+                    continue
+                }
+                quoted.toggle()
+            } else if !quoted && (character == " " || character == "\t" || character == "\n" || character == "\r") {
+                if inWord { words.append(current); current = ""; inWord = false }
+            } else {
+                inWord = true
+                current.append(character)
+            }
+            index += 1
+        }
+        if inWord { words.append(current) }
+        return words
     }
 
     /// The names a container gets: the step's variables and GitHub's, less those the script sets.
@@ -120,11 +173,26 @@ extension JobRunner {
         return names.filter { !$0.isEmpty && !$0.contains("=") && !Self.dockerOwnVariables.contains($0) }.sorted()
     }
 
-    /// Docker actions run only where the run's cleanup can reach their engine; nil when this job's can.
-    func dockerRefusal(_ uses: String, started: JobStarted) -> String? {
-        guard started.hostPaths != true else { return nil }
-        return "the docker action '\(uses)' cannot run on this job's executor: docker actions run where the job's files are on this "
-            + "machine (the local executor), so that what a killed run leaves is removed; run the job on the local executor"
+    /// Values that name the workspace or the home as the job sees them, as the container sees
+    /// them (GitHub's runner translates them too): `${{ github.workspace }}/out` works in both.
+    func translatedForContainer(_ environment: [String: String], started: JobStarted) -> [String: String] {
+        let roots = [(started.workspace, "/github/workspace"), (started.temporaryDirectory + "/_github_home", "/github/home")]
+        return environment.mapValues { value in
+            for (root, inside) in roots where value == root || value.hasPrefix(root + "/") {
+                return inside + value.dropFirst(root.count)
+            }
+            return value
+        }
+    }
+
+    /// Nil when a docker action can run in this job (its files are on this machine, so the run's
+    /// cleanup script can reach its engine; written now, once per run), else why not.
+    func dockerReady(_ uses: String, started: JobStarted) -> String? {
+        guard started.hostPaths == true else {
+            return "the docker action '\(uses)' cannot run on this job's executor: docker actions run where the job's files are on this "
+                + "machine (the local executor), so that what a killed run leaves is removed; run the job on the local executor"
+        }
+        return writeDockerCleanup()?.message
     }
 
     /// The run's cleanup script for docker actions (`RUN/cleanup/docker-actions.sh`), written once:
@@ -137,8 +205,10 @@ extension JobRunner {
             return RunProblem("cannot create \(folder): \(String(cString: strerror(errno)))")
         }
         let label = ShellWords.quote("label=\(Self.runLabel)=\(options.runID)")
+        // The usual folders after the host's PATH: a step may have found its engine through its own.
         let script = """
             # Written by nixactions: remove the containers and built images of run \(options.runID)'s docker actions.
+            PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
             for engine in podman docker; do
               command -v "$engine" >/dev/null 2>&1 || continue
               ids=$("$engine" ps -aq --filter \(label) 2>/dev/null)
@@ -155,9 +225,18 @@ extension JobRunner {
         return nil
     }
 
-    /// A `sh` step that runs one container for `step` (see `scriptStep`), and its environment:
-    /// `runs.args` and `runs.env` evaluated with the action's inputs, `INPUT_<NAME>` for each input,
-    /// the state its earlier scripts saved.
+    /// The `sh` step of one container (see `scriptStep`).
+    func containerStep(_ step: Step, invocation: DockerInvocation, index: Int, name: String, started: JobStarted, keepsID: Bool) -> Step {
+        let container = "nixactions-\(options.runID)-d\(Self.containerSerial.add(1, ordering: .relaxed).newValue)"
+        return scriptStep(step, index: index, script: Self.dockerScript(invocation, container: container, runID: options.runID), name: name,
+                          started: started, keepsID: keepsID)
+    }
+
+    /// A `sh` step that runs one container for `step`, and its environment: `runs.args` and
+    /// `runs.env` evaluated with the action's inputs, `INPUT_<NAME>` for each input, the state its
+    /// earlier scripts saved. As GitHub's runner: without `runs.args` the `args` input is split
+    /// into the arguments, and without `runs.entrypoint` main takes the `entrypoint` input; a
+    /// `runs.env` name the step's environment has already keeps the step's value.
     func dockerStep(_ step: Step, docker: DockerRuns, entrypoint: String?, index: Int, name: String, folder: String, remote: RemoteAction?,
                     uses: String, inputs: [String: ExpressionValue], stepEnv: [String: String], saved: [String: String],
                     contexts: [String: ExpressionValue], status: ExpressionStatus, started: JobStarted, keepsID: Bool)
@@ -169,30 +248,39 @@ extension JobRunner {
         for hidden in ["secrets", "steps"] { base[hidden] = nil }
         base["inputs"] = .object(inputs)
         let evaluation = context(base, status)
-        var args: [String] = []
-        for (number, field) in docker.args.enumerated() {
-            switch render(field, what: "runs.args[\(number)]", evaluation) {
-            case .success(let value): args.append(value)
-            case .failure(let problem): return .failure(problem)
-            }
+        func input(_ name: String) -> String? {
+            guard case .string(let text)? = inputs.first(where: { $0.key.lowercased() == name })?.value, !text.isEmpty else { return nil }
+            return text
         }
-        for entry in docker.env where !entry.name.isEmpty {
+        var args: [String] = []
+        if let fields = docker.args {
+            for (number, field) in fields.enumerated() {
+                switch render(field, what: "runs.args[\(number)]", evaluation) {
+                case .success(let value): args.append(value)
+                case .failure(let problem): return .failure(problem)
+                }
+            }
+        } else if let given = input("args") {
+            args = Self.dockerArguments(given)
+        }
+        for entry in docker.env where !entry.name.isEmpty && environment[entry.name] == nil {
             switch render(entry.value, what: "runs.env.\(entry.name)", evaluation) {
             case .success(let value): environment[entry.name] = value
             case .failure(let problem): return .failure(problem)
             }
         }
+        environment = translatedForContainer(environment, started: started)
         var invocation = DockerInvocation(args: args, names: dockerNames(environment, started: started), uses: uses)
         invocation.entrypoint = entrypoint
         if let pulled = docker.pulled {
             invocation.pulled = pulled
         } else {
-            invocation.dockerfile = folder + "/" + docker.image.value
-            invocation.context = folder
+            // Built in the Dockerfile's own folder (GitHub's runner: the folder that holds it).
+            let dockerfile = folder + "/" + docker.image.value
+            invocation.dockerfile = dockerfile
+            invocation.context = String(dockerfile[..<(dockerfile.lastIndex(of: "/") ?? dockerfile.endIndex)])
         }
-        let container = "nixactions-\(options.runID)-d\(Self.containerSerial.add(1, ordering: .relaxed).newValue)"
-        let script = Self.dockerScript(invocation, container: container, runID: options.runID)
-        return .success((scriptStep(step, index: index, script: script, name: name, started: started, keepsID: keepsID), environment))
+        return .success((containerStep(step, invocation: invocation, index: index, name: name, started: started, keepsID: keepsID), environment))
     }
 
     /// `main` of a docker action: the step itself (its start is reported already); its
@@ -200,14 +288,16 @@ extension JobRunner {
     func runDockerAction(_ step: Step, docker: DockerRuns, uses: String, name: String, folder: String, remote: RemoteAction?,
                          inputs: [String: ExpressionValue], stepEnv: [String: String], executor: any Executor, started: JobStarted,
                          contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
-        if let refusal = dockerRefusal(uses, started: started) { return failStep(step, message: refusal, allowed: allowed, state: &state) }
-        if let problem = writeDockerCleanup() { return failStep(step, message: problem.message, allowed: allowed, state: &state) }
+        if let refusal = dockerReady(uses, started: started) { return failStep(step, message: refusal, allowed: allowed, state: &state) }
         let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
-        let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
+        let entrypoint = docker.entrypoint?.value ?? inputs.first(where: { $0.key.lowercased() == "entrypoint" }).flatMap { entry -> String? in
+            if case .string(let text) = entry.value, !text.isEmpty { return text }
+            return nil
+        }
         let main: (step: Step, environment: [String: String])
-        switch dockerStep(step, docker: docker, entrypoint: docker.entrypoint?.value, index: step.index, name: name, folder: folder, remote: remote,
-                          uses: uses, inputs: inputs, stepEnv: stepEnv, saved: fromPre, contexts: contexts, status: status, started: started,
-                          keepsID: true) {
+        switch dockerStep(step, docker: docker, entrypoint: entrypoint, index: step.index, name: name, folder: folder, remote: remote,
+                          uses: uses, inputs: inputs, stepEnv: stepEnv, saved: fromPre, contexts: contexts,
+                          status: ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled), started: started, keepsID: true) {
         case .success(let made): main = made
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
@@ -217,31 +307,25 @@ extension JobRunner {
         let saved = fromPre.merging(state.savedState) { _, new in new }
         state.savedState = [:]
         guard let entrypoint = docker.postEntrypoint else { return }
-        // Registered once main has run, whatever its outcome (GitHub's runner), with main's time limit.
+        // Registered once main has run, whatever its outcome (GitHub's runner).
         switch dockerStep(step, docker: docker, entrypoint: entrypoint.value, index: step.index, name: "Post " + name, folder: folder,
-                          remote: remote, uses: uses, inputs: inputs, stepEnv: stepEnv, saved: saved, contexts: contexts, status: status,
-                          started: started, keepsID: false) {
-        case .success(var post):
-            let evaluation = context(contexts, status)
-            if case .success(let limit) = stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
-                post.step.timeout = limit.map { Located($0, at: step.location) }
-            }
-            post.step.timeoutExpression = nil
-            state.posts.append(PostScript(step: post.step, name: "Post " + name, environment: post.environment,
-                                          condition: docker.postCondition, allowed: allowed))
+                          remote: remote, uses: uses, inputs: inputs, stepEnv: stepEnv, saved: saved, contexts: contexts,
+                          status: ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled), started: started, keepsID: false) {
+        case .success(let post):
+            registerPost(step, script: post.step, name: name, environment: post.environment, condition: docker.postCondition, allowed: allowed,
+                         contexts: contexts, state: &state)
         case .failure(let problem):
             failScript(step, index: nextScriptIndex(&state), name: "Post " + name, message: problem.message, allowed: allowed, state: &state)
         }
     }
 
     /// `uses: docker://IMAGE`: the image runs with `with.entrypoint` as its entry point, `with.args`
-    /// split as a shell splits words (quotes kept together, no expansions) as its arguments, and
-    /// every other `with:` key as `INPUT_<NAME>`.
+    /// as its arguments (`dockerArguments`), and every `with:` key as `INPUT_<NAME>` (as GitHub's
+    /// runner sets them: `args` and `entrypoint` too).
     func runDockerImage(_ step: Step, uses: String, name: String, executor: any Executor, started: JobStarted,
                         contexts: [String: ExpressionValue], env: [String: String], allowed: Bool, assigned: Set<String>,
                         state: inout State) async {
-        if let refusal = dockerRefusal(uses, started: started) { return failStep(step, message: refusal, allowed: allowed, state: &state) }
-        if let problem = writeDockerCleanup() { return failStep(step, message: problem.message, allowed: allowed, state: &state) }
+        if let refusal = dockerReady(uses, started: started) { return failStep(step, message: refusal, allowed: allowed, state: &state) }
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         var environment = env
         var entrypoint: String?
@@ -254,20 +338,16 @@ extension JobRunner {
             }
             switch key.lowercased() {
             case "entrypoint": entrypoint = value.isEmpty ? nil : value
-            case "args":
-                guard let words = ShellWords.split(value) else {
-                    return failStep(step, message: "with.args of '\(uses)' has a quote that is not closed: \(value)", allowed: allowed, state: &state)
-                }
-                args = words
-            default: environment[Self.inputVariable(key)] = value
+            case "args": args = Self.dockerArguments(value)
+            default: break
             }
+            environment[Self.inputVariable(key)] = value
         }
+        environment = translatedForContainer(environment, started: started)
         var invocation = DockerInvocation(args: args, names: dockerNames(environment, started: started), uses: uses)
         invocation.pulled = String(uses.dropFirst("docker://".count))
         invocation.entrypoint = entrypoint
-        let container = "nixactions-\(options.runID)-d\(Self.containerSerial.add(1, ordering: .relaxed).newValue)"
-        let script = Self.dockerScript(invocation, container: container, runID: options.runID)
-        let run = scriptStep(step, index: step.index, script: script, name: name, started: started, keepsID: true)
+        let run = containerStep(step, invocation: invocation, index: step.index, name: name, started: started, keepsID: true)
         await runStep(run, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed, jobEnv: env,
                       assigned: assigned, state: &state)
     }

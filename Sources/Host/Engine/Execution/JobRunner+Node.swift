@@ -104,19 +104,25 @@ extension JobRunner {
         state.savedState = [:]
         if let post = node.post {
             // Registered once main has run, whatever its outcome (GitHub's runner).
-            var postStep = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
-                                    uses: uses, started: started, keepsID: false)
-            // Its time limit as main had it: evaluated now, where main's contexts (a composite
-            // action's inputs) and defaults are, not after the job's steps.
-            let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
-            if case .success(let limit) = stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
-                postStep.timeout = limit.map { Located($0, at: step.location) }
-            }
-            postStep.timeoutExpression = nil
-            state.posts.append(PostScript(step: postStep, name: "Post " + name,
-                                          environment: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
-                                          condition: node.postCondition, allowed: allowed))
+            let script = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
+                                  uses: uses, started: started, keepsID: false)
+            registerPost(step, script: script, name: name, environment: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
+                         condition: node.postCondition, allowed: allowed, contexts: contexts, state: &state)
         }
+    }
+
+    /// Register an action's post script (`script`, standing for `step`, whose name is `name`),
+    /// to run after the job's steps. Its time limit is main's: evaluated now, where main's contexts
+    /// (a composite action's inputs) and defaults are, not after the job's steps.
+    func registerPost(_ step: Step, script: Step, name: String, environment: [String: String], condition: ConditionField?, allowed: Bool,
+                      contexts: [String: ExpressionValue], state: inout State) {
+        var script = script
+        let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
+        if case .success(let limit) = stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
+            script.timeout = limit.map { Located($0, at: step.location) }
+        }
+        script.timeoutExpression = nil
+        state.posts.append(PostScript(step: script, name: "Post " + name, environment: environment, condition: condition, allowed: allowed))
     }
 
     /// The `pre` scripts of the remote JavaScript actions the job's steps use, in step order, before
@@ -183,7 +189,7 @@ extension JobRunner {
                                   uses: uses.value, started: started, keepsID: false)
                 scriptEnv = nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:])
             } else if let docker = remote.action.docker, let entrypoint = docker.preEntrypoint {
-                if let refusal = dockerRefusal(uses.value, started: started) ?? writeDockerCleanup()?.message {
+                if let refusal = dockerReady(uses.value, started: started) {
                     failScript(step, index: index, name: "Pre " + name, message: refusal, allowed: allowed, state: &state)
                     continue
                 }

@@ -187,11 +187,12 @@ public enum ActionLoader {
         let entrypoint = text("entrypoint"), preEntrypoint = text("pre-entrypoint"), postEntrypoint = text("post-entrypoint")
         let preCondition = value("pre-if").flatMap { reader.condition($0, what: "runs.pre-if", context: context) }
         let postCondition = value("post-if").flatMap { reader.condition($0, what: "runs.post-if", context: context) }
-        var args: [TemplateField] = []
+        var args: [TemplateField]?
         if let node = value("args") {
+            args = []
             if case .sequence(let items) = node {
                 for (index, item) in items.enumerated() {
-                    if let field = reader.template(item, what: "runs.args[\(index)]", context: context) { args.append(field) }
+                    if let field = reader.template(item, what: "runs.args[\(index)]", context: context) { args?.append(field) }
                 }
             } else {
                 reader.diagnostics.error("runs.args must be a sequence, found a \(NodeReader.kind(node))", at: reader.location(node), context: context,

@@ -81,7 +81,8 @@ public struct DockerRuns: Sendable {
     public var preCondition: ConditionField?
     public var postEntrypoint: Located<String>?
     public var postCondition: ConditionField?
-    public var args: [TemplateField] = []
+    /// `runs.args`; nil when the file has none (the step's `args` input is used then).
+    public var args: [TemplateField]?
     public var env: [EnvEntry] = []
 
     /// The image to pull (`docker://` dropped), or nil when it is built from a Dockerfile.
