@@ -63,9 +63,9 @@ extension RealExecutorSuites {
             return temp
         }
 
-        /// Images of runs left in the test storage (built ones carry the run's label).
+        /// Images that runs built, left in the test storage (tagged `localhost/nixactions-RUN-dN`).
         static func runImages(_ podman: PodmanFixture.Ready) throws -> [String] {
-            try podman.podman(["images", "-q", "--filter", "label=io.nixactions.run"]).stdout.split(separator: "\n").map(String.init)
+            try podman.podman(["images", "-q", "--filter", "reference=localhost/nixactions-*"]).stdout.split(separator: "\n").map(String.init)
         }
 
         @Test("a Dockerfile action and docker:// steps: args, inputs, env (the step's over runs.env, paths translated), outputs, GITHUB_ENV, state for post, the workspace, a secret masked and never on a command line, the container's exit status; nothing left")
@@ -125,7 +125,7 @@ extension RealExecutorSuites {
             }
             #expect(!out.contains("tok-9f8e7d") && !result.stderr.contains("tok-9f8e7d"))
             let commands = try String(contentsOfFile: temp.path + "/podman-commands", encoding: .utf8)
-            #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build --label io.nixactions.run="), "\(commands)")
+            #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build -t localhost/nixactions-"), "\(commands)")
             #expect(!commands.contains("tok-9f8e7d"), "a secret value on podman's command line:\n\(commands)")
             let logs = try FileManager.default.subpathsOfDirectory(atPath: temp.path + "/logs").filter { $0.hasSuffix(".log") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".md") }
             for log in logs {

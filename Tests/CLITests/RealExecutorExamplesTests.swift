@@ -32,7 +32,7 @@ extension RealExecutorSuites {
                 #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
             }
             #expect(try podman.containers().isEmpty)
-            #expect(try podman.podman(["images", "-q", "--filter", "label=io.nixactions.run"]).stdout.isEmpty, "the built image is left")
+            #expect(try podman.podman(["images", "-q", "--filter", "reference=localhost/nixactions-*"]).stdout.isEmpty, "the built image is left")
         }
 
         @Test("examples/11-ssh: a runs-on label mapped to the ssh executor, on a real sshd")

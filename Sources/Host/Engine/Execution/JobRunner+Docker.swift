@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Each runs as a `sh` step of its own in the job's executor, with its engine: `podman`, else
 /// `docker`, on the step's PATH. A container and a built image carry the label
-/// `io.nixactions.run=RUN_ID`, and a built image a tag of its own; the step removes them when it
+/// `io.nixactions.run=RUN_ID`, and a built image a tag of its own (`localhost/nixactions-RUN_ID-dN`); the step removes them when it
 /// ends, also when it is cancelled or times out (SIGTERM), and a cleanup script in the run's folder
 /// removes what a killed step or a killed host left (the run's end, or its supervisor). Pulled
 /// images stay, as a cache.
@@ -89,9 +89,10 @@ extension JobRunner {
             script += "_nxa_image=\(quote(pulled))\n"
         } else if let dockerfile = invocation.dockerfile, let context = invocation.context {
             // Tagged for this step alone: another job's step may have built the same image (one id).
+            // No label: a LABEL is one more layer to commit, which costs a build more than its steps.
             script += """
                 _nxa_built=1
-                "$_nxa_engine" build --label \(label) -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
+                "$_nxa_engine" build -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
                 _nxa_image=$_nxa_tag
 
                 """
@@ -106,9 +107,17 @@ extension JobRunner {
             fi
 
             """
-        for file in captureFiles + ["GITHUB_STATE"] {
-            // Made if the executor has not (a bind mount needs the file).
-            script += "if [ -n \"${\(file):-}\" ]; then : >> \"$\(file)\"; set -- \"$@\" -v \"$\(file):/github/file_commands/\(file)\" -e \(file)=/github/file_commands/\(file); fi\n"
+        // The command files: their folder mounted once when they share one (each mount costs the
+        // container's start), else each file. Made if the executor has not (a mount needs the file).
+        let files = captureFiles + ["GITHUB_STATE"]
+        script += "_nxa_dir=\nfor _nxa_file in" + files.map { " \"${\($0):-}\"" }.joined() + "; do\n"
+            + "  [ -n \"$_nxa_file\" ] || continue\n  : >> \"$_nxa_file\"\n"
+            + "  if [ -z \"$_nxa_dir\" ]; then _nxa_dir=${_nxa_file%/*}; elif [ \"$_nxa_dir\" != \"${_nxa_file%/*}\" ]; then _nxa_dir=/; fi\n"
+            + "done\n"
+            + "[ \"$_nxa_dir\" = / ] || [ -z \"$_nxa_dir\" ] || set -- \"$@\" -v \"$_nxa_dir:/github/file_commands\"\n"
+        for file in files {
+            script += "if [ -n \"${\(file):-}\" ]; then if [ \"$_nxa_dir\" = / ]; then set -- \"$@\" -v \"$\(file):/github/file_commands/\(file)\" "
+                + "-e \(file)=/github/file_commands/\(file); else set -- \"$@\" -e \"\(file)=/github/file_commands/${\(file)##*/}\"; fi; fi\n"
         }
         // Names only (`-e NAME`): the engine takes each value from its own environment.
         for chunk in stride(from: 0, to: invocation.names.count, by: 16) {
@@ -205,7 +214,8 @@ extension JobRunner {
             return RunProblem("cannot create \(folder): \(String(cString: strerror(errno)))")
         }
         let label = ShellWords.quote("label=\(Self.runLabel)=\(options.runID)")
-        // The usual folders after the host's PATH: a step may have found its engine through its own.
+        let tags = ShellWords.quote("reference=localhost/nixactions-\(options.runID)-*")
+        // Built images by their tags (`rmi` of a tag only untags an image that has others). The usual folders after the host's PATH: a step may have found its engine through its own.
         let script = """
             # Written by nixactions: remove the containers and built images of run \(options.runID)'s docker actions.
             PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
@@ -213,8 +223,8 @@ extension JobRunner {
               command -v "$engine" >/dev/null 2>&1 || continue
               ids=$("$engine" ps -aq --filter \(label) 2>/dev/null)
               [ -z "$ids" ] || { "$engine" kill $ids >/dev/null 2>&1; "$engine" rm -f $ids >/dev/null 2>&1; }
-              ids=$("$engine" images -q --filter \(label) 2>/dev/null)
-              [ -z "$ids" ] || "$engine" rmi -f $ids >/dev/null 2>&1
+              tags=$("$engine" images --filter \(tags) --format '{{.Repository}}:{{.Tag}}' 2>/dev/null)
+              [ -z "$tags" ] || "$engine" rmi $tags >/dev/null 2>&1
             done
             true
 
