@@ -459,12 +459,13 @@ struct NixWorkflowTests {
         // Watched and signalled from a thread of its own (`signalWhen`): from a test task, the signal
         // could come after the evaluation had ended.
         let found = Mutex<pid_t>(0)
-        let sent = await signalWhen(process, SIGINT, timeout: .seconds(20)) {
+        let evaluating: @Sendable () -> Bool = {
             let line = SSHServer.processes(matching: "nix-instantiate.*\(slow)").first ?? ""
             let pid = pid_t(line.split(separator: " ").first ?? "") ?? 0
             found.withLock { $0 = pid }
             return pid != 0
         }
+        let sent = await signalWhen(process, SIGINT, timeout: .seconds(20), evaluating)
         let child = found.withLock { $0 }
         #expect(sent != nil && child != 0, "nix-instantiate started")
         await waitForExit(process)
@@ -479,12 +480,7 @@ struct NixWorkflowTests {
         let killed = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
                                          environment: ProcessInfo.processInfo.environment)
         found.withLock { $0 = 0 }
-        let killSent = await signalWhen(killed, SIGKILL, timeout: .seconds(20)) {
-            let line = SSHServer.processes(matching: "nix-instantiate.*\(slow)").first ?? ""
-            let pid = pid_t(line.split(separator: " ").first ?? "") ?? 0
-            found.withLock { $0 = pid }
-            return pid != 0
-        }
+        let killSent = await signalWhen(killed, SIGKILL, timeout: .seconds(20), evaluating)
         let orphan = found.withLock { $0 }
         #expect(killSent != nil && orphan != 0, "nix-instantiate started")
         await waitForExit(killed)
