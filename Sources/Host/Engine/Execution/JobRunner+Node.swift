@@ -1,7 +1,7 @@
 import NixActionsPluginMessages
 import NixActionsProcessKit
 
-/// A JavaScript action's `post` script, registered when its `main` ran: run after the job's steps,
+/// A JavaScript action's `post` script (or a docker action's `post-entrypoint`), registered when its `main` ran: run after the job's steps,
 /// last registered first, when `post-if` holds (GitHub's default: `always()`), with the
 /// environment and inputs `main` had and the state `pre` and `main` saved.
 struct PostScript: Sendable {
@@ -125,8 +125,9 @@ extension JobRunner {
         state.posts.append(PostScript(step: script, name: "Post " + name, environment: environment, condition: condition, allowed: allowed))
     }
 
-    /// The `pre` scripts of the remote JavaScript actions the job's steps use, in step order, before
-    /// the first step: each when its `pre-if` holds (default `always()`), whatever the step's `if`.
+    /// The `pre` scripts of the remote JavaScript actions (and `pre-entrypoint`s of the docker ones)
+    /// the job's steps use, in step order, before the first step: each when its `pre-if` holds
+    /// (default `always()`), whatever the step's `if`.
     func runPreScripts(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
                        state: inout State) async {
         for step in job.steps {
