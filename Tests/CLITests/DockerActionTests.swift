@@ -173,6 +173,8 @@ extension RealExecutorSuites {
                       - uses: acme/boxed/only-dockerfile@v1
                         with:
                           args: 'one "two words" it''s'
+                      - uses: acme/boxed/only-dockerfile@v1
+                        with: { entrypoint: /bin/echo, args: replaced the entry point }
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--actions-url", daemon.url], in: temp.path,
                                               environment: podman.environment.merging(["XDG_CACHE_HOME": temp.path + "/cache"]) { _, new in new })
@@ -185,6 +187,8 @@ extension RealExecutorSuites {
             #expect(out.contains("[a] boxed said=main"), "\(out)")
             // Without runs.args, the args input is split as GitHub's runner splits it (double quotes group; ' is a character).
             #expect(out.contains("[a] from a bare Dockerfile: one two words it's\n"), "\(out)")
+            // Without runs.entrypoint, the entrypoint input replaces the image's.
+            #expect(out.contains("[a] replaced the entry point\n") && !out.contains("Dockerfile: replaced"), "\(out)")
             #expect(out.contains("[a] ✓ Post boxed"), "post-if: success() runs the post entry point:\n\(out)")
             #expect(try podman.containers().isEmpty)
             #expect(try Self.runImages(podman).isEmpty)
@@ -235,6 +239,27 @@ extension RealExecutorSuites {
             }
             #expect(left.isEmpty, "the killed run's container is left: \(left)")
             for name in left { _ = try? podman.podman(["rm", "-f", name]) }
+        }
+
+        @Test("on an executor whose files are not on this machine, a docker step fails and says why (nothing runs)")
+        func refusedOnRemoteExecutors() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: test-double
+                    steps:
+                      - uses: docker://\(PodmanFixture.image)
+                      - if: always()
+                        run: echo after
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                              environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("the docker action 'docker://\(PodmanFixture.image)' cannot run on this job's executor"), "\(result.stdout)")
+            #expect(result.stdout.contains("[a] after"), "\(result.stdout)")
         }
 
         @Test("validate: a docker action's mistakes at their line and column")

@@ -7,8 +7,8 @@ import Synchronization
 #endif
 
 /// Docker actions (`runs.using: docker`) and `uses: docker://IMAGE` steps, as GitHub's runner runs
-/// them: the image (pulled when missing, or built from the action's Dockerfile with the action's
-/// folder as context) runs once per script, with the workspace at `/github/workspace` (its working
+/// them: the image (pulled when missing, or built from the action's Dockerfile with the
+/// Dockerfile's folder as context) runs once per script, with the workspace at `/github/workspace` (its working
 /// folder), a home at `/github/home`, the event at `/github/workflow/event.json`, each of
 /// GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY and GITHUB_STATE at
 /// `/github/file_commands/NAME`, and the step's variables (its `env`, the action's `runs.env`,
@@ -17,9 +17,9 @@ import Synchronization
 /// a local job runs).
 ///
 /// Each runs as a `sh` step of its own in the job's executor, with its engine: `podman`, else
-/// `docker`, on the step's PATH. A container and a built image carry the label
-/// `io.nixactions.run=RUN_ID`, and a built image a tag of its own (`localhost/nixactions-RUN_ID-dN`); the step removes them when it
-/// ends, also when it is cancelled or times out (SIGTERM), and a cleanup script in the run's folder
+/// `docker`, on the step's PATH. A container carries the label `io.nixactions.run=RUN_ID`, a built
+/// image a tag of its own (`localhost/nixactions-RUN_ID-dN`); the step removes them when it ends,
+/// also when it is cancelled or times out (SIGTERM), and a cleanup script in the run's folder
 /// removes what a killed step or a killed host left (the run's end, or its supervisor). Pulled
 /// images stay, as a cache.
 ///
@@ -44,8 +44,8 @@ extension JobRunner {
     /// Numbers the containers and built images of this process (`nixactions-RUN-dN`).
     static let containerSerial = Atomic<Int>(0)
 
-    /// The label every container and built image of a run's docker actions carries (the oci
-    /// executor's containers carry it too; `.ci/leftovers` looks for it).
+    /// The label every container of a run's docker actions carries (the oci executor's containers
+    /// carry it too; `.ci/leftovers` looks for it).
     static let runLabel = "io.nixactions.run"
 
     /// Variables the script itself points into the container (or that are the host's alone).
@@ -174,6 +174,12 @@ extension JobRunner {
         return words
     }
 
+    /// The input `name` (matched without case, as `with:` keys are), when given and not empty.
+    static func givenInput(_ name: String, in inputs: [String: ExpressionValue]) -> String? {
+        guard case .string(let text)? = inputs.first(where: { $0.key.lowercased() == name })?.value, !text.isEmpty else { return nil }
+        return text
+    }
+
     /// The names a container gets: the step's variables and GitHub's, less those the script sets.
     func dockerNames(_ environment: [String: String], started: JobStarted) -> [String] {
         var runner: [String: String] = [:]
@@ -258,10 +264,6 @@ extension JobRunner {
         for hidden in ["secrets", "steps"] { base[hidden] = nil }
         base["inputs"] = .object(inputs)
         let evaluation = context(base, status)
-        func input(_ name: String) -> String? {
-            guard case .string(let text)? = inputs.first(where: { $0.key.lowercased() == name })?.value, !text.isEmpty else { return nil }
-            return text
-        }
         var args: [String] = []
         if let fields = docker.args {
             for (number, field) in fields.enumerated() {
@@ -270,7 +272,7 @@ extension JobRunner {
                 case .failure(let problem): return .failure(problem)
                 }
             }
-        } else if let given = input("args") {
+        } else if let given = Self.givenInput("args", in: inputs) {
             args = Self.dockerArguments(given)
         }
         for entry in docker.env where !entry.name.isEmpty && environment[entry.name] == nil {
@@ -300,10 +302,7 @@ extension JobRunner {
                          contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
         if let refusal = dockerReady(uses, started: started) { return failStep(step, message: refusal, allowed: allowed, state: &state) }
         let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
-        let entrypoint = docker.entrypoint?.value ?? inputs.first(where: { $0.key.lowercased() == "entrypoint" }).flatMap { entry -> String? in
-            if case .string(let text) = entry.value, !text.isEmpty { return text }
-            return nil
-        }
+        let entrypoint = docker.entrypoint?.value ?? Self.givenInput("entrypoint", in: inputs)
         let main: (step: Step, environment: [String: String])
         switch dockerStep(step, docker: docker, entrypoint: entrypoint, index: step.index, name: name, folder: folder, remote: remote,
                           uses: uses, inputs: inputs, stepEnv: stepEnv, saved: fromPre, contexts: contexts,
@@ -355,7 +354,7 @@ extension JobRunner {
         }
         environment = translatedForContainer(environment, started: started)
         var invocation = DockerInvocation(args: args, names: dockerNames(environment, started: started), uses: uses)
-        invocation.pulled = String(uses.dropFirst("docker://".count))
+        invocation.pulled = DockerRuns.pulledImage(uses)
         invocation.entrypoint = entrypoint
         let run = containerStep(step, invocation: invocation, index: step.index, name: name, started: started, keepsID: true)
         await runStep(run, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed, jobEnv: env,

@@ -207,8 +207,8 @@ public enum ActionLoader {
             }
             return nil
         }
-        if image.value.hasPrefix("docker://") {
-            if image.value.count == 9 {
+        if let pulled = DockerRuns.pulledImage(image.value) {
+            if pulled.isEmpty {
                 reader.diagnostics.error("runs.image 'docker://' names no image", at: image.location, context: context,
                                          hint: "write 'docker://alpine:3.20', or 'Dockerfile' to build one")
                 return nil

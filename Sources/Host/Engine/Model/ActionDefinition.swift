@@ -86,7 +86,12 @@ public struct DockerRuns: Sendable {
     public var env: [EnvEntry] = []
 
     /// The image to pull (`docker://` dropped), or nil when it is built from a Dockerfile.
-    public var pulled: String? { image.value.hasPrefix("docker://") ? String(image.value.dropFirst(9)) : nil }
+    public var pulled: String? { Self.pulledImage(image.value) }
+
+    /// What follows `docker://` in `reference` (a `runs.image` or a step's `uses:`), or nil.
+    public static func pulledImage(_ reference: String) -> String? {
+        reference.hasPrefix("docker://") ? String(reference.dropFirst("docker://".count)) : nil
+    }
 
     init(image: Located<String>) { self.image = image }
 }
