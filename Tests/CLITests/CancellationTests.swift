@@ -64,7 +64,10 @@ struct CancellationTests {
         await waitForExit(process)
         let text = output()
         #expect(process.terminationStatus == 130, "\(text)")
-        #expect(clock.now - interrupted < .seconds(10))
+        // Far below the step's 300 s sleep: the run did not wait for it. Not tighter: this suite runs
+        // beside the others, and on a loaded 2-core machine a CI run of it once took 12 s.
+        let took = clock.now - interrupted
+        #expect(took < .seconds(60), "the run took \(took) to end after SIGINT:\n\(text)")
         #expect(text.contains("cancelling (signal 2)"))
         #expect(!text.contains("[long] never"))
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-step"), "the always() step did not run:\n\(text)")

@@ -396,7 +396,7 @@ struct CompositeActionTests {
                      "\(file):7:21: warning: inputs.y in 'run': the action declares no input 'y'; it is empty",
                      "\(file):10:7: error: unknown key 'retry' in step 2",
                      "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/legacy' (runs.using: node8) is not supported",
-                     "wf.yml:9:15: warning: no action.yml or action.yaml in './.github/actions/missing' of the project",
+                     "wf.yml:9:15: warning: no action.yml, action.yaml or Dockerfile in './.github/actions/missing' of the project",
                      "wf.yml:5:15: warning: job 'a', step 2: the action './../outside' (a folder outside the workspace) is not supported",
                      ".github/actions/loop2/action.yml:4:13: warning: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop",
                      "wf.yml:14:17: warning: the action './.github/actions/legacy' declares no input 'nope' (it is passed on",
@@ -436,7 +436,7 @@ struct CompositeActionTests {
         #expect(result.status == 1)
         #expect(result.stdout.contains("generated action ran"), "\(result.stdout)")
         let all = result.stdout + result.stderr
-        #expect(all.contains("no action.yml or action.yaml in './absent' of the job's workspace"), "\(all)")
+        #expect(all.contains("no action.yml, action.yaml or Dockerfile in './absent' of the job's workspace"), "\(all)")
         #expect(all.contains("hint: commit it"), "\(all)")
     }
 

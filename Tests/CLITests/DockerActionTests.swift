@@ -53,6 +53,8 @@ extension RealExecutorSuites {
                 echo "post: state=$STATE_kept input=$INPUT_WHO"
                 """,
             "project-file.txt": "a file of the project\n",
+            // A folder with only a Dockerfile: an action without inputs, as on GitHub.
+            "tools/bare/Dockerfile": "FROM \(PodmanFixture.image)\nENTRYPOINT [\"/bin/echo\", \"from a local Dockerfile:\"]\n",
         ]
 
         static func write(_ files: [String: String], workflow: String) throws -> TemporaryDirectory {
@@ -96,6 +98,12 @@ extension RealExecutorSuites {
                           colour: blue
                         continue-on-error: true
                       - run: echo "image outcome=${{ steps.image.outcome }} n=${{ steps.image.outputs.n }}"
+                      - uses: ./tools/bare
+                        with: { args: one two }
+                      # Made by a step: read from the workspace when the step runs (lower case, as GitHub also takes).
+                      - run: mkdir made && printf 'FROM %s\\nENTRYPOINT ["/bin/echo", "made by a step:"]\\n' \(PodmanFixture.image) > made/dockerfile
+                      - uses: ./made
+                        with: { args: three }
                 """)
             defer { temp.remove() }
             // A podman in front of the real one that records every command line it is given.
@@ -120,6 +128,8 @@ extension RealExecutorSuites {
                 "[a] image outcome=failure n=3",
                 "[a] post: state=from main input=the team",
                 "[a] ✓ Post g",
+                "[a] from a local Dockerfile: one two\n",
+                "[a] made by a step: three\n",
             ] {
                 #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
             }
@@ -269,6 +279,11 @@ extension RealExecutorSuites {
             try temp.write(".github/actions/a/action.yml", "runs:\n  using: docker\n  args: --flag\n  entrypoint: /x\n  imag: Dockerfile\n")
             try temp.write(".github/actions/b/action.yml", "runs:\n  using: docker\n  image: ../Dockerfile\n")
             try temp.write(".github/actions/c/action.yml", "runs:\n  using: docker\n  image: docker://\n  post-if: ${{ nope( }}\n")
+            // Only a Dockerfile: an action (nothing to say); a Dockerfile that is a link: refused.
+            try temp.write(".github/actions/d/Dockerfile", "FROM scratch\n")
+            try temp.write("elsewhere/Dockerfile", "FROM scratch\n")
+            try FileManager.default.createDirectory(atPath: temp.path + "/.github/actions/e", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: temp.path + "/.github/actions/e/Dockerfile", withDestinationPath: "../../../elsewhere/Dockerfile")
             try temp.write("wf.yml", """
                 on: push
                 jobs:
@@ -279,6 +294,8 @@ extension RealExecutorSuites {
                       - uses: ./.github/actions/b
                       - uses: ./.github/actions/c
                       - uses: docker://
+                      - uses: ./.github/actions/d
+                      - uses: ./.github/actions/e
                 """)
             let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
             #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
@@ -292,9 +309,11 @@ extension RealExecutorSuites {
                 ".github/actions/c/action.yml:4:",
                 "runs.post-if",
                 "wf.yml:9:15: error: 'uses: docker://' names no image",
+                "wf.yml:11:15: error: cannot read the action './.github/actions/e': '.github/actions/e/Dockerfile' is (or passes through) a symbolic link",
             ] {
                 #expect(said.contains(text), "missing '\(text)' in:\n\(said)")
             }
+            #expect(!said.contains("wf.yml:10:"), "a folder with only a Dockerfile is an action:\n\(said)")
         }
     }
 }

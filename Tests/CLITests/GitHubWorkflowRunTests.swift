@@ -189,7 +189,7 @@ struct GitHubWorkflowRunTests {
         let validate = try await nixactions(["validate", actions], in: temp.path)
         #expect(validate.status == 0, "\(validate.stderr)")
         // A local action is read from the project: not there, a warning (an earlier step may make it).
-        #expect(validate.stderr.contains("actions.yml:7:15: warning: no action.yml or action.yaml in './.github/actions/local' of the project"))
+        #expect(validate.stderr.contains("actions.yml:7:15: warning: no action.yml, action.yaml or Dockerfile in './.github/actions/local' of the project"))
         // A remote action is read by run, which fetches it: validate says so in a note.
         #expect(validate.stderr.contains("actions.yml:5:15: note: the action 'actions/setup-node@v4' is fetched when the job runs"), "\(validate.stderr)")
         #expect(validate.stderr.contains("actions.yml:9:15: warning: job 'build', step 5: the action '$/.github/actions/hello' is not supported"),

@@ -170,7 +170,7 @@ struct RemoteActionTests {
         #expect(errors.contains("wf.yml:7:15: error: cannot fetch the action 'acme/missing@v1'"), "\(errors)")
         #expect(errors.contains("wf.yml:8:15: error: cannot fetch the action 'acme/greet@v9'"), "\(errors)")
         #expect(errors.contains("couldn't find remote ref v9"), "\(errors)")
-        #expect(errors.contains("wf.yml:9:15: error: no action.yml or action.yaml in 'nowhere' of acme/greet@v1"), "\(errors)")
+        #expect(errors.contains("wf.yml:9:15: error: no action.yml, action.yaml or Dockerfile in 'nowhere' of acme/greet@v1"), "\(errors)")
         #expect(errors.contains("acme/greet@v1/broken/action.yml:4:"), "the action file's own position: \(errors)")
         #expect(errors.contains("wf.yml:14:15: warning: job 'js', step 1: the action 'acme/greet/legacy@v1' (runs.using: node8)"), "\(errors)")
         #expect(!result.stdout.contains("must not run"))

@@ -298,20 +298,23 @@ extension JobRunner {
     /// interface; then compiled, its problems as one message.
     func loadLocalAction(_ path: String, uses: String, executor: any Executor, started: JobStarted) async -> Result<ActionDefinition, RunProblem> {
         let found: (name: String, bytes: [UInt8])?
+        var dockerfile: ActionDefinition? = nil
         do {
             if started.hostPaths == true {
                 found = try ActionLoader.readActionFile(in: started.workspace, path: path)
+                if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: started.workspace, path: path, label: "", at: nil) }
             } else if let files = executor.files {
-                found = try await fetchActionFile(path, files: files)
+                (found, dockerfile) = try await fetchActionFile(path, files: files)
             } else {
                 return .failure(RunProblem("cannot read the action '\(uses)': the job's executor cannot send files from its workspace"))
             }
         } catch {
             return .failure(RunProblem("cannot read the action '\(uses)': \(describe(error))"))
         }
+        if let dockerfile { return .success(dockerfile) }
         guard let found else {
             return .failure(RunProblem(
-                "no action.yml or action.yaml in '\(uses)' of the job's workspace\n  hint: commit it (a job's workspace is a clone of the "
+                "no action.yml, action.yaml or Dockerfile in '\(uses)' of the job's workspace\n  hint: commit it (a job's workspace is a clone of the "
                     + "project's HEAD unless --working-tree), or make it in an earlier step (actions/checkout with 'path:')"))
         }
         let file = (path.isEmpty ? "" : path + "/") + found.name
@@ -327,12 +330,15 @@ extension JobRunner {
         return .success(action)
     }
 
-    /// The action's file out of a workspace on another machine, through a private staging folder.
-    func fetchActionFile(_ path: String, files: any ExecutorFileTransfer) async throws -> (name: String, bytes: [UInt8])? {
+    /// The action's file out of a workspace on another machine, through a private staging folder;
+    /// without one, the docker action its Dockerfile makes (`ActionLoader.dockerfileAction`).
+    func fetchActionFile(_ path: String, files: any ExecutorFileTransfer) async throws
+        -> (file: (name: String, bytes: [UInt8])?, dockerfile: ActionDefinition?)
+    {
         let staging = options.runDirectory + "/action-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        let names = ActionLoader.fileNames.map { path.isEmpty ? $0 : path + "/" + $0 }
+        let names = (ActionLoader.fileNames + ActionLoader.dockerfileNames).map { path.isEmpty ? $0 : path + "/" + $0 }
         let sink = try TarExtractor(into: staging)
         do {
             _ = try await files.getTree(FilesGet(jobKey: planned.key, roots: [FilesGetRoot(name: "", path: "", include: names)]), into: sink)
@@ -341,6 +347,7 @@ extension JobRunner {
             throw error
         }
         if let problem = await sink.finish() { throw EngineError(problem) }
-        return try ActionLoader.readActionFile(in: staging, path: path)
+        if let found = try ActionLoader.readActionFile(in: staging, path: path) { return (found, nil) }
+        return (nil, try ActionLoader.dockerfileAction(in: staging, path: path, label: "", at: nil))
     }
 }

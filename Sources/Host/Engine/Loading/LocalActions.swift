@@ -61,6 +61,31 @@ extension ActionLoader {
         return nil
     }
 
+    /// The names GitHub's runner looks for when a folder has no action file.
+    public static let dockerfileNames = ["Dockerfile", "dockerfile"]
+
+    /// GitHub's runner takes a folder with a Dockerfile and no action file as a docker action
+    /// without inputs, built from that Dockerfile (in the folder that holds it): the action, named
+    /// `label` + the Dockerfile's name, when `path` under `root` has one. A Dockerfile that is (or
+    /// passes through) a symbolic link is refused, as an action file is.
+    public static func dockerfileAction(in root: String, path: String, label: String, at location: SourceLocation?) throws -> ActionDefinition? {
+        let folder = path.isEmpty ? root : root + "/" + path
+        for name in dockerfileNames {
+            var info = stat()
+            guard lstat(folder + "/" + name, &info) == 0 else { continue }
+            let relative = path.isEmpty ? name : path + "/" + name
+            if ArtifactStore.passesThroughLink(root, relative) || info.st_mode & S_IFMT == S_IFLNK {
+                throw EngineError("'\(relative)' is (or passes through) a symbolic link", hint: "put the action's files in the repository itself")
+            }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw EngineError("'\(relative)' is not a regular file") }
+            var action = ActionDefinition(name: nil, file: label + name, inputs: [], outputs: [],
+                                          using: Located("docker", at: location), steps: [])
+            action.docker = DockerRuns(image: Located(name, at: location))
+            return action
+        }
+        return nil
+    }
+
     /// Read every local action the workflow uses from the project folder (what a job's workspace
     /// holds), and the local actions those use in turn: their problems are the workflow's (with
     /// the action file's positions), and a job that would run one NixActions does not run (a
@@ -218,17 +243,19 @@ struct LocalActionChecker {
         }
         let folder = reference.path.isEmpty ? "the root of \(named)" : "'\(reference.path)' of \(named)"
         guard let found else {
-            // GitHub's runner takes a folder with a Dockerfile and no action file as a docker
-            // action without inputs, built from that Dockerfile.
-            let base = fetched.tree + (reference.path.isEmpty ? "" : "/" + reference.path)
-            if let dockerfile = ["Dockerfile", "dockerfile"].first(where: { FileManager.default.fileExists(atPath: base + "/" + $0) }) {
-                var action = ActionDefinition(name: nil, file: named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + dockerfile,
-                                              inputs: [], outputs: [], using: Located("docker", at: uses.location), steps: [])
-                action.docker = DockerRuns(image: Located(dockerfile, at: uses.location))
+            let dockerfile: ActionDefinition?
+            do {
+                dockerfile = try ActionLoader.dockerfileAction(in: fetched.tree, path: reference.path,
+                                                               label: named + "/" + (reference.path.isEmpty ? "" : reference.path + "/"), at: uses.location)
+            } catch {
+                diagnostics.error("cannot read the action '\(uses.value)': \(error)", at: uses.location, context: context)
+                return nil
+            }
+            if let action = dockerfile {
                 remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
                 return action
             }
-            diagnostics.error("no action.yml or action.yaml in \(folder) (commit \(fetched.commit.prefix(12)))", at: uses.location, context: context,
+            diagnostics.error("no action.yml, action.yaml or Dockerfile in \(folder) (commit \(fetched.commit.prefix(12)))", at: uses.location, context: context,
                               hint: "check the path after the repository's name, and the ref")
             return nil
         }
@@ -260,8 +287,16 @@ struct LocalActionChecker {
             return nil
         }
         guard let found else {
+            do {
+                if let action = try ActionLoader.dockerfileAction(in: root, path: path, label: path.isEmpty ? "" : path + "/", at: uses.location) {
+                    return action
+                }
+            } catch {
+                diagnostics.error("cannot read the action '\(uses.value)': \(error)", at: uses.location, context: context)
+                return nil
+            }
             diagnostics.warning(
-                "no action.yml or action.yaml in '\(uses.value)' of the project", at: uses.location, context: context,
+                "no action.yml, action.yaml or Dockerfile in '\(uses.value)' of the project", at: uses.location, context: context,
                 hint: "the step reads it from the job's workspace when it runs, and fails if it is not there: "
                     + "check the path, or make it in an earlier step (actions/checkout with 'path:')")
             return nil
