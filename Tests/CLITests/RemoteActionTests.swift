@@ -340,4 +340,61 @@ struct RemoteActionTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("is writable by others") || result.stderr.contains("belongs to another user or is writable by others"), "\(result.stderr)")
     }
+
+    @Test("kept trees no run used for NIXACTIONS_ACTIONS_KEEP_DAYS (30) are removed by a run that holds the cache alone, never while another run holds it")
+    func prunesUnusedTrees() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let commit = try daemon.publish("acme/greet", files: Self.files, tags: ["v1"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cacheFolder = try TemporaryDirectory()
+        defer { cacheFolder.remove() }
+        let cache = cacheFolder.path
+        let workflow = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/greet@v1\n"
+        let first = try await Self.run(workflow, daemon: daemon.url, cache: cache, in: project)
+        #expect(first.status == 0, "\(first.stdout)\n\(first.stderr)")
+        let root = cache + "/nixactions/actions"
+        let server = root + "/127.0.0.1_\(daemon.port)"
+        // Trees as earlier runs left them: last used 40, 40 (another repository) and 10 days ago;
+        // a staging folder of a run that stopped 2 days ago; the used tree itself last used 20 days ago.
+        let old = server + "/acme/greet/" + String(repeating: "a", count: 40)
+        let otherRepository = server + "/zeta/tools/" + String(repeating: "b", count: 40)
+        let recent = server + "/acme/greet/" + String(repeating: "c", count: 40)
+        let staging = server + "/acme/greet/.staging-left"
+        func age(_ path: String, days: Double) throws {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -days * 86_400)], ofItemAtPath: path)
+        }
+        for (path, days) in [(old, 40.0), (otherRepository, 40), (recent, 10), (staging, 2)] {
+            try FileManager.default.createDirectory(atPath: path + "/sub", withIntermediateDirectories: true)
+            try "x".write(toFile: path + "/sub/file", atomically: false, encoding: .utf8)
+            try age(path, days: days)
+        }
+        try age(server + "/acme/greet/" + commit, days: 20)
+        func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+        // Another run holds the cache (shared): nothing is removed, and this run goes on.
+        let held = open(root + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(held >= 0 && flock(held, LOCK_SH) == 0)
+        let beside = try await Self.run(workflow, daemon: daemon.url, cache: cache, in: project)
+        close(held)
+        #expect(beside.status == 0, "\(beside.stdout)\n\(beside.stderr)")
+        #expect(exists(old) && exists(otherRepository) && exists(staging), "pruned while another run held the cache")
+
+        // Alone: what no run used for 30 days goes, with the folders it leaves empty; the tree this run uses stays, marked as used now.
+        let alone = try await Self.run(workflow, daemon: daemon.url, cache: cache, in: project)
+        #expect(alone.status == 0, "\(alone.stdout)\n\(alone.stderr)")
+        #expect(!exists(old) && !exists(staging), "\((try? FileManager.default.contentsOfDirectory(atPath: server + "/acme/greet")) ?? [])")
+        #expect(!exists(server + "/zeta"), "the emptied repository and owner folders are removed too")
+        #expect(exists(recent) && exists(server + "/acme/greet/" + commit + "/action.yml"))
+        let used = try #require(FileManager.default.attributesOfItem(atPath: server + "/acme/greet/" + commit)[.modificationDate] as? Date)
+        #expect(Date().timeIntervalSince(used) < 3_600, "the used tree was not marked: \(used)")
+
+        // A shorter keep: the tree used 10 days ago goes; the one just used stays.
+        let file = try project.write("wf.yml", workflow)
+        let short = try await nixactions(["run", file, "--actions-url", daemon.url, "--log-format", "plain"], in: project.path,
+                                         environment: ["XDG_CACHE_HOME": cache, "NIXACTIONS_ACTIONS_KEEP_DAYS": "5"])
+        #expect(short.status == 0, "\(short.stdout)\n\(short.stderr)")
+        #expect(!exists(recent) && exists(server + "/acme/greet/" + commit))
+    }
 }

@@ -16,6 +16,11 @@ import Synchronization
 ///
 /// Fetched into a staging folder and renamed into place, so a run that stops half-way, or two
 /// runs fetching the same commit at once, never leave a partial tree where it would be used.
+///
+/// Kept trees not used for `keepDays` are removed: each run marks the trees it uses (their
+/// modification time), and holds a shared lock on `ROOT/.lock` from its first fetch to its end;
+/// a run that gets the lock alone first removes what no run used for that long (`prune`), so a
+/// tree is never removed under a run that uses it.
 public final class RemoteActionStore: Sendable {
     /// Where actions come from: `https://github.com` unless `--actions-url` says otherwise.
     public let baseURL: String
@@ -27,6 +32,12 @@ public final class RemoteActionStore: Sendable {
     private let resolved = Mutex<[String: Result<Fetched, EngineError>]>([:])
     /// References whose fetch failed, for `removeEmptyFolders`.
     private let failed = Mutex<[RemoteActionReference]>([])
+    /// How long a kept tree that no run used stays: `NIXACTIONS_ACTIONS_KEEP_DAYS`, else 30 days.
+    public let keepDays: Double
+    /// The descriptor of `ROOT/.lock` this run holds shared (nil: not taken yet, or it could not be).
+    private let lock = Mutex<(taken: Bool, descriptor: Int32?)>((false, nil))
+    /// What the first fetch's `prune` removed (kept trees, staging folders), for tests and messages.
+    public let pruned = Mutex<[String]>([])
 
     public static let defaultBaseURL = "https://github.com"
 
@@ -36,7 +47,8 @@ public final class RemoteActionStore: Sendable {
     }
 
     /// - Parameter fetchLimit: nil: `NIXACTIONS_ACTIONS_FETCH_SECONDS`, else 300 s.
-    public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration? = nil,
+    /// - Parameter keepDays: nil: `NIXACTIONS_ACTIONS_KEEP_DAYS`, else 30.
+    public init(baseURL: String? = nil, cacheRoot: String? = nil, fetchLimit: Duration? = nil, keepDays: Double? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         var url = baseURL ?? environment["NIXACTIONS_ACTIONS_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultBaseURL
         while url.count > 1, url.hasSuffix("/") { url.removeLast() }
@@ -48,6 +60,8 @@ public final class RemoteActionStore: Sendable {
         self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
         let given = environment["NIXACTIONS_ACTIONS_FETCH_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 86_400 ? $0 : nil }
         self.fetchLimit = fetchLimit ?? given.map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(300)
+        let days = environment["NIXACTIONS_ACTIONS_KEEP_DAYS"].flatMap(Double.init).flatMap { $0 >= 0 && $0 <= 36_500 ? $0 : nil }
+        self.keepDays = keepDays ?? days ?? 30
     }
 
     /// `$XDG_CACHE_HOME/nixactions/actions`, else `~/.cache/nixactions/actions`.
@@ -137,9 +151,10 @@ public final class RemoteActionStore: Sendable {
     private func fetchNow(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
         // One limit for the whole fetch, whatever the number of git commands.
         let deadline = ContinuousClock.now + fetchLimit
+        holdCache()
         let folder = try repositoryFolder(reference)
         if reference.isCommit, isDirectory(folder + "/" + reference.ref) {
-            return Fetched(commit: reference.ref, tree: folder + "/" + reference.ref)
+            return used(Fetched(commit: reference.ref, tree: folder + "/" + reference.ref))
         }
         let url = repositoryURL(reference)
         // A branch or tag whose commit is kept: asking the server what it names (one short
@@ -149,7 +164,7 @@ public final class RemoteActionStore: Sendable {
         if !reference.isCommit, keepsAny {
             do {
                 if let commit = try keptCommit(reference, url: url, in: folder, deadline: deadline) {
-                    return Fetched(commit: commit, tree: folder + "/" + commit)
+                    return used(Fetched(commit: commit, tree: folder + "/" + commit))
                 }
             } catch where ContinuousClock.now >= deadline {
                 throw fetchFailure(reference, url: url, error)
@@ -172,7 +187,7 @@ public final class RemoteActionStore: Sendable {
             throw EngineError("cannot fetch the action '\(reference)': '\(reference.ref)' does not name a commit")
         }
         let tree = folder + "/" + commit
-        if isDirectory(tree) { return Fetched(commit: commit, tree: tree) }
+        if isDirectory(tree) { return used(Fetched(commit: commit, tree: tree)) }
         // The commit's files, without .git: read-tree and checkout-index into the staging folder.
         let files = staging + "/files"
         try git(["--git-dir=" + repository, "--work-tree=" + files, "-c", "core.symlinks=true", "checkout", "--quiet", "--force", commit, "--", "."],
@@ -182,6 +197,85 @@ public final class RemoteActionStore: Sendable {
                               hint: "check that \(cacheRoot) is writable (or set XDG_CACHE_HOME to one that is)")
         }
         return Fetched(commit: commit, tree: tree)
+    }
+
+    /// `fetched`, its tree marked as used now (its modification time: what `prune` goes by; a
+    /// kept tree's contents never change, so nothing else moves it).
+    private func used(_ fetched: Fetched) -> Fetched {
+        _ = utimensat(AT_FDCWD, fetched.tree, nil, AT_SYMLINK_NOFOLLOW)
+        return fetched
+    }
+
+    /// Once per run, before the first tree is looked at: `ROOT/.lock` taken shared until the run
+    /// ends (its descriptor is never closed, and not inherited: close-on-exec). First tried
+    /// alone, without waiting: a run that gets it so prunes, then holds it shared. Taking a lock
+    /// fails only on a file system without locks; the trees are then used without one, and never
+    /// pruned.
+    private func holdCache() {
+        lock.withLock { state in
+            guard !state.taken else { return }
+            state.taken = true
+            // Only in a root that is this user's alone (`repositoryFolder` says what is wrong with another).
+            try? FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            var info = stat()
+            guard lstat(cacheRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else { return }
+            let descriptor = open(cacheRoot + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard descriptor >= 0 else { return }
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                let removed = prune()
+                pruned.withLock { $0 = removed }
+            }
+            // From exclusive to shared (or taken now, waiting for a run that prunes).
+            while flock(descriptor, LOCK_SH) != 0 {
+                guard errno == EINTR else {
+                    close(descriptor)
+                    return
+                }
+            }
+            state.descriptor = descriptor
+        }
+    }
+
+    /// With the cache's lock held alone: every kept tree not used for `keepDays`, and staging
+    /// folders older than a day (a run that stopped half-way), are removed, then folders left
+    /// empty. Nothing is followed through a symbolic link. The paths removed, relative to the root.
+    func prune() -> [String] {
+        let now = time(nil)
+        let limit = now - time_t(keepDays * 86_400)
+        var removed: [String] = []
+        func entries(_ path: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        }
+        func folderTime(_ path: String) -> time_t? {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
+            return info.st_mtim.tv_sec
+        }
+        for server in entries(cacheRoot) where !server.hasPrefix(".") {
+            let serverPath = cacheRoot + "/" + server
+            guard folderTime(serverPath) != nil else { continue }
+            for owner in entries(serverPath) {
+                let ownerPath = serverPath + "/" + owner
+                guard folderTime(ownerPath) != nil else { continue }
+                for repository in entries(ownerPath) {
+                    let repositoryPath = ownerPath + "/" + repository
+                    guard folderTime(repositoryPath) != nil else { continue }
+                    for name in entries(repositoryPath) {
+                        let path = repositoryPath + "/" + name
+                        guard let changed = folderTime(path) else { continue }
+                        let isTree = name.utf8.count == 40 && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+                        let stale = isTree ? changed < limit : name.hasPrefix(".staging-") && changed < now - 86_400
+                        if stale, (try? FileManager.default.removeItem(atPath: path)) != nil {
+                            removed.append(server + "/" + owner + "/" + repository + "/" + name)
+                        }
+                    }
+                    rmdir(repositoryPath)
+                }
+                rmdir(ownerPath)
+            }
+            rmdir(serverPath)
+        }
+        return removed
     }
 
     private func fetchFailure(_ reference: RemoteActionReference, url: String, _ error: EngineError) -> EngineError {
