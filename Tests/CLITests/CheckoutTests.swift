@@ -214,6 +214,89 @@ struct CheckoutTests {
         #expect(missing.stdout.contains("ref 'nope' is not a branch, tag or commit of the project's repository"), "\(missing.stdout)")
     }
 
+    @Test("actions/checkout of another repository from a git server: default branch, tag, branch with all history, a commit id, path, outputs; its own name is the project; no credentials kept; errors name the repository")
+    func otherRepository() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let first = try daemon.publish("octo/tools", files: ["tool.txt": "tool one\n"], tags: ["v1"])
+        let second = try daemon.publish("octo/tools", files: ["tool.txt": "tool two\n", "more.txt": "more\n"])
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let head = repo.head
+        let result = try await repo.run("""
+            jobs:
+              default:
+                steps:
+                  - uses: actions/checkout@v4
+                    id: co
+                    with: { repository: octo/tools, path: tools }
+                  - run: |
+                      echo "default=$(cat tools/tool.txt) branch=$(git -C tools rev-parse --abbrev-ref HEAD) count=$(git -C tools rev-list --count HEAD)"
+                      echo "outputs=${{ steps.co.outputs.commit }} ${{ steps.co.outputs.ref }} origin=$(git -C tools remote get-url origin)"
+                      echo "workspace=$(ls -A | tr '\\n' ' ')"
+              tag:
+                steps:
+                  - uses: actions/checkout@v4
+                    id: co
+                    with: { repository: octo/tools, ref: v1 }
+                  - run: echo "tag=$(cat tool.txt) described=$(git describe --tags) ref=${{ steps.co.outputs.ref }} files=$(ls | tr '\\n' ' ')"
+              history:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, ref: main, fetch-depth: 0 }
+                  - run: echo "history count=$(git rev-list --count HEAD) tags=$(git tag) status=[$(git status --porcelain)]"
+              sha:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, ref: \(first), github-server-url: \(daemon.folder.path)/repositories }
+                  - run: echo "sha=$(cat tool.txt) head=$(git rev-parse HEAD)"
+              own:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: "${{ github.repository }}" }
+                  - run: echo "own=$(cat version.txt) head=$(git rev-parse HEAD)"
+            """, ["--actions-url", daemon.url])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let out = result.stdout
+        for line in [
+            "[default] default=tool two branch=main count=1\n",
+            "[default] outputs=\(second) refs/heads/main origin=\(daemon.url)/octo/tools\n",
+            // As on GitHub: a job with a checkout step gets the project only from a checkout of it.
+            "[default] workspace=tools \n",
+            "checked out octo/tools (its default branch) (1 commit deep) into 'tools': \(second)",
+            "[tag] tag=tool one described=v1 ref=refs/tags/v1 files=tool.txt \n",
+            "[history] history count=2 tags=v1 status=[]\n",
+            "[sha] sha=tool one head=\(first)\n",
+            "[own] own=two head=\(head)\n",
+        ] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        #expect(repo.leftovers().isEmpty)
+
+        let missing = try await repo.run("""
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/missing }
+              b:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, ref: nope }
+              c:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, github-server-url: "https://robot:tok-9a8b7c@127.0.0.1:9" }
+            """, ["--actions-url", daemon.url])
+        #expect(missing.status == 1)
+        #expect(missing.stdout.contains("cannot check out octo/missing from \(daemon.url)/octo/missing"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("ref 'nope' is not a branch or tag of octo/tools on \(daemon.url)"), "\(missing.stdout)")
+        // A password in the server's address is in no message.
+        let failed = missing.stdout.split(separator: "\n").filter { $0.contains("[c] error:") }
+        #expect(failed.count == 1 && failed[0].contains("cannot check out octo/tools from https://127.0.0.1:9/octo/tools"), "\(missing.stdout)")
+        #expect(!failed.joined().contains("tok-9a8b7c"), "\(failed)")
+    }
+
     @Test("clean: true (default) removes what earlier steps left; clean: false keeps it")
     func clean() async throws {
         let repo = try GitProject()
@@ -390,7 +473,7 @@ struct CheckoutTests {
         #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
     }
 
-    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; inputs not supported yet (lfs, sparse-checkout, repository) warnings, credentials a warning, each once at its line")
+    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; inputs not supported yet (lfs, sparse-checkout) and a repository checkout would refuse warnings, credentials a warning, each once at its line")
     func validateInputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -405,7 +488,7 @@ struct CheckoutTests {
                       sparse-checkout: src
                       fetch-depth: -1
                       submodules: maybe
-                      repository: other/repo
+                      repository: other
                       fetch-dept: 2
                       ref: ${{ github.ref }}
             """)
@@ -418,7 +501,7 @@ struct CheckoutTests {
         // What actions/checkout reads otherwise than it looks: a warning saying how it reads it.
         #expect(text.contains("wf.yml:9:24: warning: actions/checkout: fetch-depth '-1' is read as 0 (all history and tags)"), "\(text)")
         #expect(text.contains("wf.yml:10:23: warning: actions/checkout: submodules 'maybe' is none of false, true and recursive: it is read as false"), "\(text)")
-        #expect(text.contains("wf.yml:11:23: warning: actions/checkout: checking out another repository is not supported yet"), "\(text)")
+        #expect(text.contains("wf.yml:11:23: warning: actions/checkout: repository 'other' is not OWNER/REPO; the step fails if it runs"), "\(text)")
         #expect(text.contains("wf.yml:12:23: error: actions/checkout has no input 'fetch-dept'"), "\(text)")
         #expect(text.contains("did you mean 'fetch-depth'?"))
         #expect(!text.contains("'ref'"))

@@ -216,6 +216,7 @@ struct RunCommand: AsyncParsableCommand {
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache
         options.cacheBackends = registry
+        if let remoteActions { options.gitServerURL = remoteActions.baseURL }
         options.checkout = Self.projectCheckout(
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,

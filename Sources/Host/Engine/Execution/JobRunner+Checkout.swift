@@ -18,10 +18,8 @@ extension JobRunner {
 
     static let checkoutInputs: [String: CheckoutInput] = {
         let credentials = CheckoutInput.unused(
-            "not used: NixActions reads the project's repository from this machine, with no credential, and persists none")
-        let another = CheckoutInput.unsupported(
-            "checking out another repository is not supported yet; actions/checkout gives the project's own repository",
-            hint: "remove it (the project is the folder nixactions runs in), or clone the other repository in a 'run' step")
+            "not used: NixActions reads the project's repository from this machine, and another repository from its server with "
+                + "the credentials of that server's address (--actions-url), and persists none")
         return [
             "ref": .honoured, "path": .honoured, "fetch-depth": .honoured, "clean": .honoured, "submodules": .honoured,
             "fetch-tags": .honoured, "lfs": .honoured, "show-progress": .honoured, "set-safe-directory": .honoured,
@@ -30,7 +28,7 @@ extension JobRunner {
             "allow-unsafe-pr-checkout": .honoured,
             "token": credentials, "ssh-key": credentials, "ssh-known-hosts": credentials, "ssh-strict": credentials,
             "ssh-user": credentials, "persist-credentials": credentials,
-            "repository": another, "github-server-url": another,
+            "repository": .honoured, "github-server-url": .honoured,
             "sparse-checkout": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
             "sparse-checkout-cone-mode": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
             "filter": .unsupported("partial clones (filter) are not supported yet", hint: "remove it: every object of the fetched commits is there"),
@@ -48,7 +46,16 @@ extension JobRunner {
                 return ("Git LFS files are not supported yet (lfs: true)",
                         "remove it, or run 'git lfs pull' in a step after the checkout (the workspace is a git repository)")
             }
-        case "sparse-checkout", "repository", "github-server-url", "filter", "sparse-checkout-cone-mode":
+        case "repository":
+            // actions/checkout's own check: OWNER/REPO, both named.
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count != 2 || parts.contains(where: \.isEmpty) {
+                return ("repository '\(text)' is not OWNER/REPO", "name the repository as its owner and name: octo-org/tools")
+            }
+            if parts.contains(where: { $0.hasPrefix(".") || $0.hasPrefix("-") }) {
+                return ("repository '\(text)' is not a repository name", "owners and repositories are named with letters, digits, '-', '_' and '.'")
+            }
+        case "sparse-checkout", "filter", "sparse-checkout-cone-mode":
             if case .unsupported(let message, let hint)? = checkoutInputs[name] { return (message, hint) }
         default:
             break
@@ -126,19 +133,27 @@ extension JobRunner {
 
     /// `uses: actions/checkout`: the project's repository at `ref` (default HEAD) into `path`.
     func runCheckout(_ step: Step, inputs: [String: String], started: JobStarted, executor: any Executor) async throws -> [String: ExpressionValue] {
+        for (name, value) in inputs.sorted(by: { $0.key < $1.key }) {
+            if let problem = Self.checkoutValueProblem(name, value) { throw EngineError("actions/checkout: \(problem.message)", hint: problem.hint) }
+        }
+        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+        // `repository` is the project's own when it names the run's repository (GitHub's default:
+        // `${{ github.repository }}`), another one otherwise.
+        var own = ""
+        if case .string(let name)? = options.runContext.github["repository"] { own = name.lowercased() }
+        let other = text("repository").isEmpty || text("repository").lowercased() == own ? nil : text("repository")
+        if let other {
+            return try await checkoutOther(other, step: step, inputs: inputs, started: started, executor: executor)
+        }
         guard job.workspace.copyProject else {
             throw EngineError("job '\(job.id)' opted out of the project copy (workspace.copy-project: false)",
                               hint: "remove that setting, or this checkout step")
-        }
-        for (name, value) in inputs.sorted(by: { $0.key < $1.key }) {
-            if let problem = Self.checkoutValueProblem(name, value) { throw EngineError("actions/checkout: \(problem.message)", hint: problem.hint) }
         }
         guard let checkout = options.checkout, checkout.isRepository else {
             reporter.report(.output(job: planned.key, step: step.index, stream: 1,
                                     line: "the project is not a git repository: its files are already in the workspace (\(started.workspace)), without .git"))
             return [:]
         }
-        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
         var request = ProjectCheckout.Request()
         request.ref = text("ref").isEmpty ? nil : text("ref")
         request.depth = Self.checkoutDepth(text("fetch-depth"))
@@ -174,6 +189,45 @@ extension JobRunner {
         if let branch {
             ref = branch
         } else if let name = request.ref, name.hasPrefix("refs/") || !name.allSatisfy(\.isHexDigit) {
+            ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
+        }
+        return ["commit": .string(commit), "ref": .string(ref)]
+    }
+
+    /// `uses: actions/checkout` with `repository: OWNER/REPO` naming another repository than the
+    /// run's: cloned on this machine from `github-server-url`, else the server actions come from
+    /// (`--actions-url`), once per run for each set of inputs, then put into `path` as the
+    /// project's checkout is.
+    func checkoutOther(_ repository: String, step: Step, inputs: [String: String], started: JobStarted,
+                       executor: any Executor) async throws -> [String: ExpressionValue] {
+        guard let checkout = options.checkout else { throw EngineError("actions/checkout: the run has no folder for clones") }
+        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+        var request = ProjectCheckout.Request()
+        request.repository = repository
+        var server = text("github-server-url").isEmpty ? options.gitServerURL : text("github-server-url")
+        while server.count > 1, server.hasSuffix("/") { server.removeLast() }
+        request.server = server
+        request.ref = text("ref").isEmpty ? nil : text("ref")
+        request.depth = Self.checkoutDepth(text("fetch-depth"))
+        request.fetchTags = Self.checkoutFlag(text("fetch-tags"), default: false)
+        request.submodules = Self.checkoutSubmodules(text("submodules"))
+        let clean = Self.checkoutFlag(text("clean"), default: true)
+        let path = try Self.checkoutPath(text("path"))
+        let source = try await checkout.clone(request)
+        let commit = try await ProjectCheckout.offThread {
+            try ProjectCheckout.git(["rev-parse", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await prepareCheckoutFolder(path, clean: clean, step: step, executor: executor)
+        try await deliver(source, excludes: [], into: path, started: started, executor: executor)
+        var what = repository + (request.ref.map { " '\($0)'" } ?? " (its default branch)")
+        what += request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)"
+        let place = path.isEmpty ? "the workspace" : "'\(path)'"
+        reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "checked out \(what) into \(place): \(commit)"))
+        let branch = (try? await ProjectCheckout.offThread {
+            try ProjectCheckout.git(["symbolic-ref", "--quiet", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+        }) ?? ""
+        var ref = branch
+        if ref.isEmpty, let name = request.ref, !(name.utf8.count == 40 && name.allSatisfy(\.isHexDigit)) {
             ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
         }
         return ["commit": .string(commit), "ref": .string(ref)]

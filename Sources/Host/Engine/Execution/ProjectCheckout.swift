@@ -28,6 +28,10 @@ public final class ProjectCheckout: Sendable {
         public var depth: Int = 1
         public var fetchTags = false
         public var submodules = Submodules.none
+        /// Another repository (`OWNER/REPO`, actions/checkout's `repository`) and the server it is
+        /// fetched from (a URL, or a folder of repositories); nil: the project's own.
+        public var repository: String?
+        public var server: String?
 
         public init(ref: String? = nil, depth: Int = 1, fetchTags: Bool = false, submodules: Submodules = .none) {
             self.ref = ref
@@ -139,6 +143,9 @@ public final class ProjectCheckout: Sendable {
     }
 
     func make(_ request: Request, at destination: String) throws -> String {
+        if let repository = request.repository {
+            return try makeOther(request, repository: repository, server: request.server ?? RemoteActionStore.defaultBaseURL, at: destination)
+        }
         let target = try resolve(request.ref)
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         let url = "file://" + project
@@ -177,6 +184,105 @@ public final class ProjectCheckout: Sendable {
             try updateSubmodules(in: destination, from: project, recursive: request.submodules == .recursive)
         }
         return destination
+    }
+
+    /// A clone of another repository, `SERVER/OWNER/REPO`, as actions/checkout makes it: `ref` (a
+    /// branch, then a tag, a full ref name or a commit id; nil: the repository's default branch)
+    /// asked of the server with `git ls-remote`, then fetched `depth` commits deep (0: every branch
+    /// and tag) and checked out; submodules from their own URLs. Its `origin` is the address
+    /// without a user name or password, so none is left in the workspace's `.git/config`.
+    func makeOther(_ request: Request, repository: String, server: String, at destination: String) throws -> String {
+        let url = server + "/" + repository
+        let shown = RemoteActionStore.withoutCredentials(url)
+        func failing(_ body: () throws -> String) throws -> String {
+            do {
+                return try body()
+            } catch let error as EngineError {
+                throw EngineError("cannot check out \(repository) from \(shown): " + Self.hidingCredentials(error.message, of: server),
+                                  hint: "check the repository's name and ref; repositories come from \(RemoteActionStore.withoutCredentials(server)) "
+                                      + "(the input github-server-url, else --actions-url or NIXACTIONS_ACTIONS_URL)")
+            }
+        }
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        let target: Target
+        if let ref = request.ref, ref.utf8.count == 40, ref.allSatisfy(\.isHexDigit) {
+            target = .commit(ref.lowercased())
+        } else {
+            let listed = try failing { try Self.git(["ls-remote", "--symref", "--", url] + (request.ref.map { [$0] } ?? ["HEAD"]), in: destination) }
+            var refs: [String: String] = [:]
+            var head: String?
+            for line in listed.split(separator: "\n") {
+                let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
+                guard fields.count == 2 else { continue }
+                if fields[0].hasPrefix("ref: "), fields[1] == "HEAD" { head = String(fields[0].dropFirst(5)) } else { refs[fields[1]] = fields[0] }
+            }
+            func found(_ name: String) -> String? { refs[name + "^{}"] ?? refs[name] }
+            if let ref = request.ref {
+                var branch = ref
+                if branch.hasPrefix("refs/heads/") { branch.removeFirst("refs/heads/".count) }
+                var tag = ref
+                if tag.hasPrefix("refs/tags/") { tag.removeFirst("refs/tags/".count) }
+                if let sha = found("refs/heads/" + branch) {
+                    target = .branch(branch, sha: sha)
+                } else if let sha = found("refs/tags/" + tag) {
+                    target = .tag(tag, sha: sha)
+                } else if ref.hasPrefix("refs/"), let sha = found(ref) {
+                    target = .commit(sha)
+                } else {
+                    throw EngineError("ref '\(ref)' is not a branch or tag of \(repository) on \(RemoteActionStore.withoutCredentials(server))",
+                                      hint: "use one of its branches or tags, or a full commit id (40 hex digits)")
+                }
+            } else if let head, head.hasPrefix("refs/heads/"), let sha = refs["HEAD"] {
+                target = .branch(String(head.dropFirst("refs/heads/".count)), sha: sha)
+            } else if let sha = refs["HEAD"] {
+                target = .commit(sha)
+            } else {
+                throw EngineError("\(repository) on \(RemoteActionStore.withoutCredentials(server)) has no default branch (an empty repository?)",
+                                  hint: "give a ref")
+            }
+        }
+        try Self.git(["init", "--quiet", destination], in: folder)
+        try Self.git(["remote", "add", "origin", shown], in: destination)
+        var refspecs: [String]
+        switch target {
+        case .branch(let name, _, _): refspecs = ["+refs/heads/\(name):refs/remotes/origin/\(name)"]
+        case .tag(let name, _): refspecs = ["+refs/tags/\(name):refs/tags/\(name)"]
+        case .commit(let sha): refspecs = [sha]
+        }
+        var fetch = ["fetch", "--quiet", "--no-recurse-submodules"]
+        if request.depth > 0 {
+            fetch.append("--depth=\(request.depth)")
+            if request.fetchTags { refspecs.append("+refs/tags/*:refs/tags/*") } else { fetch.append("--no-tags") }
+        } else {
+            if case .commit = target { refspecs += ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"] } else {
+                refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+            }
+        }
+        // The address with its credentials on git's command line only, never in the clone's configuration.
+        _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination) }
+        switch target {
+        case .branch(let name, _, _):
+            try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
+        case .tag(let name, _):
+            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
+        case .commit(let sha):
+            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
+        }
+        if request.submodules != .none, FileManager.default.fileExists(atPath: destination + "/.gitmodules") {
+            _ = try failing {
+                try Self.git(["submodule", "update", "--init", "--quiet", "--force", "--checkout"]
+                                 + (request.submodules == .recursive ? ["--recursive"] : []), in: destination)
+            }
+        }
+        return destination
+    }
+
+    /// `text` without the user name and password of `server` (git may quote the address).
+    static func hidingCredentials(_ text: String, of server: String) -> String {
+        guard let scheme = server.range(of: "://") else { return text }
+        let host = server[scheme.upperBound...].prefix { $0 != "/" }
+        guard let at = host.lastIndex(of: "@"), at > host.startIndex else { return text }
+        return text.replacingOccurrences(of: String(host[..<at]) + "@", with: "")
     }
 
     /// Check out the submodules of the clone `clone` from the project's own copies of them
@@ -220,11 +326,18 @@ public final class ProjectCheckout: Sendable {
         {
             environment.removeValue(forKey: name)
         }
+        // Another repository's server: a private one fails instead of asking for a password.
         environment["GIT_TERMINAL_PROMPT"] = "0"
+        environment["GIT_ASKPASS"] = "/bin/false"
+        environment["SSH_ASKPASS"] = "/bin/false"
+        environment["GCM_INTERACTIVE"] = "never"
         let git: HostCommand.Outcome
         do {
-            // No hook of the user's configuration (core.hooksPath) runs in the clones.
-            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null"] + arguments, environment: environment, directory: directory)
+            // No hook of the user's configuration (core.hooksPath) runs in the clones; a server
+            // that stops sending is given up after a minute (http), no LFS download.
+            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60",
+                                       "-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"] + arguments,
+                                      environment: environment, directory: directory)
         } catch {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {

@@ -22,6 +22,9 @@ public struct RunOptions: Sendable {
     /// The project's git checkout for workspaces (docs/workflow-syntax.md, actions/checkout); nil:
     /// workspaces are copies of the project folder without `.git`.
     public var checkout: ProjectCheckout?
+    /// The server other repositories come from (actions/checkout's `repository`, unless its
+    /// `github-server-url` names another): the remote actions' (`--actions-url`).
+    public var gitServerURL = RemoteActionStore.defaultBaseURL
     /// The run's cgroup v2 folder, when the host could make one (executors contain jobs in it).
     public var cgroup: String?
     /// The run's tracking id (`NIXACTIONS_TRACKING_ID` prefix of every local step process).

@@ -192,7 +192,8 @@ struct ExpressionValidator {
             }
             if let problem = JobRunner.checkoutValueProblem(key, text) {
                 let notYet: Bool
-                if case .unsupported = support { notYet = true } else { notYet = key == "lfs" }  // lfs: true, a valid value
+                // lfs: true, a valid value; a repository actions/checkout itself refuses when it runs.
+                if case .unsupported = support { notYet = true } else { notYet = key == "lfs" || key == "repository" }
                 if notYet {
                     // Valid GitHub this version cannot do (another repository, LFS, a sparse
                     // checkout): one warning; the step fails with the same message when it runs.
