@@ -57,7 +57,7 @@ struct ExamplesTests {
         #expect(plain.stdout.contains("[deploy] not deploying develop\n"))
     }
 
-    @Test("examples/17-remote-actions: a remote composite action and one in a folder of its repository, from a git daemon and from a folder")
+    @Test("examples/17-remote-actions: a remote composite action and one in a folder of its repository, and a checkout of that repository, from a git daemon and from a folder")
     func remoteActions() async throws {
         let daemon = try GitDaemon()
         defer { daemon.stop() }
@@ -79,7 +79,7 @@ struct ExamplesTests {
                                               in: packageDirectory.path, environment: ["XDG_CACHE_HOME": cache.path])
             #expect(result.status == 0, "\(url): \(result.stderr)\n\(result.stdout)")
             for line in ["[hello] hello, remote actions (from nixactions-examples/greet@v1)\n", "[hello] the action said 'hello, remote actions'\n",
-                         "[hello] HELLO, REMOTE ACTIONS\n"] {
+                         "[hello] HELLO, REMOTE ACTIONS\n", "[other] checked out refs/tags/v1: action.yml bin shout \n"] {
                 #expect(result.stdout.contains(line), "\(url): missing '\(line)' in:\n\(result.stdout)")
             }
         }
