@@ -297,6 +297,58 @@ struct CheckoutTests {
         #expect(!failed.joined().contains("tok-9a8b7c"), "\(failed)")
     }
 
+    @Test("sparse-checkout: cone mode gives the root's files and the named folders, without it the patterns; git status clean; the same for another repository")
+    func sparseCheckout() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        try daemon.publish("octo/tools", files: ["README": "r\n", "lib/a.txt": "a\n", "bin/b.txt": "b\n"])
+        let repo = try GitProject()
+        defer { repo.remove() }
+        try repo.temp.write("project/src/app/main.txt", "main\n")
+        try repo.temp.write("project/docs/guide.txt", "guide\n")
+        try repo.temp.write("project/tests/t.txt", "t\n")
+        try repo.git(["add", "-A"])
+        try repo.commit("folders")
+        let list = "echo \"$(find . -path ./.git -prune -o -type f -print | sort | tr '\\n' ' ')status=[$(git status --porcelain)]\""
+        let result = try await repo.run("""
+            jobs:
+              cone:
+                steps:
+                  - uses: actions/checkout@v4
+                    with:
+                      sparse-checkout: |
+                        src
+                        docs
+                  - run: \(list)
+              patterns:
+                steps:
+                  - uses: actions/checkout@v4
+                    with:
+                      sparse-checkout: |
+                        /*
+                        !/docs/
+                        !/tests/
+                      sparse-checkout-cone-mode: false
+                  - run: \(list)
+              other:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, sparse-checkout: lib }
+                  - run: \(list)
+            """, ["--actions-url", daemon.url])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let out = result.stdout
+        for line in [
+            "[cone] ./.gitignore ./docs/guide.txt ./src/app/main.txt ./version.txt status=[]\n",
+            "[patterns] ./.gitignore ./src/app/main.txt ./version.txt status=[]\n",
+            "[other] ./README ./lib/a.txt status=[]\n",
+            "checked out HEAD (1 commit deep), sparse: src docs into the workspace",
+        ] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        #expect(repo.leftovers().isEmpty)
+    }
+
     @Test("clean: true (default) removes what earlier steps left; clean: false keeps it")
     func clean() async throws {
         let repo = try GitProject()
@@ -473,7 +525,7 @@ struct CheckoutTests {
         #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
     }
 
-    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; inputs not supported yet (lfs, sparse-checkout) and a repository checkout would refuse warnings, credentials a warning, each once at its line")
+    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; inputs not supported yet (lfs, filter) and a repository checkout would refuse warnings, credentials a warning, each once at its line")
     func validateInputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -485,7 +537,7 @@ struct CheckoutTests {
                     with:
                       token: abc
                       lfs: true
-                      sparse-checkout: src
+                      filter: blob:none
                       fetch-depth: -1
                       submodules: maybe
                       repository: other
@@ -497,7 +549,7 @@ struct CheckoutTests {
         let text = result.stderr
         #expect(text.contains("wf.yml:6:18: warning: actions/checkout input 'token' is not used"), "\(text)")
         #expect(text.contains("wf.yml:7:16: warning: actions/checkout: Git LFS files are not supported yet (lfs: true)"), "\(text)")
-        #expect(text.contains("wf.yml:8:28: warning: actions/checkout: sparse checkouts are not supported yet"), "\(text)")
+        #expect(text.contains("wf.yml:8:19: warning: actions/checkout: partial clones (filter) are not supported yet"), "\(text)")
         // What actions/checkout reads otherwise than it looks: a warning saying how it reads it.
         #expect(text.contains("wf.yml:9:24: warning: actions/checkout: fetch-depth '-1' is read as 0 (all history and tags)"), "\(text)")
         #expect(text.contains("wf.yml:10:23: warning: actions/checkout: submodules 'maybe' is none of false, true and recursive: it is read as false"), "\(text)")

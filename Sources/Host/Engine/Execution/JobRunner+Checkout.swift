@@ -29,8 +29,7 @@ extension JobRunner {
             "token": credentials, "ssh-key": credentials, "ssh-known-hosts": credentials, "ssh-strict": credentials,
             "ssh-user": credentials, "persist-credentials": credentials,
             "repository": .honoured, "github-server-url": .honoured,
-            "sparse-checkout": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
-            "sparse-checkout-cone-mode": .unsupported("sparse checkouts are not supported yet", hint: "remove it: the whole tree is checked out"),
+            "sparse-checkout": .honoured, "sparse-checkout-cone-mode": .honoured,
             "filter": .unsupported("partial clones (filter) are not supported yet", hint: "remove it: every object of the fetched commits is there"),
         ]
     }()
@@ -55,7 +54,7 @@ extension JobRunner {
             if parts.contains(where: { $0.hasPrefix(".") || $0.hasPrefix("-") }) {
                 return ("repository '\(text)' is not a repository name", "owners and repositories are named with letters, digits, '-', '_' and '.'")
             }
-        case "sparse-checkout", "filter", "sparse-checkout-cone-mode":
+        case "filter":
             if case .unsupported(let message, let hint)? = checkoutInputs[name] { return (message, hint) }
         default:
             break
@@ -90,7 +89,7 @@ extension JobRunner {
         let text = value.trimmingCharacters(in: .whitespaces)
         if text.isEmpty { return nil }
         switch name {
-        case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout", "lfs":
+        case "clean", "fetch-tags", "show-progress", "set-safe-directory", "allow-unsafe-pr-checkout", "lfs", "sparse-checkout-cone-mode":
             guard bool(text) == nil else { return nil }
             return "\(name) '\(value)' is neither true nor false: it is read as false"
         case "submodules":
@@ -154,18 +153,14 @@ extension JobRunner {
                                     line: "the project is not a git repository: its files are already in the workspace (\(started.workspace)), without .git"))
             return [:]
         }
-        var request = ProjectCheckout.Request()
-        request.ref = text("ref").isEmpty ? nil : text("ref")
-        request.depth = Self.checkoutDepth(text("fetch-depth"))
-        request.fetchTags = Self.checkoutFlag(text("fetch-tags"), default: false)
-        request.submodules = Self.checkoutSubmodules(text("submodules"))
+        let request = Self.checkoutRequest(inputs)
         let clean = Self.checkoutFlag(text("clean"), default: true)
         let path = try Self.checkoutPath(text("path"))
 
         let source: String
         var excludes: [String] = []
         var what: String
-        if checkout.source == .workingTree && request.ref == nil {
+        if checkout.source == .workingTree && request.ref == nil && request.sparse.isEmpty {
             source = checkout.project
             excludes = job.workspace.excludes.filter { $0 != ".git" }
             for skipped in [options.runDirectory] + options.copySkipPaths where skipped.hasPrefix(source + "/") {
@@ -174,8 +169,7 @@ extension JobRunner {
             what = "the project's working tree (--working-tree)"
         } else {
             source = try await checkout.clone(request)
-            what = request.ref.map { "'\($0)'" } ?? "HEAD"
-            what += request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)"
+            what = Self.checkoutDescription(request.ref.map { "'\($0)'" } ?? "HEAD", request)
         }
         let (commit, branch) = try await ProjectCheckout.offThread {
             (try ProjectCheckout.git(["rev-parse", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines),
@@ -202,15 +196,11 @@ extension JobRunner {
                        executor: any Executor) async throws -> [String: ExpressionValue] {
         guard let checkout = options.checkout else { throw EngineError("actions/checkout: the run has no folder for clones") }
         let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
-        var request = ProjectCheckout.Request()
+        var request = Self.checkoutRequest(inputs)
         request.repository = repository
         var server = text("github-server-url").isEmpty ? options.gitServerURL : text("github-server-url")
         while server.count > 1, server.hasSuffix("/") { server.removeLast() }
         request.server = server
-        request.ref = text("ref").isEmpty ? nil : text("ref")
-        request.depth = Self.checkoutDepth(text("fetch-depth"))
-        request.fetchTags = Self.checkoutFlag(text("fetch-tags"), default: false)
-        request.submodules = Self.checkoutSubmodules(text("submodules"))
         let clean = Self.checkoutFlag(text("clean"), default: true)
         let path = try Self.checkoutPath(text("path"))
         let source = try await checkout.clone(request)
@@ -219,8 +209,7 @@ extension JobRunner {
         }
         try await prepareCheckoutFolder(path, clean: clean, step: step, executor: executor)
         try await deliver(source, excludes: [], into: path, started: started, executor: executor)
-        var what = repository + (request.ref.map { " '\($0)'" } ?? " (its default branch)")
-        what += request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)"
+        let what = Self.checkoutDescription(repository + (request.ref.map { " '\($0)'" } ?? " (its default branch)"), request)
         let place = path.isEmpty ? "the workspace" : "'\(path)'"
         reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "checked out \(what) into \(place): \(commit)"))
         let branch = (try? await ProjectCheckout.offThread {
@@ -231,6 +220,29 @@ extension JobRunner {
             ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
         }
         return ["commit": .string(commit), "ref": .string(ref)]
+    }
+
+    /// The inputs every checkout reads the same way, into `request`: `ref`, `fetch-depth`,
+    /// `fetch-tags`, `submodules`, and `sparse-checkout` (one pattern a line, as actions/checkout's
+    /// multi-line input: trimmed, empty lines left out) with `sparse-checkout-cone-mode`.
+    static func checkoutRequest(_ inputs: [String: String]) -> ProjectCheckout.Request {
+        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
+        var request = ProjectCheckout.Request()
+        request.ref = text("ref").isEmpty ? nil : text("ref")
+        request.depth = checkoutDepth(text("fetch-depth"))
+        request.fetchTags = checkoutFlag(text("fetch-tags"), default: false)
+        request.submodules = checkoutSubmodules(text("submodules"))
+        request.sparse = (inputs["sparse-checkout"] ?? "").split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        request.sparseCone = checkoutFlag(text("sparse-checkout-cone-mode"), default: true)
+        return request
+    }
+
+    /// How a checkout is described in its step's log: what, how deep, which sparse patterns.
+    static func checkoutDescription(_ what: String, _ request: ProjectCheckout.Request) -> String {
+        var text = what + (request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)")
+        if !request.sparse.isEmpty { text += ", sparse: " + request.sparse.joined(separator: " ") + (request.sparseCone ? "" : " (not cone mode)") }
+        return text
     }
 
     /// `path` as a relative path without `.` or `..` ("" for the workspace), or an error when it is

@@ -32,6 +32,10 @@ public final class ProjectCheckout: Sendable {
         /// fetched from (a URL, or a folder of repositories); nil: the project's own.
         public var repository: String?
         public var server: String?
+        /// actions/checkout's `sparse-checkout` patterns (empty: the whole tree) and
+        /// `sparse-checkout-cone-mode` (folders, the default; else gitignore-like patterns).
+        public var sparse: [String] = []
+        public var sparseCone = true
 
         public init(ref: String? = nil, depth: Int = 1, fetchTags: Bool = false, submodules: Submodules = .none) {
             self.ref = ref
@@ -172,6 +176,7 @@ public final class ProjectCheckout: Sendable {
             refspecs = all
         }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
+        try sparseCheckout(request, in: destination)
         switch target {
         case .branch(let name, _, _):
             try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
@@ -260,6 +265,7 @@ public final class ProjectCheckout: Sendable {
         }
         // The address with its credentials on git's command line only, never in the clone's configuration.
         _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination) }
+        try sparseCheckout(request, in: destination)
         switch target {
         case .branch(let name, _, _):
             try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
@@ -275,6 +281,19 @@ public final class ProjectCheckout: Sendable {
             }
         }
         return destination
+    }
+
+    /// A sparse checkout, as actions/checkout makes it: the patterns set before the commit is
+    /// checked out, so only their files are in the folder (`git status` clean).
+    func sparseCheckout(_ request: Request, in destination: String) throws {
+        guard !request.sparse.isEmpty else { return }
+        do {
+            try Self.git(["sparse-checkout", "set", request.sparseCone ? "--cone" : "--no-cone", "--"] + request.sparse, in: destination)
+        } catch let error as EngineError {
+            throw EngineError("the sparse checkout of \(request.sparse.joined(separator: ", ")) failed: \(error.message)",
+                              hint: request.sparseCone ? "in cone mode (the default) each pattern is a folder: src, docs/api"
+                                  : "without cone mode the patterns are as in .gitignore: /*, !/docs/")
+        }
     }
 
     /// `text` without the user name and password of `server` (git may quote the address).

@@ -195,8 +195,8 @@ struct ExpressionValidator {
                 // lfs: true, a valid value; a repository actions/checkout itself refuses when it runs.
                 if case .unsupported = support { notYet = true } else { notYet = key == "lfs" || key == "repository" }
                 if notYet {
-                    // Valid GitHub this version cannot do (another repository, LFS, a sparse
-                    // checkout): one warning; the step fails with the same message when it runs.
+                    // Valid GitHub this version cannot do (LFS, a partial clone), or a
+                    // repository actions/checkout refuses when it runs: one warning; the step fails with the same message when it runs.
                     diagnostics.warning("actions/checkout: \(problem.message); the step fails if it runs", at: at, context: context, hint: problem.hint)
                 } else {
                     diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)
