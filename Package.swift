@@ -71,6 +71,10 @@ let package = Package(
         .target(name: "NixActionsCacheKit", dependencies: ["NixActionsPluginKit", "NixActionsPluginMessages", "CZstd"],
                 path: "Sources/PluginAPI/CacheKit"),
 
+        // What executors that start containers share: the engine (podman or docker), services, registry logins.
+        .target(name: "NixActionsContainerKit", dependencies: ["NixActionsPluginKit", "NixActionsPluginMessages", "NixActionsProcessKit"],
+                path: "Sources/PluginAPI/ContainerKit"),
+
         // MARK: Host
         .target(
             name: "NixActionsEngine",
@@ -110,13 +114,13 @@ let package = Package(
         // MARK: Plugins
         .target(
             name: "LocalExecutor",
-            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit", "NixActionsContainerKit"],
             path: "Plugins/LocalExecutor",
             linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "OCIExecutor",
-            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit"],
+            dependencies: ["NixActionsPluginKit", "NixActionsProcessKit", "NixActionsContainerKit"],
             path: "Plugins/OCIExecutor",
             linkerSettings: pluginLinkerSettings
         ),

@@ -1,5 +1,6 @@
 import CNixActionsPlugin
 import Foundation
+import NixActionsContainerKit
 import NixActionsPluginKit
 import NixActionsPluginMessages
 import NixActionsProcessKit
@@ -43,7 +44,8 @@ final class OCIExecutor: ExecutorPlugin {
     let containerEnv: [(String, String)]
     let grace: Duration
     /// GitHub's `services:` of the job (the host passes them as the `services` option).
-    let services: [OCIService]
+    let services: [ContainerService]
+    let containerEngine: ContainerEngine
     let serial = Atomic<Int>(0)
     /// The container of each running job.
     let containers = Mutex<[String: String]>([:])
@@ -53,19 +55,16 @@ final class OCIExecutor: ExecutorPlugin {
     let stuck = Mutex<Set<String>>([])
     /// Where the container's private folder is mounted.
     static let controlMount = "/__nixactions"
-    /// The label every container of a run carries, for cleanup after a host that died.
-    static let runLabel = "io.nixactions.run"
-    /// The label of a service container (its value: the service's name).
-    static let serviceLabel = "io.nixactions.service"
+    static var runLabel: String { ContainerEngine.runLabel }
 
-    var engineName: String { (engine as NSString).lastPathComponent }
+    var engineName: String { containerEngine.name }
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
         let options = configuration.options
-        func string(_ key: String) throws -> String? { try OCIOptions.string(options[key], key: key) }
-        func list(_ key: String) throws -> [String] { try OCIOptions.list(options[key], key: key) }
+        func string(_ key: String) throws -> String? { try ContainerOptions.string(options[key], key: key) }
+        func list(_ key: String) throws -> [String] { try ContainerOptions.list(options[key], key: key) }
         let known: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds", "credentials",
                                    "services"]
         if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
@@ -75,26 +74,11 @@ final class OCIExecutor: ExecutorPlugin {
         guard let image = try string("image"), !image.isEmpty else {
             throw OperationFailure(message: "the oci executor needs an 'image'", hint: "container: IMAGE, or executor: { plugin: oci, with: { image: IMAGE } }")
         }
-        try OCIOptions.checkImage(image, what: "the image")
+        try ContainerOptions.checkImage(image, what: "the image")
         credentials = try RegistryLogin(options["credentials"], what: "the container's")
         self.image = image
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        if let wanted = try string("engine") {
-            guard ["podman", "docker"].contains((wanted as NSString).lastPathComponent) else {
-                throw OperationFailure(message: "oci executor: engine '\(wanted)' is not podman or docker")
-            }
-            let found = FastFiles.resolve(wanted, searchPath: path)
-            guard access(found, X_OK) == 0 else {
-                throw OperationFailure(message: "oci executor: the container engine '\(wanted)' is not installed",
-                                       hint: "install it (apt-get install podman runc), or choose another with engine:")
-            }
-            engine = found
-        } else if let found = ["podman", "docker"].map({ FastFiles.resolve($0, searchPath: path) }).first(where: { access($0, X_OK) == 0 }) {
-            engine = found
-        } else {
-            throw OperationFailure(message: "oci executor: no container engine found (podman or docker on PATH)",
-                                   hint: "install podman (apt-get install podman runc)")
-        }
+        containerEngine = try ContainerEngine.find(try string("engine"), who: "oci executor")
+        engine = containerEngine.path
 
         var run: [String] = []
         if let network = try string("network") { run += ["--network", network] }
@@ -108,8 +92,8 @@ final class OCIExecutor: ExecutorPlugin {
             run += words
         }
         runOptions = run
-        containerEnv = try OCIOptions.env(options["env"], key: "env")
-        services = try OCIService.parse(options["services"])
+        containerEnv = try ContainerOptions.env(options["env"], key: "env")
+        services = try ContainerService.parse(options["services"])
         if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
             grace = .milliseconds(Int(seconds * 1000))
         } else {
@@ -125,25 +109,8 @@ final class OCIExecutor: ExecutorPlugin {
     /// `RUN/cleanup/oci-….sh`: what removes this run's containers if the host dies before it
     /// could (its supervisor, or the next run's sweep, runs every script there).
     func writeCleanupScript() throws {
-        let folder = configuration.runDirectory + "/cleanup"
-        if mkdir(folder, 0o700) != 0 && errno != EEXIST {
-            throw OperationFailure(message: "oci executor: cannot create \(folder): \(String(cString: strerror(errno)))")
-        }
-        let label = ShellWords.quote("label=\(Self.runLabel)=\(configuration.runID)")
-        let engine = ShellWords.quote(self.engine)
-        // Services first: they use their job container's network namespace, which cannot go first.
-        let script = """
-            # Written by the oci executor: remove the containers of run \(configuration.runID).
-            ids=$(\(engine) ps -aq --filter \(label) --filter label=\(Self.serviceLabel) 2>/dev/null)
-            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
-            ids=$(\(engine) ps -aq --filter \(label) 2>/dev/null)
-            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
-            true
-
-            """
-        if let error = FastFiles.write(script, to: folder + "/oci-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
-            throw OperationFailure(message: "oci executor: cannot write its cleanup script: \(String(cString: strerror(error)))")
-        }
+        try containerEngine.writeCleanupScript(runDirectory: configuration.runDirectory, runID: configuration.runID,
+                                               name: "oci-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff)", who: "oci executor")
     }
 
     func containerName(_ jobKey: String) -> String {
@@ -174,7 +141,7 @@ final class OCIExecutor: ExecutorPlugin {
                          "-v", "\(control):\(Self.controlMount):ro", "-w", workspace]
         if !containerEnv.isEmpty {
             // A file, not `-e NAME=VALUE`: values stay off the command line.
-            arguments += ["--env-file", try writeEnvFile(containerEnv, to: control + "/container.env")]
+            arguments += ["--env-file", try ContainerEngine.writeEnvFile(containerEnv, to: control + "/container.env", who: "oci executor")]
         }
         arguments += runOptions + serviceHostOptions
         // The container's main process is the step helper: it runs each step the host asks for.
@@ -191,7 +158,7 @@ final class OCIExecutor: ExecutorPlugin {
                 message: "cannot start a container of image '\(image)' for job '\(job.displayName)': \(started.errorText)",
                 hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
         }
-        try await startServices(job, container: name, control: control)
+        try await startServices(job, container: name)
         return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
     }
 
@@ -270,12 +237,12 @@ final class OCIExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         stuck.withLock { _ = $0.remove(job.jobKey) }
-        await removeServices(job.jobKey, context: context)
-        if let name = containers.withLock({ $0.removeValue(forKey: job.jobKey) }) {
-            let removed = try? await capture([engine, "rm", "-f", "-t", "0", "-v", name])
-            if let removed, removed.status != 0, !removed.errorText.contains("no such container") {
-                context.log(.warning, "could not remove container \(name): \(removed.errorText)")
-            }
+        // Services first: they use the job container's network namespace.
+        if let names = servicesStarted.withLock({ $0.removeValue(forKey: job.jobKey) }), let error = await containerEngine.remove(names) {
+            context.log(.warning, "could not remove the services of job '\(job.jobKey)': \(error)")
+        }
+        if let name = containers.withLock({ $0.removeValue(forKey: job.jobKey) }), let error = await containerEngine.remove([name]) {
+            context.log(.warning, "could not remove container \(name): \(error)")
         }
         FastFiles.removeTree(jobDirectory(job.jobKey))
     }
@@ -296,52 +263,30 @@ final class OCIExecutor: ExecutorPlugin {
 
         """
 
-    /// Pull `image` when it is not on this machine, so that a failure says which image it was.
+    /// Pull `image` when it is not on this machine (`ContainerEngine.ensureImage`), a login in the
+    /// job's folder, not its private folder: that one is mounted into the job's container.
     func ensureImage(_ image: String, login: RegistryLogin?, of job: JobSpec, role: String) async throws {
-        guard try await capture([engine, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 else { return }
-        var pull = [engine, "pull", "-q", image]
-        var written: [String] = []
-        defer { for path in written.reversed() { unlink(path); rmdir(path) } }
-        if let login {
-            // podman reads `--authfile FILE`; docker reads `config.json` in `--config DIR`.
-            // In the job's folder, not its private folder: that one is mounted into the job's container.
-            let folder = jobDirectory(job.jobKey) + "/auth-\(serial.add(1, ordering: .relaxed).newValue)"
-            guard mkdir(folder, 0o700) == 0 else {
-                throw OperationFailure(message: "oci executor: cannot create \(folder): \(String(cString: strerror(errno)))")
-            }
-            written.append(folder)
-            let file = folder + "/" + (engineName == "docker" ? "config.json" : "auth.json")
-            if let error = FastFiles.write(login.authFile(for: image, docker: engineName == "docker"), to: file) {
-                throw OperationFailure(message: "oci executor: cannot write the registry login: \(String(cString: strerror(error)))")
-            }
-            written.append(file)
-            pull = engineName == "docker" ? [engine, "--config", folder, "pull", "-q", image] : [engine, "pull", "-q", "--authfile", file, image]
-        }
-        let pulled = try await capture(pull)
-        guard pulled.status == 0 else {
-            throw OperationFailure(
-                message: "\(role) of job '\(job.displayName)' is not on this machine and pulling it failed: \(pulled.errorText)",
-                hint: "build or load it locally ('\(engineName) images' lists them), or check the name and the registry")
-        }
+        try await containerEngine.ensureImage(image, login: login, authFolder: jobDirectory(job.jobKey) + "/auth-\(serial.add(1, ordering: .relaxed).newValue)",
+                                              jobName: job.displayName, role: role)
     }
 
-    /// A `--env-file` (values never on a command line); returns its path.
-    func writeEnvFile(_ env: [(String, String)], to file: String) throws -> String {
-        guard env.allSatisfy({ !$0.1.contains("\n") }) else {
-            throw OperationFailure(message: "oci executor: a container env value has a line break", hint: "pass it to the steps with env: instead")
-        }
-        if let error = FastFiles.write(env.map { "\($0.0)=\($0.1)\n" }.joined(), to: file) {
-            throw OperationFailure(message: "oci executor: cannot write \(file): \(String(cString: strerror(error)))")
-        }
-        return file
+    /// The job container's options for its services: the host names and the published ports.
+    var serviceHostOptions: [String] {
+        services.flatMap { ["--add-host", "\($0.name):127.0.0.1"] + $0.ports.flatMap { ["-p", $0] } }
+    }
+
+    /// Start the job's services in its container's network namespace and wait until each is
+    /// healthy. Their env files go into the job's folder, not its private folder: that one is
+    /// mounted into the job's container, whose steps must not read a service's values.
+    func startServices(_ job: JobSpec, container: String) async throws {
+        try await ServiceStarter(engine: containerEngine, runID: configuration.runID, who: "oci executor").start(
+            services, jobKey: job.jobKey, jobName: job.displayName, prefix: containerName(job.jobKey), scratch: jobDirectory(job.jobKey),
+            network: { _ in ["--network", "container:" + container] },
+            started: { name in servicesStarted.withLock { $0[job.jobKey, default: []].append(name) } })
     }
 
     /// Run an engine command to its end, keeping what it printed.
     func capture(_ arguments: [String]) async throws -> CapturedCommand {
-        do {
-            return try await CapturedCommand.run(arguments, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw OperationFailure(message: "cannot run \(engine): \(String(cString: strerror(error.errno)))")
-        }
+        try await containerEngine.capture(arguments)
     }
 }
