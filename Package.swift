@@ -201,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["NixActionsCLI", "NixActionsEngine", "NixActionsProcessKit", "TestSupport", "nixactions"],
+            dependencies: ["NixActionsCLI", "NixActionsEngine", "NixActionsProcessKit", "NixActionsContainerKit", "TestSupport", "nixactions"],
             path: "Tests/CLITests"
         ),
     ],

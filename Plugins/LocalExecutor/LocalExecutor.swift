@@ -1,5 +1,6 @@
 import CNixActionsPlugin
 import Foundation
+import NixActionsContainerKit
 import NixActionsPluginKit
 import NixActionsPluginMessages
 import NixActionsProcessKit
@@ -26,6 +27,13 @@ public func nixactionsPluginEntry(
 /// `GITHUB_WORKSPACE`) and `jobs/<jobKey>/tmp` (`RUNNER_TEMP`: env files; scripts when there is no tmpfs).
 /// Options (`executor.with`): `inherit-env` (default true) passes the host's environment to steps;
 /// `grace-seconds` (default 5) is how long a cancelled step has between SIGTERM and SIGKILL.
+///
+/// GitHub's `services:` of a job (the host passes them as the `services` option) are containers
+/// of this machine's podman or docker (`engine`: which one; default the first on PATH), started
+/// before the first step as GitHub's runner starts them for a job on the runner itself: their
+/// `ports` published on this machine, on 127.0.0.1 unless an address is given, for the steps to
+/// reach at `localhost:PORT`. They share one network namespace, the first service's (no network
+/// to make and remove), and are removed when the job finishes.
 final class LocalExecutor: ExecutorPlugin {
     let configuration: ExecutorConfiguration
     let host: HostServices
@@ -44,6 +52,11 @@ final class LocalExecutor: ExecutorPlugin {
     /// folder when the instance goes; else scripts go to the job's temporary folder.
     let scriptFolder: PrivateFolder? = try? PrivateFolder(base: "/dev/shm", prefix: "nixactions-")
     var scriptRoot: String? { scriptFolder?.path }
+    /// The job's services, and the engine that runs them (nil without services).
+    let services: [ContainerService]
+    let containerEngine: ContainerEngine?
+    /// The service containers started for each running job, in the order they were started.
+    let servicesStarted = Mutex<[String: [String]]>([:])
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
@@ -56,6 +69,18 @@ final class LocalExecutor: ExecutorPlugin {
             grace = .milliseconds(Int(seconds * 1000))
         } else {
             grace = .seconds(5)
+        }
+        services = try ContainerService.parse(configuration.options["services"], who: "local executor")
+        if services.isEmpty {
+            containerEngine = nil
+        } else {
+            let engine = try ContainerEngine.find(try ContainerOptions.string(configuration.options["engine"], key: "engine", who: "local executor"),
+                                                  who: "local executor")
+            containerEngine = engine
+            // What removes the services if the host dies before it could.
+            try engine.writeCleanupScript(runDirectory: configuration.runDirectory, runID: configuration.runID,
+                                          name: "local-services-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))",
+                                          who: "local executor")
         }
     }
 
@@ -106,7 +131,36 @@ final class LocalExecutor: ExecutorPlugin {
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
                 hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
-        return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        var started = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        if let engine = containerEngine { started.services = try await startServices(job, directory: directory, engine: engine) }
+        return started
+    }
+
+    /// Start the job's services, the first owning the network namespace they share (with every
+    /// service's published ports and a host name per service), and say which port of this
+    /// machine each of their ports is published on.
+    func startServices(_ job: JobSpec, directory: String, engine: ContainerEngine) async throws -> [String: JobService] {
+        let prefix = "nixactions-\(configuration.runID)-\(job.jobKey)"
+        let owner = ServiceStarter.containerName(prefix: prefix, service: services[0].name)
+        let ownerOptions = services.flatMap { ["--add-host", "\($0.name):127.0.0.1"] }
+            + services.flatMap { $0.ports.flatMap { ["-p", ServiceStarter.localPublished($0)] } }
+        // Env files and registry logins in the job's folder, removed as soon as each is used.
+        let ids = try await ServiceStarter(engine: engine, runID: configuration.runID, who: "local executor").start(
+            services, jobKey: job.jobKey, jobName: job.displayName, prefix: prefix, scratch: directory,
+            network: { $0 == 0 ? ownerOptions : ["--network", "container:" + owner] },
+            started: { name in servicesStarted.withLock { $0[job.jobKey, default: []].append(name) } })
+        let listed = try await engine.capture([engine.path, "port", owner])
+        let published = ServiceStarter.hostPorts(listed.outputText)
+        var result: [String: JobService] = [:]
+        for service in services {
+            var ports: [String: String] = [:]
+            for port in service.ports {
+                let inside = ServiceStarter.containerPort(port)
+                if let host = published[inside] { ports[String(inside.prefix { $0 != "/" })] = host }
+            }
+            result[service.name] = JobService(id: ids[service.name] ?? "", ports: ports, network: "")
+        }
+        return result
     }
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
@@ -215,6 +269,12 @@ final class LocalExecutor: ExecutorPlugin {
         // End what the job's steps left running (background processes, daemons), then remove its files.
         if let containment = containments.withLock({ $0.removeValue(forKey: job.jobKey) }) {
             containment.endAll()
+        }
+        // Its services, the namespace's owner last.
+        if let names = servicesStarted.withLock({ $0.removeValue(forKey: job.jobKey) }), let engine = containerEngine,
+            let error = await engine.remove(names.reversed())
+        {
+            context.log(.warning, "could not remove the services of job '\(job.jobKey)': \(error)")
         }
         // Its files go on the recycler's thread: emptied, the folder serves the next job.
         recycler.finished(jobDirectory(job.jobKey))

@@ -118,12 +118,16 @@ public struct ContainerEngine: Sendable {
         }
     }
 
-    /// Remove containers (`rm -f`, no grace); the engine's error when it failed for another
-    /// reason than a container already gone.
+    /// Remove containers (`rm -f`, no grace), one after another in the order given (a container
+    /// whose network namespace others use goes after them); the engine's errors for those that
+    /// failed for another reason than being gone already.
     public func remove(_ names: [String]) async -> String? {
-        guard !names.isEmpty else { return nil }
-        guard let removed = try? await capture([path, "rm", "-f", "-t", "0", "-v"] + names) else { return "cannot run \(path)" }
-        return removed.status != 0 && !removed.errorText.contains("no such container") ? removed.errorText : nil
+        var errors: [String] = []
+        for name in names {
+            guard let removed = try? await capture([path, "rm", "-f", "-t", "0", "-v", name]) else { return "cannot run \(path)" }
+            if removed.status != 0 && !removed.errorText.contains("no such container") { errors.append(removed.errorText) }
+        }
+        return errors.isEmpty ? nil : errors.joined(separator: "; ")
     }
 }
 
@@ -146,9 +150,11 @@ public struct ServiceStarter: Sendable {
     /// Start `services` in order, each with the network options `network(index)` gives, in the
     /// job's folder `scratch` (env files and registry logins, removed at once: not a folder a
     /// job's steps can read). `started` is told each container's name before it is started, so
-    /// that whatever happens it can be removed.
+    /// that whatever happens it can be removed. Returns each service's container id, by name.
+    @discardableResult
     public func start(_ services: [ContainerService], jobKey: String, jobName: String, prefix: String, scratch: String,
-                      network: (Int) -> [String], started: (String) -> Void) async throws {
+                      network: (Int) -> [String], started: (String) -> Void) async throws -> [String: String] {
+        var ids: [String: String] = [:]
         for (index, service) in services.enumerated() {
             try Task.checkCancellation()
             try await engine.ensureImage(service.image, login: service.credentials, authFolder: scratch + "/auth-service-\(service.name)",
@@ -170,8 +176,41 @@ public struct ServiceStarter: Sendable {
                     message: "cannot start service '\(service.name)' (image '\(service.image)') of job '\(jobName)': \(result.errorText)",
                     hint: "run '\(engine.name) run --rm \(service.image)' to see the engine's own error")
             }
+            ids[service.name] = result.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
             try await waitHealthy(name, service: service, jobName: jobName)
         }
+        return ids
+    }
+
+    /// `ports` entries as published on this machine: an address given (`0.0.0.0:8080:80`) is
+    /// kept; without one, 127.0.0.1 (`8080:80` → `127.0.0.1:8080:80`, `80` → `127.0.0.1::80`, a
+    /// port the engine chooses), so that only this machine reaches a service.
+    public static func localPublished(_ port: String) -> String {
+        let mapping = port.split(separator: "/", maxSplits: 1).first.map(String.init) ?? port
+        switch mapping.filter({ $0 == ":" }).count {
+        case 0: return "127.0.0.1::" + port
+        case 1: return "127.0.0.1:" + port
+        default: return port
+        }
+    }
+
+    /// The container port of a `ports` entry, with its protocol (`8080:80` → `80/tcp`).
+    public static func containerPort(_ port: String) -> String {
+        let parts = port.split(separator: "/", maxSplits: 1)
+        let number = parts.first.map { String($0.split(separator: ":", omittingEmptySubsequences: false).last ?? "") } ?? port
+        return number + "/" + (parts.count > 1 ? String(parts[1]) : "tcp")
+    }
+
+    /// What `ENGINE port CONTAINER` printed, as container port (`80/tcp`) → host port (`41234`).
+    public static func hostPorts(_ text: String) -> [String: String] {
+        var ports: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let sides = line.components(separatedBy: " -> ")
+            guard sides.count == 2, let colon = sides[1].lastIndex(of: ":") else { continue }
+            let port = sides[0].trimmingCharacters(in: .whitespaces)
+            if ports[port] == nil { ports[port] = String(sides[1][sides[1].index(after: colon)...]).trimmingCharacters(in: .whitespaces) }
+        }
+        return ports
     }
 
     /// Wait while the service's health check (if it has one) does not pass yet: up to its start

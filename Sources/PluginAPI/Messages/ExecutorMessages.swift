@@ -67,6 +67,22 @@ public struct JobSpec: Codable, Sendable, Hashable {
 }
 
 /// `start_job` result.
+/// A service container of a job (`JobStarted.services`): GitHub's `job.services.<id>`.
+public struct JobService: Codable, Sendable, Hashable {
+    /// The container's id.
+    public var id: String
+    /// Container port (`5432`) → the port of this machine it is published on (`41234`).
+    public var ports: [String: String]
+    /// The network it is on ("" when it shares another container's network namespace).
+    public var network: String
+
+    public init(id: String, ports: [String: String], network: String) {
+        self.id = id
+        self.ports = ports
+        self.network = network
+    }
+}
+
 public struct JobStarted: Codable, Sendable, Hashable {
     /// The job's workspace, as seen by its steps (`GITHUB_WORKSPACE`).
     public var workspace: String
@@ -84,6 +100,9 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// (`StepSpec.jobEnvironment`, an optional field added after 1.2; set by PluginKit for every
     /// executor built with it). Otherwise the host sends every step's whole environment.
     public var keepsEnvironment: Bool?
+    /// The job's `services:` as its executor started them (an optional field added after 1.2),
+    /// by name: what the `job.services` context shows. Nil: none, or not said.
+    public var services: [String: JobService]?
 
     public init(workspace: String, temporaryDirectory: String) {
         self.workspace = workspace
@@ -233,6 +252,19 @@ extension JobStarted: FastJSONMessage {
         if let arch { writer.key("arch"); writer.string(arch) }
         if let hostPaths { writer.key("hostPaths"); writer.bool(hostPaths) }
         if let keepsEnvironment { writer.key("keepsEnvironment"); writer.bool(keepsEnvironment) }
+        if let services {
+            writer.key("services")
+            writer.beginObject()
+            for (name, service) in services.sorted(by: { $0.key < $1.key }) {
+                writer.key(name)
+                writer.beginObject()
+                writer.key("id"); writer.string(service.id)
+                writer.key("ports"); writer.stringMap(service.ports)
+                writer.key("network"); writer.string(service.network)
+                writer.endObject()
+            }
+            writer.endObject()
+        }
         writer.endObject()
     }
 
@@ -242,6 +274,16 @@ extension JobStarted: FastJSONMessage {
                   os: try json.optionalString("os", of: "JobStarted"), arch: try json.optionalString("arch", of: "JobStarted"))
         hostPaths = try json.optionalBool("hostPaths", of: "JobStarted")
         keepsEnvironment = try json.optionalBool("keepsEnvironment", of: "JobStarted")
+        if let value = json.optionalMember("services") {
+            guard case .object(let members) = value else { throw MessageDecodingError("JobStarted: 'services' is not an object") }
+            var services: [String: JobService] = [:]
+            for (name, item) in members {
+                let type = "JobStarted.services.\(name)"
+                services[name] = JobService(id: try item.string("id", of: type), ports: try item.stringMap("ports", of: type),
+                                            network: try item.optionalString("network", of: type) ?? "")
+            }
+            self.services = services
+        }
     }
 }
 

@@ -143,7 +143,7 @@ extension JobRunner {
             }
             var contexts = base
             contexts["steps"] = .object(state.steps)
-            contexts["job"] = .object(["status": .string(state.succeeded ? "success" : "failure")])
+            contexts["job"] = Self.jobContext(contexts["job"], status: state.succeeded ? "success" : "failure")
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
             var assigned = Set<String>()
             let stepEnv: [String: String]
@@ -220,7 +220,7 @@ extension JobRunner {
             noteCancellation(&state)
             var contexts = base
             contexts["steps"] = .object(state.steps)
-            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")])
+            contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")
             contexts["env"] = .object(post.environment.mapValues(ExpressionValue.string))
             if let condition = post.condition {
                 let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))

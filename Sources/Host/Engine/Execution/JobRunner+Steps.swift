@@ -25,7 +25,7 @@ extension JobRunner {
             // started, with the action's own failures); `success()` is about the action's steps, and
             // a cancellation before the action started does not skip them (a cleanup action).
             let jobSucceeded = state.succeeded && (state.frame?.jobSucceeded ?? true)
-            contexts["job"] = .object(["status": .string(state.cancelled ? "cancelled" : jobSucceeded ? "success" : "failure")])
+            contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : jobSucceeded ? "success" : "failure")
             // A job with the original's continueOnError runs every step whose condition is the default.
             let keepsGoing = job.original?.runsEveryStep == true && step.condition == nil
             let cancelled = state.cancelled && state.frame?.cancelledBefore != true

@@ -256,7 +256,7 @@ struct JobRunner: Sendable {
                 "max-parallel": .number(Double(planned.maxParallel ?? planned.matrixTotal)),
             ]),
             "needs": .object(needs),
-            "job": .object(["status": .string("success")]),
+            "job": .object(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
             "steps": .object([:]),
             "secrets": .object(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
                 .mapValues(ExpressionValue.string)),
@@ -264,6 +264,23 @@ struct JobRunner: Sendable {
             "vars": .object(run.vars),
             "env": .object([:]),
         ]
+    }
+
+    /// `job.services` from what the executor said it started (GitHub's `id`, `network`, and
+    /// `ports`: container port → the port of this machine it is published on).
+    static func jobServices(_ started: JobStarted) -> [String: ExpressionValue] {
+        guard let services = started.services, !services.isEmpty else { return [:] }
+        return ["services": .object(services.mapValues { service in
+            .object(["id": .string(service.id), "network": .string(service.network), "ports": .object(service.ports.mapValues(ExpressionValue.string))])
+        })]
+    }
+
+    /// The `job` context with `status` set and its other fields (`services`) kept.
+    static func jobContext(_ current: ExpressionValue?, status: String) -> ExpressionValue {
+        var fields: [String: ExpressionValue] = [:]
+        if case .object(let known)? = current { fields = known }
+        fields["status"] = .string(status)
+        return .object(fields)
     }
 
     func context(_ contexts: [String: ExpressionValue], _ status: ExpressionStatus) -> RuntimeContext {

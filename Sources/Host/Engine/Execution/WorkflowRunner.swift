@@ -171,8 +171,8 @@ final class Scheduler: Sendable {
                         continue
                     }
                     if !job.services.isEmpty {
-                        // Sidecars start next to the job's container: the oci executor runs them.
-                        guard reference.pluginID == "oci" else {
+                        // Sidecars of the job's container (oci), or containers of this machine (local).
+                        guard reference.pluginID == "oci" || reference.pluginID == "local" else {
                             readyHead += 1
                             finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
                             continue
@@ -345,8 +345,8 @@ final class Scheduler: Sendable {
     /// Why a job with `services:` cannot run on executor `pluginID`.
     static func servicesRefusal(_ job: Job, on pluginID: String) -> String {
         let at = job.services.first?.location.map { "\($0): " } ?? ""
-        return "\(at)job '\(job.id)' has services, which run next to a job container; it runs on executor '\(pluginID)'"
-            + "\n  hint: give the job a 'container:' (or map its runs-on label to an oci runner in .nixactions/config.yml)"
+        return "\(at)job '\(job.id)' has services, which run next to a job container or on this machine; it runs on executor '\(pluginID)'"
+            + "\n  hint: run the job on this machine (local) or give it a 'container:' (or map its runs-on label to a local or oci runner in .nixactions/config.yml)"
     }
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.

@@ -135,11 +135,11 @@ extension WorkflowLoader {
             }
         }
         applyOwnRetry(ownRetry, to: &job.defaults, reader: &reader, context: context)
-        if let service = job.services.first, job.explicitExecutor, job.executor.pluginID != "oci" {
+        if let service = job.services.first, job.explicitExecutor, !["oci", "local"].contains(job.executor.pluginID) {
             reader.diagnostics.error(
-                "job '\(id)' has services, which run next to a job container; its executor is '\(job.executor.pluginID)'",
+                "job '\(id)' has services, which run next to a job container or on this machine; its executor is '\(job.executor.pluginID)'",
                 at: service.location, context: context,
-                hint: "run the job in a container (container: IMAGE) to use services")
+                hint: "run the job on this machine (executor: local) or in a container (container: IMAGE) to use services")
         }
         if !sawSteps {
             reader.diagnostics.error(

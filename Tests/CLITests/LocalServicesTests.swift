@@ -1,0 +1,109 @@
+import Foundation
+import NixActionsContainerKit
+import Testing
+import TestSupport
+
+/// GitHub's `services:` for a job on this machine (the local executor), with a real podman.
+extension RealExecutorSuites {
+    @Suite("Services of a job on this machine: podman containers whose ports the steps reach on localhost", .serialized)
+    struct LocalServicesTests {
+        /// busybox's httpd serving its greeting on `port`, started a second late (the job waits for its health check).
+        static func server(_ name: String, port: Int, ports: String, health: Bool = true) -> String {
+            """
+                  \(name):
+                    image: \(PodmanFixture.image)
+                    env: { GREETING: "hello from \(name)" }
+                    ports: \(ports)
+                    options: >-
+                      --entrypoint '["sh","-c","sleep 1; mkdir -p /www; echo $GREETING > /www/index.html; exec httpd -f -p \(port) -h /www"]'
+                      \(health ? "--health-cmd \"wget -qO- http://127.0.0.1:\(port)/\" --health-interval 1s --health-retries 20" : "")
+            """
+        }
+
+        @Test("ports published on 127.0.0.1 (one given, one the engine chooses: job.services.<id>.ports), health waited for, env; a failing service fails the job with its output; none is left")
+        func servicesOnThisMachine() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let fixed = Int.random(in: 30000...39999)
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  talk:
+                    runs-on: ubuntu-latest
+                    services:
+                \(Self.server("web", port: 8080, ports: "[\"8080\"]"))
+                \(Self.server("api", port: 9090, ports: "[\"\(fixed):9090\"]"))
+                    steps:
+                      - run: |
+                          echo "web on ${{ job.services.web.ports['8080'] != '' }} api on ${{ job.services.api.ports['9090'] }} id=${{ job.services.web.id != '' }}"
+                          echo "web says $(curl -s http://127.0.0.1:${{ job.services.web.ports['8080'] }}/)"
+                          echo "api says $(curl -s http://localhost:\(fixed)/)"
+                  broken:
+                    runs-on: ubuntu-latest
+                    services:
+                      db:
+                        image: \(PodmanFixture.image)
+                        options: --entrypoint '["sh","-c","echo db-starting; echo bad-setting >&2; exit 3"]' --health-cmd "true"
+                    steps:
+                      - run: echo "never runs"
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            let out = result.stdout
+            #expect(out.contains("[talk] web on true api on \(fixed) id=true\n"), "\(out)")
+            #expect(out.contains("[talk] web says hello from web\n"), "\(out)")
+            #expect(out.contains("[talk] api says hello from api\n"), "\(out)")
+            #expect(out.contains("==> job 'talk' succeeded"), "\(out)")
+            #expect(out.contains("[broken] error: cannot start job 'broken' on executor 'local': service 'db' of job 'broken' stopped before it was healthy; its last output:\n"), "\(out)")
+            #expect(out.contains("db-starting\n") && out.contains("bad-setting\n"))
+            #expect(!out.contains("never runs\n"))
+            #expect(try podman.containers().isEmpty, "a service container is left")
+        }
+
+        @Test("ports: no address given is 127.0.0.1 (a port the engine chooses when only the container's is given); an address given is kept")
+        func publishedAddresses() {
+            #expect(ServiceStarter.localPublished("8080:80") == "127.0.0.1:8080:80")
+            #expect(ServiceStarter.localPublished("5432") == "127.0.0.1::5432")
+            #expect(ServiceStarter.localPublished("53:53/udp") == "127.0.0.1:53:53/udp")
+            #expect(ServiceStarter.localPublished("0.0.0.0:8080:80") == "0.0.0.0:8080:80")
+            #expect(ServiceStarter.containerPort("127.0.0.1:8080:80") == "80/tcp")
+            #expect(ServiceStarter.containerPort("53:53/udp") == "53/udp")
+            #expect(ServiceStarter.hostPorts("80/tcp -> 127.0.0.1:41234\n53/udp -> 127.0.0.1:5353\n") == ["80/tcp": "41234", "53/udp": "5353"])
+        }
+
+        @Test("a host killed with SIGKILL while its job's services run: its supervisor removes them")
+        func hostKilled() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    runs-on: ubuntu-latest
+                    services:
+                      first: { image: \(PodmanFixture.image), options: "--entrypoint '[\\"sleep\\",\\"300\\"]'" }
+                      second: { image: \(PodmanFixture.image), options: "--entrypoint '[\\"sleep\\",\\"300\\"]'" }
+                    steps:
+                      - run: sleep 300
+                """)
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
+            var waited = 0
+            while try podman.containers().count < 2 && waited < 300 {
+                try? await Task.sleep(for: .milliseconds(100))
+                waited += 1
+            }
+            #expect(try podman.containers().count == 2, "the services never started")
+            process.signal(SIGKILL)
+            process.wait()
+            var left = try podman.containers()
+            for _ in 0..<150 where !left.isEmpty {
+                try? await Task.sleep(for: .milliseconds(100))
+                left = try podman.containers()
+            }
+            #expect(left.isEmpty, "the supervisor left \(left)")
+            for name in left { _ = try? podman.podman(["rm", "-f", name]) }
+        }
+    }
+}
