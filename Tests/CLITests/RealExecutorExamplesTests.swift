@@ -7,7 +7,7 @@ import TestSupport
 extension RealExecutorSuites {
     @Suite("Examples with real executors (podman, sshd) run as documented", .serialized)
     struct RealExecutorExamplesTests {
-        @Test("examples/10-containers: jobs in podman containers, an output and an artifact between them, a service")
+        @Test("examples/10-containers: jobs in podman containers, an output and an artifact between them, a service, and a service of a job on this machine")
         func containers() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }
             let result = try await nixactions(["run", "examples/10-containers/workflow.yml", "--log-format", "plain"],
@@ -16,6 +16,7 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] building in a Linux container, busybox v"), "\(result.stdout)")
             #expect(result.stdout.contains("[check] got 'artifact from the container' (28 bytes) in a second container\n"))
             #expect(result.stdout.contains("[integration] api answered 'pong from the api service'\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[on-this-machine] api on localhost answered 'pong from a service on this machine'\n"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
         }
 
