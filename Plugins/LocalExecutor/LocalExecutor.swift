@@ -145,22 +145,12 @@ final class LocalExecutor: ExecutorPlugin {
         let ownerOptions = services.flatMap { ["--add-host", "\($0.name):127.0.0.1"] }
             + services.flatMap { $0.ports.flatMap { ["-p", ServiceStarter.localPublished($0)] } }
         // Env files and registry logins in the job's folder, removed as soon as each is used.
-        let ids = try await ServiceStarter(engine: engine, runID: configuration.runID, who: "local executor").start(
+        let starter = ServiceStarter(engine: engine, runID: configuration.runID, who: "local executor")
+        let ids = try await starter.start(
             services, jobKey: job.jobKey, jobName: job.displayName, prefix: prefix, scratch: directory,
             network: { $0 == 0 ? ownerOptions : ["--network", "container:" + owner] },
             started: { name in servicesStarted.withLock { $0[job.jobKey, default: []].append(name) } })
-        let listed = try await engine.capture([engine.path, "port", owner])
-        let published = ServiceStarter.hostPorts(listed.outputText)
-        var result: [String: JobService] = [:]
-        for service in services {
-            var ports: [String: String] = [:]
-            for port in service.ports {
-                let inside = ServiceStarter.containerPort(port)
-                if let host = published[inside] { ports[String(inside.prefix { $0 != "/" })] = host }
-            }
-            result[service.name] = JobService(id: ids[service.name] ?? "", ports: ports, network: "")
-        }
-        return result
+        return try await starter.describe(services, ids: ids, owner: owner)
     }
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {

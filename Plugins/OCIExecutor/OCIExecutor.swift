@@ -158,8 +158,9 @@ final class OCIExecutor: ExecutorPlugin {
                 message: "cannot start a container of image '\(image)' for job '\(job.displayName)': \(started.errorText)",
                 hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
         }
-        try await startServices(job, container: name)
-        return JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        var result = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        if !services.isEmpty { result.services = try await startServices(job, container: name) }
+        return result
     }
 
     func runStep(_ step: StepSpec, context: OperationContext) async throws -> StepResult {
@@ -276,13 +277,16 @@ final class OCIExecutor: ExecutorPlugin {
     }
 
     /// Start the job's services in its container's network namespace and wait until each is
-    /// healthy. Their env files go into the job's folder, not its private folder: that one is
+    /// healthy; what `job.services` shows of them (their ports as published by the job's
+    /// container). Their env files go into the job's folder, not its private folder: that one is
     /// mounted into the job's container, whose steps must not read a service's values.
-    func startServices(_ job: JobSpec, container: String) async throws {
-        try await ServiceStarter(engine: containerEngine, runID: configuration.runID, who: "oci executor").start(
+    func startServices(_ job: JobSpec, container: String) async throws -> [String: JobService] {
+        let starter = ServiceStarter(engine: containerEngine, runID: configuration.runID, who: "oci executor")
+        let ids = try await starter.start(
             services, jobKey: job.jobKey, jobName: job.displayName, prefix: containerName(job.jobKey), scratch: jobDirectory(job.jobKey),
             network: { _ in ["--network", "container:" + container] },
             started: { name in servicesStarted.withLock { $0[job.jobKey, default: []].append(name) } })
+        return try await starter.describe(services, ids: ids, owner: container)
     }
 
     /// Run an engine command to its end, keeping what it printed.

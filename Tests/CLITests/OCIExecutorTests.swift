@@ -184,6 +184,7 @@ extension RealExecutorSuites {
                       - run: |
                           echo "web says $(wget -qO- http://web:8080/)"
                           echo "api says $(wget -qO- http://api:9090/)"
+                          echo "web's id known=${{ job.services.web.id != '' }} ports=${{ toJSON(job.services.web.ports) }}"
                   broken:
                     container: \(Self.container)
                     services:
@@ -204,6 +205,7 @@ extension RealExecutorSuites {
             #expect(result.status == 1)
             #expect(result.stdout.contains("[talk] web says hello from web\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[talk] api says hello from api\n"))
+            #expect(result.stdout.contains("[talk] web's id known=true ports={}\n"), "\(result.stdout)")
             #expect(result.stdout.contains("==> job 'talk' succeeded"))
             #expect(result.stdout.contains("[broken] error: cannot start job 'broken' on executor 'oci': service 'db' of job 'broken' stopped before it was healthy; its last output:\n"), "\(result.stdout)")
             #expect(result.stdout.contains("db-starting\n") && result.stdout.contains("bad-setting\n"))

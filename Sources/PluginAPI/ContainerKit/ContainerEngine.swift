@@ -182,6 +182,23 @@ public struct ServiceStarter: Sendable {
         return ids
     }
 
+    /// What `job.services` shows of `services` started (`ids`, by name) in the network namespace
+    /// of container `owner`, whose published ports the engine lists (`ENGINE port OWNER`): each
+    /// service's id, and for each of its `ports` the port of this machine it is published on.
+    public func describe(_ services: [ContainerService], ids: [String: String], owner: String) async throws -> [String: JobService] {
+        let published = Self.hostPorts(try await engine.capture([engine.path, "port", owner]).outputText)
+        var result: [String: JobService] = [:]
+        for service in services {
+            var ports: [String: String] = [:]
+            for port in service.ports {
+                let inside = Self.containerPort(port)
+                if let host = published[inside] { ports[String(inside.prefix { $0 != "/" })] = host }
+            }
+            result[service.name] = JobService(id: ids[service.name] ?? "", ports: ports, network: "")
+        }
+        return result
+    }
+
     /// `ports` entries as published on this machine: an address given (`0.0.0.0:8080:80`) is
     /// kept; without one, 127.0.0.1 (`8080:80` → `127.0.0.1:8080:80`, `80` → `127.0.0.1::80`, a
     /// port the engine chooses), so that only this machine reaches a service.
