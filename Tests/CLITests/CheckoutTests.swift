@@ -297,6 +297,48 @@ struct CheckoutTests {
         #expect(!failed.joined().contains("tok-9a8b7c"), "\(failed)")
     }
 
+    @Test("a login in a server's address (checkout's github-server-url, --actions-url) reaches git in its environment, for that server only, never on its command line")
+    func loginNeverOnCommandLine() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        // A git in front of the real one that records its command line and the login variables.
+        let record = repo.temp.path + "/git-calls"
+        try repo.temp.write("bin/git", """
+            #!/bin/sh
+            printf 'ARGS %s\\n' "$*" >> \(record)
+            env | grep '^GIT_CONFIG_' | sed 's/^/ENV /' >> \(record)
+            exec /usr/bin/git "$@"
+            """)
+        chmod(repo.temp.path + "/bin/git", 0o755)
+        let file = try repo.temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, github-server-url: "https://robot:tok-9a8b7c@127.0.0.1:9" }
+              b:
+                steps:
+                  - uses: acme/greet@v1
+            """)
+        let path = repo.temp.path + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        for arguments in [[file, "a"], [file, "b", "--actions-url", "https://robot:tok-9a8b7c@127.0.0.1:9"]] {
+            let result = try await nixactions(["run"] + arguments + ["--log-format", "plain"], in: repo.project,
+                                              environment: ["PATH": path, "TMPDIR": repo.tmp, "XDG_CACHE_HOME": repo.temp.path + "/cache",
+                                                            "NIXACTIONS_ACTIONS_FETCH_SECONDS": "20"])
+            #expect(result.status != 0, "no server there: \(result.stdout)\(result.stderr)")
+            #expect(!(result.stdout + result.stderr).contains("tok-9a8b7c"), "\(result.stdout)\(result.stderr)")
+        }
+        let calls = try String(contentsOfFile: record, encoding: .utf8)
+        let lines = calls.split(separator: "\n")
+        #expect(lines.contains { $0.contains(" ls-remote ") && $0.contains("https://127.0.0.1:9/octo/tools") }, "\(calls)")
+        #expect(lines.contains { $0.contains("https://127.0.0.1:9/acme/greet") }, "\(calls)")
+        #expect(!lines.contains { $0.hasPrefix("ARGS") && ($0.contains("tok-9a8b7c") || $0.contains("robot")) }, "a login on git's command line:\n\(calls)")
+        let header = "Authorization: Basic " + Data("robot:tok-9a8b7c".utf8).base64EncodedString()
+        #expect(lines.contains("ENV GIT_CONFIG_KEY_0=http.https://127.0.0.1:9/.extraHeader"), "\(calls)")
+        #expect(lines.contains { $0 == "ENV GIT_CONFIG_VALUE_0=" + header }, "\(calls)")
+        #expect(repo.leftovers().isEmpty)
+    }
+
     @Test("sparse-checkout: cone mode gives the root's files and the named folders, without it the patterns; git status clean; the same for another repository")
     func sparseCheckout() async throws {
         let daemon = try GitDaemon()

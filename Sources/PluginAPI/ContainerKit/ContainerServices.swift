@@ -48,7 +48,9 @@ public struct ContainerService: Sendable {
                 }
                 if let word = words.first(where: { $0 == "--network" || $0.hasPrefix("--network=") || $0 == "--net" || $0.hasPrefix("--net=") }) {
                     throw OperationFailure(message: "\(who): \(what) sets '\(word)'",
-                                           hint: "a service shares the job container's network; set 'network' on the job's container instead")
+                                           hint: who == "local executor"
+                                               ? "a local job's services share the first service's network namespace, whose ports are published on this machine"
+                                               : "a service shares the job container's network; set 'network' on the job's container instead")
                 }
                 run += words
             }

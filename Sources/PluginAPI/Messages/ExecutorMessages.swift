@@ -66,7 +66,6 @@ public struct JobSpec: Codable, Sendable, Hashable {
     }
 }
 
-/// `start_job` result.
 /// A service container of a job (`JobStarted.services`): GitHub's `job.services.<id>`.
 public struct JobService: Codable, Sendable, Hashable {
     /// The container's id.
@@ -83,6 +82,7 @@ public struct JobService: Codable, Sendable, Hashable {
     }
 }
 
+/// `start_job` result.
 public struct JobStarted: Codable, Sendable, Hashable {
     /// The job's workspace, as seen by its steps (`GITHUB_WORKSPACE`).
     public var workspace: String

@@ -51,7 +51,8 @@ extension JobRunner {
             if parts.count != 2 || parts.contains(where: \.isEmpty) {
                 return ("repository '\(text)' is not OWNER/REPO", "name the repository as its owner and name: octo-org/tools")
             }
-            if parts.contains(where: { $0.hasPrefix(".") || $0.hasPrefix("-") }) {
+            // `.github` is a repository; `.` and `..` would climb in a URL, `-x` read as an option.
+            if parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("-") }) {
                 return ("repository '\(text)' is not a repository name", "owners and repositories are named with letters, digits, '-', '_' and '.'")
             }
         case "filter":

@@ -194,11 +194,15 @@ public final class ProjectCheckout: Sendable {
     /// A clone of another repository, `SERVER/OWNER/REPO`, as actions/checkout makes it: `ref` (a
     /// branch, then a tag, a full ref name or a commit id; nil: the repository's default branch)
     /// asked of the server with `git ls-remote`, then fetched `depth` commits deep (0: every branch
-    /// and tag) and checked out; submodules from their own URLs. Its `origin` is the address
-    /// without a user name or password, so none is left in the workspace's `.git/config`.
+    /// and tag) and checked out; submodules from their own URLs. A login in the server's address
+    /// goes to git through its environment (`GitAddress`): never on a command line nor in the
+    /// clone's `.git/config`, whose `origin` is the address without it.
     func makeOther(_ request: Request, repository: String, server: String, at destination: String) throws -> String {
-        let url = server + "/" + repository
-        let shown = RemoteActionStore.withoutCredentials(url)
+        // The login of the server's address reaches git through its environment, never its command line.
+        let address = GitAddress(server)
+        let login = address.environment
+        let url = address.url + "/" + repository
+        let shown = url
         func failing(_ body: () throws -> String) throws -> String {
             do {
                 return try body()
@@ -213,7 +217,9 @@ public final class ProjectCheckout: Sendable {
         if let ref = request.ref, ref.utf8.count == 40, ref.allSatisfy(\.isHexDigit) {
             target = .commit(ref.lowercased())
         } else {
-            let listed = try failing { try Self.git(["ls-remote", "--symref", "--", url] + (request.ref.map { [$0] } ?? ["HEAD"]), in: destination) }
+            let listed = try failing {
+                try Self.git(["ls-remote", "--symref", "--", url] + (request.ref.map { [$0] } ?? ["HEAD"]), in: destination, login: login)
+            }
             var refs: [String: String] = [:]
             var head: String?
             for line in listed.split(separator: "\n") {
@@ -263,8 +269,7 @@ public final class ProjectCheckout: Sendable {
                 refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
             }
         }
-        // The address with its credentials on git's command line only, never in the clone's configuration.
-        _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination) }
+        _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination, login: login) }
         try sparseCheckout(request, in: destination)
         switch target {
         case .branch(let name, _, _):
@@ -275,9 +280,12 @@ public final class ProjectCheckout: Sendable {
             try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
         }
         if request.submodules != .none, FileManager.default.fileExists(atPath: destination + "/.gitmodules") {
+            // Relative submodule URLs resolve against origin, so the login (scoped to that server)
+            // works for them too; from a folder of repositories git needs the file protocol allowed.
             _ = try failing {
-                try Self.git(["submodule", "update", "--init", "--quiet", "--force", "--checkout"]
-                                 + (request.submodules == .recursive ? ["--recursive"] : []), in: destination)
+                try Self.git((address.isFolder ? ["-c", "protocol.file.allow=always"] : [])
+                                 + ["submodule", "update", "--init", "--quiet", "--force", "--checkout"]
+                                 + (request.submodules == .recursive ? ["--recursive"] : []), in: destination, login: login)
             }
         }
         return destination
@@ -337,8 +345,8 @@ public final class ProjectCheckout: Sendable {
 
     /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
     @discardableResult
-    static func git(_ arguments: [String], in directory: String) throws -> String {
-        var environment = ProcessInfo.processInfo.environment
+    static func git(_ arguments: [String], in directory: String, login: [String: String] = [:]) throws -> String {
+        var environment = ProcessInfo.processInfo.environment.merging(login) { _, given in given }
         // A variable of the caller's own git (a hook, a worktree) must not redirect this one.
         for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
                      "GIT_NAMESPACE", "GIT_COMMON_DIR"]

@@ -71,10 +71,14 @@ public final class RemoteActionStore: Sendable {
         return home + "/.cache/nixactions/actions"
     }
 
-    /// The repository's address: `BASE/OWNER/REPO` (git finds `REPO.git` on a daemon or in a folder).
+    /// The repository's address: `BASE/OWNER/REPO` (git finds `REPO.git` on a daemon or in a
+    /// folder), without the base URL's login, which git gets from its environment (`GitAddress`).
     public func repositoryURL(_ reference: RemoteActionReference) -> String {
-        baseURL + "/" + reference.owner + "/" + reference.repository
+        address.url + "/" + reference.owner + "/" + reference.repository
     }
+
+    /// The base URL for git: its login never on git's command line.
+    var address: GitAddress { GitAddress(baseURL) }
 
     /// The base URL as messages show it: without a user name or password (`https://user:TOKEN@host`).
     public var shownURL: String { Self.withoutCredentials(baseURL) }
@@ -308,10 +312,10 @@ public final class RemoteActionStore: Sendable {
     /// `ROOT/SERVER/owner/repo`, made private; the root must be this user's and writable by no one
     /// else (another user could put files in an action that this one's jobs then run).
     private func repositoryFolder(_ reference: RemoteActionReference) throws(EngineError) -> String {
-        // GitHub's names: letters, digits, '-', '_' and '.', not starting with '.' (here they also
-        // name folders of the cache and of the job, and are part of a URL).
+        // GitHub's names: letters, digits, '-', '_' and '.' (`.github` is a repository); here they
+        // also name folders of the cache and of the job, and are part of a URL: never `.` or `..`.
         for part in [reference.owner, reference.repository]
-        where part.hasPrefix(".") || !part.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) {
+        where part == "." || part == ".." || !part.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) {
             throw EngineError("'\(reference)' is not an action on a git server: '\(part)' is not a repository or owner name",
                               hint: "owners and repositories are named with letters, digits, '-', '_' and '.'")
         }
@@ -375,6 +379,7 @@ public final class RemoteActionStore: Sendable {
         environment["SSH_ASKPASS"] = "/bin/false"
         environment["GCM_INTERACTIVE"] = "never"
         environment["LC_ALL"] = "C"
+        environment.merge(address.environment) { _, login in login }
         // A server that stops sending: git's own low-speed limit for http(s), and a deadline for every protocol.
         // No LFS download (GitHub's runner takes an action's files as its archive, pointers and all).
         let options = ["-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60", "-c", "advice.detachedHead=false",
