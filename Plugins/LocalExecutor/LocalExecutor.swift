@@ -57,6 +57,8 @@ final class LocalExecutor: ExecutorPlugin {
     let containerEngine: ContainerEngine?
     /// The service containers started for each running job, in the order they were started.
     let servicesStarted = Mutex<[String: [String]]>([:])
+    /// The fixed ports of this machine each running job's services hold (`PortReservations`).
+    let portsHeld = Mutex<[String: Set<String>]>([:])
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
@@ -132,14 +134,23 @@ final class LocalExecutor: ExecutorPlugin {
                 hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
         var started = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
-        if let engine = containerEngine { started.services = try await startServices(job, directory: directory, engine: engine) }
+        if let engine = containerEngine { started.services = try await startServices(job, directory: directory, engine: engine, context: context) }
         return started
     }
 
     /// Start the job's services, the first owning the network namespace they share (with every
     /// service's published ports and a host name per service), and say which port of this
     /// machine each of their ports is published on.
-    func startServices(_ job: JobSpec, directory: String, engine: ContainerEngine) async throws -> [String: JobService] {
+    func startServices(_ job: JobSpec, directory: String, engine: ContainerEngine, context: OperationContext) async throws -> [String: JobService] {
+        let ports = PortReservations.fixedPorts(services)
+        if !ports.isEmpty {
+            if !PortReservations.shared.tryReserve(ports) {
+                context.log(.info, "job '\(job.displayName)' waits for port \(ports.sorted().joined(separator: ", ")) of this machine, "
+                             + "which another job's services publish")
+                try await PortReservations.shared.reserve(ports)
+            }
+            portsHeld.withLock { $0[job.jobKey] = ports }
+        }
         let prefix = "nixactions-\(configuration.runID)-\(job.jobKey)"
         let owner = ServiceStarter.containerName(prefix: prefix, service: services[0].name)
         let ownerOptions = services.flatMap { ["--add-host", "\($0.name):127.0.0.1"] }
@@ -266,6 +277,7 @@ final class LocalExecutor: ExecutorPlugin {
         {
             context.log(.warning, "could not remove the services of job '\(job.jobKey)': \(error)")
         }
+        if let ports = portsHeld.withLock({ $0.removeValue(forKey: job.jobKey) }) { PortReservations.shared.release(ports) }
         // Its files go on the recycler's thread: emptied, the folder serves the next job.
         recycler.finished(jobDirectory(job.jobKey))
     }

@@ -61,8 +61,34 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty, "a service container is left")
         }
 
+        @Test("jobs whose services publish the same port of this machine run one after the other (the second waits, says so), not into 'address already in use'")
+        func samePortWaits() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let fixed = Int.random(in: 40000...49999)
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  db:
+                    runs-on: ubuntu-latest
+                    strategy: { matrix: { n: [1, 2] } }
+                    services:
+                \(Self.server("api", port: 9090, ports: "[\"\(fixed):9090\"]"))
+                    steps:
+                      - run: |
+                          echo "job ${{ matrix.n }} got: $(curl -s http://127.0.0.1:\(fixed)/)"
+                          sleep 1
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("job 1 got: hello from api\n") && result.stdout.contains("job 2 got: hello from api\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("waits for port \(fixed)/tcp of this machine, which another job's services publish"), "\(result.stdout)")
+            #expect(try podman.containers().isEmpty, "a service container is left")
+        }
+
         @Test("ports: no address given is 127.0.0.1 (a port the engine chooses when only the container's is given); an address given is kept")
-        func publishedAddresses() {
+        func publishedAddresses() throws {
             #expect(ServiceStarter.localPublished("8080:80") == "127.0.0.1:8080:80")
             #expect(ServiceStarter.localPublished("5432") == "127.0.0.1::5432")
             #expect(ServiceStarter.localPublished("53:53/udp") == "127.0.0.1:53:53/udp")
@@ -70,6 +96,10 @@ extension RealExecutorSuites {
             #expect(ServiceStarter.containerPort("127.0.0.1:8080:80") == "80/tcp")
             #expect(ServiceStarter.containerPort("53:53/udp") == "53/udp")
             #expect(ServiceStarter.hostPorts("80/tcp -> 127.0.0.1:41234\n53/udp -> 127.0.0.1:5353\n") == ["80/tcp": "41234", "53/udp": "5353"])
+            let services = try ContainerService.parse(.object([
+                "a": .object(["image": .string("x"), "ports": .array([.string("5432:5432"), .string("80"), .string("0.0.0.0:53:53/udp")])]),
+            ]))
+            #expect(PortReservations.fixedPorts(services) == ["5432/tcp", "53/udp"])
         }
 
         @Test("a host killed with SIGKILL while its job's services run: its supervisor removes them")
