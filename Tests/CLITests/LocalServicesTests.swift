@@ -119,19 +119,10 @@ extension RealExecutorSuites {
                 """)
             let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                              environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
-            var waited = 0
-            while try podman.containers().count < 2 && waited < 300 {
-                try? await Task.sleep(for: .milliseconds(100))
-                waited += 1
-            }
-            #expect(try podman.containers().count == 2, "the services never started")
+            #expect(try await podman.containers(atLeast: 2).count == 2, "the services never started")
             process.signal(SIGKILL)
             process.wait()
-            var left = try podman.containers()
-            for _ in 0..<150 where !left.isEmpty {
-                try? await Task.sleep(for: .milliseconds(100))
-                left = try podman.containers()
-            }
+            let left = try await podman.containersGone()
             #expect(left.isEmpty, "the supervisor left \(left)")
             for name in left { _ = try? podman.podman(["rm", "-f", name]) }
         }

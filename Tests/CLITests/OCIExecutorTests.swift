@@ -120,12 +120,7 @@ extension RealExecutorSuites {
             for killSupervisor in [false, true] {
                 let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
                                                  environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new })
-                var waited = 0
-                while try podman.containers().count < 2 && waited < 300 {
-                    try? await Task.sleep(for: .milliseconds(100))
-                    waited += 1
-                }
-                #expect(try !podman.containers().isEmpty, "the job's container never started")
+                #expect(try await !podman.containers(atLeast: 2).isEmpty, "the job's container never started")
                 if killSupervisor {
                     // The host's supervisor only (other tests' runs keep theirs).
                     _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.processIdentifier)", "-f", "__supervise"])
@@ -133,11 +128,7 @@ extension RealExecutorSuites {
                 process.signal(SIGKILL)
                 process.wait()
                 if !killSupervisor {
-                    var left = try podman.containers()
-                    for _ in 0..<100 where !left.isEmpty {
-                        try? await Task.sleep(for: .milliseconds(100))
-                        left = try podman.containers()
-                    }
+                    let left = try await podman.containersGone(within: .seconds(10))
                     #expect(left.isEmpty, "the supervisor left \(left)")
                 } else {
                     #expect(try !podman.containers().isEmpty)

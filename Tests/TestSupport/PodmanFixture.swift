@@ -29,6 +29,28 @@ public enum PodmanFixture {
             let result = try podman(["ps", "-a", "--filter", "label=\(label)", "--format", "{{.Names}}"])
             return result.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("nixactions-files") }
         }
+
+        /// The runs' containers once there are at least `count` (or after `limit`).
+        public func containers(atLeast count: Int, within limit: Duration = .seconds(30)) async throws -> [String] {
+            let clock = ContinuousClock(), deadline = clock.now + limit
+            var found = try containers()
+            while found.count < count && clock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+                found = try containers()
+            }
+            return found
+        }
+
+        /// The runs' containers once there are none left (or after `limit`: those left).
+        public func containersGone(within limit: Duration = .seconds(15)) async throws -> [String] {
+            let clock = ContinuousClock(), deadline = clock.now + limit
+            var left = try containers()
+            while !left.isEmpty && clock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(100))
+                left = try containers()
+            }
+            return left
+        }
     }
 
     private static let prepared = Mutex<Result<Ready, TestComponentError>?>(nil)

@@ -155,36 +155,10 @@ public final class ProjectCheckout: Sendable {
         let url = "file://" + project
         try Self.git(["init", "--quiet", destination], in: folder)
         try Self.git(["remote", "add", "origin", url], in: destination)
-        var refspecs: [String]
-        switch target {
-        case .branch(let name, let sha, _): refspecs = ["+\(sha):refs/remotes/origin/\(name)"]
-        case .tag(let name, _): refspecs = ["+refs/tags/\(name):refs/tags/\(name)"]
-        case .commit(let sha): refspecs = [sha]
-        }
-        var fetch = ["fetch", "--quiet", "--no-recurse-submodules"]
-        if request.depth > 0 {
-            fetch.append("--depth=\(request.depth)")
-            if request.fetchTags { refspecs.append("+refs/tags/*:refs/tags/*") } else { fetch.append("--no-tags") }
-        } else {
-            // All history: every branch and every tag, as GitHub's `fetch-depth: 0`.
-            // A branch or tag is among these; a commit sha is fetched as well (it may be on none).
-            var all = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
-            switch target {
-            case .branch(_, _, local: false), .commit: all += refspecs
-            case .branch, .tag: break
-            }
-            refspecs = all
-        }
+        let (fetch, refspecs) = Self.fetchArguments(target, request) { name, sha in "+\(sha):refs/remotes/origin/\(name)" }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
         try sparseCheckout(request, in: destination)
-        switch target {
-        case .branch(let name, _, _):
-            try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
-        case .tag(let name, _):
-            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
-        case .commit(let sha):
-            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
-        }
+        try Self.checkOut(target, in: destination)
         if request.submodules != .none {
             try updateSubmodules(in: destination, from: project, recursive: request.submodules == .recursive)
         }
@@ -254,31 +228,10 @@ public final class ProjectCheckout: Sendable {
         }
         try Self.git(["init", "--quiet", destination], in: folder)
         try Self.git(["remote", "add", "origin", shown], in: destination)
-        var refspecs: [String]
-        switch target {
-        case .branch(let name, _, _): refspecs = ["+refs/heads/\(name):refs/remotes/origin/\(name)"]
-        case .tag(let name, _): refspecs = ["+refs/tags/\(name):refs/tags/\(name)"]
-        case .commit(let sha): refspecs = [sha]
-        }
-        var fetch = ["fetch", "--quiet", "--no-recurse-submodules"]
-        if request.depth > 0 {
-            fetch.append("--depth=\(request.depth)")
-            if request.fetchTags { refspecs.append("+refs/tags/*:refs/tags/*") } else { fetch.append("--no-tags") }
-        } else {
-            if case .commit = target { refspecs += ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"] } else {
-                refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
-            }
-        }
+        let (fetch, refspecs) = Self.fetchArguments(target, request) { name, _ in "+refs/heads/\(name):refs/remotes/origin/\(name)" }
         _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination, login: login) }
         try sparseCheckout(request, in: destination)
-        switch target {
-        case .branch(let name, _, _):
-            try Self.git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
-        case .tag(let name, _):
-            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
-        case .commit(let sha):
-            try Self.git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
-        }
+        try Self.checkOut(target, in: destination)
         if request.submodules != .none, FileManager.default.fileExists(atPath: destination + "/.gitmodules") {
             // Relative submodule URLs resolve against origin, so the login (scoped to that server)
             // works for them too; from a folder of repositories git needs the file protocol allowed.
@@ -289,6 +242,44 @@ public final class ProjectCheckout: Sendable {
             }
         }
         return destination
+    }
+
+    /// `git fetch` and its options, and the refspecs, for `target` as `request` asks: `depth`
+    /// commits (with the tags when `fetchTags`), or all history, every branch and every tag, as
+    /// GitHub's `fetch-depth: 0` (a branch or tag is among these; a commit, or a branch not of the
+    /// project's own, is fetched as well: it may be on none). `branch(name, sha)` is the refspec
+    /// that fetches a branch.
+    static func fetchArguments(_ target: Target, _ request: Request, branch: (String, String) -> String) -> (fetch: [String], refspecs: [String]) {
+        var refspecs: [String]
+        switch target {
+        case .branch(let name, let sha, _): refspecs = [branch(name, sha)]
+        case .tag(let name, _): refspecs = ["+refs/tags/\(name):refs/tags/\(name)"]
+        case .commit(let sha): refspecs = [sha]
+        }
+        var fetch = ["fetch", "--quiet", "--no-recurse-submodules"]
+        if request.depth > 0 {
+            fetch.append("--depth=\(request.depth)")
+            if request.fetchTags { refspecs.append("+refs/tags/*:refs/tags/*") } else { fetch.append("--no-tags") }
+            return (fetch, refspecs)
+        }
+        let all = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+        switch target {
+        case .branch(_, _, local: false), .commit: return (fetch, all + refspecs)
+        case .branch, .tag: return (fetch, all)
+        }
+    }
+
+    /// Check out what was fetched: a branch as that branch (tracking `origin/NAME`), a tag or a
+    /// commit detached, as GitHub does.
+    static func checkOut(_ target: Target, in destination: String) throws {
+        switch target {
+        case .branch(let name, _, _):
+            try git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
+        case .tag(let name, _):
+            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
+        case .commit(let sha):
+            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
+        }
     }
 
     /// A sparse checkout, as actions/checkout makes it: the patterns set before the commit is
