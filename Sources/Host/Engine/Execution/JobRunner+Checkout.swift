@@ -131,37 +131,40 @@ extension JobRunner {
         }
     }
 
-    /// `uses: actions/checkout`: the project's repository at `ref` (default HEAD) into `path`.
+    /// `uses: actions/checkout`: the project's repository at `ref` (default HEAD) into `path`; or,
+    /// with `repository: OWNER/REPO` naming another repository than the run's (GitHub's default,
+    /// `${{ github.repository }}`, is the project), that repository, cloned on this machine from
+    /// `github-server-url`, else the server actions come from (`--actions-url`), once per run for
+    /// each set of inputs, and put into `path` as the project's checkout is.
     func runCheckout(_ step: Step, inputs: [String: String], started: JobStarted, executor: any Executor) async throws -> [String: ExpressionValue] {
         for (name, value) in inputs.sorted(by: { $0.key < $1.key }) {
             if let problem = Self.checkoutValueProblem(name, value) { throw EngineError("actions/checkout: \(problem.message)", hint: problem.hint) }
         }
         let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
-        // `repository` is the project's own when it names the run's repository (GitHub's default:
-        // `${{ github.repository }}`), another one otherwise.
+        var request = Self.checkoutRequest(inputs)
         var own = ""
         if case .string(let name)? = options.runContext.github["repository"] { own = name.lowercased() }
-        let other = text("repository").isEmpty || text("repository").lowercased() == own ? nil : text("repository")
-        if let other {
-            return try await checkoutOther(other, step: step, inputs: inputs, started: started, executor: executor)
-        }
-        guard job.workspace.copyProject else {
+        if !text("repository").isEmpty && text("repository").lowercased() != own {
+            request.repository = text("repository")
+            var server = text("github-server-url").isEmpty ? options.gitServerURL : text("github-server-url")
+            while server.count > 1, server.hasSuffix("/") { server.removeLast() }
+            request.server = server
+        } else if !job.workspace.copyProject {
             throw EngineError("job '\(job.id)' opted out of the project copy (workspace.copy-project: false)",
                               hint: "remove that setting, or this checkout step")
         }
-        guard let checkout = options.checkout, checkout.isRepository else {
+        guard let checkout = options.checkout, checkout.isRepository || request.repository != nil else {
             reporter.report(.output(job: planned.key, step: step.index, stream: 1,
                                     line: "the project is not a git repository: its files are already in the workspace (\(started.workspace)), without .git"))
             return [:]
         }
-        let request = Self.checkoutRequest(inputs)
         let clean = Self.checkoutFlag(text("clean"), default: true)
         let path = try Self.checkoutPath(text("path"))
 
         let source: String
         var excludes: [String] = []
         var what: String
-        if checkout.source == .workingTree && request.ref == nil && request.sparse.isEmpty {
+        if request.repository == nil && checkout.source == .workingTree && request.ref == nil && request.sparse.isEmpty {
             source = checkout.project
             excludes = job.workspace.excludes.filter { $0 != ".git" }
             for skipped in [options.runDirectory] + options.copySkipPaths where skipped.hasPrefix(source + "/") {
@@ -170,7 +173,8 @@ extension JobRunner {
             what = "the project's working tree (--working-tree)"
         } else {
             source = try await checkout.clone(request)
-            what = Self.checkoutDescription(request.ref.map { "'\($0)'" } ?? "HEAD", request)
+            let named = request.repository.map { $0 + (request.ref.map { " '\($0)'" } ?? " (its default branch)") }
+            what = Self.checkoutDescription(named ?? request.ref.map { "'\($0)'" } ?? "HEAD", request)
         }
         let (commit, branch) = try await ProjectCheckout.offThread {
             (try ProjectCheckout.git(["rev-parse", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines),
@@ -180,44 +184,14 @@ extension JobRunner {
         try await deliver(source, excludes: excludes, into: path, started: started, executor: executor)
         let place = path.isEmpty ? "the workspace" : "'\(path)'"
         reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "checked out \(what) into \(place): \(commit)"))
+        // A branch checked out as itself; a tag's ref name; a commit id (of another repository:
+        // only a full one) has none.
         var ref = ""
         if let branch {
             ref = branch
-        } else if let name = request.ref, name.hasPrefix("refs/") || !name.allSatisfy(\.isHexDigit) {
-            ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
-        }
-        return ["commit": .string(commit), "ref": .string(ref)]
-    }
-
-    /// `uses: actions/checkout` with `repository: OWNER/REPO` naming another repository than the
-    /// run's: cloned on this machine from `github-server-url`, else the server actions come from
-    /// (`--actions-url`), once per run for each set of inputs, then put into `path` as the
-    /// project's checkout is.
-    func checkoutOther(_ repository: String, step: Step, inputs: [String: String], started: JobStarted,
-                       executor: any Executor) async throws -> [String: ExpressionValue] {
-        guard let checkout = options.checkout else { throw EngineError("actions/checkout: the run has no folder for clones") }
-        let text = { (name: String) in inputs[name]?.trimmingCharacters(in: .whitespaces) ?? "" }
-        var request = Self.checkoutRequest(inputs)
-        request.repository = repository
-        var server = text("github-server-url").isEmpty ? options.gitServerURL : text("github-server-url")
-        while server.count > 1, server.hasSuffix("/") { server.removeLast() }
-        request.server = server
-        let clean = Self.checkoutFlag(text("clean"), default: true)
-        let path = try Self.checkoutPath(text("path"))
-        let source = try await checkout.clone(request)
-        let commit = try await ProjectCheckout.offThread {
-            try ProjectCheckout.git(["rev-parse", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        try await prepareCheckoutFolder(path, clean: clean, step: step, executor: executor)
-        try await deliver(source, excludes: [], into: path, started: started, executor: executor)
-        let what = Self.checkoutDescription(repository + (request.ref.map { " '\($0)'" } ?? " (its default branch)"), request)
-        let place = path.isEmpty ? "the workspace" : "'\(path)'"
-        reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: "checked out \(what) into \(place): \(commit)"))
-        let branch = (try? await ProjectCheckout.offThread {
-            try ProjectCheckout.git(["symbolic-ref", "--quiet", "HEAD"], in: source).trimmingCharacters(in: .whitespacesAndNewlines)
-        }) ?? ""
-        var ref = branch
-        if ref.isEmpty, let name = request.ref, !(name.utf8.count == 40 && name.allSatisfy(\.isHexDigit)) {
+        } else if let name = request.ref, name.hasPrefix("refs/")
+                    || !(request.repository == nil ? name.allSatisfy(\.isHexDigit) : name.utf8.count == 40 && name.allSatisfy(\.isHexDigit))
+        {
             ref = name.hasPrefix("refs/") ? name : "refs/tags/" + name
         }
         return ["commit": .string(commit), "ref": .string(ref)]

@@ -176,13 +176,13 @@ public final class ProjectCheckout: Sendable {
         let address = GitAddress(server)
         let login = address.environment
         let url = address.url + "/" + repository
-        let shown = url
+        let shownServer = RemoteActionStore.withoutCredentials(server)
         func failing(_ body: () throws -> String) throws -> String {
             do {
                 return try body()
             } catch let error as EngineError {
-                throw EngineError("cannot check out \(repository) from \(shown): " + Self.hidingCredentials(error.message, of: server),
-                                  hint: "check the repository's name and ref; repositories come from \(RemoteActionStore.withoutCredentials(server)) "
+                throw EngineError("cannot check out \(repository) from \(url): " + RemoteActionStore.hidingCredentials(error.message, of: server),
+                                  hint: "check the repository's name and ref; repositories come from \(shownServer) "
                                       + "(the input github-server-url, else --actions-url or NIXACTIONS_ACTIONS_URL)")
             }
         }
@@ -214,7 +214,7 @@ public final class ProjectCheckout: Sendable {
                 } else if ref.hasPrefix("refs/"), let sha = found(ref) {
                     target = .commit(sha)
                 } else {
-                    throw EngineError("ref '\(ref)' is not a branch or tag of \(repository) on \(RemoteActionStore.withoutCredentials(server))",
+                    throw EngineError("ref '\(ref)' is not a branch or tag of \(repository) on \(shownServer)",
                                       hint: "use one of its branches or tags, or a full commit id (40 hex digits)")
                 }
             } else if let head, head.hasPrefix("refs/heads/"), let sha = refs["HEAD"] {
@@ -222,12 +222,12 @@ public final class ProjectCheckout: Sendable {
             } else if let sha = refs["HEAD"] {
                 target = .commit(sha)
             } else {
-                throw EngineError("\(repository) on \(RemoteActionStore.withoutCredentials(server)) has no default branch (an empty repository?)",
+                throw EngineError("\(repository) on \(shownServer) has no default branch (an empty repository?)",
                                   hint: "give a ref")
             }
         }
         try Self.git(["init", "--quiet", destination], in: folder)
-        try Self.git(["remote", "add", "origin", shown], in: destination)
+        try Self.git(["remote", "add", "origin", url], in: destination)
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, _ in "+refs/heads/\(name):refs/remotes/origin/\(name)" }
         _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination, login: login) }
         try sparseCheckout(request, in: destination)
@@ -293,14 +293,6 @@ public final class ProjectCheckout: Sendable {
                               hint: request.sparseCone ? "in cone mode (the default) each pattern is a folder: src, docs/api"
                                   : "without cone mode the patterns are as in .gitignore: /*, !/docs/")
         }
-    }
-
-    /// `text` without the user name and password of `server` (git may quote the address).
-    static func hidingCredentials(_ text: String, of server: String) -> String {
-        guard let scheme = server.range(of: "://") else { return text }
-        let host = server[scheme.upperBound...].prefix { $0 != "/" }
-        guard let at = host.lastIndex(of: "@"), at > host.startIndex else { return text }
-        return text.replacingOccurrences(of: String(host[..<at]) + "@", with: "")
     }
 
     /// Check out the submodules of the clone `clone` from the project's own copies of them

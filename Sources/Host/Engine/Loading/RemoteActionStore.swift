@@ -34,10 +34,10 @@ public final class RemoteActionStore: Sendable {
     private let failed = Mutex<[RemoteActionReference]>([])
     /// How long a kept tree that no run used stays: `NIXACTIONS_ACTIONS_KEEP_DAYS`, else 30 days.
     public let keepDays: Double
-    /// The descriptor of `ROOT/.lock` this run holds shared (nil: not taken yet, or it could not be).
-    private let lock = Mutex<(taken: Bool, descriptor: Int32?)>((false, nil))
-    /// What the first fetch's `prune` removed (kept trees, staging folders), for tests and messages.
-    public let pruned = Mutex<[String]>([])
+    /// Whether this run took `ROOT/.lock` already (`holdCache`).
+    private let lockTaken = Mutex(false)
+    /// The base URL for git: its login never on git's command line.
+    let address: GitAddress
 
     public static let defaultBaseURL = "https://github.com"
 
@@ -57,6 +57,7 @@ public final class RemoteActionStore: Sendable {
             url = FileManager.default.currentDirectoryPath + "/" + url
         }
         self.baseURL = url
+        address = GitAddress(url)
         self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
         let given = environment["NIXACTIONS_ACTIONS_FETCH_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 86_400 ? $0 : nil }
         self.fetchLimit = fetchLimit ?? given.map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(300)
@@ -77,16 +78,17 @@ public final class RemoteActionStore: Sendable {
         address.url + "/" + reference.owner + "/" + reference.repository
     }
 
-    /// The base URL for git: its login never on git's command line.
-    var address: GitAddress { GitAddress(baseURL) }
 
     /// The base URL as messages show it: without a user name or password (`https://user:TOKEN@host`).
     public var shownURL: String { Self.withoutCredentials(baseURL) }
 
     /// `text` without the base URL's user name and password (git may quote the URL in an error).
-    func hidingCredentials(_ text: String) -> String {
-        guard let scheme = baseURL.range(of: "://") else { return text }
-        let host = baseURL[scheme.upperBound...].prefix { $0 != "/" }
+    func hidingCredentials(_ text: String) -> String { Self.hidingCredentials(text, of: baseURL) }
+
+    /// `text` without the user name and password of `url`.
+    static func hidingCredentials(_ text: String, of url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return text }
+        let host = url[scheme.upperBound...].prefix { $0 != "/" }
         guard let at = host.lastIndex(of: "@") else { return text }
         let credentials = String(host[..<at])
         return credentials.isEmpty ? text : text.replacingOccurrences(of: credentials + "@", with: "")
@@ -187,7 +189,7 @@ public final class RemoteActionStore: Sendable {
         }
         let commit = try git(["--git-dir=" + repository, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"], in: staging, reference: reference, deadline: deadline)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard commit.utf8.count == 40, commit.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+        guard RemoteActionReference.isCommitID(commit) else {
             throw EngineError("cannot fetch the action '\(reference)': '\(reference.ref)' does not name a commit")
         }
         let tree = folder + "/" + commit
@@ -216,70 +218,52 @@ public final class RemoteActionStore: Sendable {
     /// fails only on a file system without locks; the trees are then used without one, and never
     /// pruned.
     private func holdCache() {
-        lock.withLock { state in
-            guard !state.taken else { return }
-            state.taken = true
+        lockTaken.withLock { taken in
+            guard !taken else { return }
+            taken = true
             // Only in a root that is this user's alone (`repositoryFolder` says what is wrong with another).
             try? FileManager.default.createDirectory(atPath: cacheRoot, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             var info = stat()
             guard lstat(cacheRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else { return }
             let descriptor = open(cacheRoot + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard descriptor >= 0 else { return }
-            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
-                let removed = prune()
-                pruned.withLock { $0 = removed }
-            }
-            // From exclusive to shared (or taken now, waiting for a run that prunes).
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { prune() }
+            // From exclusive to shared (or taken now, waiting for a run that prunes); the
+            // descriptor stays open until the process ends.
             while flock(descriptor, LOCK_SH) != 0 {
                 guard errno == EINTR else {
                     close(descriptor)
                     return
                 }
             }
-            state.descriptor = descriptor
         }
     }
 
     /// With the cache's lock held alone: every kept tree not used for `keepDays`, and staging
     /// folders older than a day (a run that stopped half-way), are removed, then folders left
-    /// empty. Nothing is followed through a symbolic link. The paths removed, relative to the root.
-    func prune() -> [String] {
+    /// empty. Nothing is followed through a symbolic link.
+    func prune() {
         let now = time(nil)
         let limit = now - time_t(keepDays * 86_400)
-        var removed: [String] = []
-        func entries(_ path: String) -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        }
-        func folderTime(_ path: String) -> time_t? {
-            var info = stat()
-            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
-            return info.st_mtim.tv_sec
-        }
-        for server in entries(cacheRoot) where !server.hasPrefix(".") {
-            let serverPath = cacheRoot + "/" + server
-            guard folderTime(serverPath) != nil else { continue }
-            for owner in entries(serverPath) {
-                let ownerPath = serverPath + "/" + owner
-                guard folderTime(ownerPath) != nil else { continue }
-                for repository in entries(ownerPath) {
-                    let repositoryPath = ownerPath + "/" + repository
-                    guard folderTime(repositoryPath) != nil else { continue }
-                    for name in entries(repositoryPath) {
-                        let path = repositoryPath + "/" + name
-                        guard let changed = folderTime(path) else { continue }
-                        let isTree = name.utf8.count == 40 && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
-                        let stale = isTree ? changed < limit : name.hasPrefix(".staging-") && changed < now - 86_400
-                        if stale, (try? FileManager.default.removeItem(atPath: path)) != nil {
-                            removed.append(server + "/" + owner + "/" + repository + "/" + name)
-                        }
-                    }
-                    rmdir(repositoryPath)
+        // ROOT/SERVER/OWNER/REPO/ENTRY: an entry is a kept tree or a staging folder; the folders
+        // above it go when left empty (`rmdir` fails on one that is not). The root's own files
+        // (`.lock`) are not servers.
+        func visit(_ path: String, depth: Int) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where depth > 0 || !name.hasPrefix(".") {
+                let child = path + "/" + name
+                var info = stat()
+                guard lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+                if depth < 3 {
+                    visit(child, depth: depth + 1)
+                    rmdir(child)
+                } else if RemoteActionReference.isCommitID(name) ? info.st_mtim.tv_sec < limit
+                    : name.hasPrefix(".staging-") && info.st_mtim.tv_sec < now - 86_400
+                {
+                    try? FileManager.default.removeItem(atPath: child)
                 }
-                rmdir(ownerPath)
             }
-            rmdir(serverPath)
         }
-        return removed
+        visit(cacheRoot, depth: 0)
     }
 
     private func fetchFailure(_ reference: RemoteActionReference, url: String, _ error: EngineError) -> EngineError {

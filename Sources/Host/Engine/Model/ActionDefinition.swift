@@ -145,7 +145,12 @@ public struct RemoteActionReference: Sendable, Hashable, CustomStringConvertible
     public var description: String { repositoryName + (path.isEmpty ? "" : "/" + path) + "@" + ref }
 
     /// A full commit id: fetched once, then always taken from the cache.
-    public var isCommit: Bool { ref.utf8.count == 40 && ref.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }
+    public var isCommit: Bool { Self.isCommitID(ref) }
+
+    /// 40 lower-case hex digits: a full commit id as git prints it (and a kept tree's folder name).
+    public static func isCommitID(_ text: String) -> Bool {
+        text.utf8.count == 40 && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
 }
 
 /// A remote action that `run` fetched: the commit its ref named, the folder of this machine that
