@@ -40,6 +40,8 @@ struct ConformanceTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let workflow = try temp.write(name, try String(contentsOfFile: Self.folder + name, encoding: .utf8))
+        // The reusable workflows the files call.
+        try FileManager.default.copyItem(atPath: Self.folder + ".github", toPath: temp.path + "/.github")
         let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == Int32(try Self.header(name, "status").first ?? "0"), "\(result.stderr)\n\(result.stdout)")
         for line in try Self.header(name, "expect") {

@@ -117,6 +117,24 @@ struct ExamplesTests {
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
     }
 
+    @Test("examples/20-reusable-workflows: a build called per target and a deploy called with a secret; their outputs reach later jobs")
+    func reusableWorkflows() async throws {
+        let logs = NSTemporaryDirectory() + "nxa-example20-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: logs) }
+        let result = try await nixactions(["run", "workflow.yml", "--secret", "DEPLOY_TOKEN=t0ken-value", "--log-dir", logs, "--log-format", "plain"],
+                                          in: packageDirectory.path + "/examples/20-reusable-workflows")
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[build-target-linux-compile] compiling 2.1.0 for linux (optimize: true)\n",
+                     "[build-target-wasm-test] testing app-2.1.0-wasm in job test\n",
+                     "[deploy-upload] uploading 2.1.0 with token *** (dry run: true)\n",
+                     "[announce] deployed https://releases.example.com/app/2.1.0 (success)\n",
+                     "==> job 'build (target: wasm) / test' succeeded"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("t0ken-value"))
+        #expect(!result.stderr.contains("warning"), "\(result.stderr)")
+    }
+
     @Test("examples/04-conditions: failure allowed, always() job, cleanup step")
     func conditions() async throws {
         let result = try await nixactions(["run", "examples/04-conditions/workflow.yml"], in: packageDirectory.path)

@@ -114,7 +114,7 @@ struct GitHubAcceptanceTests {
         #expect(result.diagnostics.filter { $0.severity == .warning }.isEmpty)
     }
 
-    @Test("a reusable-workflow call is one warning saying it is not supported yet, not four unrelated errors")
+    @Test("a reusable-workflow call of this project is read as a call (uses, with, secrets: inherit), with no warning; one of another repository is one warning")
     func reusableWorkflowCall() throws {
         let result = load("""
             jobs:
@@ -122,16 +122,42 @@ struct GitHubAcceptanceTests {
                 uses: ./.github/workflows/build.yml
                 with: { target: x }
                 secrets: inherit
+              remote:
+                uses: octo/pipelines/.github/workflows/build.yml@v1
+                secrets: { token: "${{ secrets.TOKEN }}" }
               after:
-                needs: call
+                needs: [call, remote]
                 steps: [ { run: x } ]
             """)
         #expect(errors(result) == [])
         let warnings = result.diagnostics.filter { $0.severity == .warning }
         #expect(warnings.count == 1)
-        #expect(warnings.first?.message.contains("calling the reusable workflow './.github/workflows/build.yml'") == true)
+        #expect(warnings.first?.message.contains("calling the reusable workflow 'octo/pipelines/.github/workflows/build.yml@v1' of another repository") == true)
         #expect(warnings.first?.message.contains("not supported by this version of nixactions yet") == true)
-        #expect(result.workflow?.unsupported.map(\.job) == ["call"])
+        #expect(result.workflow?.unsupported.map(\.job) == ["remote"])
+        let call = try #require(result.workflow?.job("call")?.call)
+        #expect(call.uses.value == "./.github/workflows/build.yml")
+        #expect(call.with.map(\.name) == ["target"] && call.with.first?.value.source.value == "x")
+        guard case .inherit = call.secrets else { Issue.record("secrets: inherit not read"); return }
+        guard case .mapped(let passed)? = result.workflow?.job("remote")?.call?.secrets else { Issue.record("secrets mapping not read"); return }
+        #expect(passed.map(\.name) == ["token"])
+    }
+
+    @Test("a call's with and secrets may use only the contexts GitHub allows there; the caller takes no steps or runs-on")
+    func reusableCallContexts() throws {
+        let result = load("""
+            jobs:
+              call:
+                uses: ./.github/workflows/build.yml
+                runs-on: ubuntu-latest
+                with: { a: "${{ env.X }}", b: "${{ matrix.k }} ${{ github.sha }} ${{ inputs.i }} ${{ vars.V }}" }
+                secrets: { token: "${{ secrets.T }}", other: "${{ steps.x.outputs.y }}" }
+            """)
+        let messages = errors(result)
+        #expect(messages.contains { $0.contains("'env' is not available in 'with.a'") }, "\(messages)")
+        #expect(messages.contains { $0.contains("'steps' is not available in 'secrets.other'") }, "\(messages)")
+        #expect(messages.contains { $0.contains("'runs-on' cannot be used in a job that calls a reusable workflow") }, "\(messages)")
+        #expect(messages.count == 3, "\(messages)")
     }
 
     @Test("no did-you-mean between unrelated names; transposed letters still get one")
@@ -205,7 +231,7 @@ extension GitHubAcceptanceTests {
             """)
         #expect(errors(result) == [], "\(result.diagnostics)")
         let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
-        #expect(warnings.count == 1, "\(warnings)")  // the reusable call only
+        #expect(warnings.isEmpty, "\(warnings)")
     }
 }
 

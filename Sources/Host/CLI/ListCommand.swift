@@ -83,6 +83,7 @@ struct ListCommand: AsyncParsableCommand {
 
     /// Which executor runs `job` (each different one of its matrix instances, in order).
     static func executors(of job: Job, in workflow: Workflow, runners: RunnerMap) -> String {
+        if let call = job.call { return "calls \(call.uses.value)" }
         let instances = (try? Planner.expand(job, workflow: workflow, contexts: Planner.staticContexts(workflow)).get()) ?? []
         if instances.isEmpty { return RunnerMap.describe(nil) }
         var seen: [String] = []

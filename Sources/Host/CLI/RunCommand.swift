@@ -415,6 +415,18 @@ enum PlanPrinter {
         var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
         for (index, instance) in instances.enumerated() {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
+            if let call = job.call {
+                // A calling job runs the called workflow's jobs, each instance with its own inputs.
+                var facts = ["calls \(call.uses.value)"]
+                if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
+                if let condition = job.condition { facts.append("if: \(condition.source.value)") }
+                text += "\(index + 1). \(DisplayText.escaped(instance.displayName))  [\(facts.joined(separator: "; "))]\n"
+                for called in call.workflow?.jobs ?? [] {
+                    let needs = called.needs.isEmpty ? "" : "  (needs: \(called.needs.map(\.value).joined(separator: ", ")))"
+                    text += "   - job \(DisplayText.escaped(called.displayName))" + (called.call.map { " calls \($0.uses.value)" } ?? "") + needs + "\n"
+                }
+                continue
+            }
             var facts: [String] = []
             switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
             case .skip(let reason)?: facts.append(reason)

@@ -74,6 +74,22 @@ enum RunnerOptions {
             default: continue
             }
         }
+        // Jobs of the workflows the run calls, whose labels are written out (others depend on the call's inputs).
+        var calls = plan.order.compactMap { plan.workflow.job($0)?.call?.workflow }
+        var seen = 0
+        while seen < calls.count {
+            let called = calls[seen]
+            seen += 1
+            for job in called.jobs {
+                if let inner = job.call?.workflow { calls.append(inner); continue }
+                guard !job.explicitExecutor, !job.runsOn.isEmpty, !job.runsOn.contains(where: { $0.value.contains("${{") }) else { continue }
+                if case .refuse(let message, let hint, let label) = runners.choose(for: job, labels: job.runsOn.map(\.value)) {
+                    let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
+                    let line = (place?.location.map { "\($0): " } ?? "") + "error: \(message)\n  hint: \(hint)\n"
+                    if !problems.contains(line) { problems.append(line) }
+                }
+            }
+        }
         guard !problems.isEmpty else { return }
         for problem in problems { standardError(problem) }
         standardError("nixactions: no job was started\n")

@@ -24,7 +24,7 @@ enum WorkflowInput {
         var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
         // The jobs a run of `selected` runs (nil: all of them, or a selection that does not resolve).
         let selectedRun = result.workflow.flatMap { runningJobs($0, selected: selected) }
-        if var workflow = result.workflow, !workflow.actionUses.isEmpty {
+        if var workflow = result.workflow, !workflow.actionUses.isEmpty || workflow.jobs.contains(where: { $0.call != nil }) {
             // Local actions (`uses: ./PATH`) are read from the project, the folder nixactions runs
             // in; remote ones are fetched for the jobs a run runs (none for a selection that does
             // not resolve), once the file is valid.
@@ -35,8 +35,13 @@ enum WorkflowInput {
             // A signal while actions are fetched ends the git processes (their staging folders go
             // with the fetch), then the run exits 130; before, it would exit at once and leave them.
             if fetching != nil { SignalHub.handler.withLock { $0 = { _ in HostCommands.cancelAll() } } }
-            result.diagnostics += ActionLoader.checkLocalActions(
-                &workflow, projectDirectory: FileManager.default.currentDirectoryPath, functions: functions, remote: fetching, running: running)
+            let project = FileManager.default.currentDirectoryPath
+            if !workflow.actionUses.isEmpty {
+                result.diagnostics += ActionLoader.checkLocalActions(
+                    &workflow, projectDirectory: project, functions: functions, remote: fetching, running: running)
+            }
+            // Reusable workflows this one calls (`jobs.<id>.uses: ./.github/workflows/FILE`), with their actions.
+            result.diagnostics += WorkflowCalls.resolve(&workflow, projectDirectory: project, functions: functions, remote: fetching, running: running)
             if fetching != nil {
                 SignalHub.handler.withLock { $0 = nil }
                 if SignalHub.received.load(ordering: .relaxed) {

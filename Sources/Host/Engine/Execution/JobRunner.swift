@@ -108,7 +108,10 @@ struct JobRunner: Sendable {
         case .success(let made): executor = made
         case .failure(let error): return fail(error.description)
         }
-        if let checkoutFailure { return fail("cannot check out the project for job '\(planned.displayName)': \(describe(checkoutFailure))") }
+        if let checkoutFailure {
+            if checkoutFailure is CancellationError || Task.isCancelled { return finish(.cancelled, nil) }
+            return fail("cannot check out the project for job '\(planned.displayName)': \(describe(checkoutFailure))")
+        }
 
         let jobStarted: JobStarted
         do {

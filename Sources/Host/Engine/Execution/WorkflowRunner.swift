@@ -58,11 +58,35 @@ public struct WorkflowRunner: Sendable {
     }
 }
 
+/// The workflow a scheduled job belongs to: the run's own, or a reusable workflow that one instance
+/// of a calling job (`jobs.<id>.uses`) runs, with that instance's `inputs` and `secrets`.
+final class CallFrame: Sendable {
+    let workflow: Workflow
+    let options: RunOptions
+    /// Prefix of its jobs' ids in the scheduler: "" for the run's own jobs, "KEY/" for those the
+    /// calling instance KEY runs (`needs.*` and `jobs.*` in the file use the ids without it).
+    let prefix: String
+    /// The calling instance's key and name (nil for the run's own jobs).
+    let caller: (key: String, name: String)?
+    /// Scheduler ids of the calling jobs above, outermost first (fail-fast of theirs stops these jobs too).
+    let callers: [String]
+
+    init(workflow: Workflow, options: RunOptions, prefix: String = "", caller: (key: String, name: String)? = nil, callers: [String] = []) {
+        self.workflow = workflow
+        self.options = options
+        self.prefix = prefix
+        self.caller = caller
+        self.callers = callers
+    }
+}
+
 /// The ready-set scheduler: a job instance starts the moment the jobs it needs have finished.
 final class Scheduler: Sendable {
     let runner: WorkflowRunner
     let plan: Plan
     let cache: ExecutorCache
+    /// The run's own workflow and options.
+    let top: CallFrame
     /// Running instances by key, so fail-fast can cancel siblings; `forward`: started before the
     /// run was cancelled, so the run's cancellation reaches it (always() jobs started after it do not).
     let handles = Mutex<[String: (task: Task<Void, Never>, forward: Bool)]>([:])
@@ -71,6 +95,7 @@ final class Scheduler: Sendable {
         self.runner = runner
         self.plan = plan
         self.cache = cache
+        top = CallFrame(workflow: plan.workflow, options: runner.options)
     }
 
     var options: RunOptions { runner.options }
@@ -86,11 +111,18 @@ final class Scheduler: Sendable {
         var instancesOf = plan.instances
         var usedKeys = Set(plan.allInstances.map { $0.key.lowercased() })
         let store = ArtifactStore(root: options.runDirectory + "/artifacts")
+        // Jobs of called workflows, added when their calling instance starts (`startCall`): their
+        // frames by scheduler id, the needs of every job by scheduler id, the order results are listed in.
+        var frames: [String: CallFrame] = [:]
+        var needsOf = plan.graph.needs
+        var calledJobs: [String: [String]] = [:]  // calling instance key → the called jobs' scheduler ids
+        var calls: [String: PendingCall] = [:]  // by calling instance key
 
         // Linear bookkeeping: jobs by id, how many needed jobs each still waits for, who needs
         // whom, whether anything upstream failed (final once a job's needs have all finished).
         var jobsByID: [String: Job] = [:]
         for job in plan.workflow.jobs where plan.instances[job.id] != nil { jobsByID[job.id] = job }
+        let clock = ContinuousClock()
         var waitingFor: [String: Int] = [:]
         var dependents: [String: [String]] = [:]
         var upstreamFailed: [String: Bool] = [:]
@@ -115,15 +147,16 @@ final class Scheduler: Sendable {
                 while readyHead < ready.count {
                     let instance = ready[readyHead]
                     guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }
-                    let needs = plan.graph.needs[instance.jobID] ?? []
+                    let frame = frames[instance.jobID] ?? top
+                    let needs = needsOf[instance.jobID] ?? []
                     let cancelled = Task.isCancelled
-                    if failFastTripped.contains(instance.jobID) {
+                    if failFastTripped.contains(instance.jobID) || frame.callers.contains(where: failFastTripped.contains) {
                         readyHead += 1
                         finishWithout(instance, .cancelled, "cancelled: another instance of its matrix failed (fail-fast)")
                         continue
                     }
-                    let needsContext = self.needsContext(needs, finishedJobs)
-                    switch shouldRun(job, needs: needs, needsContext: needsContext, finished: finishedJobs,
+                    let needsContext = self.needsContext(needs, finishedJobs, prefix: frame.prefix)
+                    switch shouldRun(job, frame, needs: needs, needsContext: needsContext, finished: finishedJobs,
                                      upstreamFailed: upstreamFailed[instance.jobID] ?? false, cancelled: cancelled) {
                     case .failure(let problem):
                         readyHead += 1
@@ -137,17 +170,17 @@ final class Scheduler: Sendable {
                     }
                     if instance.awaitsExpansion {
                         // Its needs have finished: the matrix is made from their outputs now.
-                        var contexts = options.runContext.staticContexts(job: job.id)
+                        var contexts = frame.options.runContext.staticContexts(job: job.id)
                         contexts["needs"] = .object(needsContext)
-                        switch Planner.expand(job, workflow: plan.workflow, contexts: DictionaryExpressionContext(contexts)) {
+                        switch Planner.expand(job, workflow: frame.workflow, contexts: DictionaryExpressionContext(contexts)) {
                         case .success(var expanded):
                             usedKeys.remove(instance.key.lowercased())
-                            for index in expanded.indices { expanded[index].key = Planner.uniqueKey(expanded[index].key, used: &usedKeys) }
-                            instancesOf[job.id] = expanded
-                            unfinishedInstances[job.id] = expanded.count
+                            for index in expanded.indices { adopt(&expanded[index], id: instance.jobID, frame: frame, used: &usedKeys) }
+                            instancesOf[instance.jobID] = expanded
+                            unfinishedInstances[instance.jobID] = expanded.count
                             ready.replaceSubrange(readyHead...readyHead, with: expanded)
                             if expanded.count > 1 || expanded.first?.key != instance.key {
-                                reporter.report(.message(job: nil, level: .info, text: "job '\(job.id)': matrix of \(expanded.count) from its needs"))
+                                reporter.report(.message(job: nil, level: .info, text: "job '\(frame.prefix + job.id)': matrix of \(expanded.count) from its needs"))
                             }
                             continue
                         case .failure(let diagnostic):
@@ -157,9 +190,15 @@ final class Scheduler: Sendable {
                             continue
                         }
                     }
+                    if let call = job.call {
+                        // A reusable workflow: its jobs join the run, under this instance.
+                        readyHead += 1
+                        startCall(instance, job, call, frame, needsContext: needsContext)
+                        continue
+                    }
                     // The executor: the job's own, or what its runs-on labels choose.
                     var reference: ExecutorReference
-                    switch chooseExecutor(job, instance, needsContext: needsContext) {
+                    switch chooseExecutor(job, instance, frame, needsContext: needsContext) {
                     case .executor(let chosen, _): reference = chosen
                     case .skip(let reason):
                         readyHead += 1
@@ -181,7 +220,7 @@ final class Scheduler: Sendable {
                             job.services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
                     }
                     do {
-                        reference.options = try evaluateOptions(reference.options, job, instance, needsContext: needsContext)
+                        reference.options = try evaluateOptions(reference.options, job, instance, frame, needsContext: needsContext)
                     } catch {
                         readyHead += 1
                         let at = reference.location.map { "\($0): " } ?? ""
@@ -191,21 +230,26 @@ final class Scheduler: Sendable {
                     }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
-                    if let limit = instance.maxParallel, runningPerJob[job.id, default: 0] >= limit {
-                        heldBack[job.id, default: []].append(instance)
+                    if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] >= limit {
+                        heldBack[instance.jobID, default: []].append(instance)
                         continue
                     }
                     running[instance.key] = instance.jobID
-                    runningPerJob[job.id, default: 0] += 1
+                    runningPerJob[instance.jobID, default: 0] += 1
                     let jobRunner = JobRunner(
-                        planned: instance, job: job, executorReference: reference, workflow: plan.workflow,
-                        reporter: reporter, options: options,
+                        planned: instance, job: job, executorReference: reference, workflow: frame.workflow,
+                        reporter: reporter, options: frame.options,
                         redactor: runner.redactor, artifacts: store, needs: needsContext)
                     let cache = self.cache
                     let forward = !cancelled  // after a cancellation, always() jobs run to the end
                     // The handle is registered before the scheduler reads the job's outcome, so
                     // fail-fast always finds its running siblings.
-                    let task = Task(executorPreference: HandOffExecutor.shared) { completions.send(await jobRunner.run(cache)) }
+                    let id = instance.jobID  // a called job's id in the scheduler, not in its file
+                    let task = Task(executorPreference: HandOffExecutor.shared) {
+                        var outcome = await jobRunner.run(cache)
+                        outcome.jobID = id
+                        completions.send(outcome)
+                    }
                     handles.withLock { $0[instance.key] = (task, forward) }
                 }
                 if readyHead > 4096 && readyHead * 2 > ready.count {  // drop what was consumed
@@ -220,7 +264,9 @@ final class Scheduler: Sendable {
                     instances.first?.failFast ?? true, !failFastTripped.contains(result.jobID)
                 {
                     failFastTripped.insert(result.jobID)
+                    // Running instances of this job, and the running jobs its other instances called.
                     let siblings = instances.map(\.key).filter { running[$0] != nil }
+                        + running.filter { frames[$0.value]?.callers.contains(result.jobID) ?? false }.map(\.key).sorted()
                     if !siblings.isEmpty {
                         reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
                     }
@@ -237,6 +283,90 @@ final class Scheduler: Sendable {
                     waitingFor[dependent, default: 1] -= 1
                     if waitingFor[dependent] == 0 { ready += instancesOf[dependent] ?? [] }
                 }
+                // The last job of a called workflow: its calling instance finishes.
+                if let caller = frames[result.jobID]?.caller?.key, var call = calls[caller] {
+                    call.remaining -= 1
+                    calls[caller] = call
+                    if call.remaining == 0 { finishCall(caller) }
+                }
+            }
+            /// Start a calling instance: its `with` and `secrets` evaluated, the called workflow
+            /// planned with them, its jobs added to the run under the instance (`KEY/JOB`).
+            func startCall(_ instance: PlannedJob, _ job: Job, _ call: WorkflowCall, _ frame: CallFrame, needsContext: [String: ExpressionValue]) {
+                let made: (frame: CallFrame, plan: Plan)
+                switch makeCall(instance, job, call, frame, needsContext: needsContext) {
+                case .success(let value): made = value
+                case .failure(let problem):
+                    finishWithout(instance, .failure, problem.message)
+                    return
+                }
+                let (called, subPlan) = made
+                reporter.report(.jobStarted(job: instance.key, name: instance.displayName))
+                var locals: [String] = []
+                for local in subPlan.order {
+                    guard let subJob = subPlan.workflow.job(local) else { continue }
+                    let id = called.prefix + local
+                    locals.append(local)
+                    jobsByID[id] = subJob
+                    frames[id] = called
+                    let needs = (subPlan.graph.needs[local] ?? []).map { called.prefix + $0 }
+                    needsOf[id] = needs
+                    waitingFor[id] = needs.count
+                    for need in needs { dependents[need, default: []].append(id) }
+                    var instances = subPlan.instances[local] ?? []
+                    for index in instances.indices { adopt(&instances[index], id: id, frame: called, used: &usedKeys) }
+                    instancesOf[id] = instances
+                    unfinishedInstances[id] = instances.count
+                    calledJobs[instance.key, default: []].append(id)
+                }
+                reporter.report(.message(job: instance.key, level: .info,
+                                         text: "calls \(call.uses.value): \(locals.isEmpty ? "no jobs" : locals.joined(separator: ", "))"))
+                calls[instance.key] = PendingCall(instance: instance, frame: called, locals: locals, remaining: locals.count, started: clock.now)
+                if locals.isEmpty { finishCall(instance.key); return }
+                // Its first jobs go next, before jobs that were ready already: a call is one job's work.
+                var first: [PlannedJob] = []
+                for local in locals where waitingFor[called.prefix + local] == 0 { first += instancesOf[called.prefix + local] ?? [] }
+                ready.insert(contentsOf: first, at: readyHead)
+            }
+            /// Every job of the call has finished: the calling instance's result and outputs.
+            func finishCall(_ key: String) {
+                guard let call = calls.removeValue(forKey: key) else { return }
+                var jobsContext: [String: ExpressionValue] = [:]
+                var outcomes: [JobOutcome] = []
+                for local in call.locals {
+                    let finished = finishedJobs[call.frame.prefix + local] ?? []
+                    outcomes += finished
+                    jobsContext[local] = needsContext([call.frame.prefix + local], finishedJobs, prefix: call.frame.prefix)[local]
+                }
+                var outcome = Self.result(of: outcomes)
+                if outcome == .skipped { outcome = .success }  // nothing of it had to run
+                var failure = outcome == .failure
+                    ? JobFailure(message: "job\(outcomes.filter { $0.outcome == .failure }.count == 1 ? "" : "s") of the called workflow failed: "
+                                 + outcomes.filter { $0.outcome == .failure }.map(\.name).joined(separator: ", ")) : nil
+                var outputs: [String: String] = [:]
+                if outcome == .success {
+                    var contexts = call.frame.options.runContext.staticContexts(job: call.instance.jobID)
+                    contexts["jobs"] = .object(jobsContext)
+                    let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: options.projectDirectory, functions: options.functions,
+                                                 redactor: runner.redactor)
+                    for (name, field) in call.frame.workflow.triggers?.trigger("workflow_call")?.outputs ?? [] {
+                        do {
+                            outputs[name] = try field.template.render(context)
+                        } catch {
+                            let at = field.location(ofOffset: error.offset).map { "\($0): " } ?? ""
+                            let message = "\(at)cannot evaluate output '\(name)' of the called workflow: \(error.message)"
+                            reporter.report(.message(job: key, level: .error, text: message))
+                            outcome = .failure
+                            failure = JobFailure(message: message)
+                            outputs = [:]
+                            break
+                        }
+                    }
+                }
+                let duration = clock.now - call.started
+                reporter.report(.jobFinished(job: key, name: call.instance.displayName, outcome: outcome, duration: duration, failure: failure))
+                record(JobOutcome(key: key, jobID: call.instance.jobID, name: call.instance.displayName, outcome: outcome, failure: failure,
+                                  duration: duration, outputs: outputs, allowedFailure: false))
             }
             func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
@@ -264,14 +394,120 @@ final class Scheduler: Sendable {
                 handles.withLock { handles in for (_, handle) in handles where handle.forward { handle.task.cancel() } }
             }
         }
-        return plan.order.flatMap { instancesOf[$0] ?? [] }.compactMap { results[$0.key] }
+        // Each calling instance's jobs listed after it.
+        func listed(_ ids: [String]) -> [JobOutcome] {
+            ids.flatMap { id in
+                (instancesOf[id] ?? []).flatMap { instance in
+                    [results[instance.key]].compactMap { $0 } + listed(calledJobs[instance.key] ?? [])
+                }
+            }
+        }
+        return listed(plan.order)
+    }
+
+    /// A calling instance whose called jobs are running.
+    struct PendingCall {
+        var instance: PlannedJob
+        var frame: CallFrame
+        /// The called workflow's job ids (in its file), in plan order.
+        var locals: [String]
+        var remaining: Int
+        var started: ContinuousClock.Instant
+    }
+
+    /// A planned instance made the scheduler's: its job's id in the scheduler, a key unique in the
+    /// run, and (for a called job) the calling instance's name before its own (`call / build`).
+    func adopt(_ planned: inout PlannedJob, id: String, frame: CallFrame, used: inout Set<String>) {
+        planned.jobID = id
+        if let caller = frame.caller {
+            planned.key = Planner.fileKey(caller.key + "-" + planned.key)
+            planned.displayName = caller.name + " / " + planned.displayName
+        }
+        planned.key = Planner.uniqueKey(planned.key, used: &used)
+    }
+
+    /// The frame and plan of the workflow one calling instance runs: `with` evaluated and typed as
+    /// the called file's inputs declare, `secrets` passed (or inherited), the file planned with them.
+    func makeCall(
+        _ instance: PlannedJob, _ job: Job, _ call: WorkflowCall, _ frame: CallFrame, needsContext: [String: ExpressionValue]
+    ) -> Result<(frame: CallFrame, plan: Plan), RunProblem> {
+        guard let called = call.workflow else {
+            return .failure(RunProblem("\(call.uses.location.map { "\($0): " } ?? "")the called workflow '\(call.uses.value)' could not be read"))
+        }
+        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
+        let given = frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+        if case .mapped = call.secrets { contexts["secrets"] = .object(given.mapValues(ExpressionValue.string)) }
+        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
+                                     redactor: runner.redactor)
+        func problem(_ field: TemplateField, _ what: String, _ message: String) -> RunProblem {
+            let at = field.source.location.map { "\($0): " } ?? ""
+            return RunProblem("\(at)cannot give \(what) of '\(call.uses.value)': \(message)")
+        }
+        var inputs: [String: ExpressionValue] = [:]
+        for spec in called.triggers?.trigger("workflow_call")?.inputs ?? [] {
+            guard let (name, field) = call.with.first(where: { $0.name.lowercased() == spec.name.lowercased() }) else {
+                if let value = spec.defaultValue {
+                    inputs[spec.name] = InputValues.typed(value, for: spec)
+                } else {
+                    inputs[spec.name] = spec.kind == .boolean ? .bool(false) : spec.kind == .number ? .number(0) : .string("")
+                }
+                continue
+            }
+            let value: ExpressionValue
+            do {
+                value = try field.template.evaluateValue(context)
+            } catch {
+                return .failure(problem(field, "input '\(name)'", error.message))
+            }
+            switch (spec.kind, value) {
+            case (.boolean, .bool), (.number, .number): inputs[spec.name] = value
+            case (.boolean, .string(let text)) where ["true", "false"].contains(text.lowercased()): inputs[spec.name] = .bool(text.lowercased() == "true")
+            case (.number, .string(let text)) where Double(text.trimmingCharacters(in: .whitespaces)) != nil:
+                inputs[spec.name] = .number(Double(text.trimmingCharacters(in: .whitespaces)) ?? 0)
+            case (.boolean, _), (.number, _):
+                return .failure(problem(field, "input '\(name)'", "'\(value.displayString)' is not a \(spec.kind.rawValue)"))
+            default: inputs[spec.name] = .string(value.displayString)
+            }
+        }
+        var secrets = ResolvedSecrets()
+        secrets.declaredNames = frame.options.secrets.declaredNames
+        switch call.secrets {
+        case .none: break
+        case .inherit:
+            secrets.run = given
+            secrets.runEnv = frame.options.secrets.runEnv.merging(frame.options.secrets.jobEnv[job.id] ?? [:]) { _, job in job }
+        case .mapped(let entries):
+            for (name, field) in entries {
+                do {
+                    let value = try field.template.render(context)
+                    // A value made from secrets (`format('{0}:{1}', secrets.A, secrets.B)`) is masked too.
+                    if !value.isEmpty && !field.template.isLiteral { _ = runner.redactor.add(value) }
+                    secrets.run[name] = value
+                } catch {
+                    return .failure(problem(field, "secret '\(name)'", error.message))
+                }
+            }
+        }
+        var options = frame.options
+        var runContext = options.runContext
+        runContext.inputs = inputs
+        options.context = runContext
+        options.secrets = secrets
+        let made = CallFrame(workflow: called, options: options, prefix: frame.prefix + instance.key + "/",
+                             caller: (instance.key, instance.displayName), callers: frame.callers + [instance.jobID])
+        switch Planner.plan(called, context: runContext) {
+        case .success(let plan): return .success((made, plan))
+        case .failure(let diagnostic):
+            let at = diagnostic.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem(at + diagnostic.message + (diagnostic.hint.map { "\n  hint: \($0)" } ?? "")))
+        }
     }
 
     /// The executor of one instance: its job's own, or what its `runs-on` labels choose (labels
     /// are evaluated with the instance's matrix and the results of the jobs it needs).
     /// What `runs-on` and the executor's options may use.
-    func executorContexts(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> [String: ExpressionValue] {
-        options.runContext.staticContexts(job: job.id).merging([
+    func executorContexts(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]) -> [String: ExpressionValue] {
+        frame.options.runContext.staticContexts(job: job.id).merging([
             "matrix": instance.matrixObject, "needs": .object(needsContext),
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
         ]) { _, new in new }
@@ -280,7 +516,7 @@ final class Scheduler: Sendable {
     /// `${{ }}` in the executor's options, services included (GitHub's `container: node:${{ matrix.node }}`,
     /// credentials from `secrets`), rendered as text when the job starts.
     func evaluateOptions(
-        _ options: [String: JSONValue], _ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]
+        _ options: [String: JSONValue], _ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]
     ) throws(ExpressionError) -> [String: JSONValue] {
         func hasExpression(_ value: JSONValue) -> Bool {
             switch value {
@@ -291,11 +527,11 @@ final class Scheduler: Sendable {
             }
         }
         guard options.values.contains(where: hasExpression) else { return options }
-        var contexts = executorContexts(job, instance, needsContext: needsContext)
-        contexts["secrets"] = .object(self.options.secrets.run.merging(self.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
+        contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
             .mapValues(ExpressionValue.string))
         // A RuntimeContext for its redactor: `fromJSON(secrets.REGISTRY).password` is masked too.
-        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: self.options.projectDirectory, functions: self.options.functions,
+        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
                                      redactor: runner.redactor)
         func render(_ value: JSONValue) throws(ExpressionError) -> JSONValue {
             switch value {
@@ -317,24 +553,24 @@ final class Scheduler: Sendable {
     }
 
     /// Whether the job's `container: ${{ … }}` image renders empty for this instance.
-    func rendersNoContainer(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> Bool {
+    func rendersNoContainer(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]) -> Bool {
         guard case .string(let image)? = job.executor.options["image"], image.contains("${{"),
-              let rendered = try? evaluateOptions(["image": .string(image)], job, instance, needsContext: needsContext)
+              let rendered = try? evaluateOptions(["image": .string(image)], job, instance, frame, needsContext: needsContext)
         else { return false }
         return rendered["image"] == .string("")
     }
 
-    func chooseExecutor(_ job: Job, _ instance: PlannedJob, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
+    func chooseExecutor(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]) -> RunnerMap.Choice {
         var job = job
-        if job.executorFromContainer, rendersNoContainer(job, instance, needsContext: needsContext) {
+        if job.executorFromContainer, rendersNoContainer(job, instance, frame, needsContext: needsContext) {
             // `container: ${{ … }}` that renders empty: no container, what runs-on chooses (GitHub's rule).
             job.explicitExecutor = false
             job.executor = .local
         }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
-        let context = DictionaryExpressionContext(executorContexts(job, instance, needsContext: needsContext))
+        let context = DictionaryExpressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
         do {
-            return options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
+            return frame.options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
         } catch {
             let at = job.runsOn.first?.location.map { "\($0): " } ?? ""
             return .refuse("\(at)cannot evaluate runs-on of job '\(job.id)': \(error.message)",
@@ -351,7 +587,7 @@ final class Scheduler: Sendable {
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.
     func shouldRun(
-        _ job: Job, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]],
+        _ job: Job, _ frame: CallFrame, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]],
         upstreamFailed: Bool, cancelled: Bool
     ) -> Result<String?, RunProblem> {
         let result = { (id: String) in Self.result(of: finished[id] ?? []) }
@@ -360,13 +596,13 @@ final class Scheduler: Sendable {
         if job.condition == nil {
             if cancelled { return .success("cancelled before it started") }
             if let blocker = needs.first(where: { result($0) != .success }) {
-                return .success("skipped: needed job '\(blocker)' did not succeed")
+                return .success("skipped: needed job '\(blocker.dropFirst(frame.prefix.count))' did not succeed")
             }
             return .success(nil)
         }
         let context = RuntimeContext(
-            contexts: options.runContext.staticContexts(job: job.id).merging(["needs": .object(needsContext)]) { _, new in new },
-            status: status, hashRoot: options.projectDirectory, functions: options.functions, redactor: runner.redactor)
+            contexts: frame.options.runContext.staticContexts(job: job.id).merging(["needs": .object(needsContext)]) { _, new in new },
+            status: status, hashRoot: frame.options.projectDirectory, functions: frame.options.functions, redactor: runner.redactor)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }
             return .success(cancelled ? "cancelled before it started" : succeeded ? "skipped: its 'if' is false" : "skipped: a needed job did not succeed")
@@ -376,14 +612,15 @@ final class Scheduler: Sendable {
         }
     }
 
-    /// `needs.<id>.result` and `needs.<id>.outputs` for the direct needs.
-    func needsContext(_ needs: [String], _ finished: [String: [JobOutcome]]) -> [String: ExpressionValue] {
+    /// `needs.<id>.result` and `needs.<id>.outputs` for the direct needs (scheduler ids; the
+    /// context names them without their frame's `prefix`).
+    func needsContext(_ needs: [String], _ finished: [String: [JobOutcome]], prefix: String = "") -> [String: ExpressionValue] {
         var context: [String: ExpressionValue] = [:]
         for id in needs {
             let outcomes = finished[id] ?? []
             var outputs: [String: ExpressionValue] = [:]
             for outcome in outcomes { for (name, value) in outcome.outputs { outputs[name] = .string(value) } }
-            context[id] = .object(["result": .string(Self.result(of: outcomes).rawValue), "outputs": .object(outputs)])
+            context[String(id.dropFirst(prefix.count))] = .object(["result": .string(Self.result(of: outcomes).rawValue), "outputs": .object(outputs)])
         }
         return context
     }

@@ -99,6 +99,24 @@ struct ExpressionValidator {
             place.onlyContexts = ["github", "needs", "vars", "inputs"]
             check(condition, place)
         }
+        if let call = job.call {
+            // GitHub's table: a call's `with` sees github, needs, strategy, matrix, inputs and vars; its `secrets` also secrets.
+            let contexts = ["github", "needs", "strategy", "matrix", "inputs", "vars"]
+            for (name, value) in call.with {
+                var place = named(jobPlace, "with.", name)
+                place.onlyContexts = contexts
+                place.why = "a called workflow's inputs are given when the calling job starts"
+                check(value, place)
+            }
+            if case .mapped(let entries) = call.secrets {
+                for (name, value) in entries {
+                    var place = named(jobPlace, "secrets.", name)
+                    place.onlyContexts = contexts + ["secrets"]
+                    place.why = "a called workflow's secrets are given when the calling job starts"
+                    check(value, place)
+                }
+            }
+        }
         for entry in job.env { check(entry.value, named(jobPlace, "env.", entry.name)) }
         // jobs.<job_id>.defaults.run: github, needs, strategy, matrix, env, vars, inputs (GitHub's table).
         var defaultsPlace = jobPlace

@@ -12,28 +12,52 @@ extension WorkflowLoader {
         var job = Job(id: id, location: reader.location(keyNode))
         var sawSteps = false
         var ownRetry: (policy: RetryPolicy?, keyNode: Node)?
-        // `uses:` calls a reusable workflow: one warning for the whole call (its `with`, `secrets`
-        // and missing `steps` are that call's, not problems of their own).
+        // `uses:` calls a reusable workflow. One in this project (`./PATH`) runs; the file is read
+        // and checked with the call by `WorkflowCalls.resolve`. One of another repository is one
+        // warning for the whole call (its `with`, `secrets` and missing `steps` are that call's).
         if let (_, usesKey, usesValue) = pairs.first(where: { $0.key == "uses" }) {
-            let target = reader.string(usesValue, what: "uses", context: context)?.value ?? ""
-            let feature = UnsupportedFeature(
-                "job '\(id)': calling the reusable workflow '\(target)' (jobs.<job_id>.uses)", job: id, at: reader.location(usesKey))
-            workflow.unsupported.append(feature)
-            reader.diagnostics.warning(feature.message, at: feature.location, context: context,
-                                       hint: "copy that workflow's jobs into this file, or run it with nixactions run on its own")
+            let target = reader.string(usesValue, what: "uses", context: context) ?? Located("", at: reader.location(usesValue))
+            var call = WorkflowCall(uses: target)
+            if !target.value.hasPrefix("./") {
+                let feature = UnsupportedFeature(
+                    "job '\(id)': calling the reusable workflow '\(target.value)' of another repository (jobs.<job_id>.uses)", job: id,
+                    at: reader.location(usesKey))
+                workflow.unsupported.append(feature)
+                reader.diagnostics.warning(feature.message, at: feature.location, context: context,
+                                           hint: "copy that workflow into this project and call it as ./.github/workflows/FILE.yml")
+            }
             for (key, keyNode, value) in pairs {
                 switch key {
                 case "name": job.name = reader.template(value, what: "name", context: context)
                 case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
                 case "if": job.condition = reader.condition(value, context: context)
                 case "strategy": job.strategy = reader.strategy(value, context: context)
-                case "uses", "with", "secrets", "permissions", "concurrency": break
+                case "with":
+                    guard let entries = reader.mapping(value, what: "with", context: context) else { continue }
+                    call.with = entries.compactMap { name, _, item in
+                        reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
+                    }
+                case "secrets":
+                    if case .scalar(let scalar) = value, scalar.string == "inherit" {
+                        call.secrets = .inherit
+                    } else if case .mapping = value {
+                        guard let entries = reader.mapping(value, what: "secrets", context: context) else { continue }
+                        call.secrets = .mapped(entries.compactMap { name, _, item in
+                            reader.template(item, what: "secrets.\(name)", context: context).map { (name, $0) }
+                        })
+                    } else {
+                        reader.diagnostics.error(
+                            "secrets of a job that calls a reusable workflow must be 'inherit' or a mapping", at: reader.location(value),
+                            context: context, hint: "secrets: inherit, or secrets: { NAME: ${{ secrets.NAME }} }")
+                    }
+                case "uses", "permissions", "concurrency": break
                 default:
                     reader.diagnostics.error(
                         "'\(key)' cannot be used in a job that calls a reusable workflow", at: reader.location(keyNode), context: context,
                         hint: "such a job takes: name, uses, with, secrets, needs, if, permissions, concurrency, strategy")
                 }
             }
+            job.call = call
             return job
         }
         var executorKey: (String, SourceLocation?)?

@@ -89,7 +89,9 @@ extension WorkflowLoader {
             case "types": trigger.types = list(&reader)
             case "workflows", "names", "versions": _ = list(&reader)
             case "inputs": trigger.inputs = compileInputs(value, event: trigger.name, reader: &reader, context: context)
-            default: _ = reader.mapping(value, what: "\(what).\(key)", context: context)  // workflow_call outputs/secrets
+            case "outputs": trigger.outputs = compileCallOutputs(value, reader: &reader, context: context)
+            case "secrets": trigger.secrets = compileCallSecrets(value, reader: &reader, context: context)
+            default: _ = reader.mapping(value, what: "\(what).\(key)", context: context)
             }
         }
         // GitHub refuses a filter and its -ignore form on the same event.
@@ -99,6 +101,43 @@ extension WorkflowLoader {
                 "\(what) has both '\(filter)' and '\(filter)-ignore'", at: ignored?.first?.location ?? trigger.location, context: context,
                 hint: "use one of them; a pattern starting with '!' in '\(filter)' excludes, as '\(filter)-ignore' would")
         }
+    }
+
+    /// `on.workflow_call.outputs`: `NAME: { value: ${{ jobs.ID.outputs.X }}, description }`.
+    static func compileCallOutputs(_ node: Node, reader: inout NodeReader, context: String) -> [(name: String, value: TemplateField)] {
+        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return [] }
+        guard let pairs = reader.mapping(node, what: "on.workflow_call.outputs", context: context) else { return [] }
+        var outputs: [(name: String, value: TemplateField)] = []
+        for (name, nameNode, value) in pairs {
+            let what = "on.workflow_call.outputs.\(name)"
+            guard let fields = reader.mapping(value, what: what, context: context, known: ["value", "description"]) else { continue }
+            guard let valueNode = fields.first(where: { $0.key == "value" })?.value else {
+                reader.diagnostics.error("\(what) has no 'value'", at: reader.location(nameNode), context: context,
+                                         hint: "value: ${{ jobs.JOB.outputs.NAME }}")
+                continue
+            }
+            if let field = reader.template(valueNode, what: "\(what).value", context: context) { outputs.append((name, field)) }
+        }
+        return outputs
+    }
+
+    /// `on.workflow_call.secrets`: `NAME: { required, description }` (or `NAME:` alone).
+    static func compileCallSecrets(_ node: Node, reader: inout NodeReader, context: String) -> [(name: String, required: Bool, location: SourceLocation?)] {
+        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return [] }
+        guard let pairs = reader.mapping(node, what: "on.workflow_call.secrets", context: context) else { return [] }
+        var secrets: [(name: String, required: Bool, location: SourceLocation?)] = []
+        for (name, nameNode, value) in pairs {
+            var required = false
+            if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+            } else if let fields = reader.mapping(value, what: "on.workflow_call.secrets.\(name)", context: context,
+                                                  known: ["required", "description"]) {
+                if let flag = fields.first(where: { $0.key == "required" })?.value {
+                    required = reader.bool(flag, what: "on.workflow_call.secrets.\(name).required", context: context) ?? false
+                }
+            }
+            secrets.append((name, required, reader.location(nameNode)))
+        }
+        return secrets
     }
 
     static func compileInputs(_ node: Node, event: String, reader: inout NodeReader, context: String) -> [InputSpec] {

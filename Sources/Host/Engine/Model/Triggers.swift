@@ -47,6 +47,10 @@ public struct EventTrigger: Sendable {
     public var types: [Located<String>]?
     /// `workflow_dispatch` / `workflow_call` inputs, in file order.
     public var inputs: [InputSpec] = []
+    /// `workflow_call.outputs`: name → `value` (an expression over `jobs`), in file order.
+    public var outputs: [(name: String, value: TemplateField)] = []
+    /// `workflow_call.secrets`: the names a caller may pass, and whether each is required.
+    public var secrets: [(name: String, required: Bool, location: SourceLocation?)] = []
 
     public init(name: String, location: SourceLocation? = nil) {
         self.name = name

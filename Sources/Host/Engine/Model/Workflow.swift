@@ -473,6 +473,8 @@ public struct Job: Sendable {
     public var nix: NixPackages?
     /// The original NixActions' semantics, for jobs from a `.nix` workflow (see `OriginalSemantics`).
     public var original: OriginalSemantics?
+    /// `uses:` a reusable workflow: the job runs that workflow's jobs instead of steps of its own.
+    public var call: WorkflowCall?
     public var location: SourceLocation?
 
     /// The name people read.
@@ -492,6 +494,31 @@ public struct Job: Sendable {
         secrets = []
         workspace = WorkspaceSpec()
     }
+}
+
+/// `jobs.<id>.uses: ./.github/workflows/FILE.yml`: a call of a reusable workflow (a file with
+/// `on: workflow_call`). Each instance of the calling job (one per matrix combination) runs the
+/// called workflow's jobs with its own `inputs` and `secrets`; its outputs are the called
+/// workflow's `on.workflow_call.outputs` (docs/reusable-workflows.md).
+public struct WorkflowCall: Sendable {
+    public enum Secrets: Sendable {
+        /// None passed: the called jobs see no secrets.
+        case none
+        /// `secrets: inherit`: the calling job's secrets, with those exported as variables.
+        case inherit
+        /// `secrets: { NAME: ${{ secrets.X }} }`: these names only, as `${{ secrets.NAME }}`.
+        case mapped([(name: String, value: TemplateField)])
+    }
+
+    /// The file as written (`./.github/workflows/build.yml`).
+    public var uses: Located<String>
+    /// `with:`: the called workflow's inputs, evaluated when the calling instance starts.
+    public var with: [(name: String, value: TemplateField)] = []
+    public var secrets: Secrets = .none
+    /// The called workflow, read and checked by `WorkflowCalls.resolve` (nil until then).
+    public var workflow: Workflow?
+
+    public init(uses: Located<String>) { self.uses = uses }
 }
 
 /// One entry of a job's `services:` (GitHub's form): a container started before the job's first

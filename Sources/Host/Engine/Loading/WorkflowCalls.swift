@@ -1,0 +1,217 @@
+import Foundation
+import NixActionsPluginMessages
+import NixActionsProcessKit
+
+/// Reads the reusable workflows a workflow's jobs call (`jobs.<id>.uses: ./.github/workflows/FILE`)
+/// and checks each call against the called file's `on.workflow_call`, as GitHub does before a run
+/// starts: an input or secret the file does not declare, a required one not passed, a literal
+/// value of the wrong type, a file that is not a reusable workflow, a loop, more than ten levels.
+/// Problems of a called file are reported at its own lines, in the context of the calling job.
+public enum WorkflowCalls {
+    /// GitHub's limits: ten levels of workflows (the top one included), fifty called files.
+    public static let maxDepth = 10
+    public static let maxWorkflows = 50
+
+    /// Fill in `job.call.workflow` of every calling job, recursively.
+    /// - Parameter remote: fetches the remote actions of called jobs (nil: not read, as for the
+    ///   workflow's own, see `ActionLoader.checkLocalActions`), for calls by jobs in `running` (all when nil).
+    public static func resolve(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil,
+                               remote: RemoteActionStore? = nil, running: Set<String>? = nil) -> [Diagnostic] {
+        guard workflow.jobs.contains(where: { $0.call != nil }) else { return [] }
+        var resolver = Resolver(root: projectDirectory, functions: functions, remote: remote)
+        let file = workflow.file.hasPrefix("/") ? workflow.file : projectDirectory + "/" + workflow.file
+        let top = realpath(file, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? file
+        resolver.resolve(&workflow, chain: [top], callerContext: nil, running: running)
+        return resolver.diagnostics.sorted
+    }
+
+    struct Resolver {
+        let root: String
+        let functions: FunctionArities?
+        let remote: RemoteActionStore?
+        var diagnostics = DiagnosticBag()
+        /// Called files read so far (their real paths), compiled and with their own calls resolved.
+        var loaded: [String: Workflow?] = [:]
+
+        mutating func resolve(_ workflow: inout Workflow, chain: [String], callerContext: String?, running: Set<String>?) {
+            for index in workflow.jobs.indices {
+                guard var call = workflow.jobs[index].call, call.uses.value.hasPrefix("./") else { continue }
+                let job = workflow.jobs[index]
+                let context = (callerContext.map { $0 + " › " } ?? "") + "workflow '\(workflow.name)' › job '\(job.id)'"
+                let runs = running.map { $0.contains(job.id) } ?? true
+                call.workflow = load(call, chain: chain, context: context, fetch: runs)
+                if let called = call.workflow {
+                    check(call, of: job, against: called, context: context)
+                    // What the called file cannot run yet is refused for the calling job.
+                    for feature in called.unsupported {
+                        workflow.unsupported.append(UnsupportedFeature(
+                            "\(feature.description) (in '\(call.uses.value)', called by job '\(job.id)')", job: job.id,
+                            at: feature.location))
+                    }
+                }
+                workflow.jobs[index].call = call
+            }
+        }
+
+        /// The called workflow, compiled, its own calls resolved; nil (with an error) when it cannot be.
+        mutating func load(_ call: WorkflowCall, chain: [String], context: String, fetch: Bool) -> Workflow? {
+            let written = call.uses.value
+            let relative = String(written.dropFirst(2))
+            func error(_ message: String, hint: String? = nil) -> Workflow? {
+                diagnostics.error(message, at: call.uses.location, context: context, hint: hint)
+                return nil
+            }
+            let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == ".github", parts[1] == "workflows", !parts[2].isEmpty,
+                  parts[2].hasSuffix(".yml") || parts[2].hasSuffix(".yaml")
+            else {
+                return error("'\(written)' is not a workflow file of this project's .github/workflows folder",
+                             hint: "a reusable workflow is called as ./.github/workflows/FILE.yml (GitHub allows no subfolders)")
+            }
+            let path = root + "/" + relative
+            guard let real = realpath(path, nil) else {
+                let others = (try? FileManager.default.contentsOfDirectory(atPath: root + "/.github/workflows"))?
+                    .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted() ?? []
+                return error("cannot read the called workflow '\(written)': no such file",
+                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean './.github/workflows/\($0)'?" }
+                                 ?? "paths are from the project's folder (\(root))")
+            }
+            let resolved = String(cString: real)
+            free(real)
+            let rootReal = realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root
+            guard resolved.hasPrefix(rootReal + "/") else {
+                return error("the called workflow '\(written)' is a link to a file outside the project", hint: "copy the file into the project")
+            }
+            if chain.contains(resolved) {
+                let loop = (chain + [resolved]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
+                return error("'\(written)' is called again (\(loop)): a workflow cannot call itself, directly or through others",
+                             hint: "remove the loop")
+            }
+            if chain.count >= maxDepth {
+                return error("'\(written)' would be level \(chain.count + 1) of nested workflows; at most \(maxDepth) are allowed",
+                             hint: "call fewer workflows from workflows")
+            }
+            if let done = loaded[resolved] { return done }
+            if loaded.count >= maxWorkflows {
+                return error("more than \(maxWorkflows) reusable workflows are called", hint: "GitHub's limit; merge some of them")
+            }
+            let result: LoadResult
+            switch FastFiles.readWhole(resolved, limit: WorkflowLoader.fileLimit) {
+            case .success(let bytes):
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    loaded[resolved] = .some(nil)
+                    return error("the called workflow '\(written)' is not UTF-8 text")
+                }
+                result = WorkflowLoader.load(yaml: text, file: relative, functionArities: functions)
+            case .failure(let failure):
+                loaded[resolved] = .some(nil)
+                return error("cannot read the called workflow '\(written)': \(failure.reason)", hint: failure.hint)
+            }
+            if let read = result.workflow, read.triggers?.trigger("workflow_call") == nil {
+                // Not meant to be called: its own problems are not the caller's.
+                loaded[resolved] = .some(nil)
+                return error("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
+                             hint: "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
+            }
+            for var diagnostic in result.diagnostics {
+                diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(relative)'")
+                diagnostics.append(diagnostic)
+            }
+            guard var called = result.workflow, let trigger = called.triggers?.trigger("workflow_call"), !result.hasErrors else {
+                loaded[resolved] = .some(nil)
+                return nil
+            }
+            // Its own `secrets:` (providers, declared names) would be resolved before the run by the
+            // top workflow only: a called file gets its secrets from the caller.
+            let ownSecrets = called.secrets.first?.location ?? called.jobs.first(where: { !$0.secrets.isEmpty })?.secrets.first?.location
+            if let ownSecrets {
+                diagnostics.error(
+                    "a called workflow cannot declare 'secrets:' of its own", at: ownSecrets, context: context + " › workflow '\(called.name)'",
+                    hint: "declare them in the calling workflow and pass them (secrets: inherit, or on.workflow_call.secrets)")
+                loaded[resolved] = .some(nil)
+                return nil
+            }
+            checkOutputs(trigger, of: called, context: context + " › workflow '\(called.name)'")
+            resolve(&called, chain: chain + [resolved], callerContext: context, running: nil)
+            if !called.actionUses.isEmpty {
+                for var diagnostic in ActionLoader.checkLocalActions(&called, projectDirectory: root, functions: functions,
+                                                                     remote: fetch ? remote : nil) {
+                    diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(called.name)'")
+                    diagnostics.append(diagnostic)
+                }
+            }
+            loaded[resolved] = .some(called)
+            return called
+        }
+
+        /// The call's `with` and `secrets` against the called file's declarations.
+        mutating func check(_ call: WorkflowCall, of job: Job, against called: Workflow, context: String) {
+            let trigger = called.triggers?.trigger("workflow_call")
+            let inputs = trigger?.inputs ?? []
+            let names = inputs.map(\.name)
+            var given: Set<String> = []
+            for (name, value) in call.with {
+                guard let spec = inputs.first(where: { $0.name.lowercased() == name.lowercased() }) else {
+                    diagnostics.error(
+                        "'\(call.uses.value)' has no input '\(name)'", at: value.source.location, context: context,
+                        hint: names.isEmpty ? "it declares no inputs (on.workflow_call.inputs)"
+                            : didYouMean(name, in: names).map { "did you mean '\($0)'?" } ?? "its inputs: \(names.joined(separator: ", "))")
+                    continue
+                }
+                given.insert(spec.name)
+                if value.template.isLiteral, let problem = InputValues.problem(value.source.value, for: spec) {
+                    diagnostics.error("with.\(name): \(problem) (input '\(spec.name)' is a \(spec.kind.rawValue))",
+                                      at: value.source.location, context: context)
+                }
+            }
+            for spec in inputs where spec.required && spec.defaultValue == nil && !given.contains(spec.name) {
+                diagnostics.error(
+                    "input '\(spec.name)' of '\(call.uses.value)' is required, but the call does not give it", at: call.uses.location,
+                    context: context, hint: "with:\n      \(spec.name): VALUE")
+            }
+            let secrets = trigger?.secrets ?? []
+            switch call.secrets {
+            case .inherit: break
+            case .none, .mapped:
+                var passed: [(name: String, value: TemplateField)] = []
+                if case .mapped(let entries) = call.secrets { passed = entries }
+                for (name, value) in passed where !secrets.contains(where: { $0.name.lowercased() == name.lowercased() }) {
+                    diagnostics.error(
+                        "'\(call.uses.value)' has no secret '\(name)'", at: value.source.location, context: context,
+                        hint: secrets.isEmpty ? "it declares no secrets (on.workflow_call.secrets); or pass all with secrets: inherit"
+                            : didYouMean(name, in: secrets.map(\.name)).map { "did you mean '\($0)'?" }
+                                ?? "its secrets: \(secrets.map(\.name).joined(separator: ", "))")
+                }
+                for secret in secrets where secret.required && !passed.contains(where: { $0.name.lowercased() == secret.name.lowercased() }) {
+                    diagnostics.error(
+                        "secret '\(secret.name)' of '\(call.uses.value)' is required, but the call does not pass it", at: call.uses.location,
+                        context: context, hint: "secrets:\n      \(secret.name): ${{ secrets.\(secret.name) }}\n  or secrets: inherit")
+                }
+            }
+        }
+
+        /// `on.workflow_call.outputs.*.value` may read `jobs.<id>` of the called file's own jobs, `github`, `vars` and `inputs`.
+        mutating func checkOutputs(_ trigger: EventTrigger, of called: Workflow, context: String) {
+            let allowed = ["jobs", "github", "vars", "inputs"]
+            for (name, field) in trigger.outputs {
+                for segment in field.template.segments {
+                    guard case .expression(let expression, let offset) = segment else { continue }
+                    for reference in expression.references {
+                        let at = field.location(ofOffset: offset + 3 + reference.offset)
+                        if !allowed.contains(reference.root) {
+                            diagnostics.error(
+                                "'\(reference.root)' is not available in on.workflow_call.outputs.\(name)", at: at, context: context,
+                                hint: "it can use: \(allowed.joined(separator: ", ")) (jobs.JOB.outputs.NAME)")
+                        } else if reference.root == "jobs", let id = reference.path.first, called.job(id) == nil,
+                                  !called.jobs.contains(where: { $0.id.lowercased() == id.lowercased() }) {
+                            diagnostics.error(
+                                "on.workflow_call.outputs.\(name) reads jobs.\(id), but the workflow has no job '\(id)'", at: at, context: context,
+                                hint: didYouMean(id, in: called.jobs.map(\.id)).map { "did you mean '\($0)'?" }
+                                    ?? "its jobs: \(called.jobs.map(\.id).joined(separator: ", "))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Reusable workflows (`jobs.<id>.uses: ./.github/workflows/FILE.yml`), run as GitHub runs them:
+/// each instance of the calling job runs the called file's jobs with its own inputs and secrets.
+@Suite("Reusable workflows: calls with inputs, secrets and outputs, checked before the run")
+struct ReusableWorkflowTests {
+    static let build = """
+        name: build
+        on:
+          workflow_call:
+            inputs:
+              target: { type: string, required: true }
+              release: { type: boolean, default: false }
+              level: { type: number, default: 3 }
+              note: { type: string }
+            secrets:
+              token: { required: false }
+            outputs:
+              file:
+                value: ${{ jobs.package.outputs.file }}-${{ inputs.target }}
+        env:
+          WHERE: called
+        jobs:
+          compile:
+            runs-on: ubuntu-latest
+            outputs:
+              bin: ${{ steps.c.outputs.bin }}
+            steps:
+              - id: c
+                run: |
+                  echo "compile ${{ inputs.target }} release=${{ inputs.release }} level=${{ inputs.level }} note='${{ inputs.note }}' job=${{ github.job }} event=${{ github.event_name }} WHERE=$WHERE TOP=${TOP:-unset}"
+                  echo "token=${{ secrets.token }} other='${{ secrets.OTHER }}' env-token=${TOKEN:-unset}"
+                  echo "bin=app-${{ inputs.target }}" >> "$GITHUB_OUTPUT"
+          package:
+            needs: compile
+            runs-on: ubuntu-latest
+            outputs:
+              file: ${{ steps.p.outputs.file }}
+            steps:
+              - id: p
+                run: echo "file=${{ needs.compile.outputs.bin }}.tar" >> "$GITHUB_OUTPUT"
+          nested:
+            needs: package
+            uses: ./.github/workflows/leaf.yml
+            with:
+              from: ${{ needs.package.outputs.file }}
+        """
+    static let leaf = """
+        on:
+          workflow_call:
+            inputs:
+              from: { type: string, required: true }
+        jobs:
+          leaf:
+            runs-on: ubuntu-latest
+            steps:
+              - run: echo "leaf got ${{ inputs.from }}"
+        """
+
+    func project() throws -> TemporaryDirectory {
+        let temp = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
+        _ = try temp.write(".github/workflows/build.yml", Self.build)
+        _ = try temp.write(".github/workflows/leaf.yml", Self.leaf)
+        return temp
+    }
+
+    @Test("each matrix instance of the caller runs the called jobs with its typed inputs and defaults; outputs reach needs; the called file's env, not the caller's; secrets passed are masked, others empty; nested calls; -j1 finishes")
+    func callsRun() async throws {
+        let temp = try project()
+        defer { temp.remove() }
+        _ = try temp.write("ci.yml", """
+            on: push
+            env:
+              TOP: caller-env
+            jobs:
+              prepare:
+                runs-on: ubuntu-latest
+                outputs:
+                  level: ${{ steps.l.outputs.level }}
+                steps:
+                  - id: l
+                    run: echo "level=7" >> "$GITHUB_OUTPUT"
+              build:
+                needs: prepare
+                strategy:
+                  matrix:
+                    target: [linux, arm]
+                uses: ./.github/workflows/build.yml
+                with:
+                  target: ${{ matrix.target }}
+                  release: ${{ matrix.target == 'arm' }}
+                  level: ${{ needs.prepare.outputs.level }}
+                secrets:
+                  token: ${{ secrets.TOKEN }}
+              defaults:
+                uses: ./.github/workflows/build.yml
+                with: { target: plain }
+              report:
+                needs: [build, defaults]
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "report ${{ needs.build.result }} ${{ needs.defaults.outputs.file }}"
+            """)
+        for jobs in ["1", "4"] {
+            let result = try await nixactions(["run", "ci.yml", "-j", jobs, "--log-format", "plain", "--secret", "TOKEN=tok-s3cr3t-value", "--secret", "OTHER=other-s3cr3t"],
+                                              in: temp.path)
+            #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+            let out = result.stdout
+            for line in [
+                "[build-target-linux-compile] compile linux release=false level=7 note='' job=compile event=push WHERE=called TOP=unset\n",
+                "[build-target-arm-compile] compile arm release=true level=7 note='' job=compile event=push WHERE=called TOP=unset\n",
+                "[defaults-compile] compile plain release=false level=3 note='' job=compile event=push WHERE=called TOP=unset\n",
+                "[build-target-linux-compile] token=*** other='' env-token=unset\n",
+                "[defaults-compile] token= other='' env-token=unset\n",
+                "[build-target-arm-nested-leaf] leaf got app-arm.tar\n",
+                "[defaults-nested-leaf] leaf got app-plain.tar\n",
+                "[report] report success app-plain.tar-plain\n",
+                "==> job 'build (target: linux) / nested / leaf' succeeded",
+                "==> job 'build (target: arm)' succeeded",
+            ] {
+                #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+            }
+            #expect(!out.contains("s3cr3t"), "\(out)")
+        }
+    }
+
+    @Test("secrets: inherit gives the caller's secrets, also those exported as variables")
+    func inheritedSecrets() async throws {
+        let temp = try project()
+        defer { temp.remove() }
+        _ = try temp.write("ci.yml", """
+            on: push
+            secrets: [TOKEN]
+            jobs:
+              call:
+                uses: ./.github/workflows/build.yml
+                with: { target: x }
+                secrets: inherit
+            """)
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path,
+                                          environment: ["TOKEN": "inherited-s3cr3t", "OTHER": "x"])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        #expect(result.stdout.contains("[call-compile] token=*** other='' env-token=***\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("s3cr3t"))
+    }
+
+    @Test("a called job that fails fails its caller (exit 1): the called jobs after it are skipped, fail-fast cancels the caller's other instances, always() jobs see the failure")
+    func failures() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
+        _ = try temp.write(".github/workflows/inner.yml", """
+            on:
+              workflow_call:
+                inputs:
+                  n: { type: number, required: true }
+            jobs:
+              first:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: if [ "${{ inputs.n }}" = 1 ]; then exit 3; fi; sleep 30; echo NEVER_SLEPT_THROUGH
+              second:
+                needs: first
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo NEVER_RAN
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              call:
+                strategy:
+                  matrix:
+                    n: [1, 2]
+                uses: ./.github/workflows/inner.yml
+                with:
+                  n: ${{ matrix.n }}
+              after:
+                needs: call
+                if: always()
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "call was ${{ needs.call.result }}"
+              typed:
+                uses: ./.github/workflows/inner.yml
+                with:
+                  n: ${{ format('{0}x', 'abc') }}
+            """)
+        let started = ContinuousClock.now
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        let out = result.stdout
+        #expect(ContinuousClock.now - started < .seconds(25), "fail-fast did not cancel the other instance's job")
+        #expect(out.contains("==> job 'call (n: 1) / first' failure"), "\(out)")
+        #expect(out.contains("==> job 'call (n: 2) / first' cancelled"), "\(out)")
+        #expect(out.contains("==> job 'call (n: 1)' failure"), "\(out)")
+        #expect(out.contains("[after] call was failure\n"), "\(out)")
+        #expect(out.contains("ci.yml:19:10: cannot give input 'n' of './.github/workflows/inner.yml': 'abcx' is not a number"), "\(out)")
+        #expect(!out.contains("NEVER_RAN") && !out.contains("NEVER_SLEPT_THROUGH"), "\(out)")
+    }
+
+    @Test("calls are checked before the run, each problem at its line with a hint: inputs and secrets the file does not declare, required ones missing, a literal of the wrong type, a missing file, a file that is not reusable, a loop, outputs reading no job")
+    func checkedBeforeTheRun() async throws {
+        let temp = try project()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/plain.yml", "on: push\njobs:\n  a:\n    steps: [ { run: echo } ]\n")
+        _ = try temp.write(".github/workflows/loop-a.yml", "on: workflow_call\njobs:\n  a:\n    uses: ./.github/workflows/loop-b.yml\n")
+        _ = try temp.write(".github/workflows/loop-b.yml", "on: workflow_call\njobs:\n  b:\n    uses: ./.github/workflows/loop-a.yml\n")
+        _ = try temp.write(".github/workflows/outs.yml", """
+            on:
+              workflow_call:
+                outputs:
+                  x: { value: "${{ jobs.nope.outputs.x }}" }
+                  y: { value: "${{ steps.s.outputs.y }}" }
+            jobs:
+              real:
+                steps: [ { run: echo } ]
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              wrong:
+                uses: ./.github/workflows/build.yml
+                with:
+                  release: maybe
+                  colour: red
+                secrets:
+                  tokn: x
+              missing:
+                uses: ./.github/workflows/biuld.yml
+              plain:
+                uses: ./.github/workflows/plain.yml
+              loop:
+                uses: ./.github/workflows/loop-a.yml
+              outs:
+                uses: ./.github/workflows/outs.yml
+              elsewhere:
+                uses: ./workflows/build.yml
+            """)
+        let result = try await nixactions(["validate", "ci.yml"], in: temp.path)
+        #expect(result.status == 2, "\(result.stderr)")
+        let err = result.stderr
+        for text in [
+            "ci.yml:4:11: error: input 'target' of './.github/workflows/build.yml' is required, but the call does not give it",
+            "ci.yml:6:16: error: with.release: 'maybe' is not a boolean (true or false) (input 'release' is a boolean)",
+            "ci.yml:7:15: error: './.github/workflows/build.yml' has no input 'colour'",
+            "hint: its inputs: target, release, level, note",
+            "ci.yml:9:13: error: './.github/workflows/build.yml' has no secret 'tokn'",
+            "hint: did you mean 'token'?",
+            "ci.yml:11:11: error: cannot read the called workflow './.github/workflows/biuld.yml': no such file",
+            "hint: did you mean './.github/workflows/build.yml'?",
+            "ci.yml:13:11: error: './.github/workflows/plain.yml' is not a reusable workflow: its 'on' has no workflow_call",
+            "loop-b.yml:4:11: error: './.github/workflows/loop-a.yml' is called again (ci.yml → loop-a.yml → loop-b.yml → loop-a.yml)",
+            ".github/workflows/outs.yml:4:24: error: on.workflow_call.outputs.x reads jobs.nope, but the workflow has no job 'nope'",
+            ".github/workflows/outs.yml:5:24: error: 'steps' is not available in on.workflow_call.outputs.y",
+            "ci.yml:19:11: error: './workflows/build.yml' is not a workflow file of this project's .github/workflows folder",
+        ] {
+            #expect(err.contains(text), "missing '\(text)' in:\n\(err)")
+        }
+        #expect(err.contains("nixactions: ci.yml: 10 errors"), "\(err)")
+    }
+
+    @Test("run --dry-run, list and graph show what a calling job calls")
+    func shownBeforeTheRun() async throws {
+        let temp = try project()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/ci.yml", """
+            on: push
+            jobs:
+              call:
+                uses: ./.github/workflows/build.yml
+                with: { target: t }
+            """)
+        let dry = try await nixactions(["run", ".github/workflows/ci.yml", "--dry-run"], in: temp.path)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("1. call  [calls ./.github/workflows/build.yml]\n   - job compile\n   - job package  (needs: compile)\n   - job nested calls ./.github/workflows/leaf.yml  (needs: package)\n"),
+                "\(dry.stdout)")
+        let list = try await nixactions(["list"], in: temp.path)
+        #expect(list.stdout.contains("  call  executor: calls ./.github/workflows/build.yml\n"), "\(list.stdout)")
+    }
+}
