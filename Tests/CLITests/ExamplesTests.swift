@@ -121,7 +121,7 @@ struct ExamplesTests {
     func reusableWorkflows() async throws {
         let logs = NSTemporaryDirectory() + "nxa-example20-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: logs) }
-        let result = try await nixactions(["run", "workflow.yml", "--secret", "DEPLOY_TOKEN=t0ken-value", "--log-dir", logs, "--log-format", "plain"],
+        let result = try await nixactions(["run", ".github/workflows/ci.yml", "--secret", "DEPLOY_TOKEN=t0ken-value", "--log-dir", logs, "--log-format", "plain"],
                                           in: packageDirectory.path + "/examples/20-reusable-workflows")
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         for line in ["[build-target-linux-compile] compiling 2.1.0 for linux (optimize: true)\n",

@@ -21,7 +21,7 @@ public enum WorkflowCalls {
         var resolver = Resolver(root: projectDirectory, functions: functions, remote: remote)
         let file = workflow.file.hasPrefix("/") ? workflow.file : projectDirectory + "/" + workflow.file
         let top = realpath(file, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? file
-        resolver.resolve(&workflow, chain: [top], callerContext: nil, running: running)
+        resolver.resolve(&workflow, chain: [top], base: projectDirectory, callerContext: nil, running: running)
         return resolver.diagnostics.sorted
     }
 
@@ -33,13 +33,16 @@ public enum WorkflowCalls {
         /// Called files read so far (their real paths), compiled and with their own calls resolved.
         var loaded: [String: Workflow?] = [:]
 
-        mutating func resolve(_ workflow: inout Workflow, chain: [String], callerContext: String?, running: Set<String>?) {
+        /// - Parameter base: the folder `./` calls of `workflow` are read from: the project's, or
+        ///   the fetched tree of the repository a remote called file came from (as on GitHub, `./`
+        ///   in a called file names its own repository at the same commit).
+        mutating func resolve(_ workflow: inout Workflow, chain: [String], base: String, callerContext: String?, running: Set<String>?) {
             for index in workflow.jobs.indices {
-                guard var call = workflow.jobs[index].call, call.uses.value.hasPrefix("./") else { continue }
+                guard var call = workflow.jobs[index].call, !call.uses.value.contains("${{") else { continue }
                 let job = workflow.jobs[index]
                 let context = (callerContext.map { $0 + " › " } ?? "") + "workflow '\(workflow.name)' › job '\(job.id)'"
                 let runs = running.map { $0.contains(job.id) } ?? true
-                call.workflow = load(call, chain: chain, context: context, fetch: runs)
+                call.workflow = load(call, chain: chain, base: base, context: context, fetch: runs)
                 if let called = call.workflow {
                     check(call, of: job, against: called, context: context)
                     // What the called file cannot run yet is refused for the calling job.
@@ -53,68 +56,91 @@ public enum WorkflowCalls {
             }
         }
 
-        /// The called workflow, compiled, its own calls resolved; nil (with an error) when it cannot be.
-        mutating func load(_ call: WorkflowCall, chain: [String], context: String, fetch: Bool) -> Workflow? {
+        /// The called workflow, compiled, its own calls resolved; nil (with an error, or a note for
+        /// a remote one that is not fetched) when it cannot be.
+        mutating func load(_ call: WorkflowCall, chain: [String], base: String, context: String, fetch: Bool) -> Workflow? {
             let written = call.uses.value
-            let relative = String(written.dropFirst(2))
-            func error(_ message: String, hint: String? = nil) -> Workflow? {
+            func fail(_ message: String, hint: String? = nil) -> Workflow? {
                 diagnostics.error(message, at: call.uses.location, context: context, hint: hint)
                 return nil
+            }
+            // The folder the file is in (the project, or a fetched repository), its path there, the name diagnostics give it.
+            let root: String, relative: String, shown: String
+            if written.hasPrefix("./") {
+                relative = String(written.dropFirst(2))
+                root = base
+                shown = base == self.root ? relative : written
+            } else {
+                // OWNER/REPO/.github/workflows/FILE.yml@REF: the loader checked its form.
+                guard let reference = RemoteActionReference(written) else { return nil }
+                guard fetch, let remote else {
+                    diagnostics.note("the reusable workflow '\(written)' is fetched when the job runs", at: call.uses.location, context: context,
+                                     hint: "validate and run --dry-run do not fetch it; run checks it before any job starts")
+                    return nil
+                }
+                do {
+                    root = try remote.fetch(reference).tree
+                } catch {
+                    return fail("cannot fetch the reusable workflow '\(written)': \(error.message)", hint: error.hint)
+                }
+                relative = reference.path
+                shown = written
             }
             let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 3, parts[0] == ".github", parts[1] == "workflows", !parts[2].isEmpty,
                   parts[2].hasSuffix(".yml") || parts[2].hasSuffix(".yaml")
             else {
-                return error("'\(written)' is not a workflow file of this project's .github/workflows folder",
-                             hint: "a reusable workflow is called as ./.github/workflows/FILE.yml (GitHub allows no subfolders)")
+                return fail("'\(written)' is not a workflow file of a .github/workflows folder",
+                             hint: "a reusable workflow is called as ./.github/workflows/FILE.yml, or OWNER/REPO/.github/workflows/FILE.yml@REF (GitHub allows no subfolders)")
             }
             let path = root + "/" + relative
             guard let real = realpath(path, nil) else {
                 let others = (try? FileManager.default.contentsOfDirectory(atPath: root + "/.github/workflows"))?
                     .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted() ?? []
-                return error("cannot read the called workflow '\(written)': no such file",
-                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean './.github/workflows/\($0)'?" }
-                                 ?? "paths are from the project's folder (\(root))")
+                let prefix = written.hasPrefix("./") ? "./.github/workflows/" : ""
+                return fail("cannot read the called workflow '\(written)': no such file",
+                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean '\(prefix)\($0)'?" }
+                                 ?? (written.hasPrefix("./") ? "paths are from the project's folder (\(root))" : "its repository has no such file at that ref"))
             }
             let resolved = String(cString: real)
             free(real)
             let rootReal = realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root
             guard resolved.hasPrefix(rootReal + "/") else {
-                return error("the called workflow '\(written)' is a link to a file outside the project", hint: "copy the file into the project")
+                return fail("the called workflow '\(written)' is a link to a file outside its repository", hint: "copy the file into the repository")
             }
             if chain.contains(resolved) {
                 let loop = (chain + [resolved]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
-                return error("'\(written)' is called again (\(loop)): a workflow cannot call itself, directly or through others",
+                return fail("'\(written)' is called again (\(loop)): a workflow cannot call itself, directly or through others",
                              hint: "remove the loop")
             }
             if chain.count >= maxDepth {
-                return error("'\(written)' would be level \(chain.count + 1) of nested workflows; at most \(maxDepth) are allowed",
+                return fail("'\(written)' would be level \(chain.count + 1) of nested workflows; at most \(maxDepth) are allowed",
                              hint: "call fewer workflows from workflows")
             }
             if let done = loaded[resolved] { return done }
             if loaded.count >= maxWorkflows {
-                return error("more than \(maxWorkflows) reusable workflows are called", hint: "GitHub's limit; merge some of them")
+                return fail("more than \(maxWorkflows) reusable workflows are called", hint: "GitHub's limit; merge some of them")
             }
             let result: LoadResult
             switch FastFiles.readWhole(resolved, limit: WorkflowLoader.fileLimit) {
             case .success(let bytes):
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     loaded[resolved] = .some(nil)
-                    return error("the called workflow '\(written)' is not UTF-8 text")
+                    return fail("the called workflow '\(written)' is not UTF-8 text")
                 }
-                result = WorkflowLoader.load(yaml: text, file: relative, functionArities: functions)
+                result = WorkflowLoader.load(yaml: text, file: shown, functionArities: functions)
             case .failure(let failure):
                 loaded[resolved] = .some(nil)
-                return error("cannot read the called workflow '\(written)': \(failure.reason)", hint: failure.hint)
+                return fail("cannot read the called workflow '\(written)': \(failure.reason)", hint: failure.hint)
             }
             if let read = result.workflow, read.triggers?.trigger("workflow_call") == nil {
                 // Not meant to be called: its own problems are not the caller's.
                 loaded[resolved] = .some(nil)
-                return error("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
+                return fail("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
                              hint: "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
             }
             for var diagnostic in result.diagnostics {
-                diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(relative)'")
+                diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(shown)'")
                 diagnostics.append(diagnostic)
             }
             guard var called = result.workflow, let trigger = called.triggers?.trigger("workflow_call"), !result.hasErrors else {
@@ -132,7 +158,7 @@ public enum WorkflowCalls {
                 return nil
             }
             checkOutputs(trigger, of: called, context: context + " › workflow '\(called.name)'")
-            resolve(&called, chain: chain + [resolved], callerContext: context, running: nil)
+            resolve(&called, chain: chain + [resolved], base: root, callerContext: context, running: nil)
             if !called.actionUses.isEmpty {
                 for var diagnostic in ActionLoader.checkLocalActions(&called, projectDirectory: root, functions: functions,
                                                                      remote: fetch ? remote : nil) {

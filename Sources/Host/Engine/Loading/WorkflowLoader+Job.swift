@@ -12,19 +12,21 @@ extension WorkflowLoader {
         var job = Job(id: id, location: reader.location(keyNode))
         var sawSteps = false
         var ownRetry: (policy: RetryPolicy?, keyNode: Node)?
-        // `uses:` calls a reusable workflow. One in this project (`./PATH`) runs; the file is read
-        // and checked with the call by `WorkflowCalls.resolve`. One of another repository is one
-        // warning for the whole call (its `with`, `secrets` and missing `steps` are that call's).
-        if let (_, usesKey, usesValue) = pairs.first(where: { $0.key == "uses" }) {
+        // `uses:` calls a reusable workflow: one of this project (`./.github/workflows/FILE.yml`)
+        // or of another repository (`OWNER/REPO/.github/workflows/FILE.yml@REF`, fetched as remote
+        // actions are). The file is read and checked with the call by `WorkflowCalls.resolve`.
+        if let (_, _, usesValue) = pairs.first(where: { $0.key == "uses" }) {
             let target = reader.string(usesValue, what: "uses", context: context) ?? Located("", at: reader.location(usesValue))
             var call = WorkflowCall(uses: target)
-            if !target.value.hasPrefix("./") {
-                let feature = UnsupportedFeature(
-                    "job '\(id)': calling the reusable workflow '\(target.value)' of another repository (jobs.<job_id>.uses)", job: id,
-                    at: reader.location(usesKey))
-                workflow.unsupported.append(feature)
-                reader.diagnostics.warning(feature.message, at: feature.location, context: context,
-                                           hint: "copy that workflow into this project and call it as ./.github/workflows/FILE.yml")
+            let remote = RemoteActionReference(target.value)
+            if target.value.contains("${{") {
+                reader.diagnostics.error("the 'uses' of a job cannot hold an expression", at: target.location, context: context,
+                                         hint: "name the called workflow as it is (GitHub reads it before the run)")
+            } else if !target.value.hasPrefix("./"),
+                      remote == nil || remote?.path.split(separator: "/").first != ".github" || remote?.ref.hasPrefix("refs/") == true {
+                reader.diagnostics.error(
+                    "'\(target.value)' is not a reusable workflow", at: target.location, context: context,
+                    hint: "call ./.github/workflows/FILE.yml of this project, or OWNER/REPO/.github/workflows/FILE.yml@REF (a branch, tag or commit, without refs/)")
             }
             for (key, keyNode, value) in pairs {
                 switch key {
