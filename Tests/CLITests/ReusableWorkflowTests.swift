@@ -27,7 +27,9 @@ struct ReusableWorkflowTests {
             runs-on: ubuntu-latest
             outputs:
               bin: ${{ steps.c.outputs.bin }}
+            artifacts: { keep: [out] }
             steps:
+              - run: mkdir -p out && echo "made for ${{ inputs.target }}" > out/made.txt
               - id: c
                 run: |
                   echo "compile ${{ inputs.target }} release=${{ inputs.release }} level=${{ inputs.level }} note='${{ inputs.note }}' job=${{ github.job }} event=${{ github.event_name }} WHERE=$WHERE TOP=${TOP:-unset}"
@@ -38,7 +40,10 @@ struct ReusableWorkflowTests {
             runs-on: ubuntu-latest
             outputs:
               file: ${{ steps.p.outputs.file }}
+            artifacts:
+              restore: [ { job: compile } ]
             steps:
+              - run: echo "package has $(cat out/made.txt)"
               - id: p
                 run: echo "file=${{ needs.compile.outputs.bin }}.tar" >> "$GITHUB_OUTPUT"
           nested:
@@ -116,6 +121,8 @@ struct ReusableWorkflowTests {
                 "[build-target-linux-compile] token=*** other='' env-token=unset\n",
                 "[defaults-compile] token= other='' env-token=unset\n",
                 "[build-target-arm-nested-leaf] leaf got app-arm.tar\n",
+                "[build-target-arm-package] package has made for arm\n", "[build-target-linux-package] package has made for linux\n",
+                "[defaults-package] package has made for plain\n",
                 "[defaults-nested-leaf] leaf got app-plain.tar\n",
                 "[report] report success app-plain.tar-plain\n",
                 "==> job 'build (target: linux) / nested / leaf' succeeded",

@@ -218,7 +218,7 @@ struct JobRunner: Sendable {
         await savePendingCaches(executor: executor, state: state)
         // `artifacts.keep` under the job's name, and a .nix job's named `outputs`.
         var kept = job.original?.keepArtifacts ?? []
-        if let keep = job.artifacts?.keep, !keep.isEmpty { kept.insert((job.id, keep.map(\.value)), at: 0) }
+        if let keep = job.artifacts?.keep, !keep.isEmpty { kept.insert((artifactName(ofJob: job.id), keep.map(\.value)), at: 0) }
         if state.succeeded, !kept.isEmpty {
             do {
                 for (name, paths) in kept { try await keepArtifact(paths, as: name, started: jobStarted, executor: executor) }
@@ -384,9 +384,17 @@ struct JobRunner: Sendable {
         return false
     }
 
+    /// The name `artifacts:` keeps a job's files under: its id, after the calling instance's key
+    /// for a job of a called workflow (whose id in the scheduler is `KEY/ID`), so that each call
+    /// of a reusable workflow keeps its own.
+    func artifactName(ofJob id: String) -> String {
+        guard planned.jobID != job.id, planned.jobID.hasSuffix("/" + job.id) else { return id }
+        return planned.jobID.dropLast(job.id.count).replacingOccurrences(of: "/", with: "--") + id
+    }
+
     func restoreArtifacts(started: JobStarted, executor: any Executor) async throws {
         for restore in job.artifacts?.restore ?? [] {
-            try await restoreArtifact(restore.job.value, under: restore.path, started: started, executor: executor)
+            try await restoreArtifact(artifactName(ofJob: restore.job.value), under: restore.path, started: started, executor: executor)
         }
         for (name, path) in job.original?.restoreArtifacts ?? [] {
             // Merged into what is there, as the original's `cp -r` did (two artifacts under dist/ both stay).
