@@ -207,6 +207,44 @@ struct ReusableWorkflowTests {
         #expect(!out.contains("NEVER_RAN") && !out.contains("NEVER_SLEPT_THROUGH"), "\(out)")
     }
 
+    @Test("Ctrl-C while a called job runs: exit 130, its always() step runs, the jobs after it and the caller are cancelled, no process is left")
+    func cancelledCall() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
+        _ = try temp.write(".github/workflows/sleeper.yml", """
+            on: workflow_call
+            jobs:
+              s:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: touch "\(temp.path)/started"; exec sleep 307
+                  - if: always()
+                    run: echo cleanup ran
+              t:
+                needs: s
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo NEVER_RAN
+            """)
+        _ = try temp.write("ci.yml", "on: push\njobs:\n  call:\n    uses: ./.github/workflows/sleeper.yml\n")
+        let output = temp.path + "/out.txt"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        defer { try? handle.close() }
+        let process = try launchNixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path, output: handle)
+        #expect(await eventually { FileManager.default.fileExists(atPath: temp.path + "/started") }, "the called job never started")
+        kill(process.processIdentifier, SIGINT)
+        await waitForExit(process)
+        #expect(process.terminationStatus == 130)
+        let out = try String(contentsOfFile: output, encoding: .utf8)
+        for line in ["[call-s] cleanup ran\n", "==> job 'call / s' cancelled", "==> job 'call / t' cancelled", "==> job 'call' cancelled"] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        #expect(!out.contains("NEVER_RAN"))
+        #expect(await livePids(after: .seconds(10)) { $0.contains("sleep 307") }.isEmpty, "the called job's process was left")
+    }
+
     @Test("calls are checked before the run, each problem at its line with a hint: inputs and secrets the file does not declare, required ones missing, a literal of the wrong type, a missing file, a file that is not reusable, a loop, outputs reading no job")
     func checkedBeforeTheRun() async throws {
         let temp = try project()
