@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -147,11 +148,20 @@ struct ReusableWorkflowTests {
                 with: { target: x }
                 secrets: inherit
             """)
-        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path,
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path,
                                           environment: ["TOKEN": "inherited-s3cr3t", "OTHER": "x"])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
         #expect(result.stdout.contains("[call-compile] token=*** other='' env-token=***\n"), "\(result.stdout)")
         #expect(!result.stdout.contains("s3cr3t"))
+        // The events: the calling job's own start and end, then its called jobs' under their keys and names.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")
+        let events = try String(contentsOfFile: temp.path + "/logs/" + (runs.first ?? "") + "/events.jsonl", encoding: .utf8)
+        #expect(!events.contains("s3cr3t"))
+        let state = try RunState.replay(events)
+        #expect(state.jobs.map(\.key) == ["call", "call-compile", "call-package", "call-nested", "call-nested-leaf"], "\(state.jobs.map(\.key))")
+        #expect(state.jobs.map(\.name) == ["call", "call / compile", "call / package", "call / nested", "call / nested / leaf"])
+        #expect(state.jobs.allSatisfy { $0.status == "success" })
+        #expect(state.jobs.first?.steps.isEmpty == true)
     }
 
     @Test("a called job that fails fails its caller (exit 1): the called jobs after it are skipped, fail-fast cancels the caller's other instances, always() jobs see the failure")
