@@ -104,6 +104,7 @@ struct ReusableWorkflowTests {
               defaults:
                 uses: ./.github/workflows/build.yml
                 with: { target: plain }
+                secrets: { token: plain-s3cr3t-written-out }
               report:
                 needs: [build, defaults]
                 runs-on: ubuntu-latest
@@ -120,7 +121,7 @@ struct ReusableWorkflowTests {
                 "[build-target-arm-compile] compile arm release=true level=7 note='' job=compile event=push WHERE=called TOP=unset\n",
                 "[defaults-compile] compile plain release=false level=3 note='' job=compile event=push WHERE=called TOP=unset\n",
                 "[build-target-linux-compile] token=*** other='' env-token=unset\n",
-                "[defaults-compile] token= other='' env-token=unset\n",
+                "[defaults-compile] token=*** other='' env-token=unset\n",
                 "[build-target-arm-nested-leaf] leaf got app-arm.tar\n",
                 "[build-target-arm-package] package has made for arm\n", "[build-target-linux-package] package has made for linux\n",
                 "[defaults-package] package has made for plain\n",
@@ -323,14 +324,20 @@ struct ReusableWorkflowTests {
         try daemon.publish("octo/pipelines", files: [
             ".github/workflows/build.yml": Self.build,
             ".github/workflows/leaf.yml": Self.leaf.replacingOccurrences(of: "leaf got", with: "remote leaf got"),
+            ".github/workflows/greet.yml": "on: workflow_call\njobs:\n  greet:\n    steps:\n      - uses: ./.github/actions/hi\n",
+            ".github/actions/hi/action.yml": "runs:\n  using: composite\n  steps:\n    - run: echo hi from the remote repository\n      shell: bash\n",
         ], tags: ["v1"])
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let cache = try TemporaryDirectory()
         defer { cache.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/.github/actions/hi", withIntermediateDirectories: true)
+        _ = try temp.write(".github/actions/hi/action.yml", "runs:\n  using: composite\n  steps:\n    - run: echo hi from the project\n      shell: bash\n")
         _ = try temp.write("ci.yml", """
             on: push
             jobs:
+              greet:
+                uses: octo/pipelines/.github/workflows/greet.yml@v1
               call:
                 uses: octo/pipelines/.github/workflows/build.yml@v1
                 with: { target: far }
@@ -343,12 +350,13 @@ struct ReusableWorkflowTests {
         let environment = ["XDG_CACHE_HOME": cache.path]
         let validate = try await nixactions(["validate", "ci.yml"], in: temp.path, environment: environment)
         #expect(validate.status == 0, "\(validate.stderr)")
-        #expect(validate.stderr.contains("ci.yml:4:11: note: the reusable workflow 'octo/pipelines/.github/workflows/build.yml@v1' is fetched when the job runs"),
+        #expect(validate.stderr.contains("ci.yml:6:11: note: the reusable workflow 'octo/pipelines/.github/workflows/build.yml@v1' is fetched when the job runs"),
                 "\(validate.stderr)")
         let result = try await nixactions(["run", "ci.yml", "--actions-url", daemon.url, "--log-format", "plain"], in: temp.path, environment: environment)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        #expect(!result.stderr.contains("warning"), "\(result.stderr)")
         for line in ["[call-compile] compile far release=false level=3 note='' job=compile event=push WHERE=called TOP=unset\n",
-                     "[call-nested-leaf] remote leaf got app-far.tar\n", "[after] after app-far.tar-far\n"] {
+                     "[call-nested-leaf] remote leaf got app-far.tar\n", "[after] after app-far.tar-far\n", "[greet-greet] hi from the project\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
         _ = try temp.write("bad.yml", """
@@ -369,6 +377,57 @@ struct ReusableWorkflowTests {
         let malformed = try await nixactions(["validate", "malformed.yml"], in: temp.path, environment: environment)
         #expect(malformed.status == 2, "\(malformed.stderr)")
         #expect(malformed.stderr.contains("malformed.yml:4:11: error: 'octo/pipelines/build.yml@v1' is not a reusable workflow"), "\(malformed.stderr)")
+    }
+
+    @Test("max-parallel of a calling job runs its instances' calls one at a time; a called file's problem stops a run of any job that calls it")
+    func maxParallelAndSelection() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
+        _ = try temp.write(".github/workflows/step.yml", """
+            on:
+              workflow_call:
+                inputs: { n: { type: number } }
+            jobs:
+              one:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "start ${{ inputs.n }}" >> "\(temp.path)/order"; sleep 0.3; echo "end ${{ inputs.n }}" >> "\(temp.path)/order"
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              call:
+                strategy:
+                  max-parallel: 1
+                  matrix: { n: [1, 2, 3] }
+                uses: ./.github/workflows/step.yml
+                with: { n: "${{ matrix.n }}" }
+            """)
+        let result = try await nixactions(["run", "ci.yml", "-j", "4"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        let order = try String(contentsOfFile: temp.path + "/order", encoding: .utf8).split(separator: "\n")
+        #expect(order == ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"], "\(order)")
+
+        _ = try temp.write(".github/workflows/broken.yml", "on: workflow_call\njobs:\n  x:\n    steps:\n      - run: echo ${{ nope.x }}\n")
+        _ = try temp.write("two.yml", """
+            on: push
+            jobs:
+              first:
+                uses: ./.github/workflows/broken.yml
+              second:
+                uses: ./.github/workflows/broken.yml
+              other:
+                steps: [ { run: echo other ran } ]
+            """)
+        let second = try await nixactions(["run", "two.yml", "second"], in: temp.path)
+        #expect(second.status == 2, "\(second.stderr)")
+        #expect(second.stderr.contains(".github/workflows/broken.yml:5:23: error: unknown context 'nope'"), "\(second.stderr)")
+        #expect(second.stderr.contains("in workflow 'two' › job 'second' › workflow 'broken' › job 'x'"), "\(second.stderr)")
+        let other = try await nixactions(["run", "two.yml", "other"], in: temp.path)
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("(in job 'first', which this run does not run)") && other.stderr.contains("(in job 'second', which this run does not run)"),
+                "\(other.stderr)")
     }
 
     @Test("run --dry-run, list and graph show what a calling job calls")

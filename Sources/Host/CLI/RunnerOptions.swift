@@ -74,14 +74,22 @@ enum RunnerOptions {
             default: continue
             }
         }
-        // Jobs of the workflows the run calls, whose labels are written out (others depend on the call's inputs).
+        // Jobs of the workflows the run calls (each file once): an executor no plugin provides, and
+        // labels written out (not expressions, which may read the call's inputs) that no executor carries.
         var calls = plan.order.compactMap { plan.workflow.job($0)?.call?.workflow }
-        var seen = 0
-        while seen < calls.count {
-            let called = calls[seen]
-            seen += 1
+        var visited: Set<String> = []
+        while let called = calls.popLast() {
+            guard visited.insert(called.file).inserted else { continue }
             for job in called.jobs {
                 if let inner = job.call?.workflow { calls.append(inner); continue }
+                // (`container: ${{ … }}` may render empty and run on this machine: not checked.)
+                var imageFromExpression = false
+                if case .string(let image)? = job.executor.options["image"] { imageFromExpression = image.contains("${{") }
+                if job.explicitExecutor, !(job.executorFromContainer && imageFromExpression), let problem = missingExecutor?(job.executor.pluginID) {
+                    let place = job.executor.location ?? job.location
+                    let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
+                    if !problems.contains(line) { problems.append(line) }
+                }
                 guard !job.explicitExecutor, !job.runsOn.isEmpty, !job.runsOn.contains(where: { $0.value.contains("${{") }) else { continue }
                 if case .refuse(let message, let hint, let label) = runners.choose(for: job, labels: job.runsOn.map(\.value)) {
                     let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first

@@ -191,8 +191,14 @@ final class Scheduler: Sendable {
                         }
                     }
                     if let call = job.call {
-                        // A reusable workflow: its jobs join the run, under this instance.
+                        // A reusable workflow: its jobs join the run, under this instance. The
+                        // instance takes no slot of -j (its jobs do), but one of its max-parallel.
                         readyHead += 1
+                        if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] >= limit {
+                            heldBack[instance.jobID, default: []].append(instance)
+                            continue
+                        }
+                        runningPerJob[instance.jobID, default: 0] += 1
                         startCall(instance, job, call, frame, needsContext: needsContext)
                         continue
                     }
@@ -297,6 +303,7 @@ final class Scheduler: Sendable {
                 switch makeCall(instance, job, call, frame, needsContext: needsContext) {
                 case .success(let value): made = value
                 case .failure(let problem):
+                    releaseSlot(of: instance.jobID)
                     finishWithout(instance, .failure, problem.message)
                     return
                 }
@@ -321,7 +328,8 @@ final class Scheduler: Sendable {
                 }
                 reporter.report(.message(job: instance.key, level: .info,
                                          text: "calls \(call.uses.value): \(locals.isEmpty ? "no jobs" : locals.joined(separator: ", "))"))
-                calls[instance.key] = PendingCall(instance: instance, frame: called, locals: locals, remaining: locals.count, started: clock.now)
+                calls[instance.key] = PendingCall(instance: instance, jobID: job.id, frame: called, locals: locals, remaining: locals.count,
+                                                  started: clock.now)
                 if locals.isEmpty { finishCall(instance.key); return }
                 // Its first jobs go next, before jobs that were ready already: a call is one job's work.
                 var first: [PlannedJob] = []
@@ -329,8 +337,17 @@ final class Scheduler: Sendable {
                 ready.insert(contentsOf: first, at: readyHead)
             }
             /// Every job of the call has finished: the calling instance's result and outputs.
+            /// An instance of `id` has finished: the next one its max-parallel held back goes first.
+            func releaseSlot(of id: String) {
+                runningPerJob[id, default: 1] -= 1
+                if var held = heldBack[id], !held.isEmpty {
+                    ready.insert(held.removeFirst(), at: readyHead)
+                    heldBack[id] = held
+                }
+            }
             func finishCall(_ key: String) {
                 guard let call = calls.removeValue(forKey: key) else { return }
+                releaseSlot(of: call.instance.jobID)
                 var jobsContext: [String: ExpressionValue] = [:]
                 var outcomes: [JobOutcome] = []
                 for local in call.locals {
@@ -345,7 +362,7 @@ final class Scheduler: Sendable {
                                  + outcomes.filter { $0.outcome == .failure }.map(\.name).joined(separator: ", ")) : nil
                 var outputs: [String: String] = [:]
                 if outcome == .success {
-                    var contexts = call.frame.options.runContext.staticContexts(job: call.instance.jobID)
+                    var contexts = call.frame.options.runContext.staticContexts(job: call.jobID)
                     contexts["jobs"] = .object(jobsContext)
                     let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: options.projectDirectory, functions: options.functions,
                                                  redactor: runner.redactor)
@@ -378,12 +395,7 @@ final class Scheduler: Sendable {
             func received(_ result: JobOutcome) {
                 handles.withLock { _ = $0.removeValue(forKey: result.key) }
                 running.removeValue(forKey: result.key)
-                runningPerJob[result.jobID, default: 1] -= 1
-                if var held = heldBack[result.jobID], !held.isEmpty {
-                    // A slot of this job's max-parallel is free: its next instance goes first.
-                    ready.insert(held.removeFirst(), at: readyHead)
-                    heldBack[result.jobID] = held
-                }
+                releaseSlot(of: result.jobID)
                 record(result)
                 launchReady()
             }
@@ -408,6 +420,8 @@ final class Scheduler: Sendable {
     /// A calling instance whose called jobs are running.
     struct PendingCall {
         var instance: PlannedJob
+        /// The calling job's id in its file.
+        var jobID: String
         var frame: CallFrame
         /// The called workflow's job ids (in its file), in plan order.
         var locals: [String]
@@ -480,8 +494,9 @@ final class Scheduler: Sendable {
             for (name, field) in entries {
                 do {
                     let value = try field.template.render(context)
-                    // A value made from secrets (`format('{0}:{1}', secrets.A, secrets.B)`) is masked too.
-                    if !value.isEmpty && !field.template.isLiteral { _ = runner.redactor.add(value) }
+                    // Every value passed as a secret is masked, as on GitHub: one written out, one made from
+                    // secrets (`format('{0}:{1}', secrets.A, secrets.B)`), one from another context.
+                    if !value.isEmpty { _ = runner.redactor.add(value) }
                     secrets.run[name] = value
                 } catch {
                     return .failure(problem(field, "secret '\(name)'", error.message))

@@ -21,7 +21,8 @@ public enum WorkflowCalls {
         var resolver = Resolver(root: projectDirectory, functions: functions, remote: remote)
         let file = workflow.file.hasPrefix("/") ? workflow.file : projectDirectory + "/" + workflow.file
         let top = realpath(file, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? file
-        resolver.resolve(&workflow, chain: [top], base: projectDirectory, callerContext: nil, running: running)
+        resolver.stack = [top]
+        resolver.resolve(&workflow, base: projectDirectory, top: true, running: running)
         return resolver.diagnostics.sorted
     }
 
@@ -30,20 +31,43 @@ public enum WorkflowCalls {
         let functions: FunctionArities?
         let remote: RemoteActionStore?
         var diagnostics = DiagnosticBag()
-        /// Called files read so far (their real paths), compiled and with their own calls resolved.
-        var loaded: [String: Workflow?] = [:]
+        /// The real paths of the files being read, the top one first: a call of one of them is a loop.
+        var stack: [String] = []
+        /// A called file, read once (per whether its remote actions are fetched): the workflow
+        /// with its own calls resolved, the problems found in it (their context starting at that
+        /// file, the caller's put before them when reported), how many levels it makes with the
+        /// files it calls, and the top jobs whose context its problems were reported in.
+        struct Entry {
+            var workflow: Workflow?
+            var diagnostics: [Diagnostic]
+            var levels: Int
+            var reportedFor: Set<String> = []
+        }
+        var loaded: [String: Entry] = [:]
+        var files: Set<String> = []
 
         /// - Parameter base: the folder `./` calls of `workflow` are read from: the project's, or
         ///   the fetched tree of the repository a remote called file came from (as on GitHub, `./`
         ///   in a called file names its own repository at the same commit).
-        mutating func resolve(_ workflow: inout Workflow, chain: [String], base: String, callerContext: String?, running: Set<String>?) {
+        /// - Returns: the most levels of workflows below `workflow` (0 when it calls none).
+        @discardableResult
+        mutating func resolve(_ workflow: inout Workflow, base: String, top: Bool, running: Set<String>?) -> Int {
+            var levels = 0
             for index in workflow.jobs.indices {
                 guard var call = workflow.jobs[index].call, !call.uses.value.contains("${{") else { continue }
                 let job = workflow.jobs[index]
-                let context = (callerContext.map { $0 + " › " } ?? "") + "workflow '\(workflow.name)' › job '\(job.id)'"
+                let context = "workflow '\(workflow.name)' › job '\(job.id)'"
                 let runs = running.map { $0.contains(job.id) } ?? true
-                call.workflow = load(call, chain: chain, base: base, context: context, fetch: runs)
+                let loaded = load(call, base: base, context: context, fetch: runs)
+                call.workflow = loaded?.workflow
                 if let called = call.workflow {
+                    levels = max(levels, loaded?.levels ?? 1)
+                    // GitHub's limit counts the top workflow and every level below it.
+                    if top, 1 + (loaded?.levels ?? 1) > maxDepth {
+                        diagnostics.error(
+                            "'\(call.uses.value)' and the workflows it calls make \(1 + (loaded?.levels ?? 1)) levels of workflows; at most \(maxDepth) are allowed",
+                            at: call.uses.location, context: context, hint: "call fewer workflows from workflows")
+                    }
                     check(call, of: job, against: called, context: context)
                     // What the called file cannot run yet is refused for the calling job.
                     for feature in called.unsupported {
@@ -54,22 +78,23 @@ public enum WorkflowCalls {
                 }
                 workflow.jobs[index].call = call
             }
+            return levels
         }
 
-        /// The called workflow, compiled, its own calls resolved; nil (with an error, or a note for
-        /// a remote one that is not fetched) when it cannot be.
-        mutating func load(_ call: WorkflowCall, chain: [String], base: String, context: String, fetch: Bool) -> Workflow? {
+        /// The called workflow (compiled, its own calls resolved) and the levels it makes; nil
+        /// (with an error, or a note for a remote one that is not fetched) when it cannot be read.
+        mutating func load(_ call: WorkflowCall, base: String, context: String, fetch: Bool) -> (workflow: Workflow?, levels: Int)? {
             let written = call.uses.value
-            func fail(_ message: String, hint: String? = nil) -> Workflow? {
+            func fail(_ message: String, hint: String? = nil) -> (workflow: Workflow?, levels: Int)? {
                 diagnostics.error(message, at: call.uses.location, context: context, hint: hint)
                 return nil
             }
             // The folder the file is in (the project, or a fetched repository), its path there, the name diagnostics give it.
-            let root: String, relative: String, shown: String
+            let folder: String, relative: String, shown: String
             if written.hasPrefix("./") {
                 relative = String(written.dropFirst(2))
-                root = base
-                shown = base == self.root ? relative : written
+                folder = base
+                shown = base == root ? relative : written
             } else {
                 // OWNER/REPO/.github/workflows/FILE.yml@REF: the loader checked its form.
                 guard let reference = RemoteActionReference(written) else { return nil }
@@ -79,7 +104,7 @@ public enum WorkflowCalls {
                     return nil
                 }
                 do {
-                    root = try remote.fetch(reference).tree
+                    folder = try remote.fetch(reference).tree
                 } catch {
                     return fail("cannot fetch the reusable workflow '\(written)': \(error.message)", hint: error.hint)
                 }
@@ -91,83 +116,107 @@ public enum WorkflowCalls {
                   parts[2].hasSuffix(".yml") || parts[2].hasSuffix(".yaml")
             else {
                 return fail("'\(written)' is not a workflow file of a .github/workflows folder",
-                             hint: "a reusable workflow is called as ./.github/workflows/FILE.yml, or OWNER/REPO/.github/workflows/FILE.yml@REF (GitHub allows no subfolders)")
+                            hint: "a reusable workflow is called as ./.github/workflows/FILE.yml, or OWNER/REPO/.github/workflows/FILE.yml@REF (GitHub allows no subfolders)")
             }
-            let path = root + "/" + relative
-            guard let real = realpath(path, nil) else {
-                let others = (try? FileManager.default.contentsOfDirectory(atPath: root + "/.github/workflows"))?
+            guard let real = realpath(folder + "/" + relative, nil) else {
+                let others = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/.github/workflows"))?
                     .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted() ?? []
                 let prefix = written.hasPrefix("./") ? "./.github/workflows/" : ""
                 return fail("cannot read the called workflow '\(written)': no such file",
-                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean '\(prefix)\($0)'?" }
-                                 ?? (written.hasPrefix("./") ? "paths are from the project's folder (\(root))" : "its repository has no such file at that ref"))
+                            hint: didYouMean(String(parts[2]), in: others).map { "did you mean '\(prefix)\($0)'?" }
+                                ?? (written.hasPrefix("./") ? "paths are from the project's folder (\(folder))" : "its repository has no such file at that ref"))
             }
             let resolved = String(cString: real)
             free(real)
-            let rootReal = realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root
-            guard resolved.hasPrefix(rootReal + "/") else {
+            let folderReal = realpath(folder, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? folder
+            guard resolved.hasPrefix(folderReal + "/") else {
                 return fail("the called workflow '\(written)' is a link to a file outside its repository", hint: "copy the file into the repository")
             }
-            if chain.contains(resolved) {
-                let loop = (chain + [resolved]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
+            if stack.contains(resolved) {
+                let loop = (stack + [resolved]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
                 return fail("'\(written)' is called again (\(loop)): a workflow cannot call itself, directly or through others",
-                             hint: "remove the loop")
+                            hint: "remove the loop")
             }
-            if chain.count >= maxDepth {
-                return fail("'\(written)' would be level \(chain.count + 1) of nested workflows; at most \(maxDepth) are allowed",
-                             hint: "call fewer workflows from workflows")
+            let key = resolved + (fetch ? "\u{0}fetched" : "")
+            if loaded[key] == nil {
+                if !files.contains(resolved) && files.count >= maxWorkflows {
+                    return fail("more than \(maxWorkflows) reusable workflows are called", hint: "GitHub's limit; merge some of them")
+                }
+                files.insert(resolved)
+                // Its problems are gathered apart, with contexts from this file on, and reported
+                // for each calling job with that job's context before them.
+                let outer = diagnostics
+                diagnostics = DiagnosticBag()
+                stack.append(resolved)
+                let (workflow, levels) = compile(resolved, shown: shown, written: written, folder: folder, fetch: fetch)
+                stack.removeLast()
+                loaded[key] = Entry(workflow: workflow, diagnostics: diagnostics.diagnostics, levels: levels)
+                diagnostics = outer
+                if workflow == nil && !loaded[key]!.diagnostics.contains(where: { $0.severity == .error }) {
+                    // Not a reusable workflow, or not readable: said at each call.
+                    loaded[key]!.diagnostics = []
+                }
             }
-            if let done = loaded[resolved] { return done }
-            if loaded.count >= maxWorkflows {
-                return fail("more than \(maxWorkflows) reusable workflows are called", hint: "GitHub's limit; merge some of them")
+            guard var entry = loaded[key] else { return nil }
+            let top = Diagnostic(.note, "", context: context).jobID ?? ""
+            if !entry.reportedFor.contains(top) {
+                entry.reportedFor.insert(top)
+                for var diagnostic in entry.diagnostics {
+                    diagnostic.context = context + (diagnostic.context.map { " › " + $0 } ?? "")
+                    diagnostics.append(diagnostic)
+                }
+                loaded[key] = entry
             }
+            if entry.workflow == nil, let reason = unreadable[resolved] { return fail(reason.message, hint: reason.hint) }
+            return (entry.workflow, entry.levels)
+        }
+
+        /// Why a called file cannot be called at all (unreadable, not UTF-8, not a reusable workflow), by real path.
+        var unreadable: [String: (message: String, hint: String?)] = [:]
+
+        /// Read and check one called file; problems go to `diagnostics`, with contexts from this file on.
+        mutating func compile(_ resolved: String, shown: String, written: String, folder: String, fetch: Bool) -> (Workflow?, Int) {
             let result: LoadResult
             switch FastFiles.readWhole(resolved, limit: WorkflowLoader.fileLimit) {
             case .success(let bytes):
                 guard let text = String(validating: bytes, as: UTF8.self) else {
-                    loaded[resolved] = .some(nil)
-                    return fail("the called workflow '\(written)' is not UTF-8 text")
+                    unreadable[resolved] = ("the called workflow '\(written)' is not UTF-8 text", nil)
+                    return (nil, 0)
                 }
                 result = WorkflowLoader.load(yaml: text, file: shown, functionArities: functions)
             case .failure(let failure):
-                loaded[resolved] = .some(nil)
-                return fail("cannot read the called workflow '\(written)': \(failure.reason)", hint: failure.hint)
+                unreadable[resolved] = ("cannot read the called workflow '\(written)': \(failure.reason)", failure.hint)
+                return (nil, 0)
             }
             if let read = result.workflow, read.triggers?.trigger("workflow_call") == nil {
                 // Not meant to be called: its own problems are not the caller's.
-                loaded[resolved] = .some(nil)
-                return fail("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
-                             hint: "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
+                unreadable[resolved] = ("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
+                                        "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
+                return (nil, 0)
             }
-            for var diagnostic in result.diagnostics {
-                diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(shown)'")
-                diagnostics.append(diagnostic)
-            }
-            guard var called = result.workflow, let trigger = called.triggers?.trigger("workflow_call"), !result.hasErrors else {
-                loaded[resolved] = .some(nil)
-                return nil
-            }
+            for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
+            guard var called = result.workflow, let trigger = called.triggers?.trigger("workflow_call"), !result.hasErrors else { return (nil, 0) }
+            let context = "workflow '\(called.name)'"
             // Its own `secrets:` (providers, declared names) would be resolved before the run by the
             // top workflow only: a called file gets its secrets from the caller.
             let ownSecrets = called.secrets.first?.location ?? called.jobs.first(where: { !$0.secrets.isEmpty })?.secrets.first?.location
             if let ownSecrets {
                 diagnostics.error(
-                    "a called workflow cannot declare 'secrets:' of its own", at: ownSecrets, context: context + " › workflow '\(called.name)'",
+                    "a called workflow cannot declare 'secrets:' of its own", at: ownSecrets, context: context,
                     hint: "declare them in the calling workflow and pass them (secrets: inherit, or on.workflow_call.secrets)")
-                loaded[resolved] = .some(nil)
-                return nil
+                return (nil, 0)
             }
-            checkOutputs(trigger, of: called, context: context + " › workflow '\(called.name)'")
-            resolve(&called, chain: chain + [resolved], base: root, callerContext: context, running: nil)
+            checkOutputs(trigger, of: called, context: context)
+            // Its `./` calls are of its own repository; its nested remote calls are fetched only when this one is.
+            let below = resolve(&called, base: folder, top: false, running: fetch ? nil : [])
             if !called.actionUses.isEmpty {
-                for var diagnostic in ActionLoader.checkLocalActions(&called, projectDirectory: root, functions: functions,
-                                                                     remote: fetch ? remote : nil) {
-                    diagnostic.context = context + " › " + (diagnostic.context ?? "workflow '\(called.name)'")
+                // Its steps' local actions come from the project (the job's workspace), as on GitHub.
+                for diagnostic in ActionLoader.checkLocalActions(&called, projectDirectory: root, functions: functions,
+                                                                 remote: fetch ? remote : nil) {
                     diagnostics.append(diagnostic)
                 }
             }
-            loaded[resolved] = .some(called)
-            return called
+            return (called, 1 + below)
         }
 
         /// The call's `with` and `secrets` against the called file's declarations.

@@ -499,7 +499,7 @@ public struct Job: Sendable {
 /// `jobs.<id>.uses: ./.github/workflows/FILE.yml`: a call of a reusable workflow (a file with
 /// `on: workflow_call`). Each instance of the calling job (one per matrix combination) runs the
 /// called workflow's jobs with its own `inputs` and `secrets`; its outputs are the called
-/// workflow's `on.workflow_call.outputs` (docs/reusable-workflows.md).
+/// workflow's `on.workflow_call.outputs` (docs/workflow-syntax.md, "Reusable workflows").
 public struct WorkflowCall: Sendable {
     public enum Secrets: Sendable {
         /// None passed: the called jobs see no secrets.
