@@ -65,9 +65,16 @@ struct ReusableWorkflowTests {
               - run: echo "leaf got ${{ inputs.from }}"
         """
 
-    func project() throws -> TemporaryDirectory {
+    /// A project folder with an empty `.github/workflows`.
+    static func emptyProject() throws -> TemporaryDirectory {
         let temp = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
+        return temp
+    }
+
+    /// A project whose `.github/workflows` holds `build.yml` and the `leaf.yml` it calls.
+    func project() throws -> TemporaryDirectory {
+        let temp = try Self.emptyProject()
         _ = try temp.write(".github/workflows/build.yml", Self.build)
         _ = try temp.write(".github/workflows/leaf.yml", Self.leaf)
         return temp
@@ -167,9 +174,8 @@ struct ReusableWorkflowTests {
 
     @Test("a called job that fails fails its caller (exit 1): the called jobs after it are skipped, fail-fast cancels the caller's other instances, always() jobs see the failure")
     func failures() async throws {
-        let temp = try TemporaryDirectory()
+        let temp = try Self.emptyProject()
         defer { temp.remove() }
-        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
         _ = try temp.write(".github/workflows/inner.yml", """
             on:
               workflow_call:
@@ -220,9 +226,8 @@ struct ReusableWorkflowTests {
 
     @Test("Ctrl-C while a called job runs: exit 130, its always() step runs, the jobs after it and the caller are cancelled, no process is left")
     func cancelledCall() async throws {
-        let temp = try TemporaryDirectory()
+        let temp = try Self.emptyProject()
         defer { temp.remove() }
-        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
         _ = try temp.write(".github/workflows/sleeper.yml", """
             on: workflow_call
             jobs:
@@ -381,9 +386,8 @@ struct ReusableWorkflowTests {
 
     @Test("max-parallel of a calling job runs its instances' calls one at a time; a called file's problem stops a run of any job that calls it")
     func maxParallelAndSelection() async throws {
-        let temp = try TemporaryDirectory()
+        let temp = try Self.emptyProject()
         defer { temp.remove() }
-        try FileManager.default.createDirectory(atPath: temp.path + "/.github/workflows", withIntermediateDirectories: true)
         _ = try temp.write(".github/workflows/step.yml", """
             on:
               workflow_call:
