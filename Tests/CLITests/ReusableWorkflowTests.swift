@@ -170,6 +170,9 @@ struct ReusableWorkflowTests {
         #expect(state.jobs.map(\.name) == ["call", "call / compile", "call / package", "call / nested", "call / nested / leaf"])
         #expect(state.jobs.allSatisfy { $0.status == "success" })
         #expect(state.jobs.first?.steps.isEmpty == true)
+        #expect(state.jobs.first?.uses == "./.github/workflows/build.yml")
+        #expect(state.jobs.first?.calls == ["call-compile", "call-package", "call-nested"])
+        #expect(state.jobs.last?.uses == nil && state.jobs[3].calls == ["call-nested-leaf"])
     }
 
     @Test("a called job that fails fails its caller (exit 1): the called jobs after it are skipped, fail-fast cancels the caller's other instances, always() jobs see the failure")
@@ -222,6 +225,13 @@ struct ReusableWorkflowTests {
         #expect(out.contains("[after] call was failure\n"), "\(out)")
         #expect(out.contains("ci.yml:19:10: cannot give input 'n' of './.github/workflows/inner.yml': 'abcx' is not a number"), "\(out)")
         #expect(!out.contains("NEVER_RAN") && !out.contains("NEVER_SLEPT_THROUGH"), "\(out)")
+        // The summary lists each calling instance's jobs after it.
+        let table = out[(out.range(of: "\nJOB ")?.upperBound ?? out.startIndex)...]
+        let rows = table.split(separator: "\n").map { $0.split(separator: "  ").first.map(String.init) ?? "" }
+        for caller in ["call (n: 1)", "call (n: 2)"] {
+            let at = try #require(rows.firstIndex(of: caller), "\(rows)")
+            #expect(Array(rows[at...].prefix(3)) == [caller, caller + " / first", caller + " / second"], "\(rows)")
+        }
     }
 
     @Test("Ctrl-C while a called job runs: exit 130, its always() step runs, the jobs after it and the caller are cancelled, no process is left")

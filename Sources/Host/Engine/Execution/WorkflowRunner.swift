@@ -326,8 +326,8 @@ final class Scheduler: Sendable {
                     unfinishedInstances[id] = instances.count
                     calledJobs[instance.key, default: []].append(id)
                 }
-                reporter.report(.message(job: instance.key, level: .info,
-                                         text: "calls \(call.uses.value): \(locals.isEmpty ? "no jobs" : locals.joined(separator: ", "))"))
+                reporter.report(.callStarted(job: instance.key, uses: call.uses.value,
+                                             jobs: locals.flatMap { (instancesOf[called.prefix + $0] ?? []).map(\.key) }))
                 calls[instance.key] = PendingCall(instance: instance, jobID: job.id, frame: called, locals: locals, remaining: locals.count,
                                                   started: clock.now)
                 if locals.isEmpty { finishCall(instance.key); return }

@@ -18,8 +18,9 @@ public final class ConsoleReporter: RunReporter {
         var annotations: [Annotation] = []
         var summaries: [(String, String)] = []
         var names: [String: String] = [:]
-        /// Job keys in plan order (the table's order); a key not in it goes after, as it finished.
-        var order: [String: Int] = [:]
+        /// Job keys in plan order, each calling instance's called jobs after it (the table's
+        /// order); a key not in it goes after, as it finished.
+        var sequence: [String] = []
     }
 
     struct JobRow {
@@ -75,7 +76,14 @@ public final class ConsoleReporter: RunReporter {
             case .output(let job, _, _, let line):
                 write("[\(job)] \(line)\n")
             case .planned(let jobs):
-                state.order = Dictionary(jobs.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+                state.sequence = jobs
+            case .callStarted(let key, let uses, let jobs):
+                if let index = state.sequence.firstIndex(of: key) {
+                    state.sequence.insert(contentsOf: jobs, at: index + 1)
+                } else {
+                    state.sequence += [key] + jobs
+                }
+                write(color("2", "[\(key)] calls \(DisplayText.escaped(uses)): \(jobs.count) job\(jobs.count == 1 ? "" : "s")") + "\n")
             case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
@@ -95,7 +103,7 @@ public final class ConsoleReporter: RunReporter {
                 // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
                 write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
             case .workflowFinished(let workflow, let outcome, let duration):
-                let order = state.order
+                let order = Dictionary(state.sequence.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
                 let rows = state.rows.enumerated().sorted { a, b in
                     (order[a.element.key] ?? Int.max, a.offset) < (order[b.element.key] ?? Int.max, b.offset)
                 }.map(\.element)

@@ -12,6 +12,10 @@ public enum RunEvent: Sendable {
     /// file order; a matrix's instances together): the order of the summary table.
     case planned(jobs: [String])
     case jobStarted(job: String, name: String)
+    /// A started job instance calls a reusable workflow (`uses`, as written): the keys of the
+    /// called jobs' instances, in plan order (each has its own `jobStarted` when it starts). The
+    /// summary table lists them after the caller.
+    case callStarted(job: String, uses: String, jobs: [String])
     case stepStarted(job: String, step: Int, name: String)
     /// One line of step output (without its newline), already redacted.
     case output(job: String, step: Int, stream: Int32, line: String)

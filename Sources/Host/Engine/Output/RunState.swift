@@ -29,6 +29,9 @@ public struct RunState: Sendable, Equatable {
         public var steps: [StepState] = []
         public var annotations: [String] = []
         public var summary: String?
+        /// For a job that calls a reusable workflow: the file, and the keys of the jobs it called.
+        public var uses: String?
+        public var calls: [String] = []
     }
 
     public var format: String?
@@ -76,6 +79,11 @@ public struct RunState: Sendable, Equatable {
             case "job_started":
                 guard let key = string("job") else { continue }
                 state.jobs[job(key)].name = string("name") ?? key
+            case "call_started":
+                guard let key = string("job") else { continue }
+                let j = job(key)
+                state.jobs[j].uses = string("uses")
+                state.jobs[j].calls = object["jobs"] as? [String] ?? []
             case "step_started":
                 guard let key = string("job"), let index = int("step") else { continue }
                 let j = job(key)

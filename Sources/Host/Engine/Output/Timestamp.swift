@@ -66,5 +66,15 @@ struct JSONObjectWriter {
         text += value.map(String.init) ?? "null"
     }
 
+    mutating func add(_ name: String, _ values: [String]) {
+        key(name)
+        text += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            ExpressionJSON.writeString(value, into: &text)
+        }
+        text += "]"
+    }
+
     mutating func finish() -> String { text + "}" }
 }
