@@ -444,6 +444,48 @@ struct ReusableWorkflowTests {
                 "\(other.stderr)")
     }
 
+    @Test("a matrix from needs inside a called workflow is expanded when its needs finish, per calling instance")
+    func matrixFromNeedsInACall() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/fan.yml", """
+            on:
+              workflow_call:
+                inputs: { base: { type: string } }
+            jobs:
+              plan:
+                runs-on: ubuntu-latest
+                outputs: { list: "${{ steps.p.outputs.list }}" }
+                steps:
+                  - id: p
+                    run: echo 'list=["${{ inputs.base }}-a","${{ inputs.base }}-b"]' >> "$GITHUB_OUTPUT"
+              each:
+                needs: plan
+                runs-on: ubuntu-latest
+                strategy: { matrix: { item: "${{ fromJSON(needs.plan.outputs.list) }}" } }
+                steps:
+                  - run: echo "item ${{ matrix.item }}"
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              fan:
+                strategy: { matrix: { base: [x, y] } }
+                uses: ./.github/workflows/fan.yml
+                with: { base: "${{ matrix.base }}" }
+            """)
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[fan-base-x-each-item-x-a] item x-a\n", "[fan-base-x-each-item-x-b] item x-b\n",
+                     "[fan-base-y-each-item-y-a] item y-a\n", "[fan-base-y-each-item-y-b] item y-b\n",
+                     "==> job 'fan (base: x) / each (item: x-b)' succeeded"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")
+        let state = try RunState.replay(try String(contentsOfFile: temp.path + "/logs/" + (runs.first ?? "") + "/events.jsonl", encoding: .utf8))
+        #expect(state.jobs.first { $0.key == "fan-base-x" }?.calls == ["fan-base-x-plan", "fan-base-x-each"])
+    }
+
     @Test("run --dry-run, list and graph show what a calling job calls")
     func shownBeforeTheRun() async throws {
         let temp = try project()
