@@ -336,7 +336,6 @@ final class Scheduler: Sendable {
                 for local in locals where waitingFor[called.prefix + local] == 0 { first += instancesOf[called.prefix + local] ?? [] }
                 ready.insert(contentsOf: first, at: readyHead)
             }
-            /// Every job of the call has finished: the calling instance's result and outputs.
             /// An instance of `id` has finished: the next one its max-parallel held back goes first.
             func releaseSlot(of id: String) {
                 runningPerJob[id, default: 1] -= 1
@@ -345,6 +344,7 @@ final class Scheduler: Sendable {
                     heldBack[id] = held
                 }
             }
+            /// Every job of the call has finished: the calling instance's result and outputs.
             func finishCall(_ key: String) {
                 guard let call = calls.removeValue(forKey: key) else { return }
                 releaseSlot(of: call.instance.jobID)
