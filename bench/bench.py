@@ -8,7 +8,8 @@ BENCHMARK is any of: output secrets secretfile vault manyjobs dag scaling dryrun
 new job folders), startup (round 21: what a run's fixed cost is made of), actions (what fetching a
 remote action costs a run, against git clone, from a git daemon it starts on 127.0.0.1), jsactions (JavaScript action
 steps against node in a bash loop), dockeractions (docker:// steps and a Dockerfile action against podman run and
-podman build by hand, with the tests' podman storage and image), or cache (issue 11,
+podman build by hand, with the tests' podman storage and image), calls (round 31: 1,000 no-op jobs
+flat and through 100 calls of a reusable workflow), or cache (issue 11,
 never in the default: bench/cache.py; a generated tree of 20,000 files, ~300 MB, saved and restored
 by a job-level `cache:` through the local and s3 backends against `tar --zstd` and `aws s3 cp` to a
 moto server it starts on 127.0.0.1 and stops; --rounds defaults to 3 for it; --cache-files and
@@ -127,12 +128,12 @@ def main():
     parser.add_argument("--delete-logs", action="store_true",
                         help="remove each run's log folder right after it, as up to round 13 (by default they are "
                              "set aside and removed when bench.py ends; see common.log_dir_measure)")
-    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random folders startup actions jsactions dockeractions cache")
+    parser.add_argument("benchmarks", nargs="*", default=ALL, help=" ".join(ALL) + " dag-random folders startup actions jsactions dockeractions calls cache")
     args = parser.parse_args()
     common.DELETE_LOGS_AT_ONCE = args.delete_logs
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, folders, startup, actions, jsactions, dockeractions, cache")
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}, dag-random, folders, startup, actions, jsactions, dockeractions, calls, cache")
     if os.path.isdir(os.path.join(VENV, "bin")):
         os.environ["PATH"] = os.path.join(VENV, "bin") + os.pathsep + os.environ["PATH"]
     binary = os.path.abspath(args.binary)

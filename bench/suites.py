@@ -987,10 +987,34 @@ def bench_dockeractions(ctx, steps=10):
     table(["command", "wall median", "CPU median (tree)", "per step over the loop", "ratio to the loop"], rows)
 
 
+# ---------------------------------------------------------------- reusable workflows (round 31)
+
+
+def bench_calls(ctx, instances=100, per_call=10):
+    """The same no-op jobs flat, and as the jobs of a reusable workflow that each of `instances`
+    matrix instances of one calling job calls: what a call costs the scheduler."""
+    count = instances * per_call
+    folder = ctx.folder("calls")
+    write(os.path.join(folder, "flat.yml"), workflow_text(graph("independent", count)))
+    os.makedirs(os.path.join(folder, ".github", "workflows"), exist_ok=True)
+    called = workflow_text(graph("independent", per_call)).replace("name: g\n", "name: called\non: workflow_call\n", 1)
+    write(os.path.join(folder, ".github", "workflows", "called.yml"), called)
+    write(os.path.join(folder, "calls.yml"), "name: calls\njobs:\n  call:\n    strategy:\n      matrix:\n        n: ["
+          + ", ".join(str(n) for n in range(instances)) + "]\n    uses: ./.github/workflows/called.yml\n")
+    flat, flat_logs = ctx.nxa(folder, "flat.yml", "-j", "2", logs=os.path.join(folder, "logs-flat"))
+    calls, calls_logs = ctx.nxa(folder, "calls.yml", "-j", "2", logs=os.path.join(folder, "logs-calls"))
+    times = interleave([Case(f"{count} jobs", flat, folder, after=log_dir_measure(flat_logs)),
+                        Case(f"{instances} calls of {per_call} jobs", calls, folder, after=log_dir_measure(calls_logs))], ctx.rounds)
+    heading(f"calls: {count} no-op jobs, flat and through {instances} calls of a reusable workflow ({load_line()} at the end)")
+    base = med(times[f"{count} jobs"])
+    table(["run", "wall median", "min", "CPU (tree)", "ratio"],
+          [[name, fmt_s(med(t)), fmt_s(min(x["wall"] for x in t)), fmt_s(med(t, "cpu")), ratio(med(t), base)] for name, t in times.items()])
+
+
 BENCHMARKS = {
     "output": bench_output, "secrets": bench_secrets, "secretfile": bench_secretfile, "vault": bench_vault,
     "manyjobs": bench_manyjobs, "dag": bench_dag,
     "scaling": bench_scaling, "dryrun": bench_dryrun, "ulimit": bench_ulimit, "steps": bench_steps,
     "validate": bench_validate, "executors": bench_executors, "folders": bench_folders, "startup": bench_startup,
-    "actions": bench_actions, "jsactions": bench_jsactions, "dockeractions": bench_dockeractions,
+    "actions": bench_actions, "jsactions": bench_jsactions, "dockeractions": bench_dockeractions, "calls": bench_calls,
 }
