@@ -486,6 +486,45 @@ struct ReusableWorkflowTests {
         #expect(state.jobs.first { $0.key == "fan-base-x" }?.calls == ["fan-base-x-plan", "fan-base-x-each"])
     }
 
+    @Test("GitHub's limits and what a called file may not do: more than 10 levels, more than 50 files, a link out of the project, secrets of its own")
+    func limits() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        // level1.yml calls level2.yml … level10.yml: with ci.yml, 11 levels.
+        for level in 1...10 {
+            let body = level < 10 ? "    uses: ./.github/workflows/level\(level + 1).yml\n" : "    steps: [ { run: echo deep } ]\n"
+            _ = try temp.write(".github/workflows/level\(level).yml", "on: workflow_call\njobs:\n  j:\n" + body)
+        }
+        _ = try temp.write("deep.yml", "on: push\njobs:\n  deep:\n    uses: ./.github/workflows/level1.yml\n  ok:\n    uses: ./.github/workflows/level2.yml\n")
+        let deep = try await nixactions(["validate", "deep.yml"], in: temp.path)
+        #expect(deep.status == 2, "\(deep.stderr)")
+        #expect(deep.stderr.contains("deep.yml:4:11: error: './.github/workflows/level1.yml' and the workflows it calls make 11 levels of workflows; at most 10 are allowed"),
+                "\(deep.stderr)")
+        #expect(deep.stderr.contains("nixactions: deep.yml: 1 error"), "\(deep.stderr)")
+
+        var many = "on: push\njobs:\n"
+        for index in 1...51 {
+            _ = try temp.write(".github/workflows/w\(index).yml", "on: workflow_call\njobs:\n  j:\n    steps: [ { run: echo \(index) } ]\n")
+            many += "  c\(index):\n    uses: ./.github/workflows/w\(index).yml\n"
+        }
+        _ = try temp.write("many.yml", many)
+        let tooMany = try await nixactions(["validate", "many.yml"], in: temp.path)
+        #expect(tooMany.status == 2, "\(tooMany.stderr)")
+        #expect(tooMany.stderr.contains("many.yml:104:11: error: more than 50 reusable workflows are called"), "\(tooMany.stderr)")
+
+        let outside = try TemporaryDirectory()
+        defer { outside.remove() }
+        _ = try outside.write("secret.yml", "on: workflow_call\njobs:\n  j:\n    steps: [ { run: echo outside } ]\n")
+        try FileManager.default.createSymbolicLink(atPath: temp.path + "/.github/workflows/link.yml", withDestinationPath: outside.path + "/secret.yml")
+        _ = try temp.write(".github/workflows/own.yml", "on: workflow_call\nsecrets: [DEPLOY_TOKEN]\njobs:\n  j:\n    steps: [ { run: echo } ]\n")
+        _ = try temp.write("rules.yml", "on: push\njobs:\n  link:\n    uses: ./.github/workflows/link.yml\n  own:\n    uses: ./.github/workflows/own.yml\n")
+        let rules = try await nixactions(["validate", "rules.yml"], in: temp.path)
+        #expect(rules.status == 2, "\(rules.stderr)")
+        #expect(rules.stderr.contains("rules.yml:4:11: error: the called workflow './.github/workflows/link.yml' is a link to a file outside its repository"),
+                "\(rules.stderr)")
+        #expect(rules.stderr.contains(".github/workflows/own.yml:2:11: error: a called workflow cannot declare 'secrets:' of its own"), "\(rules.stderr)")
+    }
+
     @Test("run --dry-run, list and graph show what a calling job calls")
     func shownBeforeTheRun() async throws {
         let temp = try project()
