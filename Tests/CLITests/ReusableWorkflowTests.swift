@@ -322,7 +322,7 @@ struct ReusableWorkflowTests {
             "ci.yml:11:11: error: cannot read the called workflow './.github/workflows/biuld.yml': no such file",
             "hint: did you mean './.github/workflows/build.yml'?",
             "ci.yml:13:11: error: './.github/workflows/plain.yml' is not a reusable workflow: its 'on' has no workflow_call",
-            "loop-b.yml:4:11: error: './.github/workflows/loop-a.yml' is called again (ci.yml → loop-a.yml → loop-b.yml → loop-a.yml)",
+            "loop-b.yml:4:11: error: './.github/workflows/loop-a.yml' is called again (loop-a.yml → loop-b.yml → loop-a.yml)",
             ".github/workflows/outs.yml:4:24: error: on.workflow_call.outputs.x reads jobs.nope, but the workflow has no job 'nope'",
             ".github/workflows/outs.yml:5:24: error: 'steps' is not available in on.workflow_call.outputs.y",
             "ci.yml:19:11: error: './workflows/build.yml' is not a workflow file of a .github/workflows folder",
@@ -483,7 +483,13 @@ struct ReusableWorkflowTests {
         }
         let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")
         let state = try RunState.replay(try String(contentsOfFile: temp.path + "/logs/" + (runs.first ?? "") + "/events.jsonl", encoding: .utf8))
-        #expect(state.jobs.first { $0.key == "fan-base-x" }?.calls == ["fan-base-x-plan", "fan-base-x-each"])
+        // call_started lists the stand-in of the matrix from needs; matrix_expanded replaces it with its instances.
+        #expect(state.jobs.first { $0.key == "fan-base-x" }?.calls == ["fan-base-x-plan", "fan-base-x-each-item-x-a", "fan-base-x-each-item-x-b"])
+        let table = result.stdout[(result.stdout.range(of: "\nJOB ")?.upperBound ?? result.stdout.startIndex)...]
+        let rows = table.split(separator: "\n").map { $0.split(separator: "  ").first.map(String.init) ?? "" }
+        let at = try #require(rows.firstIndex(of: "fan (base: y)"), "\(rows)")
+        #expect(Array(rows[at...].prefix(4)) == ["fan (base: y)", "fan (base: y) / plan", "fan (base: y) / each (item: y-a)", "fan (base: y) / each (item: y-b)"],
+                "\(rows)")
     }
 
     @Test("GitHub's limits and what a called file may not do: more than 10 levels, more than 50 files, a link out of the project, secrets of its own")
@@ -523,6 +529,71 @@ struct ReusableWorkflowTests {
         #expect(rules.stderr.contains("rules.yml:4:11: error: the called workflow './.github/workflows/link.yml' is a link to a file outside its repository"),
                 "\(rules.stderr)")
         #expect(rules.stderr.contains(".github/workflows/own.yml:2:11: error: a called workflow cannot declare 'secrets:' of its own"), "\(rules.stderr)")
+    }
+
+    @Test("with max-parallel and fail-fast, the instances held back are cancelled when one fails, and the jobs after them run: for a matrix job and a calling job")
+    func heldBackInstancesAreDecided() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/one.yml", """
+            on:
+              workflow_call:
+                inputs: { n: { type: number } }
+            jobs:
+              j:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: test "${{ inputs.n }}" != 1
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              plain:
+                runs-on: ubuntu-latest
+                strategy: { max-parallel: 1, matrix: { n: [1, 2, 3] } }
+                steps:
+                  - run: test "${{ matrix.n }}" != 1
+              call:
+                strategy: { max-parallel: 1, matrix: { n: [1, 2, 3] } }
+                uses: ./.github/workflows/one.yml
+                with: { n: "${{ matrix.n }}" }
+              after:
+                needs: [plain, call]
+                if: always()
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "after ${{ needs.plain.result }} ${{ needs.call.result }}"
+            """)
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        for line in ["==> job 'plain (n: 3)' cancelled", "==> job 'call (n: 3)' cancelled", "[after] after failure failure\n", "8 jobs: "] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+    }
+
+    @Test("a called file's problems reach every job of the run that reaches it, directly or through another called file")
+    func problemsReachEveryCaller() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/broken.yml", "on: workflow_call\njobs:\n  x:\n    steps:\n      - run: echo ${{ nope.x }}\n")
+        _ = try temp.write(".github/workflows/middle.yml", "on: workflow_call\njobs:\n  y:\n    uses: ./.github/workflows/broken.yml\n")
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              a:
+                uses: ./.github/workflows/middle.yml
+              y:
+                uses: ./.github/workflows/broken.yml
+              fine:
+                steps: [ { run: echo fine } ]
+            """)
+        for job in ["a", "y"] {
+            let result = try await nixactions(["run", "ci.yml", job], in: temp.path)
+            #expect(result.status == 2, "\(job): \(result.stderr)")
+            #expect(result.stderr.contains("broken.yml:5:23: error: unknown context 'nope'"), "\(job): \(result.stderr)")
+        }
+        let fine = try await nixactions(["run", "ci.yml", "fine"], in: temp.path)
+        #expect(fine.status == 0, "\(fine.stderr)")
     }
 
     @Test("run --dry-run, list and graph show what a calling job calls")

@@ -76,12 +76,12 @@ enum RunnerOptions {
         }
         // Jobs of the workflows the run calls (each file once): an executor no plugin provides, and
         // labels written out (not expressions, which may read the call's inputs) that no executor carries.
-        var calls = plan.order.compactMap { plan.workflow.job($0)?.call?.workflow }
+        var calls = plan.order.compactMap { plan.workflow.job($0)?.call }
         var visited: Set<String> = []
-        while let called = calls.popLast() {
-            guard visited.insert(called.file).inserted else { continue }
+        while let call = calls.popLast() {
+            guard let called = call.workflow, visited.insert(call.file ?? called.file).inserted else { continue }
             for job in called.jobs {
-                if let inner = job.call?.workflow { calls.append(inner); continue }
+                if let inner = job.call { calls.append(inner); continue }
                 // (`container: ${{ … }}` may render empty and run on this machine: not checked.)
                 var imageFromExpression = false
                 if case .string(let image)? = job.executor.options["image"] { imageFromExpression = image.contains("${{") }

@@ -180,6 +180,7 @@ final class Scheduler: Sendable {
                             unfinishedInstances[instance.jobID] = expanded.count
                             ready.replaceSubrange(readyHead...readyHead, with: expanded)
                             if expanded.count > 1 || expanded.first?.key != instance.key {
+                                reporter.report(.matrixExpanded(job: instance.key, jobs: expanded.map(\.key)))
                                 reporter.report(.message(job: nil, level: .info, text: "job '\(frame.prefix + job.id)': matrix of \(expanded.count) from its needs"))
                             }
                             continue
@@ -391,6 +392,14 @@ final class Scheduler: Sendable {
                 var result = JobOutcome.skipped(instance, reason: reason)
                 result.outcome = outcome
                 record(result)
+                // An instance its max-parallel held back waited for a slot this one never took (it
+                // was cancelled by fail-fast or the run, or skipped): the next one goes now, so that
+                // each is decided and the job finishes.
+                if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] < limit,
+                   var held = heldBack[instance.jobID], !held.isEmpty {
+                    ready.insert(held.removeFirst(), at: readyHead)
+                    heldBack[instance.jobID] = held
+                }
             }
             func received(_ result: JobOutcome) {
                 handles.withLock { _ = $0.removeValue(forKey: result.key) }

@@ -41,6 +41,7 @@ public enum WorkflowCalls {
             var workflow: Workflow?
             var diagnostics: [Diagnostic]
             var levels: Int
+            /// The calling contexts (workflow and job) its problems were reported in.
             var reportedFor: Set<String> = []
         }
         var loaded: [String: Entry] = [:]
@@ -60,6 +61,7 @@ public enum WorkflowCalls {
                 let runs = running.map { $0.contains(job.id) } ?? true
                 let loaded = load(call, base: base, context: context, fetch: runs)
                 call.workflow = loaded?.workflow
+                call.file = loaded?.path
                 if let called = call.workflow {
                     levels = max(levels, loaded?.levels ?? 1)
                     // GitHub's limit counts the top workflow and every level below it.
@@ -83,9 +85,9 @@ public enum WorkflowCalls {
 
         /// The called workflow (compiled, its own calls resolved) and the levels it makes; nil
         /// (with an error, or a note for a remote one that is not fetched) when it cannot be read.
-        mutating func load(_ call: WorkflowCall, base: String, context: String, fetch: Bool) -> (workflow: Workflow?, levels: Int)? {
+        mutating func load(_ call: WorkflowCall, base: String, context: String, fetch: Bool) -> (workflow: Workflow?, levels: Int, path: String)? {
             let written = call.uses.value
-            func fail(_ message: String, hint: String? = nil) -> (workflow: Workflow?, levels: Int)? {
+            func fail(_ message: String, hint: String? = nil) -> (workflow: Workflow?, levels: Int, path: String)? {
                 diagnostics.error(message, at: call.uses.location, context: context, hint: hint)
                 return nil
             }
@@ -133,7 +135,9 @@ public enum WorkflowCalls {
                 return fail("the called workflow '\(written)' is a link to a file outside its repository", hint: "copy the file into the repository")
             }
             if stack.contains(resolved) {
-                let loop = (stack + [resolved]).map { ($0 as NSString).lastPathComponent }.joined(separator: " → ")
+                // The files of the loop itself (the same whichever way it is reached).
+                let loop = (stack[(stack.firstIndex(of: resolved) ?? 0)...] + [resolved]).map { ($0 as NSString).lastPathComponent }
+                    .joined(separator: " → ")
                 return fail("'\(written)' is called again (\(loop)): a workflow cannot call itself, directly or through others",
                             hint: "remove the loop")
             }
@@ -148,7 +152,7 @@ public enum WorkflowCalls {
                 let outer = diagnostics
                 diagnostics = DiagnosticBag()
                 stack.append(resolved)
-                let (workflow, levels) = compile(resolved, shown: shown, written: written, folder: folder, fetch: fetch)
+                let (workflow, levels) = compile(resolved, shown: shown, folder: folder, fetch: fetch)
                 stack.removeLast()
                 loaded[key] = Entry(workflow: workflow, diagnostics: diagnostics.diagnostics, levels: levels)
                 diagnostics = outer
@@ -158,43 +162,55 @@ public enum WorkflowCalls {
                 }
             }
             guard var entry = loaded[key] else { return nil }
-            let top = Diagnostic(.note, "", context: context).jobID ?? ""
-            if !entry.reportedFor.contains(top) {
-                entry.reportedFor.insert(top)
+            // Once per calling job (a job of the top workflow, or of a file that is itself cached and
+            // reported for each job calling it), so that every job of the run that reaches this file has them.
+            if !entry.reportedFor.contains(context) {
+                entry.reportedFor.insert(context)
                 for var diagnostic in entry.diagnostics {
                     diagnostic.context = context + (diagnostic.context.map { " › " + $0 } ?? "")
                     diagnostics.append(diagnostic)
                 }
                 loaded[key] = entry
             }
-            if entry.workflow == nil, let reason = unreadable[resolved] { return fail(reason.message, hint: reason.hint) }
-            return (entry.workflow, entry.levels)
+            if entry.workflow == nil, let reason = unreadable[resolved] {
+                switch reason {
+                case .notText: return fail("the called workflow '\(written)' is not UTF-8 text")
+                case .unreadable(let why, let hint): return fail("cannot read the called workflow '\(written)': \(why)", hint: hint)
+                case .notReusable:
+                    return fail("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
+                                hint: "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
+                }
+            }
+            return (entry.workflow, entry.levels, resolved)
         }
 
         /// Why a called file cannot be called at all (unreadable, not UTF-8, not a reusable workflow), by real path.
-        var unreadable: [String: (message: String, hint: String?)] = [:]
+        var unreadable: [String: Unreadable] = [:]
+        enum Unreadable { case notText, unreadable(String, hint: String?), notReusable }
 
         /// Read and check one called file; problems go to `diagnostics`, with contexts from this file on.
-        mutating func compile(_ resolved: String, shown: String, written: String, folder: String, fetch: Bool) -> (Workflow?, Int) {
+        mutating func compile(_ resolved: String, shown: String, folder: String, fetch: Bool) -> (Workflow?, Int) {
             let result: LoadResult
             switch FastFiles.readWhole(resolved, limit: WorkflowLoader.fileLimit) {
             case .success(let bytes):
                 guard let text = String(validating: bytes, as: UTF8.self) else {
-                    unreadable[resolved] = ("the called workflow '\(written)' is not UTF-8 text", nil)
+                    unreadable[resolved] = .notText
                     return (nil, 0)
                 }
                 result = WorkflowLoader.load(yaml: text, file: shown, functionArities: functions)
             case .failure(let failure):
-                unreadable[resolved] = ("cannot read the called workflow '\(written)': \(failure.reason)", failure.hint)
+                unreadable[resolved] = .unreadable(failure.reason, hint: failure.hint)
                 return (nil, 0)
             }
             if let read = result.workflow, read.triggers?.trigger("workflow_call") == nil {
                 // Not meant to be called: its own problems are not the caller's.
-                unreadable[resolved] = ("'\(written)' is not a reusable workflow: its 'on' has no workflow_call",
-                                        "add 'on: workflow_call' (with its inputs, secrets and outputs) to that file")
+                unreadable[resolved] = .notReusable
                 return (nil, 0)
             }
-            for diagnostic in result.diagnostics { diagnostics.append(diagnostic) }
+            for var diagnostic in result.diagnostics {
+                if diagnostic.context == nil { diagnostic.context = "workflow '\(shown)'" }
+                diagnostics.append(diagnostic)
+            }
             guard var called = result.workflow, let trigger = called.triggers?.trigger("workflow_call"), !result.hasErrors else { return (nil, 0) }
             let context = "workflow '\(called.name)'"
             // Its own `secrets:` (providers, declared names) would be resolved before the run by the

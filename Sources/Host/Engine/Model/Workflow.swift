@@ -517,6 +517,8 @@ public struct WorkflowCall: Sendable {
     public var secrets: Secrets = .none
     /// The called workflow, read and checked by `WorkflowCalls.resolve` (nil until then).
     public var workflow: Workflow?
+    /// The real path of its file (in the project, or in a fetched repository), set with `workflow`.
+    public var file: String?
 
     public init(uses: Located<String>) { self.uses = uses }
 }

@@ -84,6 +84,9 @@ public final class ConsoleReporter: RunReporter {
                     state.sequence += [key] + jobs
                 }
                 write(color("2", "[\(key)] calls \(DisplayText.escaped(uses)): \(jobs.count) job\(jobs.count == 1 ? "" : "s")") + "\n")
+            case .matrixExpanded(let key, let jobs):
+                // The stand-in's place in the table is its instances'.
+                if let index = state.sequence.firstIndex(of: key) { state.sequence.replaceSubrange(index...index, with: jobs) }
             case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):

@@ -48,6 +48,8 @@ public final class JSONLinesReporter: RunReporter {
             object.add("event", "job_started"); object.add("job", job); object.add("name", name)
         case .callStarted(let job, let uses, let jobs):
             object.add("event", "call_started"); object.add("job", job); object.add("uses", uses); object.add("jobs", jobs)
+        case .matrixExpanded(let job, let jobs):
+            object.add("event", "matrix_expanded"); object.add("job", job); object.add("jobs", jobs)
         case .stepStarted(let job, let step, let name):
             object.add("event", "step_started"); object.add("job", job); object.add("step", step); object.add("name", name)
         case .output(let job, let step, let stream, let line):
@@ -232,7 +234,7 @@ public final class LogDirectoryReporter: RunReporter {
         default: break
         }
         switch event {
-        case .planned, .callStarted, .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
+        case .planned, .callStarted, .matrixExpanded, .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
         default: break
         }
         if case .workflowFinished = event {

@@ -12,6 +12,9 @@ public enum RunEvent: Sendable {
     /// file order; a matrix's instances together): the order of the summary table.
     case planned(jobs: [String])
     case jobStarted(job: String, name: String)
+    /// A job whose matrix reads `needs` was expanded when they finished: its one planned key
+    /// (never started) stands for these instances' keys from now on.
+    case matrixExpanded(job: String, jobs: [String])
     /// A started job instance calls a reusable workflow (`uses`, as written): the keys of the
     /// called jobs' instances, in plan order (each has its own `jobStarted` when it starts). The
     /// summary table lists them after the caller.

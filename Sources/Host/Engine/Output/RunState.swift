@@ -84,6 +84,12 @@ public struct RunState: Sendable, Equatable {
                 let j = job(key)
                 state.jobs[j].uses = string("uses")
                 state.jobs[j].calls = object["jobs"] as? [String] ?? []
+            case "matrix_expanded":
+                // A stand-in a call listed is its instances from now on.
+                guard let key = string("job"), let jobs = object["jobs"] as? [String] else { continue }
+                for index in state.jobs.indices {
+                    if let at = state.jobs[index].calls.firstIndex(of: key) { state.jobs[index].calls.replaceSubrange(at...at, with: jobs) }
+                }
             case "step_started":
                 guard let key = string("job"), let index = int("step") else { continue }
                 let j = job(key)

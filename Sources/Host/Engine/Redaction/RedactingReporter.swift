@@ -43,7 +43,7 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.annotation(annotation))
         case .jobSummary(let job, let markdown):
             wrapped.report(.jobSummary(job: job, markdown: r(markdown)))
-        case .workflowStarted, .workflowFinished, .planned, .callStarted:
+        case .workflowStarted, .workflowFinished, .planned, .callStarted, .matrixExpanded:
             wrapped.report(event)
         }
     }
