@@ -36,7 +36,7 @@ public enum WorkflowCalls {
         /// A called file, read once (per whether its remote actions are fetched): the workflow
         /// with its own calls resolved, the problems found in it (their context starting at that
         /// file, the caller's put before them when reported), how many levels it makes with the
-        /// files it calls, and the top jobs whose context its problems were reported in.
+        /// files it calls, and the calling jobs it was reported for.
         struct Entry {
             var workflow: Workflow?
             var diagnostics: [Diagnostic]
