@@ -649,6 +649,38 @@ struct ReusableWorkflowTests {
         #expect(!result.stdout.contains("NEVER_2") && !result.stdout.contains("RAN_4"), "\(result.stdout)")
     }
 
+    @Test("the jobs of called files are placed before the run: a label no executor carries and an executor no plugin provides stop it; labels from the call's inputs wait for it")
+    func calledJobsArePlaced() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/placed.yml", """
+            on:
+              workflow_call:
+                inputs: { os: { type: string } }
+            jobs:
+              labelled: { runs-on: weird, steps: [ { run: echo x } ] }
+              named: { executor: locl, steps: [ { run: echo x } ] }
+              later: { runs-on: "${{ inputs.os }}", steps: [ { run: echo x } ] }
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              first: { steps: [ { run: echo first-ran } ] }
+              call:
+                needs: first
+                uses: ./.github/workflows/placed.yml
+                with: { os: also-weird }
+            """)
+        let result = try await nixactions(["run", "ci.yml"], in: temp.path)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains(".github/workflows/placed.yml:5:24: error: runs-on label 'weird' of job 'labelled' is not mapped to an executor"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains(".github/workflows/placed.yml:6:22: error: job 'named': no executor plugin 'locl' was found"), "\(result.stderr)")
+        #expect(!result.stderr.contains("also-weird"), "\(result.stderr)")
+        #expect(result.stderr.contains("nixactions: no job was started"))
+        #expect(!result.stdout.contains("first-ran"))
+    }
+
     @Test("run --dry-run, list and graph show what a calling job calls")
     func shownBeforeTheRun() async throws {
         let temp = try project()

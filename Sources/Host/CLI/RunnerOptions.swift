@@ -57,45 +57,39 @@ enum RunnerOptions {
     static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil, plugins: PluginRegistry? = nil) throws {
         var problems: [String] = []
         let missingExecutor = plugins.map(missingExecutors)
-        for instance in plan.allInstances {
-            guard let job = plan.workflow.job(instance.jobID) else { continue }
-            switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
+        func check(_ job: Job, _ choice: RunnerMap.Choice?) {
+            let line: String
+            switch choice {
             case .refuse(let message, let hint, let label)?:
                 // At the label itself when it is written out, else at runs-on's first entry.
                 let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
-                let at = place?.location.map { "\($0): " } ?? ""
-                let line = "\(at)error: \(message)\n  hint: \(hint)\n"
-                if !problems.contains(line) { problems.append(line) }
+                line = (place?.location.map { "\($0): " } ?? "") + "error: \(message)\n  hint: \(hint)\n"
             case .executor(let reference, let label)?:
-                guard let problem = missingExecutor?(reference.pluginID) else { continue }
+                guard let problem = missingExecutor?(reference.pluginID) else { return }
                 let place = reference.location ?? job.runsOn.first { $0.value.lowercased() == label?.lowercased() }?.location ?? job.location
-                let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
-                if !problems.contains(line) { problems.append(line) }
-            default: continue
+                line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
+            default: return
             }
+            if !problems.contains(line) { problems.append(line) }
         }
-        // Jobs of the workflows the run calls (each file once): an executor no plugin provides, and
-        // labels written out (not expressions, which may read the call's inputs) that no executor carries.
+        for instance in plan.allInstances {
+            guard let job = plan.workflow.job(instance.jobID) else { continue }
+            check(job, runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context))
+        }
+        // Jobs of the workflows the run calls (each file once), unless what chooses their executor
+        // is an expression (it may read the call's inputs; `container: ${{ … }}` may render empty).
         var calls = plan.order.compactMap { plan.workflow.job($0)?.call }
         var visited: Set<String> = []
         while let call = calls.popLast() {
             guard let called = call.workflow, visited.insert(call.file ?? called.file).inserted else { continue }
             for job in called.jobs {
                 if let inner = job.call { calls.append(inner); continue }
-                // (`container: ${{ … }}` may render empty and run on this machine: not checked.)
-                var imageFromExpression = false
-                if case .string(let image)? = job.executor.options["image"] { imageFromExpression = image.contains("${{") }
-                if job.explicitExecutor, !(job.executorFromContainer && imageFromExpression), let problem = missingExecutor?(job.executor.pluginID) {
-                    let place = job.executor.location ?? job.location
-                    let line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
-                    if !problems.contains(line) { problems.append(line) }
+                var decidedLater = job.runsOn.contains { $0.value.contains("${{") }
+                if job.explicitExecutor {
+                    decidedLater = false
+                    if job.executorFromContainer, case .string(let image)? = job.executor.options["image"] { decidedLater = image.contains("${{") }
                 }
-                guard !job.explicitExecutor, !job.runsOn.isEmpty, !job.runsOn.contains(where: { $0.value.contains("${{") }) else { continue }
-                if case .refuse(let message, let hint, let label) = runners.choose(for: job, labels: job.runsOn.map(\.value)) {
-                    let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
-                    let line = (place?.location.map { "\($0): " } ?? "") + "error: \(message)\n  hint: \(hint)\n"
-                    if !problems.contains(line) { problems.append(line) }
-                }
+                if !decidedLater { check(job, runners.choose(for: job, labels: job.runsOn.map(\.value))) }
             }
         }
         guard !problems.isEmpty else { return }

@@ -340,10 +340,12 @@ final class Scheduler: Sendable {
             /// An instance of `id` has finished: the next one its max-parallel held back goes first.
             func releaseSlot(of id: String) {
                 runningPerJob[id, default: 1] -= 1
-                if var held = heldBack[id], !held.isEmpty {
-                    ready.insert(held.removeFirst(), at: readyHead)
-                    heldBack[id] = held
-                }
+                startNextHeld(of: id)
+            }
+            func startNextHeld(of id: String) {
+                guard var held = heldBack[id], !held.isEmpty else { return }
+                ready.insert(held.removeFirst(), at: readyHead)
+                heldBack[id] = held
             }
             /// Every job of the call has finished: the calling instance's result and outputs.
             func finishCall(_ key: String) {
@@ -358,9 +360,9 @@ final class Scheduler: Sendable {
                 }
                 var outcome = Self.result(of: outcomes)
                 if outcome == .skipped { outcome = .success }  // nothing of it had to run
+                let failed = outcomes.filter { $0.outcome == .failure }.map(\.name)
                 var failure = outcome == .failure
-                    ? JobFailure(message: "job\(outcomes.filter { $0.outcome == .failure }.count == 1 ? "" : "s") of the called workflow failed: "
-                                 + outcomes.filter { $0.outcome == .failure }.map(\.name).joined(separator: ", ")) : nil
+                    ? JobFailure(message: "job\(failed.count == 1 ? "" : "s") of the called workflow failed: " + failed.joined(separator: ", ")) : nil
                 var outputs: [String: String] = [:]
                 if outcome == .success {
                     var contexts = call.frame.options.runContext.staticContexts(job: call.jobID)
@@ -395,11 +397,7 @@ final class Scheduler: Sendable {
                 // An instance its max-parallel held back waited for a slot this one never took (it
                 // was cancelled by fail-fast or the run, or skipped): the next one goes now, so that
                 // each is decided and the job finishes.
-                if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] < limit,
-                   var held = heldBack[instance.jobID], !held.isEmpty {
-                    ready.insert(held.removeFirst(), at: readyHead)
-                    heldBack[instance.jobID] = held
-                }
+                if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] < limit { startNextHeld(of: instance.jobID) }
             }
             func received(_ result: JobOutcome) {
                 handles.withLock { _ = $0.removeValue(forKey: result.key) }
@@ -482,14 +480,12 @@ final class Scheduler: Sendable {
             } catch {
                 return .failure(problem(field, "input '\(name)'", error.message))
             }
+            // A boolean or number as such; a text as `--input` values are read (`InputValues`).
             switch (spec.kind, value) {
             case (.boolean, .bool), (.number, .number): inputs[spec.name] = value
-            case (.boolean, .string(let text)) where ["true", "false"].contains(text.lowercased()): inputs[spec.name] = .bool(text.lowercased() == "true")
-            case (.number, .string(let text)) where Double(text.trimmingCharacters(in: .whitespaces)) != nil:
-                inputs[spec.name] = .number(Double(text.trimmingCharacters(in: .whitespaces)) ?? 0)
-            case (.boolean, _), (.number, _):
-                return .failure(problem(field, "input '\(name)'", "'\(value.displayString)' is not a \(spec.kind.rawValue)"))
-            default: inputs[spec.name] = .string(value.displayString)
+            default:
+                if let wrong = InputValues.problem(value.displayString, for: spec) { return .failure(problem(field, "input '\(name)'", wrong)) }
+                inputs[spec.name] = InputValues.typed(value.displayString, for: spec)
             }
         }
         var secrets = ResolvedSecrets()

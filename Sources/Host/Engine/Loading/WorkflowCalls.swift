@@ -20,7 +20,7 @@ public enum WorkflowCalls {
         guard workflow.jobs.contains(where: { $0.call != nil }) else { return [] }
         var resolver = Resolver(root: projectDirectory, functions: functions, remote: remote)
         let file = workflow.file.hasPrefix("/") ? workflow.file : projectDirectory + "/" + workflow.file
-        let top = realpath(file, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? file
+        let top = ArtifactStore.realPath(file) ?? file
         resolver.stack = [top]
         resolver.resolve(&workflow, base: projectDirectory, top: true, running: running)
         return resolver.diagnostics.sorted
@@ -120,7 +120,7 @@ public enum WorkflowCalls {
                 return fail("'\(written)' is not a workflow file of a .github/workflows folder",
                             hint: "a reusable workflow is called as ./.github/workflows/FILE.yml, or OWNER/REPO/.github/workflows/FILE.yml@REF (GitHub allows no subfolders)")
             }
-            guard let real = realpath(folder + "/" + relative, nil) else {
+            guard let resolved = ArtifactStore.realPath(folder + "/" + relative) else {
                 let others = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/.github/workflows"))?
                     .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted() ?? []
                 let prefix = written.hasPrefix("./") ? "./.github/workflows/" : ""
@@ -128,10 +128,7 @@ public enum WorkflowCalls {
                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean '\(prefix)\($0)'?" }
                                 ?? (written.hasPrefix("./") ? "paths are from the project's folder (\(folder))" : "its repository has no such file at that ref"))
             }
-            let resolved = String(cString: real)
-            free(real)
-            let folderReal = realpath(folder, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? folder
-            guard resolved.hasPrefix(folderReal + "/") else {
+            guard ArtifactStore.isInside(resolved, ArtifactStore.realPath(folder) ?? folder) else {
                 return fail("the called workflow '\(written)' is a link to a file outside its repository", hint: "copy the file into the repository")
             }
             if stack.contains(resolved) {
