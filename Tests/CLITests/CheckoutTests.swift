@@ -391,6 +391,74 @@ struct CheckoutTests {
         #expect(repo.leftovers().isEmpty)
     }
 
+    @Test("lfs: true checks out Git LFS files with their contents (the project's, sparse, another repository's), git status clean; without it the pointers; an object missing fails naming the fix")
+    func lfs() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        try daemon.publish("octo/assets", files: ["model.bin": "other weights\n", "README": "r\n"], lfs: ["*.bin"])
+        let repo = try GitProject()
+        defer { repo.remove() }
+        try repo.git(["lfs", "install", "--local"])
+        try repo.git(["lfs", "track", "*.bin"])
+        try repo.temp.write("project/data.bin", "weights v1\n")
+        try repo.temp.write("project/docs/big.bin", "docs weights\n")
+        try repo.temp.write("project/media/clip.bin", "clip\n")
+        try repo.git(["add", "-A"])
+        try repo.commit("lfs files")
+        let workflow = """
+            jobs:
+              contents:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { lfs: true }
+                  - run: echo "data=$(cat data.bin) docs=$(cat docs/big.bin) status=[$(git status --porcelain)] hook=$(test -x .git/hooks/pre-push && echo pre-push)"
+              pointers:
+                steps:
+                  - uses: actions/checkout@v4
+                  - run: echo "pointer=$(head -1 data.bin) status=[$(git status --porcelain)]"
+              sparse:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { lfs: true, sparse-checkout: docs, sparse-checkout-cone-mode: true }
+                  - run: echo "sparse=$(cat docs/big.bin) top=$(cat data.bin) media=$(ls media 2>/dev/null) status=[$(git status --porcelain)]"
+              other:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/assets, lfs: true, path: assets }
+                  - run: echo "other=$(cat assets/model.bin) status=[$(git -C assets status --porcelain)]"
+            """
+        let result = try await repo.run(workflow, ["--actions-url", daemon.folder.path + "/repositories"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let out = result.stdout
+        for line in [
+            "[contents] data=weights v1 docs=docs weights status=[] hook=pre-push\n",
+            "[pointers] pointer=version https://git-lfs.github.com/spec/v1 status=[]\n",
+            // Cone mode has the files at the top too.
+            "[sparse] sparse=docs weights top=weights v1 media= status=[]\n",
+            "[other] other=other weights status=[]\n",
+            "checked out HEAD (1 commit deep), with Git LFS files into the workspace",
+        ] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        #expect(repo.leftovers().isEmpty)
+
+        // The project's own .git/lfs lacks an object (a clone made with GIT_LFS_SKIP_SMUDGE): the
+        // step fails saying where the files come from and how to get them.
+        try FileManager.default.removeItem(atPath: repo.project + "/.git/lfs/objects")
+        let missing = try await repo.run("""
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { lfs: true }
+            """)
+        #expect(missing.status == 1, "\(missing.stdout)\(missing.stderr)")
+        #expect(missing.stdout.contains("cannot fetch the Git LFS files of the checkout from the project's repository"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("hint: its LFS files come from the project's own .git/lfs: fetch them there first (git lfs fetch, in "),
+                "\(missing.stdout)")
+        #expect(repo.leftovers().isEmpty)
+    }
+
     @Test("clean: true (default) removes what earlier steps left; clean: false keeps it")
     func clean() async throws {
         let repo = try GitProject()
@@ -567,7 +635,7 @@ struct CheckoutTests {
         #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
     }
 
-    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; inputs not supported yet (lfs, filter) and a repository checkout would refuse warnings, credentials a warning, each once at its line")
+    @Test("validate: unknown inputs are errors, values checkout reads otherwise than they look warnings; a repository checkout would refuse a warning, credentials and filter warnings (not used), lfs valid, each once at its line")
     func validateInputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -590,8 +658,8 @@ struct CheckoutTests {
         #expect(result.status == 2)
         let text = result.stderr
         #expect(text.contains("wf.yml:6:18: warning: actions/checkout input 'token' is not used"), "\(text)")
-        #expect(text.contains("wf.yml:7:16: warning: actions/checkout: Git LFS files are not supported yet (lfs: true)"), "\(text)")
-        #expect(text.contains("wf.yml:8:19: warning: actions/checkout: partial clones (filter) are not supported yet"), "\(text)")
+        #expect(!text.contains("wf.yml:7:"), "\(text)")
+        #expect(text.contains("wf.yml:8:19: warning: actions/checkout input 'filter' is not used: the checkout holds every object of the fetched commits"), "\(text)")
         // What actions/checkout reads otherwise than it looks: a warning saying how it reads it.
         #expect(text.contains("wf.yml:9:24: warning: actions/checkout: fetch-depth '-1' is read as 0 (all history and tags)"), "\(text)")
         #expect(text.contains("wf.yml:10:23: warning: actions/checkout: submodules 'maybe' is none of false, true and recursive: it is read as false"), "\(text)")

@@ -16,7 +16,7 @@ struct ExamplesTests {
         #expect(result.stdout.hasSuffix("\n") && result.stdout.contains("\nlogs: .nixactions/runs/"))
     }
 
-    @Test("examples/14-checkout: a step runs git in the workspace (HEAD, one commit, clean); actions/checkout with path and fetch-depth, and a sparse one")
+    @Test("examples/14-checkout: a step runs git in the workspace (HEAD, one commit, clean); actions/checkout with path and fetch-depth, a sparse one, one with lfs")
     func checkout() async throws {
         let result = try await nixactions(["run", "examples/14-checkout/workflow.yml", "--log-format", "plain"], in: packageDirectory.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -25,6 +25,7 @@ struct ExamplesTests {
         #expect(result.stdout.contains("[history] src holds "))
         #expect(result.stdout.contains(".git included: yes\n"))
         #expect(result.stdout.contains("[sparse] examples holds: 14-checkout \n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[lfs] Git LFS filter is git-lfs filter-process\n"), "\(result.stdout)")
     }
 
     @Test("examples/03-matrix: cross product minus exclude plus include")

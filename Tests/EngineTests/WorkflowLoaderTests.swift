@@ -101,6 +101,15 @@ struct WorkflowLoaderTests {
         #expect(error?.location?.line == 4)
     }
 
+    @Test("': ' in a value without quotes: the error says how to write it")
+    func colonInPlainValue() {
+        let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n      - run: echo \"filter: on\"\n", file: "wf.yml")
+        let error = result.diagnostics.first
+        #expect(error?.message == "invalid YAML: mapping values are not allowed in this context", "\(result.diagnostics)")
+        #expect(error?.location?.line == 4 && error?.location?.column == 26, "\(result.diagnostics)")
+        #expect(error?.hint?.hasPrefix("a value without quotes cannot hold ': '") == true, "\(result.diagnostics)")
+    }
+
     @Test("a dependency cycle is an error that prints the cycle")
     func cycle() {
         let result = WorkflowLoader.load(yaml: """

@@ -782,9 +782,10 @@ public final class GitDaemon: @unchecked Sendable {
 
     /// Make the bare repository OWNER/REPO (`name`) with `files` (path → text; a text starting with
     /// "#!" is made executable) in one commit on `main`, tagged with each of `tags`; a repository
-    /// already there gets a new commit. Returns the commit.
+    /// already there gets a new commit. Files matching the patterns `lfs` are Git LFS files (their
+    /// contents pushed into the bare repository's `lfs/objects`). Returns the commit.
     @discardableResult
-    public func publish(_ name: String, files: [String: String], tags: [String] = [], branch: String = "main") throws -> String {
+    public func publish(_ name: String, files: [String: String], tags: [String] = [], branch: String = "main", lfs: [String] = []) throws -> String {
         let work = try TemporaryDirectory()
         defer { work.remove() }
         let bare = folder.path + "/repositories/" + name + ".git"
@@ -805,6 +806,10 @@ public final class GitDaemon: @unchecked Sendable {
             _ = try run(["init", "--quiet", "--bare", "--initial-branch=" + branch, bare], in: work.path)
             _ = try run(["init", "--quiet", "--initial-branch=" + branch, work.path + "/w"], in: work.path)
         }
+        if !lfs.isEmpty {
+            _ = try run(["lfs", "install", "--local"], in: work.path + "/w")
+            _ = try run(["lfs", "track"] + lfs, in: work.path + "/w")
+        }
         for (path, text) in files {
             let file = try work.write("w/" + path, text)
             if text.hasPrefix("#!") { chmod(file, 0o755) }
@@ -812,7 +817,8 @@ public final class GitDaemon: @unchecked Sendable {
         _ = try run(["add", "-A"], in: work.path + "/w")
         _ = try run(["commit", "--quiet", "--allow-empty", "-m", "publish"], in: work.path + "/w")
         for tag in tags { _ = try run(["tag", "--force", tag], in: work.path + "/w") }
-        _ = try run(["push", "--quiet", "--force", "--tags", bare, branch], in: work.path + "/w")
+        // Git LFS pushes its files to a file:// URL, not to a path.
+        _ = try run(["push", "--quiet", "--force", "--tags", "file://" + bare, branch], in: work.path + "/w")
         return try run(["rev-parse", "HEAD"], in: work.path + "/w")
     }
 

@@ -12,8 +12,6 @@ extension JobRunner {
         case honoured
         /// Accepted and not needed here (a warning says why).
         case unused(String)
-        /// Cannot be honoured yet (an error says why).
-        case unsupported(String, hint: String)
     }
 
     static let checkoutInputs: [String: CheckoutInput] = {
@@ -30,7 +28,9 @@ extension JobRunner {
             "ssh-user": credentials, "persist-credentials": credentials,
             "repository": .honoured, "github-server-url": .honoured,
             "sparse-checkout": .honoured, "sparse-checkout-cone-mode": .honoured,
-            "filter": .unsupported("partial clones (filter) are not supported yet", hint: "remove it: every object of the fetched commits is there"),
+            // A partial clone saves the network; here the clone is made on this machine and the
+            // job gets a copy, which must work where no lazy fetch can reach the origin.
+            "filter": .unused("not used: the checkout holds every object of the fetched commits (no partial clone is made)"),
         ]
     }()
 
@@ -40,11 +40,6 @@ extension JobRunner {
         // Empty is the input's default, as actions/checkout reads it (`fetch-depth: ''` is 1).
         if text.isEmpty { return nil }
         switch name {
-        case "lfs":
-            if checkoutFlag(text, default: false) {
-                return ("Git LFS files are not supported yet (lfs: true)",
-                        "remove it, or run 'git lfs pull' in a step after the checkout (the workspace is a git repository)")
-            }
         case "repository":
             // actions/checkout's own check: OWNER/REPO, both named.
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -55,8 +50,6 @@ extension JobRunner {
             if parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("-") }) {
                 return ("repository '\(text)' is not a repository name", "owners and repositories are named with letters, digits, '-', '_' and '.'")
             }
-        case "filter":
-            if case .unsupported(let message, let hint)? = checkoutInputs[name] { return (message, hint) }
         default:
             break
         }
@@ -210,6 +203,7 @@ extension JobRunner {
         request.sparse = (inputs["sparse-checkout"] ?? "").split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         request.sparseCone = checkoutFlag(text("sparse-checkout-cone-mode"), default: true)
+        request.lfs = checkoutFlag(text("lfs"), default: false)
         return request
     }
 
@@ -217,6 +211,7 @@ extension JobRunner {
     static func checkoutDescription(_ what: String, _ request: ProjectCheckout.Request) -> String {
         var text = what + (request.depth == 0 ? " with all history" : " (\(request.depth) commit\(request.depth == 1 ? "" : "s") deep)")
         if !request.sparse.isEmpty { text += ", sparse: " + request.sparse.joined(separator: " ") + (request.sparseCone ? "" : " (not cone mode)") }
+        if request.lfs { text += ", with Git LFS files" }
         return text
     }
 

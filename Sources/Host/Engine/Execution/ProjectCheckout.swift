@@ -36,6 +36,9 @@ public final class ProjectCheckout: Sendable {
         /// `sparse-checkout-cone-mode` (folders, the default; else gitignore-like patterns).
         public var sparse: [String] = []
         public var sparseCone = true
+        /// actions/checkout's `lfs`: Git LFS files checked out with their contents (else as the
+        /// pointer files git holds).
+        public var lfs = false
 
         public init(ref: String? = nil, depth: Int = 1, fetchTags: Bool = false, submodules: Submodules = .none) {
             self.ref = ref
@@ -157,8 +160,12 @@ public final class ProjectCheckout: Sendable {
         try Self.git(["remote", "add", "origin", url], in: destination)
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, sha in "+\(sha):refs/remotes/origin/\(name)" }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
+        if request.lfs {
+            try Self.fetchLFS(target, in: destination, from: "the project's repository",
+                              hint: "its LFS files come from the project's own .git/lfs: fetch them there first (git lfs fetch, in \(project))")
+        }
         try sparseCheckout(request, in: destination)
-        try Self.checkOut(target, in: destination)
+        try Self.checkOut(target, in: destination, lfs: request.lfs)
         if request.submodules != .none {
             try updateSubmodules(in: destination, from: project, recursive: request.submodules == .recursive)
         }
@@ -230,8 +237,19 @@ public final class ProjectCheckout: Sendable {
         try Self.git(["remote", "add", "origin", url], in: destination)
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, _ in "+refs/heads/\(name):refs/remotes/origin/\(name)" }
         _ = try failing { try Self.git(fetch + ["--", url] + refspecs, in: destination, login: login) }
+        if request.lfs {
+            if address.isFolder {
+                // Git LFS reads a repository of a folder through a file:// URL of the repository
+                // itself (OWNER/REPO.git or OWNER/REPO), which git finds from the path alone.
+                var isFolder: ObjCBool = false
+                let bare = FileManager.default.fileExists(atPath: url + ".git", isDirectory: &isFolder) && isFolder.boolValue
+                try Self.git(["config", "lfs.url", "file://" + Self.real(bare ? url + ".git" : url)], in: destination)
+            }
+            try Self.fetchLFS(target, in: destination, from: "\(repository) on \(shownServer)", login: login, secret: server,
+                              hint: "the server must keep the repository's LFS files (a folder of repositories: in each one's .git/lfs)")
+        }
         try sparseCheckout(request, in: destination)
-        try Self.checkOut(target, in: destination)
+        try Self.checkOut(target, in: destination, lfs: request.lfs, login: login)
         if request.submodules != .none, FileManager.default.fileExists(atPath: destination + "/.gitmodules") {
             // Relative submodule URLs resolve against origin, so the login (scoped to that server)
             // works for them too; from a folder of repositories git needs the file protocol allowed.
@@ -271,14 +289,48 @@ public final class ProjectCheckout: Sendable {
 
     /// Check out what was fetched: a branch as that branch (tracking `origin/NAME`), a tag or a
     /// commit detached, as GitHub does.
-    static func checkOut(_ target: Target, in destination: String) throws {
+    /// With `lfs`, Git LFS files get their contents (fetched before by `fetchLFS`).
+    static func checkOut(_ target: Target, in destination: String, lfs: Bool = false, login: [String: String] = [:]) throws {
         switch target {
         case .branch(let name, _, _):
-            try git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination)
+            try git(["checkout", "--quiet", "--force", "-B", name, "refs/remotes/origin/\(name)"], in: destination, login: login, lfs: lfs)
         case .tag(let name, _):
-            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination)
+            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "refs/tags/\(name)"], in: destination, login: login, lfs: lfs)
         case .commit(let sha):
-            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination)
+            try git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha], in: destination, login: login, lfs: lfs)
+        }
+    }
+
+    /// The fetched name of `target` in a clone: what `checkOut` checks out.
+    static func fetchedName(_ target: Target) -> String {
+        switch target {
+        case .branch(let name, _, _): "refs/remotes/origin/\(name)"
+        case .tag(let name, _): "refs/tags/\(name)"
+        case .commit(let sha): sha
+        }
+    }
+
+    /// Git LFS in a clone, as actions/checkout sets it up for `lfs: true`: `git lfs install
+    /// --local` (its filter in the clone's `.git/config` and its hooks in `.git/hooks`, so that
+    /// `git status` and `git push` in the workspace work as on GitHub), then the LFS files of the
+    /// fetched commit fetched from `origin` into `.git/lfs` (from a folder or a `file://` origin,
+    /// git lfs reads the other repository's `.git/lfs`; from a server, its LFS API). Git LFS must
+    /// be installed on this machine.
+    static func fetchLFS(_ target: Target, in destination: String, from source: String, login: [String: String] = [:],
+                         secret server: String? = nil, hint: String) throws {
+        do {
+            try git(["lfs", "version"], in: destination)
+        } catch {
+            throw EngineError("lfs: true needs Git LFS on this machine (git lfs is not installed)",
+                              hint: "install it (apt-get install git-lfs), or remove lfs: true")
+        }
+        // `git lfs install` puts its hooks where core.hooksPath says: the clone's own, not nowhere.
+        try git(["-c", "core.hooksPath=\(destination)/.git/hooks", "lfs", "install", "--local"], in: destination)
+        do {
+            try git(["lfs", "fetch", "origin", fetchedName(target)], in: destination, login: login, lfs: true)
+        } catch let error as EngineError {
+            let said = server.map { RemoteActionStore.hidingCredentials(error.message, of: $0) } ?? error.message
+            throw EngineError("cannot fetch the Git LFS files of the checkout from \(source): \(said)", hint: hint)
         }
     }
 
@@ -328,8 +380,10 @@ public final class ProjectCheckout: Sendable {
 
     /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
     @discardableResult
-    static func git(_ arguments: [String], in directory: String, login: [String: String] = [:]) throws -> String {
+    static func git(_ arguments: [String], in directory: String, login: [String: String] = [:], lfs: Bool = false) throws -> String {
         var environment = ProcessInfo.processInfo.environment.merging(login) { _, given in given }
+        // Git LFS's smudge filter, with `lfs`, gives contents whatever the caller's environment says.
+        environment.removeValue(forKey: "GIT_LFS_SKIP_SMUDGE")
         // A variable of the caller's own git (a hook, a worktree) must not redirect this one.
         for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
                      "GIT_NAMESPACE", "GIT_COMMON_DIR"]
@@ -344,9 +398,11 @@ public final class ProjectCheckout: Sendable {
         let git: HostCommand.Outcome
         do {
             // No hook of the user's configuration (core.hooksPath) runs in the clones; a server
-            // that stops sending is given up after a minute (http), no LFS download.
-            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60",
-                                       "-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"] + arguments,
+            // that stops sending is given up after a minute (http); no LFS download unless `lfs`
+            // (then the clone's own filter, from `fetchLFS`).
+            let noLFS = lfs ? [] : ["-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
+            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
+                                          + noLFS + arguments,
                                       environment: environment, directory: directory)
         } catch {
             var isFolder: ObjCBool = false

@@ -183,9 +183,8 @@ struct ExpressionValidator {
         }
     }
 
-    /// `actions/checkout`'s inputs: an unknown one is an error; one that cannot be honoured yet is
-    /// an error, one not needed here a warning, each saying so once; a value known before the run
-    /// (not an expression) is checked now.
+    /// `actions/checkout`'s inputs: an unknown one is an error, one not needed here a warning,
+    /// each saying so once; a value known before the run (not an expression) is checked now.
     mutating func checkCheckoutInputs(_ step: Step, context: String) {
         let known = JobRunner.checkoutInputs
         for (written, value) in step.with {
@@ -209,12 +208,9 @@ struct ExpressionValidator {
                                         : key == "submodules" ? "write false, true or recursive" : "write true or false")
             }
             if let problem = JobRunner.checkoutValueProblem(key, text) {
-                let notYet: Bool
-                // lfs: true, a valid value; a repository actions/checkout itself refuses when it runs.
-                if case .unsupported = support { notYet = true } else { notYet = key == "lfs" || key == "repository" }
-                if notYet {
-                    // Valid GitHub this version cannot do (LFS, a partial clone), or a
-                    // repository actions/checkout refuses when it runs: one warning; the step fails with the same message when it runs.
+                if key == "repository" {
+                    // A repository actions/checkout itself refuses when it runs (GitHub checks no
+                    // input before): one warning; the step fails with the same message if it runs.
                     diagnostics.warning("actions/checkout: \(problem.message); the step fails if it runs", at: at, context: context, hint: problem.hint)
                 } else {
                     diagnostics.error("actions/checkout: \(problem.message)", at: at, context: context, hint: problem.hint)

@@ -134,7 +134,12 @@ public enum WorkflowLoader {
                 .composer(let context, let problem, let mark, _):
                 var message = "invalid YAML: \(problem)"
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
-                return Diagnostic(.error, message, at: at(mark), hint: "check indentation and quoting on this line")
+                // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
+                let hint = problem == "mapping values are not allowed in this context"
+                    ? "a value without quotes cannot hold ': ' (a colon and a space): quote the whole value with ' or \", "
+                        + "or write it as a block (key: | on its own line, the text indented below it)"
+                    : "check indentation and quoting on this line"
+                return Diagnostic(.error, message, at: at(mark), hint: hint)
             case .reader(let problem, _, _, _):
                 return Diagnostic(.error, "invalid YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
             default:
