@@ -236,6 +236,24 @@ struct DiagnosticMarkerTests {
         #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
     }
 
+    @Test("an env name an action of the job may export is no warning (setup-python's pythonLocation); after built-in actions only it is")
+    func envExportedByAction() {
+        let input = Marked("""
+            jobs:
+              python:
+                steps:
+                  - uses: actions/setup-python@v5
+                  - uses: actions/cache@v4
+                    with: { path: "${{ env.pythonLocation }}", key: py }
+              builtin:
+                steps:
+                  - uses: actions/checkout@v4
+                  - uses: actions/cache@v4
+                    with: { path: "${{ 1️⃣env.pythonLocation }}", key: py }
+            """)
+        #expect(input.diagnostics() == ["1️⃣ warning: env.pythonLocation in 'with.path' is not defined at workflow, job or step level"])
+    }
+
     @Test("several errors in one file are all reported, in file order")
     func several() {
         let input = Marked("""

@@ -34,6 +34,18 @@ extension JobRunner {
         ]
     }()
 
+    /// Whether an input NixActions does not use asks for what it does anyway, so no warning is
+    /// due: `persist-credentials: false` (no credential is persisted here; the hardening most
+    /// workflows carry) and `token` as GitHub's default, the run's own token.
+    static func checkoutAsDone(_ name: String, _ value: String) -> Bool {
+        let text = String(value.lowercased().filter { !$0.isWhitespace })
+        switch name {
+        case "persist-credentials": return text == "false"
+        case "token": return text == "${{github.token}}" || text == "${{secrets.github_token}}"
+        default: return false
+        }
+    }
+
     /// A problem with the value of a checkout input, when its value is known (not an expression).
     static func checkoutValueProblem(_ name: String, _ value: String) -> (message: String, hint: String)? {
         let text = value.trimmingCharacters(in: .whitespaces)

@@ -171,8 +171,10 @@ struct ExpressionValidator {
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
             if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
                 for (key, value) in step.with where !known.contains(JobRunner.canonicalInput(key, action: JobRunner.actionName(uses.value))) {
-                    diagnostics.error(
-                        "\(JobRunner.actionName(uses.value)) has no input '\(key)'", at: value.source.location, context: place.context,
+                    // GitHub's runner warns of an input an action does not declare and runs the step.
+                    diagnostics.warning(
+                        "\(JobRunner.actionName(uses.value)) declares no input '\(key)' (it is ignored, as on GitHub, with this warning)",
+                        at: value.source.location, context: place.context,
                         hint: didYouMean(key, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.sorted().joined(separator: ", "))")
                 }
             }
@@ -191,14 +193,16 @@ struct ExpressionValidator {
             let key = JobRunner.canonicalInput(written, action: "actions/checkout")
             let at = value.source.location
             guard let support = known[key] else {
-                diagnostics.error(
-                    "actions/checkout has no input '\(key)'", at: at, context: context,
+                diagnostics.warning(
+                    "actions/checkout declares no input '\(key)' (it is ignored, as on GitHub, with this warning)", at: at, context: context,
                     hint: didYouMean(key, in: known.keys.sorted()).map { "did you mean '\($0)'?" } ?? "inputs: \(known.keys.sorted().joined(separator: ", "))")
                 continue
             }
             let text = value.source.value
             if case .unused(let why) = support {
-                diagnostics.warning("actions/checkout input '\(key)' is \(why)", at: at, context: context, hint: "remove it to silence this warning")
+                if !JobRunner.checkoutAsDone(key, text) {
+                    diagnostics.warning("actions/checkout input '\(key)' is \(why)", at: at, context: context, hint: "remove it to silence this warning")
+                }
                 continue
             }
             guard !text.containsBytes("${{") else { continue }  // checked when the step runs
@@ -224,12 +228,13 @@ struct ExpressionValidator {
         if let directory = defaults.workingDirectory { check(directory, named(place, "defaults.run.working-directory")) }
     }
 
-    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`), or may: a
-    /// local action's steps are not in the workflow.
+    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`), or may: an
+    /// action's steps are not in the workflow, and any action but the built-in ones may export
+    /// variables (setup-python's `pythonLocation`, github-script's `core.exportVariable`).
     static func writesEnvFile(_ job: Job) -> Bool {
         // By index: iterating the steps would copy each `Step` (retaining every field) to read one.
         for index in job.steps.indices {
-            if let uses = job.steps[index].uses?.value, ActionLoader.isLocal(uses) { return true }
+            if let uses = job.steps[index].uses?.value, !JobRunner.supportedActions.contains(JobRunner.actionName(uses)) { return true }
             guard let script = job.steps[index].run?.source.value else { continue }
             if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return true }
         }
