@@ -77,6 +77,67 @@ struct GitHubWorkflowRunTests {
         #expect(!result.stdout.contains("never"))
     }
 
+    @Test("strategy: ${{ … }} (docker-library's workflows): the whole strategy from a needs output or a literal, fail-fast and max-parallel with it; no matrix is one instance; a value that is no strategy fails that job with its place")
+    func wholeStrategyExpression() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              generate:
+                outputs:
+                  strategy: ${{ steps.gen.outputs.strategy }}
+                steps:
+                  - id: gen
+                    run: |
+                      echo 'strategy={"fail-fast":false,"max-parallel":1,"matrix":{"include":[{"name":"a","runs":{"build":"exit 3"}},{"name":"b","runs":{"build":"echo built b"}}]}}' >> "$GITHUB_OUTPUT"
+              test:
+                needs: generate
+                strategy: ${{ fromJson(needs.generate.outputs.strategy) }}
+                name: ${{ matrix.name }}
+                steps:
+                  - run: ${{ matrix.runs.build }}
+                  - run: echo "ran ${{ matrix.name }} ff=${{ strategy.fail-fast }} mp=${{ strategy.max-parallel }} of ${{ strategy.job-total }}"
+              literal:
+                strategy: ${{ fromJSON('{"matrix":{"x":[1,2]}}') }}
+                steps:
+                  - run: echo "literal x=${{ matrix.x }} ff=${{ strategy.fail-fast }}"
+              plain:
+                strategy: ${{ fromJSON('{"fail-fast":false}') }}
+                steps:
+                  - run: echo "plain ${{ strategy.job-total }} ff=${{ strategy.fail-fast }}"
+              wrong:
+                needs: generate
+                strategy: "${{ fromJSON(needs.generate.result == 'success' && '[1]' || '[2]') }}"
+                steps: [ { run: echo never } ]
+            """)
+        let validated = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(validated.status == 0, "\(validated.stderr)")
+        #expect(!validated.stderr.contains("warning"), "\(validated.stderr)")
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1)
+        let out = result.stdout + result.stderr
+        for line in ["] built b\n", "ran b ff=false mp=1 of 2", "literal x=1 ff=true", "literal x=2 ff=true", "plain 1 ff=false",
+                     "wf.yml:26:15: strategy must be an object, the expression gave array '[1]'"] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        // fail-fast: false from the expression: b ran although a failed first (max-parallel 1).
+        #expect(!out.contains("ran a"), "\(out)")
+        #expect(!out.contains("never"), "\(out)")
+
+        // A strategy known before the run (no needs) is checked before anything runs.
+        let typo = try temp.write("typo.yml", """
+            jobs:
+              typo:
+                strategy: ${{ fromJSON('{"matrx":{"x":[1]}}') }}
+                steps: [ { run: echo never } ]
+            """)
+        let stopped = try await nixactions(["run", typo], in: temp.path)
+        #expect(stopped.status == 2)
+        #expect(stopped.stderr.contains("typo.yml:3:15: error: the strategy the expression gave has a key 'matrx'; a strategy has matrix, fail-fast and max-parallel"),
+                "\(stopped.stderr)")
+        #expect(!stopped.stdout.contains("never"))
+    }
+
     @Test("timeout-minutes from an expression limits the job and the step; a bad value fails the step with its place")
     func timeoutExpressions() async throws {
         let temp = try TemporaryDirectory()

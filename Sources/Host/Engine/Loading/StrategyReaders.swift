@@ -7,9 +7,17 @@ extension NodeReader {
         ExpressionValue(json: json(node))
     }
 
-    /// `strategy: { matrix, fail-fast, max-parallel }`; each may hold `${{ }}` (GitHub evaluates
-    /// the strategy with github, needs, vars and inputs).
+    /// `strategy: { matrix, fail-fast, max-parallel }`; each may hold `${{ }}`, or the whole
+    /// strategy may be one (GitHub evaluates the strategy with github, needs, vars and inputs).
     mutating func strategy(_ node: Node, context: String?) -> Strategy? {
+        // The whole strategy from one expression (GitHub's schema allows it): evaluated when the
+        // job's instances are made, after its needs when it reads them.
+        if case .scalar = node, Self.hasExpression(node) {
+            guard let field = template(node, what: "strategy", context: context) else { return nil }
+            var strategy = Strategy(matrix: .expression(field), failFast: true, maxParallel: nil, location: location(node))
+            strategy.isWholeExpression = true
+            return strategy
+        }
         guard let pairs = mapping(node, what: "strategy", context: context, known: ["matrix", "fail-fast", "max-parallel"])
         else { return nil }
         var strategy = Strategy(matrix: nil, failFast: true, maxParallel: nil, location: location(node))

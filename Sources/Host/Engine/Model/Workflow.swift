@@ -261,6 +261,10 @@ public struct Strategy: Sendable {
     /// `fail-fast: ${{ … }}` and `max-parallel: ${{ … }}`, evaluated when the matrix is expanded.
     public var failFastExpression: TemplateField?
     public var maxParallelExpression: TemplateField?
+    /// `strategy: ${{ … }}`: the whole strategy from one expression (held in `matrix` as
+    /// `.expression`, whose keys are unknown until it is evaluated); its value is an object of
+    /// `matrix`, `fail-fast` and `max-parallel` (docker-library's workflows make it in a job).
+    public var isWholeExpression = false
     /// A `matrix:` was written but could not be read (its error is reported once; `matrix.*`
     /// references are then not checked, so one mistake is one error).
     public var matrixInvalid = false

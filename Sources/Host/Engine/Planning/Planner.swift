@@ -104,24 +104,57 @@ public enum Planner {
         }
         var failFast = job.strategy?.failFast ?? true
         var maxParallel = job.strategy?.maxParallel
+        func readFailFast(_ value: ExpressionValue) {
+            if case .string(let text) = value, ["true", "false"].contains(text.lowercased()) { failFast = text.lowercased() == "true" }
+            else { failFast = value.isTruthy }
+        }
+        func readMaxParallel(_ value: ExpressionValue, _ field: TemplateField, _ what: String) -> Diagnostic? {
+            let number = value.coercedNumber
+            guard !number.isNaN else {
+                return Diagnostic(.error, "\(what) must be a number, the expression gave '\(value.displayString)'",
+                                  at: field.source.location, context: context, hint: "0 or less means no limit")
+            }
+            maxParallel = Strategy.maxParallel(from: number)
+            return nil
+        }
         if let field = job.strategy?.failFastExpression {
             do {
-                let value = try field.template.evaluateValue(contexts)
-                if case .string(let text) = value, ["true", "false"].contains(text.lowercased()) { failFast = text.lowercased() == "true" }
-                else { failFast = value.isTruthy }
+                readFailFast(try field.template.evaluateValue(contexts))
             } catch { return failure("strategy.fail-fast", error, field) }
         }
         if let field = job.strategy?.maxParallelExpression {
             do {
-                let value = try field.template.evaluateValue(contexts)
-                let number = value.coercedNumber
-                guard !number.isNaN else {
-                    return .failure(Diagnostic(
-                        .error, "strategy.max-parallel must be a number, the expression gave '\(value.displayString)'",
-                        at: field.source.location, context: context, hint: "0 or less means no limit"))
-                }
-                maxParallel = Strategy.maxParallel(from: number)
+                if let problem = readMaxParallel(try field.template.evaluateValue(contexts), field, "strategy.max-parallel") { return .failure(problem) }
             } catch { return failure("strategy.max-parallel", error, field) }
+        }
+        // `strategy: ${{ … }}`: an object of matrix, fail-fast and max-parallel (keys without
+        // case); null or an object without `matrix` is one instance, as a strategy without one.
+        var wholeMatrix: ExpressionValue?
+        if job.strategy?.isWholeExpression == true, case .expression(let field)? = job.strategy?.matrix {
+            let value: ExpressionValue
+            do { value = try field.template.evaluateValue(contexts) } catch { return failure("strategy", error, field) }
+            let example = #"e.g. {"fail-fast": false, "matrix": {"os": ["linux", "macos"]}}"#
+            switch value {
+            case .null:
+                break
+            case .object(let members):
+                for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                    switch key.lowercased() {
+                    case "matrix": wholeMatrix = member
+                    case "fail-fast": readFailFast(member)
+                    case "max-parallel":
+                        if let problem = readMaxParallel(member, field, "strategy.max-parallel (of the strategy's expression)") { return .failure(problem) }
+                    default:
+                        return .failure(Diagnostic(
+                            .error, "the strategy the expression gave has a key '\(key)'; a strategy has matrix, fail-fast and max-parallel",
+                            at: field.source.location, context: context, hint: example))
+                    }
+                }
+            default:
+                return .failure(Diagnostic(
+                    .error, "strategy must be an object, the expression gave \(value.kindName) '\(value.displayString)'",
+                    at: field.source.location, context: context, hint: example))
+            }
         }
         func finished(_ planned: [PlannedJob]) -> Result<[PlannedJob], Diagnostic> {
             .success(planned.map { instance in
@@ -131,7 +164,8 @@ public enum Planner {
                 return instance
             })
         }
-        guard let matrix = job.strategy?.matrix else {
+        let noMatrix = job.strategy?.isWholeExpression == true && (wholeMatrix == nil || wholeMatrix == .null)
+        guard let matrix = job.strategy?.matrix, !noMatrix else {
             return finished([PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
         }
         let literal: MatrixLiteral
@@ -139,7 +173,7 @@ public enum Planner {
         case .literal(let value): literal = value
         case .expression(let field):
             do {
-                literal = try matrixLiteral(from: field.template.evaluateValue(contexts))
+                literal = try matrixLiteral(from: wholeMatrix ?? field.template.evaluateValue(contexts))
             } catch { return failure("strategy.matrix", error, field) }
         case .deferred(let deferred):
             do {
