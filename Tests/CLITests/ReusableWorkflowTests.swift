@@ -649,6 +649,65 @@ struct ReusableWorkflowTests {
         #expect(!result.stdout.contains("NEVER_2") && !result.stdout.contains("RAN_4"), "\(result.stdout)")
     }
 
+    @Test("an input's default may be an expression (github, inputs given, vars), typed as the input, when called and when the file is run; a value of the wrong type fails at its place; other contexts are errors")
+    func defaultExpressions() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/image.yml", """
+            on:
+              workflow_call:
+                inputs:
+                  push: { type: boolean, default: "${{ github.event_name != 'pull_request' }}" }
+                  attempts: { type: number, default: "${{ github.run_attempt }}" }
+                  tag: { type: string, default: "${{ inputs.name }}-${{ vars.SUFFIX }}" }
+                  name: { type: string, required: true }
+                  wrong: { type: number, default: "${{ inputs.name }}" }
+            jobs:
+              show:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "push=${{ inputs.push }} attempts=${{ inputs.attempts }} tag=${{ inputs.tag }} wrong=${{ inputs.wrong }}"
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              good:
+                uses: ./.github/workflows/image.yml
+                with: { name: app, wrong: 7 }
+              bad:
+                uses: ./.github/workflows/image.yml
+                with: { name: app }
+            """)
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain", "--var", "SUFFIX=s1"], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        let out = result.stdout + result.stderr
+        for line in ["[good-show] push=true attempts=1 tag=app-s1 wrong=7\n",
+                     "image.yml:8:39: cannot give the default of input 'wrong' of './.github/workflows/image.yml': default of input 'wrong': 'app' is not a number"] {
+            #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
+        }
+        // The file run by itself: the defaults with the run's own github and vars.
+        let alone = try await nixactions(["run", ".github/workflows/image.yml", "--log-format", "plain", "--event", "pull_request",
+                                          "--input", "name=solo", "--input", "wrong=1"], in: temp.path)
+        #expect(alone.status == 0, "\(alone.stderr)\n\(alone.stdout)")
+        #expect(alone.stdout.contains("[show] push=false attempts=1 tag=solo- wrong=1\n"), "\(alone.stdout)")
+        let wrongAlone = try await nixactions(["run", ".github/workflows/image.yml", "--input", "name=solo"], in: temp.path)
+        #expect(wrongAlone.status == 2)
+        #expect(wrongAlone.stderr.contains("image.yml:8:39: error: default of input 'wrong': 'solo' is not a number"), "\(wrongAlone.stderr)")
+
+        // needs, env, secrets... are not available there.
+        _ = try temp.write(".github/workflows/bad.yml", """
+            on:
+              workflow_call:
+                inputs:
+                  x: { type: string, default: "${{ env.HOME }}" }
+            jobs:
+              a: { runs-on: ubuntu-latest, steps: [ { run: "true" } ] }
+            """)
+        let checked = try await nixactions(["validate", ".github/workflows/bad.yml"], in: temp.path)
+        #expect(checked.status == 2)
+        #expect(checked.stderr.contains("bad.yml:4:40: error: 'env' is not available in 'on.workflow_call.inputs.x.default'"), "\(checked.stderr)")
+    }
+
     @Test("the jobs of called files are placed before the run: a label no executor carries and an executor no plugin provides stop it; labels from the call's inputs wait for it")
     func calledJobsArePlaced() async throws {
         let temp = try Self.emptyProject()

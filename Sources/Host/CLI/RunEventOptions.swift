@@ -138,7 +138,13 @@ struct RunEventOptions: ParsableArguments {
             standardError("warning: on GitHub, this \(event) would not run workflow '\(workflow.name)': \(reason); running it anyway\n")
         }
         let built = run.payload(facts)
-        return (run.context(facts, payload: built), built, git)
+        var context = run.context(facts, payload: built)
+        let problems = InputValues.evaluateDefaults(workflow.triggers, github: context.github, vars: context.vars, into: &context.inputs)
+        if !problems.isEmpty {
+            for problem in problems { standardError(problem.description + "\n") }
+            throw ExitCode(ExitStatus.usage)
+        }
+        return (context, built, git)
     }
 }
 

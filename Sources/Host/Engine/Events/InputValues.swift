@@ -63,6 +63,8 @@ public enum InputValues {
         }
         var resolved = Resolved()
         for spec in specs {
+            // A default from an expression is evaluated with the run's context (`evaluateDefaults`).
+            if values[spec.name] == nil, spec.defaultExpression != nil { continue }
             guard let value = values[spec.name] ?? spec.defaultValue else {
                 if spec.required {
                     problems.append(Diagnostic(
@@ -82,5 +84,29 @@ public enum InputValues {
             if case .bool(let flag) = typed { resolved.strings[spec.name] = flag ? "true" : "false" } else { resolved.strings[spec.name] = value }
         }
         return problems.isEmpty ? .success(resolved) : .failure(Problems(diagnostics: problems))
+    }
+
+    /// The inputs not given whose default is an expression, evaluated with the run's `github` and
+    /// `vars` and the inputs given, into `inputs`; a value of the wrong type is an error at the
+    /// default's place.
+    public static func evaluateDefaults(_ triggers: WorkflowTriggers?, github: [String: ExpressionValue], vars: [String: ExpressionValue],
+                                        into inputs: inout [String: ExpressionValue]) -> [Diagnostic] {
+        var problems: [Diagnostic] = []
+        let given = inputs
+        let context = DictionaryExpressionContext(["github": .object(github), "vars": .object(vars), "inputs": .object(given)])
+        for spec in triggers?.inputs ?? [] where given[spec.name] == nil {
+            guard let field = spec.defaultExpression else { continue }
+            do {
+                inputs[spec.name] = try spec.evaluatedDefault(context)
+            } catch let error as EngineError {
+                problems.append(Diagnostic(.error, error.message, at: field.source.location, hint: error.hint))
+            } catch let error as ExpressionError {
+                problems.append(Diagnostic(.error, "cannot evaluate the default of input '\(spec.name)': \(error.message)",
+                                           at: field.location(ofOffset: error.offset), hint: error.hint))
+            } catch {
+                problems.append(Diagnostic(.error, "cannot evaluate the default of input '\(spec.name)': \(error)", at: field.source.location))
+            }
+        }
+        return problems
     }
 }

@@ -465,9 +465,12 @@ final class Scheduler: Sendable {
             return RunProblem("\(at)cannot give \(what) of '\(call.uses.value)': \(message)")
         }
         var inputs: [String: ExpressionValue] = [:]
+        var defaultsToEvaluate: [InputSpec] = []
         for spec in called.triggers?.trigger("workflow_call")?.inputs ?? [] {
             guard let (name, field) = call.with.first(where: { $0.name.lowercased() == spec.name.lowercased() }) else {
-                if let value = spec.defaultValue {
+                if spec.defaultExpression != nil {
+                    defaultsToEvaluate.append(spec)
+                } else if let value = spec.defaultValue {
                     inputs[spec.name] = InputValues.typed(value, for: spec)
                 } else {
                     inputs[spec.name] = spec.kind == .boolean ? .bool(false) : spec.kind == .number ? .number(0) : .string("")
@@ -486,6 +489,19 @@ final class Scheduler: Sendable {
             default:
                 if let wrong = InputValues.problem(value.displayString, for: spec) { return .failure(problem(field, "input '\(name)'", wrong)) }
                 inputs[spec.name] = InputValues.typed(value.displayString, for: spec)
+            }
+        }
+        // Defaults from expressions, once the other inputs are known: github, vars and the inputs
+        // (GitHub's contexts for an input's default).
+        let known = DictionaryExpressionContext(["github": contexts["github"] ?? .object([:]), "vars": contexts["vars"] ?? .object([:]),
+                                                 "inputs": .object(inputs)])
+        for spec in defaultsToEvaluate {
+            guard let field = spec.defaultExpression else { continue }
+            do {
+                inputs[spec.name] = try spec.evaluatedDefault(known)
+            } catch {
+                let message = (error as? EngineError)?.message ?? (error as? ExpressionError)?.message ?? "\(error)"
+                return .failure(problem(field, "the default of input '\(spec.name)'", message))
             }
         }
         var secrets = ResolvedSecrets()

@@ -71,6 +71,14 @@ struct ExpressionValidator {
         // the ones known before any job: github, vars, inputs.
         checkDefaults(workflow.defaults, Place(what: "", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
                                                onlyContexts: ["github", "vars", "inputs"]))
+        // A workflow_call input's default: github, inputs and vars (GitHub's table).
+        for spec in workflow.triggers?.trigger("workflow_call")?.inputs ?? [] {
+            guard let field = spec.defaultExpression else { continue }
+            var place = Place(what: "on.workflow_call.inputs.\(spec.name).default", context: workflowPlace.context, job: nil, stepIDs: nil,
+                              envNames: workflowEnv, onlyContexts: ["github", "inputs", "vars"])
+            place.why = "an input's default is evaluated before any job"
+            check(field, place)
+        }
         // Jobs are checked independently, in slices (`Slices`), merged in order.
         let jobs = workflow.jobs
         let base = self

@@ -164,7 +164,11 @@ extension WorkflowLoader {
                 case "required": spec.required = reader.bool(field, what: "\(what).required", context: context) ?? false
                 case "default":
                     defaultNode = field
-                    spec.defaultValue = reader.string(field, what: "\(what).default", context: context)?.value
+                    if event == "workflow_call", NodeReader.hasExpression(field) {
+                        spec.defaultExpression = reader.template(field, what: "\(what).default", context: context)
+                    } else {
+                        spec.defaultValue = reader.string(field, what: "\(what).default", context: context)?.value
+                    }
                 case "type":
                     guard let text = reader.string(field, what: "\(what).type", context: context) else { break }
                     if kinds.contains(text.value), let kind = InputSpec.Kind(rawValue: text.value) {

@@ -64,12 +64,33 @@ public struct InputSpec: Sendable {
     public var name: String
     public var kind: Kind
     public var required: Bool
-    /// `default:` as written (nil: none).
+    /// `default:` as written (nil: none, or an expression).
     public var defaultValue: String?
+    /// A `workflow_call` input's `default: ${{ … }}`, evaluated when the workflow is called (or
+    /// run) with `github`, `inputs` (those given) and `vars`; its value typed as the input.
+    public var defaultExpression: TemplateField?
     /// `options:` of a choice.
     public var options: [String]
     public var description: String?
     public var location: SourceLocation?
+
+    /// Whether the input has a default, written or an expression.
+    public var hasDefault: Bool { defaultValue != nil || defaultExpression != nil }
+
+    /// The value of `defaultExpression` in `context`, typed as the input (a boolean or number as
+    /// such, a text as `--input` values are read); nil when there is none.
+    public func evaluatedDefault(_ context: some ExpressionContext) throws -> ExpressionValue? {
+        guard let field = defaultExpression else { return nil }
+        let value = try field.template.evaluateValue(context)
+        switch (kind, value) {
+        case (.boolean, .bool), (.number, .number): return value
+        default:
+            if let problem = InputValues.problem(value.displayString, for: self) {
+                throw EngineError("default of input '\(name)': \(problem)", hint: "the expression must give a \(kind.rawValue)")
+            }
+            return InputValues.typed(value.displayString, for: self)
+        }
+    }
 
     public init(name: String, kind: Kind = .string, required: Bool = false, defaultValue: String? = nil,
                 options: [String] = [], description: String? = nil, location: SourceLocation? = nil) {
