@@ -101,6 +101,69 @@ struct CompositeActionTests {
         #expect(result.stdout.contains("[build] > ./.github/actions/inner › e"))
     }
 
+    @Test("$/PATH (GitHub's self-repository reference) runs the project's own action without a checkout, composite and JavaScript, with the repository's other files; a job calls $/.github/workflows/FILE.yml; a missing one is an error before the run")
+    func selfRepositoryReference() async throws {
+        let (temp, workflow) = try Self.project([
+            ".github/actions/hello/action.yml": """
+                name: hello
+                inputs:
+                  who: { default: world }
+                outputs:
+                  said: { value: "${{ steps.s.outputs.said }}" }
+                runs:
+                  using: composite
+                  steps:
+                    - id: s
+                      shell: bash
+                      run: |
+                        echo "hello ${{ inputs.who }} from $(basename "$GITHUB_ACTION_PATH") shared=$(cat "$GITHUB_ACTION_PATH/../shared.txt")"
+                        echo "said=yes" >> "$GITHUB_OUTPUT"
+                """,
+            ".github/actions/shared.txt": "shared-file\n",
+            ".github/actions/js/action.yml": "name: js\nruns:\n  using: node20\n  main: index.js\n",
+            ".github/actions/js/index.js": "console.log('js action in ' + require('path').basename(__dirname))\n",
+            ".github/workflows/called.yml": """
+                on: workflow_call
+                jobs:
+                  inner:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: $/.github/actions/hello
+                        with: { who: called }
+                """,
+        ], workflow: """
+            jobs:
+              steps:
+                workspace: { copy-project: false }
+                steps:
+                  - uses: $/.github/actions/hello
+                    id: h
+                    with: { who: self }
+                  - uses: $/.github/actions/js
+                  - run: echo "said=${{ steps.h.outputs.said }} workspace=[$(ls -A)]"
+              call:
+                uses: $/.github/workflows/called.yml
+            """)
+        defer { temp.remove() }
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for line in ["[steps] hello self from hello shared=shared-file\n", "[steps] js action in js\n", "[steps] said=yes workspace=[]\n",
+                     "[call-inner] hello called from hello shared=shared-file\n"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        // Nothing a step does can make a $/ action: a missing one is an error before the run.
+        let missing = try temp.write("missing.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: $/.github/actions/nope
+            """)
+        let checked = try await nixactions(["run", missing], in: temp.path)
+        #expect(checked.status == 2)
+        #expect(checked.stderr.contains("missing.yml:4:15: error: no action.yml, action.yaml or Dockerfile in '$/.github/actions/nope' of the project"),
+                "\(checked.stderr)")
+    }
+
     @Test("a step of the action that fails fails the step that uses it; if: failure() inside runs; continue-on-error and outputs still apply")
     func failure() async throws {
         let (temp, workflow) = try Self.project(

@@ -171,10 +171,7 @@ extension JobRunner {
         var what: String
         if request.repository == nil && checkout.source == .workingTree && request.ref == nil && request.sparse.isEmpty {
             source = checkout.project
-            excludes = job.workspace.excludes.filter { $0 != ".git" }
-            for skipped in [options.runDirectory] + options.copySkipPaths where skipped.hasPrefix(source + "/") {
-                excludes.append(String(skipped.dropFirst(source.count + 1)))
-            }
+            excludes = projectCopyExcludes(source)
             what = "the project's working tree (--working-tree)"
         } else {
             source = try await checkout.clone(request)

@@ -83,6 +83,20 @@ extension JobRunner {
             return failStep(step, message: "\(at)the action '\(reference)' was not fetched: run fetches the remote actions that the "
                                 + "project's own files use, before the jobs start, and this one is used by a local action the workspace "
                                 + "holds in another form than the project folder", allowed: allowed, state: &state)
+        } else if ActionLoader.isSelf(uses.value) {
+            // `$/PATH`: the project's own files, whatever the workspace holds (no checkout needed).
+            guard let path = ActionLoader.actionPath(uses.value) else {
+                return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; $/PATH is a folder of the project",
+                                allowed: allowed, state: &state)
+            }
+            switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started, fromProject: true) {
+            case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
+            case .success(let loaded): action = loaded
+            }
+            switch await putProjectActions(executor: executor, started: started, state: &state) {
+            case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
+            case .success(let root): folder = path.isEmpty ? root : root + "/" + path
+            }
         } else {
             guard let path = ActionLoader.localPath(uses.value) else {
                 return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; a local action is a folder of the workspace",
@@ -274,6 +288,37 @@ extension JobRunner {
         return .success(folder)
     }
 
+    /// The project's files for `$/PATH` actions, copied into the job once: into
+    /// `RUNNER_TEMP/_actions/_self` (as a remote action's repository), without `.git`, the run's
+    /// own folder and the workspace's excludes. Gone with the job's temporary folder.
+    func putProjectActions(executor: any Executor, started: JobStarted, state: inout State) async -> Result<String, RunProblem> {
+        let relative = "_actions/_self"
+        let root = started.temporaryDirectory + "/" + relative
+        if state.actionsPut.contains(root) { return .success(root) }
+        let project = options.projectDirectory
+        do {
+            if Self.fileTransfer(started, executor) == nil {
+                try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
+            }
+            try await deliver(project, excludes: [".git"] + projectCopyExcludes(project), into: root, started: started, executor: executor,
+                              what: "the project's actions ($/)")
+        } catch {
+            return .failure(RunProblem("cannot put the project's files for its $/ actions into the job: \(describe(error))"))
+        }
+        state.actionsPut.insert(root)
+        return .success(root)
+    }
+
+    /// What a copy of the project folder `source` leaves out: the job's workspace excludes (but
+    /// not `.git`), and the run's own folder and the paths the run skips when they are inside it.
+    func projectCopyExcludes(_ source: String) -> [String] {
+        var excludes = job.workspace.excludes.filter { $0 != ".git" }
+        for skipped in [options.runDirectory] + options.copySkipPaths where skipped.hasPrefix(source + "/") {
+            excludes.append(String(skipped.dropFirst(source.count + 1)))
+        }
+        return excludes
+    }
+
     /// Make `relative` under `base` (a folder of this machine that the job's steps can write): each
     /// folder on the way must be a folder, not a symbolic link a step put there (which would send
     /// the files elsewhere, outside a container's view), and the last one must be new.
@@ -296,11 +341,16 @@ extension JobRunner {
     /// The action in `path` of the job's workspace: read where the workspace is a folder of this
     /// machine (never through a symbolic link that leaves it), else through the executor's files
     /// interface; then compiled, its problems as one message.
-    func loadLocalAction(_ path: String, uses: String, executor: any Executor, started: JobStarted) async -> Result<ActionDefinition, RunProblem> {
+    func loadLocalAction(_ path: String, uses: String, executor: any Executor, started: JobStarted,
+                         fromProject: Bool = false) async -> Result<ActionDefinition, RunProblem> {
         let found: (name: String, bytes: [UInt8])?
         var dockerfile: ActionDefinition? = nil
         do {
-            if started.hostPaths == true {
+            if fromProject {
+                // `$/PATH`: the project folder of this machine.
+                found = try ActionLoader.readActionFile(in: options.projectDirectory, path: path)
+                if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: options.projectDirectory, path: path, label: "", at: nil) }
+            } else if started.hostPaths == true {
                 found = try ActionLoader.readActionFile(in: started.workspace, path: path)
                 if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: started.workspace, path: path, label: "", at: nil) }
             } else if let files = executor.files {
@@ -313,6 +363,9 @@ extension JobRunner {
         }
         if let dockerfile { return .success(dockerfile) }
         guard let found else {
+            if fromProject {
+                return .failure(RunProblem("no action.yml, action.yaml or Dockerfile in '\(uses)' of the project (\(options.projectDirectory))"))
+            }
             return .failure(RunProblem(
                 "no action.yml, action.yaml or Dockerfile in '\(uses)' of the job's workspace\n  hint: commit it (a job's workspace is a clone of the "
                     + "project's HEAD unless --working-tree), or make it in an earlier step (actions/checkout with 'path:')"))

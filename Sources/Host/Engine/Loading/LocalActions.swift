@@ -7,7 +7,17 @@ extension ActionLoader {
     /// An action read from its files: local (`./PATH`), or remote (`OWNER/REPO@REF`) and not one of
     /// the actions NixActions builds in (`JobRunner.supportedActions`).
     public static func isReadFromFiles(_ uses: String) -> Bool {
-        isLocal(uses) || (RemoteActionReference(uses) != nil && !JobRunner.supportedActions.contains(JobRunner.actionName(uses)))
+        isLocal(uses) || isSelf(uses) || (RemoteActionReference(uses) != nil && !JobRunner.supportedActions.contains(JobRunner.actionName(uses)))
+    }
+
+    /// `$/PATH`, GitHub's self-repository reference (2026): the workflow's own repository at the
+    /// commit that runs, without a checkout. Here that is the project folder the run reads its
+    /// workflow from (`JobRunner.putProjectActions`).
+    public static func isSelf(_ uses: String) -> Bool { uses.hasPrefix("$/") }
+
+    /// The folder of a `./PATH` or `$/PATH` action relative to the workspace or the project.
+    public static func actionPath(_ uses: String) -> String? {
+        localPath(isSelf(uses) ? String(uses.dropFirst(2)) : uses)
     }
 
     /// The folder of a local action relative to the workspace (`./a//b/` → `a/b`, `./` → ``),
@@ -144,7 +154,13 @@ struct LocalActionChecker {
                 return
             }
         }
-        guard let path = reference.map({ "remote:" + $0.key }) ?? ActionLoader.localPath(uses.value) else {
+        if ActionLoader.isSelf(uses.value), chain.last?.hasPrefix("remote:") == true {
+            // Another repository's action naming its own repository: not fetched here yet.
+            refuse("\(feature) (a self-repository reference in another repository's action)", job: job, at: uses.location, context: context,
+                   hint: "name that repository with OWNER/REPO/PATH@REF")
+            return
+        }
+        guard let path = reference.map({ "remote:" + $0.key }) ?? ActionLoader.actionPath(uses.value) else {
             // GitHub resolves it against the workspace without looking (github/codeql-action's own
             // `./../action/init`); here the workspace's parent is the run's, not the user's.
             refuse("\(feature) (a folder outside the workspace)", job: job, at: uses.location, context: context,
@@ -293,6 +309,12 @@ struct LocalActionChecker {
                 }
             } catch {
                 diagnostics.error("cannot read the action '\(uses.value)': \(error)", at: uses.location, context: context)
+                return nil
+            }
+            if ActionLoader.isSelf(uses.value) {
+                // Read from the project when the step runs: nothing a step does can add it.
+                diagnostics.error("no action.yml, action.yaml or Dockerfile in '\(uses.value)' of the project", at: uses.location, context: context,
+                                  hint: "$/PATH is a folder of the project (the repository the workflow is in): check the path")
                 return nil
             }
             diagnostics.warning(

@@ -93,7 +93,9 @@ public enum WorkflowCalls {
             }
             // The folder the file is in (the project, or a fetched repository), its path there, the name diagnostics give it.
             let folder: String, relative: String, shown: String
-            if written.hasPrefix("./") {
+            // `./` and `$/` (GitHub's self-repository reference): the calling file's own repository.
+            let own = written.hasPrefix("./") || ActionLoader.isSelf(written)
+            if own {
                 relative = String(written.dropFirst(2))
                 folder = base
                 shown = base == root ? relative : written
@@ -123,10 +125,10 @@ public enum WorkflowCalls {
             guard let resolved = ArtifactStore.realPath(folder + "/" + relative) else {
                 let others = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/.github/workflows"))?
                     .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted() ?? []
-                let prefix = written.hasPrefix("./") ? "./.github/workflows/" : ""
+                let prefix = own ? String(written.prefix(2)) + ".github/workflows/" : ""
                 return fail("cannot read the called workflow '\(written)': no such file",
                             hint: didYouMean(String(parts[2]), in: others).map { "did you mean '\(prefix)\($0)'?" }
-                                ?? (written.hasPrefix("./") ? "paths are from the project's folder (\(folder))" : "its repository has no such file at that ref"))
+                                ?? (own ? "paths are from the project's folder (\(folder))" : "its repository has no such file at that ref"))
             }
             guard ArtifactStore.isInside(resolved, ArtifactStore.realPath(folder) ?? folder) else {
                 return fail("the called workflow '\(written)' is a link to a file outside its repository", hint: "copy the file into the repository")

@@ -22,11 +22,11 @@ extension WorkflowLoader {
             if target.value.contains("${{") {
                 reader.diagnostics.error("the 'uses' of a job cannot hold an expression", at: target.location, context: context,
                                          hint: "name the called workflow as it is (GitHub reads it before the run)")
-            } else if !target.value.hasPrefix("./"),
+            } else if !target.value.hasPrefix("./"), !ActionLoader.isSelf(target.value),
                       remote == nil || remote?.path.split(separator: "/").first != ".github" || remote?.ref.hasPrefix("refs/") == true {
                 reader.diagnostics.error(
                     "'\(target.value)' is not a reusable workflow", at: target.location, context: context,
-                    hint: "call ./.github/workflows/FILE.yml of this project, or OWNER/REPO/.github/workflows/FILE.yml@REF (a branch, tag or commit, without refs/)")
+                    hint: "call ./.github/workflows/FILE.yml (or $/.github/workflows/FILE.yml) of this project, or OWNER/REPO/.github/workflows/FILE.yml@REF (a branch, tag or commit, without refs/)")
             }
             for (key, keyNode, value) in pairs {
                 switch key {
