@@ -61,6 +61,51 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty, "a service container is left")
         }
 
+        @Test("services: ${{ … }} (the whole map from one expression, here from a needs output) starts those services; a value that is not a map of services fails that job with its place")
+        func servicesFromExpression() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // The services as JSON (a job makes it; here it reads it from the project).
+            let web: [String: Any] = [
+                "image": PodmanFixture.image, "ports": ["8080"], "env": ["GREETING": "hello from json"],
+                "options": #"--entrypoint '["sh","-c","mkdir -p /www; echo $GREETING > /www/index.html; exec httpd -f -p 8080 -h /www"]' "#
+                    + #"--health-cmd "wget -qO- http://127.0.0.1:8080/" --health-interval 1s --health-retries 20"#,
+            ]
+            let json = try JSONSerialization.data(withJSONObject: ["web": web], options: [.sortedKeys, .withoutEscapingSlashes])
+            try temp.write("services.json", String(decoding: json, as: UTF8.self))
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  plan:
+                    outputs: { services: "${{ steps.p.outputs.services }}" }
+                    steps:
+                      - id: p
+                        run: echo "services=$(cat services.json)" >> "$GITHUB_OUTPUT"
+                  talk:
+                    needs: plan
+                    runs-on: ubuntu-latest
+                    services: ${{ fromJSON(needs.plan.outputs.services) }}
+                    steps:
+                      - run: echo "web says $(curl -s http://127.0.0.1:${{ job.services.web.ports['8080'] }}/)"
+                  wrong:
+                    needs: plan
+                    runs-on: ubuntu-latest
+                    services: "${{ fromJSON('{\\"db\\":{\\"imag\\":\\"x\\"}}') }}"
+                    steps:
+                      - run: echo "never runs"
+                """)
+            let checked = try await nixactions(["validate", "wf.yml"], in: temp.path)
+            #expect(checked.status == 0 && !checked.stderr.contains("warning"), "\(checked.stderr)")
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            let out = result.stdout
+            #expect(out.contains("[talk] web says hello from json\n"), "\(out)")
+            #expect(out.contains("wf.yml:17:15: job 'wrong': service 'db' has an unknown key 'imag'"), "\(out)")
+            #expect(!out.contains("never runs\n"))
+            #expect(try podman.containers().isEmpty, "a service container is left")
+        }
+
         @Test("jobs whose services publish the same port of this machine run one after the other (the second waits, says so), not into 'address already in use'")
         func samePortWaits() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

@@ -216,7 +216,17 @@ final class Scheduler: Sendable {
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
                     }
-                    if !job.services.isEmpty {
+                    var services = job.services
+                    if let field = job.servicesExpression {
+                        switch servicesFromExpression(field, job, instance, frame, needsContext: needsContext) {
+                        case .success(let made): services = made
+                        case .failure(let problem):
+                            readyHead += 1
+                            finishWithout(instance, .failure, problem.message)
+                            continue
+                        }
+                    }
+                    if !services.isEmpty {
                         // Sidecars of the job's container (oci), or containers of this machine (local).
                         guard reference.pluginID == "oci" || reference.pluginID == "local" else {
                             readyHead += 1
@@ -224,7 +234,7 @@ final class Scheduler: Sendable {
                             continue
                         }
                         reference.options["services"] = .object(Dictionary(
-                            job.services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
+                            services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
                     }
                     do {
                         reference.options = try evaluateOptions(reference.options, job, instance, frame, needsContext: needsContext)
@@ -588,6 +598,33 @@ final class Scheduler: Sendable {
         return rendered
     }
 
+    /// `services: ${{ … }}` for one instance: evaluated with the executor options' contexts, then
+    /// read as a written map is (`ServiceContainer.fromExpression`); strings in it may hold `${{ }}`
+    /// of their own, rendered with the other options.
+    func servicesFromExpression(
+        _ field: TemplateField, _ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]
+    ) -> Result<[ServiceContainer], RunProblem> {
+        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
+        contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+            .mapValues(ExpressionValue.string))
+        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
+                                     redactor: runner.redactor)
+        let at = field.source.location.map { "\($0): " } ?? ""
+        let value: ExpressionValue
+        do {
+            value = try field.template.evaluateValue(context)
+        } catch {
+            return .failure(RunProblem("\(at)cannot evaluate the services of job '\(job.id)': \(error.message)"
+                                       + "\n  hint: they may use github, matrix, needs, strategy, vars, inputs and secrets"))
+        }
+        do {
+            return .success(try ServiceContainer.fromExpression(value.jsonValue, at: field.source.location))
+        } catch {
+            let hint = error.hint.map { "\n  hint: \($0)" } ?? ""
+            return .failure(RunProblem("\(at)job '\(job.id)': \(error.message)" + hint))
+        }
+    }
+
     /// Whether the job's `container: ${{ … }}` image renders empty for this instance.
     func rendersNoContainer(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]) -> Bool {
         guard case .string(let image)? = job.executor.options["image"], image.contains("${{"),
@@ -616,7 +653,7 @@ final class Scheduler: Sendable {
 
     /// Why a job with `services:` cannot run on executor `pluginID`.
     static func servicesRefusal(_ job: Job, on pluginID: String) -> String {
-        let at = job.services.first?.location.map { "\($0): " } ?? ""
+        let at = (job.services.first?.location ?? job.servicesExpression?.source.location).map { "\($0): " } ?? ""
         return "\(at)job '\(job.id)' has services, which run next to a job container or on this machine; it runs on executor '\(pluginID)'"
             + "\n  hint: run the job on this machine (local) or give it a 'container:' (or map its runs-on label to a local or oci runner in .nixactions/config.yml)"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsPluginMessages
 
 /// A value produced or consumed by a GitHub Actions `${{ }}` expression.
 ///
@@ -21,6 +22,18 @@ public enum ExpressionValue: Sendable, Hashable {
         case .number(let value): return !(value == 0 || value.isNaN)
         case .string(let value): return !value.isEmpty
         case .array, .object: return true
+        }
+    }
+
+    /// The value as JSON for a plugin's message (an executor's options).
+    public var jsonValue: JSONValue {
+        switch self {
+        case .null: return .null
+        case .bool(let value): return .bool(value)
+        case .number(let value): return .number(value)
+        case .string(let value): return .string(value)
+        case .array(let items): return .array(items.map(\.jsonValue))
+        case .object(let members): return .object(members.mapValues(\.jsonValue))
         }
     }
 

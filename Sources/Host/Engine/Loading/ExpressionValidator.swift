@@ -139,6 +139,13 @@ struct ExpressionValidator {
             place.why = "the strategy is evaluated before the job's instances exist"
             check(field, place)
         }
+        if let field = job.servicesExpression {
+            // GitHub's contexts for services (and secrets, for a registry's credentials).
+            var place = named(jobPlace, "services")
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs", "secrets"]
+            place.why = "a job's services start before its steps"
+            check(field, place)
+        }
         if let timeout = job.timeoutExpression {
             var place = named(jobPlace, timeout.minutes ? "timeout-minutes" : "timeout")
             place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs"]

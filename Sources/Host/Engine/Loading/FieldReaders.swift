@@ -316,8 +316,7 @@ extension NodeReader {
                 services.append(ServiceContainer(name: name, options: ["image": .string(image.value)], location: location(keyNode)))
                 continue
             }
-            let keys = ["image", "env", "ports", "volumes", "options", "credentials", "entrypoint", "command"]
-            guard let entries = mapping(value, what: "services.\(name)", context: context, known: keys) else { continue }
+            guard let entries = mapping(value, what: "services.\(name)", context: context, known: ServiceContainer.keys) else { continue }
             checkExpressions(value, what: "services.\(name)", context: context)
             var options: [String: JSONValue] = [:]
             for (key, _, item) in entries { options[key] = json(item) }

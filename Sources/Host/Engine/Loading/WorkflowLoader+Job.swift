@@ -125,7 +125,13 @@ extension WorkflowLoader {
                         job.workspace.excludes = reader.stringList(item, what: "workspace.exclude", context: context).map(\.value)
                     }
                 }
-            case "services": job.services = reader.services(value, context: context)
+            case "services":
+                // The whole map from one expression (GitHub's schema allows it): made when the job starts.
+                if case .scalar = value, NodeReader.hasExpression(value) {
+                    job.servicesExpression = reader.template(value, what: "services", context: context)
+                } else {
+                    job.services = reader.services(value, context: context)
+                }
             case "nix": job.nix = reader.nixPackages(value, context: context)
             case "steps":
                 sawSteps = true
@@ -161,10 +167,12 @@ extension WorkflowLoader {
             }
         }
         applyOwnRetry(ownRetry, to: &job.defaults, reader: &reader, context: context)
-        if let service = job.services.first, job.explicitExecutor, !["oci", "local"].contains(job.executor.pluginID) {
+        if let at = job.services.first?.location ?? job.servicesExpression?.source.location, job.explicitExecutor,
+           !["oci", "local"].contains(job.executor.pluginID)
+        {
             reader.diagnostics.error(
                 "job '\(id)' has services, which run next to a job container or on this machine; its executor is '\(job.executor.pluginID)'",
-                at: service.location, context: context,
+                at: at, context: context,
                 hint: "run the job on this machine (executor: local) or in a container (container: IMAGE) to use services")
         }
         if !sawSteps {

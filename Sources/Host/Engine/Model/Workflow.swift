@@ -473,6 +473,9 @@ public struct Job: Sendable {
     public var workspace: WorkspaceSpec
     /// `services:` sidecar containers, started next to the job's container (oci executor only).
     public var services: [ServiceContainer] = []
+    /// `services: ${{ … }}`: the whole map from one expression, made when each instance starts
+    /// (`ServiceContainer.fromExpression`).
+    public var servicesExpression: TemplateField?
     /// `nix:` packages whose `bin` folders come first on the steps' PATH (the job's own, else the workflow's).
     public var nix: NixPackages?
     /// The original NixActions' semantics, for jobs from a `.nix` workflow (see `OriginalSemantics`).
@@ -535,6 +538,58 @@ public struct ServiceContainer: Sendable, Hashable {
     /// `image`, `env`, `ports`, `volumes`, `options`, `credentials`, as written.
     public var options: [String: JSONValue]
     public var location: SourceLocation?
+
+    /// The keys a service may have.
+    public static let keys = ["image", "env", "ports", "volumes", "options", "credentials", "entrypoint", "command"]
+
+    /// The services of `value` (what `services: ${{ … }}` gave): an object of names to an image
+    /// or to an object with `image` and the other keys; null or `{}` is none. A problem is thrown
+    /// as a message, as the loader says it of a written map.
+    public static func fromExpression(_ value: JSONValue, at location: SourceLocation?) throws(EngineError) -> [ServiceContainer] {
+        let entries: [String: JSONValue]
+        switch value {
+        case .null: return []
+        case .object(let object): entries = object
+        default: throw EngineError("services must be an object of names to images or service settings, the expression gave \(value.kindName)",
+                                   hint: #"e.g. {"db": {"image": "postgres:16"}}"#)
+        }
+        var services: [ServiceContainer] = []
+        for (name, entry) in entries.sorted(by: { $0.key < $1.key }) {
+            guard isValidIdentifier(name) else {
+                throw EngineError("service name '\(name)' is not valid",
+                                  hint: "the name is the service's host name: start with a letter, then letters, digits, '-' or '_'")
+            }
+            switch entry {
+            case .string(let image) where !image.isEmpty:
+                services.append(ServiceContainer(name: name, options: ["image": .string(image)], location: location))
+            case .object(let options):
+                if let unknown = options.keys.sorted().first(where: { !keys.contains($0) }) {
+                    throw EngineError("service '\(name)' has an unknown key '\(unknown)'", hint: "keys: \(keys.joined(separator: ", "))")
+                }
+                guard case .string(let image)? = options["image"], !image.isEmpty else {
+                    throw EngineError("service '\(name)' needs an 'image'", hint: #"e.g. {"\#(name)": {"image": "postgres:16"}}"#)
+                }
+                services.append(ServiceContainer(name: name, options: options, location: location))
+            default:
+                throw EngineError("service '\(name)' must be an image or an object of service settings, the expression gave \(entry.kindName)")
+            }
+        }
+        return services
+    }
+}
+
+extension JSONValue {
+    /// The kind's name in messages.
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
 }
 
 /// `nix:` of a job or workflow: packages built with Nix whose `bin` folders the steps get first on
