@@ -164,6 +164,49 @@ struct CompositeActionTests {
                 "\(checked.stderr)")
     }
 
+    @Test("with: ${{ … }} gives a step its inputs from one expression (a matrix entry): texts as they are, numbers, booleans and lists as JSON; a value that is not an object fails the step at its place")
+    func withFromExpression() async throws {
+        let (temp, workflow) = try Self.project([
+            ".github/actions/show/action.yml": """
+                inputs:
+                  name: { default: nobody }
+                  count: {}
+                  flag: {}
+                  list: {}
+                runs:
+                  using: composite
+                  steps:
+                    - shell: bash
+                      run: echo "name=${{ inputs.name }} count=${{ inputs.count }} flag=${{ inputs.flag }} list=${{ inputs.list }}"
+                """,
+        ], workflow: """
+            jobs:
+              a:
+                strategy:
+                  matrix:
+                    include:
+                      - with: { name: first, count: 3, flag: true, list: [1, "two"] }
+                      - with: {}
+                steps:
+                  - uses: ./.github/actions/show
+                    with: ${{ matrix.with }}
+              bad:
+                steps:
+                  - uses: ./.github/actions/show
+                    with: ${{ 'not an object' }}
+            """)
+        defer { temp.remove() }
+        let checked = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        // The list reaches the action as its JSON text, `[1,"two"]` (bash's echo drops the quotes).
+        for line in ["name=first count=3 flag=true list=[1,two]\n", "name=nobody count= flag= list=\n",
+                     "wf.yml:14:15: 'with' must be an object of inputs, the expression gave string 'not an object'"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+    }
+
     @Test("a step of the action that fails fails the step that uses it; if: failure() inside runs; continue-on-error and outputs still apply")
     func failure() async throws {
         let (temp, workflow) = try Self.project(

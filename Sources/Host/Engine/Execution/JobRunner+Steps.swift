@@ -168,6 +168,36 @@ extension JobRunner {
         }
     }
 
+    /// A step's `with: ${{ … }}`: an object whose entries are its inputs (a text as it is, another
+    /// value as JSON, null as ''), in key order; null is none.
+    static func inputs(of field: TemplateField, _ evaluation: RuntimeContext) -> Result<[(name: String, value: TemplateField)], RunProblem> {
+        let at = field.source.location.map { "\($0): " } ?? ""
+        let value: ExpressionValue
+        do {
+            value = try field.template.evaluateValue(evaluation)
+        } catch {
+            return .failure(RunProblem("\(at)cannot evaluate 'with': \(error.message)"))
+        }
+        switch value {
+        case .null:
+            return .success([])
+        case .object(let members):
+            return .success(members.sorted { $0.key < $1.key }.map { name, member in
+                let text: String
+                switch member {
+                case .string(let string): text = string
+                case .null: text = ""
+                case .array, .object: text = member.toJSON(pretty: false)
+                default: text = member.displayString
+                }
+                return (name, TemplateField.literal(text, at: field.source.location))
+            })
+        default:
+            return .failure(RunProblem("\(at)'with' must be an object of inputs, the expression gave \(value.kindName) '\(value.displayString)'"
+                                       + "\n  hint: e.g. ${{ fromJSON('{\"node-version\": \"20\"}') }}"))
+        }
+    }
+
     func failStep(_ step: Step, message: String, allowed: Bool, state: inout State) {
         reporter.report(.message(job: planned.key, level: .error, text: message))
         reportStepFinished(step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero, state: state)
@@ -196,6 +226,13 @@ extension JobRunner {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
+        var step = step
+        if let field = step.withExpression {
+            switch Self.inputs(of: field, evaluation) {
+            case .success(let with): step.with = with
+            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+            }
+        }
 
         if let uses = step.uses, ActionLoader.isReadFromFiles(uses.value) {
             // The using step's own `env:` stays over what the action's steps write to GITHUB_ENV.

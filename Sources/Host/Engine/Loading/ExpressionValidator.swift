@@ -181,6 +181,7 @@ struct ExpressionValidator {
             if let shell = step.shell { check(shell, named(place, "shell")) }
             for entry in step.env { check(entry.value, named(place, "env.", entry.name)) }
             for (key, value) in step.with { check(value, named(place, "with.", key)) }
+            if let field = step.withExpression { check(field, named(place, "with")) }
             if let condition = step.condition { check(condition, named(place, "if")) }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }

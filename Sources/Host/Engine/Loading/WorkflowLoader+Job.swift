@@ -208,6 +208,11 @@ extension WorkflowLoader {
             case "uses": step.uses = reader.string(value, what: "uses", context: context)
             case "with":
                 withNode = keyNode
+                // The whole map from one expression (GitHub's schema allows it): read when the step starts.
+                if case .scalar = value, NodeReader.hasExpression(value) {
+                    step.withExpression = reader.template(value, what: "with", context: context)
+                    continue
+                }
                 guard let entries = reader.mapping(value, what: "with", context: context) else { continue }
                 step.with = entries.compactMap { name, _, item in
                     reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }

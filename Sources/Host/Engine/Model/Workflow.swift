@@ -636,6 +636,9 @@ public struct Step: Sendable {
     public var run: TemplateField?
     public var uses: Located<String>?
     public var with: [(name: String, value: TemplateField)]
+    /// `with: ${{ … }}`: the whole map of inputs from one expression, evaluated when the step
+    /// starts (its entries then take the place of `with`).
+    public var withExpression: TemplateField?
     /// `shell:` (may hold `${{ }}`); see `ShellCommand`.
     public var shell: TemplateField?
     public var workingDirectory: TemplateField?
