@@ -246,7 +246,6 @@ struct GitHubWorkflowRunTests {
                     with: { node-version: 20 }
                   - uses: ./.github/actions/local
                   - uses: docker://alpine:3
-                  - uses: $/.github/actions/hello
             """)
         let validate = try await nixactions(["validate", actions], in: temp.path)
         #expect(validate.status == 0, "\(validate.stderr)")
@@ -254,8 +253,6 @@ struct GitHubWorkflowRunTests {
         #expect(validate.stderr.contains("actions.yml:7:15: warning: no action.yml, action.yaml or Dockerfile in './.github/actions/local' of the project"))
         // A remote action is read by run, which fetches it: validate says so in a note.
         #expect(validate.stderr.contains("actions.yml:5:15: note: the action 'actions/setup-node@v4' is fetched when the job runs"), "\(validate.stderr)")
-        #expect(validate.stderr.contains("actions.yml:9:15: warning: job 'build', step 5: the action '$/.github/actions/hello' is not supported"),
-                "\(validate.stderr)")
         // A docker:// step runs its image (DockerActionTests): nothing to say about it.
         #expect(!validate.stderr.contains("docker://alpine:3"), "\(validate.stderr)")
         let call = try await nixactions(["run", workflow, "call"], in: temp.path)

@@ -134,8 +134,9 @@ struct DocumentedCLIScenarios {
         // Each cache action takes its own inputs: actions/cache/restore uploads nothing.
         try temp.write("restore.yml", "jobs:\n  a:\n    steps:\n      - uses: actions/cache/restore@v4\n        with:\n          path: x\n          key: k\n          upload-chunk-size: 5\n")
         let restore = try await nixactions(["validate", "restore.yml"], in: temp.path)
-        #expect(restore.status == 2)
-        #expect(restore.stderr.contains("restore.yml:8:30: error: actions/cache/restore has no input 'upload-chunk-size'"), "\(restore.stderr)")
+        // As GitHub's runner: a warning of the undeclared input, and the step runs.
+        #expect(restore.status == 0)
+        #expect(restore.stderr.contains("restore.yml:8:30: warning: actions/cache/restore declares no input 'upload-chunk-size'"), "\(restore.stderr)")
         #expect(restore.stderr.contains("hint: inputs: backend, enableCrossOsArchive, fail-on-cache-miss, key, lookup-only, path, restore-keys"),
                 "\(restore.stderr)")
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
