@@ -138,6 +138,42 @@ struct GitHubWorkflowRunTests {
         #expect(!stopped.stdout.contains("never"))
     }
 
+    @Test("defaults.run: ${{ … }} (workflow and job level) gives shell and working-directory setting by setting, nearest level first; not an object fails the step with its place")
+    func defaultsRunExpression() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/sub", withIntermediateDirectories: true)
+        let workflow = try temp.write("wf.yml", """
+            defaults:
+              run: ${{ fromJSON('{"working-directory":"sub"}') }}
+            jobs:
+              a:
+                strategy:
+                  matrix:
+                    include:
+                      - { name: dash, defaults: { shell: sh } }
+                      - { name: plain, defaults: {} }
+                defaults:
+                  run: ${{ matrix.defaults }}
+                steps:
+                  - run: echo "${{ matrix.name }} in $(basename "$PWD") shell=$(basename "$(readlink /proc/$$/exe)")"
+              bad:
+                defaults:
+                  run: ${{ 'x' }}
+                steps:
+                  - run: echo never
+            """)
+        let validated = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(validated.status == 0 && !validated.stderr.contains("warning"), "\(validated.stderr)")
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1)
+        for line in ["dash in sub shell=dash\n", "plain in sub shell=bash\n",
+                     "wf.yml:16:12: 'defaults.run' must be an object of shell and working-directory, the expression gave string 'x'"] {
+            #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
+        }
+        #expect(!result.stdout.contains("[bad] never\n"))
+    }
+
     @Test("timeout-minutes from an expression limits the job and the step; a bad value fails the step with its place")
     func timeoutExpressions() async throws {
         let temp = try TemporaryDirectory()

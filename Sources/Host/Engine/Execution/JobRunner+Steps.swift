@@ -260,19 +260,15 @@ extension JobRunner {
         // The step's own shell and working-directory win over the job's defaults.run, which win
         // over the workflow's; each is evaluated now, at the step's start.
         var directory: String?
-        if let (field, what) = Self.chosen(step.workingDirectory, defaults.job.workingDirectory, defaults.workflow.workingDirectory, key: "working-directory") {
-            switch render(field, what: what, evaluation) {
-            case .success(let text): directory = text
-            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
-            }
+        switch runSetting(step.workingDirectory, key: "working-directory", defaults, evaluation) {
+        case .success(let found): directory = found?.text
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         var shellName: String?
         var shellField: TemplateField?
-        if let (field, what) = Self.chosen(step.shell, defaults.job.shell, defaults.workflow.shell, key: "shell") {
-            switch render(field, what: what, evaluation) {
-            case .success(let text): (shellName, shellField) = (text, field)
-            case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
-            }
+        switch runSetting(step.shell, key: "shell", defaults, evaluation) {
+        case .success(let found): (shellName, shellField) = (found?.text, found?.field)
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         let shell: ShellCommand
         switch ShellCommand.resolve(shellName) {
@@ -423,11 +419,40 @@ extension JobRunner {
 
     /// The first of a step's own field, its job's `defaults.run` and the workflow's, with the name
     /// an error quotes.
-    static func chosen(_ own: TemplateField?, _ job: TemplateField?, _ workflow: TemplateField?, key: String) -> (TemplateField, String)? {
-        if let own { return (own, key) }
-        if let job { return (job, "defaults.run.\(key)") }
-        if let workflow { return (workflow, "defaults.run.\(key)") }
-        return nil
+    /// A step's `shell` or `working-directory` (`key`), rendered now: its own, else its job's
+    /// `defaults.run`, else the workflow's (GitHub's nearest level, setting by setting). A level
+    /// whose `defaults.run` is one expression gives that key of the object it evaluates to; an
+    /// object (or null) without it passes to the next level, as a level that does not set it.
+    func runSetting(_ own: TemplateField?, key: String, _ defaults: (job: RunDefaults, workflow: RunDefaults),
+                    _ evaluation: RuntimeContext) -> Result<(text: String, field: TemplateField)?, RunProblem> {
+        if let own { return render(own, what: key, evaluation).map { ($0, own) } }
+        for level in [defaults.job, defaults.workflow] {
+            if let field = key == "shell" ? level.shell : level.workingDirectory {
+                return render(field, what: "defaults.run.\(key)", evaluation).map { ($0, field) }
+            }
+            guard let whole = level.runExpression else { continue }
+            let at = whole.source.location.map { "\($0): " } ?? ""
+            let value: ExpressionValue
+            do {
+                value = try whole.template.evaluateValue(evaluation)
+            } catch {
+                return .failure(RunProblem("\(at)cannot evaluate 'defaults.run': \(error.message)"))
+            }
+            switch value {
+            case .null:
+                continue
+            case .object(let members):
+                if let unknown = members.keys.sorted().first(where: { !["shell", "working-directory"].contains($0.lowercased()) }) {
+                    return .failure(RunProblem("\(at)'defaults.run' gave a key '\(unknown)'; it has shell and working-directory"))
+                }
+                guard let member = members.first(where: { $0.key.lowercased() == key })?.value, member != .null else { continue }
+                return .success((member.displayString, whole))
+            default:
+                return .failure(RunProblem("\(at)'defaults.run' must be an object of shell and working-directory, the expression gave "
+                                           + "\(value.kindName) '\(value.displayString)'"))
+            }
+        }
+        return .success(nil)
     }
 
     enum StepAttempt: Sendable {

@@ -242,6 +242,7 @@ struct ExpressionValidator {
     mutating func checkDefaults(_ defaults: RunDefaults, _ place: Place) {
         if let shell = defaults.shell { check(shell, named(place, "defaults.run.shell")) }
         if let directory = defaults.workingDirectory { check(directory, named(place, "defaults.run.working-directory")) }
+        if let whole = defaults.runExpression { check(whole, named(place, "defaults.run")) }
     }
 
     /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`), or may: an

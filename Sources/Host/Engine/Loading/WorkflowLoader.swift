@@ -285,6 +285,11 @@ public enum WorkflowLoader {
                 defaults.stepTimeout = reader.valueTimeout(
                     value, key: key, keyNode: keyNode, replacing: defaults.stepTimeout, what: "defaults", context: context)
             default:
+                // The whole of it from one expression (GitHub's schema allows it): read at each step's start.
+                if case .scalar = value, NodeReader.hasExpression(value) {
+                    defaults.runExpression = reader.template(value, what: "defaults.run", context: context)
+                    continue
+                }
                 guard let runPairs = reader.mapping(
                     value, what: "defaults.run", context: context, known: ["shell", "working-directory"])
                 else { continue }

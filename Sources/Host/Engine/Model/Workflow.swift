@@ -157,6 +157,9 @@ final class JobIndex: Sendable {
 public struct RunDefaults: Sendable {
     public var shell: TemplateField?
     public var workingDirectory: TemplateField?
+    /// `defaults.run: ${{ … }}`: the whole `run` defaults from one expression, an object of
+    /// `shell` and `working-directory` evaluated at each step's start (`JobRunner.runSetting`).
+    public var runExpression: TemplateField?
     /// `defaults.retry` (or a job's or the workflow's own `retry:`): each step's retry unless the
     /// step (or a nearer level) gives one. The original NixActions' inheritance: step > job > workflow.
     public var retry: RetryPolicy?
