@@ -341,6 +341,9 @@ struct ReusableWorkflowTests {
             ".github/workflows/leaf.yml": Self.leaf.replacingOccurrences(of: "leaf got", with: "remote leaf got"),
             ".github/workflows/greet.yml": "on: workflow_call\njobs:\n  greet:\n    steps:\n      - uses: ./.github/actions/hi\n",
             ".github/actions/hi/action.yml": "runs:\n  using: composite\n  steps:\n    - run: echo hi from the remote repository\n      shell: bash\n",
+            // `$/` in a file of that repository: a call names that repository; an action is not read from there yet.
+            ".github/workflows/selfcall.yml": "on: workflow_call\njobs:\n  again:\n    uses: $/.github/workflows/leaf.yml\n    with: { from: self }\n",
+            ".github/workflows/selfstep.yml": "on: workflow_call\njobs:\n  step:\n    steps:\n      - uses: $/.github/actions/hi\n",
         ], tags: ["v1"])
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -374,6 +377,27 @@ struct ReusableWorkflowTests {
                      "[call-nested-leaf] remote leaf got app-far.tar\n", "[after] after app-far.tar-far\n", "[greet-greet] hi from the project\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
+        _ = try temp.write("self.yml", """
+            on: push
+            jobs:
+              selfcall:
+                uses: octo/pipelines/.github/workflows/selfcall.yml@v1
+            """)
+        let selfCall = try await nixactions(["run", "self.yml", "--actions-url", daemon.url, "--log-format", "plain"], in: temp.path,
+                                            environment: environment)
+        #expect(selfCall.status == 0, "\(selfCall.stderr)\n\(selfCall.stdout)")
+        #expect(selfCall.stdout.contains("] remote leaf got self\n"), "\(selfCall.stdout)")
+        _ = try temp.write("selfstep.yml", """
+            on: push
+            jobs:
+              selfstep:
+                uses: octo/pipelines/.github/workflows/selfstep.yml@v1
+            """)
+        let selfStep = try await nixactions(["run", "selfstep.yml", "--actions-url", daemon.url], in: temp.path, environment: environment)
+        #expect(selfStep.status == 2, "\(selfStep.stderr)")
+        #expect(selfStep.stderr.contains("the action '$/.github/actions/hi' (a self-repository reference in another repository's workflow)"),
+                "\(selfStep.stderr)")
+        #expect(!selfStep.stdout.contains("hi from the project"))
         _ = try temp.write("bad.yml", """
             on: push
             jobs:

@@ -108,8 +108,10 @@ extension ActionLoader {
     /// one that cannot be fetched, or has no valid action file, is an error of its step. Without
     /// `remote` (`validate`, `run --dry-run`) they are not read: a note says so.
     public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil,
-                                         remote: RemoteActionStore? = nil, running: Set<String>? = nil) -> [Diagnostic] {
+                                         remote: RemoteActionStore? = nil, running: Set<String>? = nil,
+                                         ownRepository: Bool = true) -> [Diagnostic] {
         var checker = LocalActionChecker(root: projectDirectory, functions: functions, remote: remote, running: running)
+        checker.selfIsProject = ownRepository
         if let remote {
             remote.prefetch(workflow.actionUses.compactMap { use in
                 running.map { $0.contains(use.job) } ?? true ? RemoteActionReference(use.uses.value) : nil
@@ -135,6 +137,9 @@ struct LocalActionChecker {
     var running: Set<String>? = nil
     /// The remote actions fetched, by `RemoteActionReference.key`.
     var remoteActions: [String: RemoteAction] = [:]
+    /// Whether `$/PATH` names the project: not in a workflow of another repository (a remote
+    /// called file), whose own repository is the fetched one.
+    var selfIsProject = true
     var diagnostics = DiagnosticBag()
     var unsupported: [UnsupportedFeature] = []
     /// Path → the compiled action (nil: missing or unreadable, already reported), the errors its
@@ -154,10 +159,10 @@ struct LocalActionChecker {
                 return
             }
         }
-        if ActionLoader.isSelf(uses.value), chain.last?.hasPrefix("remote:") == true {
-            // Another repository's action naming its own repository: not fetched here yet.
-            refuse("\(feature) (a self-repository reference in another repository's action)", job: job, at: uses.location, context: context,
-                   hint: "name that repository with OWNER/REPO/PATH@REF")
+        if ActionLoader.isSelf(uses.value), !selfIsProject || chain.last?.hasPrefix("remote:") == true {
+            // Another repository's action or workflow naming its own repository: not read from there yet.
+            refuse("\(feature) (a self-repository reference in another repository's \(selfIsProject ? "action" : "workflow"))", job: job,
+                   at: uses.location, context: context, hint: "name that repository with OWNER/REPO/PATH@REF")
             return
         }
         guard let path = reference.map({ "remote:" + $0.key }) ?? ActionLoader.actionPath(uses.value) else {

@@ -227,7 +227,7 @@ public enum WorkflowCalls {
             if !called.actionUses.isEmpty {
                 // Its steps' local actions come from the project (the job's workspace), as on GitHub.
                 for diagnostic in ActionLoader.checkLocalActions(&called, projectDirectory: root, functions: functions,
-                                                                 remote: fetch ? remote : nil) {
+                                                                 remote: fetch ? remote : nil, ownRepository: folder == root) {
                     diagnostics.append(diagnostic)
                 }
             }
