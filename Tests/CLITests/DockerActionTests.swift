@@ -277,7 +277,7 @@ extension RealExecutorSuites {
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
             try temp.write(".github/actions/a/action.yml", "runs:\n  using: docker\n  args: --flag\n  entrypoint: /x\n  imag: Dockerfile\n")
-            try temp.write(".github/actions/b/action.yml", "runs:\n  using: docker\n  image: ../Dockerfile\n")
+            try temp.write(".github/actions/b/action.yml", "runs:\n  using: docker\n  image: ../../../../Dockerfile\n")
             try temp.write(".github/actions/c/action.yml", "runs:\n  using: docker\n  image: docker://\n  post-if: ${{ nope( }}\n")
             // Only a Dockerfile: an action (nothing to say); a Dockerfile that is a link: refused.
             try temp.write(".github/actions/d/Dockerfile", "FROM scratch\n")
@@ -304,7 +304,7 @@ extension RealExecutorSuites {
                 ".github/actions/a/action.yml:3:9: error: runs.args must be a sequence, found a string",
                 ".github/actions/a/action.yml:5:3: error: unknown key 'imag'",
                 ".github/actions/a/action.yml:1:1: error: a docker action's 'runs' has no 'image'",
-                ".github/actions/b/action.yml:3:10: error: runs.image '../Dockerfile' leaves the action's folder",
+                ".github/actions/b/action.yml:3:10: error: runs.image '../../../../Dockerfile' leads out of the project",
                 ".github/actions/c/action.yml:3:10: error: runs.image 'docker://' names no image",
                 ".github/actions/c/action.yml:4:",
                 "runs.post-if",

@@ -68,7 +68,9 @@ extension RealExecutorSuites {
             defer { temp.remove() }
             // The services as JSON (a job makes it; here it reads it from the project).
             let web: [String: Any] = [
-                "image": PodmanFixture.image, "ports": ["8080"], "env": ["GREETING": "hello from json"],
+                "image": PodmanFixture.image, "ports": ["8080"],
+                // Data, never evaluated again: a `${{` in a value stays as it is.
+                "env": ["GREETING": "hello from json", "LITERAL": "${{ 1 + }}"],
                 "options": #"--entrypoint '["sh","-c","mkdir -p /www; echo $GREETING > /www/index.html; exec httpd -f -p 8080 -h /www"]' "#
                     + #"--health-cmd "wget -qO- http://127.0.0.1:8080/" --health-interval 1s --health-retries 20"#,
             ]

@@ -139,12 +139,13 @@ struct NodeActionTests {
             if (process.env.INPUT_FAIL === 'yes') { console.error('main failed on purpose'); process.exit(4); }
             """,
         "dist/post.js": "console.log(`post ${process.env.INPUT_VERSION}: ${process.env.STATE_fromPre} ${process.env.STATE_fromMain}`);\n",
-        "other/action.yml": "runs:\n  using: node16\n  main: index.js\n  post: post.js\n",
-        "other/index.js": "console.log('other main');\n",
+        // A sub-action whose code is in a sibling folder (actions/cache/restore's layout).
+        "other/action.yml": "runs:\n  using: node16\n  main: ../dist/other-main.js\n  post: post.js\n",
+        "dist/other-main.js": "console.log('other main');\n",
         "other/post.js": "console.log('other post');\n",
     ]
 
-    @Test("a remote JavaScript action: pre before the first step (pre-if), its state in main and post, posts last first, post-if: success() after a failure")
+    @Test("a remote JavaScript action: pre before the first step (pre-if), its state in main and post, posts last first, post-if: success() after a failure; a sub-action's main in a sibling folder (../dist)")
     func remoteAction() async throws {
         let daemon = try GitDaemon()
         defer { daemon.stop() }
@@ -283,11 +284,11 @@ struct NodeActionTests {
         #expect(out.contains("[throws] ✗ ./.github/actions/throws (exit code 1"), "\(out)")
     }
 
-    @Test("validate checks a JavaScript action's runs: main required, scripts inside the action's folder, pre-if and post-if expressions, unknown keys")
+    @Test("validate checks a JavaScript action's runs: main required, scripts inside the action's repository, pre-if and post-if expressions, unknown keys")
     func validation() async throws {
         let (temp, workflow) = try Self.project(
             [".github/actions/a/action.yml": "runs:\n  using: node20\n  mian: index.js\n  post-if: success(\n",
-             ".github/actions/b/action.yml": "runs:\n  using: node20\n  main: ../../../evil.js\n  pre: /abs.js\n",
+             ".github/actions/b/action.yml": "runs:\n  using: node20\n  main: ../../../../evil.js\n  pre: /abs.js\n",
              ".github/actions/c/action.yml": "runs:\n  using: node18\n  main: index.js\n"],
             workflow: """
                 jobs:
@@ -303,7 +304,7 @@ struct NodeActionTests {
         for line in [".github/actions/a/action.yml:1:1: error: a node20 action's 'runs' has no 'main'",
                      ".github/actions/a/action.yml:3:3: error: unknown key 'mian' in runs", "hint: did you mean 'main'?",
                      ".github/actions/a/action.yml:4:20: error: invalid expression in 'runs.post-if'",
-                     ".github/actions/b/action.yml:3:9: error: runs.main '../../../evil.js' leaves the action's folder",
+                     ".github/actions/b/action.yml:3:9: error: runs.main '../../../../evil.js' leads out of the project",
                      ".github/actions/b/action.yml:4:8: error: runs.pre '/abs.js' is an absolute path",
                      "wf.yml:6:15: warning: job 'a', step 3: the action './.github/actions/c' (runs.using: node18) is not supported"] {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")

@@ -380,6 +380,10 @@ extension JobRunner {
             let shown = errors.isEmpty ? ["the action file '\(file)' could not be read"] : errors.map(\.description)
             return .failure(RunProblem("the action '\(uses)' is not valid:\n" + shown.joined(separator: "\n")))
         }
+        if let (key, value) = ActionLoader.pathLeavingRoot(action, folder: path) {
+            return .failure(RunProblem("the action '\(uses)' is not valid: runs.\(key) '\(value.value)' leads out of the "
+                                       + (fromProject ? "project" : "job's workspace")))
+        }
         return .success(action)
     }
 

@@ -216,25 +216,15 @@ final class Scheduler: Sendable {
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
                     }
-                    var services = job.services
-                    if let field = job.servicesExpression {
-                        switch servicesFromExpression(field, job, instance, frame, needsContext: needsContext) {
-                        case .success(let made): services = made
-                        case .failure(let problem):
-                            readyHead += 1
-                            finishWithout(instance, .failure, problem.message)
-                            continue
-                        }
-                    }
-                    if !services.isEmpty {
-                        // Sidecars of the job's container (oci), or containers of this machine (local).
-                        guard reference.pluginID == "oci" || reference.pluginID == "local" else {
+                    // Sidecars of the job's container (oci), or containers of this machine (local).
+                    let servicesPlaced = reference.pluginID == "oci" || reference.pluginID == "local"
+                    if !job.services.isEmpty {
+                        guard servicesPlaced else {
                             readyHead += 1
                             finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
                             continue
                         }
-                        reference.options["services"] = .object(Dictionary(
-                            services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
+                        reference.options["services"] = Self.servicesOption(job.services)
                     }
                     do {
                         reference.options = try evaluateOptions(reference.options, job, instance, frame, needsContext: needsContext)
@@ -244,6 +234,25 @@ final class Scheduler: Sendable {
                         finishWithout(instance, .failure, "\(at)cannot evaluate the executor options of job '\(job.id)': \(error.message)"
                                       + "\n  hint: they may use github, matrix, needs, strategy, vars, inputs and secrets")
                         continue
+                    }
+                    if let field = job.servicesExpression {
+                        // Made after the options were rendered: what the expression gave is data,
+                        // never evaluated again (a `${{` in a value stays as it is).
+                        switch servicesFromExpression(field, job, instance, frame, needsContext: needsContext) {
+                        case .success(let made) where made.isEmpty:
+                            break
+                        case .success(let made):
+                            guard servicesPlaced else {
+                                readyHead += 1
+                                finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
+                                continue
+                            }
+                            reference.options["services"] = Self.servicesOption(made)
+                        case .failure(let problem):
+                            readyHead += 1
+                            finishWithout(instance, .failure, problem.message)
+                            continue
+                        }
                     }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
@@ -573,12 +582,7 @@ final class Scheduler: Sendable {
             }
         }
         guard options.values.contains(where: hasExpression) else { return options }
-        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
-        contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
-            .mapValues(ExpressionValue.string))
-        // A RuntimeContext for its redactor: `fromJSON(secrets.REGISTRY).password` is masked too.
-        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
-                                     redactor: runner.redactor)
+        let context = optionsContext(job, instance, frame, needsContext: needsContext, secrets: true)
         func render(_ value: JSONValue) throws(ExpressionError) -> JSONValue {
             switch value {
             case .string(let text) where text.contains("${{"): return .string(try Template.parse(text).render(context))
@@ -598,24 +602,39 @@ final class Scheduler: Sendable {
         return rendered
     }
 
-    /// `services: ${{ … }}` for one instance: evaluated with the executor options' contexts, then
-    /// read as a written map is (`ServiceContainer.fromExpression`); strings in it may hold `${{ }}`
-    /// of their own, rendered with the other options.
+    /// The context a job's executor options are evaluated in when it starts: the executor's
+    /// contexts, the run's and the job's secrets when `secrets` (credentials), and the run's
+    /// redactor (`fromJSON(secrets.REGISTRY).password` is masked too).
+    func optionsContext(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue],
+                        secrets: Bool) -> RuntimeContext {
+        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
+        if secrets {
+            contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+                .mapValues(ExpressionValue.string))
+        }
+        return RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
+                              redactor: runner.redactor)
+    }
+
+    /// The executor option `services` of `services`.
+    static func servicesOption(_ services: [ServiceContainer]) -> JSONValue {
+        .object(Dictionary(services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    /// `services: ${{ … }}` for one instance: evaluated with GitHub's contexts for services
+    /// (github, needs, strategy, matrix, vars, inputs), then read as a written map is
+    /// (`ServiceContainer.fromExpression`).
     func servicesFromExpression(
         _ field: TemplateField, _ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]
     ) -> Result<[ServiceContainer], RunProblem> {
-        var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
-        contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
-            .mapValues(ExpressionValue.string))
-        let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
-                                     redactor: runner.redactor)
+        let context = optionsContext(job, instance, frame, needsContext: needsContext, secrets: false)
         let at = field.source.location.map { "\($0): " } ?? ""
         let value: ExpressionValue
         do {
             value = try field.template.evaluateValue(context)
         } catch {
             return .failure(RunProblem("\(at)cannot evaluate the services of job '\(job.id)': \(error.message)"
-                                       + "\n  hint: they may use github, matrix, needs, strategy, vars, inputs and secrets"))
+                                       + "\n  hint: they may use github, matrix, needs, strategy, vars and inputs"))
         }
         do {
             return .success(try ServiceContainer.fromExpression(value.jsonValue, at: field.source.location))

@@ -133,21 +133,43 @@ public enum ActionLoader {
         return action
     }
 
+    /// The first of an action's `runs` paths (`main`, `pre`, `post`, a Dockerfile `image`) that
+    /// climbs out of the repository (or workspace) it is read from, the action being in `folder`
+    /// of it ("" for its top): GitHub's runner has the whole repository, so `../dist/index.js` of
+    /// a sub-action is fine, `../../x` of a top-level one is outside anything copied.
+    static func pathLeavingRoot(_ action: ActionDefinition, folder: String) -> (key: String, value: Located<String>)? {
+        var paths: [(String, Located<String>)] = []
+        if let node = action.node {
+            paths.append(("main", node.main))
+            if let pre = node.pre { paths.append(("pre", pre)) }
+            if let post = node.post { paths.append(("post", post)) }
+        }
+        if let docker = action.docker, DockerRuns.pulledImage(docker.image.value) == nil { paths.append(("image", docker.image)) }
+        for (key, value) in paths {
+            var depth = 0
+            for part in (folder + "/" + value.value).split(separator: "/") where part != "." {
+                depth += part == ".." ? -1 : 1
+                if depth < 0 { return (key, value) }
+            }
+        }
+        return nil
+    }
+
     /// A JavaScript action's `runs`: `main` (required), `pre`, `post`, each a file of the action's
-    /// folder, and the conditions `pre-if` and `post-if`.
+    /// repository (usually of its folder), and the conditions `pre-if` and `post-if`.
     static func compileNodeRuns(_ node: Node, keyNode: Node, using: String, reader: inout NodeReader, context: String) -> NodeRuns? {
         let keys = ["using", "main", "pre", "pre-if", "post", "post-if"]
         guard let pairs = reader.mapping(node, what: "runs", context: context, known: keys) else { return nil }
         func script(_ key: String) -> Located<String>? {
             guard let value = pairs.first(where: { $0.key == key })?.value,
                   let text = reader.string(value, what: "runs.\(key)", context: context) else { return nil }
-            let parts = text.value.split(separator: "/", omittingEmptySubsequences: true)
-            let problem = text.value.isEmpty ? "is empty"
-                : text.value.hasPrefix("/") ? "is an absolute path"
-                : parts.contains("..") ? "leaves the action's folder" : nil
+            // `../dist/index.js` is a file of the repository (a sub-action's code in a sibling
+            // folder: actions/cache/restore); one that climbs out of it is refused where the
+            // action is read, which knows its folder (`pathLeavingRoot`).
+            let problem = text.value.isEmpty ? "is empty" : text.value.hasPrefix("/") ? "is an absolute path" : nil
             if let problem {
                 reader.diagnostics.error("runs.\(key) '\(text.value)' \(problem)", at: text.location, context: context,
-                                         hint: "name a file of the action's folder, as 'dist/index.js'")
+                                         hint: "name a file of the action's repository, as 'dist/index.js' or '../dist/index.js'")
                 return nil
             }
             return text
@@ -213,9 +235,9 @@ public enum ActionLoader {
                                          hint: "write 'docker://alpine:3.20', or 'Dockerfile' to build one")
                 return nil
             }
-        } else if image.value.hasPrefix("/") || image.value.split(separator: "/").contains("..") {
-            reader.diagnostics.error("runs.image '\(image.value)' leaves the action's folder", at: image.location, context: context,
-                                     hint: "name a Dockerfile of the action's folder, as 'Dockerfile', or an image as 'docker://IMAGE'")
+        } else if image.value.hasPrefix("/") {
+            reader.diagnostics.error("runs.image '\(image.value)' is an absolute path", at: image.location, context: context,
+                                     hint: "name a Dockerfile of the action's repository, as 'Dockerfile', or an image as 'docker://IMAGE'")
             return nil
         }
         var runs = DockerRuns(image: image)

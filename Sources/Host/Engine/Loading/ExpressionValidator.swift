@@ -140,9 +140,9 @@ struct ExpressionValidator {
             check(field, place)
         }
         if let field = job.servicesExpression {
-            // GitHub's contexts for services (and secrets, for a registry's credentials).
+            // GitHub's contexts for jobs.<job_id>.services.
             var place = named(jobPlace, "services")
-            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs", "secrets"]
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs"]
             place.why = "a job's services start before its steps"
             check(field, place)
         }

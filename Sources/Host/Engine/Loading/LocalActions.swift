@@ -281,7 +281,8 @@ struct LocalActionChecker {
             return nil
         }
         let file = named + "/" + (reference.path.isEmpty ? "" : reference.path + "/") + found.name
-        let (action, valid) = compile(found.bytes, file: file, uses: uses, context: context)
+        var (action, valid) = compile(found.bytes, file: file, uses: uses, context: context)
+        if let action, !leavesRoot(action, folder: reference.path, of: named, context: context) { valid = false }
         if let action, valid {
             remoteActions[reference.key] = RemoteAction(reference: reference, commit: fetched.commit, tree: fetched.tree, action: action)
         }
@@ -328,6 +329,16 @@ struct LocalActionChecker {
                     + "check the path, or make it in an earlier step (actions/checkout with 'path:')")
             return nil
         }
-        return compile(found.bytes, file: (path.isEmpty ? "" : path + "/") + found.name, uses: uses, context: context).action
+        let action = compile(found.bytes, file: (path.isEmpty ? "" : path + "/") + found.name, uses: uses, context: context).action
+        if let action, !leavesRoot(action, folder: path, of: "the project", context: context) { return nil }
+        return action
+    }
+
+    /// Whether the action's `runs` paths stay in the repository it is read from; else an error.
+    mutating func leavesRoot(_ action: ActionDefinition, folder: String, of repository: String, context: String) -> Bool {
+        guard let (key, value) = ActionLoader.pathLeavingRoot(action, folder: folder) else { return true }
+        diagnostics.error("runs.\(key) '\(value.value)' leads out of \(repository)", at: value.location, context: context,
+                          hint: "name a file of the repository, as 'dist/index.js' or '../dist/index.js' for a sub-action")
+        return false
     }
 }

@@ -546,8 +546,9 @@ public struct ServiceContainer: Sendable, Hashable {
     public static let keys = ["image", "env", "ports", "volumes", "options", "credentials", "entrypoint", "command"]
 
     /// The services of `value` (what `services: ${{ … }}` gave): an object of names to an image
-    /// or to an object with `image` and the other keys; null or `{}` is none. A problem is thrown
-    /// as a message, as the loader says it of a written map.
+    /// or to an object with `image` and the other keys; null or `{}` is none, and a service whose
+    /// image is empty is not started (GitHub's rule for an image from an expression). A problem is
+    /// thrown as a message, as the loader says it of a written map.
     public static func fromExpression(_ value: JSONValue, at location: SourceLocation?) throws(EngineError) -> [ServiceContainer] {
         let entries: [String: JSONValue]
         switch value {
@@ -563,16 +564,16 @@ public struct ServiceContainer: Sendable, Hashable {
                                   hint: "the name is the service's host name: start with a letter, then letters, digits, '-' or '_'")
             }
             switch entry {
-            case .string(let image) where !image.isEmpty:
-                services.append(ServiceContainer(name: name, options: ["image": .string(image)], location: location))
+            case .string(let image):
+                if !image.isEmpty { services.append(ServiceContainer(name: name, options: ["image": .string(image)], location: location)) }
             case .object(let options):
                 if let unknown = options.keys.sorted().first(where: { !keys.contains($0) }) {
                     throw EngineError("service '\(name)' has an unknown key '\(unknown)'", hint: "keys: \(keys.joined(separator: ", "))")
                 }
-                guard case .string(let image)? = options["image"], !image.isEmpty else {
+                guard case .string(let image)? = options["image"] else {
                     throw EngineError("service '\(name)' needs an 'image'", hint: #"e.g. {"\#(name)": {"image": "postgres:16"}}"#)
                 }
-                services.append(ServiceContainer(name: name, options: options, location: location))
+                if !image.isEmpty { services.append(ServiceContainer(name: name, options: options, location: location)) }
             default:
                 throw EngineError("service '\(name)' must be an image or an object of service settings, the expression gave \(entry.kindName)")
             }
