@@ -89,11 +89,17 @@ extension JobRunner {
                 return failStep(step, message: "\(at)'uses: \(uses.value)' leaves the repository; $/PATH is a folder of the project",
                                 allowed: allowed, state: &state)
             }
-            switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started, fromProject: true) {
+            let tree: (folder: String, excludes: [String])
+            do {
+                tree = try await selfRepositoryTree()
+            } catch {
+                return failStep(step, message: "\(at)cannot read the project for '\(uses.value)': \(describe(error))", allowed: allowed, state: &state)
+            }
+            switch await loadLocalAction(path, uses: uses.value, executor: executor, started: started, hostFolder: tree.folder) {
             case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
             case .success(let loaded): action = loaded
             }
-            switch await putProjectActions(executor: executor, started: started, state: &state) {
+            switch await putProjectActions(tree, executor: executor, started: started, state: &state) {
             case .failure(let problem): return failStep(step, message: "\(at)\(problem.message)", allowed: allowed, state: &state)
             case .success(let root): folder = path.isEmpty ? root : root + "/" + path
             }
@@ -288,19 +294,32 @@ extension JobRunner {
         return .success(folder)
     }
 
-    /// The project's files for `$/PATH` actions, copied into the job once: into
-    /// `RUNNER_TEMP/_actions/_self` (as a remote action's repository), without `.git`, the run's
-    /// own folder and the workspace's excludes. Gone with the job's temporary folder.
-    func putProjectActions(executor: any Executor, started: JobStarted, state: inout State) async -> Result<String, RunProblem> {
+    /// Where `$/PATH` actions come from, "the workflow's repository at the commit that runs": the
+    /// project's HEAD (the clone jobs get, shared, without `.git`), as the jobs' workspaces are;
+    /// the project folder as it is with --working-tree, or when it is not a git repository or has
+    /// no commit (without `.git`, the run's folder and the workspace's excludes). Never what git
+    /// ignores or what is not committed, unless the run takes the working tree.
+    func selfRepositoryTree() async throws -> (folder: String, excludes: [String]) {
+        if let checkout = options.checkout, checkout.isRepository, checkout.source == .commit, !checkout.hasNoCommit {
+            return (try await checkout.clone(ProjectCheckout.Request()), [".git"])
+        }
+        let project = options.projectDirectory
+        return (project, [".git"] + projectCopyExcludes(project))
+    }
+
+    /// The project's files for `$/PATH` actions (`selfRepositoryTree`), copied into the job once:
+    /// into `RUNNER_TEMP/_actions/_self`, as a remote action's repository is. Gone with the job's
+    /// temporary folder.
+    func putProjectActions(_ tree: (folder: String, excludes: [String]), executor: any Executor, started: JobStarted,
+                           state: inout State) async -> Result<String, RunProblem> {
         let relative = "_actions/_self"
         let root = started.temporaryDirectory + "/" + relative
         if state.actionsPut.contains(root) { return .success(root) }
-        let project = options.projectDirectory
         do {
             if Self.fileTransfer(started, executor) == nil {
                 try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
             }
-            try await deliver(project, excludes: [".git"] + projectCopyExcludes(project), into: root, started: started, executor: executor,
+            try await deliver(tree.folder, excludes: tree.excludes, into: root, started: started, executor: executor,
                               what: "the project's actions ($/)")
         } catch {
             return .failure(RunProblem("cannot put the project's files for its $/ actions into the job: \(describe(error))"))
@@ -342,14 +361,14 @@ extension JobRunner {
     /// machine (never through a symbolic link that leaves it), else through the executor's files
     /// interface; then compiled, its problems as one message.
     func loadLocalAction(_ path: String, uses: String, executor: any Executor, started: JobStarted,
-                         fromProject: Bool = false) async -> Result<ActionDefinition, RunProblem> {
+                         hostFolder: String? = nil) async -> Result<ActionDefinition, RunProblem> {
         let found: (name: String, bytes: [UInt8])?
         var dockerfile: ActionDefinition? = nil
         do {
-            if fromProject {
-                // `$/PATH`: the project folder of this machine.
-                found = try ActionLoader.readActionFile(in: options.projectDirectory, path: path)
-                if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: options.projectDirectory, path: path, label: "", at: nil) }
+            if let hostFolder {
+                // `$/PATH`: the project as `selfRepositoryTree` gives it, on this machine.
+                found = try ActionLoader.readActionFile(in: hostFolder, path: path)
+                if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: hostFolder, path: path, label: "", at: nil) }
             } else if started.hostPaths == true {
                 found = try ActionLoader.readActionFile(in: started.workspace, path: path)
                 if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: started.workspace, path: path, label: "", at: nil) }
@@ -363,8 +382,9 @@ extension JobRunner {
         }
         if let dockerfile { return .success(dockerfile) }
         guard let found else {
-            if fromProject {
-                return .failure(RunProblem("no action.yml, action.yaml or Dockerfile in '\(uses)' of the project (\(options.projectDirectory))"))
+            if hostFolder != nil {
+                return .failure(RunProblem("no action.yml, action.yaml or Dockerfile in '\(uses)' of the project's commit\n  hint: commit it "
+                                           + "($/ actions come from the project's HEAD, as the jobs' workspaces do, unless --working-tree)"))
             }
             return .failure(RunProblem(
                 "no action.yml, action.yaml or Dockerfile in '\(uses)' of the job's workspace\n  hint: commit it (a job's workspace is a clone of the "
@@ -382,7 +402,7 @@ extension JobRunner {
         }
         if let (key, value) = ActionLoader.pathLeavingRoot(action, folder: path) {
             return .failure(RunProblem("the action '\(uses)' is not valid: runs.\(key) '\(value.value)' leads out of the "
-                                       + (fromProject ? "project" : "job's workspace")))
+                                       + (hostFolder != nil ? "project" : "job's workspace")))
         }
         return .success(action)
     }
