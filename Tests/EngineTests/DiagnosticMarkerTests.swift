@@ -236,12 +236,15 @@ struct DiagnosticMarkerTests {
         #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
     }
 
-    @Test("an env name an action of the job may export is no warning (setup-python's pythonLocation); after built-in actions only it is")
+    @Test("an env name an action of the job may export is no warning after it (setup-python's pythonLocation); before it, in the job's own fields and after built-in actions only it is")
     func envExportedByAction() {
         let input = Marked("""
             jobs:
               python:
+                env: { FROM_JOB: "${{ 1️⃣env.TYPO_JOB }}" }
+                outputs: { where: "${{ env.pythonLocation }}" }
                 steps:
+                  - run: echo ${{ 2️⃣env.TYPO_BEFORE }}
                   - uses: actions/setup-python@v5
                   - uses: actions/cache@v4
                     with: { path: "${{ env.pythonLocation }}", key: py }
@@ -249,9 +252,11 @@ struct DiagnosticMarkerTests {
                 steps:
                   - uses: actions/checkout@v4
                   - uses: actions/cache@v4
-                    with: { path: "${{ 1️⃣env.pythonLocation }}", key: py }
+                    with: { path: "${{ 3️⃣env.pythonLocation }}", key: py }
             """)
-        #expect(input.diagnostics() == ["1️⃣ warning: env.pythonLocation in 'with.path' is not defined at workflow, job or step level"])
+        #expect(input.diagnostics() == ["1️⃣ warning: env.TYPO_JOB in 'env.FROM_JOB' is not defined at workflow, job or step level",
+                                        "2️⃣ warning: env.TYPO_BEFORE in 'run' is not defined at workflow, job or step level",
+                                        "3️⃣ warning: env.pythonLocation in 'with.path' is not defined at workflow, job or step level"])
     }
 
     @Test("several errors in one file are all reported, in file order")

@@ -56,6 +56,7 @@ extension JobRunner {
         if !keepsID { run.id = nil }
         run.uses = nil
         run.with = []
+        run.withExpression = nil  // evaluated once, for the action's inputs; not again for each script
         run.env = []
         run.condition = nil
         run.shellCondition = nil

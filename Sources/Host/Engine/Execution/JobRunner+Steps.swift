@@ -137,7 +137,7 @@ extension JobRunner {
     /// `hashFiles` of a job whose workspace is not on this machine: computed through the files
     /// interface before the step's fields are evaluated (see `JobHashing`).
     func prefetchHashes(_ step: Step, executor: any Executor) async {
-        var templates = [step.name, step.run, step.workingDirectory, step.continueOnErrorExpression].compactMap { $0?.template }
+        var templates = [step.name, step.run, step.workingDirectory, step.continueOnErrorExpression, step.withExpression].compactMap { $0?.template }
         templates += step.with.map(\.value.template) + step.env.map(\.value.template)
         await prefetchHashes(templates, conditions: step.condition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
     }
@@ -183,14 +183,7 @@ extension JobRunner {
             return .success([])
         case .object(let members):
             return .success(members.sorted { $0.key < $1.key }.map { name, member in
-                let text: String
-                switch member {
-                case .string(let string): text = string
-                case .null: text = ""
-                case .array, .object: text = member.toJSON(pretty: false)
-                default: text = member.displayString
-                }
-                return (name, TemplateField.literal(text, at: field.source.location))
+                (name, TemplateField.literal(member.displayString, at: field.source.location))
             })
         default:
             return .failure(RunProblem("\(at)'with' must be an object of inputs, the expression gave \(value.kindName) '\(value.displayString)'"

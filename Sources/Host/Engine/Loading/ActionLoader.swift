@@ -314,7 +314,8 @@ public enum ActionLoader {
         for step in action.steps {
             let at = (step.index, step.name?.source.value)
             var fields: [(String, TemplateField)] = [("name", step.name), ("run", step.run), ("working-directory", step.workingDirectory),
-                                                     ("shell", step.shell), ("continue-on-error", step.continueOnErrorExpression)]
+                                                     ("shell", step.shell), ("continue-on-error", step.continueOnErrorExpression),
+                                                     ("with", step.withExpression)]
                 .compactMap { name, field in field.map { (name, $0) } }
             fields += step.with.map { ("with.\($0.name)", $0.value) } + step.env.map { ("env.\($0.name)", $0.value) }
             for (what, field) in fields { validator.check(field, place(what, stepContexts, stepIDs: seen, step: at)) }

@@ -99,8 +99,11 @@ struct ExpressionValidator {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
         let jobEnv = workflowEnv.union(job.env.map(\.name))
         let jobRef = JobRef(job)
-        var jobPlace = Place(what: "", context: context, job: jobRef, stepIDs: nil, envNames: workflowEnv)
-        jobPlace.envOpen = Self.writesEnvFile(job)
+        let jobPlace = Place(what: "", context: context, job: jobRef, stepIDs: nil, envNames: workflowEnv)
+        // From the first step that writes $GITHUB_ENV (or may), any name may be defined: `env.X`
+        // is not guessed at in the steps after it, nor in the job's outputs (made after its
+        // steps); the job's own fields come before any step.
+        let firstWriter = Self.firstEnvWriter(job)
         if let name = job.name { check(name, named(jobPlace, "name")) }
         if let condition = job.condition {
             var place = named(jobPlace, "if")
@@ -163,6 +166,7 @@ struct ExpressionValidator {
             var place = named(jobPlace, "outputs.", name)
             place.stepIDs = allIDs
             place.envNames = jobEnv
+            place.envOpen = firstWriter != nil
             check(value, place)
         }
         for restore in job.artifacts?.restore ?? [] where !job.needs.contains(where: { $0.value == restore.job.value }) {
@@ -174,7 +178,7 @@ struct ExpressionValidator {
         for step in job.steps {
             var place = Place(what: "", context: context, job: jobRef, stepIDs: earlier, envNames: step.env.isEmpty ? jobEnv : jobEnv.union(step.env.map(\.name)))
             place.step = (step.index, step.name?.source.value)
-            place.envOpen = jobPlace.envOpen
+            place.envOpen = firstWriter.map { step.index > $0 } ?? false
             if let name = step.name { check(name, named(place, "name")) }
             if let run = step.run { check(run, named(place, "run")) }
             if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
@@ -245,17 +249,18 @@ struct ExpressionValidator {
         if let whole = defaults.runExpression { check(whole, named(place, "defaults.run")) }
     }
 
-    /// Whether a step of `job` writes `$GITHUB_ENV` (or the original's `$JOB_ENV`), or may: an
-    /// action's steps are not in the workflow, and any action but the built-in ones may export
-    /// variables (setup-python's `pythonLocation`, github-script's `core.exportVariable`).
-    static func writesEnvFile(_ job: Job) -> Bool {
+    /// The index of the first step of `job` that writes `$GITHUB_ENV` (or the original's
+    /// `$JOB_ENV`), or may: an action's steps are not in the workflow, and any action but the
+    /// built-in ones may export variables (setup-python's `pythonLocation`, github-script's
+    /// `core.exportVariable`). nil: none does.
+    static func firstEnvWriter(_ job: Job) -> Int? {
         // By index: iterating the steps would copy each `Step` (retaining every field) to read one.
         for index in job.steps.indices {
-            if let uses = job.steps[index].uses?.value, !JobRunner.supportedActions.contains(JobRunner.actionName(uses)) { return true }
+            if let uses = job.steps[index].uses?.value, !JobRunner.supportedActions.contains(JobRunner.actionName(uses)) { return index }
             guard let script = job.steps[index].run?.source.value else { continue }
-            if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return true }
+            if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return index }
         }
-        return false
+        return nil
     }
 
     func named(_ place: Place, _ what: String, _ name: String? = nil) -> Place {
