@@ -676,7 +676,7 @@ struct CheckoutTests {
         #expect(!text.contains("'ref'"))
         #expect(text.components(separatedBy: "'token'").count == 2)
         // What NixActions does anyway (no credential persisted, the run's own token) is no warning.
-        #expect(!text.contains("wf.yml:16:") && !text.contains("wf.yml:17:") && !text.contains("wf.yml:19:19"), "\(text)")
+        #expect(!text.contains("wf.yml:16:") && !text.contains("wf.yml:17:") && !text.contains("wf.yml:19:22"), "\(text)")
         #expect(text.contains("wf.yml:19:68: warning: actions/checkout input 'persist-credentials' is not used"), "\(text)")
     }
 }

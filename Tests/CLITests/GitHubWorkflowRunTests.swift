@@ -121,7 +121,7 @@ struct GitHubWorkflowRunTests {
             #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
         }
         // fail-fast: false from the expression: b ran although a failed first (max-parallel 1).
-        #expect(!out.contains("ran a"), "\(out)")
+        #expect(out.contains("exit code 3"), "\(out)")
         #expect(!out.contains("never"), "\(out)")
 
         // A strategy known before the run (no needs) is checked before anything runs.

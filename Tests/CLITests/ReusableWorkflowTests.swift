@@ -690,7 +690,7 @@ struct ReusableWorkflowTests {
               show:
                 runs-on: ubuntu-latest
                 steps:
-                  - run: echo "push=${{ inputs.push }} attempts=${{ inputs.attempts }} tag=${{ inputs.tag }} wrong=${{ inputs.wrong }}"
+                  - run: echo "push=${{ inputs.push }} attempts=${{ inputs.attempts }} tag=${{ inputs.tag }} wrong=${{ inputs.wrong }} quoted=${{ startsWith(toJSON(inputs.push), '"') }}/${{ startsWith(toJSON(inputs.attempts), '"') }}"
             """)
         _ = try temp.write("ci.yml", """
             on: push
@@ -705,15 +705,15 @@ struct ReusableWorkflowTests {
         let result = try await nixactions(["run", "ci.yml", "--log-format", "plain", "--var", "SUFFIX=s1"], in: temp.path)
         #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
         let out = result.stdout + result.stderr
-        for line in ["[good-show] push=true attempts=1 tag=app-s1 wrong=7\n",
-                     "image.yml:8:39: cannot give the default of input 'wrong' of './.github/workflows/image.yml': default of input 'wrong': 'app' is not a number"] {
+        for line in ["[good-show] push=true attempts=1 tag=app-s1 wrong=7 quoted=false/false\n",
+                     "image.yml:8:39: default of input 'wrong': 'app' is not a number (in the call of './.github/workflows/image.yml')"] {
             #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
         }
         // The file run by itself: the defaults with the run's own github and vars.
         let alone = try await nixactions(["run", ".github/workflows/image.yml", "--log-format", "plain", "--event", "pull_request",
                                           "--input", "name=solo", "--input", "wrong=1"], in: temp.path)
         #expect(alone.status == 0, "\(alone.stderr)\n\(alone.stdout)")
-        #expect(alone.stdout.contains("[show] push=false attempts=1 tag=solo- wrong=1\n"), "\(alone.stdout)")
+        #expect(alone.stdout.contains("[show] push=false attempts=1 tag=solo- wrong=1 quoted=false/false\n"), "\(alone.stdout)")
         let wrongAlone = try await nixactions(["run", ".github/workflows/image.yml", "--input", "name=solo"], in: temp.path)
         #expect(wrongAlone.status == 2)
         #expect(wrongAlone.stderr.contains("image.yml:8:39: error: default of input 'wrong': 'solo' is not a number"), "\(wrongAlone.stderr)")

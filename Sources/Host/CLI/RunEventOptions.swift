@@ -139,7 +139,8 @@ struct RunEventOptions: ParsableArguments {
         }
         let built = run.payload(facts)
         var context = run.context(facts, payload: built)
-        let problems = InputValues.evaluateDefaults(workflow.triggers, github: context.github, vars: context.vars, into: &context.inputs)
+        let problems = InputValues.evaluateDefaults(workflow.triggers?.inputs ?? [], github: .object(context.github), vars: .object(context.vars),
+                                                    into: &context.inputs)
         if !problems.isEmpty {
             for problem in problems { standardError(problem.description + "\n") }
             throw ExitCode(ExitStatus.usage)

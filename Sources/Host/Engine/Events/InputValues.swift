@@ -86,15 +86,16 @@ public enum InputValues {
         return problems.isEmpty ? .success(resolved) : .failure(Problems(diagnostics: problems))
     }
 
-    /// The inputs not given whose default is an expression, evaluated with the run's `github` and
-    /// `vars` and the inputs given, into `inputs`; a value of the wrong type is an error at the
-    /// default's place.
-    public static func evaluateDefaults(_ triggers: WorkflowTriggers?, github: [String: ExpressionValue], vars: [String: ExpressionValue],
+    /// The inputs of `specs` not in `inputs` whose default is an expression, evaluated with
+    /// `github`, `vars` and the inputs known (GitHub's contexts for an input's default), into
+    /// `inputs`; a value of the wrong type is an error at the default's place. For a run of the
+    /// file (`--input`) and for a call of it (`with`).
+    public static func evaluateDefaults(_ specs: [InputSpec], github: ExpressionValue, vars: ExpressionValue,
                                         into inputs: inout [String: ExpressionValue]) -> [Diagnostic] {
         var problems: [Diagnostic] = []
         let given = inputs
-        let context = DictionaryExpressionContext(["github": .object(github), "vars": .object(vars), "inputs": .object(given)])
-        for spec in triggers?.inputs ?? [] where given[spec.name] == nil {
+        let context = DictionaryExpressionContext(["github": github, "vars": vars, "inputs": .object(given)])
+        for spec in specs where given[spec.name] == nil {
             guard let field = spec.defaultExpression else { continue }
             do {
                 inputs[spec.name] = try spec.evaluatedDefault(context)

@@ -510,18 +510,12 @@ final class Scheduler: Sendable {
                 inputs[spec.name] = InputValues.typed(value.displayString, for: spec)
             }
         }
-        // Defaults from expressions, once the other inputs are known: github, vars and the inputs
-        // (GitHub's contexts for an input's default).
-        let known = DictionaryExpressionContext(["github": contexts["github"] ?? .object([:]), "vars": contexts["vars"] ?? .object([:]),
-                                                 "inputs": .object(inputs)])
-        for spec in defaultsToEvaluate {
-            guard let field = spec.defaultExpression else { continue }
-            do {
-                inputs[spec.name] = try spec.evaluatedDefault(known)
-            } catch {
-                let message = (error as? EngineError)?.message ?? (error as? ExpressionError)?.message ?? "\(error)"
-                return .failure(problem(field, "the default of input '\(spec.name)'", message))
-            }
+        // Defaults from expressions, once the other inputs are known.
+        let problems = InputValues.evaluateDefaults(defaultsToEvaluate, github: contexts["github"] ?? .object([:]),
+                                                    vars: contexts["vars"] ?? .object([:]), into: &inputs)
+        if let first = problems.first {
+            let at = first.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)\(first.message) (in the call of '\(call.uses.value)')" + (first.hint.map { "\n  hint: \($0)" } ?? "")))
         }
         var secrets = ResolvedSecrets()
         secrets.declaredNames = frame.options.secrets.declaredNames

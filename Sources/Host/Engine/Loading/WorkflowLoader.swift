@@ -136,8 +136,8 @@ public enum WorkflowLoader {
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
                 // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
                 let hint = problem == "mapping values are not allowed in this context"
-                    ? "a value without quotes cannot hold ': ' (a colon and a space): quote the whole value with ' or \", "
-                        + "or write it as a block (key: | on its own line, the text indented below it)"
+                    ? "check indentation and quoting on this line: a value without quotes cannot hold ': ' (a colon and a space); "
+                        + "quote the whole value with ' or \", or write it as a block (key: | on its own line, the text indented below it)"
                     : "check indentation and quoting on this line"
                 return Diagnostic(.error, message, at: at(mark), hint: hint)
             case .reader(let problem, _, _, _):

@@ -141,8 +141,9 @@ public enum Planner {
                 for (key, member) in members.sorted(by: { $0.key < $1.key }) {
                     switch key.lowercased() {
                     case "matrix": wholeMatrix = member
-                    case "fail-fast": readFailFast(member)
+                    case "fail-fast": if member != .null { readFailFast(member) }  // null: as not given
                     case "max-parallel":
+                        if member == .null { continue }
                         if let problem = readMaxParallel(member, field, "strategy.max-parallel (of the strategy's expression)") { return .failure(problem) }
                     default:
                         return .failure(Diagnostic(
