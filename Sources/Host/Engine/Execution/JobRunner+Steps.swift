@@ -168,26 +168,34 @@ extension JobRunner {
         }
     }
 
-    /// A step's `with: ${{ … }}`: an object whose entries are its inputs (a text as it is, another
-    /// value as JSON, null as ''), in key order; null is none.
-    static func inputs(of field: TemplateField, _ evaluation: RuntimeContext) -> Result<[(name: String, value: TemplateField)], RunProblem> {
+    /// A field that is one expression for a whole map (`with: ${{ … }}`, `defaults.run: ${{ … }}`),
+    /// evaluated now: the object's members, or nil for null; another value fails with the field's
+    /// place, saying what the object holds (`holding`).
+    static func wholeMap(_ field: TemplateField, what: String, holding: String, hint: String? = nil,
+                         _ evaluation: RuntimeContext) -> Result<[String: ExpressionValue]?, RunProblem> {
         let at = field.source.location.map { "\($0): " } ?? ""
         let value: ExpressionValue
         do {
             value = try field.template.evaluateValue(evaluation)
         } catch {
-            return .failure(RunProblem("\(at)cannot evaluate 'with': \(error.message)"))
+            return .failure(RunProblem("\(at)cannot evaluate '\(what)': \(error.message)"))
         }
         switch value {
-        case .null:
-            return .success([])
-        case .object(let members):
-            return .success(members.sorted { $0.key < $1.key }.map { name, member in
-                (name, TemplateField.literal(member.displayString, at: field.source.location))
-            })
+        case .null: return .success(nil)
+        case .object(let members): return .success(members)
         default:
-            return .failure(RunProblem("\(at)'with' must be an object of inputs, the expression gave \(value.kindName) '\(value.displayString)'"
-                                       + "\n  hint: e.g. ${{ fromJSON('{\"node-version\": \"20\"}') }}"))
+            return .failure(RunProblem("\(at)'\(what)' must be an object of \(holding), the expression gave \(value.kindName) '\(value.displayString)'"
+                                       + (hint.map { "\n  hint: \($0)" } ?? "")))
+        }
+    }
+
+    /// A step's `with: ${{ … }}`: an object whose entries are its inputs (a text as it is, another
+    /// value as JSON, null as ''), in key order; null is none.
+    static func inputs(of field: TemplateField, _ evaluation: RuntimeContext) -> Result<[(name: String, value: TemplateField)], RunProblem> {
+        wholeMap(field, what: "with", holding: "inputs", hint: #"e.g. ${{ fromJSON('{"node-version": "20"}') }}"#, evaluation).map { members in
+            (members ?? [:]).sorted { $0.key < $1.key }.map { name, member in
+                (name, TemplateField.literal(member.displayString, at: field.source.location))
+            }
         }
     }
 
@@ -424,26 +432,18 @@ extension JobRunner {
                 return render(field, what: "defaults.run.\(key)", evaluation).map { ($0, field) }
             }
             guard let whole = level.runExpression else { continue }
-            let at = whole.source.location.map { "\($0): " } ?? ""
-            let value: ExpressionValue
-            do {
-                value = try whole.template.evaluateValue(evaluation)
-            } catch {
-                return .failure(RunProblem("\(at)cannot evaluate 'defaults.run': \(error.message)"))
+            let members: [String: ExpressionValue]
+            switch Self.wholeMap(whole, what: "defaults.run", holding: "shell and working-directory", evaluation) {
+            case .failure(let problem): return .failure(problem)
+            case .success(nil): continue
+            case .success(let found?): members = found
             }
-            switch value {
-            case .null:
-                continue
-            case .object(let members):
-                if let unknown = members.keys.sorted().first(where: { !["shell", "working-directory"].contains($0.lowercased()) }) {
-                    return .failure(RunProblem("\(at)'defaults.run' gave a key '\(unknown)'; it has shell and working-directory"))
-                }
-                guard let member = members.first(where: { $0.key.lowercased() == key })?.value, member != .null else { continue }
-                return .success((member.displayString, whole))
-            default:
-                return .failure(RunProblem("\(at)'defaults.run' must be an object of shell and working-directory, the expression gave "
-                                           + "\(value.kindName) '\(value.displayString)'"))
+            if let unknown = members.keys.sorted().first(where: { !["shell", "working-directory"].contains($0.lowercased()) }) {
+                let at = whole.source.location.map { "\($0): " } ?? ""
+                return .failure(RunProblem("\(at)'defaults.run' gave a key '\(unknown)'; it has shell and working-directory"))
             }
+            guard let member = members.first(where: { $0.key.lowercased() == key })?.value, member != .null else { continue }
+            return .success((member.displayString, whole))
         }
         return .success(nil)
     }
