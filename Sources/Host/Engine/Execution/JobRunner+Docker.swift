@@ -71,11 +71,22 @@ extension JobRunner {
             _nxa_client=
             _nxa_ended=
             _nxa_cleanup() {
+              # The step's end signals the shell and the rest of its tree, a second SIGTERM may come
+              # late (each process of the cgroup is signalled in turn): it must not cut this short.
+              trap '' TERM INT HUP
               if [ -z "$_nxa_ended" ]; then
-                "$_nxa_engine" stop -t 2 "$_nxa_name" >/dev/null 2>&1
+                # Its SIGTERM came with the step's end (the client passes it on); the rest of the
+                # step's grace goes to removing it: SIGKILL, then rm, each one call of the engine.
+                "$_nxa_engine" kill "$_nxa_name" >/dev/null 2>&1
                 "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1
                 # A client stopped before it made the container: once it has ended, nothing it made is left.
                 if [ -n "$_nxa_client" ]; then wait "$_nxa_client" 2>/dev/null; "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1; fi
+                # One the engine was still removing (its own --rm, racing ours) is waited for, within
+                # the step's grace: the step ends without its container.
+                _nxa_wait=0
+                while [ "$_nxa_wait" -lt 30 ] && "$_nxa_engine" container inspect "$_nxa_name" >/dev/null 2>&1; do
+                  sleep 0.1; "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1; _nxa_wait=$((_nxa_wait + 1))
+                done
               fi
               if [ -n "$_nxa_built" ]; then "$_nxa_engine" rmi "$_nxa_tag" >/dev/null 2>&1; fi
             }
