@@ -315,6 +315,50 @@ extension GitHubAcceptanceTests {
         #expect(errors(wrong) == ["wf.yml:7:15: error: matrix.exclude names 'oss', which is not a matrix dimension\n  in workflow 'wf' › job 't'\n  hint: did you mean 'os'?"])
     }
 
+    @Test("matrix exclude and include match as GitHub's MatrixFilter: by each leaf of a nested value (nushell's exclude of its WASM fuzz builds), with the expressions' ==: strings without case, a number and a string as numbers")
+    func matrixFilterLeaves() throws {
+        func combinations(_ yaml: String) throws -> [String] {
+            let result = load(yaml)
+            #expect(errors(result) == [], "\(result.diagnostics)")
+            guard case .literal(let matrix)? = try #require(result.workflow).jobs.first?.strategy?.matrix else { return [] }
+            return Planner.combine(matrix).map { $0.map { "\($0.key)=\($0.value.displayString)" }.joined(separator: ",") }
+        }
+        let nested = try combinations("""
+            jobs:
+              cargo:
+                strategy:
+                  matrix:
+                    target:
+                      - { name: Ubuntu, steps: [fmt, build] }
+                      - { name: WASM, steps: [build, check] }
+                    workspace:
+                      - { name: root }
+                      - { name: fuzz, path: ./fuzz }
+                    exclude:
+                      - { target: { name: wasm }, workspace: { name: fuzz } }
+                    include:
+                      - { target: { steps: [fmt] }, formats: true }
+                steps: [ { run: x } ]
+            """)
+        #expect(nested == [
+            #"target={"name":"Ubuntu","steps":["fmt","build"]},workspace={"name":"root"},formats=true"#,
+            #"target={"name":"Ubuntu","steps":["fmt","build"]},workspace={"name":"fuzz","path":"./fuzz"},formats=true"#,
+            #"target={"name":"WASM","steps":["build","check"]},workspace={"name":"root"}"#,
+        ], "\(nested)")
+        let loose = try combinations("""
+            jobs:
+              py:
+                strategy:
+                  matrix:
+                    py: ["3.9", "3.10"]
+                    os: [ubuntu-latest, windows-latest]
+                    exclude: [ { os: Ubuntu-Latest, py: 3.9 } ]
+                    include: [ { py: 3.10, extra: a } ]
+                steps: [ { run: x } ]
+            """)
+        #expect(loose == ["py=3.9,os=windows-latest", "py=3.10,os=ubuntu-latest,extra=a", "py=3.10,os=windows-latest,extra=a"], "\(loose)")
+    }
+
     @Test("newer and loosely read keys: merge_group branches, schedule timezone, image_version, description, cancel-timeout-minutes, a BOM")
     func newerEventKeys() {
         let result = load("""

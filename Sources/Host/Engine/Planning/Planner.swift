@@ -245,7 +245,7 @@ public enum Planner {
                     let named = rule.filter { $0.key == dimension.key }
                     let matching = named.isEmpty
                         ? dimension.values.count
-                        : dimension.values.filter { value in named.allSatisfy { looselyEqual(value, $0.value) } }.count
+                        : dimension.values.filter { value in named.allSatisfy { filterMatches($0.value, value) } }.count
                     removed = saturatingMultiply(removed, matching)
                 }
                 removable = saturatingAdd(removable, removed)
@@ -260,7 +260,7 @@ public enum Planner {
             base += 1
             for (index, entry) in matrix.include.enumerated() where !matched[index] {
                 matched[index] = entry.allSatisfy { key, value in
-                    !original.contains(key) || combination.contains { $0.key == key && looselyEqual($0.value, value) }
+                    !original.contains(key) || filterMatches(value, combination.first { $0.key == key }?.value)
                 }
             }
         }
@@ -299,7 +299,7 @@ public enum Planner {
                 (key: dimension.key, value: dimension.values[digits[index]])
             }
             let excluded = matrix.exclude.contains { rule in
-                rule.allSatisfy { key, value in combination.contains { $0.key == key && looselyEqual($0.value, value) } }
+                rule.allSatisfy { key, value in filterMatches(value, combination.first { $0.key == key }?.value) }
             }
             if !excluded { body(combination) }
             var position = digits.count - 1
@@ -336,7 +336,7 @@ public enum Planner {
             var matched = false
             for index in 0..<baseCount {
                 let fits = entry.allSatisfy { key, value in
-                    !original.contains(key) || combinations[index].contains { $0.key == key && looselyEqual($0.value, value) }
+                    !original.contains(key) || filterMatches(value, combinations[index].first { $0.key == key }?.value)
                 }
                 guard fits else { continue }
                 matched = true
@@ -353,8 +353,28 @@ public enum Planner {
         return combinations
     }
 
-    static func looselyEqual(_ a: ExpressionValue, _ b: ExpressionValue) -> Bool {
-        a == b || (a.isPrimitive && b.isPrimitive && a.displayString == b.displayString)
+    /// Whether a combination's value matches the value an `exclude` rule or an `include` entry
+    /// gives for that key, as GitHub's matrix filter decides it (actions/runner's `MatrixFilter`):
+    /// each leaf of the filter's value (walking into objects, keys without case, and lists, by
+    /// position) `==` the combination's value at the same path, null where it has none. `==` is
+    /// the expressions' loose equality: strings without case, a number and a string as numbers
+    /// (`3.10` matches `"3.10"`). So `target: { name: WASM }` matches every target named WASM,
+    /// whatever else it holds.
+    static func filterMatches(_ filter: ExpressionValue, _ value: ExpressionValue?) -> Bool {
+        switch filter {
+        case .object(let members):
+            return members.allSatisfy { key, leaf in
+                guard case .object(let object)? = value else { return filterMatches(leaf, nil) }
+                return filterMatches(leaf, object[key] ?? object.first { $0.key.lowercased() == key.lowercased() }?.value)
+            }
+        case .array(let items):
+            return items.enumerated().allSatisfy { index, leaf in
+                guard case .array(let array)? = value, index < array.count else { return filterMatches(leaf, nil) }
+                return filterMatches(leaf, array[index])
+            }
+        default:
+            return ExpressionComparison.equals(filter, value ?? .null)
+        }
     }
 
     /// A matrix given as a value (from `fromJSON`): an object of lists, with optional include/exclude.
