@@ -187,7 +187,7 @@ struct GitContextTests {
         #expect(other.stderr.contains("the workflow does not listen to 'issues' (on: push)"), "\(other.stderr)")
     }
 
-    @Test("inputs: typed in inputs.*, strings in github.event.inputs.*, defaults, seen by the matrix; required, unknown and bad values exit 2")
+    @Test("inputs: typed in inputs.*, strings in github.event.inputs.*, defaults, seen by the matrix; required, unknown and bad values exit 2; a push of a file that listens to it has none")
     func inputs() async throws {
         let temp = try Self.repository()
         defer { temp.remove() }
@@ -215,6 +215,26 @@ struct GitContextTests {
         let missing = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("wf.yml:6:7: error: input 'count' is required and has no default"), "\(missing.stderr)")
+        // A file that also listens to push: a push has no inputs on GitHub (nothing required, no
+        // default: tailscale's `inputs.tag != null`); a workflow_dispatch run takes them.
+        try temp.write("both.yml", """
+            on:
+              push:
+              workflow_dispatch:
+                inputs:
+                  tag: { required: true }
+                  flag: { type: boolean, default: true }
+            jobs:
+              show:
+                steps:
+                  - run: echo "tag=[${{ inputs.tag }}] null=${{ inputs.tag == null }} flag=[${{ inputs.flag }}]"
+            """)
+        let push = try await nixactions(["run", "both.yml", "--log-format", "plain"], in: temp.path)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.contains("[show] tag=[] null=true flag=[]\n"), "\(push.stdout)")
+        let dispatch = try await nixactions(["run", "both.yml", "--event", "workflow_dispatch"], in: temp.path)
+        #expect(dispatch.status == 2)
+        #expect(dispatch.stderr.contains("both.yml:5:7: error: input 'tag' is required and has no default"), "\(dispatch.stderr)")
         let unknown = try await nixactions(["run", "wf.yml", "--input", "count=1", "--input", "taget=production"], in: temp.path)
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("error: --input taget: the workflow has no input 'taget'\n  hint: did you mean 'target'? inputs: target, dry, count, flavours"),

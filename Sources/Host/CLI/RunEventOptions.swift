@@ -120,8 +120,13 @@ struct RunEventOptions: ParsableArguments {
             standardError("warning: --event '\(event)' is not an event GitHub knows (hint: \(hint))\n")
         }
         let payload = try givenPayload()
+        // GitHub gives inputs to a workflow_dispatch or workflow_call run only: a push, a schedule
+        // (any event the file listens to) has none, so nothing is required and no default is set
+        // (tailscale's `inputs.tag != null`). An event the file does not listen to is a run forced
+        // by hand, which takes them.
+        let declared = ["workflow_dispatch", "workflow_call"].contains(event) || workflow.triggers?.trigger(event) == nil
         let inputs: InputValues.Resolved
-        switch InputValues.resolve(inputPairs(payload: payload), triggers: workflow.triggers) {
+        switch InputValues.resolve(inputPairs(payload: payload), triggers: workflow.triggers, applyDeclarations: declared) {
         case .success(let resolved): inputs = resolved
         case .failure(let problems):
             for problem in problems.diagnostics { standardError(problem.description + "\n") }
@@ -139,8 +144,8 @@ struct RunEventOptions: ParsableArguments {
         }
         let built = run.payload(facts)
         var context = run.context(facts, payload: built)
-        let problems = InputValues.evaluateDefaults(workflow.triggers?.inputs ?? [], github: .object(context.github), vars: .object(context.vars),
-                                                    into: &context.inputs)
+        let problems = InputValues.evaluateDefaults(declared ? workflow.triggers?.inputs ?? [] : [], github: .object(context.github),
+                                                    vars: .object(context.vars), into: &context.inputs)
         if !problems.isEmpty {
             for problem in problems { standardError(problem.description + "\n") }
             throw ExitCode(ExitStatus.usage)

@@ -41,7 +41,11 @@ public enum InputValues {
 
     /// Check `given` (name, value, in command-line order; later wins) against the declared inputs.
     /// Returns the values, or every problem as an error (the caller exits 2).
-    public static func resolve(_ given: [(name: String, value: String)], triggers: WorkflowTriggers?) -> Result<Resolved, Problems> {
+    /// `applyDeclarations`: whether the run's event takes the workflow's inputs (workflow_dispatch,
+    /// workflow_call, or an event the file does not listen to, run anyway); else, as on GitHub,
+    /// `inputs` is empty: only the values given are there, with no default and nothing required.
+    public static func resolve(_ given: [(name: String, value: String)], triggers: WorkflowTriggers?,
+                               applyDeclarations: Bool = true) -> Result<Resolved, Problems> {
         let specs = triggers?.inputs ?? []
         var problems: [Diagnostic] = []
         var values: [String: String] = [:]
@@ -63,6 +67,7 @@ public enum InputValues {
         }
         var resolved = Resolved()
         for spec in specs {
+            if !applyDeclarations && values[spec.name] == nil { continue }
             // A default from an expression is evaluated with the run's context (`evaluateDefaults`).
             if values[spec.name] == nil, spec.defaultExpression != nil { continue }
             guard let value = values[spec.name] ?? spec.defaultValue else {
