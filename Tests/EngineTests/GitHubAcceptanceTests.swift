@@ -257,15 +257,17 @@ extension GitHubAcceptanceTests {
 /// Round 2's sweep of 668 real workflow files (55 repositories): what GitHub accepts and
 /// `validate` refused, each reduced to its smallest form.
 extension GitHubAcceptanceTests {
-    @Test("parallel: step groups are parallel steps (one warning), not an unknown key and a step with neither run nor uses")
+    @Test("parallel: step groups are parallel steps (one warning), not an unknown key and a step with neither run nor uses; their ids are steps for the steps after them (vuejs/core)")
     func parallelGroups() {
         let result = load("""
             jobs:
               t:
+                outputs: { n: "${{ steps.a.outputs.n }}" }
                 steps:
                   - parallel:
-                      - run: echo a
-                      - run: echo b
+                      - { id: a, run: echo a }
+                      - { id: b, run: echo b }
+                  - run: echo ${{ steps.b.outputs.x }} ${{ steps.a.outputs.y }}
             """)
         #expect(errors(result) == [], "\(result.diagnostics)")
         #expect(result.diagnostics.filter { $0.severity == .warning }.map(\.message)

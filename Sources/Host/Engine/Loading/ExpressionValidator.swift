@@ -161,7 +161,7 @@ struct ExpressionValidator {
         }
         // A job-level cache's results are `steps.<its id>` for every step (cache.id).
         let cacheIDs = job.caches.map(\.id)
-        let allIDs = cacheIDs + job.steps.compactMap(\.id)
+        let allIDs = cacheIDs + job.steps.flatMap { ($0.id.map { [$0] } ?? []) + $0.parallelIDs }
         for (name, value) in job.outputs ?? [] {
             var place = named(jobPlace, "outputs.", name)
             place.stepIDs = allIDs
@@ -202,6 +202,7 @@ struct ExpressionValidator {
                 checkCheckoutInputs(step, context: place.context)
             }
             if let id = step.id { earlier.append(id) }
+            earlier += step.parallelIDs
         }
     }
 

@@ -232,6 +232,9 @@ extension WorkflowLoader {
                 (step.continueOnError, step.continueOnErrorExpression) = reader.continueOnError(value, context: context)
             case "background", "wait", "wait-all", "cancel", "parallel":
                 if step.parallelStepKey == nil { step.parallelStepKey = Located(key, at: reader.location(keyNode)) }
+                if key == "parallel", case .sequence(let inner) = value {
+                    step.parallelIDs = inner.compactMap { $0.mapping?["id"]?.string }
+                }
             default:  // retry
                 step.retry = reader.retry(value, context: context)
             }

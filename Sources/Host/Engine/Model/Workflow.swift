@@ -654,6 +654,9 @@ public struct Step: Sendable {
     /// The first of GitHub's parallel-step keys (`background`, `wait`, `wait-all`, `cancel`) the
     /// step has: valid GitHub that this version does not run yet.
     public var parallelStepKey: Located<String>?
+    /// The `id`s of the steps of a `parallel:` group: their outputs are `steps.<id>` for the steps
+    /// after it (the group itself does not run in this version).
+    public var parallelIDs: [String] = []
     public var continueOnError: Bool
     /// `continue-on-error: ${{ … }}`, evaluated when the step runs.
     public var continueOnErrorExpression: TemplateField?
