@@ -31,6 +31,20 @@ public enum InputValues {
         }
     }
 
+    /// A value an expression gave (a call's `with`, a default), as `spec`'s input: a boolean or
+    /// number as such, a text as `--input` values are read; else why it is not of the type.
+    static func typed(_ value: ExpressionValue, for spec: InputSpec) -> Result<ExpressionValue, InputTypeProblem> {
+        switch (spec.kind, value) {
+        case (.boolean, .bool), (.number, .number): return .success(value)
+        default:
+            if let problem = problem(value.displayString, for: spec) { return .failure(InputTypeProblem(message: problem)) }
+            return .success(typed(value.displayString, for: spec))
+        }
+    }
+
+    /// Why a value is not of an input's type.
+    struct InputTypeProblem: Error { let message: String }
+
     static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
         switch spec.kind {
         case .boolean: return .bool(value.lowercased() == "true")

@@ -278,20 +278,30 @@ extension JobRunner {
         }.joined(separator: "/")
         let ref = clean == reference.ref ? clean : clean + "-" + remote.commit.prefix(12)
         let relative = "_actions/" + reference.owner + "/" + reference.repository + "/" + ref
-        let root = started.temporaryDirectory + "/" + relative
-        let folder = reference.path.isEmpty ? root : root + "/" + reference.path
-        if state.actionsPut.contains(root) { return .success(folder) }
+        let root: String, put: Bool
         do {
-            if Self.fileTransfer(started, executor) == nil {
-                try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
-            }
-            try await deliver(remote.tree, excludes: [], into: root, started: started, executor: executor, what: "the action '\(reference)'")
+            (root, put) = try await putActionTree(remote.tree, excludes: [], as: relative, executor: executor, started: started,
+                                                  what: "the action '\(reference)'", state: &state)
         } catch {
             return .failure(RunProblem("cannot put the action '\(reference)' into the job: \(describe(error))"))
         }
+        if put { reporter.report(.message(job: planned.key, level: .info, text: "the action '\(reference)' is commit \(remote.commit)")) }
+        return .success(reference.path.isEmpty ? root : root + "/" + reference.path)
+    }
+
+    /// The folder `source` of this machine copied into the job's `RUNNER_TEMP/relative`, once per
+    /// job (`put` tells whether this call did it): an action's repository, where the action may
+    /// use any of its files. Gone with the job's temporary folder.
+    func putActionTree(_ source: String, excludes: [String], as relative: String, executor: any Executor, started: JobStarted,
+                       what: String, state: inout State) async throws -> (root: String, put: Bool) {
+        let root = started.temporaryDirectory + "/" + relative
+        if state.actionsPut.contains(root) { return (root, false) }
+        if Self.fileTransfer(started, executor) == nil {
+            try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
+        }
+        try await deliver(source, excludes: excludes, into: root, started: started, executor: executor, what: what)
         state.actionsPut.insert(root)
-        reporter.report(.message(job: planned.key, level: .info, text: "the action '\(reference)' is commit \(remote.commit)"))
-        return .success(folder)
+        return (root, true)
     }
 
     /// Where `$/PATH` actions come from, "the workflow's repository at the commit that runs": the
@@ -308,24 +318,15 @@ extension JobRunner {
     }
 
     /// The project's files for `$/PATH` actions (`selfRepositoryTree`), copied into the job once:
-    /// into `RUNNER_TEMP/_actions/_self`, as a remote action's repository is. Gone with the job's
-    /// temporary folder.
+    /// into `RUNNER_TEMP/_actions/_self`, as a remote action's repository is.
     func putProjectActions(_ tree: (folder: String, excludes: [String]), executor: any Executor, started: JobStarted,
                            state: inout State) async -> Result<String, RunProblem> {
-        let relative = "_actions/_self"
-        let root = started.temporaryDirectory + "/" + relative
-        if state.actionsPut.contains(root) { return .success(root) }
         do {
-            if Self.fileTransfer(started, executor) == nil {
-                try Self.makeFreshFolder(relative, in: started.temporaryDirectory)
-            }
-            try await deliver(tree.folder, excludes: tree.excludes, into: root, started: started, executor: executor,
-                              what: "the project's actions ($/)")
+            return .success(try await putActionTree(tree.folder, excludes: tree.excludes, as: "_actions/_self", executor: executor,
+                                                    started: started, what: "the project's actions ($/)", state: &state).root)
         } catch {
             return .failure(RunProblem("cannot put the project's files for its $/ actions into the job: \(describe(error))"))
         }
-        state.actionsPut.insert(root)
-        return .success(root)
     }
 
     /// What a copy of the project folder `source` leaves out: the job's workspace excludes (but

@@ -216,16 +216,25 @@ final class Scheduler: Sendable {
                         finishWithout(instance, .failure, message + "\n  hint: " + hint)
                         continue
                     }
-                    // Sidecars of the job's container (oci), or containers of this machine (local).
-                    let servicesPlaced = reference.pluginID == "oci" || reference.pluginID == "local"
-                    if !job.services.isEmpty {
-                        guard servicesPlaced else {
+                    // `services: ${{ … }}`: made before the options are rendered and put in after,
+                    // so what the expression gave is data, never evaluated again.
+                    var madeServices: [ServiceContainer] = []
+                    if let field = job.servicesExpression {
+                        switch servicesFromExpression(field, job, instance, frame, needsContext: needsContext) {
+                        case .success(let made): madeServices = made
+                        case .failure(let problem):
                             readyHead += 1
-                            finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
+                            finishWithout(instance, .failure, problem.message)
                             continue
                         }
-                        reference.options["services"] = Self.servicesOption(job.services)
                     }
+                    // Sidecars of the job's container (oci), or containers of this machine (local).
+                    if !job.services.isEmpty || !madeServices.isEmpty, reference.pluginID != "oci", reference.pluginID != "local" {
+                        readyHead += 1
+                        finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
+                        continue
+                    }
+                    if !job.services.isEmpty { reference.options["services"] = Self.servicesOption(job.services) }
                     do {
                         reference.options = try evaluateOptions(reference.options, job, instance, frame, needsContext: needsContext)
                     } catch {
@@ -235,25 +244,7 @@ final class Scheduler: Sendable {
                                       + "\n  hint: they may use github, matrix, needs, strategy, vars, inputs and secrets")
                         continue
                     }
-                    if let field = job.servicesExpression {
-                        // Made after the options were rendered: what the expression gave is data,
-                        // never evaluated again (a `${{` in a value stays as it is).
-                        switch servicesFromExpression(field, job, instance, frame, needsContext: needsContext) {
-                        case .success(let made) where made.isEmpty:
-                            break
-                        case .success(let made):
-                            guard servicesPlaced else {
-                                readyHead += 1
-                                finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
-                                continue
-                            }
-                            reference.options["services"] = Self.servicesOption(made)
-                        case .failure(let problem):
-                            readyHead += 1
-                            finishWithout(instance, .failure, problem.message)
-                            continue
-                        }
-                    }
+                    if !madeServices.isEmpty { reference.options["services"] = Self.servicesOption(madeServices) }
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
                     if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] >= limit {
@@ -502,12 +493,9 @@ final class Scheduler: Sendable {
             } catch {
                 return .failure(problem(field, "input '\(name)'", error.message))
             }
-            // A boolean or number as such; a text as `--input` values are read (`InputValues`).
-            switch (spec.kind, value) {
-            case (.boolean, .bool), (.number, .number): inputs[spec.name] = value
-            default:
-                if let wrong = InputValues.problem(value.displayString, for: spec) { return .failure(problem(field, "input '\(name)'", wrong)) }
-                inputs[spec.name] = InputValues.typed(value.displayString, for: spec)
+            switch InputValues.typed(value, for: spec) {
+            case .success(let typed): inputs[spec.name] = typed
+            case .failure(let wrong): return .failure(problem(field, "input '\(name)'", wrong.message))
             }
         }
         // Defaults from expressions, once the other inputs are known.
@@ -631,7 +619,7 @@ final class Scheduler: Sendable {
                                        + "\n  hint: they may use github, matrix, needs, strategy, vars and inputs"))
         }
         do {
-            return .success(try ServiceContainer.fromExpression(value.jsonValue, at: field.source.location))
+            return .success(try ServiceContainer.fromExpression(value, at: field.source.location))
         } catch {
             let hint = error.hint.map { "\n  hint: \($0)" } ?? ""
             return .failure(RunProblem("\(at)job '\(job.id)': \(error.message)" + hint))

@@ -11,8 +11,8 @@ extension ActionLoader {
     }
 
     /// `$/PATH`, GitHub's self-repository reference (2026): the workflow's own repository at the
-    /// commit that runs, without a checkout. Here that is the project folder the run reads its
-    /// workflow from (`JobRunner.putProjectActions`).
+    /// commit that runs, without a checkout. Here that is the project's HEAD, as the jobs'
+    /// workspaces are (`JobRunner.selfRepositoryTree`); `validate` reads it from the project folder.
     public static func isSelf(_ uses: String) -> Bool { uses.hasPrefix("$/") }
 
     /// The folder of a `./PATH` or `$/PATH` action relative to the workspace or the project.

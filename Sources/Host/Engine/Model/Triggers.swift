@@ -81,14 +81,10 @@ public struct InputSpec: Sendable {
     /// such, a text as `--input` values are read); nil when there is none.
     public func evaluatedDefault(_ context: some ExpressionContext) throws -> ExpressionValue? {
         guard let field = defaultExpression else { return nil }
-        let value = try field.template.evaluateValue(context)
-        switch (kind, value) {
-        case (.boolean, .bool), (.number, .number): return value
-        default:
-            if let problem = InputValues.problem(value.displayString, for: self) {
-                throw EngineError("default of input '\(name)': \(problem)", hint: "the expression must give a \(kind.rawValue)")
-            }
-            return InputValues.typed(value.displayString, for: self)
+        switch InputValues.typed(try field.template.evaluateValue(context), for: self) {
+        case .success(let typed): return typed
+        case .failure(let problem):
+            throw EngineError("default of input '\(name)': \(problem.message)", hint: "the expression must give a \(kind.rawValue)")
         }
     }
 

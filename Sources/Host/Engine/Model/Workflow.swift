@@ -549,8 +549,8 @@ public struct ServiceContainer: Sendable, Hashable {
     /// or to an object with `image` and the other keys; null or `{}` is none, and a service whose
     /// image is empty is not started (GitHub's rule for an image from an expression). A problem is
     /// thrown as a message, as the loader says it of a written map.
-    public static func fromExpression(_ value: JSONValue, at location: SourceLocation?) throws(EngineError) -> [ServiceContainer] {
-        let entries: [String: JSONValue]
+    public static func fromExpression(_ value: ExpressionValue, at location: SourceLocation?) throws(EngineError) -> [ServiceContainer] {
+        let entries: [String: ExpressionValue]
         switch value {
         case .null: return []
         case .object(let object): entries = object
@@ -573,26 +573,12 @@ public struct ServiceContainer: Sendable, Hashable {
                 guard case .string(let image)? = options["image"] else {
                     throw EngineError("service '\(name)' needs an 'image'", hint: #"e.g. {"\#(name)": {"image": "postgres:16"}}"#)
                 }
-                if !image.isEmpty { services.append(ServiceContainer(name: name, options: options, location: location)) }
+                if !image.isEmpty { services.append(ServiceContainer(name: name, options: options.mapValues(\.jsonValue), location: location)) }
             default:
                 throw EngineError("service '\(name)' must be an image or an object of service settings, the expression gave \(entry.kindName)")
             }
         }
         return services
-    }
-}
-
-extension JSONValue {
-    /// The kind's name in messages.
-    var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
     }
 }
 
