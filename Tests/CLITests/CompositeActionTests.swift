@@ -503,6 +503,7 @@ struct CompositeActionTests {
                       timeout-minutes: 1
                 """,
              ".github/actions/legacy/action.yml": "name: n\nruns:\n  using: node8\n  main: index.js\n",
+             ".github/actions/bare/action.yml": "inputs:\n  fine: {}\n  bare:\nruns:\n  using: composite\n  steps: []\n",
              ".github/actions/loop/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop2\n",
              ".github/actions/loop2/action.yml": "runs:\n  using: composite\n  steps:\n    - uses: ./.github/actions/loop\n"],
             workflow: """
@@ -527,6 +528,7 @@ struct CompositeActionTests {
                   e:
                     steps:
                       - uses: ./.github/actions/broken
+                      - uses: ./.github/actions/bare
                 """)
         defer { temp.remove() }
         let result = try await nixactions(["validate", workflow], in: temp.path)
@@ -543,7 +545,8 @@ struct CompositeActionTests {
                      "wf.yml:14:17: warning: the action './.github/actions/legacy' declares no input 'nope' (it is passed on",
                      "wf.yml:15:18: warning: the action './.github/actions/legacy' declares no input 'Extra' (it is passed on",
                      "\(file):11:7: error: 'working-directory' only applies to a 'run' step of a composite action",
-                     "\(file):16:7: error: unknown key 'timeout-minutes' in step 4"] {
+                     "\(file):16:7: error: unknown key 'timeout-minutes' in step 4",
+                     ".github/actions/bare/action.yml:3:8: error: inputs.bare must be a mapping, found nothing"] {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")
         }
         // Only job b is valid: run refuses its node8 action before any job starts.

@@ -279,6 +279,11 @@ extension RealExecutorSuites {
             try temp.write(".github/actions/a/action.yml", "runs:\n  using: docker\n  args: --flag\n  entrypoint: /x\n  imag: Dockerfile\n")
             try temp.write(".github/actions/b/action.yml", "runs:\n  using: docker\n  image: ../../../../Dockerfile\n")
             try temp.write(".github/actions/c/action.yml", "runs:\n  using: docker\n  image: docker://\n  post-if: ${{ nope( }}\n")
+            // GitHub's rule for runs.image: docker:// in any case, or a path ending in Dockerfile.
+            try temp.write(".github/actions/f/action.yml", "runs:\n  using: docker\n  image: alpine:3\n")
+            try temp.write(".github/actions/g/action.yml", "runs:\n  using: docker\n  image: DOCKER://alpine:3\n")
+            try temp.write(".github/actions/h/action.yml", "runs:\n  using: docker\n  image: build/app.Dockerfile\n")
+            try temp.write(".github/actions/h/build/app.Dockerfile", "FROM scratch\n")
             // Only a Dockerfile: an action (nothing to say); a Dockerfile that is a link: refused.
             try temp.write(".github/actions/d/Dockerfile", "FROM scratch\n")
             try temp.write("elsewhere/Dockerfile", "FROM scratch\n")
@@ -296,6 +301,9 @@ extension RealExecutorSuites {
                       - uses: docker://
                       - uses: ./.github/actions/d
                       - uses: ./.github/actions/e
+                      - uses: ./.github/actions/f
+                      - uses: ./.github/actions/g
+                      - uses: ./.github/actions/h
                 """)
             let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
             #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
@@ -310,10 +318,14 @@ extension RealExecutorSuites {
                 "runs.post-if",
                 "wf.yml:9:15: error: 'uses: docker://' names no image",
                 "wf.yml:11:15: error: cannot read the action './.github/actions/e': '.github/actions/e/Dockerfile' is (or passes through) a symbolic link",
+                ".github/actions/f/action.yml:3:10: error: runs.image 'alpine:3' is neither a Dockerfile nor 'docker://IMAGE'",
+                "hint: write 'docker://alpine:3' to pull an image",
             ] {
                 #expect(said.contains(text), "missing '\(text)' in:\n\(said)")
             }
             #expect(!said.contains("wf.yml:10:"), "a folder with only a Dockerfile is an action:\n\(said)")
+            #expect(!said.contains("actions/g/") && !said.contains("actions/h/") && !said.contains("wf.yml:13:") && !said.contains("wf.yml:14:"),
+                    "DOCKER:// and a path ending in Dockerfile are GitHub's forms:\n\(said)")
         }
     }
 }

@@ -24,6 +24,29 @@ struct ShellCommandTests {
         #expect(command("powershell") == ShellCommand(arguments: ["powershell", "-command", ". '{0}'"], scriptExtension: ".ps1"))
     }
 
+    @Test("a built-in name in another case gets its template (GitHub looks it up without case) but starts the program as written")
+    func builtInCase() {
+        #expect(command("PowerShell") == ShellCommand(arguments: ["PowerShell", "-command", ". '{0}'"], scriptExtension: ".ps1"))
+        #expect(command("Pwsh")?.scriptExtension == ".ps1")
+        #expect(command("CMD")?.arguments.first == "CMD")
+        #expect(command("Bash") == ShellCommand(arguments: ["Bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], scriptExtension: ".sh"))
+        #expect(command("SH")?.arguments == ["SH", "-e", "{0}"])
+        #expect(command("Python")?.scriptExtension == ".py")
+        #expect(command("/usr/bin/Python3 -u {0}")?.scriptExtension == ".py")
+        #expect(problem("Zsh")?.message == "unknown shell 'Zsh'")
+        let accepted = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                runs-on: windows-latest
+                steps:
+                  - run: Write-Host hi
+                    shell: PowerShell
+                  - run: echo hi
+                    shell: CMD
+            """, file: "wf.yml")
+        #expect(accepted.diagnostics.filter { $0.severity == .error }.isEmpty, "\(accepted.diagnostics)")
+    }
+
     @Test("a custom shell is split with quotes and backslashes, not on every space")
     func custom() {
         #expect(command(#"script -q -e -c "bash {0}""#)?.arguments == ["script", "-q", "-e", "-c", "bash {0}"])

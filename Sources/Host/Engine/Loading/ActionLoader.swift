@@ -222,13 +222,16 @@ public enum ActionLoader {
             }
         }
         let env = value("env").map { reader.env($0, context: context) } ?? []
-        guard let image = text("image") else {
+        guard var image = text("image") else {
             if value("image") == nil {
                 reader.diagnostics.error("a docker action's 'runs' has no 'image'", at: reader.location(keyNode), context: context,
                                          hint: "write 'image: Dockerfile' (built from the action's folder) or 'image: docker://IMAGE'")
             }
             return nil
         }
+        // GitHub's runner (ActionManager) pulls `docker://` in any case, builds a path ending in
+        // `Dockerfile` or `dockerfile`, and refuses anything else.
+        if image.value.lowercased().hasPrefix("docker://") { image.value = "docker://" + image.value.dropFirst("docker://".count) }
         if let pulled = DockerRuns.pulledImage(image.value) {
             if pulled.isEmpty {
                 reader.diagnostics.error("runs.image 'docker://' names no image", at: image.location, context: context,
@@ -238,6 +241,11 @@ public enum ActionLoader {
         } else if image.value.hasPrefix("/") {
             reader.diagnostics.error("runs.image '\(image.value)' is an absolute path", at: image.location, context: context,
                                      hint: "name a Dockerfile of the action's repository, as 'Dockerfile', or an image as 'docker://IMAGE'")
+            return nil
+        } else if !image.value.hasSuffix("Dockerfile"), !image.value.hasSuffix("dockerfile") {
+            reader.diagnostics.error("runs.image '\(image.value)' is neither a Dockerfile nor 'docker://IMAGE'", at: image.location, context: context,
+                                     hint: "write 'docker://\(image.value)' to pull an image, or name a file ending in 'Dockerfile' "
+                                         + "('Dockerfile', 'build/app.Dockerfile') to build one, as GitHub requires")
             return nil
         }
         var runs = DockerRuns(image: image)
@@ -266,9 +274,12 @@ public enum ActionLoader {
                     default: break
                     }
                 }
-            } else if !(NodeReader.kind(value) == "null") {
-                reader.diagnostics.error("inputs.\(id) must be a mapping, found a \(NodeReader.kind(value))", at: reader.location(value), context: context,
-                                         hint: "write '\(id):' with 'description:' and 'default:' under it")
+            } else {
+                // GitHub's runner fails an action whose input is not a mapping, an empty one too
+                // (ActionManifestManager: `AssertMapping("input metadata")`).
+                reader.diagnostics.error("inputs.\(id) must be a mapping, found \(NodeReader.kind(value) == "null" ? "nothing" : "a " + NodeReader.kind(value))",
+                                         at: reader.location(value), context: context,
+                                         hint: "write '\(id):' with 'description:' and 'default:' under it, or '\(id): {}'")
             }
             inputs.append(input)
         }

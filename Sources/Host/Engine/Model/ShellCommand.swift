@@ -24,14 +24,18 @@ public struct ShellCommand: Sendable, Equatable {
     ///   POSIX shell would (single and double quotes, backslashes); `{0}` must appear.
     public static func resolve(_ shell: String?) -> Result<ShellCommand, Problem> {
         guard let shell else { return .success(ShellCommand(arguments: ["bash", "-e", "{0}"], scriptExtension: ".sh")) }
-        switch shell {
-        case "bash": return .success(ShellCommand(arguments: ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], scriptExtension: ".sh"))
-        case "sh": return .success(ShellCommand(arguments: ["sh", "-e", "{0}"], scriptExtension: ".sh"))
+        // GitHub's runner looks a built-in name's arguments up without case
+        // (`ScriptHandlerHelpers._defaultArguments`, OrdinalIgnoreCase) but starts the program as
+        // written: `shell: PowerShell` is valid (a Windows job's), and on Linux starting
+        // 'PowerShell' fails, naming it, as it does on GitHub's Linux runners.
+        switch shell.lowercased() {
+        case "bash": return .success(ShellCommand(arguments: [shell, "--noprofile", "--norc", "-eo", "pipefail", "{0}"], scriptExtension: ".sh"))
+        case "sh": return .success(ShellCommand(arguments: [shell, "-e", "{0}"], scriptExtension: ".sh"))
         case "python", "python3": return .success(ShellCommand(arguments: [shell, "{0}"], scriptExtension: ".py"))
         case "pwsh", "powershell": return .success(ShellCommand(arguments: [shell, "-command", ". '{0}'"], scriptExtension: ".ps1"))
         // Windows' cmd, GitHub's command line: valid in a workflow (its Windows jobs are skipped
         // here); a Linux job that asks for it fails to start 'cmd', naming it.
-        case "cmd": return .success(ShellCommand(arguments: ["cmd", "/D", "/E:ON", "/V:OFF", "/S", "/C", "CALL \"{0}\""], scriptExtension: ".cmd"))
+        case "cmd": return .success(ShellCommand(arguments: [shell, "/D", "/E:ON", "/V:OFF", "/S", "/C", "CALL \"{0}\""], scriptExtension: ".cmd"))
         default: break
         }
         let words: [String]
@@ -57,7 +61,7 @@ public struct ShellCommand: Sendable, Equatable {
 
     /// GitHub's extensions by interpreter: a custom `python -u {0}` still gets `.py`.
     static func extensionFor(_ command: String) -> String {
-        let name = command.split(separator: "/").last.map(String.init) ?? command
+        let name = (command.split(separator: "/").last.map(String.init) ?? command).lowercased()
         if name == "pwsh" || name == "powershell" { return ".ps1" }
         if name.hasPrefix("python") { return ".py" }
         return ".sh"
