@@ -74,7 +74,7 @@ struct SchedulingScenarios {
         let fastFinished = try events.time("job_finished", job: "fast")
         #expect(afterFastStarted < slowFinished, "after-fast started at \(afterFastStarted), slow finished at \(slowFinished)")
         #expect(fastFinished <= afterFastStarted)
-        #expect(slowStarted < afterFastStarted)
+        #expect(slowStarted <= afterFastStarted)  // both may start in one millisecond
         #expect(try events.index("job_started", job: "after-fast") < events.index("job_finished", job: "slow"))
 
         // join waits for both of its needs.
