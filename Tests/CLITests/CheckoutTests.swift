@@ -395,7 +395,7 @@ struct CheckoutTests {
     func lfs() async throws {
         let daemon = try GitDaemon()
         defer { daemon.stop() }
-        try daemon.publish("octo/assets", files: ["model.bin": "other weights\n", "README": "r\n"], lfs: ["*.bin"])
+        try daemon.publish("octo/assets", files: ["model.bin": "other weights\n", "README": "r\n", "big/huge.bin": "huge\n"], lfs: ["*.bin"])
         let repo = try GitProject()
         defer { repo.remove() }
         try repo.git(["lfs", "install", "--local"])
@@ -420,7 +420,12 @@ struct CheckoutTests {
                 steps:
                   - uses: actions/checkout@v4
                     with: { lfs: true, sparse-checkout: docs, sparse-checkout-cone-mode: true }
-                  - run: echo "sparse=$(cat docs/big.bin) top=$(cat data.bin) media=$(ls media 2>/dev/null) status=[$(git status --porcelain)]"
+                  - run: echo "sparse=$(cat docs/big.bin) top=$(cat data.bin) media=$(ls media 2>/dev/null) status=[$(git status --porcelain)] objects=$(find .git/lfs/objects -type f | wc -l)"
+              sparse-other:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/assets, lfs: true, path: assets, sparse-checkout: docs }
+                  - run: echo "other-sparse=$(ls assets | tr '\\n' ' ')objects=$(find assets/.git/lfs/objects -type f 2>/dev/null | wc -l)"
               other:
                 steps:
                   - uses: actions/checkout@v4
@@ -434,7 +439,9 @@ struct CheckoutTests {
             "[contents] data=weights v1 docs=docs weights status=[] hook=pre-push\n",
             "[pointers] pointer=version https://git-lfs.github.com/spec/v1 status=[]\n",
             // Cone mode has the files at the top too.
-            "[sparse] sparse=docs weights top=weights v1 media= status=[]\n",
+            // Only the LFS files it writes are fetched (media/clip.bin is not).
+            "[sparse] sparse=docs weights top=weights v1 media= status=[] objects=2\n",
+            "[sparse-other] other-sparse=README model.bin objects=1\n",
             "[other] other=other weights status=[]\n",
             "checked out HEAD (1 commit deep), with Git LFS files into the workspace",
         ] {

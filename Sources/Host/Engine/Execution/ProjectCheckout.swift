@@ -161,7 +161,7 @@ public final class ProjectCheckout: Sendable {
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, sha in "+\(sha):refs/remotes/origin/\(name)" }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
         if request.lfs {
-            try Self.fetchLFS(target, in: destination, from: "the project's repository",
+            try Self.fetchLFS(target, in: destination, sparse: !request.sparse.isEmpty, from: "the project's repository",
                               hint: "its LFS files come from the project's own .git/lfs: fetch them there first (git lfs fetch, in \(project))")
         }
         try sparseCheckout(request, in: destination)
@@ -245,7 +245,8 @@ public final class ProjectCheckout: Sendable {
                 let bare = FileManager.default.fileExists(atPath: url + ".git", isDirectory: &isFolder) && isFolder.boolValue
                 try Self.git(["config", "lfs.url", "file://" + Self.real(bare ? url + ".git" : url)], in: destination)
             }
-            try Self.fetchLFS(target, in: destination, from: "\(repository) on \(shownServer)", login: login, secret: server,
+            try Self.fetchLFS(target, in: destination, sparse: !request.sparse.isEmpty, from: "\(repository) on \(shownServer)",
+                              login: login, secret: server,
                               hint: "the server must keep the repository's LFS files (a folder of repositories: in each one's .git/lfs)")
         }
         try sparseCheckout(request, in: destination)
@@ -315,8 +316,10 @@ public final class ProjectCheckout: Sendable {
     /// `git status` and `git push` in the workspace work as on GitHub), then the LFS files of the
     /// fetched commit fetched from `origin` into `.git/lfs` (from a folder or a `file://` origin,
     /// git lfs reads the other repository's `.git/lfs`; from a server, its LFS API). Git LFS must
-    /// be installed on this machine.
-    static func fetchLFS(_ target: Target, in destination: String, from source: String, login: [String: String] = [:],
+    /// be installed on this machine. A sparse checkout fetches none beforehand: the checkout's
+    /// filter fetches those of the files it writes (actions/checkout: "for sparse checkouts, let
+    /// checkout fetch the needed objects lazily").
+    static func fetchLFS(_ target: Target, in destination: String, sparse: Bool = false, from source: String, login: [String: String] = [:],
                          secret server: String? = nil, hint: String) throws {
         do {
             try git(["lfs", "version"], in: destination)
@@ -326,6 +329,7 @@ public final class ProjectCheckout: Sendable {
         }
         // `git lfs install` puts its hooks where core.hooksPath says: the clone's own, not nowhere.
         try git(["-c", "core.hooksPath=\(destination)/.git/hooks", "lfs", "install", "--local"], in: destination)
+        if sparse { return }
         do {
             try git(["lfs", "fetch", "origin", fetchedName(target)], in: destination, login: login, lfs: true)
         } catch let error as EngineError {
