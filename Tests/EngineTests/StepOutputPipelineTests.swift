@@ -95,4 +95,54 @@ struct StepOutputPipelineTests {
             #expect(collect.text(1) == "before *** after\nnext ***\n***")
         }
     }
+
+    @Test("GitHub's older ##[NAME]DATA form is a command anywhere in a line and names are matched without case: a value masked from the next line, whatever the write boundaries (500 random splits)")
+    func legacyCommands() {
+        let text = "progress 50% ##[add-mask]legacy-secret-1\nshown legacy-secret-1 and zzSecretUpper2\n::ADD-MASK::zzSecretUpper2\n"
+            + "  ##[Warning file=a.c;line=4]care%3Bful\nplain ## not [a command\n##[notacommand]x\n#\n##\n####[add-mask]hashes-secret3\nzzSecretUpper2 legacy-secret-1 hashes-secret3\n"
+        for seed in 0..<500 {
+            let collect = Collect()
+            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+            feed(pipeline, text, sizes: seed < 20 ? 1...1 : 1...11, seed: UInt64(seed))
+            pipeline.finish()
+            #expect(collect.text(1) == "progress 50% \nshown *** and zzSecretUpper2\n  \nplain ## not [a command\n##[notacommand]x\n#\n##\n##\n*** *** ***\n",
+                    "seed \(seed): \(collect.text(1).debugDescription)")
+            let annotations = collect.events.withLock { $0.compactMap { event -> String? in
+                if case .annotation(let annotation) = event { return "\(annotation.kind) \(annotation.file ?? "-"):\(annotation.line ?? 0) \(annotation.message)" }
+                return nil
+            } }
+            #expect(annotations == ["warning a.c:4 care;ful"], "seed \(seed)")
+        }
+    }
+
+    @Test("::set-output, ::save-state, ::set-env, ::add-path and ::echo as GitHub's runner has them: results for the step, the disabled ones failures unless the step's env allows them")
+    func olderCommands() {
+        let text = "::set-output name=version::1.2%0A3\n::save-state name=pid::42\n::set-env name=FOO::bar\n::add-path::/opt/x\n"
+            + "::set-output::no name\n::echo::on\n::set-output name=b::2\n::echo::off\n::echo::maybe\n::stop-commands::\n"
+        let collect = Collect()
+        let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+        feed(pipeline, text, sizes: 1...1000)
+        pipeline.finish()
+        let results = pipeline.commandResults
+        #expect(results.outputs.map { "\($0.0)=\($0.1)" } == ["version=1.2\n3", "b=2"])
+        #expect(results.state.map { "\($0.0)=\($0.1)" } == ["pid=42"])
+        #expect(results.env.isEmpty && results.path.isEmpty)
+        #expect(results.failures.count == 5, "\(results.failures)")
+        #expect(results.failures.first?.contains("The `set-env` command is disabled") == true)
+        #expect(results.failures.contains { $0.contains("Invalid echo command value") })
+        #expect(results.failures.last?.contains("You cannot use a endToken that is an empty string") == true)
+        #expect(collect.text(1) == "::set-output name=b::2\n::echo::off\n", "echo on shows command lines")
+        let warnings = collect.events.withLock { $0.compactMap { event -> String? in
+            if case .message(_, .warning, let text) = event { return text } else { return nil }
+        } }
+        #expect(warnings.filter { $0.contains("deprecated") }.count == 2, "one warning per command: \(warnings)")
+
+        let allowed = StepOutputPipeline(job: "j", step: 0, reporter: Collect(), redactor: Redactor(),
+                                         environment: ["ACTIONS_ALLOW_UNSECURE_COMMANDS": "true"], idleFlush: false)
+        feed(allowed, "::set-env name=FOO::bar\n##[add-path]/opt/y\n", sizes: 1...1000)
+        allowed.finish()
+        #expect(allowed.commandResults.env.map { "\($0.0)=\($0.1)" } == ["FOO=bar"])
+        #expect(allowed.commandResults.path == ["/opt/y"])
+        #expect(allowed.commandResults.failures.isEmpty)
+    }
 }

@@ -1,4 +1,4 @@
-import NixActionsProcessKit
+@testable import NixActionsProcessKit
 import Testing
 import TestSupport
 
@@ -34,6 +34,16 @@ import TestSupport
             let haystack = (0..<Int(random.next() % 40)).map { _ in UInt8(97 + random.next() % 3) }
             let needle = (0..<Int(random.next() % 5)).map { _ in UInt8(97 + random.next() % 3) }
             #expect(ByteSearch.firstOffset(of: needle, in: haystack) == Self.naive(needle, haystack), "\(needle) in \(haystack)")
+        }
+    }
+
+    @Test("a chunk that may register a secret: add-mask in any case, in either command form, at any place")
+    func registersSecret() {
+        for yes in ["::add-mask::x", "::ADD-MASK::x", "text ##[Add-Mask]x", "add-mask", "\n\n::add-mask::"] {
+            #expect(ChildProcess.registersSecret(Array(yes.utf8)), "\(yes)")
+        }
+        for no in ["::add-task::x", "add-mas", "add_mask", "::warning::x", "", "a-mask", "Xdd-mask"] {
+            #expect(!ChildProcess.registersSecret(Array(no.utf8)), "\(no)")
         }
     }
 }

@@ -236,11 +236,23 @@ public final class ChildProcess: Sendable {
         return (result, outputEnded)
     }
 
-    static let addMask = Array("::add-mask::".utf8)
-
-    /// Whether `bytes` hold an `::add-mask::` command.
+    /// Whether `bytes` may hold an `add-mask` command: `add-mask` in any case (GitHub's runner
+    /// matches command names without case, in `::add-mask::` and the older `##[add-mask]`).
     static func registersSecret(_ bytes: [UInt8]) -> Bool {
-        ByteSearch.firstOffset(of: addMask, in: bytes) != nil
+        bytes.withUnsafeBytes { raw in
+            guard raw.count >= 8, let base = raw.baseAddress else { return false }
+            let rest: [UInt8] = [0x6D, 0x61, 0x73, 0x6B]  // "mask"
+            var offset = 3
+            while offset < raw.count - 4, let found = memchr(base + offset, 0x2D, raw.count - 4 - offset) {  // '-'
+                let at = UnsafeRawPointer(found) - base
+                if raw[at - 3] | 0x20 == 0x61, raw[at - 2] | 0x20 == 0x64, raw[at - 1] | 0x20 == 0x64,
+                   (0..<4).allSatisfy({ raw[at + 1 + $0] | 0x20 == rest[$0] }) {
+                    return true
+                }
+                offset = at + 1
+            }
+            return false
+        }
     }
 
     private func reap(blocking: Bool) -> Termination? {

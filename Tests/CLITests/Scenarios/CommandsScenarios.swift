@@ -60,7 +60,7 @@ struct CommandsScenarios {
                     run: |
                       echo "::error file=a.txt,line=3::boom"
                       echo "::warning title=Careful::watch out"
-                      echo "::notice::fyi%2C with an escaped comma"
+                      echo "::notice::fyi%2C a comma kept escaped in a message (as GitHub: only CR, LF and percent there)%25"
                       echo "plain line"
             """)
         #expect(result.status == 0, "an ::error:: annotation alone does not fail the step\n\(result.stdout)")
@@ -73,7 +73,7 @@ struct CommandsScenarios {
         #expect(table.upperBound <= block.lowerBound, "the annotations come after the summary table")
         let annotations = String(out[block.upperBound...])
         #expect(annotations.hasPrefix(
-            "  [lint] error: boom (a.txt:3)\n  [lint] warning: Careful: watch out\n  [lint] notice: fyi, with an escaped comma\n"),
+            "  [lint] error: boom (a.txt:3)\n  [lint] warning: Careful: watch out\n  [lint] notice: fyi%2C a comma kept escaped in a message (as GitHub: only CR, LF and percent there)%\n"),
             "\(annotations)")
     }
 
@@ -99,7 +99,7 @@ struct CommandsScenarios {
         #expect(!result.stdout.contains("::endgroup::"))
     }
 
-    @Test("::stop-commands::TOKEN turns command processing off until ::TOKEN::")
+    @Test("::stop-commands::TOKEN turns command processing off until ::TOKEN:: (both lines shown, a token over 6 bytes masked, as GitHub)")
     func stopCommands() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -122,7 +122,8 @@ struct CommandsScenarios {
         let out = result.stdout
         #expect(out.contains(
             "[cmds] ::error::not-an-annotation\n[cmds] ::add-mask::literal-while-stopped\n[cmds] ::group::not-a-group\n"))
-        #expect(!out.contains("stop-commands"))
+        #expect(out.contains("[cmds] ::stop-commands::***\n"))
+        #expect(out.contains("[cmds] ::***::\n"))
         #expect(!out.contains("pause123"))
         #expect(out.contains("[cmds] notice: back on\n"))
         #expect(out.contains("[cmds] literal-while-stopped is not masked\n"))
@@ -170,5 +171,62 @@ struct CommandsScenarios {
         let finished = try #require(out.range(of: "==> workflow 'summaries' failure in "))
         #expect(table.upperBound <= summary.lowerBound)
         #expect(summary.upperBound <= finished.lowerBound)
+    }
+
+    @Test("GitHub's runner's details: older commands (set-output, ##[add-mask] mid-line, ::ADD-MASK::), CRLF in GITHUB_OUTPUT, GITHUB_STATE, GITHUB_ACTION and github.action, CI: false kept, a step's env as a whole, a malformed GITHUB_OUTPUT and ::set-env fail their step")
+    func runnerDetails() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            name: details
+            env: { CI: "false", A: outer }
+            jobs:
+              a:
+                outputs: { v: "${{ steps.old.outputs.version }}" }
+                steps:
+                  - id: old
+                    run: |
+                      echo "::set-output name=version::1.2.3"
+                      echo "progress ##[add-mask]legacySecret9"
+                      echo "::ADD-MASK::UpperSecret8"
+                      echo "shown: legacySecret9 UpperSecret8"
+                      printf 'crlf=yes\\r\\nnext=also\\r\\n' >> "$GITHUB_OUTPUT"
+                      echo "pid=1" >> "$GITHUB_STATE"
+                      echo "action=$GITHUB_ACTION ci=$CI"
+                  - run: echo "second=$GITHUB_ACTION ctx=${{ github.action }}"
+                  - run: echo "third=$GITHUB_ACTION crlf=[${{ steps.old.outputs.crlf }}] next=[${{ steps.old.outputs.next }}] old=${{ steps.old.outputs.version }}"
+                    env: { A: inner, B: "${{ env.A }}-b" }
+                  - run: echo "env a=$A b=$B"
+                    env: { A: inner, B: "${{ env.A }}-b" }
+                  - id: bad
+                    continue-on-error: true
+                    run: echo "garbage line" >> "$GITHUB_OUTPUT"
+                  - id: setenv
+                    continue-on-error: true
+                    run: echo "::set-env name=X::y"
+                  - run: echo "bad=${{ steps.bad.outcome }} setenv=${{ steps.setenv.outcome }}"
+              b:
+                needs: a
+                steps:
+                  - run: echo "job output ${{ needs.a.outputs.v }}"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        for line in [
+            "[a] progress \n",
+            "[a] shown: *** ***\n",
+            "[a] action=old ci=false\n",
+            "[a] second=__run ctx=__run\n",
+            "[a] third=__run_2 crlf=[yes] next=[also] old=1.2.3\n",
+            "[a] env a=inner b=outer-b\n",
+            "line 1 'garbage line' is neither NAME=VALUE nor NAME<<DELIMITER",
+            "The `set-env` command is disabled",
+            "[a] bad=failure setenv=failure\n",
+            "[b] job output 1.2.3\n",
+            "The `set-output` command is deprecated",
+        ] {
+            #expect(out.contains(line), "missing \(line.debugDescription) in:\n\(out)")
+        }
+        #expect(!out.contains("legacySecret9") && !out.contains("UpperSecret8"), "\(out)")
     }
 }

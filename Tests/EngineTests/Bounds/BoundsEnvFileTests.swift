@@ -10,10 +10,28 @@ struct BoundsEnvFileTests {
             Issue.record("an unclosed block was accepted")
             return
         }
-        #expect(error == EnvFileParser.UnclosedBlock(name: "multi", delimiter: "EOF", line: 2))
+        #expect(error == .unclosed(EnvFileParser.UnclosedBlock(name: "multi", delimiter: "EOF", line: 2)))
         #expect(error.description == "'multi<<EOF' on line 2 is never closed: matching delimiter 'EOF' not found")
         let closed = EnvFileParser.parseStrictly("a=1\nm<<END\nx\ny\nEND\nb=2\n")
         #expect((try? closed.get())?.map { "\($0.0)=\($0.1)" } == ["a=1", "m=x\ny", "b=2"])
+    }
+
+    @Test("lines end at every \\n, a \\r\\n too (one Swift character); a line that is neither NAME=VALUE nor NAME<<DELIM, a # line and a block without name or delimiter are errors, as on GitHub")
+    func githubLines() throws {
+        let crlf = try EnvFileParser.parseStrictly("version=1.2.3\r\nchannel=stable\r\nm<<EOF\r\nx\r\nEOF\r\n").get()
+        #expect(crlf.map { "\($0.0)=\($0.1)" } == ["version=1.2.3", "channel=stable", "m=x"])
+        #expect(EnvFileParser.lines("a\r\nb\nc\r\n") == ["a", "b", "c", ""])
+        #expect(try EnvFileParser.parseStrictly("\n\na=1\n\n").get().map(\.0) == ["a"])
+        #expect(try EnvFileParser.parseStrictly("#c=1\n").get().map(\.0) == ["#c"])  // no comments
+        for (text, line) in [("ok=1\ngarbage line\n", 2), ("# a comment\n", 1), ("d<<\nv\n\n", 1), ("<<EOF\nv\nEOF\n", 1)] {
+            guard case .failure(.invalid(let at, _, _)) = EnvFileParser.parseStrictly(text) else {
+                Issue.record("accepted: \(text.debugDescription)")
+                continue
+            }
+            #expect(at == line, "\(text.debugDescription)")
+        }
+        // The lenient reading keeps comments and skips what it cannot read.
+        #expect(EnvFileParser.parse("# c\ngarbage\na=1\r\nb=2").map { "\($0.0)=\($0.1)" } == ["a=1", "b=2"])
     }
 
     @Test("the lenient reading (--env-file) still takes the rest of the file as the block's value")

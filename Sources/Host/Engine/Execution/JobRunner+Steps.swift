@@ -21,6 +21,10 @@ extension JobRunner {
             noteActionTimeout(step, state: &state)
             var contexts = base
             contexts["steps"] = .object(state.steps)
+            if case .object(var github)? = contexts["github"] {
+                github["action"] = .string(actionName(step, topLevel: state.frame == nil))
+                contexts["github"] = .object(github)
+            }
             // Inside a composite action, `job.status` is still the job's (as it was when the action
             // started, with the action's own failures); `success()` is about the action's steps, and
             // a cancellation before the action started does not skip them (a cleanup action).
@@ -112,12 +116,13 @@ extension JobRunner {
         }.value
     }
 
-    /// A step's environment: its own `env:` evaluated over `environmentBelowStep`, then --env-file
+    /// A step's environment: its own `env:` evaluated over `environmentBelowStep` (as a whole: an
+    /// entry does not see the others, as on GitHub), then --env-file
     /// and --env over all of it; its secret values registered for masking.
     func stepEnvironment(_ step: Step, env: [String: String], over: [String: String], contexts: [String: ExpressionValue],
                          status: ExpressionStatus, assigned: inout Set<String>, state: State) -> Result<[String: String], RunProblem> {
         switch evaluateEnv(step.env, base: environmentBelowStep(env, over: over, state: state), contexts: contexts, status: status,
-                           assigned: &assigned) {
+                           assigned: &assigned, inOrder: false) {
         case .success(let values):
             let environment = values.merging(options.environment) { _, given in given }
             registerSecretValues(environment)
@@ -282,14 +287,15 @@ extension JobRunner {
         var spec = StepSpec(
             jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
-            captureFiles: capturesState ? Self.captureFiles + ["GITHUB_STATE"] : Self.captureFiles, pathPrepend: state.pathPrepend)
+            // GITHUB_STATE for every step, as GitHub's runner has it (a run step's state goes nowhere).
+            captureFiles: Self.captureFiles + ["GITHUB_STATE"], pathPrepend: state.pathPrepend)
         if let shared {
             // Only what differs from the job's environment, which the executor keeps.
-            spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: Self.actionName(step))
+            spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: actionName(step, topLevel: state.frame == nil))
             if state.sharedEnvironmentSent { spec.usesJobEnvironment = true } else { spec.jobEnvironment = shared.base }
         } else {
             var environment = env
-            defineRunnerVariables(&environment, step: step, started: started)
+            defineRunnerVariables(&environment, step: step, topLevel: state.frame == nil, started: started)
             defineOriginalVariables(&environment, started: started)
             spec.environment = environment
         }
@@ -330,7 +336,7 @@ extension JobRunner {
                 let left = outer.at - clock.now
                 limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
             }
-            result = await attemptStep(spec, executor: executor, timeout: limit)
+            result = await attemptStep(spec, executor: executor, timeout: limit, environment: env)
             if spec.jobEnvironment != nil, case .finished = result {
                 // The executor keeps it now: the next steps (and this one's retries) send only their own.
                 state.sharedEnvironmentSent = true
@@ -338,7 +344,7 @@ extension JobRunner {
                 spec.usesJobEnvironment = true
             }
             if let deadline, let stepLimit, case .timedOut = result, clock.now >= deadline { result = .timedOut(stepLimit) }
-            guard attempt < policy.maxAttempts, case .finished(let stepResult) = result, !stepResult.succeeded,
+            guard attempt < policy.maxAttempts, case .finished(let stepResult, _) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
                 !Task.isCancelled
             else { break }
@@ -354,9 +360,10 @@ extension JobRunner {
         var exitCode: Int32?
         var message: String?
         switch result {
-        case .finished(let stepResult):
+        case .finished(let stepResult, let commands):
             exitCode = stepResult.exitCode
-            let problems = apply(stepResult.files, step: step, name: name, state: &state)
+            let problems = commands.failures
+                + apply(stepResult.files, commands: commands, step: step, name: name, capturesState: capturesState, state: &state)
             if stepResult.succeeded, let problem = problems.first {
                 outcome = .failure
                 message = problem
@@ -449,18 +456,19 @@ extension JobRunner {
     }
 
     enum StepAttempt: Sendable {
-        case finished(StepResult)
+        case finished(StepResult, StepCommandResults)
         case timedOut(Duration)
         case cancelled
         case error(String)
     }
 
-    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?) async -> StepAttempt {
-        let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor)
+    /// One run of a step; `environment` is its whole environment (what its workflow commands may do).
+    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String]) async -> StepAttempt {
+        let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment)
         let outcome = await withTimeout(timeout) { () -> StepAttempt in
             do {
                 let result = try await executor.runStep(spec, output: pipeline)
-                return .finished(result)
+                return .finished(result, StepCommandResults())
             } catch is CancellationError {
                 return .cancelled
             } catch {
@@ -468,6 +476,7 @@ extension JobRunner {
             }
         }
         pipeline.finish()
+        if case .finished(let result, _) = outcome { return .finished(result, pipeline.commandResults) }
         if let outcome { return outcome }
         return .timedOut(timeout ?? .zero)
     }
@@ -481,9 +490,10 @@ extension JobRunner {
     }
 
     /// Variables a GitHub-style step expects.
-    func defineRunnerVariables(_ environment: inout [String: String], step: Step?, started: JobStarted) {
+    func defineRunnerVariables(_ environment: inout [String: String], step: Step?, topLevel: Bool = true, started: JobStarted) {
         for (name, value) in options.runContext.environment { environment[name] = value }
-        environment["CI"] = "true"
+        // As GitHub's runner (ProcessInvoker): CI only when no env sets it (`CI: false` is kept).
+        if environment["CI"] == nil { environment["CI"] = "true" }
         environment["NIXACTIONS"] = "true"
         environment["GITHUB_ACTIONS"] = "true"
         environment["GITHUB_WORKSPACE"] = started.workspace
@@ -491,11 +501,16 @@ extension JobRunner {
         environment["RUNNER_OS"] = started.os ?? "Linux"
         environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
-        if let step { environment["GITHUB_ACTION"] = Self.actionName(step) }
+        if let step { environment["GITHUB_ACTION"] = actionName(step, topLevel: topLevel) }
     }
 
-    /// `GITHUB_ACTION`: the step's id, or `__run_N`.
-    static func actionName(_ step: Step) -> String { step.id ?? "__run_\(step.index + 1)" }
+    /// `GITHUB_ACTION`: the step's id, or GitHub's name for a job's step without one (`__run`,
+    /// `__run_2`, `__actions_checkout`; `StepActionNames`); `__run_N` for a step of a composite
+    /// action (by its place in the action).
+    func actionName(_ step: Step, topLevel: Bool) -> String {
+        if let id = step.id { return id }
+        return topLevel ? stepNames.name(of: step.index, in: job.steps) : "__run_\(step.index + 1)"
+    }
 
     /// The job's environment as an executor that keeps it gets it once (`StepSpec.jobEnvironment`):
     /// the job's env with the runner's variables (and the original's) over it.
@@ -503,7 +518,11 @@ extension JobRunner {
         var runner: [String: String] = [:]
         defineRunnerVariables(&runner, step: nil, started: started)
         defineOriginalVariables(&runner, started: started)
-        return SharedEnvironment(job: env, runner: runner)
+        // CI is a default under the env, not a runner's variable over it.
+        var job = env
+        if job["CI"] == nil { job["CI"] = runner["CI"] }
+        runner["CI"] = nil
+        return SharedEnvironment(job: job, runner: runner)
     }
 
     /// The names whose value in the step's environment may differ from the job's env: what
@@ -526,7 +545,9 @@ extension JobRunner {
     /// Returns why the step fails: a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_PATH file over
     /// `CaptureLimits.fileBytes`, or a `NAME<<DELIM` block that is never closed; nothing is used from
     /// such a file. A summary over `CaptureLimits.summaryBytes` is left out with an error, as on GitHub.
-    func apply(_ files: [String: String], step: Step, name: String, state: inout State) -> [String] {
+    /// `commands` (`::set-output`, `::set-env`, …) come first: a file's value for the same name wins.
+    func apply(_ files: [String: String], commands: StepCommandResults = StepCommandResults(), step: Step, name: String,
+               capturesState: Bool = false, state: inout State) -> [String] {
         var problems: [String] = []
         /// The file's text, or nil (with a problem) when it is over the limit.
         func text(_ variable: String) -> String? {
@@ -548,8 +569,8 @@ extension JobRunner {
                 return nil
             }
         }
-        if let entries = entries("GITHUB_ENV") {
-            for (variable, value) in entries {
+        if let entries = entries("GITHUB_ENV") ?? (commands.env.isEmpty ? nil : []) {
+            for (variable, value) in commands.env + entries {
                 // GitHub's runner refuses these from GITHUB_ENV (NODE_OPTIONS=--require=… would run
                 // code in every later Node.js process of the job): the pair is left out, with an error.
                 if Self.blockedEnvNames.contains(where: { $0.caseInsensitiveCompare(variable) == .orderedSame }) {
@@ -567,19 +588,23 @@ extension JobRunner {
                 }
             }
         }
-        if files["GITHUB_STATE"] != nil, let entries = entries("GITHUB_STATE") {
-            // A JavaScript action's `core.saveState`: its later scripts get it as STATE_<name>.
-            for (name, value) in entries { state.savedState[name] = value }
+        // A JavaScript action's `core.saveState`: its later scripts get it as STATE_<name>.
+        if capturesState {
+            for (name, value) in commands.state { state.savedState[name] = value }
+            if files["GITHUB_STATE"] != nil, let entries = entries("GITHUB_STATE") {
+                for (name, value) in entries { state.savedState[name] = value }
+            }
         }
+        for entry in commands.path where !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
         if let text = text("GITHUB_PATH") {
-            for line in text.split(separator: "\n") {
+            for line in EnvFileParser.lines(text) {
                 let entry = line.trimmingCharacters(in: .whitespaces)
                 if !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
             }
         }
-        if let entries = entries("GITHUB_OUTPUT") {
+        if let entries = entries("GITHUB_OUTPUT") ?? (commands.outputs.isEmpty ? nil : []) {
             var outputs: [String: ExpressionValue] = [:]
-            for (name, value) in entries {
+            for (name, value) in commands.outputs + entries {
                 guard value.utf8.count <= CaptureLimits.outputBytes else {
                     reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MB and was dropped"))
                     continue

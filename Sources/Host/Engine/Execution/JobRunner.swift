@@ -16,6 +16,8 @@ struct JobRunner: Sendable {
     let needs: [String: ExpressionValue]
     /// `hashFiles` on this job's workspace (set when the job has started).
     let hashing = JobHashing()
+    /// `GITHUB_ACTION` of the job's steps.
+    let stepNames = StepActionNames()
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
     /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run, unless
@@ -300,14 +302,18 @@ struct JobRunner: Sendable {
     }
 
     /// `evaluateEnv`, also saying in `assigned` which names the entries set.
+    /// - Parameter inOrder: each entry sees the ones before it (workflow and job `env`, a
+    ///   NixActions extra: GitHub has no `env` context there); false: every entry sees `base`
+    ///   only, as GitHub's runner evaluates a step's `env` mapping as a whole (`StepsRunner`).
     func evaluateEnv(
         _ entries: [EnvEntry], base: [String: String], contexts: [String: ExpressionValue], status: ExpressionStatus,
-        assigned: inout Set<String>
+        assigned: inout Set<String>, inOrder: Bool = true
     ) -> Result<[String: String], RunProblem> {
         var values = base
         var contexts = contexts
+        if !inOrder { contexts["env"] = .object(base.mapValues(ExpressionValue.string)) }
         for entry in entries {
-            contexts["env"] = .object(values.mapValues(ExpressionValue.string))
+            if inOrder { contexts["env"] = .object(values.mapValues(ExpressionValue.string)) }
             if entry.name.isEmpty {
                 // `env: ${{ … }}`: an object whose members are the variables.
                 let at = entry.value.source.location.map { "\($0): " } ?? ""

@@ -12,36 +12,73 @@ public enum EnvFileParser {
         }
     }
 
-    /// The entries in file order; a block that is never closed is an error (as on GitHub) rather
-    /// than a value that swallows every line after it.
-    public static func parseStrictly(_ text: String) -> Result<[(String, String)], UnclosedBlock> {
+    /// Why a GITHUB_ENV/GITHUB_OUTPUT file cannot be used (GitHub's runner fails the step for each).
+    public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        case unclosed(UnclosedBlock)
+        /// A line that is neither `NAME=value` nor `NAME<<DELIM` (1-based line), or `<<` without a
+        /// name or a delimiter.
+        case invalid(line: Int, text: String, why: String)
+
+        public var description: String {
+            switch self {
+            case .unclosed(let block): block.description
+            case .invalid(let line, let text, let why): "line \(line) '\(text.count > 80 ? text.prefix(80) + "…" : text[...])' \(why)"
+            }
+        }
+    }
+
+    /// The entries in file order, read as GitHub's runner reads them: lines end at `\n` (a `\r`
+    /// before it is dropped), empty lines are skipped, and a line that is neither `NAME=value` nor
+    /// `NAME<<DELIM` (a `#` line too: there are no comments), a block without a name or a
+    /// delimiter, or one that is never closed is an error rather than something guessed at.
+    public static func parseStrictly(_ text: String) -> Result<[(String, String)], Problem> {
         entries(text, strict: true)
     }
 
-    /// The entries in file order; a block that is never closed takes the rest of the file.
+    /// The entries in file order, leniently: `#` lines are comments, other lines without `=` are
+    /// skipped, and a block that is never closed takes the rest of the file.
     public static func parse(_ text: String) -> [(String, String)] {
         (try? entries(text, strict: false).get()) ?? []
     }
 
-    private static func entries(_ text: String, strict: Bool) -> Result<[(String, String)], UnclosedBlock> {
+    /// `text`'s lines, split at each `\n` byte (a `\r\n` too: Swift counts it as one character,
+    /// which `split(separator: "\n")` would not split at), without a `\r` before it.
+    public static func lines(_ text: String) -> [Substring] {
+        text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map {
+            let line = Substring($0)
+            return line.unicodeScalars.last == "\r" ? Substring(line.unicodeScalars.dropLast()) : line
+        }
+    }
+
+    private static func entries(_ text: String, strict: Bool) -> Result<[(String, String)], Problem> {
         var result: [(String, String)] = []
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }[...]
+        let all = lines(text)
+        var lines = all[...]
+        // A file that ends with a newline has no line after it.
+        if text.unicodeScalars.last == "\n" { lines = lines.dropLast() }
         while let line = lines.popFirst() {
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            if let range = line.range(of: "<<"), !line[..<range.lowerBound].contains("=") {
+            let number = lines.startIndex  // 1-based line of `line`
+            if line.isEmpty { continue }
+            if !strict && line.hasPrefix("#") { continue }
+            let heredoc = line.range(of: "<<")
+            let equals = line.firstIndex(of: "=")
+            if let range = heredoc, equals.map({ $0 > range.lowerBound }) ?? true {
                 let name = String(line[..<range.lowerBound])
                 let delimiter = line[range.upperBound...]
-                let start = lines.startIndex  // 0-based index of the next line = 1-based line of this one
+                if strict && (name.isEmpty || delimiter.isEmpty) {
+                    return .failure(.invalid(line: number, text: String(line), why: "is not NAME<<DELIMITER: the name and the delimiter must not be empty"))
+                }
+                let start = lines.startIndex
                 let end = lines.firstIndex(of: delimiter)
                 if end == nil && strict {
-                    return .failure(UnclosedBlock(name: name, delimiter: String(delimiter), line: start))
+                    return .failure(.unclosed(UnclosedBlock(name: name, delimiter: String(delimiter), line: number)))
                 }
                 result.append((name, lines[start..<(end ?? lines.endIndex)].joined(separator: "\n")))
                 lines = lines[min((end ?? lines.endIndex) + 1, lines.endIndex)...]
-            } else if let equals = line.firstIndex(of: "=") {
+            } else if let equals {
                 result.append((String(line[..<equals]), String(line[line.index(after: equals)...])))
+            } else if strict {
+                return .failure(.invalid(line: number, text: String(line), why: "is neither NAME=VALUE nor NAME<<DELIMITER"))
             }
         }
         return .success(result)

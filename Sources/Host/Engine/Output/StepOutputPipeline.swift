@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,9 +11,9 @@ import Synchronization
 ///     executor ─► workflow commands ─► redactor ─► line assembler ─► reporters
 ///
 /// - Workflow commands (`::add-mask::`, `::error::`, …) are found on the raw bytes of stdout and
-///   stderr alike (GitHub's runner reads both): only a
-///   line that starts with `::` (after spaces or tabs) is copied and decoded; every other byte
-///   goes straight on. A command is handled before the bytes after it are redacted, so a value
+///   stderr alike (GitHub's runner reads both): only a line that starts with `::` (after spaces or
+///   tabs), or the part of a line from an older-form `##[` on, is copied and decoded; every other
+///   byte goes straight on. A command is handled before the bytes after it are redacted, so a value
 ///   masked with `::add-mask::` is masked from the next line on.
 /// - The redactor works on each stream's bytes, whatever the chunking.
 /// - The assembler hands reporters runs of whole lines (`OutputChunk`), borrowed from the
@@ -27,6 +28,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     private let reporter: any RunReporter
     private let processor: WorkflowCommandProcessor
     private var streams: [StreamState] = []
+    /// What the step's commands set (`::set-output`, …), read when the step has ended.
+    private var results = StepCommandResults()
 
     final class StreamState {
         let assembler: LineAssembler
@@ -35,6 +38,13 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var atLineStart = true
         var candidate: [UInt8] = []
         var candidateIsCommand = false
+        /// The candidate is the part of a line from `##[` on (GitHub's older form): the bytes before
+        /// it were shown.
+        var candidateIsLegacy = false
+        /// Whether the last byte passed on ended a line.
+        var passedNewline = true
+        /// `#` bytes that ended the last write inside an ordinary line (0…2), held back: `##[` may go on.
+        var hashRun = 0
         /// The rest of a command line longer than `commandLimit` is dropped up to its newline.
         var droppingCommand = false
         init(assembler: LineAssembler) { self.assembler = assembler }
@@ -47,11 +57,12 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     /// - Parameter idleFlush: let the redactor release held masked bytes when a stream has been
     ///   quiet for two flush intervals (tests that need determinism turn it off).
-    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, idleFlush: Bool = true) {
+    /// - Parameter environment: the step's environment, for what it allows (`ACTIONS_ALLOW_UNSECURE_COMMANDS`).
+    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, environment: [String: String] = [:], idleFlush: Bool = true) {
         self.job = job
         self.step = step
         self.reporter = reporter
-        self.processor = WorkflowCommandProcessor(redactor: redactor)
+        self.processor = WorkflowCommandProcessor(redactor: redactor, permissions: .init(environment: environment))
         for stream: Int32 in [1, 2] {
             let assembler = LineAssembler(job: job, step: step, stream: stream, reporter: reporter)
             let state = StreamState(assembler: assembler)
@@ -84,11 +95,15 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         }
     }
 
+    /// What the step's commands set; complete once `finish` has returned.
+    var commandResults: StepCommandResults { lock.withLock { _ in results } }
+
     /// The step ended: everything held goes on (a last line without a newline too).
     public func finish() {
         OutputFlusher.shared.unregister(self)
         lock.withLock { _ in
             for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminated: false) }
+            for state in streams where state.hashRun > 0 { passHeldHashes(state) }
             for state in streams {
                 state.redactor.finish()
                 state.assembler.finish()
@@ -125,7 +140,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                         continue
                     }
                     // Bytes before this line go on first.
-                    if position > passFrom { state.redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
+                    if position > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
                 }
                 let newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
                 let end = newline ?? count
@@ -135,9 +150,17 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 if !state.candidateIsCommand, let verdict = Self.isCommand(state.candidate) {
                     if verdict {
                         state.candidateIsCommand = true
+                    } else if let legacy = state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) {
+                        // Not a `::` line, but it holds `##[`: what comes before goes on, the rest is the candidate.
+                        state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<legacy])) }
+                        state.candidate.removeFirst(legacy)
+                        state.candidateIsCommand = true
+                        state.candidateIsLegacy = true
                     } else {
-                        // Not a command: what was gathered goes on, the rest of the line too.
-                        state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                        // Not a command: what was gathered goes on, the rest of the line too (a `#`
+                        // or `##` at the write's end is held back: `##[` may go on).
+                        state.hashRun = newline == nil ? state.candidate.withUnsafeBytes { Self.trailingHashes($0) } : 0
+                        state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - state.hashRun)])) }
                         state.candidate.removeAll(keepingCapacity: true)
                         passFrom = position
                         continue
@@ -151,13 +174,15 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 } else if state.candidateIsCommand && state.candidate.count > Self.commandLimit {
                     // Too long to handle, and never shown: dropped to its newline, with a warning.
                     reporter.report(.message(job: job, level: .warning, text: Self.droppedCommandWarning(state.candidate)))
+                    if state.candidateIsLegacy && !state.passedNewline { passNewline(state) }
                     state.candidate.removeAll(keepingCapacity: true)
                     state.candidateIsCommand = false
+                    state.candidateIsLegacy = false
                     state.droppingCommand = true
                     passFrom = position
                 } else if !state.candidateIsCommand && state.candidate.count > OutputChunk.maxLine {
                     // Undecided this long (spaces): not a command.
-                    state.candidate.withUnsafeBytes { state.redactor.write($0) }
+                    state.candidate.withUnsafeBytes { pass(state, $0) }
                     state.candidate.removeAll(keepingCapacity: true)
                     passFrom = position
                 } else {
@@ -165,17 +190,106 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 }
                 continue
             }
-            // Inside an ordinary line: skip to the next line start.
-            guard let found = memchr(base + position, 0x0A, count - position) else {
+            // Inside an ordinary line: find its end, and in it GitHub's older form of a command,
+            // `##[NAME]DATA`, which may begin anywhere in a line (also with a `#` or `##` held
+            // back at the end of the last write).
+            let found = memchr(base + position, 0x0A, count - position)
+            let lineEnd = found.map { UnsafeRawPointer($0) - base } ?? count
+            let held = position == 0 ? state.hashRun : 0
+            var legacyAt: Int?
+            if held > 0 {
+                // The held `#` and this write's first bytes: `##[` across them?
+                var leading = 0
+                while leading < lineEnd && bytes[leading] == 0x23 { leading += 1 }
+                if leading == lineEnd && found == nil {
+                    // Only `#` still: the last two are held back.
+                    let total = held + leading
+                    state.hashRun = total - 2
+                    passHeldHashes(state)
+                    state.hashRun = 2
+                    position = count
+                    passFrom = count
+                    break
+                }
+                if leading < 2 && leading < lineEnd && bytes[leading] == 0x5B && held + leading >= 2 {
+                    let carried = 2 - leading
+                    state.hashRun = held - carried
+                    passHeldHashes(state)
+                    state.hashRun = carried
+                    legacyAt = 0
+                } else {
+                    passHeldHashes(state)
+                }
+            }
+            if legacyAt == nil, let offset = Self.legacyOffset(UnsafeRawBufferPointer(rebasing: bytes[position..<lineEnd])) {
+                legacyAt = position + offset
+            }
+            if let at = legacyAt {
+                if at > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<at])) }
+                if at == 0 && state.hashRun > 0 {
+                    state.candidate.append(contentsOf: Self.legacyPrefix[0..<state.hashRun])
+                    state.hashRun = 0
+                }
+                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<lineEnd]))
+                state.candidateIsCommand = true
+                state.candidateIsLegacy = true
+                position = lineEnd
+                passFrom = position
+                if found != nil {
+                    position += 1
+                    endCandidateLine(state)
+                    passFrom = position
+                    state.atLineStart = true
+                }
+                continue
+            }
+            guard found != nil else {
+                // The line goes on in the next write: a `#` or `##` at its end is held back.
+                state.hashRun = Self.trailingHashes(UnsafeRawBufferPointer(rebasing: bytes[position..<count]))
+                if passFrom < count - state.hashRun { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<(count - state.hashRun)])) }
                 position = count
+                passFrom = count
                 break
             }
-            position = UnsafeRawPointer(found) - base + 1
+            position = lineEnd + 1
             state.atLineStart = true
         }
         if passFrom < count && state.candidate.isEmpty {
-            state.redactor.write(UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
+            pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
         }
+    }
+
+    /// The `#` bytes held back at the end of the last write go on after all.
+    private func passHeldHashes(_ state: StreamState) {
+        let held = [UInt8](repeating: 0x23, count: state.hashRun)
+        state.hashRun = 0
+        held.withUnsafeBytes { pass(state, $0) }
+    }
+
+    /// Bytes on to the redactor, noting whether they ended a line.
+    private func pass(_ state: StreamState, _ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        state.redactor.write(bytes)
+        state.passedNewline = bytes[bytes.count - 1] == 0x0A
+    }
+
+    static let legacyPrefix: [UInt8] = Array("##[".utf8)
+
+    /// Where `##[` begins in `bytes`.
+    static func legacyOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        ByteSearch.firstOffset(of: legacyPrefix, in: bytes)
+    }
+
+    /// A line's end, on to the redactor.
+    private func passNewline(_ state: StreamState) {
+        withUnsafeBytes(of: UInt8(0x0A)) { pass(state, $0) }
+    }
+
+    /// How many `#` (at most 2) end `bytes`.
+    static func trailingHashes(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var run = 0
+        while run < 2 && run < bytes.count && bytes[bytes.count - 1 - run] == 0x23 { run += 1 }
+        return run
     }
 
     /// What a dropped command line is called in its warning: its command's name only.
@@ -199,33 +313,53 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
     /// as a command, or pass its bytes on unchanged.
     private func endCandidateLine(_ state: StreamState, terminated: Bool = true) {
+        let legacy = state.candidateIsLegacy
         defer {
             state.candidate.removeAll(keepingCapacity: true)
             state.candidateIsCommand = false
+            state.candidateIsLegacy = false
         }
         let passOn = {
             if terminated { state.candidate.append(0x0A) }
-            state.candidate.withUnsafeBytes { state.redactor.write($0) }
+            state.candidate.withUnsafeBytes { self.pass(state, $0) }
         }
         guard state.candidateIsCommand else { return passOn() }
         var text = String(decoding: state.candidate, as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
-        switch processor.process(text) {
-        case .show(let shown) where shown == text:
-            passOn()  // not a command after all (or commands are stopped): the bytes as they were
-        case .show(let shown):
-            var line = shown + (terminated ? "\n" : "")
-            line.withUTF8 { state.redactor.write(UnsafeRawBufferPointer($0)) }
-        case .hide:
-            break
-        case .warn(let text):
-            reporter.report(.message(job: job, level: .warning, text: text))
-        case .annotation(let kind, let message, let file, let line, let title):
-            // What came before goes first; nothing can continue a secret across a command line.
-            state.redactor.flush()
-            reporter.report(.annotation(Annotation(kind: kind, job: job, step: step, message: message, file: file, line: line, title: title)))
+        let actions = processor.process(text)
+        if actions == [.show(text)] { return passOn() }  // not a command (or commands are stopped): the bytes as they were
+        // A command in the middle of a line: the line's start, shown already, ends here.
+        if legacy && !state.passedNewline { passNewline(state) }
+        for action in actions {
+            switch action {
+            case .show(let line):
+                var line = line + (terminated ? "\n" : "")
+                line.withUTF8 { pass(state, UnsafeRawBufferPointer($0)) }
+            case .warn(let text):
+                reporter.report(.message(job: job, level: .warning, text: text))
+            case .annotation(let kind, let message, let file, let line, let title):
+                // What came before goes first; nothing can continue a secret across a command line.
+                state.redactor.flush()
+                reporter.report(.annotation(Annotation(kind: kind, job: job, step: step, message: message, file: file, line: line, title: title)))
+            case .setOutput(let name, let value): results.outputs.append((name, value))
+            case .saveState(let name, let value): results.state.append((name, value))
+            case .setEnv(let name, let value): results.env.append((name, value))
+            case .addPath(let entry): results.path.append(entry)
+            case .fail(let message): results.failures.append(message)
+            }
         }
     }
+}
+
+/// What a step's workflow commands set, in the order written: GitHub's older commands for what
+/// the files `GITHUB_OUTPUT`, `GITHUB_STATE`, `GITHUB_ENV` and `GITHUB_PATH` do now, and the
+/// commands that failed (the step fails).
+struct StepCommandResults: Sendable {
+    var outputs: [(String, String)] = []
+    var state: [(String, String)] = []
+    var env: [(String, String)] = []
+    var path: [String] = []
+    var failures: [String] = []
 }
 
 /// Turns one stream's redacted bytes into `OutputChunk`s of whole lines.

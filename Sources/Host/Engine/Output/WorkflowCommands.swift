@@ -1,103 +1,231 @@
-/// Interprets GitHub workflow commands in a step's stdout, line by line.
+/// Interprets GitHub workflow commands in a step's output, line by line, as GitHub's runner does
+/// (`ActionCommandManager`, `ActionCommand.TryParseV2` then `TryParse`):
 ///
-/// - `::add-mask::VALUE` registers VALUE with the redactor; the line itself is never shown.
-/// - `::error|warning|notice [file=F,line=L,title=T]::MESSAGE` becomes an annotation (and a line).
-/// - `::group::NAME` / `::endgroup::` fold output in the human format (shown as a header line).
-/// - `::debug::MESSAGE` is shown only when debugging is on.
-/// - `::stop-commands::TOKEN` turns command processing off until a line `::TOKEN::`.
-/// Not thread-safe: one per step (lines arrive in order).
-final class WorkflowCommandProcessor: Sendable {
+/// - a line that starts (after spaces or tabs) with `::NAME[ PROPERTIES]::DATA`, or one that holds
+///   the older form `##[NAME[ PROPERTIES]]DATA` anywhere; names without case;
+/// - `add-mask` registers DATA with the redactor; the line itself is never shown;
+/// - `error|warning|notice [file=F,line=L,title=T]` becomes an annotation;
+/// - `group` / `endgroup` fold output in the human format (shown as a header line);
+/// - `debug` is shown only when debugging is on;
+/// - `stop-commands::TOKEN` turns command processing off until a command named TOKEN (the token
+///   must not be empty, `pause-logging` or a command's name, unless the step's env has
+///   `ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS: true`; a token longer than 6 bytes is masked);
+/// - `set-output name=N` and `save-state name=N` set the step's output or state (with GitHub's
+///   deprecation warning, once per step);
+/// - `set-env name=N` and `add-path` fail the step, as on GitHub, unless the step's env has
+///   `ACTIONS_ALLOW_UNSECURE_COMMANDS: true`;
+/// - `echo::on|off` shows later command lines (but not `add-mask`, `debug` and annotations).
+/// Not thread-safe: one per step (lines arrive in order, under the pipeline's lock).
+final class WorkflowCommandProcessor: @unchecked Sendable {
     enum Action: Equatable {
         /// Show this line (maybe rewritten).
         case show(String)
-        /// Show nothing.
-        case hide
         case annotation(Annotation.Kind, message: String, file: String?, line: Int?, title: String?)
-        /// Show nothing of the line; warn with this text instead.
+        /// Warn with this text.
         case warn(String)
+        case setOutput(name: String, value: String)
+        case saveState(name: String, value: String)
+        case setEnv(name: String, value: String)
+        case addPath(String)
+        /// The command failed: the step fails with this error (GitHub's "Unable to process command").
+        case fail(String)
     }
 
-    /// Names of short values already warned about (one warning per step is enough).
-    private let warnedShort = Mutex<Bool>(false)
+    /// What the step's environment allows (GitHub reads them from the env context).
+    struct Permissions: Sendable {
+        var unsecureCommands = false
+        var unsecureStopTokens = false
 
-    private let stopToken = Mutex<String?>(nil)
+        init(unsecureCommands: Bool = false, unsecureStopTokens: Bool = false) {
+            self.unsecureCommands = unsecureCommands
+            self.unsecureStopTokens = unsecureStopTokens
+        }
+
+        /// From a step's environment: `bool.TryParse` for the commands, GitHub's
+        /// `StringUtil.ConvertToBoolean` (also `1`, `$true`) for the stop tokens.
+        init(environment: [String: String]) {
+            unsecureCommands = environment["ACTIONS_ALLOW_UNSECURE_COMMANDS"].map { Self.trimmed($0).lowercased() == "true" } ?? false
+            unsecureStopTokens = environment["ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS"].map {
+                ["true", "1", "$true"].contains(Self.trimmed($0).lowercased())
+            } ?? false
+        }
+
+        static func trimmed(_ text: String) -> String {
+            text.trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    /// The commands GitHub's runner registers (names without case).
+    static let registered: Set<String> = [
+        "add-mask", "add-matcher", "remove-matcher", "add-path", "set-env", "set-output", "save-state", "echo",
+        "stop-commands", "debug", "warning", "error", "notice", "group", "endgroup", "internal-set-repo-path",
+    ]
+
+    private var warnedShort = false
+    private var warnedDeprecated: Set<String> = []
+    private var stopToken: String?
+    private var echo = false
     let redactor: Redactor
     let debug: Bool
+    let permissions: Permissions
 
-    init(redactor: Redactor, debug: Bool = false) {
+    init(redactor: Redactor, debug: Bool = false, permissions: Permissions = Permissions()) {
         self.redactor = redactor
         self.debug = debug
+        self.permissions = permissions
     }
 
-    func process(_ line: String) -> Action {
-        let trimmed = line.drop { $0 == " " || $0 == "\t" }
-        guard trimmed.hasPrefix("::") else { return .show(line) }
-        let body = trimmed.dropFirst(2)
-        if let token = stopToken.withLock({ $0 }) {
-            if body == token + "::" {
-                stopToken.withLock { $0 = nil }
-                return .hide
-            }
-            return .show(line)
+    /// A parsed command: its name (lower case), properties and data, both unescaped.
+    struct Command: Equatable {
+        var name: String
+        var properties: [String: String]
+        var data: String
+    }
+
+    /// What to do with `line`: `[.show(line)]` when it is no command.
+    func process(_ line: String) -> [Action] {
+        guard let command = Self.parse(line, extra: stopToken) else { return [.show(line)] }
+        if let token = stopToken {
+            guard command.name == token.lowercased() else { return [.show(line)] }
+            stopToken = nil
+            return [.show(line)]  // GitHub shows the resuming line
         }
-        guard let end = body.range(of: "::") else { return .show(line) }
-        let head = body[..<end.lowerBound]
-        let value = String(body[end.upperBound...])
-        let (command, properties) = Self.split(head)
-        switch command {
+        var actions: [Action] = []
+        if echo && !["add-mask", "debug", "error", "warning", "notice"].contains(command.name) { actions.append(.show(line)) }
+        actions += handle(command, line: line)
+        return actions
+    }
+
+    private func handle(_ command: Command, line: String) -> [Action] {
+        func unable(_ why: String) -> [Action] {
+            [.fail("Unable to process command '::\(command.name)::' successfully: \(why)")]
+        }
+        switch command.name {
         case "add-mask":
-            // The actions toolkit escapes the value (%25 %0D %0A), as GitHub's runner expects.
-            let secret = Self.unescapeData(value)
+            let secret = command.data
             // (A printable ASCII character other than space settles it without Foundation.)
             if !secret.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                return .warn("::add-mask:: with an empty value was ignored")
+                return [.warn("::add-mask:: with an empty value was ignored")]
             }
             if !redactor.add(secret) {
-                guard !warnedShort.withLock({ warned in defer { warned = true }; return warned }) else { return .hide }
-                return .warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")
+                guard !warnedShort else { return [] }
+                warnedShort = true
+                return [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")]
             }
-            return .hide
+            return []
         case "stop-commands":
-            if !value.isEmpty { stopToken.withLock { $0 = value } }
-            return .hide
-        case "group": return .show("▸ " + value)
-        case "endgroup": return .hide
-        case "debug": return debug ? .show("debug: " + value) : .hide
+            let token = command.data
+            if !permissions.unsecureStopTokens && (token.isEmpty || token.lowercased() == "pause-logging" || Self.registered.contains(token.lowercased())) {
+                return unable("You cannot use a endToken that is an empty string, the string 'pause-logging', or another workflow command. "
+                    + "Opt into insecure command execution by setting the `ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS` environment variable to `true`.")
+            }
+            stopToken = token
+            if token.utf8.count > 6 { redactor.add(token) }
+            return [.show(line)]  // shown, as GitHub does (a long token masked)
+        case "group": return [.show("▸ " + command.data)]
+        case "endgroup": return []
+        case "debug": return debug ? [.show("debug: " + command.data)] : []
         case "error", "warning", "notice":
-            let kind = Annotation.Kind(rawValue: String(command)) ?? .notice
-            return .annotation(
-                kind, message: Self.unescape(value), file: properties["file"], line: properties["line"].flatMap { Int($0) },
-                title: properties["title"])
+            let kind = Annotation.Kind(rawValue: command.name) ?? .notice
+            return [.annotation(kind, message: command.data, file: command.properties["file"],
+                                line: command.properties["line"].flatMap { Int($0) }, title: command.properties["title"])]
+        case "set-output", "save-state":
+            guard let name = command.properties["name"], !name.isEmpty else {
+                return unable("Required field 'name' is missing in ##[\(command.name)] command.")
+            }
+            var actions: [Action] = []
+            if warnedDeprecated.insert(command.name).inserted {
+                actions.append(.warn("The `\(command.name)` command is deprecated and will be disabled soon. Please upgrade to using Environment Files "
+                    + "(GITHUB_OUTPUT, GITHUB_STATE)."))
+            }
+            actions.append(command.name == "set-output" ? .setOutput(name: name, value: command.data) : .saveState(name: name, value: command.data))
+            return actions
+        case "set-env", "add-path":
+            guard permissions.unsecureCommands else {
+                return unable("The `\(command.name)` command is disabled. Please upgrade to using Environment Files or opt into unsecure command "
+                    + "execution by setting the `ACTIONS_ALLOW_UNSECURE_COMMANDS` environment variable to `true`.")
+            }
+            if command.name == "add-path" { return [.addPath(command.data)] }
+            guard let name = command.properties["name"], !name.isEmpty else {
+                return unable("Required field 'name' is missing in ##[set-env] command.")
+            }
+            return [.setEnv(name: name, value: command.data)]
+        case "echo":
+            switch command.data.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "on": echo = true
+            case "off": echo = false
+            default: return unable("Invalid echo command value. Possible values can be: 'on', 'off'. Current value is: '\(command.data)'.")
+            }
+            return []
         default:
-            return .show(line)
+            // add-matcher, remove-matcher (problem matchers are not read here), internal commands.
+            return []
         }
     }
 
-    /// `error file=a.txt,line=3` → ("error", ["file": "a.txt", "line": "3"]).
-    static func split(_ head: Substring) -> (Substring, [String: String]) {
-        guard let space = head.firstIndex(of: " ") else { return (head, [:]) }
-        var properties: [String: String] = [:]
-        for pair in head[head.index(after: space)...].split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 {
-                properties[parts[0].trimmingCharacters(in: .whitespaces)] = unescape(String(parts[1]))
+    /// `line` as a command: `::NAME …::DATA` at its start (after spaces and tabs), else
+    /// `##[NAME …]DATA` anywhere in it; a name GitHub's runner registers (or `extra`, a stop
+    /// token), without case. nil: no command.
+    static func parse(_ line: String, extra: String? = nil) -> Command? {
+        func known(_ name: Substring) -> String? {
+            let lower = name.lowercased()
+            return registered.contains(lower) || lower == extra?.lowercased() ? lower : nil
+        }
+        let trimmed = line.drop { $0 == " " || $0 == "\t" }
+        if trimmed.hasPrefix("::") {
+            let body = trimmed.dropFirst(2)
+            if let end = body.range(of: "::") {
+                let head = body[..<end.lowerBound]
+                let space = head.firstIndex(of: " ")
+                if let name = known(head[..<(space ?? head.endIndex)]) {
+                    var properties: [String: String] = [:]
+                    if let space {
+                        for pair in head[head.index(after: space)...].split(separator: ",") {
+                            let parts = pair.split(separator: "=", maxSplits: 1)
+                            if parts.count == 2 {
+                                properties[parts[0].trimmingCharacters(in: .whitespaces).lowercased()] = unescapeProperty(String(parts[1]))
+                            }
+                        }
+                    }
+                    return Command(name: name, properties: properties, data: unescapeData(String(body[end.upperBound...])))
+                }
             }
         }
-        return (head[..<space], properties)
+        // The older form, anywhere in the line.
+        guard let prefix = line.range(of: "##["), let close = line[prefix.upperBound...].firstIndex(of: "]") else { return nil }
+        let head = line[prefix.upperBound..<close]
+        let space = head.firstIndex(of: " ")
+        guard let name = known(head[..<(space ?? head.endIndex)]) else { return nil }
+        var properties: [String: String] = [:]
+        if let space {
+            for pair in head[head.index(after: space)...].split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { properties[parts[0].lowercased()] = unescapeLegacy(String(parts[1])) }
+            }
+        }
+        return Command(name: name, properties: properties, data: unescapeLegacy(String(line[line.index(after: close)...])))
     }
 
-    /// GitHub's escapes for a command's data (after the second `::`): %25 %0D %0A.
+    /// GitHub's escapes for a command's data (after the second `::`): %0D %0A %25.
     static func unescapeData(_ text: String) -> String {
         guard text.contains("%") else { return text }
         return text.replacingOccurrences(of: "%0D", with: "\r").replacingOccurrences(of: "%0A", with: "\n")
             .replacingOccurrences(of: "%25", with: "%")
     }
 
-    /// GitHub's escapes for command values: %25 %0D %0A %3A %2C.
-    static func unescape(_ text: String) -> String {
+    /// GitHub's escapes for a property's value: %0D %0A %3A %2C %25.
+    static func unescapeProperty(_ text: String) -> String {
         guard text.contains("%") else { return text }
         return text.replacingOccurrences(of: "%0D", with: "\r").replacingOccurrences(of: "%0A", with: "\n")
             .replacingOccurrences(of: "%3A", with: ":").replacingOccurrences(of: "%2C", with: ",")
+            .replacingOccurrences(of: "%25", with: "%")
+    }
+
+    /// The older form's escapes: %3B %0D %0A %5D %25.
+    static func unescapeLegacy(_ text: String) -> String {
+        guard text.contains("%") else { return text }
+        return text.replacingOccurrences(of: "%3B", with: ";").replacingOccurrences(of: "%0D", with: "\r")
+            .replacingOccurrences(of: "%0A", with: "\n").replacingOccurrences(of: "%5D", with: "]")
             .replacingOccurrences(of: "%25", with: "%")
     }
 }
