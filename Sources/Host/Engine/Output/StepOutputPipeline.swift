@@ -118,6 +118,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var position = 0
         let count = bytes.count
         var passFrom = 0  // start of bytes that go straight to the redactor
+        // The next `##[` at or after `position` (count: none), looked for once per write, not per line.
+        var nextLegacy = -1
         while position < count {
             if state.droppingCommand {
                 guard let found = memchr(base + position, 0x0A, count - position) else {
@@ -221,8 +223,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     passHeldHashes(state)
                 }
             }
-            if legacyAt == nil, let offset = Self.legacyOffset(UnsafeRawBufferPointer(rebasing: bytes[position..<lineEnd])) {
-                legacyAt = position + offset
+            if legacyAt == nil {
+                if nextLegacy < position {
+                    nextLegacy = Self.legacyOffset(UnsafeRawBufferPointer(rebasing: bytes[position..<count])).map { position + $0 } ?? count
+                }
+                if nextLegacy < lineEnd { legacyAt = nextLegacy }
             }
             if let at = legacyAt {
                 if at > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<at])) }
