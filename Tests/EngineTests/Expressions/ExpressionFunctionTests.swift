@@ -51,12 +51,21 @@ struct ExpressionFunctionTests {
         ("format('}}{{')", "}{"),
         ("format('plain')", "plain"),
         ("format('{0}|{1}|{2}|{3}', null, true, 1.5, 2)", "|true|1.5|2"),
-        ("format('{0:N2}', 5)", "5"),
+        ("format('{0:}', 5)", "5"),
         ("format('{0}', nums)", "[1,2,3]"),
         ("FORMAT('{0}', 'case')", "case"),
     ] as [(String, String)])
     func format(source: String, expected: String) throws {
         #expect(try ExprFixtures.eval(source) == .string(expected))
+    }
+
+    @Test("format: specifiers and stray text in a placeholder are errors (GitHub's Format.cs); arguments the template does not name are not evaluated")
+    func formatStrict() throws {
+        #expect(ExprFixtures.parseError("format('{0:N2}', 5)")?.message.contains("invalid format specifiers 'N2' for argument {0}") == true)
+        #expect(ExprFixtures.parseError("format('{0 }', 5)")?.message.contains("is followed by ' ', not '}'") == true)
+        #expect(try ExprFixtures.eval("format('x', fromJSON(''))") == "x")
+        #expect(try ExprFixtures.eval("format('{1}', fromJSON(''), 'b')") == "b")
+        #expect(ExprFixtures.evalError("format('{0}', fromJSON(''))")?.message == "fromJSON: empty input")
     }
 
     @Test("format errors found at parse time for literal format strings", arguments: [
@@ -171,6 +180,11 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("case(false, 1, matrix.os == 'ubuntu-latest', 2, 3)") == 2)
         #expect(ExprFixtures.evalError("case('x', 1, 2)")?.message == "case: predicate 1 must evaluate to a boolean, got string")
         #expect(ExprFixtures.parseError("case(true, 1, false, 2)")?.message.contains("odd number") == true)
+        // Only the chosen value is evaluated, and the predicates up to the first true one (GitHub's Case.cs).
+        #expect(try ExprFixtures.eval("case(false, fromJSON(''), true, 'b', fromJSON(''))") == "b")
+        #expect(try ExprFixtures.eval("case(env.NAME == '', fromJSON(''), fromJSON('{}'))") == .object([:]))
+        #expect(try ExprFixtures.eval("case(true, 'a', 'x' == fromJSON(''), 'b', 'c')") == "a")
+        #expect(ExprFixtures.evalError("case(false, 1, 'x', 2, 3)")?.message == "case: predicate 2 must evaluate to a boolean, got string")
     }
 
     @Test("wrong argument counts are parse errors with the signature as hint", arguments: [

@@ -101,10 +101,13 @@ struct ExpressionSyntaxErrorTests {
     func lengthLimit() {
         let long = "'" + String(repeating: "a", count: Expression.maxLength) + "'"
         let error = ExprFixtures.parseError(long)
-        #expect(error?.message == "expression is too long: 21002 bytes, the limit is 21000")
+        #expect(error?.message == "expression is too long: 21002 characters (UTF-16 code units), the limit is 21000")
         #expect(error?.offset == 0)
         let limit = "'" + String(repeating: "a", count: Expression.maxLength - 2) + "'"
         #expect(ExprFixtures.parseError(limit) == nil)
+        // Counted as GitHub counts (.NET's String.Length): 12,002 characters in 24,002 bytes pass.
+        let accented = "'" + String(repeating: "é", count: 12_000) + "'"
+        #expect(ExprFixtures.parseError(accented) == nil)
     }
 
     @Test("the diagnostic shows the line and a caret")

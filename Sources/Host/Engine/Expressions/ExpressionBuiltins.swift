@@ -64,9 +64,33 @@ enum ExpressionBuiltins {
         let message: String
     }
 
-    /// `format(template, args...)`: `{N}` is replaced by argument N (any text after
-    /// the digits up to `}` is ignored, as GitHub does), `{{` and `}}` are literal
-    /// braces, anything else with a brace is an error.
+    /// `format(template, args...)`: `{N}` (or `{N:}`) is replaced by argument N, `{{` and `}}`
+    /// are literal braces, anything else with a brace is an error, format specifiers
+    /// (`{0:x}`) too, as in GitHub's runner (`Format.cs`).
+    /// The argument indexes `template` names, for evaluating only those (GitHub's runner
+    /// evaluates a `format` argument only when the template uses it).
+    static func formatReferences(_ template: String) -> Set<Int> {
+        var found: Set<Int> = []
+        let bytes = Array(template.utf8)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "{") {
+                if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "{") { index += 2; continue }
+                var cursor = index + 1
+                var argument = 0
+                while cursor < bytes.count, bytes[cursor] >= UInt8(ascii: "0"), bytes[cursor] <= UInt8(ascii: "9") {
+                    argument = min(argument * 10 + Int(bytes[cursor] - UInt8(ascii: "0")), 1_000_000)
+                    cursor += 1
+                }
+                if cursor > index + 1 { found.insert(argument) }
+                index = cursor
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
     static func format(_ template: String, _ arguments: [ExpressionValue]) -> Result<String, Problem> {
         let bytes = Array(template.utf8)
         var output: [UInt8] = []
@@ -89,9 +113,19 @@ enum ExpressionBuiltins {
                     return .failure(Problem(message:
                         "invalid format string: '{' at position \(index + 1) must be followed by an argument index or another '{'"))
                 }
+                guard cursor < bytes.count, bytes[cursor] == close || bytes[cursor] == UInt8(ascii: ":") else {
+                    return .failure(Problem(message: cursor < bytes.count
+                        ? "invalid format string: '{\(argument)' at position \(index + 1) is followed by '\(Character(UnicodeScalar(bytes[cursor])))', not '}'"
+                        : "invalid format string: '{' at position \(index + 1) is not closed by '}'"))
+                }
                 guard let closing = bytes[cursor...].firstIndex(of: close) else {
                     return .failure(Problem(message:
                         "invalid format string: '{' at position \(index + 1) is not closed by '}'"))
+                }
+                if closing > cursor + 1 {
+                    let specifiers = String(decoding: bytes[(cursor + 1)..<closing], as: UTF8.self)
+                    return .failure(Problem(message:
+                        "invalid format specifiers '\(specifiers)' for argument {\(argument)}: GitHub's format takes none (write '{\(argument)}')"))
                 }
                 guard argument < arguments.count else {
                     let supplied = arguments.count == 1 ? "1 argument was" : "\(arguments.count) arguments were"

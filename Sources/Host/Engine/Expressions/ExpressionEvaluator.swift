@@ -74,10 +74,34 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
                 if (op == .and && !truthy) || (op == .or && truthy) { break }
             }
             return result
+        case .call(.case, let arguments, let offset):
+            // Only the predicates up to the first true one, and that one's value (GitHub's `Case.cs`).
+            var position = 0
+            while position + 1 < arguments.count {
+                let predicate = try evaluate(arguments[position]).value
+                guard case .bool(let flag) = predicate else {
+                    throw error("case: predicate \(position / 2 + 1) must evaluate to a boolean, got \(predicate.kindName)", at: offset,
+                                hint: "usage: \(ExpressionFunction.case.signature)")
+                }
+                if flag { return .value(try evaluate(arguments[position + 1]).value) }
+                position += 2
+            }
+            guard let fallback = arguments.last else { return .value(.null) }
+            return .value(try evaluate(fallback).value)
         case .call(let function, let arguments, let offset):
             var values: [ExpressionValue] = []
             values.reserveCapacity(arguments.count)
-            for argument in arguments { values.append(try evaluate(argument).value) }
+            if function == .format, let template = arguments.first {
+                // Only the arguments the template names (GitHub's `Format.cs` evaluates them lazily).
+                let first = try evaluate(template).value
+                let used = ExpressionBuiltins.formatReferences(first.displayString)
+                values.append(first)
+                for (index, argument) in arguments.dropFirst().enumerated() {
+                    values.append(used.contains(index) ? try evaluate(argument).value : .null)
+                }
+            } else {
+                for argument in arguments { values.append(try evaluate(argument).value) }
+            }
             let result = try bounded(try call(function, values, at: offset), from: function.name, at: offset)
             // fromJSON takes a document apart and unescapes it: its strings are no form of the
             // argument the redactor knows. The other built-ins return their arguments' text as

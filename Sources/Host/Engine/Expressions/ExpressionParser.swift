@@ -31,9 +31,11 @@ struct ExpressionParser {
     /// Parses the UTF-8 `range` of `bytes` (the UTF-8 of `source`); offsets in
     /// nodes and errors are relative to the whole `source`.
     static func parse(source: String, bytes: [UInt8], range: Range<Int>) throws(ExpressionError) -> ExpressionNode {
-        if range.count > Expression.maxLength {
+        // GitHub's limit counts UTF-16 code units (.NET's String.Length), not bytes.
+        if range.count > Expression.maxLength,
+           case let length = String(decoding: bytes[range], as: UTF8.self).utf16.count, length > Expression.maxLength {
             throw ExpressionError(
-                message: "expression is too long: \(range.count) bytes, the limit is \(Expression.maxLength)",
+                message: "expression is too long: \(length) characters (UTF-16 code units), the limit is \(Expression.maxLength)",
                 offset: range.lowerBound, source: source)
         }
         var parser = try ExpressionParser(source: source, bytes: bytes, range: range)
