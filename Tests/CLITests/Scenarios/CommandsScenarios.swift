@@ -204,7 +204,11 @@ struct CommandsScenarios {
                   - id: setenv
                     continue-on-error: true
                     run: echo "::set-env name=X::y"
-                  - run: echo "bad=${{ steps.bad.outcome }} setenv=${{ steps.setenv.outcome }}"
+                  - run: echo "bad=${{ steps.bad.outcome }} setenv=${{ steps.setenv.outcome }} arr=${{ fromJSON('[1,2]') }} obj=${{ github.event }}"
+                  - id: whole
+                    continue-on-error: true
+                    env: { EVENT: "${{ github.event }}" }
+                    run: echo "never"
               b:
                 needs: a
                 steps:
@@ -221,7 +225,8 @@ struct CommandsScenarios {
             "[a] env a=inner b=outer-b\n",
             "line 1 'garbage line' is neither NAME=VALUE nor NAME<<DELIMITER",
             "The `set-env` command is disabled",
-            "[a] bad=failure setenv=failure\n",
+            "[a] bad=failure setenv=failure arr=Array obj=Object\n",
+            "cannot evaluate 'env.EVENT': the expression gave an object, where a text is expected",
             "[b] job output 1.2.3\n",
             "The `set-output` command is deprecated",
         ] {

@@ -52,7 +52,8 @@ struct ExpressionFunctionTests {
         ("format('plain')", "plain"),
         ("format('{0}|{1}|{2}|{3}', null, true, 1.5, 2)", "|true|1.5|2"),
         ("format('{0:}', 5)", "5"),
-        ("format('{0}', nums)", "[1,2,3]"),
+        ("format('{0}', nums)", "Array"),
+        ("format('{0}|{1}', fromJSON('{}'), join(fromJSON('[[1],{}]'), '-'))", "Object|Array-Object"),
         ("FORMAT('{0}', 'case')", "case"),
     ] as [(String, String)])
     func format(source: String, expected: String) throws {

@@ -26,10 +26,19 @@ struct TemplateTests {
         #expect(try template.render(ExprFixtures.context()) == "1-a--true-1.5ubuntu-latest")
     }
 
-    @Test("objects and arrays interpolate as compact JSON")
+    @Test("objects and arrays in text are Object and Array, as GitHub's runner writes them; a whole value that is one is an error (GitHub: 'Expected a string'); toJSON gives the JSON")
     func objectInterpolation() throws {
-        let template = try Template.parse("v=${{ fromJSON('{\"b\":1,\"a\":[true,null]}') }} n=${{ nums }}")
-        #expect(try template.render(ExprFixtures.context()) == "v={\"a\":[true,null],\"b\":1} n=[1,2,3]")
+        let template = try Template.parse("v=${{ fromJSON('{\"b\":1,\"a\":[true,null]}') }} n=${{ nums }} j=${{ toJSON(nums) }}")
+        #expect(try template.render(ExprFixtures.context()) == "v=Object n=Array j=[\n  1,\n  2,\n  3\n]")
+        #expect(try Template.parse(" ${{ nums }}\n").render(ExprFixtures.context()) == " Array\n")
+        #expect(throws: ExpressionError.self) { try Template.parse("${{ nums }}").render(ExprFixtures.context()) }
+        do {
+            _ = try Template.parse("${{ fromJSON('{}') }}").render(ExprFixtures.context())
+        } catch {
+            #expect(error.message == "the expression gave an object, where a text is expected (GitHub fails it: 'Expected a string')")
+            #expect(error.hint == "write toJSON(…) for its JSON")
+        }
+        #expect(try Template.parse("${{ 1.50 }}").render(ExprFixtures.context()) == "1.5")
     }
 
     @Test("literal templates")

@@ -13,20 +13,20 @@ enum ExpressionBuiltins {
             return .bool(false)
         default:
             guard item.isPrimitive else { return .bool(false) }
-            return .bool(ExpressionComparison.containsIgnoringCase(search.displayString, item.displayString))
+            return .bool(ExpressionComparison.containsIgnoringCase(search.gitHubText, item.gitHubText))
         }
     }
 
     /// `startsWith(searchString, searchValue)`, case-insensitive; false for non-primitives.
     static func startsWith(_ text: ExpressionValue, _ prefix: ExpressionValue) -> ExpressionValue {
         guard text.isPrimitive, prefix.isPrimitive else { return .bool(false) }
-        return .bool(ExpressionComparison.hasPrefixIgnoringCase(text.displayString, prefix.displayString))
+        return .bool(ExpressionComparison.hasPrefixIgnoringCase(text.gitHubText, prefix.gitHubText))
     }
 
     /// `endsWith(searchString, searchValue)`, case-insensitive; false for non-primitives.
     static func endsWith(_ text: ExpressionValue, _ suffix: ExpressionValue) -> ExpressionValue {
         guard text.isPrimitive, suffix.isPrimitive else { return .bool(false) }
-        return .bool(ExpressionComparison.hasSuffixIgnoringCase(text.displayString, suffix.displayString))
+        return .bool(ExpressionComparison.hasSuffixIgnoringCase(text.gitHubText, suffix.gitHubText))
     }
 
     /// `join(array, separator = ',')`: a primitive is returned as a string.
@@ -36,7 +36,7 @@ enum ExpressionBuiltins {
         case .array(let elements):
             var separator = ","
             if arguments.count > 1, arguments[1].isPrimitive { separator = arguments[1].displayString }
-            return .string(elements.map(\.displayString).joined(separator: separator))
+            return .string(elements.map(\.gitHubText).joined(separator: separator))
         case .object:
             return .string("")
         default:
@@ -132,7 +132,7 @@ enum ExpressionBuiltins {
                     return .failure(Problem(message:
                         "format string references argument {\(argument)} but only \(supplied) supplied"))
                 }
-                output.append(contentsOf: Array(arguments[argument].displayString.utf8))
+                output.append(contentsOf: Array(arguments[argument].gitHubText.utf8))
                 index = closing + 1
             } else if byte == close {
                 guard index + 1 < bytes.count, bytes[index + 1] == close else {

@@ -72,6 +72,17 @@ public enum ExpressionValue: Sendable, Hashable {
         }
     }
 
+    /// The value as text the way GitHub's runner makes it (`EvaluationResult.ConvertToString`):
+    /// as `displayString`, but an array is `Array` and an object `Object` (what `format`, `join`
+    /// and text around `${{ }}` give; `toJSON` gives the JSON).
+    public var gitHubText: String {
+        switch self {
+        case .array: return "Array"
+        case .object: return "Object"
+        default: return displayString
+        }
+    }
+
     /// The value coerced to a number with GitHub's rules: null is 0, booleans are
     /// 1/0, strings are parsed (empty or whitespace is 0, invalid is NaN), arrays
     /// and objects are NaN.

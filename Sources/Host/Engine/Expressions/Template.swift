@@ -54,16 +54,29 @@ public struct Template: Sendable, Hashable {
         return result
     }
 
-    /// Evaluates every expression and concatenates the segments, interpolating
-    /// each value's `displayString`. Errors are relative to `text`.
+    /// Evaluates every expression and concatenates the segments, interpolating each value's
+    /// text as GitHub's runner does (`gitHubText`: an array is `Array`, an object `Object`).
+    /// A template that is exactly one expression (nothing around it) giving an array or object is
+    /// an error, as on GitHub ("Expected a string"): a text is wanted here. Errors are relative
+    /// to `text`.
     public func render(_ context: some ExpressionContext) throws(ExpressionError) -> String {
+        if segments.count == 1, case .expression(let expression, let offset) = segments[0] {
+            let value = try evaluate(expression, at: offset, context)
+            switch value {
+            case .array, .object:
+                throw ExpressionError(
+                    message: "the expression gave an \(value.kindName), where a text is expected (GitHub fails it: 'Expected a string')",
+                    offset: offset, source: text, hint: "write toJSON(…) for its JSON")
+            default: return value.displayString
+            }
+        }
         var output = ""
         for segment in segments {
             switch segment {
             case .literal(let literal):
                 output += literal
             case .expression(let expression, let offset):
-                output += try evaluate(expression, at: offset, context).displayString
+                output += try evaluate(expression, at: offset, context).gitHubText
             }
         }
         return output
