@@ -42,12 +42,15 @@ extension ExpressionEvaluator {
             case .failure(let problem): throw failure(problem.message, hint: "usage: \(function.signature)")
             }
         case .hashFiles:
-            var patterns: [String] = []
-            for value in arguments {
-                guard case .string(let pattern) = value else {
-                    throw failure("hashFiles: patterns must be strings, got \(value.kindName)")
+            // As GitHub's runner (HashFilesFunction): arguments as text; a first one starting
+            // with `--` is an option, `--follow-symbolic-links` the only one (files that are
+            // links are hashed through here either way).
+            var patterns = arguments.map(\.gitHubText)
+            if let option = patterns.first, option.hasPrefix("--") {
+                guard option == "--follow-symbolic-links" else {
+                    throw failure("hashFiles: invalid glob option \(option)", hint: "the only option is --follow-symbolic-links, given first")
                 }
-                patterns.append(pattern)
+                patterns.removeFirst()
             }
             do {
                 return .string(try context.hashFiles(patterns))
