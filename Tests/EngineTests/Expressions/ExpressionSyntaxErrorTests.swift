@@ -110,6 +110,23 @@ struct ExpressionSyntaxErrorTests {
         #expect(ExprFixtures.parseError(accented) == nil)
     }
 
+    @Test("a text with ${{ }} over 21,000 characters as GitHub's one format() expression is an error at its field; the same text without one is fine")
+    func templateLength() {
+        func errors(_ run: String) -> [String] {
+            let yaml = "jobs:\n  a:\n    steps:\n      - run: |\n" + run.split(separator: "\n").map { "          " + $0 }.joined(separator: "\n") + "\n"
+            return WorkflowLoader.load(yaml: yaml, file: "wf.yml").diagnostics.filter { $0.severity == .error }.map(\.message)
+        }
+        let line = String(repeating: "x", count: 99) + "\n"
+        let long = String(repeating: line, count: 211)  // 21,100 characters
+        let found = errors(long + "echo ${{ github.sha }}")
+        #expect(found.count == 1 && found[0].hasPrefix("'run' with its ${{ }} is one expression of "), "\(found)")
+        #expect(found.first?.contains("over its limit of 21000") == true)
+        #expect(errors(long + "echo sha").isEmpty)
+        #expect(errors(String(repeating: line, count: 150) + "echo ${{ github.sha }}").isEmpty)
+        // Braces and quotes count twice, as GitHub doubles them.
+        #expect(errors(String(repeating: "{'}\n", count: 3_500) + "echo ${{ github.sha }}").count == 1)  // 14,000 characters, 24,500 doubled
+    }
+
     @Test("the diagnostic shows the line and a caret")
     func diagnostic() {
         let error = ExprFixtures.parseError("a == 'x' &&\nb = c")

@@ -37,6 +37,29 @@ public struct Template: Sendable, Hashable {
         return Template(text: text, segments: segments)
     }
 
+    /// The length (UTF-16 code units) of the one expression GitHub's runner makes of a text with
+    /// `${{ }}` in it (`TemplateReader.ParseScalar`: `format('TEXT', e1, e2, …)`, the text's
+    /// quotes and braces doubled, each expression a `{N}`), which its 21,000 limit applies to; 0
+    /// for a literal or a template that is exactly one expression (checked on its own).
+    public var gitHubFormatLength: Int {
+        if isLiteral || (segments.count == 1) { return 0 }
+        var length = "format('".utf16.count + "')".utf16.count
+        var index = 0
+        for segment in segments {
+            switch segment {
+            case .literal(let literal):
+                for unit in literal.utf16 {
+                    length += unit == 0x27 || unit == 0x7B || unit == 0x7D ? 2 : 1  // ' { }
+                }
+            case .expression(let expression, _):
+                length += "{\(index)}".utf16.count + ", ".utf16.count
+                    + expression.source.trimmingCharacters(in: .whitespacesAndNewlines).utf16.count
+                index += 1
+            }
+        }
+        return length
+    }
+
     /// True when the template has no `${{ }}` segment.
     public var isLiteral: Bool {
         !segments.contains { if case .expression = $0 { return true } else { return false } }

@@ -29,7 +29,16 @@ extension NodeReader {
         guard let text = string(node, what: what, context: context) else { return nil }
         let origin = origin(node)
         do {
-            return TemplateField(source: text, template: try Template.parse(text.value), origin: origin)
+            let template = try Template.parse(text.value)
+            let length = template.gitHubFormatLength
+            if length > Expression.maxLength {
+                diagnostics.error(
+                    "'\(what)' with its ${{ }} is one expression of \(length) characters for GitHub's runner, over its limit of "
+                        + "\(Expression.maxLength) (GitHub fails it: 'Exceeded max expression length')",
+                    at: text.location, context: context,
+                    hint: "pass the values through env: (env: { V: ${{ … }} }, then $V in the script), or keep the script in a file")
+            }
+            return TemplateField(source: text, template: template, origin: origin)
         } catch {
             report(error, in: text.value, origin: origin, fallback: text.location, what: what, context: context)
             return TemplateField(source: text, template: .literal(text.value), origin: origin)
