@@ -130,6 +130,25 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("FromJSON('[1]')[0]") == 1)
     }
 
+    @Test("fromJSON reads what GitHub's runner's (Newtonsoft's) reader reads: single quotes (Python's repr), unquoted keys, comments, NaN and Infinity, hex and octal, text after the value; keys without case")
+    func fromJSONLenient() throws {
+        #expect(try ExprFixtures.eval("fromJSON('{''os'': ''ubuntu'', ''n'': [1, 2]}').os") == "ubuntu")
+        #expect(try ExprFixtures.eval("fromJSON('{os: \"linux\", $x_1: 2}')['$x_1']") == 2)
+        #expect(try ExprFixtures.eval("fromJSON('[1 /* one */, // two\n 2]')[1]") == 2)
+        #expect(try ExprFixtures.eval("fromJSON('{\"a\":1} trailing text').a") == 1)
+        #expect(try ExprFixtures.eval("fromJSON('[1] [2]')") == .array([1]))
+        #expect(try ExprFixtures.eval("fromJSON('[0x1F, 017, -0x10, 0, 0.5]')") == .array([31, 15, -16, 0, 0.5]))
+        #expect(try ExprFixtures.eval("fromJSON('[NaN, Infinity, -Infinity, undefined]')[1]") == .number(.infinity))
+        #expect(try ExprFixtures.eval("fromJSON('[NaN, Infinity, -Infinity, undefined]')[3]") == .null)
+        #expect(try ExprFixtures.eval(#"fromJSON('''it\''s''')"#) == "it's")
+        // GitHub's objects are keyed without case: {"a":1,"A":2} is {"a": 2}.
+        #expect(try ExprFixtures.eval("fromJSON('{\"a\":1,\"A\":2}')") == .object(["a": 2]))
+        // Still errors: a missing colon, an unclosed string, an unknown word.
+        for bad in ["fromJSON('{a 1}')", "fromJSON('''open')", "fromJSON('nope')"] {
+            #expect(ExprFixtures.evalError(bad)?.message.hasPrefix("fromJSON: invalid JSON") == true, "\(bad)")
+        }
+    }
+
     @Test("fromJSON errors point at the call")
     func fromJSONErrors() {
         let empty = ExprFixtures.evalError("1 == 1 && fromJSON(env.EMPTY)")

@@ -27,7 +27,7 @@ extension ExpressionEvaluator {
                 throw failure("fromJSON: empty input", hint: "fromJSON needs a JSON document, e.g. fromJSON('[1, 2]')")
             }
             do {
-                return try ExpressionValue.fromJSON(text)
+                return try ExpressionValue.fromJSON(text, lenient: true)
             } catch {
                 throw failure("fromJSON: \(error.message)")
             }

@@ -14,8 +14,14 @@ extension ExpressionValue {
 
     /// Parses JSON text (any JSON value, not only objects and arrays) into a value.
     /// Errors carry the UTF-8 offset of the problem within `text`.
-    public static func fromJSON(_ text: String) throws(ExpressionError) -> ExpressionValue {
+    /// - Parameter lenient: read it as the `fromJSON` of GitHub's runner reads it (Newtonsoft's
+    ///   `JsonTextReader` through `JToken.ReadFrom`): also `'single quotes'`, unquoted keys,
+    ///   `//` and `/* */` comments, `NaN`, `Infinity`, `undefined` (null), `0x1F` and octal `017`,
+    ///   and whatever follows the first value; keys that differ only in case are one key (the
+    ///   first one's spelling, the last one's value).
+    public static func fromJSON(_ text: String, lenient: Bool = false) throws(ExpressionError) -> ExpressionValue {
         var reader = ExpressionJSONReader(text: text)
+        reader.lenient = lenient
         return try reader.readDocument()
     }
 }
@@ -83,14 +89,22 @@ enum ExpressionJSON {
     }
 }
 
-/// A strict JSON reader (RFC 8259) with a nesting limit, producing precise errors.
+/// A strict JSON reader (RFC 8259) with a nesting limit, producing precise errors; `lenient`
+/// reads what GitHub's runner's `fromJSON` reads.
 struct ExpressionJSONReader {
+    /// A byte of an unquoted key (Newtonsoft: a letter or digit, `_`, `$`; any non-ASCII byte).
+    static func isIdentifierByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x5F || byte == 0x24 || byte >= 0x80
+    }
+
     static let maxDepth = 256
 
     let text: String
     let bytes: [UInt8]
     var index = 0
     var depth = 0
+    /// Newtonsoft's leniency (`ExpressionValue.fromJSON(_:lenient:)`).
+    var lenient = false
 
     init(text: String) {
         self.text = text
@@ -101,13 +115,27 @@ struct ExpressionJSONReader {
         skipWhitespace()
         if index >= bytes.count { throw jsonFailure("empty JSON input") }
         let value = try readValue()
+        if lenient { return value }  // JToken.ReadFrom reads one value, whatever follows
         skipWhitespace()
         if index < bytes.count { throw jsonFailure("unexpected character after the JSON value") }
         return value
     }
 
     private mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+                index += 1
+            } else if lenient, byte == UInt8(ascii: "/"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "/") {
+                while index < bytes.count, bytes[index] != 0x0A { index += 1 }
+            } else if lenient, byte == UInt8(ascii: "/"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "*") {
+                index += 2
+                while index + 1 < bytes.count, !(bytes[index] == UInt8(ascii: "*") && bytes[index + 1] == UInt8(ascii: "/")) { index += 1 }
+                index = min(bytes.count, index + 2)
+            } else {
+                return
+            }
+        }
     }
 
     private mutating func readValue() throws(ExpressionError) -> ExpressionValue {
@@ -117,9 +145,17 @@ struct ExpressionJSONReader {
         case UInt8(ascii: "{"): return try readObject()
         case UInt8(ascii: "["): return try readArray()
         case UInt8(ascii: "\""): return .string(try readString())
+        case UInt8(ascii: "'") where lenient: return .string(try readString())
         case UInt8(ascii: "t"): try readKeyword("true"); return .bool(true)
         case UInt8(ascii: "f"): try readKeyword("false"); return .bool(false)
         case UInt8(ascii: "n"): try readKeyword("null"); return .null
+        case UInt8(ascii: "N") where lenient: try readKeyword("NaN"); return .number(.nan)
+        case UInt8(ascii: "I") where lenient: try readKeyword("Infinity"); return .number(.infinity)
+        case UInt8(ascii: "u") where lenient: try readKeyword("undefined"); return .null
+        case UInt8(ascii: "-") where lenient && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
+            index += 1
+            try readKeyword("Infinity")
+            return .number(-.infinity)
         default: return .number(try readNumber())
         }
     }
@@ -160,15 +196,30 @@ struct ExpressionJSONReader {
         try enter()
         index += 1
         var members: [String: ExpressionValue] = [:]
+        /// Lenient: the spelling kept for each key without case.
+        var spellings: [String: String] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; depth -= 1; return .object([:]) }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw jsonFailure("expected a string key") }
-            let key = try readString()
+            var key: String
+            if index < bytes.count, bytes[index] == UInt8(ascii: "\"") || (lenient && bytes[index] == UInt8(ascii: "'")) {
+                key = try readString()
+            } else if lenient, index < bytes.count, Self.isIdentifierByte(bytes[index]) {
+                let start = index
+                while index < bytes.count, Self.isIdentifierByte(bytes[index]) { index += 1 }
+                key = String(decoding: bytes[start..<index], as: UTF8.self)
+            } else {
+                throw jsonFailure("expected a string key")
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw jsonFailure("expected ':' after key") }
             index += 1
+            if lenient {
+                // GitHub's objects are keyed without case: a later key in another case is the same key.
+                let folded = key.lowercased()
+                if let first = spellings[folded] { key = first } else { spellings[folded] = key }
+            }
             members[key] = try readValue()
             skipWhitespace()
             guard index < bytes.count else { throw jsonFailure("unterminated object") }

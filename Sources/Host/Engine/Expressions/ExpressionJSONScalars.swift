@@ -2,8 +2,10 @@ import Foundation
 
 extension ExpressionJSONReader {
     /// Reads a JSON string starting at the opening quote.
+    /// A string from its opening quote (`"`, or `'` when lenient: the same escapes, `\'` too).
     mutating func readString() throws(ExpressionError) -> String {
         let start = index
+        let quote = bytes[index]
         index += 1
         var buffer: [UInt8] = []
         while true {
@@ -12,8 +14,8 @@ extension ExpressionJSONReader {
                 throw jsonFailure("unterminated string")
             }
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") { index += 1; break }
-            if byte < 0x20 { throw jsonFailure("control character in string") }
+            if byte == quote { index += 1; break }
+            if byte < 0x20 && !lenient { throw jsonFailure("control character in string") }
             if byte != UInt8(ascii: "\\") { buffer.append(byte); index += 1; continue }
             index += 1
             guard index < bytes.count else { throw jsonFailure("unterminated escape sequence") }
@@ -21,6 +23,7 @@ extension ExpressionJSONReader {
             index += 1
             switch escape {
             case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "'") where lenient: buffer.append(UInt8(ascii: "'"))
             case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\"))
             case UInt8(ascii: "/"): buffer.append(UInt8(ascii: "/"))
             case UInt8(ascii: "b"): buffer.append(0x08)
@@ -75,6 +78,7 @@ extension ExpressionJSONReader {
     mutating func readNumber() throws(ExpressionError) -> Double {
         let start = index
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        if lenient, let value = readRadixNumber() { return value }
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else {
             index = start
@@ -102,6 +106,32 @@ extension ExpressionJSONReader {
             throw jsonFailure("invalid number")
         }
         return value
+    }
+
+    /// Lenient: Newtonsoft's `0x1F` (hex) and `017` (octal, a leading zero), with an optional `-`.
+    private mutating func readRadixNumber() -> Double? {
+        var cursor = index
+        let negative = cursor < bytes.count && bytes[cursor] == UInt8(ascii: "-")
+        if negative { cursor += 1 }
+        guard cursor + 1 < bytes.count, bytes[cursor] == UInt8(ascii: "0") else { return nil }
+        let next = bytes[cursor + 1]
+        let radix: Int
+        if next == UInt8(ascii: "x") || next == UInt8(ascii: "X") {
+            radix = 16
+            cursor += 2
+        } else if next >= UInt8(ascii: "0") && next <= UInt8(ascii: "7") {
+            radix = 8
+            cursor += 1
+        } else {
+            return nil
+        }
+        let digitsStart = cursor
+        while cursor < bytes.count, Int(String(UnicodeScalar(bytes[cursor])), radix: radix) != nil { cursor += 1 }
+        guard cursor > digitsStart, let magnitude = Int64(String(decoding: bytes[digitsStart..<cursor], as: UTF8.self), radix: radix) else {
+            return nil
+        }
+        index = cursor
+        return Double(negative ? -magnitude : magnitude)
     }
 
     func jsonFailure(_ message: String) -> ExpressionError {
