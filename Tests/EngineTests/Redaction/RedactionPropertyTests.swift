@@ -46,6 +46,42 @@ struct RedactionPropertyTests {
         print("redactor property test: \(cases) cases, seed \(seed)")
     }
 
+    @Test("20,000 random cases: values added between writes (that the text never holds) change nothing, the held-back end of a match included")
+    func valuesAddedMidStream() async throws {
+        let seed = Self.seed &+ 7
+        let failure = try await offThePool { () -> String? in
+            var rng = RedactionRandom(state: seed)
+            func run(_ c: RedactionCase, adding: Bool, _ rng: inout RedactionRandom) -> [UInt8] {
+                let redactor = Redactor()
+                for secret in c.secrets { redactor.add(secret) }
+                var output: [UInt8] = []
+                let stream = redactor.makeStream { output.append(contentsOf: $0) }
+                var offset = 0
+                for (index, size) in c.chunks.enumerated() {
+                    c.text[offset..<(offset + size)].withUnsafeBytes { stream.write($0) }
+                    offset += size
+                    // A value the text does not hold (the text's bytes never include 0x01).
+                    if adding && rng.next(2) == 0 { redactor.add("\u{1}extra-\(index)-\(rng.next(1_000_000))") }
+                }
+                stream.finish()
+                return output
+            }
+            for number in 0..<20_000 {
+                let first = RedactionReference.makeCase(&rng)
+                let c = Self.text(for: first.secrets, patterns: RedactionReference.patterns(of: first.secrets), &rng)
+                guard !c.text.contains(1) else { continue }
+                let plain = run(c, adding: false, &rng)
+                let added = run(c, adding: true, &rng)
+                if plain != added {
+                    return "case \(number): without additions \(String(decoding: plain, as: UTF8.self).debugDescription), "
+                        + "with \(String(decoding: added, as: UTF8.self).debugDescription)\n\(c)"
+                }
+            }
+            return nil
+        }
+        if let failure { Issue.record(Comment(rawValue: failure)) }
+    }
+
     @Test("50,000 random cases with secrets of 12 to 40 pieces and long texts: the shift table's skips lose nothing")
     func randomCasesLongSecrets() async throws {
         let seed = Self.seed

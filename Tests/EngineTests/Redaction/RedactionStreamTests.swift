@@ -105,6 +105,34 @@ struct RedactionStreamTests {
         #expect(probe.text.hasSuffix("token=***\na ***."))
     }
 
+    @Test("a value added while the end of a match is held back keeps that match masked (the new automaton re-reads only the held bytes)")
+    func addedWhileMatchHeld() {
+        // Seen in a real step: 'L Secret11' then a third ::add-mask:: printed 'L ***1'.
+        let redactor = Redactor()
+        redactor.add("MixedSecret04")
+        redactor.add("Secret11")
+        let probe = StreamProbe(redactor)
+        probe.write("L Secret11\n")
+        redactor.add("Another-Secret-Value")
+        probe.write("M Secret11\n")
+        probe.stream.finish()
+        #expect(probe.text == "L ***\nM ***\n")
+        // Every split of the first line, and a new value at every point.
+        let line = "x Secret11 MixedSecret04 y\n"
+        for cut in 0...line.utf8.count {
+            let redactor = Redactor()
+            redactor.add("MixedSecret04")
+            redactor.add("Secret11")
+            let probe = StreamProbe(redactor)
+            let bytes = Array(line.utf8)
+            bytes[..<cut].withUnsafeBytes { probe.stream.write($0) }
+            redactor.add("Another-Secret-Value-\(cut)")
+            bytes[cut...].withUnsafeBytes { probe.stream.write($0) }
+            probe.stream.finish()
+            #expect(probe.text == "x *** *** y\n", "cut \(cut): \(probe.text)")
+        }
+    }
+
     @Test("with nothing registered a stream passes buffers through unchanged, in one emit each")
     func passThrough() {
         let redactor = Redactor()

@@ -116,11 +116,12 @@ public final class RedactionStream {
     }
 
     /// A newer automaton is published: take it, and re-feed the held-back bytes from the root.
+    /// The masked intervals found so far stay (they are in absolute positions, and the held
+    /// bytes keep theirs): the new automaton, starting from the root inside the held bytes,
+    /// cannot see a match that began before them, so dropping them showed the end of one.
     private func refresh() {
         (automaton, version) = redactor.current()
         state = ScanState()
-        pending.removeAll(keepingCapacity: true)
-        pendingHead = 0
         let needed = automaton.maxLength * 3 + 16
         if heldCount > 0 {
             let count = heldCount
