@@ -203,7 +203,9 @@ struct CommandsScenarios {
                     run: echo "garbage line" >> "$GITHUB_OUTPUT"
                   - id: setenv
                     continue-on-error: true
-                    run: echo "::set-env name=X::y"
+                    run: |
+                      echo "::set-env name=X::y"
+                      echo "after-setenv"
                   - run: echo "bad=${{ steps.bad.outcome }} setenv=${{ steps.setenv.outcome }} arr=${{ fromJSON('[1,2]') }} obj=${{ github.event }}"
                   - id: whole
                     continue-on-error: true
@@ -217,14 +219,14 @@ struct CommandsScenarios {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let out = result.stdout
         for line in [
-            "[a] progress \n",
             "[a] shown: *** ***\n",
             "[a] action=old ci=false\n",
             "[a] second=__run ctx=__run\n",
             "[a] third=__run_2 crlf=[yes] next=[also] old=1.2.3\n",
             "[a] env a=inner b=outer-b\n",
             "line 1 'garbage line' is neither NAME=VALUE nor NAME<<DELIMITER",
-            "The `set-env` command is disabled",
+            "Unable to process command '::set-env name=X::y' successfully. The `set-env` command is disabled",
+            "[a] error: step 'setenv' failed: a workflow command could not be processed\n",
             "[a] bad=failure setenv=failure arr=Array obj=Object\n",
             "cannot evaluate 'env.EVENT': the expression gave an object, where a text is expected",
             "[b] job output 1.2.3\n",
@@ -233,5 +235,10 @@ struct CommandsScenarios {
             #expect(out.contains(line), "missing \(line.debugDescription) in:\n\(out)")
         }
         #expect(!out.contains("legacySecret9") && !out.contains("UpperSecret8"), "\(out)")
+        #expect(!out.contains("[a] progress"), "a command line is hidden whole, as on GitHub:\n\(out)")
+        // The error is said where the command is, before the step's later output.
+        let error = try #require(out.range(of: "Unable to process command"))
+        let after = try #require(out.range(of: "[a] after-setenv"))
+        #expect(error.lowerBound < after.lowerBound, "\(out)")
     }
 }

@@ -362,9 +362,14 @@ extension JobRunner {
         switch result {
         case .finished(let stepResult, let commands):
             exitCode = stepResult.exitCode
-            let problems = commands.failures
-                + apply(stepResult.files, commands: commands, step: step, name: name, capturesState: capturesState, state: &state)
-            if stepResult.succeeded, let problem = problems.first {
+            let problems = apply(stepResult.files, commands: commands, step: step, name: name, capturesState: capturesState, state: &state)
+            if stepResult.succeeded, !commands.failures.isEmpty {
+                // Each was said where its command was (`StepOutputPipeline`).
+                outcome = .failure
+                let count = commands.failures.count
+                message = "step '\(name)' failed: \(count == 1 ? "a workflow command" : "\(count) workflow commands") could not be processed"
+                for problem in problems { reporter.report(.message(job: planned.key, level: .error, text: problem)) }
+            } else if stepResult.succeeded, let problem = problems.first {
                 outcome = .failure
                 message = problem
                 for other in problems.dropFirst() { reporter.report(.message(job: planned.key, level: .error, text: other)) }

@@ -38,9 +38,12 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var atLineStart = true
         var candidate: [UInt8] = []
         var candidateIsCommand = false
-        /// The candidate is the part of a line from `##[` on (GitHub's older form): the bytes before
-        /// it were shown.
+        /// The candidate holds GitHub's older form, `##[`, at `legacyAt` (what is before it on the
+        /// line and not shown yet is in the candidate too: the line is hidden whole if it is a command).
         var candidateIsLegacy = false
+        var legacyAt = 0
+        /// The candidate's command name is one GitHub's runner registers (checked once it is read).
+        var nameKnown = false
         /// Whether the last byte passed on ended a line.
         var passedNewline = true
         /// `#` bytes that ended the last write inside an ordinary line (0…2), held back: `##[` may go on.
@@ -118,8 +121,12 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var position = 0
         let count = bytes.count
         var passFrom = 0  // start of bytes that go straight to the redactor
-        // The next `##[` at or after `position` (count: none), looked for once per write, not per line.
+        // The next `##[` and the next lone-or-not CR at or after `position` (count: none), looked
+        // for once per write, not per line.
         var nextLegacy = -1
+        var nextCR = -1
+        /// Where the current line began in this write (nil: in an earlier one).
+        var lineStart: Int? = state.atLineStart ? 0 : nil
         while position < count {
             if state.droppingCommand {
                 guard let found = memchr(base + position, 0x0A, count - position) else {
@@ -131,11 +138,13 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 passFrom = position
                 state.droppingCommand = false
                 state.atLineStart = true
+                lineStart = position
                 continue
             }
             if state.atLineStart || !state.candidate.isEmpty {
                 // Deciding whether this line is a command: gather its first bytes.
                 if state.candidate.isEmpty {
+                    lineStart = position
                     let first = bytes[position]
                     if first != 0x3A && first != 0x20 && first != 0x09 {  // not ':', ' ', '\t'
                         state.atLineStart = false
@@ -148,26 +157,23 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 let end = newline ?? count
                 state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
                 position = end
+                passFrom = position
                 state.atLineStart = false
                 if !state.candidateIsCommand, let verdict = Self.isCommand(state.candidate) {
                     if verdict {
                         state.candidateIsCommand = true
                     } else if let legacy = state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) {
-                        // Not a `::` line, but it holds `##[`: what comes before goes on, the rest is the candidate.
-                        state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<legacy])) }
-                        state.candidate.removeFirst(legacy)
+                        // Not a `::` line, but it holds `##[`: the whole line is the candidate.
                         state.candidateIsCommand = true
                         state.candidateIsLegacy = true
+                        state.legacyAt = legacy
                     } else {
-                        // Not a command: what was gathered goes on, the rest of the line too (a `#`
-                        // or `##` at the write's end is held back: `##[` may go on).
-                        state.hashRun = newline == nil ? state.candidate.withUnsafeBytes { Self.trailingHashes($0) } : 0
-                        state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - state.hashRun)])) }
-                        state.candidate.removeAll(keepingCapacity: true)
-                        passFrom = position
+                        // Not a command: what was gathered goes on, the rest of the line too.
+                        demote(state, lineEnded: newline != nil)
                         continue
                     }
                 }
+                if state.candidateIsCommand && !state.nameKnown && !settleName(state, lineEnded: newline != nil) { continue }
                 if newline != nil {
                     position += 1  // the newline
                     endCandidateLine(state)
@@ -177,24 +183,19 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     // Too long to handle, and never shown: dropped to its newline, with a warning.
                     reporter.report(.message(job: job, level: .warning, text: Self.droppedCommandWarning(state.candidate)))
                     if state.candidateIsLegacy && !state.passedNewline { passNewline(state) }
-                    state.candidate.removeAll(keepingCapacity: true)
-                    state.candidateIsCommand = false
-                    state.candidateIsLegacy = false
+                    resetCandidate(state)
                     state.droppingCommand = true
-                    passFrom = position
                 } else if !state.candidateIsCommand && state.candidate.count > OutputChunk.maxLine {
                     // Undecided this long (spaces): not a command.
                     state.candidate.withUnsafeBytes { pass(state, $0) }
                     state.candidate.removeAll(keepingCapacity: true)
-                    passFrom = position
-                } else {
-                    passFrom = position
                 }
                 continue
             }
             // Inside an ordinary line: find its end, and in it GitHub's older form of a command,
             // `##[NAME]DATA`, which may begin anywhere in a line (also with a `#` or `##` held
-            // back at the end of the last write).
+            // back at the end of the last write), and a CR, after which GitHub's runner reads a
+            // new line (`::add-mask::` after a progress bar's `\r`).
             let found = memchr(base + position, 0x0A, count - position)
             let lineEnd = found.map { UnsafeRawPointer($0) - base } ?? count
             let held = position == 0 ? state.hashRun : 0
@@ -229,17 +230,31 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 }
                 if nextLegacy < lineEnd { legacyAt = nextLegacy }
             }
+            if nextCR < position {
+                nextCR = memchr(base + position, 0x0D, count - position).map { UnsafeRawPointer($0) - base } ?? count
+            }
+            if nextCR + 1 < lineEnd && (legacyAt.map { nextCR < $0 } ?? true) {
+                // A CR inside the line: what follows it is read as a new line.
+                position = nextCR + 1
+                state.atLineStart = true
+                continue
+            }
             if let at = legacyAt {
-                if at > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<at])) }
+                // The line from its first byte not shown yet is the candidate.
+                let from = max(lineStart ?? passFrom, passFrom)
+                if from > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<from])) }
                 if at == 0 && state.hashRun > 0 {
+                    // `##[` began with the held `#`: they are its first bytes (at 0 of the candidate).
                     state.candidate.append(contentsOf: Self.legacyPrefix[0..<state.hashRun])
                     state.hashRun = 0
                 }
-                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<lineEnd]))
+                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[from..<lineEnd]))
                 state.candidateIsCommand = true
                 state.candidateIsLegacy = true
+                state.legacyAt = at - from
                 position = lineEnd
                 passFrom = position
+                guard settleName(state, lineEnded: found != nil) else { continue }
                 if found != nil {
                     position += 1
                     endCandidateLine(state)
@@ -262,6 +277,49 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         if passFrom < count && state.candidate.isEmpty {
             pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
         }
+    }
+
+    /// Whether the candidate's command name is one GitHub's runner registers, once it can be read
+    /// (`::NAME` up to a space or `:`, `##[NAME` up to a space or `]`). A name it does not know
+    /// makes the line an ordinary one (a `::` line is still looked at for `##[` further on, as
+    /// GitHub's runner does); returns false then, and the caller goes on with the next bytes.
+    private func settleName(_ state: StreamState, lineEnded: Bool) -> Bool {
+        while true {
+            let verdict = state.candidate.withUnsafeBytes {
+                processor.registersName(in: $0, at: state.candidateIsLegacy ? state.legacyAt + 3 : nil, lineEnded: lineEnded)
+            }
+            switch verdict {
+            case true?:
+                state.nameKnown = true
+                return true
+            case nil:
+                return true  // not read yet: the next bytes tell
+            case false?:
+                // A `::` line whose name is unknown may still hold `##[` (GitHub tries that form next).
+                if !state.candidateIsLegacy, let legacy = state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) {
+                    state.candidateIsLegacy = true
+                    state.legacyAt = legacy
+                    continue
+                }
+                demote(state, lineEnded: lineEnded)
+                return false
+            }
+        }
+    }
+
+    /// The candidate is no command after all: its bytes go on as an ordinary line's (a `#` or
+    /// `##` at the end of a line that goes on is held back: `##[` may follow).
+    private func demote(_ state: StreamState, lineEnded: Bool) {
+        state.hashRun = lineEnded ? 0 : state.candidate.withUnsafeBytes { Self.trailingHashes($0) }
+        state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - state.hashRun)])) }
+        resetCandidate(state)
+    }
+
+    private func resetCandidate(_ state: StreamState) {
+        state.candidate.removeAll(keepingCapacity: true)
+        state.candidateIsCommand = false
+        state.candidateIsLegacy = false
+        state.nameKnown = false
     }
 
     /// The `#` bytes held back at the end of the last write go on after all.
@@ -319,11 +377,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// as a command, or pass its bytes on unchanged.
     private func endCandidateLine(_ state: StreamState, terminated: Bool = true) {
         let legacy = state.candidateIsLegacy
-        defer {
-            state.candidate.removeAll(keepingCapacity: true)
-            state.candidateIsCommand = false
-            state.candidateIsLegacy = false
-        }
+        defer { resetCandidate(state) }
         let passOn = {
             if terminated { state.candidate.append(0x0A) }
             state.candidate.withUnsafeBytes { self.pass(state, $0) }
@@ -350,7 +404,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             case .saveState(let name, let value): results.state.append((name, value))
             case .setEnv(let name, let value): results.env.append((name, value))
             case .addPath(let entry): results.path.append(entry)
-            case .fail(let message): results.failures.append(message)
+            case .fail(let message):
+                // Said where the command is, as GitHub's runner does; the step fails when it ends.
+                state.redactor.flush()
+                reporter.report(.message(job: job, level: .error, text: message))
+                results.failures.append(message)
             }
         }
     }

@@ -98,7 +98,7 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
 
     private func handle(_ command: Command, line: String) -> [Action] {
         func unable(_ why: String) -> [Action] {
-            [.fail("Unable to process command '::\(command.name)::' successfully: \(why)")]
+            [.fail("Unable to process command '\(line)' successfully. \(why)")]
         }
         switch command.name {
         case "add-mask":
@@ -161,6 +161,33 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
             // add-matcher, remove-matcher (problem matchers are not read here), internal commands.
             return []
         }
+    }
+
+    /// Whether the command name of a candidate line is one GitHub's runner registers (or the stop
+    /// token): after `::` at its start (up to a space or `:`), or at `nameStart`, after `##[` (up
+    /// to a space or `]`). nil while the name is not all there yet; a name longer than any
+    /// command's (or a line that ended first) is none.
+    func registersName(in line: UnsafeRawBufferPointer, at nameStart: Int?, lineEnded: Bool) -> Bool? {
+        var index: Int
+        let legacy = nameStart != nil
+        if let nameStart {
+            index = nameStart
+        } else {
+            index = 0
+            while index < line.count && (line[index] == 0x20 || line[index] == 0x09) { index += 1 }
+            index += 2
+        }
+        let start = index
+        while index < line.count {
+            let byte = line[index]
+            if byte == 0x20 || (legacy ? byte == 0x5D : byte == 0x3A) { break }
+            index += 1
+        }
+        if index >= line.count {
+            return lineEnded || index - start > max(32, stopToken?.utf8.count ?? 0) ? false : nil
+        }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[min(start, index)..<index]), as: UTF8.self).lowercased()
+        return Self.registered.contains(name) || name == stopToken?.lowercased()
     }
 
     /// `line` as a command: `::NAME …::DATA` at its start (after spaces and tabs), else
