@@ -126,6 +126,10 @@ final class Scheduler: Sendable {
         var waitingFor: [String: Int] = [:]
         var dependents: [String: [String]] = [:]
         var upstreamFailed: [String: Bool] = [:]
+        /// A job before this one (through any chain of needs) did not succeed: GitHub's job-level
+        /// `success()` looks at the whole chain ("a failure or skip applies to all jobs in the
+        /// dependency chain from the point of failure or skip onwards").
+        var upstreamUnsuccessful: [String: Bool] = [:]
         var unfinishedInstances: [String: Int] = [:]
         for id in plan.order {
             let needs = plan.graph.needs[id] ?? []
@@ -157,7 +161,8 @@ final class Scheduler: Sendable {
                     }
                     let needsContext = self.needsContext(needs, finishedJobs, prefix: frame.prefix)
                     switch shouldRun(job, frame, needs: needs, needsContext: needsContext, finished: finishedJobs,
-                                     upstreamFailed: upstreamFailed[instance.jobID] ?? false, cancelled: cancelled) {
+                                     upstreamFailed: upstreamFailed[instance.jobID] ?? false,
+                                     upstreamUnsuccessful: upstreamUnsuccessful[instance.jobID] ?? false, cancelled: cancelled) {
                     case .failure(let problem):
                         readyHead += 1
                         finishWithout(instance, .failure, problem.message)
@@ -295,8 +300,10 @@ final class Scheduler: Sendable {
                 let outcomes = instances.compactMap { results[$0.key] }
                 finishedJobs[result.jobID] = outcomes
                 let failed = (upstreamFailed[result.jobID] ?? false) || outcomes.contains { $0.outcome == .failure }
+                let unsuccessful = (upstreamUnsuccessful[result.jobID] ?? false) || Self.result(of: outcomes) != .success
                 for dependent in dependents[result.jobID] ?? [] {
                     if failed { upstreamFailed[dependent] = true }
+                    if unsuccessful { upstreamUnsuccessful[dependent] = true }
                     waitingFor[dependent, default: 1] -= 1
                     if waitingFor[dependent] == 0 { ready += instancesOf[dependent] ?? [] }
                 }
@@ -662,15 +669,18 @@ final class Scheduler: Sendable {
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.
     func shouldRun(
         _ job: Job, _ frame: CallFrame, needs: [String], needsContext: [String: ExpressionValue], finished: [String: [JobOutcome]],
-        upstreamFailed: Bool, cancelled: Bool
+        upstreamFailed: Bool, upstreamUnsuccessful: Bool = false, cancelled: Bool
     ) -> Result<String?, RunProblem> {
         let result = { (id: String) in Self.result(of: finished[id] ?? []) }
-        let succeeded = needs.allSatisfy { result($0) == .success }
+        let succeeded = needs.allSatisfy { result($0) == .success } && !upstreamUnsuccessful
         let status = ExpressionStatus(succeeded: succeeded, cancelled: cancelled, failed: upstreamFailed)
         if job.condition == nil {
             if cancelled { return .success("cancelled before it started") }
             if let blocker = needs.first(where: { result($0) != .success }) {
                 return .success("skipped: needed job '\(blocker.dropFirst(frame.prefix.count))' did not succeed")
+            }
+            if upstreamUnsuccessful {
+                return .success("skipped: a job before its needs did not succeed (success() looks at the whole chain, as on GitHub)")
             }
             return .success(nil)
         }
@@ -679,7 +689,7 @@ final class Scheduler: Sendable {
             status: status, hashRoot: frame.options.projectDirectory, functions: frame.options.functions, redactor: runner.redactor)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }
-            return .success(cancelled ? "cancelled before it started" : succeeded ? "skipped: its 'if' is false" : "skipped: a needed job did not succeed")
+            return .success(cancelled ? "cancelled before it started" : "skipped: its 'if' is false")
         } catch {
             let at = job.condition?.source.location.map { "\($0): " } ?? ""
             return .failure(RunProblem("\(at)cannot evaluate 'if' of job '\(job.id)': \(error.message)"))
