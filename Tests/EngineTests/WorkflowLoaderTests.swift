@@ -260,6 +260,17 @@ struct InvalidJobIDTests {
         #expect(result.diagnostics.map(\.message) == ["job id 'a.b' is not valid", "'with' only applies to a step with 'uses'"])
     }
 
+    @Test("job ids that differ only in case are one id twice (GitHub's parser), in a small and a sliced large workflow; needs match without case")
+    func idsWithoutCase() {
+        let small = WorkflowLoader.load(yaml: "jobs:\n  build:\n    steps: [{run: a}]\n  Build:\n    steps: [{run: b}]\n  t:\n    needs: BUILD\n    steps: [{run: c}]\n", file: "wf.yml")
+        #expect(small.diagnostics.map(\.message) == ["job id 'Build' is already defined as 'build' (GitHub compares job ids without case)"])
+        var text = "jobs:\n"
+        for index in 0..<3_000 { text += "  j\(index):\n    steps: [{run: x}]\n" }
+        text += "  J7:\n    steps: [{run: x}]\n"
+        let large = WorkflowLoader.load(yaml: text, file: "wf.yml")
+        #expect(large.diagnostics.map(\.message) == ["job id 'J7' is already defined as 'j7' (GitHub compares job ids without case)"])
+    }
+
     @Test("a large workflow compiles and validates in slices: jobs in file order, every problem reported")
     func slicedCompile() {
         var text = "jobs:\n"

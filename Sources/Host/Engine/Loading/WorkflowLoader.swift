@@ -221,6 +221,19 @@ public enum WorkflowLoader {
             reader.diagnostics.error("'jobs' is empty", at: reader.location(jobsNode), context: workflowContext,
                                      hint: "add at least one job with 'steps:'")
         }
+        // GitHub's parser compares job ids without case: `build` and `Build` are one id twice.
+        var seenIDs: [String: String] = [:]
+        var repeatedIDs: Set<String> = []
+        for (id, idNode, _) in jobPairs {
+            if let first = seenIDs[id.lowercased()] {
+                repeatedIDs.insert(id)
+                reader.diagnostics.error(
+                    "job id '\(id)' is already defined as '\(first)' (GitHub compares job ids without case)", at: reader.location(idNode),
+                    context: workflowContext, hint: "give one of the two jobs another id")
+            } else {
+                seenIDs[id.lowercased()] = id
+            }
+        }
         // Jobs compile independently: a large workflow is split into slices (`Slices`), each with
         // its own reader (diagnostics) and its own list of unsupported keys, merged in order.
         let base = workflow, baseReader = reader
@@ -248,6 +261,7 @@ public enum WorkflowLoader {
             workflow.actionUses += parts[index].actionUses
             for diagnostic in parts[index].diagnostics { reader.diagnostics.append(diagnostic) }
         }
+        if !repeatedIDs.isEmpty { workflow.jobs.removeAll { repeatedIDs.contains($0.id) } }
         if let workflowNix {
             for index in workflow.jobs.indices where workflow.jobs[index].nix == nil { workflow.jobs[index].nix = workflowNix }
         }
