@@ -187,6 +187,38 @@ struct ConditionScenarios {
         #expect(!out.contains("must-not-run"), "\(out)")
     }
 
+    @Test("a job's name may read needs (rendered when it starts), strategy and matrix, as GitHub allows")
+    func jobNameContexts() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            name: names
+            jobs:
+              build:
+                outputs:
+                  v: ${{ steps.s.outputs.v }}
+                steps:
+                  - id: s
+                    run: echo "v=9" >> "$GITHUB_OUTPUT"
+              deploy:
+                needs: build
+                name: Deploy ${{ needs.build.outputs.v }} (${{ needs.build.result }})
+                steps:
+                  - run: echo hi
+              m:
+                strategy:
+                  matrix:
+                    os: [a, b]
+                name: M ${{ strategy.job-index }} of ${{ strategy.job-total }} ${{ matrix.os }}
+                steps:
+                  - run: echo m
+            """, ["-j", "1"])
+        #expect(result.status == 0, "\(result.stdout)")
+        for line in ["==> job 'Deploy 9 (success)' started", "==> job 'M 0 of 2 a' started", "==> job 'M 1 of 2 b' started"] {
+            #expect(result.stdout.contains(line), "missing \(line) in:\n\(result.stdout)")
+        }
+    }
+
     @Test("continue-on-error on a step: later steps run, outcome is failure, conclusion is success, the job succeeds")
     func continueOnErrorStep() async throws {
         let scenario = try Scenario()

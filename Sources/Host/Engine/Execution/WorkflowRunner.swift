@@ -149,7 +149,7 @@ final class Scheduler: Sendable {
         do {
             func launchReady() {
                 while readyHead < ready.count {
-                    let instance = ready[readyHead]
+                    var instance = ready[readyHead]
                     guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }
                     let frame = frames[instance.jobID] ?? top
                     let needs = needsOf[instance.jobID] ?? []
@@ -172,6 +172,13 @@ final class Scheduler: Sendable {
                         finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
                         continue
                     case .success(nil): break
+                    }
+                    if !instance.awaitsExpansion && frame.prefix.isEmpty && Planner.nameUsesNeeds(job) {
+                        // A name that reads `needs`: rendered now that they have finished.
+                        instance.displayName = Planner.displayName(
+                            job, instance: instance, contexts: DictionaryExpressionContext(frame.options.runContext.staticContexts(job: job.id)),
+                            needs: needsContext)
+                        ready[readyHead] = instance
                     }
                     if instance.awaitsExpansion {
                         // Its needs have finished: the matrix is made from their outputs now.

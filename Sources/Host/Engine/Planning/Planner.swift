@@ -162,6 +162,9 @@ public enum Planner {
                 var instance = instance
                 instance.failFast = failFast
                 instance.maxParallel = maxParallel
+                if job.name.map({ !$0.template.isLiteral }) ?? false {
+                    instance.displayName = displayName(job, instance: instance, contexts: contexts)
+                }
                 return instance
             })
         }
@@ -213,6 +216,31 @@ public enum Planner {
         var values: [String: ExpressionValue] = ["matrix": .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))]
         for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
         return (try? field.template.render(DictionaryExpressionContext(values))) ?? job.displayName
+    }
+
+    /// A job's templated `name:` for one instance, with the contexts GitHub gives it: `github`,
+    /// `vars`, `inputs`, `matrix`, `strategy` and `needs` (empty while they have not finished: a
+    /// name that reads them is rendered again when the job starts, `usesNeeds`).
+    public static func displayName(_ job: Job, instance: PlannedJob, contexts: some ExpressionContext,
+                                   needs: [String: ExpressionValue] = [:]) -> String {
+        guard let field = job.name, !field.template.isLiteral else { return instance.displayName }
+        var values: [String: ExpressionValue] = [
+            "matrix": instance.matrix.isEmpty ? .object([:]) : instance.matrixObject,
+            "strategy": .object([
+                "fail-fast": .bool(instance.failFast), "job-index": .number(Double(instance.matrixIndex)),
+                "job-total": .number(Double(instance.matrixTotal)),
+                "max-parallel": .number(Double(instance.maxParallel ?? instance.matrixTotal)),
+            ]),
+            "needs": .object(needs),
+        ]
+        for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
+        return (try? field.template.render(DictionaryExpressionContext(values))) ?? instance.displayName
+    }
+
+    /// Whether a job's templated `name:` reads `needs` (then it is rendered when the job starts).
+    public static func nameUsesNeeds(_ job: Job) -> Bool {
+        guard let field = job.name, !field.template.isLiteral else { return false }
+        return field.template.references.contains { $0.root.lowercased() == "needs" }
     }
 
     /// Most combinations looked at, one by one, to count a matrix exactly (the cross product before `exclude`).
