@@ -161,7 +161,7 @@ struct CancellationTests {
         #expect(mask("SigBlk") == 0, "\(text)")
     }
 
-    @Test("a second SIGINT during a hanging always() step still runs the run's cleanup scripts (RUN/cleanup/*.sh) before the exit")
+    @Test("a second SIGINT during a hanging always() step still runs the run's cleanup scripts (RUN/cleanup/*.sh) before the exit, and starts nothing more (no later always() step, no always() job)")
     func cleanupScriptsAfterSecondSignal() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -183,6 +183,13 @@ struct CancellationTests {
                       trap '' TERM INT
                       touch \(marks)/always-started
                       sleep 300
+                  - if: always()
+                    run: touch \(marks)/third-step
+              b:
+                needs: a
+                if: always()
+                steps:
+                  - run: touch \(marks)/job-b
             """)
         let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
                                            in: temp.path + "/project", environment: ["TMPDIR": temp.path])
@@ -193,6 +200,9 @@ struct CancellationTests {
         await waitForExit(process)
         #expect(process.terminationStatus == 130)
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-ran"), "the run's cleanup script did not run")
+        for never in ["third-step", "job-b"] {
+            #expect(!FileManager.default.fileExists(atPath: marks + "/" + never), "\(never) started after the second signal")
+        }
     }
 
     /// With `ownLimit`, the cleanup step has `timeout: 1s` under the default 5-minute cleanup

@@ -176,6 +176,7 @@ enum CancellationOnSignal {
                     started.withLock { $0 }?.cancel()  // nil: cancelled as soon as it exists
                 } else {
                     StandardStreams.writeError("\nnixactions: second signal (\(number)): killing every process of the run now\n")
+                    AbruptStop.request()
                     onSecondSignal()
                     _exit(ExitStatus.cancelled)
                 }

@@ -17,6 +17,7 @@ extension JobRunner {
     func runStepList(_ steps: [Step], executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
                      shared: SharedEnvironment?, state: inout State) async {
         for step in steps {
+            if AbruptStop.requested { break }  // stopped at once: no step starts
             noteCancellation(&state)
             noteActionTimeout(step, state: &state)
             var contexts = base

@@ -149,6 +149,7 @@ final class Scheduler: Sendable {
         do {
             func launchReady() {
                 while readyHead < ready.count {
+                    if AbruptStop.requested { return }  // the process is about to exit: start nothing
                     var instance = ready[readyHead]
                     guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }
                     let frame = frames[instance.jobID] ?? top
