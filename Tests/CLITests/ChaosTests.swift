@@ -68,7 +68,9 @@ extension RealExecutorSuites {
                 """
             switch ending {
             case .normal:
-                return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1\n"
+                // 3 s: the test looks at the run's cgroup after 'ready'; on a loaded machine its
+                // poll can come a second late (the cgroup was gone once, the run already over).
+                return "jobs:\n  a:\n    steps:\n      - run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 3\n"
             case .stepTimeout:
                 return "jobs:\n  a:\n    steps:\n      - timeout: 4s\n        run: |\n\(lines)\n\(markers)\n\(ready)\n          sleep 1000\n"
             case .jobTimeout:
