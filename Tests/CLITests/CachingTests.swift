@@ -580,6 +580,7 @@ extension CachingTests {
                     with: { path: c, key: opt-c }
               strict:
                 needs: later
+                if: always()  # 'failing' failed before 'later': success() would skip it (the whole chain counts)
                 cache: { paths: [x], key: opt-missing, fail-on-cache-miss: true }
                 steps:
                   - run: echo "never runs"

@@ -169,9 +169,29 @@ struct StepOutputPipelineTests {
             let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
             feed(pipeline, text, sizes: sizes)
             pipeline.finish()
-            #expect(collect.text(1) == "data ##[notacommand " + long + "\n::nope::" + long + "\nprogress 10%\rprogress 99%\rusing ***\n")
+            #expect(collect.text(1) == "data ##[notacommand " + long + "\n::nope::" + long + "\nprogress 10%\rprogress 99%\r\nusing ***\n")
             let warnings = collect.events.withLock { $0.filter { if case .message(_, .warning, _) = $0 { true } else { false } } }
             #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
+    @Test("a CR ends a line for commands as in GitHub's runner: at a write's end, inside a line that starts with spaces, after a command (the rest is a line of its own)")
+    func carriageReturns() {
+        let cases: [([String], String)] = [
+            (["progress 50%\r", "::add-mask::SecretCR01\nA: SecretCR01\n"], "progress 50%\r\nA: ***\n"),
+            (["  50%\r::add-mask::SecretCR02\nB: SecretCR02\n"], "  50%\r\nB: ***\n"),
+            (["::add-mask::SecretCR03\rmore\nC: SecretCR03\n"], "more\nC: ***\n"),
+            (["  5%\r", "::add-mask::SecretCR04\nD: SecretCR04\n"], "  5%\r\nD: ***\n"),
+            (["::add-mask::SecretCR05\r", "\nE: SecretCR05\n"], "E: ***\n"),
+            (["::add-mask::SecretCR06\r", "F: SecretCR06\n"], "F: ***\n"),
+            (["plain\r\nline\r\n", "  x\r\n"], "plain\r\nline\r\n  x\r\n"),
+        ]
+        for (writes, expected) in cases {
+            let collect = Collect()
+            let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+            for write in writes { Array(write.utf8).withUnsafeBytes { pipeline.write(stream: 1, $0) } }
+            pipeline.finish()
+            #expect(collect.text(1) == expected, "\(writes): \(collect.text(1).debugDescription)")
         }
     }
 }

@@ -144,7 +144,8 @@ struct ExpressionFunctionTests {
         // GitHub's objects are keyed without case: {"a":1,"A":2} is {"a": 2}.
         #expect(try ExprFixtures.eval("fromJSON('{\"a\":1,\"A\":2}')") == .object(["a": 2]))
         // Still errors: a missing colon, an unclosed string, an unknown word.
-        for bad in ["fromJSON('{a 1}')", "fromJSON('''open')", "fromJSON('nope')"] {
+        for bad in ["fromJSON('{a 1}')", "fromJSON('''open')", "fromJSON('nope')", "fromJSON('0x')", "fromJSON('0x1G')", "fromJSON('08')",
+                    "fromJSON('[1x]')", "fromJSON('00x1')"] {
             #expect(ExprFixtures.evalError(bad)?.message.hasPrefix("fromJSON: invalid JSON") == true, "\(bad)")
         }
     }

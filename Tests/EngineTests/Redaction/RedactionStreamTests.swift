@@ -133,6 +133,27 @@ struct RedactionStreamTests {
         }
     }
 
+    @Test("a value added while a longer match is held: the matches read again may end before a kept one, which stays whole")
+    func mergeOutOfOrder() {
+        let redactor = Redactor()
+        for secret in ["0123456789", "56789ABCDEFG", "5678"] { redactor.add(secret) }
+        let probe = StreamProbe(redactor)
+        probe.write("0123456789ABC")
+        redactor.add("an-unrelated-value")
+        probe.write("\n")
+        probe.stream.finish()
+        #expect(probe.text == "***ABC\n")
+        var intervals: [Range<Int>] = [0..<4, 10..<20]
+        RedactionAutomaton.merge(5..<8, into: &intervals, from: 0)
+        #expect(intervals == [0..<4, 5..<8, 10..<20])
+        RedactionAutomaton.merge(3..<6, into: &intervals, from: 0)
+        #expect(intervals == [0..<8, 10..<20])
+        RedactionAutomaton.merge(12..<15, into: &intervals, from: 0)
+        #expect(intervals == [0..<8, 10..<20])
+        RedactionAutomaton.merge(20..<25, into: &intervals, from: 0)
+        #expect(intervals == [0..<8, 10..<25])
+    }
+
     @Test("with nothing registered a stream passes buffers through unchanged, in one emit each")
     func passThrough() {
         let redactor = Redactor()

@@ -78,7 +78,7 @@ extension ExpressionJSONReader {
     mutating func readNumber() throws(ExpressionError) -> Double {
         let start = index
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-        if lenient, let value = readRadixNumber() { return value }
+        if lenient, let value = readRadixNumber() { return try delimited(value) }
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else {
             index = start
@@ -105,7 +105,16 @@ extension ExpressionJSONReader {
             index = start
             throw jsonFailure("invalid number")
         }
-        return value
+        return lenient ? try delimited(value) : value
+    }
+
+    /// Lenient: a number must end where a value can (Newtonsoft fails `0x1G`, `08`, `1e5x`).
+    private func delimited(_ value: Double) throws(ExpressionError) -> Double {
+        guard index < bytes.count else { return value }
+        switch bytes[index] {
+        case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: "/"): return value
+        default: throw jsonFailure("invalid number")
+        }
     }
 
     /// Lenient: Newtonsoft's `0x1F` (hex) and `017` (octal, a leading zero), with an optional `-`.

@@ -363,6 +363,14 @@ struct ExpressionValidator {
                 diagnostics.warning(
                     "needs.\(first).\(reference.path[1]) \(what): a needed job has only 'outputs' and 'result'; it is empty", at: at,
                     context: place.context, hint: didYouMean(reference.path[1], in: ["outputs", "result"]).map { "did you mean '\($0)'?" })
+            } else if field == "outputs", reference.path.count > 2, let needed = workflow.job(first), needed.outputs == nil,
+                      needed.call == nil, needed.original == nil {
+                // NixActions passes every GITHUB_OUTPUT value of a job without `outputs:`; GitHub none.
+                diagnostics.warning(
+                    "needs.\(first).outputs.\(reference.path[2]) \(what): job '\(first)' declares no outputs; here it passes on what its "
+                        + "steps write to GITHUB_OUTPUT, on GitHub it passes on nothing",
+                    at: at, context: place.context,
+                    hint: "declare it in '\(first)': outputs: { \(reference.path[2]): ${{ steps.ID.outputs.\(reference.path[2]) }} }")
             } else if field == "outputs", reference.path.count > 2, let declared = workflow.job(first)?.outputs {
                 let name = reference.path[2]
                 if !declared.contains(where: { $0.name.lowercased() == name.lowercased() }) {

@@ -44,6 +44,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         var legacyAt = 0
         /// The candidate's command name is one GitHub's runner registers (checked once it is read).
         var nameKnown = false
+        /// The candidate's last byte is a CR that ended a write: a line end unless an LF follows.
+        var candidateEndsWithCR = false
         /// Whether the last byte passed on ended a line.
         var passedNewline = true
         /// `#` bytes that ended the last write inside an ordinary line (0…2), held back: `##[` may go on.
@@ -105,7 +107,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     public func finish() {
         OutputFlusher.shared.unregister(self)
         lock.withLock { _ in
-            for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminated: false) }
+            for state in streams where !state.candidate.isEmpty { endCandidateLine(state, terminator: nil) }
             for state in streams where state.hashRun > 0 { passHeldHashes(state) }
             for state in streams {
                 state.redactor.finish()
@@ -142,6 +144,16 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 continue
             }
             if state.atLineStart || !state.candidate.isEmpty {
+                if state.candidateEndsWithCR {
+                    // The last write ended the candidate with a CR: a line end of its own unless an LF follows.
+                    state.candidateEndsWithCR = false
+                    if bytes[position] != 0x0A {
+                        state.candidate.removeLast()
+                        endCandidateLine(state, terminator: 0x0D)
+                        state.atLineStart = true
+                        continue
+                    }
+                }
                 // Deciding whether this line is a command: gather its first bytes.
                 if state.candidate.isEmpty {
                     lineStart = position
@@ -153,12 +165,50 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     // Bytes before this line go on first.
                     if position > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
                 }
-                let newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
-                let end = newline ?? count
+                var newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
+                var end = newline ?? count
+                // GitHub's runner ends a line at a lone CR too: the candidate ends there (a CR that
+                // ends the write waits for the next byte: it may be a CRLF's).
+                var loneCR = false
+                if let cr = memchr(base + position, 0x0D, end - position).map({ UnsafeRawPointer($0) - base }) {
+                    if cr + 1 < end {
+                        end = cr
+                        newline = nil
+                        loneCR = true
+                    } else if newline == nil {
+                        state.candidateEndsWithCR = true
+                    }
+                }
                 state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
                 position = end
                 passFrom = position
                 state.atLineStart = false
+                if loneCR {
+                    // Skip the CR: the candidate is a line of its own; what follows starts another.
+                    position += 1
+                    passFrom = position
+                    if !state.candidateIsCommand && Self.isCommand(state.candidate) != true,
+                       state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) == nil {
+                        state.candidate.append(0x0D)
+                        state.candidate.withUnsafeBytes { pass(state, $0) }
+                        resetCandidate(state)
+                    } else {
+                        if !state.candidateIsCommand {
+                            state.candidateIsCommand = true
+                            if Self.isCommand(state.candidate) != true, let legacy = state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) {
+                                state.candidateIsLegacy = true
+                                state.legacyAt = legacy
+                            }
+                        }
+                        if state.nameKnown || settleName(state, lineEnded: true) {
+                            endCandidateLine(state, terminator: 0x0D)
+                        } else {
+                            withUnsafeBytes(of: UInt8(0x0D)) { pass(state, $0) }  // the CR after the line passed on
+                        }
+                    }
+                    state.atLineStart = true
+                    continue
+                }
                 if !state.candidateIsCommand, let verdict = Self.isCommand(state.candidate) {
                     if verdict {
                         state.candidateIsCommand = true
@@ -264,9 +314,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 continue
             }
             guard found != nil else {
-                // The line goes on in the next write: a `#` or `##` at its end is held back.
+                // The line goes on in the next write: a `#` or `##` at its end is held back, and
+                // after a CR at its end the next write starts a line (a progress bar's `50%\r`).
                 state.hashRun = Self.trailingHashes(UnsafeRawBufferPointer(rebasing: bytes[position..<count]))
                 if passFrom < count - state.hashRun { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<(count - state.hashRun)])) }
+                if bytes[count - 1] == 0x0D { state.atLineStart = true }
                 position = count
                 passFrom = count
                 break
@@ -312,10 +364,13 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     private func demote(_ state: StreamState, lineEnded: Bool) {
         state.hashRun = lineEnded ? 0 : state.candidate.withUnsafeBytes { Self.trailingHashes($0) }
         state.candidate.withUnsafeBytes { pass(state, UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - state.hashRun)])) }
+        // After a CR that ended the write, the next write starts a line.
+        if !lineEnded && state.candidate.last == 0x0D { state.atLineStart = true }
         resetCandidate(state)
     }
 
     private func resetCandidate(_ state: StreamState) {
+        state.candidateEndsWithCR = false
         state.candidate.removeAll(keepingCapacity: true)
         state.candidateIsCommand = false
         state.candidateIsLegacy = false
@@ -375,11 +430,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
     /// as a command, or pass its bytes on unchanged.
-    private func endCandidateLine(_ state: StreamState, terminated: Bool = true) {
-        let legacy = state.candidateIsLegacy
+    /// - Parameter terminator: the byte that ended the line (LF, or a lone CR), nil at the stream's end.
+    private func endCandidateLine(_ state: StreamState, terminator: UInt8? = 0x0A) {
         defer { resetCandidate(state) }
         let passOn = {
-            if terminated { state.candidate.append(0x0A) }
+            if let terminator { state.candidate.append(terminator) }
             state.candidate.withUnsafeBytes { self.pass(state, $0) }
         }
         guard state.candidateIsCommand else { return passOn() }
@@ -388,11 +443,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         let actions = processor.process(text)
         if actions == [.show(text)] { return passOn() }  // not a command (or commands are stopped): the bytes as they were
         // A command in the middle of a line: the line's start, shown already, ends here.
-        if legacy && !state.passedNewline { passNewline(state) }
+        if !state.passedNewline { passNewline(state) }
         for action in actions {
             switch action {
             case .show(let line):
-                var line = line + (terminated ? "\n" : "")
+                var line = line + (terminator.map { String(UnicodeScalar($0)) } ?? "")
                 line.withUTF8 { pass(state, UnsafeRawBufferPointer($0)) }
             case .warn(let text):
                 reporter.report(.message(job: job, level: .warning, text: text))

@@ -524,16 +524,27 @@ final class RedactionAutomaton: @unchecked Sendable {
         return intervals
     }
 
-    /// Adds `interval` (which ends at or after every interval already there) to a sorted list of
-    /// disjoint, non-touching intervals, merging those it overlaps or touches.
+    /// Adds `interval` to a sorted list of disjoint, non-touching intervals, merging those it
+    /// overlaps or touches. It usually ends at or after every interval there (matches come in the
+    /// order they end), but not always: after a stream takes a newer automaton, the held bytes are
+    /// read again and their matches may end before an interval kept from before.
     @inline(__always)
     static func merge(_ interval: Range<Int>, into intervals: inout [Range<Int>], from first: Int) {
         var lower = interval.lowerBound
-        while intervals.count > first, let last = intervals.last, last.upperBound >= lower {
-            lower = min(lower, last.lowerBound)
-            intervals.removeLast()
+        var upper = interval.upperBound
+        var start = intervals.count
+        while start > first, intervals[start - 1].upperBound >= lower { start -= 1 }
+        var end = start
+        while end < intervals.count, intervals[end].lowerBound <= upper {
+            lower = min(lower, intervals[end].lowerBound)
+            upper = max(upper, intervals[end].upperBound)
+            end += 1
         }
-        intervals.append(lower..<interval.upperBound)
+        if start == intervals.count {
+            intervals.append(lower..<upper)
+        } else {
+            intervals.replaceSubrange(start..<end, with: CollectionOfOne(lower..<upper))
+        }
     }
 
     /// Applies the masking rule to `bytes`: inside each interval, CR and LF bytes are kept and
