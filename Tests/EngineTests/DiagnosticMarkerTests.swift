@@ -220,6 +220,31 @@ struct DiagnosticMarkerTests {
         ])
     }
 
+    @Test("reading an output of a job without outputs: is a warning (GitHub passes none; NixActions every GITHUB_OUTPUT value)")
+    func outputsOfJobWithoutMap() {
+        let input = Marked("""
+            jobs:
+              plain:
+                steps:
+                  - id: v
+                    run: echo "v=1" >> "$GITHUB_OUTPUT"
+              mapped:
+                outputs: { v: "${{ steps.v.outputs.v }}" }
+                steps:
+                  - id: v
+                    run: echo "v=1" >> "$GITHUB_OUTPUT"
+              test:
+                needs: [plain, mapped]
+                steps:
+                  - run: echo ${{ 1️⃣needs.plain.outputs.v }} ${{ needs.mapped.outputs.v }} ${{ needs.plain.result }}
+            """)
+        #expect(input.diagnostics() == [
+            "1️⃣ warning: needs.plain.outputs.v in 'run': job 'plain' declares no outputs; here it passes on what its steps write to "
+                + "GITHUB_OUTPUT, on GitHub it passes on nothing",
+        ])
+        #expect(input.hints() == ["declare it in 'plain': outputs: { v: ${{ steps.ID.outputs.v }} }"])
+    }
+
     @Test("an env reference nothing defines is a warning with the seed's hint")
     func undefinedEnv() {
         let input = Marked("""
