@@ -255,11 +255,7 @@ struct JobRunner: Sendable {
                 "temp": .string(started.temporaryDirectory),
             ]) { _, job in job }),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
-            "strategy": .object([
-                "fail-fast": .bool(planned.failFast), "job-index": .number(Double(planned.matrixIndex)),
-                "job-total": .number(Double(planned.matrixTotal)),
-                "max-parallel": .number(Double(planned.maxParallel ?? planned.matrixTotal)),
-            ]),
+            "strategy": planned.strategyContext,
             "needs": .object(needs),
             "job": .object(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
             "steps": .object([:]),

@@ -33,6 +33,14 @@ public struct PlannedJob: Sendable {
     public var matrixObject: ExpressionValue {
         .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
     }
+
+    /// The `strategy` context of this instance.
+    public var strategyContext: ExpressionValue {
+        .object([
+            "fail-fast": .bool(failFast), "job-index": .number(Double(matrixIndex)), "job-total": .number(Double(matrixTotal)),
+            "max-parallel": .number(Double(maxParallel ?? matrixTotal)),
+        ])
+    }
 }
 
 /// The jobs of a run in dependency order, each workflow job expanded into its matrix instances.
@@ -226,11 +234,7 @@ public enum Planner {
         guard let field = job.name, !field.template.isLiteral else { return instance.displayName }
         var values: [String: ExpressionValue] = [
             "matrix": instance.matrix.isEmpty ? .object([:]) : instance.matrixObject,
-            "strategy": .object([
-                "fail-fast": .bool(instance.failFast), "job-index": .number(Double(instance.matrixIndex)),
-                "job-total": .number(Double(instance.matrixTotal)),
-                "max-parallel": .number(Double(instance.maxParallel ?? instance.matrixTotal)),
-            ]),
+            "strategy": instance.strategyContext,
             "needs": .object(needs),
         ]
         for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
