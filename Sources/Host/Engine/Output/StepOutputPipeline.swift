@@ -165,16 +165,15 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     // Bytes before this line go on first.
                     if position > passFrom { pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<position])) }
                 }
-                var newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
-                var end = newline ?? count
-                // GitHub's runner ends a line at a lone CR too: the candidate ends there (a CR that
+                // The line ends at an LF, or at a lone CR, as GitHub's runner reads lines (a CR that
                 // ends the write waits for the next byte: it may be a CRLF's).
-                var loneCR = false
+                let newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
+                var end = newline ?? count
+                var terminator: UInt8? = newline == nil ? nil : 0x0A
                 if let cr = memchr(base + position, 0x0D, end - position).map({ UnsafeRawPointer($0) - base }) {
                     if cr + 1 < end {
                         end = cr
-                        newline = nil
-                        loneCR = true
+                        terminator = 0x0D
                     } else if newline == nil {
                         state.candidateEndsWithCR = true
                     }
@@ -183,32 +182,6 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 position = end
                 passFrom = position
                 state.atLineStart = false
-                if loneCR {
-                    // Skip the CR: the candidate is a line of its own; what follows starts another.
-                    position += 1
-                    passFrom = position
-                    if !state.candidateIsCommand && Self.isCommand(state.candidate) != true,
-                       state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) == nil {
-                        state.candidate.append(0x0D)
-                        state.candidate.withUnsafeBytes { pass(state, $0) }
-                        resetCandidate(state)
-                    } else {
-                        if !state.candidateIsCommand {
-                            state.candidateIsCommand = true
-                            if Self.isCommand(state.candidate) != true, let legacy = state.candidate.withUnsafeBytes({ Self.legacyOffset($0) }) {
-                                state.candidateIsLegacy = true
-                                state.legacyAt = legacy
-                            }
-                        }
-                        if state.nameKnown || settleName(state, lineEnded: true) {
-                            endCandidateLine(state, terminator: 0x0D)
-                        } else {
-                            withUnsafeBytes(of: UInt8(0x0D)) { pass(state, $0) }  // the CR after the line passed on
-                        }
-                    }
-                    state.atLineStart = true
-                    continue
-                }
                 if !state.candidateIsCommand, let verdict = Self.isCommand(state.candidate) {
                     if verdict {
                         state.candidateIsCommand = true
@@ -219,14 +192,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                         state.legacyAt = legacy
                     } else {
                         // Not a command: what was gathered goes on, the rest of the line too.
-                        demote(state, lineEnded: newline != nil)
+                        demote(state, lineEnded: terminator != nil)
                         continue
                     }
                 }
-                if state.candidateIsCommand && !state.nameKnown && !settleName(state, lineEnded: newline != nil) { continue }
-                if newline != nil {
-                    position += 1  // the newline
-                    endCandidateLine(state)
+                if state.candidateIsCommand && !state.nameKnown && !settleName(state, lineEnded: terminator != nil) { continue }
+                if let terminator {
+                    position += 1  // the line's end, written by `endCandidateLine` if the line is shown
+                    endCandidateLine(state, terminator: terminator)
                     passFrom = position
                     state.atLineStart = true
                 } else if state.candidateIsCommand && state.candidate.count > Self.commandLimit {

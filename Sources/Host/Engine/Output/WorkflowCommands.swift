@@ -44,14 +44,9 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
         /// From a step's environment: `bool.TryParse` for the commands, GitHub's
         /// `StringUtil.ConvertToBoolean` (also `1`, `$true`) for the stop tokens.
         init(environment: [String: String]) {
-            unsecureCommands = environment["ACTIONS_ALLOW_UNSECURE_COMMANDS"].map { Self.trimmed($0).lowercased() == "true" } ?? false
-            unsecureStopTokens = environment["ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS"].map {
-                ["true", "1", "$true"].contains(Self.trimmed($0).lowercased())
-            } ?? false
-        }
-
-        static func trimmed(_ text: String) -> String {
-            text.trimmingCharacters(in: .whitespaces)
+            func setting(_ name: String) -> String? { environment[name]?.trimmingCharacters(in: .whitespaces).lowercased() }
+            unsecureCommands = setting("ACTIONS_ALLOW_UNSECURE_COMMANDS") == "true"
+            unsecureStopTokens = setting("ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS").map { ["true", "1", "$true"].contains($0) } ?? false
         }
     }
 

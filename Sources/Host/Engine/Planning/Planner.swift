@@ -178,7 +178,7 @@ public enum Planner {
         }
         let noMatrix = job.strategy?.isWholeExpression == true && (wholeMatrix == nil || wholeMatrix == .null)
         guard let matrix = job.strategy?.matrix, !noMatrix else {
-            return finished([PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: displayName(job, matrix: [], contexts: contexts), matrix: [], matrixIndex: 0, matrixTotal: 1)])
+            return finished([PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: job.displayName, matrix: [], matrixIndex: 0, matrixTotal: 1)])
         }
         let literal: MatrixLiteral
         switch matrix {
@@ -211,22 +211,16 @@ public enum Planner {
             let named = job.name.map { !$0.template.isLiteral } ?? false
             return PlannedJob(
                 key: key, jobID: job.id,
-                displayName: named ? displayName(job, matrix: combination, contexts: contexts) : "\(job.displayName) (\(label))",
+                // A templated name is rendered by `finished`, with the instance's strategy.
+                displayName: named ? job.displayName : "\(job.displayName) (\(label))",
                 matrix: combination,
                 matrixIndex: index, matrixTotal: combinations.count)
         }
         return finished(planned)
     }
 
-    /// A job's `name:`, rendered with its matrix (GitHub shows a templated name as it is, without the matrix values).
-    static func displayName(_ job: Job, matrix: [(key: String, value: ExpressionValue)], contexts: some ExpressionContext) -> String {
-        guard let field = job.name, !field.template.isLiteral else { return job.displayName }
-        var values: [String: ExpressionValue] = ["matrix": .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))]
-        for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
-        return (try? field.template.render(DictionaryExpressionContext(values))) ?? job.displayName
-    }
-
-    /// A job's templated `name:` for one instance, with the contexts GitHub gives it: `github`,
+    /// A job's templated `name:` for one instance (GitHub shows it as rendered, without the matrix
+    /// values), with the contexts GitHub gives it: `github`,
     /// `vars`, `inputs`, `matrix`, `strategy` and `needs` (empty while they have not finished: a
     /// name that reads them is rendered again when the job starts, `usesNeeds`).
     public static func displayName(_ job: Job, instance: PlannedJob, contexts: some ExpressionContext,
