@@ -82,6 +82,70 @@ struct RedactionPropertyTests {
         if let failure { Issue.record(Comment(rawValue: failure)) }
     }
 
+    @Test("10,000 random cases: a value added after its beginning was shown (plainly, masked as a shorter value, flushed on idle) has the rest masked")
+    func valueAddedAfterItsBeginning() async throws {
+        let seed = Self.seed &+ 11
+        let failure = try await offThePool { () -> String? in
+            var rng = RedactionRandom(state: seed)
+            let valueAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+            // No byte of the filler is in any form of a value (base64 has no punctuation but +/=).
+            let filler = Array("-.,:; \n".utf8)
+            func isValueByte(_ b: UInt8) -> Bool { valueAlphabet.contains(b) }
+            for number in 0..<10_000 {
+                // Distinct bytes: a prefix of the value occurs in it only at its start, and a byte
+                // shown tells where it was.
+                var letters = valueAlphabet
+                for k in stride(from: letters.count - 1, to: 0, by: -1) { letters.swapAt(k, rng.next(k + 1)) }
+                let value = Array(letters[..<(4 + rng.next(33))])
+                let cut = rng.next(value.count)
+                let redactor = Redactor()
+                // Registered from the start: nothing, a prefix of the value, or unrelated values.
+                switch rng.next(3) {
+                case 0: break
+                case 1: redactor.add(String(decoding: value[..<(1 + rng.next(max(1, cut)))], as: UTF8.self))
+                default:
+                    for _ in 0..<(1 + rng.next(3)) {
+                        // With a byte the text never holds.
+                        redactor.add("q" + String(decoding: (0..<(3 + rng.next(10))).map { _ in valueAlphabet[rng.next(valueAlphabet.count)] }, as: UTF8.self))
+                    }
+                }
+                func fill(_ n: Int) -> [UInt8] { (0..<n).map { _ in filler[rng.next(filler.count)] } }
+                let before = fill(rng.next(300)) + value[..<cut]
+                let after = Array(value[cut...]) + fill(rng.next(20)) + (rng.next(2) == 0 ? value : []) + fill(rng.next(20))
+                var output: [UInt8] = []
+                let stream = redactor.makeStream { output.append(contentsOf: $0) }
+                // `flush()` (before an annotation) lets held bytes go by design: only before the value is added.
+                func write(_ bytes: [UInt8], flushing: Bool) {
+                    var offset = 0
+                    while offset < bytes.count {
+                        let size = min(bytes.count - offset, 1 + rng.next(rng.next(2) == 0 ? 8 : 200))
+                        bytes[offset..<(offset + size)].withUnsafeBytes { stream.write($0) }
+                        offset += size
+                        switch rng.next(4) {
+                        case 0: stream.flushIdle()
+                        case 1: if flushing && rng.next(4) == 0 { stream.flush() }
+                        default: break
+                        }
+                    }
+                }
+                write(before, flushing: true)
+                if rng.next(2) == 0 { stream.flushIdle() }
+                redactor.add(String(decoding: value, as: UTF8.self))
+                write(after, flushing: false)
+                stream.finish()
+                let text = before + after
+                let shown = output.filter(isValueByte)
+                let fillerKept = output.filter { !isValueByte($0) && $0 != UInt8(ascii: "*") }
+                if fillerKept != text.filter({ !isValueByte($0) }) || shown.count > cut || shown.contains(where: { value[cut...].contains($0) }) {
+                    return "case \(number): value \(String(decoding: value, as: UTF8.self)), cut \(cut): "
+                        + "\(String(decoding: text, as: UTF8.self).debugDescription) gave \(String(decoding: output, as: UTF8.self).debugDescription)"
+                }
+            }
+            return nil
+        }
+        if let failure { Issue.record(Comment(rawValue: failure)) }
+    }
+
     @Test("50,000 random cases with secrets of 12 to 40 pieces and long texts: the shift table's skips lose nothing")
     func randomCasesLongSecrets() async throws {
         let seed = Self.seed

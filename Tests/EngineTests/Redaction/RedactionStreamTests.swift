@@ -94,8 +94,8 @@ struct RedactionStreamTests {
         #expect(probe.text == "token=abc123xyz\ntoken=abc1")
         redactor.add("abc123xyz")
         probe.write("23xyz\ntoken=abc123xyz\n")
-        // "abc1" was already emitted before the secret was known: only what follows is masked.
-        #expect(probe.text == "token=abc123xyz\ntoken=abc123xyz\ntoken=***\n")
+        // "abc1" was already emitted before the secret was known: what follows is masked.
+        #expect(probe.text == "token=abc123xyz\ntoken=abc1***\ntoken=***\n")
         redactor.add("partial-value")
         probe.write("a partial-")
         #expect(probe.text.hasSuffix("token=***\na "))
@@ -103,6 +103,48 @@ struct RedactionStreamTests {
         probe.write("valueXYZ.")
         probe.stream.finish()
         #expect(probe.text.hasSuffix("token=***\na ***."))
+    }
+
+    @Test("a value added after its beginning was shown has the rest masked: shown as itself, or masked as a shorter value, or in a form")
+    func addedAfterItsBeginningWasShown() {
+        // A shorter value masked, then the longer one it begins added, then the rest written.
+        let redactor = Redactor()
+        redactor.add("abcd")
+        let probe = StreamProbe(redactor)
+        probe.write("x abcd")
+        probe.stream.flushIdle()
+        #expect(probe.text == "x ***")
+        redactor.add("abcdefgh")
+        probe.write("efgh y\n")
+        probe.stream.finish()
+        #expect(probe.text == "x *** y\n")
+        // Nothing registered (the stream passes buffers through), the beginning shown plainly.
+        let plain = Redactor()
+        let second = StreamProbe(plain)
+        second.write("key: SECR")
+        plain.add("SECRET-VALUE")
+        second.write("ET-VALUE, again SECRET-VALUE\n")
+        second.stream.finish()
+        #expect(second.text == "key: SECR***, again ***\n")
+        // The base64 form, its first half shown.
+        let encoded = Array(Data("a-much-longer-secret-values".utf8).base64EncodedString().utf8)
+        let forms = Redactor()
+        let third = StreamProbe(forms)
+        encoded[..<14].withUnsafeBytes { third.stream.write($0) }
+        forms.add("a-much-longer-secret-values")
+        encoded[14...].withUnsafeBytes { third.stream.write($0) }
+        third.write("\n")
+        third.stream.finish()
+        #expect(third.text == String(decoding: encoded[..<14], as: UTF8.self) + "***\n")
+        // Only the last bytes shown are read again: a value that began further back than the
+        // history (at least 256 bytes) is masked from where it is seen whole.
+        let far = Redactor()
+        let fourth = StreamProbe(far)
+        fourth.write("BEGIN" + String(repeating: "-", count: 300))
+        far.add("BEGIN" + String(repeating: "-", count: 300) + "END")
+        fourth.write("END BEGIN" + String(repeating: "-", count: 300) + "END\n")
+        fourth.stream.finish()
+        #expect(fourth.text == "BEGIN" + String(repeating: "-", count: 300) + "END ***\n")
     }
 
     @Test("a value added while the end of a match is held back keeps that match masked (the new automaton re-reads only the held bytes)")

@@ -42,6 +42,14 @@ public final class RedactionStream {
     /// The buffer being written, during `write`.
     private var chunk: UnsafePointer<UInt8>?
     private var chunkStart = 0
+    /// The last bytes emitted, as written (before masking): the first `historyCount` bytes of a
+    /// buffer of `2 * historyLimit`, of which the last `historyLimit` at most are used. When a
+    /// value is added, the new automaton reads them again before the held bytes, so a value
+    /// whose beginning was already shown (as itself, or masked as a shorter value) has the rest
+    /// masked, as GitHub's runner masks a line with the values known when the line ends.
+    private var history: UnsafeMutablePointer<UInt8>
+    private var historyLimit: Int
+    private var historyCount = 0
 
     init(redactor: Redactor, emit: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.redactor = redactor
@@ -49,14 +57,22 @@ public final class RedactionStream {
         (automaton, version) = redactor.isEmpty ? (RedactionAutomaton.empty, 0) : redactor.current()
         heldCapacity = max(64, automaton.maxLength * 3 + 16)
         held = .allocate(capacity: heldCapacity)
+        historyLimit = max(Self.minimumHistory, automaton.maxLength * 3 + 16)
+        history = .allocate(capacity: 2 * historyLimit)
         maskBuffer = .allocate(capacity: maskCapacity)
         pending.reserveCapacity(16)
     }
 
     deinit {
         held.deallocate()
+        history.deallocate()
         maskBuffer.deallocate()
     }
+
+    /// Bytes shown are remembered for values added later (at least this many, or three times the
+    /// longest value known): a value that began further back is masked only from where it is
+    /// seen again.
+    static let minimumHistory = 256
 
     /// Redacts `buffer` and emits what can no longer be part of a match.
     public func write(_ buffer: UnsafeRawBufferPointer) {
@@ -64,6 +80,7 @@ public final class RedactionStream {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         if automaton.isEmpty && heldCount == 0 {
             emit(buffer)
+            remember(base.assumingMemoryBound(to: UInt8.self), count: buffer.count)
             position += buffer.count
             emitted = position
             heldStart = position
@@ -104,6 +121,7 @@ public final class RedactionStream {
         pending.removeAll(keepingCapacity: true)
         pendingHead = 0
         inMaskRun = false
+        historyCount = 0
     }
 
     // MARK: Internals
@@ -115,27 +133,52 @@ public final class RedactionStream {
         compactHeld(chunkCount: 0)
     }
 
-    /// A newer automaton is published: take it, and re-feed the held-back bytes from the root.
-    /// The masked intervals found so far stay (they are in absolute positions, and the held
-    /// bytes keep theirs): the new automaton, starting from the root inside the held bytes,
-    /// cannot see a match that began before them, so dropping them showed the end of one.
+    /// A newer automaton is published: take it, and re-feed it from the root with the last bytes
+    /// shown (`history`, as written) and then the held-back bytes. Matches are masked only from
+    /// `emitted` on: what was shown stays shown, but a value that began there (`ab` shown, then
+    /// `abcdef` added, then `cdef` written) has its rest masked. The masked intervals found so far
+    /// stay (they are in absolute positions, and the held bytes keep theirs).
     private func refresh() {
         (automaton, version) = redactor.current()
         state = ScanState()
         let needed = automaton.maxLength * 3 + 16
-        if heldCount > 0 {
-            let count = heldCount
+        if needed > heldCapacity { grow(to: needed) }
+        let shown = min(historyCount, historyLimit)
+        let count = shown + heldCount
+        if heldCount > 0 || (shown > 0 && !automaton.isEmpty) {
             let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
-            copy.update(from: held, count: count)
-            if needed > heldCapacity { grow(to: needed) }
+            copy.update(from: history + (historyCount - shown), count: shown)
+            (copy + shown).update(from: held, count: heldCount)
             heldCount = 0
-            position = emitted
-            heldStart = emitted
+            position = emitted - shown
+            heldStart = emitted - shown
             process(copy, count: count)
             copy.deallocate()
-        } else if needed > heldCapacity {
-            grow(to: needed)
         }
+        if needed > historyLimit {
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * needed)
+            bigger.update(from: history, count: historyCount)
+            history.deallocate()
+            history = bigger
+            historyLimit = needed
+        }
+    }
+
+    /// Keeps the last `historyLimit` (at least) of the bytes shown.
+    private func remember(_ p: UnsafePointer<UInt8>, count n: Int) {
+        let limit = historyLimit
+        if n >= limit {
+            history.update(from: p + (n - limit), count: limit)
+            historyCount = limit
+            return
+        }
+        if historyCount + n > 2 * limit {
+            let keep = limit - n
+            history.update(from: history + (historyCount - keep), count: keep)
+            historyCount = keep
+        }
+        (history + historyCount).update(from: p, count: n)
+        historyCount += n
     }
 
     private func grow(to capacity: Int) {
@@ -155,7 +198,7 @@ public final class RedactionStream {
         func byteAt(_ k: Int) -> UInt8 { k < chunkStart ? held[k - heldStart] : p[k - chunkStart] }
         var st = state
         automaton.scan(p, count: n, base: chunkStart, state: &st, floor: floor, byteAt: byteAt) { start, end, now in
-            self.matched(max(start, self.emitted)..<end, state: now, byteAt: byteAt)
+            self.matched(min(max(start, self.emitted), end)..<end, state: now, byteAt: byteAt)
         }
         state = st
         position = chunkStart + n
@@ -165,6 +208,8 @@ public final class RedactionStream {
     }
 
     private func matched(_ interval: Range<Int>, state now: ScanState, byteAt: (Int) -> UInt8) {
+        // Re-reading the bytes shown (`refresh`), a match that ends among them masks nothing.
+        guard !interval.isEmpty else { return }
         RedactionAutomaton.merge(interval, into: &pending, from: pendingHead)
         emit(upTo: automaton.windowStart(now, end: interval.upperBound, floor: emitted, byteAt: byteAt))
     }
@@ -185,8 +230,11 @@ public final class RedactionStream {
         heldStart = emitted
     }
 
-    /// Emits the output for positions `emitted..<limit`.
+    /// Emits the output for positions `emitted..<limit`, and remembers their bytes as written.
     private func emit(upTo limit: Int) {
+        guard emitted < limit else { return }
+        let from = emitted
+        defer { rememberShown(from: from) }
         while emitted < limit {
             guard pendingHead < pending.count else {
                 emitRaw(to: limit)
@@ -206,6 +254,17 @@ public final class RedactionStream {
             pending.removeAll(keepingCapacity: true)
             pendingHead = 0
         }
+    }
+
+    /// `remember`s the bytes at `from..<emitted`, from `held` and the chunk being written.
+    private func rememberShown(from: Int) {
+        var k = max(from, emitted - historyLimit)
+        if k < chunkStart {
+            let stop = min(emitted, chunkStart)
+            remember(held + (k - heldStart), count: stop - k)
+            k = stop
+        }
+        if k < emitted, let chunk { remember(chunk + (k - chunkStart), count: emitted - k) }
     }
 
     private func emitRaw(to end: Int) {
