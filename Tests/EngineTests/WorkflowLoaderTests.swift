@@ -142,6 +142,14 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         #expect(ids.diagnostics.map(\.message) == ["duplicate step id 's' in job 'a'"])
         #expect(ids.diagnostics.first?.location?.line == 5)
+        // CRLF and lone-CR line ends (a duplicate key's line was looked for in one long line, and
+        // the search started past its end: a crash).
+        for end in ["\r\n", "\r"] {
+            let text = ["jobs:", "  a:", "    steps: [{ run: x }]", "    steps: []", ""].joined(separator: end)
+            let result = WorkflowLoader.load(yaml: text, file: "wf.yml")
+            #expect(result.diagnostics.map(\.message) == ["duplicate key 'steps'"], "\(end.debugDescription)")
+            #expect(result.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 4, column: 5), "\(end.debugDescription)")
+        }
     }
 
     @Test("a large workflow's jobs are checked in slices: every problem is found once, in file order, with its job's context")

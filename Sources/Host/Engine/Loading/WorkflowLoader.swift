@@ -150,10 +150,12 @@ public enum WorkflowLoader {
     }
 
     /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
+    /// Lines end as YAML's do (LF, CRLF or a lone CR: `"\r\n"` is one `Character`, which a split
+    /// at `"\n"` would not split at).
     static func secondOccurrence(of key: String, in yaml: String, from mark: Mark) -> (line: Int, column: Int)? {
-        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         var seen = 0
-        for index in max(0, mark.line - 1)..<lines.count {
+        for index in min(max(0, mark.line - 1), lines.count)..<lines.count {
             let line = lines[index]
             let indent = line.prefix { $0 == " " }.count
             guard indent + 1 == mark.column || (index == mark.line - 1) else { continue }
