@@ -212,7 +212,8 @@ final class OCIExecutor: ExecutorPlugin {
                                     environment: ProcessInfo.processInfo.environment)
         let outcome: HelperChannel.Outcome
         do {
-            outcome = try await HelperChannel(folder: control).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
+            outcome = try await HelperChannel(folder: control).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() },
+                                                                onSecret: { context.host.registerSecret($0) }) {
                 stream, bytes in context.write(bytes, to: stream == 2 ? .stderr : .stdout)
             }
         } catch {

@@ -43,6 +43,26 @@ struct SecretsMaskingTests {
         expectNoLeak(runs, ["stderr-masked-5521", "stdout-masked-6632", "::add-mask::"])
     }
 
+    @Test("::add-mask:: lines on both streams, read at once: the value on stdout is masked whatever order the pipes are read in")
+    func maskOnBothStreamsAtOnce() async throws {
+        // stdout's chunk holds the value and another add-mask line, so neither order is safe
+        // (seen by an audit: 3 runs in 8 showed the value).
+        let runs = try await runAllFormats("""
+            jobs:
+              a:
+                steps:
+                  - name: attack
+                    run: |
+                      for i in $(seq 1 20); do
+                        A="both-streams-$i-secret"
+                        echo "::add-mask::$A" >&2
+                        printf 'value: %s\\n::add-mask::other-value-%s\\n' "$A" "$i"
+                        sleep 0.02
+                      done
+            """)
+        expectNoLeak(runs, (1...20).map { "both-streams-\($0)-secret" })
+    }
+
     @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
     func longMaskCommands() async throws {
         // The markers are put together by the step: the script (shown as the step's name) holds neither.

@@ -46,4 +46,24 @@ import TestSupport
             #expect(!ChildProcess.registersSecret(Array(no.utf8)), "\(no)")
         }
     }
+
+    @Test("output read from both pipes at once: the add-mask values of both go to onSecret before either chunk, whole lines only")
+    func simultaneousOutput() {
+        #expect(SimultaneousOutput.addMaskValues(in: Array("a\n::add-mask::one-1\r  ::ADD-MASK::two%252\nx ##[add-mask]three%5D\n::add-mask::cut".utf8))
+            == ["one-1", "two%2", "three]"])
+        #expect(SimultaneousOutput.addMaskValues(in: Array("add-mask is a command\n::warning::add-mask\n::add-mask::\n".utf8)).isEmpty)
+        var events: [String] = []
+        let chunks: [(stream: Int32, bytes: [UInt8])] = [
+            (1, Array("value: secret-on-err\n::add-mask::secret-on-out\n".utf8)),
+            (2, Array("::add-mask::secret-on-err\nvalue: secret-on-out\n".utf8)),
+        ]
+        SimultaneousOutput.deliver(chunks, onSecret: { events.append("secret " + $0) }) { stream, _ in events.append("output \(stream)") }
+        #expect(events == ["secret secret-on-out", "secret secret-on-err", "output 1", "output 2"])
+        // One chunk that masks and one that does not: the masking one first.
+        events = []
+        SimultaneousOutput.deliver([(1, Array("value\n".utf8)), (2, Array("::add-mask::abcd\n".utf8))], onSecret: { events.append("secret " + $0) }) {
+            stream, _ in events.append("output \(stream)")
+        }
+        #expect(events == ["secret abcd", "output 2", "output 1"])
+    }
 }

@@ -116,11 +116,15 @@ public final class ChildProcess: Sendable {
     ///
     /// Reads are 64 KiB; a read that fills that grows its pipe and the reads to 1 MiB
     /// (`PipeGrowth`), so a step that prints a lot costs fewer reads and wake-ups.
+    ///
+    /// `onSecret` receives the values of `add-mask` lines read from both pipes at once, before
+    /// either chunk goes to `onOutput` (`SimultaneousOutput`); a step's reader registers them.
     public func wait(
         drainAfterExit: Duration = .milliseconds(200),
+        onSecret: ((String) -> Void)? = nil,
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
-        waitReportingEnd(drainAfterExit: drainAfterExit, onOutput: onOutput).termination
+        waitReportingEnd(drainAfterExit: drainAfterExit, onSecret: onSecret, onOutput: onOutput).termination
     }
 
     /// `wait`, also telling whether every byte of output was read: false when `drainAfterExit`
@@ -128,6 +132,7 @@ public final class ChildProcess: Sendable {
     /// caller got may be cut short.
     public func waitReportingEnd(
         drainAfterExit: Duration = .milliseconds(200),
+        onSecret: ((String) -> Void)? = nil,
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> (termination: Termination, outputEnded: Bool) {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
@@ -186,8 +191,7 @@ public final class ChildProcess: Sendable {
             let readable = (0..<open.count).filter { fds[$0].revents != 0 }
             if readable.count > 1 {
                 // Both streams have data and which was written first cannot be known: the one
-                // that registers a secret (`::add-mask::`) goes first, so that the other cannot
-                // show the value before it is masked (`echo "::add-mask::$S" >&2; echo "$S"`).
+                // that registers a secret (`::add-mask::`) goes first (`SimultaneousOutput`).
                 var chunks: [(stream: Int32, bytes: [UInt8])] = []
                 var full: [Int32] = []
                 for index in readable {
@@ -200,12 +204,7 @@ public final class ChildProcess: Sendable {
                     }
                 }
                 for fd in full { filled(fd) }
-                let masking = chunks.map { Self.registersSecret($0.bytes) }
-                for order in [true, false] {
-                    for (chunk, masks) in zip(chunks, masking) where masks == order {
-                        chunk.bytes.withUnsafeBytes { onOutput(chunk.stream, $0) }
-                    }
-                }
+                SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
             } else {
                 for index in readable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)

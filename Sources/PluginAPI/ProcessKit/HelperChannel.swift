@@ -41,10 +41,12 @@ public struct HelperChannel: Sendable {
 
     /// Ask the helper to run step `number` and stream its output to `onOutput` (fd 1 or 2) until
     /// it reports the exit status. On cancel, `onCancel` runs (it should end the step there);
-    /// the wait then ends when the status comes or `abandonAfter` has passed.
+    /// the wait then ends when the status comes or `abandonAfter` has passed. `onSecret` is as
+    /// `ChildProcess.wait`'s.
     public func run(
         _ number: Int, abandonAfter: Duration, startTimeout: Duration = .seconds(10),
         onCancel: @escaping @Sendable () -> Void,
+        onSecret: (@Sendable (String) -> Void)? = nil,
         onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
     ) async throws(SpawnError) -> Outcome {
         let names = ["out-\(number)", "err-\(number)", "status-\(number)"].map { folder + "/" + $0 }
@@ -67,7 +69,7 @@ public struct HelperChannel: Sendable {
                 // Blocking waits: on a thread of its own, never on Swift's cooperative pool.
                 WaiterPool.shared.run {
                     continuation.resume(returning: self.exchange(number, fds: descriptors, startTimeout: startTimeout,
-                                                                 abandonAfter: abandonAfter, cancelled: cancelled, onOutput: onOutput))
+                                                                 abandonAfter: abandonAfter, cancelled: cancelled, onSecret: onSecret, onOutput: onOutput))
                 }
             }
         } onCancel: {
@@ -89,7 +91,7 @@ public struct HelperChannel: Sendable {
 
     private func exchange(
         _ number: Int, fds: [Int32], startTimeout: Duration, abandonAfter: Duration, cancelled: CancelFlag,
-        onOutput: (Int32, UnsafeRawBufferPointer) -> Void
+        onSecret: ((String) -> Void)?, onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Outcome {
         let clock = ContinuousClock()
         // The request. The helper may not have opened the pipe yet right after its container started.
@@ -110,7 +112,7 @@ public struct HelperChannel: Sendable {
         var status: [UInt8] = []
         var abandonAt: ContinuousClock.Instant?
         let streams: [(fd: Int32, stream: Int32)] = [(fds[0], 1), (fds[1], 2)]
-        /// Read what is in the pipes now; with both readable, the one that registers a secret first.
+        /// Read what is in the pipes now; with both readable, as `SimultaneousOutput` orders them.
         func pass(_ ready: [Int32]) {
             var chunks: [(stream: Int32, bytes: [UInt8])] = []
             for (fd, stream) in streams where ready.contains(fd) {
@@ -126,12 +128,7 @@ public struct HelperChannel: Sendable {
                     }
                 }
             }
-            let masking = chunks.map { ChildProcess.registersSecret($0.bytes) }
-            for order in [true, false] {
-                for (chunk, masks) in zip(chunks, masking) where masks == order {
-                    chunk.bytes.withUnsafeBytes { onOutput(chunk.stream, $0) }
-                }
-            }
+            SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
         }
         while true {
             var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

@@ -9,6 +9,8 @@ import Foundation
 ///   - inputDescriptor: a descriptor the process reads as its standard input (nil: /dev/null).
 ///   - drainAfterExit: how long output is still read after the process exited (see
 ///     `ChildProcess.wait`); a stream whose every byte counts (an archive) passes a long time.
+///   - onSecret: called on the process's thread with the values of `add-mask` lines read from
+///     both pipes at once, before their output (`SimultaneousOutput`); a step registers them.
 ///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
 /// - Returns: how the process ended.
 /// - Throws: `SpawnError` when it could not start.
@@ -21,6 +23,7 @@ public func runProcess(
     inputDescriptor: Int32? = nil,
     drainAfterExit: Duration = .milliseconds(200),
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
+    onSecret: (@Sendable (String) -> Void)? = nil,
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
     let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,
@@ -30,7 +33,7 @@ public func runProcess(
         await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
             // A blocking wait: on a reused thread of its own, never on Swift's cooperative pool.
             WaiterPool.shared.run {
-                let termination = child.wait(drainAfterExit: drainAfterExit, onOutput: onOutput)
+                let termination = child.wait(drainAfterExit: drainAfterExit, onSecret: onSecret, onOutput: onOutput)
                 WaiterPool.handingBack { continuation.resume(returning: termination) }
             }
         }

@@ -71,11 +71,7 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
     }
 
     /// A parsed command: its name (lower case), properties and data, both unescaped.
-    struct Command: Equatable {
-        var name: String
-        var properties: [String: String]
-        var data: String
-    }
+    typealias Command = WorkflowCommandLine
 
     /// What to do with `line`: `[.show(line)]` when it is no command.
     func process(_ line: String) -> [Action] {
@@ -189,68 +185,10 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
     /// `##[NAME …]DATA` anywhere in it; a name GitHub's runner registers (or `extra`, a stop
     /// token), without case. nil: no command.
     static func parse(_ line: String, extra: String? = nil) -> Command? {
-        func known(_ name: Substring) -> String? {
-            let lower = name.lowercased()
-            return registered.contains(lower) || lower == extra?.lowercased() ? lower : nil
-        }
-        let trimmed = line.drop { $0 == " " || $0 == "\t" }
-        if trimmed.hasPrefix("::") {
-            let body = trimmed.dropFirst(2)
-            if let end = body.range(of: "::") {
-                let head = body[..<end.lowerBound]
-                let space = head.firstIndex(of: " ")
-                if let name = known(head[..<(space ?? head.endIndex)]) {
-                    var properties: [String: String] = [:]
-                    if let space {
-                        for pair in head[head.index(after: space)...].split(separator: ",") {
-                            let parts = pair.split(separator: "=", maxSplits: 1)
-                            if parts.count == 2 {
-                                properties[parts[0].trimmingCharacters(in: .whitespaces).lowercased()] = unescapeProperty(String(parts[1]))
-                            }
-                        }
-                    }
-                    return Command(name: name, properties: properties, data: unescapeData(String(body[end.upperBound...])))
-                }
-            }
-        }
-        // The older form, anywhere in the line.
-        guard let prefix = line.range(of: "##["), let close = line[prefix.upperBound...].firstIndex(of: "]") else { return nil }
-        let head = line[prefix.upperBound..<close]
-        let space = head.firstIndex(of: " ")
-        guard let name = known(head[..<(space ?? head.endIndex)]) else { return nil }
-        var properties: [String: String] = [:]
-        if let space {
-            for pair in head[head.index(after: space)...].split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { properties[parts[0].lowercased()] = unescapeLegacy(String(parts[1])) }
-            }
-        }
-        return Command(name: name, properties: properties, data: unescapeLegacy(String(line[line.index(after: close)...])))
-    }
-
-    /// GitHub's escapes for a command's data (after the second `::`): %0D %0A %25.
-    static func unescapeData(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        return text.replacingOccurrences(of: "%0D", with: "\r").replacingOccurrences(of: "%0A", with: "\n")
-            .replacingOccurrences(of: "%25", with: "%")
-    }
-
-    /// GitHub's escapes for a property's value: %0D %0A %3A %2C %25.
-    static func unescapeProperty(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        return text.replacingOccurrences(of: "%0D", with: "\r").replacingOccurrences(of: "%0A", with: "\n")
-            .replacingOccurrences(of: "%3A", with: ":").replacingOccurrences(of: "%2C", with: ",")
-            .replacingOccurrences(of: "%25", with: "%")
-    }
-
-    /// The older form's escapes: %3B %0D %0A %5D %25.
-    static func unescapeLegacy(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        return text.replacingOccurrences(of: "%3B", with: ";").replacingOccurrences(of: "%0D", with: "\r")
-            .replacingOccurrences(of: "%0A", with: "\n").replacingOccurrences(of: "%5D", with: "]")
-            .replacingOccurrences(of: "%25", with: "%")
+        WorkflowCommandLine.parse(line) { registered.contains($0) || $0 == extra?.lowercased() }
     }
 }
 
 import Foundation
+import NixActionsProcessKit
 import Synchronization
