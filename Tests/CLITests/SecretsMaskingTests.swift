@@ -63,6 +63,65 @@ struct SecretsMaskingTests {
         expectNoLeak(runs, (1...20).map { "both-streams-\($0)-secret" })
     }
 
+    @Test("a secret set through $GITHUB_ENV in a job's last step is masked at once: the job's outputs do not pass it on")
+    func secretFromEnvFileInLastStep() async throws {
+        let runs = try await runAllFormats("""
+            secrets: [SESSION_KEY]
+            jobs:
+              mint:
+                outputs:
+                  key: ${{ env.SESSION_KEY }}
+                  tok: ${{ env.DEPLOY_TOKEN }}
+                steps:
+                  - run: |
+                      echo "SESSION_KEY=sess-$((6000 + 17))-value" >> "$GITHUB_ENV"
+                      echo "DEPLOY_TOKEN=tok-$((7000 + 29))-value" >> "$GITHUB_ENV"
+              use:
+                needs: mint
+                steps:
+                  - name: deploy ${{ needs.mint.outputs.key }}
+                    run: echo "key=${{ needs.mint.outputs.key }} token=${{ needs.mint.outputs.tok }}"
+            """, environment: ["SESSION_KEY": ""])
+        expectNoLeak(runs, ["sess-6017-value", "tok-7029-value"])
+        for run in runs {
+            #expect(run.result.stdout.contains("output 'key' contains a secret and is not passed on"), "\(run.format)")
+        }
+    }
+
+    @Test("messages that cut a quoted text at 80 characters mask it first: a bad $GITHUB_ENV line, a cache key")
+    func cutAfterMasking() async throws {
+        let long = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXBsb3kiLCJyb2xlIjoiYWRtaW4ifQ.c2lnbmF0dXJlLW9mLWEtbG9uZy10b2tlbg-secret"
+        let runs = try await runAllFormats("""
+            secrets: [JWT]
+            jobs:
+              a:
+                cache:
+                  paths: [x]
+                  key: deps-${{ secrets.JWT }}
+                steps:
+                  - continue-on-error: true
+                    run: echo "$JWT" >> "$GITHUB_ENV"
+                  - continue-on-error: true
+                    run: echo "$JWT" >> "$GITHUB_OUTPUT"
+            """, arguments: ["--secret", "JWT"], environment: ["JWT": long])
+        expectNoLeak(runs, [String(long.prefix(40)), String(long.prefix(70))])
+        for run in runs { #expect(run.result.stdout.contains("line 1 '***' is neither NAME=VALUE"), "\(run.format)") }
+    }
+
+    @Test("--secret-file and --env-file: a line whose text before '=' is no name is not quoted (it may be a value's second line)")
+    func badNameNotQuoted() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        try temp.write("s.env", "API_KEY=abc\nsk-live.Token-Value-99=x\n")
+        for option in ["--secret-file", "--env-file"] {
+            let result = try await nixactions(["run", "wf.yml", option, "s.env"], in: temp.path)
+            #expect(result.status == 2, "\(option): \(result.stderr)")
+            #expect(result.stderr.contains("s.env:2: error: the text before '=' is not a valid"), "\(option): \(result.stderr)")
+            #expect(!result.stderr.contains("sk-live") && !result.stdout.contains("sk-live"), "\(option): \(result.stderr)")
+        }
+    }
+
     @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
     func longMaskCommands() async throws {
         // The markers are put together by the step: the script (shown as the step's name) holds neither.

@@ -321,7 +321,10 @@ struct RunCommand: AsyncParsableCommand {
             case .success(let entries):
                 for entry in entries {
                     guard SecretNames.isValid(entry.name) else {
-                        standardError("\(file):\(entry.line): error: '\(entry.name)' is not a valid secret name (letters, digits, '_')\n")
+                        // Not quoted: an unquoted multi-line value's later line can look like NAME=….
+                        standardError("\(file):\(entry.line): error: the text before '=' is not a valid secret name (letters, digits, '_'); "
+                                      + "it is not shown, as it may be part of a value (--secret-file)\n"
+                                      + "  hint: a value over several lines goes in double quotes\n")
                         throw ExitCode(ExitStatus.usage)
                     }
                     values[entry.name] = entry.value
@@ -386,8 +389,10 @@ struct RunCommand: AsyncParsableCommand {
             case .success(let entries):
                 for entry in entries {
                     guard SecretNames.isValid(entry.name) else {
-                        standardError("\(file):\(entry.line): error: '\(entry.name)' is not a valid variable name (\(origin))\n"
-                                      + "  hint: letters, digits and '_', not starting with a digit\n")
+                        // Not quoted: env files hold tokens, and a multi-line value's later line can look like NAME=….
+                        standardError("\(file):\(entry.line): error: the text before '=' is not a valid variable name (\(origin)); "
+                                      + "it is not shown, as it may be part of a value\n"
+                                      + "  hint: letters, digits and '_', not starting with a digit; a value over several lines goes in double quotes\n")
                         throw ExitCode(ExitStatus.usage)
                     }
                     environment[entry.name] = entry.value

@@ -229,8 +229,10 @@ extension JobRunner {
 
     /// A key as messages show it: control characters and line breaks escaped (a key made from a
     /// branch name must not start a line of its own in the log), at most 80 characters.
-    static func shownKey(_ key: String) -> String {
-        let escaped = DisplayText.escaped(key)
+    /// A key as messages show it: escaped and cut at 80 characters, masked first (a cut through
+    /// a long secret would show its beginning).
+    func shownKey(_ key: String) -> String {
+        let escaped = DisplayText.escaped(redactor.redact(key))
         return escaped.count > 80 ? String(escaped.prefix(79)) + "…" : escaped
     }
 
@@ -242,11 +244,11 @@ extension JobRunner {
     func restoreCache(_ cache: ResolvedCache, started: JobStarted, executor: any Executor) async -> CacheRestoreOutcome {
         let label = "cache '\(cache.id)'"
         if let problem = CacheKeys.problem(cache.key) {
-            cacheMessage(.warning, "\(label): key '\(Self.shownKey(cache.key))': \(problem); not restored")
+            cacheMessage(.warning, "\(label): key '\(shownKey(cache.key))': \(problem); not restored")
             return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: problem)
         }
         if redactor.contains(cache.key) {
-            cacheMessage(.warning, "\(label): key '\(Self.shownKey(cache.key))' holds a secret; not restored (\(Self.secretKeyReason))")
+            cacheMessage(.warning, "\(label): key '\(shownKey(cache.key))' holds a secret; not restored (\(Self.secretKeyReason))")
             return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "its key holds a secret")
         }
         let secretRestoreKeys = cache.restoreKeys.filter { redactor.contains($0) }
@@ -269,11 +271,11 @@ extension JobRunner {
                 version: cache.version))
         } catch {
             if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
-            cacheMessage(.warning, "\(label): cannot look up '\(Self.shownKey(cache.key))' in backend '\(backend.name)': \(describe(error)); continuing without the cache")
+            cacheMessage(.warning, "\(label): cannot look up '\(shownKey(cache.key))' in backend '\(backend.name)': \(describe(error)); continuing without the cache")
             return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: describe(error))
         }
         guard let matched = found.matchedKey else {
-            cacheMessage(.info, "\(label): no entry for key '\(Self.shownKey(cache.key))'\(cache.restoreKeys.isEmpty ? "" : " or restore keys \(cache.restoreKeys.joined(separator: ", "))")")
+            cacheMessage(.info, "\(label): no entry for key '\(shownKey(cache.key))'\(cache.restoreKeys.isEmpty ? "" : " or restore keys \(cache.restoreKeys.joined(separator: ", "))")")
             return CacheRestoreOutcome(matchedKey: nil, exact: false)
         }
         if cache.lookupOnly {
@@ -313,10 +315,10 @@ extension JobRunner {
     func saveCache(_ cache: ResolvedCache, executor: any Executor) async {
         let label = "cache '\(cache.id)'"
         if let problem = CacheKeys.problem(cache.key) {
-            return cacheMessage(.warning, "\(label): key '\(Self.shownKey(cache.key))': \(problem); not saved")
+            return cacheMessage(.warning, "\(label): key '\(shownKey(cache.key))': \(problem); not saved")
         }
         if redactor.contains(cache.key) {
-            return cacheMessage(.warning, "\(label): key '\(Self.shownKey(cache.key))' holds a secret; not saved (\(Self.secretKeyReason))")
+            return cacheMessage(.warning, "\(label): key '\(shownKey(cache.key))' holds a secret; not saved (\(Self.secretKeyReason))")
         }
         let backend: any CacheBackend
         switch options.caches.backend(cache.backend) {
@@ -332,12 +334,12 @@ extension JobRunner {
         do {
             reservation = try await backend.reserve(CacheReserve(key: cache.key, version: cache.version))
         } catch {
-            return cacheMessage(.warning, "\(label): cannot reserve '\(Self.shownKey(cache.key))' in backend '\(backend.name)': \(describe(error)); not saved")
+            return cacheMessage(.warning, "\(label): cannot reserve '\(shownKey(cache.key))' in backend '\(backend.name)': \(describe(error)); not saved")
         }
         guard reservation.reserved, let token = reservation.reservation else {
             let why = reservation.reason == "exists" ? "an entry with this key exists (keys are immutable)"
                 : reservation.reason == "busy" ? "another run is saving it now" : (reservation.reason ?? "refused")
-            return cacheMessage(.info, "\(label): not saving '\(Self.shownKey(cache.key))': \(why)")
+            return cacheMessage(.info, "\(label): not saving '\(shownKey(cache.key))': \(why)")
         }
         let clock = ContinuousClock()
         let began = clock.now
@@ -363,13 +365,13 @@ extension JobRunner {
             } else {
                 discard = false
                 let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
-                note = "saved '\(Self.shownKey(cache.key))': \(result?.files ?? 0) files, \(CacheSizes.format(result?.bytes ?? saved.bytes)) (\(CacheSizes.format(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
+                note = "saved '\(shownKey(cache.key))': \(result?.files ?? 0) files, \(CacheSizes.format(result?.bytes ?? saved.bytes)) (\(CacheSizes.format(saved.storedBytes)) stored) in \(String(format: "%.2f", seconds)) s"
             }
         } catch {
             // A cancelled job's save ends however the plugins word it: said as what it is.
             note = Task.isCancelled || error is CancellationError
-                ? "saving '\(Self.shownKey(cache.key))' was cancelled; not saved"
-                : "cannot save '\(Self.shownKey(cache.key))': \(describe(error)); not saved"
+                ? "saving '\(shownKey(cache.key))' was cancelled; not saved"
+                : "cannot save '\(shownKey(cache.key))': \(describe(error)); not saved"
         }
         // Always follows a reservation, never cancelled (cache.h).
         let commit = CacheCommit(key: cache.key, version: cache.version, reservation: token, discard: discard)
@@ -381,9 +383,9 @@ extension JobRunner {
         } else if let committed, committed.committed {
             cacheMessage(.info, "\(label): \(note)")
         } else if committed?.reason == "exists" {
-            cacheMessage(.info, "\(label): another run saved '\(Self.shownKey(cache.key))' first; kept theirs")
+            cacheMessage(.info, "\(label): another run saved '\(shownKey(cache.key))' first; kept theirs")
         } else {
-            cacheMessage(.warning, "\(label): could not publish '\(Self.shownKey(cache.key))' (\(committed?.reason ?? "the commit failed")); not saved")
+            cacheMessage(.warning, "\(label): could not publish '\(shownKey(cache.key))' (\(committed?.reason ?? "the commit failed")); not saved")
         }
     }
 
@@ -425,7 +427,7 @@ extension JobRunner {
             if cache.policy.restores {
                 outcome = await restoreCache(cache, started: started, executor: executor)
                 if cache.failOnCacheMiss && outcome.matchedKey == nil {
-                    let message = "cache '\(cache.id)': no entry for key '\(Self.shownKey(cache.key))' and fail-on-cache-miss is set"
+                    let message = "cache '\(cache.id)': no entry for key '\(shownKey(cache.key))' and fail-on-cache-miss is set"
                     cacheMessage(.error, message)
                     state.succeeded = false
                     state.failure = state.failure ?? JobFailure(message: message)

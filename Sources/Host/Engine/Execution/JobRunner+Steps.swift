@@ -570,8 +570,8 @@ extension JobRunner {
             guard let text = text(variable) else { return nil }
             switch EnvFileParser.parseStrictly(text) {
             case .success(let entries): return entries
-            case .failure(let unclosed):
-                problems.append("\(variable) of step '\(name)': \(unclosed); nothing from it was used")
+            case .failure(let problem):
+                problems.append("\(variable) of step '\(name)': \(problem.redacted(by: redactor.redact)); nothing from it was used")
                 return nil
             }
         }
@@ -586,8 +586,12 @@ extension JobRunner {
                     continue
                 }
                 state.addedEnv[variable] = value
-                // A secret passed on under another name is still masked; say so, as GitHub does for outputs.
-                if !options.secrets.isSecretName(variable), redactor.contains(value) {
+                // A secret's value is masked from here on, not only when the next step's
+                // environment is built: in the job's last step it would reach the job's outputs.
+                if !value.isEmpty && options.secrets.isSecretName(variable) {
+                    redactor.add(value)
+                } else if redactor.contains(value) {
+                    // A secret passed on under another name is still masked; say so, as GitHub does for outputs.
                     reporter.report(.message(
                         job: planned.key, level: .warning,
                         text: "GITHUB_ENV of step '\(name)' sets \(variable) to a value that contains a secret; it stays masked in the logs"))

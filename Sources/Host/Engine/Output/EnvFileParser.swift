@@ -19,6 +19,18 @@ public enum EnvFileParser {
         /// name or a delimiter.
         case invalid(line: Int, text: String, why: String)
 
+        /// The problem with its quoted text passed through `redact` (a redactor's): before the
+        /// description cuts it at 80 characters, which would cut through a long secret.
+        public func redacted(by redact: (String) -> String) -> Problem {
+            switch self {
+            case .unclosed(var block):
+                block.name = redact(block.name)
+                block.delimiter = redact(block.delimiter)
+                return .unclosed(block)
+            case .invalid(let line, let text, let why): return .invalid(line: line, text: redact(text), why: why)
+            }
+        }
+
         public var description: String {
             switch self {
             case .unclosed(let block): block.description
