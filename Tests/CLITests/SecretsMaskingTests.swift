@@ -122,6 +122,32 @@ struct SecretsMaskingTests {
         }
     }
 
+    @Test("a secret that holds a command escape (%25) or is itself a command's text: masked in annotations, groups and set-output")
+    func commandEscapesInSecrets() async throws {
+        let runs = try await runAllFormats("""
+            secrets: [DATABASE_URL, NOTE]
+            jobs:
+              a:
+                outputs:
+                  url: ${{ steps.s.outputs.url }}
+                steps:
+                  - id: s
+                    run: |
+                      echo "::error::cannot connect to $DATABASE_URL"
+                      echo "::warning title=$DATABASE_URL::x"
+                      echo "::group::connecting to $DATABASE_URL"
+                      echo "::endgroup::"
+                      echo "::set-output name=url::$DATABASE_URL"
+                      echo "$NOTE"
+              b:
+                needs: a
+                steps:
+                  - run: echo "b got ${{ needs.a.outputs.url }}"
+            """, arguments: ["--secret", "DATABASE_URL", "--secret", "NOTE"],
+            environment: ["DATABASE_URL": "postgres://app:100%25sure-pw@db.internal/app", "NOTE": "::notice::tail-part-of-the-note-42"])
+        expectNoLeak(runs, ["100%sure-pw", "100%25sure-pw", "tail-part-of-the-note-42"])
+    }
+
     @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
     func longMaskCommands() async throws {
         // The markers are put together by the step: the script (shown as the step's name) holds neither.

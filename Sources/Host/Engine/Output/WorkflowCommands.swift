@@ -70,16 +70,32 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
         self.permissions = permissions
     }
 
+    /// The commands whose data (and properties) are shown: annotations, groups, debug lines.
+    static let showsData: Set<String> = ["error", "warning", "notice", "group", "debug"]
+
     /// A parsed command: its name (lower case), properties and data, both unescaped.
     typealias Command = WorkflowCommandLine
 
     /// What to do with `line`: `[.show(line)]` when it is no command.
     func process(_ line: String) -> [Action] {
-        guard let command = Self.parse(line, extra: stopToken) else { return [.show(line)] }
+        guard var command = Self.parse(line, extra: stopToken) else { return [.show(line)] }
         if let token = stopToken {
             guard command.name == token.lowercased() else { return [.show(line)] }
             stopToken = nil
             return [.show(line)]  // GitHub shows the resuming line
+        }
+        // Data is unescaped (`%25` → `%`) before anything shows it, and a secret that holds an
+        // escape would no longer match: a command that shows its data reads the line masked. A
+        // secret that is itself a command's text (`::notice::…`) then leaves no command: shown masked.
+        if Self.showsData.contains(command.name) {
+            let masked = redactor.redact(line)
+            if masked != line {
+                guard let again = Self.parse(masked, extra: nil), again.name == command.name else { return [.show(masked)] }
+                command = again
+            }
+        } else if command.name == "set-output" || command.name == "save-state" || command.name == "set-env" {
+            // The value is kept as given; unescaped, a secret in it is masked too.
+            if redactor.redact(line) != line, !command.data.isEmpty { redactor.add(command.data) }
         }
         var actions: [Action] = []
         if echo && !["add-mask", "debug", "error", "warning", "notice"].contains(command.name) { actions.append(.show(line)) }
