@@ -148,6 +148,23 @@ struct SecretsMaskingTests {
         expectNoLeak(runs, ["100%sure-pw", "100%25sure-pw", "tail-part-of-the-note-42"])
     }
 
+    @Test("::add-mask:: of a value that is not UTF-8 (a Latin-1 password) masks the bytes the step prints")
+    func maskNotUTF8() async throws {
+        let runs = try await runAllFormats(#"""
+            jobs:
+              a:
+                steps:
+                  - name: latin-1
+                    run: |
+                      v="$(printf 'p\xe4ssw\xf6rd-lat')in1-42"
+                      echo "::add-mask::$v"
+                      echo "password: $v"
+                      echo "again: $v" >&2
+            """#)
+        expectNoLeak(runs, ["rd-latin1-42"])
+        for run in runs { #expect(run.result.stdout.contains("password: ***"), "\(run.format): \(run.result.stdout)") }
+    }
+
     @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
     func longMaskCommands() async throws {
         // The markers are put together by the step: the script (shown as the step's name) holds neither.

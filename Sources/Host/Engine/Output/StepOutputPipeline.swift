@@ -403,7 +403,21 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
     /// as a command, or pass its bytes on unchanged.
+    ///
+    /// An `add-mask` value that is not UTF-8 was registered decoded (with U+FFFD), which its
+    /// printed bytes never match (GitHub's runner decodes both the same way): its bytes are
+    /// registered too. The line is read as Latin-1 (one character per byte), so the command's
+    /// syntax and escapes are found as usual and each character of the value is one byte.
     /// - Parameter terminator: the byte that ended the line (LF, or a lone CR), nil at the stream's end.
+    private func registerUndecodedMask(_ line: [UInt8]) {
+        guard String(validating: line, as: UTF8.self) == nil else { return }
+        var bytes = line[...]
+        if bytes.last == 13 { bytes.removeLast() }
+        let latin = String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        guard let command = WorkflowCommandLine.parse(latin, isName: { $0 == "add-mask" }) else { return }
+        processor.redactor.add(bytes: command.data.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+    }
+
     private func endCandidateLine(_ state: StreamState, terminator: UInt8? = 0x0A) {
         defer { resetCandidate(state) }
         let passOn = {
@@ -415,6 +429,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         if text.hasSuffix("\r") { text.removeLast() }
         let actions = processor.process(text)
         if actions == [.show(text)] { return passOn() }  // not a command (or commands are stopped): the bytes as they were
+        if text.unicodeScalars.contains("\u{FFFD}") { registerUndecodedMask(state.candidate) }
         // A command in the middle of a line: the line's start, shown already, ends here.
         if !state.passedNewline { passNewline(state) }
         for action in actions {

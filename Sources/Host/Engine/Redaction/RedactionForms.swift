@@ -37,6 +37,23 @@ enum RedactionForms {
         return added ? patterns : nil
     }
 
+    /// Every pattern for a value given as bytes that are not UTF-8: per line (split at CR and LF,
+    /// trimmed of spaces and tabs), the bytes, their base64 and URL-encoded forms; nil when no
+    /// line is long enough to mask.
+    static func patterns(forBytes bytes: [UInt8]) -> [RedactionPattern]? {
+        var patterns: [RedactionPattern] = []
+        for line in bytes.split(whereSeparator: { $0 == 10 || $0 == 13 }) {
+            let value = Array(line.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }.reversed())
+            guard value.count >= Redactor.minimumLength else { continue }
+            patterns.append(RedactionPattern(bytes: value, wrapped: false))
+            for form in base64(value) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
+            for form in urlEncoded(value) where form != value && form.count >= Redactor.minimumLength {
+                patterns.append(RedactionPattern(bytes: form, wrapped: false))
+            }
+        }
+        return patterns.isEmpty ? nil : patterns
+    }
+
     /// base64 of the value at each of the three byte alignments: the stable middle part of the
     /// encoding of any byte string that contains the value (6 characters at least).
     static func base64(_ bytes: [UInt8]) -> [[UInt8]] {

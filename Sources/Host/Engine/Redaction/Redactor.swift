@@ -52,8 +52,24 @@ public final class Redactor: Sendable {
             registry.withLock { $0.values[secret] = false }
             return false
         }
+        publish(forms, value: secret)
+        return true
+    }
+
+    /// Register a value given as bytes. Bytes that are not UTF-8 (a step printing a Latin-1
+    /// password it gave to `::add-mask::`) are masked as they are, with their base64 and
+    /// URL-encoded forms, each line on its own; UTF-8 goes to `add(_:)`.
+    @discardableResult
+    public func add(bytes: [UInt8]) -> Bool {
+        if let text = String(validating: bytes, as: UTF8.self) { return add(text) }
+        guard let forms = RedactionForms.patterns(forBytes: bytes) else { return false }
+        publish(forms, value: nil)
+        return true
+    }
+
+    private func publish(_ forms: [RedactionPattern], value secret: String?) {
         registry.withLock { registry in
-            registry.values[secret] = true
+            if let secret { registry.values[secret] = true }
             var changed = false
             for form in forms where registry.known.insert(form).inserted {
                 registry.patterns.append(form)
@@ -64,7 +80,6 @@ public final class Redactor: Sendable {
                 published.store(registry.version, ordering: .releasing)
             }
         }
-        return true
     }
 
     /// True when nothing is registered (the fast path).
