@@ -1,5 +1,7 @@
+import Foundation
 @testable import NixActionsEngine
 import Testing
+import TestSupport
 
 @Suite("Loading workflows: typed model and diagnostics with positions")
 struct WorkflowLoaderTests {
@@ -150,6 +152,81 @@ struct WorkflowLoaderTests {
             #expect(result.diagnostics.map(\.message) == ["duplicate key 'steps'"], "\(end.debugDescription)")
             #expect(result.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 4, column: 5), "\(end.debugDescription)")
         }
+    }
+
+    @Test("fuzzing finds: YAML tags other than the core schema's are errors; a file that is not UTF-8 is placed; 3,000 unknown needs list 20 ids")
+    func fuzzingFinds() throws {
+        let tags = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                steps:
+                  - run: !!binary ZWNobyBoaQ==
+                    name: !!str 5
+                    env: { A: !custom x }
+            """, file: "wf.yml")
+        #expect(tags.diagnostics.map(\.message) == ["YAML tag '!!binary' is not supported", "YAML tag '!custom' is not supported"], "\(tags.diagnostics)")
+        #expect(tags.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 4, column: 14))
+
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/latin.yml"
+        try Data(Array("jobs:\n  a:\n    steps:\n      - run: echo caf".utf8) + [0xE9] + Array("\n".utf8)).write(to: URL(fileURLWithPath: path))
+        let latin = WorkflowLoader.load(file: path, functionArities: nil)
+        #expect(latin.diagnostics.map(\.message) == ["the workflow file is not UTF-8 text (byte 0xE9)"])
+        #expect(latin.diagnostics.first?.location == SourceLocation(file: path, line: 4, column: 22))
+
+        var lines = ["jobs:"]
+        for index in 0..<3_000 { lines += ["  job\(index):", "    needs: zzz\(index)x", "    steps: [{ run: x }]"] }
+        let needs = WorkflowLoader.load(yaml: lines.joined(separator: "\n"), file: "wf.yml")
+        #expect(needs.diagnostics.count == 3_000)
+        #expect(needs.diagnostics.allSatisfy { ($0.hint ?? "").hasSuffix(", … (3000 jobs)") }, "\(needs.diagnostics.first.map(String.init(describing:)) ?? "")")
+        // A typo among fewer jobs still gets its suggestion.
+        let one = WorkflowLoader.load(yaml: "jobs:\n  build: { steps: [{ run: x }] }\n  test: { needs: biuld, steps: [{ run: x }] }\n", file: "wf.yml")
+        #expect(one.diagnostics.first?.hint == "did you mean 'build'?", "\(one.diagnostics)")
+    }
+
+    @Test("matrix exclude rules as value-index sets: a rule naming a value no dimension has removes nothing, the others as before")
+    func excludeRules() throws {
+        func combinations(_ yaml: String) throws -> [String] {
+            let result = WorkflowLoader.load(yaml: yaml, file: "wf.yml")
+            let workflow = try #require(result.workflow, "\(result.diagnostics)")
+            guard case .literal(let matrix)? = workflow.jobs[0].strategy?.matrix else { return [] }
+            return Planner.combine(matrix).map { $0.map { "\($0.key)=\($0.value.displayString)" }.joined(separator: ",") }
+        }
+        let all = try combinations("""
+            jobs:
+              a:
+                strategy:
+                  matrix:
+                    os: [linux, mac]
+                    v: [1, 2]
+                    exclude:
+                      - { os: windows }
+                      - { os: mac, v: 2 }
+                    include:
+                      - { os: mac, extra: y }
+                steps: [{ run: x }]
+            """)
+        #expect(all.count == 3, "\(all)")
+        #expect(!all.contains { $0.contains("os=mac") && $0.contains("v=2") }, "\(all)")
+        #expect(all.filter { $0.contains("extra=y") }.count == 1, "\(all)")
+    }
+
+    @Test("secrets in a step's shell: a warning (its command line is readable by every user of the machine)")
+    func secretsInShell() {
+        let result = WorkflowLoader.load(yaml: """
+            secrets: [S1]
+            jobs:
+              a:
+                steps:
+                  - run: echo hi
+                    shell: bash -e {0} ${{ secrets.S1 }}
+                  - run: echo "$S1"
+                    env: { S1: "${{ secrets.S1 }}" }
+            """, file: "wf.yml")
+        let warnings = result.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(warnings.count == 1 && warnings[0].contains("secrets.S1 in 'shell'"), "\(result.diagnostics)")
+        #expect(!result.diagnostics.contains { $0.severity == .error }, "\(result.diagnostics)")
     }
 
     @Test("a large workflow's jobs are checked in slices: every problem is found once, in file order, with its job's context")

@@ -104,14 +104,19 @@ public struct DiagnosticBag: Sendable {
 public func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String? {
     var best: (String, Int)?
     let lowered = word.lowercased()
-    for candidate in candidates {
-        let distance = editDistance(lowered, candidate.lowercased())
-        if distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
-    }
-    guard let best else { return nil }
     // A third of the word's length, at least one and at most three edits: 'pwsh' is not a
     // misspelt 'bash' (two edits of four letters), 'pyhton' is a misspelt 'python'.
     let limit = max(1, min(3, max(word.count, 3) / 3))
+    let length = lowered.unicodeScalars.count
+    for candidate in candidates {
+        // The lengths' difference is a lower bound of the distance: most candidates of a long
+        // list (3,000 job ids) are ruled out without computing it.
+        let lowerCandidate = candidate.lowercased()
+        guard abs(lowerCandidate.unicodeScalars.count - length) <= limit else { continue }
+        let distance = editDistance(lowered, lowerCandidate)
+        if distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
+    }
+    guard let best else { return nil }
     return best.1 <= limit ? best.0 : nil
 }
 

@@ -340,6 +340,13 @@ struct ExpressionValidator {
         guard let first = reference.path.first else { return }
         if root == "secrets" {
             secretReferences.append(SecretReference(name: first, job: place.job?.id, location: at, context: place.context))
+            if place.whatBase == "shell" {
+                // Masked in output, but a command line is readable by every user of the machine.
+                diagnostics.warning(
+                    "secrets.\(first) \(what): the shell's command line shows it to every user of this machine ('ps'), "
+                        + "which no masking covers", at: at, context: place.context,
+                    hint: "give the value to the step in 'env:' and read the variable in the script")
+            }
         }
         switch root {
         case "needs":

@@ -48,7 +48,7 @@ public struct ProjectConfig: Sendable {
             return (config, [Diagnostic(.error, "cannot read the configuration file '\(path)': \(failure.reason)", hint: failure.hint)])
         }
         guard let text = String(validating: data, as: UTF8.self) else {
-            return (config, [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
+            return (config, [WorkflowLoader.notUTF8(data, file: path, what: "the configuration file")])
         }
         config.file = path
         var reader = NodeReader(file: path, yaml: text)

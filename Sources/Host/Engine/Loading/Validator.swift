@@ -8,10 +8,14 @@ public enum Validator {
         let ids = jobs.map(\.id)
         let known = Set(ids)
         let workflowName = workflow.name
+        // A "did you mean" compares an unknown need with every job id: with thousands of both
+        // (a generated file gone wrong), the hint lists ids instead, so validation stays fast.
+        let unknown = jobs.reduce(0) { count, job in count + job.needs.filter { !known.contains($0.value) }.count }
+        let suggest = unknown * ids.count <= 2_000_000
         let parts = Slices.map(count: jobs.count) { range in
             var found = DiagnosticBag()
             for index in range {
-                checkShape(of: jobs[index], ids: ids, known: known, workflowName: workflowName, into: &found)
+                checkShape(of: jobs[index], ids: ids, known: known, workflowName: workflowName, suggest: suggest, into: &found)
             }
             return found.diagnostics
         }
@@ -34,19 +38,20 @@ public enum Validator {
 
     /// A job's `needs` (itself, an unknown job, one listed twice), the size of its literal matrix,
     /// and its step ids (each once).
-    static func checkShape(of job: Job, ids: [String], known: Set<String>, workflowName: String, into diagnostics: inout DiagnosticBag) {
+    static func checkShape(of job: Job, ids: [String], known: Set<String>, workflowName: String, suggest: Bool = true,
+                           into diagnostics: inout DiagnosticBag) {
         var context: String { "workflow '\(workflowName)' › job '\(job.id)'" }
         var seen: Set<String> = []
         for need in job.needs {
             if need.value == job.id {
                 diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context)
             } else if !known.contains(need.value) {
-                let suggestion = didYouMean(need.value, in: ids.filter { $0 != job.id })
+                let suggestion = suggest ? didYouMean(need.value, in: ids.lazy.filter { $0 != job.id }) : nil
                 diagnostics.error(
                     "job '\(job.id)' needs '\(need.value)', which is not a job of this workflow",
                     at: need.location, context: context,
                     hint: suggestion.map { "did you mean '\($0)'?" }
-                        ?? "jobs here: \(ids.joined(separator: ", "))")
+                        ?? "jobs here: \(ids.prefix(20).joined(separator: ", "))\(ids.count > 20 ? ", … (\(ids.count) jobs)" : "")")
             } else if job.needs.count > 1, !seen.insert(need.value).inserted {
                 diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)
             }

@@ -58,9 +58,56 @@ public enum WorkflowLoader {
             return LoadResult(workflow: nil, diagnostics: [diagnostic])
         }
         guard let text = String(validating: data, as: UTF8.self) else {
-            return LoadResult(workflow: nil, diagnostics: [Diagnostic(.error, "'\(path)' is not UTF-8 text")])
+            return LoadResult(workflow: nil, diagnostics: [notUTF8(data, file: path, what: "the workflow file")])
         }
         return load(yaml: text, file: path, functionArities: functions)
+    }
+
+    /// The tags of YAML's core schema (`!!str 5` is the text "5"), and none.
+    static let coreTags = Set(["", "!"] + ["str", "int", "float", "bool", "null", "seq", "map"].map { "tag:yaml.org,2002:" + $0 })
+
+    /// Any other tag (`!!binary`, `!python/object`) is an error: its value would be read as the
+    /// text written, not as what the tag says (a `!!binary` script would run as base64).
+    static func checkTags(_ root: Node, reader: inout NodeReader) {
+        var pending = [root]
+        var reported = 0
+        while let node = pending.popLast(), reported < 20 {
+            let name = node.tag.rawValue
+            if !coreTags.contains(name) {
+                reported += 1
+                let shown = name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst(18) : name
+                reader.diagnostics.error(
+                    "YAML tag '\(shown)' is not supported", at: reader.location(node), context: nil,
+                    hint: "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
+                        + "(its value would otherwise be read as written, not decoded)")
+            }
+            switch node {
+            case .mapping(let mapping): for (key, value) in mapping { pending.append(value); pending.append(key) }
+            case .sequence(let sequence): pending.append(contentsOf: sequence.reversed())
+            default: break
+            }
+        }
+    }
+
+    /// The error for a file that is not UTF-8, at its first byte that is not (line, and column in bytes).
+    static func notUTF8(_ data: [UInt8], file: String, what: String) -> Diagnostic {
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput, .error: break decoding
+            }
+        }
+        offset = min(offset, data.count)
+        let before = data[..<offset]
+        let line = 1 + before.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+        let column = offset - (before.lastIndex(of: 10).map { $0 + 1 } ?? 0) + 1
+        let byte = offset < data.count ? String(format: " (byte 0x%02X)", data[offset]) : ""
+        return Diagnostic(
+            .error, "\(what) is not UTF-8 text\(byte)", at: SourceLocation(file: file, line: line, column: column),
+            hint: "save it as UTF-8 (GitHub reads workflows as UTF-8 too); an editor's encoding setting or 'iconv -f LATIN1 -t UTF-8' converts it")
     }
 
     /// Load a workflow from YAML text; `file` names it in diagnostics.
@@ -98,6 +145,7 @@ public enum WorkflowLoader {
             reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
+        if yaml.utf8.contains(UInt8(ascii: "!")) { checkTags(root, reader: &reader) }
         var workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
         workflow?.matchNeedsWithoutCase()
         if let compiled = workflow {

@@ -280,17 +280,36 @@ public enum Planner {
             return floor > maxMatrixSize ? .atLeast(floor, product: product) : .uncountable(product: product)
         }
         var base = 0
-        var matched = [Bool](repeating: false, count: matrix.include.count)
-        let original = Set(matrix.dimensions.map(\.key))
-        forEachCombination(matrix, count: product) { combination in
+        // An include entry's keys that are dimensions, as rules (keys it adds match anything).
+        let includes = matrix.include.map { entry in
+            indexRule(entry.filter { key, _ in matrix.dimensions.contains { $0.key == key } }, of: matrix)
+        }
+        var matched = includes.map { _ in false }
+        forEachCombination(matrix, count: product) { _, digits in
             base += 1
-            for (index, entry) in matrix.include.enumerated() where !matched[index] {
-                matched[index] = entry.allSatisfy { key, value in
-                    !original.contains(key) || filterMatches(value, combination.first { $0.key == key }?.value)
-                }
+            for (index, rule) in includes.enumerated() where !matched[index] {
+                if let rule { matched[index] = rule.allSatisfy { $0.matches[digits[$0.dimension]] } }
             }
         }
         return .exact(base + matched.filter { !$0 }.count)
+    }
+
+    /// A filter (an `exclude` rule, an `include` entry's dimension keys) as, per dimension it
+    /// names, which of the dimension's values it matches: checking a combination then costs a
+    /// lookup per key, not a comparison (a file with 1,200 rules over 65,536 combinations took
+    /// 80 s). nil: it matches no combination (a value no dimension has).
+    static func indexRule(_ filter: [(key: String, value: ExpressionValue)], of matrix: MatrixLiteral) -> [(dimension: Int, matches: [Bool])]? {
+        var parts: [(dimension: Int, matches: [Bool])] = []
+        for (key, value) in filter {
+            guard let dimension = matrix.dimensions.firstIndex(where: { $0.key == key }) else {
+                // Not a dimension: the same for every combination.
+                if filterMatches(value, nil) { continue } else { return nil }
+            }
+            let matches = matrix.dimensions[dimension].values.map { filterMatches(value, $0) }
+            guard matches.contains(true) else { return nil }
+            parts.append((dimension, matches))
+        }
+        return parts
     }
 
     /// Why `matrix` cannot run (no combinations, or more than `maxMatrixSize`), or nil.
@@ -315,19 +334,21 @@ public enum Planner {
 
     /// Calls `body` with each combination of the cross product (first dimension slowest) that no
     /// `exclude` rule removes, building one combination at a time.
+    /// `body` also gets the combination's value index in each dimension.
     static func forEachCombination(
-        _ matrix: MatrixLiteral, count: Int, _ body: ([(key: String, value: ExpressionValue)]) -> Void
+        _ matrix: MatrixLiteral, count: Int, _ body: ([(key: String, value: ExpressionValue)], [Int]) -> Void
     ) {
         guard count > 0 else { return }
         var digits = [Int](repeating: 0, count: matrix.dimensions.count)
+        let rules = matrix.exclude.compactMap { indexRule($0, of: matrix) }
         for _ in 0..<count {
-            let combination = matrix.dimensions.enumerated().map { index, dimension in
-                (key: dimension.key, value: dimension.values[digits[index]])
+            let excluded = rules.contains { rule in rule.allSatisfy { $0.matches[digits[$0.dimension]] } }
+            if !excluded {
+                let combination = matrix.dimensions.enumerated().map { index, dimension in
+                    (key: dimension.key, value: dimension.values[digits[index]])
+                }
+                body(combination, digits)
             }
-            let excluded = matrix.exclude.contains { rule in
-                rule.allSatisfy { key, value in filterMatches(value, combination.first { $0.key == key }?.value) }
-            }
-            if !excluded { body(combination) }
             var position = digits.count - 1
             while position >= 0 {
                 digits[position] += 1
@@ -355,7 +376,7 @@ public enum Planner {
         let sizes = matrix.dimensions.map(\.values.count)
         let product = sizes.isEmpty ? 0 : sizes.reduce(1, saturatingMultiply)
         var combinations: [[(key: String, value: ExpressionValue)]] = []
-        forEachCombination(matrix, count: min(product, maxMatrixProduct)) { combinations.append($0) }
+        forEachCombination(matrix, count: min(product, maxMatrixProduct)) { combination, _ in combinations.append(combination) }
         let original = Set(matrix.dimensions.map(\.key))
         let baseCount = combinations.count
         for entry in matrix.include {
