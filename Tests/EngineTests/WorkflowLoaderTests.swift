@@ -180,6 +180,8 @@ struct WorkflowLoaderTests {
         let needs = WorkflowLoader.load(yaml: lines.joined(separator: "\n"), file: "wf.yml")
         #expect(needs.diagnostics.count == 3_000)
         #expect(needs.diagnostics.allSatisfy { ($0.hint ?? "").hasSuffix(", … (3000 jobs)") }, "\(needs.diagnostics.first.map(String.init(describing:)) ?? "")")
+        let deep = WorkflowLoader.load(yaml: "jobs:\n  a:\n    env: { A: " + String(repeating: "[", count: 2_000) + " }\n", file: "wf.yml")
+        #expect(deep.diagnostics.first?.message.contains("nested more deeply than YAML is read here") == true, "\(deep.diagnostics)")
         // A typo among fewer jobs still gets its suggestion.
         let one = WorkflowLoader.load(yaml: "jobs:\n  build: { steps: [{ run: x }] }\n  test: { needs: biuld, steps: [{ run: x }] }\n", file: "wf.yml")
         #expect(one.diagnostics.first?.hint == "did you mean 'build'?", "\(one.diagnostics)")

@@ -147,6 +147,13 @@ struct RedactionStreamTests {
         #expect(fourth.text == "BEGIN" + String(repeating: "-", count: 300) + "END ***\n")
     }
 
+    @Test("base64 forms: none for a 4-byte value (its stable part would be 4 or 5 characters), all three alignments from 5 bytes")
+    func base64FormsOfShortValues() {
+        #expect(RedactionForms.base64(Array("abcd".utf8)).isEmpty)
+        #expect(RedactionForms.base64(Array("abcde".utf8)).count == 3)
+        #expect(RedactionForms.base64(Array("abcde".utf8)).allSatisfy { $0.count >= 6 })
+    }
+
     @Test("a value added while the end of a match is held back keeps that match masked (the new automaton re-reads only the held bytes)")
     func addedWhileMatchHeld() {
         // Seen in a real step: 'L Secret11' then a third ::add-mask:: printed 'L ***1'.

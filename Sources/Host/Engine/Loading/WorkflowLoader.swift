@@ -180,6 +180,11 @@ public enum WorkflowLoader {
                     hint: "YAML keeps only one of them; remove or merge the other")
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
+                if problem.hasPrefix("Maximum nesting level reached") {
+                    // libyaml's own words name its C function; say what it means.
+                    return Diagnostic(.error, "invalid YAML: nested more deeply than YAML is read here (about 1,000 levels of lists and maps)",
+                                      at: at(mark), hint: "a workflow nests a few levels; this file was likely generated wrongly")
+                }
                 var message = "invalid YAML: \(problem)"
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
                 // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
