@@ -72,7 +72,15 @@ public enum WorkflowLoader {
         var pending = [root]
         var reported = 0
         while let node = pending.popLast(), reported < 20 {
-            let name = node.tag.rawValue
+            // The tag as written: `Node.tag` would resolve it (in place: the tags are shared
+            // objects), and the readers tell `false` from `"false"` by an unresolved tag.
+            let name: String
+            switch node {
+            case .scalar(let scalar): name = scalar.tag.rawValue
+            case .mapping(let mapping): name = mapping.tag.rawValue
+            case .sequence(let sequence): name = sequence.tag.rawValue
+            default: name = ""
+            }
             if !coreTags.contains(name) {
                 reported += 1
                 let shown = name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst(18) : name
