@@ -83,11 +83,16 @@ public enum WorkflowLoader {
             }
             if !coreTags.contains(name) {
                 reported += 1
-                let shown = name.hasPrefix("tag:yaml.org,2002:") ? "!!" + name.dropFirst(18) : name
+                let core = name.hasPrefix("tag:yaml.org,2002:")
+                let shown = core ? "!!" + name.dropFirst(18) : name
                 reader.diagnostics.error(
                     "YAML tag '\(shown)' is not supported", at: reader.location(node), context: nil,
-                    hint: "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
-                        + "(its value would otherwise be read as written, not decoded)")
+                    hint: core || name.hasPrefix("!!")
+                        ? "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
+                            + "(its value would otherwise be read as written, not decoded)"
+                        // `if: !cancelled()`: YAML reads a plain value that starts with '!' as a tag.
+                        : "YAML reads a value that starts with '!' as a tag: quote it ('\(shown)') or write an "
+                            + "expression inside ${{ }} (if: ${{ \(shown) }}), as GitHub's docs say")
             }
             switch node {
             case .mapping(let mapping): for (key, value) in mapping { pending.append(value); pending.append(key) }
