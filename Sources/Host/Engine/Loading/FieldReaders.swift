@@ -302,10 +302,22 @@ extension NodeReader {
         checkExpressions(node, what: "container", context: context)
         var options: [String: JSONValue] = [:]
         for (key, _, value) in pairs { options[key] = json(value) }
+        if let item = pairs.first(where: { $0.0 == "options" })?.2 { warnSecretsOnCommandLine(item, what: "container.options", context: context) }
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }
         return ExecutorReference(pluginID: "oci", options: options, location: location(node))
+    }
+
+    /// A container's `options` become arguments of `podman create`: a secret in them is masked in
+    /// output, but every user of the machine can read a command line ('ps').
+    mutating func warnSecretsOnCommandLine(_ node: Node, what: String, context: String?) {
+        guard case .scalar(let scalar) = node, scalar.string.containsBytes("${{"),
+              scalar.string.range(of: "secrets.", options: .caseInsensitive) != nil else { return }
+        diagnostics.warning(
+            "'\(what)' reads secrets: the container engine's command line shows them to every user of this machine ('ps'), "
+                + "which no masking covers", at: location(node), context: context,
+            hint: "give the value as an environment variable ('env:') or 'credentials:' instead")
     }
 
     /// `services: { NAME: IMAGE | { image, env, ports, volumes, options, credentials } }`.
@@ -329,6 +341,9 @@ extension NodeReader {
             checkExpressions(value, what: "services.\(name)", context: context)
             var options: [String: JSONValue] = [:]
             for (key, _, item) in entries { options[key] = json(item) }
+            if let item = entries.first(where: { $0.0 == "options" })?.2 {
+                warnSecretsOnCommandLine(item, what: "services.\(name).options", context: context)
+            }
             guard case .string(let image)? = options["image"], !image.isEmpty else {
                 diagnostics.error("service '\(name)' needs an 'image'", at: location(keyNode), context: context,
                                   hint: "e.g. services: { \(name): { image: postgres:16 } }")
