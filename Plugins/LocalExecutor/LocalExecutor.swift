@@ -231,7 +231,7 @@ final class LocalExecutor: ExecutorPlugin {
             termination = try await runProcess(
                 arguments: arguments, environment: environment, directory: workingDirectory, grace: grace,
                 containment: containment,
-                onSecret: { context.host.registerSecret($0) },
+                onSecret: { context.host.registerSecret(bytes: $0) },
                 onOutput: { stream, bytes in
                     context.write(bytes, to: stream == 2 ? .stderr : .stdout)
                 })

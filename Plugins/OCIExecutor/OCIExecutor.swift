@@ -213,7 +213,7 @@ final class OCIExecutor: ExecutorPlugin {
         let outcome: HelperChannel.Outcome
         do {
             outcome = try await HelperChannel(folder: control).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() },
-                                                                onSecret: { context.host.registerSecret($0) }) {
+                                                                onSecret: { context.host.registerSecret(bytes: $0) }) {
                 stream, bytes in context.write(bytes, to: stream == 2 ? .stderr : .stdout)
             }
         } catch {

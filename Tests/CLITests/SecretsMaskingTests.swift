@@ -165,6 +165,31 @@ struct SecretsMaskingTests {
         for run in runs { #expect(run.result.stdout.contains("password: ***"), "\(run.format): \(run.result.stdout)") }
     }
 
+    @Test("a short secret that is a command's word masks that word, not the command; a set-output value holding a secret masks only the secret")
+    func secretIsCommandWord() async throws {
+        let runs = try await runAllFormats("""
+            secrets: [S3, S4, S1]
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "::warning::disk almost full"
+                      echo "::error file=src/app.c,line=2024::compile failed"
+                      echo "::set-output name=cfg::{%0A  \\"token\\": \\"$S1\\",%0A  \\"region\\": \\"us-east-1\\"%0A}"
+                  - run: |
+                      echo '"region": "us-east-1"'
+            """, arguments: ["--secret", "S3", "--secret", "S4", "--secret", "S1"],
+            environment: ["S3": "warning", "S4": "2024", "S1": "sup3r-s3cret-V4lue"])
+        expectNoLeak(runs, ["sup3r-s3cret-V4lue"])
+        for run in runs where run.format == "plain" {
+            // The annotations stay annotations (the step's name, its script's first line, shows `::***::`).
+            #expect(run.result.stdout.contains("[a] warning: disk almost full"), "\(run.result.stdout)")
+            // A line number that is a secret's value is left out.
+            #expect(run.result.stdout.contains("error: compile failed (src/app.c)"), "\(run.result.stdout)")
+            #expect(run.result.stdout.contains("\"region\": \"us-east-1\""), "\(run.result.stdout)")
+        }
+    }
+
     @Test("::add-mask:: of a value longer than an output line (100 KB of base64) masks it; a command line over 1 MiB is dropped with a warning, never shown")
     func longMaskCommands() async throws {
         // The markers are put together by the step: the script (shown as the step's name) holds neither.

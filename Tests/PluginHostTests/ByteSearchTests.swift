@@ -50,18 +50,20 @@ import TestSupport
     @Test("output read from both pipes at once: the add-mask values of both go to onSecret before either chunk, whole lines only")
     func simultaneousOutput() {
         #expect(SimultaneousOutput.addMaskValues(in: Array("a\n::add-mask::one-1\r  ::ADD-MASK::two%252\nx ##[add-mask]three%5D\n::add-mask::cut".utf8))
-            == ["one-1", "two%2", "three]"])
+            == ["one-1", "two%2", "three]"].map { Array($0.utf8) })
+        // Not UTF-8 (Latin-1): the value's own bytes.
+        #expect(SimultaneousOutput.addMaskValues(in: Array("::add-mask::p".utf8) + [0xE4] + Array("ss-1\n".utf8)) == [Array("p".utf8) + [0xE4] + Array("ss-1".utf8)])
         #expect(SimultaneousOutput.addMaskValues(in: Array("add-mask is a command\n::warning::add-mask\n::add-mask::\n".utf8)).isEmpty)
         var events: [String] = []
         let chunks: [(stream: Int32, bytes: [UInt8])] = [
             (1, Array("value: secret-on-err\n::add-mask::secret-on-out\n".utf8)),
             (2, Array("::add-mask::secret-on-err\nvalue: secret-on-out\n".utf8)),
         ]
-        SimultaneousOutput.deliver(chunks, onSecret: { events.append("secret " + $0) }) { stream, _ in events.append("output \(stream)") }
+        SimultaneousOutput.deliver(chunks, onSecret: { events.append("secret " + String(decoding: $0, as: UTF8.self)) }) { stream, _ in events.append("output \(stream)") }
         #expect(events == ["secret secret-on-out", "secret secret-on-err", "output 1", "output 2"])
         // One chunk that masks and one that does not: the masking one first.
         events = []
-        SimultaneousOutput.deliver([(1, Array("value\n".utf8)), (2, Array("::add-mask::abcd\n".utf8))], onSecret: { events.append("secret " + $0) }) {
+        SimultaneousOutput.deliver([(1, Array("value\n".utf8)), (2, Array("::add-mask::abcd\n".utf8))], onSecret: { events.append("secret " + String(decoding: $0, as: UTF8.self)) }) {
             stream, _ in events.append("output \(stream)")
         }
         #expect(events == ["secret abcd", "output 2", "output 1"])

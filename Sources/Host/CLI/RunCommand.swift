@@ -247,7 +247,7 @@ struct RunCommand: AsyncParsableCommand {
             // its logs when the job ends (the job's own folder still goes, on every executor).
             options.keepWorkspacesIn = (logs as NSString).appendingPathComponent("workspaces")
         }
-        registry.onSecret { redactor.add($0) }
+        registry.onSecret { redactor.add(bytes: $0) }
         registry.onLog { redactor.redact($0) }
         let secretsFolder = supervision.folder.path + "/secrets"
         mkdir(secretsFolder, 0o700)

@@ -37,7 +37,7 @@ final class HostRuntime: Sendable {
     private let nextID = Atomic<UInt64>(1)
     private let runCancelled = Atomic<Bool>(false)
     /// Receives values plugins register as secrets (the redactor, once the CLI sets it up).
-    let secretHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+    let secretHandler = Mutex<(@Sendable ([UInt8]) -> Void)?>(nil)
     /// Masks secrets in plugin log messages before they are shown (the redactor, once the CLI sets it up).
     let redact = Mutex<(@Sendable (String) -> String)?>(nil)
     /// Receives plugin log messages (plugin id, level, text).
@@ -136,7 +136,8 @@ final class HostRuntime: Sendable {
             },
             register_secret: { _, bytes, length in
                 guard let bytes, length > 0 else { return }
-                let value = String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+                // As bytes: a value that is not UTF-8 is masked as the bytes that are printed.
+                let value = Array(UnsafeRawBufferPointer(start: bytes, count: length))
                 HostRuntime.shared.secretHandler.withLock { $0 }?(value)
             },
             is_cancelled: { _, op in HostRuntime.shared.isCancelled(op) },

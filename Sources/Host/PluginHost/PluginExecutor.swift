@@ -287,7 +287,7 @@ public struct PluginRegistry: ExecutorProvider {
     }
 
     /// Send values plugins register as secrets to `handler`.
-    public func onSecret(_ handler: @escaping @Sendable (String) -> Void) {
+    public func onSecret(_ handler: @escaping @Sendable ([UInt8]) -> Void) {
         HostRuntime.shared.secretHandler.withLock { $0 = handler }
     }
 }

@@ -29,6 +29,12 @@ public struct HostServices: @unchecked Sendable {
         }
     }
 
+    /// Register a value that must never appear in any output, as bytes (a value that is not
+    /// UTF-8 is masked as those bytes).
+    public func registerSecret(bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { raw.pointee.register_secret(raw.pointee.host_data, $0.baseAddress, $0.count) }
+    }
+
     /// Register a value that must never appear in any output.
     public func registerSecret(_ value: String) {
         var value = value

@@ -121,7 +121,7 @@ public final class ChildProcess: Sendable {
     /// either chunk goes to `onOutput` (`SimultaneousOutput`); a step's reader registers them.
     public func wait(
         drainAfterExit: Duration = .milliseconds(200),
-        onSecret: ((String) -> Void)? = nil,
+        onSecret: (([UInt8]) -> Void)? = nil,
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Termination {
         waitReportingEnd(drainAfterExit: drainAfterExit, onSecret: onSecret, onOutput: onOutput).termination
@@ -132,7 +132,7 @@ public final class ChildProcess: Sendable {
     /// caller got may be cut short.
     public func waitReportingEnd(
         drainAfterExit: Duration = .milliseconds(200),
-        onSecret: ((String) -> Void)? = nil,
+        onSecret: (([UInt8]) -> Void)? = nil,
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> (termination: Termination, outputEnded: Bool) {
         var open: [(fd: Int32, stream: Int32)] = [(stdoutFD, 1), (stderrFD, 2)]
@@ -209,8 +209,19 @@ public final class ChildProcess: Sendable {
                 for index in readable {
                     let count = read(open[index].fd, buffer.baseAddress, buffer.count)
                     if count > 0 {
-                        onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                        if count >= ReadBuffers.shared.size { filled(open[index].fd) }
+                        // (`filled` may swap `buffer`: after the bytes read into it are handed on.)
+                        defer { if count >= ReadBuffers.shared.size { filled(open[index].fd) } }
+                        // The other pipe, looked at again after this read: what the child wrote
+                        // there before the bytes just read (`::add-mask::` on stderr, then the
+                        // value on stdout) is in it now, and goes with them (`SimultaneousOutput`).
+                        if open.count == 2, let other = Self.readIfReady(open[1 - index].fd, into: buffer, after: count) {
+                            var chunks = [(stream: open[index].stream, bytes: Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))]
+                            if let bytes = other.bytes { chunks.append((open[1 - index].stream, bytes)) }
+                            if other.closed { closed.append(open[1 - index].fd) }
+                            SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
+                        } else {
+                            onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                        }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                         closed.append(open[index].fd)
                     }
@@ -233,6 +244,17 @@ public final class ChildProcess: Sendable {
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
         return (result, outputEnded)
+    }
+
+    /// `fd`'s bytes if it has any now (a poll that does not wait), read into `buffer` after its
+    /// first `offset` bytes; `closed` when it ended. nil: nothing to read.
+    static func readIfReady(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, after offset: Int) -> (bytes: [UInt8]?, closed: Bool)? {
+        var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&probe, 1, 0) == 1, probe.revents != 0, offset < buffer.count else { return nil }
+        let count = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+        if count > 0 { return (Array(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])), false) }
+        if count == 0 || (errno != EINTR && errno != EAGAIN) { return (nil, true) }
+        return nil
     }
 
     /// Whether `bytes` may hold an `add-mask` command: `add-mask` in any case (GitHub's runner

@@ -46,7 +46,7 @@ public struct HelperChannel: Sendable {
     public func run(
         _ number: Int, abandonAfter: Duration, startTimeout: Duration = .seconds(10),
         onCancel: @escaping @Sendable () -> Void,
-        onSecret: (@Sendable (String) -> Void)? = nil,
+        onSecret: (@Sendable ([UInt8]) -> Void)? = nil,
         onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
     ) async throws(SpawnError) -> Outcome {
         let names = ["out-\(number)", "err-\(number)", "status-\(number)"].map { folder + "/" + $0 }
@@ -91,7 +91,7 @@ public struct HelperChannel: Sendable {
 
     private func exchange(
         _ number: Int, fds: [Int32], startTimeout: Duration, abandonAfter: Duration, cancelled: CancelFlag,
-        onSecret: ((String) -> Void)?, onOutput: (Int32, UnsafeRawBufferPointer) -> Void
+        onSecret: (([UInt8]) -> Void)?, onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Outcome {
         let clock = ContinuousClock()
         // The request. The helper may not have opened the pipe yet right after its container started.
@@ -115,7 +115,7 @@ public struct HelperChannel: Sendable {
         /// Read what is in the pipes now; with both readable, as `SimultaneousOutput` orders them.
         func pass(_ ready: [Int32]) {
             var chunks: [(stream: Int32, bytes: [UInt8])] = []
-            for (fd, stream) in streams where ready.contains(fd) {
+            func drain(_ fd: Int32, _ stream: Int32) {
                 while true {
                     let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if count > 0 {
@@ -127,6 +127,13 @@ public struct HelperChannel: Sendable {
                         break
                     }
                 }
+            }
+            for (fd, stream) in streams where ready.contains(fd) { drain(fd, stream) }
+            // The other pipe, looked at again after these reads: what the step wrote there before
+            // the bytes just read goes with them (`ChildProcess.waitReportingEnd`'s reason).
+            if !chunks.isEmpty, let other = streams.first(where: { !ready.contains($0.fd) }) {
+                var probe = pollfd(fd: other.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&probe, 1, 0) == 1 && probe.revents & Int16(POLLIN) != 0 { drain(other.fd, other.stream) }
             }
             SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
         }

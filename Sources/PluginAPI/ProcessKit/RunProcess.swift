@@ -23,7 +23,7 @@ public func runProcess(
     inputDescriptor: Int32? = nil,
     drainAfterExit: Duration = .milliseconds(200),
     onStart: @Sendable (ChildProcess) -> Void = { _ in },
-    onSecret: (@Sendable (String) -> Void)? = nil,
+    onSecret: (@Sendable ([UInt8]) -> Void)? = nil,
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
     let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,

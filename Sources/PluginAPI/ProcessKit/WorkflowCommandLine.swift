@@ -96,7 +96,7 @@ public struct WorkflowCommandLine: Equatable, Sendable {
 /// (registered again, harmlessly, when the host reads the lines in order).
 public enum SimultaneousOutput {
     public static func deliver(
-        _ chunks: [(stream: Int32, bytes: [UInt8])], onSecret: ((String) -> Void)?,
+        _ chunks: [(stream: Int32, bytes: [UInt8])], onSecret: (([UInt8]) -> Void)?,
         onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) {
         let masking = chunks.map { ChildProcess.registersSecret($0.bytes) }
@@ -112,20 +112,29 @@ public enum SimultaneousOutput {
         }
     }
 
-    /// The values of the whole `add-mask` lines in `bytes` (a line ends at LF or CR; the last,
-    /// unfinished one is left out: its value may go on in the next read).
-    static func addMaskValues(in bytes: [UInt8]) -> [String] {
-        var values: [String] = []
+    /// The values of the whole `add-mask` lines in `bytes`, as bytes (a line ends at LF or CR;
+    /// the last, unfinished one is left out: its value may go on in the next read). A line that
+    /// is not UTF-8 is read as Latin-1 (one character per byte), so its value keeps its bytes.
+    static func addMaskValues(in bytes: [UInt8]) -> [[UInt8]] {
+        var values: [[UInt8]] = []
         var start = 0
         for index in bytes.indices where bytes[index] == 10 || bytes[index] == 13 {
             let line = Array(bytes[start..<index])
             start = index + 1
-            guard ChildProcess.registersSecret(line),
-                  let command = WorkflowCommandLine.parse(String(decoding: line, as: UTF8.self), isName: { $0 == "add-mask" }),
-                  !command.data.isEmpty
-            else { continue }
-            values.append(command.data)
+            guard ChildProcess.registersSecret(line) else { continue }
+            if let text = String(validating: line, as: UTF8.self) {
+                if let command = WorkflowCommandLine.parse(text, isName: { $0 == "add-mask" }), !command.data.isEmpty {
+                    values.append(Array(command.data.utf8))
+                }
+            } else if let command = WorkflowCommandLine.parse(latin1(line), isName: { $0 == "add-mask" }), !command.data.isEmpty {
+                values.append(command.data.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+            }
         }
         return values
+    }
+
+    /// `bytes` as Latin-1 text: one character per byte.
+    public static func latin1(_ bytes: some Sequence<UInt8>) -> String {
+        String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
     }
 }

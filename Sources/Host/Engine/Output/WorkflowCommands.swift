@@ -70,33 +70,43 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
         self.permissions = permissions
     }
 
-    /// The commands whose data (and properties) are shown: annotations, groups, debug lines.
-    static let showsData: Set<String> = ["error", "warning", "notice", "group", "debug"]
+    /// A command changes its text before showing or keeping it: its data and properties are
+    /// unescaped (`%25` → `%`), and its syntax cuts what comes after `::` or `]` from the rest. A
+    /// secret in the line would then no longer match what is shown (a URL-encoded password, a
+    /// secret that is itself `::notice::TEXT`): the forms those cuts and unescapes make of each
+    /// secret found in the line are registered too (`Redactor.add` skips those under 4 bytes). The
+    /// command itself is read from the line as written, so a secret that happens to be a
+    /// command's name (`warning`) masks text, not the command.
+    private func registerCommandForms(of line: String) {
+        var text = line
+        let pieces: [String] = text.withUTF8 { bytes in
+            redactor.current().automaton.matches(in: bytes).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+        }
+        for piece in pieces {
+            var cuts = [piece]
+            if let syntax = piece.range(of: "::", options: .backwards) { cuts.append(String(piece[syntax.upperBound...])) }
+            if let bracket = piece.lastIndex(of: "]") { cuts.append(String(piece[piece.index(after: bracket)...])) }
+            for cut in cuts {
+                for form in [cut, WorkflowCommandLine.unescapeData(cut), WorkflowCommandLine.unescapeProperty(cut), WorkflowCommandLine.unescapeLegacy(cut)]
+                    where form != piece {
+                    redactor.add(form)
+                }
+            }
+        }
+    }
 
     /// A parsed command: its name (lower case), properties and data, both unescaped.
     typealias Command = WorkflowCommandLine
 
     /// What to do with `line`: `[.show(line)]` when it is no command.
     func process(_ line: String) -> [Action] {
-        guard var command = Self.parse(line, extra: stopToken) else { return [.show(line)] }
+        guard let command = Self.parse(line, extra: stopToken) else { return [.show(line)] }
         if let token = stopToken {
             guard command.name == token.lowercased() else { return [.show(line)] }
             stopToken = nil
             return [.show(line)]  // GitHub shows the resuming line
         }
-        // Data is unescaped (`%25` → `%`) before anything shows it, and a secret that holds an
-        // escape would no longer match: a command that shows its data reads the line masked. A
-        // secret that is itself a command's text (`::notice::…`) then leaves no command: shown masked.
-        if Self.showsData.contains(command.name) {
-            let masked = redactor.redact(line)
-            if masked != line {
-                guard let again = Self.parse(masked, extra: nil), again.name == command.name else { return [.show(masked)] }
-                command = again
-            }
-        } else if command.name == "set-output" || command.name == "save-state" || command.name == "set-env" {
-            // The value is kept as given; unescaped, a secret in it is masked too.
-            if redactor.redact(line) != line, !command.data.isEmpty { redactor.add(command.data) }
-        }
+        if command.name != "add-mask" && !redactor.isEmpty { registerCommandForms(of: line) }
         var actions: [Action] = []
         if echo && !["add-mask", "debug", "error", "warning", "notice"].contains(command.name) { actions.append(.show(line)) }
         actions += handle(command, line: line)

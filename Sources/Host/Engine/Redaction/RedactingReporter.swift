@@ -39,6 +39,8 @@ public struct RedactingReporter: RunReporter {
             annotation.message = r(annotation.message)
             annotation.title = annotation.title.map(r)
             annotation.file = annotation.file.map(r)
+            // A line number that is a secret's value (a short numeric secret) is left out.
+            if let line = annotation.line, r(String(line)) != String(line) { annotation.line = nil }
             annotation.job = r(annotation.job)
             wrapped.report(.annotation(annotation))
         case .jobSummary(let job, let markdown):
