@@ -166,6 +166,9 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         #expect(tags.diagnostics.map(\.message) == ["YAML tag '!!binary' is not supported", "YAML tag '!custom' is not supported"], "\(tags.diagnostics)")
         #expect(tags.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 4, column: 14))
+        let collection = WorkflowLoader.load(yaml: "jobs:\n  a:\n    env: !vars { A: x }\n    steps: [{ run: x }]\n", file: "wf.yml")
+        #expect(collection.diagnostics.map(\.message) == ["YAML tag '!vars' on a map is ignored"], "\(collection.diagnostics)")
+        #expect(collection.diagnostics.first?.severity == .warning)
         // `if: !cancelled()` is a tag to YAML (its value empty): said so, with the way out.
         let bang = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n      - run: x\n        if: !cancelled()\n", file: "wf.yml")
         #expect(bang.diagnostics.map(\.message) == ["YAML tag '!cancelled()' is not supported"], "\(bang.diagnostics)")

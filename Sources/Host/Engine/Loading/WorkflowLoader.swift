@@ -66,8 +66,9 @@ public enum WorkflowLoader {
     /// The tags of YAML's core schema (`!!str 5` is the text "5"), and none.
     static let coreTags = Set(["", "!"] + ["str", "int", "float", "bool", "null", "seq", "map"].map { "tag:yaml.org,2002:" + $0 })
 
-    /// Any other tag (`!!binary`, `!python/object`) is an error: its value would be read as the
-    /// text written, not as what the tag says (a `!!binary` script would run as base64).
+    /// Any other tag on a value (`!!binary`, `!python/object`) is an error: its value would be read
+    /// as the text written, not as what the tag says (a `!!binary` script would run as base64). On
+    /// a list or a map, a warning: nothing read changes.
     static func checkTags(_ root: Node, reader: inout NodeReader) {
         var pending = [root]
         var reported = 0
@@ -81,7 +82,7 @@ public enum WorkflowLoader {
             case .sequence(let sequence): name = sequence.tag.rawValue
             default: name = ""
             }
-            if !coreTags.contains(name) {
+            if !coreTags.contains(name), case .scalar = node {
                 reported += 1
                 let core = name.hasPrefix("tag:yaml.org,2002:")
                 let shown = core ? "!!" + name.dropFirst(18) : name
@@ -93,6 +94,14 @@ public enum WorkflowLoader {
                         // `if: !cancelled()`: YAML reads a plain value that starts with '!' as a tag.
                         : "YAML reads a value that starts with '!' as a tag: quote it ('\(shown)') or write an "
                             + "expression inside ${{ }} (if: ${{ \(shown) }}), as GitHub's docs say")
+            } else if !coreTags.contains(name) {
+                // On a list or a map the tag changes nothing that is read (GitHub's parser accepts it).
+                reported += 1
+                var kind = "list"
+                if case .mapping = node { kind = "map" }
+                reader.diagnostics.warning(
+                    "YAML tag '\(name)' on a \(kind) is ignored", at: reader.location(node), context: nil,
+                    hint: "remove it; tags mean nothing in a workflow")
             }
             switch node {
             case .mapping(let mapping): for (key, value) in mapping { pending.append(value); pending.append(key) }
