@@ -82,26 +82,28 @@ public enum WorkflowLoader {
             case .sequence(let sequence): name = sequence.tag.rawValue
             default: name = ""
             }
-            if !coreTags.contains(name), case .scalar = node {
+            if !coreTags.contains(name) {
                 reported += 1
                 let core = name.hasPrefix("tag:yaml.org,2002:")
                 let shown = core ? "!!" + name.dropFirst(18) : name
-                reader.diagnostics.error(
-                    "YAML tag '\(shown)' is not supported", at: reader.location(node), context: nil,
-                    hint: core || name.hasPrefix("!!")
-                        ? "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
-                            + "(its value would otherwise be read as written, not decoded)"
-                        // `if: !cancelled()`: YAML reads a plain value that starts with '!' as a tag.
-                        : "YAML reads a value that starts with '!' as a tag: quote it ('\(shown)') or write an "
-                            + "expression inside ${{ }} (if: ${{ \(shown) }}), as GitHub's docs say")
-            } else if !coreTags.contains(name) {
-                // On a list or a map the tag changes nothing that is read (GitHub's parser accepts it).
-                reported += 1
-                var kind = "list"
-                if case .mapping = node { kind = "map" }
-                reader.diagnostics.warning(
-                    "YAML tag '\(name)' on a \(kind) is ignored", at: reader.location(node), context: nil,
-                    hint: "remove it; tags mean nothing in a workflow")
+                switch node {
+                case .scalar:
+                    reader.diagnostics.error(
+                        "YAML tag '\(shown)' is not supported", at: reader.location(node), context: nil,
+                        hint: core || name.hasPrefix("!!")
+                            ? "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
+                                + "(its value would otherwise be read as written, not decoded)"
+                            // `if: !cancelled()`: YAML reads a plain value that starts with '!' as a tag.
+                            : "YAML reads a value that starts with '!' as a tag: quote it ('\(shown)') or write an "
+                                + "expression inside ${{ }} (if: ${{ \(shown) }}), as GitHub's docs say")
+                default:
+                    // On a list or a map the tag changes nothing that is read (GitHub's parser accepts it).
+                    var kind = "list"
+                    if case .mapping = node { kind = "map" }
+                    reader.diagnostics.warning(
+                        "YAML tag '\(shown)' on a \(kind) is ignored", at: reader.location(node), context: nil,
+                        hint: "remove it; tags mean nothing in a workflow")
+                }
             }
             switch node {
             case .mapping(let mapping): for (key, value) in mapping { pending.append(value); pending.append(key) }

@@ -401,14 +401,10 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         return line[index] == 0x3A && line[index + 1] == 0x3A
     }
 
-    /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
-    /// as a command, or pass its bytes on unchanged.
-    ///
     /// An `add-mask` value that is not UTF-8 was registered decoded (with U+FFFD), which its
     /// printed bytes never match (GitHub's runner decodes both the same way): its bytes are
     /// registered too. The line is read as Latin-1 (one character per byte), so the command's
     /// syntax and escapes are found as usual and each character of the value is one byte.
-    /// - Parameter terminator: the byte that ended the line (LF, or a lone CR), nil at the stream's end.
     private func registerUndecodedMask(_ line: [UInt8]) {
         guard String(validating: line, as: UTF8.self) == nil else { return }
         var bytes = line[...]
@@ -417,6 +413,9 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         processor.redactor.add(bytes: command.data.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
     }
 
+    /// A gathered line ended (at its newline, or without one at the end of the stream): handle it
+    /// as a command, or pass its bytes on unchanged.
+    /// - Parameter terminator: the byte that ended the line (LF, or a lone CR), nil at the stream's end.
     private func endCandidateLine(_ state: StreamState, terminator: UInt8? = 0x0A) {
         defer { resetCandidate(state) }
         let passOn = {

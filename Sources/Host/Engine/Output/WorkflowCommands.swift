@@ -84,8 +84,14 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
         }
         for piece in pieces {
             var cuts = [piece]
-            if let syntax = piece.range(of: "::", options: .backwards) { cuts.append(String(piece[syntax.upperBound...])) }
-            if let bracket = piece.lastIndex(of: "]") { cuts.append(String(piece[piece.index(after: bracket)...])) }
+            // Only where the secret holds a command's syntax (`::NAME::`, `##[NAME]`): a fragment
+            // of a secret is masked on its own then, never because of a lone `::` or `]` in it.
+            if let first = piece.range(of: "::"), let last = piece.range(of: "::", options: .backwards), first != last {
+                cuts.append(String(piece[last.upperBound...]))
+            }
+            if let open = piece.range(of: "##["), let close = piece[open.upperBound...].firstIndex(of: "]") {
+                cuts.append(String(piece[piece.index(after: close)...]))
+            }
             for cut in cuts {
                 for form in [cut, WorkflowCommandLine.unescapeData(cut), WorkflowCommandLine.unescapeProperty(cut), WorkflowCommandLine.unescapeLegacy(cut)]
                     where form != piece {
