@@ -1,3 +1,4 @@
+import Glibc
 @testable import NixActionsProcessKit
 import Testing
 import TestSupport
@@ -47,25 +48,56 @@ import TestSupport
         }
     }
 
-    @Test("output read from both pipes at once: the add-mask values of both go to onSecret before either chunk, whole lines only")
-    func simultaneousOutput() {
-        #expect(SimultaneousOutput.addMaskValues(in: Array("a\n::add-mask::one-1\r  ::ADD-MASK::two%252\nx ##[add-mask]three%5D\n::add-mask::cut".utf8))
+    @Test("add-mask values of whole lines, in either command form and case, escapes undone, Latin-1 kept")
+    func addMaskValues() {
+        #expect(TwoPipeOutput.addMaskValues(in: Array("a\n::add-mask::one-1\r  ::ADD-MASK::two%252\nx ##[add-mask]three%5D\n::add-mask::cut".utf8))
             == ["one-1", "two%2", "three]"].map { Array($0.utf8) })
         // Not UTF-8 (Latin-1): the value's own bytes.
-        #expect(SimultaneousOutput.addMaskValues(in: Array("::add-mask::p".utf8) + [0xE4] + Array("ss-1\n".utf8)) == [Array("p".utf8) + [0xE4] + Array("ss-1".utf8)])
-        #expect(SimultaneousOutput.addMaskValues(in: Array("add-mask is a command\n::warning::add-mask\n::add-mask::\n".utf8)).isEmpty)
+        #expect(TwoPipeOutput.addMaskValues(in: Array("::add-mask::p".utf8) + [0xE4] + Array("ss-1\n".utf8)) == [Array("p".utf8) + [0xE4] + Array("ss-1".utf8)])
+        #expect(TwoPipeOutput.addMaskValues(in: Array("add-mask is a command\n::warning::add-mask\n::add-mask::\n".utf8)).isEmpty)
+    }
+
+    /// Two real pipes holding `stdout` and `stderr`; `chunk` delivered as just read from `from`.
+    /// The events: "secret V" and "output N: TEXT", in order.
+    private static func deliver(_ steps: [(chunk: String, from: Int, stdout: String, stderr: String)]) -> [String] {
+        var pipes: [[Int32]] = [[0, 0], [0, 0]]
+        for index in 0..<2 { pipes[index].withUnsafeMutableBufferPointer { _ = pipe($0.baseAddress!) } }
+        defer { for pair in pipes { close(pair[0]); close(pair[1]) } }
         var events: [String] = []
-        let chunks: [(stream: Int32, bytes: [UInt8])] = [
-            (1, Array("value: secret-on-err\n::add-mask::secret-on-out\n".utf8)),
-            (2, Array("::add-mask::secret-on-err\nvalue: secret-on-out\n".utf8)),
-        ]
-        SimultaneousOutput.deliver(chunks, onSecret: { events.append("secret " + String(decoding: $0, as: UTF8.self)) }) { stream, _ in events.append("output \(stream)") }
-        #expect(events == ["secret secret-on-out", "secret secret-on-err", "output 1", "output 2"])
-        // One chunk that masks and one that does not: the masking one first.
-        events = []
-        SimultaneousOutput.deliver([(1, Array("value\n".utf8)), (2, Array("::add-mask::abcd\n".utf8))], onSecret: { events.append("secret " + String(decoding: $0, as: UTF8.self)) }) {
-            stream, _ in events.append("output \(stream)")
+        var order = TwoPipeOutput(stdout: pipes[0][0], stderr: pipes[1][0], onSecret: { events.append("secret " + String(decoding: $0, as: UTF8.self)) })
+        for step in steps {
+            for (index, text) in [step.stdout, step.stderr].enumerated() where !text.isEmpty {
+                _ = text.utf8CString.withUnsafeBytes { write(pipes[index][1], $0.baseAddress, $0.count - 1) }
+            }
+            var chunk = step.chunk
+            chunk.withUTF8 { bytes in
+                _ = order.deliver(UnsafeRawBufferPointer(bytes), from: step.from, otherOpen: true) { stream, bytes in
+                    events.append("output \(stream): " + String(decoding: bytes, as: UTF8.self))
+                }
+            }
         }
-        #expect(events == ["secret abcd", "output 2", "output 1"])
+        return events
+    }
+
+    @Test("two pipes: a chunk goes out only after the other pipe was read after it, and that read's add-mask values are registered first")
+    func twoPipeOrder() {
+        // Nothing on the other pipe: the chunk goes out at once.
+        #expect(Self.deliver([("a\n", 0, "", "")]) == ["output 1: a\n"])
+        // The value on stdout, its add-mask on stderr (written before it, read after it).
+        #expect(Self.deliver([("value: S1\n", 0, "", "::add-mask::S1\n")])
+            == ["secret S1", "output 1: value: S1\n", "output 2: ::add-mask::S1\n"])
+        // The chase: stderr's chunk holds a value whose add-mask stdout got after the first read;
+        // it waits until stdout has been read again.
+        #expect(Self.deliver([("value: S1\n", 0, "::add-mask::S2\n", "::add-mask::S1\nvalue: S2\n")])
+            == ["secret S1", "output 1: value: S1\n", "secret S2", "output 2: ::add-mask::S1\nvalue: S2\n", "output 1: ::add-mask::S2\n"])
+        // An add-mask line whose beginning went out earlier is read whole.
+        #expect(Self.deliver([("::add-mask::lo", 0, "", ""), ("value: long-one\n", 1, "ng-one\n", "")])
+            == ["output 1: ::add-mask::lo", "secret long-one", "output 2: value: long-one\n", "output 1: ng-one\n"])
+        // Without onSecret: delivered as read, the other pipe untouched.
+        var events: [String] = []
+        var plain = TwoPipeOutput(stdout: -1, stderr: -1, onSecret: nil)
+        var text = "x\n"
+        text.withUTF8 { bytes in _ = plain.deliver(UnsafeRawBufferPointer(bytes), from: 1, otherOpen: true) { stream, _ in events.append("output \(stream)") } }
+        #expect(events == ["output 2"])
     }
 }

@@ -117,8 +117,8 @@ public final class ChildProcess: Sendable {
     /// Reads are 64 KiB; a read that fills that grows its pipe and the reads to 1 MiB
     /// (`PipeGrowth`), so a step that prints a lot costs fewer reads and wake-ups.
     ///
-    /// `onSecret` receives the values of `add-mask` lines read from both pipes at once, before
-    /// either chunk goes to `onOutput` (`SimultaneousOutput`); a step's reader registers them.
+    /// `onSecret` receives the values of `add-mask` lines read from one pipe before output of the
+    /// other read earlier goes to `onOutput` (`TwoPipeOutput`); a step's reader registers them.
     public func wait(
         drainAfterExit: Duration = .milliseconds(200),
         onSecret: (([UInt8]) -> Void)? = nil,
@@ -163,6 +163,8 @@ public final class ChildProcess: Sendable {
         }
         var termination: Termination?
         var drainDeadline = ContinuousClock.now
+        var order = TwoPipeOutput(stdout: stdoutFD, stderr: stderrFD, onSecret: onSecret)
+        var lastStream: Int32 = 2
 
         while !open.isEmpty {
             var fds = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
@@ -189,42 +191,21 @@ public final class ChildProcess: Sendable {
             }
             var closed: [Int32] = []
             let readable = (0..<open.count).filter { fds[$0].revents != 0 }
-            if readable.count > 1 {
-                // Both streams have data and which was written first cannot be known: the one
-                // that registers a secret (`::add-mask::`) goes first (`SimultaneousOutput`).
-                var chunks: [(stream: Int32, bytes: [UInt8])] = []
-                var full: [Int32] = []
-                for index in readable {
-                    let count = read(open[index].fd, buffer.baseAddress, buffer.count)
-                    if count > 0 {
-                        chunks.append((open[index].stream, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))))
-                        if count >= ReadBuffers.shared.size { full.append(open[index].fd) }
-                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                        closed.append(open[index].fd)
-                    }
-                }
-                for fd in full { filled(fd) }
-                SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
-            } else {
-                for index in readable {
-                    let count = read(open[index].fd, buffer.baseAddress, buffer.count)
-                    if count > 0 {
-                        // (`filled` may swap `buffer`: after the bytes read into it are handed on.)
-                        defer { if count >= ReadBuffers.shared.size { filled(open[index].fd) } }
-                        // The other pipe, looked at again after this read: what the child wrote
-                        // there before the bytes just read (`::add-mask::` on stderr, then the
-                        // value on stdout) is in it now, and goes with them (`SimultaneousOutput`).
-                        if open.count == 2, let other = Self.readIfReady(open[1 - index].fd, into: buffer, after: count) {
-                            var chunks = [(stream: open[index].stream, bytes: Array(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))]
-                            if let bytes = other.bytes { chunks.append((open[1 - index].stream, bytes)) }
-                            if other.closed { closed.append(open[1 - index].fd) }
-                            SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
-                        } else {
-                            onOutput(open[index].stream, UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                        }
-                    } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
-                        closed.append(open[index].fd)
-                    }
+            // One pipe per wake-up, taking turns when both are ready; `order` reads the other
+            // pipe as often as it needs to deliver safely (see `TwoPipeOutput`).
+            if let index = readable.first(where: { open[$0].stream != lastStream }) ?? readable.first {
+                let fd = open[index].fd
+                lastStream = open[index].stream
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count > 0 {
+                    // (`filled` may swap `buffer`: after the bytes read into it are handed on.)
+                    defer { if count >= ReadBuffers.shared.size { filled(fd) } }
+                    let ended = order.deliver(
+                        UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: fd == stdoutFD ? 0 : 1, otherOpen: open.count == 2,
+                        goOn: { termination == nil || ContinuousClock.now < drainDeadline }, onOutput: onOutput)
+                    closed += ended.map { $0 == 0 ? stdoutFD : stderrFD }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    closed.append(fd)
                 }
             }
             for fd in closed {
@@ -244,17 +225,6 @@ public final class ChildProcess: Sendable {
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
         return (result, outputEnded)
-    }
-
-    /// `fd`'s bytes if it has any now (a poll that does not wait), read into `buffer` after its
-    /// first `offset` bytes; `closed` when it ended. nil: nothing to read.
-    static func readIfReady(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, after offset: Int) -> (bytes: [UInt8]?, closed: Bool)? {
-        var probe = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&probe, 1, 0) == 1, probe.revents != 0, offset < buffer.count else { return nil }
-        let count = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
-        if count > 0 { return (Array(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + count)])), false) }
-        if count == 0 || (errno != EINTR && errno != EAGAIN) { return (nil, true) }
-        return nil
     }
 
     /// Whether `bytes` may hold an `add-mask` command: `add-mask` in any case (GitHub's runner

@@ -112,14 +112,17 @@ public struct HelperChannel: Sendable {
         var status: [UInt8] = []
         var abandonAt: ContinuousClock.Instant?
         let streams: [(fd: Int32, stream: Int32)] = [(fds[0], 1), (fds[1], 2)]
-        /// Read what is in the pipes now; with both readable, as `SimultaneousOutput` orders them.
+        var order = TwoPipeOutput(stdout: fds[0], stderr: fds[1], onSecret: onSecret)
+        /// Read what is in the ready pipes now, each chunk delivered as `TwoPipeOutput` orders it
+        /// (it reads the other pipe as it needs).
         func pass(_ ready: [Int32]) {
-            var chunks: [(stream: Int32, bytes: [UInt8])] = []
-            func drain(_ fd: Int32, _ stream: Int32) {
+            for (index, fd) in fds.prefix(2).enumerated() where ready.contains(fd) {
                 while true {
                     let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if count > 0 {
-                        chunks.append((stream, Array(buffer[0..<count])))
+                        buffer.withUnsafeBytes {
+                            _ = order.deliver(UnsafeRawBufferPointer(rebasing: $0[0..<count]), from: index, otherOpen: true, onOutput: onOutput)
+                        }
                         if count < buffer.count { break }
                     } else if count < 0 && errno == EINTR {
                         continue
@@ -128,14 +131,6 @@ public struct HelperChannel: Sendable {
                     }
                 }
             }
-            for (fd, stream) in streams where ready.contains(fd) { drain(fd, stream) }
-            // The other pipe, looked at again after these reads: what the step wrote there before
-            // the bytes just read goes with them (`ChildProcess.waitReportingEnd`'s reason).
-            if !chunks.isEmpty, let other = streams.first(where: { !ready.contains($0.fd) }) {
-                var probe = pollfd(fd: other.fd, events: Int16(POLLIN), revents: 0)
-                if poll(&probe, 1, 0) == 1 && probe.revents & Int16(POLLIN) != 0 { drain(other.fd, other.stream) }
-            }
-            SimultaneousOutput.deliver(chunks, onSecret: onSecret, onOutput: onOutput)
         }
         while true {
             var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

@@ -10,7 +10,8 @@ import Foundation
 ///   - drainAfterExit: how long output is still read after the process exited (see
 ///     `ChildProcess.wait`); a stream whose every byte counts (an archive) passes a long time.
 ///   - onSecret: called on the process's thread with the values of `add-mask` lines read from
-///     both pipes at once, before their output (`SimultaneousOutput`); a step registers them.
+///     one pipe before output of the other read earlier is delivered (`TwoPipeOutput`); a step
+///     registers them.
 ///   - onOutput: called on the process's thread with (1 or 2, bytes), in order.
 /// - Returns: how the process ended.
 /// - Throws: `SpawnError` when it could not start.

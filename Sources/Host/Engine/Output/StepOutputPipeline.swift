@@ -409,7 +409,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         guard String(validating: line, as: UTF8.self) == nil else { return }
         var bytes = line[...]
         if bytes.last == 13 { bytes.removeLast() }
-        guard let command = WorkflowCommandLine.parse(SimultaneousOutput.latin1(bytes), isName: { $0 == "add-mask" }) else { return }
+        guard let command = WorkflowCommandLine.parse(TwoPipeOutput.latin1(bytes), isName: { $0 == "add-mask" }) else { return }
         processor.redactor.add(bytes: command.data.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
     }
 
