@@ -764,4 +764,69 @@ struct HardeningTests {
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[b] zombies=0\n"), "\(result.stdout)")
     }
+
+    @Test("the repository cannot choose where the runner writes: a .nixactions/run-number link is not followed, a .nixactions/runs link keeps no logs there")
+    func projectLinksNotFollowed() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let victim = try temp.write("victim.txt", "precious line\n")
+        let project = temp.path + "/project"
+        _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        try FileManager.default.createDirectory(atPath: project + "/.nixactions", withIntermediateDirectories: true)
+        #expect(symlink(victim, project + "/.nixactions/run-number") == 0)
+        let environment = ["TMPDIR": temp.path, "NIXACTIONS_NO_CGROUP": "1"]
+        let first = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: project, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("[a] hi\n"))
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious line\n", "the link's target was written")
+
+        unlink(project + "/.nixactions/run-number")
+        try FileManager.default.removeItem(atPath: project + "/.nixactions/runs")
+        let elsewhere = temp.path + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        #expect(symlink(elsewhere, project + "/.nixactions/runs") == 0)
+        let second = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: project, environment: environment)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("warning: cannot keep logs in .nixactions/runs/"), "\(second.stderr)")
+        #expect(second.stderr.contains(".nixactions/runs is a symbolic link"), "\(second.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+        // A log folder chosen with --log-dir is the user's: followed.
+        let third = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", ".nixactions/runs/."], in: project, environment: environment)
+        #expect(third.status == 0 && !third.stderr.contains("cannot keep logs"), "\(third.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).count == 1)
+    }
+
+    @Test("under umask 000 the folders a run makes in the project are 0755, never writable by others")
+    func umaskZero() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let result = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 000; exec \"$0\" run wf.yml --log-format plain", nixactionsBinary.path],
+                                          in: temp.path + "/project", environment: ["TMPDIR": temp.path, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for folder in [".nixactions", ".nixactions/runs"] {
+            var info = stat()
+            #expect(stat(temp.path + "/project/" + folder, &info) == 0)
+            #expect(info.st_mode & 0o7777 == 0o755, "\(folder): \(String(info.st_mode & 0o7777, radix: 8))")
+        }
+    }
+
+    @Test("a TMPDIR other users can write (not sticky) is refused with exit 2 before anything runs; a sticky one like /tmp is used")
+    func tmpdirOthersCanWrite() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        _ = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran > \(temp.path)/ran\n")
+        let open = temp.path + "/open"
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        chmod(open, 0o777)
+        let refused = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": open, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("'\(open)' is writable by every user"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("set TMPDIR to a folder only you"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
+        chmod(open, 0o1777)
+        let used = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": open, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(used.status == 0, "\(used.stderr)")
+        #expect(FileManager.default.fileExists(atPath: temp.path + "/ran"))
+    }
 }

@@ -81,7 +81,7 @@ extension RunCommand {
         } else {
             command.logFormat = nil
         }
-        command.logDirectory = single["log-dir"] ?? ".nixactions/runs"
+        command.logDirectory = single["log-dir"] ?? RunCommand.defaultLogRoot
         command.dryRun = flags.contains("dry-run")
         command.workingTree = flags.contains("working-tree")
         command.config = single["config"]

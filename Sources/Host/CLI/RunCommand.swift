@@ -77,7 +77,7 @@ struct RunCommand: AsyncParsableCommand {
     var logFormat: LogFormat?
 
     @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs (default: .nixactions/runs).")
-    var logDirectory: String = ".nixactions/runs"
+    var logDirectory: String = Self.defaultLogRoot
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
@@ -235,11 +235,14 @@ struct RunCommand: AsyncParsableCommand {
         let logs = (logDirectory as NSString).appendingPathComponent(runID)
         var logReporter: LogDirectoryReporter?
         do {
+            if let link = Self.linkInDefaultLogRoot(logDirectory) {
+                throw LogRootLink(reason: "\(link) is a symbolic link, and the repository chose it; pass --log-dir to keep logs elsewhere")
+            }
             let reporter = try LogDirectoryReporter(directory: logs)
             reporters.append(reporter)
             logReporter = reporter
         } catch {
-            let reason = (error as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "\(error)"
+            let reason = (error as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? (error as? LogRootLink)?.reason ?? "\(error)"
             standardError("warning: cannot keep logs in \(logs): \(reason)\n")
         }
         if logReporter != nil, Self.keepsWorkspaces() {
@@ -346,6 +349,24 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         return values
+    }
+
+    /// The default log root is in the project, which the repository controls: a symbolic link
+    /// there (a committed `.nixactions` or `.nixactions/runs`) must not choose where the runner
+    /// writes. The component that is a link, if any; a root given with `--log-dir` is followed.
+    static func linkInDefaultLogRoot(_ root: String) -> String? {
+        guard root == defaultLogRoot else { return nil }
+        for part in [".nixactions", ".nixactions/runs"] {
+            var info = stat()
+            if lstat(part, &info) == 0, info.st_mode & S_IFMT == S_IFLNK { return part }
+        }
+        return nil
+    }
+
+    static let defaultLogRoot = ".nixactions/runs"
+
+    struct LogRootLink: Error {
+        let reason: String
     }
 
     /// Whether `fd` is /dev/null (then output lines are not even formatted for it).

@@ -4,6 +4,7 @@ import Foundation
 import Synchronization
 import NixActionsEngine
 import NixActionsProcessKit
+import NixActionsPluginHost
 
 #if canImport(Glibc)
     import Glibc
@@ -44,11 +45,17 @@ final class RunSupervision: Sendable {
         Self.ensureStandardDescriptors()
         openFilesLimit = OpenFilesRoom.startingLimit  // raised, and room checked, in main.swift before anything opened
         ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
-        Self.sweepDeadRuns()
-        runID = Self.makeRunID()
         // A TMPDIR that does not exist yet is made (private to this user), as the run's parent.
         try? FileManager.default.createDirectory(
             atPath: Self.temporaryBases[0], withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The run folder is used by path (its jobs' folders, its cleanup scripts, run as this
+        // user): in a folder another user can change, they could swap it for their own.
+        if let problem = TrustedFolder.problem(Self.temporaryBases[0]) {
+            throw EngineError("cannot make the run folder in \(Self.temporaryBases[0]): \(problem)",
+                              hint: "other users could replace the run's folder there; set TMPDIR to a folder only you (or root) can write, or to /tmp")
+        }
+        Self.sweepDeadRuns()
+        runID = Self.makeRunID()
         do {
             folder = try PrivateFolder(base: Self.temporaryBases[0], prefix: "\(Self.folderPrefix)\(runID)-")
         } catch {

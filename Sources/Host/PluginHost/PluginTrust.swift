@@ -54,10 +54,11 @@ enum PluginTrust {
     /// an ancestor) that fails, and why.
     ///
     /// `folder` is the plugin files' own folder, where a sticky bit does not excuse write access for
-    /// others; its ancestors up to `/` are checked too.
-    static func folderProblem(_ folder: String) -> FolderProblem? {
+    /// others (unless `mayBeSticky`: a folder this process only makes its own private folders in,
+    /// like the run folder in `/tmp`); its ancestors up to `/` are checked too.
+    static func folderProblem(_ folder: String, mayBeSticky: Bool = false) -> FolderProblem? {
         var current = folder
-        var isOwnFolder = true
+        var isOwnFolder = !mayBeSticky
         var belowIsWritable = false  // the folder checked just before (the one inside `current`)
         var below = ""
         while true {
@@ -224,4 +225,18 @@ enum PluginTrust {
     }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
+}
+
+/// Whether a folder is one only root and this user can change: the checks plugin folders pass
+/// (`PluginTrust`), for the folder runs make their private folders in (`TMPDIR`). A sticky folder
+/// (`/tmp`) passes: others cannot rename or replace what this user makes in it.
+public enum TrustedFolder {
+    /// nil when `folder` (resolved) and its ancestors pass; otherwise what is wrong, naming the folder.
+    public static func problem(_ folder: String) -> String? {
+        switch PluginTrust.realPath(folder) {
+        case .failure(let reason): return "'\(folder)' cannot be resolved: \(reason.text)"
+        case .success(let real):
+            return PluginTrust.folderProblem(real, mayBeSticky: true).map { "'\($0.folder)' \($0.problem)" }
+        }
+    }
 }

@@ -106,17 +106,17 @@ public enum FastFiles {
         return rc == 0 ? nil : rc
     }
 
-    /// Make the folder `path` and those above it that are missing (`mkdir -p`, mode 0777 less the
-    /// umask). Returns the errno of the first folder that could not be made (ENOTDIR when a file
+    /// Make the folder `path` and those above it that are missing (`mkdir -p`, mode 0755 whatever
+    /// the umask: never writable by others, even under umask 000). Returns the errno of the first folder that could not be made (ENOTDIR when a file
     /// stands where a folder should be); an existing folder is not a failure.
     @discardableResult
     public static func makeFolders(_ path: String) -> Int32? {
-        if mkdir(path, 0o777) == 0 { return nil }
+        if mkdir(path, 0o755) == 0 { return nil }
         var failure = errno
         if failure == ENOENT {
             let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             if !parent.isEmpty, let above = makeFolders(parent) { return above }
-            if mkdir(path, 0o777) == 0 { return nil }
+            if mkdir(path, 0o755) == 0 { return nil }
             failure = errno
         }
         var info = stat()

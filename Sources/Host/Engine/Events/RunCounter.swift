@@ -12,7 +12,11 @@ public enum RunCounter {
     public static let fileName = "run-number"
 
     /// The next number and id for the project whose `.nixactions` folder is `folder` (made when
-    /// missing). When the file cannot be written, the number is 1 and the id the time.
+    /// missing, mode 0755). When the file cannot be written, the number is 1 and the id the time.
+    ///
+    /// The project is the repository's: neither the folder nor the file is followed if it is a
+    /// symbolic link (a committed `run-number` link would have the runner overwrite its target),
+    /// and a file that is not a regular file of this user is not used.
     public static func next(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64) {
         take(in: folder, now: now, write: true)
     }
@@ -24,11 +28,16 @@ public enum RunCounter {
 
     static func take(in folder: String, now: Date, write: Bool) -> (number: Int, id: UInt64) {
         let timeID = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        if write { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        let path = folder + "/" + fileName
-        let fd = write ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) : open(path, O_RDONLY | O_CLOEXEC)
+        if write { _ = mkdir(folder, 0o755) }
+        let folderFD = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else { return (1, timeID) }
+        defer { close(folderFD) }
+        let flags = (write ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
+        let fd = openat(folderFD, fileName, flags, 0o644)
         guard fd >= 0 else { return (1, timeID) }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else { return (1, timeID) }
         guard flock(fd, write ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID) }
         defer { flock(fd, LOCK_UN) }
         var buffer = [UInt8](repeating: 0, count: 128)
