@@ -172,12 +172,31 @@ final class SSHExecutor: ExecutorPlugin {
     /// 700, a folder (not a link) owned by the user. Everything of the run is inside it (the
     /// workspace, `$RUNNER_TEMP`, the `$GITHUB_*` files a step may write secrets to), and steps
     /// run under `umask 022`, so this folder is what keeps other users of the host out. The
-    /// workdir itself is made if missing (as `mkdir -p` made it before); a run folder that is
-    /// already there and not the user's (another user made it first in a shared `/tmp`) is refused.
+    /// workdir itself is made if missing (as `mkdir -p` made it before), and must be safe
+    /// (`checkWorkdir`); a run folder that is already there and not the user's (another user made
+    /// it first in a shared `/tmp`) is refused.
     static func makeRunFolder(workdir: String, run: String) -> String {
+        let check = checkWorkdir(workdir)
         let (workdir, run) = (ShellWords.quote(workdir), ShellWords.quote(run))
-        return "umask 022; mkdir -p \(workdir) && { mkdir -m 700 \(run) 2>/dev/null; [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] "
+        return "umask 022; mkdir -p \(workdir) && \(check) && { mkdir -m 700 \(run) 2>/dev/null; [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] "
             + "&& chmod 700 \(run) || { echo \"nixactions: \(run) is not a private folder of this user\" >&2; false; }; }"
+    }
+
+    /// A remote shell command that fails, saying why, unless no other user can rename or replace
+    /// any folder on the way to the run's folder: the workdir as given (made absolute from the
+    /// remote home) and as resolved, and every folder above each, must be owned by root or the
+    /// user, and a folder others can write must be sticky (`/tmp`). The run's folder is used by
+    /// path for the whole run (steps' scripts, pid files, the final `rm -rf`): in a workdir another
+    /// user made first, they could swap it for a link to their own tree.
+    static func checkWorkdir(_ workdir: String) -> String {
+        let fail = { (why: String) in "{ echo \"nixactions: workdir folder $d \(why)\" >&2; return 1; }" }
+        let walk = "nxa_safe() { d=$1; u=$(id -u); while :; do set -- $(ls -ldn -- \"$d\" 2>/dev/null); "
+            + "[ -n \"$1\" ] || \(fail("cannot be inspected")); "
+            + "case $3 in 0|\"$u\") ;; *) \(fail("is owned by another user (uid $3), so they can replace what is in it")) ;; esac; "
+            + "case $1 in l*|?????????[tT]*) ;; ?????w????*|????????w?*) \(fail("is writable by other users and not sticky")) ;; esac; "
+            + "[ \"$d\" = / ] && return 0; d=$(dirname -- \"$d\"); done; }"
+        let path = "w=\(ShellWords.quote(workdir)); case $w in /*) ;; *) w=$PWD/$w ;; esac"
+        return "{ \(walk); \(path); nxa_safe \"$w\" && nxa_safe \"$(cd -- \"$w\" && pwd -P)\"; }"
     }
 
     /// `ssh` with this executor's options for `target`; `multiplexed: false` for the cleanup
@@ -409,6 +428,12 @@ final class HostPool: Sendable {
                 (targets.allSatisfy { state.unreachable[$0] != nil }, targets.map { "\($0.name): \(state.unreachable[$0] ?? "")" })
             }
             if allDown {
+                // Reached, but the run's folder could not be made safely there (`checkWorkdir`).
+                if reasons.allSatisfy({ $0.contains("nixactions: ") }) {
+                    throw OperationFailure(
+                        message: "cannot use the workdir on \(targets.count == 1 ? reasons[0] : reasons.joined(separator: "; "))",
+                        hint: "choose a workdir that only you (or root) can change on the host, or make it one (chmod go-w; a shared folder like /tmp must be sticky: chmod +t)")
+                }
                 throw OperationFailure(
                     message: targets.count == 1 ? "cannot reach \(reasons[0])" : "no host of the pool can be reached (\(reasons.joined(separator: "; ")))",
                     hint: "check the host names, keys (identity-file, known-hosts) and that sshd runs; 'ssh -v HOST true' shows why")

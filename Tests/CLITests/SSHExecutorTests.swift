@@ -126,6 +126,35 @@ extension RealExecutorSuites {
             #expect((try? FileManager.default.contentsOfDirectory(atPath: remote)) == [], "the remote folder is removed")
         }
 
+        @Test("a workdir other users could change is refused before a step runs (writable by them and not sticky, or theirs, or below such a folder); a sticky one is used")
+        func unsafeWorkdir() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let folders = ["open": 0o777, "theirs": 0o755, "sticky": 0o1777, "open2": 0o777]
+            for (name, mode) in folders {
+                try FileManager.default.createDirectory(atPath: temp.path + "/" + name, withIntermediateDirectories: true)
+                chmod(temp.path + "/" + name, mode_t(mode))
+            }
+            #expect(chown(temp.path + "/theirs", 65534, 65534) == 0)
+            // Made by the run, but inside a folder others can write: refused for that folder.
+            let cases = [("open", "open"), ("theirs", "theirs"), ("below", "open2/made/here"), ("sticky", "sticky")]
+            let jobs = cases.map { job, folder in
+                "  \(job):\n    executor: \(Self.executor([server], workdir: temp.path + "/" + folder))\n"
+                    + "    workspace: { copy-project: false }\n    steps:\n      - run: echo \"ran in \(job)\"\n"
+            }.joined()
+            try temp.write("wf.yml", "jobs:\n" + jobs)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("cannot use the workdir on "), "\(result.stdout)")
+            #expect(result.stdout.contains("workdir folder \(temp.path)/open is writable by other users and not sticky"), "\(result.stdout)")
+            #expect(result.stdout.contains("workdir folder \(temp.path)/theirs is owned by another user (uid 65534)"), "\(result.stdout)")
+            #expect(result.stdout.contains("workdir folder \(temp.path)/open2 is writable by other users and not sticky"), "\(result.stdout)")
+            for job in ["open", "theirs", "below"] { #expect(!result.stdout.contains("ran in \(job)"), "\(result.stdout)") }
+            #expect(result.stdout.contains("[sticky] ran in sticky\n"), "\(result.stdout)")
+        }
+
         @Test("a step that times out is ended on the host with its background processes; cleanup steps still run")
         func timeout() async throws {
             let server = try await offThePool { try SSHServer() }
