@@ -256,7 +256,7 @@ struct RedactionStreamTests {
         #expect(redactor.redact("plainsecret\u{301}") == "***\u{301}")
     }
 
-    @Test("JSON \\uXXXX forms (surrogate pairs, both cases), URL forms with + for space")
+    @Test("JSON \\uXXXX forms (surrogate pairs, both cases), URL forms with + for space, in either case of hex")
     func escapedForms() {
         let redactor = Redactor()
         redactor.add("pä ss/😀\"x")
@@ -266,6 +266,9 @@ struct RedactionStreamTests {
         #expect(redactor.redact(json) == #"{"k":"***"}"#, "\(json)")
         #expect(redactor.redact("q=p%C3%A4+ss%2F%F0%9F%98%80%22x&") == "q=***&")
         #expect(redactor.redact("q=p%C3%A4%20ss%2F%F0%9F%98%80%22x&") == "q=***&")
+        // Lowercase hex, as some encoders write it (an audit saw `%2f` shown).
+        #expect(redactor.redact("q=p%c3%a4+ss%2f%f0%9f%98%80%22x&") == "q=***&")
+        #expect(redactor.redact("q=p%c3%a4%20ss%2f%f0%9f%98%80%22x&") == "q=***&")
     }
 
     @Test("1,000 secrets: everything is still masked, and the automaton stays small")

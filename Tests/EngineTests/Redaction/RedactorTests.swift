@@ -16,6 +16,19 @@ struct RedactorTests {
         #expect(redactor.redact("ab cd") == "ab cd")
     }
 
+    @Test("a multi-line secret is also masked whole in its base64 and JSON forms, lines under 4 bytes included")
+    func multiLineWhole() {
+        let secret = "-----BEGIN KEY-----\nMIIEab\ncd\n-----END KEY-----\n"
+        let redactor = Redactor()
+        redactor.add(secret)
+        let base64 = Data(secret.utf8).base64EncodedString()
+        #expect(redactor.redact("data: " + base64 + " end") == "data: *** end", "\(redactor.redact(base64))")
+        let json = String(decoding: try! JSONSerialization.data(withJSONObject: [secret]), as: UTF8.self)
+        #expect(redactor.redact(json) == "[\"***\"]", "\(redactor.redact(json))")
+        // Plain, line by line (GitHub's rule): a line under 4 bytes shows.
+        #expect(redactor.redact(secret) == "***\n***\ncd\n***\n", "\(redactor.redact(secret))")
+    }
+
     @Test("base64 in every alignment, URL- and JSON-escaped forms are masked")
     func encodings() {
         let secret = "p@ss word/with+chars\"q"

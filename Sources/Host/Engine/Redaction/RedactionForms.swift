@@ -17,6 +17,7 @@ enum RedactionForms {
     /// Each line of a multi-line secret is masked on its own (GitHub's rule), trimmed of surrounding
     /// whitespace; lines shorter than `Redactor.minimumLength` bytes are left alone. Per line:
     /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms.
+    /// A multi-line secret is also masked whole in its encoded forms.
     static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
         var added = false
@@ -32,6 +33,18 @@ enum RedactionForms {
             for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
             for form in urlEncoded(bytes) + jsonEscaped(value) where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
+            }
+        }
+        // A multi-line value is also masked whole in its encoded forms: encoded whole (a PEM key
+        // as `base64 -w0` prints it for a manifest), its lines are not each a piece of the
+        // encoding, and a short line (under 4 bytes) would show there. (Its plain form is masked
+        // line by line: patterns do not hold line breaks.)
+        if added, values.count > 1 || secret.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
+            let whole = Array(secret.utf8)
+            var seen = Set(patterns.map(\.bytes))
+            for form in base64(whole) where seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
+            for form in urlEncoded(whole) + jsonEscaped(secret) where seen.insert(form).inserted {
+                patterns.append(RedactionPattern(bytes: form, wrapped: false))
             }
         }
         return added ? patterns : nil
@@ -84,8 +97,27 @@ enum RedactionForms {
     private static let upperHex = Array("0123456789ABCDEF".utf8)
     private static let lowerHex = Array("0123456789abcdef".utf8)
 
-    /// Percent-encoded forms (uppercase hex): strict, loose query, and form encoding (space as `+`).
+    /// Percent-encoded forms: strict, loose query, and form encoding (space as `+`), each with
+    /// uppercase hex (RFC 3986's advice) and lowercase hex (what some encoders write: `%2f`).
     static func urlEncoded(_ bytes: [UInt8]) -> [[UInt8]] {
+        let upper = upperHexEncoded(bytes)
+        return upper + upper.map { form in
+            // The same form with the hex digits after each `%` in lowercase.
+            var lower = form
+            var index = 0
+            while index < lower.count {
+                if lower[index] == UInt8(ascii: "%"), index + 2 < lower.count {
+                    for digit in index + 1...index + 2 where lower[digit] >= 0x41 && lower[digit] <= 0x46 { lower[digit] += 0x20 }
+                    index += 3
+                } else {
+                    index += 1
+                }
+            }
+            return lower
+        }.filter { !upper.contains($0) }
+    }
+
+    private static func upperHexEncoded(_ bytes: [UInt8]) -> [[UInt8]] {
         func encode(_ keep: [Bool], spaceAsPlus: Bool) -> [UInt8] {
             var out: [UInt8] = []
             out.reserveCapacity(bytes.count * 3)
