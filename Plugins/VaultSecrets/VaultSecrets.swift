@@ -85,10 +85,15 @@ final class VaultSecrets: SecretsPlugin {
         let mount = (try SecretDocuments.string(options, "mount") ?? "secret").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         // Checked before any token is read or request made (the values may come from expressions).
         let urlPath = try Self.urlPath(mount, what: "mount") + "/data/" + Self.urlPath(path, what: "path")
-        guard var address = try SecretDocuments.string(options, "address") ?? environment["VAULT_ADDR"] ?? environment["BAO_ADDR"] else {
+        let given = try SecretDocuments.string(options, "address")
+        let runnerAddress = (environment["VAULT_ADDR"] ?? environment["BAO_ADDR"]).map(Self.trimmedAddress)
+        guard let address = (given.map(Self.trimmedAddress) ?? runnerAddress) else {
             throw OperationFailure(message: "no Vault address", hint: "set VAULT_ADDR (or BAO_ADDR), or the entry's 'address'")
         }
-        while address.hasSuffix("/") { address.removeLast() }
+        try Self.checkTransport(address)
+        // The runner's own credentials (VAULT_TOKEN, VAULT_SECRET_ID) go to the runner's server
+        // only: an address from the workflow names another server, which would receive them.
+        let workflowServer = given != nil && address != runnerAddress
         let namespace = try SecretDocuments.string(options, "namespace") ?? environment["VAULT_NAMESPACE"]
         var version: Int?
         if let value = options["version"] {
@@ -98,7 +103,8 @@ final class VaultSecrets: SecretsPlugin {
             version = whole
         }
         let client = try self.client(caFile: try SecretDocuments.string(options, "ca-file"))
-        var token = try await self.token(options, environment: environment, address: address, namespace: namespace, client: client, context: context)
+        var token = try await self.token(options, environment: environment, address: address, workflowServer: workflowServer,
+                                         namespace: namespace, client: client, context: context)
         defer { for index in token.indices { token[index] = 0 } }
 
         var url = "\(address)/v1/\(urlPath)"
@@ -176,9 +182,15 @@ final class VaultSecrets: SecretsPlugin {
 
     /// The token to read with: the environment's, a file's, or an AppRole login's.
     func token(
-        _ options: [String: JSONValue], environment: [String: String], address: String, namespace: String?, client: HTTPClient,
-        context: OperationContext
+        _ options: [String: JSONValue], environment: [String: String], address: String, workflowServer: Bool = false,
+        namespace: String?, client: HTTPClient, context: OperationContext
     ) async throws -> [UInt8] {
+        func runnerCredential(_ name: String) throws {
+            guard workflowServer else { return }
+            throw OperationFailure(
+                message: "the workflow's address \(address) is not the runner's Vault server (VAULT_ADDR or BAO_ADDR), and \(name) goes only there",
+                hint: "set VAULT_ADDR to that server, or give this entry its own credentials from files ('token-file', or 'role-id-file' and 'secret-id-file')")
+        }
         if let auth = try SecretDocuments.string(options, "auth"), auth != "token" {
             guard auth == "approle" else { throw OperationFailure(message: "unknown auth '\(auth)'", hint: "token (default) or approle") }
             let roleID: String
@@ -193,6 +205,7 @@ final class VaultSecrets: SecretsPlugin {
             if let file = try SecretDocuments.string(options, "secret-id-file") {
                 secretID = try Self.readFile(file, project: project, what: "secret-id-file")
             } else if let value = environment["VAULT_SECRET_ID"] {
+                try runnerCredential("VAULT_SECRET_ID")
                 secretID = value
             } else {
                 throw OperationFailure(message: "AppRole needs a secret id", hint: "set 'secret-id-file', or VAULT_SECRET_ID")
@@ -234,8 +247,28 @@ final class VaultSecrets: SecretsPlugin {
         guard let token = environment["VAULT_TOKEN"] ?? environment["BAO_TOKEN"], !token.isEmpty else {
             throw OperationFailure(message: "no Vault token", hint: "set VAULT_TOKEN (or BAO_TOKEN), 'token-file', or use 'auth: approle'")
         }
+        try runnerCredential(environment["VAULT_TOKEN"] != nil ? "VAULT_TOKEN" : "BAO_TOKEN")
         host.registerSecret(token)
         return Array(token.utf8)
+    }
+
+    static func trimmedAddress(_ address: String) -> String {
+        var address = address
+        while address.hasSuffix("/") { address.removeLast() }
+        return address
+    }
+
+    /// An http(s) URL of a server; plain http only to this machine (127.0.0.1, localhost, ::1):
+    /// tokens and secrets would travel unencrypted.
+    static func checkTransport(_ address: String) throws {
+        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty else {
+            throw OperationFailure(message: "the Vault address \(address) is not an http(s) URL of a server", hint: "e.g. https://vault.example.com:8200")
+        }
+        if scheme == "http" && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) {
+            throw OperationFailure(message: "the Vault address \(address) is plain http to another machine",
+                                   hint: "use https (the token and the secrets would travel unencrypted); http is allowed for 127.0.0.1")
+        }
     }
 
     static func readFile(_ file: String, project: String, what: String) throws -> String {

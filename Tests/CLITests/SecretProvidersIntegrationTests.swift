@@ -270,6 +270,33 @@ struct SecretProvidersIntegrationTests {
         try expectReported(result, ["OLD_KEY": old, "NEW_KEY": new], unset: ["API_KEY"])
     }
 
+    @Test("Vault: the runner's VAULT_TOKEN goes only to VAULT_ADDR, never to another address the workflow names; plain http only to this machine")
+    func vaultWorkflowAddress() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let server = try await offThePool { try OpenBaoServer() }
+        defer { server.stop() }
+        let apiKey = unique("api")
+        try server.writeSecret("ci/app", ["api_key": apiKey])
+        // The same server under another name: the workflow chose it, so the runner's token is not sent.
+        let other = server.address.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        try project.workflow(jobSecrets: ["{ provider: vault, address: '\(other)', path: ci/app }"], report: ["API_KEY"])
+        let refused = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [apiKey])
+        expectProviderFailure(refused, project, provider: "vault",
+                              contains: "the workflow's address \(other) is not the runner's Vault server (VAULT_ADDR or BAO_ADDR), and VAULT_TOKEN goes only there")
+        // Its own address, given again: the token goes.
+        try project.workflow(jobSecrets: ["{ provider: vault, address: '\(server.address)/', path: ci/app }"], report: ["API_KEY"])
+        let same = try await project.run(environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": server.rootToken], secrets: [apiKey])
+        #expect(same.status == 0, "\(same.stderr)\n\(same.stdout)")
+        try expectReported(same, ["API_KEY": apiKey])
+        // Plain http to another machine: refused before any request.
+        try project.workflow(jobSecrets: ["{ provider: vault, address: 'http://192.0.2.1:8200', path: ci/app, token-file: vault-token }"], report: ["API_KEY"])
+        try project.write("vault-token", "unused\n")
+        let plain = try await project.run(environment: [:], secrets: [apiKey])
+        expectProviderFailure(plain, project, provider: "vault", contains: "the Vault address http://192.0.2.1:8200 is plain http to another machine")
+        #expect(plain.seconds < 5, "a request was tried")
+    }
+
     @Test("OpenBao: AppRole with role id and secret id from the environment, then from files; the login token is revoked")
     func vaultAppRole() async throws {
         let project = try SecretsProject()
