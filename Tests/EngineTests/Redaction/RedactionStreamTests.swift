@@ -282,12 +282,37 @@ struct RedactionStreamTests {
             secrets.append(String(decoding: (0..<length).map { _ in alphabet[rng.next(alphabet.count)] }, as: UTF8.self))
             redactor.add(secrets.last!)
         }
-        let automaton = redactor.current().automaton
+        let automaton = redactor.current().automatons.base
         #expect(automaton.memoryFootprint < 40_000_000, "\(automaton.memoryFootprint)")
         for secret in secrets.prefix(50) {
             #expect(redactor.redact("[\(secret)]") == "[***]")
             let b64 = Data("xx\(secret)yy".utf8).base64EncodedString()
             #expect(redactor.redact(b64).contains("***"))
         }
+    }
+
+    @Test("values added one at a time while a stream runs (a step masking and printing in a loop): each masked from its line on, at far less than a rebuild each")
+    func valuesAddedOneByOne() {
+        let redactor = Redactor()
+        var out: [UInt8] = []
+        let stream = redactor.makeStream { out += $0 }
+        var expected = ""
+        for index in 0..<3_000 {
+            let value = "loop-value-\(index)-end"
+            redactor.add(value)
+            Array("got \(value)\n".utf8).withUnsafeBytes { stream.write($0) }
+            expected += "got ***\n"
+            if index % 500 == 0 {
+                // An earlier value, from the base automaton or the recent one.
+                let earlier = "loop-value-\(index / 2)-end"
+                Array("again \(earlier)\n".utf8).withUnsafeBytes { stream.write($0) }
+                expected += "again ***\n"
+            }
+        }
+        stream.finish()
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+        // Rebuilding everything at each value would read about 3,000² / 2 x (forms per value) patterns.
+        let forms = RedactionForms.patterns(for: "loop-value-1500-end")!.count
+        #expect(redactor.patternsBuilt < 3_000 * 3_000 / 2 * forms / 10, "\(redactor.patternsBuilt) patterns built")
     }
 }

@@ -80,7 +80,7 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
     private func registerCommandForms(of line: String) {
         var text = line
         let pieces: [String] = text.withUTF8 { bytes in
-            redactor.current().automaton.matches(in: bytes).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            redactor.current().automatons.matches(in: bytes).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
         }
         for piece in pieces {
             var cuts = [piece]

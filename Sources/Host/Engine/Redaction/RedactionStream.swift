@@ -19,9 +19,11 @@
 public final class RedactionStream {
     private let redactor: Redactor
     private let emit: (UnsafeRawBufferPointer) -> Void
-    private var automaton: RedactionAutomaton
+    private var automatons: RedactionAutomatons
     private var version: Int
+    /// The scan states of `automatons.base` and `automatons.recent`.
     private var state = ScanState()
+    private var recentState = ScanState()
     /// Bytes written so far.
     private var position = 0
     /// Output has been produced for every byte before this position.
@@ -54,10 +56,10 @@ public final class RedactionStream {
     init(redactor: Redactor, emit: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.redactor = redactor
         self.emit = emit
-        (automaton, version) = redactor.isEmpty ? (RedactionAutomaton.empty, 0) : redactor.current()
-        heldCapacity = max(64, automaton.maxLength * 3 + 16)
+        (automatons, version) = redactor.isEmpty ? (RedactionAutomatons.empty, 0) : redactor.current()
+        heldCapacity = max(64, automatons.maxLength * 3 + 16)
         held = .allocate(capacity: heldCapacity)
-        historyLimit = max(Self.minimumHistory, automaton.maxLength * 3 + 16)
+        historyLimit = max(Self.minimumHistory, automatons.maxLength * 3 + 16)
         history = .allocate(capacity: 2 * historyLimit)
         maskBuffer = .allocate(capacity: maskCapacity)
         pending.reserveCapacity(16)
@@ -78,7 +80,7 @@ public final class RedactionStream {
     public func write(_ buffer: UnsafeRawBufferPointer) {
         if redactor.version != version { refresh() }
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        if automaton.isEmpty && heldCount == 0 {
+        if automatons.isEmpty && heldCount == 0 {
             emit(buffer)
             remember(base.assumingMemoryBound(to: UInt8.self), count: buffer.count)
             position += buffer.count
@@ -118,6 +120,7 @@ public final class RedactionStream {
         if redactor.version != version { refresh() }
         release(upTo: position)
         state = ScanState()
+        recentState = ScanState()
         pending.removeAll(keepingCapacity: true)
         pendingHead = 0
         inMaskRun = false
@@ -139,13 +142,14 @@ public final class RedactionStream {
     /// `abcdef` added, then `cdef` written) has its rest masked. The masked intervals found so far
     /// stay (they are in absolute positions, and the held bytes keep theirs).
     private func refresh() {
-        (automaton, version) = redactor.current()
+        (automatons, version) = redactor.current()
         state = ScanState()
-        let needed = automaton.maxLength * 3 + 16
+        recentState = ScanState()
+        let needed = automatons.maxLength * 3 + 16
         if needed > heldCapacity { grow(to: needed) }
         let shown = min(historyCount, historyLimit)
         let count = shown + heldCount
-        if heldCount > 0 || (shown > 0 && !automaton.isEmpty) {
+        if heldCount > 0 || (shown > 0 && !automatons.isEmpty) {
             let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
             copy.update(from: history + (historyCount - shown), count: shown)
             (copy + shown).update(from: held, count: heldCount)
@@ -197,21 +201,34 @@ public final class RedactionStream {
         // A local function, passed as a non-escaping closure: no allocation per write.
         func byteAt(_ k: Int) -> UInt8 { k < chunkStart ? held[k - heldStart] : p[k - chunkStart] }
         var st = state
-        automaton.scan(p, count: n, base: chunkStart, state: &st, floor: floor, byteAt: byteAt) { start, end, now in
-            self.matched(min(max(start, self.emitted), end)..<end, state: now, byteAt: byteAt)
+        let base = automatons.base, recent = automatons.recent
+        // With one automaton, bytes go out as soon as no match can still cover them; with two,
+        // only once both have read the write.
+        let early = recent.isEmpty
+        base.scan(p, count: n, base: chunkStart, state: &st, floor: floor, byteAt: byteAt) { start, end, now in
+            self.matched(min(max(start, self.emitted), end)..<end, state: now, emitting: early, byteAt: byteAt)
         }
         state = st
+        var window = Int.max
+        if !recent.isEmpty {
+            var rt = recentState
+            recent.scan(p, count: n, base: chunkStart, state: &rt, floor: floor, byteAt: byteAt) { start, end, now in
+                self.matched(min(max(start, self.emitted), end)..<end, state: now, emitting: false, byteAt: byteAt)
+            }
+            recentState = rt
+            window = recent.windowStart(rt, end: chunkStart + n, floor: emitted, byteAt: byteAt)
+        }
         position = chunkStart + n
-        emit(upTo: automaton.windowStart(st, end: position, floor: emitted, byteAt: byteAt))
+        emit(upTo: min(window, base.windowStart(st, end: position, floor: emitted, byteAt: byteAt)))
         compactHeld(chunkCount: n)
         chunk = nil
     }
 
-    private func matched(_ interval: Range<Int>, state now: ScanState, byteAt: (Int) -> UInt8) {
+    private func matched(_ interval: Range<Int>, state now: ScanState, emitting: Bool, byteAt: (Int) -> UInt8) {
         // Re-reading the bytes shown (`refresh`), a match that ends among them masks nothing.
         guard !interval.isEmpty else { return }
         RedactionAutomaton.merge(interval, into: &pending, from: pendingHead)
-        emit(upTo: automaton.windowStart(now, end: interval.upperBound, floor: emitted, byteAt: byteAt))
+        if emitting { emit(upTo: automatons.base.windowStart(now, end: interval.upperBound, floor: emitted, byteAt: byteAt)) }
     }
 
     /// Keeps `emitted..<position` in `held`.
