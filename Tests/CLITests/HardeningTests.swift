@@ -829,4 +829,30 @@ struct HardeningTests {
         #expect(used.status == 0, "\(used.stderr)")
         #expect(FileManager.default.fileExists(atPath: temp.path + "/ran"))
     }
+
+    @Test("a mount a step leaves in its folders (a shared cache bind-mounted into $RUNNER_TEMP) is detached at the run's end, never emptied; nothing is left",
+          .enabled(if: getuid() == 0, "mount needs root"))
+    func mountLeftByStep() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        _ = try temp.write("precious/file.txt", "keep me\n")
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      mkdir "$RUNNER_TEMP/cache"
+                      mount --bind \(temp.path)/precious "$RUNNER_TEMP/cache"
+                      cat "$RUNNER_TEMP/cache/file.txt"
+            """)
+        let tmp = temp.path + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path,
+                                          environment: ["TMPDIR": tmp])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[a] keep me\n"))
+        #expect(try String(contentsOfFile: temp.path + "/precious/file.txt", encoding: .utf8) == "keep me\n", "the mounted folder was emptied")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "left in TMPDIR")
+        #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(tmp), "a mount is left")
+    }
 }

@@ -374,7 +374,8 @@ struct Supervisor {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             RunSupervision.runCleanup(in: runFolder)
-            try? FileManager.default.removeItem(atPath: runFolder)
+            // Never into a mount a step left there (FileManager's removal would empty it).
+            FastFiles.removeTree(runFolder)
         } else {
             // A normal end: the run's cgroup is gone, but a process that moved itself out of it
             // (`systemd-run --scope`, a write to another cgroup's cgroup.procs) still carries the

@@ -522,8 +522,30 @@ static int nxa_is_dot_entry(const char *name) {
     return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
 }
 
+#include <sys/mount.h>
+
+/* The mount id of `name` in the folder `dir` ("" with AT_EMPTY_PATH: `dir` itself), not following
+   a link; 0 when it cannot be told. */
+static unsigned long long nxa_mount_id(int dir, const char *name) {
+    struct statx info;
+    int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
+    if (statx(dir, name, flags, STATX_MNT_ID, &info) != 0 || !(info.stx_mask & STATX_MNT_ID)) return 0;
+    return info.stx_mnt_id;
+}
+
+/* `name` in `dir` is a mount point (a step bind-mounted a folder into its workspace and left it):
+   never entered, since what is mounted is not the run's (a shared cache, a folder of the host).
+   It is detached (MNT_DETACH, allowed to root), after which the folder under it is removed like any
+   other. 0 when detached; otherwise EBUSY: it stays, and so does the folder holding it. */
+static int nxa_detach_mount(int dir, const char *name) {
+    char path[64 + NAME_MAX];
+    snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dir, name);
+    return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : EBUSY;
+}
+
 static int nxa_remove_contents(int dir, int depth) {
     int first_error = 0;
+    unsigned long long here = nxa_mount_id(dir, "");
     for (int pass = 0; pass < 8; pass++) {
         int copy = dup(dir);
         if (copy < 0) return errno;
@@ -542,10 +564,19 @@ static int nxa_remove_contents(int dir, int depth) {
             int is_dir = entry->d_type == DT_DIR;
             if (!is_dir) {
                 if (unlinkat(dir, name, 0) == 0 || errno == ENOENT) { removed++; continue; }
-                if (errno != EISDIR) { if (!first_error) first_error = errno; left++; continue; }
-                is_dir = 1; /* DT_UNKNOWN on some file systems */
+                if (errno != EISDIR && errno != EBUSY) { if (!first_error) first_error = errno; left++; continue; }
+                is_dir = errno == EISDIR; /* DT_UNKNOWN on some file systems; EBUSY: a file mounted over */
             }
-            if (unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT) { removed++; continue; }
+            if (is_dir && (unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT)) { removed++; continue; }
+            unsigned long long there = nxa_mount_id(dir, name);
+            if (here && there && there != here) {
+                int rc = nxa_detach_mount(dir, name);
+                if (rc == 0) { removed++; left++; continue; } /* another pass removes the folder under it */
+                if (!first_error) first_error = rc;
+                left++;
+                continue;
+            }
+            if (!is_dir) { if (!first_error) first_error = EBUSY; left++; continue; }
             if (depth > 4096) { if (!first_error) first_error = ELOOP; left++; continue; }
             int child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child < 0 && errno == EACCES && fchmodat(dir, name, 0700, 0) == 0)
