@@ -205,6 +205,54 @@ struct CancellationTests {
         }
     }
 
+    @Test("an always() step already running when SIGINT comes goes on to its end (as on GitHub), within the cleanup limit; a plain step is stopped")
+    func runningAlwaysStepGoesOn() async throws {
+        for limited in [false, true] {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let marks = temp.path + "/marks"
+            try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+            try temp.write("project/wf.yml", """
+                jobs:
+                  a:
+                    steps:
+                      - if: always()
+                        run: |
+                          touch \(marks)/started
+                          \(limited ? "sleep 300" : "sleep 1.5")
+                          echo "cleanup finished"
+                      - if: always()
+                        run: echo "second cleanup ran"
+                      - run: echo "plain step ran"
+                  b:
+                    steps:
+                      - run: |
+                          sleep 300
+                          echo "plain b finished"
+                """)
+            let path = temp.path + "/output.txt"
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                               in: temp.path + "/project",
+                                               environment: ["TMPDIR": temp.path].merging(limited ? ["NIXACTIONS_CLEANUP_SECONDS": "1"] : [:]) { $1 },
+                                               output: handle)
+            try? handle.close()
+            #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/started") }, "the step never started")
+            let signalled = ContinuousClock.now
+            kill(process.processIdentifier, SIGINT)
+            await waitForExit(process)
+            let took = ContinuousClock.now - signalled
+            let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            #expect(process.terminationStatus == 130, "\(output)")
+            #expect(output.contains("[a] cleanup finished\n") == !limited, "\(output)")
+            #expect(output.contains("[a] second cleanup ran\n"), "\(output)")
+            #expect(!output.contains("[a] plain step ran\n") && !output.contains("[b] plain b finished\n"), "\(output)")
+            #expect(output.contains("- Run echo \"plain step ran\" (skipped)"), "\(output)")
+            #expect(took < .seconds(limited ? 20 : 30), "took \(took)")
+        }
+    }
+
     /// With `ownLimit`, the cleanup step has `timeout: 1s` under the default 5-minute cleanup
     /// limit; without, none of its own under `NIXACTIONS_CLEANUP_SECONDS=1`. Either way it ends at 1 s.
     @Test("a cleanup step after a cancellation gets the smaller of its own time limit and the cleanup limit (5 minutes, NIXACTIONS_CLEANUP_SECONDS)",

@@ -85,7 +85,19 @@ extension JobRunner {
                 }
             }
 
-            if state.cancelled {
+            // A step that would also run after a cancellation (`always()`, `cancelled()`,
+            // `!success()`) goes on when one comes while it runs, as on GitHub (its runner checks
+            // the running step's condition again): outside the job's cancellable task, stopped
+            // only once `cleanupLimit` has passed after the cancellation.
+            if !state.cancelled, step.condition != nil, case .success(true) = shouldRun(step.condition, context(
+                contexts.merging(["job": Self.jobContext(contexts["job"], status: "cancelled")]) { _, new in new },
+                ExpressionStatus(succeeded: status.succeeded, cancelled: true, failed: status.failed))) {
+                let runner = self
+                await runSurvivingCancellation(&state, limit: options.cleanupLimit) { [contexts, assigned] inner in
+                    await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
+                                         allowed: allowed, jobEnv: env, assigned: assigned, state: &inner)
+                }
+            } else if state.cancelled {
                 let runner = self
                 await runAsCleanup(&state) { [contexts, assigned] inner in
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
@@ -115,6 +127,25 @@ extension JobRunner {
             await body(&inner)
             return inner
         }.value
+    }
+
+    /// A step that goes on through a cancellation: run outside the job's task; a cancellation of
+    /// the job lets it run for `limit` more, then stops it.
+    func runSurvivingCancellation(_ state: inout State, limit: Duration, _ body: @escaping @Sendable (inout State) async -> Void) async {
+        let snapshot = state
+        let task = Task(executorPreference: HandOffExecutor.shared) {
+            var inner = snapshot
+            await body(&inner)
+            return inner
+        }
+        state = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            Task {
+                try? await Task.sleep(for: limit)
+                task.cancel()
+            }
+        }
     }
 
     /// A step's environment: its own `env:` evaluated over `environmentBelowStep` (as a whole: an
