@@ -232,7 +232,8 @@ final class SSHExecutor: ExecutorPlugin {
         if mkdir(folder, 0o700) != 0 && errno != EEXIST {
             throw OperationFailure(message: "ssh executor: cannot create \(folder): \(String(cString: strerror(errno)))")
         }
-        let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; rm -rf " + ShellWords.quote(remoteRun)
+        let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; " + Self.killMarked(remoteMark(nil), whole: false)
+            + "; rm -rf " + ShellWords.quote(remoteRun)
         var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts."]
         for target in targets {
             let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
@@ -261,6 +262,22 @@ final class SSHExecutor: ExecutorPlugin {
         "for f in \(folder)/.nixactions-step-*.pid; do [ -f \"$f\" ] || continue; read -r pid start < \"$f\"; [ -n \"$pid\" ] || continue; "
             + "if [ -n \"$start\" ] && [ -r /proc/$pid/stat ]; then read -r s < /proc/$pid/stat; set -- $s; [ \"${22}\" = \"$start\" ] || continue; fi; "
             + "kill -\(signal) -\"$pid\" 2>/dev/null; done; true"
+    }
+
+    /// The mark (`NIXACTIONS_TRACKING_ID`) of a job's processes on its host; with nil, what the
+    /// marks of all the run's jobs begin with.
+    func remoteMark(_ jobKey: String?) -> String {
+        (configuration.trackingID ?? configuration.runID) + "-ssh-job-" + (jobKey ?? "")
+    }
+
+    /// A remote shell command: SIGKILL to every process of the user whose environment holds
+    /// `NIXACTIONS_TRACKING_ID=MARK` (`whole`), or a value beginning with it: what a step started
+    /// that left its process group (`setsid`) and so escaped `killGroups`. Linux hosts (`/proc`)
+    /// with GNU grep; elsewhere it does nothing.
+    static func killMarked(_ mark: String, whole: Bool) -> String {
+        let line = ShellWords.quote(JobContainment.trackingVariable + "=" + mark)
+        return "for f in $(grep -lz\(whole ? "x" : "")F -e \(line) /proc/[0-9]*/environ 2>/dev/null); do p=${f#/proc/}; "
+            + "[ \"${p%/environ}\" != \"$$\" ] && kill -KILL \"${p%/environ}\" 2>/dev/null; done; true"
     }
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
@@ -322,6 +339,9 @@ final class SSHExecutor: ExecutorPlugin {
             environment[file] = path
         }
         for (alias, file) in step.captureAliases ?? [:] { environment[alias] = captures[file] }
+        // Every process of the step carries the job's mark, also one that leaves its process group
+        // (`setsid`): the job's end kills what carries it (`killMarked`).
+        environment[JobContainment.trackingVariable] = remoteMark(step.jobKey)
         var workingDirectory = workspace
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
@@ -359,7 +379,8 @@ final class SSHExecutor: ExecutorPlugin {
         defer { pool.release(target) }
         // What the job's steps left running, then its folder.
         let directory = ShellWords.quote(remoteJob(job.jobKey))
-        let command = Self.killGroups(in: directory + "/tmp") + "; rm -rf \(directory)"
+        let command = Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(job.jobKey), whole: true)
+            + "; rm -rf \(directory)"
         let finished = try? await capture(sshArguments(target) + [command])
         if let finished, finished.status != 0 {
             context.log(.warning, "could not clean up job '\(job.displayName)' on \(target.name): \(finished.errorText)")

@@ -155,6 +155,45 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[sticky] ran in sticky\n"), "\(result.stdout)")
         }
 
+        @Test("a process a step starts in a session of its own (setsid) ends with its job, at once; also when the run is cancelled")
+        func setsidEndsWithJob() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            for cancelled in [false, true] {
+                let temp = try TemporaryDirectory()
+                defer { temp.remove() }
+                let marker = "nxasshsetsid\(getpid())x\(cancelled ? 1 : 0)"
+                try temp.write("wf.yml", """
+                    jobs:
+                      s:
+                        executor: \(Self.executor([server], workdir: temp.path))
+                        workspace: { copy-project: false }
+                        steps:
+                          - run: |
+                              setsid sh -c 'trap "" TERM; exec -a \(marker) sleep 300' > /dev/null 2>&1 < /dev/null &
+                              setsid -f sh -c 'exec -a \(marker)f sleep 300'
+                              echo started
+                              \(cancelled ? "touch \(temp.path)/started; sleep 300" : "true")
+                    """)
+                let began = ContinuousClock.now
+                if cancelled {
+                    let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+                    #expect(await eventually { FileManager.default.fileExists(atPath: temp.path + "/started") })
+                    kill(process.processIdentifier, SIGINT)
+                    await waitForExit(process)
+                    #expect(process.terminationStatus == 130)
+                } else {
+                    let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+                    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+                    #expect(result.stdout.contains("[s] started\n"))
+                }
+                #expect(ContinuousClock.now - began < .seconds(cancelled ? 20 : 5), "the job's end waited for the escaped processes")
+                try? await Task.sleep(for: .milliseconds(300))
+                #expect(SSHServer.processes(matching: marker).isEmpty, "a setsid process outlived its job (cancelled: \(cancelled))")
+                for line in SSHServer.processes(matching: marker) { if let pid = pid_t(line.split(separator: " ")[0]) { kill(pid, SIGKILL) } }
+            }
+        }
+
         @Test("a step that times out is ended on the host with its background processes; cleanup steps still run")
         func timeout() async throws {
             let server = try await offThePool { try SSHServer() }
