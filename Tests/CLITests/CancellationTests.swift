@@ -16,9 +16,11 @@ struct CancellationTests {
     /// `nixactions run wf.yml` in TEMP/project with TMPDIR TEMP (through `launcher`, which execs
     /// it in place, when given), both output streams into TEMP/output.txt (`output()` reads it).
     /// Started with posix_spawn and reaped by its own waitpid (`LaunchedProcess`).
-    static func start(_ temp: TemporaryDirectory, through launcher: String? = nil) throws -> (LaunchedProcess, () -> String) {
+    static func start(_ temp: TemporaryDirectory, through launcher: String? = nil, adding extra: [String: String] = [:]) throws
+        -> (LaunchedProcess, () -> String)
+    {
         let arguments = ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]
-        let environment = Self.environment(temp)
+        let environment = Self.environment(temp).merging(extra) { _, given in given }
         let path = temp.path + "/output.txt"
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
@@ -219,7 +221,8 @@ struct CancellationTests {
                       - if: always()
                         run: |
                           touch \(marks)/started
-                          \(limited ? "sleep 300" : "sleep 1.5")
+                          while [ ! -e \(marks)/go ]; do sleep 0.05; done
+                          \(limited ? "sleep 300" : "true")
                           echo "cleanup finished"
                       - if: always()
                         run: echo "second cleanup ran"
@@ -230,25 +233,22 @@ struct CancellationTests {
                           sleep 300
                           echo "plain b finished"
                 """)
-            let path = temp.path + "/output.txt"
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
-                                               in: temp.path + "/project",
-                                               environment: ["TMPDIR": temp.path].merging(limited ? ["NIXACTIONS_CLEANUP_SECONDS": "1"] : [:]) { $1 },
-                                               output: handle)
-            try? handle.close()
+            let (process, output) = try Self.start(temp, adding: limited ? ["NIXACTIONS_CLEANUP_SECONDS": "1"] : [:])
             #expect(await eventually { FileManager.default.fileExists(atPath: marks + "/started") }, "the step never started")
-            let signalled = ContinuousClock.now
             kill(process.processIdentifier, SIGINT)
+            // The step goes on only once the run has taken the signal (on a loaded machine that
+            // can take a while): it runs through the cancellation.
+            #expect(await eventually { output().contains("nixactions: cancelling") }, "\(output())")
+            let signalled = ContinuousClock.now
+            FileManager.default.createFile(atPath: marks + "/go", contents: nil)
             await waitForExit(process)
             let took = ContinuousClock.now - signalled
-            let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            #expect(process.terminationStatus == 130, "\(output)")
-            #expect(output.contains("[a] cleanup finished\n") == !limited, "\(output)")
-            #expect(output.contains("[a] second cleanup ran\n"), "\(output)")
-            #expect(!output.contains("[a] plain step ran\n") && !output.contains("[b] plain b finished\n"), "\(output)")
-            #expect(output.contains("- Run echo \"plain step ran\" (skipped)"), "\(output)")
+            let text = output()
+            #expect(process.terminationStatus == 130, "\(text)")
+            #expect(text.contains("[a] cleanup finished\n") == !limited, "\(text)")
+            #expect(text.contains("[a] second cleanup ran\n"), "\(text)")
+            #expect(!text.contains("[a] plain step ran\n") && !text.contains("[b] plain b finished\n"), "\(text)")
+            #expect(text.contains("- Run echo \"plain step ran\" (skipped)"), "\(text)")
             #expect(took < .seconds(limited ? 20 : 30), "took \(took)")
         }
     }
