@@ -314,5 +314,13 @@ struct RedactionStreamTests {
         // Rebuilding everything at each value would read about 3,000² / 2 x (forms per value) patterns.
         let forms = RedactionForms.patterns(for: "loop-value-1500-end")!.count
         #expect(redactor.patternsBuilt < 3_000 * 3_000 / 2 * forms / 10, "\(redactor.patternsBuilt) patterns built")
+        // Then much output: after 1 MiB read with two automatons, they are folded into one.
+        #expect(!redactor.current().automatons.recent.isEmpty)
+        let stream2 = redactor.makeStream { _ in }
+        let block = Array(String(repeating: "plain output line, nothing secret here\n", count: 2_000).utf8)
+        for _ in 0..<20 { block.withUnsafeBytes { stream2.write($0) } }
+        stream2.finish()
+        #expect(redactor.current().automatons.recent.isEmpty, "still two automatons after 1.6 MB")
+        #expect(redactor.redact("x loop-value-2999-end loop-value-7-end") == "x *** ***")
     }
 }

@@ -24,6 +24,10 @@ public final class RedactionStream {
     /// The scan states of `automatons.base` and `automatons.recent`.
     private var state = ScanState()
     private var recentState = ScanState()
+    /// Bytes read with two automatons since this stream took them (`mergeAfter`).
+    private var scannedWithTwo = 0
+    /// After this much output read with two automatons, the redactor is asked to fold them into one.
+    static let mergeAfter = 1 << 20
     /// Bytes written so far.
     private var position = 0
     /// Output has been produced for every byte before this position.
@@ -145,6 +149,7 @@ public final class RedactionStream {
         (automatons, version) = redactor.current()
         state = ScanState()
         recentState = ScanState()
+        scannedWithTwo = 0
         let needed = automatons.maxLength * 3 + 16
         if needed > heldCapacity { grow(to: needed) }
         let shown = min(historyCount, historyLimit)
@@ -217,6 +222,11 @@ public final class RedactionStream {
             }
             recentState = rt
             window = recent.windowStart(rt, end: chunkStart + n, floor: emitted, byteAt: byteAt)
+            scannedWithTwo += n
+            if scannedWithTwo >= Self.mergeAfter {
+                scannedWithTwo = 0
+                redactor.mergeRecent()
+            }
         }
         position = chunkStart + n
         emit(upTo: min(window, base.windowStart(st, end: position, floor: emitted, byteAt: byteAt)))

@@ -40,6 +40,8 @@ public final class Redactor: Sendable {
         /// Patterns read while building automatons so far (tests: adding one value at a time costs
         /// far less than rebuilding everything each time).
         var patternsBuilt = 0
+        /// The next build folds `recent` into `base` (`mergeRecent`).
+        var mergeAsked = false
     }
 
     private let registry = Mutex(Registry())
@@ -113,7 +115,8 @@ public final class Redactor: Sendable {
             if registry.builtVersion != registry.version {
                 let fresh = registry.patterns.count - registry.baseCount
                 let limit = max(64, 2 * Int(Double(registry.baseCount).squareRoot()))
-                if registry.baseCount == 0 || registry.baseCount < smallBase || fresh > limit {
+                if registry.mergeAsked || registry.baseCount == 0 || registry.baseCount < smallBase || fresh > limit {
+                    registry.mergeAsked = false
                     registry.built = RedactionAutomatons(base: RedactionAutomaton(patterns: registry.patterns), recent: .empty)
                     registry.baseCount = registry.patterns.count
                     registry.patternsBuilt += registry.patterns.count
@@ -125,6 +128,17 @@ public final class Redactor: Sendable {
                 registry.builtVersion = registry.version
             }
             return (registry.built, registry.builtVersion)
+        }
+    }
+
+    /// Fold the small automaton into the large one at the next `current()`: a stream that has read
+    /// much output with two asks for it, since one build costs less than scanning twice from then on.
+    func mergeRecent() {
+        registry.withLock { registry in
+            guard registry.builtVersion == registry.version, !registry.built.recent.isEmpty, !registry.mergeAsked else { return }
+            registry.mergeAsked = true
+            registry.version += 1
+            published.store(registry.version, ordering: .releasing)
         }
     }
 
