@@ -111,7 +111,6 @@ public struct HelperChannel: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var status: [UInt8] = []
         var abandonAt: ContinuousClock.Instant?
-        let streams: [(fd: Int32, stream: Int32)] = [(fds[0], 1), (fds[1], 2)]
         var order = TwoPipeOutput(stdout: fds[0], stderr: fds[1], onSecret: onSecret)
         /// Read what is in the ready pipes now, each chunk delivered as `TwoPipeOutput` orders it
         /// (it reads the other pipe as it needs).
