@@ -855,4 +855,44 @@ struct HardeningTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty, "left in TMPDIR")
         #expect(!(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)).contains(tmp), "a mount is left")
     }
+
+    static var canMakeRunCgroup: Bool {
+        CgroupV2.makeRunCgroup(name: "nixactions-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").map { CgroupTree.remove($0); return true } ?? false
+    }
+
+    @Test("a run whose host and supervisor were both killed (SIGKILL) is ended by the next run, also one with another TMPDIR (found by its cgroup)",
+          .enabled(if: canMakeRunCgroup, "this machine cannot make a cgroup v2 for a run"))
+    func deadRunOtherTMPDIR() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marker = "nxadeadrun\(getpid())"
+        defer { for pid in livePids(where: { $0.contains(marker) }) { kill(pid, SIGKILL) } }
+        for folder in ["first/tmp", "second/tmp"] {
+            try FileManager.default.createDirectory(atPath: temp.path + "/" + folder, withIntermediateDirectories: true)
+        }
+        _ = try temp.write("first/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      setsid bash -c 'exec -a \(marker) sleep 300' > /dev/null 2>&1 < /dev/null &
+                      touch \(temp.path)/started
+                      sleep 300
+            """)
+        _ = try temp.write("second/wf.yml", "jobs:\n  b:\n    steps:\n      - run: echo second\n")
+        let first = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                         in: temp.path + "/first", environment: ["TMPDIR": temp.path + "/first/tmp"])
+        #expect(await eventually { FileManager.default.fileExists(atPath: temp.path + "/started") })
+        #expect(await eventually { !livePids(where: { $0.contains(marker) }).isEmpty }, "the step's background process never started")
+        // The host and its watcher (the supervisor to be), as a CI agent killing the tree would.
+        let watchers = livePids { $0.contains("nixactions-watch \(first.processIdentifier) ") }
+        #expect(!watchers.isEmpty)
+        for pid in watchers + [first.processIdentifier] { kill(pid, SIGKILL) }
+        await waitForExit(first)
+        // (Another test's run, started meanwhile from its own TMPDIR, may end it first: the same sweep.)
+        let second = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
+                                          in: temp.path + "/second", environment: ["TMPDIR": temp.path + "/second/tmp"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(await livePids(after: .seconds(5), where: { $0.contains(marker) }).isEmpty, "the dead run's process is still running")
+    }
 }

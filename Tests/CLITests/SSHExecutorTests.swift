@@ -170,22 +170,24 @@ extension RealExecutorSuites {
                         workspace: { copy-project: false }
                         steps:
                           - run: |
-                              setsid sh -c 'trap "" TERM; exec -a \(marker) sleep 300' > /dev/null 2>&1 < /dev/null &
-                              setsid -f sh -c 'exec -a \(marker)f sleep 300'
-                              echo started
+                              setsid bash -c 'trap "" TERM; exec -a \(marker) sleep 300' > /dev/null 2>&1 < /dev/null &
+                              setsid -f bash -c 'exec -a \(marker)f sleep 300'
+                              for i in $(seq 100); do [ "$(pgrep -fc '^\(marker)')" = 2 ] && break; sleep 0.05; done
+                              echo "started $(pgrep -fc '^\(marker)')"
                               \(cancelled ? "touch \(temp.path)/started; sleep 300" : "true")
                     """)
                 let began = ContinuousClock.now
                 if cancelled {
                     let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
                     #expect(await eventually { FileManager.default.fileExists(atPath: temp.path + "/started") })
+                    #expect(SSHServer.processes(matching: marker).count == 2, "the escaping processes did not start")
                     kill(process.processIdentifier, SIGINT)
                     await waitForExit(process)
                     #expect(process.terminationStatus == 130)
                 } else {
                     let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
                     #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-                    #expect(result.stdout.contains("[s] started\n"))
+                    #expect(result.stdout.contains("[s] started 2\n"), "\(result.stdout)")
                 }
                 #expect(ContinuousClock.now - began < .seconds(cancelled ? 20 : 5), "the job's end waited for the escaped processes")
                 try? await Task.sleep(for: .milliseconds(300))

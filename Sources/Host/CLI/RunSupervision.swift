@@ -185,10 +185,33 @@ final class RunSupervision: Sendable {
             killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
             runCleanup(in: base + "/" + name)
         }
+        sweepDeadRunCgroups()
         // The local executor's tmpfs folders: `nixactions-XXXXXX`.
         for base in temporaryBases.dropFirst() {
             PrivateFolder.sweepDead(base: base, prefix: folderPrefix) { PrivateFolder.isMade($0, prefix: folderPrefix) }
         }
+    }
+
+    /// A run whose host and supervisor both died is found by its folder in TMPDIR; one started
+    /// with another TMPDIR by its cgroup, below this process's own: `nixactions-RUN_ID` holding
+    /// processes whose tracking id names a host pid that no longer exists. Its processes (its
+    /// cgroup, its tracking id) are killed and the cgroup removed. A cgroup with no process, or
+    /// whose host pid exists (even if reused), is left alone: never a live run's.
+    static func sweepDeadRunCgroups() {
+        guard let own = CgroupV2.ownFolder(), let names = FastFiles.names(in: own, prefix: folderPrefix) else { return }
+        for name in names where isRunCgroup(name) {
+            let path = own + "/" + name
+            guard let host = TrackedProcesses.hostPid(inCgroup: path), kill(host, 0) != 0, errno == ESRCH else { continue }
+            killRun(cgroup: path, trackingID: String(name.dropFirst(folderPrefix.count)) + "-\(host)/")
+        }
+    }
+
+    /// `nixactions-yyyyMMdd-HHmmss-hhhhhhhh`: a run's cgroup.
+    static func isRunCgroup(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        let digits = { (part: Substring, count: Int) in part.count == count && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) }
+        return parts.count == 4 && parts[0] == "nixactions" && digits(parts[1], 8) && digits(parts[2], 6)
+            && parts[3].count == 8 && parts[3].allSatisfy(\.isHexDigit)
     }
 
     /// `nixactions-yyyyMMdd-HHmmss-hhhhhhhh-XXXXXX`: a run folder, and nothing else.

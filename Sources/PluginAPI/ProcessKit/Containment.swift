@@ -377,10 +377,30 @@ public enum TrackedProcesses {
         return names.compactMap { pid_t($0) }
     }
 
+    /// The host pid named by the tracking id (`RUN_ID-PID/…`) of a process in the cgroup subtree
+    /// `path`: the host that ran it. Nil when the subtree holds no process with one.
+    public static func hostPid(inCgroup path: String) -> pid_t? {
+        let marker = Array("\(JobContainment.trackingVariable)=".utf8)
+        for folder in CgroupTree.subtree(path) {
+            guard let text = try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                guard let pid = pid_t(line), let value = environmentValue(pid, marker) else { continue }
+                let run = value.split(separator: "/", maxSplits: 1).first ?? ""
+                if let dash = run.lastIndex(of: "-"), let host = pid_t(run[run.index(after: dash)...]) { return host }
+            }
+        }
+        return nil
+    }
+
     /// Whether `/proc/<pid>/environ` has an entry starting with `marker` (zombies have none).
     static func environmentContains(_ pid: pid_t, _ marker: [UInt8]) -> Bool {
+        environmentValue(pid, marker) != nil
+    }
+
+    /// The rest of `/proc/<pid>/environ`'s first entry starting with `marker`.
+    static func environmentValue(_ pid: pid_t, _ marker: [UInt8]) -> String? {
         let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 16384)
@@ -393,9 +413,11 @@ public enum TrackedProcesses {
         var start = 0
         while start < data.count {
             let end = data[start...].firstIndex(of: 0) ?? data.count
-            if end - start >= marker.count && data[start..<(start + marker.count)].elementsEqual(marker) { return true }
+            if end - start >= marker.count && data[start..<(start + marker.count)].elementsEqual(marker) {
+                return String(decoding: data[(start + marker.count)..<end], as: UTF8.self)
+            }
             start = end + 1
         }
-        return false
+        return nil
     }
 }
