@@ -90,10 +90,10 @@ final class VaultSecrets: SecretsPlugin {
         guard let address = (given.map(Self.trimmedAddress) ?? runnerAddress) else {
             throw OperationFailure(message: "no Vault address", hint: "set VAULT_ADDR (or BAO_ADDR), or the entry's 'address'")
         }
-        try Self.checkTransport(address)
         // The runner's own credentials (VAULT_TOKEN, VAULT_SECRET_ID) go to the runner's server
         // only: an address from the workflow names another server, which would receive them.
         let workflowServer = given != nil && address != runnerAddress
+        try Self.checkTransport(address, plainHTTPElsewhere: !workflowServer)
         let namespace = try SecretDocuments.string(options, "namespace") ?? environment["VAULT_NAMESPACE"]
         var version: Int?
         if let value = options["version"] {
@@ -258,16 +258,17 @@ final class VaultSecrets: SecretsPlugin {
         return address
     }
 
-    /// An http(s) URL of a server; plain http only to this machine (127.0.0.1, localhost, ::1):
-    /// tokens and secrets would travel unencrypted.
-    static func checkTransport(_ address: String) throws {
+    /// An http(s) URL of a server. Plain http to another machine than this one (127.0.0.1,
+    /// localhost, ::1) only for the runner's own server (`VAULT_ADDR`, its operator's choice), not
+    /// for one a workflow names: tokens and secrets would travel unencrypted.
+    static func checkTransport(_ address: String, plainHTTPElsewhere: Bool) throws {
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = url.host, !host.isEmpty else {
             throw OperationFailure(message: "the Vault address \(address) is not an http(s) URL of a server", hint: "e.g. https://vault.example.com:8200")
         }
-        if scheme == "http" && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) {
+        if scheme == "http" && !plainHTTPElsewhere && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) {
             throw OperationFailure(message: "the Vault address \(address) is plain http to another machine",
-                                   hint: "use https (the token and the secrets would travel unencrypted); http is allowed for 127.0.0.1")
+                                   hint: "use https (the token and the secrets would travel unencrypted); a workflow's address may use http only for 127.0.0.1")
         }
     }
 

@@ -295,6 +295,10 @@ struct SecretProvidersIntegrationTests {
         let plain = try await project.run(environment: [:], secrets: [apiKey])
         expectProviderFailure(plain, project, provider: "vault", contains: "the Vault address http://192.0.2.1:8200 is plain http to another machine")
         #expect(plain.seconds < 5, "a request was tried")
+        // The runner's own address is its operator's choice: plain http to another host is tried.
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: ["API_KEY"])
+        let operatorHTTP = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.2:9", "VAULT_TOKEN": "unused-token-1"], secrets: [apiKey])
+        expectProviderFailure(operatorHTTP, project, provider: "vault", contains: "cannot reach Vault at http://127.0.0.2:9")
     }
 
     @Test("OpenBao: AppRole with role id and secret id from the environment, then from files; the login token is revoked")
