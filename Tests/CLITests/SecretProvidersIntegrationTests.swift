@@ -270,7 +270,7 @@ struct SecretProvidersIntegrationTests {
         try expectReported(result, ["OLD_KEY": old, "NEW_KEY": new], unset: ["API_KEY"])
     }
 
-    @Test("Vault: the runner's VAULT_TOKEN goes only to VAULT_ADDR, never to another address the workflow names; plain http only to this machine")
+    @Test("Vault: the runner's VAULT_TOKEN goes only to VAULT_ADDR, never to another address the workflow names, which may use plain http only to this machine; VAULT_ADDR may be any http(s) URL")
     func vaultWorkflowAddress() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
