@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -259,6 +260,33 @@ extension RealExecutorSuites {
                 let stdout = String(decoding: logged, as: UTF8.self)
                 #expect(jobLog.contains("line 200\n"), "\(ending): the job log lost lines:\n\(jobLog.suffix(500))")
                 #expect(stdout.hasPrefix((1...200).map { "line \($0)\n" }.joined()), "\(ending): events.jsonl does not reference every line")
+
+                // However the run ended, its events end it: every step and job started is finished,
+                // then the run (after SIGKILL or a second signal, by the supervisor, after the host's
+                // exit: give it a moment).
+                var state = RunState()
+                for _ in 0..<250 {
+                    state = (try? RunState.replay(String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))) ?? RunState()
+                    if state.status != nil { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let expected = switch ending {
+                case .normal, .fullDisk: "success"
+                case .stepTimeout, .jobTimeout, .runFolderDeleted, .sigkill: "failure"
+                case .sigint, .sigintTwice, .sigterm, .sighup: "cancelled"
+                }
+                #expect(state.status == expected, "\(ending) (fallback: \(fallback)): the run's last event: \(state.status ?? "none")")
+                let open = state.jobs.flatMap { job in [job.status == nil ? job.key : nil] + job.steps.map { $0.status == nil ? "\(job.key) step \($0.index)" : nil } }
+                #expect(open.compactMap { $0 }.isEmpty, "\(ending): left open in events.jsonl: \(open.compactMap { $0 })")
+                if ending == .sigkill {
+                    #expect(state.message?.contains("ended before the run did") == true, "\(state.message ?? "no message")")
+                    #expect(state.jobs.first?.status == "failure" && state.jobs.first?.message != nil)
+                }
+                if ending == .sigintTwice {
+                    // The cleanup step the second signal killed was cancelled, not failed.
+                    #expect(state.jobs.first?.steps.map(\.status) == ["cancelled", "cancelled"], "\(state.jobs.first?.steps ?? [])")
+                    #expect(state.jobs.first?.status == "cancelled")
+                }
             }
         }
 

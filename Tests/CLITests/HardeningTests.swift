@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import NixActionsProcessKit
+import NixActionsEngine
 
 @testable import NixActionsCLI
 
@@ -162,6 +163,24 @@ struct HardeningTests {
         #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--cgroup", "c", "--host-pid", "7", "--host-done"])
             .map { $0.cgroup == "c" && $0.hostPID == 7 && $0.hostDone } == true)
         #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--host-pid", "x"]) == nil)
+        #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--host-pid", "7", "--events", "/a b", "--host-aborted"])
+            .map { $0.events == "/a b" && $0.hostAborted && !$0.hostDone } == true)
+        #expect(SuperviseCommand.fastParse(["__supervise", "--run-folder", "f", "--tracking-id", "t", "--events"]) == nil)
+
+        // The host told where its events are, then died: the supervisor ends them (`failure`); after
+        // "abort" (a second signal), `cancelled`. A path with spaces and quotes passes whole.
+        for (said, status) in [("", "failure"), ("abort\n", "cancelled")] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let events = temp.path + "/logs 'x' \(status)/events.jsonl"
+            try FileManager.default.createDirectory(atPath: (events as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try "{\"ts\":\"2026-12-05T03:00:00.000Z\",\"event\":\"workflow_started\",\"format\":\"nixactions.events/1\",\"workflow\":\"w\",\"run_id\":\"r\"}\n"
+                .write(toFile: events, atomically: false, encoding: .utf8)
+            let ended = try await runCommand(shell, arguments(folder), input: Data("events \(events)\n\(said)".utf8), environment: ["TMPDIR": temp.path])
+            #expect(ended.status == 0 && ended.stderr.isEmpty, "\(ended.stderr)")
+            let state = try RunState.replay(String(contentsOfFile: events, encoding: .utf8))
+            #expect(state.status == status && state.message != nil, "\(said): \(state)")
+            #expect(!FileManager.default.fileExists(atPath: folder))
+        }
 
         // A run starts it (its own process group), and it is gone soon after the run ends.
         let marker = temp.path + "/watch-run"

@@ -241,6 +241,8 @@ struct RunCommand: AsyncParsableCommand {
             let reporter = try LogDirectoryReporter(directory: logs)
             reporters.append(reporter)
             logReporter = reporter
+            let events = logs + "/events.jsonl"
+            supervision.tell(events: events.hasPrefix("/") ? events : FileManager.default.currentDirectoryPath + "/" + events)
         } catch {
             let reason = (error as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? (error as? LogRootLink)?.reason ?? "\(error)"
             standardError("warning: cannot keep logs in \(logs): \(reason)\n")

@@ -80,10 +80,21 @@ final class RunSupervision: Sendable {
         return problems
     }
 
+    /// Where the run's `events.jsonl` is: if this process dies (or a second signal stops it)
+    /// before the run's end is written there, the supervisor writes it (`UnfinishedRunEvents`).
+    func tell(events path: String) {
+        guard supervisorPipe >= 0, !path.contains("\n") else { return }
+        let line = Array("events \(path)\n".utf8)
+        _ = line.withUnsafeBytes { write(supervisorPipe, $0.baseAddress, $0.count) }
+    }
+
     /// A second signal: kill every process of the run now, without cleanup steps. The folders
     /// are removed by the supervisor once this process has exited.
     @discardableResult
     func killEverything() -> [String] {
+        // The supervisor closes the run's events once this process is gone (`UnfinishedRunEvents`):
+        // its jobs and steps, and the run, `cancelled`.
+        if supervisorPipe >= 0 { _ = write(supervisorPipe, "abort\n", 6) }
         Self.killRun(cgroup: cgroup, trackingID: trackingID)
         let problems = Self.runCleanup(in: folder.path)
         folder.remove()
@@ -254,13 +265,20 @@ final class RunSupervision: Sendable {
     /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
     /// It waits until the pipe closes (the host exited), then until the host is gone (2 s at
     /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
-    /// nothing to do. Otherwise it becomes the supervisor, told whether the host finished.
+    /// nothing to do. Otherwise it becomes the supervisor, told whether the host finished, where
+    /// the run's events are ("events PATH") and whether a second signal stopped it ("abort").
     static let watcherScript = #"""
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
         shift 3
-        said=
-        while IFS= read -r line; do said="$said$line;"; done
+        finished= aborted= events=
+        while IFS= read -r line; do
+            case $line in
+                done) finished=1 ;;
+                abort) aborted=1 ;;
+                "events "*) events=${line#events } ;;
+            esac
+        done
         waited=0
         while [ "$waited" -lt 200 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
             state=${stat##*) }
@@ -268,14 +286,16 @@ final class RunSupervision: Sendable {
             sleep 0.01
             waited=$((waited + 1))
         done
-        case $said in
-            *"done;"*)
-                for entry in "$temporary"/nixactions-* /dev/shm/nixactions-*; do
-                    [ -e "$entry" ] && exec "$nixactions" "$@" --host-pid "$host" --host-done < /dev/null
-                done
-                exit 0 ;;
-        esac
-        exec "$nixactions" "$@" --host-pid "$host" < /dev/null
+        set -- "$@" --host-pid "$host"
+        if [ -n "$finished" ]; then
+            for entry in "$temporary"/nixactions-* /dev/shm/nixactions-*; do
+                [ -e "$entry" ] && exec "$nixactions" "$@" --host-done < /dev/null
+            done
+            exit 0
+        fi
+        [ -n "$events" ] && set -- "$@" --events "$events"
+        [ -n "$aborted" ] && set -- "$@" --host-aborted
+        exec "$nixactions" "$@" < /dev/null
         """#
 
     /// Start the supervisor (`watcherScript`, else `nixactions __supervise` at once) with the read
@@ -337,34 +357,41 @@ struct SuperviseCommand: ParsableCommand {
     @Option(name: .customLong("cgroup")) var cgroup: String?
     @Option(name: .customLong("host-pid")) var hostPID: Int32?
     @Flag(name: .customLong("host-done")) var hostDone = false
+    @Option(name: .customLong("events")) var events: String?
+    @Flag(name: .customLong("host-aborted")) var hostAborted = false
 
     func run() throws {
-        Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup, hostPID: hostPID, hostDone: hostDone).run()
+        Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup, hostPID: hostPID, hostDone: hostDone,
+                   events: events, hostAborted: hostAborted).run()
     }
 
     /// The arguments `RunSupervision.startSupervisor` passes, in its order, or nil for anything
     /// else (then ArgumentParser reads them and reports what is wrong).
     static func fastParse(_ arguments: [String]) -> Supervisor? {
-        var arguments = arguments
-        var hostDone = false
-        if arguments.last == "--host-done" {
-            hostDone = true
-            arguments.removeLast()
-        }
-        guard arguments.first == name, arguments.count >= 5, arguments.count % 2 == 1,
+        guard arguments.first == name, arguments.count >= 5,
               arguments[1] == "--run-folder", arguments[3] == "--tracking-id" else { return nil }
-        var supervisor = Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: nil, hostDone: hostDone)
+        var supervisor = Supervisor(runFolder: arguments[2], trackingID: arguments[4], cgroup: nil)
         var index = 5
-        if index < arguments.count, arguments[index] == "--cgroup" {
-            supervisor.cgroup = arguments[index + 1]
-            index += 2
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--host-done": supervisor.hostDone = true
+            case "--host-aborted": supervisor.hostAborted = true
+            case "--cgroup", "--host-pid", "--events":
+                guard index + 1 < arguments.count else { return nil }
+                let value = arguments[index + 1]
+                switch arguments[index] {
+                case "--cgroup": supervisor.cgroup = value
+                case "--events": supervisor.events = value
+                default:
+                    guard let pid = Int32(value) else { return nil }
+                    supervisor.hostPID = pid
+                }
+                index += 1
+            default: return nil
+            }
+            index += 1
         }
-        if index < arguments.count, arguments[index] == "--host-pid" {
-            guard let pid = Int32(arguments[index + 1]) else { return nil }
-            supervisor.hostPID = pid
-            index += 2
-        }
-        return index == arguments.count ? supervisor : nil
+        return supervisor
     }
 }
 
@@ -377,6 +404,10 @@ struct Supervisor {
     var hostPID: Int32?
     /// The watcher saw the host say "done": only sweep (standard input says nothing more).
     var hostDone = false
+    /// The run's `events.jsonl`, closed here when the host could not (`UnfinishedRunEvents`).
+    var events: String?
+    /// A second signal stopped the host at once (it said "abort"): the run was cancelled.
+    var hostAborted = false
 
     func run() {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
@@ -393,9 +424,21 @@ struct Supervisor {
         // The pipe closes while the host exits, maybe before its other descriptors (and locks) go.
         let deadline = ContinuousClock.now + .seconds(2)
         while SuperviseCommand.isAlive(host) && ContinuousClock.now < deadline { usleep(1000) }
-        if !hostDone && !String(decoding: received, as: UTF8.self).contains("done\n") {
+        // Without the watcher (no /bin/sh), the host's lines come here.
+        let said = String(decoding: received, as: UTF8.self).split(separator: "\n").map(String.init)
+        var events = events
+        if let line = said.last(where: { $0.hasPrefix("events ") }) { events = String(line.dropFirst("events ".count)) }
+        if !hostDone && !said.contains("done") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
+            if let events {
+                let aborted = hostAborted || said.contains("abort")
+                UnfinishedRunEvents.close(
+                    file: events, status: aborted ? .cancelled : .failure,
+                    message: aborted
+                        ? "stopped at once by a second signal; its processes were killed"
+                        : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes")
+            }
             RunSupervision.runCleanup(in: runFolder)
             // Never into a mount a step left there (FileManager's removal would empty it).
             FastFiles.removeTree(runFolder)

@@ -408,7 +408,11 @@ extension JobRunner {
             } else if !stepResult.succeeded {
                 for problem in problems { reporter.report(.message(job: planned.key, level: .error, text: problem)) }
             }
-            if !stepResult.succeeded {
+            if !stepResult.succeeded && AbruptStop.requested {
+                // Killed with every process of the run by a second signal: cancelled, not failed.
+                outcome = .cancelled
+                message = nil
+            } else if !stepResult.succeeded {
                 outcome = .failure
                 if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
                 if policy.maxAttempts > 1 { message = "step '\(name)' failed after \(attempt) attempts" }

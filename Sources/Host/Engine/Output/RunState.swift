@@ -26,6 +26,8 @@ public struct RunState: Sendable, Equatable {
         public var status: String?
         public var durationMilliseconds: Int?
         public var failedStep: String?
+        /// Why it did not succeed, when the job (or the run's supervisor, for a run whose host died) said.
+        public var message: String?
         public var steps: [StepState] = []
         public var annotations: [String] = []
         public var summary: String?
@@ -39,6 +41,9 @@ public struct RunState: Sendable, Equatable {
     public var runID: String?
     public var status: String?
     public var durationMilliseconds: Int?
+    /// Why the run ended as it did, when that is not its jobs' doing: a host that died, or was
+    /// stopped at once by a second signal (written by the run's supervisor, `UnfinishedRunEvents`).
+    public var message: String?
     /// Jobs in the order they started (or were decided without starting).
     public var jobs: [JobState] = []
 
@@ -49,7 +54,8 @@ public struct RunState: Sendable, Equatable {
         case unknownFormat(String)
     }
 
-    /// Replay the events of a run; unknown events and fields are ignored (the format only grows).
+    /// Replay the events of a run; unknown events and fields are ignored (the format only grows),
+    /// and so is a last line without its newline that is not whole JSON (the host was writing it).
     public static func replay(_ text: String) throws -> RunState {
         var state = RunState()
         var jobIndex: [String: Int] = [:]
@@ -64,8 +70,11 @@ public struct RunState: Sendable, Equatable {
             state.jobs[job].steps.append(StepState(index: index, name: ""))
             return state.jobs[job].steps.count - 1
         }
-        for (number, line) in text.split(separator: "\n").enumerated() {
+        let lines = text.split(separator: "\n")
+        for (number, line) in lines.enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                // The last line of a file still being written (a live view's) may be unfinished.
+                if number == lines.count - 1 && !text.hasSuffix("\n") { break }
                 throw ReplayError.notJSON(line: number + 1)
             }
             let string = { (key: String) in object[key] as? String }
@@ -119,9 +128,11 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].status = string("status")
                 state.jobs[j].durationMilliseconds = int("duration_ms")
                 state.jobs[j].failedStep = string("failed_step")
+                state.jobs[j].message = string("message")
             case "workflow_finished":
                 state.status = string("status")
                 state.durationMilliseconds = int("duration_ms")
+                state.message = string("message")
             default:
                 continue
             }

@@ -1,0 +1,179 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The closing events of a run whose host could not write them: it died (SIGKILL, a crash) or a
+/// second signal stopped it at once. The run's supervisor calls `close` once the host is gone, so
+/// that a reader of `events.jsonl` (a live view, a report, `RunState.replay`) can tell a dead run
+/// from a running one: every step and job started and not finished gets its `step_finished` /
+/// `job_finished`, then the run its `workflow_finished`, each with a `message` saying why.
+///
+/// The file is read once, in 1 MiB pieces (memory stays flat whatever its size); only the start
+/// and end events are decoded (an `output` event is recognised by its name and skipped). A last
+/// line the host did not finish writing is cut off first, so that every line is whole JSON. A
+/// file that already holds `workflow_finished` is left as it is.
+public enum UnfinishedRunEvents {
+    /// Close the events of `path` with `status`; returns how many events were appended (0: nothing
+    /// to do, or the file is not this user's regular file, or cannot be read).
+    @discardableResult
+    public static func close(file path: String, status: Outcome, message: String) -> Int {
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else { return 0 }
+
+        var scan = Scan()
+        var pending: [UInt8] = []  // the start of a line a piece's end cut (at most 1 MiB of it)
+        var pendingCut = false  // longer than that: not a start or end event, never decoded
+        var offset = 0  // bytes read before this piece
+        var consumed = 0  // bytes of the file up to the end of its last whole line
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return 0 }
+            if count == 0 { break }
+            var start = 0
+            for index in 0..<count where buffer[index] == 0x0A {
+                if pending.isEmpty && !pendingCut {
+                    scan.line(buffer[start..<index])
+                } else {
+                    if !pendingCut { scan.line((pending + buffer[start..<index])[...]) }
+                    pending.removeAll(keepingCapacity: true)
+                    pendingCut = false
+                }
+                start = index + 1
+                consumed = offset + start
+            }
+            if start < count && !pendingCut {
+                if pending.count + (count - start) <= 1 << 20 { pending += buffer[start..<count] } else { pendingCut = true; pending = [] }
+            }
+            offset += count
+        }
+        guard !scan.finished else { return 0 }
+        // A last line the host did not finish: cut off, so that every line is whole JSON.
+        if offset > consumed { _ = ftruncate(fd, off_t(consumed)) }
+
+        let now = nowMilliseconds()
+        func since(_ stamp: String?) -> Int? { stamp.flatMap(milliseconds).map { max(0, now - $0) } }
+        var text = ""
+        var appended = 0
+        for key in scan.jobOrder {
+            guard let job = scan.openJobs[key] else { continue }
+            for index in (scan.openSteps[key] ?? [:]).keys.sorted() {
+                let step = scan.openSteps[key]![index]!
+                var event = JSONObjectWriter()
+                event.add("ts", Timestamp.now()); event.add("event", "step_finished"); event.add("job", key)
+                event.add("step", index); event.add("name", step.name); event.add("status", status.rawValue)
+                event.add("exit_code", nil as Int?); event.add("duration_ms", since(step.started)); event.add("message", message)
+                text += event.finish() + "\n"
+                appended += 1
+            }
+            var event = JSONObjectWriter()
+            event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", job.name)
+            event.add("status", status.rawValue); event.add("duration_ms", since(job.started)); event.add("message", message)
+            text += event.finish() + "\n"
+            appended += 1
+        }
+        var event = JSONObjectWriter()
+        event.add("ts", Timestamp.now()); event.add("event", "workflow_finished"); event.add("workflow", scan.workflow ?? "")
+        event.add("status", status.rawValue); event.add("duration_ms", since(scan.started)); event.add("message", message)
+        text += event.finish() + "\n"
+        appended += 1
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(consumed)) }
+        return written == bytes.count ? appended : 0
+    }
+
+    private struct OpenStep { var name: String; var started: String? }
+    private struct OpenJob { var name: String; var started: String? }
+
+    /// What the lines read so far left open.
+    private struct Scan {
+        var workflow: String?
+        var started: String?
+        var finished = false
+        var jobOrder: [String] = []
+        var openJobs: [String: OpenJob] = [:]
+        var openSteps: [String: [Int: OpenStep]] = [:]
+
+        mutating func line(_ bytes: ArraySlice<UInt8>) {
+            guard let name = UnfinishedRunEvents.eventName(bytes), name != "output" else { return }
+            switch name {
+            case "workflow_started", "job_started", "job_finished", "step_started", "step_finished", "workflow_finished": break
+            default: return
+            }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
+            let ts = object["ts"] as? String
+            switch name {
+            case "workflow_started":
+                workflow = object["workflow"] as? String
+                started = ts
+            case "workflow_finished":
+                finished = true
+            case "job_started":
+                guard let key = object["job"] as? String else { return }
+                if openJobs[key] == nil { jobOrder.append(key) }
+                openJobs[key] = OpenJob(name: object["name"] as? String ?? key, started: ts)
+            case "job_finished":
+                guard let key = object["job"] as? String else { return }
+                openJobs[key] = nil
+                openSteps[key] = nil
+            case "step_started":
+                guard let key = object["job"] as? String, let index = object["step"] as? Int else { return }
+                openSteps[key, default: [:]][index] = OpenStep(name: object["name"] as? String ?? "", started: ts)
+            case "step_finished":
+                guard let key = object["job"] as? String, let index = object["step"] as? Int else { return }
+                openSteps[key]?[index] = nil
+            default: break
+            }
+        }
+    }
+
+    /// The event's name, from its first characters (`{"ts":"…","event":"NAME"`): every line the
+    /// host writes starts so.
+    static func eventName(_ bytes: ArraySlice<UInt8>) -> String? {
+        let marker = Array(#","event":""#.utf8)
+        let head = bytes.prefix(96)
+        guard head.count > marker.count else { return nil }
+        var index = head.startIndex
+        while index + marker.count <= head.endIndex {
+            if head[index..<index + marker.count].elementsEqual(marker) {
+                let start = index + marker.count
+                guard let end = head[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+                return String(decoding: head[start..<end], as: UTF8.self)
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Milliseconds since the epoch of a `Timestamp` (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+    static func milliseconds(_ stamp: String) -> Int? {
+        let digits = Array(stamp.utf8)
+        guard digits.count == 24 else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int32? {
+            var value: Int32 = 0
+            for byte in digits[from..<from + count] {
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = value * 10 + Int32(byte - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+              let minute = number(14, 2), let second = number(17, 2), let milli = number(20, 3) else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900; parts.tm_mon = month - 1; parts.tm_mday = day
+        parts.tm_hour = hour; parts.tm_min = minute; parts.tm_sec = second
+        return Int(timegm(&parts)) * 1000 + Int(milli)
+    }
+
+    static func nowMilliseconds() -> Int {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return spec.tv_sec * 1000 + spec.tv_nsec / 1_000_000
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+@testable import NixActionsEngine
+import Testing
+import TestSupport
+
+@Suite("UnfinishedRunEvents: the supervisor closes the events of a run whose host could not")
+struct UnfinishedRunEventsTests {
+    static let head = """
+        {"ts":"2026-12-05T03:00:00.000Z","event":"workflow_started","format":"nixactions.events/1","workflow":"w \\"x\\"","run_id":"r"}
+        {"ts":"2026-12-05T03:00:00.010Z","event":"job_started","job":"a","name":"A"}
+        {"ts":"2026-12-05T03:00:00.010Z","event":"job_started","job":"b","name":"b"}
+        {"ts":"2026-12-05T03:00:00.011Z","event":"job_started","job":"c","name":"c"}
+        {"ts":"2026-12-05T03:00:00.020Z","event":"step_started","job":"a","step":0,"name":"first"}
+        {"ts":"2026-12-05T03:00:00.020Z","event":"step_started","job":"b","step":0,"name":"only"}
+        {"ts":"2026-12-05T03:00:00.030Z","event":"output","job":"a","step":0,"stream":"stdout","offset":0,"length":3,"lines":1}
+        {"ts":"2026-12-05T03:00:00.040Z","event":"step_finished","job":"a","step":0,"name":"first","status":"success","exit_code":0,"duration_ms":20}
+        {"ts":"2026-12-05T03:00:00.041Z","event":"step_started","job":"a","step":1,"name":"second"}
+        {"ts":"2026-12-05T03:00:00.050Z","event":"step_finished","job":"c","step":0,"name":"x","status":"success","exit_code":0,"duration_ms":1}
+        {"ts":"2026-12-05T03:00:00.051Z","event":"job_finished","job":"c","name":"c","status":"success","duration_ms":40}
+
+        """
+
+    @Test("open steps and jobs are finished, then the run; a cut last line goes; a second close adds nothing")
+    func closes() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        // A long line (more than the 1 MiB piece the file is read in) and a last line cut mid-write.
+        let long = "{\"ts\":\"2026-12-05T03:00:00.060Z\",\"event\":\"message\",\"job\":\"a\",\"level\":\"info\",\"text\":\""
+            + String(repeating: "y", count: 3 << 20) + "\"}\n"
+        try (Self.head + long + "{\"ts\":\"2026-12-05T03:00:00.070Z\",\"event\":\"step_fini").write(toFile: path, atomically: false, encoding: .utf8)
+
+        let appended = UnfinishedRunEvents.close(file: path, status: .failure, message: "the runner died")
+        #expect(appended == 5)  // a's step 1, job a, b's step 0, job b, the run
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasSuffix("\n") && !text.contains("step_fini\""), "the cut line is gone")
+        #expect(text.hasPrefix(Self.head + long))
+        let state = try RunState.replay(text)
+        #expect(state.status == "failure" && state.message == "the runner died" && state.workflow == "w \"x\"")
+        #expect((state.durationMilliseconds ?? 0) > 0)
+        let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
+        #expect(jobs["a"]?.status == "failure" && jobs["a"]?.message == "the runner died" && jobs["a"]?.name == "A")
+        #expect(jobs["b"]?.status == "failure")
+        #expect(jobs["c"]?.status == "success" && jobs["c"]?.message == nil, "a finished job is left as it was")
+        #expect(jobs["a"]?.steps.map(\.status) == ["success", "failure"])
+        #expect(jobs["b"]?.steps.map(\.status) == ["failure"])
+        // The appended events are in the order a reader expects: a job's steps, then the job.
+        let added = text.split(separator: "\n").suffix(5).compactMap { UnfinishedRunEvents.eventName(Array($0.utf8)[...]) }
+        #expect(added == ["step_finished", "job_finished", "step_finished", "job_finished", "workflow_finished"])
+
+        #expect(UnfinishedRunEvents.close(file: path, status: .failure, message: "again") == 0)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+    }
+
+    @Test("a second signal's run is cancelled; a finished run, a link and a missing file are left alone")
+    func statusAndRefusals() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        try Self.head.write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(UnfinishedRunEvents.close(file: path, status: .cancelled, message: "stopped at once") == 5)
+        let state = try RunState.replay(try String(contentsOfFile: path, encoding: .utf8))
+        #expect(state.status == "cancelled" && state.jobs.filter { $0.status == "cancelled" }.map(\.key) == ["a", "b"])
+
+        let finished = temp.path + "/finished.jsonl"
+        let whole = Self.head + "{\"ts\":\"2026-12-05T03:00:01.000Z\",\"event\":\"workflow_finished\",\"workflow\":\"w\",\"status\":\"success\",\"duration_ms\":1000}\n"
+        try whole.write(toFile: finished, atomically: false, encoding: .utf8)
+        #expect(UnfinishedRunEvents.close(file: finished, status: .failure, message: "m") == 0)
+        #expect(try String(contentsOfFile: finished, encoding: .utf8) == whole)
+
+        let link = temp.path + "/link.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: temp.path + "/other.jsonl")
+        try Self.head.write(toFile: temp.path + "/other.jsonl", atomically: false, encoding: .utf8)
+        #expect(UnfinishedRunEvents.close(file: link, status: .failure, message: "m") == 0)
+        #expect(try String(contentsOfFile: temp.path + "/other.jsonl", encoding: .utf8) == Self.head, "never through a link")
+        #expect(UnfinishedRunEvents.close(file: temp.path + "/missing.jsonl", status: .failure, message: "m") == 0)
+    }
+
+    @Test("timestamps read back as the milliseconds they were written from")
+    func timestamps() {
+        for seconds in [0, 1_764_900_000, 1_796_000_123, 4_102_444_799] {
+            for milli: Int32 in [0, 7, 999] {
+                #expect(UnfinishedRunEvents.milliseconds(Timestamp.format(seconds: seconds, milliseconds: milli)) == seconds * 1000 + Int(milli))
+            }
+        }
+        #expect(UnfinishedRunEvents.milliseconds("2026-12-05T03:00:00Z") == nil)
+        #expect(UnfinishedRunEvents.milliseconds("2026-12-05T03:00:0x.000Z") == nil)
+    }
+
+    @Test("a replay ignores a last line still being written, not a broken line before it")
+    func replayOfALiveFile() throws {
+        let state = try RunState.replay(Self.head + "{\"ts\":\"2026-12-05T03:00")
+        #expect(state.jobs.count == 3)
+        #expect(throws: RunState.ReplayError.notJSON(line: 12)) { try RunState.replay(Self.head + "{\"ts\":\n") }
+    }
+}
