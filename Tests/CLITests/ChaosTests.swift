@@ -94,6 +94,11 @@ extension RealExecutorSuites {
                               touch \(marks)/cleanup-started
                               trap '' TERM INT
                               sleep 1000
+                      z:
+                        needs: a
+                        if: always()
+                        steps:
+                          - run: "true"
 
                     """
             case .fullDisk:
@@ -278,6 +283,8 @@ extension RealExecutorSuites {
                 #expect(state.status == expected, "\(ending) (fallback: \(fallback)): the run's last event: \(state.status ?? "none")")
                 let open = state.jobs.flatMap { job in [job.status == nil ? job.key : nil] + job.steps.map { $0.status == nil ? "\(job.key) step \($0.index)" : nil } }
                 #expect(open.compactMap { $0 }.isEmpty, "\(ending): left open in events.jsonl: \(open.compactMap { $0 })")
+                #expect(!state.order.isEmpty && Set(state.order) == Set(state.jobs.map(\.key)),
+                        "\(ending): every job of the plan ends in the events: \(state.order) against \(state.jobs.map(\.key))")
                 if ending == .sigkill {
                     #expect(state.message?.contains("ended before the run did") == true, "\(state.message ?? "no message")")
                     #expect(state.jobs.first?.status == "failure" && state.jobs.first?.message != nil)
@@ -286,6 +293,8 @@ extension RealExecutorSuites {
                     // The cleanup step the second signal killed was cancelled, not failed.
                     #expect(state.jobs.first?.steps.map(\.status) == ["cancelled", "cancelled"], "\(state.jobs.first?.steps ?? [])")
                     #expect(state.jobs.first?.status == "cancelled")
+                    // The job waiting for it never starts, and says so.
+                    #expect(state.jobs.first { $0.key == "z" }?.status == "cancelled")
                 }
             }
         }

@@ -57,4 +57,59 @@ struct EventsReplayTests {
                     "\(job.key) \(job.status ?? "nil") not in\n\(summary)")
         }
     }
+
+    @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")
+    func planOrderAndKeys() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            name: plan
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      sleep 0.3
+                      echo "::notice title=Deploy window::closes at 5pm"
+              b:
+                if: false
+                steps:
+                  - run: "true"
+              m:
+                strategy:
+                  matrix:
+                    env: [staging, prod-zz9, prod-zz9-b]
+                steps:
+                  - run: echo "env ${{ matrix.env }}"
+              u:
+                needs: a
+                steps:
+                  - run: echo hi > f.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: x, path: f.txt }
+            """, ["--secret", "TOK=prod-zz9", "--secret", "TOK2=prod-zz9-b"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let folder = try #require(scenario.logFolders().first)
+        // The secret is in no file of the run's logs and not on the console, key or not.
+        for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] {
+            #expect(!text.contains("prod-zz9") && !path.contains("prod-zz9"), "\(path) holds the secret")
+        }
+        let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
+        // `b` was decided before `a` ended, but the plan (and the console's table) has the file's order.
+        #expect(state.order == ["a", "b", "m-env-staging", "m-env-***", "m-env-***-2", "u"], "\(state.order)")
+        #expect(Set(state.jobs.map(\.key)) == Set(state.order))
+        let logs = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".log") }.sorted()
+        #expect(logs == ["a.log", "b.log", "m-env-***-2.log", "m-env-***.log", "m-env-staging.log", "u.log"], "\(logs)")
+        let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
+        let masked = try String(contentsOfFile: folder + "/m-env-***.log", encoding: .utf8)
+        #expect(masked.contains("env ***") && jobs["m-env-***"]?.status == "success")
+        #expect(jobs["a"]?.annotations == ["notice: closes at 5pm"])
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        #expect(events.contains("\"title\":\"Deploy window\""))
+        // The artifact step's line is in the job log, and its range points at it.
+        let log = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/u.log")))
+        let ranges = jobs["u"]?.steps.first(where: { $0.index == 1 })?.output ?? []
+        let shown = String(decoding: ranges.flatMap { log[$0.offset..<($0.offset + $0.length)] }, as: UTF8.self)
+        #expect(shown == "uploaded artifact 'x': f.txt (1 file)\n", "\(shown)")
+        #expect(!events.contains("\"text\":\"uploaded"), "output is referenced, not copied")
+    }
 }

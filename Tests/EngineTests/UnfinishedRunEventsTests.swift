@@ -76,6 +76,30 @@ struct UnfinishedRunEventsTests {
         #expect(UnfinishedRunEvents.close(file: temp.path + "/missing.jsonl", status: .failure, message: "m") == 0)
     }
 
+    @Test("jobs of the plan that never started are cancelled, matrix instances and called jobs in place of what stood for them")
+    func planned() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        try """
+            {"ts":"2026-12-05T03:00:00.000Z","event":"workflow_started","format":"nixactions.events/1","workflow":"w","run_id":"r"}
+            {"ts":"2026-12-05T03:00:00.001Z","event":"planned","jobs":["a","s","c","d"]}
+            {"ts":"2026-12-05T03:00:00.002Z","event":"job_started","job":"a","name":"a"}
+            {"ts":"2026-12-05T03:00:00.003Z","event":"matrix_expanded","job":"s","jobs":["s-1","s-2"]}
+            {"ts":"2026-12-05T03:00:00.004Z","event":"job_started","job":"c","name":"c"}
+            {"ts":"2026-12-05T03:00:00.005Z","event":"call_started","job":"c","uses":"./x.yml","jobs":["c-x"]}
+            {"ts":"2026-12-05T03:00:00.006Z","event":"job_finished","job":"s-1","name":"s (1)","status":"success","duration_ms":1}
+
+            """.write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(UnfinishedRunEvents.close(file: path, status: .cancelled, message: "stopped") == 6)
+        let state = try RunState.replay(try String(contentsOfFile: path, encoding: .utf8))
+        #expect(state.order == ["a", "s-1", "s-2", "c", "c-x", "d"])
+        let status = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0.status ?? "open") })
+        #expect(status == ["a": "cancelled", "s-1": "success", "s-2": "cancelled", "c": "cancelled", "c-x": "cancelled", "d": "cancelled"])
+        #expect(state.jobs.first { $0.key == "d" }?.message == "not started: stopped")
+        #expect(state.jobs.first { $0.key == "a" }?.message == "stopped")
+    }
+
     @Test("timestamps read back as the milliseconds they were written from")
     func timestamps() {
         for seconds in [0, 1_764_900_000, 1_796_000_123, 4_102_444_799] {

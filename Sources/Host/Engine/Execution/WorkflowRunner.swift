@@ -149,8 +149,14 @@ final class Scheduler: Sendable {
         do {
             func launchReady() {
                 while readyHead < ready.count {
-                    if AbruptStop.requested { return }  // the process is about to exit: start nothing
                     var instance = ready[readyHead]
+                    if AbruptStop.requested {
+                        // The process is about to exit: start nothing, and say so of each job (the
+                        // supervisor ends the events of those it does not get to, `UnfinishedRunEvents`).
+                        readyHead += 1
+                        finishWithout(instance, .cancelled, "not started: the run was stopped at once (a second signal)")
+                        continue
+                    }
                     guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }
                     let frame = frames[instance.jobID] ?? top
                     let needs = needsOf[instance.jobID] ?? []
@@ -415,7 +421,8 @@ final class Scheduler: Sendable {
             }
             func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
-                reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero, failure: nil))
+                reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero,
+                                             failure: outcome == .failure ? JobFailure(message: reason) : nil))
                 var result = JobOutcome.skipped(instance, reason: reason)
                 result.outcome = outcome
                 record(result)

@@ -39,8 +39,8 @@ public final class JSONLinesReporter: RunReporter {
             Int(value.components.seconds * 1000 + value.components.attoseconds / 1_000_000_000_000_000)
         }
         switch event {
-        case .planned:
-            return  // not an event of nixactions.events/1; the order is that of job_started
+        case .planned(let jobs):
+            object.add("event", "planned"); object.add("jobs", jobs)
         case .workflowStarted(let workflow, let runID):
             object.add("event", "workflow_started"); object.add("format", LogDirectoryReporter.eventsFormat)
             object.add("workflow", workflow); object.add("run_id", runID)
@@ -75,6 +75,7 @@ public final class JSONLinesReporter: RunReporter {
             object.add("event", "annotation"); object.add("job", annotation.job); object.add("step", annotation.step)
             object.add("level", annotation.kind.rawValue); object.add("text", annotation.message)
             object.add("file", annotation.file); object.add("line", annotation.line)
+            if let title = annotation.title { object.add("title", title) }
         case .jobSummary(let job, let markdown):
             object.add("event", "job_summary"); object.add("job", job); object.add("text", markdown)
         }
@@ -206,9 +207,16 @@ public final class LogDirectoryReporter: RunReporter {
     }
 
     public func report(_ event: RunEvent) {
+        if case .output(let job, let step, let stream, let line) = event {
+            // A line the host prints for a step (a built-in action's): kept as the step's output
+            // is, its bytes in the job log and an `output` event with their range.
+            var bytes = Array(line.utf8)
+            bytes.append(0x0A)
+            bytes.withUnsafeBytes { output(OutputChunk(job: job, step: step, stream: stream, bytes: $0, lines: 1)) }
+            return
+        }
         events.report(event)
         switch event {
-        case .output(let job, _, let stream, let line): append(job, (stream == 2 ? "[stderr] " : "") + line)
         case .stepStarted(let job, _, let name): append(job, "> \(name)")
         case .stepFinished(let job, _, let name, let outcome, let exitCode, _):
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")

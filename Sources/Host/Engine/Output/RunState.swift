@@ -46,6 +46,10 @@ public struct RunState: Sendable, Equatable {
     public var message: String?
     /// Jobs in the order they started (or were decided without starting).
     public var jobs: [JobState] = []
+    /// The keys of the run's jobs in the order of its plan (the console's table order), from
+    /// `planned`, with a calling job's called jobs after it and a matrix stand-in replaced by its
+    /// instances: jobs not in `jobs` yet are still to come.
+    public var order: [String] = []
 
     public init() {}
 
@@ -85,6 +89,8 @@ public struct RunState: Sendable, Equatable {
                 if let format = state.format, format != LogDirectoryReporter.eventsFormat { throw ReplayError.unknownFormat(format) }
                 state.workflow = string("workflow")
                 state.runID = string("run_id")
+            case "planned":
+                state.order = object["jobs"] as? [String] ?? []
             case "job_started":
                 guard let key = string("job") else { continue }
                 state.jobs[job(key)].name = string("name") ?? key
@@ -93,9 +99,15 @@ public struct RunState: Sendable, Equatable {
                 let j = job(key)
                 state.jobs[j].uses = string("uses")
                 state.jobs[j].calls = object["jobs"] as? [String] ?? []
+                if let index = state.order.firstIndex(of: key) {
+                    state.order.insert(contentsOf: state.jobs[j].calls, at: index + 1)
+                } else {
+                    state.order += [key] + state.jobs[j].calls
+                }
             case "matrix_expanded":
                 // A stand-in a call listed is its instances from now on.
                 guard let key = string("job"), let jobs = object["jobs"] as? [String] else { continue }
+                if let at = state.order.firstIndex(of: key) { state.order.replaceSubrange(at...at, with: jobs) }
                 for index in state.jobs.indices {
                     if let at = state.jobs[index].calls.firstIndex(of: key) { state.jobs[index].calls.replaceSubrange(at...at, with: jobs) }
                 }

@@ -8,7 +8,8 @@ import Foundation
 /// second signal stopped it at once. The run's supervisor calls `close` once the host is gone, so
 /// that a reader of `events.jsonl` (a live view, a report, `RunState.replay`) can tell a dead run
 /// from a running one: every step and job started and not finished gets its `step_finished` /
-/// `job_finished`, then the run its `workflow_finished`, each with a `message` saying why.
+/// `job_finished`, each job of the plan that never started a `job_finished` (`cancelled`, "not
+/// started: …"), then the run its `workflow_finished`, each with a `message` saying why.
 ///
 /// The file is read once, in 1 MiB pieces (memory stays flat whatever its size); only the start
 /// and end events are decoded (an `output` event is recognised by its name and skipped). A last
@@ -78,6 +79,14 @@ public enum UnfinishedRunEvents {
             text += event.finish() + "\n"
             appended += 1
         }
+        // Jobs of the plan that never started: cancelled (they did not fail), each said so.
+        for key in scan.order where scan.openJobs[key] == nil && !scan.finishedJobs.contains(key) {
+            var event = JSONObjectWriter()
+            event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", scan.names[key] ?? key)
+            event.add("status", Outcome.cancelled.rawValue); event.add("duration_ms", 0); event.add("message", "not started: " + message)
+            text += event.finish() + "\n"
+            appended += 1
+        }
         var event = JSONObjectWriter()
         event.add("ts", Timestamp.now()); event.add("event", "workflow_finished"); event.add("workflow", scan.workflow ?? "")
         event.add("status", status.rawValue); event.add("duration_ms", since(scan.started)); event.add("message", message)
@@ -99,11 +108,17 @@ public enum UnfinishedRunEvents {
         var jobOrder: [String] = []
         var openJobs: [String: OpenJob] = [:]
         var openSteps: [String: [Int: OpenStep]] = [:]
+        /// The plan's keys (`planned`, with called jobs and matrix instances in place), the jobs
+        /// that finished, and the names of those that started.
+        var order: [String] = []
+        var finishedJobs: Set<String> = []
+        var names: [String: String] = [:]
 
         mutating func line(_ bytes: ArraySlice<UInt8>) {
             guard let name = UnfinishedRunEvents.eventName(bytes), name != "output" else { return }
             switch name {
-            case "workflow_started", "job_started", "job_finished", "step_started", "step_finished", "workflow_finished": break
+            case "workflow_started", "job_started", "job_finished", "step_started", "step_finished", "workflow_finished",
+                 "planned", "call_started", "matrix_expanded": break
             default: return
             }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
@@ -114,14 +129,24 @@ public enum UnfinishedRunEvents {
                 started = ts
             case "workflow_finished":
                 finished = true
+            case "planned":
+                order = object["jobs"] as? [String] ?? []
+            case "call_started":
+                guard let key = object["job"] as? String, let jobs = object["jobs"] as? [String] else { return }
+                if let index = order.firstIndex(of: key) { order.insert(contentsOf: jobs, at: index + 1) } else { order += jobs }
+            case "matrix_expanded":
+                guard let key = object["job"] as? String, let jobs = object["jobs"] as? [String] else { return }
+                if let index = order.firstIndex(of: key) { order.replaceSubrange(index...index, with: jobs) }
             case "job_started":
                 guard let key = object["job"] as? String else { return }
                 if openJobs[key] == nil { jobOrder.append(key) }
                 openJobs[key] = OpenJob(name: object["name"] as? String ?? key, started: ts)
+                names[key] = object["name"] as? String
             case "job_finished":
                 guard let key = object["job"] as? String else { return }
                 openJobs[key] = nil
                 openSteps[key] = nil
+                finishedJobs.insert(key)
             case "step_started":
                 guard let key = object["job"] as? String, let index = object["step"] as? Int else { return }
                 openSteps[key, default: [:]][index] = OpenStep(name: object["name"] as? String ?? "", started: ts)

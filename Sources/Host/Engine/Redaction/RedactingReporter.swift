@@ -1,9 +1,16 @@
 import Foundation
+import Synchronization
 
 /// Passes every event through the redactor before the wrapped reporter sees it.
+///
+/// A job's key is masked too when it holds a secret's value (a matrix value that is one makes the
+/// instance's key): the same masked key in every event, the console's prefix and the log file's
+/// name, decided the first time the key is seen (a value masked later does not split a job in two),
+/// and made unique (`m-env-***`, `m-env-***-2`) so that two such jobs stay two.
 public struct RedactingReporter: RunReporter {
     public let redactor: Redactor
     public let wrapped: any RunReporter
+    private let keys = JobKeys()
 
     public init(redactor: Redactor, wrapping wrapped: any RunReporter) {
         self.redactor = redactor
@@ -11,29 +18,53 @@ public struct RedactingReporter: RunReporter {
     }
 
     /// Output reaches the reporters already redacted (by the step's stream redactor).
-    public func output(_ chunk: OutputChunk) { wrapped.output(chunk) }
+    public func output(_ chunk: OutputChunk) {
+        let job = key(chunk.job)
+        if job == chunk.job { return wrapped.output(chunk) }
+        wrapped.output(OutputChunk(job: job, step: chunk.step, stream: chunk.stream, bytes: chunk.bytes, lines: chunk.lines))
+    }
+
+    /// What reporters see of a job's key (see the type's comment).
+    func key(_ job: String) -> String {
+        keys.shown.withLock { state in
+            if let known = state.keys[job] { return known }
+            let masked = redactor.redact(job)
+            var shown = masked
+            if masked != job {
+                var number = 2
+                while state.used.contains(shown) {
+                    shown = "\(masked)-\(number)"
+                    number += 1
+                }
+            }
+            state.keys[job] = shown
+            state.used.insert(shown)
+            return shown
+        }
+    }
 
     public func report(_ event: RunEvent) {
-        guard !redactor.isEmpty else { return wrapped.report(event) }
+        // Keys go through `key` even before any secret is known: one seen then stays as it was.
         let r = redactor.redact
+        let k = key
         switch event {
         case .output(let job, let step, let stream, let line):
-            wrapped.report(.output(job: job, step: step, stream: stream, line: r(line)))
+            wrapped.report(.output(job: k(job), step: step, stream: stream, line: r(line)))
         case .message(let job, let level, let text):
-            wrapped.report(.message(job: job, level: level, text: r(text)))
+            wrapped.report(.message(job: job.map(k), level: level, text: r(text)))
         case .stepStarted(let job, let step, let name):
-            wrapped.report(.stepStarted(job: job, step: step, name: r(name)))
+            wrapped.report(.stepStarted(job: k(job), step: step, name: r(name)))
         case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration):
-            wrapped.report(.stepFinished(job: job, step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration))
+            wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration))
         case .jobFinished(let job, let name, let outcome, let duration, let original):
             var failure = original
             if let original {
                 failure?.message = r(original.message)
                 failure?.stepName = original.stepName.map(r)
             }
-            wrapped.report(.jobFinished(job: job, name: r(name), outcome: outcome, duration: duration, failure: failure))
+            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure))
         case .jobStarted(let job, let name):
-            wrapped.report(.jobStarted(job: job, name: r(name)))
+            wrapped.report(.jobStarted(job: k(job), name: r(name)))
         case .annotation(var annotation):
             // Every property, not just the message: `title=` and `file=` come from the step too.
             annotation.message = r(annotation.message)
@@ -41,12 +72,27 @@ public struct RedactingReporter: RunReporter {
             annotation.file = annotation.file.map(r)
             // A line number that is a secret's value (a short numeric secret) is left out.
             if let line = annotation.line, r(String(line)) != String(line) { annotation.line = nil }
-            annotation.job = r(annotation.job)
+            annotation.job = k(annotation.job)
             wrapped.report(.annotation(annotation))
         case .jobSummary(let job, let markdown):
-            wrapped.report(.jobSummary(job: job, markdown: r(markdown)))
-        case .workflowStarted, .workflowFinished, .planned, .callStarted, .matrixExpanded:
+            wrapped.report(.jobSummary(job: k(job), markdown: r(markdown)))
+        case .planned(let jobs):
+            wrapped.report(.planned(jobs: jobs.map(k)))
+        case .callStarted(let job, let uses, let jobs):
+            wrapped.report(.callStarted(job: k(job), uses: r(uses), jobs: jobs.map(k)))
+        case .matrixExpanded(let job, let jobs):
+            wrapped.report(.matrixExpanded(job: k(job), jobs: jobs.map(k)))
+        case .workflowStarted, .workflowFinished:
             wrapped.report(event)
         }
     }
+}
+
+/// The keys `RedactingReporter` has shown, and what as.
+private final class JobKeys: Sendable {
+    struct State {
+        var keys: [String: String] = [:]
+        var used: Set<String> = []
+    }
+    let shown = Mutex(State())
 }
