@@ -264,6 +264,7 @@ struct RunCommand: AsyncParsableCommand {
                 secretsDirectory: secretsFolder))
         let reporter = FanOutReporter(reporters)
         let baseOptions = options
+        let eventsLog = logReporter
         let outcome = await CancellationOnSignal.run(
             onSignal: {
                 registry.cancelRun()
@@ -280,6 +281,13 @@ struct RunCommand: AsyncParsableCommand {
             for warning in problems.warnings { standardError(redactor.redact(warning.description) + "\n") }
             if !problems.errors.isEmpty || Task.isCancelled {
                 for error in problems.errors { standardError(redactor.redact(error.description) + "\n") }
+                // The run's events say it ended, and why, though no job started.
+                if let eventsLog {
+                    eventsLog.report(.workflowStarted(workflow: workflow.name, runID: runID))
+                    for error in problems.errors { eventsLog.report(.message(job: nil, level: .error, text: redactor.redact(error.description))) }
+                    if Task.isCancelled { eventsLog.report(.message(job: nil, level: .warning, text: "cancelled while the secrets were read")) }
+                    eventsLog.report(.workflowFinished(workflow: workflow.name, outcome: Task.isCancelled ? .cancelled : .failure, duration: .zero))
+                }
                 await registry.releaseSecretProviders(reason: Task.isCancelled ? "cancelled" : "failed")
                 if Task.isCancelled { return ExitStatus.cancelled }
                 standardError("nixactions: no job was started\n")

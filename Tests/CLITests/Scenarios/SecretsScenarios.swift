@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -89,6 +90,13 @@ struct SecretsScenarios {
         #expect(missing.stderr.contains("hint: pass it with --secret DEPLOY_KEY"))
         #expect(missing.stderr.contains("nixactions: no job was started"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
+        // The run's events say so too: started, the error, finished (failure), in a replayable file.
+        let runs = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/.nixactions/runs").filter { !$0.hasPrefix(".") }
+        #expect(runs.count == 1)
+        let events = try String(contentsOfFile: temp.path + "/.nixactions/runs/" + (runs.first ?? "") + "/events.jsonl", encoding: .utf8)
+        let state = try RunState.replay(events)
+        #expect(state.format == "nixactions.events/1" && state.status == "failure" && state.jobs.isEmpty, "\(events)")
+        #expect(events.contains("the secret 'DEPLOY_KEY' is required"), "\(events)")
 
         try temp.write("undefined.yml", """
             jobs:
