@@ -91,7 +91,12 @@ final class LocalCache: CachePlugin {
                 throw OperationFailure(message: "the entry \(request.key) is stored as '\(record.format)', which this version cannot read",
                                        hint: "a newer NixActions wrote it; update, or remove the entry (nixactions cache clear)")
             }
-            guard let fd = try directory.openData(record) else { throw gone }
+            guard let fd = try directory.openData(record) else {
+                // Its data is gone (a cleaner, a partial backup): the record goes too, or it would
+                // refuse every later save of the key ("exists") and fail every restore.
+                directory.remove(record)
+                throw OperationFailure(message: "the entry \(request.key) has lost its data; it was removed", hint: "the next save stores it again")
+            }
             defer { close(fd) }
             do {
                 let bytes = try Self.copy(fd, record: record, into: stream, context: context)

@@ -172,7 +172,11 @@ final class S3Cache: CachePlugin {
         let (response, failure) = try await client.stream(layout.prefix + record.data, context: context)
         guard let response else {
             if let failure, failure.status == 404, failure.errorCode != "NoSuchBucket" {
-                throw OperationFailure(message: "entry \(request.key) no longer exists (its data object is gone)")
+                // Its data is gone (a lifecycle rule, a cleanup): the manifest goes too, or it would
+                // refuse every later save of the key ("exists") and fail every restore.
+                _ = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
+                throw OperationFailure(message: "entry \(request.key) has lost its data object; its manifest was removed",
+                                       hint: "the next save stores it again")
             }
             throw client.failure(failure!, doing: "downloading the entry \(request.key)")
         }

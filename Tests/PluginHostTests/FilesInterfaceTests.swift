@@ -80,6 +80,29 @@ struct TarGuardTests {
         #expect(check(archive { $0.add("0/x", .file("x")) }, roots: ["0", "1"]) == nil)
     }
 
+    @Test("a root that is a link (its target would be merged), data after the end marker, sparse-file records are refused")
+    func rootLinksAndTrailingData() {
+        #expect(check(archive { $0.add("0", .link("/root/.ssh")) }, roots: ["0"])?.contains("root '0' is a symbolic link") == true)
+        #expect(check(archive { $0.add("./0/", .link("/etc")) }, roots: ["0", "1"])?.contains("is a symbolic link") == true)
+        #expect(check(archive { $0.add("0/f", .file("x")); $0.add("1", .hardLink("0/f")) }, roots: ["0", "1"])?.contains("root '1' is a hard link") == true)
+        #expect(check(archive { $0.add(".", .link("/etc")) })?.contains("is a symbolic link") == true, "the one root of a request without names")
+        // Links below a root, and a root that is a file or a folder, still pass.
+        #expect(check(archive { $0.add("0", .folder); $0.add("0/l", .link("/etc")); $0.add("1", .file("x")) }, roots: ["0", "1"]) == nil)
+        // One zero block ends the archive for GNU tar; busybox reads on. What follows must be zeros.
+        var head = TarBuilder()
+        head.add("0/a", .file("x"))
+        var hidden = TarBuilder()
+        hidden.add("0/fifo", .file("hidden"))
+        hidden.end()
+        let trailing = head.bytes + [UInt8](repeating: 0, count: 512) + hidden.bytes
+        #expect(check(trailing, roots: ["0"])?.contains("data after its end-of-archive marker") == true)
+        for chunk in [1, 512, 100_000] {
+            #expect(check(archive { $0.add("0/a", .file("x")) } + [UInt8](repeating: 0, count: 9216), roots: ["0"], chunk: chunk) == nil, "padding passes")
+        }
+        let sparse = check(archive { $0.add("0/PaxHeaders/s", .pax([("GNU.sparse.name", "../../x")])); $0.add("0/s", .file("x")) }, roots: ["0"])
+        #expect(sparse?.contains("sparse") == true, "\(sparse ?? "passed")")
+    }
+
     @Test("links are matched by whole components, after '.' and '//' are dropped, however many there are")
     func linkPrefixes() {
         // A link two levels down: a path under it is refused, written in any spelling.
@@ -274,6 +297,18 @@ struct FilesInterfaceTests {
             #expect(!FileManager.default.fileExists(atPath: started.workspace + "/evil"), "\(expected): partial put")
             #expect(leftovers(started.temporaryDirectory).isEmpty, "\(expected): staging left")
         }
+        // An archive whose root is itself a link: the restore would have merged (moved) what the
+        // link points to into the workspace. Refused; the files stay where they are.
+        try "key".write(toFile: outside + "/id_rsa", atomically: true, encoding: .utf8)
+        var rootLink = TarBuilder()
+        rootLink.add("0", .link(outside))
+        rootLink.end()
+        await #expect {
+            _ = try await files.putTree(FilesPut(jobKey: "j", roots: [FilesPutRoot(name: "0", path: "deps")]), produce: producer(rootLink.bytes))
+        } throws: { message($0).contains("root '0' is a symbolic link") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside) == ["id_rsa"])
+        #expect(!FileManager.default.fileExists(atPath: started.workspace + "/deps"))
+        try FileManager.default.removeItem(atPath: outside + "/id_rsa")
         // A stream the host aborts half-way changes nothing either.
         var tar = TarBuilder()
         tar.add("a.txt", .file(String(repeating: "a", count: 100_000)))

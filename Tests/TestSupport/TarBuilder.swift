@@ -3,7 +3,7 @@ import Foundation
 /// A tar archive written by hand, so that a test can make one no tar program would (absolute
 /// names, "..", a file through a link of the archive).
 public struct TarBuilder {
-    public enum Kind { case file(String), folder, link(String), hardLink(String), globalPax([(String, String)]) }
+    public enum Kind { case file(String), folder, link(String), hardLink(String), globalPax([(String, String)]), pax([(String, String)]) }
 
     /// A pax record, "LENGTH key=value\n", LENGTH counting the whole record.
     public static func paxRecord(_ key: String, _ value: String) -> String {
@@ -33,6 +33,7 @@ public struct TarBuilder {
         case .link(let target): type = "2"; link = target
         case .hardLink(let target): type = "1"; link = target
         case .globalPax(let records): type = "g"; content = Array(records.map { Self.paxRecord($0.0, $0.1) }.joined().utf8)
+        case .pax(let records): type = "x"; content = Array(records.map { Self.paxRecord($0.0, $0.1) }.joined().utf8)
         }
         put(name, at: 0, 100)
         octal(mode, at: 100, 8)

@@ -78,7 +78,10 @@ struct CacheCommand: AsyncParsableCommand {
                 print("no entries")
                 return
             }
-            let rows = listing.entries.map { [$0.key, CacheSizes.format($0.sizeBytes), $0.createdAt, $0.lastUsedAt ?? "-"] }
+            // Keys come from the store, which others may write: control characters and line breaks escaped.
+            let rows = listing.entries.map {
+                [DisplayText.escaped($0.key), CacheSizes.format($0.sizeBytes), DisplayText.escaped($0.createdAt), DisplayText.escaped($0.lastUsedAt ?? "-")]
+            }
             let header = ["KEY", "SIZE", "CREATED", "LAST USED"]
             var widths = header.map(\.count)
             for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }

@@ -64,7 +64,13 @@ public struct TarGuard: Sendable {
         var index = 0
         let count = buffer.count
         while index < count, violation == nil {
-            if ended { return nil }  // what follows the end marker is padding
+            if ended {
+                // What follows the end marker is padding: zeros. Anything else is more archive,
+                // which a tar that reads past the marker (busybox's) would extract unchecked.
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[index..<count])
+                if !rest.allSatisfy({ $0 == 0 }) { violation = "the archive has data after its end-of-archive marker" }
+                return violation
+            }
             switch phase {
             case .header:
                 let take = min(512 - block.count, count - index)
@@ -166,9 +172,20 @@ public struct TarGuard: Sendable {
                 return
             }
             normalize(name)
+            guard !isRoot(normal) else {
+                // A root that is a link would have the restore merge the link's target, wherever
+                // it is, into the workspace.
+                violation = "the archive's root '\(Self.text(name))' is a symbolic link"
+                return
+            }
             symlinks[Self.fnv(normal[...]), default: []].append(normal)
             startData(size, padding, keep: nil)
         case UInt8(ascii: "1"):
+            normalize(name)
+            guard !isRoot(normal) else {
+                violation = "the archive's root '\(Self.text(name))' is a hard link"
+                return
+            }
             guard check(link, what: "hard link target") else { return }
             // A hard link to one of the archive's symbolic links is that link under a second name:
             // a path through it would pass through a link the guard did not know.
@@ -220,6 +237,7 @@ public struct TarGuard: Sendable {
         let count = kept.count
         var index = 0
         var bad = false
+        var sparse = false
         kept.withUnsafeBufferPointer { record in
             while index < count {
                 var cursor = index
@@ -247,12 +265,17 @@ public struct TarGuard: Sendable {
                         paxLink = Array(value)
                     } else if key.elementsEqual("size".utf8) {
                         paxSize = Int(String(decoding: value, as: UTF8.self))
+                    } else if key.starts(with: "GNU.sparse.".utf8) {
+                        // A sparse file's records rename it (`GNU.sparse.name`) and change what its
+                        // data means; no tar this runner uses writes them.
+                        sparse = true
                     }
                 }
                 index += length
             }
         }
         if bad { violation = "the archive is malformed (a bad pax extended header)" }
+        if sparse { violation = "the archive has a sparse file (GNU.sparse pax records), which is not carried" }
     }
 
     /// Whether `path` is a relative path without ".." components, starting with an allowed root,
@@ -299,6 +322,12 @@ public struct TarGuard: Sendable {
             hash = (hash ^ UInt64(normal[index])) &* Self.fnvPrime
         }
         return true
+    }
+
+    /// Whether a normalized name is a root itself: one component when the request names its
+    /// roots, none (the folder itself) for a request with one root named "".
+    private func isRoot(_ normalized: [UInt8]) -> Bool {
+        rootBytes == nil ? normalized.isEmpty : !normalized.contains(UInt8(ascii: "/"))
     }
 
     /// `normal` = `path` (checked) without empty or "." components, joined by "/".

@@ -241,12 +241,33 @@ public enum FilesTransfer {
         ws=$1 staging=$2
         shift 2
         if ! check "$@"; then rm -rf "$staging"; exit 1; fi
+        # Every root the archive holds is a real folder or file (never a link: merging a link's
+        # target would move files from wherever it points), checked before anything moves. A root
+        # the archive does not hold is not made.
+        i=0
+        while [ "$i" -lt $# ]; do
+          if [ -n "$1" ] && { [ -L "$staging/$1" ] || { [ -e "$staging/$1" ] && [ ! -d "$staging/$1" ] && [ ! -f "$staging/$1" ]; }; }; then
+            printf 'NXA-ERROR the root %s of the archive is neither a folder nor a file\\n' "$1" >&2
+            rm -rf "$staging"
+            exit 1
+          fi
+          set -- "$@" "$1" "$2"
+          shift 2
+          i=$((i + 2))
+        done
         while [ $# -ge 2 ]; do
           resolve "$2"
           src=$staging
           [ -n "$1" ] && src=$staging/$1
-          mkdir -p "$abs" || exit 1
-          if [ -d "$src" ]; then merge "$src" "$abs" || exit 1; fi
+          if [ -d "$src" ]; then
+            mkdir -p "$abs" || exit 1
+            merge "$src" "$abs" || exit 1
+          elif [ -n "$1" ] && [ -f "$src" ]; then
+            # A path that is a file (`paths: [tool.bin]`): it replaces what is there.
+            [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
+            if [ -e "$abs" ] || [ -L "$abs" ]; then rm -rf "$abs" || exit 1; fi
+            mv "$src" "$abs" || exit 1
+          fi
           shift 2
         done
         rm -rf "$staging"
@@ -296,6 +317,19 @@ public enum FilesTransfer {
                 out += "[^/]*"
             } else if character == "?" {
                 out += "[^/]"
+            } else if character == "[", let close = closingBracket(characters, from: index) {
+                // A bracket expression, `[!…]` or `[^…]` negated; never matching "/", as a glob's.
+                var inner = characters[(index + 1)..<close]
+                var negated = false
+                if let first = inner.first, first == "!" || first == "^" {
+                    negated = true
+                    inner = inner.dropFirst()
+                }
+                out += negated ? "[^/" : "["
+                for member in inner { out += member == "\\" ? "\\\\" : String(member) }
+                out += "]"
+                index = close + 1
+                continue
             } else if character.isLetter || character.isNumber || "/-_ ".contains(character) {
                 out.append(character)
             } else if "\\^]".contains(character) {
@@ -306,6 +340,20 @@ public enum FilesTransfer {
             index += 1
         }
         return out + "$"
+    }
+
+    /// The index of the "]" that closes the bracket expression opened at `open` (a "]" right
+    /// after "[", "[!" or "[^" is a member), or nil: no "]", or a "/" first (then "[" is literal).
+    static func closingBracket(_ characters: [Character], from open: Int) -> Int? {
+        var index = open + 1
+        if index < characters.count, characters[index] == "!" || characters[index] == "^" { index += 1 }
+        if index < characters.count, characters[index] == "]" { index += 1 }
+        while index < characters.count {
+            if characters[index] == "/" { return nil }
+            if characters[index] == "]" { return index }
+            index += 1
+        }
+        return nil
     }
 
     /// The get script's arguments for one root: name, path, the direct includes, and the filter
@@ -394,6 +442,16 @@ public enum FilesTransfer {
           shift 4
           check "$name" "$path" || exit 71
           resolve "$path"
+          if [ -n "$name" ] && [ -f "$abs" ] && [ ! -L "$abs" ]; then
+            # A file: archived as the root itself (NAME), from its folder.
+            i=$((i + 1))
+            dir=${abs%/*}
+            ln -s "${dir:-/}" "$g/r$i" || exit 70
+            transforms="$transforms
+        --transform=s|^r$i/\\./[^/]*$|$name|S"
+            printf 'r%s/./%s\\n' "$i" "${abs##*/}" >> "$g/list"
+            continue
+          fi
           if [ ! -d "$abs" ]; then printf 'NXA-MISSING %s\\n' "$path" >&2; continue; fi
           i=$((i + 1))
           ln -s "$abs" "$g/r$i" || exit 70

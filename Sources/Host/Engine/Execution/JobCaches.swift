@@ -279,7 +279,7 @@ extension JobRunner {
             return CacheRestoreOutcome(matchedKey: nil, exact: false)
         }
         if cache.lookupOnly {
-            cacheMessage(.info, "\(label): found '\(matched)'\(found.exact ? "" : " (restore key)"); lookup only, nothing restored")
+            cacheMessage(.info, "\(label): found '\(shownKey(matched))'\(found.exact ? "" : " (restore key)"); lookup only, nothing restored")
             return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
         }
         guard let files = executor.files else {
@@ -299,11 +299,11 @@ extension JobRunner {
                 }
             } onCancel: { inner.cancel() }
             let seconds = Double((clock.now - began).components.attoseconds) / 1e18 + Double((clock.now - began).components.seconds)
-            cacheMessage(.info, "\(label): restored '\(matched)'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(CacheSizes.format(result.bytes)) in \(String(format: "%.2f", seconds)) s")
+            cacheMessage(.info, "\(label): restored '\(shownKey(matched))'\(found.exact ? "" : " (restore key)"): \(result.files) files, \(CacheSizes.format(result.bytes)) in \(String(format: "%.2f", seconds)) s")
             return CacheRestoreOutcome(matchedKey: matched, exact: found.exact)
         } catch {
             if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }
-            cacheMessage(.warning, "\(label): cannot restore '\(matched)': \(describe(error)); continuing without the cache (nothing of it was kept)")
+            cacheMessage(.warning, "\(label): cannot restore '\(shownKey(matched))'; continuing without the cache: \(describe(error))")
             return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: describe(error))
         }
     }
@@ -362,6 +362,10 @@ extension JobRunner {
             let result = gotten.withLock { $0 }
             if let result, result.missing.count == roots.count {
                 note = "none of its paths exist (\(cache.paths.joined(separator: ", "))); not saved"
+            } else if let result, result.files == 0 {
+                // An entry without a file would be a hit with nothing in it for every later run
+                // (keys are immutable); GitHub saves nothing either.
+                note = "no file matches its paths (\(cache.paths.joined(separator: ", "))); not saved"
             } else {
                 discard = false
                 let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
