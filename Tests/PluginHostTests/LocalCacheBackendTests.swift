@@ -99,7 +99,7 @@ struct LocalCacheBackendTests {
         #expect(Set(try await sized.list(CacheList()).entries.map(\.key)) == ["n0", "n2"])
     }
 
-    @Test("a restore marks the entry used (lastUsedAt from the record's mtime); a vanished data file is 'no longer exists'")
+    @Test("a restore marks the entry used (lastUsedAt from the record's mtime); a vanished data file fails the restore and its record goes")
     func lastUse() async throws {
         let under = try await offThePool { try BackendUnderTest("local") }
         defer { under.stop() }
@@ -117,8 +117,9 @@ struct LocalCacheBackendTests {
         let sink = ArchiveCollector()
         await #expect {
             _ = try await backend.restore(CacheRestore(key: "u", version: "v1"), into: sink)
-        } throws: { "\($0)".contains("no longer exists") }
+        } throws: { "\($0)".contains("has lost its data") }
         #expect(!sink.complete)
+        #expect(try await backend.lookup(CacheLookup(key: "u", version: "v1")).matchedKey == nil, "the record went with its data")
     }
 
     @Test("a corrupt entry is removed at its failed restore, so the next save stores it again")

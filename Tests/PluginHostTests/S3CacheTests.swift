@@ -82,7 +82,7 @@ struct S3CacheTests {
         #expect(try await restoreEntry(plain, key: "plain").bytes == archive)
     }
 
-    @Test("data removed behind the cache's back (a bucket lifecycle rule): the restore fails with 'no longer exists', nothing half-restored")
+    @Test("data removed behind the cache's back (a bucket lifecycle rule): the restore fails, nothing half-restored, and the manifest goes so the key can be saved again")
     func vanishedData() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
@@ -97,8 +97,10 @@ struct S3CacheTests {
         let sink = ArchiveCollector()
         await #expect {
             _ = try await backend.restore(CacheRestore(key: "gone", version: "v1"), into: sink)
-        } throws: { "\($0)".contains("no longer exists") }
+        } throws: { "\($0)".contains("has lost its data object") }
         #expect(!sink.complete)
+        #expect(try await backend.lookup(CacheLookup(key: "gone", version: "v1")).matchedKey == nil, "the manifest went with its data")
+        #expect(try await saveEntry(backend, key: "gone", archive: try CacheTrees.archive(source)).committed, "the key is saved again")
     }
 
     @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
