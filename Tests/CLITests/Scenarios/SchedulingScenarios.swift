@@ -55,7 +55,7 @@ struct SchedulingScenarios {
 
         // Every line is an event with a timestamp and a known kind.
         let kinds: Set<String> = [
-            "workflow_started", "job_started", "step_started", "output", "step_finished", "job_finished",
+            "workflow_started", "planned", "job_started", "step_started", "output", "step_finished", "job_finished",
             "workflow_finished", "message", "annotation", "job_summary",
         ]
         for event in events.events {
