@@ -246,7 +246,7 @@ struct CachingTests {
         }
     }
 
-    @Test("a path that is a file is cached as a file; bracket globs match; a match without files is not saved; an entry that lost its data goes")
+    @Test("a path that is a file is cached as a file; bracket globs match; a match without files is not saved; an entry that lost its data goes; the key is also a prefix")
     func filesGlobsAndLostData() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
@@ -288,6 +288,14 @@ struct CachingTests {
         #expect(third.stdout.contains("cache 'tools': saved 'tools-1'"), "\(third.stdout)")
         let fourth = try await project.run()
         #expect(fourth.stdout.contains("[a] hit=true\n") && fourth.stdout.contains("[a] tool.bin holds binary\n"), "\(fourth.stdout)")
+
+        // A key that misses is also tried as a prefix, newest entry first, before the restore
+        // keys (GitHub's order): not a hit.
+        let workflow = try String(contentsOfFile: project.folder + "/workflow.yml", encoding: .utf8)
+        try workflow.replacingOccurrences(of: "key: tools-1", with: "key: tools").write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let prefix = try await project.run()
+        #expect(prefix.stdout.contains("cache 'tools': restored 'tools-1' (restore key)"), "\(prefix.stdout)")
+        #expect(prefix.stdout.contains("[a] hit=false\n") && prefix.stdout.contains("[a] tool.bin holds binary\n"), "\(prefix.stdout)")
     }
 
     @Test("an entry larger than max-size is not saved (the job says so) and the entries that fit stay; a key with a line break is shown escaped")

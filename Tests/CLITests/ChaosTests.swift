@@ -285,6 +285,10 @@ extension RealExecutorSuites {
                 #expect(open.compactMap { $0 }.isEmpty, "\(ending): left open in events.jsonl: \(open.compactMap { $0 })")
                 #expect(!state.order.isEmpty && Set(state.order) == Set(state.jobs.map(\.key)),
                         "\(ending): every job of the plan ends in the events: \(state.order) against \(state.jobs.map(\.key))")
+                if [.sigint, .sigterm, .sighup, .sigintTwice].contains(ending) {
+                    let events = (try? String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)) ?? ""
+                    #expect(events.contains("cancelling: the run received signal"), "\(ending): the signal is not in the events")
+                }
                 if ending == .sigkill {
                     #expect(state.message?.contains("ended before the run did") == true, "\(state.message ?? "no message")")
                     #expect(state.jobs.first?.status == "failure" && state.jobs.first?.message != nil)

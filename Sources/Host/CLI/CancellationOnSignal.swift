@@ -157,10 +157,10 @@ public enum SignalHub {
 /// process exits with 130.
 enum CancellationOnSignal {
     /// - Parameters:
-    ///   - onSignal: called on the first signal, before the work is cancelled.
+    ///   - onSignal: called with the first signal's number, before the work is cancelled.
     ///   - onSecondSignal: called on the second signal, before the process exits with 130.
     static func run<T: Sendable>(
-        onSignal: @escaping @Sendable () -> Void = {},
+        onSignal: @escaping @Sendable (Int32) -> Void = { _ in },
         onSecondSignal: @escaping @Sendable () -> Void = {},
         _ work: @escaping @Sendable () async -> T
     ) async -> T {
@@ -172,7 +172,7 @@ enum CancellationOnSignal {
                     // From here on, a console nobody reads cannot hold the run (or this thread).
                     StandardStreams.abandonStalledOutput()
                     StandardStreams.writeError("\nnixactions: cancelling (signal \(number)); cleaning up… (signal again to stop at once)\n")
-                    onSignal()
+                    onSignal(number)
                     started.withLock { $0 }?.cancel()  // nil: cancelled as soon as it exists
                 } else {
                     StandardStreams.writeError("\nnixactions: second signal (\(number)): killing every process of the run now\n")

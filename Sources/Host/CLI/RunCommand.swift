@@ -19,6 +19,15 @@ struct RunCommand: AsyncParsableCommand {
 
     /// `NIXACTIONS_LOG_FORMAT` when `--log-format` is not given: ours (`human`, `plain`, `json`)
     /// or the original's (`structured`: one prefixed line per event, as `plain`; `simple`: as `human`).
+    static func signalName(_ number: Int32) -> String {
+        switch number {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        default: "signal \(number)"
+        }
+    }
+
     static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
         guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
         switch value {
@@ -266,7 +275,9 @@ struct RunCommand: AsyncParsableCommand {
         let baseOptions = options
         let eventsLog = logReporter
         let outcome = await CancellationOnSignal.run(
-            onSignal: {
+            onSignal: { number in
+                // Why the run was cancelled is part of its record (a report shows it).
+                eventsLog?.report(.message(job: nil, level: .warning, text: "cancelling: the run received signal \(number) (\(Self.signalName(number)))"))
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself
             },

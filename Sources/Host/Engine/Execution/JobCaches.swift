@@ -266,8 +266,10 @@ extension JobRunner {
         let began = clock.now
         let found: CacheLookupResult
         do {
+            // GitHub's order: the key, then the newest entry whose key starts with it, then the
+            // restore keys (a prefix match of the key is not a hit: `cache-hit` stays false).
             found = try await backend.lookup(CacheLookup(
-                key: cache.key, restoreKeys: cache.restoreKeys.filter { CacheKeys.problem($0) == nil && !secretRestoreKeys.contains($0) },
+                key: cache.key, restoreKeys: [cache.key] + cache.restoreKeys.filter { CacheKeys.problem($0) == nil && !secretRestoreKeys.contains($0) },
                 version: cache.version))
         } catch {
             if Task.isCancelled { return CacheRestoreOutcome(matchedKey: nil, exact: false, failed: "cancelled") }

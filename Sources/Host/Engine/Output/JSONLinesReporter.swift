@@ -35,8 +35,10 @@ public final class JSONLinesReporter: RunReporter {
     public func report(_ event: RunEvent) {
         var object = JSONObjectWriter()
         object.add("ts", Timestamp.now())
+        // Rounded up: 0 only for what took no time at all (a job decided without starting), so
+        // that a step of 0.3 ms is not mistaken for one that never ran.
         func milliseconds(_ value: Duration) -> Int {
-            Int(value.components.seconds * 1000 + value.components.attoseconds / 1_000_000_000_000_000)
+            Int(value.components.seconds * 1000 + (value.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
         }
         switch event {
         case .planned(let jobs):
@@ -63,6 +65,7 @@ public final class JSONLinesReporter: RunReporter {
             object.add("duration_ms", milliseconds(time))
             if let failure {
                 object.add("failed_step", failure.stepName)
+                if let index = failure.stepIndex { object.add("failed_step_index", index) }
                 object.add("exit_code", failure.exitCode.map(Int.init))
                 object.add("message", failure.message)
             }

@@ -26,6 +26,8 @@ public struct RunState: Sendable, Equatable {
         public var status: String?
         public var durationMilliseconds: Int?
         public var failedStep: String?
+        /// The failed step's index (`failed_step` is its name, which two steps may share).
+        public var failedStepIndex: Int?
         /// Why it did not succeed, when the job (or the run's supervisor, for a run whose host died) said.
         public var message: String?
         public var steps: [StepState] = []
@@ -140,6 +142,7 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].status = string("status")
                 state.jobs[j].durationMilliseconds = int("duration_ms")
                 state.jobs[j].failedStep = string("failed_step")
+                state.jobs[j].failedStepIndex = int("failed_step_index")
                 state.jobs[j].message = string("message")
             case "workflow_finished":
                 state.status = string("status")
