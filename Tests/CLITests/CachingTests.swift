@@ -316,7 +316,9 @@ struct CachingTests {
                   - run: mkdir -p big && head -c 400000 /dev/urandom > big/f
               odd:
                 needs: big
-                cache: { paths: [odd], key: "odd\\nline" }
+                # Made at run time (a literal one is an error of validate).
+                env: { NL: "\\n" }
+                cache: { paths: [odd], key: "odd${{ env.NL }}line" }
                 steps:
                   - run: mkdir -p odd && echo odd > odd/f
             """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
@@ -596,6 +598,36 @@ struct CachingTests {
         #expect(result.stderr.contains("did you mean 'pull'?"), "\(result.stderr)")
         #expect(result.stderr.contains("wf.yml:8:"), "\(result.stderr)")
         #expect(result.stderr.contains("restore-keys"), "\(result.stderr)")
+
+        // What a backend would refuse at run time is an error at its line now.
+        try project.temp.write("project/keys.yml", """
+            jobs:
+              a:
+                cache:
+                  - { id: "bad id", paths: [x], key: "a,b" }
+                  - { paths: [../up], key: "", restore-keys: ["ok-", "x\\ty"] }
+                  - { id: c, paths: [/], key: "\(String(repeating: "k", count: 513))" }
+                  - { id: d, paths: ["!d"], key: "d-${{ runner.os }}" }
+                  - { id: e, paths: [ok], key: "e-${{ runner.os }},x" }
+                steps:
+                  - run: "true"
+            """)
+        let keys = try await project.run(["validate", "keys.yml"])
+        #expect(keys.status == 2, "\(keys.stdout)\(keys.stderr)")
+        for expected in [
+            "keys.yml:4:15: error: cache id 'bad id' is not valid",
+            "keys.yml:4:42: error: cache key 'a,b': the key contains ','",
+            "keys.yml:5:19: error: cache path '../up' contains '..'",
+            "keys.yml:5:32: error: cache key '': the key is empty",
+            "keys.yml:5:58: error: cache restore key 'x\\ty': the key contains a control character",
+            "keys.yml:6:26: error: cache path '/' would archive the whole file system",
+            "the key is 513 bytes long",
+            "keys.yml:7:26: error: cache paths only exclude",
+        ] {
+            #expect(keys.stderr.contains(expected), "\(expected)\n\(keys.stderr)")
+        }
+        // A key with an expression is checked when the run knows its value, not before.
+        #expect(!keys.stderr.contains("keys.yml:8:"), "\(keys.stderr)")
     }
 }
 

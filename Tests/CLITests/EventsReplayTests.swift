@@ -14,13 +14,22 @@ struct EventsReplayTests {
             name: replay
             jobs:
               a:
+                outputs:
+                  greeting: ${{ steps.second-step.outputs.greeting }}
+                  token: ${{ steps.second-step.outputs.token }}
                 steps:
                   - name: first
                     run: echo one; echo two >&2
                   - name: second
+                    id: second-step
                     run: |
                       echo "::warning::careful"
                       echo "done" >> "$GITHUB_STEP_SUMMARY"
+                      echo "greeting=hello-output" >> "$GITHUB_OUTPUT"
+                      echo "token=s3cr3t-v4lue" >> "$GITHUB_OUTPUT"
+                  - name: allowed
+                    continue-on-error: true
+                    run: exit 4
               b:
                 steps:
                   - name: fails
@@ -29,7 +38,7 @@ struct EventsReplayTests {
                 needs: b
                 steps:
                   - run: echo never
-            """)
+            """, ["--secret", "TOK=s3cr3t-v4lue"])
         #expect(result.status == 1)
         let folder = try #require(scenario.logFolders().first)
         let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
@@ -37,8 +46,15 @@ struct EventsReplayTests {
         #expect(state.workflow == "replay" && state.status == "failure")
         let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
         #expect(jobs["a"]?.status == "success" && jobs["b"]?.status == "failure" && jobs["c"]?.status == "skipped")
-        #expect(jobs["a"]?.steps.map(\.name) == ["first", "second"])
-        #expect(jobs["a"]?.steps.map(\.status) == ["success", "success"])
+        #expect(jobs["a"]?.steps.map(\.name) == ["first", "second", "allowed"])
+        #expect(jobs["a"]?.steps.map(\.status) == ["success", "success", "failure"])
+        // GitHub's conclusion: an allowed failure concludes success; and the step's id.
+        #expect(jobs["a"]?.steps.map(\.conclusion) == ["success", "success", "success"])
+        #expect(jobs["a"]?.steps.map(\.id) == [nil, "second-step", nil])
+        // Outputs: the step's (masked) and the job's (one holding a secret left out, as needs sees them).
+        #expect(jobs["a"]?.steps.first { $0.id == "second-step" }?.outputs == ["greeting": "hello-output", "token": "***"])
+        #expect(jobs["a"]?.outputs == ["greeting": "hello-output"], "\(jobs["a"]?.outputs ?? [:])")
+        #expect(!(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)).contains("s3cr3t-v4lue"))
         #expect(jobs["b"]?.steps.first?.exitCode == 3)
         #expect(jobs["b"]?.failedStep == "fails" && jobs["b"]?.failedStepIndex == 0)
         // A step that ran took at least 1 ms as written (rounded up); 0 is for what never ran.
@@ -104,6 +120,10 @@ struct EventsReplayTests {
         let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
         let masked = try String(contentsOfFile: folder + "/m-env-***.log", encoding: .utf8)
         #expect(masked.contains("env ***") && jobs["m-env-***"]?.status == "success")
+        // What the plan knows of each instance: its job's id, what it needs, its matrix values (masked).
+        #expect(jobs["m-env-***"]?.id == "m" && jobs["m-env-***"]?.matrix == ["env": "***"], "\(String(describing: jobs["m-env-***"]))")
+        #expect(jobs["m-env-staging"]?.matrix == ["env": "staging"] && jobs["u"]?.needs == ["a"] && jobs["a"]?.needs == [])
+        #expect(jobs["b"]?.id == "b" && jobs["b"]?.status == "skipped")
         #expect(jobs["a"]?.annotations == ["notice: closes at 5pm"])
         let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
         #expect(events.contains("\"title\":\"Deploy window\""))

@@ -419,7 +419,9 @@ struct HardeningTests {
     func runWithDescriptors(limit: Int, firstFree: Int, _ arguments: [String], in folder: String) async throws -> CommandResult {
         try await runCommand(
             URL(fileURLWithPath: "/bin/bash"),
-            ["-c", #"ulimit -n "$1" && for ((fd = 3; fd < $2; fd++)); do eval "exec $fd</dev/null"; done; shift 2; exec "$@""#,
+            // Descriptors the test process had open without close-on-exec while it started bash
+            // (another test's, in a parallel run) are closed first: they would take the free ones.
+            ["-c", #"ulimit -n "$1" && for ((fd = $2; fd < $1; fd++)); do eval "exec $fd>&-"; done; for ((fd = 3; fd < $2; fd++)); do eval "exec $fd</dev/null"; done; shift 2; exec "$@""#,
              "bash", "\(limit)", "\(firstFree)", nixactionsBinary.path] + arguments,
             in: folder)
     }

@@ -31,20 +31,41 @@ extension JobRunner {
         if let frame = state.frame {
             reporter.report(.message(job: planned.key, level: .info, text: "> \(frame.uses) › \(name)"))
         } else {
-            reporter.report(.stepStarted(job: planned.key, step: index, name: name))
+            reporter.report(.stepStarted(job: planned.key, step: index, name: name, id: stepID(index)))
         }
     }
 
     /// A step ended: a step event for the job's own steps; for a composite action's, a line when it
     /// did not succeed (its output and errors are already the using step's).
-    func reportStepFinished(_ index: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration, state: State) {
+    func reportStepFinished(_ index: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration, state: State,
+                            allowed: Bool = false) {
         if let frame = state.frame {
             guard outcome != .success else { return }
             let code = exitCode.map { " (exit code \($0))" } ?? ""
             reporter.report(.message(job: planned.key, level: .info, text: "  \(frame.uses) › \(name): \(outcome.rawValue)\(code)"))
         } else {
-            reporter.report(.stepFinished(job: planned.key, step: index, name: name, outcome: outcome, exitCode: exitCode, duration: duration))
+            reporter.report(.stepFinished(job: planned.key, step: index, name: name, outcome: outcome, exitCode: exitCode, duration: duration,
+                                          id: stepID(index), conclusion: outcome == .failure && allowed ? .success : nil, outputs: stepOutputs(index, state)))
         }
+    }
+
+    /// What the job's step at `index` set as its outputs (`steps.ID.outputs`), as text.
+    func stepOutputs(_ index: Int, _ state: State) -> [String: String] {
+        guard let id = stepID(index), case .object(let values)? = state.steps[id]?.property("outputs") else { return [:] }
+        var outputs: [String: String] = [:]
+        for (name, value) in values {
+            if case .string(let text) = value { outputs[name] = text } else {
+                var text = ""
+                ExpressionJSON.write(value, pretty: false, indent: 0, into: &text)
+                outputs[name] = text
+            }
+        }
+        return outputs
+    }
+
+    /// The `id:` of the job's step at `index` (a pre or post script's index is past the steps).
+    func stepID(_ index: Int) -> String? {
+        job.steps.indices.contains(index) && job.steps[index].index == index ? job.steps[index].id : nil
     }
 
     /// `uses: ./PATH`: the action's file is read from the job's workspace now (an earlier step may
@@ -212,7 +233,8 @@ extension JobRunner {
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }
         }
-        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state)
+        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state,
+                           allowed: allowed)
         if outcome == .failure && !allowed {
             state.succeeded = false
             state.failure = state.failure

@@ -238,7 +238,7 @@ extension JobRunner {
 
     func failStep(_ step: Step, message: String, allowed: Bool, state: inout State) {
         reporter.report(.message(job: planned.key, level: .error, text: message))
-        reportStepFinished(step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero, state: state)
+        reportStepFinished(step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero, state: state, allowed: allowed)
         if !allowed {
             state.succeeded = false
             state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: step.displayName, message: message)
@@ -427,7 +427,7 @@ extension JobRunner {
             message = "step '\(name)': \(text)"
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
-        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state)
+        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed)
 
         if outcome == .failure && !allowed {
             state.succeeded = false

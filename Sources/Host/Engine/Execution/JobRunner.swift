@@ -96,7 +96,7 @@ struct JobRunner: Sendable {
                 allowed = true
             }
             let duration = clock.now - started
-            reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure))
+            reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure, outputs: outputs))
             return JobOutcome(key: planned.key, jobID: job.id, name: planned.displayName, outcome: outcome, failure: failure,
                               duration: duration, outputs: outputs, allowedFailure: allowed)
         }

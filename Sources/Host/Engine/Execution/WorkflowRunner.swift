@@ -37,7 +37,8 @@ public struct WorkflowRunner: Sendable {
             reporter.report(.workflowFinished(workflow: workflow.name, outcome: .failure, duration: clock.now - started))
             return RunSummary(outcome: .failure, jobs: [])
         }
-        reporter.report(.planned(jobs: plan.allInstances.map(\.key)))
+        reporter.report(.planned(jobs: plan.allInstances.map(\.key),
+                                 details: plan.allInstances.map { JobDescription($0, needs: plan.graph.needs[$0.jobID] ?? []) }))
         let scheduler = Scheduler(runner: self, plan: plan, cache: ExecutorCache(provider: executors, options: options))
         // The scheduler, its jobs and their steps go on on the thread that completes an executor operation.
         let jobs = await withTaskExecutorPreference(HandOffExecutor.shared) { await scheduler.run() }
@@ -199,7 +200,8 @@ final class Scheduler: Sendable {
                             unfinishedInstances[instance.jobID] = expanded.count
                             ready.replaceSubrange(readyHead...readyHead, with: expanded)
                             if expanded.count > 1 || expanded.first?.key != instance.key {
-                                reporter.report(.matrixExpanded(job: instance.key, jobs: expanded.map(\.key)))
+                                reporter.report(.matrixExpanded(job: instance.key, jobs: expanded.map(\.key),
+                                                                details: expanded.map { JobDescription($0, needs: needs) }))
                                 reporter.report(.message(job: nil, level: .info, text: "job '\(frame.prefix + job.id)': matrix of \(expanded.count) from its needs"))
                             }
                             continue

@@ -190,6 +190,14 @@ extension NodeReader {
 
     static let cacheKeys = ["id", "key", "paths", "path", "restore-keys", "backend", "policy", "save-on", "lookup-only", "fail-on-cache-miss"]
 
+    /// A key without `${{ }}` that no backend would take (empty, over 512 bytes, with ',' or a
+    /// control character): an error at its line, not a warning at run time.
+    mutating func checkLiteralKey(_ field: TemplateField?, what: String, context: String?) {
+        guard let field, field.template.isLiteral, let problem = CacheKeys.problem(field.source.value) else { return }
+        diagnostics.error("\(what) '\(DisplayText.escaped(String(field.source.value.prefix(60))))': \(problem)", at: field.source.location, context: context,
+                          hint: "keys name what is cached, e.g. deps-${{ runner.os }}-${{ hashFiles('package-lock.json') }}")
+    }
+
     /// `cache: { paths, key, restore-keys, backend, policy, save-on, … }` or a list of them.
     mutating func caches(_ node: Node, context: String?) -> [CacheSpec] {
         let entries: [Node]
@@ -208,8 +216,15 @@ extension NodeReader {
             var lookupOnly = false, failOnMiss = false
             for (name, _, value) in pairs {
                 switch name {
-                case "id": id = string(value, what: "cache.id", context: context)
-                case "key": key = template(value, what: "cache.key", context: context)
+                case "id":
+                    id = string(value, what: "cache.id", context: context)
+                    if let id, !isValidIdentifier(id.value) {
+                        diagnostics.error("cache id '\(id.value)' is not valid", at: id.location, context: context,
+                                          hint: "start with a letter or '_', then letters, digits, '-' or '_' (steps.ID.outputs reads it)")
+                    }
+                case "key":
+                    key = template(value, what: "cache.key", context: context)
+                    checkLiteralKey(key, what: "cache key", context: context)
                 case "paths", "path":
                     // A list, or GitHub's multi-line string.
                     paths = stringList(value, what: "cache.paths", context: context).flatMap { item in
@@ -219,6 +234,7 @@ extension NodeReader {
                     let list: [Node]
                     if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
                     restoreKeys = list.compactMap { template($0, what: "cache.restore-keys", context: context) }
+                    for restoreKey in restoreKeys { checkLiteralKey(restoreKey, what: "cache restore key", context: context) }
                 case "backend":
                     backend = string(value, what: "cache.backend", context: context)?.value
                     if backend?.containsBytes("${{") == true {
@@ -252,6 +268,16 @@ extension NodeReader {
             }
             if paths.isEmpty {
                 diagnostics.error("cache needs 'paths'", at: location(entry), context: context, hint: "e.g. paths: [node_modules]")
+            } else if !paths.contains(where: { !$0.value.hasPrefix("!") }) {
+                diagnostics.error("cache paths only exclude ('!…'): nothing would be cached", at: paths[0].location, context: context,
+                                  hint: "name what to cache, then what to leave out: paths: [build, '!build/tmp']")
+            } else {
+                // What the run would refuse ('..', the whole file system), said here at its line.
+                for path in paths where !path.value.hasPrefix("!") {
+                    do { _ = try CachePaths.roots([path.value]) } catch let error as EngineError {
+                        diagnostics.error(error.message, at: path.location, context: context, hint: error.hint)
+                    } catch {}
+                }
             }
             var chosen = id?.value ?? (usedIDs.contains("cache") ? "cache-\(caches.count + 1)" : "cache")
             if let id, usedIDs.contains(id.value) {

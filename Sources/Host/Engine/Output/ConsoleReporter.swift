@@ -71,11 +71,11 @@ public final class ConsoleReporter: RunReporter {
                 let name = DisplayText.escaped(name)
                 state.names[key] = name
                 write(color("1", "==> job '\(name)' started") + "\n")
-            case .stepStarted(let job, _, let name):
+            case .stepStarted(let job, _, let name, _):
                 write(color("2", "[\(job)] > \(DisplayText.escaped(name))") + "\n")
             case .output(let job, _, _, let line):
                 write("[\(job)] \(line)\n")
-            case .planned(let jobs):
+            case .planned(let jobs, _):
                 state.sequence = jobs
             case .callStarted(let key, let uses, let jobs):
                 if let index = state.sequence.firstIndex(of: key) {
@@ -84,17 +84,17 @@ public final class ConsoleReporter: RunReporter {
                     state.sequence += [key] + jobs
                 }
                 write(color("2", "[\(key)] calls \(DisplayText.escaped(uses)): \(jobs.count) job\(jobs.count == 1 ? "" : "s")") + "\n")
-            case .matrixExpanded(let key, let jobs):
+            case .matrixExpanded(let key, let jobs, _):
                 // The stand-in's place in the table is its instances'.
                 if let index = state.sequence.firstIndex(of: key) { state.sequence.replaceSubrange(index...index, with: jobs) }
-            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration):
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
                 write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
             case .jobSummary(let job, let markdown):
                 state.summaries.append((state.names[job] ?? job, markdown))
-            case .jobFinished(let key, let name, let outcome, let duration, let failure):
+            case .jobFinished(let key, let name, let outcome, let duration, let failure, _):
                 let name = DisplayText.escaped(name)  // as the table shows it too
                 state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
                 let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)

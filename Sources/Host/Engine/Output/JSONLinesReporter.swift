@@ -41,8 +41,8 @@ public final class JSONLinesReporter: RunReporter {
             Int(value.components.seconds * 1000 + (value.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
         }
         switch event {
-        case .planned(let jobs):
-            object.add("event", "planned"); object.add("jobs", jobs)
+        case .planned(let jobs, let details):
+            object.add("event", "planned"); object.add("jobs", jobs); object.add("details", details)
         case .workflowStarted(let workflow, let runID):
             object.add("event", "workflow_started"); object.add("format", LogDirectoryReporter.eventsFormat)
             object.add("workflow", workflow); object.add("run_id", runID)
@@ -50,17 +50,21 @@ public final class JSONLinesReporter: RunReporter {
             object.add("event", "job_started"); object.add("job", job); object.add("name", name)
         case .callStarted(let job, let uses, let jobs):
             object.add("event", "call_started"); object.add("job", job); object.add("uses", uses); object.add("jobs", jobs)
-        case .matrixExpanded(let job, let jobs):
-            object.add("event", "matrix_expanded"); object.add("job", job); object.add("jobs", jobs)
-        case .stepStarted(let job, let step, let name):
+        case .matrixExpanded(let job, let jobs, let details):
+            object.add("event", "matrix_expanded"); object.add("job", job); object.add("jobs", jobs); object.add("details", details)
+        case .stepStarted(let job, let step, let name, let id):
             object.add("event", "step_started"); object.add("job", job); object.add("step", step); object.add("name", name)
+            if let id { object.add("id", id) }
         case .output(let job, let step, let stream, let line):
             object.add("event", "output"); object.add("job", job); object.add("step", step)
             object.add("stream", stream == 2 ? "stderr" : "stdout"); object.add("text", line)
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time):
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time, let id, let conclusion, let outputs):
             object.add("event", "step_finished"); object.add("job", job); object.add("step", step); object.add("name", name)
             object.add("status", outcome.rawValue); object.add("exit_code", exitCode.map(Int.init)); object.add("duration_ms", milliseconds(time))
-        case .jobFinished(let job, let name, let outcome, let time, let failure):
+            if let id { object.add("id", id) }
+            if let conclusion, conclusion != outcome { object.add("conclusion", conclusion.rawValue) }
+            if !outputs.isEmpty { object.add("outputs", outputs) }
+        case .jobFinished(let job, let name, let outcome, let time, let failure, let outputs):
             object.add("event", "job_finished"); object.add("job", job); object.add("name", name); object.add("status", outcome.rawValue)
             object.add("duration_ms", milliseconds(time))
             if let failure {
@@ -69,6 +73,7 @@ public final class JSONLinesReporter: RunReporter {
                 object.add("exit_code", failure.exitCode.map(Int.init))
                 object.add("message", failure.message)
             }
+            if !outputs.isEmpty { object.add("outputs", outputs) }
         case .workflowFinished(let workflow, let outcome, let time):
             object.add("event", "workflow_finished"); object.add("workflow", workflow); object.add("status", outcome.rawValue)
             object.add("duration_ms", milliseconds(time))
@@ -220,12 +225,12 @@ public final class LogDirectoryReporter: RunReporter {
         }
         events.report(event)
         switch event {
-        case .stepStarted(let job, _, let name): append(job, "> \(name)")
-        case .stepFinished(let job, _, let name, let outcome, let exitCode, _):
+        case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
+        case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _):
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")
         case .message(let job?, let level, let text): append(job, "\(level.rawValue): \(text)")
         case .annotation(let annotation): append(annotation.job, ConsoleReporter.describe(annotation))
-        case .jobFinished(let job, _, let outcome, _, _):
+        case .jobFinished(let job, _, let outcome, _, _, _):
             append(job, "job \(outcome.rawValue)")
             // A job's log closes with the job, on the flusher's next pass.
             // Out of `jobs` and into `closing` in one step: a line for the job from another thread

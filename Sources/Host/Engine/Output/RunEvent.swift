@@ -5,25 +5,61 @@ public enum Outcome: String, Sendable, Hashable, Codable {
     case success, failure, cancelled, skipped
 }
 
+/// What the plan knows of a job instance, for a report to group instances under their job and show
+/// their matrix values (keys are made from them, lower-cased and shortened, and cannot be parsed back).
+public struct JobDescription: Sendable, Hashable {
+    public struct MatrixValue: Sendable, Hashable {
+        public var name: String
+        /// The value as text: a string as it is, anything else as JSON.
+        public var value: String
+    }
+    public var key: String
+    /// The job's id in its workflow (a called workflow's job: `CALLER/JOB`'s own id).
+    public var id: String
+    public var name: String
+    /// The ids of the jobs it needs.
+    public var needs: [String]
+    public var matrix: [MatrixValue]
+
+    public init(_ instance: PlannedJob, needs: [String]) {
+        key = instance.key
+        id = instance.jobID
+        name = instance.displayName
+        self.needs = needs
+        matrix = instance.matrix.map { entry in
+            if case .string(let text) = entry.value { return MatrixValue(name: entry.key, value: text) }
+            var text = ""
+            ExpressionJSON.write(entry.value, pretty: false, indent: 0, into: &text)
+            return MatrixValue(name: entry.key, value: text)
+        }
+    }
+}
+
 /// What a reporter is told as a run goes on. Reporters must be thread-safe.
 public enum RunEvent: Sendable {
     case workflowStarted(workflow: String, runID: String)
     /// The job instances the run will decide on, by key, in plan order (dependency order, then
     /// file order; a matrix's instances together): the order of the summary table.
-    case planned(jobs: [String])
+    case planned(jobs: [String], details: [JobDescription] = [])
     case jobStarted(job: String, name: String)
     /// A job whose matrix reads `needs` was expanded when they finished: its one planned key
     /// (never started) stands for these instances' keys from now on.
-    case matrixExpanded(job: String, jobs: [String])
+    case matrixExpanded(job: String, jobs: [String], details: [JobDescription] = [])
     /// A started job instance calls a reusable workflow (`uses`, as written): the keys of the
     /// called jobs' instances, in plan order (each has its own `jobStarted` when it starts). The
     /// summary table lists them after the caller.
     case callStarted(job: String, uses: String, jobs: [String])
-    case stepStarted(job: String, step: Int, name: String)
+    /// `id`: the step's `id:`, when it has one (`steps.ID` in expressions).
+    case stepStarted(job: String, step: Int, name: String, id: String? = nil)
     /// One line of step output (without its newline), already redacted.
     case output(job: String, step: Int, stream: Int32, line: String)
-    case stepFinished(job: String, step: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration)
-    case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?)
+    /// `conclusion`: GitHub's, when it is not the outcome (a failure `continue-on-error` allows
+    /// concludes `success`).
+    /// `outputs`: what a step with an `id` set (`steps.ID.outputs`).
+    case stepFinished(job: String, step: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration,
+                      id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:])
+    /// `outputs`: the job's outputs as `needs.JOB.outputs` sees them (one holding a secret left out).
+    case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:])
     case workflowFinished(workflow: String, outcome: Outcome, duration: Duration)
     /// A message from the engine about a job (an error starting it, why it was skipped).
     case message(job: String?, level: MessageLevel, text: String)

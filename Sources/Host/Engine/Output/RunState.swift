@@ -18,6 +18,12 @@ public struct RunState: Sendable, Equatable {
         public var exitCode: Int?
         public var durationMilliseconds: Int?
         public var output: [OutputRange] = []
+        /// The step's `id:`, and GitHub's conclusion (`success` for a failure `continue-on-error`
+        /// allows; otherwise its status).
+        public var id: String?
+        public var conclusion: String?
+        /// What a step with an `id` set as its outputs (masked).
+        public var outputs: [String: String] = [:]
     }
 
     public struct JobState: Sendable, Equatable {
@@ -33,6 +39,13 @@ public struct RunState: Sendable, Equatable {
         public var steps: [StepState] = []
         public var annotations: [String] = []
         public var summary: String?
+        /// From the plan (`planned`, `matrix_expanded`): the job's id in its workflow, the ids it
+        /// needs, and its matrix values (a string as it is, anything else as JSON).
+        public var id: String?
+        /// The job's outputs (masked; one holding a secret is left out, as `needs` does).
+        public var outputs: [String: String] = [:]
+        public var needs: [String] = []
+        public var matrix: [String: String] = [:]
         /// For a job that calls a reusable workflow: the file, and the keys of the jobs it called.
         public var uses: String?
         public var calls: [String] = []
@@ -65,11 +78,25 @@ public struct RunState: Sendable, Equatable {
     public static func replay(_ text: String) throws -> RunState {
         var state = RunState()
         var jobIndex: [String: Int] = [:]
+        // What the plan said of each job, given to its state when the job first shows up.
+        var described: [String: [String: Any]] = [:]
         func job(_ key: String) -> Int {
             if let index = jobIndex[key] { return index }
-            state.jobs.append(JobState(key: key, name: key))
+            var made = JobState(key: key, name: key)
+            if let detail = described[key] {
+                made.name = detail["name"] as? String ?? key
+                made.id = detail["id"] as? String
+                made.needs = detail["needs"] as? [String] ?? []
+                made.matrix = detail["matrix"] as? [String: String] ?? [:]
+            }
+            state.jobs.append(made)
             jobIndex[key] = state.jobs.count - 1
             return state.jobs.count - 1
+        }
+        func describe(_ object: [String: Any]) {
+            for case let detail as [String: Any] in object["details"] as? [Any] ?? [] {
+                if let key = detail["job"] as? String { described[key] = detail }
+            }
         }
         func step(_ job: Int, _ index: Int) -> Int {
             if let found = state.jobs[job].steps.firstIndex(where: { $0.index == index }) { return found }
@@ -93,6 +120,7 @@ public struct RunState: Sendable, Equatable {
                 state.runID = string("run_id")
             case "planned":
                 state.order = object["jobs"] as? [String] ?? []
+                describe(object)
             case "job_started":
                 guard let key = string("job") else { continue }
                 state.jobs[job(key)].name = string("name") ?? key
@@ -109,6 +137,7 @@ public struct RunState: Sendable, Equatable {
             case "matrix_expanded":
                 // A stand-in a call listed is its instances from now on.
                 guard let key = string("job"), let jobs = object["jobs"] as? [String] else { continue }
+                describe(object)
                 if let at = state.order.firstIndex(of: key) { state.order.replaceSubrange(at...at, with: jobs) }
                 for index in state.jobs.indices {
                     if let at = state.jobs[index].calls.firstIndex(of: key) { state.jobs[index].calls.replaceSubrange(at...at, with: jobs) }
@@ -116,7 +145,9 @@ public struct RunState: Sendable, Equatable {
             case "step_started":
                 guard let key = string("job"), let index = int("step") else { continue }
                 let j = job(key)
-                state.jobs[j].steps[step(j, index)].name = string("name") ?? ""
+                let s = step(j, index)
+                state.jobs[j].steps[s].name = string("name") ?? ""
+                state.jobs[j].steps[s].id = string("id")
             case "output":
                 guard let key = string("job"), let index = int("step"), let offset = int("offset"), let length = int("length") else { continue }
                 let j = job(key)
@@ -129,6 +160,9 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].steps[s].status = string("status")
                 state.jobs[j].steps[s].exitCode = int("exit_code")
                 state.jobs[j].steps[s].durationMilliseconds = int("duration_ms")
+                state.jobs[j].steps[s].id = string("id") ?? state.jobs[j].steps[s].id
+                state.jobs[j].steps[s].conclusion = string("conclusion") ?? string("status")
+                state.jobs[j].steps[s].outputs = object["outputs"] as? [String: String] ?? [:]
             case "annotation":
                 guard let key = string("job") else { continue }
                 state.jobs[job(key)].annotations.append("\(string("level") ?? ""): \(string("text") ?? "")")
@@ -143,6 +177,7 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].durationMilliseconds = int("duration_ms")
                 state.jobs[j].failedStep = string("failed_step")
                 state.jobs[j].failedStepIndex = int("failed_step_index")
+                state.jobs[j].outputs = object["outputs"] as? [String: String] ?? [:]
                 state.jobs[j].message = string("message")
             case "workflow_finished":
                 state.status = string("status")

@@ -76,5 +76,40 @@ struct JSONObjectWriter {
         text += "]"
     }
 
+    /// `{"NAME": "VALUE", …}`, names in order.
+    mutating func add(_ name: String, _ values: [String: String]) {
+        key(name)
+        text += "{"
+        for (index, entry) in values.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { text += "," }
+            ExpressionJSON.writeString(entry.key, into: &text)
+            text += ":"
+            ExpressionJSON.writeString(entry.value, into: &text)
+        }
+        text += "}"
+    }
+
+    /// `[{"job","id","name","needs","matrix":{…}}, …]`: what the plan knows of each instance.
+    mutating func add(_ name: String, _ details: [JobDescription]) {
+        key(name)
+        text += "["
+        for (index, detail) in details.enumerated() {
+            if index > 0 { text += "," }
+            var object = JSONObjectWriter()
+            object.add("job", detail.key); object.add("id", detail.id); object.add("name", detail.name); object.add("needs", detail.needs)
+            object.key("matrix")
+            object.text += "{"
+            for (position, entry) in detail.matrix.enumerated() {
+                if position > 0 { object.text += "," }
+                ExpressionJSON.writeString(entry.name, into: &object.text)
+                object.text += ":"
+                ExpressionJSON.writeString(entry.value, into: &object.text)
+            }
+            object.text += "}"
+            text += object.finish()
+        }
+        text += "]"
+    }
+
     mutating func finish() -> String { text + "}" }
 }

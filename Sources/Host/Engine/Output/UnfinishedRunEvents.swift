@@ -114,6 +114,13 @@ public enum UnfinishedRunEvents {
         var finishedJobs: Set<String> = []
         var names: [String: String] = [:]
 
+        /// The names the plan gives its jobs (`details`).
+        mutating func named(_ object: [String: Any]) {
+            for case let detail as [String: Any] in object["details"] as? [Any] ?? [] {
+                if let key = detail["job"] as? String, let name = detail["name"] as? String { names[key] = name }
+            }
+        }
+
         mutating func line(_ bytes: ArraySlice<UInt8>) {
             guard let name = UnfinishedRunEvents.eventName(bytes), name != "output" else { return }
             switch name {
@@ -131,12 +138,14 @@ public enum UnfinishedRunEvents {
                 finished = true
             case "planned":
                 order = object["jobs"] as? [String] ?? []
+                named(object)
             case "call_started":
                 guard let key = object["job"] as? String, let jobs = object["jobs"] as? [String] else { return }
                 if let index = order.firstIndex(of: key) { order.insert(contentsOf: jobs, at: index + 1) } else { order += jobs }
             case "matrix_expanded":
                 guard let key = object["job"] as? String, let jobs = object["jobs"] as? [String] else { return }
                 if let index = order.firstIndex(of: key) { order.replaceSubrange(index...index, with: jobs) }
+                named(object)
             case "job_started":
                 guard let key = object["job"] as? String else { return }
                 if openJobs[key] == nil { jobOrder.append(key) }

@@ -24,6 +24,15 @@ public struct RedactingReporter: RunReporter {
         wrapped.output(OutputChunk(job: job, step: chunk.step, stream: chunk.stream, bytes: chunk.bytes, lines: chunk.lines))
     }
 
+    /// A job's description with its key as shown, its name and matrix values masked.
+    func masked(_ description: JobDescription) -> JobDescription {
+        var description = description
+        description.key = key(description.key)
+        description.name = redactor.redact(description.name)
+        for index in description.matrix.indices { description.matrix[index].value = redactor.redact(description.matrix[index].value) }
+        return description
+    }
+
     /// What reporters see of a job's key (see the type's comment).
     func key(_ job: String) -> String {
         keys.shown.withLock { state in
@@ -52,17 +61,18 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.output(job: k(job), step: step, stream: stream, line: r(line)))
         case .message(let job, let level, let text):
             wrapped.report(.message(job: job.map(k), level: level, text: r(text)))
-        case .stepStarted(let job, let step, let name):
-            wrapped.report(.stepStarted(job: k(job), step: step, name: r(name)))
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration):
-            wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration))
-        case .jobFinished(let job, let name, let outcome, let duration, let original):
+        case .stepStarted(let job, let step, let name, let id):
+            wrapped.report(.stepStarted(job: k(job), step: step, name: r(name), id: id))
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs):
+            wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration,
+                                         id: id, conclusion: conclusion, outputs: outputs.mapValues(r)))
+        case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs):
             var failure = original
             if let original {
                 failure?.message = r(original.message)
                 failure?.stepName = original.stepName.map(r)
             }
-            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure))
+            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure, outputs: outputs.mapValues(r)))
         case .jobStarted(let job, let name):
             wrapped.report(.jobStarted(job: k(job), name: r(name)))
         case .annotation(var annotation):
@@ -76,12 +86,12 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.annotation(annotation))
         case .jobSummary(let job, let markdown):
             wrapped.report(.jobSummary(job: k(job), markdown: r(markdown)))
-        case .planned(let jobs):
-            wrapped.report(.planned(jobs: jobs.map(k)))
+        case .planned(let jobs, let details):
+            wrapped.report(.planned(jobs: jobs.map(k), details: details.map { masked($0) }))
         case .callStarted(let job, let uses, let jobs):
             wrapped.report(.callStarted(job: k(job), uses: r(uses), jobs: jobs.map(k)))
-        case .matrixExpanded(let job, let jobs):
-            wrapped.report(.matrixExpanded(job: k(job), jobs: jobs.map(k)))
+        case .matrixExpanded(let job, let jobs, let details):
+            wrapped.report(.matrixExpanded(job: k(job), jobs: jobs.map(k), details: details.map { masked($0) }))
         case .workflowStarted, .workflowFinished:
             wrapped.report(event)
         }
