@@ -149,8 +149,8 @@ struct CachingTests {
         let saved = outputs.filter { $0.contains("cache 'cache': saved 'shared-key'") }.count
         #expect(saved == 1, "one of the two saved it: \(outputs)")
         let lost = outputs.filter {
-            $0.contains("not saving 'shared-key': another run is saving it now")
-                || $0.contains("another run saved 'shared-key' first")
+            $0.contains("not saving 'shared-key': another job or run is saving it now")
+                || $0.contains("another job or run saved 'shared-key' first")
                 || $0.contains("not saving 'shared-key': an entry with this key exists")
         }
         #expect(lost.count == 1, "the other lost the race (it did not restore the first one's entry): \(outputs)")
@@ -165,6 +165,40 @@ struct CachingTests {
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(third.stdout.contains("cache 'cache': restored 'shared-key'"), "\(third.stdout)")
         #expect(third.stdout.contains("[build] 200\n"), "the restored tree is whole: \(third.stdout)")
+    }
+
+    @Test("two instances of one matrix saving one key: one saves, the other is told another job or run has it")
+    func siblingSavers() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let meeting = project.temp.path + "/meeting"
+        try FileManager.default.createDirectory(atPath: meeting, withIntermediateDirectories: true)
+        // Both instances meet in their last step, so both saves come at the end, at about the same time.
+        try """
+            jobs:
+              build:
+                strategy: { matrix: { n: [1, 2] } }
+                cache:
+                  - { id: deps, paths: [deps], key: shared-deps-1 }
+                steps:
+                  - run: |
+                      mkdir -p deps && echo "from ${{ matrix.n }}" > deps/file
+                      touch "\(meeting)/${{ matrix.n }}"
+                      for i in $(seq 1 600); do [ "$(ls "\(meeting)" | wc -l)" -ge 2 ] && exit 0; sleep 0.05; done
+                      echo "the other instance never came" >&2; exit 1
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let result = try await project.run(["run", "workflow.yml", "--log-format", "plain", "--jobs", "2"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.contains("cache 'deps': saved 'shared-deps-1'") }.count == 1, "\(result.stdout)")
+        let lost = lines.filter {
+            $0.contains("not saving 'shared-deps-1': another job or run is saving it now")
+                || $0.contains("another job or run saved 'shared-deps-1' first")
+                || $0.contains("not saving 'shared-deps-1': an entry with this key exists")
+        }
+        #expect(lost.count == 1, "\(result.stdout)")
+        #expect(!result.stdout.contains("another run "), "the other saver may be a job of this run")
+        #expect(project.dataFiles().count == 1)
     }
 
     @Test("a corrupt entry is a miss with a warning: nothing half-restored, the job goes on and installs")

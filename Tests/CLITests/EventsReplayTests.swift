@@ -33,6 +33,7 @@ struct EventsReplayTests {
               b:
                 steps:
                   - name: fails
+                    retry: { max-attempts: 2, delay: 10ms }
                     run: echo bad; exit 3
               c:
                 needs: b
@@ -46,6 +47,9 @@ struct EventsReplayTests {
         #expect(state.workflow == "replay" && state.status == "failure")
         let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
         #expect(jobs["a"]?.status == "success" && jobs["b"]?.status == "failure" && jobs["c"]?.status == "skipped")
+        // A job decided without starting says why in its job_finished (not only in a message event).
+        #expect(jobs["c"]?.message == "skipped: needed job 'b' did not succeed", "\(jobs["c"]?.message ?? "nil")")
+        #expect(jobs["a"]?.message == nil)
         #expect(jobs["a"]?.steps.map(\.name) == ["first", "second", "allowed"])
         #expect(jobs["a"]?.steps.map(\.status) == ["success", "success", "failure"])
         // GitHub's conclusion: an allowed failure concludes success; and the step's id.
@@ -57,6 +61,10 @@ struct EventsReplayTests {
         #expect(!(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)).contains("s3cr3t-v4lue"))
         #expect(jobs["b"]?.steps.first?.exitCode == 3)
         #expect(jobs["b"]?.failedStep == "fails" && jobs["b"]?.failedStepIndex == 0)
+        // Its retry: two attempts, both outputs kept under the one step.
+        #expect(jobs["b"]?.steps.first?.attempts == 2 && jobs["a"]?.steps.map(\.attempts) == [1, 1, 1])
+        let bLog = [UInt8](try Data(contentsOf: URL(fileURLWithPath: folder + "/b.log")))
+        #expect(String(decoding: (jobs["b"]?.steps.first?.output ?? []).flatMap { bLog[$0.offset..<($0.offset + $0.length)] }, as: UTF8.self) == "bad\nbad\n")
         // A step that ran took at least 1 ms as written (rounded up); 0 is for what never ran.
         #expect(state.jobs.flatMap(\.steps).allSatisfy { ($0.durationMilliseconds ?? 0) >= 1 }, "\(state.jobs.flatMap(\.steps))")
         #expect(jobs["a"]?.annotations == ["warning: careful"])

@@ -138,6 +138,7 @@ struct MatrixScenarios {
         #expect(out.contains("[test-speed-quick] quick-failing\n"))
         #expect(out.contains("[test-speed-quick] ✗ Work (exit code 3, "))
         #expect(out.contains("[test-speed-quick] warning: fail-fast: cancelling test-speed-slow\n"))
+        #expect(out.contains("[test-speed-slow] warning: cancelling: 'test (speed: quick)' failed (fail-fast)\n"), "\(out)")
         #expect(out.contains("==> job 'test (speed: slow)' cancelled"))
         #expect(!out.contains("slow-finished"))
         #expect(out.contains("[after] skipped: needed job 'test' did not succeed\n"))

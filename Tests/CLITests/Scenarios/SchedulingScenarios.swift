@@ -56,7 +56,7 @@ struct SchedulingScenarios {
         // Every line is an event with a timestamp and a known kind.
         let kinds: Set<String> = [
             "workflow_started", "planned", "job_started", "step_started", "output", "step_finished", "job_finished",
-            "workflow_finished", "message", "annotation", "job_summary",
+            "workflow_finished", "message", "annotation", "job_summary", "step_retrying",
         ]
         for event in events.events {
             #expect(kinds.contains(event["event"] as? String ?? ""), "unknown event \(event)")

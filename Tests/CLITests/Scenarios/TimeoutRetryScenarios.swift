@@ -122,6 +122,14 @@ struct TimeoutRetryScenarios {
         #expect(JSONEvents.int(hopeless.first?["exit_code"]) == 9)
         #expect(!steps.contains { $0["status"] as? String == "success" })
         #expect(steps.contains { $0["name"] as? String == "After" && $0["status"] as? String == "skipped" })
+        // Each retry is an event of its own, and the step's end says how many attempts it took.
+        let retries = events.all("step_retrying", job: "never")
+        #expect(retries.map { JSONEvents.int($0["attempt"]) } == [1, 2], "\(retries)")
+        #expect(retries.allSatisfy { JSONEvents.int($0["max_attempts"]) == 3 && JSONEvents.int($0["exit_code"]) == 9
+                                     && JSONEvents.int($0["step"]) == JSONEvents.int(hopeless.first?["step"])
+                                     && (JSONEvents.int($0["wait_ms"]) ?? 0) >= 100 && $0["name"] as? String == "Hopeless" })
+        #expect(JSONEvents.int(hopeless.first?["attempts"]) == 3)
+        #expect(steps.first { $0["name"] as? String == "After" }?["attempts"] == nil, "one attempt is not written")
         let job = try events.one("job_finished", job: "never")
         #expect(job["status"] as? String == "failure")
         #expect(job["failed_step"] as? String == "Hopeless")

@@ -340,7 +340,7 @@ extension JobRunner {
         }
         guard reservation.reserved, let token = reservation.reservation else {
             let why = reservation.reason == "exists" ? "an entry with this key exists (keys are immutable)"
-                : reservation.reason == "busy" ? "another run is saving it now" : (reservation.reason ?? "refused")
+                : reservation.reason == "busy" ? "another job or run is saving it now" : (reservation.reason ?? "refused")
             return cacheMessage(.info, "\(label): not saving '\(shownKey(cache.key))': \(why)")
         }
         let clock = ContinuousClock()
@@ -389,7 +389,7 @@ extension JobRunner {
         } else if let committed, committed.committed {
             cacheMessage(.info, "\(label): \(note)")
         } else if committed?.reason == "exists" {
-            cacheMessage(.info, "\(label): another run saved '\(shownKey(cache.key))' first; kept theirs")
+            cacheMessage(.info, "\(label): another job or run saved '\(shownKey(cache.key))' first; kept theirs")
         } else {
             cacheMessage(.warning, "\(label): could not publish '\(shownKey(cache.key))' (\(committed?.reason ?? "the commit failed")); not saved")
         }

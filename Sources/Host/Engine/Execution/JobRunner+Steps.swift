@@ -381,9 +381,15 @@ extension JobRunner {
                 !Task.isCancelled
             else { break }
             let wait = policy.wait(before: attempt + 1)
-            reporter.report(.message(
-                job: planned.key, level: .warning,
-                text: "step '\(name)' failed (exit code \(stepResult.exitCode.map(String.init) ?? "-")); attempt \(attempt + 1) of \(policy.maxAttempts) in \(DurationParser.format(wait))"))
+            if state.frame == nil {
+                reporter.report(.stepRetrying(job: planned.key, step: step.index, name: name, attempt: attempt, of: policy.maxAttempts,
+                                              exitCode: stepResult.exitCode, wait: wait))
+            } else {
+                // A composite action's step has no events of its own: its retry is a message, as its end is.
+                reporter.report(.message(
+                    job: planned.key, level: .warning,
+                    text: ConsoleReporter.retryText(name: name, attempt: attempt, of: policy.maxAttempts, exitCode: stepResult.exitCode, wait: wait)))
+            }
             try? await Task.sleep(for: deadline.map { min(wait, max(.zero, $0 - clock.now)) } ?? wait)
             attempt += 1
         }
@@ -427,7 +433,8 @@ extension JobRunner {
             message = "step '\(name)': \(text)"
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
-        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed)
+        reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed,
+                           attempts: attempt)
 
         if outcome == .failure && !allowed {
             state.succeeded = false

@@ -307,6 +307,10 @@ final class Scheduler: Sendable {
                         + running.filter { frames[$0.value]?.callers.contains(result.jobID) ?? false }.map(\.key).sorted()
                     if !siblings.isEmpty {
                         reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
+                        // And under each: a report of one job says why it was cancelled.
+                        for key in siblings {
+                            reporter.report(.message(job: key, level: .warning, text: "cancelling: '\(result.name)' failed (fail-fast)"))
+                        }
                     }
                     handles.withLock { handles in for key in siblings { handles[key]?.task.cancel() } }
                 }
@@ -424,7 +428,8 @@ final class Scheduler: Sendable {
             func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
                 reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero,
-                                             failure: outcome == .failure ? JobFailure(message: reason) : nil))
+                                             failure: outcome == .failure ? JobFailure(message: reason) : nil,
+                                             reason: outcome == .failure ? nil : reason))
                 var result = JobOutcome.skipped(instance, reason: reason)
                 result.outcome = outcome
                 record(result)

@@ -87,14 +87,17 @@ public final class ConsoleReporter: RunReporter {
             case .matrixExpanded(let key, let jobs, _):
                 // The stand-in's place in the table is its instances'.
                 if let index = state.sequence.firstIndex(of: key) { state.sequence.replaceSubrange(index...index, with: jobs) }
-            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _):
+            case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait):
+                let text = Self.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait)
+                write("[\(job)] " + color("33", "warning: " + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
                 write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
             case .jobSummary(let job, let markdown):
                 state.summaries.append((state.names[job] ?? job, markdown))
-            case .jobFinished(let key, let name, let outcome, let duration, let failure, _):
+            case .jobFinished(let key, let name, let outcome, let duration, let failure, _, _):
                 let name = DisplayText.escaped(name)  // as the table shows it too
                 state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
                 let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
@@ -138,6 +141,11 @@ public final class ConsoleReporter: RunReporter {
         // A success shows only its mark in colour; a failure or cancellation is coloured whole.
         if outcome == .success { return "[\(job)] \(color("32", "✓")) \(name)\(suffix)" }
         return color(outcome == .cancelled ? "33" : "31", "[\(job)] ✗ \(name)\(suffix)")
+    }
+
+    /// The line a retry shows: `step 'Test' failed (exit code 1); attempt 2 of 3 in 5s`.
+    static func retryText(name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration) -> String {
+        "step '\(name)' failed (exit code \(exitCode.map(String.init) ?? "-")); attempt \(attempt + 1) of \(of) in \(DurationParser.format(wait))"
     }
 
     static func describe(_ annotation: Annotation) -> String {

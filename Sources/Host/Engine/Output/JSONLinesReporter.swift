@@ -58,13 +58,18 @@ public final class JSONLinesReporter: RunReporter {
         case .output(let job, let step, let stream, let line):
             object.add("event", "output"); object.add("job", job); object.add("step", step)
             object.add("stream", stream == 2 ? "stderr" : "stdout"); object.add("text", line)
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time, let id, let conclusion, let outputs):
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time, let id, let conclusion, let outputs, let attempts):
             object.add("event", "step_finished"); object.add("job", job); object.add("step", step); object.add("name", name)
             object.add("status", outcome.rawValue); object.add("exit_code", exitCode.map(Int.init)); object.add("duration_ms", milliseconds(time))
             if let id { object.add("id", id) }
             if let conclusion, conclusion != outcome { object.add("conclusion", conclusion.rawValue) }
             if !outputs.isEmpty { object.add("outputs", outputs) }
-        case .jobFinished(let job, let name, let outcome, let time, let failure, let outputs):
+            if attempts > 1 { object.add("attempts", attempts) }
+        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait):
+            object.add("event", "step_retrying"); object.add("job", job); object.add("step", step); object.add("name", name)
+            object.add("attempt", attempt); object.add("max_attempts", of); object.add("exit_code", exitCode.map(Int.init))
+            object.add("wait_ms", milliseconds(wait))
+        case .jobFinished(let job, let name, let outcome, let time, let failure, let outputs, let reason):
             object.add("event", "job_finished"); object.add("job", job); object.add("name", name); object.add("status", outcome.rawValue)
             object.add("duration_ms", milliseconds(time))
             if let failure {
@@ -72,6 +77,8 @@ public final class JSONLinesReporter: RunReporter {
                 if let index = failure.stepIndex { object.add("failed_step_index", index) }
                 object.add("exit_code", failure.exitCode.map(Int.init))
                 object.add("message", failure.message)
+            } else if let reason {
+                object.add("message", reason)
             }
             if !outputs.isEmpty { object.add("outputs", outputs) }
         case .workflowFinished(let workflow, let outcome, let time):
@@ -226,11 +233,13 @@ public final class LogDirectoryReporter: RunReporter {
         events.report(event)
         switch event {
         case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
-        case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _):
+        case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _, _):
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")
+        case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait):
+            append(job, "warning: " + ConsoleReporter.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait))
         case .message(let job?, let level, let text): append(job, "\(level.rawValue): \(text)")
         case .annotation(let annotation): append(annotation.job, ConsoleReporter.describe(annotation))
-        case .jobFinished(let job, _, let outcome, _, _, _):
+        case .jobFinished(let job, _, let outcome, _, _, _, _):
             append(job, "job \(outcome.rawValue)")
             // A job's log closes with the job, on the flusher's next pass.
             // Out of `jobs` and into `closing` in one step: a line for the job from another thread

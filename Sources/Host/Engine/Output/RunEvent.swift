@@ -56,10 +56,16 @@ public enum RunEvent: Sendable {
     /// `conclusion`: GitHub's, when it is not the outcome (a failure `continue-on-error` allows
     /// concludes `success`).
     /// `outputs`: what a step with an `id` set (`steps.ID.outputs`).
+    /// `attempts`: how many times it ran (more than 1 only with `retry`).
     case stepFinished(job: String, step: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration,
-                      id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:])
+                      id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:], attempts: Int = 1)
+    /// A step's attempt `attempt` (counted from 1) of at most `of` failed, and the step runs again
+    /// after `wait` (its `retry` policy). Its output goes on under the same step index.
+    case stepRetrying(job: String, step: Int, name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration)
     /// `outputs`: the job's outputs as `needs.JOB.outputs` sees them (one holding a secret left out).
-    case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:])
+    /// `reason`: why a job decided without starting was skipped or cancelled (a failure says it in `failure`).
+    case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:],
+                     reason: String? = nil)
     case workflowFinished(workflow: String, outcome: Outcome, duration: Duration)
     /// A message from the engine about a job (an error starting it, why it was skipped).
     case message(job: String?, level: MessageLevel, text: String)

@@ -24,6 +24,8 @@ public struct RunState: Sendable, Equatable {
         public var conclusion: String?
         /// What a step with an `id` set as its outputs (masked).
         public var outputs: [String: String] = [:]
+        /// The attempt it is on or ended with (more than 1 only after a `retry`).
+        public var attempts: Int = 1
     }
 
     public struct JobState: Sendable, Equatable {
@@ -163,6 +165,11 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].steps[s].id = string("id") ?? state.jobs[j].steps[s].id
                 state.jobs[j].steps[s].conclusion = string("conclusion") ?? string("status")
                 state.jobs[j].steps[s].outputs = object["outputs"] as? [String: String] ?? [:]
+                state.jobs[j].steps[s].attempts = int("attempts") ?? max(1, state.jobs[j].steps[s].attempts)
+            case "step_retrying":
+                guard let key = string("job"), let index = int("step"), let attempt = int("attempt") else { continue }
+                let j = job(key), s = step(j, index)
+                state.jobs[j].steps[s].attempts = attempt + 1
             case "annotation":
                 guard let key = string("job") else { continue }
                 state.jobs[job(key)].annotations.append("\(string("level") ?? ""): \(string("text") ?? "")")

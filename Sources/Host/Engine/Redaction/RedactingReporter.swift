@@ -63,16 +63,19 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.message(job: job.map(k), level: level, text: r(text)))
         case .stepStarted(let job, let step, let name, let id):
             wrapped.report(.stepStarted(job: k(job), step: step, name: r(name), id: id))
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs):
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs, let attempts):
             wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration,
-                                         id: id, conclusion: conclusion, outputs: outputs.mapValues(r)))
-        case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs):
+                                         id: id, conclusion: conclusion, outputs: outputs.mapValues(r), attempts: attempts))
+        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait):
+            wrapped.report(.stepRetrying(job: k(job), step: step, name: r(name), attempt: attempt, of: of, exitCode: exitCode, wait: wait))
+        case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs, let reason):
             var failure = original
             if let original {
                 failure?.message = r(original.message)
                 failure?.stepName = original.stepName.map(r)
             }
-            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure, outputs: outputs.mapValues(r)))
+            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure, outputs: outputs.mapValues(r),
+                                        reason: reason.map(r)))
         case .jobStarted(let job, let name):
             wrapped.report(.jobStarted(job: k(job), name: r(name)))
         case .annotation(var annotation):
