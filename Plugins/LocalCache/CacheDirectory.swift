@@ -241,7 +241,7 @@ final class CacheDirectory: Sendable {
     /// untouched for an hour, and lock files nobody holds. `keep`: staging names of this
     /// instance's live reservations; files among the records that are not records go too.
     /// Returns the files and bytes removed.
-    func sweep(referenced: Set<String>, keep: Set<String>, now: Double) throws -> (files: Int, bytes: Int) {
+    func sweep(referenced: Set<String>, keep: Set<String>, now: Double, records: Bool = true) throws -> (files: Int, bytes: Int) {
         var files = 0, bytes = 0
         func old(_ folder: Int32, _ name: String) -> Int? {
             var info = stat()
@@ -256,7 +256,7 @@ final class CacheDirectory: Sendable {
             if let size = old(entries, name), unlinkat(entries, name, 0) == 0 { files += 1; bytes += size }
         }
         // Records are linked whole, so one that is not a record never was one.
-        for name in try names(entries, "entries") where name.hasSuffix(".json") {
+        for name in try names(entries, "entries") where records && name.hasSuffix(".json") {
             do { _ = try readRecord(named: name) } catch is NotARecord {
                 var info = stat()
                 guard fstatat(entries, name, &info, AT_SYMLINK_NOFOLLOW) == 0,

@@ -292,13 +292,15 @@ final class LocalCache: CachePlugin {
     }
 
     /// After a commit: entries older than `max-age`, then the least recently used until the
-    /// total fits `max-size`. A failure here is a warning; the commit stands.
+    /// total fits `max-size`; and what saves that died left (staging files and data without a
+    /// record, untouched for an hour), so a store that runs are killed into does not grow past
+    /// `max-size` unseen until someone prunes it. A failure here is a warning; the commit stands.
     /// `sparing`: the entry just committed, never its own commit's victim by age (a commit slower
     /// than a short max-age would otherwise remove what it published).
     func evict(sparing: (key: String, version: String)? = nil, context: OperationContext) async {
         let request = CachePrune(maxSizeBytes: options.maxSize, olderThanSeconds: options.maxAge)
         do {
-            let pruned = try await remove(request, sweep: false, sparing: sparing, context: context)
+            let pruned = try await remove(request, sweep: true, quick: true, sparing: sparing, context: context)
             if pruned.removedEntries > 0 {
                 context.log(.info, "local cache: evicted \(pruned.removedEntries) \(pruned.removedEntries == 1 ? "entry" : "entries") (\(pruned.freedBytes) bytes) to stay within max-size/max-age")
             }
@@ -322,8 +324,9 @@ final class LocalCache: CachePlugin {
     }
 
     /// Remove the entries `CacheLookupOrder.victims` picks; `sweep` also removes abandoned
-    /// staging files, orphan data and unheld locks older than an hour.
-    func remove(_ request: CachePrune, sweep: Bool, sparing: (key: String, version: String)? = nil,
+    /// staging files, orphan data and unheld locks older than an hour (`quick`: not the files
+    /// among the records that are not records, which takes reading every record again).
+    func remove(_ request: CachePrune, sweep: Bool, quick: Bool = false, sparing: (key: String, version: String)? = nil,
                 context: OperationContext) async throws -> CachePruned {
         let directory = self.directory
         let keep = Set(reservations.withLock { $0.values.compactMap { $0.staged?.name } })
@@ -341,8 +344,10 @@ final class LocalCache: CachePlugin {
                 freed += victim.sizeBytes
             }
             if sweep {
-                let referenced = Set(try directory.records { _ in }.map(\.data))
-                let swept = try directory.sweep(referenced: referenced, keep: keep, now: now)
+                // Quick: the records read above (a data file removed with its entry since is gone
+                // anyway; one a save published since is younger than an hour).
+                let referenced = Set(try (quick ? records : directory.records { _ in }).map(\.data))
+                let swept = try directory.sweep(referenced: referenced, keep: keep, now: now, records: !quick)
                 if swept.files > 0 {
                     context.log(.info, "local cache: removed \(swept.files) abandoned files (\(swept.bytes) bytes)")
                 }

@@ -169,6 +169,31 @@ struct LocalCacheBackendTests {
         #expect(try await restoreEntry(backend, key: "kept").complete, "the live entry stays")
     }
 
+    @Test("a save sweeps too: what killed saves left (staging files, data without a record) an hour ago goes at the next commit")
+    func sweepAtCommit() async throws {
+        let under = try await offThePool { try BackendUnderTest("local") }
+        defer { under.stop() }
+        let store = under.temp.path + "/store"
+        let backend = try under.backend()
+        #expect(try await saveEntry(backend, key: "first", archive: try CacheTrees.archive(try tree(under, "first"))).committed)
+        let manager = FileManager.default
+        let hoursAgo = Date(timeIntervalSinceNow: -7200)
+        let planted = [
+            ("staging/killed.tar.zst.part", hoursAgo), ("staging/running.tar.zst.part", Date()),
+            ("entries/orphan-0000000000000000.tar.zst", hoursAgo), ("entries/fresh-0000000000000000.tar.zst", Date()),
+        ]
+        for (name, date) in planted {
+            #expect(manager.createFile(atPath: store + "/" + name, contents: Data(repeating: 7, count: 1000)))
+            try manager.setAttributes([.modificationDate: date], ofItemAtPath: store + "/" + name)
+        }
+        #expect(try await saveEntry(backend, key: "second", archive: try CacheTrees.archive(try tree(under, "second"))).committed)
+        let left = Set(try manager.subpathsOfDirectory(atPath: store))
+        #expect(!left.contains("staging/killed.tar.zst.part") && !left.contains("entries/orphan-0000000000000000.tar.zst"), "\(left)")
+        #expect(left.contains("staging/running.tar.zst.part") && left.contains("entries/fresh-0000000000000000.tar.zst"), "\(left)")
+        #expect(try await restoreEntry(backend, key: "first").complete)
+        #expect(try await restoreEntry(backend, key: "second").complete)
+    }
+
     func tree(_ under: BackendUnderTest, _ name: String) throws -> String {
         let path = under.temp.path + "/trees/" + name
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
