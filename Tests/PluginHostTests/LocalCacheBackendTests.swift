@@ -150,22 +150,15 @@ struct LocalCacheBackendTests {
         let backend = try under.backend()
         #expect(try await saveEntry(backend, key: "kept", archive: try CacheTrees.archive(try tree(under, "kept"))).committed)
         let manager = FileManager.default
-        let hoursAgo = Date(timeIntervalSinceNow: -7200)
-        let planted = [
-            ("staging/old.tar.zst.part", hoursAgo), ("staging/new.tar.zst.part", Date()),
-            ("entries/orphan-0000000000000000.tar.zst", hoursAgo), ("entries/fresh-0000000000000000.tar.zst", Date()),
-            ("locks/abandoned.lock", hoursAgo), ("entries/" + String(repeating: "b", count: 64) + ".json", hoursAgo),
-        ]
-        for (name, date) in planted {
-            #expect(manager.createFile(atPath: store + "/" + name, contents: Data(repeating: 7, count: 1000)))
-            try manager.setAttributes([.modificationDate: date], ofItemAtPath: store + "/" + name)
-        }
+        let old = ["staging/old.tar.zst.part", "entries/orphan-0000000000000000.tar.zst", "locks/abandoned.lock",
+                   "entries/" + String(repeating: "b", count: 64) + ".json"]
+        try plant(in: store, old: old, fresh: ["staging/new.tar.zst.part", "entries/fresh-0000000000000000.tar.zst"])
         let pruned = try await backend.prune(CachePrune())
         #expect(pruned.removedEntries == 0)
         #expect(pruned.freedBytes == 2000, "the old staging file and the orphan")
         let left = Set(try manager.subpathsOfDirectory(atPath: store).filter { !["entries", "staging", "locks"].contains($0) })
         #expect(left.contains("staging/new.tar.zst.part") && left.contains("entries/fresh-0000000000000000.tar.zst"))
-        for (name, date) in planted where date == hoursAgo { #expect(!left.contains(name), "\(name)") }
+        for name in old { #expect(!left.contains(name), "\(name)") }
         #expect(try await restoreEntry(backend, key: "kept").complete, "the live entry stays")
     }
 
@@ -176,22 +169,24 @@ struct LocalCacheBackendTests {
         let store = under.temp.path + "/store"
         let backend = try under.backend()
         #expect(try await saveEntry(backend, key: "first", archive: try CacheTrees.archive(try tree(under, "first"))).committed)
-        let manager = FileManager.default
-        let hoursAgo = Date(timeIntervalSinceNow: -7200)
-        let planted = [
-            ("staging/killed.tar.zst.part", hoursAgo), ("staging/running.tar.zst.part", Date()),
-            ("entries/orphan-0000000000000000.tar.zst", hoursAgo), ("entries/fresh-0000000000000000.tar.zst", Date()),
-        ]
-        for (name, date) in planted {
-            #expect(manager.createFile(atPath: store + "/" + name, contents: Data(repeating: 7, count: 1000)))
-            try manager.setAttributes([.modificationDate: date], ofItemAtPath: store + "/" + name)
-        }
+        try plant(in: store, old: ["staging/killed.tar.zst.part", "entries/orphan-0000000000000000.tar.zst"],
+                  fresh: ["staging/running.tar.zst.part", "entries/fresh-0000000000000000.tar.zst"])
         #expect(try await saveEntry(backend, key: "second", archive: try CacheTrees.archive(try tree(under, "second"))).committed)
-        let left = Set(try manager.subpathsOfDirectory(atPath: store))
+        let left = Set(try FileManager.default.subpathsOfDirectory(atPath: store))
         #expect(!left.contains("staging/killed.tar.zst.part") && !left.contains("entries/orphan-0000000000000000.tar.zst"), "\(left)")
         #expect(left.contains("staging/running.tar.zst.part") && left.contains("entries/fresh-0000000000000000.tar.zst"), "\(left)")
         #expect(try await restoreEntry(backend, key: "first").complete)
         #expect(try await restoreEntry(backend, key: "second").complete)
+    }
+
+    /// Files of 1,000 bytes in the store: `old` last changed two hours ago, `fresh` now.
+    func plant(in store: String, old: [String], fresh: [String]) throws {
+        for (names, date) in [(old, Date(timeIntervalSinceNow: -7200)), (fresh, Date())] {
+            for name in names {
+                #expect(FileManager.default.createFile(atPath: store + "/" + name, contents: Data(repeating: 7, count: 1000)))
+                try FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: store + "/" + name)
+            }
+        }
     }
 
     func tree(_ under: BackendUnderTest, _ name: String) throws -> String {
