@@ -662,6 +662,27 @@ struct CachingTests {
         }
         // A key with an expression is checked when the run knows its value, not before.
         #expect(!keys.stderr.contains("keys.yml:8:"), "\(keys.stderr)")
+
+        // Restore keys one per line (a block keeps its last line break) are checked line by line.
+        try project.temp.write("project/block.yml", """
+            jobs:
+              a:
+                cache:
+                  - { id: a, paths: [x], key: k-1, restore-keys: "k-\\n\\nother-\\n" }
+                  - id: b
+                    paths: [y]
+                    key: y-1
+                    restore-keys: |
+                      y-
+                      y,z
+                steps:
+                  - run: "true"
+            """)
+        let block = try await project.run(["validate", "block.yml"])
+        #expect(block.status == 2, "\(block.stdout)\(block.stderr)")
+        #expect((block.stderr.contains("block.yml:8:") || block.stderr.contains("block.yml:9:"))
+                && block.stderr.contains("cache restore key 'y,z': the key contains ','"), "\(block.stderr)")
+        #expect(!block.stderr.contains("block.yml:4:") && !block.stderr.contains("control character"), "\(block.stderr)")
     }
 }
 

@@ -103,7 +103,7 @@ struct EventsReplayTests {
               m:
                 strategy:
                   matrix:
-                    env: [staging, prod-zz9, prod-zz9-b]
+                    env: [staging, prod-zz9, prod-zz9-b, Prod.QX7]
                 steps:
                   - run: echo "env ${{ matrix.env }}"
               u:
@@ -112,19 +112,23 @@ struct EventsReplayTests {
                   - run: echo hi > f.txt
                   - uses: actions/upload-artifact@v4
                     with: { name: x, path: f.txt }
-            """, ["--secret", "TOK=prod-zz9", "--secret", "TOK2=prod-zz9-b"])
+            """, ["--secret", "TOK=prod-zz9", "--secret", "TOK2=prod-zz9-b", "--secret", "TOK3=Prod.QX7"])
         #expect(result.status == 0, "\(result.stderr)")
         let folder = try #require(scenario.logFolders().first)
         // The secret is in no file of the run's logs and not on the console, key or not.
         for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] {
             #expect(!text.contains("prod-zz9") && !path.contains("prod-zz9"), "\(path) holds the secret")
+            // A secret with capitals and a dot is `prod-qx7` in the key: masked in that form too.
+            for form in ["prod-qx7", "prod.qx7"] {
+                #expect(!text.lowercased().contains(form) && !path.lowercased().contains(form), "\(path) holds the secret as \(form)")
+            }
         }
         let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
         // `b` was decided before `a` ended, but the plan (and the console's table) has the file's order.
-        #expect(state.order == ["a", "b", "m-env-staging", "m-env-***", "m-env-***-2", "u"], "\(state.order)")
+        #expect(state.order == ["a", "b", "m-env-staging", "m-env-***", "m-env-***-2", "m-env-***-3", "u"], "\(state.order)")
         #expect(Set(state.jobs.map(\.key)) == Set(state.order))
         let logs = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".log") }.sorted()
-        #expect(logs == ["a.log", "b.log", "m-env-***-2.log", "m-env-***.log", "m-env-staging.log", "u.log"], "\(logs)")
+        #expect(logs == ["a.log", "b.log", "m-env-***-2.log", "m-env-***-3.log", "m-env-***.log", "m-env-staging.log", "u.log"], "\(logs)")
         let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
         let masked = try String(contentsOfFile: folder + "/m-env-***.log", encoding: .utf8)
         #expect(masked.contains("env ***") && jobs["m-env-***"]?.status == "success")

@@ -52,6 +52,33 @@ struct UnfinishedRunEventsTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
     }
 
+    @Test("a start or end event longer than the pieces the file is read in is still read: a plan of many jobs, a step's and a job's large outputs")
+    func longEvents() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        let big = String(repeating: "z", count: 3 << 20)
+        // A plan whose details pass 1 MiB (d never starts), and b's step and job finishing with
+        // outputs of 3 MiB each: b is done, a is open, d is not started.
+        let planned = "{\"ts\":\"2026-12-05T03:00:00.001Z\",\"event\":\"planned\",\"jobs\":[\"a\",\"b\",\"c\",\"d\"],\"details\":["
+            + "{\"job\":\"d\",\"id\":\"d\",\"name\":\"D \(big)\",\"needs\":[],\"matrix\":{}}]}\n"
+        let finished = "{\"ts\":\"2026-12-05T03:00:00.080Z\",\"event\":\"step_finished\",\"job\":\"b\",\"step\":0,\"name\":\"only\","
+            + "\"status\":\"success\",\"exit_code\":0,\"duration_ms\":60,\"id\":\"s\",\"outputs\":{\"o\":\"\(big)\"}}\n"
+            + "{\"ts\":\"2026-12-05T03:00:00.081Z\",\"event\":\"job_finished\",\"job\":\"b\",\"name\":\"b\",\"status\":\"success\","
+            + "\"duration_ms\":71,\"outputs\":{\"o\":\"\(big)\"}}\n"
+        let lines = Self.head.split(separator: "\n", omittingEmptySubsequences: false)
+        let text = lines[0] + "\n" + planned + lines[1...].joined(separator: "\n") + finished
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+
+        let appended = UnfinishedRunEvents.close(file: path, status: .failure, message: "the runner died")
+        #expect(appended == 4)  // a's step 1, job a, d not started, the run
+        let state = try RunState.replay(try String(contentsOfFile: path, encoding: .utf8))
+        let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
+        #expect(jobs["b"]?.status == "success" && jobs["b"]?.steps.map(\.status) == ["success"] && jobs["b"]?.outputs["o"] == big)
+        #expect(jobs["a"]?.status == "failure")
+        #expect(jobs["d"]?.status == "cancelled" && jobs["d"]?.message == "not started: the runner died")
+    }
+
     @Test("a second signal's run is cancelled; a finished run, a link and a missing file are left alone")
     func statusAndRefusals() throws {
         let temp = try TemporaryDirectory()

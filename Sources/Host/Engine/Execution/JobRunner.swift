@@ -433,14 +433,16 @@ struct JobRunner: Sendable {
     /// executor's files interface when the workspace is not on this machine. A failure is a warning.
     func keepWorkspace(in folder: String, started: JobStarted, executor: any Executor) async {
         let store = ArtifactStore(root: folder)
+        // Named as the job's log is: its key as reports show it (masked when it holds a secret).
+        let name = (reporter as? RedactingReporter)?.key(planned.key) ?? planned.key
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if let files = Self.fileTransfer(started, executor) {
-                try await store.keep(["."], as: planned.key, jobKey: planned.key, through: files)
+                try await store.keep(["."], as: name, jobKey: planned.key, through: files)
             } else {
-                try store.keep(["."], from: started.workspace, as: planned.key)
+                try store.keep(["."], from: started.workspace, as: name)
             }
-            reporter.report(.message(job: planned.key, level: .info, text: "workspace kept in \(try store.folder(planned.key))"))
+            reporter.report(.message(job: planned.key, level: .info, text: "workspace kept in \(try store.folder(name))"))
         } catch {
             reporter.report(.message(job: planned.key, level: .warning, text: "cannot keep the workspace: \(describe(error))"))
         }

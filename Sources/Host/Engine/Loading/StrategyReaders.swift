@@ -192,10 +192,18 @@ extension NodeReader {
 
     /// A key without `${{ }}` that no backend would take (empty, over 512 bytes, with ',' or a
     /// control character): an error at its line, not a warning at run time.
-    mutating func checkLiteralKey(_ field: TemplateField?, what: String, context: String?) {
-        guard let field, field.template.isLiteral, let problem = CacheKeys.problem(field.source.value) else { return }
-        diagnostics.error("\(what) '\(DisplayText.escaped(String(field.source.value.prefix(60))))': \(problem)", at: field.source.location, context: context,
-                          hint: "keys name what is cached, e.g. deps-${{ runner.os }}-${{ hashFiles('package-lock.json') }}")
+    /// `lines`: restore keys, one per line (as the run splits them: each trimmed, empty ones dropped).
+    mutating func checkLiteralKey(_ field: TemplateField?, what: String, context: String?, lines: Bool = false) {
+        guard let field, field.template.isLiteral else { return }
+        let keys = lines
+            ? field.source.value.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : [field.source.value]
+        for key in keys {
+            guard let problem = CacheKeys.problem(key) else { continue }
+            diagnostics.error("\(what) '\(DisplayText.escaped(String(key.prefix(60))))': \(problem)", at: field.source.location, context: context,
+                              hint: "keys name what is cached, e.g. deps-${{ runner.os }}-${{ hashFiles('package-lock.json') }}")
+            return
+        }
     }
 
     /// `cache: { paths, key, restore-keys, backend, policy, save-on, … }` or a list of them.
@@ -234,7 +242,7 @@ extension NodeReader {
                     let list: [Node]
                     if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
                     restoreKeys = list.compactMap { template($0, what: "cache.restore-keys", context: context) }
-                    for restoreKey in restoreKeys { checkLiteralKey(restoreKey, what: "cache restore key", context: context) }
+                    for restoreKey in restoreKeys { checkLiteralKey(restoreKey, what: "cache restore key", context: context, lines: true) }
                 case "backend":
                     backend = string(value, what: "cache.backend", context: context)?.value
                     if backend?.containsBytes("${{") == true {

@@ -11,10 +11,12 @@ import Foundation
 /// `job_finished`, each job of the plan that never started a `job_finished` (`cancelled`, "not
 /// started: …"), then the run its `workflow_finished`, each with a `message` saying why.
 ///
-/// The file is read once, in 1 MiB pieces (memory stays flat whatever its size); only the start
-/// and end events are decoded (an `output` event is recognised by its name and skipped). A last
-/// line the host did not finish writing is cut off first, so that every line is whole JSON. A
-/// file that already holds `workflow_finished` is left as it is.
+/// The file is read once, in 1 MiB pieces; only the start and end events are decoded (an
+/// `output` event is recognised by its name and skipped). Other lines are held up to 1 MiB, so
+/// memory stays flat whatever the output; a start or end event is read whole however long it is
+/// (a `planned` event of 20,000 jobs, a `step_finished` with its outputs: the host held as much).
+/// A last line the host did not finish writing is cut off first, so that every line is whole
+/// JSON. A file that already holds `workflow_finished` is left as it is.
 public enum UnfinishedRunEvents {
     /// Close the events of `path` with `status`; returns how many events were appended (0: nothing
     /// to do, or the file is not this user's regular file, or cannot be read).
@@ -27,8 +29,8 @@ public enum UnfinishedRunEvents {
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else { return 0 }
 
         var scan = Scan()
-        var pending: [UInt8] = []  // the start of a line a piece's end cut (at most 1 MiB of it)
-        var pendingCut = false  // longer than that: not a start or end event, never decoded
+        var pending: [UInt8] = []  // the start of a line a piece's end cut
+        var pendingCut = false  // a line over 1 MiB that is not a start or end event: skipped
         var offset = 0  // bytes read before this piece
         var consumed = 0  // bytes of the file up to the end of its last whole line
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -50,7 +52,14 @@ public enum UnfinishedRunEvents {
                 consumed = offset + start
             }
             if start < count && !pendingCut {
-                if pending.count + (count - start) <= 1 << 20 { pending += buffer[start..<count] } else { pendingCut = true; pending = [] }
+                // The line's first bytes name its event (they may be split between two pieces).
+                let head = pending.count >= 96 ? pending[...] : (pending + buffer[start..<min(count, start + 96)])[...]
+                if pending.count + (count - start) <= 1 << 20 || eventName(head).map(Scan.decodes) == true {
+                    pending += buffer[start..<count]
+                } else {
+                    pendingCut = true
+                    pending = []
+                }
             }
             offset += count
         }
@@ -121,13 +130,17 @@ public enum UnfinishedRunEvents {
             }
         }
 
-        mutating func line(_ bytes: ArraySlice<UInt8>) {
-            guard let name = UnfinishedRunEvents.eventName(bytes), name != "output" else { return }
+        /// The events `line` decodes.
+        static func decodes(_ name: String) -> Bool {
             switch name {
             case "workflow_started", "job_started", "job_finished", "step_started", "step_finished", "workflow_finished",
-                 "planned", "call_started", "matrix_expanded": break
-            default: return
+                 "planned", "call_started", "matrix_expanded": true
+            default: false
             }
+        }
+
+        mutating func line(_ bytes: ArraySlice<UInt8>) {
+            guard let name = UnfinishedRunEvents.eventName(bytes), Self.decodes(name) else { return }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
             let ts = object["ts"] as? String
             switch name {

@@ -37,7 +37,25 @@ public struct RedactingReporter: RunReporter {
     func key(_ job: String) -> String {
         keys.shown.withLock { state in
             if let known = state.keys[job] { return known }
-            let masked = redactor.redact(job)
+            var masked = redactor.redact(job)
+            // Keys are made from matrix values lower-cased, with '-' for anything but [a-z0-9_]
+            // (`Planner.safeKey`): a secret `Prod.ZZ9` is `prod-zz9` in a key, which the value's
+            // own forms do not match.
+            if !redactor.isEmpty {
+                let version = redactor.version
+                if state.formsVersion != version {
+                    state.forms = RedactionAutomaton(patterns: redactor.maskedValues().compactMap { value in
+                        let form = Planner.safeKey(value).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+                        return form.utf8.count >= Redactor.minimumLength ? RedactionPattern(bytes: Array(form.utf8), wrapped: false) : nil
+                    })
+                    state.formsVersion = version
+                }
+                var text = masked
+                masked = text.withUTF8 { bytes in
+                    let intervals = state.forms.matches(in: bytes)
+                    return intervals.isEmpty ? masked : String(decoding: RedactionAutomaton.apply(intervals, to: bytes), as: UTF8.self)
+                }
+            }
             var shown = masked
             if masked != job {
                 var number = 2
@@ -106,6 +124,9 @@ private final class JobKeys: Sendable {
     struct State {
         var keys: [String: String] = [:]
         var used: Set<String> = []
+        /// The key form of every masked value, for the redactor's version `formsVersion`.
+        var forms = RedactionAutomaton(patterns: [])
+        var formsVersion = -1
     }
     let shown = Mutex(State())
 }

@@ -96,6 +96,11 @@ public final class Redactor: Sendable {
         }
     }
 
+    /// Every value given to `add` that is masked (not the byte values of `add(bytes:)`).
+    func maskedValues() -> [String] {
+        registry.withLock { $0.values.compactMap { $0.value ? $0.key : nil } }
+    }
+
     /// True when nothing is registered (the fast path).
     public var isEmpty: Bool { published.load(ordering: .acquiring) == 0 }
 
