@@ -94,8 +94,11 @@ final class LocalCache: CachePlugin {
             guard let fd = try directory.openData(record) else {
                 // Its data is gone (a cleaner, a partial backup): the record goes too, or it would
                 // refuse every later save of the key ("exists") and fail every restore.
-                directory.remove(record)
-                throw OperationFailure(message: "the entry \(request.key) has lost its data; it was removed", hint: "the next save stores it again")
+                if directory.remove(record) {
+                    throw OperationFailure(message: "the entry \(request.key) has lost its data; it was removed", hint: "the next save stores it again")
+                }
+                // Changed since it was read (saved again, or removed by another run), or not removable.
+                throw OperationFailure(message: "the entry \(request.key) has lost its data", hint: "it changed or could not be removed since; try again")
             }
             defer { close(fd) }
             do {

@@ -174,9 +174,15 @@ final class S3Cache: CachePlugin {
             if let failure, failure.status == 404, failure.errorCode != "NoSuchBucket" {
                 // Its data is gone (a lifecycle rule, a cleanup): the manifest goes too, or it would
                 // refuse every later save of the key ("exists") and fail every restore.
-                _ = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
-                throw OperationFailure(message: "entry \(request.key) has lost its data object; its manifest was removed",
-                                       hint: "the next save stores it again")
+                let deleted = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
+                if let status = deleted?.status, (200..<300).contains(status) {
+                    throw OperationFailure(message: "entry \(request.key) has lost its data object; its manifest was removed",
+                                           hint: "the next save stores it again")
+                }
+                throw OperationFailure(
+                    message: "entry \(request.key) has lost its data object, and its manifest could not be removed"
+                        + (deleted.map { " (HTTP \($0.status))" } ?? ""),
+                    hint: "the key cannot be saved again until its manifest goes: nixactions cache clear --backend s3 KEY (needs permission to delete)")
             }
             throw client.failure(failure!, doing: "downloading the entry \(request.key)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -97,6 +98,9 @@ struct CompositeActionTests {
         let folder = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").first ?? ""
         let events = try String(contentsOfFile: temp.path + "/logs/\(folder)/events.jsonl", encoding: .utf8)
         #expect(events.components(separatedBy: "\"event\":\"step_started\"").count - 1 == 4, "\(events)")
+        // The using step's end carries the action's outputs, as steps.greet.outputs sees them.
+        let state = try RunState.replay(events)
+        #expect(state.jobs.first?.steps.first?.outputs["message"] == "Hello world-world!", "\(String(describing: state.jobs.first?.steps.first))")
         #expect(result.stdout.contains("[build] > ./.github/actions/greet › say"))
         #expect(result.stdout.contains("[build] > ./.github/actions/inner › e"))
     }

@@ -45,6 +45,9 @@ struct EventsReplayTests {
         let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
         #expect(state.format == "nixactions.events/1")
         #expect(state.workflow == "replay" && state.status == "failure")
+        // The command writes workflow_started before the secrets are read; the runner's is not written again.
+        let raw = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        #expect(raw.components(separatedBy: "\"event\":\"workflow_started\"").count == 2, "\(raw.prefix(400))")
         let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
         #expect(jobs["a"]?.status == "success" && jobs["b"]?.status == "failure" && jobs["c"]?.status == "skipped")
         // A job decided without starting says why in its job_finished (not only in a message event).

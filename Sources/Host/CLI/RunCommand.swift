@@ -250,6 +250,9 @@ struct RunCommand: AsyncParsableCommand {
             let reporter = try LogDirectoryReporter(directory: logs)
             reporters.append(reporter)
             logReporter = reporter
+            // The file's first line at once: what a signal or a failure while the secrets are read
+            // writes follows it, and a supervisor closing a dead run's events knows the workflow.
+            reporter.report(.workflowStarted(workflow: workflow.name, runID: runID))
             let events = logs + "/events.jsonl"
             supervision.tell(events: events.hasPrefix("/") ? events : FileManager.default.currentDirectoryPath + "/" + events)
         } catch {
@@ -271,13 +274,15 @@ struct RunCommand: AsyncParsableCommand {
             configuration: SecretsConfiguration(
                 runID: runID, runDirectory: supervision.folder.path, projectDirectory: options.projectDirectory,
                 secretsDirectory: secretsFolder))
-        let reporter = FanOutReporter(reporters)
+        let reporter = StartGate(FanOutReporter(reporters))
         let baseOptions = options
         let eventsLog = logReporter
         let outcome = await CancellationOnSignal.run(
             onSignal: { number in
-                // Why the run was cancelled is part of its record (a report shows it).
-                eventsLog?.report(.message(job: nil, level: .warning, text: "cancelling: the run received signal \(number) (\(Self.signalName(number)))"))
+                // Why the run was cancelled is part of its record (a report shows it): in the events
+                // file, and in the console's events once the runner has started them.
+                let message = RunEvent.message(job: nil, level: .warning, text: "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
+                if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself
             },
@@ -294,7 +299,6 @@ struct RunCommand: AsyncParsableCommand {
                 for error in problems.errors { standardError(redactor.redact(error.description) + "\n") }
                 // The run's events say it ended, and why, though no job started.
                 if let eventsLog {
-                    eventsLog.report(.workflowStarted(workflow: workflow.name, runID: runID))
                     for error in problems.errors { eventsLog.report(.message(job: nil, level: .error, text: redactor.redact(error.description))) }
                     if Task.isCancelled { eventsLog.report(.message(job: nil, level: .warning, text: "cancelled while the secrets were read")) }
                     eventsLog.report(.workflowFinished(workflow: workflow.name, outcome: Task.isCancelled ? .cancelled : .failure, duration: .zero))
@@ -534,5 +538,37 @@ extension PluginRegistry {
             standardError("warning: plugin \(refusal.reason) (\(refusal.path))\n")
         }
         return registry
+    }
+}
+
+/// The run's reporters, and whether the runner has started them (`workflow_started` went through):
+/// an event of the run's own (a signal's message) goes to all of them only then, never ahead of
+/// the console's first event.
+final class StartGate: RunReporter {
+    private let wrapped: FanOutReporter
+    private let started = Mutex(false)
+
+    init(_ wrapped: FanOutReporter) { self.wrapped = wrapped }
+
+    func report(_ event: RunEvent) {
+        if case .workflowStarted = event {
+            // Under the lock: `report(startedOnly:)` either comes before and is not sent, or after.
+            started.withLock { started in
+                wrapped.report(event)
+                started = true
+            }
+            return
+        }
+        wrapped.report(event)
+    }
+
+    func output(_ chunk: OutputChunk) { wrapped.output(chunk) }
+
+    /// Report `event` if the runner has started the reporters; false (nothing sent) otherwise.
+    func report(startedOnly event: RunEvent) -> Bool {
+        started.withLock { started in
+            if started { wrapped.report(event) }
+            return started
+        }
     }
 }

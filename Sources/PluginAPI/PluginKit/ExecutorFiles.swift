@@ -325,9 +325,16 @@ public enum FilesTransfer {
                     negated = true
                     inner = inner.dropFirst()
                 }
-                out += negated ? "[^/" : "["
-                for member in inner { out += member == "\\" ? "\\\\" : String(member) }
-                out += "]"
+                var members = ""
+                for member in inner { members += member == "\\" ? "\\\\" : String(member) }
+                if negated {
+                    // "/" after the members (a leading "]" is a member only there), and before a
+                    // last "-" (a member only last: "a-/" would be a range).
+                    let dash = members.count > 1 && members.hasSuffix("-")
+                    out += "[^" + (dash ? String(members.dropLast()) : members) + "/" + (dash ? "-" : "") + "]"
+                } else {
+                    out += "[" + members + "]"
+                }
                 index = close + 1
                 continue
             } else if character.isLetter || character.isNumber || "/-_ ".contains(character) {
@@ -343,7 +350,8 @@ public enum FilesTransfer {
     }
 
     /// The index of the "]" that closes the bracket expression opened at `open` (a "]" right
-    /// after "[", "[!" or "[^" is a member), or nil: no "]", or a "/" first (then "[" is literal).
+    /// after "[", "[!" or "[^" is a member, as is a class such as "[:digit:]"), or nil: no "]", or a
+    /// "/" first (then "[" is literal).
     static func closingBracket(_ characters: [Character], from open: Int) -> Int? {
         var index = open + 1
         if index < characters.count, characters[index] == "!" || characters[index] == "^" { index += 1 }
@@ -351,6 +359,14 @@ public enum FilesTransfer {
         while index < characters.count {
             if characters[index] == "/" { return nil }
             if characters[index] == "]" { return index }
+            if characters[index] == "[", index + 1 < characters.count, characters[index + 1] == ":" {
+                var end = index + 2
+                while end + 1 < characters.count, !(characters[end] == ":" && characters[end + 1] == "]"), characters[end] != "/" { end += 1 }
+                if end + 1 < characters.count, characters[end] == ":" {
+                    index = end + 2
+                    continue
+                }
+            }
             index += 1
         }
         return nil

@@ -97,6 +97,8 @@ struct SecretsScenarios {
         let state = try RunState.replay(events)
         #expect(state.format == "nixactions.events/1" && state.status == "failure" && state.jobs.isEmpty, "\(events)")
         #expect(events.contains("the secret 'DEPLOY_KEY' is required"), "\(events)")
+        // Written as soon as the log folder is there, before the secrets are read: the first line.
+        #expect(events.hasPrefix("{\"ts\":") && events.split(separator: "\n").first?.contains("\"event\":\"workflow_started\"") == true, "\(events)")
 
         try temp.write("undefined.yml", """
             jobs:

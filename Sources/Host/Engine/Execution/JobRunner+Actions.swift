@@ -70,10 +70,11 @@ extension JobRunner {
             default:
                 throw EngineError("unsupported action '\(uses)'")
             }
-            reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
+            // Set before the step's end is reported: its `step_finished` carries these outputs.
             if let id = step.id {
                 state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }
+            reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
         } catch {
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
         }

@@ -234,6 +234,11 @@ extension JobRunner {
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }
         }
+        // Set before the step's end is reported: its `step_finished` carries these outputs.
+        if let id = step.id {
+            let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
+            state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
+        }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state,
                            allowed: allowed)
         if outcome == .failure && !allowed {
@@ -242,10 +247,6 @@ extension JobRunner {
                 ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: innerFailure?.exitCode, message: message ?? "step '\(name)' failed")
         } else if outcome == .failure {
             reporter.report(.message(job: planned.key, level: .warning, text: "step '\(name)' failed; allowed by continue-on-error"))
-        }
-        if let id = step.id {
-            let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
-            state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
     }
 

@@ -123,6 +123,8 @@ public final class LogDirectoryReporter: RunReporter {
     /// Jobs whose log ends in the middle of a line (output without a final newline).
     private let midLine = Mutex<Set<String>>([])
     private let eventsWriter: BufferedWriter
+    /// Whether `workflow_started` has been written (only the first is).
+    private let startedWritten = Mutex(false)
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
     private let onFailure: @Sendable (String) -> Void
@@ -229,6 +231,11 @@ public final class LogDirectoryReporter: RunReporter {
             bytes.append(0x0A)
             bytes.withUnsafeBytes { output(OutputChunk(job: job, step: step, stream: stream, bytes: $0, lines: 1)) }
             return
+        }
+        if case .workflowStarted = event {
+            // The run's command writes it as soon as the folder exists (before the secrets are
+            // read); the runner's own comes later and is not written twice.
+            guard startedWritten.withLock({ written in defer { written = true }; return !written }) else { return }
         }
         events.report(event)
         switch event {

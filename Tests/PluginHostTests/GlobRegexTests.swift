@@ -1,0 +1,37 @@
+import Foundation
+@testable import NixActionsPluginKit
+import Testing
+
+/// Cache and artifact path globs become the POSIX regular expressions the get script's `awk`
+/// matches paths with (`FilesTransfer.regex`): checked here with this machine's `awk`.
+@Suite("Globs as awk regular expressions")
+struct GlobRegexTests {
+    /// Which of `paths` the glob's expression matches, by `awk` (the expression in ENVIRON, as the script passes it).
+    func matched(_ glob: String, _ paths: [String]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/awk")
+        process.arguments = ["{ if ($0 ~ ENVIRON[\"re\"]) print }"]
+        process.environment = ["re": FilesTransfer.regex(glob)]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data((paths.joined(separator: "\n") + "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    @Test("bracket expressions: sets, negation (never '/'), a ']' member, a last '-', POSIX classes")
+    func brackets() throws {
+        let paths = ["o1.o", "o2.o", "o3.o", "na.o", "n1.o", "n].o", "n-.o", "n/.o", "ax", "]x", "bx", "-x", "1x", "x]"]
+        #expect(try matched("o[12].o", paths) == ["o1.o", "o2.o"])
+        #expect(try matched("n[!0-9].o", paths) == ["na.o", "n].o", "n-.o"])
+        #expect(try matched("[!]a]x", paths) == ["bx", "-x", "1x"], "\(FilesTransfer.regex("[!]a]x"))")
+        #expect(try matched("[!a-]x", paths) == ["]x", "bx", "1x"], "\(FilesTransfer.regex("[!a-]x"))")
+        #expect(try matched("[[:digit:]]x", paths) == ["1x"], "\(FilesTransfer.regex("[[:digit:]]x"))")
+        #expect(try matched("[![:digit:]]x", paths) == ["ax", "]x", "bx", "-x"], "\(FilesTransfer.regex("[![:digit:]]x"))")
+        #expect(try matched("x[]]", paths) == ["x]"])
+    }
+}
