@@ -335,7 +335,11 @@ final class LocalCache: CachePlugin {
         let keep = Set(reservations.withLock { $0.values.compactMap { $0.staged?.name } })
         return try await blocking {
             let now = CacheTime.now()
-            let records = try directory.records { context.log(.warning, "local cache: \($0)") }
+            var unreadable = false
+            let records = try directory.records {
+                unreadable = true
+                context.log(.warning, "local cache: \($0)")
+            }
             var removed = 0, freed = 0
             let spared = { (record: CacheEntryRecord) in
                 guard let sparing, record.key == sparing.key, record.version == sparing.version else { return false }
@@ -346,15 +350,21 @@ final class LocalCache: CachePlugin {
                 removed += 1
                 freed += victim.sizeBytes
             }
-            if sweep {
-                // Quick: the records read above (a data file removed with its entry since is gone
-                // anyway; one a save published since is younger than an hour).
-                let referenced = Set(try (quick ? records : directory.records { _ in }).map(\.data))
-                let swept = try directory.sweep(referenced: referenced, keep: keep, now: now, records: !quick)
-                if swept.files > 0 {
-                    context.log(.info, "local cache: removed \(swept.files) abandoned files (\(swept.bytes) bytes)")
+            // Quick (after a commit): not when a record could not be read just now (its data would
+            // look abandoned), and a failure is a warning, not the eviction's.
+            if sweep && !(quick && unreadable) {
+                do {
+                    // Quick: the records read above (a data file removed with its entry since is
+                    // gone anyway; one a save published since is younger than an hour).
+                    let referenced = Set(try (quick ? records : directory.records { _ in }).map(\.data))
+                    let swept = try directory.sweep(referenced: referenced, keep: keep, now: now, records: !quick)
+                    if swept.files > 0 {
+                        context.log(.info, "local cache: removed \(swept.files) abandoned files (\(swept.bytes) bytes)")
+                    }
+                    if !quick { freed += swept.bytes }  // after a commit, said on its own line above
+                } catch where quick {
+                    context.log(.warning, "local cache: cannot sweep abandoned files: \(CacheDirectory.message(error))")
                 }
-                freed += swept.bytes
             }
             return CachePruned(removedEntries: removed, freedBytes: freed)
         }

@@ -87,6 +87,38 @@ struct EventsReplayTests {
         }
     }
 
+    @Test("a secret in a job key's form: masked in keys, log names and what steps print (their folder), a long one where the key cuts it; kept workspaces named as the logs")
+    func keyForms() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let token = "Tok" + String(repeating: "x9Y", count: 43)  // 132 characters: the key (120 at most) cuts it
+        let path = try scenario.temp.write("wf.yml", """
+            jobs:
+              d:
+                strategy: { matrix: { env: [Prod.QX7] } }
+                steps:
+                  - run: echo "in $(pwd)"
+              t:
+                strategy: { matrix: { token: ["\(token)"] } }
+                steps:
+                  - run: echo "in $(pwd)"
+            """)
+        let result = try await nixactions(["run", path, "--log-dir", scenario.logs, "--secret", "A=Prod.QX7", "--secret", "B=\(token)"],
+                                          in: scenario.project, environment: ["NIXACTIONS_KEEP_WORKSPACE": "1"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] {
+            for leak in ["prod-qx7", "prod.qx7", "tokx9yx9y"] {
+                #expect(!text.lowercased().contains(leak) && !path.lowercased().contains(leak), "\(path) holds \(leak)")
+            }
+        }
+        #expect(result.stdout.contains("[d-env-***] in /") && result.stdout.contains("[t-token-***] in /"), "\(result.stdout)")
+        #expect(result.stdout.contains("/d-env-***/workspace") && result.stdout.contains("/t-token-***/workspace"), "\(result.stdout)")
+        // Kept workspaces are named as the logs are, with `***` written `masked`.
+        let folder = try #require(scenario.logFolders().first)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: folder + "/workspaces").filter { !$0.hasPrefix(".") }.sorted()
+        #expect(kept == ["d-env-masked", "t-token-masked"], "\(kept)")
+    }
+
     @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")
     func planOrderAndKeys() async throws {
         let scenario = try Scenario()

@@ -349,6 +349,7 @@ extension JobRunner {
         let began = clock.now
         let policy = step.retry ?? defaults.job.retry ?? defaults.workflow.retry ?? RetryPolicy(maxAttempts: 1)
         var attempt = 1
+        var ran = 0  // attempts that started (a wait that used up the deadline or was cancelled starts none)
         var result: StepAttempt
         // The original NixActions timed an action as a whole, its retries and waits included.
         let deadline = job.original != nil ? stepLimit.map { began + $0 } : nil
@@ -368,6 +369,7 @@ extension JobRunner {
                 let left = outer.at - clock.now
                 limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
             }
+            ran += 1
             result = await attemptStep(spec, executor: executor, timeout: limit, environment: env)
             if spec.jobEnvironment != nil, case .finished = result {
                 // The executor keeps it now: the next steps (and this one's retries) send only their own.
@@ -391,6 +393,10 @@ extension JobRunner {
                     text: ConsoleReporter.retryText(name: name, attempt: attempt, of: policy.maxAttempts, exitCode: stepResult.exitCode, wait: wait)))
             }
             try? await Task.sleep(for: deadline.map { min(wait, max(.zero, $0 - clock.now)) } ?? wait)
+            if Task.isCancelled {
+                result = .cancelled
+                break
+            }
             attempt += 1
         }
 
@@ -421,7 +427,7 @@ extension JobRunner {
             } else if !stepResult.succeeded {
                 outcome = .failure
                 if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
-                if policy.maxAttempts > 1 { message = "step '\(name)' failed after \(attempt) attempts" }
+                if policy.maxAttempts > 1 { message = "step '\(name)' failed after \(ran) attempt\(ran == 1 ? "" : "s")" }
             }
         case .timedOut(let limit):
             outcome = .failure
@@ -434,7 +440,7 @@ extension JobRunner {
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed,
-                           attempts: attempt)
+                           attempts: max(ran, 1))
 
         if outcome == .failure && !allowed {
             state.succeeded = false

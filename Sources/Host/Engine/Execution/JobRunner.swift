@@ -433,8 +433,9 @@ struct JobRunner: Sendable {
     /// executor's files interface when the workspace is not on this machine. A failure is a warning.
     func keepWorkspace(in folder: String, started: JobStarted, executor: any Executor) async {
         let store = ArtifactStore(root: folder)
-        // Named as the job's log is: its key as reports show it (masked when it holds a secret).
-        let name = (reporter as? RedactingReporter)?.key(planned.key) ?? planned.key
+        // Named as the job's log is: its key as reports show it, a masked part as `masked` (a
+        // folder name cannot hold `*`).
+        let name = ((reporter as? RedactingReporter)?.key(planned.key) ?? planned.key).replacingOccurrences(of: Redactor.mask, with: "masked")
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if let files = Self.fileTransfer(started, executor) {

@@ -33,27 +33,34 @@ public struct RedactingReporter: RunReporter {
         return description
     }
 
+    /// The longest key `Planner.safeKey` makes.
+    static let keyLimit = 120
+
     /// What reporters see of a job's key (see the type's comment).
     func key(_ job: String) -> String {
         keys.shown.withLock { state in
             if let known = state.keys[job] { return known }
             var masked = redactor.redact(job)
-            // Keys are made from matrix values lower-cased, with '-' for anything but [a-z0-9_]
-            // (`Planner.safeKey`): a secret `Prod.ZZ9` is `prod-zz9` in a key, which the value's
-            // own forms do not match.
-            if !redactor.isEmpty {
-                let version = redactor.version
-                if state.formsVersion != version {
-                    state.forms = RedactionAutomaton(patterns: redactor.maskedValues().compactMap { value in
-                        let form = Planner.safeKey(value).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
-                        return form.utf8.count >= Redactor.minimumLength ? RedactionPattern(bytes: Array(form.utf8), wrapped: false) : nil
-                    })
-                    state.formsVersion = version
+            // A key is cut at 120 characters (`Planner.safeKey`): one that ends in the start of a
+            // secret's key form (a long token as a matrix value) has that start masked too, and
+            // registered as a value of its own, since the key also names the job's folders (a
+            // step printing its working folder).
+            if job.utf8.count >= Self.keyLimit, !redactor.isEmpty, masked.utf8.count >= Redactor.minimumLength {
+                let bytes = Array(masked.utf8)
+                var cut = bytes.count
+                for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
+                    // The earliest place from which the rest of the key begins the form.
+                    for start in 0...(bytes.count - Redactor.minimumLength) where start < cut && bytes[start] == form[0] {
+                        let rest = bytes.count - start
+                        if rest <= form.count, bytes[start...].elementsEqual(form.prefix(rest)) {
+                            cut = start
+                            break
+                        }
+                    }
                 }
-                var text = masked
-                masked = text.withUTF8 { bytes in
-                    let intervals = state.forms.matches(in: bytes)
-                    return intervals.isEmpty ? masked : String(decoding: RedactionAutomaton.apply(intervals, to: bytes), as: UTF8.self)
+                if cut < bytes.count {
+                    redactor.add(String(decoding: bytes[cut...], as: UTF8.self))
+                    masked = String(decoding: bytes[..<cut], as: UTF8.self) + Redactor.mask
                 }
             }
             var shown = masked
@@ -124,9 +131,6 @@ private final class JobKeys: Sendable {
     struct State {
         var keys: [String: String] = [:]
         var used: Set<String> = []
-        /// The key form of every masked value, for the redactor's version `formsVersion`.
-        var forms = RedactionAutomaton(patterns: [])
-        var formsVersion = -1
     }
     let shown = Mutex(State())
 }

@@ -12,11 +12,19 @@ struct RedactionPattern: Hashable, Sendable {
 
 /// The forms a secret commonly leaks in, as byte patterns.
 enum RedactionForms {
+    /// The form a value takes in a job instance's key and its folders' names (`Planner.safeKey`:
+    /// lower-cased, `-` for anything but letters, digits and `_`, at most 120 characters): a matrix
+    /// value that is a secret (`Prod.QX7`) names its instance (`deploy-env-prod-qx7`).
+    static func keyForm(_ value: String) -> [UInt8] {
+        Array(Planner.safeKey(value).utf8.drop { $0 == UInt8(ascii: "-") })
+    }
+
     /// Every pattern for `secret`, or nil when no line of it is long enough to mask.
     ///
     /// Each line of a multi-line secret is masked on its own (GitHub's rule), trimmed of surrounding
     /// whitespace; lines shorter than `Redactor.minimumLength` bytes are left alone. Per line:
-    /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms.
+    /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms,
+    /// and its form in a job key (`keyForm`).
     /// A multi-line secret is also masked whole in its encoded forms.
     static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
@@ -31,7 +39,7 @@ enum RedactionForms {
             var seen: Set<[UInt8]> = [bytes]
             patterns.append(RedactionPattern(bytes: bytes, wrapped: false))
             for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
-            for form in urlEncoded(bytes) + jsonEscaped(value) where form.count >= Redactor.minimumLength {
+            for form in urlEncoded(bytes) + jsonEscaped(value) + [keyForm(value)] where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
         }
