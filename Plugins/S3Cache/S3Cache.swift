@@ -175,7 +175,7 @@ final class S3Cache: CachePlugin {
                 // Its data is gone (a lifecycle rule, a cleanup): the manifest goes too, or it would
                 // refuse every later save of the key ("exists") and fail every restore.
                 let deleted = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
-                if let status = deleted?.status, (200..<300).contains(status) {
+                if let status = deleted?.status, (200..<300).contains(status) || status == 404 {  // 404: already gone
                     throw OperationFailure(message: "entry \(request.key) has lost its data object; its manifest was removed",
                                            hint: "the next save stores it again")
                 }

@@ -425,7 +425,9 @@ final class Scheduler: Sendable {
                 record(JobOutcome(key: key, jobID: call.instance.jobID, name: call.instance.displayName, outcome: outcome, failure: failure,
                                   duration: duration, outputs: outputs, allowedFailure: false))
             }
-            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
+            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ given: String) {
+                // A job the run's cancellation decides says so, whatever else kept it from running.
+                let reason = outcome == .cancelled && given.hasPrefix("skipped: ") ? "cancelled: " + given.dropFirst("skipped: ".count) : given
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
                 reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero,
                                              failure: outcome == .failure ? JobFailure(message: reason) : nil,
