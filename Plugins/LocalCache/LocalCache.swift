@@ -303,7 +303,7 @@ final class LocalCache: CachePlugin {
     func evict(sparing: (key: String, version: String)? = nil, context: OperationContext) async {
         let request = CachePrune(maxSizeBytes: options.maxSize, olderThanSeconds: options.maxAge)
         do {
-            let pruned = try await remove(request, sweep: true, quick: true, sparing: sparing, context: context)
+            let pruned = try await remove(request, quick: true, sparing: sparing, context: context)
             if pruned.removedEntries > 0 {
                 context.log(.info, "local cache: evicted \(pruned.removedEntries) \(pruned.removedEntries == 1 ? "entry" : "entries") (\(pruned.freedBytes) bytes) to stay within max-size/max-age")
             }
@@ -323,13 +323,13 @@ final class LocalCache: CachePlugin {
     }
 
     func prune(_ request: CachePrune, context: OperationContext) async throws -> CachePruned {
-        try await remove(request, sweep: true, context: context)
+        try await remove(request, context: context)
     }
 
-    /// Remove the entries `CacheLookupOrder.victims` picks; `sweep` also removes abandoned
-    /// staging files, orphan data and unheld locks older than an hour (`quick`: not the files
-    /// among the records that are not records, which takes reading every record again).
-    func remove(_ request: CachePrune, sweep: Bool, quick: Bool = false, sparing: (key: String, version: String)? = nil,
+    /// Remove the entries `CacheLookupOrder.victims` picks, then abandoned staging files, orphan
+    /// data and unheld locks older than an hour (`quick`, after a commit: not the files among the
+    /// records that are not records, which takes reading every record again).
+    func remove(_ request: CachePrune, quick: Bool = false, sparing: (key: String, version: String)? = nil,
                 context: OperationContext) async throws -> CachePruned {
         let directory = self.directory
         let keep = Set(reservations.withLock { $0.values.compactMap { $0.staged?.name } })
@@ -352,7 +352,7 @@ final class LocalCache: CachePlugin {
             }
             // Quick (after a commit): not when a record could not be read just now (its data would
             // look abandoned), and a failure is a warning, not the eviction's.
-            if sweep && !(quick && unreadable) {
+            if !(quick && unreadable) {
                 do {
                     // Quick: the records read above (a data file removed with its entry since is
                     // gone anyway; one a save published since is younger than an hour).

@@ -17,8 +17,7 @@ struct RunCommand: AsyncParsableCommand {
         case human, plain, json
     }
 
-    /// `NIXACTIONS_LOG_FORMAT` when `--log-format` is not given: ours (`human`, `plain`, `json`)
-    /// or the original's (`structured`: one prefixed line per event, as `plain`; `simple`: as `human`).
+    /// A signal as the run's events name it (`SIGINT`).
     static func signalName(_ number: Int32) -> String {
         switch number {
         case SIGINT: "SIGINT"
@@ -28,6 +27,8 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
+    /// `NIXACTIONS_LOG_FORMAT` when `--log-format` is not given: ours (`human`, `plain`, `json`)
+    /// or the original's (`structured`: one prefixed line per event, as `plain`; `simple`: as `human`).
     static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
         guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
         switch value {

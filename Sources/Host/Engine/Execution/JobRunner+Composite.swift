@@ -53,15 +53,10 @@ extension JobRunner {
     /// What the job's step at `index` set as its outputs (`steps.ID.outputs`), as text.
     func stepOutputs(_ index: Int, _ state: State) -> [String: String] {
         guard let id = stepID(index), case .object(let values)? = state.steps[id]?.property("outputs") else { return [:] }
-        var outputs: [String: String] = [:]
-        for (name, value) in values {
-            if case .string(let text) = value { outputs[name] = text } else {
-                var text = ""
-                ExpressionJSON.write(value, pretty: false, indent: 0, into: &text)
-                outputs[name] = text
-            }
+        return values.mapValues { value in
+            if case .string(let text) = value { return text }
+            return value.toJSON(pretty: false)
         }
-        return outputs
     }
 
     /// The `id:` of the job's step at `index` (a pre or post script's index is past the steps).

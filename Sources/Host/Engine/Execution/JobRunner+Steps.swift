@@ -383,15 +383,9 @@ extension JobRunner {
                 !Task.isCancelled
             else { break }
             let wait = policy.wait(before: attempt + 1)
-            if state.frame == nil {
-                reporter.report(.stepRetrying(job: planned.key, step: step.index, name: name, attempt: attempt, of: policy.maxAttempts,
-                                              exitCode: stepResult.exitCode, wait: wait))
-            } else {
-                // A composite action's step has no events of its own: its retry is a message, as its end is.
-                reporter.report(.message(
-                    job: planned.key, level: .warning,
-                    text: ConsoleReporter.retryText(name: name, attempt: attempt, of: policy.maxAttempts, exitCode: stepResult.exitCode, wait: wait)))
-            }
+            // Only the job's own steps retry: a composite action's have no `retry` and no defaults.
+            reporter.report(.stepRetrying(job: planned.key, step: step.index, name: name, attempt: attempt, of: policy.maxAttempts,
+                                          exitCode: stepResult.exitCode, wait: wait))
             try? await Task.sleep(for: deadline.map { min(wait, max(.zero, $0 - clock.now)) } ?? wait)
             if Task.isCancelled {
                 result = .cancelled

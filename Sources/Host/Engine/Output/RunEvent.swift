@@ -28,9 +28,7 @@ public struct JobDescription: Sendable, Hashable {
         self.needs = needs
         matrix = instance.matrix.map { entry in
             if case .string(let text) = entry.value { return MatrixValue(name: entry.key, value: text) }
-            var text = ""
-            ExpressionJSON.write(entry.value, pretty: false, indent: 0, into: &text)
-            return MatrixValue(name: entry.key, value: text)
+            return MatrixValue(name: entry.key, value: entry.value.toJSON(pretty: false))
         }
     }
 }

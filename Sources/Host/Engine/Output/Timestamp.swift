@@ -79,12 +79,17 @@ struct JSONObjectWriter {
     /// `{"NAME": "VALUE", …}`, names in order.
     mutating func add(_ name: String, _ values: [String: String]) {
         key(name)
+        writeObject(values.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) })
+    }
+
+    /// `{"NAME": "VALUE", …}` in the order given.
+    private mutating func writeObject(_ pairs: [(String, String)]) {
         text += "{"
-        for (index, entry) in values.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (index, pair) in pairs.enumerated() {
             if index > 0 { text += "," }
-            ExpressionJSON.writeString(entry.key, into: &text)
+            ExpressionJSON.writeString(pair.0, into: &text)
             text += ":"
-            ExpressionJSON.writeString(entry.value, into: &text)
+            ExpressionJSON.writeString(pair.1, into: &text)
         }
         text += "}"
     }
@@ -98,14 +103,7 @@ struct JSONObjectWriter {
             var object = JSONObjectWriter()
             object.add("job", detail.key); object.add("id", detail.id); object.add("name", detail.name); object.add("needs", detail.needs)
             object.key("matrix")
-            object.text += "{"
-            for (position, entry) in detail.matrix.enumerated() {
-                if position > 0 { object.text += "," }
-                ExpressionJSON.writeString(entry.name, into: &object.text)
-                object.text += ":"
-                ExpressionJSON.writeString(entry.value, into: &object.text)
-            }
-            object.text += "}"
+            object.writeObject(detail.matrix.map { ($0.name, $0.value) })
             text += object.finish()
         }
         text += "]"

@@ -524,7 +524,10 @@ public enum Planner {
         return String(id.prefix(100)) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// Lowercase letters, digits and '-' only.
+    /// The longest key `safeKey` makes.
+    static let keyLimit = 120
+
+    /// Lowercase letters, digits and '-' only, at most `keyLimit` characters.
     static func safeKey(_ text: String) -> String {
         var key = ""
         for scalar in text.lowercased().unicodeScalars {
@@ -535,6 +538,6 @@ public enum Planner {
             }
         }
         while key.hasSuffix("-") { key.removeLast() }
-        return String(key.prefix(120))
+        return String(key.prefix(keyLimit))
     }
 }

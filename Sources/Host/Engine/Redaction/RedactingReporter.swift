@@ -33,19 +33,16 @@ public struct RedactingReporter: RunReporter {
         return description
     }
 
-    /// The longest key `Planner.safeKey` makes.
-    static let keyLimit = 120
-
     /// What reporters see of a job's key (see the type's comment).
     func key(_ job: String) -> String {
         keys.shown.withLock { state in
             if let known = state.keys[job] { return known }
             var masked = redactor.redact(job)
-            // A key is cut at 120 characters (`Planner.safeKey`): one that ends in the start of a
+            // A key is cut at `Planner.keyLimit` characters: one that ends in the start of a
             // secret's key form (a long token as a matrix value) has that start masked too, and
             // registered as a value of its own, since the key also names the job's folders (a
             // step printing its working folder).
-            if job.utf8.count >= Self.keyLimit, !redactor.isEmpty, masked.utf8.count >= Redactor.minimumLength {
+            if job.utf8.count >= Planner.keyLimit, !redactor.isEmpty, masked.utf8.count >= Redactor.minimumLength {
                 let bytes = Array(masked.utf8)
                 var cut = bytes.count
                 for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
