@@ -332,6 +332,35 @@ struct CachingTests {
         #expect(prefix.stdout.contains("[a] hit=false\n") && prefix.stdout.contains("[a] tool.bin holds binary\n"), "\(prefix.stdout)")
     }
 
+    @Test("cached paths that are hard links of each other (a file root, a file in a folder root) are saved and restored as one file under each name")
+    func hardLinkedRoots() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try """
+            jobs:
+              a:
+                cache:
+                  - { id: linked, paths: [lib, tool.bin, copy.bin], key: linked-1 }
+                steps:
+                  - run: |
+                      echo "hit=${{ steps.linked.outputs.cache-hit }}"
+                      if [ "${{ steps.linked.outputs.cache-hit }}" = true ]; then
+                        echo "tool=$(cat tool.bin) copy=$(cat copy.bin) lib=$(cat lib/so)"
+                        [ "$(stat -c %i tool.bin)" = "$(stat -c %i copy.bin)" ] && [ "$(stat -c %i tool.bin)" = "$(stat -c %i lib/so)" ] && echo "one file"
+                      else
+                        mkdir lib && echo binary > lib/so && ln lib/so tool.bin && ln tool.bin copy.bin
+                      fi
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let first = try await project.run()
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("cache 'linked': saved 'linked-1': 3 files"), "\(first.stdout)")
+        let second = try await project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("[a] hit=true\n"), "\(second.stdout)")
+        #expect(second.stdout.contains("[a] tool=binary copy=binary lib=binary\n"), "\(second.stdout)")
+        #expect(second.stdout.contains("[a] one file\n"), "hard links kept: \(second.stdout)")
+    }
+
     @Test("an entry larger than max-size is not saved (the job says so) and the entries that fit stay; a key with a line break is shown escaped")
     func largerThanMaxSize() async throws {
         let project = try Project(example: false)

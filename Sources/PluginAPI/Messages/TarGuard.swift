@@ -182,15 +182,24 @@ public struct TarGuard: Sendable {
             startData(size, padding, keep: nil)
         case UInt8(ascii: "1"):
             normalize(name)
-            guard !isRoot(normal) else {
+            // A named root may be a second name of a file archived before it (two cached paths
+            // that are hard links of each other): its target is checked as any hard link's, so it
+            // names a file of the archive itself, never one outside it. The single root of a
+            // request without names is a folder.
+            guard rootBytes != nil || !isRoot(normal) else {
                 violation = "the archive's root '\(Self.text(name))' is a hard link"
                 return
             }
+            let own = normal
             guard check(link, what: "hard link target") else { return }
+            normalize(link)
+            guard normal != own else {
+                violation = "hard link '\(Self.text(name))' of the archive names itself"
+                return
+            }
             // A hard link to one of the archive's symbolic links is that link under a second name:
             // a path through it would pass through a link the guard did not know.
             if !symlinks.isEmpty {
-                normalize(link)
                 let target = normal
                 if symlinks[Self.fnv(target[...])]?.contains(where: { $0 == target }) == true {
                     violation = "hard link '\(Self.text(name))' of the archive is a second name of its symbolic link '\(Self.text(link))'"
