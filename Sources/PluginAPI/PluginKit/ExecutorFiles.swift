@@ -325,16 +325,36 @@ public enum FilesTransfer {
                     negated = true
                     inner = inner.dropFirst()
                 }
-                var members = ""
-                for member in inner { members += member == "\\" ? "\\\\" : String(member) }
-                if negated {
-                    // "/" after the members (a leading "]" is a member only there), and before a
-                    // last "-" (a member only last: "a-/" would be a range).
-                    let dash = members.count > 1 && members.hasSuffix("-")
-                    out += "[^" + (dash ? String(members.dropLast()) : members) + "/" + (dash ? "-" : "") + "]"
-                } else {
-                    out += "[" + members + "]"
+                // A "[" that opens a class ("[:digit:]") closed in the expression stays as
+                // written; any other "[" ("[[:]", and "[." or "[=": collating symbols and
+                // equivalence classes are not carried, awk's differ) is a member, put last, where
+                // awk cannot read it as opening something the expression never closes.
+                let members = Array(inner)
+                var core = ""
+                var bracket = false
+                var at = 0
+                while at < members.count {
+                    let member = members[at]
+                    if member == "[" {
+                        var end = at + 2
+                        while end + 1 < members.count, !(members[end] == ":" && members[end + 1] == "]") { end += 1 }
+                        if at + 1 < members.count, members[at + 1] == ":", end + 1 < members.count {
+                            core += String(members[at...(end + 1)])
+                            at = end + 2
+                        } else {
+                            bracket = true
+                            at += 1
+                        }
+                        continue
+                    }
+                    core += member == "\\" ? "\\\\" : String(member)
+                    at += 1
                 }
+                // A last "-" is a member only last ("a-/" or "a-[" would be a range); "/" goes after
+                // the members when negated (a leading "]" is a member only first).
+                let dash = core.count > 1 && core.hasSuffix("-")
+                if dash { core.removeLast() }
+                out += "[" + (negated ? "^" : "") + core + (bracket ? "[" : "") + (negated ? "/" : "") + (dash ? "-" : "") + "]"
                 index = close + 1
                 continue
             } else if character.isLetter || character.isNumber || "/-_ ".contains(character) {
