@@ -135,4 +135,59 @@ struct TimeoutRetryScenarios {
         #expect(job["failed_step"] as? String == "Hopeless")
         #expect(events.all("workflow_finished").first?["status"] as? String == "failure")
     }
+
+    @Test("SIGTERM during a retry's wait: no new attempt, the step and job are cancelled; jobs the signal decides say so, a job its label skips says that")
+    func retryWaitCancelled() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        // `killer` signals the host ($PPID of a local step) once `flaky` has failed its first
+        // attempt and is waiting 30 s before the second.
+        let started = Date()
+        let result = try await scenario.run("""
+            name: cut
+            env:
+              MARKS: \(scenario.marks)
+            jobs:
+              flaky:
+                steps:
+                  - name: Flaky
+                    retry: { max-attempts: 3, delay: 30s }
+                    run: |
+            \(indented(Self.counting("flaky", succeedOn: 99), by: 10))
+              killer:
+                steps:
+                  - run: |
+                      until [ -f "$MARKS/flaky" ]; do sleep 0.05; done
+                      sleep 0.5
+                      kill -TERM $PPID
+                      sleep 30
+              after:
+                needs: killer
+                steps: [ { run: echo after-ran } ]
+              mac:
+                needs: killer
+                if: always()
+                runs-on: macos-latest
+                steps: [ { run: echo mac-ran } ]
+            """, ["--log-format", "json", "--jobs", "4"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 130, "\(result.stdout)\n\(result.stderr)")
+        #expect(elapsed < 20, "the retry's 30 s wait held the run: \(elapsed) s")
+        #expect(scenario.mark("flaky") == "1", "no attempt after the signal")
+        let events = try JSONEvents(result.stdout)
+        #expect(events.all("step_retrying", job: "flaky").count == 1)
+        let step = try #require(events.all("step_finished", job: "flaky").first { $0["name"] as? String == "Flaky" })
+        #expect(step["status"] as? String == "cancelled", "\(step)")
+        #expect(step["attempts"] == nil, "one attempt started: \(step)")
+        #expect(try events.one("job_finished", job: "flaky")["status"] as? String == "cancelled")
+        // A job the signal kept from starting is cancelled, and says so.
+        let after = try events.one("job_finished", job: "after")
+        #expect(after["status"] as? String == "cancelled" && after["message"] as? String == "cancelled before it started", "\(after)")
+        #expect(!result.stdout.contains("after-ran"))
+        // One whose `if` holds after a cancellation but whose label maps to no executor here is
+        // skipped for its label: the signal did not decide it.
+        let mac = try events.one("job_finished", job: "mac")
+        #expect(mac["status"] as? String == "skipped", "\(mac)")
+        #expect((mac["message"] as? String)?.hasPrefix("skipped: it runs on 'macos-latest'") == true, "\(mac)")
+    }
 }

@@ -229,8 +229,9 @@ final class Scheduler: Sendable {
                     switch chooseExecutor(job, instance, frame, needsContext: needsContext) {
                     case .executor(let chosen, _): reference = chosen
                     case .skip(let reason):
+                        // Its `if` held (also after a cancellation: always()); its label decides.
                         readyHead += 1
-                        finishWithout(instance, cancelled ? .cancelled : .skipped, reason)
+                        finishWithout(instance, .skipped, reason)
                         continue
                     case .refuse(let message, let hint, _):
                         readyHead += 1
@@ -425,9 +426,7 @@ final class Scheduler: Sendable {
                 record(JobOutcome(key: key, jobID: call.instance.jobID, name: call.instance.displayName, outcome: outcome, failure: failure,
                                   duration: duration, outputs: outputs, allowedFailure: false))
             }
-            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ given: String) {
-                // A job the run's cancellation decides says so, whatever else kept it from running.
-                let reason = outcome == .cancelled && given.hasPrefix("skipped: ") ? "cancelled: " + given.dropFirst("skipped: ".count) : given
+            func finishWithout(_ instance: PlannedJob, _ outcome: Outcome, _ reason: String) {
                 reporter.report(.message(job: instance.key, level: outcome == .failure ? .error : .info, text: reason))
                 reporter.report(.jobFinished(job: instance.key, name: instance.displayName, outcome: outcome, duration: .zero,
                                              failure: outcome == .failure ? JobFailure(message: reason) : nil,
