@@ -18,6 +18,9 @@ struct JobRunner: Sendable {
     let hashing = JobHashing()
     /// `GITHUB_ACTION` of the job's steps.
     let stepNames = StepActionNames()
+    /// Called just before the job's `job_finished` is reported (the scheduler's fail-fast then
+    /// tells only siblings that have not finished why it cancels them).
+    var willFinish: (@Sendable () -> Void)?
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
     /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run, unless
@@ -96,6 +99,7 @@ struct JobRunner: Sendable {
                 allowed = true
             }
             let duration = clock.now - started
+            willFinish?()
             reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure, outputs: outputs))
             return JobOutcome(key: planned.key, jobID: job.id, name: planned.displayName, outcome: outcome, failure: failure,
                               duration: duration, outputs: outputs, allowedFailure: allowed)

@@ -91,6 +91,10 @@ final class Scheduler: Sendable {
     /// Running instances by key, so fail-fast can cancel siblings; `forward`: started before the
     /// run was cancelled, so the run's cancellation reaches it (always() jobs started after it do not).
     let handles = Mutex<[String: (task: Task<Void, Never>, forward: Bool)]>([:])
+    /// Running jobs about to report their end (`JobRunner.willFinish`): fail-fast no longer tells
+    /// them it cancels them. Held while fail-fast reports, so a job's end comes after those reports
+    /// or it is left out of them.
+    let finishing = Mutex<Set<String>>([])
 
     init(runner: WorkflowRunner, plan: Plan, cache: ExecutorCache) {
         self.runner = runner
@@ -275,10 +279,12 @@ final class Scheduler: Sendable {
                     }
                     running[instance.key] = instance.jobID
                     runningPerJob[instance.jobID, default: 0] += 1
-                    let jobRunner = JobRunner(
+                    var jobRunner = JobRunner(
                         planned: instance, job: job, executorReference: reference, workflow: frame.workflow,
                         reporter: reporter, options: frame.options,
                         redactor: runner.redactor, artifacts: store, needs: needsContext)
+                    let key = instance.key
+                    jobRunner.willFinish = { [self] in _ = finishing.withLock { $0.insert(key) } }
                     let cache = self.cache
                     let forward = !cancelled  // after a cancellation, always() jobs run to the end
                     // The handle is registered before the scheduler reads the job's outcome, so
@@ -304,14 +310,20 @@ final class Scheduler: Sendable {
                 {
                     failFastTripped.insert(result.jobID)
                     // Running instances of this job, and the running jobs its other instances called.
-                    let siblings = instances.map(\.key).filter { running[$0] != nil }
+                    let candidates = instances.map(\.key).filter { running[$0] != nil }
                         + running.filter { frames[$0.value]?.callers.contains(result.jobID) ?? false }.map(\.key).sorted()
-                    if !siblings.isEmpty {
-                        reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
-                        // And under each: a report of one job says why it was cancelled.
-                        for key in siblings {
-                            reporter.report(.message(job: key, level: .warning, text: "cancelling: '\(result.name)' failed (fail-fast)"))
+                    // A sibling that has just succeeded (its end not yet received here) is not
+                    // told it is being cancelled.
+                    let siblings = finishing.withLock { finishing in
+                        let siblings = candidates.filter { !finishing.contains($0) }
+                        if !siblings.isEmpty {
+                            reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
+                            // And under each: a report of one job says why it was cancelled.
+                            for key in siblings {
+                                reporter.report(.message(job: key, level: .warning, text: "cancelling: '\(result.name)' failed (fail-fast)"))
+                            }
                         }
+                        return siblings
                     }
                     handles.withLock { handles in for key in siblings { handles[key]?.task.cancel() } }
                 }
@@ -441,6 +453,7 @@ final class Scheduler: Sendable {
             }
             func received(_ result: JobOutcome) {
                 handles.withLock { _ = $0.removeValue(forKey: result.key) }
+                finishing.withLock { _ = $0.remove(result.key) }
                 running.removeValue(forKey: result.key)
                 releaseSlot(of: result.jobID)
                 record(result)
