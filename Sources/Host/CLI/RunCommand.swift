@@ -275,13 +275,13 @@ struct RunCommand: AsyncParsableCommand {
             configuration: SecretsConfiguration(
                 runID: runID, runDirectory: supervision.folder.path, projectDirectory: options.projectDirectory,
                 secretsDirectory: secretsFolder))
-        let reporter = StartGate(FanOutReporter(reporters))
+        let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
         let baseOptions = options
         let eventsLog = logReporter
         let outcome = await CancellationOnSignal.run(
             onSignal: { number in
                 // Why the run was cancelled is part of its record (a report shows it): in the events
-                // file, and in the console's events once the runner has started them.
+                // file at once, and in the console's events right after their start.
                 let message = RunEvent.message(job: nil, level: .warning, text: "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
                 registry.cancelRun()
@@ -544,19 +544,27 @@ extension PluginRegistry {
 
 /// The run's reporters, and whether the runner has started them (`workflow_started` went through):
 /// an event of the run's own (a signal's message) goes to all of them only then, never ahead of
-/// the console's first event.
+/// the console's first event. One that comes before is kept for the console, which gets it right
+/// after `workflow_started` (the events file, already open, is written by the caller at once).
 final class StartGate: RunReporter {
     private let wrapped: FanOutReporter
-    private let started = Mutex(false)
+    private let console: any RunReporter
+    /// Whether the runner has started the reporters, and what the console has still to get then.
+    private let state = Mutex((started: false, pending: [RunEvent]()))
 
-    init(_ wrapped: FanOutReporter) { self.wrapped = wrapped }
+    init(_ wrapped: FanOutReporter, console: any RunReporter) {
+        self.wrapped = wrapped
+        self.console = console
+    }
 
     func report(_ event: RunEvent) {
         if case .workflowStarted = event {
-            // Under the lock: `report(startedOnly:)` either comes before and is not sent, or after.
-            started.withLock { started in
+            // Under the lock: `report(startedOnly:)` either comes before and waits, or after.
+            state.withLock { state in
                 wrapped.report(event)
-                started = true
+                state.started = true
+                for pending in state.pending { console.report(pending) }
+                state.pending = []
             }
             return
         }
@@ -565,11 +573,16 @@ final class StartGate: RunReporter {
 
     func output(_ chunk: OutputChunk) { wrapped.output(chunk) }
 
-    /// Report `event` if the runner has started the reporters; false (nothing sent) otherwise.
+    /// Report `event` if the runner has started the reporters; false otherwise (kept for the
+    /// console until they start; the caller writes it where it can at once).
     func report(startedOnly event: RunEvent) -> Bool {
-        started.withLock { started in
-            if started { wrapped.report(event) }
-            return started
+        state.withLock { state in
+            if state.started {
+                wrapped.report(event)
+            } else {
+                state.pending.append(event)
+            }
+            return state.started
         }
     }
 }
