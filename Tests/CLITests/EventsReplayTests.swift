@@ -87,36 +87,54 @@ struct EventsReplayTests {
         }
     }
 
-    @Test("a secret in a job key's form: masked in keys, log names and what steps print (their folder), a long one where the key cuts it; kept workspaces named as the logs")
+    @Test("a secret in a job key's form: masked in keys, log names and what steps print, a long one where the key cuts it, however much of it the key keeps; executors get the key masked (folders, command lines); kept workspaces named as the folders")
     func keyForms() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
         let token = "Tok" + String(repeating: "x9Y", count: 43)  // 132 characters: the key (120 at most) cuts it
+        // A 40-character secret the key cuts after 4, 5, 6, 8, 12, 20 and 30 of its characters
+        // (the key is "l-long-" and the value, 120 at most).
+        let long = "ghpXk29LmQw7Rt5Yu1Io3Pa8Sd6Fg4Hj0KlZx2Cv"
+        let longs = [4, 5, 6, 8, 12, 20, 30].map { String(repeating: "a", count: 120 - 7 - $0) + long }
         let path = try scenario.temp.write("wf.yml", """
             jobs:
               d:
                 strategy: { matrix: { env: [Prod.QX7] } }
                 steps:
-                  - run: echo "in $(pwd)"
+                  - run: echo "in $(pwd)"; pwd > \(scenario.marks)/d
               t:
                 strategy: { matrix: { token: ["\(token)"] } }
                 steps:
-                  - run: echo "in $(pwd)"
+                  - run: echo "in $(pwd)"; pwd > \(scenario.marks)/t
+              l:
+                strategy: { matrix: { long: [\(longs.map { "\"\($0)\"" }.joined(separator: ", "))] } }
+                steps:
+                  - run: echo "in $(pwd)"; pwd >> \(scenario.marks)/l
             """)
-        let result = try await nixactions(["run", path, "--log-dir", scenario.logs, "--secret", "A=Prod.QX7", "--secret", "B=\(token)"],
+        let result = try await nixactions(["run", path, "--log-dir", scenario.logs, "--secret", "A=Prod.QX7", "--secret", "B=\(token)",
+                                           "--secret", "C=\(long)"],
                                           in: scenario.project, environment: ["NIXACTIONS_KEEP_WORKSPACE": "1"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] {
-            for leak in ["prod-qx7", "prod.qx7", "tokx9yx9y"] {
+        // No 4 characters in a row of the long secret's key form, anywhere (the key kept 4 to 30).
+        let longForm = Array(long.lowercased())
+        let windows = (0...(longForm.count - 4)).map { String(longForm[$0..<($0 + 4)]) }
+        let folders = [scenario.mark("d") ?? "", scenario.mark("t") ?? "", scenario.mark("l") ?? ""]
+        for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] + folders.map { ("a step's pwd", $0) } {
+            for leak in ["prod-qx7", "prod.qx7", "tokx9yx9y"] + windows {
                 #expect(!text.lowercased().contains(leak) && !path.lowercased().contains(leak), "\(path) holds \(leak)")
             }
         }
         #expect(result.stdout.contains("[d-env-***] in /") && result.stdout.contains("[t-token-***] in /"), "\(result.stdout)")
-        #expect(result.stdout.contains("/d-env-***/workspace") && result.stdout.contains("/t-token-***/workspace"), "\(result.stdout)")
-        // Kept workspaces are named as the logs are, with `***` written `masked`.
+        // The job's folder (what executors are given as its key) holds no secret: the step itself
+        // wrote it, past the redactor.
+        #expect(folders[0].hasSuffix("/d-env-MASKED/workspace") && folders[1].hasSuffix("/t-token-MASKED/workspace"), "\(folders)")
+        #expect(result.stdout.contains("/d-env-MASKED/workspace") && result.stdout.contains("/t-token-MASKED/workspace"), "\(result.stdout)")
+        let longFolders = folders[2].split(separator: "\n")
+        #expect(longFolders.count == 7 && Set(longFolders).count == 7 && longFolders.allSatisfy { $0.contains("aMASKED/workspace") }, "\(longFolders)")
+        // Kept workspaces are named as the job's folders (lower-cased, as artifact names are).
         let folder = try #require(scenario.logFolders().first)
         let kept = try FileManager.default.contentsOfDirectory(atPath: folder + "/workspaces").filter { !$0.hasPrefix(".") }.sorted()
-        #expect(kept == ["d-env-masked", "t-token-masked"], "\(kept)")
+        #expect(kept.count == 9 && kept.contains("d-env-masked") && kept.contains("t-token-masked"), "\(kept)")
     }
 
     @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")

@@ -78,8 +78,18 @@ struct RedactorTests {
         reporter.report(.jobFinished(job: "j", name: "j", outcome: .failure, duration: .zero,
                                      failure: JobFailure(stepName: "use abc123xyz", message: "abc123xyz leaked")))
         reporter.report(.annotation(Annotation(kind: .error, job: "j", step: 0, message: "x abc123xyz", file: nil, line: nil, title: nil)))
-        let texts = collect.events.withLock { $0 }.map { "\($0)" }
+        // Output names too (a step can name one after a secret), each masked name kept apart.
+        let outputs = ["abc123xyz": "1", "k-abc123xyz": "2", "plain": "abc123xyz", "***": "taken"]
+        reporter.report(.stepFinished(job: "j", step: 0, name: "s", outcome: .success, exitCode: 0, duration: .zero, id: "s",
+                                      conclusion: nil, outputs: outputs))
+        reporter.report(.jobFinished(job: "j", name: "j", outcome: .success, duration: .zero, failure: nil, outputs: outputs))
+        let events = collect.events.withLock { $0 }
+        let texts = events.map { "\($0)" }
         #expect(texts[0].contains("token=abc123xyz"))  // before it was registered
         for text in texts.dropFirst() { #expect(!text.contains("abc123xyz"), "\(text)") }
+        for event in events {
+            guard case .stepFinished(_, _, _, _, _, _, _, _, let shown, _) = event else { continue }
+            #expect(shown == ["***": "taken", "***-2": "1", "k-***": "2", "plain": "***"], "\(shown)")
+        }
     }
 }

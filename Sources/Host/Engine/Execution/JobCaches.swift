@@ -290,7 +290,7 @@ extension JobRunner {
         }
         do {
             let roots = try CachePaths.roots(cache.paths)
-            let put = FilesPut(jobKey: planned.key, roots: roots.map { FilesPutRoot(name: $0.name, path: $0.path) })
+            let put = FilesPut(jobKey: executorKey, roots: roots.map { FilesPutRoot(name: $0.name, path: $0.path) })
             let request = CacheRestore(key: matched, version: cache.version)
             let inner = InnerOperation()
             let result = try await withTaskCancellationHandler {
@@ -345,7 +345,7 @@ extension JobRunner {
         }
         let clock = ContinuousClock()
         let began = clock.now
-        let get = FilesGet(jobKey: planned.key, roots: roots.map {
+        let get = FilesGet(jobKey: executorKey, roots: roots.map {
             FilesGetRoot(name: $0.name, path: $0.path, include: $0.includes, exclude: $0.excludes.isEmpty ? nil : $0.excludes)
         })
         let gotten = Mutex<FilesGetResult?>(nil)
@@ -414,7 +414,7 @@ extension JobRunner {
         contexts["env"] = .object(env.mapValues(ExpressionValue.string))
         let fields = job.caches.flatMap { [$0.key] + $0.restoreKeys }
         do {
-            try await hashing.prefetch(JobHashing.calls(in: fields.map(\.template), conditions: []), jobKey: planned.key, files: executor.files)
+            try await hashing.prefetch(JobHashing.calls(in: fields.map(\.template), conditions: []), jobKey: executorKey, files: executor.files)
         } catch {
             cacheMessage(.warning, "cannot compute hashFiles for the caches: \(describe(error))")
         }

@@ -90,7 +90,7 @@ extension JobRunner {
         var count = 0
         if let files = Self.fileTransfer(started, executor) {
             // The search paths come out of the job; the patterns choose among what came.
-            count = try await artifacts.keep(selection.searchPaths, as: artifact, jobKey: planned.key, through: files,
+            count = try await artifacts.keep(selection.searchPaths, as: artifact, jobKey: executorKey, through: files,
                                              patterns: selection.patterns, select: selection.filter, rootOf: selection.root(of:))
         } else {
             try selection.refuseLinksOut(in: started.workspace, artifact: artifact)

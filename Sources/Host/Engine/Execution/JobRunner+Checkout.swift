@@ -257,7 +257,7 @@ extension JobRunner {
         }
         lines.append("mkdir -p \(folder)")
         lines.append(clean ? "cd \(folder) && rm -rf -- * .[!.]* ..?*" : "rm -rf -- \(folder)/.git")
-        let spec = StepSpec(jobKey: planned.key, index: step.index, displayName: "checkout: prepare \(path.isEmpty ? "the workspace" : path)",
+        let spec = StepSpec(jobKey: executorKey, index: step.index, displayName: "checkout: prepare \(path.isEmpty ? "the workspace" : path)",
                             script: lines.joined(separator: "\n") + "\n", shell: ["sh", "-e", "{0}"])
         let sink = CollectedOutput()
         let result = try await executor.runStep(spec, output: sink)
@@ -276,7 +276,7 @@ extension JobRunner {
         let entries = try FileManager.default.contentsOfDirectory(atPath: source)
             .filter { name in !excludes.contains { fnmatch($0, name, 0) == 0 } }.sorted()
         if let files = Self.fileTransfer(started, executor) {
-            let request = FilesPut(jobKey: planned.key, roots: [FilesPutRoot(name: "", path: path)])
+            let request = FilesPut(jobKey: executorKey, roots: [FilesPutRoot(name: "", path: path)])
             do {
                 _ = try await files.putTree(request) { writer in
                     try TarProducer.write(folder: source, entries: entries, excludes: excludes, into: writer)

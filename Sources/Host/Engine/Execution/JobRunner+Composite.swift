@@ -438,7 +438,7 @@ extension JobRunner {
         let names = (ActionLoader.fileNames + ActionLoader.dockerfileNames).map { path.isEmpty ? $0 : path + "/" + $0 }
         let sink = try TarExtractor(into: staging)
         do {
-            _ = try await files.getTree(FilesGet(jobKey: planned.key, roots: [FilesGetRoot(name: "", path: "", include: names)]), into: sink)
+            _ = try await files.getTree(FilesGet(jobKey: executorKey, roots: [FilesGetRoot(name: "", path: "", include: names)]), into: sink)
         } catch {
             _ = await sink.finish()
             throw error

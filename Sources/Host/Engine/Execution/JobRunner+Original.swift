@@ -29,7 +29,7 @@ extension JobRunner {
                    pathPrepend: [String], executor: any Executor, timeout: Duration? = nil) async -> Result<(status: Int32?, sink: CollectedOutput), RunProblem> {
         let sink = CollectedOutput()
         let spec = StepSpec(
-            jobKey: planned.key, index: index, displayName: "(condition)", script: script,
+            jobKey: executorKey, index: index, displayName: "(condition)", script: script,
             shell: ["bash", "--noprofile", "--norc", "{0}"], scriptExtension: ".sh", environment: environment,
             workingDirectory: workingDirectory, captureFiles: [], pathPrepend: pathPrepend)
         let outcome = await withTimeout(timeout) { () -> Result<(status: Int32?, sink: CollectedOutput), RunProblem> in

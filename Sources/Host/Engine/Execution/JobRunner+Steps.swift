@@ -182,7 +182,7 @@ extension JobRunner {
     func prefetchHashes(_ templates: [Template], conditions: [Expression], for name: String, executor: any Executor) async {
         let calls = JobHashing.calls(in: templates, conditions: conditions)
         do {
-            try await hashing.prefetch(calls, jobKey: planned.key, files: executor.files)
+            try await hashing.prefetch(calls, jobKey: executorKey, files: executor.files)
         } catch {
             reporter.report(.message(job: planned.key, level: .warning, text: "cannot compute hashFiles for step '\(name)': \(describe(error))"))
         }
@@ -317,7 +317,7 @@ extension JobRunner {
             return failStep(step, message: "\(at)\(problem.message)\(from)\n  hint: \(problem.hint)", allowed: allowed, state: &state)
         }
         var spec = StepSpec(
-            jobKey: planned.key, index: step.index, displayName: name, script: script, shell: shell.arguments,
+            jobKey: executorKey, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
             // GITHUB_STATE for every step, as GitHub's runner has it (a run step's state goes nowhere).
             captureFiles: Self.captureFiles + ["GITHUB_STATE"], pathPrepend: state.pathPrepend)

@@ -18,6 +18,15 @@ struct JobRunner: Sendable {
     let hashing = JobHashing()
     /// `GITHUB_ACTION` of the job's steps.
     let stepNames = StepActionNames()
+    /// The job's key as executors get it (its folders, container and remote folder names, and so
+    /// the command lines that name them, which every user can read): the key as reports show it,
+    /// a masked part (a secret's value in a matrix value) as `MASKED`, which no key holds (keys are
+    /// lower-case), so keys stay unique.
+    var executorKey: String {
+        guard let redacting = reporter as? RedactingReporter else { return planned.key }
+        let shown = redacting.key(planned.key)
+        return shown == planned.key ? shown : shown.replacingOccurrences(of: Redactor.mask, with: "MASKED")
+    }
     /// Called just before the job's `job_finished` is reported (the scheduler's fail-fast then
     /// tells only siblings that have not finished why it cancels them).
     var willFinish: (@Sendable () -> Void)?
@@ -79,7 +88,7 @@ struct JobRunner: Sendable {
         let started = clock.now
         reporter.report(.jobStarted(job: planned.key, name: planned.displayName))
         var spec = JobSpec(
-            jobKey: planned.key, displayName: planned.displayName, copyProject: job.workspace.copyProject,
+            jobKey: executorKey, displayName: planned.displayName, copyProject: job.workspace.copyProject,
             copyExcludes: job.workspace.excludes)
         spec.copySkipPaths = options.copySkipPaths.isEmpty ? nil : options.copySkipPaths
         var checkoutFailure: (any Error)?
@@ -421,7 +430,7 @@ struct JobRunner: Sendable {
         let plain = paths.filter { !namesGit($0) }, git = paths.filter(namesGit)
         for (group, dropsGit) in [(plain, true), (git, false)] where !group.isEmpty {
             if let files = Self.fileTransfer(started, executor) {
-                try await artifacts.keep(group, as: name, jobKey: planned.key, through: files)
+                try await artifacts.keep(group, as: name, jobKey: executorKey, through: files)
             } else {
                 try artifacts.keep(group, from: started.workspace, as: name)
             }
@@ -437,13 +446,12 @@ struct JobRunner: Sendable {
     /// executor's files interface when the workspace is not on this machine. A failure is a warning.
     func keepWorkspace(in folder: String, started: JobStarted, executor: any Executor) async {
         let store = ArtifactStore(root: folder)
-        // Named as the job's log is: its key as reports show it, a masked part as `masked` (a
-        // folder name cannot hold `*`).
-        let name = ((reporter as? RedactingReporter)?.key(planned.key) ?? planned.key).replacingOccurrences(of: Redactor.mask, with: "masked")
+        // Named as the job's folders are (`executorKey`).
+        let name = executorKey
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if let files = Self.fileTransfer(started, executor) {
-                try await store.keep(["."], as: name, jobKey: planned.key, through: files)
+                try await store.keep(["."], as: name, jobKey: executorKey, through: files)
             } else {
                 try store.keep(["."], from: started.workspace, as: name)
             }
@@ -457,7 +465,7 @@ struct JobRunner: Sendable {
     ///   executor's files interface merges as it extracts.
     func restoreArtifact(_ name: String, under: String?, started: JobStarted, executor: any Executor, merge: Bool = false) async throws {
         if let files = Self.fileTransfer(started, executor) {
-            try await artifacts.restore(name, under: under, jobKey: planned.key, through: files)
+            try await artifacts.restore(name, under: under, jobKey: executorKey, through: files)
         } else {
             try artifacts.restore(name, into: started.workspace, under: under, merge: merge)
         }

@@ -29,8 +29,32 @@ public struct RedactingReporter: RunReporter {
         var description = description
         description.key = key(description.key)
         description.name = redactor.redact(description.name)
-        for index in description.matrix.indices { description.matrix[index].value = redactor.redact(description.matrix[index].value) }
+        for index in description.matrix.indices {
+            description.matrix[index].name = redactor.redact(description.matrix[index].name)
+            description.matrix[index].value = redactor.redact(description.matrix[index].value)
+        }
         return description
+    }
+
+    /// Outputs with their values and their names masked (a step can name an output after a
+    /// secret: `printf '%s=v' "$TOKEN" >> "$GITHUB_OUTPUT"`); two names masked alike stay two
+    /// (`***`, `***-2`, in the order of the names).
+    func masked(_ outputs: [String: String]) -> [String: String] {
+        var names: [String] = []
+        for name in outputs.keys where redactor.redact(name) != name { names.append(name) }
+        guard !names.isEmpty else { return outputs.mapValues(redactor.redact) }
+        var shown: [String: String] = [:]
+        for (name, value) in outputs where !names.contains(name) { shown[name] = redactor.redact(value) }
+        for name in names.sorted() {
+            let masked = redactor.redact(name)
+            var unique = masked, number = 2
+            while shown[unique] != nil || outputs[unique] != nil {
+                unique = "\(masked)-\(number)"
+                number += 1
+            }
+            shown[unique] = redactor.redact(outputs[name] ?? "")
+        }
+        return shown
     }
 
     /// What reporters see of a job's key (see the type's comment).
@@ -39,14 +63,16 @@ public struct RedactingReporter: RunReporter {
             if let known = state.keys[job] { return known }
             var masked = redactor.redact(job)
             // A key is cut at `Planner.keyLimit` characters: one that ends in the start of a
-            // secret's key form (a long token as a matrix value) has that start masked too, and
-            // registered as a value of its own, since the key also names the job's folders (a
-            // step printing its working folder).
-            if job.utf8.count >= Planner.keyLimit, !redactor.isEmpty, masked.utf8.count >= Redactor.minimumLength {
-                let bytes = Array(masked.utf8)
+            // secret's key form (a long token as a matrix value) is masked from that start on.
+            // Looked for in the key itself (what masking the key changed would hide it). Executors
+            // get the key as shown (`JobRunner.executorKey`), so no folder or command line holds
+            // that start either.
+            if job.utf8.count >= Planner.keyLimit, !redactor.isEmpty {
+                let bytes = Array(job.utf8)
                 var cut = bytes.count
                 for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
-                    // The earliest place from which the rest of the key begins the form.
+                    // The earliest place from which the rest of the key begins the form (at
+                    // least `minimumLength` bytes of it, as masking needs).
                     for start in 0...(bytes.count - Redactor.minimumLength) where start < cut && bytes[start] == form[0] {
                         let rest = bytes.count - start
                         if rest <= form.count, bytes[start...].elementsEqual(form.prefix(rest)) {
@@ -56,8 +82,7 @@ public struct RedactingReporter: RunReporter {
                     }
                 }
                 if cut < bytes.count {
-                    redactor.add(String(decoding: bytes[cut...], as: UTF8.self))
-                    masked = String(decoding: bytes[..<cut], as: UTF8.self) + Redactor.mask
+                    masked = redactor.redact(String(decoding: bytes[..<cut], as: UTF8.self)) + Redactor.mask
                 }
             }
             var shown = masked
@@ -87,7 +112,7 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.stepStarted(job: k(job), step: step, name: r(name), id: id))
         case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs, let attempts):
             wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration,
-                                         id: id, conclusion: conclusion, outputs: outputs.mapValues(r), attempts: attempts))
+                                         id: id, conclusion: conclusion, outputs: masked(outputs), attempts: attempts))
         case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait):
             wrapped.report(.stepRetrying(job: k(job), step: step, name: r(name), attempt: attempt, of: of, exitCode: exitCode, wait: wait))
         case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs, let reason):
@@ -96,7 +121,7 @@ public struct RedactingReporter: RunReporter {
                 failure?.message = r(original.message)
                 failure?.stepName = original.stepName.map(r)
             }
-            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure, outputs: outputs.mapValues(r),
+            wrapped.report(.jobFinished(job: k(job), name: r(name), outcome: outcome, duration: duration, failure: failure, outputs: masked(outputs),
                                         reason: reason.map(r)))
         case .jobStarted(let job, let name):
             wrapped.report(.jobStarted(job: k(job), name: r(name)))
