@@ -373,4 +373,41 @@ struct SecretsMaskingTests {
             #expect(all.contains("empty value was ignored"), "\(run.format)")
         }
     }
+
+    @Test("run --dry-run masks what it can know (--secret, --secret-file, declared names and env-provider names from the environment) in names and keys; --secret given a value is not echoed")
+    func dryRunMasks() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            secrets:
+              - DECLARED
+              - provider: env
+                names: [FROM_ENV]
+            jobs:
+              m:
+                strategy: { matrix: { env: ["${{ vars.A }}", "${{ vars.B }}", "${{ vars.C }}", "${{ vars.D }}"] } }
+                name: deploy ${{ matrix.env }}
+                steps: [ { run: echo hi } ]
+            """)
+        try temp.write("s.env", "FILED=Filed.Secret-4411\n")
+        let values = ["Cmd.Secret-9931", "Filed.Secret-4411", "Declared.Secret-2281", "FromEnv.Secret-7741"]
+        for format in ["plain", "json"] {
+            let result = try await nixactions(
+                ["run", "wf.yml", "--dry-run", "--log-format", format, "--secret", "CMD=Cmd.Secret-9931", "--secret-file", "s.env",
+                 "--var", "A=\(values[0])", "--var", "B=\(values[1])", "--var", "C=\(values[2])", "--var", "D=\(values[3])"],
+                in: temp.path, environment: ["DECLARED": values[2], "FROM_ENV": values[3]])
+            #expect(result.status == 0, "\(result.stderr)")
+            for value in values {
+                let key = value.lowercased().replacingOccurrences(of: ".", with: "-")
+                #expect(!result.stdout.lowercased().contains(value.lowercased()) && !result.stdout.contains(key), "\(format): \(value): \(result.stdout)")
+            }
+            #expect(result.stdout.contains("deploy ***"), "\(result.stdout)")
+        }
+        // A value typed where --secret wants a name is not repeated.
+        let typo = try await nixactions(["run", "wf.yml", "--secret", "sk_live_Zq7Sekr3tXyz9"], in: temp.path)
+        #expect(typo.status == 2)
+        #expect(!typo.stderr.contains("Zq7Sekr3tXyz9") && typo.stderr.contains("the name is not shown"), "\(typo.stderr)")
+        let named = try await nixactions(["run", "wf.yml", "--secret", "NOT_SET_ANYWHERE_1"], in: temp.path)
+        #expect(named.stderr.contains("--secret NOT_SET_ANYWHERE_1: the variable NOT_SET_ANYWHERE_1 is not set"), "\(named.stderr)")
+    }
 }

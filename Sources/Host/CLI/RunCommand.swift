@@ -160,8 +160,12 @@ struct RunCommand: AsyncParsableCommand {
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
             let missingExecutor = RunnerOptions.missingExecutors(registry)
-            print(PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message },
-                  terminator: "")
+            // No provider is asked (a dry run reads no secret store), but what is at hand is
+            // masked: a matrix value or a name that holds one must not show in the plan.
+            let redactor = Redactor()
+            for value in try dryRunSecretValues(workflow, environment: environment) { _ = redactor.add(value) }
+            let rendered = PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
+            print(redactor.isEmpty ? rendered : redactor.redact(rendered), terminator: "")
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)
@@ -342,6 +346,23 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// `--secret-file` values, then `--secret` values (later ones win).
+    /// The secret values a dry run can know without asking a provider: `--secret` and
+    /// `--secret-file`, and the variables (of this environment, `--env` and the env files) named
+    /// by a declared secret name, an `env` provider entry's `names`, or a `${{ secrets.NAME }}`.
+    func dryRunSecretValues(_ workflow: Workflow, environment: [String: String]) throws -> [String] {
+        var names = Set(workflow.secretReferences.map(\.name))
+        for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
+            switch spec.source {
+            case .name(let name): names.insert(name)
+            case .provider(let id, let options):
+                guard id == "env", case .array(let listed)? = options["names"] else { continue }
+                for case .string(let name) in listed { names.insert(name) }
+            }
+        }
+        let host = ProcessInfo.processInfo.environment
+        return Array(try commandLineSecrets().values) + names.compactMap { environment[$0] ?? host[$0] }
+    }
+
     func commandLineSecrets() throws -> [String: String] {
         var values: [String: String] = [:]
         for file in secretFiles {
@@ -370,7 +391,12 @@ struct RunCommand: AsyncParsableCommand {
             } else if let value = ProcessInfo.processInfo.environment[entry] {
                 values[entry] = value
             } else {
-                standardError("error: --secret \(entry): the variable \(entry) is not set in this environment\n")
+                // A value typed where a name goes (`--secret sk_live_…`) is not repeated: only a
+                // name written as variables usually are (capitals, digits, '_') is shown.
+                let shown = entry.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+                standardError((shown ? "error: --secret \(entry): the variable \(entry) is not set in this environment\n"
+                    : "error: --secret: the variable it names is not set in this environment (the name is not shown: it may be a value)\n")
+                    + "  hint: --secret NAME=VALUE, or --secret NAME to take NAME's value from this environment\n")
                 throw ExitCode(ExitStatus.usage)
             }
         }
