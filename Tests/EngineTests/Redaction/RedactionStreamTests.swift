@@ -271,6 +271,34 @@ struct RedactionStreamTests {
         #expect(redactor.redact("q=p%c3%a4%20ss%2f%f0%9f%98%80%22x&") == "q=***&")
     }
 
+    @Test("what common encoders print: Python's quote, encodeURIComponent, URLSearchParams, quote_plus, Go's and PHP's JSON, \\u0009 (each seen shown by audit 46)")
+    func commonEncoders() {
+        let cases: [(secret: String, printed: String)] = [
+            ("abcd/efgh!ijkl", "abcd/efgh%21ijkl"),  // Python urllib.parse.quote (keeps '/')
+            ("abcd/efgh(ijkl", "abcd/efgh%28ijkl"),
+            ("abcd/efgh'ijkl", "abcd/efgh%27ijkl"),
+            ("abcd!efgh@ijkl", "abcd!efgh%40ijkl"),  // encodeURIComponent, jq @uri (1.6)
+            ("abcd/efgh!ijkl", "abcd%2Fefgh!ijkl"),
+            ("abcd:efgh!ijkl", "abcd%3Aefgh!ijkl"),
+            ("abcd~efgh~ijkl", "abcd%7Eefgh%7Eijkl"),  // URLSearchParams, PHP urlencode, Java URLEncoder
+            ("abcd~efgh*ijkl x", "abcd%7Eefgh*ijkl+x"),
+            ("abcd efgh/ijkl", "abcd+efgh/ijkl"),  // quote_plus(s, safe='/')
+            ("abcd<efgh>ijkl", "abcd\\u003cefgh\\u003eijkl"),  // Go encoding/json
+            ("abcd&efgh", "abcd\\u0026efgh"),
+            ("pässwörd/1234", "p\\u00e4ssw\\u00f6rd\\/1234"),  // PHP json_encode
+            ("pässwörd<1234", "p\\u00e4ssw\\u00f6rd\\u003c1234"),
+            ("abcd\tefgh", "abcd\\u0009efgh"),
+            ("abcd\tefgh", "abcd\\tefgh"),
+        ]
+        for (secret, printed) in cases {
+            let redactor = Redactor()
+            redactor.add(secret)
+            #expect(redactor.redact("[" + printed + "]") == "[***]", "\(secret.debugDescription) printed as \(printed)")
+        }
+        // Letters, digits and "-._" only: no encoded form but the value.
+        #expect(RedactionForms.urlEncoded(Array("abc-DEF_1.2".utf8)).isEmpty && RedactionForms.jsonEscaped("abc-DEF_1.2").isEmpty)
+    }
+
     @Test("1,000 secrets: everything is still masked, and the automaton stays small")
     func manySecrets() {
         let redactor = Redactor()

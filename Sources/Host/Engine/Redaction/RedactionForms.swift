@@ -98,15 +98,21 @@ enum RedactionForms {
         for byte in characters.utf8 { set[Int(byte)] = true }
         return set
     }
-    /// RFC 3986's unreserved set (a strict query value encoder).
-    private static let unreserved = byteSet("-._~")
-    /// What a URL query allows, except the separators `&=+`.
-    private static let queryAllowed = byteSet("-._~!$'()*,/:;?@")
+    /// The sets of characters common encoders leave as they are (each with letters and digits):
+    /// RFC 3986's unreserved set (a strict encoder, PHP's `rawurlencode`, jq's `@uri`), what a
+    /// URL query allows except `&=+`, JavaScript's `encodeURIComponent`, Python's `quote` (keeps
+    /// `/`), PHP's `urlencode` (`~` encoded) and the WHATWG form encoding (`URLSearchParams`,
+    /// Java's `URLEncoder`: `*` kept, `~` encoded). An encoder that keeps another mix makes a form
+    /// none of these match.
+    private static let keptSets = [byteSet("-._~"), byteSet("-._~!$'()*,/:;?@"), byteSet("-_.!~*'()"), byteSet("-._~/"),
+                                   byteSet("-._"), byteSet("*-._")]
+    private static let unreserved = keptSets[0]
     private static let upperHex = Array("0123456789ABCDEF".utf8)
     private static let lowerHex = Array("0123456789abcdef".utf8)
 
-    /// Percent-encoded forms: strict, loose query, and form encoding (space as `+`), each with
-    /// uppercase hex (RFC 3986's advice) and lowercase hex (what some encoders write: `%2f`).
+    /// Percent-encoded forms: one per set of kept characters (`keptSets`), a space as `%20` and,
+    /// for form encoders, as `+`; each with uppercase hex (RFC 3986's advice) and lowercase hex
+    /// (what some encoders write: `%2f`).
     static func urlEncoded(_ bytes: [UInt8]) -> [[UInt8]] {
         let upper = upperHexEncoded(bytes)
         return upper + upper.map { form in
@@ -140,21 +146,28 @@ enum RedactionForms {
             }
             return out
         }
-        if bytes.allSatisfy({ unreserved[Int($0)] }) { return [] }  // every form is the value itself
+        // Letters and digits only: every encoder keeps the value as it is. Letters, digits and
+        // "-._" (kept by all of them), the same.
+        if bytes.allSatisfy({ keptSets[4][Int($0)] }) { return [] }
         var forms: [[UInt8]] = []
-        for form in [encode(unreserved, spaceAsPlus: false), encode(queryAllowed, spaceAsPlus: false)]
-        where form != bytes && !forms.contains(form) {
-            forms.append(form)
+        let space = bytes.contains(UInt8(ascii: " "))
+        for keep in keptSets {
+            for plus in space ? [false, true] : [false] {
+                let form = encode(keep, spaceAsPlus: plus)
+                if form != bytes && !forms.contains(form) { forms.append(form) }
+            }
         }
-        if bytes.contains(UInt8(ascii: " ")) { forms.append(encode(unreserved, spaceAsPlus: true)) }
         return forms
     }
 
-    /// JSON string contents: JSONEncoder's minimal escapes (with `\/`), the same without escaping
-    /// `/`, and the ASCII-only form (`\uXXXX`, surrogate pairs for astral characters) in lowercase
-    /// and uppercase hex. Forms equal to the value itself are left out.
+    /// JSON string contents as common encoders write them, each choice made only where the value
+    /// has a character it concerns: `/` as `\/` or not (PHP, Swift's JSONEncoder); characters
+    /// beyond ASCII as they are or as `\uXXXX` (surrogate pairs for astral ones; Python, PHP);
+    /// `<`, `>`, `&` (and U+2028, U+2029) as `\u003c`… or not (Go's encoding/json: kubectl,
+    /// terraform, gh); control characters as short escapes (`\n`, `\t`) or all as `\u00XX`; `\u`
+    /// escapes in lowercase or uppercase hex. Forms equal to the value itself are left out.
     static func jsonEscaped(_ value: String) -> [[UInt8]] {
-        func escape(slash: Bool, asciiOnly: Bool, upper: Bool) -> [UInt8] {
+        func escape(slash: Bool, asciiOnly: Bool, html: Bool, controls: Bool, upper: Bool) -> [UInt8] {
             let hex = upper ? upperHex : lowerHex
             var out: [UInt8] = []
             func unit(_ u: UInt16) {
@@ -162,15 +175,19 @@ enum RedactionForms {
                         hex[Int((u >> 4) & 15)], hex[Int(u & 15)]]
             }
             for scalar in value.unicodeScalars {
+                if html, [0x3C, 0x3E, 0x26, 0x2028, 0x2029].contains(scalar.value) {
+                    unit(UInt16(scalar.value))
+                    continue
+                }
                 switch scalar.value {
                 case 0x22: out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
                 case 0x5C: out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
                 case 0x2F: out += slash ? [UInt8(ascii: "\\"), UInt8(ascii: "/")] : [UInt8(ascii: "/")]
-                case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-                case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0x08 where !controls: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+                case 0x0C where !controls: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+                case 0x0A where !controls: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0D where !controls: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x09 where !controls: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
                 case 0..<0x20: unit(UInt16(scalar.value))
                 case 0x20..<0x80: out.append(UInt8(scalar.value))
                 default:
@@ -183,14 +200,29 @@ enum RedactionForms {
             }
             return out
         }
-        // Printable ASCII without `"`, `\` and `/`: every form is the value itself.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C && $0 != 0x2F }) { return [] }
+        // Printable ASCII without `"`, `\`, `/`, `<`, `>` and `&`: every form is the value itself.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C && $0 != 0x2F && $0 != 0x3C && $0 != 0x3E && $0 != 0x26 }) {
+            return []
+        }
+        let scalars = value.unicodeScalars
+        let hasSlash = scalars.contains("/")
+        let hasWide = scalars.contains { $0.value >= 0x80 }
+        let hasHTML = scalars.contains { [0x3C, 0x3E, 0x26, 0x2028, 0x2029].contains($0.value) }
+        let hasControl = scalars.contains { $0.value < 0x20 }
         let bytes = Array(value.utf8)
         var forms: [[UInt8]] = []
-        for form in [escape(slash: true, asciiOnly: false, upper: false), escape(slash: false, asciiOnly: false, upper: false),
-                     escape(slash: false, asciiOnly: true, upper: false), escape(slash: false, asciiOnly: true, upper: true)]
-        where form != bytes && !forms.contains(form) {
-            forms.append(form)
+        for slash in hasSlash ? [true, false] : [false] {
+            for asciiOnly in hasWide ? [false, true] : [false] {
+                for html in hasHTML ? [false, true] : [false] {
+                    for controls in hasControl ? [false, true] : [false] {
+                        // Hex case matters only where something is written as `\u`.
+                        for upper in asciiOnly || html || hasControl ? [false, true] : [false] {
+                            let form = escape(slash: slash, asciiOnly: asciiOnly, html: html, controls: controls, upper: upper)
+                            if form != bytes && !forms.contains(form) { forms.append(form) }
+                        }
+                    }
+                }
+            }
         }
         return forms
     }
