@@ -57,8 +57,12 @@ public enum Validator {
             }
         }
         // Counted, never expanded: a 4096 × 4096 matrix is refused here, not built.
-        if case .literal(let matrix)? = job.strategy?.matrix, let problem = Planner.sizeProblem(matrix, jobID: job.id) {
-            diagnostics.error(problem.message, at: job.strategy?.location, context: context, hint: problem.hint)
+        if case .literal(let matrix)? = job.strategy?.matrix {
+            if let problem = Planner.sizeProblem(matrix, jobID: job.id) {
+                diagnostics.error(problem.message, at: job.strategy?.location, context: context, hint: problem.hint)
+            } else if let emptied = Planner.emptiedMatrixWarning(matrix, jobID: job.id) {
+                diagnostics.warning(emptied.message, at: job.strategy?.location, context: context, hint: emptied.hint)
+            }
         }
         guard job.steps.count > 1 else { return }
         var stepIDs: Set<String> = []

@@ -201,6 +201,11 @@ public enum Planner {
             return .failure(Diagnostic(.error, "the matrix of job '\(job.id)' has no dimensions", at: job.strategy?.location, context: context,
                                        hint: "an expression that gives the matrix must give at least one list, or include"))
         }
+        if count(literal) == .exact(0) {
+            // `exclude` removed every combination: GitHub's parser makes one instance without a
+            // matrix then (its `strategy.job-total` 1), and so does this.
+            return finished([PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: job.displayName, matrix: [], matrixIndex: 0, matrixTotal: 1)])
+        }
         let combinations = combine(literal)
         var used: Set<String> = []
         let planned = combinations.enumerated().map { index, combination -> PlannedJob in
@@ -239,6 +244,13 @@ public enum Planner {
     public static func nameUsesNeeds(_ job: Job) -> Bool {
         guard let field = job.name, !field.template.isLiteral else { return false }
         return field.template.references.contains { $0.root.lowercased() == "needs" }
+    }
+
+    /// The warning for a matrix that `exclude` empties (it runs once, without a matrix), or nil.
+    public static func emptiedMatrixWarning(_ matrix: MatrixLiteral, jobID: String) -> (message: String, hint: String)? {
+        guard !(matrix.dimensions.isEmpty && matrix.include.isEmpty), count(matrix) == .exact(0) else { return nil }
+        return ("the matrix of job '\(jobID)' has no combinations left after 'exclude': the job runs once, without a matrix (as on GitHub)",
+                "remove an exclude rule or add values if it should run once per combination")
     }
 
     /// Most combinations looked at, one by one, to count a matrix exactly (the cross product before `exclude`).
@@ -312,15 +324,13 @@ public enum Planner {
         return parts
     }
 
-    /// Why `matrix` cannot run (no combinations, or more than `maxMatrixSize`), or nil.
+    /// Why `matrix` cannot run (more than `maxMatrixSize` combinations), or nil. A matrix that
+    /// `exclude` empties runs once without a matrix, as on GitHub (`emptiedMatrixWarning`).
     public static func sizeProblem(_ matrix: MatrixLiteral, jobID: String) -> (message: String, hint: String)? {
         let split = "split the job or exclude combinations"
         let dimensions = matrix.dimensions.map { String($0.values.count) }.joined(separator: " × ")
         func shown(_ number: Int) -> String { number == Int.max ? "more than \(Int.max)" : String(number) }
         switch count(matrix) {
-        case .exact(0):
-            return ("the matrix of job '\(jobID)' has no combinations left after 'exclude'",
-                    "remove an exclude rule or add values")
         case .exact(let total) where total > maxMatrixSize:
             return ("the matrix of job '\(jobID)' has \(shown(total)) combinations; at most \(maxMatrixSize) are allowed", split)
         case .exact:
