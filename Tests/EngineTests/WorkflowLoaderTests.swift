@@ -318,14 +318,22 @@ struct WorkflowLoaderTests {
               a:
                 executor: ssh
                 services:
-                  9db: { image: x }
+                  _db: { image: x }
                   db: { imag: y }
                   ok: { image: z }
                 steps: [ { run: x } ]
             """, file: "wf.yml")
         let messages = bad.diagnostics.filter { $0.severity == .error }.map { "\($0.location?.line ?? 0): \($0.message)" }
         #expect(messages.count == 4, "\(messages)")
-        #expect(messages.contains("5: service name '9db' is not valid"))
+        #expect(messages.contains("5: service name '_db' is not valid"))
+        // Names GitHub's runner takes (a Docker network alias and container name): a digit first, a dot.
+        let dotted = WorkflowLoader.load(yaml: "jobs:\n  a:\n    services:\n      mysql.8: mysql:8\n      8redis: redis\n      my_db-2: x\n    steps: [ { run: x } ]\n", file: "wf.yml")
+        #expect(!dotted.hasErrors, "\(dotted.diagnostics)")
+        #expect(dotted.workflow?.jobs.first?.services.map(\.name) == ["mysql.8", "8redis", "my_db-2"])
+        for name in ["a b", "db/x", "ü", ".db", "-db"] {
+            let refused = WorkflowLoader.load(yaml: "jobs:\n  a:\n    services:\n      \"\(name)\": x\n    steps: [ { run: x } ]\n", file: "wf.yml")
+            #expect(refused.diagnostics.contains { $0.message == "service name '\(name)' is not valid" }, "\(name)")
+        }
         #expect(messages.contains("6: service 'db' needs an 'image'"))
         #expect(messages.contains("7: job 'a' has services, which run next to a job container or on this machine; its executor is 'ssh'"), "\(messages)")
 

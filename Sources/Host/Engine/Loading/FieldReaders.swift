@@ -325,10 +325,8 @@ extension NodeReader {
         guard let pairs = mapping(node, what: "services", context: context) else { return [] }
         var services: [ServiceContainer] = []
         for (name, keyNode, value) in pairs {
-            guard isValidIdentifier(name) else {
-                diagnostics.error(
-                    "service name '\(name)' is not valid", at: location(keyNode), context: context,
-                    hint: "the name is the service's host name: start with a letter, then letters, digits, '-' or '_'")
+            guard ServiceContainer.isValidName(name) else {
+                diagnostics.error("service name '\(name)' is not valid", at: location(keyNode), context: context, hint: ServiceContainer.nameHint)
                 continue
             }
             if case .scalar = value {

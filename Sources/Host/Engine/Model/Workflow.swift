@@ -536,6 +536,15 @@ public struct WorkflowCall: Sendable {
 /// One entry of a job's `services:` (GitHub's form): a container started before the job's first
 /// step, sharing the job container's network, reachable by `name` and removed with the job.
 public struct ServiceContainer: Sendable, Hashable {
+    /// What GitHub's runner can use as a service's network alias and container name prefix
+    /// (Docker's rule; GitHub's schema has no pattern): `mysql.8`, `8redis`, `my_db-2`.
+    public static func isValidName(_ name: String) -> Bool {
+        func allowed(_ scalar: Unicode.Scalar) -> Bool { ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) }
+        guard let first = name.unicodeScalars.first, allowed(first) else { return false }
+        return name.unicodeScalars.allSatisfy { allowed($0) || "_.-".unicodeScalars.contains($0) }
+    }
+    public static let nameHint = "the name is the service's host name and names its container: start with a letter or digit, then letters, digits, '.', '-' or '_'"
+
     /// The service's id, also its host name inside the job.
     public var name: String
     /// `image`, `env`, `ports`, `volumes`, `options`, `credentials`, as written.
@@ -559,9 +568,8 @@ public struct ServiceContainer: Sendable, Hashable {
         }
         var services: [ServiceContainer] = []
         for (name, entry) in entries.sorted(by: { $0.key < $1.key }) {
-            guard isValidIdentifier(name) else {
-                throw EngineError("service name '\(name)' is not valid",
-                                  hint: "the name is the service's host name: start with a letter, then letters, digits, '-' or '_'")
+            guard ServiceContainer.isValidName(name) else {
+                throw EngineError("service name '\(name)' is not valid", hint: ServiceContainer.nameHint)
             }
             switch entry {
             case .string(let image):
