@@ -259,9 +259,25 @@ struct ExpressionValidator {
         for index in job.steps.indices {
             if let uses = job.steps[index].uses?.value, !JobRunner.supportedActions.contains(JobRunner.actionName(uses)) { return index }
             guard let script = job.steps[index].run?.source.value else { continue }
-            if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return index }
+            if mayWriteEnv(script) { return index }
         }
         return nil
+    }
+
+    /// Whether a `run:` script may write `$GITHUB_ENV`: it names it (or the original's
+    /// `$JOB_ENV`), or it runs code the workflow does not show: a file (a path with `/`, a name
+    /// with a script's extension, `source`) or a task runner's task (make, npm run, just, …).
+    /// (uv's workflows set `UV_WORKSPACE` from a `.ps1` file; a warning for it was wrong.)
+    static func mayWriteEnv(_ script: String) -> Bool {
+        if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") || script.containsBytes("/") { return true }
+        let runners: Set<Substring> = ["source", ".", "make", "just", "task", "npm", "pnpm", "yarn", "npx", "bun", "deno", "nox", "tox",
+                                       "rake", "invoke", "gradle", "mvn", "sh", "bash", "zsh", "pwsh", "python", "python3", "node", "ruby", "perl"]
+        let extensions = [".sh", ".bash", ".zsh", ".ps1", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".cmd", ".bat"]
+        // Any word will do (a runner's name in an `echo` too): a warning missed is better than a wrong one.
+        for word in script.split(whereSeparator: { $0.isWhitespace || $0 == ";" || $0 == "&" || $0 == "|" || $0 == "(" || $0 == ")" || $0 == "\"" || $0 == "'" }) {
+            if runners.contains(word) || extensions.contains(where: { word.hasSuffix($0) }) { return true }
+        }
+        return false
     }
 
     func named(_ place: Place, _ what: String, _ name: String? = nil) -> Place {
