@@ -261,6 +261,31 @@ struct DiagnosticMarkerTests {
         #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
     }
 
+    @Test("what GitHub refuses: working-directory or shell on an action's step, secrets in a step's if, env in runs-on")
+    func refusedAsOnGitHub() {
+        let input = Marked("""
+            env: { OS: ubuntu-latest }
+            jobs:
+              a:
+                runs-on: 1️⃣${{ env.OS }}
+                steps:
+                  - uses: actions/checkout@v4
+                    2️⃣working-directory: sub
+                    3️⃣shell: bash
+                  - run: echo deploy
+                    if: ${{ 4️⃣secrets.TOKEN != '' }}
+                  - run: echo fine
+                    if: env.OS != '' && job.status == 'success'
+                    working-directory: .
+            """)
+        #expect(input.diagnostics() == [
+            "1️⃣ error: 'env' is not available in 'runs-on'",
+            "2️⃣ error: 'working-directory' only applies to a step with 'run'",
+            "3️⃣ error: 'shell' only applies to a step with 'run'",
+            "4️⃣ error: 'secrets' is not available in 'if'",
+        ])
+    }
+
     @Test("a run step that may write GITHUB_ENV through code the workflow does not show (a script file, a task runner) opens env after it; plain commands do not")
     func envWrittenByScripts() {
         let input = Marked("""

@@ -142,6 +142,14 @@ struct ExpressionValidator {
             place.why = "the strategy is evaluated before the job's instances exist"
             check(field, place)
         }
+        for label in job.runsOn where label.value.containsBytes("${{") {
+            // GitHub's contexts for jobs.<job_id>.runs-on (the run failed on `env.X` only when the job started).
+            guard let template = try? Template.parse(label.value) else { continue }  // its syntax is reported where it was read
+            var place = named(jobPlace, "runs-on")
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs"]
+            place.why = "the runner is chosen before the job's steps exist"
+            check(TemplateField(source: label, template: template, origin: nil), place)
+        }
         if let field = job.servicesExpression {
             // GitHub's contexts for jobs.<job_id>.services.
             var place = named(jobPlace, "services")
@@ -186,7 +194,13 @@ struct ExpressionValidator {
             for entry in step.env { check(entry.value, named(place, "env.", entry.name)) }
             for (key, value) in step.with { check(value, named(place, "with.", key)) }
             if let field = step.withExpression { check(field, named(place, "with")) }
-            if let condition = step.condition { check(condition, named(place, "if")) }
+            if let condition = step.condition {
+                // GitHub's contexts for a step's `if`: all but secrets (it refuses the file).
+                var conditionPlace = named(place, "if")
+                conditionPlace.onlyContexts = Self.contexts.filter { $0 != "secrets" }
+                conditionPlace.why = "GitHub keeps secrets out of a step's condition: give the secret to the job in 'env:' and test env.NAME"
+                check(condition, conditionPlace)
+            }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
             if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {

@@ -192,6 +192,7 @@ extension WorkflowLoader {
         if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
         var step = Step(index: index, location: reader.location(node))
         var withNode: Node?
+        var runOnlyNodes: [(String, Node)] = []
         for (key, keyNode, value) in pairs {
             switch key {
             case "id":
@@ -218,9 +219,11 @@ extension WorkflowLoader {
                     reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
                 }
             case "shell":
+                runOnlyNodes.append((key, keyNode))
                 step.shell = reader.template(value, what: "shell", context: context)
                 checkShell(step.shell, reader: &reader, context: context)
             case "working-directory":
+                runOnlyNodes.append((key, keyNode))
                 step.workingDirectory = reader.template(value, what: "working-directory", context: context)
             case "env": step.env = reader.env(value, context: context)
             case "if": step.condition = reader.condition(value, context: context)
@@ -254,6 +257,13 @@ extension WorkflowLoader {
             reader.diagnostics.error(
                 "'with' only applies to a step with 'uses'", at: reader.location(withNode), context: context,
                 hint: "pass values to a 'run' step through 'env'")
+        }
+        // GitHub refuses these on an action's step ("Unexpected value"); it would ignore them here.
+        for (key, keyNode) in runOnlyNodes where step.uses != nil && step.run == nil {
+            reader.diagnostics.error(
+                "'\(key)' only applies to a step with 'run'", at: reader.location(keyNode), context: context,
+                hint: key == "shell" ? "an action chooses how it runs; remove 'shell'"
+                    : "an action that works in a folder takes it as an input ('with:'); remove 'working-directory'")
         }
         return step
     }
