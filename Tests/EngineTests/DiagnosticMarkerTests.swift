@@ -125,12 +125,15 @@ struct DiagnosticMarkerTests {
                   - id: s
                     run: y
                     timeout-minutes: 3️⃣soon
+                  - id: S
+                    run: z
             """)
         let diagnostics = input.diagnostics()
         #expect(diagnostics.contains("1️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '10 minutes'"))
         #expect(diagnostics.contains("2️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '90'"))
         #expect(diagnostics.contains("3️⃣ error: timeout-minutes must be a positive number, found 'soon'"))
         #expect(diagnostics.contains("8:9 error: duplicate step id 's' in job 'a'"))
+        #expect(diagnostics.contains("11:9 error: duplicate step id 'S' in job 'a' (as 's': ids are compared without case)"), "\(diagnostics)")
         #expect(input.hints().contains("add a unit: '90s' for seconds, '90m' for minutes"))
     }
 
@@ -259,6 +262,26 @@ struct DiagnosticMarkerTests {
         let hint = input.hints().first ?? nil
         #expect(hint?.contains("set BRANCH at workflow/job/step level") == true)
         #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
+    }
+
+    @Test("cron schedules: five fields in range, names, ranges, lists and steps pass; others are errors at their line")
+    func cron() {
+        for good in ["30 5 * * 1", "*/15 0-23/2 1,15 JAN-MAR mon-fri", "0 0 * * 7", "0 12 31 dec sun", "59 23 1-31/3 */2 0,6"] {
+            #expect(WorkflowLoader.cronProblem(good) == nil, "\(good)")
+        }
+        for (bad, why) in [("61 * * * *", "'61' is not a valid minute"), ("* * * *", "it has 4 fields"), ("0 24 * * *", "'24' is not a valid hour"),
+                           ("0 0 0 * *", "'0' is not a valid day of month"), ("0 0 * 13 *", "'13' is not a valid month"), ("*/0 * * * *", "a step that is not"),
+                           ("5-1 * * * *", "'5-1' is not a valid minute"), ("0 0 * * FRX", "'FRX' is not a valid day of week"), ("@daily", "it has 1 field")] {
+            #expect(WorkflowLoader.cronProblem(bad)?.contains(why) == true, "\(bad): \(WorkflowLoader.cronProblem(bad) ?? "passed")")
+        }
+        let input = Marked("""
+            on:
+              schedule:
+                - cron: 1️⃣'61 * * * *'
+            jobs:
+              a: { steps: [ { run: x } ] }
+            """)
+        #expect(input.diagnostics() == ["1️⃣ error: cron '61 * * * *' is not valid: '61' is not a valid minute (0-59)"])
     }
 
     @Test("what GitHub refuses: working-directory or shell on an action's step, secrets in a step's if, env in runs-on")

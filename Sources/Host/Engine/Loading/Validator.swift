@@ -65,13 +65,16 @@ public enum Validator {
             }
         }
         guard job.steps.count > 1 else { return }
-        var stepIDs: Set<String> = []
+        // Compared without case, as GitHub's parser does (`steps.build` and `steps.Build` are one).
+        var stepIDs: [String: String] = [:]
         for step in job.steps {
             guard let id = step.id else { continue }
-            if !stepIDs.insert(id).inserted {
+            if let earlier = stepIDs[id.lowercased()] {
                 diagnostics.error(
-                    "duplicate step id '\(id)' in job '\(job.id)'", at: step.location,
-                    context: context, hint: "step ids must be unique within a job")
+                    "duplicate step id '\(id)' in job '\(job.id)'" + (earlier == id ? "" : " (as '\(earlier)': ids are compared without case)"),
+                    at: step.location, context: context, hint: "step ids must be unique within a job")
+            } else {
+                stepIDs[id.lowercased()] = id
             }
         }
     }

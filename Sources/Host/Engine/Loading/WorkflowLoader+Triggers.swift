@@ -58,6 +58,41 @@ extension WorkflowLoader {
         return EventTrigger(name: name.value, location: name.location)
     }
 
+    /// Why `text` is not a POSIX cron schedule as GitHub reads it, or nil.
+    static func cronProblem(_ text: String) -> String? {
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard fields.count == 5 else { return "it has \(fields.count) field\(fields.count == 1 ? "" : "s"), a schedule has 5" }
+        let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+        let days = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+        let specs: [(name: String, range: ClosedRange<Int>, names: [String], first: Int)] = [
+            ("minute", 0...59, [], 0), ("hour", 0...23, [], 0), ("day of month", 1...31, [], 1), ("month", 1...12, months, 1),
+            ("day of week", 0...7, days, 0),  // 7 is Sunday too in most crons: not refused
+        ]
+        for (field, spec) in zip(fields, specs) {
+            func value(_ text: Substring) -> Int? {
+                if let index = spec.names.firstIndex(of: text.uppercased()) { return index + spec.first }
+                guard !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber), let number = Int(text), spec.range.contains(number)
+                else { return nil }
+                return number
+            }
+            for item in field.split(separator: ",", omittingEmptySubsequences: false) {
+                let parts = item.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 {
+                    guard let step = Int(parts[1]), step > 0, parts[1].allSatisfy(\.isNumber) else {
+                        return "'\(item)' in the \(spec.name) field has a step that is not a positive number"
+                    }
+                }
+                let base = parts[0]
+                if base == "*" { continue }
+                let bounds = base.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let low = value(bounds[0]), bounds.count == 1 || value(bounds[1]).map({ $0 >= low }) == true else {
+                    return "'\(item)' is not a valid \(spec.name) (\(spec.range.lowerBound)-\(spec.range.upperBound)\(spec.names.isEmpty ? "" : " or \(spec.names.first!)-\(spec.names.last!)"))"
+                }
+            }
+        }
+        return nil
+    }
+
     static func compileFilters(_ node: Node, into trigger: inout EventTrigger, reader: inout NodeReader, context: String) {
         let what = "on.\(trigger.name)"
         if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return }
@@ -68,7 +103,15 @@ extension WorkflowLoader {
                 return
             }
             for entry in entries {
-                _ = reader.mapping(entry, what: "each entry of \(what)", context: context, known: ["cron", "timezone"], unknownIgnored: true)
+                guard let pairs = reader.mapping(entry, what: "each entry of \(what)", context: context, known: ["cron", "timezone"], unknownIgnored: true)
+                else { continue }
+                for (key, _, value) in pairs where key == "cron" {
+                    guard let cron = reader.string(value, what: "\(what).cron", context: context) else { continue }
+                    if let problem = cronProblem(cron.value) {
+                        reader.diagnostics.error("cron '\(cron.value)' is not valid: \(problem)", at: cron.location, context: context,
+                                                 hint: "five fields: minute (0-59) hour (0-23) day of month (1-31) month (1-12 or JAN-DEC) day of week (0-6 or SUN-SAT), each *, a value, a range a-b, a list a,b or a step */n")
+                    }
+                }
             }
             return
         }
