@@ -137,6 +137,31 @@ struct EventsReplayTests {
         #expect(kept.count == 9 && kept.contains("d-env-masked") && kept.contains("t-token-masked"), "\(kept)")
     }
 
+    @Test("keys cut inside a secret stay masked in fail-fast's message and with uniqueKey's -2 (review 46)")
+    func cutKeysInMessages() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let long = "ghpXk29LmQw7Rt5Yu1Io3Pa8Sd6Fg4Hj0KlZx2Cv"
+        let value = String(repeating: "a", count: 103) + long
+        let path = try scenario.temp.write("wf.yml", """
+            jobs:
+              l:
+                strategy: { matrix: { v: ["\(value)", x], w: [a, b] } }
+                steps:
+                  - run: if [ "${{ matrix.v }}" = x ]; then sleep 1; exit 1; fi; pwd; sleep 5
+            """)
+        let result = try await nixactions(["run", path, "--log-dir", scenario.logs, "--secret", "C=\(long)", "--log-format", "plain", "--jobs", "4"],
+                                          in: scenario.project)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("fail-fast: cancelling"), "\(result.stdout)")
+        let form = Array(long.lowercased())
+        let windows = (0...(form.count - 4)).map { String(form[$0..<($0 + 4)]) }
+        for (path, text) in scenario.logFiles() + [("stdout", result.stdout), ("stderr", result.stderr)] {
+            for leak in windows { #expect(!text.lowercased().contains(leak) && !path.lowercased().contains(leak), "\(path) holds \(leak)") }
+        }
+        #expect(result.stdout.contains("aaa***-2]"), "\(result.stdout)")
+    }
+
     @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")
     func planOrderAndKeys() async throws {
         let scenario = try Scenario()

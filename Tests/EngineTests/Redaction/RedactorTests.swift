@@ -92,4 +92,27 @@ struct RedactorTests {
             #expect(shown == ["***": "taken", "***-2": "1", "k-***": "2", "plain": "***"], "\(shown)")
         }
     }
+
+    @Test("a key cut inside a secret is masked from the secret's start also when a suffix follows the cut (uniqueKey's -2, fileKey's hash)")
+    func cutKeysWithSuffixes() {
+        let long = "ghpXk29LmQw7Rt5Yu1Io3Pa8Sd6Fg4Hj0KlZx2Cv"
+        let form = Array(long.lowercased())
+        let windows = (0...(form.count - 4)).map { String(form[$0..<($0 + 4)]) }
+        let redactor = Redactor()
+        redactor.add(long)
+        let reporter = RedactingReporter(redactor: redactor, wrapping: Collect())
+        let cut = Planner.safeKey("l-v-" + String(repeating: "a", count: 103) + long)  // 120 characters, 13 of the secret
+        let called = Planner.fileKey("c-" + Planner.safeKey("l-v-" + String(repeating: "a", count: 80) + long))  // 100 and a hash
+        #expect(cut.count == 120 && called.count == 117)
+        for key in [cut, cut + "-2", called, called + "-3", "short-key", "plain-" + String(repeating: "b", count: 120)] {
+            let shown = reporter.key(key)
+            for window in windows { #expect(!shown.contains(window), "\(key) shown as \(shown)") }
+            if key.contains("ghpx") { #expect(shown.contains("***"), "\(shown)") } else { #expect(shown == key) }
+        }
+        #expect(reporter.key(cut + "-2").hasSuffix("***-2") && reporter.key(called).hasSuffix(String(called.suffix(17))))
+    }
+
+    final class Collect: RunReporter {
+        func report(_ event: RunEvent) {}
+    }
 }

@@ -317,7 +317,9 @@ final class Scheduler: Sendable {
                     let siblings = finishing.withLock { finishing in
                         let siblings = candidates.filter { !finishing.contains($0) }
                         if !siblings.isEmpty {
-                            reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(siblings.joined(separator: ", "))"))
+                            // Keys as reports show them (a key cut inside a secret is masked there only).
+                            let shown = siblings.map { (reporter as? RedactingReporter)?.key($0) ?? $0 }
+                            reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(shown.joined(separator: ", "))"))
                             // And under each: a report of one job says why it was cancelled.
                             for key in siblings {
                                 reporter.report(.message(job: key, level: .warning, text: "cancelling: '\(result.name)' failed (fail-fast)"))

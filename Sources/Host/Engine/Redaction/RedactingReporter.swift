@@ -62,27 +62,42 @@ public struct RedactingReporter: RunReporter {
         keys.shown.withLock { state in
             if let known = state.keys[job] { return known }
             var masked = redactor.redact(job)
-            // A key is cut at `Planner.keyLimit` characters: one that ends in the start of a
-            // secret's key form (a long token as a matrix value) is masked from that start on.
-            // Looked for in the key itself (what masking the key changed would hide it). Executors
+            // A key is cut (`Planner.safeKey` at 120 characters, `Planner.fileKey` at 100 with a
+            // hash after): one cut inside a secret's key form (a long token as a matrix value) ends,
+            // before its suffixes (the hash, `-2` from `uniqueKey`), in a start of that form, which
+            // is masked from there. Looked for in the key itself (masking would hide it). Executors
             // get the key as shown (`JobRunner.executorKey`), so no folder or command line holds
             // that start either.
-            if job.utf8.count >= Planner.keyLimit, !redactor.isEmpty {
-                let bytes = Array(job.utf8)
+            if !redactor.isEmpty, job.utf8.count >= 100 {
+                var bytes = Array(job.utf8)
+                var suffix: [UInt8] = []
+                func strip(_ isPart: (UInt8) -> Bool, count: ClosedRange<Int>) {
+                    var index = bytes.count
+                    while index > 0, isPart(bytes[index - 1]) { index -= 1 }
+                    let part = bytes.count - index
+                    guard count.contains(part), index > 0, bytes[index - 1] == UInt8(ascii: "-") else { return }
+                    suffix = Array(bytes[(index - 1)...]) + suffix
+                    bytes.removeSubrange((index - 1)...)
+                }
+                strip({ $0 >= 0x30 && $0 <= 0x39 }, count: 1...9)  // uniqueKey's -N
+                strip({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }, count: 16...16)  // fileKey's hash
                 var cut = bytes.count
-                for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
-                    // The earliest place from which the rest of the key begins the form (at
-                    // least `minimumLength` bytes of it, as masking needs).
-                    for start in 0...(bytes.count - Redactor.minimumLength) where start < cut && bytes[start] == form[0] {
-                        let rest = bytes.count - start
-                        if rest <= form.count, bytes[start...].elementsEqual(form.prefix(rest)) {
-                            cut = start
-                            break
+                if bytes.count >= 100 {
+                    for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
+                        // The earliest place from which the rest of the key begins the form (at
+                        // least `minimumLength` bytes of it, as masking needs).
+                        for start in 0...(bytes.count - Redactor.minimumLength) where start < cut && bytes[start] == form[0] {
+                            let rest = bytes.count - start
+                            if rest <= form.count, bytes[start...].elementsEqual(form.prefix(rest)) {
+                                cut = start
+                                break
+                            }
                         }
                     }
                 }
                 if cut < bytes.count {
                     masked = redactor.redact(String(decoding: bytes[..<cut], as: UTF8.self)) + Redactor.mask
+                        + String(decoding: suffix, as: UTF8.self)
                 }
             }
             var shown = masked
