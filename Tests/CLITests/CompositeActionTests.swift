@@ -548,7 +548,7 @@ struct CompositeActionTests {
                      ".github/actions/loop2/action.yml:4:13: warning: composite actions use each other in a cycle: ./.github/actions/loop → ./.github/actions/loop2 → ./.github/actions/loop",
                      "wf.yml:14:17: warning: the action './.github/actions/legacy' declares no input 'nope' (it is passed on",
                      "wf.yml:15:18: warning: the action './.github/actions/legacy' declares no input 'Extra' (it is passed on",
-                     "\(file):11:7: error: 'working-directory' only applies to a 'run' step of a composite action",
+                     "\(file):12:7: error: 'working-directory' only applies to a step with 'run'",
                      "\(file):16:7: error: unknown key 'timeout-minutes' in step 4",
                      ".github/actions/bare/action.yml:3:8: error: inputs.bare must be a mapping, found nothing"] {
             #expect(result.stderr.contains(line), "missing '\(line)' in:\n\(result.stderr)")

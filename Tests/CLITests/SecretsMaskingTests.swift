@@ -407,6 +407,10 @@ struct SecretsMaskingTests {
         let typo = try await nixactions(["run", "wf.yml", "--secret", "sk_live_Zq7Sekr3tXyz9"], in: temp.path)
         #expect(typo.status == 2)
         #expect(!typo.stderr.contains("Zq7Sekr3tXyz9") && typo.stderr.contains("the name is not shown"), "\(typo.stderr)")
+        for value in ["sk-live-Zq7Sekr3t", "p@ssw0rd!x", "9f8e7d6c5b4a", "AKIAIOSFODNN7EXAMPLE"] {
+            let mistaken = try await nixactions(["run", "wf.yml", "--secret", value], in: temp.path)
+            #expect(mistaken.status == 2 && !mistaken.stderr.contains(value) && mistaken.stderr.contains("not shown"), "\(mistaken.stderr)")
+        }
         let named = try await nixactions(["run", "wf.yml", "--secret", "NOT_SET_ANYWHERE_1"], in: temp.path)
         #expect(named.stderr.contains("--secret NOT_SET_ANYWHERE_1: the variable NOT_SET_ANYWHERE_1 is not set"), "\(named.stderr)")
     }

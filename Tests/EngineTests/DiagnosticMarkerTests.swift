@@ -271,7 +271,7 @@ struct DiagnosticMarkerTests {
         }
         for (bad, why) in [("61 * * * *", "'61' is not a valid minute"), ("* * * *", "it has 4 fields"), ("0 24 * * *", "'24' is not a valid hour"),
                            ("0 0 0 * *", "'0' is not a valid day of month"), ("0 0 * 13 *", "'13' is not a valid month"), ("*/0 * * * *", "a step that is not"),
-                           ("5-1 * * * *", "'5-1' is not a valid minute"), ("0 0 * * FRX", "'FRX' is not a valid day of week"), ("@daily", "it has 1 field")] {
+                           ("5-1 * * * *", "the range '5-1' in the minute field ends before it starts"), ("0 0 * * FRX", "'FRX' is not a valid day of week"), ("@daily", "it has 1 field")] {
             #expect(WorkflowLoader.cronProblem(bad)?.contains(why) == true, "\(bad): \(WorkflowLoader.cronProblem(bad) ?? "passed")")
         }
         let input = Marked("""
@@ -332,7 +332,9 @@ struct DiagnosticMarkerTests {
         #expect(input.diagnostics() == ["1️⃣ warning: env.BEFORE in 'run' is not defined at workflow, job or step level"])
         #expect(ExpressionValidator.mayWriteEnv("./scripts/set-env.sh") && ExpressionValidator.mayWriteEnv("npm run env")
                 && ExpressionValidator.mayWriteEnv("echo X=1 >> $GITHUB_ENV"))
-        #expect(!ExpressionValidator.mayWriteEnv("cargo build --release") && !ExpressionValidator.mayWriteEnv("echo hello && ls -la"))
+        #expect(!ExpressionValidator.mayWriteEnv("cargo build --release") && !ExpressionValidator.mayWriteEnv("echo hello && ls -la")
+                && !ExpressionValidator.mayWriteEnv("curl -fsS https://example.com/x 2>/dev/null"))
+        #expect(ExpressionValidator.mayWriteEnv("scripts/ci/setup") && ExpressionValidator.mayWriteEnv("$GITHUB_WORKSPACE/bin/env-setup"))
     }
 
     @Test("an env name an action of the job may export is no warning after it (setup-python's pythonLocation); before it, in the job's own fields and after built-in actions only it is")

@@ -127,7 +127,9 @@ struct RunCommand: AsyncParsableCommand {
         for entry in secrets {
             let name = String(entry.prefix { $0 != "=" })
             guard SecretNames.isValid(name) else {
-                throw ValidationError("--secret '\(name)': a secret name is a variable name (letters, digits, '_'; not starting with a digit)")
+                // Not repeated: without '=', what was typed may be the value itself (`--secret sk-live-…`).
+                throw ValidationError("--secret: the text before '=' is not a variable name (letters, digits, '_'; not starting with a digit); "
+                                      + "it is not shown, as it may be a value. Write --secret NAME=VALUE, or --secret NAME to take NAME's value from this environment")
             }
         }
     }
@@ -393,7 +395,9 @@ struct RunCommand: AsyncParsableCommand {
             } else {
                 // A value typed where a name goes (`--secret sk_live_…`) is not repeated: only a
                 // name written as variables usually are (capitals, digits, '_') is shown.
+                // (An all-capitals token such as an AWS access key id has no '_' and is longer.)
                 let shown = entry.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+                    && (entry.contains("_") || entry.count <= 12)
                 standardError((shown ? "error: --secret \(entry): the variable \(entry) is not set in this environment\n"
                     : "error: --secret: the variable it names is not set in this environment (the name is not shown: it may be a value)\n")
                     + "  hint: --secret NAME=VALUE, or --secret NAME to take NAME's value from this environment\n")

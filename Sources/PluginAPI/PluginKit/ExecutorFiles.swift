@@ -325,8 +325,8 @@ public enum FilesTransfer {
                     negated = true
                     inner = inner.dropFirst()
                 }
-                // A "[" that opens a class ("[:digit:]") closed in the expression stays as
-                // written; any other "[" ("[[:]", and "[." or "[=": collating symbols and
+                // A "[" that opens a known class ("[:digit:]") closed in the expression stays as
+                // written; any other "[" ("[[:]", "[[:digits:]", and "[." or "[=": collating symbols and
                 // equivalence classes are not carried, awk's differ) is a member, put last, where
                 // awk cannot read it as opening something the expression never closes.
                 let members = Array(inner)
@@ -338,7 +338,8 @@ public enum FilesTransfer {
                     if member == "[" {
                         var end = at + 2
                         while end + 1 < members.count, !(members[end] == ":" && members[end + 1] == "]") { end += 1 }
-                        if at + 1 < members.count, members[at + 1] == ":", end + 1 < members.count {
+                        if at + 1 < members.count, members[at + 1] == ":", end + 1 < members.count,
+                           classNames.contains(String(members[(at + 2)..<end])) {
                             core += String(members[at...(end + 1)])
                             at = end + 2
                         } else {
@@ -369,6 +370,10 @@ public enum FilesTransfer {
         return out + "$"
     }
 
+    /// The POSIX character classes awk knows; `[[:digits:]]` (a typo) would make it refuse the
+    /// whole expression, so an unknown name's "[" is a member like any other.
+    static let classNames: Set<String> = ["alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "xdigit"]
+
     /// The index of the "]" that closes the bracket expression opened at `open` (a "]" right
     /// after "[", "[!" or "[^" is a member, as is a class such as "[:digit:]"), or nil: no "]", or a
     /// "/" first (then "[" is literal).
@@ -382,7 +387,7 @@ public enum FilesTransfer {
             if characters[index] == "[", index + 1 < characters.count, characters[index + 1] == ":" {
                 var end = index + 2
                 while end + 1 < characters.count, !(characters[end] == ":" && characters[end + 1] == "]"), characters[end] != "/" { end += 1 }
-                if end + 1 < characters.count, characters[end] == ":" {
+                if end + 1 < characters.count, characters[end] == ":", classNames.contains(String(characters[(index + 2)..<end])) {
                     index = end + 2
                     continue
                 }

@@ -20,8 +20,9 @@ struct JobRunner: Sendable {
     let stepNames = StepActionNames()
     /// The job's key as executors get it (its folders, container and remote folder names, and so
     /// the command lines that name them, which every user can read): the key as reports show it,
-    /// a masked part (a secret's value in a matrix value) as `MASKED`, which no key holds (keys are
-    /// lower-case), so keys stay unique.
+    /// a masked part (a secret's value in a matrix value) as `MASKED`, which no matrix instance's
+    /// key holds (they are lower-case). (A job id spelled `…-MASKED` or, on a file system that
+    /// ignores case, `…-masked` could share its folder: not guarded against.)
     var executorKey: String {
         guard let redacting = reporter as? RedactingReporter else { return planned.key }
         let shown = redacting.key(planned.key)

@@ -117,11 +117,7 @@ public enum ActionLoader {
                     "step \(index + 1) of a composite action runs a command without 'shell'", at: step.location, context: stepContext,
                     hint: "add 'shell: bash' (a composite action's steps do not take the workflow's defaults)")
             }
-            if step.uses != nil, let key = step.shell.map({ _ in "shell" }) ?? step.workingDirectory.map({ _ in "working-directory" }) {
-                reader.diagnostics.error(
-                    "'\(key)' only applies to a 'run' step of a composite action", at: step.location, context: stepContext,
-                    hint: "a 'uses' step of an action has name, id, if, uses, with, env and continue-on-error")
-            }
+            // `shell` or `working-directory` on a `uses` step: an error of `compileStep`'s, as in a workflow.
             if let uses = step.uses, let problem = WorkflowLoader.actionReferenceProblem(uses.value) {
                 reader.diagnostics.error(problem, at: uses.location, context: stepContext,
                                          hint: "write ./PATH for another action of this repository, or OWNER/REPO@REF")
@@ -336,7 +332,8 @@ public enum ActionLoader {
                 validator.check(condition, conditionPlace)
             }
             if let id = step.id {
-                if seen.contains(id) {
+                // Compared without case, as GitHub's parser does.
+                if seen.contains(where: { $0.lowercased() == id.lowercased() }) {
                     validator.diagnostics.error("duplicate step id '\(id)' in the action", at: step.location,
                                                 context: ExpressionValidator.stepContext(context + " › runs", index: step.index, name: nil),
                                                 hint: "step ids must be unique within an action")

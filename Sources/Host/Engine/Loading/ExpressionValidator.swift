@@ -283,13 +283,15 @@ struct ExpressionValidator {
     /// with a script's extension, `source`) or a task runner's task (make, npm run, just, …).
     /// (uv's workflows set `UV_WORKSPACE` from a `.ps1` file; a warning for it was wrong.)
     static func mayWriteEnv(_ script: String) -> Bool {
-        if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") || script.containsBytes("/") { return true }
+        if script.containsBytes("GITHUB_ENV") || script.containsBytes("JOB_ENV") { return true }
         let runners: Set<Substring> = ["source", ".", "make", "just", "task", "npm", "pnpm", "yarn", "npx", "bun", "deno", "nox", "tox",
                                        "rake", "invoke", "gradle", "mvn", "sh", "bash", "zsh", "pwsh", "python", "python3", "node", "ruby", "perl"]
         let extensions = [".sh", ".bash", ".zsh", ".ps1", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".cmd", ".bat"]
         // Any word will do (a runner's name in an `echo` too): a warning missed is better than a wrong one.
         for word in script.split(whereSeparator: { $0.isWhitespace || $0 == ";" || $0 == "&" || $0 == "|" || $0 == "(" || $0 == ")" || $0 == "\"" || $0 == "'" }) {
             if runners.contains(word) || extensions.contains(where: { word.hasSuffix($0) }) { return true }
+            // A path (a file it may run), not a URL or a redirection (`2>/dev/null`).
+            if word.contains("/"), !word.contains("://"), !word.contains(">"), !word.contains("<"), !word.hasPrefix("/dev/") { return true }
         }
         return false
     }

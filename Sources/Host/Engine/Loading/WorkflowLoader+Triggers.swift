@@ -85,8 +85,11 @@ extension WorkflowLoader {
                 let base = parts[0]
                 if base == "*" { continue }
                 let bounds = base.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let low = value(bounds[0]), bounds.count == 1 || value(bounds[1]).map({ $0 >= low }) == true else {
+                guard let low = value(bounds[0]), bounds.count == 1 || value(bounds[1]) != nil else {
                     return "'\(item)' is not a valid \(spec.name) (\(spec.range.lowerBound)-\(spec.range.upperBound)\(spec.names.isEmpty ? "" : " or \(spec.names.first!)-\(spec.names.last!)"))"
+                }
+                if bounds.count == 2, let high = value(bounds[1]), high < low {
+                    return "the range '\(item)' in the \(spec.name) field ends before it starts"
                 }
             }
         }
