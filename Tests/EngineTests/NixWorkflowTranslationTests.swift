@@ -87,7 +87,8 @@ struct NixWorkflowTranslationTests {
              "envFrom": [ {"provider": "static", "values": {"A": "1"}}, {"provider": "required", "names": ["A", "TOKEN", "HOME_X"]} ],
              "jobs": {
                "a": {\(Self.position(3, 3, keys: ["outputs": (4, 5), "exector": (5, 5)])), "outputs": {"dist": "dist/"}, "exector": {"type": "local"},
-                 "actions": [ {\(Self.position(6, 5, keys: ["bahs": (6, 7)])), "bahs": "x"} ]},
+                 "actions": [ {\(Self.position(6, 5, keys: ["bahs": (6, 7)])), "bahs": "x"},
+                              {\(Self.position(7, 5, keys: ["workdir": (7, 9)])), "uses": "actions/checkout@v4", "workdir": "sub"} ]},
                "b": {\(Self.position(8, 3, keys: ["executor": (9, 5), "inputs": (10, 5)])), "executor": {"type": "k8s", "namespace": "ci"},
                  "inputs": ["dist", "nothing"], "actions": [], "steps": []}
              }}
@@ -97,6 +98,8 @@ struct NixWorkflowTranslationTests {
         #expect(messages.contains("did you mean 'executor'?"), "\(messages)")
         #expect(messages.contains("ci.nix:6:7: error: unknown key 'bahs'"), "\(messages)")
         #expect(messages.contains("action 1 of job 'a' has no 'bash'"), "\(messages)")
+        #expect(messages.contains("ci.nix:7:9: error: 'workdir' of action 2 of job 'a' only applies to an action with 'bash'"), "\(messages)")
+        #expect(!messages.contains("working-directory"), "in the Nix file's words: \(messages)")
         #expect(messages.contains("ci.nix:9:5: error: executors.k8s: there is no Kubernetes executor yet"), "\(messages)")
         #expect(messages.contains("'actions' and 'steps' both list the steps of job 'b'"), "\(messages)")
         #expect(messages.contains("job 'b' restores artifact 'dist' from job 'a', which it does not need"), "\(messages)")

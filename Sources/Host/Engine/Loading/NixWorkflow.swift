@@ -711,7 +711,15 @@ extension NixWorkflow {
             } else if step["uses"] == nil {
                 error("action \(index + 1) of job '\(job)' has no 'bash'", position.location(file), context: context, hint: "e.g. { name = \"test\"; bash = \"make test\"; }")
             }
-            if let workdir = step["workdir"], workdir != .null { pairs.append(("working-directory", node(workdir, position.mark("workdir")))) }
+            if let workdir = step["workdir"], workdir != .null {
+                if step["uses"] != nil && step["bash"] == nil {
+                    // Said in this file's words (the YAML check would name 'working-directory').
+                    error("'workdir' of action \(index + 1) of job '\(job)' only applies to an action with 'bash'", position.location(file, "workdir"),
+                          context: context, hint: "an action with 'uses' takes its folder as an input ('with'); remove 'workdir'")
+                } else {
+                    pairs.append(("working-directory", node(workdir, position.mark("workdir"))))
+                }
+            }
             let env = envPairs(step["env"], position: position, key: "env", context: context)
             if !env.isEmpty { pairs.append(("env", Self.mapping(env, position.mark("env")))) }
             for key in ["condition", "if"] {
