@@ -549,7 +549,7 @@ public enum FilesTransfer {
                         q = substr(q, 1, at - 1)
                       }
                       if (ok && !bad) print
-                    }'
+                    }' || : > filter-failed
               else
                 set -- "$@" "$m"
               fi
@@ -561,6 +561,8 @@ public enum FilesTransfer {
           listing | awk '$0 == "NXA-SKIP" { n++; next } { print } END { print n + 0 > "skipped" }' |
             tar -c -f - --format=pax --pax-option=delete=atime,delete=ctime "$@" --no-recursion --verbatim-files-from -T -
           status=$?
+          # An expression awk refused would have left the root's listing empty without a word.
+          if [ -e filter-failed ]; then echo "NXA-ERROR awk could not apply a root's include or exclude globs" >&2; status=1; fi
           printf 'NXA-SKIPPED %s\\n' "$(cat skipped 2>/dev/null || echo 0)" >&2
         elif [ "$filtered" = 1 ]; then
           echo "NXA-ERROR include globs and excludes need GNU tar where the job runs" >&2
