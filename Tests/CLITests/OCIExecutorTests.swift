@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import NixActionsContainerKit
 
 /// The oci executor against a real podman (runc, an image made locally; see `PodmanFixture`).
 extension RealExecutorSuites {
@@ -138,6 +139,27 @@ extension RealExecutorSuites {
                     #expect(try podman.containers().isEmpty, "the next run left the dead run's container")
                 }
             }
+        }
+
+        @Test("the run's cleanup script waits for a container start still under way for the run, then removes what it made (audit 47: a host killed while a service started left a container)")
+        func cleanupEndsStartsUnderWay() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let runID = "nxacleanup-\(UInt32.random(in: 0...UInt32.max))"
+            let environment = ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new }
+            try temp.write("cleanup.sh", ContainerEngine(path: podman.podman).cleanupScript(runID: runID, who: "test"))
+            // A start under way, as the executor's `podman run -d` of a service: it makes its
+            // container a moment later, the run's label on its command line.
+            let starter = try LaunchedProcess(
+                ["/bin/sh", "-c", "sleep 2; exec \"$0\" run -d --name \(runID)-late --label \(ContainerEngine.runLabel)=\(runID) \(PodmanFixture.image) sleep 300",
+                 podman.podman], in: temp.path, environment: environment)
+            defer { _ = try? podman.podman(["rm", "-f", "-t", "0", "\(runID)-late"]) }
+            let cleanup = try await runCommand(URL(fileURLWithPath: "/bin/sh"), [temp.path + "/cleanup.sh"], environment: environment)
+            #expect(cleanup.status == 0, "\(cleanup.stderr)")
+            starter.wait()
+            try await Task.sleep(for: .seconds(1))
+            #expect(try podman.containers(label: "\(ContainerEngine.runLabel)=\(runID)").isEmpty, "the start under way made its container after the cleanup")
         }
 
         @Test("services: the job reaches each sidecar by its name once its health check passes; failures name the service; none is left")

@@ -96,12 +96,38 @@ public struct ContainerEngine: Sendable {
     public func cleanupScript(runID: String, who: String) -> String {
         let label = ShellWords.quote("label=\(Self.runLabel)=\(runID)")
         let engine = ShellWords.quote(path)
+        // The engine's own commands that start a container of the run carry its label on their
+        // command line: one still under way (a host killed while it started a service) would make
+        // its container after the removal below, and keep a namespace the job's container shares.
+        // It is let finish (killed half-way, it leaves its conmon behind), 10 s at most, then
+        // asked to stop.
+        let starting = ShellWords.quote("\(Self.runLabel)=\(runID)")
         return """
             # Written by the \(who): remove the containers of run \(runID).
-            ids=$(\(engine) ps -aq --filter \(label) --filter label=\(Self.serviceLabel) 2>/dev/null)
-            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
-            ids=$(\(engine) ps -aq --filter \(label) 2>/dev/null)
-            [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
+            pids=$(pgrep -f -- \(starting) 2>/dev/null)
+            if [ -n "$pids" ]; then
+              n=0
+              while :; do
+                alive=; for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+                [ -z "$alive" ] && break
+                n=$((n + 1))
+                if [ $n -eq 100 ]; then kill -TERM $pids 2>/dev/null; elif [ $n -ge 130 ]; then break; fi
+                sleep 0.1
+              done
+            fi
+            # Services first (they use the job container's network), then the rest; again while
+            # any is left (a removal can fail while another container joins one), a few times.
+            n=0
+            while :; do
+              ids=$(\(engine) ps -aq --filter \(label) --filter label=\(Self.serviceLabel) 2>/dev/null)
+              [ -z "$ids" ] || \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
+              ids=$(\(engine) ps -aq --filter \(label) 2>/dev/null)
+              [ -z "$ids" ] && break
+              \(engine) rm -f -t 0 -v $ids >/dev/null 2>&1
+              n=$((n + 1))
+              if [ $n -ge 5 ]; then echo "containers of run \(runID) are left: $ids" >&2; exit 1; fi
+              sleep 0.5
+            done
             true
 
             """
