@@ -277,6 +277,9 @@ extension NodeReader {
                 reference.pluginID = string(value, what: "executor.plugin", context: context)?.value ?? ""
             } else if case .object(let options) = json(value) {
                 checkExpressions(value, what: "executor.with", context: context)
+                if let entries = mapping(value, what: "executor.with", context: context) {
+                    warnSecretsOnCommandLine(entries, what: "executor.with", context: context)
+                }
                 reference.options = options
             } else {
                 diagnostics.error("executor.with must be a mapping", at: location(value), context: context)
@@ -302,22 +305,33 @@ extension NodeReader {
         checkExpressions(node, what: "container", context: context)
         var options: [String: JSONValue] = [:]
         for (key, _, value) in pairs { options[key] = json(value) }
-        if let item = pairs.first(where: { $0.0 == "options" })?.2 { warnSecretsOnCommandLine(item, what: "container.options", context: context) }
+        warnSecretsOnCommandLine(pairs, what: "container", context: context)
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }
         return ExecutorReference(pluginID: "oci", options: options, location: location(node))
     }
 
-    /// A container's `options` become arguments of `podman create`: a secret in them is masked in
-    /// output, but every user of the machine can read a command line ('ps').
-    mutating func warnSecretsOnCommandLine(_ node: Node, what: String, context: String?) {
-        guard case .scalar(let scalar) = node, scalar.string.containsBytes("${{"),
-              scalar.string.range(of: "secrets.", options: .caseInsensitive) != nil else { return }
-        diagnostics.warning(
-            "'\(what)' reads secrets: the container engine's command line shows them to every user of this machine ('ps'), "
-                + "which no masking covers", at: location(node), context: context,
-            hint: "give the value as an environment variable ('env:') or 'credentials:' instead")
+    /// Options of an executor, a container or a service become arguments of commands (`podman
+    /// run -v …`, ssh's remote `mkdir` of its `workdir`): a secret in them is masked in output, but
+    /// every user of the machine can read a command line ('ps'). `env` and `credentials` travel in
+    /// files (an env file, an auth file) and are left out.
+    mutating func warnSecretsOnCommandLine(_ pairs: [(String, Node, Node)], what: String, context: String?) {
+        func readsSecrets(_ node: Node) -> Bool {
+            switch node {
+            case .scalar(let scalar):
+                return scalar.string.containsBytes("${{") && scalar.string.range(of: "secrets.", options: .caseInsensitive) != nil
+            case .sequence(let items): return items.contains(where: readsSecrets)
+            case .mapping(let mapping): return mapping.contains { readsSecrets($0.value) }
+            default: return false
+            }
+        }
+        for (key, _, value) in pairs where !["env", "credentials"].contains(key) && readsSecrets(value) {
+            diagnostics.warning(
+                "'\(what).\(key)' reads secrets: it goes on a command line (the container engine's, ssh's), which every user "
+                    + "of this machine can read ('ps') and no masking covers", at: location(value), context: context,
+                hint: "give the value as an environment variable ('env:') or 'credentials:' instead")
+        }
     }
 
     /// `services: { NAME: IMAGE | { image, env, ports, volumes, options, credentials } }`.
@@ -339,9 +353,7 @@ extension NodeReader {
             checkExpressions(value, what: "services.\(name)", context: context)
             var options: [String: JSONValue] = [:]
             for (key, _, item) in entries { options[key] = json(item) }
-            if let item = entries.first(where: { $0.0 == "options" })?.2 {
-                warnSecretsOnCommandLine(item, what: "services.\(name).options", context: context)
-            }
+            warnSecretsOnCommandLine(entries, what: "services.\(name)", context: context)
             guard case .string(let image)? = options["image"], !image.isEmpty else {
                 diagnostics.error("service '\(name)' needs an 'image'", at: location(keyNode), context: context,
                                   hint: "e.g. services: { \(name): { image: postgres:16 } }")
