@@ -82,7 +82,15 @@ final class OCIExecutor: ExecutorPlugin {
 
         var run: [String] = []
         if let network = try string("network") { run += ["--network", network] }
-        if let user = try string("user") { run += ["--user", user] }
+        if let user = try string("user") {
+            // The step helper and its channel live in a folder only root reads (audit 47: with
+            // user "1000" every step failed after 10 s, "the job's container stopped").
+            guard ["0", "root", "0:0", "root:root"].contains(user) else {
+                throw OperationFailure(message: "oci executor: user '\(user)' is not supported yet: the runner's step helper in the container is readable by root only",
+                                       hint: "leave 'user' out (jobs run as root in the container, as GitHub's container jobs do), and drop privileges in a step if needed")
+            }
+            run += ["--user", user]
+        }
         for volume in try list("volumes") { run += ["-v", volume] }
         for port in try list("ports") { run += ["-p", port] }
         if let extra = try string("options") {

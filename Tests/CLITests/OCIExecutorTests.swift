@@ -356,6 +356,9 @@ extension RealExecutorSuites {
                     container: { image: x }
                     services: { db: { image: "-v=/:/host" } }
                     steps: [ { run: 'true' } ]
+                  user:
+                    executor: { plugin: oci, with: { image: \(PodmanFixture.image), user: "1000" } }
+                    steps: [ { run: 'true' } ]
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 1)
@@ -367,6 +370,8 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image '--privileged' is not an image name"), "\(result.stdout)")
             #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image 'alpine -v=/:/host' is not an image name"), "\(result.stdout)")
             #expect(result.stdout.contains("[service] error: executor 'oci' rejected its configuration: oci executor: the image of service 'db' '-v=/:/host' is not an image name"), "\(result.stdout)")
+            // Audit 47: a user other than root failed every step after 10 s; refused at once, saying why.
+            #expect(result.stdout.contains("[user] error: executor 'oci' rejected its configuration: oci executor: user '1000' is not supported yet"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
         }
 
