@@ -57,6 +57,10 @@ final class SSHExecutor: ExecutorPlugin {
     let jobs = Mutex<[String: Target]>([:])
     /// Each running job's session (its steps' shell on the host).
     let sessions = Mutex<[String: SSHSession]>([:])
+    /// The hosts this run may have left something on (one it tried to reach, unless ssh could not
+    /// connect): the cleanup script visits these only (audit 47: a host that never answered cost
+    /// the run's end another connect timeout).
+    let touched = Mutex<Set<Target>>([])
     let serial = Atomic<Int>(0)
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
@@ -227,7 +231,18 @@ final class SSHExecutor: ExecutorPlugin {
 
     /// `RUN/cleanup/ssh-….sh`: on each host, end what the run's jobs left running and remove the
     /// run's remote folder; then stop the connections.
-    func writeCleanupScript() throws {
+    /// Mark `target` as one the run may have left something on, or not (ssh could not connect),
+    /// and write the cleanup script again.
+    func touch(_ target: Target, _ used: Bool) throws {
+        try touched.withLock { touched in
+            guard used ? touched.insert(target).inserted : touched.remove(target) != nil else { return }
+            try writeCleanupScript(hosts: targets.filter(touched.contains))
+        }
+    }
+
+    /// The run's cleanup script for `hosts` (written again as hosts are used; the file is replaced
+    /// whole, so a host killed meanwhile leaves a complete one).
+    func writeCleanupScript(hosts: [Target] = []) throws {
         let folder = configuration.runDirectory + "/cleanup"
         if mkdir(folder, 0o700) != 0 && errno != EEXIST {
             throw OperationFailure(message: "ssh executor: cannot create \(folder): \(String(cString: strerror(errno)))")
@@ -235,7 +250,7 @@ final class SSHExecutor: ExecutorPlugin {
         let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; " + Self.killMarked(remoteMark(nil), whole: false)
             + "; rm -rf " + ShellWords.quote(remoteRun)
         var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts."]
-        for target in targets {
+        for target in hosts {
             let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
             // `ssh … -O exit -- DESTINATION`: the control command before the `--` that ends the options.
@@ -248,7 +263,8 @@ final class SSHExecutor: ExecutorPlugin {
         lines.append("pkill -TERM -f \(ShellWords.quote("ssh: " + sockets.path + "/")) 2>/dev/null")
         lines.append("rm -rf \(ShellWords.quote(sockets.path))")
         lines.append("true\n")
-        if let error = FastFiles.write(lines.joined(separator: "\n"), to: folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh") {
+        let path = folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh"
+        if let error = FastFiles.write(lines.joined(separator: "\n"), to: path + ".new") ?? (rename(path + ".new", path) == 0 ? nil : errno) {
             throw OperationFailure(message: "ssh executor: cannot write its cleanup script: \(String(cString: strerror(error)))")
         }
     }
@@ -288,7 +304,10 @@ final class SSHExecutor: ExecutorPlugin {
                 + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control "
                 + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/helper.sh")) "
                 + "&& uname -sm"
-            return try await self.capture(self.sshArguments(target) + [made])
+            try self.touch(target, true)
+            let reached = try await self.capture(self.sshArguments(target) + [made])
+            if reached.status == 255 { try self.touch(target, false) }  // ssh never connected: nothing ran there
+            return reached
         }
         jobs.withLock { $0[job.jobKey] = target }
         let directory = remoteJob(job.jobKey)
@@ -435,7 +454,10 @@ final class HostPool: Sendable {
                 if reached.status == 0 { return (target, reached.outputText.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 // ssh writes the host name in lower case ("Could not resolve hostname …"): put
                 // it back as given, so that a host that came from a secret is masked there too.
+                // ssh ends its lines with CR LF: one line, "; " between.
                 let why = reached.errorText.replacingOccurrences(of: target.host, with: target.host, options: .caseInsensitive)
+                    .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    .joined(separator: "; ")
                 state.withLock { state in
                     state.busy.remove(target)
                     state.unreachable[target] = why

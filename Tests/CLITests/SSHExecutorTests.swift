@@ -380,6 +380,37 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[typo] error: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
         }
 
+        @Test("a host that accepts and never answers fails its job after ssh's 10 s connect timeout, once: the run's cleanup does not try it again; the message is one line (audit 47)")
+        func muteHost() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // A listener that never accepts: the kernel completes the handshake, ssh waits for a banner.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            #expect(bound)
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            try temp.write("wf.yml", """
+                jobs:
+                  mute:
+                    executor: { plugin: ssh, with: { host: "127.0.0.1:\(port)" } }
+                    steps: [ { run: 'true' } ]
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("[mute] error: cannot start job 'mute' on executor 'ssh': cannot reach 127.0.0.1:\(port): "), "\(result.stdout)")
+            #expect(!result.stdout.contains("\\r") && !result.stdout.contains("\r"), "one line: \(result.stdout)")
+            // 10 s for the job; before, the run's cleanup connected again and waited 10 s more.
+            #expect(result.seconds < 16, "the run took \(result.seconds) s")
+        }
+
         @Test("a user or host that ssh would read as an option (-oProxyCommand=…) is refused before ssh runs, also from an input")
         func optionInjection() async throws {
             let temp = try TemporaryDirectory()
