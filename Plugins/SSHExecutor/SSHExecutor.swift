@@ -229,8 +229,6 @@ final class SSHExecutor: ExecutorPlugin {
         return environment
     }
 
-    /// `RUN/cleanup/ssh-….sh`: on each host, end what the run's jobs left running and remove the
-    /// run's remote folder; then stop the connections.
     /// Mark `target` as one the run may have left something on, or not (ssh could not connect),
     /// and write the cleanup script again.
     func touch(_ target: Target, _ used: Bool) throws {
@@ -240,8 +238,9 @@ final class SSHExecutor: ExecutorPlugin {
         }
     }
 
-    /// The run's cleanup script for `hosts` (written again as hosts are used; the file is replaced
-    /// whole, so a host killed meanwhile leaves a complete one).
+    /// `RUN/cleanup/ssh-….sh`: on each of `hosts`, end what the run's jobs left running and remove
+    /// the run's remote folder; then stop the connections. Written again as hosts are used, the
+    /// file replaced whole, so a host killed meanwhile leaves a complete one.
     func writeCleanupScript(hosts: [Target] = []) throws {
         let folder = configuration.runDirectory + "/cleanup"
         if mkdir(folder, 0o700) != 0 && errno != EEXIST {
