@@ -531,8 +531,11 @@ public enum Planner {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let hex = String(hash, radix: 16)
-        return String(id.prefix(100)) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
+        return String(id.prefix(fileKeyPrefix)) + "-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
+
+    /// How much of a too-long id `fileKey` keeps before its hash.
+    static let fileKeyPrefix = 100
 
     /// The longest key `safeKey` makes.
     static let keyLimit = 120

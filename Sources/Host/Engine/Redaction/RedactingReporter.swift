@@ -40,13 +40,15 @@ public struct RedactingReporter: RunReporter {
     /// secret: `printf '%s=v' "$TOKEN" >> "$GITHUB_OUTPUT"`); two names masked alike stay two
     /// (`***`, `***-2`, in the order of the names).
     func masked(_ outputs: [String: String]) -> [String: String] {
-        var names: [String] = []
-        for name in outputs.keys where redactor.redact(name) != name { names.append(name) }
-        guard !names.isEmpty else { return outputs.mapValues(redactor.redact) }
-        var shown: [String: String] = [:]
-        for (name, value) in outputs where !names.contains(name) { shown[name] = redactor.redact(value) }
-        for name in names.sorted() {
+        var renamed: [(name: String, masked: String)] = []
+        for name in outputs.keys {
             let masked = redactor.redact(name)
+            if masked != name { renamed.append((name, masked)) }
+        }
+        guard !renamed.isEmpty else { return outputs.mapValues(redactor.redact) }
+        var shown: [String: String] = [:]
+        for (name, value) in outputs where !renamed.contains(where: { $0.name == name }) { shown[name] = redactor.redact(value) }
+        for (name, masked) in renamed.sorted(by: { $0.name < $1.name }) {
             var unique = masked, number = 2
             while shown[unique] != nil || outputs[unique] != nil {
                 unique = "\(masked)-\(number)"
@@ -68,7 +70,7 @@ public struct RedactingReporter: RunReporter {
             // is masked from there. Looked for in the key itself (masking would hide it). Executors
             // get the key as shown (`JobRunner.executorKey`), so no folder or command line holds
             // that start either.
-            if !redactor.isEmpty, job.utf8.count >= 100 {
+            if !redactor.isEmpty, job.utf8.count >= Planner.fileKeyPrefix {
                 var bytes = Array(job.utf8)
                 var suffix: [UInt8] = []
                 func strip(_ isPart: (UInt8) -> Bool, count: ClosedRange<Int>) {
@@ -82,7 +84,7 @@ public struct RedactingReporter: RunReporter {
                 strip({ $0 >= 0x30 && $0 <= 0x39 }, count: 1...9)  // uniqueKey's -N
                 strip({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }, count: 16...16)  // fileKey's hash
                 var cut = bytes.count
-                if bytes.count >= 100 {
+                if bytes.count >= Planner.fileKeyPrefix {
                     for form in redactor.maskedValues().map(RedactionForms.keyForm) where form.count >= Redactor.minimumLength {
                         // The earliest place from which the rest of the key begins the form (at
                         // least `minimumLength` bytes of it, as masking needs).
