@@ -53,6 +53,13 @@ final class OCIExecutor: ExecutorPlugin {
     let servicesStarted = Mutex<[String: [String]]>([:])
     /// Jobs whose helper may still be running an abandoned step: their later steps fail at once.
     let stuck = Mutex<Set<String>>([])
+    /// The user given with `user` or `--user` in `options`, if any (else the image's `USER` applies).
+    let explicitUser: String?
+    /// The user each running job's container runs as, when not root: its folders and the step
+    /// helper's files are theirs.
+    let jobOwners = Mutex<[String: FileOwner]>([:])
+    /// Users named by name, resolved in their image once per run (image NUL user → owner).
+    let resolvedUsers = Mutex<[String: FileOwner?]>([:])
     /// Where the container's private folder is mounted.
     static let controlMount = "/__nixactions"
     static var runLabel: String { ContainerEngine.runLabel }
@@ -82,12 +89,10 @@ final class OCIExecutor: ExecutorPlugin {
 
         var run: [String] = []
         if let network = try string("network") { run += ["--network", network] }
-        if let user = try string("user") {
-            // The step helper and its channel live in a folder only root reads (audit 47: with
-            // user "1000" every step failed after 10 s, "the job's container stopped").
-            guard ["0", "root", "0:0", "root:root"].contains(user) else {
-                throw OperationFailure(message: "oci executor: user '\(user)' is not supported yet: the runner's step helper in the container is readable by root only",
-                                       hint: "leave 'user' out (jobs run as root in the container, as GitHub's container jobs do), and drop privileges in a step if needed")
+        let user = try string("user")
+        if let user {
+            guard !user.isEmpty, !user.hasPrefix("-"), !user.contains(where: { $0.isWhitespace }) else {
+                throw OperationFailure(message: "oci executor: user '\(user)' is not a user", hint: "a name or a number, with ':GROUP' if needed")
             }
             run += ["--user", user]
         }
@@ -100,6 +105,7 @@ final class OCIExecutor: ExecutorPlugin {
             run += words
         }
         runOptions = run
+        explicitUser = Self.userOption(in: run)
         containerEnv = try ContainerOptions.env(options["env"], key: "env")
         services = try ContainerService.parse(options["services"])
         if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
@@ -125,6 +131,49 @@ final class OCIExecutor: ExecutorPlugin {
         "nixactions-\(configuration.runID)-\(jobKey)"
     }
 
+    /// The last `--user`/`-u` of the engine's options (the one the engine applies), if any.
+    static func userOption(in options: [String]) -> String? {
+        var found: String?
+        var index = 0
+        while index < options.count {
+            let word = options[index]
+            if (word == "--user" || word == "-u"), index + 1 < options.count {
+                found = options[index + 1]
+                index += 1
+            } else if word.hasPrefix("--user=") {
+                found = String(word.dropFirst("--user=".count))
+            } else if word.hasPrefix("-u="), word.count > 3 {
+                found = String(word.dropFirst(3))
+            }
+            index += 1
+        }
+        return found
+    }
+
+    /// Who the job's container runs as, when not root: `explicitUser`, else the image's own
+    /// `USER`. A name (or a group name) is looked up in the image, once per run.
+    func owner(imageUser: String, job: JobSpec) async throws -> FileOwner? {
+        let spec = explicitUser ?? imageUser
+        if FileOwner.isRoot(spec) { return nil }
+        if let numeric = FileOwner(numeric: spec) { return numeric }
+        let key = image + "\u{0}" + spec
+        if let known = resolvedUsers.withLock({ $0[key] }) { return known }
+        // The engine looks the name up in the image's /etc/passwd and /etc/group, as it will for
+        // the job's container. Labelled with the run, so the run's cleanup removes it if need be.
+        let probe = try await capture([engine, "run", "--rm", "--label", "\(Self.runLabel)=\(configuration.runID)", "--network", "none",
+                                       "--user", spec, "--entrypoint", "/bin/sh", image, "-c", "id -u; id -g"])
+        let numbers = probe.outputText.split(separator: "\n").compactMap { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+        guard probe.status == 0, numbers.count == 2 else {
+            throw OperationFailure(
+                message: "cannot find which user '\(spec)' is in image '\(image)' for job '\(job.displayName)': "
+                    + (probe.status == 0 ? "'id' printed no numbers" : probe.errorText),
+                hint: "the image needs /bin/sh and id, and the user in its /etc/passwd; or give a number: user: \"1000\" (or '--user 1000' in options)")
+        }
+        let owner: FileOwner? = numbers[0] == 0 ? nil : FileOwner(uid: numbers[0], gid: numbers[1])
+        resolvedUsers.withLock { $0[key] = owner }
+        return owner
+    }
+
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
         let directory = jobDirectory(job.jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp", control = directory + "/control"
@@ -142,6 +191,18 @@ final class OCIExecutor: ExecutorPlugin {
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
                 hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
+        // A container that does not run as root gets its folders: the workspace, the temporary
+        // folder and the private one (still mode 0700, so theirs alone in the container).
+        let imageUser = try await ensureImage(image, login: credentials, of: job, role: "image '\(image)'")
+        let owner = try await owner(imageUser: imageUser, job: job)
+        if let owner {
+            for path in [workspace, temporary, control] {
+                if let error = path == workspace ? owner.applyTree(to: path) : owner.apply(to: path) {
+                    throw OperationFailure(message: "oci executor: cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(error)))")
+                }
+            }
+            jobOwners.withLock { $0[job.jobKey] = owner }
+        }
         let name = containerName(job.jobKey)
         var arguments = [engine, "run", "-d", "--name", name,
                          "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
@@ -153,12 +214,12 @@ final class OCIExecutor: ExecutorPlugin {
         }
         arguments += runOptions + serviceHostOptions
         // The container's main process is the step helper: it runs each step the host asks for.
-        let channel = HelperChannel(folder: control)
-        if let error = channel.prepare() ?? FastFiles.write(Self.helperScript, to: control + "/helper.sh") {
+        let channel = HelperChannel(folder: control, owner: owner)
+        if let error = channel.prepare() ?? FastFiles.write(Self.helperScript, to: control + "/helper.sh")
+            ?? owner?.apply(to: control + "/helper.sh") {
             throw OperationFailure(message: "oci executor: cannot prepare the step helper in \(control): \(String(cString: strerror(error)))")
         }
         arguments += ["--entrypoint", "/bin/sh", image, Self.controlMount + "/helper.sh"]
-        try await ensureImage(image, login: credentials, of: job, role: "image '\(image)'")
         containers.withLock { $0[job.jobKey] = name }
         let started = try await capture(arguments)
         guard started.status == 0 else {
@@ -167,6 +228,7 @@ final class OCIExecutor: ExecutorPlugin {
                 hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
         }
         var result = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        if owner != nil { result.writesThroughFiles = true }
         if !services.isEmpty { result.services = try await startServices(job, container: name) }
         return result
     }
@@ -184,7 +246,8 @@ final class OCIExecutor: ExecutorPlugin {
         let number = serial.add(1, ordering: .relaxed).newValue
         let scriptName = "step-\(number)" + step.scriptExtension
         let inside = Self.controlMount + "/" + scriptName
-        if let error = FastFiles.write(step.script, to: control + "/" + scriptName) {
+        let owner = jobOwners.withLock { $0[step.jobKey] }
+        if let error = FastFiles.write(step.script, to: control + "/" + scriptName) ?? owner?.apply(to: control + "/" + scriptName) {
             throw OperationFailure(message: "cannot write the script of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }
         var environment = step.environment
@@ -209,7 +272,7 @@ final class OCIExecutor: ExecutorPlugin {
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
         let wrapper = StepWrapper.render(shell: step.shell, script: inside, environment: environment, pathPrepend: step.pathPrepend,
                                          pidFile: pidFile, directory: workingDirectory)
-        if let error = FastFiles.write(wrapper, to: control + "/" + wrapperName) {
+        if let error = FastFiles.write(wrapper, to: control + "/" + wrapperName) ?? owner?.apply(to: control + "/" + wrapperName) {
             throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }
         defer {
@@ -220,7 +283,7 @@ final class OCIExecutor: ExecutorPlugin {
                                     environment: ProcessInfo.processInfo.environment)
         let outcome: HelperChannel.Outcome
         do {
-            outcome = try await HelperChannel(folder: control).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() },
+            outcome = try await HelperChannel(folder: control, owner: owner).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() },
                                                                 onSecret: { context.host.registerSecret(bytes: $0) }) {
                 stream, bytes in context.write(bytes, to: stream == 2 ? .stderr : .stdout)
             }
@@ -247,6 +310,7 @@ final class OCIExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         stuck.withLock { _ = $0.remove(job.jobKey) }
+        jobOwners.withLock { _ = $0.removeValue(forKey: job.jobKey) }
         // Services first: they use the job container's network namespace.
         if let names = servicesStarted.withLock({ $0.removeValue(forKey: job.jobKey) }), let error = await containerEngine.remove(names) {
             context.log(.warning, "could not remove the services of job '\(job.jobKey)': \(error)")
@@ -275,7 +339,7 @@ final class OCIExecutor: ExecutorPlugin {
 
     /// Pull `image` when it is not on this machine (`ContainerEngine.ensureImage`), a login in the
     /// job's folder, not its private folder: that one is mounted into the job's container.
-    func ensureImage(_ image: String, login: RegistryLogin?, of job: JobSpec, role: String) async throws {
+    func ensureImage(_ image: String, login: RegistryLogin?, of job: JobSpec, role: String) async throws -> String {
         try await containerEngine.ensureImage(image, login: login, authFolder: jobDirectory(job.jobKey) + "/auth-\(serial.add(1, ordering: .relaxed).newValue)",
                                               jobName: job.displayName, role: role)
     }

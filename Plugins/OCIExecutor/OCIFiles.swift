@@ -10,7 +10,20 @@ import NixActionsProcessKit
 /// the container with `ENGINE exec -i` (then the image needs sh and tar; GNU tar for `get`).
 extension OCIExecutor: ExecutorFiles {
     func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
-        try await FilesTransfer.put(request, from: source, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        let result = try await FilesTransfer.put(request, from: source, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        // Put here as root: a container that runs as another user gets what was put in its folders.
+        let directory = jobDirectory(request.jobKey)
+        let workspace = directory + "/workspace", temporary = directory + "/tmp"
+        if let owner = jobOwners.withLock({ $0[request.jobKey] }),
+           request.roots.allSatisfy({ Self.isMounted($0.path, workspace: workspace, temporary: temporary) }) {
+            for root in request.roots {
+                let path = root.path.hasPrefix("/") ? root.path : root.path.isEmpty ? workspace : workspace + "/" + root.path
+                if let error = owner.applyTree(to: path), error != ENOENT {
+                    throw OperationFailure(message: "oci executor: cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(error)))")
+                }
+            }
+        }
+        return result
     }
 
     func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult {

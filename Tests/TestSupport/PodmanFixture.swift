@@ -21,6 +21,23 @@ public enum PodmanFixture {
             try runCommandBlocking(URL(fileURLWithPath: podman), arguments, environment: environment)
         }
 
+        /// The test image with `USER user` in its configuration and `passwd`/`group` lines added
+        /// to its /etc files (made once, kept in the storage like the image).
+        public func image(user: String, passwd: [String] = [], group: [String] = []) throws -> String {
+            let name = "localhost/nixactions/busybox-user-" + user.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() + ":latest"
+            if try podman(["image", "exists", name]).status == 0 { return name }
+            let builder = "nixactions-image-builder-\(getpid())"
+            var script = "mkdir -p /etc"
+            for line in ["root:x:0:0::/root:/bin/sh"] + passwd { script += " && echo '\(line)' >> /etc/passwd" }
+            for line in ["root:x:0:"] + group { script += " && echo '\(line)' >> /etc/group" }
+            let made = try podman(["run", "--name", builder, "--network", "none", PodmanFixture.image, "sh", "-c", script])
+            defer { _ = try? podman(["rm", "-f", builder]) }
+            guard made.status == 0 else { throw TestComponentError("cannot prepare an image with user \(user): \(made.stderr)") }
+            let committed = try podman(["commit", "-q", "--change", "USER=\(user)", builder, name])
+            guard committed.status == 0 else { throw TestComponentError("podman commit failed: \(committed.stderr)") }
+            return name
+        }
+
         /// Names of the containers (running or not) carrying `label`.
         /// The containers of runs. The files-interface tests of PluginHostTests (run ids `files…`)
         /// run beside the serialized suites that check this, so theirs are left out; `.ci/leftovers`

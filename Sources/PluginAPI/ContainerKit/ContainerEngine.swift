@@ -52,9 +52,17 @@ public struct ContainerEngine: Sendable {
 
     /// Pull `image` when it is not on this machine, so that a failure says which image it was
     /// (`role`, of job `jobName`). A login goes into an auth file in `authFolder` (made private,
-    /// removed after the pull), never on a command line.
-    public func ensureImage(_ image: String, login: RegistryLogin?, authFolder: String, jobName: String, role: String) async throws {
-        guard try await capture([path, "image", "inspect", "--format", "{{.Id}}", image]).status != 0 else { return }
+    /// removed after the pull), never on a command line. Returns the user the image's
+    /// configuration names (its `USER`; empty when it names none).
+    @discardableResult
+    public func ensureImage(_ image: String, login: RegistryLogin?, authFolder: String, jobName: String, role: String) async throws -> String {
+        let inspect = [path, "image", "inspect", "--format", "{{.Id}} {{.Config.User}}", image]
+        func user(_ inspected: CapturedCommand) -> String {
+            let line = inspected.outputText.split(separator: "\n").first ?? ""
+            return line.split(separator: " ", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        }
+        let inspected = try await capture(inspect)
+        guard inspected.status != 0 else { return user(inspected) }
         var pull = [path, "pull", "-q", image]
         var written: [String] = []
         defer { for item in written.reversed() { unlink(item); rmdir(item) } }
@@ -77,6 +85,8 @@ public struct ContainerEngine: Sendable {
                 message: "\(role) of job '\(jobName)' is not on this machine and pulling it failed: \(pulled.errorText)",
                 hint: "build or load it locally ('\(name) images' lists them), or check the name and the registry")
         }
+        let pulledImage = try await capture(inspect)
+        return pulledImage.status == 0 ? user(pulledImage) : ""
     }
 
     /// A `--env-file` (values never on a command line); returns its path.

@@ -96,6 +96,11 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// same paths (the local executor; the oci executor mounts them): the host may then copy
     /// files there itself. Otherwise files move only through "nixactions.executor.files/1".
     public var hostPaths: Bool?
+    /// True when the host may read the job's folders itself (`hostPaths`) but must write into
+    /// them through "nixactions.executor.files/1": they belong to another user than the host's
+    /// (an oci job whose container runs as a user other than root). An optional field added
+    /// after 1.2; nil: false.
+    public var writesThroughFiles: Bool?
     /// True when the executor keeps a job's shared environment between its steps
     /// (`StepSpec.jobEnvironment`, an optional field added after 1.2; set by PluginKit for every
     /// executor built with it). Otherwise the host sends every step's whole environment.
@@ -251,6 +256,7 @@ extension JobStarted: FastJSONMessage {
         if let os { writer.key("os"); writer.string(os) }
         if let arch { writer.key("arch"); writer.string(arch) }
         if let hostPaths { writer.key("hostPaths"); writer.bool(hostPaths) }
+        if let writesThroughFiles { writer.key("writesThroughFiles"); writer.bool(writesThroughFiles) }
         if let keepsEnvironment { writer.key("keepsEnvironment"); writer.bool(keepsEnvironment) }
         if let services {
             writer.key("services")
@@ -273,6 +279,7 @@ extension JobStarted: FastJSONMessage {
                   temporaryDirectory: try json.string("temporaryDirectory", of: "JobStarted"),
                   os: try json.optionalString("os", of: "JobStarted"), arch: try json.optionalString("arch", of: "JobStarted"))
         hostPaths = try json.optionalBool("hostPaths", of: "JobStarted")
+        writesThroughFiles = try json.optionalBool("writesThroughFiles", of: "JobStarted")
         keepsEnvironment = try json.optionalBool("keepsEnvironment", of: "JobStarted")
         if let value = json.optionalMember("services") {
             guard case .object(let members) = value else { throw MessageDecodingError("JobStarted: 'services' is not an object") }

@@ -21,6 +21,63 @@ public func closeOnExecPipe() -> (read: Int32, write: Int32)? {
     return (fds[0], fds[1])
 }
 
+/// A user (and group) files are handed to: the user a container's processes run as, when it is
+/// not root, so that they can use what this process (root) made for them.
+public struct FileOwner: Sendable, Hashable {
+    public var uid: uid_t
+    /// nil: the group is left as it is.
+    public var gid: gid_t?
+
+    public init(uid: uid_t, gid: gid_t?) {
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// `UID` or `UID:GID` in digits; nil for anything else (a name needs the image's own files).
+    public init?(numeric spec: String) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let uid = parts.first.flatMap({ uid_t($0) }) else { return nil }
+        var gid: gid_t?
+        if parts.count == 2 {
+            guard let number = gid_t(parts[1]) else { return nil }
+            gid = number
+        }
+        self.init(uid: uid, gid: gid)
+    }
+
+    /// Whether `spec` (a container's `--user`) is root: empty, `0`, `root`, with any group.
+    public static func isRoot(_ spec: String) -> Bool {
+        let user = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return user.isEmpty || user == "0" || user == "root"
+    }
+
+    /// Give `path` itself (never what a symbolic link points to) to this owner. Returns an errno.
+    public func apply(to path: String) -> Int32? {
+        lchown(path, uid, gid ?? gid_t.max) == 0 ? nil : errno
+    }
+
+    /// Give `path` and everything under it to this owner, not following symbolic links (names
+    /// taken as bytes, whatever their encoding). Returns the first errno (and goes on with the rest).
+    public func applyTree(to path: String) -> Int32? {
+        applyTree(Array(path.utf8CString))
+    }
+
+    /// `path`: a NUL-terminated name.
+    private func applyTree(_ path: [CChar]) -> Int32? {
+        var first: Int32? = lchown(path, uid, gid ?? gid_t.max) == 0 ? nil : errno
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) else { return first }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name == [46] || name == [46, 46] { continue }
+            let child = path.dropLast() + [CChar(47)] + name.map { CChar(bitPattern: $0) } + [0]
+            if let error = applyTree(Array(child)), first == nil { first = error }
+        }
+        return first
+    }
+}
+
 /// Small file operations for the per-step hot path, without Foundation's atomic writes
 /// (temporary file, rename and fsync per call).
 public enum FastFiles {

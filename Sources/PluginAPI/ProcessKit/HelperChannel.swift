@@ -22,8 +22,13 @@ import Synchronization
 public struct HelperChannel: Sendable {
     /// The folder holding `requests` and the steps' pipes.
     public let folder: String
+    /// The user the helper runs as when it is not root: the pipes are made theirs (still 0600).
+    public let owner: FileOwner?
 
-    public init(folder: String) { self.folder = folder }
+    public init(folder: String, owner: FileOwner? = nil) {
+        self.folder = folder
+        self.owner = owner
+    }
 
     public enum Outcome: Sendable, Equatable {
         /// The helper reported the step's exit status (128+N for a signal, as a shell does).
@@ -36,7 +41,8 @@ public struct HelperChannel: Sendable {
 
     /// Make the requests pipe (before the helper starts).
     public func prepare() -> Int32? {
-        mkfifo(folder + "/requests", 0o600) == 0 || errno == EEXIST ? nil : errno
+        guard mkfifo(folder + "/requests", 0o600) == 0 || errno == EEXIST else { return errno }
+        return owner?.apply(to: folder + "/requests")
     }
 
     /// Ask the helper to run step `number` and stream its output to `onOutput` (fd 1 or 2) until
@@ -58,6 +64,7 @@ public struct HelperChannel: Sendable {
         }
         for name in names {
             guard mkfifo(name, 0o600) == 0 || errno == EEXIST else { throw SpawnError(command: "mkfifo " + name, errno: errno) }
+            if let error = owner?.apply(to: name) { throw SpawnError(command: "chown " + name, errno: error) }
             let fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { throw SpawnError(command: "open " + name, errno: errno) }
             fds.append(fd)

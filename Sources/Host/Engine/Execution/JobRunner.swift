@@ -419,9 +419,10 @@ struct JobRunner: Sendable {
     }
 
     /// The executor's files interface when artifacts must go through it: its workspace is not a
-    /// folder of this machine (`JobStarted.hostPaths`); nil: the store copies files itself.
+    /// folder of this machine (`JobStarted.hostPaths`), or its files belong to the user its steps
+    /// run as (`writesThroughFiles`); nil: the store copies files itself.
     static func fileTransfer(_ started: JobStarted, _ executor: any Executor) -> (any ExecutorFileTransfer)? {
-        started.hostPaths == true ? nil : executor.files
+        started.hostPaths == true && started.writesThroughFiles != true ? nil : executor.files
     }
 
     func keepArtifact(_ paths: [String], as name: String, started: JobStarted, executor: any Executor) async throws {
