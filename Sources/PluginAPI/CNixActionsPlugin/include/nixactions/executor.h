@@ -114,7 +114,9 @@ typedef struct nxa_executor_v1 {
  *    folder as the executor sees them; `runner.*`, `RUNNER_*` and `GITHUB_WORKSPACE` come from it.
  *    `hostPaths: true` says the workspace and temporary folder are folders of the host's machine
  *    at the same paths (a local or mounting executor): the host may then copy files there itself
- *    instead of going through NXA_EXECUTOR_FILES_INTERFACE_V1.
+ *    instead of going through NXA_EXECUTOR_FILES_INTERFACE_V1. `writesThroughFiles: true` (an
+ *    optional field added after 1.2) narrows that to reading: the folders belong to the user the
+ *    job's steps run as, so the host writes into them only with `put`.
  *
  *  - A job's environment, sent once (optional JSON fields added after 1.2). An executor whose
  *    JobStarted says `keepsEnvironment: true` keeps the StepSpec field `jobEnvironment` of job J
