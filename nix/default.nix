@@ -161,10 +161,16 @@ let
   # ---------- standard actions (steps) ----------
 
   actions = {
+    # The original's checkout only said so and listed the workspace: a job of a .nix workflow
+    # gets the project's working tree already (a `uses: actions/checkout` would replace it with
+    # the last commit).
     checkout = {
       __nixactionsAction = "checkout";
       name = "checkout";
-      uses = "actions/checkout";   # this runner's built-in; the original only echoed
+      bash = ''
+        echo "→ Checking out code"
+        ls -la
+      '';
     };
     # nixShell [ "curl" "jq" ]: the original made these packages available for the rest of the job.
     # (the original put them on PATH for the rest of the job; here tools come from PATH,

@@ -43,7 +43,7 @@ struct NixSuites {}
 extension NixSuites {
 @Suite("Workflows written in Nix, and Nix packages per job")
 struct NixWorkflowTests {
-    @Test("the original's semantics: $JOB_ENV sourced before each action, shell-test conditions, a job's continueOnError, --env over env")
+    @Test("the original's semantics: $JOB_ENV sourced before each action, shell-test conditions (run after a failed action too), a job's continueOnError, --env over env")
     func originalSemantics() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
@@ -69,10 +69,14 @@ struct NixWorkflowTests {
                     { name = "use"; bash = ''echo "version $VERSION"; mytool''; }
                     { name = "gate"; condition = ''[ "$BRANCH" = main ]''; bash = "echo deploying"; }
                     { name = "version-gate"; condition = ''[ "$VERSION" = 1.2 ]''; bash = "echo version gate open"; }
-                    { name = "fails"; bash = "exit 3"; }
-                    { name = "after"; bash = "echo still running"; }
-                    { name = "on-failure"; condition = "failure()"; bash = "echo failure seen"; }
                     { name = "unset"; bash = "echo $NOT_SET_ANYWHERE"; continueOnError = true; }
+                    { name = "fails"; bash = "exit 3"; }
+                    # The original: a failed action skips the later success() ones, continueOnError
+                    # or not; a bash test alone decides (audit 48).
+                    { name = "after"; bash = "echo still running"; }
+                    { name = "explicit"; condition = "success()"; bash = "echo explicit success ran"; }
+                    { name = "tested"; condition = ''[ -f "$JOB_ENV" ]''; bash = "echo tested after the failure"; }
+                    { name = "on-failure"; condition = "failure()"; bash = "echo failure seen"; }
                   ];
                 };
                 produce = {
@@ -98,10 +102,13 @@ struct NixWorkflowTests {
             """
         let result = try await scenario.run(workflow, file: "ci.nix")
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
-        for line in ["[build] job env exists, workflow original, in", "[merged] x", "[merged] y", "[reads] got from merged", "[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] still running", "[build] failure seen"] {
+        for line in ["[build] job env exists, workflow original, in", "[merged] x", "[merged] y", "[reads] got from merged", "[build] version 1.2", "[build] my tool", "[build] version gate open", "[build] tested after the failure", "[build] failure seen"] {
             #expect(result.stdout.contains(line), "\(line)\n\(result.stdout)")
         }
         #expect(!result.stdout.contains("deploying"))
+        #expect(!result.stdout.contains("still running"), "\(result.stdout)")
+        #expect(!result.stdout.contains("explicit success ran"), "\(result.stdout)")
+        #expect(result.stdout.contains("[build] - after (skipped)"), "\(result.stdout)")
         #expect(!result.stdout.contains("deploy job ran"))
         #expect(result.stdout.contains("[build] - gate (skipped)"), "\(result.stdout)")
         // nounset, as the original's writeShellApplication
@@ -111,7 +118,6 @@ struct NixWorkflowTests {
 
         let plan = try await scenario.run(workflow, ["--dry-run"], file: "ci.nix")
         #expect(plan.stdout.contains(#"deploy  [executor: local; timeout: 6h; condition (bash): [ "$BRANCH" = main ]]"#), "\(plan.stdout)")
-        #expect(plan.stdout.contains("continueOnError: later steps run after a failure"), "\(plan.stdout)")
         #expect(plan.stdout.contains(#"- gate  (condition (bash): [ "$BRANCH" = main ])"#), "\(plan.stdout)")
 
         // A value given at run time is over the workflow's env: the gates open.
@@ -351,6 +357,30 @@ struct NixWorkflowTests {
         let given = try await scenario.run(workflow, ["--env", "NXA_REQUIRED_NAME=given"], file: "req.nix")
         #expect(given.status == 0, "\(given.stdout)\(given.stderr)")
         #expect(given.stdout.contains("[a] from static and given"), "\(given.stdout)")
+    }
+
+    @Test("precedence as the original's: each level's env over its envFrom, a job's envFrom over the workflow's env; actions.checkout says so and lists the workspace (audit 48)")
+    func envFromUnderEnv() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              env = { SHARED = "workflow env"; W = "workflow env"; };
+              envFrom = [ (nixactions.envProviders.static { SHARED = "workflow envFrom"; W = "workflow envFrom"; ONLY = "from envFrom"; }) ];
+              jobs.a = {
+                env = { J = "job env"; };
+                envFrom = [ (nixactions.envProviders.static { J = "job envFrom"; SHARED = "job envFrom"; }) ];
+                actions = [ nixactions.actions.checkout { bash = ''echo "SHARED=$SHARED W=$W J=$J ONLY=$ONLY"''; } ];
+              };
+            }
+            """
+        let result = try await scenario.run(workflow, file: "prec.nix")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] SHARED=job envFrom W=workflow env J=job env ONLY=from envFrom\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] → Checking out code\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] total "), "ls -la of the workspace: \(result.stdout)")
     }
 
     @Test("each example evaluates to the JSON kept next to it, and the failing fixtures fail with Nix's message (nix/expected.sh --check)")

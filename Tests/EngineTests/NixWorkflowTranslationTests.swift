@@ -53,7 +53,22 @@ struct NixWorkflowTranslationTests {
         #expect(workflow.job("a")?.original != nil, "a .nix job has the original's semantics ($JOB_ENV sourced)")
     }
 
-    @Test("conditions: status functions and ${{ }} are GitHub's if, anything else a shell test; continueOnError of a job runs every step")
+    @Test("retry min_time = 0 and max_time = 0 retry at once, as the original's sleep 0 did (audit 48: refused, naming YAML's keys)")
+    func zeroRetryWaits() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {
+               "a": {\(Self.position(2, 3)), "retry": {"max_attempts": 3, "min_time": 0, "max_time": 0}, "actions": [
+                 {\(Self.position(3, 5)), "bash": "one"} ]}
+             }}
+            """)
+        #expect(!result.hasErrors, "\(result.diagnostics)")
+        let retry = try #require(result.workflow?.job("a")?.steps.first?.retry)
+        #expect(retry.maxAttempts == 3 && retry.delay == .zero && retry.maxDelay == .zero)
+        #expect(retry.wait(before: 3) == .zero)
+    }
+
+    @Test("conditions: status functions and ${{ }} are GitHub's if, anything else a shell test; a job's continueOnError is accepted")
     func conditions() throws {
         let result = Self.load("""
             {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
@@ -70,7 +85,6 @@ struct NixWorkflowTranslationTests {
         let job = try #require(result.workflow?.job("deploy"))
         #expect(job.original?.shellCondition?.value == #"[ "$BRANCH" = main ]"#)
         #expect(job.original?.shellCondition?.location?.description == "ci.nix:3:5")
-        #expect(job.original?.runsEveryStep == true)
         #expect(job.condition == nil)
         #expect(job.steps[0].condition?.source.value == "always()")
         #expect(job.steps[0].shellCondition == nil)

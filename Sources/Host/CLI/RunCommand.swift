@@ -533,7 +533,6 @@ enum PlanPrinter {
                 facts.append("nix: \(names.joined(separator: ", "))")
             }
             if job.continueOnError { facts.append("continue-on-error") }
-            if job.original?.runsEveryStep == true { facts.append("continueOnError: later steps run after a failure") }
             if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
             text += "\(index + 1). \(DisplayText.escaped(instance.displayName))  [\(facts.joined(separator: "; "))]\n"
             for step in job.steps {

@@ -31,8 +31,9 @@ extension JobRunner {
             // a cancellation before the action started does not skip them (a cleanup action).
             let jobSucceeded = state.succeeded && (state.frame?.jobSucceeded ?? true)
             contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : jobSucceeded ? "success" : "failure")
-            // A job with the original's continueOnError runs every step whose condition is the default.
-            let keepsGoing = job.original?.runsEveryStep == true && step.condition == nil
+            // The original's bash test on an action is all that decides whether it runs: it is
+            // run after a failed action too (not after a cancellation).
+            let keepsGoing = step.shellCondition != nil && step.condition == nil
             let cancelled = state.cancelled && state.frame?.cancelledBefore != true
             let status = ExpressionStatus(succeeded: state.succeeded || keepsGoing, cancelled: cancelled)
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }

@@ -102,7 +102,8 @@ extension NodeReader {
     }
 
     /// A duration (`90s`, `10m`, `1h30m`), or minutes as a number for `timeout-minutes`.
-    mutating func duration(_ node: Node, key: String, context: String?) -> Located<Duration>? {
+    /// - Parameter allowsZero: `0s` is a value (a retry's delay: at once), not an error.
+    mutating func duration(_ node: Node, key: String, context: String?, allowsZero: Bool = false) -> Located<Duration>? {
         let at = location(node)
         if key == "timeout-minutes" {
             let number = node.scalar != nil ? node.float ?? node.int.map(Double.init) : nil
@@ -126,7 +127,7 @@ extension NodeReader {
         }
         let reading = node.scalar.map { DurationParser.read($0.string) } ?? .malformed
         switch reading {
-        case .duration(let value) where value > .zero:
+        case .duration(let value) where value > .zero || (allowsZero && value == .zero):
             return Located(value, at: at)
         case .duration:
             diagnostics.error("\(key) must be more than 0, found \(describe(node))", at: at, context: context,
@@ -230,9 +231,9 @@ extension NodeReader {
                                 ?? "use one of: \(names.joined(separator: ", "))")
                     }
                 }
-            case "delay": policy.delay = duration(value, key: "retry.delay", context: context)?.value ?? policy.delay
+            case "delay": policy.delay = duration(value, key: "retry.delay", context: context, allowsZero: true)?.value ?? policy.delay
             case "max-delay":
-                policy.maxDelay = duration(value, key: "retry.max-delay", context: context)?.value ?? policy.maxDelay
+                policy.maxDelay = duration(value, key: "retry.max-delay", context: context, allowsZero: true)?.value ?? policy.maxDelay
             default:
                 let codes = stringList(value, what: "retry.on-exit-codes", context: context)
                 var parsed: [Int32] = []

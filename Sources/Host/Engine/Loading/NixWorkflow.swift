@@ -305,7 +305,10 @@ extension NixWorkflow {
             var env = envPairs(top["env"], position: position, key: "env", context: context)
             if let providers = top["envFrom"] {
                 let (values, secretEntries) = envFrom(providers, position: position, known: env, context: context)
-                env = merged(env, values)
+                // The workflow's own env wins over its providers, as at a job's level: the
+                // original's precedence list, and its executors exported `env` after sourcing
+                // the providers (audit 48).
+                env = merged(values, env)
                 if !secretEntries.isEmpty { pairs.append(("secrets", Self.sequence(secretEntries, position.mark("envFrom")))) }
             }
             if !env.isEmpty { pairs.append(("env", Self.mapping(env, position.mark("env")))) }
@@ -387,7 +390,7 @@ extension NixWorkflow {
             return pairs
         }
 
-        /// The original's `envFrom` providers: static values and dotenv files become `env` (over
+        /// The original's `envFrom` providers: static values and dotenv files become `env` (under
         /// the level's own `env`, as the original had it), secret files and sops files become
         /// `secrets:` entries, and `required` names are checked against what is known by then.
         mutating func envFrom(_ value: JSONValue, position: Position, known: [(String, Node)], context: String?) -> (env: [(String, Node)], secrets: [Node]) {
@@ -490,8 +493,10 @@ extension NixWorkflow {
                 case .none: break
                 }
             }
-            if job["continueOnError"] == .bool(true) { semantics.runsEveryStep = true }
-            else if let value = job["continueOnError"], value != .bool(false), value != .null {
+            // The original's continueOnError let the workflow go on past this job's failure; here
+            // jobs that do not need it always go on, so it changes nothing (audit 48: it never
+            // made the job's later actions run).
+            if let value = job["continueOnError"], value != .bool(true), value != .bool(false), value != .null {
                 error("continueOnError must be true or false", position.location(file, "continueOnError"), context: context)
             }
             if let executor = job["executor"] { pairs += self.executor(executor, position: position, context: context) }

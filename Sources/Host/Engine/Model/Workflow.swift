@@ -609,8 +609,6 @@ public struct NixPackages: Sendable {
 /// `set -a`) before each step, instead of GitHub's `$GITHUB_ENV` lines read after each step; the
 /// original's variables are set; an action's timeout covers its retries.
 public struct OriginalSemantics: Sendable {
-    /// The job's `continueOnError = true`: a failed step does not stop the later ones (the job still fails).
-    public var runsEveryStep = false
     /// A `condition` that is a shell test, run with bash in the job's environment before its first step.
     public var shellCondition: Located<String>?
     /// `outputs = { NAME = PATH; }`: artifacts kept with their layout when the job succeeds.
