@@ -716,6 +716,34 @@ struct CachingTests {
 }
 
 extension CachingTests {
+    @Test("actions/cache with path ${{ github.workspace }}/… or ${{ runner.temp }}/…: the second run restores it, and the key is stored once (audit 48: the folders are new in every run, so it never hit)")
+    func workspacePathsHit() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              b:
+                steps:
+                  - uses: actions/cache@v4
+                    id: c
+                    with:
+                      path: |
+                        ${{ github.workspace }}/deps
+                        ${{ runner.temp }}/tool
+                      key: ws-1
+                  - run: |
+                      echo "hit=${{ steps.c.outputs.cache-hit }} deps=$(cat deps/f 2>/dev/null || echo none) tool=$(cat "$RUNNER_TEMP/tool/t" 2>/dev/null || echo none)"
+                      mkdir -p deps "$RUNNER_TEMP/tool"; echo D > deps/f; echo T > "$RUNNER_TEMP/tool/t"
+            """)
+        let first = try await project.run(["run", "wf.yml", "--log-format", "plain"])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("[b] hit=false deps=none tool=none"), "\(first.stdout)")
+        let second = try await project.run(["run", "wf.yml", "--log-format", "plain"])
+        #expect(second.stdout.contains("[b] hit=true deps=D tool=T"), "\(second.stdout)")
+        _ = try await project.run(["run", "wf.yml", "--log-format", "plain"])
+        #expect(project.dataFiles().count == 1, "one entry for the key: \(project.dataFiles())")
+    }
+
     @Test("policies, lookup-only, fail-on-cache-miss, save-on: always, and actions/cache/restore and /save")
     func options() async throws {
         let project = try Project(example: false)

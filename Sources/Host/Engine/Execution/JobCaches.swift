@@ -54,12 +54,32 @@ struct ResolvedCache: Sendable {
     var saveOn: CacheSpec.SaveOn
     var lookupOnly: Bool
     var failOnCacheMiss: Bool
+    /// The paths as the version reads them, when they differ from `paths`: the job's own folders
+    /// written as placeholders (`versionPaths(_:started:)`).
+    var versionPaths: [String]? = nil
 
     /// Entries match only for the same paths and archive format (cache.h: `version`), so the same
     /// key with other paths is never restored.
     var version: String {
-        let text = "nixactions-cache/1\ntar+zstd\n" + paths.joined(separator: "\n")
+        let text = "nixactions-cache/1\ntar+zstd\n" + (versionPaths ?? paths).joined(separator: "\n")
         return "v1-" + SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `paths` with the job's workspace and temporary folder written as `$GITHUB_WORKSPACE` and
+    /// `$RUNNER_TEMP`: those folders are new in every run, so `${{ github.workspace }}/.cache`
+    /// (GitHub's usual way to write a path, evaluated before the cache sees it) must give the same
+    /// version in every run (audit 48: it never hit, and every run stored the key again).
+    static func versionPaths(_ paths: [String], started: JobStarted) -> [String] {
+        paths.map { path in
+            for (folder, name) in [(started.workspace, "$GITHUB_WORKSPACE"), (started.temporaryDirectory, "$RUNNER_TEMP")] where !folder.isEmpty {
+                for prefix in ["", "!"] {
+                    let full = prefix + folder
+                    if path == full { return prefix + name }
+                    if path.hasPrefix(full + "/") { return prefix + name + path.dropFirst(full.count) }
+                }
+            }
+            return path
+        }
     }
 }
 
@@ -477,7 +497,7 @@ extension JobRunner {
         let cache = ResolvedCache(
             id: step.id ?? "step \(step.index + 1)", paths: paths, key: key, restoreKeys: restoreKeys, backend: inputs["backend"],
             policy: .pullPush, saveOn: flag("save-always") ? .always : .success, lookupOnly: flag("lookup-only"),
-            failOnCacheMiss: flag("fail-on-cache-miss"))
+            failOnCacheMiss: flag("fail-on-cache-miss"), versionPaths: ResolvedCache.versionPaths(paths, started: started))
         if let problem = CacheKeys.problem(key) { throw EngineError("\(action): key '\(key)': \(problem)") }
         if action == "actions/cache/save" {
             await saveCache(cache, executor: executor)
