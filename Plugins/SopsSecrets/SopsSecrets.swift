@@ -70,11 +70,14 @@ final class SopsSecrets: SecretsPlugin {
 
         let (status, stdout, stderr) = try await Self.run(arguments, environment: environment, directory: project, context: context)
         guard status == 0 else {
-            // sops's own words, first line only (it names the problem, not the data).
-            let reason = String(decoding: stderr.prefix(400), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "exit status \(status)"
+            // sops's own words, first line only (it names the problem, not the data), without a
+            // line of the file it quotes.
+            let reason = Self.shownReason(String(decoding: stderr.prefix(400), as: UTF8.self).split(separator: "\n").first.map(String.init)
+                ?? "exit status \(status)")
             throw OperationFailure(
                 message: "sops could not decrypt \(file): \(reason)",
-                hint: reason.contains("master key") || reason.contains("data key") || reason.contains("age")
+                hint: reason.contains("master key") || reason.contains("data key")
+                    || reason.range(of: #"\bage\b"#, options: .regularExpression) != nil
                     ? "set SOPS_AGE_KEY_FILE or the entry's age-key-file to the age key the file was encrypted for"
                     : "run 'sops --decrypt \(file)' to see the whole error")
         }
@@ -102,6 +105,16 @@ final class SopsSecrets: SecretsPlugin {
             var bytes = Array(value.utf8)
             try values.deliver(name, &bytes)
         }
+    }
+
+    /// sops's first error line as it may be shown: for a dotenv file that is not encrypted, sops
+    /// quotes the line it could not read, which may be part of a secret (audit 48: a private
+    /// key's line); the other readers of dotenv files here never show it either.
+    static func shownReason(_ line: String) -> String {
+        if let range = line.range(of: "invalid dotenv input line") {
+            return String(line[..<range.upperBound]) + " (the line is not shown: it may hold part of a secret)"
+        }
+        return line
     }
 
     /// sops's own guess from the extension.

@@ -161,6 +161,35 @@ struct SecretProvidersIntegrationTests {
         try project.workflow(jobSecrets: ["{ provider: sops, file: broken.json, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
         let brokenJSON = try await project.run(secrets: [password])
         expectProviderFailure(brokenJSON, project, provider: "sops", contains: "could not decrypt broken.json")
+
+        // A dotenv file not encrypted yet: sops quotes the line it cannot read (audit 48: a line
+        // of a private key was shown); only that it was a line is said.
+        let keyLine = unique("b3BlbnNzaC1rZXktdjEAAAAABG5vbmU")
+        try project.write("deploy.env", "DEPLOY_USER=ci\nSSH_KEY=-----BEGIN OPENSSH PRIVATE KEY-----\n\(keyLine)\n-----END OPENSSH PRIVATE KEY-----\n")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: deploy.env, age-key-file: keys/age.txt, sops: '\(sops)' }"], report: [])
+        let dotenv = try await project.run(secrets: [keyLine])
+        expectProviderFailure(dotenv, project, provider: "sops", contains: "invalid dotenv input line (the line is not shown: it may hold part of a secret)")
+    }
+
+    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48)")
+    func sopsHangs() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let pidFile = project.temp.path + "/sops.pid"
+        let fake = try project.write("fake-sops", "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
+        chmod(fake, 0o755)
+        try project.write("secrets.enc.yaml", "a: b\n")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
+        let result = try await project.run(secrets: [])
+        expectProviderFailure(result, project, provider: "sops", contains: "did not answer within 30")
+        let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = kill(pid, 0) != 0
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        if !gone { kill(pid, SIGKILL) }
+        #expect(gone, "sops (pid \(pid)) was left running after the run")
     }
 
     @Test("sops failure: a key in keys: that the file does not have, exit 2, no job started")

@@ -80,7 +80,8 @@ final class PluginSecrets: @unchecked Sendable {
             }
         case NXA_STATUS_CANCELLED: throw CancellationError()
         case NXA_STATUS_TIMED_OUT:
-            throw EngineError("secret provider '\(entry.provider)' did not answer within \(Self.resolveTimeout)",
+            // Said after "secret provider 'NAME': " by the caller.
+            throw EngineError("did not answer within \(Self.resolveTimeout.components.seconds) s (it was cancelled)",
                               hint: "check that the secret store is reachable")
         default:
             if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) {
@@ -121,7 +122,9 @@ extension HostRuntime {
 
     /// Start an asynchronous plugin operation and await its completion. A cancellable one is
     /// cancelled with the calling task; at `timeout` it is abandoned: the host stops waiting and
-    /// ignores whatever the plugin sends for it later.
+    /// ignores whatever the plugin sends for it later, and a cancellable one is cancelled too, so
+    /// that what the plugin started for it (a `sops` waiting for a key server) does not outlive
+    /// the run (audit 48).
     func call(
         options: OperationOptions, timeout: Duration, cancel: (@Sendable (UInt64) -> Void)?,
         start: @escaping @Sendable (UInt64, UnsafeMutablePointer<nxa_error>) -> nxa_status
@@ -131,6 +134,10 @@ extension HostRuntime {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled {
                 complete(op, status: NXA_STATUS_TIMED_OUT, result: [])
+                if options.cancellable, let cancel {
+                    markCancelled(op)
+                    cancel(op)
+                }
             }
         }
         defer { watchdog.cancel() }
