@@ -29,11 +29,14 @@ public func nixactionsPluginEntry(
 /// never a file.
 final class SopsSecrets: SecretsPlugin {
     let project: String
+    /// The run's tracking id, for the processes this provider starts (nil from an older host).
+    let trackingID: String?
     /// The most sops may print (a secrets file is small; this bounds the memory).
     static let outputLimit = 16 << 20
 
     init(configuration: SecretsConfiguration, host: HostServices) throws {
         project = configuration.projectDirectory
+        trackingID = configuration.trackingID
     }
 
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
@@ -52,6 +55,9 @@ final class SopsSecrets: SecretsPlugin {
         }
         let extract = try SecretDocuments.string(options, "extract")
         var environment = ProcessInfo.processInfo.environment
+        // Marked as the run's: a host killed by SIGKILL leaves sops to the run's supervisor,
+        // which ends every process carrying the mark (audit 48: it stayed under init).
+        if let trackingID { environment[JobContainment.trackingVariable] = trackingID + "/secrets" }
         if let keyFile = try SecretDocuments.string(options, "age-key-file") {
             let keyPath = SecretDocuments.path(keyFile, project: project)
             guard FileManager.default.isReadableFile(atPath: keyPath) else {

@@ -192,6 +192,37 @@ struct SecretProvidersIntegrationTests {
         #expect(gone, "sops (pid \(pid)) was left running after the run")
     }
 
+    @Test("a host killed with SIGKILL while sops runs: the run's supervisor ends sops too (audit 48: it stayed under init)")
+    func sopsEndedWithKilledHost() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let pidFile = project.temp.path + "/sops.pid"
+        let fake = try project.write("fake-sops", "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
+        chmod(fake, 0o755)
+        try project.write("secrets.enc.yaml", "a: b\n")
+        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
+        try FileManager.default.createDirectory(atPath: project.runTemp, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = project.runTemp
+        let host = try LaunchedProcess([nixactionsBinary.path, "run", project.workflowPath, "--log-dir", project.logs], in: project.project,
+                                       environment: environment)
+        var pid: Int32?
+        for _ in 0..<100 where pid == nil {
+            pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if pid == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        host.signal(SIGKILL)
+        await waitForExit(host)
+        let sops = try #require(pid, "the fake sops never started")
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(sops, 0) != 0
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        if !gone { kill(sops, SIGKILL) }
+        #expect(gone, "sops (pid \(sops)) outlived the killed host")
+    }
+
     @Test("sops failure: a key in keys: that the file does not have, exit 2, no job started")
     func sopsUnknownKey() async throws {
         let project = try SecretsProject()

@@ -280,7 +280,7 @@ struct RunCommand: AsyncParsableCommand {
             hostEnvironment: ProcessInfo.processInfo.environment, providers: registry,
             configuration: SecretsConfiguration(
                 runID: runID, runDirectory: supervision.folder.path, projectDirectory: options.projectDirectory,
-                secretsDirectory: secretsFolder))
+                secretsDirectory: secretsFolder, trackingID: supervision.trackingID))
         let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
         let baseOptions = options
         let eventsLog = logReporter

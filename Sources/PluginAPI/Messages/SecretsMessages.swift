@@ -17,14 +17,19 @@ public struct SecretsConfiguration: Codable, Sendable, Hashable {
     public var secretsDirectory: String
     /// Provider-wide settings (none are read from anywhere yet: `{}`).
     public var options: [String: JSONValue]
+    /// The run's tracking id (an optional field added after 1.2): a process a provider starts
+    /// carries `NIXACTIONS_TRACKING_ID=<id>/…` in its environment, so that the run's supervisor
+    /// ends it if the host dies before it could.
+    public var trackingID: String?
 
     public init(runID: String, runDirectory: String, projectDirectory: String, secretsDirectory: String,
-                options: [String: JSONValue] = [:]) {
+                options: [String: JSONValue] = [:], trackingID: String? = nil) {
         self.runID = runID
         self.runDirectory = runDirectory
         self.projectDirectory = projectDirectory
         self.secretsDirectory = secretsDirectory
         self.options = options
+        self.trackingID = trackingID
     }
 }
 
