@@ -67,6 +67,9 @@
  *     TMPDIR); removed by the host when the run ends.
  *     `options`: the provider's settings from `.nixactions/config.yml` (`secrets: { providers:
  *     { vault: { address: …, ca-file: … } } }`), free-form per provider; {} when none.
+ *     `trackingID` (optional, added after 1.2): a process the provider starts should carry
+ *     `NIXACTIONS_TRACKING_ID=<trackingID>/…` in its environment: the run's supervisor ends every
+ *     such process if the host dies before it could.
  *
  *   SecretsEntry (resolve):
  *     { "provider": "vault",
