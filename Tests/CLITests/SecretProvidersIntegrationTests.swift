@@ -183,9 +183,11 @@ struct SecretProvidersIntegrationTests {
         let result = try await project.run(secrets: [])
         expectProviderFailure(result, project, provider: "sops", contains: "did not answer within 30")
         let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        // Running, not a zombie left to a reaper that does not wait, nor a new process with its pid.
+        let started = processStartTime(pid)
         var gone = false
         for _ in 0..<50 where !gone {
-            gone = kill(pid, 0) != 0
+            gone = !isRunning(pid, startedAt: started)
             if !gone { try await Task.sleep(for: .milliseconds(100)) }
         }
         if !gone { kill(pid, SIGKILL) }
@@ -211,12 +213,14 @@ struct SecretProvidersIntegrationTests {
             pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             if pid == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
+        let sopsStarted = pid.flatMap(processStartTime)
         host.signal(SIGKILL)
         await waitForExit(host)
         let sops = try #require(pid, "the fake sops never started")
+        let started = sopsStarted
         var gone = false
-        for _ in 0..<100 where !gone {
-            gone = kill(sops, 0) != 0
+        for _ in 0..<300 where !gone {
+            gone = !isRunning(sops, startedAt: started)
             if !gone { try await Task.sleep(for: .milliseconds(100)) }
         }
         if !gone { kill(sops, SIGKILL) }
