@@ -281,6 +281,38 @@ struct CancellationTests {
         #expect(result.stdout.contains("[a] last cleanup step ran\n"), "\(result.stdout)")
     }
 
+    @Test("SIGINT during upload-artifact stops the copy: the step is cancelled (not a success after the cancel), its always() step runs, exit 130 (audit 48: a 6 GB upload went on for 19 s)")
+    func artifactUploadCancelled() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let marks = temp.path + "/marks"
+        try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+        // 1,024 files of 1 MiB (one process makes them): copied one by one, so a cancel is seen
+        // between two of them.
+        try temp.write("project/wf.yml", """
+            jobs:
+              up:
+                steps:
+                  - run: mkdir big && head -c 1073741824 /dev/zero | (cd big && split -b 1048576 -a 4 - f)
+                  - uses: actions/upload-artifact@v4
+                    with: { name: big, path: big/ }
+                  - if: always()
+                    run: touch \(marks)/cleanup-step
+            """)
+        let (process, output) = try Self.start(temp)
+        #expect(await eventually(timeout: .seconds(60)) { output().contains("> actions/upload-artifact") })
+        kill(process.processIdentifier, SIGINT)
+        let clock = ContinuousClock(), interrupted = clock.now
+        await waitForExit(process)
+        let took = clock.now - interrupted
+        let text = output()
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(!text.contains("✓ actions/upload-artifact"), "the upload went on to its end after the cancel:\n\(text)")
+        #expect(text.contains("✗ actions/upload-artifact@v4 (cancelled"), "\(text)")
+        #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-step"), "the always() step did not run:\n\(text)")
+        #expect(took < .seconds(30), "the run took \(took) to end after SIGINT:\n\(text)")
+    }
+
     @Test("a background process a step leaves running is ended when its job finishes")
     func backgroundProcessEndsWithJob() async throws {
         let temp = try TemporaryDirectory()

@@ -76,6 +76,17 @@ extension JobRunner {
             }
             reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
         } catch {
+            // Cancelled (a signal, the job's time limit, fail-fast) while it copied: the step is
+            // `cancelled`, as a `run:` step's would be (audit 48: an upload went on to its end).
+            if error is CancellationError || Task.isCancelled {
+                reportStepFinished(step.index, name: name, outcome: .cancelled, exitCode: nil, duration: ContinuousClock.now - began, state: state,
+                                   allowed: allowed)
+                state.cancelled = true
+                if let id = step.id {
+                    state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("cancelled"), "conclusion": .string("cancelled")])
+                }
+                return
+            }
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
         }
     }
@@ -200,9 +211,12 @@ public struct ArtifactStore: Sendable {
     /// `destination`. Anything else (a FIFO, a socket, a device) is not a file to keep and is left
     /// out: Foundation's copy opened a FIFO and waited for a writer forever. Folders are walked
     /// with a stack, not recursion.
+    /// A cancel of the calling task (a signal, the job's time limit) stops it between two entries
+    /// with `CancellationError`.
     static func copyTree(_ source: String, to destination: String) throws {
         var pending = [(source, destination)]
         while let (from, to) = pending.popLast() {
+            try Task.checkCancellation()
             var info = stat()
             guard lstat(from, &info) == 0 else { throw EngineError("cannot read '\(from)': \(String(cString: strerror(errno)))") }
             switch info.st_mode & S_IFMT {
