@@ -89,6 +89,33 @@ struct TimeoutRetryScenarios {
         #expect(outputLines(out).filter { $0 == "[eventually] > Flaky" }.count == 1, "one step, several attempts")
     }
 
+    @Test("an attempt killed by a signal says so in the retry line, the events and the final error (audit 48: 'exit code -')")
+    func retryKilledBySignal() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              sig:
+                steps:
+                  - name: Killed
+                    retry: { max-attempts: 2, delay: 10ms }
+                    run: kill -9 $$
+            """, ["--log-format", "json"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let retrying = result.stdout.split(separator: "\n").first { $0.contains("\"event\":\"step_retrying\"") } ?? ""
+        #expect(retrying.contains("\"signal\":9") && retrying.contains("\"exit_code\":null"), "\(result.stdout)")
+        #expect(result.stdout.contains("step 'Killed' failed after 2 attempts (the last killed by signal 9)"), "\(result.stdout)")
+        let plain = try await scenario.run("""
+            jobs:
+              sig:
+                steps:
+                  - name: Killed
+                    retry: { max-attempts: 2, delay: 10ms }
+                    run: kill -9 $$
+            """)
+        #expect(plain.stdout.contains("[sig] warning: step 'Killed' failed (killed by signal 9); attempt 2 of 2 in 10ms"), "\(plain.stdout)")
+    }
+
     @Test("an exhausted retry fails the step and the job, and is never reported as a success")
     func retryExhausted() async throws {
         let scenario = try Scenario()

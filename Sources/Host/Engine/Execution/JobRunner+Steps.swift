@@ -386,7 +386,7 @@ extension JobRunner {
             let wait = policy.wait(before: attempt + 1)
             // Only the job's own steps retry: a composite action's have no `retry` and no defaults.
             reporter.report(.stepRetrying(job: planned.key, step: step.index, name: name, attempt: attempt, of: policy.maxAttempts,
-                                          exitCode: stepResult.exitCode, wait: wait))
+                                          exitCode: stepResult.exitCode, wait: wait, signal: stepResult.signal))
             try? await Task.sleep(for: deadline.map { min(wait, max(.zero, $0 - clock.now)) } ?? wait)
             if Task.isCancelled {
                 result = .cancelled
@@ -422,7 +422,10 @@ extension JobRunner {
             } else if !stepResult.succeeded {
                 outcome = .failure
                 if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
-                if policy.maxAttempts > 1 { message = "step '\(name)' failed after \(ran) attempt\(ran == 1 ? "" : "s")" }
+                if policy.maxAttempts > 1 {
+                    message = "step '\(name)' failed after \(ran) attempt\(ran == 1 ? "" : "s")"
+                        + (stepResult.signal.map { " (the last killed by signal \($0))" } ?? "")
+                }
             }
         case .timedOut(let limit):
             outcome = .failure

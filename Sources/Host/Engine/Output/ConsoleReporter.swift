@@ -87,8 +87,8 @@ public final class ConsoleReporter: RunReporter {
             case .matrixExpanded(let key, let jobs, _):
                 // The stand-in's place in the table is its instances'.
                 if let index = state.sequence.firstIndex(of: key) { state.sequence.replaceSubrange(index...index, with: jobs) }
-            case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait):
-                let text = Self.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait)
+            case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
+                let text = Self.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal)
                 write("[\(job)] " + color("33", "warning: " + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
             case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
@@ -143,9 +143,11 @@ public final class ConsoleReporter: RunReporter {
         return color(outcome == .cancelled ? "33" : "31", "[\(job)] ✗ \(name)\(suffix)")
     }
 
-    /// The line a retry shows: `step 'Test' failed (exit code 1); attempt 2 of 3 in 5s`.
-    static func retryText(name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration) -> String {
-        "step '\(name)' failed (exit code \(exitCode.map(String.init) ?? "-")); attempt \(attempt + 1) of \(of) in \(DurationParser.format(wait))"
+    /// The line a retry shows: `step 'Test' failed (exit code 1); attempt 2 of 3 in 5s`, or
+    /// `(killed by signal 9)`.
+    static func retryText(name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration, signal: Int32? = nil) -> String {
+        let why = signal.map { "killed by signal \($0)" } ?? "exit code \(exitCode.map(String.init) ?? "-")"
+        return "step '\(name)' failed (\(why)); attempt \(attempt + 1) of \(of) in \(DurationParser.format(wait))"
     }
 
     static func describe(_ annotation: Annotation) -> String {

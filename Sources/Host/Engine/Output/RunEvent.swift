@@ -59,7 +59,8 @@ public enum RunEvent: Sendable {
                       id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:], attempts: Int = 1)
     /// A step's attempt `attempt` (counted from 1) of at most `of` failed, and the step runs again
     /// after `wait` (its `retry` policy). Its output goes on under the same step index.
-    case stepRetrying(job: String, step: Int, name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration)
+    /// `signal`: the attempt was killed by that signal (then `exitCode` is nil).
+    case stepRetrying(job: String, step: Int, name: String, attempt: Int, of: Int, exitCode: Int32?, wait: Duration, signal: Int32? = nil)
     /// `outputs`: the job's outputs as `needs.JOB.outputs` sees them (one holding a secret left out).
     /// `reason`: why a job decided without starting was skipped or cancelled (a failure says it in `failure`).
     case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:],

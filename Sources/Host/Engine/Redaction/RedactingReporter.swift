@@ -130,8 +130,8 @@ public struct RedactingReporter: RunReporter {
         case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs, let attempts):
             wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration,
                                          id: id, conclusion: conclusion, outputs: masked(outputs), attempts: attempts))
-        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait):
-            wrapped.report(.stepRetrying(job: k(job), step: step, name: r(name), attempt: attempt, of: of, exitCode: exitCode, wait: wait))
+        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait, let signal):
+            wrapped.report(.stepRetrying(job: k(job), step: step, name: r(name), attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal))
         case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs, let reason):
             var failure = original
             if let original {
