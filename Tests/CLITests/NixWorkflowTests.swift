@@ -383,6 +383,31 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] total "), "ls -la of the workspace: \(result.stdout)")
     }
 
+    @Test("a variable of the environment that an env of the workflow, a job or an action hides: a warning naming that level and its line (audit 48: always 'the workflow's env')")
+    func shadowedVariables() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let path = try scenario.temp.write("shadow.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              env = { NXA_W = "workflow"; };
+              jobs.build = {
+                env = { NXA_J = "job"; };
+                actions = [ { name = "greet"; env = { NXA_A = "action"; }; bash = ''echo "$NXA_W $NXA_J $NXA_A"''; } ];
+              };
+            }
+            """)
+        let result = try await nixactions(["run", path, "--log-dir", scenario.logs, "--log-format", "plain"], in: scenario.project,
+                                          environment: ["NXA_W": "outside", "NXA_J": "outside", "NXA_A": "outside"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[build] workflow job action\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("shadow.nix:3:"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: NXA_W is set in the environment nixactions runs in and in the workflow's env; that value is used"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: NXA_J is set in the environment nixactions runs in and in job 'build''s env"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: NXA_A is set in the environment nixactions runs in and in the env of step 'greet' of job 'build'"), "\(result.stderr)")
+    }
+
     @Test("each example evaluates to the JSON kept next to it, and the failing fixtures fail with Nix's message (nix/expected.sh --check)")
     func expectedJSON() async throws {
         guard nixAvailable() else { return }

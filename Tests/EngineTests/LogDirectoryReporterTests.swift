@@ -37,4 +37,27 @@ struct LogDirectoryReporterTests {
         let bytes = Array(b.utf8)
         #expect(String(decoding: bytes[offset..<(offset + length)], as: UTF8.self) == "out of b\n")
     }
+
+    @Test("a signal after the run's end is recorded after workflow_finished, and the replayed record's exit status is 130 (audit 48: it said success)")
+    func signalAfterTheEnd() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/run"
+        let reporter = try LogDirectoryReporter(directory: folder)
+        reporter.report(.workflowStarted(workflow: "w", runID: "r"))
+        reporter.report(.jobStarted(job: "a", name: "a"))
+        reporter.report(.jobFinished(job: "a", name: "a", outcome: .success, duration: .zero, failure: nil))
+        reporter.report(.workflowFinished(workflow: "w", outcome: .success, duration: .zero))
+        #expect(reporter.isFinished)
+        var state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
+        #expect(state.exitStatus == 0)
+        reporter.report(.message(job: nil, level: .warning, text: "the run received signal 2 (SIGINT) after it finished: its exit status is 130"))
+        let text = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        #expect(text.hasSuffix("its exit status is 130\"}\n"), "\(text)")
+        state = try RunState.replay(text)
+        #expect(state.status == "success" && state.signalled && state.exitStatus == 130)
+        // A job's message after the end is not the run's: not appended.
+        reporter.report(.message(job: "a", level: .warning, text: "late"))
+        #expect(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8) == text)
+    }
 }

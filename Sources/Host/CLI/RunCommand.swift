@@ -48,9 +48,14 @@ struct RunCommand: AsyncParsableCommand {
     static func warnShadowedVariables(_ workflow: Workflow, given: [String: String],
                                       environment: [String: String] = ProcessInfo.processInfo.environment) {
         var seen: Set<String> = []
-        for entry in workflow.env + workflow.jobs.flatMap(\.env) where !entry.name.isEmpty && given[entry.name] == nil {
+        // Each with the level that sets it (audit 48: a job's or an action's env was called the workflow's).
+        let levels = workflow.env.map { ($0, "the workflow's env") }
+            + workflow.jobs.flatMap { job in job.env.map { ($0, "job '\(job.id)''s env") } }
+            + workflow.jobs.flatMap { job in job.steps.flatMap { step in step.env.map { ($0, "the env of step '\(step.displayName)' of job '\(job.id)'") } } }
+        for (entry, level) in levels where !entry.name.isEmpty && given[entry.name] == nil {
             guard let value = environment[entry.name], value != entry.value.source.value, seen.insert(entry.name).inserted else { continue }
-            standardError("warning: \(entry.name) is set in the environment nixactions runs in and in the workflow's env; the workflow's value is used"
+            let at = entry.value.source.location.map { "\($0): " } ?? ""
+            standardError("\(at)warning: \(entry.name) is set in the environment nixactions runs in and in \(level); that value is used"
                           + " (the original NixActions let the environment win)\n  hint: to give it at run time, pass --env \(entry.name)=…\n")
         }
     }
@@ -288,7 +293,12 @@ struct RunCommand: AsyncParsableCommand {
             onSignal: { number in
                 // Why the run was cancelled is part of its record (a report shows it): in the events
                 // file at once, and in the console's events right after their start.
-                let message = RunEvent.message(job: nil, level: .warning, text: "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
+                // After the run's end (its summary being printed) the signal still makes the exit
+                // status 130: the record says so after `workflow_finished` (audit 48).
+                let late = eventsLog?.isFinished == true
+                let message = RunEvent.message(job: nil, level: .warning, text: late
+                    ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: its exit status is 130"
+                    : "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself

@@ -65,9 +65,10 @@ public final class JSONLinesReporter: RunReporter {
             if let conclusion, conclusion != outcome { object.add("conclusion", conclusion.rawValue) }
             if !outputs.isEmpty { object.add("outputs", outputs) }
             if attempts > 1 { object.add("attempts", attempts) }
-        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait):
+        case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait, let signal):
             object.add("event", "step_retrying"); object.add("job", job); object.add("step", step); object.add("name", name)
             object.add("attempt", attempt); object.add("max_attempts", of); object.add("exit_code", exitCode.map(Int.init))
+            if let signal { object.add("signal", Int(signal)) }
             object.add("wait_ms", milliseconds(wait))
         case .jobFinished(let job, let name, let outcome, let time, let failure, let outputs, let reason):
             object.add("event", "job_finished"); object.add("job", job); object.add("name", name); object.add("status", outcome.rawValue)
@@ -125,6 +126,8 @@ public final class LogDirectoryReporter: RunReporter {
     private let eventsWriter: BufferedWriter
     /// Whether `workflow_started` has been written (only the first is).
     private let startedWritten = Mutex(false)
+    /// Whether `workflow_finished` has been written: the events file is closed.
+    private let finished = Mutex(false)
     private let events: JSONLinesReporter
     private let summary: ConsoleReporter
     private let onFailure: @Sendable (String) -> Void
@@ -223,7 +226,23 @@ public final class LogDirectoryReporter: RunReporter {
         eventsWriter.write(line)
     }
 
+    /// Whether the run's `workflow_finished` has been written.
+    public var isFinished: Bool { finished.withLock { $0 } }
+
     public func report(_ event: RunEvent) {
+        if case .message(nil, _, _) = event, finished.withLock({ $0 }) {
+            // The run's own message after its end (a signal while the summary was printed: it
+            // decides the exit status, so the record says so). The file was closed: appended.
+            let line = Mutex("")
+            JSONLinesReporter(write: { text in line.withLock { $0 += text } }).report(event)
+            let fd = Glibc.open(directory + "/events.jsonl", O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0 {
+                var text = line.withLock { $0 }
+                _ = text.withUTF8 { Glibc.write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            }
+            return
+        }
         if case .output(let job, let step, let stream, let line) = event {
             // A line the host prints for a step (a built-in action's): kept as the step's output
             // is, its bytes in the job log and an `output` event with their range.
@@ -242,8 +261,8 @@ public final class LogDirectoryReporter: RunReporter {
         case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
         case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _, _):
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")
-        case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait):
-            append(job, "warning: " + ConsoleReporter.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait))
+        case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
+            append(job, "warning: " + ConsoleReporter.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal))
         case .message(let job?, let level, let text): append(job, "\(level.rawValue): \(text)")
         case .annotation(let annotation): append(annotation.job, ConsoleReporter.describe(annotation))
         case .jobFinished(let job, _, let outcome, _, _, _, _):
@@ -280,6 +299,7 @@ public final class LogDirectoryReporter: RunReporter {
             for writer in jobs.withLock({ jobs in defer { jobs.removeAll() }; return Array(jobs.values) }) { writer.close() }
             for writer in closing.withLock({ all in defer { all.removeAll() }; return Array(all.values) }) { writer.close() }
             eventsWriter.close()
+            finished.withLock { $0 = true }
         }
     }
 }

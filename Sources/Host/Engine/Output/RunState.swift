@@ -61,6 +61,16 @@ public struct RunState: Sendable, Equatable {
     /// Why the run ended as it did, when that is not its jobs' doing: a host that died, or was
     /// stopped at once by a second signal (written by the run's supervisor, `UnfinishedRunEvents`).
     public var message: String?
+    /// A signal reached the run (a `message` of the run's own, "…the run received signal N…",
+    /// also one after `workflow_finished`): its exit status is 130 whatever its jobs did.
+    public var signalled = false
+    /// The exit status the run's command had, as its record tells it: 130 when a signal came,
+    /// else 0 for `success`, 130 for `cancelled`, 1 for anything else; nil while it runs.
+    public var exitStatus: Int? {
+        guard let status else { return nil }
+        if signalled { return 130 }
+        return status == "success" ? 0 : status == "cancelled" ? 130 : 1
+    }
     /// Jobs in the order they started (or were decided without starting).
     public var jobs: [JobState] = []
     /// The keys of the run's jobs in the order of its plan (the console's table order), from
@@ -186,6 +196,10 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].failedStepIndex = int("failed_step_index")
                 state.jobs[j].outputs = object["outputs"] as? [String: String] ?? [:]
                 state.jobs[j].message = string("message")
+            case "message":
+                if object["job"] == nil || object["job"] is NSNull, string("text")?.contains("the run received signal ") == true {
+                    state.signalled = true
+                }
             case "workflow_finished":
                 state.status = string("status")
                 state.durationMilliseconds = int("duration_ms")
