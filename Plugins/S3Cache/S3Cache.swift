@@ -208,6 +208,18 @@ final class S3Cache: CachePlugin {
         if Task.isCancelled { throw CancellationError() }
         switch result {
         case .failure(let failure):
+            let message = failure.error.message
+            if downloadError == nil, message.hasPrefix("the entry is corrupt") || message.hasPrefix("the entry is truncated") {
+                // Damaged where it is stored: it goes, as the local backend's does, or it would
+                // fail every restore and refuse every save of its key (audit 48).
+                let deleted = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
+                if let status = deleted?.status, (200..<300).contains(status) || status == 404 {
+                    _ = try? await client.send(.DELETE, layout.prefix + record.data, context: context)
+                    throw OperationFailure(message: "entry \(request.key): \(message); it was removed", hint: "the next save stores it again")
+                }
+                throw OperationFailure(message: "entry \(request.key): \(message)",
+                                       hint: "remove it with nixactions cache clear --backend s3 KEY (it could not be removed now)")
+            }
             throw failure
         case .success(let bytes):
             if let downloadError {
@@ -355,10 +367,10 @@ final class S3Cache: CachePlugin {
     /// Remove a failed save's data: abort its multipart upload or delete its object.
     func dropStaged(_ upload: UploadState, _ dataName: String, context: OperationContext) async {
         if let id = upload.uploadID.withLock({ $0 }) {
-            _ = try? await client.send(.DELETE, dataName, query: [("uploadId", id)], context: context)
+            _ = try? await client.send(.DELETE, dataName, query: [("uploadId", id)], cleanup: true, context: context)
         }
         if upload.putSingle.load(ordering: .relaxed) {
-            _ = try? await client.send(.DELETE, dataName, context: context)
+            _ = try? await client.send(.DELETE, dataName, cleanup: true, context: context)
         }
     }
 
@@ -457,7 +469,7 @@ final class S3Cache: CachePlugin {
         if let outcome = state.outcome { return outcome }
         let outcome: CacheCommitted
         if request.discard || state.data == nil {
-            if let data = state.data { _ = try? await client.send(.DELETE, layout.prefix + data, context: context) }
+            if let data = state.data { _ = try? await client.send(.DELETE, layout.prefix + data, cleanup: true, context: context) }
             outcome = CacheCommitted(committed: false, reason: request.discard ? "discarded" : "expired")
         } else {
             let data = state.data!
@@ -505,10 +517,10 @@ final class S3Cache: CachePlugin {
     /// Delete the lease if it is still ours.
     func releaseLease(_ token: String, _ state: ReservationState, context: OperationContext) async {
         let name = layout.lease(state.key, state.version)
-        guard let current = try? await client.send(.GET, name, context: context), current.status == 200,
+        guard let current = try? await client.send(.GET, name, cleanup: true, context: context), current.status == 200,
               let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), lease.token == token
         else { return }
-        _ = try? await client.send(.DELETE, name, context: context)
+        _ = try? await client.send(.DELETE, name, cleanup: true, context: context)
     }
 }
 

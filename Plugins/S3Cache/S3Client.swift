@@ -77,12 +77,21 @@ final class S3Client: Sendable {
     }
 
     /// One request; the body of the answer is read whole (at most 16 MiB: listings, manifests).
-    /// `idempotent`: whether a failure may be retried.
+    /// `idempotent`: whether a failure may be retried. `cleanup`: undoing this run's own work (a
+    /// lease, a staged upload): tried even while the endpoint counts as unreachable, once (audit
+    /// 48: a save that timed out left its lease, and the key could not be saved for an hour).
     func send(
         _ method: HTTPMethod, _ object: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
-        body: Body = .none, idempotent: Bool = true, context: OperationContext
+        body: Body = .none, idempotent: Bool = true, cleanup: Bool = false, context: OperationContext
     ) async throws -> S3Response {
-        try await attempt(method, object, idempotent: idempotent, context: context) { deadline in
+        var sending = 0
+        switch body {
+        case .none: break
+        case .small(let bytes): sending = bytes.count
+        case .stream(let upload): sending = upload.buffer.readableBytes
+        }
+        return try await attempt(method, object, idempotent: idempotent && !cleanup, sending: sending, ignoresBreaker: cleanup,
+                                 context: context) { deadline in
             let request = try self.request(method, object, query: query, headers: extra, body: body)
             let response = try await self.http.execute(request, deadline: deadline)
             let bytes = try await response.body.collect(upTo: 16 << 20)
@@ -141,18 +150,28 @@ final class S3Client: Sendable {
         return request
     }
 
+    /// The slowest upload a request's deadline allows for (64 KiB/s): a request that sends a part
+    /// gets `timeout` plus the time to send it at that rate, so that a slow uplink that still moves
+    /// bytes is not cut off (audit 48: with the defaults, one slower than about 4.5 Mbit/s never
+    /// saved).
+    static let slowestUpload: Double = 64 * 1024
+
     /// Run `body` with retries: connection failures, 5xx, 429 and 400 BadDigest (idempotent requests only),
     /// with exponential backoff, within the per-request timeout and the operation's deadline.
+    /// `sending`: bytes the request's body carries (its deadline grows with them).
     private func attempt<T: Sendable>(
-        _ method: HTTPMethod, _ object: String?, idempotent: Bool, streaming: Bool = false, context: OperationContext,
-        _ body: @Sendable (NIODeadline) async throws -> (S3Response, T)
+        _ method: HTTPMethod, _ object: String?, idempotent: Bool, streaming: Bool = false, sending: Int = 0, ignoresBreaker: Bool = false,
+        context: OperationContext, _ body: @Sendable (NIODeadline) async throws -> (S3Response, T)
     ) async throws -> (S3Response, T) {
-        if let known = unreachable.withLock({ $0.until > Date().timeIntervalSince1970 ? $0.failure : nil }) { throw known }
+        if !ignoresBreaker, let known = unreachable.withLock({ $0.until > Date().timeIntervalSince1970 ? $0.failure : nil }) { throw known }
         let attempts = idempotent ? retries + 1 : 1
         var lastFailure = ""
         for attempt in 1...attempts {
             try Task.checkCancellation()
-            var seconds = streaming ? 7 * 24 * 3600 : timeout
+            var seconds = streaming ? 7 * 24 * 3600 : timeout + Double(sending) / Self.slowestUpload
+            // Cleanup past the breaker: a few seconds each, so a server that says nothing costs
+            // the job's end little.
+            if ignoresBreaker { seconds = min(seconds, 5) }
             if let remaining = context.remainingSeconds {
                 guard remaining > 0.05 else { break }
                 seconds = min(seconds, remaining)
@@ -177,6 +196,13 @@ final class S3Client: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastFailure = describe(error)
+                if sending > 1 << 20, lastFailure.hasPrefix("timed out") {
+                    // The server took the connection and the bytes came too slowly: not an
+                    // endpoint to stop using for every other cache of the run.
+                    throw OperationFailure(
+                        message: "sending \(sending >> 20) MiB to S3 (\(method.rawValue) \(object ?? "/")) did not finish within \(Int(seconds)) s: the upload is slower than \(Int(Self.slowestUpload) >> 10) KiB/s",
+                        hint: "raise the s3 backend's 'timeout' (each request that sends a part gets it plus 16 s per MiB)")
+                }
                 // The client already kept trying to connect for its connect timeout; a server that
                 // took the connection and said nothing for the whole timeout is not retried
                 // either (each retry cost another timeout, per operation, per cache, per job).

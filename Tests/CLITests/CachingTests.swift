@@ -637,6 +637,23 @@ struct CachingTests {
         #expect(second.stdout.contains("[test] cache-hit=true\n"), "\(second.stdout)")
         #expect(second.stdout.contains("[test] - install dependencies (skipped)\n"))
         #expect(try moto.objectNames().contains { $0.hasPrefix("ci/manifests/") })
+
+        // Damaged in the bucket: a miss that removes it (audit 48: it stayed, failed every
+        // restore, and refused every save of its key); the same run saves it again.
+        // A byte of the compressed blocks (before zstd's 4-byte checksum at the end).
+        for data in try moto.objectNames() where data.hasPrefix("ci/data/") {
+            var bytes = try moto.get(data)
+            bytes[bytes.count - 6] ^= 0xff
+            try moto.put(data, bytes)
+            #expect(try moto.get(data) == bytes, "the damaged object as put")
+        }
+        let third = try await project.run(extra: MotoServer.environment)
+        #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
+        #expect(third.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(third.stdout)")
+        #expect(third.stdout.contains("it was removed"), "\(third.stdout)")
+        #expect(third.stdout.contains("[test] cache 'cache': saved 'deps-"), "saved again: \(third.stdout)")
+        let fourth = try await project.run(extra: MotoServer.environment)
+        #expect(fourth.stdout.contains("[test] cache-hit=true\n"), "\(fourth.stdout)")
     }
 
     @Test("validate: cache mistakes are errors at their line with a hint")
@@ -672,6 +689,7 @@ struct CachingTests {
                   - { id: c, paths: [/], key: "\(String(repeating: "k", count: 513))" }
                   - { id: d, paths: ["!d"], key: "d-${{ runner.os }}" }
                   - { id: e, paths: [ok], key: "e-${{ runner.os }},x" }
+                  - { id: f, paths: ["${{ github.workspace }}/dd"], key: f }
                 steps:
                   - run: "true"
             """)
@@ -681,6 +699,7 @@ struct CachingTests {
             "keys.yml:4:15: error: cache id 'bad id' is not valid",
             "keys.yml:4:42: error: cache key 'a,b': the key contains ','",
             "keys.yml:5:19: error: cache path '../up' contains '..'",
+            "keys.yml:9:26: error: cache paths cannot use ${{ }}: '${{ github.workspace }}/dd'",
             "keys.yml:5:32: error: cache key '': the key is empty",
             "keys.yml:5:58: error: cache restore key 'x\\ty': the key contains a control character",
             "keys.yml:6:26: error: cache path '/' would archive the whole file system",

@@ -5,6 +5,27 @@ import TestSupport
 
 @Suite("Loading workflows: typed model and diagnostics with positions")
 struct WorkflowLoaderTests {
+    @Test("a secret provider's option with ${{ }} is an error at its line (audit 48: looked up as written, validate said valid)")
+    func secretOptionExpression() {
+        let result = WorkflowLoader.load(yaml: """
+            secrets:
+              - { provider: vault, path: "ci/${{ github.event_name }}/deploy" }
+              - { provider: sops, file: s.enc.yaml, keys: [A, "${{ env.B }}"] }
+            jobs:
+              a:
+                steps: [ { run: "echo ${{ secrets.A }}" } ]
+            """, file: "wf.yml")
+        let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
+        #expect(errors.contains { $0.hasPrefix("wf.yml:2:30: error: a secret provider's 'path' cannot use ${{ }}: 'ci/${{ github.event_name }}/deploy'") }, "\(errors)")
+        #expect(errors.contains { $0.hasPrefix("wf.yml:3:51: error: a secret provider's 'keys' cannot use ${{ }}") }, "\(errors)")
+    }
+
+    @Test("a run step without a name is shown by its first line that is not blank, without the spaces around it")
+    func runDisplayName() throws {
+        let result = WorkflowLoader.load(yaml: #"jobs: { a: { steps: [ { run: "\n   cat > app.py << 'EOF'  \nx" } ] } }"#, file: "wf.yml")
+        #expect(try #require(result.workflow?.job("a")).steps[0].displayName == "Run cat > app.py << 'EOF'")
+    }
+
     @Test("a valid workflow compiles into jobs and steps in file order")
     func valid() throws {
         let result = WorkflowLoader.load(yaml: """

@@ -206,7 +206,8 @@ public final class MotoServer: @unchecked Sendable {
         let answer = temp.path + "/answer"
         let encoded = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
         let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
-                                          ["curl", "-s"] + Self.signing + headers.flatMap { ["-H", $0] } +
+                                          // A body type of its own: curl's --data-binary would send a form's, and moto keeps no body then.
+                                          ["curl", "-s"] + Self.signing + ["-H", "Content-Type: application/octet-stream"] + headers.flatMap { ["-H", $0] } +
                                           ["-o", answer, "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + file, "\(endpoint)/\(bucket)/\(encoded)"])
         return (sent.stdout, (try? String(contentsOfFile: answer, encoding: .utf8)) ?? "")
     }

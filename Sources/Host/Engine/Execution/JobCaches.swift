@@ -57,6 +57,8 @@ struct ResolvedCache: Sendable {
     /// The paths as the version reads them, when they differ from `paths`: the job's own folders
     /// written as placeholders (`versionPaths(_:started:)`).
     var versionPaths: [String]? = nil
+    /// An `actions/cache` step's (its save is asked for with `save-always`, not `save-on`).
+    var fromAction = false
 
     /// Entries match only for the same paths and archive format (cache.h: `version`), so the same
     /// key with other paths is never restored.
@@ -473,7 +475,7 @@ extension JobRunner {
         guard !state.pendingSaves.isEmpty, !state.cancelled, !Task.isCancelled else { return }
         for cache in state.pendingSaves.reversed() {
             guard state.succeeded || cache.saveOn == .always else {
-                cacheMessage(.info, "cache '\(cache.id)': not saved, the job did not succeed (save-on: always saves anyway)")
+                cacheMessage(.info, "cache '\(cache.id)': not saved, the job did not succeed (\(cache.fromAction ? "save-always: true" : "save-on: always") saves anyway)")
                 continue
             }
             await saveCache(cache, executor: executor)
@@ -497,7 +499,7 @@ extension JobRunner {
         let cache = ResolvedCache(
             id: step.id ?? "step \(step.index + 1)", paths: paths, key: key, restoreKeys: restoreKeys, backend: inputs["backend"],
             policy: .pullPush, saveOn: flag("save-always") ? .always : .success, lookupOnly: flag("lookup-only"),
-            failOnCacheMiss: flag("fail-on-cache-miss"), versionPaths: ResolvedCache.versionPaths(paths, started: started))
+            failOnCacheMiss: flag("fail-on-cache-miss"), versionPaths: ResolvedCache.versionPaths(paths, started: started), fromAction: true)
         if let problem = CacheKeys.problem(key) { throw EngineError("\(action): key '\(key)': \(problem)") }
         if action == "actions/cache/save" {
             await saveCache(cache, executor: executor)

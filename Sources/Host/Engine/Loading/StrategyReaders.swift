@@ -238,6 +238,12 @@ extension NodeReader {
                     paths = stringList(value, what: "cache.paths", context: context).flatMap { item in
                         item.value.split(separator: "\n").map { Located(String($0).trimmingCharacters(in: .whitespaces), at: item.location) }
                     }.filter { !$0.value.isEmpty }
+                    // Paths are read as written (the version is made of them): an expression would
+                    // be a path of that name, never found (audit 48: validate said valid).
+                    for path in paths where path.value.containsBytes("${{") {
+                        diagnostics.error("cache paths cannot use ${{ }}: '\(path.value)'", at: path.location, context: context,
+                                          hint: "write the path as it is: relative to the job's workspace, ~/… for the home folder, or absolute")
+                    }
                 case "restore-keys":
                     let list: [Node]
                     if case .sequence(let sequence) = value { list = Array(sequence) } else { list = [value] }
@@ -344,6 +350,16 @@ extension NodeReader {
         return secrets
     }
 
+    /// The first scalar under `node` that holds `${{`, with where it is.
+    func firstExpression(in node: Node) -> Located<String>? {
+        switch node {
+        case .scalar(let scalar): return scalar.string.containsBytes("${{") ? Located(scalar.string, at: location(node)) : nil
+        case .sequence(let items): return items.lazy.compactMap { self.firstExpression(in: $0) }.first
+        case .mapping(let pairs): return pairs.lazy.compactMap { self.firstExpression(in: $0.value) }.first
+        case .alias: return nil
+        }
+    }
+
     /// One item of the list form: a name, or a mapping with `provider`.
     mutating func secretItem(_ node: Node, context: String?) -> SecretSpec? {
         if case .scalar(let scalar) = node {
@@ -393,6 +409,12 @@ extension NodeReader {
                 }
             default:
                 _ = keyNode
+                // Secrets are read before any job starts, from the options as written: an
+                // expression would be looked up as its own text (audit 48: validate said valid).
+                if let expression = firstExpression(in: value) {
+                    diagnostics.error("a secret provider's '\(key)' cannot use ${{ }}: '\(expression.value)'", at: expression.location, context: context,
+                                      hint: "secrets are read before any job starts, from the entry as written: write the value itself")
+                }
                 options[key] = json(value)
             }
         }

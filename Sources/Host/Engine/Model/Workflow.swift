@@ -672,7 +672,9 @@ public struct Step: Sendable {
         if let id { return id }
         if let uses { return uses.value }
         if let run = run?.source.value {
-            let first = run.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+            // The first line that is not blank, without the spaces around it (audit 48: an indented
+            // script showed as `Run     cat …`).
+            let first = run.split(separator: "\n").lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
             return "Run " + (first.count > 60 ? String(first.prefix(57)) + "..." : first)
         }
         return "step \(index + 1)"
