@@ -216,7 +216,7 @@ extension WorkflowLoader {
                 }
                 guard let entries = reader.mapping(value, what: "with", context: context) else { continue }
                 step.with = entries.compactMap { name, _, item in
-                    reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
+                    reader.template(reader.gitHubText(item, what: "with.\(name)", context: context), what: "with.\(name)", context: context).map { (name, $0) }
                 }
             case "shell":
                 runOnlyNodes.append((key, keyNode))

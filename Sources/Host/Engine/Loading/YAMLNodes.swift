@@ -164,7 +164,7 @@ struct NodeReader {
                     hint: "a name is not empty and has no '=' or NUL; letters, digits and '_' are the names a shell can expand")
                 continue
             }
-            guard let text = envValue(value, name: key, context: context) else { continue }
+            guard let text = envValue(gitHubText(value, what: "env '\(key)'", context: context), name: key, context: context) else { continue }
             let origin = origin(value)
             do {
                 entries.append(EnvEntry(name: key, value: TemplateField(source: text, template: try Template.parse(text.value), origin: origin)))
@@ -201,8 +201,9 @@ struct NodeReader {
                 case "false", "False", "FALSE": return .bool(false)
                 default: break
                 }
-                if let value = node.int { return .number(Double(value)) }
-                if let value = node.float { return .number(value) }
+                // YAML 1.2's numbers (GitHub's): `010` is 10 and `1_000` is text, where Yams reads
+                // YAML 1.1's (8, 1000).
+                if let value = GitHubScalars.number(scalar.string) { return .number(value) }
             }
             return .string(scalar.string)
         case .sequence(let sequence): return .array(sequence.map(json))
