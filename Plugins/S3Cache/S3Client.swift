@@ -51,7 +51,11 @@ final class S3Client: Sendable {
         self.timeout = timeout
         self.retries = retries
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(Int64(min(timeout, 5).rounded(.up))), read: .seconds(Int64(timeout.rounded(.up))))
+        // Idle timeouts both ways: a request times out when no byte went out (while its body is
+        // sent) or came back (while its answer is awaited or read) for `timeout`, not after a
+        // fixed time, so a slow link that moves bytes is never cut off (audit 48).
+        configuration.timeout = .init(connect: .seconds(Int64(min(timeout, 5).rounded(.up))), read: .seconds(Int64(timeout.rounded(.up))),
+                                      write: .seconds(Int64(timeout.rounded(.up))))
         configuration.redirectConfiguration = .disallow  // a signed request must not wander to another host
         configuration.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -131,7 +135,9 @@ final class S3Client: Sendable {
             request.body = .bytes(ByteBuffer(bytes: bytes))
         case .stream(let upload):
             payloadHash = SigV4.unsignedPayload
-            request.body = .bytes(upload.buffer)
+            // In 64 KiB writes: the client's idle write timeout counts from the last write that
+            // completed, and one write of a whole part completes only when all of it is sent.
+            request.body = .stream(BufferChunks(buffer: upload.buffer, size: 64 << 10), length: .known(upload.buffer.readableBytes))
             if let crc32 = upload.crc32Header {
                 request.headers.add(name: "x-amz-checksum-crc32", value: crc32)
                 signedHeaders["x-amz-checksum-crc32"] = crc32
@@ -150,15 +156,12 @@ final class S3Client: Sendable {
         return request
     }
 
-    /// The slowest upload a request's deadline allows for (64 KiB/s): a request that sends a part
-    /// gets `timeout` plus the time to send it at that rate, so that a slow uplink that still moves
-    /// bytes is not cut off (audit 48: with the defaults, one slower than about 4.5 Mbit/s never
-    /// saved).
-    static let slowestUpload: Double = 64 * 1024
-
     /// Run `body` with retries: connection failures, 5xx, 429 and 400 BadDigest (idempotent requests only),
     /// with exponential backoff, within the per-request timeout and the operation's deadline.
-    /// `sending`: bytes the request's body carries (its deadline grows with them).
+    /// `sending`: bytes the request's body carries. A request that sends or streams has no fixed
+    /// deadline of its own (only the operation's): the client's idle timeouts end it when it stalls
+    /// (audit 48: a part had `timeout` for the whole upload, so a link slower than about 4.5 Mbit/s
+    /// never saved with the defaults).
     private func attempt<T: Sendable>(
         _ method: HTTPMethod, _ object: String?, idempotent: Bool, streaming: Bool = false, sending: Int = 0, ignoresBreaker: Bool = false,
         context: OperationContext, _ body: @Sendable (NIODeadline) async throws -> (S3Response, T)
@@ -168,7 +171,7 @@ final class S3Client: Sendable {
         var lastFailure = ""
         for attempt in 1...attempts {
             try Task.checkCancellation()
-            var seconds = streaming ? 7 * 24 * 3600 : timeout + Double(sending) / Self.slowestUpload
+            var seconds = streaming || sending > 0 ? 7 * 24 * 3600 : timeout
             // Cleanup past the breaker: a few seconds each, so a server that says nothing costs
             // the job's end little.
             if ignoresBreaker { seconds = min(seconds, 5) }
@@ -197,11 +200,11 @@ final class S3Client: Sendable {
                 if Task.isCancelled { throw CancellationError() }
                 lastFailure = describe(error)
                 if sending > 1 << 20, lastFailure.hasPrefix("timed out") {
-                    // The server took the connection and the bytes came too slowly: not an
-                    // endpoint to stop using for every other cache of the run.
+                    // The server took the connection and then stopped taking bytes, or answering:
+                    // not an endpoint to stop using for every other cache of the run.
                     throw OperationFailure(
-                        message: "sending \(sending >> 20) MiB to S3 (\(method.rawValue) \(object ?? "/")) did not finish within \(Int(seconds)) s: the upload is slower than \(Int(Self.slowestUpload) >> 10) KiB/s",
-                        hint: "raise the s3 backend's 'timeout' (each request that sends a part gets it plus 16 s per MiB)")
+                        message: "sending \(sending >> 20) MiB to S3 (\(method.rawValue) \(object ?? "/")) stalled: no byte went out or came back for \(Int(timeout)) s",
+                        hint: "check the link to the S3 endpoint; 'timeout' is how long a request may stall")
                 }
                 // The client already kept trying to connect for its connect timeout; a server that
                 // took the connection and said nothing for the whole timeout is not retried
@@ -317,4 +320,23 @@ enum S3XML {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
+}
+
+/// A buffer as slices of at most `size` bytes, for a request body sent in several writes.
+struct BufferChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let buffer: ByteBuffer
+    let size: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var buffer: ByteBuffer
+        let size: Int
+
+        mutating func next() async -> ByteBuffer? {
+            guard buffer.readableBytes > 0 else { return nil }
+            return buffer.readSlice(length: Swift.min(size, buffer.readableBytes))
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer, size: size) }
 }

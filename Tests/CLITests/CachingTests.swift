@@ -516,6 +516,51 @@ struct CachingTests {
         #expect(refused.stdout.contains("[test] dependencies in place\n"))
     }
 
+    @Test("s3: a part sent over a slow link that still moves bytes is saved (timeout is an idle limit); a save whose data PUT is never answered leaves no lease, so the key saves at once (audit 48)")
+    func s3SlowAndStalled() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let moto = try await offThePool { try MotoServer() }
+        defer { moto.stop() }
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                cache: { paths: [blob], key: "blob-${{ github.run_id }}-${{ env.KIND }}" }
+                steps:
+                  - run: "[ -f blob ] || head -c ${{ env.SIZE }} /dev/urandom > blob"
+            """)
+        func useS3(_ endpoint: String) throws {
+            try project.temp.write("project/.nixactions/config.yml", """
+                cache:
+                  backend: s3
+                  backends:
+                    s3: { bucket: \(moto.bucket), endpoint: "\(endpoint)", prefix: p/, timeout: 2, retries: 0, part-size: 32M }
+                """)
+        }
+        // 24 MB at 8 MiB/s in one request: about 3 s where the limit is 2 s without a byte (it
+        // was 2 s for the whole request). Not slower: what the sockets hold when the body is all
+        // written (a few MB here) must reach the proxy before the answer's 2 s run out.
+        let slow = try S3Proxy(in: moto, .throttle(bytesPerSecond: 8 << 20))
+        defer { slow.stop() }
+        try useS3(slow.endpoint)
+        let throttled = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "KIND=slow", "--env", "SIZE=24000000"],
+                                              extra: MotoServer.environment)
+        #expect(throttled.stdout.contains("[a] cache 'cache': saved 'blob-"), "\(throttled.stdout)")
+        #expect(throttled.seconds > 2.5, "the throttle did not hold the upload back: \(throttled.seconds) s")
+
+        // A data PUT taken and never answered (a small body: the endpoint then counts as
+        // unreachable): the save fails, and its lease is released past that.
+        let stalled = try S3Proxy(in: moto, .stallData)
+        defer { stalled.stop() }
+        try useS3(stalled.endpoint)
+        let stall = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "KIND=stall", "--env", "SIZE=300000"],
+                                          extra: MotoServer.environment)
+        #expect(stall.status == 0, "\(stall.stdout)\(stall.stderr)")
+        #expect(stall.stdout.contains("[a] warning: cache 'cache': cannot save 'blob-"), "\(stall.stdout)")
+        let objects = try moto.objectNames()
+        #expect(!objects.contains { $0.hasPrefix("p/reservations/") }, "a lease was left: \(objects)")
+    }
+
     @Test("s3 credentials from the shared credentials file: AWS_PROFILE picks the profile (checked by moto enforcing IAM); a wrong profile is a 403 warning")
     func s3Profiles() async throws {
         let project = try Project(example: false)

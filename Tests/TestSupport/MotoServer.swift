@@ -226,3 +226,48 @@ public final class MotoServer: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+/// Tests/Fixtures/s3_proxy.py in front of a `MotoServer`, on 127.0.0.1: it reads request bodies
+/// slowly (`throttle`), or takes an entry's data and never answers (`stallData`). Call `stop()`.
+public final class S3Proxy: @unchecked Sendable {
+    public enum Mode: Sendable {
+        case throttle(bytesPerSecond: Int)
+        case stallData
+    }
+
+    public let port: UInt16
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    private let process: Process
+
+    public init(in front: MotoServer, _ mode: Mode) throws {
+        guard let python = testTool("python3") else { throw TestComponentError("python3 is missing") }
+        var chosen: UInt16 = 0
+        repeat { chosen = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(chosen)
+        port = chosen
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        var arguments = [packageDirectory.path + "/Tests/Fixtures/s3_proxy.py", String(chosen), String(front.port)]
+        switch mode {
+        case .throttle(let rate): arguments += ["throttle", String(rate)]
+        case .stallData: arguments += ["stall-data"]
+        }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && process.isRunning && isFreeLocalPort(chosen) { Thread.sleep(forTimeInterval: 0.05) }
+        guard process.isRunning, !isFreeLocalPort(chosen) else {
+            stop()
+            throw TestComponentError("s3_proxy.py did not start on port \(chosen)")
+        }
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
