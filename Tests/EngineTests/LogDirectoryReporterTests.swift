@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import NixActionsEngine
 import Testing
 import TestSupport
@@ -56,6 +57,13 @@ struct LogDirectoryReporterTests {
         #expect(text.hasSuffix("its exit status is 130\"}\n"), "\(text)")
         state = try RunState.replay(text)
         #expect(state.status == "success" && state.signalled && state.exitStatus == 130)
+        // A job that failed without a failed step (its time limit) has all three failure fields.
+        let line = Mutex("")
+        JSONLinesReporter(write: { text in line.withLock { $0 += text } })
+            .report(.jobFinished(job: "t", name: "t", outcome: .failure, duration: .zero, failure: JobFailure(message: "job 't' timed out after 2s")))
+        let finishedLine = line.withLock { $0 }
+        #expect(finishedLine.contains("\"failed_step\":null") && finishedLine.contains("\"failed_step_index\":null")
+                && finishedLine.contains("\"exit_code\":null"), "\(finishedLine)")
         // A job's message after the end is not the run's: not appended.
         reporter.report(.message(job: "a", level: .warning, text: "late"))
         #expect(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8) == text)

@@ -1,5 +1,6 @@
 import Foundation
 import NixActionsPluginMessages
+import Synchronization
 
 extension JobRunner {
     /// Run the steps in order. After a cancellation, steps whose condition still holds
@@ -94,7 +95,7 @@ extension JobRunner {
                 contexts.merging(["job": Self.jobContext(contexts["job"], status: "cancelled")]) { _, new in new },
                 ExpressionStatus(succeeded: status.succeeded, cancelled: true, failed: status.failed))) {
                 let runner = self
-                await runSurvivingCancellation(&state, limit: options.cleanupLimit) { [contexts, assigned] inner in
+                await runSurvivingCancellation(&state, limit: options.cleanupLimit, name: step.displayName) { [contexts, assigned] inner in
                     await runner.runStep(step, executor: executor, started: started, contexts: contexts, env: stepEnv, shared: shared,
                                          allowed: allowed, jobEnv: env, assigned: assigned, state: &inner)
                 }
@@ -132,21 +133,40 @@ extension JobRunner {
 
     /// A step that goes on through a cancellation: run outside the job's task; a cancellation of
     /// the job lets it run for `limit` more, then stops it.
-    func runSurvivingCancellation(_ state: inout State, limit: Duration, _ body: @escaping @Sendable (inout State) async -> Void) async {
+    func runSurvivingCancellation(_ state: inout State, limit: Duration, name: String? = nil,
+                                  _ body: @escaping @Sendable (inout State) async -> Void) async {
         let snapshot = state
         let task = Task(executorPreference: HandOffExecutor.shared) {
             var inner = snapshot
             await body(&inner)
             return inner
         }
+        let finished = FinishedFlag()
+        let reporter = self.reporter, job = planned.key
         state = await withTaskCancellationHandler {
             await task.value
         } onCancel: {
             Task {
                 try? await Task.sleep(for: limit)
+                // Said as a cleanup step after the cancellation is (audit 48: this one ended
+                // `cancelled` without a word).
+                if let name, !finished.value.load(ordering: .acquiring) {
+                    reporter.report(.message(job: job, level: .warning, text: Self.cleanupLimitText(name, limit)))
+                }
                 task.cancel()
             }
         }
+        finished.value.store(true, ordering: .releasing)
+    }
+
+    final class FinishedFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// What a step stopped by the cleanup limit says.
+    static func cleanupLimitText(_ name: String, _ limit: Duration) -> String {
+        "step '\(name)' was stopped: after a cancellation or the job's time limit a step has at most \(DurationParser.format(limit)) "
+            + "(the cleanup limit, NIXACTIONS_CLEANUP_SECONDS)"
     }
 
     /// A step's environment: its own `env:` evaluated over `environmentBelowStep` (as a whole: an
@@ -428,8 +448,15 @@ extension JobRunner {
                 }
             }
         case .timedOut(let limit):
-            outcome = .failure
-            message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
+            if state.cancelled, limit == options.cleanupLimit, (stepLimit ?? .seconds(Int64.max)) > limit {
+                // Ended by the cleanup limit, not by a time limit of its own: cancelled, as the
+                // step that was running when the cancellation came is (audit 48).
+                outcome = .cancelled
+                reporter.report(.message(job: planned.key, level: .warning, text: Self.cleanupLimitText(name, limit)))
+            } else {
+                outcome = .failure
+                message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
+            }
         case .cancelled:
             outcome = .cancelled
         case .error(let text):

@@ -75,7 +75,8 @@ public final class JSONLinesReporter: RunReporter {
             object.add("duration_ms", milliseconds(time))
             if let failure {
                 object.add("failed_step", failure.stepName)
-                if let index = failure.stepIndex { object.add("failed_step_index", index) }
+                // Null with failed_step when no step failed (a job's time limit; audit 48: left out).
+                object.add("failed_step_index", failure.stepIndex)
                 object.add("exit_code", failure.exitCode.map(Int.init))
                 object.add("message", failure.message)
             } else if let reason {
