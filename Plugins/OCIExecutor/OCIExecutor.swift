@@ -198,7 +198,11 @@ final class OCIExecutor: ExecutorPlugin {
         if let owner {
             for path in [workspace, temporary, control] {
                 if let error = path == workspace ? owner.applyTree(to: path) : owner.apply(to: path) {
-                    throw OperationFailure(message: "oci executor: cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(error)))")
+                    throw OperationFailure(
+                        message: "oci executor: cannot give \(path) to uid \(owner.uid), the user the container runs as: \(String(cString: strerror(error)))",
+                        hint: error == EPERM
+                            ? "a container that runs as another user needs nixactions to run as root (with rootless podman or docker's userns-remap, users inside and outside differ); or run the job as root: options: --user 0"
+                            : nil)
                 }
             }
             jobOwners.withLock { $0[job.jobKey] = owner }

@@ -18,7 +18,8 @@ extension OCIExecutor: ExecutorFiles {
            request.roots.allSatisfy({ Self.isMounted($0.path, workspace: workspace, temporary: temporary) }) {
             for root in request.roots {
                 let path = root.path.hasPrefix("/") ? root.path : root.path.isEmpty ? workspace : workspace + "/" + root.path
-                if let error = owner.applyTree(to: path), error != ENOENT {
+                let base = path.hasPrefix(temporary + "/") ? temporary : workspace
+                if let error = owner.applyTree(to: path) ?? owner.applyAncestors(of: path, below: base), error != ENOENT {
                     throw OperationFailure(message: "oci executor: cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(error)))")
                 }
             }

@@ -94,8 +94,10 @@ final class S3Client: Sendable {
         case .small(let bytes): sending = bytes.count
         case .stream(let upload): sending = upload.buffer.readableBytes
         }
-        return try await attempt(method, object, idempotent: idempotent && !cleanup, sending: sending, ignoresBreaker: cleanup,
-                                 context: context) { deadline in
+        // Past a tripped breaker a cleanup is tried once; with the endpoint answering it keeps its retries.
+        let tripped = unreachable.withLock { $0.until > Date().timeIntervalSince1970 }
+        return try await attempt(method, object, idempotent: idempotent && !(cleanup && tripped), sending: sending,
+                                 ignoresBreaker: cleanup, context: context) { deadline in
             let request = try self.request(method, object, query: query, headers: extra, body: body)
             let response = try await self.http.execute(request, deadline: deadline)
             let bytes = try await response.body.collect(upTo: 16 << 20)
@@ -199,6 +201,14 @@ final class S3Client: Sendable {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 lastFailure = describe(error)
+                if lastFailure.hasPrefix("timed out"), let remaining = context.remainingSeconds, remaining <= 0.1 {
+                    throw OperationFailure(message: "\(method.rawValue) \(object ?? "/") did not finish before the operation's deadline")
+                }
+                if ignoresBreaker, lastFailure.hasPrefix("timed out") {
+                    // A cleanup's own short limit: not the endpoint's `timeout`, and not a reason
+                    // to stop using the endpoint.
+                    throw OperationFailure(message: "cleaning up \(object ?? "/") did not finish within \(Int(seconds)) s")
+                }
                 if sending > 1 << 20, lastFailure.hasPrefix("timed out") {
                     // The server took the connection and then stopped taking bytes, or answering:
                     // not an endpoint to stop using for every other cache of the run.

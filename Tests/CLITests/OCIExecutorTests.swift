@@ -360,12 +360,13 @@ extension RealExecutorSuites {
                     container: { image: \(named), options: --network none }
                     steps:
                       - uses: actions/download-artifact@v4
-                        with: { name: made, path: got }
+                        with: { name: made, path: got/deep }
                       - uses: actions/cache/restore@v4
                         with: { path: deps, key: "deps-${{ github.run_id }}" }
                       - run: |
                           echo "id=$(id -un):$(id -u):$(id -g)"
-                          echo more >> got/project.txt && cat got/project.txt
+                          echo more >> got/deep/project.txt && cat got/deep/project.txt
+                          touch got/sibling && echo "made a file beside the artifact's folder"
                           echo again >> deps/a && cat deps/a
                   option:
                     container: { image: \(PodmanFixture.image), options: --network none --user 4321:4321 }
@@ -384,6 +385,8 @@ extension RealExecutorSuites {
             // Put into the job's workspace by the host, and still the job's user's to change.
             #expect(result.stdout.contains("[named] from the project\n[named] made\n[named] more\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[named] cached\n[named] again\n"), "\(result.stdout)")
+            // The folder `mkdir -p` made above the artifact's is the job user's too (review 48).
+            #expect(result.stdout.contains("[named] made a file beside the artifact's folder\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[option] id=4321:4321\n[option] owner=4321:4321\n"), "\(result.stdout)")
             // A step ended by its timeout as that user.
             #expect(result.stdout.contains("timed out"), "\(result.stdout)")

@@ -52,11 +52,27 @@ struct LogDirectoryReporterTests {
         #expect(reporter.isFinished)
         var state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
         #expect(state.exitStatus == 0)
-        reporter.report(.message(job: nil, level: .warning, text: "the run received signal 2 (SIGINT) after it finished: its exit status is 130"))
+        reporter.report(.message(job: nil, level: .warning, text: "the run received signal 2 (SIGINT) after it finished: if it succeeded, its exit status is 130"))
         let text = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
         #expect(text.hasSuffix("its exit status is 130\"}\n"), "\(text)")
         state = try RunState.replay(text)
         #expect(state.status == "success" && state.signalled && state.exitStatus == 130)
+        // A run stopped before any job (a secret it could not read) exited 2; a failed one 1.
+        let early = try RunState.replay("""
+            {"ts":"2026-12-05T12:00:00.000Z","event":"workflow_started","format":"nixactions.events/1","workflow":"w","run_id":"r"}
+            {"ts":"2026-12-05T12:00:00.001Z","event":"workflow_finished","workflow":"w","status":"failure","duration_ms":0}
+
+            """)
+        #expect(early.exitStatus == 2)
+        let failed = try RunState.replay("""
+            {"ts":"2026-12-05T12:00:00.000Z","event":"workflow_started","format":"nixactions.events/1","workflow":"w","run_id":"r"}
+            {"ts":"2026-12-05T12:00:00.001Z","event":"job_started","job":"a","name":"a"}
+            {"ts":"2026-12-05T12:00:00.002Z","event":"job_finished","job":"a","name":"a","status":"failure","duration_ms":1}
+            {"ts":"2026-12-05T12:00:00.003Z","event":"message","job":null,"level":"warning","text":"the run received signal 2 (SIGINT) after it finished: if it succeeded, its exit status is 130"}
+            {"ts":"2026-12-05T12:00:00.004Z","event":"workflow_finished","workflow":"w","status":"failure","duration_ms":4}
+
+            """)
+        #expect(failed.exitStatus == 1)
         // A job that failed without a failed step (its time limit) has all three failure fields.
         let line = Mutex("")
         JSONLinesReporter(write: { text in line.withLock { $0 += text } })

@@ -297,7 +297,7 @@ struct RunCommand: AsyncParsableCommand {
                 // status 130: the record says so after `workflow_finished` (audit 48).
                 let late = eventsLog?.isFinished == true
                 let message = RunEvent.message(job: nil, level: .warning, text: late
-                    ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: its exit status is 130"
+                    ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: if it succeeded, its exit status is 130"
                     : "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
                 registry.cancelRun()

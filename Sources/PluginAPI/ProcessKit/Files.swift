@@ -56,23 +56,55 @@ public struct FileOwner: Sendable, Hashable {
         lchown(path, uid, gid ?? gid_t.max) == 0 ? nil : errno
     }
 
-    /// Give `path` and everything under it to this owner, not following symbolic links (names
-    /// taken as bytes, whatever their encoding). Returns the first errno (and goes on with the rest).
+    /// Give `path` and everything under it to this owner, never following a symbolic link: the
+    /// walk goes by descriptor (`openat` with `O_NOFOLLOW`, `fchownat` with
+    /// `AT_SYMLINK_NOFOLLOW`), so a process of the job that swaps a folder for a link while the
+    /// walk runs cannot turn it to files outside (review 48: by path, root could have been made
+    /// to give away a file of this machine). `path` itself is checked not to be a link. Returns
+    /// the first errno (and goes on with the rest).
     public func applyTree(to path: String) -> Int32? {
-        applyTree(Array(path.utf8CString))
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return errno }
+        if info.st_mode & S_IFMT != S_IFDIR { return apply(to: path) }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        return applyTree(directory: fd)
     }
 
-    /// `path`: a NUL-terminated name.
-    private func applyTree(_ path: [CChar]) -> Int32? {
-        var first: Int32? = lchown(path, uid, gid ?? gid_t.max) == 0 ? nil : errno
-        var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) else { return first }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
+    /// `fd`: an open folder, closed here.
+    private func applyTree(directory fd: Int32) -> Int32? {
+        var first: Int32? = fchown(fd, uid, gid ?? gid_t.max) == 0 ? nil : errno
+        guard let stream = fdopendir(fd) else {
+            let failure = errno
+            close(fd)
+            return first ?? failure
+        }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             if name == [46] || name == [46, 46] { continue }
-            let child = path.dropLast() + [CChar(47)] + name.map { CChar(bitPattern: $0) } + [0]
-            if let error = applyTree(Array(child)), first == nil { first = error }
+            let cName = name.map { CChar(bitPattern: $0) } + [0]
+            if fchownat(fd, cName, uid, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW) != 0, first == nil { first = errno }
+            let child = openat(fd, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child >= 0 {
+                if let error = applyTree(directory: child), first == nil { first = error }
+            }
+        }
+        return first
+    }
+
+    /// Give the folders from `base` (exclusive) down to `path` (exclusive) to this owner, each only
+    /// if root owns it: what `mkdir -p` made on the way to a root a put wrote (review 48: a
+    /// download to `out/dist` left `out/` root's). Links are not followed.
+    public func applyAncestors(of path: String, below base: String) -> Int32? {
+        guard path.hasPrefix(base + "/") else { return nil }
+        var current = base
+        var first: Int32?
+        for part in path.dropFirst(base.count + 1).split(separator: "/").dropLast() {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { break }
+            if info.st_uid == 0, lchown(current, uid, gid ?? gid_t.max) != 0, first == nil { first = errno }
         }
         return first
     }

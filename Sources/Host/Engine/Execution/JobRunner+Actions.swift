@@ -141,6 +141,22 @@ public struct ArtifactStore: Sendable {
                               hint: "artifacts work with the local executor")
         }
         let target = try folder(name)
+        // A copy cut short by a cancel leaves no half artifact a later job could take for whole
+        // (review 48): one this call made goes.
+        let madeHere = !manager.fileExists(atPath: target)
+        do {
+            try keep(paths, from: workspace, realWorkspace: realWorkspace, into: target, as: name, root: root)
+        } catch is CancellationError {
+            if madeHere {
+                try? manager.removeItem(atPath: target)
+                unlink(self.root + "/.name-" + String(target.dropFirst(self.root.count + 1)))
+            }
+            throw CancellationError()
+        }
+    }
+
+    private func keep(_ paths: [String], from workspace: String, realWorkspace: String, into target: String, as name: String, root: String) throws {
+        let manager = FileManager.default
         for path in paths {
             let relative = try Self.relative(path, artifact: name, role: "path")
             let source = Self.join(workspace, relative)

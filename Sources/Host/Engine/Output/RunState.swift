@@ -62,14 +62,18 @@ public struct RunState: Sendable, Equatable {
     /// stopped at once by a second signal (written by the run's supervisor, `UnfinishedRunEvents`).
     public var message: String?
     /// A signal reached the run (a `message` of the run's own, "…the run received signal N…",
-    /// also one after `workflow_finished`): its exit status is 130 whatever its jobs did.
+    /// also one after `workflow_finished`): a run that succeeded then exits 130.
     public var signalled = false
-    /// The exit status the run's command had, as its record tells it: 130 when a signal came,
-    /// else 0 for `success`, 130 for `cancelled`, 1 for anything else; nil while it runs.
+    /// The exit status the run's command had, as its record tells it: `success` 0 (130 when a
+    /// signal came), `cancelled` 130, `failure` 1, or 2 when it failed before any job started
+    /// (a secret it could not read); nil while it runs.
     public var exitStatus: Int? {
         guard let status else { return nil }
-        if signalled { return 130 }
-        return status == "success" ? 0 : status == "cancelled" ? 130 : 1
+        switch status {
+        case "success": return signalled ? 130 : 0
+        case "cancelled": return 130
+        default: return jobs.isEmpty ? 2 : 1
+        }
     }
     /// Jobs in the order they started (or were decided without starting).
     public var jobs: [JobState] = []
