@@ -209,11 +209,14 @@ extension RealExecutorSuites {
             let podman = try await offThePool { try PodmanFixture.ready() }
             let temp = try TemporaryDirectory()
             defer { temp.remove() }
+            // The step's cleanup (kill, rm, and a wait for the engine's own removal) runs in its
+            // grace after the SIGTERM: 20 s here, as podman's calls wait for its storage lock while
+            // other suites use it (CI: a 5 s grace ran out, and the run's end removed the container).
             try temp.write("wf.yml", """
                 on: push
                 jobs:
                   a:
-                    runs-on: ubuntu-latest
+                    executor: { plugin: local, with: { grace-seconds: 20 } }
                     steps:
                       - uses: docker://\(PodmanFixture.image)
                         timeout-minutes: 0.05

@@ -171,38 +171,44 @@ struct SecretProvidersIntegrationTests {
         expectProviderFailure(dotenv, project, provider: "sops", contains: "invalid dotenv input line (the line is not shown: it may hold part of a secret)")
     }
 
-    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48)")
-    func sopsHangs() async throws {
-        let project = try SecretsProject()
-        defer { project.remove() }
+    /// A workflow whose one sops entry runs a fake sops that writes its pid to the returned file
+    /// and sleeps for 600 s.
+    private func hangingSops(_ project: SecretsProject) throws -> String {
         let pidFile = project.temp.path + "/sops.pid"
         let fake = try project.write("fake-sops", "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
         chmod(fake, 0o755)
         try project.write("secrets.enc.yaml", "a: b\n")
         try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
+        return pidFile
+    }
+
+    /// Whether process `pid` (started at `started`) is gone within `tenths` tenths of a second:
+    /// not running, not a zombie left to a reaper that does not wait, nor a new process with its pid.
+    func ends(_ pid: pid_t, startedAt started: UInt64?, within tenths: Int) async throws -> Bool {
+        for _ in 0..<tenths {
+            if !isRunning(pid, startedAt: started) { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        if isRunning(pid, startedAt: started) { kill(pid, SIGKILL); return false }
+        return true
+    }
+
+    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48)")
+    func sopsHangs() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let pidFile = try hangingSops(project)
         let result = try await project.run(secrets: [])
         expectProviderFailure(result, project, provider: "sops", contains: "did not answer within 30")
         let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
-        // Running, not a zombie left to a reaper that does not wait, nor a new process with its pid.
-        let started = processStartTime(pid)
-        var gone = false
-        for _ in 0..<50 where !gone {
-            gone = !isRunning(pid, startedAt: started)
-            if !gone { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        if !gone { kill(pid, SIGKILL) }
-        #expect(gone, "sops (pid \(pid)) was left running after the run")
+        #expect(try await ends(pid, startedAt: processStartTime(pid), within: 50), "sops (pid \(pid)) was left running after the run")
     }
 
     @Test("a host killed with SIGKILL while sops runs: the run's supervisor ends sops too (audit 48: it stayed under init)")
     func sopsEndedWithKilledHost() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let pidFile = project.temp.path + "/sops.pid"
-        let fake = try project.write("fake-sops", "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
-        chmod(fake, 0o755)
-        try project.write("secrets.enc.yaml", "a: b\n")
-        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
+        let pidFile = try hangingSops(project)
         try FileManager.default.createDirectory(atPath: project.runTemp, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = project.runTemp
@@ -217,14 +223,7 @@ struct SecretProvidersIntegrationTests {
         host.signal(SIGKILL)
         await waitForExit(host)
         let sops = try #require(pid, "the fake sops never started")
-        let started = sopsStarted
-        var gone = false
-        for _ in 0..<300 where !gone {
-            gone = !isRunning(sops, startedAt: started)
-            if !gone { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        if !gone { kill(sops, SIGKILL) }
-        #expect(gone, "sops (pid \(sops)) outlived the killed host")
+        #expect(try await ends(sops, startedAt: sopsStarted, within: 300), "sops (pid \(sops)) outlived the killed host")
     }
 
     @Test("sops failure: a key in keys: that the file does not have, exit 2, no job started")

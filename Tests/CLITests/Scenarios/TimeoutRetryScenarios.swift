@@ -93,26 +93,20 @@ struct TimeoutRetryScenarios {
     func retryKilledBySignal() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try await scenario.run("""
+        let workflow = """
             jobs:
               sig:
                 steps:
                   - name: Killed
                     retry: { max-attempts: 2, delay: 10ms }
                     run: kill -9 $$
-            """, ["--log-format", "json"])
+            """
+        let result = try await scenario.run(workflow, ["--log-format", "json"])
         #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
         let retrying = result.stdout.split(separator: "\n").first { $0.contains("\"event\":\"step_retrying\"") } ?? ""
         #expect(retrying.contains("\"signal\":9") && retrying.contains("\"exit_code\":null"), "\(result.stdout)")
         #expect(result.stdout.contains("step 'Killed' failed after 2 attempts (the last killed by signal 9)"), "\(result.stdout)")
-        let plain = try await scenario.run("""
-            jobs:
-              sig:
-                steps:
-                  - name: Killed
-                    retry: { max-attempts: 2, delay: 10ms }
-                    run: kill -9 $$
-            """)
+        let plain = try await scenario.run(workflow)
         #expect(plain.stdout.contains("[sig] warning: step 'Killed' failed (killed by signal 9); attempt 2 of 2 in 10ms"), "\(plain.stdout)")
     }
 
