@@ -383,9 +383,9 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[numeric] x=1 E=2\n"))
             #expect(result.stdout.contains("[named] id=builder:1234:2345\n"), "\(result.stdout)")
             // Put into the job's workspace by the host, and still the job's user's to change.
-            let named = result.stdout.split(separator: "\n").filter { $0.hasPrefix("[named] ") }.joined(separator: "\n")
-            #expect(named.contains("[named] from the project\n[named] made\n[named] more"), "\(result.stdout)")
-            #expect(named.contains("[named] cached\n[named] again"), "\(result.stdout)")
+            let namedLines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("[named] ") }.joined(separator: "\n")
+            #expect(namedLines.contains("[named] from the project\n[named] made\n[named] more"), "\(result.stdout)")
+            #expect(namedLines.contains("[named] cached\n[named] again"), "\(result.stdout)")
             // The folder `mkdir -p` made above the artifact's is the job user's too (review 48).
             #expect(result.stdout.contains("[named] made a file beside the artifact's folder\n"), "\(result.stdout)")
             // Line by line: the jobs run at once, and their lines interleave on the console.
