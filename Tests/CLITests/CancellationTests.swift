@@ -246,6 +246,8 @@ struct CancellationTests {
             let text = output()
             #expect(process.terminationStatus == 130, "\(text)")
             #expect(text.contains("[a] cleanup finished\n") == !limited, "\(text)")
+            // Ended by the cleanup limit: said, as for a cleanup step started after the cancel.
+            #expect(text.contains("was stopped: after a cancellation or the job's time limit a step has at most 1s") == limited, "\(text)")
             #expect(text.contains("[a] second cleanup ran\n"), "\(text)")
             #expect(!text.contains("[a] plain step ran\n") && !text.contains("[b] plain b finished\n"), "\(text)")
             #expect(text.contains("- Run echo \"plain step ran\" (skipped)"), "\(text)")

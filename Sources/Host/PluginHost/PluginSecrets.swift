@@ -134,10 +134,8 @@ extension HostRuntime {
             try? await Task.sleep(for: timeout)
             if !Task.isCancelled {
                 complete(op, status: NXA_STATUS_TIMED_OUT, result: [])
-                if options.cancellable, let cancel {
-                    markCancelled(op)
-                    cancel(op)
-                }
+                // Completed already (the host stops waiting): the plugin hears of it by its cancel callback.
+                if options.cancellable, let cancel { cancel(op) }
             }
         }
         defer { watchdog.cancel() }

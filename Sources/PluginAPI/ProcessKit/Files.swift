@@ -84,11 +84,11 @@ public struct FileOwner: Sendable, Hashable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             if name == [46] || name == [46, 46] { continue }
             let cName = name.map { CChar(bitPattern: $0) } + [0]
-            if fchownat(fd, cName, uid, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW) != 0, first == nil { first = errno }
+            // A folder is given by its descriptor as it is walked; anything else (a link itself) here.
             let child = openat(fd, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if child >= 0 {
-                if let error = applyTree(directory: child), first == nil { first = error }
-            }
+            let error = child >= 0 ? applyTree(directory: child)
+                : fchownat(fd, cName, uid, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW) == 0 ? nil : errno
+            if let error, first == nil { first = error }
         }
         return first
     }
