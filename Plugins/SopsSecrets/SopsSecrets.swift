@@ -21,8 +21,13 @@ public func nixactionsPluginEntry(
 }
 
 /// `- provider: sops` with `file: PATH`, optional `format` (yaml, json, dotenv, binary; else from
-/// the extension, as sops does), `keys: [...]`, `extract: '["a"]["b"]'` (one value),
+/// the extension, as sops does), `keys: [...]`, `extract: '["a"]["b"]'` (the part of the document
+/// at that path: one value, or a mapping or list flattened under the path's name),
 /// `age-key-file: PATH` (else `SOPS_AGE_KEY_FILE` or sops's own defaults) and `sops: PATH`.
+///
+/// `extract` is applied here, to sops's JSON output, not by `sops --extract`: sops prints a
+/// mapping it extracts as one YAML text, which would reach the step as one secret whose leaf
+/// values are not masked one by one (audit 48: `sed -n 's/^password: //p'` printed one).
 ///
 /// sops gets no secret on its command line: the file's path and options only; the age key
 /// travels as a file path in its environment. Its decrypted output comes back through a pipe,
@@ -53,7 +58,13 @@ final class SopsSecrets: SecretsPlugin {
         guard ["yaml", "json", "dotenv", "binary"].contains(format) else {
             throw OperationFailure(message: "unknown format '\(format)'", hint: "yaml, json, dotenv or binary")
         }
-        let extract = try SecretDocuments.string(options, "extract")
+        let extract = try SecretDocuments.string(options, "extract").map { text in
+            guard let path = Self.extractPath(text) else {
+                throw OperationFailure(message: "'extract' is not a key path: \(text)",
+                                       hint: #"write it as sops does: '["db"]["password"]', or '["hosts"][0]' for a list item"#)
+            }
+            return path
+        }
         var environment = ProcessInfo.processInfo.environment
         // Marked as the run's: a host killed by SIGKILL leaves sops to the run's supervisor,
         // which ends every process carrying the mark (audit 48: it stayed under init).
@@ -66,13 +77,9 @@ final class SopsSecrets: SecretsPlugin {
             environment["SOPS_AGE_KEY_FILE"] = keyPath
         }
         let sops = try SecretDocuments.string(options, "sops") ?? FastFiles.resolve("sops", searchPath: environment["PATH"] ?? "/usr/bin:/bin")
-        var arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format]
-        if let extract {
-            arguments += ["--extract", extract]
-        } else {
-            arguments += ["--output-type", format == "binary" ? "binary" : "json"]
-        }
-        arguments.append(path)
+        let whole = format == "binary" && extract == nil
+        let arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format,
+                         "--output-type", whole ? "binary" : "json", path]
 
         let (status, stdout, stderr) = try await Self.run(arguments, environment: environment, directory: project, context: context)
         guard status == 0 else {
@@ -89,12 +96,7 @@ final class SopsSecrets: SecretsPlugin {
         }
         var output = stdout
         defer { for index in output.indices { output[index] = 0 } }
-        if let extract {
-            // One value, named after its key path (["db"]["password"] → DB_PASSWORD); `as:` renames it.
-            try values.deliver(SecretNames.flatten(Self.extractPath(extract)), &output)
-            return
-        }
-        if format == "binary" {
+        if whole {
             let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
             try values.deliver(SecretNames.flatten([base]), &output)
             return
@@ -105,7 +107,24 @@ final class SopsSecrets: SecretsPlugin {
         } catch {
             throw OperationFailure(message: "sops printed something that is not JSON for \(file)")
         }
-        let flattened = try SecretDocuments.flatten(document, what: file)
+        let flattened: SecretDocuments.Flattened
+        if let extract {
+            // The part at the path, named after it (["db"]["password"] → DB_PASSWORD; a mapping
+            // under ["db"] → DB_PASSWORD, DB_USER, each its own masked value); `as:` renames.
+            var part = document
+            for (depth, step) in extract.enumerated() {
+                guard let next = Self.member(part, step) else {
+                    let at = extract[..<depth].map(\.shown).joined()
+                    throw OperationFailure(
+                        message: "\(file) has nothing at \(extract[...depth].map(\.shown).joined())",
+                        hint: Self.membersHint(part, at: at.isEmpty ? "its top level" : at))
+                }
+                part = next
+            }
+            flattened = try SecretDocuments.flatten(part, what: file, under: extract.map(\.name))
+        } else {
+            flattened = try SecretDocuments.flatten(document, what: file)
+        }
         for (name, value) in try SecretDocuments.select(flattened, keys: try SecretDocuments.requestedKeys(options), what: file)
             .sorted(by: { $0.key < $1.key }) {
             var bytes = Array(value.utf8)
@@ -133,11 +152,70 @@ final class SopsSecrets: SecretsPlugin {
         }
     }
 
-    /// `["a"]["b"]` → ["a", "b"].
-    static func extractPath(_ text: String) -> [String] {
-        text.split(separator: "[").compactMap { part in
-            let trimmed = part.trimmingCharacters(in: CharacterSet(charactersIn: "]\"' "))
-            return trimmed.isEmpty ? nil : trimmed
+    /// One step of an `extract` path: a quoted key, or a bare list index.
+    enum PathStep: Equatable {
+        case key(String)
+        case index(Int)
+
+        var name: String {
+            switch self {
+            case .key(let key): return key
+            case .index(let index): return String(index)
+            }
+        }
+
+        var shown: String {
+            switch self {
+            case .key(let key): return "[\"\(key)\"]"
+            case .index(let index): return "[\(index)]"
+            }
+        }
+    }
+
+    /// sops's path syntax: `["a"]["b"]`, `['a']`, `[0]` (spaces around the brackets allowed);
+    /// nil for anything else, or for an empty path.
+    static func extractPath(_ text: String) -> [PathStep]? {
+        var steps: [PathStep] = []
+        var rest = Substring(text).drop(while: { $0 == " " })
+        while !rest.isEmpty {
+            guard rest.first == "[" else { return nil }
+            rest = rest.dropFirst().drop(while: { $0 == " " })
+            if let quote = rest.first, quote == "\"" || quote == "'" {
+                rest = rest.dropFirst()
+                guard let end = rest.firstIndex(of: quote) else { return nil }
+                steps.append(.key(String(rest[..<end])))
+                rest = rest[rest.index(after: end)...]
+            } else {
+                let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
+                guard !digits.isEmpty, let index = Int(digits) else { return nil }
+                steps.append(.index(index))
+                rest = rest.dropFirst(digits.count)
+            }
+            rest = rest.drop(while: { $0 == " " })
+            guard rest.first == "]" else { return nil }
+            rest = rest.dropFirst().drop(while: { $0 == " " })
+        }
+        return steps.isEmpty ? nil : steps
+    }
+
+    /// The member a step selects: a key of a mapping, an index of a list.
+    static func member(_ value: JSONValue, _ step: PathStep) -> JSONValue? {
+        switch (value, step) {
+        case (.object(let members), .key(let key)): return members[key]
+        case (.array(let items), .index(let index)): return items.indices.contains(index) ? items[index] : nil
+        default: return nil
+        }
+    }
+
+    /// What a step could have named (keys, never values).
+    static func membersHint(_ value: JSONValue, at place: String) -> String {
+        switch value {
+        case .object(let members):
+            let keys = members.keys.sorted()
+            return keys.isEmpty ? "\(place) is an empty mapping"
+                : "\(place) has the keys \(keys.prefix(12).joined(separator: ", "))\(keys.count > 12 ? ", …" : "")"
+        case .array(let items): return "\(place) is a list of \(items.count) (index it as [0])"
+        default: return "\(place) is a single value"
         }
     }
 

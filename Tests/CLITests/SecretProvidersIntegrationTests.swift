@@ -242,6 +242,56 @@ struct SecretProvidersIntegrationTests {
         #expect(result.stderr.contains("DB_PASSWORD"), "the hint lists the keys the file has: \(result.stderr)")
     }
 
+    @Test("sops extract: a mapping is flattened under its path, each leaf its own masked secret; a list item by index; keys: applies (audit 48: one YAML text, leaves shown by sed)")
+    func sopsExtractMapping() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let password = unique("S3cr3tPassw0rd"), user = unique("dbuser"), port = "5432"
+        let first = unique("host-a"), second = unique("host-b"), other = unique("other")
+        try project.encrypt(
+            "secrets.enc.yaml", plain: "db:\n  password: \(password)\n  user: \(user)\n  port: \(port)\nhosts: [\(first), \(second)]\nother: \(other)\n",
+            ext: "yaml", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: [
+                #"{ provider: sops, file: secrets.enc.yaml, extract: '["db"]', keys: [DB_PASSWORD, db.user], age-key-file: keys/age.txt }"#,
+                #"{ provider: sops, file: secrets.enc.yaml, extract: "[ 'hosts' ] [1]", as: SECOND_HOST, age-key-file: keys/age.txt }"#,
+            ],
+            report: ["DB_PASSWORD", "DB_USER", "DB_PORT", "DB", "SECOND_HOST", "HOSTS_0", "OTHER"],
+            // Each leaf is masked on its own, however the step takes it apart.
+            extraScript: #"printf 'leaf %s|%s|%s\n' "$DB_PASSWORD" "$DB_USER" "$SECOND_HOST""#)
+        let result = try await project.run(
+            environment: ["PATH": folder(of: sops) + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
+            secrets: [password, user, second])
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        try expectReported(result, ["DB_PASSWORD": password, "DB_USER": user, "SECOND_HOST": second],
+                           unset: ["DB_PORT", "DB", "HOSTS_0", "OTHER"])
+        #expect(result.stdout.contains("] leaf ***|***|***\n"), "each leaf masked:\n\(result.stdout)")
+    }
+
+    @Test("sops extract: a path the file does not have names the path and the keys there (never a value); a path that is not sops's syntax is refused")
+    func sopsExtractMissing() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let sops = try requiredTool("sops")
+        let key = try project.ageKey("keys/age.txt")
+        let password = unique("pw")
+        try project.encrypt("secrets.enc.yaml", plain: "db:\n  password: \(password)\n  user: u\n", ext: "yaml", recipient: key.recipient)
+        try project.workflow(
+            jobSecrets: [#"{ provider: sops, file: secrets.enc.yaml, extract: '["db"]["pasword"]', age-key-file: keys/age.txt, sops: '\#(sops)' }"#],
+            report: [])
+        var result = try await project.run(secrets: [password])
+        expectProviderFailure(result, project, provider: "sops", contains: #"secrets.enc.yaml has nothing at ["db"]["pasword"]"#)
+        #expect(result.stderr.contains(#"hint: ["db"] has the keys password, user"#), "\(result.stderr)")
+
+        try project.workflow(
+            jobSecrets: [#"{ provider: sops, file: secrets.enc.yaml, extract: 'db.password', age-key-file: keys/age.txt, sops: '\#(sops)' }"#],
+            report: [])
+        result = try await project.run(secrets: [password])
+        expectProviderFailure(result, project, provider: "sops", contains: "'extract' is not a key path: db.password")
+    }
+
     // MARK: OpenBao
 
     @Test("OpenBao: KV v2 read with VAULT_TOKEN, nested values flattened, as: map, expression")

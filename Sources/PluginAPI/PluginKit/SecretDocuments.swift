@@ -15,7 +15,10 @@ public enum SecretDocuments {
     }
 
     /// Flatten a document. Two paths that give the same name are an error naming both.
-    public static func flatten(_ document: JSONValue, what: String) throws -> Flattened {
+    /// `under` is the key path the document was taken from (a provider's `extract`): its names
+    /// start with it (`db` → `{ password, user }` gives `DB_PASSWORD`, `DB_USER`), and a single
+    /// value is then named after it alone.
+    public static func flatten(_ document: JSONValue, what: String, under: [String] = []) throws -> Flattened {
         var result = Flattened()
         func visit(_ value: JSONValue, _ path: [String]) throws {
             switch value {
@@ -38,7 +41,7 @@ public enum SecretDocuments {
                 result.values[name] = text(value)
             }
         }
-        try visit(document, [])
+        try visit(document, under)
         return result
     }
 
