@@ -115,15 +115,15 @@ final class VaultSecrets: SecretsPlugin {
         switch status {
         case 200: break
         case 404:
-            throw OperationFailure(message: "no secret at \(mount)/\(path)\(version.map { " (version \($0))" } ?? "") on \(address)",
+            throw OperationFailure(message: "no secret at \(mount)/\(path)\(version.map { " (version \($0))" } ?? "") on \(Self.safe(address))",
                                    hint: "check 'path' and 'mount' (KV version 2; the path is without 'data/')")
         case 403:
-            throw OperationFailure(message: "permission denied (403) reading \(mount)/data/\(path) on \(address)",
+            throw OperationFailure(message: "permission denied (403) reading \(mount)/data/\(path) on \(Self.safe(address))",
                                    hint: "the token is invalid or expired, or its policy does not allow 'read' on \(mount)/data/\(path)")
         case 401:
-            throw OperationFailure(message: "the Vault token was refused (401) on \(address)", hint: "check VAULT_TOKEN, the token file or the AppRole credentials")
+            throw OperationFailure(message: "the Vault token was refused (401) on \(Self.safe(address))", hint: "check VAULT_TOKEN, the token file or the AppRole credentials")
         default:
-            throw OperationFailure(message: "Vault answered \(status) reading \(mount)/data/\(path) on \(address)\(Self.errors(bytes))")
+            throw OperationFailure(message: "Vault answered \(status) reading \(mount)/data/\(path) on \(Self.safe(address))\(Self.errors(bytes))")
         }
         let document: JSONValue
         do {
@@ -188,7 +188,7 @@ final class VaultSecrets: SecretsPlugin {
         func runnerCredential(_ name: String) throws {
             guard workflowServer else { return }
             throw OperationFailure(
-                message: "the workflow's address \(address) is not the runner's Vault server (VAULT_ADDR or BAO_ADDR), and \(name) goes only there",
+                message: "the workflow's address \(Self.safe(address)) is not the runner's Vault server (VAULT_ADDR or BAO_ADDR), and \(name) goes only there",
                 hint: "set VAULT_ADDR to that server, or give this entry its own credentials from files ('token-file', or 'role-id-file' and 'secret-id-file')")
         }
         if let auth = try SecretDocuments.string(options, "auth"), auth != "token" {
@@ -226,11 +226,11 @@ final class VaultSecrets: SecretsPlugin {
             let (status, answer) = try await request(.POST, "\(address)/v1/auth/\(try Self.urlPath(mount, what: "approle-mount"))/login", token: nil, namespace: namespace, body: body,
                                                      client: client, context: context)
             guard status == 200 else {
-                throw OperationFailure(message: "the AppRole login at auth/\(mount) on \(address) was refused (\(status))\(status == 400 || status == 403 ? "" : Self.errors(answer))",
+                throw OperationFailure(message: "the AppRole login at auth/\(mount) on \(Self.safe(address)) was refused (\(status))\(status == 400 || status == 403 ? "" : Self.errors(answer))",
                                        hint: "check the role id and secret id (VAULT_ROLE_ID, VAULT_SECRET_ID or the files)")
             }
             guard let document = try? JSONValue.parse(answer), case .string(let token)? = document["auth"]?["client_token"] else {
-                throw OperationFailure(message: "the AppRole login on \(address) gave no token")
+                throw OperationFailure(message: "the AppRole login on \(Self.safe(address)) gave no token")
             }
             let bytes = Array(token.utf8)
             host.registerSecret(token)  // never printed, whatever happens
@@ -264,10 +264,10 @@ final class VaultSecrets: SecretsPlugin {
     static func checkTransport(_ address: String, plainHTTPElsewhere: Bool) throws {
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = url.host, !host.isEmpty else {
-            throw OperationFailure(message: "the Vault address \(address) is not an http(s) URL of a server", hint: "e.g. https://vault.example.com:8200")
+            throw OperationFailure(message: "the Vault address \(Self.safe(address)) is not an http(s) URL of a server", hint: "e.g. https://vault.example.com:8200")
         }
         if scheme == "http" && !plainHTTPElsewhere && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) {
-            throw OperationFailure(message: "the Vault address \(address) is plain http to another machine",
+            throw OperationFailure(message: "the Vault address \(Self.safe(address)) is plain http to another machine",
                                    hint: "use https (the token and the secrets would travel unencrypted); a workflow's address may use http only for 127.0.0.1")
         }
     }
@@ -338,8 +338,18 @@ final class VaultSecrets: SecretsPlugin {
     }
 
     /// The URL without its query (a version number at most, but keep messages plain).
+    /// A URL as messages show it: without its query, and without a login in it
+    /// (`https://user:password@host` → `https://host`: VAULT_ADDR may carry one by mistake; the
+    /// client does not send it, and a message must not show it).
     static func safe(_ url: String) -> String {
-        url.split(separator: "?").first.map(String.init) ?? url
+        var shown = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? url
+        if let scheme = shown.range(of: "://") {
+            let authorityEnd = shown[scheme.upperBound...].firstIndex(of: "/") ?? shown.endIndex
+            if let at = shown[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
+                shown.removeSubrange(scheme.upperBound...at)
+            }
+        }
+        return shown
     }
 
     static func describe(_ error: any Error) -> String {

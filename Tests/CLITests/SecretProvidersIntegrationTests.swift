@@ -543,15 +543,19 @@ struct SecretProvidersIntegrationTests {
         #expect(!requests.contains("/stolen"), "the redirect was followed: \(requests)")
     }
 
-    @Test("OpenBao failure: server down (a closed port) says it cannot reach Vault, exit 2, no job started")
+    @Test("OpenBao failure: server down (a closed port) says it cannot reach Vault, exit 2, no job started; a login inside VAULT_ADDR is never shown (audit 48 L5)")
     func vaultServerDown() async throws {
         let project = try SecretsProject()
         defer { project.remove() }
         var port: UInt16 = 0
         repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
-        let token = unique("tok")
+        let token = unique("tok"), proxyPassword = unique("proxy-pass")
         try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
-        let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+        // The password is one of the values that must reach no output: every message shows the
+        // address without its login.
+        let result = try await project.run(
+            environment: ["VAULT_ADDR": "http://proxyuser:\(proxyPassword)@127.0.0.1:\(port)", "VAULT_TOKEN": token],
+            secrets: [token, proxyPassword, "proxyuser"])
         expectProviderFailure(result, project, provider: "vault", contains: "cannot reach Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app")
         // Retried twice first, each retry noted.
         for attempt in ["(1/2)", "(2/2)"] {
