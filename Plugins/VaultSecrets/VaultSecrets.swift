@@ -303,12 +303,18 @@ final class VaultSecrets: SecretsPlugin {
                 request.body = .bytes(ByteBuffer(bytes: body))
             }
             do {
-                let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
-                let buffer = try await response.body.collect(upTo: 16 << 20)
-                let status = Int(response.status.code)
+                let sent = request, limit = timeout
+                // The limit covers the answer's body too: async-http-client's timeout ends at
+                // the answer's head, and its read timeout at an idle connection, so a body that
+                // trickles in (a byte a second) would hold the entry to its 30 s deadline.
+                let (status, headers, buffer) = try await Self.within(limit) {
+                    let response = try await client.execute(sent, timeout: .milliseconds(Int64(limit * 1000)))
+                    let buffer = try await response.body.collect(upTo: 16 << 20)
+                    return (Int(response.status.code), response.headers, buffer)
+                }
                 if (300..<400).contains(status) {
                     // Never followed: the token would go wherever the answer points.
-                    let location = response.headers.first(name: "Location").map { " to \(Self.safe($0))" } ?? ""
+                    let location = headers.first(name: "Location").map { " to \(Self.safe($0))" } ?? ""
                     throw OperationFailure(
                         message: "Vault at \(Self.safe(url)) answered \(status), a redirect\(location), which is not followed (the token must not go elsewhere)",
                         hint: "set VAULT_ADDR (or 'address') to the server itself; a standby node redirects to the active one")
@@ -337,7 +343,24 @@ final class VaultSecrets: SecretsPlugin {
                                hint: "check VAULT_ADDR (or 'address') and that the server is up; for https with a private CA, set 'ca-file'")
     }
 
-    /// The URL without its query (a version number at most, but keep messages plain).
+    /// A request that took longer than its limit, the answer's body included.
+    struct RequestTimedOut: Error {}
+
+    /// `work`'s result, or `RequestTimedOut` after `seconds` (`work` is then cancelled, which
+    /// ends its request).
+    static func within<T: Sendable>(_ seconds: Double, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw RequestTimedOut() }
+            return value
+        }
+    }
+
     /// A URL as messages show it: without its query, and without a login in it
     /// (`https://user:password@host` → `https://host`: VAULT_ADDR may carry one by mistake; the
     /// client does not send it, and a message must not show it).
@@ -353,6 +376,7 @@ final class VaultSecrets: SecretsPlugin {
     }
 
     static func describe(_ error: any Error) -> String {
+        if error is RequestTimedOut { return "timed out" }
         let text = String(describing: error)
         if text.contains("connectTimeout") || text.contains("Timeout") || text.contains("deadlineExceeded") { return "timed out" }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }

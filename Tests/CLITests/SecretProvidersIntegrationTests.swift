@@ -500,6 +500,51 @@ struct SecretProvidersIntegrationTests {
         expectProviderFailure(outside, project, provider: "vault", contains: "the AppRole login at auth/ci-approle on \(server.address) was refused")
     }
 
+    @Test("a Vault answer whose body trickles in (a byte a second) ends at the request's 10 s limit and is retried, not held to the entry's 30 s deadline (audit 48 L2)")
+    func vaultTricklingBody() async throws {
+        let project = try SecretsProject()
+        defer { project.remove() }
+        let python = try requiredTool("python3")
+        let script = #"""
+            import http.server, sys, time
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    print("asked", self.path, flush=True)
+                    try:
+                        self.send_response(200); self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", "100000"); self.end_headers(); self.wfile.flush()
+                        for _ in range(100000):
+                            self.wfile.write(b" "); self.wfile.flush(); time.sleep(1)
+                    except OSError:
+                        pass
+                def log_message(self, *arguments): pass
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+            server.daemon_threads = True
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """#
+        let asked = project.temp.path + "/asked.txt"
+        let server = try LaunchedProcess([python, "-c", script], output: asked)
+        defer {
+            server.signal(SIGKILL)
+            server.wait()
+        }
+        let portLine = { (try? String(contentsOfFile: asked, encoding: .utf8))?.split(separator: "\n").first.flatMap { Int($0) } }
+        #expect(await eventually(timeout: .seconds(20)) { portLine() != nil }, "the trickling server did not start")
+        let port = try #require(portLine())
+        let token = unique("tok")
+        try project.workflow(jobSecrets: ["{ provider: vault, path: ci/app }"], report: [])
+        let result = try await project.run(environment: ["VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": token], secrets: [token])
+        // The third attempt ends at the entry's deadline, by the plugin's limit or the host's:
+        // either message may close the run; the first two attempts show the 10 s limit.
+        expectProviderFailure(result, project, provider: "vault", contains: nil)
+        #expect(result.stderr.contains("warning: Vault at http://127.0.0.1:\(port)/v1/secret/data/ci/app: timed out; retrying (1/2)"),
+                "\(result.stderr)")
+        let requests = try String(contentsOfFile: asked, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("asked ") }
+        #expect(requests.count >= 2, "one request held for the whole deadline: \(requests)")
+        #expect(result.seconds < 45, "\(result.seconds) s")
+    }
+
     @Test("a Vault address that redirects: the redirect is not followed, so the token never goes where it points; exit 2")
     func vaultRedirectNotFollowed() async throws {
         let project = try SecretsProject()
