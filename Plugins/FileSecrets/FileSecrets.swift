@@ -99,6 +99,10 @@ final class FileSecrets: SecretsPlugin {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return "line \(mark.line), column \(mark.column): \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Key names only (a value is never quoted); the place is the mapping's.
+            let keys = duplicates.sorted().prefix(5).map { "'\($0.prefix(60))'" }.joined(separator: ", ")
+            return "line \(context.mark.line), column \(context.mark.column): a mapping has the key \(keys) more than once"
         default: return "a syntax error"
         }
     }

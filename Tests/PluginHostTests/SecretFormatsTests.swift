@@ -68,5 +68,11 @@ struct SecretFormatsTests {
         let colliding = try JSONValue.parse(Array(#"{"a-b": "1", "a_b": "2"}"#.utf8))
         #expect(throws: (any Error).self) { try SecretDocuments.flatten(colliding, what: "f") }
         #expect(SecretNames.flatten(["9lives"]) == "_9LIVES")
+        // A top-level list is refused (its names would be made up); under an extract path it is named after it.
+        let list = try JSONValue.parse(Array(#"["a", "b"]"#.utf8))
+        #expect(throws: (any Error).self) { try SecretDocuments.flatten(list, what: "f") }
+        #expect(try SecretDocuments.flatten(list, what: "f", under: ["hosts"]).values == ["HOSTS_0": "a", "HOSTS_1": "b"])
+        #expect(try SecretDocuments.flatten(.string("v"), what: "f", under: ["db", "password"]).values == ["DB_PASSWORD": "v"])
+        #expect(throws: (any Error).self) { try SecretDocuments.requestedKeys(["keys": .array([])]) }
     }
 }

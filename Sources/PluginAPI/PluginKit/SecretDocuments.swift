@@ -20,6 +20,10 @@ public enum SecretDocuments {
     /// value is then named after it alone.
     public static func flatten(_ document: JSONValue, what: String, under: [String] = []) throws -> Flattened {
         var result = Flattened()
+        if under.isEmpty, case .array = document {
+            throw OperationFailure(message: "\(what) is a list, not a set of keys",
+                                   hint: "use a mapping of NAME: value (a list's items would be named _0, _1, …)")
+        }
         func visit(_ value: JSONValue, _ path: [String]) throws {
             switch value {
             case .object(let members):
@@ -63,6 +67,9 @@ public enum SecretDocuments {
         switch value {
         case .string(let one): return [one]
         case .array(let items):
+            guard !items.isEmpty else {
+                throw OperationFailure(message: "'keys' is an empty list: the entry would give no secret", hint: "leave 'keys' out to take every key")
+            }
             return try items.map {
                 guard case .string(let key) = $0 else { throw OperationFailure(message: "'keys' must be a list of key names") }
                 return key

@@ -236,6 +236,8 @@ struct SecretsScenarios {
         try temp.write("ok.env", "TOKEN=ok-secret-value\n")
         try temp.write("two.env", "A=x-secret-value\nB=x-secret-value\n")
         try temp.write("collide.json", #"{"a": {"b": "x-secret-value"}, "a_b": "x-secret-value"}"#)
+        try temp.write("dup.yml", "a: x-secret-value\nb: 1\na: x-secret-value\n")
+        try temp.write("list.yml", "- x-secret-value\n- x-secret-value\n")
         let cases: [(String, String, String)] = [
             ("provider: file\n    file: missing.env", "error: secret provider 'file': missing.env does not exist", "hint: create it, or fix the path"),
             ("provider: file\n    file: bad.json", "error: secret provider 'file': bad.json is not valid JSON (at byte 24)", ""),
@@ -246,6 +248,9 @@ struct SecretsScenarios {
             ("provider: file\n    file: collide.json", "error: secret provider 'file': collide.json: the keys 'a.b' and 'a_b' both become A_B",
              "hint: rename one of them, or select keys with 'keys:'"),
             ("provider: file\n    file: ok.env\n    keys: [NOPE]", "error: secret provider 'file': ok.env has no key 'NOPE'", "hint: it has: TOKEN"),
+            ("provider: file\n    file: dup.yml", "error: secret provider 'file': dup.yml is not valid YAML (line 1, column 1: a mapping has the key 'a' more than once)", ""),
+            ("provider: file\n    file: list.yml", "error: secret provider 'file': list.yml is a list, not a set of keys", "hint: use a mapping of NAME: value"),
+            ("provider: file\n    file: ok.env\n    keys: []", "error: secret provider 'file': 'keys' is an empty list", "hint: leave 'keys' out to take every key"),
             ("provider: file\n    file: ok.env\n    fiel: x", "error: secret provider 'file': the file provider has no option 'fiel'", "hint: its options:"),
             ("provider: fiel\n    file: ok.env", "error: secret provider 'fiel': no secret provider 'fiel' was found", "did you mean 'file'?"),
             ("provider: env\n    names: [NXA_UNSET_VARIABLE]", "the variable NXA_UNSET_VARIABLE is not set", ""),
