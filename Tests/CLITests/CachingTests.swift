@@ -280,6 +280,46 @@ struct CachingTests {
         }
     }
 
+    @Test("a cached folder keeps its own mode and mtime: one that is not there comes back as saved, one that is there takes them after the merge; with an exclude too (audit 48: a 0700 ~/.gnupg came back 0755)")
+    func folderModeAndTime() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let home = project.temp.path + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try """
+            jobs:
+              a:
+                cache: { paths: [privd, "~/.privh", sub/deep/x, "!sub/deep/x/skip"], key: modes-1 }
+                steps:
+                  - run: |
+                      echo "hit=${{ steps.cache.outputs.cache-hit }}"
+                      for p in privd:privd "$HOME/.privh:home" sub/deep/x:deep; do
+                        if [ -e "${p%:*}" ]; then echo "${p##*:} $(stat -c '%a %Y' "${p%:*}")"; fi
+                      done
+                      echo "home holds $(ls -A ~/.privh 2>/dev/null | tr '\\n' ' ')"
+                      echo "deep holds $(ls -A sub/deep/x 2>/dev/null | tr '\\n' ' ')"
+                      if [ "$MODE" = make ]; then
+                        mkdir -p privd ~/.privh sub/deep/x
+                        echo f > privd/f; echo g > ~/.privh/g; echo h > sub/deep/x/h; echo s > sub/deep/x/skip
+                        chmod 700 privd ~/.privh; chmod 750 sub/deep/x
+                        touch -d @978307200 privd ~/.privh sub/deep/x
+                      fi
+            """.write(toFile: project.folder + "/wf.yml", atomically: true, encoding: .utf8)
+        let first = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "MODE=make"], extra: ["HOME": home])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("[a] cache 'cache': saved 'modes-1'"), "\(first.stdout)")
+        // The next run: the workspace is new (privd, sub/deep/x are not there), and ~/.privh is
+        // there, open to all, with a file of its own.
+        try FileManager.default.removeItem(atPath: home + "/.privh")
+        try FileManager.default.createDirectory(atPath: home + "/.privh", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try "pre\n".write(toFile: home + "/.privh/pre", atomically: true, encoding: .utf8)
+        let second = try await project.run(["run", "wf.yml", "--log-format", "plain"], extra: ["HOME": home])
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        for line in ["hit=true", "privd 700 978307200", "home 700 978307200", "deep 750 978307200", "home holds g pre ", "deep holds h "] {
+            #expect(second.stdout.contains("[a] \(line)\n"), "\(line):\n\(second.stdout)")
+        }
+    }
+
     @Test("a path that is a file is cached as a file; bracket globs match; a match without files is not saved; an entry that lost its data goes; the key is also a prefix")
     func filesGlobsAndLostData() async throws {
         let project = try Project(example: false)

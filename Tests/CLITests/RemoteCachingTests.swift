@@ -28,8 +28,8 @@ extension RealExecutorSuites.OCIExecutorTests {
                   - if: steps.cache.outputs.cache-hit != 'true'
                     run: |
                       echo installing
-                      mkdir -p deps/lib ~/.toolcache && echo lib > deps/lib/a.txt && echo tool > ~/.toolcache/t && chmod 750 deps/lib/a.txt
-                  - run: echo "hit=${{ steps.cache.outputs.cache-hit }} $(cat deps/lib/a.txt) $(cat ~/.toolcache/t) $(stat -c %a deps/lib/a.txt) home=$HOME"
+                      mkdir -p deps/lib ~/.toolcache && echo lib > deps/lib/a.txt && echo tool > ~/.toolcache/t && chmod 750 deps/lib/a.txt && chmod 700 ~/.toolcache
+                  - run: echo "hit=${{ steps.cache.outputs.cache-hit }} $(cat deps/lib/a.txt) $(cat ~/.toolcache/t) $(stat -c %a deps/lib/a.txt) $(stat -c %a ~/.toolcache) home=$HOME"
             """
         }
         try temp.write("local.yml", workflow("executor: local"))
@@ -45,7 +45,7 @@ extension RealExecutorSuites.OCIExecutorTests {
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
         #expect(second.stdout.contains("[build] cache 'cache': restored 'oci-"), "\(second.stdout)")
         #expect(!second.stdout.contains("[build] installing\n"))
-        #expect(second.stdout.contains("[build] hit=true lib tool 750 home="), "\(second.stdout)")
+        #expect(second.stdout.contains("[build] hit=true lib tool 750 700 home="), "\(second.stdout)")
         // A new lock file: the exact key misses, the restore key brings the old entry into the
         // container, and the install step runs (cache-hit is false).
         let firstKey = second.stdout.components(separatedBy: "restored '").dropFirst().first?.components(separatedBy: "'").first ?? "?"
@@ -54,7 +54,7 @@ extension RealExecutorSuites.OCIExecutorTests {
         #expect(third.status == 0, "\(third.stdout)\(third.stderr)")
         #expect(third.stdout.contains("[build] cache 'cache': restored '\(firstKey)' (restore key)"), "\(third.stdout)")
         #expect(third.stdout.contains("[build] installing\n"))
-        #expect(third.stdout.contains("[build] hit=false lib tool 750 home="), "\(third.stdout)")
+        #expect(third.stdout.contains("[build] hit=false lib tool 750 700 home="), "\(third.stdout)")
         #expect(try podman.containers().isEmpty)
     }
 }

@@ -20,6 +20,9 @@ public struct TarGuard: Sendable {
     public private(set) var violation: String?
     /// Whether the end-of-archive marker (a zero block) was seen.
     public private(set) var ended = false
+    /// The named roots the archive holds a folder entry of (`NAME/`: the folder itself, whose
+    /// mode and mtime a put gives the root; a cache keeps a `~/.gnupg`'s 0700).
+    public private(set) var rootFolders: Set<String> = []
 
     private enum Phase: Sendable {
         case header
@@ -165,6 +168,10 @@ public struct TarGuard: Sendable {
             bytes += size
             startData(size, padding, keep: nil)
         case UInt8(ascii: "5"):
+            if rootBytes != nil {
+                normalize(name)
+                if isRoot(normal) { rootFolders.insert(Self.text(normal)) }
+            }
             startData(size, padding, keep: nil)
         case UInt8(ascii: "2"):
             guard !link.isEmpty else {

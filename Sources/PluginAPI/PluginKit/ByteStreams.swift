@@ -90,6 +90,8 @@ public final class PutSource: @unchecked Sendable {
         public var status: nxa_status
         public var files: Int
         public var bytes: Int
+        /// The named roots the archive holds a folder entry of (TarGuard.rootFolders).
+        public var rootFolders: Set<String> = []
     }
 
     struct State {
@@ -281,7 +283,7 @@ public final class PutSource: @unchecked Sendable {
                 failure = state.guardian.finish()
             }
             let outcome = Outcome(failure: failure, violation: state.guardian.violation, readerGone: state.readerGone, status: status,
-                                  files: state.guardian.files, bytes: state.guardian.bytes)
+                                  files: state.guardian.files, bytes: state.guardian.bytes, rootFolders: state.guardian.rootFolders)
             state.outcome = outcome
             let waiters = state.waiters
             state.waiters = []

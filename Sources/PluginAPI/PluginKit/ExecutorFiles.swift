@@ -157,7 +157,7 @@ public enum FilesTransfer {
             throw OperationFailure(message: "put failed, nothing was changed: tar -x exited \(extracted.status): \(lastLines(extracted.errors))")
         }
         var arguments = [shell.workspace, staging]
-        for root in request.roots { arguments += [root.name, root.path] }
+        for root in request.roots { arguments += [root.name, root.path, outcome.rootFolders.contains(root.name) ? "1" : ""] }
         let merged = try await shell.run(mergeScript, arguments, nil, nil)
         guard merged.status == 0 else {
             await discard()
@@ -221,9 +221,14 @@ public enum FilesTransfer {
         }
         """
 
-    /// `ws staging (name path)…`: check every relative root (no existing part of it may be a
+    /// `ws staging (name path own)…`: check every relative root (no existing part of it may be a
     /// symbolic link, so it stays in the workspace), then merge staging[/name] into each root entry
-    /// by entry, descending only into real folders, then remove the staging folder.
+    /// by entry, descending only into real folders, then remove the staging folder. `own` is 1
+    /// when the archive holds the root folder's own entry: a root that does not exist is then the
+    /// extracted folder moved into place, and one that exists takes its mode and mtime after the
+    /// merge, as tar gives an existing folder (where that is refused, the merge stands). Without
+    /// it (an archive made before roots had their entry) a missing root is made with the default
+    /// mode and an existing one is left as it is.
     static let mergeScript = resolveFunction + """
 
         merge() (
@@ -238,37 +243,61 @@ public enum FilesTransfer {
             fi
           done
         )
+        # The permission bits of $1 in octal, from `ls -ld` (POSIX has no stat(1)).
+        modeof() {
+          p=$(ls -ld "$1") || return 1
+          p=${p%% *} m=0
+          case $p in ?r*) m=$((m + 400)) ;; esac
+          case $p in ??w*) m=$((m + 200)) ;; esac
+          case $p in ???[xs]*) m=$((m + 100)) ;; esac
+          case $p in ????r*) m=$((m + 40)) ;; esac
+          case $p in ?????w*) m=$((m + 20)) ;; esac
+          case $p in ??????[xs]*) m=$((m + 10)) ;; esac
+          case $p in ???????r*) m=$((m + 4)) ;; esac
+          case $p in ????????w*) m=$((m + 2)) ;; esac
+          case $p in ?????????[xt]*) m=$((m + 1)) ;; esac
+          printf '%03d' "$m"
+        }
         ws=$1 staging=$2
         shift 2
-        if ! check "$@"; then rm -rf "$staging"; exit 1; fi
-        # Every root the archive holds is a real folder or file (never a link: merging a link's
-        # target would move files from wherever it points), checked before anything moves. A root
-        # the archive does not hold is not made.
+        # Every relative root stays in the workspace, and every root the archive holds is a real
+        # folder or file (never a link: merging a link's target would move files from wherever it
+        # points), checked before anything moves. A root the archive does not hold is not made.
         i=0
         while [ "$i" -lt $# ]; do
+          if ! check "$1" "$2"; then rm -rf "$staging"; exit 1; fi
           if [ -n "$1" ] && { [ -L "$staging/$1" ] || { [ -e "$staging/$1" ] && [ ! -d "$staging/$1" ] && [ ! -f "$staging/$1" ]; }; }; then
             printf 'NXA-ERROR the root %s of the archive is neither a folder nor a file\\n' "$1" >&2
             rm -rf "$staging"
             exit 1
           fi
-          set -- "$@" "$1" "$2"
-          shift 2
-          i=$((i + 2))
+          set -- "$@" "$1" "$2" "$3"
+          shift 3
+          i=$((i + 3))
         done
-        while [ $# -ge 2 ]; do
+        while [ $# -ge 3 ]; do
           resolve "$2"
           src=$staging
           [ -n "$1" ] && src=$staging/$1
-          if [ -d "$src" ]; then
+          if [ -d "$src" ] && [ "$3" = 1 ] && [ ! -e "$abs" ] && [ ! -L "$abs" ]; then
+            # A folder that is not there: the archive's own, with its mode and mtime.
+            [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
+            mv "$src" "$abs" || exit 1
+          elif [ -d "$src" ]; then
+            own=$3
+            if [ "$own" = 1 ]; then
+              mode=$(modeof "$src") && touch -r "$src" "$staging/mtime+$1" || own=
+            fi
             mkdir -p "$abs" || exit 1
             merge "$src" "$abs" || exit 1
+            if [ "$own" = 1 ]; then chmod "$mode" "$abs" 2>/dev/null && touch -r "$staging/mtime+$1" "$abs" 2>/dev/null; fi
           elif [ -n "$1" ] && [ -f "$src" ]; then
             # A path that is a file (`paths: [tool.bin]`): it replaces what is there.
             [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
             if [ -e "$abs" ] || [ -L "$abs" ]; then rm -rf "$abs" || exit 1; fi
             mv "$src" "$abs" || exit 1
           fi
-          shift 2
+          shift 3
         done
         rm -rf "$staging"
         """
@@ -397,20 +426,23 @@ public enum FilesTransfer {
         return nil
     }
 
-    /// The get script's arguments for one root: name, path, the direct includes, and the filter
-    /// ("" in direct mode; else the include and exclude expressions on two lines). A path is taken
-    /// when it or a folder above it matches an include, and none of them matches an exclude.
+    /// The get script's arguments for one root: name, path, the direct includes, the filter
+    /// ("" in direct mode; else the include and exclude expressions on two lines), and whether the
+    /// root folder's own entry goes first ("1" for a named root taken whole, excludes aside: its
+    /// mode and mtime travel, files.h). A path is taken when it or a folder above it matches an
+    /// include, and none of them matches an exclude.
     static func getArguments(_ root: FilesGetRoot) throws -> [String] {
         try checkPath(root.path)
         let includes = try (root.include ?? ["**"]).map { try pattern($0, what: "include") }
         let excludes = try (root.exclude ?? []).map { try pattern($0, what: "exclude") }
+        let whole = !root.name.isEmpty && includes.contains { $0 == "**" || $0.isEmpty } ? "1" : ""
         let direct = includes.map(literalInclude)
         if excludes.isEmpty, direct.allSatisfy({ $0 != nil }) {
-            return [root.name, root.path, direct.compactMap { $0 }.joined(separator: "\n"), ""]
+            return [root.name, root.path, direct.compactMap { $0 }.joined(separator: "\n"), "", whole]
         }
         let include = includes.contains("**") || includes.contains("") ? "" : includes.map { "(" + regex($0) + ")" }.joined(separator: "|")
         let exclude = excludes.map { "(" + regex($0) + ")" }.joined(separator: "|")
-        return [root.name, root.path, "**", include + "\n" + exclude + "\n"]
+        return [root.name, root.path, "**", include + "\n" + exclude + "\n", whole]
     }
 
     public static func get(_ request: FilesGet, into stream: StreamWriter, shell: JobShell, context: OperationContext) async throws -> FilesGetResult {
@@ -466,21 +498,22 @@ public enum FilesTransfer {
         return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped, missing: missing)
     }
 
-    /// `ws staging (name path includes)…`: one link per existing root in the staging folder, the
-    /// members to archive in `list`, GNU tar renames `rN/./…` to `NAME/…` (or to `…` for the root
-    /// ""). A literal include whose path passes through a symbolic link matches nothing.
+    /// `ws staging (name path includes filter whole)…`: one link per existing root in the staging
+    /// folder, the members to archive in `list`, GNU tar renames `rN/./…` to `NAME/…` (or to `…`
+    /// for the root "") and a whole root's own `rN/.` to `NAME`. A literal include whose path
+    /// passes through a symbolic link matches nothing.
     static let getScript = resolveFunction + """
 
         ws=$1 g=$2
         shift 2
         single=0 filtered=0
-        [ $# -eq 4 ] && [ -z "$1" ] && single=1
+        [ $# -eq 5 ] && [ -z "$1" ] && single=1
         rm -rf "$g" && mkdir -p "$g" || exit 70
         : > "$g/list"
         i=0 transforms=
-        while [ $# -ge 4 ]; do
-          name=$1 path=$2 includes=$3 filter=$4
-          shift 4
+        while [ $# -ge 5 ]; do
+          name=$1 path=$2 includes=$3 filter=$4 whole=$5
+          shift 5
           check "$name" "$path" || exit 71
           resolve "$path"
           if [ -n "$name" ] && [ -f "$abs" ] && [ ! -L "$abs" ]; then
@@ -500,6 +533,12 @@ public enum FilesTransfer {
           if [ -n "$name" ]; then to="$name/"; else to=; fi
           transforms="$transforms
         --transform=s|^r$i/\\./|$to|S"
+          if [ -n "$name" ] && [ "$whole" = 1 ]; then
+            # The folder itself first (its mode and mtime), as a name of its own in the listing.
+            transforms="$transforms
+        --transform=s|^r$i/\\.$|$name|S"
+            printf 'r%s/.\\n' "$i" >> "$g/list"
+          fi
           printf '%s\\n' "$includes" | while IFS= read -r inc; do
             if [ "$inc" = "**" ]; then
               for e in "$abs"/* "$abs"/.[!.]* "$abs"/..?*; do
@@ -534,6 +573,13 @@ public enum FilesTransfer {
             set --
             while IFS= read -r m; do
               n=${m%%/*}
+              case $m in
+                */.)
+                  # A root folder's own entry, alone (a walk would descend into it).
+                  if [ $# -gt 0 ]; then walk "$@"; set --; fi
+                  printf '%s\\n' "$m"
+                  continue ;;
+              esac
               if [ -f "re.${n#r}" ]; then
                 if [ $# -gt 0 ]; then walk "$@"; set --; fi
                 find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |

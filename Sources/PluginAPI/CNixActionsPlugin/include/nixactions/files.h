@@ -27,6 +27,11 @@
  *  - Names are relative, '/'-separated, without "." or ".." components; directories come before
  *    their contents. The first component is the ROOT NAME (see FilesGet.roots) unless the
  *    request has a single root named "" (then names are relative to that root).
+ *  - A named root taken whole (include "**") that is a folder has an entry of its own, `NAME/`,
+ *    first: its mode and mtime. `put` gives them to the root: a root that does not exist is that
+ *    folder, one that exists gets them after the merge (as `tar -x` treats an existing folder;
+ *    where the job's user may not change them, the merge stands). An archive without the entry
+ *    (made before it existed) leaves an existing root's mode and mtime alone.
  *
  * Messages (UTF-8 JSON; types in the NixActionsPluginMessages module, FilesMessages.swift):
  *
