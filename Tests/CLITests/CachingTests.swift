@@ -257,7 +257,7 @@ struct CachingTests {
         #expect(escaped.isEmpty, "written outside: \(escaped) (runs in \(runs))")
     }
 
-    @Test("a cache path that is a symbolic link out of the workspace is not saved: what it points to never goes into the cache")
+    @Test("a cache path that is a symbolic link out of the workspace is not saved: what it points to never goes into the cache; a link inside the workspace neither, and the entry's other paths are not saved alone")
     func symlinkedPathNotSaved() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
@@ -270,10 +270,16 @@ struct CachingTests {
                 cache: { paths: [deps], key: link-1 }
                 steps:
                   - run: ln -sfn \(outside) deps
+              b:
+                cache: { paths: [tools, inner], key: link-2 }
+                steps:
+                  - run: mkdir -p tools real && echo t > tools/t && echo r > real/r && ln -sfn real inner
             """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
         let result = try await project.run()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("passes through the symbolic link 'deps'"), "\(result.stdout)")
+        #expect(result.stdout.contains("passes through the symbolic link 'inner'"), "\(result.stdout)")
+        #expect(project.dataFiles().isEmpty, "an entry was saved: \(project.dataFiles())")
         for file in project.dataFiles() {
             let listing = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["--zstd", "-tf", file])
             #expect(!listing.stdout.contains("credentials"), "the cache holds what the link points to: \(listing.stdout)")
