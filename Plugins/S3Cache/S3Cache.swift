@@ -119,6 +119,9 @@ final class S3Cache: CachePlugin {
 
     // MARK: - Lookup and restore
 
+    /// The most manifests one lookup reads to order entries committed in the same second.
+    static let tieReads = 16
+
     func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult {
         if let record = try await manifest(request.key, request.version, context: context), record.version == request.version {
             return CacheLookupOrder.result(record, request: request)
@@ -135,17 +138,29 @@ final class S3Cache: CachePlugin {
             // The listing orders by the manifests' LastModified (the commit time); a manifest
             // pruned since is skipped for the next newest.
             while let chosen = CacheLookupOrder.match(single, in: candidates) {
-                // One unreadable manifest is skipped (with a warning), not a miss for the whole prefix.
-                do {
-                    if let record = try await manifest(chosen.key, request.version, context: context), record.version == request.version {
-                        return CacheLookupOrder.result(record, request: request)
+                // LastModified has whole seconds: entries committed within a second of the chosen
+                // one (a matrix's jobs) are told apart by their manifests' own `createdAt`, read
+                // for at most `tieReads` of them (audit 48: the key sorting last won the tie).
+                let group = chosen.key == restoreKey ? [chosen]
+                    : [chosen] + candidates.filter { $0.key != chosen.key && $0.createdAt >= chosen.createdAt - 1 }
+                        .sorted { ($0.createdAt, $0.key) > ($1.createdAt, $1.key) }.prefix(Self.tieReads - 1)
+                var newest: CacheEntryRecord?
+                for candidate in group {
+                    // One unreadable manifest is skipped (with a warning), not a miss for the whole prefix.
+                    do {
+                        if let record = try await manifest(candidate.key, request.version, context: context), record.version == request.version,
+                           newest.map({ ($0.createdAt, $0.key) < (record.createdAt, record.key) }) ?? true {
+                            newest = record
+                        }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        context.log(.warning, "skipping the entry \(candidate.key): \(error)")
                     }
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    context.log(.warning, "skipping the entry \(chosen.key): \(error)")
                 }
-                candidates.removeAll { $0.key == chosen.key }
+                if let newest { return CacheLookupOrder.result(newest, request: request) }
+                let tried = Set(group.map(\.key))
+                candidates.removeAll { tried.contains($0.key) }
             }
         }
         return .miss

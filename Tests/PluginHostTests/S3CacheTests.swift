@@ -131,6 +131,27 @@ struct S3CacheTests {
         #expect(try await backend.lookup(CacheLookup(key: long, restoreKeys: [long], version: "v1")) == .miss)
     }
 
+    @Test("a restore key picks the newest entry also among entries committed in the same second (S3's LastModified has whole seconds; audit 48)")
+    func newestWithinASecond() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
+        let archive = try CacheTrees.archive(source)
+        let backend = try under.backend()
+        // Saved in this order, quickly: the last one is the newest whatever its name sorts as.
+        for key in ["r-q1", "r-q9", "r-q2", "r-q8", "r-q3"] {
+            #expect(try await saveEntry(backend, key: key, archive: archive).committed, "\(key)")
+        }
+        let found = try await backend.lookup(CacheLookup(key: "r-none", restoreKeys: ["r-q"], version: "v1"))
+        #expect(found.matchedKey == "r-q3" && !found.exact, "\(found)")
+        // The listing still decides between seconds: a later save wins.
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(try await saveEntry(backend, key: "r-q0", archive: archive).committed)
+        #expect(try await backend.lookup(CacheLookup(key: "r-none", restoreKeys: ["r-q"], version: "v1")).matchedKey == "r-q0")
+    }
+
     @Test("S3 refusing the credentials (403) fails the operation with a message about access and credentials, never a crash")
     func forbidden() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
