@@ -224,6 +224,10 @@ final class S3Cache: CachePlugin {
         switch result {
         case .failure(let failure):
             let message = failure.error.message
+            if let downloadError, queue.wasStopped {
+                // The download's own failure (a read timeout, a reset) is why the archive stopped.
+                throw OperationFailure(message: "the download of entry \(request.key) broke off: \(client.describe(downloadError))")
+            }
             if downloadError == nil, message.hasPrefix("the entry is corrupt") || message.hasPrefix("the entry is truncated") {
                 // Damaged where it is stored: it goes, as the local backend's does, or it would
                 // fail every restore and refuse every save of its key (audit 48).

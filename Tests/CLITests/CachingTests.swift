@@ -605,6 +605,26 @@ struct CachingTests {
         #expect(stall.stdout.contains("[a] warning: cache 'cache': cannot save 'blob-"), "\(stall.stdout)")
         let objects = try moto.objectNames()
         #expect(!objects.contains { $0.hasPrefix("p/reservations/") }, "a lease was left: \(objects)")
+
+        // A restore whose download stops half-way: the warning says it timed out, and the job
+        // goes on with a miss.
+        try project.temp.write("project/get.yml", """
+            jobs:
+              a:
+                cache: { paths: [blob], key: get-1 }
+                steps:
+                  - run: "[ -f blob ] || head -c 3000000 /dev/urandom > blob"
+            """)
+        try useS3(moto.endpoint)
+        let saved = try await project.run(["run", "get.yml", "--log-format", "plain"], extra: MotoServer.environment)
+        #expect(saved.stdout.contains("[a] cache 'cache': saved 'get-1'"), "\(saved.stdout)")
+        let halfway = try S3Proxy(in: moto, .stallGetData)
+        defer { halfway.stop() }
+        try useS3(halfway.endpoint)
+        let broken = try await project.run(["run", "get.yml", "--log-format", "plain"], extra: MotoServer.environment)
+        #expect(broken.status == 0, "\(broken.stdout)\(broken.stderr)")
+        #expect(broken.stdout.contains("[a] warning: cache 'cache': cannot restore 'get-1'; continuing without the cache: ")
+                && broken.stdout.contains("the download of entry get-1 broke off: timed out after 2 s"), "\(broken.stdout)")
     }
 
     @Test("s3 credentials from the shared credentials file: AWS_PROFILE picks the profile (checked by moto enforcing IAM); a wrong profile is a 403 warning")

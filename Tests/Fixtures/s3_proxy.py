@@ -4,6 +4,8 @@
     s3_proxy.py PORT UPSTREAM_PORT throttle RATE   read each request's body at RATE bytes a second, then forward it
     s3_proxy.py PORT UPSTREAM_PORT stall-data      a PUT of an entry's data (a path with /data/) is read and never
                                                    answered; everything else is forwarded
+    s3_proxy.py PORT UPSTREAM_PORT stall-get-data  a GET of an entry's data is answered with its head and half its
+                                                   body, then nothing more; everything else is forwarded
 """
 import http.client
 import sys
@@ -47,6 +49,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if mode == "stall-get-data" and self.command == "GET" and "/data/" in self.path:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            time.sleep(600)
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
 

@@ -228,11 +228,13 @@ public final class MotoServer: @unchecked Sendable {
 }
 
 /// Tests/Fixtures/s3_proxy.py in front of a `MotoServer`, on 127.0.0.1: it reads request bodies
-/// slowly (`throttle`), or takes an entry's data and never answers (`stallData`). Call `stop()`.
+/// slowly (`throttle`), takes an entry's data and never answers (`stallData`), or sends half of
+/// an entry's data and then nothing (`stallGetData`). Call `stop()`.
 public final class S3Proxy: @unchecked Sendable {
     public enum Mode: Sendable {
         case throttle(bytesPerSecond: Int)
         case stallData
+        case stallGetData
     }
 
     public let port: UInt16
@@ -250,6 +252,7 @@ public final class S3Proxy: @unchecked Sendable {
         switch mode {
         case .throttle(let rate): arguments += ["throttle", String(rate)]
         case .stallData: arguments += ["stall-data"]
+        case .stallGetData: arguments += ["stall-get-data"]
         }
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
