@@ -6,6 +6,32 @@ import TestSupport
 /// start, a matrix from needs outputs, checks of jobs a run does not run).
 @Suite("GitHub workflows run with GitHub's meaning")
 struct GitHubWorkflowRunTests {
+    @Test("objects keep their order, as GitHub's dictionaries do: an --event-path payload, fromJSON, and a matrix from fromJSON (its dimensions, instance name and toJSON(matrix)) (audit 48 M1)")
+    func objectOrder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("event.json", #"{"zeta": 1, "alpha": {"y": true, "b": null}, "mid": [2]}"#)
+        try temp.write("wf.yml", """
+            on: push
+            jobs:
+              a:
+                strategy:
+                  matrix: '${{ fromJSON(''{"os": ["linux"], "node": [20]}'') }}'
+                steps:
+                  - run: |
+                      echo 'event=${{ toJSON(github.event) }}' | tr -d ' \\n'; echo
+                      echo 'matrix=${{ toJSON(matrix) }}' | tr -d ' \\n'; echo
+                      echo "values=${{ join(fromJSON('{"z": 1, "a": 2, "m": 3}').*, ';') }}"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--event-path", "event.json", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        for expected in [#"event={"zeta":1,"alpha":{"y":true,"b":null},"mid":[2]}"#, #"matrix={"os":"linux","node":20}"#, "values=1;2;3"] {
+            #expect(lines.contains { $0.hasSuffix("] " + expected) }, "\(expected):\n\(result.stdout)")
+        }
+        #expect(result.stdout.contains("a (os: linux, node: 20)"), "\(result.stdout)")
+    }
+
     @Test("a matrix from a needs output is expanded when the job starts: dimensions, include, exclude, fail-fast and max-parallel from expressions")
     func matrixFromNeeds() async throws {
         let temp = try TemporaryDirectory()

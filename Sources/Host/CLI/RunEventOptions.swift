@@ -69,7 +69,7 @@ struct RunEventOptions: ParsableArguments {
     }
 
     /// The payload of `--event-path`: a JSON object, or exit 2 naming the file and the position.
-    func givenPayload() throws -> [String: ExpressionValue]? {
+    func givenPayload() throws -> ExpressionObject? {
         guard let eventPath else { return nil }
         let text = try RunCommand.readOptionFile(eventPath, option: "--event-path")
         let value: ExpressionValue
@@ -90,7 +90,7 @@ struct RunEventOptions: ParsableArguments {
     }
 
     /// `--input` values: a given payload's `inputs` first, the command line's over them.
-    func inputPairs(payload: [String: ExpressionValue]?) -> [(name: String, value: String)] {
+    func inputPairs(payload: ExpressionObject?) -> [(name: String, value: String)] {
         var pairs: [(name: String, value: String)] = []
         if case .object(let given)? = payload?["inputs"] {
             for (name, value) in given.sorted(by: { $0.key < $1.key }) {
@@ -144,8 +144,8 @@ struct RunEventOptions: ParsableArguments {
         }
         let built = run.payload(facts)
         var context = run.context(facts, payload: built)
-        let problems = InputValues.evaluateDefaults(declared ? workflow.triggers?.inputs ?? [] : [], github: .object(context.github),
-                                                    vars: .object(context.vars), into: &context.inputs)
+        let problems = InputValues.evaluateDefaults(declared ? workflow.triggers?.inputs ?? [] : [], github: .sortedObject(context.github),
+                                                    vars: .sortedObject(context.vars), into: &context.inputs)
         if !problems.isEmpty {
             for problem in problems { standardError(problem.description + "\n") }
             throw ExitCode(ExitStatus.usage)

@@ -51,7 +51,7 @@ struct ExpressionAccessTests {
         ("github.event.commits.*.author.name", ["A", "B"]),
         ("github.event.commits.*.nothing", []),
         ("needs.*.result", ["success", "failure"]),
-        ("matrix.*", [18, "ubuntu-latest"]),  // object values in key order
+        ("matrix.*", ["ubuntu-latest", 18]),  // object values in the object's order
         ("github.event_name.*", []),
         ("nums.*", [1, 2, 3]),
         ("fromJSON('[[1,2],[3]]').*[0]", [1, 3]),

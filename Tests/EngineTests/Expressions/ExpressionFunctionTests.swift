@@ -108,11 +108,23 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval(source) == .string(expected))
     }
 
-    @Test("toJSON pretty-prints with sorted keys")
+    @Test("toJSON pretty-prints, an object's keys in its order (GitHub's dictionaries keep insertion order)")
     func toJSON() throws {
         #expect(try ExprFixtures.eval("toJSON(nums)") == "[\n  1,\n  2,\n  3\n]")
         #expect(try ExprFixtures.eval("toJSON(needs.build)") ==
-            "{\n  \"outputs\": {\n    \"version\": \"1.2.3\"\n  },\n  \"result\": \"success\"\n}")
+            "{\n  \"result\": \"success\",\n  \"outputs\": {\n    \"version\": \"1.2.3\"\n  }\n}")
+        // Objects made in the engine keep the order they were written in; one from a Swift
+        // dictionary is sorted (the same in every run).
+        #expect(ExpressionValue.object(["b": 1, "a": 2, "c": 3]).toJSON(pretty: false) == #"{"b":1,"a":2,"c":3}"#)
+        let unordered: [String: ExpressionValue] = ["b": 1, "a": 2, "c": 3]
+        #expect(ExpressionValue.sortedObject(unordered).toJSON(pretty: false) == #"{"a":2,"b":1,"c":3}"#)
+        // fromJSON keeps the text's order, for toJSON and for .* (audit 48 M1).
+        #expect(try ExprFixtures.eval(#"toJSON(fromJSON('{"b":1,"a":{"z":true,"y":null},"c":[3]}'))"#) ==
+            "{\n  \"b\": 1,\n  \"a\": {\n    \"z\": true,\n    \"y\": null\n  },\n  \"c\": [\n    3\n  ]\n}")
+        #expect(try ExprFixtures.eval(#"join(fromJSON('{"z":1,"a":2,"m":3}').*)"#) == "1,2,3")
+        #expect(try ExprFixtures.eval(#"join(fromJSON('[{"z":1,"a":2},{"m":3,"b":4}]').*.*)"#) == "1,2,3,4")
+        #expect(try ExprFixtures.eval(#"toJSON(fromJSON('{"one":{"v":"one val"},"two":{"v":"two val"},"star":{"v":"star val"}}').*.v)"#)
+                == "[\n  \"one val\",\n  \"two val\",\n  \"star val\"\n]")
         #expect(try ExprFixtures.eval("toJSON('a\"b')") == "\"a\\\"b\"")
         #expect(try ExprFixtures.eval("toJSON(null)") == "null")
         #expect(try ExprFixtures.eval("toJSON(1.5)") == "1.5")

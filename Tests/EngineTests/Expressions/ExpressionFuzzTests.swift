@@ -128,7 +128,7 @@ struct ExpressionFuzzTests {
         default:
             var members: [String: ExpressionValue] = [:]
             for index in 0..<Int.random(in: 0...3, using: &rng) { members["k\(index)"] = randomValue(&rng, depth: depth + 1) }
-            return .object(members)
+            return .sortedObject(members)
         }
     }
 

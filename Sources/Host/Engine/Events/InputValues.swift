@@ -113,7 +113,7 @@ public enum InputValues {
                                         into inputs: inout [String: ExpressionValue]) -> [Diagnostic] {
         var problems: [Diagnostic] = []
         let given = inputs
-        let context = DictionaryExpressionContext(["github": github, "vars": vars, "inputs": .object(given)])
+        let context = DictionaryExpressionContext(["github": github, "vars": vars, "inputs": .sortedObject(given)])
         for spec in specs where given[spec.name] == nil {
             guard let field = spec.defaultExpression else { continue }
             do {

@@ -9,7 +9,7 @@ public struct ProjectRun: Sendable {
     public var git: GitRepository
     public var eventName: String
     /// The payload of `--event-path` (nil: one is built from git).
-    public var givenPayload: [String: ExpressionValue]?
+    public var givenPayload: ExpressionObject?
     public var inputs: InputValues.Resolved
     public var vars: [String: String]
     public var runNumber: Int
@@ -25,7 +25,7 @@ public struct ProjectRun: Sendable {
     /// The `number` of a `pull_request` payload built from git.
     public static let pullRequestNumber = 1
 
-    public init(workflow: Workflow, git: GitRepository, eventName: String, givenPayload: [String: ExpressionValue]?,
+    public init(workflow: Workflow, git: GitRepository, eventName: String, givenPayload: ExpressionObject?,
                 inputs: InputValues.Resolved, vars: [String: String], runNumber: Int, runID: UInt64, eventPath: String,
                 hostEnvironment: [String: String]) {
         self.workflow = workflow
@@ -150,12 +150,12 @@ public struct ProjectRun: Sendable {
                 "base": branch(facts.baseRef, baseCommit(facts.baseRef) ?? ""),
             ])
         case "workflow_dispatch":
-            payload["inputs"] = .object(inputs.strings.mapValues(ExpressionValue.string))
+            payload["inputs"] = .sortedObject(inputs.strings.mapValues(ExpressionValue.string))
             payload["ref"] = .string(facts.ref)
             payload["workflow"] = .string(workflowPath)
         default: break
         }
-        return .object(payload)
+        return .sortedObject(payload)
     }
 
     func commitObject(_ commit: GitRepository.Commit, remote: RemoteLocation) -> ExpressionValue {
@@ -236,7 +236,7 @@ public struct ProjectRun: Sendable {
 
 extension ExpressionValue {
     var objectValue: [String: ExpressionValue]? {
-        if case .object(let members) = self { return members }
+        if case .object(let members) = self { return members.unordered }
         return nil
     }
 

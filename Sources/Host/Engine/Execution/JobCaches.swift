@@ -433,7 +433,7 @@ extension JobRunner {
     func restoreJobCaches(executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
                           state: inout State) async {
         var contexts = base
-        contexts["env"] = .object(env.mapValues(ExpressionValue.string))
+        contexts["env"] = .sortedObject(env.mapValues(ExpressionValue.string))
         let fields = job.caches.flatMap { [$0.key] + $0.restoreKeys }
         do {
             try await hashing.prefetch(JobHashing.calls(in: fields.map(\.template), conditions: []), jobKey: executorKey, files: executor.files)
@@ -462,7 +462,7 @@ extension JobRunner {
                 }
             }
             state.steps[cache.id] = .object([
-                "outputs": .object(Self.cacheOutputs(cache, outcome)), "outcome": .string("success"), "conclusion": .string("success"),
+                "outputs": .sortedObject(Self.cacheOutputs(cache, outcome)), "outcome": .string("success"), "conclusion": .string("success"),
             ])
             if cache.policy.saves && !(outcome.exact && outcome.matchedKey != nil) { state.pendingSaves.append(cache) }
         }

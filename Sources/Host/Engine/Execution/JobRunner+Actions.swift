@@ -72,7 +72,7 @@ extension JobRunner {
             }
             // Set before the step's end is reported: its `step_finished` carries these outputs.
             if let id = step.id {
-                state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string("success"), "conclusion": .string("success")])
+                state.steps[id] = .object(["outputs": .sortedObject(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }
             reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
         } catch {

@@ -56,7 +56,7 @@ extension JobRunner {
         return values.mapValues { value in
             if case .string(let text) = value { return text }
             return value.toJSON(pretty: false)
-        }
+        }.unordered
     }
 
     /// The `id:` of the job's step at `index` (a pre or post script's index is past the steps).
@@ -160,7 +160,7 @@ extension JobRunner {
         // What its steps see: its inputs, `github.action_path`, no secrets, needs or vars (GitHub's rule).
         var base = contexts
         for hidden in ["secrets", "needs", "vars", "steps", "env"] { base[hidden] = nil }
-        base["inputs"] = .object(inputs)
+        base["inputs"] = .sortedObject(inputs)
         if case .object(var github)? = base["github"] {
             github["action_path"] = .string(folder)
             if let remote {
@@ -214,8 +214,8 @@ extension JobRunner {
         var message = innerFailure.map { "step '\(name)' (\(uses.value)): \($0.message)" }
         var outputs: [String: ExpressionValue] = [:]
         var outputContexts = base
-        outputContexts["steps"] = .object(innerSteps)
-        outputContexts["env"] = .object(environmentBelowStep(env, over: over, state: state)
+        outputContexts["steps"] = .sortedObject(innerSteps)
+        outputContexts["env"] = .sortedObject(environmentBelowStep(env, over: over, state: state)
             .merging(options.environment) { _, given in given }.mapValues(ExpressionValue.string))
         let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))
         for output in action.outputs {
@@ -232,7 +232,7 @@ extension JobRunner {
         // Set before the step's end is reported: its `step_finished` carries these outputs.
         if let id = step.id {
             let conclusion = outcome == .failure && allowed ? "success" : outcome.rawValue
-            state.steps[id] = .object(["outputs": .object(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
+            state.steps[id] = .object(["outputs": .sortedObject(outputs), "outcome": .string(outcome.rawValue), "conclusion": .string(conclusion)])
         }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: innerFailure?.exitCode, duration: ContinuousClock.now - began, state: state,
                            allowed: allowed)

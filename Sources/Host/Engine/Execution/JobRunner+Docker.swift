@@ -273,7 +273,7 @@ extension JobRunner {
         // `runs.args` and `runs.env` see the action's inputs (and github, matrix, …; not secrets).
         var base = contexts
         for hidden in ["secrets", "steps"] { base[hidden] = nil }
-        base["inputs"] = .object(inputs)
+        base["inputs"] = .sortedObject(inputs)
         let evaluation = context(base, status)
         var args: [String] = []
         if let fields = docker.args {

@@ -143,7 +143,7 @@ extension JobRunner {
                                      conditions: preCondition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
             }
             var contexts = base
-            contexts["steps"] = .object(state.steps)
+            contexts["steps"] = .sortedObject(state.steps)
             contexts["job"] = Self.jobContext(contexts["job"], status: state.succeeded ? "success" : "failure")
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
             var assigned = Set<String>()
@@ -155,7 +155,7 @@ extension JobRunner {
                            allowed: step.continueOnError, state: &state)
                 continue
             }
-            contexts["env"] = .object(stepEnv.mapValues(ExpressionValue.string))
+            contexts["env"] = .sortedObject(stepEnv.mapValues(ExpressionValue.string))
             let evaluation = context(contexts, status)
             let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
             var name = step.displayName
@@ -220,9 +220,9 @@ extension JobRunner {
         while let post = state.posts.popLast() {
             noteCancellation(&state)
             var contexts = base
-            contexts["steps"] = .object(state.steps)
+            contexts["steps"] = .sortedObject(state.steps)
             contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")
-            contexts["env"] = .object(post.environment.mapValues(ExpressionValue.string))
+            contexts["env"] = .sortedObject(post.environment.mapValues(ExpressionValue.string))
             if let condition = post.condition {
                 let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
                 switch shouldRun(condition, evaluation) {

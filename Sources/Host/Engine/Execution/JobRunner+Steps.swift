@@ -22,7 +22,7 @@ extension JobRunner {
             noteCancellation(&state)
             noteActionTimeout(step, state: &state)
             var contexts = base
-            contexts["steps"] = .object(state.steps)
+            contexts["steps"] = .sortedObject(state.steps)
             if case .object(var github)? = contexts["github"] {
                 github["action"] = .string(actionName(step, topLevel: state.frame == nil))
                 contexts["github"] = .object(github)
@@ -57,7 +57,7 @@ extension JobRunner {
                     failStep(step, message: problem.message, allowed: allowed, state: &state)
                     continue
                 }
-                let context = ExpressionValue.object(stepEnv.mapValues(ExpressionValue.string))
+                let context = ExpressionValue.sortedObject(stepEnv.mapValues(ExpressionValue.string))
                 contexts["env"] = context
                 if step.env.isEmpty { state.envCache = StepEnvironmentCache(version: state.addedEnvVersion, environment: stepEnv, context: context) }
             }
@@ -240,7 +240,7 @@ extension JobRunner {
         }
         switch value {
         case .null: return .success(nil)
-        case .object(let members): return .success(members)
+        case .object(let members): return .success(members.unordered)
         default:
             return .failure(RunProblem("\(at)'\(what)' must be an object of \(holding), the expression gave \(value.kindName) '\(value.displayString)'"
                                        + (hint.map { "\n  hint: \($0)" } ?? "")))
@@ -695,7 +695,7 @@ extension JobRunner {
                 outputs[name] = .string(value)
                 state.allOutputs[name] = value
             }
-            if let id = step.id { state.steps[id] = .object(["outputs": .object(outputs)]) }
+            if let id = step.id { state.steps[id] = .object(["outputs": .sortedObject(outputs)]) }
         }
         if let text = files["GITHUB_STEP_SUMMARY"], !text.isEmpty {
             let size = text.utf8.count

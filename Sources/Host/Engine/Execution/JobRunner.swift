@@ -249,8 +249,8 @@ struct JobRunner: Sendable {
         if !state.summary.isEmpty { reporter.report(.jobSummary(job: planned.key, markdown: state.summary)) }
 
         var contexts = base
-        contexts["steps"] = .object(state.steps)
-        contexts["env"] = .object(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
+        contexts["steps"] = .sortedObject(state.steps)
+        contexts["env"] = .sortedObject(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
         let outputs = jobOutputs(state: state, contexts: contexts)
         if state.cancelled || (Task.isCancelled && state.succeeded) { return finish(.cancelled, state.failure, outputs: outputs) }
         return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)
@@ -263,20 +263,20 @@ struct JobRunner: Sendable {
         github["job"] = .string(job.id)
         github["workspace"] = .string(started.workspace)
         return [
-            "github": .object(github),
-            "runner": .object(run.runner.merging([
+            "github": .sortedObject(github),
+            "runner": .sortedObject(run.runner.merging([
                 "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
                 "temp": .string(started.temporaryDirectory),
             ]) { _, job in job }),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
             "strategy": planned.strategyContext,
-            "needs": .object(needs),
-            "job": .object(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
+            "needs": .sortedObject(needs),
+            "job": .sortedObject(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
             "steps": .object([:]),
-            "secrets": .object(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+            "secrets": .sortedObject(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
                 .mapValues(ExpressionValue.string)),
-            "inputs": .object(run.inputs),
-            "vars": .object(run.vars),
+            "inputs": .sortedObject(run.inputs),
+            "vars": .sortedObject(run.vars),
             "env": .object([:]),
         ]
     }
@@ -285,14 +285,14 @@ struct JobRunner: Sendable {
     /// `ports`: container port → the port of this machine it is published on).
     static func jobServices(_ started: JobStarted) -> [String: ExpressionValue] {
         guard let services = started.services, !services.isEmpty else { return [:] }
-        return ["services": .object(services.mapValues { service in
-            .object(["id": .string(service.id), "network": .string(service.network), "ports": .object(service.ports.mapValues(ExpressionValue.string))])
+        return ["services": .sortedObject(services.mapValues { service -> ExpressionValue in
+            .object(["id": .string(service.id), "network": .string(service.network), "ports": .sortedObject(service.ports.mapValues(ExpressionValue.string))])
         })]
     }
 
     /// The `job` context with `status` set and its other fields (`services`) kept.
     static func jobContext(_ current: ExpressionValue?, status: String) -> ExpressionValue {
-        var fields: [String: ExpressionValue] = [:]
+        var fields: ExpressionObject = [:]
         if case .object(let known)? = current { fields = known }
         fields["status"] = .string(status)
         return .object(fields)
@@ -321,9 +321,9 @@ struct JobRunner: Sendable {
     ) -> Result<[String: String], RunProblem> {
         var values = base
         var contexts = contexts
-        if !inOrder { contexts["env"] = .object(base.mapValues(ExpressionValue.string)) }
+        if !inOrder { contexts["env"] = .sortedObject(base.mapValues(ExpressionValue.string)) }
         for entry in entries {
-            if inOrder { contexts["env"] = .object(values.mapValues(ExpressionValue.string)) }
+            if inOrder { contexts["env"] = .sortedObject(values.mapValues(ExpressionValue.string)) }
             if entry.name.isEmpty {
                 // `env: ${{ … }}`: an object whose members are the variables.
                 let at = entry.value.source.location.map { "\($0): " } ?? ""

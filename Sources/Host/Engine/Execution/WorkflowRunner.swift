@@ -195,7 +195,7 @@ final class Scheduler: Sendable {
                     if instance.awaitsExpansion {
                         // Its needs have finished: the matrix is made from their outputs now.
                         var contexts = frame.options.runContext.staticContexts(job: job.id)
-                        contexts["needs"] = .object(needsContext)
+                        contexts["needs"] = .sortedObject(needsContext)
                         switch Planner.expand(job, workflow: frame.workflow, contexts: DictionaryExpressionContext(contexts)) {
                         case .success(var expanded):
                             usedKeys.remove(instance.key.lowercased())
@@ -418,7 +418,7 @@ final class Scheduler: Sendable {
                 var outputs: [String: String] = [:]
                 if outcome == .success {
                     var contexts = call.frame.options.runContext.staticContexts(job: call.jobID)
-                    contexts["jobs"] = .object(jobsContext)
+                    contexts["jobs"] = .sortedObject(jobsContext)
                     let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: options.projectDirectory, functions: options.functions,
                                                  redactor: runner.redactor)
                     for (name, field) in call.frame.workflow.triggers?.trigger("workflow_call")?.outputs ?? [] {
@@ -512,7 +512,7 @@ final class Scheduler: Sendable {
         }
         var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
         let given = frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
-        if case .mapped = call.secrets { contexts["secrets"] = .object(given.mapValues(ExpressionValue.string)) }
+        if case .mapped = call.secrets { contexts["secrets"] = .sortedObject(given.mapValues(ExpressionValue.string)) }
         let context = RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
                                      redactor: runner.redactor)
         func problem(_ field: TemplateField, _ what: String, _ message: String) -> RunProblem {
@@ -590,7 +590,7 @@ final class Scheduler: Sendable {
     /// What `runs-on` and the executor's options may use.
     func executorContexts(_ job: Job, _ instance: PlannedJob, _ frame: CallFrame, needsContext: [String: ExpressionValue]) -> [String: ExpressionValue] {
         frame.options.runContext.staticContexts(job: job.id).merging([
-            "matrix": instance.matrixObject, "needs": .object(needsContext),
+            "matrix": instance.matrixObject, "needs": .sortedObject(needsContext),
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
         ]) { _, new in new }
     }
@@ -636,7 +636,7 @@ final class Scheduler: Sendable {
                         secrets: Bool) -> RuntimeContext {
         var contexts = executorContexts(job, instance, frame, needsContext: needsContext)
         if secrets {
-            contexts["secrets"] = .object(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+            contexts["secrets"] = .sortedObject(frame.options.secrets.run.merging(frame.options.secrets.jobs[job.id] ?? [:]) { _, job in job }
                 .mapValues(ExpressionValue.string))
         }
         return RuntimeContext(contexts: contexts, status: .ok, hashRoot: frame.options.projectDirectory, functions: frame.options.functions,
@@ -723,7 +723,7 @@ final class Scheduler: Sendable {
             return .success(nil)
         }
         let context = RuntimeContext(
-            contexts: frame.options.runContext.staticContexts(job: job.id).merging(["needs": .object(needsContext)]) { _, new in new },
+            contexts: frame.options.runContext.staticContexts(job: job.id).merging(["needs": .sortedObject(needsContext)]) { _, new in new },
             status: status, hashRoot: frame.options.projectDirectory, functions: frame.options.functions, redactor: runner.redactor)
         do {
             if try job.condition.holds(in: context) { return .success(nil) }
@@ -742,7 +742,7 @@ final class Scheduler: Sendable {
             let outcomes = finished[id] ?? []
             var outputs: [String: ExpressionValue] = [:]
             for outcome in outcomes { for (name, value) in outcome.outputs { outputs[name] = .string(value) } }
-            context[String(id.dropFirst(prefix.count))] = .object(["result": .string(Self.result(of: outcomes).rawValue), "outputs": .object(outputs)])
+            context[String(id.dropFirst(prefix.count))] = .object(["result": .string(Self.result(of: outcomes).rawValue), "outputs": .sortedObject(outputs)])
         }
         return context
     }

@@ -185,7 +185,7 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
                 switch item {
                 case .object(let members):
                     if star {
-                        results.append(contentsOf: members.keys.sorted().compactMap { members[$0] })
+                        results.append(contentsOf: members.values)
                     } else if let name = index.name, let found = item.property(name) {
                         results.append(found)
                     }
@@ -206,7 +206,7 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
                 if star { return .filtered(elements) }
                 return .value(index.element(of: elements) ?? .null)
             case .object(let members):
-                if star { return .filtered(members.keys.sorted().compactMap { members[$0] }) }
+                if star { return .filtered(Array(members.values)) }
                 guard let name = index.name else { return .value(.null) }
                 return .value(value.property(name) ?? .null)
             default:

@@ -1,7 +1,7 @@
 import Foundation
 
 extension ExpressionValue {
-    /// Serializes the value as JSON with keys sorted.
+    /// Serializes the value as JSON, an object's keys in its members' order.
     ///
     /// With `pretty`, output matches GitHub's `toJSON`: two-space indentation,
     /// `"key": value`, one element per line, and `{}`/`[]` for empty containers.
@@ -47,12 +47,13 @@ enum ExpressionJSON {
         case .object(let members):
             if members.isEmpty { output += "{}"; return }
             output += "{"
-            for (position, key) in members.keys.sorted().enumerated() {
+            // In the members' order, as GitHub's dictionaries keep it.
+            for (position, member) in members.enumerated() {
                 if position > 0 { output += "," }
                 newline(pretty: pretty, indent: indent + 1, into: &output)
-                writeString(key, into: &output)
+                writeString(member.key, into: &output)
                 output += pretty ? ": " : ":"
-                write(members[key] ?? .null, pretty: pretty, indent: indent + 1, into: &output)
+                write(member.value, pretty: pretty, indent: indent + 1, into: &output)
             }
             newline(pretty: pretty, indent: indent, into: &output)
             output += "}"
@@ -195,7 +196,7 @@ struct ExpressionJSONReader {
     private mutating func readObject() throws(ExpressionError) -> ExpressionValue {
         try enter()
         index += 1
-        var members: [String: ExpressionValue] = [:]
+        var members: ExpressionObject = [:]
         /// Lenient: the spelling kept for each key without case.
         var spellings: [String: String] = [:]
         skipWhitespace()

@@ -1,5 +1,10 @@
 import Foundation
 import NixActionsPluginMessages
+import OrderedCollections
+
+/// An object's members in the order they were made (GitHub's dictionaries keep insertion order:
+/// `toJSON` and `.*` list them so).
+public typealias ExpressionObject = OrderedDictionary<String, ExpressionValue>
 
 /// A value produced or consumed by a GitHub Actions `${{ }}` expression.
 ///
@@ -11,7 +16,7 @@ public enum ExpressionValue: Sendable, Hashable {
     case number(Double)
     case string(String)
     case array([ExpressionValue])
-    case object([String: ExpressionValue])
+    case object(ExpressionObject)
 
     /// GitHub's truthiness: `false`, `0`, `-0`, `NaN`, `""` and `null` are falsy;
     /// everything else, including empty arrays and objects, is truthy.
@@ -33,8 +38,17 @@ public enum ExpressionValue: Sendable, Hashable {
         case .number(let value): return .number(value)
         case .string(let value): return .string(value)
         case .array(let items): return .array(items.map(\.jsonValue))
-        case .object(let members): return .object(members.mapValues(\.jsonValue))
+        case .object(let members): return .object(Dictionary(uniqueKeysWithValues: members.map { ($0.key, $0.value.jsonValue) }))
         }
+    }
+
+    /// An object made from a Swift dictionary, whose order changes from process to process:
+    /// its keys sorted, so that what `toJSON` prints is the same in every run. Contexts whose
+    /// order means something (a matrix, an event's JSON, `env`) are built as `ExpressionObject`s.
+    public static func sortedObject(_ members: [String: ExpressionValue]) -> ExpressionValue {
+        var ordered = ExpressionObject(minimumCapacity: members.count)
+        for key in members.keys.sorted() { ordered[key] = members[key] }
+        return .object(ordered)
     }
 
     /// Whether the value is a primitive (null, boolean, number or string).
@@ -61,7 +75,7 @@ public enum ExpressionValue: Sendable, Hashable {
     ///
     /// `null` is empty, booleans are `true`/`false`, numbers print like GitHub
     /// (integers without `.0`, at most 15 significant digits, never an exponent),
-    /// arrays and objects print as compact JSON with sorted keys.
+    /// arrays and objects print as compact JSON, an object's keys in its order.
     public var displayString: String {
         switch self {
         case .null: return ""
@@ -112,6 +126,13 @@ public enum ExpressionValue: Sendable, Hashable {
     }
 }
 
+extension OrderedDictionary {
+    /// The members as a Swift dictionary (for code that looks keys up and does not list them).
+    public var unordered: [Key: Value] {
+        Dictionary(uniqueKeysWithValues: map { ($0.key, $0.value) })
+    }
+}
+
 extension ExpressionValue: ExpressibleByStringLiteral {
     /// Creates a string value.
     public init(stringLiteral value: String) { self = .string(value) }
@@ -138,9 +159,9 @@ extension ExpressionValue: ExpressibleByArrayLiteral {
 }
 
 extension ExpressionValue: ExpressibleByDictionaryLiteral {
-    /// Creates an object value; a repeated key keeps the last value.
+    /// Creates an object value, its keys in the literal's order; a repeated key keeps the last value.
     public init(dictionaryLiteral elements: (String, ExpressionValue)...) {
-        var members: [String: ExpressionValue] = [:]
+        var members: ExpressionObject = [:]
         for (key, value) in elements { members[key] = value }
         self = .object(members)
     }

@@ -478,7 +478,7 @@ extension ExpressionValue {
         case .number(let value): self = .number(value)
         case .string(let value): self = .string(value)
         case .array(let values): self = .array(values.map(ExpressionValue.init(json:)))
-        case .object(let members): self = .object(members.mapValues(ExpressionValue.init(json:)))
+        case .object(let members): self = .sortedObject(members.mapValues(ExpressionValue.init(json:)))
         }
     }
 }

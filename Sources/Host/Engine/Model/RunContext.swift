@@ -39,14 +39,14 @@ public struct RunContext: Sendable {
 
     /// `github` as a job sees it.
     public func github(job: String?) -> ExpressionValue {
-        guard let job else { return .object(github) }
+        guard let job else { return .sortedObject(github) }
         var fields = github
         fields["job"] = .string(job)
-        return .object(fields)
+        return .sortedObject(fields)
     }
 
     /// `github`, `vars` and `inputs`: the contexts known before anything runs.
     public func staticContexts(job: String? = nil) -> [String: ExpressionValue] {
-        ["github": github(job: job), "vars": .object(vars), "inputs": .object(inputs)]
+        ["github": github(job: job), "vars": .sortedObject(vars), "inputs": .sortedObject(inputs)]
     }
 }

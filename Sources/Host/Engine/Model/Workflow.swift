@@ -562,7 +562,7 @@ public struct ServiceContainer: Sendable, Hashable {
         let entries: [String: ExpressionValue]
         switch value {
         case .null: return []
-        case .object(let object): entries = object
+        case .object(let object): entries = object.unordered
         default: throw EngineError("services must be an object of names to images or service settings, the expression gave \(value.kindName)",
                                    hint: #"e.g. {"db": {"image": "postgres:16"}}"#)
         }
@@ -581,7 +581,7 @@ public struct ServiceContainer: Sendable, Hashable {
                 guard case .string(let image)? = options["image"] else {
                     throw EngineError("service '\(name)' needs an 'image'", hint: #"e.g. {"\#(name)": {"image": "postgres:16"}}"#)
                 }
-                if !image.isEmpty { services.append(ServiceContainer(name: name, options: options.mapValues(\.jsonValue), location: location)) }
+                if !image.isEmpty { services.append(ServiceContainer(name: name, options: options.mapValues(\.jsonValue).unordered, location: location)) }
             default:
                 throw EngineError("service '\(name)' must be an image or an object of service settings, the expression gave \(entry.kindName)")
             }

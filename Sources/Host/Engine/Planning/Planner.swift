@@ -8,7 +8,7 @@ public struct PlannedJob: Sendable {
     public var jobID: String
     /// What people read (`test (node: 20, os: linux)`).
     public var displayName: String
-    /// The matrix combination, in key order (empty without a matrix).
+    /// The matrix combination, in the matrix's key order (empty without a matrix).
     public var matrix: [(key: String, value: ExpressionValue)]
     /// Position in its matrix and the matrix's size (0 and 1 without a matrix).
     public var matrixIndex: Int
@@ -30,8 +30,12 @@ public struct PlannedJob: Sendable {
         self.matrixTotal = matrixTotal
     }
 
+    /// The `matrix` context: the combination's keys in its order (the matrix's, as `toJSON(matrix)`
+    /// lists them on GitHub); a key given twice keeps its first place and its last value.
     public var matrixObject: ExpressionValue {
-        .object(Dictionary(matrix.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+        var members = ExpressionObject(minimumCapacity: matrix.count)
+        for entry in matrix { members[entry.key] = entry.value }
+        return .object(members)
     }
 
     /// The `strategy` context of this instance.
@@ -234,7 +238,7 @@ public enum Planner {
         var values: [String: ExpressionValue] = [
             "matrix": instance.matrix.isEmpty ? .object([:]) : instance.matrixObject,
             "strategy": instance.strategyContext,
-            "needs": .object(needs),
+            "needs": .sortedObject(needs),
         ]
         for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
         return (try? field.template.render(DictionaryExpressionContext(values))) ?? instance.displayName
@@ -434,7 +438,8 @@ public enum Planner {
         }
     }
 
-    /// A matrix given as a value (from `fromJSON`): an object of lists, with optional include/exclude.
+    /// A matrix given as a value (from `fromJSON`): an object of lists, with optional include/exclude,
+    /// its dimensions in the object's order.
     static func matrixLiteral(from value: ExpressionValue) throws -> MatrixLiteral {
         guard case .object(let members) = value else {
             throw ExpressionError(message: "the matrix must be an object, got \(value.kindName)", offset: 0, source: "")
@@ -444,10 +449,11 @@ public enum Planner {
             guard case .array(let items) = value else { return [] }
             return items.compactMap { item in
                 guard case .object(let fields) = item else { return nil }
-                return fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                return fields.map { ($0.key, $0.value) }
             }
         }
-        for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+        // In the object's order, as a written matrix's dimensions are in file order.
+        for (key, member) in members {
             switch key {
             case "include": literal.include = entries(member)
             case "exclude": literal.exclude = entries(member)
@@ -474,7 +480,7 @@ public enum Planner {
                     throw MatrixEvaluationError(error: error, field: deferred.fields.first { $0.source.value == text })
                 }
             case .array(let items): return .array(try items.map(resolve))
-            case .object(let members): return .object(try members.mapValues(resolve))
+            case .object(let members): return .sortedObject(try members.mapValues(resolve))
             default: return ExpressionValue(json: value)
             }
         }
