@@ -245,6 +245,20 @@ struct NixWorkflowTests {
         #expect(keys.stderr.contains("unknown.nix:7:5: warning: 'envProviders' in the job is ignored (the original NixActions ignored it too)"), "\(keys.stderr)")
         #expect(keys.stderr.contains("did you mean 'envFrom'?"), "\(keys.stderr)")
 
+        // `with pkgs;` with the stand-in pkgs: Nix's message, and a hint saying what to write.
+        let with = try scenario.temp.write("project/with.nix", """
+            { pkgs, nixactions, ... }:
+            nixactions.mkWorkflow {
+              name = "with";
+              jobs.a = { deps = with pkgs; [ ripgrep ]; actions = [ { bash = "true"; } ]; };
+            }
+            """)
+        let scoped = try await nixactions(["validate", with], in: scenario.project, environment: ["NIX_PATH": ""])
+        #expect(scoped.status == 2)
+        #expect(scoped.stderr.contains("undefined variable 'ripgrep'"), "\(scoped.stderr)")
+        #expect(scoped.stderr.contains("hint: without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.ripgrep"),
+                "\(scoped.stderr)")
+
         // An executor the library refuses, from the failing fixtures.
         let uncalled = try await nixactions(["validate", packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix"], in: scenario.project)
         #expect(uncalled.status == 2)

@@ -150,7 +150,15 @@ enum NixEvaluation {
                                   hint: "look for a function that calls itself without end")
             }
             // Nix's message as it printed it (it names the file, line and column); exit status 2.
-            return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(nixMessage(outcome.errors))")
+            let message = nixMessage(outcome.errors)
+            // Without <nixpkgs>, `pkgs` is a stand-in whose attributes exist only when named:
+            // `with pkgs; [ ripgrep ]` leaves `ripgrep` undefined (audit 48: the bare message).
+            var hint: String?
+            if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
+               let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
+                hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"
+            }
+            return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)", hint: hint)
         }
         if nixpkgs {
             // Write the .drv files of the packages the jobs use (`--eval` only computes their paths).
