@@ -126,6 +126,13 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval(#"toJSON(fromJSON('{"one":{"v":"one val"},"two":{"v":"two val"},"star":{"v":"star val"}}').*.v)"#)
                 == "[\n  \"one val\",\n  \"two val\",\n  \"star val\"\n]")
         #expect(try ExprFixtures.eval("toJSON('a\"b')") == "\"a\\\"b\"")
+        // Numbers as GitHub writes them (G15, `E`, bare NaN and Infinity), and the line
+        // separators escaped as Newtonsoft does (audit 48 L5, L6).
+        #expect(try ExprFixtures.eval("toJSON(fromJSON('1e21'))") == "1E+21")
+        #expect(try ExprFixtures.eval("toJSON(fromJSON('12345678901234567'))") == "1.23456789012346E+16")
+        #expect(try ExprFixtures.eval("toJSON(NaN)") == "NaN")
+        #expect(try ExprFixtures.eval("toJSON(fromJSON('[-Infinity, 0.5]'))") == "[\n  -Infinity,\n  0.5\n]")
+        #expect(try ExprFixtures.eval(#"toJSON(fromJSON('"\u2028\u2029\u0085x"'))"#) == #""\u2028\u2029\u0085x""#)
         #expect(try ExprFixtures.eval("toJSON(null)") == "null")
         #expect(try ExprFixtures.eval("toJSON(1.5)") == "1.5")
         #expect(try ExprFixtures.eval("toJson(true)") == "true")
@@ -159,6 +166,26 @@ struct ExpressionFunctionTests {
         for bad in ["fromJSON('{a 1}')", "fromJSON('''open')", "fromJSON('nope')", "fromJSON('0x')", "fromJSON('0x1G')", "fromJSON('08')",
                     "fromJSON('[1x]')", "fromJSON('00x1')"] {
             #expect(ExprFixtures.evalError(bad)?.message.hasPrefix("fromJSON: invalid JSON") == true, "\(bad)")
+        }
+    }
+
+    @Test("fromJSON of an array or object fails, as GitHub reads its text ('Array', 'Object'); contains, startsWith, endsWith and join evaluate their second argument only where GitHub reads it (audit 48 L3, L4)")
+    func fromJSONOfValuesAndLazyArguments() throws {
+        let array = ExprFixtures.evalError("toJSON(fromJSON(fromJSON('[1]')))")
+        #expect(array?.message == "fromJSON: the argument is an array, not JSON text", "\(String(describing: array))")
+        #expect(array?.hint?.contains("'Array'") == true)
+        #expect(ExprFixtures.evalError("fromJSON(github.event)")?.message == "fromJSON: the argument is an object, not JSON text")
+        // The second argument's error does not fail what GitHub never evaluates…
+        #expect(try ExprFixtures.eval("contains(fromJSON('[]'), fromJSON(''))") == false)
+        #expect(try ExprFixtures.eval("contains(fromJSON('{}'), fromJSON(''))") == false)
+        #expect(try ExprFixtures.eval("startsWith(fromJSON('[]'), fromJSON(''))") == false)
+        #expect(try ExprFixtures.eval("endsWith(github.event, fromJSON(''))") == false)
+        #expect(try ExprFixtures.eval("join(fromJSON('[\"only\"]'), fromJSON(' '))") == "only")
+        #expect(try ExprFixtures.eval("join('text', fromJSON(' '))") == "text")
+        // …and does where it does.
+        for evaluated in ["contains(fromJSON('[1]'), fromJSON(''))", "contains('abc', fromJSON(''))", "startsWith('a', fromJSON(''))",
+                          "join(fromJSON('[1, 2]'), fromJSON(' '))"] {
+            #expect(ExprFixtures.evalError(evaluated)?.message == "fromJSON: empty input", "\(evaluated)")
         }
     }
 

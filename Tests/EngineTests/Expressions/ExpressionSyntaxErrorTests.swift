@@ -93,6 +93,14 @@ struct ExpressionSyntaxErrorTests {
 
         let fine = String(repeating: "(", count: 20) + "1" + String(repeating: ")", count: 20)
         #expect(ExprFixtures.parseError(fine) == nil)
+
+        // An index's key is one level below its index, as in GitHub's tree: 49 indexes are the
+        // limit, as 49 property steps are (audit 48 L7: one level too many was counted).
+        let indexes = { (count: Int) in "github" + (1...count).map { "[\($0)]" }.joined() }
+        #expect(ExprFixtures.parseError(indexes(49)) == nil)
+        #expect(ExprFixtures.parseError(indexes(50))?.message == "exceeded maximum expression depth of 50")
+        #expect(ExprFixtures.parseError("github" + String(repeating: ".a", count: 49)) == nil)
+        #expect(ExprFixtures.parseError("github" + String(repeating: ".a", count: 50))?.message == "exceeded maximum expression depth of 50")
         let longOr = Array(repeating: "false", count: 500).joined(separator: " || ")
         #expect(ExprFixtures.parseError(longOr) == nil)
     }

@@ -45,9 +45,11 @@ struct ExpressionValueTests {
         #expect(value.displayString == expected)
     }
 
-    @Test("string to number coercion follows JavaScript Number()", arguments: [
+    @Test("string to number coercion follows GitHub's ParseNumber: decimal, Infinity, 0x and 0o as 32-bit integers (audit 48 L2)", arguments: [
         ("", 0.0), ("   ", 0.0), (" 12 ", 12.0), ("+1.5", 1.5), ("-3", -3.0), (".5", 0.5), ("5.", 5.0),
-        ("1e3", 1000.0), ("2E-2", 0.02), ("0xff", 255.0), ("0XFF", 255.0), ("0o10", 8.0), ("0b101", 5.0),
+        ("1e3", 1000.0), ("2E-2", 0.02), ("0xff", 255.0), ("0o10", 8.0),
+        ("0xFFFFFFFF", -1.0), ("0x80000000", -2_147_483_648.0), ("0x7fffffff", 2_147_483_647.0), ("0x000000010", 16.0),
+        ("0o37777777777", -1.0), ("\u{2003}7\u{2028}", 7.0),
         ("Infinity", Double.infinity), ("-Infinity", -Double.infinity),
     ] as [(String, Double)])
     func numberCoercion(text: String, expected: Double) {
@@ -56,6 +58,7 @@ struct ExpressionValueTests {
 
     @Test("invalid numeric strings coerce to NaN", arguments: [
         "abc", "1a", "0x", "0xg", "-0xff", "1e", "e5", ".", "+", "1.2.3", "NaN", "infinity", "1 2",
+        "0XFF", "0b101", "0O17", "0x100000000", "0o40000000000", "0o8", "\u{FEFF}1",
     ])
     func numberCoercionNaN(text: String) {
         #expect(ExpressionValue.string(text).coercedNumber.isNaN)

@@ -99,6 +99,22 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
                 for (index, argument) in arguments.dropFirst().enumerated() {
                     values.append(used.contains(index) ? try evaluate(argument).value : .null)
                 }
+            } else if arguments.count == 2, [.contains, .startsWith, .endsWith, .join].contains(function) {
+                // The second argument only where GitHub's functions read it (`Contains.cs`: a
+                // primitive or a non-empty array first; `StartsWith.cs`/`EndsWith.cs`: a
+                // primitive; `Join.cs`: the separator of more than one item): where they do not,
+                // its errors do not fail the step.
+                let first = try evaluate(arguments[0]).value
+                var items: Int?
+                if case .array(let elements) = first { items = elements.count }
+                let needed: Bool
+                switch function {
+                case .contains: needed = first.isPrimitive || (items ?? 0) > 0
+                case .startsWith, .endsWith: needed = first.isPrimitive
+                default: needed = (items ?? 0) > 1
+                }
+                values.append(first)
+                values.append(needed ? try evaluate(arguments[1]).value : .null)
             } else {
                 for argument in arguments { values.append(try evaluate(argument).value) }
             }

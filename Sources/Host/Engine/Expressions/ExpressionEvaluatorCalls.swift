@@ -20,8 +20,14 @@ extension ExpressionEvaluator {
         case .join:
             return ExpressionBuiltins.join(arguments)
         case .toJSON:
-            return .string(argument(0).toJSON(pretty: true))
+            return .string(argument(0).gitHubJSON())
         case .fromJSON:
+            // GitHub's `FromJson.cs` reads the argument's text: an array or object is the text
+            // `Array` or `Object`, which is no JSON (audit 48: it parsed the value's JSON here).
+            if !argument(0).isPrimitive {
+                throw failure("fromJSON: the argument is \(argument(0).kindName == "array" ? "an array" : "an object"), not JSON text",
+                              hint: "GitHub reads it as the text '\(argument(0).gitHubText)' and fails; it is already a value: use it without fromJSON")
+            }
             let text = argument(0).displayString
             if text.allSatisfy(\.isWhitespace) {
                 throw failure("fromJSON: empty input", hint: "fromJSON needs a JSON document, e.g. fromJSON('[1, 2]')")

@@ -12,6 +12,16 @@ extension ExpressionValue {
         return output
     }
 
+    /// What GitHub's `toJSON` gives (`ToJson.cs`): pretty JSON whose numbers are written as
+    /// GitHub writes a number as text (15 significant digits, `1E+21`, bare `NaN` and
+    /// `Infinity`, which are not JSON), where `toJSON(pretty:)` keeps every digit and quotes
+    /// them for files that JSON readers take.
+    public func gitHubJSON() -> String {
+        var output = ""
+        ExpressionJSON.write(self, pretty: true, indent: 0, gitHub: true, into: &output)
+        return output
+    }
+
     /// Parses JSON text (any JSON value, not only objects and arrays) into a value.
     /// Errors carry the UTF-8 offset of the problem within `text`.
     /// - Parameter lenient: read it as the `fromJSON` of GitHub's runner reads it (Newtonsoft's
@@ -28,11 +38,11 @@ extension ExpressionValue {
 
 /// JSON writing helpers.
 enum ExpressionJSON {
-    static func write(_ value: ExpressionValue, pretty: Bool, indent: Int, into output: inout String) {
+    static func write(_ value: ExpressionValue, pretty: Bool, indent: Int, gitHub: Bool = false, into output: inout String) {
         switch value {
         case .null: output += "null"
         case .bool(let flag): output += flag ? "true" : "false"
-        case .number(let number): output += ExpressionNumber.json(number)
+        case .number(let number): output += gitHub ? ExpressionNumber.format(number) : ExpressionNumber.json(number)
         case .string(let text): writeString(text, into: &output)
         case .array(let elements):
             if elements.isEmpty { output += "[]"; return }
@@ -40,7 +50,7 @@ enum ExpressionJSON {
             for (position, element) in elements.enumerated() {
                 if position > 0 { output += "," }
                 newline(pretty: pretty, indent: indent + 1, into: &output)
-                write(element, pretty: pretty, indent: indent + 1, into: &output)
+                write(element, pretty: pretty, indent: indent + 1, gitHub: gitHub, into: &output)
             }
             newline(pretty: pretty, indent: indent, into: &output)
             output += "]"
@@ -53,7 +63,7 @@ enum ExpressionJSON {
                 newline(pretty: pretty, indent: indent + 1, into: &output)
                 writeString(member.key, into: &output)
                 output += pretty ? ": " : ":"
-                write(member.value, pretty: pretty, indent: indent + 1, into: &output)
+                write(member.value, pretty: pretty, indent: indent + 1, gitHub: gitHub, into: &output)
             }
             newline(pretty: pretty, indent: indent, into: &output)
             output += "}"
@@ -78,7 +88,9 @@ enum ExpressionJSON {
             case "\u{08}": output += "\\b"
             case "\u{0C}": output += "\\f"
             default:
-                if scalar.value < 0x20 {
+                // Control characters, and the line separators Newtonsoft always escapes
+                // (U+0085, U+2028, U+2029: JavaScript reads the last two as line ends).
+                if scalar.value < 0x20 || scalar.value == 0x85 || scalar.value == 0x2028 || scalar.value == 0x2029 {
                     let hex = String(scalar.value, radix: 16)
                     output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {

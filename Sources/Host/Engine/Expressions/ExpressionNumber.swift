@@ -5,10 +5,11 @@ enum ExpressionNumber {
     /// 2^53: integers up to this magnitude are printed exactly.
     static let maxExactInteger: Double = 9_007_199_254_740_992
 
-    /// Parses text like JavaScript's `Number(text)`, which is what GitHub uses to
-    /// coerce strings: surrounding whitespace is ignored, empty text is 0,
-    /// `0x`/`0o`/`0b` prefixes, `Infinity`, signs, fractions and exponents are
-    /// accepted; anything else is NaN.
+    /// Parses text as GitHub's runner does (`ExpressionUtility.ParseNumber`), for string
+    /// coercion and number literals alike: surrounding white space is ignored, empty text is 0,
+    /// a decimal number (signs, fractions, exponents), `Infinity`; `0x` and `0o` (lower case)
+    /// give a 32-bit integer (`0xFFFFFFFF` is -1, more than 32 bits is NaN); anything else is NaN
+    /// (`0X10`, `0b101`).
     static func parse(_ text: String) -> Double {
         let scalars = text.unicodeScalars
         var start = scalars.startIndex
@@ -24,26 +25,30 @@ enum ExpressionNumber {
         }
         if trimmed.count > 2, trimmed[0] == UInt8(ascii: "0") {
             switch trimmed[1] {
-            case UInt8(ascii: "x"), UInt8(ascii: "X"): return parseRadix(trimmed.dropFirst(2), radix: 16)
-            case UInt8(ascii: "o"), UInt8(ascii: "O"): return parseRadix(trimmed.dropFirst(2), radix: 8)
-            case UInt8(ascii: "b"), UInt8(ascii: "B"): return parseRadix(trimmed.dropFirst(2), radix: 2)
+            case UInt8(ascii: "x"): return parseInt32(trimmed.dropFirst(2), radix: 16)
+            case UInt8(ascii: "o"): return parseInt32(trimmed.dropFirst(2), radix: 8)
             default: break
             }
         }
         return parseDecimal(trimmed)
     }
 
+    /// .NET's `String.Trim()`: Unicode white space (not U+FEFF, which JavaScript would trim).
     private static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isWhitespace || scalar == "\u{FEFF}"
+        scalar.properties.isWhitespace
     }
 
-    private static func parseRadix(_ digits: ArraySlice<UInt8>, radix: Int) -> Double {
-        var value: Double = 0
+    /// Hex or octal digits as .NET reads them into an `Int32` (`Int32.TryParse` with
+    /// `AllowHexSpecifier`, `Convert.ToInt32(text, 8)`): the 32 bits as two's complement, NaN
+    /// beyond 32 bits or for any other character.
+    private static func parseInt32(_ digits: ArraySlice<UInt8>, radix: Int) -> Double {
+        var value: UInt64 = 0
         for byte in digits {
             guard let digit = hexDigitValue(byte), digit < radix else { return .nan }
-            value = value * Double(radix) + Double(digit)
+            value = value * UInt64(radix) + UInt64(digit)
+            if value > UInt64(UInt32.max) { return .nan }
         }
-        return value
+        return Double(Int32(bitPattern: UInt32(value)))
     }
 
     static func hexDigitValue(_ byte: UInt8) -> Int? {

@@ -191,7 +191,9 @@ struct ExpressionParser {
                     try expectClose(open)
                     node = .star(node, offset: offset)
                 } else {
-                    let key = try expression()
+                    // The key is a child of the index, one level below it as in GitHub's tree
+                    // (`ExpressionParser.CheckMaxDepth`): the bracket counted that level.
+                    let key = try logical(.or)
                     try expectClose(open)
                     node = .index(node, key, offset: open.offset)
                 }
