@@ -214,7 +214,7 @@ extension JobRunner {
         var message = innerFailure.map { "step '\(name)' (\(uses.value)): \($0.message)" }
         var outputs: [String: ExpressionValue] = [:]
         var outputContexts = base
-        outputContexts["steps"] = .sortedObject(innerSteps)
+        outputContexts["steps"] = .object(innerSteps)
         outputContexts["env"] = .sortedObject(environmentBelowStep(env, over: over, state: state)
             .merging(options.environment) { _, given in given }.mapValues(ExpressionValue.string))
         let outputEvaluation = context(outputContexts, ExpressionStatus(succeeded: true, cancelled: state.cancelled))

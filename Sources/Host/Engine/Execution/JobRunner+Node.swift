@@ -143,7 +143,7 @@ extension JobRunner {
                                      conditions: preCondition.map { [$0.expression] } ?? [], for: step.displayName, executor: executor)
             }
             var contexts = base
-            contexts["steps"] = .sortedObject(state.steps)
+            contexts["steps"] = .object(state.steps)
             contexts["job"] = Self.jobContext(contexts["job"], status: state.succeeded ? "success" : "failure")
             let status = ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled)
             var assigned = Set<String>()
@@ -220,7 +220,7 @@ extension JobRunner {
         while let post = state.posts.popLast() {
             noteCancellation(&state)
             var contexts = base
-            contexts["steps"] = .sortedObject(state.steps)
+            contexts["steps"] = .object(state.steps)
             contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")
             contexts["env"] = .sortedObject(post.environment.mapValues(ExpressionValue.string))
             if let condition = post.condition {

@@ -22,7 +22,7 @@ extension JobRunner {
             noteCancellation(&state)
             noteActionTimeout(step, state: &state)
             var contexts = base
-            contexts["steps"] = .sortedObject(state.steps)
+            contexts["steps"] = .object(state.steps)
             if case .object(var github)? = contexts["github"] {
                 github["action"] = .string(actionName(step, topLevel: state.frame == nil))
                 contexts["github"] = .object(github)

@@ -52,7 +52,7 @@ struct JobRunner: Sendable {
         /// The job's shared environment has reached the executor (`StepSpec.jobEnvironment`).
         var sharedEnvironmentSent = false
         var pathPrepend: [String] = []
-        var steps: [String: ExpressionValue] = [:]
+        var steps: ExpressionObject = [:]
         var allOutputs: [String: String] = [:]
         var summary = ""
         /// Caches to save after the steps (actions/cache's post step), in the order restored.
@@ -249,7 +249,7 @@ struct JobRunner: Sendable {
         if !state.summary.isEmpty { reporter.report(.jobSummary(job: planned.key, markdown: state.summary)) }
 
         var contexts = base
-        contexts["steps"] = .sortedObject(state.steps)
+        contexts["steps"] = .object(state.steps)
         contexts["env"] = .sortedObject(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
         let outputs = jobOutputs(state: state, contexts: contexts)
         if state.cancelled || (Task.isCancelled && state.succeeded) { return finish(.cancelled, state.failure, outputs: outputs) }
