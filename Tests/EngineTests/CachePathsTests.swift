@@ -22,6 +22,26 @@ struct CachePathsTests {
         #expect(try CachePaths.roots(["build/*.o", "build"]) == [Root(name: "0", path: "build", includes: nil, excludes: [])])
         // A glob from the workspace itself.
         #expect(try CachePaths.roots(["*.lock"]) == [Root(name: "0", path: "", includes: ["*.lock"], excludes: [])])
+        // `.` parts are no part of the name: `a/.` is `a` (review 49: a root inside `a`).
+        #expect(try CachePaths.roots(["a/.", "./b/./c/"]) == [
+            Root(name: "0", path: "a", includes: nil, excludes: []), Root(name: "1", path: "b/c", includes: nil, excludes: []),
+        ])
+    }
+
+    @Test("a path inside another cached path is archived under it, whichever comes first (review 49: the first root's merge could put a link on the second's path)")
+    func nestedRoots() throws {
+        #expect(try CachePaths.roots(["a", "a/b"]) == [Root(name: "0", path: "a", includes: nil, excludes: [])])
+        #expect(try CachePaths.roots(["x", "a/b", "a"]) == [
+            Root(name: "0", path: "x", includes: nil, excludes: []), Root(name: "1", path: "a", includes: nil, excludes: []),
+        ])
+        #expect(try CachePaths.roots(["a/*.txt", "a/b", "a/c/*.o"]) == [Root(name: "0", path: "a", includes: ["*.txt", "b/**", "c/*.o"], excludes: [])])
+        #expect(try CachePaths.roots(["~/.cache/pip", "~/.cache", "/opt/t"]) == [
+            Root(name: "0", path: "~/.cache", includes: nil, excludes: []), Root(name: "1", path: "/opt/t", includes: nil, excludes: []),
+        ])
+        #expect(try CachePaths.roots(["*.lock", "vendor", "!vendor/tmp"]) == [
+            Root(name: "0", path: "", includes: ["*.lock", "vendor/**"], excludes: ["vendor/tmp"]),
+        ])
+        #expect(CachePaths.nests(["a", "a/b"]) && !CachePaths.nests(["a", "ab", "b/a"]))
     }
 
     @Test("'!path' excludes under the root it is in; '..' and a root of '/' are refused")

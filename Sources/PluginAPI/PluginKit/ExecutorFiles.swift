@@ -171,7 +171,8 @@ public enum FilesTransfer {
     /// Remove a staging folder, also when the operation was cancelled (a cancelled task would end
     /// the `rm` at once): the removal runs in a task of its own.
     static func remove(_ staging: String, _ shell: JobShell) async {
-        await Task { _ = try? await shell.run("rm -rf \"$1\"", [staging], nil, nil) }.value
+        // Folders the archive made read-only are opened first (a user who is not root could not empty them).
+        await Task { _ = try? await shell.run("chmod -R u+rwx \"$1\" 2>/dev/null; rm -rf \"$1\"", [staging], nil, nil) }.value
     }
 
     static func lastLines(_ text: String) -> String {
@@ -236,28 +237,44 @@ public enum FilesTransfer {
             [ -e "$e" ] || [ -L "$e" ] || continue
             d=$2/${e##*/}
             if [ -d "$e" ] && [ ! -L "$e" ] && [ -d "$d" ] && [ ! -L "$d" ]; then
+              # Emptied into the folder that is there (a read-only one from the archive too).
+              [ -w "$e" ] || chmod u+rwx "$e" || exit 1
               merge "$e" "$d" || exit 1
             else
               if [ -e "$d" ] || [ -L "$d" ]; then rm -rf "$d" || exit 1; fi
-              mv "$e" "$d" || exit 1
+              if [ -d "$e" ] && [ ! -L "$e" ] && [ ! -w "$e" ]; then
+                # A read-only folder moves to another folder only once writable (its `..`
+                # changes); it gets its mode back there (Go's module cache is read-only).
+                m=$(modeof "$e") && chmod u+w "$e" && mv "$e" "$d" && chmod "$m" "$d" || exit 1
+              else
+                mv "$e" "$d" || exit 1
+              fi
             fi
           done
         )
-        # The permission bits of $1 in octal, from `ls -ld` (POSIX has no stat(1)).
+        # The permission bits of $1 as chmod's symbolic mode, from `ls -ld` (POSIX has no
+        # stat(1)): only the rwx bits change, so a folder's setgid and sticky bits stay.
         modeof() {
           p=$(ls -ld "$1") || return 1
-          p=${p%% *} m=0
-          case $p in ?r*) m=$((m + 400)) ;; esac
-          case $p in ??w*) m=$((m + 200)) ;; esac
-          case $p in ???[xs]*) m=$((m + 100)) ;; esac
-          case $p in ????r*) m=$((m + 40)) ;; esac
-          case $p in ?????w*) m=$((m + 20)) ;; esac
-          case $p in ??????[xs]*) m=$((m + 10)) ;; esac
-          case $p in ???????r*) m=$((m + 4)) ;; esac
-          case $p in ????????w*) m=$((m + 2)) ;; esac
-          case $p in ?????????[xt]*) m=$((m + 1)) ;; esac
-          printf '%03d' "$m"
+          p=${p%% *} u= g= o=
+          case $p in ?r*) u=${u}r ;; esac
+          case $p in ??w*) u=${u}w ;; esac
+          case $p in ???[xs]*) u=${u}x ;; esac
+          case $p in ????r*) g=${g}r ;; esac
+          case $p in ?????w*) g=${g}w ;; esac
+          case $p in ??????[xs]*) g=${g}x ;; esac
+          case $p in ???????r*) o=${o}r ;; esac
+          case $p in ????????w*) o=${o}w ;; esac
+          case $p in ?????????[xt]*) o=${o}x ;; esac
+          m=a-rwx
+          [ -n "$u" ] && m=$m,u+$u
+          [ -n "$g" ] && m=$m,g+$g
+          [ -n "$o" ] && m=$m,o+$o
+          printf '%s' "$m"
         }
+        # Out of the way, whatever modes the archive gave its folders (a 0555 folder cannot be
+        # emptied or moved by a user who is not root).
+        discard() { chmod -R u+rwx "$staging" 2>/dev/null; rm -rf "$staging"; }
         ws=$1 staging=$2
         shift 2
         # Every relative root stays in the workspace, and every root the archive holds is a real
@@ -265,41 +282,75 @@ public enum FilesTransfer {
         # points), checked before anything moves. A root the archive does not hold is not made.
         i=0
         while [ "$i" -lt $# ]; do
-          if ! check "$1" "$2"; then rm -rf "$staging"; exit 1; fi
+          if ! check "$1" "$2"; then discard; exit 1; fi
+          # A root that is a link before the put (`~/.cache -> /data/cache`) is the user's; one
+          # that becomes a link during it was put there by an earlier root's merge.
+          resolve "$2"
+          if [ -L "$abs" ]; then : > "$staging/link+$1"; fi
           if [ -n "$1" ] && { [ -L "$staging/$1" ] || { [ -e "$staging/$1" ] && [ ! -d "$staging/$1" ] && [ ! -f "$staging/$1" ]; }; }; then
             printf 'NXA-ERROR the root %s of the archive is neither a folder nor a file\\n' "$1" >&2
-            rm -rf "$staging"
+            discard
             exit 1
           fi
           set -- "$@" "$1" "$2" "$3"
           shift 3
           i=$((i + 3))
         done
-        while [ $# -ge 3 ]; do
+        # Merge every root; a root folder's own mode and mtime are given after all of them (a
+        # read-only folder would refuse a root nested in it), each kept until then in the staging
+        # folder (`mode+NAME`, and `mtime+NAME` as the reference for touch -r).
+        i=0
+        while [ "$i" -lt $# ]; do
+          # Again just before its merge: an earlier root's merge may have put a link on its path.
+          if ! check "$1" "$2"; then discard; exit 1; fi
           resolve "$2"
           src=$staging
           [ -n "$1" ] && src=$staging/$1
-          if [ -d "$src" ] && [ "$3" = 1 ] && [ ! -e "$abs" ] && [ ! -L "$abs" ]; then
-            # A folder that is not there: the archive's own, with its mode and mtime.
-            [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
-            mv "$src" "$abs" || exit 1
-          elif [ -d "$src" ]; then
-            own=$3
-            if [ "$own" = 1 ]; then
-              mode=$(modeof "$src") && touch -r "$src" "$staging/mtime+$1" || own=
+          if [ -L "$abs" ] && [ ! -e "$staging/link+$1" ]; then
+            printf 'NXA-ERROR the root %s became a symbolic link during the put; nothing was put through it\\n' "$2" >&2
+            discard
+            exit 1
+          fi
+          if [ -d "$src" ]; then
+            if [ "$3" = 1 ]; then
+              modeof "$src" > "$staging/mode+$1" && touch -r "$src" "$staging/mtime+$1" || rm -f "$staging/mode+$1"
+              chmod u+rwx "$src" || exit 1
             fi
-            mkdir -p "$abs" || exit 1
-            merge "$src" "$abs" || exit 1
-            if [ "$own" = 1 ]; then chmod "$mode" "$abs" 2>/dev/null && touch -r "$staging/mtime+$1" "$abs" 2>/dev/null; fi
+            if [ "$3" = 1 ] && [ ! -e "$abs" ]; then
+              # A folder that is not there: the archive's own goes into place.
+              [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
+              mv "$src" "$abs" || exit 1
+            else
+              mkdir -p "$abs" || exit 1
+              merge "$src" "$abs" || exit 1
+            fi
           elif [ -n "$1" ] && [ -f "$src" ]; then
             # A path that is a file (`paths: [tool.bin]`): it replaces what is there.
             [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
             if [ -e "$abs" ] || [ -L "$abs" ]; then rm -rf "$abs" || exit 1; fi
             mv "$src" "$abs" || exit 1
           fi
+          set -- "$@" "$1" "$2" "$3"
+          shift 3
+          i=$((i + 3))
+        done
+        # The roots' own modes and times, last root first (where the job's user may not change
+        # them, the merge stands).
+        set -f
+        order=
+        while [ $# -ge 3 ]; do
+          [ "$3" = 1 ] && [ -n "$1" ] && [ -f "$staging/mode+$1" ] && order="$1 $2
+        $order"
           shift 3
         done
-        rm -rf "$staging"
+        printf '%s' "$order" | while IFS=' ' read -r name path; do
+          [ -n "$name" ] || continue
+          resolve "$path"
+          [ -d "$abs" ] && [ ! -L "$abs" ] || continue
+          chmod "$(cat "$staging/mode+$name")" "$abs" 2>/dev/null
+          touch -r "$staging/mtime+$name" "$abs" 2>/dev/null
+        done
+        discard
         """
 
     // MARK: get

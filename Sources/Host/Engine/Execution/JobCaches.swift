@@ -63,7 +63,10 @@ struct ResolvedCache: Sendable {
     /// Entries match only for the same paths and archive format (cache.h: `version`), so the same
     /// key with other paths is never restored.
     var version: String {
-        let text = "nixactions-cache/1\ntar+zstd\n" + (versionPaths ?? paths).joined(separator: "\n")
+        var text = "nixactions-cache/1\ntar+zstd\n" + (versionPaths ?? paths).joined(separator: "\n")
+        // Paths inside another cached path are archived under it (`CachePaths.roots`): an entry
+        // saved before, with a root of their own, must not be restored by this layout.
+        if CachePaths.nests(paths) { text += "\nnested-in-one-root" }
         return "v1-" + SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -106,15 +109,25 @@ enum CachePaths {
 
     static func isGlob(_ part: Substring) -> Bool { part.contains { "*?[".contains($0) } }
 
+    /// The path without `.` parts, repeated or trailing `/` (`./a/./b/.` is `a/b`; `a/.` would
+    /// otherwise name a root inside `a`).
     static func normalize(_ path: String) -> String {
-        var path = path.trimmingCharacters(in: .whitespaces)
-        while path.hasPrefix("./") { path.removeFirst(2) }
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        if path == "." { return "" }
-        return path
+        let path = path.trimmingCharacters(in: .whitespaces)
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
-    static func roots(_ paths: [String]) throws -> [Root] {
+    /// Whether a path lies inside another one (`roots` then archives it under that one).
+    static func nests(_ paths: [String]) -> Bool {
+        guard let folded = try? roots(paths), let apart = try? roots(paths, fold: false) else { return false }
+        return folded.count != apart.count
+    }
+
+    /// The archive's roots: one per folder named before its first glob. A path inside another
+    /// root is archived under that root (as an include of it, or not at all when the root takes
+    /// everything): two roots of one tree would let the first root's merge put a link where the
+    /// second one is written (review 49).
+    static func roots(_ paths: [String], fold: Bool = true) throws -> [Root] {
         var roots: [Root] = []
         var exclusions: [String] = []
         for raw in paths {
@@ -152,7 +165,34 @@ enum CachePaths {
                 }
             }
         }
-        return roots
+        guard fold else { return roots }
+        // Where `inner` lies under `outer`, relative to it; nil when it does not.
+        func relative(_ inner: String, under outer: String) -> String? {
+            if outer.isEmpty { return inner.isEmpty || inner.hasPrefix("/") || inner.hasPrefix("~") ? nil : inner }
+            return inner.hasPrefix(outer + "/") ? String(inner.dropFirst(outer.count + 1)) : nil
+        }
+        var kept: [Root] = []
+        for index in roots.indices {
+            let root = roots[index]
+            // The outermost root that holds it (an earlier or later one).
+            guard let outer = roots.indices.filter({ relative(root.path, under: roots[$0].path) != nil })
+                .min(by: { roots[$0].path.count < roots[$1].path.count }) else {
+                kept.append(root)
+                continue
+            }
+            let rest = relative(root.path, under: roots[outer].path)!
+            if let at = kept.firstIndex(where: { $0.path == roots[outer].path }) {
+                if kept[at].includes != nil { kept[at].includes! += root.includes.map { $0.map { rest + "/" + $0 } } ?? [rest + "/**"] }
+            } else {
+                // The outer root comes later in the list: remember what it must also take.
+                if roots[outer].includes != nil { roots[outer].includes! += root.includes.map { $0.map { rest + "/" + $0 } } ?? [rest + "/**"] }
+            }
+        }
+        return kept.enumerated().map { index, root in
+            var root = root
+            root.name = String(index)
+            return root
+        }
     }
 }
 
