@@ -58,7 +58,10 @@ final class SopsSecrets: SecretsPlugin {
         guard ["yaml", "json", "dotenv", "binary"].contains(format) else {
             throw OperationFailure(message: "unknown format '\(format)'", hint: "yaml, json, dotenv or binary")
         }
-        let extract = try SecretDocuments.string(options, "extract").map { text in
+        // Checked before anything is decrypted.
+        let requested = try SecretDocuments.requestedKeys(options)
+        let extractText = try SecretDocuments.string(options, "extract")
+        let extract = try extractText.map { text in
             guard let path = Self.extractPath(text) else {
                 throw OperationFailure(message: "'extract' is not a key path: \(text)",
                                        hint: #"write it as sops does: '["db"]["password"]', or '["hosts"][0]' for a list item"#)
@@ -121,15 +124,44 @@ final class SopsSecrets: SecretsPlugin {
                 }
                 part = next
             }
-            flattened = try SecretDocuments.flatten(part, what: file, under: extract.map(\.name))
+            switch part {
+            case .number:
+                // A number's text as the file holds it (JSON's number is a double here: an id of
+                // 17 digits would lose its last ones): sops prints it exactly with --extract.
+                let exact = try await Self.extracted(extractText ?? "", sops: sops, format: format, path: path, file: file,
+                                                     environment: environment, context: context)
+                let name = SecretNames.flatten(extract.map(\.name))
+                flattened = SecretDocuments.Flattened(
+                    values: [name: String(decoding: exact, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)],
+                    paths: [name: extract.map(\.name).joined(separator: ".")])
+            case .object(let members) where members.isEmpty:
+                throw OperationFailure(message: "\(file) has an empty mapping at \(extract.map(\.shown).joined()): it gives no secret",
+                                       hint: "extract a value inside it, or leave the entry out")
+            case .array(let items) where items.isEmpty:
+                throw OperationFailure(message: "\(file) has an empty list at \(extract.map(\.shown).joined()): it gives no secret",
+                                       hint: "extract a value inside it, or leave the entry out")
+            default:
+                flattened = try SecretDocuments.flatten(part, what: file, under: extract.map(\.name))
+            }
         } else {
             flattened = try SecretDocuments.flatten(document, what: file)
         }
-        for (name, value) in try SecretDocuments.select(flattened, keys: try SecretDocuments.requestedKeys(options), what: file)
+        for (name, value) in try SecretDocuments.select(flattened, keys: requested, what: file)
             .sorted(by: { $0.key < $1.key }) {
             var bytes = Array(value.utf8)
             try values.deliver(name, &bytes)
         }
+    }
+
+    /// One value exactly as sops prints it with `--extract` (a number's own text).
+    static func extracted(
+        _ extract: String, sops: String, format: String, path: String, file: String, environment: [String: String], context: OperationContext
+    ) async throws -> [UInt8] {
+        let arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format, "--extract", extract, path]
+        let (status, stdout, _) = try await run(arguments, environment: environment, directory: (path as NSString).deletingLastPathComponent,
+                                                context: context)
+        guard status == 0 else { throw OperationFailure(message: "sops could not extract \(extract) from \(file) (exit status \(status))") }
+        return stdout
     }
 
     /// sops's first error line as it may be shown: for a dotenv file that is not encrypted, sops

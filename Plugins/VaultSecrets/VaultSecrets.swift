@@ -365,14 +365,16 @@ final class VaultSecrets: SecretsPlugin {
     /// (`https://user:password@host` → `https://host`: VAULT_ADDR may carry one by mistake; the
     /// client does not send it, and a message must not show it).
     static func safe(_ url: String) -> String {
-        var shown = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? url
+        var shown = url
         if let scheme = shown.range(of: "://") {
-            let authorityEnd = shown[scheme.upperBound...].firstIndex(of: "/") ?? shown.endIndex
-            if let at = shown[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
+            // The login ends at the last '@' before the API path: a password written without
+            // percent-encoding may hold '/', '?' or '#' (review 49).
+            let apiPath = shown.range(of: "/v1/", range: scheme.upperBound..<shown.endIndex)?.lowerBound ?? shown.endIndex
+            if let at = shown[scheme.upperBound..<apiPath].lastIndex(of: "@") {
                 shown.removeSubrange(scheme.upperBound...at)
             }
         }
-        return shown
+        return shown.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? shown
     }
 
     static func describe(_ error: any Error) -> String {
