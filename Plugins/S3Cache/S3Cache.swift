@@ -138,11 +138,12 @@ final class S3Cache: CachePlugin {
             // The listing orders by the manifests' LastModified (the commit time); a manifest
             // pruned since is skipped for the next newest.
             while let chosen = CacheLookupOrder.match(single, in: candidates) {
-                // LastModified has whole seconds: entries committed within a second of the chosen
-                // one (a matrix's jobs) are told apart by their manifests' own `createdAt`, read
-                // for at most `tieReads` of them (audit 48: the key sorting last won the tie).
+                // LastModified has whole seconds: entries committed in the chosen one's second (a
+                // matrix's jobs) are told apart by their manifests' own `createdAt`, read for at
+                // most `tieReads` of them (audit 48: the key sorting last won the tie). Between
+                // seconds, S3's own clock decides.
                 let group = chosen.key == restoreKey ? [chosen]
-                    : [chosen] + candidates.filter { $0.key != chosen.key && $0.createdAt >= chosen.createdAt - 1 }
+                    : [chosen] + candidates.filter { $0.key != chosen.key && $0.createdAt == chosen.createdAt }
                         .sorted { ($0.createdAt, $0.key) > ($1.createdAt, $1.key) }.prefix(Self.tieReads - 1)
                 var newest: CacheEntryRecord?
                 for candidate in group {

@@ -295,11 +295,11 @@ struct CachingTests {
         try """
             jobs:
               a:
-                cache: { paths: [privd, "~/.privh", sub/deep/x, "!sub/deep/x/skip"], key: modes-1 }
+                cache: { paths: [privd, "~/.privh", sub/deep/x, "!sub/deep/x/skip", ro], key: modes-1 }
                 steps:
                   - run: |
                       echo "hit=${{ steps.cache.outputs.cache-hit }}"
-                      for p in privd:privd "$HOME/.privh:home" sub/deep/x:deep; do
+                      for p in privd:privd "$HOME/.privh:home" sub/deep/x:deep ro:ro ro/in:ro-in; do
                         if [ -e "${p%:*}" ]; then echo "${p##*:} $(stat -c '%a %Y' "${p%:*}")"; fi
                       done
                       echo "home holds $(ls -A ~/.privh 2>/dev/null | tr '\\n' ' ')"
@@ -307,8 +307,9 @@ struct CachingTests {
                       if [ "$MODE" = make ]; then
                         mkdir -p privd ~/.privh sub/deep/x
                         echo f > privd/f; echo g > ~/.privh/g; echo h > sub/deep/x/h; echo s > sub/deep/x/skip
+                        mkdir -p ro/in; echo r > ro/in/r; chmod 555 ro/in ro
                         chmod 700 privd ~/.privh; chmod 750 sub/deep/x
-                        touch -d @978307200 privd ~/.privh sub/deep/x
+                        touch -d @978307200 privd ~/.privh sub/deep/x ro
                       fi
             """.write(toFile: project.folder + "/wf.yml", atomically: true, encoding: .utf8)
         let first = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "MODE=make"], extra: ["HOME": home])
@@ -321,9 +322,13 @@ struct CachingTests {
         try "pre\n".write(toFile: home + "/.privh/pre", atomically: true, encoding: .utf8)
         let second = try await project.run(["run", "wf.yml", "--log-format", "plain"], extra: ["HOME": home])
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
-        for line in ["hit=true", "privd 700 978307200", "home 700 978307200", "deep 750 978307200", "home holds g pre ", "deep holds h "] {
+        // Read-only folders (Go's module cache) come back read-only (review 49: a 0555 root could
+        // not be moved into place by a user other than root).
+        for line in ["hit=true", "privd 700 978307200", "home 700 978307200", "deep 750 978307200", "home holds g pre ", "deep holds h ",
+                     "ro 555 978307200"] {
             #expect(second.stdout.contains("[a] \(line)\n"), "\(line):\n\(second.stdout)")
         }
+        #expect(second.stdout.contains("[a] ro-in 555 "), "\(second.stdout)")
     }
 
     @Test("a path that is a file is cached as a file; bracket globs match; a match without files is not saved; an entry that lost its data goes; the key is also a prefix")
@@ -575,24 +580,25 @@ struct CachingTests {
                 steps:
                   - run: "[ -f blob ] || head -c ${{ env.SIZE }} /dev/urandom > blob"
             """)
-        func useS3(_ endpoint: String) throws {
+        func useS3(_ endpoint: String, timeout: Int = 2) throws {
             try project.temp.write("project/.nixactions/config.yml", """
                 cache:
                   backend: s3
                   backends:
-                    s3: { bucket: \(moto.bucket), endpoint: "\(endpoint)", prefix: p/, timeout: 2, retries: 0, part-size: 32M }
+                    s3: { bucket: \(moto.bucket), endpoint: "\(endpoint)", prefix: p/, timeout: \(timeout), retries: 0, part-size: 48M }
                 """)
         }
-        // 24 MB at 8 MiB/s in one request: about 3 s where the limit is 2 s without a byte (it
-        // was 2 s for the whole request). Not slower: what the sockets hold when the body is all
-        // written (a few MB here) must reach the proxy before the answer's 2 s run out.
+        // 40 MB at 8 MiB/s in one request: about 4.8 s where the limit is 3 s without a byte (it
+        // was the whole request's limit). Not slower: what the sockets hold when the body is all
+        // written (a few MB here) must reach the proxy, and moto must store it, before the
+        // answer's 3 s run out (2 s was too short once, with nine heavy suites at once).
         let slow = try S3Proxy(in: moto, .throttle(bytesPerSecond: 8 << 20))
         defer { slow.stop() }
-        try useS3(slow.endpoint)
-        let throttled = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "KIND=slow", "--env", "SIZE=24000000"],
+        try useS3(slow.endpoint, timeout: 3)
+        let throttled = try await project.run(["run", "wf.yml", "--log-format", "plain", "--env", "KIND=slow", "--env", "SIZE=40000000"],
                                               extra: MotoServer.environment)
         #expect(throttled.stdout.contains("[a] cache 'cache': saved 'blob-"), "\(throttled.stdout)")
-        #expect(throttled.seconds > 2.5, "the throttle did not hold the upload back: \(throttled.seconds) s")
+        #expect(throttled.seconds > 4, "the throttle did not hold the upload back: \(throttled.seconds) s")
 
         // A data PUT taken and never answered (a small body: the endpoint then counts as
         // unreachable): the save fails, and its lease is released past that.
@@ -613,7 +619,9 @@ struct CachingTests {
               a:
                 cache: { paths: [blob], key: get-1 }
                 steps:
-                  - run: "[ -f blob ] || head -c 3000000 /dev/urandom > blob"
+                  - run: |
+                      if [ -e blob ]; then echo had=yes; else echo had=no; fi
+                      [ -f blob ] || head -c 3000000 /dev/urandom > blob
             """)
         try useS3(moto.endpoint)
         let saved = try await project.run(["run", "get.yml", "--log-format", "plain"], extra: MotoServer.environment)
@@ -625,6 +633,7 @@ struct CachingTests {
         #expect(broken.status == 0, "\(broken.stdout)\(broken.stderr)")
         #expect(broken.stdout.contains("[a] warning: cache 'cache': cannot restore 'get-1'; continuing without the cache: ")
                 && broken.stdout.contains("the download of entry get-1 broke off: timed out after 2 s"), "\(broken.stdout)")
+        #expect(broken.stdout.contains("[a] had=no\n"), "nothing of the half download was kept: \(broken.stdout)")
     }
 
     @Test("s3 credentials from the shared credentials file: AWS_PROFILE picks the profile (checked by moto enforcing IAM); a wrong profile is a 403 warning")

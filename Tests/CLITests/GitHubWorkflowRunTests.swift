@@ -22,11 +22,19 @@ struct GitHubWorkflowRunTests {
                       echo 'event=${{ toJSON(github.event) }}' | tr -d ' \\n'; echo
                       echo 'matrix=${{ toJSON(matrix) }}' | tr -d ' \\n'; echo
                       echo "values=${{ join(fromJSON('{"z": 1, "a": 2, "m": 3}').*, ';') }}"
+              b:
+                strategy:
+                  matrix:
+                    cfg: [{zeta: 1, alpha: 2}]
+                steps:
+                  - run: |
+                      echo 'cfg=${{ toJSON(matrix.cfg) }}' | tr -d ' \\n'; echo
             """)
         let result = try await nixactions(["run", "wf.yml", "--event-path", "event.json", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        for expected in [#"event={"zeta":1,"alpha":{"y":true,"b":null},"mid":[2]}"#, #"matrix={"os":"linux","node":20}"#, "values=1;2;3"] {
+        for expected in [#"event={"zeta":1,"alpha":{"y":true,"b":null},"mid":[2]}"#, #"matrix={"os":"linux","node":20}"#, "values=1;2;3",
+                         #"cfg={"zeta":1,"alpha":2}"#] {
             #expect(lines.contains { $0.hasSuffix("] " + expected) }, "\(expected):\n\(result.stdout)")
         }
         #expect(result.stdout.contains("a (os: linux, node: 20)"), "\(result.stdout)")

@@ -21,6 +21,14 @@ struct S3CacheTests {
         }
     }
 
+    /// The archive of a folder holding one small file, made in `under`'s temporary folder.
+    func oneFileArchive(_ under: BackendUnderTest) throws -> [UInt8] {
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
+        return try CacheTrees.archive(source)
+    }
+
     @Test("an entry larger than a part goes up in parts (part-size 5M) and comes back whole; no upload is left open")
     func multipart() async throws {
         let under = try await offThePool { try BackendUnderTest("s3", options: ["part-size": .string("5M")]) }
@@ -107,10 +115,7 @@ struct S3CacheTests {
     func awkwardKeys() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
-        let source = under.temp.path + "/src"
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
-        let archive = try CacheTrees.archive(source)
+        let archive = try oneFileArchive(under)
         let backend = try under.backend()
         let keys = ["we ird+key/é~ü*%20(1)&=?#", "we ird+other ✓", "..", "a/../b"]
         for key in keys {
@@ -135,10 +140,7 @@ struct S3CacheTests {
     func newestWithinASecond() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
         defer { under.stop() }
-        let source = under.temp.path + "/src"
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try "x".write(toFile: source + "/f", atomically: false, encoding: .utf8)
-        let archive = try CacheTrees.archive(source)
+        let archive = try oneFileArchive(under)
         let backend = try under.backend()
         // Saved in this order, quickly: the last one is the newest whatever its name sorts as.
         for key in ["r-q1", "r-q9", "r-q2", "r-q8", "r-q3"] {

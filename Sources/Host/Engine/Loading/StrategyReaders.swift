@@ -2,9 +2,17 @@ import NixActionsPluginMessages
 import Yams
 
 extension NodeReader {
-    /// A YAML value as an expression value (matrix entries).
+    /// A YAML value as an expression value (matrix entries), a mapping's keys in the file's
+    /// order (`toJSON(matrix)` lists them so, as GitHub does).
     func expressionValue(_ node: Node) -> ExpressionValue {
-        ExpressionValue(json: json(node))
+        switch node {
+        case .sequence(let sequence): return .array(sequence.map(expressionValue))
+        case .mapping(let mapping):
+            var members = ExpressionObject()
+            for (key, value) in mapping { members[key.string ?? ""] = expressionValue(value) }
+            return .object(members)
+        default: return ExpressionValue(json: json(node))
+        }
     }
 
     /// `strategy: { matrix, fail-fast, max-parallel }`; each may hold `${{ }}`, or the whole
