@@ -129,16 +129,14 @@ final class SopsSecrets: SecretsPlugin {
                 // A number's text as the file holds it (JSON's number is a double here: an id of
                 // 17 digits would lose its last ones): sops prints it exactly with --extract.
                 let exact = try await Self.extracted(extractText ?? "", sops: sops, format: format, path: path, file: file,
-                                                     environment: environment, context: context)
+                                                     environment: environment, directory: project, context: context)
                 let name = SecretNames.flatten(extract.map(\.name))
                 flattened = SecretDocuments.Flattened(
                     values: [name: String(decoding: exact, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)],
                     paths: [name: extract.map(\.name).joined(separator: ".")])
-            case .object(let members) where members.isEmpty:
-                throw OperationFailure(message: "\(file) has an empty mapping at \(extract.map(\.shown).joined()): it gives no secret",
-                                       hint: "extract a value inside it, or leave the entry out")
-            case .array(let items) where items.isEmpty:
-                throw OperationFailure(message: "\(file) has an empty list at \(extract.map(\.shown).joined()): it gives no secret",
+            case .object([:]), .array([]):
+                let kind = part == .array([]) ? "list" : "mapping"
+                throw OperationFailure(message: "\(file) has an empty \(kind) at \(extract.map(\.shown).joined()): it gives no secret",
                                        hint: "extract a value inside it, or leave the entry out")
             default:
                 flattened = try SecretDocuments.flatten(part, what: file, under: extract.map(\.name))
@@ -155,11 +153,11 @@ final class SopsSecrets: SecretsPlugin {
 
     /// One value exactly as sops prints it with `--extract` (a number's own text).
     static func extracted(
-        _ extract: String, sops: String, format: String, path: String, file: String, environment: [String: String], context: OperationContext
+        _ extract: String, sops: String, format: String, path: String, file: String, environment: [String: String], directory: String,
+        context: OperationContext
     ) async throws -> [UInt8] {
         let arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format, "--extract", extract, path]
-        let (status, stdout, _) = try await run(arguments, environment: environment, directory: (path as NSString).deletingLastPathComponent,
-                                                context: context)
+        let (status, stdout, _) = try await run(arguments, environment: environment, directory: directory, context: context)
         guard status == 0 else { throw OperationFailure(message: "sops could not extract \(extract) from \(file) (exit status \(status))") }
         return stdout
     }

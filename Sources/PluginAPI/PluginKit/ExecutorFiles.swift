@@ -336,7 +336,6 @@ public enum FilesTransfer {
         done
         # The roots' own modes and times, last root first (where the job's user may not change
         # them, the merge stands).
-        set -f
         order=
         while [ $# -ge 3 ]; do
           [ "$3" = 1 ] && [ -n "$1" ] && [ -f "$staging/mode+$1" ] && order="$1 $2
