@@ -123,7 +123,8 @@ final class LocalCache: CachePlugin {
     }
 
     /// Decompress the data file into the stream, 1 MiB at a time, and check it whole: zstd's
-    /// frame checksums as it goes, a frame ending early, and the archive size the record states.
+    /// frame checksums as it goes, a frame ending early, the tar archive inside (`TarGuard`) and
+    /// the archive size the record states.
     /// Returns the archive bytes written; stops early (returning) when the consumer stops taking
     /// them (the kit reports its status).
     static func copy(_ fd: Int32, record: CacheEntryRecord, into stream: StreamWriter, context: OperationContext) throws -> Int {
@@ -132,7 +133,7 @@ final class LocalCache: CachePlugin {
         if fstat(fd, &info) == 0, Int(info.st_size) != record.sizeBytes {
             throw Corrupt(reason: "its data file has \(info.st_size) bytes, its record says \(record.sizeBytes)")
         }
-        let decompressor = try ZstdDecompressor()
+        let decompressor = try ZstdDecompressor(checkArchive: true)
         let size = 1 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }

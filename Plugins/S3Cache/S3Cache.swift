@@ -254,7 +254,7 @@ final class S3Cache: CachePlugin {
     static func decompress(_ queue: ChunkQueue, into stream: StreamWriter, expected: Int) -> Result<Int, OperationFailure> {
         struct Refused: Error { let status: nxa_status }
         do {
-            let decompressor = try ZstdDecompressor()
+            let decompressor = try ZstdDecompressor(checkArchive: true)
             while let chunk = queue.pop() {
                 try chunk.withUnsafeReadableBytes { raw in
                     try decompressor.decompress(raw) { bytes in

@@ -235,16 +235,7 @@ struct CachingTests {
         #expect(made.status == 0, "\(made.stderr)")
         let listing = try await runCommand(URL(fileURLWithPath: "/usr/bin/tar"), ["-tf", tarFile, "-P"])
         #expect(listing.stdout.contains("../"), "\(listing.stdout)")
-        let size = try FileManager.default.attributesOfItem(atPath: tarFile)[.size] as? Int ?? 0
-        let deps = try #require(project.dataFiles().first { try String(contentsOfFile: $0.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json", encoding: .utf8).contains("deps-") })
-        let compressed = try await runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-f", "--check", tarFile, "-o", deps])
-        #expect(compressed.status == 0, "\(compressed.stderr)")
-        // The record names the uncompressed size; keep it consistent so only the names are wrong.
-        let record = deps.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json"
-        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record))) as? [String: Any] ?? [:]
-        json["archiveBytes"] = size
-        json["sizeBytes"] = try FileManager.default.attributesOfItem(atPath: deps)[.size] as? Int ?? 0
-        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: record))
+        try await replaceDepsArchive(project, with: tarFile)
 
         let second = try await project.run()
         #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
@@ -255,6 +246,62 @@ struct CachingTests {
         let escaped = FileManager.default.enumerator(atPath: project.temp.path)?.allObjects.compactMap { $0 as? String }
             .filter { $0.hasSuffix("escaped.txt") } ?? []
         #expect(escaped.isEmpty, "written outside: \(escaped) (runs in \(runs))")
+        // It can never be restored: it goes, and the same run's save stores a sound one.
+        #expect(second.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(second.stdout)")
+    }
+
+    /// Put `tarFile`, compressed, in place of the saved `deps-` entry's data, with the record's
+    /// sizes made to match: zstd is sound and the record consistent, only the archive is wrong.
+    private func replaceDepsArchive(_ project: Project, with tarFile: String) async throws {
+        let size = try FileManager.default.attributesOfItem(atPath: tarFile)[.size] as? Int ?? 0
+        let deps = try depsData(project)
+        let compressed = try await runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-f", "--check", tarFile, "-o", deps])
+        #expect(compressed.status == 0, "\(compressed.stderr)")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: record(deps)))) as? [String: Any] ?? [:]
+        json["archiveBytes"] = size
+        json["sizeBytes"] = try FileManager.default.attributesOfItem(atPath: deps)[.size] as? Int ?? 0
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: record(deps)))
+    }
+
+    @Test("an entry whose zstd is sound but whose archive is damaged (a header's checksum, or cut before its end) is a miss, and is removed so that the same run saves a sound one (audit 48 L2: it stayed, refusing every save of its key)",
+          arguments: ["header", "cut"])
+    func damagedArchiveRemoved(_ damage: String) async throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        #expect(try await project.run().status == 0)
+        let tarFile = project.temp.path + "/damaged.tar"
+        let unpacked = try await runCommand(URL(fileURLWithPath: "/usr/bin/zstd"), ["-q", "-d", "-f", try depsData(project), "-o", tarFile])
+        #expect(unpacked.status == 0, "\(unpacked.stderr)")
+        var tar = try Data(contentsOf: URL(fileURLWithPath: tarFile))
+        #expect(tar.count > 2048)
+        if damage == "header" {
+            tar[100] ^= 0x01  // the first header's mode field: its checksum no longer matches
+        } else {
+            tar = tar.prefix(1024)  // cut after the first header and one data block, at a block boundary
+        }
+        try tar.write(to: URL(fileURLWithPath: tarFile))
+        try await replaceDepsArchive(project, with: tarFile)
+
+        let second = try await project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("[test] warning: cache 'cache': cannot restore 'deps-"), "\(second.stdout)")
+        #expect(second.stdout.contains(damage == "header" ? "the archive is malformed" : "the archive is incomplete"), "\(second.stdout)")
+        #expect(second.stdout.contains("is corrupt"), "\(second.stdout)")
+        #expect(second.stdout.contains("[test] installing from package-lock.json\n"))
+        #expect(second.stdout.contains("[test] cache 'cache': saved 'deps-"), "removed, so saved again: \(second.stdout)")
+        #expect(!second.stdout.contains("an entry with this key exists"), "\(second.stdout)")
+        let third = try await project.run()
+        #expect(third.stdout.contains("[test] cache-hit=true\n"), "the sound entry restores: \(third.stdout)")
+    }
+
+    /// The data file of the saved `deps-` entry.
+    private func depsData(_ project: Project) throws -> String {
+        try #require(project.dataFiles().first { try String(contentsOfFile: record($0), encoding: .utf8).contains("deps-") })
+    }
+
+    /// A local entry's record (`entries/HASH.json`) from its data file (`entries/HASH-RAND.tar.zst`).
+    private func record(_ data: String) -> String {
+        data.replacingOccurrences(of: ".tar.zst", with: "").components(separatedBy: "-").dropLast().joined(separator: "-") + ".json"
     }
 
     @Test("a cache path that is a symbolic link out of the workspace is not saved: what it points to never goes into the cache; a link inside the workspace neither, and the entry's other paths are not saved alone")

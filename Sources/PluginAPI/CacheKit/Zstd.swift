@@ -66,20 +66,30 @@ public final class ZstdCompressor {
 }
 
 /// Streaming zstd decompression that verifies the frames' checksums and notices a truncated
-/// entry at its end.
+/// entry at its end; with `checkArchive`, also the tar archive inside (`TarGuard`, any root
+/// names): an entry whose zstd is sound but whose archive is malformed, incomplete or hostile
+/// (written so by another program, or tampered with and recompressed) is as corrupt as one whose
+/// checksum fails, and a backend removes it the same way instead of failing every restore of its
+/// key and refusing every save (audit 48 L2).
 public final class ZstdDecompressor {
     private let context: OpaquePointer
     private var output: [UInt8]
     /// zstd's hint after the last call: 0 when a frame ended exactly there.
     private var pending = 0
     private var sawInput = false
+    private var archive: TarGuard?
     public private(set) var bytesIn = 0
     public private(set) var bytesOut = 0
 
-    public init() throws {
+    public init(checkArchive: Bool = false) throws {
         guard let context = ZSTD_createDCtx() else { throw OperationFailure(message: "zstd: cannot make a decompression context") }
         self.context = context
         output = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+        if checkArchive { archive = TarGuard(rootNames: nil) }
+    }
+
+    private static func corrupt(_ why: String) -> OperationFailure {
+        OperationFailure(message: "the entry is corrupt (\(why))")
     }
 
     deinit { ZSTD_freeDCtx(context) }
@@ -102,7 +112,10 @@ public final class ZstdDecompressor {
                 pending = hint
                 if outBuffer.pos > 0 {
                     bytesOut += outBuffer.pos
-                    try emit(UnsafeRawBufferPointer(start: out.baseAddress, count: outBuffer.pos))
+                    let bytes = UnsafeRawBufferPointer(start: out.baseAddress, count: outBuffer.pos)
+                    // Checked before it goes on: nothing past the first bad header is sent.
+                    if archive != nil, let problem = archive?.feed(bytes) { throw Self.corrupt(problem) }
+                    try emit(bytes)
                 }
                 // Done with this input once it is consumed and the output buffer was not filled
                 // (a full buffer may hold back more output).
@@ -115,5 +128,6 @@ public final class ZstdDecompressor {
     public func finish() throws {
         guard sawInput else { throw OperationFailure(message: "the entry is empty") }
         if pending != 0 { throw OperationFailure(message: "the entry is truncated (its compressed data ends early)") }
+        if let problem = archive?.finish() { throw Self.corrupt(problem) }
     }
 }
