@@ -72,7 +72,7 @@ final class FileSecrets: SecretsPlugin {
             }
         case "json":
             do {
-                return try JSONValue.parse(Array(text.utf8))
+                return try JSONValue.parse(Array(text.utf8), numbersAsText: true)  // "1.50" stays "1.50"
             } catch {
                 // The place only: the parser's words may quote the file.
                 let place = "\(error)".range(of: #"at byte \d+"#, options: .regularExpression).map { " (\("\(error)"[$0]))" } ?? ""

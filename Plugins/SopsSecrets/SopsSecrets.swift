@@ -106,7 +106,8 @@ final class SopsSecrets: SecretsPlugin {
         }
         let document: JSONValue
         do {
-            document = try JSONValue.parse(output)
+            // Numbers as sops printed them: every digit of a 20-digit id (a double keeps 17).
+            document = try JSONValue.parse(output, numbersAsText: true)
         } catch {
             throw OperationFailure(message: "sops printed something that is not JSON for \(file)")
         }
@@ -125,15 +126,6 @@ final class SopsSecrets: SecretsPlugin {
                 part = next
             }
             switch part {
-            case .number:
-                // A number's text as the file holds it (JSON's number is a double here: an id of
-                // 17 digits would lose its last ones): sops prints it exactly with --extract.
-                let exact = try await Self.extracted(extractText ?? "", sops: sops, format: format, path: path, file: file,
-                                                     environment: environment, directory: project, context: context)
-                let name = SecretNames.flatten(extract.map(\.name))
-                flattened = SecretDocuments.Flattened(
-                    values: [name: String(decoding: exact, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)],
-                    paths: [name: extract.map(\.name).joined(separator: ".")])
             case .object([:]), .array([]):
                 let kind = part == .array([]) ? "list" : "mapping"
                 throw OperationFailure(message: "\(file) has an empty \(kind) at \(extract.map(\.shown).joined()): it gives no secret",
@@ -149,17 +141,6 @@ final class SopsSecrets: SecretsPlugin {
             var bytes = Array(value.utf8)
             try values.deliver(name, &bytes)
         }
-    }
-
-    /// One value exactly as sops prints it with `--extract` (a number's own text).
-    static func extracted(
-        _ extract: String, sops: String, format: String, path: String, file: String, environment: [String: String], directory: String,
-        context: OperationContext
-    ) async throws -> [UInt8] {
-        let arguments = [sops, "--disable-version-check", "--decrypt", "--input-type", format, "--extract", extract, path]
-        let (status, stdout, _) = try await run(arguments, environment: environment, directory: directory, context: context)
-        guard status == 0 else { throw OperationFailure(message: "sops could not extract \(extract) from \(file) (exit status \(status))") }
-        return stdout
     }
 
     /// sops's first error line as it may be shown: for a dotenv file that is not encrypted, sops

@@ -127,7 +127,7 @@ final class VaultSecrets: SecretsPlugin {
         }
         let document: JSONValue
         do {
-            document = try JSONValue.parse(bytes)
+            document = try JSONValue.parse(bytes, numbersAsText: true)  // a number as Vault holds it
         } catch {
             throw OperationFailure(message: "Vault's answer for \(mount)/\(path) is not JSON")
         }

@@ -260,15 +260,18 @@ struct SecretProvidersIntegrationTests {
                 #"{ provider: sops, file: secrets.enc.yaml, extract: "[ 'hosts' ] [1]", as: SECOND_HOST, age-key-file: keys/age.txt }"#,
                 // A number keeps every digit (review 49: it went through a double).
                 #"{ provider: sops, file: secrets.enc.yaml, extract: '["id"]', as: BIG_ID, age-key-file: keys/age.txt }"#,
+                // The whole document too: its numbers are sops's text, not a double's.
+                #"{ provider: sops, file: secrets.enc.yaml, keys: [id], as: WHOLE_ID, age-key-file: keys/age.txt }"#,
             ],
-            report: ["DB_PASSWORD", "DB_USER", "DB_PORT", "DB", "SECOND_HOST", "HOSTS_0", "OTHER", "BIG_ID"],
+            report: ["DB_PASSWORD", "DB_USER", "DB_PORT", "DB", "SECOND_HOST", "HOSTS_0", "OTHER", "BIG_ID", "WHOLE_ID"],
             // Each leaf is masked on its own, however the step takes it apart.
             extraScript: #"printf 'leaf %s|%s|%s\n' "$DB_PASSWORD" "$DB_USER" "$SECOND_HOST""#)
         let result = try await project.run(
             environment: ["PATH": folder(of: sops) + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")],
             secrets: [password, user, second])
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
-        try expectReported(result, ["DB_PASSWORD": password, "DB_USER": user, "SECOND_HOST": second, "BIG_ID": "12345678901234567"],
+        try expectReported(result, ["DB_PASSWORD": password, "DB_USER": user, "SECOND_HOST": second, "BIG_ID": "12345678901234567",
+                                   "WHOLE_ID": "12345678901234567"],
                            unset: ["DB_PORT", "DB", "HOSTS_0", "OTHER"])
         #expect(result.stdout.contains("] leaf ***|***|***\n"), "each leaf masked:\n\(result.stdout)")
     }

@@ -74,6 +74,18 @@ struct MessageJSONTests {
         #expect(throws: (any Error).self) { try MessageCoding.decode(StepResult.self, from: Array(text.utf8)) }
     }
 
+    @Test("numbersAsText: a number is the text written, every digit; the grammar is still checked")
+    func numbersAsText() throws {
+        let text = #"{"id": 12345678901234567890, "ratio": 1.50, "list": [-0.0, 1e400, 2E-3]}"#
+        #expect(try JSONValue.parse(Array(text.utf8), numbersAsText: true)
+            == .object(["id": .string("12345678901234567890"), "ratio": .string("1.50"),
+                        "list": .array([.string("-0.0"), .string("1e400"), .string("2E-3")])]))
+        #expect(try JSONValue.parse(Array(text.utf8))["ratio"] == .number(1.5), "messages keep doubles")
+        for bad in ["01", "1.", "-", "1e", "+1", ".5", "0x10"] {
+            #expect(throws: (any Error).self, "\(bad)") { try JSONValue.parse(Array("[\(bad)]".utf8), numbersAsText: true) }
+        }
+    }
+
     @Test("invalid UTF-8 inside a string is refused")
     func invalidUTF8() {
         let bytes: [UInt8] = Array(#"{"files":{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}}"#.utf8)

@@ -197,8 +197,12 @@ extension JSONValue {
     public static let maximumDepth = 512
 
     /// Parse one JSON document (RFC 8259; surrounding whitespace allowed).
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+    /// - Parameter numbersAsText: numbers become `.string` of their text as written (`1.50`,
+    ///   `12345678901234567890`), for documents whose values are text to hand on (secrets files),
+    ///   where a double would drop digits; a message's numbers are doubles (the default).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, numbersAsText: Bool = false) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        parser.numbersAsText = numbersAsText
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -206,8 +210,8 @@ extension JSONValue {
         return value
     }
 
-    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        try bytes.withUnsafeBytes { try parse($0) }
+    public static func parse(_ bytes: [UInt8], numbersAsText: Bool = false) throws -> JSONValue {
+        try bytes.withUnsafeBytes { try parse($0, numbersAsText: numbersAsText) }
     }
 
     // Typed access for message decoders.
@@ -300,6 +304,7 @@ extension JSONValue {
 struct JSONParser {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
+    var numbersAsText = false
 
     init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -380,11 +385,16 @@ struct JSONParser {
         case UInt8(ascii: "t"): return try expect("true", .bool(true))
         case UInt8(ascii: "f"): return try expect("false", .bool(false))
         case UInt8(ascii: "n"): return try expect("null", .null)
-        default: return .number(try number())
+        default:
+            let text = try numberText()
+            if numbersAsText { return .string(text) }
+            guard let number = Double(text) else { throw error("a malformed number") }
+            return .number(number)
         }
     }
 
-    mutating func number() throws -> Double {
+    /// A number's text, checked against JSON's grammar.
+    mutating func numberText() throws -> String {
         let start = offset
         func digits() -> Int {
             let from = offset
@@ -392,7 +402,10 @@ struct JSONParser {
             return offset - from
         }
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
-        guard digits() > 0 else { throw error("expected a value") }
+        let leading = offset
+        let count = digits()
+        guard count > 0 else { throw error("expected a value") }
+        guard count == 1 || bytes[leading] != UInt8(ascii: "0") else { throw error("a number with a leading zero") }
         if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
             offset += 1
             guard digits() > 0 else { throw error("expected digits after '.'") }
@@ -402,9 +415,7 @@ struct JSONParser {
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") { offset += 1 }
             guard digits() > 0 else { throw error("expected an exponent") }
         }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
-        guard let number = Double(text) else { throw error("a malformed number") }
-        return number
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
     }
 
     /// A string starting at the opening quote. Runs without escapes are copied in one piece.

@@ -227,6 +227,36 @@ struct SecretsScenarios {
         }
     }
 
+    @Test("numbers in a secrets document keep their text: every digit of a 20-digit id, 1.50 as written, in JSON and YAML files (they went through a double)")
+    func numbersKeepTheirText() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("project/ids.json", #"{"account": {"id": 12345678901234567890}, "ratio": 1.50, "tiny": -0.0, "huge": 1e400}"#)
+        try temp.write("project/ids.yaml", "other_id: 98765432109876543210\nversion: 1.10\n")
+        try temp.write("project/wf.yml", """
+            secrets:
+              - { provider: file, file: ids.json }
+              - { provider: file, file: ids.yaml }
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      [ "$ACCOUNT_ID" = 12345678901234567890 ] && echo id-exact
+                      [ "$RATIO" = 1.50 ] && echo ratio-exact
+                      [ "$TINY" = -0.0 ] && echo tiny-exact
+                      [ "$HUGE" = 1e400 ] && echo huge-exact
+                      [ "${{ secrets.OTHER_ID }}" = 98765432109876543210 ] && echo other-exact
+                      [ "$VERSION" = 1.10 ] && echo version-exact
+                      echo "shown: $ACCOUNT_ID $RATIO"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path + "/project")
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        for marker in ["id", "ratio", "tiny", "huge", "other", "version"] {
+            #expect(result.stdout.contains("[a] \(marker)-exact\n"), "\(marker): \(result.stdout)")
+        }
+        #expect(result.stdout.contains("[a] shown: *** ***\n"), "numbers from a secrets file are secrets: \(result.stdout)")
+    }
+
     @Test("provider failures stop the run before any job, naming the entry, what failed and what to do")
     func providerFailures() async throws {
         let temp = try TemporaryDirectory()
