@@ -181,12 +181,18 @@ final class LocalExecutor: ExecutorPlugin {
         // copy of it costs no hashing) and add what it lacks.
         var environment = step.environment
         for (name, value) in baseEnvironment where environment[name] == nil { environment[name] = value }
-        // Capture files are not created: a step that writes none costs nothing; missing means empty.
+        // The capture files exist, empty, when the step starts, as GitHub's runner makes them:
+        // `@actions/core` refuses to append to a missing one ("Missing file at path", audit 50),
+        // and a script's `[ -f "$GITHUB_OUTPUT" ]` guard must hold.
         var captures: [String: String] = [:]
         for name in step.captureFiles {
-            let path = stem + "-" + name.lowercased()
+            let path = step.capturePaths?[name] ?? stem + "-" + name.lowercased()
             captures[name] = path
             environment[name] = path
+            if let error = FastFiles.write("", to: path) {
+                throw OperationFailure(message: "cannot create \(path) for step '\(step.displayName)': \(String(cString: strerror(error)))",
+                                       hint: error == EMFILE || error == ENFILE ? DescriptorShortage.hint : nil)
+            }
         }
         for (alias, name) in step.captureAliases ?? [:] { environment[alias] = captures[name] }
         if !step.pathPrepend.isEmpty {

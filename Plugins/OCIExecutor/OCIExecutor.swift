@@ -257,7 +257,7 @@ final class OCIExecutor: ExecutorPlugin {
         var environment = step.environment
         var captures: [String: String] = [:]
         for file in step.captureFiles {
-            let path = temporary + "/step-\(number)-" + file.lowercased()
+            let path = step.capturePaths?[file] ?? temporary + "/step-\(number)-" + file.lowercased()
             captures[file] = path
             environment[file] = path
         }
@@ -274,8 +274,10 @@ final class OCIExecutor: ExecutorPlugin {
         let wrapperName = "run-\(number).sh"
         // The step's pid goes to the temporary folder: the private folder is read-only inside.
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
+        // The capture files exist, empty, when the step starts (as on GitHub), made by the job's user.
         let wrapper = StepWrapper.render(shell: step.shell, script: inside, environment: environment, pathPrepend: step.pathPrepend,
-                                         pidFile: pidFile, directory: workingDirectory)
+                                         pidFile: pidFile, directory: workingDirectory,
+                                         preamble: StepWrapper.createEmpty(captures.values.sorted()))
         if let error = FastFiles.write(wrapper, to: control + "/" + wrapperName) ?? owner?.apply(to: control + "/" + wrapperName) {
             throw OperationFailure(message: "cannot write the wrapper of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }

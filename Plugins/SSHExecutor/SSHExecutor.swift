@@ -352,7 +352,7 @@ final class SSHExecutor: ExecutorPlugin {
         var environment = step.environment
         var captures: [String: String] = [:]
         for file in step.captureFiles {
-            let path = temporary + "/step-\(number)-" + file.lowercased()
+            let path = step.capturePaths?[file] ?? temporary + "/step-\(number)-" + file.lowercased()
             captures[file] = path
             environment[file] = path
         }
@@ -368,7 +368,9 @@ final class SSHExecutor: ExecutorPlugin {
         // (printf, a shell builtin: no process), the $GITHUB_* files come back after its output.
         let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
-        let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))", "umask 022"]
+        // The capture files exist, empty, when the step starts (as on GitHub).
+        let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))"]
+            + StepWrapper.createEmpty(captures.values.sorted()) + ["umask 022"]
         let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, end: false)
         let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,
                                          pidFile: pidFile, directory: workingDirectory, preamble: preamble, trailer: trailer,

@@ -26,6 +26,15 @@ extension RealExecutorSuites {
                   - name: exact exit code
                     run: exit 7
                     continue-on-error: true
+                  - name: command files
+                    run: |
+                      ok=yes
+                      for f in "$GITHUB_ENV" "$GITHUB_OUTPUT" "$GITHUB_PATH" "$GITHUB_STEP_SUMMARY" "$GITHUB_STATE"; do
+                        { [ -n "$f" ] && [ -f "$f" ] && [ ! -s "$f" ]; } || ok=no
+                      done
+                      echo "command files exist and are empty: $ok"
+                      [ "${{ github.env }}" = "$GITHUB_ENV" ] && [ "${{ github.output }}" = "$GITHUB_OUTPUT" ] && echo "github.env and github.output name them"
+                      [ "${{ runner.workspace }}" = "${GITHUB_WORKSPACE%/*}" ] && [ "$RUNNER_WORKSPACE" = "${{ runner.workspace }}" ] && echo "runner.workspace holds the workspace"
                   - name: files
                     id: files
                     run: |
@@ -92,6 +101,9 @@ extension RealExecutorSuites {
         static let expected = [
             "[main] level=step from_workflow=w token=***\n",
             "[main] ✗ exact exit code (exit code 7, ",
+            "[main] command files exist and are empty: yes\n",
+            "[main] github.env and github.output name them\n",
+            "[main] runner.workspace holds the workspace\n",
             "[main] tool on PATH ran\n",
             "[main] carried=over output=forty-two\n",
             "[main] in=/sub/dir\n",

@@ -39,6 +39,30 @@ struct HashFilesTests {
         #expect(key == "deps-" + all)
     }
 
+    @Test("patterns as @actions/glob reads them: in order (an include after an exclude takes a file back), absolute ones inside the workspace, several per argument, trimmed, # comments (audit 50)")
+    func patternRules() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("build.sh", "echo\n")
+        try temp.write("src/a.txt", "a\n")
+        try temp.write("src/b.txt", "b\n")
+        func files(_ patterns: String...) -> [String] { HashFiles.matching(patterns, in: temp.path) }
+        #expect(files("src/**", "!src/b.txt") == ["src/a.txt"])
+        #expect(files("src/**", "!src/b.txt", "src/b.txt") == ["src/a.txt", "src/b.txt"], "the later include wins")
+        #expect(files("!src/b.txt", "src/**") == ["src/a.txt", "src/b.txt"], "an exclude before the include excludes nothing")
+        #expect(files("src", "!src/*.txt", "src/a.txt") == ["src/a.txt"])
+        #expect(files("!!src/a.txt") == ["src/a.txt"], "two ! undo each other")
+        #expect(files(temp.path + "/build.sh") == ["build.sh"], "absolute, inside the workspace")
+        #expect(files(temp.path + "/src/**", "!" + temp.path + "/src/a.txt") == ["src/b.txt"])
+        #expect(files(temp.path) == ["build.sh", "src/a.txt", "src/b.txt"], "the workspace itself: everything")
+        #expect(files("/etc/hostname", "/etc/**").isEmpty, "outside the workspace: nothing")
+        #expect(files("  src/a.txt  \n# a comment\n\n!src/nothing\nbuild.sh") == ["build.sh", "src/a.txt"])
+        #expect(files("!src/a.txt").isEmpty, "excludes alone match nothing")
+        let context = RuntimeContext(contexts: ["github": .object(["workspace": .string(temp.path)])], status: .ok, hashRoot: temp.path)
+        let key = try Template.parse("${{ hashFiles(format('{0}/build.sh', github.workspace)) }}").render(context)
+        #expect(key == (try expected(temp.path, ["build.sh"])))
+    }
+
     /// `TarFileHasher` over what GNU tar makes of a folder (the stream an ssh job's files get sends).
     func hashedArchive(_ folder: String, _ members: [String]) throws -> String {
         let temp = try TemporaryDirectory()

@@ -155,6 +155,13 @@ public struct StepSpec: Codable, Sendable, Hashable {
     public var pathPrepend: [String]
     /// Other names for capture files: alias → capture name (e.g. JOB_ENV → GITHUB_ENV).
     public var captureAliases: [String: String]?
+    /// Where the capture files go, by name (optional, added after 1.2): paths the host chose in
+    /// the job's `JobStarted.temporaryDirectory`, so that the step's templates can name them
+    /// before it runs (`github.env`, `github.output`, … as on GitHub). An executor that knows the
+    /// field makes exactly these files (empty) and points the variables at them; one that does
+    /// not picks its own, and those context values then name files the step does not get. A
+    /// name missing here gets the executor's own path.
+    public var capturePaths: [String: String]?
     /// The job's shared environment (optional fields added after 1.2, sent only to an executor whose
     /// `JobStarted.keepsEnvironment` is true). When set, the executor keeps it for the job,
     /// replacing what it kept, and the step's environment is this with `environment` over it.
@@ -308,6 +315,7 @@ extension StepSpec: FastJSONMessage {
         writer.key("captureFiles"); writer.strings(captureFiles)
         writer.key("pathPrepend"); writer.strings(pathPrepend)
         if let captureAliases { writer.key("captureAliases"); writer.stringMap(captureAliases) }
+        if let capturePaths { writer.key("capturePaths"); writer.stringMap(capturePaths) }
         if let jobEnvironment { writer.key("jobEnvironment"); writer.stringMap(jobEnvironment) }
         if let usesJobEnvironment { writer.key("usesJobEnvironment"); writer.bool(usesJobEnvironment) }
         writer.endObject()
@@ -323,6 +331,7 @@ extension StepSpec: FastJSONMessage {
             workingDirectory: try json.optionalString("workingDirectory", of: type),
             captureFiles: try json.strings("captureFiles", of: type), pathPrepend: try json.strings("pathPrepend", of: type))
         captureAliases = try json.optionalStringMap("captureAliases", of: type)
+        capturePaths = try json.optionalStringMap("capturePaths", of: type)
         jobEnvironment = try json.optionalStringMap("jobEnvironment", of: type)
         usesJobEnvironment = try json.optionalBool("usesJobEnvironment", of: type)
     }

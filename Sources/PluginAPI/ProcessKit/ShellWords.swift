@@ -55,6 +55,14 @@ public enum StepWrapper {
     }
 }
 
+extension StepWrapper {
+    /// Lines that make each file empty (created if missing): a step's capture files exist when
+    /// it starts, as GitHub's runner makes them (`@actions/core` refuses a missing one).
+    public static func createEmpty(_ paths: [String]) -> [String] {
+        paths.isEmpty ? [] : [": > " + paths.map(ShellWords.quote).joined(separator: " && : > ")]
+    }
+}
+
 /// Shell quoting and splitting, for the wrapper and for GitHub's `options:` string.
 public enum ShellWords {
     /// `'text'`, with each `'` written as `'\''`.

@@ -4,8 +4,10 @@ public enum CaptureLimits {
     /// Largest file of one step (16 MiB). The local executor reads at most one byte more (see
     /// `FastFiles.captureLimit`), so a larger file is never held whole; the step fails.
     public static let fileBytes = 16 << 20
-    /// Largest output value (1 MiB, GitHub's limit per job output); a larger one is dropped with a warning.
-    public static let outputBytes = 1 << 20
+    /// Largest total of a job's output values (1 MiB, GitHub's limit per job); an
+    /// output that would pass it is not passed on, with a warning. A step's outputs have no limit
+    /// of their own beyond `fileBytes` (GitHub has none).
+    public static let jobOutputBytes = 1 << 20
     /// Largest step summary (1 MiB, GitHub's limit); a larger one is dropped with an error, as on GitHub.
     public static let summaryBytes = 1 << 20
 

@@ -97,3 +97,15 @@ public protocol SecretProviderSource: Sendable {
     /// The run is over: every provider used removes what it left (never cancelled).
     func releaseSecretProviders(reason: String) async
 }
+
+extension JobStarted {
+    /// `runner.workspace` (`RUNNER_WORKSPACE`): the folder that holds the job's workspace, as
+    /// GitHub's `_work/REPO` holds `_work/REPO/REPO`. A job may make folders there beside its
+    /// workspace (`${{ runner.workspace }}/build`, CMake's old starter workflow); the executor
+    /// removes them with the job's folder.
+    var runnerWorkspace: String {
+        guard let slash = workspace.utf8.lastIndex(of: UInt8(ascii: "/")) else { return workspace }
+        let parent = String(workspace[..<slash])
+        return parent.isEmpty ? "/" : parent
+    }
+}

@@ -16,6 +16,8 @@ final class JobHashing: Sendable {
     private struct State {
         var root: String?
         var remote = false
+        /// The workspace's path where the executor has it (absolute patterns are read under it).
+        var workspace = ""
         var known: [[String]: String] = [:]
     }
     private let state = Mutex(State())
@@ -24,6 +26,7 @@ final class JobHashing: Sendable {
     func started(_ started: JobStarted) {
         state.withLock {
             if started.hostPaths == true { $0.root = started.workspace } else { $0.remote = true }
+            $0.workspace = started.workspace
         }
     }
 
@@ -73,14 +76,19 @@ final class JobHashing: Sendable {
     /// files were at the previous step is forgotten: steps change them.
     func prefetch(_ calls: [[String]], jobKey: String, files: (any ExecutorFileTransfer)?) async throws {
         guard isRemote else { return }
-        state.withLock { $0.known = [:] }
+        let workspace = state.withLock { $0.known = [:]; return $0.workspace }
         if let files {
             for patterns in calls {
-                let includes = patterns.filter { !$0.hasPrefix("!") }.map(HashFiles.normalize)
-                let excludes = patterns.filter { $0.hasPrefix("!") }.map { HashFiles.normalize(String($0.dropFirst())) }
-                let hasher = TarFileHasher()
+                // Every include is fetched; the patterns in order then decide (an exclude may be
+                // undone by a later include, which a files get's excludes cannot say).
+                let rules = HashPatterns(patterns, root: workspace)
+                let hasher = TarFileHasher(accept: { rules.matches($0) })
+                if rules.includes.isEmpty {
+                    state.withLock { $0.known[patterns] = "" }
+                    continue
+                }
                 _ = try await files.getTree(
-                    FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: includes, exclude: excludes + [".git/**", ".git"])]),
+                    FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: rules.includes, exclude: [".git/**", ".git"])]),
                     into: hasher)
                 let value = try hasher.result()
                 state.withLock { $0.known[patterns] = value }
@@ -105,6 +113,12 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
     private var pendingSize: Int?
     private var problem: String?
     private var closed: (complete: Bool, message: String)?
+    /// Which files count (the patterns in order); the others arrive and are left out.
+    private let accept: @Sendable (String) -> Bool
+
+    init(accept: @escaping @Sendable (String) -> Bool = { _ in true }) {
+        self.accept = accept
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         lock.lock()
@@ -151,9 +165,10 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
         defer { lock.unlock() }
         if let problem { throw EngineError("hashFiles: \(problem)") }
         guard let closed, closed.complete else { throw EngineError("hashFiles: the files did not arrive: \(closed?.message ?? "no end")") }
-        guard !digests.isEmpty else { return "" }
+        let counted = digests.filter { accept($0.0) }
+        guard !counted.isEmpty else { return "" }
         var outer = SHA256()
-        for (_, digest) in digests.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {
+        for (_, digest) in counted.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {
             outer.update(data: Data(digest))
         }
         return outer.finalize().map { String(format: "%02x", $0) }.joined()

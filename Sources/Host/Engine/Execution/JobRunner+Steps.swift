@@ -311,21 +311,26 @@ extension JobRunner {
         }
         let defaults = stepDefaults(state)
         guard let run = step.run else { return }
+        // The command files' paths, chosen here so that `github.env`, `github.output`, … name
+        // them in the step's templates (`echo X=1 >> ${{ github.env }}`), as on GitHub.
+        state.captureSerial += 1
+        let capturePaths = Self.capturePaths(in: started.temporaryDirectory, serial: state.captureSerial)
+        let runEvaluation = context(Self.withCommandFiles(contexts, capturePaths), ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let script: String
-        switch render(run, what: "run", evaluation) {
+        switch render(run, what: "run", runEvaluation) {
         case .success(let text): script = text
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         // The step's own shell and working-directory win over the job's defaults.run, which win
         // over the workflow's; each is evaluated now, at the step's start.
         var directory: String?
-        switch runSetting(step.workingDirectory, key: "working-directory", defaults, evaluation) {
+        switch runSetting(step.workingDirectory, key: "working-directory", defaults, runEvaluation) {
         case .success(let found): directory = found?.text
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         var shellName: String?
         var shellField: TemplateField?
-        switch runSetting(step.shell, key: "shell", defaults, evaluation) {
+        switch runSetting(step.shell, key: "shell", defaults, runEvaluation) {
         case .success(let found): (shellName, shellField) = (found?.text, found?.field)
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
@@ -342,6 +347,7 @@ extension JobRunner {
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
             // GITHUB_STATE for every step, as GitHub's runner has it (a run step's state goes nowhere).
             captureFiles: Self.captureFiles + ["GITHUB_STATE"], pathPrepend: state.pathPrepend)
+        spec.capturePaths = capturePaths
         if let shared {
             // Only what differs from the job's environment, which the executor keeps.
             spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: actionName(step, topLevel: state.frame == nil))
@@ -360,7 +366,7 @@ extension JobRunner {
         }
 
         let stepLimit: Duration?
-        switch self.stepLimit(step, name: name, defaults: defaults, evaluation) {
+        switch self.stepLimit(step, name: name, defaults: defaults, runEvaluation) {
         case .success(let limit): stepLimit = limit
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
@@ -391,7 +397,7 @@ extension JobRunner {
                 limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
             }
             ran += 1
-            result = await attemptStep(spec, executor: executor, timeout: limit, environment: env)
+            result = await attemptStep(spec, executor: executor, timeout: limit, environment: env, workspace: started.workspace)
             if spec.jobEnvironment != nil, case .finished = result {
                 // The executor keeps it now: the next steps (and this one's retries) send only their own.
                 state.sharedEnvironmentSent = true
@@ -542,8 +548,9 @@ extension JobRunner {
     }
 
     /// One run of a step; `environment` is its whole environment (what its workflow commands may do).
-    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String]) async -> StepAttempt {
-        let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment)
+    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String], workspace: String) async -> StepAttempt {
+        let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment,
+                                          workspace: workspace)
         let outcome = await withTimeout(timeout) { () -> StepAttempt in
             do {
                 let result = try await executor.runStep(spec, output: pipeline)
@@ -558,6 +565,24 @@ extension JobRunner {
         if case .finished(let result, _) = outcome { return .finished(result, pipeline.commandResults) }
         if let outcome { return outcome }
         return .timedOut(timeout ?? .zero)
+    }
+
+    /// The paths of a `run` step's command files in the job's temporary folder (`RUNNER_TEMP`).
+    static func capturePaths(in temporary: String, serial: Int) -> [String: String] {
+        var paths: [String: String] = [:]
+        for name in captureFiles + ["GITHUB_STATE"] { paths[name] = temporary + "/_github_\(serial)_" + name.dropFirst(7).lowercased() }
+        return paths
+    }
+
+    /// `contexts` with the command files in `github` (`env`, `output`, `path`, `step_summary`,
+    /// `state`: GitHub's runner sets them per step, as it makes the files).
+    static func withCommandFiles(_ contexts: [String: ExpressionValue], _ paths: [String: String]) -> [String: ExpressionValue] {
+        guard case .object(var github)? = contexts["github"] else { return contexts }
+        for (name, path) in paths { github[String(name.dropFirst(7)).lowercased()] = .string(path) }
+        github.sort { $0.key < $1.key }
+        var contexts = contexts
+        contexts["github"] = .object(github)
+        return contexts
     }
 
     /// Register the values of secret variables (declared, delivered or named like a secret)
@@ -577,6 +602,7 @@ extension JobRunner {
         environment["GITHUB_ACTIONS"] = "true"
         environment["GITHUB_WORKSPACE"] = started.workspace
         environment["RUNNER_TEMP"] = started.temporaryDirectory
+        environment["RUNNER_WORKSPACE"] = started.runnerWorkspace
         environment["RUNNER_OS"] = started.os ?? "Linux"
         environment["RUNNER_ARCH"] = started.arch ?? JobStarted.hostArch
         environment["GITHUB_JOB"] = job.id
@@ -622,8 +648,10 @@ extension JobRunner {
     /// Fold GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY (and a JavaScript action's
     /// GITHUB_STATE) into the job's state.
     /// Returns why the step fails: a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_PATH file over
-    /// `CaptureLimits.fileBytes`, or a `NAME<<DELIM` block that is never closed; nothing is used from
-    /// such a file. A summary over `CaptureLimits.summaryBytes` is left out with an error, as on GitHub.
+    /// `CaptureLimits.fileBytes` (nothing is used from it), a line that is not `NAME=VALUE` or
+    /// `NAME<<DELIM`, a block that is never closed, an output without a name (the entries before
+    /// it are used, as GitHub's runner applies each as it reads it). A summary over
+    /// `CaptureLimits.summaryBytes` is left out with an error, as on GitHub.
     /// `commands` (`::set-output`, `::set-env`, …) come first: a file's value for the same name wins.
     func apply(_ files: [String: String], commands: StepCommandResults = StepCommandResults(), step: Step, name: String,
                capturesState: Bool = false, state: inout State) -> [String] {
@@ -641,12 +669,12 @@ extension JobRunner {
         }
         func entries(_ variable: String) -> [(String, String)]? {
             guard let text = text(variable) else { return nil }
-            switch EnvFileParser.parseStrictly(text) {
-            case .success(let entries): return entries
-            case .failure(let problem):
-                problems.append("\(variable) of step '\(name)': \(problem.redacted(by: redactor.redact)); nothing from it was used")
-                return nil
+            let read = EnvFileParser.parseUntilProblem(text)
+            if let problem = read.problem {
+                problems.append("\(variable) of step '\(name)': \(problem.redacted(by: redactor.redact))"
+                    + (read.entries.isEmpty ? "" : "; the entries before it were used, as on GitHub"))
             }
+            return read.entries
         }
         if let entries = entries("GITHUB_ENV") ?? (commands.env.isEmpty ? nil : []) {
             for (variable, value) in commands.env + entries {
@@ -686,16 +714,23 @@ extension JobRunner {
             }
         }
         if let entries = entries("GITHUB_OUTPUT") ?? (commands.outputs.isEmpty ? nil : []) {
-            var outputs: [String: ExpressionValue] = [:]
-            for (name, value) in commands.outputs + entries {
-                guard value.utf8.count <= CaptureLimits.outputBytes else {
-                    reporter.report(.message(job: planned.key, level: .warning, text: "output '\(name)' is larger than 1 MB and was dropped"))
-                    continue
+            // In the order written; names are one name whatever their case, the first spelling
+            // kept and the last value (GitHub's outputs are a case-insensitive dictionary).
+            var outputs = ExpressionObject()
+            var spelling: [String: String] = [:]
+            for (output, value) in commands.outputs + entries {
+                guard !output.isEmpty else {
+                    // GitHub's runner: "Unable to process file command 'output' successfully".
+                    problems.append("GITHUB_OUTPUT of step '\(name)': an output without a name ('=VALUE'); the outputs before it were used, as on GitHub")
+                    break
                 }
-                outputs[name] = .string(value)
-                state.allOutputs[name] = value
+                let folded = output.lowercased()
+                let key = spelling[folded] ?? output
+                spelling[folded] = key
+                outputs[key] = .string(value)
+                state.allOutputs[key] = value
             }
-            if let id = step.id { state.steps[id] = .object(["outputs": .sortedObject(outputs)]) }
+            if let id = step.id { state.steps[id] = .object(["outputs": .object(outputs)]) }
         }
         if let text = files["GITHUB_STEP_SUMMARY"], !text.isEmpty {
             let size = text.utf8.count

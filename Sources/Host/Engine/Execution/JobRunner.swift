@@ -41,6 +41,8 @@ struct JobRunner: Sendable {
 
     /// Mutable state while the steps run.
     struct State {
+        /// Numbers the `run` steps' command files (`capturePaths`).
+        var captureSerial = 0
         var succeeded = true
         var cancelled = false
         var failure: JobFailure?
@@ -266,7 +268,7 @@ struct JobRunner: Sendable {
             "github": .sortedObject(github),
             "runner": .sortedObject(run.runner.merging([
                 "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
-                "temp": .string(started.temporaryDirectory),
+                "temp": .string(started.temporaryDirectory), "workspace": .string(started.runnerWorkspace),
             ]) { _, job in job }),
             "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
             "strategy": planned.strategyContext,
@@ -365,15 +367,28 @@ struct JobRunner: Sendable {
 
     func jobOutputs(state: State, contexts: [String: ExpressionValue]) -> [String: String] {
         var outputs: [String: String] = [:]
+        // GitHub's limit: a job's outputs, 1 MB in all (their values); one that would pass it is
+        // dropped, with a warning.
+        var total = 0
+        func keep(_ name: String, _ value: String) {
+            guard passesSecretCheck(name, value) else { return }
+            let size = value.utf8.count
+            guard total + size <= CaptureLimits.jobOutputBytes else {
+                reporter.report(.message(job: planned.key, level: .warning, text:
+                    "output '\(name)' (\(size) bytes) is not passed on: a job's outputs can be at most 1 MiB in all (GitHub's limit per job)"))
+                return
+            }
+            total += size
+            outputs[name] = value
+        }
         guard let declared = job.outputs else {
-            for (name, value) in state.allOutputs where passesSecretCheck(name, value) { outputs[name] = value }
+            for (name, value) in state.allOutputs.sorted(by: { $0.key < $1.key }) { keep(name, value) }
             return outputs
         }
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         for (name, field) in declared {
             switch render(field, what: "outputs.\(name)", evaluation) {
-            case .success(let value):
-                if passesSecretCheck(name, value) { outputs[name] = value }
+            case .success(let value): keep(name, value)
             case .failure(let problem):
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }

@@ -52,7 +52,7 @@ struct RuntimeContext: ExpressionContext {
 }
 
 /// `hashFiles(patterns…)`: SHA-256 over the SHA-256 of each matching file, in path order; "" if none.
-/// Patterns are globs relative to the root (`**` spans folders); a leading `!` excludes.
+/// Patterns are read as @actions/glob reads them (`HashPatterns`).
 enum HashFiles {
     static func hash(_ patterns: [String], in root: String) -> String {
         let files = matching(patterns, in: root)
@@ -67,9 +67,8 @@ enum HashFiles {
 
     /// Relative paths of regular files under `root` that match, sorted.
     static func matching(_ patterns: [String], in root: String) -> [String] {
-        let includes = patterns.filter { !$0.hasPrefix("!") }.map(normalize)
-        let excludes = patterns.filter { $0.hasPrefix("!") }.map { normalize(String($0.dropFirst())) }
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        let rules = HashPatterns(patterns, root: root)
+        guard !rules.includes.isEmpty, let walker = FileManager.default.enumerator(atPath: root) else { return [] }
         var result: [String] = []
         while let path = walker.nextObject() as? String {
             if path.hasPrefix(".git/") || path == ".git" { continue }
@@ -78,10 +77,7 @@ enum HashFiles {
             // block or never end.
             var info = stat()
             guard stat(root + "/" + path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            // A pattern that matches a folder matches everything under it (@actions/glob's rule).
-            if includes.contains(where: { globOrAncestor($0, path) }) && !excludes.contains(where: { globOrAncestor($0, path) }) {
-                result.append(path)
-            }
+            if rules.matches(path) { result.append(path) }
         }
         return result.sorted()
     }
@@ -92,7 +88,8 @@ enum HashFiles {
         return pattern
     }
 
-    /// `pattern` matches `path` or one of the folders above it.
+    /// `pattern` matches `path` or one of the folders above it (a pattern that matches a folder
+    /// matches everything under it: @actions/glob's implicit descendants).
     static func globOrAncestor(_ pattern: String, _ path: String) -> Bool {
         if glob(pattern, path) { return true }
         var parts = path.split(separator: "/")
@@ -146,5 +143,52 @@ public enum FileDigest {
     /// The digest as lowercase hex, or nil.
     public static func sha256Hex(of path: String) -> String? {
         sha256(of: path).map { $0.map { String(format: "%02x", $0) }.joined() }
+    }
+}
+
+/// `hashFiles`' patterns as @actions/glob reads them (actions/runner's hashFiles.ts): each
+/// argument may hold several lines, each trimmed, empty ones and `#` comments skipped; a leading
+/// `!` excludes; they apply in order, so the last pattern that matches a path decides (an include
+/// after an exclude takes a file back). A relative pattern is under the workspace; an absolute one
+/// inside it is the same as its relative form (`format('{0}/build.sh', github.workspace)`, audit
+/// 50: it matched nothing), and one outside it matches nothing (GitHub hashes workspace files only).
+struct HashPatterns: Sendable {
+    let rules: [(exclude: Bool, pattern: String)]
+
+    init(_ patterns: [String], root: String) {
+        var rules: [(Bool, String)] = []
+        for argument in patterns {
+            for line in argument.split(separator: "\n", omittingEmptySubsequences: true) {
+                var text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !text.isEmpty, !text.hasPrefix("#") else { continue }
+                var exclude = false
+                while text.hasPrefix("!") {
+                    exclude.toggle()
+                    text = text.dropFirst().trimmingCharacters(in: .whitespaces)
+                }
+                if text.hasPrefix("/") {
+                    var base = root
+                    while base.count > 1, base.hasSuffix("/") { base.removeLast() }
+                    if text == base || text == base + "/" {
+                        text = "**"
+                    } else if text.hasPrefix(base + "/") {
+                        text = String(text.dropFirst(base.count + 1))
+                    } else {
+                        continue
+                    }
+                }
+                rules.append((exclude, HashFiles.normalize(text)))
+            }
+        }
+        self.rules = rules
+    }
+
+    /// The include patterns (what a files `get` is asked for; `matches` then decides).
+    var includes: [String] { rules.filter { !$0.exclude }.map(\.pattern) }
+
+    func matches(_ path: String) -> Bool {
+        var matched = false
+        for rule in rules where rule.exclude == matched && HashFiles.globOrAncestor(rule.pattern, path) { matched = !rule.exclude }
+        return matched
     }
 }

@@ -44,13 +44,21 @@ public enum EnvFileParser {
     /// `NAME<<DELIM` (a `#` line too: there are no comments), a block without a name or a
     /// delimiter, or one that is never closed is an error rather than something guessed at.
     public static func parseStrictly(_ text: String) -> Result<[(String, String)], Problem> {
+        let read = entries(text, strict: true)
+        if let problem = read.problem { return .failure(problem) }
+        return .success(read.entries)
+    }
+
+    /// As `parseStrictly`, with the entries before the first problem: GitHub's runner applies
+    /// each pair as it reads it, so those before a bad line are set when the step fails.
+    public static func parseUntilProblem(_ text: String) -> (entries: [(String, String)], problem: Problem?) {
         entries(text, strict: true)
     }
 
     /// The entries in file order, leniently: `#` lines are comments, other lines without `=` are
     /// skipped, and a block that is never closed takes the rest of the file.
     public static func parse(_ text: String) -> [(String, String)] {
-        (try? entries(text, strict: false).get()) ?? []
+        entries(text, strict: false).entries
     }
 
     /// `text`'s lines, split at each `\n` byte (a `\r\n` too: Swift counts it as one character,
@@ -62,7 +70,7 @@ public enum EnvFileParser {
         }
     }
 
-    private static func entries(_ text: String, strict: Bool) -> Result<[(String, String)], Problem> {
+    private static func entries(_ text: String, strict: Bool) -> (entries: [(String, String)], problem: Problem?) {
         var result: [(String, String)] = []
         let all = lines(text)
         var lines = all[...]
@@ -78,21 +86,21 @@ public enum EnvFileParser {
                 let name = String(line[..<range.lowerBound])
                 let delimiter = line[range.upperBound...]
                 if strict && (name.isEmpty || delimiter.isEmpty) {
-                    return .failure(.invalid(line: number, text: String(line), why: "is not NAME<<DELIMITER: the name and the delimiter must not be empty"))
+                    return (result, .invalid(line: number, text: String(line), why: "is not NAME<<DELIMITER: the name and the delimiter must not be empty"))
                 }
                 let start = lines.startIndex
                 let end = lines.firstIndex(of: delimiter)
                 if end == nil && strict {
-                    return .failure(.unclosed(UnclosedBlock(name: name, delimiter: String(delimiter), line: number)))
+                    return (result, .unclosed(UnclosedBlock(name: name, delimiter: String(delimiter), line: number)))
                 }
                 result.append((name, lines[start..<(end ?? lines.endIndex)].joined(separator: "\n")))
                 lines = lines[min((end ?? lines.endIndex) + 1, lines.endIndex)...]
             } else if let equals {
                 result.append((String(line[..<equals]), String(line[line.index(after: equals)...])))
             } else if strict {
-                return .failure(.invalid(line: number, text: String(line), why: "is neither NAME=VALUE nor NAME<<DELIMITER"))
+                return (result, .invalid(line: number, text: String(line), why: "is neither NAME=VALUE nor NAME<<DELIMITER"))
             }
         }
-        return .success(result)
+        return (result, nil)
     }
 }

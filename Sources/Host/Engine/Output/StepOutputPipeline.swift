@@ -63,11 +63,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// - Parameter idleFlush: let the redactor release held masked bytes when a stream has been
     ///   quiet for two flush intervals (tests that need determinism turn it off).
     /// - Parameter environment: the step's environment, for what it allows (`ACTIONS_ALLOW_UNSECURE_COMMANDS`).
-    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, environment: [String: String] = [:], idleFlush: Bool = true) {
+    /// - Parameter workspace: the job's workspace: an annotation's `file=` under it is shown relative to it.
+    public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, environment: [String: String] = [:],
+                workspace: String? = nil, idleFlush: Bool = true) {
         self.job = job
         self.step = step
         self.reporter = reporter
-        self.processor = WorkflowCommandProcessor(redactor: redactor, permissions: .init(environment: environment))
+        self.processor = WorkflowCommandProcessor(redactor: redactor, permissions: .init(environment: environment),
+                                                  workspace: workspace)
         for stream: Int32 in [1, 2] {
             let assembler = LineAssembler(job: job, step: step, stream: stream, reporter: reporter)
             let state = StreamState(assembler: assembler)

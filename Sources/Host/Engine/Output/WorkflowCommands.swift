@@ -64,10 +64,22 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
     let debug: Bool
     let permissions: Permissions
 
-    init(redactor: Redactor, debug: Bool = false, permissions: Permissions = Permissions()) {
+    /// The job's workspace (`GITHUB_WORKSPACE`): an annotation's `file=` under it is shown
+    /// relative to it, as GitHub's runner makes it (the workspace of a run is gone after it; the
+    /// relative path names the project's file).
+    let workspace: String?
+
+    init(redactor: Redactor, debug: Bool = false, permissions: Permissions = Permissions(), workspace: String? = nil) {
         self.redactor = redactor
         self.debug = debug
         self.permissions = permissions
+        self.workspace = workspace.flatMap { $0.isEmpty || $0 == "/" ? nil : ($0.hasSuffix("/") ? String($0.dropLast()) : $0) }
+    }
+
+    /// `file` relative to the workspace when it is inside it.
+    func relative(_ file: String?) -> String? {
+        guard let file, let workspace, file.hasPrefix(workspace + "/"), file.utf8.count > workspace.utf8.count + 1 else { return file }
+        return String(file.dropFirst(workspace.count + 1))
     }
 
     /// A command changes its text before showing or keeping it: its data and properties are
@@ -150,7 +162,7 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
         case "debug": return debug ? [.show("debug: " + command.data)] : []
         case "error", "warning", "notice":
             let kind = Annotation.Kind(rawValue: command.name) ?? .notice
-            return [.annotation(kind, message: command.data, file: command.properties["file"],
+            return [.annotation(kind, message: command.data, file: relative(command.properties["file"]),
                                 line: command.properties["line"].flatMap { Int($0) }, title: command.properties["title"])]
         case "set-output", "save-state":
             guard let name = command.properties["name"], !name.isEmpty else {
