@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "nixactions-testplugin-noentry", type: .dynamic, targets: ["FixtureNoEntry"]),
         .library(name: "nixactions-testplugin-refuses", type: .dynamic, targets: ["FixtureRefusesHost"]),
         .library(name: "nixactions-testplugin-cfunctions", type: .dynamic, targets: ["FixtureFunctions"]),
+        .library(name: "nixactions-testplugin-misbehaving", type: .dynamic, targets: ["FixtureMisbehaving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -189,6 +190,7 @@ let package = Package(
         .target(name: "FixtureNoEntry", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/NoEntry"),
         .target(name: "FixtureRefusesHost", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/RefusesHost"),
         .target(name: "FixtureFunctions", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/Functions"),
+        .target(name: "FixtureMisbehaving", dependencies: ["CNixActionsPlugin"], path: "Tests/PluginFixtures/Misbehaving"),
 
         // MARK: Tests (mirror the source folders)
         .target(name: "TestSupport", dependencies: ["NixActionsProcessKit", "CProcessSupport"], path: "Tests/TestSupport"),

@@ -140,6 +140,28 @@ struct PluginInstallTests {
         #expect(refused.contains { $0["path"]!.hasSuffix("libnixactions-plugin-dropped.so") && $0["reason"]!.hasPrefix("not installed:") })
         let plugins = try #require(object["plugins"] as? [[String: Any]])
         #expect(!plugins.contains { ($0["path"] as? String)?.hasPrefix(folder) == true })
+
+        // The check never turns itself off (audit 50): not through a record with bytes that are
+        // not UTF-8, nor through a link from a folder without a record, nor a record that is a folder.
+        func refusedHere(_ search: String) async throws -> [[String: String]] {
+            let result = try await nixactions(["plugins", "list", "--json"], environment: ["NIXACTIONS_PLUGIN_PATH": search])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let loaded = try #require(object["plugins"] as? [[String: Any]])
+            #expect(!loaded.contains { ($0["path"] as? String)?.hasPrefix(search) == true }, "\(search): \(loaded)")
+            return try #require(object["refused"] as? [[String: String]])
+        }
+        let record = folder + "/nixactions-plugins.sha256"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: record))
+        bytes = Data("# installed by ".utf8) + Data([0xE9]) + Data("quipe\n".utf8) + bytes  // Latin-1: not UTF-8
+        try bytes.write(to: URL(fileURLWithPath: record))
+        #expect(try await refusedHere(folder).contains { $0["path"] == installed && $0["reason"]!.hasPrefix("changed since it was installed") })
+        let links = temp.path + "/links"
+        try FileManager.default.createDirectory(atPath: links, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: links + "/libnixactions-plugin-test-double.so", withDestinationPath: installed)
+        #expect(try await refusedHere(links).contains { $0["reason"]!.hasPrefix("changed since it was installed") }, "through a link")
+        try FileManager.default.removeItem(atPath: record)
+        try FileManager.default.createDirectory(atPath: record, withIntermediateDirectories: true)
+        #expect(try await refusedHere(folder).contains { $0["path"] == installed && $0["reason"]!.contains("is not a readable file") })
     }
 
     @Test("a file that is not a compatible plugin is not installed")
@@ -151,5 +173,65 @@ struct PluginInstallTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.3"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/dest/libnixactions-plugin-wrong-abi.so"))
+    }
+}
+
+@Suite("plugins that break the host's rules (audit 50)")
+struct MisbehavingPluginTests {
+    func run(_ workflow: String) async throws -> CommandResult {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", workflow)
+        return try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path,
+                                    environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+    }
+
+    @Test("a secret value with a NUL, or a name that is not a variable name, is refused, and the value is masked all the same (the part before the NUL reached the step in clear)",
+          arguments: ["nul", "badname"])
+    func refusedValues(_ mode: String) async throws {
+        let result = try await run("""
+            secrets:
+              - { provider: misbehaving, mode: \(mode) }
+            jobs:
+              a:
+                steps:
+                  - run: 'echo "token=[${NUL_TOKEN:-unset}] preload=[${LD_PRELOAD:-unset}]"'
+            """)
+        let all = result.stdout + result.stderr
+        #expect(result.status == 0, "\(all)")
+        #expect(all.contains(mode == "nul" ? "nul delivery: status 2, value ***" : "bad name delivery: status 2, value ***"), "\(all)")
+        #expect(!all.contains("nulsecret-ABCDEF") && !all.contains("badname-secret-1234"), "\(all)")
+        #expect(result.stdout.contains("[a] token=[unset] preload=[unset]\n"), "\(all)")
+    }
+
+    @Test("values delivered that the provider's result does not name are refused: exit 2, naming them")
+    func unnamedValues() async throws {
+        let result = try await run("""
+            secrets:
+              - { provider: misbehaving, mode: extra }
+            jobs:
+              a:
+                steps:
+                  - run: echo never
+            """)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("delivered values its result does not name: EXTRA_B"), "\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("extra-secret-"), "values are never shown")
+    }
+
+    @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")
+    func nullFunction() async throws {
+        let result = try await run("""
+            jobs:
+              a:
+                executor: misbehaving
+                steps:
+                  - run: echo never
+            """)
+        #expect(result.status == 1 || result.status == 2, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains("plugin 'misbehaving' has an executor table with a function missing"),
+                "\(result.stdout)\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("Fatal error"))
     }
 }

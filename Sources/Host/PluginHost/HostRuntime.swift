@@ -31,6 +31,11 @@ final class HostRuntime: Sendable {
         /// The plugin's thread that completes it goes on with the task that awaits it, when that
         /// task prefers `HandOffExecutor` (an executor's operations: see `PluginExecutor`).
         var handOff = false
+        /// The plugin the operation belongs to (its services table's `host_data`, as a number;
+        /// 0: any). Its `write_output`, `complete` and `secret_value` calls for another
+        /// plugin's operation are ignored (host.h), so that one plugin's wrong id cannot finish
+        /// or write into another's job (audit 50).
+        var owner: UInt = 0
     }
 
     private let pending = Mutex<[UInt64: Pending]>([:])
@@ -72,9 +77,35 @@ final class HostRuntime: Sendable {
     }
 
     /// A secret value delivered for `op`; refused unless `op` is a live secrets operation.
-    func secretValue(_ op: UInt64, name: String, _ value: UnsafeRawBufferPointer) -> nxa_status {
-        guard let handler = pending.withLock({ $0[op]?.options.secrets }) else { return NXA_STATUS_INVALID_ARGUMENT }
+    func secretValue(_ op: UInt64, name: String, _ value: UnsafeRawBufferPointer, from owner: UInt) -> nxa_status {
+        guard let handler = pending.withLock({ entry -> (@Sendable (String, UnsafeRawBufferPointer) -> nxa_status)? in
+            guard let pending = entry[op], Self.owns(owner, pending) else { return nil }
+            return pending.options.secrets
+        }) else { return NXA_STATUS_INVALID_ARGUMENT }
         return handler(name, value)
+    }
+
+    /// Whether `owner` (a services table's `host_data`; nil: the host itself) may act on `pending`.
+    static func owns(_ owner: UInt?, _ pending: Pending) -> Bool {
+        guard let owner else { return true }
+        return pending.options.owner == 0 || pending.options.owner == owner
+    }
+
+    /// The rule of host.h for a secret's name: an environment variable name, 1 to 256 bytes.
+    static func isSecretName(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first, name.count <= 256, first == UInt8(ascii: "_") || (first | 0x20) >= 0x61 && (first | 0x20) <= 0x7A else { return false }
+        return name.allSatisfy { $0 == UInt8(ascii: "_") || ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A || $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// A value the host refuses is still masked (host.h: "whatever the status, a non-empty value
+    /// the host could read has been registered"): as bytes, and each part between NUL bytes,
+    /// which is what a C string of it would show.
+    func maskRefused(_ value: UnsafeRawBufferPointer) {
+        guard !value.isEmpty, let register = secretHandler.withLock({ $0 }) else { return }
+        register(Array(value))
+        if value.contains(0) {
+            for part in value.split(separator: 0) where !part.isEmpty { register(Array(part)) }
+        }
     }
 
     /// A plugin's message with every registered secret masked.
@@ -87,8 +118,11 @@ final class HostRuntime: Sendable {
     /// - Parameter here: a plugin's `complete_here` (ABI 1.3): the plugin lets this thread go on
     ///   with the waiting task, which the host does for an operation that allows it (`handOff`).
     ///   Never for the host's own completions (a deadline, a refused start) or a plain `complete`.
-    func complete(_ op: UInt64, status: nxa_status, result: [UInt8], here: Bool = false) {
-        guard let entry = pending.withLock({ $0.removeValue(forKey: op) }) else { return }
+    func complete(_ op: UInt64, status: nxa_status, result: [UInt8], here: Bool = false, from owner: UInt? = nil) {
+        guard let entry = pending.withLock({ entries -> Pending? in
+            guard let pending = entries[op], Self.owns(owner, pending) else { return nil }
+            return entries.removeValue(forKey: op)
+        }) else { return }
         if here && entry.options.handOff {
             HandOffExecutor.continueHere { entry.continuation.resume(returning: (status, result)) }
         } else {
@@ -96,8 +130,8 @@ final class HostRuntime: Sendable {
         }
     }
 
-    func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer) {
-        let sink = pending.withLock { $0[op]?.sink }
+    func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer, from owner: UInt) {
+        let sink = pending.withLock { entries in entries[op].flatMap { Self.owns(owner, $0) ? $0.sink : nil } }
         sink?.write(stream: stream, bytes)
     }
 
@@ -130,9 +164,9 @@ final class HostRuntime: Sendable {
                 let handler = HostRuntime.shared.logHandler.withLock { $0 }
                 handler(label, level, HostRuntime.shared.redacted(text))
             },
-            write_output: { _, op, stream, bytes, length in
+            write_output: { data, op, stream, bytes, length in
                 guard let bytes, length > 0 else { return }
-                HostRuntime.shared.write(op, stream: stream, UnsafeRawBufferPointer(start: bytes, count: length))
+                HostRuntime.shared.write(op, stream: stream, UnsafeRawBufferPointer(start: bytes, count: length), from: UInt(bitPattern: data))
             },
             register_secret: { _, bytes, length in
                 guard let bytes, length > 0 else { return }
@@ -141,17 +175,27 @@ final class HostRuntime: Sendable {
                 HostRuntime.shared.secretHandler.withLock { $0 }?(value)
             },
             is_cancelled: { _, op in HostRuntime.shared.isCancelled(op) },
-            complete: { _, op, status, bytes, length in
+            complete: { data, op, status, bytes, length in
                 let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-                HostRuntime.shared.complete(op, status: status, result: result)
+                HostRuntime.shared.complete(op, status: status, result: result, from: UInt(bitPattern: data))
             },
             op_deadline: { _, op in HostRuntime.shared.deadline(op) },
-            secret_value: { _, op, name, nameLength, value, valueLength in
-                guard let name, nameLength > 0, nameLength <= 256, valueLength <= Int(NXA_SECRET_VALUE_MAX) else {
-                    return NXA_STATUS_INVALID_ARGUMENT
+            secret_value: { data, op, name, nameLength, value, valueLength in
+                let bytes = UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : min(valueLength, Int(NXA_SECRET_VALUE_MAX)))
+                let status: nxa_status
+                // host.h's rules: a name of [A-Za-z_][A-Za-z0-9_]* (a name holding '=' set
+                // another variable than the one recorded, audit 50), no NUL in the value (the
+                // part before it reached the step's environment unmasked, audit 50: HIGH).
+                if let name, HostRuntime.isSecretName(UnsafeRawBufferPointer(start: name, count: nameLength)),
+                    valueLength <= Int(NXA_SECRET_VALUE_MAX), !bytes.contains(0)
+                {
+                    let text = String(decoding: UnsafeRawBufferPointer(start: name, count: nameLength), as: UTF8.self)
+                    status = HostRuntime.shared.secretValue(op, name: text, bytes, from: UInt(bitPattern: data))
+                } else {
+                    status = NXA_STATUS_INVALID_ARGUMENT
                 }
-                let text = String(decoding: UnsafeRawBufferPointer(start: name, count: nameLength), as: UTF8.self)
-                return HostRuntime.shared.secretValue(op, name: text, UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
+                if status != NXA_STATUS_OK { HostRuntime.shared.maskRefused(bytes) }
+                return status
             },
             log_op: { data, op, level, message, length in
                 // Lines about an operation go to the job that started it (redacted), else with
@@ -168,9 +212,9 @@ final class HostRuntime: Sendable {
                 handler(label, level, text)
             },
             progress: { _, _, _, _, _, _ in },
-            complete_here: { _, op, status, bytes, length in
+            complete_here: { data, op, status, bytes, length in
                 let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-                HostRuntime.shared.complete(op, status: status, result: result, here: true)
+                HostRuntime.shared.complete(op, status: status, result: result, here: true, from: UInt(bitPattern: data))
             }))
         return UnsafePointer(table)
     }

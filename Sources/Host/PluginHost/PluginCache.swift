@@ -30,6 +30,10 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
         guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_cache_v1>.size else {
             throw EngineError("plugin '\(plugin.id)' has a cache table of \(table.pointee.struct_size) bytes, too small for \(cacheInterfaceV1)")
         }
+        guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_cache_v1>.offset(of: \.cancel)]) else {
+            throw EngineError("plugin '\(plugin.id)' has a cache table with a function missing (a NULL pointer); it cannot be used",
+                              hint: "every function of \(cacheInterfaceV1) but cancel must be set; rebuild or remove the plugin")
+        }
         let json = try MessageCoding.encode(configuration)
         var made: UnsafeMutableRawPointer?
         let (status, message) = PluginCalls.callWithError { error in

@@ -86,6 +86,7 @@ final class PluginCalls: @unchecked Sendable {
             cancellable: cancellable, deadline: deadline.map { HostRuntime.deadline(after: $0) } ?? 0, handOff: handOff)
         options.messages = OperationMessages.route
         options.pluginID = plugin.id
+        options.owner = plugin.owner
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)

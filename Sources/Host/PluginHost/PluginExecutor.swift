@@ -21,11 +21,18 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_executor_v1>.size else {
             throw EngineError("plugin '\(plugin.id)' has an executor table of \(table.pointee.struct_size) bytes, too small for \(executorInterfaceV1)")
         }
+        guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_executor_v1>.offset(of: \.cancel)]) else {
+            throw EngineError("plugin '\(plugin.id)' has an executor table with a function missing (a NULL pointer); it cannot be used",
+                              hint: "every function of \(executorInterfaceV1) but cancel must be set; rebuild or remove the plugin")
+        }
         self.plugin = plugin
         self.table = table
         if let files = plugin.interface(executorFilesInterfaceV1)?.assumingMemoryBound(to: nxa_executor_files_v1.self) {
             guard Int(files.pointee.struct_size) >= MemoryLayout<nxa_executor_files_v1>.size else {
                 throw EngineError("plugin '\(plugin.id)' has a files table of \(files.pointee.struct_size) bytes, too small for \(executorFilesInterfaceV1)")
+            }
+            guard !LoadedPlugin.lacksFunctions(files) else {
+                throw EngineError("plugin '\(plugin.id)' has a files table with a function missing (a NULL pointer); it cannot be used")
             }
             filesTable = files
         } else {

@@ -21,10 +21,27 @@ public struct LoadedPlugin: @unchecked Sendable {
     public let interfaces: [String]
     public let path: String
     let descriptor: UnsafePointer<nxa_plugin>
+    /// Its services table's `host_data`, as a number: the operations it starts are its own
+    /// (`HostRuntime.OperationOptions.owner`).
+    var owner: UInt = 0
 
     /// The interface struct for `id`, or nil.
     func interface(_ id: String) -> UnsafeRawPointer? {
-        id.withCString { descriptor.pointee.get_interface(descriptor, $0) }
+        guard let getInterface = descriptor.pointee.get_interface else { return nil }
+        return id.withCString { getInterface(descriptor, $0) }
+    }
+
+    /// Whether an interface table has a NULL where a function must be (every slot after
+    /// `struct_size` up to `T`'s size, but those at `optional` offsets): such a plugin is refused
+    /// with its name, not left to crash the host at the first call (audit 50).
+    static func lacksFunctions<T>(_ table: UnsafePointer<T>, optional: [Int?] = []) -> Bool {
+        let raw = UnsafeRawPointer(table)
+        let skip = Set(optional.compactMap { $0 })
+        let pointer = MemoryLayout<UnsafeRawPointer>.size
+        for offset in stride(from: pointer, to: MemoryLayout<T>.size, by: pointer) where !skip.contains(offset) {
+            if raw.load(fromByteOffset: offset, as: UInt.self) == 0 { return true }
+        }
+        return false
     }
 }
 
@@ -210,7 +227,13 @@ public enum PluginLoader {
             fd = other
         }
         let checked = "/proc/self/fd/\(fd)"
-        if let problem = manifest?.problem(with: path, readingFrom: checked) {
+        // The record of the real file's folder too (a link from a folder without one must not
+        // bypass it: docs/plugins.md, "the checks are on the real file and its real folders").
+        let realFolder = folder.isEmpty ? "/" : folder
+        let searchFolder = (path as NSString).deletingLastPathComponent
+        let own = (try? PluginTrust.realPath(searchFolder.isEmpty ? "/" : searchFolder).get()) == realFolder
+        let realManifest = own ? nil : PluginManifest.read(in: realFolder)
+        if let problem = manifest?.problem(with: path, readingFrom: checked) ?? realManifest?.problem(with: real, readingFrom: checked) {
             close(fd)
             return refuse(problem)
         }
@@ -250,6 +273,7 @@ public enum PluginLoader {
             return refuse("its descriptor is \(size) bytes; ABI \(NXA_ABI_MAJOR) needs \(MemoryLayout<nxa_plugin>.size)")
         }
         let plugin = descriptor.pointee
+        guard plugin.get_interface != nil else { return refuse("its descriptor has no get_interface function") }
         guard plugin.abi_major == NXA_ABI_MAJOR else {
             return refuse(
                 "built for plugin ABI \(plugin.abi_major).\(plugin.abi_minor); this host speaks ABI \(NXA_ABI_MAJOR).\(NXA_ABI_MINOR)")
@@ -277,7 +301,7 @@ public enum PluginLoader {
         return .success(LoadedPlugin(
             id: id, name: text(plugin.name), version: text(plugin.version), description: text(plugin.description),
             abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,
-            interfaces: interfaces, path: path, descriptor: descriptor))
+            interfaces: interfaces, path: path, descriptor: descriptor, owner: UInt(bitPattern: services.pointee.host_data)))
     }
 }
 

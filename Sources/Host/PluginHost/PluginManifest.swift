@@ -13,12 +13,26 @@ public struct PluginManifest: Sendable {
 
     /// File name → hex SHA-256.
     public var entries: [String: String]
+    /// Why the folder's manifest could not be read (it is there, but not a readable file): then
+    /// every plugin of the folder is refused, never loaded unchecked (audit 50: a manifest that
+    /// was not UTF-8, or a folder in its place, turned the check off).
+    public var unreadable: String?
 
     public init(entries: [String: String] = [:]) { self.entries = entries }
 
     /// The manifest of `folder`, or nil when it has none.
     public static func read(in folder: String) -> PluginManifest? {
-        guard let text = try? String(contentsOfFile: folder + "/" + fileName, encoding: .utf8) else { return nil }
+        let path = folder + "/" + fileName
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFREG, let data = FileManager.default.contents(atPath: path) else {
+            var refusing = PluginManifest()
+            refusing.unreadable = "this folder's manifest (\(fileName)) is not a readable file; every plugin here is refused until it is fixed"
+            return refusing
+        }
+        // Bytes that are not UTF-8 (a comment in Latin-1) cannot hide or change an entry: names and
+        // hashes are compared as written.
+        let text = String(decoding: data, as: UTF8.self)
         var entries: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
@@ -45,6 +59,7 @@ public struct PluginManifest: Sendable {
     /// nil if the file named `path` may be loaded, hashing the bytes at `source` (the loader passes
     /// `/proc/self/fd/N` of the descriptor it checked and loads).
     func problem(with path: String, readingFrom source: String) -> String? {
+        if let unreadable { return unreadable }
         let name = (path as NSString).lastPathComponent
         guard let recorded = entries[name] else {
             return "not installed: this folder keeps a manifest (\(Self.fileName)) that does not list it; use 'nixactions plugins install'"

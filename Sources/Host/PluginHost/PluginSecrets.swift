@@ -19,6 +19,9 @@ final class PluginSecrets: @unchecked Sendable {
     static let resolveTimeout: Duration = .seconds(30)
     static let releaseTimeout: Duration = .seconds(10)
 
+    /// Providers with an abandoned operation (by plugin id): their instance is never destroyed.
+    private let abandoned = Mutex<Set<String>>([])
+
     init(plugins: LazyPlugins) { self.plugins = plugins }
 
     var providerIDs: [String] { plugins.all().loaded.filter { $0.interfaces.contains(secretsInterfaceV1) }.map(\.id) }
@@ -39,6 +42,10 @@ final class PluginSecrets: @unchecked Sendable {
             let table = raw.assumingMemoryBound(to: nxa_secrets_v1.self)
             guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_secrets_v1>.size else {
                 throw EngineError("plugin '\(id)' has a secrets table of \(table.pointee.struct_size) bytes, too small for \(secretsInterfaceV1)")
+            }
+            guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_secrets_v1>.offset(of: \.cancel)]) else {
+                throw EngineError("plugin '\(id)' has a secrets table with a function missing (a NULL pointer); it cannot be used",
+                                  hint: "every function of \(secretsInterfaceV1) but cancel must be set; rebuild or remove the plugin")
             }
             let json = try MessageCoding.encode(configuration)
             var made: UnsafeMutableRawPointer?
@@ -64,10 +71,12 @@ final class PluginSecrets: @unchecked Sendable {
         let handler: @Sendable (String, UnsafeRawBufferPointer) -> nxa_status = { name, value in
             deliver(name, value) ? NXA_STATUS_OK : NXA_STATUS_INVALID_ARGUMENT
         }
+        var options = HostRuntime.OperationOptions(cancellable: true, deadline: HostRuntime.deadline(after: Self.resolveTimeout), secrets: handler)
+        options.owner = provider.plugin.owner
         let (status, bytes) = await HostRuntime.shared.call(
-            options: .init(cancellable: true, deadline: HostRuntime.deadline(after: Self.resolveTimeout), secrets: handler),
+            options: options,
             timeout: Self.resolveTimeout,
-            cancel: { op in provider.table.pointee.cancel(provider.instance, op) }
+            cancel: { op in provider.table.pointee.cancel?(provider.instance, op) }
         ) { op, error in
             request.withUnsafeBytes { provider.table.pointee.resolve(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
         }
@@ -80,6 +89,9 @@ final class PluginSecrets: @unchecked Sendable {
             }
         case NXA_STATUS_CANCELLED: throw CancellationError()
         case NXA_STATUS_TIMED_OUT:
+            // Abandoned: a thread of the plugin may still use the instance, which is then never
+            // destroyed (secrets.h: "never called if an operation was abandoned"; audit 50).
+            abandoned.withLock { _ = $0.insert(entry.provider) }
             // Said after "secret provider 'NAME': " by the caller.
             throw EngineError("did not answer within \(Self.resolveTimeout.components.seconds) s (it was cancelled)",
                               hint: "check that the secret store is reachable")
@@ -105,8 +117,11 @@ final class PluginSecrets: @unchecked Sendable {
             ) { op, error in
                 request.withUnsafeBytes { provider.table.pointee.release(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
             }
-            // An instance whose release did not finish is never destroyed (the plugin may still use it).
-            if status == NXA_STATUS_OK { provider.table.pointee.destroy(provider.instance) }
+            // An instance whose release did not finish, or one of whose operations was abandoned,
+            // is never destroyed (the plugin may still use it).
+            if status == NXA_STATUS_OK, !abandoned.withLock({ $0.contains(provider.plugin.id) }) {
+                provider.table.pointee.destroy(provider.instance)
+            }
         }
     }
 }

@@ -228,6 +228,14 @@ public struct SecretResolver: Sendable {
             if !missing.isEmpty {
                 return .failure(EngineError("\(label) named values it did not deliver: \(missing.joined(separator: ", "))"))
             }
+            // secrets.h: the result names exactly what was delivered (the host checks); values
+            // it does not name are not used (they stay masked).
+            let named = Set(names)
+            let unnamed = values.keys.filter { !named.contains($0) }.sorted()
+            if !unnamed.isEmpty {
+                return .failure(EngineError("\(label) delivered values its result does not name: \(unnamed.prefix(10).joined(separator: ", "))",
+                                            hint: "a provider's result lists exactly the names it delivered (secrets.h); fix the plugin"))
+            }
             // Renaming (`as:`).
             if entry.spec.renameOnly != nil, values.count != 1 {
                 return .failure(EngineError(

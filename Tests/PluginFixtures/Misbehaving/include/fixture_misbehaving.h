@@ -1,0 +1,1 @@
+/* No public API. */

@@ -1,0 +1,97 @@
+/* A C plugin that breaks the rules the host must enforce (audit 50): a secrets provider whose
+ * entry's `mode` picks the mistake, and an executor whose table lacks `run_step`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nixactions.h"
+
+static const nxa_host_services *host;
+
+static void say(const char *text) { host->log(host->host_data, 1, text, strlen(text)); }
+
+static nxa_status create(const nxa_plugin *plugin, const uint8_t *json, size_t length, void **out, nxa_error *error) {
+    (void)plugin, (void)json, (void)length, (void)error;
+    *out = (void *)&host;
+    return NXA_STATUS_OK;
+}
+
+static nxa_status deliver(nxa_op_id op, const char *name, const char *value, size_t length) {
+    return host->secret_value(host->host_data, op, name, strlen(name), (const uint8_t *)value, length);
+}
+
+static nxa_status resolve(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
+    (void)instance, (void)error;
+    char request[4096] = {0};
+    memcpy(request, json, length < sizeof request - 1 ? length : sizeof request - 1);
+    char line[256];
+    const char *result = "{\"names\":[]}";
+    if (strstr(request, "\"nul\"")) {
+        /* The value a C string of it would show is the part before the NUL. */
+        nxa_status status = deliver(op, "NUL_TOKEN", "nulsecret-ABCDEF\0tail", 21);
+        snprintf(line, sizeof line, "nul delivery: status %d, value nulsecret-ABCDEF", (int)status);
+        say(line);
+    } else if (strstr(request, "\"badname\"")) {
+        nxa_status status = deliver(op, "LD_PRELOAD=/x.so X", "badname-secret-1234", 19);
+        snprintf(line, sizeof line, "bad name delivery: status %d, value badname-secret-1234", (int)status);
+        say(line);
+    } else if (strstr(request, "\"extra\"")) {
+        deliver(op, "EXTRA_A", "extra-secret-aaaa", 17);
+        deliver(op, "EXTRA_B", "extra-secret-bbbb", 17);
+        result = "{\"names\":[\"EXTRA_A\"]}";
+    }
+    host->complete(host->host_data, op, NXA_STATUS_OK, (const uint8_t *)result, strlen(result));
+    return NXA_STATUS_OK;
+}
+
+static void cancel(void *instance, nxa_op_id op) { (void)instance, (void)op; }
+
+static nxa_status release(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
+    (void)instance, (void)json, (void)length, (void)error;
+    host->complete(host->host_data, op, NXA_STATUS_OK, (const uint8_t *)"{}", 2);
+    return NXA_STATUS_OK;
+}
+
+static void destroy(void *instance) { (void)instance; }
+
+static const nxa_secrets_v1 secrets = {
+    .struct_size = sizeof(nxa_secrets_v1),
+    .create = create, .resolve = resolve, .cancel = cancel, .release = release, .destroy = destroy,
+};
+
+/* No run_step: the host refuses the table, naming the plugin, instead of crashing at the first step. */
+static const nxa_executor_v1 executor = {
+    .struct_size = sizeof(nxa_executor_v1),
+    .create = create, .start_job = 0, .run_step = 0, .cancel = cancel, .finish_job = 0, .destroy = destroy,
+};
+
+static const char *const interfaces[] = {NXA_SECRETS_INTERFACE_V1, NXA_EXECUTOR_INTERFACE_V1, 0};
+
+static const void *get_interface(const nxa_plugin *plugin, const char *interface_id) {
+    (void)plugin;
+    if (strcmp(interface_id, NXA_SECRETS_INTERFACE_V1) == 0) return &secrets;
+    if (strcmp(interface_id, NXA_EXECUTOR_INTERFACE_V1) == 0) return &executor;
+    return 0;
+}
+
+static const nxa_plugin descriptor = {
+    .struct_size = sizeof(nxa_plugin),
+    .abi_major = NXA_ABI_MAJOR,
+    .abi_minor = NXA_ABI_MINOR,
+    .id = "misbehaving",
+    .name = "misbehaving fixture",
+    .version = "0.0.1",
+    .description = "breaks the host's rules on purpose",
+    .toolchain = "c",
+    .kinds = NXA_KIND_SECRETS | NXA_KIND_EXECUTOR,
+    .interfaces = interfaces,
+    .get_interface = get_interface,
+};
+
+__attribute__((visibility("default"))) nxa_status nixactions_plugin_entry(const nxa_host_info *info,
+                                                                         const nxa_plugin **out_plugin,
+                                                                         nxa_error *error) {
+    (void)error;
+    host = info->services;
+    *out_plugin = &descriptor;
+    return NXA_STATUS_OK;
+}
