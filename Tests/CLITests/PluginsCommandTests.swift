@@ -220,6 +220,22 @@ struct MisbehavingPluginTests {
         #expect(!(result.stdout + result.stderr).contains("extra-secret-"), "values are never shown")
     }
 
+    @Test("a job's time limit covers its caches' lookup: a backend that never answers ends with the job's limit (it held a 3 s job for 2 minutes)")
+    func hangingCacheLookup() async throws {
+        let result = try await run("""
+            jobs:
+              a:
+                timeout: 3s
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo "step ran"
+            """)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.seconds < 30, "took \(result.seconds) s")
+        #expect(result.stdout.contains("job 'a' timed out after 3s"), "\(result.stdout)")
+        #expect(!result.stdout.contains("step ran"))
+    }
+
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")
     func nullFunction() async throws {
         let result = try await run("""

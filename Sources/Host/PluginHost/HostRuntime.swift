@@ -1,6 +1,7 @@
 import CNixActionsPlugin
 import Foundation
 import NixActionsEngine
+import NixActionsPluginMessages
 import Synchronization
 
 /// The host side of `nxa_host_services`: routes plugin callbacks to pending operations.
@@ -128,6 +129,13 @@ final class HostRuntime: Sendable {
         } else {
             entry.continuation.resume(returning: (status, result))
         }
+    }
+
+    /// End an operation the plugin accepted but cannot carry out (no usable stream): failed now,
+    /// with `message`; what the plugin sends for it later is ignored.
+    func failAccepted(_ op: UInt64, _ message: String) {
+        let failure = (try? MessageCoding.encode(OperationFailure(message: message))) ?? []
+        complete(op, status: NXA_STATUS_FAILED, result: failure)
     }
 
     func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer, from owner: UInt) {

@@ -104,10 +104,12 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
                     return status
                 }, request, sink: nil, as: CacheSaved.self, deadline: Self.transferDeadline,
                 what: "saving '\(request.key)'",
-                onAccepted: { _ in
+                onAccepted: { op in
                     guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
-                        HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "cache save accepted without a usable stream")
+                        // Nothing the host can write: the save fails now, not at its deadline (an
+                        // hour, audit 50); what the plugin sends for it later is ignored.
                         slot.stream = nil
+                        HostRuntime.shared.failAccepted(op, "cache backend '\(plugin.id)' accepted the save without a usable stream (cache.h: it must give one)")
                         return
                     }
                     let stream = HostStreamWriter(raw)

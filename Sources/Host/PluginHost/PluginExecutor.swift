@@ -152,11 +152,11 @@ extension PluginExecutor: ExecutorFileTransfer {
                 return status
             }, request, sink: nil, as: FilesPutResult.self, deadline: Self.filesDeadline,
             what: "putting files into job '\(request.jobKey)'",
-            onAccepted: { _ in
+            onAccepted: { op in
                 guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
-                    // Nothing the host can write: the operation ends at its deadline or its cancel.
-                    HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 3, "files put accepted without a usable stream")
+                    // Nothing the host can write: the put fails now, not at its deadline.
                     slot.stream = nil
+                    HostRuntime.shared.failAccepted(op, "executor '\(plugin.id)' accepted a files put without a usable stream (files.h: it must give one)")
                     return
                 }
                 let stream = HostStreamWriter(raw)

@@ -1,5 +1,6 @@
 /* A C plugin that breaks the rules the host must enforce (audit 50): a secrets provider whose
- * entry's `mode` picks the mistake, and an executor whose table lacks `run_step`. */
+ * entry's `mode` picks the mistake, an executor whose table lacks `run_step`, and a cache backend
+ * whose lookup hangs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -58,18 +59,61 @@ static const nxa_secrets_v1 secrets = {
     .create = create, .resolve = resolve, .cancel = cancel, .release = release, .destroy = destroy,
 };
 
+/* A cache backend whose lookup never answers until it is cancelled (the job's time limit must
+ * cover it), and whose other operations fail at once. One lookup at a time. */
+static volatile nxa_op_id hanging;
+
+static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
+    (void)instance, (void)json, (void)length, (void)error;
+    hanging = op;
+    return NXA_STATUS_OK;
+}
+
+static void cache_cancel(void *instance, nxa_op_id op) {
+    (void)instance;
+    if (op == hanging) host->complete(host->host_data, op, NXA_STATUS_CANCELLED, 0, 0);
+}
+
+static nxa_status refuse(nxa_error *error) {
+    static const char message[] = "not implemented";
+    if (error && error->data && error->capacity >= sizeof message - 1) {
+        memcpy(error->data, message, sizeof message - 1);
+        error->length = sizeof message - 1;
+    }
+    return NXA_STATUS_FAILED;
+}
+static nxa_status restore(void *i, nxa_op_id op, const uint8_t *j, size_t l, const nxa_stream *s, nxa_error *e) {
+    (void)i, (void)op, (void)j, (void)l, (void)s;
+    return refuse(e);
+}
+static nxa_status plain(void *i, nxa_op_id op, const uint8_t *j, size_t l, nxa_error *e) {
+    (void)i, (void)op, (void)j, (void)l;
+    return refuse(e);
+}
+static nxa_status save(void *i, nxa_op_id op, const uint8_t *j, size_t l, const nxa_stream **s, nxa_error *e) {
+    (void)i, (void)op, (void)j, (void)l, (void)s;
+    return refuse(e);
+}
+
+static const nxa_cache_v1 cache = {
+    .struct_size = sizeof(nxa_cache_v1),
+    .create = create, .lookup = lookup, .restore = restore, .reserve = plain, .save = save, .commit = plain,
+    .list = plain, .prune = plain, .cancel = cache_cancel, .destroy = destroy,
+};
+
 /* No run_step: the host refuses the table, naming the plugin, instead of crashing at the first step. */
 static const nxa_executor_v1 executor = {
     .struct_size = sizeof(nxa_executor_v1),
     .create = create, .start_job = 0, .run_step = 0, .cancel = cancel, .finish_job = 0, .destroy = destroy,
 };
 
-static const char *const interfaces[] = {NXA_SECRETS_INTERFACE_V1, NXA_EXECUTOR_INTERFACE_V1, 0};
+static const char *const interfaces[] = {NXA_SECRETS_INTERFACE_V1, NXA_EXECUTOR_INTERFACE_V1, NXA_CACHE_INTERFACE_V1, 0};
 
 static const void *get_interface(const nxa_plugin *plugin, const char *interface_id) {
     (void)plugin;
     if (strcmp(interface_id, NXA_SECRETS_INTERFACE_V1) == 0) return &secrets;
     if (strcmp(interface_id, NXA_EXECUTOR_INTERFACE_V1) == 0) return &executor;
+    if (strcmp(interface_id, NXA_CACHE_INTERFACE_V1) == 0) return &cache;
     return 0;
 }
 
@@ -82,7 +126,7 @@ static const nxa_plugin descriptor = {
     .version = "0.0.1",
     .description = "breaks the host's rules on purpose",
     .toolchain = "c",
-    .kinds = NXA_KIND_SECRETS | NXA_KIND_EXECUTOR,
+    .kinds = NXA_KIND_SECRETS | NXA_KIND_EXECUTOR | NXA_KIND_CACHE,
     .interfaces = interfaces,
     .get_interface = get_interface,
 };

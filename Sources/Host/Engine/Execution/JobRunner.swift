@@ -196,10 +196,6 @@ struct JobRunner: Sendable {
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
             }
         }
-        if state.succeeded && !job.caches.isEmpty {
-            await restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
-        }
-
         // The job's time limit cancels the steps (cleanup steps still run, capped) but keeps what
         // they produced: outputs, env, the summary of the steps that finished.
         var evaluatedLimit = job.timeout?.value ?? workflow.jobTimeout?.value ?? Self.defaultJobTimeout
@@ -215,9 +211,17 @@ struct JobRunner: Sendable {
         }
         let limit = evaluatedLimit
         let runner = self
+        let limitStarted = ContinuousClock.now
+        // The job's limit covers its caches' restore (a backend that stops answering held a job
+        // of 3 s for 2 minutes, audit 50) as it does the steps, and what is left of it the saves.
         let steps = Task(executorPreference: HandOffExecutor.shared) { [state] in
             var state = state
-            await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
+            if state.succeeded && !runner.job.caches.isEmpty {
+                await runner.restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
+            }
+            if !Task.isCancelled {
+                await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
+            }
             return state
         }
         let timedOut = TimeoutFlag()
@@ -233,7 +237,17 @@ struct JobRunner: Sendable {
             state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))")
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }
-        await savePendingCaches(executor: executor, state: state)
+        if !state.pendingSaves.isEmpty {
+            // After the limit passed, the saves that still apply (`save-on: always`) get the
+            // cleanup limit, as cleanup steps do.
+            let left = timedOut.isSet ? options.cleanupLimit : max(limit - (ContinuousClock.now - limitStarted), .zero)
+            let finalState = state
+            let saved: Void? = await withTimeout(left) { await runner.savePendingCaches(executor: executor, state: finalState) }
+            if saved == nil, !timedOut.isSet {
+                reporter.report(.message(job: planned.key, level: .warning,
+                                         text: "job '\(planned.displayName)': its time limit (\(DurationParser.format(limit))) passed while its caches were saved; what was not saved yet is not"))
+            }
+        }
         // `artifacts.keep` under the job's name, and a .nix job's named `outputs`.
         var kept = job.original?.keepArtifacts ?? []
         if let keep = job.artifacts?.keep, !keep.isEmpty { kept.insert((artifactName(ofJob: job.id), keep.map(\.value)), at: 0) }
