@@ -220,6 +220,20 @@ struct MisbehavingPluginTests {
         #expect(!(result.stdout + result.stderr).contains("extra-secret-"), "values are never shown")
     }
 
+    @Test("a plugin that answers 'cancelled' when nothing cancelled it fails, naming itself; the run is not cancelled (exit 2, not 130)")
+    func spontaneousCancel() async throws {
+        let result = try await run("""
+            secrets:
+              - { provider: misbehaving, mode: cancelled }
+            jobs:
+              a:
+                steps:
+                  - run: echo never
+            """)
+        #expect(result.status == 2, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("reported its resolve cancelled, though nothing cancelled it"), "\(result.stderr)")
+    }
+
     @Test("a job's time limit covers its caches' lookup: a backend that never answers ends with the job's limit (it held a 3 s job for 2 minutes)")
     func hangingCacheLookup() async throws {
         let result = try await run("""

@@ -158,6 +158,13 @@ final class HostRuntime: Sendable {
 
     func cancelRun() { runCancelled.store(true, ordering: .relaxed) }
 
+    /// Whether a plugin's NXA_STATUS_CANCELLED answers the host's cancellation (the calling task's,
+    /// or the run's). One that nothing asked for is a failure of the plugin, not a cancelled run
+    /// (audit 50: a plugin's own "cancelled" ended the run with 130, its failure() handlers skipped).
+    static func cancellationWasAsked() -> Bool {
+        Task.isCancelled || shared.runCancelled.load(ordering: .relaxed)
+    }
+
     /// A services table for one plugin: `host_data` carries the plugin's path for log messages.
     func services(for label: String) -> UnsafePointer<nxa_host_services> {
         let context = Unmanaged.passRetained(PluginContext(label: label)).toOpaque()

@@ -118,6 +118,10 @@ final class PluginCalls: @unchecked Sendable {
                 throw EngineError("\(noun) '\(plugin.id)' sent a malformed \(Response.self): \(error)")
             }
         case NXA_STATUS_CANCELLED:
+            guard HostRuntime.cancellationWasAsked() else {
+                throw EngineError("\(noun) '\(plugin.id)' reported \(what) cancelled, though nothing cancelled it",
+                                  hint: "a plugin answers NXA_STATUS_CANCELLED only to the host's cancel; report it to the plugin's authors")
+            }
             throw CancellationError()
         case NXA_STATUS_TIMED_OUT:
             let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes)

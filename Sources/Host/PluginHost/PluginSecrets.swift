@@ -87,7 +87,12 @@ final class PluginSecrets: @unchecked Sendable {
             } catch {
                 throw EngineError("secret provider '\(entry.provider)' sent a malformed result: \(error)")
             }
-        case NXA_STATUS_CANCELLED: throw CancellationError()
+        case NXA_STATUS_CANCELLED:
+            guard HostRuntime.cancellationWasAsked() else {
+                throw EngineError("reported its resolve cancelled, though nothing cancelled it",
+                                  hint: "a plugin answers NXA_STATUS_CANCELLED only to the host's cancel; report it to the plugin's authors")
+            }
+            throw CancellationError()
         case NXA_STATUS_TIMED_OUT:
             // Abandoned: a thread of the plugin may still use the instance, which is then never
             // destroyed (secrets.h: "never called if an operation was abandoned"; audit 50).

@@ -35,6 +35,10 @@ static nxa_status resolve(void *instance, nxa_op_id op, const uint8_t *json, siz
         nxa_status status = deliver(op, "LD_PRELOAD=/x.so X", "badname-secret-1234", 19);
         snprintf(line, sizeof line, "bad name delivery: status %d, value badname-secret-1234", (int)status);
         say(line);
+    } else if (strstr(request, "\"cancelled\"")) {
+        /* Nothing cancelled it. */
+        host->complete(host->host_data, op, NXA_STATUS_CANCELLED, 0, 0);
+        return NXA_STATUS_OK;
     } else if (strstr(request, "\"extra\"")) {
         deliver(op, "EXTRA_A", "extra-secret-aaaa", 17);
         deliver(op, "EXTRA_B", "extra-secret-bbbb", 17);
