@@ -249,10 +249,12 @@ final class LocalExecutor: ExecutorPlugin {
         }
         var files: [String: String] = [:]
         for (name, path) in captures { files[name] = FastFiles.take(path) ?? "" }
-        try Task.checkCancellation()
+        // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
+        // back, marked, as GitHub's runner reads the files whatever ended the step.
+        let cancelled: Bool? = Task.isCancelled ? true : nil
         switch termination {
-        case .exited(let code): return StepResult(exitCode: code, files: files)
-        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files)
+        case .exited(let code): return StepResult(exitCode: code, files: files, cancelled: cancelled)
+        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files, cancelled: cancelled)
         }
     }
 

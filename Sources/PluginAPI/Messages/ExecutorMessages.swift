@@ -200,11 +200,17 @@ public struct StepResult: Codable, Sendable, Hashable {
     public var signal: Int32?
     /// Contents of the `captureFiles`, by variable name.
     public var files: [String: String]
+    /// True (optional, added after 1.2): the host cancelled the step (its time limit, the run's
+    /// cancellation) and the executor ended it; `files` hold what it wrote before, which the host
+    /// uses as GitHub's runner does (it reads the files in a `finally`: a cleanup step sees the
+    /// ids a hung step recorded). An executor may instead answer NXA_STATUS_CANCELLED, as before.
+    public var cancelled: Bool?
 
-    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:]) {
+    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:], cancelled: Bool? = nil) {
         self.exitCode = exitCode
         self.signal = signal
         self.files = files
+        self.cancelled = cancelled
     }
 
     /// True when the step exited 0.
@@ -343,13 +349,14 @@ extension StepResult: FastJSONMessage {
         if let exitCode { writer.key("exitCode"); writer.int(Int(exitCode)) }
         if let signal { writer.key("signal"); writer.int(Int(signal)) }
         writer.key("files"); writer.stringMap(files)
+        if let cancelled { writer.key("cancelled"); writer.bool(cancelled) }
         writer.endObject()
     }
 
     public init(json: JSONValue) throws {
         let type = "StepResult"
         self.init(exitCode: try json.optionalInt32("exitCode", of: type), signal: try json.optionalInt32("signal", of: type),
-                  files: try json.stringMap("files", of: type))
+                  files: try json.stringMap("files", of: type), cancelled: try json.optionalBool("cancelled", of: type))
     }
 }
 

@@ -29,7 +29,13 @@ struct TimedOut: Error {}
 /// group (a step with `timeout-minutes` cost 0.15 ms of the host's CPU and 3.3 context switches
 /// more than one without, with a group of a body task and a sleeping timer task).
 func withTimeout<T: Sendable>(_ limit: Duration?, _ body: @escaping @Sendable () async -> T) async -> T? {
-    guard let limit else { return await body() }
+    let (value, timedOut) = await withTimeoutKeeping(limit, body)
+    return timedOut ? nil : value
+}
+
+/// `withTimeout`, keeping what the body returned after it was cancelled at the limit.
+func withTimeoutKeeping<T: Sendable>(_ limit: Duration?, _ body: @escaping @Sendable () async -> T) async -> (value: T, timedOut: Bool) {
+    guard let limit else { return (await body(), false) }
     // 0 running, 1 finished first, 2 timed out first: whichever comes first wins.
     let state = Atomic<Int>(0)
     let work = Task(executorPreference: HandOffExecutor.shared) {
@@ -42,8 +48,8 @@ func withTimeout<T: Sendable>(_ limit: Duration?, _ body: @escaping @Sendable ()
     }
     let value = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
     DeadlineTimer.shared.cancel(timer)
-    // Timed out: the body was cancelled and wound down; its value is dropped.
-    return state.load(ordering: .acquiring) == 2 ? nil : value
+    // Timed out: the body was cancelled and wound down.
+    return (value, state.load(ordering: .acquiring) == 2)
 }
 
 /// Set once when a job's time limit passes.

@@ -378,6 +378,7 @@ extension JobRunner {
         var attempt = 1
         var ran = 0  // attempts that started (a wait that used up the deadline or was cancelled starts none)
         var result: StepAttempt
+        var leftFiles: [String: String]?
         // The original NixActions timed an action as a whole, its retries and waits included.
         let deadline = job.original != nil ? stepLimit.map { began + $0 } : nil
         while true {
@@ -397,7 +398,7 @@ extension JobRunner {
                 limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
             }
             ran += 1
-            result = await attemptStep(spec, executor: executor, timeout: limit, environment: env, workspace: started.workspace)
+            (result, leftFiles) = await attemptStep(spec, executor: executor, timeout: limit, environment: env, workspace: started.workspace)
             if spec.jobEnvironment != nil, case .finished = result {
                 // The executor keeps it now: the next steps (and this one's retries) send only their own.
                 state.sharedEnvironmentSent = true
@@ -424,6 +425,14 @@ extension JobRunner {
         var outcome = Outcome.success
         var exitCode: Int32?
         var message: String?
+        /// What a step the host's cancel ended wrote to its command files is used, as GitHub's
+        /// runner reads them in a `finally` (audit 50: a cleanup step saw none of it).
+        func useLeftFiles() {
+            guard let files = leftFiles else { return }
+            for problem in apply(files, step: step, name: name, capturesState: capturesState, state: &state) {
+                reporter.report(.message(job: planned.key, level: .error, text: problem))
+            }
+        }
         switch result {
         case .finished(let stepResult, let commands):
             exitCode = stepResult.exitCode
@@ -454,6 +463,7 @@ extension JobRunner {
                 }
             }
         case .timedOut(let limit):
+            useLeftFiles()
             if state.cancelled, limit == options.cleanupLimit, (stepLimit ?? .seconds(Int64.max)) > limit {
                 // Ended by the cleanup limit, not by a time limit of its own: cancelled, as the
                 // step that was running when the cancellation came is (audit 48).
@@ -464,6 +474,7 @@ extension JobRunner {
                 message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
             }
         case .cancelled:
+            useLeftFiles()
             outcome = .cancelled
         case .error(let text):
             outcome = .failure
@@ -548,10 +559,12 @@ extension JobRunner {
     }
 
     /// One run of a step; `environment` is its whole environment (what its workflow commands may do).
-    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String], workspace: String) async -> StepAttempt {
+    /// With the command files of a step the host's cancel ended (`StepResult.cancelled`).
+    func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String],
+                     workspace: String) async -> (StepAttempt, [String: String]?) {
         let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment,
                                           workspace: workspace)
-        let outcome = await withTimeout(timeout) { () -> StepAttempt in
+        let (outcome, timedOut) = await withTimeoutKeeping(timeout) { () -> StepAttempt in
             do {
                 let result = try await executor.runStep(spec, output: pipeline)
                 return .finished(result, StepCommandResults())
@@ -562,9 +575,13 @@ extension JobRunner {
             }
         }
         pipeline.finish()
-        if case .finished(let result, _) = outcome { return .finished(result, pipeline.commandResults) }
-        if let outcome { return outcome }
-        return .timedOut(timeout ?? .zero)
+        if case .finished(let result, _) = outcome, result.cancelled == true {
+            // Ended by the host's cancel: its command files, for what the job does next.
+            return (timedOut ? .timedOut(timeout ?? .zero) : .cancelled, result.files)
+        }
+        if timedOut { return (.timedOut(timeout ?? .zero), nil) }
+        if case .finished(let result, _) = outcome { return (.finished(result, pipeline.commandResults), nil) }
+        return (outcome, nil)
     }
 
     /// The paths of a `run` step's command files in the job's temporary folder (`RUNNER_TEMP`).
