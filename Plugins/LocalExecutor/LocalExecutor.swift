@@ -134,6 +134,7 @@ final class LocalExecutor: ExecutorPlugin {
                 hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
         var started = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
+        started.commandFilesFolder = scriptRoot
         if let engine = containerEngine { started.services = try await startServices(job, directory: directory, engine: engine, context: context) }
         return started
     }

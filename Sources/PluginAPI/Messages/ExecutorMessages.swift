@@ -105,6 +105,11 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// (`StepSpec.jobEnvironment`, an optional field added after 1.2; set by PluginKit for every
     /// executor built with it). Otherwise the host sends every step's whole environment.
     public var keepsEnvironment: Bool?
+    /// Where the host puts the job's steps' command files (`StepSpec.capturePaths`; an optional
+    /// field added after 1.2): a private folder the steps' processes can write, on fast storage
+    /// (the local executor's on tmpfs: making five files a step on a journaling file system cost a
+    /// no-op step 9%). nil: `temporaryDirectory`. The files' names are unique over the run.
+    public var commandFilesFolder: String?
     /// The job's `services:` as its executor started them (an optional field added after 1.2),
     /// by name: what the `job.services` context shows. Nil: none, or not said.
     public var services: [String: JobService]?
@@ -206,10 +211,14 @@ public struct StepResult: Codable, Sendable, Hashable {
     /// ids a hung step recorded). An executor may instead answer NXA_STATUS_CANCELLED, as before.
     public var cancelled: Bool?
 
-    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:], cancelled: Bool? = nil) {
+    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:]) {
         self.exitCode = exitCode
         self.signal = signal
         self.files = files
+    }
+
+    public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:], cancelled: Bool?) {
+        self.init(exitCode: exitCode, signal: signal, files: files)
         self.cancelled = cancelled
     }
 
@@ -271,6 +280,7 @@ extension JobStarted: FastJSONMessage {
         if let hostPaths { writer.key("hostPaths"); writer.bool(hostPaths) }
         if let writesThroughFiles { writer.key("writesThroughFiles"); writer.bool(writesThroughFiles) }
         if let keepsEnvironment { writer.key("keepsEnvironment"); writer.bool(keepsEnvironment) }
+        if let commandFilesFolder { writer.key("commandFilesFolder"); writer.string(commandFilesFolder) }
         if let services {
             writer.key("services")
             writer.beginObject()
@@ -294,6 +304,7 @@ extension JobStarted: FastJSONMessage {
         hostPaths = try json.optionalBool("hostPaths", of: "JobStarted")
         writesThroughFiles = try json.optionalBool("writesThroughFiles", of: "JobStarted")
         keepsEnvironment = try json.optionalBool("keepsEnvironment", of: "JobStarted")
+        commandFilesFolder = try json.optionalString("commandFilesFolder", of: "JobStarted")
         if let value = json.optionalMember("services") {
             guard case .object(let members) = value else { throw MessageDecodingError("JobStarted: 'services' is not an object") }
             var services: [String: JobService] = [:]

@@ -313,8 +313,8 @@ extension JobRunner {
         guard let run = step.run else { return }
         // The command files' paths, chosen here so that `github.env`, `github.output`, … name
         // them in the step's templates (`echo X=1 >> ${{ github.env }}`), as on GitHub.
-        state.captureSerial += 1
-        let capturePaths = Self.capturePaths(in: started.temporaryDirectory, serial: state.captureSerial)
+        let capturePaths = Self.capturePaths(in: started.commandFilesFolder ?? started.temporaryDirectory,
+                                             serial: Self.captureSerial.add(1, ordering: .relaxed).newValue)
         let runEvaluation = context(Self.withCommandFiles(contexts, capturePaths), ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let script: String
         switch render(run, what: "run", runEvaluation) {
@@ -584,7 +584,12 @@ extension JobRunner {
         return (outcome, nil)
     }
 
-    /// The paths of a `run` step's command files in the job's temporary folder (`RUNNER_TEMP`).
+    /// Numbers the `run` steps' command files over the run (`capturePaths`; the executor's
+    /// folder for them may be shared by its jobs).
+    static let captureSerial = Atomic<Int>(0)
+
+    /// The paths of a `run` step's command files in `folder` (`JobStarted.commandFilesFolder`, else
+    /// the job's temporary folder, `RUNNER_TEMP`).
     static func capturePaths(in temporary: String, serial: Int) -> [String: String] {
         var paths: [String: String] = [:]
         for name in captureFiles + ["GITHUB_STATE"] { paths[name] = temporary + "/_github_\(serial)_" + name.dropFirst(7).lowercased() }

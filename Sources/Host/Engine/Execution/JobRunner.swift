@@ -41,8 +41,6 @@ struct JobRunner: Sendable {
 
     /// Mutable state while the steps run.
     struct State {
-        /// Numbers the `run` steps' command files (`capturePaths`).
-        var captureSerial = 0
         var succeeded = true
         var cancelled = false
         var failure: JobFailure?
