@@ -190,10 +190,6 @@ final class LocalExecutor: ExecutorPlugin {
             let path = step.capturePaths?[name] ?? stem + "-" + name.lowercased()
             captures[name] = path
             environment[name] = path
-            if let error = FastFiles.write("", to: path) {
-                throw OperationFailure(message: "cannot create \(path) for step '\(step.displayName)': \(String(cString: strerror(error)))",
-                                       hint: error == EMFILE || error == ENFILE ? DescriptorShortage.hint : nil)
-            }
         }
         for (alias, name) in step.captureAliases ?? [:] { environment[alias] = captures[name] }
         if !step.pathPrepend.isEmpty {
@@ -230,6 +226,13 @@ final class LocalExecutor: ExecutorPlugin {
             workingDirectory = workspace
         }
 
+        for path in captures.values {
+            if let error = FastFiles.createEmpty(path) {
+                for made in captures.values { unlink(made) }
+                throw OperationFailure(message: "cannot create \(path) for step '\(step.displayName)': \(String(cString: strerror(error)))",
+                                       hint: error == EMFILE || error == ENFILE ? DescriptorShortage.hint : nil)
+            }
+        }
         let jobContainment = containment(for: step.jobKey)
         let containment = jobContainment.makeStep()
         defer { jobContainment.release(containment) }
@@ -253,6 +256,7 @@ final class LocalExecutor: ExecutorPlugin {
         // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
         // back, marked, as GitHub's runner reads the files whatever ended the step.
         let cancelled: Bool? = Task.isCancelled ? true : nil
+        if cancelled == true && step.filesWhenCancelled != true { throw CancellationError() }
         switch termination {
         case .exited(let code): return StepResult(exitCode: code, files: files, cancelled: cancelled)
         case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files, cancelled: cancelled)

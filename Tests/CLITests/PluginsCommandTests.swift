@@ -159,9 +159,17 @@ struct PluginInstallTests {
         try FileManager.default.createDirectory(atPath: links, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: links + "/libnixactions-plugin-test-double.so", withDestinationPath: installed)
         #expect(try await refusedHere(links).contains { $0["reason"]!.hasPrefix("changed since it was installed") }, "through a link")
+        // A record reached through a link is read (stow, symlinkJoin): it still refuses the changed file.
+        try FileManager.default.moveItem(atPath: record, toPath: temp.path + "/record.sha256")
+        try FileManager.default.createSymbolicLink(atPath: record, withDestinationPath: temp.path + "/record.sha256")
+        #expect(try await refusedHere(folder).contains { $0["path"] == installed && $0["reason"]!.hasPrefix("changed since it was installed") })
         try FileManager.default.removeItem(atPath: record)
         try FileManager.default.createDirectory(atPath: record, withIntermediateDirectories: true)
         #expect(try await refusedHere(folder).contains { $0["path"] == installed && $0["reason"]!.contains("is not a readable file") })
+        // install does not write a new record over one it cannot read (it would drop every entry).
+        let again = try await nixactions(["plugins", "install", library("nixactions-testplugin-double").path, "--dir", folder])
+        #expect(again.status == 2, "\(again.stdout)\(again.stderr)")
+        #expect(again.stderr.contains("is there but is not a readable file"), "\(again.stderr)")
     }
 
     @Test("a file that is not a compatible plugin is not installed")
@@ -243,11 +251,14 @@ struct MisbehavingPluginTests {
                 cache: { paths: [deps], key: deps-1, backend: misbehaving }
                 steps:
                   - run: echo "step ran"
+                  - if: always()
+                    run: echo "cleanup step ran"
             """)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.seconds < 30, "took \(result.seconds) s")
         #expect(result.stdout.contains("job 'a' timed out after 3s"), "\(result.stdout)")
-        #expect(!result.stdout.contains("step ran"))
+        #expect(!result.stdout.contains("[a] step ran"))
+        #expect(result.stdout.contains("[a] cleanup step ran"), "cleanup steps still run (review 50): \(result.stdout)")
     }
 
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")

@@ -323,6 +323,10 @@ struct RunCommandTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("executor 'test-double' did not finish step 'Run hang 60' within 1.0 seconds of being cancelled; nixactions stopped waiting for it"),
                 "\(result.stderr)")
+        // Nothing confirmed the step's processes ended: the step's error does not say they did (audit 50).
+        let all = result.stdout + result.stderr
+        #expect(all.contains("step 'Run hang 60': timed out after 1s; then executor 'test-double' did not finish"), "\(all)")
+        #expect(!all.contains("its process tree was ended"), "\(all)")
     }
 
     @Test("the runner leaves no run directory behind")

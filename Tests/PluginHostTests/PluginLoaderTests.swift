@@ -25,6 +25,25 @@ struct PluginLoaderTests {
         #expect(first.id == second.id)
     }
 
+    @Test("one library reached through two paths (a link) is one image: its entry runs once, both paths share its owner (review 50)")
+    func oneImageOneEntry() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let real = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"], in: "real")
+        let links = temp.path + "/links"
+        try FileManager.default.createDirectory(atPath: links, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: links + "/libnixactions-plugin-misbehaving.so",
+                                                   withDestinationPath: real + "/libnixactions-plugin-misbehaving.so")
+        let first = try PluginLoader.load(links + "/libnixactions-plugin-misbehaving.so").get()
+        let second = try PluginLoader.load(real + "/libnixactions-plugin-misbehaving.so").get()
+        #expect(first.owner == second.owner && first.owner != 0, "the operations of either are the plugin's own")
+        #expect(second.path == real + "/libnixactions-plugin-misbehaving.so")
+        let handle = try #require(dlopen(real + "/libnixactions-plugin-misbehaving.so", RTLD_NOW | RTLD_NOLOAD))
+        let symbol = try #require(dlsym(handle, "misbehaving_entry_calls"))
+        let calls = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+        #expect(calls == 1, "plugin.h: the entry is called once; it was called \(calls) times")
+    }
+
     @Test("a plugin built for another ABI major is refused, not called")
     func wrongABI() throws {
         let temp = try TemporaryDirectory()

@@ -32,6 +32,11 @@ struct PluginsCommand: AsyncParsableCommand {
             let folder = directory ?? home + "/.local/lib/nixactions/plugins"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             var manifest = PluginManifest.read(in: folder) ?? PluginManifest()
+            if let unreadable = manifest.unreadable {
+                // Writing a new record would drop every plugin the old one lists.
+                standardError("error: \(folder): \(unreadable)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
             var failed = false
             for file in files {
                 switch PluginLoader.load(file) {

@@ -124,18 +124,14 @@ final class HostRuntime: Sendable {
             guard let pending = entries[op], Self.owns(owner, pending) else { return nil }
             return entries.removeValue(forKey: op)
         }) else { return }
-        if here && entry.options.handOff {
+        // Not from inside the plugin's `cancel` (host.h forbids it there; going on with the task
+        // on that thread ran the rest of the job inside the cancellation handler, whose frame was
+        // then gone: a crash, audit 50): a plain `complete` instead.
+        if here && entry.options.handOff && !Self.isInsideCancel {
             HandOffExecutor.continueHere { entry.continuation.resume(returning: (status, result)) }
         } else {
             entry.continuation.resume(returning: (status, result))
         }
-    }
-
-    /// End an operation the plugin accepted but cannot carry out (no usable stream): failed now,
-    /// with `message`; what the plugin sends for it later is ignored.
-    func failAccepted(_ op: UInt64, _ message: String) {
-        let failure = (try? MessageCoding.encode(OperationFailure(message: message))) ?? []
-        complete(op, status: NXA_STATUS_FAILED, result: failure)
     }
 
     func write(_ op: UInt64, stream: Int32, _ bytes: UnsafeRawBufferPointer, from owner: UInt) {
@@ -157,6 +153,19 @@ final class HostRuntime: Sendable {
     }
 
     func cancelRun() { runCancelled.store(true, ordering: .relaxed) }
+
+    private static let insideCancelKey = "nixactions.inside-plugin-cancel"
+
+    /// Call a plugin's `cancel` with this thread marked (`isInsideCancel`).
+    static func callingCancel(_ body: () -> Void) {
+        let dictionary = Thread.current.threadDictionary
+        dictionary[insideCancelKey] = true
+        defer { dictionary.removeObject(forKey: insideCancelKey) }
+        body()
+    }
+
+    /// Whether this thread is inside a plugin's `cancel` call.
+    static var isInsideCancel: Bool { Thread.current.threadDictionary[insideCancelKey] != nil }
 
     /// Whether a plugin's NXA_STATUS_CANCELLED answers the host's cancellation (the calling task's,
     /// or the run's). One that nothing asked for is a failure of the plugin, not a cancelled run
@@ -196,6 +205,8 @@ final class HostRuntime: Sendable {
             },
             op_deadline: { _, op in HostRuntime.shared.deadline(op) },
             secret_value: { data, op, name, nameLength, value, valueLength in
+                // Lengths first: a size_t above Int.max arrives negative (review 50).
+                guard nameLength > 0, nameLength <= 256, valueLength >= 0 else { return NXA_STATUS_INVALID_ARGUMENT }
                 let bytes = UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : min(valueLength, Int(NXA_SECRET_VALUE_MAX)))
                 let status: nxa_status
                 // host.h's rules: a name of [A-Za-z_][A-Za-z0-9_]* (a name holding '=' set

@@ -41,7 +41,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
         }
         guard status == NXA_STATUS_OK, let made else {
             let (text, hint) = PluginCalls.messageAndHint(message)
-            throw EngineError("cache backend '\(name)' rejected its configuration: \(text.isEmpty ? "status \(status)" : text)",
+            throw EngineError("cache backend '\(name)' \(status == NXA_STATUS_OK ? "made no instance (create returned OK and NULL)" : "rejected its configuration: \(text.isEmpty ? "status \(status)" : text)")",
                               hint: hint ?? "check the backend's options in .nixactions/config.yml or the cache entry")
         }
         self.name = name
@@ -109,7 +109,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
                         // Nothing the host can write: the save fails now, not at its deadline (an
                         // hour, audit 50); what the plugin sends for it later is ignored.
                         slot.stream = nil
-                        HostRuntime.shared.failAccepted(op, "cache backend '\(plugin.id)' accepted the save without a usable stream (cache.h: it must give one)")
+                        self.calls.refuseAccepted(op, "cache backend '\(plugin.id)' accepted the save without a usable stream (cache.h: it must give one)")
                         return
                     }
                     let stream = HostStreamWriter(raw)

@@ -16,6 +16,16 @@ final class PluginCalls: @unchecked Sendable {
     /// then never destroyed (the process exits soon after).
     let abandoned = Atomic<Bool>(false)
 
+    /// End an operation the plugin accepted but cannot carry out (it gave no usable stream):
+    /// failed now with `message`, not at its deadline; the plugin is told (`cancel`) and, as for
+    /// an abandoned operation, its instance is never destroyed (it may still hold the operation).
+    func refuseAccepted(_ op: UInt64, _ message: String) {
+        let failure = (try? MessageCoding.encode(OperationFailure(message: message))) ?? []
+        abandoned.store(true, ordering: .relaxed)
+        HostRuntime.shared.complete(op, status: NXA_STATUS_FAILED, result: failure)
+        if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
+    }
+
     init(plugin: LoadedPlugin, instance: UnsafeMutableRawPointer, noun: String,
          cancel: (@convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void)?) {
         self.plugin = plugin
@@ -95,19 +105,21 @@ final class PluginCalls: @unchecked Sendable {
                 }
                 if accepted == NXA_STATUS_OK { onAccepted?(op) }
                 if accepted != NXA_STATUS_OK {
-                    let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
+                    // A refusal without words still names the plugin and what it refused (audit 50: "status 77").
+                    let text = message.isEmpty ? "\(noun) '\(plugin.id)' refused \(what) (status \(accepted), no message)" : message
+                    let failure = (try? MessageCoding.encode(OperationFailure(message: text))) ?? []
                     runtime.complete(op, status: accepted, result: failure)
                 } else if cancellable && Task.isCancelled {
                     // Cancelled between registering and starting: the handler may have missed it.
                     runtime.markCancelled(op)
-                    cancel?(instance, op)
+                    if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
                     watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
                 }
             }
         } onCancel: {
             guard cancellable else { return }
             runtime.markCancelled(op)
-            cancel?(instance, op)
+            if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
             watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
         }
         switch status {

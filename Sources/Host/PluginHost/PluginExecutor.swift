@@ -48,7 +48,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         guard status == NXA_STATUS_OK, let instance else {
             let (text, hint) = PluginCalls.messageAndHint(message)
-            throw EngineError("executor '\(plugin.id)' rejected its configuration: \(text.isEmpty ? "status \(status)" : text)",
+            throw EngineError("executor '\(plugin.id)' \(status == NXA_STATUS_OK ? "made no instance (create returned OK and NULL)" : "rejected its configuration: \(text.isEmpty ? "status \(status)" : text)")",
                               hint: hint ?? "check the job's 'executor.with' options")
         }
         self.instance = instance
@@ -156,7 +156,7 @@ extension PluginExecutor: ExecutorFileTransfer {
                 guard let raw = slot.stream, Int(raw.pointee.struct_size) >= MemoryLayout<nxa_stream>.size else {
                     // Nothing the host can write: the put fails now, not at its deadline.
                     slot.stream = nil
-                    HostRuntime.shared.failAccepted(op, "executor '\(plugin.id)' accepted a files put without a usable stream (files.h: it must give one)")
+                    self.calls.refuseAccepted(op, "executor '\(plugin.id)' accepted a files put without a usable stream (files.h: it must give one)")
                     return
                 }
                 let stream = HostStreamWriter(raw)

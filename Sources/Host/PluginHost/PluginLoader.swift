@@ -25,6 +25,12 @@ public struct LoadedPlugin: @unchecked Sendable {
     /// (`HostRuntime.OperationOptions.owner`).
     var owner: UInt = 0
 
+    /// The same plugin found at another path (its image is shared).
+    func at(_ path: String) -> LoadedPlugin {
+        LoadedPlugin(id: id, name: name, version: version, description: description, abiMajor: abiMajor, abiMinor: abiMinor,
+                     toolchain: toolchain, kinds: kinds, interfaces: interfaces, path: path, descriptor: descriptor, owner: owner)
+    }
+
     /// The interface struct for `id`, or nil.
     func interface(_ id: String) -> UnsafeRawPointer? {
         guard let getInterface = descriptor.pointee.get_interface else { return nil }
@@ -76,6 +82,8 @@ public enum PluginLoader {
 
     /// `/proc/self/fd/N` names given to `dlopen` so far (each is used once per process).
     static let usedNames = Mutex<Set<String>>([])
+    /// The plugins loaded, by their library's `dlopen` handle (one image per file, whatever the path).
+    static let loadedImages = Mutex<[UInt: LoadedPlugin]>([:])
 
     /// The folders searched, in order.
     public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
@@ -247,6 +255,11 @@ public enum PluginLoader {
         // by the name "/proc/self/fd/N" and would hand it out again for a later dlopen of that name,
         // so N must never be reused for another file.
         // Never dlclose: unloading Swift code crashes later conformance lookups.
+        // The same file reached through another path (a link, a linked folder) is the same image:
+        // its entry ran once already (plugin.h: "called once") and it keeps the services table it
+        // got then, which owns its operations (review 50: a second table made every completion
+        // of such a plugin ignored).
+        if let known = loadedImages.withLock({ $0[UInt(bitPattern: handle)] }) { return .success(known.at(path)) }
         guard let symbol = dlsym(handle, NXA_ENTRY_SYMBOL) else {
             return refuse("not a NixActions plugin: it does not export '\(NXA_ENTRY_SYMBOL)'")
         }
@@ -298,10 +311,12 @@ public enum PluginLoader {
         if plugin.kinds & NXA_KIND_SECRETS != 0 { kinds.append("secrets") }
         if plugin.kinds & NXA_KIND_CACHE != 0 { kinds.append("cache") }
         if plugin.kinds & NXA_KIND_FUNCTIONS != 0 { kinds.append("functions") }
-        return .success(LoadedPlugin(
+        let loaded = LoadedPlugin(
             id: id, name: text(plugin.name), version: text(plugin.version), description: text(plugin.description),
             abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,
-            interfaces: interfaces, path: path, descriptor: descriptor, owner: UInt(bitPattern: services.pointee.host_data)))
+            interfaces: interfaces, path: path, descriptor: descriptor, owner: UInt(bitPattern: services.pointee.host_data))
+        loadedImages.withLock { $0[UInt(bitPattern: handle)] = loaded }
+        return .success(loaded)
     }
 }
 

@@ -20,16 +20,20 @@ public struct PluginManifest: Sendable {
 
     public init(entries: [String: String] = [:]) { self.entries = entries }
 
+    /// The record of a folder whose record is there but cannot be read.
+    static var refusing: PluginManifest {
+        var manifest = PluginManifest()
+        manifest.unreadable = "this folder's record (\(fileName)) is there but is not a readable file (a folder, a dangling link, no permission); every plugin here is refused until it is fixed"
+        return manifest
+    }
+
     /// The manifest of `folder`, or nil when it has none.
     public static func read(in folder: String) -> PluginManifest? {
         let path = folder + "/" + fileName
         var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        guard info.st_mode & S_IFMT == S_IFREG, let data = FileManager.default.contents(atPath: path) else {
-            var refusing = PluginManifest()
-            refusing.unreadable = "this folder's manifest (\(fileName)) is not a readable file; every plugin here is refused until it is fixed"
-            return refusing
-        }
+        // A link to the record is followed (symlinkJoin, stow); a missing one is no record.
+        guard stat(path, &info) == 0 else { return lstat(path, &info) == 0 ? Self.refusing : nil }
+        guard info.st_mode & S_IFMT == S_IFREG, let data = FileManager.default.contents(atPath: path) else { return Self.refusing }
         // Bytes that are not UTF-8 (a comment in Latin-1) cannot hide or change an entry: names and
         // hashes are compared as written.
         let text = String(decoding: data, as: UTF8.self)

@@ -54,7 +54,7 @@ final class PluginSecrets: @unchecked Sendable {
             }
             guard status == NXA_STATUS_OK, let made else {
                 let (text, hint) = PluginCalls.messageAndHint(message)
-                throw EngineError("secret provider '\(id)' could not start: \(text.isEmpty ? "status \(status)" : text)", hint: hint)
+                throw EngineError("secret provider '\(id)' could not start: \(status == NXA_STATUS_OK ? "create returned OK and no instance (NULL)" : text.isEmpty ? "status \(status)" : text)", hint: hint)
             }
             let instance = Instance(plugin: plugin, table: table, instance: made)
             instances[id] = instance
@@ -116,8 +116,10 @@ final class PluginSecrets: @unchecked Sendable {
         }
         guard let request = try? MessageCoding.encode(SecretsRelease(reason: reason)) else { return }
         for provider in all {
+            var options = HostRuntime.OperationOptions(cancellable: false, deadline: HostRuntime.deadline(after: Self.releaseTimeout))
+            options.owner = provider.plugin.owner
             let (status, _) = await HostRuntime.shared.call(
-                options: .init(cancellable: false, deadline: HostRuntime.deadline(after: Self.releaseTimeout)),
+                options: options,
                 timeout: Self.releaseTimeout, cancel: nil
             ) { op, error in
                 request.withUnsafeBytes { provider.table.pointee.release(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
@@ -155,7 +157,7 @@ extension HostRuntime {
             if !Task.isCancelled {
                 complete(op, status: NXA_STATUS_TIMED_OUT, result: [])
                 // Completed already (the host stops waiting): the plugin hears of it by its cancel callback.
-                if options.cancellable, let cancel { cancel(op) }
+                if options.cancellable, let cancel { HostRuntime.callingCancel { cancel(op) } }
             }
         }
         defer { watchdog.cancel() }
@@ -174,7 +176,7 @@ extension HostRuntime {
             await operation()
         } onCancel: {
             self.markCancelled(op)
-            cancel(op)
+            HostRuntime.callingCancel { cancel(op) }
         }
     }
 }

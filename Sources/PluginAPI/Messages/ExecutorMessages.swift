@@ -161,12 +161,16 @@ public struct StepSpec: Codable, Sendable, Hashable {
     /// Other names for capture files: alias → capture name (e.g. JOB_ENV → GITHUB_ENV).
     public var captureAliases: [String: String]?
     /// Where the capture files go, by name (optional, added after 1.2): paths the host chose in
-    /// the job's `JobStarted.temporaryDirectory`, so that the step's templates can name them
+    /// the job's `JobStarted.commandFilesFolder` (else its `temporaryDirectory`), so that the step's templates can name them
     /// before it runs (`github.env`, `github.output`, … as on GitHub). An executor that knows the
     /// field makes exactly these files (empty) and points the variables at them; one that does
     /// not picks its own, and those context values then name files the step does not get. A
     /// name missing here gets the executor's own path.
     public var capturePaths: [String: String]?
+    /// True (optional, added after 1.2): when the host cancels this step, the executor that knows
+    /// the field ends it and answers with its result, `StepResult.cancelled` set and the capture
+    /// files read, instead of NXA_STATUS_CANCELLED. nil or false: NXA_STATUS_CANCELLED.
+    public var filesWhenCancelled: Bool?
     /// The job's shared environment (optional fields added after 1.2, sent only to an executor whose
     /// `JobStarted.keepsEnvironment` is true). When set, the executor keeps it for the job,
     /// replacing what it kept, and the step's environment is this with `environment` over it.
@@ -206,7 +210,8 @@ public struct StepResult: Codable, Sendable, Hashable {
     /// Contents of the `captureFiles`, by variable name.
     public var files: [String: String]
     /// True (optional, added after 1.2): the host cancelled the step (its time limit, the run's
-    /// cancellation) and the executor ended it; `files` hold what it wrote before, which the host
+    /// cancellation) and the executor ended it, answering a `StepSpec.filesWhenCancelled` step;
+    /// `files` hold what it wrote before, which the host
     /// uses as GitHub's runner does (it reads the files in a `finally`: a cleanup step sees the
     /// ids a hung step recorded). An executor may instead answer NXA_STATUS_CANCELLED, as before.
     public var cancelled: Bool?
@@ -333,6 +338,7 @@ extension StepSpec: FastJSONMessage {
         writer.key("pathPrepend"); writer.strings(pathPrepend)
         if let captureAliases { writer.key("captureAliases"); writer.stringMap(captureAliases) }
         if let capturePaths { writer.key("capturePaths"); writer.stringMap(capturePaths) }
+        if let filesWhenCancelled { writer.key("filesWhenCancelled"); writer.bool(filesWhenCancelled) }
         if let jobEnvironment { writer.key("jobEnvironment"); writer.stringMap(jobEnvironment) }
         if let usesJobEnvironment { writer.key("usesJobEnvironment"); writer.bool(usesJobEnvironment) }
         writer.endObject()
@@ -349,6 +355,7 @@ extension StepSpec: FastJSONMessage {
             captureFiles: try json.strings("captureFiles", of: type), pathPrepend: try json.strings("pathPrepend", of: type))
         captureAliases = try json.optionalStringMap("captureAliases", of: type)
         capturePaths = try json.optionalStringMap("capturePaths", of: type)
+        filesWhenCancelled = try json.optionalBool("filesWhenCancelled", of: type)
         jobEnvironment = try json.optionalStringMap("jobEnvironment", of: type)
         usesJobEnvironment = try json.optionalBool("usesJobEnvironment", of: type)
     }

@@ -133,6 +133,17 @@ public enum FastFiles {
         }
     }
 
+    /// Make `path` a new empty file (0600), whatever was there: removed first, then created with
+    /// O_EXCL, so a link or a named pipe planted at the name is never followed or opened (a FIFO
+    /// would block the caller). Returns the errno of a failure.
+    public static func createEmpty(_ path: String) -> Int32? {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return errno }
+        close(fd)
+        return nil
+    }
+
     /// Most bytes `take` reads by default (16 MiB): the size limit of a step's GITHUB_OUTPUT, GITHUB_ENV,
     /// GITHUB_PATH and GITHUB_STEP_SUMMARY files. The host refuses a file that comes back longer.
     public static let captureLimit = 16 << 20

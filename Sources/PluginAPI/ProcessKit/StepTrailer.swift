@@ -31,7 +31,8 @@ public struct StepTrailer: Sendable {
     /// Without `end`, the lines print the files only, and whoever ran the wrapper prints the
     /// `end` frame once it exited, so that the frame comes even when it was killed.
     public static func lines(key: String, captures: [(name: String, path: String)], end: Bool = true) -> [String] {
-        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }" }
+        // Each file is removed once printed (it was made for this step; the next step gets new ones).
+        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }; rm -f \(ShellWords.quote($0.path))" }
             + (end ? [endLine(key: key, status: "$code")] : [])
     }
 

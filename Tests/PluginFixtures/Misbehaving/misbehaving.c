@@ -135,10 +135,16 @@ static const nxa_plugin descriptor = {
     .get_interface = get_interface,
 };
 
+static int entry_calls;
+
+/* For the tests: how often the host called the entry (plugin.h: once). */
+__attribute__((visibility("default"))) int misbehaving_entry_calls(void) { return entry_calls; }
+
 __attribute__((visibility("default"))) nxa_status nixactions_plugin_entry(const nxa_host_info *info,
                                                                          const nxa_plugin **out_plugin,
                                                                          nxa_error *error) {
     (void)error;
+    entry_calls++;
     host = info->services;
     *out_plugin = &descriptor;
     return NXA_STATUS_OK;

@@ -88,7 +88,7 @@ final class JobHashing: Sendable {
                     continue
                 }
                 _ = try await files.getTree(
-                    FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: rules.includes, exclude: [".git/**", ".git"])]),
+                    FilesGet(jobKey: jobKey, roots: [FilesGetRoot(name: "", path: "", include: rules.includes, exclude: rules.finalExcludes + [".git/**", ".git"])]),
                     into: hasher)
                 let value = try hasher.result()
                 state.withLock { $0.known[patterns] = value }

@@ -348,6 +348,7 @@ extension JobRunner {
             // GITHUB_STATE for every step, as GitHub's runner has it (a run step's state goes nowhere).
             captureFiles: Self.captureFiles + ["GITHUB_STATE"], pathPrepend: state.pathPrepend)
         spec.capturePaths = capturePaths
+        spec.filesWhenCancelled = true  // what a step ended by a time limit wrote is used (`attemptStep`)
         if let shared {
             // Only what differs from the job's environment, which the executor keeps.
             spec.environment = shared.delta(env, names: stepEnvNames(step, state: state), action: actionName(step, topLevel: state.frame == nil))
@@ -575,11 +576,18 @@ extension JobRunner {
             }
         }
         pipeline.finish()
-        if case .finished(let result, _) = outcome, result.cancelled == true {
+        if case .finished(let result, _) = outcome, result.cancelled == true, timedOut || Task.isCancelled {
             // Ended by the host's cancel: its command files, for what the job does next.
             return (timedOut ? .timedOut(timeout ?? .zero) : .cancelled, result.files)
         }
-        if timedOut { return (.timedOut(timeout ?? .zero), nil) }
+        if timedOut {
+            // The executor never answered the cancel (it was abandoned): nothing confirms the
+            // step's processes ended, so the message must not say they did (audit 50).
+            if case .error(let text) = outcome {
+                return (.error("timed out after \(DurationParser.format(timeout ?? .zero)); then \(text)"), nil)
+            }
+            return (.timedOut(timeout ?? .zero), nil)
+        }
         if case .finished(let result, _) = outcome { return (.finished(result, pipeline.commandResults), nil) }
         return (outcome, nil)
     }

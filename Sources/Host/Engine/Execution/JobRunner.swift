@@ -217,9 +217,8 @@ struct JobRunner: Sendable {
             if state.succeeded && !runner.job.caches.isEmpty {
                 await runner.restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
             }
-            if !Task.isCancelled {
-                await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
-            }
+            // Cancelled during the restore: runSteps runs only the cleanup steps, as after any cancellation.
+            await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
             return state
         }
         let timedOut = TimeoutFlag()

@@ -186,6 +186,12 @@ struct HashPatterns: Sendable {
     /// The include patterns (what a files `get` is asked for; `matches` then decides).
     var includes: [String] { rules.filter { !$0.exclude }.map(\.pattern) }
 
+    /// The excludes no later include can undo: a files `get` may leave their files out.
+    var finalExcludes: [String] {
+        guard let lastInclude = rules.lastIndex(where: { !$0.exclude }) else { return rules.map(\.pattern) }
+        return rules[(lastInclude + 1)...].map(\.pattern)
+    }
+
     func matches(_ path: String) -> Bool {
         var matched = false
         for rule in rules where rule.exclude == matched && HashFiles.globOrAncestor(rule.pattern, path) { matched = !rule.exclude }

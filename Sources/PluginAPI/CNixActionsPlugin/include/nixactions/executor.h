@@ -129,6 +129,21 @@ typedef struct nxa_executor_v1 {
  *    message stays small whatever the size of the environment. PluginKit does all of this for
  *    every executor built with it; an executor that does not set `keepsEnvironment` gets every
  *    step's whole environment, as in 1.2.
+ *
+ *  - A step's command files (optional JSON fields added after 1.2). The executor makes each of
+ *    the StepSpec's `captureFiles` an empty file before the step starts, as GitHub's runner does
+ *    (`@actions/core` refuses to write to a missing one). StepSpec `capturePaths` names where: the
+ *    host chose them (in JobStarted `commandFilesFolder`, else `temporaryDirectory`) so that
+ *    `github.env`, `github.output`, … name them; an executor that knows the field uses exactly
+ *    those paths, one that does not picks its own (those context values then name other files).
+ *    With StepSpec `filesWhenCancelled: true`, a step the host cancels (its time limit, the run's
+ *    cancellation) is ended as above and then completed with NXA_STATUS_OK and a StepResult whose
+ *    `cancelled` is true and whose `files` hold what the step wrote, which the host uses (GitHub
+ *    reads them whatever ended the step); without it, NXA_STATUS_CANCELLED as before. The host
+ *    honours `cancelled` only when it did cancel the step.
+ *
+ *  - Every function of the table but `cancel` must be set: the host refuses a plugin whose table
+ *    has a NULL where a function must be (and a descriptor without `get_interface`), naming it.
  */
 
 #endif

@@ -92,8 +92,10 @@ typedef struct nxa_host_services {
      *
      * Returns NXA_STATUS_OK (stored), NXA_STATUS_INVALID_ARGUMENT (`op` is not a live resolve
      * operation of this plugin, a bad name, a NUL in the value, a value too long: the plugin
-     * fails the operation naming the key, never the value), NXA_STATUS_CANCELLED (the operation
-     * was cancelled: stop), NXA_STATUS_TIMED_OUT (it was abandoned: stop). */
+     * fails the operation naming the key, never the value; an op that was abandoned or has
+     * completed is no longer live: stop). This host does not return NXA_STATUS_CANCELLED or
+     * NXA_STATUS_TIMED_OUT here (a plugin learns of a cancel through `cancel` or `is_cancelled`);
+     * a plugin should treat them, if a later host returns them, as "stop". */
     nxa_status (*secret_value)(void *host_data, nxa_op_id op, const char *name, size_t name_len,
                                const uint8_t *value, size_t value_len);
 
