@@ -60,8 +60,7 @@ final class SopsSecrets: SecretsPlugin {
         }
         // Checked before anything is decrypted.
         let requested = try SecretDocuments.requestedKeys(options)
-        let extractText = try SecretDocuments.string(options, "extract")
-        let extract = try extractText.map { text in
+        let extract = try SecretDocuments.string(options, "extract").map { text in
             guard let path = Self.extractPath(text) else {
                 throw OperationFailure(message: "'extract' is not a key path: \(text)",
                                        hint: #"write it as sops does: '["db"]["password"]', or '["hosts"][0]' for a list item"#)

@@ -186,13 +186,13 @@ struct PluginInstallTests {
 
 @Suite("plugins that break the host's rules (audit 50)")
 struct MisbehavingPluginTests {
-    func run(_ workflow: String) async throws -> CommandResult {
+    func run(_ workflow: String, environment: [String: String] = [:]) async throws -> CommandResult {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
         try temp.write("wf.yml", workflow)
         return try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: temp.path,
-                                    environment: ["NIXACTIONS_PLUGIN_PATH": folder])
+                                    environment: ["NIXACTIONS_PLUGIN_PATH": folder].merging(environment) { _, given in given })
     }
 
     @Test("a secret value with a NUL, or a name that is not a variable name, is refused, and the value is masked all the same (the part before the NUL reached the step in clear)",
@@ -259,6 +259,21 @@ struct MisbehavingPluginTests {
         #expect(result.stdout.contains("job 'a' timed out after 3s"), "\(result.stdout)")
         #expect(!result.stdout.contains("[a] step ran"))
         #expect(result.stdout.contains("[a] cleanup step ran"), "cleanup steps still run (review 50): \(result.stdout)")
+    }
+
+    @Test("a save the backend accepts without a stream to write into fails at once, not at its one-hour deadline; the job goes on")
+    func saveWithoutStream() async throws {
+        let result = try await run("""
+            jobs:
+              a:
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: mkdir -p deps && echo x > deps/x && echo "step ran"
+            """, environment: ["MISBEHAVING_CACHE": "nullstream"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.seconds < 30, "took \(result.seconds) s")
+        #expect(result.stdout.contains("[a] step ran"))
+        #expect((result.stdout + result.stderr).contains("accepted the save without a usable stream"), "\(result.stdout)\(result.stderr)")
     }
 
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")

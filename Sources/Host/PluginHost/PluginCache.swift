@@ -23,16 +23,9 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
     static let pruneDeadline: Duration = .seconds(900)
 
     init(name: String, plugin: LoadedPlugin, configuration: CacheConfiguration) throws {
-        guard let raw = plugin.interface(cacheInterfaceV1) else {
+        guard let table = try plugin.table(cacheInterfaceV1, as: nxa_cache_v1.self, what: "a cache table",
+                                           optional: [MemoryLayout<nxa_cache_v1>.offset(of: \.cancel)]) else {
             throw EngineError("plugin '\(plugin.id)' is not a cache backend", hint: "run 'nixactions plugins list' to see what it provides")
-        }
-        let table = raw.assumingMemoryBound(to: nxa_cache_v1.self)
-        guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_cache_v1>.size else {
-            throw EngineError("plugin '\(plugin.id)' has a cache table of \(table.pointee.struct_size) bytes, too small for \(cacheInterfaceV1)")
-        }
-        guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_cache_v1>.offset(of: \.cancel)]) else {
-            throw EngineError("plugin '\(plugin.id)' has a cache table with a function missing (a NULL pointer); it cannot be used",
-                              hint: "every function of \(cacheInterfaceV1) but cancel must be set; rebuild or remove the plugin")
         }
         let json = try MessageCoding.encode(configuration)
         var made: UnsafeMutableRawPointer?

@@ -144,3 +144,26 @@ final class PluginCalls: @unchecked Sendable {
         }
     }
 }
+
+extension LoadedPlugin {
+    /// The interface table `interface` as `T` (nil: the plugin does not provide it), checked
+    /// before any use: its `struct_size` (the first field of every table) at least `T`'s, and a
+    /// function in every slot after it but those at `optional` offsets (`cancel`). Otherwise an
+    /// error naming the plugin and `what` ("an executor table"): a NULL crashed the host at its
+    /// first call (audit 50).
+    func table<T>(_ interface: String, as type: T.Type, what: String, optional: [Int?] = []) throws -> UnsafePointer<T>? {
+        guard let raw = self.interface(interface) else { return nil }
+        let size = Int(raw.load(as: UInt32.self))
+        guard size >= MemoryLayout<T>.size else {
+            throw EngineError("plugin '\(id)' has \(what) of \(size) bytes, too small for \(interface)")
+        }
+        let skip = Set(optional.compactMap { $0 })
+        let pointer = MemoryLayout<UnsafeRawPointer>.size
+        for offset in stride(from: pointer, to: MemoryLayout<T>.size, by: pointer)
+        where !skip.contains(offset) && raw.load(fromByteOffset: offset, as: UInt.self) == 0 {
+            throw EngineError("plugin '\(id)' has \(what) with a function missing (a NULL pointer); it cannot be used",
+                              hint: "every function of \(interface)\(skip.isEmpty ? "" : " but cancel") must be set; rebuild or remove the plugin")
+        }
+        return raw.assumingMemoryBound(to: T.self)
+    }
+}

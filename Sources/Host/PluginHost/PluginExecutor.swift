@@ -14,30 +14,13 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     let filesTable: UnsafePointer<nxa_executor_files_v1>?
 
     init(plugin: LoadedPlugin, configuration: ExecutorConfiguration) throws {
-        guard let raw = plugin.interface(executorInterfaceV1) else {
+        guard let table = try plugin.table(executorInterfaceV1, as: nxa_executor_v1.self, what: "an executor table",
+                                           optional: [MemoryLayout<nxa_executor_v1>.offset(of: \.cancel)]) else {
             throw EngineError("plugin '\(plugin.id)' is not an executor", hint: "run 'nixactions plugins list' to see what it provides")
-        }
-        let table = raw.assumingMemoryBound(to: nxa_executor_v1.self)
-        guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_executor_v1>.size else {
-            throw EngineError("plugin '\(plugin.id)' has an executor table of \(table.pointee.struct_size) bytes, too small for \(executorInterfaceV1)")
-        }
-        guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_executor_v1>.offset(of: \.cancel)]) else {
-            throw EngineError("plugin '\(plugin.id)' has an executor table with a function missing (a NULL pointer); it cannot be used",
-                              hint: "every function of \(executorInterfaceV1) but cancel must be set; rebuild or remove the plugin")
         }
         self.plugin = plugin
         self.table = table
-        if let files = plugin.interface(executorFilesInterfaceV1)?.assumingMemoryBound(to: nxa_executor_files_v1.self) {
-            guard Int(files.pointee.struct_size) >= MemoryLayout<nxa_executor_files_v1>.size else {
-                throw EngineError("plugin '\(plugin.id)' has a files table of \(files.pointee.struct_size) bytes, too small for \(executorFilesInterfaceV1)")
-            }
-            guard !LoadedPlugin.lacksFunctions(files) else {
-                throw EngineError("plugin '\(plugin.id)' has a files table with a function missing (a NULL pointer); it cannot be used")
-            }
-            filesTable = files
-        } else {
-            filesTable = nil
-        }
+        filesTable = try plugin.table(executorFilesInterfaceV1, as: nxa_executor_files_v1.self, what: "a files table")
         let json = try JSONEncoder().encode(configuration)
         var instance: UnsafeMutableRawPointer?
         let (status, message) = Self.callWithError { error in

@@ -36,19 +36,6 @@ public struct LoadedPlugin: @unchecked Sendable {
         guard let getInterface = descriptor.pointee.get_interface else { return nil }
         return id.withCString { getInterface(descriptor, $0) }
     }
-
-    /// Whether an interface table has a NULL where a function must be (every slot after
-    /// `struct_size` up to `T`'s size, but those at `optional` offsets): such a plugin is refused
-    /// with its name, not left to crash the host at the first call (audit 50).
-    static func lacksFunctions<T>(_ table: UnsafePointer<T>, optional: [Int?] = []) -> Bool {
-        let raw = UnsafeRawPointer(table)
-        let skip = Set(optional.compactMap { $0 })
-        let pointer = MemoryLayout<UnsafeRawPointer>.size
-        for offset in stride(from: pointer, to: MemoryLayout<T>.size, by: pointer) where !skip.contains(offset) {
-            if raw.load(fromByteOffset: offset, as: UInt.self) == 0 { return true }
-        }
-        return false
-    }
 }
 
 /// A file that was looked at and not accepted, with the reason.

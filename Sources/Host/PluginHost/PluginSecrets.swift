@@ -36,16 +36,9 @@ final class PluginSecrets: @unchecked Sendable {
                     hint: didYouMean(id, in: known).map { "did you mean '\($0)'?" }
                         ?? (known.isEmpty ? "no secret provider plugins are installed" : "available: \(known.joined(separator: ", "))"))
             }
-            guard let raw = plugin.interface(secretsInterfaceV1) else {
+            guard let table = try plugin.table(secretsInterfaceV1, as: nxa_secrets_v1.self, what: "a secrets table",
+                                               optional: [MemoryLayout<nxa_secrets_v1>.offset(of: \.cancel)]) else {
                 throw EngineError("plugin '\(id)' does not provide \(secretsInterfaceV1)")
-            }
-            let table = raw.assumingMemoryBound(to: nxa_secrets_v1.self)
-            guard Int(table.pointee.struct_size) >= MemoryLayout<nxa_secrets_v1>.size else {
-                throw EngineError("plugin '\(id)' has a secrets table of \(table.pointee.struct_size) bytes, too small for \(secretsInterfaceV1)")
-            }
-            guard !LoadedPlugin.lacksFunctions(table, optional: [MemoryLayout<nxa_secrets_v1>.offset(of: \.cancel)]) else {
-                throw EngineError("plugin '\(id)' has a secrets table with a function missing (a NULL pointer); it cannot be used",
-                                  hint: "every function of \(secretsInterfaceV1) but cancel must be set; rebuild or remove the plugin")
             }
             let json = try MessageCoding.encode(configuration)
             var made: UnsafeMutableRawPointer?

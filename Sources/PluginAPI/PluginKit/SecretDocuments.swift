@@ -12,11 +12,6 @@ public enum SecretDocuments {
         /// Name → value, and the key path each name came from (for messages and `keys:`).
         public var values: [String: String] = [:]
         public var paths: [String: String] = [:]
-
-        public init(values: [String: String] = [:], paths: [String: String] = [:]) {
-            self.values = values
-            self.paths = paths
-        }
     }
 
     /// Flatten a document. Two paths that give the same name are an error naming both.

@@ -2,6 +2,7 @@
  * entry's `mode` picks the mistake, an executor whose table lacks `run_step`, and a cache backend
  * whose lookup hangs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nixactions.h"
@@ -64,11 +65,25 @@ static const nxa_secrets_v1 secrets = {
 };
 
 /* A cache backend whose lookup never answers until it is cancelled (the job's time limit must
- * cover it), and whose other operations fail at once. One lookup at a time. */
+ * cover it), and whose other operations fail at once. One lookup at a time.
+ * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream. */
 static volatile nxa_op_id hanging;
+
+static int null_stream(void) {
+    const char *mode = getenv("MISBEHAVING_CACHE");
+    return mode && strcmp(mode, "nullstream") == 0;
+}
+
+static void answer(nxa_op_id op, const char *json) {
+    host->complete(host->host_data, op, NXA_STATUS_OK, (const uint8_t *)json, strlen(json));
+}
 
 static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
     (void)instance, (void)json, (void)length, (void)error;
+    if (null_stream()) {
+        answer(op, "{\"exact\":false}");
+        return NXA_STATUS_OK;
+    }
     hanging = op;
     return NXA_STATUS_OK;
 }
@@ -94,14 +109,22 @@ static nxa_status plain(void *i, nxa_op_id op, const uint8_t *j, size_t l, nxa_e
     (void)i, (void)op, (void)j, (void)l;
     return refuse(e);
 }
+static nxa_status reserve(void *i, nxa_op_id op, const uint8_t *j, size_t l, nxa_error *e) {
+    (void)i, (void)j, (void)l;
+    if (!null_stream()) return refuse(e);
+    answer(op, "{\"reserved\":true,\"reservation\":\"r1\"}");
+    return NXA_STATUS_OK;
+}
 static nxa_status save(void *i, nxa_op_id op, const uint8_t *j, size_t l, const nxa_stream **s, nxa_error *e) {
-    (void)i, (void)op, (void)j, (void)l, (void)s;
-    return refuse(e);
+    (void)i, (void)op, (void)j, (void)l;
+    if (!null_stream()) return refuse(e);
+    *s = 0; /* accepted, and no stream to write into: against cache.h */
+    return NXA_STATUS_OK;
 }
 
 static const nxa_cache_v1 cache = {
     .struct_size = sizeof(nxa_cache_v1),
-    .create = create, .lookup = lookup, .restore = restore, .reserve = plain, .save = save, .commit = plain,
+    .create = create, .lookup = lookup, .restore = restore, .reserve = reserve, .save = save, .commit = plain,
     .list = plain, .prune = plain, .cancel = cache_cancel, .destroy = destroy,
 };
 

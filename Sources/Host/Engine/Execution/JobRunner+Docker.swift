@@ -120,7 +120,7 @@ extension JobRunner {
             """
         // The command files: their folder mounted once when they share one (each mount costs the
         // container's start), else each file. Made if the executor has not (a mount needs the file).
-        let files = captureFiles + ["GITHUB_STATE"]
+        let files = stepCaptureFiles
         script += "_nxa_dir=\nfor _nxa_file in" + files.map { " \"${\($0):-}\"" }.joined() + "; do\n"
             + "  [ -n \"$_nxa_file\" ] || continue\n  : >> \"$_nxa_file\"\n"
             + "  if [ -z \"$_nxa_dir\" ]; then _nxa_dir=${_nxa_file%/*}; elif [ \"$_nxa_dir\" != \"${_nxa_file%/*}\" ]; then _nxa_dir=/; fi\n"

@@ -345,8 +345,8 @@ extension JobRunner {
         var spec = StepSpec(
             jobKey: executorKey, index: step.index, displayName: name, script: script, shell: shell.arguments,
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
-            // GITHUB_STATE for every step, as GitHub's runner has it (a run step's state goes nowhere).
-            captureFiles: Self.captureFiles + ["GITHUB_STATE"], pathPrepend: state.pathPrepend)
+            // A run step's GITHUB_STATE goes nowhere, as on GitHub.
+            captureFiles: Self.stepCaptureFiles, pathPrepend: state.pathPrepend)
         spec.capturePaths = capturePaths
         spec.filesWhenCancelled = true  // what a step ended by a time limit wrote is used (`attemptStep`)
         if let shared {
@@ -600,7 +600,7 @@ extension JobRunner {
     /// the job's temporary folder, `RUNNER_TEMP`).
     static func capturePaths(in temporary: String, serial: Int) -> [String: String] {
         var paths: [String: String] = [:]
-        for name in captureFiles + ["GITHUB_STATE"] { paths[name] = temporary + "/_github_\(serial)_" + name.dropFirst(7).lowercased() }
+        for (name, key) in commandFileKeys { paths[name] = temporary + "/_github_\(serial)_" + key }
         return paths
     }
 
@@ -608,7 +608,7 @@ extension JobRunner {
     /// `state`: GitHub's runner sets them per step, as it makes the files).
     static func withCommandFiles(_ contexts: [String: ExpressionValue], _ paths: [String: String]) -> [String: ExpressionValue] {
         guard case .object(var github)? = contexts["github"] else { return contexts }
-        for (name, path) in paths { github[String(name.dropFirst(7)).lowercased()] = .string(path) }
+        for (name, key) in commandFileKeys { if let path = paths[name] { github[key] = .string(path) } }
         github.sort { $0.key < $1.key }
         var contexts = contexts
         contexts["github"] = .object(github)

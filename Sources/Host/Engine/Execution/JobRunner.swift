@@ -33,6 +33,10 @@ struct JobRunner: Sendable {
     var willFinish: (@Sendable () -> Void)?
 
     static let captureFiles = ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"]
+    /// A step's command files: GITHUB_STATE too, for every step, as GitHub's runner has it.
+    static let stepCaptureFiles = captureFiles + ["GITHUB_STATE"]
+    /// Each one's key in `github` and in its file's name (`GITHUB_STEP_SUMMARY` → `step_summary`).
+    static let commandFileKeys = stepCaptureFiles.map { ($0, $0.dropFirst("GITHUB_".count).lowercased()) }
     /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation) may run, unless
     /// the run says otherwise (`RunOptions.cleanupLimit`).
     public static let defaultCleanupLimit: Duration = .seconds(300)
