@@ -120,7 +120,7 @@ struct DocumentedRulesScenarios {
         #expect(checkout.stdout.contains("opted out of the project copy"))
     }
 
-    @Test("variables every step sees: GITHUB_ACTION, JOB_ENV, GITHUB_PATH order; CI: false is kept (GitHub's runner sets CI only when no env does)")
+    @Test("variables every step sees: GITHUB_ACTION, JOB_ENV, GITHUB_PATH order (a repeat moves to the front, spaces kept); CI: false is kept (GitHub's runner sets CI only when no env does)")
     func runnerVariables() async throws {
         let result = try await run("""
             env:
@@ -134,8 +134,14 @@ struct DocumentedRulesScenarios {
                       echo "FROM_JOB_ENV=yes" >> "$JOB_ENV"
                       echo /first/dir >> "$GITHUB_PATH"
                       echo /second/dir >> "$GITHUB_PATH"
+                  - run: |
+                      # A repeat moves to the front (GitHub's runner lists an entry once); spaces are kept.
+                      echo /first/dir >> "$GITHUB_PATH"
+                      echo " /spaced dir " >> "$GITHUB_PATH"
+                      echo /third/dir >> "$GITHUB_PATH"
                   - id: named
-                    run: echo "named=$GITHUB_ACTION job_env=$FROM_JOB_ENV path=${PATH%%:/usr*} ci=$CI f=$F"
+                    run: |
+                      echo "named=$GITHUB_ACTION job_env=$FROM_JOB_ENV path=[$(echo "$PATH" | cut -d : -f 1-4)] ci=$CI f=$F"
                   - run: echo "runner=$RUNNER_OS/$RUNNER_ARCH ${{ runner.os }}/${{ runner.arch }}"
             """)
         #expect(result.status == 0)
@@ -146,7 +152,7 @@ struct DocumentedRulesScenarios {
         let arch = machine == "x86_64" ? "X64" : machine == "aarch64" ? "ARM64" : machine
         #expect(result.stdout.contains("[a] runner=Linux/\(arch) Linux/\(arch)\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] first=__run\n"))
-        #expect(result.stdout.contains("[a] named=named job_env=yes path=/second/dir:/first/dir"))
+        #expect(result.stdout.contains("[a] named=named job_env=yes path=[/third/dir: /spaced dir :/first/dir:/second/dir]"))
         // A plain 1.0 is GitHub's number 1, written back as "1" (GitHubScalarsTests).
         #expect(result.stdout.contains("ci=false f=1\n"), "\(result.stdout)")
     }

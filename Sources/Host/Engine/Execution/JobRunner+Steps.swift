@@ -736,12 +736,16 @@ extension JobRunner {
                 for (name, value) in entries { state.savedState[name] = value }
             }
         }
-        for entry in commands.path where !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
+        // GitHub's runner takes each non-empty line as it is (spaces kept) and moves an entry
+        // written again to the front instead of listing it twice.
+        func prepend(_ entry: String) {
+            guard !entry.isEmpty else { return }
+            state.pathPrepend.removeAll { $0 == entry }
+            state.pathPrepend.insert(entry, at: 0)
+        }
+        for entry in commands.path { prepend(entry) }
         if let text = text("GITHUB_PATH") {
-            for line in EnvFileParser.lines(text) {
-                let entry = line.trimmingCharacters(in: .whitespaces)
-                if !entry.isEmpty { state.pathPrepend.insert(entry, at: 0) }
-            }
+            for line in EnvFileParser.lines(text) { prepend(String(line)) }
         }
         if let entries = entries("GITHUB_OUTPUT") ?? (commands.outputs.isEmpty ? nil : []) {
             // In the order written; names are one name whatever their case, the first spelling
