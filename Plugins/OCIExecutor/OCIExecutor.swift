@@ -310,8 +310,12 @@ final class OCIExecutor: ExecutorPlugin {
         }
         var files: [String: String] = [:]
         for (file, path) in captures { files[file] = FastFiles.take(path) ?? "" }
-        try Task.checkCancellation()
-        return StepResult(exitCode: exitCode, files: files)
+        // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
+        // back, marked, when the host asks for it, as GitHub's runner reads the files whatever
+        // ended the step.
+        guard Task.isCancelled else { return StepResult(exitCode: exitCode, files: files) }
+        guard step.filesWhenCancelled == true else { throw CancellationError() }
+        return StepResult(exitCode: exitCode, files: files, cancelled: true)
     }
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {

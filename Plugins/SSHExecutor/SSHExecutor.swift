@@ -382,13 +382,19 @@ final class SSHExecutor: ExecutorPlugin {
         let outcome = await session.run(number, wrapper: wrapper, key: key, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
             stream, bytes in bytes.withUnsafeBytes { context.write($0, to: stream == 2 ? .stderr : .stdout) }
         }
-        try Task.checkCancellation()
         switch outcome {
-        case .finished(let status, let files): return StepResult(exitCode: status, files: files)
+        case .finished(let status, let files):
+            // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
+            // back, marked, when the host asks for it (the wrapper's trailer outlives the SIGTERM).
+            guard Task.isCancelled else { return StepResult(exitCode: status, files: files) }
+            guard step.filesWhenCancelled == true else { throw CancellationError() }
+            return StepResult(exitCode: status, files: files, cancelled: true)
         case .lost(let why):
+            try Task.checkCancellation()
             throw OperationFailure(message: "the connection to \(target.name) was lost: \(why)",
                                    hint: "check the host and the network; ssh's own message, if any, is in the step's output")
         case .abandoned:
+            try Task.checkCancellation()
             throw OperationFailure(message: "the step did not end within \((grace + .seconds(5)).components.seconds)s of its cancel; "
                                    + "its processes are ended when the job finishes")
         }

@@ -55,13 +55,16 @@ extension RealExecutorSuites {
                     shell: sh
                     run: echo "sh says $((6 * 7))"
                   - name: times out
+                    id: hung
                     timeout: 2s
                     run: |
+                      echo "HUNG_ENV=set" >> "$GITHUB_ENV"
+                      echo "recorded=4242" >> "$GITHUB_OUTPUT"
                       (exec -a nxaconformance sleep 300) &
                       sleep 300
                   - name: cleanup
                     if: always()
-                    run: echo "cleanup ran after the timeout"
+                    run: echo "cleanup ran after the timeout and saw recorded=${{ steps.hung.outputs.recorded }} env=$HUNG_ENV"
                 outputs:
                   value: ${{ steps.files.outputs.value }}
               after:
@@ -109,7 +112,8 @@ extension RealExecutorSuites {
             "[main] in=/sub/dir\n",
             "[main] sh says 42\n",
             "[main] error: step 'times out' timed out after 2s; its process tree was ended\n",
-            "[main] cleanup ran after the timeout\n",
+            // What the timed-out step wrote to its command files is used, as GitHub's runner reads them.
+            "[main] cleanup ran after the timeout and saw recorded=4242 env=set\n",
             "[after] main gave forty-two result failure\n",
             // Artifacts both ways (the ssh executor moves them through its files interface).
             "[upload] uploaded artifact 'report': report.txt (1 file)\n",

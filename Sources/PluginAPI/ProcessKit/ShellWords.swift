@@ -11,7 +11,9 @@ public enum StepWrapper {
     /// is no bash, as GitHub's runner does in a container.
     ///
     /// With `trailer`, the shell is not `exec`ed: the trailer's lines run after it, with its exit
-    /// status in `$code`, and the wrapper then exits with that status.
+    /// status in `$code`, and the wrapper then exits with that status. The wrapper outlives a
+    /// cancel's SIGTERM to the group (a trap, which the step's shell does not inherit), so the
+    /// trailer still reports what a cancelled step wrote to its files; SIGKILL ends it as well.
     public static func render(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
                               pidFile: String, directory: String, preamble: [String] = [], trailer: [String]? = nil,
                               recordStartTime: Bool = false) -> String {
@@ -36,6 +38,7 @@ public enum StepWrapper {
         if !templated { command.append(ShellWords.quote(script)) }
         let run = command.joined(separator: " ") + " </dev/null"
         if let trailer {
+            lines.insert("trap : TERM", at: preamble.count)
             let fallback = "sh -e \(ShellWords.quote(script)) </dev/null"
             if shell.first == "bash" {
                 lines.append("if command -v bash >/dev/null 2>&1; then \(run); else \(fallback); fi")
