@@ -91,7 +91,7 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/Host/CFFI", providers: [.apt(["libffi-dev"])]),
         .target(
             name: "NixActionsPluginHost",
-            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "NixActionsProcessKit", "CNixActionsPlugin", "CFFI"],
+            dependencies: ["NixActionsEngine", "NixActionsPluginMessages", "NixActionsProcessKit", "CNixActionsPlugin", "CFFI", "CProcessSupport"],
             path: "Sources/Host/PluginHost"
         ),
         .target(

@@ -276,6 +276,54 @@ struct MisbehavingPluginTests {
         #expect((result.stdout + result.stderr).contains("accepted the save without a usable stream"), "\(result.stdout)\(result.stderr)")
     }
 
+    @Test("a plugin that calls exit() mid-run: status 1 (not its 3), the plugin named, the logs and events written out, nothing left running")
+    func pluginExit() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            jobs:
+              slow:
+                steps:
+                  - run: |
+                      (exec -a nxaexitguard sleep 300) &
+                      sleep 300
+              early:
+                steps:
+                  - run: for i in $(seq 1 3000); do echo "early line $i"; done
+              late:
+                needs: early
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo never
+            """)
+        let logs = temp.path + "/logs"
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "exit"])
+        #expect(result.status == 1, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("plugin 'misbehaving' (\(folder)/libnixactions-plugin-misbehaving.so) ended the process with exit() during the run"),
+                "\(result.stderr)")
+        #expect(result.stdout.contains("[early] early line 3000\n"), "the console's buffered lines were written out")
+        #expect(!result.stdout.contains("never"))
+        var jobLog = "", events = ""
+        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
+        for file in files {
+            let text = (try? String(contentsOfFile: logs + "/" + file, encoding: .utf8)) ?? ""
+            if file.hasSuffix("early.log") { jobLog = text }
+            if file.hasSuffix("events.jsonl") { events = text }
+        }
+        #expect(jobLog.contains("early line 3000"), "the job log holds every line: \(files)")
+        #expect(events.contains("ended the process with exit()"), "the events say why the run stopped")
+        // Ended at once by the host, else by the supervisor once the host is gone.
+        var waited = 0
+        while !SSHServer.processes(matching: "nxaexitguard").isEmpty && waited < 100 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        #expect(SSHServer.processes(matching: "nxaexitguard").isEmpty, "a step's background process was left running")
+        #expect(result.seconds < 60, "took \(result.seconds) s")
+    }
+
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")
     func nullFunction() async throws {
         let result = try await run("""

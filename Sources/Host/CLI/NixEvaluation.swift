@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsPluginHost
 import NixActionsEngine
 import NixActionsProcessKit
 import Synchronization
@@ -79,6 +80,7 @@ enum NixEvaluation {
                 current = { number in
                     running.withLock { $0 }?.signalAll(SIGKILL)
                     try? FileManager.default.removeItem(atPath: home)
+                    PluginExitGuard.hostExits()
                     exit(number == SIGINT ? ExitStatus.cancelled : 128 + number)
                 }
             }

@@ -289,6 +289,13 @@ struct RunCommand: AsyncParsableCommand {
         let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
         let baseOptions = options
         let eventsLog = logReporter
+        // A plugin that calls exit(): the record says why the run stopped and what the logs hold
+        // is written out; the process then exits with 1, and the supervisor, seeing it gone
+        // unfinished, ends the run's processes and closes its events (as after a crash).
+        PluginExitGuard.setCleanup { message in
+            eventsLog?.report(.message(job: nil, level: .error, text: message))
+            OutputFlusher.shared.flushAll()
+        }
         let outcome = await CancellationOnSignal.run(
             onSignal: { number in
                 // Why the run was cancelled is part of its record (a report shows it): in the events

@@ -261,6 +261,7 @@ public enum PluginLoader {
             services: services))
 
         var descriptorPointer: UnsafePointer<nxa_plugin>?
+        PluginExitGuard.loading(linkerName: checked, shown: "the plugin at \(path)")
         let (status, message) = PluginExecutor.callWithError { error in
             entry(UnsafePointer(info), &descriptorPointer, error)
         }
@@ -303,6 +304,7 @@ public enum PluginLoader {
             abiMajor: plugin.abi_major, abiMinor: plugin.abi_minor, toolchain: toolchain, kinds: kinds,
             interfaces: interfaces, path: path, descriptor: descriptor, owner: UInt(bitPattern: services.pointee.host_data))
         loadedImages.withLock { $0[UInt(bitPattern: handle)] = loaded }
+        PluginExitGuard.loaded(linkerName: checked, id: id, path: path)
         return .success(loaded)
     }
 }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NixActionsCLI
 import NixActionsEngine
+import NixActionsPluginHost
 
 // malloc takes 16 MiB more than asked each time a heap grows: a thread's arena otherwise grows one
 // mprotect call at a time (2,357 calls in a `validate` of a 2,000-job file, about a tenth of its
@@ -40,4 +41,8 @@ if CommandLine.arguments.dropFirst().first == "run", getenv("NIXACTIONS_TASK_POO
         }
     }
 }
-exit(await CommandLineTool.main(Array(CommandLine.arguments.dropFirst()), exitsAfter: true))
+// A plugin that calls exit() is told from the host's own exit (PluginExitGuard).
+PluginExitGuard.enable()
+let status = await CommandLineTool.main(Array(CommandLine.arguments.dropFirst()), exitsAfter: true)
+PluginExitGuard.hostExits()
+exit(status)

@@ -698,3 +698,16 @@ int nxa_cgroup_populated(const char *path, int wait_ms) {
     close(fd);
     return populated;
 }
+
+#include <dlfcn.h>
+#include <execinfo.h>
+
+int nxa_frame_images(const char **names, int capacity) {
+    void *frames[128];
+    int count = backtrace(frames, capacity < 128 ? capacity : 128);
+    for (int i = 0; i < count; i++) {
+        Dl_info info;
+        names[i] = dladdr(frames[i], &info) && info.dli_fname ? info.dli_fname : NULL;
+    }
+    return count;
+}

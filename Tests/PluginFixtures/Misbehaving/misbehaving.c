@@ -66,7 +66,8 @@ static const nxa_secrets_v1 secrets = {
 
 /* A cache backend whose lookup never answers until it is cancelled (the job's time limit must
  * cover it), and whose other operations fail at once. One lookup at a time.
- * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream. */
+ * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
+ * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process. */
 static volatile nxa_op_id hanging;
 
 static int null_stream(void) {
@@ -80,6 +81,8 @@ static void answer(nxa_op_id op, const char *json) {
 
 static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
     (void)instance, (void)json, (void)length, (void)error;
+    const char *mode = getenv("MISBEHAVING_CACHE");
+    if (mode && strcmp(mode, "exit") == 0) exit(3);
     if (null_stream()) {
         answer(op, "{\"exact\":false}");
         return NXA_STATUS_OK;

@@ -137,4 +137,9 @@ int nxa_empty_subfolders(const char *path, const char *const names[], int count,
  * which the kernel signals on change) until it is empty or the time is up. */
 int nxa_cgroup_populated(const char *path, int wait_ms);
 
+/* The file name of the image (executable or library, as the dynamic linker knows it) of each of
+ * the calling thread's frames, innermost first (glibc's backtrace and dladdr): at most `capacity`,
+ * NULL where unknown; returns how many. For naming the library a call came from. */
+int nxa_frame_images(const char **names, int capacity);
+
 #endif
