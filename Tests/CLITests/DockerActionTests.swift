@@ -98,6 +98,13 @@ extension RealExecutorSuites {
                           colour: blue
                         continue-on-error: true
                       - run: echo "image outcome=${{ steps.image.outcome }} n=${{ steps.image.outputs.n }}"
+                      # Inputs keep the '-' of their names (GitHub's INPUT_SOME-KEY), which no POSIX
+                      # shell passes on: through the engine's env file on a pipe, a secret too.
+                      - uses: docker://\(PodmanFixture.image)
+                        with:
+                          entrypoint: /bin/env
+                          some-key: hyphen value
+                          api-token: ${{ secrets.TOKEN }}
                       - uses: ./tools/bare
                         with: { args: one two }
                       # Made by a step: read from the workspace when the step runs (lower case, as GitHub also takes).
@@ -126,6 +133,8 @@ extension RealExecutorSuites {
                 "[a] image step blue in /github/workspace",
                 "[a] ✗ image (exit code 3",
                 "[a] image outcome=failure n=3",
+                "[a] INPUT_SOME-KEY=hyphen value\n",
+                "[a] INPUT_API-TOKEN=***\n",
                 "[a] post: state=from main input=the team",
                 "[a] ✓ Post g",
                 "[a] from a local Dockerfile: one two\n",
@@ -134,6 +143,7 @@ extension RealExecutorSuites {
                 #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
             }
             #expect(!out.contains("tok-9f8e7d") && !result.stderr.contains("tok-9f8e7d"))
+            #expect(!out.contains("NIXACTIONS_ENV_"), "the carrying variables stay out of the container: \(out)")
             let commands = try String(contentsOfFile: temp.path + "/podman-commands", encoding: .utf8)
             #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build -t localhost/nixactions-"), "\(commands)")
             #expect(!commands.contains("tok-9f8e7d"), "a secret value on podman's command line:\n\(commands)")

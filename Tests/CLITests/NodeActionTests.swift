@@ -16,6 +16,10 @@ struct NodeActionTests {
             required: true
           unused:
             default: ${{ github.job }}
+          fetch-depth:
+            default: "1"
+          github-token:
+            required: false
         outputs:
           greeting:
             description: set by the script
@@ -37,6 +41,9 @@ struct NodeActionTests {
         fs.appendFileSync(env.GITHUB_STATE, `started<<EOF\\nat ${env.INPUT_WHO_NAME}\\nline two\\nEOF\\n`);
         console.log(`token=${env.INPUT_TOKEN}`);
         fs.appendFileSync(env.GITHUB_STATE, `token=${env.INPUT_TOKEN}\n`);
+        // Names keep their '-' (GitHub's runner; @actions/core reads INPUT_FETCH-DEPTH), state names too.
+        console.log(`dashed fetch-depth=${env['INPUT_FETCH-DEPTH']} github-token=${env['INPUT_GITHUB-TOKEN']} carried-left=${Object.keys(env).filter(k => k.startsWith('NIXACTIONS_ENV_')).length}`);
+        fs.appendFileSync(env.GITHUB_STATE, `my-key=dashed state\n`);
         console.log('::add-mask::hush-hush');
         console.log('the password is hush-hush');
         """
@@ -44,6 +51,7 @@ struct NodeActionTests {
     static let helloPost = """
         console.log(`post: state=${JSON.stringify(process.env.STATE_started)} input=${process.env.INPUT_WHO_NAME} env=${process.env.FROM_STEP}`);
         console.log(`saved-token=${process.env.STATE_token}`);
+        console.log(`dashed state=${process.env['STATE_my-key']} fetch-depth=${process.env['INPUT_FETCH-DEPTH']}`);
         require('fs').appendFileSync(process.env.GITHUB_STATE, 'fromPost=1\\n');  // throws when a post script has no GITHUB_STATE
         """
 
@@ -80,6 +88,7 @@ struct NodeActionTests {
                           count: 3
                           extra: passed on
                           token: ${{ secrets.API_TOKEN }}
+                          github-token: ${{ secrets.API_TOKEN }}
                       - run: |
                           echo "output=${{ steps.h.outputs.greeting }} outcome=${{ steps.h.outcome }} env=$FROM_JS"
                           chmod +x greet-tool && greet-tool
@@ -101,6 +110,8 @@ struct NodeActionTests {
         for line in ["[build] hello Ada x3 default=build extra=passed on\n", "[build] cwd-is-workspace=true path=/.github/actions/hello\n",
                      "[build] step-env=given\n", "[build] the password is ***\n", "[build] output=hi Ada outcome=success env=set by js\n",
                      "[build] tool on the path\n",
+                     "[build] dashed fetch-depth=1 github-token=*** carried-left=0\n",
+                     "[build] dashed state=dashed state fetch-depth=1\n",
                      "[build] post: state=\"at Ada\\nline two\" input=Ada env=given\n"] {
             #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
         }
@@ -138,7 +149,8 @@ struct NodeActionTests {
             fs.appendFileSync(process.env.GITHUB_STATE, `fromMain=m-${process.env.INPUT_VERSION}\\n`);
             if (process.env.INPUT_FAIL === 'yes') { console.error('main failed on purpose'); process.exit(4); }
             """,
-        "dist/post.js": "console.log(`post ${process.env.INPUT_VERSION}: ${process.env.STATE_fromPre} ${process.env.STATE_fromMain}`);\n",
+        "dist/post.js": "console.log(`post ${process.env.INPUT_VERSION}: ${process.env.STATE_fromPre} ${process.env.STATE_fromMain}`);\n"
+            + "if (process.env['INPUT_NODE-VERSION']) console.log(`post node-version=${process.env['INPUT_NODE-VERSION']}`);\n",
         // A sub-action whose code is in a sibling folder (actions/cache/restore's layout).
         "other/action.yml": "runs:\n  using: node16\n  main: ../dist/other-main.js\n  post: post.js\n",
         "dist/other-main.js": "console.log('other main');\n",
@@ -318,11 +330,12 @@ extension RealExecutorSuites.SSHExecutorTests {
     func javaScriptAction() async throws {
         let (result, leftEmpty) = try await Self.runRemoteActions("acme/setup", files: NodeActionTests.setup, tag: "v3", steps: """
                   - uses: acme/setup@v3
-                    with: { version: "9" }
+                    with: { version: "9", node-version: "20" }
                   - run: echo "via=${SSH_CONNECTION%% *}"
             """)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for line in ["[build] pre 9 of acme/setup@v3\n", "[build] main 9 pre said p-9\n", "[build] via=127.0.0.1\n", "[build] post 9: p-9 m-9\n"] {
+        for line in ["[build] pre 9 of acme/setup@v3\n", "[build] main 9 pre said p-9\n", "[build] via=127.0.0.1\n", "[build] post 9: p-9 m-9\n",
+                     "[build] post node-version=20\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
         #expect(leftEmpty)

@@ -37,6 +37,9 @@ extension JobRunner {
         var args: [String]
         /// The variables passed by name (their values are in the step's environment).
         var names: [String]
+        /// The `NIXACTIONS_ENV_<n>` variables (`carried`): each `NAME=VALUE` line goes to the
+        /// engine's `--env-file` through a pipe (never a file or a command line).
+        var carried: [String] = []
         /// `uses:` as written, for messages.
         var uses: String
     }
@@ -135,10 +138,14 @@ extension JobRunner {
             let names = invocation.names[chunk..<min(chunk + 16, invocation.names.count)]
             script += "set -- \"$@\"" + names.map { " -e " + quote($0) }.joined() + "\n"
         }
+        if !invocation.carried.isEmpty { script += "set -- \"$@\" --env-file /dev/stdin\n" }
         if let entrypoint = invocation.entrypoint { script += "set -- \"$@\" --entrypoint \(quote(entrypoint))\n" }
         script += "set -- \"$@\" \"$_nxa_image\"" + invocation.args.map { " " + quote($0) }.joined() + "\n"
         // In the background and waited for, so a SIGTERM runs the trap at once (not after the container).
-        script += "\"$_nxa_engine\" \"$@\" &\n_nxa_client=$!\nwait $_nxa_client\n_nxa_status=$?\n_nxa_ended=1\nexit $_nxa_status\n"
+        // Variables whose names a shell cannot pass on reach the engine as an env file on its
+        // standard input (printf is the shell's own: no process, no command line holds them).
+        let feed = invocation.carried.isEmpty ? "" : "printf '%s\\n'" + invocation.carried.map { " \"$\($0)\"" }.joined() + " | "
+        script += feed + "\"$_nxa_engine\" \"$@\" &\n_nxa_client=$!\nwait $_nxa_client\n_nxa_status=$?\n_nxa_ended=1\nexit $_nxa_status\n"
         return script
     }
 
@@ -196,7 +203,26 @@ extension JobRunner {
         var runner: [String: String] = [:]
         defineRunnerVariables(&runner, step: nil, started: started)
         let names = Set(environment.keys).union(runner.keys).union(["GITHUB_ACTION"])
-        return names.filter { !$0.isEmpty && !$0.contains("=") && !Self.dockerOwnVariables.contains($0) }.sorted()
+        return names.filter { !$0.isEmpty && !$0.contains("=") && !Self.dockerOwnVariables.contains($0) && !$0.hasPrefix(Self.carriedPrefix) }
+            .sorted()
+    }
+
+    /// `carried`, for a container: an env file holds one variable per line, so a carried value
+    /// with a line break is an error (a second line would be read as another variable).
+    static func carriedForContainer(_ environment: [String: String]) -> Result<[String: String], RunProblem> {
+        if let name = environment.keys.sorted().first(where: { name in
+            !ShellWords.isName(name) && environment[name]!.utf8.contains { $0 == 0x0A || $0 == 0x0D }
+        }) {
+            return .failure(RunProblem(
+                "the variable '\(name)' holds a line break: a name that is not a shell name ('-' in an input's name) reaches a "
+                    + "container through an env file, one line per variable; pass the value with a name of letters, digits and '_'"))
+        }
+        return .success(carried(environment))
+    }
+
+    /// The carried variables of `environment`, in order.
+    static func carriedNames(_ environment: [String: String]) -> [String] {
+        environment.keys.filter { $0.hasPrefix(carriedPrefix) }.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
     }
 
     /// Values that name the workspace or the home as the job sees them, as the container sees
@@ -293,7 +319,12 @@ extension JobRunner {
             }
         }
         environment = translatedForContainer(environment, started: started)
+        switch Self.carriedForContainer(environment) {
+        case .success(let carried): environment = carried
+        case .failure(let problem): return .failure(problem)
+        }
         var invocation = DockerInvocation(args: args, names: dockerNames(environment, started: started), uses: uses)
+        invocation.carried = Self.carriedNames(environment)
         invocation.entrypoint = entrypoint
         if let pulled = docker.pulled {
             invocation.pulled = pulled
@@ -364,7 +395,12 @@ extension JobRunner {
             environment[Self.inputVariable(key)] = value
         }
         environment = translatedForContainer(environment, started: started)
+        switch Self.carriedForContainer(environment) {
+        case .success(let carried): environment = carried
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+        }
         var invocation = DockerInvocation(args: args, names: dockerNames(environment, started: started), uses: uses)
+        invocation.carried = Self.carriedNames(environment)
         invocation.pulled = DockerRuns.pulledImage(uses)
         invocation.entrypoint = entrypoint
         let run = containerStep(step, invocation: invocation, index: step.index, name: name, started: started, keepsID: true)

@@ -30,12 +30,45 @@ extension JobRunner {
     }
 
     /// The shell script that runs `script` (a path of the job's view) with the executor's `node`, or
-    /// says why it cannot (exit 127, as a shell does for a missing command).
+    /// says why it cannot (exit 127, as a shell does for a missing command). With carried
+    /// variables (`carried`), node first loads a few constant lines that put them back under their
+    /// own names.
     static func nodeScript(_ script: String, using: String, uses: String) -> String {
         let quoted = ShellWords.quote
         let missing = "nixactions: the action '\(uses)' (runs.using: \(using)) needs Node.js: there is no 'node' on the PATH of the job's executor"
             + " (GitHub's runner brings its own; install Node.js where the job runs)"
-        return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\nexec node \(quoted(script))\n"
+        return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\n"
+            + "if [ -n \"${\(carriedPrefix)0+set}\" ]; then\n"
+            + "  _nxa_restore=\"${RUNNER_TEMP:-/tmp}/.nixactions-carried-env.js\"\n"
+            + "  printf '%s\\n' \(quoted(nodeRestore)) > \"$_nxa_restore\" || exit 1\n"
+            + "  exec node -r \"$_nxa_restore\" \(quoted(script))\n"
+            + "fi\n"
+            + "exec node \(quoted(script))\n"
+    }
+
+    /// Where a variable whose name is not a shell name travels (`carried`).
+    static let carriedPrefix = "NIXACTIONS_ENV_"
+
+    /// Node's side of `carried` (loaded with `node -r`, before the action's script): each
+    /// `NIXACTIONS_ENV_<n>` becomes the variable it carries.
+    static let nodeRestore = """
+        for (const k of Object.keys(process.env)) { if (k.startsWith('\(carriedPrefix)')) { const v = process.env[k]; \
+        delete process.env[k]; const i = v.indexOf('='); if (i > 0) process.env[v.slice(0, i)] = v.slice(i + 1); } }
+        """
+
+    /// `environment` with each variable whose name is not a shell name (`INPUT_NODE-VERSION`,
+    /// `STATE_my-key`: GitHub keeps the `-` of an input's name) moved to `NIXACTIONS_ENV_<n>`,
+    /// valued `NAME=VALUE`. A POSIX shell cannot pass such a name on (dash, Debian's `sh`, drops
+    /// it when it execs; an executor's wrapper cannot export it), and the action's scripts start
+    /// from one; node (`nodeRestore`) and the container engine (`dockerScript`) put them back.
+    static func carried(_ environment: [String: String]) -> [String: String] {
+        let unusual = environment.keys.filter { !ShellWords.isName($0) }.sorted()
+        guard !unusual.isEmpty else { return environment }
+        var result = environment
+        for (number, name) in unusual.enumerated() {
+            result[carriedPrefix + String(number)] = name + "=" + (result.removeValue(forKey: name) ?? "")
+        }
+        return result
     }
 
     /// A run step that stands for one of the action's scripts: the using step's timeout, retries and
@@ -95,7 +128,7 @@ extension JobRunner {
                        inputs: [String: ExpressionValue], stepEnv: [String: String], executor: any Executor, started: JobStarted,
                        contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
         let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
-        let environment = nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre)
+        let environment = Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre))
         let main = nodeStep(step, index: step.index, script: node.main.value, folder: folder, name: name, using: using, uses: uses,
                             started: started, keepsID: true)
         state.savedState = [:]
@@ -107,7 +140,8 @@ extension JobRunner {
             // Registered once main has run, whatever its outcome (GitHub's runner).
             let script = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
                                   uses: uses, started: started, keepsID: false)
-            registerPost(step, script: script, name: name, environment: nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
+            registerPost(step, script: script, name: name,
+                         environment: Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved)),
                          condition: node.postCondition, allowed: allowed, contexts: contexts, state: &state)
         }
     }
@@ -189,7 +223,7 @@ extension JobRunner {
             if let node = remote.action.node, let pre = node.pre {
                 script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
                                   uses: uses.value, started: started, keepsID: false)
-                scriptEnv = nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:])
+                scriptEnv = Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:]))
             } else if let docker = remote.action.docker, let entrypoint = docker.preEntrypoint {
                 if let refusal = dockerReady(uses.value, started: started) {
                     failScript(step, index: index, name: "Pre " + name, message: refusal, allowed: allowed, state: &state)
