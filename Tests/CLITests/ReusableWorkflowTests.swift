@@ -105,7 +105,7 @@ struct ReusableWorkflowTests {
                 with:
                   target: ${{ matrix.target }}
                   release: ${{ matrix.target == 'arm' }}
-                  level: ${{ needs.prepare.outputs.level }}
+                  level: ${{ fromJSON(needs.prepare.outputs.level) }}
                 secrets:
                   token: ${{ secrets.TOKEN }}
               defaults:
@@ -223,7 +223,7 @@ struct ReusableWorkflowTests {
         #expect(out.contains("==> job 'call (n: 2) / first' cancelled"), "\(out)")
         #expect(out.contains("==> job 'call (n: 1)' failure"), "\(out)")
         #expect(out.contains("[after] call was failure\n"), "\(out)")
-        #expect(out.contains("ci.yml:19:10: cannot give input 'n' of './.github/workflows/inner.yml': 'abcx' is not a number"), "\(out)")
+        #expect(out.contains("ci.yml:19:10: cannot give input 'n' of './.github/workflows/inner.yml': 'abcx' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value 'abcx')"), "\(out)")
         #expect(!out.contains("NEVER_RAN") && !out.contains("NEVER_SLEPT_THROUGH"), "\(out)")
         // The summary lists each calling instance's jobs after it.
         let table = out[(out.range(of: "\nJOB ")?.upperBound ?? out.startIndex)...]
@@ -314,7 +314,7 @@ struct ReusableWorkflowTests {
         let err = result.stderr
         for text in [
             "ci.yml:4:11: error: input 'target' of './.github/workflows/build.yml' is required, but the call does not give it",
-            "ci.yml:6:16: error: with.release: 'maybe' is not a boolean (true or false) (input 'release' is a boolean)",
+            "ci.yml:6:16: error: with.release: 'maybe' is a string, and input 'release' is a boolean: GitHub refuses it (Unexpected value 'maybe')",
             "ci.yml:7:15: error: './.github/workflows/build.yml' has no input 'colour'",
             "hint: its inputs: target, release, level, note",
             "ci.yml:9:13: error: './.github/workflows/build.yml' has no secret 'tokn'",
@@ -330,6 +330,71 @@ struct ReusableWorkflowTests {
             #expect(err.contains(text), "missing '\(text)' in:\n\(err)")
         }
         #expect(err.contains("nixactions: ci.yml: 10 errors"), "\(err)")
+    }
+
+    @Test("inputs are typed as GitHub types them: a number or boolean input refuses text (a job output, a quoted literal) with GitHub's 'Unexpected value', fromJSON() makes it one; a string input given a number warns (audit 51)")
+    func inputTypes() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/typed.yml", """
+            on:
+              workflow_call:
+                inputs:
+                  n: { type: number, required: true }
+                  flag: { type: boolean, default: false }
+                  s: { type: string, default: "" }
+            jobs:
+              show:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "got ${{ toJSON(inputs) }}" | tr -d ' \\n'; echo
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              p:
+                runs-on: ubuntu-latest
+                outputs: { n: "${{ steps.x.outputs.n }}" }
+                steps: [ { id: x, run: 'echo "n=60" >> "$GITHUB_OUTPUT"' } ]
+              text:
+                needs: p
+                uses: ./.github/workflows/typed.yml
+                with: { n: "${{ needs.p.outputs.n }}" }
+              converted:
+                needs: p
+                uses: ./.github/workflows/typed.yml
+                with:
+                  n: ${{ fromJSON(needs.p.outputs.n) }}
+                  flag: ${{ needs.p.outputs.n == '60' }}
+                  s: ${{ github.run_attempt }}
+              literals:
+                uses: ./.github/workflows/typed.yml
+                with: { n: 0x10, flag: true, s: 3 }
+            """)
+        let checked = try await nixactions(["validate", "ci.yml"], in: temp.path)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(checked.stderr.contains("ci.yml:20:37: warning: with.s: input 's' is a string and was given a number ('3'): it is used as the text '3', but GitHub refuses it (Unexpected value '3'); quote it"),
+                "\(checked.stderr)")
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("ci.yml:10:16: cannot give input 'n' of './.github/workflows/typed.yml': '60' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value '60'); make it a number with fromJSON()"),
+                "\(out)")
+        // (The shell drops the JSON's quotes.) A string's `github.run_attempt` is a string, as on GitHub.
+        #expect(out.contains("[converted-show] got{flag:true,n:60,s:1}\n"), "\(out)")
+        #expect(out.contains("[literals-show] got{flag:true,n:16,s:3}\n"), "\(out)")
+
+        // A quoted number for a number input: an error before the run, told to lose its quotes.
+        _ = try temp.write("quoted.yml", """
+            jobs:
+              q:
+                uses: ./.github/workflows/typed.yml
+                with: { n: "7" }
+            """)
+        let quoted = try await nixactions(["validate", "quoted.yml"], in: temp.path)
+        #expect(quoted.status == 2, "\(quoted.stderr)")
+        #expect(quoted.stderr.contains("quoted.yml:4:16: error: with.n: '7' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value '7'); write it without quotes"),
+                "\(quoted.stderr)")
     }
 
     @Test("a reusable workflow of another repository (OWNER/REPO/.github/workflows/FILE.yml@REF) is fetched from the actions' server: its ./ calls name its own repository, its local actions the project; validate only notes it; a missing file or ref is an error before any job")

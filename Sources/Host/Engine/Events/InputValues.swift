@@ -45,6 +45,47 @@ public enum InputValues {
     /// Why a value is not of an input's type.
     struct InputTypeProblem: Error { let message: String }
 
+    /// A call's `with:` value (an expression's result, or `WorkflowCall.withLiterals`) for a
+    /// `workflow_call` input, checked as GitHub checks it: a number input takes a number and a
+    /// boolean input a boolean, never text that reads as one (GitHub: "Unexpected value '60'";
+    /// a job output or `github.event.inputs.*` is text: `fromJSON()` makes it a number). A string
+    /// input given a number or a boolean gets its text, with a warning (GitHub refuses that too).
+    /// `literal`: the value was written in the file (a quoted number is told to lose its quotes).
+    static func forCall(_ value: ExpressionValue, for spec: InputSpec, literal: Bool = false)
+        -> (value: Result<ExpressionValue, InputTypeProblem>, warning: String?)
+    {
+        func kind(_ value: ExpressionValue) -> String {
+            switch value {
+            case .string: return "a string"
+            case .number: return "a number"
+            case .bool: return "a boolean"
+            case .null: return "null"
+            default: return "an object or array"
+            }
+        }
+        let shown = value.displayString
+        switch (spec.kind, value) {
+        case (.boolean, .bool), (.number, .number), (.string, .string), (.choice, .string), (.environment, .string):
+            return (.success(value), nil)
+        case (.boolean, _), (.number, _):
+            let convert: String
+            if case .string(let text) = value, problem(text, for: spec) == nil {
+                convert = literal ? "; write it without quotes"
+                    : "; make it \(spec.kind == .number ? "a number" : "a boolean") with fromJSON(), e.g. ${{ fromJSON(needs.JOB.outputs.NAME) }}"
+            } else {
+                convert = ""
+            }
+            return (.failure(InputTypeProblem(
+                message: "'\(shown)' is \(kind(value)), and input '\(spec.name)' is a \(spec.kind.rawValue): GitHub refuses it (Unexpected value '\(shown)')\(convert)")),
+                nil)
+        case (_, .number), (_, .bool):
+            return (.success(.string(shown)),
+                    "input '\(spec.name)' is a string and was given \(kind(value)) ('\(shown)'): it is used as the text '\(shown)', but GitHub refuses it (Unexpected value '\(shown)'); \(literal ? "quote it" : "use format('{0}', …)")")
+        default:
+            return (.success(.string(shown)), nil)
+        }
+    }
+
     static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
         switch spec.kind {
         case .boolean: return .bool(value.lowercased() == "true")

@@ -533,12 +533,22 @@ final class Scheduler: Sendable {
                 continue
             }
             let value: ExpressionValue
-            do {
-                value = try field.template.evaluateValue(context)
-            } catch {
-                return .failure(problem(field, "input '\(name)'", error.message))
+            if let literal = call.withLiterals[name] {
+                value = literal
+            } else {
+                do {
+                    value = try field.template.evaluateValue(context)
+                } catch {
+                    return .failure(problem(field, "input '\(name)'", error.message))
+                }
             }
-            switch InputValues.typed(value, for: spec) {
+            let (typed, warning) = InputValues.forCall(value, for: spec)
+            if let warning, !field.template.isLiteral {
+                // A literal's warning was given when the file was read (`WorkflowCalls.check`).
+                let at = field.source.location.map { "\($0): " } ?? ""
+                reporter.report(.message(job: instance.key, level: .warning, text: runner.redactor.redact("\(at)\(warning)")))
+            }
+            switch typed {
             case .success(let typed): inputs[spec.name] = typed
             case .failure(let wrong): return .failure(problem(field, "input '\(name)'", wrong.message))
             }

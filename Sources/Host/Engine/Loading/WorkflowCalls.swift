@@ -249,7 +249,14 @@ public enum WorkflowCalls {
                     continue
                 }
                 given.insert(spec.name)
-                if value.template.isLiteral, let problem = InputValues.problem(value.source.value, for: spec) {
+                if value.template.isLiteral, let literal = call.withLiterals[name] {
+                    let (typed, warning) = InputValues.forCall(literal, for: spec, literal: true)
+                    if case .failure(let problem) = typed {
+                        diagnostics.error("with.\(name): \(problem.message)", at: value.source.location, context: context)
+                    } else if let warning {
+                        diagnostics.warning("with.\(name): \(warning)", at: value.source.location, context: context)
+                    }
+                } else if value.template.isLiteral, let problem = InputValues.problem(value.source.value, for: spec) {
                     diagnostics.error("with.\(name): \(problem) (input '\(spec.name)' is a \(spec.kind.rawValue))",
                                       at: value.source.location, context: context)
                 }

@@ -39,6 +39,9 @@ extension WorkflowLoader {
                     call.with = entries.compactMap { name, _, item in
                         reader.template(item, what: "with.\(name)", context: context).map { (name, $0) }
                     }
+                    for (name, _, item) in entries {
+                        if let literal = Self.yamlLiteral(item) { call.withLiterals[name] = literal }
+                    }
                 case "secrets":
                     if case .scalar(let scalar) = value, scalar.string == "inherit" {
                         call.secrets = .inherit
@@ -335,5 +338,28 @@ extension WorkflowLoader {
     static func checkShell(_ shell: TemplateField?, reader: inout NodeReader, context: String) {
         guard let shell, shell.template.isLiteral, case .failure(let problem) = ShellCommand.resolve(shell.source.value) else { return }
         reader.diagnostics.error(problem.message, at: shell.source.location, context: context, hint: problem.hint)
+    }
+}
+
+extension WorkflowLoader {
+    /// A scalar written without `${{ }}` as GitHub's parser types it (YAML 1.2's core schema): a
+    /// plain `true`/`false` a boolean, a plain number a number, a plain `null`/`~`/nothing null,
+    /// anything else (a quoted scalar too) a string. nil for an expression or a collection.
+    static func yamlLiteral(_ node: Node) -> ExpressionValue? {
+        guard case .scalar(let scalar) = node, !scalar.string.contains("${{") else { return nil }
+        let text = scalar.string
+        guard scalar.style == .plain else { return .string(text) }
+        switch text {
+        case "true", "True", "TRUE": return .bool(true)
+        case "false", "False", "FALSE": return .bool(false)
+        case "", "~", "null", "Null", "NULL": return .null
+        default: break
+        }
+        // Digits with an optional sign, point and exponent, or 0x / 0o (YAML 1.2's numbers).
+        if text.hasPrefix("0x"), let value = Int(text.dropFirst(2), radix: 16) { return .number(Double(value)) }
+        if text.hasPrefix("0o"), let value = Int(text.dropFirst(2), radix: 8) { return .number(Double(value)) }
+        let numeric = text.unicodeScalars.allSatisfy { "0123456789+-.eE".unicodeScalars.contains($0) }
+        if numeric, text.unicodeScalars.contains(where: { ("0"..."9").contains($0) }), let value = Double(text) { return .number(value) }
+        return .string(text)
     }
 }

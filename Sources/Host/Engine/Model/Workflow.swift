@@ -524,6 +524,10 @@ public struct WorkflowCall: Sendable {
     public var uses: Located<String>
     /// `with:`: the called workflow's inputs, evaluated when the calling instance starts.
     public var with: [(name: String, value: TemplateField)] = []
+    /// The YAML value of each `with:` entry written without `${{ }}`, by name: a plain `3` is a
+    /// number and a plain `true` a boolean, a quoted one a string (GitHub checks an input's type
+    /// on these, `InputValues.forCall`).
+    public var withLiterals: [String: ExpressionValue] = [:]
     public var secrets: Secrets = .none
     /// The called workflow, read and checked by `WorkflowCalls.resolve` (nil until then).
     public var workflow: Workflow?
