@@ -43,6 +43,25 @@ struct RunnersTests {
         #expect(result.stdout.contains("[after] after ran\n"))
     }
 
+    @Test("--runner with a label no job has warns (a typo ran the job here without a word); with an executor no plugin provides it is an error, used or not (audit 51)")
+    func checkedOverrides() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", Self.workflow)
+        let typo = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--runner", "build-farm=local", "--runner", "ubuntu-lates=local"],
+                                        in: temp.path)
+        #expect(typo.status == 0, "\(typo.stdout)\(typo.stderr)")
+        #expect(typo.stderr.contains("warning: --runner ubuntu-lates=local: no job of this run has the label 'ubuntu-lates', so it changes nothing\n  hint: did you mean 'ubuntu-latest'?"),
+                "\(typo.stderr)")
+        // The matrix's labels count (windows-latest is one of them, from an expression).
+        #expect(!typo.stderr.contains("build-farm=local: no job"), "\(typo.stderr)")
+        let matrix = try await nixactions(["run", "wf.yml", "--dry-run", "--runner", "build-farm=local", "--runner", "windows-latest=local"], in: temp.path)
+        #expect(!matrix.stderr.contains("no job of this run has"), "\(matrix.stderr)")
+        let missing = try await nixactions(["run", "wf.yml", "--dry-run", "--runner", "build-farm=local", "--runner", "nowhere=nosuch"], in: temp.path)
+        #expect(missing.status == 2, "\(missing.stdout)\(missing.stderr)")
+        #expect(missing.stderr.contains("error: --runner nowhere=nosuch: "), "\(missing.stderr)")
+    }
+
     @Test("a label no runner carries stops the run before any job starts, at its line")
     func unmappedLabel() async throws {
         let temp = try TemporaryDirectory()

@@ -106,7 +106,16 @@ struct ValidateCommandTests {
             """)
         let mermaid = try await nixactions(["graph", "g.yml", "--format", "mermaid"], in: temp.path)
         #expect(mermaid.stdout.hasPrefix("flowchart LR\n  j_build[\"build\"]\n"))
-        #expect(mermaid.stdout.contains("  j_test_node_20 --> j_deploy\n"))
+        #expect(mermaid.stdout.contains("  j_test_hnode_h20 --> j_deploy\n"), "\(mermaid.stdout)")
+        // Ids that differ only in '-' and '_' stay two nodes (they were one: audit 51).
+        try temp.write("ids.yml", """
+            jobs:
+              a-b: { steps: [ { run: echo 1 } ] }
+              a_b: { steps: [ { run: echo 2 } ] }
+              end: { needs: [a_b], steps: [ { run: echo e } ] }
+            """)
+        let ids = try await nixactions(["graph", "ids.yml", "--format", "mermaid"], in: temp.path)
+        #expect(ids.stdout == "flowchart LR\n  j_a_hb[\"a-b\"]\n  j_a_ub[\"a_b\"]\n  j_end[\"end\"]\n  j_a_ub --> j_end\n", "\(ids.stdout)")
     }
 
     @Test("list shows workflows and jobs with needs and executor; --json too")

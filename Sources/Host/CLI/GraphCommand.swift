@@ -71,7 +71,20 @@ struct GraphRenderer {
     }
 
     func mermaid() -> String {
-        func id(_ key: String) -> String { "j_" + key.replacingOccurrences(of: "-", with: "_") }
+        // One id per job, never two: letters and digits as they are, `-` as `_h`, `_` as `_u`,
+        // anything else as `_x<hex>_` (`a-b` and `a_b` were both `j_a_b`: audit 51).
+        func id(_ key: String) -> String {
+            var id = "j_"
+            for scalar in key.unicodeScalars {
+                switch scalar {
+                case "a"..."z", "A"..."Z", "0"..."9": id.unicodeScalars.append(scalar)
+                case "-": id += "_h"
+                case "_": id += "_u"
+                default: id += "_x" + String(scalar.value, radix: 16) + "_"
+                }
+            }
+            return id
+        }
         func label(_ text: String) -> String { "\"" + DisplayText.escaped(text).replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
         var text = "flowchart LR\n"
         for instance in plan.allInstances { text += "  \(id(instance.key))[\(label(instance.displayName))]\n" }

@@ -164,6 +164,7 @@ struct RunCommand: AsyncParsableCommand {
         var (context, payload, git) = try events.makeContext(workflow, configVars: projectConfig.vars)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
+        try RunnerOptions.checkOverrides(runners, plan: plan, context: context, plugins: registry)
         let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
             let missingExecutor = RunnerOptions.missingExecutors(registry)

@@ -40,6 +40,63 @@ enum RunnerOptions {
         return config
     }
 
+    /// `--runner LABEL=EXECUTOR` entries that cannot do what was asked: an executor no plugin
+    /// provides is an error (exit 2), also when no job uses the label; a label no job of the run
+    /// has is a warning, with the labels it has (a typo would otherwise run the job elsewhere,
+    /// on this machine, without a word: audit 51). Labels from expressions are known only when
+    /// the jobs start: then nothing is said about labels.
+    static func checkOverrides(_ overrides: [String], plan: Plan, context: RunContext, plugins: PluginRegistry) throws {
+        let entries = overrides.compactMap(parse)
+        guard !entries.isEmpty else { return }
+        let missingExecutor = missingExecutors(plugins)
+        var errors: [String] = []
+        for (label, executor) in entries {
+            if let problem = missingExecutor(executor) {
+                errors.append("error: --runner \(label)=\(executor): \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? ""))
+            }
+        }
+        if !errors.isEmpty {
+            for error in errors { standardError(error) }
+            throw ExitCode(ExitStatus.usage)
+        }
+        var labels: [String] = []
+        var fromExpressions = false
+        func add(_ label: String) { if !labels.contains(label) { labels.append(label) } }
+        var called: [Job] = []
+        for instance in plan.allInstances {
+            guard let job = plan.workflow.job(instance.jobID) else { continue }
+            if let call = job.call {
+                called += call.workflow?.jobs ?? []
+                continue
+            }
+            guard !job.explicitExecutor, !job.runsOn.isEmpty else { continue }
+            if let planned = RunnerMap.plannedLabels(for: job, instance: instance, workflow: plan.workflow, context: context) {
+                planned.forEach(add)
+            } else {
+                fromExpressions = true
+            }
+        }
+        // The called workflows' jobs (each file once), whose labels may read the call's inputs.
+        var visited: Set<String> = []
+        while let job = called.popLast() {
+            if let call = job.call {
+                if let inner = call.workflow, visited.insert(call.file ?? inner.file).inserted { called += inner.jobs }
+                continue
+            }
+            for label in job.runsOn {
+                if label.value.contains("${{") { fromExpressions = true } else { add(label.value) }
+            }
+        }
+        guard !fromExpressions else { return }
+        let known = Set(labels.map { $0.lowercased() })
+        for (label, executor) in entries where !known.contains(label.lowercased()) {
+            let hint = labels.isEmpty ? "no job of this run has runs-on labels"
+                : didYouMean(label, in: labels).map { "did you mean '\($0)'? the run's labels: \(labels.joined(separator: ", "))" }
+                    ?? "the run's labels: \(labels.joined(separator: ", "))"
+            standardError("warning: --runner \(label)=\(executor): no job of this run has the label '\(label)', so it changes nothing\n  hint: \(hint)\n")
+        }
+    }
+
     /// `plugins.missingExecutor`, each id looked up once (a run asks for every job instance).
     static func missingExecutors(_ plugins: PluginRegistry) -> (String) -> EngineError? {
         var known: [String: EngineError?] = [:]

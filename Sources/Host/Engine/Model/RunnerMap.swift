@@ -147,12 +147,18 @@ extension RunnerMap {
     /// depend on what other jobs produce (`needs`), decided when it starts.
     public func plannedChoice(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> Choice? {
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
+        guard let labels = Self.plannedLabels(for: job, instance: instance, workflow: workflow, context: runContext) else { return nil }
+        return choose(for: job, labels: labels)
+    }
+
+    /// An instance's `runs-on` labels as known before the run (matrix and static contexts), or nil
+    /// when they need more (`needs`, a step's output).
+    public static func plannedLabels(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> [String]? {
         let context = DictionaryExpressionContext((runContext ?? .minimal(workflow: workflow.name)).staticContexts(job: job.id).merging([
             "matrix": instance.matrixObject,
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
         ]) { _, new in new })
-        guard let labels = try? Self.labels(of: job, in: context) else { return nil }
-        return choose(for: job, labels: labels)
+        return try? labels(of: job, in: context)
     }
 
     /// A short description of a choice for listings: `local`, `oci (label ubuntu-latest)`, `skipped (…)`.
