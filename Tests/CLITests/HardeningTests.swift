@@ -568,6 +568,24 @@ struct HardeningTests {
         #expect(invalid.stderr.contains(#"found '\x1B]0;x\x07'"#), "\(invalid.stderr)")
     }
 
+    @Test("a listing that cannot be written (a full disk: /dev/full) exits 1 saying so; a reader that stops early (| head -1) is not an error (audit 51)")
+    func unwritableOutput() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let jobs = (1...3000).map { "  j\($0): { steps: [ { run: echo } ] }" }.joined(separator: "\n")
+        try temp.write("wf.yml", "jobs:\n" + jobs + "\n")
+        let binary = nixactionsBinary.path
+        for command in ["graph wf.yml --format dot", "list wf.yml", "validate wf.yml", "run wf.yml --dry-run"] {
+            let full = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "'\(binary)' \(command) > /dev/full"], in: temp.path)
+            #expect(full.status == 1, "\(command): \(full.status) \(full.stderr)")
+            #expect(full.stderr.contains("nixactions: error: cannot write the output: "), "\(command): \(full.stderr)")
+            let head = try await runCommand(URL(fileURLWithPath: "/bin/bash"), ["-c", "'\(binary)' \(command) | head -1 > /dev/null; echo \"status=${PIPESTATUS[0]}\""],
+                                            in: temp.path)
+            #expect(head.stdout == "status=0\n", "\(command): \(head.stdout) \(head.stderr)")
+            #expect(!head.stderr.contains("cannot write"), "\(command): \(head.stderr)")
+        }
+    }
+
     @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")
     func removedCurrentFolder() async throws {
         let temp = try TemporaryDirectory()

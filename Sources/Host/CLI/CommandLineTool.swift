@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessSupport
 import Foundation
 import NixActionsEngine
 
@@ -27,6 +28,14 @@ public enum CommandLineTool {
             } else {
                 try command.run()
             }
+            // A listing (validate, list, graph, plugins, a dry run) that could not be written, to a
+            // full disk, fails (audit 51: `graph > ci.dot` left an empty file and exit 0). A reader
+            // that went away (`| head -1`) is not an error. `run` writes its console itself and
+            // goes on without one, as documented.
+            if !((command as? RunCommand).map { !$0.dryRun } ?? false), let problem = unwrittenOutput() {
+                standardError("nixactions: error: cannot write the output: \(problem)\n")
+                return ExitStatus.jobFailed
+            }
             // Signalled too late for a cancel to stop anything (the last step had ended, the run
             // folder was being removed): the run finished its cleanup, and it still was cancelled.
             return SignalHub.received.load(ordering: .relaxed) && command is RunCommand ? ExitStatus.cancelled : 0
@@ -46,6 +55,18 @@ public enum CommandLineTool {
 }
 
 extension CommandLineTool {
+    /// Why what `print` wrote to standard output did not all reach it (flushed here), or nil. A
+    /// closed pipe (EPIPE) is nil: the reader stopped reading, as `head` does.
+    static func unwrittenOutput() -> String? {
+        let error = nxa_flush_stdout()
+        guard error != 0, error != EPIPE else { return nil }
+        // An earlier write failed (the buffer filled while printing): a pipe without a reader
+        // shows POLLERR.
+        var ready = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
+        if error < 0, poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLERR) != 0 { return nil }
+        return error > 0 ? String(cString: strerror(error)) : "a write to standard output failed"
+    }
+
     /// `run` parsed on its own, without the root's tree of every subcommand (ArgumentParser builds
     /// and reflects each command's arguments: milliseconds at every start), by `RunCommand.fastParse`
     /// when the arguments are spelled the usual way, else by `RunCommand.parse`; `validate FILE…`

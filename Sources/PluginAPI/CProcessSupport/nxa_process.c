@@ -711,3 +711,12 @@ int nxa_frame_images(const char **names, int capacity) {
     }
     return count;
 }
+
+int nxa_flush_stdout(void) {
+    errno = 0;
+    int flushed = fflush(stdout);
+    int error = errno;
+    if (flushed == 0 && !ferror(stdout)) return 0;
+    clearerr(stdout);
+    return error ? error : -1;
+}

@@ -142,4 +142,8 @@ int nxa_cgroup_populated(const char *path, int wait_ms);
  * NULL where unknown; returns how many. For naming the library a call came from. */
 int nxa_frame_images(const char **names, int capacity);
 
+/* Flush stdio's standard output: 0 when everything written to it reached it, else the errno value
+ * of the failure (-1 when an earlier write failed and the reason is gone). Clears the error. */
+int nxa_flush_stdout(void);
+
 #endif
