@@ -284,11 +284,15 @@ struct DiagnosticMarkerTests {
         #expect(input.diagnostics() == ["1️⃣ error: cron '61 * * * *' is not valid: '61' is not a valid minute (0-59)"])
     }
 
-    @Test("what GitHub refuses: working-directory or shell on an action's step, secrets in a step's if, env in runs-on")
+    @Test("what GitHub refuses: working-directory or shell on an action's step, secrets in a step's if, env in runs-on, secrets or env in a job's name")
     func refusedAsOnGitHub() {
         let input = Marked("""
             env: { OS: ubuntu-latest }
             jobs:
+              named:
+                name: "job ${{ 5️⃣secrets.TOK }} / ${{ 6️⃣env.OS }} / ${{ github.event_name }} ${{ matrix.x }}"
+                strategy: { matrix: { x: [1] } }
+                steps: [ { run: echo } ]
               a:
                 runs-on: 1️⃣${{ env.OS }}
                 steps:
@@ -302,6 +306,8 @@ struct DiagnosticMarkerTests {
                     working-directory: .
             """)
         #expect(input.diagnostics() == [
+            "5️⃣ error: 'secrets' is not available in 'name'",
+            "6️⃣ error: 'env' is not available in 'name'",
             "1️⃣ error: 'env' is not available in 'runs-on'",
             "2️⃣ error: 'working-directory' only applies to a step with 'run'",
             "3️⃣ error: 'shell' only applies to a step with 'run'",

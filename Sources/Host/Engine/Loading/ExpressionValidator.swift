@@ -104,7 +104,13 @@ struct ExpressionValidator {
         // is not guessed at in the steps after it, nor in the job's outputs (made after its
         // steps); the job's own fields come before any step.
         let firstWriter = Self.firstEnvWriter(job)
-        if let name = job.name { check(name, named(jobPlace, "name")) }
+        if let name = job.name {
+            // GitHub's contexts for jobs.<job_id>.name (a name reading `secrets` was left unrendered, whole: audit 51).
+            var place = named(jobPlace, "name")
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "inputs"]
+            place.why = "a job's name is made before its steps and secrets"
+            check(name, place)
+        }
         if let condition = job.condition {
             var place = named(jobPlace, "if")
             place.onlyContexts = ["github", "needs", "vars", "inputs"]
