@@ -171,6 +171,18 @@ struct ValidateCommandTests {
             #expect(joined.status == 0, "\(form): \(joined.stderr)")
             #expect(joined.stdout.hasPrefix("plan of workflow 'wf': 2 jobs, 3 to run, at most 5 at once"), "\(form)")
         }
+        // JSON when the log format is (it printed the text: audit 51), from the option or NIXACTIONS_LOG_FORMAT.
+        for (arguments, environment) in [(["--log-format", "json"], [String: String]()), ([], ["NIXACTIONS_LOG_FORMAT": "json"])] {
+            let json = try await nixactions(["run", "wf.yml", "--dry-run", "-j", "3"] + arguments, in: temp.path, environment: environment)
+            #expect(json.status == 0, "\(json.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+            #expect(object["workflow"] as? String == "wf" && object["jobs"] as? Int == 2 && object["instances"] as? Int == 3 && object["maxJobs"] as? Int == 3)
+            let plan = try #require(object["plan"] as? [[String: Any]])
+            #expect(plan.map { $0["name"] as? String } == ["a", "b (v: 1)", "b (v: 2)"])
+            #expect(plan.first?["facts"] as? [String] == ["executor: local", "timeout: 20m"])
+            let steps = try #require(plan.first?["steps"] as? [[String: Any]])
+            #expect(steps.first?["details"] as? [String] == ["timeout 1m30s", "retry 3 attempts, linear from 2s up to 10s"])
+        }
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
     }
 }

@@ -172,7 +172,10 @@ struct RunCommand: AsyncParsableCommand {
             // masked: a matrix value or a name that holds one must not show in the plan.
             let redactor = Redactor()
             for value in try dryRunSecretValues(workflow, environment: environment) { _ = redactor.add(value) }
-            let rendered = PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
+            let json = try (logFormat ?? Self.environmentLogFormat()) == .json
+            let rendered = json
+                ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
+                : PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
             print(redactor.isEmpty ? rendered : redactor.redact(rendered), terminator: "")
             return
         }
@@ -507,24 +510,34 @@ struct RunCommand: AsyncParsableCommand {
 
 /// `run --dry-run`: the order, executors, timeouts and retries, without running anything.
 enum PlanPrinter {
+    /// One instance of the plan: what `--dry-run` says about it.
+    struct Entry {
+        var name: String
+        /// `calls FILE`, `executor: …`, `timeout: …`, `needs: …`, `if: …`, …
+        var facts: [String]
+        /// A calling job's called jobs, each as one line.
+        var called: [String] = []
+        var steps: [(name: String, details: [String])] = []
+    }
+
     /// `missingExecutor`: why no plugin provides an executor id (nil: one does); such a job is
     /// marked as an unmapped label is, since `run` would refuse it.
-    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
-                       missingExecutor: (String) -> String? = { _ in nil }) -> String {
-        let instances = plan.allInstances
-        var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(instances.count) to run, at most \(maxJobs) at once\n"
-        for (index, instance) in instances.enumerated() {
+    static func entries(_ plan: Plan, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
+                        missingExecutor: (String) -> String? = { _ in nil }) -> [Entry] {
+        var entries: [Entry] = []
+        for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             if let call = job.call {
                 // A calling job runs the called workflow's jobs, each instance with its own inputs.
                 var facts = ["calls \(call.uses.value)" + (call.workflow == nil ? " (fetched when the job runs)" : "")]
                 if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
                 if let condition = job.condition { facts.append("if: \(condition.source.value)") }
-                text += "\(index + 1). \(DisplayText.escaped(instance.displayName))  [\(facts.joined(separator: "; "))]\n"
+                var entry = Entry(name: instance.displayName, facts: facts)
                 for called in call.workflow?.jobs ?? [] {
                     let needs = called.needs.isEmpty ? "" : "  (needs: \(called.needs.map(\.value).joined(separator: ", ")))"
-                    text += "   - job \(DisplayText.escaped(called.displayName))" + (called.call.map { " calls \($0.uses.value)" } ?? "") + needs + "\n"
+                    entry.called.append("job \(called.displayName)" + (called.call.map { " calls \($0.uses.value)" } ?? "") + needs)
                 }
+                entries.append(entry)
                 continue
             }
             var facts: [String] = []
@@ -552,7 +565,7 @@ enum PlanPrinter {
             }
             if job.continueOnError { facts.append("continue-on-error") }
             if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
-            text += "\(index + 1). \(DisplayText.escaped(instance.displayName))  [\(facts.joined(separator: "; "))]\n"
+            var entry = Entry(name: instance.displayName, facts: facts)
             for step in job.steps {
                 var details: [String] = []
                 // What the step gets: its own, else its job's defaults, else the workflow's.
@@ -570,10 +583,65 @@ enum PlanPrinter {
                 if let condition = step.shellCondition { details.append("condition (bash): \(condition.value)") }
                 if step.continueOnError { details.append("continue-on-error") }
                 if let flag = step.continueOnErrorExpression { details.append("continue-on-error: \(flag.source.value)") }
-                text += "   - \(DisplayText.escaped(step.displayName))" + (details.isEmpty ? "" : "  (\(details.joined(separator: "; ")))") + "\n"
+                entry.steps.append((step.displayName, details))
+            }
+            entries.append(entry)
+        }
+        return entries
+    }
+
+    static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
+                       missingExecutor: (String) -> String? = { _ in nil }) -> String {
+        let entries = entries(plan, runners: runners, context: context, missingExecutor: missingExecutor)
+        var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(entries.count) to run, at most \(maxJobs) at once\n"
+        for (index, entry) in entries.enumerated() {
+            text += "\(index + 1). \(DisplayText.escaped(entry.name))  [\(entry.facts.joined(separator: "; "))]\n"
+            for line in entry.called { text += "   - \(DisplayText.escaped(line))\n" }
+            for step in entry.steps {
+                text += "   - \(DisplayText.escaped(step.name))" + (step.details.isEmpty ? "" : "  (\(step.details.joined(separator: "; ")))") + "\n"
             }
         }
         return text
+    }
+
+    /// `--dry-run` with `--log-format json`: the same plan as one JSON object (audit 51: it printed
+    /// the text), `{"workflow", "jobs", "instances", "maxJobs", "plan": [{"name", "facts": [],
+    /// "called": [], "steps": [{"name", "details": []}]}]}`, and a newline.
+    static func renderJSON(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
+                           missingExecutor: (String) -> String? = { _ in nil }) -> String {
+        let entries = entries(plan, runners: runners, context: context, missingExecutor: missingExecutor)
+        var json = JSONWriter()
+        func strings(_ values: [String]) {
+            json.beginArray()
+            for value in values { json.string(value) }
+            json.endArray()
+        }
+        json.beginObject()
+        json.key("workflow"); json.string(plan.workflow.name)
+        json.key("jobs"); json.int(plan.order.count)
+        json.key("instances"); json.int(entries.count)
+        json.key("maxJobs"); json.int(maxJobs)
+        json.key("plan")
+        json.beginArray()
+        for entry in entries {
+            json.beginObject()
+            json.key("name"); json.string(entry.name)
+            json.key("facts"); strings(entry.facts)
+            if !entry.called.isEmpty { json.key("called"); strings(entry.called) }
+            json.key("steps")
+            json.beginArray()
+            for step in entry.steps {
+                json.beginObject()
+                json.key("name"); json.string(step.name)
+                json.key("details"); strings(step.details)
+                json.endObject()
+            }
+            json.endArray()
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return String(decoding: json.bytes, as: UTF8.self) + "\n"
     }
 }
 
