@@ -319,7 +319,10 @@ final class Scheduler: Sendable {
                         if !siblings.isEmpty {
                             // Keys as reports show them (a key cut inside a secret is masked there only).
                             let shown = siblings.map { (reporter as? RedactingReporter)?.key($0) ?? $0 }
-                            reporter.report(.message(job: result.key, level: .warning, text: "fail-fast: cancelling \(shown.joined(separator: ", "))"))
+                            // The run's message: the failed job's own record has ended (its job_finished
+                            // came first; audit 51 found this after it, in its log too).
+                            reporter.report(.message(job: nil, level: .warning,
+                                                     text: "fail-fast: '\(result.name)' failed; cancelling \(shown.joined(separator: ", "))"))
                             // And under each: a report of one job says why it was cancelled.
                             for key in siblings {
                                 reporter.report(.message(job: key, level: .warning, text: "cancelling: '\(result.name)' failed (fail-fast)"))
