@@ -23,6 +23,40 @@ struct SecretsMaskingTests {
         for run in runs { #expect(run.result.stdout.contains("***"), "\(run.format)") }
     }
 
+    @Test("the workflow's name is masked in the console, the summary and the events (their first line too): a declared secret from the environment, --secret, a variable named like a secret (audit 51)")
+    func workflowName() async throws {
+        let fromProvider = try await runAllFormats("""
+            name: deploy wfname-secret-5521
+            secrets: [WF_TOKEN]
+            jobs:
+              a:
+                steps: [ { run: echo hi } ]
+            """, environment: ["WF_TOKEN": "wfname-secret-5521"])
+        expectNoLeak(fromProvider, ["wfname-secret-5521"])
+        for run in fromProvider { #expect(run.result.status == 0 && run.result.stdout.contains("deploy ***"), "\(run.format): \(run.result.stdout)\(run.result.stderr)") }
+        let fromCommandLine = try await runAllFormats("""
+            name: deploy wfname-given-8830
+            jobs:
+              a:
+                steps: [ { run: echo hi } ]
+            """, arguments: ["--secret", "GIVEN=wfname-given-8830"])
+        expectNoLeak(fromCommandLine, ["wfname-given-8830"])
+        let byName = try await runAllFormats("""
+            name: deploy wfname-named-4417
+            jobs:
+              a:
+                steps: [ { run: echo hi } ]
+            """, environment: ["DEPLOY_TOKEN": "wfname-named-4417"])
+        expectNoLeak(byName, ["wfname-named-4417"])
+        // A dry run masks what the run would: a variable whose name looks secret too.
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    name: deploy ${{ vars.TARGET }}\n    steps: [ { run: echo } ]\n")
+        let dry = try await nixactions(["run", "wf.yml", "--dry-run", "--var", "TARGET=wfname-named-4417"], in: temp.path,
+                                       environment: ["DEPLOY_TOKEN": "wfname-named-4417"])
+        #expect(dry.status == 0 && dry.stdout.contains("deploy ***") && !dry.stdout.contains("wfname-named"), "\(dry.stdout)\(dry.stderr)")
+    }
+
     @Test("::add-mask:: on stderr masks the value, on both streams, and is not echoed")
     func maskOnStderr() async throws {
         let runs = try await runAllFormats("""

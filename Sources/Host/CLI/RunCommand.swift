@@ -268,7 +268,12 @@ struct RunCommand: AsyncParsableCommand {
             logReporter = reporter
             // The file's first line at once: what a signal or a failure while the secrets are read
             // writes follows it, and a supervisor closing a dead run's events knows the workflow.
-            reporter.report(.workflowStarted(workflow: workflow.name, runID: runID))
+            // Written before the providers are asked: masked with the values at hand (as a dry
+            // run masks them: given on the command line, and the environment's values of
+            // declared names); the runner's own, masked with all, goes to the console.
+            let early = Redactor()
+            for value in try dryRunSecretValues(workflow, environment: environment) { _ = early.add(value) }
+            reporter.report(.workflowStarted(workflow: early.redact(workflow.name), runID: runID))
             let events = logs + "/events.jsonl"
             supervision.tell(events: events.hasPrefix("/") ? events : FileManager.default.currentDirectoryPath + "/" + events)
         } catch {
@@ -383,7 +388,11 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let host = ProcessInfo.processInfo.environment
-        return Array(try commandLineSecrets().values) + names.compactMap { environment[$0] ?? host[$0] }
+        // And what the run masks by name (`SecretResolver`): variables of --env, the env files and
+        // this environment whose names look secret (`*_TOKEN`, …; audit 51: a dry run showed them).
+        let byName = environment.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
+            + host.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
+        return Array(try commandLineSecrets().values) + names.compactMap { environment[$0] ?? host[$0] } + byName
     }
 
     func commandLineSecrets() throws -> [String: String] {

@@ -271,7 +271,7 @@ struct RedactionStreamTests {
         #expect(redactor.redact("q=p%c3%a4%20ss%2f%f0%9f%98%80%22x&") == "q=***&")
     }
 
-    @Test("what common encoders print: Python's quote, encodeURIComponent, URLSearchParams, quote_plus, Go's and PHP's JSON, \\u0009 (each seen shown by audit 46)")
+    @Test("what common encoders print: Python's quote, encodeURIComponent, URLSearchParams, quote_plus, Go's and PHP's JSON, \\u0009 (each seen shown by audit 46); '' and XML/HTML entities as GitHub's runner masks them (audit 51)")
     func commonEncoders() {
         let cases: [(secret: String, printed: String)] = [
             ("abcd/efgh!ijkl", "abcd/efgh%21ijkl"),  // Python urllib.parse.quote (keeps '/')
@@ -289,6 +289,11 @@ struct RedactionStreamTests {
             ("pässwörd<1234", "p\\u00e4ssw\\u00f6rd\\u003c1234"),
             ("abcd\tefgh", "abcd\\u0009efgh"),
             ("abcd\tefgh", "abcd\\tefgh"),
+            // Forms GitHub's runner masks (audit 51): `'` doubled, XML/HTML entities.
+            ("ab'cd\"ef<gh>&12", "ab''cd\"ef<gh>&12"),  // YAML single-quoted, SQL, GitHub's expression strings
+            ("ab'cd\"ef<gh>&12", "ab&apos;cd&quot;ef&lt;gh&gt;&amp;12"),  // XML (.NET SecurityElement)
+            ("ab'cd\"ef<gh>&12", "ab&#39;cd&#34;ef&lt;gh&gt;&amp;12"),  // Go html.EscapeString
+            ("ab'cd\"ef<gh>&12", "ab&#x27;cd&quot;ef&lt;gh&gt;&amp;12"),  // Python html.escape
         ]
         for (secret, printed) in cases {
             let redactor = Redactor()
@@ -296,7 +301,8 @@ struct RedactionStreamTests {
             #expect(redactor.redact("[" + printed + "]") == "[***]", "\(secret.debugDescription) printed as \(printed)")
         }
         // Letters, digits and "-._" only: no encoded form but the value.
-        #expect(RedactionForms.urlEncoded(Array("abc-DEF_1.2".utf8)).isEmpty && RedactionForms.jsonEscaped("abc-DEF_1.2").isEmpty)
+        #expect(RedactionForms.urlEncoded(Array("abc-DEF_1.2".utf8)).isEmpty && RedactionForms.jsonEscaped("abc-DEF_1.2").isEmpty
+                && RedactionForms.quotedForms("abc-DEF_1.2").isEmpty)
     }
 
     @Test("1,000 secrets: everything is still masked, and the automaton stays small")

@@ -39,7 +39,7 @@ enum RedactionForms {
             var seen: Set<[UInt8]> = [bytes]
             patterns.append(RedactionPattern(bytes: bytes, wrapped: false))
             for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
-            for form in urlEncoded(bytes) + jsonEscaped(value) + [keyForm(value)] where form.count >= Redactor.minimumLength {
+            for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
         }
@@ -51,6 +51,7 @@ enum RedactionForms {
             let whole = Array(secret.utf8)
             var seen = Set(patterns.map(\.bytes))
             for form in base64(whole) where seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
+            // (Not `quotedForms`: they keep the line breaks, and each line's are masked already.)
             for form in urlEncoded(whole) + jsonEscaped(secret) where seen.insert(form).inserted {
                 patterns.append(RedactionPattern(bytes: form, wrapped: false))
             }
@@ -156,6 +157,35 @@ enum RedactionForms {
                 let form = encode(keep, spaceAsPlus: plus)
                 if form != bytes && !forms.contains(form) { forms.append(form) }
             }
+        }
+        return forms
+    }
+
+    /// The value inside single quotes with each `'` doubled (YAML's single-quoted text, SQL, and
+    /// GitHub's expression strings: GitHub's runner masks this form), and as XML or HTML text:
+    /// `<`, `>`, `&`, `"`, `'` as entities (`&apos;`/`&quot;` as .NET's SecurityElement and
+    /// GitHub's runner write them, `&#39;`/`&#34;` as Go's html package, `&#x27;`/`&quot;` as
+    /// Python's `html.escape`). Only forms that differ from the value.
+    static func quotedForms(_ value: String) -> [[UInt8]] {
+        var forms: [[UInt8]] = []
+        let bytes = Array(value.utf8)
+        if bytes.contains(UInt8(ascii: "'")) {
+            forms.append(Array(value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''").utf8))
+        }
+        guard bytes.contains(where: { [0x3C, 0x3E, 0x26, 0x22, 0x27].contains($0) }) else { return forms }
+        for (quote, apostrophe) in [("&quot;", "&apos;"), ("&#34;", "&#39;"), ("&quot;", "&#x27;")] {
+            var out: [UInt8] = []
+            for byte in bytes {
+                switch byte {
+                case 0x3C: out += Array("&lt;".utf8)
+                case 0x3E: out += Array("&gt;".utf8)
+                case 0x26: out += Array("&amp;".utf8)
+                case 0x22: out += Array(quote.utf8)
+                case 0x27: out += Array(apostrophe.utf8)
+                default: out.append(byte)
+                }
+            }
+            if out != bytes && !forms.contains(out) { forms.append(out) }
         }
         return forms
     }
