@@ -85,3 +85,20 @@ struct LogDirectoryReporterTests {
         #expect(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8) == text)
     }
 }
+
+@Suite("JSONLinesReporter: the json console's output objects")
+struct JSONLinesReporterTests {
+    @Test("one object per line, without its newline; a piece of a line says partial (audit 51: a cut line looked whole)")
+    func partialLines() throws {
+        let written = Mutex("")
+        let reporter = JSONLinesReporter(write: { text in written.withLock { $0 += text } })
+        Array("one\ntwo\n".utf8).withUnsafeBytes { reporter.output(OutputChunk(job: "a", step: 0, stream: 1, bytes: $0, lines: 2)) }
+        Array("no newline".utf8).withUnsafeBytes { reporter.output(OutputChunk(job: "a", step: 0, stream: 2, bytes: $0, lines: 0)) }
+        let objects = try written.withLock { $0 }.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.map { $0["text"] as? String } == ["one", "two", "no newline"])
+        #expect(objects.map { $0["partial"] as? Bool } == [nil, nil, true])
+        #expect(objects.last?["stream"] as? String == "stderr")
+    }
+}

@@ -42,7 +42,11 @@ public enum ActionLoader {
             }
             root = node
         } catch {
-            reader.diagnostics.append(WorkflowLoader.yamlDiagnostic(error, file: file, yaml: yaml))
+            // In the step's context as the action file's other errors (audit 51: a YAML error
+            // did not say which job's step used the file).
+            var diagnostic = WorkflowLoader.yamlDiagnostic(error, file: file, yaml: yaml)
+            if diagnostic.context == nil { diagnostic.context = base }
+            reader.diagnostics.append(diagnostic)
             return Result(action: nil, diagnostics: reader.diagnostics.sorted)
         }
         let action = compile(root, reader: &reader, context: base, functions: functions)

@@ -331,6 +331,19 @@ struct LocalActionChecker {
         }
         let action = compile(found.bytes, file: (path.isEmpty ? "" : path + "/") + found.name, uses: uses, context: context).action
         if let action, !leavesRoot(action, folder: path, of: "the project", context: context) { return nil }
+        if let node = action?.node {
+            // A script the project does not hold: node's own "Cannot find module" stack at run
+            // time named no line of the action (audit 51). A warning: an earlier step may build it.
+            for (key, script) in [("main", node.main), ("pre", node.pre), ("post", node.post)] {
+                guard let script else { continue }
+                let full = root + "/" + (path.isEmpty ? "" : path + "/") + script.value
+                var status = stat()
+                guard stat(full, &status) != 0 || (status.st_mode & S_IFMT) != S_IFREG else { continue }
+                diagnostics.warning("runs.\(key) '\(script.value)' of the action '\(uses.value)' is not a file of the project",
+                                    at: script.location, context: context,
+                                    hint: "the step fails when it runs unless an earlier step makes it (npm run build, actions/checkout with 'path:'); else fix the path")
+            }
+        }
         return action
     }
 

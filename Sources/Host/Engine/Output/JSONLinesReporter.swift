@@ -23,10 +23,13 @@ public final class JSONLinesReporter: RunReporter {
         JSONBytes.appendString(chunk.job, to: &head)
         head.append(contentsOf: ",\"step\":\(chunk.step),\"stream\":\"\(chunk.stream == 2 ? "stderr" : "stdout")\",\"text\":".utf8)
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(chunk.bytes.count + max(1, chunk.lines) * (head.count + 4))
+        buffer.reserveCapacity(chunk.bytes.count + max(1, chunk.lines) * (head.count + 20))
         chunk.forEachLine { line in
             buffer.append(contentsOf: head)
             JSONBytes.appendString(line, to: &buffer)
+            // A piece of a line (one longer than `OutputChunk.maxLine`, or a last line without
+            // a newline): said, as events.jsonl's `"lines":0` says it (audit 51).
+            if chunk.lines == 0 { buffer.append(contentsOf: ",\"partial\":true".utf8) }
             buffer.append(contentsOf: [0x7D, 0x0A])
         }
         buffer.withUnsafeBytes { writeBytes($0) }
