@@ -586,6 +586,25 @@ struct HardeningTests {
         }
     }
 
+    @Test("a workflow file whose name is not UTF-8: validate says so (not a did-you-mean of itself); list leaves it out with a warning and lists the rest (audit 51)")
+    func nonUTF8FileName() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".github/workflows/good.yml", "jobs:\n  a:\n    steps: [ { run: echo } ]\n")
+        let binary = nixactionsBinary.path
+        let make = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+            printf 'jobs:\\n  a:\\n    steps: [ { run: echo } ]\\n' > ".github/workflows/$(printf 'bad\\377name').yml"
+            """], in: temp.path)
+        #expect(make.status == 0, "\(make.stderr)")
+        let validate = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "'\(binary)' validate \"$(printf 'bad\\377name')\""], in: temp.path)
+        #expect(validate.status == 2, "\(validate.stderr)")
+        #expect(validate.stderr.contains("the name is not UTF-8 text") && !validate.stderr.contains("did you mean"), "\(validate.stderr)")
+        let list = try await nixactions(["list"], in: temp.path)
+        #expect(list.status == 0, "\(list.stdout)\(list.stderr)")
+        #expect(list.stderr.contains("is left out: its name is not UTF-8 text"), "\(list.stderr)")
+        #expect(list.stdout.contains("good.yml"), "\(list.stdout)")
+    }
+
     @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")
     func removedCurrentFolder() async throws {
         let temp = try TemporaryDirectory()

@@ -26,6 +26,12 @@ enum WorkflowLocator {
                 }
             }
         }
+        if reference.unicodeScalars.contains("\u{FFFD}") {
+            // The shell passed bytes that are not UTF-8; they reached here as U+FFFD (audit 51:
+            // "not found", with a did-you-mean of itself).
+            return .failure(Diagnostic(.error, "no workflow '\(reference)' found: the name is not UTF-8 text (shown with \u{FFFD} for its bytes)",
+                                       hint: "nixactions reads file names as UTF-8: rename the file"))
+        }
         let known = available(in: directory)
         let hint: String
         if let suggestion = didYouMean(reference, in: known) {
@@ -43,7 +49,8 @@ enum WorkflowLocator {
         var names: [String] = []
         for folder in folders {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
-            for file in files.sorted() where file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix") {
+            for file in files.sorted() where (file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix"))
+                && !file.unicodeScalars.contains("\u{FFFD}") {
                 let name = (file as NSString).deletingPathExtension
                 if !names.contains(name) { names.append(name) }
             }
