@@ -324,6 +324,41 @@ struct MisbehavingPluginTests {
         #expect(result.seconds < 60, "took \(result.seconds) s")
     }
 
+    @Test("a plugin acting on other plugins' operations (a running step's): its completions, output and log lines are ignored; the step runs on (audit 50: the owner check had no test)")
+    func forgedOperations() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: sleep 3; echo "a finished"
+              c:
+                steps:
+                  - run: sleep 1
+              b:
+                needs: c
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo "b ran"
+            """)
+        let logs = temp.path + "/logs"
+        let result = try await nixactions(["run", "wf.yml", "-j", "3", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "forge"])
+        let all = result.stdout + result.stderr
+        #expect(all.contains("[a] a finished\n") && all.contains("[b] b ran\n"), "\(all)")
+        #expect(all.contains("==> job 'a' succeeded"), "a forged completion ended another plugin's step: \(all)")
+        // Its lines about operations not its own stay with its own messages, under its name.
+        let forged = all.split(separator: "\n").filter { $0.contains("forged") }
+        #expect(!forged.isEmpty && forged.allSatisfy { $0.hasPrefix("nixactions: plugin 'libnixactions-plugin-misbehaving.so' warning: forged line") },
+                "\(forged)")
+        for case let file as String in FileManager.default.enumerator(atPath: logs)! where file.hasSuffix(".log") || file.hasSuffix(".jsonl") {
+            let text = (try? String(contentsOfFile: logs + "/" + file, encoding: .utf8)) ?? ""
+            #expect(!text.contains("forged"), "\(file): \(text)")
+        }
+    }
+
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")
     func nullFunction() async throws {
         let result = try await run("""

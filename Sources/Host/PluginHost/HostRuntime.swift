@@ -64,8 +64,12 @@ final class HostRuntime: Sendable {
     }
 
     /// Where messages about `op` go, while it is pending and its job gave a route.
-    func messageRoute(_ op: UInt64) -> (OperationMessages, String)? {
-        pending.withLock { entry in entry[op].flatMap { pending in pending.options.messages.map { ($0, pending.options.pluginID) } } }
+    /// Only for `owner`'s own operation: another plugin's line would reach that operation's job
+    /// under its plugin's name (review 50 L3).
+    func messageRoute(_ op: UInt64, from owner: UInt?) -> (OperationMessages, String)? {
+        pending.withLock { entry in
+            entry[op].flatMap { pending in Self.owns(owner, pending) ? pending.options.messages.map { ($0, pending.options.pluginID) } : nil }
+        }
     }
 
     /// Whether `op` is still waiting for its `complete`.
@@ -229,7 +233,7 @@ final class HostRuntime: Sendable {
                 guard let data else { return }
                 let text = HostRuntime.shared.redacted(message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
                 // Debug lines are not for the job's readers: they stay with the plugin's own messages.
-                if level > 0, let (route, pluginID) = HostRuntime.shared.messageRoute(op) {
+                if level > 0, let (route, pluginID) = HostRuntime.shared.messageRoute(op, from: UInt(bitPattern: data)) {
                     route.send(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
                     return
                 }

@@ -67,7 +67,10 @@ static const nxa_secrets_v1 secrets = {
 /* A cache backend whose lookup never answers until it is cancelled (the job's time limit must
  * cover it), and whose other operations fail at once. One lookup at a time.
  * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
- * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process. */
+ * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process.
+ * With MISBEHAVING_CACHE=forge: the lookup first acts on the 64 operations before its own (other
+ * plugins' operations, such as a running step's): a log line, output, and a failed completion;
+ * then it answers its own lookup with a miss. */
 static volatile nxa_op_id hanging;
 
 static int null_stream(void) {
@@ -83,6 +86,15 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
     (void)instance, (void)json, (void)length, (void)error;
     const char *mode = getenv("MISBEHAVING_CACHE");
     if (mode && strcmp(mode, "exit") == 0) exit(3);
+    if (mode && strcmp(mode, "forge") == 0) {
+        for (nxa_op_id other = op > 64 ? op - 64 : 1; other < op; other++) {
+            host->log_op(host->host_data, other, 2, "forged line", 11);
+            host->write_output(host->host_data, other, 1, (const uint8_t *)"forged output\n", 14);
+            host->complete(host->host_data, other, NXA_STATUS_FAILED, 0, 0);
+        }
+        answer(op, "{\"exact\":false}");
+        return NXA_STATUS_OK;
+    }
     if (null_stream()) {
         answer(op, "{\"exact\":false}");
         return NXA_STATUS_OK;
