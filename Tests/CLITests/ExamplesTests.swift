@@ -87,18 +87,18 @@ struct ExamplesTests {
         }
     }
 
-    @Test("examples/18-javascript-actions: JavaScript actions with inputs, outputs, GITHUB_ENV, and a post script that reads the state main saved")
+    @Test("examples/18-javascript-actions: JavaScript actions with inputs (one with '-' in its name), outputs, GITHUB_ENV, and a post script that reads the state main saved")
     func javaScriptActions() async throws {
         let logs = NSTemporaryDirectory() + "nxa-example18-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: logs) }
         let result = try await nixactions(["run", "workflow.yml", "--log-format", "plain", "--log-dir", logs],
                                           in: packageDirectory.path + "/examples/18-javascript-actions")
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
-        for line in ["[release] stopwatch 'release' started\n", "[release] 1.4.2 + minor = 1.5.0\n",
-                     "[release] next version 1.5.0 (NEXT_VERSION=1.5.0)\n", "[release] > Post ./actions/stopwatch\n"] {
+        for line in ["[release] stopwatch 'release' started\n", "[release] 1.4.2 + minor = 1.5.0-rc.1\n",
+                     "[release] next version 1.5.0-rc.1 (NEXT_VERSION=1.5.0-rc.1)\n", "[release] > Post ./actions/stopwatch\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }
-        let post = try #require(result.stdout.range(of: "next version 1.5.0"))
+        let post = try #require(result.stdout.range(of: "next version 1.5.0-rc.1"))
         #expect(result.stdout[post.upperBound...].contains("[release] stopwatch 'release' stopped after the job's steps ("), "\(result.stdout)")
     }
 
