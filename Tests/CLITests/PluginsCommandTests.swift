@@ -359,6 +359,22 @@ struct MisbehavingPluginTests {
         }
     }
 
+    @Test("a plugin whose entry function never returns is refused after the entry's time limit, naming it; the command goes on (audit 50: it hung for ever)")
+    func hangingEntry() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        let environment = ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_ENTRY": "hang", "NIXACTIONS_PLUGIN_ENTRY_TIMEOUT": "1"]
+        let list = try await nixactions(["plugins", "list"], in: temp.path, environment: environment)
+        #expect(list.seconds < 20, "took \(list.seconds) s")
+        #expect((list.stdout + list.stderr).contains("its entry function did not return within 1.0 seconds"), "\(list.stdout)\(list.stderr)")
+        // A run that needs it fails at once with why; one that does not, runs.
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps: [ { run: echo ran } ]\n")
+        let run = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: environment)
+        #expect(run.status == 0 && run.stdout.contains("[a] ran\n"), "\(run.stdout)\(run.stderr)")
+        #expect(run.seconds < 20, "took \(run.seconds) s")
+    }
+
     @Test("an executor table with a NULL function is refused with the plugin's name, never a crash")
     func nullFunction() async throws {
         let result = try await run("""

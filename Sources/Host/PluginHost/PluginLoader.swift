@@ -71,6 +71,48 @@ public enum PluginLoader {
     static let usedNames = Mutex<Set<String>>([])
     /// The plugins loaded, by their library's `dlopen` handle (one image per file, whatever the path).
     static let loadedImages = Mutex<[UInt: LoadedPlugin]>([:])
+    /// Images whose entry function did not return in time, with why: never called again.
+    static let stuckImages = Mutex<[UInt: String]>([:])
+
+    /// How long a plugin's entry function may take (`NIXACTIONS_PLUGIN_ENTRY_TIMEOUT` seconds,
+    /// default 10): it only fills in a descriptor, and one that never returned held every command
+    /// that loads plugins for ever (audit 50).
+    static let entryDeadline: Duration = {
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_PLUGIN_ENTRY_TIMEOUT"], let seconds = Double(text), seconds > 0 {
+            return .milliseconds(Int(seconds * 1000))
+        }
+        return .seconds(10)
+    }()
+
+    /// The entry function's answer, called on a thread of its own and waited for at most
+    /// `entryDeadline`; nil when it did not return by then (the thread is left to it).
+    static func callEntry(_ entry: nxa_plugin_entry_fn, info: UnsafePointer<nxa_host_info>)
+        -> (status: nxa_status, descriptor: UnsafePointer<nxa_plugin>?, message: String)?
+    {
+        final class Call: @unchecked Sendable {
+            var status = NXA_STATUS_FAILED
+            var descriptor: UnsafePointer<nxa_plugin>?
+            var message = ""
+            let done = DispatchSemaphore(value: 0)
+        }
+        let call = Call()
+        let address = UInt(bitPattern: info)
+        let thread = Thread {
+            var descriptor: UnsafePointer<nxa_plugin>?
+            let (status, message) = PluginExecutor.callWithError { error in
+                entry(UnsafePointer(bitPattern: address), &descriptor, error)
+            }
+            call.status = status
+            call.descriptor = descriptor
+            call.message = message
+            call.done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        let seconds = Double(entryDeadline.components.seconds) + Double(entryDeadline.components.attoseconds) / 1e18
+        guard call.done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return (call.status, call.descriptor, call.message)
+    }
 
     /// The folders searched, in order.
     public static func searchPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
@@ -260,10 +302,12 @@ public enum PluginLoader {
             toolchain: UnsafePointer(strdup(hostToolchain)),
             services: services))
 
-        var descriptorPointer: UnsafePointer<nxa_plugin>?
+        if let stuck = stuckImages.withLock({ $0[UInt(bitPattern: handle)] }) { return refuse(stuck) }
         PluginExitGuard.loading(linkerName: checked, shown: "the plugin at \(path)")
-        let (status, message) = PluginExecutor.callWithError { error in
-            entry(UnsafePointer(info), &descriptorPointer, error)
+        guard let (status, descriptorPointer, message) = callEntry(entry, info: UnsafePointer(info)) else {
+            let problem = "its entry function did not return within \(entryDeadline) (it only fills in a descriptor); it is not used"
+            stuckImages.withLock { $0[UInt(bitPattern: handle)] = problem }
+            return refuse(problem)
         }
         if status != NXA_STATUS_OK {
             return refuse("the plugin refused this host (status \(status))\(message.isEmpty ? "" : ": \(message)")")

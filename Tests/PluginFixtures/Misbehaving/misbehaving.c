@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nixactions.h"
 
@@ -183,6 +184,9 @@ __attribute__((visibility("default"))) nxa_status nixactions_plugin_entry(const 
                                                                          nxa_error *error) {
     (void)error;
     entry_calls++;
+    /* With MISBEHAVING_ENTRY=hang: never returns (the host stops waiting and refuses the plugin). */
+    const char *mode = getenv("MISBEHAVING_ENTRY");
+    if (mode && strcmp(mode, "hang") == 0) for (;;) pause();
     host = info->services;
     *out_plugin = &descriptor;
     return NXA_STATUS_OK;
