@@ -143,7 +143,7 @@ extension RealExecutorSuites {
                 #expect(out.contains(line), "missing '\(line)' in:\n\(out)")
             }
             #expect(!out.contains("tok-9f8e7d") && !result.stderr.contains("tok-9f8e7d"))
-            #expect(!out.contains("NIXACTIONS_ENV_"), "the carrying variables stay out of the container: \(out)")
+            #expect(!out.contains("NIXACTIONS_CARRIED_ENV_"), "the carrying variables stay out of the container: \(out)")
             let commands = try String(contentsOfFile: temp.path + "/podman-commands", encoding: .utf8)
             #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build -t localhost/nixactions-"), "\(commands)")
             #expect(!commands.contains("tok-9f8e7d"), "a secret value on podman's command line:\n\(commands)")

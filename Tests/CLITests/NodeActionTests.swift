@@ -42,7 +42,7 @@ struct NodeActionTests {
         console.log(`token=${env.INPUT_TOKEN}`);
         fs.appendFileSync(env.GITHUB_STATE, `token=${env.INPUT_TOKEN}\n`);
         // Names keep their '-' (GitHub's runner; @actions/core reads INPUT_FETCH-DEPTH), state names too.
-        console.log(`dashed fetch-depth=${env['INPUT_FETCH-DEPTH']} github-token=${env['INPUT_GITHUB-TOKEN']} carried-left=${Object.keys(env).filter(k => k.startsWith('NIXACTIONS_ENV_')).length}`);
+        console.log(`dashed fetch-depth=${env['INPUT_FETCH-DEPTH']} github-token=${env['INPUT_GITHUB-TOKEN']} carried-left=${Object.keys(env).filter(k => k.startsWith('NIXACTIONS_CARRIED_ENV_')).length}`);
         fs.appendFileSync(env.GITHUB_STATE, `my-key=dashed state\n`);
         console.log('::add-mask::hush-hush');
         console.log('the password is hush-hush');

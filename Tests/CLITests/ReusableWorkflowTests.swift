@@ -369,11 +369,11 @@ struct ReusableWorkflowTests {
                   s: ${{ github.run_attempt }}
               literals:
                 uses: ./.github/workflows/typed.yml
-                with: { n: 0x10, flag: true, s: 3 }
+                with: { n: 0x10, flag: true, s: 3.10 }
             """)
         let checked = try await nixactions(["validate", "ci.yml"], in: temp.path)
         #expect(checked.status == 0, "\(checked.stderr)")
-        #expect(checked.stderr.contains("ci.yml:20:37: warning: with.s: input 's' is a string and was given a number ('3'): it is used as the text '3', but GitHub refuses it (Unexpected value '3'); quote it"),
+        #expect(checked.stderr.contains("ci.yml:20:37: warning: with.s: input 's' is a string and was given a number ('3.10'): it is used as the text '3.10' here, but GitHub checks an input's type and may refuse it (Unexpected value '3.10'); quote it"),
                 "\(checked.stderr)")
         let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -382,7 +382,8 @@ struct ReusableWorkflowTests {
                 "\(out)")
         // (The shell drops the JSON's quotes.) A string's `github.run_attempt` is a string, as on GitHub.
         #expect(out.contains("[converted-show] got{flag:true,n:60,s:1}\n"), "\(out)")
-        #expect(out.contains("[literals-show] got{flag:true,n:16,s:3}\n"), "\(out)")
+        // A plain 3.10 given to a string input is the text as written, not the number's 3.1 (review 51).
+        #expect(out.contains("[literals-show] got{flag:true,n:16,s:3.10}\n"), "\(out)")
 
         // A quoted number for a number input: an error before the run, told to lose its quotes.
         _ = try temp.write("quoted.yml", """
@@ -395,6 +396,38 @@ struct ReusableWorkflowTests {
         #expect(quoted.status == 2, "\(quoted.stderr)")
         #expect(quoted.stderr.contains("quoted.yml:4:16: error: with.n: '7' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value '7'); write it without quotes"),
                 "\(quoted.stderr)")
+
+        // A workflow_dispatch number is text in `inputs` (GitHub's actions/runner#2848): given on
+        // to a number input it fails, fromJSON() passes it. A caller's own workflow_call number
+        // not given is 0, GitHub's empty number, and passes on as one (review 51).
+        _ = try temp.write("dispatch.yml", """
+            on:
+              workflow_dispatch:
+                inputs: { count: { type: number, default: 5 } }
+            jobs:
+              raw:
+                uses: ./.github/workflows/typed.yml
+                with: { n: "${{ inputs.count }}" }
+              parsed:
+                uses: ./.github/workflows/typed.yml
+                with: { n: "${{ fromJSON(inputs.count) }}" }
+            """)
+        let dispatch = try await nixactions(["run", "dispatch.yml", "--event", "workflow_dispatch", "--log-format", "plain"], in: temp.path)
+        #expect(dispatch.status == 1, "\(dispatch.stdout)\(dispatch.stderr)")
+        #expect(dispatch.stdout.contains("'5' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value '5')"), "\(dispatch.stdout)")
+        #expect(dispatch.stdout.contains("[parsed-show] got{flag:false,n:5,s:}\n"), "\(dispatch.stdout)")
+        _ = try temp.write("passing.yml", """
+            on:
+              workflow_call:
+                inputs: { count: { type: number } }
+            jobs:
+              pass:
+                uses: ./.github/workflows/typed.yml
+                with: { n: "${{ inputs.count }}" }
+            """)
+        let passing = try await nixactions(["run", "passing.yml", "--log-format", "plain"], in: temp.path)
+        #expect(passing.status == 0, "\(passing.stdout)\(passing.stderr)")
+        #expect(passing.stdout.contains("[pass-show] got{flag:false,n:0,s:}\n"), "\(passing.stdout)")
     }
 
     @Test("a reusable workflow of another repository (OWNER/REPO/.github/workflows/FILE.yml@REF) is fetched from the actions' server: its ./ calls name its own repository, its local actions the project; validate only notes it; a missing file or ref is an error before any job")

@@ -25,15 +25,15 @@ struct SecretsMaskingTests {
 
     @Test("the workflow's name is masked in the console, the summary and the events (their first line too): a declared secret from the environment, --secret, a variable named like a secret (audit 51)")
     func workflowName() async throws {
-        let fromProvider = try await runAllFormats("""
+        let fromEnvironment = try await runAllFormats("""
             name: deploy wfname-secret-5521
             secrets: [WF_TOKEN]
             jobs:
               a:
                 steps: [ { run: echo hi } ]
             """, environment: ["WF_TOKEN": "wfname-secret-5521"])
-        expectNoLeak(fromProvider, ["wfname-secret-5521"])
-        for run in fromProvider { #expect(run.result.status == 0 && run.result.stdout.contains("deploy ***"), "\(run.format): \(run.result.stdout)\(run.result.stderr)") }
+        expectNoLeak(fromEnvironment, ["wfname-secret-5521"])
+        for run in fromEnvironment { #expect(run.result.status == 0 && run.result.stdout.contains("deploy ***"), "\(run.format): \(run.result.stdout)\(run.result.stderr)") }
         let fromCommandLine = try await runAllFormats("""
             name: deploy wfname-given-8830
             jobs:
@@ -55,6 +55,17 @@ struct SecretsMaskingTests {
         let dry = try await nixactions(["run", "wf.yml", "--dry-run", "--var", "TARGET=wfname-named-4417"], in: temp.path,
                                        environment: ["DEPLOY_TOKEN": "wfname-named-4417"])
         #expect(dry.status == 0 && dry.stdout.contains("deploy ***") && !dry.stdout.contains("wfname-named"), "\(dry.stdout)\(dry.stderr)")
+        // A --secret-file that is a pipe is read once: the events' first line masks it too (review 51).
+        try temp.write("named.yml", "name: deploy wfname-pipe-7001\njobs:\n  a:\n    steps: [ { run: echo } ]\n")
+        let piped = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c",
+            "printf 'PIPED=wfname-pipe-7001\\n' | '\(nixactionsBinary.path)' run named.yml --secret-file /dev/stdin --log-format plain --log-dir logs"],
+            in: temp.path)
+        #expect(piped.status == 0, "\(piped.stdout)\(piped.stderr)")
+        var logged = ""
+        for case let file as String in FileManager.default.enumerator(atPath: temp.path + "/logs")! {
+            logged += (try? String(contentsOfFile: temp.path + "/logs/" + file, encoding: .utf8)) ?? ""
+        }
+        #expect(logged.contains("deploy ***") && !(logged + piped.stdout + piped.stderr).contains("wfname-pipe"), "\(logged)")
     }
 
     @Test("::add-mask:: on stderr masks the value, on both streams, and is not echoed")

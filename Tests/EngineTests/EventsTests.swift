@@ -125,7 +125,7 @@ struct EventsTests {
         #expect(TriggerCheck.reason(ignored, .init(name: "push", ref: "refs/heads/x", changedFiles: ["docs/keep.md"])) == nil)
     }
 
-    @Test("inputs: typed values, strings for github.event.inputs, defaults, required, unknown and bad values")
+    @Test("inputs: typed values (a workflow_dispatch number is text, as GitHub keeps it; a workflow_call number a number, 0 when not given), strings for github.event.inputs, defaults, required, unknown and bad values")
     func inputs() throws {
         let (triggers, _) = Self.triggers("""
             on:
@@ -137,8 +137,17 @@ struct EventsTests {
                   name: { required: true }
             """)
         let resolved = try InputValues.resolve([("count", "3"), ("name", "x"), ("DRY", "false")], triggers: triggers).get()
-        #expect(resolved.typed["count"] == .number(3) && resolved.typed["dry"] == .bool(false) && resolved.typed["level"] == .string("low"))
+        #expect(resolved.typed["count"] == .string("3") && resolved.typed["dry"] == .bool(false) && resolved.typed["level"] == .string("low"))
         #expect(resolved.strings == ["count": "3", "name": "x", "dry": "false", "level": "low"])
+        let (called, _) = Self.triggers("""
+            on:
+              workflow_call:
+                inputs:
+                  count: { type: number }
+                  given: { type: number }
+            """)
+        let call = try InputValues.resolve([("given", "7")], triggers: called).get()
+        #expect(call.typed["count"] == .number(0) && call.typed["given"] == .number(7), "\(call.typed)")
         func errors(_ given: [(name: String, value: String)]) -> [String] {
             guard case .failure(let problems) = InputValues.resolve(given, triggers: triggers) else { return [] }
             return problems.diagnostics.map { $0.message + ($0.hint.map { " | " + $0 } ?? "") }

@@ -81,4 +81,41 @@ struct StepTrailerTests {
         #expect(result.files == ["GITHUB_OUTPUT": "x=1\ny=it's\n"])  // empty and missing files are not sent
         #expect(result.status == 3)
     }
+
+    @Test("a wrapper with a trailer outlives a cancel's SIGTERM to its group: the trailer reports the files, the status is the step's, and the shell says nothing about it on the step's stderr (review 51)")
+    func cancelledWrapper() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trailer-cancel-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "echo started >&2\necho 'id=42' >> \"$GITHUB_OUTPUT\"\nsleep 30\n".write(toFile: folder + "/step.sh", atomically: true, encoding: .utf8)
+        let trailer = StepTrailer.lines(key: Self.key, captures: [("GITHUB_OUTPUT", folder + "/out")])
+        let wrapper = StepWrapper.render(shell: ["sh", "-e", "{0}"], script: folder + "/step.sh", environment: ["GITHUB_OUTPUT": folder + "/out"],
+                                         pathPrepend: [], pidFile: folder + "/pid", directory: folder, preamble: [": > '\(folder)/out'"],
+                                         trailer: trailer)
+        try wrapper.write(toFile: folder + "/wrapper.sh", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = ["/bin/sh", folder + "/wrapper.sh"]
+        let out = try ChildPipe(), err = try ChildPipe()
+        process.standardOutput = out.writing
+        process.standardError = err.writing
+        try process.run()
+        out.closeChildEnd()
+        err.closeChildEnd()
+        var waited = 0
+        while ((try? String(contentsOfFile: folder + "/out", encoding: .utf8)) ?? "").isEmpty && waited < 200 {
+            usleep(20_000)
+            waited += 1
+        }
+        let recorded = ((try? String(contentsOfFile: folder + "/pid", encoding: .utf8)) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" })
+        let pid = try #require(Int32(recorded.first ?? ""))
+        kill(-pid, SIGTERM)
+        let data = out.reading.readDataToEndOfFile()
+        let errors = String(decoding: err.reading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let result = split(String(decoding: data, as: UTF8.self), chunk: 7)
+        #expect(result.files == ["GITHUB_OUTPUT": "id=42\n"], "\(result)")
+        #expect(result.status == 143, "\(result)")
+        #expect(errors == "started\n", "\(errors.debugDescription)")
+    }
 }

@@ -171,7 +171,7 @@ struct RunCommand: AsyncParsableCommand {
             // No provider is asked (a dry run reads no secret store), but what is at hand is
             // masked: a matrix value or a name that holds one must not show in the plan.
             let redactor = Redactor()
-            for value in try dryRunSecretValues(workflow, environment: environment) { _ = redactor.add(value) }
+            for value in dryRunSecretValues(workflow, environment: environment, commandLine: try commandLineSecrets()) { _ = redactor.add(value) }
             let json = try (logFormat ?? Self.environmentLogFormat()) == .json
             let rendered = json
                 ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
@@ -268,11 +268,13 @@ struct RunCommand: AsyncParsableCommand {
             logReporter = reporter
             // The file's first line at once: what a signal or a failure while the secrets are read
             // writes follows it, and a supervisor closing a dead run's events knows the workflow.
-            // Written before the providers are asked: masked with the values at hand (as a dry
-            // run masks them: given on the command line, and the environment's values of
-            // declared names); the runner's own, masked with all, goes to the console.
+            // Written before the providers are asked: masked with the values at hand, as a dry
+            // run masks them (given on the command line, the environment's values of declared
+            // names and of names that look secret); the runner's own, masked with all, goes to
+            // the console.
             let early = Redactor()
-            for value in try dryRunSecretValues(workflow, environment: environment) { _ = early.add(value) }
+            // (`--secret-file` read once: a pipe reads empty the second time; review 51.)
+            for value in dryRunSecretValues(workflow, environment: environment, commandLine: commandLineSecrets) { _ = early.add(value) }
             reporter.report(.workflowStarted(workflow: early.redact(workflow.name), runID: runID))
             let events = logs + "/events.jsonl"
             supervision.tell(events: events.hasPrefix("/") ? events : FileManager.default.currentDirectoryPath + "/" + events)
@@ -373,11 +375,11 @@ struct RunCommand: AsyncParsableCommand {
         return checkout
     }
 
-    /// `--secret-file` values, then `--secret` values (later ones win).
-    /// The secret values a dry run can know without asking a provider: `--secret` and
-    /// `--secret-file`, and the variables (of this environment, `--env` and the env files) named
-    /// by a declared secret name, an `env` provider entry's `names`, or a `${{ secrets.NAME }}`.
-    func dryRunSecretValues(_ workflow: Workflow, environment: [String: String]) throws -> [String] {
+    /// The secret values a dry run can know without asking a provider: `commandLine` (`--secret`
+    /// and `--secret-file`), and the variables (of this environment, `--env` and the env files)
+    /// named by a declared secret name, an `env` provider entry's `names`, or a `${{ secrets.NAME }}`,
+    /// or whose names look secret.
+    func dryRunSecretValues(_ workflow: Workflow, environment: [String: String], commandLine: [String: String]) -> [String] {
         var names = Set(workflow.secretReferences.map(\.name))
         for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
             switch spec.source {
@@ -392,9 +394,10 @@ struct RunCommand: AsyncParsableCommand {
         // this environment whose names look secret (`*_TOKEN`, …; audit 51: a dry run showed them).
         let byName = environment.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
             + host.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
-        return Array(try commandLineSecrets().values) + names.compactMap { environment[$0] ?? host[$0] } + byName
+        return Array(commandLine.values) + names.compactMap { environment[$0] ?? host[$0] } + byName
     }
 
+    /// `--secret-file` values, then `--secret` values (later ones win).
     func commandLineSecrets() throws -> [String: String] {
         var values: [String: String] = [:]
         for file in secretFiles {

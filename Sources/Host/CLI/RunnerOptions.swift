@@ -44,7 +44,7 @@ enum RunnerOptions {
     /// provides is an error (exit 2), also when no job uses the label; a label no job of the run
     /// has is a warning, with the labels it has (a typo would otherwise run the job elsewhere,
     /// on this machine, without a word: audit 51). Labels from expressions are known only when
-    /// the jobs start: then nothing is said about labels.
+    /// the jobs start, and a remote called file's only once fetched: then nothing is said about labels.
     static func checkOverrides(_ overrides: [String], plan: Plan, context: RunContext, plugins: PluginRegistry) throws {
         let entries = overrides.compactMap(parse)
         guard !entries.isEmpty else { return }
@@ -66,7 +66,8 @@ enum RunnerOptions {
         for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             if let call = job.call {
-                called += call.workflow?.jobs ?? []
+                // A remote file a dry run does not fetch: its labels are not known (review 51).
+                if let workflow = call.workflow { called += workflow.jobs } else { fromExpressions = true }
                 continue
             }
             guard !job.explicitExecutor, !job.runsOn.isEmpty else { continue }
@@ -80,7 +81,11 @@ enum RunnerOptions {
         var visited: Set<String> = []
         while let job = called.popLast() {
             if let call = job.call {
-                if let inner = call.workflow, visited.insert(call.file ?? inner.file).inserted { called += inner.jobs }
+                if let inner = call.workflow {
+                    if visited.insert(call.file ?? inner.file).inserted { called += inner.jobs }
+                } else {
+                    fromExpressions = true
+                }
                 continue
             }
             for label in job.runsOn {

@@ -28,6 +28,9 @@ public enum PluginExitGuard {
     static let expected = Atomic<Bool>(false)
     /// Only the first unexpected exit is handled (a cleanup that exits again is not).
     static let handling = Atomic<Bool>(false)
+    /// The process the handler was registered in: a child a plugin forked inherits the handler,
+    /// and its own exit() is none of the run's business (review 51: it wrote into the run's events).
+    static let process = Atomic<Int32>(0)
 
     /// The process ends when the command returns (the executable, not a test calling it in
     /// process): a plugin's `exit` is caught from the first plugin load on.
@@ -55,7 +58,10 @@ public enum PluginExitGuard {
             state.registered = true
             return true
         }
-        if register { atexit { PluginExitGuard.unexpectedExit() } }
+        if register {
+            process.store(getpid(), ordering: .sequentiallyConsistent)
+            atexit { PluginExitGuard.unexpectedExit() }
+        }
     }
 
     /// The image's plugin id, once known.
@@ -64,18 +70,27 @@ public enum PluginExitGuard {
     }
 
     static func unexpectedExit() {
-        guard !expected.load(ordering: .sequentiallyConsistent),
+        guard getpid() == process.load(ordering: .sequentiallyConsistent), !expected.load(ordering: .sequentiallyConsistent),
             !handling.exchange(true, ordering: .sequentiallyConsistent)
         else { return }
         // A lock the exiting thread holds would never be released: then the plugin goes unnamed
         // and the cleanup is skipped, rather than the process hanging at its exit.
-        let snapshot = state.withLockIfAvailable { ($0.images, $0.cleanup) }
+        // Another thread holds it only for a moment: tried for up to 100 ms.
+        var snapshot: ([String: String], (@Sendable (String) -> Void)?)?
+        for _ in 0..<100 {
+            snapshot = state.withLockIfAvailable { ($0.images, $0.cleanup) }
+            if snapshot != nil { break }
+            usleep(1000)
+        }
         let culprit = snapshot.flatMap { callerImage(in: $0.0) } ?? "a plugin (or a library one uses)"
-        let message = "\(culprit) ended the process with exit() during the run: the run stops here, "
-            + "with status 1; its processes are ended, and the jobs that had not finished have no result"
+        // Only a run sets a cleanup; another command (plugins, cache, validate) just stops.
+        let running = snapshot?.1 != nil
+        let message = "\(culprit) ended the process with exit() \(running ? "during the run: the run stops here" : "while nixactions ran"), "
+            + "with status 1" + (running ? "; its processes are ended, and the jobs that had not finished have no result" : "")
         let line = "\nnixactions: error: " + message + "\n"
         _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
         snapshot?.1?(message)
+        _ = nxa_flush_stdout()  // what `print` holds (_exit skips stdio's flush)
         _exit(1)
     }
 

@@ -40,12 +40,18 @@ public enum StepWrapper {
         if let trailer {
             lines.insert("trap : TERM", at: preamble.count)
             let fallback = "sh -e \(ShellWords.quote(script)) </dev/null"
+            // The step's stderr is the wrapper's (fd 3 meanwhile); the wrapper's own goes to
+            // /dev/null while the step runs, where the shell's "Terminated" about a cancelled
+            // step would go (review 51: it showed on every cancelled step's stderr).
+            func step(_ command: String) -> String { "(exec 2>&3 3>&-; exec \(command))" }
+            lines.append("exec 3>&2 2>/dev/null")
             if shell.first == "bash" {
-                lines.append("if command -v bash >/dev/null 2>&1; then \(run); else \(fallback); fi")
+                lines.append("if command -v bash >/dev/null 2>&1; then \(step(run)); else \(step(fallback)); fi")
             } else {
-                lines.append(run)
+                lines.append(step(run))
             }
             lines.append("code=$?")
+            lines.append("exec 2>&3 3>&-")
             lines += trailer
             lines.append("exit $code")
             return lines.joined(separator: "\n") + "\n"

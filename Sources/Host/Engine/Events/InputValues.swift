@@ -50,10 +50,13 @@ public enum InputValues {
     /// boolean input a boolean, never text that reads as one (GitHub: "Unexpected value '60'";
     /// a job output or `github.event.inputs.*` is text: `fromJSON()` makes it a number). A string
     /// input given a number or a boolean gets its text, with a warning (GitHub refuses that too).
-    /// `literal`: the value was written in the file (a quoted number is told to lose its quotes).
-    static func forCall(_ value: ExpressionValue, for spec: InputSpec, literal: Bool = false)
+    /// `written`: the value as the file writes it, for one written without `${{ }}` (a quoted
+    /// number is told to lose its quotes; a plain `3.10` given to a string input is `3.10`, not
+    /// the number's `3.1`).
+    static func forCall(_ value: ExpressionValue, for spec: InputSpec, written: String? = nil)
         -> (value: Result<ExpressionValue, InputTypeProblem>, warning: String?)
     {
+        let literal = written != nil
         func kind(_ value: ExpressionValue) -> String {
             switch value {
             case .string: return "a string"
@@ -63,10 +66,14 @@ public enum InputValues {
             default: return "an object or array"
             }
         }
-        let shown = value.displayString
+        let shown = written ?? value.displayString
         switch (spec.kind, value) {
         case (.boolean, .bool), (.number, .number), (.string, .string), (.choice, .string), (.environment, .string):
             return (.success(value), nil)
+        case (_, .null):
+            // Nothing (an input the caller itself was not given): the input's empty value, as
+            // for an input not given.
+            return (.success(spec.kind == .boolean ? .bool(false) : spec.kind == .number ? .number(0) : .string("")), nil)
         case (.boolean, _), (.number, _):
             let convert: String
             if case .string(let text) = value, problem(text, for: spec) == nil {
@@ -80,7 +87,8 @@ public enum InputValues {
                 nil)
         case (_, .number), (_, .bool):
             return (.success(.string(shown)),
-                    "input '\(spec.name)' is a string and was given \(kind(value)) ('\(shown)'): it is used as the text '\(shown)', but GitHub refuses it (Unexpected value '\(shown)'); \(literal ? "quote it" : "use format('{0}', …)")")
+                    "input '\(spec.name)' is a string and was given \(kind(value)) ('\(shown)'): it is used as the text '\(shown)' here, "
+                        + "but GitHub checks an input's type and may refuse it (Unexpected value '\(shown)'); \(literal ? "quote it" : "use format('{0}', …)")")
         default:
             return (.success(.string(shown)), nil)
         }
@@ -121,6 +129,10 @@ public enum InputValues {
             values[spec.name] = value
         }
         var resolved = Resolved()
+        // GitHub keeps a workflow_dispatch input's boolean a boolean in `inputs`, and its number
+        // text (actions/runner#2848: such a value given to a called workflow's number input is
+        // "Unexpected value"); a workflow_call number is a number.
+        let dispatch = Set((triggers?.trigger("workflow_dispatch")?.inputs ?? []).map(\.name))
         for spec in specs {
             if !applyDeclarations && values[spec.name] == nil { continue }
             // A default from an expression is evaluated with the run's context (`evaluateDefaults`).
@@ -134,12 +146,13 @@ public enum InputValues {
                 // Not given and no default: GitHub's empty value of the type.
                 switch spec.kind {
                 case .boolean: resolved.typed[spec.name] = .bool(false)
-                case .number: break
+                // workflow_call's 0 (GitHub: "0 for a number"); a dispatch number stays empty.
+                case .number: if !dispatch.contains(spec.name) { resolved.typed[spec.name] = .number(0) }
                 default: resolved.typed[spec.name] = .string("")
                 }
                 continue
             }
-            let typed = typed(value, for: spec)
+            let typed = spec.kind == .number && dispatch.contains(spec.name) ? .string(value) : typed(value, for: spec)
             resolved.typed[spec.name] = typed
             if case .bool(let flag) = typed { resolved.strings[spec.name] = flag ? "true" : "false" } else { resolved.strings[spec.name] = value }
         }

@@ -37,7 +37,7 @@ extension JobRunner {
         var args: [String]
         /// The variables passed by name (their values are in the step's environment).
         var names: [String]
-        /// The `NIXACTIONS_ENV_<n>` variables (`carried`): each `NAME=VALUE` line goes to the
+        /// The `NIXACTIONS_CARRIED_ENV_<n>` variables (`carried`): each `NAME=VALUE` line goes to the
         /// engine's `--env-file` through a pipe (never a file or a command line).
         var carried: [String] = []
         /// `uses:` as written, for messages.
@@ -203,26 +203,36 @@ extension JobRunner {
         var runner: [String: String] = [:]
         defineRunnerVariables(&runner, step: nil, started: started)
         let names = Set(environment.keys).union(runner.keys).union(["GITHUB_ACTION"])
-        return names.filter { !$0.isEmpty && !$0.contains("=") && !Self.dockerOwnVariables.contains($0) && !$0.hasPrefix(Self.carriedPrefix) }
-            .sorted()
+        return names.filter { !$0.isEmpty && !$0.contains("=") && !Self.dockerOwnVariables.contains($0) && !Self.isCarried($0) }.sorted()
     }
 
     /// `carried`, for a container: an env file holds one variable per line, so a carried value
-    /// with a line break is an error (a second line would be read as another variable).
+    /// with a line break is an error (a second line would be read as another variable), and so is
+    /// a line the engines' readers refuse (docker's and podman's read at most 64 KiB a line).
     static func carriedForContainer(_ environment: [String: String]) -> Result<[String: String], RunProblem> {
-        if let name = environment.keys.sorted().first(where: { name in
-            !ShellWords.isName(name) && environment[name]!.utf8.contains { $0 == 0x0A || $0 == 0x0D }
-        }) {
+        for name in environment.keys.sorted() where !ShellWords.isName(name) {
+            let value = environment[name]!
+            let why: String
+            if value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+                why = "holds a line break"
+            } else if name.utf8.count + value.utf8.count + 2 > envFileLineLimit {
+                why = "is longer than an env file's line may be (\(envFileLineLimit >> 10) KiB)"
+            } else {
+                continue
+            }
             return .failure(RunProblem(
-                "the variable '\(name)' holds a line break: a name that is not a shell name ('-' in an input's name) reaches a "
+                "the variable '\(name)' \(why): a name that is not a shell name ('-' in an input's name) reaches a "
                     + "container through an env file, one line per variable; pass the value with a name of letters, digits and '_'"))
         }
         return .success(carried(environment))
     }
 
+    /// The longest line docker's and podman's env-file readers take (bufio's default, 64 KiB).
+    static let envFileLineLimit = 64 << 10
+
     /// The carried variables of `environment`, in order.
     static func carriedNames(_ environment: [String: String]) -> [String] {
-        environment.keys.filter { $0.hasPrefix(carriedPrefix) }.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+        environment.keys.filter(isCarried).sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
     }
 
     /// Values that name the workspace or the home as the job sees them, as the container sees

@@ -39,36 +39,51 @@ extension JobRunner {
             + " (GitHub's runner brings its own; install Node.js where the job runs)"
         return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\n"
             + "if [ -n \"${\(carriedPrefix)0+set}\" ]; then\n"
-            + "  _nxa_restore=\"${RUNNER_TEMP:-/tmp}/.nixactions-carried-env.js\"\n"
+            // In the job's own temporary folder; `.cjs`: CommonJS also under a package.json of
+            // "type": "module" (review 51).
+            + "  _nxa_restore=\"$RUNNER_TEMP/.nixactions-carried-env.cjs\"\n"
             + "  printf '%s\\n' \(quoted(nodeRestore)) > \"$_nxa_restore\" || exit 1\n"
             + "  exec node -r \"$_nxa_restore\" \(quoted(script))\n"
             + "fi\n"
             + "exec node \(quoted(script))\n"
     }
 
-    /// Where a variable whose name is not a shell name travels (`carried`).
-    static let carriedPrefix = "NIXACTIONS_ENV_"
+    /// Where a variable whose name is not a shell name travels (`carried`): this and a number.
+    static let carriedPrefix = "NIXACTIONS_CARRIED_ENV_"
+
+    /// Whether `name` is one of `carried`'s (the prefix and digits only).
+    static func isCarried(_ name: String) -> Bool {
+        name.hasPrefix(carriedPrefix) && name.count > carriedPrefix.count
+            && name.utf8.dropFirst(carriedPrefix.utf8.count).allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
 
     /// Node's side of `carried` (loaded with `node -r`, before the action's script): each
-    /// `NIXACTIONS_ENV_<n>` becomes the variable it carries.
+    /// `NIXACTIONS_CARRIED_ENV_<n>` becomes the variable it carries.
     static let nodeRestore = """
-        for (const k of Object.keys(process.env)) { if (k.startsWith('\(carriedPrefix)')) { const v = process.env[k]; \
+        for (const k of Object.keys(process.env)) { if (/^\(carriedPrefix)[0-9]+$/.test(k)) { const v = process.env[k]; \
         delete process.env[k]; const i = v.indexOf('='); if (i > 0) process.env[v.slice(0, i)] = v.slice(i + 1); } }
         """
 
     /// `environment` with each variable whose name is not a shell name (`INPUT_NODE-VERSION`,
-    /// `STATE_my-key`: GitHub keeps the `-` of an input's name) moved to `NIXACTIONS_ENV_<n>`,
+    /// `STATE_my-key`: GitHub keeps the `-` of an input's name) moved to `NIXACTIONS_CARRIED_ENV_<n>`,
     /// valued `NAME=VALUE`. A POSIX shell cannot pass such a name on (dash, Debian's `sh`, drops
     /// it when it execs; an executor's wrapper cannot export it), and the action's scripts start
     /// from one; node (`nodeRestore`) and the container engine (`dockerScript`) put them back.
     static func carried(_ environment: [String: String]) -> [String: String] {
         let unusual = environment.keys.filter { !ShellWords.isName($0) }.sorted()
         guard !unusual.isEmpty else { return environment }
-        var result = environment
+        // A variable of the step's that looks like one of these would be taken for one: left out.
+        var result = environment.filter { !isCarried($0.key) }
         for (number, name) in unusual.enumerated() {
             result[carriedPrefix + String(number)] = name + "=" + (result.removeValue(forKey: name) ?? "")
         }
         return result
+    }
+
+    /// A JavaScript action's script's environment (`nodeEnvironment`, `carried`).
+    func nodeScriptEnvironment(_ stepEnv: [String: String], inputs: [String: ExpressionValue], folder: String, remote: RemoteAction?,
+                               saved: [String: String]) -> [String: String] {
+        Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved))
     }
 
     /// A run step that stands for one of the action's scripts: the using step's timeout, retries and
@@ -128,7 +143,7 @@ extension JobRunner {
                        inputs: [String: ExpressionValue], stepEnv: [String: String], executor: any Executor, started: JobStarted,
                        contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
         let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
-        let environment = Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre))
+        let environment = nodeScriptEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre)
         let main = nodeStep(step, index: step.index, script: node.main.value, folder: folder, name: name, using: using, uses: uses,
                             started: started, keepsID: true)
         state.savedState = [:]
@@ -141,7 +156,7 @@ extension JobRunner {
             let script = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
                                   uses: uses, started: started, keepsID: false)
             registerPost(step, script: script, name: name,
-                         environment: Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved)),
+                         environment: nodeScriptEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: saved),
                          condition: node.postCondition, allowed: allowed, contexts: contexts, state: &state)
         }
     }
@@ -223,7 +238,7 @@ extension JobRunner {
             if let node = remote.action.node, let pre = node.pre {
                 script = nodeStep(step, index: index, script: pre.value, folder: folder, name: "Pre " + name, using: remote.action.using.value,
                                   uses: uses.value, started: started, keepsID: false)
-                scriptEnv = Self.carried(nodeEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:]))
+                scriptEnv = nodeScriptEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: [:])
             } else if let docker = remote.action.docker, let entrypoint = docker.preEntrypoint {
                 if let refusal = dockerReady(uses.value, started: started) {
                     failScript(step, index: index, name: "Pre " + name, message: refusal, allowed: allowed, state: &state)

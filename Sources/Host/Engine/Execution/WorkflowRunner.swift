@@ -536,7 +536,8 @@ final class Scheduler: Sendable {
                 continue
             }
             let value: ExpressionValue
-            if let literal = call.withLiterals[name] {
+            let literal = call.withLiterals[name]
+            if let literal {
                 value = literal
             } else {
                 do {
@@ -545,7 +546,7 @@ final class Scheduler: Sendable {
                     return .failure(problem(field, "input '\(name)'", error.message))
                 }
             }
-            let (typed, warning) = InputValues.forCall(value, for: spec)
+            let (typed, warning) = InputValues.forCall(value, for: spec, written: literal == nil ? nil : field.source.value)
             if let warning, !field.template.isLiteral {
                 // A literal's warning was given when the file was read (`WorkflowCalls.check`).
                 let at = field.source.location.map { "\($0): " } ?? ""

@@ -250,7 +250,7 @@ public enum WorkflowCalls {
                 }
                 given.insert(spec.name)
                 if value.template.isLiteral, let literal = call.withLiterals[name] {
-                    let (typed, warning) = InputValues.forCall(literal, for: spec, literal: true)
+                    let (typed, warning) = InputValues.forCall(literal, for: spec, written: value.source.value)
                     if case .failure(let problem) = typed {
                         diagnostics.error("with.\(name): \(problem.message)", at: value.source.location, context: context)
                     } else if let warning {

@@ -165,7 +165,8 @@ enum RedactionForms {
     /// GitHub's expression strings: GitHub's runner masks this form), and as XML or HTML text:
     /// `<`, `>`, `&`, `"`, `'` as entities (`&apos;`/`&quot;` as .NET's SecurityElement and
     /// GitHub's runner write them, `&#39;`/`&#34;` as Go's html package, `&#x27;`/`&quot;` as
-    /// Python's `html.escape`). Only forms that differ from the value.
+    /// Python's `html.escape`; or quotes left as they are, as XML text is escaped). Only forms that
+    /// differ from the value.
     static func quotedForms(_ value: String) -> [[UInt8]] {
         var forms: [[UInt8]] = []
         let bytes = Array(value.utf8)
@@ -173,7 +174,8 @@ enum RedactionForms {
             forms.append(Array(value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''").utf8))
         }
         guard bytes.contains(where: { [0x3C, 0x3E, 0x26, 0x22, 0x27].contains($0) }) else { return forms }
-        for (quote, apostrophe) in [("&quot;", "&apos;"), ("&#34;", "&#39;"), ("&quot;", "&#x27;")] {
+        // Quotes as they are: XML text (Python's saxutils.escape, html.escape(quote=False)).
+        for (quote, apostrophe) in [("&quot;", "&apos;"), ("&#34;", "&#39;"), ("&quot;", "&#x27;"), ("\"", "'")] {
             var out: [UInt8] = []
             for byte in bytes {
                 switch byte {
