@@ -41,6 +41,61 @@ struct ArtifactScenarios {
         #expect(out.contains("[deploy] only kept paths travel\n"))
     }
 
+    @Test("matrix instances keeping one artifact at once: each succeeds and the artifact is one instance's copy, whole; upload-artifact to one name at once adds both (audit 51: File exists, or a mix)")
+    func concurrentKeeps() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              m:
+                strategy: { fail-fast: false, matrix: { n: [1, 2, 3] } }
+                artifacts: { keep: [out/] }
+                steps:
+                  - run: |
+                      mkdir -p out up/${{ matrix.n }}
+                      for i in $(seq 1 300); do echo ${{ matrix.n }} > out/f$i; echo ${{ matrix.n }} > up/${{ matrix.n }}/f$i; done
+                  - uses: actions/upload-artifact@v4
+                    with: { name: shared, path: up/ }
+              check:
+                needs: m
+                artifacts: { restore: [m] }
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: shared, path: got }
+                  - run: |
+                      echo "kept from $(cat out/f* | sort -u | wc -l) instance(s), $(ls out | wc -l) files"
+                      echo "uploaded $(ls got | tr '\\n' ' ')and $(cat got/*/f* | wc -l) files"
+            """, ["--jobs", "3"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[check] kept from 1 instance(s), 300 files\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[check] uploaded 1 2 3 and 900 files\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("File exists"), "\(result.stdout)")
+    }
+
+    @Test("download-artifact extracts over what is in the workspace, as GitHub's does: a folder of the same name keeps its other files (audit 51: it was replaced whole)")
+    func downloadOverExisting() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              up:
+                steps:
+                  - run: mkdir -p src && echo gen > src/generated.c
+                  - uses: actions/upload-artifact@v4
+                    with: { name: gen, path: "src/generated.c\\nREADME.none" }
+              down:
+                needs: up
+                steps:
+                  - run: mkdir -p src && echo main > src/main.c
+                  - uses: actions/download-artifact@v4
+                    with: { name: gen }
+                  - uses: actions/download-artifact@v4
+                  - run: echo "src holds $(ls src | tr '\\n' ' ')and gen/src holds $(ls gen/src)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[down] src holds generated.c main.c and gen/src holds generated.c\n"), "\(result.stdout)")
+    }
+
     @Test("a kept path that does not exist fails the job that keeps it, and its dependants are skipped")
     func missingKeptPath() async throws {
         let scenario = try Scenario()

@@ -1,6 +1,7 @@
 import Foundation
 import NixActionsPluginMessages
 import NixActionsProcessKit
+import Synchronization
 
 extension JobRunner {
     /// The `uses:` actions NixActions maps onto its own mechanisms; anything else is refused at load time.
@@ -183,6 +184,68 @@ public struct ArtifactStore: Sendable {
             try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
             try Self.copyTree(source, to: destination)
+        }
+    }
+
+    /// How `publish` makes a staged artifact the artifact.
+    enum Publication {
+        /// Whatever the artifact held goes (a job's `artifacts.keep`: the last instance to finish wins).
+        case replace
+        /// The staged files are added to what the artifact holds, each replacing its namesake
+        /// (upload-artifact to a name again).
+        case add
+    }
+
+    /// A store beside this one for one job's copy of an artifact, published with `publish` once
+    /// whole: jobs that keep the same artifact at once each fill their own (audit 51: two matrix
+    /// instances' copies collided, "File exists", or mixed). Hidden from `names()`.
+    func staging() throws -> ArtifactStore {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let folder = root + "/.staging-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        return ArtifactStore(root: folder)
+    }
+
+    /// One publication at a time in this process: a few renames each.
+    static let publishing = Mutex(())
+
+    /// Make artifact `name` as `staging` holds it the artifact (nothing when it holds none), by
+    /// renames under `publishing`, then remove `staging`.
+    func publish(_ name: String, from staging: ArtifactStore, _ how: Publication) throws {
+        let manager = FileManager.default
+        defer { try? manager.removeItem(atPath: staging.root) }
+        let target = try folder(name), staged = try staging.folder(name)
+        guard manager.fileExists(atPath: staged) else { return }
+        let aside = root + "/.replaced-" + UUID().uuidString
+        var replaced = false
+        try Self.publishing.withLock { _ in
+            if how == .add, manager.fileExists(atPath: target) {
+                try Self.move(staged, into: target)
+            } else {
+                if manager.fileExists(atPath: target) {
+                    guard rename(target, aside) == 0 else { throw EngineError("cannot replace artifact '\(name)': \(String(cString: strerror(errno)))") }
+                    replaced = true
+                }
+                guard rename(staged, target) == 0 else { throw EngineError("cannot store artifact '\(name)': \(String(cString: strerror(errno)))") }
+            }
+            try record(name)
+        }
+        if replaced { try? manager.removeItem(atPath: aside) }
+    }
+
+    /// Move what `source` holds into the folder `destination`: folders merged, anything else
+    /// replacing its namesake. Renames within one file system.
+    static func move(_ source: String, into destination: String) throws {
+        let manager = FileManager.default
+        for entry in try manager.contentsOfDirectory(atPath: source) {
+            let from = source + "/" + entry, to = destination + "/" + entry
+            var here = stat(), there = stat()
+            if lstat(from, &here) == 0, here.st_mode & S_IFMT == S_IFDIR, lstat(to, &there) == 0, there.st_mode & S_IFMT == S_IFDIR {
+                try move(from, into: to)
+                continue
+            }
+            if lstat(to, &there) == 0 { try manager.removeItem(atPath: to) }
+            guard rename(from, to) == 0 else { throw EngineError("cannot store '\(to)': \(String(cString: strerror(errno)))") }
         }
     }
 

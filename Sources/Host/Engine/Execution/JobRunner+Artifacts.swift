@@ -88,17 +88,26 @@ extension JobRunner {
         selection.hidden = inputs["include-hidden-files"]?.lowercased() == "true"
         let described = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: ", ")
         var count = 0
-        if let files = Self.fileTransfer(started, executor) {
-            // The search paths come out of the job; the patterns choose among what came.
-            count = try await artifacts.keep(selection.searchPaths, as: artifact, jobKey: executorKey, through: files,
-                                             patterns: selection.patterns, select: selection.filter, rootOf: selection.root(of:))
-        } else {
-            try selection.refuseLinksOut(in: started.workspace, artifact: artifact)
-            let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace))
-            if !matched.isEmpty {
-                try artifacts.keep(matched, from: started.workspace, as: artifact, root: selection.root(of: matched))
+        // Into a copy of its own, added to the artifact once whole (two jobs uploading one name
+        // at once collided or mixed their files: audit 51).
+        let staging = try artifacts.staging()
+        do {
+            if let files = Self.fileTransfer(started, executor) {
+                // The search paths come out of the job; the patterns choose among what came.
+                count = try await staging.keep(selection.searchPaths, as: artifact, jobKey: executorKey, through: files,
+                                               patterns: selection.patterns, select: selection.filter, rootOf: selection.root(of:))
+            } else {
+                try selection.refuseLinksOut(in: started.workspace, artifact: artifact)
+                let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace))
+                if !matched.isEmpty {
+                    try staging.keep(matched, from: started.workspace, as: artifact, root: selection.root(of: matched))
+                }
+                count = matched.count
             }
-            count = matched.count
+            try artifacts.publish(artifact, from: staging, .add)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging.root)
+            throw error
         }
         guard count > 0 else {
             let message = "No files were found with the provided path: \(described). No artifacts will be uploaded."
@@ -124,7 +133,9 @@ extension JobRunner {
                                   hint: "the job that uploads it must have succeeded before this one (list it in 'needs'); "
                                       + (known.isEmpty ? "no artifact was uploaded yet" : "artifacts: \(known.joined(separator: ", "))"))
             }
-            try await restoreArtifact(name, under: path, started: started, executor: executor)
+            // Over what is there, as GitHub's download extracts: nothing else goes (audit 51: a
+            // folder of the same name was replaced whole).
+            try await restoreArtifact(name, under: path, started: started, executor: executor, merge: true)
             return ["downloaded artifact '\(name)'"]
         }
         let pattern = inputs["pattern"].flatMap { $0.isEmpty ? nil : $0 }
@@ -136,7 +147,7 @@ extension JobRunner {
         var lines: [String] = []
         for name in chosen {
             let under = merge ? path : path.map { $0 + "/" + name } ?? name
-            try await restoreArtifact(name, under: under, started: started, executor: executor, merge: merge)
+            try await restoreArtifact(name, under: under, started: started, executor: executor, merge: true)
             lines.append("downloaded artifact '\(name)' to '\(under ?? ".")'")
         }
         return lines

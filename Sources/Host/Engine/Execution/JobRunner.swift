@@ -460,17 +460,26 @@ struct JobRunner: Sendable {
         // (every `.git` in it goes); a path that names `.git` or something in it is kept after.
         let namesGit = { (path: String) in (try? ArtifactStore.relative(path, artifact: name, role: "path")).map(ArtifactStore.namesGit) ?? false }
         let plain = paths.filter { !namesGit($0) }, git = paths.filter(namesGit)
-        for (group, dropsGit) in [(plain, true), (git, false)] where !group.isEmpty {
-            if let files = Self.fileTransfer(started, executor) {
-                try await artifacts.keep(group, as: name, jobKey: executorKey, through: files)
-            } else {
-                try artifacts.keep(group, from: started.workspace, as: name)
+        // Kept whole into a copy of its own, then made the artifact: the last instance of a
+        // matrix job to finish wins, whole (audit 51: two at once failed "File exists").
+        let staging = try artifacts.staging()
+        do {
+            for (group, dropsGit) in [(plain, true), (git, false)] where !group.isEmpty {
+                if let files = Self.fileTransfer(started, executor) {
+                    try await staging.keep(group, as: name, jobKey: executorKey, through: files)
+                } else {
+                    try staging.keep(group, from: started.workspace, as: name)
+                }
+                guard dropsGit else { continue }
+                for path in group {
+                    let relative = try ArtifactStore.relative(path, artifact: name, role: "path")
+                    ArtifactStore.dropGitRepositories(in: ArtifactStore.join(try staging.folder(name), relative))
+                }
             }
-            guard dropsGit else { continue }
-            for path in group {
-                let relative = try ArtifactStore.relative(path, artifact: name, role: "path")
-                ArtifactStore.dropGitRepositories(in: ArtifactStore.join(try artifacts.folder(name), relative))
-            }
+            try artifacts.publish(name, from: staging, .replace)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging.root)
+            throw error
         }
     }
 
