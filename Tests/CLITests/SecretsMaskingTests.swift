@@ -68,6 +68,27 @@ struct SecretsMaskingTests {
         #expect(logged.contains("deploy ***") && !(logged + piped.stdout + piped.stderr).contains("wfname-pipe"), "\(logged)")
     }
 
+    @Test("the password of a URL's login in any variable (NIXACTIONS_ACTIONS_URL, DATABASE_URL) is masked, in every output; --actions-url's too (audit 51: the actions server's token reached the steps in clear)")
+    func urlCredentials() async throws {
+        let runs = try await runAllFormats("""
+            jobs:
+              a:
+                steps:
+                  - run: env | grep -E "^(NIXACTIONS_ACTIONS_URL|DATABASE_URL)=" | sort
+            """, environment: ["NIXACTIONS_ACTIONS_URL": "http://user:actions-token-2271@127.0.0.1:1", "DATABASE_URL": "postgres://app:db-pass-8813@db/x"])
+        expectNoLeak(runs, ["actions-token-2271", "db-pass-8813"])
+        for run in runs where run.format == "plain" {
+            #expect(run.result.stdout.contains("[a] DATABASE_URL=postgres://***@db/x\n"), "\(run.result.stdout)")
+        }
+        let given = try await runAllFormats("""
+            jobs:
+              a:
+                steps:
+                  - run: echo "login user:given-token-5510"
+            """, arguments: ["--actions-url", "http://user:given-token-5510@127.0.0.1:1"])
+        expectNoLeak(given, ["given-token-5510"])
+    }
+
     @Test("::add-mask:: on stderr masks the value, on both streams, and is not echoed")
     func maskOnStderr() async throws {
         let runs = try await runAllFormats("""

@@ -109,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
     var runners: [String] = []
 
     @Option(name: .customLong("actions-url"), help: ArgumentHelp(
-        "Where remote actions (uses: OWNER/REPO@REF) are fetched from (default: https://github.com, or NIXACTIONS_ACTIONS_URL).",
+        "Where remote actions (uses: OWNER/REPO@REF) are fetched from (default: https://github.com, or NIXACTIONS_ACTIONS_URL). A login in it is on this process's command line, which other users can read: give one in NIXACTIONS_ACTIONS_URL.",
         discussion: "A server (https://, ssh://, git://) or a folder holding OWNER/REPO repositories; fetched with git."))
     var actionsURL: String?
 
@@ -288,6 +288,8 @@ struct RunCommand: AsyncParsableCommand {
             options.keepWorkspacesIn = (logs as NSString).appendingPathComponent("workspaces")
         }
         registry.onSecret { redactor.add(bytes: $0) }
+        // The actions server's login, however it was given, is masked like a secret.
+        for credential in actionsURL.map(SecretNamePolicy.urlCredentials) ?? [] { _ = redactor.add(credential) }
         registry.onLog { redactor.redact($0) }
         let secretsFolder = supervision.folder.path + "/secrets"
         mkdir(secretsFolder, 0o700)

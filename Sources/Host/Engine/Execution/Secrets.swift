@@ -41,6 +41,19 @@ public enum SecretNamePolicy {
         let upper = name.uppercased()
         return suffixes.contains { upper == $0 || upper.hasSuffix("_" + $0) }
     }
+
+    /// The password of a URL's login (`scheme://user:PASSWORD@host…`), and the login whole: a
+    /// value of any name that holds one (`NIXACTIONS_ACTIONS_URL`, `DATABASE_URL`) reaches the
+    /// steps with the environment, so its password is masked (audit 51).
+    public static func urlCredentials(_ value: String) -> [String] {
+        guard let scheme = value.range(of: "://") else { return [] }
+        let authority = value[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return [] }
+        let login = authority[..<at]
+        guard let colon = login.firstIndex(of: ":") else { return [] }
+        let password = String(login[login.index(after: colon)...])
+        return password.isEmpty ? [] : [password, String(login)]
+    }
 }
 
 /// Resolves a run's secrets: the command line's, declared names, and provider entries (through
@@ -96,6 +109,9 @@ public struct SecretResolver: Sendable {
         for (name, value) in commandLine { register(name, value) }
         for (name, value) in environment where SecretNamePolicy.looksSecret(name) { register(name, value) }
         for (name, value) in hostEnvironment where SecretNamePolicy.looksSecret(name) { register(name, value) }
+        for (name, value) in environment.merging(hostEnvironment, uniquingKeysWith: { given, _ in given }) {
+            for credential in SecretNamePolicy.urlCredentials(value) { register(name, credential) }
+        }
         resolved.run = commandLine
 
         let selected = Set(jobIDs)
