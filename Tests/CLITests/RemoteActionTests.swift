@@ -52,6 +52,37 @@ struct RemoteActionTests {
                                     in: project.path, environment: ["XDG_CACHE_HOME": cache])
     }
 
+    @Test("a repository whose trees name each other (a git bomb: a million files from a few KB) is refused before its checkout, naming the limit (audit 51: checkout grew 250 MB a second)")
+    func gitBomb() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        let bare = daemon.folder.path + "/repositories/acme/bomb.git"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+            set -e
+            export GIT_DIR='\(bare)' GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.test GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.test
+            git init -q --bare "$GIT_DIR"
+            blob=$(printf 'x\\n' | git hash-object -w --stdin)
+            tree=$(for i in 0 1 2 3 4 5 6 7 8 9; do printf '100644 blob %s\\tf%s\\n' "$blob" "$i"; done | git mktree)
+            for level in 1 2 3 4 5; do
+              tree=$(for i in 0 1 2 3 4 5 6 7 8 9; do printf '040000 tree %s\\td%s\\n' "$tree" "$i"; done | git mktree)
+            done
+            action=$(printf 'runs:\\n  using: composite\\n  steps: []\\n' | git hash-object -w --stdin)
+            top=$(printf '100644 blob %s\\taction.yml\\n040000 tree %s\\tbomb\\n' "$action" "$tree" | git mktree)
+            commit=$(echo bomb | git commit-tree "$top")
+            git update-ref refs/tags/v1 "$commit"
+            git update-ref refs/heads/main "$commit"
+            """])
+        #expect(made.status == 0, "\(made.stderr)")
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cache = project.path + "/cache"
+        let result = try await Self.run("jobs:\n  a:\n    steps:\n      - uses: acme/bomb@v1\n", daemon: daemon.url, cache: cache, in: project)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("the action 'acme/bomb@v1' is too large: its commit holds more than 200000 files"), "\(result.stderr)")
+        #expect(result.seconds < 60, "took \(result.seconds) s")
+    }
+
     @Test("a composite action by tag, branch, commit and folder: inputs, outputs, GITHUB_ACTION_*, nested remote and local actions, each job's own copy")
     func runsRemoteCompositeActions() async throws {
         let daemon = try GitDaemon()

@@ -194,6 +194,7 @@ public final class RemoteActionStore: Sendable {
         }
         let tree = folder + "/" + commit
         if isDirectory(tree) { return used(Fetched(commit: commit, tree: tree)) }
+        try checkSize(of: commit, in: repository, staging: staging, reference: reference, deadline: deadline)
         // The commit's files, without .git: read-tree and checkout-index into the staging folder.
         let files = staging + "/files"
         try git(["--git-dir=" + repository, "--work-tree=" + files, "-c", "core.symlinks=true", "checkout", "--quiet", "--force", commit, "--", "."],
@@ -203,6 +204,65 @@ public final class RemoteActionStore: Sendable {
                               hint: "check that \(cacheRoot) is writable (or set XDG_CACHE_HOME to one that is)")
         }
         return Fetched(commit: commit, tree: tree)
+    }
+
+    /// The most files, and bytes in all, an action's commit may hold: a "git bomb" (a few hundred
+    /// KB whose trees name each other) made checkout grow by 250 MB a second (audit 51). GitHub's
+    /// largest actions with their node_modules hold some 30,000 files.
+    static let treeLimits = (entries: 200_000, bytes: Int64(2) << 30)
+
+    /// Refuse a commit whose tree is over `treeLimits`: the sizes of the objects fetched (one
+    /// commit's, `--depth=1`) from `git cat-file`, then its paths from `git ls-tree -r` as it
+    /// streams, each counted with its object's size, stopped at the limit (it never holds the list).
+    private func checkSize(of commit: String, in repository: String, staging: String, reference: RemoteActionReference,
+                           deadline: ContinuousClock.Instant) throws(EngineError) {
+        var sizes: [Substring: Int64] = [:]
+        let objects = (try? git(["--git-dir=" + repository, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objectsize)"],
+                                in: staging, reference: reference, deadline: deadline)) ?? ""
+        for line in objects.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let size = Int64(fields[1]) { sizes[fields[0]] = size }
+        }
+        var entries = 0, bytes: Int64 = 0, over: String?
+        var record: [UInt8] = []  // the start of a record a chunk cut
+        _ = try? git(["--git-dir=" + repository, "ls-tree", "-r", "-z", commit], in: staging, reference: reference, deadline: deadline) { chunk in
+            var start = 0
+            while start < chunk.count {
+                guard let found = memchr(chunk.baseAddress! + start, 0, chunk.count - start) else {
+                    record += chunk[start...]
+                    break
+                }
+                let end = UnsafeRawPointer(found) - chunk.baseAddress!
+                // "MODE TYPE OBJECT\tPATH": the object is the word before the tab.
+                func add(_ entry: UnsafeRawBufferPointer) {
+                    guard let base = entry.baseAddress, let found = memchr(base, 0x09, entry.count) else { return }
+                    let tab = UnsafeRawPointer(found) - base
+                    var space = tab
+                    while space > 0 && entry[space - 1] != 0x20 { space -= 1 }
+                    bytes += sizes[Substring(decoding: UnsafeRawBufferPointer(rebasing: entry[space..<tab]), as: UTF8.self)] ?? 0
+                }
+                if record.isEmpty {
+                    add(UnsafeRawBufferPointer(rebasing: chunk[start..<end]))
+                } else {
+                    record += chunk[start..<end]
+                    record.withUnsafeBytes { add($0) }
+                    record.removeAll(keepingCapacity: true)
+                }
+                start = end + 1
+                entries += 1
+                if entries > Self.treeLimits.entries {
+                    over = "more than \(Self.treeLimits.entries) files"
+                } else if bytes > Self.treeLimits.bytes {
+                    over = "more than \(Self.treeLimits.bytes >> 30) GiB"
+                }
+                if over != nil { return false }
+            }
+            return true
+        }
+        if let over {
+            throw EngineError("the action '\(reference)' is too large: its commit holds \(over)",
+                              hint: "an action's repository this large is refused before it is checked out (at most \(Self.treeLimits.entries) files, \(Self.treeLimits.bytes >> 30) GiB)")
+        }
     }
 
     /// `fetched`, its tree marked as used now (its modification time: what `prune` goes by; a
@@ -348,7 +408,7 @@ public final class RemoteActionStore: Sendable {
 
     @discardableResult
     private func git(_ arguments: [String], in directory: String, reference: RemoteActionReference, deadline: ContinuousClock.Instant,
-                     create: String? = nil) throws(EngineError) -> String {
+                     create: String? = nil, onOutput: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws(EngineError) -> String {
         if let create, mkdir(create, 0o700) != 0 {
             throw EngineError("cannot make \(create): \(String(cString: strerror(errno)))")
         }
@@ -385,7 +445,10 @@ public final class RemoteActionStore: Sendable {
         let outcome: HostCommand.Outcome
         do {
             outcome = try HostCommand.currentScope.with(scope) {
-                try HostCommand.run(["git"] + options + arguments, environment: environment, directory: directory)
+                if let onOutput {
+                    return try HostCommand.stream(["git"] + options + arguments, environment: environment, directory: directory, onOutput: onOutput)
+                }
+                return try HostCommand.run(["git"] + options + arguments, environment: environment, directory: directory)
             }
         } catch {
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
