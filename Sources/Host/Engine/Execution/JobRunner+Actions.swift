@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NixActionsPluginMessages
 import NixActionsProcessKit
@@ -103,7 +104,8 @@ extension JobRunner {
 /// is relative to the job's workspace and must stay inside it: an absolute path is refused, `.` and
 /// `..` are resolved and a path that climbs out is refused, and so is a path that leaves the
 /// workspace through a symbolic link inside it. Artifact names become folder names made of
-/// `a-z 0-9 _ -` only, so they cannot leave the artifact folder. Nothing outside the workspace
+/// `a-z 0-9 _ -` only (with a digest of the name when that is not the name itself), so they cannot
+/// leave the artifact folder and two names never share one. Nothing outside the workspace
 /// and the artifact folder is ever written or removed, and a source is never removed.
 public struct ArtifactStore: Sendable {
     public let root: String
@@ -126,10 +128,12 @@ public struct ArtifactStore: Sendable {
                               hint: "as on GitHub, an artifact name may not contain \" : < > | * ? \\r \\n \\ /")
         }
         let key = Planner.safeKey(name)
-        guard !key.isEmpty else {
-            throw EngineError("artifact name '\(name)' has no letters or digits", hint: "name artifacts like 'dist' or 'test-results'")
-        }
-        return root + "/" + key
+        if key == name { return root + "/" + key }
+        // A name the key does not keep whole (capitals, '.', ' ', letters beyond a-z) gets its
+        // digest too: 'my.dist' and 'my dist', 'Report' and 'report' were one artifact, and a
+        // name of other letters ('ビルド') was refused (audit 51).
+        let digest = SHA256.hash(data: Data(name.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        return root + "/" + (key.isEmpty ? "a" : key) + "-" + digest
     }
 
     /// Copy `paths` (relative to `workspace`, keeping their relative layout) into artifact `name`;

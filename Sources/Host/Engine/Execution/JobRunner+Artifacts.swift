@@ -104,7 +104,8 @@ extension JobRunner {
                 }
                 count = matched.count
             }
-            try artifacts.publish(artifact, from: staging, .add)
+            // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed).
+            try artifacts.publish(artifact, from: staging, inputs["overwrite"]?.lowercased() == "true" ? .replace : .add)
         } catch {
             try? FileManager.default.removeItem(atPath: staging.root)
             throw error
