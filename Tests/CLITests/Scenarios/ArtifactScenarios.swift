@@ -384,7 +384,7 @@ struct ArtifactScenarios {
         #expect(result.stdout.contains("[download] dots=v1\n"), "\(result.stdout)")
     }
 
-    @Test("names that differ only in case, punctuation or letters beyond a-z are different artifacts; names of other letters are taken (audit 51: they merged, or were refused)")
+    @Test("names that differ only in case, punctuation or letters beyond a-z are different artifacts; names of other letters are taken (audit 51: they merged, or were refused); upload again adds, overwrite: true replaces")
     func distinctNames() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -403,6 +403,15 @@ struct ArtifactScenarios {
                     with: { name: report, path: d4/ }
                   - uses: actions/upload-artifact@v4
                     with: { name: ビルド, path: d5/ }
+                  # Again to one name: added; with overwrite: true, replacing.
+                  - uses: actions/upload-artifact@v4
+                    with: { name: again, path: d1/ }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: again, path: d2/ }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: replaced, path: d1/ }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: replaced, path: d2/, overwrite: true }
               down:
                 needs: up
                 steps:
@@ -412,7 +421,8 @@ struct ArtifactScenarios {
                       for a in all/*; do echo "$a: $(ls "$a" | tr '\\n' ' ')"; done
             """)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        for line in ["[down] all/my.dist: f1 \n", "[down] all/my dist: f2 \n", "[down] all/Report: f3 \n", "[down] all/report: f4 \n", "[down] all/ビルド: f5 \n"] {
+        for line in ["[down] all/my.dist: f1 \n", "[down] all/my dist: f2 \n", "[down] all/Report: f3 \n", "[down] all/report: f4 \n", "[down] all/ビルド: f5 \n",
+                     "[down] all/again: f1 f2 \n", "[down] all/replaced: f2 \n"] {
             #expect(result.stdout.contains(line), "missing \(line.debugDescription) in \(result.stdout)")
         }
     }
