@@ -541,7 +541,9 @@ struct HardeningTests {
                 name: "job \e[2J"
                 steps:
                   - name: "step \u0007bell"
-                    run: echo ok
+                    run: echo ok > f
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "art\e[2Jx", path: f }
             """#)
         let commands = [["list", "wf.yml"], ["graph", "wf.yml"], ["graph", "wf.yml", "--format", "dot"], ["graph", "wf.yml", "--format", "mermaid"],
                         ["run", "wf.yml", "--dry-run"], ["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"]]

@@ -217,6 +217,11 @@ struct RemoteActionTests {
                   - uses: acme/greet@--upload-pack=touch${IFS}/tmp/pwned
                   - uses: acme/greet/../other@v1
                   - uses: acme/greet@v1:refs/x
+                  - uses: acme/greet@+v1
+              called:
+                uses: acme/wf/.github/workflows/called.yml@v1:refs/heads/evil
+              forced:
+                uses: acme/wf/.github/workflows/called.yml@+v1
             """)
         let refused = try await nixactions(["validate", malformed], in: project.path)
         #expect(refused.status == 2, "\(refused.stderr)")
@@ -224,6 +229,11 @@ struct RemoteActionTests {
                 "\(refused.stderr)")
         #expect(refused.stderr.contains("bad.yml:5:15: error: 'uses: acme/greet/../other@v1' is not an action reference: '..' cannot be a part"), "\(refused.stderr)")
         #expect(refused.stderr.contains("bad.yml:6:15: error: 'uses: acme/greet@v1:refs/x': 'v1:refs/x' is not a valid ref name: it holds ':'"), "\(refused.stderr)")
+        // A leading '+' (git's forced refspec), and a reusable workflow's ref, are checked too (audit 51: both ran).
+        #expect(refused.stderr.contains("bad.yml:7:15: error: 'uses: acme/greet@+v1': the ref '+v1' starts with '+'"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yml:9:11: error: 'uses: acme/wf/.github/workflows/called.yml@v1:refs/heads/evil': 'v1:refs/heads/evil' is not a valid ref name: it holds ':'"),
+                "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yml:11:11: error: 'uses: acme/wf/.github/workflows/called.yml@+v1': the ref '+v1' starts with '+'"), "\(refused.stderr)")
 
         // Only the jobs a run runs are fetched: job js alone is refused for its node8 action.
         let js = try await Self.run(workflow, daemon: daemon.url, cache: cache, extra: ["js"], in: project)

@@ -33,14 +33,14 @@ enum NixEvaluation {
             return fileManager.fileExists(atPath: "\(given)/eval.nix") ? given : nil
         }
         let executable = (CommandLine.arguments.first.flatMap { Bundle.main.executablePath ?? $0 } ?? "") as NSString
-        var folder = (executable.resolvingSymlinksInPath as NSString).deletingLastPathComponent
-        let installed = ((folder as NSString).deletingLastPathComponent as NSString).appendingPathComponent("share/nixactions/nix")
+        var folder = PathText.parent(executable.resolvingSymlinksInPath)
+        let installed = (PathText.parent(folder) as NSString).appendingPathComponent("share/nixactions/nix")
         if fileManager.fileExists(atPath: "\(installed)/eval.nix") { return installed }
         while folder.count > 1 {
             if fileManager.fileExists(atPath: "\(folder)/nix/eval.nix"), fileManager.fileExists(atPath: "\(folder)/Package.swift") {
                 return "\(folder)/nix"
             }
-            folder = (folder as NSString).deletingLastPathComponent
+            folder = PathText.parent(folder)
         }
         return nil
     }

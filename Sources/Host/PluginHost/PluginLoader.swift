@@ -243,7 +243,7 @@ public enum PluginLoader {
         case .success(let resolved): real = resolved
         case .failure(let reason): return refuse("cannot read it: \(reason.text)", errno: reason.errno)
         }
-        let folder = (real as NSString).deletingLastPathComponent
+        let folder = PathText.parent(real)
         if let problem = PluginTrust.folderProblem(folder.isEmpty ? "/" : folder) {
             let which = problem.folder == folder ? "its folder" : "the folder"
             return refuse("refused: \(which) '\(problem.folder)' \(problem.problem)")
@@ -267,7 +267,7 @@ public enum PluginLoader {
         // The record of the real file's folder too (a link from a folder without one must not
         // bypass it: docs/plugins.md, "the checks are on the real file and its real folders").
         let realFolder = folder.isEmpty ? "/" : folder
-        let searchFolder = (path as NSString).deletingLastPathComponent
+        let searchFolder = PathText.parent(path)
         let own = (try? PluginTrust.realPath(searchFolder.isEmpty ? "/" : searchFolder).get()) == realFolder
         let realManifest = own ? nil : PluginManifest.read(in: realFolder)
         if let problem = manifest?.problem(with: path, readingFrom: checked) ?? realManifest?.problem(with: real, readingFrom: checked) {

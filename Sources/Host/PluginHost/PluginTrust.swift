@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 #if canImport(Glibc)
     import Glibc
@@ -89,7 +90,7 @@ enum PluginTrust {
             below = current
             belowIsWritable = writable
             isOwnFolder = false
-            current = (current as NSString).deletingLastPathComponent
+            current = PathText.parent(current)
             if current.isEmpty { current = "/" }
         }
     }

@@ -1,5 +1,6 @@
 import CProcessSupport
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -366,5 +367,22 @@ public enum DescriptorShortage {
         let limit = softLimit
         guard limit <= 65536 else { return nil }
         return (0..<Int32(limit)).count { fcntl($0, F_GETFD) >= 0 }
+    }
+}
+
+/// Path text without Foundation's `NSString` path methods: this toolchain's
+/// `deletingLastPathComponent` traps on a path of one character (`"a"`, `"."`), which an artifact
+/// path at the workspace's top (`path: f`) is.
+public enum PathText {
+    /// `path` without its last component, as `NSString.deletingLastPathComponent` gives it:
+    /// `"a/b"` → `"a"`, `"/a"` → `"/"`, `"a"` → `""`, `"/"` → `"/"`; trailing slashes ignored.
+    public static func parent(_ path: String) -> String {
+        var text = Substring(path)
+        while text.count > 1 && text.hasSuffix("/") { text = text.dropLast() }
+        guard let slash = text.lastIndex(of: "/") else { return "" }
+        if slash == text.startIndex { return "/" }
+        var parent = text[..<slash]
+        while parent.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
+        return String(parent)
     }
 }

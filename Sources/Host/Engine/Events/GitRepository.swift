@@ -112,7 +112,7 @@ public struct GitRepository: Sendable {
         while true {
             if access(folder + (folder.hasSuffix("/") ? "" : "/") + ".git", F_OK) == 0 { return true }
             if folder == "/" { return false }
-            folder = (folder as NSString).deletingLastPathComponent
+            folder = PathText.parent(folder)
         }
     }
 

@@ -79,7 +79,7 @@ extension ArtifactStore {
                 try manager.createDirectory(atPath: staging, withIntermediateDirectories: false)
                 continue
             }
-            try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: PathText.parent(destination), withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
             try manager.moveItem(atPath: source, toPath: destination)
         }

@@ -185,7 +185,7 @@ public struct ArtifactStore: Sendable {
                 throw EngineError("artifact '\(name)': '\(path)' is the artifact's own storage",
                                   hint: "keep files of the job's workspace")
             }
-            try manager.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: PathText.parent(destination), withIntermediateDirectories: true)
             try? manager.removeItem(atPath: destination)
             try Self.copyTree(source, to: destination)
         }
@@ -415,7 +415,7 @@ public struct ArtifactStore: Sendable {
             }
             var info = stat()
             if lstat(existing, &info) == 0 { return nil }  // there, but not resolvable
-            let parent = (existing as NSString).deletingLastPathComponent
+            let parent = PathText.parent(existing)
             guard !parent.isEmpty, parent != existing else { return nil }
             missing.append((existing as NSString).lastPathComponent)
             existing = parent

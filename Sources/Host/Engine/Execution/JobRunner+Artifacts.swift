@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import NixActionsPluginMessages
 
 /// What `actions/upload-artifact`'s `path:` selects, by GitHub's rules (@actions/glob): one
@@ -64,7 +65,7 @@ struct UploadSelection: Equatable {
             }
             return common.joined(separator: "/")
         }
-        if files == [searchPaths[0]] { return (searchPaths[0] as NSString).deletingLastPathComponent }
+        if files == [searchPaths[0]] { return PathText.parent(searchPaths[0]) }
         return searchPaths[0]
     }
 }
@@ -119,7 +120,8 @@ extension JobRunner {
             }
             return ""
         }
-        return "uploaded artifact '\(artifact)': \(described) (\(count) file\(count == 1 ? "" : "s"))"
+        // Names and paths as text (a name holding a terminal escape is shown escaped: audit 51).
+        return "uploaded artifact '\(DisplayText.escaped(artifact))': \(DisplayText.escaped(described)) (\(count) file\(count == 1 ? "" : "s"))"
     }
 
     /// `actions/download-artifact`: `name` (one artifact, into `path`), else every artifact whose
@@ -137,7 +139,7 @@ extension JobRunner {
             // Over what is there, as GitHub's download extracts: nothing else goes (audit 51: a
             // folder of the same name was replaced whole).
             try await restoreArtifact(name, under: path, started: started, executor: executor, merge: true)
-            return ["downloaded artifact '\(name)'"]
+            return ["downloaded artifact '\(DisplayText.escaped(name))'"]
         }
         let pattern = inputs["pattern"].flatMap { $0.isEmpty ? nil : $0 }
         let merge = inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false
@@ -149,7 +151,7 @@ extension JobRunner {
         for name in chosen {
             let under = merge ? path : path.map { $0 + "/" + name } ?? name
             try await restoreArtifact(name, under: under, started: started, executor: executor, merge: true)
-            lines.append("downloaded artifact '\(name)' to '\(under ?? ".")'")
+            lines.append("downloaded artifact '\(DisplayText.escaped(name))' to '\(DisplayText.escaped(under ?? "."))'")
         }
         return lines
     }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NixActionsProcessKit
 import NixActionsPluginMessages
 import Yams
 
@@ -256,7 +257,7 @@ extension NixWorkflow {
                     }
                 }
                 if let found = findTool(program.isEmpty ? name : program) {
-                    result += ((found as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+                    result += PathText.parent(PathText.parent(found))
                 } else {
                     result += "@nixactions-pkg:\(placeholder)@"
                     unresolved.insert(name)

@@ -27,6 +27,10 @@ extension WorkflowLoader {
                 reader.diagnostics.error(
                     "'\(target.value)' is not a reusable workflow", at: target.location, context: context,
                     hint: "call ./.github/workflows/FILE.yml (or $/.github/workflows/FILE.yml) of this project, or OWNER/REPO/.github/workflows/FILE.yml@REF (a branch, tag or commit, without refs/)")
+            } else if let remote, let problem = Self.refProblem(remote.ref) {
+                // As a step's reference is checked (audit 51: '@v1:refs/heads/x' and '@+v1' ran).
+                reader.diagnostics.error("'uses: \(DisplayText.escaped(target.value))': \(DisplayText.escaped(problem))", at: target.location, context: context,
+                                         hint: "name a branch, tag or commit")
             }
             for (key, keyNode, value) in pairs {
                 switch key {
@@ -325,6 +329,8 @@ extension WorkflowLoader {
     /// no leading `-`, which git would read as an option); nil when it is fine.
     static func refProblem(_ ref: String) -> String? {
         if ref.hasPrefix("-") { return "the ref '\(ref)' starts with '-'" }
+        // git fetch reads a leading '+' as a forced refspec, not as part of the name.
+        if ref.hasPrefix("+") { return "the ref '\(ref)' starts with '+'" }
         if ref.contains("..") || ref.contains("@{") || ref.hasPrefix("/") || ref.hasSuffix("/") || ref.hasSuffix(".") || ref.hasSuffix(".lock") || ref.contains("//") {
             return "'\(ref)' is not a valid ref name (git check-ref-format)"
         }

@@ -141,7 +141,7 @@ public final class LogDirectoryReporter: RunReporter {
     public init(directory: String, onFailure: @escaping @Sendable (String) -> Void = { StandardStreams.writeError("warning: \($0)\n") }) throws {
         self.directory = directory
         self.onFailure = onFailure
-        let parent = (directory as NSString).deletingLastPathComponent
+        let parent = PathText.parent(directory)
         if !parent.isEmpty, access(parent, F_OK) != 0 {
             // Made by hand, not by FileManager: its error for a file in the way says nothing.
             if let failure = FastFiles.makeFolders(parent) { throw POSIXError(POSIXErrorCode(rawValue: failure) ?? .EIO) }
