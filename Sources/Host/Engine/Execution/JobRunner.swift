@@ -487,8 +487,9 @@ struct JobRunner: Sendable {
     /// executor's files interface when the workspace is not on this machine. A failure is a warning.
     func keepWorkspace(in folder: String, started: JobStarted, executor: any Executor) async {
         let store = ArtifactStore(root: folder)
-        // Named as the job's folders are (`executorKey`).
-        let name = executorKey
+        // Named as the job's folders are (`executorKey`, lower-cased: an artifact folder's name,
+        // with no digest, which a name other than its folder's name gets).
+        let name = executorKey.lowercased()
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if let files = Self.fileTransfer(started, executor) {
