@@ -577,7 +577,7 @@ struct HardeningTests {
         let jobs = (1...3000).map { "  j\($0): { steps: [ { run: echo } ] }" }.joined(separator: "\n")
         try temp.write("wf.yml", "jobs:\n" + jobs + "\n")
         let binary = nixactionsBinary.path
-        for command in ["graph wf.yml --format dot", "list wf.yml", "validate wf.yml", "run wf.yml --dry-run"] {
+        for command in ["graph wf.yml --format dot", "list wf.yml", "validate wf.yml", "run wf.yml --dry-run", "plugins list"] {
             let full = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "'\(binary)' \(command) > /dev/full"], in: temp.path)
             #expect(full.status == 1, "\(command): \(full.status) \(full.stderr)")
             #expect(full.stderr.contains("nixactions: error: cannot write the output: "), "\(command): \(full.stderr)")

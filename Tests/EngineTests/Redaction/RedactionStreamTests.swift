@@ -294,6 +294,7 @@ struct RedactionStreamTests {
             ("ab'cd\"ef<gh>&12", "ab&apos;cd&quot;ef&lt;gh&gt;&amp;12"),  // XML (.NET SecurityElement)
             ("ab'cd\"ef<gh>&12", "ab&#39;cd&#34;ef&lt;gh&gt;&amp;12"),  // Go html.EscapeString
             ("ab'cd\"ef<gh>&12", "ab&#x27;cd&quot;ef&lt;gh&gt;&amp;12"),  // Python html.escape
+            ("ab'cd\"ef<gh>&12", "ab'cd\"ef&lt;gh&gt;&amp;12"),  // XML text: Python saxutils.escape
         ]
         for (secret, printed) in cases {
             let redactor = Redactor()

@@ -138,12 +138,7 @@ public enum ActionLoader {
     /// of it ("" for its top): GitHub's runner has the whole repository, so `../dist/index.js` of
     /// a sub-action is fine, `../../x` of a top-level one is outside anything copied.
     static func pathLeavingRoot(_ action: ActionDefinition, folder: String) -> (key: String, value: Located<String>)? {
-        var paths: [(String, Located<String>)] = []
-        if let node = action.node {
-            paths.append(("main", node.main))
-            if let pre = node.pre { paths.append(("pre", pre)) }
-            if let post = node.post { paths.append(("post", post)) }
-        }
+        var paths: [(String, Located<String>)] = action.node?.scripts.map { ($0.key, $0.path) } ?? []
         if let docker = action.docker, DockerRuns.pulledImage(docker.image.value) == nil { paths.append(("image", docker.image)) }
         for (key, value) in paths {
             var depth = 0

@@ -334,8 +334,7 @@ struct LocalActionChecker {
         if let node = action?.node {
             // A script the project does not hold: node's own "Cannot find module" stack at run
             // time named no line of the action (audit 51). A warning: an earlier step may build it.
-            for (key, script) in [("main", node.main), ("pre", node.pre), ("post", node.post)] {
-                guard let script else { continue }
+            for (key, script) in node.scripts {
                 let full = root + "/" + (path.isEmpty ? "" : path + "/") + script.value
                 var status = stat()
                 guard stat(full, &status) != 0 || (status.st_mode & S_IFMT) != S_IFREG else { continue }

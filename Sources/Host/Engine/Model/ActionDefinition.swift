@@ -68,6 +68,11 @@ public struct NodeRuns: Sendable {
         self.pre = pre
         self.post = post
     }
+
+    /// The scripts it names, each with its key: main, then pre and post when given.
+    var scripts: [(key: String, path: Located<String>)] {
+        [("main", main)] + (pre.map { [("pre", $0)] } ?? []) + (post.map { [("post", $0)] } ?? [])
+    }
 }
 
 /// A docker action's `runs:` (GitHub's `runs.using: docker`): the image, the entry points that
