@@ -197,7 +197,7 @@ final class OCIExecutor: ExecutorPlugin {
         let owner = try await owner(imageUser: imageUser, job: job)
         if let owner {
             for path in [workspace, temporary, control] {
-                if let error = path == workspace ? owner.applyTree(to: path) : owner.apply(to: path) {
+                if let error = path == workspace ? owner.applyTree(to: path, below: path) : owner.apply(to: path) {
                     throw OperationFailure(
                         message: "oci executor: cannot give \(path) to uid \(owner.uid), the user the container runs as: \(String(cString: strerror(error)))",
                         hint: error == EPERM
@@ -232,7 +232,10 @@ final class OCIExecutor: ExecutorPlugin {
                 hint: "run '\(engineName) run --rm \(image) true' to see the engine's own error")
         }
         var result = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
-        if owner != nil { result.writesThroughFiles = true }
+        // Artifacts and checkouts go through the files interface, whatever user the container
+        // runs as: there no link in the job's folders is followed (audit 51 H1: a process of the
+        // job swapped a folder for a link while the host copied by path, as root).
+        result.writesThroughFiles = true
         if !services.isEmpty { result.services = try await startServices(job, container: name) }
         return result
     }

@@ -6,7 +6,8 @@ import NixActionsProcessKit
 /// The files interface (nixactions/files.h) of the oci executor. The job's workspace and
 /// temporary folder are folders of this machine mounted at the same paths, so a request whose
 /// roots all lie in them runs `sh` and `tar` here (no tar needed in the image, files owned as the
-/// other workspace files); any other root (`~/…`, an absolute path of the container) runs them in
+/// other workspace files), where no symbolic link in the job's folders is followed
+/// (`JobShell.followingNoLinks`); any other root (`~/…`, an absolute path of the container) runs them in
 /// the container with `ENGINE exec -i` (then the image needs sh and tar; GNU tar for `get`).
 extension OCIExecutor: ExecutorFiles {
     func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
@@ -18,8 +19,8 @@ extension OCIExecutor: ExecutorFiles {
            request.roots.allSatisfy({ Self.isMounted($0.path, workspace: workspace, temporary: temporary) }) {
             for root in request.roots {
                 let path = root.path.hasPrefix("/") ? root.path : root.path.isEmpty ? workspace : workspace + "/" + root.path
-                let base = path.hasPrefix(temporary + "/") ? temporary : workspace
-                if let error = owner.applyTree(to: path) ?? owner.applyAncestors(of: path, below: base), error != ENOENT {
+                let base = path == temporary || path.hasPrefix(temporary + "/") ? temporary : workspace
+                if let error = owner.applyTree(to: path, below: base) ?? owner.applyAncestors(of: path, below: base), error != ENOENT {
                     throw OperationFailure(message: "oci executor: cannot give \(path) to uid \(owner.uid): \(String(cString: strerror(error)))")
                 }
             }
@@ -39,9 +40,16 @@ extension OCIExecutor: ExecutorFiles {
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
         let environment = ProcessInfo.processInfo.environment
         if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }) {
-            return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
-                ["/bin/sh", "-c", script, "sh"] + arguments
+            // Here, as root, in folders the container's processes share: no link is followed in
+            // them (audit 51 H1: a process left running in the container swapped a folder for a
+            // link between a check and tar, and root wrote and read files of this machine).
+            var shell = JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
+                JobShell.followingNoLinks(in: directory, ["/bin/sh", "-c", script, "sh"] + arguments)
             }
+            // `get` reads through links to the roots: made beside the jobs' folders, out of the
+            // containers' reach and outside the folder where links are not followed.
+            shell.scratch = jobsRoot + "/.files"
+            return shell
         }
         let engine = self.engine
         return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in

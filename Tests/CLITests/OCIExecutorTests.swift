@@ -395,6 +395,115 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        /// A static program for the container: forever, wherever a folder named `sub` is in one of
+        /// the folders watched (`dl`, `out` and every staging folder of the files interface in
+        /// RUNNER_TEMP, at any depth below them), exchange it atomically with a link to `$1` (a
+        /// folder of the host), and back. Against the copy by path it replaced, it made the host
+        /// write into `$1` and read `$1/secret.txt` into an artifact (checked by hand with the
+        /// build before the fix: `f348` written there, the secret downloaded).
+        static let swapper = """
+            #define _GNU_SOURCE
+            #include <dirent.h>
+            #include <fcntl.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <sys/stat.h>
+            #include <sys/syscall.h>
+            #include <unistd.h>
+            #include <linux/fs.h>
+            static const char *target;
+            static void swap_in(const char *folder, int depth) {
+                char sub[4096], link[4096];
+                snprintf(sub, sizeof sub, "%s/sub", folder);
+                snprintf(link, sizeof link, "%s/.lnk", folder);
+                if (symlink(target, link) != 0) { struct stat st; if (lstat(link, &st) != 0) return; }
+                syscall(SYS_renameat2, AT_FDCWD, link, AT_FDCWD, sub, RENAME_EXCHANGE);
+                syscall(SYS_renameat2, AT_FDCWD, link, AT_FDCWD, sub, RENAME_EXCHANGE);
+                if (depth > 3) return;
+                DIR *d = opendir(folder);
+                if (!d) return;
+                struct dirent *e;
+                while ((e = readdir(d))) {
+                    if (e->d_name[0] == '.' && strncmp(e->d_name, ".nixactions", 11) != 0) continue;
+                    if (e->d_type != DT_DIR) continue;
+                    char next[4096];
+                    snprintf(next, sizeof next, "%s/%s", folder, e->d_name);
+                    swap_in(next, depth + 1);
+                }
+                closedir(d);
+            }
+            int main(int argc, char **argv) {
+                target = argv[1];
+                for (;;) { for (int i = 2; i < argc; i++) swap_in(argv[i], 0); }
+            }
+            """
+
+        @Test("a process left in the container that swaps the folders artifacts go through for links to the host's (audit 51 H1) makes the host write and read nothing outside the job's folders")
+        func linkSwapRace() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // The host's folder the links point to, with a file the job must never read.
+            let victim = temp.path + "/victim"
+            try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+            try "HOST-ONLY-7c1e\n".write(toFile: victim + "/secret.txt", atomically: false, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: temp.path + "/project", withIntermediateDirectories: true)
+            try Self.swapper.write(toFile: temp.path + "/swap.c", atomically: false, encoding: .utf8)
+            let compiler = ["/usr/bin/cc", "/usr/bin/gcc", "/opt/swift/usr/bin/clang"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/cc"
+            let built = try await runCommand(URL(fileURLWithPath: compiler), ["-static", "-O2", "-o", temp.path + "/project/swap", temp.path + "/swap.c"])
+            try #require(built.status == 0, "cannot build the racer: \(built.stderr)")
+            try temp.write("project/wf.yml", """
+                jobs:
+                  up:
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: mkdir -p got/sub && for i in $(seq 1 400); do echo pwned > got/sub/f$i; done
+                      - uses: actions/upload-artifact@v4
+                        with: { name: payload, path: got/ }
+                  ctr:
+                    needs: up
+                    container: \(Self.container)
+                    steps:
+                      - run: |
+                          mkdir -p dl/sub out/sub && echo decoy > out/sub/decoy.txt
+                          (setsid ./swap \(victim) dl out "$RUNNER_TEMP" </dev/null >/dev/null 2>&1 &)
+                          sleep 0.3
+                      - uses: actions/download-artifact@v4
+                        continue-on-error: true
+                        with: { name: payload, path: dl }
+                      - uses: actions/download-artifact@v4
+                        continue-on-error: true
+                        with: { name: payload, path: dl }
+                      - uses: actions/upload-artifact@v4
+                        continue-on-error: true
+                        with: { name: back, path: out/ }
+                      - uses: actions/upload-artifact@v4
+                        continue-on-error: true
+                        with: { name: back2, path: dl/ }
+                  read:
+                    needs: ctr
+                    if: always()
+                    workspace: { copy-project: false }
+                    steps:
+                      - uses: actions/download-artifact@v4
+                        continue-on-error: true
+                        with: { path: all }
+                      - run: P=HOST; grep -r "$P-ONLY-7c1e" . || echo "no host file came back"
+                """)
+            for round in 1...3 {
+                // From the project's folder: the victim is not in the project the jobs get.
+                let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs\(round)"],
+                                                  in: temp.path + "/project", environment: podman.environment)
+                #expect(result.status == 0 || result.status == 1, "\(result.stdout)\(result.stderr)")
+                let inVictim = try FileManager.default.contentsOfDirectory(atPath: victim)
+                #expect(inVictim == ["secret.txt"], "round \(round): the host wrote through a link: \(inVictim.prefix(5))")
+                #expect(!result.stdout.contains("HOST-ONLY-7c1e"), "round \(round): a host file came back: \(result.stdout)")
+                // (`grep -r` follows no link it meets: a link kept as a link is no file read.)
+                #expect(result.stdout.contains("[read] no host file came back"), "\(result.stdout)")
+            }
+            #expect(try podman.containers().isEmpty)
+        }
+
         @Test("a missing image, a missing engine and bad options are errors naming the job")
         func errors() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

@@ -52,4 +52,45 @@ struct FilesScriptsTests {
         #expect(lines.contains("staging "), "a staging folder was left: \(result.stdout)")
         #expect(lines.contains("nested refused") && lines.contains("outside "), "\(result.stdout)\n\(result.stderr)")
     }
+
+    @Test("JobShell.followingNoLinks: inside the folder no link is followed (a read and a write through one fail), links are still listed and made, files outside it are reached as ever; as root and as a user who is not root")
+    func followingNoLinks() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/job", outside = temp.path + "/outside"
+        try FileManager.default.createDirectory(atPath: folder + "/ws", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        try "host file\n".write(toFile: outside + "/f", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/ws/link", withDestinationPath: outside)
+        let script = """
+            cat "$1/ws/link/f" 2>/dev/null && echo "read through the link"
+            echo x 2>/dev/null > "$1/ws/link/new" && echo "wrote through the link"
+            ln -s "$2" "$1/ws/made" && [ -L "$1/ws/made" ] && echo "made a link"
+            tar -c -f - -C "$1/ws" . | tar -t -v -f - | grep -q "link -> $2" && echo "archived the link"
+            echo y > "$1/ws/plain" && echo "wrote a file"
+            cat "$2/f"
+            """
+        func run(asRoot: Bool) throws -> CommandResult {
+            var arguments = JobShell.followingNoLinks(in: folder, ["/bin/sh", "-c", script, "sh", folder, outside], root: asRoot)
+            if !asRoot {
+                #expect(chown(temp.path, 65534, 65534) == 0)
+                _ = chown(folder, 65534, 65534)
+                _ = chown(folder + "/ws", 65534, 65534)
+                if getuid() == 0 { arguments = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + arguments }
+            }
+            try? FileManager.default.removeItem(atPath: folder + "/ws/made")
+            try? FileManager.default.removeItem(atPath: folder + "/ws/plain")
+            return try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), arguments)
+        }
+        for asRoot in getuid() == 0 ? [true, false] : [false] {
+            let result = try run(asRoot: asRoot)
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(result.status == 0, "root: \(asRoot): \(result.stdout)\(result.stderr)")
+            #expect(lines == ["made a link", "archived the link", "wrote a file", "host file"], "root: \(asRoot): \(result.stdout)\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: outside + "/new"))
+        }
+        // Without the namespace the link is followed: what the test shows is the namespace's doing.
+        let plain = try runCommandBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", script, "sh", folder, outside])
+        #expect(plain.stdout.hasPrefix("host file\nread through the link\n"), "\(plain.stdout)")
+    }
 }

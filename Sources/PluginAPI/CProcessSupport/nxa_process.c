@@ -25,6 +25,9 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -452,6 +455,72 @@ int nxa_spread_subfolders(const char *path) {
     }
     close(fd);
     return result;
+}
+
+/* openat2(2)'s argument and flags, declared here: the C library may have no header for them. */
+struct nxa_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+#define NXA_RESOLVE_NO_MAGICLINKS 0x02
+#define NXA_RESOLVE_NO_SYMLINKS 0x04
+#define NXA_RESOLVE_BENEATH 0x08
+
+int nxa_open_beneath(int dirfd, const char *path, int flags) {
+    if (flags & O_CREAT) {
+        errno = EINVAL;
+        return -1;
+    }
+    flags |= O_CLOEXEC | O_NOFOLLOW;
+    const char *relative = (path[0] == 0) ? "." : path;
+    struct nxa_open_how how = {(uint64_t)flags, 0, NXA_RESOLVE_BENEATH | NXA_RESOLVE_NO_SYMLINKS | NXA_RESOLVE_NO_MAGICLINKS};
+    long fd = syscall(SYS_openat2, dirfd, relative, &how, sizeof how);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return (int)fd;
+    /* No openat2 (or a seccomp filter that refuses it): one folder at a time. */
+    if (relative[0] == '/') {
+        errno = EXDEV;
+        return -1;
+    }
+    int current = dup(dirfd);
+    if (current < 0) return -1;
+    const char *part = relative;
+    while (1) {
+        while (*part == '/') part++;
+        const char *end = strchrnul(part, '/');
+        const char *next = end;
+        while (*next == '/') next++;
+        size_t length = (size_t)(end - part);
+        if (length >= NAME_MAX + 1) {
+            close(current);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        char name[NAME_MAX + 1];
+        memcpy(name, part, length);
+        name[length] = 0;
+        if (length == 2 && name[0] == '.' && name[1] == '.') {
+            close(current);
+            errno = EXDEV;
+            return -1;
+        }
+        int last = (*next == 0);
+        int opened;
+        if (length == 0 || (length == 1 && name[0] == '.')) {
+            opened = last ? openat(current, ".", flags) : dup(current);
+        } else {
+            opened = openat(current, name, last ? flags : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        }
+        int saved = errno;
+        close(current);
+        if (opened < 0) {
+            errno = saved;
+            return -1;
+        }
+        if (last) return opened;
+        current = opened;
+        part = next;
+    }
 }
 
 int nxa_copy_file(const char *from, const char *to) {

@@ -96,10 +96,12 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// same paths (the local executor; the oci executor mounts them): the host may then copy
     /// files there itself. Otherwise files move only through "nixactions.executor.files/1".
     public var hostPaths: Bool?
-    /// True when the host may read the job's folders itself (`hostPaths`) but must write into
-    /// them through "nixactions.executor.files/1": they belong to another user than the host's
-    /// (an oci job whose container runs as a user other than root). An optional field added
-    /// after 1.2; nil: false.
+    /// True when files move into and out of the job's folders only through
+    /// "nixactions.executor.files/1", though they are folders of this machine (`hostPaths`):
+    /// they belong to another user than the host's, or processes in a sandbox share them (an oci
+    /// job: a copy by path would follow the links they put or swap in, with the host's rights).
+    /// The host still reads by path what it checks after opening (hashFiles). An optional field
+    /// added after 1.2; nil: false.
     public var writesThroughFiles: Bool?
     /// True when the executor keeps a job's shared environment between its steps
     /// (`StepSpec.jobEnvironment`, an optional field added after 1.2; set by PluginKit for every

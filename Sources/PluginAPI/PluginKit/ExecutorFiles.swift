@@ -54,6 +54,10 @@ public struct JobShell: Sendable {
     public let workspace: String
     public let temporary: String
     public let run: Run
+    /// Where `get` makes its staging folder (links to the roots, through which tar reads), when
+    /// not in `temporary`: a folder the job's processes cannot reach, for a shell where links in
+    /// the job's folders are not followed (`followingNoLinks`). nil: `temporary`.
+    public var scratch: String?
 
     public init(workspace: String, temporary: String, run: @escaping Run) {
         self.workspace = workspace
@@ -68,6 +72,26 @@ public struct JobShell: Sendable {
         self.init(workspace: workspace, temporary: temporary) { script, arguments, input, output in
             try await Self.run(command(script, arguments), environment: environment, input: input, output: output)
         }
+    }
+
+    /// `arguments` (a command of this machine) run where no symbolic link is followed inside
+    /// `folder`: in a mount namespace of its own, `folder` is mounted over itself with
+    /// `nosymfollow` (Linux 5.10), so a link there (one a container's process put, or swapped in
+    /// for a folder while the command runs) fails with ELOOP instead of leading elsewhere; links
+    /// are still read and made (tar archives and extracts them as links). Root gets the namespace
+    /// with `unshare --mount`; another user with a user namespace of its own as well (files it
+    /// makes stay its own). Where it cannot be made (no `unshare`, user namespaces disabled),
+    /// the command does not run: the script exits 70 with a line `NXA-ERROR …` on its standard error.
+    public static func followingNoLinks(in folder: String, _ arguments: [String], root: Bool = geteuid() == 0) -> [String] {
+        let script = """
+            mount --bind -- "$1" "$1" && mount -o remount,bind,nosymfollow -- "$1" "$1" \
+              || { echo "NXA-ERROR cannot keep symbolic links in $1 from being followed (a mount namespace with nosymfollow)" >&2; exit 70; }
+            shift
+            exec "$@"
+            """
+        let namespace = root ? ["unshare", "--mount", "--propagation", "private"]
+            : ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+        return namespace + ["/bin/sh", "-c", script, "sh", folder] + arguments
     }
 
     /// Run `arguments` on this machine with `input` as standard input and `output` receiving its
@@ -500,7 +524,7 @@ public enum FilesTransfer {
         if request.followSymlinks == true {
             throw OperationFailure(message: "followSymlinks is not supported yet: links are archived as links")
         }
-        let staging = staging(shell, "get", context.id)
+        let staging = (shell.scratch ?? shell.temporary) + "/.nixactions-get-\(context.id)"
         var arguments = [shell.workspace, staging]
         for root in request.roots { arguments += try getArguments(root) }
         // What goes out is checked like what comes in, and counted.

@@ -63,13 +63,57 @@ public struct FileOwner: Sendable, Hashable {
     /// walk runs cannot turn it to files outside (review 48: by path, root could have been made
     /// to give away a file of this machine). `path` itself is checked not to be a link. Returns
     /// the first errno (and goes on with the rest).
-    public func applyTree(to path: String) -> Int32? {
+    ///
+    /// `base`: the folder `path` lies in (or is), one the job's processes cannot replace (a mount
+    /// point of its container). The parts of `path` below it are opened one by one without
+    /// following a link (`nxa_open_beneath`): a link swapped in for a folder on the way is refused
+    /// (ELOOP), never followed out of `base`. A `path` outside `base` is refused (EXDEV).
+    public func applyTree(to path: String, below base: String) -> Int32? {
+        guard let (parent, name) = Self.openParent(of: path, below: base) else { return errno }
+        defer { close(parent) }
+        guard let name else {
+            let fd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            return fd >= 0 ? applyTree(directory: fd) : errno
+        }
         var info = stat()
-        guard lstat(path, &info) == 0 else { return errno }
-        if info.st_mode & S_IFMT != S_IFDIR { return apply(to: path) }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return errno }
+        if info.st_mode & S_IFMT != S_IFDIR {
+            return fchownat(parent, name, uid, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW) == 0 ? nil : errno
+        }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return errno }
         return applyTree(directory: fd)
+    }
+
+    /// The folder that holds `path`, opened beneath `base` without following a link, and the
+    /// last part of `path` (nil when `path` is `base`). nil with `errno` set when it cannot be
+    /// opened, or EXDEV when `path` is not `base` or inside it.
+    static func openParent(of path: String, below base: String) -> (Int32, String?)? {
+        let parts: [Substring]
+        if path == base {
+            parts = []
+        } else if path.hasPrefix(base == "/" ? "/" : base + "/") {
+            parts = path.dropFirst(base == "/" ? 1 : base.count + 1).split(separator: "/")
+        } else {
+            errno = EXDEV
+            return nil
+        }
+        let top = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard top >= 0 else { return nil }
+        guard let last = parts.last else { return (top, nil) }
+        if last == "." || last == ".." {
+            close(top)
+            errno = EXDEV
+            return nil
+        }
+        let parent = nxa_open_beneath(top, parts.dropLast().joined(separator: "/"), O_RDONLY | O_DIRECTORY)
+        let saved = errno
+        close(top)
+        guard parent >= 0 else {
+            errno = saved
+            return nil
+        }
+        return (parent, String(last))
     }
 
     /// `fd`: an open folder, closed here.
@@ -96,16 +140,23 @@ public struct FileOwner: Sendable, Hashable {
 
     /// Give the folders from `base` (exclusive) down to `path` (exclusive) to this owner, each only
     /// if root owns it: what `mkdir -p` made on the way to a root a put wrote (review 48: a
-    /// download to `out/dist` left `out/` root's). Links are not followed.
+    /// download to `out/dist` left `out/` root's). Each folder is opened from the one above it
+    /// without following a link, and given by its descriptor.
     public func applyAncestors(of path: String, below base: String) -> Int32? {
         guard path.hasPrefix(base + "/") else { return nil }
-        var current = base
+        var current = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard current >= 0 else { return errno }
+        defer { close(current) }
         var first: Int32?
-        for part in path.dropFirst(base.count + 1).split(separator: "/").dropLast() {
-            current += "/" + part
+        for part in path.dropFirst(base.count + 1).split(separator: "/").dropLast() where part != "." {
+            guard part != ".." else { return first ?? EXDEV }
+            let child = openat(current, String(part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard child >= 0 else { break }
+            close(current)
+            current = child
             var info = stat()
-            guard lstat(current, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { break }
-            if info.st_uid == 0, lchown(current, uid, gid ?? gid_t.max) != 0, first == nil { first = errno }
+            guard fstat(child, &info) == 0 else { break }
+            if info.st_uid == 0, fchown(child, uid, gid ?? gid_t.max) != 0, first == nil { first = errno }
         }
         return first
     }

@@ -15,6 +15,8 @@ import Synchronization
 final class JobHashing: Sendable {
     private struct State {
         var root: String?
+        /// Files that lead out of `root` are not hashed (`JobStarted.writesThroughFiles`: a container's).
+        var contained = false
         var remote = false
         /// The workspace's path where the executor has it (absolute patterns are read under it).
         var workspace = ""
@@ -26,6 +28,7 @@ final class JobHashing: Sendable {
     func started(_ started: JobStarted) {
         state.withLock {
             if started.hostPaths == true { $0.root = started.workspace } else { $0.remote = true }
+            $0.contained = started.writesThroughFiles == true
             $0.workspace = started.workspace
         }
     }
@@ -33,8 +36,8 @@ final class JobHashing: Sendable {
     var isRemote: Bool { state.withLock { $0.remote } }
 
     func hash(_ patterns: [String]) throws(ExpressionError) -> String {
-        let (root, known, remote) = state.withLock { ($0.root, $0.known[patterns], $0.remote) }
-        if let root { return HashFiles.hash(patterns, in: root) }
+        let (root, known, remote, contained) = state.withLock { ($0.root, $0.known[patterns], $0.remote, $0.contained) }
+        if let root { return HashFiles.hash(patterns, in: root, contained: contained) }
         if let known { return known }
         guard remote else { return "" }
         throw ExpressionError(

@@ -389,7 +389,8 @@ extension JobRunner {
                 // `$/PATH`: the project as `selfRepositoryTree` gives it, on this machine.
                 found = try ActionLoader.readActionFile(in: hostFolder, path: path)
                 if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: hostFolder, path: path, label: "", at: nil) }
-            } else if started.hostPaths == true {
+            } else if started.hostPaths == true && started.writesThroughFiles != true {
+                // (A container's workspace is read with `get`: no link its processes swap in is followed.)
                 found = try ActionLoader.readActionFile(in: started.workspace, path: path)
                 if found == nil { dockerfile = try ActionLoader.dockerfileAction(in: started.workspace, path: path, label: "", at: nil) }
             } else if let files = executor.files {

@@ -54,14 +54,22 @@ struct RuntimeContext: ExpressionContext {
 /// `hashFiles(patterns…)`: SHA-256 over the SHA-256 of each matching file, in path order; "" if none.
 /// Patterns are read as @actions/glob reads them (`HashPatterns`).
 enum HashFiles {
-    static func hash(_ patterns: [String], in root: String) -> String {
+    /// - Parameter contained: only files whose real path (checked on the opened file) is in
+    ///   `root`: a container's workspace, where a link its process put (`x -> /etc/shadow`) must
+    ///   not make the host read a file of its own into a hash.
+    static func hash(_ patterns: [String], in root: String, contained: Bool = false) -> String {
         let files = matching(patterns, in: root)
         guard !files.isEmpty else { return "" }
+        let within = contained ? ArtifactStore.realPath(root) ?? root : nil
         var outer = SHA256()
+        var hashed = 0
         for file in files {
-            guard let digest = FileDigest.sha256(of: root + "/" + file) else { continue }
+            guard let digest = FileDigest.sha256(of: root + "/" + file, within: within) else { continue }
             outer.update(data: digest)
+            hashed += 1
         }
+        // None read (all led out of a container's workspace): as if none matched.
+        guard hashed > 0 else { return "" }
         return outer.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
@@ -122,12 +130,17 @@ public enum FileDigest {
     /// The digest of the file's bytes, or nil when it cannot be read.
     /// Only a regular file is read (nil for anything else): it is opened without blocking (a FIFO
     /// swapped in would wait for a writer) and checked on the opened descriptor.
-    public static func sha256(of path: String) -> Data? {
+    /// - Parameter within: nil, or a real folder path the opened file must be in (its path as
+    ///   the kernel has it for the descriptor, so no link swapped in after a check changes it).
+    public static func sha256(of path: String, within folder: String? = nil) -> Data? {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        if let folder {
+            guard let opened = ArtifactStore.realPath("/proc/self/fd/\(fd)"), ArtifactStore.isInside(opened, folder) else { return nil }
+        }
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

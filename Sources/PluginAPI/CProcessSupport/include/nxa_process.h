@@ -114,6 +114,17 @@ int nxa_rename_noreplace(const char *from, const char *to);
  * ENOTTY where the flag cannot be set. Links are not followed. */
 int nxa_spread_subfolders(const char *path);
 
+/* Open `path`, relative to the open folder `dirfd`, without following a symbolic link anywhere
+ * on the way and without leaving `dirfd` (no "..", no absolute path): openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, or where the kernel has no
+ * openat2 (before 5.6) a walk of `openat(O_NOFOLLOW | O_DIRECTORY)` per folder. For a folder
+ * shared with processes that may swap any part of the path for a link while this runs (a
+ * container's workspace, handled by root on the host). `flags` are open(2)'s (O_CLOEXEC and
+ * O_NOFOLLOW are added; O_CREAT is not allowed). "" or "." opens `dirfd`'s folder again.
+ * Returns a descriptor, or -1 with errno: ELOOP or EXDEV for a link or a way out, ENOENT,
+ * ENOTDIR, EINVAL for O_CREAT. */
+int nxa_open_beneath(int dirfd, const char *path, int flags);
+
 /* Copy the regular file `from` to the new file `to` (created exclusively, same permission bits,
  * links not followed): a copy-on-write clone where the file system can (FICLONE), else an
  * in-kernel copy (copy_file_range), else reads and writes. Returns 0 or an errno value; a

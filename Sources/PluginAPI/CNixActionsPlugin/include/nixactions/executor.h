@@ -115,8 +115,11 @@ typedef struct nxa_executor_v1 {
  *    `hostPaths: true` says the workspace and temporary folder are folders of the host's machine
  *    at the same paths (a local or mounting executor): the host may then copy files there itself
  *    instead of going through NXA_EXECUTOR_FILES_INTERFACE_V1. `writesThroughFiles: true` (an
- *    optional field added after 1.2) narrows that to reading: the folders belong to the user the
- *    job's steps run as, so the host writes into them only with `put`.
+ *    optional field added after 1.2) narrows that: files move in and out only with `put` and
+ *    `get`, the host reading by path only what it checks after opening (hashFiles). For folders
+ *    that belong to another user than the host's, or that the job's processes share from a
+ *    sandbox (a container): a copy by path would follow the links they put or swap in, with the
+ *    host's rights.
  *
  *  - A job's environment, sent once (optional JSON fields added after 1.2). An executor whose
  *    JobStarted says `keepsEnvironment: true` keeps the StepSpec field `jobEnvironment` of job J
