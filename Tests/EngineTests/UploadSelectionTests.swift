@@ -55,4 +55,30 @@ struct UploadSelectionTests {
         #expect(try manager.contentsOfDirectory(atPath: base + "/outside").isEmpty, "nothing written through the link")
         #expect(try String(contentsOfFile: base + "/into/link/x", encoding: .utf8) == "x")
     }
+
+    @Test("a path in the home folder (~) is an error saying so, as upload-artifact would look there (audit 51 L1)")
+    func home() {
+        #expect(throws: EngineError.self) { try selection("~/reports/x.txt") }
+        do {
+            _ = try selection("~")
+            Issue.record("~ was accepted")
+        } catch {
+            #expect("\(error)".contains("'~' is in the home folder, outside the job's workspace"), "\(error)")
+        }
+        #expect((try? selection("a~b/x")) != nil)
+    }
+
+    @Test("download-artifact's pattern as minimatch reads it: braces, ranges, a leading ! negates, globs")
+    func namePatterns() {
+        let names = ["dist-linux", "dist-mac", "dist-win", "manual", "log-1", "log-2", "log-3"]
+        func chosen(_ pattern: String) -> [String] { names.filter { NamePattern.matches(pattern, $0) } }
+        #expect(chosen("dist-{linux,mac}") == ["dist-linux", "dist-mac"])
+        #expect(chosen("{dist-*,manual}") == ["dist-linux", "dist-mac", "dist-win", "manual"])
+        #expect(chosen("log-{1..2}") == ["log-1", "log-2"])
+        #expect(chosen("!dist-*") == ["manual", "log-1", "log-2", "log-3"])
+        #expect(chosen("dist-{lin{ux,},win}") == ["dist-linux", "dist-win"])
+        #expect(chosen("{manual}") == [])  // no comma: the braces are literal, as in minimatch
+        #expect(chosen("log-[13]") == ["log-1", "log-3"])
+        #expect((4000...4096).contains(NamePattern.expand(String(repeating: "{a,b}", count: 20)).count))  // 2^20 capped
+    }
 }

@@ -4,6 +4,41 @@ import TestSupport
 
 @Suite("Scenarios: upload-artifact and download-artifact with GitHub's inputs and layout")
 struct ArtifactActionScenarios {
+    @Test("retention-days and compression-level as upload-artifact reads them (parseInt): a number passes, `7 days` is 7, a word or a level outside 0-9 fails the step and uploads nothing")
+    func numericInputs() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              build:
+                steps:
+                  - run: echo hi > f.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: fine, path: f.txt, retention-days: "7 days", compression-level: 9 }
+                  - id: words
+                    uses: actions/upload-artifact@v4
+                    continue-on-error: true
+                    with: { name: words, path: f.txt, retention-days: a week }
+                  - id: level
+                    uses: actions/upload-artifact@v4
+                    continue-on-error: true
+                    with: { name: level, path: f.txt, compression-level: 10 }
+                  - run: echo "words=${{ steps.words.outcome }} level=${{ steps.level.outcome }}"
+              later:
+                needs: build
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { path: all }
+                  - run: ls all
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(out.contains("upload-artifact: Invalid retention-days 'a week'"), "\(out)")
+        #expect(out.contains("upload-artifact: Invalid compression-level '10'. Valid values are 0-9"), "\(out)")
+        #expect(out.contains("[build] words=failure level=failure\n"), "\(out)")
+        #expect(out.contains("[later] fine\n") && !out.contains("[later] words") && !out.contains("[later] level"), "\(out)")
+    }
+
     @Test("a path that matches nothing: a warning and success by default, an error with if-no-files-found: error, silence with ignore")
     func nothingFound() async throws {
         let scenario = try Scenario()
@@ -122,6 +157,72 @@ struct ArtifactActionScenarios {
         ], "\(got)\n\(result.stdout)")
         #expect(got.contains("mixed/out/linux/app"), "the least common ancestor of out/linux and logs is the workspace: \(got)")
         #expect(result.stdout.contains("[build] uploaded artifact 'bins': out/**/app*, !out/**/*.tmp (2 files)\n"))
+    }
+
+    @Test("upload-artifact's outputs (artifact-id, artifact-digest) and download-artifact's artifact-ids and download-path; an input neither declares is a warning (audit 51 M5: ids downloaded everything)")
+    func outputsAndIDs() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              up:
+                outputs:
+                  a: ${{ steps.a.outputs.artifact-id }}
+                  b: ${{ steps.b.outputs.artifact-id }}
+                steps:
+                  - run: mkdir -p x y && echo one > x/f && echo one > y/f && echo two > y/g
+                  - id: a
+                    uses: actions/upload-artifact@v4
+                    with: { name: first, path: x/, bogus-input: 1 }
+                  - id: b
+                    uses: actions/upload-artifact@v4
+                    with: { name: second, path: y/ }
+                  - id: same
+                    uses: actions/upload-artifact@v4
+                    with: { name: third, path: x/ }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: other, path: x/ }
+                  - run: |
+                      echo "id=${{ steps.a.outputs.artifact-id }} url=[${{ steps.a.outputs.artifact-url }}]"
+                      echo "digest=${{ steps.a.outputs.artifact-digest }}"
+                      echo "same=${{ steps.a.outputs.artifact-digest == steps.same.outputs.artifact-digest }} differs=${{ steps.a.outputs.artifact-digest != steps.b.outputs.artifact-digest }}"
+              down:
+                needs: up
+                steps:
+                  - id: ids
+                    uses: actions/download-artifact@v4
+                    with: { artifact-ids: "${{ needs.up.outputs.a }}, ${{ needs.up.outputs.b }},7", path: got }
+                  - run: |
+                      find got -type f | sort | sed 's/^/got /'
+                      echo "path=${{ steps.ids.outputs.download-path }}" | sed "s|$GITHUB_WORKSPACE|WS|"
+                  - id: both
+                    uses: actions/download-artifact@v4
+                    continue-on-error: true
+                    with: { name: first, artifact-ids: "${{ needs.up.outputs.a }}" }
+                  - id: none
+                    uses: actions/download-artifact@v4
+                    continue-on-error: true
+                    with: { artifact-ids: "7" }
+                  - id: word
+                    uses: actions/download-artifact@v4
+                    continue-on-error: true
+                    with: { artifact-ids: "seven" }
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout, lines = outputLines(out)
+        #expect(result.stderr.contains("actions/upload-artifact declares no input 'bogus-input'"), "\(result.stderr)")
+        let id = lines.first { $0.hasPrefix("[up] id=") }.map { String($0.dropFirst("[up] id=".count)) } ?? ""
+        #expect(id.hasSuffix(" url=[]") && Int(id.dropLast(" url=[]".count)).map { $0 > 0 } == true, "\(out)")
+        let digest = lines.first { $0.hasPrefix("[up] digest=") }.map { String($0.dropFirst("[up] digest=".count)) } ?? ""
+        #expect(digest.count == 64 && digest.allSatisfy(\.isHexDigit), "\(out)")
+        #expect(lines.contains("[up] same=true differs=true"), "\(out)")
+        let got = lines.filter { $0.hasPrefix("[down] got ") }
+        #expect(got == ["[down] got got/first/f", "[down] got got/second/f", "[down] got got/second/g"], "\(out)")
+        #expect(lines.contains("[down] path=WS/got"), "\(out)")
+        #expect(out.contains("Could not find the following artifact IDs: 7"), "\(out)")
+        #expect(out.contains("Inputs 'name' and 'artifact-ids' cannot be used together"), "\(out)")
+        #expect(out.contains("None of the provided artifact IDs were found"), "\(out)")
+        #expect(out.contains("Invalid artifact ID: 'seven'. Must be a number."), "\(out)")
     }
 
     @Test("download-artifact: pattern over artifact names, each in its own folder, or merged with merge-multiple; no name and no pattern: all")

@@ -71,10 +71,27 @@ struct UploadSelection: Equatable {
 }
 
 extension JobRunner {
+    /// JavaScript's `parseInt(text)` for base 10: leading white space, a sign, then the digits
+    /// there are (`"7 days"` is 7); nil where it is NaN (no digit first).
+    static func parseInt(_ text: String) -> Int? {
+        var rest = Substring(text).drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        var sign = 1
+        if let first = rest.first, first == "-" || first == "+" {
+            sign = first == "-" ? -1 : 1
+            rest = rest.dropFirst()
+        }
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty else { return nil }
+        return Int(digits.prefix(18)).map { $0 * sign }
+    }
+
     /// `actions/upload-artifact`: the files `path:` selects, stored relative to their root.
     /// Returns the line to print; nothing found is a warning (default), an error or nothing,
     /// per `if-no-files-found`.
-    func uploadArtifact(_ inputs: [String: String], step: Step, started: JobStarted, executor: any Executor) async throws -> String {
+    /// Returns the line to print and the step's outputs (`artifact-id`, `artifact-digest`,
+    /// `artifact-url`: see `ArtifactStore.id(of:)` and `digest(of:)`; none when nothing was uploaded).
+    func uploadArtifact(_ inputs: [String: String], step: Step, started: JobStarted, executor: any Executor) async throws
+        -> (line: String, outputs: [String: ExpressionValue]) {
         let artifact = inputs["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "artifact"
         guard let path = inputs["path"] else {
             throw EngineError("upload-artifact needs 'with: path'", hint: "e.g. with: { name: dist, path: dist/ }")
@@ -84,11 +101,22 @@ extension JobRunner {
             throw EngineError("upload-artifact: unrecognized if-no-files-found '\(inputs["if-no-files-found"] ?? "")'",
                               hint: "use warn (the default), error or ignore")
         }
+        // upload-artifact's input helper fails the step on these (read with JavaScript's parseInt:
+        // leading digits count, `9x` is 9); the artifact is then not uploaded here.
+        if let text = inputs["retention-days"], !text.isEmpty, Self.parseInt(text) == nil {
+            throw EngineError("upload-artifact: Invalid retention-days '\(text)'", hint: "a number of days, e.g. retention-days: 5")
+        }
+        if let text = inputs["compression-level"], !text.isEmpty {
+            guard let level = Self.parseInt(text), (0...9).contains(level) else {
+                throw EngineError("upload-artifact: Invalid compression-level '\(text)'. Valid values are 0-9", hint: "e.g. compression-level: 6 (the default)")
+            }
+        }
         var selection = try UploadSelection(path, artifact: artifact)
         // upload-artifact v4.4 and later leave out hidden files (a name starting with '.') unless asked.
         selection.hidden = inputs["include-hidden-files"]?.lowercased() == "true"
         let described = path.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: ", ")
         var count = 0
+        var digest = ""
         // Into a copy of its own, added to the artifact once whole (two jobs uploading one name
         // at once collided or mixed their files: audit 51).
         let staging = try artifacts.staging()
@@ -105,6 +133,8 @@ extension JobRunner {
                 }
                 count = matched.count
             }
+            // This upload's files, as upload-artifact's digest is of its own zip.
+            if count > 0 { digest = try ArtifactStore.digest(of: staging.folder(artifact)) }
             // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed).
             try artifacts.publish(artifact, from: staging, inputs["overwrite"]?.lowercased() == "true" ? .replace : .add)
         } catch {
@@ -118,17 +148,49 @@ extension JobRunner {
             case "warn": reporter.report(.message(job: planned.key, level: .warning, text: message))
             default: reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: message))
             }
-            return ""
+            return ("", [:])
         }
         // Names and paths as text (a name holding a terminal escape is shown escaped: audit 51).
-        return "uploaded artifact '\(DisplayText.escaped(artifact))': \(DisplayText.escaped(described)) (\(count) file\(count == 1 ? "" : "s"))"
+        let line = "uploaded artifact '\(DisplayText.escaped(artifact))': \(DisplayText.escaped(described)) (\(count) file\(count == 1 ? "" : "s"))"
+        return (line, ["artifact-id": .string(String(ArtifactStore.id(of: artifact))), "artifact-digest": .string(digest),
+                       "artifact-url": .string("")])
     }
 
     /// `actions/download-artifact`: `name` (one artifact, into `path`), else every artifact whose
     /// name `pattern` matches (all without one), each in a folder named after it under `path`, or
     /// all into `path` with `merge-multiple: true`. `path` defaults to the workspace.
-    func downloadArtifacts(_ inputs: [String: String], started: JobStarted, executor: any Executor) async throws -> [String] {
+    /// `artifact-ids` (download-artifact 4.2): the artifacts with those ids (`ArtifactStore.id(of:)`,
+    /// the `artifact-id` output of their upload), each under `path/NAME`. The output
+    /// `download-path` is where they went, as the job sees it.
+    func downloadArtifacts(_ inputs: [String: String], started: JobStarted, executor: any Executor) async throws
+        -> (lines: [String], outputs: [String: ExpressionValue]) {
         let path = inputs["path"].flatMap { $0.isEmpty ? nil : $0 }
+        let relative = try path.map { try ArtifactStore.relative($0, artifact: inputs["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "*", role: "path") } ?? ""
+        let downloadPath: [String: ExpressionValue] = ["download-path": .string(ArtifactStore.join(started.workspace, relative))]
+        let ids = inputs["artifact-ids"].flatMap { $0.isEmpty ? nil : $0 }
+        if let ids {
+            if let name = inputs["name"], !name.isEmpty {
+                throw EngineError("Inputs 'name' and 'artifact-ids' cannot be used together. Please specify only one.")
+            }
+            let wanted = try ids.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { text in
+                guard let id = Self.parseInt(text) else { throw EngineError("Invalid artifact ID: '\(text)'. Must be a number.") }
+                return id
+            }
+            guard !wanted.isEmpty else { throw EngineError("No valid artifact IDs provided in 'artifact-ids' input") }
+            let chosen = artifacts.names().filter { wanted.contains(ArtifactStore.id(of: $0)) }
+            guard !chosen.isEmpty else {
+                throw EngineError("None of the provided artifact IDs were found",
+                                  hint: "an id is the artifact-id output of the upload-artifact step that made it, in this run")
+            }
+            let found = Set(chosen.map(ArtifactStore.id(of:)))
+            let missing = wanted.filter { !found.contains($0) }
+            if !missing.isEmpty {
+                reporter.report(.message(job: planned.key, level: .warning,
+                                         text: "Could not find the following artifact IDs: \(missing.map(String.init).joined(separator: ", "))"))
+            }
+            return (try await download(chosen, path: path, merge: inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false,
+                                       started: started, executor: executor), downloadPath)
+        }
         if let name = inputs["name"], !name.isEmpty {
             guard try artifacts.names().contains(name) || FileManager.default.fileExists(atPath: artifacts.folder(name)) else {
                 let known = artifacts.names()
@@ -139,14 +201,19 @@ extension JobRunner {
             // Over what is there, as GitHub's download extracts: nothing else goes (audit 51: a
             // folder of the same name was replaced whole).
             try await restoreArtifact(name, under: path, started: started, executor: executor, merge: true)
-            return ["downloaded artifact '\(DisplayText.escaped(name))'"]
+            return (["downloaded artifact '\(DisplayText.escaped(name))'"], downloadPath)
         }
         let pattern = inputs["pattern"].flatMap { $0.isEmpty ? nil : $0 }
         let merge = inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false
-        let chosen = artifacts.names().filter { name in pattern.map { fnmatch($0, name, 0) == 0 } ?? true }
+        let chosen = artifacts.names().filter { name in pattern.map { NamePattern.matches($0, name) } ?? true }
         guard !chosen.isEmpty else {
-            return ["no artifacts\(pattern.map { " match '\($0)'" } ?? " to download")"]
+            return (["no artifacts\(pattern.map { " match '\($0)'" } ?? " to download")"], downloadPath)
         }
+        return (try await download(chosen, path: path, merge: merge, started: started, executor: executor), downloadPath)
+    }
+
+    /// Each of `chosen` into `path/NAME`, or all into `path` with `merge`.
+    private func download(_ chosen: [String], path: String?, merge: Bool, started: JobStarted, executor: any Executor) async throws -> [String] {
         var lines: [String] = []
         for name in chosen {
             let under = merge ? path : path.map { $0 + "/" + name } ?? name
@@ -154,5 +221,88 @@ extension JobRunner {
             lines.append("downloaded artifact '\(DisplayText.escaped(name))' to '\(DisplayText.escaped(under ?? "."))'")
         }
         return lines
+    }
+}
+
+/// download-artifact's `pattern` over artifact names, as minimatch reads it: a leading `!`
+/// negates, braces expand (`{linux,mac}`, `{1..3}`), then `*`, `?` and `[…]` as in a shell.
+enum NamePattern {
+    static func matches(_ pattern: String, _ name: String) -> Bool {
+        var pattern = Substring(pattern)
+        var negated = false
+        while pattern.first == "!" {
+            negated.toggle()
+            pattern = pattern.dropFirst()
+        }
+        let found = expand(String(pattern)).contains { fnmatch($0, name, 0) == 0 }
+        return found != negated
+    }
+
+    /// Brace expansion, at most `limit` patterns (the rest are left out): `a{b,c}d` is `abd`
+    /// and `acd`, `{1..3}` is 1, 2, 3; braces without a comma or a range stay as written.
+    static func expand(_ pattern: String, limit: Int = 4096) -> [String] {
+        var results: [String] = []
+        var pending = [pattern]
+        while let next = pending.popLast() {
+            guard results.count + pending.count < limit else { break }
+            guard let (open, close, alternatives) = firstBraces(next) else {
+                results.append(next)
+                continue
+            }
+            let before = next[..<open], after = next[next.index(after: close)...]
+            pending += alternatives.reversed().map { String(before) + $0 + String(after) }
+        }
+        return results
+    }
+
+    /// The first `{…}` with a comma at its own depth or a `..` range, and its alternatives.
+    static func firstBraces(_ text: String) -> (String.Index, String.Index, [String])? {
+        var index = text.startIndex
+        while let open = text[index...].firstIndex(of: "{") {
+            var depth = 0
+            var parts: [String] = []
+            var start = text.index(after: open)
+            var cursor = start
+            while cursor < text.endIndex {
+                let character = text[cursor]
+                if character == "\\" {
+                    cursor = text.index(after: cursor)
+                    if cursor < text.endIndex { cursor = text.index(after: cursor) }
+                    continue
+                }
+                if character == "{" { depth += 1 }
+                if character == "}" {
+                    if depth == 0 {
+                        parts.append(String(text[start..<cursor]))
+                        if parts.count > 1 { return (open, cursor, parts) }
+                        if let range = Self.range(parts[0]) { return (open, cursor, range) }
+                        break
+                    }
+                    depth -= 1
+                }
+                if character == ",", depth == 0 {
+                    parts.append(String(text[start..<cursor]))
+                    start = text.index(after: cursor)
+                }
+                cursor = text.index(after: cursor)
+            }
+            index = text.index(after: open)
+        }
+        return nil
+    }
+
+    /// `1..3`, `3..1`, `a..c`: the sequence (at most 1,000 values); nil for anything else.
+    static func range(_ text: String) -> [String]? {
+        let bounds = text.components(separatedBy: "..")
+        guard bounds.count == 2 else { return nil }
+        if let from = Int(bounds[0]), let to = Int(bounds[1]), abs(to - from) < 1000 {
+            return Array(from <= to ? Array(from...to) : Array((to...from).reversed())).map(String.init)
+        }
+        if bounds[0].count == 1, bounds[1].count == 1, let from = bounds[0].unicodeScalars.first?.value,
+           let to = bounds[1].unicodeScalars.first?.value, from < 128, to < 128 {
+            let values = from <= to ? Array(from...to) : Array((to...from).reversed())
+            return values.compactMap { Unicode.Scalar($0).map { String(Character($0)) } }
+        }
+        return nil
     }
 }

@@ -209,7 +209,8 @@ struct ExpressionValidator {
             }
             if let flag = step.continueOnErrorExpression { check(flag, named(place, "continue-on-error")) }
             if let timeout = step.timeoutExpression { check(timeout.field, named(place, timeout.minutes ? "timeout-minutes" : "timeout")) }
-            if let uses = step.uses, let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] {
+            if let uses = step.uses,
+               let known = JobRunner.cacheActionInputs[JobRunner.actionName(uses.value)] ?? JobRunner.artifactActionInputs[JobRunner.actionName(uses.value)] {
                 for (key, value) in step.with where !known.contains(JobRunner.canonicalInput(key, action: JobRunner.actionName(uses.value))) {
                     // GitHub's runner warns of an input an action does not declare and runs the step.
                     diagnostics.warning(
