@@ -169,13 +169,25 @@ struct RunCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
-    @Test("usage errors exit 2; --help exits 0")
+    @Test("usage errors exit 2 (-j -1, help of no command, a --log-dir that is a file); --help exits 0")
     func usage() async throws {
         #expect(try await nixactions(["run"]).status == 2)
         #expect(try await nixactions(["frobnicate"]).status == 2)
         #expect(try await nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
         let emptyLogs = try await nixactions(["run", "x.yml", "--log-dir", ""])
         #expect(emptyLogs.status == 2 && emptyLogs.stderr.contains("--log-dir must name a folder (default: .nixactions/runs)"), "\(emptyLogs.stderr)")
+        // Worded as what they are, not "Missing value" or the top help with exit 0 (audit 51).
+        let negative = try await nixactions(["run", "x.yml", "-j", "-1"])
+        #expect(negative.status == 2 && negative.stderr.contains("--jobs must be at least 1 (got -1)"), "\(negative.stderr)")
+        let bogus = try await nixactions(["help", "bogus"])
+        #expect(bogus.status == 2 && bogus.stderr.contains("unknown command 'bogus'; the commands are run, validate, list, graph, plugins, cache"), "\(bogus.stderr)")
+        #expect(try await nixactions(["help", "run"]).status == 0)
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("x.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        try temp.write("file", "")
+        let fileLogs = try await nixactions(["run", "x.yml", "--log-dir", "file"], in: temp.path)
+        #expect(fileLogs.status == 2 && fileLogs.stderr.contains("--log-dir 'file' is not a folder") && !fileLogs.stdout.contains("ran"), "\(fileLogs.stderr)")
         let help = try await nixactions(["--help"])
         #expect(help.status == 0)
         let flattened = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")

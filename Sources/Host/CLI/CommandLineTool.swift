@@ -21,6 +21,10 @@ public enum CommandLineTool {
             supervisor.run()
             return 0
         }
+        if let problem = usageProblem(arguments) {
+            standardError("Error: \(problem)\n")
+            return ExitStatus.usage
+        }
         do {
             var command = try fastParse(arguments) ?? NixActions.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -55,6 +59,26 @@ public enum CommandLineTool {
 }
 
 extension CommandLineTool {
+    /// Usage errors ArgumentParser words badly or lets pass (audit 51): `help NAME` of no command
+    /// printed the top help and exited 0; `-j -1` said "Missing value for '-j'".
+    static func usageProblem(_ arguments: [String]) -> String? {
+        if arguments.first == "help", arguments.count > 1, !arguments[1].hasPrefix("-") {
+            let names = NixActions.configuration.subcommands.map { $0._commandName }.filter { $0 != SuperviseCommand._commandName }
+            if !names.contains(arguments[1]) {
+                return "unknown command '\(DisplayText.escaped(arguments[1]))'; the commands are \(names.joined(separator: ", "))"
+            }
+        }
+        guard arguments.first == "run" else { return nil }
+        for (index, argument) in arguments.enumerated().dropLast() where argument == "-j" || argument == "--jobs" {
+            if arguments[index + 1] == "--" { break }
+            let value = arguments[index + 1]
+            if value.count > 1, value.hasPrefix("-"), value.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) {
+                return "--jobs must be at least 1 (got \(value))"
+            }
+        }
+        return nil
+    }
+
     /// Why what `print` wrote to standard output did not all reach it (flushed here), or nil. A
     /// closed pipe (EPIPE) is nil: the reader stopped reading, as `head` does.
     static func unwrittenOutput() -> String? {

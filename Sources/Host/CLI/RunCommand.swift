@@ -120,6 +120,12 @@ struct RunCommand: AsyncParsableCommand {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         // Empty would put each run's logs in a folder named after the run, in the current folder.
         if logDirectory.isEmpty { throw ValidationError("--log-dir must name a folder (default: .nixactions/runs)") }
+        // A folder given that is something else (a file) would run without logs, after a warning
+        // (audit 51); an explicit choice that cannot be used is a usage error.
+        var info = stat()
+        if logDirectory != Self.defaultLogRoot, stat(logDirectory, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            throw ValidationError("--log-dir '\(logDirectory)' is not a folder")
+        }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
         }
