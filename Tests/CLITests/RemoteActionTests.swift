@@ -138,6 +138,36 @@ struct RemoteActionTests {
         #expect(!out.contains("[b] scribble seen"), "\(out)")
     }
 
+    @Test("one run resolves at most NIXACTIONS_ACTIONS_MAX_REFS different refs (audit 51 L5: an action naming thousands held the run while loading)")
+    func refsAreCapped() async throws {
+        let daemon = try GitDaemon()
+        defer { daemon.stop() }
+        _ = try daemon.publish("acme/greet", files: Self.files, tags: ["v1", "v2", "v3"])
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        let cache = try TemporaryDirectory()
+        defer { cache.remove() }
+        let file = try project.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: acme/greet@v1
+                  - uses: acme/greet@v2
+                  - uses: acme/greet@v1
+                  - uses: acme/greet@v3
+            """)
+        func run(_ most: String) async throws -> CommandResult {
+            try await nixactions(["run", file, "--actions-url", daemon.url, "--log-format", "plain", "--log-dir", project.path + "/logs"],
+                                 in: project.path, environment: ["XDG_CACHE_HOME": cache.path, "NIXACTIONS_ACTIONS_MAX_REFS": most])
+        }
+        let capped = try await run("2")
+        #expect(capped.status == 2, "\(capped.stdout)\n\(capped.stderr)")
+        #expect(capped.stderr.contains("the run already uses 2 different remote action refs, the most one run may"), "\(capped.stderr)")
+        #expect(capped.stderr.contains("NIXACTIONS_ACTIONS_MAX_REFS raises the limit"), "\(capped.stderr)")
+        let enough = try await run("3")
+        #expect(enough.status == 0, "\(enough.stdout)\n\(enough.stderr)")
+    }
+
     @Test("a moved tag is fetched again, a kept commit is used without the server, and a server that is gone is an error at the step")
     func refsAreResolvedByEveryRun() async throws {
         let daemon = try GitDaemon()

@@ -30,6 +30,8 @@ public final class RemoteActionStore: Sendable {
     public let fetchLimit: Duration
     /// What this run resolved, by `RemoteActionReference.treeKey`: every use of one ref in a run is the same commit.
     private let resolved = Mutex<[String: Result<Fetched, EngineError>]>([:])
+    /// Whether each ref asked for is within `maxReferences`, by `treeKey`.
+    private let admitted = Mutex<[String: Bool]>([:])
     /// References whose fetch failed, for `removeEmptyFolders`.
     private let failed = Mutex<[RemoteActionReference]>([])
     /// How long a kept tree that no run used stays: `NIXACTIONS_ACTIONS_KEEP_DAYS`, else 30 days.
@@ -63,7 +65,15 @@ public final class RemoteActionStore: Sendable {
         self.fetchLimit = fetchLimit ?? given.map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(300)
         let days = environment["NIXACTIONS_ACTIONS_KEEP_DAYS"].flatMap(Double.init).flatMap { $0 >= 0 && $0 <= 36_500 ? $0 : nil }
         self.keepDays = keepDays ?? days ?? 30
+        let most = environment["NIXACTIONS_ACTIONS_MAX_REFS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        self.maxReferences = most ?? 256
     }
+
+    /// How many different refs (`OWNER/REPO@REF`) one run may resolve: `NIXACTIONS_ACTIONS_MAX_REFS`,
+    /// else 256. Each costs a round trip to the server, one after another while the workflow
+    /// loads, where no job's time limit applies (audit 51 L5: an action file of 1 MiB can name
+    /// 30,000, and each action it names as many again).
+    public let maxReferences: Int
 
     /// `$XDG_CACHE_HOME/nixactions/actions`, else `~/.cache/nixactions/actions`.
     public static func defaultCacheRoot(_ environment: [String: String]) -> String {
@@ -139,6 +149,17 @@ public final class RemoteActionStore: Sendable {
     /// run for each ref, the same answer after.
     public func fetch(_ reference: RemoteActionReference) throws(EngineError) -> Fetched {
         if let known = resolved.withLock({ $0[reference.treeKey] }) { return try known.get() }
+        // Decided once per ref, under one lock: `prefetch` asks from several threads at once.
+        let allowed = admitted.withLock { admitted in
+            if let decided = admitted[reference.treeKey] { return decided }
+            let room = admitted.values.lazy.filter { $0 }.count < maxReferences
+            admitted[reference.treeKey] = room
+            return room
+        }
+        if !allowed {
+            throw EngineError("cannot fetch the action '\(reference)': the run already uses \(maxReferences) different remote action refs, the most one run may",
+                              hint: "each ref is asked of the server while the workflow loads; NIXACTIONS_ACTIONS_MAX_REFS raises the limit")
+        }
         let result: Result<Fetched, EngineError>
         do {
             result = .success(try fetchNow(reference))
