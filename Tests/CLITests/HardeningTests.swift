@@ -588,7 +588,7 @@ struct HardeningTests {
         }
     }
 
-    @Test("a workflow file whose name is not UTF-8: validate says so (not a did-you-mean of itself); list leaves it out with a warning and lists the rest (audit 51)")
+    @Test("a workflow file whose name is not UTF-8: validate says so (not a did-you-mean of itself); list leaves it out with a warning and lists the rest, a name holding U+FFFD itself too (audit 51)")
     func nonUTF8FileName() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -605,6 +605,10 @@ struct HardeningTests {
         #expect(list.status == 0, "\(list.stdout)\(list.stderr)")
         #expect(list.stderr.contains("is left out: its name is not UTF-8 text"), "\(list.stderr)")
         #expect(list.stdout.contains("good.yml"), "\(list.stdout)")
+        // A name that really holds U+FFFD is UTF-8 and listed (review 51).
+        try temp.write(".github/workflows/odd\u{FFFD}.yml", "jobs:\n  a:\n    steps: [ { run: echo } ]\n")
+        let again = try await nixactions(["list"], in: temp.path)
+        #expect(again.stdout.contains("odd\u{FFFD}.yml") && again.stderr.components(separatedBy: "is left out").count == 2, "\(again.stdout)\(again.stderr)")
     }
 
     @Test("run in a folder that was removed under the shell: exit 2 saying so, nothing started")

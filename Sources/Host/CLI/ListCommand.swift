@@ -48,10 +48,11 @@ struct ListCommand: AsyncParsableCommand {
                     .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") || $0.hasSuffix(".nix") }
                 // A name that is not UTF-8 reads back with U+FFFD and cannot be opened by it: said,
                 // and left out (audit 51: it failed the whole listing as "no such file").
-                for name in names where name.unicodeScalars.contains("\u{FFFD}") {
+                let unreadable = Set(names.filter { WorkflowLocator.isNotUTF8(name: $0, in: path) })
+                for name in names where unreadable.contains(name) {
                     standardError("warning: \(folder)/\(DisplayText.escaped(name)) is left out: its name is not UTF-8 text\n  hint: rename the file\n")
                 }
-                files += names.filter { !$0.unicodeScalars.contains("\u{FFFD}") }.map { folder + "/" + $0 }
+                files += names.filter { !unreadable.contains($0) }.map { folder + "/" + $0 }
             }
         }
         let runners = try RunnerOptions.loadConfig(config).runners

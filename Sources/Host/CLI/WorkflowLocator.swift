@@ -44,13 +44,22 @@ enum WorkflowLocator {
         return .failure(Diagnostic(.error, "no workflow '\(reference)' found", hint: hint))
     }
 
+    /// Whether the file name `name` (as listed in `folder`) stands for bytes that are not UTF-8:
+    /// it holds U+FFFD and no file has that name as written (a name that really holds U+FFFD,
+    /// valid UTF-8, is kept: review 51).
+    static func isNotUTF8(name: String, in folder: String) -> Bool {
+        guard name.unicodeScalars.contains("\u{FFFD}") else { return false }
+        var info = stat()
+        return lstat(folder + "/" + name, &info) != 0
+    }
+
     /// Names of the workflows in the project's workflow folders.
     static func available(in directory: String) -> [String] {
         var names: [String] = []
         for folder in folders {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
             for file in files.sorted() where (file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix"))
-                && !file.unicodeScalars.contains("\u{FFFD}") {
+                && !isNotUTF8(name: file, in: "\(directory)/\(folder)") {
                 let name = (file as NSString).deletingPathExtension
                 if !names.contains(name) { names.append(name) }
             }
