@@ -52,6 +52,34 @@ struct UnfinishedRunEventsTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
     }
 
+    @Test("what the open step wrote to its job's log after the last output event is referenced by one more output event, past the host's lines (audit 51 L6)")
+    func recoversTheLogTail() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        try Self.head.write(toFile: path, atomically: false, encoding: .utf8)
+        // a's log: step 0's output (the range the events know), host lines, then step 1's output
+        // the host wrote before it died (no output event), the last line cut.
+        let known = "ab\n"
+        let host = "2026-12-05T03:00:00.040Z step 'first' success (exit code 0)\n2026-12-05T03:00:00.041Z > Run second\n"
+        let tail = "out1\n2026-12-05 is output, not a host line\npart"
+        try (known + host + tail).write(toFile: temp.path + "/a.log", atomically: false, encoding: .utf8)
+        // b's log holds only its host line: nothing to reference.
+        try "2026-12-05T03:00:00.020Z > Run only\n".write(toFile: temp.path + "/b.log", atomically: false, encoding: .utf8)
+
+        #expect(UnfinishedRunEvents.close(file: path, status: .failure, message: "the runner died") == 6)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let added = text.split(separator: "\n").filter { $0.contains("\"recovered\":true") }
+        #expect(added.count == 1, "\(text)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data((added.first ?? "").utf8)) as? [String: Any])
+        let offset = Array((known + host).utf8).count, length = Array(tail.utf8).count
+        #expect(object["job"] as? String == "a" && object["step"] as? Int == 1, "\(object)")
+        #expect(object["offset"] as? Int == offset && object["length"] as? Int == length && object["lines"] as? Int == 2, "\(object)")
+        let state = try RunState.replay(text)
+        let steps = try #require(state.jobs.first { $0.key == "a" }).steps
+        #expect(steps.count == 2 && steps[1].output.map(\.offset) == [offset], "\(steps)")
+    }
+
     @Test("a start or end event longer than the pieces the file is read in is still read: a plan of many jobs, a step's and a job's large outputs")
     func longEvents() throws {
         let temp = try TemporaryDirectory()

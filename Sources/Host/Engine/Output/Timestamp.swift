@@ -66,6 +66,11 @@ struct JSONObjectWriter {
         text += value.map(String.init) ?? "null"
     }
 
+    mutating func add(_ name: String, _ value: Bool) {
+        key(name)
+        text += value ? "true" : "false"
+    }
+
     mutating func add(_ name: String, _ values: [String]) {
         key(name)
         text += "["

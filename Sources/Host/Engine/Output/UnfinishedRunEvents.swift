@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 #if canImport(Glibc)
     import Glibc
@@ -71,8 +72,20 @@ public enum UnfinishedRunEvents {
         func since(_ stamp: String?) -> Int? { stamp.flatMap(milliseconds).map { max(0, now - $0) } }
         var text = ""
         var appended = 0
+        let folder = PathText.parent(path)
         for key in scan.jobOrder {
             guard let job = scan.openJobs[key] else { continue }
+            // What the open step wrote to the job's log after the last `output` event (audit 51
+            // L6: 10 MB after a SIGKILL were in the log and in no event).
+            if let step = scan.openSteps[key]?.keys.max(),
+               let tail = unreferencedTail(log: folder + "/" + key + ".log", from: scan.logEnd[key] ?? 0) {
+                var event = JSONObjectWriter()
+                event.add("ts", Timestamp.now()); event.add("event", "output"); event.add("job", key); event.add("step", step)
+                event.add("stream", "stdout"); event.add("offset", tail.offset); event.add("length", tail.length)
+                event.add("lines", tail.lines); event.add("recovered", true)
+                text += event.finish() + "\n"
+                appended += 1
+            }
             for index in (scan.openSteps[key] ?? [:]).keys.sorted() {
                 let step = scan.openSteps[key]![index]!
                 var event = JSONObjectWriter()
@@ -106,6 +119,51 @@ public enum UnfinishedRunEvents {
         return written == bytes.count ? appended : 0
     }
 
+    /// The bytes of `log` from `offset` to its end, past the host's own lines there (each starts
+    /// with a timestamp and a space: the step's start line, the previous step's end): the output
+    /// no event references. nil when there is none.
+    static func unreferencedTail(log: String, from offset: Int) -> (offset: Int, length: Int, lines: Int)? {
+        let fd = open(log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) > offset else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var position = offset  // where the next piece starts
+        var start: Int?  // where the output starts, once the host lines before it are passed
+        var lines = 0
+        var lineStart = offset
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            for index in 0..<count {
+                let at = position + index
+                if start == nil, at == lineStart {
+                    // A line's first byte: a host line when a timestamp begins it (read from here).
+                    let host = Self.startsWithTimestamp(fd: fd, at: at)
+                    if !host { start = at }
+                }
+                if buffer[index] == 0x0A {
+                    if start != nil { lines += 1 }
+                    lineStart = at + 1
+                }
+            }
+            position += count
+        }
+        guard let start, position > start else { return nil }
+        return (start, position - start, lines)
+    }
+
+    /// Whether the bytes at `offset` are `YYYY-MM-DDTHH:MM:SS.mmmZ ` (a host line of a job log).
+    static func startsWithTimestamp(fd: Int32, at offset: Int) -> Bool {
+        var head = [UInt8](repeating: 0, count: 25)
+        let count = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 25, off_t(offset)) }
+        guard count == 25, head[24] == 0x20 else { return false }
+        return milliseconds(String(decoding: head[0..<24], as: UTF8.self)) != nil
+            && head[4] == 0x2D && head[10] == 0x54 && head[23] == 0x5A
+    }
+
     private struct OpenStep { var name: String; var started: String? }
     private struct OpenJob { var name: String; var started: String? }
 
@@ -122,6 +180,44 @@ public enum UnfinishedRunEvents {
         var order: [String] = []
         var finishedJobs: Set<String> = []
         var names: [String: String] = [:]
+        /// Per job, the end of the last range of its log an `output` event references.
+        var logEnd: [String: Int] = [:]
+
+        /// An `output` event's job and the end of its range, read from its bytes without decoding
+        /// the whole line (there is one per piece of output): `"job":"…"`, `"offset":N`, `"length":N`.
+        mutating func output(_ bytes: ArraySlice<UInt8>) {
+            func after(_ key: String) -> ArraySlice<UInt8>.Index? {
+                let marker = Array(key.utf8)
+                var index = bytes.startIndex
+                while index + marker.count <= bytes.endIndex {
+                    if bytes[index] == marker[0], bytes[index..<index + marker.count].elementsEqual(marker) { return index + marker.count }
+                    index += 1
+                }
+                return nil
+            }
+            func number(_ key: String) -> Int? {
+                guard var index = after(key) else { return nil }
+                var value = 0
+                var digits = 0
+                while index < bytes.endIndex, bytes[index] >= 0x30, bytes[index] <= 0x39, digits < 18 {
+                    value = value * 10 + Int(bytes[index] - 0x30)
+                    index += 1
+                    digits += 1
+                }
+                return digits > 0 ? value : nil
+            }
+            guard let start = after(#""job":""#), let offset = number(#""offset":"#), let length = number(#""length":"#) else { return }
+            var key: String
+            if let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")), !bytes[start..<end].contains(UInt8(ascii: "\\")) {
+                key = String(decoding: bytes[start..<end], as: UTF8.self)
+            } else {
+                // An escaped name: decoded properly (rare).
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+                      let job = object["job"] as? String else { return }
+                key = job
+            }
+            logEnd[key] = max(logEnd[key] ?? 0, offset + length)
+        }
 
         /// The names the plan gives its jobs (`details`).
         mutating func named(_ object: [String: Any]) {
@@ -140,7 +236,9 @@ public enum UnfinishedRunEvents {
         }
 
         mutating func line(_ bytes: ArraySlice<UInt8>) {
-            guard let name = UnfinishedRunEvents.eventName(bytes), Self.decodes(name) else { return }
+            guard let name = UnfinishedRunEvents.eventName(bytes) else { return }
+            if name == "output" { return output(bytes) }
+            guard Self.decodes(name) else { return }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else { return }
             let ts = object["ts"] as? String
             switch name {
