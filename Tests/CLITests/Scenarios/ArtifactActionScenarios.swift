@@ -39,6 +39,32 @@ struct ArtifactActionScenarios {
         #expect(out.contains("[later] fine\n") && !out.contains("[later] words") && !out.contains("[later] level"), "\(out)")
     }
 
+    @Test("a link to a folder inside the workspace is followed, as GitHub's glob follows it: dist -> build/out uploads and hashes build/out's files (audit 51: no files were found, a green step); a link loop ends")
+    func linkedFolders() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              up:
+                steps:
+                  - run: mkdir -p build/out/sub && echo app > build/out/app.txt && echo deep > build/out/sub/x.txt && ln -s build/out dist && ln -s .. build/out/sub/loop
+                  - uses: actions/upload-artifact@v4
+                    with: { name: dist, path: dist/, if-no-files-found: error }
+                  - run: echo "hash=${{ hashFiles('dist/**') != '' }}"
+              down:
+                needs: up
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: dist, path: got }
+                  - run: find got -type f | sort | sed 's/^/got /'
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        #expect(lines.contains("[up] hash=true"), "\(result.stdout)")
+        let got = lines.filter { $0.hasPrefix("[down] got ") }
+        #expect(got.first == "[down] got got/app.txt" && got.contains("[down] got got/sub/x.txt"), "\(result.stdout)")
+    }
+
     @Test("a path that matches nothing: a warning and success by default, an error with if-no-files-found: error, silence with ignore")
     func nothingFound() async throws {
         let scenario = try Scenario()

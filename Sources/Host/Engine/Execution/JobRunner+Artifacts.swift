@@ -127,7 +127,7 @@ extension JobRunner {
                                                patterns: selection.patterns, select: selection.filter, rootOf: selection.root(of:))
             } else {
                 try selection.refuseLinksOut(in: started.workspace, artifact: artifact)
-                let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace))
+                let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace, followingLinks: true))
                 if !matched.isEmpty {
                     try staging.keep(matched, from: started.workspace, as: artifact, root: selection.root(of: matched))
                 }

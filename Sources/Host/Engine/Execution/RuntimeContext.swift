@@ -58,7 +58,7 @@ enum HashFiles {
     ///   `root`: a container's workspace, where a link its process put (`x -> /etc/shadow`) must
     ///   not make the host read a file of its own into a hash.
     static func hash(_ patterns: [String], in root: String, contained: Bool = false) -> String {
-        let files = matching(patterns, in: root)
+        let files = matching(patterns, in: root, followingLinks: true)
         guard !files.isEmpty else { return "" }
         let within = contained ? ArtifactStore.realPath(root) ?? root : nil
         var outer = SHA256()
@@ -74,18 +74,43 @@ enum HashFiles {
     }
 
     /// Relative paths of regular files under `root` that match, sorted.
-    static func matching(_ patterns: [String], in root: String) -> [String] {
+    /// - Parameter followingLinks: a link to a folder inside `root` is walked too, under the
+    ///   link's own path (as @actions/glob follows links: `dist -> build/out` matches `dist/**`;
+    ///   audit 51: an upload of `dist/` found nothing, a green step without an artifact); a folder
+    ///   reached twice (a loop) once. A link to a folder outside `root` is not walked.
+    static func matching(_ patterns: [String], in root: String, followingLinks: Bool = false) -> [String] {
         let rules = HashPatterns(patterns, root: root)
-        guard !rules.includes.isEmpty, let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        guard !rules.includes.isEmpty else { return [] }
+        let realRoot = followingLinks ? ArtifactStore.realPath(root) : nil
+        var seen = Set<String>()
+        if let realRoot { seen.insert(realRoot) }
         var result: [String] = []
-        while let path = walker.nextObject() as? String {
-            if path.hasPrefix(".git/") || path == ".git" { continue }
-            // Regular files only (a link is followed, as @actions/glob follows it): a FIFO, a
-            // socket or a device (a link to /dev/zero) is no file to hash, and reading one would
-            // block or never end.
-            var info = stat()
-            guard stat(root + "/" + path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-            if rules.matches(path) { result.append(path) }
+        var pending = [""]
+        while let folder = pending.popLast() {
+            let full = folder.isEmpty ? root : root + "/" + folder
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
+            for name in names {
+                let path = folder.isEmpty ? name : folder + "/" + name
+                if path == ".git" { continue }
+                var own = stat()
+                guard lstat(full + "/" + name, &own) == 0 else { continue }
+                if own.st_mode & S_IFMT == S_IFDIR {
+                    pending.append(path)
+                    continue
+                }
+                // Regular files only (a link is followed, as @actions/glob follows it): a FIFO, a
+                // socket or a device (a link to /dev/zero) is no file to hash, and reading one would
+                // block or never end.
+                var info = stat()
+                guard stat(full + "/" + name, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFREG {
+                    if rules.matches(path) { result.append(path) }
+                } else if info.st_mode & S_IFMT == S_IFDIR, own.st_mode & S_IFMT == S_IFLNK, let realRoot,
+                          let real = ArtifactStore.realPath(full + "/" + name), ArtifactStore.isInside(real, realRoot),
+                          seen.insert(real).inserted {
+                    pending.append(path)
+                }
+            }
         }
         return result.sorted()
     }
