@@ -175,6 +175,8 @@ public struct ArtifactStore: Sendable {
     private func keep(_ paths: [String], from workspace: String, realWorkspace: String, into target: String, as name: String, root: String) throws {
         let manager = FileManager.default
         var recorded = false
+        var realTarget: String?
+        var madeFolders = Set<String>()  // parents made for earlier paths: not asked again
         for path in paths {
             let relative = try Self.relative(path, artifact: name, role: "path")
             let source = Self.join(workspace, relative)
@@ -191,9 +193,10 @@ public struct ArtifactStore: Sendable {
                 try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
                 try record(name)
                 recorded = true
+                realTarget = Self.realPath(target)
             }
             let destination = Self.join(target, Self.strip(root, from: relative))
-            guard let realTarget = Self.realPath(target), let realDestination = Self.resolved(destination),
+            guard let realTarget, let realDestination = Self.resolved(destination),
                 Self.isInside(realDestination, realTarget)
             else {
                 throw EngineError("artifact '\(name)': '\(path)' would be stored outside the artifact's folder",
@@ -203,8 +206,12 @@ public struct ArtifactStore: Sendable {
                 throw EngineError("artifact '\(name)': '\(path)' is the artifact's own storage",
                                   hint: "keep files of the job's workspace")
             }
-            try manager.createDirectory(atPath: PathText.parent(destination), withIntermediateDirectories: true)
-            try? manager.removeItem(atPath: destination)
+            let parent = PathText.parent(destination)
+            if madeFolders.insert(parent).inserted {
+                try manager.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            }
+            var there = stat()
+            if lstat(destination, &there) == 0 { try? manager.removeItem(atPath: destination) }
             try Self.copyTree(source, to: destination)
         }
     }
