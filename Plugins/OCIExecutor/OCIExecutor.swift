@@ -58,6 +58,9 @@ final class OCIExecutor: ExecutorPlugin {
     /// The user each running job's container runs as, when not root: its folders and the step
     /// helper's files are theirs.
     let jobOwners = Mutex<[String: FileOwner]>([:])
+    /// Whether the files interface's shell can run on this machine where links in the jobs'
+    /// folders are not followed (`JobShell.followingNoLinks`), found at its first use.
+    let hostSideFiles = Mutex<Bool?>(nil)
     /// Users named by name, resolved in their image once per run (image NUL user → owner).
     let resolvedUsers = Mutex<[String: FileOwner?]>([:])
     /// Where the container's private folder is mounted.
@@ -268,7 +271,9 @@ final class OCIExecutor: ExecutorPlugin {
         var workingDirectory = workspace
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
-            if !relative.hasPrefix("/") && !FileManager.default.fileExists(atPath: workingDirectory) {
+            // Looked at without following a link (review 52: a link a step put there told the
+            // job whether any path of this machine exists).
+            if !relative.hasPrefix("/") && !FastFiles.isFolder(relative, beneath: workspace) {
                 throw OperationFailure(
                     message: "working directory '\(relative)' of step '\(step.displayName)' does not exist",
                     hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")

@@ -6,12 +6,13 @@ import NixActionsProcessKit
 /// The files interface (nixactions/files.h) of the oci executor. The job's workspace and
 /// temporary folder are folders of this machine mounted at the same paths, so a request whose
 /// roots all lie in them runs `sh` and `tar` here (no tar needed in the image, files owned as the
-/// other workspace files), where no symbolic link in the job's folders is followed
-/// (`JobShell.followingNoLinks`); any other root (`~/…`, an absolute path of the container) runs them in
+/// other workspace files), where no symbolic link in the jobs' folders is followed
+/// (`JobShell.followingNoLinks`; where this machine cannot do that, in the container too); any
+/// other root (`~/…`, an absolute path of the container) runs them in
 /// the container with `ENGINE exec -i` (then the image needs sh and tar; GNU tar for `get`).
 extension OCIExecutor: ExecutorFiles {
     func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
-        let result = try await FilesTransfer.put(request, from: source, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        let result = try await FilesTransfer.put(request, from: source, shell: try await shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
         // Put here as root: a container that runs as another user gets what was put in its folders.
         let directory = jobDirectory(request.jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
@@ -29,32 +30,44 @@ extension OCIExecutor: ExecutorFiles {
     }
 
     func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult {
-        try await FilesTransfer.get(request, into: stream, shell: try shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        try await FilesTransfer.get(request, into: stream, shell: try await shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
     }
 
-    func shell(_ jobKey: String, roots: [String]) throws -> JobShell {
+    func shell(_ jobKey: String, roots: [String]) async throws -> JobShell {
         guard let name = containers.withLock({ $0[jobKey] }) else {
             throw OperationFailure(message: "oci executor: job '\(jobKey)' has no container")
         }
         let directory = jobDirectory(jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
         let environment = ProcessInfo.processInfo.environment
-        if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }) {
+        if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }), await hostSideFilesWork() {
             // Here, as root, in folders the container's processes share: no link is followed in
             // them (audit 51 H1: a process left running in the container swapped a folder for a
-            // link between a check and tar, and root wrote and read files of this machine).
+            // link between a check and tar, and root wrote and read files of this machine). The
+            // jobs' folder is mounted so, with put's staging beside the jobs' (entries move into
+            // place by rename), and get's links to its roots outside it; neither is in a container.
+            let root = jobsRoot
             var shell = JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
-                JobShell.followingNoLinks(in: directory, ["/bin/sh", "-c", script, "sh"] + arguments)
+                JobShell.followingNoLinks(in: root, ["/bin/sh", "-c", script, "sh"] + arguments)
             }
-            // `get` reads through links to the roots: made beside the jobs' folders, out of the
-            // containers' reach and outside the folder where links are not followed.
-            shell.scratch = jobsRoot + "/.files"
+            shell.staging = jobsRoot + "/.files-put"
+            shell.scratch = configuration.runDirectory + "/oci-files-get"
             return shell
         }
+        // In the container (then the image needs sh and tar, GNU tar for get): roots outside the
+        // mounted folders, or a machine where links cannot be kept from being followed here.
         let engine = self.engine
         return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
             [engine, "exec", "-i", name, "/bin/sh", "-c", script, "sh"] + arguments
         }
+    }
+
+    /// `JobShell.canFollowNoLinks` for the jobs' folder, asked once.
+    func hostSideFilesWork() async -> Bool {
+        if let known = hostSideFiles.withLock({ $0 }) { return known }
+        let works = await JobShell.canFollowNoLinks(in: jobsRoot)
+        hostSideFiles.withLock { $0 = works }
+        return works
     }
 
     /// Whether `path` (as the job gives it) is in the workspace or temporary folder on this

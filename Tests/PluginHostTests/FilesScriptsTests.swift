@@ -68,6 +68,7 @@ struct FilesScriptsTests {
             ln -s "$2" "$1/ws/made" && [ -L "$1/ws/made" ] && echo "made a link"
             tar -c -f - -C "$1/ws" . | tar -t -v -f - | grep -q "link -> $2" && echo "archived the link"
             echo y > "$1/ws/plain" && echo "wrote a file"
+            rm -f "$1/ws/dev"; mknod "$1/ws/dev" c 1 3 2>/dev/null && { echo x 2>/dev/null > "$1/ws/dev" && echo "opened a device"; }
             cat "$2/f"
             """
         func run(asRoot: Bool) throws -> CommandResult {
@@ -89,6 +90,16 @@ struct FilesScriptsTests {
             #expect(lines == ["made a link", "archived the link", "wrote a file", "host file"], "root: \(asRoot): \(result.stdout)\(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: outside + "/new"))
         }
+        // A mount(8) that says yes and does nothing (util-linux before 2.36.1 on a bind remount,
+        // a kernel before 5.10): the command does not run (review 52: it ran unprotected).
+        let stubs = temp.path + "/stubs"
+        try FileManager.default.createDirectory(atPath: stubs, withIntermediateDirectories: true)
+        try "#!/bin/sh\nexit 0\n".write(toFile: stubs + "/mount", atomically: false, encoding: .utf8)
+        chmod(stubs + "/mount", 0o755)
+        let ignored = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"),
+                                             ["PATH=\(stubs):/usr/sbin:/usr/bin:/sbin:/bin"] + JobShell.followingNoLinks(in: folder, ["/bin/echo", "ran"]))
+        #expect(ignored.status == 70 && !ignored.stdout.contains("ran"), "\(ignored.stdout)\(ignored.stderr)")
+        #expect(ignored.stderr.contains("NXA-ERROR cannot keep symbolic links in \(folder) from being followed: this system has no nosymfollow"), "\(ignored.stderr)")
         // Without the namespace the link is followed: what the test shows is the namespace's doing.
         let plain = try runCommandBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", script, "sh", folder, outside])
         #expect(plain.stdout.hasPrefix("host file\nread through the link\n"), "\(plain.stdout)")

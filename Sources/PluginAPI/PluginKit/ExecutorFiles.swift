@@ -55,9 +55,14 @@ public struct JobShell: Sendable {
     public let temporary: String
     public let run: Run
     /// Where `get` makes its staging folder (links to the roots, through which tar reads), when
-    /// not in `temporary`: a folder the job's processes cannot reach, for a shell where links in
-    /// the job's folders are not followed (`followingNoLinks`). nil: `temporary`.
+    /// not in `temporary`: a folder the job's processes cannot reach, outside the folder where
+    /// links are not followed (`followingNoLinks`). nil: `temporary`.
     public var scratch: String?
+    /// Where `put` extracts before it moves entries into place, when not in `temporary`: a folder
+    /// the job's processes cannot reach (they could plant a device node or a named pipe where
+    /// the merge keeps its notes: review 52), on the same mount as the job's folders (entries
+    /// move by rename). nil: `temporary`.
+    public var staging: String?
 
     public init(workspace: String, temporary: String, run: @escaping Run) {
         self.workspace = workspace
@@ -76,22 +81,38 @@ public struct JobShell: Sendable {
 
     /// `arguments` (a command of this machine) run where no symbolic link is followed inside
     /// `folder`: in a mount namespace of its own, `folder` is mounted over itself with
-    /// `nosymfollow` (Linux 5.10), so a link there (one a container's process put, or swapped in
-    /// for a folder while the command runs) fails with ELOOP instead of leading elsewhere; links
-    /// are still read and made (tar archives and extracts them as links). Root gets the namespace
-    /// with `unshare --mount`; another user with a user namespace of its own as well (files it
-    /// makes stay its own). Where it cannot be made (no `unshare`, user namespaces disabled),
-    /// the command does not run: the script exits 70 with a line `NXA-ERROR …` on its standard error.
+    /// `nosymfollow` (Linux 5.10), `nodev`, `nosuid` and `noexec`, its other options kept (a user
+    /// namespace must repeat the flags it cannot clear), so a link there (one a container's
+    /// process put, or swapped in for a folder while the command runs) fails with ELOOP instead of
+    /// leading elsewhere, and a device node planted there cannot be opened; links are still read
+    /// and made (tar archives and extracts them as links). Root gets the namespace with
+    /// `unshare --mount`; another user with a user namespace of its own as well (files it makes
+    /// stay its own). The mount's options are read back (`findmnt`): where the kernel or mount(8)
+    /// ignored `nosymfollow` (Linux before 5.10, util-linux before 2.36.1: review 52), or the
+    /// namespace cannot be made, the command does not run: the script exits 70 with a line
+    /// `NXA-ERROR …` on its standard error.
     public static func followingNoLinks(in folder: String, _ arguments: [String], root: Bool = geteuid() == 0) -> [String] {
         let script = """
-            mount --bind -- "$1" "$1" && mount -o remount,bind,nosymfollow -- "$1" "$1" \
-              || { echo "NXA-ERROR cannot keep symbolic links in $1 from being followed (a mount namespace with nosymfollow)" >&2; exit 70; }
+            fail() { echo "NXA-ERROR cannot keep symbolic links in $1 from being followed: $2" >&2; exit 70; }
+            options() { findmnt -n -o VFS-OPTIONS -M "$1" 2>/dev/null | tail -n 1; }
+            mount --bind -- "$1" "$1" || fail "$1" "no mount namespace"
+            kept=$(options "$1")
+            mount -o "remount,bind,${kept:+$kept,}nosymfollow,nodev,nosuid,noexec" -- "$1" "$1" || fail "$1" "the remount was refused"
+            case ,$(options "$1"), in *,nosymfollow,*) ;; *) fail "$1" "this system has no nosymfollow (Linux 5.10 and util-linux 2.36.1 have it)" ;; esac
             shift
             exec "$@"
             """
         let namespace = root ? ["unshare", "--mount", "--propagation", "private"]
             : ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
         return namespace + ["/bin/sh", "-c", script, "sh", folder] + arguments
+    }
+
+    /// Whether `followingNoLinks` works here for `folder` (a namespace can be made and the kernel
+    /// keeps `nosymfollow`): run once with a command that does nothing.
+    public static func canFollowNoLinks(in folder: String) async -> Bool {
+        guard let outcome = try? await run(followingNoLinks(in: folder, ["/bin/true"]), environment: ProcessInfo.processInfo.environment,
+                                           input: nil, output: nil) else { return false }
+        return outcome.status == 0
     }
 
     /// Run `arguments` on this machine with `input` as standard input and `output` receiving its
@@ -134,16 +155,12 @@ public enum FilesTransfer {
         guard !path.contains("\n"), !path.contains("\0") else { throw OperationFailure(message: "root path '\(path)' has a line break") }
     }
 
-    /// A unique folder name for one operation's staging area.
-    static func staging(_ shell: JobShell, _ what: String, _ op: UInt64) -> String {
-        shell.temporary + "/.nixactions-\(what)-\(op)"
-    }
 
     // MARK: put
 
     public static func put(_ request: FilesPut, from source: PutSource, shell: JobShell, context: OperationContext) async throws -> FilesPutResult {
         for root in request.roots { try checkPath(root.path) }
-        let staging = staging(shell, "put", context.id)
+        let staging = (shell.staging ?? shell.temporary) + "/.nixactions-put-\(context.id)"
         let extracted: JobShell.Outcome
         do {
             extracted = try await shell.run(extractScript, [staging], source, nil)

@@ -116,8 +116,13 @@ public struct FileOwner: Sendable, Hashable {
         return (parent, String(last))
     }
 
-    /// `fd`: an open folder, closed here.
-    private func applyTree(directory fd: Int32) -> Int32? {
+    /// `fd`: an open folder, closed here. At most 1,024 folders deep (a deeper chain is left
+    /// with ELOOP): the walk recurses.
+    private func applyTree(directory fd: Int32, depth: Int = 0) -> Int32? {
+        guard depth < 1024 else {
+            close(fd)
+            return ELOOP
+        }
         var first: Int32? = fchown(fd, uid, gid ?? gid_t.max) == 0 ? nil : errno
         guard let stream = fdopendir(fd) else {
             let failure = errno
@@ -131,7 +136,7 @@ public struct FileOwner: Sendable, Hashable {
             let cName = name.map { CChar(bitPattern: $0) } + [0]
             // A folder is given by its descriptor as it is walked; anything else (a link itself) here.
             let child = openat(fd, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            let error = child >= 0 ? applyTree(directory: child)
+            let error = child >= 0 ? applyTree(directory: child, depth: depth + 1)
                 : fchownat(fd, cName, uid, gid ?? gid_t.max, AT_SYMLINK_NOFOLLOW) == 0 ? nil : errno
             if let error, first == nil { first = error }
         }
@@ -205,15 +210,9 @@ public enum FastFiles {
     /// Only a regular file is read: a step that put a symbolic link there (to a file of this
     /// machine, from inside a container) or a named pipe (which would block) gets nil.
     public static func take(_ path: String, limit: Int = captureLimit) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-        guard fd >= 0 else {
-            if errno == ELOOP { unlink(path) }
-            return nil
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            unlink(path)
+        guard let fd = openRegular(path) else {
+            var info = stat()
+            if lstat(path, &info) == 0 { unlink(path) }  // a link, a device, a pipe: gone, unread
             return nil
         }
         var data = [UInt8]()
@@ -228,6 +227,49 @@ public enum FastFiles {
         close(fd)
         unlink(path)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `path` opened for reading if it is a regular file (the last part not a link), else nil:
+    /// looked at first without opening it (`O_PATH`), so that a device node a container's process
+    /// put there is never opened (review 52: opening `/dev/watchdog` is the damage), then opened
+    /// again through the descriptor.
+    public static func openRegular(_ path: String) -> Int32? {
+        let handle = open(path, NXA_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        guard handle >= 0 else { return nil }
+        defer { close(handle) }
+        return reopenRegular(handle)
+    }
+
+    /// The file `handle` (an `O_PATH` descriptor) opened for reading when it is a regular file.
+    public static func reopenRegular(_ handle: Int32) -> Int32? {
+        var info = stat()
+        guard fstat(handle, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let fd = open("/proc/self/fd/\(handle)", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// `relative` (below the folder `base`) opened for reading if it is a regular file reached
+    /// without a symbolic link anywhere on the way (`nxa_open_beneath`) and without opening
+    /// anything else; nil otherwise.
+    public static func openRegular(_ relative: String, beneath base: String) -> Int32? {
+        let top = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard top >= 0 else { return nil }
+        defer { close(top) }
+        let handle = nxa_open_beneath(top, relative, NXA_O_PATH)
+        guard handle >= 0 else { return nil }
+        defer { close(handle) }
+        return reopenRegular(handle)
+    }
+
+    /// Whether `relative` is a folder below `base`, reached without a symbolic link on the way.
+    public static func isFolder(_ relative: String, beneath base: String) -> Bool {
+        let top = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard top >= 0 else { return false }
+        defer { close(top) }
+        let handle = nxa_open_beneath(top, relative, NXA_O_PATH | O_DIRECTORY)
+        guard handle >= 0 else { return false }
+        close(handle)
+        return true
     }
 
     /// Copy the regular file `from` to the new file `to` with its permission bits: a

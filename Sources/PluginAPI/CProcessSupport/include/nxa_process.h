@@ -114,6 +114,10 @@ int nxa_rename_noreplace(const char *from, const char *to);
  * ENOTTY where the flag cannot be set. Links are not followed. */
 int nxa_spread_subfolders(const char *path);
 
+/* open(2)'s O_PATH (Linux), which Swift's Glibc module leaves out (it needs _GNU_SOURCE): a
+ * descriptor that names a file without opening it (no device's open runs). */
+#define NXA_O_PATH 010000000
+
 /* Open `path`, relative to the open folder `dirfd`, without following a symbolic link anywhere
  * on the way and without leaving `dirfd` (no "..", no absolute path): openat2 with
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, or where the kernel has no
