@@ -612,6 +612,27 @@ static int nxa_detach_mount(int dir, const char *name) {
     return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : EBUSY;
 }
 
+/* Make the folder `name` in `dir` 0700 without following a link swapped in at `name` (review 52:
+ * fchmodat without a flag follows it): named with O_PATH | O_NOFOLLOW, checked to be a folder,
+ * changed through its descriptor's /proc path. Returns 0 or -1 with errno. */
+static int chmod_folder_at(int dir, const char *name) {
+    int handle = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (handle < 0) return -1;
+    struct stat info;
+    int rc = -1;
+    if (fstat(handle, &info) == 0 && S_ISDIR(info.st_mode)) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", handle);
+        rc = chmod(path, 0700);
+    } else {
+        errno = ENOTDIR;
+    }
+    int saved = errno;
+    close(handle);
+    errno = saved;
+    return rc;
+}
+
 static int nxa_remove_contents(int dir, int depth) {
     int first_error = 0;
     unsigned long long here = nxa_mount_id(dir, "");
@@ -648,7 +669,7 @@ static int nxa_remove_contents(int dir, int depth) {
             if (!is_dir) { if (!first_error) first_error = EBUSY; left++; continue; }
             if (depth > 4096) { if (!first_error) first_error = ELOOP; left++; continue; }
             int child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (child < 0 && errno == EACCES && fchmodat(dir, name, 0700, 0) == 0)
+            if (child < 0 && errno == EACCES && chmod_folder_at(dir, name) == 0)
                 child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child < 0) { if (errno != ENOENT && !first_error) first_error = errno; left++; continue; }
             fchmod(child, 0700); /* a step may have made the folder read-only */
