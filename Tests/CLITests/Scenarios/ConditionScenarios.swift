@@ -219,6 +219,61 @@ struct ConditionScenarios {
         }
     }
 
+    @Test("an if: of one ${{ }} with white space around it (a | block's line break, spaces in quotes) is a string, always true, as on GitHub, with a warning; |- is the expression (audit 52)")
+    func paddedConditions() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - if: |
+                      ${{ false }}
+                    run: echo "block ran"
+                  - if: " ${{ false }} "
+                    run: echo "quoted ran"
+                  - if: |-
+                      ${{ false }}
+                    run: echo "stripped ran"
+                  - if: ${{ false }}
+                    run: echo "plain ran"
+              b:
+                if: >
+                  ${{ github.event_name == 'nope' }}
+                steps:
+                  - run: echo "job ran"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        #expect(lines.contains("[a] block ran") && lines.contains("[a] quoted ran") && lines.contains("[b] job ran"), "\(result.stdout)")
+        #expect(!lines.contains("[a] stripped ran") && !lines.contains("[a] plain ran"), "\(result.stdout)")
+        #expect(result.stderr.components(separatedBy: "this condition is always true").count == 4, "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:4:"), "\(result.stderr)")
+    }
+
+    @Test("continue-on-error takes only a boolean, as GitHub: a string ('false', 'true') is an error and the failure is not allowed; fromJSON gives a boolean (audit 52: 'false' was truthy)")
+    func continueOnErrorNeedsABoolean() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            env:
+              ALLOW: "true"
+            jobs:
+              a:
+                steps:
+                  - run: exit 3
+                    continue-on-error: ${{ fromJSON(env.ALLOW) }}
+                  - run: echo "after the allowed failure"
+                  - run: exit 4
+                    continue-on-error: ${{ env.ALLOW }}
+                  - run: echo "must not run"
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        #expect(lines.contains("[a] after the allowed failure") && !lines.contains("[a] must not run"), "\(result.stdout)")
+        #expect(result.stdout.contains("'continue-on-error': Unexpected value 'true': it must be a boolean"), "\(result.stdout)")
+    }
+
     @Test("continue-on-error on a step: later steps run, outcome is failure, conclusion is success, the job succeeds")
     func continueOnErrorStep() async throws {
         let scenario = try Scenario()

@@ -38,7 +38,6 @@ extension JobRunner {
             let cancelled = state.cancelled && state.frame?.cancelledBefore != true
             let status = ExpressionStatus(succeeded: state.succeeded || keepsGoing, cancelled: cancelled)
             if hashing.isRemote { await prefetchHashes(step, executor: executor) }
-            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status))
 
             // The environment the step sees, lowest to highest: workflow, job, GITHUB_ENV of
             // earlier steps, the steps using the composite actions it is in, step (GitHub's
@@ -54,7 +53,8 @@ extension JobRunner {
                 switch stepEnvironment(step, env: env, over: state.envOver, contexts: contexts, status: status, assigned: &assigned, state: state) {
                 case .success(let values): stepEnv = values
                 case .failure(let problem):
-                    failStep(step, message: problem.message, allowed: allowed, state: &state)
+                    failStep(step, message: problem.message,
+                             allowed: allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status)), state: &state)
                     continue
                 }
                 let context = ExpressionValue.sortedObject(stepEnv.mapValues(ExpressionValue.string))
@@ -63,6 +63,8 @@ extension JobRunner {
             }
 
             let evaluation = context(contexts, status)
+            // With the step's env context, as its `if` (audit 52: `${{ fromJSON(env.X) }}` saw no env).
+            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
             switch shouldRun(step.condition, evaluation) {
             case .failure(let problem):
                 failStep(step, message: problem.message, allowed: allowed, state: &state)

@@ -411,11 +411,21 @@ struct JobRunner: Sendable {
         return outputs
     }
 
-    /// A literal `continue-on-error`, or its expression's truth (an expression that fails is false, with an error).
+    /// A literal `continue-on-error`, or its expression's boolean (an expression that fails, or
+    /// gives anything but a boolean, is false, with an error). GitHub takes only a boolean there:
+    /// `${{ vars.ALLOW }}` holding 'false' is "Unexpected value 'false'" and the failure is not
+    /// allowed (audit 52: a non-empty string was truthy, and a failing step passed).
     func allowsFailure(_ literal: Bool, _ expression: TemplateField?, _ context: RuntimeContext) -> Bool {
         guard let expression else { return literal }
         do {
-            return try expression.template.evaluateValue(context).isTruthy
+            let value = try expression.template.evaluateValue(context)
+            if case .bool(let flag) = value { return flag }
+            let at = expression.location(ofOffset: 0).map { "\($0): " } ?? ""
+            let shown = redactor.redact(value.gitHubText)
+            reporter.report(.message(job: planned.key, level: .error,
+                                     text: "\(at)'continue-on-error': Unexpected value '\(DisplayText.escaped(shown))': it must be a boolean "
+                                        + "(true or false, not text); the failure is not allowed. Hint: fromJSON(…) reads 'true' or 'false' as a boolean"))
+            return false
         } catch {
             let at = expression.location(ofOffset: error.offset).map { "\($0): " } ?? ""
             reporter.report(.message(job: planned.key, level: .error, text: "\(at)cannot evaluate 'continue-on-error': \(error.message)"))

@@ -2,12 +2,15 @@ import Foundation
 
 extension Expression {
     /// Parses an `if:` condition. GitHub accepts a bare expression (`github.ref == 'x'`)
-    /// or one wrapped in `${{ }}` (surrounding whitespace allowed); both parse here.
+    /// or one wrapped in `${{ }}` alone; both parse here.
     ///
     /// Text mixing `${{ }}` with other characters (`${{ a }} && b`) is, as on GitHub,
     /// a string template: it becomes `format('{0} && b', a)`, a string that is
-    /// truthy whenever non-empty. Error offsets are relative to `text`, except for
-    /// the wrapped form whose expression (and offsets) are the text inside `${{ }}`.
+    /// truthy whenever non-empty. So is `${{ }}` with white space around it (the final line
+    /// break of a `|` or `>` block, spaces inside quotes): GitHub's parser does not trim it, and
+    /// `if: |` over `${{ false }}` runs (audit 52: it was evaluated here, and skipped;
+    /// `isPaddedExpression` lets validation warn). Error offsets are relative to `text`, except
+    /// for the wrapped form whose expression (and offsets) are the text inside `${{ }}`.
     public static func parseCondition(_ text: String) throws(ExpressionError) -> Expression {
         let bytes = Array(text.utf8)
         guard text.contains("${{") else { return try parse(text) }
@@ -22,7 +25,7 @@ extension Expression {
                 expressionRanges.append(range)
             }
         }
-        if onlyWhitespaceLiterals, expressionRanges.count == 1, let inner = expressionRanges.first {
+        if onlyWhitespaceLiterals, pieces.count == 1, expressionRanges.count == 1, let inner = expressionRanges.first {
             let source = String(decoding: bytes[inner], as: UTF8.self)
             do {
                 return try parse(source)
@@ -45,5 +48,20 @@ extension Expression {
         }
         let root = ExpressionNode.call(.format, [.literal(.string(formatString), offset: 0)] + arguments, offset: 0)
         return Expression(source: text, root: root)
+    }
+
+    /// Whether the condition `text` is one `${{ }}` with only white space around it: on GitHub
+    /// (and here) a string, so always true whatever the expression gives.
+    public static func isPaddedExpression(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard text.contains("${{"), let pieces = try? TemplateScanner.scan(text, bytes), pieces.count > 1 else { return false }
+        var expressions = 0
+        for piece in pieces {
+            switch piece {
+            case .literal(let range): if !bytes[range].allSatisfy(ExpressionLexer.isSpace) { return false }
+            case .expression: expressions += 1
+            }
+        }
+        return expressions == 1
     }
 }

@@ -105,9 +105,11 @@ public struct Template: Sendable, Hashable {
         return output
     }
 
-    /// If the whole template is exactly one `${{ expr }}` (surrounding whitespace
-    /// allowed), evaluates to the value itself (for `if:` or
-    /// `strategy.matrix: ${{ fromJSON(...) }}`); otherwise renders to a string.
+    /// If the whole template is exactly one `${{ expr }}`, evaluates to the value itself (for
+    /// `continue-on-error`, `strategy.matrix: ${{ fromJSON(...) }}`); otherwise renders to a
+    /// string. White space around it makes it a string, as GitHub's parser does not trim (a `|`
+    /// block's final line break: `continue-on-error: |` over `${{ true }}` is the text
+    /// "true\n"; audit 52).
     public func evaluateValue(_ context: some ExpressionContext) throws(ExpressionError) -> ExpressionValue {
         if let (expression, offset) = singleExpression {
             return try evaluate(expression, at: offset, context)
@@ -115,19 +117,10 @@ public struct Template: Sendable, Hashable {
         return .string(try render(context))
     }
 
-    /// The only expression segment when all other segments are whitespace.
+    /// The expression when it is the template's only segment.
     var singleExpression: (Expression, Int)? {
-        var found: (Expression, Int)?
-        for segment in segments {
-            switch segment {
-            case .literal(let literal):
-                if !literal.allSatisfy(\.isWhitespace) { return nil }
-            case .expression(let expression, let offset):
-                if found != nil { return nil }
-                found = (expression, offset)
-            }
-        }
-        return found
+        guard segments.count == 1, case .expression(let expression, let offset) = segments[0] else { return nil }
+        return (expression, offset)
     }
 
     private func evaluate(_ expression: Expression, at offset: Int, _ context: some ExpressionContext) throws(ExpressionError) -> ExpressionValue {

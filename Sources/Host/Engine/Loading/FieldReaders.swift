@@ -66,6 +66,12 @@ extension NodeReader {
         // its runner reads null as an empty string and an empty condition as no condition.
         if Self.isBlank(node, text.value) { return nil }
         let origin = origin(node)
+        if Expression.isPaddedExpression(text.value) {
+            diagnostics.warning(
+                "\(what): this condition is always true: the white space around its ${{ }} (a `|` or `>` block's final line break, spaces in quotes) makes it a string, as on GitHub",
+                at: text.location, context: context,
+                hint: "write the expression alone: `\(what): ${{ … }}` on one line, or a `|-` / `>-` block, or leave out ${{ }}")
+        }
         do {
             return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)
         } catch {
