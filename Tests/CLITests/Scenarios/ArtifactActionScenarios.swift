@@ -39,7 +39,7 @@ struct ArtifactActionScenarios {
         #expect(out.contains("[later] fine\n") && !out.contains("[later] words") && !out.contains("[later] level"), "\(out)")
     }
 
-    @Test("a link to a folder inside the workspace is followed, as GitHub's glob follows it: dist -> build/out uploads and hashes build/out's files (audit 51: no files were found, a green step); a link loop ends")
+    @Test("a link to a folder inside the workspace is followed by upload-artifact, as GitHub's glob follows it: dist -> build/out uploads build/out's files (audit 51: no files were found, a green step); a link loop ends; hashFiles does not follow it")
     func linkedFolders() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -60,7 +60,8 @@ struct ArtifactActionScenarios {
             """)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let lines = outputLines(result.stdout)
-        #expect(lines.contains("[up] hash=true"), "\(result.stdout)")
+        // hashFiles does not follow a linked folder, as GitHub's does not by default (audit 52).
+        #expect(lines.contains("[up] hash=false"), "\(result.stdout)")
         let got = lines.filter { $0.hasPrefix("[down] got ") }
         #expect(got.first == "[down] got got/app.txt" && got.contains("[down] got got/sub/x.txt"), "\(result.stdout)")
     }

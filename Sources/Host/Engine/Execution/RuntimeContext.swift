@@ -59,7 +59,7 @@ enum HashFiles {
     ///   (`x -> /etc/shadow`) must not make the host read a file of its own into a hash: only
     ///   files reached without any link are hashed, looked at before they are opened.
     static func hash(_ patterns: [String], in root: String, contained: Bool = false) -> String {
-        let files = matching(patterns, in: root, followingLinks: true)
+        let files = ordered(matching(patterns, in: root), patterns: patterns, root: root)
         guard !files.isEmpty else { return "" }
         let within: String? = contained ? root : nil
         var outer = SHA256()
@@ -78,11 +78,38 @@ enum HashFiles {
         return outer.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
+    /// `files` in the order GitHub's hashFiles reads them (audit 52: the same files in another
+    /// order gave another hash): each include pattern's search path (its part before the first
+    /// wildcard) in turn, one under an earlier one's not walked again, the files under it depth
+    /// first with names in byte order (Node's sorted readdir): `a/x`, `a-b/y`, `a.lock`, where a
+    /// sort of whole paths puts `a-b/y` first. A file two search paths reach counts once.
+    static func ordered(_ files: [String], patterns: [String], root: String) -> [String] {
+        var searchPaths: [String] = []
+        for pattern in HashPatterns(patterns, root: root).includes {
+            let path = pattern.split(separator: "/").prefix { !$0.contains(where: { "*?[".contains($0) }) }.joined(separator: "/")
+            if searchPaths.contains(where: { $0.isEmpty || path == $0 || path.hasPrefix($0 + "/") }) { continue }
+            searchPaths.append(path)
+        }
+        let keyed = files.map { ($0, $0.split(separator: "/").map { Array($0.utf8) }) }
+            .sorted { $0.1.lexicographicallyPrecedes($1.1) { $0.lexicographicallyPrecedes($1) } }
+            .map(\.0)
+        var emitted = Set<String>()
+        var result: [String] = []
+        for path in searchPaths {
+            for file in keyed where (path.isEmpty || file == path || file.hasPrefix(path + "/")) && emitted.insert(file).inserted {
+                result.append(file)
+            }
+        }
+        for file in keyed where emitted.insert(file).inserted { result.append(file) }
+        return result
+    }
+
     /// Relative paths of regular files under `root` that match, sorted.
     /// - Parameter followingLinks: a link to a folder inside `root` is walked too, under the
-    ///   link's own path (as @actions/glob follows links: `dist -> build/out` matches `dist/**`;
-    ///   audit 51: an upload of `dist/` found nothing, a green step without an artifact); a folder
-    ///   reached twice (a loop) once. A link to a folder outside `root` is not walked.
+    ///   link's own path (as upload-artifact's glob follows links: `dist -> build/out` matches
+    ///   `dist/**`; audit 51: an upload of `dist/` found nothing, a green step without an
+    ///   artifact); a folder reached twice (a loop) once. A link to a folder outside `root` is not
+    ///   walked. hashFiles does not follow them, as GitHub's does not by default.
     static func matching(_ patterns: [String], in root: String, followingLinks: Bool = false) -> [String] {
         let rules = HashPatterns(patterns, root: root)
         guard !rules.includes.isEmpty else { return [] }

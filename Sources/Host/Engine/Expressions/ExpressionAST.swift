@@ -77,6 +77,13 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         return collector.statusFunctions
     }
 
+    /// Where `hashFiles(…)` is called (offsets).
+    public var hashFilesCalls: [Int] {
+        var collector = ExpressionAnalysis()
+        collector.visit(root)
+        return collector.hashFilesOffsets
+    }
+
     /// Every `plugin.name(…)` call: its name, argument count and offset.
     public var pluginCalls: [(name: String, arguments: Int, offset: Int)] {
         var collector = ExpressionAnalysis()
@@ -121,6 +128,8 @@ struct ExpressionAnalysis {
     var references: [ContextReference] = []
     var statusFunctions: Set<StatusFunction> = []
     var pluginCalls: [(name: String, arguments: Int, offset: Int)] = []
+    /// Where `hashFiles(…)` is called.
+    var hashFilesOffsets: [Int] = []
 
     private enum Step { case name(String), dynamic(ExpressionNode), star }
 
@@ -137,8 +146,9 @@ struct ExpressionAnalysis {
             visit(rhs)
         case .logical(_, let operands, _):
             for operand in operands { visit(operand) }
-        case .call(let function, let arguments, _):
+        case .call(let function, let arguments, let offset):
             if let status = function.statusFunction { statusFunctions.insert(status) }
+            if function == .hashFiles { hashFilesOffsets.append(offset) }
             for argument in arguments { visit(argument) }
         case .pluginCall(let name, let arguments, let offset):
             pluginCalls.append((name, arguments.count, offset))

@@ -340,6 +340,15 @@ struct ExpressionValidator {
                 "\(function.rawValue)() can only be used in 'if'", at: location(0), context: place.context,
                 hint: "use needs.<job>.result or steps.<id>.outcome here")
         }
+        // GitHub's parser knows hashFiles only where a job's files are (a step's fields): in the
+        // workflow's env and a job's env, if and outputs it is "Unrecognized function" (audit 52:
+        // accepted here, a job-level `if: hashFiles(…)` a common mistake).
+        if place.step == nil, ["env.", "if", "outputs."].contains(place.whatBase), let offset = expression.hashFilesCalls.first {
+            diagnostics.error(
+                "hashFiles() cannot be used in '\(place.what)': GitHub's parser does not know it there (Unrecognized function)",
+                at: location(offset), context: place.context,
+                hint: "hashFiles reads the job's files: use it in a step's fields (run, with, env, if), e.g. a cache key")
+        }
         for reference in expression.references {
             checkReference(reference, place, location(reference.offset))
         }
