@@ -156,7 +156,17 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("fromJSON('[1 /* one */, // two\n 2]')[1]") == 2)
         #expect(try ExprFixtures.eval("fromJSON('{\"a\":1} trailing text').a") == 1)
         #expect(try ExprFixtures.eval("fromJSON('[1] [2]')") == .array([1]))
-        #expect(try ExprFixtures.eval("fromJSON('[0x1F, 017, -0x10, 0, 0.5]')") == .array([31, 15, -16, 0, 0.5]))
+        #expect(try ExprFixtures.eval("fromJSON('[0x1F, 017, 0, 0.5]')") == .array([31, 15, 0, 0.5]))
+        // Newtonsoft reads a radix only when the number starts with 0: -017 is decimal (audit 52).
+        #expect(try ExprFixtures.eval("fromJSON('[-017]')") == .array([-17]))
+        // Trailing commas, a left-out element (""), numbers with a point at an end (audit 52).
+        #expect(try ExprFixtures.eval("fromJSON('[1,2,]')") == .array([1, 2]))
+        #expect(try ExprFixtures.eval("fromJSON('{\"a\":1,}').a") == 1)
+        #expect(try ExprFixtures.eval("fromJSON('[1,,2]')") == .array([1, "", 2]))
+        #expect(try ExprFixtures.eval("fromJSON('[1., .5, -.5]')") == .array([1, 0.5, -0.5]))
+        // 64 levels, as Newtonsoft's MaxDepth; 65 fail.
+        #expect((try? ExprFixtures.eval("fromJSON('\(String(repeating: "[", count: 64))\(String(repeating: "]", count: 64))')")) != nil)
+        #expect(ExprFixtures.evalError("fromJSON('\(String(repeating: "[", count: 65))\(String(repeating: "]", count: 65))')")?.message.contains("nesting deeper than 64") == true)
         #expect(try ExprFixtures.eval("fromJSON('[NaN, Infinity, -Infinity, undefined]')[1]") == .number(.infinity))
         #expect(try ExprFixtures.eval("fromJSON('[NaN, Infinity, -Infinity, undefined]')[3]") == .null)
         #expect(try ExprFixtures.eval(#"fromJSON('''it\''s''')"#) == "it's")
@@ -164,7 +174,7 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("fromJSON('{\"a\":1,\"A\":2}')") == .object(["a": 2]))
         // Still errors: a missing colon, an unclosed string, an unknown word.
         for bad in ["fromJSON('{a 1}')", "fromJSON('''open')", "fromJSON('nope')", "fromJSON('0x')", "fromJSON('0x1G')", "fromJSON('08')",
-                    "fromJSON('[1x]')", "fromJSON('00x1')"] {
+                    "fromJSON('[1x]')", "fromJSON('00x1')", "fromJSON('-0x10')"] {
             #expect(ExprFixtures.evalError(bad)?.message.hasPrefix("fromJSON: invalid JSON") == true, "\(bad)")
         }
     }

@@ -95,10 +95,12 @@ struct TemplateTests {
         }
     }
 
-    @Test("evaluateValue keeps the value of a lone expression")
+    @Test("evaluateValue keeps the value of a lone expression; with white space around it, it is text, as GitHub's parser does not trim (audit 52)")
     func evaluateValue() throws {
         let context = ExprFixtures.context()
-        #expect(try Template.parse("  ${{ fromJSON('[1,2]') }} \n").evaluateValue(context) == [1, 2])
+        #expect(try Template.parse("${{ fromJSON('[1,2]') }}").evaluateValue(context) == [1, 2])
+        #expect(try Template.parse("  ${{ fromJSON('[1,2]') }} \n").evaluateValue(context) == "  Array \n")
+        #expect(try Template.parse("${{ true }}\n").evaluateValue(context) == "true\n")
         #expect(try Template.parse("${{ matrix }}").evaluateValue(context) == ["os": "ubuntu-latest", "node": 18])
         #expect(try Template.parse("${{ 1 == 1 }}").evaluateValue(context) == true)
         #expect(try Template.parse("${{ 1 }} ${{ 2 }}").evaluateValue(context) == "1 2")

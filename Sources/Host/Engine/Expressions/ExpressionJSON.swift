@@ -184,7 +184,9 @@ struct ExpressionJSONReader {
 
     private mutating func enter() throws(ExpressionError) {
         depth += 1
-        if depth > Self.maxDepth { throw jsonFailure("nesting deeper than \(Self.maxDepth) levels") }
+        // Newtonsoft's reader stops at 64 levels (JsonReader.MaxDepth), so GitHub's fromJSON does.
+        let most = lenient ? 64 : Self.maxDepth
+        if depth > most { throw jsonFailure("nesting deeper than \(most) levels") }
     }
 
     private mutating func readArray() throws(ExpressionError) -> ExpressionValue {
@@ -194,10 +196,22 @@ struct ExpressionJSONReader {
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; depth -= 1; return .array([]) }
         while true {
-            elements.append(try readValue())
+            skipWhitespace()
+            // Lenient, as Newtonsoft: an element left out (`[1,,2]`) is "", a comma before the
+            // end (`[1,2,]`) ends the array (audit 52).
+            if lenient, index < bytes.count, bytes[index] == UInt8(ascii: ",") {
+                elements.append(.string(""))
+            } else {
+                elements.append(try readValue())
+            }
             skipWhitespace()
             guard index < bytes.count else { throw jsonFailure("unterminated array") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                skipWhitespace()
+                if lenient, index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; break }
+                continue
+            }
             if bytes[index] == UInt8(ascii: "]") { index += 1; break }
             throw jsonFailure("expected ',' or ']' in array")
         }
@@ -236,7 +250,13 @@ struct ExpressionJSONReader {
             members[key] = try readValue()
             skipWhitespace()
             guard index < bytes.count else { throw jsonFailure("unterminated object") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                skipWhitespace()
+                // Lenient: a comma before the end (`{"a":1,}`), as Newtonsoft.
+                if lenient, index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; break }
+                continue
+            }
             if bytes[index] == UInt8(ascii: "}") { index += 1; break }
             throw jsonFailure("expected ',' or '}' in object")
         }

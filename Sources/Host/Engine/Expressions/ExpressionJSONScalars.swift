@@ -79,19 +79,27 @@ extension ExpressionJSONReader {
         let start = index
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
         if lenient, let value = readRadixNumber() { return try delimited(value) }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count, isDigit(bytes[index]) else {
+        let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        // Lenient, as Newtonsoft (double.TryParse): `.5`, `-.5` and `1.` are numbers (audit 52).
+        let leadingDot = lenient && index + 1 < bytes.count && bytes[index] == UInt8(ascii: ".") && isDigit(bytes[index + 1])
+        guard index < bytes.count, isDigit(bytes[index]) || leadingDot else {
             index = start
             throw jsonFailure("unexpected character")
         }
-        if bytes[index] == UInt8(ascii: "0") {
+        if leadingDot {
+            // The fraction below reads it.
+        } else if bytes[index] == UInt8(ascii: "0") && !(lenient && negative) {
             index += 1
         } else {
+            // (Lenient: after `-`, leading zeros are decimal, as Newtonsoft reads `-017`: -17.)
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw jsonFailure("expected a digit after '.'") }
+            if !lenient {
+                guard index < bytes.count, isDigit(bytes[index]) else { throw jsonFailure("expected a digit after '.'") }
+            }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
@@ -100,7 +108,14 @@ extension ExpressionJSONReader {
             guard index < bytes.count, isDigit(bytes[index]) else { throw jsonFailure("expected a digit in exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let literal = String(decoding: bytes[start..<index], as: UTF8.self)
+        var literal = String(decoding: bytes[start..<index], as: UTF8.self)
+        if lenient {
+            // Swift's Double wants digits around the point: `.5` → `0.5`, `1.` → `1.0`.
+            literal = literal.replacingOccurrences(of: "-.", with: "-0.")
+            if literal.hasPrefix(".") { literal = "0" + literal }
+            if literal.hasSuffix(".") { literal += "0" }
+            literal = literal.replacingOccurrences(of: ".e", with: ".0e").replacingOccurrences(of: ".E", with: ".0E")
+        }
         guard let value = Double(literal) else {
             index = start
             throw jsonFailure("invalid number")
@@ -119,9 +134,12 @@ extension ExpressionJSONReader {
 
     /// Lenient: Newtonsoft's `0x1F` (hex) and `017` (octal, a leading zero), with an optional `-`.
     private mutating func readRadixNumber() -> Double? {
-        var cursor = index
-        let negative = cursor < bytes.count && bytes[cursor] == UInt8(ascii: "-")
-        if negative { cursor += 1 }
+        // Only when the first character is `0` (Newtonsoft's nonBase10): `-017` is decimal, `-0x1F`
+        // no number (audit 52).
+        let cursor0 = index
+        guard cursor0 < bytes.count, bytes[cursor0] != UInt8(ascii: "-") else { return nil }
+        var cursor = cursor0
+        let negative = false
         guard cursor + 1 < bytes.count, bytes[cursor] == UInt8(ascii: "0") else { return nil }
         let next = bytes[cursor + 1]
         let radix: Int
