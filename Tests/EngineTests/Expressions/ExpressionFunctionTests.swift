@@ -149,6 +149,17 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("FromJSON('[1]')[0]") == 1)
     }
 
+    @Test("contains on text: case-insensitive, overlapping prefixes found (the search falls back, never restarts), a long needle in a long text (audit 52: quadratic)")
+    func containsText() {
+        for (hay, needle, expected) in [("aaab", "AAB", true), ("abababc", "ababc", true), ("abcabd", "abd", true), ("abcab", "abd", false),
+                                        ("Straße", "SSE", false), ("ÄbC", "äB", true), ("", "", true), ("x", "", true), ("", "x", false)] {
+            #expect(ExpressionComparison.containsIgnoringCase(hay, needle) == expected, "\(hay) \(needle)")
+        }
+        let hay = String(repeating: "a", count: 100_000), needle = String(repeating: "a", count: 10_000)
+        #expect(!ExpressionComparison.containsIgnoringCase(hay, needle + "b"))
+        #expect(ExpressionComparison.containsIgnoringCase(hay + "b", needle + "B"))
+    }
+
     @Test("fromJSON reads what GitHub's runner's (Newtonsoft's) reader reads: single quotes (Python's repr), unquoted keys, comments, NaN and Infinity, hex and octal, text after the value; keys without case")
     func fromJSONLenient() throws {
         #expect(try ExprFixtures.eval("fromJSON('{''os'': ''ubuntu'', ''n'': [1, 2]}').os") == "ubuntu")

@@ -18,7 +18,7 @@ struct ExpressionValueTests {
         (1.0, "1"),
         (1.5, "1.5"),
         (-2.0, "-2"),
-        (.number(-0.0), "0"),
+        (.number(-0.0), "-0"),  // .NET Core 3.0+ (GitHub's runner) keeps the sign (audit 52)
         (0.1, "0.1"),
         // .NET's "G15", as GitHub's runner formats numbers (ExpressionConstants.NumberFormat).
         (9_007_199_254_740_992.0, "9.00719925474099E+15"),

@@ -114,17 +114,26 @@ enum ExpressionComparison {
         }
     }
 
-    /// Case-insensitive substring test on UTF-16 code units.
+    /// Case-insensitive substring test on UTF-16 code units, in time linear in both (Knuth–Morris–
+    /// Pratt: audit 52 measured 76 s of CPU for a 100 KB text and a 10 KB needle with the naive scan).
     static func containsIgnoringCase(_ haystack: String, _ needle: String) -> Bool {
         let hay = foldCase(haystack)
         let pin = foldCase(needle)
         if pin.isEmpty { return true }
         if pin.count > hay.count { return false }
-        let first = pin[0]
-        var start = 0
-        while start + pin.count <= hay.count {
-            if hay[start] == first, hay[start..<(start + pin.count)].elementsEqual(pin) { return true }
-            start += 1
+        // fallback[i]: the length of the longest proper prefix of pin[0...i] that is also its suffix.
+        var fallback = [Int](repeating: 0, count: pin.count)
+        var matched = 0
+        for index in 1..<max(1, pin.count) {
+            while matched > 0 && pin[index] != pin[matched] { matched = fallback[matched - 1] }
+            if pin[index] == pin[matched] { matched += 1 }
+            fallback[index] = matched
+        }
+        matched = 0
+        for unit in hay {
+            while matched > 0 && unit != pin[matched] { matched = fallback[matched - 1] }
+            if unit == pin[matched] { matched += 1 }
+            if matched == pin.count { return true }
         }
         return false
     }

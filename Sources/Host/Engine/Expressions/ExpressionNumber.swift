@@ -106,7 +106,8 @@ enum ExpressionNumber {
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
-        if value == 0 { return "0" }
+        // .NET Core 3.0 and later keep the sign of a negative zero (audit 52): `-0`.
+        if value == 0 { return value.sign == .minus ? "-0" : "0" }
         // "%.14e" yields exactly 15 correctly rounded significant digits.
         let scientific = String(format: "%.14e", abs(value))
         let parts = scientific.split(separator: "e", maxSplits: 1)
@@ -139,7 +140,8 @@ enum ExpressionNumber {
     static func json(_ value: Double) -> String {
         if value.isNaN { return "\"NaN\"" }
         if value.isInfinite { return value < 0 ? "\"-Infinity\"" : "\"Infinity\"" }
-        if value == 0 { return "0" }
+        // .NET Core 3.0 and later keep the sign of a negative zero (audit 52): `-0`.
+        if value == 0 { return value.sign == .minus ? "-0" : "0" }
         if value == value.rounded(.towardZero), abs(value) <= maxExactInteger {
             return String(Int64(value))
         }
