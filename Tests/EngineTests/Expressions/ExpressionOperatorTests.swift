@@ -80,6 +80,7 @@ struct ExpressionOperatorTests {
         ("'  ' == 0", true),
         ("' 12 ' == 12", true),
         ("'0xff' == 255", true),
+        ("'infinity' == Infinity", true), ("' -INFINITY ' == -Infinity", true), ("'infinit' == Infinity", false),  // .NET ignores case (audit 52)
         ("'1e3' == 1000", true),
         ("-1 == '-1'", true),
         ("'abc' == 0", false),

@@ -18,10 +18,14 @@ enum ExpressionNumber {
         while end > start, isSpace(scalars[scalars.index(before: end)]) { end = scalars.index(before: end) }
         let trimmed = Array(String(scalars[start..<end]).utf8)
         if trimmed.isEmpty { return 0 }
-        switch String(decoding: trimmed, as: UTF8.self) {
-        case "Infinity", "+Infinity": return .infinity
-        case "-Infinity": return -.infinity
-        default: break
+        // .NET's double.TryParse compares the infinity symbol without case (audit 52: 'infinity'
+        // and '-INFINITY' are numbers there).
+        if trimmed.count <= 9 {
+            switch String(decoding: trimmed, as: UTF8.self).lowercased() {
+            case "infinity", "+infinity": return .infinity
+            case "-infinity": return -.infinity
+            default: break
+            }
         }
         if trimmed.count > 2, trimmed[0] == UInt8(ascii: "0") {
             switch trimmed[1] {
