@@ -149,6 +149,13 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("FromJSON('[1]')[0]") == 1)
     }
 
+    @Test("an index on what is not a collection is null without evaluating the key, as GitHub's Index (audit 52)")
+    func indexOnScalar() throws {
+        #expect(try ExprFixtures.eval("github.nope[fromJSON('x')]") == .null)
+        #expect(try ExprFixtures.eval("matrix.os[fromJSON('x')]") == .null)  // a string
+        #expect(ExprFixtures.evalError("fromJSON('[1]')[fromJSON('x')]") != nil)
+    }
+
     @Test("contains on text: case-insensitive, overlapping prefixes found (the search falls back, never restarts), a long needle in a long text (audit 52: quadratic)")
     func containsText() {
         for (hay, needle, expected) in [("aaab", "AAB", true), ("abababc", "ababc", true), ("abcabd", "abd", true), ("abcab", "abd", false),

@@ -113,6 +113,8 @@ struct ExpressionSyntaxErrorTests {
         #expect(error?.offset == 0)
         let limit = "'" + String(repeating: "a", count: Expression.maxLength - 2) + "'"
         #expect(ExprFixtures.parseError(limit) == nil)
+        // The spaces around it do not count: GitHub trims first (audit 52).
+        #expect(ExprFixtures.parseError("  " + limit + "  ") == nil)
         // Counted as GitHub counts (.NET's String.Length): 12,002 characters in 24,002 bytes pass.
         let accented = "'" + String(repeating: "é", count: 12_000) + "'"
         #expect(ExprFixtures.parseError(accented) == nil)

@@ -57,6 +57,14 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             return access(try evaluate(base), key: .string(name), star: false)
         case .index(let base, let key, _):
             let target = try evaluate(base)
+            // Not a collection: null, the key not evaluated (GitHub's Index.EvaluateCore; audit
+            // 52: `github.nope[fromJSON('x')]` failed here).
+            if case .value(let value) = target {
+                switch value {
+                case .array, .object: break
+                default: return .value(.null)
+                }
+            }
             return access(target, key: try evaluate(key).value, star: false)
         case .star(let base, _):
             return access(try evaluate(base), key: .null, star: true)

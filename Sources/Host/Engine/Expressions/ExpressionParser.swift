@@ -31,9 +31,11 @@ struct ExpressionParser {
     /// Parses the UTF-8 `range` of `bytes` (the UTF-8 of `source`); offsets in
     /// nodes and errors are relative to the whole `source`.
     static func parse(source: String, bytes: [UInt8], range: Range<Int>) throws(ExpressionError) -> ExpressionNode {
-        // GitHub's limit counts UTF-16 code units (.NET's String.Length), not bytes.
+        // GitHub's limit counts UTF-16 code units (.NET's String.Length), not bytes, of the
+        // expression trimmed (TemplateReader.ParseExpression trims first; audit 52).
         if range.count > Expression.maxLength,
-           case let length = String(decoding: bytes[range], as: UTF8.self).utf16.count, length > Expression.maxLength {
+           case let length = String(decoding: bytes[range], as: UTF8.self).trimmingCharacters(in: .whitespaces).utf16.count,
+           length > Expression.maxLength {
             throw ExpressionError(
                 message: "expression is too long: \(length) characters (UTF-16 code units), the limit is \(Expression.maxLength)",
                 offset: range.lowerBound, source: source)
