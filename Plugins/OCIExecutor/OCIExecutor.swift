@@ -271,9 +271,10 @@ final class OCIExecutor: ExecutorPlugin {
         var workingDirectory = workspace
         if let relative = step.workingDirectory, !relative.isEmpty {
             workingDirectory = relative.hasPrefix("/") ? relative : workspace + "/" + relative
-            // Looked at without following a link (review 52: a link a step put there told the
-            // job whether any path of this machine exists).
-            if !relative.hasPrefix("/") && !FastFiles.isFolder(relative, beneath: workspace) {
+            // Looked at without following a link out of the workspace (review 52: a link a step
+            // put there told the job whether any path of this machine exists); a link that leads
+            // out is left to the step's own `cd`, in the container.
+            if !relative.hasPrefix("/") && FastFiles.isFolder(relative, beneath: workspace) == false {
                 throw OperationFailure(
                     message: "working directory '\(relative)' of step '\(step.displayName)' does not exist",
                     hint: "create it in an earlier step, or fix the path (it is relative to the job's workspace)")

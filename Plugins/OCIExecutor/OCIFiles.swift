@@ -12,7 +12,7 @@ import NixActionsProcessKit
 /// the container with `ENGINE exec -i` (then the image needs sh and tar; GNU tar for `get`).
 extension OCIExecutor: ExecutorFiles {
     func put(_ request: FilesPut, from source: PutSource, context: OperationContext) async throws -> FilesPutResult {
-        let result = try await FilesTransfer.put(request, from: source, shell: try await shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        let result = try await FilesTransfer.put(request, from: source, shell: try await shell(request.jobKey, roots: request.roots.map(\.path), context: context), context: context)
         // Put here as root: a container that runs as another user gets what was put in its folders.
         let directory = jobDirectory(request.jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
@@ -30,17 +30,17 @@ extension OCIExecutor: ExecutorFiles {
     }
 
     func get(_ request: FilesGet, into stream: StreamWriter, context: OperationContext) async throws -> FilesGetResult {
-        try await FilesTransfer.get(request, into: stream, shell: try await shell(request.jobKey, roots: request.roots.map(\.path)), context: context)
+        try await FilesTransfer.get(request, into: stream, shell: try await shell(request.jobKey, roots: request.roots.map(\.path), context: context), context: context)
     }
 
-    func shell(_ jobKey: String, roots: [String]) async throws -> JobShell {
+    func shell(_ jobKey: String, roots: [String], context: OperationContext) async throws -> JobShell {
         guard let name = containers.withLock({ $0[jobKey] }) else {
             throw OperationFailure(message: "oci executor: job '\(jobKey)' has no container")
         }
         let directory = jobDirectory(jobKey)
         let workspace = directory + "/workspace", temporary = directory + "/tmp"
         let environment = ProcessInfo.processInfo.environment
-        if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }), await hostSideFilesWork() {
+        if roots.allSatisfy({ Self.isMounted($0, workspace: workspace, temporary: temporary) }), await hostSideFilesWork(context) {
             // Here, as root, in folders the container's processes share: no link is followed in
             // them (audit 51 H1: a process left running in the container swapped a folder for a
             // link between a check and tar, and root wrote and read files of this machine). The
@@ -62,11 +62,21 @@ extension OCIExecutor: ExecutorFiles {
         }
     }
 
-    /// `JobShell.canFollowNoLinks` for the jobs' folder, asked once.
-    func hostSideFilesWork() async -> Bool {
+    /// `JobShell.canFollowNoLinks` for the jobs' folder, asked once; where it cannot, a warning
+    /// says so once (review 52: the fall back to the container was silent, and an image without
+    /// sh or GNU tar then fails the transfers).
+    func hostSideFilesWork(_ context: OperationContext) async -> Bool {
         if let known = hostSideFiles.withLock({ $0 }) { return known }
         let works = await JobShell.canFollowNoLinks(in: jobsRoot)
-        hostSideFiles.withLock { $0 = works }
+        let first = hostSideFiles.withLock { known in
+            defer { known = works }
+            return known == nil
+        }
+        if !works && first {
+            context.log(.warning, "oci executor: this machine cannot keep symbolic links in the jobs' folders from being followed "
+                + "(a mount namespace with nosymfollow: Linux 5.10, util-linux 2.36.1, and for a user who is not root user namespaces), "
+                + "so artifacts, caches and checkouts move through the container (podman exec): the image needs sh and tar, GNU tar to send files out")
+        }
         return works
     }
 

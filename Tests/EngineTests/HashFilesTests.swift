@@ -28,6 +28,11 @@ struct HashFilesTests {
         #expect(HashFiles.hash(["**/*.lock"], in: temp.path) == (try expected(temp.path, ["a/x.lock", "a-b/y.lock", "a.lock", "b/z.lock"])))
         #expect(HashFiles.hash(["b/**", "a/**"], in: temp.path) == (try expected(temp.path, ["b/z.lock", "a/x.lock"])))
         #expect(HashFiles.hash(["b/**", "a/**"], in: temp.path) != HashFiles.hash(["a/**", "b/**"], in: temp.path))
+        // The remote (ssh) reading of a tar stream gives the same (review 52: it sorted whole paths).
+        #expect(try hashedArchive(temp.path, ["a.lock", "a-b", "a", "b"], patterns: ["**/*.lock"]) == HashFiles.hash(["**/*.lock"], in: temp.path))
+        // A pattern's folder under a later pattern's is walked with it, in that one's order.
+        #expect(HashFiles.ordered(["a/x.lock", "a.lock", "b/z.lock"], patterns: ["b/**", "**/*.lock"], root: temp.path)
+            == ["a/x.lock", "a.lock", "b/z.lock"])
     }
 
     @Test("contained (a container's workspace): no file reached through a link is hashed, no device opened; not contained, a link to a file is followed as GitHub's hashFiles follows it")
@@ -95,14 +100,14 @@ struct HashFilesTests {
     }
 
     /// `TarFileHasher` over what GNU tar makes of a folder (the stream an ssh job's files get sends).
-    func hashedArchive(_ folder: String, _ members: [String]) throws -> String {
+    func hashedArchive(_ folder: String, _ members: [String], patterns: [String]? = nil) throws -> String {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let made = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/tar"),
                                   ["-c", "--format=pax", "-f", temp.path + "/a.tar", "-C", folder] + members)
         #expect(made.status == 0, "\(made.stderr)")
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: temp.path + "/a.tar")))
-        let hasher = TarFileHasher()
+        let hasher = patterns.map { patterns in TarFileHasher(order: { HashFiles.ordered($0, patterns: patterns, root: folder) }) } ?? TarFileHasher()
         var offset = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + 777)  // chunks that straddle headers

@@ -80,5 +80,8 @@ struct UploadSelectionTests {
         #expect(chosen("{manual}") == [])  // no comma: the braces are literal, as in minimatch
         #expect(chosen("log-[13]") == ["log-1", "log-3"])
         #expect((4000...4096).contains(NamePattern.expand(String(repeating: "{a,b}", count: 20)).count))  // 2^20 capped
+        // A range whose bounds overflow stays as written (it crashed the run: review 52).
+        #expect(!NamePattern.matches("x{-1..9223372036854775807}", "x-1"))
+        #expect(NamePattern.expand(String(repeating: "{a,b}", count: 300)).count == 1)  // too long to expand
     }
 }

@@ -523,6 +523,15 @@ int nxa_open_beneath(int dirfd, const char *path, int flags) {
     }
 }
 
+int nxa_open_beneath_links(int dirfd, const char *path, int flags) {
+    if (flags & O_CREAT) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct nxa_open_how how = {(uint64_t)(flags | O_CLOEXEC), 0, NXA_RESOLVE_BENEATH | NXA_RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, dirfd, path[0] == 0 ? "." : path, &how, sizeof how);
+}
+
 int nxa_copy_file(const char *from, const char *to) {
     int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (in < 0) return errno;

@@ -261,13 +261,15 @@ public enum FastFiles {
         return reopenRegular(handle)
     }
 
-    /// Whether `relative` is a folder below `base`, reached without a symbolic link on the way.
-    public static func isFolder(_ relative: String, beneath base: String) -> Bool {
+    /// Whether `relative` is a folder below `base`, links on the way followed only while they
+    /// stay below it (never to a folder of this machine outside: review 52); nil when that
+    /// cannot be told here (a link out, an absolute one a container reads otherwise, no openat2).
+    public static func isFolder(_ relative: String, beneath base: String) -> Bool? {
         let top = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard top >= 0 else { return false }
         defer { close(top) }
-        let handle = nxa_open_beneath(top, relative, NXA_O_PATH | O_DIRECTORY)
-        guard handle >= 0 else { return false }
+        let handle = nxa_open_beneath_links(top, relative, NXA_O_PATH | O_DIRECTORY)
+        guard handle >= 0 else { return errno == EXDEV || errno == ENOSYS || errno == EPERM ? nil : false }
         close(handle)
         return true
     }

@@ -85,7 +85,7 @@ final class JobHashing: Sendable {
                 // Every include is fetched; the patterns in order then decide (an exclude may be
                 // undone by a later include, which a files get's excludes cannot say).
                 let rules = HashPatterns(patterns, root: workspace)
-                let hasher = TarFileHasher(accept: { rules.matches($0) })
+                let hasher = TarFileHasher(accept: { rules.matches($0) }, order: { HashFiles.ordered($0, patterns: patterns, root: workspace) })
                 if rules.includes.isEmpty {
                     state.withLock { $0.known[patterns] = "" }
                     continue
@@ -119,8 +119,13 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
     /// Which files count (the patterns in order); the others arrive and are left out.
     private let accept: @Sendable (String) -> Bool
 
-    init(accept: @escaping @Sendable (String) -> Bool = { _ in true }) {
+    /// The files' order for the digest (hashFiles: GitHub's, as on this machine: review 52 found
+    /// the two orders apart); nil: byte order of the paths.
+    private let order: (@Sendable ([String]) -> [String])?
+
+    init(accept: @escaping @Sendable (String) -> Bool = { _ in true }, order: (@Sendable ([String]) -> [String])? = nil) {
         self.accept = accept
+        self.order = order
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -171,8 +176,14 @@ final class TarFileHasher: TreeSink, @unchecked Sendable {
         let counted = digests.filter { accept($0.0) }
         guard !counted.isEmpty else { return "" }
         var outer = SHA256()
-        for (_, digest) in counted.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {
-            outer.update(data: Data(digest))
+        if let order {
+            var byPath: [String: SHA256.Digest] = [:]
+            for (path, digest) in counted where byPath[path] == nil { byPath[path] = digest }
+            for path in order(Array(byPath.keys)) { if let digest = byPath[path] { outer.update(data: Data(digest)) } }
+        } else {
+            for (_, digest) in counted.sorted(by: { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }) {
+                outer.update(data: Data(digest))
+            }
         }
         return outer.finalize().map { String(format: "%02x", $0) }.joined()
     }

@@ -20,13 +20,14 @@ extension JobRunner {
         "actions/cache/save": ["path", "key", "enableCrossOsArchive", "upload-chunk-size", "backend"],
     ]
 
-    /// The inputs of the artifact actions (v4): the others are a warning, ignored, as GitHub's
+    /// The inputs of the artifact actions (v4 to v8's): the others are a warning, ignored, as GitHub's
     /// runner warns of an input an action does not declare. `retention-days`, `compression-level`,
     /// `github-token`, `repository` and `run-id` are checked or accepted and change nothing.
     static let artifactActionInputs: [String: Set<String>] = [
         "actions/upload-artifact": ["name", "path", "if-no-files-found", "retention-days", "compression-level", "overwrite",
-                                    "include-hidden-files"],
-        "actions/download-artifact": ["name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id"],
+                                    "include-hidden-files", "archive"],
+        "actions/download-artifact": ["name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id",
+                                      "skip-decompress", "digest-mismatch"],
     ]
 
     /// An input's name as the action declares it: GitHub matches `with:` keys to an action's
@@ -43,6 +44,14 @@ extension JobRunner {
         if known.contains(key) { return key }
         let folded = key.lowercased()
         return known.first { $0.lowercased() == folded } ?? key
+    }
+
+    /// The major version of `OWNER/REPO@vN[.…]`, nil for any other ref (a commit, a branch).
+    static func majorVersion(_ uses: String) -> Int? {
+        guard let at = uses.lastIndex(of: "@") else { return nil }
+        let ref = uses[uses.index(after: at)...]
+        guard ref.first == "v" || ref.first == "V" else { return nil }
+        return Int(ref.dropFirst().prefix { $0.isASCII && $0.isNumber })
     }
 
     /// `actions/checkout@v4` → "actions/checkout" (lower case; `\\` and repeated `/` read as
@@ -74,7 +83,8 @@ extension JobRunner {
                 if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
                 outputs = made
             case "actions/download-artifact":
-                let (lines, made) = try await downloadArtifacts(inputs, started: started, executor: executor)
+                let (lines, made) = try await downloadArtifacts(inputs, started: started, executor: executor,
+                                                                 singleIntoPath: Self.majorVersion(uses).map { $0 >= 5 } ?? false)
                 for line in lines {
                     reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
                 }

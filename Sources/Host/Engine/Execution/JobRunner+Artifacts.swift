@@ -102,14 +102,14 @@ extension JobRunner {
                               hint: "use warn (the default), error or ignore")
         }
         // upload-artifact's input helper fails the step on these (read with JavaScript's parseInt:
-        // leading digits count, `9x` is 9); the artifact is then not uploaded here.
+        // leading digits count, `9x` is 9) with setFailed, which does not stop it: the files are
+        // uploaded, then the step fails (review 52).
+        var invalid: EngineError?
         if let text = inputs["retention-days"], !text.isEmpty, Self.parseInt(text) == nil {
-            throw EngineError("upload-artifact: Invalid retention-days '\(text)'", hint: "a number of days, e.g. retention-days: 5")
+            invalid = EngineError("upload-artifact: Invalid retention-days '\(text)'", hint: "a number of days, e.g. retention-days: 5")
         }
-        if let text = inputs["compression-level"], !text.isEmpty {
-            guard let level = Self.parseInt(text), (0...9).contains(level) else {
-                throw EngineError("upload-artifact: Invalid compression-level '\(text)'. Valid values are 0-9", hint: "e.g. compression-level: 6 (the default)")
-            }
+        if let text = inputs["compression-level"], !text.isEmpty, Self.parseInt(text).map({ (0...9).contains($0) }) != true {
+            invalid = EngineError("upload-artifact: Invalid compression-level '\(text)'. Valid values are 0-9", hint: "e.g. compression-level: 6 (the default)")
         }
         var selection = try UploadSelection(path, artifact: artifact)
         // upload-artifact v4.4 and later leave out hidden files (a name starting with '.') unless asked.
@@ -152,6 +152,10 @@ extension JobRunner {
         }
         // Names and paths as text (a name holding a terminal escape is shown escaped: audit 51).
         let line = "uploaded artifact '\(DisplayText.escaped(artifact))': \(DisplayText.escaped(described)) (\(count) file\(count == 1 ? "" : "s"))"
+        if let invalid {
+            reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
+            throw invalid
+        }
         return (line, ["artifact-id": .string(String(ArtifactStore.id(of: artifact))), "artifact-digest": .string(digest),
                        "artifact-url": .string("")])
     }
@@ -162,7 +166,10 @@ extension JobRunner {
     /// `artifact-ids` (download-artifact 4.2): the artifacts with those ids (`ArtifactStore.id(of:)`,
     /// the `artifact-id` output of their upload), each under `path/NAME`. The output
     /// `download-path` is where they went, as the job sees it.
-    func downloadArtifacts(_ inputs: [String: String], started: JobStarted, executor: any Executor) async throws
+    /// - Parameter singleIntoPath: download-artifact v5 and later put a single artifact chosen by
+    ///   `artifact-ids` or `pattern` (or the only one there is) into `path` itself, as by name;
+    ///   v4 (and a ref that is not `vN`) into `path/NAME` (review 52).
+    func downloadArtifacts(_ inputs: [String: String], started: JobStarted, executor: any Executor, singleIntoPath: Bool = false) async throws
         -> (lines: [String], outputs: [String: ExpressionValue]) {
         let path = inputs["path"].flatMap { $0.isEmpty ? nil : $0 }
         let relative = try path.map { try ArtifactStore.relative($0, artifact: inputs["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "*", role: "path") } ?? ""
@@ -188,7 +195,8 @@ extension JobRunner {
                 reporter.report(.message(job: planned.key, level: .warning,
                                          text: "Could not find the following artifact IDs: \(missing.map(String.init).joined(separator: ", "))"))
             }
-            return (try await download(chosen, path: path, merge: inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false,
+            let merge = inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false
+            return (try await download(chosen, path: path, merge: merge || (singleIntoPath && chosen.count == 1),
                                        started: started, executor: executor), downloadPath)
         }
         if let name = inputs["name"], !name.isEmpty {
@@ -209,7 +217,8 @@ extension JobRunner {
         guard !chosen.isEmpty else {
             return (["no artifacts\(pattern.map { " match '\($0)'" } ?? " to download")"], downloadPath)
         }
-        return (try await download(chosen, path: path, merge: merge, started: started, executor: executor), downloadPath)
+        return (try await download(chosen, path: path, merge: merge || (singleIntoPath && chosen.count == 1), started: started, executor: executor),
+                downloadPath)
     }
 
     /// Each of `chosen` into `path/NAME`, or all into `path` with `merge`.
@@ -241,6 +250,8 @@ enum NamePattern {
     /// Brace expansion, at most `limit` patterns (the rest are left out): `a{b,c}d` is `abd`
     /// and `acd`, `{1..3}` is 1, 2, 3; braces without a comma or a range stay as written.
     static func expand(_ pattern: String, limit: Int = 4096) -> [String] {
+        // A long pattern is not expanded (each of up to `limit` copies would be as long).
+        guard pattern.utf8.count <= 1024 else { return [pattern] }
         var results: [String] = []
         var pending = [pattern]
         while let next = pending.popLast() {
@@ -295,7 +306,9 @@ enum NamePattern {
     static func range(_ text: String) -> [String]? {
         let bounds = text.components(separatedBy: "..")
         guard bounds.count == 2 else { return nil }
-        if let from = Int(bounds[0]), let to = Int(bounds[1]), abs(to - from) < 1000 {
+        // (Bounds checked before any arithmetic: `{-1..9223372036854775807}` overflowed, review 52.)
+        if let from = Int(bounds[0]), let to = Int(bounds[1]), (-1_000_000...1_000_000).contains(from),
+           (-1_000_000...1_000_000).contains(to), abs(to - from) < 1000 {
             return Array(from <= to ? Array(from...to) : Array((to...from).reversed())).map(String.init)
         }
         if bounds[0].count == 1, bounds[1].count == 1, let from = bounds[0].unicodeScalars.first?.value,

@@ -422,9 +422,10 @@ struct JobRunner: Sendable {
             if case .bool(let flag) = value { return flag }
             let at = expression.location(ofOffset: 0).map { "\($0): " } ?? ""
             let shown = redactor.redact(value.gitHubText)
-            reporter.report(.message(job: planned.key, level: .error,
+            // A warning: it is read before the step runs, which may not fail (review 52).
+            reporter.report(.message(job: planned.key, level: .warning,
                                      text: "\(at)'continue-on-error': Unexpected value '\(DisplayText.escaped(shown))': it must be a boolean "
-                                        + "(true or false, not text); the failure is not allowed. Hint: fromJSON(…) reads 'true' or 'false' as a boolean"))
+                                        + "(true or false, not text); a failure is not allowed. Hint: fromJSON(…) reads 'true' or 'false' as a boolean"))
             return false
         } catch {
             let at = expression.location(ofOffset: error.offset).map { "\($0): " } ?? ""

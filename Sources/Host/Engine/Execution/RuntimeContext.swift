@@ -80,16 +80,18 @@ enum HashFiles {
 
     /// `files` in the order GitHub's hashFiles reads them (audit 52: the same files in another
     /// order gave another hash): each include pattern's search path (its part before the first
-    /// wildcard) in turn, one under an earlier one's not walked again, the files under it depth
+    /// wildcard) in turn, one under another's not walked on its own, the files under it depth
     /// first with names in byte order (Node's sorted readdir): `a/x`, `a-b/y`, `a.lock`, where a
     /// sort of whole paths puts `a-b/y` first. A file two search paths reach counts once.
     static func ordered(_ files: [String], patterns: [String], root: String) -> [String] {
-        var searchPaths: [String] = []
+        var all: [String] = []
         for pattern in HashPatterns(patterns, root: root).includes {
             let path = pattern.split(separator: "/").prefix { !$0.contains(where: { "*?[".contains($0) }) }.joined(separator: "/")
-            if searchPaths.contains(where: { $0.isEmpty || path == $0 || path.hasPrefix($0 + "/") }) { continue }
-            searchPaths.append(path)
+            if !all.contains(path) { all.append(path) }
         }
+        // A folder under another pattern's, earlier or later, is not walked on its own (@actions/
+        // glob's getSearchPaths; review 52: only earlier ones were looked at).
+        let searchPaths = all.filter { path in !all.contains { $0 != path && ($0.isEmpty || path.hasPrefix($0 + "/")) } }
         let keyed = files.map { ($0, $0.split(separator: "/").map { Array($0.utf8) }) }
             .sorted { $0.1.lexicographicallyPrecedes($1.1) { $0.lexicographicallyPrecedes($1) } }
             .map(\.0)

@@ -164,7 +164,8 @@ struct ExpressionJSONReader {
         case UInt8(ascii: "n"): try readKeyword("null"); return .null
         case UInt8(ascii: "N") where lenient: try readKeyword("NaN"); return .number(.nan)
         case UInt8(ascii: "I") where lenient: try readKeyword("Infinity"); return .number(.infinity)
-        case UInt8(ascii: "u") where lenient: try readKeyword("undefined"); return .null
+        // Newtonsoft's Undefined token, which GitHub's context data turns into "" (review 52).
+        case UInt8(ascii: "u") where lenient: try readKeyword("undefined"); return .string("")
         case UInt8(ascii: "-") where lenient && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
             index += 1
             try readKeyword("Infinity")

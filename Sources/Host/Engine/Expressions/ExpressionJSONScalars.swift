@@ -136,10 +136,7 @@ extension ExpressionJSONReader {
     private mutating func readRadixNumber() -> Double? {
         // Only when the first character is `0` (Newtonsoft's nonBase10): `-017` is decimal, `-0x1F`
         // no number (audit 52).
-        let cursor0 = index
-        guard cursor0 < bytes.count, bytes[cursor0] != UInt8(ascii: "-") else { return nil }
-        var cursor = cursor0
-        let negative = false
+        var cursor = index
         guard cursor + 1 < bytes.count, bytes[cursor] == UInt8(ascii: "0") else { return nil }
         let next = bytes[cursor + 1]
         let radix: Int
@@ -158,7 +155,7 @@ extension ExpressionJSONReader {
             return nil
         }
         index = cursor
-        return Double(negative ? -magnitude : magnitude)
+        return Double(magnitude)
     }
 
     func jsonFailure(_ message: String) -> ExpressionError {

@@ -34,7 +34,7 @@ struct ExpressionParser {
         // GitHub's limit counts UTF-16 code units (.NET's String.Length), not bytes, of the
         // expression trimmed (TemplateReader.ParseExpression trims first; audit 52).
         if range.count > Expression.maxLength,
-           case let length = String(decoding: bytes[range], as: UTF8.self).trimmingCharacters(in: .whitespaces).utf16.count,
+           case let length = String(decoding: bytes[range], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf16.count,
            length > Expression.maxLength {
             throw ExpressionError(
                 message: "expression is too long: \(length) characters (UTF-16 code units), the limit is \(Expression.maxLength)",

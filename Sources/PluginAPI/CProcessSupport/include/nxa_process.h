@@ -129,6 +129,11 @@ int nxa_spread_subfolders(const char *path);
  * ENOTDIR, EINVAL for O_CREAT. */
 int nxa_open_beneath(int dirfd, const char *path, int flags);
 
+/* As nxa_open_beneath, but a link on the way is followed while it stays below `dirfd` (openat2
+ * with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): EXDEV for one that leads out (an absolute link
+ * too), ENOSYS where the kernel has no openat2. */
+int nxa_open_beneath_links(int dirfd, const char *path, int flags);
+
 /* Copy the regular file `from` to the new file `to` (created exclusively, same permission bits,
  * links not followed): a copy-on-write clone where the file system can (FICLONE), else an
  * in-kernel copy (copy_file_range), else reads and writes. Returns 0 or an errno value; a
