@@ -68,9 +68,10 @@ extension OCIExecutor: ExecutorFiles {
     func hostSideFilesWork(_ context: OperationContext) async -> Bool {
         if let known = hostSideFiles.withLock({ $0 }) { return known }
         let works = await JobShell.canFollowNoLinks(in: jobsRoot)
-        let first = hostSideFiles.withLock { known in
-            defer { known = works }
-            return known == nil
+        let first = hostSideFiles.withLock { known -> Bool in
+            let unknown = known == nil
+            known = works
+            return unknown
         }
         if !works && first {
             context.log(.warning, "oci executor: this machine cannot keep symbolic links in the jobs' folders from being followed "

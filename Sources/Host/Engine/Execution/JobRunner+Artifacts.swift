@@ -24,8 +24,7 @@ struct UploadSelection: Equatable {
             patterns.append((excluded ? "!" : "") + (relative.isEmpty ? "**" : relative))
             if !excluded {
                 written.append(text)
-                let parts = relative.split(separator: "/")
-                searchPaths.append(parts.prefix { !$0.contains(where: { "*?[".contains($0) }) }.joined(separator: "/"))
+                searchPaths.append(HashFiles.searchPath(of: relative))
             }
         }
         guard !searchPaths.isEmpty else {
@@ -196,8 +195,8 @@ extension JobRunner {
                                          text: "Could not find the following artifact IDs: \(missing.map(String.init).joined(separator: ", "))"))
             }
             let merge = inputs["merge-multiple"].map { $0.lowercased() == "true" } ?? false
-            return (try await download(chosen, path: path, merge: merge || (singleIntoPath && chosen.count == 1),
-                                       started: started, executor: executor), downloadPath)
+            return (try await download(chosen, path: path, merge: merge, singleIntoPath: singleIntoPath, started: started, executor: executor),
+                    downloadPath)
         }
         if let name = inputs["name"], !name.isEmpty {
             guard try artifacts.names().contains(name) || FileManager.default.fileExists(atPath: artifacts.folder(name)) else {
@@ -217,12 +216,15 @@ extension JobRunner {
         guard !chosen.isEmpty else {
             return (["no artifacts\(pattern.map { " match '\($0)'" } ?? " to download")"], downloadPath)
         }
-        return (try await download(chosen, path: path, merge: merge || (singleIntoPath && chosen.count == 1), started: started, executor: executor),
+        return (try await download(chosen, path: path, merge: merge, singleIntoPath: singleIntoPath, started: started, executor: executor),
                 downloadPath)
     }
 
-    /// Each of `chosen` into `path/NAME`, or all into `path` with `merge`.
-    private func download(_ chosen: [String], path: String?, merge: Bool, started: JobStarted, executor: any Executor) async throws -> [String] {
+    /// Each of `chosen` into `path/NAME`, or all into `path` with `merge` (or when it is the only
+    /// one and `singleIntoPath`).
+    private func download(_ chosen: [String], path: String?, merge: Bool, singleIntoPath: Bool, started: JobStarted,
+                          executor: any Executor) async throws -> [String] {
+        let merge = merge || (singleIntoPath && chosen.count == 1)
         var lines: [String] = []
         for name in chosen {
             let under = merge ? path : path.map { $0 + "/" + name } ?? name

@@ -86,7 +86,7 @@ enum HashFiles {
     static func ordered(_ files: [String], patterns: [String], root: String) -> [String] {
         var all: [String] = []
         for pattern in HashPatterns(patterns, root: root).includes {
-            let path = pattern.split(separator: "/").prefix { !$0.contains(where: { "*?[".contains($0) }) }.joined(separator: "/")
+            let path = searchPath(of: pattern)
             if !all.contains(path) { all.append(path) }
         }
         // A folder under another pattern's, earlier or later, is not walked on its own (@actions/
@@ -104,6 +104,11 @@ enum HashFiles {
         }
         for file in keyed where emitted.insert(file).inserted { result.append(file) }
         return result
+    }
+
+    /// A glob's search path: its parts before the first one with a wildcard (`out/**/app*` → `out`).
+    static func searchPath(of pattern: String) -> String {
+        pattern.split(separator: "/").prefix { !CachePaths.isGlob($0) }.joined(separator: "/")
     }
 
     /// Relative paths of regular files under `root` that match, sorted.
@@ -203,10 +208,6 @@ public enum FileDigest {
     /// The digest of what the open file `fd` holds from where it is (closed here).
     static func sha256(of fd: Int32) -> Data? {
         defer { close(fd) }
-        return digest(fd)
-    }
-
-    private static func digest(_ fd: Int32) -> Data? {
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

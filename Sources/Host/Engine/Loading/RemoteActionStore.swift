@@ -31,7 +31,7 @@ public final class RemoteActionStore: Sendable {
     /// What this run resolved, by `RemoteActionReference.treeKey`: every use of one ref in a run is the same commit.
     private let resolved = Mutex<[String: Result<Fetched, EngineError>]>([:])
     /// Whether each ref asked for is within `maxReferences`, by `treeKey`.
-    private let admitted = Mutex<[String: Bool]>([:])
+    private let admitted = Mutex<(decided: [String: Bool], count: Int)>(([:], 0))
     /// References whose fetch failed, for `removeEmptyFolders`.
     private let failed = Mutex<[RemoteActionReference]>([])
     /// How long a kept tree that no run used stays: `NIXACTIONS_ACTIONS_KEEP_DAYS`, else 30 days.
@@ -151,9 +151,10 @@ public final class RemoteActionStore: Sendable {
         if let known = resolved.withLock({ $0[reference.treeKey] }) { return try known.get() }
         // Decided once per ref, under one lock: `prefetch` asks from several threads at once.
         let allowed = admitted.withLock { admitted in
-            if let decided = admitted[reference.treeKey] { return decided }
-            let room = admitted.values.lazy.filter { $0 }.count < maxReferences
-            admitted[reference.treeKey] = room
+            if let decided = admitted.decided[reference.treeKey] { return decided }
+            let room = admitted.count < maxReferences
+            admitted.decided[reference.treeKey] = room
+            if room { admitted.count += 1 }
             return room
         }
         if !allowed {
