@@ -136,6 +136,31 @@ struct GuaranteeTests {
         #expect(text.contains("[onCancel] cancelled-ran"))
     }
 
+    @Test("a secret provider no plugin provides: validate warns (once per id) with a did-you-mean, run refuses it with exit 2")
+    func unknownSecretProvider() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            secrets:
+              - { provider: fiel, file: x.env }
+            jobs:
+              a:
+                secrets:
+                  - { provider: fiel, file: y.env }
+                  - { provider: nowhere, file: z.env }
+                steps: [ { run: echo a-ran } ]
+            """)
+        let validate = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stderr.contains("wf.yml:2:5: warning: no secret provider 'fiel' was found on this machine; 'run' here refuses the workflow\n  in workflow 'wf'\n  hint: did you mean 'file'?"), "\(validate.stderr)")
+        #expect(validate.stderr.components(separatedBy: "no secret provider 'fiel'").count == 2, "once: \(validate.stderr)")
+        #expect(validate.stderr.contains("warning: no secret provider 'nowhere' was found on this machine"), "\(validate.stderr)")
+        let run = try await nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("no secret provider 'fiel' was found"), "\(run.stderr)")
+        #expect(!run.stdout.contains("a-ran"))
+    }
+
     @Test("an executor no plugin provides: validate warns, run refuses before any job starts, with a did-you-mean")
     func unknownExecutor() async throws {
         let temp = try TemporaryDirectory()

@@ -39,6 +39,31 @@ struct ValidateCommandTests {
         #expect(!result.stderr.contains("Fatal error"))
     }
 
+    @Test("every error in 74 malformed workflows (Tests/Fixtures/hinted) is placed FILE:LINE:COLUMN and has a hint; no hint is empty")
+    func everyErrorHasAHint() async throws {
+        let folder = packageDirectory.path + "/Tests/Fixtures/hinted"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yml") }.sorted()
+        #expect(files.count == 74)
+        let result = try await nixactions(["validate"] + files, in: folder)
+        #expect(result.status == 2)
+        #expect(!result.stderr.contains("Fatal error"))
+        // Diagnostics: a `FILE:LINE:COLUMN: error: …` line, then its indented lines (`  in …`, `  hint: …`).
+        var blocks: [[Substring]] = []
+        for line in result.stderr.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(" ") { if !blocks.isEmpty { blocks[blocks.count - 1].append(line) } } else { blocks.append([line]) }
+        }
+        let diagnostics = blocks.filter { $0[0].contains(": error: ") || $0[0].contains(": warning: ") }
+        let errors = diagnostics.filter { $0[0].contains(": error: ") }
+        #expect(errors.count >= 90, "\(errors.count)")
+        for block in diagnostics {
+            let head = block[0].split(separator: ":", maxSplits: 3)
+            #expect(head.count == 4 && files.contains(String(head[0])) && (Int(head[1]) ?? 0) >= 1 && (Int(head[2]) ?? 0) >= 1, "\(block[0])")
+            let hints = block.filter { $0.hasPrefix("  hint: ") }
+            #expect(hints.allSatisfy { !$0.dropFirst(8).trimmingCharacters(in: .whitespaces).isEmpty }, "an empty hint: \(block.joined(separator: "\n"))")
+            if block[0].contains(": error: ") { #expect(hints.count == 1, "no hint: \(block.joined(separator: "\n"))") }
+        }
+    }
+
     static var githubValidFixtures: [String] {
         let folder = packageDirectory.appendingPathComponent("Tests/Fixtures/github-valid").path
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted()

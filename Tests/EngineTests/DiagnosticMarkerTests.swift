@@ -49,6 +49,42 @@ struct DiagnosticMarkerTests {
         #expect(input.diagnostics().first?.hasPrefix("5:6 error: invalid YAML:") == true || input.diagnostics().first?.contains("invalid YAML") == true)
     }
 
+    @Test("a control character is shown where it is and named, after CRLF and wide characters too (audit 53: always 1:1)")
+    func controlCharacter() {
+        for (text, place, name) in [("jobs:\n  a:\n    steps:\n      - run: echo é \u{07}bell\n", "4:21", "U+0007"),
+                                    ("jobs:\r\n  a:\r\n    steps:\r\n      - run: 'ü\u{301} \u{01}'\r\n", "4:18", "U+0001"),
+                                    ("jobs:\r  a:\r    x: \u{1F}\r", "3:8", "U+001F"),
+                                    ("name: 😀 \u{0}\njobs: {}\n", "1:9", "U+0000")] {
+            let diagnostics = WorkflowLoader.load(yaml: text, file: "wf.yml").diagnostics
+            #expect(diagnostics.map { "\($0.location.map { "\($0.line):\($0.column)" } ?? "") \($0.message)" }
+                == ["\(place) invalid YAML: control characters are not allowed (\(name))"], "\(diagnostics)")
+            #expect(diagnostics.first?.hint?.hasPrefix("remove it, or write it as an escape") == true)
+        }
+    }
+
+    @Test("an empty entry of matrix.include or matrix.exclude is an error, as on GitHub (audit 53: an empty exclude removed every combination)")
+    func emptyMatrixEntries() {
+        let input = Marked("""
+            jobs:
+              a:
+                strategy:
+                  matrix:
+                    os: [linux]
+                    include: [ 1️⃣{} ]
+                    exclude:
+                      - 2️⃣{}
+                steps: [ { run: x } ]
+              b:
+                strategy:
+                  matrix:
+                    os: ${{ fromJSON('["x"]') }}
+                    exclude: [ 3️⃣{} ]
+                steps: [ { run: x } ]
+            """)
+        #expect(input.diagnostics() == ["1️⃣ error: an entry of matrix.include is empty", "2️⃣ error: an entry of matrix.exclude is empty",
+                                        "3️⃣ error: an entry of matrix.exclude is empty"], "\(input.diagnostics())")
+    }
+
     @Test("wrong types")
     func wrongTypes() {
         let input = Marked("""
@@ -153,7 +189,9 @@ struct DiagnosticMarkerTests {
                   - run: w
                     timeout-minutes: 5️⃣.nan
                   - run: v
-                    timeout-minutes: 6️⃣16666665
+                    timeout-minutes: 6️⃣16666666
+                  - run: t
+                    timeout-minutes: 8️⃣16666667
                   - run: u
                     timeout: 7️⃣11574d
             """)
@@ -163,10 +201,11 @@ struct DiagnosticMarkerTests {
         #expect(diagnostics.contains("3️⃣ error: timeout must be more than 0, found '0s'"), "\(diagnostics)")
         #expect(diagnostics.contains("4️⃣ error: timeout-minutes must be more than 0, found '-5'"), "\(diagnostics)")
         #expect(diagnostics.contains("5️⃣ error: timeout-minutes must be a positive number, found '.nan'"), "\(diagnostics)")
+        #expect(diagnostics.contains("8️⃣ error: timeout-minutes is too long, found '16666667'"), "\(diagnostics)")
         // The longest accepted: just under 1e9 seconds.
         #expect(!diagnostics.contains { $0.hasPrefix("6️⃣") || $0.hasPrefix("7️⃣") }, "\(diagnostics)")
         #expect(input.hints().contains("at most 11574d1h46m39s (about 31 years)"), "\(input.hints())")
-        #expect(input.hints().contains("at most 16666665 minutes (about 31 years); leave the key out for the default"), "\(input.hints())")
+        #expect(input.hints().contains("at most 16666666 minutes (about 31 years); leave the key out for the default"), "\(input.hints())")
     }
 
     @Test("expression syntax errors point inside the expression")

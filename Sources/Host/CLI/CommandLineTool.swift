@@ -122,7 +122,7 @@ func standardError(_ text: String) {
 struct NixActions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nixactions",
-        abstract: "Run GitHub-Actions-shaped workflows locally, in containers, over SSH or on a cluster.",
+        abstract: "Run GitHub-Actions-shaped workflows locally, in containers or over SSH (a host or a pool of hosts).",
         discussion: "Exit status: 0 success, 1 a job failed, 2 invalid workflow or usage, 130 cancelled.",
         version: "0.1.0",
         subcommands: [RunCommand.self, ValidateCommand.self, ListCommand.self, GraphCommand.self, PluginsCommand.self, CacheCommand.self, SuperviseCommand.self]

@@ -41,6 +41,18 @@ struct ValidateCommand: AsyncParsableCommand {
     /// here `run` refuses such an executor before any job starts, and runs without such a cache.
     static func missingPlugins(_ workflow: Workflow, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
         var warnings: [Diagnostic] = []
+        // Secret providers, each id once (audit 53: validate passed what run refused).
+        var providers: Set<String> = []
+        func checkProviders(_ specs: [SecretSpec], context: String) {
+            for spec in specs {
+                guard case .provider(let id, _) = spec.source, providers.insert(id).inserted,
+                      let problem = plugins.value.missingSecretProvider(id) else { continue }
+                warnings.append(Diagnostic(.warning, "\(problem.message) on this machine; 'run' here refuses the workflow",
+                                           at: spec.location, context: context, hint: problem.hint))
+            }
+        }
+        checkProviders(workflow.secrets, context: "workflow '\(workflow.name)'")
+        for job in workflow.jobs { checkProviders(job.secrets, context: "workflow '\(workflow.name)' › job '\(job.id)'") }
         for job in workflow.jobs {
             let context = "workflow '\(workflow.name)' › job '\(job.id)'"
             if job.explicitExecutor, let problem = plugins.value.missingExecutor(job.executor.pluginID) {

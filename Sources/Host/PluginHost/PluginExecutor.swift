@@ -285,6 +285,9 @@ public struct PluginRegistry: ExecutorProvider {
 extension PluginRegistry: SecretProviderSource {
     public var secretProviderIDs: [String] { secrets.providerIDs }
 
+    /// The error `run` gives for a provider id no plugin provides; nil when one does.
+    public func missingSecretProvider(_ id: String) -> EngineError? { secrets.missing(id) }
+
     public func resolveSecrets(
         _ entry: SecretsEntry, configuration: SecretsConfiguration,
         deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool

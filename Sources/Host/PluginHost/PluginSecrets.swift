@@ -26,15 +26,22 @@ final class PluginSecrets: @unchecked Sendable {
 
     var providerIDs: [String] { plugins.all().loaded.filter { $0.interfaces.contains(secretsInterfaceV1) }.map(\.id) }
 
+    /// The error for a provider id no plugin provides; nil when one does (loads only the file
+    /// named for the id, and all of them only to say which exist).
+    func missing(_ id: String) -> EngineError? {
+        guard plugins.plugin(id, providing: secretsInterfaceV1) == nil else { return nil }
+        let known = providerIDs
+        return EngineError(
+            "no secret provider '\(id)' was found",
+            hint: didYouMean(id, in: known).map { "did you mean '\($0)'?" }
+                ?? (known.isEmpty ? "no secret provider plugins are installed" : "available: \(known.joined(separator: ", "))"))
+    }
+
     func instance(_ id: String, configuration: SecretsConfiguration) throws -> Instance {
         try instances.withLock { instances in
             if let known = instances[id] { return known }
             guard let plugin = plugins.plugin(id, providing: secretsInterfaceV1) else {
-                let known = providerIDs
-                throw EngineError(
-                    "no secret provider '\(id)' was found",
-                    hint: didYouMean(id, in: known).map { "did you mean '\($0)'?" }
-                        ?? (known.isEmpty ? "no secret provider plugins are installed" : "available: \(known.joined(separator: ", "))"))
+                throw missing(id) ?? EngineError("no secret provider '\(id)' was found")
             }
             guard let table = try plugin.table(secretsInterfaceV1, as: nxa_secrets_v1.self, what: "a secrets table",
                                                optional: [MemoryLayout<nxa_secrets_v1>.offset(of: \.cancel)]) else {

@@ -196,4 +196,27 @@ struct DocumentedCLIScenarios {
             #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
     }
+
+    @Test("graph: the workflow, the ascii and the mermaid output docs/cli.md shows are what the binary prints")
+    func graphAsDocumented() async throws {
+        let page = try String(contentsOfFile: packageDirectory.path + "/docs/cli.md", encoding: .utf8)
+        // The fenced blocks after the example's heading: the workflow, then ascii, then mermaid.
+        let section = try #require(page.range(of: "For example, for this workflow:")).upperBound
+        var blocks: [String] = []
+        var rest = page[section...]
+        while blocks.count < 3, let open = rest.range(of: "```") {
+            let body = rest[open.upperBound...].drop { $0 != "\n" }.dropFirst()
+            let close = try #require(body.range(of: "```"))
+            blocks.append(String(body[..<close.lowerBound]))
+            rest = body[close.upperBound...]
+        }
+        #expect(blocks.count == 3)
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("ci.yml", blocks[0])
+        let ascii = try await nixactions(["graph", "ci.yml"], in: temp.path)
+        #expect(ascii.status == 0 && ascii.stdout == blocks[1], "\(ascii.stdout)\n---\n\(blocks[1])")
+        let mermaid = try await nixactions(["graph", "ci.yml", "--format", "mermaid"], in: temp.path)
+        #expect(mermaid.status == 0 && mermaid.stdout == blocks[2], "\(mermaid.stdout)\n---\n\(blocks[2])")
+    }
 }

@@ -217,13 +217,14 @@ struct ExpressionLexer {
         }
     }
 
-    private static func hint(forIllegal lexeme: String) -> String? {
+    private static func hint(forIllegal lexeme: String) -> String {
         if lexeme.hasPrefix("\"") { return "string literals use single quotes, e.g. 'text'" }
         if lexeme.hasPrefix("${{") || lexeme.hasPrefix("}}") {
             return "'${{' and '}}' delimit an expression in a template and cannot appear inside one"
         }
         if lexeme.hasPrefix("'") { return "a string literal cannot be directly followed by other characters" }
         if lexeme.contains("*") { return "'*' is only allowed as an object filter, as in 'a.*.b' or 'a[*]'" }
-        return nil
+        if lexeme.hasPrefix("{") { return "'{' means nothing in an expression: write it inside a string ('{0}' in format), or outside ${{ }}" }
+        return "an expression holds contexts (github.sha), literals ('text', 1, true), operators and functions; docs/expressions.md"
     }
 }

@@ -42,7 +42,8 @@ struct ExpressionParser {
         }
         var parser = try ExpressionParser(source: source, bytes: bytes, range: range)
         if case .end = parser.current.kind {
-            throw ExpressionError(message: "expected an expression", offset: parser.current.offset, source: source)
+            throw ExpressionError(message: "expected an expression", offset: parser.current.offset, source: source,
+                                  hint: "write an expression between '${{' and '}}', e.g. ${{ github.sha }}, or remove them")
         }
         let root = try parser.expression()
         if case .end = parser.current.kind { return root }

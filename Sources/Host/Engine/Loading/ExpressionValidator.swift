@@ -409,7 +409,8 @@ struct ExpressionValidator {
                 diagnostics.warning(
                     "needs.\(first) \(what): job '\(job.id)' does not need '\(first)'; it is empty", at: at, context: place.context,
                     hint: exists ? "add '\(first)' to the needs of '\(job.id)'"
-                        : didYouMean(first, in: job.needs.map(\.value)).map { "did you mean '\($0)'?" } ?? "it needs: \(job.needs.map(\.value).joined(separator: ", "))")
+                        : didYouMean(first, in: job.needs.map(\.value)).map { "did you mean '\($0)'?" } ?? (job.needs.isEmpty ? "it needs no job; a job reads only the outputs of jobs it needs"
+                            : "it needs: \(job.needs.map(\.value).joined(separator: ", "))"))
                 return
             }
             guard reference.path.count > 1 else { return }

@@ -119,7 +119,7 @@ extension NodeReader {
             if let minutes = number, minutes > 0 {
                 diagnostics.error(
                     "timeout-minutes is too long, found \(describe(node))", at: at, context: context,
-                    hint: "at most \(Int(DurationParser.maximumSeconds / 60) - 1) minutes (about 31 years); leave the key out for the default")
+                    hint: "at most \(Int((DurationParser.maximumSeconds / 60).rounded(.up)) - 1) minutes (about 31 years); leave the key out for the default")
             } else if let minutes = number, !minutes.isNaN {
                 diagnostics.error(
                     "timeout-minutes must be more than 0, found \(describe(node))", at: at, context: context,
@@ -205,7 +205,7 @@ extension NodeReader {
         if case .scalar = node, let value = node.int, range.contains(value) { return value }
         diagnostics.error(
             "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))",
-            at: location(node), context: context)
+            at: location(node), context: context, hint: "write the number without quotes or a fraction")
         return nil
     }
 
@@ -247,7 +247,8 @@ extension NodeReader {
                     if let number = Int32(code.value), (1...255).contains(number) {
                         parsed.append(number)
                     } else {
-                        diagnostics.error("exit code '\(code.value)' must be a number from 1 to 255", at: code.location, context: context)
+                        diagnostics.error("exit code '\(code.value)' must be a number from 1 to 255", at: code.location, context: context,
+                                          hint: "a process exits with 0 to 255, 0 being success; e.g. on-exit-codes: [1, 75]")
                     }
                 }
                 policy.onExitCodes = parsed
@@ -289,7 +290,8 @@ extension NodeReader {
                 }
                 reference.options = options
             } else {
-                diagnostics.error("executor.with must be a mapping", at: location(value), context: context)
+                diagnostics.error("executor.with must be a mapping", at: location(value), context: context,
+                                  hint: "the plugin's options as 'name: value' lines indented below 'with:'")
             }
         }
         if reference.pluginID.isEmpty {

@@ -17,6 +17,16 @@ extension NodeReader {
 
     /// `strategy: { matrix, fail-fast, max-parallel }`; each may hold `${{ }}`, or the whole
     /// strategy may be one (GitHub evaluates the strategy with github, needs, vars and inputs).
+    /// `include: [ {} ]` or `exclude: [ {} ]`: GitHub refuses both ("Matrix include mapping does
+    /// not contain any values", "Matrix exclude filter must not be empty"); an empty exclude
+    /// removed every combination here (audit 53).
+    mutating func emptyEntry(_ entry: Node, key: String, context: String?) {
+        diagnostics.error(
+            "an entry of matrix.\(key) is empty", at: location(entry), context: context,
+            hint: key == "include" ? "give it the values to add, e.g. - { os: windows, node: 20 }"
+                : "name the values of the combinations to remove, e.g. - { os: windows }")
+    }
+
     mutating func strategy(_ node: Node, context: String?) -> Strategy? {
         // The whole strategy from one expression (GitHub's schema allows it): evaluated when the
         // job's instances are made, after its needs when it reads them.
@@ -102,12 +112,17 @@ extension NodeReader {
             switch key {
             case "include", "exclude":
                 guard case .sequence(let entries) = value else {
-                    diagnostics.error("matrix.\(key) must be a list of mappings", at: location(value), context: context)
+                    diagnostics.error("matrix.\(key) must be a list of mappings", at: location(value), context: context,
+                                      hint: "e.g. \(key): [ { os: linux, arch: arm64 } ]")
                     continue
                 }
                 var combos: [[(key: String, value: ExpressionValue)]] = []
                 for entry in entries {
                     guard let entryPairs = mapping(entry, what: "each entry of matrix.\(key)", context: context) else { continue }
+                    if entryPairs.isEmpty {
+                        emptyEntry(entry, key: key, context: context)
+                        continue
+                    }
                     combos.append(entryPairs.map { ($0.key, expressionValue($0.value)) })
                     if key == "exclude" { excludeKeys += entryPairs.map { ($0.key, $0.keyNode) } }
                 }
@@ -120,7 +135,8 @@ extension NodeReader {
                     continue
                 }
                 if values.isEmpty {
-                    diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context)
+                    diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context,
+                                      hint: "give it at least one value, or remove it (an empty dimension leaves no job to run)")
                     continue
                 }
                 literal.dimensions.append((key, values.map(expressionValue)))
@@ -134,7 +150,8 @@ extension NodeReader {
         for (key, keyNode) in excludeKeys where !foldedKeys.contains(key.lowercased()) && named.insert(key).inserted {
             diagnostics.error(
                 "matrix.exclude names '\(key)', which is not a matrix dimension", at: location(keyNode), context: context,
-                hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" } ?? "dimensions here: \(dimensionKeys.joined(separator: ", "))")
+                hint: didYouMean(key, in: dimensionKeys).map { "did you mean '\($0)'?" } ?? (dimensionKeys.isEmpty ? "the matrix has no dimension of its own (a list of values) for exclude to remove from"
+                    : "dimensions here: \(dimensionKeys.joined(separator: ", "))"))
         }
         // One root cause, one error: a dimension that was refused is not also "no dimensions".
         if diagnostics.diagnostics.count > errorsBefore { return nil }
@@ -167,6 +184,11 @@ extension NodeReader {
                             valid = false
                             continue
                         }
+                        if entryPairs.isEmpty {
+                            emptyEntry(entry, key: key, context: context)
+                            valid = false
+                            continue
+                        }
                         if key == "include" { for pair in entryPairs where !(deferred.knownKeys?.contains(pair.key) ?? true) { deferred.knownKeys?.append(pair.key) } }
                     }
                     if key == "include", entries.contains(where: Self.hasExpression) { deferred.knownKeys = nil }
@@ -184,7 +206,8 @@ extension NodeReader {
                         continue
                     }
                     if values.isEmpty {
-                        diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context)
+                        diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context,
+                                          hint: "give it at least one value, or remove it (an empty dimension leaves no job to run)")
                         valid = false
                         continue
                     }

@@ -26,7 +26,7 @@ public enum Validator {
         expressions.run()
         diagnostics = expressions.diagnostics
         let references = expressions.secretReferences
-        if let cycle = JobGraph(workflow).cycle() {
+        if let cycle = JobGraph(workflow).cycle(ignoringSelf: true) {
             let first = workflow.job(cycle[0])
             diagnostics.error(
                 "dependency cycle: \((cycle + [cycle[0]]).joined(separator: " → "))",
@@ -44,7 +44,11 @@ public enum Validator {
         var seen: Set<String> = []
         for need in job.needs {
             if need.value == job.id {
-                diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context)
+                // Once, however often it is listed.
+                if seen.insert(need.value).inserted {
+                    diagnostics.error("job '\(job.id)' needs itself", at: need.location, context: context,
+                                      hint: "remove '\(job.id)' from its needs; a job runs after the jobs it lists")
+                }
             } else if !known.contains(need.value) {
                 let suggestion = suggest ? didYouMean(need.value, in: ids.lazy.filter { $0 != job.id }) : nil
                 diagnostics.error(

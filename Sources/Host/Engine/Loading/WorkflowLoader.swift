@@ -217,13 +217,43 @@ public enum WorkflowLoader {
                         + "quote the whole value with ' or \", or write it as a block (key: | on its own line, the text indented below it)"
                     : "check indentation and quoting on this line"
                 return Diagnostic(.error, message, at: at(mark), hint: hint)
-            case .reader(let problem, _, _, _):
-                return Diagnostic(.error, "invalid YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
+            case .reader(let problem, let offset, let value, _):
+                // Yams gives where the refused character is (in Characters) and the character:
+                // say where it is and which (audit 53: every one was at 1:1).
+                let place = offset.map { characterLocation($0, in: yaml) } ?? (line: 1, column: 1)
+                let character = value >= 0 && value <= 0x10FFFF ? String(format: " (U+%04X)", value) : ""
+                return Diagnostic(.error, "invalid YAML: \(problem)\(character)", at: SourceLocation(file: file, line: place.line, column: place.column),
+                                  hint: problem.hasPrefix("control characters")
+                                    ? "remove it, or write it as an escape in a double-quoted string (\"\\u0007\", \"\\t\")"
+                                    : "the file must be UTF-8 text")
             default:
                 return Diagnostic(.error, "invalid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
             }
         }
         return Diagnostic(.error, "invalid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+    }
+
+    /// Line and column (counted in Unicode scalars, as libyaml's marks are) of the Character at
+    /// `offset` (Yams' reader errors count Characters: CRLF is one).
+    static func characterLocation(_ offset: Int, in yaml: String) -> (line: Int, column: Int) {
+        let end = yaml.index(yaml.startIndex, offsetBy: max(0, offset), limitedBy: yaml.endIndex) ?? yaml.endIndex
+        let scalars = yaml.unicodeScalars[..<end]
+        var line = 1
+        var column = 1
+        var previous: Unicode.Scalar = "\0"
+        for scalar in scalars {
+            // LF, CRLF (one break) and a lone CR end a line.
+            if scalar == "\n" && previous == "\r" {
+                column = 1
+            } else if scalar == "\n" || scalar == "\r" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+            previous = scalar
+        }
+        return (line, column)
     }
 
     /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
@@ -248,7 +278,13 @@ public enum WorkflowLoader {
     static func compileWorkflow(_ root: Node, reader: inout NodeReader, defaultName: String) -> Workflow? {
         var workflow = Workflow(
             name: defaultName, file: reader.file, env: [], defaults: RunDefaults(), jobs: [], unsupported: [])
-        let context = "workflow '\(defaultName)'"
+        // Read `name:` first: errors at the workflow's level name it as its jobs' errors do (audit
+        // 53: `on:` and `env:` errors said the file's name).
+        if case .mapping(let mapping) = root, let node = mapping.first(where: { $0.key.string == "name" })?.value,
+           case .scalar(let scalar) = node, !scalar.string.isEmpty {
+            workflow.name = scalar.string
+        }
+        let context = "workflow '\(workflow.name)'"
         // An action's metadata file (action.yml: `runs:`, `inputs:`, no `jobs:`) kept among the
         // workflows: one error saying what it is, not one per key it does not share with a workflow.
         if case .mapping(let mapping) = root, let runs = mapping.first(where: { $0.key.string == "runs" })?.key,
@@ -258,7 +294,7 @@ public enum WorkflowLoader {
                 context: nil, hint: "workflows have 'jobs:'; an action (action.yml) is used from a workflow's step with 'uses:'")
             return nil
         }
-        guard let pairs = reader.mapping(root, what: "the workflow", context: nil, known: workflowKeys) else {
+        guard let pairs = reader.mapping(root, what: "the workflow", context: context, known: workflowKeys) else {
             return nil
         }
         var jobsNode: Node?

@@ -41,6 +41,15 @@ struct NodeReader {
         return SourceLocation(file: file, line: mark.line, column: mark.column)
     }
 
+    /// What to write where a mapping was expected and `node` was found.
+    static func mappingHint(_ node: Node) -> String {
+        switch kind(node) {
+        case "sequence": return "write 'key: value' lines indented below it, without '- ' in front"
+        case "null": return "give it 'key: value' lines indented below it, or leave the key out"
+        default: return "write 'key: value' lines indented below it, or { key: value } on one line"
+        }
+    }
+
     static func kind(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar):
@@ -64,7 +73,8 @@ struct NodeReader {
     ) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             diagnostics.error(
-                "\(what) must be a mapping, found a \(Self.kind(node))", at: location(node), context: context)
+                "\(what) must be a mapping, found a \(Self.kind(node))", at: location(node), context: context,
+                hint: Self.mappingHint(node))
             return nil
         }
         // The labelled element type from the start: returning an unlabelled array would cast it
@@ -77,7 +87,8 @@ struct NodeReader {
         var seenFew: [String] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let scalar) = keyNode else {
-                diagnostics.error("keys of \(what) must be strings", at: location(keyNode), context: context)
+                diagnostics.error("keys of \(what) must be strings", at: location(keyNode), context: context,
+                                  hint: "a key is plain text before ':'; quote it if it looks like something else")
                 continue
             }
             let key = scalar.string
@@ -112,7 +123,8 @@ struct NodeReader {
     /// A scalar as a string (numbers and booleans as written), or nil with an error.
     mutating func string(_ node: Node, what: String, context: String?) -> Located<String>? {
         guard case .scalar(let scalar) = node else {
-            diagnostics.error("\(what) must be a string, found a \(Self.kind(node))", at: location(node), context: context)
+            diagnostics.error("\(what) must be a string, found a \(Self.kind(node))", at: location(node), context: context,
+                              hint: "quote the value if it is meant as text: '[' and '{' start a list and a mapping, '- ' an entry, 'key: ' a mapping")
             return nil
         }
         return Located(scalar.string, at: location(node))
@@ -127,7 +139,8 @@ struct NodeReader {
         } else {
             found = Self.kind(node) == "string" ? "'\(node.string ?? "")'" : "a \(Self.kind(node))"
         }
-        diagnostics.error("\(what) must be true or false, found \(found)", at: location(node), context: context)
+        diagnostics.error("\(what) must be true or false, found \(found)", at: location(node), context: context,
+                          hint: "write true or false, without quotes")
         return nil
     }
 
@@ -140,7 +153,7 @@ struct NodeReader {
         default:
             diagnostics.error(
                 "\(what) must be a string or a list of strings, found a \(Self.kind(node))",
-                at: location(node), context: context)
+                at: location(node), context: context, hint: "one value, or a list such as [a, b]")
             return []
         }
     }

@@ -44,7 +44,9 @@ public struct JobGraph: Sendable {
     /// A cycle as a list of ids (each needs the next, the last needs the first), or nil.
     /// Depth-first from each job in file order, with an explicit stack: a chain of any length
     /// cannot overflow the call stack. Linear in jobs and needs.
-    public func cycle() -> [String]? {
+    /// - Parameter ignoringSelf: a job that needs itself is not a cycle here (the validator says
+    ///   "needs itself" once: one error per root cause).
+    public func cycle(ignoringSelf: Bool = false) -> [String]? {
         enum Mark: UInt8 { case unseen, visiting, done }
         var marks = [Mark](repeating: .unseen, count: ids.count)
         // The path being explored: each job with the position of the next need to follow.
@@ -61,6 +63,7 @@ public struct JobGraph: Sendable {
                 }
                 path[path.count - 1].next += 1
                 let need = targets[next]
+                if ignoringSelf && need == job { continue }
                 switch marks[need] {
                 case .done: continue
                 case .visiting:
