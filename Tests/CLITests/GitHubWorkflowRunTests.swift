@@ -111,6 +111,35 @@ struct GitHubWorkflowRunTests {
         #expect(!result.stdout.contains("never"))
     }
 
+    @Test("a matrix from an expression is checked as GitHub checks it: an empty list, an include that is no list, an entry that is no object or is empty each fail their job (audit 53: they ran once or were dropped); matrix is null without one")
+    func matrixValuesGitHubRefuses() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let cases = [
+            ("empty", #"{"os":[]}"#, "matrix dimension 'os' is empty"),
+            ("includemap", #"{"os":["a"],"include":{"os":"b"}}"#, "matrix.include must be a list of objects, got object"),
+            ("includetext", #"{"os":["a"],"include":["b"]}"#, "each entry of matrix.include must be an object, got string"),
+            ("excludeempty", #"{"os":["a"],"exclude":[{}]}"#, "an entry of matrix.exclude is empty ({})"),
+            ("includeempty", #"{"include":[{}]}"#, "an entry of matrix.include is empty ({})"),
+        ]
+        // Read from a needed job's (empty) output: evaluated when the job is to start, as a
+        // generated matrix is.
+        var yaml = "jobs:\n  plain:\n    steps:\n      - run: echo \"plain matrix=${{ toJSON(matrix) }} null=${{ matrix == null }}\"\n"
+        for (id, value, _) in cases {
+            yaml += "  \(id):\n    needs: plain\n    strategy:\n      matrix: ${{ fromJSON(needs.plain.outputs.none || '\(value)') }}\n"
+                + "    steps:\n      - run: echo NEVER-\(id)\n"
+        }
+        let workflow = try temp.write("wf.yml", yaml)
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
+        let all = result.stdout + result.stderr
+        for (id, _, message) in cases {
+            #expect(all.contains("cannot evaluate strategy.matrix: \(message)"), "\(id): \(all)")
+            #expect(!all.contains("NEVER-\(id)"), "\(all)")
+        }
+        #expect(result.stdout.contains("[plain] plain matrix=null null=true\n"), "\(result.stdout)")
+    }
+
     @Test("strategy: ${{ … }} (docker-library's workflows): the whole strategy from a needs output or a literal, fail-fast and max-parallel with it; no matrix is one instance; a value that is no strategy fails that job with its place")
     func wholeStrategyExpression() async throws {
         let temp = try TemporaryDirectory()

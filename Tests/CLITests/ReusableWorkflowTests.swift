@@ -234,6 +234,48 @@ struct ReusableWorkflowTests {
         }
     }
 
+    @Test("a matrix over a call: the output is the one an instance set, an instance that leaves it empty does not hide it (audit 53)")
+    func matrixCallOutputs() async throws {
+        let temp = try Self.emptyProject()
+        defer { temp.remove() }
+        _ = try temp.write(".github/workflows/emit.yml", """
+            on:
+              workflow_call:
+                inputs:
+                  v: { type: string, required: true }
+                outputs:
+                  art: { value: "${{ jobs.make.outputs.art }}" }
+            jobs:
+              make:
+                runs-on: ubuntu-latest
+                outputs:
+                  art: ${{ steps.s.outputs.art }}
+                steps:
+                  - id: s
+                    run: if [ "${{ inputs.v }}" = a ]; then echo "art=built-a" >> "$GITHUB_OUTPUT"; fi
+            """)
+        _ = try temp.write("ci.yml", """
+            on: push
+            jobs:
+              call:
+                strategy:
+                  max-parallel: 1
+                  matrix:
+                    v: [a, b]
+                uses: ./.github/workflows/emit.yml
+                with:
+                  v: ${{ matrix.v }}
+              after:
+                needs: call
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "art=[${{ needs.call.outputs.art }}] all=${{ toJSON(needs.call.outputs) }}"
+            """)
+        let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
+        #expect(result.stdout.contains("[after] art=[built-a] all={"), "\(result.stdout)")
+    }
+
     @Test("Ctrl-C while a called job runs: exit 130, its always() step runs, the jobs after it and the caller are cancelled, no process is left")
     func cancelledCall() async throws {
         let temp = try Self.emptyProject()

@@ -268,7 +268,12 @@ struct JobRunner: Sendable {
         var contexts = base
         contexts["steps"] = .object(state.steps)
         contexts["env"] = .sortedObject(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
-        let outputs = jobOutputs(state: state, contexts: contexts)
+        let (outputs, outputsFailure) = jobOutputs(state: state, contexts: contexts)
+        if let outputsFailure, !state.cancelled, !(Task.isCancelled && state.succeeded) {
+            // GitHub's runner fails the job ("Fail to evaluate job outputs") and sets none (audit 53).
+            state.succeeded = false
+            if state.failure == nil { state.failure = JobFailure(message: outputsFailure) }
+        }
         if state.cancelled || (Task.isCancelled && state.succeeded) { return finish(.cancelled, state.failure, outputs: outputs) }
         return finish(state.succeeded ? .success : .failure, state.failure, outputs: outputs)
     }
@@ -285,7 +290,7 @@ struct JobRunner: Sendable {
                 "os": .string(started.os ?? "Linux"), "arch": .string(started.arch ?? JobStarted.hostArch), "name": .string("nixactions"),
                 "temp": .string(started.temporaryDirectory), "workspace": .string(started.runnerWorkspace),
             ]) { _, job in job }),
-            "matrix": planned.matrix.isEmpty ? .object([:]) : planned.matrixObject,
+            "matrix": planned.matrixObject,
             "strategy": planned.strategyContext,
             "needs": .sortedObject(needs),
             "job": .sortedObject(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
@@ -380,13 +385,16 @@ struct JobRunner: Sendable {
         }
     }
 
-    func jobOutputs(state: State, contexts: [String: ExpressionValue]) -> [String: String] {
+    /// The job's outputs; an output that cannot be evaluated fails the job and none are passed on
+    /// (the failure's message), as GitHub's runner does. An empty value is not an output: it never
+    /// hides the value another instance of a matrix set (GitHub's runner skips it, audit 53).
+    func jobOutputs(state: State, contexts: [String: ExpressionValue]) -> (outputs: [String: String], failure: String?) {
         var outputs: [String: String] = [:]
         // GitHub's limit: a job's outputs, 1 MB in all (their values); one that would pass it is
         // dropped, with a warning.
         var total = 0
         func keep(_ name: String, _ value: String) {
-            guard passesSecretCheck(name, value) else { return }
+            guard !value.isEmpty, passesSecretCheck(name, value) else { return }
             let size = value.utf8.count
             guard total + size <= CaptureLimits.jobOutputBytes else {
                 reporter.report(.message(job: planned.key, level: .warning, text:
@@ -398,17 +406,19 @@ struct JobRunner: Sendable {
         }
         guard let declared = job.outputs else {
             for (name, value) in state.allOutputs.sorted(by: { $0.key < $1.key }) { keep(name, value) }
-            return outputs
+            return (outputs, nil)
         }
+        var failure: String?
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         for (name, field) in declared {
             switch render(field, what: "outputs.\(name)", evaluation) {
             case .success(let value): keep(name, value)
             case .failure(let problem):
                 reporter.report(.message(job: planned.key, level: .error, text: problem.message))
+                if failure == nil { failure = problem.message }
             }
         }
-        return outputs
+        return failure == nil ? (outputs, nil) : ([:], failure)
     }
 
     /// A literal `continue-on-error`, or its expression's boolean (an expression that fails, or

@@ -426,7 +426,10 @@ final class Scheduler: Sendable {
                                                  redactor: runner.redactor)
                     for (name, field) in call.frame.workflow.triggers?.trigger("workflow_call")?.outputs ?? [] {
                         do {
-                            outputs[name] = try field.template.render(context)
+                            // Empty is no value: another instance's is kept (GitHub: the last instance
+                            // "which actually sets a value").
+                            let value = try field.template.render(context)
+                            if !value.isEmpty { outputs[name] = value }
                         } catch {
                             let at = field.location(ofOffset: error.offset).map { "\($0): " } ?? ""
                             let message = "\(at)cannot evaluate output '\(name)' of the called workflow: \(error.message)"

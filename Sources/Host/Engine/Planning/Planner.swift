@@ -32,7 +32,10 @@ public struct PlannedJob: Sendable {
 
     /// The `matrix` context: the combination's keys in its order (the matrix's, as `toJSON(matrix)`
     /// lists them on GitHub); a key given twice keeps its first place and its last value.
+    /// The `matrix` context: null for a job without a matrix, as on GitHub (audit 53: it was `{}`,
+    /// which `toJSON(matrix)` and `matrix == null` told apart).
     public var matrixObject: ExpressionValue {
+        if matrix.isEmpty { return .null }
         var members = ExpressionObject(minimumCapacity: matrix.count)
         for entry in matrix { members[entry.key] = entry.value }
         return .object(members)
@@ -236,7 +239,7 @@ public enum Planner {
                                    needs: [String: ExpressionValue] = [:]) -> String {
         guard let field = job.name, !field.template.isLiteral else { return instance.displayName }
         var values: [String: ExpressionValue] = [
-            "matrix": instance.matrix.isEmpty ? .object([:]) : instance.matrixObject,
+            "matrix": instance.matrixObject,
             "strategy": instance.strategyContext,
             "needs": .sortedObject(needs),
         ]
@@ -445,21 +448,19 @@ public enum Planner {
             throw ExpressionError(message: "the matrix must be an object, got \(value.kindName)", offset: 0, source: "")
         }
         var literal = MatrixLiteral(dimensions: [], include: [], exclude: [])
-        func entries(_ value: ExpressionValue) -> [[(key: String, value: ExpressionValue)]] {
-            guard case .array(let items) = value else { return [] }
-            return items.compactMap { item in
-                guard case .object(let fields) = item else { return nil }
-                return fields.map { ($0.key, $0.value) }
-            }
-        }
         // In the object's order, as a written matrix's dimensions are in file order.
         for (key, member) in members {
             switch key {
-            case "include": literal.include = entries(member)
-            case "exclude": literal.exclude = entries(member)
+            case "include": literal.include = try matrixEntries(member, key)
+            case "exclude": literal.exclude = try matrixEntries(member, key)
             default:
                 guard case .array(let values) = member else {
-                    throw ExpressionError(message: "matrix dimension '\(key)' must be a list", offset: 0, source: "")
+                    throw ExpressionError(message: "matrix dimension '\(key)' must be a list, got \(member.kindName)", offset: 0, source: "")
+                }
+                // GitHub: "Matrix vector 'os' does not contain any values" (audit 53: `{"os":[]}`
+                // ran the job once with an empty matrix).
+                guard !values.isEmpty else {
+                    throw ExpressionError(message: "matrix dimension '\(key)' is empty", offset: 0, source: "")
                 }
                 literal.dimensions.append((key, values))
             }
@@ -486,17 +487,7 @@ public enum Planner {
         }
         func entries(_ value: JSONValue?, _ key: String) throws -> [[(key: String, value: ExpressionValue)]] {
             guard let value else { return [] }
-            let resolved = try resolve(value)
-            if case .null = resolved { return [] }
-            guard case .array(let items) = resolved else {
-                throw ExpressionError(message: "matrix.\(key) must be a list of objects, got \(resolved.kindName)", offset: 0, source: "")
-            }
-            return try items.map { item in
-                guard case .object(let fields) = item else {
-                    throw ExpressionError(message: "each entry of matrix.\(key) must be an object, got \(item.kindName)", offset: 0, source: "")
-                }
-                return fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            }
+            return try matrixEntries(try resolve(value), key, sorted: true)
         }
         var literal = MatrixLiteral(dimensions: [], include: try entries(deferred.include, "include"), exclude: try entries(deferred.exclude, "exclude"))
         for (key, value) in deferred.dimensions {
@@ -511,6 +502,25 @@ public enum Planner {
         }
         literal.matchKeysWithoutCase()
         return literal
+    }
+
+    /// The entries of a matrix's `include` or `exclude` given by an expression: a list of
+    /// non-empty objects (null is none). GitHub refuses the rest ("Matrix include mapping does not
+    /// contain any values", "Matrix exclude filter must not be empty"); they were dropped here.
+    static func matrixEntries(_ value: ExpressionValue, _ key: String, sorted: Bool = false) throws -> [[(key: String, value: ExpressionValue)]] {
+        if case .null = value { return [] }
+        guard case .array(let items) = value else {
+            throw ExpressionError(message: "matrix.\(key) must be a list of objects, got \(value.kindName)", offset: 0, source: "")
+        }
+        return try items.map { item in
+            guard case .object(let fields) = item else {
+                throw ExpressionError(message: "each entry of matrix.\(key) must be an object, got \(item.kindName)", offset: 0, source: "")
+            }
+            guard !fields.isEmpty else {
+                throw ExpressionError(message: "an entry of matrix.\(key) is empty ({})", offset: 0, source: "")
+            }
+            return sorted ? fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } : fields.map { ($0.key, $0.value) }
+        }
     }
 
     /// An expression of a matrix that failed, with the field it is in.
