@@ -143,6 +143,59 @@ struct GitContextTests {
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
     }
 
+    @Test("a login in origin's URL reaches nothing a step sees: clone_url is GitHub's form, in the context, the event file and the logs (audit 53)")
+    func originLoginStaysOut() async throws {
+        let temp = try Self.repository(origin: "https://x-access-token:TOKEN-IN-ORIGIN-42@git.example.com/team/tool.git")
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on: [push, pull_request]
+            jobs:
+              dump:
+                steps:
+                  - env: { GITHUB_CONTEXT: "${{ toJSON(github) }}" }
+                    run: |
+                      echo "$GITHUB_CONTEXT"; cat "$GITHUB_EVENT_PATH"; echo
+                      echo "clone=${{ github.event.repository.clone_url }}"
+            """)
+        for event in ["push", "pull_request"] {
+            let result = try await nixactions(["run", "wf.yml", "--event", event, "--log-format", "plain", "--log-dir", "logs-\(event)"], in: temp.path)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("[dump] clone=https://git.example.com/team/tool.git\n"), "\(result.stdout)")
+            #expect(!(result.stdout + result.stderr).contains("TOKEN-IN-ORIGIN"), "\(result.stdout)")
+            let logs = try FileManager.default.subpathsOfDirectory(atPath: temp.path + "/logs-\(event)")
+            for file in logs {
+                let text = (try? String(contentsOfFile: temp.path + "/logs-\(event)/" + file, encoding: .utf8)) ?? ""
+                #expect(!text.contains("TOKEN-IN-ORIGIN"), "\(file)")
+            }
+        }
+    }
+
+    @Test("--event schedule: github.event.schedule is the first cron; a GITHUB_TOKEN secret is github.token too, masked (audit 53)")
+    func scheduleAndToken() async throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on:
+              schedule:
+                - cron: '30 5 * * 1,3'
+                - cron: '0 2 * * 0'
+            jobs:
+              s:
+                steps:
+                  - if: github.event.schedule == '30 5 * * 1,3'
+                    run: echo "first cron [${{ github.event.schedule }}]"
+                  - run: echo "token ${{ github.token }} same=${{ github.token == secrets.GITHUB_TOKEN }} empty=${{ github.token == '' }}"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--event", "schedule", "--secret", "GITHUB_TOKEN=ghp_local-token-123",
+                                           "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[s] first cron [30 5 * * 1,3]\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[s] token *** same=true empty=false\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("ghp_local"))
+        let without = try await nixactions(["run", "wf.yml", "--event", "schedule", "--log-format", "plain"], in: temp.path)
+        #expect(without.stdout.contains("[s] token  same=true empty=true\n"), "\(without.stdout)")
+    }
+
     @Test("--event-path: the payload is github.event and gives the ref; invalid JSON exits 2 with the file and position")
     func eventPath() async throws {
         let temp = try Self.repository()

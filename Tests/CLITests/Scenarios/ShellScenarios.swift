@@ -52,6 +52,51 @@ struct ShellScenarios {
         #expect(!result.stdout.contains("'bash'") && !result.stderr.contains("did you mean"))
     }
 
+    @Test("a pwsh or powershell script gets GitHub's two lines (stop on error, the last exit status), built-in or custom; another shell's does not (audit 53)")
+    func powerShellFixUp() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        // Stand-ins on GITHUB_PATH that print the script they were given (`. 'FILE'` or a path).
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      mkdir -p "$RUNNER_TEMP/bin"
+                      cat > "$RUNNER_TEMP/bin/pwsh" <<'STUB'
+                      #!/bin/sh
+                      for a in "$@"; do
+                        case "$a" in
+                          ". '"*) f=${a#". '"}; f=${f%"'"} ;;
+                          *.ps1) f=$a ;;
+                        esac
+                      done
+                      echo "== $(basename "$0")"; cat "$f"; echo
+                      STUB
+                      chmod +x "$RUNNER_TEMP/bin/pwsh"
+                      cp "$RUNNER_TEMP/bin/pwsh" "$RUNNER_TEMP/bin/powershell"
+                      cp "$RUNNER_TEMP/bin/pwsh" "$RUNNER_TEMP/bin/PowerShell"
+                      echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+                  - shell: pwsh
+                    run: ./build.sh
+                  - shell: powershell
+                    run: Write-Host two
+                  - shell: pwsh -NoProfile -File {0}
+                    run: Write-Host three
+                  - shell: PowerShell
+                    run: Write-Host four
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        for (line, body) in [("pwsh", "./build.sh"), ("powershell", "Write-Host two"), ("pwsh", "Write-Host three")] {
+            #expect(out.contains("[a] $ErrorActionPreference = 'stop'\n[a] \(body)\n[a] if ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }\n"),
+                    "\(line): \(out)")
+        }
+        // GitHub's runner picks the fix-up by the name as written, with case: not for PowerShell.
+        #expect(out.contains("[a] == PowerShell\n[a] Write-Host four\n"), "\(out)")
+        #expect(outputLines(out).filter { $0.hasSuffix("$ErrorActionPreference = 'stop'") }.count == 3, "\(out)")
+    }
+
     @Test("defaults.run with expressions: the workflow's, then the job's, then the step's own win, evaluated at the step's start")
     func defaultsWithExpressions() async throws {
         let scenario = try Scenario()

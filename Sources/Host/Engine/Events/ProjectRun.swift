@@ -115,7 +115,9 @@ public struct ProjectRun: Sendable {
             "owner": .object(["login": .string(remote.owner), "name": .string(remote.owner)]),
             "default_branch": .string(git.defaultBranch), "master_branch": .string(git.defaultBranch),
             "html_url": .string("\(remote.serverURL)/\(remote.fullName)"),
-            "clone_url": .string(git.originURL),
+            // Never the remote as written: it may hold a login (audit 53: a token in origin reached
+            // $GITHUB_EVENT_PATH and the logs). GitHub's is always this.
+            "clone_url": .string("\(remote.serverURL)/\(remote.fullName).git"),
         ])
         let sender: ExpressionValue = .object(["login": .string(actor), "type": .string("User")])
         var payload: [String: ExpressionValue] = ["repository": repository, "sender": sender]
@@ -149,6 +151,10 @@ public struct ProjectRun: Sendable {
                 "head": branch(facts.headRef, facts.sha),
                 "base": branch(facts.baseRef, baseCommit(facts.baseRef) ?? ""),
             ])
+        case "schedule":
+            // The cron that fired: the first one (GitHub's docs tell several apart with
+            // `github.event.schedule`; audit 53: it was missing). `--event-path` gives another.
+            if let cron = workflow.triggers?.trigger("schedule")?.crons.first { payload["schedule"] = .string(cron) }
         case "workflow_dispatch":
             payload["inputs"] = .sortedObject(inputs.strings.mapValues(ExpressionValue.string))
             payload["ref"] = .string(facts.ref)

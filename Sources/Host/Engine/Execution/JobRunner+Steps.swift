@@ -345,7 +345,7 @@ extension JobRunner {
             return failStep(step, message: "\(at)\(problem.message)\(from)\n  hint: \(problem.hint)", allowed: allowed, state: &state)
         }
         var spec = StepSpec(
-            jobKey: executorKey, index: step.index, displayName: name, script: script, shell: shell.arguments,
+            jobKey: executorKey, index: step.index, displayName: name, script: shell.fixUp(script), shell: shell.arguments,
             scriptExtension: shell.scriptExtension, workingDirectory: directory,
             // A run step's GITHUB_STATE goes nowhere, as on GitHub.
             captureFiles: Self.stepCaptureFiles, pathPrepend: state.pathPrepend)

@@ -284,6 +284,12 @@ struct JobRunner: Sendable {
         var github = run.github
         github["job"] = .string(job.id)
         github["workspace"] = .string(started.workspace)
+        // A GITHUB_TOKEN secret given to the run is github.token too, as on GitHub, where the two
+        // are one token (audit 53: `token: ${{ github.token }}` stayed empty). Masked: a secret.
+        let secrets = options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
+        if let token = secrets["GITHUB_TOKEN"] ?? secrets.first(where: { $0.key.uppercased() == "GITHUB_TOKEN" })?.value {
+            github["token"] = .string(token)
+        }
         return [
             "github": .sortedObject(github),
             "runner": .sortedObject(run.runner.merging([
@@ -295,8 +301,7 @@ struct JobRunner: Sendable {
             "needs": .sortedObject(needs),
             "job": .sortedObject(Self.jobServices(started).merging(["status": .string("success")]) { _, status in status }),
             "steps": .object([:]),
-            "secrets": .sortedObject(options.secrets.run.merging(options.secrets.jobs[job.id] ?? [:]) { _, job in job }
-                .mapValues(ExpressionValue.string)),
+            "secrets": .sortedObject(secrets.mapValues(ExpressionValue.string)),
             "inputs": .sortedObject(run.inputs),
             "vars": .sortedObject(run.vars),
             "env": .object([:]),

@@ -110,6 +110,7 @@ extension WorkflowLoader {
                 else { continue }
                 for (key, _, value) in pairs where key == "cron" {
                     guard let cron = reader.string(value, what: "\(what).cron", context: context) else { continue }
+                    trigger.crons.append(cron.value)
                     if let problem = cronProblem(cron.value) {
                         reader.diagnostics.error("cron '\(cron.value)' is not valid: \(problem)", at: cron.location, context: context,
                                                  hint: "five fields: minute (0-59) hour (0-23) day of month (1-31) month (1-12 or JAN-DEC) day of week (0-6 or SUN-SAT), each *, a value, a range a-b, a list a,b or a step */n")

@@ -57,6 +57,16 @@ public struct ShellCommand: Sendable, Equatable {
         return .success(ShellCommand(arguments: words, scriptExtension: extensionFor(command)))
     }
 
+    /// The script as GitHub's runner writes it (`ScriptHandlerHelpers.FixUpScriptContents`): for
+    /// a shell whose first word is exactly `pwsh` or `powershell` (built-in or custom, as written),
+    /// `$ErrorActionPreference = 'stop'` before it, so a failing cmdlet stops it, and the last
+    /// program's exit status after it, so `./build.sh` failing before a `Write-Host` fails the
+    /// step (audit 53: both passed here).
+    public func fixUp(_ script: String) -> String {
+        guard let program = arguments.first, program == "pwsh" || program == "powershell" else { return script }
+        return "$ErrorActionPreference = 'stop'\n" + script + "\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }"
+    }
+
     static let hint = "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', e.g. 'perl {0}'"
 
     /// GitHub's extensions by interpreter: a custom `python -u {0}` still gets `.py`.

@@ -51,6 +51,8 @@ public struct EventTrigger: Sendable {
     public var outputs: [(name: String, value: TemplateField)] = []
     /// `workflow_call.secrets`: the names a caller may pass, and whether each is required.
     public var secrets: [(name: String, required: Bool, location: SourceLocation?)] = []
+    /// `schedule`: each entry's cron, in file order.
+    public var crons: [String] = []
 
     public init(name: String, location: SourceLocation? = nil) {
         self.name = name
