@@ -197,6 +197,26 @@ struct SecretsMaskingTests {
         for run in runs { #expect(run.result.stdout.contains("line 1 '***' is neither NAME=VALUE"), "\(run.format)") }
     }
 
+    @Test("a secret set through $GITHUB_ENV is masked in the error about a later bad line of the same file (audit 53: 22 of its 30 characters were shown)")
+    func secretAboveABadEnvLine() async throws {
+        let runs = try await runAllFormats("""
+            secrets: [LATE_TOKEN]
+            jobs:
+              a:
+                steps:
+                  - continue-on-error: true
+                    run: |
+                      T=$(printf '%s%s' g7Xhx7TQOTSW H7djPXgD8mHyLgYh0B)
+                      L=$(printf '%s%s' Lq2vN8sKw3 RtY6uP0zXcB5mJ7hGfD1aE9)
+                      echo "DEPLOY_TOKEN=$T" >> "$GITHUB_ENV"
+                      echo "LATE_TOKEN=$L" >> "$GITHUB_ENV"
+                      echo "oops, no equals sign, the tokens follow $T $L" >> "$GITHUB_ENV"
+                  - run: echo "next sees $DEPLOY_TOKEN $LATE_TOKEN"
+            """)
+        expectNoLeak(runs, ["g7Xhx7TQOTSWH7", "Lq2vN8sKw3RtY6"])
+        for run in runs { #expect(run.result.stdout.contains("line 3 'oops, no equals sign, the tokens follow *** ***' is neither NAME=VALUE"), "\(run.format)") }
+    }
+
     @Test("--secret-file and --env-file: a line whose text before '=' is no name is not quoted (it may be a value's second line)")
     func badNameNotQuoted() async throws {
         let temp = try TemporaryDirectory()

@@ -703,6 +703,12 @@ extension JobRunner {
             guard let text = text(variable) else { return nil }
             let read = EnvFileParser.parseUntilProblem(text)
             if let problem = read.problem {
+                // The secrets the entries before it set are masked before the bad line is quoted:
+                // quoted first, a token written above it was cut at 80 characters and shown
+                // (audit 53). The loop below registers them again; adding twice is harmless.
+                if variable == "GITHUB_ENV" {
+                    for (name, value) in read.entries where !value.isEmpty && options.secrets.isSecretName(name) { redactor.add(value) }
+                }
                 problems.append("\(variable) of step '\(name)': \(problem.redacted(by: redactor.redact))"
                     + (read.entries.isEmpty ? "" : "; the entries before it were used, as on GitHub"))
             }
