@@ -144,6 +144,54 @@ struct CheckoutTests {
         #expect(bad.stderr.contains("config.yml:1:11: error: checkout must be commit or working-tree, not 'worktree'"), "\(bad.stderr)")
     }
 
+    @Test("a step's git push to origin fails naming why, and the project's repository gets no branch or tag (audit 53: it did)")
+    func pushDoesNotReachTheProject() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let result = try await repo.run("""
+            jobs:
+              bot:
+                steps:
+                  - uses: actions/checkout@v4
+                  - run: |
+                      git -c user.name=bot -c user.email=bot@example.com commit --allow-empty -qm bump
+                      git tag v9.9.9
+                      echo "url=$(git remote get-url origin)"
+                      if git push origin HEAD:refs/heads/bot-branch v9.9.9 2> err.txt; then echo PUSHED; else head -1 err.txt; fi
+              plain:
+                steps:
+                  - run: if git push origin HEAD:refs/heads/plain-branch 2>/dev/null; then echo PUSHED; else echo refused; fi
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[bot] fatal: '/dev/null/nixactions: a run does not push to the project's repository' does not appear to be a git repository\n"),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("[plain] refused\n"), "\(result.stdout)")
+        #expect(!result.stdout.contains("PUSHED"))
+        let refs = try repo.git(["for-each-ref", "--format=%(refname)"])
+        #expect(!refs.contains("bot-branch") && !refs.contains("plain-branch") && !refs.contains("v9.9.9"), "\(refs)")
+    }
+
+    @Test("HEAD detached at a tag: checkout without ref and the default copy check the tag out, so git describe names it (audit 53: no tag)")
+    func detachedAtTag() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        try repo.git(["checkout", "--quiet", "--detach", "v1"])
+        let result = try await repo.run("""
+            on: { push: { tags: ['v*'] } }
+            jobs:
+              stepped:
+                steps:
+                  - uses: actions/checkout@v4
+                  - run: echo "ref=$GITHUB_REF describe=$(git describe --tags) version=$(cat version.txt) count=$(git rev-list --count HEAD)"
+              copied:
+                steps:
+                  - run: echo "describe=$(git describe --tags)"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[stepped] ref=refs/tags/v1 describe=v1 version=one count=1\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[copied] describe=v1\n"), "\(result.stdout)")
+    }
+
     @Test("actions/checkout: fetch-depth 0 sees the tag, ref gives a branch or a tag, path a subfolder, outputs commit and ref")
     func checkoutInputs() async throws {
         let repo = try GitProject()

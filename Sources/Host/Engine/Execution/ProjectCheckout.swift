@@ -131,7 +131,13 @@ public final class ProjectCheckout: Sendable {
             }
             let branch = (try? Self.git(["symbolic-ref", "--quiet", "--short", "HEAD"], in: project))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            return branch.isEmpty ? .commit(head) : .branch(branch, sha: head)
+            if !branch.isEmpty { return .branch(branch, sha: head) }
+            // A detached HEAD at a tag is a tag push (github.ref refs/tags/X, the same rule):
+            // checkout's default ref is github.ref, so the tag is fetched and checked out, and
+            // `git describe` finds it (audit 53: a bare commit, no tag).
+            let tag = (try? Self.git(["describe", "--tags", "--exact-match", "HEAD"], in: project))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return tag.isEmpty ? .commit(head) : .tag(tag, sha: head)
         }
         var name = ref
         if name.hasPrefix("refs/heads/") { name.removeFirst("refs/heads/".count) }
@@ -149,6 +155,10 @@ public final class ProjectCheckout: Sendable {
                           hint: "use a branch (\(branches.isEmpty ? "none yet" : branches)), a tag or a commit sha of \(project)")
     }
 
+    /// `origin`'s push address in a clone of the project: a path that is no repository, whose name
+    /// git's error quotes.
+    static let refusedPushURL = "/dev/null/nixactions: a run does not push to the project's repository"
+
     func make(_ request: Request, at destination: String) throws -> String {
         if let repository = request.repository {
             return try makeOther(request, repository: repository, server: request.server ?? RemoteActionStore.defaultBaseURL, at: destination)
@@ -158,6 +168,10 @@ public final class ProjectCheckout: Sendable {
         let url = "file://" + project
         try Self.git(["init", "--quiet", destination], in: folder)
         try Self.git(["remote", "add", "origin", url], in: destination)
+        // A step's `git push` (a release job's tag, a bot's commit) must not write into the
+        // user's own repository, which `origin` is here (audit 53: it made a branch and a tag
+        // there): pushing to origin fails, naming why.
+        try Self.git(["config", "remote.origin.pushurl", Self.refusedPushURL], in: destination)
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, sha in "+\(sha):refs/remotes/origin/\(name)" }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
         if request.lfs {
