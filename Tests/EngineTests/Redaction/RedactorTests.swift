@@ -72,6 +72,16 @@ struct RedactorTests {
         #expect(normal.redact(lateBase64).contains("***"))
     }
 
+    @Test("a shell's quoting of a value: set -x and jq @sh ('\\''), printf %q (a backslash before each special character) (audit 53)")
+    func shellQuoted() {
+        let redactor = Redactor()
+        redactor.add("p@ss word&x'y")
+        #expect(redactor.redact("+ curl -u 'p@ss word&x'\\''y' https://x") == "+ curl -u '***' https://x")
+        #expect(redactor.redact("p@ss\\ word\\&x\\'y") == "***")
+        redactor.add("tok(1)|2")
+        #expect(redactor.redact("arg=tok\\(1\\)\\|2;") == "arg=***;")
+    }
+
     @Test("base64 wrapped as PEM (64 columns) and as base64(1) (76 columns) is masked on every line")
     func wrappedBase64() {
         let secret = "-----pem-like-secret-" + String(repeating: "0123456789", count: 12)

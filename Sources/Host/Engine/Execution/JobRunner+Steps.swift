@@ -566,7 +566,7 @@ extension JobRunner {
     func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String],
                      workspace: String) async -> (StepAttempt, [String: String]?) {
         let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment,
-                                          workspace: workspace)
+                                          workspace: workspace, debug: options.runContext.runner["debug"] == .string("1"))
         let (outcome, timedOut) = await withTimeoutKeeping(timeout) { () -> StepAttempt in
             do {
                 let result = try await executor.runStep(spec, output: pipeline)

@@ -64,13 +64,14 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     ///   quiet for two flush intervals (tests that need determinism turn it off).
     /// - Parameter environment: the step's environment, for what it allows (`ACTIONS_ALLOW_UNSECURE_COMMANDS`).
     /// - Parameter workspace: the job's workspace: an annotation's `file=` under it is shown relative to it.
+    /// - Parameter debug: show `::debug::` lines (the run debugs: `runner.debug`; audit 53: never shown).
     public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, environment: [String: String] = [:],
-                workspace: String? = nil, idleFlush: Bool = true) {
+                workspace: String? = nil, debug: Bool = false, idleFlush: Bool = true) {
         self.job = job
         self.step = step
         self.reporter = reporter
-        self.processor = WorkflowCommandProcessor(redactor: redactor, permissions: .init(environment: environment),
-                                                  workspace: workspace)
+        self.processor = WorkflowCommandProcessor(redactor: redactor, debug: debug,
+                                                  permissions: .init(environment: environment), workspace: workspace)
         for stream: Int32 in [1, 2] {
             let assembler = LineAssembler(job: job, step: step, stream: stream, reporter: reporter)
             let state = StreamState(assembler: assembler)
