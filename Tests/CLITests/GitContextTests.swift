@@ -196,6 +196,46 @@ struct GitContextTests {
         #expect(without.stdout.contains("[s] token  same=true empty=true\n"), "\(without.stdout)")
     }
 
+    @Test("push: each commit lists the paths it added, removed and modified (audit 53: always empty)")
+    func pushFileChanges() async throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        func git(_ arguments: [String]) throws {
+            let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["git", "-C", temp.path] + arguments,
+                                                environment: ["GIT_CONFIG_NOSYSTEM": "1"])
+            guard result.status == 0 else { throw TestComponentError("git \(arguments): \(result.stderr)") }
+        }
+        try temp.write("README.md", "hello again\n")
+        try temp.write("docs/new file.md", "new\n")
+        try git(["rm", "-q", "src/a.c"])
+        try git(["add", "-A", "README.md", "docs"])
+        try git(["commit", "-q", "-m", "change things"])
+        try temp.write("wf.yml", """
+            on: push
+            jobs:
+              show:
+                steps:
+                  - run: echo "added=[${{ join(github.event.head_commit.added, ',') }}] removed=[${{ join(github.event.head_commit.removed, ',') }}] modified=[${{ join(github.event.head_commit.modified, ',') }}] readme=${{ contains(github.event.head_commit.modified, 'README.md') }}"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[show] added=[docs/new file.md] removed=[src/a.c] modified=[README.md] readme=true\n"), "\(result.stdout)")
+    }
+
+    @Test("without name:, github.workflow and GITHUB_WORKFLOW are the file's path in the repository, as on GitHub (audit 53: the base name)")
+    func workflowWithoutName() async throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        let steps = "jobs:\n  s:\n    steps:\n      - run: echo \"wf=[${{ github.workflow }}] env=[$GITHUB_WORKFLOW]\"\n"
+        try temp.write(".github/workflows/noname.yml", steps)
+        try temp.write(".github/workflows/named.yml", "name: Named CI\n" + steps)
+        let plain = try await nixactions(["run", "noname", "--log-format", "plain"], in: temp.path)
+        #expect(plain.stdout.contains("[s] wf=[.github/workflows/noname.yml] env=[.github/workflows/noname.yml]\n"), "\(plain.stdout)\(plain.stderr)")
+        #expect(plain.stdout.contains("==> workflow 'noname'"), "the console keeps the base name")
+        let named = try await nixactions(["run", "named", "--log-format", "plain"], in: temp.path)
+        #expect(named.stdout.contains("[s] wf=[Named CI] env=[Named CI]\n"), "\(named.stdout)")
+    }
+
     @Test("--event-path: the payload is github.event and gives the ref; invalid JSON exits 2 with the file and position")
     func eventPath() async throws {
         let temp = try Self.repository()

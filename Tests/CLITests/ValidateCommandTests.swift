@@ -205,6 +205,7 @@ struct ValidateCommandTests {
             let plan = try #require(object["plan"] as? [[String: Any]])
             #expect(plan.map { $0["name"] as? String } == ["a", "b (v: 1)", "b (v: 2)"])
             #expect(plan.first?["facts"] as? [String] == ["executor: local", "timeout: 20m"])
+            #expect(plan.allSatisfy { ($0["called"] as? [String]) == [] }, "present, empty, as cli.md shows it")
             let steps = try #require(plan.first?["steps"] as? [[String: Any]])
             #expect(steps.first?["details"] as? [String] == ["timeout 1m30s", "retry 3 attempts, linear from 2s up to 10s"])
         }

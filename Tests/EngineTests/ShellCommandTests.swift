@@ -32,7 +32,7 @@ struct ShellCommandTests {
         #expect(command("Bash") == ShellCommand(arguments: ["Bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"], scriptExtension: ".sh"))
         #expect(command("SH")?.arguments == ["SH", "-e", "{0}"])
         #expect(command("Python")?.scriptExtension == ".py")
-        #expect(command("/usr/bin/Python3 -u {0}")?.scriptExtension == ".py")
+        #expect(command("/usr/bin/Python3 -u {0}")?.scriptExtension == "", "GitHub looks the first word up as written: a path is no name of its table")
         #expect(problem("Zsh")?.message == "unknown shell 'Zsh'")
         let accepted = WorkflowLoader.load(yaml: """
             jobs:
@@ -56,14 +56,21 @@ struct ShellCommandTests {
         #expect(command("perl   -w\t{0}  ")?.arguments == ["perl", "-w", "{0}"])
         #expect(command("x '' {0}")?.arguments == ["x", "", "{0}"])
         #expect(command("python -u {0}")?.scriptExtension == ".py")
-        #expect(command("/usr/bin/pwsh -noprofile -command \". '{0}'\"")?.scriptExtension == ".ps1")
-        #expect(command("perl {0}")?.scriptExtension == ".sh")
+        // GitHub's extension by the first word as written, without case; none for other programs (audit 53).
+        #expect(command("/usr/bin/pwsh -noprofile -command \". '{0}'\"")?.scriptExtension == "")
+        #expect(command("PWSH -File {0}")?.scriptExtension == ".ps1")
+        #expect(command("bash -l {0}")?.scriptExtension == ".sh")
+        #expect(command("perl {0}")?.scriptExtension == "")
+        #expect(command("node {0}")?.scriptExtension == "")
+        // string.Format's doubled braces are one brace each.
+        #expect(command("bash -c \"echo {{literal}}; . {0}\"")?.arguments == ["bash", "-c", "echo {literal}; . {0}"])
     }
 
     @Test("a custom shell needs {0} and closed quotes; an unknown name is never 'corrected' to another shell")
     func problems() {
         #expect(problem("perl -w")?.message == "custom shell 'perl -w' has no {0}")
         #expect(problem("perl -w")?.hint.contains("'perl -w {0}'") == true)
+        #expect(problem("bash {0")?.hint.contains("(e.g. 'bash {0}')") == true, "\(problem("bash {0")?.hint ?? "")")
         #expect(problem("zsh")?.message == "unknown shell 'zsh'")
         #expect(problem("zsh")?.hint.contains("'zsh {0}'") == true)
         #expect(problem("fish")?.hint.contains("did you mean") == false)

@@ -22,7 +22,12 @@ public enum CommandLineTool {
             return 0
         }
         if let problem = usageProblem(arguments) {
-            standardError("Error: \(problem)\n")
+            // With the usage line, as every other usage error (audit 53: `-j -1` had none).
+            var text = "Error: \(problem)\n"
+            if arguments.first == "run" {
+                text += "Usage: \(NixActions.usageString(for: RunCommand.self))\n  See 'nixactions run --help' for more information.\n"
+            }
+            standardError(text)
             return ExitStatus.usage
         }
         do {

@@ -88,10 +88,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("secret-file"), help: "Read secrets from a dotenv file (NAME=VALUE, export, quotes, \\n escapes); repeatable.")
     var secretFiles: [String] = []
 
-    @Option(name: .customLong("log-format"), help: "human (default on a terminal), plain, or json (one object per line).")
+    @Option(name: .customLong("log-format"), help: "human (default on a terminal), plain, or json (one object per line); default: $NIXACTIONS_LOG_FORMAT when set.")
     var logFormat: LogFormat?
 
-    @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs (default: .nixactions/runs).")
+    @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs.")
     var logDirectory: String = Self.defaultLogRoot
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
@@ -647,7 +647,7 @@ enum PlanPrinter {
             json.beginObject()
             json.key("name"); json.string(entry.name)
             json.key("facts"); strings(entry.facts)
-            if !entry.called.isEmpty { json.key("called"); strings(entry.called) }
+            json.key("called"); strings(entry.called)  // always, as cli.md shows it (audit 53)
             json.key("steps")
             json.beginArray()
             for step in entry.steps {

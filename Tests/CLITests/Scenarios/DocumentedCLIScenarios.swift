@@ -16,7 +16,7 @@ struct DocumentedCLIScenarios {
             #expect(result.status == 0, "\(arguments)")
             #expect(result.stdout == "0.1.0\n", "\(arguments): \(result.stdout)")
         }
-        for arguments in [["run", "--jobs", "0", "wf.yml"], ["run"], ["run", "--no-such-option", "wf.yml"]] {
+        for arguments in [["run", "--jobs", "0", "wf.yml"], ["run"], ["run", "--no-such-option", "wf.yml"], ["run", "-j", "-1", "wf.yml"]] {
             let result = try await nixactions(arguments)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.hasPrefix("Error: "), "\(arguments): \(result.stderr)")

@@ -45,6 +45,16 @@ struct ExpressionAccessTests {
         #expect(try ExprFixtures.eval("Needs.Build.Outputs.VERSION") == "1.2.3")
     }
 
+    @Test("env's variables are told apart by case, as on GitHub's Linux runners (audit 53: env.name found NAME)")
+    func envByCase() throws {
+        #expect(try ExprFixtures.eval("env.NAME") == "World")
+        #expect(try ExprFixtures.eval("ENV.NAME") == "World", "the context's name is any case")
+        #expect(try ExprFixtures.eval("env.name") == .null)
+        #expect(try ExprFixtures.eval("env['Name']") == .null)
+        #expect(try ExprFixtures.eval("env['NAME']") == "World")
+        #expect(try ExprFixtures.eval("toJSON(env.Count)") == "null")
+    }
+
     @Test("object filter *", arguments: [
         ("github.event.commits.*.message", ExpressionValue.array(["one", "two"])),
         ("github.event.commits[*].message", ["one", "two"]),

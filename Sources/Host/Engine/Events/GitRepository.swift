@@ -153,6 +153,42 @@ public struct GitRepository: Sendable {
     /// The commit `sha` (nil when it cannot be read).
     public func commit(_ sha: String) -> Commit? { commits(from: "", to: sha).first }
 
+    /// The paths each commit of `commits(from:to:)` added, removed and modified (renames as a
+    /// removal and an addition, as GitHub's push payload lists them), by commit: one `git log`.
+    public func fileChanges(from: String, to: String, limit: Int = pushCommitsLimit) -> [String: FileChanges] {
+        guard isRepository, !to.isEmpty else { return [:] }
+        let range = from.isEmpty ? ["-1", to] : ["\(from)..\(to)"]
+        guard let text = Self.run(["log", "--reverse", "--max-count=\(limit)", "--format=%x1e%H", "--name-status", "--no-renames", "-z", "--root"] + range,
+                                  in: directory, trim: false) else { return [:] }
+        var changes: [String: FileChanges] = [:]
+        for record in text.split(separator: "\u{1e}") {
+            var fields = record.split(separator: "\0", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .newlines) }
+            guard !fields.isEmpty else { continue }
+            let sha = fields.removeFirst()
+            var found = FileChanges()
+            var index = 0
+            while index + 1 < fields.count {
+                let (status, path) = (fields[index], fields[index + 1])
+                switch status.first {
+                case "A": found.added.append(path)
+                case "D": found.removed.append(path)
+                case nil: break
+                default: found.modified.append(path)  // M, T (a type change)
+                }
+                index += 2
+            }
+            changes[sha] = found
+        }
+        return changes
+    }
+
+    /// What one commit did to which paths.
+    public struct FileChanges: Sendable, Equatable {
+        public var added: [String] = []
+        public var removed: [String] = []
+        public var modified: [String] = []
+    }
+
     /// Files changed from `from` to `to` (since their merge base; `from` empty: the files of `to`'s own change).
     public func changedFiles(from: String, to: String) -> [String]? {
         guard isRepository, !to.isEmpty else { return nil }

@@ -124,7 +124,10 @@ public struct ProjectRun: Sendable {
         switch eventName {
         case "push":
             let list = git.commits(from: facts.before, to: facts.sha)
-            let commits = list.map { commitObject($0, remote: remote) }
+            // Each commit's added, removed and modified paths (audit 53: always empty, so
+            // `contains(github.event.head_commit.modified, 'README.md')` was false).
+            let changes = git.fileChanges(from: facts.before, to: facts.sha)
+            let commits = list.map { commitObject($0, remote: remote, changes: changes[$0.sha]) }
             payload["ref"] = .string(facts.ref)
             payload["before"] = .string(facts.before.isEmpty ? Self.zeroSHA : facts.before)
             payload["after"] = .string(facts.sha.isEmpty ? Self.zeroSHA : facts.sha)
@@ -135,7 +138,7 @@ public struct ProjectRun: Sendable {
             payload["compare"] = .string("\(remote.serverURL)/\(remote.fullName)/compare/\(facts.before.prefix(12))...\(facts.sha.prefix(12))")
             payload["commits"] = .array(commits)
             let head = list.last.flatMap { $0.sha == facts.sha ? $0 : nil } ?? git.commit(facts.sha)
-            payload["head_commit"] = head.map { commitObject($0, remote: remote) } ?? .null
+            payload["head_commit"] = head.map { commitObject($0, remote: remote, changes: changes[$0.sha] ?? git.fileChanges(from: "", to: $0.sha)[$0.sha]) } ?? .null
             payload["pusher"] = .object(["name": .string(actor), "email": .string(git.userEmail)])
         case "pull_request", "pull_request_target":
             let head = git.commit(facts.sha)
@@ -164,7 +167,7 @@ public struct ProjectRun: Sendable {
         return .sortedObject(payload)
     }
 
-    func commitObject(_ commit: GitRepository.Commit, remote: RemoteLocation) -> ExpressionValue {
+    func commitObject(_ commit: GitRepository.Commit, remote: RemoteLocation, changes: GitRepository.FileChanges? = nil) -> ExpressionValue {
         let person = { (person: GitRepository.Person) -> ExpressionValue in
             .object(["name": .string(person.name), "email": .string(person.email), "username": .string(person.name)])
         }
@@ -172,7 +175,9 @@ public struct ProjectRun: Sendable {
             "id": .string(commit.sha), "tree_id": .string(""), "distinct": .bool(true), "message": .string(commit.message),
             "timestamp": .string(commit.timestamp), "url": .string("\(remote.serverURL)/\(remote.fullName)/commit/\(commit.sha)"),
             "author": person(commit.author), "committer": person(commit.committer),
-            "added": .array([]), "removed": .array([]), "modified": .array([]),
+            "added": .array((changes?.added ?? []).map(ExpressionValue.string)),
+            "removed": .array((changes?.removed ?? []).map(ExpressionValue.string)),
+            "modified": .array((changes?.modified ?? []).map(ExpressionValue.string)),
         ])
     }
 
@@ -201,8 +206,11 @@ public struct ProjectRun: Sendable {
             || hostEnvironment["ACTIONS_STEP_DEBUG"] == "true"
         let toolCache = hostEnvironment["RUNNER_TOOL_CACHE"]
             ?? ((hostEnvironment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache/nixactions/toolcache")
+        // Without `name:`, GitHub's `github.workflow` is the file's path in the repository (audit
+        // 53: the base name); the console still shows the base name.
+        let workflowName = workflow.hasName ? workflow.name : workflowPath
         let fields: [String: String] = [
-            "workflow": workflow.name, "workflow_ref": workflowRef, "workflow_sha": facts.sha,
+            "workflow": workflowName, "workflow_ref": workflowRef, "workflow_sha": facts.sha,
             "run_id": String(runID), "run_number": String(runNumber), "run_attempt": "1", "retention_days": "90",
             "event_name": eventName, "event_path": eventPath,
             "sha": facts.sha, "ref": facts.ref, "ref_name": refName, "ref_type": refType,
@@ -217,7 +225,7 @@ public struct ProjectRun: Sendable {
         github["event"] = payload
         github["ref_protected"] = .bool(false)
         var environment: [String: String] = [
-            "GITHUB_WORKFLOW": workflow.name, "GITHUB_WORKFLOW_REF": workflowRef, "GITHUB_WORKFLOW_SHA": facts.sha,
+            "GITHUB_WORKFLOW": workflowName, "GITHUB_WORKFLOW_REF": workflowRef, "GITHUB_WORKFLOW_SHA": facts.sha,
             "GITHUB_RUN_ID": String(runID), "GITHUB_RUN_NUMBER": String(runNumber), "GITHUB_RUN_ATTEMPT": "1",
             "GITHUB_RETENTION_DAYS": "90", "GITHUB_EVENT_NAME": eventName, "GITHUB_EVENT_PATH": eventPath,
             "GITHUB_SHA": facts.sha, "GITHUB_REF": facts.ref, "GITHUB_REF_NAME": refName, "GITHUB_REF_TYPE": refType,

@@ -54,9 +54,16 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
         case .group(let inner, _):
             return try evaluate(inner)
         case .property(let base, let name, _):
+            if Self.isEnvContext(base), case .value(.object(let members)) = try evaluate(base) { return .value(members[name] ?? .null) }
             return access(try evaluate(base), key: .string(name), star: false)
         case .index(let base, let key, _):
             let target = try evaluate(base)
+            // `env` names environment variables, which Linux tells apart by case: GitHub's runner
+            // reads it case-sensitively there (audit 53: `env.FOO` found `Foo`).
+            if Self.isEnvContext(base), case .value(.object(let members)) = target {
+                guard let name = Key(try evaluate(key).value).name else { return .value(.null) }
+                return .value(members[name] ?? .null)
+            }
             // Not a collection: null, the key not evaluated (GitHub's Index.EvaluateCore; audit
             // 52: `github.nope[fromJSON('x')]` failed here).
             if case .value(let value) = target {
@@ -198,6 +205,12 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             guard let position, position < Double(elements.count) else { return nil }
             return elements[Int(position)]
         }
+    }
+
+    /// Whether `node` is the `env` context itself (any case, as context names are read).
+    static func isEnvContext(_ node: ExpressionNode) -> Bool {
+        if case .context(let name, _) = node, name.utf8.count == 3, name.lowercased() == "env" { return true }
+        return false
     }
 
     private func access(_ target: Outcome, key: ExpressionValue, star: Bool) -> Outcome {

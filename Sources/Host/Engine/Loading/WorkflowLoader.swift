@@ -283,6 +283,7 @@ public enum WorkflowLoader {
         if case .mapping(let mapping) = root, let node = mapping.first(where: { $0.key.string == "name" })?.value,
            case .scalar(let scalar) = node, !scalar.string.isEmpty {
             workflow.name = scalar.string
+            workflow.hasName = true
         }
         let context = "workflow '\(workflow.name)'"
         // An action's metadata file (action.yml: `runs:`, `inputs:`, no `jobs:`) kept among the

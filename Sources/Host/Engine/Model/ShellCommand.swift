@@ -48,13 +48,17 @@ public struct ShellCommand: Sendable, Equatable {
         }
         guard words.contains(where: { $0.utf8.firstRange(of: "{0}".utf8) != nil }) else {
             let message = words.count == 1 ? "unknown shell '\(shell)'" : "custom shell '\(shell)' has no {0}"
-            let example = words.count == 1 ? "'\(command) {0}'" : "'\(shell) {0}'"
+            // A placeholder mistyped (`bash {0`): the command with a right one, not the mistake with another.
+            let example = words.count == 1 || shell.contains("{") ? "'\(command) {0}'" : "'\(shell) {0}'"
             return .failure(Problem(
                 message: message,
                 hint: "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', "
                     + "where {0} is the script's file (e.g. \(example))"))
         }
-        return .success(ShellCommand(arguments: words, scriptExtension: extensionFor(command)))
+        // GitHub's runner builds the command line with .NET's string.Format: `{{` and `}}` are
+        // one brace each there (audit 53: kept doubled here).
+        let unescaped = words.map { $0.replacingOccurrences(of: "{{", with: "{").replacingOccurrences(of: "}}", with: "}") }
+        return .success(ShellCommand(arguments: unescaped, scriptExtension: extensionFor(command)))
     }
 
     /// The script as GitHub's runner writes it (`ScriptHandlerHelpers.FixUpScriptContents`): for
@@ -69,12 +73,19 @@ public struct ShellCommand: Sendable, Equatable {
 
     static let hint = "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', e.g. 'perl {0}'"
 
-    /// GitHub's extensions by interpreter: a custom `python -u {0}` still gets `.py`.
+    /// GitHub's extensions by the custom shell's first word as written, without case
+    /// (`ScriptHandlerHelpers.GetScriptFileExtension`): a custom `python -u {0}` still gets `.py`,
+    /// `bash -l {0}` `.sh`; any other program none (`perl {0}`, `node {0}`, `/usr/bin/pwsh …`:
+    /// audit 53, it was `.sh`, which a program that goes by the extension, as bun does, reads as a
+    /// shell script).
     static func extensionFor(_ command: String) -> String {
-        let name = (command.split(separator: "/").last.map(String.init) ?? command).lowercased()
-        if name == "pwsh" || name == "powershell" { return ".ps1" }
-        if name.hasPrefix("python") { return ".py" }
-        return ".sh"
+        switch command.lowercased() {
+        case "bash", "sh": return ".sh"
+        case "pwsh", "powershell": return ".ps1"
+        case "python": return ".py"
+        case "cmd": return ".cmd"
+        default: return ""
+        }
     }
 
     /// Split `text` into words like a POSIX shell: whitespace separates, `'…'` is literal,

@@ -63,6 +63,8 @@ public struct EnvEntry: Sendable {
 public struct Workflow: Sendable {
     /// `name:`, or the file's base name.
     public var name: String
+    /// Whether the file gives `name:` (without it, `github.workflow` is the file's path, as on GitHub).
+    public var hasName = false
     /// The file it was loaded from.
     public var file: String
     public var env: [EnvEntry]
