@@ -843,6 +843,8 @@ struct HardeningTests {
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("[a] hi\n"))
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious line\n", "the link's target was written")
+        // Said, not silent (audit 53).
+        #expect(first.stderr.contains("run-number is a symbolic link, which is not followed; github.run_number is 1"), "\(first.stderr)")
 
         unlink(project + "/.nixactions/run-number")
         try FileManager.default.removeItem(atPath: project + "/.nixactions/runs")

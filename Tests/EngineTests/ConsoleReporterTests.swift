@@ -19,12 +19,15 @@ struct ConsoleReporterTests {
         console.report(.stepFinished(job: "build", step: 2, name: "Refused", outcome: .failure, exitCode: nil, duration: .zero))
         console.report(.stepFinished(job: "build", step: 3, name: "Deploy", outcome: .skipped, exitCode: nil, duration: .zero))
         console.report(.stepFinished(job: "build", step: 4, name: "Wait", outcome: .cancelled, exitCode: nil, duration: .seconds(2)))
+        // Exited 0, failed for another reason (a bad GITHUB_ENV line): no "exit code 0" (audit 53).
+        console.report(.stepFinished(job: "build", step: 5, name: "Env", outcome: .failure, exitCode: 0, duration: .milliseconds(10)))
         #expect(collected.text.withLock { $0 } == """
             [build] ✓ Run make (1.20s)
             [build] ✗ Test (exit code 2, 3.41s)
             [build] ✗ Refused
             [build] - Deploy (skipped)
             [build] ✗ Wait (cancelled, 2.00s)
+            [build] ✗ Env (0.01s)
 
             """)
     }

@@ -157,6 +157,9 @@ struct RunEventOptions: ParsableArguments {
 extension RunContext {
     /// Take the project's next run number and id (`.nixactions/run-number`, under a lock).
     mutating func takeRunNumber(project: String) {
+        if let refusal = RunCounter.refusal(in: project + "/.nixactions") {
+            standardError("warning: \(refusal); github.run_number is 1 (security.md)\n")
+        }
         let counter = RunCounter.next(in: project + "/.nixactions")
         github["run_number"] = .string(String(counter.number))
         github["run_id"] = .string(String(counter.id))

@@ -133,7 +133,9 @@ public final class ConsoleReporter: RunReporter {
         switch outcome {
         case .skipped: return color("2", "[\(job)] - \(name) (skipped)")
         case .cancelled: details.append("cancelled")
-        case .failure: if let exitCode { details.append("exit code \(exitCode)") }
+        // A step whose process exited 0 and that failed for another reason (a bad GITHUB_ENV
+        // line, `::error` with a failing command): no "exit code 0" (audit 53), the error says why.
+        case .failure: if let exitCode, exitCode != 0 { details.append("exit code \(exitCode)") }
         case .success: break
         }
         if duration != .zero || outcome == .success { details.append(format(duration)) }

@@ -264,7 +264,7 @@ public final class LogDirectoryReporter: RunReporter {
         switch event {
         case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
         case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _, _):
-            append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.map { " (exit code \($0))" } ?? "")")
+            append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.flatMap { outcome == .failure && $0 == 0 ? nil : " (exit code \($0))" } ?? "")")
         case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
             append(job, "warning: " + ConsoleReporter.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal))
         case .message(let job?, let level, let text): append(job, "\(level.rawValue): \(text)")
