@@ -237,8 +237,9 @@ final class LocalExecutor: ExecutorPlugin {
         let containment = jobContainment.makeStep()
         defer { jobContainment.release(containment) }
         let termination: Termination
+        let outputEnded: Bool
         do {
-            termination = try await runProcess(
+            (termination, outputEnded) = try await runProcessReportingEnd(
                 arguments: arguments, environment: environment, directory: workingDirectory, grace: grace,
                 containment: containment,
                 onSecret: { context.host.registerSecret(bytes: $0) },
@@ -257,10 +258,13 @@ final class LocalExecutor: ExecutorPlugin {
         // back, marked, as GitHub's runner reads the files whatever ended the step.
         let cancelled: Bool? = Task.isCancelled ? true : nil
         if cancelled == true && step.filesWhenCancelled != true { throw CancellationError() }
+        var result: StepResult
         switch termination {
-        case .exited(let code): return StepResult(exitCode: code, files: files, cancelled: cancelled)
-        case .signaled(let signal): return StepResult(exitCode: nil, signal: signal, files: files, cancelled: cancelled)
+        case .exited(let code): result = StepResult(exitCode: code, files: files, cancelled: cancelled)
+        case .signaled(let signal): result = StepResult(exitCode: nil, signal: signal, files: files, cancelled: cancelled)
         }
+        if !outputEnded { result.outputLeftOpen = true }
+        return result
     }
 
     /// What a shell argument names the script's path with.

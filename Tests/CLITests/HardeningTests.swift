@@ -28,6 +28,10 @@ struct HardeningTests {
         #expect(result.stdout.contains("[a] main done\n"))
         #expect(result.stdout.contains("[a] second step\n"))
         #expect(result.seconds < 10, "the step waited for its background process")
+        // What is dropped is said, once for that step, not for the next (audit 53: silent).
+        let said = result.stdout + result.stderr
+        #expect(said.components(separatedBy: "still hold its output; what they write after it ended is not kept").count == 2, "\(said)")
+        #expect(said.contains("step 'Run (while true; do echo tick; sleep 0.01; done) &"), "\(said)")
     }
 
     /// The hard open-files limit leaves room for a lower soft limit to start with.

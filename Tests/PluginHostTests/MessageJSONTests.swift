@@ -45,8 +45,10 @@ struct MessageJSONTests {
             #expect(try JSONDecoder().decode(JobSpec.self, from: Data(MessageCoding.encode(job))) == job)
             #expect(try MessageCoding.decode(JobSpec.self, from: Array(JSONEncoder().encode(job))) == job)
 
-            let result = StepResult(exitCode: Bool.random(using: &generator) ? Int32.random(in: -1...255, using: &generator) : nil,
-                                    signal: Bool.random(using: &generator) ? 9 : nil, files: ["GITHUB_OUTPUT": randomText(&generator)])
+            var result = StepResult(exitCode: Bool.random(using: &generator) ? Int32.random(in: -1...255, using: &generator) : nil,
+                                    signal: Bool.random(using: &generator) ? 9 : nil, files: ["GITHUB_OUTPUT": randomText(&generator)],
+                                    cancelled: Bool.random(using: &generator) ? true : nil)
+            result.outputLeftOpen = Bool.random(using: &generator) ? true : nil
             #expect(try JSONDecoder().decode(StepResult.self, from: Data(MessageCoding.encode(result))) == result)
             #expect(try MessageCoding.decode(StepResult.self, from: Array(JSONEncoder().encode(result))) == result)
 

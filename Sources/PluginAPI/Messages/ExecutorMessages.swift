@@ -217,6 +217,10 @@ public struct StepResult: Codable, Sendable, Hashable {
     /// uses as GitHub's runner does (it reads the files in a `finally`: a cleanup step sees the
     /// ids a hung step recorded). An executor may instead answer NXA_STATUS_CANCELLED, as before.
     public var cancelled: Bool?
+    /// True (optional, added after 1.2): processes the step left running still held its output
+    /// when the executor stopped reading it (after its short drain), so what they write later is
+    /// not delivered; the host says so (audit 53: it was silent).
+    public var outputLeftOpen: Bool?
 
     public init(exitCode: Int32?, signal: Int32? = nil, files: [String: String] = [:]) {
         self.exitCode = exitCode
@@ -370,6 +374,7 @@ extension StepResult: FastJSONMessage {
         if let signal { writer.key("signal"); writer.int(Int(signal)) }
         writer.key("files"); writer.stringMap(files)
         if let cancelled { writer.key("cancelled"); writer.bool(cancelled) }
+        if let outputLeftOpen { writer.key("outputLeftOpen"); writer.bool(outputLeftOpen) }
         writer.endObject()
     }
 
@@ -377,6 +382,7 @@ extension StepResult: FastJSONMessage {
         let type = "StepResult"
         self.init(exitCode: try json.optionalInt32("exitCode", of: type), signal: try json.optionalInt32("signal", of: type),
                   files: try json.stringMap("files", of: type), cancelled: try json.optionalBool("cancelled", of: type))
+        outputLeftOpen = try json.optionalBool("outputLeftOpen", of: type)
     }
 }
 

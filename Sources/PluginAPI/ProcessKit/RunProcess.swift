@@ -27,15 +27,36 @@ public func runProcess(
     onSecret: (@Sendable ([UInt8]) -> Void)? = nil,
     onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
 ) async throws(SpawnError) -> Termination {
+    try await runProcessReportingEnd(
+        arguments: arguments, environment: environment, directory: directory, grace: grace, containment: containment,
+        inputDescriptor: inputDescriptor, drainAfterExit: drainAfterExit, onStart: onStart, onSecret: onSecret, onOutput: onOutput
+    ).termination
+}
+
+/// `runProcess`, also saying whether its output ended (both pipes closed) before the reading
+/// stopped: false when processes it left running still hold them (what they write later is not
+/// read).
+public func runProcessReportingEnd(
+    arguments: [String],
+    environment: [String: String],
+    directory: String?,
+    grace: Duration = .seconds(5),
+    containment: StepContainment? = nil,
+    inputDescriptor: Int32? = nil,
+    drainAfterExit: Duration = .milliseconds(200),
+    onStart: @Sendable (ChildProcess) -> Void = { _ in },
+    onSecret: (@Sendable ([UInt8]) -> Void)? = nil,
+    onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
+) async throws(SpawnError) -> (termination: Termination, outputEnded: Bool) {
     let child = try ChildProcess(arguments: arguments, environment: environment, directory: directory, containment: containment,
                                  inputDescriptor: inputDescriptor)
     onStart(child)
     return await withTaskCancellationHandler {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Termination, Never>) in
+        await withCheckedContinuation { (continuation: CheckedContinuation<(termination: Termination, outputEnded: Bool), Never>) in
             // A blocking wait: on a reused thread of its own, never on Swift's cooperative pool.
             WaiterPool.shared.run {
-                let termination = child.wait(drainAfterExit: drainAfterExit, onSecret: onSecret, onOutput: onOutput)
-                WaiterPool.handingBack { continuation.resume(returning: termination) }
+                let ended = child.waitReportingEnd(drainAfterExit: drainAfterExit, onSecret: onSecret, onOutput: onOutput)
+                WaiterPool.handingBack { continuation.resume(returning: ended) }
             }
         }
     } onCancel: {

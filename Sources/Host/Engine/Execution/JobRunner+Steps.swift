@@ -590,7 +590,14 @@ extension JobRunner {
             }
             return (.timedOut(timeout ?? .zero), nil)
         }
-        if case .finished(let result, _) = outcome { return (.finished(result, pipeline.commandResults), nil) }
+        if case .finished(let result, _) = outcome {
+            if result.outputLeftOpen == true {
+                reporter.report(.message(job: planned.key, level: .info, text:
+                    "step '\(spec.displayName)': processes it left running still hold its output; what they write after it ended is not kept "
+                        + "(write to a file, or wait for them in the step)"))
+            }
+            return (.finished(result, pipeline.commandResults), nil)
+        }
         return (outcome, nil)
     }
 

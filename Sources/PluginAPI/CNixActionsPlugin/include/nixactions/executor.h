@@ -145,6 +145,11 @@ typedef struct nxa_executor_v1 {
  *    reads them whatever ended the step); without it, NXA_STATUS_CANCELLED as before. The host
  *    honours `cancelled` only when it did cancel the step.
  *
+ *  - Output left open (optional, added after 1.2): when the step's main process has ended and
+ *    the executor stops reading its output while processes it left still hold the pipes, its
+ *    StepResult says `outputLeftOpen: true`; the host then says that what they write later is not
+ *    kept. An executor that cannot tell leaves the field out.
+ *
  *  - Every function of the table but `cancel` must be set: the host refuses a plugin whose table
  *    has a NULL where a function must be (and a descriptor without `get_interface`), naming it.
  */
