@@ -251,6 +251,13 @@ struct GitHubWorkflowRunTests {
                     continue-on-error: true
                   - run: echo bad
                     timeout-minutes: ${{ 'soon' }}
+              b:
+                steps:
+                  - run: echo text
+                    timeout-minutes: ${{ '5' }}
+                  - run: echo number
+                    timeout-minutes: ${{ fromJSON('5') }}
+                    if: always()
             """)
         let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.seconds < 4.5)
@@ -259,6 +266,9 @@ struct GitHubWorkflowRunTests {
         #expect(all.contains("timed out after 1s"), "\(all)")
         #expect(all.contains("wf.yml:9:26: cannot evaluate timeout-minutes of step 'Run echo bad': timeout-minutes must be a positive number of minutes, the expression gave 'soon'"), "\(all)")
         #expect(!result.stdout.contains("[a-limit-1s] bad"))
+        // Text is refused, as GitHub's AssertNumber does (audit 53: '5' was taken); fromJSON makes a number.
+        #expect(all.contains("cannot evaluate timeout-minutes of step 'Run echo text': timeout-minutes must be a number, the expression gave the text '5'"), "\(all)")
+        #expect(!result.stdout.contains("[b] text\n") && result.stdout.contains("[b] number\n"), "\(result.stdout)")
     }
 
     @Test("GITHUB_ENV cannot set NODE_OPTIONS, in any case (GitHub's block list): left out with an error, the rest applies, the step succeeds")

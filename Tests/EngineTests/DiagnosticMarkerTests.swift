@@ -354,6 +354,27 @@ struct DiagnosticMarkerTests {
         ])
     }
 
+    @Test("env in a workflow's or a job's env, runner or steps at workflow level: errors, as GitHub's table has them (audit 53: passed here)")
+    func envContextsTable() {
+        let input = Marked("""
+            env:
+              W: wf
+              X: ${{ 1️⃣env.W }}-${{ github.sha }}-${{ vars.V }}
+            jobs:
+              a:
+                strategy: { matrix: { x: [1] } }
+                env:
+                  J: ${{ 2️⃣env.W }}-${{ matrix.x }}-${{ needs }}-${{ secrets.S }}
+                  R: ${{ 3️⃣runner.os }}
+                steps: [ { run: echo } ]
+            """)
+        #expect(input.diagnostics() == [
+            "1️⃣ error: 'env' is not available in 'env.X'",
+            "2️⃣ error: 'env' is not available in 'env.J'",
+            "3️⃣ error: 'runner' is not available in 'env.R'",
+        ], "\(input.diagnostics())")
+    }
+
     @Test("a run step that may write GITHUB_ENV through code the workflow does not show (a script file, a task runner) opens env after it; plain commands do not")
     func envWrittenByScripts() {
         let input = Marked("""
@@ -400,7 +421,8 @@ struct DiagnosticMarkerTests {
                   - uses: actions/cache@v4
                     with: { path: "${{ 3️⃣env.pythonLocation }}", key: py }
             """)
-        #expect(input.diagnostics() == ["1️⃣ warning: env.TYPO_JOB in 'env.FROM_JOB' is not defined at workflow, job or step level",
+        // (A job's env cannot read env at all, as on GitHub: audit 53.)
+        #expect(input.diagnostics() == ["1️⃣ error: 'env' is not available in 'env.FROM_JOB'",
                                         "2️⃣ warning: env.TYPO_BEFORE in 'run' is not defined at workflow, job or step level",
                                         "3️⃣ warning: env.pythonLocation in 'with.path' is not defined at workflow, job or step level"])
     }

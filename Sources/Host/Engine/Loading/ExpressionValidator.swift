@@ -66,7 +66,14 @@ struct ExpressionValidator {
     mutating func run() {
         let workflowEnv = Set(workflow.env.map(\.name))
         let workflowPlace = Place(what: "env", context: "workflow '\(workflow.name)'", job: nil, stepIDs: nil, envNames: workflowEnv)
-        for entry in workflow.env { check(entry.value, named(workflowPlace, "env.", entry.name)) }
+        // GitHub's table: a workflow's env sees github, secrets, inputs and vars (audit 53: `env.X`
+        // there passed here and failed there, "Unrecognized named-value: 'env'").
+        for entry in workflow.env {
+            var place = named(workflowPlace, "env.", entry.name)
+            place.onlyContexts = ["github", "secrets", "inputs", "vars"]
+            place.why = "the workflow's env is set before any job"
+            check(entry.value, place)
+        }
         // GitHub's table lists no contexts for the workflow's defaults.run; those of run-name are
         // the ones known before any job: github, vars, inputs.
         checkDefaults(workflow.defaults, Place(what: "", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
@@ -134,7 +141,14 @@ struct ExpressionValidator {
                 }
             }
         }
-        for entry in job.env { check(entry.value, named(jobPlace, "env.", entry.name)) }
+        // GitHub's table: a job's env sees github, needs, strategy, matrix, vars, secrets and inputs,
+        // not env (audit 53: `env.W` there passed here and failed there).
+        for entry in job.env {
+            var place = named(jobPlace, "env.", entry.name)
+            place.onlyContexts = ["github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"]
+            place.why = "a job's env is set before its steps, from the contexts GitHub gives it"
+            check(entry.value, place)
+        }
         // jobs.<job_id>.defaults.run: github, needs, strategy, matrix, env, vars, inputs (GitHub's table).
         var defaultsPlace = jobPlace
         defaultsPlace.envNames = jobEnv

@@ -238,7 +238,12 @@ public struct TimeoutExpression: Sendable {
             let number: Double?
             switch value {
             case .number(let minutes): number = minutes
-            case .string(let text): number = Double(text.trimmingCharacters(in: .whitespaces))
+            case .string(let text) where Double(text.trimmingCharacters(in: .whitespaces)) != nil:
+                // GitHub asserts a number: text, even '5' (an output, an env value), fails there
+                // (audit 53: taken here).
+                throw ExpressionError(
+                    message: "\(key) must be a number, the expression gave the text '\(text)' (GitHub refuses text; fromJSON(…) makes it a number)",
+                    offset: 0, source: field.source.value)
             default: number = nil
             }
             guard let number, number > 0, number * 60 < DurationParser.maximumSeconds else {
