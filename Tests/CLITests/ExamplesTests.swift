@@ -37,6 +37,11 @@ struct ExamplesTests {
         #expect(tested == ["testing linux v1 experimental=false", "testing linux v2 experimental=false",
                            "testing bsd v2 experimental=false", "testing linux v3 experimental=true"], "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[report] all success\n"))
+        // The deploys share a concurrency group: the second waited for the first, both ran.
+        #expect(result.stdout.contains("[deploy-target-production] waiting: 'deploy (target: staging)' of concurrency group 'deploy-"), "\(result.stdout)")
+        let staged = try #require(result.stdout.range(of: "[deploy-target-staging] deploying to staging\n"))
+        let produced = try #require(result.stdout.range(of: "[deploy-target-production] deploying to production\n"))
+        #expect(staged.upperBound <= produced.lowerBound)
     }
 
     @Test("examples/03-matrix/from-needs.yml: a matrix made from an earlier job's output, expanded when that job has finished")

@@ -118,4 +118,66 @@ struct SchedulingScenarios {
         }
         #expect(out.contains("==> workflow 'diamond' succeeded in "))
     }
+
+    @Test("concurrency within a run, as on GitHub: one job of a group runs, the newest waits and a later one cancels the one waiting; a group per matrix value runs them all; exit 1, not 130")
+    func concurrencyGroups() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              deploy:
+                concurrency: production
+                strategy: { matrix: { v: [1, 2, 3] } }
+                steps:
+                  - run: |
+                      if [ -e "\(scenario.marks)/in" ]; then echo OVERLAP; fi
+                      touch "\(scenario.marks)/in"; sleep 0.5; rm "\(scenario.marks)/in"; echo "deployed ${{ matrix.v }}"
+              each:
+                concurrency: each-${{ matrix.v }}
+                strategy: { matrix: { v: [1, 2] } }
+                steps: [ { run: "echo each ${{ matrix.v }}" } ]
+              after:
+                needs: deploy
+                if: always()
+                steps: [ { run: "echo deploy was ${{ needs.deploy.result }}" } ]
+            """, ["--jobs", "6", "--log-format", "plain"])
+        #expect(result.status == 1, "the run went on: not 130\n\(result.stdout)\(result.stderr)")
+        let out = result.stdout
+        #expect(!out.contains("OVERLAP"), "\(out)")
+        #expect(out.contains("[deploy-v-1] deployed 1\n") && out.contains("[deploy-v-3] deployed 3\n") && !out.contains("deployed 2"), "\(out)")
+        #expect(out.contains("[deploy-v-2] cancelled: 'deploy (v: 3)' of concurrency group 'production' waits after it"), "\(out)")
+        #expect(out.contains("[deploy-v-3] waiting: 'deploy (v: 1)' of concurrency group 'production' is running"), "\(out)")
+        #expect(out.contains("[each-v-1] each 1\n") && out.contains("[each-v-2] each 2\n") && !out.contains("waiting: 'each"), "\(out)")
+        #expect(out.contains("[after] deploy was cancelled\n"), "\(out)")
+    }
+
+    @Test("concurrency with cancel-in-progress: the running job of the group is cancelled and the new one runs after it ended")
+    func concurrencyCancelInProgress() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              old:
+                concurrency: { group: release, cancel-in-progress: false }
+                steps:
+                  - run: sleep 30; echo NEVER
+                  - if: cancelled()
+                    run: echo old cleaned up
+              new:
+                needs: []
+                concurrency: { group: "${{ 'rel' }}ease", cancel-in-progress: "${{ github.event_name == 'push' }}" }
+                steps:
+                  - run: sleep 0.3
+                  - run: echo new ran
+            """, ["--jobs", "2", "--log-format", "plain"])
+        #expect(result.seconds < 20, "the running job was not cancelled")
+        let out = result.stdout
+        #expect(out.contains("[old] warning: cancelling: 'new' of concurrency group 'release' is to run (cancel-in-progress)"), "\(out)")
+        #expect(out.contains("[old] old cleaned up\n") && out.contains("[new] new ran\n") && !out.contains("[old] NEVER\n"), "\(out)")
+        // The new one started after the old one ended.
+        let ended = try #require(out.range(of: "==> job 'old' cancelled"))
+        let started = try #require(out.range(of: "==> job 'new' started"))
+        #expect(ended.upperBound <= started.lowerBound)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+    }
 }

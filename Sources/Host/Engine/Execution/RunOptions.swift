@@ -73,13 +73,15 @@ extension RunOptions {
 public struct RunSummary: Sendable {
     public var outcome: Outcome
     public var jobs: [JobOutcome]
+    /// The run itself was cancelled (a signal), not only some of its jobs (a concurrency group's).
+    public var interrupted = false
 
-    /// 0 success, 1 a job failed, 130 cancelled.
+    /// 0 success, 1 a job failed (or was cancelled while the run went on), 130 the run was cancelled.
     public var exitCode: Int32 {
         switch outcome {
         case .success, .skipped: return 0
         case .failure: return 1
-        case .cancelled: return 130
+        case .cancelled: return interrupted ? 130 : 1
         }
     }
 }

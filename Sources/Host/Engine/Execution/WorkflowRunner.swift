@@ -43,9 +43,11 @@ public struct WorkflowRunner: Sendable {
         // The scheduler, its jobs and their steps go on on the thread that completes an executor operation.
         let jobs = await withTaskExecutorPreference(HandOffExecutor.shared) { await scheduler.run() }
         let outcome: Outcome
+        let interrupted = Task.isCancelled
         // A cancelled run (a signal) is cancelled; otherwise a failure wins over the cancellations
-        // that fail-fast causes.
-        if Task.isCancelled {
+        // that fail-fast causes. Jobs a concurrency group cancelled leave the run cancelled, as on
+        // GitHub, with exit status 1: the run went on (`RunSummary.exitCode`).
+        if interrupted {
             outcome = .cancelled
         } else if jobs.contains(where: { $0.outcome == .failure }) {
             outcome = .failure
@@ -55,7 +57,9 @@ public struct WorkflowRunner: Sendable {
             outcome = .success
         }
         reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started))
-        return RunSummary(outcome: outcome, jobs: jobs)
+        var summary = RunSummary(outcome: outcome, jobs: jobs)
+        summary.interrupted = interrupted
+        return summary
     }
 }
 
@@ -146,6 +150,12 @@ final class Scheduler: Sendable {
         var ready: [PlannedJob] = []
         var readyHead = 0
         var heldBack: [String: [PlannedJob]] = [:]
+        // Concurrency groups (a job's `concurrency`), as GitHub keeps them within a run: one job of a
+        // group runs, one waits (a later one cancels the waiting one), `cancel-in-progress` cancels
+        // the running one. By group: who runs, who waits; by running instance key: its group.
+        var groupHolder: [String: (key: String, name: String)] = [:]
+        var groupWaiting: [String: PlannedJob] = [:]
+        var groupOf: [String: String] = [:]
         for id in plan.order where waitingFor[id] == 0 { ready += plan.instances[id] ?? [] }
 
         // Each job runs as its own task (fail-fast cancels one by its handle) and sends its outcome
@@ -276,6 +286,38 @@ final class Scheduler: Sendable {
                     if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] >= limit {
                         heldBack[instance.jobID, default: []].append(instance)
                         continue
+                    }
+                    if let concurrency = job.concurrency {
+                        let group: String
+                        let cancelInProgress: Bool
+                        switch concurrencyGroup(concurrency, job, instance, frame, needsContext: needsContext) {
+                        case .success(let decided): (group, cancelInProgress) = decided
+                        case .failure(let problem):
+                            finishWithout(instance, .failure, problem.message)
+                            continue
+                        }
+                        if !group.isEmpty, let holder = groupHolder[group] {
+                            // It waits; a job already waiting in the group is cancelled (GitHub keeps
+                            // one pending job per group, the newest).
+                            if let older = groupWaiting[group] {
+                                finishWithout(older, .cancelled, "cancelled: '\(instance.displayName)' of concurrency group '\(group)' waits after it "
+                                    + "(one job of a group waits at a time, the newest, as on GitHub)")
+                            }
+                            groupWaiting[group] = instance
+                            if cancelInProgress, let task = handles.withLock({ $0[holder.key]?.task }) {
+                                reporter.report(.message(job: holder.key, level: .warning,
+                                                         text: "cancelling: '\(instance.displayName)' of concurrency group '\(group)' is to run (cancel-in-progress)"))
+                                task.cancel()
+                            } else {
+                                reporter.report(.message(job: instance.key, level: .info,
+                                                         text: "waiting: '\(holder.name)' of concurrency group '\(group)' is running"))
+                            }
+                            continue
+                        }
+                        if !group.isEmpty {
+                            groupHolder[group] = (instance.key, instance.displayName)
+                            groupOf[instance.key] = group
+                        }
                     }
                     running[instance.key] = instance.jobID
                     runningPerJob[instance.jobID, default: 0] += 1
@@ -464,6 +506,11 @@ final class Scheduler: Sendable {
                 finishing.withLock { _ = $0.remove(result.key) }
                 running.removeValue(forKey: result.key)
                 releaseSlot(of: result.jobID)
+                // Its concurrency group's waiting job goes next.
+                if let group = groupOf.removeValue(forKey: result.key), groupHolder[group]?.key == result.key {
+                    groupHolder[group] = nil
+                    if let next = groupWaiting.removeValue(forKey: group) { ready.insert(next, at: readyHead) }
+                }
                 record(result)
                 launchReady()
             }
@@ -599,6 +646,23 @@ final class Scheduler: Sendable {
         case .failure(let diagnostic):
             let at = diagnostic.location.map { "\($0): " } ?? ""
             return .failure(RunProblem(at + diagnostic.message + (diagnostic.hint.map { "\n  hint: \($0)" } ?? "")))
+        }
+    }
+
+    /// An instance's concurrency group and whether it cancels the group's running job, evaluated
+    /// with GitHub's contexts for `jobs.<job_id>.concurrency` (github, needs, strategy, matrix,
+    /// inputs, vars).
+    func concurrencyGroup(_ concurrency: JobConcurrency, _ job: Job, _ instance: PlannedJob, _ frame: CallFrame,
+                          needsContext: [String: ExpressionValue]) -> Result<(group: String, cancelInProgress: Bool), RunProblem> {
+        let context = DictionaryExpressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
+        do {
+            let group = try concurrency.group.template.render(context)
+            var cancel = concurrency.cancelInProgress
+            if let expression = concurrency.cancelExpression { cancel = try expression.template.evaluateValue(context).isTruthy }
+            return .success((group, cancel))
+        } catch {
+            let at = concurrency.location.map { "\($0): " } ?? ""
+            return .failure(RunProblem("\(at)cannot evaluate the concurrency of job '\(job.id)': \(error.message)"))
         }
     }
 

@@ -162,6 +162,16 @@ struct ExpressionValidator {
             place.why = "the strategy is evaluated before the job's instances exist"
             check(field, place)
         }
+        if let concurrency = job.concurrency {
+            // GitHub's contexts for jobs.<job_id>.concurrency.
+            for (field, key) in [(concurrency.group, "concurrency.group"), (concurrency.cancelExpression, "concurrency.cancel-in-progress")] {
+                guard let field else { continue }
+                var place = named(jobPlace, key)
+                place.onlyContexts = ["github", "needs", "strategy", "matrix", "inputs", "vars"]
+                place.why = "a job's concurrency group is decided before the job starts"
+                check(field, place)
+            }
+        }
         for label in job.runsOn where label.value.containsBytes("${{") {
             // GitHub's contexts for jobs.<job_id>.runs-on (the run failed on `env.X` only when the job started).
             guard let template = try? Template.parse(label.value) else { continue }  // its syntax is reported where it was read

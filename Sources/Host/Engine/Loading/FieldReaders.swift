@@ -98,6 +98,35 @@ extension NodeReader {
             at: origin?.location(ofOffset: error.offset, in: text) ?? fallback, context: context, hint: error.hint)
     }
 
+    /// A job's `concurrency`: a group (text or `${{ }}`), or `{ group, cancel-in-progress }`.
+    mutating func concurrency(_ node: Node, context: String?) -> JobConcurrency? {
+        if case .scalar = node {
+            return template(node, what: "concurrency", context: context).map { JobConcurrency(group: $0, location: location(node)) }
+        }
+        guard let pairs = mapping(node, what: "concurrency", context: context, known: ["group", "cancel-in-progress"]) else { return nil }
+        var group: TemplateField?
+        var cancel = false
+        var cancelExpression: TemplateField?
+        for (key, _, value) in pairs {
+            if key == "group" {
+                group = template(value, what: "concurrency.group", context: context)
+            } else if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
+                cancelExpression = template(value, what: "concurrency.cancel-in-progress", context: context)
+            } else {
+                cancel = bool(value, what: "concurrency.cancel-in-progress", context: context) ?? false
+            }
+        }
+        guard let group else {
+            diagnostics.error("concurrency needs a 'group'", at: location(node), context: context,
+                              hint: "e.g. concurrency: { group: deploy-${{ github.ref }}, cancel-in-progress: true }")
+            return nil
+        }
+        var made = JobConcurrency(group: group, location: location(node))
+        made.cancelInProgress = cancel
+        made.cancelExpression = cancelExpression
+        return made
+    }
+
     /// `continue-on-error`: true/false, or one `${{ }}` expression evaluated at run time.
     mutating func continueOnError(_ node: Node, context: String?) -> (Bool, TemplateField?) {
         if case .scalar(let scalar) = node, scalar.string.containsBytes("${{") {

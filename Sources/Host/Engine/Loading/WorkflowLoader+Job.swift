@@ -73,6 +73,7 @@ extension WorkflowLoader {
         for (key, keyNode, value) in pairs {
             switch key {
             case "name": job.name = reader.template(value, what: "name", context: context)
+            case "concurrency": job.concurrency = reader.concurrency(value, context: context)
             case "needs": job.needs = reader.stringList(value, what: "needs", context: context)
             case "if": job.condition = reader.condition(value, context: context)
             case "runs-on":

@@ -34,7 +34,7 @@ public enum WorkflowLoader {
     ]
     /// `cancel-timeout-minutes` is in GitHub's workflow schema (how long a cancelled job may take to
     /// end); here a cancelled step has the executor's grace period (reliability.md).
-    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "concurrency", "snapshot", "cancel-timeout-minutes"]
+    static let githubOnlyJobKeys: Set<String> = ["permissions", "environment", "snapshot", "cancel-timeout-minutes"]
     static let stepKeys = [
         "id", "name", "run", "shell", "working-directory", "env", "if", "timeout-minutes", "timeout",
         "continue-on-error", "retry", "uses", "with", "background", "wait", "wait-all", "cancel", "parallel",

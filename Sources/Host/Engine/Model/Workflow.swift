@@ -397,6 +397,21 @@ public struct CacheSpec: Sendable {
     public var location: SourceLocation?
 }
 
+/// A job's `concurrency`: `group` (a string or `${{ }}`), and `cancel-in-progress` (a boolean or
+/// `${{ }}`; false when not given).
+public struct JobConcurrency: Sendable {
+    public var group: TemplateField
+    /// `cancel-in-progress` as a boolean; `cancelExpression` when it is `${{ }}`.
+    public var cancelInProgress = false
+    public var cancelExpression: TemplateField?
+    public var location: SourceLocation?
+
+    public init(group: TemplateField, location: SourceLocation?) {
+        self.group = group
+        self.location = location
+    }
+}
+
 /// One entry of a workflow's or a job's `secrets:` list.
 public struct SecretSpec: Sendable {
     public enum Source: Sendable {
@@ -486,6 +501,9 @@ public struct Job: Sendable {
     /// `services: ${{ … }}`: the whole map from one expression, made when each instance starts
     /// (`ServiceContainer.fromExpression`).
     public var servicesExpression: TemplateField?
+    /// `concurrency:` of the job: its group (evaluated per instance when it is to start) and
+    /// `cancel-in-progress`; within a run, one job of a group runs at a time (`WorkflowRunner`).
+    public var concurrency: JobConcurrency?
     /// `nix:` packages whose `bin` folders come first on the steps' PATH (the job's own, else the workflow's).
     public var nix: NixPackages?
     /// The original NixActions' semantics, for jobs from a `.nix` workflow (see `OriginalSemantics`).
