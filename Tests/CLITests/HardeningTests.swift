@@ -692,6 +692,11 @@ struct HardeningTests {
         }
         let folder = try await nixactions(["validate", "folder.yml"], in: temp.path)
         #expect(folder.status == 2 && folder.stderr.contains("'folder.yml' is a folder with no workflow.yml in it"), "\(folder.stderr)")
+        // A folder of the project named as a workflow is does not hide it (audit 53).
+        try temp.write("docs/readme.md", "x\n")
+        try temp.write(".github/workflows/docs.yml", "jobs:\n  a:\n    steps: [ { run: echo docs } ]\n")
+        let named = try await nixactions(["validate", "docs"], in: temp.path)
+        #expect(named.status == 0 && named.stdout.contains(".github/workflows/docs.yml: valid"), "\(named.stdout)\(named.stderr)")
     }
 
     @Test("--secret-file, --env-file, --var-file and --event-path read pipes (<(command)) whole; /dev/zero is refused by its size, never read forever")

@@ -7,13 +7,16 @@ enum WorkflowLocator {
 
     static func locate(_ reference: String, in directory: String = FileManager.default.currentDirectoryPath) -> Result<String, Diagnostic> {
         var isDirectory: ObjCBool = false
+        var emptyFolder = false
         if FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory) {
             if !isDirectory.boolValue { return .success(reference) }
             for name in ["workflow.yml", "workflow.yaml"] {
                 let candidate = (reference as NSString).appendingPathComponent(name)
                 if FileManager.default.fileExists(atPath: candidate) { return .success(candidate) }
             }
-            return .failure(Diagnostic(.error, "'\(reference)' is a folder with no workflow.yml in it"))
+            // A folder of the project (`docs/`) named as a workflow is (`docs.yml`): the name is
+            // looked up next (audit 53: the folder hid the workflow).
+            emptyFolder = true
         }
         if !reference.contains("/") {
             for folder in folders {
@@ -26,6 +29,7 @@ enum WorkflowLocator {
                 }
             }
         }
+        if emptyFolder { return .failure(Diagnostic(.error, "'\(reference)' is a folder with no workflow.yml in it")) }
         if reference.unicodeScalars.contains("\u{FFFD}") {
             // The shell passed bytes that are not UTF-8; they reached here as U+FFFD (audit 51:
             // "not found", with a did-you-mean of itself).
