@@ -57,7 +57,6 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
     ]
 
     private var warnedShort = false
-    private var warnedBudget = false
     private var warnedDeprecated: Set<String> = []
     private var stopToken: String?
     private var echo = false
@@ -143,18 +142,12 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
             if !secret.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 return [.warn("::add-mask:: with an empty value was ignored")]
             }
-            switch redactor.addReporting(secret) {
-            case .masked: return []
-            case .tooShort:
+            if !redactor.add(secret) {
                 guard !warnedShort else { return [] }
                 warnedShort = true
                 return [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")]
-            case .asWrittenOnly:
-                guard !warnedBudget else { return [] }
-                warnedBudget = true
-                return [.warn("this run has registered \(Redactor.formBudget >> 20) MiB of encoded forms of masked values; values masked "
-                    + "from here on are masked as written only, not in base64, URL or JSON (each MiB of forms costs about 75 MB of memory)")]
             }
+            return []
         case "stop-commands":
             let token = command.data
             if !permissions.unsecureStopTokens && (token.isEmpty || token.lowercased() == "pause-logging" || Self.registered.contains(token.lowercased())) {

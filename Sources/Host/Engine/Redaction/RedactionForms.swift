@@ -26,9 +26,7 @@ enum RedactionForms {
     /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms,
     /// and its form in a job key (`keyForm`).
     /// A multi-line secret is also masked whole in its encoded forms.
-    /// - Parameter asWritten: only each line as it is (the run's budget of forms is spent,
-    ///   `Redactor.formBudget`).
-    static func patterns(for secret: String, asWritten: Bool = false) -> [RedactionPattern]? {
+    static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
         var added = false
         // Printable ASCII without spaces (most tokens): one line, nothing to trim.
@@ -40,12 +38,7 @@ enum RedactionForms {
             let bytes = Array(value.utf8)
             var seen: Set<[UInt8]> = [bytes]
             patterns.append(RedactionPattern(bytes: bytes, wrapped: false))
-            if asWritten { continue }
             for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
-            // A long line (a key in base64) keeps its base64 forms only: each form costs the
-            // automaton about 75 bytes of memory per byte, and a mixed 256 KiB value had about 50
-            // forms (2 GB, audit 53).
-            if bytes.count > Redactor.fullFormsLimit { continue }
             for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
@@ -54,11 +47,10 @@ enum RedactionForms {
         // as `base64 -w0` prints it for a manifest), its lines are not each a piece of the
         // encoding, and a short line (under 4 bytes) would show there. (Its plain form is masked
         // line by line: patterns do not hold line breaks.)
-        if added, !asWritten, values.count > 1 || secret.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
+        if added, values.count > 1 || secret.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
             let whole = Array(secret.utf8)
             var seen = Set(patterns.map(\.bytes))
             for form in base64(whole) where seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
-            guard whole.count <= Redactor.fullFormsLimit else { return patterns }
             // (Not `quotedForms`: they keep the line breaks, and each line's are masked already.)
             for form in urlEncoded(whole) + jsonEscaped(secret) where seen.insert(form).inserted {
                 patterns.append(RedactionPattern(bytes: form, wrapped: false))

@@ -25,22 +25,6 @@ public final class Redactor: Sendable {
     public static let mask = "***"
     /// Shorter values (in UTF-8 bytes) are not masked (masking "a" would destroy the log); `add` says so.
     public static let minimumLength = 4
-    /// A line longer than this (bytes) is masked as written and in base64, not in its URL, JSON,
-    /// HTML and quoted forms (`RedactionForms`).
-    public static let fullFormsLimit = 4096
-    /// Bytes of forms a run registers beyond values as written: past it, a new value is masked as
-    /// written only (each line), and `addReporting` says so. About 75 bytes of memory per byte.
-    public static let formBudget = 8 << 20
-
-    /// What `addReporting` did with a value.
-    public enum Added: Sendable, Equatable {
-        /// Masked, with its encoded forms.
-        case masked
-        /// Too short to mask: nothing is masked.
-        case tooShort
-        /// Masked as written only: the run's `formBudget` is spent.
-        case asWrittenOnly
-    }
 
     private struct Registry {
         /// Every form, in the order added; the first `baseCount` are in `built.base`, the rest in
@@ -58,8 +42,6 @@ public final class Redactor: Sendable {
         var patternsBuilt = 0
         /// The next build folds `recent` into `base` (`mergeRecent`).
         var mergeAsked = false
-        /// Bytes of registered forms other than values as written (`formBudget`).
-        var formBytes = 0
     }
 
     private let registry = Mutex(Registry())
@@ -69,37 +51,23 @@ public final class Redactor: Sendable {
     /// Up to this many forms, one automaton holds them all (`current()`).
     private let smallBase: Int
 
-    /// Bytes of encoded forms before values are masked as written only.
-    private let formBudget: Int
+    public init() { smallBase = Self.smallBase }
 
-    public init() {
-        smallBase = Self.smallBase
-        formBudget = Self.formBudget
-    }
-
-    /// A redactor that splits its automatons from `smallBase` forms on (tests: 0 splits at once),
-    /// with its own budget of forms (tests: a small one).
-    init(smallBase: Int = Redactor.smallBase, formBudget: Int = Redactor.formBudget) {
-        self.smallBase = smallBase
-        self.formBudget = formBudget
-    }
+    /// A redactor that splits its automatons from `smallBase` forms on (tests: 0 splits at once).
+    init(smallBase: Int) { self.smallBase = smallBase }
 
     /// Register a secret. Returns false (and masks nothing) when the value is too short to mask.
     @discardableResult
-    public func add(_ secret: String) -> Bool { addReporting(secret) != .tooShort }
-
-    /// Register a secret, saying whether it is masked with its forms, as written only, or not.
-    public func addReporting(_ secret: String) -> Added {
+    public func add(_ secret: String) -> Bool {
         // A value seen before (a secret's variable in every step's environment) costs one lookup,
         // not the derivation of its forms again.
-        if let known = registry.withLock({ $0.values[secret] }) { return known ? .masked : .tooShort }
-        let spent = registry.withLock { $0.formBytes >= formBudget }
-        guard let forms = RedactionForms.patterns(for: secret, asWritten: spent) else {
+        if let known = registry.withLock({ $0.values[secret] }) { return known }
+        guard let forms = RedactionForms.patterns(for: secret) else {
             registry.withLock { $0.values[secret] = false }
-            return .tooShort
+            return false
         }
         publish(forms, value: secret)
-        return spent ? .asWrittenOnly : .masked
+        return true
     }
 
     /// Register a value given as bytes. Bytes that are not UTF-8 (a step printing a Latin-1
@@ -120,8 +88,6 @@ public final class Redactor: Sendable {
             for form in forms where registry.known.insert(form).inserted {
                 registry.patterns.append(form)
                 changed = true
-                // Encoded forms count against the budget; values as written always go in.
-                if form.wrapped || !(secret?.utf8.elementsEqual(form.bytes) ?? false) { registry.formBytes += form.bytes.count }
             }
             if changed {
                 registry.version += 1
