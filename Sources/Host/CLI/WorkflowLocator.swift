@@ -24,7 +24,10 @@ enum WorkflowLocator {
                     let candidate = "\(directory)/\(folder)/\(reference)\(suffix)"
                     if FileManager.default.fileExists(atPath: candidate),
                        suffix != "" || reference.hasSuffix(".yml") || reference.hasSuffix(".yaml") || reference.hasSuffix(".nix") {
-                        return .success(candidate)
+                        // Relative to the current folder, as a path given is shown (audit 53:
+                        // `validate NAME` printed the absolute path in every diagnostic).
+                        let relative = "\(folder)/\(reference)\(suffix)"
+                        return .success(directory == FileManager.default.currentDirectoryPath ? relative : candidate)
                     }
                 }
             }
