@@ -161,14 +161,23 @@ struct CheckoutTests {
               plain:
                 steps:
                   - run: if git push origin HEAD:refs/heads/plain-branch 2>/dev/null; then echo PUSHED; else echo refused; fi
+                  - run: if git push "$(git remote get-url origin)" HEAD:refs/heads/written-out 2>/dev/null; then echo PUSHED; else echo refused written out; fi
+              elsewhere:
+                steps:
+                  - run: |
+                      git init -q --bare "$RUNNER_TEMP/remote.git"
+                      git -C "$RUNNER_TEMP/remote.git" config receive.shallowUpdate true
+                      git remote set-url origin "$RUNNER_TEMP/remote.git"
+                      git push -q origin HEAD:refs/heads/moved && echo "pushed to the new origin: $(git -C "$RUNNER_TEMP/remote.git" branch --list moved)"
             """)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[bot] fatal: '/dev/null/nixactions: a run does not push to the project's repository' does not appear to be a git repository\n"),
                 "\(result.stdout)")
-        #expect(result.stdout.contains("[plain] refused\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[plain] refused\n") && result.stdout.contains("[plain] refused written out\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[elsewhere] pushed to the new origin:   moved\n"), "set-url then push still works: \(result.stdout)")
         #expect(!result.stdout.contains("PUSHED"))
         let refs = try repo.git(["for-each-ref", "--format=%(refname)"])
-        #expect(!refs.contains("bot-branch") && !refs.contains("plain-branch") && !refs.contains("v9.9.9"), "\(refs)")
+        #expect(!refs.contains("bot-branch") && !refs.contains("plain-branch") && !refs.contains("written-out") && !refs.contains("v9.9.9"), "\(refs)")
     }
 
     @Test("HEAD detached at a tag: checkout without ref and the default copy check the tag out, so git describe names it (audit 53: no tag)")

@@ -170,8 +170,13 @@ public final class ProjectCheckout: Sendable {
         try Self.git(["remote", "add", "origin", url], in: destination)
         // A step's `git push` (a release job's tag, a bot's commit) must not write into the
         // user's own repository, which `origin` is here (audit 53: it made a branch and a tag
-        // there): pushing to origin fails, naming why.
-        try Self.git(["config", "remote.origin.pushurl", Self.refusedPushURL], in: destination)
+        // there). Every push to the project's address, through `origin` or written out (`git push
+        // "$(git remote get-url origin)"`), is sent to a path that is no repository, whose name
+        // git's error quotes; `git remote set-url origin URL` then pushing still reaches URL
+        // (review 53: a pushurl did not let it, and missed the written-out address).
+        for address in [url, project] {
+            try Self.git(["config", "--add", "url.\(Self.refusedPushURL).pushInsteadOf", address], in: destination)
+        }
         let (fetch, refspecs) = Self.fetchArguments(target, request) { name, sha in "+\(sha):refs/remotes/origin/\(name)" }
         try Self.git(fetch + ["origin"] + refspecs, in: destination)
         if request.lfs {
