@@ -518,9 +518,14 @@ extension JobRunner {
         do {
             return .success(try expression.evaluate(evaluation))
         } catch {
+            // GitHub's runner says so and runs the step without a limit of its own (StepsRunner:
+            // "An error occurred when attempting to determine the step timeout"); review 53: the
+            // step failed here. The job's defaults still apply, and the job's limit.
             let at = expression.field.source.location.map { "\($0): " } ?? ""
             let key = expression.minutes ? "timeout-minutes" : "timeout"
-            return .failure(RunProblem("\(at)cannot evaluate \(key) of step '\(name)': \(error.message)"))
+            reporter.report(.message(job: planned.key, level: .error,
+                                     text: "\(at)cannot evaluate \(key) of step '\(name)': \(error.message); it runs without a time limit of its own, as on GitHub"))
+            return .success(defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value)
         }
     }
 
