@@ -163,6 +163,10 @@ public final class ChildProcess: Sendable {
         }
         var termination: Termination?
         var drainDeadline = ContinuousClock.now
+        // Every writer of the pipes has closed them (the process and all it started ended): what
+        // is still in them is read to the end, however long that takes, since nothing can add to
+        // it (review 53: a slow last chunk was cut at the drain time and said to be left open).
+        var writersGone = false
         var order = TwoPipeOutput(stdout: stdoutFD, stderr: stderrFD, onSecret: onSecret)
         var lastStream: Int32 = 2
 
@@ -171,10 +175,15 @@ public final class ChildProcess: Sendable {
             let watchingExit = termination == nil && pidFD >= 0
             if watchingExit { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = pidFD >= 0 ? -1 : 50
-            if termination != nil {
+            if termination != nil && !writersGone {
                 let left = drainDeadline - ContinuousClock.now
-                if left <= .zero { break }  // exited, and the drain time is up
-                timeout = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                if left <= .zero {
+                    // Exited, and the drain time is up: stop, unless no writer is left.
+                    writersGone = Self.allHungUp(open.map(\.fd))
+                    if !writersGone { break }
+                } else {
+                    timeout = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                }
             }
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 {
@@ -182,7 +191,7 @@ public final class ChildProcess: Sendable {
                 break
             }
             if ready == 0 {
-                if termination != nil { break }  // exited and the pipes went quiet
+                if termination != nil && !writersGone { break }  // exited and the pipes went quiet
                 if pidFD < 0, let status = reap(blocking: false) {
                     termination = status
                     drainDeadline = ContinuousClock.now + drainAfterExit
@@ -202,7 +211,7 @@ public final class ChildProcess: Sendable {
                     defer { if count >= ReadBuffers.shared.size { filled(fd) } }
                     let ended = order.deliver(
                         UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: fd == stdoutFD ? 0 : 1, otherOpen: open.count == 2,
-                        goOn: { termination == nil || ContinuousClock.now < drainDeadline }, onOutput: onOutput)
+                        goOn: { termination == nil || writersGone || ContinuousClock.now < drainDeadline }, onOutput: onOutput)
                     closed += ended.map { $0 == 0 ? stdoutFD : stderrFD }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     closed.append(fd)
@@ -225,6 +234,14 @@ public final class ChildProcess: Sendable {
         let result = termination ?? reap(blocking: true) ?? .exited(-1)
         if pidFD >= 0 { close(pidFD) }
         return (result, outputEnded)
+    }
+
+    /// Whether every descriptor's pipe has no writer left (POLLHUP; what is in it can still be read).
+    static func allHungUp(_ fds: [Int32]) -> Bool {
+        guard !fds.isEmpty else { return true }
+        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        guard poll(&polled, nfds_t(polled.count), 0) >= 0 else { return false }
+        return polled.allSatisfy { $0.revents & Int16(POLLHUP) != 0 }
     }
 
     /// Whether `bytes` may hold an `add-mask` command: `add-mask` in any case (GitHub's runner
