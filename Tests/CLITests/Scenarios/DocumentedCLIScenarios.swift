@@ -40,6 +40,9 @@ struct DocumentedCLIScenarios {
             #expect(result.status == 0, "\(argument): \(result.stderr)")
             #expect(result.stdout.contains(expected), "\(argument): \(result.stdout)")
         }
+        // Found by name: shown by its path relative to the current folder (docs audit 53: absolute).
+        let byName = try await nixactions(["validate", "deploy"], in: temp.path)
+        #expect(byName.stdout == ".github/workflows/deploy.yml: valid\n", "\(byName.stdout)")
         // Nothing close to the name: the names that are there.
         let missing = try await nixactions(["run", "zzzzzz"], in: temp.path)
         #expect(missing.status == 2)

@@ -54,6 +54,10 @@ struct RedactorTests {
         #expect(redactor.redact("p@ss\\ word\\&x\\'y") == "***")
         redactor.add("tok(1)|2")
         #expect(redactor.redact("arg=tok\\(1\\)\\|2;") == "arg=***;")
+        // Python's shlex.quote, and bash's %q escaping `~` after `=` (review 53).
+        #expect(redactor.redact("'p@ss word&x'\"'\"'y'") == "'***'")
+        redactor.add("ab=~cdef")
+        #expect(redactor.redact("ab=\\~cdef") == "***")
     }
 
     @Test("base64 wrapped as PEM (64 columns) and as base64(1) (76 columns) is masked on every line")

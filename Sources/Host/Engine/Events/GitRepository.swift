@@ -158,7 +158,9 @@ public struct GitRepository: Sendable {
     public func fileChanges(from: String, to: String, limit: Int = pushCommitsLimit) -> [String: FileChanges] {
         guard isRepository, !to.isEmpty else { return [:] }
         let range = from.isEmpty ? ["-1", to] : ["\(from)..\(to)"]
-        guard let text = Self.run(["log", "--reverse", "--max-count=\(limit)", "--format=%x1e%H", "--name-status", "--no-renames", "-z", "--root"] + range,
+        // A merge lists what it changed from its first parent, as GitHub's payload does.
+        guard let text = Self.run(["log", "--reverse", "--max-count=\(limit)", "--format=%x1e%H", "--name-status", "--no-renames", "-z", "--root",
+                                   "--diff-merges=first-parent"] + range,
                                   in: directory, trim: false) else { return [:] }
         var changes: [String: FileChanges] = [:]
         for record in text.split(separator: "\u{1e}") {

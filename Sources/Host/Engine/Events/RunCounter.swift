@@ -24,14 +24,14 @@ public enum RunCounter {
     /// Why the counter file is not used although it is there (a symbolic link, not a regular
     /// file, another user's), or nil: a run says so (audit 53: `run_number` stayed 1 silently).
     public static func refusal(in folder: String) -> String? {
+        var folderInfo = stat()
+        if lstat(folder, &folderInfo) == 0, folderInfo.st_mode & S_IFMT == S_IFLNK { return "\(folder) is a symbolic link, which is not followed" }
         let path = folder + "/" + fileName
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         if info.st_mode & S_IFMT == S_IFLNK { return "\(path) is a symbolic link, which is not followed" }
         if info.st_mode & S_IFMT != S_IFREG { return "\(path) is not a regular file" }
         if info.st_uid != geteuid() { return "\(path) belongs to another user" }
-        var folderInfo = stat()
-        if lstat(folder, &folderInfo) == 0, folderInfo.st_mode & S_IFMT == S_IFLNK { return "\(folder) is a symbolic link, which is not followed" }
         return nil
     }
 

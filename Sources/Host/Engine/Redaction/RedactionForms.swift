@@ -172,18 +172,23 @@ enum RedactionForms {
         let bytes = Array(value.utf8)
         if bytes.contains(UInt8(ascii: "'")) {
             forms.append(Array(value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''").utf8))
-            // A POSIX shell's single quotes (`set -x` prints `'ab'\''cd'`, `jq @sh` writes it).
+            // A POSIX shell's single quotes (`set -x` prints `'ab'\''cd'`, `jq @sh` writes it), and
+            // Python's `shlex.quote` (`'ab'"'"'cd'`, as Ansible prints commands).
             forms.append(Array(value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''").utf8))
+            forms.append(Array(value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\"'\"'").utf8))
         }
         // bash's `printf %q`: a backslash before each character it escapes (audit 53: `printf %q` of a secret with a space or `&` showed it).
         if !bytes.contains(where: { $0 < 0x20 }) {
-            let escaped = Set(" &,*?[]{}!$`|;()<>^\"\\'".utf8)
-            var out: [UInt8] = []
-            for byte in bytes {
-                if escaped.contains(byte) { out.append(UInt8(ascii: "\\")) }
-                out.append(byte)
+            // (bash also escapes `~` after `=` or `:`: a second form with it escaped.)
+            for tilde in bytes.contains(UInt8(ascii: "~")) ? [false, true] : [false] {
+                let escaped = Set((" &,*?[]{}!$`|;()<>^\"\\'" + (tilde ? "~" : "")).utf8)
+                var out: [UInt8] = []
+                for byte in bytes {
+                    if escaped.contains(byte) { out.append(UInt8(ascii: "\\")) }
+                    out.append(byte)
+                }
+                if out != bytes && !forms.contains(out) { forms.append(out) }
             }
-            if out != bytes { forms.append(out) }
         }
         guard bytes.contains(where: { [0x3C, 0x3E, 0x26, 0x22, 0x27].contains($0) }) else { return forms }
         // Quotes as they are: XML text (Python's saxutils.escape, html.escape(quote=False)).
