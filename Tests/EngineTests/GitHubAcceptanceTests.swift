@@ -158,6 +158,11 @@ struct GitHubAcceptanceTests {
         #expect(messages.contains { $0.contains("'steps' is not available in 'secrets.other'") }, "\(messages)")
         #expect(messages.contains { $0.contains("'runs-on' cannot be used in a job that calls a reusable workflow") }, "\(messages)")
         #expect(messages.count == 3, "\(messages)")
+        // Keys it takes and does not use are said, never silently ignored.
+        let said = load("jobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    concurrency: deploy\n    permissions: read-all\n")
+        #expect(said.diagnostics.contains { $0.severity == .warning && $0.message == "'concurrency' of a job that calls a reusable workflow is not used here" },
+                "\(said.diagnostics)")
+        #expect(said.diagnostics.contains { $0.severity == .note && $0.message.hasPrefix("'permissions' is a GitHub-only key") }, "\(said.diagnostics)")
     }
 
     @Test("no did-you-mean between unrelated names; transposed letters still get one")

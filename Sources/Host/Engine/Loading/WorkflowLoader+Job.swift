@@ -59,7 +59,16 @@ extension WorkflowLoader {
                             "secrets of a job that calls a reusable workflow must be 'inherit' or a mapping", at: reader.location(value),
                             context: context, hint: "secrets: inherit, or secrets: { NAME: ${{ secrets.NAME }} }")
                     }
-                case "uses", "permissions", "concurrency": break
+                case "uses": break
+                case "permissions":
+                    reader.diagnostics.note("'permissions' is a GitHub-only key; NixActions accepts it and does not use it",
+                                            at: reader.location(keyNode), context: context)
+                case "concurrency":
+                    // Said, not silently ignored: the calling job holds no group here (its called
+                    // jobs follow their own `concurrency`).
+                    reader.diagnostics.warning(
+                        "'concurrency' of a job that calls a reusable workflow is not used here", at: reader.location(keyNode), context: context,
+                        hint: "give the called workflow's jobs their own 'concurrency'; they hold their groups within the run")
                 default:
                     reader.diagnostics.error(
                         "'\(key)' cannot be used in a job that calls a reusable workflow", at: reader.location(keyNode), context: context,
