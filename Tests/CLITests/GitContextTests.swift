@@ -38,7 +38,7 @@ struct GitContextTests {
         "GITHUB_SHA", "GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_TYPE", "GITHUB_REPOSITORY", "GITHUB_REPOSITORY_OWNER",
         "GITHUB_ACTOR", "GITHUB_TRIGGERING_ACTOR", "GITHUB_SERVER_URL", "GITHUB_API_URL", "GITHUB_GRAPHQL_URL",
         "GITHUB_EVENT_PATH", "GITHUB_RUN_ATTEMPT", "GITHUB_WORKFLOW_REF", "GITHUB_WORKFLOW_SHA", "GITHUB_RETENTION_DAYS",
-        "RUNNER_NAME", "RUNNER_TOOL_CACHE", "RUNNER_ENVIRONMENT", "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_EVENT_NAME",
+        "RUNNER_NAME", "RUNNER_TOOL_CACHE", "RUNNER_ENVIRONMENT", "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_EVENT_NAME", "GITHUB_REF_PROTECTED",
     ]
 
     @Test("push (the default event): sha, ref, repository and owner from origin, actor from git, the payload, every standard variable")
@@ -59,9 +59,11 @@ struct GitContextTests {
                       [[ $GITHUB_RUN_ID =~ ^[0-9]+$ ]] && echo "run id is a number"
                       grep -q '"message": "add the readme' "$GITHUB_EVENT_PATH" && echo "payload file has the commit"
                       [ "$RUNNER_ARCH" = "${{ runner.arch }}" ] && echo "arch agrees"
+                      [ "$GITHUB_REF_PROTECTED" = "${{ github.ref_protected }}" ] && echo "ref_protected agrees: $GITHUB_REF_PROTECTED"
             """)
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[show] ref_protected agrees: false\n"), "\(result.stdout)")
         let sha = try Self.head(temp)
         #expect(sha.count == 40)
         #expect(result.stdout.contains("[show] ctx \(sha)|refs/heads/feature/x|feature/x|branch|octo/hello|octo|Ada Lovelace|https://github.com||octo/hello/wf.yml@refs/heads/feature/x\n"),
