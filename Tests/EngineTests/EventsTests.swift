@@ -167,7 +167,7 @@ struct EventsTests {
         #expect(first.number == 1)
         #expect(RunCounter.peek(in: folder).number == 2)
         let taken = await withTaskGroup(of: (Int, UInt64).self) { group in
-            for _ in 0..<8 { group.addTask { RunCounter.next(in: folder) } }
+            for _ in 0..<8 { group.addTask { let next = RunCounter.next(in: folder); return (next.number, next.id) } }
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(Set(taken.map(\.0)) == Set(2...9))

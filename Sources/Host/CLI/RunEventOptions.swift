@@ -157,10 +157,8 @@ struct RunEventOptions: ParsableArguments {
 extension RunContext {
     /// Take the project's next run number and id (`.nixactions/run-number`, under a lock).
     mutating func takeRunNumber(project: String) {
-        if let refusal = RunCounter.refusal(in: project + "/.nixactions") {
-            standardError("warning: \(refusal); github.run_number is 1 (security.md)\n")
-        }
         let counter = RunCounter.next(in: project + "/.nixactions")
+        if let refused = counter.refused { standardError("warning: \(refused); github.run_number is 1 (security.md)\n") }
         github["run_number"] = .string(String(counter.number))
         github["run_id"] = .string(String(counter.id))
         environment["GITHUB_RUN_NUMBER"] = String(counter.number)

@@ -18,6 +18,8 @@ public struct GitRepository: Sendable {
         public var timestamp: String
         public var author: Person
         public var committer: Person
+        /// The paths it added, removed and modified (a merge: against its first parent).
+        public var changes = FileChanges()
     }
 
     /// The folder `git` ran in.
@@ -136,53 +138,37 @@ public struct GitRepository: Sendable {
     public static let pushCommitsLimit = 2048
 
     /// The commits in `from..to` (newest last; the newest `limit` of them), or just `to` when
-    /// `from` is empty.
+    /// `from` is empty, with the paths each changed (renames as a removal and an addition, as
+    /// GitHub's push payload lists them): one `git log`.
     public func commits(from: String, to: String, limit: Int = pushCommitsLimit) -> [Commit] {
         guard isRepository, !to.isEmpty else { return [] }
         let range = from.isEmpty ? ["-1", to] : ["\(from)..\(to)"]
-        let format = "--format=%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%aI%x1f%B%x1e"
-        guard let text = Self.run(["log", "--reverse", "--max-count=\(limit)", format] + range, in: directory, trim: false) else { return [] }
+        // Each commit: RS, its fields each ended by US, then NUL and its `--name-status -z` pairs.
+        let format = "--format=%x1e%H%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%aI%x1f%B%x1f"
+        let arguments = ["log", "--reverse", "--max-count=\(limit)", format, "--name-status", "--no-renames", "-z", "--root", "--diff-merges=first-parent"]
+        guard let text = Self.run(arguments + range, in: directory, trim: false) else { return [] }
         return text.split(separator: "\u{1e}").compactMap { record in
-            let fields = record.trimmingCharacters(in: .newlines).split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
+            guard let end = record.lastIndex(of: "\u{1f}") else { return nil }
+            let fields = record[..<end].split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 7 else { return nil }
-            return Commit(sha: fields[0], message: fields[6].trimmingCharacters(in: .newlines), timestamp: fields[5],
-                          author: Person(name: fields[1], email: fields[2]), committer: Person(name: fields[3], email: fields[4]))
+            var commit = Commit(sha: fields[0], message: fields[6].trimmingCharacters(in: .newlines), timestamp: fields[5],
+                                author: Person(name: fields[1], email: fields[2]), committer: Person(name: fields[3], email: fields[4]))
+            let pairs = record[record.index(after: end)...].split(separator: "\0").map { $0.trimmingCharacters(in: .newlines) }.filter { !$0.isEmpty }
+            var index = 0
+            while index + 1 < pairs.count {
+                switch pairs[index].first {
+                case "A": commit.changes.added.append(pairs[index + 1])
+                case "D": commit.changes.removed.append(pairs[index + 1])
+                default: commit.changes.modified.append(pairs[index + 1])  // M, T (a type change)
+                }
+                index += 2
+            }
+            return commit
         }
     }
 
     /// The commit `sha` (nil when it cannot be read).
     public func commit(_ sha: String) -> Commit? { commits(from: "", to: sha).first }
-
-    /// The paths each commit of `commits(from:to:)` added, removed and modified (renames as a
-    /// removal and an addition, as GitHub's push payload lists them), by commit: one `git log`.
-    public func fileChanges(from: String, to: String, limit: Int = pushCommitsLimit) -> [String: FileChanges] {
-        guard isRepository, !to.isEmpty else { return [:] }
-        let range = from.isEmpty ? ["-1", to] : ["\(from)..\(to)"]
-        // A merge lists what it changed from its first parent, as GitHub's payload does.
-        guard let text = Self.run(["log", "--reverse", "--max-count=\(limit)", "--format=%x1e%H", "--name-status", "--no-renames", "-z", "--root",
-                                   "--diff-merges=first-parent"] + range,
-                                  in: directory, trim: false) else { return [:] }
-        var changes: [String: FileChanges] = [:]
-        for record in text.split(separator: "\u{1e}") {
-            var fields = record.split(separator: "\0", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .newlines) }
-            guard !fields.isEmpty else { continue }
-            let sha = fields.removeFirst()
-            var found = FileChanges()
-            var index = 0
-            while index + 1 < fields.count {
-                let (status, path) = (fields[index], fields[index + 1])
-                switch status.first {
-                case "A": found.added.append(path)
-                case "D": found.removed.append(path)
-                case nil: break
-                default: found.modified.append(path)  // M, T (a type change)
-                }
-                index += 2
-            }
-            changes[sha] = found
-        }
-        return changes
-    }
 
     /// What one commit did to which paths.
     public struct FileChanges: Sendable, Equatable {

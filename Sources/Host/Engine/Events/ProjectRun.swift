@@ -124,10 +124,7 @@ public struct ProjectRun: Sendable {
         switch eventName {
         case "push":
             let list = git.commits(from: facts.before, to: facts.sha)
-            // Each commit's added, removed and modified paths (audit 53: always empty, so
-            // `contains(github.event.head_commit.modified, 'README.md')` was false).
-            let changes = git.fileChanges(from: facts.before, to: facts.sha)
-            let commits = list.map { commitObject($0, remote: remote, changes: changes[$0.sha]) }
+            let commits = list.map { commitObject($0, remote: remote) }
             payload["ref"] = .string(facts.ref)
             payload["before"] = .string(facts.before.isEmpty ? Self.zeroSHA : facts.before)
             payload["after"] = .string(facts.sha.isEmpty ? Self.zeroSHA : facts.sha)
@@ -138,7 +135,7 @@ public struct ProjectRun: Sendable {
             payload["compare"] = .string("\(remote.serverURL)/\(remote.fullName)/compare/\(facts.before.prefix(12))...\(facts.sha.prefix(12))")
             payload["commits"] = .array(commits)
             let head = list.last.flatMap { $0.sha == facts.sha ? $0 : nil } ?? git.commit(facts.sha)
-            payload["head_commit"] = head.map { commitObject($0, remote: remote, changes: changes[$0.sha] ?? git.fileChanges(from: "", to: $0.sha)[$0.sha]) } ?? .null
+            payload["head_commit"] = head.map { commitObject($0, remote: remote) } ?? .null
             payload["pusher"] = .object(["name": .string(actor), "email": .string(git.userEmail)])
         case "pull_request", "pull_request_target":
             let head = git.commit(facts.sha)
@@ -167,7 +164,9 @@ public struct ProjectRun: Sendable {
         return .sortedObject(payload)
     }
 
-    func commitObject(_ commit: GitRepository.Commit, remote: RemoteLocation, changes: GitRepository.FileChanges? = nil) -> ExpressionValue {
+    /// A commit as a push payload has it, with the paths it changed (audit 53: always empty, so
+    /// `contains(github.event.head_commit.modified, 'README.md')` was false).
+    func commitObject(_ commit: GitRepository.Commit, remote: RemoteLocation) -> ExpressionValue {
         let person = { (person: GitRepository.Person) -> ExpressionValue in
             .object(["name": .string(person.name), "email": .string(person.email), "username": .string(person.name)])
         }
@@ -175,9 +174,9 @@ public struct ProjectRun: Sendable {
             "id": .string(commit.sha), "tree_id": .string(""), "distinct": .bool(true), "message": .string(commit.message),
             "timestamp": .string(commit.timestamp), "url": .string("\(remote.serverURL)/\(remote.fullName)/commit/\(commit.sha)"),
             "author": person(commit.author), "committer": person(commit.committer),
-            "added": .array((changes?.added ?? []).map(ExpressionValue.string)),
-            "removed": .array((changes?.removed ?? []).map(ExpressionValue.string)),
-            "modified": .array((changes?.modified ?? []).map(ExpressionValue.string)),
+            "added": .array(commit.changes.added.map(ExpressionValue.string)),
+            "removed": .array(commit.changes.removed.map(ExpressionValue.string)),
+            "modified": .array(commit.changes.modified.map(ExpressionValue.string)),
         ])
     }
 

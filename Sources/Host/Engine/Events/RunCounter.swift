@@ -17,42 +17,40 @@ public enum RunCounter {
     /// The project is the repository's: neither the folder nor the file is followed if it is a
     /// symbolic link (a committed `run-number` link would have the runner overwrite its target),
     /// and a file that is not a regular file of this user is not used.
-    public static func next(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64) {
+    /// - Returns: also why the counter was not used although it is there (a symbolic link, not a
+    ///   regular file, another user's), or nil: a run says so (audit 53: `run_number` stayed 1
+    ///   silently).
+    public static func next(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64, refused: String?) {
         take(in: folder, now: now, write: true)
-    }
-
-    /// Why the counter file is not used although it is there (a symbolic link, not a regular
-    /// file, another user's), or nil: a run says so (audit 53: `run_number` stayed 1 silently).
-    public static func refusal(in folder: String) -> String? {
-        var folderInfo = stat()
-        if lstat(folder, &folderInfo) == 0, folderInfo.st_mode & S_IFMT == S_IFLNK { return "\(folder) is a symbolic link, which is not followed" }
-        let path = folder + "/" + fileName
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        if info.st_mode & S_IFMT == S_IFLNK { return "\(path) is a symbolic link, which is not followed" }
-        if info.st_mode & S_IFMT != S_IFREG { return "\(path) is not a regular file" }
-        if info.st_uid != geteuid() { return "\(path) belongs to another user" }
-        return nil
     }
 
     /// What `next` would give, without taking it (`run --dry-run`).
     public static func peek(in folder: String, now: Date = Date()) -> (number: Int, id: UInt64) {
-        take(in: folder, now: now, write: false)
+        let taken = take(in: folder, now: now, write: false)
+        return (taken.number, taken.id)
     }
 
-    static func take(in folder: String, now: Date, write: Bool) -> (number: Int, id: UInt64) {
+    static func take(in folder: String, now: Date, write: Bool) -> (number: Int, id: UInt64, refused: String?) {
         let timeID = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        /// Not used: 1 and the time, and why when the folder or file is there but is not ours to use.
+        func unused(_ path: String, _ error: Int32) -> (Int, UInt64, String?) {
+            let why = error == ELOOP || error == ENOTDIR ? "\(path) is a symbolic link, which is not followed" : nil
+            return (1, timeID, why)
+        }
         if write { _ = mkdir(folder, 0o755) }
         let folderFD = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard folderFD >= 0 else { return (1, timeID) }
+        guard folderFD >= 0 else { return unused(folder, errno) }
         defer { close(folderFD) }
         let flags = (write ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
         let fd = openat(folderFD, fileName, flags, 0o644)
-        guard fd >= 0 else { return (1, timeID) }
+        let path = folder + "/" + fileName
+        guard fd >= 0 else { return unused(path, errno) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else { return (1, timeID) }
-        guard flock(fd, write ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID) }
+        guard fstat(fd, &info) == 0 else { return (1, timeID, nil) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return (1, timeID, "\(path) is not a regular file") }
+        guard info.st_uid == geteuid() else { return (1, timeID, "\(path) belongs to another user") }
+        guard flock(fd, write ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID, nil) }
         defer { flock(fd, LOCK_UN) }
         var buffer = [UInt8](repeating: 0, count: 128)
         let count = pread(fd, &buffer, buffer.count, 0)
@@ -64,6 +62,6 @@ public enum RunCounter {
         let id = max(timeID, lastID + 1)
         let line = Array("\(number) \(id)\n".utf8)
         if write, ftruncate(fd, 0) == 0 { _ = pwrite(fd, line, line.count, 0) }
-        return (number, id)
+        return (number, id, nil)
     }
 }

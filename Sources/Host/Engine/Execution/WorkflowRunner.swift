@@ -506,8 +506,8 @@ final class Scheduler: Sendable {
                 finishing.withLock { _ = $0.remove(result.key) }
                 running.removeValue(forKey: result.key)
                 releaseSlot(of: result.jobID)
-                // Its concurrency group's waiting job goes next.
-                if let group = groupOf.removeValue(forKey: result.key), groupHolder[group]?.key == result.key {
+                // Its concurrency group's waiting job goes next (only a group's holder is in groupOf).
+                if let group = groupOf.removeValue(forKey: result.key) {
                     groupHolder[group] = nil
                     if let next = groupWaiting.removeValue(forKey: group) { ready.insert(next, at: readyHead) }
                 }

@@ -20,6 +20,11 @@ extension NodeReader {
     /// `include: [ {} ]` or `exclude: [ {} ]`: GitHub refuses both ("Matrix include mapping does
     /// not contain any values", "Matrix exclude filter must not be empty"); an empty exclude
     /// removed every combination here (audit 53).
+    mutating func emptyDimension(_ keyNode: Node, key: String, context: String?) {
+        diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context,
+                          hint: "give it at least one value, or remove it (an empty dimension leaves no job to run)")
+    }
+
     mutating func emptyEntry(_ entry: Node, key: String, context: String?) {
         diagnostics.error(
             "an entry of matrix.\(key) is empty", at: location(entry), context: context,
@@ -135,8 +140,7 @@ extension NodeReader {
                     continue
                 }
                 if values.isEmpty {
-                    diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context,
-                                      hint: "give it at least one value, or remove it (an empty dimension leaves no job to run)")
+                    emptyDimension(keyNode, key: key, context: context)
                     continue
                 }
                 literal.dimensions.append((key, values.map(expressionValue)))
@@ -206,8 +210,7 @@ extension NodeReader {
                         continue
                     }
                     if values.isEmpty {
-                        diagnostics.error("matrix dimension '\(key)' is empty", at: location(keyNode), context: context,
-                                          hint: "give it at least one value, or remove it (an empty dimension leaves no job to run)")
+                        emptyDimension(keyNode, key: key, context: context)
                         valid = false
                         continue
                     }
