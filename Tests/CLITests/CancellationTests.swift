@@ -440,14 +440,14 @@ struct CancellationTests {
                     run: echo cleanup-ran
             """)
         // Standard output and error go to a pipe whose read end stays open and is never read.
-        let pipe = Pipe()
-        defer { try? pipe.fileHandleForReading.close() }
+        let pipe = try ChildPipe()
+        defer { try? pipe.reading.close() }
         let environment = Self.environment(temp)
         let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"],
-                                          in: temp.path + "/project", environment: environment, output: pipe.fileHandleForWriting)
-        try? pipe.fileHandleForWriting.close()
+                                          in: temp.path + "/project", environment: environment, output: pipe.writing)
+        pipe.closeChildEnd()
         // Wait until the pipe is full (the run is then held by it).
-        let reader = pipe.fileHandleForReading.fileDescriptor
+        let reader = pipe.reading.fileDescriptor
         var queued: Int32 = 0
         for _ in 0..<500 {
             _ = withUnsafeMutablePointer(to: &queued) { ioctl(reader, UInt(FIONREAD), $0) }

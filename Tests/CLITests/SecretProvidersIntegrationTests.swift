@@ -715,7 +715,7 @@ struct SecretProvidersIntegrationTests {
         let canary = unique("canary")
         let sampler = CommandLineSampler(secrets: secrets + [canary])
         sampler.start()
-        let canaryProcess = try Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "sleep 0.5; : \(canary)"])
+        let canaryProcess = try LaunchedProcess(["/bin/sh", "-c", "sleep 0.5; : \(canary)"], environment: ProcessInfo.processInfo.environment)
         let result = try await project.run(["--secret-file", secretFile],
                                      environment: ["VAULT_ADDR": server.address, "VAULT_TOKEN": token], secrets: secrets)
         await waitForExit(canaryProcess)

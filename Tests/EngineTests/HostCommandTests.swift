@@ -66,24 +66,24 @@ struct HostCommandTests {
         #expect(chunks == 3)
     }
 
-    @Test("no source of the host or the plugins starts a process with Foundation's Process or makes a Foundation Pipe")
+    @Test("no source of the host, the plugins or the tests starts a process with Foundation's Process or makes a Foundation Pipe (on Linux its waitUntilExit can wait for ever for a child that has ended)")
     func noFoundationProcess() throws {
         var offenders: [String] = []
         var scanned = 0
-        for folder in ["Sources", "Plugins"] {
+        for folder in ["Sources", "Plugins", "Tests"] {
             let root = packageDirectory.appendingPathComponent(folder).path
             let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
-            for file in files where file.hasSuffix(".swift") {
+            for file in files where file.hasSuffix(".swift") && !file.hasSuffix("/HostCommandTests.swift") {
                 let text = try String(contentsOfFile: root + "/" + file, encoding: .utf8)
                 scanned += 1
                 for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                     let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                    if Self.calls("Process()", in: code) || Self.calls("Pipe()", in: code) { offenders.append("\(folder)/\(file):\(number + 1)") }
+                    if Self.calls("Process()", in: code) || Self.calls("Process.run(", in: code) || Self.calls("Pipe()", in: code) { offenders.append("\(folder)/\(file):\(number + 1)") }
                 }
             }
         }
-        #expect(scanned > 100)
-        #expect(offenders.isEmpty, "use ProcessKit's ChildProcess (HostCommand) and closeOnExecPipe(): \(offenders)")
+        #expect(scanned > 300)
+        #expect(offenders.isEmpty, "use ProcessKit's ChildProcess (HostCommand) and closeOnExecPipe(); in tests runCommand, LaunchedProcess and ChildPipe: \(offenders)")
     }
 
     /// Whether `code` holds `call` as a name of its own (`Pipe()`, not `closeOnExecPipe()`).

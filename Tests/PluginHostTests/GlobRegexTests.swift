@@ -1,6 +1,7 @@
 import Foundation
 @testable import NixActionsPluginKit
 import Testing
+import TestSupport
 
 /// Cache and artifact path globs become the POSIX regular expressions the get script's `awk`
 /// matches paths with (`FilesTransfer.regex`): checked here with this machine's `awk`.
@@ -8,19 +9,10 @@ import Testing
 struct GlobRegexTests {
     /// Which of `paths` the glob's expression matches, by `awk` (the expression in ENVIRON, as the script passes it).
     func matched(_ glob: String, _ paths: [String]) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/awk")
-        process.arguments = ["{ if ($0 ~ ENVIRON[\"re\"]) print }"]
-        process.environment = ["re": FilesTransfer.regex(glob)]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data((paths.joined(separator: "\n") + "\n").utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let result = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/awk"), ["{ if ($0 ~ ENVIRON[\"re\"]) print }"],
+                                            input: Data((paths.joined(separator: "\n") + "\n").utf8),
+                                            environment: ["re": FilesTransfer.regex(glob)])
+        return result.stdout.split(separator: "\n").map(String.init)
     }
 
     @Test("bracket expressions: sets, negation (never '/'), a ']' member, a last '-', POSIX classes")

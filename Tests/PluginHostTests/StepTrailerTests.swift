@@ -67,16 +67,8 @@ struct StepTrailerTests {
         let lines = ["echo 'step output'; code=3"]
             + StepTrailer.lines(key: Self.key, captures: [("GITHUB_OUTPUT", folder + "/out"), ("GITHUB_ENV", folder + "/empty"),
                                                           ("GITHUB_PATH", folder + "/missing")])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", lines.joined(separator: "\n")]
-        let pipe = try ChildPipe()
-        process.standardOutput = pipe.writing
-        try process.run()
-        pipe.closeChildEnd()
-        let data = pipe.reading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let result = split(String(decoding: data, as: UTF8.self), chunk: 5)
+        let run = try runCommandBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", lines.joined(separator: "\n")])
+        let result = split(run.stdout, chunk: 5)
         #expect(result.output == "step output\n")
         #expect(result.files == ["GITHUB_OUTPUT": "x=1\ny=it's\n"])  // empty and missing files are not sent
         #expect(result.status == 3)
@@ -93,13 +85,9 @@ struct StepTrailerTests {
                                          pathPrepend: [], pidFile: folder + "/pid", directory: folder, preamble: [": > '\(folder)/out'"],
                                          trailer: trailer)
         try wrapper.write(toFile: folder + "/wrapper.sh", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["/bin/sh", folder + "/wrapper.sh"]
         let out = try ChildPipe(), err = try ChildPipe()
-        process.standardOutput = out.writing
-        process.standardError = err.writing
-        try process.run()
+        let process = try LaunchedProcess(["/usr/bin/setsid", "/bin/sh", folder + "/wrapper.sh"],
+                                          environment: ProcessInfo.processInfo.environment, output: out.writing, errors: err.writing)
         out.closeChildEnd()
         err.closeChildEnd()
         var waited = 0
@@ -112,7 +100,7 @@ struct StepTrailerTests {
         kill(-pid, SIGTERM)
         let data = out.reading.readDataToEndOfFile()
         let errors = String(decoding: err.reading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        process.wait()
         let result = split(String(decoding: data, as: UTF8.self), chunk: 7)
         #expect(result.files == ["GITHUB_OUTPUT": "id=42\n"], "\(result)")
         #expect(result.status == 143, "\(result)")

@@ -17,15 +17,16 @@ import Synchronization
 /// The child gets every signal at its default and none blocked (a test process's threads block
 /// them all, and a shell may have left SIGINT ignored), its own process group (as `Process`
 /// gave it: the group can be signalled as a terminal's Ctrl-C would), standard input from
-/// /dev/null, and no descriptor of this process above 2.
+/// /dev/null unless given, and no descriptor of this process above 2.
 public final class LaunchedProcess: Sendable {
     public let processIdentifier: pid_t
     /// The raw wait status once reaped; -1 if it could not be had.
     private let status = Mutex<Int32?>(nil)
 
-    /// `output` takes standard output and, unless `errors` is given, standard error (nil: /dev/null).
-    public init(_ arguments: [String], in directory: String? = nil, environment: [String: String], output: FileHandle? = nil,
-                errors: FileHandle? = nil) throws {
+    /// `output` takes standard output and, unless `errors` is given, standard error (nil: /dev/null);
+    /// `input` standard input (nil: /dev/null).
+    public init(_ arguments: [String], in directory: String? = nil, environment: [String: String], input: FileHandle? = nil,
+                output: FileHandle? = nil, errors: FileHandle? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -34,7 +35,11 @@ public final class LaunchedProcess: Sendable {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input.fileDescriptor, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         for (fd, handle) in [(Int32(1), output), (Int32(2), errors ?? output)] {
             if let handle {
                 posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, fd)

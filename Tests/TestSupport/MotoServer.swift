@@ -11,7 +11,7 @@ public final class MotoServer: @unchecked Sendable {
     public let port: UInt16
     public let bucket: String
     public var endpoint: String { "http://127.0.0.1:\(port)" }
-    private let process: Process
+    private let process: LaunchedProcess
     private let lock = NSLock()
     private var stopped = false
 
@@ -34,15 +34,11 @@ public final class MotoServer: @unchecked Sendable {
         for _ in 0..<8 {
             let port = UInt16.random(in: 20000...60000)
             guard isFreeLocalPort(port) else { continue }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try Self.python(runningMoto: binary))
-            process.arguments = [packageDirectory.path + "/Tests/Fixtures/moto_checked.py", "127.0.0.1", String(port)]
             var environment = ProcessInfo.processInfo.environment
             if enforceAuth { environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "0" }
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try LaunchedProcess(
+                [try Self.python(runningMoto: binary), packageDirectory.path + "/Tests/Fixtures/moto_checked.py", "127.0.0.1", String(port)],
+                environment: environment)
             let deadline = Date().addingTimeInterval(timeout)
             var up = false
             while Date() < deadline && process.isRunning {
@@ -56,8 +52,8 @@ public final class MotoServer: @unchecked Sendable {
             }
             guard up else {
                 lastProblem = "moto_server on port \(port) did not answer within \(timeout) s"
-                process.terminate()
-                process.waitUntilExit()
+                process.signal(SIGKILL)
+                process.wait()
                 continue
             }
             self.port = port
@@ -217,11 +213,11 @@ public final class MotoServer: @unchecked Sendable {
         defer { lock.unlock() }
         guard !stopped else { return }
         stopped = true
-        process.terminate()
+        process.signal(SIGTERM)
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
     }
 
     deinit { stop() }
@@ -239,25 +235,20 @@ public final class S3Proxy: @unchecked Sendable {
 
     public let port: UInt16
     public var endpoint: String { "http://127.0.0.1:\(port)" }
-    private let process: Process
+    private let process: LaunchedProcess
 
     public init(in front: MotoServer, _ mode: Mode) throws {
         guard let python = testTool("python3") else { throw TestComponentError("python3 is missing") }
         var chosen: UInt16 = 0
         repeat { chosen = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(chosen)
         port = chosen
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        var arguments = [packageDirectory.path + "/Tests/Fixtures/s3_proxy.py", String(chosen), String(front.port)]
+        var arguments = [python, packageDirectory.path + "/Tests/Fixtures/s3_proxy.py", String(chosen), String(front.port)]
         switch mode {
         case .throttle(let rate): arguments += ["throttle", String(rate)]
         case .stallData: arguments += ["stall-data"]
         case .stallGetData: arguments += ["stall-get-data"]
         }
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try LaunchedProcess(arguments, environment: ProcessInfo.processInfo.environment)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && process.isRunning && isFreeLocalPort(chosen) { Thread.sleep(forTimeInterval: 0.05) }
         guard process.isRunning, !isFreeLocalPort(chosen) else {
@@ -267,9 +258,8 @@ public final class S3Proxy: @unchecked Sendable {
     }
 
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
     }
 
     deinit { stop() }

@@ -203,39 +203,13 @@ public func runCommandBlocking(
     _ executable: URL, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
     removing: [String] = []
 ) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     var env = ProcessInfo.processInfo.environment
     env.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
     // No test fetches remote actions from the network: a run that would asks a folder that is not there.
     env["NIXACTIONS_ACTIONS_URL"] = offlineActionsURL
     for name in removing { env.removeValue(forKey: name) }
     env.merge(environment) { _, new in new }
-    process.environment = env
-    let out = try ChildPipe(), err = try ChildPipe()
-    process.standardOutput = out.writing
-    process.standardError = err.writing
-    process.standardInput = FileHandle.nullDevice
-    let started = Date()
-    try process.run()
-    out.closeChildEnd()
-    err.closeChildEnd()
-    // Read both pipes concurrently so a full pipe never blocks the child.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.reading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.reading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    return try runToCompletion([executable.path] + arguments, in: directory, environment: env, input: nil)
 }
 
 /// Where tests' runs fetch remote actions unless they name a server (`--actions-url`): a folder
@@ -452,40 +426,9 @@ public func runCommand(
 public func runCommandBlocking(
     _ executable: URL, _ arguments: [String], input: Data, environment: [String: String] = [:]
 ) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
-    process.environment = env
-    let inPipe = try ChildPipe(forInput: true), out = try ChildPipe(), err = try ChildPipe()
-    process.standardInput = inPipe.reading
-    process.standardOutput = out.writing
-    process.standardError = err.writing
-    let started = Date()
-    try process.run()
-    inPipe.closeChildEnd()
-    out.closeChildEnd()
-    err.closeChildEnd()
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.reading.readDataToEndOfFile()
-        group.leave()
-    }
-    group.enter()
-    DispatchQueue.global().async {
-        try? inPipe.writing.write(contentsOf: input)
-        try? inPipe.writing.close()
-        group.leave()
-    }
-    let outData = out.reading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    return try runToCompletion([executable.path] + arguments, in: nil, environment: env, input: input)
 }
 
 /// Failures of the helpers below (setup of a real component went wrong).
@@ -520,7 +463,7 @@ public final class OpenBaoServer: @unchecked Sendable {
     /// The server's own PID (not a wrapper's).
     public var pid: pid_t { process.processIdentifier }
     public let folder: TemporaryDirectory
-    private let process: Process
+    private let process: LaunchedProcess
     private let lock = NSLock()
     private var stopped = false
 
@@ -536,29 +479,19 @@ public final class OpenBaoServer: @unchecked Sendable {
         for _ in 0..<8 {
             let port = UInt16.random(in: 20000...60000)
             guard isFreeLocalPort(port) else { continue }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
+            let arguments = [binary, "server", "-dev", "-dev-root-token-id=\(rootToken)", "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"]
                 + (tls ? ["-dev-tls", "-dev-tls-cert-dir=\(folder.path)/certs"] : [])
             if tls { try? FileManager.default.createDirectory(atPath: folder.path + "/certs", withIntermediateDirectories: true) }
             var env = ProcessInfo.processInfo.environment
             for name in env.keys where name.hasPrefix("VAULT_") || name.hasPrefix("BAO_") { env.removeValue(forKey: name) }
             env["HOME"] = folder.path
-            process.environment = env
-            process.currentDirectoryURL = folder.url
-            FileManager.default.createFile(atPath: folder.path + "/server.log", contents: nil)
-            let log = try FileHandle(forWritingTo: folder.url.appendingPathComponent("server.log"))
-            process.standardOutput = log
-            process.standardError = log
-            process.standardInput = FileHandle.nullDevice
+            let process: LaunchedProcess
             do {
-                try process.run()
+                process = try LaunchedProcess(arguments, directory: folder.path, environment: env, output: folder.path + "/server.log")
             } catch {
-                try? log.close()
                 folder.remove()
                 throw TestComponentError("cannot start \(binary): \(error)")
             }
-            try? log.close()
             let address = (tls ? "https" : "http") + "://127.0.0.1:\(port)"
             let caFile = tls ? folder.path + "/certs/vault-ca.pem" : nil
             let deadline = Date().addingTimeInterval(timeout)
@@ -600,16 +533,12 @@ public final class OpenBaoServer: @unchecked Sendable {
         folder.remove()
     }
 
-    static func end(_ process: Process) {
-        let pid = process.processIdentifier
-        guard pid > 0 else { return }
-        if process.isRunning {
-            kill(pid, SIGTERM)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(pid, SIGKILL) }
-        }
-        process.waitUntilExit()
+    static func end(_ process: LaunchedProcess) {
+        process.signal(SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        process.signal(SIGKILL)
+        process.wait()
     }
 
     /// One HTTP request to `address` with curl; the token and body go through curl's standard
@@ -725,12 +654,6 @@ public func eventually(
     return true
 }
 
-/// Wait for a started process to exit, off Swift's cooperative threads (see `offThePool`).
-public func waitForExit(_ process: Process) async {
-    nonisolated(unsafe) let process = process
-    _ = try? await offThePool { process.waitUntilExit() }
-}
-
 /// A real `git daemon` on 127.0.0.1, on a free port, serving the bare repositories under its
 /// folder as `git://127.0.0.1:PORT/OWNER/REPO` (remote actions). `publish` makes a repository
 /// from files; call `stop()` in a `defer`: it ends the daemon and removes its folder.
@@ -738,7 +661,7 @@ public final class GitDaemon: @unchecked Sendable {
     public let port: UInt16
     public let folder: TemporaryDirectory
     public var url: String { "git://127.0.0.1:\(port)" }
-    private let process: Process
+    private let process: LaunchedProcess
     private let lock = NSLock()
     private var stopped = false
 
@@ -755,15 +678,10 @@ public final class GitDaemon: @unchecked Sendable {
         for _ in 0..<8 {
             let port = UInt16.random(in: 20000...60000)
             guard isFreeLocalPort(port) else { continue }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: daemon)
             // --reuseaddr: a port just freed by another test's daemon can be taken at once.
-            process.arguments = ["--base-path=\(folder.path)/repositories", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
-                                 "--reuseaddr", "--informative-errors"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+            let process = try LaunchedProcess(
+                [daemon, "--base-path=\(folder.path)/repositories", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
+                 "--reuseaddr", "--informative-errors"], environment: ProcessInfo.processInfo.environment)
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline, process.isRunning, isFreeLocalPort(port) { usleep(20_000) }
             if process.isRunning, !isFreeLocalPort(port) {
