@@ -189,6 +189,38 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         #expect(ids.diagnostics.map(\.message) == ["duplicate step id 's' in job 'a'"])
         #expect(ids.diagnostics.first?.location?.line == 5)
+        // A step's key twice: the second is named, also when the first follows the list's "- "
+        // (its line was not counted as one of the two, and the first was named).
+        let step = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                steps:
+                  - run: echo 1
+                    name: n
+                    run: echo 2
+            """, file: "wf.yml")
+        #expect(step.diagnostics.map(\.message) == ["duplicate key 'run'"])
+        #expect(step.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 6, column: 9), "\(step.diagnostics)")
+        // The place is named as the loader's other errors name it (audit 53 L11: none was), and
+        // a key repeated in a flow map on one line is placed at the second.
+        let placed = WorkflowLoader.load(yaml: """
+            name: deploys
+            jobs:
+              build:
+                steps:
+                  - run: make
+                  - name: upload
+                    with: { path: a, path: b }
+            """, file: "wf.yml")
+        #expect(placed.diagnostics.map(\.message) == ["duplicate key 'path'"])
+        #expect(placed.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 7, column: 26), "\(placed.diagnostics)")
+        #expect(placed.diagnostics.first?.context == "workflow 'deploys' › job 'build' › step 2 'upload'", "\(placed.diagnostics)")
+        let top = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps: [{run: x}]\n  a:\n    steps: [{run: y}]\n", file: "dir/ci.yml")
+        #expect(top.diagnostics.first?.context == "workflow 'ci'", "\(top.diagnostics)")
+        #expect(top.diagnostics.first?.location?.line == 4)
+        let job = WorkflowLoader.load(yaml: "jobs:\n  a:\n    env: {}\n    steps: [{run: x}]\n    env: {}\n", file: "wf.yml")
+        #expect(job.diagnostics.first?.context == "workflow 'wf' › job 'a'", "\(job.diagnostics)")
+        #expect(job.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 5, column: 5), "\(job.diagnostics)")
         // CRLF and lone-CR line ends (a duplicate key's line was looked for in one long line, and
         // the search started past its end: a crash).
         for end in ["\r\n", "\r"] {
@@ -214,6 +246,9 @@ struct WorkflowLoaderTests {
         let collection = WorkflowLoader.load(yaml: "jobs:\n  a:\n    env: !vars { A: x }\n    steps: [{ run: x }]\n", file: "wf.yml")
         #expect(collection.diagnostics.map(\.message) == ["YAML tag '!vars' on a map is ignored"], "\(collection.diagnostics)")
         #expect(collection.diagnostics.first?.severity == .warning)
+        // Each names its place (audit 53 L11: none did).
+        #expect(tags.diagnostics.map(\.context) == ["workflow 'wf' › job 'a' › step 1 '5'", "workflow 'wf' › job 'a' › step 1 '5'"], "\(tags.diagnostics)")
+        #expect(collection.diagnostics.first?.context == "workflow 'wf' › job 'a'", "\(collection.diagnostics)")
         // `if: !cancelled()` is a tag to YAML (its value empty): said so, with the way out.
         let bang = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n      - run: x\n        if: !cancelled()\n", file: "wf.yml")
         #expect(bang.diagnostics.map(\.message) == ["YAML tag '!cancelled()' is not supported"], "\(bang.diagnostics)")

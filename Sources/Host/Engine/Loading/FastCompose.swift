@@ -28,6 +28,25 @@ enum FastCompose {
         }
     }
 
+    /// For the error about a key a mapping has twice (Yams names the mapping, not the key): the
+    /// tree with the first of each repeated key, the first repeated key node, and the keys and list
+    /// positions ("#0") from the root to its mapping. Nil when there is none, or the text has
+    /// another problem (Yams reports that).
+    static func firstDuplicateKey(_ yaml: String) -> (root: Node, key: Node, path: [String])? {
+        guard marksCanBeMade else { return nil }
+        var text = yaml
+        return text.withUTF8 { bytes -> (root: Node, key: Node, path: [String])? in
+            var composer = Composer(resolver: .basic, constructor: .default)
+            composer.path = []
+            guard yaml_parser_initialize(&composer.parser) == 1 else { return nil }
+            defer { yaml_parser_delete(&composer.parser) }
+            yaml_parser_set_encoding(&composer.parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&composer.parser, bytes.baseAddress, bytes.count)
+            guard let root = composer.document(), let duplicate = composer.duplicate else { return nil }
+            return (root, duplicate.key, duplicate.path)
+        }
+    }
+
     /// Yams makes `Mark`s (a line and a column, two `Int`s) but offers no initializer for them.
     /// One is made from a struct of the same two fields; checked once, and if a later Yams laid it
     /// out otherwise, nothing is composed here and Yams composes everything.
@@ -52,6 +71,10 @@ enum FastCompose {
         let resolver: Resolver
         let constructor: Constructor
         var anchors: [String: Node] = [:]
+        /// Kept only by `firstDuplicateKey`: where the composing is (keys, "#N" for list items),
+        /// and the first repeated key found (composing then goes on, without it).
+        var path: [String]?
+        var duplicate: (key: Node, path: [String])?
 
         init(resolver: Resolver, constructor: Constructor) {
             self.resolver = resolver
@@ -107,7 +130,9 @@ enum FastCompose {
                     guard var item = next() else { return nil }
                     defer { yaml_event_delete(&item) }
                     if item.type == YAML_SEQUENCE_END_EVENT { break }
+                    path?.append("#\(items.count)")
                     guard let child = node(from: &item) else { return nil }
+                    path?.removeLast()
                     items.append(child)
                 }
                 // Yams takes the style from the end event, whose fields libyaml leaves zero: `any`.
@@ -127,12 +152,19 @@ enum FastCompose {
                     if keyEvent.type == YAML_MAPPING_END_EVENT { break }
                     // Only scalar keys, each text once: then no two keys can be equal.
                     guard keyEvent.type == YAML_SCALAR_EVENT, let key = node(from: &keyEvent) else { return nil }
-                    guard case .scalar(let scalar) = key, keys.insert(scalar.string).inserted else { return nil }
+                    guard case .scalar(let scalar) = key else { return nil }
+                    let repeated = !keys.insert(scalar.string).inserted
+                    if repeated {
+                        guard let path else { return nil }
+                        if duplicate == nil { duplicate = (key, path) }
+                    }
                     _ = key.tag  // resolved, as Yams' duplicate check (hashing the keys) leaves it
                     guard var valueEvent = next() else { return nil }
                     defer { yaml_event_delete(&valueEvent) }
+                    path?.append(scalar.string)
                     guard let value = node(from: &valueEvent) else { return nil }
-                    pairs.append((key, value))
+                    path?.removeLast()
+                    if !repeated { pairs.append((key, value)) }
                 }
                 let tag = Tag(tagName.map(Tag.Name.init(rawValue:)) ?? .implicit, resolver, constructor)
                 let node = Node.mapping(.init(pairs, tag, .any, mark, anchor.map(Anchor.init(rawValue:))))

@@ -69,10 +69,11 @@ public enum WorkflowLoader {
     /// Any other tag on a value (`!!binary`, `!python/object`) is an error: its value would be read
     /// as the text written, not as what the tag says (a `!!binary` script would run as base64). On
     /// a list or a map, a warning: nothing read changes.
-    static func checkTags(_ root: Node, reader: inout NodeReader) {
-        var pending = [root]
+    static func checkTags(_ root: Node, reader: inout NodeReader, defaultName: String) {
+        var pending = [(node: root, path: [String]())]
         var reported = 0
-        while let node = pending.popLast(), reported < 20 {
+        while let (node, path) = pending.popLast(), reported < 20 {
+            let context = placeContext(path, root: root, defaultName: defaultName)
             // The tag as written: `Node.tag` would resolve it (in place: the tags are shared
             // objects), and the readers tell `false` from `"false"` by an unresolved tag.
             let name: String
@@ -89,7 +90,7 @@ public enum WorkflowLoader {
                 switch node {
                 case .scalar:
                     reader.diagnostics.error(
-                        "YAML tag '\(shown)' is not supported", at: reader.location(node), context: nil,
+                        "YAML tag '\(shown)' is not supported", at: reader.location(node), context: context,
                         hint: core || name.hasPrefix("!!")
                             ? "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
                                 + "(its value would otherwise be read as written, not decoded)"
@@ -101,16 +102,44 @@ public enum WorkflowLoader {
                     var kind = "list"
                     if case .mapping = node { kind = "map" }
                     reader.diagnostics.warning(
-                        "YAML tag '\(shown)' on a \(kind) is ignored", at: reader.location(node), context: nil,
+                        "YAML tag '\(shown)' on a \(kind) is ignored", at: reader.location(node), context: context,
                         hint: "remove it; tags mean nothing in a workflow")
                 }
             }
+            // The path is kept as deep as a context names places: jobs › job › steps › step.
+            func deeper(_ part: String) -> [String] { path.count < 4 ? path + [part] : path }
             switch node {
-            case .mapping(let mapping): for (key, value) in mapping { pending.append(value); pending.append(key) }
-            case .sequence(let sequence): pending.append(contentsOf: sequence.reversed())
+            case .mapping(let mapping):
+                for (key, value) in mapping.reversed() {
+                    pending.append((value, deeper(key.string ?? "")))
+                    pending.append((key, path))
+                }
+            case .sequence(let sequence):
+                for (index, item) in sequence.enumerated().reversed() { pending.append((item, deeper("#\(index)"))) }
             default: break
             }
         }
+    }
+
+    /// The context of a place in a workflow by its path from the root (keys, "#N" for the Nth list
+    /// item): "workflow 'W'", "… › job 'J'", "… › step N 'NAME'", as the loader's own errors say.
+    static func placeContext(_ path: [String], root: Node, defaultName: String) -> String {
+        func value(_ node: Node?, _ key: String) -> Node? {
+            guard case .mapping(let mapping)? = node else { return nil }
+            return mapping.first { $0.key.string == key }?.value
+        }
+        var name = defaultName
+        if case .scalar(let scalar)? = value(root, "name"), !scalar.string.isEmpty { name = scalar.string }
+        let workflow = "workflow '\(name)'"
+        guard path.count >= 2, path[0] == "jobs" else { return workflow }
+        let job = "\(workflow) › job '\(path[1])'"
+        guard path.count >= 4, path[2] == "steps", path[3].hasPrefix("#"), let index = Int(path[3].dropFirst()) else { return job }
+        var stepName: String?
+        if case .sequence(let steps)? = value(value(value(root, "jobs"), path[1]), "steps"), index < steps.count,
+           case .scalar(let scalar)? = value(steps[index], "name") {
+            stepName = scalar.string
+        }
+        return ExpressionValidator.stepContext(job, index: index, name: stepName)
     }
 
     /// The error for a file that is not UTF-8, at its first byte that is not (line, and column in bytes).
@@ -166,10 +195,10 @@ public enum WorkflowLoader {
             root = node
             FreeAtExit.keep(node)
         } catch {
-            reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml))
+            reader.diagnostics.append(yamlDiagnostic(error, file: file, yaml: yaml, workflow: baseName))
             return LoadResult(workflow: nil, diagnostics: reader.diagnostics.sorted)
         }
-        if yaml.utf8.contains(UInt8(ascii: "!")) { checkTags(root, reader: &reader) }
+        if yaml.utf8.contains(UInt8(ascii: "!")) { checkTags(root, reader: &reader, defaultName: baseName) }
         var workflow = compileWorkflow(root, reader: &reader, defaultName: baseName)
         workflow?.matchNeedsWithoutCase()
         if let compiled = workflow {
@@ -191,9 +220,17 @@ public enum WorkflowLoader {
                 + "write the values out, or use fewer levels of aliases")
     }
 
-    static func yamlDiagnostic(_ error: any Error, file: String, yaml: String) -> Diagnostic {
+    /// The error for YAML that cannot be read; `workflow` (the file's base name) when it is a
+    /// workflow, whose places are then named (workflow, job, step).
+    static func yamlDiagnostic(_ error: any Error, file: String, yaml: String, workflow: String? = nil) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         if let error = error as? YamlError {
+            if case .duplicatedKeysInMapping = error, let (root, key, path) = FastCompose.firstDuplicateKey(yaml), let mark = key.mark {
+                // The repeated key itself, and its place (audit 53 L11: the place was not named).
+                return Diagnostic(
+                    .error, "duplicate key '\(key.string ?? "")'", at: at(mark), context: workflow.map { placeContext(path, root: root, defaultName: $0) },
+                    hint: "YAML keeps only one of them; remove or merge the other")
+            }
             switch error {
             case .duplicatedKeysInMapping(let duplicates, let context):
                 let key = duplicates.first ?? ""
@@ -264,8 +301,10 @@ public enum WorkflowLoader {
         var seen = 0
         for index in min(max(0, mark.line - 1), lines.count)..<lines.count {
             let line = lines[index]
-            let indent = line.prefix { $0 == " " }.count
-            guard indent + 1 == mark.column || (index == mark.line - 1) else { continue }
+            // The mapping's first line from its first key on (after a list's "- ", which the
+            // first key of a step follows: it was not counted, and the first key was named).
+            let indent = index == mark.line - 1 ? mark.column - 1 : line.prefix { $0 == " " }.count
+            guard indent + 1 == mark.column else { continue }
             let rest = line.dropFirst(indent)
             for candidate in [key, "\"\(key)\"", "'\(key)'"] where rest.hasPrefix(candidate + ":") {
                 seen += 1
