@@ -195,19 +195,8 @@ final class LocalExecutor: ExecutorPlugin {
         if !step.pathPrepend.isEmpty {
             environment["PATH"] = (step.pathPrepend + [environment["PATH"] ?? ""]).joined(separator: ":")
         }
-        // `{0}` is the script's path (usually a whole argument; plain Swift, not Foundation's bridged replace).
-        var templated = false
-        var arguments = step.shell.map { part -> String in
-            if part == "{0}" {
-                templated = true
-                return script
-            }
-            // On bytes (the generic searches cost 20 µs a step for six parts).
-            guard ByteSearch.contains(Self.placeholder, in: part) else { return part }
-            templated = true
-            return part.split(separator: "{0}", omittingEmptySubsequences: false).joined(separator: script)
-        }
-        if !templated { arguments.append(script) }
+        // `{0}` is the script's path, `{{`/`}}` one brace (GitHub's format; usually `{0}` is a whole argument).
+        var arguments = ShellWords.fillScript(step.shell, script: script)
         if let command = arguments.first {
             let searchPath = environment["PATH"] ?? "/usr/bin:/bin"
             arguments[0] = FastFiles.resolve(command, searchPath: searchPath)
@@ -266,9 +255,6 @@ final class LocalExecutor: ExecutorPlugin {
         if !outputEnded { result.outputLeftOpen = true }
         return result
     }
-
-    /// What a shell argument names the script's path with.
-    static let placeholder = Array("{0}".utf8)
 
     static func spawnHint(_ error: Int32, shell: String, environment: [String: String]) -> String {
         switch error {

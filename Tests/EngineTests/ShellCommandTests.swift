@@ -1,4 +1,5 @@
 @testable import NixActionsEngine
+import NixActionsProcessKit
 import Testing
 
 @Suite("Shells: GitHub's command lines on Linux, custom shells split like a shell, checks at load time")
@@ -62,14 +63,21 @@ struct ShellCommandTests {
         #expect(command("bash -l {0}")?.scriptExtension == ".sh")
         #expect(command("perl {0}")?.scriptExtension == "")
         #expect(command("node {0}")?.scriptExtension == "")
-        // string.Format's doubled braces are one brace each.
-        #expect(command("bash -c \"echo {{literal}}; . {0}\"")?.arguments == ["bash", "-c", "echo {literal}; . {0}"])
+        // string.Format's doubled braces are one brace each, when the executor fills in the script
+        // (the words cross the ABI as written): `{{0}}` is the text {0} (audit 53: it was the path).
+        let braces = command("bash -c \"echo {{literal}} {{0}}; . {0}\"")
+        #expect(braces?.arguments == ["bash", "-c", "echo {{literal}} {{0}}; . {0}"])
+        #expect(ShellWords.fillScript(braces?.arguments ?? [], script: "/s.sh") == ["bash", "-c", "echo {literal} {0}; . /s.sh"])
+        #expect(ShellWords.fillScript(["perl", "{{0}}", "x{0}y{0}", "}}{{", "{", "}"], script: "/p") == ["perl", "{0}", "x/py/p", "}{", "{", "}"])
+        #expect(ShellWords.fillScript(["python", "-u"], script: "/p") == ["python", "-u", "/p"])
+        #expect(ShellWords.fillScript(["python", "{{0}}"], script: "/p") == ["python", "{0}", "/p"])
     }
 
     @Test("a custom shell needs {0} and closed quotes; an unknown name is never 'corrected' to another shell")
     func problems() {
         #expect(problem("perl -w")?.message == "custom shell 'perl -w' has no {0}")
         #expect(problem("perl -w")?.hint.contains("'perl -w {0}'") == true)
+        #expect(problem("perl {{0}}")?.message == "custom shell 'perl {{0}}' has no {0}", "{{0}} is the text {0}, not the script")
         #expect(problem("bash {0")?.hint.contains("(e.g. 'bash {0}')") == true, "\(problem("bash {0")?.hint ?? "")")
         #expect(problem("zsh")?.message == "unknown shell 'zsh'")
         #expect(problem("zsh")?.hint.contains("'zsh {0}'") == true)

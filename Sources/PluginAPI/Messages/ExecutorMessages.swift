@@ -147,7 +147,9 @@ public struct StepSpec: Codable, Sendable, Hashable {
     public var displayName: String
     /// The script, with every `${{ }}` already evaluated by the host.
     public var script: String
-    /// The command line; the element `{0}` is replaced by the path of the script file.
+    /// The command line, in GitHub's format: `{0}` in an element is the path of the script file,
+    /// `{{` and `}}` one brace each; with no `{0}`, the path is appended (`ShellWords.fillScript`
+    /// does this for an executor).
     public var shell: [String]
     /// The script file's extension (".sh", ".py"); some interpreters care.
     public var scriptExtension: String

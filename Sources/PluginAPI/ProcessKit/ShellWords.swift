@@ -29,13 +29,7 @@ public enum StepWrapper {
             lines.append("export PATH=\(ShellWords.quote(pathPrepend.joined(separator: ":")))\"${PATH:+:$PATH}\"")
         }
         lines.append("cd \(ShellWords.quote(directory)) || exit 1")
-        var templated = false
-        var command = shell.map { part -> String in
-            guard part.utf8.firstRange(of: "{0}".utf8) != nil else { return ShellWords.quote(part) }
-            templated = true
-            return ShellWords.quote(part.replacingOccurrences(of: "{0}", with: script))
-        }
-        if !templated { command.append(ShellWords.quote(script)) }
+        let command = ShellWords.fillScript(shell, script: script).map(ShellWords.quote)
         let run = command.joined(separator: " ") + " </dev/null"
         if let trailer {
             lines.insert("trap : TERM", at: preamble.count)
@@ -79,6 +73,55 @@ public enum ShellWords {
         // Plain Swift: Foundation's `replacingOccurrences` showed in every run's start.
         guard text.utf8.contains(UInt8(ascii: "'")) else { return "'" + text + "'" }
         return "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
+    /// A step's command line from its `shell` (`StepSpec.shell`: GitHub's format, as its runner
+    /// fills it with .NET's `string.Format`): in each element `{0}` is the script's path, `{{` and
+    /// `}}` are one brace each (`{{0}}` is the text `{0}`); with no `{0}` anywhere, the path is
+    /// appended. Elements without a brace are kept as they are (the common case, no copy).
+    public static func fillScript(_ shell: [String], script: String) -> [String] {
+        var filled = false
+        var arguments = shell.map { part -> String in
+            if part == "{0}" {
+                filled = true
+                return script
+            }
+            guard part.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) else { return part }
+            let (text, found) = format(part, script: script)
+            filled = filled || found
+            return text
+        }
+        if !filled { arguments.append(script) }
+        return arguments
+    }
+
+    /// Whether `part` names the script (a `{0}` that is not `{{0}}`), by `fillScript`'s rules.
+    public static func namesScript(_ part: String) -> Bool {
+        format(part, script: "").found
+    }
+
+    private static func format(_ part: String, script: String) -> (text: String, found: Bool) {
+        let bytes = Array(part.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var found = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+            if byte == UInt8(ascii: "{") && next == UInt8(ascii: "{") || byte == UInt8(ascii: "}") && next == UInt8(ascii: "}") {
+                out.append(byte)
+                index += 2
+            } else if byte == UInt8(ascii: "{"), next == UInt8(ascii: "0"), index + 2 < bytes.count, bytes[index + 2] == UInt8(ascii: "}") {
+                out += script.utf8
+                found = true
+                index += 3
+            } else {
+                out.append(byte)  // a lone brace stays (.NET would refuse the format; GitHub's runner then fails the step)
+                index += 1
+            }
+        }
+        return (String(decoding: out, as: UTF8.self), found)
     }
 
     /// A valid shell variable name.

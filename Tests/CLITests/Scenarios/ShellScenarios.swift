@@ -27,6 +27,21 @@ struct ShellScenarios {
         #expect(result.stdout.contains("[a] ancestor script"), "\(result.stdout)")
     }
 
+    @Test("a custom shell in GitHub's format: {0} is the script, {{0}} the text {0}, {{ and }} one brace (audit 53: {{0}} was the script's path)")
+    func customShellBraces() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - shell: bash -e {0} {{0}} x{{y}}z
+                    run: echo "args=[$1] [$2] script=${0##*.}"
+            """, ["--log-format", "plain"])
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[a] args=[{0}] [x{y}z] script=sh\n"), "\(result.stdout)")
+    }
+
     @Test("pwsh passes validation; where it is not installed the step fails naming pwsh, with no suggestion of bash")
     func missingPwsh() async throws {
         let scenario = try Scenario()

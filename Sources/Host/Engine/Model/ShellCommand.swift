@@ -1,3 +1,5 @@
+import NixActionsProcessKit
+
 /// The command line that runs a `run:` step, from its `shell:` value, as GitHub's runner builds it
 /// on Linux (workflow syntax, `jobs.<job_id>.steps[*].shell`). `{0}` is the script file's path.
 public struct ShellCommand: Sendable, Equatable {
@@ -46,7 +48,7 @@ public struct ShellCommand: Sendable, Equatable {
         guard let command = words.first else {
             return .failure(Problem(message: "the shell is empty", hint: hint))
         }
-        guard words.contains(where: { $0.utf8.firstRange(of: "{0}".utf8) != nil }) else {
+        guard words.contains(where: ShellWords.namesScript) else {
             let message = words.count == 1 ? "unknown shell '\(shell)'" : "custom shell '\(shell)' has no {0}"
             // A placeholder mistyped (`bash {0`): the command with a right one, not the mistake with another.
             let example = words.count == 1 || shell.contains("{") ? "'\(command) {0}'" : "'\(shell) {0}'"
@@ -55,10 +57,9 @@ public struct ShellCommand: Sendable, Equatable {
                 hint: "built-in shells: \(builtIn.joined(separator: ", ")); any other program as 'command [options] {0}', "
                     + "where {0} is the script's file (e.g. \(example))"))
         }
-        // GitHub's runner builds the command line with .NET's string.Format: `{{` and `}}` are
-        // one brace each there (audit 53: kept doubled here).
-        let unescaped = words.map { $0.replacingOccurrences(of: "{{", with: "{").replacingOccurrences(of: "}}", with: "}") }
-        return .success(ShellCommand(arguments: unescaped, scriptExtension: extensionFor(command)))
+        // The words go to the executor as GitHub's format (`{{` and `}}` are one brace there, and
+        // `{{0}}` the text `{0}`: ShellWords.fillScript).
+        return .success(ShellCommand(arguments: words, scriptExtension: extensionFor(command)))
     }
 
     /// The script as GitHub's runner writes it (`ScriptHandlerHelpers.FixUpScriptContents`): for
