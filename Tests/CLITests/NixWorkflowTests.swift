@@ -352,6 +352,25 @@ struct NixWorkflowTests {
         #expect(alone.stderr.contains("this is the flake's placeholder"), "\(alone.stderr)")
     }
 
+    @Test("NIXACTIONS_NIX_LIB, when set, is the Nix library over the source tree's: its eval.nix runs; a folder without one is the error naming the variable, with no fallback (docs/nix.md)")
+    func libraryVariable() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("lib/eval.nix", "{ ... }@args: (import \(packageDirectory.path)/nix/eval.nix args) // { name = \"from-given-lib\"; }\n")
+        let given = try await nixactions(["list", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                         environment: ["NIXACTIONS_NIX_LIB": temp.path + "/lib"])
+        #expect(given.status == 0, "\(given.stderr)")
+        #expect(given.stdout.hasPrefix("from-given-lib (examples/nix/simple.nix)\n"), "\(given.stdout)")
+        let tree = try await nixactions(["list", "examples/nix/simple.nix"], in: packageDirectory.path, environment: ["NIXACTIONS_NIX_LIB": ""])
+        #expect(tree.stdout.hasPrefix("simple (examples/nix/simple.nix)\n"), "\(tree.stdout)\(tree.stderr)")
+        let missing = try await nixactions(["validate", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                           environment: ["NIXACTIONS_NIX_LIB": temp.path + "/none"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("error: cannot find NixActions' Nix library (nix/eval.nix)"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("hint: set NIXACTIONS_NIX_LIB to the nix/ folder"), "\(missing.stderr)")
+    }
+
     @Test("envProviders.required: a name missing everywhere stops the run before any job (exit 2); --env provides it")
     func requiredVariables() async throws {
         guard nixAvailable() else { return }
