@@ -168,6 +168,37 @@ struct CompositeActionTests {
                 "\(checked.stderr)")
     }
 
+    @Test("a local action under the folder an earlier step checked the project out at (actions/checkout with path:) is read by validate from the project, and runs (audit 54: containerd's and poetry's workflows got a false warning)")
+    func actionInCheckoutPath() async throws {
+        let (temp, workflow) = try Self.project([
+            ".github/actions/setup/action.yml": "inputs:\n  who: {}\nruns:\n  using: composite\n  steps:\n    - run: echo \"setup for ${{ inputs.who }}\"\n      shell: bash\n",
+        ], workflow: """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: ./src/github.com/o/r/, repository: "${{ github.repository }}" }
+                  - uses: ./src/github.com/o/r/.github/actions/setup
+                    with: { who: me, typo: x }
+                  - uses: ./elsewhere/.github/actions/setup
+            """)
+        defer { temp.remove() }
+        let git = URL(fileURLWithPath: try #require(testTool("git")))
+        for arguments in [["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.test", "commit", "-qm", "x"]] {
+            let done = try await runCommand(git, arguments, in: temp.path)
+            #expect(done.status == 0, "\(done.stderr)")
+        }
+        let validated = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(validated.status == 0, "\(validated.stderr)")
+        // Read through the checkout's path: its inputs are checked; a path no checkout made still warns.
+        #expect(validated.stderr.contains("wf.yml:7:32: warning: the action './src/github.com/o/r/.github/actions/setup' declares no input 'typo'"),
+                "\(validated.stderr)")
+        #expect(!validated.stderr.contains("no action.yml, action.yaml or Dockerfile in './src/"), "\(validated.stderr)")
+        #expect(validated.stderr.contains("no action.yml, action.yaml or Dockerfile in './elsewhere/.github/actions/setup'"), "\(validated.stderr)")
+        let ran = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(ran.stdout.contains("[a] setup for me\n"), "\(ran.stdout)")
+    }
+
     @Test("$/PATH comes from the project's HEAD, as the workspace does: nothing git ignores, nothing uncommitted; with --working-tree, the folder as it is")
     func selfRepositoryFromCommit() async throws {
         let repo = try GitProject()

@@ -55,6 +55,45 @@ struct OutputFidelityTests {
         #expect(err == expectedErr, "stderr differs")
     }
 
+    @Test("a line without its newline goes on after a second of quiet (a piece; its rest follows), and a host killed with SIGKILL then keeps it in the job log (audit 54 M4)")
+    func quietPartialLine() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - run: printf 'waiting-for-it'; sleep 3; echo ' done'
+            """, ["--log-format", "plain"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[a] waiting-for-it\n[a]  done\n"), "\(result.stdout)")
+        let folder = try #require(scenario.logFolders().first)
+        #expect(try loggedOutput(folder: folder, job: "a", stream: "stdout") == Array("waiting-for-it done\n".utf8))
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        #expect(events.components(separatedBy: "\"event\":\"output\"").count == 3, "two pieces: \(events)")
+
+        // The host killed while the step waits: the piece is in the log, and the record says so
+        // (the step's name, in the log first, does not hold the text it prints).
+        let logs = scenario.temp.path + "/killed"
+        try scenario.temp.write("kill.yml", "jobs:\n  k:\n    steps:\n      - run: printf 'prompt-%s' before-kill; sleep 300\n")
+        let process = try LaunchedProcess([nixactionsBinary.path, "run", scenario.temp.path + "/kill.yml", "--log-dir", logs],
+                                          in: scenario.project, environment: ProcessInfo.processInfo.environment)
+        let shown = await eventually(timeout: .seconds(30)) {
+            let folders = (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []
+            return folders.contains { (try? String(contentsOfFile: logs + "/\($0)/k.log", encoding: .utf8))?.contains("prompt-before-kill") ?? false }
+        }
+        #expect(shown, "the partial line never reached the job log while the step waited")
+        process.signal(SIGKILL)
+        process.wait()
+        let folder2 = try #require((try FileManager.default.contentsOfDirectory(atPath: logs)).first.map { logs + "/" + $0 })
+        let closed = await eventually(timeout: .seconds(30)) {
+            ((try? String(contentsOfFile: folder2 + "/events.jsonl", encoding: .utf8)) ?? "").contains("\"event\":\"workflow_finished\"")
+        }
+        #expect(closed, "the supervisor did not close the run")
+        let recorded = (try? String(contentsOfFile: folder2 + "/events.jsonl", encoding: .utf8)) ?? ""
+        #expect(try loggedOutput(folder: folder2, job: "k", stream: "stdout") == Array("prompt-before-kill".utf8), "\(recorded)")
+    }
+
     @Test("200 jobs printing at once: each job's log holds exactly its own bytes")
     func concurrentJobs() async throws {
         let scenario = try Scenario()

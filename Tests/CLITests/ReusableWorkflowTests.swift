@@ -173,6 +173,12 @@ struct ReusableWorkflowTests {
         #expect(state.jobs.first?.uses == "./.github/workflows/build.yml")
         #expect(state.jobs.first?.calls == ["call-compile", "call-package", "call-nested"])
         #expect(state.jobs.last?.uses == nil && state.jobs[3].calls == ["call-nested-leaf"])
+        // The called jobs as the plan describes a run's (audit 54 M2): ids and needs in their file;
+        // the caller's outputs in its job_finished, as needs.call.outputs sees them (M1); the exit status (M3).
+        #expect(state.jobs.map(\.id) == ["call", "compile", "package", "nested", "leaf"], "\(state.jobs.map(\.id))")
+        #expect(state.jobs.map(\.needs) == [[], [], ["compile"], ["package"], []], "\(state.jobs.map(\.needs))")
+        #expect(state.jobs.first?.outputs == ["file": "app-x.tar-x"], "\(state.jobs.first?.outputs ?? [:])")
+        #expect(state.exitStatus == 0 && state.recordedExitStatus == 0)
     }
 
     @Test("a called job that fails fails its caller (exit 1): the called jobs after it are skipped, fail-fast cancels the caller's other instances, always() jobs see the failure")

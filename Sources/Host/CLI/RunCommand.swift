@@ -344,7 +344,8 @@ struct RunCommand: AsyncParsableCommand {
                 if let eventsLog {
                     for error in problems.errors { eventsLog.report(.message(job: nil, level: .error, text: redactor.redact(error.description))) }
                     if Task.isCancelled { eventsLog.report(.message(job: nil, level: .warning, text: "cancelled while the secrets were read")) }
-                    eventsLog.report(.workflowFinished(workflow: workflow.name, outcome: Task.isCancelled ? .cancelled : .failure, duration: .zero))
+                    eventsLog.report(.workflowFinished(workflow: workflow.name, outcome: Task.isCancelled ? .cancelled : .failure, duration: .zero,
+                                                       exitStatus: Task.isCancelled ? ExitStatus.cancelled : ExitStatus.usage))
                 }
                 await registry.releaseSecretProviders(reason: Task.isCancelled ? "cancelled" : "failed")
                 if Task.isCancelled { return ExitStatus.cancelled }

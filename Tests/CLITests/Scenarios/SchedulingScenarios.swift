@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -179,5 +180,9 @@ struct SchedulingScenarios {
         let started = try #require(out.range(of: "==> job 'new' started"))
         #expect(ended.upperBound <= started.lowerBound)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        // The record says 1 too (audit 54 M3: `cancelled`, which replays as a signal's 130).
+        let run = try #require(try FileManager.default.contentsOfDirectory(atPath: scenario.logs).first)
+        let state = try RunState.replay(try String(contentsOfFile: scenario.logs + "/" + run + "/events.jsonl", encoding: .utf8))
+        #expect(state.status == "cancelled" && state.exitStatus == 1, "\(state.status ?? "") \(state.exitStatus ?? -1)")
     }
 }

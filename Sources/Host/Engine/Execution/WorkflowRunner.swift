@@ -34,8 +34,9 @@ public struct WorkflowRunner: Sendable {
         case .success(let made): plan = made
         case .failure(let diagnostic):
             reporter.report(.message(job: nil, level: .error, text: diagnostic.description))
-            reporter.report(.workflowFinished(workflow: workflow.name, outcome: .failure, duration: clock.now - started))
-            return RunSummary(outcome: .failure, jobs: [])
+            let summary = RunSummary(outcome: .failure, jobs: [])
+            reporter.report(.workflowFinished(workflow: workflow.name, outcome: .failure, duration: clock.now - started, exitStatus: summary.exitCode))
+            return summary
         }
         reporter.report(.planned(jobs: plan.allInstances.map(\.key),
                                  details: plan.allInstances.map { JobDescription($0, needs: plan.graph.needs[$0.jobID] ?? []) }))
@@ -56,9 +57,11 @@ public struct WorkflowRunner: Sendable {
         } else {
             outcome = .success
         }
-        reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started))
         var summary = RunSummary(outcome: outcome, jobs: jobs)
         summary.interrupted = interrupted
+        // The exit status in the record (audit 54 M3: a run a concurrency group cancelled, 1, and
+        // one a signal cancelled, 130, both said only `cancelled`).
+        reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started, exitStatus: summary.exitCode))
         return summary
     }
 }
@@ -424,8 +427,16 @@ final class Scheduler: Sendable {
                     unfinishedInstances[id] = instances.count
                     calledJobs[instance.key, default: []].append(id)
                 }
-                reporter.report(.callStarted(job: instance.key, uses: call.uses.value,
-                                             jobs: locals.flatMap { (instancesOf[called.prefix + $0] ?? []).map(\.key) }))
+                // With each called job described as `planned` describes the run's (audit 54 M2: a
+                // live view could not name them before they started, nor draw their needs).
+                let calledDetails = locals.flatMap { local in
+                    (instancesOf[called.prefix + local] ?? []).map { instance -> JobDescription in
+                        var description = JobDescription(instance, needs: subPlan.graph.needs[local] ?? [])
+                        description.id = local
+                        return description
+                    }
+                }
+                reporter.report(.callStarted(job: instance.key, uses: call.uses.value, jobs: calledDetails.map(\.key), details: calledDetails))
                 calls[instance.key] = PendingCall(instance: instance, jobID: job.id, frame: called, locals: locals, remaining: locals.count,
                                                   started: clock.now)
                 if locals.isEmpty { finishCall(instance.key); return }
@@ -484,7 +495,9 @@ final class Scheduler: Sendable {
                     }
                 }
                 let duration = clock.now - call.started
-                reporter.report(.jobFinished(job: key, name: call.instance.displayName, outcome: outcome, duration: duration, failure: failure))
+                // With its outputs, as a job's (audit 54 M1: needs.CALLER.outputs had them, the event not).
+                reporter.report(.jobFinished(job: key, name: call.instance.displayName, outcome: outcome, duration: duration, failure: failure,
+                                             outputs: outputs))
                 record(JobOutcome(key: key, jobID: call.instance.jobID, name: call.instance.displayName, outcome: outcome, failure: failure,
                                   duration: duration, outputs: outputs, allowedFailure: false))
             }

@@ -107,6 +107,24 @@ extension ActionLoader {
     /// in `running` (all when nil), and then checked like local ones, with the actions they use;
     /// one that cannot be fetched, or has no valid action file, is an error of its step. Without
     /// `remote` (`validate`, `run --dry-run`) they are not read: a note says so.
+    /// The project's path of a local action `./P/REST` that a step uses after an earlier step of its
+    /// job checked the project out at a literal `path: P` (`actions/checkout` with no other
+    /// `repository:` than `${{ github.repository }}`): GitHub reads it from that copy (containerd's
+    /// and poetry's workflows do this), which holds the project's REST. Nil otherwise (audit 54: a
+    /// false warning said the action was missing).
+    static func throughCheckout(_ path: String, job: Job?, before step: Int) -> String? {
+        guard let job else { return nil }
+        for earlier in job.steps where earlier.index < step {
+            guard let uses = earlier.uses?.value, JobRunner.actionName(uses) == "actions/checkout" else { continue }
+            let with = Dictionary(earlier.with.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+            if let repository = with["repository"], repository.source.value.filter({ $0 != " " }) != "${{github.repository}}" { continue }
+            guard let field = with["path"], field.template.isLiteral, let folder = localPath(field.source.value.trimmingCharacters(in: .whitespaces)),
+                  !folder.isEmpty, path.hasPrefix(folder + "/") else { continue }
+            return String(path.dropFirst(folder.count + 1))
+        }
+        return nil
+    }
+
     public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil,
                                          remote: RemoteActionStore? = nil, running: Set<String>? = nil,
                                          ownRepository: Bool = true) -> [Diagnostic] {
@@ -118,7 +136,9 @@ extension ActionLoader {
             })
         }
         for use in workflow.actionUses {
-            checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [])
+            let inCheckout = ActionLoader.isLocal(use.uses.value)
+                ? ActionLoader.actionPath(use.uses.value).flatMap { throughCheckout($0, job: workflow.job(use.job), before: use.stepIndex) } : nil
+            checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [], path: inCheckout)
         }
         remote?.removeEmptyFolders()
         workflow.unsupported += checker.unsupported
@@ -146,8 +166,9 @@ struct LocalActionChecker {
     /// file had, the context they were reported in, and the jobs they were reported for.
     var loaded: [String: (action: ActionDefinition?, errors: [Diagnostic], context: String, jobs: Set<String>)] = [:]
 
+    /// `path`: where in the project a local action is, when not where `uses` says (`throughCheckout`).
     mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
-                        chain: [String]) {
+                        chain: [String], path given: String? = nil) {
         let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
         let reference = RemoteActionReference(uses.value)
         if reference != nil {
@@ -165,7 +186,7 @@ struct LocalActionChecker {
                    at: uses.location, context: context, hint: "name that repository with OWNER/REPO/PATH@REF")
             return
         }
-        guard let path = reference.map({ "remote:" + $0.key }) ?? ActionLoader.actionPath(uses.value) else {
+        guard let path = reference.map({ "remote:" + $0.key }) ?? given ?? ActionLoader.actionPath(uses.value) else {
             // GitHub resolves it against the workspace without looking (github/codeql-action's own
             // `./../action/init`); here the workspace's parent is the run's, not the user's.
             refuse("\(feature) (a folder outside the workspace)", job: job, at: uses.location, context: context,

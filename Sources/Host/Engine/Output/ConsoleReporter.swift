@@ -77,7 +77,7 @@ public final class ConsoleReporter: RunReporter {
                 write("[\(job)] \(line)\n")
             case .planned(let jobs, _):
                 state.sequence = jobs
-            case .callStarted(let key, let uses, let jobs):
+            case .callStarted(let key, let uses, let jobs, _):
                 if let index = state.sequence.firstIndex(of: key) {
                     state.sequence.insert(contentsOf: jobs, at: index + 1)
                 } else {
@@ -108,7 +108,7 @@ public final class ConsoleReporter: RunReporter {
                 let label = level == .info ? "" : "\(level.rawValue): "
                 // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
                 write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
-            case .workflowFinished(let workflow, let outcome, let duration):
+            case .workflowFinished(let workflow, let outcome, let duration, _):
                 let order = Dictionary(state.sequence.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
                 let rows = state.rows.enumerated().sorted { a, b in
                     (order[a.element.key] ?? Int.max, a.offset) < (order[b.element.key] ?? Int.max, b.offset)

@@ -51,8 +51,9 @@ public final class JSONLinesReporter: RunReporter {
             object.add("workflow", workflow); object.add("run_id", runID)
         case .jobStarted(let job, let name):
             object.add("event", "job_started"); object.add("job", job); object.add("name", name)
-        case .callStarted(let job, let uses, let jobs):
+        case .callStarted(let job, let uses, let jobs, let details):
             object.add("event", "call_started"); object.add("job", job); object.add("uses", uses); object.add("jobs", jobs)
+            if !details.isEmpty { object.add("details", details) }
         case .matrixExpanded(let job, let jobs, let details):
             object.add("event", "matrix_expanded"); object.add("job", job); object.add("jobs", jobs); object.add("details", details)
         case .stepStarted(let job, let step, let name, let id):
@@ -86,9 +87,10 @@ public final class JSONLinesReporter: RunReporter {
                 object.add("message", reason)
             }
             if !outputs.isEmpty { object.add("outputs", outputs) }
-        case .workflowFinished(let workflow, let outcome, let time):
+        case .workflowFinished(let workflow, let outcome, let time, let exitStatus):
             object.add("event", "workflow_finished"); object.add("workflow", workflow); object.add("status", outcome.rawValue)
             object.add("duration_ms", milliseconds(time))
+            if let exitStatus { object.add("exit_status", Int(exitStatus)) }
         case .message(let job, let level, let text):
             object.add("event", "message"); object.add("job", job); object.add("level", level.rawValue); object.add("text", text)
         case .annotation(let annotation):

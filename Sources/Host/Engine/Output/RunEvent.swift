@@ -46,7 +46,8 @@ public enum RunEvent: Sendable {
     /// A started job instance calls a reusable workflow (`uses`, as written): the keys of the
     /// called jobs' instances, in plan order (each has its own `jobStarted` when it starts). The
     /// summary table lists them after the caller.
-    case callStarted(job: String, uses: String, jobs: [String])
+    /// `details` describe them as `planned`'s do (`id` and `needs` as in the called file).
+    case callStarted(job: String, uses: String, jobs: [String], details: [JobDescription] = [])
     /// `id`: the step's `id:`, when it has one (`steps.ID` in expressions).
     case stepStarted(job: String, step: Int, name: String, id: String? = nil)
     /// One line of step output (without its newline), already redacted.
@@ -65,7 +66,8 @@ public enum RunEvent: Sendable {
     /// `reason`: why a job decided without starting was skipped or cancelled (a failure says it in `failure`).
     case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:],
                      reason: String? = nil)
-    case workflowFinished(workflow: String, outcome: Outcome, duration: Duration)
+    /// `exitStatus`: what `nixactions run` exits with (nil when not known here: the supervisor's record).
+    case workflowFinished(workflow: String, outcome: Outcome, duration: Duration, exitStatus: Int32? = nil)
     /// A message from the engine about a job (an error starting it, why it was skipped).
     case message(job: String?, level: MessageLevel, text: String)
     /// `::error`, `::warning` or `::notice` from a step.

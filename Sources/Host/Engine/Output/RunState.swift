@@ -64,11 +64,14 @@ public struct RunState: Sendable, Equatable {
     /// A signal reached the run (a `message` of the run's own, "…the run received signal N…",
     /// also one after `workflow_finished`): a run that succeeded then exits 130.
     public var signalled = false
+    /// `workflow_finished`'s `exit_status` (since it was added; a record the supervisor closed has none).
+    public var recordedExitStatus: Int?
     /// The exit status the run's command had, as its record tells it: `success` 0 (130 when a
     /// signal came), `cancelled` 130, `failure` 1, or 2 when it failed before any job started
     /// (a secret it could not read); nil while it runs.
     public var exitStatus: Int? {
         guard let status else { return nil }
+        if let recordedExitStatus { return recordedExitStatus == 0 && signalled ? 130 : recordedExitStatus }
         switch status {
         case "success": return signalled ? 130 : 0
         case "cancelled": return 130
@@ -142,6 +145,7 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[job(key)].name = string("name") ?? key
             case "call_started":
                 guard let key = string("job") else { continue }
+                describe(object)
                 let j = job(key)
                 state.jobs[j].uses = string("uses")
                 state.jobs[j].calls = object["jobs"] as? [String] ?? []
@@ -206,6 +210,7 @@ public struct RunState: Sendable, Equatable {
                 }
             case "workflow_finished":
                 state.status = string("status")
+                state.recordedExitStatus = int("exit_status")
                 state.durationMilliseconds = int("duration_ms")
                 state.message = string("message")
             default:

@@ -17,8 +17,9 @@ import Synchronization
 ///   masked with `::add-mask::` is masked from the next line on.
 /// - The redactor works on each stream's bytes, whatever the chunking.
 /// - The assembler hands reporters runs of whole lines (`OutputChunk`), borrowed from the
-///   executor's buffer where it can; a partial line waits for its newline, and a line longer
-///   than `OutputChunk.maxLine` goes on in pieces of that size.
+///   executor's buffer where it can; a partial line waits for its newline (or a second of quiet:
+///   then it goes on as a piece), and a line longer than `OutputChunk.maxLine` goes on in pieces
+///   of that size.
 ///
 /// One lock per step, taken once per write; reporters format outside any shared lock.
 public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
@@ -96,13 +97,24 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// Once the step has been quiet for two flush intervals, held-back bytes that are already
     /// masked go on; bytes that may begin a secret wait for the next bytes or the step's end
     /// (`RedactionStream.flushIdle`), so a secret written with a pause in it is masked whole.
+    ///
+    /// Once it has been quiet for a second (`partialLineTicks`), a line without its newline goes
+    /// on as a piece (as the end of a step sends one): a prompt or a progress line is seen while
+    /// the step waits, and it is in the job log if the host is then killed (audit 54 M4: it was
+    /// held to the step's end, and lost with a SIGKILL). Its rest follows as the next piece.
     func flushIdle() {
         lock.withLock { _ in
             quietTicks += 1
-            guard quietTicks == 2 else { return }
-            for state in streams { state.redactor.flushIdle() }
+            if quietTicks == 2 {
+                for state in streams { state.redactor.flushIdle() }
+            } else if quietTicks == Self.partialLineTicks {
+                for state in streams { state.assembler.flushPartial() }
+            }
         }
     }
+
+    /// Flush intervals of quiet after which a partial line goes on (1 s at 50 ms).
+    static let partialLineTicks = Int(Duration.seconds(1) / OutputFlusher.interval)
 
     /// What the step's commands set; complete once `finish` has returned.
     var commandResults: StepCommandResults { lock.withLock { _ in results } }
@@ -521,6 +533,13 @@ final class LineAssembler {
             partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[end...]))
             emitLongPieces()
         }
+    }
+
+    /// A line without its newline goes on as a piece now (the step has been quiet a while).
+    func flushPartial() {
+        guard !partial.isEmpty else { return }
+        partial.withUnsafeBytes { deliver($0, lines: 0) }
+        partial.removeAll(keepingCapacity: true)
     }
 
     /// A last line without a newline goes on as it is (a piece: sinks that show lines end it).

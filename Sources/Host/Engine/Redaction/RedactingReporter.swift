@@ -155,16 +155,16 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.jobSummary(job: k(job), markdown: r(markdown)))
         case .planned(let jobs, let details):
             wrapped.report(.planned(jobs: jobs.map(k), details: details.map { masked($0) }))
-        case .callStarted(let job, let uses, let jobs):
-            wrapped.report(.callStarted(job: k(job), uses: r(uses), jobs: jobs.map(k)))
+        case .callStarted(let job, let uses, let jobs, let details):
+            wrapped.report(.callStarted(job: k(job), uses: r(uses), jobs: jobs.map(k), details: details.map { masked($0) }))
         case .matrixExpanded(let job, let jobs, let details):
             wrapped.report(.matrixExpanded(job: k(job), jobs: jobs.map(k), details: details.map { masked($0) }))
         // The workflow's name too (audit 51: a value written in it showed in the console, the
         // summary and the events).
         case .workflowStarted(let workflow, let runID):
             wrapped.report(.workflowStarted(workflow: r(workflow), runID: runID))
-        case .workflowFinished(let workflow, let outcome, let duration):
-            wrapped.report(.workflowFinished(workflow: r(workflow), outcome: outcome, duration: duration))
+        case .workflowFinished(let workflow, let outcome, let duration, let exitStatus):
+            wrapped.report(.workflowFinished(workflow: r(workflow), outcome: outcome, duration: duration, exitStatus: exitStatus))
         }
     }
 }
