@@ -1,3 +1,4 @@
+import Foundation
 @testable import NixActionsEngine
 import Synchronization
 import Testing
@@ -48,6 +49,26 @@ struct StepOutputPipelineTests {
         #expect(collect.lines == ["1:héllo", "1:wörld", "2:err", "1:partial"])
         // The bytes are exactly what was written (the carriage return too; no newline added).
         #expect(collect.text(1) == "héllo\nwörld\r\npartial")
+    }
+
+    @Test("a line left without its newline goes on as a piece after a second of quiet; a whole line whose end the redactor holds is never split (audit 54 M4)")
+    func quietPartialLine() {
+        let collect = Collect()
+        let redactor = Redactor()
+        let secret = "correct horse battery staple, and more words to make it long enough"
+        #expect(redactor.add(secret))
+        let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: redactor, idleFlush: false)
+        feed(pipeline, "prompt> ")
+        for _ in 0..<StepOutputPipeline.partialLineTicks { pipeline.flushIdle() }
+        #expect(collect.chunks.withLock { $0.map(\.lines) } == [0], "the partial line went on as a piece")
+        #expect(collect.text(1) == "prompt> ")
+        // A line ending in the start of the secret's base64 (which wraps across lines): the
+        // redactor holds its end, so the line stays whole through the quiet.
+        let base64 = String(Data(secret.utf8).base64EncodedString().prefix(8))
+        feed(pipeline, "answer\nvalue=" + base64 + "\n")
+        for _ in 0..<(2 * StepOutputPipeline.partialLineTicks) { pipeline.flushIdle() }
+        pipeline.finish()
+        #expect(collect.lines == ["1:prompt> ", "1:answer", "1:value=" + base64], "\(collect.lines)")
     }
 
     @Test("a line longer than 64 KiB goes on in pieces of 64 KiB, losing no byte")

@@ -201,6 +201,22 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         #expect(step.diagnostics.map(\.message) == ["duplicate key 'run'"])
         #expect(step.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 6, column: 9), "\(step.diagnostics)")
+        // A merge key is said to be one (GitHub reads anchors and aliases, not merge keys); a
+        // quoted '<<' is an unknown key like any other.
+        let merge = WorkflowLoader.load(yaml: """
+            jobs:
+              a:
+                steps:
+                  - &s
+                    run: echo base
+                  - <<: *s
+                    name: merged
+                  - "<<": x
+                    run: y
+            """, file: "wf.yml")
+        #expect(merge.diagnostics.first?.message == "YAML merge keys ('<<') are not supported in step 2, as on GitHub", "\(merge.diagnostics)")
+        #expect(merge.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 6, column: 9))
+        #expect(merge.diagnostics.contains { $0.message == "unknown key '<<' in step 3" }, "\(merge.diagnostics)")
         // The place is named as the loader's other errors name it (audit 53 L11: none was), and
         // a key repeated in a flow map on one line is placed at the second.
         let placed = WorkflowLoader.load(yaml: """

@@ -105,6 +105,13 @@ struct NodeReader {
                 continue
             }
             if let known, !known.contains(key) {
+                if key == "<<", case .scalar(let plain) = keyNode, plain.style == .plain {
+                    // YAML 1.1's merge key: GitHub reads anchors and aliases but not merge keys
+                    // (audit 54: "unknown key '<<'" did not say what it was).
+                    diagnostics.error("YAML merge keys ('<<') are not supported in \(what), as on GitHub", at: location(keyNode), context: context,
+                                      hint: "write the keys out; an anchor and an alias of a whole value work (key: &name VALUE, then key: *name)")
+                    continue
+                }
                 let suggestion = didYouMean(key, in: known)
                 let hint = suggestion.map { "did you mean '\($0)'?" } ?? "allowed here: \(known.sorted().joined(separator: ", "))"
                 if unknownIgnored {

@@ -108,7 +108,11 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             if quietTicks == 2 {
                 for state in streams { state.redactor.flushIdle() }
             } else if quietTicks == Self.partialLineTicks {
-                for state in streams { state.assembler.flushPartial() }
+                // Only a line the step itself left open: not one whose rest the redactor holds
+                // (it may begin a secret) or the command scanner reads (it would be split in two).
+                for state in streams where !state.redactor.isHolding && state.candidate.isEmpty && state.hashRun == 0 {
+                    state.assembler.flushPartial()
+                }
             }
         }
     }

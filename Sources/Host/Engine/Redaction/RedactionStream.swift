@@ -112,6 +112,9 @@ public final class RedactionStream {
         if limit > emitted { release(upTo: min(limit, position)) }
     }
 
+    /// Whether bytes it was given are still held back (they may begin a secret).
+    public var isHolding: Bool { position > emitted }
+
     /// Emits every held-back byte (output that must go before something else, an annotation).
     /// The automaton state is kept, so the rest of a secret that arrives later is still masked.
     public func flush() {
