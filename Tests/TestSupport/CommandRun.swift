@@ -91,15 +91,13 @@ public func runToCompletion(_ arguments: [String], in directory: String? = nil, 
                          seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
 
-/// The processes descended from `root` (by parent), a line each: pid, state, command line.
+/// The processes descended from `root` (by parent), a line each (`processReport`).
 func processTree(_ root: pid_t) -> String {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return "(no /proc)" }
     var parentOf: [pid_t: pid_t] = [:]
     for name in names {
-        guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { continue }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        if fields.count > 1, let parent = pid_t(fields[1]) { parentOf[pid] = parent }
+        guard let pid = pid_t(name), let fields = statFields(pid), fields.count > 1, let parent = pid_t(fields[1]) else { continue }
+        parentOf[pid] = parent
     }
     var tree: [pid_t] = [root]
     var index = 0
@@ -108,7 +106,7 @@ func processTree(_ root: pid_t) -> String {
         tree += parentOf.filter { $0.value == parent }.map(\.key).sorted()
         index += 1
     }
-    return tree.map(describeProcess).joined(separator: "\n")
+    return tree.map(processReport).joined(separator: "\n")
 }
 
 /// Processes holding the write end of the pipes whose read ends are `fds` (other than this one).
@@ -127,13 +125,5 @@ func pipeHolders(_ fds: [Int32]) -> String {
             holders.append(pid)
         }
     }
-    return holders.isEmpty ? "(none found)" : holders.sorted().map(describeProcess).joined(separator: "\n")
-}
-
-private func describeProcess(_ pid: pid_t) -> String {
-    let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")))
-        .map { String(decoding: $0.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self) } ?? "(gone)"
-    let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))
-        .flatMap { stat in stat.lastIndex(of: ")").map { String(stat[stat.index($0, offsetBy: 2)...].prefix(1)) } } ?? "?"
-    return "  \(pid) \(state) \(command)"
+    return holders.isEmpty ? "(none found)" : holders.sorted().map(processReport).joined(separator: "\n")
 }

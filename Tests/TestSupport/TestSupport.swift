@@ -290,7 +290,7 @@ public func processStartTime(_ pid: pid_t) -> UInt64? {
 }
 
 /// The fields of `/proc/PID/stat` after the command name: the state first.
-private func statFields(_ pid: pid_t) -> [Substring]? {
+func statFields(_ pid: pid_t) -> [Substring]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         let close = stat.lastIndex(of: ")")
     else { return nil }

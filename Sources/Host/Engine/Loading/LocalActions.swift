@@ -96,17 +96,6 @@ extension ActionLoader {
         return nil
     }
 
-    /// Read every local action the workflow uses from the project folder (what a job's workspace
-    /// holds), and the local actions those use in turn: their problems are the workflow's (with
-    /// the action file's positions), and a job that would run one NixActions does not run (a
-    /// node or docker action, or an action such as `actions/setup-node` used inside one) becomes
-    /// an unsupported feature of that job, which `run` refuses. An action not in the project is a
-    /// warning: an earlier step may make it (actions/checkout with `path:`).
-    ///
-    /// Remote actions (`OWNER/REPO[/PATH]@REF`) are fetched through `remote` (`run`), for the jobs
-    /// in `running` (all when nil), and then checked like local ones, with the actions they use;
-    /// one that cannot be fetched, or has no valid action file, is an error of its step. Without
-    /// `remote` (`validate`, `run --dry-run`) they are not read: a note says so.
     /// The project's path of a local action `./P/REST` that a step uses after an earlier step of its
     /// job checked the project out at a literal `path: P` (`actions/checkout` with no other
     /// `repository:` than `${{ github.repository }}`): GitHub reads it from that copy (containerd's
@@ -125,6 +114,17 @@ extension ActionLoader {
         return nil
     }
 
+    /// Read every local action the workflow uses from the project folder (what a job's workspace
+    /// holds), and the local actions those use in turn: their problems are the workflow's (with
+    /// the action file's positions), and a job that would run one NixActions does not run (a
+    /// node or docker action, or an action such as `actions/setup-node` used inside one) becomes
+    /// an unsupported feature of that job, which `run` refuses. An action not in the project is a
+    /// warning: an earlier step may make it (actions/checkout with `path:`).
+    ///
+    /// Remote actions (`OWNER/REPO[/PATH]@REF`) are fetched through `remote` (`run`), for the jobs
+    /// in `running` (all when nil), and then checked like local ones, with the actions they use;
+    /// one that cannot be fetched, or has no valid action file, is an error of its step. Without
+    /// `remote` (`validate`, `run --dry-run`) they are not read: a note says so.
     public static func checkLocalActions(_ workflow: inout Workflow, projectDirectory: String, functions: FunctionArities? = nil,
                                          remote: RemoteActionStore? = nil, running: Set<String>? = nil,
                                          ownRepository: Bool = true) -> [Diagnostic] {

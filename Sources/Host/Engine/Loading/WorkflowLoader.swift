@@ -73,7 +73,6 @@ public enum WorkflowLoader {
         var pending = [(node: root, path: [String]())]
         var reported = 0
         while let (node, path) = pending.popLast(), reported < 20 {
-            let context = placeContext(path, root: root, defaultName: defaultName)
             // The tag as written: `Node.tag` would resolve it (in place: the tags are shared
             // objects), and the readers tell `false` from `"false"` by an unresolved tag.
             let name: String
@@ -87,6 +86,7 @@ public enum WorkflowLoader {
                 reported += 1
                 let core = name.hasPrefix("tag:yaml.org,2002:")
                 let shown = core ? "!!" + name.dropFirst(18) : name
+                let context = placeContext(path, root: root, defaultName: defaultName)  // only for what is reported
                 switch node {
                 case .scalar:
                     reader.diagnostics.error(
