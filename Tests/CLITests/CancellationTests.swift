@@ -205,6 +205,20 @@ struct CancellationTests {
         for never in ["third-step", "job-b"] {
             #expect(!FileManager.default.fileExists(atPath: marks + "/" + never), "\(never) started after the second signal")
         }
+        // The record says a second signal came and what it ended (audit 54 L2: only stderr said so),
+        // whether the host or, after its exit, the run's supervisor closed the job and the run.
+        let events = { () -> String in
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")) ?? []
+            return runs.first.flatMap { try? String(contentsOfFile: temp.path + "/logs/\($0)/events.jsonl", encoding: .utf8) } ?? ""
+        }
+        #expect(await eventually { events().contains("\"workflow_finished\"") }, "\(events())")
+        let text = events()
+        #expect(text.contains("second signal 2 (SIGINT): every process of the run is killed now, without cleanup steps"), "\(text)")
+        let state = try RunState.replay(text)
+        #expect(state.status == "cancelled", "\(text)")
+        #expect(state.message == AbruptStop.reason, "\(text)")
+        #expect(state.jobs.first { $0.key == "a" }?.message == AbruptStop.reason, "\(text)")
+        #expect(state.jobs.first { $0.key == "a" }?.status == "cancelled", "\(text)")
     }
 
     @Test("an always() step already running when SIGINT comes goes on to its end (as on GitHub), within the cleanup limit; a plain step is stopped")

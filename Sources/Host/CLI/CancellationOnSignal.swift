@@ -158,10 +158,10 @@ public enum SignalHub {
 enum CancellationOnSignal {
     /// - Parameters:
     ///   - onSignal: called with the first signal's number, before the work is cancelled.
-    ///   - onSecondSignal: called on the second signal, before the process exits with 130.
+    ///   - onSecondSignal: called with the second signal's number, before the process exits with 130.
     static func run<T: Sendable>(
         onSignal: @escaping @Sendable (Int32) -> Void = { _ in },
-        onSecondSignal: @escaping @Sendable () -> Void = {},
+        onSecondSignal: @escaping @Sendable (Int32) -> Void = { _ in },
         _ work: @escaping @Sendable () async -> T
     ) async -> T {
         let count = Atomic<Int>(0)
@@ -177,7 +177,7 @@ enum CancellationOnSignal {
                 } else {
                     StandardStreams.writeError("\nnixactions: second signal (\(number)): killing every process of the run now\n")
                     AbruptStop.request()
-                    onSecondSignal()
+                    onSecondSignal(number)
                     _exit(ExitStatus.cancelled)
                 }
             }

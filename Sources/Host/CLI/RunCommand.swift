@@ -329,7 +329,10 @@ struct RunCommand: AsyncParsableCommand {
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself
             },
-            onSecondSignal: {
+            onSecondSignal: { number in
+                // In the record before the kill, whose ends follow it (audit 54 L2: only stderr said so).
+                eventsLog?.report(.message(job: nil, level: .warning, text:
+                    "second signal \(number) (\(Self.signalName(number))): every process of the run is killed now, without cleanup steps"))
                 for problem in supervision.killEverything() { standardError("warning: " + redactor.redact(problem) + "\n") }
                 OutputFlusher.shared.flushAll()
             }

@@ -436,7 +436,7 @@ struct Supervisor {
                 UnfinishedRunEvents.close(
                     file: events, status: aborted ? .cancelled : .failure,
                     message: aborted
-                        ? "stopped at once by a second signal; its processes were killed"
+                        ? AbruptStop.reason
                         : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes")
             }
             RunSupervision.runCleanup(in: runFolder)

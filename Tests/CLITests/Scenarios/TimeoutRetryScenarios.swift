@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -106,8 +107,50 @@ struct TimeoutRetryScenarios {
         let retrying = result.stdout.split(separator: "\n").first { $0.contains("\"event\":\"step_retrying\"") } ?? ""
         #expect(retrying.contains("\"signal\":9") && retrying.contains("\"exit_code\":null"), "\(result.stdout)")
         #expect(result.stdout.contains("step 'Killed' failed after 2 attempts (the last killed by signal 9)"), "\(result.stdout)")
+        // The last attempt's signal is a field of the step's end too (audit 54 L4).
+        let finished = try #require(try JSONEvents(result.stdout).all("step_finished", job: "sig").first)
+        #expect(finished["signal"] as? Int == 9 && finished["exit_code"] is NSNull, "\(finished)")
         let plain = try await scenario.run(workflow)
         #expect(plain.stdout.contains("[sig] warning: step 'Killed' failed (killed by signal 9); attempt 2 of 2 in 10ms"), "\(plain.stdout)")
+    }
+
+    @Test("a step's and a job's time limits are fields of their ends in the events (timed_out_after_ms), not only text (audit 54 L4)")
+    func timeoutsInEvents() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              step-limit:
+                steps:
+                  - name: Slow
+                    timeout: 500ms
+                    run: sleep 30
+              job-limit:
+                timeout-minutes: 0.02
+                steps:
+                  - run: sleep 30
+              plain:
+                steps:
+                  - run: exit 3
+            """, ["--log-format", "json"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let events = try JSONEvents(result.stdout)
+        let slow = try #require(events.all("step_finished", job: "step-limit").first)
+        #expect(slow["status"] as? String == "failure" && slow["timed_out_after_ms"] as? Int == 500 && slow["signal"] == nil, "\(slow)")
+        #expect(try events.one("job_finished", job: "step-limit")["timed_out_after_ms"] == nil)  // its step's limit, not the job's
+        let job = try events.one("job_finished", job: "job-limit")
+        #expect(job["status"] as? String == "failure" && job["timed_out_after_ms"] as? Int == 1200, "\(job)")
+        #expect(events.all("step_finished", job: "job-limit").allSatisfy { $0["timed_out_after_ms"] == nil })
+        let plain = try #require(events.all("step_finished", job: "plain").first)
+        #expect(plain["exit_code"] as? Int == 3 && plain["timed_out_after_ms"] == nil && plain["signal"] == nil, "\(plain)")
+        #expect(try events.one("job_finished", job: "plain")["timed_out_after_ms"] == nil)
+        // And they replay from events.jsonl.
+        let folder = try #require(scenario.logFolders().first)
+        let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
+        let jobs = Dictionary(uniqueKeysWithValues: state.jobs.map { ($0.key, $0) })
+        #expect(jobs["step-limit"]?.steps.first?.timedOutAfterMilliseconds == 500 && jobs["step-limit"]?.timedOutAfterMilliseconds == nil)
+        #expect(jobs["job-limit"]?.timedOutAfterMilliseconds == 1200)
+        #expect(jobs["plain"]?.steps.first?.timedOutAfterMilliseconds == nil && jobs["plain"]?.steps.first?.exitCode == 3)
     }
 
     @Test("an exhausted retry fails the step and the job, and is never reported as a success")

@@ -102,7 +102,7 @@ struct RedactorTests {
         #expect(texts[0].contains("token=abc123xyz"))  // before it was registered
         for text in texts.dropFirst() { #expect(!text.contains("abc123xyz"), "\(text)") }
         for event in events {
-            guard case .stepFinished(_, _, _, _, _, _, _, _, let shown, _) = event else { continue }
+            guard case .stepFinished(_, _, _, _, _, _, _, _, let shown, _, _, _) = event else { continue }
             #expect(shown == ["***": "taken", "***-2": "1", "k-***": "2", "plain": "***"], "\(shown)")
         }
     }

@@ -9,4 +9,9 @@ public enum AbruptStop {
     public static var requested: Bool { flag.load(ordering: .acquiring) }
 
     public static func request() { flag.store(true, ordering: .releasing) }
+
+    /// What the events say of a job, step or run it ended (the run's supervisor, closing a run
+    /// whose host exited first, says the same).
+    public static let reason = "stopped at once by a second signal; its processes were killed"
+
 }

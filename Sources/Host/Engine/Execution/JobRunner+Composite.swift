@@ -38,7 +38,7 @@ extension JobRunner {
     /// A step ended: a step event for the job's own steps; for a composite action's, a line when it
     /// did not succeed (its output and errors are already the using step's).
     func reportStepFinished(_ index: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration, state: State,
-                            allowed: Bool = false, attempts: Int = 1) {
+                            allowed: Bool = false, attempts: Int = 1, timeLimit: Duration? = nil, signal: Int32? = nil) {
         if let frame = state.frame {
             guard outcome != .success else { return }
             let code = exitCode.map { " (exit code \($0))" } ?? ""
@@ -46,7 +46,7 @@ extension JobRunner {
         } else {
             reporter.report(.stepFinished(job: planned.key, step: index, name: name, outcome: outcome, exitCode: exitCode, duration: duration,
                                           id: stepID(index), conclusion: outcome == .failure && allowed ? .success : nil, outputs: stepOutputs(index, state),
-                                          attempts: attempts))
+                                          attempts: attempts, timeLimit: timeLimit, signal: signal))
         }
     }
 

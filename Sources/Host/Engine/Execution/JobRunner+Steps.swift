@@ -428,6 +428,8 @@ extension JobRunner {
         var outcome = Outcome.success
         var exitCode: Int32?
         var message: String?
+        var timedOutAfter: Duration?  // its own time limit ended it
+        var killedBy: Int32?  // a signal from outside the run ended its (last) process
         /// What a step the host's cancel ended wrote to its command files is used, as GitHub's
         /// runner reads them in a `finally` (audit 50: a cleanup step saw none of it).
         func useLeftFiles() {
@@ -459,6 +461,7 @@ extension JobRunner {
                 message = nil
             } else if !stepResult.succeeded {
                 outcome = .failure
+                killedBy = stepResult.signal
                 if let signal = stepResult.signal { message = "step '\(name)' was killed by signal \(signal)" }
                 if policy.maxAttempts > 1 {
                     message = "step '\(name)' failed after \(ran) attempt\(ran == 1 ? "" : "s")"
@@ -474,6 +477,7 @@ extension JobRunner {
                 reporter.report(.message(job: planned.key, level: .warning, text: Self.cleanupLimitText(name, limit)))
             } else {
                 outcome = .failure
+                timedOutAfter = limit
                 message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
             }
         case .cancelled:
@@ -485,7 +489,7 @@ extension JobRunner {
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed,
-                           attempts: max(ran, 1))
+                           attempts: max(ran, 1), timeLimit: timedOutAfter, signal: killedBy)
 
         if outcome == .failure && !allowed {
             state.succeeded = false

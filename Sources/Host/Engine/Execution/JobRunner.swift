@@ -114,7 +114,9 @@ struct JobRunner: Sendable {
             }
             let duration = clock.now - started
             willFinish?()
-            reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure, outputs: outputs))
+            // A job a second signal ended says so (its steps not started have no event; audit 54 L2).
+            reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure, outputs: outputs,
+                                         reason: outcome == .cancelled && AbruptStop.requested ? AbruptStop.reason : nil))
             return JobOutcome(key: planned.key, jobID: job.id, name: planned.displayName, outcome: outcome, failure: failure,
                               duration: duration, outputs: outputs, allowedFailure: allowed)
         }
@@ -235,7 +237,7 @@ struct JobRunner: Sendable {
         if timedOut.isSet {
             state.succeeded = false
             state.cancelled = false
-            state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))")
+            state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))", timeLimit: limit)
             reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
         }
         if !state.pendingSaves.isEmpty {

@@ -61,7 +61,8 @@ public struct WorkflowRunner: Sendable {
         summary.interrupted = interrupted
         // The exit status in the record (audit 54 M3: a run a concurrency group cancelled, 1, and
         // one a signal cancelled, 130, both said only `cancelled`).
-        reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started, exitStatus: summary.exitCode))
+        reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started, exitStatus: summary.exitCode,
+                                          message: AbruptStop.requested ? AbruptStop.reason : nil))
         return summary
     }
 }

@@ -90,7 +90,7 @@ public final class ConsoleReporter: RunReporter {
             case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
                 let text = Self.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal)
                 write("[\(job)] " + color("33", "warning: " + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
-            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _):
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _, _, _):
                 write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
@@ -108,7 +108,7 @@ public final class ConsoleReporter: RunReporter {
                 let label = level == .info ? "" : "\(level.rawValue): "
                 // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
                 write(prefix + color(level == .error ? "31" : level == .warning ? "33" : "2", label + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
-            case .workflowFinished(let workflow, let outcome, let duration, _):
+            case .workflowFinished(let workflow, let outcome, let duration, _, _):
                 let order = Dictionary(state.sequence.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
                 let rows = state.rows.enumerated().sorted { a, b in
                     (order[a.element.key] ?? Int.max, a.offset) < (order[b.element.key] ?? Int.max, b.offset)

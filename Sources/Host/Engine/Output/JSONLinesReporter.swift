@@ -62,13 +62,16 @@ public final class JSONLinesReporter: RunReporter {
         case .output(let job, let step, let stream, let line):
             object.add("event", "output"); object.add("job", job); object.add("step", step)
             object.add("stream", stream == 2 ? "stderr" : "stdout"); object.add("text", line)
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time, let id, let conclusion, let outputs, let attempts):
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let time, let id, let conclusion, let outputs, let attempts,
+                           let timeLimit, let signal):
             object.add("event", "step_finished"); object.add("job", job); object.add("step", step); object.add("name", name)
             object.add("status", outcome.rawValue); object.add("exit_code", exitCode.map(Int.init)); object.add("duration_ms", milliseconds(time))
             if let id { object.add("id", id) }
             if let conclusion, conclusion != outcome { object.add("conclusion", conclusion.rawValue) }
             if !outputs.isEmpty { object.add("outputs", outputs) }
             if attempts > 1 { object.add("attempts", attempts) }
+            if let timeLimit { object.add("timed_out_after_ms", milliseconds(timeLimit)) }
+            if let signal { object.add("signal", Int(signal)) }
         case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait, let signal):
             object.add("event", "step_retrying"); object.add("job", job); object.add("step", step); object.add("name", name)
             object.add("attempt", attempt); object.add("max_attempts", of); object.add("exit_code", exitCode.map(Int.init))
@@ -83,14 +86,16 @@ public final class JSONLinesReporter: RunReporter {
                 object.add("failed_step_index", failure.stepIndex)
                 object.add("exit_code", failure.exitCode.map(Int.init))
                 object.add("message", failure.message)
+                if let limit = failure.timeLimit { object.add("timed_out_after_ms", milliseconds(limit)) }
             } else if let reason {
                 object.add("message", reason)
             }
             if !outputs.isEmpty { object.add("outputs", outputs) }
-        case .workflowFinished(let workflow, let outcome, let time, let exitStatus):
+        case .workflowFinished(let workflow, let outcome, let time, let exitStatus, let message):
             object.add("event", "workflow_finished"); object.add("workflow", workflow); object.add("status", outcome.rawValue)
             object.add("duration_ms", milliseconds(time))
             if let exitStatus { object.add("exit_status", Int(exitStatus)) }
+            if let message { object.add("message", message) }
         case .message(let job, let level, let text):
             object.add("event", "message"); object.add("job", job); object.add("level", level.rawValue); object.add("text", text)
         case .annotation(let annotation):
@@ -265,7 +270,7 @@ public final class LogDirectoryReporter: RunReporter {
         events.report(event)
         switch event {
         case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
-        case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _, _):
+        case .stepFinished(let job, _, let name, let outcome, let exitCode, _, _, _, _, _, _, _):
             append(job, "step '\(name)' \(outcome.rawValue)\(exitCode.flatMap { outcome == .failure && $0 == 0 ? nil : " (exit code \($0))" } ?? "")")
         case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
             append(job, "warning: " + ConsoleReporter.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal))

@@ -56,8 +56,11 @@ public enum RunEvent: Sendable {
     /// concludes `success`).
     /// `outputs`: what a step with an `id` set (`steps.ID.outputs`).
     /// `attempts`: how many times it ran (more than 1 only with `retry`).
+    /// `timeLimit`: the step failed because it ran past this limit (its `timeout-minutes`).
+    /// `signal`: its (last) process was killed by this signal from outside the run (then `exitCode` is nil).
     case stepFinished(job: String, step: Int, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration,
-                      id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:], attempts: Int = 1)
+                      id: String? = nil, conclusion: Outcome? = nil, outputs: [String: String] = [:], attempts: Int = 1,
+                      timeLimit: Duration? = nil, signal: Int32? = nil)
     /// A step's attempt `attempt` (counted from 1) of at most `of` failed, and the step runs again
     /// after `wait` (its `retry` policy). Its output goes on under the same step index.
     /// `signal`: the attempt was killed by that signal (then `exitCode` is nil).
@@ -67,7 +70,8 @@ public enum RunEvent: Sendable {
     case jobFinished(job: String, name: String, outcome: Outcome, duration: Duration, failure: JobFailure?, outputs: [String: String] = [:],
                      reason: String? = nil)
     /// `exitStatus`: what `nixactions run` exits with (nil when not known here: the supervisor's record).
-    case workflowFinished(workflow: String, outcome: Outcome, duration: Duration, exitStatus: Int32? = nil)
+    /// `message`: why the run ended as it did, when that was not its jobs' doing (a second signal).
+    case workflowFinished(workflow: String, outcome: Outcome, duration: Duration, exitStatus: Int32? = nil, message: String? = nil)
     /// A message from the engine about a job (an error starting it, why it was skipped).
     case message(job: String?, level: MessageLevel, text: String)
     /// `::error`, `::warning` or `::notice` from a step.
@@ -98,12 +102,15 @@ public struct JobFailure: Sendable, Hashable {
     public var stepName: String?
     public var exitCode: Int32?
     public var message: String
+    /// The job failed because it ran past this limit (its `timeout-minutes`).
+    public var timeLimit: Duration?
 
-    public init(stepIndex: Int? = nil, stepName: String? = nil, exitCode: Int32? = nil, message: String) {
+    public init(stepIndex: Int? = nil, stepName: String? = nil, exitCode: Int32? = nil, message: String, timeLimit: Duration? = nil) {
         self.stepIndex = stepIndex
         self.stepName = stepName
         self.exitCode = exitCode
         self.message = message
+        self.timeLimit = timeLimit
     }
 }
 

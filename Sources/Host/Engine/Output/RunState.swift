@@ -26,6 +26,10 @@ public struct RunState: Sendable, Equatable {
         public var outputs: [String: String] = [:]
         /// The attempt it is on or ended with (more than 1 only after a `retry`).
         public var attempts: Int = 1
+        /// It failed by running past this time limit (`timed_out_after_ms`).
+        public var timedOutAfterMilliseconds: Int?
+        /// Its (last) process was killed by this signal from outside the run.
+        public var signal: Int?
     }
 
     public struct JobState: Sendable, Equatable {
@@ -38,6 +42,8 @@ public struct RunState: Sendable, Equatable {
         public var failedStepIndex: Int?
         /// Why it did not succeed, when the job (or the run's supervisor, for a run whose host died) said.
         public var message: String?
+        /// It failed by running past this time limit (`timed_out_after_ms`).
+        public var timedOutAfterMilliseconds: Int?
         public var steps: [StepState] = []
         public var annotations: [String] = []
         public var summary: String?
@@ -184,6 +190,8 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].steps[s].conclusion = string("conclusion") ?? string("status")
                 state.jobs[j].steps[s].outputs = object["outputs"] as? [String: String] ?? [:]
                 state.jobs[j].steps[s].attempts = int("attempts") ?? max(1, state.jobs[j].steps[s].attempts)
+                state.jobs[j].steps[s].timedOutAfterMilliseconds = int("timed_out_after_ms")
+                state.jobs[j].steps[s].signal = int("signal")
             case "step_retrying":
                 guard let key = string("job"), let index = int("step"), let attempt = int("attempt") else { continue }
                 let j = job(key), s = step(j, index)
@@ -204,6 +212,7 @@ public struct RunState: Sendable, Equatable {
                 state.jobs[j].failedStepIndex = int("failed_step_index")
                 state.jobs[j].outputs = object["outputs"] as? [String: String] ?? [:]
                 state.jobs[j].message = string("message")
+                state.jobs[j].timedOutAfterMilliseconds = int("timed_out_after_ms")
             case "message":
                 if object["job"] == nil || object["job"] is NSNull, string("text")?.contains("the run received signal ") == true {
                     state.signalled = true

@@ -127,9 +127,11 @@ public struct RedactingReporter: RunReporter {
             wrapped.report(.message(job: job.map(k), level: level, text: r(text)))
         case .stepStarted(let job, let step, let name, let id):
             wrapped.report(.stepStarted(job: k(job), step: step, name: r(name), id: id))
-        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs, let attempts):
+        case .stepFinished(let job, let step, let name, let outcome, let exitCode, let duration, let id, let conclusion, let outputs, let attempts,
+                           let timeLimit, let signal):
             wrapped.report(.stepFinished(job: k(job), step: step, name: r(name), outcome: outcome, exitCode: exitCode, duration: duration,
-                                         id: id, conclusion: conclusion, outputs: masked(outputs), attempts: attempts))
+                                         id: id, conclusion: conclusion, outputs: masked(outputs), attempts: attempts,
+                                         timeLimit: timeLimit, signal: signal))
         case .stepRetrying(let job, let step, let name, let attempt, let of, let exitCode, let wait, let signal):
             wrapped.report(.stepRetrying(job: k(job), step: step, name: r(name), attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal))
         case .jobFinished(let job, let name, let outcome, let duration, let original, let outputs, let reason):
@@ -163,8 +165,8 @@ public struct RedactingReporter: RunReporter {
         // summary and the events).
         case .workflowStarted(let workflow, let runID):
             wrapped.report(.workflowStarted(workflow: r(workflow), runID: runID))
-        case .workflowFinished(let workflow, let outcome, let duration, let exitStatus):
-            wrapped.report(.workflowFinished(workflow: r(workflow), outcome: outcome, duration: duration, exitStatus: exitStatus))
+        case .workflowFinished(let workflow, let outcome, let duration, let exitStatus, let message):
+            wrapped.report(.workflowFinished(workflow: r(workflow), outcome: outcome, duration: duration, exitStatus: exitStatus, message: message.map(r)))
         }
     }
 }
