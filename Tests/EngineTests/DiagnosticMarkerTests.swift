@@ -199,7 +199,8 @@ struct DiagnosticMarkerTests {
         #expect(diagnostics.contains("1️⃣ error: timeout-minutes is too long, found '1e20'"), "\(diagnostics)")
         #expect(diagnostics.contains("2️⃣ error: timeout is too long, found '100000000h'"), "\(diagnostics)")
         #expect(diagnostics.contains("3️⃣ error: timeout must be more than 0, found '0s'"), "\(diagnostics)")
-        #expect(diagnostics.contains("4️⃣ error: timeout-minutes must be more than 0, found '-5'"), "\(diagnostics)")
+        // GitHub takes any number of minutes and sets no limit for 0 or less (audit 55 F4): a warning.
+        #expect(diagnostics.contains("4️⃣ warning: timeout-minutes '-5' sets no time limit of its own: GitHub ignores 0 or less, and the default applies"), "\(diagnostics)")
         #expect(diagnostics.contains("5️⃣ error: timeout-minutes must be a positive number, found '.nan'"), "\(diagnostics)")
         #expect(diagnostics.contains("8️⃣ error: timeout-minutes is too long, found '16666667'"), "\(diagnostics)")
         // The longest accepted: just under 1e9 seconds.

@@ -114,6 +114,40 @@ struct TimeoutRetryScenarios {
         #expect(plain.stdout.contains("[sig] warning: step 'Killed' failed (killed by signal 9); attempt 2 of 2 in 10ms"), "\(plain.stdout)")
     }
 
+    @Test("timeout-minutes 0 (given or from an expression) sets no limit of its own, as on GitHub, and the defaults apply; validate warns (audit 55 F4: refused)")
+    func zeroTimeout() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = """
+            jobs:
+              zero:
+                timeout-minutes: 0
+                steps:
+                  - run: sleep 1.5; echo step-zero-ran
+                    timeout-minutes: 0
+                  - run: sleep 1.5; echo expression-zero-ran
+                    timeout-minutes: ${{ fromJSON('0') }}
+              defaulted:
+                defaults:
+                  timeout: 1s
+                steps:
+                  - name: Falls back
+                    run: sleep 30
+                    timeout-minutes: ${{ fromJSON('-1') }}
+            """
+        let result = try await scenario.run(workflow, ["--log-format", "plain"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[zero] step-zero-ran") && result.stdout.contains("[zero] expression-zero-ran"), "\(result.stdout)")
+        #expect(result.stdout.contains("==> job 'zero' succeeded"), "\(result.stdout)")
+        // The job's default for its steps applies to the step whose expression gave -1.
+        #expect(result.stdout.contains("[defaulted] error: step 'Falls back' timed out after 1s"), "\(result.stdout)")
+        #expect(result.seconds < 20, "the default did not apply: \(result.seconds) s")
+        let validation = try await nixactions(["validate", scenario.temp.path + "/wf.yml"], in: scenario.project)
+        #expect(validation.status == 0, "\(validation.stdout)\n\(validation.stderr)")
+        let warnings = (validation.stdout + validation.stderr).components(separatedBy: "warning: timeout-minutes '0' sets no time limit of its own").count - 1
+        #expect(warnings == 2, "\(validation.stdout)\(validation.stderr)")
+    }
+
     @Test("a step's and a job's time limits are fields of their ends in the events (timed_out_after_ms), not only text (audit 54 L4)")
     func timeoutsInEvents() async throws {
         let scenario = try Scenario()

@@ -520,7 +520,7 @@ extension JobRunner {
             return .success(step.timeout?.value ?? defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value)
         }
         do {
-            return .success(try expression.evaluate(evaluation))
+            return .success(try expression.evaluate(evaluation) ?? defaults.job.stepTimeout?.value ?? defaults.workflow.stepTimeout?.value)
         } catch {
             // GitHub's runner says so and runs the step without a limit of its own (StepsRunner:
             // "An error occurred when attempting to determine the step timeout"); review 53: the

@@ -205,7 +205,7 @@ struct JobRunner: Sendable {
         var evaluatedLimit = job.timeout?.value ?? workflow.jobTimeout?.value ?? Self.defaultJobTimeout
         if let expression = job.timeoutExpression {
             do {
-                evaluatedLimit = try expression.evaluate(context(base, .ok))
+                evaluatedLimit = try expression.evaluate(context(base, .ok)) ?? workflow.jobTimeout?.value ?? Self.defaultJobTimeout
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "cannot evaluate timeout-minutes: \(error.message)")

@@ -150,9 +150,11 @@ extension NodeReader {
                     "timeout-minutes is too long, found \(describe(node))", at: at, context: context,
                     hint: "at most \(Int((DurationParser.maximumSeconds / 60).rounded(.up)) - 1) minutes (about 31 years); leave the key out for the default")
             } else if let minutes = number, !minutes.isNaN {
-                diagnostics.error(
-                    "timeout-minutes must be more than 0, found \(describe(node))", at: at, context: context,
-                    hint: "leave the key out for the default")
+                // GitHub takes it (its runner sets a step's limit only above 0; audit 55 F4): no
+                // limit of its own, the default applies. Said, as it is likely a mistake.
+                diagnostics.warning(
+                    "timeout-minutes \(describe(node)) sets no time limit of its own: GitHub ignores 0 or less, and the default applies",
+                    at: at, context: context, hint: "leave the key out, or give a positive number of minutes")
             } else {
                 diagnostics.error(
                     "timeout-minutes must be a positive number, found \(describe(node))", at: at, context: context,

@@ -230,8 +230,10 @@ public struct TimeoutExpression: Sendable {
     /// `timeout-minutes` (a number of minutes), else `timeout` (a duration such as 90s or 10m).
     public var minutes: Bool
 
-    /// The limit the expression gives in `context`: a positive number of minutes, or a duration.
-    func evaluate(_ context: some ExpressionContext) throws(ExpressionError) -> Duration {
+    /// The limit the expression gives in `context`: a positive number of minutes, or a duration;
+    /// nil for a number of minutes of 0 or less, which GitHub takes as no limit of its own (the
+    /// default applies; audit 55 F4).
+    func evaluate(_ context: some ExpressionContext) throws(ExpressionError) -> Duration? {
         let key = minutes ? "timeout-minutes" : "timeout"
         let value = try field.template.evaluateValue(context)
         if minutes {
@@ -246,7 +248,8 @@ public struct TimeoutExpression: Sendable {
                     offset: 0, source: field.source.value)
             default: number = nil
             }
-            guard let number, number > 0, number * 60 < DurationParser.maximumSeconds else {
+            if let number, number <= 0 { return nil }
+            guard let number, number * 60 < DurationParser.maximumSeconds else {
                 throw ExpressionError(
                     message: "\(key) must be a positive number of minutes, the expression gave '\(value.displayString)'",
                     offset: 0, source: field.source.value)
