@@ -282,6 +282,24 @@ struct GitContextTests {
         #expect(other.stderr.contains("the workflow does not listen to 'issues' (on: push)"), "\(other.stderr)")
     }
 
+    @Test("a head commit whose message says [skip ci] warns that GitHub would not run the push or pull request, and the run goes on (audit 55 F5)")
+    func skipDirectiveWarning() async throws {
+        let temp = try Self.repository()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "on: [push, pull_request]\njobs:\n  show:\n    steps:\n      - run: echo ran\n")
+        let plain = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(plain.status == 0 && !plain.stderr.contains("warning:"), "\(plain.stderr)")
+        let commit = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["git", "commit", "-q", "--allow-empty", "-m", "docs tweak [skip ci]"],
+                                            in: temp.path, environment: ["GIT_CONFIG_NOSYSTEM": "1"])
+        #expect(commit.status == 0, "\(commit.stderr)")
+        for event in ["push", "pull_request"] {
+            let result = try await nixactions(["run", "wf.yml", "--event", event, "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 0 && result.stdout.contains("[show] ran\n"), "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stderr.contains("warning: on GitHub, this \(event) would not run workflow 'wf': its head commit's message says '[skip ci]'; running it anyway"),
+                    "\(result.stderr)")
+        }
+    }
+
     @Test("inputs: typed in inputs.*, strings in github.event.inputs.*, defaults, seen by the matrix; required, unknown and bad values exit 2; a push of a file that listens to it has none")
     func inputs() async throws {
         let temp = try Self.repository()

@@ -123,6 +123,20 @@ struct EventsTests {
         let (ignored, _) = Self.triggers("on:\n  push:\n    paths-ignore: ['docs/**', '!docs/keep.md']")
         #expect(TriggerCheck.reason(ignored, .init(name: "push", ref: "refs/heads/x", changedFiles: ["docs/a.md"]))?.contains("paths-ignore") == true)
         #expect(TriggerCheck.reason(ignored, .init(name: "push", ref: "refs/heads/x", changedFiles: ["docs/keep.md"])) == nil)
+        // A skip directive in the head commit's message (audit 55 F5), for push and pull_request only.
+        for (message, directive) in [("fix [skip ci]", "[skip ci]"), ("[ci skip] x", "[ci skip]"), ("a\n\n[no ci]", "[no ci]"),
+                                     ("[skip actions]", "[skip actions]"), ("x [actions skip]", "[actions skip]"),
+                                     ("fix\n\n\nskip-checks: true", "skip-checks: true"), ("fix\n\nskip-checks:true\n", "skip-checks:true")] {
+            #expect(reason(.init(name: "push", ref: "refs/heads/main", changedFiles: ["src/a.c"], headMessage: message))
+                == "its head commit's message says '\(directive)'", "\(message)")
+            #expect(reason(.init(name: "pull_request", ref: "refs/heads/main", action: "opened", headMessage: message))?.contains(directive) == true)
+        }
+        for message in ["fix [skip-ci]", "[Skip CI]", "skip ci", "skip-checks: true\nmore", "skip-checks: false"] {
+            #expect(reason(.init(name: "push", ref: "refs/heads/main", changedFiles: ["src/a.c"], headMessage: message)) == nil, "\(message)")
+        }
+        let (target, _) = Self.triggers("on: [pull_request_target, workflow_dispatch]")
+        #expect(TriggerCheck.reason(target, .init(name: "pull_request_target", ref: "refs/heads/main", action: "opened", headMessage: "[skip ci]")) == nil)
+        #expect(TriggerCheck.reason(target, .init(name: "workflow_dispatch", ref: "refs/heads/main", headMessage: "[skip ci]")) == nil)
     }
 
     @Test("inputs: typed values (a workflow_dispatch number is text, as GitHub keeps it; a workflow_call number a number, 0 when not given), strings for github.event.inputs, defaults, required, unknown and bad values")

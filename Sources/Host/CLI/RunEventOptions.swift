@@ -139,10 +139,19 @@ struct RunEventOptions: ParsableArguments {
             workflow: workflow, git: git, eventName: event, givenPayload: payload, inputs: inputs,
             vars: variables, runNumber: counter.number, runID: counter.id, eventPath: "", hostEnvironment: host)
         let facts = run.facts
-        if let reason = TriggerCheck.reason(workflow.triggers, run.triggerEvent(facts)) {
+        let built = run.payload(facts)
+        var trigger = run.triggerEvent(facts)
+        if workflow.triggers?.trigger(event) != nil {
+            // `[skip ci]` in the head commit's message (audit 55 F5: a run GitHub would skip went on unsaid).
+            if event == "push", case .string(let message)? = built.property("head_commit")?.property("message") {
+                trigger.headMessage = message
+            } else if event == "pull_request" {
+                trigger.headMessage = git.commit(facts.sha)?.message
+            }
+        }
+        if let reason = TriggerCheck.reason(workflow.triggers, trigger) {
             standardError("warning: on GitHub, this \(event) would not run workflow '\(workflow.name)': \(reason); running it anyway\n")
         }
-        let built = run.payload(facts)
         var context = run.context(facts, payload: built)
         let problems = InputValues.evaluateDefaults(declared ? workflow.triggers?.inputs ?? [] : [], github: .sortedObject(context.github),
                                                     vars: .sortedObject(context.vars), into: &context.inputs)

@@ -75,13 +75,27 @@ public enum TriggerCheck {
         public var action: String?
         /// Files changed by the push or the pull request (nil when unknown: paths are not checked).
         public var changedFiles: [String]?
+        /// The message of the pushed head commit or of the pull request's head (nil when unknown).
+        public var headMessage: String?
 
-        public init(name: String, ref: String, action: String? = nil, changedFiles: [String]? = nil) {
+        public init(name: String, ref: String, action: String? = nil, changedFiles: [String]? = nil, headMessage: String? = nil) {
             self.name = name
             self.ref = ref
             self.action = action
             self.changedFiles = changedFiles
+            self.headMessage = headMessage
         }
+    }
+
+    /// What in a commit message keeps GitHub from running `push` and `pull_request` workflows for
+    /// it ("Skipping workflow runs"): one of five bracketed words anywhere, or a `skip-checks: true`
+    /// trailer as its last line. Nil when there is none.
+    public static func skipDirective(_ message: String) -> String? {
+        for word in ["[skip ci]", "[ci skip]", "[no ci]", "[skip actions]", "[actions skip]"] where message.contains(word) {
+            return word
+        }
+        let last = message.split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) }
+        return last == "skip-checks:true" || last == "skip-checks: true" ? last : nil
     }
 
     /// Why the workflow would not run for `event` (one sentence naming the filter), or nil when it would.
@@ -99,6 +113,9 @@ public enum TriggerCheck {
         if event.name == "pull_request" || event.name == "pull_request_target", trigger.types == nil, let action = event.action,
            !["opened", "synchronize", "reopened"].contains(action) {
             return "its action '\(action)' is not one of \(event.name)'s default types (opened, synchronize, reopened)"
+        }
+        if event.name == "push" || event.name == "pull_request", let message = event.headMessage, let directive = skipDirective(message) {
+            return "its head commit's message says '\(directive)'"
         }
         // Without a ref (not a git repository, a detached HEAD) the branch and tag filters cannot be checked.
         guard !event.ref.isEmpty else { return nil }
