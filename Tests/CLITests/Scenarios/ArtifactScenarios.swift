@@ -41,7 +41,7 @@ struct ArtifactScenarios {
         #expect(out.contains("[deploy] only kept paths travel\n"))
     }
 
-    @Test("matrix instances keeping one artifact at once: each succeeds and the artifact is one instance's copy, whole; upload-artifact to one name at once adds both (audit 51: File exists, or a mix)")
+    @Test("matrix instances keeping one artifact at once: each succeeds and the artifact is one instance's copy, whole; upload-artifact@v3 to one name at once adds both (audit 51: File exists, or a mix); @v4 lets one of them upload it and fails the others with GitHub's 409 (audit 55 F1)")
     func concurrentKeeps() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -54,22 +54,36 @@ struct ArtifactScenarios {
                   - run: |
                       mkdir -p out up/${{ matrix.n }}
                       for i in $(seq 1 300); do echo ${{ matrix.n }} > out/f$i; echo ${{ matrix.n }} > up/${{ matrix.n }}/f$i; done
-                  - uses: actions/upload-artifact@v4
+                  - uses: actions/upload-artifact@v3
                     with: { name: shared, path: up/ }
+                  - uses: actions/upload-artifact@v4
+                    id: once
+                    continue-on-error: true
+                    with: { name: once, path: up/ }
+                  - run: echo "once=${{ steps.once.outcome }}"
               check:
                 needs: m
                 artifacts: { restore: [m] }
                 steps:
                   - uses: actions/download-artifact@v4
                     with: { name: shared, path: got }
+                  - uses: actions/download-artifact@v4
+                    with: { name: once, path: one }
                   - run: |
                       echo "kept from $(cat out/f* | sort -u | wc -l) instance(s), $(ls out | wc -l) files"
                       echo "uploaded $(ls got | tr '\\n' ' ')and $(cat got/*/f* | wc -l) files"
+                      echo "once: $(ls one | wc -l) instance's folder, $(cat one/*/f* | sort -u | wc -l) value, $(cat one/*/f* | wc -l) files"
             """, ["--jobs", "3"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[check] kept from 1 instance(s), 300 files\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[check] uploaded 1 2 3 and 900 files\n"), "\(result.stdout)")
         #expect(!result.stdout.contains("File exists"), "\(result.stdout)")
+        // v4: one name once per run, whichever instance came first; the others get GitHub's 409.
+        let outcomes = result.stdout.split(separator: "\n").filter { $0.contains("] once=") }.map { $0.split(separator: "=").last ?? "" }
+        #expect(outcomes.sorted() == ["failure", "failure", "success"], "\(result.stdout)")
+        #expect(result.stdout.components(separatedBy: "(409) Conflict: an artifact with this name already exists on the workflow run ('once')").count - 1 == 2,
+                "\(result.stdout)")
+        #expect(result.stdout.contains("[check] once: 1 instance's folder, 1 value, 300 files\n"), "\(result.stdout)")
     }
 
     @Test("download-artifact extracts over what is in the workspace, as GitHub's does: a folder of the same name keeps its other files (audit 51: it was replaced whole)")
@@ -384,7 +398,7 @@ struct ArtifactScenarios {
         #expect(result.stdout.contains("[download] dots=v1\n"), "\(result.stdout)")
     }
 
-    @Test("names that differ only in case, punctuation or letters beyond a-z are different artifacts; names of other letters are taken (audit 51: they merged, or were refused); upload again adds, overwrite: true replaces")
+    @Test("names that differ only in case, punctuation or letters beyond a-z are different artifacts; names of other letters are taken (audit 51: they merged, or were refused); upload again: v3 adds, v4 fails (audit 55 F1), overwrite: true replaces")
     func distinctNames() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -403,11 +417,20 @@ struct ArtifactScenarios {
                     with: { name: report, path: d4/ }
                   - uses: actions/upload-artifact@v4
                     with: { name: ビルド, path: d5/ }
-                  # Again to one name: added; with overwrite: true, replacing.
-                  - uses: actions/upload-artifact@v4
+                  # Again to one name: added by v3, refused by v4 (and a branch or a SHA); with overwrite: true, replacing.
+                  - uses: actions/upload-artifact@v3
                     with: { name: again, path: d1/ }
-                  - uses: actions/upload-artifact@v4
+                  - uses: actions/upload-artifact@v3
                     with: { name: again, path: d2/ }
+                  - uses: actions/upload-artifact@v4
+                    id: refused
+                    continue-on-error: true
+                    with: { name: again, path: d3/ }
+                  - uses: actions/upload-artifact@main
+                    id: refused-main
+                    continue-on-error: true
+                    with: { name: again, path: d3/ }
+                  - run: echo "refused=${{ steps.refused.outcome }} ${{ steps.refused-main.outcome }}"
                   - uses: actions/upload-artifact@v4
                     with: { name: replaced, path: d1/ }
                   - uses: actions/upload-artifact@v4
@@ -421,6 +444,8 @@ struct ArtifactScenarios {
                       for a in all/*; do echo "$a: $(ls "$a" | tr '\\n' ' ')"; done
             """)
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("[up] refused=failure failure\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("hint: upload-artifact v4 and later upload a name once per run"), "\(result.stdout)")
         for line in ["[down] all/my.dist: f1 \n", "[down] all/my dist: f2 \n", "[down] all/Report: f3 \n", "[down] all/report: f4 \n", "[down] all/ビルド: f5 \n",
                      "[down] all/again: f1 f2 \n", "[down] all/replaced: f2 \n"] {
             #expect(result.stdout.contains(line), "missing \(line.debugDescription) in \(result.stdout)")

@@ -79,7 +79,7 @@ extension JobRunner {
             case "actions/checkout":
                 outputs = try await runCheckout(step, inputs: inputs, started: started, executor: executor)
             case "actions/upload-artifact":
-                let (line, made) = try await uploadArtifact(inputs, step: step, started: started, executor: executor)
+                let (line, made) = try await uploadArtifact(inputs, uses: uses, step: step, started: started, executor: executor)
                 if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
                 outputs = made
             case "actions/download-artifact":
@@ -262,8 +262,11 @@ public struct ArtifactStore: Sendable {
         /// Whatever the artifact held goes (a job's `artifacts.keep`: the last instance to finish wins).
         case replace
         /// The staged files are added to what the artifact holds, each replacing its namesake
-        /// (upload-artifact to a name again).
+        /// (upload-artifact v3 and earlier to a name again).
         case add
+        /// An artifact of the name already there fails the publication (upload-artifact v4 and
+        /// later without `overwrite: true`: GitHub answers 409 Conflict; audit 55 F1).
+        case refuse
     }
 
     /// A store beside this one for one job's copy of an artifact, published with `publish` once
@@ -289,6 +292,12 @@ public struct ArtifactStore: Sendable {
         let aside = root + "/.replaced-" + UUID().uuidString
         var replaced = false
         try Self.publishing.withLock { _ in
+            if how == .refuse, manager.fileExists(atPath: target) {
+                throw EngineError(
+                    "upload-artifact: Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: "
+                        + "an artifact with this name already exists on the workflow run ('\(DisplayText.escaped(name))')",
+                    hint: "upload-artifact v4 and later upload a name once per run: give each upload its own name (in a matrix, with ${{ matrix.* }}), or set overwrite: true to replace it")
+            }
             if how == .add, manager.fileExists(atPath: target) {
                 try Self.move(staged, into: target)
             } else {

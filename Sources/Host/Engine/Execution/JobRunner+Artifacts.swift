@@ -89,7 +89,7 @@ extension JobRunner {
     /// per `if-no-files-found`.
     /// Returns the line to print and the step's outputs (`artifact-id`, `artifact-digest`,
     /// `artifact-url`: see `ArtifactStore.id(of:)` and `digest(of:)`; none when nothing was uploaded).
-    func uploadArtifact(_ inputs: [String: String], step: Step, started: JobStarted, executor: any Executor) async throws
+    func uploadArtifact(_ inputs: [String: String], uses: String, step: Step, started: JobStarted, executor: any Executor) async throws
         -> (line: String, outputs: [String: ExpressionValue]) {
         let artifact = inputs["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "artifact"
         guard let path = inputs["path"] else {
@@ -134,8 +134,11 @@ extension JobRunner {
             }
             // This upload's files, as upload-artifact's digest is of its own zip.
             if count > 0 { digest = try ArtifactStore.digest(of: staging.folder(artifact)) }
-            // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed).
-            try artifacts.publish(artifact, from: staging, inputs["overwrite"]?.lowercased() == "true" ? .replace : .add)
+            // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed);
+            // without it v4 and later refuse a name uploaded before (a branch or a SHA: as the
+            // latest), v3 and earlier add to it.
+            let replaces = inputs["overwrite"]?.lowercased() == "true"
+            try artifacts.publish(artifact, from: staging, replaces ? .replace : (Self.majorVersion(uses).map { $0 >= 4 } ?? true) ? .refuse : .add)
         } catch {
             try? FileManager.default.removeItem(atPath: staging.root)
             throw error
