@@ -555,6 +555,9 @@ extension JobRunner {
         }
         var outputs = Self.cacheOutputs(cache, outcome)
         if action == "actions/cache" { outputs["cache-primary-key"] = nil }
+        // actions/cache leaves `cache-hit` unset on a miss, so it reads '' (its restoreImpl, "to
+        // preserve existing behavior", actions/cache#1466; audit 55 F2: it was 'false').
+        if outcome.matchedKey == nil { outputs["cache-hit"] = nil }
         return outputs
     }
 }
