@@ -14,6 +14,11 @@ struct RedactorTests {
         #expect(redactor.redact("a line-two-secret b") == "a *** b")
         #expect(!redactor.add("ab"))
         #expect(redactor.redact("ab cd") == "ab cd")
+        // White space around a one-line value: masked as written and trimmed, as GitHub's runner
+        // does (audit 55 F6), so the spaces go with it where they are there.
+        #expect(redactor.add(" spaced-value\t"))
+        #expect(redactor.redact("x spaced-value\ty") == "x***y")
+        #expect(redactor.redact("x spaced-value y") == "x *** y")
     }
 
     @Test("a multi-line secret is also masked whole in its base64 and JSON forms, lines under 4 bytes included")

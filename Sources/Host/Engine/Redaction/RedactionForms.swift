@@ -43,6 +43,13 @@ enum RedactionForms {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
         }
+        // A one-line value with white space around it is also masked as written, as GitHub's
+        // runner adds the value itself besides its trimmed lines: `::add-mask:: spaced ` makes
+        // `x spaced y` read `x***y` there (audit 55 F6: `x *** y` here).
+        if added, values.count == 1, values[0] != secret, !secret.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
+            let whole = Array(secret.utf8)
+            if !patterns.contains(where: { $0.bytes == whole }) { patterns.append(RedactionPattern(bytes: whole, wrapped: false)) }
+        }
         // A multi-line value is also masked whole in its encoded forms: encoded whole (a PEM key
         // as `base64 -w0` prints it for a manifest), its lines are not each a piece of the
         // encoding, and a short line (under 4 bytes) would show there. (Its plain form is masked
