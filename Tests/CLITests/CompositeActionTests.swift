@@ -199,6 +199,37 @@ struct CompositeActionTests {
         #expect(ran.stdout.contains("[a] setup for me\n"), "\(ran.stdout)")
     }
 
+    @Test("actions that each use the next one ten times, twelve levels deep, are walked once per depth: validate, --dry-run and graph take moments and say the depth once (audit 55 H1: exponential, out of memory)")
+    func fanOutActionsWalkedOnce() async throws {
+        var files: [String: String] = [:]
+        for level in 0..<12 {
+            let steps = level == 11 ? "    - run: echo leaf\n      shell: bash\n"
+                : String(repeating: "    - uses: ./f/a\(level + 1)\n", count: 10)
+            files["f/a\(level)/action.yml"] = "runs:\n  using: composite\n  steps:\n" + steps
+        }
+        let (temp, workflow) = try Self.project(files, workflow: """
+            jobs:
+              a:
+                steps:
+                  - uses: ./f/a0
+              b:
+                steps:
+                  - uses: ./f/a0
+            """)
+        defer { temp.remove() }
+        for command in [["validate"], ["run", "--dry-run"], ["graph"]] {
+            let started = ContinuousClock.now
+            let result = try await nixactions(command + [workflow], in: temp.path)
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(20), "\(command): \(took)")
+            #expect(result.status == 0, "\(command): \(result.stderr.prefix(2000))")
+            // Said once per job and place the limit is passed at (f/a9's ten uses of f/a10).
+            let said = result.stderr.components(separatedBy: "composite actions nest more than 10 deep at './f/a10'").count - 1
+            #expect(said == (command == ["validate"] ? 20 : said), "\(command): \(result.stderr.prefix(2000))")
+            #expect(said <= 20 && result.stderr.utf8.count < 20_000, "\(command): \(result.stderr.utf8.count) bytes of stderr")
+        }
+    }
+
     @Test("$/PATH comes from the project's HEAD, as the workspace does: nothing git ignores, nothing uncommitted; with --working-tree, the folder as it is")
     func selfRepositoryFromCommit() async throws {
         let repo = try GitProject()

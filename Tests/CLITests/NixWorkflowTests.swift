@@ -530,7 +530,23 @@ struct NixWorkflowTests {
         #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
     }
 
-    @Test("odd inputs: Ctrl-C while Nix evaluates ends it (130, nothing left), so does SIGKILL (its home swept by the next run), writeText names with ':', matrix values with dots, a flake reference that is an option")
+    @Test("a Nix evaluation that prints more than 64 MiB is ended with an error saying so, exit 2 (audit 55 H2: read whole, then out of memory)")
+    func nixOutputLimit() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        // A 128 MiB script from a 150-byte file.
+        let big = try scenario.temp.write("project/big.nix", """
+            { nixactions, ... }: let s = n: if n == 0 then "x" else let t = s (n - 1); in t + t; in
+            nixactions.mkWorkflow { name = "big"; jobs.a.actions = [ { bash = s 27; } ]; }
+            """)
+        let result = try await nixactions(["validate", big], in: scenario.project)
+        #expect(result.status == 2, "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.contains("error: the Nix evaluation of '\(big)' printed more than 64 MiB; it was ended"), "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.utf8.count < 10_000)
+    }
+
+    @Test("odd inputs: Ctrl-C, SIGTERM or SIGHUP while Nix evaluates ends it (130 for each, audit 55 H3: 143 and 129; nothing left), so does SIGKILL (its home swept by the next run), writeText names with ':', matrix values with dots, a flake reference that is an option")
     func oddInputs() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
@@ -542,8 +558,6 @@ struct NixWorkflowTests {
               jobs.a.actions = [ { bash = "true"; } ];
             }
             """)
-        let process = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
-                                          environment: ProcessInfo.processInfo.environment)
         // Watched and signalled from a thread of its own (`signalWhen`): from a test task, the signal
         // could come after the evaluation had ended.
         let found = Mutex<pid_t>(0)
@@ -553,13 +567,18 @@ struct NixWorkflowTests {
             found.withLock { $0 = pid }
             return pid != 0
         }
-        let sent = await signalWhen(process, SIGINT, timeout: .seconds(20), evaluating)
-        let child = found.withLock { $0 }
-        #expect(sent != nil && child != 0, "nix-instantiate started")
-        await waitForExit(process)
-        #expect(process.terminationStatus == 130)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(child == 0 || !isRunning(child), "nix-instantiate ended with the command")
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            found.withLock { $0 = 0 }
+            let process = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
+                                              environment: ProcessInfo.processInfo.environment)
+            let sent = await signalWhen(process, signal, timeout: .seconds(20), evaluating)
+            let child = found.withLock { $0 }
+            #expect(sent != nil && child != 0, "nix-instantiate started (signal \(signal))")
+            await waitForExit(process)
+            #expect(process.terminationStatus == 130, "signal \(signal)")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(child == 0 || !isRunning(child), "nix-instantiate ended with the command (signal \(signal))")
+        }
         let homes = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? []).filter { $0.hasPrefix("nixactions-nix-") }
         #expect(homes.isEmpty, "\(homes)")
 

@@ -65,11 +65,20 @@ enum NixEvaluation {
         var output: Data
         var errors: Data
         var timedOut: Bool
-        var succeeded: Bool { !timedOut && status == 0 }
+        /// It printed more than `outputLimit` and was ended.
+        var tooLarge = false
+        var succeeded: Bool { !timedOut && !tooLarge && status == 0 }
     }
 
-    /// Run a Nix command to its end, within `timeLimit`. An interrupt (SIGINT, SIGTERM) while it
-    /// runs ends it and removes `home` before this process exits with 130: the child leads a
+    /// The most a Nix evaluation may print: what a workflow file may hold (audit 55 H2: a 200-byte
+    /// file that makes a 1 GiB string was read whole, and the process aborted out of memory).
+    static let outputLimit = WorkflowLoader.fileLimit
+    /// The most of Nix's standard error kept for its message (its first bytes: where it says what failed).
+    static let errorLimit = 1 << 20
+
+    /// Run a Nix command to its end, within `timeLimit` and `outputLimit`. An interrupt (SIGINT,
+    /// SIGTERM, SIGHUP) while it runs ends it and removes `home` before this process exits with 130,
+    /// as a run cancelled by one of them does (audit 55 H3: 143 and 129): the child leads a
     /// process group of its own, which a terminal's Ctrl-C does not reach. Started with
     /// ProcessKit's spawn, it gets no descriptor of this process but its standard streams.
     static func runNix(_ program: String, _ arguments: [String], environment: [String: String], home: String) -> Outcome {
@@ -81,7 +90,7 @@ enum NixEvaluation {
                     running.withLock { $0 }?.signalAll(SIGKILL)
                     try? FileManager.default.removeItem(atPath: home)
                     PluginExitGuard.hostExits()
-                    exit(number == SIGINT ? ExitStatus.cancelled : 128 + number)
+                    exit(ExitStatus.cancelled)
                 }
             }
             return current
@@ -102,12 +111,27 @@ enum NixEvaluation {
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: timer)
         var output = Data(), errors = Data()
+        var tooLarge = false
         // All of its output: the JSON must be whole (a Nix daemon it started does not hold the pipes).
+        // Past the limit it is ended, and what it still prints is dropped.
         let termination = child.wait(drainAfterExit: .seconds(30)) { stream, bytes in
-            if stream == 1 { output.append(contentsOf: bytes) } else { errors.append(contentsOf: bytes) }
+            if stream == 1 {
+                guard !tooLarge else { return }
+                if output.count + bytes.count > outputLimit {
+                    tooLarge = true
+                    output = Data()
+                    child.signalAll(SIGKILL)
+                } else {
+                    output.append(contentsOf: bytes)
+                }
+            } else if errors.count < errorLimit {
+                errors.append(contentsOf: bytes.prefix(errorLimit - errors.count))
+            }
         }
         timer.cancel()
-        return Outcome(status: termination.exitStatus, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
+        var outcome = Outcome(status: termination.exitStatus, output: output, errors: errors, timedOut: timedOut.withLock { $0 })
+        outcome.tooLarge = tooLarge
+        return outcome
     }
 
     /// Nix's home folders: `nixactions-nix-XXXXXX` in TMPDIR.
@@ -150,6 +174,10 @@ enum NixEvaluation {
             if outcome.timedOut {
                 return Diagnostic(.error, "the Nix evaluation of '\(path)' did not finish within \(Int(timeLimit)) s", at: at,
                                   hint: "look for a function that calls itself without end")
+            }
+            if outcome.tooLarge {
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' printed more than \(outputLimit >> 20) MiB; it was ended", at: at,
+                                  hint: "a workflow may hold at most \(outputLimit >> 20) MiB, as a workflow file may; look for a value that grows without end")
             }
             // Nix's message as it printed it (it names the file, line and column); exit status 2.
             let message = nixMessage(outcome.errors)

@@ -119,7 +119,7 @@ struct RunnerFilesScenarios {
                 "\(result.stdout.suffix(3000))")
     }
 
-    @Test("a command file with a bad line: the step fails and the entries before the line are used (as on GitHub); an output without a name fails the step")
+    @Test("a command file with a bad line: the step fails and the entries before the line are used (as on GitHub); an output or a variable without a name, or a variable name with a NUL, fails the step (audit 55 M2: the variable was dropped unsaid)")
     func partialCommandFiles() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -139,15 +139,29 @@ struct RunnerFilesScenarios {
                       echo "first=1" >> "$GITHUB_OUTPUT"
                       echo "=nameless" >> "$GITHUB_OUTPUT"
                       echo "later=2" >> "$GITHUB_OUTPUT"
+                  - id: nameless
+                    continue-on-error: true
+                    run: |
+                      echo "NAMED=1" >> "$GITHUB_ENV"
+                      echo "=nameless" >> "$GITHUB_ENV"
+                      echo "UNSEEN=1" >> "$GITHUB_ENV"
+                  - id: nul
+                    continue-on-error: true
+                    run: printf 'A\\0B=1\\n' >> "$GITHUB_ENV"
                   - run: |
                       echo "GOOD=[$GOOD] AFTER=[${AFTER:-}] first=[${{ steps.out.outputs.first }}] later=[${{ steps.out.outputs.later }}]"
                       echo "env=${{ steps.env.outcome }} out=${{ steps.out.outcome }}"
+                      echo "nameless=${{ steps.nameless.outcome }} NAMED=[${NAMED:-}] UNSEEN=[${UNSEEN:-}] nul=${{ steps.nul.outcome }}"
             """, ["--log-format", "plain"])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[a] GOOD=[before] AFTER=[] first=[1] later=[]\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] env=failure out=failure\n"), "\(result.stdout)")
         #expect(result.stdout.contains("the entries before it were used, as on GitHub"), "\(result.stdout)")
         #expect(result.stdout.contains("an output without a name"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] nameless=failure NAMED=[1] UNSEEN=[] nul=failure\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("GITHUB_ENV of step 'Run echo \"NAMED=1\" >> \"$GITHUB_ENV\"…': a variable without a name ('=VALUE')")
+                || result.stdout.contains("a variable without a name ('=VALUE'); the variables before it were used"), "\(result.stdout)")
+        #expect(result.stdout.contains("a variable name with a NUL byte"), "\(result.stdout)")
     }
 
     @Test("what a step that timed out wrote to its command files is used, as GitHub's runner reads them whatever ended the step: a cleanup step sees the id a hung step recorded")

@@ -732,6 +732,13 @@ extension JobRunner {
         }
         if let entries = entries("GITHUB_ENV") ?? (commands.env.isEmpty ? nil : []) {
             for (variable, value) in commands.env + entries {
+                // GitHub's runner: "Name must not be empty", and the step fails, as for GITHUB_OUTPUT
+                // (audit 55 M2: dropped without a word); a NUL cannot be in an environment's name.
+                guard !variable.isEmpty, !variable.utf8.contains(0) else {
+                    problems.append("GITHUB_ENV of step '\(name)': " + (variable.isEmpty ? "a variable without a name ('=VALUE')" : "a variable name with a NUL byte")
+                        + "; the variables before it were used, as on GitHub")
+                    break
+                }
                 // GitHub's runner refuses these from GITHUB_ENV (NODE_OPTIONS=--require=… would run
                 // code in every later Node.js process of the job): the pair is left out, with an error.
                 if Self.blockedEnvNames.contains(where: { $0.caseInsensitiveCompare(variable) == .orderedSame }) {

@@ -208,7 +208,7 @@ struct JobRunner: Sendable {
                 evaluatedLimit = try expression.evaluate(context(base, .ok)) ?? workflow.jobTimeout?.value ?? Self.defaultJobTimeout
             } catch {
                 state.succeeded = false
-                state.failure = JobFailure(message: "cannot evaluate timeout-minutes: \(error.message)")
+                state.failure = JobFailure(message: "cannot evaluate \(expression.minutes ? "timeout-minutes" : "timeout"): \(error.message)")
                 let at = expression.field.source.location.map { "\($0): " } ?? ""
                 reporter.report(.message(job: planned.key, level: .error, text: "\(at)cannot evaluate \(expression.minutes ? "timeout-minutes" : "timeout") of job '\(job.id)': \(error.message)"))
             }

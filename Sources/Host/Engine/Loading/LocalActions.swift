@@ -165,6 +165,12 @@ struct LocalActionChecker {
     /// Path → the compiled action (nil: missing or unreadable, already reported), the errors its
     /// file had, the context they were reported in, and the jobs they were reported for.
     var loaded: [String: (action: ActionDefinition?, errors: [Diagnostic], context: String, jobs: Set<String>)] = [:]
+    /// Job, action and depth whose steps were walked: another route to the action at that depth
+    /// finds nothing new (audit 55 H1: actions that each use the next one several times were walked
+    /// once per route, exponential in the depth: ten uses over ten levels ran out of memory).
+    var walked: Set<String> = []
+    /// Job and `uses` place already said to nest too deep (once, however many routes reach it).
+    var saidTooDeep: Set<String> = []
 
     /// `path`: where in the project a local action is, when not where `uses` says (`throughCheckout`).
     mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
@@ -201,8 +207,10 @@ struct LocalActionChecker {
             return
         }
         guard chain.count < ActionLoader.maxDepth else {
-            diagnostics.warning("composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)'; the step fails when it gets there (GitHub's limit)",
-                                at: uses.location, context: context)
+            if saidTooDeep.insert("\(job)\u{0}\(uses.location.map { "\($0)" } ?? "")\u{0}\(uses.value)").inserted {
+                diagnostics.warning("composite actions nest more than \(ActionLoader.maxDepth) deep at '\(uses.value)'; the step fails when it gets there (GitHub's limit)",
+                                    at: uses.location, context: context)
+            }
             return
         }
         let action: ActionDefinition?
@@ -233,6 +241,7 @@ struct LocalActionChecker {
                        + "and docker ones run here")
             return
         }
+        guard walked.insert("\(job)\u{0}\(path)\u{0}\(chain.count)").inserted else { return }
         let inner = context + " › action '\(uses.value)'"
         for innerStep in action.steps {
             guard let innerUses = innerStep.uses else { continue }

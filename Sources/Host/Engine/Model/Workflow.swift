@@ -256,7 +256,13 @@ public struct TimeoutExpression: Sendable {
             }
             return .milliseconds(Int64(number * 60_000))
         }
-        if case .number(let seconds) = value, seconds > 0, seconds < DurationParser.maximumSeconds { return .milliseconds(Int64(seconds * 1000)) }
+        if case .number = value {
+            // As a bare number written in the file is (audit 55 M1: read as seconds, where a reader
+            // of timeout-minutes would mean minutes).
+            throw ExpressionError(
+                message: "\(key) must be a duration such as 90s, 10m or 1h30m, the expression gave the number \(value.displayString): add a unit ('\(value.displayString)s' or '\(value.displayString)m'), or use timeout-minutes",
+                offset: 0, source: field.source.value)
+        }
         guard let duration = DurationParser.parse(value.displayString), duration > .zero else {
             throw ExpressionError(
                 message: "\(key) must be a duration such as 90s, 10m or 1h30m, the expression gave '\(value.displayString)'",
