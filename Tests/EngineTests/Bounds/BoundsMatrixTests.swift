@@ -83,6 +83,30 @@ struct BoundsMatrixTests {
         #expect(Planner.count(literal([], include: [[("x", 1)], [("x", 2)]])) == .exact(2))
     }
 
+    @Test("exclude and include entries are bounded by the comparisons they take, not left to run for minutes; many include entries adding keys take linear time (audit 55 H4, H5)")
+    func filterWork() throws {
+        // 10,000 values and as many exclude rules: 47 s in a debug build before.
+        let excluded = literal([("x", Array(0..<10_000))], exclude: Array(0..<9_990).map { [("x", $0)] })
+        var problem: (message: String, hint: String)?
+        let elapsed = ContinuousClock().measure { problem = Planner.sizeProblem(excluded, jobID: "t") }
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
+        #expect(problem?.message == "the matrix of job 't' has 9990 exclude and 0 include entries over 10000 combinations: more than 20000000 comparisons to apply them (199800000)",
+                "\(String(describing: problem))")
+        #expect(problem?.hint.hasPrefix("GitHub runs at most 256 combinations of a matrix") == true)
+        // The same shape within the bound is expanded as before.
+        let fewer = literal([("x", Array(0..<1_000))], exclude: Array(0..<990).map { [("x", $0)] })
+        #expect(Planner.sizeProblem(fewer, jobID: "t") == nil)
+        #expect(Planner.combine(fewer).map { $0.first?.value } == (990..<1_000).map { ExpressionValue.number(Double($0)) })
+        // 50,000 include entries each adding a key to the one combination: each key found at once.
+        let grown = literal([("x", [1])], include: (0..<50_000).map { [("x", 1), ("k\($0)", $0)] })
+        #expect(Planner.sizeProblem(grown, jobID: "t") == nil)
+        var combined: [[(key: String, value: ExpressionValue)]] = []
+        let took = ContinuousClock().measure { combined = Planner.combine(grown) }
+        #expect(took < .seconds(5), "took \(took)")
+        #expect(combined.count == 1 && combined.first?.count == 50_001)
+        #expect(combined.first?.last?.key == "k49999")
+    }
+
     @Test("a cross product too large to walk is refused even when exclude might shrink it")
     func uncountable() {
         let matrix = literal([("a", Array(0..<300)), ("b", Array(0..<250))], exclude: Array(0..<299).map { [("a", $0)] })

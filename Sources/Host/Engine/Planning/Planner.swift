@@ -260,6 +260,27 @@ public enum Planner {
                 "remove an exclude rule or add values if it should run once per combination")
     }
 
+    /// Most comparisons `exclude` and `include` may take: each rule against each value of the
+    /// dimensions it names, each combination against each rule, each include entry against each
+    /// combination. Bounds the time a matrix takes to expand (audit 55 H4: 10,000 values and as
+    /// many exclude rules took 47 s); a real matrix takes thousands.
+    public static let maxFilterWork = 20_000_000
+
+    /// The combinations walked and the comparisons `exclude` and `include` would take, when the
+    /// comparisons are more than `maxFilterWork` (nil: within it).
+    static func filterWork(_ matrix: MatrixLiteral) -> (combinations: Int, comparisons: Int)? {
+        guard !matrix.exclude.isEmpty || !matrix.include.isEmpty else { return nil }
+        let sizes = matrix.dimensions.map(\.values.count)
+        let walked = min(sizes.isEmpty ? 0 : sizes.reduce(1, saturatingMultiply), maxMatrixProduct)
+        var work = 0
+        for rule in matrix.exclude {
+            for (key, _) in rule { work = saturatingAdd(work, matrix.dimensions.first { $0.key == key }?.values.count ?? 1) }
+        }
+        work = saturatingAdd(work, saturatingMultiply(walked, matrix.exclude.count))
+        work = saturatingAdd(work, saturatingMultiply(walked, matrix.include.count))
+        return work > maxFilterWork ? (walked, work) : nil
+    }
+
     /// Most combinations looked at, one by one, to count a matrix exactly (the cross product before `exclude`).
     /// A larger cross product is refused unless `exclude` could not possibly bring it down to `maxMatrixSize`.
     public static let maxMatrixProduct = 65_536
@@ -337,6 +358,11 @@ public enum Planner {
         let split = "split the job or exclude combinations"
         let dimensions = matrix.dimensions.map { String($0.values.count) }.joined(separator: " × ")
         func shown(_ number: Int) -> String { number == Int.max ? "more than \(Int.max)" : String(number) }
+        if let work = filterWork(matrix) {
+            return ("the matrix of job '\(jobID)' has \(matrix.exclude.count) exclude and \(matrix.include.count) include entries over \(shown(work.combinations)) "
+                        + "combinations: more than \(maxFilterWork) comparisons to apply them (\(shown(work.comparisons)))",
+                    "GitHub runs at most \(maxMatrixSize) combinations of a matrix: list the values to run instead of excluding most of them, or split the job")
+        }
         switch count(matrix) {
         case .exact(let total) where total > maxMatrixSize:
             return ("the matrix of job '\(jobID)' has \(shown(total)) combinations; at most \(maxMatrixSize) are allowed", split)
@@ -396,18 +422,24 @@ public enum Planner {
         forEachCombination(matrix, count: min(product, maxMatrixProduct)) { combination, _ in combinations.append(combination) }
         let original = Set(matrix.dimensions.map(\.key))
         let baseCount = combinations.count
+        // Where each key is in each combination: an include entry that adds a key finds it at once
+        // (audit 55 H5: a search of the combination's keys, quadratic with many entries).
+        var places: [[String: Int]] = combinations.map { combination in
+            Dictionary(combination.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        }
         for entry in matrix.include {
             var matched = false
             for index in 0..<baseCount {
                 let fits = entry.allSatisfy { key, value in
-                    !original.contains(key) || filterMatches(value, combinations[index].first { $0.key == key }?.value)
+                    !original.contains(key) || filterMatches(value, places[index][key].map { combinations[index][$0].value })
                 }
                 guard fits else { continue }
                 matched = true
                 for (key, value) in entry where !original.contains(key) {
-                    if let at = combinations[index].firstIndex(where: { $0.key == key }) {
+                    if let at = places[index][key] {
                         combinations[index][at].value = value
                     } else {
+                        places[index][key] = combinations[index].count
                         combinations[index].append((key, value))
                     }
                 }
