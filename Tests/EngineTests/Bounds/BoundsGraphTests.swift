@@ -62,6 +62,22 @@ struct BoundsGraphTests {
         #expect(bigTime < smallTime * 12, "5000 jobs took \(smallTime), 20000 took \(bigTime)")
     }
 
+    @Test("a job of 20000 steps, each reading the step before (steps.ID), is checked in linear time (audit 55 H5: the ids seen were searched, then copied, per step)")
+    func manySteps() throws {
+        func workflow(_ count: Int) -> String {
+            "jobs:\n  a:\n    steps:\n" + (0..<count).map { "      - id: s\($0)\n        run: echo ${{ steps.s\(max($0 - 1, 0)).outputs.x }}\n" }.joined()
+        }
+        let small = workflow(5_000), big = workflow(20_000)
+        var result: LoadResult?
+        let smallTime = try Self.fastest { result = WorkflowLoader.load(yaml: small, file: "wf.yml") }
+        #expect(result?.hasErrors == false)
+        let bigTime = try Self.fastest { result = WorkflowLoader.load(yaml: big, file: "wf.yml") }
+        #expect(result?.hasErrors == false && result?.workflow?.jobs.first?.steps.count == 20_000)
+        // The first step reads itself ("no earlier step has id 's0'"); no other warning.
+        #expect(result?.diagnostics.filter { $0.message.contains("no earlier step") }.count == 1, "\(result?.diagnostics.prefix(3) ?? [])")
+        #expect(bigTime < smallTime * 12, "5000 steps took \(smallTime), 20000 took \(bigTime)")
+    }
+
     @Test("a cycle at the end of a 20000-job chain is found and named, first job first, without recursion")
     func longCycle() {
         var workflow = Self.workflow(.chain, 20_000)

@@ -303,7 +303,7 @@ public enum ActionLoader {
         var validator = ExpressionValidator(workflow: placeholder, diagnostics: reader.diagnostics, functions: functions)
         let why = "a composite action sees its inputs, not the workflow's secrets, needs or vars (pass them as inputs)"
         func place(_ what: String, _ contexts: [String], stepIDs: [String]?, step: (Int, String?)? = nil) -> ExpressionValidator.Place {
-            var place = ExpressionValidator.Place(what: what, context: context + (step == nil ? "" : " › runs"), job: nil, stepIDs: stepIDs,
+            var place = ExpressionValidator.Place(what: what, context: context + (step == nil ? "" : " › runs"), job: nil, stepIDs: stepIDs.map { Set($0.map { $0.lowercased() }) },
                                                   envNames: [], onlyContexts: contexts)
             place.envOpen = true
             place.why = why

@@ -31,8 +31,10 @@ struct ExpressionValidator {
         var baseContext: String
         var step: (index: Int, name: String?)? = nil
         var jobRef: JobRef?
-        /// Step ids visible (earlier steps; every step for job outputs); nil = `steps` is not available.
-        var stepIDs: [String]?
+        /// Step ids visible (earlier steps; every step for job outputs), lowercased (they are matched
+        /// without case, as GitHub's context lookup does): a set, so a job of many steps each reading
+        /// the one before is not quadratic (audit 55 H5); nil = `steps` is not available.
+        var stepIDs: Set<String>?
         /// Env names defined at the levels visible here.
         var envNames: Set<String>
         var allowsStatusFunctions = false
@@ -45,7 +47,7 @@ struct ExpressionValidator {
         /// The inputs `inputs.X` may name, when not the workflow's (a composite action's own).
         var inputNames: [String]?
 
-        init(what: String, context: String, job: JobRef?, stepIDs: [String]?, envNames: Set<String>, onlyContexts: [String]? = nil) {
+        init(what: String, context: String, job: JobRef?, stepIDs: Set<String>?, envNames: Set<String>, onlyContexts: [String]? = nil) {
             whatBase = what
             baseContext = context
             jobRef = job
@@ -202,7 +204,7 @@ struct ExpressionValidator {
         let allIDs = cacheIDs + job.steps.flatMap { ($0.id.map { [$0] } ?? []) + $0.parallelIDs }
         for (name, value) in job.outputs ?? [] {
             var place = named(jobPlace, "outputs.", name)
-            place.stepIDs = allIDs
+            place.stepIDs = Set(allIDs.map { $0.lowercased() })
             place.envNames = jobEnv
             place.envOpen = firstWriter != nil
             check(value, place)
@@ -212,7 +214,7 @@ struct ExpressionValidator {
                 "job '\(job.id)' restores artifacts of '\(restore.job.value)', which it does not need",
                 at: restore.job.location, context: context, hint: "add '\(restore.job.value)' to its needs")
         }
-        var earlier: [String] = cacheIDs
+        var earlier = Set(cacheIDs.map { $0.lowercased() })
         for step in job.steps {
             var place = Place(what: "", context: context, job: jobRef, stepIDs: earlier, envNames: step.env.isEmpty ? jobEnv : jobEnv.union(step.env.map(\.name)))
             place.step = (step.index, step.name?.source.value)
@@ -246,8 +248,10 @@ struct ExpressionValidator {
             if let uses = step.uses, JobRunner.actionName(uses.value) == "actions/checkout" {
                 checkCheckoutInputs(step, context: place.context)
             }
-            if let id = step.id { earlier.append(id) }
-            earlier += step.parallelIDs
+            // The place lets go of the set first, so that it grows in place (not copied per step).
+            place.stepIDs = nil
+            if let id = step.id { earlier.insert(id.lowercased()) }
+            for id in step.parallelIDs { earlier.insert(id.lowercased()) }
         }
     }
 
@@ -468,7 +472,7 @@ struct ExpressionValidator {
                 return
             }
             // Step ids are matched without case, as GitHub's context lookup does.
-            if !ids.contains(where: { $0.lowercased() == first.lowercased() }) {
+            if !ids.contains(first.lowercased()) {
                 let all = place.job?.steps.compactMap(\.id) ?? []
                 diagnostics.warning(
                     "steps.\(first) \(what): no earlier step has id '\(first)'; it is empty", at: at, context: place.context,
