@@ -715,6 +715,16 @@ struct HardeningTests {
         }
         let folder = try await nixactions(["validate", "folder.yml"], in: temp.path)
         #expect(folder.status == 2 && folder.stderr.contains("'folder.yml' is a folder with no workflow.yml in it"), "\(folder.stderr)")
+        // Links that lead nowhere are said to be so, not "not found" (audit 55 M5).
+        #expect(symlink("loop2.yml", temp.path + "/loop1.yml") == 0 && symlink("loop1.yml", temp.path + "/loop2.yml") == 0)
+        #expect(symlink("/nonexistent/wf.yml", temp.path + "/dangling.yml") == 0)
+        for (path, expected) in [
+            ("loop1.yml", "error: cannot read workflow file 'loop1.yml': its symbolic links lead round in a loop"),
+            ("dangling.yml", "error: cannot read workflow file 'dangling.yml': it is a symbolic link to '/nonexistent/wf.yml', which does not exist"),
+        ] {
+            let result = try await nixactions(["validate", path], in: temp.path)
+            #expect(result.status == 2 && result.stderr.contains(expected), "\(path): \(result.stderr)")
+        }
         // A folder of the project named as a workflow is does not hide it (audit 53).
         try temp.write("docs/readme.md", "x\n")
         try temp.write(".github/workflows/docs.yml", "jobs:\n  a:\n    steps: [ { run: echo docs } ]\n")

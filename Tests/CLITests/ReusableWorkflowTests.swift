@@ -356,6 +356,10 @@ struct ReusableWorkflowTests {
                 uses: ./.github/workflows/outs.yml
               elsewhere:
                 uses: ./workflows/build.yml
+              typed:
+                uses: ./.github/workflows/build.yml
+                with:
+                  target: [1, 2]
             """)
         let result = try await nixactions(["validate", "ci.yml"], in: temp.path)
         #expect(result.status == 2, "\(result.stderr)")
@@ -374,10 +378,13 @@ struct ReusableWorkflowTests {
             ".github/workflows/outs.yml:4:24: error: on.workflow_call.outputs.x reads jobs.nope, but the workflow has no job 'nope'",
             ".github/workflows/outs.yml:5:24: error: 'steps' is not available in on.workflow_call.outputs.y",
             "ci.yml:19:11: error: './workflows/build.yml' is not a workflow file of a .github/workflows folder",
+            // A value of the wrong kind is that error alone, not also "not given" (audit 55 M4).
+            "ci.yml:23:15: error: with.target must be a string, found a sequence",
         ] {
             #expect(err.contains(text), "missing '\(text)' in:\n\(err)")
         }
-        #expect(err.contains("nixactions: ci.yml: 10 errors"), "\(err)")
+        #expect(!err.contains("ci.yml:21:11: error: input 'target'"), "\(err)")
+        #expect(err.contains("nixactions: ci.yml: 11 errors"), "\(err)")
     }
 
     @Test("inputs are typed as GitHub types them: a number or boolean input refuses text (a job output, a quoted literal) with GitHub's 'Unexpected value', fromJSON() makes it one; a string input given a number warns (audit 51)")

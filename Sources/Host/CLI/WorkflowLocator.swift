@@ -33,6 +33,19 @@ enum WorkflowLocator {
             }
         }
         if emptyFolder { return .failure(Diagnostic(.error, "'\(reference)' is a folder with no workflow.yml in it")) }
+        // A link that leads nowhere is there, but is not a workflow (audit 55 M5: "not found").
+        var info = stat()
+        if lstat(reference, &info) == 0, info.st_mode & S_IFMT == S_IFLNK, stat(reference, &info) != 0 {
+            let reason = errno
+            if reason == ELOOP {
+                return .failure(Diagnostic(.error, "cannot read workflow file '\(reference)': its symbolic links lead round in a loop",
+                                           hint: "point the link at the workflow file itself"))
+            }
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: reference)) ?? "?"
+            return .failure(Diagnostic(.error, "cannot read workflow file '\(reference)': it is a symbolic link to '\(target)', "
+                                           + (reason == ENOENT ? "which does not exist" : "which cannot be read (\(String(cString: strerror(reason))))"),
+                                       hint: "point the link at the workflow file, or give the file's own path"))
+        }
         if reference.unicodeScalars.contains("\u{FFFD}") {
             // The shell passed bytes that are not UTF-8; they reached here as U+FFFD (audit 51:
             // "not found", with a did-you-mean of itself).

@@ -261,7 +261,7 @@ public enum WorkflowCalls {
                                       at: value.source.location, context: context)
                 }
             }
-            for spec in inputs where spec.required && !spec.hasDefault && !given.contains(spec.name) {
+            for spec in inputs where spec.required && !spec.hasDefault && !given.contains(spec.name) && !call.withNames.contains(spec.name.lowercased()) {
                 diagnostics.error(
                     "input '\(spec.name)' of '\(call.uses.value)' is required, but the call does not give it", at: call.uses.location,
                     context: context, hint: "with:\n      \(spec.name): VALUE")

@@ -45,6 +45,7 @@ extension WorkflowLoader {
                     }
                     for (name, _, item) in entries {
                         if let literal = Self.yamlLiteral(item) { call.withLiterals[name] = literal }
+                        call.withNames.insert(name.lowercased())
                     }
                 case "secrets":
                     if case .scalar(let scalar) = value, scalar.string == "inherit" {

@@ -562,6 +562,9 @@ public struct WorkflowCall: Sendable {
     /// number and a plain `true` a boolean, a quoted one a string (GitHub checks an input's type
     /// on these, `InputValues.forCall`).
     public var withLiterals: [String: ExpressionValue] = [:]
+    /// Every name `with:` gives, also one whose value was refused (it is not then "not given" too:
+    /// audit 55 M4).
+    public var withNames: Set<String> = []
     public var secrets: Secrets = .none
     /// The called workflow, read and checked by `WorkflowCalls.resolve` (nil until then).
     public var workflow: Workflow?
