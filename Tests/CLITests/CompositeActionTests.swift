@@ -199,6 +199,34 @@ struct CompositeActionTests {
         #expect(ran.stdout.contains("[a] setup for me\n"), "\(ran.stdout)")
     }
 
+    @Test("keys GitHub's action schema does not name, at the top of action.yml or in an input, are warnings that say they are ignored, with a did-you-mean (audit 55 M3: unsaid)")
+    func actionFileUnknownKeys() async throws {
+        let (temp, workflow) = try Self.project([
+            "act/action.yml": """
+                name: act
+                descripton: typo
+                authr: me
+                branding: { icon: box, color: blue }
+                inputs:
+                  x:
+                    default: 1
+                    requird: true
+                    deprecationMesage: x
+                runs:
+                  using: composite
+                  steps: [{ id: a, run: echo hi, shell: bash }]
+                """,
+        ], workflow: "jobs:\n  a:\n    steps:\n      - uses: ./act\n")
+        defer { temp.remove() }
+        let result = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        for (line, key, suggestion) in [(2, "descripton", "description"), (3, "authr", "author"), (8, "requird", "required"), (9, "deprecationMesage", "deprecationMessage")] {
+            #expect(result.stderr.contains("act/action.yml:\(line):") && result.stderr.contains("warning: unknown key '\(key)' in ")
+                        && result.stderr.contains("did you mean '\(suggestion)'?"), "\(key): \(result.stderr)")
+        }
+        #expect(!result.stderr.contains("'branding'") && !result.stderr.contains("'name'"), "\(result.stderr)")
+    }
+
     @Test("actions that each use the next one ten times, twelve levels deep, are walked once per depth: validate, --dry-run and graph take moments and say the depth once (audit 55 H1: exponential, out of memory)")
     func fanOutActionsWalkedOnce() async throws {
         var files: [String: String] = [:]

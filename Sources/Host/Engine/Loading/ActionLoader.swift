@@ -54,8 +54,11 @@ public enum ActionLoader {
     }
 
     static func compile(_ root: Node, reader: inout NodeReader, context: String, functions: FunctionArities?) -> ActionDefinition? {
-        // GitHub's schema lets any other top-level key be there (author, branding, …).
-        guard let pairs = reader.mapping(root, what: "the action file", context: context) else { return nil }
+        // GitHub's schema lets any other top-level key be there (author, branding, …): one it does
+        // not name is a warning that says it is ignored (audit 55 M3: `descripton` went unsaid).
+        guard let pairs = reader.mapping(root, what: "the action file", context: context,
+                                         known: ["name", "description", "author", "inputs", "outputs", "runs", "branding", "jobs"], unknownIgnored: true)
+        else { return nil }
         var name: String?
         var inputs: [ActionDefinition.Input] = []
         var outputs: [ActionDefinition.Output] = []
@@ -259,8 +262,10 @@ public enum ActionLoader {
         var inputs: [ActionDefinition.Input] = []
         for (id, _, value) in entries {
             var input = ActionDefinition.Input(id: id, defaultValue: nil, required: false, deprecationMessage: nil)
-            // Other keys (description, …) are free, as GitHub's schema has it.
-            if case .mapping = value, let pairs = reader.mapping(value, what: "inputs.\(id)", context: context) {
+            // Other keys are free, as GitHub's schema has it; one the docs do not name is a warning
+            // (`requird: true` made nothing required, unsaid: audit 55 M3).
+            if case .mapping = value, let pairs = reader.mapping(value, what: "inputs.\(id)", context: context,
+                                                                  known: ["description", "default", "required", "deprecationMessage"], unknownIgnored: true) {
                 for (key, _, item) in pairs {
                     switch key {
                     case "default": input.defaultValue = reader.template(item, what: "inputs.\(id).default", context: context)
