@@ -705,7 +705,7 @@ struct HardeningTests {
 
         for (path, expected) in [
             ("fifo.yml", "fifo.yml:1:1: error: the workflow file is empty"),  // nobody writes to it
-            ("/dev/zero", "cannot read workflow file '/dev/zero': it is larger than 64 MiB"),
+            ("/dev/zero", "cannot read workflow file '/dev/zero': it is larger than 16 MiB"),
             ("missing/wf.yml", "no workflow 'missing/wf.yml' found"),
         ] {
             let result = try await nixactions(["validate", path], in: temp.path)
@@ -725,6 +725,14 @@ struct HardeningTests {
             let result = try await nixactions(["validate", path], in: temp.path)
             #expect(result.status == 2 && result.stderr.contains(expected), "\(path): \(result.stderr)")
         }
+        // Over GitHub's 512,000 bytes: a warning (GitHub starts no run of it), and it is valid here.
+        try temp.write("big.yml", "jobs:\n  a:\n    steps:\n      - run: |\n" + String(repeating: "          echo \(String(repeating: "x", count: 90))\n", count: 6_000))
+        let big = try await nixactions(["validate", "big.yml"], in: temp.path)
+        #expect(big.status == 0, "\(big.stderr.prefix(2000))")
+        #expect(big.stderr.contains("big.yml:1:1: warning: the workflow file is ") && big.stderr.contains("bytes: GitHub starts no run of a workflow file larger than 512000 bytes (it runs here)"),
+                "\(big.stderr.prefix(2000))")
+        let small = try await nixactions(["validate", "ok.yml"], in: temp.path)
+        #expect(!small.stderr.contains("512000"), "\(small.stderr)")
         // A folder of the project named as a workflow is does not hide it (audit 53).
         try temp.write("docs/readme.md", "x\n")
         try temp.write(".github/workflows/docs.yml", "jobs:\n  a:\n    steps: [ { run: echo docs } ]\n")
@@ -754,7 +762,7 @@ struct HardeningTests {
         for option in ["--secret-file", "--env-file", "--var-file", "--event-path"] {
             let refused = try await nixactions(["run", "wf.yml", option, "/dev/zero"], in: temp.path)
             #expect(refused.status == 2, "\(option): \(refused.stderr)")
-            #expect(refused.stderr.contains("error: cannot read \(option) '/dev/zero': it is larger than 64 MiB\n  hint: "), "\(option): \(refused.stderr)")
+            #expect(refused.stderr.contains("error: cannot read \(option) '/dev/zero': it is larger than 16 MiB\n  hint: "), "\(option): \(refused.stderr)")
             #expect(refused.seconds < 20, "\(option): \(refused.seconds) s")
         }
     }

@@ -530,19 +530,19 @@ struct NixWorkflowTests {
         #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
     }
 
-    @Test("a Nix evaluation that prints more than 64 MiB is ended with an error saying so, exit 2 (audit 55 H2: read whole, then out of memory)")
+    @Test("a Nix evaluation that prints more than 16 MiB is ended with an error saying so, exit 2 (audit 55 H2: read whole, then out of memory)")
     func nixOutputLimit() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        // A 128 MiB script from a 150-byte file.
+        // A 32 MiB script from a 150-byte file.
         let big = try scenario.temp.write("project/big.nix", """
             { nixactions, ... }: let s = n: if n == 0 then "x" else let t = s (n - 1); in t + t; in
-            nixactions.mkWorkflow { name = "big"; jobs.a.actions = [ { bash = s 27; } ]; }
+            nixactions.mkWorkflow { name = "big"; jobs.a.actions = [ { bash = s 25; } ]; }
             """)
         let result = try await nixactions(["validate", big], in: scenario.project)
         #expect(result.status == 2, "\(result.stderr.prefix(2000))")
-        #expect(result.stderr.contains("error: the Nix evaluation of '\(big)' printed more than 64 MiB; it was ended"), "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.contains("error: the Nix evaluation of '\(big)' printed more than 16 MiB; it was ended"), "\(result.stderr.prefix(2000))")
         #expect(result.stderr.utf8.count < 10_000)
     }
 
