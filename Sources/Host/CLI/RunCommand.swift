@@ -129,6 +129,10 @@ struct RunCommand: AsyncParsableCommand {
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--env '\(entry)' must be NAME=VALUE")
         }
+        // A control character in a name is a mistake no program reads back (audit 55 L7); the value is not shown.
+        for entry in env where entry.prefix(while: { $0 != "=" }).unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ValidationError("--env: the name before '=' holds a control character (\(DisplayText.escaped(String(entry.prefix(while: { $0 != "=" })))))")
+        }
         if let actionsURL, actionsURL.isEmpty || actionsURL.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw ValidationError("--actions-url must be a URL or a folder (e.g. https://github.com)")
         }
@@ -484,7 +488,8 @@ struct RunCommand: AsyncParsableCommand {
         switch FastFiles.readWhole(file, limit: WorkflowLoader.fileLimit) {
         case .success(let bytes):
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                standardError("error: \(option) '\(file)' is not UTF-8 text\n")
+                // Where, as for a workflow file (audit 55 L10: no line, no hint).
+                standardError(WorkflowLoader.notUTF8(bytes, file: file, what: "the \(option) file").description + "\n")
                 throw ExitCode(ExitStatus.usage)
             }
             return text

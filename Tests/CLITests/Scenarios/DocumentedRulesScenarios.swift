@@ -88,6 +88,14 @@ struct DocumentedRulesScenarios {
             #expect(result.status == 2)
             #expect(result.stderr.contains("must be NAME=VALUE"))
         }
+        // A control character in a name is refused, the value not shown (audit 55 L7).
+        let control = try await nixactions(["run", "wf.yml", "--env", "A\u{1}B=hidden-value"], in: temp.path)
+        #expect(control.status == 2 && control.stderr.contains("--env: the name before '=' holds a control character"), "\(control.stderr)")
+        #expect(!control.stderr.contains("hidden-value"), "\(control.stderr)")
+        // Not UTF-8: the place of the first bad byte, as for a workflow file (audit 55 L10).
+        #expect(FileManager.default.createFile(atPath: temp.path + "/bin.env", contents: Data("A=1\nB=x".utf8) + Data([0xFF]) + Data("\n".utf8)))
+        let binary = try await nixactions(["run", "wf.yml", "--env-file", "bin.env"], in: temp.path)
+        #expect(binary.status == 2 && binary.stderr.contains("bin.env:2:4: error: the --env-file file is not UTF-8 text (byte 0xFF)"), "\(binary.stderr)")
         let missing = try await nixactions(["run", "wf.yml", "--env-file", "nope.env"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read --env-file 'nope.env'"))

@@ -87,6 +87,12 @@ struct BoundsGraphTests {
         #expect(cycle?.first == "j0")
         #expect(cycle?.dropFirst().first == "j19999")
         #expect(JobGraph(workflow).topologicalOrder().isEmpty)
+        // Said by its ends (audit 55 L9: every name, on one line).
+        var diagnostics = DiagnosticBag()
+        _ = Validator.validate(workflow, into: &diagnostics)
+        let message = diagnostics.diagnostics.first { $0.message.hasPrefix("dependency cycle") }?.message
+        #expect(message == "dependency cycle of 20000 jobs: j0 → j19999 → j19998 → j19997 → j19996 → j19995 → j19994 → j19993 → j19992 → j19991 → … 19981 more … → j9 → j8 → j7 → j6 → j5 → j4 → j3 → j2 → j1 → j0",
+                "\(message ?? "nil")")
     }
 
     @Test("the order keeps file order among jobs that could go in either order, as before")

@@ -89,6 +89,9 @@ struct ExpressionFunctionTests {
         let error = ExprFixtures.evalError("format(env.FMT, 'a')")
         #expect(error?.message == "format: format string references argument {1} but only 1 argument was supplied")
         #expect(error?.offset == 0)
+        // The index as written, however long (audit 55 L2: shown clamped to {1000000}).
+        let long = ExprFixtures.evalError("format('{99999999999999999999}', 'a')")
+        #expect(long?.message.contains("references argument {99999999999999999999} but only 1 argument was supplied") == true, "\(String(describing: long))")
     }
 
     @Test("join", arguments: [

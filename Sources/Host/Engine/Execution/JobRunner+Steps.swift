@@ -323,6 +323,11 @@ extension JobRunner {
         case .success(let text): script = text
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
+        if script.utf8.contains(0) {
+            // Said, not left to the shell ("cannot execute binary file": audit 55 L5).
+            return failStep(step, message: "the script of step '\(step.displayName)' holds a NUL byte (an expression's value put it there); no shell runs a script with one",
+                            allowed: allowed, state: &state)
+        }
         // The step's own shell and working-directory win over the job's defaults.run, which win
         // over the workflow's; each is evaluated now, at the step's start.
         var directory: String?

@@ -129,8 +129,10 @@ enum ExpressionBuiltins {
                 }
                 guard argument < arguments.count else {
                     let supplied = arguments.count == 1 ? "1 argument was" : "\(arguments.count) arguments were"
+                    // The index as written (audit 55 L2: a long one was shown as its clamped value).
+                    let written = String(decoding: bytes[(index + 1)..<cursor], as: UTF8.self)
                     return .failure(Problem(message:
-                        "format string references argument {\(argument)} but only \(supplied) supplied"))
+                        "format string references argument {\(written.count > 40 ? written.prefix(40) + "…" : written)} but only \(supplied) supplied"))
                 }
                 output.append(contentsOf: Array(arguments[argument].gitHubText.utf8))
                 index = closing + 1

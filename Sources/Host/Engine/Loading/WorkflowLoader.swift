@@ -155,7 +155,7 @@ public enum WorkflowLoader {
     }
 
     /// The error for a file that is not UTF-8, at its first byte that is not (line, and column in bytes).
-    static func notUTF8(_ data: [UInt8], file: String, what: String) -> Diagnostic {
+    public static func notUTF8(_ data: [UInt8], file: String, what: String) -> Diagnostic {
         var iterator = data.makeIterator()
         var decoder = UTF8()
         var offset = 0
