@@ -42,6 +42,28 @@ struct Marked {
 
 @Suite("Diagnostics point at the marked position with the expected message")
 struct DiagnosticMarkerTests {
+    @Test("a secret in shell, or in a built-in action's input that goes on a command line (checkout's path, ref, repository, sparse-checkout; cache's path), is warned about (audit 55b F2: the inputs were not)")
+    func secretsOnCommandLines() {
+        let diagnostics = Marked("""
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: "x-${{ secrets.TOKEN }}", ref: "${{ secrets.REF }}", fetch-depth: "${{ secrets.DEPTH }}" }
+                  - uses: actions/cache@v4
+                    with: { path: "${{ secrets.P }}", key: k }
+                  - run: echo
+                    shell: bash ${{ secrets.SH }} {0}
+            """).diagnostics()
+        let warned = diagnostics.filter { $0.contains("warning: secrets.") && $0.contains("which no masking covers") }
+        #expect(warned.count == 4, "\(diagnostics)")
+        for name in ["TOKEN", "REF", "P", "SH"] {
+            #expect(warned.contains { $0.contains("secrets.\(name) ") }, "\(name): \(diagnostics)")
+        }
+        #expect(warned.contains { $0.contains("secrets.TOKEN in 'with.path': the value is an argument of the checkout's git and mkdir") }, "\(warned)")
+        #expect(!warned.contains { $0.contains("secrets.DEPTH") }, "\(warned)")
+    }
+
     @Test("YAML syntax error")
     func yamlSyntax() {
         let input = Marked("jobs:\n  a:\n    steps:\n      - run: echo\n     1️⃣bad: [\n")

@@ -127,7 +127,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--log-dir '\(logDirectory)' is not a folder")
         }
         for entry in env where !entry.contains("=") || entry.hasPrefix("=") {
-            throw ValidationError("--env '\(entry)' must be NAME=VALUE")
+            // Not shown: what was typed without its name may be the value (audit 55b F5; --secret shows none either).
+            throw ValidationError("--env must be NAME=VALUE (an entry \(entry.hasPrefix("=") ? "starts with '='" : "has no '='"); it is not shown, as it may be a value)")
         }
         // A control character in a name is a mistake no program reads back (audit 55 L7); the value is not shown.
         for entry in env where entry.prefix(while: { $0 != "=" }).unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {

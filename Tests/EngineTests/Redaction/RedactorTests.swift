@@ -19,6 +19,12 @@ struct RedactorTests {
         #expect(redactor.add(" spaced-value\t"))
         #expect(redactor.redact("x spaced-value\ty") == "x***y")
         #expect(redactor.redact("x spaced-value y") == "x *** y")
+        // With a control character: also as the host writes it out in names and paths (`\x1B`),
+        // where it was shown whole (audit 55b F1).
+        let control = "tok\u{1B}en-Abc123XYZ"
+        #expect(redactor.add(control))
+        #expect(redactor.redact("uploaded artifact 'build-" + DisplayText.escaped(control) + "'") == "uploaded artifact 'build-***'")
+        #expect(redactor.redact("raw " + control + " end") == "raw *** end")
     }
 
     @Test("a multi-line secret is also masked whole in its base64 and JSON forms, lines under 4 bytes included")

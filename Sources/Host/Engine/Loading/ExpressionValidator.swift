@@ -46,6 +46,9 @@ struct ExpressionValidator {
         var why = "a job's 'if' is decided before the job starts"
         /// The inputs `inputs.X` may name, when not the workflow's (a composite action's own).
         var inputNames: [String]?
+        /// The value goes on a command line of the programs named (a built-in action's input that
+        /// git, mkdir or tar is given as an argument): a secret there is warned about, as in `shell`.
+        var onCommandLine: String?
 
         init(what: String, context: String, job: JobRef?, stepIDs: Set<String>?, envNames: Set<String>, onlyContexts: [String]? = nil) {
             whatBase = what
@@ -59,6 +62,19 @@ struct ExpressionValidator {
         var what: String { whatName.map { whatBase + $0 } ?? whatBase }
         var context: String { step.map { ExpressionValidator.stepContext(baseContext, index: $0.index, name: $0.name) } ?? baseContext }
         var job: Job? { jobRef?.job }
+    }
+
+    /// The programs a built-in action gives an input to as a command-line argument, or nil.
+    static func commandLinePrograms(action: String?, input: String) -> String? {
+        switch (action, input) {
+        case ("actions/checkout", "path"), ("actions/checkout", "ref"), ("actions/checkout", "repository"),
+             ("actions/checkout", "sparse-checkout"):
+            return "the checkout's git and mkdir"
+        case ("actions/cache", "path"), ("actions/cache/restore", "path"), ("actions/cache/save", "path"):
+            return "the cache's tar"
+        default:
+            return nil
+        }
     }
 
     static func stepContext(_ jobContext: String, index: Int, name: String?) -> String {
@@ -224,7 +240,12 @@ struct ExpressionValidator {
             if let directory = step.workingDirectory { check(directory, named(place, "working-directory")) }
             if let shell = step.shell { check(shell, named(place, "shell")) }
             for entry in step.env { check(entry.value, named(place, "env.", entry.name)) }
-            for (key, value) in step.with { check(value, named(place, "with.", key)) }
+            let action = step.uses.map { JobRunner.actionName($0.value) }
+            for (key, value) in step.with {
+                var input = named(place, "with.", key)
+                input.onCommandLine = Self.commandLinePrograms(action: action, input: JobRunner.canonicalInput(key, action: action ?? ""))
+                check(value, input)
+            }
             if let field = step.withExpression { check(field, named(place, "with")) }
             if let condition = step.condition {
                 // GitHub's contexts for a step's `if`: all but secrets (it refuses the file).
@@ -422,6 +443,12 @@ struct ExpressionValidator {
                     "secrets.\(first) \(what): the shell's command line shows it to every user of this machine ('ps'), "
                         + "which no masking covers", at: at, context: place.context,
                     hint: "give the value to the step in 'env:' and read the variable in the script")
+            } else if let programs = place.onCommandLine {
+                // The same for a built-in action's input the host passes as an argument (audit 55b F2).
+                diagnostics.warning(
+                    "secrets.\(first) \(what): the value is an argument of \(programs), whose command line every user of this machine sees ('ps'), "
+                        + "which no masking covers", at: at, context: place.context,
+                    hint: "a secret is not a path, a ref or a repository name; keep it out of this input")
             }
         }
         switch root {

@@ -39,7 +39,12 @@ enum RedactionForms {
             var seen: Set<[UInt8]> = [bytes]
             patterns.append(RedactionPattern(bytes: bytes, wrapped: false))
             for form in base64(bytes) { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
-            for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] where form.count >= Redactor.minimumLength {
+            // `DisplayText.escaped`'s form too: the host shows names and paths with control
+            // characters written out (`\x1B`), and a secret holding one was shown whole there
+            // (audit 55b F1: an artifact named from it).
+            let shown = DisplayText.escaped(value)
+            let displayed = shown == value ? [] : [Array(shown.utf8)]
+            for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] + displayed where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
         }
