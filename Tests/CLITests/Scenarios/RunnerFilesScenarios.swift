@@ -168,8 +168,7 @@ struct RunnerFilesScenarios {
         // A NUL an expression put in a script is said (audit 55 L5: bash's "cannot execute binary file").
         #expect(result.stdout.contains("error: the script of step 'uses the NUL' holds a NUL byte (an expression's value put it there); no shell runs a script with one"),
                 "\(result.stdout)")
-        #expect(result.stdout.contains("GITHUB_ENV of step 'Run echo \"NAMED=1\" >> \"$GITHUB_ENV\"…': a variable without a name ('=VALUE')")
-                || result.stdout.contains("a variable without a name ('=VALUE'); the variables before it were used"), "\(result.stdout)")
+        #expect(result.stdout.contains("a variable without a name ('=VALUE'); the variables before it were used, as on GitHub"), "\(result.stdout)")
         #expect(result.stdout.contains("a variable name with a NUL byte"), "\(result.stdout)")
     }
 

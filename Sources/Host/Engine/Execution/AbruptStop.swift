@@ -13,5 +13,4 @@ public enum AbruptStop {
     /// What the events say of a job, step or run it ended (the run's supervisor, closing a run
     /// whose host exited first, says the same).
     public static let reason = "stopped at once by a second signal; its processes were killed"
-
 }

@@ -269,6 +269,16 @@ public struct ArtifactStore: Sendable {
         case refuse
     }
 
+    /// GitHub's 409 for an upload (v4 and later) of a name the run has: checked before the files are
+    /// copied, and again under `publishing` when they are published (another job may have been first).
+    func refuseExisting(_ name: String) throws {
+        guard FileManager.default.fileExists(atPath: try folder(name)) else { return }
+        throw EngineError(
+            "upload-artifact: Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: "
+                + "an artifact with this name already exists on the workflow run ('\(DisplayText.escaped(name))')",
+            hint: "upload-artifact v4 and later upload a name once per run: give each upload its own name (in a matrix, with ${{ matrix.* }}), or set overwrite: true to replace it")
+    }
+
     /// A store beside this one for one job's copy of an artifact, published with `publish` once
     /// whole: jobs that keep the same artifact at once each fill their own (audit 51: two matrix
     /// instances' copies collided, "File exists", or mixed). Hidden from `names()`.
@@ -292,12 +302,7 @@ public struct ArtifactStore: Sendable {
         let aside = root + "/.replaced-" + UUID().uuidString
         var replaced = false
         try Self.publishing.withLock { _ in
-            if how == .refuse, manager.fileExists(atPath: target) {
-                throw EngineError(
-                    "upload-artifact: Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: "
-                        + "an artifact with this name already exists on the workflow run ('\(DisplayText.escaped(name))')",
-                    hint: "upload-artifact v4 and later upload a name once per run: give each upload its own name (in a matrix, with ${{ matrix.* }}), or set overwrite: true to replace it")
-            }
+            if how == .refuse { try refuseExisting(name) }
             if how == .add, manager.fileExists(atPath: target) {
                 try Self.move(staged, into: target)
             } else {

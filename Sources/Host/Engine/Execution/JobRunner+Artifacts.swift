@@ -110,6 +110,12 @@ extension JobRunner {
         if let text = inputs["compression-level"], !text.isEmpty, Self.parseInt(text).map({ (0...9).contains($0) }) != true {
             invalid = EngineError("upload-artifact: Invalid compression-level '\(text)'. Valid values are 0-9", hint: "e.g. compression-level: 6 (the default)")
         }
+        // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed);
+        // without it v4 and later refuse a name uploaded before (a branch or a SHA: as the latest),
+        // before copying anything; v3 and earlier add to it.
+        let publication: ArtifactStore.Publication = inputs["overwrite"]?.lowercased() == "true" ? .replace
+            : (Self.majorVersion(uses).map { $0 >= 4 } ?? true) ? .refuse : .add
+        if publication == .refuse { try artifacts.refuseExisting(artifact) }
         var selection = try UploadSelection(path, artifact: artifact)
         // upload-artifact v4.4 and later leave out hidden files (a name starting with '.') unless asked.
         selection.hidden = inputs["include-hidden-files"]?.lowercased() == "true"
@@ -134,11 +140,7 @@ extension JobRunner {
             }
             // This upload's files, as upload-artifact's digest is of its own zip.
             if count > 0 { digest = try ArtifactStore.digest(of: staging.folder(artifact)) }
-            // overwrite: true replaces what an earlier upload of the name kept (review: its files stayed);
-            // without it v4 and later refuse a name uploaded before (a branch or a SHA: as the
-            // latest), v3 and earlier add to it.
-            let replaces = inputs["overwrite"]?.lowercased() == "true"
-            try artifacts.publish(artifact, from: staging, replaces ? .replace : (Self.majorVersion(uses).map { $0 >= 4 } ?? true) ? .refuse : .add)
+            try artifacts.publish(artifact, from: staging, publication)
         } catch {
             try? FileManager.default.removeItem(atPath: staging.root)
             throw error
