@@ -265,7 +265,16 @@ final class LocalExecutor: ExecutorPlugin {
             return "the step's environment or arguments are too large\(named); Linux limits one variable to 128 KiB and all of them with the "
                 + "arguments to a quarter of the stack limit; pass big values through files"
         case EMFILE, ENFILE: return DescriptorShortage.hint
-        case ENOENT, EACCES: return "is '\(shell)' installed and on PATH?"
+        case ENOENT, EACCES:
+            // A shell named without a slash is looked up on the step's PATH (an unset one means
+            // the default path): say so when an empty PATH left it nowhere to be found, as
+            // `PATH=` written to GITHUB_ENV does.
+            if !shell.contains("/"), let path = environment["PATH"],
+               path.split(separator: ":", omittingEmptySubsequences: true).isEmpty {
+                return "the step's PATH is empty, so '\(shell)' is looked up nowhere; was PATH cleared (for example "
+                    + "`PATH=` written to GITHUB_ENV)? Give PATH a value or name the shell by its full path"
+            }
+            return "is '\(shell)' installed and on PATH?"
         default: return "the system refused to start the step's process"
         }
     }

@@ -42,7 +42,7 @@ struct Marked {
 
 @Suite("Diagnostics point at the marked position with the expected message")
 struct DiagnosticMarkerTests {
-    @Test("a secret in shell, or in a built-in action's input that goes on a command line (checkout's path, ref, repository, sparse-checkout; cache's path), is warned about (audit 55b F2: the inputs were not)")
+    @Test("a secret in shell, in a built-in action's input that goes on a command line (checkout's path, ref, repository, sparse-checkout; cache's path) or in an artifact's name is warned about (audit 55b F2, F3: the inputs were not)")
     func secretsOnCommandLines() {
         let diagnostics = Marked("""
             jobs:
@@ -54,14 +54,19 @@ struct DiagnosticMarkerTests {
                     with: { path: "${{ secrets.P }}", key: k }
                   - run: echo
                     shell: bash ${{ secrets.SH }} {0}
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "build-${{ secrets.UP }}", path: x, retention-days: "${{ secrets.DAYS }}" }
+                  - uses: actions/download-artifact@v4
+                    with: { name: "${{ secrets.DOWN }}" }
             """).diagnostics()
         let warned = diagnostics.filter { $0.contains("warning: secrets.") && $0.contains("which no masking covers") }
-        #expect(warned.count == 4, "\(diagnostics)")
-        for name in ["TOKEN", "REF", "P", "SH"] {
+        #expect(warned.count == 6, "\(diagnostics)")
+        for name in ["TOKEN", "REF", "P", "SH", "UP", "DOWN"] {
             #expect(warned.contains { $0.contains("secrets.\(name) ") }, "\(name): \(diagnostics)")
         }
         #expect(warned.contains { $0.contains("secrets.TOKEN in 'with.path': the value is an argument of the checkout's git and mkdir") }, "\(warned)")
-        #expect(!warned.contains { $0.contains("secrets.DEPTH") }, "\(warned)")
+        #expect(warned.contains { $0.contains("secrets.UP in 'with.name': an artifact's name becomes the name of folders") }, "\(warned)")
+        #expect(!warned.contains { $0.contains("secrets.DEPTH") || $0.contains("secrets.DAYS") }, "\(warned)")
     }
 
     @Test("YAML syntax error")

@@ -67,6 +67,28 @@ struct ShellScenarios {
         #expect(!result.stdout.contains("'bash'") && !result.stderr.contains("did you mean"))
     }
 
+    @Test("PATH= written to GITHUB_ENV: the next step fails saying its PATH is empty, not that bash is missing (audit 55 L6)")
+    func emptyPathHint() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - run: echo "PATH=" >> "$GITHUB_ENV"
+                  - run: echo never
+                  - if: always()
+                    shell: /bin/bash {0}
+                    run: echo "a full path still runs [$PATH]"
+            """, ["--log-format", "plain"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("cannot start 'bash'"), "\(result.stdout)")
+        #expect(result.stdout.contains("the step's PATH is empty, so 'bash' is looked up nowhere"), "\(result.stdout)")
+        #expect(!result.stdout.contains("installed and on PATH"), "\(result.stdout)")
+        #expect(!result.stdout.contains("[a] never\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] a full path still runs []"), "\(result.stdout)")
+    }
+
     @Test("a pwsh or powershell script gets GitHub's two lines (stop on error, the last exit status), built-in or custom; another shell's does not (audit 53)")
     func powerShellFixUp() async throws {
         let scenario = try Scenario()

@@ -46,9 +46,9 @@ struct ExpressionValidator {
         var why = "a job's 'if' is decided before the job starts"
         /// The inputs `inputs.X` may name, when not the workflow's (a composite action's own).
         var inputNames: [String]?
-        /// The value goes on a command line of the programs named (a built-in action's input that
-        /// git, mkdir or tar is given as an argument): a secret there is warned about, as in `shell`.
-        var onCommandLine: String?
+        /// Where a built-in action's input shows in the clear, whatever the masking (a command
+        /// line, a file's name): a secret there is warned about, as in `shell`.
+        var exposure: Exposure?
 
         init(what: String, context: String, job: JobRef?, stepIDs: Set<String>?, envNames: Set<String>, onlyContexts: [String]? = nil) {
             whatBase = what
@@ -64,14 +64,26 @@ struct ExpressionValidator {
         var job: Job? { jobRef?.job }
     }
 
-    /// The programs a built-in action gives an input to as a command-line argument, or nil.
-    static func commandLinePrograms(action: String?, input: String) -> String? {
+    /// How a built-in action's input is seen unmasked, if it is.
+    enum Exposure {
+        /// An argument of these programs: their command lines are readable by every user.
+        case commandLine(String)
+        /// The name of an artifact: it names folders (download-artifact makes one per artifact in
+        /// the job's workspace) and the run's artifact list.
+        case artifactName
+    }
+
+    /// How a built-in action's input is seen unmasked (an argument of git, mkdir or tar; an
+    /// artifact's name), or nil.
+    static func exposure(action: String?, input: String) -> Exposure? {
         switch (action, input) {
         case ("actions/checkout", "path"), ("actions/checkout", "ref"), ("actions/checkout", "repository"),
              ("actions/checkout", "sparse-checkout"):
-            return "the checkout's git and mkdir"
+            return .commandLine("the checkout's git and mkdir")
         case ("actions/cache", "path"), ("actions/cache/restore", "path"), ("actions/cache/save", "path"):
-            return "the cache's tar"
+            return .commandLine("the cache's tar")
+        case ("actions/upload-artifact", "name"), ("actions/download-artifact", "name"):
+            return .artifactName
         default:
             return nil
         }
@@ -243,7 +255,7 @@ struct ExpressionValidator {
             let action = step.uses.map { JobRunner.actionName($0.value) }
             for (key, value) in step.with {
                 var input = named(place, "with.", key)
-                input.onCommandLine = Self.commandLinePrograms(action: action, input: JobRunner.canonicalInput(key, action: action ?? ""))
+                input.exposure = Self.exposure(action: action, input: JobRunner.canonicalInput(key, action: action ?? ""))
                 check(value, input)
             }
             if let field = step.withExpression { check(field, named(place, "with")) }
@@ -443,12 +455,20 @@ struct ExpressionValidator {
                     "secrets.\(first) \(what): the shell's command line shows it to every user of this machine ('ps'), "
                         + "which no masking covers", at: at, context: place.context,
                     hint: "give the value to the step in 'env:' and read the variable in the script")
-            } else if let programs = place.onCommandLine {
+            } else if case .commandLine(let programs) = place.exposure {
                 // The same for a built-in action's input the host passes as an argument (audit 55b F2).
                 diagnostics.warning(
                     "secrets.\(first) \(what): the value is an argument of \(programs), whose command line every user of this machine sees ('ps'), "
                         + "which no masking covers", at: at, context: place.context,
                     hint: "a secret is not a path, a ref or a repository name; keep it out of this input")
+            } else if case .artifactName = place.exposure {
+                // An artifact's name names folders, here and in the workspace of a download of
+                // every artifact, which no masking covers (audit 55b F3).
+                diagnostics.warning(
+                    "secrets.\(first) \(what): an artifact's name becomes the name of folders (the run's store, and one per artifact "
+                        + "when download-artifact takes them all) and of the run's artifact list, which no masking covers",
+                    at: at, context: place.context,
+                    hint: "name the artifact without the secret; a secret is not a name")
             }
         }
         switch root {

@@ -14,7 +14,8 @@
 ///   deprecation warning, once per step);
 /// - `set-env name=N` and `add-path` fail the step, as on GitHub, unless the step's env has
 ///   `ACTIONS_ALLOW_UNSECURE_COMMANDS: true`;
-/// - `echo::on|off` shows later command lines (but not `add-mask`, `debug` and annotations).
+/// - `echo::on|off` shows later command lines (but not `debug` and annotations; `add-mask` as
+///   `::add-mask::***`, as GitHub's runner does).
 /// Not thread-safe: one per step (lines arrive in order, under the pipeline's lock).
 final class WorkflowCommandProcessor: @unchecked Sendable {
     enum Action: Equatable {
@@ -142,12 +143,14 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
             if !secret.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && secret.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 return [.warn("::add-mask:: with an empty value was ignored")]
             }
+            // With echo on, GitHub's runner shows the command with its value masked.
+            let shown: [Action] = echo ? [.show("::add-mask::***")] : []
             if !redactor.add(secret) {
-                guard !warnedShort else { return [] }
+                guard !warnedShort else { return shown }
                 warnedShort = true
-                return [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")]
+                return shown + [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")]
             }
-            return []
+            return shown
         case "stop-commands":
             let token = command.data
             if !permissions.unsecureStopTokens && (token.isEmpty || token.lowercased() == "pause-logging" || Self.registered.contains(token.lowercased())) {
