@@ -155,6 +155,17 @@ struct WorkflowLoaderTests {
         #expect(error?.message == "invalid YAML: mapping values are not allowed in this context", "\(result.diagnostics)")
         #expect(error?.location?.line == 4 && error?.location?.column == 26, "\(result.diagnostics)")
         #expect(error?.hint?.contains("a value without quotes cannot hold ': '") == true, "\(result.diagnostics)")
+        // A key over YAML's 1,024 characters gets the same error from libyaml: the hint names the
+        // limit instead (audit 55 L3), after indentation and a list's dash too; 1,024 is a key.
+        for (line, length) in [("  " + String(repeating: "j", count: 1100) + ":\n    steps: [{ run: x }]\n", 1100),
+                               ("  a:\n    steps:\n      - " + String(repeating: "é", count: 1030) + ": x\n", 1030)] {
+            let long = WorkflowLoader.load(yaml: "jobs:\n" + line, file: "wf.yml")
+            #expect(long.diagnostics.first?.message == "invalid YAML: mapping values are not allowed in this context", "\(long.diagnostics)")
+            #expect(long.diagnostics.first?.hint?.hasPrefix("YAML reads a key of at most 1,024 characters on one line, and the key before this ':' has \(length);") == true,
+                    "\(long.diagnostics)")
+        }
+        let longest = WorkflowLoader.load(yaml: "jobs:\n  " + String(repeating: "j", count: 1024) + ":\n    steps: [{ run: x }]\n", file: "wf.yml")
+        #expect(!longest.diagnostics.contains { $0.message.hasPrefix("invalid YAML") }, "\(longest.diagnostics)")
     }
 
     @Test("a dependency cycle is an error that prints the cycle")
@@ -269,6 +280,12 @@ struct WorkflowLoaderTests {
         let bang = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n      - run: x\n        if: !cancelled()\n", file: "wf.yml")
         #expect(bang.diagnostics.map(\.message) == ["YAML tag '!cancelled()' is not supported"], "\(bang.diagnostics)")
         #expect(bang.diagnostics.first?.hint?.contains("if: ${{ !cancelled() }}") == true, "\(bang.diagnostics)")
+        // A %TAG handle's tag resolves to a URI: meant as a tag, so the hint is to remove it, not
+        // to quote a value (audit 55 L8).
+        let handle = WorkflowLoader.load(yaml: "%TAG !e! tag:example.com,2000:\n---\njobs:\n  a:\n    steps:\n      - run: !e!x echo\n", file: "wf.yml")
+        #expect(handle.diagnostics.map(\.message) == ["YAML tag 'tag:example.com,2000:x' is not supported"], "\(handle.diagnostics)")
+        #expect(handle.diagnostics.first?.hint?.hasPrefix("a workflow's values are text") == true, "\(handle.diagnostics)")
+        #expect(handle.diagnostics.first?.hint?.contains("quote it") == false, "\(handle.diagnostics)")
 
         let temp = try TemporaryDirectory()
         defer { temp.remove() }

@@ -103,7 +103,9 @@ public enum WorkflowLoader {
                 case .scalar:
                     reader.diagnostics.error(
                         "YAML tag '\(shown)' is not supported", at: reader.location(node), context: context,
-                        hint: core || name.hasPrefix("!!")
+                        // A local tag (`!x`) is likely a value that starts with '!'; one that
+                        // resolved to a URI (`!!str`, a `%TAG` handle, `!<…>`) is a tag meant as one.
+                        hint: core || name.hasPrefix("!!") || !name.hasPrefix("!")
                             ? "a workflow's values are text, numbers, booleans, lists and maps; remove the tag "
                                 + "(its value would otherwise be read as written, not decoded)"
                             // `if: !cancelled()`: YAML reads a plain value that starts with '!' as a tag.
@@ -261,10 +263,15 @@ public enum WorkflowLoader {
                 var message = "invalid YAML: \(problem)"
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
                 // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
-                let hint = problem == "mapping values are not allowed in this context"
+                var hint = problem == "mapping values are not allowed in this context"
                     ? "check indentation and quoting on this line: a value without quotes cannot hold ': ' (a colon and a space); "
                         + "quote the whole value with ' or \", or write it as a block (key: | on its own line, the text indented below it)"
                     : "check indentation and quoting on this line"
+                if problem == "mapping values are not allowed in this context", let length = longKeyLength(in: yaml, before: mark) {
+                    // YAML's limit on a key written without `? ` (audit 55 L3: the hint spoke of values).
+                    hint = "YAML reads a key of at most 1,024 characters on one line, and the key before this ':' has \(length); "
+                        + "shorten it (a job id or a name this long is likely generated wrongly)"
+                }
                 return Diagnostic(.error, message, at: at(mark), hint: hint)
             case .reader(let problem, let offset, let value, _):
                 // Yams gives where the refused character is (in Characters) and the character:
@@ -308,6 +315,22 @@ public enum WorkflowLoader {
     /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
     /// Lines end as YAML's do (LF, CRLF or a lone CR: `"\r\n"` is one `Character`, which a split
     /// at `"\n"` would not split at).
+    /// The length in characters of the key on `mark`'s line before it, when that is over YAML's
+    /// 1,024-character limit on a key written without `? ` (after indentation and list dashes); nil
+    /// for a shorter one or a line whose text before the mark holds ': ' (a value, then).
+    static func longKeyLength(in yaml: String, before mark: Mark) -> Int? {
+        guard mark.line >= 1, mark.column > 1025 else { return nil }
+        var lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }.dropFirst(mark.line - 1).makeIterator()
+        guard let line = lines.next() else { return nil }
+        var key = Substring(String(String.UnicodeScalarView(line.unicodeScalars.prefix(mark.column - 1))))
+        while let first = key.first, first == " " || first == "\t" || (first == "-" && key.dropFirst().first == " ") {
+            key = key.dropFirst(first == "-" ? 2 : 1)
+        }
+        guard !key.contains(": ") else { return nil }
+        let length = key.unicodeScalars.count
+        return length > 1024 ? length : nil
+    }
+
     static func secondOccurrence(of key: String, in yaml: String, from mark: Mark) -> (line: Int, column: Int)? {
         let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         var seen = 0
