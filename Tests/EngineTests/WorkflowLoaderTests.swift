@@ -258,6 +258,23 @@ struct WorkflowLoaderTests {
         }
     }
 
+    @Test("a strategy whose expressions read nothing is expanded by validate, with the planner's errors at the same place; one that reads a context, a plugin function or hashFiles is not (audit 55 L1)")
+    func constantStrategy() {
+        func errors(_ strategy: String) -> [String] {
+            let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    strategy:\n" + strategy + "    steps: [{ run: x }]\n", file: "wf.yml")
+            return result.diagnostics.filter { $0.severity == .error }.map { "\($0.location?.line ?? 0):\($0.location?.column ?? 0) \($0.message)" }
+        }
+        #expect(errors("      matrix: ${{ 1e400 }}\n") == ["4:15 cannot evaluate strategy.matrix: the matrix must be an object, got number"])
+        #expect(errors("      matrix: ${{ fromJSON('{\"os\":[]}') }}\n") == ["4:15 cannot evaluate strategy.matrix: matrix dimension 'os' is empty"])
+        #expect(errors("      matrix:\n        os: ${{ !0x1F }}\n") == ["4:7 cannot evaluate strategy.matrix: matrix dimension 'os' must be a list, got boolean"])
+        #expect(errors("      matrix:\n        n: ${{ fromJSON('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]') }}\n        m: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]\n")
+                    .first?.contains("has 272 combinations") == true)
+        #expect(errors("      fail-fast: ${{ false }}\n      matrix: ${{ fromJSON('{\"os\":[\"a\", \"b\"]}') }}\n").isEmpty)
+        // Read at run time: not evaluated here.
+        #expect(errors("      matrix: ${{ fromJSON(vars.M) }}\n").isEmpty)
+        #expect(errors("      matrix: ${{ fromJSON(inputs.m || '1') }}\n").isEmpty)
+    }
+
     @Test("fuzzing finds: YAML tags other than the core schema's are errors; a file that is not UTF-8 is placed; 3,000 unknown needs list 20 ids")
     func fuzzingFinds() throws {
         let tags = WorkflowLoader.load(yaml: """

@@ -25,6 +25,16 @@ public enum Validator {
         var expressions = ExpressionValidator(workflow: workflow, diagnostics: diagnostics, functions: functions)
         expressions.run()
         diagnostics = expressions.diagnostics
+        // A strategy whose expressions read nothing (`matrix: ${{ fromJSON('…') }}`, a literal
+        // matrix with `${{ 1 }}` in it) is expanded now, as the run would plan it, when the
+        // workflow has no other error: validate and `run --dry-run` agree on it (audit 55 L1).
+        if !diagnostics.hasErrors {
+            for job in jobs where job.strategy.map(isConstant) == true {
+                if case .failure(let problem) = Planner.expand(job, workflow: workflow, contexts: DictionaryExpressionContext([:])) {
+                    diagnostics.append(problem)
+                }
+            }
+        }
         let references = expressions.secretReferences
         if let cycle = JobGraph(workflow).cycle(ignoringSelf: true) {
             let first = workflow.job(cycle[0])
@@ -38,6 +48,19 @@ public enum Validator {
                 context: "workflow '\(workflow.name)'", hint: "remove one of these 'needs' to break the cycle")
         }
         return references
+    }
+
+    /// Whether a strategy's expressions, if it has any, give the same value in every run: no
+    /// context, no plugin function, no `hashFiles` and no status function.
+    static func isConstant(_ strategy: Strategy) -> Bool {
+        let fields = strategy.expressions
+        return !fields.isEmpty && fields.allSatisfy { field in
+            field.template.segments.allSatisfy { segment in
+                guard case .expression(let expression, _) = segment else { return true }
+                return expression.references.isEmpty && expression.pluginCalls.isEmpty && expression.hashFilesCalls.isEmpty
+                    && expression.statusFunctions.isEmpty
+            }
+        }
     }
 
     /// A job's `needs` (itself, an unknown job, one listed twice), the size of its literal matrix,
