@@ -190,8 +190,13 @@ struct DiagnosticMarkerTests {
                     timeout-minutes: 3️⃣soon
                   - id: S
                     run: z
+                  - run: w
+                    timeout: 4️⃣1h1h
             """)
         let diagnostics = input.diagnostics()
+        // A unit twice is a slip, not a sum (audit 55 L4: `1h1h` was 2h).
+        #expect(diagnostics.contains("4️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '1h1h'"), "\(diagnostics)")
+        #expect(input.hints().contains("units: ms, s, m, h, d, each at most once; combine them as in 1h30m"), "\(input.hints())")
         #expect(diagnostics.contains("1️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '10 minutes'"))
         #expect(diagnostics.contains("2️⃣ error: timeout must be a duration such as 90s, 10m or 1h30m, found '90'"))
         #expect(diagnostics.contains("3️⃣ error: timeout-minutes must be a positive number, found 'soon'"))

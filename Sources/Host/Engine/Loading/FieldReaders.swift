@@ -178,7 +178,7 @@ extension NodeReader {
                 "\(key) must be a duration such as 90s, 10m or 1h30m, found \(describe(node))", at: at,
                 context: context,
                 hint: numeric ? "add a unit: '\(node.string ?? "")s' for seconds, '\(node.string ?? "")m' for minutes"
-                    : "units: ms, s, m, h, d; combine them as in 1h30m")
+                    : "units: ms, s, m, h, d, each at most once; combine them as in 1h30m")
         }
         return nil
     }
