@@ -215,10 +215,11 @@ final class OCIExecutor: ExecutorPlugin {
                          "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
                          "-v", "\(workspace):\(workspace)", "-v", "\(temporary):\(temporary)",
                          "-v", "\(control):\(Self.controlMount):ro", "-w", workspace]
-        if !containerEnv.isEmpty {
-            // A file, not `-e NAME=VALUE`: values stay off the command line.
-            arguments += ["--env-file", try ContainerEngine.writeEnvFile(containerEnv, to: control + "/container.env", who: "oci executor")]
-        }
+        // The container's own `env:` is not given to the engine: it reaches each step through
+        // the step's wrapper, under the step's variables, as `ENGINE exec -e` would have them over
+        // the container's. Given to the engine, the values (secrets too) were part of the
+        // container's configuration: `ENGINE inspect` showed them, and podman's state database
+        // kept them after the container was removed (audit 56 M1).
         arguments += runOptions + serviceHostOptions
         // The container's main process is the step helper: it runs each step the host asks for.
         let channel = HelperChannel(folder: control, owner: owner)
@@ -261,6 +262,7 @@ final class OCIExecutor: ExecutorPlugin {
             throw OperationFailure(message: "cannot write the script of step '\(step.displayName)': \(String(cString: strerror(error)))")
         }
         var environment = step.environment
+        for (name, value) in containerEnv where environment[name] == nil { environment[name] = value }
         var captures: [String: String] = [:]
         for file in step.captureFiles {
             let path = step.capturePaths?[file] ?? temporary + "/step-\(number)-" + file.lowercased()

@@ -219,7 +219,7 @@ final class S3Client: Sendable {
                 // The client already kept trying to connect for its connect timeout; a server that
                 // took the connection and said nothing for the whole timeout is not retried
                 // either (each retry cost another timeout, per operation, per cache, per job).
-                if Self.isUnreachable(lastFailure) { break }
+                if Self.isUnreachable(lastFailure) || lastFailure == HeaderCredentials.refusal { break }  // (the same again)
                 if attempt < attempts {
                     context.log(.warning, "S3 \(method.rawValue) \(object ?? "/"): \(lastFailure); retrying (\(attempt)/\(attempts - 1))")
                     try await backoff(attempt)
@@ -253,6 +253,8 @@ final class S3Client: Sendable {
 
     func describe(_ error: any Error) -> String {
         let text = String(describing: error)
+        // The client's refusal quotes the header's value (a credential): a fixed text instead.
+        if HeaderCredentials.isRefusal(text) { return HeaderCredentials.refusal }
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }
         if text.contains("connectTimeout") { return "connection timed out" }
         if text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") { return "timed out after \(Int(timeout)) s" }

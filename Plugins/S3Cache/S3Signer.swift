@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NixActionsPluginMessages
+import NixActionsPluginKit
 
 /// AWS credentials: only from the environment or the shared credentials file, never from the
 /// workflow or the configuration JSON. Never printed.
@@ -14,6 +15,7 @@ struct S3Credentials: Sendable {
     static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> S3Credentials {
         if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            try checkHeaders(accessKey: key, sessionToken: token, names: ("AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN"))
             return S3Credentials(accessKey: key, secretKey: secret, sessionToken: token)
         }
         let file = environment["AWS_SHARED_CREDENTIALS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
@@ -40,7 +42,16 @@ struct S3Credentials: Sendable {
         guard let key = values["aws_access_key_id"], !key.isEmpty, let secret = values["aws_secret_access_key"], !secret.isEmpty else {
             throw OperationFailure(message: "no S3 credentials: \(file) has no aws_access_key_id and aws_secret_access_key in [\(profile)]", hint: hint)
         }
-        return S3Credentials(accessKey: key, secretKey: secret, sessionToken: values["aws_session_token"].flatMap { $0.isEmpty ? nil : $0 })
+        let token = values["aws_session_token"].flatMap { $0.isEmpty ? nil : $0 }
+        try checkHeaders(accessKey: key, sessionToken: token, names: ("aws_access_key_id of [\(profile)] in \(file)", "aws_session_token of [\(profile)] in \(file)"))
+        return S3Credentials(accessKey: key, secretKey: secret, sessionToken: token)
+    }
+
+    /// The key id and the session token go in headers: one with a control character is refused
+    /// here, by name, before a request quotes it in an error (audit 56 H1).
+    static func checkHeaders(accessKey: String, sessionToken: String?, names: (String, String)) throws {
+        if let problem = HeaderCredentials.problem(accessKey, name: names.0) { throw problem }
+        if let sessionToken, let problem = HeaderCredentials.problem(sessionToken, name: names.1) { throw problem }
     }
 }
 

@@ -242,13 +242,17 @@ final class VaultSecrets: SecretsPlugin {
         if let file = try SecretDocuments.string(options, "token-file") {
             let token = try Self.readFile(file, project: project, what: "token-file")
             host.registerSecret(token)
+            // It goes in a header: one the client would refuse is refused here, by name (audit 56 H2).
+            if let problem = HeaderCredentials.problem(token, name: "the token file \(file)") { throw problem }
             return Array(token.utf8)
         }
         guard let token = environment["VAULT_TOKEN"] ?? environment["BAO_TOKEN"], !token.isEmpty else {
             throw OperationFailure(message: "no Vault token", hint: "set VAULT_TOKEN (or BAO_TOKEN), 'token-file', or use 'auth: approle'")
         }
-        try runnerCredential(environment["VAULT_TOKEN"] != nil ? "VAULT_TOKEN" : "BAO_TOKEN")
+        let name = environment["VAULT_TOKEN"] != nil ? "VAULT_TOKEN" : "BAO_TOKEN"
+        try runnerCredential(name)
         host.registerSecret(token)
+        if let problem = HeaderCredentials.problem(token, name: name) { throw problem }
         return Array(token.utf8)
     }
 
@@ -332,7 +336,7 @@ final class VaultSecrets: SecretsPlugin {
                 throw failure
             } catch {
                 lastError = Self.describe(error)
-                if attempt < attempts {
+                if attempt < attempts && lastError != HeaderCredentials.refusal {  // (that would fail again)
                     context.log(.warning, "Vault at \(Self.safe(url)): \(lastError); retrying (\(attempt)/\(attempts - 1))")
                     try await Task.sleep(for: .milliseconds(200 << (attempt - 1)))
                     continue
@@ -380,6 +384,8 @@ final class VaultSecrets: SecretsPlugin {
     static func describe(_ error: any Error) -> String {
         if error is RequestTimedOut { return "timed out" }
         let text = String(describing: error)
+        // The client's refusal quotes the header's value (the token): a fixed text instead.
+        if HeaderCredentials.isRefusal(text) { return HeaderCredentials.refusal }
         if text.contains("connectTimeout") || text.contains("Timeout") || text.contains("deadlineExceeded") { return "timed out" }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
         if text.contains("NIOSSL") || text.contains("handshake") || text.contains("certificate") { return "TLS failed (\(text.prefix(160)))" }

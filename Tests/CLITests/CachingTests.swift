@@ -683,6 +683,47 @@ struct CachingTests {
         #expect(broken.stdout.contains("[a] had=no\n"), "nothing of the half download was kept: \(broken.stdout)")
     }
 
+    @Test("s3 credentials with a control character (a CR from a CRLF file) are refused by name and place, never quoted or retried (audit 56 H1: 165 characters of the session token were printed)")
+    func s3CredentialWithControlCharacter() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let moto = try await offThePool { try MotoServer() }
+        defer { moto.stop() }
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)" }
+            """)
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/cache@v4
+                    with: { path: dep, key: crlf-key }
+                  - run: mkdir -p dep && echo kept > dep/file
+            """)
+        // A realistic session token (hundreds of characters), then a CR; and one with a control
+        // character inside.
+        let token = "FwoGZXIvYXdzE" + String((0..<700).map { _ in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement()! })
+        for (value, what, place) in [(token + "\r", "a carriage return", token.utf8.count + 1), (String(token.prefix(300)) + "\u{1}" + token.dropFirst(300), "a control character (0x01)", 301)] {
+            let result = try await project.run(["run", "wf.yml", "--log-format", "plain"],
+                                               extra: MotoServer.environment.merging(["AWS_SESSION_TOKEN": value]) { _, new in new })
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[a] warning: cache 'step 1': cannot look up 'crlf-key' in backend 's3': AWS_SESSION_TOKEN holds \(what) at byte \(place) of \(value.utf8.count), which an HTTP header cannot carry"),
+                    "\(result.stdout)")
+            #expect(!result.stdout.contains("retrying"), "\(result.stdout)")
+            // No piece of the token anywhere: the console, the job log, the events.
+            let logs = try #require(result.stdout.split(separator: "\n").last { $0.hasPrefix("logs: ") }).dropFirst(6).description
+            let written = (FileManager.default.enumerator(atPath: logs)?.allObjects as? [String] ?? []).compactMap {
+                try? String(contentsOfFile: logs + "/" + $0, encoding: .utf8)
+            }.joined()
+            for piece in [String(token.prefix(24)), String(token.dropFirst(100).prefix(24)), String(token.suffix(24))] {
+                #expect(!(result.stdout + result.stderr + written).contains(piece), "\(piece)")
+            }
+        }
+    }
+
     @Test("s3 credentials from the shared credentials file: AWS_PROFILE picks the profile (checked by moto enforcing IAM); a wrong profile is a 403 warning")
     func s3Profiles() async throws {
         let project = try Project(example: false)

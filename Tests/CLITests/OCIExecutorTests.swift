@@ -27,15 +27,20 @@ extension RealExecutorSuites {
                     container:
                       image: \(PodmanFixture.image)
                       options: --network none --hostname nxa-test
-                      env: { IN_CONTAINER: "yes" }
+                      env: { IN_CONTAINER: "yes", OVERRIDDEN: container, TWO_LINES: "first\\nsecond" }
                     env:
                       QUOTED: "it's \\"quoted\\" $HOME `x`"
                       LINES: "one\\ntwo"
+                      OVERRIDDEN: job
                       API_TOKEN: tok-4f1a9c-secret
                     steps:
                       - id: first
                         run: |
-                          echo "host=$(hostname) container_env=$IN_CONTAINER"
+                          echo "host=$(hostname) container_env=$IN_CONTAINER overridden=$OVERRIDDEN"
+                          printf 'two=%s\\n' "$TWO_LINES" | tr '\\n' '|'; echo
+                          # The container's env reaches the steps, not the container's own
+                          # configuration (its main process): podman kept it (audit 56 M1).
+                          n=$(tr '\\0' '\\n' < /proc/1/environ | grep -c '^IN_CONTAINER=' || true); echo "in_spec=$n"
                           echo "quoted=$QUOTED"
                           printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
                           cat project.txt
@@ -62,7 +67,9 @@ extension RealExecutorSuites {
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-            #expect(result.stdout.contains("[build] host=nxa-test container_env=yes\n"))
+            #expect(result.stdout.contains("[build] host=nxa-test container_env=yes overridden=job\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[build] two=first|second|\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[build] in_spec=0\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
             #expect(result.stdout.contains("[build] lines=one|two|\n"))
             #expect(result.stdout.contains("[build] from the project\n"))

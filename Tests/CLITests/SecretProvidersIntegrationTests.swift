@@ -615,6 +615,27 @@ struct SecretProvidersIntegrationTests {
         }
     }
 
+    @Test("a Vault token with a control character (a CR, a line break inside a token file) is refused by name and place before any request, never quoted or retried (audit 56 H2)")
+    func vaultTokenWithControlCharacter() async throws {
+        var port: UInt16 = 0
+        repeat { port = UInt16.random(in: 20000...60000) } while !isFreeLocalPort(port)
+        let token = "hvs." + String((0..<260).map { _ in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement()! })
+        let pieces = [String(token.prefix(20)), String(token.dropFirst(120).prefix(20)), String(token.suffix(20))]
+        for (entry, environment, message) in [
+            ("{ provider: vault, path: ci/app }", ["VAULT_TOKEN": token + "\r"], "VAULT_TOKEN holds a carriage return at byte \(token.utf8.count + 1) of \(token.utf8.count + 1)"),
+            ("{ provider: vault, path: ci/app }", ["BAO_TOKEN": "TokA-\u{1}-" + token], "BAO_TOKEN holds a control character (0x01) at byte 6 of \(token.utf8.count + 7)"),
+            ("{ provider: vault, path: ci/app, token-file: token.txt }", [:], "the token file token.txt holds a line break at byte 131 of \(token.utf8.count + 1)"),
+        ] {
+            let project = try SecretsProject()
+            defer { project.remove() }
+            try (String(token.prefix(130)) + "\n" + token.dropFirst(130) + "\r\n").write(toFile: project.project + "/token.txt", atomically: true, encoding: .utf8)
+            try project.workflow(jobSecrets: [entry], report: [])
+            let result = try await project.run(environment: environment.merging(["VAULT_ADDR": "http://127.0.0.1:\(port)"]) { a, _ in a }, secrets: pieces)
+            expectProviderFailure(result, project, provider: "vault", contains: message + ", which an HTTP header cannot carry")
+            #expect(!result.stderr.contains("retrying") && !result.stderr.contains("cannot reach"), "no request was made: \(result.stderr)")
+        }
+    }
+
     @Test("vault: a path or mount with '..' or '.' parts is refused before the token is read; '?', '#' and spaces are sent percent-encoded")
     func vaultPathParts() async throws {
         var port: UInt16 = 0

@@ -25,6 +25,14 @@ struct RedactorTests {
         #expect(redactor.add(control))
         #expect(redactor.redact("uploaded artifact 'build-" + DisplayText.escaped(control) + "'") == "uploaded artifact 'build-***'")
         #expect(redactor.redact("raw " + control + " end") == "raw *** end")
+        // As Swift writes a string in a description (`String(describing:)` of an error holding a
+        // list of header values, audit 56 H2): `\u{01}`, `\'`, `\0`, computed by Swift itself here.
+        for secret in ["TokA-\u{01}-TokB-secretpart", "it's-a-Secret-Value", "nul\u{0}-and-\u{7F}-DEL-value", "crlf-token-value\r"] {
+            let swift = Redactor()
+            #expect(swift.add(secret))
+            let described = String(describing: [secret])
+            #expect(swift.redact("error: invalid(" + described + ")") == "error: invalid([\"***\"])", "\(described)")
+        }
     }
 
     @Test("a multi-line secret is also masked whole in its base64 and JSON forms, lines under 4 bytes included")

@@ -44,7 +44,8 @@ enum RedactionForms {
             // (audit 55b F1: an artifact named from it).
             let shown = DisplayText.escaped(value)
             let displayed = shown == value ? [] : [Array(shown.utf8)]
-            for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] + displayed where form.count >= Redactor.minimumLength {
+            for form in urlEncoded(bytes) + jsonEscaped(value) + quotedForms(value) + [keyForm(value)] + displayed + swiftEscaped(value)
+            where form.count >= Redactor.minimumLength {
                 if seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: false)) }
             }
         }
@@ -64,7 +65,7 @@ enum RedactionForms {
             var seen = Set(patterns.map(\.bytes))
             for form in base64(whole) where seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
             // (Not `quotedForms`: they keep the line breaks, and each line's are masked already.)
-            for form in urlEncoded(whole) + jsonEscaped(secret) where seen.insert(form).inserted {
+            for form in urlEncoded(whole) + jsonEscaped(secret) + swiftEscaped(secret) where seen.insert(form).inserted {
                 patterns.append(RedactionPattern(bytes: form, wrapped: false))
             }
         }
@@ -219,6 +220,27 @@ enum RedactionForms {
             if out != bytes && !forms.contains(out) { forms.append(out) }
         }
         return forms
+    }
+
+    /// The value as Swift's `debugDescription` writes a string (and so `String(describing:)` of
+    /// an error or a list that holds it: a plugin's HTTP library quoted a token so, audit 56 H2):
+    /// `\0`, `\t`, `\n`, `\r`, `\"`, `\'`, `\\`, and other control characters as `\u{1B}`. Only
+    /// when it differs from the JSON forms (a control character other than those, NUL or `'`).
+    static func swiftEscaped(_ value: String) -> [[UInt8]] {
+        guard value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F || $0 == 0x27 }) else { return [] }
+        var out: [UInt8] = []
+        for byte in value.utf8 {
+            switch byte {
+            case 0x00: out += Array("\\0".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0x22, 0x27, 0x5C: out += [UInt8(ascii: "\\"), byte]
+            case 0x00..<0x20, 0x7F: out += Array("\\u{".utf8) + [upperHex[Int(byte >> 4)], upperHex[Int(byte & 15)], UInt8(ascii: "}")]
+            default: out.append(byte)
+            }
+        }
+        return [out]
     }
 
     /// JSON string contents as common encoders write them, each choice made only where the value
