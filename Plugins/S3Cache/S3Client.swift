@@ -258,16 +258,16 @@ final class S3Client: Sendable {
         if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }
         if text.contains("connectTimeout") { return "connection timed out" }
         if text.contains("readTimeout") || text.contains("deadlineExceeded") || text.contains("Timeout") { return "timed out after \(Int(timeout)) s" }
-        if text.contains("NIOSSL") || text.contains("handshake") || text.contains("certificate") { return "TLS failed: \(text.prefix(160))" }
+        if text.contains("NIOSSL") || text.contains("handshake") || text.contains("certificate") { return "TLS failed: \(ClippedText.clipped(text, 160))" }
         if text.contains("remoteConnectionClosed") || text.contains("connectionReset") || text.contains("ECONNRESET") { return "the connection was closed" }
         if text.contains("NXDOMAIN") || text.contains("getaddrinfo") || text.contains("resolve") { return "cannot resolve the host name" }
-        return String(text.prefix(200))
+        return ClippedText.clipped(text, 200)
     }
 
     /// A failure for an answer that was not what the operation needed.
     func failure(_ response: S3Response, doing what: String) -> OperationFailure {
         let code = response.errorCode
-        let message = S3XML.first("Message", in: response.text).map { ": \($0.prefix(200))" } ?? ""
+        let message = S3XML.first("Message", in: response.text).map { ": \(ClippedText.clipped($0, 200))" } ?? ""
         switch (response.status, code) {
         case (403, _), (401, _):
             return OperationFailure(

@@ -388,14 +388,14 @@ final class VaultSecrets: SecretsPlugin {
         if HeaderCredentials.isRefusal(text) { return HeaderCredentials.refusal }
         if text.contains("connectTimeout") || text.contains("Timeout") || text.contains("deadlineExceeded") { return "timed out" }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        if text.contains("NIOSSL") || text.contains("handshake") || text.contains("certificate") { return "TLS failed (\(text.prefix(160)))" }
-        return String(text.prefix(200))
+        if text.contains("NIOSSL") || text.contains("handshake") || text.contains("certificate") { return "TLS failed (\(ClippedText.clipped(text, 160)))" }
+        return ClippedText.clipped(text, 200)
     }
 
     /// Vault's `errors` list, for messages (never request data).
     static func errors(_ body: [UInt8]) -> String {
         guard let document = try? JSONValue.parse(body), case .array(let list)? = document["errors"] else { return "" }
         let texts = list.compactMap(\.stringValue).filter { !$0.isEmpty }
-        return texts.isEmpty ? "" : ": " + texts.joined(separator: "; ").prefix(300)
+        return texts.isEmpty ? "" : ": " + ClippedText.clipped(texts.joined(separator: "; "), 300)
     }
 }

@@ -37,3 +37,18 @@ public enum HeaderCredentials {
         description.contains("invalidHeaderField")
     }
 }
+
+/// Text from elsewhere (a library's error, a server's message) shortened for a message.
+public enum ClippedText {
+    /// `text` if it has at most `limit` characters; else its first `limit`, taken back to the last
+    /// space, quote, bracket, comma or `=` before the cut, then `…`. A cut through a token would
+    /// show its start, which no mask matches (masks match whole values; audit 56 H1): the word
+    /// cut through goes whole.
+    public static func clipped(_ text: some StringProtocol, _ limit: Int) -> String {
+        guard text.count > limit else { return String(text) }
+        let head = text.prefix(limit)
+        let boundary = head.lastIndex { " \t\n\"'`([{<,;=".contains($0) }
+        return String(boundary.map { head[..<$0] } ?? "") + "…"
+    }
+}
+
