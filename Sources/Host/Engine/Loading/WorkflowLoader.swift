@@ -312,16 +312,13 @@ public enum WorkflowLoader {
         return (line, column)
     }
 
-    /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
-    /// Lines end as YAML's do (LF, CRLF or a lone CR: `"\r\n"` is one `Character`, which a split
-    /// at `"\n"` would not split at).
     /// The length in characters of the key on `mark`'s line before it, when that is over YAML's
     /// 1,024-character limit on a key written without `? ` (after indentation and list dashes); nil
     /// for a shorter one or a line whose text before the mark holds ': ' (a value, then).
     static func longKeyLength(in yaml: String, before mark: Mark) -> Int? {
         guard mark.line >= 1, mark.column > 1025 else { return nil }
-        var lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }.dropFirst(mark.line - 1).makeIterator()
-        guard let line = lines.next() else { return nil }
+        let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        guard let line = lines.dropFirst(mark.line - 1).first else { return nil }
         var key = Substring(String(String.UnicodeScalarView(line.unicodeScalars.prefix(mark.column - 1))))
         while let first = key.first, first == " " || first == "\t" || (first == "-" && key.dropFirst().first == " ") {
             key = key.dropFirst(first == "-" ? 2 : 1)
@@ -331,6 +328,9 @@ public enum WorkflowLoader {
         return length > 1024 ? length : nil
     }
 
+    /// Where `key:` appears for the second time at the indentation of the mapping that starts at `mark`.
+    /// Lines end as YAML's do (LF, CRLF or a lone CR: `"\r\n"` is one `Character`, which a split
+    /// at `"\n"` would not split at).
     static func secondOccurrence(of key: String, in yaml: String, from mark: Mark) -> (line: Int, column: Int)? {
         let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         var seen = 0

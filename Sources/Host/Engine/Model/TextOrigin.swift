@@ -54,7 +54,7 @@ public enum DurationParser {
         var total = 0.0
         var index = bytes.startIndex
         var sawUnit = false
-        var seen: Set<Double> = []  // each unit once: `1h1h` is a slip, not 2h (audit 55 L4)
+        var seen: UInt8 = 0  // each unit once: `1h1h` is a slip, not 2h (audit 55 L4)
         while index < bytes.endIndex {
             let numberStart = index
             while index < bytes.endIndex, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == 0x2E { index += 1 }
@@ -62,8 +62,10 @@ public enum DurationParser {
             while index < bytes.endIndex, (bytes[index] | 0x20) >= 0x61 && (bytes[index] | 0x20) <= 0x7A { index += 1 }
             guard unitStart > numberStart, index > unitStart,
                   let value = Double(String(decoding: bytes[numberStart..<unitStart], as: UTF8.self)),
-                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)],
-                  seen.insert(scale).inserted else { return .malformed }
+                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)] else { return .malformed }
+            let bit: UInt8 = scale < 1 ? 1 : scale == 1 ? 2 : scale == 60 ? 4 : scale == 3600 ? 8 : 16
+            guard seen & bit == 0 else { return .malformed }
+            seen |= bit
             total += value * scale
             sawUnit = true
         }
