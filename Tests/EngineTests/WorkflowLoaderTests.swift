@@ -258,7 +258,7 @@ struct WorkflowLoaderTests {
         }
     }
 
-    @Test("a strategy whose expressions read nothing is expanded by validate, with the planner's errors at the same place; one that reads a context, a plugin function or hashFiles is not (audit 55 L1)")
+    @Test("a strategy whose expressions read nothing is expanded by validate, with the planner's errors at the same place; one that reads a context is not (audit 55 L1)")
     func constantStrategy() {
         func errors(_ strategy: String) -> [String] {
             let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    strategy:\n" + strategy + "    steps: [{ run: x }]\n", file: "wf.yml")
