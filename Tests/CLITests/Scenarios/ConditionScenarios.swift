@@ -251,6 +251,32 @@ struct ConditionScenarios {
         #expect(result.stderr.contains("wf.yml:4:"), "\(result.stderr)")
     }
 
+    @Test("an if: of text with ${{ }} in it (`${{ a }} && ${{ b }}`) is a string, always true, as on GitHub, with a warning that says how to write it (audit 56 U1)")
+    func textWithExpressionsCondition() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                if: ${{ false }} && ${{ false }}
+                steps:
+                  - if: ${{ false }} || ${{ false }}
+                    run: echo "step ran"
+                  - if: false && ${{ true }}
+                    run: echo "mixed ran"
+                  - if: ${{ false }}
+                    run: echo "one ran"
+                  - if: false && true
+                    run: echo "bare ran"
+            """)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        #expect(lines.contains("[a] step ran") && lines.contains("[a] mixed ran"), "\(result.stdout)")
+        #expect(!lines.contains("[a] one ran") && !lines.contains("[a] bare ran"), "\(result.stdout)")
+        #expect(result.stderr.components(separatedBy: "this condition is always true: the text beside its ${{ }} makes it a string").count == 4, "\(result.stderr)")
+        #expect(result.stderr.contains("write one expression: `if: ${{ a && b }}`"), "\(result.stderr)")
+    }
+
     @Test("continue-on-error takes only a boolean, as GitHub: a string ('false', 'true') is an error and the failure is not allowed; fromJSON gives a boolean (audit 52: 'false' was truthy)")
     func continueOnErrorNeedsABoolean() async throws {
         let scenario = try Scenario()
