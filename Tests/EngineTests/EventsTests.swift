@@ -76,7 +76,7 @@ struct EventsTests {
         #expect(map?.inputs.first?.kind == .choice && map?.inputs.first?.required == true)
     }
 
-    @Test("on: problems: a bad filter key is a warning (GitHub ignores it) with its position and hint, an unknown event a warning")
+    @Test("on: problems: a bad filter key is a warning (GitHub ignores it) with its position and hint, an unknown event an error, as GitHub refuses the file (audit 56 M3)")
     func problems() {
         let (_, diagnostics) = Self.triggers("""
             on:
@@ -91,7 +91,7 @@ struct EventsTests {
             """)
         let messages = diagnostics.map { "\($0.severity) \($0.location.map { "\($0.line):\($0.column)" } ?? "") \($0.message) \($0.hint ?? "")" }
         #expect(messages.contains("warning 3:5 unknown key 'branch' in on.push is ignored (as GitHub ignores it) did you mean 'branches'?"), "\(messages)")
-        #expect(messages.contains("warning 4:3 'pul_request' is not an event GitHub knows did you mean 'pull_request'?"), "\(messages)")
+        #expect(messages.contains("error 4:3 'pul_request' is not an event GitHub knows did you mean 'pull_request'?"), "\(messages)")
         #expect(messages.contains { $0.hasPrefix("warning 7:21 unknown input type 'integer' for input 'size': it is read as a string") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("error 8:7 choice input 'kind' has no 'options'") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("error 9:39 default of input 'flag': 'maybe' is not a boolean") }, "\(messages)")

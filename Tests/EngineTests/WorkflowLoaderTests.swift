@@ -436,6 +436,58 @@ struct WorkflowLoaderTests {
         #expect(result.workflow?.jobs.first?.secrets.first?.renameOnly == "TOKEN")
     }
 
+    @Test("GitHub-only keys are checked as GitHub's schema has them: permissions' levels and shorthand, run-name's, concurrency's and environment's contexts and keys (audit 56 M1, M2)")
+    func githubOnlyKeysChecked() throws {
+        func problems(_ yaml: String) -> [String] {
+            WorkflowLoader.load(yaml: yaml, file: "wf.yml").diagnostics.filter { $0.severity != .note }
+                .map { "\($0.severity) \($0.location?.line ?? 0):\($0.location?.column ?? 0) \($0.message)" }
+        }
+        // What real workflows write passes.
+        #expect(problems("""
+            run-name: Deploy ${{ inputs.env || github.ref_name }} by @${{ github.actor }}
+            permissions: { contents: read, id-token: write, pull-requests: write, models: read, attestations: write }
+            concurrency: { group: "${{ github.workflow }}-${{ github.ref }}", cancel-in-progress: "${{ github.event_name == 'pull_request' }}" }
+            jobs:
+              a:
+                permissions: write-all
+                environment: { name: "${{ matrix.env }}", url: "${{ steps.deploy.outputs.url }}", deployment: false }
+                strategy: { matrix: { env: [staging] } }
+                steps: [ { id: deploy, run: x } ]
+              b:
+                permissions: {}
+                environment: production
+                concurrency: ci-${{ github.ref }}
+                steps: [ { run: x } ]
+            """).isEmpty)
+        let found = problems("""
+            run-name: ${{ env.X }}
+            permissions: read
+            concurrency: { group: "${{ matrix.x }}", foo: 1 }
+            jobs:
+              a:
+                permissions: { contents: writ, pull-request: read, id-token: read }
+                environment: { name: prod, bogus: 1 }
+                steps: [ { run: x } ]
+              b:
+                environment: { url: "${{ secrets.URL }}" }
+                steps: [ { run: x } ]
+            """)
+        for expected in [
+            "error 1:15 'env' is not available in 'run-name'",
+            "error 2:14 permissions must be read-all, write-all or a mapping of scopes, found 'read'",
+            "error 3:28 'matrix' is not available in 'concurrency.group'",
+            "error 3:42 unknown key 'foo' in concurrency",
+            "error 6:30 permissions.contents must be read, write or none, found 'writ'",
+            "warning 6:36 'pull-request' is not a permission scope GitHub lists",
+            "error 6:66 permissions.id-token must be write or none, found 'read'",
+            "error 7:32 unknown key 'bogus' in environment",
+            "error 10:30 'secrets' is not available in 'environment.url'",
+            "error 10:18 environment needs a 'name'",
+        ] {
+            #expect(found.contains { $0.hasPrefix(expected) }, "\(expected) in \(found)")
+        }
+    }
+
     @Test("services: names, images and options are read; bad entries and a non-container executor are errors at their line")
     func services() throws {
         let good = WorkflowLoader.load(yaml: """

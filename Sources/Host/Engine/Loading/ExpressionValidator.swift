@@ -108,6 +108,13 @@ struct ExpressionValidator {
         // the ones known before any job: github, vars, inputs.
         checkDefaults(workflow.defaults, Place(what: "", context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
                                                onlyContexts: ["github", "vars", "inputs"]))
+        // GitHub-only keys: not used, checked with GitHub's contexts (audit 56 M2).
+        for unused in workflow.unusedFields {
+            var place = Place(what: unused.what, context: workflowPlace.context, job: nil, stepIDs: nil, envNames: workflowEnv,
+                              onlyContexts: unused.contexts)
+            place.why = "GitHub evaluates '\(unused.what)' before any job"
+            check(unused.field, place)
+        }
         // A workflow_call input's default: github, inputs and vars (GitHub's table).
         for spec in workflow.triggers?.trigger("workflow_call")?.inputs ?? [] {
             guard let field = spec.defaultExpression else { continue }
@@ -152,6 +159,18 @@ struct ExpressionValidator {
             var place = named(jobPlace, "if")
             place.onlyContexts = ["github", "needs", "vars", "inputs"]
             check(condition, place)
+        }
+        for unused in job.unusedFields {
+            var place = named(jobPlace, unused.what)
+            place.onlyContexts = unused.contexts
+            if unused.contexts.contains("steps") {
+                // environment.url, made when the job ends: every step's results and the job's env.
+                place.stepIDs = Set((job.caches.map(\.id) + job.steps.flatMap { ($0.id.map { [$0] } ?? []) + $0.parallelIDs }).map { $0.lowercased() })
+                place.envNames = jobEnv
+                place.envOpen = Self.firstEnvWriter(job) != nil
+            }
+            place.why = "GitHub evaluates '\(unused.what)' with these contexts"
+            check(unused.field, place)
         }
         if let call = job.call {
             // GitHub's table: a call's `with` sees github, needs, strategy, matrix, inputs and vars; its `secrets` also secrets.

@@ -64,6 +64,7 @@ extension WorkflowLoader {
                 case "permissions":
                     reader.diagnostics.note("'permissions' is a GitHub-only key; NixActions accepts it and does not use it",
                                             at: reader.location(keyNode), context: context)
+                    reader.checkPermissions(value, context: context)
                 case "concurrency":
                     // Said, not silently ignored: the calling job holds no group here (its called
                     // jobs follow their own `concurrency`).
@@ -181,6 +182,9 @@ extension WorkflowLoader {
                     reader.diagnostics.note(
                         "'\(key)' is a GitHub-only key; NixActions accepts it and does not use it",
                         at: reader.location(keyNode), context: context)
+                    // Not used, but checked as GitHub checks it (audit 56 M1, M2).
+                    if key == "permissions" { reader.checkPermissions(value, context: context) }
+                    if key == "environment" { reader.checkEnvironment(value, context: context, into: &job.unusedFields) }
                 }
             }
         }

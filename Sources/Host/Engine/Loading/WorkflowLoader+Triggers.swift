@@ -47,10 +47,11 @@ extension WorkflowLoader {
         return triggers
     }
 
-    /// An event by name; a name GitHub does not know is a warning with the known names.
+    /// An event by name; a name GitHub does not know is an error with the known names, as GitHub
+    /// refuses the file ("Unexpected value"; audit 56 M3: a warning here).
     static func event(_ name: Located<String>, reader: inout NodeReader, context: String) -> EventTrigger {
         if !WorkflowTriggers.knownEvents.contains(name.value) {
-            reader.diagnostics.warning(
+            reader.diagnostics.error(
                 "'\(name.value)' is not an event GitHub knows", at: name.location, context: context,
                 hint: didYouMean(name.value, in: WorkflowTriggers.knownEvents).map { "did you mean '\($0)'?" }
                     ?? "events: \(WorkflowTriggers.knownEvents.joined(separator: ", "))")

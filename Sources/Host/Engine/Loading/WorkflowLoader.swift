@@ -395,6 +395,14 @@ public enum WorkflowLoader {
                     reader.diagnostics.note(
                         "'\(key)' is a GitHub-only key; NixActions accepts it and does not use it",
                         at: reader.location(keyNode), context: context)
+                    // Not used, but checked as GitHub checks it (audit 56 M1, M2).
+                    switch key {
+                    case "permissions": reader.checkPermissions(value, context: context)
+                    case "run-name":
+                        reader.unusedTemplate(value, what: "run-name", contexts: ["github", "inputs", "vars"], context: context,
+                                              into: &workflow.unusedFields)
+                    default: reader.checkWorkflowConcurrency(value, context: context, into: &workflow.unusedFields)
+                    }
                 }
             }
         }

@@ -87,6 +87,8 @@ public struct Workflow: Sendable {
     public var remoteActions: [String: RemoteAction] = [:]
     /// `on:` (nil when the workflow has none).
     public var triggers: WorkflowTriggers?
+    /// Expressions of GitHub-only keys (`run-name`, `concurrency`), checked and not used.
+    public var unusedFields: [UnusedField] = []
     /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is
     /// checked against `jobs`; an index gone stale is rebuilt.
     let jobIndex = JobIndex()
@@ -489,6 +491,8 @@ public struct Job: Sendable {
     /// `container:` chose it: an image that renders empty (`container: ${{ matrix.image }}` with
     /// `image: ''`) runs the job without a container, on what `runs-on` chooses (GitHub's rule).
     public var executorFromContainer = false
+    /// Expressions of GitHub-only keys (`environment`), checked and not used.
+    public var unusedFields: [UnusedField] = []
     public var env: [EnvEntry]
     public var defaults: RunDefaults
     public var steps: [Step]
