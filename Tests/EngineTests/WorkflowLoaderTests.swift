@@ -455,7 +455,8 @@ struct WorkflowLoaderTests {
                 steps: [ { id: deploy, run: x } ]
               b:
                 permissions: {}
-                environment: production
+                environment: { name: production, deployment: "${{ needs.a.result == 'success' }}" }
+                needs: a
                 concurrency: ci-${{ github.ref }}
                 steps: [ { run: x } ]
             """).isEmpty)

@@ -102,7 +102,13 @@ extension NodeReader {
             case "name": unusedTemplate(value, what: "environment.name", contexts: contexts, context: context, into: &fields)
             case "url":
                 unusedTemplate(value, what: "environment.url", contexts: contexts + ["steps", "job", "runner", "env"], context: context, into: &fields)
-            default: _ = bool(value, what: "environment.deployment", context: context)
+            default:
+                // A boolean, or an expression that gives one (astral-sh/uv: `deployment: ${{ … }}`).
+                if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
+                    unusedTemplate(value, what: "environment.deployment", contexts: contexts, context: context, into: &fields)
+                } else {
+                    _ = bool(value, what: "environment.deployment", context: context)
+                }
             }
         }
         if !pairs.contains(where: { $0.key == "name" }) {
