@@ -53,6 +53,8 @@ final class OCIExecutor: ExecutorPlugin {
     let servicesStarted = Mutex<[String: [String]]>([:])
     /// Jobs whose helper may still be running an abandoned step: their later steps fail at once.
     let stuck = Mutex<Set<String>>([])
+    /// Jobs whose container stopped under a step (its helper is gone).
+    let stopped = Mutex<Set<String>>([])
     /// The user given with `user` or `--user` in `options`, if any (else the image's `USER` applies).
     let explicitUser: String?
     /// The user each running job's container runs as, when not root: its folders and the step
@@ -248,6 +250,11 @@ final class OCIExecutor: ExecutorPlugin {
         guard let name = containers.withLock({ $0[step.jobKey] }) else {
             throw OperationFailure(message: "oci executor: job '\(step.jobKey)' has no container")
         }
+        if stopped.withLock({ $0.contains(step.jobKey) }) {
+            // Known gone: said at once, not after the helper's 10 s wait for a reader (audit 56 F5).
+            throw OperationFailure(message: "the job's container has stopped; no more steps run in it",
+                                   hint: "the engine, the machine or a step stopped it ('\(engineName) ps -a' shows containers)")
+        }
         if stuck.withLock({ $0.contains(step.jobKey) }) {
             throw OperationFailure(message: "the job's container is still running a cancelled step that did not end",
                                    hint: "the container is removed when the job finishes")
@@ -311,6 +318,7 @@ final class OCIExecutor: ExecutorPlugin {
         switch outcome {
         case .exited(let code): exitCode = code
         case .helperGone:
+            stopped.withLock { _ = $0.insert(step.jobKey) }
             try Task.checkCancellation()
             throw OperationFailure(message: "the job's container stopped while the step ran",
                                    hint: "the engine, the machine or a step stopped it ('\(engineName) ps -a' shows containers)")
@@ -331,6 +339,7 @@ final class OCIExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         stuck.withLock { _ = $0.remove(job.jobKey) }
+        stopped.withLock { _ = $0.remove(job.jobKey) }
         jobOwners.withLock { _ = $0.removeValue(forKey: job.jobKey) }
         // Services first: they use the job container's network namespace.
         if let names = servicesStarted.withLock({ $0.removeValue(forKey: job.jobKey) }), let error = await containerEngine.remove(names) {

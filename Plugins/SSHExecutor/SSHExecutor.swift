@@ -248,18 +248,23 @@ final class SSHExecutor: ExecutorPlugin {
         }
         let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; " + Self.killMarked(remoteMark(nil), whole: false)
             + "; rm -rf " + ShellWords.quote(remoteRun)
-        var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts."]
+        // `-O exit` asks the master over its socket: a hung master (stopped, its host gone) never
+        // answers, so it is given 5 s, where `timeout` is at hand (audit 56 F3: the script was
+        // ended at its 30 s limit there, before the lines that remove the master and its folder).
+        var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts.",
+                     "bound=; command -v timeout >/dev/null 2>&1 && bound='timeout -s KILL 5'"]
         for target in hosts {
             let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
             lines.append("\(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
             // `ssh … -O exit -- DESTINATION`: the control command before the `--` that ends the options.
             let arguments = sshArguments(target)
             let stop = (arguments.dropLast(2) + ["-O", "exit"] + arguments.suffix(2)).map(ShellWords.quote).joined(separator: " ")
-            lines.append("\(stop) </dev/null >/dev/null 2>&1")
+            lines.append("$bound \(stop) </dev/null >/dev/null 2>&1")
         }
-        // A master that `-O exit` did not stop (it names itself `ssh: SOCKETS/HASH [mux]`), then
-        // the connections' socket folder (the instance is never destroyed before the run ends).
-        lines.append("pkill -TERM -f \(ShellWords.quote("ssh: " + sockets.path + "/")) 2>/dev/null")
+        // A master that `-O exit` did not stop (it names itself `ssh: SOCKETS/HASH [mux]`; a
+        // stopped one only goes with SIGKILL), then the connections' socket folder (the instance
+        // is never destroyed before the run ends). The master gone, its clients end too.
+        lines.append("pkill -KILL -f \(ShellWords.quote("ssh: " + sockets.path + "/")) 2>/dev/null")
         lines.append("rm -rf \(ShellWords.quote(sockets.path))")
         lines.append("true\n")
         let path = folder + "/ssh-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh"
@@ -302,6 +307,8 @@ final class SSHExecutor: ExecutorPlugin {
                 + " && mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
                 + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control "
                 + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/helper.sh")) "
+                + "&& printf '%s\\n' \(ShellWords.quote(self.jobCleanup(job.jobKey) + "; rmdir " + ShellWords.quote(self.remoteRun) + " 2>/dev/null; true")) "
+                + "> \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/lost.sh")) "
                 + "&& uname -sm"
             try self.touch(target, true)
             let reached = try await self.capture(self.sshArguments(target) + [made])
@@ -316,7 +323,8 @@ final class SSHExecutor: ExecutorPlugin {
         // The job's session: one ssh command for all its steps.
         let session = try SSHSession()
         sessions.withLock { $0[job.jobKey] = session }
-        try await session.start(arguments: sshArguments(target) + ["sh \(ShellWords.quote(directory + "/control/helper.sh"))"],
+        // `exec`: the helper's parent is then the session's own process, whose end it watches.
+        try await session.start(arguments: sshArguments(target) + ["exec sh \(ShellWords.quote(directory + "/control/helper.sh"))"],
                                 environment: environment)
         let parts = system.split(separator: " ")
         let os = parts.first.map(String.init) ?? "Linux"
@@ -400,14 +408,18 @@ final class SSHExecutor: ExecutorPlugin {
         }
     }
 
+    /// The remote command that ends what a job's steps left running, then removes its folder:
+    /// run by `finishJob`, and by the helper's watcher there when the job's session is lost
+    /// (`control/lost.sh`, which also removes the run's folder once it is empty).
+    func jobCleanup(_ jobKey: String) -> String {
+        let directory = ShellWords.quote(remoteJob(jobKey))
+        return Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(jobKey), whole: true) + "; rm -rf \(directory)"
+    }
+
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
         defer { pool.release(target) }
-        // What the job's steps left running, then its folder.
-        let directory = ShellWords.quote(remoteJob(job.jobKey))
-        let command = Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(job.jobKey), whole: true)
-            + "; rm -rf \(directory)"
-        let finished = try? await capture(sshArguments(target) + [command])
+        let finished = try? await capture(sshArguments(target) + [jobCleanup(job.jobKey)])
         if let finished, finished.status != 0 {
             context.log(.warning, "could not clean up job '\(job.displayName)' on \(target.name): \(finished.errorText)")
         }

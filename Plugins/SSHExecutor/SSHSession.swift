@@ -66,6 +66,20 @@ final class SSHSession: Sendable {
     /// The helper, run as `sh control/helper.sh` in the job's folder there.
     static let helperScript = """
         # nixactions ssh step helper: one step per request on standard input (see SSHSession).
+        # A lost session (its connection gone) sends no SIGHUP without a terminal: a watcher runs
+        # the job's control/lost.sh once the session's process is gone, unless the job's folder is
+        # gone or is another session's by then (audit 56 F1: steps and daemons ran on for good).
+        job=${0%/control/helper.sh}
+        session=$PPID
+        printf '%s\n' "$$" > "$job/control/session"
+        if [ "$session" -gt 1 ] 2>/dev/null && [ -f "$job/control/lost.sh" ]; then
+            (
+                me=$$
+                while kill -0 "$session" 2>/dev/null; do sleep 5; done
+                read -r owner < "$job/control/session" 2>/dev/null || exit 0
+                [ "$owner" = "$me" ] && exec sh "$job/control/lost.sh"
+            ) </dev/null >/dev/null 2>&1 &
+        fi
         leader=
         command -v setsid >/dev/null 2>&1 && leader=setsid
         while IFS= read -r request; do

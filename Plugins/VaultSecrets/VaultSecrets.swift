@@ -150,8 +150,18 @@ final class VaultSecrets: SecretsPlugin {
             return tokens
         }
         for (address, namespace, token, client) in tokens {
-            _ = try? await self.request(.POST, "\(address)/v1/auth/token/revoke-self", token: token, namespace: namespace, body: nil, client: client,
-                                        context: context, attempts: 1)
+            // A token not revoked stays valid until it expires: said, not kept quiet (audit 56 F6).
+            var why: String?
+            do {
+                let (status, _) = try await self.request(.POST, "\(address)/v1/auth/token/revoke-self", token: token, namespace: namespace, body: nil,
+                                                         client: client, context: context, attempts: 1)
+                if status != 204 && status != 200 { why = "Vault answered \(status)" }
+            } catch {
+                why = OperationFailure.describe(error)
+            }
+            if let why {
+                context.log(.warning, "could not revoke the AppRole login token on \(Self.safe(address)) (\(why)); it stays valid until it expires (its TTL)")
+            }
         }
         let all = clients.withLock { clients in
             defer { clients.removeAll() }

@@ -148,6 +148,38 @@ extension RealExecutorSuites {
             }
         }
 
+        @Test("the job's container stopped under a step: that step fails, and each later one at once, not after the helper's 10 s wait (audit 56 F5)")
+        func containerStopped() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    container: \(Self.container)
+                    steps:
+                      - run: sleep 300
+                      - if: always()
+                        run: echo one
+                      - if: always()
+                        run: echo two
+                """)
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                             environment: ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new },
+                                             output: temp.path + "/out.txt")
+            let name = try #require(try await podman.containers(atLeast: 1).first)
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try podman.podman(["kill", name])
+            let killed = ContinuousClock.now
+            process.wait()
+            let output = (try? String(contentsOfFile: temp.path + "/out.txt", encoding: .utf8)) ?? ""
+            #expect(process.exitStatus == 1, "\(output)")
+            #expect(ContinuousClock.now - killed < .seconds(8), "the later steps waited: \(output)")
+            #expect(output.contains("the job's container stopped while the step ran"), "\(output)")
+            #expect(output.components(separatedBy: "the job's container has stopped; no more steps run in it").count == 3, "\(output)")
+            #expect(try await podman.containersGone(within: .seconds(10)).isEmpty)
+        }
+
         @Test("the run's cleanup script waits for a container start still under way for the run, then removes what it made (audit 47: a host killed while a service started left a container)")
         func cleanupEndsStartsUnderWay() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

@@ -314,6 +314,44 @@ extension RealExecutorSuites {
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
         }
 
+        @Test("a connection lost under a step while its host and supervisor are gone too: the helper's watcher there ends the step and its daemons and removes the job's folder (audit 56 F1)")
+        func lostConnectionCleansUp() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote"
+            try FileManager.default.createDirectory(atPath: remote, withIntermediateDirectories: true)
+            let marker = "nxasshlost\(getpid())"
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: remote))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          (exec -a \(marker)g sleep 300) &
+                          setsid -f bash -c "exec -a \(marker)d sleep 300" </dev/null >/dev/null 2>&1
+                          sleep 300
+                """)
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path)
+            for _ in 0..<200 where SSHServer.processes(matching: marker).count < 2 { try? await Task.sleep(for: .milliseconds(50)) }
+            #expect(SSHServer.processes(matching: marker).count == 2, "the step never started")
+            // Nobody here can clean up any more: the host's supervisor, the host, then the connection.
+            _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.processIdentifier)", "-f", "__supervise"])
+            process.signal(SIGKILL)
+            process.wait()
+            server.dropConnections()
+            // The watcher looks every 5 s.
+            for _ in 0..<150 where !SSHServer.processes(matching: marker).isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
+            #expect(SSHServer.processes(matching: marker).isEmpty, "the step or its daemon survived the lost session")
+            for _ in 0..<50 where !(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? []).isEmpty) { try? await Task.sleep(for: .milliseconds(100)) }
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty, "the remote folder stayed")
+            // The dead run's folder here goes with the next run's sweep.
+            try temp.write("ok.yml", "jobs:\n  a:\n    steps:\n      - run: 'true'\n")
+            #expect(try await nixactions(["run", "ok.yml"], in: temp.path).status == 0)
+        }
+
         @Test("BatchMode: a host whose key is not known, or that would ask for a password, fails its job at once instead of asking")
         func neverAsks() async throws {
             let server = try await offThePool { try SSHServer() }

@@ -128,6 +128,12 @@ public final class SSHServer: @unchecked Sendable {
         folder.remove()
     }
 
+    /// Drop every connection (kill the server's per-connection processes), as a network that
+    /// goes away would: the server goes on listening.
+    public func dropConnections() {
+        _ = try? runCommandBlocking(URL(fileURLWithPath: "/usr/bin/pkill"), ["-KILL", "-P", "\(process.processIdentifier)"])
+    }
+
     /// Processes on this machine whose command line contains `text` (the servers share its kernel).
     public static func processes(matching text: String) -> [String] {
         let result = try? runCommandBlocking(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-af", text])

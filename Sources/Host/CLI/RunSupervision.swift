@@ -72,11 +72,17 @@ final class RunSupervision: Sendable {
     @discardableResult
     func finish() -> [String] {
         if let cgroup { Self.end(cgroup, timeout: .seconds(5)) }
+        // An executor that wrote a cleanup script (ssh, oci) ran processes of this machine outside
+        // the run's cgroup (ssh clients carrying the run's tracking id): the supervisor then scans
+        // for them after this process exits, whatever the temporary folders hold (audit 56 F3:
+        // clients stuck on a hung connection outlived a run that used only remote executors).
+        let scripts = (try? FileManager.default.contentsOfDirectory(atPath: folder.path + "/cleanup")) ?? []
         let problems = Self.runCleanup(in: folder.path)
         folder.remove()
         // The pipe stays open until this process exits: then the supervisor sweeps what could
         // only go once this process let go of it (an executor's tmpfs folder it did not remove).
-        if supervisorPipe >= 0 { _ = write(supervisorPipe, "done\n", 5) }
+        let line = scripts.isEmpty ? "done\n" : "done sweep\n"
+        if supervisorPipe >= 0 { _ = write(supervisorPipe, line, line.utf8.count) }
         return problems
     }
 
@@ -265,16 +271,17 @@ final class RunSupervision: Sendable {
     /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
     /// It waits until the pipe closes (the host exited), then until the host is gone (2 s at
     /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
-    /// nothing to do. Otherwise it becomes the supervisor, told whether the host finished, where
+    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway). Otherwise it becomes the supervisor, told whether the host finished, where
     /// the run's events are ("events PATH") and whether a second signal stopped it ("abort").
     static let watcherScript = #"""
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
         shift 3
-        finished= aborted= events=
+        finished= aborted= events= sweep=
         while IFS= read -r line; do
             case $line in
                 done) finished=1 ;;
+                "done sweep") finished=1 sweep=1 ;;
                 abort) aborted=1 ;;
                 "events "*) events=${line#events } ;;
             esac
@@ -288,6 +295,7 @@ final class RunSupervision: Sendable {
         done
         set -- "$@" --host-pid "$host"
         if [ -n "$finished" ]; then
+            [ -n "$sweep" ] && exec "$nixactions" "$@" --host-done < /dev/null
             for entry in "$temporary"/nixactions-* /dev/shm/nixactions-*; do
                 [ -e "$entry" ] && exec "$nixactions" "$@" --host-done < /dev/null
             done
@@ -428,7 +436,7 @@ struct Supervisor {
         let said = String(decoding: received, as: UTF8.self).split(separator: "\n").map(String.init)
         var events = events
         if let line = said.last(where: { $0.hasPrefix("events ") }) { events = String(line.dropFirst("events ".count)) }
-        if !hostDone && !said.contains("done") {
+        if !hostDone && !said.contains("done") && !said.contains("done sweep") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             if let events {
