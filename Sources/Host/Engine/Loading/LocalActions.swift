@@ -96,7 +96,7 @@ extension ActionLoader {
         return nil
     }
 
-    /// The project's path of a local action `./P/REST` that a step uses after an earlier step of its
+    /// The project's path of a local action `./P/REST` (or `./P`) that a step uses after an earlier step of its
     /// job checked the project out at a literal `path: P` (`actions/checkout` with no other
     /// `repository:` than `${{ github.repository }}`): GitHub reads it from that copy (containerd's
     /// and poetry's workflows do this), which holds the project's REST. Nil otherwise (audit 54: a
@@ -108,8 +108,10 @@ extension ActionLoader {
             let with = Dictionary(earlier.with.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
             if let repository = with["repository"], repository.source.value.filter({ $0 != " " }) != "${{github.repository}}" { continue }
             guard let field = with["path"], field.template.isLiteral, let folder = localPath(field.source.value.trimmingCharacters(in: .whitespaces)),
-                  !folder.isEmpty, path.hasPrefix(folder + "/") else { continue }
-            return String(path.dropFirst(folder.count + 1))
+                  !folder.isEmpty, path == folder || path.hasPrefix(folder + "/") else { continue }
+            // `./P` itself is the project's root action (an action repository testing itself;
+            // audit 56 F1: docker/build-push-action's workflow was warned about).
+            return path == folder ? "" : String(path.dropFirst(folder.count + 1))
         }
         return nil
     }
@@ -138,7 +140,8 @@ extension ActionLoader {
         for use in workflow.actionUses {
             let inCheckout = ActionLoader.isLocal(use.uses.value)
                 ? ActionLoader.actionPath(use.uses.value).flatMap { throughCheckout($0, job: workflow.job(use.job), before: use.stepIndex) } : nil
-            checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [], path: inCheckout)
+            checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [], path: inCheckout,
+                          owner: workflow.job(use.job))
         }
         remote?.removeEmptyFolders()
         workflow.unsupported += checker.unsupported
@@ -173,8 +176,10 @@ struct LocalActionChecker {
     var saidTooDeep: Set<String> = []
 
     /// `path`: where in the project a local action is, when not where `uses` says (`throughCheckout`).
+    /// `owner`: the job, whose checkouts before `step` also place the local actions that the
+    /// composite actions it reaches use (audit 56 F2: electron's nested actions were warned about).
     mutating func visit(_ uses: Located<String>, with: [(name: String, value: TemplateField)], job: String, step: Int, context: String,
-                        chain: [String], path given: String? = nil) {
+                        chain: [String], path given: String? = nil, owner: Job? = nil) {
         let feature = "job '\(job)', step \(step + 1): the action '\(uses.value)'"
         let reference = RemoteActionReference(uses.value)
         if reference != nil {
@@ -246,7 +251,9 @@ struct LocalActionChecker {
         for innerStep in action.steps {
             guard let innerUses = innerStep.uses else { continue }
             if ActionLoader.isReadFromFiles(innerUses.value) {
-                visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path])
+                let placed = ActionLoader.isLocal(innerUses.value)
+                    ? ActionLoader.actionPath(innerUses.value).flatMap { ActionLoader.throughCheckout($0, job: owner, before: step) } : nil
+                visit(innerUses, with: innerStep.with, job: job, step: step, context: inner, chain: chain + [path], path: placed, owner: owner)
             } else if !innerUses.value.hasPrefix("docker://") && !JobRunner.supportedActions.contains(JobRunner.actionName(innerUses.value)) {
                 refuse("\(feature), through its step \(innerStep.index + 1): the action '\(innerUses.value)'", job: job,
                        at: innerUses.location, context: inner,
