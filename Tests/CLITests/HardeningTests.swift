@@ -162,6 +162,26 @@ struct HardeningTests {
         #expect(wrong.stderr.contains("--run-folder"), "\(wrong.stderr)")
     }
 
+    @Test("a cleanup script that fails (a container engine busy past its time) gets one more go from the supervisor's sweep, then the run folder goes (audit 56 F2)")
+    func cleanupScriptRetried() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/nixactions-20260101-000000-cafef00d-Xy1234"
+        try FileManager.default.createDirectory(atPath: folder + "/cleanup", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/jobs/a", withIntermediateDirectories: true)
+        // Fails the first time, succeeds the second.
+        try """
+            if [ -e '\(temp.path)/first' ]; then touch '\(temp.path)/second'; exit 0; fi
+            touch '\(temp.path)/first'; exit 1
+            """.write(toFile: folder + "/cleanup/engine.sh", atomically: true, encoding: .utf8)
+        let result = try await nixactions(["__supervise", "--run-folder", folder, "--tracking-id", "retry-test-\(getpid())"],
+                                          environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: temp.path + "/first") && FileManager.default.fileExists(atPath: temp.path + "/second"),
+                "the script was not run again")
+        #expect(!FileManager.default.fileExists(atPath: folder), "the run folder stayed")
+    }
+
     @Test("the run's watcher (a shell script) becomes the supervisor when the host died, sweeps dead runs after a normal end, and ends with the run")
     func watcher() async throws {
         let temp = try TemporaryDirectory()

@@ -78,7 +78,14 @@ final class RunSupervision: Sendable {
         // clients stuck on a hung connection outlived a run that used only remote executors).
         let scripts = (try? FileManager.default.contentsOfDirectory(atPath: folder.path + "/cleanup")) ?? []
         let problems = Self.runCleanup(in: folder.path)
-        folder.remove()
+        if problems.isEmpty {
+            folder.remove()
+        } else {
+            // A script that failed or was ended (a container engine busy past its 30 s) gets one
+            // more go: the folder stays, holding only its scripts, and the supervisor's sweep after
+            // this process exits runs them again, then removes it (audit 56 F2).
+            folder.remove(keeping: "cleanup")
+        }
         // The pipe stays open until this process exits: then the supervisor sweeps what could
         // only go once this process let go of it (an executor's tmpfs folder it did not remove).
         let line = scripts.isEmpty ? "done\n" : "done sweep\n"
@@ -447,9 +454,17 @@ struct Supervisor {
                         ? AbruptStop.reason
                         : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes")
             }
-            RunSupervision.runCleanup(in: runFolder)
-            // Never into a mount a step left there (FileManager's removal would empty it).
-            FastFiles.removeTree(runFolder)
+            // A script that failed or was ended (a container engine busy past its 30 s, audit 56
+            // F2: the job's container ran on for good) gets one more go: the folder keeps only its
+            // scripts, and the sweep below, a dead run's to it, runs them again and removes it.
+            if RunSupervision.runCleanup(in: runFolder).isEmpty {
+                // Never into a mount a step left there (FileManager's removal would empty it).
+                FastFiles.removeTree(runFolder)
+            } else {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: runFolder)) ?? [] where name != "cleanup" {
+                    FastFiles.removeTree(runFolder + "/" + name)
+                }
+            }
         } else {
             // A normal end: the run's cgroup is gone, but a process that moved itself out of it
             // (`systemd-run --scope`, a write to another cgroup's cgroup.procs) still carries the

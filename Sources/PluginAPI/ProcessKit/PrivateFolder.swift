@@ -63,6 +63,15 @@ public final class PrivateFolder: Sendable {
         if rmdir(path) != 0 { Self.removeTree(path) }
     }
 
+    /// Remove everything in the folder but `kept` (and then the lock file): what is left is a
+    /// dead folder to `sweepDead`, which gives its `beforeRemoving` one more go at it.
+    public func remove(keeping kept: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name != Self.lockName && name != kept {
+            Self.removeTree(path + "/" + name)
+        }
+        unlink(path + "/" + Self.lockName)
+    }
+
     deinit {
         close(lockFD)
     }
