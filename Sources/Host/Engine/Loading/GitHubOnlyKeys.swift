@@ -60,6 +60,15 @@ extension NodeReader {
         if !field.template.isLiteral { fields.append(UnusedField(what: what, field: field, contexts: contexts)) }
     }
 
+    /// A boolean of a GitHub-only key, or an expression that gives one.
+    mutating func unusedBool(_ node: Node, what: String, contexts: [String], context: String?, into fields: inout [UnusedField]) {
+        if case .scalar(let scalar) = node, scalar.string.containsBytes("${{") {
+            unusedTemplate(node, what: what, contexts: contexts, context: context, into: &fields)
+        } else {
+            _ = bool(node, what: what, context: context)
+        }
+    }
+
     /// A workflow's `concurrency`: a group, or `{ group, cancel-in-progress, queue }`, with
     /// `github`, `inputs` and `vars` (GitHub's `workflow-concurrency`).
     mutating func checkWorkflowConcurrency(_ node: Node, context: String?, into fields: inout [UnusedField]) {
@@ -72,12 +81,7 @@ extension NodeReader {
         for (key, _, value) in pairs {
             switch key {
             case "group": unusedTemplate(value, what: "concurrency.group", contexts: contexts, context: context, into: &fields)
-            case "cancel-in-progress":
-                if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
-                    unusedTemplate(value, what: "concurrency.cancel-in-progress", contexts: contexts, context: context, into: &fields)
-                } else {
-                    _ = bool(value, what: "concurrency.cancel-in-progress", context: context)
-                }
+            case "cancel-in-progress": unusedBool(value, what: "concurrency.cancel-in-progress", contexts: contexts, context: context, into: &fields)
             default:  // queue
                 if case .scalar(let scalar) = value, ["single", "max"].contains(scalar.string) { continue }
                 diagnostics.error("concurrency.queue must be single or max", at: location(value), context: context)
@@ -102,13 +106,8 @@ extension NodeReader {
             case "name": unusedTemplate(value, what: "environment.name", contexts: contexts, context: context, into: &fields)
             case "url":
                 unusedTemplate(value, what: "environment.url", contexts: contexts + ["steps", "job", "runner", "env"], context: context, into: &fields)
-            default:
-                // A boolean, or an expression that gives one (astral-sh/uv: `deployment: ${{ … }}`).
-                if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
-                    unusedTemplate(value, what: "environment.deployment", contexts: contexts, context: context, into: &fields)
-                } else {
-                    _ = bool(value, what: "environment.deployment", context: context)
-                }
+            default:  // astral-sh/uv: `deployment: ${{ … }}`
+                unusedBool(value, what: "environment.deployment", contexts: contexts, context: context, into: &fields)
             }
         }
         if !pairs.contains(where: { $0.key == "name" }) {
