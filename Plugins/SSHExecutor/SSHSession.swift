@@ -71,14 +71,16 @@ final class SSHSession: Sendable {
         # gone or is another session's by then (audit 56 F1: steps and daemons ran on for good).
         job=${0%/control/helper.sh}
         session=$PPID
-        printf '%s\n' "$$" > "$job/control/session"
+        printf '%s\\n' "$$" > "$job/control/session"
+        watcher=
         if [ "$session" -gt 1 ] 2>/dev/null && [ -f "$job/control/lost.sh" ]; then
             (
                 me=$$
-                while kill -0 "$session" 2>/dev/null; do sleep 5; done
-                read -r owner < "$job/control/session" 2>/dev/null || exit 0
+                while kill -0 "$session" 2>/dev/null; do sleep 2; done
+                { read -r owner < "$job/control/session"; } 2>/dev/null || exit 0
                 [ "$owner" = "$me" ] && exec sh "$job/control/lost.sh"
             ) </dev/null >/dev/null 2>&1 &
+            watcher=$!
         fi
         leader=
         command -v setsid >/dev/null 2>&1 && leader=setsid
@@ -94,6 +96,11 @@ final class SSHSession: Sendable {
             printf '%s end %s\\n' "$key" "$code"
             printf '%s\\n' "$key" >&2
         done
+        # The input ended: the job is over (its folder went first), or the session was lost between
+        # two steps: then what earlier steps left running goes now, as the watcher would have it.
+        [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+        { read -r owner < "$job/control/session"; } 2>/dev/null && [ "$owner" = "$$" ] && exec sh "$job/control/lost.sh" </dev/null >/dev/null 2>&1
+        exit 0
 
         """
 

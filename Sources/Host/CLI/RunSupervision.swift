@@ -278,8 +278,9 @@ final class RunSupervision: Sendable {
     /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
     /// It waits until the pipe closes (the host exited), then until the host is gone (2 s at
     /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
-    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway). Otherwise it becomes the supervisor, told whether the host finished, where
-    /// the run's events are ("events PATH") and whether a second signal stopped it ("abort").
+    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
+    /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
+    /// events are ("events PATH") and whether a second signal stopped it ("abort").
     static let watcherScript = #"""
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
