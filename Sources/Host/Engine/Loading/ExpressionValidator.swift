@@ -160,18 +160,6 @@ struct ExpressionValidator {
             place.onlyContexts = ["github", "needs", "vars", "inputs"]
             check(condition, place)
         }
-        for unused in job.unusedFields {
-            var place = named(jobPlace, unused.what)
-            place.onlyContexts = unused.contexts
-            if unused.contexts.contains("steps") {
-                // environment.url, made when the job ends: every step's results and the job's env.
-                place.stepIDs = Set((job.caches.map(\.id) + job.steps.flatMap { ($0.id.map { [$0] } ?? []) + $0.parallelIDs }).map { $0.lowercased() })
-                place.envNames = jobEnv
-                place.envOpen = Self.firstEnvWriter(job) != nil
-            }
-            place.why = "GitHub evaluates '\(unused.what)' with these contexts"
-            check(unused.field, place)
-        }
         if let call = job.call {
             // GitHub's table: a call's `with` sees github, needs, strategy, matrix, inputs and vars; its `secrets` also secrets.
             let contexts = ["github", "needs", "strategy", "matrix", "inputs", "vars"]
@@ -249,6 +237,19 @@ struct ExpressionValidator {
         // A job-level cache's results are `steps.<its id>` for every step (cache.id).
         let cacheIDs = job.caches.map(\.id)
         let allIDs = cacheIDs + job.steps.flatMap { ($0.id.map { [$0] } ?? []) + $0.parallelIDs }
+        // GitHub-only keys (a job's environment): not used, checked with GitHub's contexts (audit
+        // 56 M2); environment.url is made when the job ends, as its outputs are.
+        for unused in job.unusedFields {
+            var place = named(jobPlace, unused.what)
+            place.onlyContexts = unused.contexts
+            if unused.contexts.contains("steps") {
+                place.stepIDs = Set(allIDs.map { $0.lowercased() })
+                place.envNames = jobEnv
+                place.envOpen = firstWriter != nil
+            }
+            place.why = "GitHub evaluates '\(unused.what)' with these contexts"
+            check(unused.field, place)
+        }
         for (name, value) in job.outputs ?? [] {
             var place = named(jobPlace, "outputs.", name)
             place.stepIDs = Set(allIDs.map { $0.lowercased() })
