@@ -182,6 +182,27 @@ struct HardeningTests {
         #expect(!FileManager.default.fileExists(atPath: folder), "the run folder stayed")
     }
 
+    @Test("after a normal end of a run with cleanup scripts (\"done sweep\"), the watcher's supervisor sweeps the run's tracking id even when no temporary folder is left, as after a normal end: the run folder is not its to remove (audit 56 F3)")
+    func watcherSweepsAfterCleanupScripts() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = temp.path + "/run-folder"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let tracking = "sweep-test-\(getpid())"
+        // A process of the run outside its cgroup (an ssh client of a remote executor).
+        let stray = try LaunchedProcess(["/bin/sleep", "300"], environment: ["NIXACTIONS_TRACKING_ID": tracking + "-ssh"], output: "/dev/null")
+        defer { stray.signal(SIGKILL); stray.wait() }
+        let watched = try await runCommand(URL(fileURLWithPath: "/bin/sh"),
+                                           ["-c", RunSupervision.watcherScript, "nixactions-watch", "0", nixactionsBinary.path, temp.path,
+                                            "__supervise", "--run-folder", folder, "--tracking-id", tracking],
+                                           input: Data("done sweep\n".utf8), environment: ["TMPDIR": temp.path])
+        #expect(watched.status == 0, "\(watched.stderr)")
+        for _ in 0..<30 where stray.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
+        #expect(!stray.isRunning, "the run's stray process survived its normal end")
+        // Read as a normal end, not as a host that died (whose supervisor removes the run folder).
+        #expect(FileManager.default.fileExists(atPath: folder))
+    }
+
     @Test("the run's watcher (a shell script) becomes the supervisor when the host died, sweeps dead runs after a normal end, and ends with the run")
     func watcher() async throws {
         let temp = try TemporaryDirectory()

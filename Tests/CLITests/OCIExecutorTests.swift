@@ -40,7 +40,8 @@ extension RealExecutorSuites {
                           printf 'two=%s\\n' "$TWO_LINES" | tr '\\n' '|'; echo
                           # The container's env reaches the steps, not the container's own
                           # configuration (its main process): podman kept it (audit 56 M1).
-                          n=$(tr '\\0' '\\n' < /proc/1/environ | grep -c '^IN_CONTAINER=' || true); echo "in_spec=$n"
+                          tr '\\0' '\\n' < /proc/1/environ > pid1.env
+                          echo "in_spec=$(grep -c '^IN_CONTAINER=' pid1.env) path_in_spec=$(grep -c '^PATH=' pid1.env)" || true
                           echo "quoted=$QUOTED"
                           printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
                           cat project.txt
@@ -69,7 +70,7 @@ extension RealExecutorSuites {
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains("[build] host=nxa-test container_env=yes overridden=job\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[build] two=first|second|\n"), "\(result.stdout)")
-            #expect(result.stdout.contains("[build] in_spec=0\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("[build] in_spec=0 path_in_spec=1\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[build] quoted=it's \"quoted\" $HOME `x`\n"))
             #expect(result.stdout.contains("[build] lines=one|two|\n"))
             #expect(result.stdout.contains("[build] from the project\n"))

@@ -462,9 +462,7 @@ struct Supervisor {
                 // Never into a mount a step left there (FileManager's removal would empty it).
                 FastFiles.removeTree(runFolder)
             } else {
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: runFolder)) ?? [] where name != "cleanup" {
-                    FastFiles.removeTree(runFolder + "/" + name)
-                }
+                PrivateFolder.empty(runFolder, keeping: "cleanup")
             }
         } else {
             // A normal end: the run's cgroup is gone, but a process that moved itself out of it

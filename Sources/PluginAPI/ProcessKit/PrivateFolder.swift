@@ -65,11 +65,15 @@ public final class PrivateFolder: Sendable {
 
     /// Remove everything in the folder but `kept` (and then the lock file): what is left is a
     /// dead folder to `sweepDead`, which gives its `beforeRemoving` one more go at it.
-    public func remove(keeping kept: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name != Self.lockName && name != kept {
-            Self.removeTree(path + "/" + name)
+    public func remove(keeping kept: String) { Self.empty(path, keeping: kept) }
+
+    /// Remove everything in the folder at `path` but `kept`, its lock file last (a folder whose
+    /// owner is gone too).
+    public static func empty(_ path: String, keeping kept: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name != lockName && name != kept {
+            removeTree(path + "/" + name)
         }
-        unlink(path + "/" + Self.lockName)
+        unlink(path + "/" + lockName)
     }
 
     deinit {

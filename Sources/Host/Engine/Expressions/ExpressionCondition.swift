@@ -9,7 +9,7 @@ extension Expression {
     /// truthy whenever non-empty. So is `${{ }}` with white space around it (the final line
     /// break of a `|` or `>` block, spaces inside quotes): GitHub's parser does not trim it, and
     /// `if: |` over `${{ false }}` runs (audit 52: it was evaluated here, and skipped;
-    /// `isPaddedExpression` lets validation warn). Error offsets are relative to `text`, except
+    /// `stringCondition` lets validation warn). Error offsets are relative to `text`, except
     /// for the wrapped form whose expression (and offsets) are the text inside `${{ }}`.
     public static func parseCondition(_ text: String) throws(ExpressionError) -> Expression {
         let bytes = Array(text.utf8)
@@ -50,18 +50,28 @@ extension Expression {
         return Expression(source: text, root: root)
     }
 
-    /// Whether the condition `text` is one `${{ }}` with only white space around it: on GitHub
-    /// (and here) a string, so always true whatever the expression gives.
-    public static func isPaddedExpression(_ text: String) -> Bool {
+    /// How a condition with `${{ }}` in it is a string on GitHub (and here), so always true
+    /// whatever its expressions give.
+    public enum StringCondition: Equatable {
+        /// One `${{ }}` with only white space around it.
+        case padded
+        /// Text beside its `${{ }}` (`${{ a }} && ${{ b }}`).
+        case textBeside
+    }
+
+    /// Whether the condition `text` is a string (`StringCondition`), or nil when it is an
+    /// expression (one `${{ }}` alone, or none).
+    public static func stringCondition(_ text: String) -> StringCondition? {
         let bytes = Array(text.utf8)
-        guard text.contains("${{"), let pieces = try? TemplateScanner.scan(text, bytes), pieces.count > 1 else { return false }
+        guard text.contains("${{"), let pieces = try? TemplateScanner.scan(text, bytes), pieces.count > 1 else { return nil }
         var expressions = 0
+        var onlyWhitespace = true
         for piece in pieces {
             switch piece {
-            case .literal(let range): if !bytes[range].allSatisfy(ExpressionLexer.isSpace) { return false }
+            case .literal(let range): if !bytes[range].allSatisfy(ExpressionLexer.isSpace) { onlyWhitespace = false }
             case .expression: expressions += 1
             }
         }
-        return expressions == 1
+        return onlyWhitespace && expressions == 1 ? .padded : .textBeside
     }
 }

@@ -66,18 +66,20 @@ extension NodeReader {
         // its runner reads null as an empty string and an empty condition as no condition.
         if Self.isBlank(node, text.value) { return nil }
         let origin = origin(node)
-        if Expression.isPaddedExpression(text.value) {
+        switch Expression.stringCondition(text.value) {
+        case .padded?:
             diagnostics.warning(
                 "\(what): this condition is always true: the white space around its ${{ }} (a `|` or `>` block's final line break, spaces in quotes) makes it a string, as on GitHub",
                 at: text.location, context: context,
                 hint: "write the expression alone: `\(what): ${{ … }}` on one line, or a `|-` / `>-` block, or leave out ${{ }}")
-        } else if text.value.containsBytes("${{"), let template = try? Template.parse(text.value), template.segments.count > 1 {
+        case .textBeside?:
             // `${{ a }} && ${{ b }}`: text with expressions in it, which GitHub's runner reads as
             // a string, never empty, so true (actionlint warns of it too; audit 56 U1).
             diagnostics.warning(
                 "\(what): this condition is always true: the text beside its ${{ }} makes it a string, as on GitHub",
                 at: text.location, context: context,
                 hint: "write one expression: `\(what): ${{ a && b }}`, or leave out ${{ }} (`\(what): a && b`)")
+        case nil: break
         }
         do {
             return ConditionField(source: text, expression: try Expression.parseCondition(text.value), origin: origin)

@@ -53,8 +53,7 @@ public enum DurationParser {
     private static func readTrimmed(_ bytes: ArraySlice<UInt8>) -> Reading {
         var total = 0.0
         var index = bytes.startIndex
-        var sawUnit = false
-        var seen: UInt8 = 0  // each unit once: `1h1h` is a slip, not 2h (audit 55 L4)
+        var seen: UInt8 = 0  // the units read: each once, `1h1h` is a slip, not 2h (audit 55 L4)
         while index < bytes.endIndex {
             let numberStart = index
             while index < bytes.endIndex, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == 0x2E { index += 1 }
@@ -62,19 +61,16 @@ public enum DurationParser {
             while index < bytes.endIndex, (bytes[index] | 0x20) >= 0x61 && (bytes[index] | 0x20) <= 0x7A { index += 1 }
             guard unitStart > numberStart, index > unitStart,
                   let value = Double(String(decoding: bytes[numberStart..<unitStart], as: UTF8.self)),
-                  let scale = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)] else { return .malformed }
-            let bit: UInt8 = scale < 1 ? 1 : scale == 1 ? 2 : scale == 60 ? 4 : scale == 3600 ? 8 : 16
-            guard seen & bit == 0 else { return .malformed }
-            seen |= bit
-            total += value * scale
-            sawUnit = true
+                  let unit = units[String(decoding: bytes[unitStart..<index], as: UTF8.self)], seen & unit.bit == 0 else { return .malformed }
+            seen |= unit.bit
+            total += value * unit.seconds
         }
-        guard sawUnit, !total.isNaN, total >= 0 else { return .malformed }
+        guard seen != 0, !total.isNaN, total >= 0 else { return .malformed }
         guard total < maximumSeconds else { return .tooLong }
         return .duration(.milliseconds(Int64((total * 1000).rounded())))
     }
 
-    static let units: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400]
+    static let units: [String: (seconds: Double, bit: UInt8)] = ["ms": (0.001, 1), "s": (1, 2), "m": (60, 4), "h": (3600, 8), "d": (86400, 16)]
 
     /// `1h30m`, `90s`, `500ms`.
     public static func format(_ duration: Duration) -> String {
