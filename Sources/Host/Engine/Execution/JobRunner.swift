@@ -91,7 +91,6 @@ struct JobRunner: Sendable {
     private func runJob(_ instances: ExecutorCache) async -> JobOutcome {
         let clock = ContinuousClock()
         let started = clock.now
-        reporter.report(.jobStarted(job: planned.key, name: planned.displayName))
         var spec = JobSpec(
             jobKey: executorKey, displayName: planned.displayName, copyProject: job.workspace.copyProject,
             copyExcludes: job.workspace.excludes)

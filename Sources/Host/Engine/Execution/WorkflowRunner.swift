@@ -336,6 +336,9 @@ final class Scheduler: Sendable {
                     // The handle is registered before the scheduler reads the job's outcome, so
                     // fail-fast always finds its running siblings.
                     let id = instance.jobID  // a called job's id in the scheduler, not in its file
+                    // Reported here, in the scheduler's order (a job that became ready first is
+                    // reported first), not when its task first runs, which a busy machine delays.
+                    reporter.report(.jobStarted(job: instance.key, name: instance.displayName))
                     let task = Task(executorPreference: HandOffExecutor.shared) {
                         var outcome = await jobRunner.run(cache)
                         outcome.jobID = id
