@@ -341,6 +341,34 @@ struct RunCommandTests {
         #expect(!all.contains("its process tree was ended"), "\(all)")
     }
 
+    @Test("an executor that ignores the run's cancel (SIGINT) is abandoned: its step is cancelled, not failed, with a warning saying so; exit 130")
+    func abandonedAfterSignal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              stuck:
+                executor: { plugin: test-double }
+                steps:
+                  - run: hang 60
+            """)
+        let output = temp.path + "/output.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        let process = try launchNixactions(["run", workflow, "--log-format", "plain"], in: temp.path,
+                                           environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"], output: handle)
+        try handle.close()
+        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        #expect(await signalWhen(process, SIGINT) { text().contains("> Run hang 60") } != nil, "the step never started: \(text())")
+        await waitForExit(process)
+        let all = text()
+        #expect(process.terminationStatus == 130, "\(all)")
+        #expect(all.contains("[stuck] warning: step 'Run hang 60' was cancelled; then executor 'test-double' did not finish"), "\(all)")
+        #expect(all.contains("stuck  cancelled"), "\(all)")
+        #expect(!all.contains("[stuck] error:"), "\(all)")
+    }
+
     @Test("the runner leaves no run directory behind")
     func nothingLeftBehind() async throws {
         let temp = try TemporaryDirectory()

@@ -225,6 +225,38 @@ extension RealExecutorSuites {
             #expect(SSHServer.processes(matching: marker).isEmpty)
         }
 
+        @Test("a step that times out while its connection does not answer is not said to have ended: the error says it did not end after its cancel (audit 56 F8)")
+        func timeoutUnanswered() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // The step stops its own session's sshd (the connection, and the control master's
+            // requests through it, go unanswered), and a daemon of its own resumes it 10 s later.
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: temp.path, extra: ", grace-seconds: 0"))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          p=$$
+                          while [ "$p" -gt 1 ] && [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d ' '); done
+                          [ "$p" -gt 1 ] || { echo "no sshd above the step"; exit 3; }
+                          setsid -f bash -c "sleep 10; kill -CONT $p" </dev/null >/dev/null 2>&1
+                          echo stopping
+                          kill -STOP "$p"
+                          sleep 300
+                        timeout: 2s
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            let all = result.stdout + result.stderr
+            #expect(result.status == 1, "\(all)")
+            #expect(all.contains("[t] error: step 'Run p=$$': timed out after 2s; then the step did not end within 5s of its cancel"), "\(all)")
+            #expect(!all.contains("its process tree was ended"), "\(all)")
+            #expect(!all.contains("no sshd above the step"), "\(all)")
+        }
+
         @Test("the job's session ending under a step (its helper killed) fails that step and the later ones at once, with a clear error")
         func sessionLost() async throws {
             let server = try await offThePool { try SSHServer() }

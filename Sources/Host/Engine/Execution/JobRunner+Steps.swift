@@ -395,7 +395,7 @@ extension JobRunner {
             var limit = state.cancelled ? min(stepLimit ?? cleanupLimit, cleanupLimit) : stepLimit
             if let deadline { limit = max(.zero, deadline - clock.now) }
             if limit == .zero, let stepLimit {
-                result = .timedOut(stepLimit)
+                result = .timedOut(stepLimit, ended: true)  // no attempt started
                 break
             }
             // Inside a composite action, the using step's timeout bounds its steps too. Once it has
@@ -413,7 +413,7 @@ extension JobRunner {
                 spec.jobEnvironment = nil
                 spec.usesJobEnvironment = true
             }
-            if let deadline, let stepLimit, case .timedOut = result, clock.now >= deadline { result = .timedOut(stepLimit) }
+            if let deadline, let stepLimit, case .timedOut(_, let ended) = result, clock.now >= deadline { result = .timedOut(stepLimit, ended: ended) }
             guard attempt < policy.maxAttempts, case .finished(let stepResult, _) = result, !stepResult.succeeded,
                 policy.onExitCodes.map({ codes in stepResult.exitCode.map(codes.contains) ?? false }) ?? true,
                 !Task.isCancelled
@@ -473,7 +473,7 @@ extension JobRunner {
                         + (stepResult.signal.map { " (the last killed by signal \($0))" } ?? "")
                 }
             }
-        case .timedOut(let limit):
+        case .timedOut(let limit, let ended):
             useLeftFiles()
             if state.cancelled, limit == options.cleanupLimit, (stepLimit ?? .seconds(Int64.max)) > limit {
                 // Ended by the cleanup limit, not by a time limit of its own: cancelled, as the
@@ -483,7 +483,9 @@ extension JobRunner {
             } else {
                 outcome = .failure
                 timedOutAfter = limit
-                message = "step '\(name)' timed out after \(DurationParser.format(limit)); its process tree was ended"
+                message = "step '\(name)' timed out after \(DurationParser.format(limit)); "
+                    + (ended ? "its process tree was ended"
+                       : "its executor did not confirm that its processes ended (what is left of them is ended with the job)")
             }
         case .cancelled:
             useLeftFiles()
@@ -570,7 +572,8 @@ extension JobRunner {
 
     enum StepAttempt: Sendable {
         case finished(StepResult, StepCommandResults)
-        case timedOut(Duration)
+        /// `ended`: the executor said the step's processes ended (a result marked `cancelled`).
+        case timedOut(Duration, ended: Bool)
         case cancelled
         case error(String)
     }
@@ -594,7 +597,7 @@ extension JobRunner {
         pipeline.finish()
         if case .finished(let result, _) = outcome, result.cancelled == true, timedOut || Task.isCancelled {
             // Ended by the host's cancel: its command files, for what the job does next.
-            return (timedOut ? .timedOut(timeout ?? .zero) : .cancelled, result.files)
+            return (timedOut ? .timedOut(timeout ?? .zero, ended: true) : .cancelled, result.files)
         }
         if timedOut {
             // The executor never answered the cancel (it was abandoned): nothing confirms the
@@ -602,7 +605,14 @@ extension JobRunner {
             if case .error(let text) = outcome {
                 return (.error("timed out after \(DurationParser.format(timeout ?? .zero)); then \(text)"), nil)
             }
-            return (.timedOut(timeout ?? .zero), nil)
+            // A CancellationError, not a result marked cancelled: the executor gave up on the step
+            // (ssh: a connection that no longer answers) without seeing it end.
+            return (.timedOut(timeout ?? .zero, ended: false), nil)
+        }
+        if Task.isCancelled, case .error(let text) = outcome {
+            // The run's cancel: the step is cancelled; what went wrong winding it down is said.
+            reporter.report(.message(job: planned.key, level: .warning, text: "step '\(spec.displayName)' was cancelled; then \(text)"))
+            return (.cancelled, nil)
         }
         if case .finished(let result, _) = outcome {
             if result.outputLeftOpen == true {
