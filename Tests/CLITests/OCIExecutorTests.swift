@@ -372,6 +372,37 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        @Test("a pull the run's cancel ends leaves nothing in TMPDIR: podman stages it in a folder of the run's (audit 56 F4)")
+        func cancelledPull() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let registry = try SilentServer()  // takes the connection and never answers
+            defer { registry.close() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let tmp = temp.path + "/tmp"
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            let image = "127.0.0.1:\(registry.port)/nixactions/never:latest"
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    container: { image: "\(image)", options: --network none }
+                    steps: [ { run: echo never } ]
+                """)
+            let log = temp.path + "/run.log"
+            var environment = ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new }
+            environment["TMPDIR"] = tmp
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                              environment: environment, output: log)
+            let pulling = { @Sendable in !SSHServer.processes(matching: "pull -q \(image)").isEmpty }
+            #expect(await signalWhen(process, SIGINT, after: .milliseconds(500)) { pulling() } != nil, "the pull never started")
+            let status = process.exitStatus
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(text)")
+            #expect(!pulling(), "the pull outlived the run")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? ["?"]
+            #expect(left.isEmpty, "left in TMPDIR: \(left)")
+        }
+
         @Test("a container that runs as another user than root (the image's USER, by number or by name, or --user) runs its steps as that user, in folders that are theirs, artifacts and caches included")
         func otherUser() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

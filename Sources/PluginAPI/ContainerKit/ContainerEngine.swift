@@ -42,9 +42,12 @@ public struct ContainerEngine: Sendable {
     }
 
     /// Run a command (`arguments[0]` is the program, usually `path`) to its end, keeping what it printed.
-    public func capture(_ arguments: [String]) async throws -> CapturedCommand {
+    /// `temporary`: its TMPDIR instead of this process's.
+    public func capture(_ arguments: [String], temporary: String? = nil) async throws -> CapturedCommand {
+        var environment = ProcessInfo.processInfo.environment
+        if let temporary { environment["TMPDIR"] = temporary }
         do {
-            return try await CapturedCommand.run(arguments, environment: ProcessInfo.processInfo.environment)
+            return try await CapturedCommand.run(arguments, environment: environment)
         } catch {
             throw OperationFailure(message: "cannot run \(path): \(String(cString: strerror(error.errno)))")
         }
@@ -79,7 +82,15 @@ public struct ContainerEngine: Sendable {
             written.append(file)
             pull = name == "docker" ? [path, "--config", authFolder, "pull", "-q", image] : [path, "pull", "-q", "--authfile", file, image]
         }
-        let pulled = try await capture(pull)
+        // podman stages what it pulls in a folder of TMPDIR that a cancelled pull leaves there
+        // (audit 56 F4: `storageNNNN`): it gets one of the run's own, removed after the pull and
+        // with the run's folder however the run ends.
+        let staging = authFolder + ".pull"
+        guard mkdir(staging, 0o700) == 0 else {
+            throw OperationFailure(message: "cannot create \(staging): \(String(cString: strerror(errno)))")
+        }
+        defer { FastFiles.removeTree(staging) }
+        let pulled = try await capture(pull, temporary: staging)
         guard pulled.status == 0 else {
             throw OperationFailure(
                 message: "\(role) of job '\(jobName)' is not on this machine and pulling it failed: \(pulled.errorText)",
