@@ -264,6 +264,32 @@ extension RealExecutorSuites {
             for name in left { _ = try? podman.podman(["rm", "-f", name]) }
         }
 
+        @Test("a docker:// step whose pull its time limit ends leaves nothing in TMPDIR: the engine stages it in the job's temporary folder (audit 56 F4)")
+        func endedPull() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let registry = try SilentServer()  // takes the connection and never answers
+            defer { registry.close() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let tmp = temp.path + "/tmp"
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  a:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: docker://127.0.0.1:\(registry.port)/nixactions/never:latest
+                        timeout-minutes: 0.05
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                              environment: podman.environment.merging(["TMPDIR": tmp]) { _, new in new })
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("timed out after 3s"), "\(result.stdout)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? ["?"]
+            #expect(left.isEmpty, "left in TMPDIR: \(left)")
+        }
+
         @Test("on an executor whose files are not on this machine, a docker step fails and says why (nothing runs)")
         func refusedOnRemoteExecutors() async throws {
             let temp = try TemporaryDirectory()

@@ -73,6 +73,10 @@ extension JobRunner {
             _nxa_built=
             _nxa_client=
             _nxa_ended=
+            # podman stages pulls and builds in a folder of TMPDIR that a cancelled one leaves
+            # there (audit 56 F4): the job's own temporary folder, which goes with the job.
+            _nxa_tmp=${TMPDIR:-/tmp}
+            [ -d "${RUNNER_TEMP:-}" ] && _nxa_tmp=$RUNNER_TEMP
             _nxa_cleanup() {
               # The step's end signals the shell and the rest of its tree, a second SIGTERM may come
               # late (each process of the cgroup is signalled in turn): it must not cut this short.
@@ -106,7 +110,7 @@ extension JobRunner {
             // No label: a LABEL is one more layer to commit, which costs a build more than its steps.
             script += """
                 _nxa_built=1
-                "$_nxa_engine" build -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
+                TMPDIR="$_nxa_tmp" "$_nxa_engine" build -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
                 _nxa_image=$_nxa_tag
 
                 """
@@ -145,7 +149,9 @@ extension JobRunner {
         // Variables whose names a shell cannot pass on reach the engine as an env file on its
         // standard input (printf is the shell's own: no process, no command line holds them).
         let feed = invocation.carried.isEmpty ? "" : "printf '%s\\n'" + invocation.carried.map { " \"$\($0)\"" }.joined() + " | "
-        script += feed + "\"$_nxa_engine\" \"$@\" &\n_nxa_client=$!\nwait $_nxa_client\n_nxa_status=$?\n_nxa_ended=1\nexit $_nxa_status\n"
+        // The engine's TMPDIR for an image it pulls, unless the step passes its own TMPDIR by name.
+        let staging = invocation.names.contains("TMPDIR") ? "" : "TMPDIR=\"$_nxa_tmp\" "
+        script += feed + staging + "\"$_nxa_engine\" \"$@\" &\n_nxa_client=$!\nwait $_nxa_client\n_nxa_status=$?\n_nxa_ended=1\nexit $_nxa_status\n"
         return script
     }
 
