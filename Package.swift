@@ -166,7 +166,9 @@ let package = Package(
         .target(
             name: "LocalCache",
             // Crypto: SHA-256 names the files of a key.
-            dependencies: ["NixActionsPluginKit", "NixActionsCacheKit", .product(name: "Crypto", package: "swift-crypto")],
+            // ProcessKit: the run's cleanup script (shell quoting, file writes).
+            dependencies: ["NixActionsPluginKit", "NixActionsCacheKit", "NixActionsProcessKit",
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Plugins/LocalCache",
             linkerSettings: pluginLinkerSettings
         ),

@@ -3,6 +3,7 @@ import Foundation
 import NixActionsCacheKit
 import NixActionsPluginKit
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,10 +52,36 @@ final class LocalCache: CachePlugin {
         var storedBytes: Int
     }
 
+    /// The run's folder for cleanup scripts, and the mark of this run's staging files' names.
+    private let runDirectory: String
+    private let runMark: String
+    /// Whether `RUN/cleanup/` has this instance's script yet.
+    private let scriptWritten = Atomic<Bool>(false)
+
     init(configuration: CacheConfiguration, host: HostServices) throws {
         // A failure's hint reaches the host on the error's last line (PluginExport.create).
         options = try LocalCacheOptions(configuration.options)
         directory = try CacheDirectory(path: options.directory)
+        runDirectory = configuration.runDirectory
+        runMark = "run" + String(configuration.runID.unicodeScalars.filter { $0.properties.isASCIIHexDigit || $0 == "-" })
+    }
+
+    /// Before the first save: `RUN/cleanup/cache-local-….sh`, which removes this run's staging
+    /// files (named `HASH-MARK-RAND.tar.zst.part`). A host killed mid-save left hundreds of MB
+    /// there for an hour (audit 56 F7); its supervisor runs the script, as it runs the oci
+    /// executor's. At a normal end the host runs it too, and it finds nothing.
+    func writeCleanupScript() {
+        guard !scriptWritten.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let folder = runDirectory + "/cleanup"
+        guard mkdir(folder, 0o700) == 0 || errno == EEXIST else { return }
+        let staging = ShellWords.quote(directory.path + "/staging")
+        let script = """
+            # The local cache's staging files of run \(runMark), if it died mid-save.
+            cd \(staging) 2>/dev/null || exit 0
+            rm -f -- *\(ShellWords.quote("-" + runMark + "-"))*.tar.zst.part
+
+            """
+        _ = FastFiles.write(script, to: folder + "/cache-local-\(getpid())-\(ObjectIdentifier(self).hashValue & 0xffffff).sh")
     }
 
     /// The instance ends: drop what it staged and release its locks (the host commits every
@@ -214,7 +241,9 @@ final class LocalCache: CachePlugin {
         if let earlier = reservation.staged { directory.removeStaging(earlier.name) }
         let directory = self.directory
         let compressor = try ZstdCompressor(level: options.compressionLevel, workers: options.compressionThreads)
-        let (name, fd) = try await blocking { try directory.createStaging(reservation.hash + "-" + CacheDirectory.random() + ".tar.zst.part") }
+        writeCleanupScript()
+        let stagingName = reservation.hash + "-" + runMark + "-" + CacheDirectory.random() + ".tar.zst.part"
+        let (name, fd) = try await blocking { try directory.createStaging(stagingName) }
         let writer = StagingWriter(fd: fd, what: "staging/\(name)", path: directory.path, compressor: compressor)
         do {
             let outcome = try await source.consume { chunk in

@@ -532,6 +532,35 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 
+    @Test("a host killed with SIGKILL mid-save: its supervisor removes the save's staging file (the run's cleanup script), not an hour later (audit 56 F7)")
+    func killedSave() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let marker = project.temp.path + "/stepped"
+        try """
+            jobs:
+              a:
+                cache: { paths: [big], key: big-1 }
+                steps:
+                  - run: mkdir -p big && truncate -s 8G big/f && touch \(marker)
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        // Another run's staging file (its name carries no mark of this run) is not touched.
+        let staging = project.cacheHome + "/nixactions/cache/staging"
+        let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder, environment: project.environment)
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        let other = staging + "/0123abcd-run20000101-000000-00000000-0000000000000000.tar.zst.part"
+        let sent = await signalWhen(process, SIGKILL, after: .milliseconds(100)) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).contains { $0.hasSuffix(".part") }
+        }
+        #expect(sent != nil, "the save never began")
+        FileManager.default.createFile(atPath: other, contents: Data("another run's".utf8))
+        await waitForExit(process)
+        let ours = { @Sendable in ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).filter { !other.hasSuffix("/" + $0) } }
+        #expect(await eventually(timeout: .seconds(20)) { ours().isEmpty }, "left in staging: \(ours())")
+        #expect(FileManager.default.fileExists(atPath: other), "another run's staging file was removed")
+        #expect(project.dataFiles().isEmpty)
+    }
+
     @Test("what a plugin says about a job's operation is the job's: its prefix on the console, in its log and its events, not bare on stderr")
     func pluginMessagesAreTheJobs() async throws {
         let project = try Project(example: false)
