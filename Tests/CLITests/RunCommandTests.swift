@@ -341,6 +341,28 @@ struct RunCommandTests {
         #expect(!all.contains("its process tree was ended"), "\(all)")
     }
 
+    @Test("a timed-out step whose executor ends the operation as cancelled, without a result saying the step ended, is not said to have ended")
+    func timedOutUnconfirmed() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        // The test double's `sleep` ends with the cancel (a CancellationError), not with a step result.
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                executor: { plugin: test-double }
+                steps:
+                  - run: sleep 30
+                    timeout: 1s
+            """)
+        let result = try await nixactions(["run", workflow, "--log-format", "plain"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        let all = result.stdout + result.stderr
+        #expect(result.status == 1, "\(all)")
+        #expect(all.contains("[a] error: step 'Run sleep 30' timed out after 1s; its executor did not confirm that its processes ended "
+                             + "(what is left of them is ended with the job)"), "\(all)")
+        #expect(!all.contains("its process tree was ended"), "\(all)")
+    }
+
     @Test("an executor that ignores the run's cancel (SIGINT) is abandoned: its step is cancelled, not failed, with a warning saying so; exit 130")
     func abandonedAfterSignal() async throws {
         let temp = try TemporaryDirectory()

@@ -77,6 +77,13 @@ struct PluginFunctionTests {
         #expect(try table.call("text.replace", ["a-b-c", "-", "+"]) == .string("a+b+c"))
         #expect(try table.call("text.repeat", ["ab", 3]) == .string("ababab"))
         #expect(throws: PluginFunctionError.self) { _ = try table.call("text.repeat", ["ab", -1]) }
+        // n from 0 to 10,000; a result over 1 MiB is refused before it is built (plugins.md).
+        #expect(try table.call("text.repeat", ["ab", 0]) == .string(""))
+        #expect(try table.call("text.repeat", ["a", 10_000]) == .string(String(repeating: "a", count: 10_000)))
+        #expect(throws: PluginFunctionError.self) { _ = try table.call("text.repeat", ["a", 10_001]) }
+        let kib = String(repeating: "x", count: 1024)
+        #expect(try table.call("text.repeat", [.string(kib), 1024]) == .string(String(repeating: kib, count: 1024)))  // 1 MiB exactly
+        #expect(throws: PluginFunctionError.self) { _ = try table.call("text.repeat", [.string(kib + "x"), 1024]) }
         #expect(try table.call("text.is_semver", ["v1.2.3-rc.1+build.5"]) == .bool(true))
         #expect(try table.call("text.is_semver", ["1.2"]) == .bool(false))
         #expect(try table.call("text.semver_compare", ["1.2.0", "1.10.0"]) == .number(-1))

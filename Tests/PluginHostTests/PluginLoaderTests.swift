@@ -98,6 +98,23 @@ struct PluginLoaderTests {
         #expect(refusal.reason.contains("invalid ELF header") || refusal.reason.contains("too short"))
     }
 
+    @Test("a plugin file cut short (a copy that did not finish) is refused before dlopen maps it, saying why")
+    func truncatedLibrary() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["text": "nixactions-testplugin-cfunctions"])
+        let path = folder + "/libnixactions-plugin-text.so"
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        // The section headers are at the file's end: half of it leaves them out.
+        #expect(truncate(path, off_t(size / 2)) == 0)
+        guard case .failure(let refusal) = PluginLoader.load(path) else {
+            Issue.record("a truncated library was loaded")
+            return
+        }
+        #expect(refusal.reason == "not a loadable library: truncated or damaged ELF file: its section headers end past the end of the file (\(size / 2) bytes)",
+                "\(refusal.reason)")
+    }
+
     @Test("a plugin file writable by other users is refused before it is loaded")
     func worldWritable() throws {
         let temp = try TemporaryDirectory()

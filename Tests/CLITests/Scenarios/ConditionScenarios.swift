@@ -249,6 +249,32 @@ struct ConditionScenarios {
         #expect(!lines.contains("[a] stripped ran") && !lines.contains("[a] plain ran"), "\(result.stdout)")
         #expect(result.stderr.components(separatedBy: "this condition is always true").count == 4, "\(result.stderr)")
         #expect(result.stderr.contains("wf.yml:4:"), "\(result.stderr)")
+        // validate gives the same three warnings, and the file is valid.
+        let validated = try await nixactions(["validate", scenario.temp.path + "/wf.yml"], in: scenario.project)
+        #expect(validated.status == 0, "\(validated.stderr)")
+        #expect(validated.stderr.components(separatedBy: "this condition is always true").count == 4, "\(validated.stderr)")
+    }
+
+    @Test("outside if:, a lone ${{ }} with white space around it gives its value (continue-on-error false fails the job, timeout-minutes 1 is one minute)")
+    func paddedValues() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - run: echo "limited"
+                    timeout-minutes: " ${{ 1 }} "
+                  - run: exit 3
+                    continue-on-error: " ${{ false }}"
+            """, ["--log-format", "json"])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let events = try JSONEvents(result.stdout)
+        let job = try events.one("job_finished", job: "a")
+        #expect(job["status"] as? String == "failure" && job["failed_step"] as? String == "Run exit 3", "\(job)")
+        let steps = events.all("step_finished", job: "a")
+        #expect(steps.map { $0["status"] as? String } == ["success", "failure"], "\(steps)")
+        #expect(!result.stderr.contains("always true"), "\(result.stderr)")
     }
 
     @Test("an if: of text with ${{ }} in it (`${{ a }} && ${{ b }}`) is a string, always true, as on GitHub, with a warning that says how to write it (audit 56 U1)")
