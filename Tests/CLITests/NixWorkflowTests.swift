@@ -528,6 +528,16 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] hello from a written script"), "\(result.stdout)")
         let written = (try? FileManager.default.contentsOfDirectory(atPath: scenario.project + "/.nixactions/nix-files")) ?? []
         #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
+
+        // The builders are refused when evaluated, saying why (docs/nix.md).
+        let refused = try await scenario.run("""
+            { pkgs, nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a.actions = [ { bash = "${pkgs.runCommand "x" { } "touch $out"}"; } ];
+            }
+            """, file: "builder.nix")
+        #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("pkgs.runCommand builds a derivation; the stand-in pkgs of NixActions has no nixpkgs"), "\(refused.stderr)")
     }
 
     @Test("a Nix evaluation that prints more than 16 MiB is ended with an error saying so, exit 2 (audit 55 H2: read whole, then out of memory)")

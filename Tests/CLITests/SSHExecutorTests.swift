@@ -313,9 +313,23 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("ran on \(first.address)\n"), "\(result.stdout)")
             #expect(result.stdout.contains("ran on \(second.address)\n"), "\(result.stdout)")
             // The plugin's message about the job's start is the job's (log_op): in its prefix, not bare on stderr.
-            #expect(result.stdout.range(of: #"\[j\d\] warning: ssh: host "# + NSRegularExpression.escapedPattern(for: "\(closed)") + " cannot be reached",
+            #expect(result.stdout.range(of: #"\[(j\d)\] warning: ssh: host "# + NSRegularExpression.escapedPattern(for: "\(closed)")
+                                            + #" cannot be reached \(.+\); job '\1' goes to another host\n"#,
                                         options: .regularExpression) != nil, "\(result.stdout)")
             #expect(!result.stderr.contains("cannot be reached"), "\(result.stderr)")
+            // No host of the pool can be reached: the job fails naming each and why.
+            let closedToo = "127.0.0.1:\(Int.random(in: 50001...60000))"
+            try temp.write("down.yml", """
+                jobs:
+                  d:
+                    executor: { plugin: ssh, with: { hosts: ["\(closed)", "\(closedToo)"], identity-file: \(first.identityFile), known-hosts: \(first.knownHosts), workdir: /tmp } }
+                    steps: [ { run: echo never } ]
+                """)
+            let down = try await nixactions(["run", "down.yml", "--log-format", "plain"], in: temp.path)
+            #expect(down.status == 1, "\(down.stdout)\(down.stderr)")
+            #expect(down.stdout.contains("no host of the pool can be reached (\(closed): "), "\(down.stdout)")
+            #expect(down.stdout.contains("; \(closedToo): "), "\(down.stdout)")
+            #expect(!down.stdout.contains("echo never\n[d] never"), "\(down.stdout)")
         }
 
         @Test("a host killed with SIGKILL: the supervisor ends the remote processes and removes the remote folder")
