@@ -47,6 +47,17 @@ extension RealExecutorSuites {
                         options: --entrypoint '["sh","-c","echo db-starting; echo bad-setting >&2; exit 3"]' --health-cmd "true"
                     steps:
                       - run: echo "never runs"
+                  sick:
+                    runs-on: ubuntu-latest
+                    services:
+                      cache:
+                        image: \(PodmanFixture.image)
+                        # Runs, and is never healthy: start period 0 + 2 × (1s + 1s) = 4s; its last 20 lines.
+                        options: >-
+                          --entrypoint '["sh","-c","for i in $(seq 1 30); do echo line-$i; done; exec sleep 300"]'
+                          --health-cmd false --health-interval 1s --health-timeout 1s --health-retries 2
+                    steps:
+                      - run: echo "never runs either"
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
             #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -58,6 +69,10 @@ extension RealExecutorSuites {
             #expect(out.contains("[broken] error: cannot start job 'broken' on executor 'local': service 'db' of job 'broken' stopped before it was healthy; its last output:\n"), "\(out)")
             #expect(out.contains("db-starting\n") && out.contains("bad-setting\n"))
             #expect(!out.contains("never runs\n"))
+            #expect(out.contains("[sick] error: cannot start job 'sick' on executor 'local': service 'cache' of job 'sick' is not healthy after 4s; "
+                                 + "its last output:\n"), "\(out)")
+            #expect(out.contains("line-11\n") && out.contains("line-30\n") && !out.contains("line-10\n"), "the last 20 lines: \(out)")
+            #expect(!out.contains("never runs either\n"))
             #expect(try podman.containers().isEmpty, "a service container is left")
         }
 
