@@ -303,6 +303,38 @@ struct CancellationTests {
         #expect(result.stdout.contains("[a] last cleanup step ran\n"), "\(result.stdout)")
     }
 
+    @Test("after SIGINT, a cleanup step that starts then is stopped at the cleanup limit too: cancelled, with the warning; the next always() step runs; exit 130")
+    func cleanupStepLimitAfterSignal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: echo started; sleep 30
+                  - if: always()
+                    name: cleanup
+                    run: sleep 30
+                  - if: always()
+                    run: echo last cleanup step ran
+            """)
+        let output = temp.path + "/output.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
+                                           environment: ["NIXACTIONS_CLEANUP_SECONDS": "1"], output: handle)
+        try handle.close()
+        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        #expect(await signalWhen(process, SIGINT) { text().contains("[a] started\n") } != nil, "the step never started: \(text())")
+        await waitForExit(process)
+        let all = text()
+        #expect(process.terminationStatus == 130, "\(all)")
+        #expect(all.contains("warning: step 'cleanup' was stopped: after a cancellation or the job's time limit a step has at most 1s "
+                             + "(the cleanup limit, NIXACTIONS_CLEANUP_SECONDS)"), "\(all)")
+        #expect(all.contains("✗ cleanup (cancelled"), "\(all)")
+        #expect(all.contains("[a] last cleanup step ran\n"), "\(all)")
+    }
+
     @Test("SIGINT during upload-artifact stops the copy: the step is cancelled (not a success after the cancel), its always() step runs, exit 130 (audit 48: a 6 GB upload went on for 19 s)")
     func artifactUploadCancelled() async throws {
         let temp = try TemporaryDirectory()
