@@ -584,6 +584,8 @@ extension JobRunner {
                      workspace: String) async -> (StepAttempt, [String: String]?) {
         let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment,
                                           workspace: workspace, debug: options.runContext.runner["debug"] == .string("1"))
+        // A cleanup step after the run's cancel starts cancelled: its own errors stay errors.
+        let cancelledBefore = Task.isCancelled
         let (outcome, timedOut) = await withTimeoutKeeping(timeout) { () -> StepAttempt in
             do {
                 let result = try await executor.runStep(spec, output: pipeline)
@@ -609,8 +611,9 @@ extension JobRunner {
             // (ssh: a connection that no longer answers) without seeing it end.
             return (.timedOut(timeout ?? .zero, ended: false), nil)
         }
-        if Task.isCancelled, case .error(let text) = outcome {
-            // The run's cancel: the step is cancelled; what went wrong winding it down is said.
+        if Task.isCancelled, !cancelledBefore, case .error(let text) = outcome {
+            // The run's cancel came while it ran: the step is cancelled; what went wrong winding
+            // it down is said.
             reporter.report(.message(job: planned.key, level: .warning, text: "step '\(spec.displayName)' was cancelled; then \(text)"))
             return (.cancelled, nil)
         }
