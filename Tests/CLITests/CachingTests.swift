@@ -532,6 +532,56 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 
+    @Test("entries belong to their project: another folder with the same key and restore key restores nothing; clones of one repository (one origin) share them (audit 57 H1)")
+    func projectScope() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let workflow = """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/cache@v4
+                    id: deps
+                    with: { path: deps, key: "deps-${{ hashFiles('lock') }}", restore-keys: "deps-" }
+                  - run: echo "hit=${{ steps.deps.outputs.cache-hit }} has=$(cat deps/from 2>/dev/null || echo nothing)"
+                  - run: mkdir -p deps && cat lock > deps/from
+            """
+        func setUp(_ folder: String, lock: String, origin: String?) async throws {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try workflow.write(toFile: folder + "/wf.yml", atomically: false, encoding: .utf8)
+            try lock.write(toFile: folder + "/lock", atomically: false, encoding: .utf8)
+            guard let origin else { return }
+            let git = "git -c user.name=t -c user.email=t@example.com"
+            let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+                git init -q && git remote add origin \(origin) && \(git) add -A && \(git) commit -qm one
+                """], in: folder)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        func run(_ folder: String) async throws -> String {
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: folder, environment: project.environment)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            return result.stdout
+        }
+        let first = project.temp.path + "/first", other = project.temp.path + "/other"
+        try await setUp(first, lock: "first's", origin: nil)
+        try await setUp(other, lock: "other's", origin: nil)
+        #expect(try await run(first).contains("[a] hit= has=nothing\n"))
+        // Another project, the same key prefix: nothing of the first's comes back (a miss: cache-hit
+        // is empty, as actions/cache leaves it).
+        let otherRun = try await run(other)
+        #expect(otherRun.contains("[a] hit= has=nothing\n"), "\(otherRun)")
+        // The first project itself still restores its entry.
+        #expect(try await run(first).contains("[a] hit=true has=first's\n"))
+
+        // Two clones of one repository (an origin with a login in it, and one without) share.
+        let cloneA = project.temp.path + "/clone-a", cloneB = project.temp.path + "/clone-b"
+        try await setUp(cloneA, lock: "shared", origin: "https://someone:tok@example.com/team/app.git")
+        try await setUp(cloneB, lock: "shared", origin: "https://example.com/Team/App")
+        #expect(try await run(cloneA).contains("[a] hit= has=nothing\n"))
+        let cloneRun = try await run(cloneB)
+        #expect(cloneRun.contains("[a] hit=true has=shared\n"), "\(cloneRun)")
+    }
+
     @Test("a host killed with SIGKILL mid-save: its supervisor removes the save's staging file (the run's cleanup script), not an hour later (audit 56 F7)")
     func killedSave() async throws {
         let project = try Project(example: false)

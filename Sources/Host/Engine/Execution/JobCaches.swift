@@ -59,6 +59,11 @@ struct ResolvedCache: Sendable {
     var versionPaths: [String]? = nil
     /// An `actions/cache` step's (its save is asked for with `save-always`, not `save-on`).
     var fromAction = false
+    /// The project's (`RunOptions.cacheScope`): part of the version, so that a backend shared by
+    /// several projects (the user's local folder, a team's bucket) never restores one project's
+    /// entry in another (audit 57 H1: `restore-keys: deps-` restored another project's
+    /// node_modules). GitHub scopes caches to the repository the same way.
+    var scope = ""
 
     /// Entries match only for the same paths and archive format (cache.h: `version`), so the same
     /// key with other paths is never restored.
@@ -67,6 +72,7 @@ struct ResolvedCache: Sendable {
         // Paths inside another cached path are archived under it (`CachePaths.roots`): an entry
         // saved before, with a root of their own, must not be restored by this layout.
         if CachePaths.nests(paths) { text += "\nnested-in-one-root" }
+        if !scope.isEmpty { text += "\nscope " + scope }
         return "v1-" + SHA256.hash(data: Data(text.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -286,7 +292,7 @@ extension JobRunner {
         }
         return .success(ResolvedCache(
             id: spec.id, paths: spec.paths.map(\.value), key: key, restoreKeys: restoreKeys, backend: spec.backend,
-            policy: spec.policy, saveOn: spec.saveOn, lookupOnly: spec.lookupOnly, failOnCacheMiss: spec.failOnCacheMiss))
+            policy: spec.policy, saveOn: spec.saveOn, lookupOnly: spec.lookupOnly, failOnCacheMiss: spec.failOnCacheMiss, scope: options.cacheScope))
     }
 
     /// A key as messages show it: control characters and line breaks escaped (a key made from a
@@ -539,7 +545,8 @@ extension JobRunner {
         let cache = ResolvedCache(
             id: step.id ?? "step \(step.index + 1)", paths: paths, key: key, restoreKeys: restoreKeys, backend: inputs["backend"],
             policy: .pullPush, saveOn: flag("save-always") ? .always : .success, lookupOnly: flag("lookup-only"),
-            failOnCacheMiss: flag("fail-on-cache-miss"), versionPaths: ResolvedCache.versionPaths(paths, started: started), fromAction: true)
+            failOnCacheMiss: flag("fail-on-cache-miss"), versionPaths: ResolvedCache.versionPaths(paths, started: started), fromAction: true,
+            scope: options.cacheScope)
         if let problem = CacheKeys.problem(key) { throw EngineError("\(action): key '\(key)': \(problem)") }
         if action == "actions/cache/save" {
             await saveCache(cache, executor: executor)

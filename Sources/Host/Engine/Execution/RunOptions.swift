@@ -35,6 +35,9 @@ public struct RunOptions: Sendable {
     /// The longest a cleanup step (`always()`/`cancelled()` after a cancellation or a timeout) may
     /// run; its own shorter `timeout` wins (`NIXACTIONS_CLEANUP_SECONDS` sets it for a run).
     public var cleanupLimit: Duration = JobRunner.defaultCleanupLimit
+    /// What this run's cache entries belong to (`ResolvedCache.scope`): the repository (its
+    /// origin's host and path, as GitHub scopes caches), else the project's folder; "" for none.
+    public var cacheScope = ""
     /// Functions plugins declare for expressions.
     public var functions: (any PluginFunctionProvider)?
     /// The run's secrets, resolved (and registered with the redactor) before any job starts.
