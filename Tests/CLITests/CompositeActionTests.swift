@@ -636,7 +636,7 @@ struct CompositeActionTests {
         let file = ".github/actions/broken/action.yml"
         for line in ["\(file):3:18: error: 'secrets' is not available in 'inputs.x.default'",
                      "\(file):7:7: error: step 1 of a composite action runs a command without 'shell'",
-                     "\(file):7:21: warning: inputs.y in 'run': the action declares no input 'y'; it is empty",
+                     "\(file):7:21: warning: inputs.y in 'run': the action declares no input 'y'; it is empty unless the step using the action passes it in 'with:'",
                      "\(file):10:7: error: unknown key 'retry' in step 2",
                      "wf.yml:8:15: warning: job 'b', step 1: the action './.github/actions/legacy' (runs.using: node8) is not supported",
                      "wf.yml:9:15: warning: no action.yml, action.yaml or Dockerfile in './.github/actions/missing' of the project",

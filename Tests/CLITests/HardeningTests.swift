@@ -659,6 +659,36 @@ struct HardeningTests {
         }
     }
 
+    @Test("project files and folders whose names are not UTF-8 reach the workspace as they are, from a plain copy and from a git checkout (audit 57 H2: left out without a word)",
+          arguments: [false, true])
+    func nonUTF8ProjectNames(git: Bool) async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      test -f "$(printf 'bad\\377name')" && echo "file there"
+                      test "$(cat "$(printf 'dir\\351x')/f")" = inner && echo "folder there"
+                      test "$(readlink "$(printf 'link\\377')")" = "$(printf 'bad\\377name')" && echo "link there"
+                      git status --short 2>/dev/null | grep . && echo "the checkout differs" || true
+            """)
+        let gitCommand = "git -c user.name=t -c user.email=t@example.com"
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+            printf 'x\n' > "$(printf 'bad\\377name')" && mkdir "$(printf 'dir\\351x')" && printf 'inner' > "$(printf 'dir\\351x')/f" \
+              && ln -s "$(printf 'bad\\377name')" "$(printf 'link\\377')" \
+              \(git ? "&& git init -q && \(gitCommand) add -A && \(gitCommand) commit -qm one" : "")
+            """], in: temp.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for line in ["[a] file there\n", "[a] folder there\n", "[a] link there\n"] {
+            #expect(result.stdout.contains(line), "missing \(line) in \(result.stdout)")
+        }
+        #expect(!result.stdout.contains("the checkout differs"), "\(result.stdout)")
+    }
+
     @Test("a workflow file whose name is not UTF-8: validate says so (not a did-you-mean of itself); list leaves it out with a warning and lists the rest, a name holding U+FFFD itself too (audit 51)")
     func nonUTF8FileName() async throws {
         let temp = try TemporaryDirectory()

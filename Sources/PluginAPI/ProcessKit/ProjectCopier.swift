@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 
 /// Copies the project's files into a job's workspace, leaving out excluded names.
@@ -16,57 +17,80 @@ public struct ProjectCopier {
         self.skipping = skipping
     }
 
+    /// Names are bytes from the folder to the syscalls: a name that is not UTF-8 (Latin-1 from an
+    /// old archive) is copied as it is (audit 57 H2: made into a String, it was repaired into a
+    /// name that does not exist and left out without a word, from plain copies and git checkouts).
     public func copy(from source: URL, to destination: URL) throws {
-        let manager = FileManager.default
-        let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { $0.resolvingSymlinksInPath().path }
-        var pending: [(URL, URL)] = [(source.resolvingSymlinksInPath(), destination)]
+        let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { Array($0.resolvingSymlinksInPath().path.utf8) }
+        var pending: [([UInt8], [UInt8])] = [(Array(source.resolvingSymlinksInPath().path.utf8), Array(destination.path.utf8))]
         while let (from, to) = pending.popLast() {
-            for name in try Self.names(in: from.path) where !isExcluded(name) {
-                let child = from.appendingPathComponent(name)
-                let target = to.appendingPathComponent(name)
+            for name in try Self.names(in: from) where !isExcluded(name) {
+                let child = from + [UInt8(ascii: "/")] + name
+                let target = to + [UInt8(ascii: "/")] + name
                 // The destination and the run directory (or a folder that contains them) are never copied.
-                if skipRoots.contains(where: { $0 == child.path || $0.hasPrefix(child.path + "/") }) { continue }
+                if skipRoots.contains(where: { $0 == child || ($0.count > child.count && $0.starts(with: child + [UInt8(ascii: "/")])) }) { continue }
                 // A file that vanished while the project was being copied is not an error.
                 var info = stat()
-                guard lstat(child.path, &info) == 0 else { continue }
-                do {
-                    switch info.st_mode & S_IFMT {
-                    case S_IFLNK:
-                        let link = try manager.destinationOfSymbolicLink(atPath: child.path)
-                        try manager.createSymbolicLink(atPath: target.path, withDestinationPath: link)
-                    case S_IFDIR:
-                        guard mkdir(target.path, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
-                            throw CopyFailure(path: target.path, errno: errno)
-                        }
-                        pending.append((child, target))
-                    case S_IFREG:
-                        // A clone or an in-kernel copy: no bytes pass through this process.
-                        if let error = FastFiles.copyFile(from: child.path, to: target.path), error != ENOENT {
-                            // Which side refused: the project's file, or the workspace.
-                            let unreadable = (error == EACCES || error == EPERM) && access(child.path, R_OK) != 0
-                            throw unreadable ? CopyFailure(unreadable: child.path, errno: error) : CopyFailure(path: target.path, errno: error)
-                        }
-                    default:
-                        continue  // sockets, fifos, devices: not project files
+                guard Self.withPath(child, { lstat($0, &info) }) == 0 else {
+                    if errno == ENOENT { continue }
+                    throw CopyFailure(unreadable: Self.shown(child), errno: errno)
+                }
+                switch info.st_mode & S_IFMT {
+                case S_IFLNK:
+                    var link = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let length = Self.withPath(child) { readlink($0, &link, link.count - 1) }
+                    guard length >= 0 else {
+                        if errno == ENOENT { continue }
+                        throw CopyFailure(unreadable: Self.shown(child), errno: errno)
                     }
-                } catch let failure as CopyFailure {
-                    throw failure
-                } catch {
-                    throw CopyFailure(path: child.path, reason: error.localizedDescription)
+                    let made = Self.withPath(Array(link[0..<length])) { linkText in Self.withPath(target) { symlink(linkText, $0) } }
+                    guard made == 0 else { throw CopyFailure(path: Self.shown(target), errno: errno) }
+                case S_IFDIR:
+                    guard Self.withPath(target, { mkdir($0, info.st_mode & 0o7777 | 0o700) }) == 0 || errno == EEXIST else {
+                        throw CopyFailure(path: Self.shown(target), errno: errno)
+                    }
+                    pending.append((child, target))
+                case S_IFREG:
+                    // A clone or an in-kernel copy: no bytes pass through this process.
+                    let error = Self.withPath(child) { from in Self.withPath(target) { nxa_copy_file(from, $0) } }
+                    if error != 0, error != ENOENT {
+                        // Which side refused: the project's file, or the workspace.
+                        let unreadable = (error == EACCES || error == EPERM) && Self.withPath(child, { access($0, R_OK) }) != 0
+                        throw unreadable ? CopyFailure(unreadable: Self.shown(child), errno: error) : CopyFailure(path: Self.shown(target), errno: error)
+                    }
+                default:
+                    continue  // sockets, fifos, devices: not project files
                 }
             }
         }
     }
 
-    /// The names in a folder of the project; a folder that cannot be read is a `CopyFailure`
-    /// naming it (Foundation's error named neither the folder nor the cause).
-    static func names(in folder: String) throws -> [String] {
-        guard let names = FastFiles.names(in: folder, prefix: "") else {
+    /// `body` with `path` as a C string.
+    static func withPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
+        (path + [0]).withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+        }
+    }
+
+    /// A path as messages show it (bytes that are not UTF-8 as U+FFFD).
+    static func shown(_ path: [UInt8]) -> String { String(decoding: path, as: UTF8.self) }
+
+    /// The names in a folder of the project, as bytes; a folder that cannot be read is a
+    /// `CopyFailure` naming it (Foundation's error named neither the folder nor the cause).
+    static func names(in folder: [UInt8]) throws -> [[UInt8]] {
+        guard let handle = withPath(folder, { opendir($0) }) else {
             let error = errno  // opendir's
             if error == ENOENT { return [] }  // vanished while the project was being copied
-            throw error == EACCES || error == EPERM ? CopyFailure(unreadable: folder, errno: error) : CopyFailure(path: folder, errno: error)
+            throw error == EACCES || error == EPERM ? CopyFailure(unreadable: shown(folder), errno: error) : CopyFailure(path: shown(folder), errno: error)
         }
-        return names.filter { $0 != "." && $0 != ".." }
+        defer { closedir(handle) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        return names
     }
 
     public struct CopyFailure: Error, LocalizedError {
@@ -111,7 +135,7 @@ public struct ProjectCopier {
         }
     }
 
-    func isExcluded(_ name: String) -> Bool {
-        excludes.contains { fnmatch($0, name, 0) == 0 }
+    func isExcluded(_ name: [UInt8]) -> Bool {
+        Self.withPath(name) { name in excludes.contains { fnmatch($0, name, 0) == 0 } }
     }
 }

@@ -571,8 +571,11 @@ struct ExpressionValidator {
             let declared = place.inputNames ?? workflow.triggers?.inputs.map(\.name) ?? []
             if !declared.isEmpty || place.inputNames != nil, !declared.contains(where: { $0.lowercased() == first.lowercased() }) {
                 let owner = place.inputNames == nil ? "the workflow" : "the action"
+                // A step using the action may still pass it (`with:` is passed on, with a warning
+                // there): empty only when none does (audit 57 UX H4).
+                let value = place.inputNames == nil ? "it is empty" : "it is empty unless the step using the action passes it in 'with:'"
                 diagnostics.warning(
-                    "inputs.\(first) \(what): \(owner) declares no input '\(first)'; it is empty", at: at, context: place.context,
+                    "inputs.\(first) \(what): \(owner) declares no input '\(first)'; \(value)", at: at, context: place.context,
                     hint: declared.isEmpty ? "\(owner) declares no inputs"
                         : didYouMean(first, in: declared).map { "did you mean '\($0)'?" } ?? "its inputs: \(declared.joined(separator: ", "))")
             }
