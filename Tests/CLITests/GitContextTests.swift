@@ -325,6 +325,12 @@ struct GitContextTests {
         for flavour in ["x", "y", "z"] {
             #expect(result.stdout.contains("] in \(flavour) staging true true true 3\n"), "\(result.stdout)")
         }
+        // Its only event is the default, as act has it (audit 57 UX H2: a push, so
+        // github.event.inputs was empty and no warning said why): no --event needed.
+        let only = try await nixactions(["run", "wf.yml", "--input", "count=3", "--log-format", "plain"], in: temp.path)
+        #expect(only.status == 0, "\(only.stderr)")
+        #expect(only.stdout.contains("] in a staging false true false 3\n"), "\(only.stdout)")
+        #expect(!only.stderr.contains("would not run"), "\(only.stderr)")
         let missing = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("wf.yml:6:7: error: input 'count' is required and has no default"), "\(missing.stderr)")

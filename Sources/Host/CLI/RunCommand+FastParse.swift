@@ -88,7 +88,7 @@ extension RunCommand {
         command.runners = repeated["runner"] ?? []
         command.actionsURL = single["actions-url"]
         var events = RunEventOptions()
-        events.event = single["event"] ?? "push"
+        events.event = single["event"]
         events.eventPath = single["event-path"]
         events.inputs = repeated["input"] ?? []
         events.vars = repeated["var"] ?? []

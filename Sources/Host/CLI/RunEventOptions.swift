@@ -7,8 +7,18 @@ import NixActionsProcessKit
 /// `run`'s `--event`, `--event-path`, `--input`, `--var` and `--var-file`: what the run's `github`,
 /// `inputs` and `vars` contexts hold, with what the project's git repository says.
 struct RunEventOptions: ParsableArguments {
-    @Option(name: .customLong("event"), help: "The event of the run, as act: push, pull_request, workflow_dispatch, …")
-    var event: String = "push"
+    @Option(name: .customLong("event"), help: ArgumentHelp(
+        "The event of the run: push, pull_request, workflow_dispatch, …",
+        discussion: "Default, as act: the workflow's only event when 'on:' lists one, else push."))
+    var event: String?
+
+    /// `--event`, else the workflow's only event (act's rule: `on: workflow_dispatch` alone runs as
+    /// a dispatch, so `--input` reaches `github.event.inputs`; audit 57 UX H2), else `push`.
+    func eventName(for workflow: Workflow) -> String {
+        if let event { return event }
+        if let only = workflow.triggers?.events, only.count == 1 { return only[0].name }
+        return "push"
+    }
 
     @Option(name: .customLong("event-path"), help: "A JSON file with the event's payload (github.event); default: one built from git.")
     var eventPath: String?
@@ -32,7 +42,7 @@ struct RunEventOptions: ParsableArguments {
                 throw ValidationError("--var '\(entry)' must be NAME=VALUE with NAME letters, digits and '_', not starting with a digit")
             }
         }
-        if event.isEmpty || event.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+        if let event, event.isEmpty || event.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
             throw ValidationError("--event '\(event)' is not an event name (e.g. push, pull_request, workflow_dispatch)")
         }
     }
@@ -114,6 +124,7 @@ struct RunEventOptions: ParsableArguments {
     func makeContext(_ workflow: Workflow, configVars: [String: String]) throws -> (context: RunContext, payload: ExpressionValue, git: GitRepository) {
         let host = ProcessInfo.processInfo.environment
         let project = FileManager.default.currentDirectoryPath
+        let event = eventName(for: workflow)
         if !WorkflowTriggers.knownEvents.contains(event) {
             let hint = didYouMean(event, in: WorkflowTriggers.knownEvents).map { "did you mean '\($0)'?" }
                 ?? "events: \(WorkflowTriggers.knownEvents.joined(separator: ", "))"
