@@ -314,6 +314,7 @@ struct RunCommand: AsyncParsableCommand {
         let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
         let baseOptions = options
         let eventsLog = logReporter
+        let jsonStream: (any RunReporter)? = format == .json ? reporters[0] : nil
         // A plugin that calls exit(): the record says why the run stopped and what the logs hold
         // is written out; the process then exits with 1, and the supervisor, seeing it gone
         // unfinished, ends the run's processes and closes its events (as after a crash).
@@ -349,12 +350,17 @@ struct RunCommand: AsyncParsableCommand {
             for warning in problems.warnings { standardError(redactor.redact(warning.description) + "\n") }
             if !problems.errors.isEmpty || Task.isCancelled {
                 for error in problems.errors { standardError(redactor.redact(error.description) + "\n") }
-                // The run's events say it ended, and why, though no job started.
-                if let eventsLog {
-                    for error in problems.errors { eventsLog.report(.message(job: nil, level: .error, text: redactor.redact(error.description))) }
-                    if Task.isCancelled { eventsLog.report(.message(job: nil, level: .warning, text: "cancelled while the secrets were read")) }
-                    eventsLog.report(.workflowFinished(workflow: workflow.name, outcome: Task.isCancelled ? .cancelled : .failure, duration: .zero,
-                                                       exitStatus: Task.isCancelled ? ExitStatus.cancelled : ExitStatus.usage))
+                // The run's events say it ended, and why, though no job started: in its events file,
+                // and in `--log-format json`'s stream, which is the same events (audit 57 UX H3: it
+                // printed nothing).
+                var ended: [RunEvent] = problems.errors.map { .message(job: nil, level: .error, text: redactor.redact($0.description)) }
+                if Task.isCancelled { ended.append(.message(job: nil, level: .warning, text: "cancelled while the secrets were read")) }
+                ended.append(.workflowFinished(workflow: redactor.redact(workflow.name), outcome: Task.isCancelled ? .cancelled : .failure,
+                                               duration: .zero, exitStatus: Task.isCancelled ? ExitStatus.cancelled : ExitStatus.usage))
+                for event in ended { eventsLog?.report(event) }
+                if let stream = jsonStream {
+                    stream.report(.workflowStarted(workflow: redactor.redact(workflow.name), runID: runID))
+                    for event in ended { stream.report(event) }
                 }
                 await registry.releaseSecretProviders(reason: Task.isCancelled ? "cancelled" : "failed")
                 if Task.isCancelled { return ExitStatus.cancelled }

@@ -97,6 +97,13 @@ struct SecretsScenarios {
         let state = try RunState.replay(events)
         #expect(state.format == "nixactions.events/1" && state.status == "failure" && state.jobs.isEmpty, "\(events)")
         #expect(events.contains("the secret 'DEPLOY_KEY' is required"), "\(events)")
+        // `--log-format json` prints the same events (audit 57 UX H3: nothing), and its state is the file's.
+        let json = try await nixactions(["run", "wf.yml", "--log-format", "json"], in: temp.path)
+        #expect(json.status == 2)
+        let streamed = try RunState.replay(json.stdout)
+        #expect(streamed.status == "failure" && streamed.exitStatus == 2 && streamed.jobs.isEmpty, "\(json.stdout)")
+        #expect(json.stdout.split(separator: "\n").map { String($0) }.filter { $0.contains("\"event\":\"message\"") && $0.contains("is required") }.count == 1,
+                "\(json.stdout)")
         // Written as soon as the log folder is there, before the secrets are read: the first line.
         #expect(events.hasPrefix("{\"ts\":") && events.split(separator: "\n").first?.contains("\"event\":\"workflow_started\"") == true, "\(events)")
 
