@@ -659,6 +659,36 @@ struct HardeningTests {
         }
     }
 
+    @Test("no thread to be had (a pids cgroup's limit reached): the wait for a step says so on stderr instead of hanging unsaid; SIGKILL and the supervisor end it (audit 57 H1)",
+          .enabled(if: getuid() == 0 && access("/sys/fs/cgroup/pids/cgroup.procs", W_OK) == 0, "needs root and cgroup v1's pids controller (CI has both)"))
+    func noThreadLeft() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/tmp", withIntermediateDirectories: true)
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo start\n      - run: echo after\n")
+        let cgroup = "/sys/fs/cgroup/pids/nxa-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try #require(mkdir(cgroup, 0o755) == 0, "cannot make \(cgroup): \(String(cString: strerror(errno)))")
+        defer { rmdir(cgroup) }
+        try "8\n".write(toFile: cgroup + "/pids.max", atomically: false, encoding: .utf8)
+        let log = temp.path + "/run.log"
+        let process = try LaunchedProcess(["/bin/sh", "-c", "echo $$ > \(cgroup)/cgroup.procs && exec \"$0\" run wf.yml --log-format plain",
+                                           nixactionsBinary.path], directory: temp.path,
+                                          environment: ProcessInfo.processInfo.environment.merging(["TMPDIR": temp.path + "/tmp"]) { _, new in new },
+                                          output: log)
+        let text = { @Sendable in (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        let said = await eventually(timeout: .seconds(20)) { text().contains("nixactions: warning: cannot start a thread (") }
+        process.signal(SIGKILL)
+        _ = process.exitStatus
+        // Let the supervisor (in the cgroup too) end the step and go, then the cgroup can go.
+        let emptied = await eventually(timeout: .seconds(20)) {
+            ((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "").isEmpty
+        }
+        #expect(emptied, "processes left in the cgroup: \((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "")")
+        // With 8 tasks the run either gets no waiter thread (the case) or finishes; never silent.
+        #expect(said || text().contains("==> workflow 'wf' succeeded"), "\(text())")
+        #expect(!text().contains("[a] after\n") || !said, "\(text())")
+    }
+
     @Test("project files and folders whose names are not UTF-8 reach the workspace as they are, from a plain copy and from a git checkout (audit 57 H2: left out without a word)",
           arguments: [false, true])
     func nonUTF8ProjectNames(git: Bool) async throws {
