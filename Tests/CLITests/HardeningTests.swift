@@ -657,6 +657,16 @@ struct HardeningTests {
             #expect(head.stdout == "status=0\n", "\(command): \(head.stdout) \(head.stderr)")
             #expect(!head.stderr.contains("cannot write"), "\(command): \(head.stderr)")
         }
+        // A run goes on, its logs kept, and says once that its console output is lost (audit 57 M6).
+        try temp.write("one.yml", "jobs:\n  a:\n    steps:\n      - run: seq 1 20000\n")
+        let run = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "'\(binary)' run one.yml --log-format plain --log-dir logs > /dev/full"],
+                                       in: temp.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.components(separatedBy: "warning: cannot write to standard output: No space left on device; the run goes on, "
+                                      + "its logs keep everything").count == 2, "\(run.stderr)")
+        let logs = (try? FileManager.default.subpathsOfDirectory(atPath: temp.path + "/logs")) ?? []
+        let log = try #require(logs.first { $0.hasSuffix("/a.log") })
+        #expect(try String(contentsOfFile: temp.path + "/logs/" + log, encoding: .utf8).contains("20000\n"))
     }
 
     @Test("no thread to be had (a pids cgroup's limit reached): the wait for a step says so on stderr instead of hanging unsaid; SIGKILL and the supervisor end it (audit 57 H1)",
@@ -981,6 +991,46 @@ struct HardeningTests {
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["NIXACTIONS_NO_CGROUP": "1"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[b] zombies=0\n"), "\(result.stdout)")
+    }
+
+    @Test("a project removed while the run goes on: a later job fails to start, saying so, instead of running in an empty workspace (audit 57 M1)")
+    func projectRemoved() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let project = temp.path + "/project"
+        _ = try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: rm -rf "\(project)"
+              b:
+                needs: a
+                steps:
+                  - run: echo "b ran in $(ls | wc -l) files"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", temp.path + "/logs"], in: project,
+                                          environment: ["TMPDIR": temp.path])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("cannot read \(project) in the project: No such file or directory"), "\(result.stdout)")
+        #expect(!result.stdout.contains("b ran in"), "\(result.stdout)")
+    }
+
+    @Test("a read-only project: the run number still comes from its counter, and the run says it is not kept (audit 57 M4: 1, silently)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a read-only bind mount"))
+    func readOnlyProjectRunNumber() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let project = temp.path + "/project"
+        _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"number=$GITHUB_RUN_NUMBER\"\n")
+        _ = try temp.write("project/.nixactions/run-number", "41 1700000000000\n")
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
+            mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" && exec "$1" run wf.yml --log-format plain --log-dir "$2"
+            """, project, nixactionsBinary.path, temp.path + "/logs"], environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] number=42\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("warning: cannot write \(project)/.nixactions/run-number (Read-only file system): this run's number is not kept"),
+                "\(result.stderr)")
+        #expect(try String(contentsOfFile: project + "/.nixactions/run-number", encoding: .utf8) == "41 1700000000000\n")
     }
 
     @Test("the repository cannot choose where the runner writes: a .nixactions/run-number link is not followed, a .nixactions/runs link keeps no logs there")

@@ -259,7 +259,12 @@ struct RunCommand: AsyncParsableCommand {
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
             plan: plan, repository: git)
         let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
-        let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false)  // a closed pipe is ignored
+        // A reader that went away (`| head`) is ignored; any other failure (a full disk, EIO) is
+        // said once on stderr, as for a log file (audit 57 M6: dropped without a word).
+        let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false) { error in
+            guard error != EPIPE, error != EAGAIN else { return }
+            standardError("warning: cannot write to standard output: \(String(cString: strerror(error))); the run goes on, its logs keep everything\n")
+        }
         defer { console.close() }
         let write: @Sendable (String) -> Void = { console.write($0) }
         let writeBytes: @Sendable (UnsafeRawBufferPointer) -> Void = { console.write($0) }

@@ -178,7 +178,7 @@ extension RunContext {
     /// Take the project's next run number and id (`.nixactions/run-number`, under a lock).
     mutating func takeRunNumber(project: String) {
         let counter = RunCounter.next(in: project + "/.nixactions")
-        if let refused = counter.refused { standardError("warning: \(refused); github.run_number is 1 (security.md)\n") }
+        if let refused = counter.refused { standardError("warning: \(refused)\n") }
         github["run_number"] = .string(String(counter.number))
         github["run_id"] = .string(String(counter.id))
         environment["GITHUB_RUN_NUMBER"] = String(counter.number)
@@ -191,7 +191,12 @@ extension RunContext {
         // A plain write (mode 0600) into the private run folder: Foundation's createFile writes a
         // temporary file, fsyncs it (1.3 ms at every run's start here) and renames it, for a file
         // that is removed when the run ends.
-        guard FastFiles.write(payload.toJSON(pretty: true), to: path) == nil else { return }
+        if let error = FastFiles.write(payload.toJSON(pretty: true), to: path) {
+            // Said, not silently unset (audit 57 M3): steps that read it will see why.
+            standardError("warning: cannot write the event's payload to \(path): \(String(cString: strerror(error))); "
+                          + "GITHUB_EVENT_PATH and github.event_path are not set in this run\n")
+            return
+        }
         github["event_path"] = .string(path)
         environment["GITHUB_EVENT_PATH"] = path
     }

@@ -23,6 +23,12 @@ public struct ProjectCopier {
     public func copy(from source: URL, to destination: URL) throws {
         let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { Array($0.resolvingSymlinksInPath().path.utf8) }
         var pending: [([UInt8], [UInt8])] = [(Array(source.resolvingSymlinksInPath().path.utf8), Array(destination.path.utf8))]
+        // The project itself gone (removed while the run went on) is not a folder that vanished
+        // while it was copied: a job must not start in an empty workspace (audit 57 M1).
+        var root = stat()
+        guard stat(source.path, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
+            throw CopyFailure(unreadable: source.path, errno: errno == 0 ? ENOTDIR : errno)
+        }
         while let (from, to) = pending.popLast() {
             for name in try Self.names(in: from) where !isExcluded(name) {
                 let child = from + [UInt8(ascii: "/")] + name

@@ -34,7 +34,7 @@ public enum RunCounter {
         let timeID = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         /// Not used: 1 and the time, and why when the folder or file is there but is not ours to use.
         func unused(_ path: String, _ error: Int32) -> (Int, UInt64, String?) {
-            let why = error == ELOOP || error == ENOTDIR ? "\(path) is a symbolic link, which is not followed" : nil
+            let why = error == ELOOP || error == ENOTDIR ? "\(path) is a symbolic link, which is not followed; github.run_number is 1 (security.md)" : nil
             return (1, timeID, why)
         }
         if write { _ = mkdir(folder, 0o755) }
@@ -42,15 +42,23 @@ public enum RunCounter {
         guard folderFD >= 0 else { return unused(folder, errno) }
         defer { close(folderFD) }
         let flags = (write ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
-        let fd = openat(folderFD, fileName, flags, 0o644)
+        var fd = openat(folderFD, fileName, flags, 0o644)
         let path = folder + "/" + fileName
-        guard fd >= 0 else { return unused(path, errno) }
+        // A project it cannot write (read-only, another user's folder): the number still comes
+        // from the counter, and the run says it is not kept (audit 57 M4: 1, silently).
+        var notKept: String?
+        if fd < 0, write, [EROFS, EACCES, EPERM, ENOSPC, EDQUOT].contains(errno) {
+            notKept = "cannot write \(path) (\(String(cString: strerror(errno)))): this run's number is not kept, the next run gets it again"
+            fd = openat(folderFD, fileName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        }
+        guard fd >= 0 else { return notKept.map { (1, timeID, $0 + "; github.run_number is 1") } ?? unused(path, errno) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { return (1, timeID, nil) }
-        guard info.st_mode & S_IFMT == S_IFREG else { return (1, timeID, "\(path) is not a regular file") }
-        guard info.st_uid == geteuid() else { return (1, timeID, "\(path) belongs to another user") }
-        guard flock(fd, write ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID, nil) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return (1, timeID, "\(path) is not a regular file; github.run_number is 1 (security.md)") }
+        guard info.st_uid == geteuid() else { return (1, timeID, "\(path) belongs to another user; github.run_number is 1 (security.md)") }
+        let writing = write && notKept == nil
+        guard flock(fd, writing ? LOCK_EX : LOCK_SH) == 0 else { return (1, timeID, nil) }
         defer { flock(fd, LOCK_UN) }
         var buffer = [UInt8](repeating: 0, count: 128)
         let count = pread(fd, &buffer, buffer.count, 0)
@@ -61,7 +69,16 @@ public enum RunCounter {
         let number = lastNumber + 1
         let id = max(timeID, lastID + 1)
         let line = Array("\(number) \(id)\n".utf8)
-        if write, ftruncate(fd, 0) == 0 { _ = pwrite(fd, line, line.count, 0) }
-        return (number, id, nil)
+        if writing {
+            // The new line first, then the file cut to it: a write that fails (a full disk) leaves
+            // the old counter whole, never an empty file (audit 57 M4: the next run was 1 again).
+            if pwrite(fd, line, line.count, 0) == line.count {
+                _ = ftruncate(fd, off_t(line.count))
+            } else {
+                let error = errno
+                return (number, id, "cannot write \(path) (\(String(cString: strerror(error)))): this run's number is not kept, the next run gets it again")
+            }
+        }
+        return (number, id, notKept)
     }
 }
