@@ -87,6 +87,25 @@ struct CheckoutTests {
                   ls -A | tr '\\n' ' '; echo
         """
 
+    @Test("what the runner writes in .nixactions/ (logs, the run counter) is not an uncommitted change of the project; a config.yml there is (audit 57 UX M1)")
+    func runnersOwnFilesAreNotChanges() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c",
+            "git init -q && git -c user.name=t -c user.email=t@example.com add -A && git -c user.name=t -c user.email=t@example.com commit -qm one"],
+            in: temp.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        for _ in 0..<2 {
+            let run = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(!run.stderr.contains("uncommitted changes"), "\(run.stderr)")
+        }
+        try temp.write(".nixactions/config.yml", "vars: { A: b }\n")
+        let configured = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(configured.stderr.contains("the project has uncommitted changes (1 file: .nixactions/)"), "\(configured.stderr)")
+    }
+
     @Test("default: HEAD one commit deep, git status clean, no uncommitted change (said once); --working-tree: the folder as it is")
     func defaultAndWorkingTree() async throws {
         let repo = try GitProject()

@@ -83,11 +83,25 @@ public final class ProjectCheckout: Sendable {
     }
 
     /// The paths `git status` reports as changed or new (ignored files left out); empty when clean
-    /// or not a repository.
+    /// or not a repository. What the runner writes itself in `.nixactions/` (its logs, the run
+    /// counter, files a Nix workflow wrote) is not a change of the project (audit 57 UX M1: the
+    /// second run of a new project always said it had uncommitted changes).
     public func uncommittedChanges() -> [String] {
         guard isRepository, let text = try? Self.git(["status", "--porcelain", "--no-renames"], in: project) else { return [] }
-        return text.split(separator: "\n").map { String($0.dropFirst(3)) }
+        let own = Self.runnersOwn.map { ".nixactions/" + $0 }
+        return text.split(separator: "\n").map { String($0.dropFirst(3)) }.filter { path in
+            if own.contains(where: { path == $0 || path.hasPrefix($0 + "/") || path == $0 + "/" }) { return false }
+            // `.nixactions/` untracked as a whole: a change only if it holds more than the runner's own.
+            if path == ".nixactions/" {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: project + "/.nixactions")) ?? []
+                return names.contains { !Self.runnersOwn.contains($0) }
+            }
+            return true
+        }
     }
+
+    /// What the runner itself writes in a project's `.nixactions/`.
+    static let runnersOwn: Set<String> = ["runs", "run-number", "nix-files"]
 
     /// The project's HEAD commit, or nil.
     public func head() -> String? {
