@@ -993,6 +993,27 @@ struct HardeningTests {
         #expect(result.stdout.contains("[b] zombies=0\n"), "\(result.stdout)")
     }
 
+    @Test("a terminal gets colors, unless NO_COLOR is set (not empty) or TERM is dumb: then the plain format (audit 57 UX M10)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func noColor() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        func run(_ environment: [String: String]) async throws -> String {
+            let command = "'\(nixactionsBinary.path)' run wf.yml --log-dir logs"
+            let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"], in: temp.path,
+                                              environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            return result.stdout
+        }
+        #expect(try await run(["NO_COLOR": "", "TERM": "xterm"]).contains("\u{1B}["), "a terminal without NO_COLOR gets colors")
+        for environment in [["NO_COLOR": "1", "TERM": "xterm"], ["TERM": "dumb"]] {
+            let text = try await run(environment)
+            #expect(!text.contains("\u{1B}["), "\(environment): \(text.debugDescription)")
+            #expect(text.contains("[a] hi"), "\(environment): \(text)")
+        }
+    }
+
     @Test("a project removed while the run goes on: a later job fails to start, saying so, instead of running in an empty workspace (audit 57 M1)")
     func projectRemoved() async throws {
         let temp = try TemporaryDirectory()

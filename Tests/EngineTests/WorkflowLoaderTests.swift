@@ -20,6 +20,14 @@ struct WorkflowLoaderTests {
         #expect(errors.contains { $0.hasPrefix("wf.yml:3:51: error: a secret provider's 'keys' cannot use ${{ }}") }, "\(errors)")
     }
 
+    @Test("a tab that indents YAML is named as a tab, with its line and column (audit 57 UX M2: libyaml's 'cannot start any token')")
+    func tabIndentation() {
+        let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n\t- run: echo hi\n", file: "wf.yml")
+        let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
+        #expect(errors.contains { $0.hasPrefix("wf.yml:4:1: error: invalid YAML: a tab character: YAML indents with spaces, never tabs") }, "\(errors)")
+        #expect(errors.contains { $0.contains("hint: replace the tab with spaces") }, "\(errors)")
+    }
+
     @Test("a run step without a name is shown by its first line that is not blank, without the spaces around it")
     func runDisplayName() throws {
         let result = WorkflowLoader.load(yaml: #"jobs: { a: { steps: [ { run: "\n   cat > app.py << 'EOF'  \nx" } ] } }"#, file: "wf.yml")

@@ -29,6 +29,12 @@ struct RunCommand: AsyncParsableCommand {
 
     /// `NIXACTIONS_LOG_FORMAT` when `--log-format` is not given: ours (`human`, `plain`, `json`)
     /// or the original's (`structured`: one prefixed line per event, as `plain`; `simple`: as `human`).
+    /// `NO_COLOR` (no-color.org: set and not empty) or `TERM=dumb`: a terminal gets `plain`, which
+    /// has no colors (audit 57 UX M10); `--log-format human` still gives them.
+    static func colorRefused(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        !(environment["NO_COLOR"] ?? "").isEmpty || environment["TERM"] == "dumb"
+    }
+
     static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
         guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
         switch value {
@@ -258,7 +264,7 @@ struct RunCommand: AsyncParsableCommand {
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
             plan: plan, repository: git)
-        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 ? .human : .plain)
+        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 && !Self.colorRefused() ? .human : .plain)
         // A reader that went away (`| head`) is ignored; any other failure (a full disk, EIO) is
         // said once on stderr, as for a log file (audit 57 M6: dropped without a word).
         let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false) { error in

@@ -260,6 +260,11 @@ public enum WorkflowLoader {
                     return Diagnostic(.error, "invalid YAML: nested more deeply than YAML is read here (about 1,000 levels of lists and maps)",
                                       at: at(mark), hint: "a workflow nests a few levels; this file was likely generated wrongly")
                 }
+                if problem == "found character that cannot start any token", Self.character(in: yaml, at: mark) == "\t" {
+                    // The most common YAML mistake gets libyaml's words otherwise (audit 57 UX M2).
+                    return Diagnostic(.error, "invalid YAML: a tab character: YAML indents with spaces, never tabs", at: at(mark),
+                                      hint: "replace the tab with spaces (an editor's 'indent with spaces' setting keeps them out)")
+                }
                 var message = "invalid YAML: \(problem)"
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
                 // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
@@ -315,6 +320,14 @@ public enum WorkflowLoader {
     /// The length in characters of the key on `mark`'s line before it, when that is over YAML's
     /// 1,024-character limit on a key written without `? ` (after indentation and list dashes); nil
     /// for a shorter one or a line whose text before the mark holds ': ' (a value, then).
+    /// The character at `mark` (line and column from 1, columns in Unicode scalars), if any.
+    static func character(in yaml: String, at mark: Mark) -> Unicode.Scalar? {
+        guard mark.line >= 1, mark.column >= 1 else { return nil }
+        let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        guard let line = lines.dropFirst(mark.line - 1).first else { return nil }
+        return line.unicodeScalars.dropFirst(mark.column - 1).first
+    }
+
     static func longKeyLength(in yaml: String, before mark: Mark) -> Int? {
         guard mark.line >= 1, mark.column > 1025 else { return nil }
         let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
