@@ -265,6 +265,14 @@ final class LocalExecutor: ExecutorPlugin {
             return "the step's environment or arguments are too large\(named); Linux limits one variable to 128 KiB and all of them with the "
                 + "arguments to a quarter of the stack limit; pass big values through files"
         case EMFILE, ENFILE: return DescriptorShortage.hint
+        case EAGAIN:
+            return "the limit of processes and threads is reached (ulimit -u, or the pids.max of the cgroup this runs in); "
+                + "lower --jobs, or raise the limit"
+        case ENOENT where access("/dev/null", W_OK) != 0:
+            // The step's standard input is /dev/null: a sandbox with an empty /dev has none
+            // (audit 57 L4: the hint asked whether bash was installed).
+            return "/dev/null is missing or cannot be opened, and each step's standard input is /dev/null; "
+                + "give the sandbox a /dev/null (mknod /dev/null c 1 3)"
         case ENOENT, EACCES:
             // A shell named without a slash is looked up on the step's PATH (an unset one means
             // the default path): say so when an empty PATH left it nowhere to be found, as

@@ -993,6 +993,19 @@ struct HardeningTests {
         #expect(result.stdout.contains("[b] zombies=0\n"), "\(result.stdout)")
     }
 
+    @Test("a sandbox without /dev/null: a step that cannot start says /dev/null is missing, not that bash may not be installed (audit 57 L4)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for an empty /dev"))
+    func noDevNull() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c",
+            "mount -t tmpfs tmpfs /dev && exec \"$0\" run wf.yml --log-format plain --log-dir logs", nixactionsBinary.path], in: temp.path)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("hint: /dev/null is missing or cannot be opened, and each step's standard input is /dev/null"), "\(result.stdout)")
+        #expect(!result.stdout.contains("is 'bash' installed"), "\(result.stdout)")
+    }
+
     @Test("a terminal gets colors, unless NO_COLOR is set (not empty) or TERM is dumb: then the plain format (audit 57 UX M10)",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
     func noColor() async throws {
@@ -1119,6 +1132,12 @@ struct HardeningTests {
         let used = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": open, "NIXACTIONS_NO_CGROUP": "1"])
         #expect(used.status == 0, "\(used.stderr)")
         #expect(FileManager.default.fileExists(atPath: temp.path + "/ran"))
+        // A TMPDIR that is a file is a setting to fix, not other users' doing (audit 57 L3).
+        let file = try temp.write("a-file", "x")
+        let notFolder = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": file, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(notFolder.status == 2, "\(notFolder.stderr)")
+        #expect(notFolder.stderr.contains("'\(file)' is not a folder\n  hint: set TMPDIR to a folder that exists and that you can write, or to /tmp"),
+                "\(notFolder.stderr)")
     }
 
     @Test("a mount a step leaves in its folders (a shared cache bind-mounted into $RUNNER_TEMP) is detached at the run's end, never emptied; nothing is left",

@@ -51,8 +51,13 @@ final class RunSupervision: Sendable {
         // The run folder is used by path (its jobs' folders, its cleanup scripts, run as this
         // user): in a folder another user can change, they could swap it for their own.
         if let problem = TrustedFolder.problem(Self.temporaryBases[0]) {
+            // A TMPDIR that is missing (and could not be made) or is not a folder is a setting
+            // to fix, not another user's doing (audit 57 L3: both got the hint about other users).
+            var info = stat()
+            let usable = stat(Self.temporaryBases[0], &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
             throw EngineError("cannot make the run folder in \(Self.temporaryBases[0]): \(problem)",
-                              hint: "other users could replace the run's folder there; set TMPDIR to a folder only you (or root) can write, or to /tmp")
+                              hint: usable ? "other users could replace the run's folder there; set TMPDIR to a folder only you (or root) can write, or to /tmp"
+                                  : "set TMPDIR to a folder that exists and that you can write, or to /tmp")
         }
         Self.sweepDeadRuns()
         runID = Self.makeRunID()
