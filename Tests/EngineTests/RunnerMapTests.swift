@@ -50,7 +50,14 @@ struct RunnerMapTests {
         }
         #expect(message == "runs-on label 'gpu' of job 'j' is not mapped to an executor")
         #expect(hint.contains("--runner gpu=local"))
+        #expect(!hint.contains("did you mean"), "\(hint)")
         #expect(label == "gpu")
+        // A typo of a label GitHub's runners have (audit 57 UX M3).
+        guard case .refuse(_, let typoHint, _) = map.choose(for: try job(""), labels: ["ubunty-latest"]) else {
+            Issue.record("a typo was not refused")
+            return
+        }
+        #expect(typoHint.hasPrefix("did you mean 'ubuntu-latest'? Else map it under 'runners:'"), "\(typoHint)")
     }
 
     @Test("a mapped label chooses its executor (labels compare without case); the job's own executor wins")

@@ -92,9 +92,14 @@ public struct RunnerMap: Sendable {
             }
         }
         if let unknown = labels.first(where: { !Self.namesThisMachine($0.lowercased()) }) {
+            // A typo of a label this machine knows, or of a mapped one, is far likelier than a
+            // label to map (audit 57 UX M3: `ubunty-latest` got the hint to map it).
+            let known = Array(self.labels) + Self.commonLabels
+            let guess = didYouMean(unknown.lowercased(), in: known.map { $0.lowercased() }).flatMap { lower in known.first { $0.lowercased() == lower } }
             return .refuse(
                 "runs-on label '\(unknown)' of job '\(job.id)' is not mapped to an executor",
-                hint: "map it under 'runners:' in .nixactions/config.yml, or run with --runner \(unknown)=local", label: unknown)
+                hint: (guess.map { "did you mean '\($0)'? Else " } ?? "")
+                    + "map it under 'runners:' in .nixactions/config.yml, or run with --runner \(unknown)=local", label: unknown)
         }
         return .executor(job.executor, label: nil)
     }
@@ -111,6 +116,9 @@ public struct RunnerMap: Sendable {
     }
 
     /// Labels any Linux machine here answers to (lower-cased).
+    /// GitHub's hosted runners' usual labels, for a did-you-mean.
+    static let commonLabels = ["ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04", "self-hosted", "linux", "windows-latest", "macos-latest"]
+
     static func namesThisMachine(_ lower: String) -> Bool {
         lower == "self-hosted" || lower == "linux" || lower == "ubuntu" || lower.hasPrefix("ubuntu-")
             || architecture(lower) == hostArch
