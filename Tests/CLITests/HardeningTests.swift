@@ -820,7 +820,7 @@ struct HardeningTests {
         for (path, expected) in [
             ("fifo.yml", "fifo.yml:1:1: error: the workflow file is empty"),  // nobody writes to it
             ("/dev/zero", "cannot read workflow file '/dev/zero': it is larger than 16 MiB"),
-            ("missing/wf.yml", "no workflow 'missing/wf.yml' found"),
+            ("missing/wf.yml", "cannot read workflow file 'missing/wf.yml': no such file\n  hint: check the path"),
         ] {
             let result = try await nixactions(["validate", path], in: temp.path)
             #expect(result.status == 2, "\(path): \(result.status) \(result.stdout)\(result.stderr)")

@@ -150,6 +150,17 @@ struct RunCommandTests {
         let missing = try await nixactions(["run", "cj"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: no workflow 'cj' found\n  hint: did you mean 'ci'?"))
+        // The name `list` shows first (`name:`) points at its file; a folder inside the project at
+        // the project (audit 57 UX M8, M5).
+        try temp.write(".github/workflows/named.yml", "name: \"Node.js CI\"\njobs: { x: { steps: [ { run: echo named } ] } }\n")
+        let byName = try await nixactions(["run", "Node.js CI"], in: temp.path)
+        #expect(byName.status == 2)
+        #expect(byName.stderr.contains("hint: 'Node.js CI' is the name of .github/workflows/named.yml; run it as: nixactions run named"), "\(byName.stderr)")
+        #expect(try await nixactions(["run", "named", "--log-format", "plain"], in: temp.path).stdout.contains("[x] named\n"))
+        try FileManager.default.createDirectory(atPath: temp.path + "/src/deep", withIntermediateDirectories: true)
+        let inside = try await nixactions(["run", "ci"], in: temp.path + "/src/deep")
+        #expect(inside.status == 2)
+        #expect(inside.stderr.contains("hint: this folder has no workflows, and \(temp.path) has: run nixactions from there"), "\(inside.stderr)")
     }
 
     @Test("an invalid workflow exits 2 with file:line:column and runs nothing")

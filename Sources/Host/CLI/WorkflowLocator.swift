@@ -52,16 +52,56 @@ enum WorkflowLocator {
             return .failure(Diagnostic(.error, "no workflow '\(reference)' found: the name is not UTF-8 text (shown with \u{FFFD} for its bytes)",
                                        hint: "nixactions reads file names as UTF-8: rename the file"))
         }
+        if reference.contains("/") {
+            // A path, not a name (audit 57 UX L18: "no workflow found" with a hint about names).
+            return .failure(Diagnostic(.error, "cannot read workflow file '\(reference)': no such file",
+                                       hint: "check the path; it is read from the current folder, \(directory)"))
+        }
         let known = available(in: directory)
         let hint: String
-        if let suggestion = didYouMean(reference, in: known) {
+        if let file = fileNamed(reference, in: directory) {
+            // The workflow's `name:`, which `list` shows first (audit 57 UX M8).
+            hint = "'\(reference)' is the name of \(file); run it as: nixactions run \(((file as NSString).lastPathComponent as NSString).deletingPathExtension)"
+        } else if let suggestion = didYouMean(reference, in: known) {
             hint = "did you mean '\(suggestion)'?"
+        } else if known.isEmpty, let project = enclosingProject(of: directory) {
+            // Run from a folder inside the project (audit 57 UX M5): its workflows are above.
+            hint = "this folder has no workflows, and \(project) has: run nixactions from there (cd \(project))"
         } else if known.isEmpty {
             hint = "give a path to a workflow file, or put workflows in .nixactions/workflows/ or .github/workflows/"
         } else {
             hint = "workflows here: \(known.joined(separator: ", "))"
         }
         return .failure(Diagnostic(.error, "no workflow '\(reference)' found", hint: hint))
+    }
+
+    /// The workflow file whose top-level `name:` is `name` (as written, quotes aside), if one is.
+    static func fileNamed(_ name: String, in directory: String) -> String? {
+        for folder in folders {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
+            for file in files.sorted() where file.hasSuffix(".yml") || file.hasSuffix(".yaml") {
+                guard let text = try? String(contentsOfFile: "\(directory)/\(folder)/\(file)", encoding: .utf8) else { continue }
+                for line in text.split(separator: "\n", omittingEmptySubsequences: true) where line.hasPrefix("name:") {
+                    var value = line.dropFirst("name:".count).trimmingCharacters(in: .whitespaces)
+                    if value.count >= 2, let first = value.first, first == value.last, first == "'" || first == "\"" {
+                        value = String(value.dropFirst().dropLast())
+                    }
+                    if value == name { return "\(folder)/\(file)" }
+                    break
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The nearest folder above `directory` (up to the file system's root) with workflows.
+    static func enclosingProject(of directory: String) -> String? {
+        var folder = (directory as NSString).deletingLastPathComponent
+        while folder != "/" && !folder.isEmpty {
+            if !available(in: folder).isEmpty { return folder }
+            folder = (folder as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 
     /// Whether the file name `name` (as listed in `folder`) stands for bytes that are not UTF-8:
