@@ -225,12 +225,12 @@ struct OutputsScenarios {
         #expect(undeclared.stdout.contains("[deploy] hidden=\n"))
     }
 
-    @Test("examples/02-job-outputs runs from the package folder and prints Version: 1.2.3")
+    @Test("examples/02-job-outputs runs from the package folder and prints Version: 1.2.3, in the form GitHub runs too: no warning (audit 57 UX M11)")
     func example() async throws {
         let example = packageDirectory.appendingPathComponent("examples/02-job-outputs/workflow.yml").path
         let text = try String(contentsOfFile: example, encoding: .utf8)
         #expect(text.contains("VERSION=1.2.3"))
-        #expect(!text.contains("outputs:\n"), "the example shows that no outputs: map is needed")
+        #expect(text.contains("    outputs:\n"), "the example declares its outputs, as GitHub needs")
         let logs = try TemporaryDirectory()
         defer { logs.remove() }
         let result = try await nixactions(
@@ -238,5 +238,6 @@ struct OutputsScenarios {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("[deploy] Version: 1.2.3\n"))
         #expect(result.stdout.contains("==> workflow 'job-outputs' succeeded in "))
+        #expect(!result.stderr.contains("warning"), "\(result.stderr)")
     }
 }
