@@ -257,6 +257,20 @@ extension GitHubAcceptanceTests {
         #expect(warnings.map(\.message) == ["inputs.enviroment in 'run': the workflow declares no input 'enviroment'; it is empty"])
         #expect(warnings.first?.hint == "did you mean 'environment'?")
     }
+
+    @Test("github.X that the github context does not have is empty with a warning and a did-you-mean; its fields, any case, are not (audit 57 UX M13)")
+    func unknownGithubField() {
+        let result = load("""
+            jobs:
+              a:
+                steps:
+                  - run: echo "${{ github.shaa }} ${{ github.SHA }} ${{ github.repositoryUrl }} ${{ github.event.head_commit.id }} ${{ github.run_attempt }}"
+            """)
+        #expect(!result.hasErrors)
+        let warnings = result.diagnostics.filter { $0.severity == .warning }
+        #expect(warnings.map(\.message) == ["github.shaa in 'run': the github context has no field 'shaa'; it is empty"])
+        #expect(warnings.first?.hint == "did you mean 'sha'?")
+    }
 }
 
 /// Round 2's sweep of 668 real workflow files (55 repositories): what GitHub accepts and

@@ -451,6 +451,16 @@ struct ExpressionValidator {
         }
     }
 
+    /// The github context's fields (GitHub's table, lower-cased; `repositoryurl` is its
+    /// `repositoryUrl`), what a runner sets or leaves empty.
+    static let githubFields: Set<String> = [
+        "action", "action_path", "action_ref", "action_repository", "action_status", "actor", "actor_id", "api_url", "base_ref",
+        "env", "event", "event_name", "event_path", "graphql_url", "head_ref", "job", "path", "ref", "ref_name", "ref_protected",
+        "ref_type", "repository", "repository_id", "repository_owner", "repository_owner_id", "repositoryurl", "retention_days",
+        "run_id", "run_number", "run_attempt", "secret_source", "server_url", "sha", "token", "triggering_actor", "workflow",
+        "workflow_ref", "workflow_sha", "workspace",
+    ]
+
     mutating func checkReference(_ reference: ContextReference, _ place: Place, _ at: SourceLocation?) {
         let root = reference.root
         var what: String { "in '\(place.what)'" }
@@ -530,6 +540,15 @@ struct ExpressionValidator {
                         hint: didYouMean(name, in: declared.map(\.name)).map { "did you mean '\($0)'?" }
                             ?? "its outputs: \(declared.map(\.name).joined(separator: ", "))")
                 }
+            }
+        case "github":
+            // GitHub's fields (its context table); another is empty there too. A warning, as for
+            // matrix and needs (audit 57 UX M13: `github.shaa` said nothing).
+            if !Self.githubFields.contains(first.lowercased()) {
+                diagnostics.warning(
+                    "github.\(first) \(what): the github context has no field '\(first)'; it is empty", at: at, context: place.context,
+                    hint: didYouMean(first.lowercased(), in: Self.githubFields).map { "did you mean '\($0)'?" }
+                        ?? "its fields are listed in GitHub's docs (contexts, github context) and in docs/expressions.md")
             }
         case "steps":
             guard let ids = place.stepIDs else {
