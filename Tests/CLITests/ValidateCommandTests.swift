@@ -18,6 +18,25 @@ struct ValidateCommandTests {
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".yml") }.sorted()
     }
 
+    @Test("validate without an argument checks every workflow of the project, a .nixactions/workflows/ name hiding the same in .github/workflows/; none there is exit 2 (audit 57 UX M9)")
+    func validateAll() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".github/workflows/ci.yml", "jobs: { a: { steps: [ { run: echo } ] } }\n")
+        try temp.write(".github/workflows/shadowed.yml", "jobs: { a: { stepz: [] } }\n")
+        try temp.write(".nixactions/workflows/shadowed.yml", "jobs: { a: { steps: [ { run: echo } ] } }\n")
+        try temp.write(".github/workflows/broken.yaml", "jobs: { a: { needs: [nope], steps: [ { run: echo } ] } }\n")
+        let result = try await nixactions(["validate"], in: temp.path)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains(".github/workflows/ci.yml: valid\n") && result.stdout.contains(".nixactions/workflows/shadowed.yml: valid\n"),
+                "\(result.stdout)")
+        #expect(result.stderr.contains("broken.yaml:1:22: error: job 'a' needs 'nope'") && !result.stderr.contains("stepz"), "\(result.stderr)")
+        let empty = try TemporaryDirectory()
+        defer { empty.remove() }
+        let none = try await nixactions(["validate"], in: empty.path)
+        #expect(none.status == 2 && none.stderr.contains("error: no workflows in .nixactions/workflows/ or .github/workflows/"), "\(none.stderr)")
+    }
+
     @Test("every example validates")
     func examplesAreValid() async throws {
         let examples = Self.examples

@@ -11,11 +11,22 @@ struct ValidateCommand: AsyncParsableCommand {
         discussion: "Exit status: 0 when every workflow is valid (warnings do not fail), 2 otherwise."
     )
 
-    @Argument(help: "Workflow files or names.")
-    var workflows: [String]
+    @Argument(help: "Workflow files or names; none: every workflow of the project, as 'list' finds them.")
+    var workflows: [String] = []
 
     func run() async throws {
         var failed = false
+        var workflows = self.workflows
+        if workflows.isEmpty {
+            // The whole project in one command (audit 57 UX M9), by name: a name in
+            // .nixactions/workflows/ hides the same in .github/workflows/, as for run.
+            workflows = WorkflowLocator.available(in: FileManager.default.currentDirectoryPath)
+            if workflows.isEmpty {
+                standardError("error: no workflows in .nixactions/workflows/ or .github/workflows/\n"
+                              + "  hint: give workflow files or names, or run this in the project's folder\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
         // Plugins are found once, when first needed; they load only if an expression calls a
         // function that is not built in, or a job names an executor or cache backend no plugin
         // file is named for.
