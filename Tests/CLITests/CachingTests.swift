@@ -496,12 +496,10 @@ struct CachingTests {
         #expect(!listed.stdout.contains("big-1"))
     }
 
-    @Test("Ctrl-C during a long save: the save stops at once, says it was cancelled (not CancellationError()), nothing is published")
-    func cancelledSave() async throws {
-        let project = try Project(example: false)
-        defer { project.temp.remove() }
+    /// A workflow whose job saves a cache that takes seconds (8 GiB of a sparse file: reading and
+    /// compressing its zeros takes seconds, writes little); the file its step touches when done.
+    static func writeLongSave(_ project: Project) throws -> String {
         let marker = project.temp.path + "/stepped"
-        // 8 GiB of a sparse file: reading and compressing its zeros takes seconds, writes little.
         try """
             jobs:
               a:
@@ -509,6 +507,14 @@ struct CachingTests {
                 steps:
                   - run: mkdir -p big && truncate -s 8G big/f && touch \(marker)
             """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        return marker
+    }
+
+    @Test("Ctrl-C during a long save: the save stops at once, says it was cancelled (not CancellationError()), nothing is published")
+    func cancelledSave() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let marker = try Self.writeLongSave(project)
         let output = project.temp.path + "/out.txt"
         FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
@@ -586,14 +592,7 @@ struct CachingTests {
     func killedSave() async throws {
         let project = try Project(example: false)
         defer { project.temp.remove() }
-        let marker = project.temp.path + "/stepped"
-        try """
-            jobs:
-              a:
-                cache: { paths: [big], key: big-1 }
-                steps:
-                  - run: mkdir -p big && truncate -s 8G big/f && touch \(marker)
-            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let marker = try Self.writeLongSave(project)
         // Another run's staging file (its name carries no mark of this run) is not touched.
         let staging = project.cacheHome + "/nixactions/cache/staging"
         let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder, environment: project.environment)

@@ -318,13 +318,8 @@ struct CancellationTests {
                   - if: always()
                     run: echo last cleanup step ran
             """)
-        let output = temp.path + "/output.txt"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        let process = try launchNixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
-                                           environment: ["NIXACTIONS_CLEANUP_SECONDS": "1"], output: handle)
-        try handle.close()
-        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        let (process, text) = try launchNixactionsLogged(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path,
+                                                         environment: ["NIXACTIONS_CLEANUP_SECONDS": "1"], output: temp.path + "/output.txt")
         #expect(await signalWhen(process, SIGINT) { text().contains("[a] started\n") } != nil, "the step never started: \(text())")
         await waitForExit(process)
         let all = text()

@@ -386,13 +386,9 @@ struct RunCommandTests {
                 steps:
                   - run: hang 60
             """)
-        let output = temp.path + "/output.txt"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        let process = try launchNixactions(["run", workflow, "--log-format", "plain"], in: temp.path,
-                                           environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"], output: handle)
-        try handle.close()
-        let text = { @Sendable in (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        let (process, text) = try launchNixactionsLogged(["run", workflow, "--log-format", "plain"], in: temp.path,
+                                                         environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"],
+                                                         output: temp.path + "/output.txt")
         #expect(await signalWhen(process, SIGINT) { text().contains("> Run hang 60") } != nil, "the step never started: \(text())")
         await waitForExit(process)
         let all = text()

@@ -370,6 +370,18 @@ public func launchNixactions(
     return try LaunchedProcess([nixactionsBinary.path] + arguments, in: directory, environment: env, output: output)
 }
 
+/// `launchNixactions` with its standard output and error in the file `output` (made empty), and
+/// what the file holds so far.
+public func launchNixactionsLogged(
+    _ arguments: [String], in directory: String, environment: [String: String] = [:], output: String
+) throws -> (process: LaunchedProcess, text: @Sendable () -> String) {
+    _ = FileManager.default.createFile(atPath: output, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+    defer { try? handle.close() }
+    let process = try launchNixactions(arguments, in: directory, environment: environment, output: handle)
+    return (process, { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" })
+}
+
 // MARK: Real tools for integration tests (installed by .ci/setup)
 
 /// The venvs where `.ci/setup` (and older machines) put Python-packaged tools such as sops and bao.
