@@ -354,11 +354,8 @@ struct RunCommandTests {
 
     @Test("a timed-out step whose executor ends the operation as cancelled, without a result saying the step ended, is not said to have ended")
     func timedOutUnconfirmed() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
         // The test double's `sleep` ends with the cancel (a CancellationError), not with a step result.
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               a:
                 executor: { plugin: test-double }
@@ -366,7 +363,8 @@ struct RunCommandTests {
                   - run: sleep 30
                     timeout: 1s
             """)
-        let result = try await nixactions(["run", workflow, "--log-format", "plain"], environment: ["NIXACTIONS_PLUGIN_PATH": plugins])
+        defer { project.temp.remove() }
+        let result = try await nixactions(["run", project.workflow, "--log-format", "plain"], environment: project.environment)
         let all = result.stdout + result.stderr
         #expect(result.status == 1, "\(all)")
         #expect(all.contains("[a] error: step 'Run sleep 30' timed out after 1s; its executor did not confirm that its processes ended "
@@ -376,19 +374,17 @@ struct RunCommandTests {
 
     @Test("an executor that ignores the run's cancel (SIGINT) is abandoned: its step is cancelled, not failed, with a warning saying so; exit 130")
     func abandonedAfterSignal() async throws {
-        let temp = try TemporaryDirectory()
-        defer { temp.remove() }
-        let plugins = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
-        let workflow = try temp.write("wf.yml", """
+        let project = try TestDoubleProject("""
             jobs:
               stuck:
                 executor: { plugin: test-double }
                 steps:
                   - run: hang 60
             """)
-        let (process, text) = try launchNixactionsLogged(["run", workflow, "--log-format", "plain"], in: temp.path,
-                                                         environment: ["NIXACTIONS_PLUGIN_PATH": plugins, "NIXACTIONS_ABANDON_AFTER": "1"],
-                                                         output: temp.path + "/output.txt")
+        defer { project.temp.remove() }
+        let (process, text) = try launchNixactionsLogged(["run", project.workflow, "--log-format", "plain"], in: project.temp.path,
+                                                         environment: project.environment.merging(["NIXACTIONS_ABANDON_AFTER": "1"]) { _, new in new },
+                                                         output: project.temp.path + "/output.txt")
         #expect(await signalWhen(process, SIGINT) { text().contains("> Run hang 60") } != nil, "the step never started: \(text())")
         await waitForExit(process)
         let all = text()

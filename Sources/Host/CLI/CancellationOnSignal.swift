@@ -82,19 +82,10 @@ public enum SignalHub {
     /// for lack of resources (EAGAIN: a process or memory limit reached for a moment, when many
     /// runs start at once) is tried again for a while. False: there is no reader.
     static func startReader() -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        // What a signal does runs here (cancelling the run's tasks runs their cancellation
-        // handlers on this thread): room for that, in memory only used when touched.
-        pthread_attr_setstacksize(&attributes, 1 << 20)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         for attempt in 0..<100 {
-            var thread = pthread_t()
-            let made = pthread_create(&thread, &attributes, { _ in
-                SignalHub.readSignals()
-                return nil
-            }, nil)
+            // What a signal does runs here (cancelling the run's tasks runs their cancellation
+            // handlers on this thread): room for that, in memory only used when touched.
+            let made = DetachedThread.start(stackSize: 1 << 20) { SignalHub.readSignals() }
             if made == 0 { return true }
             guard made == EAGAIN, attempt < 99 else { return false }
             usleep(10_000)

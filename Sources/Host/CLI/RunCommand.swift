@@ -257,7 +257,7 @@ struct RunCommand: AsyncParsableCommand {
         options.functions = functions
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache
-        options.cacheScope = Self.cacheScope(project: options.projectDirectory, origin: git.originURL)
+        options.cacheScope = ProjectCheckout.cacheScope(project: options.projectDirectory, origin: git.originURL)
         options.cacheBackends = registry
         if let remoteActions { options.gitServerURL = remoteActions.baseURL }
         options.checkout = Self.projectCheckout(
@@ -391,20 +391,6 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The project's checkout for this run; says once when the project has uncommitted changes
     /// that the default (its last commit) leaves out of the jobs' workspaces.
-    /// What the run's cache entries belong to: the repository its `origin` names (host and
-    /// path, lower-cased; never the URL as written, which may hold a login), so clones of one
-    /// repository share their caches as on GitHub; else the project's folder (its real path).
-    static func cacheScope(project: String, origin: String) -> String {
-        if let remote = RemoteLocation.parse(origin) {
-            return "repository " + (remote.host + "/" + remote.fullName).lowercased()
-        }
-        let real = realpath(project, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        }
-        return "folder " + (real ?? project)
-    }
-
     static func projectCheckout(
         project: String, runDirectory: String, source: ProjectCheckout.Source, plan: Plan, repository: GitRepository? = nil
     ) -> ProjectCheckout {

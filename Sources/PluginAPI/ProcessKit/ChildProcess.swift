@@ -415,10 +415,9 @@ final class LeftoverOutput: @unchecked Sendable {
         guard !descriptors.isEmpty else { return }
         pending.withLock { $0 += descriptors }
         handedOver.signal()
-        if !started.exchange(true, ordering: .acquiringAndReleasing) {
-            let thread = Thread { [self] in loop() }
-            thread.stackSize = 128 << 10
-            thread.start()
+        // Not made (no thread to be had): the next drain tries again.
+        if !started.exchange(true, ordering: .acquiringAndReleasing), DetachedThread.start(stackSize: 128 << 10, { [self] in loop() }) != 0 {
+            started.store(false, ordering: .releasing)
         }
     }
 

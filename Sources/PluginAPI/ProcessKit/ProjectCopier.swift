@@ -21,48 +21,45 @@ public struct ProjectCopier {
     /// old archive) is copied as it is (audit 57 H2: made into a String, it was repaired into a
     /// name that does not exist and left out without a word, from plain copies and git checkouts).
     public func copy(from source: URL, to destination: URL) throws {
-        let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { Array($0.resolvingSymlinksInPath().path.utf8) }
-        var pending: [([UInt8], [UInt8])] = [(Array(source.resolvingSymlinksInPath().path.utf8), Array(destination.path.utf8))]
+        let skipRoots = ([destination] + skipping.map { URL(fileURLWithPath: $0) }).map { RawPath($0.resolvingSymlinksInPath().path) }
         // The project itself gone (removed while the run went on) is not a folder that vanished
         // while it was copied: a job must not start in an empty workspace (audit 57 M1).
         var root = stat()
-        guard stat(source.path, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
-            throw CopyFailure(unreadable: source.path, errno: errno == 0 ? ENOTDIR : errno)
-        }
+        let found = stat(source.path, &root) == 0
+        guard found, root.st_mode & S_IFMT == S_IFDIR else { throw CopyFailure(unreadable: source.path, errno: found ? ENOTDIR : errno) }
+        var pending = [(RawPath(source.resolvingSymlinksInPath().path), RawPath(destination.path))]
         while let (from, to) = pending.popLast() {
             for name in try Self.names(in: from) where !isExcluded(name) {
-                let child = from + [UInt8(ascii: "/")] + name
-                let target = to + [UInt8(ascii: "/")] + name
+                let child = from.appending(name), target = to.appending(name)
                 // The destination and the run directory (or a folder that contains them) are never copied.
-                if skipRoots.contains(where: { $0 == child || ($0.count > child.count && $0.starts(with: child + [UInt8(ascii: "/")])) }) { continue }
+                if skipRoots.contains(where: { child.isOrHolds($0) }) { continue }
                 // A file that vanished while the project was being copied is not an error.
                 var info = stat()
-                guard Self.withPath(child, { lstat($0, &info) }) == 0 else {
+                guard child.with({ lstat($0, &info) }) == 0 else {
                     if errno == ENOENT { continue }
-                    throw CopyFailure(unreadable: Self.shown(child), errno: errno)
+                    throw CopyFailure(unreadable: child.shown, errno: errno)
                 }
                 switch info.st_mode & S_IFMT {
                 case S_IFLNK:
-                    var link = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-                    let length = Self.withPath(child) { readlink($0, &link, link.count - 1) }
+                    var link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)  // readlink leaves the NUL to us: zeros
+                    let length = child.with { readlink($0, &link, link.count - 1) }
                     guard length >= 0 else {
                         if errno == ENOENT { continue }
-                        throw CopyFailure(unreadable: Self.shown(child), errno: errno)
+                        throw CopyFailure(unreadable: child.shown, errno: errno)
                     }
-                    let made = Self.withPath(Array(link[0..<length])) { linkText in Self.withPath(target) { symlink(linkText, $0) } }
-                    guard made == 0 else { throw CopyFailure(path: Self.shown(target), errno: errno) }
+                    guard target.with({ symlink(link, $0) }) == 0 else { throw CopyFailure(path: target.shown, errno: errno) }
                 case S_IFDIR:
-                    guard Self.withPath(target, { mkdir($0, info.st_mode & 0o7777 | 0o700) }) == 0 || errno == EEXIST else {
-                        throw CopyFailure(path: Self.shown(target), errno: errno)
+                    guard target.with({ mkdir($0, info.st_mode & 0o7777 | 0o700) }) == 0 || errno == EEXIST else {
+                        throw CopyFailure(path: target.shown, errno: errno)
                     }
                     pending.append((child, target))
                 case S_IFREG:
                     // A clone or an in-kernel copy: no bytes pass through this process.
-                    let error = Self.withPath(child) { from in Self.withPath(target) { nxa_copy_file(from, $0) } }
+                    let error = child.with { from in target.with { nxa_copy_file(from, $0) } }
                     if error != 0, error != ENOENT {
                         // Which side refused: the project's file, or the workspace.
-                        let unreadable = (error == EACCES || error == EPERM) && Self.withPath(child, { access($0, R_OK) }) != 0
-                        throw unreadable ? CopyFailure(unreadable: Self.shown(child), errno: error) : CopyFailure(path: Self.shown(target), errno: error)
+                        let unreadable = (error == EACCES || error == EPERM) && child.with({ access($0, R_OK) }) != 0
+                        throw unreadable ? CopyFailure(unreadable: child.shown, errno: error) : CopyFailure(path: target.shown, errno: error)
                     }
                 default:
                     continue  // sockets, fifos, devices: not project files
@@ -71,29 +68,48 @@ public struct ProjectCopier {
         }
     }
 
-    /// `body` with `path` as a C string.
-    static func withPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
-        (path + [0]).withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+    /// A path as the system takes it: bytes ending in NUL, passed to each call without a copy.
+    struct RawPath {
+        var bytes: [UInt8]
+        init(_ text: String) { bytes = Array(text.utf8) + [0] }
+        init(terminated bytes: [UInt8]) { self.bytes = bytes }
+
+        /// `self/name`, `name` a NUL-terminated name from `names(in:)`.
+        func appending(_ name: [UInt8]) -> RawPath {
+            var joined = bytes
+            joined[joined.count - 1] = UInt8(ascii: "/")
+            joined += name
+            return RawPath(terminated: joined)
         }
+
+        /// Whether `other` is this path or a path inside it.
+        func isOrHolds(_ other: RawPath) -> Bool {
+            let length = bytes.count - 1  // without the NUL
+            return other.bytes == bytes
+                || (other.bytes.count > bytes.count && other.bytes[length] == UInt8(ascii: "/") && other.bytes[..<length].elementsEqual(bytes[..<length]))
+        }
+
+        func with<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
+            bytes.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+        }
+
+        /// As messages show it (bytes that are not UTF-8 as U+FFFD).
+        var shown: String { String(decoding: bytes.dropLast(), as: UTF8.self) }
     }
 
-    /// A path as messages show it (bytes that are not UTF-8 as U+FFFD).
-    static func shown(_ path: [UInt8]) -> String { String(decoding: path, as: UTF8.self) }
-
-    /// The names in a folder of the project, as bytes; a folder that cannot be read is a
-    /// `CopyFailure` naming it (Foundation's error named neither the folder nor the cause).
-    static func names(in folder: [UInt8]) throws -> [[UInt8]] {
-        guard let handle = withPath(folder, { opendir($0) }) else {
+    /// The names in a folder of the project, as NUL-terminated bytes; a folder that cannot be read
+    /// is a `CopyFailure` naming it (Foundation's error named neither the folder nor the cause).
+    static func names(in folder: RawPath) throws -> [[UInt8]] {
+        guard let handle = folder.with({ opendir($0) }) else {
             let error = errno  // opendir's
             if error == ENOENT { return [] }  // vanished while the project was being copied
-            throw error == EACCES || error == EPERM ? CopyFailure(unreadable: shown(folder), errno: error) : CopyFailure(path: shown(folder), errno: error)
+            throw error == EACCES || error == EPERM ? CopyFailure(unreadable: folder.shown, errno: error) : CopyFailure(path: folder.shown, errno: error)
         }
         defer { closedir(handle) }
         var names: [[UInt8]] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) + [0] }
+            if name == [UInt8(ascii: "."), 0] || name == [UInt8(ascii: "."), UInt8(ascii: "."), 0] { continue }
             names.append(name)
         }
         return names
@@ -141,7 +157,10 @@ public struct ProjectCopier {
         }
     }
 
+    /// `name`: NUL-terminated.
     func isExcluded(_ name: [UInt8]) -> Bool {
-        Self.withPath(name) { name in excludes.contains { fnmatch($0, name, 0) == 0 } }
+        excludes.isEmpty ? false : name.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { name in excludes.contains { fnmatch($0, name.baseAddress!, 0) == 0 } }
+        }
     }
 }

@@ -72,17 +72,17 @@ public final class WaiterPool: Sendable {
         }
         let fresh = Worker()
         fresh.job = job
-        let start = Unmanaged.passRetained(ThreadStart { [self] in
-            nxa_name_thread(Self.threadName)
-            loop(fresh)
-        })
-        // Foundation's Thread.start() ignores a failure: with no thread to be had (a cgroup's
-        // pids.max, ulimit -u, ulimit -v), the wait never ran and the step never ended (audit 57
-        // H1). While the system says EAGAIN, the job goes to a worker that becomes idle, or to a
-        // thread made once one can be; the shortage is said once.
+        // With no thread to be had (a cgroup's pids.max, ulimit -u, ulimit -v) the wait must still
+        // run (audit 57 H1): while the system says EAGAIN, the job goes to a worker that becomes
+        // idle, or to a thread made once one can be; the shortage is said once. A step that
+        // completes inline finishes on the thread, and the host may go on with its job there
+        // (HandOffExecutor): the stack of the threads the host's tasks otherwise run on.
         var said = false
         while true {
-            let error = Self.startThread(start)
+            let error = DetachedThread.start(stackSize: 8 << 20) { [self] in
+                nxa_name_thread(Self.threadName)
+                loop(fresh)
+            }
             if error == 0 { return }
             if !said {
                 said = true
@@ -92,7 +92,6 @@ public final class WaiterPool: Sendable {
             }
             guard error == EAGAIN else {
                 // Not a shortage that can pass: the wait runs here (this thread blocks, but the step ends).
-                start.release()
                 fresh.job = nil
                 job()
                 return
@@ -103,34 +102,9 @@ public final class WaiterPool: Sendable {
                 worker.wake.signal()
                 return true
             }
-            if handed {
-                start.release()
-                return
-            }
+            if handed { return }
             usleep(50_000)
         }
-    }
-
-    /// The body of a worker's thread, kept alive across `pthread_create`.
-    final class ThreadStart {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    /// Start a detached thread running `start`'s body (which it then releases); an errno on failure.
-    /// A step that completes inline finishes on this thread, and the host may go on with its job
-    /// here (HandOffExecutor): the stack of the threads the host's tasks otherwise run on.
-    private static func startThread(_ start: Unmanaged<ThreadStart>) -> Int32 {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 8 << 20)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        return pthread_create(&thread, &attributes, { raw in
-            Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, start.toOpaque())
     }
 
     private func loop(_ worker: Worker) {

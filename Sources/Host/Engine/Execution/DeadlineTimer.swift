@@ -1,4 +1,5 @@
 import Synchronization
+import NixActionsProcessKit
 
 #if canImport(Glibc)
     import Glibc
@@ -137,19 +138,7 @@ public final class DeadlineTimer: @unchecked Sendable {
     /// False when the thread could not be made.
     private func startThreadNow() -> Bool {
         guard threadAvailable else { return false }
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let timer = Unmanaged.passRetained(self)
-        let made = pthread_create(&thread, &attributes, { argument in
-            Unmanaged<DeadlineTimer>.fromOpaque(argument!).takeRetainedValue().loop()
-            return nil
-        }, timer.toOpaque())
-        pthread_attr_destroy(&attributes)
-        if made != 0 { timer.release() }
-        return made == 0
+        return DetachedThread.start(stackSize: 256 * 1024) { self.loop() } == 0
     }
 
     private func loop() {

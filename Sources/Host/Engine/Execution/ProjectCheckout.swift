@@ -454,6 +454,14 @@ public final class ProjectCheckout: Sendable {
         return String(decoding: git.output, as: UTF8.self)
     }
 
+    /// What a run's cache entries belong to (`RunOptions.cacheScope`): the repository its `origin`
+    /// names (host and path, lower-cased; never the URL as written, which may hold a login), so
+    /// clones of one repository share their caches as on GitHub; else the project's folder.
+    public static func cacheScope(project: String, origin: String) -> String {
+        if let remote = RemoteLocation.parse(origin) { return "repository " + (remote.host + "/" + remote.fullName).lowercased() }
+        return "folder " + real(project)
+    }
+
     static func real(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
