@@ -189,8 +189,11 @@ final class OCIExecutor: ExecutorPlugin {
             }
             if job.copyProject {
                 try ProjectCopier(excludes: job.copySource == nil ? job.copyExcludes : [], skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
-                    from: URL(fileURLWithPath: job.copySource ?? configuration.projectDirectory), to: URL(fileURLWithPath: workspace))
+                    from: URL(fileURLWithPath: job.copySource ?? configuration.projectDirectory), to: URL(fileURLWithPath: workspace),
+                    cancelled: { context.isCancelled })
             }
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw OperationFailure(
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",

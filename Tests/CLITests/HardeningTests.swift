@@ -729,6 +729,94 @@ struct HardeningTests {
         #expect(!result.stdout.contains("the checkout differs"), "\(result.stdout)")
     }
 
+    @Test("upload-artifact says which files it leaves out because their names are not UTF-8 (upload-artifact's glob leaves them out without a word), and uploads the rest")
+    func nonUTF8ArtifactNames() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              make:
+                steps:
+                  - run: |
+                      mkdir -p out/"$(printf 'dir\\351x')" && printf 'x\\n' > out/"$(printf 'bad\\377name')" && echo fine > out/ok
+                      printf 'inner' > out/"$(printf 'dir\\351x')/f"
+                  - uses: actions/upload-artifact@v4
+                    with: { name: one, path: out }
+              use:
+                needs: make
+                steps:
+                  - uses: actions/download-artifact@v4
+                    with: { name: one, path: got }
+                  - run: cat got/ok
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[make] warning: upload-artifact 'one': 2 files or folders left out: their names are not UTF-8 text ('out/bad\u{FFFD}name', 'out/dir\u{FFFD}x'); "
+                                       + "rename them, or keep them in a tar archive\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[make] uploaded artifact 'one': out (1 file)\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[use] fine\n"), "\(result.stdout)")
+    }
+
+    @Test("a sparse project file stays sparse in the workspace, with the same size and data (audit 57 M2: a 1 GiB disk image of a few blocks was written in full into each workspace)")
+    func sparseProjectFile() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        // 1 GiB with data in the middle and at the end; 256 MiB with data only at the start (a
+        // hole at the end: the size comes from ftruncate).
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+            truncate -s 1G image && printf middle | dd of=image bs=1 seek=536870912 conv=notrunc status=none \
+              && printf end | dd of=image bs=1 seek=1073741821 conv=notrunc status=none \
+              && printf start > tail && truncate -s 256M tail
+            """], in: temp.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "sizes $(stat -c %s image) $(stat -c %s tail)"
+                      echo "used $(( $(stat -c %b image) * $(stat -c %B image) / 1048576 )) $(( $(stat -c %b tail) * $(stat -c %B tail) / 1048576 ))"
+                      echo "data $(dd if=image bs=1 skip=536870912 count=6 status=none) $(tail -c 3 image) $(head -c 5 tail)"
+                      echo "zeros $(dd if=image bs=4096 skip=1000 count=1 status=none | tr -d '\\0' | wc -c)"
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] sizes 1073741824 268435456\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] used 0 0\n"), "whole MiB written into the workspace: \(result.stdout)")
+        #expect(result.stdout.contains("[a] data middle end start\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] zeros 0\n"), "\(result.stdout)")
+    }
+
+    @Test("the run's first signal stops a large workspace copy between two files: the run ends at once, cancelled (audit 57 L2: the copy ran to its end first)")
+    func workspaceCopyCancelled() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: echo the step ran
+            """)
+        // 60,000 empty files: copying them takes about as long as making them did.
+        let clock = ContinuousClock(), making = clock.now
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "for d in $(seq 1 60); do mkdir d$d && (cd d$d && seq -f 'f%04g' 1000 | xargs touch) || exit 1; done"],
+                                        in: temp.path)
+        let makingTook = clock.now - making
+        #expect(made.status == 0, "\(made.stderr)")
+        let (process, text) = try launchNixactionsLogged(["run", "wf.yml", "--log-format", "plain"], in: temp.path, output: temp.path + "/output.txt")
+        let sent = await signalWhen(process, SIGINT, after: .milliseconds(200)) { text().contains("==> job 'a' started") }
+        let exited = await exitTime(process)
+        let all = text()
+        #expect(sent != nil, "the job never started: \(all)")
+        #expect(process.terminationStatus == 130, "\(all)")
+        #expect(all.contains("==> job 'a' cancelled"), "\(all)")
+        #expect(!all.contains("the step ran"), "\(all)")
+        if let sent {
+            // The copy stops within 64 files of the signal; what is left is removing what was copied.
+            #expect(exited - sent < makingTook / 2, "the run ended \(exited - sent) after the signal; making the files took \(makingTook):\n\(all)")
+        }
+    }
+
     @Test("a workflow file whose name is not UTF-8: validate says so (not a did-you-mean of itself); list leaves it out with a warning and lists the rest, a name holding U+FFFD itself too (audit 51)")
     func nonUTF8FileName() async throws {
         let temp = try TemporaryDirectory()

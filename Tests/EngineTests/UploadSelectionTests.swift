@@ -1,6 +1,8 @@
 import Foundation
 @testable import NixActionsEngine
+import NixActionsProcessKit
 import Testing
+import TestSupport
 
 @Suite("upload-artifact's path: patterns, search paths and the root of the stored files (GitHub's rule)")
 struct UploadSelectionTests {
@@ -47,13 +49,36 @@ struct UploadSelectionTests {
         try manager.createDirectory(atPath: base + "/two/link", withIntermediateDirectories: true)
         try "x".write(toFile: base + "/two/link/x", atomically: true, encoding: .utf8)
         try manager.createSymbolicLink(atPath: base + "/into/link", withDestinationPath: base + "/outside")
-        try ArtifactStore.merge(base + "/one/bin", into: base + "/into/bin")
-        try ArtifactStore.merge(base + "/two/bin", into: base + "/into/bin")
-        try ArtifactStore.merge(base + "/two/link", into: base + "/into/link")
+        try ProjectCopier.copyItem(from: base + "/one/bin", to: base + "/into/bin", merging: true)
+        try ProjectCopier.copyItem(from: base + "/two/bin", to: base + "/into/bin", merging: true)
+        try ProjectCopier.copyItem(from: base + "/two/link", to: base + "/into/link", merging: true)
         #expect(try manager.contentsOfDirectory(atPath: base + "/into/bin").sorted() == ["a", "b"])
         #expect(try String(contentsOfFile: base + "/into/bin/a", encoding: .utf8) == "new")
         #expect(try manager.contentsOfDirectory(atPath: base + "/outside").isEmpty, "nothing written through the link")
         #expect(try String(contentsOfFile: base + "/into/link/x", encoding: .utf8) == "x")
+    }
+
+    @Test("artifact copies (download, merge-multiple) keep names that are not UTF-8 (an artifact a remote job's tar stream brought), and leave out FIFOs")
+    func nonUTF8Names() async throws {
+        let temp = try TemporaryDirectory()
+        let base = temp.path + "/names"
+        defer { temp.remove() }
+        func raw(_ path: String, _ name: [UInt8]) -> [CChar] { (Array(path.utf8) + [UInt8(ascii: "/")] + name + [0]).map { CChar(bitPattern: $0) } }
+        let bad: [UInt8] = [0x62, 0xFF, 0x6E], folder: [UInt8] = [0x64, 0xE9]
+        for path in [base, base + "/store", base + "/into"] { #expect(mkdir(path, 0o700) == 0) }
+        #expect(mkdir(raw(base + "/store", folder), 0o700) == 0)
+        #expect(close(open(raw(base + "/store", bad), O_CREAT | O_WRONLY, 0o600)) == 0)
+        #expect(close(open(raw(base + "/store", folder + Array("/inner".utf8)), O_CREAT | O_WRONLY, 0o600)) == 0)
+        #expect(mkfifo(base + "/store/pipe", 0o600) == 0)
+        try ProjectCopier.copyEntries(of: base + "/store", into: base + "/into")
+        #expect(access(raw(base + "/into", bad), F_OK) == 0, "the file whose name is not UTF-8 is missing")
+        #expect(access(raw(base + "/into", folder + Array("/inner".utf8)), F_OK) == 0, "the folder whose name is not UTF-8 is missing")
+        #expect(access(base + "/into/pipe", F_OK) != 0, "a FIFO was copied")
+        // Merged into what is there: the folder merged, the file replaced.
+        #expect(mkdir(base + "/more", 0o700) == 0 && mkdir(raw(base + "/more", folder), 0o700) == 0)
+        #expect(close(open(raw(base + "/more", folder + Array("/second".utf8)), O_CREAT | O_WRONLY, 0o600)) == 0)
+        try ProjectCopier.copyEntries(of: base + "/more", into: base + "/into", merging: true)
+        #expect(access(raw(base + "/into", folder + Array("/inner".utf8)), F_OK) == 0 && access(raw(base + "/into", folder + Array("/second".utf8)), F_OK) == 0)
     }
 
     @Test("a path in the home folder (~) is an error saying so, as upload-artifact would look there (audit 51 L1)")

@@ -1,3 +1,4 @@
+import CProcessSupport
 import Foundation
 import NixActionsProcessKit
 
@@ -34,7 +35,8 @@ public struct TemporaryDirectory: Sendable {
         url = URL(fileURLWithPath: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
-    public func remove() { try? FileManager.default.removeItem(at: url) }
+    /// Byte-safe (a name that is not UTF-8 goes too, where Foundation's removal left it behind).
+    public func remove() { _ = nxa_remove_tree(path) }
 
     /// Write `text` to `name` (creating folders) and return its path.
     @discardableResult

@@ -220,9 +220,8 @@ public struct ArtifactStore: Sendable {
             if madeFolders.insert(parent).inserted {
                 try manager.createDirectory(atPath: parent, withIntermediateDirectories: true)
             }
-            var there = stat()
-            if lstat(destination, &there) == 0 { try? manager.removeItem(atPath: destination) }
-            try Self.copyTree(source, to: destination)
+            // What is there is replaced; names that are not UTF-8 are kept (bytes throughout).
+            try ProjectCopier.copyItem(from: source, to: destination)
         }
     }
 
@@ -357,65 +356,9 @@ public struct ArtifactStore: Sendable {
         guard let created = Self.realPath(target), Self.isInside(created, realWorkspace) else {
             throw Self.escapes(under ?? "", artifact: name, role: "path", through: Self.realPath(target))
         }
-        for entry in try manager.contentsOfDirectory(atPath: source) {
-            // `entry` is one name, so `destination` is directly inside the checked target;
-            // removing it removes a symbolic link there, never what it points to.
-            let destination = created + "/" + entry
-            if merge {
-                try Self.merge(source + "/" + entry, into: destination)
-                continue
-            }
-            try? manager.removeItem(atPath: destination)
-            try Self.copyTree(source + "/" + entry, to: destination)
-        }
-    }
-
-    /// Copy a file, a symbolic link (as a link) or a folder with everything in it, to the new path
-    /// `destination`. Anything else (a FIFO, a socket, a device) is not a file to keep and is left
-    /// out: Foundation's copy opened a FIFO and waited for a writer forever. Folders are walked
-    /// with a stack, not recursion.
-    /// A cancel of the calling task (a signal, the job's time limit) stops it between two entries
-    /// with `CancellationError`.
-    static func copyTree(_ source: String, to destination: String) throws {
-        var pending = [(source, destination)]
-        while let (from, to) = pending.popLast() {
-            try Task.checkCancellation()
-            var info = stat()
-            guard lstat(from, &info) == 0 else { throw EngineError("cannot read '\(from)': \(String(cString: strerror(errno)))") }
-            switch info.st_mode & S_IFMT {
-            case S_IFREG:
-                if let error = FastFiles.copyFile(from: from, to: to) {
-                    throw EngineError("cannot copy '\(from)' to '\(to)': \(String(cString: strerror(error)))")
-                }
-            case S_IFLNK:
-                let link = try FileManager.default.destinationOfSymbolicLink(atPath: from)
-                try FileManager.default.createSymbolicLink(atPath: to, withDestinationPath: link)
-            case S_IFDIR:
-                guard mkdir(to, info.st_mode & 0o7777 | 0o700) == 0 || errno == EEXIST else {
-                    throw EngineError("cannot make the folder '\(to)': \(String(cString: strerror(errno)))")
-                }
-                for name in try FileManager.default.contentsOfDirectory(atPath: from) { pending.append((from + "/" + name, to + "/" + name)) }
-            default:
-                continue  // a FIFO, socket or device
-            }
-        }
-    }
-
-    /// Copy `source` to `destination`, merging into a folder that is there; whatever else is there
-    /// (a file, a symbolic link: the link, never what it points to) is replaced.
-    static func merge(_ source: String, into destination: String) throws {
-        let manager = FileManager.default
-        var from = stat(), to = stat()
-        let isFolder = lstat(source, &from) == 0 && from.st_mode & S_IFMT == S_IFDIR
-        let exists = lstat(destination, &to) == 0
-        if isFolder && exists && to.st_mode & S_IFMT == S_IFDIR {
-            for entry in try manager.contentsOfDirectory(atPath: source) {
-                try merge(source + "/" + entry, into: destination + "/" + entry)
-            }
-            return
-        }
-        if exists { try manager.removeItem(atPath: destination) }
-        try copyTree(source, to: destination)
+        // Each entry is one name, so what it replaces is directly inside the checked target; a
+        // symbolic link there is removed, never what it points to. Names are bytes throughout.
+        try ProjectCopier.copyEntries(of: source, into: created, merging: merge)
     }
 
     /// The artifacts kept so far, by their names as given (a folder made before names were

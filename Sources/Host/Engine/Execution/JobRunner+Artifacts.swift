@@ -132,7 +132,15 @@ extension JobRunner {
                                                patterns: selection.patterns, select: selection.filter, rootOf: selection.root(of:))
             } else {
                 try selection.refuseLinksOut(in: started.workspace, artifact: artifact)
-                let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace, followingLinks: true))
+                var leftOut: [String] = []
+                let matched = selection.filter(HashFiles.matching(selection.patterns, in: started.workspace, followingLinks: true, leftOut: &leftOut))
+                if !leftOut.isEmpty {
+                    // Never without a word (upload-artifact's glob leaves them out silently).
+                    let shown = leftOut.prefix(3).map { "'\(DisplayText.escaped($0))'" }.joined(separator: ", ") + (leftOut.count > 3 ? ", …" : "")
+                    reporter.report(.message(job: planned.key, level: .warning, text:
+                        "upload-artifact '\(artifact)': \(leftOut.count) file\(leftOut.count == 1 ? "" : "s") or folder\(leftOut.count == 1 ? "" : "s") left out: "
+                        + "\(leftOut.count == 1 ? "its name is" : "their names are") not UTF-8 text (\(shown)); rename \(leftOut.count == 1 ? "it" : "them"), or keep them in a tar archive"))
+                }
                 if !matched.isEmpty {
                     try staging.keep(matched, from: started.workspace, as: artifact, root: selection.root(of: matched))
                 }

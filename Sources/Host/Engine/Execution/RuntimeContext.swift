@@ -118,6 +118,14 @@ enum HashFiles {
     ///   artifact); a folder reached twice (a loop) once. A link to a folder outside `root` is not
     ///   walked. hashFiles does not follow them, as GitHub's does not by default.
     static func matching(_ patterns: [String], in root: String, followingLinks: Bool = false) -> [String] {
+        var leftOut: [String] = []
+        return matching(patterns, in: root, followingLinks: followingLinks, leftOut: &leftOut)
+    }
+
+    /// As `matching(_:in:followingLinks:)`; `leftOut` gets the paths (as text, U+FFFD for the
+    /// bytes that are not UTF-8) of the entries whose names are not UTF-8: they cannot be named
+    /// as text, so they are left out (as @actions/glob leaves them out without a word).
+    static func matching(_ patterns: [String], in root: String, followingLinks: Bool, leftOut: inout [String]) -> [String] {
         let rules = HashPatterns(patterns, root: root)
         guard !rules.includes.isEmpty else { return [] }
         let realRoot = followingLinks ? ArtifactStore.realPath(root) : nil
@@ -132,7 +140,11 @@ enum HashFiles {
                 let path = folder.isEmpty ? name : folder + "/" + name
                 if path == ".git" { continue }
                 var own = stat()
-                guard lstat(full + "/" + name, &own) == 0 else { continue }
+                guard lstat(full + "/" + name, &own) == 0 else {
+                    // Foundation repaired a name that is not UTF-8 into one that does not exist.
+                    if errno == ENOENT, name.contains("\u{FFFD}") { leftOut.append(path) }
+                    continue
+                }
                 if own.st_mode & S_IFMT == S_IFDIR {
                     pending.append(path)
                     continue

@@ -136,8 +136,9 @@ int nxa_open_beneath_links(int dirfd, const char *path, int flags);
 
 /* Copy the regular file `from` to the new file `to` (created exclusively, same permission bits,
  * links not followed): a copy-on-write clone where the file system can (FICLONE), else an
- * in-kernel copy (copy_file_range), else reads and writes. Returns 0 or an errno value; a
- * failed copy leaves no file behind. */
+ * in-kernel copy (copy_file_range), else reads and writes. A sparse file keeps its holes (its
+ * data found with SEEK_DATA/SEEK_HOLE, its size set with ftruncate). Returns 0 or an errno
+ * value; a failed copy leaves no file behind. */
 int nxa_copy_file(const char *from, const char *to);
 
 /* Remove `path` and everything below it, links not followed, without a stat per file (d_type):
