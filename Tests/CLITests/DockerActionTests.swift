@@ -157,6 +157,43 @@ extension RealExecutorSuites {
             #expect(try Self.runImages(podman).isEmpty, "a built image is left")
         }
 
+        @Test("an argument of a docker action (runs.args from an input) or a docker:// step (with.args) holding a secret's value is warned of before the container runs, whichever way the value came (audit 58 H1: not a word)")
+        func secretArgumentsWarned() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("tok/action.yml", """
+                name: tok
+                inputs: { token: { required: true } }
+                runs:
+                  using: docker
+                  image: docker://\(PodmanFixture.image)
+                  entrypoint: sh
+                  args: ["-c", "echo token-length ${#INPUT_TOKEN}", "${{ inputs.token }}"]
+                """)
+            try temp.write("wf.yml", """
+                secrets: [TOKEN]
+                jobs:
+                  a:
+                    steps:
+                      - uses: ./tok
+                        with: { token: "${{ env.TOKEN }}" }
+                      - uses: docker://\(PodmanFixture.image)
+                        with: { entrypoint: /bin/sh, args: '-c "echo image ran" ${{ env.TOKEN }}' }
+                      - uses: docker://\(PodmanFixture.image)
+                        with: { entrypoint: /bin/sh, args: '-c "echo no secret here"' }
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--secret", "TOKEN"], in: temp.path,
+                                              environment: podman.environment.merging(["TOKEN": "tok-31415926"]) { _, new in new })
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[a] token-length 12\n") && result.stdout.contains("[a] image ran\n"), "\(result.stdout)")
+            let warnings = result.stdout.split(separator: "\n").filter { $0.contains("of the container hold") }
+            #expect(warnings.count == 2, "\(result.stdout)")
+            #expect(warnings.contains { $0.contains("warning: step './tok': argument 3 of the container holds a secret's value: the arguments are the container engine's command line and the container's own, which every user of this machine can read (ps)") }, "\(warnings)")
+            #expect(warnings.contains { $0.contains("step 'docker://\(PodmanFixture.image)") }, "\(warnings)")
+            #expect(!result.stdout.contains("tok-31415926"), "\(result.stdout)")
+        }
+
         @Test("a remote docker action with pre and post entry points and pre-if/post-if, and a repository with only a Dockerfile given args, from a git daemon")
         func remoteDockerActions() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

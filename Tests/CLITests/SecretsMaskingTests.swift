@@ -177,6 +177,48 @@ struct SecretsMaskingTests {
         }
     }
 
+    @Test("a built-in action's input that goes on git's, mkdir's or tar's command line, or names artifact folders, holding a secret's value however it came (env.X, a masked step output) fails the step before anything runs (audit 58 M1: git's command line had it)")
+    func secretInputsRefused() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            secrets: [API_KEY]
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    continue-on-error: true
+                    with: { ref: "${{ env.API_KEY }}" }
+                  - id: made
+                    run: |
+                      v=$(printf '%s-%s' masked value-2718)
+                      echo "::add-mask::$v"
+                      echo "name=$v" >> "$GITHUB_OUTPUT"
+                      echo x > g.txt
+                  - uses: actions/upload-artifact@v4
+                    continue-on-error: true
+                    with: { name: "n-${{ steps.made.outputs.name }}", path: g.txt }
+                  - uses: actions/cache@v4
+                    with: { path: "c-${{ env.API_KEY }}", key: plain-key }
+            """)
+        // A git in front of the real one that records every command line it is given.
+        let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
+        let git = try #require(folders.map { $0 + "/git" }.first { FileManager.default.isExecutableFile(atPath: $0) })
+        try temp.write("bin/git", "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \(temp.path)/git-commands\nexec \(git) \"$@\"\n")
+        chmod(temp.path + "/bin/git", 0o755)
+        let path = temp.path + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--secret", "API_KEY"], in: temp.path,
+                                          environment: ["API_KEY": "Sup3rS3cretValue99", "PATH": path])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] error: with.ref of 'actions/checkout@v4' holds a secret's value: it would go on the command line of the checkout's git and mkdir, "
+                                       + "which every user of this machine can read (ps), and masking covers output only; keep secrets out of with.ref"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] error: with.name of 'actions/upload-artifact@v4' holds a secret's value: it would name the run's artifact folders"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] error: with.path of 'actions/cache@v4' holds a secret's value: it would go on the command line of the cache's tar"), "\(result.stdout)")
+        let commands = (try? String(contentsOfFile: temp.path + "/git-commands", encoding: .utf8)) ?? ""
+        #expect(!commands.contains("Sup3rS3cretValue99"), "a secret on git's command line:\n\(commands)")
+        #expect(!result.stdout.contains("Sup3rS3cretValue99") && !result.stdout.contains("masked-value-2718"), "\(result.stdout)")
+    }
+
     @Test("messages that cut a quoted text at 80 characters mask it first: a bad $GITHUB_ENV line, a cache key")
     func cutAfterMasking() async throws {
         let long = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXBsb3kiLCJyb2xlIjoiYWRtaW4ifQ.c2lnbmF0dXJlLW9mLWEtbG9uZy10b2tlbg-secret"

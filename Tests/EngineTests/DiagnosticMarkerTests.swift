@@ -69,6 +69,47 @@ struct DiagnosticMarkerTests {
         #expect(!warned.contains { $0.contains("secrets.DEPTH") || $0.contains("secrets.DAYS") }, "\(warned)")
     }
 
+    @Test("a declared secret read as env.NAME is warned about where secrets.NAME would be; its 'not defined' warning says where it has a value and points at secrets.NAME; a provider entry's variables are defined, one without as: defines any name (audit 58 L2, M1)")
+    func declaredSecretsAsEnv() {
+        let diagnostics = Marked("""
+            secrets: [API_KEY, { provider: env, names: [RAW], as: OTHER }]
+            jobs:
+              a:
+                secrets: [JOB_ONLY, { name: HIDDEN, env: false }]
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { ref: "${{ env.API_KEY }}", path: "${{ env.JOB_ONLY }}" }
+                  - uses: actions/upload-artifact@v4
+                    with: { name: "n-${{ env.OTHER }}", path: x }
+                  - run: echo "${{ env.API_KEY }} ${{ env.HIDDEN }} ${{ env.TYPO }}"
+              b:
+                steps:
+                  - run: echo "${{ env.JOB_ONLY }}"
+            """).diagnostics()
+        let warned = diagnostics.filter { $0.contains("is a declared secret)") && $0.contains("which no masking covers") }
+        #expect(warned.count == 3, "\(diagnostics)")
+        #expect(warned.contains { $0.contains("env.API_KEY in 'with.ref' (env.API_KEY is a declared secret): the value is an argument of the checkout's git and mkdir") }, "\(warned)")
+        #expect(warned.contains { $0.contains("env.JOB_ONLY in 'with.path'") }, "\(warned)")
+        #expect(warned.contains { $0.contains("env.OTHER in 'with.name' (env.OTHER is a declared secret): an artifact's name") }, "\(warned)")
+        let undefined = diagnostics.filter { $0.contains("is not defined at workflow, job or step level") }
+        // HIDDEN is not exported (env: false), TYPO is nobody's, JOB_ONLY is job a's only.
+        #expect(undefined.count == 3 && ["env.HIDDEN", "env.TYPO", "env.JOB_ONLY"].allSatisfy { name in undefined.contains { $0.contains(name) } }, "\(diagnostics)")
+        #expect(!undefined.contains { $0.contains("env.API_KEY") || $0.contains("env.OTHER") }, "\(diagnostics)")
+        let declared = diagnostics.filter { $0.contains("is a declared secret, which the env context holds only when --secret or --secret-file gives it") }
+        // API_KEY twice (with.ref, the run step), JOB_ONLY in job a once; OTHER is a provider's: always there.
+        #expect(declared.count == 3 && !declared.contains { $0.contains("env.OTHER") }, "\(diagnostics)")
+        let open = Marked("""
+            secrets:
+              - provider: file
+                file: s.env
+            jobs:
+              a:
+                steps:
+                  - run: echo "${{ env.ANYTHING }}"
+            """).diagnostics()
+        #expect(!open.contains { $0.contains("is not defined") }, "\(open)")
+    }
+
     @Test("YAML syntax error")
     func yamlSyntax() {
         let input = Marked("jobs:\n  a:\n    steps:\n      - run: echo\n     1️⃣bad: [\n")

@@ -73,6 +73,20 @@ extension JobRunner {
             case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
             }
         }
+        // An input the host hands git, mkdir or tar as an argument, or that names folders, holding
+        // a secret's value however it came (`env.X`, a step output, ::add-mask::): refused before
+        // anything runs. `validate` warns only of `secrets.X` written there (audit 58 M1).
+        for key in inputs.keys.sorted() {
+            guard let value = inputs[key], !value.isEmpty, let exposure = ExpressionValidator.exposure(action: action, input: key),
+                redactor.contains(value) else { continue }
+            let reach: String
+            switch exposure {
+            case .commandLine(let programs): reach = "it would go on the command line of \(programs), which every user of this machine can read (ps)"
+            case .artifactName: reach = "it would name the run's artifact folders, and go on mkdir's and tar's command lines on the oci and ssh executors"
+            }
+            return failStep(step, message: "with.\(key) of '\(uses)' holds a secret's value: \(reach), and masking covers output only; "
+                            + "keep secrets out of with.\(key)", allowed: allowed, state: &state)
+        }
         do {
             var outputs: [String: ExpressionValue] = [:]
             switch Self.actionName(uses) {

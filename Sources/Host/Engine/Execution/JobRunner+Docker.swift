@@ -295,7 +295,21 @@ extension JobRunner {
     }
 
     /// The `sh` step of one container (see `scriptStep`).
+    /// An argument (or entry point) holding a secret's value is said before the container runs:
+    /// the arguments are the engine's command line and the container's own, which every user of
+    /// the machine can read (`ps`), whatever masking does for output. It is the action's way of
+    /// taking its input (`runs.args: ["${{ inputs.token }}"]`, as on GitHub), so it is a warning,
+    /// not a refusal (audit 58 H1: no word of it, and the docs advised passing a secret as an input).
     func containerStep(_ step: Step, invocation: DockerInvocation, index: Int, name: String, started: JobStarted, keepsID: Bool) -> Step {
+        let held = invocation.args.indices.filter { redactor.contains(invocation.args[$0]) }.map { "argument \($0 + 1)" }
+            + (invocation.entrypoint.map { redactor.contains($0) } == true ? ["the entry point"] : [])
+        if !held.isEmpty {
+            reporter.report(.message(job: planned.key, level: .warning, text:
+                "step '\(name)': \(held.joined(separator: ", ")) of the container hold\(held.count == 1 ? "s" : "") a secret's value: "
+                + "\(invocation.args.isEmpty ? "it is" : "the arguments are") the container engine's command line and the container's own, "
+                + "which every user of this machine can read (ps); masking covers output only. An action that reads the value from its "
+                + "INPUT_ variable or from env keeps it off (runs.args or with.args passes it on the command line)"))
+        }
         let container = "nixactions-\(options.runID)-d\(Self.containerSerial.add(1, ordering: .relaxed).newValue)"
         return scriptStep(step, index: index, script: Self.dockerScript(invocation, container: container, runID: options.runID), name: name,
                           started: started, keepsID: keepsID)

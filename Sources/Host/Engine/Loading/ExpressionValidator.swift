@@ -13,6 +13,15 @@ struct ExpressionValidator {
     /// Every `secrets.NAME` read, with where and in which job (nil: workflow level): `run` warns
     /// about names no source defines (they are empty, as on GitHub).
     var secretReferences: [SecretReference] = []
+    /// The environment variables the job's declared secrets become (workflow and job `secrets:`
+    /// with `env: true`, the default): `env.NAME` is defined, and is a secret (audit 58 L2, M1).
+    var secretEnv: Set<String> = []
+    /// Of those, the declared names (`- API_KEY`): in the env context only when the command line
+    /// gives them (`--secret`, `--secret-file`); the process's environment is not in it.
+    var declaredSecretEnv: Set<String> = []
+    /// A provider entry exported without `as:` names its variables only when it runs: any
+    /// `env.NAME` may be one.
+    var secretEnvOpen = false
 
     /// The job a place belongs to, shared by reference: a `Place` is copied for every field
     /// checked, and copying a `Job` copies (retains) all its fields.
@@ -141,7 +150,20 @@ struct ExpressionValidator {
 
     mutating func checkJob(_ job: Job, workflowEnv: Set<String>) {
         let context = "workflow '\(workflow.name)' › job '\(job.id)'"
-        let jobEnv = workflowEnv.union(job.env.map(\.name))
+        let specs = (workflow.secrets + job.secrets).filter(\.exportsEnv)
+        secretEnv = Set(specs.flatMap { spec -> [String] in
+            if case .name(let name) = spec.source { return [spec.renameOnly ?? spec.rename[name] ?? name] }
+            return Array(spec.rename.values) + (spec.renameOnly.map { [$0] } ?? [])
+        })
+        declaredSecretEnv = Set(specs.compactMap { spec in
+            if case .name(let name) = spec.source { return spec.renameOnly ?? spec.rename[name] ?? name }
+            return nil
+        })
+        secretEnvOpen = specs.contains { spec in
+            if case .provider = spec.source { return spec.rename.isEmpty && spec.renameOnly == nil }
+            return false
+        }
+        let jobEnv = workflowEnv.union(job.env.map(\.name)).union(secretEnv.subtracting(declaredSecretEnv))
         let jobRef = JobRef(job)
         let jobPlace = Place(what: "", context: context, job: jobRef, stepIDs: nil, envNames: workflowEnv)
         // From the first step that writes $GITHUB_ENV (or may), any name may be defined: `env.X`
@@ -479,23 +501,28 @@ struct ExpressionValidator {
         guard let first = reference.path.first else { return }
         if root == "secrets" {
             secretReferences.append(SecretReference(name: first, job: place.job?.id, location: at, context: place.context))
+        }
+        // A declared secret read as `env.NAME` is the same value (audit 58 M1: only `secrets.` was seen).
+        if root == "secrets" || (root == "env" && place.job != nil && secretEnv.contains(first)) {
+            let shown = root == "secrets" ? what : "\(what) (env.\(first) is a declared secret)"
+            let named = root + "." + first
             if place.whatBase == "shell" {
                 // Masked in output, but a command line is readable by every user of the machine.
                 diagnostics.warning(
-                    "secrets.\(first) \(what): the shell's command line shows it to every user of this machine ('ps'), "
+                    "\(named) \(shown): the shell's command line shows it to every user of this machine ('ps'), "
                         + "which no masking covers", at: at, context: place.context,
                     hint: "give the value to the step in 'env:' and read the variable in the script")
             } else if case .commandLine(let programs) = place.exposure {
                 // The same for a built-in action's input the host passes as an argument (audit 55b F2).
                 diagnostics.warning(
-                    "secrets.\(first) \(what): the value is an argument of \(programs), whose command line every user of this machine sees ('ps'), "
+                    "\(named) \(shown): the value is an argument of \(programs), whose command line every user of this machine sees ('ps'), "
                         + "which no masking covers", at: at, context: place.context,
                     hint: "a secret is not a path, a ref or a repository name; keep it out of this input")
             } else if case .artifactName = place.exposure {
                 // An artifact's name names folders, here and in the workspace of a download of
                 // every artifact, which no masking covers (audit 55b F3).
                 diagnostics.warning(
-                    "secrets.\(first) \(what): an artifact's name becomes the name of folders (the run's store, and one per artifact "
+                    "\(named) \(shown): an artifact's name becomes the name of folders (the run's store, and one per artifact "
                         + "when download-artifact takes them all) and of the run's artifact list, which no masking covers",
                     at: at, context: place.context,
                     hint: "name the artifact without the secret; a secret is not a name")
@@ -601,7 +628,14 @@ struct ExpressionValidator {
         case "env":
             // A job whose steps write GITHUB_ENV (or JOB_ENV) may define any name: no guess then.
             // `env: ${{ … }}` (an entry without a name) may define any name too.
-            if !place.envNames.contains(first), !place.envNames.contains(""), !place.envOpen {
+            if place.job != nil, declaredSecretEnv.contains(first), !place.envNames.contains(first) {
+                // Masked wherever it comes from, but `env.X` has it only from the command line
+                // (audit 58 L2: "not defined", with a hint to put the value on the command line).
+                diagnostics.warning(
+                    "env.\(first) \(what): \(first) is a declared secret, which the env context holds only when --secret or --secret-file "
+                        + "gives it (the environment nixactions runs in is not in the env context)", at: at, context: place.context,
+                    hint: "read ${{ secrets.\(first) }}, which has it from every source")
+            } else if !place.envNames.contains(first), !place.envNames.contains(""), !place.envOpen, !(secretEnvOpen && place.job != nil) {
                 diagnostics.warning(
                     "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
                     hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")
