@@ -173,7 +173,7 @@ struct CommandsScenarios {
         #expect(summary.upperBound <= finished.lowerBound)
     }
 
-    @Test("GitHub's runner's details: older commands (set-output, ##[add-mask] mid-line, ::ADD-MASK::), CRLF in GITHUB_OUTPUT, GITHUB_STATE, GITHUB_ACTION and github.action, CI: false kept, a step's env as a whole, a malformed GITHUB_OUTPUT and ::set-env fail their step")
+    @Test("GitHub's runner's details: older commands (set-output, ##[add-mask] mid-line, ::ADD-MASK::), CRLF in GITHUB_OUTPUT (the CR kept, as on GitHub), GITHUB_STATE, GITHUB_ACTION and github.action, CI: false kept, a step's env as a whole, a malformed GITHUB_OUTPUT and ::set-env fail their step")
     func runnerDetails() async throws {
         let scenario = try Scenario()
         defer { scenario.remove() }
@@ -194,7 +194,7 @@ struct CommandsScenarios {
                       echo "pid=1" >> "$GITHUB_STATE"
                       echo "action=$GITHUB_ACTION ci=$CI"
                   - run: echo "second=$GITHUB_ACTION ctx=${{ github.action }}"
-                  - run: echo "third=$GITHUB_ACTION crlf=[${{ steps.old.outputs.crlf }}] next=[${{ steps.old.outputs.next }}] old=${{ steps.old.outputs.version }}"
+                  - run: echo "third=$GITHUB_ACTION crlf=[${{ steps.old.outputs.crlf == 'yes' }}] next=[${{ steps.old.outputs.next == 'also' }}] old=${{ steps.old.outputs.version }}"
                     env: { A: inner, B: "${{ env.A }}-b" }
                   - run: echo "env a=$A b=$B"
                     env: { A: inner, B: "${{ env.A }}-b" }
@@ -222,7 +222,9 @@ struct CommandsScenarios {
             "[a] shown: *** ***\n",
             "[a] action=old ci=false\n",
             "[a] second=__run ctx=__run\n",
-            "[a] third=__run_2 crlf=[yes] next=[also] old=1.2.3\n",
+            // The CR of a CRLF line is kept, as GitHub's Linux runner keeps it (audit 58 F4), and said.
+            "[a] third=__run_2 crlf=[false] next=[false] old=1.2.3\n",
+            "[a] warning: GITHUB_OUTPUT of step 'old': line 1 ends with CR LF; the CR is part of what it sets, as on GitHub's Linux runners (write LF line ends: tr -d '\\r')\n",
             "[a] env a=inner b=outer-b\n",
             "line 1 'garbage line' is neither NAME=VALUE nor NAME<<DELIMITER",
             "Unable to process command '::set-env name=X::y' successfully. The `set-env` command is disabled",

@@ -16,11 +16,18 @@ struct BoundsEnvFileTests {
         #expect((try? closed.get())?.map { "\($0.0)=\($0.1)" } == ["a=1", "m=x\ny", "b=2"])
     }
 
-    @Test("lines end at every \\n, a \\r\\n too (one Swift character); a line that is neither NAME=VALUE nor NAME<<DELIM, a # line and a block without name or delimiter are errors, as on GitHub")
+    @Test("lines end at every \\n, a \\r\\n too (one Swift character), its CR kept as GitHub's Linux runner keeps it (audit 58 F4); a line that is neither NAME=VALUE nor NAME<<DELIM, a # line and a block without name or delimiter are errors, as on GitHub")
     func githubLines() throws {
-        let crlf = try EnvFileParser.parseStrictly("version=1.2.3\r\nchannel=stable\r\nm<<EOF\r\nx\r\nEOF\r\n").get()
-        #expect(crlf.map { "\($0.0)=\($0.1)" } == ["version=1.2.3", "channel=stable", "m=x"])
+        let crlf = try EnvFileParser.parseStrictly("version=1.2.3\r\nchannel=stable\r\nm<<EOF\r\na\r\nb\r\nEOF\r\nlf=1\n").get()
+        #expect(crlf.map { "\($0.0)=\($0.1)" } == ["version=1.2.3\r", "channel=stable\r", "m=a\r\nb\r", "lf=1"])
+        #expect(EnvFileParser.firstCRLFLine("a=1\nb=2\r\n") == 2 && EnvFileParser.firstCRLFLine("a=1\n") == nil)
+        // A line that is only a CR is not empty there: neither NAME=VALUE nor a block.
+        guard case .failure(.invalid(line: 2, _, _)) = EnvFileParser.parseStrictly("a=1\r\n\r\n") else {
+            Issue.record("a CR line was skipped")
+            return
+        }
         #expect(EnvFileParser.lines("a\r\nb\nc\r\n") == ["a", "b", "c", ""])
+        #expect(EnvFileParser.lines("a\r\nb\n", keepingCR: true) == ["a\r", "b", ""])
         #expect(try EnvFileParser.parseStrictly("\n\na=1\n\n").get().map(\.0) == ["a"])
         #expect(try EnvFileParser.parseStrictly("#c=1\n").get().map(\.0) == ["#c"])  // no comments
         for (text, line) in [("ok=1\ngarbage line\n", 2), ("# a comment\n", 1), ("d<<\nv\n\n", 1), ("<<EOF\nv\nEOF\n", 1)] {

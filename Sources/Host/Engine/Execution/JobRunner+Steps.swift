@@ -736,6 +736,13 @@ extension JobRunner {
         func entries(_ variable: String) -> [(String, String)]? {
             guard let text = text(variable) else { return nil }
             let read = EnvFileParser.parseUntilProblem(text)
+            if let line = EnvFileParser.firstCRLFLine(text) {
+                // Kept as GitHub keeps it; said, as a step that compares the value would differ
+                // from what the file's author meant (audit 58 F4: dropped here, kept there).
+                reporter.report(.message(job: planned.key, level: .warning, text:
+                    "\(variable) of step '\(name)': line \(line) ends with CR LF; the CR is part of what it sets, as on GitHub's Linux runners "
+                        + "(write LF line ends: tr -d '\\r')"))
+            }
             if let problem = read.problem {
                 // The secrets the entries before it set are masked before the bad line is quoted:
                 // quoted first, a token written above it was cut at 80 characters and shown

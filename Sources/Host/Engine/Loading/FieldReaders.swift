@@ -92,7 +92,7 @@ extension NodeReader {
     /// A plain null (``, `~`, `null`) or a text of white space only; cheap for every other text.
     static func isBlank(_ node: Node, _ text: String) -> Bool {
         guard let first = text.utf8.first else { return true }
-        if case .scalar(let scalar) = node, scalar.style == .plain, text == "~" || text == "null" || text == "Null" || text == "NULL" { return true }
+        if case .scalar(let scalar) = node, scalar.style == .plain, GitHubScalars.isNull(text) { return true }
         // Only a text that starts with white space can be all white space (ASCII first: no Character made).
         guard first == 0x20 || first == 0x09 || first == 0x0A || first == 0x0D || first >= 0x80 else { return false }
         return text.allSatisfy(\.isWhitespace)

@@ -8,6 +8,15 @@ import Yams
 /// `python-version: 3.10` is `3.1` on GitHub. Quoted scalars, and plain ones that are text in the
 /// core schema (`1_000`, `yes`, `1.2.3`), stay as written.
 enum GitHubScalars {
+    /// A plain scalar that is null in YAML 1.2's core schema (GitHub's `MatchNull`): empty, `~`,
+    /// `null`, `Null`, `NULL`.
+    static func isNull(_ text: String) -> Bool {
+        switch text {
+        case "", "~", "null", "Null", "NULL": return true
+        default: return false
+        }
+    }
+
     /// The text GitHub makes of a plain scalar, when it differs from `text`; nil otherwise.
     static func text(ofPlain text: String) -> String? {
         let converted: String
@@ -71,7 +80,8 @@ enum GitHubScalars {
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
-        if value == 0 { return "0" }
+        // .NET Core 3.0 and later write negative zero as "-0" (audit 58 F3: an env's `-0` was "0").
+        if value == 0 { return value.sign == .minus ? "-0" : "0" }
         var text = String(format: "%.15G", value)
         // C writes at least two exponent digits, as .NET's G format does ("1E+21", "1E-05").
         if let e = text.firstIndex(of: "E") {

@@ -99,7 +99,7 @@ extension WorkflowLoader {
 
     static func compileFilters(_ node: Node, into trigger: inout EventTrigger, reader: inout NodeReader, context: String) {
         let what = "on.\(trigger.name)"
-        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return }
+        if case .scalar(let scalar) = node, scalar.style == .plain, GitHubScalars.isNull(scalar.string) { return }
         if trigger.name == "schedule" {
             guard case .sequence(let entries) = node else {
                 reader.diagnostics.error("\(what) must be a list of '- cron: ...' entries", at: reader.location(node), context: context,
@@ -153,7 +153,7 @@ extension WorkflowLoader {
 
     /// `on.workflow_call.outputs`: `NAME: { value: ${{ jobs.ID.outputs.X }}, description }`.
     static func compileCallOutputs(_ node: Node, reader: inout NodeReader, context: String) -> [(name: String, value: TemplateField)] {
-        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return [] }
+        if case .scalar(let scalar) = node, scalar.style == .plain, GitHubScalars.isNull(scalar.string) { return [] }
         guard let pairs = reader.mapping(node, what: "on.workflow_call.outputs", context: context) else { return [] }
         var outputs: [(name: String, value: TemplateField)] = []
         for (name, nameNode, value) in pairs {
@@ -171,12 +171,12 @@ extension WorkflowLoader {
 
     /// `on.workflow_call.secrets`: `NAME: { required, description }` (or `NAME:` alone).
     static func compileCallSecrets(_ node: Node, reader: inout NodeReader, context: String) -> [(name: String, required: Bool, location: SourceLocation?)] {
-        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { return [] }
+        if case .scalar(let scalar) = node, scalar.style == .plain, GitHubScalars.isNull(scalar.string) { return [] }
         guard let pairs = reader.mapping(node, what: "on.workflow_call.secrets", context: context) else { return [] }
         var secrets: [(name: String, required: Bool, location: SourceLocation?)] = []
         for (name, nameNode, value) in pairs {
             var required = false
-            if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+            if case .scalar(let scalar) = value, scalar.style == .plain, GitHubScalars.isNull(scalar.string) {
             } else if let fields = reader.mapping(value, what: "on.workflow_call.secrets.\(name)", context: context,
                                                   known: ["required", "description"]) {
                 if let flag = fields.first(where: { $0.key == "required" })?.value {
@@ -199,7 +199,7 @@ extension WorkflowLoader {
                 reader.diagnostics.error("input name '\(name)' is not valid", at: reader.location(nameNode), context: context,
                                          hint: "start with a letter or '_', then letters, digits, '-' or '_'")
             }
-            if case .scalar(let scalar) = value, scalar.style == .plain, ["", "~", "null"].contains(scalar.string) {
+            if case .scalar(let scalar) = value, scalar.style == .plain, GitHubScalars.isNull(scalar.string) {
                 inputs.append(spec)
                 continue
             }

@@ -54,7 +54,7 @@ struct NodeReader {
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {
-                if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { return "null" }
+                if GitHubScalars.isNull(scalar.string) { return "null" }
                 if node.int != nil || node.float != nil { return "number" }
                 if node.bool != nil { return "boolean" }
             }
@@ -197,7 +197,14 @@ struct NodeReader {
 
     private mutating func envValue(_ node: Node, name: String, context: String?) -> Located<String>? {
         if case .scalar(let scalar) = node {
-            if scalar.style == .plain, scalar.string == "~" || scalar.string == "null" {
+            if scalar.style == .plain, GitHubScalars.isNull(scalar.string) {
+                // `Null` and `NULL` are null too in GitHub's reading (YAML 1.2's core schema),
+                // so the value is empty there (audit 58 F2: they were kept as text).
+                if scalar.string == "Null" || scalar.string == "NULL" {
+                    diagnostics.warning(
+                        "env '\(name)': GitHub reads \(scalar.string) as null, so the value is ''", at: location(node), context: context,
+                        hint: "quote it ('\(scalar.string)') to keep the text as written")
+                }
                 return Located("", at: location(node))
             }
             return Located(scalar.string, at: location(node))
@@ -213,7 +220,7 @@ struct NodeReader {
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {
-                if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .null }
+                if GitHubScalars.isNull(scalar.string) { return .null }
                 // YAML 1.2's core schema, as GitHub reads workflows: `yes`, `no`, `on`, `off`
                 // are strings (YAML 1.1 made them booleans).
                 switch scalar.string {

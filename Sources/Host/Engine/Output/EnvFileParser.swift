@@ -39,8 +39,8 @@ public enum EnvFileParser {
         }
     }
 
-    /// The entries in file order, read as GitHub's runner reads them: lines end at `\n` (a `\r`
-    /// before it is dropped), empty lines are skipped, and a line that is neither `NAME=value` nor
+    /// The entries in file order, read as GitHub's runner on Linux reads them: lines end at `\n`
+    /// (a `\r` before it stays in the line), empty lines are skipped, and a line that is neither `NAME=value` nor
     /// `NAME<<DELIM` (a `#` line too: there are no comments), a block without a name or a
     /// delimiter, or one that is never closed is an error rather than something guessed at.
     public static func parseStrictly(_ text: String) -> Result<[(String, String)], Problem> {
@@ -62,17 +62,25 @@ public enum EnvFileParser {
     }
 
     /// `text`'s lines, split at each `\n` byte (a `\r\n` too: Swift counts it as one character,
-    /// which `split(separator: "\n")` would not split at), without a `\r` before it.
-    public static func lines(_ text: String) -> [Substring] {
+    /// which `split(separator: "\n")` would not split at), without a `\r` before it unless
+    /// `keepingCR` (GitHub's runner on Linux splits command files at `\n` only, so a CRLF line's
+    /// value ends with the CR there: audit 58 F4).
+    public static func lines(_ text: String, keepingCR: Bool = false) -> [Substring] {
         text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map {
             let line = Substring($0)
-            return line.unicodeScalars.last == "\r" ? Substring(line.unicodeScalars.dropLast()) : line
+            return !keepingCR && line.unicodeScalars.last == "\r" ? Substring(line.unicodeScalars.dropLast()) : line
         }
+    }
+
+    /// The 1-based number of the first line that ends with CR LF, if any.
+    public static func firstCRLFLine(_ text: String) -> Int? {
+        guard let range = text.utf8.firstRange(of: [0x0D, 0x0A]) else { return nil }
+        return text.utf8[..<range.lowerBound].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
     }
 
     private static func entries(_ text: String, strict: Bool) -> (entries: [(String, String)], problem: Problem?) {
         var result: [(String, String)] = []
-        let all = lines(text)
+        let all = lines(text, keepingCR: strict)
         var lines = all[...]
         // A file that ends with a newline has no line after it.
         if text.unicodeScalars.last == "\n" { lines = lines.dropLast() }
