@@ -1155,6 +1155,26 @@ struct HardeningTests {
         #expect(try String(contentsOfFile: project + "/.nixactions/run-number", encoding: .utf8) == "41 1700000000000\n")
     }
 
+    @Test("a log folder that fills up: each file's first failed write is a warning, the run goes on and ends as its jobs did, and its end says the logs are incomplete (audit 57 L1: only the early warnings said so)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a small tmpfs"))
+    func fullLogDisk() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let project = temp.path + "/project"
+        // 4 MB of output into a 512 KiB file system.
+        _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: seq 1 600000\n      - run: echo last step ran\n")
+        let logs = temp.path + "/logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
+            mount -t tmpfs -o size=512k tmpfs "$2" && cd "$0" && exec "$1" run wf.yml --log-format plain --log-dir "$2"
+            """, project, nixactionsBinary.path, logs], environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[a] last step ran\n") && result.stdout.contains("==> workflow 'wf' succeeded"), "\(result.stderr)")
+        #expect(result.stderr.contains("No space left on device; the run goes on, its logs from here on are lost"), "\(result.stderr)")
+        let end = result.stdout.split(separator: "\n").suffix(2).joined(separator: "\n")
+        #expect(end.hasPrefix("logs: \(logs)/") && end.contains("\nlogs incomplete: ") && end.hasSuffix("could not be written in full (see the warnings above)"), "\(end)")
+    }
+
     @Test("the repository cannot choose where the runner writes: a .nixactions/run-number link is not followed, a .nixactions/runs link keeps no logs there")
     func projectLinksNotFollowed() async throws {
         let temp = try TemporaryDirectory()

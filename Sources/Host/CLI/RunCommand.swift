@@ -385,7 +385,13 @@ struct RunCommand: AsyncParsableCommand {
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }
-        if format != .json && logReporter != nil { console.write("logs: \(logs)\n") }
+        if format != .json, let logReporter {
+            console.write("logs: \(logs)\n")
+            let failed = logReporter.failedFiles
+            if failed > 0 {
+                console.write("logs incomplete: \(failed) file\(failed == 1 ? "" : "s") of them could not be written in full (see the warnings above)\n")
+            }
+        }
         if outcome != 0 { throw ExitCode(outcome) }
     }
 

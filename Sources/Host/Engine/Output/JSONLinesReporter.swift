@@ -145,8 +145,22 @@ public final class LogDirectoryReporter: RunReporter {
 
     public static let eventsFormat = "nixactions.events/1"
 
+    /// How many log files (job logs, events, summary) could not be written in full: the run's
+    /// end says so beside its `logs:` line (audit 57 L1: the warnings came early, among the output).
+    public var failedFiles: Int { failures.count.load(ordering: .relaxed) }
+    private let failures = FailureCount()
+
+    final class FailureCount: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
     public init(directory: String, onFailure: @escaping @Sendable (String) -> Void = { StandardStreams.writeError("warning: \($0)\n") }) throws {
         self.directory = directory
+        let failures = self.failures
+        let onFailure: @Sendable (String) -> Void = { message in
+            failures.count.add(1, ordering: .relaxed)
+            onFailure(message)
+        }
         self.onFailure = onFailure
         let parent = PathText.parent(directory)
         if !parent.isEmpty, access(parent, F_OK) != 0 {
