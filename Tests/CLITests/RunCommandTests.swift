@@ -163,6 +163,40 @@ struct RunCommandTests {
         #expect(inside.stderr.contains("hint: this folder has no workflows, and \(temp.path) has: run nixactions from there"), "\(inside.stderr)")
     }
 
+    @Test("a workflow file of another project's workflow folder runs on the current folder, with a note saying so and where to go (audit 57 UX M4); a file elsewhere gets none")
+    func workflowOfAnotherProject() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("proj/.github/workflows/ci.yml", "on: push\njobs:\n  a:\n    steps:\n      - run: ls\n")
+        try temp.write("proj/mine.txt", "x")
+        try temp.write("other/theirs.txt", "y")
+        try temp.write("other/loose.yml", "jobs:\n  a:\n    steps:\n      - run: echo loose\n")
+        let result = try await nixactions(["run", "../proj/.github/workflows/ci.yml", "--log-format", "plain"], in: temp.path + "/other")
+        #expect(result.status == 0, "\(result.stderr)")
+        let real = URL(fileURLWithPath: temp.path).resolvingSymlinksInPath().path
+        #expect(result.stderr.contains("nixactions: note: the project is the current folder (\(real)/other), not \(real)/proj, whose workflow this is: "
+                                       + "jobs get the current folder's files; to run it on its own project: cd \(real)/proj\n"), "\(result.stderr)")
+        #expect(result.stdout.contains("[a] theirs.txt\n"), "\(result.stdout)")
+        let own = try await nixactions(["run", ".github/workflows/ci.yml", "--log-format", "plain"], in: temp.path + "/proj")
+        #expect(own.status == 0 && !own.stderr.contains("note: the project is"), "\(own.stderr)")
+        let loose = try await nixactions(["run", "loose.yml", "--log-format", "plain"], in: temp.path + "/other")
+        #expect(loose.status == 0 && !loose.stderr.contains("note: the project is"), "\(loose.stderr)")
+    }
+
+    @Test("a file in .github/workflows without 'on:' gets a warning that GitHub never runs it; elsewhere (a NixActions workflow) none (audit 57 UX M12)")
+    func noTriggersWarned() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".github/workflows/bare.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        try temp.write(".nixactions/workflows/native.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        let bare = try await nixactions(["validate", "bare"], in: temp.path)
+        #expect(bare.status == 0, "\(bare.stderr)")
+        #expect((bare.stdout + bare.stderr).contains(".github/workflows/bare.yml:1:1: warning: the workflow has no 'on:': GitHub reports a workflow without events as invalid and never runs it (it runs here)"),
+                "\(bare.stdout)\(bare.stderr)")
+        let native = try await nixactions(["validate", "native"], in: temp.path)
+        #expect(native.status == 0 && !(native.stdout + native.stderr).contains("has no 'on:'"), "\(native.stdout)\(native.stderr)")
+    }
+
     @Test("an invalid workflow exits 2 with file:line:column and runs nothing")
     func invalidWorkflow() async throws {
         let temp = try TemporaryDirectory()

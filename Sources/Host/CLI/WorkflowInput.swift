@@ -21,6 +21,15 @@ enum WorkflowInput {
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
         }
+        if let owner = WorkflowLocator.projectHolding(file: path) {
+            let here = ProjectCheckout.real(FileManager.default.currentDirectoryPath), there = ProjectCheckout.real(owner)
+            if here != there {
+            // The project is the current folder, whatever folder holds the file (cli.md); said,
+            // as jobs then get this folder's files and its local actions (audit 57 UX M4).
+            standardError("nixactions: note: the project is the current folder (\(here)), not \(there), whose workflow this is: "
+                          + "jobs get the current folder's files; to run it on its own project: cd \(there)\n")
+            }
+        }
         var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
         // The jobs a run of `selected` runs (nil: all of them, or a selection that does not resolve).
         let selectedRun = result.workflow.flatMap { runningJobs($0, selected: selected) }

@@ -94,6 +94,18 @@ enum WorkflowLocator {
         return nil
     }
 
+    /// The project a workflow file belongs to by where it is: `X` for `X/.github/workflows/F` or
+    /// `X/.nixactions/workflows/F`; nil for a file anywhere else.
+    static func projectHolding(file path: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let folder = (absolute as NSString).deletingLastPathComponent
+        for suffix in folders where folder.hasSuffix("/" + suffix) {
+            let project = String(folder.dropLast(suffix.count + 1))
+            return project.isEmpty ? "/" : project
+        }
+        return nil
+    }
+
     /// The nearest folder above `directory` (up to the file system's root) with workflows.
     static func enclosingProject(of directory: String) -> String? {
         var folder = (directory as NSString).deletingLastPathComponent

@@ -462,7 +462,7 @@ public final class ProjectCheckout: Sendable {
         return "folder " + real(project)
     }
 
-    static func real(_ path: String) -> String {
+    public static func real(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)

@@ -67,6 +67,13 @@ public enum WorkflowLoader {
             return LoadResult(workflow: nil, diagnostics: [notUTF8(data, file: path, what: "the workflow file")])
         }
         var result = load(yaml: text, file: path, functionArities: functions)
+        if let workflow = result.workflow, workflow.triggers == nil, ("/" + path).contains("/.github/workflows/") {
+            // GitHub's place for workflows: there a file without `on:` is an invalid workflow that
+            // never runs (audit 57 UX M12: not a word here, where it runs).
+            result.diagnostics.append(Diagnostic(
+                .warning, "the workflow has no 'on:': GitHub reports a workflow without events as invalid and never runs it (it runs here)",
+                at: SourceLocation(file: path, line: 1, column: 1), hint: "name the events that start it, e.g. on: [push, pull_request]"))
+        }
         if data.count > gitHubFileLimit {
             result.diagnostics.append(Diagnostic(
                 .warning, "the workflow file is \(data.count) bytes: GitHub starts no run of a workflow file larger than \(gitHubFileLimit) bytes (it runs here)",
