@@ -36,6 +36,7 @@ import TestSupport
             ["g.yml"],
             ["g.yml", "--log-format", "plain", "--log-dir", "logs", "-j", "2"],
             ["g.yml", "build", "test", "-j2", "--dry-run"],
+            ["g.yml", "--keep-artifacts", "--log-format", "plain"],
             ["--jobs=4", "ci", "--env", "A=1", "--env=B=2", "--working-tree", "lint"],
             ["g.yml", "--secret", "TOKEN", "--secret-file", "s.env", "--env-file", "e.env", "--config", "c.yml"],
             ["g.yml", "--runner", "ubuntu-latest=local", "--event", "pull_request", "--event-path", "e.json"],
@@ -56,7 +57,7 @@ import TestSupport
             [], ["--help"], ["-h"], ["--version"], ["g.yml", "--"], ["g.yml", "--", "-x"], ["g.yml", "--nope"],
             ["g.yml", "-x"], ["g.yml", "--log-dir"], ["g.yml", "--log-dir", "-x"], ["g.yml", "--env="],
             ["g.yml", "-j", "0"], ["g.yml", "-jx"], ["g.yml", "--log-format", "xml"], ["g.yml", "--env", "NOEQUALS"],
-            ["g.yml", "--log-dir", "a", "--log-dir", "b"], ["g.yml", "--dry-run=true"], ["g.yml", "--dry-run", "--dry-run"],
+            ["g.yml", "--log-dir", "a", "--log-dir", "b"], ["g.yml", "--dry-run=true"], ["g.yml", "--dry-run", "--dry-run"], ["g.yml", "--keep-artifacts=1"],
             ["g.yml", "--runner", "nolabel"], ["g.yml", "--secret", "1BAD"], ["g.yml", "--event", "a b"],
             ["g.yml", "--input", "=x"], ["g.yml", "--var", "1=x"],
         ]
@@ -71,7 +72,7 @@ import TestSupport
         let pool = [
             "g.yml", "build", "test", "-j", "2", "-j3", "--jobs", "--jobs=5", "--env", "A=1", "--env=B=2", "--env-file", "e.env",
             "--secret", "TOKEN", "T2=v", "--secret-file", "s.env", "--log-format", "plain", "json", "--log-format=human",
-            "--log-dir", "logs", "--log-dir=l2", "--dry-run", "--working-tree", "--config", "c.yml", "--runner", "x=local",
+            "--log-dir", "logs", "--log-dir=l2", "--dry-run", "--working-tree", "--keep-artifacts", "--config", "c.yml", "--runner", "x=local",
             "--event", "push", "--event=pull_request", "--event-path", "e.json", "--input", "i=1", "--var", "V=1",
             "--var-file", "v.env", "--actions-url", "https://example.test", "--actions-url=/srv/git", "--", "-x", "", "--nope", "=", "-",
             "-j0", "help",

@@ -5,7 +5,7 @@ import ArgumentParser
 /// `RunCommand.parse` builds the command's argument set by reflecting every property (twice: once
 /// to look for a completion-script request), which cost 3.2 ms of the 25 ms a one-step run takes
 /// (`perf`, 60 runs). This reads the usual spellings only: `--name value`, `--name=value`, `-j N`,
-/// `-jN`, the two flags and positional arguments in any order. Anything else (help, `--version`,
+/// `-jN`, the flags and positional arguments in any order. Anything else (help, `--version`,
 /// `--`, an unknown or repeated option, a value that starts with `-` or is empty, a value
 /// ArgumentParser would refuse) returns nil, and ArgumentParser reads the arguments the normal
 /// way, with its messages. `validate()` runs as `parse` would run it.
@@ -84,6 +84,7 @@ extension RunCommand {
         command.logDirectory = single["log-dir"] ?? RunCommand.defaultLogRoot
         command.dryRun = flags.contains("dry-run")
         command.workingTree = flags.contains("working-tree")
+        command.keepArtifacts = flags.contains("keep-artifacts")
         command.config = single["config"]
         command.runners = repeated["runner"] ?? []
         command.actionsURL = single["actions-url"]
@@ -103,7 +104,7 @@ extension RunCommand {
         return command
     }
 
-    private static let flagNames: Set<String> = ["dry-run", "working-tree"]
+    private static let flagNames: Set<String> = ["dry-run", "working-tree", "keep-artifacts"]
     private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "config", "event", "event-path", "actions-url"]
     private static let repeatedNames: Set<String> = ["env", "env-file", "secret", "secret-file", "runner", "input", "var", "var-file"]
 }

@@ -103,6 +103,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
 
+    @Flag(name: .customLong("keep-artifacts"), help: ArgumentHelp(
+        "Keep the run's artifacts next to its logs (<log folder>/artifacts/NAME/) when its jobs have ended.",
+        discussion: "Without it they go with the run's folder, as GitHub's go with the run's retention."))
+    var keepArtifacts = false
+
     @Flag(name: .customLong("working-tree"), help: ArgumentHelp(
         "Give jobs the project folder as it is (uncommitted changes, its .git), not its last commit.",
         discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
@@ -304,6 +309,13 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             let reason = (error as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? (error as? LogRootLink)?.reason ?? "\(error)"
             standardError("warning: cannot keep logs in \(logs): \(reason)\n")
+        }
+        if keepArtifacts {
+            if logReporter != nil {
+                options.keepArtifactsIn = (logs as NSString).appendingPathComponent("artifacts")
+            } else {
+                standardError("warning: --keep-artifacts: the run keeps no logs folder, so its artifacts are not kept\n")
+            }
         }
         if logReporter != nil, Self.keepsWorkspaces() {
             // The original's NIXACTIONS_KEEP_WORKSPACE=1: each job's workspace is copied next to

@@ -4,6 +4,38 @@ import TestSupport
 
 @Suite("Scenarios: upload-artifact and download-artifact with GitHub's inputs and layout")
 struct ArtifactActionScenarios {
+    @Test("--keep-artifacts keeps every artifact of the run next to its logs (<log folder>/artifacts/NAME), says where in one line; without it nothing is kept (audit 57 UX M7)")
+    func keepArtifacts() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let workflow = """
+            jobs:
+              build:
+                steps:
+                  - run: mkdir -p dist/sub && echo app > dist/app.txt && echo deep > dist/sub/d.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: dist, path: dist/ }
+              test:
+                needs: build
+                steps:
+                  - run: echo passed > report.txt
+                  - uses: actions/upload-artifact@v4
+                    with: { name: test report, path: report.txt }
+            """
+        let kept = try await scenario.run(workflow, ["--log-format", "plain", "--keep-artifacts"])
+        #expect(kept.status == 0, "\(kept.stdout)\n\(kept.stderr)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: scenario.logs)
+        let folder = scenario.logs + "/" + (runs.first ?? "") + "/artifacts"
+        #expect(kept.stdout.contains("2 artifacts kept in \(folder)\n"), "\(kept.stdout)")
+        #expect(try String(contentsOfFile: folder + "/dist/app.txt", encoding: .utf8) == "app\n")
+        #expect(try String(contentsOfFile: folder + "/dist/sub/d.txt", encoding: .utf8) == "deep\n")
+        #expect(try String(contentsOfFile: folder + "/test report/report.txt", encoding: .utf8) == "passed\n")
+        let plain = try await scenario.run(workflow, ["--log-format", "plain"])
+        #expect(plain.status == 0 && !plain.stdout.contains("kept in"), "\(plain.stdout)\(plain.stderr)")
+        let second = try FileManager.default.contentsOfDirectory(atPath: scenario.logs).filter { !runs.contains($0) }
+        #expect(second.count == 1 && !FileManager.default.fileExists(atPath: scenario.logs + "/" + second[0] + "/artifacts"), "\(second)")
+    }
+
     @Test("retention-days and compression-level as upload-artifact reads them (parseInt): a number passes, `7 days` is 7, a word or a level outside 0-9 fails the step after the upload, as setFailed does")
     func numericInputs() async throws {
         let scenario = try Scenario()

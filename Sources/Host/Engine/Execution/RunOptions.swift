@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     public var copySkipPaths: [String] = []
     /// Where each job's workspace is copied when the job ends (`NIXACTIONS_KEEP_WORKSPACE=1`), one folder per job; nil: not kept.
     public var keepWorkspacesIn: String?
+    /// Where the run's artifacts are copied when its jobs have ended (`--keep-artifacts`), one
+    /// folder per artifact; nil: they go with the run's folder.
+    public var keepArtifactsIn: String?
     /// The project's git checkout for workspaces (docs/workflow-syntax.md, actions/checkout); nil:
     /// workspaces are copies of the project folder without `.git`.
     public var checkout: ProjectCheckout?
