@@ -210,6 +210,20 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[b] no hello"), "the job's own nix replaces the workflow's\n\(result.stdout)")
     }
 
+    @Test("a copy of the program elsewhere (cp .build/…/nixactions ~/bin) still finds the Nix library of the source tree it was built from (audit 58 M5: every .nix workflow failed)")
+    func copiedProgramFindsLibrary() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: nixactionsBinary.path, toPath: temp.path + "/bin/nixactions")
+        try temp.write("ci.nix", "{ pkgs, nixactions, ... }:\nnixactions.mkWorkflow { jobs.a.actions = [ { bash = \"echo hi\"; } ]; }\n")
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["-u", "NIXACTIONS_NIX_LIB", temp.path + "/bin/nixactions", "validate", "ci.nix"],
+                                          in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stderr.contains("cannot find NixActions' Nix library"), "\(result.stderr)")
+    }
+
     @Test("a Nix syntax error is shown as Nix printed it, with exit status 2; unknown keys get the .nix file's line and column")
     func evaluationErrors() async throws {
         guard nixAvailable() else { return }
@@ -503,12 +517,12 @@ struct NixWorkflowTests {
         #expect(elapsed < 6, "took \(elapsed) s")
     }
 
-    @Test("pkgs.writeText and writeShellScript of the stand-in pkgs become files of the project, usable as an env file and in a command")
+    @Test("pkgs.writeText and writeShellScript of the stand-in pkgs become files of the run's private folder (0600, a script 0700; folder 0700), usable as an env file and in a command, removed with the run; validate and --dry-run write none (audit 58 H3: world-readable in the project, kept)")
     func writtenFiles() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let result = try await scenario.run("""
+        let workflow = """
             { pkgs, nixactions, ... }:
             let
               envFile = pkgs.writeText "test.env" ''
@@ -519,15 +533,28 @@ struct NixWorkflowTests {
             in
             nixactions.mkWorkflow {
               envFrom = [ (nixactions.envProviders.file { path = envFile; required = true; }) ];
-              jobs.a.actions = [ { bash = ''echo "$FROM_FILE / $ODD"; grep -c FROM_FILE ${envFile}; ${script}''; } ];
+              jobs.a.actions = [ { bash = ''echo "$FROM_FILE / $ODD"; grep -c FROM_FILE ${envFile}; ${script}; stat -c 'modes %a' ${envFile} ${script} "$(dirname ${envFile})"; echo "in ${envFile}"''; } ];
             }
-            """, file: "ci.nix")
+            """
+        let result = try await scenario.run(workflow, file: "ci.nix")
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[a] from the file / 100% @home"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] 1\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] hello from a written script"), "\(result.stdout)")
-        let written = (try? FileManager.default.contentsOfDirectory(atPath: scenario.project + "/.nixactions/nix-files")) ?? []
-        #expect(written.contains { $0.hasSuffix("-test.env") } && written.contains { $0.hasSuffix("-hello") }, "\(written)")
+        #expect(result.stdout.contains("[a] modes 600\n[a] modes 700\n[a] modes 700\n"), "\(result.stdout)")
+        let folder = result.stdout.split(separator: "\n").first { $0.hasPrefix("[a] in /") }.map { (String($0.dropFirst("[a] in ".count)) as NSString).deletingLastPathComponent } ?? ""
+        #expect(folder.contains("/nixactions-nix-files-"), "\(result.stdout)")
+        #expect(!folder.isEmpty && !FileManager.default.fileExists(atPath: folder), "the written files' folder was left: \(folder)")
+        #expect(!FileManager.default.fileExists(atPath: scenario.project + "/.nixactions/nix-files"), "written into the project")
+        // validate and a dry run write nothing.
+        try scenario.temp.write("check.nix", workflow)
+        try FileManager.default.createDirectory(atPath: scenario.temp.path + "/tmp", withIntermediateDirectories: true)
+        for arguments in [["validate", scenario.temp.path + "/check.nix"], ["run", scenario.temp.path + "/check.nix", "--dry-run"]] {
+            let checked = try await nixactions(arguments, in: scenario.project, environment: ["TMPDIR": scenario.temp.path + "/tmp"])
+            #expect(checked.status == 0, "\(arguments): \(checked.stdout)\(checked.stderr)")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: scenario.temp.path + "/tmp")) ?? []).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: scenario.project + "/.nixactions/nix-files"))
 
         // The builders are refused when evaluated, saying why (docs/nix.md).
         let refused = try await scenario.run("""

@@ -14,13 +14,13 @@ enum NixEvaluation {
 
     /// Load a workflow file of either kind.
     static func load(file path: String, functionArities: FunctionArities?,
-                     environment: [String: String] = ProcessInfo.processInfo.environment) -> LoadResult {
+                     environment: [String: String] = ProcessInfo.processInfo.environment, filesFolder: NixFilesFolder? = nil) -> LoadResult {
         guard isNixFile(path) else { return WorkflowLoader.load(file: path, functionArities: functionArities) }
         switch evaluate(path) {
         case .failure(let diagnostic): return LoadResult(workflow: nil, diagnostics: [diagnostic])
         case .success(let json):
             return NixWorkflow.load(json: json, file: path, projectDirectory: FileManager.default.currentDirectoryPath,
-                                    environment: environment, functionArities: functionArities, findTool: onPath)
+                                    environment: environment, functionArities: functionArities, filesFolder: filesFolder, findTool: onPath)
         }
     }
 
@@ -42,6 +42,10 @@ enum NixEvaluation {
             }
             folder = PathText.parent(folder)
         }
+        // The source tree this program was built from (a copied binary: `cp .build/release/nixactions
+        // ~/bin/`; audit 58 M5: only the folders above the program were looked at).
+        let built = PathText.parent(PathText.parent(PathText.parent(PathText.parent(#filePath))))
+        if fileManager.fileExists(atPath: "\(built)/nix/eval.nix") { return "\(built)/nix" }
         return nil
     }
 

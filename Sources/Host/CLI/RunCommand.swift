@@ -177,9 +177,13 @@ struct RunCommand: AsyncParsableCommand {
         let environment = try runtimeEnvironment()  // --env, --env-file and NIXACTIONS_ENV_FILES, read once
         // Remote actions are fetched for the jobs the run runs (not for a dry run, which runs nothing).
         let remoteActions = dryRun ? nil : RemoteActionStore(baseURL: actionsURL)
+        // A Nix workflow's written files (pkgs.writeText): a private folder of the run's, made only
+        // by a run that runs; removed with the run, by its cleanup if this process dies.
+        let nixFiles = dryRun ? nil : NixFilesFolder(root: RunSupervision.temporaryBases[0])
+        defer { nixFiles?.remove() }
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities { functions.arities }, selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
-                                              remoteActions: remoteActions)
+                                              remoteActions: remoteActions, nixFiles: nixFiles)
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
@@ -238,6 +242,14 @@ struct RunCommand: AsyncParsableCommand {
         defer {
             HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
             for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
+        }
+        if let folder = nixFiles?.createdPath {
+            // Removed at the run's end (the defer above), and by the supervisor's cleanup if this
+            // process is killed before.
+            let cleanup = supervision.folder.path + "/cleanup"
+            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
+                _ = FastFiles.write("rm -rf -- '\(folder.replacingOccurrences(of: "'", with: "'\\''"))'\n", to: cleanup + "/nix-files.sh")
+            }
         }
         if SignalHub.received.load(ordering: .relaxed) {
             standardError("\nnixactions: cancelled before the run started\n")

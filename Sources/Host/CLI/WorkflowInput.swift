@@ -13,7 +13,7 @@ enum WorkflowInput {
     ///   nil for the commands that read the file only).
     static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = [],
                      environment: [String: String] = ProcessInfo.processInfo.environment,
-                     remoteActions: RemoteActionStore? = nil) throws -> Workflow {
+                     remoteActions: RemoteActionStore? = nil, nixFiles: NixFilesFolder? = nil) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -30,7 +30,7 @@ enum WorkflowInput {
                           + "jobs get the current folder's files; to run it on its own project: cd \(there)\n")
             }
         }
-        var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment)
+        var result = NixEvaluation.load(file: path, functionArities: functions, environment: environment, filesFolder: nixFiles)
         // The jobs a run of `selected` runs (nil: all of them, or a selection that does not resolve).
         let selectedRun = result.workflow.flatMap { runningJobs($0, selected: selected) }
         if var workflow = result.workflow, !workflow.actionUses.isEmpty || workflow.jobs.contains(where: { $0.call != nil }) {

@@ -33,11 +33,14 @@ public enum NixWorkflow {
     ///   - projectDirectory: where `envProviders.file` paths are read from.
     ///   - environment: the environment the run will have (`envProviders.required` checks it).
     ///   - findTool: where a tool is on PATH (package placeholders, `deps`).
+    ///   - filesFolder: where the stand-in pkgs' written files go (a run's private folder); nil
+    ///     (validate, list, a dry run): none is written, and their paths name no real folder.
     public static func load(
         json: String, file: String, projectDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-        functionArities: FunctionArities? = nil, findTool: @escaping (String) -> String?
+        functionArities: FunctionArities? = nil, filesFolder: NixFilesFolder? = nil, findTool: @escaping (String) -> String?
     ) -> LoadResult {
         var translator = Translator(file: file, projectDirectory: projectDirectory, environment: environment, findTool: findTool)
+        translator.filesFolder = filesFolder
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
@@ -74,6 +77,9 @@ public enum NixWorkflow {
             }
         }
         translator.checkArtifacts(workflow, into: &reader.diagnostics)
+        if let problem = translator.written.problem {
+            reader.diagnostics.error(problem.message, at: SourceLocation(file: file, line: 1, column: 1), hint: problem.hint)
+        }
         workflow.secretReferences = Validator.validate(workflow, functions: functionArities, into: &reader.diagnostics)
         return LoadResult(workflow: workflow, diagnostics: reader.diagnostics.sorted)
     }
@@ -89,6 +95,12 @@ public enum NixWorkflow {
 }
 
 extension NixWorkflow {
+    /// The files a translation wrote (by path) and the first failure to write one.
+    final class WrittenFiles {
+        var contents: [String: String] = [:]
+        var problem: EngineError?
+    }
+
     struct Translator {
         var reader: NodeReader
         let projectDirectory: String
@@ -104,6 +116,9 @@ extension NixWorkflow {
         var workflowRetry: [String: JSONValue]?
         var workflowTimeout: JSONValue?
         var missingTools: Set<String> = []
+        /// Where written files go (nil: none is written) and what each path holds.
+        var filesFolder: NixFilesFolder?
+        let written = WrittenFiles()
         /// Put before a value that must stay literal (a dotenv file's): `load` turns those entries into
         /// literal templates after compiling, so `${{` in a file is text.
         static let literalMarker = "\u{1}nixactions-literal\u{1}"
@@ -267,8 +282,9 @@ extension NixWorkflow {
         }
 
         /// `@nixactions-file:NAME:MODE:TEXT@` (`pkgs.writeText` and friends of the stand-in pkgs):
-        /// the text is written to `.nixactions/nix-files/HASH-NAME` of the project (content-addressed,
-        /// kept like the run logs) and the placeholder becomes that path.
+        /// the text is written to `HASH-NAME` in the run's private folder for them (0600, 0700 for
+        /// a script; content-addressed) and the placeholder becomes that path. Without a folder
+        /// (validate, a dry run) nothing is written; the text is still known to `envProviders.file`.
         func writeFiles(_ text: String) -> String {
             var result = ""
             var rest = Substring(text)
@@ -283,16 +299,41 @@ extension NixWorkflow {
                 let name = unescape(parts[0]).filter { $0.isLetter || $0.isNumber || "._-".contains($0) }
                 let content = unescape(parts[2])
                 let hash = SHA256.hash(data: Data(content.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
-                let folder = projectDirectory + "/.nixactions/nix-files"
-                let path = folder + "/" + hash + "-" + (name.isEmpty ? "file" : name)
-                if (try? String(contentsOfFile: path, encoding: .utf8)) != content {
-                    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                    FileManager.default.createFile(atPath: path, contents: Data(content.utf8),
-                                                   attributes: [.posixPermissions: parts[1] == "x" ? 0o755 : 0o644])
+                let fileName = hash + "-" + (name.isEmpty ? "file" : name)
+                var path = "/nixactions-nix-files-unwritten/" + fileName
+                if let filesFolder {
+                    switch filesFolder.folder() {
+                    case .success(let folder):
+                        path = folder + "/" + fileName
+                        if written.contents[path] == nil, let problem = Self.writePrivately(content, to: path, executable: parts[1] == "x") {
+                            written.problem = written.problem ?? problem
+                        }
+                    case .failure(let problem):
+                        written.problem = written.problem ?? problem
+                    }
                 }
+                written.contents[path] = content
                 result += path
             }
             return result + rest
+        }
+
+        /// Write a new file readable by this user only (0600; 0700 for a script), links not followed.
+        static func writePrivately(_ content: String, to path: String, executable: Bool) -> EngineError? {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, executable ? 0o700 : 0o600)
+            guard fd >= 0 else { return EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            var bytes = Array(content.utf8)
+            var done = 0
+            while done < bytes.count {
+                let put = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+                if put < 0 {
+                    if errno == EINTR { continue }
+                    return EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(errno)))")
+                }
+                done += put
+            }
+            return nil
         }
 
         // MARK: workflow
@@ -427,7 +468,7 @@ extension NixWorkflow {
                         continue
                     }
                     let full = path.hasPrefix("/") ? path : "\(projectDirectory)/\(path)"
-                    guard let text = try? String(contentsOfFile: full, encoding: .utf8) else {
+                    guard let text = written.contents[full] ?? (try? String(contentsOfFile: full, encoding: .utf8)) else {
                         if required {
                             error("envProviders.file: cannot read '\(path)'", at, context: context, hint: "create it, or set required = false")
                         }
