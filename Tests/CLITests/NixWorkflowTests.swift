@@ -430,7 +430,7 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] total "), "ls -la of the workspace: \(result.stdout)")
     }
 
-    @Test("a variable of the environment that an env of the workflow, a job or an action hides: a warning naming that level and its line (audit 48: always 'the workflow's env')")
+    @Test("a variable of the environment that the workflow's env hides: a warning at its line, as the original let the environment win there; a job's or an action's env, which the original exported over it, gets none (audit 58 L1)")
     func shadowedVariables() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
@@ -451,8 +451,7 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[build] workflow job action\n"), "\(result.stdout)")
         #expect(result.stderr.contains("shadow.nix:3:"), "\(result.stderr)")
         #expect(result.stderr.contains("warning: NXA_W is set in the environment nixactions runs in and in the workflow's env; that value is used"), "\(result.stderr)")
-        #expect(result.stderr.contains("warning: NXA_J is set in the environment nixactions runs in and in job 'build''s env"), "\(result.stderr)")
-        #expect(result.stderr.contains("warning: NXA_A is set in the environment nixactions runs in and in the env of step 'greet' of job 'build'"), "\(result.stderr)")
+        #expect(!result.stderr.contains("warning: NXA_J ") && !result.stderr.contains("warning: NXA_A "), "\(result.stderr)")
     }
 
     @Test("each example evaluates to the JSON kept next to it, and the failing fixtures fail with Nix's message (nix/expected.sh --check)")
@@ -581,6 +580,26 @@ struct NixWorkflowTests {
         #expect(result.status == 2, "\(result.stderr.prefix(2000))")
         #expect(result.stderr.contains("error: the Nix evaluation of '\(big)' printed more than 16 MiB; it was ended"), "\(result.stderr.prefix(2000))")
         #expect(result.stderr.utf8.count < 10_000)
+    }
+
+    @Test("a Nix evaluation that grows without end stops at its heap limit (GC_MAXIMUM_HEAP_SIZE, 2G unless given) with exit 2 and a hint naming it (audit 58 M6: 3.3 GB in 3 s, growing)")
+    func nixHeapLimit() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let huge = try scenario.temp.write("project/huge.nix", """
+            { nixactions, ... }: nixactions.mkWorkflow {
+              name = toString (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 200000000));
+              jobs.a.actions = [ { bash = "true"; } ];
+            }
+            """)
+        let clock = ContinuousClock(), started = clock.now
+        let result = try await nixactions(["validate", huge], in: scenario.project, environment: ["GC_MAXIMUM_HEAP_SIZE": "256M"])
+        #expect(result.status == 2, "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.contains("error: out of memory"), "\(result.stderr.prefix(2000))")
+        #expect(result.stderr.contains("hint: the evaluation may use at most 256M of heap (GC_MAXIMUM_HEAP_SIZE sets it); look for a value that grows without end"),
+                "\(result.stderr.prefix(2000))")
+        #expect(clock.now - started < .seconds(60))
     }
 
     @Test("odd inputs: Ctrl-C, SIGTERM or SIGHUP while Nix evaluates ends it (130 for each, audit 55 H3: 143 and 129; nothing left), so does SIGKILL (its home swept by the next run), writeText names with ':', matrix values with dots, a flake reference that is an option")

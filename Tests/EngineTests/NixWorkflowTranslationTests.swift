@@ -53,6 +53,30 @@ struct NixWorkflowTranslationTests {
         #expect(workflow.job("a")?.original != nil, "a .nix job has the original's semantics ($JOB_ENV sourced)")
     }
 
+    @Test("env values as the original exported them (toString): true is 1, false and null are empty, numbers as text (audit 58 M1)")
+    func envValues() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "env": {"T": true, "F": false, "N": null, "I": 3, "S": "text"},
+             "jobs": {"a": {\(Self.position(3, 3)), "actions": [{\(Self.position(4, 5)), "bash": "echo"}]}}}
+            """)
+        let workflow = try #require(result.workflow, "\(result.diagnostics)")
+        let env = Dictionary(uniqueKeysWithValues: workflow.env.map { ($0.name, $0.value.source.value) })
+        #expect(env == ["T": "1", "F": "", "N": "", "I": "3", "S": "text"], "\(env)")
+    }
+
+    @Test("an empty job ({ }, lib.optionalAttrs turned off) is left out with a note, as the original left it out (audit 58 M2: an error)")
+    func emptyJobLeftOut() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {"a": {\(Self.position(3, 3)), "actions": [{\(Self.position(4, 5)), "bash": "echo"}]}, "test": {\(Self.position(6, 3))}}}
+            """)
+        let workflow = try #require(result.workflow, "\(result.diagnostics)")
+        #expect(workflow.jobs.map(\.id) == ["a"])
+        #expect(result.diagnostics.map(\.description).contains { $0.hasPrefix("ci.nix:6:3: note: job 'test' is empty ({ }): left out") }, "\(result.diagnostics)")
+        #expect(!result.diagnostics.contains { $0.severity == .error }, "\(result.diagnostics)")
+    }
+
     @Test("retry min_time = 0 and max_time = 0 retry at once, as the original's sleep 0 did (audit 48: refused, naming YAML's keys)")
     func zeroRetryWaits() throws {
         let result = Self.load("""

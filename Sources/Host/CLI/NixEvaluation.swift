@@ -138,6 +138,9 @@ enum NixEvaluation {
         return outcome
     }
 
+    /// The most heap a Nix evaluation may collect, unless GC_MAXIMUM_HEAP_SIZE says otherwise.
+    static let heapLimit = "2G"
+
     /// Nix's home folders: `nixactions-nix-XXXXXX` in TMPDIR.
     static let homePrefix = "nixactions-nix-"
 
@@ -170,6 +173,10 @@ enum NixEvaluation {
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = home
         environment["XDG_CACHE_HOME"] = home
+        // Nix's collected heap is bounded (Boehm's GC_MAXIMUM_HEAP_SIZE; one given is kept): a file
+        // that makes a 200-million-element list grew past 3 GB in 3 s, and `list` evaluates every
+        // .nix file of the workflow folders (audit 58 M6). Past it, Nix says "out of memory".
+        if environment["GC_MAXIMUM_HEAP_SIZE"] == nil { environment["GC_MAXIMUM_HEAP_SIZE"] = Self.heapLimit }
         // With <nixpkgs> on the search path, `pkgs` is the real one: evaluation then needs a
         // store to write derivations to, and the jobs build what they use. Else a stand-in, no store.
         let nixpkgs = runNix(instantiate, ["--find-file", "nixpkgs"], environment: environment, home: home).succeeded
@@ -188,7 +195,10 @@ enum NixEvaluation {
             // Without <nixpkgs>, `pkgs` is a stand-in whose attributes exist only when named:
             // `with pkgs; [ ripgrep ]` leaves `ripgrep` undefined (audit 48: the bare message).
             var hint: String?
-            if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
+            if message.contains("error: out of memory") {
+                hint = "the evaluation may use at most \(ProcessInfo.processInfo.environment["GC_MAXIMUM_HEAP_SIZE"] ?? Self.heapLimit) of heap "
+                    + "(GC_MAXIMUM_HEAP_SIZE sets it); look for a value that grows without end"
+            } else if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
                let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
                 hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"
             }

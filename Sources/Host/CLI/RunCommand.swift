@@ -54,10 +54,10 @@ struct RunCommand: AsyncParsableCommand {
     static func warnShadowedVariables(_ workflow: Workflow, given: [String: String],
                                       environment: [String: String] = ProcessInfo.processInfo.environment) {
         var seen: Set<String> = []
-        // Each with the level that sets it (audit 48: a job's or an action's env was called the workflow's).
+        // The workflow's env (and its envFrom values) only: the original gave way to the
+        // environment there (`if [ -z "${k+x}" ]`), while it exported a job's and an action's env
+        // over it, as here (audit 58 L1: those were warned of too, falsely).
         let levels = workflow.env.map { ($0, "the workflow's env") }
-            + workflow.jobs.flatMap { job in job.env.map { ($0, "job '\(job.id)''s env") } }
-            + workflow.jobs.flatMap { job in job.steps.flatMap { step in step.env.map { ($0, "the env of step '\(step.displayName)' of job '\(job.id)'") } } }
         for (entry, level) in levels where !entry.name.isEmpty && given[entry.name] == nil {
             guard let value = environment[entry.name], value != entry.value.source.value, seen.insert(entry.name).inserted else { continue }
             let at = entry.value.source.location.map { "\($0): " } ?? ""

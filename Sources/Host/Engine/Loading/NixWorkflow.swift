@@ -390,6 +390,13 @@ extension NixWorkflow {
                     jobPairs.append((id, node(jobs[id]!, position.mark("jobs"))))
                     continue
                 }
+                // `test = lib.optionalAttrs runTests { … };` turned off: the original left such a
+                // job out (mk-workflow.nix), as its style guide recommends (audit 58 M2: an error).
+                if !job.keys.contains(where: { !$0.hasPrefix("__") }) {
+                    reader.diagnostics.note("job '\(id)' is empty ({ }): left out, as the original left out a job that lib.optionalAttrs turned off",
+                                            at: Position(job, isOwnFile: isOwnFile).location(file) ?? position.location(file, "jobs"), context: context)
+                    continue
+                }
                 jobPairs.append((id, self.job(id, job)))
             }
             pairs.append(("jobs", Self.mapping(jobPairs, position.mark("jobs"))))
@@ -423,8 +430,12 @@ extension NixWorkflow {
             let mark = position.mark(key)
             var pairs: [(String, Node)] = []
             for name in env.keys.sorted() where !name.hasPrefix("__") {
-                guard let text = Self.scalarText(env[name]!) else {
-                    error("\(key).\(name) must be a string, a number or a boolean", position.location(file, key), context: context)
+                // As the original exported them (`toString`): true is 1, false and null are empty
+                // (audit 58 M1: "false" was a non-empty value, so `[ -n "$DRY_RUN" ]` held).
+                let value = env[name]!
+                let nixText: String? = value == .bool(true) ? "1" : value == .bool(false) || value == .null ? "" : Self.scalarText(value)
+                guard let text = nixText else {
+                    error("\(key).\(name) must be a string, a number, a boolean or null", position.location(file, key), context: context)
                     continue
                 }
                 pairs.append((name, Self.string(resolvePlaceholders(text), mark)))
