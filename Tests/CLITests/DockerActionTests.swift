@@ -145,7 +145,7 @@ extension RealExecutorSuites {
             #expect(!out.contains("tok-9f8e7d") && !result.stderr.contains("tok-9f8e7d"))
             #expect(!out.contains("NIXACTIONS_CARRIED_ENV_"), "the carrying variables stay out of the container: \(out)")
             let commands = try String(contentsOfFile: temp.path + "/podman-commands", encoding: .utf8)
-            #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build -t localhost/nixactions-"), "\(commands)")
+            #expect(commands.contains(" -e MY_TOKEN ") && commands.contains("build --isolation=chroot -t localhost/nixactions-"), "\(commands)")
             #expect(!commands.contains("tok-9f8e7d"), "a secret value on podman's command line:\n\(commands)")
             let logs = try FileManager.default.subpathsOfDirectory(atPath: temp.path + "/logs").filter { $0.hasSuffix(".log") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".md") }
             for log in logs {
@@ -249,6 +249,35 @@ extension RealExecutorSuites {
             #expect(out.contains("[a] ✓ Post boxed"), "post-if: success() runs the post entry point:\n\(out)")
             #expect(try podman.containers().isEmpty)
             #expect(try Self.runImages(podman).isEmpty)
+        }
+
+        @Test("a step's time limit while its action's image builds ends the build's RUN and removes the build's working container (audit 58 H1: RUN went on, the container stayed in storage)")
+        func endedBuild() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("slow/Dockerfile", "FROM \(PodmanFixture.image)\nRUN sleep 37\nENTRYPOINT [\"echo\", \"built\"]\n")
+            try temp.write("wf.yml", """
+                on: push
+                jobs:
+                  a:
+                    executor: { plugin: local, with: { grace-seconds: 20 } }
+                    steps:
+                      - uses: ./slow
+                        timeout-minutes: 0.05
+                """)
+            let external = { try podman.podman(["ps", "-aq", "--external"]).stdout.split(separator: "\n").map(String.init) }
+            let before = Set(try external())
+            let started = ContinuousClock.now
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: podman.environment)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("timed out after 3s"), "\(result.stdout)")
+            #expect(ContinuousClock.now - started < .seconds(30), "the step ended at its limit, not the build's 37 s")
+            let running = try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "sleep 37"])
+            #expect(running.stdout.isEmpty, "the build's RUN goes on: \(running.stdout)")
+            let left = Set(try external()).subtracting(before)
+            #expect(left.isEmpty, "the build's working container is left: \(left)")
+            for id in left { _ = try? podman.podman(["rm", "-f", id]) }
         }
 
         @Test("a step's time limit ends its container and the job goes on; a host killed with SIGKILL: its supervisor removes the container")

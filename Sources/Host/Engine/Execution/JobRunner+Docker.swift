@@ -71,6 +71,7 @@ extension JobRunner {
             _nxa_name=\(quote(container))
             _nxa_tag=\(quote("localhost/" + container))
             _nxa_built=
+            _nxa_builder=
             _nxa_client=
             _nxa_ended=
             # podman stages pulls and builds in a folder of TMPDIR that a cancelled one leaves
@@ -95,6 +96,18 @@ extension JobRunner {
                   sleep 0.1; "$_nxa_engine" rm -f "$_nxa_name" >/dev/null 2>&1; _nxa_wait=$((_nxa_wait + 1))
                 done
               fi
+              if [ -n "$_nxa_builder" ]; then
+                # Ended while its image was built (audit 58 H1: the build's RUN went on and its
+                # working container stayed in the engine's storage for good). Its RUN processes
+                # are in the step's process tree (chroot isolation) and end with it; the build's
+                # working containers, which no name or label of ours marks, are those of the
+                # engine's storage that were not there before it began.
+                kill -KILL "$_nxa_builder" 2>/dev/null; wait "$_nxa_builder" 2>/dev/null
+                "$_nxa_engine" ps -a --external --format '{{.ID}} {{.Names}}' 2>/dev/null | while read -r _nxa_id _nxa_cname; do
+                  case " $_nxa_before " in *" $_nxa_id "*) continue ;; esac
+                  case $_nxa_cname in *-working-container|*-working-container-[0-9]*) "$_nxa_engine" rm -f "$_nxa_id" >/dev/null 2>&1 ;; esac
+                done
+              fi
               if [ -n "$_nxa_built" ]; then "$_nxa_engine" rmi "$_nxa_tag" >/dev/null 2>&1; fi
             }
             trap _nxa_cleanup EXIT
@@ -108,9 +121,21 @@ extension JobRunner {
         } else if let dockerfile = invocation.dockerfile, let context = invocation.context {
             // Tagged for this step alone: another job's step may have built the same image (one id).
             // No label: a LABEL is one more layer to commit, which costs a build more than its steps.
+            // podman builds with chroot isolation: a RUN is then a process of the step's tree,
+            // which the step's end reaches (with its own runtime a RUN lives in a cgroup of its
+            // own and outlived a cancel). In the background and waited for, so that a SIGTERM
+            // runs the trap at once.
             script += """
                 _nxa_built=1
-                TMPDIR="$_nxa_tmp" "$_nxa_engine" build -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) || exit $?
+                _nxa_before=$("$_nxa_engine" ps -aq --external 2>/dev/null | tr '\\n' ' ')
+                _nxa_isolation=
+                case ${_nxa_engine##*/} in podman) _nxa_isolation="--isolation=chroot" ;; esac
+                TMPDIR="$_nxa_tmp" "$_nxa_engine" build $_nxa_isolation -t "$_nxa_tag" -f \(quote(dockerfile)) \(quote(context)) &
+                _nxa_builder=$!
+                wait $_nxa_builder
+                _nxa_status=$?
+                _nxa_builder=
+                [ "$_nxa_status" -eq 0 ] || exit "$_nxa_status"
                 _nxa_image=$_nxa_tag
 
                 """
