@@ -106,6 +106,24 @@ struct CheckoutTests {
         #expect(configured.stderr.contains("the project has uncommitted changes (1 file: .nixactions/)"), "\(configured.stderr)")
     }
 
+    @Test("--working-tree keeps the project's committed .nixactions/ (workflows, config): git sees no file deleted, so git diff --exit-code holds (audit 58 examples M3)")
+    func workingTreeKeepsNixactions() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        try repo.temp.write("project/.nixactions/workflows/gd.yml", "jobs: { a: { steps: [ { run: echo } ] } }\n")
+        try repo.temp.write("project/.nixactions/config.yml", "checkout: commit\n")
+        try repo.git(["add", "-A"])
+        try repo.commit("workflows")
+        let result = try await repo.run("""
+            jobs:
+              a:
+                steps:
+                  - run: git diff --stat; git diff --exit-code >/dev/null && echo CLEAN; ls .nixactions | tr '\\n' ' '; echo
+            """, ["--working-tree"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] CLEAN\n") && result.stdout.contains("[a] config.yml workflows \n"), "\(result.stdout)")
+    }
+
     @Test("default: HEAD one commit deep, git status clean, no uncommitted change (said once); --working-tree: the folder as it is")
     func defaultAndWorkingTree() async throws {
         let repo = try GitProject()
@@ -714,7 +732,8 @@ struct CheckoutTests {
         let path = try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo \"files=$(ls -A | tr '\\n' ' ') $(git status --porcelain)\"\n")
         let result = try await nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path + "/project")
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.contains("[a] files=.git file.txt  ?? file.txt\n"), "\(result.stdout)")
+        // .nixactions is there (the working tree as it is), without the runner's own files in it.
+        #expect(result.stdout.contains("[a] files=.git .nixactions file.txt  ?? file.txt\n"), "\(result.stdout)")
         #expect(result.stderr.contains("the project's git repository has no commit yet; jobs get its working tree"))
     }
 

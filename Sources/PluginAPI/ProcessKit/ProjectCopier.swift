@@ -79,8 +79,10 @@ public struct ProjectCopier {
                 count &+= 1
                 if count & 63 == 0, cancelled() { throw CancellationError() }
                 let child = from.appending(name), target = to.appending(name)
-                // The destination and the run directory (or a folder that contains them) are never copied.
-                if skipRoots.contains(where: { child.isOrHolds($0) }) { continue }
+                // The destination, the run directory and the other paths skipped are never copied
+                // nor entered; a folder that holds one is copied without it (the project's
+                // .nixactions without its runs/: audit 58 examples M3).
+                if skipRoots.contains(where: { $0.bytes == child.bytes }) { continue }
                 // A file that vanished while the project was being copied is not an error.
                 var info = stat()
                 guard child.with({ lstat($0, &info) }) == 0 else {
@@ -135,13 +137,6 @@ public struct ProjectCopier {
             joined[joined.count - 1] = UInt8(ascii: "/")
             joined += name
             return RawPath(terminated: joined)
-        }
-
-        /// Whether `other` is this path or a path inside it.
-        func isOrHolds(_ other: RawPath) -> Bool {
-            let length = bytes.count - 1  // without the NUL
-            return other.bytes == bytes
-                || (other.bytes.count > bytes.count && other.bytes[length] == UInt8(ascii: "/") && other.bytes[..<length].elementsEqual(bytes[..<length]))
         }
 
         func with<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {

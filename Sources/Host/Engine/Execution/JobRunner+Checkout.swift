@@ -132,7 +132,12 @@ extension JobRunner {
             // is committed, `.git` included, so `git status` is clean.
             spec.copySource = try await checkout.clone(ProjectCheckout.Request())
         case .workingTree:
-            spec.copyExcludes = spec.copyExcludes.filter { $0 != ".git" }
+            // The folder as it is: its .git, and .nixactions (its workflows and config, tracked
+            // files: left out, git saw them deleted, and `git diff --exit-code` failed; audit 58
+            // examples M3). The runner's own files there (the logs, the run counter) are not copied.
+            spec.copyExcludes = spec.copyExcludes.filter { $0 != ".git" && $0 != ".nixactions" }
+            let own = ProjectCheckout.runnersOwn.sorted().map { options.projectDirectory + "/.nixactions/" + $0 }
+            spec.copySkipPaths = (spec.copySkipPaths ?? []) + own
         }
     }
 
