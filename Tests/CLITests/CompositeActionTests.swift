@@ -417,7 +417,7 @@ struct CompositeActionTests {
         let result = try await nixactions(["run", workflow], in: temp.path)
         #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
         // The job's own time (the test's wall clock also counts waiting for a free slot).
-        let took = result.stdout.firstMatch(of: /==> job 'a' failure in ([0-9.]+)s/).flatMap { Double($0.1) }
+        let took = result.stdout.firstMatch(of: /==> job 'a' failed in ([0-9.]+)s/).flatMap { Double($0.1) }
         #expect(took.map { $0 < 15 } == true, "\(result.stdout)")
         for line in ["[a] first\n", "[a] sleeping\n", "[a] cleanup ran\n", "[a] after the action\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")

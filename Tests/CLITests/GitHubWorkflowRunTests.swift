@@ -377,7 +377,7 @@ struct GitHubWorkflowRunTests {
         // A local action is read from the project: not there, a warning (an earlier step may make it).
         #expect(validate.stderr.contains("actions.yml:7:15: warning: no action.yml, action.yaml or Dockerfile in './.github/actions/local' of the project"))
         // A remote action is read by run, which fetches it: validate says so in a note.
-        #expect(validate.stderr.contains("actions.yml:5:15: note: the action 'actions/setup-node@v4' is fetched when the job runs"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("actions.yml:5:15: note: the action 'actions/setup-node@v4' is fetched when a run starts"), "\(validate.stderr)")
         // A docker:// step runs its image (DockerActionTests): nothing to say about it.
         #expect(!validate.stderr.contains("docker://alpine:3"), "\(validate.stderr)")
         let call = try await nixactions(["run", workflow, "call"], in: temp.path)

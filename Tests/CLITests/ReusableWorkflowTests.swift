@@ -225,9 +225,9 @@ struct ReusableWorkflowTests {
         let result = try await nixactions(["run", "ci.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
         let out = result.stdout
-        #expect(out.contains("==> job 'call (n: 1) / first' failure"), "\(out)")
+        #expect(out.contains("==> job 'call (n: 1) / first' failed"), "\(out)")
         #expect(out.contains("==> job 'call (n: 2) / first' cancelled"), "\(out)")
-        #expect(out.contains("==> job 'call (n: 1)' failure"), "\(out)")
+        #expect(out.contains("==> job 'call (n: 1)' failed"), "\(out)")
         #expect(out.contains("[after] call was failure\n"), "\(out)")
         #expect(out.contains("ci.yml:19:10: cannot give input 'n' of './.github/workflows/inner.yml': 'abcx' is a string, and input 'n' is a number: GitHub refuses it (Unexpected value 'abcx')"), "\(out)")
         #expect(!out.contains("NEVER_RAN") && !out.contains("NEVER_SLEPT_THROUGH"), "\(out)")
@@ -521,7 +521,7 @@ struct ReusableWorkflowTests {
         let environment = ["XDG_CACHE_HOME": cache.path]
         let validate = try await nixactions(["validate", "ci.yml"], in: temp.path, environment: environment)
         #expect(validate.status == 0, "\(validate.stderr)")
-        #expect(validate.stderr.contains("ci.yml:6:11: note: the reusable workflow 'octo/pipelines/.github/workflows/build.yml@v1' is fetched when the job runs"),
+        #expect(validate.stderr.contains("ci.yml:6:11: note: the reusable workflow 'octo/pipelines/.github/workflows/build.yml@v1' is fetched when a run starts"),
                 "\(validate.stderr)")
         let result = try await nixactions(["run", "ci.yml", "--actions-url", daemon.url, "--log-format", "plain"], in: temp.path, environment: environment)
         #expect(result.status == 0, "\(result.stderr)\n\(result.stdout)")
@@ -819,7 +819,7 @@ struct ReusableWorkflowTests {
             """)
         let result = try await nixactions(["run", "ci.yml", "--log-format", "plain", "--env", "WHO=command-line"], in: temp.path)
         #expect(result.status == 1, "\(result.stderr)\n\(result.stdout)")
-        for line in ["[levels-show] in sub WHO=command-line KEEP=called-file\n", "==> job 'levels / slow' failure",
+        for line in ["[levels-show] in sub WHO=command-line KEEP=called-file\n", "==> job 'levels / slow' failed",
                      "==> job 'skipped' succeeded", "[after] levels failure skipped success\n"] {
             #expect(result.stdout.contains(line), "missing '\(line)' in:\n\(result.stdout)")
         }

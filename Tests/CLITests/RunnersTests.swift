@@ -73,6 +73,11 @@ struct RunnersTests {
         #expect(result.stderr.contains("nixactions: no job was started"))
         #expect(!result.stdout.contains("==> job"))
         #expect(try await nixactions(["run", "wf.yml", "--runner", "build-farm"], in: temp.path).stderr.contains("--runner 'build-farm' must be LABEL=EXECUTOR"))
+        // A mistyped --runner label: the hint names the mapping's typo, not the workflow's label (audit 58 examples L4).
+        let mistyped = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--runner", "build-fram=local"], in: temp.path)
+        #expect(mistyped.status == 2)
+        #expect(mistyped.stderr.contains("is not mapped to an executor\n  hint: 'build-fram' is mapped (runners: or --runner): if that is a typo, map 'build-farm' instead, e.g. --runner build-farm=local"),
+                "\(mistyped.stderr)")
     }
 
     @Test("the project's config maps a label to a plugin executor; list, plugins list and --dry-run show the choice")

@@ -54,7 +54,7 @@ struct ConsoleReporterTests {
 
             4 jobs: 2 succeeded, 1 failed, 1 skipped in 4.25s
 
-            ==> workflow 'ci' failure in 4.25s
+            ==> workflow 'ci' failed in 4.25s
 
             """), "\(collected.text.withLock { $0 })")
     }

@@ -90,6 +90,10 @@ struct PluginFunctionTests {
         #expect(try table.call("text.semver_compare", ["1.0.0-rc.2", "1.0.0-rc.10"]) == .number(-1))
         #expect(try table.call("text.semver_compare", ["1.0.0", "1.0.0-rc.1"]) == .number(1))
         #expect(try table.call("text.semver_compare", ["2.0.0", "v2.0.0"]) == .number(0))
+        // What is not a version (v1.10 has two parts) sorts before every version; two of them are equal (plugins.md).
+        #expect(try table.call("text.semver_compare", ["v1.10", "1.9.3"]) == .number(-1))
+        #expect(try table.call("text.semver_compare", ["1.0.0", "x"]) == .number(1))
+        #expect(try table.call("text.semver_compare", ["garbage", "junk"]) == .number(0))
         #expect(try table.call("text.round", [3.14159, 2]) == .number(3.14))
     }
 

@@ -607,7 +607,7 @@ enum PlanPrinter {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             if let call = job.call {
                 // A calling job runs the called workflow's jobs, each instance with its own inputs.
-                var facts = ["calls \(call.uses.value)" + (call.workflow == nil ? " (fetched when the job runs)" : "")]
+                var facts = ["calls \(call.uses.value)" + (call.workflow == nil ? " (fetched when a run starts)" : "")]
                 if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
                 if let condition = job.condition { facts.append("if: \(condition.source.value)") }
                 var entry = Entry(name: instance.displayName, facts: facts)

@@ -131,7 +131,7 @@ struct ArtifactScenarios {
             """)
         #expect(result.status == 1)
         #expect(result.stdout.contains("[build] error: artifact 'build': 'dist/' does not exist in the workspace"), "\(result.stdout)")
-        #expect(result.stdout.contains("==> job 'build' failure"))
+        #expect(result.stdout.contains("==> job 'build' failed"))
         #expect(!result.stdout.contains("[deploy] must-not-deploy"))
         #expect(result.stdout.contains("==> job 'deploy' skipped"))
     }

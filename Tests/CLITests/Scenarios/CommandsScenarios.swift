@@ -168,7 +168,7 @@ struct CommandsScenarios {
         // The blocks come after the table and before the workflow's last line.
         let table = try #require(out.range(of: "\nJOB "))
         let summary = try #require(out.range(of: "Summary of 'Report job':"))
-        let finished = try #require(out.range(of: "==> workflow 'summaries' failure in "))
+        let finished = try #require(out.range(of: "==> workflow 'summaries' failed in "))
         #expect(table.upperBound <= summary.lowerBound)
         #expect(summary.upperBound <= finished.lowerBound)
     }

@@ -46,9 +46,9 @@ struct ConditionScenarios {
         #expect(!out.contains("must-not-run"))
         #expect(out.contains("[build] on-failure saw outcome=failure job=failure\n"))
         #expect(out.contains("[build] always-step-ran\n"))
-        #expect(out.contains("==> job 'build' failure"))
+        #expect(out.contains("==> job 'build' failed"))
         #expect(outputLines(out).contains { $0.hasPrefix("build ") && $0.contains("failure") && $0.hasSuffix("'Breaks' (exit code 4)") })
-        #expect(out.contains("==> workflow 'steps' failure in "))
+        #expect(out.contains("==> workflow 'steps' failed in "))
     }
 
     @Test("after a failed job: failure() and always() jobs run, needs.x.result is 'failure', the default skips")
@@ -125,7 +125,7 @@ struct ConditionScenarios {
         ] {
             #expect(table.contains { $0.hasPrefix(job + " ") && $0.contains(" \(status) ") }, "no table row '\(job) \(status)'")
         }
-        #expect(out.contains("==> workflow 'jobs' failure in "))
+        #expect(out.contains("==> workflow 'jobs' failed in "))
     }
 
     @Test("success() at job level looks at the whole chain of needs, as GitHub: after a failure or a skip, a job that needs an always() job is skipped; !failure() and always() run")

@@ -147,7 +147,7 @@ struct MatrixScenarios {
         #expect(elapsed < 3.5, "the slow sibling was not cancelled: the run took \(elapsed) s")
         // A failed job makes the run a failure: siblings cancelled by fail-fast do not make it "cancelled" (130).
         #expect(result.status == 1, "exit status \(result.status)")
-        #expect(out.contains("==> workflow 'failfast' failure in "), "\(out)")
+        #expect(out.contains("==> workflow 'failfast' failed in "), "\(out)")
         // The sibling's process tree is gone: its marker never appears.
         try await pause(until: Date().addingTimeInterval(5 - elapsed))  // 5 s after the run began
         #expect(!scenario.marked("slow-finished"), "the cancelled instance kept running")
@@ -166,7 +166,7 @@ struct MatrixScenarios {
         #expect(!out.contains("fail-fast: cancelling"))
         #expect(scenario.marked("slow-finished"))
         #expect(out.contains("[after] skipped: needed job 'test' did not succeed\n"))
-        #expect(out.contains("==> workflow 'failfast' failure in "))
+        #expect(out.contains("==> workflow 'failfast' failed in "))
     }
 
     @Test("max-parallel: 1 runs the instances one at a time")

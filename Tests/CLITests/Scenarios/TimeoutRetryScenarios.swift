@@ -40,9 +40,9 @@ struct TimeoutRetryScenarios {
         #expect(out.contains("[slow] - After (skipped)\n"))
         #expect(!out.contains("[slow] must-not-run"))
         #expect(out.contains("[slow] cleanup-ran\n"))
-        #expect(out.contains("==> job 'slow' failure"))
+        #expect(out.contains("==> job 'slow' failed"))
         #expect(outputLines(out).contains { $0.hasPrefix("slow ") && $0.contains(" failure ") && $0.hasSuffix("'Sleeper'") })
-        #expect(out.contains("==> workflow 'timeouts' failure in "))
+        #expect(out.contains("==> workflow 'timeouts' failed in "))
         // The background child of the step was ended with it.
         try await pause(until: Date().addingTimeInterval(3.5 - elapsed))  // 3.5 s after the run began
         #expect(!scenario.marked("orphan"), "a process of the timed-out step outlived it")

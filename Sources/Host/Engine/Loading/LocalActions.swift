@@ -185,7 +185,7 @@ struct LocalActionChecker {
         if reference != nil {
             guard remote != nil, running.map({ $0.contains(job) }) ?? true else {
                 if remote == nil, chain.isEmpty {
-                    diagnostics.note("the action '\(uses.value)' is fetched when the job runs; validate does not read it",
+                    diagnostics.note("the action '\(uses.value)' is fetched when a run starts; validate does not read it",
                                      at: uses.location, context: context)
                 }
                 return

@@ -103,7 +103,7 @@ public enum WorkflowCalls {
                 // OWNER/REPO/.github/workflows/FILE.yml@REF: the loader checked its form.
                 guard let reference = RemoteActionReference(written) else { return nil }
                 guard fetch, let remote else {
-                    diagnostics.note("the reusable workflow '\(written)' is fetched when the job runs", at: call.uses.location, context: context,
+                    diagnostics.note("the reusable workflow '\(written)' is fetched when a run starts", at: call.uses.location, context: context,
                                      hint: "validate and run --dry-run do not fetch it; run checks it before any job starts")
                     return nil
                 }

@@ -96,10 +96,15 @@ public struct RunnerMap: Sendable {
             // label to map (audit 57 UX M3: `ubunty-latest` got the hint to map it).
             let known = Array(self.labels) + Self.commonLabels
             let guess = didYouMean(unknown.lowercased(), in: known.map { $0.lowercased() }).flatMap { lower in known.first { $0.lowercased() == lower } }
+            // A mapped label like it is the mapping's typo, not the workflow's (audit 58 examples L4:
+            // `--runner build-fram=local` made the hint suggest 'build-fram' for the workflow).
+            let mappedTypo = guess.map { self.labels.contains($0) } ?? false
             return .refuse(
                 "runs-on label '\(unknown)' of job '\(job.id)' is not mapped to an executor",
-                hint: (guess.map { "did you mean '\($0)'? Else " } ?? "")
-                    + "map it under 'runners:' in .nixactions/config.yml, or run with --runner \(unknown)=local", label: unknown)
+                hint: mappedTypo
+                    ? "'\(guess!)' is mapped (runners: or --runner): if that is a typo, map '\(unknown)' instead, e.g. --runner \(unknown)=local"
+                    : (guess.map { "did you mean '\($0)'? Else " } ?? "")
+                        + "map it under 'runners:' in .nixactions/config.yml, or run with --runner \(unknown)=local", label: unknown)
         }
         return .executor(job.executor, label: nil)
     }

@@ -100,7 +100,7 @@ public final class ConsoleReporter: RunReporter {
             case .jobFinished(let key, let name, let outcome, let duration, let failure, _, _):
                 let name = DisplayText.escaped(name)  // as the table shows it too
                 state.rows.append(JobRow(key: key, name: name, outcome: outcome, duration: duration, failure: failure))
-                let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", outcome.rawValue)
+                let mark = outcome == .success ? color("32", "succeeded") : color(outcome == .skipped ? "33" : "31", Self.word(outcome))
                 let time = duration == .zero ? "" : " in \(Self.format(duration))"
                 write("==> job '\(name)' \(mark)\(time)\n")
             case .message(let job, let level, let text):
@@ -120,7 +120,7 @@ public final class ConsoleReporter: RunReporter {
                 for (job, markdown) in state.summaries {
                     write("Summary of '\(job)':\n" + markdown.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n")
                 }
-                write("==> workflow '\(DisplayText.escaped(workflow))' \(outcome == .success ? "succeeded" : outcome.rawValue) in \(Self.format(duration))\n")
+                write("==> workflow '\(DisplayText.escaped(workflow))' \(Self.word(outcome)) in \(Self.format(duration))\n")
             }
         }
     }
@@ -157,6 +157,16 @@ public final class ConsoleReporter: RunReporter {
         if let file = annotation.file { place = " (\(file)\(annotation.line.map { ":\($0)" } ?? ""))" }
         let title = annotation.title.map { "\($0): " } ?? ""
         return "\(annotation.kind.rawValue): \(title)\(annotation.message)\(place)"
+    }
+
+    /// An outcome as the job and workflow lines say it: "succeeded", "failed", "cancelled",
+    /// "skipped" (audit 58 examples L17: "failure in 0.01s" beside "succeeded in").
+    static func word(_ outcome: Outcome) -> String {
+        switch outcome {
+        case .success: "succeeded"
+        case .failure: "failed"
+        default: outcome.rawValue
+        }
     }
 
     static func format(_ duration: Duration) -> String {
