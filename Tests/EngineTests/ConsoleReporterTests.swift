@@ -32,6 +32,20 @@ struct ConsoleReporterTests {
             """)
     }
 
+    @Test("a timed-out step says so on its line and in the table's FAILED STEP (audit 58 examples L2: only the error line, which scrolls away)")
+    func timedOutStep() {
+        let collected = Collected()
+        let console = collected.reporter
+        console.report(.planned(jobs: ["build"]))
+        console.report(.stepFinished(job: "build", step: 0, name: "Slow", outcome: .failure, exitCode: nil, duration: .seconds(2), timeLimit: .seconds(2)))
+        console.report(.jobFinished(job: "build", name: "build", outcome: .failure, duration: .milliseconds(2290),
+                                    failure: JobFailure(stepIndex: 0, stepName: "Slow", message: "step 'Slow' timed out after 2s", stepTimeLimit: .seconds(2))))
+        console.report(.workflowFinished(workflow: "ci", outcome: .failure, duration: .seconds(3)))
+        let text = collected.text.withLock { $0 }
+        #expect(text.contains("[build] ✗ Slow (timed out after 2s, 2.00s)\n"), "\(text)")
+        #expect(text.contains("'Slow' (timed out after 2s)"), "\(text)")
+    }
+
     @Test("the table lists jobs in plan order, not finish order, then the counts per outcome and the run's duration")
     func orderedTable() {
         let collected = Collected()

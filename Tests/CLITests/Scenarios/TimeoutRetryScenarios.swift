@@ -35,13 +35,13 @@ struct TimeoutRetryScenarios {
         let out = result.stdout
         #expect(out.contains("[slow] sleeping\n"))
         #expect(out.contains("[slow] error: step 'Sleeper' timed out after 1s; its process tree was ended\n"))
-        #expect(out.contains("[slow] ✗ Sleeper (1."), "\(out)")  // no exit code; about its time limit
+        #expect(out.contains("[slow] ✗ Sleeper (timed out after 1s, 1."), "\(out)")  // no exit code; its time limit
         #expect(!out.contains("must-not-wake"))
         #expect(out.contains("[slow] - After (skipped)\n"))
         #expect(!out.contains("[slow] must-not-run"))
         #expect(out.contains("[slow] cleanup-ran\n"))
         #expect(out.contains("==> job 'slow' failed"))
-        #expect(outputLines(out).contains { $0.hasPrefix("slow ") && $0.contains(" failure ") && $0.hasSuffix("'Sleeper'") })
+        #expect(outputLines(out).contains { $0.hasPrefix("slow ") && $0.contains(" failure ") && $0.hasSuffix("'Sleeper' (timed out after 1s)") })
         #expect(out.contains("==> workflow 'timeouts' failed in "))
         // The background child of the step was ended with it.
         try await pause(until: Date().addingTimeInterval(3.5 - elapsed))  // 3.5 s after the run began

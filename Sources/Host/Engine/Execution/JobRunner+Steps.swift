@@ -500,7 +500,8 @@ extension JobRunner {
 
         if outcome == .failure && !allowed {
             state.succeeded = false
-            state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: exitCode, message: message ?? "step '\(name)' failed")
+            state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: exitCode, message: message ?? "step '\(name)' failed",
+                                                        stepTimeLimit: timedOutAfter)
         } else if outcome == .failure {
             reporter.report(.message(job: planned.key, level: .warning, text: "step '\(name)' failed; allowed by continue-on-error"))
         } else if outcome == .cancelled {

@@ -90,8 +90,9 @@ public final class ConsoleReporter: RunReporter {
             case .stepRetrying(let job, _, let name, let attempt, let of, let exitCode, let wait, let signal):
                 let text = Self.retryText(name: name, attempt: attempt, of: of, exitCode: exitCode, wait: wait, signal: signal)
                 write("[\(job)] " + color("33", "warning: " + DisplayText.escaped(text, keepingNewlines: true)) + "\n")
-            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _, _, _):
-                write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration, color: color) + "\n")
+            case .stepFinished(let job, _, let name, let outcome, let exitCode, let duration, _, _, _, _, let timeLimit, _):
+                write(Self.stepLine(job: job, name: DisplayText.escaped(name), outcome: outcome, exitCode: exitCode, duration: duration,
+                                    timeLimit: timeLimit, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
                 write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
@@ -126,8 +127,8 @@ public final class ConsoleReporter: RunReporter {
     }
 
     /// A finished step on one line: `[build] ✓ Run make (1.20s)`, `[build] ✗ Test (exit code 2, 3.41s)`,
-    /// `[build] - Deploy (skipped)`, `[build] ✗ Wait (cancelled, 2.00s)`.
-    static func stepLine(job: String, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration,
+    /// `[build] - Deploy (skipped)`, `[build] ✗ Wait (cancelled, 2.00s)`, `[build] ✗ Slow (timed out after 2s, 2.00s)`.
+    static func stepLine(job: String, name: String, outcome: Outcome, exitCode: Int32?, duration: Duration, timeLimit: Duration? = nil,
                          color: (String, String) -> String) -> String {
         var details: [String] = []
         switch outcome {
@@ -135,7 +136,12 @@ public final class ConsoleReporter: RunReporter {
         case .cancelled: details.append("cancelled")
         // A step whose process exited 0 and that failed for another reason (a bad GITHUB_ENV
         // line, `::error` with a failing command): no "exit code 0" (audit 53), the error says why.
-        case .failure: if let exitCode, exitCode != 0 { details.append("exit code \(exitCode)") }
+        case .failure:
+            if let timeLimit {
+                details.append("timed out after \(DurationParser.format(timeLimit))")
+            } else if let exitCode, exitCode != 0 {
+                details.append("exit code \(exitCode)")
+            }
         case .success: break
         }
         if duration != .zero || outcome == .success { details.append(format(duration)) }
@@ -189,7 +195,7 @@ public final class ConsoleReporter: RunReporter {
         let body = rows.map { row -> [String] in
             var step = ""
             if let failure = row.failure, row.outcome != .skipped {
-                let code = failure.exitCode.map { " (exit code \($0))" } ?? ""
+                let code = failure.stepTimeLimit.map { " (timed out after \(DurationParser.format($0)))" } ?? failure.exitCode.map { " (exit code \($0))" } ?? ""
                 // One line per job: a long message (a build log) is in the job's log and above.
                 let firstLine = failure.message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
                 step = DisplayText.escaped(failure.stepName.map { "'\($0)'" } ?? firstLine) + code

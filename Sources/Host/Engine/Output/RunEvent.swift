@@ -104,13 +104,17 @@ public struct JobFailure: Sendable, Hashable {
     public var message: String
     /// The job failed because it ran past this limit (its `timeout-minutes`).
     public var timeLimit: Duration?
+    /// The failed step ran past this limit of its own (the table says so: audit 58 examples L2).
+    public var stepTimeLimit: Duration?
 
-    public init(stepIndex: Int? = nil, stepName: String? = nil, exitCode: Int32? = nil, message: String, timeLimit: Duration? = nil) {
+    public init(stepIndex: Int? = nil, stepName: String? = nil, exitCode: Int32? = nil, message: String, timeLimit: Duration? = nil,
+                stepTimeLimit: Duration? = nil) {
         self.stepIndex = stepIndex
         self.stepName = stepName
         self.exitCode = exitCode
         self.message = message
         self.timeLimit = timeLimit
+        self.stepTimeLimit = stepTimeLimit
     }
 }
 
