@@ -117,6 +117,23 @@ struct SecretsScenarios {
         #expect(undefined.status == 0)
         #expect(undefined.stdout.contains("[a] token=[]\n"))
         #expect(undefined.stderr.contains("undefined.yml:4:31: warning: secrets.GITHUB_TOKEN is not defined: it is the empty string"), "\(undefined.stderr)")
+
+        // A provider entry that failed: no "not defined, declare it" for the name it would have
+        // given, only the entry's own message (audit 58 examples L1: that came first and pointed the wrong way).
+        try temp.write("failed.yml", """
+            secrets:
+              - provider: file
+                file: missing.env
+                required: false
+            jobs:
+              a:
+                steps:
+                  - run: echo "key=[${{ secrets.FROM_FILE }}]"
+            """)
+        let failed = try await nixactions(["run", "failed.yml", "--log-format", "plain"], in: temp.path)
+        #expect(failed.status == 0, "\(failed.stdout)\(failed.stderr)")
+        #expect(failed.stderr.contains("(not required: going on without it)"), "\(failed.stderr)")
+        #expect(!failed.stderr.contains("is not defined"), "\(failed.stderr)")
     }
 
     @Test("declared names: set by env: (masked, no warning), set by nothing (a warning, empty), too short (a warning)")

@@ -189,13 +189,16 @@ public struct SecretResolver: Sendable {
             }
         }
         // `${{ secrets.X }}` that nothing defines: empty, as on GitHub, with a warning naming it.
+        // Not when an entry failed: the name is likelier one it would have given, and the hint to
+        // declare it pointed the wrong way, before the provider's own error (audit 58 examples L1).
+        let entryFailed = results.contains { if case .failure = $0.1 { return true } else { return false } }
         var warned: Set<String> = []
         let runNames = Set(resolved.run.keys.map { $0.lowercased() })
         for reference in workflow.secretReferences where reference.job == nil || selected.contains(reference.job!) {
             let name = reference.name.lowercased()
             let known = runNames.contains(name)
                 || (reference.job.flatMap { resolved.jobs[$0] }?.keys.contains { $0.lowercased() == name } ?? false)
-            guard !known, warned.insert(name).inserted else { continue }
+            guard !known, !entryFailed, warned.insert(name).inserted else { continue }
             problems.warnings.append(Diagnostic(
                 .warning, "secrets.\(reference.name) is not defined: it is the empty string", at: reference.location, context: reference.context,
                 hint: "declare it under 'secrets:', or pass --secret \(reference.name) / --secret-file FILE"))
