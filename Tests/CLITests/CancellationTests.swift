@@ -71,6 +71,8 @@ struct CancellationTests {
         let took = clock.now - interrupted
         #expect(took < .seconds(60), "the run took \(took) to end after SIGINT:\n\(text)")
         #expect(text.contains("cancelling (signal 2)"))
+        // Said once: the events' record of it is not printed again (audit 58 examples L3).
+        #expect(!text.contains("warning: cancelling: the run received signal"), "\(text)")
         #expect(!text.contains("[long] never"))
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-step"), "the always() step did not run:\n\(text)")
         #expect(FileManager.default.fileExists(atPath: marks + "/cleanup-job"), "the always() job did not run:\n\(text)")

@@ -366,7 +366,7 @@ struct RunCommand: AsyncParsableCommand {
                 let late = eventsLog?.isFinished == true
                 let message = RunEvent.message(job: nil, level: .warning, text: late
                     ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: if it succeeded, its exit status is 130"
-                    : "cancelling: the run received signal \(number) (\(Self.signalName(number)))")
+                    : ConsoleReporter.cancelRecordPrefix + "\(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself

@@ -105,6 +105,9 @@ public final class ConsoleReporter: RunReporter {
                 let time = duration == .zero ? "" : " in \(Self.format(duration))"
                 write("==> job '\(name)' \(mark)\(time)\n")
             case .message(let job, let level, let text):
+                // The run's cancel is said on stderr as the signal comes ("nixactions: cancelling
+                // (signal 2); …"): its record in the events is not said twice (audit 58 examples L3).
+                if job == nil, text.hasPrefix(Self.cancelRecordPrefix) { break }
                 let prefix = job.map { "[\($0)] " } ?? ""
                 let label = level == .info ? "" : "\(level.rawValue): "
                 // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
@@ -167,6 +170,10 @@ public final class ConsoleReporter: RunReporter {
 
     /// An outcome as the job and workflow lines say it: "succeeded", "failed", "cancelled",
     /// "skipped" (audit 58 examples L17: "failure in 0.01s" beside "succeeded in").
+    /// The run's record of a signal that cancels it (RunCommand), which the text console leaves
+    /// to the line the signal handler writes on stderr.
+    public static let cancelRecordPrefix = "cancelling: the run received signal "
+
     static func word(_ outcome: Outcome) -> String {
         switch outcome {
         case .success: "succeeded"
