@@ -210,6 +210,23 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[b] no hello"), "the job's own nix replaces the workflow's\n\(result.stdout)")
     }
 
+    @Test("a path in a string (\"bash ${./s.sh}\", ${./.}), which Nix makes a store path no store holds here, is the project's own file or folder (Nix audit 58 H1: No such file)")
+    func pathInString() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("sub/s.sh", "echo from the script $1\n")
+        try temp.write("sub/other/s.sh", "echo the other one\n")
+        try temp.write("sub/w.nix", """
+            { pkgs, nixactions, ... }:
+            nixactions.mkWorkflow { jobs.a.steps = [ { name = "p"; bash = "bash ${./s.sh} one; ls ${./.} | tr '\\n' ' '"; } ]; }
+            """)
+        let result = try await nixactions(["run", "sub/w.nix", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] from the script one\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] other s.sh w.nix \n"), "\(result.stdout)")
+    }
+
     @Test("a copy of the program elsewhere (cp .build/…/nixactions ~/bin) still finds the Nix library of the source tree it was built from (audit 58 M5: every .nix workflow failed)")
     func copiedProgramFindsLibrary() async throws {
         guard nixAvailable() else { return }

@@ -214,6 +214,62 @@ enum NixEvaluation {
             instantiate, ["--eval", "--strict", "--json"] + (nixpkgs ? ["--arg", "nixpkgs", "true"] : ["--store", "dummy://"]) + common,
             environment: environment, home: home)
         guard evaluated.succeeded else { return .failure(failure(evaluated)) }
-        return .success(String(decoding: evaluated.output, as: UTF8.self))
+        var json = String(decoding: evaluated.output, as: UTF8.self)
+        if !nixpkgs {
+            json = projectPaths(in: json, instantiate: instantiate, environment: environment, home: home)
+        }
+        return .success(json)
+    }
+
+    /// Store paths the evaluation named but no store holds, `"bash ${./ci/test.sh}"` (a path in a
+    /// string): without a store (`--store dummy://`) Nix computes `/nix/store/HASH-test.sh` and
+    /// copies nothing, so the step failed with "No such file" (Nix audit 58 H1:
+    /// the original copied it into the store). Each is replaced by the project's own file whose
+    /// store path it is: the candidates are the project's entries of that name, whose store paths
+    /// one more evaluation computes the same way. A path of the machine, as the original's was.
+    static func projectPaths(in json: String, instantiate: String, environment: [String: String], home: String) -> String {
+        guard json.contains("/nix/store/") else { return json }
+        var missing: [String: String] = [:]  // store path → its name
+        for match in json.matches(of: /\/nix\/store\/[0-9a-df-np-sv-z]{32}-([0-9A-Za-z+._?=-]+)/) {
+            let path = String(match.0)
+            if missing[path] == nil, !FileManager.default.fileExists(atPath: path) { missing[path] = String(match.1) }
+        }
+        guard !missing.isEmpty else { return json }
+        let root = FileManager.default.currentDirectoryPath
+        let candidates = projectEntries(named: Set(missing.values), under: root, limit: 50_000)
+        guard !candidates.isEmpty, let list = try? JSONEncoder().encode(candidates), let listText = String(data: list, encoding: .utf8) else { return json }
+        let computed = runNix(instantiate, ["--eval", "--strict", "--json", "--store", "dummy://", "--argstr", "list", listText, "-E",
+                                            "{ list }: map (p: \"${/. + p}\") (builtins.fromJSON list)"],
+                              environment: environment, home: home)
+        guard computed.succeeded, let stored = try? JSONDecoder().decode([String].self, from: computed.output), stored.count == candidates.count else {
+            return json
+        }
+        var result = json
+        for (candidate, storePath) in zip(candidates, stored) where missing[storePath] != nil {
+            guard let encoded = try? JSONEncoder().encode(candidate), let text = String(data: encoded, encoding: .utf8) else { continue }
+            // The path inside a JSON string: its escaped form without the quotes.
+            result = result.replacingOccurrences(of: storePath, with: String(text.dropFirst().dropLast()))
+        }
+        return result
+    }
+
+    /// Absolute paths of the entries under `root` (the project, and itself) whose names are in
+    /// `names`; `.git` and the runner's `.nixactions/runs` are not entered, at most `limit` looked at.
+    static func projectEntries(named names: Set<String>, under root: String, limit: Int) -> [String] {
+        var found: [String] = []
+        if names.contains((root as NSString).lastPathComponent) { found.append(root) }
+        var pending = [root], seen = 0
+        while let folder = pending.popLast(), seen < limit {
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for name in entries.sorted() {
+                seen += 1
+                let path = folder + "/" + name
+                if names.contains(name) { found.append(path) }
+                var info = stat()
+                guard name != ".git", path != root + "/.nixactions/runs", lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+                pending.append(path)
+            }
+        }
+        return found
     }
 }
