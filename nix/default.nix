@@ -19,7 +19,7 @@
 #   - any other function is an error naming where it is;
 #   - adds `__pos` (file, line, column and each key's line/column) to the workflow,
 #     every job and every step, from builtins.unsafeGetAttrPos.
-{ root ? null, realStore ? false, ... }:
+{ root ? null, realStore ? false, pkgs ? null, ... }:
 
 let
   inherit (builtins)
@@ -78,7 +78,7 @@ let
   toData' = where: at: v:
     if isFunction v then
       throw ("nixactions: ${if at == null then "" else at + ": "}${where} is a function, which a workflow cannot contain"
-        + " (did you forget to call it, e.g. `nixactions.executors.k8s { ... }` or `nixactions.envProviders.required [ \"NAME\" ]`?)")
+        + " (did you forget to call it, e.g. `nixactions.executors.ssh { host = \"…\"; }` or `nixactions.envProviders.required [ \"NAME\" ]`?)")
     else if isPath v then relative (toString v)
     else if isList v then genList (i: toData' "${where}[${toString i}]" at (elemAt v i)) (length v)
     else if isAttrs v then
@@ -172,15 +172,30 @@ let
         ls -la
       '';
     };
-    # nixShell [ "curl" "jq" ]: the original made these packages available for the rest of the job.
-    # (the original put them on PATH for the rest of the job; here tools come from PATH,
-    # so the host only checks that they are there).
-    nixShell = packages: {
-      __nixactionsAction = "nixShell";
-      name = "nix-shell";
-      deps = map (p: { __nixactionsPackage = p; }) packages;
-      bash = "true";
-    };
+    # nixShell [ "curl" "jq" ]: the original built these packages from <nixpkgs> and put them on
+    # PATH for the rest of the job. With a real nixpkgs they are that nixpkgs' packages, which
+    # the runner builds when the job starts and puts on the job's PATH (as `deps`); without one
+    # the step checks that each tool is on PATH and fails, saying which, when one is not
+    # (Nix audit 58 H2: it passed, and the next step failed with "command not found").
+    nixShell = packages:
+      let
+        attrOf = p: foldl' (set: key:
+          set.${key} or (throw "nixactions: actions.nixShell: nixpkgs has no package '${p}'"))
+          pkgs (builtins.filter isString (builtins.split "[.]" p));
+        programOf = p: programs.${p} or p;
+        check = p: let program = programOf p; in
+          if program == "" then "" else
+          ''command -v ${program} >/dev/null 2>&1 || { echo "nix-shell: ${p} is not on PATH ('${program}' not found), and there is no nixpkgs to build it from (NIX_PATH)" >&2; exit 127; }'';
+      in {
+        __nixactionsAction = "nixShell";
+        name = "nix-shell";
+      } // (if realStore && pkgs != null then {
+        deps = map attrOf packages;
+        bash = "true";
+      } else {
+        deps = map (p: { __nixactionsPackage = p; }) packages;
+        bash = concatStringsSep "\n" ([ "true" ] ++ map check packages);
+      });
     requireEnv = names:
       let bad = builtins.filter (n: builtins.match "[A-Za-z_][A-Za-z0-9_]*" n == null) names; in
       if bad != [ ] then throw "nixactions: actions.requireEnv: '${builtins.head bad}' is not a variable name" else {

@@ -12,7 +12,7 @@
 { file, root ? null, executor ? null, nixpkgs ? false, instantiate ? false }:
 
 let
-  nixactions = import ./default.nix { inherit root; realStore = nixpkgs; };
+  nixactions = import ./default.nix { inherit root; realStore = nixpkgs; pkgs = if nixpkgs then pkgs else null; };
   # `nixpkgs`: the runner found <nixpkgs> on the search path (and evaluates with a real store):
   # packages are real derivations, which the runner builds when the job starts.
   pkgs = if nixpkgs then import <nixpkgs> { } else import ./pkgs.nix { source = builtins.readFile file; };

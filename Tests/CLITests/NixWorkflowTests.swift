@@ -227,6 +227,39 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] other s.sh w.nix \n"), "\(result.stdout)")
     }
 
+    @Test("a lib function the stand-in lib lacks: Nix's error, and a hint that lib is the stand-in and builtins may have it (Nix audit 58 L2)")
+    func standInLibHint() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("ci.nix", """
+            { lib, nixactions, ... }:
+            nixactions.mkWorkflow { jobs.a.actions = [ { bash = if lib.elem "x" [ "x" ] then "echo yes" else "echo no"; } ]; }
+            """)
+        let result = try await nixactions(["validate", "ci.nix"], in: temp.path, environment: nixTestEnvironment)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("attribute 'elem' missing"), "\(result.stderr)")
+        #expect(result.stderr.contains("hint: without <nixpkgs> on NIX_PATH, lib is NixActions' stand-in, which has no 'elem' (nix/lib.nix lists what it has): "
+                                       + "use builtins.elem where there is one, or put a nixpkgs on NIX_PATH"), "\(result.stderr)")
+    }
+
+    @Test("a throw or an assert, which Nix reports without a position, is located at the key whose value failed (Nix audit 58 M4)")
+    func throwLocated() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("throw.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a.actions = [ { name = "x"; bash = throw "my custom failure"; } ];
+            }
+            """)
+        let result = try await nixactions(["validate", "throw.nix"], in: temp.path, environment: nixTestEnvironment)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("throw.nix:3:36: error: the Nix evaluation of 'throw.nix' failed in the value of 'bash':\nerror: my custom failure"),
+                "\(result.stderr)")
+    }
+
     @Test("a copy of the program elsewhere (cp .build/…/nixactions ~/bin) still finds the Nix library of the source tree it was built from (audit 58 M5: every .nix workflow failed)")
     func copiedProgramFindsLibrary() async throws {
         guard nixAvailable() else { return }
@@ -502,6 +535,8 @@ struct NixWorkflowTests {
             nixactions.mkWorkflow {
               jobs.a.actions = [ { deps = [ pkgs.cowsay ]; bash = "nxa-cowsay-\(nonce) && ${pkgs.figlet}/bin/nxa-figlet-\(nonce)"; } ];
               jobs.b.actions = [ { bash = "command -v nxa-cowsay-\(nonce) || echo no cowsay in b"; } ];
+              # The original's nixShell: built from nixpkgs, on PATH for the rest of the job (Nix audit 58 H2).
+              jobs.c.actions = [ (nixactions.actions.nixShell [ "figlet" ]) { bash = "nxa-figlet-\(nonce) in c"; } ];
             }
             """
         var environment = nixTestEnvironment
@@ -512,7 +547,27 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] moo from nixpkgs"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] figlet from nixpkgs"), "\(result.stdout)")
         #expect(result.stdout.contains("[b] no cowsay in b"), "\(result.stdout)")
+        #expect(result.stdout.contains("[c] figlet from nixpkgs"), "\(result.stdout)")
         #expect(!result.stderr.contains("deps:"), "real packages are built, not warned about: \(result.stderr)")
+    }
+
+    @Test("nixShell without a nixpkgs: the step checks each tool on PATH and fails naming the one missing (Nix audit 58 H2: it passed, the next step failed)")
+    func nixShellWithoutNixpkgs() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a.actions = [ (nixactions.actions.nixShell [ "coreutils" "nxa-surely-missing" ]) { name = "after"; bash = "echo never"; } ];
+              jobs.b.actions = [ (nixactions.actions.nixShell [ "coreutils" ]) { bash = "echo tools there"; } ];
+            }
+            """, file: "ci.nix")
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] nix-shell: nxa-surely-missing is not on PATH ('nxa-surely-missing' not found), and there is no nixpkgs to build it from (NIX_PATH)"),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("[a] ✗ nix-shell (exit code 127") && !result.stdout.contains("[a] never"), "\(result.stdout)")
+        #expect(result.stdout.contains("[b] tools there\n"), "\(result.stdout)")
     }
 
     @Test("an action's timeout covers its retries and the waits between them, as the original timed a whole action")
@@ -642,13 +697,20 @@ struct NixWorkflowTests {
         }
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             found.withLock { $0 = 0 }
+            let errorsPath = scenario.temp.path + "/errors-\(signal).txt"
+            _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
+            let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: errorsPath))
             let process = try LaunchedProcess([nixactionsBinary.path, "validate", slow], in: scenario.project,
-                                              environment: ProcessInfo.processInfo.environment)
+                                              environment: ProcessInfo.processInfo.environment, errors: errors)
+            try? errors.close()
             let sent = await signalWhen(process, signal, timeout: .seconds(20), evaluating)
             let child = found.withLock { $0 }
             #expect(sent != nil && child != 0, "nix-instantiate started (signal \(signal))")
             await waitForExit(process)
             #expect(process.terminationStatus == 130, "signal \(signal)")
+            // Said (Nix audit 58 L7: 130 without a word).
+            let said = (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
+            #expect(said.contains("nixactions: cancelled (signal \(signal)) while Nix evaluated the workflow"), "\(said)")
             try await Task.sleep(for: .milliseconds(200))
             #expect(child == 0 || !isRunning(child), "nix-instantiate ended with the command (signal \(signal))")
         }

@@ -93,6 +93,8 @@ enum NixEvaluation {
                 current = { number in
                     running.withLock { $0 }?.signalAll(SIGKILL)
                     try? FileManager.default.removeItem(atPath: home)
+                    // Said, as a run's cancel is (Nix audit 58 L7: `validate` exited 130 without a word).
+                    StandardStreams.writeError("\nnixactions: cancelled (signal \(number)) while Nix evaluated the workflow\n")
                     PluginExitGuard.hostExits()
                     exit(ExitStatus.cancelled)
                 }
@@ -198,9 +200,20 @@ enum NixEvaluation {
             if message.contains("error: out of memory") {
                 hint = "the evaluation may use at most \(ProcessInfo.processInfo.environment["GC_MAXIMUM_HEAP_SIZE"] ?? Self.heapLimit) of heap "
                     + "(GC_MAXIMUM_HEAP_SIZE sets it); look for a value that grows without end"
+            } else if !nixpkgs, let name = message.firstMatch(of: /attribute '([^']+)' missing/)?.1,
+                      let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("lib." + name) {
+                // The stand-in lib has a few of nixpkgs' functions (Nix audit 58 L2: no word of it).
+                hint = "without <nixpkgs> on NIX_PATH, lib is NixActions' stand-in, which has no '\(name)' (nix/lib.nix lists what it has): "
+                    + "use builtins.\(name) where there is one, or put a nixpkgs on NIX_PATH"
             } else if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
                let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
                 hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"
+            }
+            // A `throw`, an `assert` or a refusal of the library has no position in Nix's message;
+            // the JSON printed before it does (Nix audit 58 M4: no file:line:column at all).
+            if message.firstMatch(of: /:\d+:\d+/) == nil, let place = failedValue(in: String(decoding: outcome.output, as: UTF8.self)) {
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' failed in the value of '\(place.key)':\n\(message)",
+                                  at: SourceLocation(file: place.file, line: place.line, column: place.column), hint: hint)
             }
             return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)", hint: hint)
         }
@@ -219,6 +232,23 @@ enum NixEvaluation {
             json = projectPaths(in: json, instantiate: instantiate, environment: environment, home: home)
         }
         return .success(json)
+    }
+
+    /// Where the value that failed is, from the JSON Nix printed before it failed: the key
+    /// written without a value (`"bash":}`), at the position the nearest `__pos` before it gives it.
+    static func failedValue(in partial: String) -> (file: String, line: Int, column: Int, key: String)? {
+        guard let hole = partial.firstMatch(of: /"([^"\\]+)":[}\],]/) else { return nil }
+        let key = String(hole.1)
+        let before = partial[..<hole.range.lowerBound]
+        guard let pos = before.ranges(of: "\"__pos\":{").last else { return nil }
+        let object = before[pos.upperBound...]
+        guard let file = object.firstMatch(of: /"file":"([^"\\]*)"/)?.1,
+              let keys = object.firstMatch(of: /"keys":\{([^}]*)\}/)?.1 else { return nil }
+        for entry in keys.matches(of: /"([^"\\]+)":\[(\d+),(\d+)\]/) where entry.1 == key {
+            guard let line = Int(entry.2), let column = Int(entry.3) else { return nil }
+            return (String(file), line, column, key)
+        }
+        return nil
     }
 
     /// Store paths the evaluation named but no store holds, `"bash ${./ci/test.sh}"` (a path in a

@@ -559,8 +559,8 @@ final class Scheduler: Sendable {
         guard !names.isEmpty, !Task.isCancelled else { return }
         var kept = 0
         for name in names {
-            // Names may not hold '/' (GitHub's rule); "." and ".." go by their safe key.
-            let target = folder + "/" + (name == "." || name == ".." ? "artifact-" + Planner.safeKey(name) : name)
+            // Names may not hold '/' (GitHub's rule); "", "." and ".." go by their safe key.
+            let target = folder + "/" + (name.isEmpty || name == "." || name == ".." ? "artifact-" + Planner.safeKey(name) : name)
             do {
                 if kept == 0, let failure = FastFiles.makeFolders(folder) { throw EngineError("cannot make \(folder): \(String(cString: strerror(failure)))") }
                 try ProjectCopier.copyItem(from: try store.folder(name), to: target)
