@@ -654,17 +654,23 @@ struct NixWorkflowTests {
         #expect(result.stderr.utf8.count < 10_000)
     }
 
+    /// A workflow whose name is the sum of a list of `count` numbers: slow to evaluate, and its
+    /// heap grows with `count`.
+    static func summing(_ count: Int) -> String {
+        """
+        { nixactions, ... }: nixactions.mkWorkflow {
+          name = toString (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) \(count)));
+          jobs.a.actions = [ { bash = "true"; } ];
+        }
+        """
+    }
+
     @Test("a Nix evaluation that grows without end stops at its heap limit (GC_MAXIMUM_HEAP_SIZE, 2G unless given) with exit 2 and a hint naming it (audit 58 M6: 3.3 GB in 3 s, growing)")
     func nixHeapLimit() async throws {
         guard nixAvailable() else { return }
         let scenario = try Scenario()
         defer { scenario.remove() }
-        let huge = try scenario.temp.write("project/huge.nix", """
-            { nixactions, ... }: nixactions.mkWorkflow {
-              name = toString (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 200000000));
-              jobs.a.actions = [ { bash = "true"; } ];
-            }
-            """)
+        let huge = try scenario.temp.write("project/huge.nix", Self.summing(200_000_000))
         let clock = ContinuousClock(), started = clock.now
         let result = try await nixactions(["validate", huge], in: scenario.project, environment: ["GC_MAXIMUM_HEAP_SIZE": "256M"])
         #expect(result.status == 2, "\(result.stderr.prefix(2000))")
@@ -680,12 +686,7 @@ struct NixWorkflowTests {
         let scenario = try Scenario()
         defer { scenario.remove() }
         // Interrupted evaluation: nix-instantiate is in a process group of its own.
-        let slow = try scenario.temp.write("project/slow.nix", """
-            { nixactions, ... }: nixactions.mkWorkflow {
-              name = toString (builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 30000000));
-              jobs.a.actions = [ { bash = "true"; } ];
-            }
-            """)
+        let slow = try scenario.temp.write("project/slow.nix", Self.summing(30_000_000))
         // Watched and signalled from a thread of its own (`signalWhen`): from a test task, the signal
         // could come after the evaluation had ended.
         let found = Mutex<pid_t>(0)

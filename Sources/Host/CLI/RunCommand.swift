@@ -244,11 +244,11 @@ struct RunCommand: AsyncParsableCommand {
             for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
         }
         if let folder = nixFiles?.createdPath {
-            // Removed at the run's end (the defer above), and by the supervisor's cleanup if this
-            // process is killed before.
+            // Removed at the run's end (the defer above), and by the supervisor's cleanup at once if
+            // this process is killed (a later run's sweep would find it only then).
             let cleanup = supervision.folder.path + "/cleanup"
             if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
-                _ = FastFiles.write("rm -rf -- '\(folder.replacingOccurrences(of: "'", with: "'\\''"))'\n", to: cleanup + "/nix-files.sh")
+                _ = FastFiles.write("rm -rf -- \(ShellWords.quote(folder))\n", to: cleanup + "/nix-files.sh")
             }
         }
         if SignalHub.received.load(ordering: .relaxed) {

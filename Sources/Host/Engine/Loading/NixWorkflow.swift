@@ -305,8 +305,11 @@ extension NixWorkflow {
                     switch filesFolder.folder() {
                     case .success(let folder):
                         path = folder + "/" + fileName
-                        if written.contents[path] == nil, let problem = Self.writePrivately(content, to: path, executable: parts[1] == "x") {
-                            written.problem = written.problem ?? problem
+                        // In the run's private folder: 0600, a script 0700.
+                        if written.contents[path] == nil {
+                            if let error = FastFiles.write(content, to: path) ?? (parts[1] == "x" && chmod(path, 0o700) != 0 ? errno : nil) {
+                                written.problem = written.problem ?? EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(error)))")
+                            }
                         }
                     case .failure(let problem):
                         written.problem = written.problem ?? problem
@@ -316,24 +319,6 @@ extension NixWorkflow {
                 result += path
             }
             return result + rest
-        }
-
-        /// Write a new file readable by this user only (0600; 0700 for a script), links not followed.
-        static func writePrivately(_ content: String, to path: String, executable: Bool) -> EngineError? {
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, executable ? 0o700 : 0o600)
-            guard fd >= 0 else { return EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            var bytes = Array(content.utf8)
-            var done = 0
-            while done < bytes.count {
-                let put = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-                if put < 0 {
-                    if errno == EINTR { continue }
-                    return EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(errno)))")
-                }
-                done += put
-            }
-            return nil
         }
 
         // MARK: workflow
