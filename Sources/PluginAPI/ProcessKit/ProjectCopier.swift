@@ -51,6 +51,39 @@ public struct ProjectCopier {
         for name in try names(in: from) { try copyItem(from.appending(name), to: to.appending(name), merging: merging) }
     }
 
+    /// What the folder `source` holds, without the excluded names (at any depth, as tar's
+    /// `--exclude` of a name), merged into the folder `destination`, as `tar -x` does it: a folder
+    /// onto a folder is merged, anything else already at a path is replaced (a link there is
+    /// removed, never what it points to). Unlike tar, a file whose status changes while it is read
+    /// is no error: a Git LFS object of a clone is a hard link to the origin's, and another clone
+    /// linking it meanwhile changed its ctime, which failed `tar -c` ("file changed as we read
+    /// it"). Names are bytes; `cancelled` is asked every 64 entries.
+    public func merge(from source: String, into destination: String, cancelled: () -> Bool = { Task.isCancelled }) throws {
+        var pending = [(RawPath(source), RawPath(destination))]
+        var count = 0
+        while let (from, to) = pending.popLast() {
+            for name in try Self.names(in: from) where !isExcluded(name) {
+                count &+= 1
+                if count & 63 == 0, cancelled() { throw CancellationError() }
+                let child = from.appending(name), target = to.appending(name)
+                var info = stat(), there = stat()
+                guard child.with({ lstat($0, &info) }) == 0 else {
+                    if errno == ENOENT { continue }
+                    throw CopyFailure(unreadable: child.shown, errno: errno)
+                }
+                if target.with({ lstat($0, &there) }) == 0 {
+                    if info.st_mode & S_IFMT == S_IFDIR && there.st_mode & S_IFMT == S_IFDIR {
+                        pending.append((child, target))
+                        continue
+                    }
+                    let error = target.with { nxa_remove_tree($0) }
+                    if error != 0 { throw CopyFailure(path: target.shown, errno: error) }
+                }
+                if let folder = try place(child, at: target, info: info) { pending.append(folder) }
+            }
+        }
+    }
+
     static func copyItem(_ from: RawPath, to: RawPath, merging: Bool) throws {
         if Task.isCancelled { throw CancellationError() }
         var info = stat(), there = stat()

@@ -36,6 +36,9 @@ enum HostCommand {
             return taken
         }
 
+        /// Whether `cancel` was called: work done in this process (a copy) asks it between entries.
+        var isCancelled: Bool { state.withLock { $0.cancelled } }
+
         func release(_ child: ChildProcess) {
             _ = state.withLock { $0.children.removeValue(forKey: ObjectIdentifier(child)) }
         }

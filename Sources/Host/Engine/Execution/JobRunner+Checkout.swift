@@ -274,13 +274,13 @@ extension JobRunner {
     }
 
     /// Copy the folder `source` (of this machine) into `path` of the workspace: with the
-    /// executor's files interface when the workspace is elsewhere, else with tar on this machine.
+    /// executor's files interface when the workspace is elsewhere, else copied on this machine.
     /// `path` may also be absolute (a folder of the job's machine outside the workspace).
     func deliver(_ source: String, excludes: [String], into path: String, started: JobStarted, executor: any Executor,
                  what: String = "actions/checkout") async throws {
-        let entries = try FileManager.default.contentsOfDirectory(atPath: source)
-            .filter { name in !excludes.contains { fnmatch($0, name, 0) == 0 } }.sorted()
         if let files = Self.fileTransfer(started, executor) {
+            let entries = try FileManager.default.contentsOfDirectory(atPath: source)
+                .filter { name in !excludes.contains { fnmatch($0, name, 0) == 0 } }.sorted()
             let request = FilesPut(jobKey: executorKey, roots: [FilesPutRoot(name: "", path: path)])
             do {
                 _ = try await files.putTree(request) { writer in
@@ -292,14 +292,23 @@ extension JobRunner {
             return
         }
         let target = path.hasPrefix("/") ? path : path.isEmpty ? started.workspace : started.workspace + "/" + path
-        let create = (["tar", "-c", "-f", "-", "-C", source] + excludes.map { "--exclude=\($0)" } + ["--"] + (entries.isEmpty ? ["."] : entries))
-            .map(ShellWords.quote).joined(separator: " ")
-        let extract = ["tar", "-x", "-f", "-", "-C", target].map(ShellWords.quote).joined(separator: " ")
-        try await ProjectCheckout.offThread {
-            let copy = try HostCommand.run(["/bin/bash", "-o", "pipefail", "-c", "\(create) | \(extract)"])
-            if let failure = copy.failure {
-                throw EngineError("\(what): cannot copy \(source) into \(target): tar \(failure)")
+        // In this process rather than through `tar -c | tar -x`: no two processes per checkout,
+        // and a clone's Git LFS objects (hard links other clones link too) copied without tar's
+        // "file changed as we read it".
+        let scope = HostCommand.Scope()
+        try await withTaskCancellationHandler {
+            try await ProjectCheckout.offThread {
+                do {
+                    try ProjectCopier(excludes: excludes, skipping: []).merge(from: source, into: target, cancelled: { scope.isCancelled })
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    throw EngineError("\(what): cannot copy \(source) into \(target): \(error.localizedDescription)",
+                                      hint: (error as? ProjectCopier.CopyFailure)?.hint)
+                }
             }
+        } onCancel: {
+            scope.cancel()
         }
     }
 }
