@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsEngine
 import Synchronization
 import Testing
 import TestSupport
@@ -113,6 +114,51 @@ struct RunCommandTests {
         #expect(table.contains { $0.hasPrefix("build") && $0.contains("failure") && $0.hasSuffix("'Compile' (exit code 3)") })
         #expect(table.contains { $0.hasPrefix("deploy") && $0.contains("skipped") })
         #expect(table.contains { $0.hasPrefix("other") && $0.contains("success") })
+    }
+
+    @Test("--log-format json: a run that stops before it starts (invalid workflow, a label no executor takes, no such file) still streams its start, why, and its end with exit status 2")
+    func jsonStreamOfRunNotStarted() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("bad.yml", """
+            name: Broken
+            jobs:
+              a:
+                needs: [nope]
+                steps:
+                  - run: echo hi
+            """)
+        try temp.write("label.yml", """
+            name: Labelled
+            jobs:
+              a:
+                runs-on: gpu-farm
+                steps:
+                  - run: echo hi
+            """)
+        for (file, workflow, said) in [("bad.yml", "bad.yml", "bad.yml:4:"), ("label.yml", "Labelled", "gpu-farm"), ("missing.yml", "missing.yml", "missing.yml")] {
+            for (arguments, environment) in [(["--log-format", "json"], [String: String]()), ([], ["NIXACTIONS_LOG_FORMAT": "json"])] {
+                let result = try await nixactions(["run", file] + arguments, in: temp.path, environment: environment)
+                #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+                let lines = result.stdout.split(separator: "\n").map(String.init)
+                #expect(lines.count == 3, "\(result.stdout)")
+                #expect(lines.first?.contains("\"event\":\"workflow_started\",\"format\":\"nixactions.events/1\",\"workflow\":\"\(workflow)\",\"run_id\":null") == true,
+                        "\(result.stdout)")
+                #expect(lines.count > 1 && lines[1].contains("\"event\":\"message\",\"job\":null,\"level\":\"error\"") && lines[1].contains(said), "\(result.stdout)")
+                let state = try RunState.replay(result.stdout)
+                #expect(state.status == "failure" && state.exitStatus == 2 && state.jobs.isEmpty && state.runID == nil, "\(result.stdout)")
+                // Standard error says it as before.
+                #expect(result.stderr.contains(said), "\(result.stderr)")
+            }
+        }
+        // A run that starts streams as before: one workflow_started, with its run id.
+        try temp.write("good.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let good = try await nixactions(["run", "good.yml", "--log-format", "json"], in: temp.path)
+        #expect(good.status == 0)
+        #expect(good.stdout.components(separatedBy: "\"event\":\"workflow_started\"").count == 2 && !good.stdout.contains("\"run_id\":null"), "\(good.stdout)")
+        // A dry run prints its plan only.
+        let dry = try await nixactions(["run", "bad.yml", "--dry-run", "--log-format", "json"], in: temp.path)
+        #expect(dry.status == 2 && !dry.stdout.contains("workflow_started"), "\(dry.stdout)")
     }
 
     @Test("running named jobs runs them and what they need, nothing else")

@@ -162,6 +162,35 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // `--log-format json`: a run that stops before its stream starts still gives the stream
+        // its start, why it stopped and its end, with the exit status (audit 58 examples L7).
+        guard !dryRun, (try? logFormat ?? Self.environmentLogFormat()) == .json else { return try await runWorkflow(nil) }
+        let stream = StreamStart(workflow: workflow)
+        StandardStreams.captureErrors()
+        do {
+            try await runWorkflow(stream)
+        } catch {
+            let said = StandardStreams.endCapture()
+            let status = (error as? ExitCode)?.rawValue ?? ExitStatus.usage
+            if !stream.started.load(ordering: .relaxed), status != 0 {
+                // An error thrown (a diagnostic) is printed by the caller after this: its text too.
+                let message = error is ExitCode ? said : said + NixActions.fullMessage(for: error)
+                StandardStreams.writeOutput(JSONLinesReporter.runNotStarted(
+                    workflow: stream.workflow.withLock { $0 }, message: message.trimmingCharacters(in: .whitespacesAndNewlines), exitStatus: status))
+            }
+            throw error
+        }
+        StandardStreams.endCapture()
+    }
+
+    /// Whether `--log-format json`'s stream has started, and the workflow's name once known.
+    final class StreamStart: Sendable {
+        let started = Atomic<Bool>(false)
+        let workflow: Mutex<String>
+        init(workflow: String) { self.workflow = Mutex(workflow) }
+    }
+
+    func runWorkflow(_ stream: StreamStart?) async throws {
         // The project is the current folder: one that was removed (or cannot be read) under the
         // shell leaves nothing to copy into the jobs' workspaces and nowhere to keep the logs.
         guard let current = getcwd(nil, 0) else {
@@ -184,6 +213,7 @@ struct RunCommand: AsyncParsableCommand {
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities { functions.arities }, selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
                                               remoteActions: remoteActions, nixFiles: nixFiles)
+        stream?.workflow.withLock { $0 = workflow.name }
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
@@ -297,6 +327,11 @@ struct RunCommand: AsyncParsableCommand {
                 : ConsoleReporter(style: format == .human ? .human : .plain, write: write, writeBytes: writeBytes,
                                   discardsOutput: Self.isNullDevice(STDOUT_FILENO))
         ]
+        if let stream {
+            // From here the stream's own events say how the run ends (the secrets' failure too).
+            stream.started.store(true, ordering: .relaxed)
+            StandardStreams.endCapture()
+        }
         let logs = (logDirectory as NSString).appendingPathComponent(runID)
         var logReporter: LogDirectoryReporter?
         do {

@@ -35,6 +35,27 @@ public final class JSONLinesReporter: RunReporter {
         buffer.withUnsafeBytes { writeBytes($0) }
     }
 
+    /// The stream of a run that stopped before it started (a workflow that does not load, a
+    /// `runs-on` label no executor takes, a usage error found after the arguments were read, a
+    /// signal before the run folder existed): `workflow_started` with `run_id` null (the run
+    /// never got one), a `message` of level `error` (`warning` for a cancel) with what standard
+    /// error said, and `workflow_finished` with `status` `failure` (`cancelled` for 130),
+    /// `duration_ms` 0 and the exit status (audit 58 examples L7: the stream was empty).
+    public static func runNotStarted(workflow: String, message: String, exitStatus: Int32) -> String {
+        let cancelled = exitStatus == 130
+        var started = JSONObjectWriter()
+        started.add("ts", Timestamp.now()); started.add("event", "workflow_started")
+        started.add("format", LogDirectoryReporter.eventsFormat); started.add("workflow", workflow); started.add("run_id", nil as String?)
+        var said = JSONObjectWriter()
+        said.add("ts", Timestamp.now()); said.add("event", "message"); said.add("job", nil as String?)
+        said.add("level", cancelled ? MessageLevel.warning.rawValue : MessageLevel.error.rawValue)
+        said.add("text", message.isEmpty ? (cancelled ? "cancelled before the run started" : "the run did not start") : message)
+        var finished = JSONObjectWriter()
+        finished.add("ts", Timestamp.now()); finished.add("event", "workflow_finished"); finished.add("workflow", workflow)
+        finished.add("status", cancelled ? "cancelled" : "failure"); finished.add("duration_ms", 0); finished.add("exit_status", Int(exitStatus))
+        return started.finish() + "\n" + said.finish() + "\n" + finished.finish() + "\n"
+    }
+
     public func report(_ event: RunEvent) {
         var object = JSONObjectWriter()
         object.add("ts", Timestamp.now())

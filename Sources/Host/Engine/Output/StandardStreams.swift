@@ -123,6 +123,22 @@ public enum StandardStreams {
     /// goes on and cleans up, and its logs are still kept.
     public static func writeOutput(_ text: String) { write(text, to: STDOUT_FILENO) }
 
-    /// Standard error, ignoring errors likewise.
-    public static func writeError(_ text: String) { write(text, to: STDERR_FILENO) }
+    /// Standard error, ignoring errors likewise; kept too while `captureErrors` is on.
+    public static func writeError(_ text: String) {
+        captured.withLock { kept in
+            if kept != nil, kept!.utf8.count < 65_536 { kept!.append(text) }
+        }
+        write(text, to: STDERR_FILENO)
+    }
+
+    /// What standard error was given since `captureErrors()` (its first 64 KiB or so), or nil.
+    private static let captured = Mutex<String?>(nil)
+
+    /// Keep what standard error is given from now on (`run --log-format json` until its stream
+    /// starts: a run that stops before says why in the stream too).
+    public static func captureErrors() { captured.withLock { $0 = "" } }
+
+    /// What was kept since `captureErrors()`, which ends.
+    @discardableResult
+    public static func endCapture() -> String { captured.withLock { kept in defer { kept = nil }; return kept ?? "" } }
 }
