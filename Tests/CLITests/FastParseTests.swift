@@ -42,6 +42,7 @@ import TestSupport
             ["g.yml", "--runner", "ubuntu-latest=local", "--event", "pull_request", "--event-path", "e.json"],
             ["g.yml", "--input", "name=x", "--var", "V=1", "--var-file", "v.env", "--log-format=json"],
             ["g.yml", "--actions-url", "git://127.0.0.1:9418", "build"],
+            ["g.yml", "--keep-logs", "20"], ["g.yml", "--keep-logs=all", "-j2"],
         ]
         #expect(Self.hasUnsetProperty(RunCommand()), "the check must see a property never set")
         for arguments in usual {
@@ -59,7 +60,7 @@ import TestSupport
             ["g.yml", "-j", "0"], ["g.yml", "-jx"], ["g.yml", "--log-format", "xml"], ["g.yml", "--env", "NOEQUALS"],
             ["g.yml", "--log-dir", "a", "--log-dir", "b"], ["g.yml", "--dry-run=true"], ["g.yml", "--dry-run", "--dry-run"], ["g.yml", "--keep-artifacts=1"],
             ["g.yml", "--runner", "nolabel"], ["g.yml", "--secret", "1BAD"], ["g.yml", "--event", "a b"],
-            ["g.yml", "--input", "=x"], ["g.yml", "--var", "1=x"],
+            ["g.yml", "--input", "=x"], ["g.yml", "--var", "1=x"], ["g.yml", "--keep-logs", "0"], ["g.yml", "--keep-logs", "some"],
         ]
         for arguments in unusual {
             #expect(RunCommand.fastParse(arguments) == nil, "\(arguments)")
@@ -75,7 +76,7 @@ import TestSupport
             "--log-dir", "logs", "--log-dir=l2", "--dry-run", "--working-tree", "--keep-artifacts", "--config", "c.yml", "--runner", "x=local",
             "--event", "push", "--event=pull_request", "--event-path", "e.json", "--input", "i=1", "--var", "V=1",
             "--var-file", "v.env", "--actions-url", "https://example.test", "--actions-url=/srv/git", "--", "-x", "", "--nope", "=", "-",
-            "-j0", "help",
+            "-j0", "help", "--keep-logs", "3", "--keep-logs=all",
         ]
         var generator = SplitMix64(seed: 0x6e78_6166_6173_7470)
         var taken = 0

@@ -161,6 +161,61 @@ struct RunCommandTests {
         #expect(dry.status == 2 && !dry.stdout.contains("workflow_started"), "\(dry.stdout)")
     }
 
+    @Test("the log root keeps the newest runs' logs (logs.keep, --keep-logs N|all, default 100): older run folders go at a run's end; other entries, links and a run still going stay; bad values exit 2")
+    func logRetention() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        let root = temp.path + "/.nixactions/runs"
+        let old = (0..<5).map { "20200101-00000\($0)-0000000\($0)" }
+        for name in old { try temp.write(".nixactions/runs/\(name)/a.log", "old\n") }
+        try temp.write(".nixactions/runs/notes/keep.txt", "mine\n")
+        try temp.write(".nixactions/runs/20190101-000000-aaaaaaaa", "a file named as a run\n")
+        try temp.write("elsewhere/20190101-000000-bbbbbbbb/x", "x\n")
+        try FileManager.default.createSymbolicLink(atPath: root + "/20190101-000000-bbbbbbbb", withDestinationPath: temp.path + "/elsewhere/20190101-000000-bbbbbbbb")
+        func runs() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix("20") && $0.count == 24 }.sorted()
+        }
+        // The default keeps 100: nothing goes.
+        var result = try await nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try runs().count == 8)
+        // logs.keep: 3 keeps this run and the two newest before it; not the file, the link, notes.
+        try temp.write(".nixactions/config.yml", "logs:\n  keep: 3\n")
+        result = try await nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        var left = try runs()
+        #expect(left.count == 5, "\(left)")  // 3 runs, the file, the link
+        #expect(left.contains(old[4]) && !left.contains(old[3]) && !left.contains(old[0]), "\(left)")
+        #expect(FileManager.default.fileExists(atPath: root + "/notes/keep.txt"))
+        #expect(FileManager.default.fileExists(atPath: root + "/20190101-000000-aaaaaaaa"))
+        #expect(FileManager.default.fileExists(atPath: temp.path + "/elsewhere/20190101-000000-bbbbbbbb/x"))
+        // --keep-logs all wins over the file: nothing goes.
+        result = try await nixactions(["run", "wf.yml", "--keep-logs", "all"], in: temp.path)
+        #expect(result.status == 0)
+        #expect(try runs().count == 6)
+        // A run still going (its folder's lock held) is left, whatever its age.
+        let busy = try runs().first { $0.hasPrefix("2026") || $0.hasPrefix("2027") || $0.hasPrefix("2028") } ?? ""
+        let fd = open(root + "/" + busy, O_RDONLY | O_DIRECTORY)
+        #expect(fd >= 0 && flock(fd, LOCK_SH) == 0)
+        result = try await nixactions(["run", "wf.yml", "--keep-logs=1"], in: temp.path)
+        close(fd)
+        #expect(result.status == 0, "\(result.stderr)")
+        left = try runs()
+        #expect(left.count == 4 && left.contains(busy), "\(left) busy: \(busy)")  // the busy one, this run, the file, the link
+        #expect(left.filter { $0.hasPrefix("2020") }.isEmpty, "\(left)")
+        // Bad values: exit 2, saying what is wanted (the file's at its line and column).
+        result = try await nixactions(["run", "wf.yml", "--keep-logs", "0"], in: temp.path)
+        #expect(result.status == 2 && result.stderr.contains("--keep-logs must be a number of runs (at least 1) or all, not '0'"), "\(result.stderr)")
+        try temp.write(".nixactions/config.yml", "logs:\n  keep: some\n")
+        result = try await nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 2 && result.stderr.contains(".nixactions/config.yml:2:9: error: logs.keep must be a number of runs (at least 1) or all, not 'some'"),
+                "\(result.stderr)")
+        try temp.write(".nixactions/config.yml", "logs:\n  kept: 3\n")
+        result = try await nixactions(["run", "wf.yml"], in: temp.path)
+        #expect(result.status == 2 && result.stderr.contains("kept"), "\(result.stderr)")
+    }
+
     @Test("running named jobs runs them and what they need, nothing else")
     func selectedJobs() async throws {
         let temp = try TemporaryDirectory()

@@ -86,6 +86,7 @@ extension RunCommand {
         command.workingTree = flags.contains("working-tree")
         command.keepArtifacts = flags.contains("keep-artifacts")
         command.config = single["config"]
+        command.keepLogs = single["keep-logs"]
         command.runners = repeated["runner"] ?? []
         command.actionsURL = single["actions-url"]
         var events = RunEventOptions()
@@ -105,7 +106,7 @@ extension RunCommand {
     }
 
     private static let flagNames: Set<String> = ["dry-run", "working-tree", "keep-artifacts"]
-    private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "config", "event", "event-path", "actions-url"]
+    private static let singleNames: Set<String> = ["jobs", "log-format", "log-dir", "keep-logs", "config", "event", "event-path", "actions-url"]
     private static let repeatedNames: Set<String> = ["env", "env-file", "secret", "secret-file", "runner", "input", "var", "var-file"]
 }
 

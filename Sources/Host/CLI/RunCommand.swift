@@ -100,6 +100,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs.")
     var logDirectory: String = Self.defaultLogRoot
 
+    @Option(name: .customLong("keep-logs"), help: ArgumentHelp(
+        "How many runs' logs the log folder keeps, this one included: N or all (default: logs.keep of .nixactions/config.yml, else 100).",
+        discussion: "Older runs' folders are removed when a run ends; a run still going is never touched."))
+    var keepLogs: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan (order, executors, timeouts, retries) and run nothing.")
     var dryRun = false
 
@@ -130,6 +135,9 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if let maxJobs, maxJobs < 1 { throw ValidationError("--jobs must be at least 1") }
         // Empty would put each run's logs in a folder named after the run, in the current folder.
+        if let keepLogs, !LogRetention.parse(keepLogs).valid {
+            throw ValidationError("--keep-logs must be a number of runs (at least 1) or all, not '\(keepLogs)'")
+        }
         if logDirectory.isEmpty { throw ValidationError("--log-dir must name a folder (default: .nixactions/runs)") }
         // A folder given that is something else (a file) would run without logs, after a warning
         // (audit 51); an explicit choice that cannot be used is a usage error.
@@ -339,6 +347,8 @@ struct RunCommand: AsyncParsableCommand {
                 throw LogRootLink(reason: "\(link) is a symbolic link, and the repository chose it; pass --log-dir to keep logs elsewhere")
             }
             let reporter = try LogDirectoryReporter(directory: logs)
+            // In use until this process ends: another run's pruning of old logs leaves it.
+            LogRetention.hold(logs)
             reporters.append(reporter)
             logReporter = reporter
             // The file's first line at once: what a signal or a failure while the secrets are read
@@ -450,6 +460,10 @@ struct RunCommand: AsyncParsableCommand {
             if failed > 0 {
                 console.write("logs incomplete: \(failed) file\(failed == 1 ? "" : "s") of them could not be written in full (see the warnings above)\n")
             }
+        }
+        // The log root keeps the newest runs' folders (this one included), not every run's for good.
+        if logReporter != nil, let keep = keepLogs.map({ LogRetention.parse($0).keep }) ?? projectConfig.keepLogs {
+            for problem in LogRetention.prune(root: logDirectory, keep: keep, current: runID).problems { standardError("warning: \(problem)\n") }
         }
         if outcome != 0 { throw ExitCode(outcome) }
     }

@@ -17,11 +17,13 @@ import Yams
 ///     s3: { bucket: ci-cache, endpoint: "http://127.0.0.1:9000" }
 /// vars:                         # vars.NAME (--var-file and --var win over these)
 ///   DEPLOY_TARGET: staging
+/// logs:
+///   keep: 100                   # the newest runs' log folders kept (or all; --keep-logs wins)
 /// ```
 public struct ProjectConfig: Sendable {
     /// Where a project keeps it, relative to the project folder.
     public static let defaultPath = ".nixactions/config.yml"
-    static let keys = ["runners", "cache", "vars"]
+    static let keys = ["runners", "cache", "vars", "logs"]
 
     public var file: String?
     /// `checkout: commit | working-tree`: what a job's workspace holds when the project is a git
@@ -33,6 +35,8 @@ public struct ProjectConfig: Sendable {
     public var cache = CacheSettings()
     /// `vars:`: the `vars` context's values.
     public var vars: [String: String] = [:]
+    /// `logs: { keep: N | all }`: how many runs' log folders the log root keeps (nil: all).
+    public var keepLogs: Int? = LogRetention.defaultKeep
 
     public init() {}
 
@@ -95,6 +99,19 @@ public struct ProjectConfig: Sendable {
                     continue
                 }
                 config.vars[name] = text.value
+            }
+        }
+        for (key, _, value) in pairs where key == "logs" {
+            guard let entries = reader.mapping(value, what: "logs", context: context, known: ["keep"]) else { continue }
+            for (_, _, item) in entries {
+                guard let text = reader.string(item, what: "logs.keep", context: context) else { continue }
+                let (keep, valid) = LogRetention.parse(text.value)
+                if valid {
+                    config.keepLogs = keep
+                } else {
+                    reader.diagnostics.error("logs.keep must be a number of runs (at least 1) or all, not '\(text.value)'", at: reader.location(item),
+                                             context: context, hint: "e.g. keep: 100 (the newest 100 runs' logs), or keep: all")
+                }
             }
         }
         for (key, _, value) in pairs where key == "runners" {
