@@ -121,6 +121,12 @@ struct ExamplesTests {
         }
         #expect(!result.stdout.contains("] the banner failed"))
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
+        // From the repository's root the project is the root: the warning says where the action
+        // is, and to run from there (audit 58 examples L8: "check the path").
+        let fromRoot = try await nixactions(["validate", "examples/16-composite-actions/workflow.yml"], in: packageDirectory.path)
+        #expect(fromRoot.stderr.contains("warning: no action.yml, action.yaml or Dockerfile in './actions/version' of the project"), "\(fromRoot.stderr)")
+        #expect(fromRoot.stderr.contains("'./actions/version' is in \(packageDirectory.path)/examples/16-composite-actions, the workflow file's folder: "
+                                         + "run from there (cd \(packageDirectory.path)/examples/16-composite-actions)"), "\(fromRoot.stderr)")
     }
 
     @Test("examples/20-reusable-workflows: a build called per target and a deploy called with a secret; their outputs reach later jobs")

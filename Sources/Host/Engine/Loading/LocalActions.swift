@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 
 extension ActionLoader {
     /// `uses: ./PATH` (or `.\PATH`): an action in the workflow's own repository.
@@ -132,6 +133,7 @@ extension ActionLoader {
                                          ownRepository: Bool = true) -> [Diagnostic] {
         var checker = LocalActionChecker(root: projectDirectory, functions: functions, remote: remote, running: running)
         checker.selfIsProject = ownRepository
+        checker.workflowFile = workflow.file.isEmpty ? nil : URL(fileURLWithPath: workflow.file, relativeTo: URL(fileURLWithPath: projectDirectory)).standardizedFileURL.path
         if let remote {
             remote.prefetch(workflow.actionUses.compactMap { use in
                 running.map { $0.contains(use.job) } ?? true ? RemoteActionReference(use.uses.value) : nil
@@ -163,6 +165,8 @@ struct LocalActionChecker {
     /// Whether `$/PATH` names the project: not in a workflow of another repository (a remote
     /// called file), whose own repository is the fetched one.
     var selfIsProject = true
+    /// The workflow file's path, absolute: where a missing local action may be found instead.
+    var workflowFile: String? = nil
     var diagnostics = DiagnosticBag()
     var unsupported: [UnsupportedFeature] = []
     /// Path → the compiled action (nil: missing or unreadable, already reported), the errors its
@@ -337,6 +341,30 @@ struct LocalActionChecker {
         return (result.action, !result.hasErrors)
     }
 
+    /// `text` as a shell word: as it is when it needs no quotes.
+    static func shellWord(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 >= 0x80 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+            || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) } && !text.isEmpty
+            ? text : ShellWords.quote(text)
+    }
+
+    /// The folder holding the workflow file, or one above it (up to the project, or four levels),
+    /// in which `path` has an action file, when the project is another folder.
+    func projectHolding(_ path: String) -> String? {
+        guard let workflowFile else { return nil }
+        var folder = PathText.parent(workflowFile)
+        let project = URL(fileURLWithPath: root).standardizedFileURL.path
+        for _ in 0..<4 {
+            guard folder != project, folder != "/", !folder.isEmpty else { return nil }
+            let holder = path.isEmpty ? folder : folder + "/" + path
+            if (ActionLoader.fileNames + ActionLoader.dockerfileNames).contains(where: { FileManager.default.fileExists(atPath: holder + "/" + $0) }) {
+                return folder
+            }
+            folder = PathText.parent(folder)
+        }
+        return nil
+    }
+
     mutating func load(_ path: String, uses: Located<String>, context: String) -> ActionDefinition? {
         let found: (name: String, bytes: [UInt8])?
         do {
@@ -358,6 +386,16 @@ struct LocalActionChecker {
                 // Read from the project when the step runs: nothing a step does can add it.
                 diagnostics.error("no action.yml, action.yaml or Dockerfile in '\(uses.value)' of the project", at: uses.location, context: context,
                                   hint: "$/PATH is a folder of the project (the repository the workflow is in): check the path")
+                return nil
+            }
+            // Run from another folder than the workflow's project (an example run from the
+            // repository's root): the action is there, beside the workflow (audit 58 examples L8).
+            if let folder = projectHolding(path) {
+                diagnostics.warning(
+                    "no action.yml, action.yaml or Dockerfile in '\(uses.value)' of the project", at: uses.location, context: context,
+                    hint: "local actions are found in the project, which is the current folder (\(root)); '\(uses.value)' is in \(folder), "
+                        + (folder == workflowFile.map(PathText.parent) ? "the workflow file's folder" : "above the workflow file")
+                        + ": run from there (cd \(Self.shellWord(folder)))")
                 return nil
             }
             diagnostics.warning(
