@@ -294,6 +294,11 @@ struct NodeActionTests {
         #expect(out.split(separator: "\n").contains { $0.hasPrefix("allowed ") && $0.contains(" success ") }, "\(out)")
         #expect((out + result.stderr).contains("step './.github/actions/slow' timed out after 3s"), "\(out)\(result.stderr)")
         #expect(out.contains("[throws] ✗ ./.github/actions/throws (exit code 1"), "\(out)")
+        // Without node the action's post script is not run (it would fail the same way): said once,
+        // and said why (audit 58 examples L11).
+        #expect(out.components(separatedBy: "needs Node.js").count - 1 == 1, "\(out)")
+        #expect(out.contains("[nonode] the post script of './.github/actions/hello' is not run: its main step found no Node.js\n"), "\(out)")
+        #expect(!out.contains("Post ./.github/actions/hello"), "\(out)")
     }
 
     @Test("validate checks a JavaScript action's runs: main required, scripts inside the action's repository, pre-if and post-if expressions, unknown keys")

@@ -37,7 +37,10 @@ extension JobRunner {
         let quoted = ShellWords.quote
         let missing = "nixactions: the action '\(uses)' (runs.using: \(using)) needs Node.js: there is no 'node' on the PATH of the job's executor"
             + " (GitHub's runner brings its own; install Node.js where the job runs)"
-        return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; exit 127; }\n"
+        // Said to the host too (a state entry of its own, never passed on): the action's post
+        // script is then not run, as it would fail the same way (audit 58 examples L11).
+        return "command -v node >/dev/null 2>&1 || { printf '%s\\n' \(quoted(missing)) >&2; "
+            + "[ -n \"${GITHUB_STATE:-}\" ] && printf '%s=1\\n' \(nodeMissingState) >> \"$GITHUB_STATE\"; exit 127; }\n"
             + "if [ -n \"${\(carriedPrefix)0+set}\" ]; then\n"
             // In the job's own temporary folder; `.cjs`: CommonJS also under a package.json of
             // "type": "module" (review 51).
@@ -47,6 +50,9 @@ extension JobRunner {
             + "fi\n"
             + "exec node \(quoted(script))\n"
     }
+
+    /// The state entry a script that found no `node` writes (`nodeScript`).
+    static let nodeMissingState = "NIXACTIONS_NODE_MISSING"
 
     /// Where a variable whose name is not a shell name travels (`carried`): this and a number.
     static let carriedPrefix = "NIXACTIONS_CARRIED_ENV_"
@@ -142,16 +148,21 @@ extension JobRunner {
     func runNodeAction(_ step: Step, node: NodeRuns, using: String, uses: String, name: String, folder: String, remote: RemoteAction?,
                        inputs: [String: ExpressionValue], stepEnv: [String: String], executor: any Executor, started: JobStarted,
                        contexts: [String: ExpressionValue], allowed: Bool, state: inout State) async {
-        let fromPre = state.frame == nil ? state.preStates[step.index] ?? [:] : [:]
+        let fromPre = (state.frame == nil ? state.preStates[step.index] ?? [:] : [:]).filter { $0.key != Self.nodeMissingState }
         let environment = nodeScriptEnvironment(stepEnv, inputs: inputs, folder: folder, remote: remote, saved: fromPre)
         let main = nodeStep(step, index: step.index, script: node.main.value, folder: folder, name: name, using: using, uses: uses,
                             started: started, keepsID: true)
         state.savedState = [:]
         await runStep(main, executor: executor, started: started, contexts: contexts, env: environment, allowed: allowed,
                       jobEnv: stepEnv, assigned: [], announced: true, capturesState: true, state: &state)
+        let noNode = state.savedState.removeValue(forKey: Self.nodeMissingState) != nil
         let saved = fromPre.merging(state.savedState) { _, new in new }
         state.savedState = [:]
-        if let post = node.post {
+        if node.post != nil, noNode {
+            // It would fail as main did, saying the same (GitHub's runner always has Node.js).
+            reporter.report(.message(job: planned.key, level: .info,
+                                     text: "the post script of '\(uses)' is not run: its main step found no Node.js"))
+        } else if let post = node.post {
             // Registered once main has run, whatever its outcome (GitHub's runner).
             let script = nodeStep(step, index: step.index, script: post.value, folder: folder, name: "Post " + name, using: using,
                                   uses: uses, started: started, keepsID: false)
