@@ -228,6 +228,11 @@ struct ExpressionFunctionTests {
         let invalid = ExprFixtures.evalError("fromJSON('{bad')")
         #expect(invalid?.message.hasPrefix("fromJSON: invalid JSON") == true)
         #expect(invalid?.offset == 0)
+        // The text it read is shown (escaped, at most 100 characters): a job's output `api,web`.
+        #expect(invalid?.hint == "the text it read: '{bad'", "\(String(describing: invalid?.hint))")
+        #expect(ExprFixtures.evalError("fromJSON('api,web\n')")?.hint == "the text it read: 'api,web\\n'")
+        let long = ExprFixtures.evalError("fromJSON('\(String(repeating: "x", count: 150))')")
+        #expect(long?.hint == "the text it read: '\(String(repeating: "x", count: 100))…'")
     }
 
     @Test("hashFiles delegates to the context")

@@ -35,7 +35,10 @@ extension ExpressionEvaluator {
             do {
                 return try ExpressionValue.fromJSON(text, lenient: true)
             } catch {
-                throw failure("fromJSON: \(error.message)")
+                // The text it read, as far as 100 characters (audit 58 examples L15: a job's
+                // output `api,web` was not shown); masked where a secret is, as every message.
+                let shown = text.count > 100 ? String(text.prefix(100)) + "…" : text
+                throw failure("fromJSON: \(error.message)", hint: "the text it read: '\(DisplayText.escaped(shown))'")
             }
         case .format:
             switch ExpressionBuiltins.format(argument(0).displayString, Array(arguments.dropFirst())) {
