@@ -70,8 +70,8 @@ enum TextFunctions {
     static let declarations: [FunctionDeclaration] = [
         FunctionDeclaration(name: "upper", signature: "s(s)", description: "the text in upper case", function: upper),
         FunctionDeclaration(name: "lower", signature: "s(s)", description: "the text in lower case", function: lower),
-        FunctionDeclaration(name: "replace", signature: "s(sss)", description: "replace every occurrence (text, search, replacement)", function: replace),
-        FunctionDeclaration(name: "repeat", signature: "s(sl)", description: "the text repeated N times (0 to 10000)", function: repeatText),
+        FunctionDeclaration(name: "replace", signature: "s(sss)", description: "replace every occurrence (text, search, replacement; search not empty, the result at most 1 MiB)", function: replace),
+        FunctionDeclaration(name: "repeat", signature: "s(sl)", description: "the text repeated N times (N from 0 to 10000, the result at most 1 MiB)", function: repeatText),
         FunctionDeclaration(name: "is_semver", signature: "b(s)", description: "whether the text is a semantic version (1.2.3, v1.2.3-rc.1)", function: isSemver),
         FunctionDeclaration(name: "semver_compare", signature: "l(ss)", description: "-1, 0 or 1 comparing two semantic versions", function: semverCompare),
         FunctionDeclaration(name: "round", signature: "d(dl)", description: "a number rounded to N decimals", function: round),

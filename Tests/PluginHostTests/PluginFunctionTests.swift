@@ -61,7 +61,7 @@ struct PluginFunctionTests {
         #expect(throws: PluginFunctionError("'cfns.add' takes 2 arguments, not 1", hint: "signature l(ll)")) {
             _ = try table.call("cfns.add", [1])
         }
-        #expect(throws: PluginFunctionError("'cfns.fail' failed", hint: "the plugin returned no value for these arguments")) {
+        #expect(throws: PluginFunctionError("'cfns.fail' failed", hint: "the plugin returned no value for these arguments; cfns.fail (s()): always fails")) {
             _ = try table.call("cfns.fail", [])
         }
         #expect(throws: PluginFunctionError("unknown function 'cfns.ad'", hint: "did you mean 'cfns.add'?")) {
@@ -76,7 +76,11 @@ struct PluginFunctionTests {
         #expect(try table.call("text.upper", ["déjà vu"]) == .string("DÉJÀ VU"))
         #expect(try table.call("text.replace", ["a-b-c", "-", "+"]) == .string("a+b+c"))
         #expect(try table.call("text.repeat", ["ab", 3]) == .string("ababab"))
-        #expect(throws: PluginFunctionError.self) { _ = try table.call("text.repeat", ["ab", -1]) }
+        // Out of range: the error names the limits the plugin states (audit 58 examples L5).
+        #expect(throws: PluginFunctionError("'text.repeat' failed", hint: "the plugin returned no value for these arguments; "
+                                            + "text.repeat (s(sl)): the text repeated N times (N from 0 to 10000, the result at most 1 MiB)")) {
+            _ = try table.call("text.repeat", ["ab", -1])
+        }
         // n from 0 to 10,000; a result over 1 MiB is refused before it is built (plugins.md).
         #expect(try table.call("text.repeat", ["ab", 0]) == .string(""))
         #expect(try table.call("text.repeat", ["a", 10_000]) == .string(String(repeating: "a", count: 10_000)))

@@ -121,7 +121,11 @@ final class ForeignFunction: @unchecked Sendable {
         case .bool: return .bool(result & 0xFF != 0)
         case .string:
             guard let text = UnsafePointer<CChar>(bitPattern: UInt(result)) else {
-                throw PluginFunctionError("'\(qualifiedName)' failed", hint: "the plugin returned no value for these arguments")
+                // What the plugin says the function does (its limits, when it states them): the
+                // ABI has no error text (audit 58 examples L5: "no value" alone named no limit).
+                throw PluginFunctionError("'\(qualifiedName)' failed",
+                                          hint: "the plugin returned no value for these arguments"
+                                              + (summary.isEmpty ? "" : "; \(qualifiedName)\(signatureText.isEmpty ? "" : " (\(signatureText))"): \(summary)"))
             }
             return .string(String(cString: text))
         }
