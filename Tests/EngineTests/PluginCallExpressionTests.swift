@@ -46,4 +46,24 @@ struct PluginCallExpressionTests {
         #expect(checked.diagnostics.first?.hint == "did you mean 'math.double'?")
         #expect(WorkflowLoader.load(yaml: yaml, file: "wf.yml").diagnostics.isEmpty)
     }
+
+    @Test("with the plugins' signatures, a literal argument the call would refuse is an error at load time; expressions are left to the run")
+    func literalTypes() {
+        let yaml = """
+            jobs:
+              a:
+                steps:
+                  - run: echo ${{ text.round('abc', 1) }} ${{ text.round(1.5, 0.5) }} ${{ text.round(2, 1) }} ${{ text.round(github.run_id, 1) }}
+                  - run: echo ${{ text.repeat(1, 2) }} ${{ text.flag(1) }} ${{ text.flag(true) }} ${{ text.repeat(null, 1) }}
+            """
+        let functions = FunctionArities(signatures: { ["text.round": "d(dl)", "text.repeat": "s(sl)", "text.flag": "b(b)"] })
+        let checked = WorkflowLoader.load(yaml: yaml, file: "wf.yml", functionArities: functions)
+        #expect(checked.diagnostics.map(\.message) == [
+            "argument 1 of 'text.round' must be a number, not string",
+            "argument 2 of 'text.round' must be a whole number, not number",
+            "argument 1 of 'text.flag' must be true or false, not number",
+        ], "\(checked.diagnostics)")
+        #expect(checked.diagnostics.allSatisfy { $0.severity == .error && $0.hint == ($0.message.contains("flag") ? "signature b(b)" : "signature d(dl)") })
+        #expect(checked.diagnostics.first?.location?.line == 4)
+    }
 }

@@ -218,7 +218,7 @@ struct RunCommand: AsyncParsableCommand {
         // by a run that runs; removed with the run, by its cleanup if this process dies.
         let nixFiles = dryRun ? nil : NixFilesFolder(root: RunSupervision.temporaryBases[0])
         defer { nixFiles?.remove() }
-        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities { functions.arities }, selected: jobs,
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }), selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
                                               remoteActions: remoteActions, nixFiles: nixFiles)
         stream?.workflow.withLock { $0 = workflow.name }

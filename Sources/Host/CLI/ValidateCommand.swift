@@ -31,7 +31,7 @@ struct ValidateCommand: AsyncParsableCommand {
         // function that is not built in, or a job names an executor or cache backend no plugin
         // file is named for.
         let plugins = OnFirstUse { PluginRegistry.discoverWarning() }
-        let functions = FunctionArities { plugins.value.functions.arities }
+        let functions = FunctionArities(signatures: { plugins.value.functions.signatures })
         for reference in workflows {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.

@@ -139,6 +139,8 @@ public struct PluginFunctionTable: PluginFunctionProvider {
     public let refused: [String]
 
     public var arities: [String: Int] { functions.mapValues { $0.signature.arguments.count } }
+    /// Name → its signature (`"d(dl)"`), for `FunctionArities`.
+    public var signatures: [String: String] { functions.mapValues(\.signatureText) }
 
     /// (name, signature, description) of each function, sorted by name.
     public var listing: [(name: String, signature: String, description: String)] {
@@ -209,6 +211,7 @@ public struct LazyFunctions: PluginFunctionProvider {
     public init(_ registry: PluginRegistry) { self.registry = registry }
 
     public var arities: [String: Int] { registry.functions.arities }
+    public var signatures: [String: String] { registry.functions.signatures }
 
     public func call(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {
         try registry.functions.call(name, arguments)

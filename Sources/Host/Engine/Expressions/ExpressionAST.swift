@@ -84,8 +84,9 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         return collector.hashFilesOffsets
     }
 
-    /// Every `plugin.name(…)` call: its name, argument count and offset.
-    public var pluginCalls: [(name: String, arguments: Int, offset: Int)] {
+    /// Every `plugin.name(…)` call: its name, argument count and offset, and each argument's
+    /// value when it is a literal (nil otherwise).
+    public var pluginCalls: [(name: String, arguments: Int, offset: Int, literals: [ExpressionValue?])] {
         var collector = ExpressionAnalysis()
         collector.visit(root)
         return collector.pluginCalls
@@ -127,7 +128,7 @@ public struct ContextReference: Sendable, Hashable, CustomStringConvertible {
 struct ExpressionAnalysis {
     var references: [ContextReference] = []
     var statusFunctions: Set<StatusFunction> = []
-    var pluginCalls: [(name: String, arguments: Int, offset: Int)] = []
+    var pluginCalls: [(name: String, arguments: Int, offset: Int, literals: [ExpressionValue?])] = []
     /// Where `hashFiles(…)` is called.
     var hashFilesOffsets: [Int] = []
 
@@ -151,7 +152,10 @@ struct ExpressionAnalysis {
             if function == .hashFiles { hashFilesOffsets.append(offset) }
             for argument in arguments { visit(argument) }
         case .pluginCall(let name, let arguments, let offset):
-            pluginCalls.append((name, arguments.count, offset))
+            pluginCalls.append((name, arguments.count, offset, arguments.map { argument in
+                if case .literal(let value, _) = argument { return value }
+                return nil
+            }))
             for argument in arguments { visit(argument) }
         }
     }

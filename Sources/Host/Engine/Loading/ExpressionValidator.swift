@@ -455,7 +455,8 @@ struct ExpressionValidator {
         for reference in expression.references {
             checkReference(reference, place, location(reference.offset))
         }
-        guard !expression.pluginCalls.isEmpty, let functions = functions?.table else { return }
+        guard !expression.pluginCalls.isEmpty, let known = functions?.signatures else { return }
+        let functions = known.mapValues { FunctionArities.argumentTypes($0).count }
         for call in expression.pluginCalls {
             guard let arity = functions[call.name] else {
                 diagnostics.error(
@@ -469,6 +470,15 @@ struct ExpressionValidator {
                 diagnostics.error(
                     "'\(call.name)' takes \(arity) argument\(arity == 1 ? "" : "s"), not \(call.arguments)",
                     at: location(call.offset), context: place.context)
+                continue
+            }
+            // A literal the call would refuse when it runs (audit 58 examples L6: `text.round('abc', 1)` was "valid").
+            let signature = known[call.name] ?? ""
+            for (index, (type, literal)) in zip(FunctionArities.argumentTypes(signature), call.literals).enumerated() {
+                guard let literal, let wanted = FunctionArities.refusal(literal, type: type) else { continue }
+                diagnostics.error(
+                    "argument \(index + 1) of '\(call.name)' must be \(wanted), not \(literal.kindName)",
+                    at: location(call.offset), context: place.context, hint: "signature \(signature)")
             }
         }
     }
