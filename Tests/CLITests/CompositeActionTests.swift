@@ -385,6 +385,9 @@ struct CompositeActionTests {
         #expect(!result.stdout.contains("[a] not after a failure\n"))
         #expect(result.stdout.contains("job saw the failure"))
         #expect(result.stdout.contains("'./.github/actions/fails' (exit code 5)"), "\(result.stdout)")
+        // The action's steps that did not succeed, in the job's steps' form (audit 58 examples L12).
+        #expect(result.stdout.contains("[a] ✗ ./.github/actions/fails › Run echo before; exit ${{ inputs.code }} (exit code 5)\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] - ./.github/actions/fails › Run echo never ran (skipped)\n"), "\(result.stdout)")
     }
 
     @Test("the using step's timeout bounds the action's steps: the running one is ended, the rest skipped, cleanup runs, the job fails")

@@ -41,8 +41,15 @@ extension JobRunner {
                             allowed: Bool = false, attempts: Int = 1, timeLimit: Duration? = nil, signal: Int32? = nil) {
         if let frame = state.frame {
             guard outcome != .success else { return }
-            let code = exitCode.map { " (exit code \($0))" } ?? ""
-            reporter.report(.message(job: planned.key, level: .info, text: "  \(frame.uses) › \(name): \(outcome.rawValue)\(code)"))
+            // In the form of the job's own steps' lines (audit 58 examples L12): `- NAME (skipped)`,
+            // `✗ NAME (exit code 1)`, `✗ NAME (cancelled)`, the action's path before the name.
+            let shown = "\(frame.uses) › \(name)"
+            let text = switch outcome {
+            case .skipped: "- \(shown) (skipped)"
+            case .failure: "✗ \(shown) (\(exitCode.map { "exit code \($0)" } ?? "failure"))"
+            default: "✗ \(shown) (\(outcome.rawValue)\(exitCode.map { ", exit code \($0)" } ?? ""))"
+            }
+            reporter.report(.message(job: planned.key, level: .info, text: text))
         } else {
             reporter.report(.stepFinished(job: planned.key, step: index, name: name, outcome: outcome, exitCode: exitCode, duration: duration,
                                           id: stepID(index), conclusion: outcome == .failure && allowed ? .success : nil, outputs: stepOutputs(index, state),
