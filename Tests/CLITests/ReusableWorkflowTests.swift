@@ -930,6 +930,9 @@ struct ReusableWorkflowTests {
             """)
         let dry = try await nixactions(["run", ".github/workflows/ci.yml", "--dry-run"], in: temp.path)
         #expect(dry.status == 0, "\(dry.stderr)")
+        // The header says the summary will have rows for the called jobs too (audit 58 examples L14).
+        #expect(dry.stdout.hasPrefix("plan of workflow 'ci': 1 job, 1 to run (1 calls a workflow: the run's summary lists the called jobs too), at most "),
+                "\(dry.stdout)")
         #expect(dry.stdout.contains("1. call  [calls ./.github/workflows/build.yml]\n   - job compile\n   - job package  (needs: compile)\n   - job nested calls ./.github/workflows/leaf.yml  (needs: package)\n"),
                 "\(dry.stdout)")
         let list = try await nixactions(["list"], in: temp.path)

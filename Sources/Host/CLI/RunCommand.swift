@@ -720,7 +720,12 @@ enum PlanPrinter {
     static func render(_ plan: Plan, maxJobs: Int, runners: RunnerMap = RunnerMap(), context: RunContext? = nil,
                        missingExecutor: (String) -> String? = { _ in nil }) -> String {
         let entries = entries(plan, runners: runners, context: context, missingExecutor: missingExecutor)
-        var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), \(entries.count) to run, at most \(maxJobs) at once\n"
+        // A calling job is one entry here, while the run's summary has a row for each job it
+        // calls too (audit 58 examples L14: "4 jobs, 5 to run", then "10 jobs" in the summary).
+        let callers = entries.filter { $0.facts.first?.hasPrefix("calls ") == true }.count
+        let calling = callers == 0 ? "" : " (\(callers) call\(callers == 1 ? "s a workflow" : " workflows"): the run's summary lists the called jobs too)"
+        var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), "
+            + "\(entries.count) to run\(calling), at most \(maxJobs) at once\n"
         for (index, entry) in entries.enumerated() {
             text += "\(index + 1). \(DisplayText.escaped(entry.name))  [\(entry.facts.joined(separator: "; "))]\n"
             for line in entry.called { text += "   - \(DisplayText.escaped(line))\n" }
