@@ -542,4 +542,35 @@ struct SecretsMaskingTests {
         let named = try await nixactions(["run", "wf.yml", "--secret", "NOT_SET_ANYWHERE_1"], in: temp.path)
         #expect(named.stderr.contains("--secret NOT_SET_ANYWHERE_1: the variable NOT_SET_ANYWHERE_1 is not set"), "\(named.stderr)")
     }
+
+    @Test("graph, list and validate mask as a dry run does: a declared secret's value (and one of a name that looks secret) the environment holds, written into the workflow")
+    func readOnlyCommandsMask() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let secret = "Sup3rS3cretValue99", token = "Tok3nValue-5521"
+        try temp.write(".github/workflows/g.yml", """
+            name: wf \(secret)
+            on: push
+            secrets: [API_KEY]
+            jobs:
+              a:
+                name: job \(secret) \(token)
+                strategy: { matrix: { v: ["\(secret)"] } }
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo ${{ env.NOPE_\(secret) }}
+            """)
+        let environment = ["API_KEY": secret, "DEPLOY_TOKEN": token]
+        for arguments in [["graph", "g"], ["graph", "g", "--format", "dot"], ["graph", "g", "--format", "mermaid"], ["list"], ["list", "--json"],
+                          ["validate", "g"]] {
+            let result = try await nixactions(arguments, in: temp.path, environment: environment)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            let shown = result.stdout + result.stderr
+            #expect(!shown.contains(secret) && !shown.contains(token), "\(arguments): \(shown)")
+            #expect(shown.contains("***"), "\(arguments): \(shown)")
+        }
+        // Without the values in the environment nothing is masked (they are only literals then).
+        let plain = try await nixactions(["graph", "g"], in: temp.path)
+        #expect(plain.stdout.contains(secret), "\(plain.stdout)")
+    }
 }

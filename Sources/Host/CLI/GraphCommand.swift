@@ -21,7 +21,7 @@ struct GraphCommand: AsyncParsableCommand {
     func run() async throws {
         let workflow = try WorkflowInput.load(workflow)
         let plan = try WorkflowInput.plan(workflow, jobs: [])
-        print(GraphRenderer(plan: plan).render(format), terminator: "")
+        print(WorkflowInput.masker([workflow])(GraphRenderer(plan: plan).render(format)), terminator: "")
     }
 }
 

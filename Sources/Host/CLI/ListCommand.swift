@@ -57,33 +57,41 @@ struct ListCommand: AsyncParsableCommand {
         }
         let runners = try RunnerOptions.loadConfig(config).runners
         var listings: [Listing] = []
+        var loaded: [Workflow] = []
         for file in files {
             let result = NixEvaluation.load(file: file, functionArities: nil)
             guard let workflow = result.workflow, !result.hasErrors else {
+                if let partial = result.workflow { loaded.append(partial) }
                 let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
                 listings.append(Listing(name: (file as NSString).lastPathComponent, file: file, jobs: nil, errors: errors))
                 continue
             }
+            loaded.append(workflow)
             listings.append(Listing(name: workflow.name, file: file, jobs: workflow.jobs.map {
                 .init(id: $0.id, name: $0.displayName, needs: $0.needs.map(\.value),
                       executor: Self.executors(of: $0, in: workflow, runners: runners), matrix: $0.strategy?.matrix != nil)
             }, errors: nil))
         }
+        // Masked as a dry run masks: a declared secret's value the environment holds, written
+        // into a name (audit 58 secrets L1).
+        let mask = WorkflowInput.masker(loaded)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(listings), as: UTF8.self))
+            print(mask(String(decoding: try encoder.encode(listings), as: UTF8.self)))
         } else if listings.isEmpty {
             print("no workflows in .nixactions/workflows/ or .github/workflows/")
         } else {
+            var text = ""
             for listing in listings {
-                print("\(DisplayText.escaped(listing.name)) (\(DisplayText.escaped(listing.file)))")
-                for error in listing.errors ?? [] { print("  invalid: " + error.split(separator: "\n").joined(separator: " ")) }
+                text += "\(DisplayText.escaped(listing.name)) (\(DisplayText.escaped(listing.file)))\n"
+                for error in listing.errors ?? [] { text += "  invalid: " + error.split(separator: "\n").joined(separator: " ") + "\n" }
                 for job in listing.jobs ?? [] {
                     let needs = job.needs.isEmpty ? "" : "  needs: \(job.needs.joined(separator: ", "))"
-                    print("  \(job.id)\(job.matrix ? " (matrix)" : "")  executor: \(job.executor)\(needs)")
+                    text += "  \(job.id)\(job.matrix ? " (matrix)" : "")  executor: \(job.executor)\(needs)\n"
                 }
             }
+            print(mask(text), terminator: "")
         }
         if listings.contains(where: { $0.errors != nil }) { throw ExitCode(ExitStatus.usage) }
     }

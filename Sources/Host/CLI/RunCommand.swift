@@ -494,21 +494,7 @@ struct RunCommand: AsyncParsableCommand {
     /// named by a declared secret name, an `env` provider entry's `names`, or a `${{ secrets.NAME }}`,
     /// or whose names look secret.
     func dryRunSecretValues(_ workflow: Workflow, environment: [String: String], commandLine: [String: String]) -> [String] {
-        var names = Set(workflow.secretReferences.map(\.name))
-        for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
-            switch spec.source {
-            case .name(let name): names.insert(name)
-            case .provider(let id, let options):
-                guard id == "env", case .array(let listed)? = options["names"] else { continue }
-                for case .string(let name) in listed { names.insert(name) }
-            }
-        }
-        let host = ProcessInfo.processInfo.environment
-        // And what the run masks by name (`SecretResolver`): variables of --env, the env files and
-        // this environment whose names look secret (`*_TOKEN`, …; audit 51: a dry run showed them).
-        let byName = environment.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
-            + host.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value)
-        return Array(commandLine.values) + names.compactMap { environment[$0] ?? host[$0] } + byName
+        Array(commandLine.values) + WorkflowInput.environmentSecretValues(workflow, environments: [environment, ProcessInfo.processInfo.environment])
     }
 
     /// `--secret-file` values, then `--secret` values (later ones win).

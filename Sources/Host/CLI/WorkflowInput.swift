@@ -67,8 +67,11 @@ enum WorkflowInput {
                 result.diagnostics[index].message += " (in job '\(job)', which this run does not run)"
             }
         }
+        // Masked as a dry run masks (audit 58 secrets L1: validate, list and graph showed a
+        // declared secret's value that the environment holds, written into the workflow).
+        let mask = Self.masker(result.workflow.map { [$0] } ?? [], environments: [environment])
         for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
-            standardError(diagnostic.description + "\n")
+            standardError(mask(diagnostic.description) + "\n")
         }
         guard let workflow = result.workflow, !result.hasErrors else {
             let count = result.diagnostics.filter { $0.severity == .error }.count
@@ -76,6 +79,37 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         return workflow
+    }
+
+    /// What a command that runs nothing masks in what it prints (`validate`, `list`, `graph`,
+    /// `run --dry-run`, and every command's diagnostics): the values `environments` (first wins)
+    /// hold for the secrets the workflows name (declared, referenced as `secrets.NAME`, listed
+    /// for the env provider), and those of variables whose names look secret (`*_TOKEN`, …),
+    /// as a run masks them. No provider is asked.
+    static func environmentSecretValues(_ workflow: Workflow, environments: [[String: String]]) -> [String] {
+        var names = Set(workflow.secretReferences.map(\.name))
+        for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
+            switch spec.source {
+            case .name(let name): names.insert(name)
+            case .provider(let id, let options):
+                guard id == "env", case .array(let listed)? = options["names"] else { continue }
+                for case .string(let name) in listed { names.insert(name) }
+            }
+        }
+        let byName = environments.flatMap { $0.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value) }
+        return names.compactMap { name in environments.lazy.compactMap { $0[name] }.first } + byName
+    }
+
+    /// `environmentSecretValues` of `workflows` (and the process's environment) as a function that
+    /// masks a text; the identity when there is nothing to mask.
+    static func masker(_ workflows: [Workflow], environments: [[String: String]] = []) -> (String) -> String {
+        let all = environments + [ProcessInfo.processInfo.environment]
+        let values = workflows.flatMap { environmentSecretValues($0, environments: all) }
+            + all.flatMap { $0.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value) }
+        guard !values.isEmpty else { return { $0 } }
+        let redactor = Redactor()
+        for value in values { _ = redactor.add(value) }
+        return redactor.isEmpty ? { $0 } : { redactor.redact($0) }
     }
 
     /// The jobs a run of `selected` runs, with those they need; nil when `selected` is empty, names
