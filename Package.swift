@@ -99,6 +99,8 @@ let package = Package(
             dependencies: [
                 "NixActionsEngine", "NixActionsPluginHost", "NixActionsProcessKit", "CProcessSupport", "NixActionsPluginMessages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // SHA-256 names a workflow's concurrency lock (RunConcurrency); the engine links it already.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Host/CLI"
         ),

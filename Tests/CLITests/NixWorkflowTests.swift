@@ -69,6 +69,7 @@ struct NixWorkflowTests {
                     { name = "use"; bash = ''echo "version $VERSION"; mytool''; }
                     { name = "gate"; condition = ''[ "$BRANCH" = main ]''; bash = "echo deploying"; }
                     { name = "version-gate"; condition = ''[ "$VERSION" = 1.2 ]''; bash = "echo version gate open"; }
+                    { name = "typo"; condition = "success() && true"; bash = "echo typo ran"; }
                     { name = "unset"; bash = "echo $NOT_SET_ANYWHERE"; continueOnError = true; }
                     { name = "fails"; bash = "exit 3"; }
                     # The original: a failed action skips the later success() ones, continueOnError
@@ -111,6 +112,12 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[build] - after (skipped)"), "\(result.stdout)")
         #expect(!result.stdout.contains("deploy job ran"))
         #expect(result.stdout.contains("[build] - gate (skipped)"), "\(result.stdout)")
+        // A test bash cannot evaluate is false too, and said with bash's words (audit 58 Nix L3);
+        // a test that is merely false is not.
+        #expect(result.stdout.contains("[build] - typo (skipped)") && !result.stdout.contains("typo ran"), "\(result.stdout)")
+        #expect(result.stdout.contains("the condition 'success() && true' is taken as false: bash exited with 2 and said: "), "\(result.stdout)")
+        #expect(result.stdout.contains("syntax error"), "\(result.stdout)")
+        #expect(!result.stdout.contains("the condition '[ \"$BRANCH\" = main ]' is taken as false"), "\(result.stdout)")
         // nounset, as the original's writeShellApplication
         #expect(result.stdout.contains("NOT_SET_ANYWHERE: unbound variable") || result.stderr.contains("NOT_SET_ANYWHERE"), "\(result.stdout)")
         #expect(result.stdout.range(of: #"deploy\s+skipped"#, options: .regularExpression) != nil, "\(result.stdout)")

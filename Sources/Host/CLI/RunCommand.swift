@@ -261,6 +261,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let commandLineSecrets = try self.commandLineSecrets()
+        // The workflow's concurrency group, held from here to the process's end: a run of the
+        // group in progress is waited for, or cancelled (cancel-in-progress).
+        let concurrency = try RunConcurrency.enter(plan.workflow.concurrency, workflow: workflow.name, context: context,
+                                                   project: FileManager.default.currentDirectoryPath, say: standardError)
+        // Let go last, once the run's folder and processes are gone: the next run of the group
+        // starts on a clean machine.
+        defer { concurrency?.finish() }
 
         let supervision: RunSupervision
         // A signal while the run folder and its supervisor are made is noted, not acted on at once:
@@ -280,6 +287,11 @@ struct RunCommand: AsyncParsableCommand {
         defer {
             HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
             for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
+        }
+        if let concurrency {
+            // Its lock file goes at the run's end, and by the supervisor's cleanup if this process is killed.
+            let cleanup = supervision.folder.path + "/cleanup"
+            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST { _ = FastFiles.write(concurrency.cleanupScript, to: cleanup + "/concurrency.sh") }
         }
         if let folder = nixFiles?.createdPath {
             // Removed at the run's end (the defer above), and by the supervisor's cleanup at once if
@@ -413,6 +425,11 @@ struct RunCommand: AsyncParsableCommand {
                     ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: if it succeeded, its exit status is 130"
                     : ConsoleReporter.cancelRecordPrefix + "\(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
+                // A newer run of the workflow's concurrency group asked for it: the record says so.
+                if !late, let why = concurrency?.cancelRequest() {
+                    let told = RunEvent.message(job: nil, level: .warning, text: "the run is cancelled by \(why)")
+                    if !reporter.report(startedOnly: told) { eventsLog?.report(told) }
+                }
                 registry.cancelRun()
                 HostCommands.cancelAll()  // git and tar the host runs itself
             },

@@ -102,10 +102,19 @@ extension JobRunner {
                 # are in the step's process tree (chroot isolation) and end with it; the build's
                 # working containers, which no name or label of ours marks, are those of the
                 # engine's storage that were not there before it began.
+                # Looked for again until a look finds none (at most 6 looks, 0.5 s apart): under
+                # load a working container the build was making showed up after the first look
+                # (seen once in a full test run).
                 kill -KILL "$_nxa_builder" 2>/dev/null; wait "$_nxa_builder" 2>/dev/null
-                "$_nxa_engine" ps -a --external --format '{{.ID}} {{.Names}}' 2>/dev/null | while read -r _nxa_id _nxa_cname; do
-                  case " $_nxa_before " in *" $_nxa_id "*) continue ;; esac
-                  case $_nxa_cname in *-working-container|*-working-container-[0-9]*) "$_nxa_engine" rm -f "$_nxa_id" >/dev/null 2>&1 ;; esac
+                _nxa_look=0
+                while [ "$_nxa_look" -lt 6 ]; do
+                  _nxa_found=$("$_nxa_engine" ps -a --external --format '{{.ID}} {{.Names}}' 2>/dev/null | while read -r _nxa_id _nxa_cname; do
+                    case " $_nxa_before " in *" $_nxa_id "*) continue ;; esac
+                    case $_nxa_cname in *-working-container|*-working-container-[0-9]*) "$_nxa_engine" rm -f "$_nxa_id" >/dev/null 2>&1; echo "$_nxa_id" ;; esac
+                  done)
+                  _nxa_look=$((_nxa_look + 1))
+                  if [ -z "$_nxa_found" ] && [ "$_nxa_look" -gt 1 ]; then break; fi
+                  sleep 0.5
                 done
               fi
               if [ -n "$_nxa_built" ]; then "$_nxa_engine" rmi "$_nxa_tag" >/dev/null 2>&1; fi

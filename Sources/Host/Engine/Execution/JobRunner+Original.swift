@@ -53,7 +53,19 @@ extension JobRunner {
         defineOriginalVariables(&environment, started: started)
         if job.original != nil { script = Self.jobEnvPrologue + script }
         switch await runHidden(script, index: index, environment: environment, pathPrepend: pathPrepend, executor: executor) {
-        case .success(let (status, _)): return .success(status == 0)
+        case .success(let (status, sink)):
+            // False, as in the original; but a test that could not be evaluated (bash's syntax
+            // error, `[` given a bad operand: status 2 and what bash said) is said, with bash's
+            // words, not left as a silent skip (audit 58 Nix L3: a typo skipped a deploy step).
+            let said = sink.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if status != 0, (status ?? 2) >= 2 || !said.isEmpty {
+                let at = condition.location.map { "\($0): " } ?? ""
+                let words = said.split(separator: "\n").prefix(5).joined(separator: " / ")
+                reporter.report(.message(job: planned.key, level: .warning, text:
+                    "\(at)the condition '\(condition.value)' is taken as false: bash exited with \(status.map(String.init) ?? "no status")"
+                        + (words.isEmpty ? "" : " and said: \(words)")))
+            }
+            return .success(status == 0)
         case .failure(let problem):
             let at = condition.location.map { "\($0): " } ?? ""
             return .failure(RunProblem("\(at)cannot run the condition '\(condition.value)': \(problem.message)"))

@@ -25,7 +25,7 @@ public enum WorkflowLoader {
         "timeout-minutes", "nix", "description",
     ]
     /// GitHub-only keys: accepted, with a note that they do not apply locally.
-    static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions", "concurrency"]
+    static let githubOnlyWorkflowKeys: Set<String> = ["run-name", "permissions"]
     static let jobKeys = [
         "name", "needs", "if", "runs-on", "executor", "container", "env", "defaults", "steps", "outputs",
         "timeout-minutes", "timeout", "continue-on-error", "strategy", "retry", "cache", "secrets",
@@ -410,6 +410,7 @@ public enum WorkflowLoader {
             case "timeout", "timeout-minutes":
                 workflow.jobTimeout = reader.valueTimeout(
                     value, key: key, keyNode: keyNode, replacing: workflow.jobTimeout, what: "the workflow", context: context)
+            case "concurrency": workflow.concurrency = reader.checkWorkflowConcurrency(value, context: context, into: &workflow.unusedFields)
             default:
                 if githubOnlyWorkflowKeys.contains(key) {
                     reader.diagnostics.note(
@@ -421,7 +422,7 @@ public enum WorkflowLoader {
                     case "run-name":
                         reader.unusedTemplate(value, what: "run-name", contexts: ["github", "inputs", "vars"], context: context,
                                               into: &workflow.unusedFields)
-                    default: reader.checkWorkflowConcurrency(value, context: context, into: &workflow.unusedFields)
+                    default: break
                     }
                 }
             }

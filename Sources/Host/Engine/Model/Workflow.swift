@@ -87,8 +87,11 @@ public struct Workflow: Sendable {
     public var remoteActions: [String: RemoteAction] = [:]
     /// `on:` (nil when the workflow has none).
     public var triggers: WorkflowTriggers?
-    /// Expressions of GitHub-only keys (`run-name`, `concurrency`), checked and not used.
+    /// Expressions of GitHub-only keys (`run-name`) and of `concurrency`, whose contexts the
+    /// validator checks.
     public var unusedFields: [UnusedField] = []
+    /// `concurrency:` of the workflow: a group runs of this project hold one at a time.
+    public var concurrency: JobConcurrency?
     /// Where each job is in `jobs`, built on the first lookup. Shared by copies, so every hit is
     /// checked against `jobs`; an index gone stale is rebuilt.
     let jobIndex = JobIndex()
@@ -415,6 +418,9 @@ public struct JobConcurrency: Sendable {
     /// `cancel-in-progress` as a boolean; `cancelExpression` when it is `${{ }}`.
     public var cancelInProgress = false
     public var cancelExpression: TemplateField?
+    /// A workflow's `queue: max`: every run waits its turn (default `single`: one waits, a newer
+    /// one cancels it).
+    public var queueMax = false
     public var location: SourceLocation?
 
     public init(group: TemplateField, location: SourceLocation?) {
