@@ -5,7 +5,9 @@ import TestSupport
 /// A workflow's `concurrency` between runs of one project: real `nixactions run` processes at once.
 @Suite("Workflow concurrency between runs: one run of a group at a time, cancel-in-progress, one waiting run", .serialized)
 struct RunConcurrencyTests {
-    /// A step that marks its start and end in `$MARKS` (the project's `marks`), sleeping `$NAP` between.
+    /// A step that marks its start and end in `$MARKS` (the project's `marks`), between them
+    /// sleeping `$NAP` seconds, or (`$GATE` set) waiting until the file `$GATE` exists: the test
+    /// opens it once the other runs are where it wants them, whatever the machine's load.
     static func workflow(_ concurrency: String) -> String {
         """
         on: push
@@ -13,7 +15,10 @@ struct RunConcurrencyTests {
         jobs:
           a:
             steps:
-              - run: echo "start-$RUN" >> "$MARKS"; sleep "$NAP"; echo "end-$RUN" >> "$MARKS"
+              - run: |
+                  echo "start-$RUN" >> "$MARKS"
+                  if [ -n "${GATE:-}" ]; then n=0; while [ ! -e "$GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; else sleep "$NAP"; fi
+                  echo "end-$RUN" >> "$MARKS"
               - if: always()
                 run: echo "cleanup-$RUN" >> "$MARKS"
         """
@@ -23,23 +28,54 @@ struct RunConcurrencyTests {
         ((try? String(contentsOfFile: temp.path + "/marks", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Wait until `marks` holds `mark` (at most 30 s).
-    static func waitFor(_ mark: String, in temp: TemporaryDirectory) async throws {
-        for _ in 0..<600 {
-            if marks(temp).contains(mark) { return }
+    /// Wait until `condition` holds (at most 60 s).
+    static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        for _ in 0..<1200 {
+            if condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("no '\(mark)' in \(marks(temp))")
+        Issue.record("waited 60 s for \(what)")
     }
 
-    static func run(_ temp: TemporaryDirectory, _ name: String, nap: String) async throws -> CommandResult {
+    /// Wait until `marks` holds `mark`.
+    static func waitFor(_ mark: String, in temp: TemporaryDirectory) async throws {
+        try await waitUntil("'\(mark)' in \(marks(temp))") { marks(temp).contains(mark) }
+    }
+
+    static func real(_ temp: TemporaryDirectory) -> String { URL(fileURLWithPath: temp.path).resolvingSymlinksInPath().path }
+
+    /// The `nixactions run` hosts whose current folder is the project.
+    static func hosts(in temp: TemporaryDirectory) -> [pid_t] {
+        let folder = real(temp)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(name)/cwd")) == folder,
+                  let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(name)/cmdline")) else { return nil }
+            let words = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.count > 1 && words[0].hasSuffix("/nixactions") && words[1] == "run" ? pid : nil
+        }
+    }
+
+    /// The pid in the project's waiting place of its group (queue: single), if a run waits there.
+    static func waiting(in temp: TemporaryDirectory) -> pid_t? {
+        let folder = "/tmp/nixactions-concurrency-\(getuid())", project = real(temp)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".waiting") {
+            let text = (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? ""
+            if let pid = pid_t(text.split(separator: "\n").first ?? ""),
+               (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == project { return pid }
+        }
+        return nil
+    }
+
+    static func open(_ temp: TemporaryDirectory) { FileManager.default.createFile(atPath: temp.path + "/gate", contents: nil) }
+
+    static func run(_ temp: TemporaryDirectory, _ name: String, nap: String = "0", gated: Bool = false) async throws -> CommandResult {
         // Without the tests' command slots: these runs must be at once (a slot a run waits for
         // would serialize them itself).
         let path = temp.path
-        return try await offThePool {
-            try runCommandBlocking(nixactionsBinary, ["run", "wf.yml", "--log-format", "plain", "--env", "RUN=\(name)", "--env", "NAP=\(nap)",
-                                                      "--env", "MARKS=\(path)/marks"], in: path)
-        }
+        var arguments = ["run", "wf.yml", "--log-format", "plain", "--env", "RUN=\(name)", "--env", "NAP=\(nap)", "--env", "MARKS=\(path)/marks"]
+        if gated { arguments += ["--env", "GATE=\(path)/gate"] }
+        let given = arguments
+        return try await offThePool { try runCommandBlocking(nixactionsBinary, given, in: path) }
     }
 
     @Test("a run of a group in progress is waited for: the second starts its jobs once the first has ended, and says it waits")
@@ -47,13 +83,16 @@ struct RunConcurrencyTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow("concurrency: deploy-${{ github.workflow }}"))
-        async let first = Self.run(temp, "a", nap: "2")
+        async let first = Self.run(temp, "a", gated: true)
         try await Self.waitFor("start-a", in: temp)
-        let second = try await Self.run(temp, "b", nap: "0")
-        let a = try await first
-        #expect(a.status == 0 && second.status == 0, "\(a.stderr)\(second.stderr)")
+        async let second = Self.run(temp, "b")
+        try await Self.waitUntil("the second run waiting") { Self.waiting(in: temp) != nil }
+        #expect(Self.marks(temp) == ["start-a"])
+        Self.open(temp)
+        let (a, b) = (try await first, try await second)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr)\(b.stderr)")
         #expect(Self.marks(temp) == ["start-a", "end-a", "cleanup-a", "start-b", "end-b", "cleanup-b"], "\(Self.marks(temp))")
-        #expect(second.stderr.contains("nixactions: waiting: a run of concurrency group 'deploy-wf.yml' is in progress (pid "), "\(second.stderr)")
+        #expect(b.stderr.contains("nixactions: waiting: a run of concurrency group 'deploy-wf.yml' is in progress (pid "), "\(b.stderr)")
         #expect(!a.stderr.contains("waiting"), "\(a.stderr)")
     }
 
@@ -65,7 +104,7 @@ struct RunConcurrencyTests {
         let started = ContinuousClock.now
         async let first = Self.run(temp, "a", nap: "30")
         try await Self.waitFor("start-a", in: temp)
-        let second = try await Self.run(temp, "b", nap: "0")
+        let second = try await Self.run(temp, "b")
         let a = try await first
         #expect(ContinuousClock.now - started < .seconds(20), "the first run was not cut short")
         #expect(a.status == 130, "\(a.stdout)\(a.stderr)")
@@ -80,27 +119,34 @@ struct RunConcurrencyTests {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow("concurrency: { group: release }"))
-        async let first = Self.run(temp, "a", nap: "3")
+        async let first = Self.run(temp, "a", gated: true)
         try await Self.waitFor("start-a", in: temp)
-        async let second = Self.run(temp, "b", nap: "0")
-        try await Task.sleep(for: .milliseconds(800))  // b is waiting by then
-        let third = try await Self.run(temp, "c", nap: "0")
-        let (a, b) = (try await first, try await second)
-        #expect(a.status == 0 && third.status == 0, "\(a.stderr)\(third.stderr)")
+        async let second = Self.run(temp, "b")
+        try await Self.waitUntil("b waiting") { Self.waiting(in: temp) != nil }
+        let b0 = Self.waiting(in: temp)
+        async let third = Self.run(temp, "c")
+        try await Self.waitUntil("c waiting in b's place") { Self.waiting(in: temp).map { $0 != b0 } ?? false }
+        Self.open(temp)
+        let (a, b, c) = (try await first, try await second, try await third)
+        #expect(a.status == 0 && c.status == 0, "\(a.stderr)\(c.stderr)")
         #expect(b.status == 130, "\(b.stdout)\(b.stderr)")
         #expect(b.stderr.contains("nixactions: cancelled while waiting: a newer run of concurrency group 'release' (pid "), "\(b.stderr)")
-        #expect(third.stderr.contains("nixactions: cancelling the run waiting in concurrency group 'release'"), "\(third.stderr)")
+        #expect(c.stderr.contains("nixactions: cancelling the run waiting in concurrency group 'release'"), "\(c.stderr)")
         #expect(Self.marks(temp) == ["start-a", "end-a", "cleanup-a", "start-c", "end-c", "cleanup-c"], "\(Self.marks(temp))")
 
         // queue: max: every run waits its turn, none is cancelled, none overlaps another.
         try temp.write("wf.yml", Self.workflow("concurrency: { group: release, queue: max }"))
         try? FileManager.default.removeItem(atPath: temp.path + "/marks")
-        async let x = Self.run(temp, "x", nap: "2")
+        try? FileManager.default.removeItem(atPath: temp.path + "/gate")
+        async let x = Self.run(temp, "x", gated: true)
         try await Self.waitFor("start-x", in: temp)
-        async let y = Self.run(temp, "y", nap: "0")
-        let z = try await Self.run(temp, "z", nap: "0")
-        let (xr, yr) = (try await x, try await y)
-        #expect(xr.status == 0 && yr.status == 0 && z.status == 0, "\(yr.stderr)\(z.stderr)")
+        async let y = Self.run(temp, "y")
+        async let z = Self.run(temp, "z")
+        try await Self.waitUntil("three runs") { Self.hosts(in: temp).count == 3 }
+        try await Task.sleep(for: .milliseconds(300))
+        Self.open(temp)
+        let (xr, yr, zr) = (try await x, try await y, try await z)
+        #expect(xr.status == 0 && yr.status == 0 && zr.status == 0, "\(yr.stderr)\(zr.stderr)")
         let marks = Self.marks(temp)
         #expect(marks.count == 9 && Array(marks.prefix(3)) == ["start-x", "end-x", "cleanup-x"], "\(marks)")
         for name in ["y", "z"] {
@@ -136,7 +182,7 @@ struct RunConcurrencyTests {
             if !gone { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(gone, "the killed run's lock file is left: \(path)")
-        let next = try await Self.run(temp, "b", nap: "0")
+        let next = try await Self.run(temp, "b")
         #expect(next.status == 0 && !next.stderr.contains("waiting"), "\(next.stderr)")
     }
 
@@ -145,13 +191,12 @@ struct RunConcurrencyTests {
         let one = try TemporaryDirectory(), two = try TemporaryDirectory()
         defer { one.remove(); two.remove() }
         for temp in [one, two] { try temp.write("wf.yml", Self.workflow("concurrency: shared")) }
-        async let first = Self.run(one, "a", nap: "3")
+        async let first = Self.run(one, "a", gated: true)
         try await Self.waitFor("start-a", in: one)
-        let started = ContinuousClock.now
-        let second = try await Self.run(two, "b", nap: "0")
-        #expect(ContinuousClock.now - started < .seconds(2), "the other project's run waited")
+        let second = try await Self.run(two, "b")
         #expect(second.status == 0 && !second.stderr.contains("waiting"), "\(second.stderr)")
-        #expect(Self.marks(one).count == 1, "\(Self.marks(one))")  // a still running
+        #expect(Self.marks(one) == ["start-a"], "\(Self.marks(one))")  // a still running
+        Self.open(one)
         #expect(try await first.status == 0)
     }
 }

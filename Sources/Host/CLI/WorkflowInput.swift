@@ -69,9 +69,10 @@ enum WorkflowInput {
         }
         // Masked as a dry run masks (audit 58 secrets L1: validate, list and graph showed a
         // declared secret's value that the environment holds, written into the workflow).
-        let mask = Self.masker(result.workflow.map { [$0] } ?? [], environments: [environment])
-        for diagnostic in result.diagnostics where notes || diagnostic.severity != .note {
-            standardError(mask(diagnostic.description) + "\n")
+        let shown = result.diagnostics.filter { notes || $0.severity != .note }
+        if !shown.isEmpty {
+            let mask = Self.masker(result.workflow.map { [$0] } ?? [], environments: [environment])
+            for diagnostic in shown { standardError(mask(diagnostic.description) + "\n") }
         }
         guard let workflow = result.workflow, !result.hasErrors else {
             let count = result.diagnostics.filter { $0.severity == .error }.count
