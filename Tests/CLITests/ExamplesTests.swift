@@ -229,4 +229,39 @@ struct ExamplesTests {
         #expect(wrong.status == 2)
         #expect(wrong.stderr.contains("'moon' is not one of the options (staging, production)"), "\(wrong.stderr)")
     }
+
+    @Test("examples/21-concurrency: a deploy runs; a newer preview deploy cancels the one in progress, whose roll-back step runs")
+    func concurrency() async throws {
+        let logs = NSTemporaryDirectory() + "nxa-example21-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: logs) }
+        func deploy(_ environment: String, seconds: Int) async throws -> CommandResult {
+            let arguments = ["run", "examples/21-concurrency/workflow.yml", "--log-format", "plain", "--log-dir", logs, "--event", "workflow_dispatch",
+                             "--input", "environment=\(environment)"]
+            let folder = packageDirectory.path
+            // Without the tests' command slots: the two runs must be at once.
+            return try await offThePool {
+                try runCommandBlocking(nixactionsBinary, arguments, in: folder, environment: ["DEPLOY_SECONDS": String(seconds)])
+            }
+        }
+        let staging = try await deploy("staging", seconds: 0)
+        #expect(staging.status == 0, "\(staging.stderr)")
+        #expect(staging.stdout.contains("[deploy] deployed to staging\n") && staging.stdout.contains("[deploy] - Roll back (skipped)"), "\(staging.stdout)")
+        // The first preview deploy, until its step has started (its job log says so).
+        async let first = deploy("preview", seconds: 60)
+        var started = false
+        for _ in 0..<1200 where !started {
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []
+            started = runs.contains { ((try? String(contentsOfFile: "\(logs)/\($0)/deploy.log", encoding: .utf8)) ?? "").contains("deploying to preview") }
+            if !started { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(started, "the first preview deploy did not start")
+        let second = try await deploy("preview", seconds: 0)
+        let cancelled = try await first
+        #expect(cancelled.status == 130, "\(cancelled.stdout)\(cancelled.stderr)")
+        #expect(cancelled.stdout.contains("[deploy] deploy to preview cancelled, rolled back\n"), "\(cancelled.stdout)")
+        #expect(cancelled.stdout.contains("the run is cancelled by a newer run of concurrency group 'deploy-preview'"), "\(cancelled.stdout)")
+        #expect(!cancelled.stdout.contains("deployed to preview"), "\(cancelled.stdout)")
+        #expect(second.status == 0 && second.stdout.contains("[deploy] deployed to preview\n"), "\(second.stdout)\(second.stderr)")
+        #expect(second.stderr.contains("cancelling the run of concurrency group 'deploy-preview' in progress"), "\(second.stderr)")
+    }
 }
