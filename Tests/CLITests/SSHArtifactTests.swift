@@ -84,5 +84,44 @@ extension RealExecutorSuites {
             #expect(try FileManager.default.contentsOfDirectory(atPath: marks) == ["secret.txt"], "written outside the workspace")
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty, "the remote run folder is left")
         }
+
+        @Test("a file named after a secret, sent into an ssh job (an artifact's entry): never on the host tar's command line (audit 58 secrets M2)")
+        func secretNamedFileNotOnTheCommandLine() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let remote = temp.path + "/remote", bin = temp.path + "/bin"
+            for folder in [remote, bin] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            // A tar in front of the real one, on the host's PATH, that writes down its arguments.
+            let real = ["/usr/bin/tar", "/bin/tar"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/tar"
+            try temp.write("bin/tar", "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \(temp.path)/tar-arguments\nexec \(real) \"$@\"\n")
+            chmod(bin + "/tar", 0o755)
+            let executor = SSHExecutorTests.executor([server], workdir: remote)
+            try temp.write("wf.yml", """
+                secrets: [API_KEY]
+                jobs:
+                  build:
+                    steps:
+                      - run: mkdir -p out && echo x > "out/d-$API_KEY" && echo y > out/plain
+                      - uses: actions/upload-artifact@v4
+                        with: { name: named, path: out/ }
+                  deploy:
+                    executor: \(executor)
+                    needs: build
+                    steps:
+                      - uses: actions/download-artifact@v4
+                        with: { name: named, path: got }
+                      - run: ls got | wc -l
+                """)
+            let secret = "Sup3rS3cretValue99"
+            let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["API_KEY": secret, "PATH": path])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[deploy] 2\n"), "\(result.stdout)")
+            let recorded = (try? String(contentsOfFile: temp.path + "/tar-arguments", encoding: .utf8)) ?? ""
+            #expect(recorded.contains("--null --verbatim-files-from -T "), "the host's tar did not send the artifact: \(recorded)")
+            #expect(!recorded.contains(secret), "\(recorded)")
+        }
     }
 }

@@ -64,7 +64,7 @@ struct ArtifactTransferTests {
         try temp.write("src/dist/a.txt", "a")
         try temp.write("src/other.txt", "o")
         let writer = Writer()
-        try TarProducer.write(folder: temp.path + "/src", entries: ["dist"], into: writer)
+        try TarProducer.write(folder: temp.path + "/src", entries: ["dist"], listFolder: temp.path, into: writer)
         try FileManager.default.createDirectory(atPath: temp.path + "/back", withIntermediateDirectories: true)
         let extractor = try TarExtractor(into: temp.path + "/back")
         #expect(feed(extractor, writer.bytes))
@@ -73,8 +73,10 @@ struct ArtifactTransferTests {
         #expect(FileManager.default.fileExists(atPath: temp.path + "/back/dist/a.txt"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/back/other.txt"))
         let empty = Writer()
-        try TarProducer.write(folder: temp.path + "/src", entries: [], into: empty)
+        try TarProducer.write(folder: temp.path + "/src", entries: [], listFolder: temp.path, into: empty)
         #expect(empty.bytes.count >= 1024 && empty.bytes.allSatisfy { $0 == 0 })
+        // The list of entries tar read is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix(".tar-entries-") }.isEmpty)
     }
 }
 

@@ -97,7 +97,9 @@ extension ArtifactStore {
         let entries = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
         let request = FilesPut(jobKey: jobKey, roots: [FilesPutRoot(name: "", path: path)])
         do {
-            _ = try await files.putTree(request) { writer in try TarProducer.write(folder: source, entries: entries, into: writer) }
+            _ = try await files.putTree(request) { writer in
+                try TarProducer.write(folder: source, entries: entries, listFolder: PathText.parent(root), into: writer)
+            }
         } catch let error as OperationFailure where error.error.message.contains("passes through the symbolic link") {
             throw EngineError("artifact '\(name)': path '\(under ?? "")' leads outside the job's workspace (\(error.error.message))",
                               hint: "artifact paths are relative to the job's workspace and must stay inside it")
@@ -211,10 +213,19 @@ final class TarExtractor: TreeSink, @unchecked Sendable {
 /// `tar -c` of some entries of a folder of this machine, written to a `TreeWriter` (on the
 /// caller's thread, which may block).
 enum TarProducer {
-    /// - Parameter excludes: `tar --exclude` patterns (names or globs, matched at any depth).
-    static func write(folder: String, entries: [String], excludes: [String] = [], into writer: any TreeWriter) throws {
+    /// - Parameters:
+    ///   - excludes: `tar --exclude` patterns (names or globs, matched at any depth).
+    ///   - listFolder: a private folder (the run's) where the entries' names are written for tar
+    ///     to read (`--null -T FILE`), removed after: never on tar's command line, which every user
+    ///     of the machine can read (audit 58 secrets M2: a file a step named after a secret showed
+    ///     there, while the console masked it).
+    static func write(folder: String, entries: [String], excludes: [String] = [], listFolder: String, into writer: any TreeWriter) throws {
+        var random = SystemRandomNumberGenerator()
+        let list = listFolder + "/.tar-entries-" + String(random.next() as UInt64, radix: 36)
+        if let error = FastFiles.write(entries.map { $0 + "\0" }.joined(), to: list) { throw EngineError("cannot write \(list): \(String(cString: strerror(error)))") }
+        defer { unlink(list) }
         let arguments = ["tar", "-c", "-f", "-", "--format=pax", "-C", folder] + excludes.map { "--exclude=\($0)" }
-            + (entries.isEmpty ? ["-T", "/dev/null"] : ["--"] + entries)
+            + ["--null", "--verbatim-files-from", "-T", list]
         var failure: (any Error)?
         let tar: HostCommand.Outcome
         do {

@@ -284,7 +284,7 @@ extension JobRunner {
             let request = FilesPut(jobKey: executorKey, roots: [FilesPutRoot(name: "", path: path)])
             do {
                 _ = try await files.putTree(request) { writer in
-                    try TarProducer.write(folder: source, entries: entries, excludes: excludes, into: writer)
+                    try TarProducer.write(folder: source, entries: entries, excludes: excludes, listFolder: options.runDirectory, into: writer)
                 }
             } catch {
                 throw EngineError("\(what): cannot put the files into the job: \(OperationFailure.describe(error))")
