@@ -297,6 +297,10 @@ struct NixWorkflowTests {
         #expect(syntax.status == 2)
         #expect(syntax.stderr.contains("syntax error, unexpected"), "\(syntax.stderr)")
         #expect(syntax.stderr.contains("bad.nix:4:"), "Nix names the line\n\(syntax.stderr)")
+        // In the FILE:LINE:COL: error: form every diagnostic has, the place Nix named, with a hint
+        // for a syntax error (Nix audit 58 L6).
+        #expect(syntax.stderr.hasPrefix("bad.nix:4:") && syntax.stderr.contains(": error: the Nix evaluation of "), "\(syntax.stderr)")
+        #expect(syntax.stderr.contains("hint: Nix points where it noticed: a missing ';' after an attribute"), "\(syntax.stderr)")
 
         let unknown = try scenario.temp.write("project/unknown.nix", """
             { nixactions, ... }:

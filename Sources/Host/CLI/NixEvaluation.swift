@@ -215,6 +215,19 @@ enum NixEvaluation {
                 return Diagnostic(.error, "the Nix evaluation of '\(path)' failed in the value of '\(place.key)':\n\(message)",
                                   at: SourceLocation(file: place.file, line: place.line, column: place.column), hint: hint)
             }
+            // Nix names the place inside its text (`at /abs/ci.nix:6:48:`): the diagnostic takes
+            // the first one as its FILE:LINE:COL, as every other diagnostic has (Nix audit 58 L6:
+            // editors and CI problem matchers missed it).
+            if let found = message.firstMatch(of: /\bat (\/[^:\n]+):(\d+):(\d+):/), let line = Int(found.2), let column = Int(found.3) {
+                var file = String(found.1)
+                let here = FileManager.default.currentDirectoryPath + "/"
+                if file.hasPrefix(here) { file.removeFirst(here.count) }
+                if hint == nil, message.contains("syntax error") {
+                    hint = "Nix points where it noticed: a missing ';' after an attribute, or an unclosed '{', '[' or string, is often just before"
+                }
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)",
+                                  at: SourceLocation(file: file, line: line, column: column), hint: hint)
+            }
             return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)", hint: hint)
         }
         if nixpkgs {
