@@ -301,6 +301,13 @@ struct NixWorkflowTests {
         // for a syntax error (Nix audit 58 L6).
         #expect(syntax.stderr.hasPrefix("bad.nix:4:") && syntax.stderr.contains(": error: the Nix evaluation of "), "\(syntax.stderr)")
         #expect(syntax.stderr.contains("hint: Nix points where it noticed: a missing ';' after an attribute"), "\(syntax.stderr)")
+        // `list` says it in one line: Nix's message, without the code it quotes.
+        try FileManager.default.createDirectory(atPath: scenario.project + "/.nixactions/workflows", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: bad, toPath: scenario.project + "/.nixactions/workflows/bad.nix")
+        let listed = try await nixactions(["list"], in: scenario.project)
+        let line = listed.stdout.split(separator: "\n").first { $0.hasPrefix("  invalid: ") }.map(String.init) ?? ""
+        #expect(line.contains(".nixactions/workflows/bad.nix:4:") && line.contains("failed: error: syntax error, unexpected") && !line.contains("|"),
+                "\(listed.stdout)")
 
         let unknown = try scenario.temp.write("project/unknown.nix", """
             { nixactions, ... }:

@@ -85,7 +85,12 @@ struct ListCommand: AsyncParsableCommand {
             var text = ""
             for listing in listings {
                 text += "\(DisplayText.escaped(listing.name)) (\(DisplayText.escaped(listing.file)))\n"
-                for error in listing.errors ?? [] { text += "  invalid: " + error.split(separator: "\n").joined(separator: " ") + "\n" }
+                for error in listing.errors ?? [] {
+                    // One line: the diagnostic's first paragraph (a Nix error's quoted code and
+                    // caret lines, after a blank line, are left out: Nix audit 58 L6).
+                    let paragraph = error.split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+                    text += "  invalid: " + paragraph.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") + "\n"
+                }
                 for job in listing.jobs ?? [] {
                     let needs = job.needs.isEmpty ? "" : "  needs: \(job.needs.joined(separator: ", "))"
                     text += "  \(job.id)\(job.matrix ? " (matrix)" : "")  executor: \(job.executor)\(needs)\n"
