@@ -118,6 +118,17 @@ struct NixWorkflowTranslationTests {
         #expect(job.steps[2].condition != nil)
     }
 
+    @Test("an env.X no level defines: the warning's hint is in the Nix file's terms (Nix audit 58 L4)")
+    func undefinedEnvHint() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {"a": {\(Self.position(2, 3)), "actions": [ {\(Self.position(3, 5)), "bash": "echo ${{ env.NOPE }}"} ]}}}
+            """)
+        let messages = result.diagnostics.map(\.description).joined(separator: "\n")
+        #expect(messages.contains("env.NOPE") && messages.contains("is not defined at workflow, job or step level"), "\(messages)")
+        #expect(messages.contains("env = { NOPE = \"value\"; };") && !messages.contains("    env:\n"), "\(messages)")
+    }
+
     @Test("unknown keys, both actions and steps, k8s, an artifact no needed job makes, a missing required variable: errors at their place")
     func errors() throws {
         let result = Self.load("""
@@ -136,6 +147,8 @@ struct NixWorkflowTranslationTests {
         #expect(messages.contains("did you mean 'executor'?"), "\(messages)")
         #expect(messages.contains("ci.nix:6:7: error: unknown key 'bahs'"), "\(messages)")
         #expect(messages.contains("action 1 of job 'a' has no 'bash'"), "\(messages)")
+        // Said once, in the Nix file's words: not again as a YAML step (Nix audit 58 L4).
+        #expect(!messages.contains("has neither 'run' nor 'uses'") && !messages.contains("add 'run: COMMAND'"), "\(messages)")
         #expect(messages.contains("ci.nix:7:9: error: 'workdir' of action 2 of job 'a' only applies to an action with 'bash'"), "\(messages)")
         #expect(!messages.contains("working-directory"), "in the Nix file's words: \(messages)")
         #expect(messages.contains("ci.nix:9:5: error: executors.k8s: there is no Kubernetes executor yet"), "\(messages)")

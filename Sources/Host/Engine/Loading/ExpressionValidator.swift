@@ -646,9 +646,13 @@ struct ExpressionValidator {
                         + "gives it (the environment nixactions runs in is not in the env context)", at: at, context: place.context,
                     hint: "read ${{ secrets.\(first) }}, which has it from every source")
             } else if !place.envNames.contains(first), !place.envNames.contains(""), !place.envOpen, !(secretEnvOpen && place.job != nil) {
+                // A `.nix` workflow's hint in its own terms (Nix audit 58 L4: it showed YAML).
+                let nix = workflow.file.hasSuffix(".nix")
                 diagnostics.warning(
                     "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
-                    hint: "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")
+                    hint: nix
+                        ? "set \(first) in the workflow's, job's or action's env:\n    env = { \(first) = \"value\"; };\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value"
+                        : "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")
             }
         default:
             break

@@ -266,7 +266,9 @@ extension WorkflowLoader {
         }
         if step.parallelStepKey != nil {
             // A `wait:`, `cancel:` or `parallel:` step has neither run nor uses: that is its form, not a mistake.
-        } else if step.run == nil && step.uses == nil {
+        } else if step.run == nil && step.uses == nil && !reader.file.hasSuffix(".nix") {
+            // (A `.nix` workflow's action says it in its own words, "has no 'bash'", at the same
+            // place: Nix audit 58 L4, this YAML-worded duplicate followed it.)
             reader.diagnostics.error(
                 "step \(index + 1) has neither 'run' nor 'uses'", at: reader.location(node), context: context,
                 hint: "add 'run: COMMAND'")
