@@ -937,5 +937,18 @@ struct ReusableWorkflowTests {
                 "\(dry.stdout)")
         let list = try await nixactions(["list"], in: temp.path)
         #expect(list.stdout.contains("  call  executor: calls ./.github/workflows/build.yml\n"), "\(list.stdout)")
+
+        // A called file's own workflow-level concurrency is not held: a note says so.
+        _ = try temp.write(".github/workflows/grouped.yml", """
+            on: { workflow_call: {} }
+            concurrency: { group: inner, cancel-in-progress: true }
+            jobs:
+              x:
+                steps: [ { run: echo x } ]
+            """)
+        _ = try temp.write(".github/workflows/calls.yml", "on: push\njobs:\n  c:\n    uses: ./.github/workflows/grouped.yml\n")
+        let noted = try await nixactions(["validate", ".github/workflows/calls.yml"], in: temp.path)
+        #expect(noted.status == 0, "\(noted.stderr)")
+        #expect(noted.stderr.contains(".github/workflows/grouped.yml:2:14: note: the 'concurrency' of a called workflow is not used here"), "\(noted.stderr)")
     }
 }

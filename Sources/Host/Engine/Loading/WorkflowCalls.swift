@@ -222,6 +222,12 @@ public enum WorkflowCalls {
                 return (nil, 0)
             }
             checkOutputs(trigger, of: called, context: context)
+            // Only the top workflow's group is held between runs (workflow-syntax.md, "Concurrency
+            // between runs"); a called file's is checked and said not to be used.
+            if let concurrency = called.concurrency {
+                diagnostics.note("the 'concurrency' of a called workflow is not used here: the calling workflow's group is held",
+                                 at: concurrency.location, context: context)
+            }
             // Its `./` calls are of its own repository; its nested remote calls are fetched only when this one is.
             let below = resolve(&called, base: folder, top: false, running: fetch ? nil : [])
             if !called.actionUses.isEmpty {
