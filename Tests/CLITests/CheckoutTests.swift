@@ -124,6 +124,31 @@ struct CheckoutTests {
         #expect(result.stdout.contains("[a] CLEAN\n") && result.stdout.contains("[a] config.yml workflows \n"), "\(result.stdout)")
     }
 
+    @Test("--working-tree with actions/checkout: the log root and a run folder inside the project are not copied into the checkout; files keep their modification times (review 59 M6, L10)")
+    func workingTreeCheckoutSkipsRunFolders() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let tmp = repo.project + "/tmpdir"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try repo.temp.write("project/old.txt", "old\n")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 978_307_200)], ofItemAtPath: repo.project + "/old.txt")
+        try repo.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { path: co }
+                  - run: echo "logs=$(ls -A co/out/logs 2>/dev/null | wc -l) runs=$(ls -A co/tmpdir 2>/dev/null | grep -c nixactions-) mtime=$(stat -c %Y co/old.txt)"
+            """)
+        let environment = ["TMPDIR": tmp, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"]
+        for _ in 0..<2 {  // the second run has the first one's logs under out/logs
+            let result = try await nixactions(["run", "wf.yml", "--working-tree", "--log-dir", "out/logs", "--log-format", "plain"], in: repo.project,
+                                              environment: environment)
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[a] logs=0 runs=0 mtime=978307200\n"), "\(result.stdout)")
+        }
+    }
+
     @Test("default: HEAD one commit deep, git status clean, no uncommitted change (said once); --working-tree: the folder as it is")
     func defaultAndWorkingTree() async throws {
         let repo = try GitProject()

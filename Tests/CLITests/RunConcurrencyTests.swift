@@ -57,7 +57,7 @@ struct RunConcurrencyTests {
 
     /// The pid in the project's waiting place of its group (queue: single), if a run waits there.
     static func waiting(in temp: TemporaryDirectory) -> pid_t? {
-        let folder = "/tmp/nixactions-concurrency-\(getuid())", project = real(temp)
+        let folder = state(temp) + "/nixactions/concurrency", project = real(temp)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".waiting") {
             let text = (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? ""
             if let pid = pid_t(text.split(separator: "\n").first ?? ""),
@@ -68,14 +68,18 @@ struct RunConcurrencyTests {
 
     static func open(_ temp: TemporaryDirectory) { FileManager.default.createFile(atPath: temp.path + "/gate", contents: nil) }
 
-    static func run(_ temp: TemporaryDirectory, _ name: String, nap: String = "0", gated: Bool = false) async throws -> CommandResult {
+    /// The runs' XDG_STATE_HOME, where their groups' lock files are: the test's own.
+    static func state(_ temp: TemporaryDirectory) -> String { temp.path + "/state" }
+
+    static func run(_ temp: TemporaryDirectory, _ name: String, nap: String = "0", gated: Bool = false,
+                    state: TemporaryDirectory? = nil) async throws -> CommandResult {
         // Without the tests' command slots: these runs must be at once (a slot a run waits for
         // would serialize them itself).
-        let path = temp.path
+        let path = temp.path, environment = ["XDG_STATE_HOME": Self.state(state ?? temp)]
         var arguments = ["run", "wf.yml", "--log-format", "plain", "--env", "RUN=\(name)", "--env", "NAP=\(nap)", "--env", "MARKS=\(path)/marks"]
         if gated { arguments += ["--env", "GATE=\(path)/gate"] }
         let given = arguments
-        return try await offThePool { try runCommandBlocking(nixactionsBinary, given, in: path) }
+        return try await offThePool { try runCommandBlocking(nixactionsBinary, given, in: path, environment: environment) }
     }
 
     @Test("a run of a group in progress is waited for: the second starts its jobs once the first has ended, and says it waits")
@@ -112,6 +116,33 @@ struct RunConcurrencyTests {
         #expect(Self.marks(temp) == ["start-a", "cleanup-a", "start-b", "end-b", "cleanup-b"], "\(Self.marks(temp))")
         #expect(a.stdout.contains("the run is cancelled by a newer run of concurrency group 'ci-push'"), "\(a.stdout)")
         #expect(second.stderr.contains("nixactions: cancelling the run of concurrency group 'ci-push'"), "\(second.stderr)")
+    }
+
+    @Test("cancel-in-progress asked twice (a third run comes while the first rolls back): the first is cancelled once, its roll-back step runs to its end (review 59 H2)")
+    func cancelledOnce() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on: push
+            concurrency: { group: once, cancel-in-progress: true }
+            jobs:
+              a:
+                steps:
+                  - run: echo "start-$RUN" >> "$MARKS"; sleep "$NAP"; echo "end-$RUN" >> "$MARKS"
+                  - if: cancelled()
+                    run: echo "rollback-$RUN" >> "$MARKS"; sleep 2; echo "rolled-back-$RUN" >> "$MARKS"
+            """)
+        async let first = Self.run(temp, "a", nap: "30")
+        try await Self.waitFor("start-a", in: temp)
+        async let second = Self.run(temp, "b")
+        try await Self.waitFor("rollback-a", in: temp)
+        let third = try await Self.run(temp, "c")
+        let (a, b) = (try await first, try await second)
+        #expect(a.status == 130 && !a.stderr.contains("second signal") && !a.stdout.contains("second signal"), "\(a.stdout)\(a.stderr)")
+        #expect(Self.marks(temp).contains("rolled-back-a"), "\(Self.marks(temp))")
+        // b waited in the group's one place, and gave it to c.
+        #expect(b.status == 130 && b.stderr.contains("cancelled while waiting: a newer run of concurrency group 'once'"), "\(b.stderr)")
+        #expect(third.status == 0 && Self.marks(temp).suffix(2) == ["start-c", "end-c"], "\(Self.marks(temp))")
     }
 
     @Test("queue: single (the default) keeps one waiting run: a newer one cancels it (exit 130, saying why) and runs after the one in progress; queue: max keeps them all")
@@ -163,7 +194,7 @@ struct RunConcurrencyTests {
         async let first = Self.run(temp, "a", nap: "30")
         try await Self.waitFor("start-a", in: temp)
         // The holder is the lock file's pid whose current folder is this project.
-        let folder = "/tmp/nixactions-concurrency-\(getuid())"
+        let folder = Self.state(temp) + "/nixactions/concurrency"
         let real = URL(fileURLWithPath: temp.path).resolvingSymlinksInPath().path
         var lock: String?
         var holder: pid_t = 0
@@ -193,7 +224,7 @@ struct RunConcurrencyTests {
         for temp in [one, two] { try temp.write("wf.yml", Self.workflow("concurrency: shared")) }
         async let first = Self.run(one, "a", gated: true)
         try await Self.waitFor("start-a", in: one)
-        let second = try await Self.run(two, "b")
+        let second = try await Self.run(two, "b", state: one)  // the same user's groups
         #expect(second.status == 0 && !second.stderr.contains("waiting"), "\(second.stderr)")
         #expect(Self.marks(one) == ["start-a"], "\(Self.marks(one))")  // a still running
         Self.open(one)

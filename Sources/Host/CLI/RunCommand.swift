@@ -471,6 +471,8 @@ struct RunCommand: AsyncParsableCommand {
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }
+        // The jobs have ended: a newer run of the group no longer cancels this one, it waits.
+        concurrency?.runEnded()
         if format != .json, let logReporter {
             console.write("logs: \(logs)\n")
             let failed = logReporter.failedFiles

@@ -9,28 +9,37 @@ import Synchronization
     import Glibc
 #endif
 
-/// A workflow's `concurrency` between runs: the runs of one project on this machine whose groups
-/// are the same hold it one at a time, as GitHub holds a repository's groups.
+/// A workflow's `concurrency` between runs: the runs of one project on this machine, by this
+/// user, whose groups are the same hold it one at a time, as GitHub holds a repository's groups.
 ///
-/// The group is a lock file (`flock`) in a private folder of this user's (`TMPDIR`'s
-/// `nixactions-concurrency-UID`, mode 0700), named by the SHA-256 of the project's real path and
-/// the group: the run holding it keeps it until it ends, then removes the file (and the folder,
-/// when it is empty) while it still holds the lock; a run killed outright has its supervisor do
-/// that (`flock -n`: only while no other run holds it). A run that took a lock checks that the
-/// file is still the one at the path (a run ending removed it meanwhile: it takes the new one).
-/// A run that finds it held
-/// - with `cancel-in-progress`, sends the holder SIGINT (a graceful cancel: its `always()` steps
-///   run, it exits 130, saying which run of the group cancelled it), then waits for it to end;
-/// - else waits, in the group's one waiting place (`queue: single`, the default): a run already
-///   waiting there is cancelled (SIGINT, exit 130, saying so), as GitHub cancels a pending run
-///   when a newer one comes; with `queue: max` every run waits its turn.
-/// A run waiting is cancelled by its own signal at once (exit 130). Each file holds the pid of
-/// its holder and, when asked, who cancelled it; no secret is in it (the group is hashed).
+/// The group is a lock file (`flock`) in a folder only this user can change,
+/// `$XDG_STATE_HOME/nixactions/concurrency` (`~/.local/state/…`, mode 0700; not in a shared
+/// `/tmp`, where another user could take the name first: review 59 M5), named by the SHA-256 of
+/// the project's real path and the group. The run holding it keeps it until it ends, then removes
+/// the file while it still holds the lock; a run killed outright has its supervisor do that
+/// (`flock -n`: only while no other run holds it). A run that took a lock checks that the file is
+/// still the one at the path (a run ending removed it meanwhile: it takes the new one).
+///
+/// No process is ever signalled by a pid read from a file (review 59 M4: a stale or reused pid).
+/// A newer run asks by writing to the file, and the run asked watches its own file:
+/// - with `cancel-in-progress`, the newer run writes a cancel request into the lock file; the
+///   holder, watching it, cancels itself once, as Ctrl-C would (its `always()` steps run, it exits
+///   130, saying which run cancelled it), unless its jobs have ended already; the newer run waits
+///   for it to end;
+/// - else the newer run waits, in the group's one waiting place (`queue: single`, the default):
+///   a run already waiting there is asked to give way in the waiting file, and ends (exit 130,
+///   saying why), as GitHub cancels a pending run when a newer one comes; with `queue: max`
+///   every run waits, in no particular order.
+/// A run waiting is cancelled by its own signal at once (exit 130). The files hold pids, never
+/// the group.
 final class RunConcurrency: Sendable {
     let group: String
     /// The lock file, held until `finish` or the process's end.
     let path: String
     private let fd: Int32
+    /// A cancel request seen (its pid), whether it was acted on, and whether the run's jobs have
+    /// ended (a request then waits for `finish`).
+    private let state = Mutex<(requestedBy: String?, ended: Bool, finished: Bool)>((nil, false, false))
 
     private init(group: String, path: String, fd: Int32) {
         self.group = group
@@ -38,27 +47,53 @@ final class RunConcurrency: Sendable {
         self.fd = fd
     }
 
+    /// Watch the lock file for a newer run's cancel request (every 100 ms), and act on the first
+    /// by `cancel` (raising SIGINT in this process: the run's own cancellation), once.
+    private func watch(cancel: @escaping @Sendable () -> Void) {
+        Thread.detachNewThread { [self] in
+            while true {
+                usleep(100_000)
+                let request = Self.lines(path).dropFirst().first { $0.hasPrefix("cancel ") }.map { String($0.dropFirst("cancel ".count)) }
+                let act = state.withLock { state -> Bool? in
+                    if state.finished { return nil }
+                    guard let request, state.requestedBy == nil, !state.ended else { return false }
+                    state.requestedBy = request
+                    return true
+                }
+                guard let act else { return }
+                if act { cancel() }
+            }
+        }
+    }
+
+    /// Why the holder is being cancelled (a newer run asked), or nil.
+    func cancelRequest() -> String? {
+        state.withLock { $0.requestedBy }.map { "a newer run of concurrency group '\(group)' (pid \($0), cancel-in-progress)" }
+    }
+
+    /// The run's jobs have ended: a newer run's cancel request no longer cancels it (it only waits
+    /// for `finish`): GitHub never cancels a run that has completed (review 59 M3).
+    func runEnded() {
+        state.withLock { $0.ended = true }
+    }
+
     /// The run has ended: the lock file goes (the lock still held, so no run holds the file
-    /// removed), then the folder if it is empty; the lock is released as the descriptor closes.
+    /// removed); the lock is released as the descriptor closes.
     func finish() {
+        state.withLock { $0.finished = true }
         unlink(path)
-        rmdir(PathText.parent(path))
         close(fd)
     }
 
     /// The supervisor's cleanup for a run killed outright: the file goes only if no run holds it.
     var cleanupScript: String {
         let quoted = ShellWords.quote(path)
-        return "flock -n \(quoted) rm -f -- \(quoted) 2>/dev/null; rmdir -- \(ShellWords.quote(PathText.parent(path))) 2>/dev/null; true\n"
+        return "command -v flock >/dev/null && flock -n \(quoted) rm -f -- \(quoted) 2>/dev/null; true\n"
     }
 
-    /// Why the holder was asked to stop (the line a newer run wrote), or nil.
-    func cancelRequest() -> String? {
-        Self.lines(path).first { $0.hasPrefix("cancelled by ") }.map { String($0.dropFirst("cancelled by ".count)) }
-    }
-
-    /// Take the workflow's group (nil: it has none, or it is empty), waiting or cancelling as its
-    /// settings say. Exits 2 for a group that cannot be evaluated, 130 when cancelled while waiting.
+    /// Take the workflow's group (nil: it has none, or it is empty), waiting or asking for a cancel
+    /// as its settings say. Exits 2 for a group that cannot be evaluated or held, 130 when
+    /// cancelled while waiting.
     static func enter(_ concurrency: JobConcurrency?, workflow: String, context: RunContext, project: String,
                       say: (String) -> Void) throws -> RunConcurrency? {
         guard let concurrency else { return nil }
@@ -76,41 +111,59 @@ final class RunConcurrency: Sendable {
             throw ExitCode(ExitStatus.usage)
         }
         guard !group.isEmpty else { return nil }
-        guard let folder = privateFolder() else {
-            say("warning: concurrency group '\(group)' is not held: no private folder for its lock in \(RunSupervision.temporaryBases[0])\n")
-            return nil
+        let folder: String
+        switch privateFolder() {
+        case .success(let found): folder = found
+        case .failure(let problem):
+            // Held or not at all: two deploys at once is what the group is there to prevent.
+            say("error: concurrency group '\(group)' cannot be held: \(problem.text)\n"
+                + "  hint: the folder must be this user's own, mode 0700 (remove it and run again), or set XDG_STATE_HOME\n")
+            throw ExitCode(ExitStatus.usage)
         }
+        // A signal while this run waits ends the wait, not the process (said, exit 130).
+        SignalHub.handler.withLock { $0 = { _ in } }
+        defer { SignalHub.handler.withLock { $0 = nil } }
         let real = ProjectCheckout.real(project)
         let key = SHA256.hash(data: Data((real + "\n" + group).utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
         let path = folder + "/" + key + ".lock", waiting = folder + "/" + key + ".waiting"
         let me = String(getpid())
+        func held(_ fd: Int32) -> RunConcurrency {
+            record(fd, "\(me)\n")
+            let made = RunConcurrency(group: group, path: path, fd: fd)
+            made.watch { kill(getpid(), SIGINT) }  // the process's own signal: the run's cancellation
+            return made
+        }
         var fd: Int32
         switch take(path) {
-        case .taken(let taken):
-            record(taken, "\(me)\n")
-            return RunConcurrency(group: group, path: path, fd: taken)
+        case .taken(let taken): return held(taken)
         case .busy(let opened): fd = opened
         case .failed(let error):
-            say("warning: concurrency group '\(group)' is not held: cannot open \(path): \(String(cString: strerror(error)))\n")
-            return nil
+            say("error: concurrency group '\(group)' cannot be held: cannot open \(path): \(String(cString: strerror(error)))\n")
+            throw ExitCode(ExitStatus.usage)
         }
-        let holder = lines(path).first ?? "?"
+        let holder = lines(path).first.flatMap { pid_t($0) }.map { " (pid \($0))" } ?? ""
+        // A request is written again while it is not in the file: the run asked may have cleared
+        // its file as it took the lock (a file of an earlier run holds stale requests).
+        func ask(_ file: String) {
+            if !lines(file).dropFirst().contains("cancel \(me)") { append(file, "cancel \(me)\n") }
+        }
+        func stopped() -> String? {
+            SignalHub.received.load(ordering: .relaxed) ? "nixactions: cancelled while waiting for concurrency group '\(group)'\n" : nil
+        }
         if cancel {
-            append(path, "cancelled by a newer run of concurrency group '\(group)' (pid \(me), cancel-in-progress)\n")
-            if let pid = pid_t(holder), pid > 1 { kill(pid, SIGINT) }
-            say("nixactions: cancelling the run of concurrency group '\(group)' in progress (pid \(holder)): cancel-in-progress\n")
+            ask(path)
+            say("nixactions: cancelling the run of concurrency group '\(group)' in progress\(holder): cancel-in-progress\n")
         }
-        // The group's one waiting place (queue: single): a run waiting there gives way.
+        // The group's one waiting place (queue: single): a run waiting there is asked to give way.
         var place: Int32 = -1
         if !concurrency.queueMax {
             switch take(waiting) {
             case .taken(let taken): place = taken
             case .busy(var opened):
-                let older = lines(waiting).first ?? "?"
-                append(waiting, "cancelled by a newer run of concurrency group '\(group)' (pid \(me)), which waits in its place\n")
-                if let pid = pid_t(older), pid > 1 { kill(pid, SIGINT) }
-                say("nixactions: cancelling the run waiting in concurrency group '\(group)' (pid \(older)): this one waits in its place\n")
-                guard wait(for: waiting, fd: &opened, cancelled: { "nixactions: cancelled while waiting for concurrency group '\(group)'\n" }, say: say) else {
+                let older = lines(waiting).first.flatMap { pid_t($0) }.map { " (pid \($0))" } ?? ""
+                append(waiting, "cancel \(me)\n")
+                say("nixactions: cancelling the run waiting in concurrency group '\(group)'\(older): this one waits in its place\n")
+                guard wait(for: waiting, fd: &opened, cancelled: { stopped() }, ask: { ask(waiting) }, say: say) else {
                     throw ExitCode(ExitStatus.cancelled)
                 }
                 place = opened
@@ -118,25 +171,26 @@ final class RunConcurrency: Sendable {
             }
             if place >= 0 { record(place, "\(me)\n") }
         }
-        if !cancel { say("nixactions: waiting: a run of concurrency group '\(group)' is in progress (pid \(holder))\n") }
+        if !cancel { say("nixactions: waiting: a run of concurrency group '\(group)' is in progress\(holder)\n") }
         let took = wait(for: path, fd: &fd, cancelled: {
-            // Told by a newer run that it waits in this one's place, or stopped by the user.
-            if place >= 0, let why = lines(waiting).first(where: { $0.hasPrefix("cancelled by ") }) {
-                return "nixactions: cancelled while waiting: " + why.dropFirst("cancelled by ".count) + "\n"
+            // Asked by a newer run to give way (it waits in this one's place), or stopped by the user.
+            if place >= 0, let newer = lines(waiting).dropFirst().first(where: { $0.hasPrefix("cancel ") }) {
+                return "nixactions: cancelled while waiting: a newer run of concurrency group '\(group)' (pid \(newer.dropFirst("cancel ".count))) "
+                    + "waits in its place\n"
             }
-            return "nixactions: cancelled while waiting for concurrency group '\(group)'\n"
-        }, say: say)
+            return stopped()
+        }, ask: cancel ? { ask(path) } : nil, say: say)
         if place >= 0 {
-            // The waiting place is free for the next run: its file goes while this run holds it.
-            unlink(waiting)
+            // The place is free for the next run: its file goes while this run holds it. (One
+            // that gave way leaves it to the newer run, which waits for its lock.)
+            if took { unlink(waiting) }
             close(place)
         }
         guard took else {
             if fd >= 0 { close(fd) }
             throw ExitCode(ExitStatus.cancelled)
         }
-        record(fd, "\(me)\n")
-        return RunConcurrency(group: group, path: path, fd: fd)
+        return held(fd)
     }
 
     enum Taking {
@@ -147,17 +201,12 @@ final class RunConcurrency: Sendable {
         case failed(Int32)
     }
 
-    /// Lock the file at `path`, made if need be (its folder too); a file a run removed while this
-    /// one took it is let go and the new one taken.
+    /// Lock the file at `path`, made if need be; a file a run removed while this one took it is
+    /// let go and the new one taken.
     static func take(_ path: String) -> Taking {
         for _ in 0..<100 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else {
-                let error = errno
-                // The folder went with the last run that used it: made again.
-                if error == ENOENT, privateFolder() != nil { continue }
-                return .failed(error)
-            }
+            guard fd >= 0 else { return .failed(errno) }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .busy(fd) }
             if isCurrent(fd, path) { return .taken(fd) }
             close(fd)
@@ -172,16 +221,17 @@ final class RunConcurrency: Sendable {
     }
 
     /// Take `path`'s lock (`fd`: its file, open), looking every 50 ms; a file removed meanwhile is
-    /// opened again (`fd` is then the new one). False (after saying why) when a signal came first.
-    private static func wait(for path: String, fd: inout Int32, cancelled: () -> String?, say: (String) -> Void = { _ in }) -> Bool {
-        // A signal now ends the wait, not the process.
-        SignalHub.handler.withLock { $0 = { _ in } }
-        defer { SignalHub.handler.withLock { $0 = nil } }
+    /// opened again (`fd` is then the new one). False (after saying why) when `cancelled` gives a
+    /// reason first (a newer run's request) or a signal came. `ask` is called every second.
+    private static func wait(for path: String, fd: inout Int32, cancelled: () -> String?, ask: (() -> Void)?, say: (String) -> Void) -> Bool {
+        var round = 0
         while true {
-            if SignalHub.received.load(ordering: .relaxed) {
-                if let why = cancelled() { say(why) }
+            if let why = cancelled() ?? (SignalHub.received.load(ordering: .relaxed) ? "nixactions: cancelled while waiting\n" : nil) {
+                say(why)
                 return false
             }
+            round += 1
+            if round % 20 == 0 { ask?() }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 if isCurrent(fd, path) { return true }
                 // Removed by the run that ended: the path's new file is the one to take.
@@ -200,14 +250,23 @@ final class RunConcurrency: Sendable {
         }
     }
 
-    /// `TMPDIR`'s `nixactions-concurrency-UID`: made 0700, and used only when it is this user's
-    /// own real folder that no one else can write to.
-    private static func privateFolder() -> String? {
-        let folder = RunSupervision.temporaryBases[0] + "/nixactions-concurrency-" + String(getuid())
-        _ = mkdir(folder, 0o700)
+    /// `$XDG_STATE_HOME/nixactions/concurrency` (else `~/.local/state/…`): made 0700, and used
+    /// only when it is this user's own real folder that no one else can write to.
+    struct Refusal: Error { let text: String }
+
+    static func privateFolder(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<String, Refusal> {
+        let state = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? environment["HOME"].flatMap { $0.hasPrefix("/") ? $0 + "/.local/state" : nil }
+        guard let state else { return .failure(Refusal(text: "neither XDG_STATE_HOME nor HOME names a folder")) }
+        let folder = state + "/nixactions/concurrency"
+        _ = FastFiles.makeFolders(state)
+        for path in [state + "/nixactions", folder] { _ = mkdir(path, 0o700) }
         var info = stat()
-        guard lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else { return nil }
-        return folder
+        guard lstat(folder, &info) == 0 else { return .failure(Refusal(text: "cannot make \(folder): \(String(cString: strerror(errno)))")) }
+        guard info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
+            return .failure(Refusal(text: "\(folder) is not a private folder of this user's"))
+        }
+        return .success(folder)
     }
 
     private static func record(_ fd: Int32, _ text: String) {
@@ -223,7 +282,7 @@ final class RunConcurrency: Sendable {
     }
 
     private static func lines(_ path: String) -> [String] {
-        guard case .success(let bytes) = FastFiles.readWhole(path, limit: 4096) else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        guard case .success(let bytes) = FastFiles.readWhole(path, limit: 65_536) else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 }

@@ -52,36 +52,56 @@ public struct ProjectCopier {
     }
 
     /// What the folder `source` holds, without the excluded names (at any depth, as tar's
-    /// `--exclude` of a name), merged into the folder `destination`, as `tar -x` does it: a folder
-    /// onto a folder is merged, anything else already at a path is replaced (a link there is
-    /// removed, never what it points to). Unlike tar, a file whose status changes while it is read
-    /// is no error: a Git LFS object of a clone is a hard link to the origin's, and another clone
-    /// linking it meanwhile changed its ctime, which failed `tar -c` ("file changed as we read
-    /// it"). Names are bytes; `cancelled` is asked every 64 entries.
+    /// `--exclude` of a name) and the `skipping` paths (and `destination`, when it is inside),
+    /// merged into the folder `destination`, as `tar -x` does it: a folder onto a folder is
+    /// merged, anything else already at a path is replaced (a link there is removed, never what it
+    /// points to); files, links and folders keep their modification times (tar's, which make and
+    /// autotools read). Unlike tar, a file whose status changes while it is read is no error: a
+    /// Git LFS object of a clone is a hard link to the origin's, and another clone linking it
+    /// meanwhile changed its ctime, which failed `tar -c` ("file changed as we read it"). Names
+    /// are bytes; `cancelled` is asked every 64 entries.
     public func merge(from source: String, into destination: String, cancelled: () -> Bool = { Task.isCancelled }) throws {
-        var pending = [(RawPath(source), RawPath(destination))]
+        let skipRoots = ([destination] + skipping).map { RawPath(URL(fileURLWithPath: $0).resolvingSymlinksInPath().path) }
+        var pending = [(RawPath(URL(fileURLWithPath: source).resolvingSymlinksInPath().path), RawPath(destination))]
+        var folders: [(RawPath, stat)] = []  // their times are set once they are filled
         var count = 0
         while let (from, to) = pending.popLast() {
             for name in try Self.names(in: from) where !isExcluded(name) {
                 count &+= 1
                 if count & 63 == 0, cancelled() { throw CancellationError() }
                 let child = from.appending(name), target = to.appending(name)
+                if skipRoots.contains(where: { $0.bytes == child.bytes }) { continue }
                 var info = stat(), there = stat()
                 guard child.with({ lstat($0, &info) }) == 0 else {
                     if errno == ENOENT { continue }
                     throw CopyFailure(unreadable: child.shown, errno: errno)
                 }
+                let kind = info.st_mode & S_IFMT
                 if target.with({ lstat($0, &there) }) == 0 {
-                    if info.st_mode & S_IFMT == S_IFDIR && there.st_mode & S_IFMT == S_IFDIR {
+                    if kind == S_IFDIR && there.st_mode & S_IFMT == S_IFDIR {
                         pending.append((child, target))
+                        folders.append((target, info))
                         continue
                     }
                     let error = target.with { nxa_remove_tree($0) }
                     if error != 0 { throw CopyFailure(path: target.shown, errno: error) }
                 }
-                if let folder = try place(child, at: target, info: info) { pending.append(folder) }
+                if let folder = try place(child, at: target, info: info) {
+                    pending.append(folder)
+                    folders.append((target, info))
+                } else if kind == S_IFREG || kind == S_IFLNK {
+                    Self.setTimes(target, info)
+                }
             }
         }
+        // Deepest first: filling a folder changed its time, setting a child's does not.
+        for (folder, info) in folders.reversed() { Self.setTimes(folder, info) }
+    }
+
+    /// `path` (not followed when a link) gets the access and modification times of `info`.
+    static func setTimes(_ path: RawPath, _ info: stat) {
+        let times = [info.st_atim, info.st_mtim]
+        _ = path.with { name in times.withUnsafeBufferPointer { utimensat(AT_FDCWD, name, $0.baseAddress, AT_SYMLINK_NOFOLLOW) } }
     }
 
     static func copyItem(_ from: RawPath, to: RawPath, merging: Bool) throws {

@@ -296,10 +296,16 @@ extension JobRunner {
         // and a clone's Git LFS objects (hard links other clones link too) copied without tar's
         // "file changed as we read it".
         let scope = HostCommand.Scope()
+        // Names to leave out at any depth; the run's folder and the log root (paths, which tar
+        // matched as member paths) are skipped as paths, as the workspace copy skips them
+        // (review 59 M6: a --working-tree checkout copied the logs, and a run folder inside the
+        // project into itself).
+        let names = excludes.filter { !$0.contains("/") }
+        let skipping = [options.runDirectory] + options.copySkipPaths
         try await withTaskCancellationHandler {
             try await ProjectCheckout.offThread {
                 do {
-                    try ProjectCopier(excludes: excludes, skipping: []).merge(from: source, into: target, cancelled: { scope.isCancelled })
+                    try ProjectCopier(excludes: names, skipping: skipping).merge(from: source, into: target, cancelled: { scope.isCancelled })
                 } catch is CancellationError {
                     throw CancellationError()
                 } catch {

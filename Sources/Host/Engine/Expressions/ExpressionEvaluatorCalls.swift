@@ -35,10 +35,12 @@ extension ExpressionEvaluator {
             do {
                 return try ExpressionValue.fromJSON(text, lenient: true)
             } catch {
-                // The text it read, as far as 100 characters (audit 58 examples L15: a job's
-                // output `api,web` was not shown); masked where a secret is, as every message.
-                let shown = text.count > 100 ? String(text.prefix(100)) + "…" : text
-                throw failure("fromJSON: \(error.message)", hint: "the text it read: '\(DisplayText.escaped(shown))'")
+                // The text it read (audit 58 examples L15: a job's output `api,web` was not shown),
+                // whole or not at all: the message is masked later, and a piece of a long text
+                // could hold a piece of a secret the masking would not know (review 59 H1).
+                let hint = text.count <= 100 ? "the text it read: '\(DisplayText.escaped(text))'"
+                    : "the text it read has \(text.count) characters (not shown)"
+                throw failure("fromJSON: \(error.message)", hint: hint)
             }
         case .format:
             switch ExpressionBuiltins.format(argument(0).displayString, Array(arguments.dropFirst())) {
