@@ -217,6 +217,22 @@ struct RunConcurrencyTests {
         #expect(next.status == 0 && !next.stderr.contains("waiting"), "\(next.stderr)")
     }
 
+    @Test("a lock folder others can write to is refused: the run exits 2 rather than run without its group")
+    func folderNotPrivate() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", Self.workflow("concurrency: guarded"))
+        let folder = Self.state(temp) + "/nixactions/concurrency"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        chmod(folder, 0o777)
+        let result = try await Self.run(temp, "a")
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("error: concurrency group 'guarded' cannot be held: \(folder) is not a private folder of this user's"), "\(result.stderr)")
+        #expect(Self.marks(temp).isEmpty)
+        chmod(folder, 0o700)
+        #expect(try await Self.run(temp, "b").status == 0)
+    }
+
     @Test("groups are the project's: the same group in another project runs at once")
     func perProject() async throws {
         let one = try TemporaryDirectory(), two = try TemporaryDirectory()
