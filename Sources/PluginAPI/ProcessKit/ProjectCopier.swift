@@ -62,40 +62,8 @@ public struct ProjectCopier {
     /// are bytes; `cancelled` is asked every 64 entries.
     public func merge(from source: String, into destination: String, cancelled: () -> Bool = { Task.isCancelled }) throws {
         let skipRoots = ([destination] + skipping).map { RawPath(URL(fileURLWithPath: $0).resolvingSymlinksInPath().path) }
-        var pending = [(RawPath(URL(fileURLWithPath: source).resolvingSymlinksInPath().path), RawPath(destination))]
-        var folders: [(RawPath, stat)] = []  // their times are set once they are filled
-        var count = 0
-        while let (from, to) = pending.popLast() {
-            for name in try Self.names(in: from) where !isExcluded(name) {
-                count &+= 1
-                if count & 63 == 0, cancelled() { throw CancellationError() }
-                let child = from.appending(name), target = to.appending(name)
-                if skipRoots.contains(where: { $0.bytes == child.bytes }) { continue }
-                var info = stat(), there = stat()
-                guard child.with({ lstat($0, &info) }) == 0 else {
-                    if errno == ENOENT { continue }
-                    throw CopyFailure(unreadable: child.shown, errno: errno)
-                }
-                let kind = info.st_mode & S_IFMT
-                if target.with({ lstat($0, &there) }) == 0 {
-                    if kind == S_IFDIR && there.st_mode & S_IFMT == S_IFDIR {
-                        pending.append((child, target))
-                        folders.append((target, info))
-                        continue
-                    }
-                    let error = target.with { nxa_remove_tree($0) }
-                    if error != 0 { throw CopyFailure(path: target.shown, errno: error) }
-                }
-                if let folder = try place(child, at: target, info: info) {
-                    pending.append(folder)
-                    folders.append((target, info))
-                } else if kind == S_IFREG || kind == S_IFLNK {
-                    Self.setTimes(target, info)
-                }
-            }
-        }
-        // Deepest first: filling a folder changed its time, setting a child's does not.
-        for (folder, info) in folders.reversed() { Self.setTimes(folder, info) }
+        try walk([(RawPath(URL(fileURLWithPath: source).resolvingSymlinksInPath().path), RawPath(destination))], skipping: skipRoots,
+                 merging: true, cancelled: cancelled)
     }
 
     /// `path` (not followed when a link) gets the access and modification times of `info`.
@@ -122,8 +90,11 @@ public struct ProjectCopier {
     }
 
     /// Copy what the folders of `start` hold into their targets, folder by folder with a stack.
-    func walk(_ start: [(RawPath, RawPath)], skipping skipRoots: [RawPath], cancelled: () -> Bool) throws {
+    /// `merging` (`merge`): what is at a target already is merged (a folder) or replaced, and
+    /// files, links and folders keep their modification times.
+    func walk(_ start: [(RawPath, RawPath)], skipping skipRoots: [RawPath], merging: Bool = false, cancelled: () -> Bool) throws {
         var pending = start
+        var folders: [(RawPath, stat)] = []  // merging: their times are set once they are filled
         var count = 0
         while let (from, to) = pending.popLast() {
             for name in try Self.names(in: from) where !isExcluded(name) {
@@ -142,9 +113,27 @@ public struct ProjectCopier {
                     if errno == ENOENT { continue }
                     throw CopyFailure(unreadable: child.shown, errno: errno)
                 }
-                if let folder = try place(child, at: target, info: info) { pending.append(folder) }
+                let kind = info.st_mode & S_IFMT
+                var there = stat()
+                if merging, target.with({ lstat($0, &there) }) == 0 {
+                    if kind == S_IFDIR && there.st_mode & S_IFMT == S_IFDIR {
+                        pending.append((child, target))
+                        folders.append((target, info))
+                        continue
+                    }
+                    let error = target.with { nxa_remove_tree($0) }
+                    if error != 0 { throw CopyFailure(path: target.shown, errno: error) }
+                }
+                if let folder = try place(child, at: target, info: info) {
+                    pending.append(folder)
+                    if merging { folders.append((target, info)) }
+                } else if merging, kind == S_IFREG || kind == S_IFLNK {
+                    Self.setTimes(target, info)
+                }
             }
         }
+        // Deepest first: filling a folder changed its time, setting a child's does not.
+        for (folder, info) in folders.reversed() { Self.setTimes(folder, info) }
     }
 
     /// Copy the entry `child` (`info` its lstat) to the new path `target`: a file's data, a
