@@ -288,19 +288,11 @@ struct RunCommand: AsyncParsableCommand {
             HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
             for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
         }
-        if let concurrency {
-            // Its lock file goes at the run's end, and by the supervisor's cleanup if this process is killed.
-            let cleanup = supervision.folder.path + "/cleanup"
-            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST { _ = FastFiles.write(concurrency.cleanupScript, to: cleanup + "/concurrency.sh") }
-        }
-        if let folder = nixFiles?.createdPath {
-            // Removed at the run's end (the defer above), and by the supervisor's cleanup at once if
-            // this process is killed (a later run's sweep would find it only then).
-            let cleanup = supervision.folder.path + "/cleanup"
-            if mkdir(cleanup, 0o700) == 0 || errno == EEXIST {
-                _ = FastFiles.write("rm -rf -- \(ShellWords.quote(folder))\n", to: cleanup + "/nix-files.sh")
-            }
-        }
+        // The concurrency lock file and the Nix files folder go at the run's end (the defers
+        // above), and by the supervisor's cleanup at once if this process is killed (a later
+        // run's sweep would find the folder only then).
+        if let concurrency { supervision.addCleanup("concurrency.sh", concurrency.cleanupScript) }
+        if let folder = nixFiles?.createdPath { supervision.addCleanup("nix-files.sh", "rm -rf -- \(ShellWords.quote(folder))\n") }
         if SignalHub.received.load(ordering: .relaxed) {
             standardError("\nnixactions: cancelled before the run started\n")
             throw ExitCode(ExitStatus.cancelled)
@@ -513,7 +505,7 @@ struct RunCommand: AsyncParsableCommand {
     /// named by a declared secret name, an `env` provider entry's `names`, or a `${{ secrets.NAME }}`,
     /// or whose names look secret.
     func dryRunSecretValues(_ workflow: Workflow, environment: [String: String], commandLine: [String: String]) -> [String] {
-        Array(commandLine.values) + WorkflowInput.environmentSecretValues(workflow, environments: [environment, ProcessInfo.processInfo.environment])
+        Array(commandLine.values) + WorkflowInput.environmentSecretValues([workflow], environments: [environment, ProcessInfo.processInfo.environment])
     }
 
     /// `--secret-file` values, then `--secret` values (later ones win).
@@ -647,7 +639,8 @@ enum PlanPrinter {
         var name: String
         /// `calls FILE`, `executor: …`, `timeout: …`, `needs: …`, `if: …`, …
         var facts: [String]
-        /// A calling job's called jobs, each as one line.
+        /// Whether it calls a reusable workflow; its called jobs, each as one line.
+        var calls = false
         var called: [String] = []
         var steps: [(name: String, details: [String])] = []
     }
@@ -664,7 +657,7 @@ enum PlanPrinter {
                 var facts = ["calls \(call.uses.value)" + (call.workflow == nil ? " (fetched when a run starts)" : "")]
                 if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
                 if let condition = job.condition { facts.append("if: \(condition.source.value)") }
-                var entry = Entry(name: instance.displayName, facts: facts)
+                var entry = Entry(name: instance.displayName, facts: facts, calls: true)
                 for called in call.workflow?.jobs ?? [] {
                     let needs = called.needs.isEmpty ? "" : "  (needs: \(called.needs.map(\.value).joined(separator: ", ")))"
                     entry.called.append("job \(called.displayName)" + (called.call.map { " calls \($0.uses.value)" } ?? "") + needs)
@@ -727,7 +720,7 @@ enum PlanPrinter {
         let entries = entries(plan, runners: runners, context: context, missingExecutor: missingExecutor)
         // A calling job is one entry here, while the run's summary has a row for each job it
         // calls too (audit 58 examples L14: "4 jobs, 5 to run", then "10 jobs" in the summary).
-        let callers = entries.filter { $0.facts.first?.hasPrefix("calls ") == true }.count
+        let callers = entries.filter(\.calls).count
         let calling = callers == 0 ? "" : " (\(callers) call\(callers == 1 ? "s a workflow" : " workflows"): the run's summary lists the called jobs too)"
         var text = "plan of workflow '\(DisplayText.escaped(plan.workflow.name))': \(plan.order.count) job\(plan.order.count == 1 ? "" : "s"), "
             + "\(entries.count) to run\(calling), at most \(maxJobs) at once\n"

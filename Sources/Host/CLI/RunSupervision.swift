@@ -72,6 +72,13 @@ final class RunSupervision: Sendable {
         supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID, temporary: Self.temporaryBases[0])
     }
 
+    /// Leave `script` in the run's cleanup folder as `name`: the supervisor runs it if this process
+    /// dies, and `finish` at the run's end (`runCleanup`).
+    func addCleanup(_ name: String, _ script: String) {
+        let cleanup = folder.path + "/cleanup"
+        if mkdir(cleanup, 0o700) == 0 || errno == EEXIST { _ = FastFiles.write(script, to: cleanup + "/" + name) }
+    }
+
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
     /// left and let the supervisor go. Returns what the run's cleanup scripts reported (`runCleanup`).
     @discardableResult

@@ -87,14 +87,17 @@ enum WorkflowInput {
     /// hold for the secrets the workflows name (declared, referenced as `secrets.NAME`, listed
     /// for the env provider), and those of variables whose names look secret (`*_TOKEN`, …),
     /// as a run masks them. No provider is asked.
-    static func environmentSecretValues(_ workflow: Workflow, environments: [[String: String]]) -> [String] {
-        var names = Set(workflow.secretReferences.map(\.name))
-        for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
-            switch spec.source {
-            case .name(let name): names.insert(name)
-            case .provider(let id, let options):
-                guard id == "env", case .array(let listed)? = options["names"] else { continue }
-                for case .string(let name) in listed { names.insert(name) }
+    static func environmentSecretValues(_ workflows: [Workflow], environments: [[String: String]]) -> [String] {
+        var names: Set<String> = []
+        for workflow in workflows {
+            names.formUnion(workflow.secretReferences.map(\.name))
+            for spec in workflow.secrets + workflow.jobs.flatMap(\.secrets) {
+                switch spec.source {
+                case .name(let name): names.insert(name)
+                case .provider(let id, let options):
+                    guard id == "env", case .array(let listed)? = options["names"] else { continue }
+                    for case .string(let name) in listed { names.insert(name) }
+                }
             }
         }
         let byName = environments.flatMap { $0.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value) }
@@ -104,9 +107,7 @@ enum WorkflowInput {
     /// `environmentSecretValues` of `workflows` (and the process's environment) as a function that
     /// masks a text; the identity when there is nothing to mask.
     static func masker(_ workflows: [Workflow], environments: [[String: String]] = []) -> (String) -> String {
-        let all = environments + [ProcessInfo.processInfo.environment]
-        let values = workflows.flatMap { environmentSecretValues($0, environments: all) }
-            + all.flatMap { $0.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value) }
+        let values = environmentSecretValues(workflows, environments: environments + [ProcessInfo.processInfo.environment])
         guard !values.isEmpty else { return { $0 } }
         let redactor = Redactor()
         for value in values { _ = redactor.add(value) }

@@ -17,14 +17,6 @@ enum ForeignType: Character, Sendable {
         }
     }
 
-    var name: String {
-        switch self {
-        case .long: return "a whole number"
-        case .double: return "a number"
-        case .bool: return "true or false"
-        case .string: return "a string"
-        }
-    }
 }
 
 /// A parsed signature: `s(sl)` → returns string, takes string and int64.
@@ -93,21 +85,20 @@ final class ForeignFunction: @unchecked Sendable {
         for (index, (type, value)) in zip(signature.arguments, arguments).enumerated() {
             let slot = slots + 8 * index
             values[index] = slot
+            // The rule `validate` applies to literals too (FunctionArities.refusal).
+            if let wanted = FunctionArities.refusal(value, type: type.rawValue) {
+                throw PluginFunctionError(
+                    "argument \(index + 1) of '\(qualifiedName)' must be \(wanted), not \(value.kindName)",
+                    hint: "signature \(signatureText)")
+            }
             switch (type, value) {
-            case (.long, .number(let number)) where number.rounded() == number && abs(number) < 9.0e18:
-                slot.storeBytes(of: Int64(number), as: Int64.self)
-            case (.double, .number(let number)):
-                slot.storeBytes(of: number, as: Double.self)
-            case (.bool, .bool(let flag)):
-                slot.storeBytes(of: flag ? 1 : 0, as: UInt8.self)
-            case (.string, _) where value.isPrimitive:
+            case (.long, .number(let number)): slot.storeBytes(of: Int64(number), as: Int64.self)
+            case (.double, .number(let number)): slot.storeBytes(of: number, as: Double.self)
+            case (.bool, .bool(let flag)): slot.storeBytes(of: flag ? 1 : 0, as: UInt8.self)
+            default:  // a string: any scalar, as its text
                 let copy = strdup(value.displayString)!
                 strings.append(copy)
                 slot.storeBytes(of: UnsafeRawPointer(copy), as: UnsafeRawPointer.self)
-            default:
-                throw PluginFunctionError(
-                    "argument \(index + 1) of '\(qualifiedName)' must be \(type.name), not \(value.kindName)",
-                    hint: "signature \(signatureText)")
             }
         }
         // Results smaller than a register come back widened to ffi_arg (8 bytes here).

@@ -68,6 +68,16 @@ extension StepWrapper {
 
 /// Shell quoting and splitting, for the wrapper and for GitHub's `options:` string.
 public enum ShellWords {
+    /// `text` as it is when a shell takes it as one word unchanged (letters, digits, `/._-`,
+    /// bytes beyond ASCII), else `quote(text)`: for commands shown to a person (`cd FOLDER`).
+    public static func quoteIfNeeded(_ text: String) -> String {
+        let plain = !text.isEmpty && text.utf8.allSatisfy { byte in
+            byte >= 0x80 || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+                || (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
+        return plain ? text : quote(text)
+    }
+
     /// `'text'`, with each `'` written as `'\''`.
     public static func quote(_ text: String) -> String {
         // Plain Swift: Foundation's `replacingOccurrences` showed in every run's start.

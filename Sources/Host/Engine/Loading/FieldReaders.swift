@@ -108,31 +108,46 @@ extension NodeReader {
     }
 
     /// A job's `concurrency`: a group (text or `${{ }}`), or `{ group, cancel-in-progress }`.
-    mutating func concurrency(_ node: Node, context: String?) -> JobConcurrency? {
+    /// A job's or (`workflow`) the workflow's `concurrency`: a group, or `{ group,
+    /// cancel-in-progress }`, and for the workflow also `queue: single|max` (GitHub's
+    /// `workflow-concurrency`).
+    mutating func concurrency(_ node: Node, context: String?, workflow: Bool = false) -> JobConcurrency? {
         if case .scalar = node {
             return template(node, what: "concurrency", context: context).map { JobConcurrency(group: $0, location: location(node)) }
         }
-        guard let pairs = mapping(node, what: "concurrency", context: context, known: ["group", "cancel-in-progress"]) else { return nil }
+        let known = ["group", "cancel-in-progress"] + (workflow ? ["queue"] : [])
+        guard let pairs = mapping(node, what: "concurrency", context: context, known: known) else { return nil }
         var group: TemplateField?
         var cancel = false
         var cancelExpression: TemplateField?
+        var queueMax = false
         for (key, _, value) in pairs {
-            if key == "group" {
-                group = template(value, what: "concurrency.group", context: context)
-            } else if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
-                cancelExpression = template(value, what: "concurrency.cancel-in-progress", context: context)
-            } else {
-                cancel = bool(value, what: "concurrency.cancel-in-progress", context: context) ?? false
+            switch key {
+            case "group": group = template(value, what: "concurrency.group", context: context)
+            case "queue":
+                if case .scalar(let scalar) = value, ["single", "max"].contains(scalar.string) {
+                    queueMax = scalar.string == "max"
+                } else {
+                    diagnostics.error("concurrency.queue must be single or max", at: location(value), context: context)
+                }
+            default:  // cancel-in-progress
+                if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
+                    cancelExpression = template(value, what: "concurrency.cancel-in-progress", context: context)
+                } else {
+                    cancel = bool(value, what: "concurrency.cancel-in-progress", context: context) ?? false
+                }
             }
         }
         guard let group else {
             diagnostics.error("concurrency needs a 'group'", at: location(node), context: context,
-                              hint: "e.g. concurrency: { group: deploy-${{ github.ref }}, cancel-in-progress: true }")
+                              hint: workflow ? "e.g. concurrency: { group: ${{ github.workflow }}-${{ github.ref }}, cancel-in-progress: true }"
+                                  : "e.g. concurrency: { group: deploy-${{ github.ref }}, cancel-in-progress: true }")
             return nil
         }
         var made = JobConcurrency(group: group, location: location(node))
         made.cancelInProgress = cancel
         made.cancelExpression = cancelExpression
+        made.queueMax = queueMax
         return made
     }
 

@@ -45,9 +45,10 @@ public final class FunctionArities: Sendable {
     /// Name → number of arguments.
     var table: [String: Int] { signatures.mapValues { Self.argumentTypes($0).count } }
 
-    /// Why `value`, given as a literal for an argument of type `type`, would be refused when the
-    /// function is called (the call's own words), or nil.
-    static func refusal(_ value: ExpressionValue, type: Character) -> String? {
+    /// What an argument of type `type` must be when `value` is not that (nil: it is): the one rule
+    /// both for the call (`ForeignFunction.call` converts only what passes) and for `validate`'s
+    /// check of a literal argument.
+    public static func refusal(_ value: ExpressionValue, type: Character) -> String? {
         switch (type, value) {
         case ("l", .number(let number)) where number.rounded() == number && abs(number) < 9.0e18: return nil
         case ("d", .number): return nil

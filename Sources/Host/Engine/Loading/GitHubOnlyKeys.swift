@@ -69,54 +69,6 @@ extension NodeReader {
         }
     }
 
-    /// A workflow's `concurrency`: a group, or `{ group, cancel-in-progress, queue }`, with
-    /// `github`, `inputs` and `vars` (GitHub's `workflow-concurrency`). Its expressions go to
-    /// `fields`, whose contexts the validator checks; the group is held between runs
-    /// (`RunConcurrency`, run-concurrency in workflow-syntax.md).
-    mutating func checkWorkflowConcurrency(_ node: Node, context: String?, into fields: inout [UnusedField]) -> JobConcurrency? {
-        let contexts = ["github", "inputs", "vars"]
-        func groupField(_ value: Node, what: String) -> TemplateField? {
-            guard let field = template(value, what: what, context: context) else { return nil }
-            if !field.template.isLiteral { fields.append(UnusedField(what: what, field: field, contexts: contexts)) }
-            return field
-        }
-        if case .scalar = node {
-            return groupField(node, what: "concurrency").map { JobConcurrency(group: $0, location: location(node)) }
-        }
-        guard let pairs = mapping(node, what: "concurrency", context: context, known: ["group", "cancel-in-progress", "queue"]) else { return nil }
-        var group: TemplateField?
-        var cancel = false
-        var cancelExpression: TemplateField?
-        var queueMax = false
-        for (key, _, value) in pairs {
-            switch key {
-            case "group": group = groupField(value, what: "concurrency.group")
-            case "cancel-in-progress":
-                if case .scalar(let scalar) = value, scalar.string.containsBytes("${{") {
-                    cancelExpression = groupField(value, what: "concurrency.cancel-in-progress")
-                } else {
-                    cancel = bool(value, what: "concurrency.cancel-in-progress", context: context) ?? false
-                }
-            default:  // queue
-                if case .scalar(let scalar) = value, ["single", "max"].contains(scalar.string) {
-                    queueMax = scalar.string == "max"
-                    continue
-                }
-                diagnostics.error("concurrency.queue must be single or max", at: location(value), context: context)
-            }
-        }
-        guard let group else {
-            diagnostics.error("concurrency needs a 'group'", at: location(node), context: context,
-                              hint: "e.g. concurrency: { group: ${{ github.workflow }}-${{ github.ref }}, cancel-in-progress: true }")
-            return nil
-        }
-        var made = JobConcurrency(group: group, location: location(node))
-        made.cancelInProgress = cancel
-        made.cancelExpression = cancelExpression
-        made.queueMax = queueMax
-        return made
-    }
-
     /// A job's `environment`: a name, or `{ name, url, deployment }` (GitHub's `job-environment`).
     mutating func checkEnvironment(_ node: Node, context: String?, into fields: inout [UnusedField]) {
         let contexts = ["github", "inputs", "vars", "needs", "strategy", "matrix"]

@@ -341,13 +341,6 @@ struct LocalActionChecker {
         return (result.action, !result.hasErrors)
     }
 
-    /// `text` as a shell word: as it is when it needs no quotes.
-    static func shellWord(_ text: String) -> String {
-        text.utf8.allSatisfy { $0 >= 0x80 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
-            || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) } && !text.isEmpty
-            ? text : ShellWords.quote(text)
-    }
-
     /// The folder holding the workflow file, or one above it (up to the project, or four levels),
     /// in which `path` has an action file, when the project is another folder.
     func projectHolding(_ path: String) -> String? {
@@ -395,7 +388,7 @@ struct LocalActionChecker {
                     "no action.yml, action.yaml or Dockerfile in '\(uses.value)' of the project", at: uses.location, context: context,
                     hint: "local actions are found in the project, which is the current folder (\(root)); '\(uses.value)' is in \(folder), "
                         + (folder == workflowFile.map(PathText.parent) ? "the workflow file's folder" : "above the workflow file")
-                        + ": run from there (cd \(Self.shellWord(folder)))")
+                        + ": run from there (cd \(ShellWords.quoteIfNeeded(folder)))")
                 return nil
             }
             diagnostics.warning(

@@ -410,7 +410,19 @@ public enum WorkflowLoader {
             case "timeout", "timeout-minutes":
                 workflow.jobTimeout = reader.valueTimeout(
                     value, key: key, keyNode: keyNode, replacing: workflow.jobTimeout, what: "the workflow", context: context)
-            case "concurrency": workflow.concurrency = reader.checkWorkflowConcurrency(value, context: context, into: &workflow.unusedFields)
+            case "concurrency":
+                // Held between runs (RunConcurrency); its expressions may read `github`, `inputs`
+                // and `vars` (GitHub's `workflow-concurrency`), which the validator checks.
+                workflow.concurrency = reader.concurrency(value, context: context, workflow: true)
+                if let concurrency = workflow.concurrency {
+                    let scalar = if case .scalar = value { true } else { false }
+                    for (what, field) in [(scalar ? "concurrency" : "concurrency.group", concurrency.group),
+                                          ("concurrency.cancel-in-progress", concurrency.cancelExpression)] {
+                        if let field, !field.template.isLiteral {
+                            workflow.unusedFields.append(UnusedField(what: what, field: field, contexts: ["github", "inputs", "vars"]))
+                        }
+                    }
+                }
             default:
                 if githubOnlyWorkflowKeys.contains(key) {
                     reader.diagnostics.note(

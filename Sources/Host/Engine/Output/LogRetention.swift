@@ -17,7 +17,7 @@ import NixActionsProcessKit
 public enum LogRetention {
     public static let defaultKeep = 100
 
-    /// `N` (at least 1) or `all` (nil: never pruned); nil and a reason for anything else.
+    /// `N` (at least 1) or `all` (`keep` nil: never pruned); `valid` false for anything else.
     public static func parse(_ text: String) -> (keep: Int?, valid: Bool) {
         if text == "all" { return (nil, true) }
         guard let count = Int(text), count >= 1 else { return (nil, false) }
