@@ -145,7 +145,7 @@ struct RunConcurrencyTests {
         #expect(third.status == 0 && Self.marks(temp).suffix(2) == ["start-c", "end-c"], "\(Self.marks(temp))")
     }
 
-    @Test("queue: single (the default) keeps one waiting run: a newer one cancels it (exit 130, saying why) and runs after the one in progress; queue: max keeps them all")
+    @Test("queue: single (the default) keeps one waiting run: a newer one cancels it (exit 130, saying why) and runs after the one in progress")
     func oneWaiting() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -164,26 +164,42 @@ struct RunConcurrencyTests {
         #expect(b.stderr.contains("nixactions: cancelled while waiting: a newer run of concurrency group 'release' (pid "), "\(b.stderr)")
         #expect(c.stderr.contains("nixactions: cancelling the run waiting in concurrency group 'release'"), "\(c.stderr)")
         #expect(Self.marks(temp) == ["start-a", "end-a", "cleanup-a", "start-c", "end-c", "cleanup-c"], "\(Self.marks(temp))")
+    }
 
-        // queue: max: every run waits its turn, none is cancelled, none overlaps another.
+    /// The pids in the group's line (queue: max), first first: `KEY.q.TIME.PID` files.
+    static func line(in temp: TemporaryDirectory) -> [pid_t] {
+        let folder = state(temp) + "/nixactions/concurrency"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".q.") }.sorted()
+            .compactMap { $0.split(separator: ".").last.flatMap { pid_t($0) } }
+    }
+
+    @Test("queue: max: every run waits, none is cancelled, and they take the group in the order they came; a waiting run killed outright does not hold up those after it")
+    func queueMaxInOrder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
         try temp.write("wf.yml", Self.workflow("concurrency: { group: release, queue: max }"))
-        try? FileManager.default.removeItem(atPath: temp.path + "/marks")
-        try? FileManager.default.removeItem(atPath: temp.path + "/gate")
         async let x = Self.run(temp, "x", gated: true)
         try await Self.waitFor("start-x", in: temp)
+        // Each run comes once the one before it is in the line: the order they came is known.
         async let y = Self.run(temp, "y")
+        try await Self.waitUntil("y in the line") { Self.line(in: temp).count == 1 }
+        async let k = Self.run(temp, "k")
+        try await Self.waitUntil("k in the line") { Self.line(in: temp).count == 2 }
+        let killed = Self.line(in: temp)[1]
         async let z = Self.run(temp, "z")
-        try await Self.waitUntil("three runs") { Self.hosts(in: temp).count == 3 }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Self.waitUntil("z in the line") { Self.line(in: temp).count == 3 }
+        kill(killed, SIGKILL)
+        try await Task.sleep(for: .milliseconds(200))
         Self.open(temp)
-        let (xr, yr, zr) = (try await x, try await y, try await z)
+        let (xr, yr, kr, zr) = (try await x, try await y, try await k, try await z)
         #expect(xr.status == 0 && yr.status == 0 && zr.status == 0, "\(yr.stderr)\(zr.stderr)")
-        let marks = Self.marks(temp)
-        #expect(marks.count == 9 && Array(marks.prefix(3)) == ["start-x", "end-x", "cleanup-x"], "\(marks)")
-        for name in ["y", "z"] {
-            let start = marks.firstIndex(of: "start-\(name)") ?? -1
-            #expect(start >= 3 && marks.count > start + 2 && marks[start + 1] == "end-\(name)" && marks[start + 2] == "cleanup-\(name)", "\(marks)")
-        }
+        #expect(kr.status != 0)
+        #expect(yr.stderr.contains("nixactions: waiting: a run of concurrency group 'release' is in progress"), "\(yr.stderr)")
+        #expect(!yr.stderr.contains("cancel") && !zr.stderr.contains("cancel"), "\(yr.stderr)\(zr.stderr)")
+        #expect(Self.marks(temp) == ["start-x", "end-x", "cleanup-x", "start-y", "end-y", "cleanup-y", "start-z", "end-z", "cleanup-z"],
+                "\(Self.marks(temp))")
+        // The killed run's ticket was removed by a run after it; the others left theirs as they took the group.
+        #expect(Self.line(in: temp).isEmpty)
     }
 
     @Test("a run killed outright (SIGKILL) leaves no lock file: its supervisor removes it, and the next run of the group does not wait")

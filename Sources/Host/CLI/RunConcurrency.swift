@@ -29,7 +29,7 @@ import Synchronization
 /// - else the newer run waits, in the group's one waiting place (`queue: single`, the default):
 ///   a run already waiting there is asked to give way in the waiting file, and ends (exit 130,
 ///   saying why), as GitHub cancels a pending run when a newer one comes; with `queue: max`
-///   every run waits, in no particular order.
+///   every run waits, and they take the group in the order they came (`Ticket`).
 /// A run waiting is cancelled by its own signal at once (exit 130). The files hold pids, never
 /// the group.
 final class RunConcurrency: Sendable {
@@ -133,8 +133,12 @@ final class RunConcurrency: Sendable {
             made.watch { kill(getpid(), SIGINT) }  // the process's own signal: the run's cancellation
             return made
         }
+        // queue: max: a ticket in the group's line first; the lock is tried only while no earlier
+        // ticket is alive, so the runs take the group in the order they came.
+        let ticket = concurrency.queueMax ? Ticket.join(folder: folder, key: key, pid: me) : nil
+        defer { ticket?.leave() }
         var fd: Int32
-        switch take(path) {
+        switch take(path, lock: ticket?.isFirst() ?? true) {
         case .taken(let taken): return held(taken)
         case .busy(let opened): fd = opened
         case .failed(let error):
@@ -172,7 +176,7 @@ final class RunConcurrency: Sendable {
             if place >= 0 { record(place, "\(me)\n") }
         }
         if !cancel { say("nixactions: waiting: a run of concurrency group '\(group)' is in progress\(holder)\n") }
-        let took = wait(for: path, fd: &fd, cancelled: {
+        let took = wait(for: path, fd: &fd, turn: { ticket?.isFirst() ?? true }, cancelled: {
             // Asked by a newer run to give way (it waits in this one's place), or stopped by the user.
             if place >= 0, let newer = lines(waiting).dropFirst().first(where: { $0.hasPrefix("cancel ") }) {
                 return "nixactions: cancelled while waiting: a newer run of concurrency group '\(group)' (pid \(newer.dropFirst("cancel ".count))) "
@@ -193,6 +197,52 @@ final class RunConcurrency: Sendable {
         return held(fd)
     }
 
+    /// A place in a group's line (`queue: max`): the file `KEY.q.TIME.PID` (TIME: the monotonic
+    /// clock in nanoseconds, fixed width, so names sort as the runs came), locked by its run while
+    /// it waits. It is made under another name, locked, then renamed into place, so no run sees
+    /// it unlocked while its run lives. A ticket whose lock no one holds is a killed run's, and
+    /// the run that finds it removes it (holding its lock). GitHub takes a group's pending runs
+    /// in order too; it keeps at most 100, this line has no limit.
+    struct Ticket {
+        let folder: String, prefix: String, name: String, fd: Int32
+
+        static func join(folder: String, key: String, pid: String) -> Ticket? {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let time = String(UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec))
+            let padded = String(repeating: "0", count: max(0, 20 - time.count)) + time
+            let prefix = key + ".q.", name = prefix + padded + "." + pid
+            let making = folder + "/" + key + ".making." + pid
+            let fd = open(making, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { return nil }  // no line: this run waits for the lock all the same
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0, rename(making, folder + "/" + name) == 0 else {
+                unlink(making)
+                close(fd)
+                return nil
+            }
+            return Ticket(folder: folder, prefix: prefix, name: name, fd: fd)
+        }
+
+        /// Whether no earlier ticket is alive (killed runs' tickets found on the way are removed).
+        func isFirst() -> Bool {
+            for other in FastFiles.names(in: folder, prefix: prefix) ?? [] where other < name {
+                let path = folder + "/" + other
+                let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                guard fd >= 0 else { continue }  // gone meanwhile
+                defer { close(fd) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }  // its run waits
+                if RunConcurrency.isCurrent(fd, path) { unlink(path) }
+            }
+            return true
+        }
+
+        /// Out of the line: the run took the group, or stopped waiting.
+        func leave() {
+            unlink(folder + "/" + name)
+            close(fd)
+        }
+    }
+
     enum Taking {
         /// Locked, and still the file at the path.
         case taken(Int32)
@@ -203,11 +253,12 @@ final class RunConcurrency: Sendable {
 
     /// Lock the file at `path`, made if need be; a file a run removed while this one took it is
     /// let go and the new one taken.
-    static func take(_ path: String) -> Taking {
+    /// (`lock` false: only opened, as `.busy`: the run's turn has not come.)
+    static func take(_ path: String, lock: Bool = true) -> Taking {
         for _ in 0..<100 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { return .failed(errno) }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .busy(fd) }
+            guard lock, flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .busy(fd) }
             if isCurrent(fd, path) { return .taken(fd) }
             close(fd)
         }
@@ -223,7 +274,8 @@ final class RunConcurrency: Sendable {
     /// Take `path`'s lock (`fd`: its file, open), looking every 50 ms; a file removed meanwhile is
     /// opened again (`fd` is then the new one). False (after saying why) when `cancelled` gives a
     /// reason first (a newer run's request) or a signal came. `ask` is called every second.
-    private static func wait(for path: String, fd: inout Int32, cancelled: () -> String?, ask: (() -> Void)?, say: (String) -> Void) -> Bool {
+    private static func wait(for path: String, fd: inout Int32, turn: () -> Bool = { true }, cancelled: () -> String?,
+                             ask: (() -> Void)?, say: (String) -> Void) -> Bool {
         var round = 0
         while true {
             if let why = cancelled() ?? (SignalHub.received.load(ordering: .relaxed) ? "nixactions: cancelled while waiting\n" : nil) {
@@ -232,7 +284,7 @@ final class RunConcurrency: Sendable {
             }
             round += 1
             if round % 20 == 0 { ask?() }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            if turn(), flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 if isCurrent(fd, path) { return true }
                 // Removed by the run that ended: the path's new file is the one to take.
                 close(fd)
