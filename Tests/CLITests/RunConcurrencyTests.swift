@@ -233,6 +233,65 @@ struct RunConcurrencyTests {
         #expect(next.status == 0 && !next.stderr.contains("waiting"), "\(next.stderr)")
     }
 
+    /// The files in the test's concurrency folder.
+    static func groupFiles(_ temp: TemporaryDirectory) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: state(temp) + "/nixactions/concurrency")) ?? []).sorted()
+    }
+
+    @Test("a run killed outright while it waits leaves no file of its group: its watcher removes its waiting place (review 59 L7)")
+    func killedWaiter() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", Self.workflow("concurrency: waited"))
+        async let first = Self.run(temp, "a", gated: true)
+        try await Self.waitFor("start-a", in: temp)
+        async let second = Self.run(temp, "b")
+        try await Self.waitUntil("b waiting") { Self.waiting(in: temp) != nil }
+        let waiter = try #require(Self.waiting(in: temp))
+        kill(waiter, SIGKILL)
+        #expect(try await second.status != 0)
+        try await Self.waitUntil("b's waiting place removed") { !Self.groupFiles(temp).contains { $0.hasSuffix(".waiting") } }
+        #expect(Self.groupFiles(temp).count == 1, "\(Self.groupFiles(temp))")  // a's lock
+        Self.open(temp)
+        #expect(try await first.status == 0)
+        #expect(Self.groupFiles(temp).isEmpty, "\(Self.groupFiles(temp))")
+        #expect(Self.marks(temp) == ["start-a", "end-a", "cleanup-a"], "\(Self.marks(temp))")
+    }
+
+    @Test("a run stopped at once by a second signal leaves no lock file: it removes it, still holding it, before it exits (review 59 L7)")
+    func secondSignal() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on: push
+            concurrency: stopped
+            jobs:
+              a:
+                steps:
+                  - run: echo "start-$RUN" >> "$MARKS"; sleep 30
+                  - if: always()
+                    run: |
+                      trap '' TERM INT
+                      echo "always-$RUN" >> "$MARKS"
+                      sleep 30
+            """)
+        let started = ContinuousClock.now
+        async let first = Self.run(temp, "a")
+        try await Self.waitFor("start-a", in: temp)
+        let host = try #require(Self.hosts(in: temp).first)
+        kill(host, SIGINT)
+        try await Self.waitFor("always-a", in: temp)
+        kill(host, SIGINT)
+        let a = try await first
+        #expect(a.status == 130, "\(a.stdout)\(a.stderr)")
+        #expect(ContinuousClock.now - started < .seconds(25), "the second signal did not stop the run at once")
+        #expect(Self.groupFiles(temp).isEmpty, "\(Self.groupFiles(temp))")
+        // The next run of the group does not wait.
+        try temp.write("wf.yml", Self.workflow("concurrency: stopped"))
+        let next = try await Self.run(temp, "b")
+        #expect(next.status == 0 && !next.stderr.contains("waiting"), "\(next.stderr)")
+    }
+
     @Test("a lock folder others can write to is refused: the run exits 2 rather than run without its group")
     func folderNotPrivate() async throws {
         let temp = try TemporaryDirectory()

@@ -291,8 +291,8 @@ struct RunCommand: AsyncParsableCommand {
         // The concurrency lock file and the Nix files folder go at the run's end (the defers
         // above), and by the supervisor's cleanup at once if this process is killed (a later
         // run's sweep would find the folder only then).
-        if let concurrency { supervision.addCleanup("concurrency.sh", concurrency.cleanupScript) }
-        if let folder = nixFiles?.createdPath { supervision.addCleanup("nix-files.sh", "rm -rf -- \(ShellWords.quote(folder))\n") }
+        if let concurrency { supervision.addCleanup("concurrency.sh", concurrency.cleanupScript, onlyFiles: true) }
+        if let folder = nixFiles?.createdPath { supervision.addCleanup("nix-files.sh", "rm -rf -- \(ShellWords.quote(folder))\n", onlyFiles: true) }
         if SignalHub.received.load(ordering: .relaxed) {
             standardError("\nnixactions: cancelled before the run started\n")
             throw ExitCode(ExitStatus.cancelled)
@@ -430,6 +430,9 @@ struct RunCommand: AsyncParsableCommand {
                 eventsLog?.report(.message(job: nil, level: .warning, text:
                     "second signal \(number) (\(Self.signalName(number))): every process of the run is killed now, without cleanup steps"))
                 for problem in supervision.killEverything() { standardError("warning: " + redactor.redact(problem) + "\n") }
+                // The group's lock file goes while this process still holds it (the supervisor's
+                // `flock -n` cannot take it before this process exits: review 59 L7).
+                concurrency?.finish()
                 OutputFlusher.shared.flushAll()
             }
         ) { () -> Int32 in

@@ -80,7 +80,12 @@ final class RunConcurrency: Sendable {
     /// The run has ended: the lock file goes (the lock still held, so no run holds the file
     /// removed); the lock is released as the descriptor closes.
     func finish() {
-        state.withLock { $0.finished = true }
+        // Once: a second signal's stop calls it, and the run's end may still come (a descriptor
+        // closed twice could be another file's by then).
+        guard state.withLock({ state -> Bool in
+            defer { state.finished = true }
+            return !state.finished
+        }) else { return }
         unlink(path)
         close(fd)
     }
@@ -145,6 +150,11 @@ final class RunConcurrency: Sendable {
             say("error: concurrency group '\(group)' cannot be held: cannot open \(path): \(String(cString: strerror(error)))\n")
             throw ExitCode(ExitStatus.usage)
         }
+        // This run waits: should it be killed outright meanwhile, a watcher removes the group's
+        // files it may hold (its waiting place, its ticket, a lock file it made: `flock -n`, only
+        // while no run holds them). Told "done" once the wait is over, however it ended.
+        let watcher = watchWhileWaiting([path, waiting] + (ticket.map { [$0.folder + "/" + $0.name] } ?? []))
+        defer { watcher?.done() }
         let holder = lines(path).first.flatMap { pid_t($0) }.map { " (pid \($0))" } ?? ""
         // A request is written again while it is not in the file: the run asked may have cleared
         // its file as it took the lock (a file of an earlier run holds stale requests).
@@ -241,6 +251,33 @@ final class RunConcurrency: Sendable {
             unlink(folder + "/" + name)
             close(fd)
         }
+    }
+
+    /// A shell that reads a pipe from this process: "done" ends it; EOF (this process died while
+    /// it waited) makes it remove each of `files` no run holds.
+    struct WaitWatcher {
+        let pid: pid_t, pipe: Int32
+
+        func done() {
+            _ = write(pipe, "done\n", 5)
+            close(pipe)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)  // it ends at once
+        }
+    }
+
+    static let waitWatcherScript = """
+        IFS= read -r line && [ "$line" = done ] && exit 0
+        command -v flock >/dev/null 2>&1 || exit 0
+        for f; do flock -n "$f" rm -f -- "$f" 2>/dev/null; done
+        exit 0
+        """
+
+    private static func watchWhileWaiting(_ files: [String]) -> WaitWatcher? {
+        guard access("/bin/sh", X_OK) == 0,
+              let (pid, pipe) = RunSupervision.spawnWatcher("/bin/sh", ["nixactions-wait", "-c", waitWatcherScript, "nixactions-wait"] + files)
+        else { return nil }
+        return WaitWatcher(pid: pid, pipe: pipe)
     }
 
     enum Taking {

@@ -73,11 +73,16 @@ final class RunSupervision: Sendable {
     }
 
     /// Leave `script` in the run's cleanup folder as `name`: the supervisor runs it if this process
-    /// dies, and `finish` at the run's end (`runCleanup`).
-    func addCleanup(_ name: String, _ script: String) {
+    /// dies, and `finish` at the run's end (`runCleanup`). The host's own scripts that only remove
+    /// files (`onlyFiles`: its concurrency lock, its Nix files) are named `files-NAME`: they start
+    /// no process the supervisor would have to look for after the run's end.
+    func addCleanup(_ name: String, _ script: String, onlyFiles: Bool = false) {
         let cleanup = folder.path + "/cleanup"
-        if mkdir(cleanup, 0o700) == 0 || errno == EEXIST { _ = FastFiles.write(script, to: cleanup + "/" + name) }
+        let named = onlyFiles ? Self.onlyFilesPrefix + name : name
+        if mkdir(cleanup, 0o700) == 0 || errno == EEXIST { _ = FastFiles.write(script, to: cleanup + "/" + named) }
     }
+
+    static let onlyFilesPrefix = "files-"
 
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
     /// left and let the supervisor go. Returns what the run's cleanup scripts reported (`runCleanup`).
@@ -88,7 +93,8 @@ final class RunSupervision: Sendable {
         // the run's cgroup (ssh clients carrying the run's tracking id): the supervisor then scans
         // for them after this process exits, whatever the temporary folders hold (audit 56 F3:
         // clients stuck on a hung connection outlived a run that used only remote executors).
-        let scripts = (try? FileManager.default.contentsOfDirectory(atPath: folder.path + "/cleanup")) ?? []
+        let scripts = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path + "/cleanup")) ?? [])
+            .filter { !$0.hasPrefix(Self.onlyFilesPrefix) }
         let problems = Self.runCleanup(in: folder.path)
         if problems.isEmpty {
             folder.remove()
@@ -330,17 +336,28 @@ final class RunSupervision: Sendable {
     /// end of a pipe as its standard input. Returns the write end, or -1 (the run goes on,
     /// protected only while this process lives).
     static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String) -> Int32 {
-        guard let pipe = closeOnExecPipe() else { return -1 }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
         var supervise = [SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
         if let cgroup { supervise += ["--cgroup", cgroup] }
         let host = String(getpid())
-        var program = executable
-        var arguments = ["nixactions"] + supervise + ["--host-pid", host]
         if access("/bin/sh", X_OK) == 0 {
-            program = "/bin/sh"
-            arguments = ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise
+            return spawnOnPipe("/bin/sh", ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise)
         }
+        return spawnOnPipe(executable, ["nixactions"] + supervise + ["--host-pid", host])
+    }
+
+    /// Start `program` (`arguments`, the first its name) reading a pipe from this process as its
+    /// standard input, its output to /dev/null, in a process group of its own (a signal to the
+    /// host's group spares it), nothing else inherited. Returns the pipe's write end (close on
+    /// exec), or -1. When this process dies, however, the pipe closes: a watcher reads EOF and
+    /// cleans up after it.
+    static func spawnOnPipe(_ program: String, _ arguments: [String]) -> Int32 {
+        spawnWatcher(program, arguments)?.pipe ?? -1
+    }
+
+    /// `spawnOnPipe`, also giving the child's pid (to reap it once it is no longer needed).
+    static func spawnWatcher(_ program: String, _ arguments: [String]) -> (pid: pid_t, pipe: Int32)? {
+        guard let pipe = closeOnExecPipe() else { return nil }
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -368,9 +385,9 @@ final class RunSupervision: Sendable {
         close(pipe.read)
         guard rc == 0 else {
             close(pipe.write)
-            return -1
+            return nil
         }
-        return pipe.write
+        return (pid, pipe.write)
     }
 }
 
