@@ -14,7 +14,8 @@
 #   - keeps every key as written (unknown keys are the host's to report), null kept as null;
 #   - path values (./secrets.yaml) become strings: absolute, or relative to `root` when given;
 #   - packages (pkgs.jq from nix/pkgs.nix) become { package = "jq"; };
-#   - a real nixpkgs derivation becomes { derivation = "name"; } (the host refuses it);
+#   - a real nixpkgs derivation becomes { derivation = "name"; } (the host refuses it), except
+#     as a step: a package or written script there is a bash step running its program;
 #   - `__functor` is dropped (so `nixactions.executors.local` works bare or called);
 #   - any other function is an error naming where it is;
 #   - adds `__pos` (file, line, column and each key's line/column) to the workflow,
@@ -220,12 +221,26 @@ let
 
   # ---------- mkWorkflow ----------
 
+  # A package or a written script as a step (the original's actions as derivations:
+  # `steps = [ (pkgs.writeShellScriptBin "lint" "…") ]`, which it ran as DRV/bin/NAME): a bash
+  # step named after it that runs its program, DRV/bin/PROGRAM (meta.mainProgram, else pname,
+  # else name, as lib.getExe chooses), or the file itself when it is one (writeShellScript).
+  isProgram = s: isAttrs s && ((s.type or null) == "derivation" || s ? __nixactionsFile || s ? __nixactionsPackage);
+  quoted = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
+  programStep = s:
+    let program = s.meta.mainProgram or s.pname or s.name or "unknown"; in
+    {
+      __nixactionsAction = "program";
+      name = s.name or program;
+      bash = "p=${quoted "${s}"}; if [ -d \"$p\" ]; then \"$p\"/bin/${quoted program}; else \"$p\"; fi";
+    };
+
   # A step from nixactions.actions carries __nixactionsAction: its own position is in this
   # library, so the position given is the job's steps list (with the index).
   stepData = jobName: listPos: i: step:
     let
       where = "jobs.${jobName}.steps[${toString i}]";
-      s = checkAttrs where step;
+      s = if isProgram step then programStep step else checkAttrs where step;
       pos = if s ? __nixactionsAction
         then (if listPos == null then null else listPos // { action = s.__nixactionsAction; })
         else posOf s;

@@ -76,19 +76,24 @@ let
 
   # Files written from text (writeText and friends): no store, so the text travels in the
   # placeholder "@nixactions-file:NAME:MODE:TEXT@" ('%' and '@' escaped), which the runner
-  # writes to .nixactions/nix-files/ of the project and replaces with that file's path.
+  # writes to a private folder of the run and replaces with that file's path. MODE: r a file,
+  # x a script, b a program in a folder (writeShellScriptBin: the placeholder is the folder,
+  # whose bin/NAME is the script, as the derivation's $out/bin/NAME).
   escape = builtins.replaceStrings [ "%" "@" ] [ "%25" "%40" ];
   escapeName = builtins.replaceStrings [ "%" "@" ":" ] [ "%25" "%40" "%3A" ];
-  mkFile = name: text: executable: {
+  mkWritten = mode: name: text: {
     __nixactionsFile = name;
     inherit name text;
-    outPath = "@nixactions-file:${escapeName name}:${if executable then "x" else "r"}:${escape text}@";
-  };
+    outPath = "@nixactions-file:${escapeName name}:${mode}:${escape text}@";
+  } // (if mode == "b" then { meta.mainProgram = name; } else { });
+  mkFile = name: text: executable: mkWritten (if executable then "x" else "r") name text;
   files = {
     writeText = name: text: mkFile name text false;
     writeTextFile = { name, text, executable ? false, ... }: mkFile name text executable;
     writeScript = name: text: mkFile name text true;
     writeShellScript = name: text: mkFile name "#!/usr/bin/env bash\n${text}" true;
+    writeScriptBin = name: text: mkWritten "b" name text;
+    writeShellScriptBin = name: text: mkWritten "b" name "#!/usr/bin/env bash\n${text}";
   };
 in
 packages

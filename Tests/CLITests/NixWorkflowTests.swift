@@ -555,6 +555,8 @@ struct NixWorkflowTests {
               jobs.b.actions = [ { bash = "command -v nxa-cowsay-\(nonce) || echo no cowsay in b"; } ];
               # The original's nixShell: built from nixpkgs, on PATH for the rest of the job (Nix audit 58 H2).
               jobs.c.actions = [ (nixactions.actions.nixShell [ "figlet" ]) { bash = "nxa-figlet-\(nonce) in c"; } ];
+              # A derivation as a step (the original's actions as derivations, Nix audit 58 M3): its program runs.
+              jobs.d.steps = [ pkgs.cowsay ];
             }
             """
         var environment = nixTestEnvironment
@@ -566,6 +568,7 @@ struct NixWorkflowTests {
         #expect(result.stdout.contains("[a] figlet from nixpkgs"), "\(result.stdout)")
         #expect(result.stdout.contains("[b] no cowsay in b"), "\(result.stdout)")
         #expect(result.stdout.contains("[c] figlet from nixpkgs"), "\(result.stdout)")
+        #expect(result.stdout.contains("[d] > nxa-cowsay-\(nonce)\n[d] moo from nixpkgs\n"), "\(result.stdout)")
         #expect(!result.stderr.contains("deps:"), "real packages are built, not warned about: \(result.stderr)")
     }
 
@@ -654,6 +657,40 @@ struct NixWorkflowTests {
             """, file: "builder.nix")
         #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("pkgs.runCommand builds a derivation; the stand-in pkgs of NixActions has no nixpkgs"), "\(refused.stderr)")
+    }
+
+    @Test("a package or written script as a step runs its program (the original's actions as derivations, Nix audit 58 M3: four errors without a line); writeShellScriptBin of the stand-in pkgs is a folder with bin/NAME")
+    func programSteps() async throws {
+        guard nixAvailable() else { return }
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            { pkgs, nixactions, ... }:
+            let tool = pkgs.writeShellScriptBin "nxa-tool" "echo tool with $# arguments"; in
+            nixactions.mkWorkflow {
+              jobs.a.steps = [
+                (pkgs.writeShellScriptBin "lint" "echo linting; exit 3")
+              ];
+              jobs.b.actions = [
+                (pkgs.writeShellScript "fmt" "echo formatting")
+                { bash = "${tool}/bin/nxa-tool x y; ls ${tool}/bin; stat -c %a ${tool} ${tool}/bin ${tool}/bin/nxa-tool | tr '\\n' ' '; echo"; }
+                pkgs.coreutils
+              ];
+            }
+            """, file: "ci.nix")
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        // Each job's lines (the two run at once).
+        func lines(_ job: String) -> String {
+            result.stdout.split(separator: "\n").filter { $0.hasPrefix("[\(job)] ") }.map { String($0) + "\n" }.joined()
+        }
+        #expect(lines("a").hasPrefix("[a] > lint\n[a] linting\n[a] ✗ lint (exit code 3"), "\(result.stdout)")
+        #expect(lines("b").hasPrefix("[b] > fmt\n[b] formatting\n"), "\(result.stdout)")
+        #expect(lines("b").contains("[b] tool with 2 arguments\n[b] nxa-tool\n[b] 700 700 700 \n"), "\(result.stdout)")
+        #expect(lines("b").contains("[b] ✓ coreutils"), "\(result.stdout)")  // a package of PATH: its program (ls) runs
+        #expect(!result.stderr.contains("error"), "\(result.stderr)")
+        // validate is clean too: no 'unknown key', no 'has no bash'.
+        let checked = try await nixactions(["validate", scenario.temp.path + "/ci.nix"], in: scenario.project)
+        #expect(checked.status == 0 && !checked.stderr.contains("warning"), "\(checked.stdout)\(checked.stderr)")
     }
 
     @Test("a Nix evaluation that prints more than 16 MiB is ended with an error saying so, exit 2 (audit 55 H2: read whole, then out of memory)")

@@ -298,24 +298,33 @@ extension NixWorkflow {
                 func unescape(_ s: String) -> String { s.replacingOccurrences(of: "%40", with: "@").replacingOccurrences(of: "%3A", with: ":").replacingOccurrences(of: "%25", with: "%") }
                 let name = unescape(parts[0]).filter { $0.isLetter || $0.isNumber || "._-".contains($0) }
                 let content = unescape(parts[2])
-                let hash = SHA256.hash(data: Data(content.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+                // `b` (writeShellScriptBin): a folder whose bin/NAME is the script, NAME as written.
+                let program = parts[1] == "b" ? unescape(parts[0]) : nil
+                let hash = SHA256.hash(data: Data(((program.map { "bin/\($0)\n" } ?? "") + content).utf8)).prefix(8)
+                    .map { String(format: "%02x", $0) }.joined()
                 let fileName = hash + "-" + (name.isEmpty ? "file" : name)
                 var path = "/nixactions-nix-files-unwritten/" + fileName
-                if let filesFolder {
+                if let program, program.isEmpty || program.contains("/") || program == "." || program == ".." || program.utf8.contains(0) {
+                    written.problem = written.problem ?? EngineError("the workflow's program '\(program)' (pkgs.writeShellScriptBin) cannot be a file name",
+                                                                     hint: "name it with letters, digits, '.', '_' or '-'")
+                } else if let filesFolder {
                     switch filesFolder.folder() {
                     case .success(let folder):
                         path = folder + "/" + fileName
-                        // In the run's private folder: 0600, a script 0700.
-                        if written.contents[path] == nil {
-                            if let error = FastFiles.write(content, to: path) ?? (parts[1] == "x" && chmod(path, 0o700) != 0 ? errno : nil) {
-                                written.problem = written.problem ?? EngineError("cannot write the workflow's file \(path): \(String(cString: strerror(error)))")
+                        // In the run's private folder: 0600, a script 0700 (a program's folders 0700).
+                        let file = program.map { path + "/bin/" + $0 } ?? path
+                        if written.contents[file] == nil {
+                            let folders = program == nil ? nil : (mkdir(path, 0o700) == 0 || errno == EEXIST) && (mkdir(path + "/bin", 0o700) == 0 || errno == EEXIST) ? nil : errno
+                            if let error = folders ?? FastFiles.write(content, to: file) ?? (parts[1] != "r" && chmod(file, 0o700) != 0 ? errno : nil) {
+                                written.problem = written.problem ?? EngineError("cannot write the workflow's file \(file): \(String(cString: strerror(error)))")
                             }
                         }
+                        written.contents[file] = content
                     case .failure(let problem):
                         written.problem = written.problem ?? problem
                     }
                 }
-                written.contents[path] = content
+                if program == nil || filesFolder == nil { written.contents[path] = content }
                 result += path
             }
             return result + rest
