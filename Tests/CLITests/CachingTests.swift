@@ -430,6 +430,46 @@ struct CachingTests {
         #expect(prefix.stdout.contains("[a] hit=false\n") && prefix.stdout.contains("[a] tool.bin holds binary\n"), "\(prefix.stdout)")
     }
 
+    @Test("a restore over paths of another kind: a folder where the entry has a file and a file where it has a folder are replaced (a hit); a root under a file fails before anything moves (audit 60 M1: earlier roots were replaced, then it failed)")
+    func restoreOverOtherKinds() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        try """
+            jobs:
+              a:
+                steps:
+                  - if: env.MODE == 'save'
+                    run: echo file > tool.bin; mkdir d; echo in > d/x; echo cached > keep.txt; mkdir sub; echo deep > sub/y
+                  - if: env.MODE == 'save'
+                    uses: actions/cache/save@v4
+                    with: { path: "tool.bin\\nd", key: kinds-1 }
+                  - if: env.MODE == 'save'
+                    uses: actions/cache/save@v4
+                    with: { path: "keep.txt\\nsub/y", key: parent-1 }
+                  - if: env.MODE == 'restore'
+                    run: mkdir tool.bin; echo keep > tool.bin/important; echo notadir > d; echo mine > keep.txt; echo file > sub
+                  - if: env.MODE == 'restore'
+                    id: kinds
+                    uses: actions/cache/restore@v4
+                    with: { path: "tool.bin\\nd", key: kinds-1 }
+                  - if: env.MODE == 'restore'
+                    id: parent
+                    uses: actions/cache/restore@v4
+                    with: { path: "keep.txt\\nsub/y", key: parent-1 }
+                  - if: env.MODE == 'restore'
+                    run: |
+                      echo "kinds=${{ steps.kinds.outputs.cache-hit }} parent=${{ steps.parent.outputs.cache-hit }}"
+                      echo "tool.bin: $(cat tool.bin) d/x: $(cat d/x) keep.txt: $(cat keep.txt) sub: $(cat sub)"
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let saved = try await project.run(["run", "workflow.yml", "--log-format", "plain", "--env", "MODE=save"])
+        #expect(saved.status == 0 && saved.stdout.contains("saved 'kinds-1'") && saved.stdout.contains("saved 'parent-1'"), "\(saved.stdout)\(saved.stderr)")
+        let restored = try await project.run(["run", "workflow.yml", "--log-format", "plain", "--env", "MODE=restore"])
+        #expect(restored.status == 0, "\(restored.stdout)\(restored.stderr)")
+        #expect(restored.stdout.contains("[a] kinds=true parent=\n"), "\(restored.stdout)")
+        #expect(restored.stdout.contains("[a] tool.bin: file d/x: in keep.txt: mine sub: file\n"), "\(restored.stdout)")
+        #expect(restored.stdout.contains("cannot be put:") && restored.stdout.contains("/sub is in the way (not a folder)"), "\(restored.stdout)")
+    }
+
     @Test("cached paths that are hard links of each other (a file root, a file in a folder root) are saved and restored as one file under each name")
     func hardLinkedRoots() async throws {
         let project = try Project(example: false)

@@ -333,6 +333,15 @@ public enum FilesTransfer {
             discard
             exit 1
           fi
+          # A root whose folders above it are in the way (a file where one must be a folder) fails
+          # here, before anything moves, not half-way (audit 60 M1).
+          p=${abs%/*}
+          while [ -n "$p" ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; done
+          if [ -n "$p" ] && [ ! -d "$p" ]; then
+            printf 'NXA-ERROR the root %s cannot be put: %s is in the way (not a folder)\\n' "$2" "$p" >&2
+            discard
+            exit 1
+          fi
           set -- "$@" "$1" "$2" "$3"
           shift 3
           i=$((i + 3))
@@ -357,6 +366,9 @@ public enum FilesTransfer {
               modeof "$src" > "$staging/mode+$1" && touch -r "$src" "$staging/mtime+$1" || rm -f "$staging/mode+$1"
               chmod u+rwx "$src" || exit 1
             fi
+            # A file where the archive has a folder is replaced, as a file root replaces what
+            # is there (audit 60 M1: the restore failed after earlier roots were put).
+            if { [ -e "$abs" ] || [ -L "$abs" ]; } && [ ! -d "$abs" ]; then rm -f "$abs" || exit 1; fi
             if [ "$3" = 1 ] && [ ! -e "$abs" ]; then
               # A folder that is not there: the archive's own goes into place.
               [ -n "${abs%/*}" ] && { mkdir -p "${abs%/*}" || exit 1; }
