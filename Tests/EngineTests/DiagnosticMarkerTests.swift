@@ -377,6 +377,22 @@ struct DiagnosticMarkerTests {
         #expect(hint?.contains("nixactions run WORKFLOW --env BRANCH=value") == true)
     }
 
+    @Test("a job-level cache's key may use the job's env (audit 60 L1: a false 'not defined' warning); a name nothing defines is still one")
+    func cacheKeyJobEnv() {
+        let input = Marked("""
+            env:
+              WV: w
+            jobs:
+              j:
+                env:
+                  JV: j
+                cache: { paths: [dep], key: "k-${{ env.JV }}-${{ env.WV }}-${{ 1️⃣env.NONE }}", restore-keys: ["k-${{ env.JV }}-"] }
+                steps:
+                  - run: echo
+            """)
+        #expect(input.diagnostics() == ["1️⃣ warning: env.NONE in 'cache.key' is not defined at workflow, job or step level"])
+    }
+
     @Test("cron schedules: five fields in range, names, ranges, lists and steps pass; others are errors at their line")
     func cron() {
         for good in ["30 5 * * 1", "*/15 0-23/2 1,15 JAN-MAR mon-fri", "0 0 * * 7", "0 12 31 dec sun", "59 23 1-31/3 */2 0,6"] {

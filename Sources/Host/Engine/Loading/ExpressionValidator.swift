@@ -252,9 +252,13 @@ struct ExpressionValidator {
             place.why = "a job's time limit is set when it starts"
             check(timeout.field, place)
         }
+        // A job-level cache's keys are rendered with the job's env (audit 60 L1: a job's env.X in
+        // the key was said to be defined nowhere).
+        var cachePlace = jobPlace
+        cachePlace.envNames = jobEnv
         for cache in job.caches {
-            check(cache.key, named(jobPlace, "cache.key"))
-            for key in cache.restoreKeys { check(key, named(jobPlace, "cache.restore-keys")) }
+            check(cache.key, named(cachePlace, "cache.key"))
+            for key in cache.restoreKeys { check(key, named(cachePlace, "cache.restore-keys")) }
         }
         // A job-level cache's results are `steps.<its id>` for every step (cache.id).
         let cacheIDs = job.caches.map(\.id)
