@@ -178,6 +178,10 @@ final class S3Cache: CachePlugin {
             throw OperationFailure(message: "the manifest of the cache entry \(key) (\(name)) is not readable",
                                    hint: "remove it with nixactions cache clear, or delete the object")
         }
+        guard S3Layout.isDataName(record.data, version: version) else {
+            throw OperationFailure(message: "the manifest of the cache entry \(key) (\(name)) names a data object outside its place (data/…/NAME.tar.zst); not used",
+                                   hint: "someone who may write under the prefix made it, or it is damaged: delete the object")
+        }
         return record
     }
 

@@ -64,6 +64,17 @@ struct S3Layout: Sendable {
     func manifestPrefix(_ keyPrefix: String, _ version: String) -> String { manifest(keyPrefix, version) }
     func lease(_ key: String, _ version: String) -> String { "\(reservationsRoot)\(Self.versionHash(version))/\(Self.encodeKey(key))" }
     func used(_ key: String, _ version: String) -> String { "\(usedRoot)\(Self.versionHash(version))/\(Self.encodeKey(key))" }
+    /// Whether `data` (a manifest's, relative to the prefix) is where this layout puts the data of
+    /// `version`: `data/<V>/NAME.tar.zst`, NAME one plain segment. A manifest naming anything else
+    /// (planted by someone who may write under the prefix) would have a restore read, and delete
+    /// as corrupt, another object (audit 60 L3).
+    static func isDataName(_ data: String, version: String) -> Bool {
+        let folder = "data/" + versionHash(version) + "/"
+        guard data.hasPrefix(folder), data.hasSuffix(".tar.zst") else { return false }
+        let name = data.dropFirst(folder.count)
+        return !name.contains("/") && !name.hasPrefix(".") && !name.contains("\\")
+    }
+
     func newData(_ version: String) -> String { "\(dataRoot)\(Self.versionHash(version))/\(UUID().uuidString.lowercased()).tar.zst" }
 
     /// The key a manifest, lease or marker name stands for (nil: not one of ours).

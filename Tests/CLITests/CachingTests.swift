@@ -980,6 +980,20 @@ struct CachingTests {
         #expect(third.stdout.contains("[test] cache 'cache': saved 'deps-"), "saved again: \(third.stdout)")
         let fourth = try await project.run(extra: MotoServer.environment)
         #expect(fourth.stdout.contains("[test] cache-hit=true\n"), "\(fourth.stdout)")
+
+        // A manifest planted by someone who may write under the prefix, naming another object as
+        // its data: not used, and that object is neither read as the archive nor deleted as a
+        // corrupt one (audit 60 L3: it was deleted).
+        try moto.put("ci/notes/keepme.txt", Data("keep me".utf8))
+        for manifest in try moto.objectNames() where manifest.hasPrefix("ci/manifests/") {
+            var record = try #require(try JSONSerialization.jsonObject(with: moto.get(manifest)) as? [String: Any])
+            record["data"] = "notes/keepme.txt"
+            try moto.put(manifest, try JSONSerialization.data(withJSONObject: record))
+        }
+        let planted = try await project.run(extra: MotoServer.environment)
+        #expect(planted.stdout.contains("names a data object outside its place"), "\(planted.stdout)\(planted.stderr)")
+        #expect(!planted.stdout.contains("[test] cache-hit=true\n"), "\(planted.stdout)")
+        #expect(try moto.get("ci/notes/keepme.txt") == Data("keep me".utf8))
     }
 
     @Test("validate: cache mistakes are errors at their line with a hint")
