@@ -92,6 +92,9 @@ final class CacheDirectory: Sendable {
         guard info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= Self.maxRecordBytes else {
             throw NotARecord(message: "\(place(name)) is not a cache record (not a small regular file)")
         }
+        // Entries are this user's, 0600: one another user made, or could still change, was not
+        // put there by a save of this user's (audit 60 L2: restored as any other).
+        if let whose = Self.notOwn(info) { throw NotARecord(message: "\(place(name)) \(whose); not used") }
         let bytes = try Self.readAll(fd, limit: Self.maxRecordBytes, what: place(name))
         var record: CacheEntryRecord
         do {
@@ -177,7 +180,21 @@ final class CacheDirectory: Sendable {
         let fd = openat(entries, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 && errno == ENOENT { return nil }
         guard fd >= 0 else { throw Self.failure("cannot open \(place(name))") }
+        var info = stat()
+        if fstat(fd, &info) != 0 || info.st_mode & S_IFMT != S_IFREG || Self.notOwn(info) != nil {
+            close(fd)
+            throw OperationFailure(message: "the data of '\(record.key)', \(place(name)), \(Self.notOwn(info) ?? "is not a regular file"); not used",
+                                   hint: "remove the entry: nixactions cache clear")
+        }
         return fd
+    }
+
+    /// Why a file of the cache is not this user's own (another owner, or group or others may
+    /// write it), or nil.
+    static func notOwn(_ info: stat) -> String? {
+        if info.st_uid != geteuid() { return "belongs to another user (uid \(info.st_uid))" }
+        if info.st_mode & 0o022 != 0 { return "is writable by its group or by others" }
+        return nil
     }
 
     /// A new file in the staging folder (O_EXCL, 0600) and its name.
@@ -317,7 +334,8 @@ final class CacheDirectory: Sendable {
         }
         guard info.st_mode & 0o022 == 0 else {
             throw OperationFailure(message: "the cache folder \(path) is writable by its group or by others",
-                                   hint: "run: chmod go-w \(path)   (others could plant entries your jobs would restore)")
+                                   hint: "run: chmod go-w \(path)   (others could plant entries your jobs would restore; "
+                                       + "entries that are not yours, or that others may write, are not used)")
         }
     }
 

@@ -470,6 +470,29 @@ struct CachingTests {
         #expect(restored.stdout.contains("cannot be put:") && restored.stdout.contains("/sub is in the way (not a folder)"), "\(restored.stdout)")
     }
 
+    @Test("local entries that are not this user's own (another owner, or writable by others) are not used: a warning, a miss (audit 60 L2: restored as any other)")
+    func foreignEntries() async throws {
+        let project = try Project()
+        defer { project.temp.remove() }
+        let first = try await project.run()
+        #expect(first.status == 0 && first.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(first.stdout)\(first.stderr)")
+        let entries = project.cacheHome + "/nixactions/cache/entries"
+        let names = try FileManager.default.contentsOfDirectory(atPath: entries)
+        // The data files made writable by others: a restore does not use them.
+        for data in project.dataFiles() { chmod(data, 0o666) }
+        let second = try await project.run()
+        #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
+        #expect(second.stdout.contains("is writable by its group or by others; not used"), "\(second.stdout)")
+        #expect(second.stdout.contains("[test] installing from package-lock.json\n") && !second.stdout.contains("[test] cache-hit=true"), "\(second.stdout)")
+        // A record of another user's (root only can make one): not used either.
+        guard geteuid() == 0 else { return }
+        for data in project.dataFiles() { chmod(data, 0o600) }
+        for name in names where name.hasSuffix(".json") { chown(entries + "/" + name, 65534, 65534) }
+        let third = try await project.run()
+        #expect(third.stdout.contains("belongs to another user (uid 65534)"), "\(third.stdout)")
+        #expect(!third.stdout.contains("[test] cache-hit=true"), "\(third.stdout)")
+    }
+
     @Test("cached paths that are hard links of each other (a file root, a file in a folder root) are saved and restored as one file under each name")
     func hardLinkedRoots() async throws {
         let project = try Project(example: false)
