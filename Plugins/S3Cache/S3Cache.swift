@@ -52,6 +52,8 @@ final class S3Cache: CachePlugin {
         var storedBytes = 0
         /// The first commit's outcome (commit is idempotent).
         var outcome: CacheCommitted?
+        /// How long the lease lasts from each renewal (`leaseLength`).
+        var leaseLength = Double(S3Cache.leaseSeconds)
     }
 
     static let known: Set<String> = [
@@ -302,13 +304,15 @@ final class S3Cache: CachePlugin {
         if head.status == 200 { return .refused("exists") }
         guard head.status == 404 else { throw client.failure(head, doing: "checking the entry \(request.key)") }
         let token = UUID().uuidString.lowercased()
-        let lease = S3Lease(token: token, expiresAt: CacheTime.now() + Double(max(request.leaseSeconds ?? 3600, 1)))
+        let lease = S3Lease(token: token, expiresAt: CacheTime.now() + Self.leaseLength(request.leaseSeconds))
         let leaseName = layout.lease(request.key, request.version)
         for attempt in 0..<2 {
             let put = try await client.send(.PUT, leaseName, headers: [("if-none-match", "*"), ("content-type", "application/json")],
                                             body: .small(try JSONEncoder().encode(lease).bytes), context: context)
             if put.status == 200 {
-                reservations.withLock { $0[token] = ReservationState(key: request.key, version: request.version) }
+                var granted = ReservationState(key: request.key, version: request.version)
+                granted.leaseLength = Self.leaseLength(request.leaseSeconds)
+                reservations.withLock { [granted] in $0[token] = granted }
                 return .granted(token)
             }
             guard put.status == 412 || put.status == 409 else { throw client.failure(put, doing: "reserving the entry \(request.key)") }
@@ -324,11 +328,49 @@ final class S3Cache: CachePlugin {
         return .refused("busy")
     }
 
+    /// A lease lasts at most `leaseSeconds` (2 minutes, or less when the host asks less) and is
+    /// renewed every `renewSeconds` while its save runs: a saver killed outright (SIGKILL, a lost
+    /// machine) holds the key for minutes, not the hour a lease of the whole save's length would
+    /// (audit 60 L4). The reservation comes just before the save, and the commit just after it.
+    static let leaseSeconds = 120
+    static let renewSeconds = 30
+
+    static func leaseLength(_ asked: Int?) -> Double { Double(max(min(asked ?? leaseSeconds, leaseSeconds), 1)) }
+
+    /// Push the lease's expiry on while it is still ours; false once it is not (expired and taken
+    /// over, or gone): the renewal then stops, and the commit's create-if-absent decides.
+    func renewLease(_ token: String, key: String, version: String, length: Double, context: OperationContext) async -> Bool {
+        let name = layout.lease(key, version)
+        guard let current = try? await client.send(.GET, name, context: context), current.status == 200,
+              let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), lease.token == token,
+              let body = try? JSONEncoder().encode(S3Lease(token: token, expiresAt: CacheTime.now() + length))
+        else { return false }
+        _ = try? await client.send(.PUT, name, headers: [("content-type", "application/json")], body: .small(body.bytes), context: context)
+        return true
+    }
+
     func save(_ request: CacheSave, from source: PutSource, context: OperationContext) async throws -> CacheSaved {
         guard let state = reservations.withLock({ $0[request.reservation] }), state.key == request.key, state.version == request.version else {
             throw OperationFailure(message: "the s3 cache has no reservation \(request.reservation.prefix(64)) for \(request.key)")
         }
         try layout.check(request.key, request.version)
+        // The lease is renewed while the save runs, and the renewal ended before it returns.
+        let renewal = Task { [self] in
+            while true {
+                try? await Task.sleep(for: .seconds(min(Double(Self.renewSeconds), max(1, state.leaseLength / 4))))
+                if Task.isCancelled { return }
+                guard await renewLease(request.reservation, key: request.key, version: request.version, length: state.leaseLength,
+                                       context: context) else { return }
+            }
+        }
+        let saved: Result<CacheSaved, any Error>
+        do { saved = .success(try await saveData(request, from: source, context: context)) } catch { saved = .failure(error) }
+        renewal.cancel()
+        await renewal.value  // nothing of it uses the operation's context after the save returns
+        return try saved.get()
+    }
+
+    private func saveData(_ request: CacheSave, from source: PutSource, context: OperationContext) async throws -> CacheSaved {
         let dataName = layout.newData(request.version)
         let pipe = PartPipe(inFlight: 2)
         let sink = try SaveSink(level: level, threads: threads, partSize: partSize, checksums: checksums, pipe: pipe)

@@ -673,6 +673,34 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty)
     }
 
+    @Test("s3: a host killed with SIGKILL mid-save holds the key for at most the lease's 2 minutes, which a save renews while it runs (audit 60 L4: an hour)")
+    func killedS3Save() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let moto = try await offThePool { try MotoServer() }
+        defer { moto.stop() }
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: ci/ }
+            """)
+        let marker = try Self.writeLongSave(project)
+        let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder,
+                                           environment: project.environment.merging(MotoServer.environment) { _, new in new })
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        let sent = await signalWhen(process, SIGKILL, after: .milliseconds(100)) {
+            ((try? moto.objectNames()) ?? []).contains { $0.hasPrefix("ci/reservations/") }
+        }
+        #expect(sent != nil, "the save never reserved its key")
+        await waitForExit(process)
+        let lease = try #require(try moto.objectNames().first { $0.hasPrefix("ci/reservations/") })
+        let record = try #require(try JSONSerialization.jsonObject(with: moto.get(lease)) as? [String: Any])
+        let expires = try #require(record["expiresAt"] as? Double)
+        let left = expires - Date().timeIntervalSince1970
+        #expect(left > 0 && left <= 121, "the lease expires in \(left) s")
+    }
+
     @Test("what a plugin says about a job's operation is the job's: its prefix on the console, in its log and its events, not bare on stderr")
     func pluginMessagesAreTheJobs() async throws {
         let project = try Project(example: false)

@@ -49,6 +49,31 @@ struct S3CacheTests {
         #expect(try moto.checkedBodies() >= 3)
     }
 
+    @Test("a save renews its lease while it runs (a lease lasts minutes, so a saver killed outright does not hold its key for an hour: audit 60 L4)")
+    func leaseRenewed() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        let backend = try under.backend()
+        let archive = try oneFileArchive(under)
+        let started = Date().timeIntervalSince1970
+        // A lease of 4 s, renewed every second; the save takes 3.5 s.
+        let reservation = try await backend.reserve(CacheReserve(key: "slow", version: "v1", leaseSeconds: 4))
+        let token = try #require(reservation.reservation)
+        let slow: @Sendable (any TreeWriter) throws -> Void = { writer in
+            usleep(3_500_000)
+            try CacheTrees.producer(archive)(writer)
+        }
+        _ = try await backend.save(CacheSave(key: "slow", version: "v1", reservation: token), produce: slow)
+        let lease = try #require(try moto.objectNames().first { $0.hasPrefix("t/reservations/") })
+        let record = try #require(try JSONSerialization.jsonObject(with: moto.get(lease)) as? [String: Any])
+        let expires = try #require(record["expiresAt"] as? Double)
+        #expect(expires > started + 5.5, "not renewed: expires \(expires - started) s after the reservation")
+        #expect(expires <= Date().timeIntervalSince1970 + 4.5)
+        #expect(try await backend.commit(CacheCommit(key: "slow", version: "v1", reservation: token, discard: false)).committed)
+        #expect(try !moto.objectNames().contains { $0.hasPrefix("t/reservations/") }, "the commit releases the lease")
+    }
+
     @Test("bodies go up with a CRC32 the store checks: bytes that differ are refused (BadDigest) and sent again, an unsigned x-amz-* header is refused")
     func checksums() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }

@@ -79,6 +79,9 @@
  *     Marks the entry used (for least-recently-used eviction). An entry evicted between lookup
  *     and restore fails the restore ("entry deps-… no longer exists"): a miss for the host.
  *   CacheReserve:       { "key": "deps-3f2a…", "version": "v1-9c1e…", "leaseSeconds": 3600 }
+ *     leaseSeconds (optional) is the longest a reservation may keep its key from other savers
+ *     should its holder die; a backend may hold a shorter lease that it renews while the save
+ *     runs (s3: 120 s, renewed every 30 s), so that a killed saver frees the key soon.
  *   CacheReservation:   { "reserved": true, "reservation": "opaque, at most 256 bytes" }
  *                     | { "reserved": false, "reason": "exists" | "busy" }
  *   CacheSave:          { "key": "…", "version": "…", "reservation": "…" }
