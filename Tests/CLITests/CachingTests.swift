@@ -601,6 +601,33 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 
+    @Test("Ctrl-C during a save at compression level 19: the save stops within a second or two, not after the jobs zstd's worker holds (audit 60 L5: 4.5 s)")
+    func cancelledSlowSave() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let marker = project.temp.path + "/stepped"
+        try project.temp.write("project/.nixactions/config.yml", "cache: { backends: { local: { compression-level: 19 } } }\n")
+        try """
+            jobs:
+              a:
+                cache: { paths: [big], key: big-19 }
+                steps:
+                  - run: mkdir -p big && head -c 150M /dev/urandom > big/f && touch \(marker)
+            """.write(toFile: project.folder + "/workflow.yml", atomically: false, encoding: .utf8)
+        let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder, environment: project.environment)
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        let staging = project.cacheHome + "/nixactions/cache/staging"
+        // Well into the save: zstd's worker has jobs in hand.
+        let sent = await signalWhen(process, SIGINT, after: .milliseconds(1500)) {
+            !((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []).isEmpty
+        }
+        #expect(sent != nil, "the save never began")
+        let waited = await exitTime(process) - (sent ?? ContinuousClock.now)
+        #expect(process.exitStatus == 130)
+        #expect(waited < .milliseconds(2500), "the save went on after Ctrl-C: \(waited)")
+        #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
+    }
+
     @Test("entries belong to their project: another folder with the same key and restore key restores nothing; clones of one repository (one origin) share them (audit 57 H1)")
     func projectScope() async throws {
         let project = try Project(example: false)

@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 import NixActionsPluginMessages
 
 /// Streaming zstd compression for cache entries (libzstd). Frames carry a content checksum
@@ -24,11 +25,35 @@ public final class ZstdCompressor {
             // the workers small: memory stays flat whatever the entry's size.
             if ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, workers)) == 0 {
                 _ = ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, 2 << 20)
+                // At the slow levels (10 and up) each job also reads an eighth of the window
+                // before it (zstd's default there is the whole window, 8 MiB at level 19): a
+                // cancel waits for the job the caller is blocked on, 1.75 s at level 19, 0.3 s
+                // so; entries about 2% larger (docs/caching.md; audit 60 L5).
+                if level >= 10 { _ = ZSTD_CCtx_setParameter(context, ZSTD_c_overlapLog, 6) }
+                threaded = true
             }
         }
     }
 
-    deinit { ZSTD_freeCCtx(context) }
+    /// Whether the frame was ended (`finish` returned).
+    private var finished = false
+    /// Whether workers compress beside the caller.
+    private var threaded = false
+
+    deinit {
+        // A frame left unfinished (a save cancelled or failed) with workers still compressing
+        // jobs already handed to them: freeing the context waits for those, seconds at a high
+        // level (audit 60 L5: Ctrl-C took 4.5 s at level 19). Nothing of them is wanted, and the
+        // context is this object's alone: it is freed on a thread of its own.
+        guard threaded, !finished else {
+            ZSTD_freeCCtx(context)
+            return
+        }
+        let abandoned = UncheckedContext(pointer: context)
+        Thread.detachNewThread { ZSTD_freeCCtx(abandoned.pointer) }
+    }
+
+    private struct UncheckedContext: @unchecked Sendable { let pointer: OpaquePointer }
 
     static func check(_ code: Int, _ what: String) throws {
         if ZSTD_isError(code) != 0 {
@@ -45,6 +70,7 @@ public final class ZstdCompressor {
     /// End the frame; `emit` receives the last compressed bytes.
     public func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         try run(UnsafeRawBufferPointer(start: nil, count: 0), end: true, emit: emit)
+        finished = true
     }
 
     private func run(_ input: UnsafeRawBufferPointer, end: Bool, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
