@@ -42,8 +42,15 @@ public final class PrivateFolder: Sendable {
             Self.removeTree(made)
             throw SpawnError(command: "lock \(made)", errno: saved)
         }
-        let final = base + "/" + prefix + made.suffix(6)
-        let renamed = nxa_rename_noreplace(made, final)
+        // The final name's six characters are drawn anew, not the made name's: another user
+        // watching the folder (inotify) sees the made name and could take the final one first,
+        // failing every run (EEXIST). A name taken (by chance, or so) is drawn again.
+        var renamed = EEXIST
+        var final = ""
+        for _ in 0..<16 where renamed == EEXIST {
+            final = base + "/" + prefix + Self.randomSuffix()
+            renamed = nxa_rename_noreplace(made, final)
+        }
         guard renamed == 0 else {
             close(fd)
             Self.removeTree(made)
@@ -51,6 +58,13 @@ public final class PrivateFolder: Sendable {
         }
         path = final
         lockFD = fd
+    }
+
+    /// Six letters or digits (`isMade`), from the system's random source.
+    static func randomSuffix() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var generator = SystemRandomNumberGenerator()
+        return String(decoding: (0..<6).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }, as: UTF8.self)
     }
 
     /// Remove the folder and everything in it: the lock file last, so that the folder is never
