@@ -451,6 +451,27 @@ struct NixWorkflowTests {
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot find NixActions' Nix library (nix/eval.nix)"), "\(missing.stderr)")
         #expect(missing.stderr.contains("hint: set NIXACTIONS_NIX_LIB to the nix/ folder"), "\(missing.stderr)")
+
+        // A library others can change is not used: its files would run as this user (audit 60
+        // users H1: one planted in a shared folder ran another user's code).
+        chmod(temp.path + "/lib/eval.nix", 0o666)
+        let open = try await nixactions(["list", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                        environment: ["NIXACTIONS_NIX_LIB": temp.path + "/lib"])
+        #expect(open.status == 2 && !open.stdout.contains("from-given-lib"), "\(open.stdout)\(open.stderr)")
+        #expect(open.stdout.contains("the Nix library in \(temp.path)/lib is not used: '"), "\(open.stdout)")  // list says why
+        #expect(open.stdout.contains("/lib/eval.nix' is writable by every user"), "\(open.stdout)")
+        chmod(temp.path + "/lib/eval.nix", 0o644)
+        chmod(temp.path + "/lib", 0o777)
+        let folder = try await nixactions(["list", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                          environment: ["NIXACTIONS_NIX_LIB": temp.path + "/lib"])
+        #expect(folder.status == 2 && folder.stdout.contains("is writable by every user"), "\(folder.stdout)")
+        chmod(temp.path + "/lib", 0o755)
+        if geteuid() == 0 {
+            chown(temp.path + "/lib/eval.nix", 65534, 65534)
+            let owned = try await nixactions(["list", "examples/nix/simple.nix"], in: packageDirectory.path,
+                                             environment: ["NIXACTIONS_NIX_LIB": temp.path + "/lib"])
+            #expect(owned.status == 2 && owned.stdout.contains("/lib/eval.nix' belongs to "), "\(owned.stdout)")
+        }
     }
 
     @Test("envProviders.required: a name missing everywhere stops the run before any job (exit 2); --env provides it")

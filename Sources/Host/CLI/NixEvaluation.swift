@@ -26,27 +26,36 @@ enum NixEvaluation {
 
     /// Where the Nix library is: `$NIXACTIONS_NIX_LIB`, `share/nixactions/nix` next to the
     /// program's folder (an installed or flake-built nixactions), or the `nix/` folder of the
-    /// source tree the program was built in.
-    static func library() -> String? {
+    /// source tree the program was built in (above the program, or where it was compiled).
+    /// A library is used only where no user but root and this one can change it (`TrustedCode`):
+    /// its files run with this user's rights (audit 60 users H1). Candidates that fail are passed
+    /// over, and said (`refused`) when none is used.
+    static func library() -> (path: String?, refused: [String]) {
         let fileManager = FileManager.default
+        var refused: [String] = []
+        func trusted(_ candidate: String) -> String? {
+            guard fileManager.fileExists(atPath: "\(candidate)/eval.nix") else { return nil }
+            if let problem = TrustedCode.problem(candidate) {
+                refused.append("the Nix library in \(candidate) is not used: \(problem)")
+                return nil
+            }
+            return candidate
+        }
         if let given = ProcessInfo.processInfo.environment["NIXACTIONS_NIX_LIB"], !given.isEmpty {
-            return fileManager.fileExists(atPath: "\(given)/eval.nix") ? given : nil
+            return (trusted(given), refused)
         }
         let executable = (CommandLine.arguments.first.flatMap { Bundle.main.executablePath ?? $0 } ?? "") as NSString
         var folder = PathText.parent(executable.resolvingSymlinksInPath)
         let installed = (PathText.parent(folder) as NSString).appendingPathComponent("share/nixactions/nix")
-        if fileManager.fileExists(atPath: "\(installed)/eval.nix") { return installed }
+        if let found = trusted(installed) { return (found, refused) }
         while folder.count > 1 {
-            if fileManager.fileExists(atPath: "\(folder)/nix/eval.nix"), fileManager.fileExists(atPath: "\(folder)/Package.swift") {
-                return "\(folder)/nix"
-            }
+            if fileManager.fileExists(atPath: "\(folder)/Package.swift"), let found = trusted("\(folder)/nix") { return (found, refused) }
             folder = PathText.parent(folder)
         }
         // The source tree this program was built from (a copied binary: `cp .build/release/nixactions
         // ~/bin/`; audit 58 M5: only the folders above the program were looked at).
         let built = PathText.parent(PathText.parent(PathText.parent(PathText.parent(#filePath))))
-        if fileManager.fileExists(atPath: "\(built)/nix/eval.nix") { return "\(built)/nix" }
-        return nil
+        return (trusted("\(built)/nix"), refused)
     }
 
     /// Where `command` is on this process's PATH (the local executor's lookup), or nil.
@@ -153,7 +162,13 @@ enum NixEvaluation {
             return .failure(Diagnostic(.error, "reading a workflow written in Nix needs Nix: nix-instantiate is not on PATH", at: at,
                                        hint: "install Nix (Debian and Ubuntu: apt install nix-bin; elsewhere https://nixos.org/download)"))
         }
-        guard let library = library() else {
+        let (found, refused) = library()
+        guard let library = found else {
+            if !refused.isEmpty {
+                return .failure(Diagnostic(.error, refused.joined(separator: "; "), at: at,
+                                           hint: "its files would run as you: use a copy only root and you can change (chmod go-w; chown), "
+                                               + "or set NIXACTIONS_NIX_LIB to the nix/ folder of such a copy"))
+            }
             return .failure(Diagnostic(.error, "cannot find NixActions' Nix library (nix/eval.nix)", at: at,
                                        hint: "set NIXACTIONS_NIX_LIB to the nix/ folder of the NixActions sources"))
         }

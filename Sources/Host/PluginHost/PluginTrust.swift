@@ -241,3 +241,30 @@ public enum TrustedFolder {
         }
     }
 }
+
+/// Whether a folder of code this process runs (the Nix library's `nix/`: its `.nix` files are
+/// evaluated with this user's rights and make the jobs) is one only root and this user can
+/// change: the folder (resolved) and its ancestors pass the plugin folders' checks, a sticky
+/// folder never as the folder itself, and each file in it is owned by root or this user and not
+/// writable by its group or others (audit 60 users H1: a library planted in /tmp ran as the user).
+public enum TrustedCode {
+    /// nil when `folder` may be used; otherwise what is wrong, naming the folder or file.
+    public static func problem(_ folder: String) -> String? {
+        let real: String
+        switch PluginTrust.realPath(folder) {
+        case .failure(let reason): return "'\(folder)' cannot be resolved: \(reason.text)"
+        case .success(let resolved): real = resolved
+        }
+        if let problem = PluginTrust.folderProblem(real) { return "'\(problem.folder)' \(problem.problem)" }
+        for name in FastFiles.names(in: real, prefix: "") ?? [] where name != "." && name != ".." {
+            var info = stat()
+            let path = real + "/" + name
+            guard lstat(path, &info) == 0 else { continue }
+            if let owner = PluginTrust.foreignOwner(info) { return "'\(path)' belongs to \(owner)" }
+            if info.st_mode & S_IFMT != S_IFLNK, info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+                return "'\(path)' is writable by \(PluginTrust.writers(info)) (chmod go-w '\(path)')"
+            }
+        }
+        return nil
+    }
+}
