@@ -759,6 +759,34 @@ struct CheckoutTests {
         #expect(repo.leftovers().isEmpty)
     }
 
+    @Test("a checkout of a repository on a git:// server that never answers ends with the step's own time limit (timeout-minutes), not the job's; the always() step after it runs (audit 60 hangs H1)")
+    func stepLimitOnCheckout() async throws {
+        let repo = try GitProject()
+        defer { repo.remove() }
+        let server = try SilentServer()
+        defer { server.close() }
+        let port = server.port
+        let result = try await repo.run("""
+            jobs:
+              a:
+                timeout-minutes: 2
+                steps:
+                  - uses: actions/checkout@v4
+                    timeout-minutes: 0.05
+                    with: { repository: octo/tools, github-server-url: "git://127.0.0.1:\(port)", path: tools }
+                  - if: always()
+                    run: echo after
+            """)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.seconds < 30, "the step's time limit did not end the checkout: \(result.seconds) s")
+        #expect(result.stdout.contains("step 'actions/checkout@v4' timed out after 3s"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] after\n"), "\(result.stdout)")
+        let left = await livePids(after: .seconds(3)) { $0.contains("127.0.0.1:\(port)") }
+        #expect(left.isEmpty, "git processes outlived the run: \(left)")
+        for pid in left { kill(pid, SIGKILL) }
+        #expect(repo.leftovers().isEmpty)
+    }
+
     @Test("a project that is not a git repository is copied as before, without .git; checkout says so")
     func notRepository() async throws {
         let temp = try TemporaryDirectory()

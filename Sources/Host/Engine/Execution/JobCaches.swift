@@ -530,8 +530,9 @@ extension JobRunner {
 
     /// `uses: actions/cache`, `actions/cache/restore`, `actions/cache/save` with GitHub's inputs,
     /// on the same mechanism as `cache:`. Returns the step's outputs.
-    func runCacheAction(_ action: String, step: Step, inputs: [String: String], executor: any Executor, started: JobStarted,
-                        state: inout State) async throws -> [String: ExpressionValue] {
+    /// The action's outputs, and the cache its post step saves (actions/cache after a miss).
+    func runCacheAction(_ action: String, step: Step, inputs: [String: String], executor: any Executor, started: JobStarted) async throws
+        -> ([String: ExpressionValue], ResolvedCache?) {
         guard let key = inputs["key"], !key.isEmpty else {
             throw EngineError("\(action) needs 'with: key'", hint: "e.g. key: deps-${{ hashFiles('package-lock.json') }}")
         }
@@ -550,21 +551,19 @@ extension JobRunner {
         if let problem = CacheKeys.problem(key) { throw EngineError("\(action): key '\(key)': \(problem)") }
         if action == "actions/cache/save" {
             await saveCache(cache, executor: executor)
-            return [:]
+            return ([:], nil)
         }
         let outcome = await restoreCache(cache, started: started, executor: executor)
         if cache.failOnCacheMiss && outcome.matchedKey == nil {
             throw EngineError("no cache entry for key '\(key)'\(restoreKeys.isEmpty ? "" : " or its restore keys") (fail-on-cache-miss)")
         }
         // GitHub's post step saves whatever lookup-only said, unless the exact key was found.
-        if action == "actions/cache" && !(outcome.exact && outcome.matchedKey != nil) {
-            state.pendingSaves.append(cache)
-        }
+        let pending = action == "actions/cache" && !(outcome.exact && outcome.matchedKey != nil) ? cache : nil
         var outputs = Self.cacheOutputs(cache, outcome)
         if action == "actions/cache" { outputs["cache-primary-key"] = nil }
         // actions/cache leaves `cache-hit` unset on a miss, so it reads '' (its restoreImpl, "to
         // preserve existing behavior", actions/cache#1466; audit 55 F2: it was 'false').
         if outcome.matchedKey == nil { outputs["cache-hit"] = nil }
-        return outputs
+        return (outputs, pending)
     }
 }

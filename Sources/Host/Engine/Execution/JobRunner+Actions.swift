@@ -87,45 +87,102 @@ extension JobRunner {
             return failStep(step, message: "with.\(key) of '\(uses)' holds a secret's value: \(reach), and masking covers output only; "
                             + "keep secrets out of with.\(key)", allowed: allowed, state: &state)
         }
-        do {
-            var outputs: [String: ExpressionValue] = [:]
-            switch Self.actionName(uses) {
-            case "actions/checkout":
-                outputs = try await runCheckout(step, inputs: inputs, started: started, executor: executor)
-            case "actions/upload-artifact":
-                let (line, made) = try await uploadArtifact(inputs, uses: uses, step: step, started: started, executor: executor)
-                if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
-                outputs = made
-            case "actions/download-artifact":
-                let (lines, made) = try await downloadArtifacts(inputs, started: started, executor: executor,
-                                                                 singleIntoPath: Self.majorVersion(uses).map { $0 >= 5 } ?? false)
-                for line in lines {
-                    reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
+        // The step's time limit (`timeout-minutes`, the defaults), as a `run:` step's: the action is
+        // cancelled when it passes (audit 60 hangs H1: a checkout from a server that never
+        // answered ran to the job's limit). After a cancellation, at most the cleanup limit.
+        let stepLimit: Duration?
+        switch self.stepLimit(step, name: name, defaults: stepDefaults(state), evaluation) {
+        case .success(let found): stepLimit = found
+        case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
+        }
+        let cleanupLimit = options.cleanupLimit
+        var limit = state.cancelled ? min(stepLimit ?? cleanupLimit, cleanupLimit) : stepLimit
+        if let outer = state.frame?.deadline {
+            let left = outer.at - ContinuousClock.now
+            limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
+        }
+        let (result, timedOut) = await withTimeoutKeeping(limit) { [self, inputs] () -> ActionResult in
+            do {
+                var outputs: [String: ExpressionValue] = [:]
+                var pending: ResolvedCache?
+                switch Self.actionName(uses) {
+                case "actions/checkout":
+                    outputs = try await runCheckout(step, inputs: inputs, started: started, executor: executor)
+                case "actions/upload-artifact":
+                    let (line, made) = try await uploadArtifact(inputs, uses: uses, step: step, started: started, executor: executor)
+                    if !line.isEmpty { reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line)) }
+                    outputs = made
+                case "actions/download-artifact":
+                    let (lines, made) = try await downloadArtifacts(inputs, started: started, executor: executor,
+                                                                     singleIntoPath: Self.majorVersion(uses).map { $0 >= 5 } ?? false)
+                    for line in lines {
+                        reporter.report(.output(job: planned.key, step: step.index, stream: 1, line: line))
+                    }
+                    outputs = made
+                case let cacheAction where cacheAction.hasPrefix("actions/cache"):
+                    (outputs, pending) = try await runCacheAction(cacheAction, step: step, inputs: inputs, executor: executor, started: started)
+                default:
+                    throw EngineError("unsupported action '\(uses)'")
                 }
-                outputs = made
-            case let cacheAction where cacheAction.hasPrefix("actions/cache"):
-                outputs = try await runCacheAction(cacheAction, step: step, inputs: inputs, executor: executor, started: started, state: &state)
-            default:
-                throw EngineError("unsupported action '\(uses)'")
+                if Task.isCancelled { throw CancellationError() }
+                return .done(outputs, pending)
+            } catch {
+                return .failed(error)
             }
+        }
+        switch result {
+        case .done(let outputs, let pending):
+            if let pending { state.pendingSaves.append(pending) }
             // Set before the step's end is reported: its `step_finished` carries these outputs.
             if let id = step.id {
                 state.steps[id] = .object(["outputs": .sortedObject(outputs), "outcome": .string("success"), "conclusion": .string("success")])
             }
             reportStepFinished(step.index, name: name, outcome: .success, exitCode: 0, duration: ContinuousClock.now - began, state: state)
-        } catch {
-            // Cancelled (a signal, the job's time limit, fail-fast) while it copied: the step is
-            // `cancelled`, as a `run:` step's would be (audit 48: an upload went on to its end).
-            if error is CancellationError || Task.isCancelled {
-                reportStepFinished(step.index, name: name, outcome: .cancelled, exitCode: nil, duration: ContinuousClock.now - began, state: state,
-                                   allowed: allowed)
-                state.cancelled = true
+        case .failed(let error):
+            if timedOut, let limit {
+                if state.cancelled, limit == cleanupLimit, (stepLimit ?? .seconds(Int64.max)) > limit {
+                    // Ended by the cleanup limit, not a limit of its own: cancelled, as a `run:` step.
+                    reporter.report(.message(job: planned.key, level: .warning, text: Self.cleanupLimitText(name, limit)))
+                    return cancelled(step, name: name, began: began, allowed: allowed, state: &state)
+                }
+                let message = "step '\(name)' timed out after \(DurationParser.format(limit)); what it was doing was stopped"
+                reporter.report(.message(job: planned.key, level: .error, text: message))
+                reportStepFinished(step.index, name: name, outcome: .failure, exitCode: nil, duration: ContinuousClock.now - began, state: state,
+                                   allowed: allowed, timeLimit: limit)
+                if !allowed {
+                    state.succeeded = false
+                    state.failure = state.failure ?? JobFailure(stepIndex: step.index, stepName: name, exitCode: nil, message: message, stepTimeLimit: limit)
+                } else {
+                    reporter.report(.message(job: planned.key, level: .warning, text: "step '\(name)' failed; allowed by continue-on-error"))
+                }
                 if let id = step.id {
-                    state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("cancelled"), "conclusion": .string("cancelled")])
+                    state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("failure"),
+                                               "conclusion": .string(allowed ? "success" : "failure")])
                 }
                 return
             }
+            // Cancelled (a signal, the job's time limit, fail-fast) while it copied: the step is
+            // `cancelled`, as a `run:` step's would be (audit 48: an upload went on to its end).
+            if error is CancellationError || Task.isCancelled {
+                return cancelled(step, name: name, began: began, allowed: allowed, state: &state)
+            }
             failStep(step, message: "step '\(name)': \(describe(error))", allowed: allowed, state: &state)
+        }
+    }
+
+    /// What a built-in action's work came to.
+    enum ActionResult: Sendable {
+        case done([String: ExpressionValue], ResolvedCache?)
+        case failed(any Error)
+    }
+
+    /// A built-in action's step ended by a cancellation.
+    private func cancelled(_ step: Step, name: String, began: ContinuousClock.Instant, allowed: Bool, state: inout State) {
+        reportStepFinished(step.index, name: name, outcome: .cancelled, exitCode: nil, duration: ContinuousClock.now - began, state: state,
+                           allowed: allowed)
+        state.cancelled = true
+        if let id = step.id {
+            state.steps[id] = .object(["outputs": .object([:]), "outcome": .string("cancelled"), "conclusion": .string("cancelled")])
         }
     }
 }
