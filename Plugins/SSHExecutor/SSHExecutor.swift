@@ -500,7 +500,10 @@ final class HostPool: Sendable {
                     message: targets.count == 1 ? "cannot reach \(reasons[0])" : "no host of the pool can be reached (\(reasons.joined(separator: "; ")))",
                     hint: "check the host names, keys (identity-file, known-hosts) and that sshd runs; 'ssh -v HOST true' shows why")
             }
-            try await Task.sleep(for: .milliseconds(50))  // every reachable host is busy: wait for one
+            // Every reachable host is busy: the host asks again later, without the start's
+            // deadline (a job waiting for a host is queued, not starting: audit 60 hangs H2).
+            throw OperationFailure(message: "every host of the pool is busy (\(targets.count) host\(targets.count == 1 ? "" : "s"))",
+                                   retryAfterSeconds: 0.05)
         }
     }
 

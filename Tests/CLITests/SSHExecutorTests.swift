@@ -332,6 +332,32 @@ extension RealExecutorSuites {
             #expect(!down.stdout.contains("echo never\n[d] never"), "\(down.stdout)")
         }
 
+        @Test("a job waiting for a free host of a pool waits as long as it takes, not the start's deadline (NIXACTIONS_START_SECONDS=3 here, 600 s by default; audit 60 hangs H2: it failed after 10 minutes)")
+        func poolWait() async throws {
+            let server = try await offThePool { try SSHServer(namespace: "nxa-ssh-w-\(getpid())", index: 43) }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let executor = "{ plugin: ssh, with: { hosts: [\"\(server.hostEntry)\"], identity-file: \(server.identityFile), known-hosts: \(server.knownHosts), workdir: /tmp } }"
+            try temp.write("wf.yml", """
+                jobs:
+                  first:
+                    executor: \(executor)
+                    workspace: { copy-project: false }
+                    steps: [ { run: "echo first; sleep 6; echo first done" } ]
+                  second:
+                    executor: \(executor)
+                    workspace: { copy-project: false }
+                    steps: [ { run: echo second ran } ]
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "-j", "2"], in: temp.path,
+                                              environment: ["NIXACTIONS_START_SECONDS": "3"])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[second] second ran\n"), "\(result.stdout)")
+            #expect(!(result.stdout + result.stderr).contains("did not finish starting"), "\(result.stdout)\(result.stderr)")
+            #expect((result.stdout + result.stderr).contains("waits: every host of the pool is busy (1 host)"), "\(result.stdout)\(result.stderr)")
+        }
+
         @Test("a host killed with SIGKILL: the supervisor ends the remote processes and removes the remote folder")
         func hostKilled() async throws {
             let server = try await offThePool { try SSHServer() }

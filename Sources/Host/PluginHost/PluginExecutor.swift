@@ -53,8 +53,15 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     typealias AsyncCall = PluginCalls.AsyncCall
     static var afterCancel: Duration { PluginCalls.afterCancel }
     /// How long a job's start (its workspace, a container, an image pull) may take: it runs before
-    /// the job's own time limit starts.
-    static let startDeadline: Duration = .seconds(600)
+    /// the job's own time limit starts. 600 s, or `NIXACTIONS_START_SECONDS` (1 to 86400). A
+    /// job waiting for room (`retryAfterSeconds`: every host of a pool busy) is not starting:
+    /// each try has this deadline, the wait none.
+    static let startDeadline: Duration = {
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_START_SECONDS"], let seconds = Int(text), (1...86_400).contains(seconds) {
+            return .seconds(seconds)
+        }
+        return .seconds(600)
+    }()
     /// How long job cleanup (`finish_job`, never cancelled) may take.
     static let cleanupDeadline: Duration = .seconds(60)
 
@@ -72,8 +79,22 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     static let filesDeadline: Duration = .seconds(3600)
 
     func startJob(_ job: JobSpec) async throws -> JobStarted {
-        try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
-                          what: "starting job '\(job.displayName)'")
+        var said = false
+        while true {
+            do {
+                return try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
+                                         what: "starting job '\(job.displayName)'")
+            } catch let failure as OperationFailure {
+                // No room for the job now (every host of a pool busy): it waits, as a queued job,
+                // for as long as it takes (cancellable), each try with the start's own deadline.
+                guard let after = failure.error.retryAfterSeconds else { throw failure }
+                if !said {
+                    said = true
+                    HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 1, "job '\(job.displayName)' waits: \(failure.error.message)")
+                }
+                try await Task.sleep(for: .seconds(min(max(after, 0.01), 5)))
+            }
+        }
     }
 
     func runStep(_ step: StepSpec, output: any StepOutputSink) async throws -> StepResult {

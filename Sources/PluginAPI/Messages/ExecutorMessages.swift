@@ -244,11 +244,15 @@ public struct OperationFailure: Codable, Sendable, Hashable, Error {
     public struct Detail: Codable, Sendable, Hashable {
         public var message: String
         public var hint: String?
+        /// start_job only (an optional field added after 1.2): the executor has no room for the
+        /// job now (every host of its pool is busy): nothing was made, and the host asks again
+        /// after this many seconds, waiting without the start's deadline, as a queued job waits.
+        public var retryAfterSeconds: Double?
     }
     public var error: Detail
 
-    public init(message: String, hint: String? = nil) {
-        self.error = Detail(message: message, hint: hint)
+    public init(message: String, hint: String? = nil, retryAfterSeconds: Double? = nil) {
+        self.error = Detail(message: message, hint: hint, retryAfterSeconds: retryAfterSeconds)
     }
 
     /// An error as people read it (an aborted stream's reason, a warning): an `OperationFailure`'s
@@ -395,6 +399,7 @@ extension OperationFailure: FastJSONMessage {
         writer.beginObject()
         writer.key("message"); writer.string(error.message)
         if let hint = error.hint { writer.key("hint"); writer.string(hint) }
+        if let retry = error.retryAfterSeconds { writer.key("retryAfterSeconds"); writer.number(retry) }
         writer.endObject()
         writer.endObject()
     }
@@ -402,7 +407,8 @@ extension OperationFailure: FastJSONMessage {
     public init(json: JSONValue) throws {
         let detail = try json.member("error", of: "OperationFailure")
         self.init(message: try detail.string("message", of: "OperationFailure.error"),
-                  hint: try detail.optionalString("hint", of: "OperationFailure.error"))
+                  hint: try detail.optionalString("hint", of: "OperationFailure.error"),
+                  retryAfterSeconds: try detail.optionalDouble("retryAfterSeconds", of: "OperationFailure.error"))
     }
 }
 

@@ -104,6 +104,17 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// A finite number as JSON writes it (`0.5`, `2`); anything else is written as 0.
+    public mutating func number(_ value: Double) {
+        comma()
+        if value.isFinite, let whole = Int(exactly: value) {
+            bytes.append(contentsOf: String(whole).utf8)
+        } else {
+            bytes.append(contentsOf: (value.isFinite ? String(value) : "0").utf8)
+        }
+        needsComma = true
+    }
+
     public mutating func bool(_ value: Bool) {
         comma()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
@@ -251,6 +262,12 @@ extension JSONValue {
             throw MessageDecodingError("\(type): '\(name)' is not a 32-bit integer")
         }
         return result
+    }
+
+    func optionalDouble(_ name: String, of type: String) throws -> Double? {
+        guard let value = optionalMember(name) else { return nil }
+        guard case .number(let number) = value else { throw MessageDecodingError("\(type): '\(name)' is not a number") }
+        return number
     }
 
     func bool(_ name: String, of type: String) throws -> Bool {

@@ -89,6 +89,12 @@ typedef struct nxa_executor_v1 {
  *    the run's label / tracking id so that the next `create` of this executor removes a
  *    previous run's leftovers. It never calls the host for that op after completing it.
  *
+ *  - No room now (an optional field added after 1.2). A start_job that fails with
+ *    `{"error": {"message": …, "retryAfterSeconds": S}}` says the executor cannot take the job yet
+ *    (every host of its pool busy) and made nothing for it: the host asks again after S seconds
+ *    (at most 5), for as long as the job is not cancelled, each try with the start's deadline,
+ *    the waiting with none. Only start_job; elsewhere the field is ignored.
+ *
  *  - Operations of one job never overlap: the host runs start_job, run_step and files put/get
  *    of job J one at a time, and finish_job(J) after the last of them completed, or after it
  *    was abandoned; in that case finish_job must also end what the abandoned operation left
