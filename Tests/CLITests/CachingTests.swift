@@ -728,6 +728,38 @@ struct CachingTests {
         #expect(left > 0 && left <= 121, "the lease expires in \(left) s")
     }
 
+    @Test("nixactions cache list stopped by Ctrl-C (an s3 endpoint that never answers) removes its temporary folder; one killed outright is swept by the next run (audit 60 hangs M4: left for good)")
+    func cacheCommandCancelled() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let server = try SilentServer()
+        defer { server.close() }
+        let tmp = project.temp.path + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache: { backends: { s3: { bucket: b1, endpoint: "http://127.0.0.1:\(server.port)" } } }
+            """)
+        let environment = project.environment.merging(MotoServer.environment) { _, new in new }.merging(["TMPDIR": tmp]) { _, new in new }
+        let folders = { @Sendable in ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.contains("nixactions-cache-") } }
+        for signal in [SIGINT, SIGKILL] {
+            let process = try launchNixactions(["cache", "list", "--backend", "s3"], in: project.folder, environment: environment)
+            #expect(await eventually { !folders().isEmpty }, "the command made no folder")
+            try await Task.sleep(for: .milliseconds(500))
+            kill(process.processIdentifier, signal)
+            await waitForExit(process)
+            if signal == SIGINT {
+                #expect(process.exitStatus == 130)
+                #expect(folders().isEmpty, "left: \(folders())")
+            } else {
+                #expect(!folders().isEmpty, "SIGKILL leaves it until the next run")
+                try project.temp.write("project/wf.yml", "jobs:\n  a:\n    steps: [ { run: echo hi } ]\n")
+                let next = try await project.run(["run", "wf.yml", "--log-format", "plain"], extra: ["TMPDIR": tmp])
+                #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
+                #expect(folders().isEmpty, "not swept: \(folders())")
+            }
+        }
+    }
+
     @Test("what a plugin says about a job's operation is the job's: its prefix on the console, in its log and its events, not bare on stderr")
     func pluginMessagesAreTheJobs() async throws {
         let project = try Project(example: false)

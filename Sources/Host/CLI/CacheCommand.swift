@@ -3,6 +3,7 @@ import Foundation
 import NixActionsEngine
 import NixActionsPluginHost
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 /// `nixactions cache list|prune|clear`: look after the entries of a cache backend.
 struct CacheCommand: AsyncParsableCommand {
@@ -19,16 +20,33 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(name: .customLong("config"), help: "The project configuration (default: .nixactions/config.yml).")
         var config: String?
 
+        static let folderPrefix = "nixactions-cache-"
+
         /// Run `body` with the backend, in a private temporary folder removed afterwards.
         func with<T>(_ body: (any CacheBackend) async throws -> T) async throws -> T {
             let settings = try RunnerOptions.loadConfig(config).cache
             let name = backend ?? settings.defaultBackend
-            var template = Array((NSTemporaryDirectory() + "/nixactions-cache-XXXXXX").utf8CString)
-            guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-                throw CleanExit.message("error: cannot make a temporary folder")
+            // A private folder marked in use while this process lives: removed at the end, at
+            // once on Ctrl-C (which otherwise ends a command without cleanup at once), and by the
+            // next run's sweep if this process was killed (audit 60 hangs M4: left for good).
+            let made: PrivateFolder
+            do {
+                made = try PrivateFolder(base: RunSupervision.temporaryBases[0], prefix: Self.folderPrefix)
+            } catch {
+                throw CleanExit.message("error: cannot make a temporary folder in \(RunSupervision.temporaryBases[0]): \(String(cString: strerror(error.errno)))")
             }
-            let folder = String(cString: made)
-            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let folder = made.path
+            SignalHub.handler.withLock {
+                $0 = { _ in
+                    made.remove()
+                    StandardStreams.writeError("\nnixactions: cancelled\n")
+                    _exit(ExitStatus.cancelled)
+                }
+            }
+            defer {
+                SignalHub.handler.withLock { $0 = nil }
+                made.remove()
+            }
             let registry = PluginRegistry.discoverWarning()
             let instance: any CacheBackend
             do {

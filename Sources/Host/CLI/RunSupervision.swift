@@ -228,6 +228,9 @@ final class RunSupervision: Sendable {
             runCleanup(in: base + "/" + name)
         }
         sweepDeadRunCgroups()
+        // `nixactions cache`'s folders (`nixactions-cache-XXXXXX`) of commands that were killed.
+        let cache = CacheCommand.BackendOptions.folderPrefix
+        PrivateFolder.sweepDead(base: base, prefix: cache) { PrivateFolder.isMade($0, prefix: cache) }
         // The local executor's tmpfs folders: `nixactions-XXXXXX`.
         for base in temporaryBases.dropFirst() {
             PrivateFolder.sweepDead(base: base, prefix: folderPrefix) { PrivateFolder.isMade($0, prefix: folderPrefix) }
