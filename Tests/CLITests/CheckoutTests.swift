@@ -57,10 +57,10 @@ struct GitProject {
 
     var head: String { (try? git(["rev-parse", "HEAD"])) ?? "?" }
 
-    func run(_ yaml: String, _ arguments: [String] = []) async throws -> CommandResult {
+    func run(_ yaml: String, _ arguments: [String] = [], environment: [String: String] = [:]) async throws -> CommandResult {
         let path = try temp.write("wf.yml", yaml)
         return try await nixactions(["run", path, "--log-dir", temp.path + "/logs", "--log-format", "plain"] + arguments, in: project,
-                              environment: ["TMPDIR": tmp, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"])
+                              environment: ["TMPDIR": tmp, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"].merging(environment) { _, new in new })
     }
 
     /// What the run left in its TMPDIR (its private folder with the clones must be gone).
@@ -785,6 +785,18 @@ struct CheckoutTests {
         #expect(left.isEmpty, "git processes outlived the run: \(left)")
         for pid in left { kill(pid, SIGKILL) }
         #expect(repo.leftovers().isEmpty)
+
+        // Without a time limit of the step's: git's question to the server has one of its own
+        // (120 s, NIXACTIONS_GIT_ASK_SECONDS; audit 60 hangs M1: it waited for the job's 6 hours).
+        let asked = try await repo.run("""
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { repository: octo/tools, github-server-url: "git://127.0.0.1:\(port)", path: tools }
+            """, environment: ["NIXACTIONS_GIT_ASK_SECONDS": "2"])
+        #expect(asked.status == 1 && asked.seconds < 30, "\(asked.seconds) s: \(asked.stdout)\(asked.stderr)")
+        #expect(asked.stdout.contains("git ls-remote did not finish within 2 s: the server took the connection and did not answer"), "\(asked.stdout)")
     }
 
     @Test("a project that is not a git repository is copied as before, without .git; checkout says so")

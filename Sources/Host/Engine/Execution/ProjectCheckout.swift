@@ -232,7 +232,8 @@ public final class ProjectCheckout: Sendable {
             target = .commit(ref.lowercased())
         } else {
             let listed = try failing {
-                try Self.git(["ls-remote", "--symref", "--", url] + (request.ref.map { [$0] } ?? ["HEAD"]), in: destination, login: login)
+                try Self.git(["ls-remote", "--symref", "--", url] + (request.ref.map { [$0] } ?? ["HEAD"]), in: destination, login: login,
+                             limitSeconds: Self.askLimitSeconds)
             }
             var refs: [String: String] = [:]
             var head: String?
@@ -415,9 +416,22 @@ public final class ProjectCheckout: Sendable {
 
     // MARK: Running git
 
+    /// How long a question to a server (`ls-remote`: no bulk data) may take: one that takes the
+    /// connection and never answers (a `git://` or `ssh://` server, where git has no time limit of
+    /// its own) is given up (audit 60 hangs M1: it waited for the job's 6 hours).
+    /// 120 s, or `NIXACTIONS_GIT_ASK_SECONDS` (1 to 3600).
+    static let askLimitSeconds: Int = {
+        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_GIT_ASK_SECONDS"], let seconds = Int(text), (1...3600).contains(seconds) {
+            return seconds
+        }
+        return 120
+    }()
+
     /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
+    /// `limitSeconds`: the most it may take (`askLimitSeconds` for a question to a server).
     @discardableResult
-    static func git(_ arguments: [String], in directory: String, login: [String: String] = [:], lfs: Bool = false) throws -> String {
+    static func git(_ arguments: [String], in directory: String, login: [String: String] = [:], lfs: Bool = false,
+                    limitSeconds: Int? = nil) throws -> String {
         var environment = ProcessInfo.processInfo.environment.merging(login) { _, given in given }
         // Git LFS's smudge filter, with `lfs`, gives contents whatever the caller's environment says.
         environment.removeValue(forKey: "GIT_LFS_SKIP_SMUDGE")
@@ -432,21 +446,33 @@ public final class ProjectCheckout: Sendable {
         environment["GIT_ASKPASS"] = "/bin/false"
         environment["SSH_ASKPASS"] = "/bin/false"
         environment["GCM_INTERACTIVE"] = "never"
-        let git: HostCommand.Outcome
+        var git: HostCommand.Outcome
         do {
             // No hook of the user's configuration (core.hooksPath) runs in the clones; a server
             // that stops sending is given up after a minute (http); no LFS download unless `lfs`
             // (then the clone's own filter, from `fetchLFS`).
             let noLFS = lfs ? [] : ["-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
-            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
+            // ssh:// servers: connect within 30 s, and a connection silent for a minute is dropped.
+            if environment["GIT_SSH_COMMAND"] == nil && environment["GIT_SSH"] == nil {
+                environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+            }
+            // A limit on the whole command, by coreutils' timeout where there is one.
+            let limited = limitSeconds.flatMap { seconds in
+                FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") ? ["timeout", "-k", "5", String(seconds)] : nil
+            } ?? []
+            git = try HostCommand.run(limited + ["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
                                           + noLFS + arguments,
                                       environment: environment, directory: directory)
+            if !limited.isEmpty, git.status == 124 || git.status == 137 { git.status = -124 }
         } catch {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
                 throw EngineError("cannot run git in \(directory): there is no such folder")
             }
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
+        }
+        if git.status == -124, let limitSeconds {
+            throw EngineError("git \(arguments.first ?? "") did not finish within \(limitSeconds) s: the server took the connection and did not answer")
         }
         if let failure = git.failure {
             throw EngineError("git \(arguments.joined(separator: " ")) (in \(directory)) \(failure)")
