@@ -173,9 +173,12 @@ struct SecretProvidersIntegrationTests {
 
     /// A workflow whose one sops entry runs a fake sops that writes its pid to the returned file
     /// and sleeps for 600 s.
-    private func hangingSops(_ project: SecretsProject) throws -> String {
+    /// `stubborn`: one that ignores SIGTERM (and SIGINT), so only the SIGKILL after the grace ends it.
+    private func hangingSops(_ project: SecretsProject, stubborn: Bool = false) throws -> String {
         let pidFile = project.temp.path + "/sops.pid"
-        let fake = try project.write("fake-sops", "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
+        let fake = try project.write("fake-sops", stubborn
+            ? "#!/bin/sh\ntrap '' TERM INT\necho $$ > '\(pidFile)'\nwhile :; do sleep 1; done\n"
+            : "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
         chmod(fake, 0o755)
         try project.write("secrets.enc.yaml", "a: b\n")
         try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
@@ -193,11 +196,12 @@ struct SecretProvidersIntegrationTests {
         return true
     }
 
-    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48)")
-    func sopsHangs() async throws {
+    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48), also one that ignores SIGTERM (audit 60 hangs L1: it outlived the run)",
+          arguments: [false, true])
+    func sopsHangs(stubborn: Bool) async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let pidFile = try hangingSops(project)
+        let pidFile = try hangingSops(project, stubborn: stubborn)
         let result = try await project.run(secrets: [])
         expectProviderFailure(result, project, provider: "sops", contains: "did not answer within 30")
         let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))

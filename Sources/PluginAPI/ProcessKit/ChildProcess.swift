@@ -96,13 +96,36 @@ public final class ChildProcess: Sendable {
     /// The step's cgroup is marked killed at once, not when the SIGKILL goes: a step that ends on
     /// SIGTERM would otherwise hand its cgroup to the job's next step (or, through the pool, to
     /// another job) before the timer writes `cgroup.kill` to it.
+    ///
+    /// Should this process exit before the SIGKILL is due (a run that gives up on a provider's
+    /// `sops` and ends at once), it goes at the exit (`atexit`): a child that ignores SIGTERM
+    /// does not outlive it (audit 60 hangs L1).
     public func terminate(grace: Duration) {
         containment?.retire()
         signalAll(SIGTERM)
+        let key = ObjectIdentifier(self)
+        Self.pendingKills.withLock { $0[key] = self }
+        Self.registerExitKill
         let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
             signalAll(SIGKILL)
+            _ = Self.pendingKills.withLock { $0.removeValue(forKey: key) }
         }
+    }
+
+    /// Children told to end whose SIGKILL is not yet due.
+    private static let pendingKills = Mutex<[ObjectIdentifier: ChildProcess]>([:])
+    private static let registerExitKill: Void = {
+        atexit { ChildProcess.killPending() }
+    }()
+
+    /// SIGKILL now to every child whose `terminate` grace has not run out.
+    public static func killPending() {
+        let pending = pendingKills.withLock { pending in
+            defer { pending.removeAll() }
+            return Array(pending.values)
+        }
+        for child in pending { child.signalAll(SIGKILL) }
     }
 
     /// True once the child has been reaped; held while signalling the group so the two never race.
