@@ -36,6 +36,12 @@ final class FileSecrets: SecretsPlugin {
         }
         let path = SecretDocuments.path(file, project: project)
         let format = try SecretDocuments.string(entry.options, "format") ?? Self.format(of: path)
+        // A FIFO, a device or a folder is not a secrets file (a FIFO would also wait for a writer).
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            let kind = info.st_mode & S_IFMT == S_IFDIR ? "a folder" : info.st_mode & S_IFMT == S_IFIFO ? "a named pipe (FIFO)" : "not a regular file"
+            throw OperationFailure(message: "\(file) is \(kind), not a file of secrets", hint: "point 'file' at a regular file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw OperationFailure(message: exists ? "cannot read \(file)" : "\(file) does not exist",

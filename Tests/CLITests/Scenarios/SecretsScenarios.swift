@@ -134,6 +134,20 @@ struct SecretsScenarios {
         #expect(failed.status == 0, "\(failed.stdout)\(failed.stderr)")
         #expect(failed.stderr.contains("(not required: going on without it)"), "\(failed.stderr)")
         #expect(!failed.stderr.contains("is not defined"), "\(failed.stderr)")
+
+        // A named pipe is not a secrets file: said so, not "check its permissions", and nothing
+        // waits for a writer (audit 60 hangs L3).
+        #expect(mkfifo(temp.path + "/pipe.env", 0o600) == 0)
+        try temp.write("fifo.yml", """
+            secrets: [ { provider: file, file: pipe.env } ]
+            jobs:
+              a:
+                steps: [ { run: echo never } ]
+            """)
+        let fifo = try await nixactions(["run", "fifo.yml", "--log-format", "plain"], in: temp.path)
+        #expect(fifo.status == 2, "\(fifo.stdout)\(fifo.stderr)")
+        #expect(fifo.stderr.contains("pipe.env is a named pipe (FIFO), not a file of secrets"), "\(fifo.stderr)")
+        #expect(!fifo.stderr.contains("check its permissions"), "\(fifo.stderr)")
     }
 
     @Test("declared names: set by env: (masked, no warning), set by nothing (a warning, empty), too short (a warning)")
