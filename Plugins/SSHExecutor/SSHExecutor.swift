@@ -416,10 +416,25 @@ final class SSHExecutor: ExecutorPlugin {
         return Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(jobKey), whole: true) + "; rm -rf \(directory)"
     }
 
+    /// How long the job's cleanup may wait on its host, over the job's connection and then over a
+    /// new one: a connection that stopped answering (its host or sshd stalled) held the cleanup for
+    /// ssh's keep-alive, 45 s, without a word (audit 60 hangs M3).
+    static let cleanupSeconds = 15
+
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
         defer { pool.release(target) }
-        let finished = try? await capture(sshArguments(target) + [jobCleanup(job.jobKey)])
+        let limit = FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/")
+            ? ["timeout", "-k", "2", String(Self.cleanupSeconds)] : []
+        var finished = try? await capture(limit + sshArguments(target) + [jobCleanup(job.jobKey)])
+        if !limit.isEmpty, let stalled = finished, stalled.status == 124 || stalled.status == 137 {
+            // The job's connection does not answer: a connection of its own may (sshd still takes them).
+            finished = try? await capture(limit + sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey)])
+            if let again = finished, again.status == 124 || again.status == 137 {
+                finished?.errorText = "the host did not answer within \(Self.cleanupSeconds) s, twice (the job's connection, then a new one); "
+                    + "the run's cleanup tries the host again when the run ends"
+            }
+        }
         if let finished, finished.status != 0 {
             context.log(.warning, "could not clean up job '\(job.displayName)' on \(target.name): \(finished.errorText)")
         }

@@ -257,6 +257,45 @@ extension RealExecutorSuites {
             #expect(!all.contains("no sshd above the step"), "\(all)")
         }
 
+        @Test("a job whose connection stopped answering is cleaned up over a new connection within seconds, not after ssh's 45 s keep-alive (audit 60 hangs M3)")
+        func cleanupOverNewConnection() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // As above, but the session's sshd stays stopped for 60 s: longer than the run.
+            try temp.write("wf.yml", """
+                jobs:
+                  t:
+                    executor: \(Self.executor([server], workdir: temp.path, extra: ", grace-seconds: 0"))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          p=$$
+                          while [ "$p" -gt 1 ] && [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d ' '); done
+                          [ "$p" -gt 1 ] || { echo "no sshd above the step"; exit 3; }
+                          setsid -f bash -c "sleep 60; kill -CONT $p" </dev/null >/dev/null 2>&1
+                          echo "stopping $p"
+                          kill -STOP "$p"
+                          sleep 300
+                        timeout: 2s
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            let all = result.stdout + result.stderr
+            // The stopped sshd of the session is the test's to end (the daemon that would resume it
+            // carried the job's mark, and went with the job's cleanup).
+            if let line = all.split(separator: "\n").first(where: { $0.contains("stopping ") }),
+               let pid = pid_t(line.split(separator: " ").last ?? "") {
+                kill(pid, SIGKILL)
+            }
+            #expect(result.status == 1, "\(all)")
+            #expect(result.seconds < 40, "the job's cleanup waited on the stalled connection: \(result.seconds) s\n\(all)")
+            #expect(!all.contains("no sshd above the step"), "\(all)")
+            // The new connection's cleanup removed the job's folder (and the daemon, which carries the job's mark).
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []).filter { $0.hasPrefix("nixactions-") }
+            #expect(left.isEmpty, "left on the host: \(left)")
+        }
+
         @Test("the job's session ending under a step (its helper killed) fails that step and the later ones at once, with a clear error")
         func sessionLost() async throws {
             let server = try await offThePool { try SSHServer() }
