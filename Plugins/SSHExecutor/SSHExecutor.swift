@@ -229,6 +229,15 @@ final class SSHExecutor: ExecutorPlugin {
         return environment
     }
 
+    /// Whether the run's master connection to `target` is up (`ssh -O check`, at most 2 s; run
+    /// whether or not the caller is cancelled).
+    func hasMaster(_ target: Target) async -> Bool {
+        let arguments = sshArguments(target)
+        let check = ["timeout", "-s", "KILL", "2"] + arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
+        let environment = self.environment
+        return await Task.detached { (try? await CapturedCommand.run(check, environment: environment))?.status == 0 }.value
+    }
+
     /// Mark `target` as one the run may have left something on, or not (ssh could not connect),
     /// and write the cleanup script again.
     func touch(_ target: Target, _ used: Bool) throws {
@@ -251,11 +260,13 @@ final class SSHExecutor: ExecutorPlugin {
         // `-O exit` asks the master over its socket: a hung master (stopped, its host gone) never
         // answers, so it is given 5 s, where `timeout` is at hand (audit 56 F3: the script was
         // ended at its 30 s limit there, before the lines that remove the master and its folder).
+        // The direct connection that ends the run there has 10 s (ssh's ConnectTimeout bounds only
+        // the connect, not a host that then says nothing: audit 60 hangs M2, the script ran to its 30 s).
         var lines = ["# Written by the ssh executor: end run \(configuration.runID) on its hosts.",
-                     "bound=; command -v timeout >/dev/null 2>&1 && bound='timeout -s KILL 5'"]
+                     "bound=; reach=; command -v timeout >/dev/null 2>&1 && bound='timeout -s KILL 5' && reach='timeout -s KILL 10'"]
         for target in hosts {
             let direct = sshArguments(target, multiplexed: false).map(ShellWords.quote).joined(separator: " ")
-            lines.append("\(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
+            lines.append("$reach \(direct) \(ShellWords.quote(remote)) </dev/null >/dev/null 2>&1")
             // `ssh … -O exit -- DESTINATION`: the control command before the `--` that ends the options.
             let arguments = sshArguments(target)
             let stop = (arguments.dropLast(2) + ["-O", "exit"] + arguments.suffix(2)).map(ShellWords.quote).joined(separator: " ")
@@ -311,7 +322,21 @@ final class SSHExecutor: ExecutorPlugin {
                 + "> \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/lost.sh")) "
                 + "&& uname -sm"
             try self.touch(target, true)
-            let reached = try await self.capture(self.sshArguments(target) + [made])
+            let reached: CapturedCommand
+            do {
+                reached = try await self.capture(self.sshArguments(target) + [made])
+            } catch {
+                // Cancelled while connecting (a host that takes the connection and says nothing):
+                // without a master connection nothing ran there, and the run's cleanup need not
+                // wait on that host again (audit 60 hangs M2).
+                if Task.isCancelled, await !self.hasMaster(target) { try? self.touch(target, false) }
+                throw error
+            }
+            if Task.isCancelled {
+                // ssh was ended by the cancel (it returns rather than throws).
+                if await !self.hasMaster(target) { try? self.touch(target, false) }
+                throw CancellationError()
+            }
             if reached.status == 255 { try self.touch(target, false) }  // ssh never connected: nothing ran there
             return reached
         }

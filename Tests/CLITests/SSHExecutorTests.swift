@@ -560,6 +560,31 @@ extension RealExecutorSuites {
             #expect(result.seconds < 16, "the run took \(result.seconds) s")
         }
 
+        @Test("Ctrl-C while a job connects to a host that never answers: the run ends at once, its cleanup does not wait on that host (audit 60 hangs M2: 10 s late)")
+        func cancelWhileConnecting() async throws {
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            let server = try SilentServer()
+            defer { server.close() }
+            try temp.write("wf.yml", """
+                jobs:
+                  mute:
+                    executor: { plugin: ssh, with: { host: "127.0.0.1:\(server.port)" } }
+                    steps: [ { run: 'true' } ]
+                """)
+            let output = temp.path + "/out.txt"
+            let (process, text) = try launchNixactionsLogged(["run", "wf.yml", "--log-format", "plain"], in: temp.path, output: output)
+            #expect(await eventually { text().contains("job 'mute' started") })
+            try await Task.sleep(for: .seconds(2))
+            let signalled = ContinuousClock.now
+            kill(process.processIdentifier, SIGINT)
+            await waitForExit(process)
+            let waited = ContinuousClock.now - signalled
+            #expect(process.exitStatus == 130, "\(text())")
+            #expect(waited < .seconds(6), "the run took \(waited) after Ctrl-C: \(text())")
+            #expect(!text().contains("did not finish in 30 s"), "\(text())")
+        }
+
         @Test("a user or host that ssh would read as an option (-oProxyCommand=…) is refused before ssh runs, also from an input")
         func optionInjection() async throws {
             let temp = try TemporaryDirectory()
