@@ -217,10 +217,15 @@ struct JobRunner: Sendable {
         let limitStarted = ContinuousClock.now
         // The job's limit covers its caches' restore (a backend that stops answering held a job
         // of 3 s for 2 minutes, audit 50) as it does the steps, and what is left of it the saves.
+        // Whether the caches were being restored: a limit that passes then says so (audit 60 hangs
+        // L2: "its steps were ended", with nothing pointing at a backend that had stalled).
+        let restoring = TimeoutFlag(), restored = TimeoutFlag()
         let steps = Task(executorPreference: HandOffExecutor.shared) { [state] in
             var state = state
             if state.succeeded && !runner.job.caches.isEmpty {
+                restoring.set()
                 await runner.restoreJobCaches(executor: executor, started: jobStarted, base: base, env: env, state: &state)
+                if !Task.isCancelled { restored.set() }  // a restore the limit cut short returns too
             }
             // Cancelled during the restore: runSteps runs only the cleanup steps, as after any cancellation.
             await runner.runSteps(executor: executor, started: jobStarted, base: base, env: env, state: &state)
@@ -237,7 +242,10 @@ struct JobRunner: Sendable {
             state.succeeded = false
             state.cancelled = false
             state.failure = JobFailure(message: "job timed out after \(DurationParser.format(limit))", timeLimit: limit)
-            reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit)); its steps were ended"))
+            let during = restoring.isSet && !restored.isSet
+                ? " while its caches were restored (\(job.caches.map { "'\($0.id)'" }.joined(separator: ", "))): the cache backend did not finish"
+                : "; its steps were ended"
+            reporter.report(.message(job: planned.key, level: .error, text: "job '\(planned.displayName)' timed out after \(DurationParser.format(limit))\(during)"))
         }
         if !state.pendingSaves.isEmpty {
             // After the limit passed, the saves that still apply (`save-on: always`) get the
