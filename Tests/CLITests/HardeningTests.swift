@@ -9,6 +9,32 @@ import NixActionsEngine
 /// Regression tests for the hardening findings that are not endings (those are in ChaosTests).
 @Suite("Hardening: run folders, run ids, steps with chatty background processes")
 struct HardeningTests {
+    @Test("a workflow file, or its folder, that every user may write, or that another user owns, is a warning: its commands run as you (audit 60 users L1); a sticky folder, or a file only yours, is not")
+    func workflowOthersCanChange() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("p/wf.yml", "jobs:\n  a:\n    steps: [ { run: echo hi } ]\n")
+        let folder = temp.path + "/p"
+        func warned() async throws -> String {
+            let result = try await nixactions(["validate", "wf.yml"], in: folder)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stderr
+        }
+        #expect(!(try await warned()).contains("warning"))
+        chmod(folder + "/wf.yml", 0o666)
+        #expect(try await warned().contains("warning: the workflow file wf.yml is writable by every user: the commands it runs run as you"))
+        chmod(folder + "/wf.yml", 0o644)
+        chmod(folder, 0o777)
+        #expect(try await warned().contains("warning: the folder of the workflow file wf.yml is writable by every user"))
+        chmod(folder, 0o1777)
+        #expect(!(try await warned()).contains("warning"))
+        chmod(folder, 0o755)
+        if geteuid() == 0 {
+            chown(folder + "/wf.yml", 65534, 65534)
+            #expect(try await warned().contains("warning: the workflow file wf.yml belongs to another user (uid 65534)"))
+        }
+    }
+
     @Test("a step ends when its main process exits, even while a background process keeps printing")
     func chattyBackground() async throws {
         let temp = try TemporaryDirectory()

@@ -2,9 +2,24 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import NixActionsEngine
+import NixActionsProcessKit
 
 /// Finds and loads a workflow for a command, printing diagnostics; exits 2 when it is invalid.
 enum WorkflowInput {
+    /// Why other users may change the workflow file at `path`: it, or its folder (a sticky one
+    /// aside), belongs to another user than root and this one, or every user may write to it.
+    /// (Writable by its group only is not said: many systems give each user a group of their own.)
+    static func othersCanChange(_ path: String) -> String? {
+        let real = ProjectCheckout.real(path)
+        for (place, what) in [(real, "the workflow file \(path)"), (PathText.parent(real), "the folder of the workflow file \(path)")] {
+            var info = stat()
+            guard stat(place, &info) == 0 else { continue }
+            if info.st_uid != 0 && info.st_uid != geteuid() { return "\(what) belongs to another user (uid \(info.st_uid))" }
+            if info.st_mode & S_IWOTH != 0 && info.st_mode & S_ISVTX == 0 { return "\(what) is writable by every user" }
+        }
+        return nil
+    }
+
     /// - Parameter printWarnings: also print warnings and notes (validate does; run prints warnings only).
     /// - Parameter selected: the jobs a `run` asked for: problems of jobs it would not run (not
     ///   selected, not needed by a selected one) are shown as warnings and do not stop it.
@@ -20,6 +35,12 @@ enum WorkflowInput {
         case .failure(let diagnostic):
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)
+        }
+        if let problem = othersCanChange(path) {
+            // What the file says runs as this user: another user who may change it may run
+            // anything as this one (audit 60 users L1: said of plugins, TMPDIR and caches, not of this).
+            standardError("warning: \(problem): the commands it runs run as you\n"
+                          + "  hint: make it yours alone: chmod o-w (and chown) the file and its folder\n")
         }
         if let owner = WorkflowLocator.projectHolding(file: path) {
             let here = ProjectCheckout.real(FileManager.default.currentDirectoryPath), there = ProjectCheckout.real(owner)
