@@ -228,11 +228,19 @@ let
   isProgram = s: isAttrs s && ((s.type or null) == "derivation" || s ? __nixactionsFile || s ? __nixactionsPackage);
   quoted = text: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] text + "'";
   programStep = s:
-    let program = s.meta.mainProgram or s.pname or s.name or "unknown"; in
+    let
+      program = s.meta.mainProgram or s.pname or s.name or "unknown";
+      # A derivation's programs are in its `bin` output where it has one (lib.getBin).
+      built = if (s.type or null) == "derivation" then (s.bin or s) else s;
+      # A written script's placeholder carries its text, which the runner writes to a file and
+      # replaces with that file's path: it is not shell-quoted here (its `'` would be changed in
+      # the text written; review 60 H1), the path it becomes holds none.
+      path = if s ? __nixactionsFile then "\"${built}\"" else quoted "${built}";
+    in
     {
       __nixactionsAction = "program";
       name = s.name or program;
-      bash = "p=${quoted "${s}"}; if [ -d \"$p\" ]; then \"$p\"/bin/${quoted program}; else \"$p\"; fi";
+      bash = "p=${path}; if [ -d \"$p\" ]; then \"$p\"/bin/${quoted program}; else \"$p\"; fi";
     };
 
   # A step from nixactions.actions carries __nixactionsAction: its own position is in this

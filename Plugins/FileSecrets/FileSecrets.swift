@@ -36,13 +36,17 @@ final class FileSecrets: SecretsPlugin {
         }
         let path = SecretDocuments.path(file, project: project)
         let format = try SecretDocuments.string(entry.options, "format") ?? Self.format(of: path)
-        // A FIFO, a device or a folder is not a secrets file (a FIFO would also wait for a writer).
+        // A FIFO, a device or a folder is not a secrets file (a FIFO would also wait for a writer):
+        // checked on the descriptor that is read, opened without waiting (review 60 L7).
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+        if descriptor >= 0, fstat(descriptor, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            close(descriptor)
             let kind = info.st_mode & S_IFMT == S_IFDIR ? "a folder" : info.st_mode & S_IFMT == S_IFIFO ? "a named pipe (FIFO)" : "not a regular file"
             throw OperationFailure(message: "\(file) is \(kind), not a file of secrets", hint: "point 'file' at a regular file")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let read: Data? = descriptor < 0 ? nil : try? (FileHandle(fileDescriptor: descriptor, closeOnDealloc: true).readToEnd() ?? Data())
+        guard let data = read else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw OperationFailure(message: exists ? "cannot read \(file)" : "\(file) does not exist",
                                    hint: exists ? "check its permissions" : "create it, or fix the path (relative to the project folder)")

@@ -181,7 +181,11 @@ final class CacheDirectory: Sendable {
         if fd < 0 && errno == ENOENT { return nil }
         guard fd >= 0 else { throw Self.failure("cannot open \(place(name))") }
         var info = stat()
-        if fstat(fd, &info) != 0 || info.st_mode & S_IFMT != S_IFREG || Self.notOwn(info) != nil {
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw Self.failure("cannot inspect \(place(name))")
+        }
+        if info.st_mode & S_IFMT != S_IFREG || Self.notOwn(info) != nil {
             close(fd)
             throw OperationFailure(message: "the data of '\(record.key)', \(place(name)), \(Self.notOwn(info) ?? "is not a regular file"); not used",
                                    hint: "remove the entry: nixactions cache clear")

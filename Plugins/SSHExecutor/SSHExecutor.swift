@@ -61,6 +61,9 @@ final class SSHExecutor: ExecutorPlugin {
     /// connect): the cleanup script visits these only (audit 47: a host that never answered cost
     /// the run's end another connect timeout).
     let touched = Mutex<Set<Target>>([])
+    /// Hosts some job of the run has reached (its folders may be there): never left out of the
+    /// run's cleanup again, whatever a later job's connection does (review 60 M1).
+    let reachedHosts = Mutex<Set<Target>>([])
     let serial = Atomic<Int>(0)
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
@@ -232,15 +235,18 @@ final class SSHExecutor: ExecutorPlugin {
     /// Whether the run's master connection to `target` is up (`ssh -O check`, at most 2 s; run
     /// whether or not the caller is cancelled).
     func hasMaster(_ target: Target) async -> Bool {
+        let environment = self.environment
+        // Without coreutils' timeout the check could hang on a stalled master: assume one is up.
+        guard FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") else { return true }
         let arguments = sshArguments(target)
         let check = ["timeout", "-s", "KILL", "2"] + arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
-        let environment = self.environment
         return await Task.detached { (try? await CapturedCommand.run(check, environment: environment))?.status == 0 }.value
     }
 
     /// Mark `target` as one the run may have left something on, or not (ssh could not connect),
     /// and write the cleanup script again.
     func touch(_ target: Target, _ used: Bool) throws {
+        if !used, reachedHosts.withLock({ $0.contains(target) }) { return }
         try touched.withLock { touched in
             guard used ? touched.insert(target).inserted : touched.remove(target) != nil else { return }
             try writeCleanupScript(hosts: targets.filter(touched.contains))
@@ -312,7 +318,7 @@ final class SSHExecutor: ExecutorPlugin {
     }
 
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
-        let (target, system) = try await pool.acquire(job: job.jobKey, context: context) { target in
+        let (target, system) = try await pool.acquire(job: job.jobKey, context: context, retries: configuration.startRetries == true) { target in
             // Reaching the host opens its shared connection; `uname` tells what it runs.
             let made = Self.makeRunFolder(workdir: self.workdir, run: self.remoteRun)
                 + " && mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
@@ -338,6 +344,7 @@ final class SSHExecutor: ExecutorPlugin {
                 throw CancellationError()
             }
             if reached.status == 255 { try self.touch(target, false) }  // ssh never connected: nothing ran there
+            if reached.status == 0 { _ = self.reachedHosts.withLock { $0.insert(target) } }
             return reached
         }
         jobs.withLock { $0[job.jobKey] = target }
@@ -493,7 +500,7 @@ final class HostPool: Sendable {
 
     /// A free, reachable host and what `reach` printed on it.
     func acquire(
-        job: String, context: OperationContext, reach: (SSHExecutor.Target) async throws -> CapturedCommand
+        job: String, context: OperationContext, retries: Bool, reach: (SSHExecutor.Target) async throws -> CapturedCommand
     ) async throws -> (SSHExecutor.Target, String) {
         while true {
             try Task.checkCancellation()
@@ -540,10 +547,14 @@ final class HostPool: Sendable {
                     message: targets.count == 1 ? "cannot reach \(reasons[0])" : "no host of the pool can be reached (\(reasons.joined(separator: "; ")))",
                     hint: "check the host names, keys (identity-file, known-hosts) and that sshd runs; 'ssh -v HOST true' shows why")
             }
-            // Every reachable host is busy: the host asks again later, without the start's
-            // deadline (a job waiting for a host is queued, not starting: audit 60 hangs H2).
-            throw OperationFailure(message: "every host of the pool is busy (\(targets.count) host\(targets.count == 1 ? "" : "s"))",
-                                   retryAfterSeconds: 0.05)
+            // Every reachable host is busy: a host that asks again later (`startRetries`) is
+            // told so, and the job waits without the start's deadline (a job waiting for a host
+            // is queued, not starting: audit 60 hangs H2); an older host gets the wait in here.
+            if retries {
+                throw OperationFailure(message: "every host of the pool is busy (\(targets.count) host\(targets.count == 1 ? "" : "s"))",
+                                       retryAfterSeconds: 0.05)
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -624,7 +624,8 @@ struct CachingTests {
         #expect(sent != nil, "the save never began")
         let waited = await exitTime(process) - (sent ?? ContinuousClock.now)
         #expect(process.exitStatus == 130)
-        #expect(waited < .milliseconds(2500), "the save went on after Ctrl-C: \(waited)")
+        // 0.3-0.4 s on a quiet machine; the old code took 3.4-5.4 s here (review 60 M4: room for load).
+        #expect(waited < .seconds(3), "the save went on after Ctrl-C: \(waited)")
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 

@@ -693,7 +693,8 @@ struct NixWorkflowTests {
                 (pkgs.writeShellScriptBin "lint" "echo linting; exit 3")
               ];
               jobs.b.actions = [
-                (pkgs.writeShellScript "fmt" "echo formatting")
+                (pkgs.writeShellScript "fmt" "echo 'formatting'")
+                (pkgs.writeShellScriptBin "it's mine" "echo a program named with a quote and a space")
                 { bash = "${tool}/bin/nxa-tool x y; ls ${tool}/bin; stat -c %a ${tool} ${tool}/bin ${tool}/bin/nxa-tool | tr '\\n' ' '; echo"; }
                 pkgs.coreutils
               ];
@@ -705,7 +706,8 @@ struct NixWorkflowTests {
             result.stdout.split(separator: "\n").filter { $0.hasPrefix("[\(job)] ") }.map { String($0) + "\n" }.joined()
         }
         #expect(lines("a").hasPrefix("[a] > lint\n[a] linting\n[a] ✗ lint (exit code 3"), "\(result.stdout)")
-        #expect(lines("b").hasPrefix("[b] > fmt\n[b] formatting\n"), "\(result.stdout)")
+        #expect(lines("b").hasPrefix("[b] > fmt\n[b] formatting\n"), "\(result.stdout)")  // the script's quotes kept (review 60 H1)
+        #expect(lines("b").contains("[b] a program named with a quote and a space\n"), "\(result.stdout)")
         #expect(lines("b").contains("[b] tool with 2 arguments\n[b] nxa-tool\n[b] 700 700 700 \n"), "\(result.stdout)")
         #expect(lines("b").contains("[b] ✓ coreutils"), "\(result.stdout)")  // a package of PATH: its program (ls) runs
         #expect(!result.stderr.contains("error"), "\(result.stderr)")

@@ -581,7 +581,8 @@ extension RealExecutorSuites {
             await waitForExit(process)
             let waited = ContinuousClock.now - signalled
             #expect(process.exitStatus == 130, "\(text())")
-            #expect(waited < .seconds(6), "the run took \(waited) after Ctrl-C: \(text())")
+            // At once on a quiet machine; the old code waited ssh's 10 s connect timeout.
+            #expect(waited < .seconds(8), "the run took \(waited) after Ctrl-C: \(text())")
             #expect(!text().contains("did not finish in 30 s"), "\(text())")
         }
 

@@ -39,7 +39,7 @@ enum NixEvaluation {
                 refused.append("the Nix library in \(candidate) is not used: \(problem)")
                 return nil
             }
-            return candidate
+            return ProjectCheckout.real(candidate)  // what was checked, not a link that could change (review 60 L6)
         }
         if let given = ProcessInfo.processInfo.environment["NIXACTIONS_NIX_LIB"], !given.isEmpty {
             return (trusted(given), refused)

@@ -21,6 +21,8 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         self.plugin = plugin
         self.table = table
         filesTable = try plugin.table(executorFilesInterfaceV1, as: nxa_executor_files_v1.self, what: "a files table")
+        var configuration = configuration
+        configuration.startRetries = true  // `startJob` asks again after "no room now"
         let json = try JSONEncoder().encode(configuration)
         var instance: UnsafeMutableRawPointer?
         let (status, message) = Self.callWithError { error in
@@ -80,6 +82,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
 
     func startJob(_ job: JobSpec) async throws -> JobStarted {
         var said = false
+        var delay = 0.0
         while true {
             do {
                 return try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
@@ -92,7 +95,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
                     said = true
                     HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 1, "job '\(job.displayName)' waits: \(failure.error.message)")
                 }
-                try await Task.sleep(for: .seconds(min(max(after, 0.01), 5)))
+                // From what the executor asks, doubling to at most a second between tries.
+                delay = min(max(delay * 2, after, 0.01), 1)
+                try await Task.sleep(for: .seconds(min(after, delay)))
             }
         }
     }

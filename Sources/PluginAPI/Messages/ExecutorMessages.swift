@@ -30,6 +30,10 @@ public struct ExecutorConfiguration: Codable, Sendable, Hashable {
     /// executor is made. nil: the host did not change its limit. An optional field added after
     /// 1.2: an executor that does not know it leaves its processes the host's raised limit.
     public var openFilesLimit: UInt64?
+    /// True when the host asks again after a start_job that failed with `retryAfterSeconds` (no
+    /// room now: every host of a pool busy). An optional field added after 1.2: without it (an
+    /// older host) an executor waits for room inside start_job itself, within the start's deadline.
+    public var startRetries: Bool?
 
     public init(runID: String, runDirectory: String, projectDirectory: String, options: [String: JSONValue] = [:]) {
         self.runID = runID
@@ -408,7 +412,8 @@ extension OperationFailure: FastJSONMessage {
         let detail = try json.member("error", of: "OperationFailure")
         self.init(message: try detail.string("message", of: "OperationFailure.error"),
                   hint: try detail.optionalString("hint", of: "OperationFailure.error"),
-                  retryAfterSeconds: try detail.optionalDouble("retryAfterSeconds", of: "OperationFailure.error"))
+                  // Not a number: no retry, the message kept (review 60 L1).
+                  retryAfterSeconds: try? detail.optionalDouble("retryAfterSeconds", of: "OperationFailure.error"))
     }
 }
 

@@ -336,7 +336,9 @@ public enum FilesTransfer {
           # A root whose folders above it are in the way (a file where one must be a folder) fails
           # here, before anything moves, not half-way (audit 60 M1).
           p=${abs%/*}
-          while [ -n "$p" ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; done
+          while [ -n "$p" ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do
+            case $p in */*) p=${p%/*} ;; *) p= ;; esac  # a relative path ends (review 60 L8)
+          done
           if [ -n "$p" ] && [ ! -d "$p" ]; then
             printf 'NXA-ERROR the root %s cannot be put: %s is in the way (not a folder)\\n' "$2" "$p" >&2
             discard

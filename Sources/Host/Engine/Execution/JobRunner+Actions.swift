@@ -96,11 +96,7 @@ extension JobRunner {
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
         let cleanupLimit = options.cleanupLimit
-        var limit = state.cancelled ? min(stepLimit ?? cleanupLimit, cleanupLimit) : stepLimit
-        if let outer = state.frame?.deadline {
-            let left = outer.at - ContinuousClock.now
-            limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
-        }
+        let limit = withinFrame(cleanupCapped(stepLimit, state: state), state: state)
         let (result, timedOut) = await withTimeoutKeeping(limit) { [self, inputs] () -> ActionResult in
             do {
                 var outputs: [String: ExpressionValue] = [:]

@@ -391,20 +391,13 @@ extension JobRunner {
         let deadline = job.original != nil ? stepLimit.map { began + $0 } : nil
         while true {
             // A cleanup step after a cancellation or timeout gets at most `cleanupLimit`.
-            let cleanupLimit = options.cleanupLimit
-            var limit = state.cancelled ? min(stepLimit ?? cleanupLimit, cleanupLimit) : stepLimit
+            var limit = cleanupCapped(stepLimit, state: state)
             if let deadline { limit = max(.zero, deadline - clock.now) }
             if limit == .zero, let stepLimit {
                 result = .timedOut(stepLimit, ended: true)  // no attempt started
                 break
             }
-            // Inside a composite action, the using step's timeout bounds its steps too. Once it has
-            // passed, the steps that still run (their `if` holds after a failure: always(),
-            // failure()) are cleanup steps, with `cleanupLimit` each, as after a job's timeout.
-            if let outer = state.frame?.deadline {
-                let left = outer.at - clock.now
-                limit = left > .zero ? min(limit ?? left, left) : min(limit ?? cleanupLimit, cleanupLimit)
-            }
+            limit = withinFrame(limit, state: state)
             ran += 1
             (result, leftFiles) = await attemptStep(spec, executor: executor, timeout: limit, environment: env, workspace: started.workspace)
             if spec.jobEnvironment != nil, case .finished = result {
@@ -522,6 +515,20 @@ extension JobRunner {
 
     /// A step's time limit: the nearest level wins, the step's own (its expression evaluated now),
     /// then its job's defaults, then the workflow's.
+    /// A step's own limit, at most the cleanup limit after a cancellation or the job's timeout.
+    func cleanupCapped(_ stepLimit: Duration?, state: State) -> Duration? {
+        state.cancelled ? min(stepLimit ?? options.cleanupLimit, options.cleanupLimit) : stepLimit
+    }
+
+    /// Inside a composite action, the using step's timeout bounds its steps too. Once it has
+    /// passed, the steps that still run (their `if` holds after a failure: always(), failure())
+    /// are cleanup steps, with the cleanup limit each, as after a job's timeout.
+    func withinFrame(_ limit: Duration?, state: State) -> Duration? {
+        guard let outer = state.frame?.deadline else { return limit }
+        let left = outer.at - ContinuousClock.now
+        return left > .zero ? min(limit ?? left, left) : min(limit ?? options.cleanupLimit, options.cleanupLimit)
+    }
+
     func stepLimit(_ step: Step, name: String, defaults: (job: RunDefaults, workflow: RunDefaults), _ evaluation: RuntimeContext)
         -> Result<Duration?, RunProblem> {
         guard let expression = step.timeoutExpression else {

@@ -452,10 +452,6 @@ public final class ProjectCheckout: Sendable {
             // that stops sending is given up after a minute (http); no LFS download unless `lfs`
             // (then the clone's own filter, from `fetchLFS`).
             let noLFS = lfs ? [] : ["-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
-            // ssh:// servers: connect within 30 s, and a connection silent for a minute is dropped.
-            if environment["GIT_SSH_COMMAND"] == nil && environment["GIT_SSH"] == nil {
-                environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
-            }
             // A limit on the whole command, by coreutils' timeout where there is one.
             let limited = limitSeconds.flatMap { seconds in
                 FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") ? ["timeout", "-k", "5", String(seconds)] : nil

@@ -92,8 +92,10 @@ typedef struct nxa_executor_v1 {
  *  - No room now (an optional field added after 1.2). A start_job that fails with
  *    `{"error": {"message": …, "retryAfterSeconds": S}}` says the executor cannot take the job yet
  *    (every host of its pool busy) and made nothing for it: the host asks again after S seconds
- *    (at most 5), for as long as the job is not cancelled, each try with the start's deadline,
- *    the waiting with none. Only start_job; elsewhere the field is ignored.
+ *    (doubling to at most 1 s between tries), for as long as the job is not cancelled, each try
+ *    with the start's deadline, the waiting with none. Only start_job; elsewhere the field is
+ *    ignored. A host that does this says so in ExecutorConfiguration: `startRetries: true`;
+ *    without it (an older host) an executor must wait for room inside start_job itself.
  *
  *  - Operations of one job never overlap: the host runs start_job, run_step and files put/get
  *    of job J one at a time, and finish_job(J) after the last of them completed, or after it

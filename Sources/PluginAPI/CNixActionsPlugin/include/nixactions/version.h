@@ -38,6 +38,11 @@
  *         inside it); nxa_host_services_has_v1_3(). A plugin that calls it checks
  *         nxa_host_services_has_v1_3 and calls `complete` otherwise. 1.1 and 1.2 plugins work
  *         unchanged in a 1.3 host (they call `complete`, which never runs host work inline).
+ *       Later optional JSON fields (no version change; each is absent in an older host or
+ *       plugin, and each side does without it): ExecutorConfiguration.openFilesLimit;
+ *       JobStarted.writesThroughFiles, keepsEnvironment; StepSpec.jobEnvironment,
+ *       usesJobEnvironment; ExecutorConfiguration.startRetries with a start_job failure's
+ *       `retryAfterSeconds` (executor.h, "No room now").
  */
 
 /* The one symbol every plugin exports (a function, so that dlsym is guaranteed to find it). */
