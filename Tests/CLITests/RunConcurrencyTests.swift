@@ -183,6 +183,13 @@ struct RunConcurrencyTests {
         // Each run comes once the one before it is in the line: the order they came is known.
         async let y = Self.run(temp, "y")
         try await Self.waitUntil("y in the line") { Self.line(in: temp).count == 1 }
+        // A killed run's ticket from before a reboot (a later time than any now) and a half-made
+        // one: neither is anyone's, and the runs that look remove them (review 60 L3).
+        let folder = Self.state(temp) + "/nixactions/concurrency"
+        let key = try #require(Self.groupFiles(temp).first { $0.contains(".q.") }?.components(separatedBy: ".q.").first)
+        FileManager.default.createFile(atPath: "\(folder)/\(key).q.99999999999999999999.1", contents: nil)
+        FileManager.default.createFile(atPath: "\(folder)/\(key).making.1", contents: nil)
+        try await Self.waitUntil("the stale files removed") { Self.groupFiles(temp).filter { $0.hasSuffix(".1") }.isEmpty }
         async let k = Self.run(temp, "k")
         try await Self.waitUntil("k in the line") { Self.line(in: temp).count == 2 }
         let killed = Self.line(in: temp)[1]
@@ -196,6 +203,8 @@ struct RunConcurrencyTests {
         #expect(kr.status != 0)
         #expect(yr.stderr.contains("nixactions: waiting: a run of concurrency group 'release' is in progress"), "\(yr.stderr)")
         #expect(!yr.stderr.contains("cancel") && !zr.stderr.contains("cancel"), "\(yr.stderr)\(zr.stderr)")
+        #expect(zr.stderr.contains("nixactions: waiting: 2 earlier runs of concurrency group 'release' wait ahead of this one (queue: max)"),
+                "\(zr.stderr)")
         #expect(Self.marks(temp) == ["start-x", "end-x", "cleanup-x", "start-y", "end-y", "cleanup-y", "start-z", "end-z", "cleanup-z"],
                 "\(Self.marks(temp))")
         // The killed run's ticket was removed by a run after it; the others left theirs as they took the group.

@@ -185,7 +185,12 @@ final class RunConcurrency: Sendable {
             }
             if place >= 0 { record(place, "\(me)\n") }
         }
-        if !cancel { say("nixactions: waiting: a run of concurrency group '\(group)' is in progress\(holder)\n") }
+        if !cancel {
+            let ahead = ticket?.ahead() ?? 0
+            say(ahead > 0 ? "nixactions: waiting: \(ahead) earlier run\(ahead == 1 ? "" : "s") of concurrency group '\(group)' "
+                    + "\(ahead == 1 ? "waits" : "wait") ahead of this one (queue: max)\n"
+                : "nixactions: waiting: a run of concurrency group '\(group)' is in progress\(holder)\n")
+        }
         let took = wait(for: path, fd: &fd, turn: { ticket?.isFirst() ?? true }, cancelled: {
             // Asked by a newer run to give way (it waits in this one's place), or stopped by the user.
             if place >= 0, let newer = lines(waiting).dropFirst().first(where: { $0.hasPrefix("cancel ") }) {
@@ -233,17 +238,28 @@ final class RunConcurrency: Sendable {
             return Ticket(folder: folder, prefix: prefix, name: name, fd: fd)
         }
 
-        /// Whether no earlier ticket is alive (killed runs' tickets found on the way are removed).
-        func isFirst() -> Bool {
-            for other in FastFiles.names(in: folder, prefix: prefix) ?? [] where other < name {
+        /// Whether no earlier ticket is alive.
+        func isFirst() -> Bool { ahead() == 0 }
+
+        /// How many earlier tickets are alive. Every ticket and half-made one (`KEY.making.PID`)
+        /// whose lock no one holds is a killed run's, earlier or later (the clock starts again
+        /// at a reboot), and is removed on the way (review 60 L3).
+        func ahead() -> Int {
+            let key = String(prefix.dropLast(".q.".count))
+            var count = 0
+            for other in FastFiles.names(in: folder, prefix: key + ".") ?? [] where other != name {
+                guard other.hasPrefix(prefix) || other.hasPrefix(key + ".making.") else { continue }
                 let path = folder + "/" + other
                 let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                 guard fd >= 0 else { continue }  // gone meanwhile
                 defer { close(fd) }
-                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }  // its run waits
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                    if other.hasPrefix(prefix), other < name { count += 1 }  // its run waits
+                    continue
+                }
                 if RunConcurrency.isCurrent(fd, path) { unlink(path) }
             }
-            return true
+            return count
         }
 
         /// Out of the line: the run took the group, or stopped waiting.
