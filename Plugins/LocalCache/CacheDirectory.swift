@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NixActionsCacheKit
 import NixActionsPluginMessages
+import NixActionsProcessKit
 
 #if canImport(Glibc)
     import Glibc
@@ -195,11 +196,7 @@ final class CacheDirectory: Sendable {
 
     /// Why a file of the cache is not this user's own (another owner, or group or others may
     /// write it), or nil.
-    static func notOwn(_ info: stat) -> String? {
-        if info.st_uid != geteuid() { return "belongs to another user (uid \(info.st_uid))" }
-        if info.st_mode & 0o022 != 0 { return "is writable by its group or by others" }
-        return nil
-    }
+    static func notOwn(_ info: stat) -> String? { FileOwnership.problem(info) }
 
     /// A new file in the staging folder (O_EXCL, 0600) and its name.
     func createStaging(_ name: String) throws -> (String, Int32) {

@@ -309,10 +309,7 @@ struct RunCommand: AsyncParsableCommand {
         options.trackingID = supervision.trackingID
         HostCommands.track(supervision.trackingID)
         options.openFilesLimit = supervision.openFilesLimit
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_CLEANUP_SECONDS"],
-           let seconds = Double(text), seconds > 0, seconds < 1e9 {
-            options.cleanupLimit = .milliseconds(Int64(seconds * 1000))
-        }
+        if let limit = EnvironmentSeconds.read("NIXACTIONS_CLEANUP_SECONDS", allowed: 0.001...999_999_999) { options.cleanupLimit = limit }
         options.functions = functions
         options.runners = runnerMap
         options.cacheSettings = projectConfig.cache

@@ -13,9 +13,8 @@ enum WorkflowInput {
         let real = ProjectCheckout.real(path)
         for (place, what) in [(real, "the workflow file \(path)"), (PathText.parent(real), "the folder of the workflow file \(path)")] {
             var info = stat()
-            guard stat(place, &info) == 0 else { continue }
-            if info.st_uid != 0 && info.st_uid != geteuid() { return "\(what) belongs to another user (uid \(info.st_uid))" }
-            if info.st_mode & S_IWOTH != 0 && info.st_mode & S_ISVTX == 0 { return "\(what) is writable by every user" }
+            guard stat(place, &info) == 0, info.st_mode & S_ISVTX == 0 || FileOwnership.foreignOwner(info) != nil else { continue }
+            if let problem = FileOwnership.problem(info, groupMay: true) { return "\(what) \(problem)" }
         }
         return nil
     }

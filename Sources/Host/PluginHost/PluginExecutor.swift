@@ -58,12 +58,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     /// the job's own time limit starts. 600 s, or `NIXACTIONS_START_SECONDS` (1 to 86400). A
     /// job waiting for room (`retryAfterSeconds`: every host of a pool busy) is not starting:
     /// each try has this deadline, the wait none.
-    static let startDeadline: Duration = {
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_START_SECONDS"], let seconds = Int(text), (1...86_400).contains(seconds) {
-            return .seconds(seconds)
-        }
-        return .seconds(600)
-    }()
+    static let startDeadline: Duration = EnvironmentSeconds.read("NIXACTIONS_START_SECONDS", allowed: 1...86_400) ?? .seconds(600)
     /// How long job cleanup (`finish_job`, never cancelled) may take.
     static let cleanupDeadline: Duration = .seconds(60)
 

@@ -211,19 +211,8 @@ enum PluginTrust {
         #endif
     }
 
-    /// "user 'nobody' (uid 65534)" when the owner is neither root nor the effective user; else nil.
-    static func foreignOwner(_ info: stat) -> String? {
-        let uid = info.st_uid
-        if uid == 0 || uid == geteuid() { return nil }
-        if let entry = getpwuid(uid), let name = entry.pointee.pw_name {
-            return "user '\(String(cString: name))' (uid \(uid))"
-        }
-        return "uid \(uid)"
-    }
-
-    static func writers(_ info: stat) -> String {
-        info.st_mode & S_IWOTH != 0 ? "every user" : "its group"
-    }
+    static func foreignOwner(_ info: stat) -> String? { FileOwnership.foreignOwner(info) }
+    static func writers(_ info: stat) -> String { FileOwnership.writers(info) }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
 }
@@ -260,9 +249,10 @@ public enum TrustedCode {
             var info = stat()
             let path = real + "/" + name
             guard lstat(path, &info) == 0 else { continue }
-            if let owner = PluginTrust.foreignOwner(info) { return "'\(path)' belongs to \(owner)" }
-            if info.st_mode & S_IFMT != S_IFLNK, info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-                return "'\(path)' is writable by \(PluginTrust.writers(info)) (chmod go-w '\(path)')"
+            if info.st_mode & S_IFMT == S_IFLNK {
+                if let owner = FileOwnership.foreignOwner(info) { return "'\(path)' belongs to \(owner)" }
+            } else if let problem = FileOwnership.problem(info) {
+                return "'\(path)' \(problem)" + (FileOwnership.foreignOwner(info) == nil ? " (chmod go-w '\(path)')" : "")
             }
         }
         return nil

@@ -420,12 +420,7 @@ public final class ProjectCheckout: Sendable {
     /// connection and never answers (a `git://` or `ssh://` server, where git has no time limit of
     /// its own) is given up (audit 60 hangs M1: it waited for the job's 6 hours).
     /// 120 s, or `NIXACTIONS_GIT_ASK_SECONDS` (1 to 3600).
-    static let askLimitSeconds: Int = {
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_GIT_ASK_SECONDS"], let seconds = Int(text), (1...3600).contains(seconds) {
-            return seconds
-        }
-        return 120
-    }()
+    static let askLimitSeconds = Int(EnvironmentSeconds.read("NIXACTIONS_GIT_ASK_SECONDS", allowed: 1...3600)?.components.seconds ?? 120)
 
     /// `git ARGUMENTS` in `directory`; its standard output, or an error with its standard error.
     /// `limitSeconds`: the most it may take (`askLimitSeconds` for a question to a server).

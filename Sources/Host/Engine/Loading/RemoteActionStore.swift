@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 /// Where `run` gets remote actions (`uses: OWNER/REPO[/PATH]@REF`) from, and where it keeps them.
@@ -61,8 +62,8 @@ public final class RemoteActionStore: Sendable {
         self.baseURL = url
         address = GitAddress(url)
         self.cacheRoot = cacheRoot ?? Self.defaultCacheRoot(environment)
-        let given = environment["NIXACTIONS_ACTIONS_FETCH_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 86_400 ? $0 : nil }
-        self.fetchLimit = fetchLimit ?? given.map { .milliseconds(Int64($0 * 1000)) } ?? .seconds(300)
+        self.fetchLimit = fetchLimit ?? EnvironmentSeconds.read("NIXACTIONS_ACTIONS_FETCH_SECONDS", allowed: 0.001...86_400, environment: environment)
+            ?? .seconds(300)
         let days = environment["NIXACTIONS_ACTIONS_KEEP_DAYS"].flatMap(Double.init).flatMap { $0 >= 0 && $0 <= 36_500 ? $0 : nil }
         self.keepDays = keepDays ?? days ?? 30
         let most = environment["NIXACTIONS_ACTIONS_MAX_REFS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
