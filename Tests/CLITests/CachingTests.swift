@@ -27,6 +27,16 @@ struct CachingTests {
             try await nixactions(arguments, in: folder, environment: environment.merging(extra) { _, new in new })
         }
 
+        /// Make the s3 backend (at `moto`, objects under `prefix`) the project's cache backend.
+        func useS3(_ moto: MotoServer, prefix: String = "ci/") throws {
+            try temp.write("project/.nixactions/config.yml", """
+                cache:
+                  backend: s3
+                  backends:
+                    s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: \(prefix) }
+                """)
+        }
+
         /// The local backend's data files.
         func dataFiles() -> [String] {
             let root = cacheHome + "/nixactions/cache/entries"
@@ -707,12 +717,7 @@ struct CachingTests {
         defer { project.temp.remove() }
         let moto = try await offThePool { try MotoServer() }
         defer { moto.stop() }
-        try project.temp.write("project/.nixactions/config.yml", """
-            cache:
-              backend: s3
-              backends:
-                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: ci/ }
-            """)
+        try project.useS3(moto)
         let marker = try Self.writeLongSave(project)
         let process = try launchNixactions(["run", "workflow.yml", "--log-format", "plain"], in: project.folder,
                                            environment: project.environment.merging(MotoServer.environment) { _, new in new })
@@ -1062,12 +1067,7 @@ struct CachingTests {
         defer { project.temp.remove() }
         let moto = try await offThePool { try MotoServer() }
         defer { moto.stop() }
-        try project.temp.write("project/.nixactions/config.yml", """
-            cache:
-              backend: s3
-              backends:
-                s3: { bucket: \(moto.bucket), endpoint: "\(moto.endpoint)", prefix: ci/ }
-            """)
+        try project.useS3(moto)
         let first = try await project.run(extra: MotoServer.environment)
         #expect(first.status == 0 && first.stdout.contains("[test] cache 'cache': saved 'deps-"), "\(first.stdout)\(first.stderr)")
         let second = try await project.run(extra: MotoServer.environment)

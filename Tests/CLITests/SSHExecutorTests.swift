@@ -225,6 +225,31 @@ extension RealExecutorSuites {
             #expect(SSHServer.processes(matching: marker).isEmpty)
         }
 
+        /// A step's script (indented for a `run: |` block) that stops the sshd of its own session
+        /// (the connection, and the control master's requests through it, go unanswered), after
+        /// starting a daemon that resumes it `resumeAfter` seconds later; it says `stopping PID`.
+        /// The stopped sshd of the session is the test's to end: the daemon that would resume it
+        /// carries the job's mark, and goes with the job's cleanup.
+        /// (Its pid is in `pidFile`: the host is this machine. What the step prints after it stopped
+        /// its session never arrives.)
+        static func endStoppedSSHD(_ pidFile: String) {
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGKILL)
+            }
+        }
+
+        static func stopOwnSSHD(resumeAfter seconds: Int, pidFile: String) -> String {
+            """
+                          p=$$
+                          while [ "$p" -gt 1 ] && [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d ' '); done
+                          [ "$p" -gt 1 ] || { echo "no sshd above the step"; exit 3; }
+                          setsid -f bash -c "sleep \(seconds); kill -CONT $p" </dev/null >/dev/null 2>&1
+                          echo "$p" > '\(pidFile)'; echo "stopping $p"
+                          kill -STOP "$p"
+                          sleep 300
+            """
+        }
+
         @Test("a step that times out while its connection does not answer is not said to have ended: the error says it did not end after its cancel (audit 56 F8)")
         func timeoutUnanswered() async throws {
             let server = try await offThePool { try SSHServer() }
@@ -240,17 +265,12 @@ extension RealExecutorSuites {
                     workspace: { copy-project: false }
                     steps:
                       - run: |
-                          p=$$
-                          while [ "$p" -gt 1 ] && [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d ' '); done
-                          [ "$p" -gt 1 ] || { echo "no sshd above the step"; exit 3; }
-                          setsid -f bash -c "sleep 10; kill -CONT $p" </dev/null >/dev/null 2>&1
-                          echo stopping
-                          kill -STOP "$p"
-                          sleep 300
+                \(Self.stopOwnSSHD(resumeAfter: 10, pidFile: temp.path + "/stopped.pid"))
                         timeout: 2s
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             let all = result.stdout + result.stderr
+            Self.endStoppedSSHD(temp.path + "/stopped.pid")
             #expect(result.status == 1, "\(all)")
             #expect(all.contains("[t] error: step 'Run p=$$': timed out after 2s; then the step did not end within 5s of its cancel"), "\(all)")
             #expect(!all.contains("its process tree was ended"), "\(all)")
@@ -271,23 +291,12 @@ extension RealExecutorSuites {
                     workspace: { copy-project: false }
                     steps:
                       - run: |
-                          p=$$
-                          while [ "$p" -gt 1 ] && [ "$(ps -o comm= -p "$p")" != sshd ]; do p=$(ps -o ppid= -p "$p" | tr -d ' '); done
-                          [ "$p" -gt 1 ] || { echo "no sshd above the step"; exit 3; }
-                          setsid -f bash -c "sleep 60; kill -CONT $p" </dev/null >/dev/null 2>&1
-                          echo "stopping $p"
-                          kill -STOP "$p"
-                          sleep 300
+                \(Self.stopOwnSSHD(resumeAfter: 60, pidFile: temp.path + "/stopped.pid"))
                         timeout: 2s
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             let all = result.stdout + result.stderr
-            // The stopped sshd of the session is the test's to end (the daemon that would resume it
-            // carried the job's mark, and went with the job's cleanup).
-            if let line = all.split(separator: "\n").first(where: { $0.contains("stopping ") }),
-               let pid = pid_t(line.split(separator: " ").last ?? "") {
-                kill(pid, SIGKILL)
-            }
+            Self.endStoppedSSHD(temp.path + "/stopped.pid")
             #expect(result.status == 1, "\(all)")
             #expect(result.seconds < 40, "the job's cleanup waited on the stalled connection: \(result.seconds) s\n\(all)")
             #expect(!all.contains("no sshd above the step"), "\(all)")
