@@ -250,14 +250,13 @@ extension RealExecutorSuites {
             """
         }
 
-        @Test("a step that times out while its connection does not answer is not said to have ended: the error says it did not end after its cancel (audit 56 F8)")
-        func timeoutUnanswered() async throws {
+        /// A run whose one step stops the sshd of its own session (2 s step timeout, no grace), a
+        /// daemon resuming it after `resumeAfter` seconds; the stopped sshd is ended afterwards.
+        /// What it printed, and the folder (the host's workdir).
+        func runStoppingSSHD(resumeAfter seconds: Int) async throws -> (CommandResult, String, TemporaryDirectory) {
             let server = try await offThePool { try SSHServer() }
             defer { server.stop() }
             let temp = try TemporaryDirectory()
-            defer { temp.remove() }
-            // The step stops its own session's sshd (the connection, and the control master's
-            // requests through it, go unanswered), and a daemon of its own resumes it 10 s later.
             try temp.write("wf.yml", """
                 jobs:
                   t:
@@ -265,12 +264,19 @@ extension RealExecutorSuites {
                     workspace: { copy-project: false }
                     steps:
                       - run: |
-                \(Self.stopOwnSSHD(resumeAfter: 10, pidFile: temp.path + "/stopped.pid"))
+                \(Self.stopOwnSSHD(resumeAfter: seconds, pidFile: temp.path + "/stopped.pid"))
                         timeout: 2s
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
-            let all = result.stdout + result.stderr
             Self.endStoppedSSHD(temp.path + "/stopped.pid")
+            return (result, result.stdout + result.stderr, temp)
+        }
+
+        @Test("a step that times out while its connection does not answer is not said to have ended: the error says it did not end after its cancel (audit 56 F8)")
+        func timeoutUnanswered() async throws {
+            // The connection, and the control master's requests through it, go unanswered for 10 s.
+            let (result, all, temp) = try await runStoppingSSHD(resumeAfter: 10)
+            defer { temp.remove() }
             #expect(result.status == 1, "\(all)")
             #expect(all.contains("[t] error: step 'Run p=$$': timed out after 2s; then the step did not end within 5s of its cancel"), "\(all)")
             #expect(!all.contains("its process tree was ended"), "\(all)")
@@ -279,24 +285,9 @@ extension RealExecutorSuites {
 
         @Test("a job whose connection stopped answering is cleaned up over a new connection within seconds, not after ssh's 45 s keep-alive (audit 60 hangs M3)")
         func cleanupOverNewConnection() async throws {
-            let server = try await offThePool { try SSHServer() }
-            defer { server.stop() }
-            let temp = try TemporaryDirectory()
-            defer { temp.remove() }
             // As above, but the session's sshd stays stopped for 60 s: longer than the run.
-            try temp.write("wf.yml", """
-                jobs:
-                  t:
-                    executor: \(Self.executor([server], workdir: temp.path, extra: ", grace-seconds: 0"))
-                    workspace: { copy-project: false }
-                    steps:
-                      - run: |
-                \(Self.stopOwnSSHD(resumeAfter: 60, pidFile: temp.path + "/stopped.pid"))
-                        timeout: 2s
-                """)
-            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
-            let all = result.stdout + result.stderr
-            Self.endStoppedSSHD(temp.path + "/stopped.pid")
+            let (result, all, temp) = try await runStoppingSSHD(resumeAfter: 60)
+            defer { temp.remove() }
             #expect(result.status == 1, "\(all)")
             #expect(result.seconds < 40, "the job's cleanup waited on the stalled connection: \(result.seconds) s\n\(all)")
             #expect(!all.contains("no sshd above the step"), "\(all)")
