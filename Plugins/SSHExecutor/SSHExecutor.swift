@@ -237,9 +237,10 @@ final class SSHExecutor: ExecutorPlugin {
     func hasMaster(_ target: Target) async -> Bool {
         let environment = self.environment
         // Without coreutils' timeout the check could hang on a stalled master: assume one is up.
-        guard FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") else { return true }
+        let limit = CommandLimit.prefix(seconds: 2, killAfter: nil, environment: environment)
+        guard !limit.isEmpty else { return true }
         let arguments = sshArguments(target)
-        let check = ["timeout", "-s", "KILL", "2"] + arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
+        let check = limit + arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
         return await Task.detached { (try? await CapturedCommand.run(check, environment: environment))?.status == 0 }.value
     }
 
@@ -328,21 +329,17 @@ final class SSHExecutor: ExecutorPlugin {
                 + "> \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/lost.sh")) "
                 + "&& uname -sm"
             try self.touch(target, true)
-            let reached: CapturedCommand
-            do {
-                reached = try await self.capture(self.sshArguments(target) + [made])
-            } catch {
-                // Cancelled while connecting (a host that takes the connection and says nothing):
-                // without a master connection nothing ran there, and the run's cleanup need not
-                // wait on that host again (audit 60 hangs M2).
-                if Task.isCancelled, await !self.hasMaster(target) { try? self.touch(target, false) }
-                throw error
-            }
+            let attempt: Result<CapturedCommand, any Error>
+            do { attempt = .success(try await self.capture(self.sshArguments(target) + [made])) } catch { attempt = .failure(error) }
             if Task.isCancelled {
-                // ssh was ended by the cancel (it returns rather than throws).
+                // Cancelled while connecting (a host that takes the connection and says nothing;
+                // ssh, ended by the cancel, returns or throws): without a master connection nothing
+                // ran there, and the run's cleanup need not wait on that host again (audit 60 hangs M2).
                 if await !self.hasMaster(target) { try? self.touch(target, false) }
+                if case .failure(let error) = attempt { throw error }
                 throw CancellationError()
             }
+            let reached = try attempt.get()
             if reached.status == 255 { try self.touch(target, false) }  // ssh never connected: nothing ran there
             if reached.status == 0 { _ = self.reachedHosts.withLock { $0.insert(target) } }
             return reached
@@ -456,13 +453,12 @@ final class SSHExecutor: ExecutorPlugin {
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
         defer { pool.release(target) }
-        let limit = FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/")
-            ? ["timeout", "-k", "2", String(Self.cleanupSeconds)] : []
+        let limit = CommandLimit.prefix(seconds: Self.cleanupSeconds, killAfter: 2, environment: environment)
         var finished = try? await capture(limit + sshArguments(target) + [jobCleanup(job.jobKey)])
-        if !limit.isEmpty, let stalled = finished, stalled.status == 124 || stalled.status == 137 {
+        if !limit.isEmpty, let stalled = finished, CommandLimit.expired(stalled.status) {
             // The job's connection does not answer: a connection of its own may (sshd still takes them).
             finished = try? await capture(limit + sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey)])
-            if let again = finished, again.status == 124 || again.status == 137 {
+            if let again = finished, CommandLimit.expired(again.status) {
                 finished?.errorText = "the host did not answer within \(Self.cleanupSeconds) s, twice (the job's connection, then a new one); "
                     + "the run's cleanup tries the host again when the run ends"
             }

@@ -219,14 +219,16 @@ final class RunConcurrency: Sendable {
     /// the run that finds it removes it (holding its lock). GitHub takes a group's pending runs
     /// in order too; it keeps at most 100, this line has no limit.
     struct Ticket {
-        let folder: String, prefix: String, name: String, fd: Int32
+        let folder: String, key: String, name: String, fd: Int32
+        /// The group's tickets are `KEY.q.…`.
+        var prefix: String { key + ".q." }
 
         static func join(folder: String, key: String, pid: String) -> Ticket? {
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
             let time = String(UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec))
             let padded = String(repeating: "0", count: max(0, 20 - time.count)) + time
-            let prefix = key + ".q.", name = prefix + padded + "." + pid
+            let name = key + ".q." + padded + "." + pid
             let making = folder + "/" + key + ".making." + pid
             let fd = open(making, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { return nil }  // no line: this run waits for the lock all the same
@@ -235,7 +237,7 @@ final class RunConcurrency: Sendable {
                 close(fd)
                 return nil
             }
-            return Ticket(folder: folder, prefix: prefix, name: name, fd: fd)
+            return Ticket(folder: folder, key: key, name: name, fd: fd)
         }
 
         /// Whether no earlier ticket is alive.
@@ -245,7 +247,6 @@ final class RunConcurrency: Sendable {
         /// whose lock no one holds is a killed run's, earlier or later (the clock starts again
         /// at a reboot), and is removed on the way (review 60 L3).
         func ahead() -> Int {
-            let key = String(prefix.dropLast(".q.".count))
             var count = 0
             for other in FastFiles.names(in: folder, prefix: key + ".") ?? [] where other != name {
                 guard other.hasPrefix(prefix) || other.hasPrefix(key + ".making.") else { continue }

@@ -344,21 +344,16 @@ final class RunSupervision: Sendable {
         if let cgroup { supervise += ["--cgroup", cgroup] }
         let host = String(getpid())
         if access("/bin/sh", X_OK) == 0 {
-            return spawnOnPipe("/bin/sh", ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise)
+            return spawnWatcher("/bin/sh", ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise)?.pipe ?? -1
         }
-        return spawnOnPipe(executable, ["nixactions"] + supervise + ["--host-pid", host])
+        return spawnWatcher(executable, ["nixactions"] + supervise + ["--host-pid", host])?.pipe ?? -1
     }
 
     /// Start `program` (`arguments`, the first its name) reading a pipe from this process as its
     /// standard input, its output to /dev/null, in a process group of its own (a signal to the
-    /// host's group spares it), nothing else inherited. Returns the pipe's write end (close on
-    /// exec), or -1. When this process dies, however, the pipe closes: a watcher reads EOF and
-    /// cleans up after it.
-    static func spawnOnPipe(_ program: String, _ arguments: [String]) -> Int32 {
-        spawnWatcher(program, arguments)?.pipe ?? -1
-    }
-
-    /// `spawnOnPipe`, also giving the child's pid (to reap it once it is no longer needed).
+    /// host's group spares it), nothing else inherited: its pid and the pipe's write end (close
+    /// on exec), or nil. When this process dies, however, the pipe closes: a watcher reads EOF
+    /// and cleans up after it.
     static func spawnWatcher(_ program: String, _ arguments: [String]) -> (pid: pid_t, pipe: Int32)? {
         guard let pipe = closeOnExecPipe() else { return nil }
         var actions = posix_spawn_file_actions_t()

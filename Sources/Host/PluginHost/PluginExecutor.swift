@@ -92,7 +92,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
                 }
                 // From what the executor asks, doubling to at most a second between tries.
                 delay = min(max(delay * 2, after, 0.01), 1)
-                try await Task.sleep(for: .seconds(min(after, delay)))
+                try await Task.sleep(for: .seconds(delay))
             }
         }
     }

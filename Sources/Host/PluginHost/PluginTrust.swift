@@ -66,19 +66,19 @@ enum PluginTrust {
             var info = stat()
             guard lstat(current, &info) == 0 else { return FolderProblem(folder: current, problem: "cannot be inspected: \(errorText())") }
             guard (info.st_mode & S_IFMT) == S_IFDIR else { return FolderProblem(folder: current, problem: "is not a folder") }
-            if let owner = foreignOwner(info) {
+            if let owner = FileOwnership.foreignOwner(info) {
                 return FolderProblem(folder: current, problem: "is owned by \(owner), not by root or you")
             }
             let writable = info.st_mode & (S_IWGRP | S_IWOTH) != 0
             if writable {
                 let sticky = info.st_mode & S_ISVTX != 0
                 if !sticky {
-                    return FolderProblem(folder: current, problem: "is writable by \(writers(info)) (chmod go-w '\(current)')")
+                    return FolderProblem(folder: current, problem: "is writable by \(FileOwnership.writers(info)) (chmod go-w '\(current)')")
                 }
                 if isOwnFolder {
                     return FolderProblem(
                         folder: current,
-                        problem: "is writable by \(writers(info)) (it is sticky, but others can still add files to it)")
+                        problem: "is writable by \(FileOwnership.writers(info)) (it is sticky, but others can still add files to it)")
                 }
                 if belowIsWritable {
                     return FolderProblem(
@@ -112,7 +112,7 @@ enum PluginTrust {
             return .failure(Reason(reason))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return refuse("not a regular file") }
-        if let owner = foreignOwner(info) { return refuse("refused: the file is owned by \(owner), not by root or you") }
+        if let owner = FileOwnership.foreignOwner(info) { return refuse("refused: the file is owned by \(owner), not by root or you") }
         if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
             return refuse("refused: the file is writable by other users (chmod go-w '\(path)')")
         }
@@ -210,9 +210,6 @@ enum PluginTrust {
             return nil
         #endif
     }
-
-    static func foreignOwner(_ info: stat) -> String? { FileOwnership.foreignOwner(info) }
-    static func writers(_ info: stat) -> String { FileOwnership.writers(info) }
 
     static func errorText() -> String { String(cString: strerror(errno)) }
 }

@@ -513,8 +513,6 @@ extension JobRunner {
         state.frame == nil ? (job.defaults, workflow.defaults) : (RunDefaults(), RunDefaults())
     }
 
-    /// A step's time limit: the nearest level wins, the step's own (its expression evaluated now),
-    /// then its job's defaults, then the workflow's.
     /// A step's own limit, at most the cleanup limit after a cancellation or the job's timeout.
     func cleanupCapped(_ stepLimit: Duration?, state: State) -> Duration? {
         state.cancelled ? min(stepLimit ?? options.cleanupLimit, options.cleanupLimit) : stepLimit
@@ -529,6 +527,8 @@ extension JobRunner {
         return left > .zero ? min(limit ?? left, left) : min(limit ?? options.cleanupLimit, options.cleanupLimit)
     }
 
+    /// A step's time limit: the nearest level wins, the step's own (its expression evaluated now),
+    /// then its job's defaults, then the workflow's.
     func stepLimit(_ step: Step, name: String, defaults: (job: RunDefaults, workflow: RunDefaults), _ evaluation: RuntimeContext)
         -> Result<Duration?, RunProblem> {
         guard let expression = step.timeoutExpression else {

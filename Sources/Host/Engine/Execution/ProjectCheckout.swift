@@ -441,20 +441,17 @@ public final class ProjectCheckout: Sendable {
         environment["GIT_ASKPASS"] = "/bin/false"
         environment["SSH_ASKPASS"] = "/bin/false"
         environment["GCM_INTERACTIVE"] = "never"
-        var git: HostCommand.Outcome
+        let git: HostCommand.Outcome
+        let limited = limitSeconds.map { CommandLimit.prefix(seconds: $0, killAfter: 5, environment: environment) } ?? []
         do {
             // No hook of the user's configuration (core.hooksPath) runs in the clones; a server
             // that stops sending is given up after a minute (http); no LFS download unless `lfs`
             // (then the clone's own filter, from `fetchLFS`).
             let noLFS = lfs ? [] : ["-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
-            // A limit on the whole command, by coreutils' timeout where there is one.
-            let limited = limitSeconds.flatMap { seconds in
-                FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") ? ["timeout", "-k", "5", String(seconds)] : nil
-            } ?? []
+            // `limited`: a limit on the whole command, by coreutils' timeout where there is one.
             git = try HostCommand.run(limited + ["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
                                           + noLFS + arguments,
                                       environment: environment, directory: directory)
-            if !limited.isEmpty, git.status == 124 || git.status == 137 { git.status = -124 }
         } catch {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
@@ -462,7 +459,7 @@ public final class ProjectCheckout: Sendable {
             }
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
         }
-        if git.status == -124, let limitSeconds {
+        if !limited.isEmpty, CommandLimit.expired(git.status), let limitSeconds {
             throw EngineError("git \(arguments.first ?? "") did not finish within \(limitSeconds) s: the server took the connection and did not answer")
         }
         if let failure = git.failure {

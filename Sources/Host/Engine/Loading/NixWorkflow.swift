@@ -314,17 +314,17 @@ extension NixWorkflow {
                         // In the run's private folder: 0600, a script 0700 (a program's folders 0700).
                         let file = program.map { path + "/bin/" + $0 } ?? path
                         if written.contents[file] == nil {
-                            let folders = program == nil ? nil : (mkdir(path, 0o700) == 0 || errno == EEXIST) && (mkdir(path + "/bin", 0o700) == 0 || errno == EEXIST) ? nil : errno
+                            func made(_ folder: String) -> Int32? { mkdir(folder, 0o700) == 0 || errno == EEXIST ? nil : errno }
+                            let folders = program == nil ? nil : made(path) ?? made(path + "/bin")
                             if let error = folders ?? FastFiles.write(content, to: file) ?? (parts[1] != "r" && chmod(file, 0o700) != 0 ? errno : nil) {
                                 written.problem = written.problem ?? EngineError("cannot write the workflow's file \(file): \(String(cString: strerror(error)))")
                             }
                         }
-                        written.contents[file] = content
                     case .failure(let problem):
                         written.problem = written.problem ?? problem
                     }
                 }
-                if program == nil || filesFolder == nil { written.contents[path] = content }
+                written.contents[program.map { path + "/bin/" + $0 } ?? path] = content
                 result += path
             }
             return result + rest
