@@ -35,18 +35,28 @@ public func nixactionsPluginEntry(
 /// per lifecycle call: `start KEY`, `step KEY INDEX`, `finish KEY`, and `finished KEY` or
 /// `finish cancelled KEY` after a `slow-finish`), `slow-finish` (seconds `finishJob` takes),
 /// `deadlines` (true: each lifecycle line is followed by `deadline OPERATION S`, the whole seconds
-/// left before the operation's `op_deadline`, or `none`).
+/// left before the operation's `op_deadline`, or `none`), `slow-start` (seconds `startJob` takes,
+/// cancellable; `start cancelled KEY` when cancelled or past its deadline), `busy-starts` (how
+/// many times each job's start answers "no room now" with `retryAfterSeconds` 0.05 before it
+/// succeeds; each answer is journaled as `busy KEY SECONDS`, the seconds since the job's first
+/// try).
 final class TestDoubleExecutor: ExecutorPlugin {
     let failStart: String?
     let journal: String?
     let slowFinish: Double
+    let slowStart: Double
+    let busyStarts: Int
     let deadlines: Bool
     let lock = Mutex<Void>(())
+    /// Per job key: the first try's time and the "no room now" answers so far (`busy-starts`).
+    let busy = Mutex<[String: (first: ContinuousClock.Instant, answers: Int)]>([:])
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         failStart = configuration.options["fail-start"]?.stringValue
         journal = configuration.options["journal"]?.stringValue
         if case .number(let seconds)? = configuration.options["slow-finish"] { slowFinish = seconds } else { slowFinish = 0 }
+        if case .number(let seconds)? = configuration.options["slow-start"] { slowStart = seconds } else { slowStart = 0 }
+        if case .number(let count)? = configuration.options["busy-starts"] { busyStarts = Int(count) } else { busyStarts = 0 }
         if case .bool(true)? = configuration.options["deadlines"] { deadlines = true } else { deadlines = false }
         if configuration.options["fail-create"] != nil {
             throw OperationFailure(message: "test double configured to fail on create")
@@ -77,6 +87,28 @@ final class TestDoubleExecutor: ExecutorPlugin {
         recordDeadline("start", context)
         if job.jobKey == failStart {
             throw OperationFailure(message: "test double refused to start job '\(job.jobKey)'")
+        }
+        if busyStarts > 0 {
+            let now = ContinuousClock.now
+            let (first, answers) = busy.withLock { table -> (ContinuousClock.Instant, Int) in
+                var entry = table[job.jobKey] ?? (now, 0)
+                entry.answers += 1
+                table[job.jobKey] = entry
+                return (entry.first, entry.answers)
+            }
+            if answers <= busyStarts {
+                let seconds = Double((now - first).components.attoseconds) / 1e18 + Double((now - first).components.seconds)
+                record("busy \(job.jobKey) " + String(format: "%.3f", seconds))
+                throw OperationFailure(message: "no room for job '\(job.jobKey)' yet", retryAfterSeconds: 0.05)
+            }
+        }
+        if slowStart > 0 {
+            do {
+                try await Task.sleep(for: .milliseconds(Int(slowStart * 1000)))
+            } catch {
+                record("start cancelled \(job.jobKey)")
+                throw error
+            }
         }
         return JobStarted(workspace: "/test-double/\(job.jobKey)", temporaryDirectory: "/test-double/tmp")
     }

@@ -424,6 +424,60 @@ struct RunCommandTests {
         #expect(lines[5].hasPrefix("deadline finish ") && (50...60).contains(left(lines[5])), "\(lines[5])")
     }
 
+    @Test("NIXACTIONS_START_SECONDS bounds a job's start: a start that takes 30 s fails its job after 2 s, saying which job and why, and the job's cleanup still runs")
+    func startDeadlineFromEnvironment() async throws {
+        let project = try TestDoubleProject("""
+            jobs:
+              a:
+                executor: { plugin: test-double, with: { journal: JOURNAL, slow-start: 30, deadlines: true } }
+                steps:
+                  - run: echo never
+            """)
+        defer { project.temp.remove() }
+        let clock = ContinuousClock()
+        let began = clock.now
+        var environment = project.environment
+        environment["NIXACTIONS_START_SECONDS"] = "2"
+        let result = try await nixactions(["run", project.workflow], environment: environment)
+        let took = clock.now - began
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(took < .seconds(20), "\(took)")
+        #expect(result.stdout.contains("did not finish starting job 'a' within 2"), "\(result.stdout)")
+        #expect(!result.stdout.contains("never"), "\(result.stdout)")
+        let lines = project.lines
+        #expect(lines.first == "start a", "\(lines)")
+        let left = { (line: String) in Int(line.split(separator: " ").last ?? "") ?? -1 }
+        #expect(lines.count > 1 && lines[1].hasPrefix("deadline start ") && (1...2).contains(left(lines[1])), "\(lines)")
+        #expect(lines.contains("finish a"), "the job's cleanup did not run: \(lines)")
+    }
+
+    @Test("a start answered \"no room now\" is asked again, the waits doubling from what the executor asks (0.05 s) to at most 1 s, with one message; the job then runs")
+    func startRetryBackoff() async throws {
+        let project = try TestDoubleProject("""
+            jobs:
+              a:
+                executor: { plugin: test-double, with: { journal: JOURNAL, busy-starts: 8 } }
+                steps:
+                  - run: echo ran
+            """)
+        defer { project.temp.remove() }
+        let result = try await nixactions(["run", project.workflow], environment: project.environment)
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(outputLines(result.stdout).contains("[a] ran"), "\(result.stdout)")
+        #expect(result.stderr.components(separatedBy: "no room for job 'a' yet").count == 2, "said once: \(result.stderr)")
+        let times = project.lines.filter { $0.hasPrefix("busy a ") }.compactMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(times.count == 8, "\(project.lines)")
+        guard times.count == 8 else { return }
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        // 0.05, 0.1, 0.2, 0.4, 0.8, then 1 s (a loaded machine adds to each, never takes away).
+        let least = [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+        for (gap, floor) in zip(gaps, least) {
+            #expect(gap >= floor * 0.9, "gaps \(gaps)")
+        }
+        #expect(gaps[6] < 1.0 + 0.9, "the wait stops doubling at 1 s: \(gaps)")
+        #expect(gaps[0] < 0.05 + 0.9, "the first wait is what the executor asks: \(gaps)")
+    }
+
     @Test("cleanup is not cancelled by a whole-run cancel either: after SIGINT, finish_job runs to its end and does not see itself cancelled")
     func cleanupNotCancelledBySignal() async throws {
         let project = try TestDoubleProject("""
