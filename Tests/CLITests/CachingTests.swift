@@ -639,6 +639,42 @@ struct CachingTests {
         #expect(project.dataFiles().isEmpty, "a cancelled save published an entry")
     }
 
+    @Test("an actions/cache step whose S3 endpoint never answers ends with the step's own time limit (timeout-minutes), not the job's nor the backend's idle limit; the always() step after it runs (audit 60 hangs H1)")
+    func stepLimitOnCacheStep() async throws {
+        let project = try Project(example: false)
+        defer { project.temp.remove() }
+        let silent = try SilentServer()
+        defer { silent.close() }
+        try project.temp.write("project/.nixactions/config.yml", """
+            cache:
+              backend: s3
+              backends:
+                s3: { bucket: nowhere, endpoint: "http://127.0.0.1:\(silent.port)", timeout: 120, retries: 0 }
+            """)
+        try project.temp.write("project/wf.yml", """
+            jobs:
+              a:
+                timeout-minutes: 2
+                steps:
+                  - uses: actions/cache@v4
+                    timeout-minutes: 0.05
+                    with: { path: deps, key: deps-1 }
+                  - if: always()
+                    run: echo after
+            """)
+        let tmp = project.temp.path + "/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let result = try await project.run(["run", "wf.yml", "--log-format", "plain"], extra: MotoServer.environment.merging(["TMPDIR": tmp]) { _, new in new })
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.seconds < 30, "the step's time limit did not end the cache restore: \(result.seconds) s")
+        #expect(result.stdout.contains("step 'actions/cache@v4' timed out after 3s"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] after\n"), "\(result.stdout)")
+        // The step's post (the save) does not run for a step that did not finish.
+        #expect(!result.stdout.contains("saved"), "\(result.stdout)")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("nixactions-") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test("entries belong to their project: another folder with the same key and restore key restores nothing; clones of one repository (one origin) share them (audit 57 H1)")
     func projectScope() async throws {
         let project = try Project(example: false)
