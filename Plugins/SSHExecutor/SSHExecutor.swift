@@ -236,12 +236,12 @@ final class SSHExecutor: ExecutorPlugin {
     /// whether or not the caller is cancelled).
     func hasMaster(_ target: Target) async -> Bool {
         let environment = self.environment
-        // Without coreutils' timeout the check could hang on a stalled master: assume one is up.
-        let limit = CommandLimit.prefix(seconds: 2, killAfter: nil, environment: environment)
-        guard !limit.isEmpty else { return true }
         let arguments = sshArguments(target)
-        let check = limit + arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
-        return await Task.detached { (try? await CapturedCommand.run(check, environment: environment))?.status == 0 }.value
+        let check = arguments.dropLast(2) + ["-O", "check"] + arguments.suffix(2)
+        // A stalled master would hold the check: 2 s, then SIGKILL (not up, then).
+        return await Task.detached {
+            (try? await CapturedCommand.run(Array(check), environment: environment, limit: .seconds(2), grace: .zero))?.status == 0
+        }.value
     }
 
     /// Mark `target` as one the run may have left something on, or not (ssh could not connect),
@@ -453,12 +453,12 @@ final class SSHExecutor: ExecutorPlugin {
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
         defer { pool.release(target) }
-        let limit = CommandLimit.prefix(seconds: Self.cleanupSeconds, killAfter: 2, environment: environment)
-        var finished = try? await capture(limit + sshArguments(target) + [jobCleanup(job.jobKey)])
-        if !limit.isEmpty, let stalled = finished, CommandLimit.expired(stalled.status) {
+        let limit: Duration = .seconds(Self.cleanupSeconds)
+        var finished = try? await capture(sshArguments(target) + [jobCleanup(job.jobKey)], limit: limit)
+        if let stalled = finished, stalled.expired {
             // The job's connection does not answer: a connection of its own may (sshd still takes them).
-            finished = try? await capture(limit + sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey)])
-            if let again = finished, CommandLimit.expired(again.status) {
+            finished = try? await capture(sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey)], limit: limit)
+            if let again = finished, again.expired {
                 finished?.errorText = "the host did not answer within \(Self.cleanupSeconds) s, twice (the job's connection, then a new one); "
                     + "the run's cleanup tries the host again when the run ends"
             }
@@ -470,9 +470,9 @@ final class SSHExecutor: ExecutorPlugin {
         if let session = sessions.withLock({ $0.removeValue(forKey: job.jobKey) }) { await session.close(wait: .seconds(5)) }
     }
 
-    func capture(_ arguments: [String]) async throws -> CapturedCommand {
+    func capture(_ arguments: [String], limit: Duration? = nil) async throws -> CapturedCommand {
         do {
-            return try await CapturedCommand.run(arguments, environment: environment)
+            return try await CapturedCommand.run(arguments, environment: environment, limit: limit)
         } catch {
             throw OperationFailure(message: "cannot run \(arguments.first ?? "ssh"): \(String(cString: strerror(error.errno)))")
         }

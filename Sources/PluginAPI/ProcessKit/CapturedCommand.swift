@@ -9,18 +9,28 @@ public struct CapturedCommand: Sendable {
     /// retries), else its last two lines of standard error.
     public var errorText: String
 
+    /// True when `limit` passed and ended the command (`status` is then its signal's).
+    public var expired = false
+
     public var outputText: String { String(decoding: output, as: UTF8.self) }
 
-    public static func run(_ arguments: [String], environment: [String: String]) async throws(SpawnError) -> CapturedCommand {
+    /// Run `arguments` to its end. `limit`: the most it may take; past it, the command's process
+    /// group gets SIGTERM, and SIGKILL after `grace` (`expired` is then true).
+    public static func run(_ arguments: [String], environment: [String: String], limit: Duration? = nil,
+                           grace: Duration = .seconds(2)) async throws(SpawnError) -> CapturedCommand {
         let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
-        let termination = try await runProcess(arguments: arguments, environment: environment, directory: nil) { stream, bytes in
+        let timer = Mutex<ChildTimeLimit?>(nil)
+        let termination = try await runProcess(arguments: arguments, environment: environment, directory: nil, onStart: { child in
+            if let limit { timer.withLock { $0 = ChildTimeLimit(child, limit: limit, grace: grace) } }
+        }) { stream, bytes in
             if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
         }
+        let expired = timer.withLock { $0?.end() } ?? false
         let status = termination.exitStatus
         let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
         let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
             .trimmingCharacters(in: .whitespaces)
-        return CapturedCommand(status: status, output: output.withLock { $0 }, errorText: errorText)
+        return CapturedCommand(status: status, output: output.withLock { $0 }, errorText: errorText, expired: expired)
     }
 }
 

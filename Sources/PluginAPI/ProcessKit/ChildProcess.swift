@@ -471,3 +471,37 @@ final class LeftoverOutput: @unchecked Sendable {
         }
     }
 }
+
+/// A limit on how long a started child may run: past it, the child's process tree is ended as by
+/// `ChildProcess.terminate(grace:)` (SIGTERM, SIGKILL after `grace`). Kept in this process, so a
+/// command is bounded whether or not coreutils' `timeout` is installed, and the command stays the
+/// caller's own child (its death signal and process group are the command's, not a wrapper's).
+///
+/// Call `end()` once the wait for the child is over: it disarms the limit and says whether the
+/// limit ended the child. Keep the limit until then: the timer holds it and the child weakly, so
+/// neither is kept until the limit would have passed.
+public final class ChildTimeLimit: Sendable {
+    private let state = Mutex<(expired: Bool, ended: Bool)>((false, false))
+
+    public init(_ child: ChildProcess, limit: Duration, grace: Duration) {
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [weak self, weak child] in
+            guard let self, let child else { return }
+            let fire = self.state.withLock { state -> Bool in
+                guard !state.ended else { return false }
+                state.expired = true
+                return true
+            }
+            if fire { child.terminate(grace: grace) }
+        }
+    }
+
+    /// Disarm the limit; true when it had passed and ended the child.
+    @discardableResult
+    public func end() -> Bool {
+        state.withLock { state in
+            state.ended = true
+            return state.expired
+        }
+    }
+}

@@ -43,17 +43,3 @@ public enum EnvironmentSeconds {
     }
 }
 
-/// A whole command bounded by coreutils' `timeout`, where it is on `PATH`: the prefix to put
-/// before the command (empty without `timeout`: no limit), and whether a status means the limit
-/// ended it.
-public enum CommandLimit {
-    /// `timeout -k KILL SECONDS` (SIGTERM, then SIGKILL after `killAfter`), or `timeout -s KILL
-    /// SECONDS` when `killAfter` is nil.
-    public static func prefix(seconds: Int, killAfter: Int?, environment: [String: String]) -> [String] {
-        guard FastFiles.resolve("timeout", searchPath: environment["PATH"] ?? "/usr/bin:/bin").contains("/") else { return [] }
-        return ["timeout"] + (killAfter.map { ["-k", String($0)] } ?? ["-s", "KILL"]) + [String(seconds)]
-    }
-
-    /// 124: `timeout` ended it; 137: killed (by `-k`, or `-s KILL`).
-    public static func expired(_ status: Int32) -> Bool { status == 124 || status == 137 }
-}

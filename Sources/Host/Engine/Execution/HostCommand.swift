@@ -110,6 +110,8 @@ enum HostCommand {
         /// False when its output did not end within `drainAfterExit` of its exit (a process it
         /// left holds the pipe): `output` may be cut short, and the caller fails.
         var outputEnded = true
+        /// True when the command's time limit (`limit`) passed and ended it.
+        var expired = false
 
         /// Why the program failed, for an error message; nil when it succeeded with all its output.
         var failure: String? {
@@ -131,10 +133,12 @@ enum HostCommand {
 
     /// Run `arguments` (the program found in the PATH of `environment`) to its end on the calling
     /// thread, keeping its output. `drainAfter`: `drainAfterExit`, shorter only in tests.
+    /// `limit`: the most it may take (SIGTERM to its process group, SIGKILL two seconds later;
+    /// `Outcome.expired`).
     static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                    directory: String? = nil, drainAfter: Duration = drainAfterExit) throws(SpawnError) -> Outcome {
+                    directory: String? = nil, drainAfter: Duration = drainAfterExit, limit: Duration? = nil) throws(SpawnError) -> Outcome {
         var output: [UInt8] = []
-        var outcome = try stream(arguments, environment: environment, directory: directory, drainAfter: drainAfter) { bytes in
+        var outcome = try stream(arguments, environment: environment, directory: directory, drainAfter: drainAfter, limit: limit) { bytes in
             output += bytes
             return true
         }
@@ -146,17 +150,18 @@ enum HostCommand {
     /// `onOutput` as it comes (which may block). When `onOutput` returns false the program is
     /// killed and the rest of its output is dropped.
     static func stream(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-                       directory: String? = nil, drainAfter: Duration = drainAfterExit,
+                       directory: String? = nil, drainAfter: Duration = drainAfterExit, limit: Duration? = nil,
                        onOutput: (UnsafeRawBufferPointer) -> Bool) throws(SpawnError) -> Outcome {
         // It dies with this process, even of SIGKILL: remote actions are fetched before the run's
         // supervisor is up (and `validate` has none), and nothing else would end a `git` then.
         let child = try start(arguments, environment: environment, directory: directory, diesWithCaller: true)
-        return wait(for: child, drainAfter: drainAfter, onOutput: onOutput)
+        return wait(for: child, drainAfter: drainAfter, limit: limit, onOutput: onOutput)
     }
 
     /// Wait for a started child on the calling thread, its standard output to `onOutput`.
-    static func wait(for child: ChildProcess, drainAfter: Duration = drainAfterExit,
+    static func wait(for child: ChildProcess, drainAfter: Duration = drainAfterExit, limit: Duration? = nil,
                      onOutput: (UnsafeRawBufferPointer) -> Bool = { _ in true }) -> Outcome {
+        let timer = limit.map { ChildTimeLimit(child, limit: $0, grace: .seconds(2)) }
         // A cancel of the run, or of the work this thread does for a job, ends it.
         let scopes = [run] + (currentScope.value.map { [$0] } ?? [])
         var cancelled = false
@@ -174,7 +179,8 @@ enum HostCommand {
             }
         }
         if cancelled { errors += Array("cancelled".utf8) }
-        return Outcome(status: termination.exitStatus, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded)
+        return Outcome(status: termination.exitStatus, output: [], errors: String(decoding: errors, as: UTF8.self), outputEnded: outputEnded,
+                       expired: timer?.end() ?? false)
     }
 }
 

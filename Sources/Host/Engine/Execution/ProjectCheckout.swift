@@ -442,16 +442,14 @@ public final class ProjectCheckout: Sendable {
         environment["SSH_ASKPASS"] = "/bin/false"
         environment["GCM_INTERACTIVE"] = "never"
         let git: HostCommand.Outcome
-        let limited = limitSeconds.map { CommandLimit.prefix(seconds: $0, killAfter: 5, environment: environment) } ?? []
         do {
             // No hook of the user's configuration (core.hooksPath) runs in the clones; a server
             // that stops sending is given up after a minute (http); no LFS download unless `lfs`
             // (then the clone's own filter, from `fetchLFS`).
             let noLFS = lfs ? [] : ["-c", "filter.lfs.process=", "-c", "filter.lfs.smudge=", "-c", "filter.lfs.required=false"]
-            // `limited`: a limit on the whole command, by coreutils' timeout where there is one.
-            git = try HostCommand.run(limited + ["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
+            git = try HostCommand.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]
                                           + noLFS + arguments,
-                                      environment: environment, directory: directory)
+                                      environment: environment, directory: directory, limit: limitSeconds.map { .seconds($0) })
         } catch {
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
@@ -459,7 +457,7 @@ public final class ProjectCheckout: Sendable {
             }
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
         }
-        if !limited.isEmpty, CommandLimit.expired(git.status), let limitSeconds {
+        if git.expired, let limitSeconds {
             throw EngineError("git \(arguments.first ?? "") did not finish within \(limitSeconds) s: the server took the connection and did not answer")
         }
         if let failure = git.failure {

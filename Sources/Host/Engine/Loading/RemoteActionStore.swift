@@ -455,28 +455,18 @@ public final class RemoteActionStore: Sendable {
         guard left > .zero else {
             throw EngineError("git did not finish within \(DurationParser.format(fetchLimit)) (fetching '\(reference)')")
         }
-        let scope = HostCommand.Scope()
-        let timer = DispatchSource.makeTimerSource(queue: .global())
-        let expired = Atomic<Bool>(false)
-        timer.schedule(deadline: .now() + Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
-        timer.setEventHandler {
-            expired.store(true, ordering: .relaxed)
-            scope.cancel()
-        }
-        timer.resume()
-        defer { timer.cancel() }
         let outcome: HostCommand.Outcome
         do {
-            outcome = try HostCommand.currentScope.with(scope) {
-                if let onOutput {
-                    return try HostCommand.stream(["git"] + options + arguments, environment: environment, directory: directory, onOutput: onOutput)
-                }
-                return try HostCommand.run(["git"] + options + arguments, environment: environment, directory: directory)
+            if let onOutput {
+                outcome = try HostCommand.stream(["git"] + options + arguments, environment: environment, directory: directory, limit: left,
+                                                 onOutput: onOutput)
+            } else {
+                outcome = try HostCommand.run(["git"] + options + arguments, environment: environment, directory: directory, limit: left)
             }
         } catch {
             throw EngineError("cannot run git: \(error)", hint: "install git (apt-get install git)")
         }
-        if expired.load(ordering: .relaxed) {
+        if outcome.expired {
             throw EngineError("git did not finish within \(DurationParser.format(fetchLimit)) (fetching '\(reference)')")
         }
         if let failure = outcome.failure { throw EngineError(failure) }
