@@ -304,7 +304,8 @@ final class S3Cache: CachePlugin {
         if head.status == 200 { return .refused("exists") }
         guard head.status == 404 else { throw client.failure(head, doing: "checking the entry \(request.key)") }
         let token = UUID().uuidString.lowercased()
-        let lease = S3Lease(token: token, expiresAt: CacheTime.now() + Self.leaseLength(request.leaseSeconds))
+        let length = Self.leaseLength(request.leaseSeconds)
+        let lease = S3Lease(token: token, expiresAt: CacheTime.now() + length, seconds: length)
         let leaseName = layout.lease(request.key, request.version)
         for attempt in 0..<2 {
             let put = try await client.send(.PUT, leaseName, headers: [("if-none-match", "*"), ("content-type", "application/json")],
@@ -317,15 +318,60 @@ final class S3Cache: CachePlugin {
             }
             guard put.status == 412 || put.status == 409 else { throw client.failure(put, doing: "reserving the entry \(request.key)") }
             guard attempt == 0 else { break }
-            // Someone holds a lease: take it over only when it expired (a saver that died).
+            // Someone holds a lease: take it over only when it expired (a saver that died), and
+            // only that lease: one renewed or taken over since it was read stays (If-Match).
             let current = try await client.send(.GET, leaseName, context: context)
-            if current.status == 200, let held = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), held.expiresAt > CacheTime.now() {
-                return .refused("busy")
-            }
-            if current.status != 200 && current.status != 404 { throw client.failure(current, doing: "reading the lease of \(request.key)") }
-            _ = try await client.send(.DELETE, leaseName, context: context)
+            if current.status == 404 { continue }
+            guard current.status == 200 else { throw client.failure(current, doing: "reading the lease of \(request.key)") }
+            let held = HeldLease(current)
+            if held?.expired != true, held != nil { return .refused("busy") }
+            let removed = try await conditional(.DELETE, leaseName, etag: held?.etag, context: context)
+            if removed.status == 412 { return .refused("busy") }
         }
         return .refused("busy")
+    }
+
+    /// A lease as read (GET), with what makes a conditional write of it possible.
+    struct HeldLease {
+        let lease: S3Lease
+        /// The object's ETag: a write or delete `If-Match` it fails (412) once another saver
+        /// renewed or took the lease over.
+        let etag: String?
+        /// Past its length: by the store's clock (its `Date` against the lease's `Last-Modified`)
+        /// when both are known and the lease says its length, else by this machine's clock.
+        let expired: Bool
+
+        init?(_ response: S3Response) {
+            guard let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(response.body)) else { return nil }
+            self.lease = lease
+            etag = response.headers.first(name: "etag")
+            if let seconds = lease.seconds,
+               let now = response.headers.first(name: "date").flatMap(S3Time.parseHTTP),
+               let written = response.headers.first(name: "last-modified").flatMap(S3Time.parseHTTP)
+            {
+                expired = now - written > seconds
+            } else {
+                expired = lease.expiresAt <= CacheTime.now()
+            }
+        }
+    }
+
+    /// `method` (PUT or DELETE) on `name` only if the object is still `etag` (`If-Match`); a
+    /// store that does not take the condition (501) gets the request without it.
+    func conditional(_ method: HTTPMethod, _ name: String, etag: String?, headers: [(String, String)] = [],
+                     body: S3Client.Body = .none, cleanup: Bool = false, context: OperationContext) async throws -> S3Response {
+        let condition = etag.map { [("if-match", $0)] } ?? []
+        let answer = try await client.send(method, name, headers: condition + headers, body: body, cleanup: cleanup, context: context)
+        guard answer.status == 501, !condition.isEmpty else { return answer }
+        return try await client.send(method, name, headers: headers, body: body, cleanup: cleanup, context: context)
+    }
+
+    /// The lease `name` when it is still `token`'s (nil: gone, another saver's, or unreadable).
+    func ownLease(_ name: String, token: String, cleanup: Bool = false, context: OperationContext) async -> HeldLease? {
+        guard let current = try? await client.send(.GET, name, cleanup: cleanup, context: context), current.status == 200,
+              let held = HeldLease(current), held.lease.token == token
+        else { return nil }
+        return held
     }
 
     /// A lease lasts at most `leaseSeconds` (2 minutes, or less when the host asks less) and is
@@ -341,12 +387,14 @@ final class S3Cache: CachePlugin {
     /// over, or gone): the renewal then stops, and the commit's create-if-absent decides.
     func renewLease(_ token: String, key: String, version: String, length: Double, context: OperationContext) async -> Bool {
         let name = layout.lease(key, version)
-        guard let current = try? await client.send(.GET, name, context: context), current.status == 200,
-              let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), lease.token == token,
-              let body = try? JSONEncoder().encode(S3Lease(token: token, expiresAt: CacheTime.now() + length))
+        guard let held = await ownLease(name, token: token, context: context),
+              let body = try? JSONEncoder().encode(S3Lease(token: token, expiresAt: CacheTime.now() + length, seconds: length))
         else { return false }
-        _ = try? await client.send(.PUT, name, headers: [("content-type", "application/json")], body: .small(body.bytes), context: context)
-        return true
+        // Taken over between the read and this write (it had expired): the lease is the other
+        // saver's now, and stays so.
+        let renewed = try? await conditional(.PUT, name, etag: held.etag, headers: [("content-type", "application/json")],
+                                             body: .small(body.bytes), context: context)
+        return renewed?.status != 412
     }
 
     func save(_ request: CacheSave, from source: PutSource, context: OperationContext) async throws -> CacheSaved {
@@ -583,10 +631,8 @@ final class S3Cache: CachePlugin {
     /// Delete the lease if it is still ours.
     func releaseLease(_ token: String, _ state: ReservationState, context: OperationContext) async {
         let name = layout.lease(state.key, state.version)
-        guard let current = try? await client.send(.GET, name, cleanup: true, context: context), current.status == 200,
-              let lease = try? JSONDecoder().decode(S3Lease.self, from: Data(current.body)), lease.token == token
-        else { return }
-        _ = try? await client.send(.DELETE, name, cleanup: true, context: context)
+        guard let held = await ownLease(name, token: token, cleanup: true, context: context) else { return }
+        _ = try? await conditional(.DELETE, name, etag: held.etag, cleanup: true, context: context)
     }
 }
 

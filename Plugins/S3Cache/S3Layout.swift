@@ -105,8 +105,11 @@ struct S3Layout: Sendable {
 /// A save's lease object.
 struct S3Lease: Codable, Sendable {
     var token: String
-    /// Seconds since 1970.
+    /// Seconds since 1970, by the clock of the saver that wrote it.
     var expiresAt: Double
+    /// How long the lease lasts from the time the store wrote it (its `Last-Modified`): judged by
+    /// the store's clock alone, so savers whose clocks differ agree (absent in older leases).
+    var seconds: Double?
 }
 
 /// Times as S3 listings carry them ("2025-01-01T12:00:00.000Z").
@@ -116,6 +119,15 @@ enum S3Time {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
         formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)?.timeIntervalSince1970
+    }
+
+    /// An HTTP date ("Mon, 07 Dec 2026 03:25:19 GMT", `Date` and `Last-Modified`).
+    static func parseHTTP(_ text: String) -> Double? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         return formatter.date(from: text)?.timeIntervalSince1970
     }
 }

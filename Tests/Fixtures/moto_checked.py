@@ -15,6 +15,11 @@ Usage: python3 moto_checked.py HOST PORT
 makes the next N bodies carrying a CRC32 be refused with BadDigest whatever their bytes, as if they
 had been damaged on the way (how the tests check that the client sends such a body again).
 
+`GET /nxa-checks?replace-after-get=TEXT&with=BASE64` makes the next GET of an object whose path
+(`/BUCKET/KEY`) contains TEXT replace that object with the given bytes once its old bytes were
+read: another client's write that falls between a reader's GET and its next request (how the
+tests check that the s3 backend's lease renewal and take-over are conditional, `If-Match`).
+
 Bodies are read by their Content-Length (the backend and curl send one); a chunked or aws-chunked
 body is not understood here.
 
@@ -36,6 +41,19 @@ lock = threading.Lock()
 checksummed_uploads = set()  # upload ids started with x-amz-checksum-algorithm: CRC32
 part_checksums = {}           # (upload id, part number) -> the CRC32 the part arrived with
 counts = {"checked_bodies": 0, "bad_digest_next": 0}
+replace_after_get = []        # [(text in the path, new bytes)], the next GET that matches takes one
+
+
+def replace_object(path, body):
+    """Write `body` as the object at `/BUCKET/KEY`, through moto's own backend (new ETag)."""
+    from moto.s3.models import s3_backends
+    bucket, _, key = path.lstrip("/").partition("/")
+    for account in list(s3_backends.keys()):
+        for partition in ("aws",):
+            backend = s3_backends[account][partition]
+            if bucket in backend.buckets:
+                backend.put_object(bucket, key, body)
+                return
 
 
 def refuse(start_response, status, code, message):
@@ -59,6 +77,9 @@ def checked(environ, start_response):
         if "bad-digest-next" in query:
             with lock:
                 counts["bad_digest_next"] = int(query["bad-digest-next"][0])
+        if "replace-after-get" in query:
+            with lock:
+                replace_after_get.append((query["replace-after-get"][0], base64.b64decode(query["with"][0])))
         with lock:
             body = f"checked_bodies={counts['checked_bodies']}".encode()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
@@ -113,6 +134,17 @@ def checked(environ, start_response):
             with lock:
                 checksummed_uploads.add(found.group(1).decode())
         return [answer]
+
+    if method == "GET" and replace_after_get:
+        path = environ.get("PATH_INFO", "")
+        with lock:
+            found = next((entry for entry in replace_after_get if entry[0] in path), None)
+            if found:
+                replace_after_get.remove(found)
+        if found:
+            answer = b"".join(moto_app(environ, start_response))
+            replace_object(path, found[1])
+            return [answer]
 
     return moto_app(environ, start_response)
 

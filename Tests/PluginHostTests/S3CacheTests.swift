@@ -74,6 +74,75 @@ struct S3CacheTests {
         #expect(try !moto.objectNames().contains { $0.hasPrefix("t/reservations/") }, "the commit releases the lease")
     }
 
+    /// The lease object of `key` (version v1) under the backend's prefix: learned from a probe's
+    /// reservation, which is then released.
+    func leaseName(_ key: String, _ backend: any CacheBackend, _ moto: MotoServer) async throws -> String {
+        let probe = try #require(try await backend.reserve(CacheReserve(key: "probe", version: "v1")).reservation)
+        let name = try #require(try moto.objectNames().first { $0.hasPrefix("t/reservations/") && $0.hasSuffix("/probe") })
+        _ = try await backend.commit(CacheCommit(key: "probe", version: "v1", reservation: probe, discard: true))
+        return String(name.dropLast("probe".count)) + key
+    }
+
+    func leaseJSON(_ token: String, expiresIn: Double, seconds: Double?) -> Data {
+        let expires = Date().timeIntervalSince1970 + expiresIn
+        return Data(("{\"token\":\"\(token)\",\"expiresAt\":\(expires)" + (seconds.map { ",\"seconds\":\($0)" } ?? "") + "}").utf8)
+    }
+
+    func leaseToken(_ name: String, _ moto: MotoServer) throws -> String? {
+        (try JSONSerialization.jsonObject(with: moto.get(name)) as? [String: Any])?["token"] as? String
+    }
+
+    @Test("a lease taken over between a renewal's read and its write stays the other saver's (the renewal's PUT is If-Match), and the renewals stop (review 60 L5)")
+    func renewalIsConditional() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        let backend = try under.backend()
+        let archive = try oneFileArchive(under)
+        let name = try await leaseName("slow", backend, moto)
+        let reservation = try await backend.reserve(CacheReserve(key: "slow", version: "v1", leaseSeconds: 4))
+        let token = try #require(reservation.reservation)
+        // The renewal's read (after 1 s) sees its own lease; another saver then writes its own.
+        try moto.replaceAfterGet(name, with: leaseJSON("intruder", expiresIn: 3600, seconds: 3600))
+        let slow: @Sendable (any TreeWriter) throws -> Void = { writer in
+            usleep(2_500_000)
+            try CacheTrees.producer(archive)(writer)
+        }
+        _ = try await backend.save(CacheSave(key: "slow", version: "v1", reservation: token), produce: slow)
+        #expect(try leaseToken(name, moto) == "intruder", "the renewal overwrote the other saver's lease")
+        // The commit's release leaves another saver's lease alone too.
+        _ = try await backend.commit(CacheCommit(key: "slow", version: "v1", reservation: token, discard: false))
+        #expect(try leaseToken(name, moto) == "intruder", "the commit removed the other saver's lease")
+    }
+
+    @Test("an expired lease renewed between the take-over's read and its delete stays (the DELETE is If-Match): the key is busy; a lease is judged expired by the store's clock, so a saver whose clock runs an hour ahead holds it no longer (review 60 L5)")
+    func takeOverIsConditional() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        let backend = try under.backend()
+        // A lease that expired by its writer's clock (no length of its own: an older saver's) is
+        // renewed by its saver just after this reserve read it.
+        let dead = try await leaseName("dead", backend, moto)
+        try moto.put(dead, leaseJSON("late", expiresIn: -60, seconds: nil))
+        try moto.replaceAfterGet(dead, with: leaseJSON("renewed", expiresIn: 3600, seconds: 3600))
+        let busy = try await backend.reserve(CacheReserve(key: "dead", version: "v1"))
+        #expect(busy.reservation == nil, "the take-over removed a lease renewed since it was read")
+        #expect(try leaseToken(dead, moto) == "renewed")
+
+        // Written 3 s ago for 1 s, though its writer's clock says it lasts another hour: expired.
+        let skewed = try await leaseName("skewed", backend, moto)
+        try moto.put(skewed, leaseJSON("ahead", expiresIn: 3600, seconds: 1))
+        try await Task.sleep(for: .milliseconds(2500))
+        let taken = try await backend.reserve(CacheReserve(key: "skewed", version: "v1"))
+        let token = try #require(taken.reservation, "a lease past its length by the store's clock was not taken over")
+        #expect(try leaseToken(skewed, moto) != "ahead")
+        _ = try await backend.commit(CacheCommit(key: "skewed", version: "v1", reservation: token, discard: true))
+        // A lease within its length by the store's clock is not, whatever its writer's clock said.
+        try moto.put(skewed, leaseJSON("behind", expiresIn: -3600, seconds: 600))
+        #expect(try await backend.reserve(CacheReserve(key: "skewed", version: "v1")).reservation == nil)
+    }
+
     @Test("bodies go up with a CRC32 the store checks: bytes that differ are refused (BadDigest) and sent again, an unsigned x-amz-* header is refused")
     func checksums() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }

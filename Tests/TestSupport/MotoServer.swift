@@ -183,6 +183,15 @@ public final class MotoServer: @unchecked Sendable {
         return try Data(contentsOf: URL(fileURLWithPath: file))
     }
 
+    /// The next GET of an object whose name contains `text` replaces that object with `data` once
+    /// its old bytes were read (moto_checked.py): another client's write between a reader's GET
+    /// and its next request.
+    public func replaceAfterGet(_ text: String, with data: Data) throws {
+        let query = "replace-after-get=" + (text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text)
+            + "&with=" + (data.base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        _ = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/nxa-checks?\(query)"])
+    }
+
     /// How many bodies arrived with an `x-amz-checksum-crc32` that matched (moto_checked.py).
     public func checkedBodies() throws -> Int {
         let answer = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "\(endpoint)/nxa-checks"])
