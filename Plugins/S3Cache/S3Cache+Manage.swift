@@ -106,8 +106,10 @@ extension S3Cache {
             try Task.checkCancellation()
             let response = try await client.send(.GET, lease.name, context: context)
             guard response.status == 200 else { continue }
-            let expires = (try? JSONDecoder().decode(S3Lease.self, from: Data(response.body)))?.expiresAt ?? (lease.lastModified + 86400)
-            if expires < now { _ = try? await client.send(.DELETE, lease.name, context: context) }
+            // Judged as a take-over judges it, and removed only if no saver renewed it since.
+            let held = HeldLease(response)
+            guard held?.expired ?? (lease.lastModified < dayAgo) else { continue }
+            _ = try? await conditional(.DELETE, lease.name, etag: held?.etag ?? response.headers.first(name: "etag"), context: context)
         }
         // Multipart uploads started more than a day ago were abandoned (a save lasts minutes).
         let uploads = try await client.send(.GET, nil, query: [("uploads", ""), ("prefix", layout.dataRoot)], context: context)

@@ -133,6 +133,8 @@ struct S3CacheTests {
         // Written 3 s ago for 1 s, though its writer's clock says it lasts another hour: expired.
         let skewed = try await leaseName("skewed", backend, moto)
         try moto.put(skewed, leaseJSON("ahead", expiresIn: 3600, seconds: 1))
+        let stale = try await leaseName("stale", backend, moto)
+        try moto.put(stale, leaseJSON("ahead too", expiresIn: 3600, seconds: 1))
         try await Task.sleep(for: .milliseconds(2500))
         let taken = try await backend.reserve(CacheReserve(key: "skewed", version: "v1"))
         let token = try #require(taken.reservation, "a lease past its length by the store's clock was not taken over")
@@ -141,6 +143,12 @@ struct S3CacheTests {
         // A lease within its length by the store's clock is not, whatever its writer's clock said.
         try moto.put(skewed, leaseJSON("behind", expiresIn: -3600, seconds: 600))
         #expect(try await backend.reserve(CacheReserve(key: "skewed", version: "v1")).reservation == nil)
+
+        // `cache prune` sweeps leases by the same rule: the stale one goes, the two held stay.
+        _ = try await backend.prune(CachePrune())
+        let names = try moto.objectNames()
+        #expect(!names.contains(stale), "\(names)")
+        #expect(names.contains(skewed) && names.contains(dead), "\(names)")
     }
 
     @Test("bodies go up with a CRC32 the store checks: bytes that differ are refused (BadDigest) and sent again, an unsigned x-amz-* header is refused")
