@@ -208,6 +208,12 @@ struct StepOutputPipelineTests {
             (["::add-mask::SecretCR05\r", "\nE: SecretCR05\n"], "E: ***\n"),
             (["::add-mask::SecretCR06\r", "F: SecretCR06\n"], "F: ***\n"),
             (["plain\r\nline\r\n", "  x\r\n"], "plain\r\nline\r\n  x\r\n"),
+            // `##[` earlier in the line: a lone CR after it still ends the line (audit 61 H1).
+            (["progress ##[x] 10%\r::add-mask::SecretCR07\r\nG: SecretCR07\n"], "progress ##[x] 10%\r\nG: ***\n"),
+            (["a ##[b\r::add-mask::SecretCR08\nH: SecretCR08\n"], "a ##[b\r\nH: ***\n"),
+            (["##[warning]careful\r::add-mask::SecretCR09\nI: SecretCR09\n"], "I: ***\n"),
+            (["x ##[y\r", "::add-mask::SecretCR10\nJ: SecretCR10\n"], "x ##[y\r\nJ: ***\n"),
+            (["x ##[y\r", "\nK ##[z\r\n"], "x ##[y\r\nK ##[z\r\n"),
         ]
         for (writes, expected) in cases {
             let collect = Collect()
@@ -216,5 +222,14 @@ struct StepOutputPipelineTests {
             pipeline.finish()
             #expect(collect.text(1) == expected, "\(writes): \(collect.text(1).debugDescription)")
         }
+        // The annotation of `##[warning]…\r…` is the text before the CR; what follows is a line of its own.
+        let collect = Collect()
+        let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+        feed(pipeline, "##[warning]careful\r::error::after the CR\n", sizes: 1...5)
+        pipeline.finish()
+        let annotations = collect.events.withLock { $0.compactMap { event -> String? in
+            if case .annotation(let annotation) = event { return annotation.message } else { return nil }
+        } }
+        #expect(annotations == ["careful", "after the CR"], "\(annotations)")
     }
 }

@@ -291,16 +291,29 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     state.candidate.append(contentsOf: Self.legacyPrefix[0..<state.hashRun])
                     state.hashRun = 0
                 }
-                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[from..<lineEnd]))
+                // It ends at the LF, or at a lone CR after `##[` (a CR before it started a new
+                // line above): what follows that CR is a line of its own, commands included (audit
+                // 61 H1: an `::add-mask::` after `##[x]…\r` was shown, its value unmasked).
+                var end = lineEnd
+                var terminator: UInt8? = found == nil ? nil : 0x0A
+                if let cr = memchr(base + at, 0x0D, lineEnd - at).map({ UnsafeRawPointer($0) - base }) {
+                    if cr + 1 < lineEnd {
+                        end = cr
+                        terminator = 0x0D
+                    } else if found == nil {
+                        state.candidateEndsWithCR = true  // the write's last byte: a CRLF's, or a line end of its own
+                    }
+                }
+                state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[from..<end]))
                 state.candidateIsCommand = true
                 state.candidateIsLegacy = true
                 state.legacyAt = at - from
-                position = lineEnd
+                position = end
                 passFrom = position
-                guard settleName(state, lineEnded: found != nil) else { continue }
-                if found != nil {
+                guard settleName(state, lineEnded: terminator != nil) else { continue }
+                if let terminator {
                     position += 1
-                    endCandidateLine(state)
+                    endCandidateLine(state, terminator: terminator)
                     passFrom = position
                     state.atLineStart = true
                 }
