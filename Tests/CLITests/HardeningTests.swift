@@ -1340,4 +1340,63 @@ struct HardeningTests {
         #expect(second.status == 0, "\(second.stderr)")
         #expect(await livePids(after: .seconds(5), where: { $0.contains(marker) }).isEmpty, "the dead run's process is still running")
     }
+
+    @Test("a file-size limit (ulimit -f) below the job log's size: the run goes on and says its log is incomplete, as for a full disk, instead of dying of SIGXFSZ (audit 61 L1: exit 153 and no word)")
+    func fileSizeLimit() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: head -c 400000 /dev/zero | tr '\\0' x; echo
+                  - run: echo second step ran
+            """)
+        let result = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -f 200; exec \"$0\" \"$@\"", nixactionsBinary.path,
+                                                                        "run", workflow, "--log-dir", temp.path + "/logs", "--log-format", "plain"],
+                                          in: temp.path)
+        #expect(result.status == 0, "\(result.status): \(result.stderr.suffix(2000))")
+        #expect(result.stdout.contains("[a] second step ran"), "\(result.stdout.suffix(2000))")
+        #expect((result.stdout + result.stderr).contains("File too large"), "the failed write is said: \(result.stderr.suffix(2000))")
+    }
+
+    @Test("a console another program left non-blocking (a terminal in O_NONBLOCK) that stops reading for a while loses nothing: the run waits for room as for a pipe (audit 61 M4: silent from the first full buffer on, no summary)")
+    func nonBlockingConsole() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: seq 1 3000
+            """)
+        // stdout on a pty set O_NONBLOCK, nothing read for 2 s, then everything.
+        let script = try temp.write("slowreader.py", """
+            import os, pty, sys, time, fcntl, subprocess
+            m, s = pty.openpty()
+            fcntl.fcntl(s, fcntl.F_SETFL, fcntl.fcntl(s, fcntl.F_GETFL) | os.O_NONBLOCK)
+            p = subprocess.Popen(sys.argv[1:], stdout=s, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            os.close(s)
+            time.sleep(2)
+            out = b''
+            while True:
+                try:
+                    b = os.read(m, 65536)
+                except OSError:
+                    break
+                if not b:
+                    break
+                out += b
+            p.wait()
+            sys.stdout.buffer.write(out)
+            sys.exit(p.returncode)
+            """)
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, nixactionsBinary.path, "run", workflow,
+                                                                              "--log-dir", temp.path + "/logs", "--log-format", "plain"],
+                                          in: temp.path)
+        let text = result.stdout.replacingOccurrences(of: "\r\n", with: "\n")
+        #expect(result.status == 0, "\(result.status)")
+        #expect(text.contains("[a] 3000\n"), "\(text.suffix(500))")
+        #expect(text.contains("logs: "), "no summary: \(text.suffix(500))")
+    }
 }

@@ -24,6 +24,9 @@ if let problem = OpenFilesRoom.check(run: CommandLine.arguments.dropFirst().firs
 SignalHub.start()
 // A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.
 signal(SIGPIPE, SIG_IGN)
+// A file-size limit (`ulimit -f`) must not kill it either: writes then fail with EFBIG, said as
+// for a full disk (audit 61 L1). Steps start with default dispositions (ProcessKit).
+signal(SIGXFSZ, SIG_IGN)
 // `run`: Swift's tasks go to SwiftNIO's event loops (one thread per core) instead of libdispatch's
 // cooperative pool. A task resumed on a loop thread stays on it (on the pool it goes to a shared
 // queue and a sleeping thread is woken to take it), and a run of short jobs is a chain of such

@@ -93,7 +93,9 @@ public enum StandardStreams {
             let written = kind == 2 ? send(fd, base + offset, size, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) : Glibc.write(fd, base + offset, size)
             if written < 0 {
                 if errno == EINTR { continue }
-                if kind == 2 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                // A socket, or a terminal or pipe another program left non-blocking (audit 61 M4:
+                // the console went silent for the rest of the run at its first full buffer).
+                if (kind == 2 || console != nil) && (errno == EAGAIN || errno == EWOULDBLOCK) {
                     guard waitForRoom(fd) else { return EAGAIN }
                     continue
                 }
