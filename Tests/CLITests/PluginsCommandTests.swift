@@ -213,6 +213,27 @@ struct MisbehavingPluginTests {
         #expect(result.stdout.contains("[a] token=[unset] preload=[unset]\n"), "\(all)")
     }
 
+    @Test("lengths above SIZE_MAX / 2 from a plugin (a log line, a completion's result, a refusal's message) fail its operation, naming the plugin; the host does not trap (audit 61 ABI H2: exit 132)",
+          arguments: ["lenlie", "errlie"])
+    func impossibleLengths(_ mode: String) async throws {
+        let result = try await run("""
+            secrets:
+              - { provider: misbehaving, mode: \(mode) }
+            jobs:
+              a:
+                steps:
+                  - run: echo never
+            """)
+        let all = result.stdout + result.stderr
+        #expect(result.status == 2, "\(result.status): \(all)")
+        #expect(!all.contains("Fatal error"), "\(all)")
+        #expect(all.contains("misbehaving"), "the plugin is named: \(all)")
+        if mode == "lenlie" {
+            #expect(all.contains("a message of impossible length"), "\(all)")
+            #expect(all.contains("completed an operation with a result of impossible length"), "\(all)")
+        }
+    }
+
     @Test("values delivered that the provider's result does not name are refused: exit 2, naming them")
     func unnamedValues() async throws {
         let result = try await run("""
@@ -261,6 +282,20 @@ struct MisbehavingPluginTests {
                 "\(result.stdout)")
         #expect(!result.stdout.contains("[a] step ran"))
         #expect(result.stdout.contains("[a] cleanup step ran"), "cleanup steps still run (review 50): \(result.stdout)")
+    }
+
+    @Test("a restore stream the backend closes twice is released once: the restore fails as a miss, the job goes on, the host does not crash (audit 61 ABI M4: a use after free)")
+    func streamClosedTwice() async throws {
+        let result = try await run("""
+            jobs:
+              a:
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo "step ran"
+            """, environment: ["MISBEHAVING_CACHE": "doubleclose"])
+        #expect(result.status == 0, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] step ran"), "\(result.stdout)\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("Fatal error"))
     }
 
     @Test("a save the backend accepts without a stream to write into fails at once, not at its one-hour deadline; the job goes on")

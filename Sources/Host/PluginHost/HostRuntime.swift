@@ -188,7 +188,7 @@ final class HostRuntime: Sendable {
             log: { data, level, message, length in
                 guard let data else { return }
                 let label = Unmanaged<PluginContext>.fromOpaque(data).takeUnretainedValue().label
-                let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
+                let text = HostRuntime.text(message, length)
                 let handler = HostRuntime.shared.logHandler.withLock { $0 }
                 handler(label, level, HostRuntime.shared.redacted(text))
             },
@@ -204,7 +204,7 @@ final class HostRuntime: Sendable {
             },
             is_cancelled: { _, op in HostRuntime.shared.isCancelled(op) },
             complete: { data, op, status, bytes, length in
-                let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+                let (status, result) = HostRuntime.result(status, bytes, length)
                 HostRuntime.shared.complete(op, status: status, result: result, from: UInt(bitPattern: data))
             },
             op_deadline: { _, op in HostRuntime.shared.deadline(op) },
@@ -231,7 +231,7 @@ final class HostRuntime: Sendable {
                 // Lines about an operation go to the job that started it (redacted), else with
                 // the plugin's own messages.
                 guard let data else { return }
-                let text = HostRuntime.shared.redacted(message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "")
+                let text = HostRuntime.shared.redacted(HostRuntime.text(message, length))
                 // Debug lines are not for the job's readers: they stay with the plugin's own messages.
                 if level > 0, let (route, pluginID) = HostRuntime.shared.messageRoute(op, from: UInt(bitPattern: data)) {
                     route.send(level >= 3 ? .error : level == 2 ? .warning : .info, "\(pluginID): \(text)")
@@ -243,10 +243,29 @@ final class HostRuntime: Sendable {
             },
             progress: { _, _, _, _, _, _ in },
             complete_here: { data, op, status, bytes, length in
-                let result = bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+                let (status, result) = HostRuntime.result(status, bytes, length)
                 HostRuntime.shared.complete(op, status: status, result: result, here: true, from: UInt(bitPattern: data))
             }))
         return UnsafePointer(table)
+    }
+
+    /// A plugin's text (`log`, `log_op`): a length above Int.max (negative here, from a `size_t`
+    /// computed the wrong way round) gives a note instead of a trap (audit 61 ABI H2).
+    static func text(_ bytes: UnsafePointer<CChar>?, _ length: Int) -> String {
+        guard let bytes else { return "" }
+        guard length >= 0 else { return "(a message of impossible length \(UInt(bitPattern: length)))" }
+        return String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+    }
+
+    /// A completion's result: one of impossible length fails the operation, saying so.
+    static func result(_ status: nxa_status, _ bytes: UnsafePointer<UInt8>?, _ length: Int) -> (nxa_status, [UInt8]) {
+        guard length >= 0 else {
+            let failure = (try? MessageCoding.encode(OperationFailure(
+                message: "the plugin completed an operation with a result of impossible length \(UInt(bitPattern: length))",
+                hint: "a bug in the plugin (a size_t computed the wrong way round); report it to its authors"))) ?? []
+            return (NXA_STATUS_FAILED, failure)
+        }
+        return (status, bytes.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? [])
     }
 }
 

@@ -62,6 +62,8 @@ final class HostStream: @unchecked Sendable {
     let op = Atomic<UInt64>(0)
     let closed = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
+    /// The reference `ctx` holds was dropped (by the plugin's `close`, or for a stream not taken).
+    let released = Atomic<Bool>(false)
 
     init(sink: any TreeSink) {
         self.sink = sink
@@ -71,14 +73,18 @@ final class HostStream: @unchecked Sendable {
             write: { ctx, data, length in
                 guard let ctx else { return NXA_STATUS_INVALID_ARGUMENT }
                 let this = Unmanaged<HostStream>.fromOpaque(ctx).takeUnretainedValue()
+                guard length >= 0 else { return NXA_STATUS_INVALID_ARGUMENT }  // above Int.max (audit 61 ABI H2)
                 return this.take(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : length))
             },
             close: { ctx, status, message, length in
                 guard let ctx else { return }
                 let unmanaged = Unmanaged<HostStream>.fromOpaque(ctx)
-                let text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
-                unmanaged.takeUnretainedValue().end(status, text)
-                unmanaged.release()
+                let text = HostRuntime.text(message, length)
+                let this = unmanaged.takeUnretainedValue()
+                this.end(status, text)
+                // The stream's own reference goes once: a second close (a plugin bug) while the
+                // operation runs does not free it again (audit 61 ABI M4: a use after free).
+                if !this.released.exchange(true, ordering: .acquiringAndReleasing) { unmanaged.release() }
             }))
         stream.pointee.ctx = Unmanaged.passRetained(self).toOpaque()
     }
@@ -113,7 +119,7 @@ final class HostStream: @unchecked Sendable {
     /// For a stream the plugin refused to take: end it and drop the stream's own reference.
     func abandonUntaken(_ reason: String) {
         end(NXA_STATUS_FAILED, reason)
-        if let ctx = stream.pointee.ctx {
+        if let ctx = stream.pointee.ctx, !released.exchange(true, ordering: .acquiringAndReleasing) {
             stream.pointee.ctx = nil
             Unmanaged<HostStream>.fromOpaque(ctx).release()
         }

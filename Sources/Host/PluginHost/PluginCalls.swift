@@ -40,7 +40,8 @@ final class PluginCalls: @unchecked Sendable {
         return buffer.withUnsafeMutableBufferPointer { chars in
             var error = nxa_error(data: chars.baseAddress, capacity: chars.count, length: 0)
             let status = body(&error)
-            let bytes = UnsafeRawBufferPointer(start: chars.baseAddress, count: min(error.length, chars.count))
+            // A length past the buffer (or above Int.max: negative here) is the buffer's (audit 61 ABI H2: a trap).
+            let bytes = UnsafeRawBufferPointer(start: chars.baseAddress, count: max(0, min(error.length, chars.count)))
             return (status, String(decoding: bytes, as: UTF8.self))
         }
     }

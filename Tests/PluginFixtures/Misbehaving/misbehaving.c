@@ -23,7 +23,7 @@ static nxa_status deliver(nxa_op_id op, const char *name, const char *value, siz
 }
 
 static nxa_status resolve(void *instance, nxa_op_id op, const uint8_t *json, size_t length, nxa_error *error) {
-    (void)instance, (void)error;
+    (void)instance;
     char request[4096] = {0};
     memcpy(request, json, length < sizeof request - 1 ? length : sizeof request - 1);
     char line[256];
@@ -41,6 +41,15 @@ static nxa_status resolve(void *instance, nxa_op_id op, const uint8_t *json, siz
         /* Nothing cancelled it. */
         host->complete(host->host_data, op, NXA_STATUS_CANCELLED, 0, 0);
         return NXA_STATUS_OK;
+    } else if (strstr(request, "\"lenlie\"")) {
+        /* Lengths computed the wrong way round: above SIZE_MAX / 2 (audit 61 ABI H2: the host trapped). */
+        host->log(host->host_data, 1, "x", (size_t)-1);
+        host->complete(host->host_data, op, NXA_STATUS_OK, (const uint8_t *)result, (size_t)-5);
+        return NXA_STATUS_OK;
+    } else if (strstr(request, "\"errlie\"")) {
+        /* A refusal whose message length is past the buffer, and above SIZE_MAX / 2. */
+        error->length = (size_t)-1;
+        return NXA_STATUS_FAILED;
     } else if (strstr(request, "\"extra\"")) {
         deliver(op, "EXTRA_A", "extra-secret-aaaa", 17);
         deliver(op, "EXTRA_B", "extra-secret-bbbb", 17);
@@ -100,6 +109,10 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
         answer(op, "{\"exact\":false}");
         return NXA_STATUS_OK;
     }
+    if (mode && strcmp(mode, "doubleclose") == 0) {
+        answer(op, "{\"exact\":true,\"matchedKey\":\"deps-1\",\"sizeBytes\":1}");
+        return NXA_STATUS_OK;
+    }
     hanging = op;
     return NXA_STATUS_OK;
 }
@@ -118,7 +131,15 @@ static nxa_status refuse(nxa_error *error) {
     return NXA_STATUS_FAILED;
 }
 static nxa_status restore(void *i, nxa_op_id op, const uint8_t *j, size_t l, const nxa_stream *s, nxa_error *e) {
-    (void)i, (void)op, (void)j, (void)l, (void)s;
+    (void)i, (void)j, (void)l;
+    const char *mode = getenv("MISBEHAVING_CACHE");
+    if (mode && strcmp(mode, "doubleclose") == 0) {
+        /* Closed twice (against stream.h): the host must not free its stream twice. */
+        s->close(s->ctx, NXA_STATUS_FAILED, "gone", 4);
+        s->close(s->ctx, NXA_STATUS_FAILED, "gone again", 10);
+        answer(op, "{\"bytes\":0}");
+        return NXA_STATUS_OK;
+    }
     return refuse(e);
 }
 static nxa_status plain(void *i, nxa_op_id op, const uint8_t *j, size_t l, nxa_error *e) {
