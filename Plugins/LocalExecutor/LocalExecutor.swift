@@ -64,14 +64,20 @@ final class LocalExecutor: ExecutorPlugin {
         self.configuration = configuration
         self.host = host
         recycler = FolderRecycler(root: configuration.runDirectory + "/jobs")
-        var inherit = true
-        if case .bool(let value)? = configuration.options["inherit-env"] { inherit = value }
-        baseEnvironment = inherit ? ProcessInfo.processInfo.environment : ["PATH": "/usr/local/bin:/usr/bin:/bin"]
-        if case .number(let seconds)? = configuration.options["grace-seconds"], seconds >= 0 {
-            grace = .milliseconds(Int(seconds * 1000))
-        } else {
-            grace = .seconds(5)
+        // An option it does not know is an error, as for oci and ssh (audit 61 input H4: a
+        // misspelt `inherit-envv` was the default without a word).
+        let known: Set<String> = ["inherit-env", "grace-seconds", "services", "engine"]
+        if let unknown = configuration.options.keys.sorted().first(where: { !known.contains($0) }) {
+            throw OperationFailure(message: "local executor: unknown option '\(unknown)'", hint: "options: \(known.sorted().joined(separator: ", "))")
         }
+        var inherit = true
+        switch configuration.options["inherit-env"] {
+        case nil, .null?: break
+        case .bool(let value)?: inherit = value
+        default: throw OperationFailure(message: "local executor: 'inherit-env' must be true or false")
+        }
+        baseEnvironment = inherit ? ProcessInfo.processInfo.environment : ["PATH": "/usr/local/bin:/usr/bin:/bin"]
+        grace = try PluginOptions.graceSeconds(configuration.options["grace-seconds"], who: "local executor")
         services = try ContainerService.parse(configuration.options["services"], who: "local executor")
         if services.isEmpty {
             containerEngine = nil

@@ -113,11 +113,7 @@ final class OCIExecutor: ExecutorPlugin {
         explicitUser = Self.userOption(in: run)
         containerEnv = try ContainerOptions.env(options["env"], key: "env")
         services = try ContainerService.parse(options["services"])
-        if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
-            grace = .milliseconds(Int(seconds * 1000))
-        } else {
-            grace = .seconds(5)
-        }
+        grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "oci executor")
         try writeCleanupScript()
     }
 

@@ -77,7 +77,7 @@ final class SSHExecutor: ExecutorPlugin {
             switch options[key] {
             case nil, .null?: return nil
             case .string(let value)?: return value
-            case .number(let value)?: return String(Int(value))
+            case .number(let value)?: return PluginOptions.numberText(value)
             default: throw OperationFailure(message: "ssh executor: '\(key)' must be a string")
             }
         }
@@ -116,11 +116,7 @@ final class SSHExecutor: ExecutorPlugin {
         default: throw OperationFailure(message: "ssh executor: 'ssh-options' must be a list of NAME=VALUE")
         }
         workdir = try string("workdir") ?? "/tmp"
-        if case .number(let seconds)? = options["grace-seconds"], seconds >= 0 {
-            grace = .milliseconds(Int(seconds * 1000))
-        } else {
-            grace = .seconds(5)
-        }
+        grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "ssh executor")
         guard FastFiles.resolve("ssh", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") != "ssh" else {
             throw OperationFailure(message: "ssh executor: the OpenSSH client 'ssh' is not installed", hint: "apt-get install openssh-client")
         }

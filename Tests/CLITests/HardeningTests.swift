@@ -1399,4 +1399,47 @@ struct HardeningTests {
         #expect(text.contains("[a] 3000\n"), "\(text.suffix(500))")
         #expect(text.contains("logs: "), "no summary: \(text.suffix(500))")
     }
+
+    @Test("numbers too large for their option (grace-seconds 1e300, an ssh port 1e300, a cache max-size 1e300, NIXACTIONS_PLUGIN_ENTRY_TIMEOUT=inf) are errors that name the option, never a trap; the local executor refuses options it does not know (audit 61 input H1–H4)")
+    func hugeNumbersAndUnknownOptions() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        func run(_ executor: String, _ arguments: [String] = [], environment: [String: String] = [:]) async throws -> CommandResult {
+            let workflow = try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: \(executor)
+                    steps:
+                      - run: echo ran
+                """)
+            return try await nixactions(arguments.isEmpty ? ["run", workflow, "--log-dir", temp.path + "/logs", "--log-format", "plain"] : arguments,
+                                        in: temp.path, environment: environment)
+        }
+        let cases: [(String, String)] = [
+            ("{ plugin: local, with: { grace-seconds: 1e300 } }", "local executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
+            ("{ plugin: local, with: { grace-seconds: soon } }", "local executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
+            ("{ plugin: local, with: { inherit-envv: false } }", "local executor: unknown option 'inherit-envv'"),
+            ("{ plugin: local, with: { inherit-env: no-thanks } }", "local executor: 'inherit-env' must be true or false"),
+            ("{ plugin: ssh, with: { host: h, port: 1e300 } }", "ssh executor: 'port' must be a number from 1 to 65535"),
+            ("{ plugin: oci, with: { image: alpine, grace-seconds: 1e300 } }", "oci executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
+        ]
+        for (executor, message) in cases {
+            let result = try await run(executor)
+            let all = result.stdout + result.stderr
+            #expect(result.status == 1 || result.status == 2, "\(executor): \(result.status)\n\(all)")
+            #expect(all.contains(message), "\(executor): \(all)")
+            #expect(!all.contains("Fatal error") && !all.contains("[a] ran"), "\(executor): \(all)")
+        }
+        // A cache option's number, read by `cache list` too.
+        try temp.write(".nixactions/config.yml", "cache:\n  backends:\n    local: { max-size: 1e300 }\n")
+        let listed = try await nixactions(["cache", "list"], in: temp.path, environment: ["XDG_CACHE_HOME": temp.path + "/xdg"])
+        #expect(listed.status != 132 && !(listed.stdout + listed.stderr).contains("Fatal error"), "\(listed.status): \(listed.stdout)\(listed.stderr)")
+        #expect((listed.stdout + listed.stderr).contains("max-size"), "the option is named: \(listed.stdout)\(listed.stderr)")
+        try FileManager.default.removeItem(atPath: temp.path + "/.nixactions")
+        // Environment limits out of range are the default, never a trap.
+        for value in ["inf", "1e300", "nan"] {
+            let plugins = try await nixactions(["plugins", "list"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_ENTRY_TIMEOUT": value, "NIXACTIONS_ABANDON_AFTER": value])
+            #expect(plugins.status == 0, "\(value): \(plugins.status) \(plugins.stderr)")
+        }
+    }
 }

@@ -2,6 +2,7 @@ import CNixActionsPlugin
 import Foundation
 import NixActionsEngine
 import NixActionsPluginMessages
+import NixActionsProcessKit
 import Synchronization
 
 /// The asynchronous operations of one plugin instance (any interface): start, await the
@@ -58,10 +59,8 @@ final class PluginCalls: @unchecked Sendable {
     /// How long a cancelled operation has to complete before the host stops waiting for it
     /// (`NIXACTIONS_ABANDON_AFTER` seconds, default 20).
     static let afterCancel: Duration = {
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_ABANDON_AFTER"], let seconds = Double(text), seconds > 0 {
-            return .milliseconds(Int(seconds * 1000))
-        }
-        return .seconds(20)
+        // 0.001 to 86400 (`1e300` or `inf` trapped: audit 61 input H3).
+        EnvironmentSeconds.read("NIXACTIONS_ABANDON_AFTER", allowed: 0.001...86_400) ?? .seconds(20)
     }()
 
     /// Start an asynchronous plugin operation and await its completion. Cancellation is forwarded

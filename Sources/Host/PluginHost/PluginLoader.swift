@@ -77,12 +77,8 @@ public enum PluginLoader {
     /// How long a plugin's entry function may take (`NIXACTIONS_PLUGIN_ENTRY_TIMEOUT` seconds,
     /// default 10): it only fills in a descriptor, and one that never returned held every command
     /// that loads plugins for ever (audit 50).
-    static let entryDeadline: Duration = {
-        if let text = ProcessInfo.processInfo.environment["NIXACTIONS_PLUGIN_ENTRY_TIMEOUT"], let seconds = Double(text), seconds > 0 {
-            return .milliseconds(Int(seconds * 1000))
-        }
-        return .seconds(10)
-    }()
+    /// 0.001 to 86400 (`1e300` or `inf` trapped: audit 61 input H3).
+    static let entryDeadline: Duration = EnvironmentSeconds.read("NIXACTIONS_PLUGIN_ENTRY_TIMEOUT", allowed: 0.001...86_400) ?? .seconds(10)
 
     /// The entry function's answer, called on a thread of its own and waited for at most
     /// `entryDeadline`; nil when it did not return by then (the thread is left to it).

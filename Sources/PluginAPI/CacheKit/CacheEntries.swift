@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsPluginKit
 import NixActionsPluginMessages
 
 /// What a backend knows of one stored entry, in the form both shipped backends keep next to the
@@ -102,7 +103,8 @@ public struct CacheOptions: Sendable {
     public func string(_ name: String) -> String? {
         switch values[name] {
         case .string(let text): return text
-        case .number(let number): return number.rounded() == number ? String(Int(number)) : String(number)
+        // `1e300` stays as written (the option's own check refuses it), never a trap (audit 61 input H2).
+        case .number(let number): return PluginOptions.numberText(number)
         case .bool(let flag): return flag ? "true" : "false"
         default: return nil
         }
