@@ -267,6 +267,8 @@ struct DiagnosticMarkerTests {
                     timeout-minutes: 8️⃣16666667
                   - run: u
                     timeout: 7️⃣11574d
+                  - run: s
+                    timeout-minutes: 9️⃣0.00000001
             """)
         let diagnostics = input.diagnostics()
         #expect(diagnostics.contains("1️⃣ error: timeout-minutes is too long, found '1e20'"), "\(diagnostics)")
@@ -276,6 +278,8 @@ struct DiagnosticMarkerTests {
         #expect(diagnostics.contains("4️⃣ warning: timeout-minutes '-5' sets no time limit of its own: GitHub ignores 0 or less, and the default applies"), "\(diagnostics)")
         #expect(diagnostics.contains("5️⃣ error: timeout-minutes must be a positive number, found '.nan'"), "\(diagnostics)")
         #expect(diagnostics.contains("8️⃣ error: timeout-minutes is too long, found '16666667'"), "\(diagnostics)")
+        // Less than a millisecond timed the job out at once (audit 61 input H8).
+        #expect(diagnostics.contains("9️⃣ error: timeout-minutes is too short, found '0.00000001': less than a millisecond"), "\(diagnostics)")
         // The longest accepted: just under 1e9 seconds.
         #expect(!diagnostics.contains { $0.hasPrefix("6️⃣") || $0.hasPrefix("7️⃣") }, "\(diagnostics)")
         #expect(input.hints().contains("at most 11574d1h46m39s (about 31 years)"), "\(input.hints())")

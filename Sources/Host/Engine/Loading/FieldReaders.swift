@@ -166,10 +166,15 @@ extension NodeReader {
         let at = location(node)
         if key == "timeout-minutes" {
             let number = node.scalar != nil ? node.float ?? node.int.map(Double.init) : nil
-            if let minutes = number, minutes > 0, minutes * 60 < DurationParser.maximumSeconds {
+            if let minutes = number, minutes * 60_000 >= 1, minutes * 60 < DurationParser.maximumSeconds {
                 return Located(.milliseconds(Int64(minutes * 60_000)), at: at)
             }
-            if let minutes = number, minutes > 0 {
+            if let minutes = number, minutes > 0, minutes * 60_000 < 1 {
+                // Less than a millisecond: no time at all (audit 61 input H8: "timed out after 0s").
+                diagnostics.error(
+                    "timeout-minutes is too short, found \(describe(node)): less than a millisecond",
+                    at: at, context: context, hint: "give minutes (0.5 is 30 seconds), or use 'timeout' with a duration such as 90s")
+            } else if let minutes = number, minutes > 0 {
                 diagnostics.error(
                     "timeout-minutes is too long, found \(describe(node))", at: at, context: context,
                     hint: "at most \(Int((DurationParser.maximumSeconds / 60).rounded(.up)) - 1) minutes (about 31 years); leave the key out for the default")

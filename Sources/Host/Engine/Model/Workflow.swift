@@ -254,7 +254,7 @@ public struct TimeoutExpression: Sendable {
             default: number = nil
             }
             if let number, number <= 0 { return nil }
-            guard let number, number * 60 < DurationParser.maximumSeconds else {
+            guard let number, number * 60_000 >= 1, number * 60 < DurationParser.maximumSeconds else {
                 throw ExpressionError(
                     message: "\(key) must be a positive number of minutes, the expression gave '\(value.displayString)'",
                     offset: 0, source: field.source.value)
