@@ -1190,16 +1190,67 @@ struct HardeningTests {
         let project = temp.path + "/project"
         // 4 MB of output into a 512 KiB file system.
         _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: seq 1 600000\n      - run: echo last step ran\n")
-        let logs = temp.path + "/logs"
+        let logs = temp.path + "/logs", copy = temp.path + "/copy"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        // The small file system lives in the namespace: the run's files are copied out before it goes.
         let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
-            mount -t tmpfs -o size=512k tmpfs "$2" && cd "$0" && exec "$1" run wf.yml --log-format plain --log-dir "$2"
-            """, project, nixactionsBinary.path, logs], environment: ["TMPDIR": temp.path])
+            mount -t tmpfs -o size=512k tmpfs "$2" && cd "$0" || exit 99
+            "$1" run wf.yml --log-format plain --log-dir "$2"; status=$?
+            cp "$2"/*/events.jsonl "$3"/; exit $status
+            """, project, nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] last step ran\n") && result.stdout.contains("==> workflow 'wf' succeeded"), "\(result.stderr)")
-        #expect(result.stderr.contains("No space left on device; the run goes on, its logs from here on are lost"), "\(result.stderr)")
+        #expect(result.stderr.contains("No space left on device; the run goes on, and what cannot be written is lost"), "\(result.stderr)")
         let end = result.stdout.split(separator: "\n").suffix(2).joined(separator: "\n")
         #expect(end.hasPrefix("logs: \(logs)/") && end.contains("\nlogs incomplete: ") && end.hasSuffix("could not be written in full (see the warnings above)"), "\(end)")
+        // events.jsonl keeps room for its end: whole lines, and the run's end in them (audit 61 M1:
+        // cut mid-line, no workflow_finished).
+        let events = (try? String(contentsOfFile: copy + "/events.jsonl", encoding: .utf8)) ?? ""
+        #expect(events.hasSuffix("\n"), "\(events.suffix(300))")
+        for line in events.split(separator: "\n") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line.prefix(200))")
+        }
+        let state = try RunState.replay(events)
+        #expect(state.status == "success" && state.jobs.first?.steps.map(\.status) == ["success", "success"], "\(state.status ?? "none")")
+    }
+
+    @Test("a log disk full for a moment loses that moment's bytes, not the rest of the run: the job log and events.jsonl are written again once there is room, every event's range still at its bytes (audit 61 M1: both stayed empty)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a small tmpfs"))
+    func logDiskFullForAMoment() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let project = temp.path + "/project"
+        let logs = temp.path + "/logs", copy = temp.path + "/copy"
+        // The step frees the disk (a filler file) after its first line, then prints on.
+        _ = try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo before-room
+                      sleep 0.3
+                      rm -f "$FILLER"
+                      sleep 1.5
+                      echo after-room
+                  - run: echo second step ran
+            """)
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
+            mount -t tmpfs -o size=256k tmpfs "$2" && cd "$0" || exit 99
+            head -c 1048576 /dev/zero > "$2/filler" 2>/dev/null
+            FILLER="$2/filler" "$1" run wf.yml --log-format plain --log-dir "$2"; status=$?
+            cp -r "$2"/2* "$3"/; exit $status
+            """, project, nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let folder = copy + "/" + (((try? FileManager.default.contentsOfDirectory(atPath: copy)) ?? []).first ?? "")
+        let events = (try? String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)) ?? ""
+        let state = try RunState.replay(events)
+        #expect(state.status == "success", "\(events.suffix(500))")
+        // What the events reference is what the steps printed after there was room again.
+        let logged = String(decoding: try loggedOutput(folder: folder, job: "a", stream: "stdout"), as: UTF8.self)
+        #expect(logged.contains("after-room\n") && logged.contains("second step ran\n"), "\(logged.debugDescription)")
     }
 
     @Test("the repository cannot choose where the runner writes: a .nixactions/run-number link is not followed, a .nixactions/runs link keeps no logs there")
@@ -1435,11 +1486,48 @@ struct HardeningTests {
         let listed = try await nixactions(["cache", "list"], in: temp.path, environment: ["XDG_CACHE_HOME": temp.path + "/xdg"])
         #expect(listed.status != 132 && !(listed.stdout + listed.stderr).contains("Fatal error"), "\(listed.status): \(listed.stdout)\(listed.stderr)")
         #expect((listed.stdout + listed.stderr).contains("max-size"), "the option is named: \(listed.stdout)\(listed.stderr)")
+        // A backend name no plugin provides: its options apply to nothing, and that is said (audit 61 input H7).
+        try temp.write(".nixactions/config.yml", "cache:\n  backends:\n    locall: { max-size: 5G }\n")
+        let misspelt = try await run("local")
+        #expect(misspelt.status == 0, "\(misspelt.stdout)\(misspelt.stderr)")
+        #expect(misspelt.stderr.contains("warning: the configuration's cache.backends names 'locall', which no plugin provides"), "\(misspelt.stderr)")
         try FileManager.default.removeItem(atPath: temp.path + "/.nixactions")
         // Environment limits out of range are the default, never a trap.
         for value in ["inf", "1e300", "nan"] {
             let plugins = try await nixactions(["plugins", "list"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_ENTRY_TIMEOUT": value, "NIXACTIONS_ABANDON_AFTER": value])
             #expect(plugins.status == 0, "\(value): \(plugins.status) \(plugins.stderr)")
         }
+    }
+
+    @Test("a step's time limit: a child that shuts down cleanly on SIGTERM is heard to its end (its output read until the grace runs out, not 200 ms after the shell died) and gets SIGTERM once (audit 61 M3: cut after 200 ms, and signalled twice)")
+    func gracefulShutdownHeard() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let script = try temp.write("graceful.py", """
+            import os, signal, sys, time
+            def on_term(number, frame):
+                os.write(1, b"got TERM\\n")
+                for part in range(10):
+                    os.write(1, b"shutdown: part %d\\n" % part)
+                    time.sleep(0.1)
+                os.write(1, b"shutdown: done\\n")
+                sys.exit(3)
+            signal.signal(signal.SIGTERM, on_term)
+            os.write(1, b"working\\n")
+            while True:
+                time.sleep(1)
+            """)
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: python3 \(script); echo never
+                    timeout: 2s
+            """)
+        let result = try await nixactions(["run", workflow, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("[a] shutdown: done\n"), "the clean shutdown was cut: \(result.stdout)")
+        #expect(result.stdout.components(separatedBy: "got TERM").count == 2, "SIGTERM once: \(result.stdout)")
+        #expect(!result.stdout.contains("[a] never"))
     }
 }

@@ -286,6 +286,21 @@ struct DiagnosticMarkerTests {
         #expect(input.hints().contains("at most 16666666 minutes (about 31 years); leave the key out for the default"), "\(input.hints())")
     }
 
+    @Test("retry on a uses step is a warning at the key: only run steps are attempted again (audit 61 input H5)")
+    func retryOnUsesStep() {
+        let input = Marked("""
+            jobs:
+              a:
+                steps:
+                  - uses: actions/checkout@v4
+                    1️⃣retry: { max-attempts: 3 }
+                  - run: echo x
+                    retry: 3
+            """)
+        let diagnostics = input.diagnostics()
+        #expect(diagnostics == ["1️⃣ warning: 'retry' applies to 'run' steps only: this 'uses' step runs once"], "\(diagnostics)")
+    }
+
     @Test("expression syntax errors point inside the expression")
     func expressionSyntax() {
         let input = Marked("""

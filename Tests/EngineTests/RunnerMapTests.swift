@@ -124,11 +124,15 @@ struct RunnerMapTests {
             runners:
               farm: { with: { hosts: [a] } }
               ${{ matrix.os }}: local
+              gpu: local
+              GPU: { plugin: oci, with: { image: alpine } }
             """)
         let problems = ProjectConfig.load(file: bad, required: true).diagnostics.map(\.description)
         #expect(problems.contains { $0.hasPrefix("\(bad):1:1: error: unknown key 'runner' in the configuration") && $0.contains("did you mean 'runners'?") }, "\(problems)")
         #expect(problems.contains { $0.hasPrefix("\(bad):4:9: error: executor needs a 'plugin'") }, "\(problems)")
         #expect(problems.contains { $0.hasPrefix("\(bad):5:3: error: '${{ matrix.os }}' is not a runner label") }, "\(problems)")
+        // Labels are compared without case: a second spelling is an error, not a silent replacement (audit 61 input H7).
+        #expect(problems.contains { $0.hasPrefix("\(bad):7:3: error: runner label 'GPU' is 'gpu' again (labels are compared without case)") }, "\(problems)")
 
         // The default file may be absent; a file named with --config may not.
         #expect(ProjectConfig.load(file: temp.path + "/none.yml", required: false).diagnostics.isEmpty)

@@ -71,6 +71,24 @@ struct StepOutputPipelineTests {
         #expect(collect.lines == ["1:prompt> ", "1:answer", "1:value=" + base64], "\(collect.lines)")
     }
 
+    @Test("a partial line ending in # (a progress bar) goes on after a second of quiet, but for the last two #, which may begin ##[; a ##[ command after the pause is still one (audit 61 L2)")
+    func quietPartialLineWithHashes() {
+        let collect = Collect()
+        let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+        feed(pipeline, "compiling [#####")
+        for _ in 0..<StepOutputPipeline.partialLineTicks { pipeline.flushIdle() }
+        #expect(collect.text(1) == "compiling [###", "\(collect.text(1).debugDescription)")
+        feed(pipeline, "] done\nx ##")
+        for _ in 0..<StepOutputPipeline.partialLineTicks { pipeline.flushIdle() }
+        feed(pipeline, "[warning]careful\n")
+        pipeline.finish()
+        #expect(collect.text(1) == "compiling [#####] done\nx \n", "\(collect.text(1).debugDescription)")
+        let annotations = collect.events.withLock { $0.compactMap { event -> String? in
+            if case .annotation(let annotation) = event { return annotation.message } else { return nil }
+        } }
+        #expect(annotations == ["careful"], "\(annotations)")
+    }
+
     @Test("a line longer than 64 KiB goes on in pieces of 64 KiB, losing no byte")
     func longLine() {
         let collect = Collect()

@@ -62,7 +62,9 @@ struct UnfinishedRunEventsTests {
         // the host wrote before it died (no output event), the last line cut.
         let known = "ab\n"
         let host = "2026-12-05T03:00:00.040Z step 'first' success (exit code 0)\n2026-12-05T03:00:00.041Z > Run second\n"
-        let tail = "out1\n2026-12-05 is output, not a host line\npart"
+        // Output lines that start with a timestamp of the host's form (a tool's own log): output
+        // all the same, past the two host lines the events account for (audit 61 M2).
+        let tail = "2026-12-05T03:00:00.042Z tool: out1\n2026-12-05 is output, not a host line\npart"
         try (known + host + tail).write(toFile: temp.path + "/a.log", atomically: false, encoding: .utf8)
         // b's log holds only its host line: nothing to reference.
         try "2026-12-05T03:00:00.020Z > Run only\n".write(toFile: temp.path + "/b.log", atomically: false, encoding: .utf8)

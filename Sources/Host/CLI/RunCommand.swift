@@ -224,6 +224,13 @@ struct RunCommand: AsyncParsableCommand {
         stream?.workflow.withLock { $0 = workflow.name }
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
+        // Options for a backend no plugin provides never apply: a misspelt name (`locall`) is said
+        // (audit 61 input H7: ignored without a word).
+        let backendNames = registry.cacheBackendNames
+        for name in projectConfig.cache.backends.keys.sorted() where !backendNames.contains(name) {
+            standardError("warning: the configuration's cache.backends names '\(DisplayText.escaped(name))', which no plugin provides; its options apply to nothing\n"
+                + "  hint: cache backends: \(backendNames.joined(separator: ", "))\n")
+        }
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload, git) = try events.makeContext(workflow, configVars: projectConfig.vars)
         let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
@@ -701,7 +708,8 @@ enum PlanPrinter {
                 if let expression = step.timeoutExpression {
                     details.append("\(expression.minutes ? "timeout-minutes" : "timeout") \(expression.field.source.value)")
                 }
-                if let retry = step.retry ?? job.defaults.retry ?? plan.workflow.defaults.retry {
+                // Only `run` steps are attempted again (a `uses` step's plan line claimed it: audit 61 input H5).
+                if step.run != nil, let retry = step.retry ?? job.defaults.retry ?? plan.workflow.defaults.retry {
                     details.append("retry \(retry.maxAttempts) attempts, \(retry.backoff.rawValue) from \(DurationParser.format(retry.delay)) up to \(DurationParser.format(retry.maxDelay))")
                 }
                 if let condition = step.condition { details.append("if: \(condition.source.value)") }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -848,4 +849,9 @@ int nxa_flush_stdout(void) {
     if (flushed == 0 && !ferror(stdout)) return 0;
     clearerr(stdout);
     return error ? error : -1;
+}
+
+int nxa_keep_room(int fd, long long offset, long long length, int release) {
+    int mode = FALLOC_FL_KEEP_SIZE | (release ? FALLOC_FL_PUNCH_HOLE : 0);
+    return fallocate(fd, mode, (off_t)offset, (off_t)length) == 0 ? 0 : errno;
 }

@@ -86,10 +86,11 @@ public final class ChildProcess: Sendable {
     /// Send `signal` to the child's process group, only while the leader is unreaped (so the
     /// group id is still ours), and to every other process of the step's containment.
     public func signalAll(_ signal: Int32) {
-        reaping.withLock { reaped in
-            if !reaped { _ = nxa_kill_group(pid, signal) }
+        let toGroup = reaping.withLock { reaped in
+            !reaped && nxa_kill_group(pid, signal) == 0
         }
-        containment?.signalAll(signal)
+        // The group's members have it already: once is what a program expects (audit 61 M3).
+        containment?.signalAll(signal, sparingGroup: toGroup && signal != SIGKILL ? pid : nil)
     }
 
     /// End the process tree: SIGTERM to all of it, then SIGKILL after `grace` to what is left.
@@ -101,6 +102,7 @@ public final class ChildProcess: Sendable {
     /// `sops` and ends at once), it goes at the exit (`atexit`): a child that ignores SIGTERM
     /// does not outlive it (audit 60 hangs L1).
     public func terminate(grace: Duration) {
+        graceEnds.withLock { $0 = $0 ?? ContinuousClock.now + grace }
         containment?.retire()
         signalAll(SIGTERM)
         let key = ObjectIdentifier(self)
@@ -130,6 +132,11 @@ public final class ChildProcess: Sendable {
 
     /// True once the child has been reaped; held while signalling the group so the two never race.
     private let reaping = Mutex<Bool>(false)
+    /// When a `terminate` grace runs out: output is read until then, however soon the main
+    /// process died of the SIGTERM (a child that shuts down cleanly is heard to its end: audit 61
+    /// M3, its output was cut 200 ms after the shell died).
+    private let graceEnds = Mutex<ContinuousClock.Instant?>(nil)
+    private func graceEnd() -> ContinuousClock.Instant? { graceEnds.withLock { $0 } }
 
     /// Block until the child exits, passing output chunks (fd 1 or 2) to `onOutput` in order.
     ///
@@ -199,7 +206,7 @@ public final class ChildProcess: Sendable {
             if watchingExit { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = pidFD >= 0 ? -1 : 50
             if termination != nil && !writersGone {
-                let left = drainDeadline - ContinuousClock.now
+                let left = max(drainDeadline, graceEnd() ?? drainDeadline) - ContinuousClock.now
                 if left <= .zero {
                     // Exited, and the drain time is up: stop, unless no writer is left.
                     writersGone = Self.allHungUp(open.map(\.fd))
@@ -234,7 +241,8 @@ public final class ChildProcess: Sendable {
                     defer { if count >= ReadBuffers.shared.size { filled(fd) } }
                     let ended = order.deliver(
                         UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: fd == stdoutFD ? 0 : 1, otherOpen: open.count == 2,
-                        goOn: { termination == nil || writersGone || ContinuousClock.now < drainDeadline }, onOutput: onOutput)
+                        goOn: { termination == nil || writersGone || ContinuousClock.now < max(drainDeadline, self.graceEnd() ?? drainDeadline) },
+                        onOutput: onOutput)
                     closed += ended.map { $0 == 0 ? stdoutFD : stderrFD }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                     closed.append(fd)

@@ -181,16 +181,18 @@ public struct StepContainment: Sendable {
     }
 
     /// Send `signal` to every process of the step: through the cgroup, or the tracking id.
-    public func signalAll(_ signal: Int32) {
+    /// `sparingGroup`: a process group that was just sent `signal` as a whole; its members are not
+    /// sent it twice (a second SIGTERM reads as "force quit" to many programs: audit 61 M3).
+    public func signalAll(_ signal: Int32, sparingGroup: pid_t? = nil) {
         if let cgroup {
             if signal == SIGKILL {
                 killed.set()
                 CgroupTree.killNow(cgroup)
             } else {
-                CgroupTree.signal(cgroup, signal)
+                CgroupTree.signal(cgroup, signal, sparingGroup: sparingGroup)
             }
         } else {
-            TrackedProcesses.kill(prefix: trackingID, signal: signal, wait: nil)
+            TrackedProcesses.kill(prefix: trackingID, signal: signal, wait: nil, sparingGroup: sparingGroup)
         }
     }
 }
@@ -231,11 +233,12 @@ public enum CgroupTree {
 
     /// Send `signal` to each process in the subtree, through a pidfd opened and then checked to
     /// still be in the subtree (a pid read from `cgroup.procs` may have exited and been reused).
-    public static func signal(_ path: String, _ signal: Int32) {
+    public static func signal(_ path: String, _ signal: Int32, sparingGroup: pid_t? = nil) {
         for folder in subtree(path) {
             guard let text = try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8) else { continue }
             for line in text.split(separator: "\n") {
                 guard let pid = pid_t(line) else { continue }
+                if let sparingGroup, getpgid(pid) == sparingGroup { continue }
                 let fd = nxa_pidfd_open(pid)
                 guard fd >= 0 else { continue }
                 if let membership = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8),
@@ -336,7 +339,7 @@ public enum TrackedProcesses {
     /// With `wait`, it stops after three scans in a row found nothing: a process that forks and
     /// exits in a loop can be missed by one scan (its child born after /proc was listed, itself
     /// gone before it was looked at), rarely by three.
-    public static func kill(prefix: String, signal: Int32, wait: Duration?) {
+    public static func kill(prefix: String, signal: Int32, wait: Duration?, sparingGroup: pid_t? = nil) {
         let marker = Array("\(JobContainment.trackingVariable)=\(prefix)".utf8)
         let deadline = ContinuousClock.now + (wait ?? .zero)
         var emptyScans = 0
@@ -352,6 +355,7 @@ public enum TrackedProcesses {
                 guard fd >= 0 else { continue }
                 defer { close(fd) }
                 guard environmentContains(pid, marker) else { continue }
+                if let sparingGroup, getpgid(pid) == sparingGroup { continue }
                 if nxa_pidfd_signal(fd, signal) == 0 {
                     found = true
                     signalled.insert(pid)

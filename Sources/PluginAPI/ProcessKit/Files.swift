@@ -169,6 +169,20 @@ public struct FileOwner: Sendable, Hashable {
 
 /// Small file operations for the per-step hot path, without Foundation's atomic writes
 /// (temporary file, rename and fsync per call).
+/// Room on the file system kept for a file ahead of its end (`fallocate`, the size unchanged).
+public enum FileRoom {
+    /// Keep room for `length` bytes from `offset`; false where it cannot (a full disk, no support).
+    @discardableResult
+    public static func keep(_ fd: Int32, from offset: UInt64, length: UInt64) -> Bool {
+        nxa_keep_room(fd, Int64(offset), Int64(length), 0) == 0
+    }
+
+    /// Give back the room kept from `offset` on (`length` bytes of it).
+    public static func release(_ fd: Int32, from offset: UInt64, length: UInt64) {
+        _ = nxa_keep_room(fd, Int64(offset), Int64(length), 1)
+    }
+}
+
 public enum FastFiles {
     /// Write `text` to `path` (created with mode 0600, truncated). Returns an errno on failure.
     public static func write(_ text: String, to path: String) -> Int32? {

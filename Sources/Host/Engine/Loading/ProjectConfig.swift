@@ -122,6 +122,13 @@ public struct ProjectConfig: Sendable {
                                              hint: "a label is plain text, as in a job's runs-on")
                     continue
                 }
+                // Labels are compared without case, as GitHub does: `GPU` after `gpu` would replace
+                // it without a word (audit 61 input H7).
+                if let earlier = config.runners.labels.first(where: { $0.lowercased() == label.lowercased() }) {
+                    reader.diagnostics.error("runner label '\(label)' is '\(earlier)' again (labels are compared without case)",
+                                             at: reader.location(labelNode), context: context, hint: "keep one of them")
+                    continue
+                }
                 guard let executor = reader.executor(executorNode, context: "\(context) › runners › \(label)") else { continue }
                 let origin = reader.location(labelNode).map { "\($0)" } ?? path
                 config.runners.map(label, to: RunnerMap.Entry(executor: executor, origin: origin))

@@ -214,6 +214,7 @@ extension WorkflowLoader {
         if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
         var step = Step(index: index, location: reader.location(node))
         var withNode: Node?
+        var retryKey: Node?
         var runOnlyNodes: [(String, Node)] = []
         for (key, keyNode, value) in pairs {
             switch key {
@@ -262,7 +263,15 @@ extension WorkflowLoader {
                 }
             default:  // retry
                 step.retry = reader.retry(value, context: context)
+                retryKey = keyNode
             }
+        }
+        if let retryKey, step.uses != nil {
+            // Only `run` steps are attempted again (a `uses` step may have done half its work):
+            // said where it is written, as the plan no longer claims it (audit 61 input H5).
+            reader.diagnostics.warning(
+                "'retry' applies to 'run' steps only: this 'uses' step runs once", at: reader.location(retryKey), context: context,
+                hint: "put the retry on the action's own steps, or remove it")
         }
         if step.parallelStepKey != nil {
             // A `wait:`, `cancel:` or `parallel:` step has neither run nor uses: that is its form, not a mistake.

@@ -1,4 +1,5 @@
 import Foundation
+import NixActionsProcessKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,19 +10,44 @@ import Synchronization
 /// buffer fills, on `flush()`, and every `OutputFlusher.interval` from the flusher thread.
 ///
 /// Each writer has its own lock, held only to copy bytes in or out (callers format outside it).
-/// A write error (a full disk, a closed pipe) is reported once through `onFailure` and later
-/// bytes are dropped: the run goes on, it never crashes or blocks on a dead output.
+/// A write error (a full disk, a closed pipe) is reported once through `onFailure`: the run goes
+/// on, it never crashes or blocks on a dead output. What happens next is the writer's `Recovery`:
+/// a console drops what follows; a log file tries again each second (a disk that was full for a
+/// moment loses that moment's bytes, not the rest of the run: audit 61 M1), keeping its offsets
+/// (a job log) or its lines whole (`events.jsonl`, which also keeps room ahead for its last events).
 ///
 /// A writer may also start without a descriptor (`init(opening:)`): its file is made by the first
 /// write-out, usually on the flusher thread, so whoever writes waits for the file system to make
 /// the file only when its buffer fills first, or when it writes while the flusher is making it.
 /// `closeSoon()` leaves the last write-out and the close to the flusher too.
 public final class BufferedWriter: Sendable {
+    /// After a failed write.
+    public enum Recovery: Sendable {
+        /// Later bytes are dropped (a console: a reader that went away does not come back).
+        case none
+        /// A file whose offsets others hold (a job log, which events reference by offset): tried
+        /// again each second; the bytes lost leave their place as a hole, so every later byte is
+        /// at the offset `write` returned for it.
+        case offsets
+        /// A file of whole lines (`events.jsonl`): a write that failed part-way is cut back, so no
+        /// line is left half-written; tried again each second. It keeps room on the file system
+        /// ahead of its end (1 MiB, less on a small one; `fallocate`, the file's size unchanged),
+        /// so its last lines, a run's end, are written even when a job's log filled the disk;
+        /// given back at close.
+        case records
+    }
+
     struct State {
         var buffer: [UInt8]
         /// -1 until a lazily opened writer's file is made.
         var fd: Int32
         var failed = false
+        /// When a failed writer tries again (nil: never).
+        var retryAt: ContinuousClock.Instant?
+        /// How long the file is, as this writer left it.
+        var written: UInt64 = 0
+        /// Where the room kept ahead of the file's end ends (`Recovery.records`).
+        var reserved: UInt64 = 0
         var closed = false
         /// `closeSoon()` was called: the flusher's next pass writes out and closes.
         var closing = false
@@ -32,6 +58,7 @@ public final class BufferedWriter: Sendable {
     }
 
     private let ownsDescriptor: Bool
+    private let recovery: Recovery
     private let capacity: Int
     private let state: Mutex<State>
     private let onFailure: @Sendable (Int32) -> Void
@@ -42,13 +69,17 @@ public final class BufferedWriter: Sendable {
     ///   - ownsDescriptor: close `fd` on `close()`.
     ///   - onFailure: called once with the errno of the first failed write.
     ///   - startOffset: where the file's end is now (for the offsets `write` returns).
-    public init(fd: Int32, ownsDescriptor: Bool, capacity: Int = 128 << 10, startOffset: UInt64 = 0,
+    public init(fd: Int32, ownsDescriptor: Bool, capacity: Int = 128 << 10, startOffset: UInt64 = 0, recovery: Recovery = .none,
                 onFailure: @escaping @Sendable (Int32) -> Void = { _ in }) {
         self.ownsDescriptor = ownsDescriptor
+        self.recovery = recovery
         self.capacity = capacity
         var buffer: [UInt8] = []
         buffer.reserveCapacity(capacity)
-        state = Mutex(State(buffer: buffer, fd: fd, offset: startOffset))
+        var initial = State(buffer: buffer, fd: fd, offset: startOffset)
+        initial.written = startOffset
+        if recovery == .records { Self.reserveAhead(fd, &initial) }
+        state = Mutex(initial)
         self.onFailure = onFailure
         opener = nil
         OutputFlusher.shared.register(self)
@@ -56,9 +87,10 @@ public final class BufferedWriter: Sendable {
 
     /// A writer of a new, empty file that `open` makes on the first write-out (returning its
     /// descriptor, which the writer owns, or -errno, reported through `onFailure`). Offsets start at 0.
-    public init(opening open: @escaping @Sendable () -> Int32, capacity: Int = 128 << 10,
+    public init(opening open: @escaping @Sendable () -> Int32, capacity: Int = 128 << 10, recovery: Recovery = .offsets,
                 onFailure: @escaping @Sendable (Int32) -> Void = { _ in }) {
         ownsDescriptor = true
+        self.recovery = recovery
         self.capacity = capacity
         state = Mutex(State(buffer: [], fd: -1))
         self.onFailure = onFailure
@@ -71,12 +103,13 @@ public final class BufferedWriter: Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         state.withLock { state in
             let start = state.offset
-            state.offset += UInt64(bytes.count)
-            guard !state.failed, !state.closed else { return start }
+            // Counted once the buffer before them is written out (`drain` places the buffer by it).
+            defer { state.offset = start + UInt64(bytes.count) }
+            guard !state.closed, !state.failed || state.retryAt != nil else { return start }
             if state.buffer.count + bytes.count > capacity {
                 drain(&state)
                 if bytes.count >= capacity {
-                    if !state.failed, let fd = descriptor(&state), let error = StandardStreams.write(bytes, to: fd) { fail(&state, error) }
+                    put(bytes, at: start, &state)
                     return start
                 }
             }
@@ -110,6 +143,11 @@ public final class BufferedWriter: Sendable {
     public func close() {
         let (owned, done) = state.withLock { state -> (Int32?, (@Sendable () -> Void)?) in
             drain(&state)
+            if state.reserved > state.written, state.fd >= 0 {
+                // The room kept ahead goes back to the file system.
+                Self.release(state.fd, from: state.written, length: state.reserved - state.written)
+                state.reserved = 0
+            }
             let first = !state.closed
             state.closed = true
             defer { state.onClosed = nil }
@@ -140,20 +178,64 @@ public final class BufferedWriter: Sendable {
             return nil
         }
         state.fd = made
+        if recovery == .records { Self.reserveAhead(made, &state) }
         return made
     }
 
     private func drain(_ state: inout State) {
         guard !state.buffer.isEmpty else { return }
-        if !state.failed, let fd = descriptor(&state), let error = state.buffer.withUnsafeBytes({ StandardStreams.write($0, to: fd) }) {
-            fail(&state, error)
-        }
+        let start = state.offset - UInt64(state.buffer.count)
+        let buffer = state.buffer
+        buffer.withUnsafeBytes { put($0, at: start, &state) }
         state.buffer.removeAll(keepingCapacity: !state.closed && !state.closing)
     }
 
+    /// Write `bytes`, whose first byte is at offset `start` of what this writer was given.
+    private func put(_ bytes: UnsafeRawBufferPointer, at start: UInt64, _ state: inout State) {
+        if state.failed {
+            // Dropped until it is time to try again (never, for a console).
+            guard let retryAt = state.retryAt, ContinuousClock.now >= retryAt else { return }
+        }
+        guard let fd = descriptor(&state) else { return }
+        if recovery == .offsets && state.written < start {
+            // Bytes before these were lost: their place stays (a hole), so these land at their offset.
+            guard ftruncate(fd, off_t(start)) == 0 else { return fail(&state, errno) }
+            state.written = start
+        }
+        let before = state.written
+        if let error = StandardStreams.write(bytes, to: fd) {
+            switch recovery {
+            case .records: _ = ftruncate(fd, off_t(before))  // no line left half-written
+            case .offsets: state.written = UInt64(max(0, lseek(fd, 0, SEEK_END)))
+            case .none: break
+            }
+            return fail(&state, error)
+        }
+        state.written = before + UInt64(bytes.count)
+        state.failed = false
+        if recovery == .records { Self.reserveAhead(fd, &state) }
+    }
+
     private func fail(_ state: inout State, _ error: Int32) {
+        let first = !state.failed && state.retryAt == nil
         state.failed = true
-        onFailure(error)
+        state.retryAt = recovery == .none ? nil : ContinuousClock.now + .seconds(1)
+        if first { onFailure(error) }
+    }
+
+    /// Keep room ahead of the file's end: 1 MiB when there is, less on a small file system (128
+    /// or 16 KiB), taken again once less than 64 KiB of it is left.
+    private static func reserveAhead(_ fd: Int32, _ state: inout State) {
+        guard fd >= 0, state.reserved < state.written + (64 << 10) else { return }
+        for length: UInt64 in [1 << 20, 128 << 10, 16 << 10] where FileRoom.keep(fd, from: state.written, length: length) {
+            state.reserved = state.written + length
+            return
+        }
+    }
+
+    /// Give back room kept past a file's end.
+    public static func release(_ fd: Int32, from offset: UInt64, length: UInt64) {
+        FileRoom.release(fd, from: offset, length: length)
     }
 }
 

@@ -192,7 +192,7 @@ public final class LogDirectoryReporter: RunReporter {
             FastFiles.spreadSubfolders(parent)
         }
         guard mkdir(directory, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, onFailure: onFailure)
+        let eventsWriter = try Self.open(directory + "/events.jsonl", exclusive: true, recovery: .records, onFailure: onFailure)
         self.eventsWriter = eventsWriter
         events = JSONLinesReporter(write: { eventsWriter.write($0) }, writeBytes: { eventsWriter.write($0) })
         let buffer = TextBuffer()
@@ -206,12 +206,13 @@ public final class LogDirectoryReporter: RunReporter {
         let text = Mutex<String>("")
     }
 
-    static func open(_ path: String, exclusive: Bool, onFailure: @escaping @Sendable (String) -> Void) throws -> BufferedWriter {
+    static func open(_ path: String, exclusive: Bool, recovery: BufferedWriter.Recovery = .offsets,
+                     onFailure: @escaping @Sendable (String) -> Void) throws -> BufferedWriter {
         let fd = descriptor(path, exclusive: exclusive)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: -fd) ?? .EIO) }
         var info = stat()
         let size = fstat(fd, &info) == 0 ? UInt64(info.st_size) : 0
-        return BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: size, onFailure: failure(path, onFailure))
+        return BufferedWriter(fd: fd, ownsDescriptor: true, startOffset: size, recovery: recovery, onFailure: failure(path, onFailure))
     }
 
     /// A log file opened for appending (made with mode 0600, links not followed): a descriptor, or -errno.
@@ -223,7 +224,8 @@ public final class LogDirectoryReporter: RunReporter {
     /// A log file's failed write (or creation), reported once through `onFailure`.
     static func failure(_ path: String, _ onFailure: @escaping @Sendable (String) -> Void) -> @Sendable (Int32) -> Void {
         { error in
-            onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, its logs from here on are lost")
+            onFailure("cannot write the log file \(path): \(String(cString: strerror(error))); the run goes on, and what cannot be written "
+                      + "is lost (the file is tried again each second)")
         }
     }
 

@@ -110,7 +110,9 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             } else if quietTicks == Self.partialLineTicks {
                 // Only a line the step itself left open: not one whose rest the redactor holds
                 // (it may begin a secret) or the command scanner reads (it would be split in two).
-                for state in streams where !state.redactor.isHolding && state.candidate.isEmpty && state.hashRun == 0 {
+                // A `#` or `##` held back at its end (`##[` may follow) stays held; what came
+                // before it goes on (audit 61 L2: a progress bar `[#####` was never shown).
+                for state in streams where !state.redactor.isHolding && state.candidate.isEmpty {
                     state.assembler.flushPartial()
                 }
             }

@@ -28,6 +28,12 @@ public enum UnfinishedRunEvents {
         defer { Glibc.close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else { return 0 }
+        // The room its writer kept ahead of the file's end (`BufferedWriter.Recovery.records`)
+        // goes back, whatever the file's end turns out to be.
+        defer {
+            var now = stat()
+            if fstat(fd, &now) == 0 { BufferedWriter.release(fd, from: UInt64(now.st_size), length: 4 << 20) }
+        }
 
         var scan = Scan()
         var pending: [UInt8] = []  // the start of a line a piece's end cut
@@ -78,7 +84,8 @@ public enum UnfinishedRunEvents {
             // What the open step wrote to the job's log after the last `output` event (audit 51
             // L6: 10 MB after a SIGKILL were in the log and in no event).
             if let step = scan.openSteps[key]?.keys.max(),
-               let tail = unreferencedTail(log: folder + "/" + key + ".log", from: scan.logEnd[key] ?? 0) {
+               let tail = unreferencedTail(log: folder + "/" + key + ".log", from: scan.logEnd[key] ?? 0,
+                                           hostLines: scan.linesSinceOutput[key] ?? 0) {
                 var event = JSONObjectWriter()
                 event.add("ts", Timestamp.now()); event.add("event", "output"); event.add("job", key); event.add("step", step)
                 event.add("stream", "stdout"); event.add("offset", tail.offset); event.add("length", tail.length)
@@ -122,7 +129,13 @@ public enum UnfinishedRunEvents {
     /// The bytes of `log` from `offset` to its end, past the host's own lines there (each starts
     /// with a timestamp and a space: the step's start line, the previous step's end): the output
     /// no event references. nil when there is none.
-    static func unreferencedTail(log: String, from offset: Int) -> (offset: Int, length: Int, lines: Int)? {
+    ///
+    /// At most `hostLines` lines are taken for the host's: as many as its events after the job's
+    /// last `output` event can have written (a host line whose event was not written yet is taken
+    /// for output: nothing is lost either way). Output whose lines start
+    /// with a timestamp of the same form (many tools print one) is output after those (audit 61
+    /// M2: megabytes of such output were passed over as the host's).
+    static func unreferencedTail(log: String, from offset: Int, hostLines: Int = .max) -> (offset: Int, length: Int, lines: Int)? {
         let fd = open(log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
@@ -133,6 +146,7 @@ public enum UnfinishedRunEvents {
         var start: Int?  // where the output starts, once the host lines before it are passed
         var lines = 0
         var lineStart = offset
+        var skipped = 0
         while true {
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
             if count < 0 && errno == EINTR { continue }
@@ -140,9 +154,10 @@ public enum UnfinishedRunEvents {
             for index in 0..<count {
                 let at = position + index
                 if start == nil, at == lineStart {
-                    // A line's first byte: a host line when a timestamp begins it (read from here).
-                    let host = Self.startsWithTimestamp(fd: fd, at: at)
-                    if !host { start = at }
+                    // A line's first byte: a host line when a timestamp begins it (read from here),
+                    // while the host can have written one there.
+                    let host = skipped < hostLines && Self.startsWithTimestamp(fd: fd, at: at)
+                    if host { skipped += 1 } else { start = at }
                 }
                 if buffer[index] == 0x0A {
                     if start != nil { lines += 1 }
@@ -182,6 +197,8 @@ public enum UnfinishedRunEvents {
         var names: [String: String] = [:]
         /// Per job, the end of the last range of its log an `output` event references.
         var logEnd: [String: Int] = [:]
+        /// Per job: its events since its last `output` event that wrote a host line to its log.
+        var linesSinceOutput: [String: Int] = [:]
 
         /// An `output` event's job and the end of its range, read from its bytes without decoding
         /// the whole line (there is one per piece of output): `"job":"…"`, `"offset":N`, `"length":N`.
@@ -217,6 +234,7 @@ public enum UnfinishedRunEvents {
                 key = job
             }
             logEnd[key] = max(logEnd[key] ?? 0, offset + length)
+            linesSinceOutput[key] = 0
         }
 
         /// The names the plan gives its jobs (`details`).
@@ -230,7 +248,7 @@ public enum UnfinishedRunEvents {
         static func decodes(_ name: String) -> Bool {
             switch name {
             case "workflow_started", "job_started", "job_finished", "step_started", "step_finished", "workflow_finished",
-                 "planned", "call_started", "matrix_expanded": true
+                 "planned", "call_started", "matrix_expanded", "message", "annotation", "step_retrying": true
             default: false
             }
         }
@@ -269,10 +287,15 @@ public enum UnfinishedRunEvents {
                 finishedJobs.insert(key)
             case "step_started":
                 guard let key = object["job"] as? String, let index = object["step"] as? Int else { return }
+                linesSinceOutput[key, default: 0] += 1
                 openSteps[key, default: [:]][index] = OpenStep(name: object["name"] as? String ?? "", started: ts)
             case "step_finished":
                 guard let key = object["job"] as? String, let index = object["step"] as? Int else { return }
+                linesSinceOutput[key, default: 0] += 1
                 openSteps[key]?[index] = nil
+            case "message", "annotation", "step_retrying":
+                // A job's message, annotation or retry is a line of its log too.
+                if let key = object["job"] as? String { linesSinceOutput[key, default: 0] += 1 }
             default: break
             }
         }

@@ -167,4 +167,9 @@ int nxa_frame_images(const char **names, int capacity);
  * of the failure (-1 when an earlier write failed and the reason is gone). Clears the error. */
 int nxa_flush_stdout(void);
 
+/* Room on the file system for `length` bytes of `fd` from `offset`, its size unchanged
+ * (fallocate with FALLOC_FL_KEEP_SIZE; `release` non-zero: give such room back, with
+ * FALLOC_FL_PUNCH_HOLE). 0, or the errno value (EOPNOTSUPP where the file system has none). */
+int nxa_keep_room(int fd, long long offset, long long length, int release);
+
 #endif
