@@ -185,9 +185,12 @@ public final class BufferedWriter: Sendable {
     private func drain(_ state: inout State) {
         guard !state.buffer.isEmpty else { return }
         let start = state.offset - UInt64(state.buffer.count)
-        let buffer = state.buffer
+        // Taken out while it is written (no copy), and put back emptied, its capacity kept.
+        var buffer: [UInt8] = []
+        swap(&buffer, &state.buffer)
         buffer.withUnsafeBytes { put($0, at: start, &state) }
-        state.buffer.removeAll(keepingCapacity: !state.closed && !state.closing)
+        buffer.removeAll(keepingCapacity: !state.closed && !state.closing)
+        state.buffer = buffer
     }
 
     /// Write `bytes`, whose first byte is at offset `start` of what this writer was given.
