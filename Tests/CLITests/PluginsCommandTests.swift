@@ -184,6 +184,34 @@ struct PluginInstallTests {
     }
 }
 
+@Suite("plugin functions where the plan is made")
+struct PlanningFunctionsTests {
+    @Test("plugin functions in a workflow's concurrency, a matrix, max-parallel and a job's name work in run and graph as validate takes them (audit 61 input H6: 'unknown function')")
+    func functionsWhereThePlanIsMade() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let workflow = try temp.write("wf.yml", """
+            concurrency: "${{ text.lower('GROUP-A') }}"
+            jobs:
+              a:
+                name: "${{ text.upper('job') }} ${{ matrix.x }}"
+                strategy:
+                  max-parallel: ${{ text.round(1.6, 0) }}
+                  matrix: { x: ["${{ text.upper('q') }}", plain] }
+                steps:
+                  - run: echo "x=${{ matrix.x }}"
+            """)
+        let validated = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
+        let result = try await nixactions(["run", workflow, "--log-dir", temp.path + "/logs", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("x=Q\n") && result.stdout.contains("x=plain\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("==> job 'JOB Q' succeeded"), "\(result.stdout)")
+        let graph = try await nixactions(["graph", workflow], in: temp.path)
+        #expect(graph.status == 0 && graph.stdout.contains("JOB Q"), "\(graph.stdout)\(graph.stderr)")
+    }
+}
+
 @Suite("plugins that break the host's rules (audit 50)")
 struct MisbehavingPluginTests {
     func run(_ workflow: String, environment: [String: String] = [:]) async throws -> CommandResult {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NixActionsEngine
+import NixActionsPluginHost
 
 struct GraphCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +20,12 @@ struct GraphCommand: AsyncParsableCommand {
     var format: Format = .ascii
 
     func run() async throws {
-        let workflow = try WorkflowInput.load(workflow)
-        let plan = try WorkflowInput.plan(workflow, jobs: [])
+        // Plugin functions in a matrix or a job's name, as `run` evaluates them (loaded only when called).
+        let functions = LazyFunctions(PluginRegistry.discoverWarning())
+        let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }))
+        var context = RunContext.minimal(workflow: workflow.name)
+        context.functions = functions
+        let plan = try WorkflowInput.plan(workflow, jobs: [], context: context)
         print(WorkflowInput.masker([workflow])(GraphRenderer(plan: plan).render(format)), terminator: "")
     }
 }

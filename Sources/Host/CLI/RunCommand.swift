@@ -233,6 +233,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload, git) = try events.makeContext(workflow, configVars: projectConfig.vars)
+        // Plugin functions where the plan and the jobs' starts evaluate too (a matrix, runs-on, concurrency).
+        context.functions = functions
         let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         try RunnerOptions.checkOverrides(runners, plan: plan, context: context, plugins: registry)

@@ -102,7 +102,7 @@ final class RunConcurrency: Sendable {
     static func enter(_ concurrency: JobConcurrency?, workflow: String, context: RunContext, project: String,
                       say: (String) -> Void) throws -> RunConcurrency? {
         guard let concurrency else { return nil }
-        let expressions = DictionaryExpressionContext(context.staticContexts())
+        let expressions = context.expressionContext()
         let group: String, cancel: Bool
         do {
             group = try concurrency.group.template.render(expressions)

@@ -203,7 +203,7 @@ final class Scheduler: Sendable {
                     if !instance.awaitsExpansion && frame.prefix.isEmpty && Planner.nameUsesNeeds(job) {
                         // A name that reads `needs`: rendered now that they have finished.
                         instance.displayName = Planner.displayName(
-                            job, instance: instance, contexts: DictionaryExpressionContext(frame.options.runContext.staticContexts(job: job.id)),
+                            job, instance: instance, contexts: frame.options.runContext.expressionContext(job: job.id),
                             needs: needsContext)
                         ready[readyHead] = instance
                     }
@@ -211,7 +211,7 @@ final class Scheduler: Sendable {
                         // Its needs have finished: the matrix is made from their outputs now.
                         var contexts = frame.options.runContext.staticContexts(job: job.id)
                         contexts["needs"] = .sortedObject(needsContext)
-                        switch Planner.expand(job, workflow: frame.workflow, contexts: DictionaryExpressionContext(contexts)) {
+                        switch Planner.expand(job, workflow: frame.workflow, contexts: frame.options.runContext.expressionContext(contexts)) {
                         case .success(var expanded):
                             usedKeys.remove(instance.key.lowercased())
                             for index in expanded.indices { adopt(&expanded[index], id: instance.jobID, frame: frame, used: &usedKeys) }
@@ -696,7 +696,7 @@ final class Scheduler: Sendable {
     /// inputs, vars).
     func concurrencyGroup(_ concurrency: JobConcurrency, _ job: Job, _ instance: PlannedJob, _ frame: CallFrame,
                           needsContext: [String: ExpressionValue]) -> Result<(group: String, cancelInProgress: Bool), RunProblem> {
-        let context = DictionaryExpressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
+        let context = frame.options.runContext.expressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
         do {
             let group = try concurrency.group.template.render(context)
             var cancel = concurrency.cancelInProgress
@@ -810,7 +810,7 @@ final class Scheduler: Sendable {
             job.executor = .local
         }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
-        let context = DictionaryExpressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
+        let context = frame.options.runContext.expressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
         do {
             return frame.options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
         } catch {

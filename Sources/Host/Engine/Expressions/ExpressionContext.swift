@@ -81,6 +81,8 @@ public struct DictionaryExpressionContext: ExpressionContext, Sendable {
     public var status: ExpressionStatus
     /// Implementation of `hashFiles`; nil makes `hashFiles` fail.
     public var hashFilesHandler: HashFilesHandler?
+    /// Plugin functions; nil: every call is "unknown function".
+    public var functions: (any PluginFunctionProvider)?
 
     /// Creates a context from a dictionary of top-level contexts.
     public init(
@@ -101,6 +103,14 @@ public struct DictionaryExpressionContext: ExpressionContext, Sendable {
             return contexts[key]
         }
         return nil
+    }
+
+    /// Calls a plugin function, when the context has them.
+    public func callPluginFunction(_ name: String, _ arguments: [ExpressionValue]) throws(PluginFunctionError) -> ExpressionValue {
+        guard let functions else {
+            throw PluginFunctionError("unknown function '\(name)'", hint: "functions from plugins are listed by 'nixactions plugins list'")
+        }
+        return try functions.call(name, arguments)
     }
 
     /// Calls the handler, or fails when there is none.

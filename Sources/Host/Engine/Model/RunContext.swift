@@ -16,6 +16,10 @@ public struct RunContext: Sendable {
     /// Variables every step gets (`GITHUB_SHA`, `GITHUB_REF`, `GITHUB_EVENT_NAME`, …); the
     /// workflow's, job's and step's `env` are set over them.
     public var environment: [String: String]
+    /// Plugin functions (`text.lower(…)`), for what is evaluated before the jobs run too: a
+    /// matrix, `runs-on`, a job's `name`, `concurrency` (audit 61 input H6: `validate` took them
+    /// there, and `run` then said "unknown function"). Nil: none.
+    public var functions: (any PluginFunctionProvider)?
 
     public init(
         github: [String: ExpressionValue], vars: [String: ExpressionValue] = [:],
@@ -48,5 +52,12 @@ public struct RunContext: Sendable {
     /// `github`, `vars` and `inputs`: the contexts known before anything runs.
     public func staticContexts(job: String? = nil) -> [String: ExpressionValue] {
         ["github": github(job: job), "vars": .sortedObject(vars), "inputs": .sortedObject(inputs)]
+    }
+
+    /// An expression context of `contexts` (the static ones when nil) with this run's plugin functions.
+    public func expressionContext(_ contexts: [String: ExpressionValue]? = nil, job: String? = nil) -> DictionaryExpressionContext {
+        var context = DictionaryExpressionContext(contexts ?? staticContexts(job: job))
+        context.functions = functions
+        return context
     }
 }

@@ -167,7 +167,8 @@ extension RunnerMap {
     /// An instance's `runs-on` labels as known before the run (matrix and static contexts), or nil
     /// when they need more (`needs`, a step's output).
     public static func plannedLabels(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> [String]? {
-        let context = DictionaryExpressionContext((runContext ?? .minimal(workflow: workflow.name)).staticContexts(job: job.id).merging([
+        let run = runContext ?? .minimal(workflow: workflow.name)
+        let context = run.expressionContext(run.staticContexts(job: job.id).merging([
             "matrix": instance.matrixObject,
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
         ]) { _, new in new })

@@ -101,7 +101,7 @@ public enum Planner {
 
     /// Contexts known before anything runs (for matrices given as expressions).
     public static func staticContexts(_ workflow: Workflow, _ context: RunContext? = nil) -> DictionaryExpressionContext {
-        DictionaryExpressionContext((context ?? .minimal(workflow: workflow.name)).staticContexts())
+        (context ?? .minimal(workflow: workflow.name)).expressionContext()
     }
 
     /// The instances of `job`; the strategy's expressions are evaluated in `contexts`.
@@ -244,7 +244,9 @@ public enum Planner {
             "needs": .sortedObject(needs),
         ]
         for name in ["github", "vars", "inputs"] { values[name] = contexts.value(ofContext: name) ?? .object([:]) }
-        return (try? field.template.render(DictionaryExpressionContext(values))) ?? instance.displayName
+        var context = DictionaryExpressionContext(values)
+        context.functions = (contexts as? DictionaryExpressionContext)?.functions
+        return (try? field.template.render(context)) ?? instance.displayName
     }
 
     /// Whether a job's templated `name:` reads `needs` (then it is rendered when the job starts).
