@@ -226,10 +226,11 @@ struct RunCommand: AsyncParsableCommand {
         let projectConfig = try RunnerOptions.loadConfig(config)
         // Options for a backend no plugin provides never apply: a misspelt name (`locall`) is said
         // (audit 61 input H7: ignored without a word).
-        let backendNames = registry.cacheBackendNames
-        for name in projectConfig.cache.backends.keys.sorted() where !backendNames.contains(name) {
+        // Looked up by name (the plugin files that match first): a run loads no plugin it does not use.
+        for name in projectConfig.cache.backends.keys.sorted() {
+            guard let missing = registry.missingCacheBackend(name) else { continue }
             standardError("warning: the configuration's cache.backends names '\(DisplayText.escaped(name))', which no plugin provides; its options apply to nothing\n"
-                + "  hint: cache backends: \(backendNames.joined(separator: ", "))\n")
+                + (missing.hint.map { "  hint: \($0)\n" } ?? ""))
         }
         // github, inputs and vars are known before planning: a matrix or runs-on may use them.
         var (context, payload, git) = try events.makeContext(workflow, configVars: projectConfig.vars)

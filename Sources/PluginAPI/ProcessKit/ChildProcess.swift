@@ -206,7 +206,7 @@ public final class ChildProcess: Sendable {
             if watchingExit { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = pidFD >= 0 ? -1 : 50
             if termination != nil && !writersGone {
-                let left = max(drainDeadline, graceEnd() ?? drainDeadline) - ContinuousClock.now
+                let left = max(drainDeadline, graceEnd().map { $0 + drainAfterExit } ?? drainDeadline) - ContinuousClock.now
                 if left <= .zero {
                     // Exited, and the drain time is up: stop, unless no writer is left.
                     writersGone = Self.allHungUp(open.map(\.fd))
@@ -241,7 +241,7 @@ public final class ChildProcess: Sendable {
                     defer { if count >= ReadBuffers.shared.size { filled(fd) } }
                     let ended = order.deliver(
                         UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: fd == stdoutFD ? 0 : 1, otherOpen: open.count == 2,
-                        goOn: { termination == nil || writersGone || ContinuousClock.now < max(drainDeadline, self.graceEnd() ?? drainDeadline) },
+                        goOn: { termination == nil || writersGone || ContinuousClock.now < max(drainDeadline, self.graceEnd().map { $0 + drainAfterExit } ?? drainDeadline) },
                         onOutput: onOutput)
                     closed += ended.map { $0 == 0 ? stdoutFD : stderrFD }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {

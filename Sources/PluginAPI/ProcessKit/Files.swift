@@ -177,9 +177,13 @@ public enum FileRoom {
         nxa_keep_room(fd, Int64(offset), Int64(length), 0) == 0
     }
 
-    /// Give back the room kept from `offset` on (`length` bytes of it).
+    /// Give back the room kept from `offset` (the file's end) on (`length` bytes of it). ext4
+    /// ignores a hole punched from the end of a file; a truncation to the file's own size frees
+    /// what lies past it there (and on tmpfs the punch does).
     public static func release(_ fd: Int32, from offset: UInt64, length: UInt64) {
         _ = nxa_keep_room(fd, Int64(offset), Int64(length), 1)
+        var info = stat()
+        if fstat(fd, &info) == 0 { _ = ftruncate(fd, info.st_size) }
     }
 }
 

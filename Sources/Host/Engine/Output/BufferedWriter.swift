@@ -48,6 +48,8 @@ public final class BufferedWriter: Sendable {
         var written: UInt64 = 0
         /// Where the room kept ahead of the file's end ends (`Recovery.records`).
         var reserved: UInt64 = 0
+        /// When room may be asked for again after the file system refused it (no support, full).
+        var reserveAgainAt: ContinuousClock.Instant?
         var closed = false
         /// `closeSoon()` was called: the flusher's next pass writes out and closes.
         var closing = false
@@ -108,6 +110,11 @@ public final class BufferedWriter: Sendable {
             guard !state.closed, !state.failed || state.retryAt != nil else { return start }
             if state.buffer.count + bytes.count > capacity {
                 drain(&state)
+                if !state.buffer.isEmpty {
+                    // Kept while the file is failing: what does not fit now is lost (a job log's
+                    // offsets stay, as a hole; events lose whole lines, the oldest first).
+                    state.buffer.removeAll(keepingCapacity: true)
+                }
                 if bytes.count >= capacity {
                     put(bytes, at: start, &state)
                     return start
@@ -142,7 +149,14 @@ public final class BufferedWriter: Sendable {
     /// A lazily opened writer that never had a byte makes no file.
     public func close() {
         let (owned, done) = state.withLock { state -> (Int32?, (@Sendable () -> Void)?) in
+            // A last try, however soon after a failure (a run's last events, once there is room).
+            if state.failed, state.retryAt != nil { state.retryAt = .now }
             drain(&state)
+            if recovery == .offsets, state.fd >= 0, state.written < state.offset {
+                // Bytes lost at the end: the file still reaches every offset handed out (a hole
+                // needs no room, so this holds on a full disk too).
+                if ftruncate(state.fd, off_t(state.offset)) == 0 { state.written = state.offset }
+            }
             if state.reserved > state.written, state.fd >= 0 {
                 // The room kept ahead goes back to the file system.
                 Self.release(state.fd, from: state.written, length: state.reserved - state.written)
@@ -184,6 +198,9 @@ public final class BufferedWriter: Sendable {
 
     private func drain(_ state: inout State) {
         guard !state.buffer.isEmpty else { return }
+        if state.failed, let retryAt = state.retryAt, ContinuousClock.now < retryAt {
+            return  // kept for the next try (until it no longer fits: `write`)
+        }
         let start = state.offset - UInt64(state.buffer.count)
         // Taken out while it is written (no copy), and put back emptied, its capacity kept.
         var buffer: [UInt8] = []
@@ -208,7 +225,9 @@ public final class BufferedWriter: Sendable {
         let before = state.written
         if let error = StandardStreams.write(bytes, to: fd) {
             switch recovery {
-            case .records: _ = ftruncate(fd, off_t(before))  // no line left half-written
+            case .records:
+                _ = ftruncate(fd, off_t(before))  // no line left half-written
+                state.reserved = min(state.reserved, before)  // the cut gave back what room was kept
             case .offsets: state.written = UInt64(max(0, lseek(fd, 0, SEEK_END)))
             case .none: break
             }
@@ -228,15 +247,19 @@ public final class BufferedWriter: Sendable {
 
     /// Keep room ahead of the file's end: 1 MiB when there is, less on a small file system (128
     /// or 16 KiB), taken again once less than 64 KiB of it is left.
+    /// Where the file system refuses (no `fallocate`, or full), asked again a second later.
     private static func reserveAhead(_ fd: Int32, _ state: inout State) {
         guard fd >= 0, state.reserved < state.written + (64 << 10) else { return }
+        if let again = state.reserveAgainAt, ContinuousClock.now < again { return }
         for length: UInt64 in [1 << 20, 128 << 10, 16 << 10] where FileRoom.keep(fd, from: state.written, length: length) {
             state.reserved = state.written + length
+            state.reserveAgainAt = nil
             return
         }
+        state.reserveAgainAt = .now + .seconds(1)
     }
 
-    /// Give back room kept past a file's end.
+    /// Give back room kept past a file's end, the file's size unchanged.
     public static func release(_ fd: Int32, from offset: UInt64, length: UInt64) {
         FileRoom.release(fd, from: offset, length: length)
     }
