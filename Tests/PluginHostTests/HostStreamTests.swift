@@ -24,6 +24,13 @@ struct HostStreamTests {
         func close(complete: Bool, message: String) { state.withLock { $0.closes.append((complete, message)) } }
     }
 
+    @Test("is_cancelled of an operation that is over (never registered, completed or abandoned) is true for good: a plugin that polls stops (audit 61 ABI M2)")
+    func overOperationsReadCancelled() {
+        let op = HostRuntime.shared.makeOperation()
+        #expect(HostRuntime.shared.isCancelled(op))
+        #expect(HostRuntime.shared.isCancelled(op))
+    }
+
     func write(_ stream: UnsafeMutablePointer<nxa_stream>, _ text: String) -> nxa_status {
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBufferPointer { stream.pointee.write(stream.pointee.ctx, $0.baseAddress, $0.count) }

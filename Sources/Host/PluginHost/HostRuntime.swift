@@ -150,7 +150,9 @@ final class HostRuntime: Sendable {
     func isCancelled(_ op: UInt64) -> Bool {
         if op == 0 { return runCancelled.load(ordering: .relaxed) }
         return pending.withLock { entry in
-            guard let entry = entry[op] else { return runCancelled.load(ordering: .relaxed) }
+            // Over (completed or abandoned): cancelled for good, so a plugin that polls stops (audit
+            // 61 ABI M2: it read false again once the host had abandoned it).
+            guard let entry = entry[op] else { return true }
             // Cleanup is never cancelled, not even while the run is (ABI 1.2).
             return entry.options.cancellable && (entry.cancelled || runCancelled.load(ordering: .relaxed))
         }

@@ -36,7 +36,9 @@ typedef struct nxa_host_services {
     void (*register_secret)(void *host_data, const uint8_t *value, size_t len);
 
     /* [thread-safe] Whether the run, or the operation `op` (0: the run as a whole), has been
-     * cancelled. Polling is optional: the host also calls the interface's `cancel`. */
+     * cancelled. Polling is optional: the host also calls the interface's `cancel`. An operation
+     * that is over (completed, or abandoned by the host at its deadline or after a cancel) reads
+     * as cancelled from then on: a plugin that polls stops its work (it never flips back). */
     bool (*is_cancelled)(void *host_data, nxa_op_id op);
 
     /* [thread-safe] Finish the asynchronous operation `op`, exactly once.
