@@ -39,7 +39,8 @@ public func nixactionsPluginEntry(
 /// cancellable; `start cancelled KEY` when cancelled or past its deadline), `busy-starts` (how
 /// many times each job's start answers "no room now" with `retryAfterSeconds` 0.05 before it
 /// succeeds; each answer is journaled as `busy KEY SECONDS`, the seconds since the job's first
-/// try).
+/// try), `job-output` (true: `startJob` writes two lines to stdout, the second in two pieces, and
+/// one without its newline to stderr; `finishJob` one line).
 final class TestDoubleExecutor: ExecutorPlugin {
     let failStart: String?
     let journal: String?
@@ -47,6 +48,7 @@ final class TestDoubleExecutor: ExecutorPlugin {
     let slowStart: Double
     let busyStarts: Int
     let deadlines: Bool
+    let jobOutput: Bool
     let lock = Mutex<Void>(())
     /// Per job key: the first try's time and the "no room now" answers so far (`busy-starts`).
     let busy = Mutex<[String: (first: ContinuousClock.Instant, answers: Int)]>([:])
@@ -58,6 +60,7 @@ final class TestDoubleExecutor: ExecutorPlugin {
         if case .number(let seconds)? = configuration.options["slow-start"] { slowStart = seconds } else { slowStart = 0 }
         if case .number(let count)? = configuration.options["busy-starts"] { busyStarts = Int(count) } else { busyStarts = 0 }
         if case .bool(true)? = configuration.options["deadlines"] { deadlines = true } else { deadlines = false }
+        if case .bool(true)? = configuration.options["job-output"] { jobOutput = true } else { jobOutput = false }
         if configuration.options["fail-create"] != nil {
             throw OperationFailure(message: "test double configured to fail on create")
         }
@@ -101,6 +104,11 @@ final class TestDoubleExecutor: ExecutorPlugin {
                 record("busy \(job.jobKey) " + String(format: "%.3f", seconds))
                 throw OperationFailure(message: "no room for job '\(job.jobKey)' yet", retryAfterSeconds: 0.05)
             }
+        }
+        if jobOutput {
+            context.write("setting up \(job.jobKey)\npulled ")
+            context.write("image secret-pull-token\n")
+            context.write("a last line without its newline", to: .stderr)
         }
         if slowStart > 0 {
             do {
@@ -146,6 +154,7 @@ final class TestDoubleExecutor: ExecutorPlugin {
 
     func finishJob(_ job: JobSpec, context: OperationContext) async throws {
         record("finish \(job.jobKey)")
+        if jobOutput { context.write("removed the workspace of \(job.jobKey)\n") }
         recordDeadline("finish", context)
         guard slowFinish > 0 else { return }
         do {

@@ -424,6 +424,35 @@ struct RunCommandTests {
         #expect(lines[5].hasPrefix("deadline finish ") && (50...60).contains(left(lines[5])), "\(lines[5])")
     }
 
+    @Test("what an executor writes while it starts and cleans up a job (write_output on start_job and finish_job) is shown as the job's lines, redacted, in the console, the job's log and the events (audit 61 ABI H3: dropped)")
+    func jobLevelOutput() async throws {
+        let project = try TestDoubleProject("""
+            jobs:
+              a:
+                executor: { plugin: test-double, with: { job-output: true } }
+                steps:
+                  - run: echo step ran
+            """)
+        defer { project.temp.remove() }
+        let logs = project.temp.path + "/logs"
+        let result = try await nixactions(["run", project.workflow, "--log-dir", logs, "--log-format", "plain"],
+                                          environment: project.environment.merging(["PULL_TOKEN": "secret-pull-token"]) { _, new in new })
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        #expect(lines.contains { $0.hasPrefix("[a] ") && $0.hasSuffix("test-double: setting up a") }, "\(result.stdout)")
+        // PULL_TOKEN's value is masked (a variable named like a secret): through the redactor.
+        #expect(lines.contains("[a] test-double: pulled image ***"), "\(result.stdout)")
+        #expect(!(result.stdout + result.stderr).contains("secret-pull-token"))
+        #expect(lines.contains { $0.hasPrefix("[a] ") && $0.contains("test-double: a last line without its newline") }, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("[a] ") && $0.hasSuffix("test-double: removed the workspace of a") }, "\(result.stdout)")
+        let folder = logs + "/" + (((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).first ?? "")
+        let log = (try? String(contentsOfFile: folder + "/a.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("test-double: setting up a") && log.contains("test-double: removed the workspace of a"), "\(log)")
+        let events = (try? String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)) ?? ""
+        #expect(events.contains("test-double: setting up a"), "\(events.suffix(1000))")
+        #expect(!log.contains("secret-pull-token") && !events.contains("secret-pull-token"))
+    }
+
     @Test("NIXACTIONS_START_SECONDS bounds a job's start: a start that takes 30 s fails its job after 2 s, saying which job and why, and the job's cleanup still runs")
     func startDeadlineFromEnvironment() async throws {
         let project = try TestDoubleProject("""

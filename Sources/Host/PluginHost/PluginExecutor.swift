@@ -78,9 +78,12 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     func startJob(_ job: JobSpec) async throws -> JobStarted {
         var said = false
         var delay = 0.0
+        // What the executor writes while it sets the job up (an image pull's words): the job's lines.
+        let output = JobLevelOutput(pluginID: plugin.id, route: OperationMessages.route)
+        defer { output.finish() }
         while true {
             do {
-                return try await perform(table.pointee.start_job, job, sink: nil, as: JobStarted.self, deadline: Self.startDeadline,
+                return try await perform(table.pointee.start_job, job, sink: output, as: JobStarted.self, deadline: Self.startDeadline,
                                          what: "starting job '\(job.displayName)'")
             } catch let failure as OperationFailure {
                 // No room for the job now (every host of a pool busy): it waits, as a queued job,
@@ -108,9 +111,11 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         }
         // Cleanup is never cancelled (ABI 1.2): it runs outside the job's task, so a cancelled or
         // timed-out job still removes its containers and folders, within its own deadline.
+        let output = JobLevelOutput(pluginID: plugin.id, route: OperationMessages.route)
+        defer { output.finish() }
         let cleanup = Task.immediate(executorPreference: HandOffExecutor.shared) { [self] in
             do {
-                _ = try await perform(table.pointee.finish_job, job, sink: nil, as: Empty.self, cancellable: false,
+                _ = try await perform(table.pointee.finish_job, job, sink: output, as: Empty.self, cancellable: false,
                                       deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'")
             } catch {
                 HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 2, "cleanup of job '\(job.jobKey)' failed: \(error)")
@@ -404,3 +409,54 @@ final class LazyPlugins: Sendable {
     }
 }
 
+/// Output an executor writes during a job's start or cleanup (`write_output` on `start_job` and
+/// `finish_job`, executor.h "Job-level output"): shown as the job's lines, `PLUGIN: LINE`,
+/// redacted, where the job's messages go (its log, the console in its prefix, `message` events);
+/// stderr's lines as warnings. A line is cut at 64 KiB; a last line without its newline goes at
+/// `finish()`. Audit 61 ABI H3: these bytes were dropped.
+final class JobLevelOutput: StepOutputSink, Sendable {
+    private let pluginID: String
+    private let route: OperationMessages?
+    private let pending = Mutex<[Int32: [UInt8]]>([:])
+    static let maxLine = 64 << 10
+
+    init(pluginID: String, route: OperationMessages?) {
+        self.pluginID = pluginID
+        self.route = route
+    }
+
+    func write(stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        let lines = pending.withLock { pending -> [[UInt8]] in
+            var buffer = pending[stream, default: []]
+            buffer += bytes
+            var lines: [[UInt8]] = []
+            while let newline = buffer.firstIndex(of: 0x0A) ?? (buffer.count >= Self.maxLine ? Self.maxLine : nil) {
+                lines.append(Array(buffer[..<newline]))
+                buffer.removeFirst(min(buffer.count, newline + (newline < buffer.count && buffer[newline] == 0x0A ? 1 : 0)))
+            }
+            pending[stream] = buffer
+            return lines
+        }
+        for line in lines { say(stream, line) }
+    }
+
+    /// The last lines without their newline.
+    func finish() {
+        let rest = pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }
+        }
+        for (stream, line) in rest { say(stream, line) }
+    }
+
+    private func say(_ stream: Int32, _ line: [UInt8]) {
+        var text = String(decoding: line, as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        let shown = HostRuntime.shared.redacted(text)
+        if let route {
+            route.send(stream == 2 ? .warning : .info, "\(pluginID): \(shown)")
+        } else {
+            HostRuntime.shared.logHandler.withLock { $0 }(pluginID, stream == 2 ? 2 : 1, shown)
+        }
+    }
+}

@@ -104,8 +104,9 @@ typedef struct nxa_executor_v1 {
  *
  *  - Job-level output. start_job and finish_job have operation ids like steps, so an executor
  *    writes their output with `write_output(op, …)` exactly as for a step (an image pull, a
- *    helper's start-up messages, a cleanup warning); the host shows it in the job's log under
- *    "Set up job" / "Complete job", through the redactor. `log_op(op, level, …)` is for the
+ *    helper's start-up messages, a cleanup warning); the host shows each line as one of the
+ *    job's lines (`PLUGIN: LINE` in its log and the console, a `message` event; stderr's lines
+ *    as warnings), through the redactor. `log_op(op, level, …)` is for the
  *    executor's own lines about the operation ("pulling image alpine:3.20"), `progress(op, …)`
  *    for byte counts (an image pull, a workspace upload).
  *

@@ -186,11 +186,12 @@ static inline bool nxa_host_services_has_v1_3(const nxa_host_services *services)
 /*
  * ABI 1.2 notes on the 1.0 services above (their signatures are unchanged):
  *
- *  - write_output: `op` may be any operation that has output, not only a step: start_job and
- *    finish_job (an image pull, a `podman rm`), files and cache operations. Output of a
- *    job-level operation goes to the job's log under "Set up job" / "Complete job". The rule
- *    "calls for one op must not overlap" is unchanged. Output of a secrets operation is
- *    dropped: a secret provider has nothing to print (use log_op, which never carries values).
+ *  - write_output: `op` may be a step, or start_job and finish_job (an image pull, a
+ *    `podman rm`): each line of a job-level operation's output becomes one of the job's lines
+ *    (`PLUGIN: LINE` in its log and on the console, a `message` event; stderr's lines as
+ *    warnings), redacted. The rule "calls for one op must not overlap" is unchanged. Output of
+ *    files, cache and secrets operations is dropped: use log_op for lines about them (it never
+ *    carries values).
  *  - register_secret: still the way to mask a value the plugin made up itself (a password it
  *    generated, a token it obtained for a step). A secret a provider RESOLVES goes through
  *    `secret_value`, which also makes it known to the run.
