@@ -190,16 +190,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 // The line ends at an LF, or at a lone CR, as GitHub's runner reads lines (a CR that
                 // ends the write waits for the next byte: it may be a CRLF's).
                 let newline = memchr(base + position, 0x0A, count - position).map { UnsafeRawPointer($0) - base }
-                var end = newline ?? count
-                var terminator: UInt8? = newline == nil ? nil : 0x0A
-                if let cr = memchr(base + position, 0x0D, end - position).map({ UnsafeRawPointer($0) - base }) {
-                    if cr + 1 < end {
-                        end = cr
-                        terminator = 0x0D
-                    } else if newline == nil {
-                        state.candidateEndsWithCR = true
-                    }
-                }
+                let (end, terminator) = Self.lineEnd(base, from: position, to: newline ?? count, newline: newline != nil, state)
                 state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
                 position = end
                 passFrom = position
@@ -296,16 +287,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 // It ends at the LF, or at a lone CR after `##[` (a CR before it started a new
                 // line above): what follows that CR is a line of its own, commands included (audit
                 // 61 H1: an `::add-mask::` after `##[x]…\r` was shown, its value unmasked).
-                var end = lineEnd
-                var terminator: UInt8? = found == nil ? nil : 0x0A
-                if let cr = memchr(base + at, 0x0D, lineEnd - at).map({ UnsafeRawPointer($0) - base }) {
-                    if cr + 1 < lineEnd {
-                        end = cr
-                        terminator = 0x0D
-                    } else if found == nil {
-                        state.candidateEndsWithCR = true  // the write's last byte: a CRLF's, or a line end of its own
-                    }
-                }
+                let (end, terminator) = Self.lineEnd(base, from: at, to: lineEnd, newline: found != nil, state)
                 state.candidate.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[from..<end]))
                 state.candidateIsCommand = true
                 state.candidateIsLegacy = true
@@ -337,6 +319,17 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         if passFrom < count && state.candidate.isEmpty {
             pass(state, UnsafeRawBufferPointer(rebasing: bytes[passFrom..<count]))
         }
+    }
+
+    /// Where a line that runs from `from` to `to` (its LF, when `newline`, else the write's end)
+    /// ends for commands: at the LF, or at a lone CR before it (GitHub's runner reads a new line
+    /// there). A CR that is the write's last byte may be a CRLF's: the candidate then notes it
+    /// (`candidateEndsWithCR`) and the next write decides.
+    private static func lineEnd(_ base: UnsafeRawPointer, from: Int, to: Int, newline: Bool, _ state: StreamState) -> (Int, UInt8?) {
+        guard let cr = memchr(base + from, 0x0D, to - from).map({ UnsafeRawPointer($0) - base }) else { return (to, newline ? 0x0A : nil) }
+        if cr + 1 < to { return (cr, 0x0D) }
+        if !newline { state.candidateEndsWithCR = true }
+        return (to, newline ? 0x0A : nil)
     }
 
     /// Whether the candidate's command name is one GitHub's runner registers, once it can be read
