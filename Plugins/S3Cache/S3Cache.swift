@@ -324,7 +324,7 @@ final class S3Cache: CachePlugin {
             if current.status == 404 { continue }
             guard current.status == 200 else { throw client.failure(current, doing: "reading the lease of \(request.key)") }
             let held = HeldLease(current)
-            if held?.expired != true, held != nil { return .refused("busy") }
+            if let held, !held.expired { return .refused("busy") }
             let removed = try await conditional(.DELETE, leaseName, etag: held?.etag, context: context)
             if removed.status == 412 { return .refused("busy") }
         }

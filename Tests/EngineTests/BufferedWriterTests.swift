@@ -74,6 +74,30 @@ struct BufferedWriterTests {
         #expect(closed.count == 1)
     }
 
+    @Test("a writer of whole lines (events.jsonl) keeps room ahead of its file's end while it writes, and gives it back when it closes, on ext4 too (review 61 H1: the punch alone freed nothing there)")
+    func roomKeptAndGivenBack() throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let path = temp.path + "/events.jsonl"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        let writer = BufferedWriter(fd: fd, ownsDescriptor: true, recovery: .records)
+        for number in 0..<10 { writer.write("{\"event\":\"line \(number)\"}\n") }
+        writer.flush()
+        func allocated() -> Int {
+            var info = stat()
+            return stat(path, &info) == 0 ? Int(info.st_blocks) * 512 : -1
+        }
+        // The test folder's file system has fallocate (ext4 or tmpfs here): 1 MiB is kept.
+        let kept = allocated()
+        writer.close()
+        let left = allocated()
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_size == 10 * 19, "the file holds the lines only: \(info.st_size)")
+        #expect(kept >= 1 << 20, "no room kept while writing: \(kept) bytes allocated")
+        #expect(left < 64 << 10, "room still kept after the close: \(left) bytes allocated (\(kept) while writing)")
+    }
+
     @Test("a lazily opened writer whose buffer fills before the flusher's pass makes its file on the writing thread, at once, and loses nothing")
     func lazyOpenWhenFull() throws {
         let temp = try TemporaryDirectory()

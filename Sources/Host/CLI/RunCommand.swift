@@ -225,8 +225,8 @@ struct RunCommand: AsyncParsableCommand {
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // Options for a backend no plugin provides never apply: a misspelt name (`locall`) is said
-        // (audit 61 input H7: ignored without a word).
-        // Looked up by name (the plugin files that match first): a run loads no plugin it does not use.
+        // (audit 61 input H7: ignored without a word). Looked up by name (the plugin files that
+        // match first), so a run loads no plugin it does not use.
         for name in projectConfig.cache.backends.keys.sorted() {
             guard let missing = registry.missingCacheBackend(name) else { continue }
             standardError("warning: the configuration's cache.backends names '\(DisplayText.escaped(name))', which no plugin provides; its options apply to nothing\n"

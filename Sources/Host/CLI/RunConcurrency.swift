@@ -285,17 +285,11 @@ final class RunConcurrency: Sendable {
 
     /// `$1` is the waiting run's pid: the pipe closes while that process exits, maybe before its
     /// other descriptors (its locks) are closed, so the files are looked at once it is a zombie
-    /// or gone (its descriptors all closed; at most 2 s), as the supervisor's watcher does.
+    /// or gone (`RunSupervision.awaitHostGone`), as the supervisor's watcher does.
     static let waitWatcherScript = """
         IFS= read -r line && [ "$line" = done ] && exit 0
         host=$1; shift
-        n=0
-        while [ "$n" -lt 100 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
-            state=${stat##*) }
-            [ "${state%% *}" = Z ] && break
-            sleep 0.02
-            n=$((n + 1))
-        done
+        \(RunSupervision.awaitHostGone)
         command -v flock >/dev/null 2>&1 || exit 0
         for f; do flock -n "$f" rm -f -- "$f" 2>/dev/null; done
         exit 0

@@ -302,6 +302,19 @@ final class RunSupervision: Sendable {
     /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
     /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
     /// events are ("events PATH") and whether a second signal stopped it ("abort").
+    /// Shell lines that wait until the process `$host` is a zombie or gone (its descriptors all
+    /// closed, its locks too), at most 2 s: a pipe from it closes while it exits, maybe before its
+    /// other descriptors. Shared by the supervisor's watcher and the queue's wait watcher.
+    static let awaitHostGone = #"""
+        waited=0
+        while [ "$waited" -lt 200 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
+            state=${stat##*) }
+            [ "${state%% *}" = Z ] && break
+            sleep 0.01
+            waited=$((waited + 1))
+        done
+        """#
+
     static let watcherScript = #"""
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
@@ -315,13 +328,7 @@ final class RunSupervision: Sendable {
                 "events "*) events=${line#events } ;;
             esac
         done
-        waited=0
-        while [ "$waited" -lt 200 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
-            state=${stat##*) }
-            [ "${state%% *}" = Z ] && break
-            sleep 0.01
-            waited=$((waited + 1))
-        done
+        \#(awaitHostGone)
         set -- "$@" --host-pid "$host"
         if [ -n "$finished" ]; then
             [ -n "$sweep" ] && exec "$nixactions" "$@" --host-done < /dev/null

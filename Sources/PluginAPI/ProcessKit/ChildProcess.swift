@@ -136,7 +136,13 @@ public final class ChildProcess: Sendable {
     /// process died of the SIGTERM (a child that shuts down cleanly is heard to its end: audit 61
     /// M3, its output was cut 200 ms after the shell died).
     private let graceEnds = Mutex<ContinuousClock.Instant?>(nil)
-    private func graceEnd() -> ContinuousClock.Instant? { graceEnds.withLock { $0 } }
+
+    /// When the reading after the main process's exit stops: `deadline`, or once a `terminate`
+    /// grace has run out (and `drainAfterExit` more, for the bytes still in the pipes then).
+    private func drainEnd(_ deadline: ContinuousClock.Instant, after drainAfterExit: Duration) -> ContinuousClock.Instant {
+        guard let grace = graceEnds.withLock({ $0 }) else { return deadline }
+        return max(deadline, grace + drainAfterExit)
+    }
 
     /// Block until the child exits, passing output chunks (fd 1 or 2) to `onOutput` in order.
     ///
@@ -206,7 +212,7 @@ public final class ChildProcess: Sendable {
             if watchingExit { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = pidFD >= 0 ? -1 : 50
             if termination != nil && !writersGone {
-                let left = max(drainDeadline, graceEnd().map { $0 + drainAfterExit } ?? drainDeadline) - ContinuousClock.now
+                let left = drainEnd(drainDeadline, after: drainAfterExit) - ContinuousClock.now
                 if left <= .zero {
                     // Exited, and the drain time is up: stop, unless no writer is left.
                     writersGone = Self.allHungUp(open.map(\.fd))
@@ -241,7 +247,7 @@ public final class ChildProcess: Sendable {
                     defer { if count >= ReadBuffers.shared.size { filled(fd) } }
                     let ended = order.deliver(
                         UnsafeRawBufferPointer(rebasing: buffer[0..<count]), from: fd == stdoutFD ? 0 : 1, otherOpen: open.count == 2,
-                        goOn: { termination == nil || writersGone || ContinuousClock.now < max(drainDeadline, self.graceEnd().map { $0 + drainAfterExit } ?? drainDeadline) },
+                        goOn: { termination == nil || writersGone || ContinuousClock.now < self.drainEnd(drainDeadline, after: drainAfterExit) },
                         onOutput: onOutput)
                     closed += ended.map { $0 == 0 ? stdoutFD : stderrFD }
                 } else if count == 0 || (errno != EINTR && errno != EAGAIN) {

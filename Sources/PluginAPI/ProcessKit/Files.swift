@@ -167,8 +167,6 @@ public struct FileOwner: Sendable, Hashable {
     }
 }
 
-/// Small file operations for the per-step hot path, without Foundation's atomic writes
-/// (temporary file, rename and fsync per call).
 /// Room on the file system kept for a file ahead of its end (`fallocate`, the size unchanged).
 public enum FileRoom {
     /// Keep room for `length` bytes from `offset`; false where it cannot (a full disk, no support).
@@ -187,6 +185,8 @@ public enum FileRoom {
     }
 }
 
+/// Small file operations for the per-step hot path, without Foundation's atomic writes
+/// (temporary file, rename and fsync per call).
 public enum FastFiles {
     /// Write `text` to `path` (created with mode 0600, truncated). Returns an errno on failure.
     public static func write(_ text: String, to path: String) -> Int32? {

@@ -214,7 +214,6 @@ extension WorkflowLoader {
         if let name = pairs.first(where: { $0.key == "name" })?.value.string { context += " '\(name)'" }
         var step = Step(index: index, location: reader.location(node))
         var withNode: Node?
-        var retryKey: Node?
         var runOnlyNodes: [(String, Node)] = []
         for (key, keyNode, value) in pairs {
             switch key {
@@ -262,16 +261,9 @@ extension WorkflowLoader {
                     step.parallelIDs = inner.compactMap { $0.mapping?["id"]?.string }
                 }
             default:  // retry
+                runOnlyNodes.append((key, keyNode))
                 step.retry = reader.retry(value, context: context)
-                retryKey = keyNode
             }
-        }
-        if let retryKey, step.uses != nil {
-            // Only `run` steps are attempted again (a `uses` step may have done half its work):
-            // said where it is written, as the plan no longer claims it (audit 61 input H5).
-            reader.diagnostics.warning(
-                "'retry' applies to 'run' steps only: this 'uses' step runs once", at: reader.location(retryKey), context: context,
-                hint: "put the retry on the action's own steps, or remove it")
         }
         if step.parallelStepKey != nil {
             // A `wait:`, `cancel:` or `parallel:` step has neither run nor uses: that is its form, not a mistake.
@@ -293,6 +285,14 @@ extension WorkflowLoader {
         }
         // GitHub refuses these on an action's step ("Unexpected value"); it would ignore them here.
         for (key, keyNode) in runOnlyNodes where step.uses != nil && step.run == nil {
+            guard key != "retry" else {
+                // Only `run` steps are attempted again (a `uses` step may have done half its
+                // work): a warning, as `retry` was taken there before (audit 61 input H5).
+                reader.diagnostics.warning(
+                    "'retry' applies to 'run' steps only: this 'uses' step runs once", at: reader.location(keyNode), context: context,
+                    hint: "put the retry on the action's own steps, or remove it")
+                continue
+            }
             reader.diagnostics.error(
                 "'\(key)' only applies to a step with 'run'", at: reader.location(keyNode), context: context,
                 hint: key == "shell" ? "an action chooses how it runs; remove 'shell'"
