@@ -212,6 +212,29 @@ struct PlanningFunctionsTests {
     }
 }
 
+@Suite("plugin functions that never return")
+struct HangingFunctionTests {
+    @Test("a plugin function that never returns, called where the plan is made: graph ends after NIXACTIONS_PLUGIN_CALL_TIMEOUT with status 2, naming the function")
+    func hangingFunction() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["cfns": "nixactions-testplugin-cfunctions"])
+        let workflow = try temp.write("wf.yml", """
+            jobs:
+              a:
+                strategy:
+                  matrix: { x: ["${{ cfns.hang() }}"] }
+                steps:
+                  - run: echo "x=${{ matrix.x }}"
+            """)
+        let result = try await nixactions(["graph", workflow], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "NIXACTIONS_PLUGIN_CALL_TIMEOUT": "0.5"])
+        #expect(result.status == 2, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("nixactions: error: plugin 'cfns' has not returned from its function cfns.hang for"), "\(result.stderr)")
+        #expect(result.seconds < 20, "took \(result.seconds) s")
+    }
+}
+
 @Suite("plugins that break the host's rules (audit 50)")
 struct MisbehavingPluginTests {
     func run(_ workflow: String, environment: [String: String] = [:]) async throws -> CommandResult {
@@ -387,6 +410,54 @@ struct MisbehavingPluginTests {
         }
         #expect(SSHServer.processes(matching: "nxaexitguard").isEmpty, "a step's background process was left running")
         #expect(result.seconds < 60, "took \(result.seconds) s")
+    }
+
+    @Test("a plugin call that never returns ends the run after NIXACTIONS_PLUGIN_CALL_TIMEOUT: status 1, the plugin and its call named, every process killed, the events closed as failed (audit 61 ABI H1: the run hung for good)")
+    func stuckCall() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            jobs:
+              slow:
+                steps:
+                  - run: |
+                      (exec -a nxastuckcall sleep 300) &
+                      sleep 300
+              late:
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo never
+            """)
+        let logs = temp.path + "/logs"
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "stuck",
+                                                        "NIXACTIONS_PLUGIN_CALL_TIMEOUT": "1"])
+        #expect(result.status == 1, "\(result.status): \(result.stdout)\(result.stderr)")
+        let said = "plugin 'misbehaving' has not returned from its call starting looking up 'deps-1' for"
+        #expect(result.stderr.contains("nixactions: error: " + said), "\(result.stderr)")
+        #expect(result.stderr.contains("hint: report it to the plugin's authors; NIXACTIONS_PLUGIN_CALL_TIMEOUT"), "\(result.stderr)")
+        #expect(!result.stdout.contains("never"))
+        #expect(result.seconds < 30, "took \(result.seconds) s")
+        // The step's background process: killed by the host, at the latest by the supervisor.
+        var waited = 0
+        while !SSHServer.processes(matching: "nxastuckcall").isEmpty && waited < 100 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        #expect(SSHServer.processes(matching: "nxastuckcall").isEmpty, "a step's background process was left running")
+        // The record: the host's error, then the supervisor's ends (failure, with why).
+        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
+        let path = files.first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+        var lines: [String] = []
+        await eventually(timeout: .seconds(10)) {
+            lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            return lines.last?.contains("\"workflow_finished\"") == true
+        }
+        #expect(lines.contains { $0.contains("\"message\"") && $0.contains(said) }, "\(lines)")
+        let end = lines.last ?? ""
+        #expect(end.contains("\"workflow_finished\"") && end.contains("\"failure\"") && end.contains("the run was ended: " + said), "\(end)")
+        #expect(lines.contains { $0.contains("\"job_finished\"") && $0.contains("\"slow\"") && $0.contains("\"failure\"") }, "\(lines)")
     }
 
     @Test("a plugin acting on other plugins' operations (a running step's): its completions, output and log lines are ignored; the step runs on (audit 50: the owner check had no test)")

@@ -409,6 +409,20 @@ struct RunCommand: AsyncParsableCommand {
         // A plugin that calls exit(): the record says why the run stopped and what the logs hold
         // is written out; the process then exits with 1, and the supervisor, seeing it gone
         // unfinished, ends the run's processes and closes its events (as after a crash).
+        // A plugin's call that never returned holds a thread of the run for good (audit 61 ABI
+        // H1: the run hung past every deadline and a first Ctrl-C): the record and standard error
+        // say which call of which plugin, every process of the run is killed, its cleanup scripts
+        // run, and the process exits with 1; the supervisor closes the events as failed.
+        PluginCallWatch.setHandler { message, hint in
+            let text = redactor.redact(message)
+            eventsLog?.report(.message(job: nil, level: .error, text: text))
+            standardError("nixactions: error: \(text)\n  hint: \(hint)\n")
+            AbruptStop.request(failure: text)
+            for problem in supervision.killEverything(failure: text) { standardError("warning: " + redactor.redact(problem) + "\n") }
+            concurrency?.finish()
+            OutputFlusher.shared.flushAll()
+            return ExitStatus.jobFailed
+        }
         PluginExitGuard.setCleanup { message in
             eventsLog?.report(.message(job: nil, level: .error, text: message))
             OutputFlusher.shared.flushAll()

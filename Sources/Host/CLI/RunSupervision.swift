@@ -111,6 +111,13 @@ final class RunSupervision: Sendable {
         return problems
     }
 
+    /// `text` on one line of at most 2,000 bytes (the supervisor's argument).
+    static func oneLine(_ text: String) -> String {
+        var line = String(text.map { $0.isNewline || $0 == "\0" ? " " : $0 })
+        while line.utf8.count > 2000 { line.removeLast() }
+        return line
+    }
+
     /// Where the run's `events.jsonl` is: if this process dies (or a second signal stops it)
     /// before the run's end is written there, the supervisor writes it (`UnfinishedRunEvents`).
     func tell(events path: String) {
@@ -121,11 +128,22 @@ final class RunSupervision: Sendable {
 
     /// A second signal: kill every process of the run now, without cleanup steps. The folders
     /// are removed by the supervisor once this process has exited.
+    ///
+    /// With `failure` (the run cannot go on: a plugin's call never returned), the same, but the
+    /// supervisor closes the run's events as failed, with that message (one line, masked).
     @discardableResult
-    func killEverything() -> [String] {
+    func killEverything(failure: String? = nil) -> [String] {
         // The supervisor closes the run's events once this process is gone (`UnfinishedRunEvents`):
-        // its jobs and steps, and the run, `cancelled`.
-        if supervisorPipe >= 0 { _ = write(supervisorPipe, "abort\n", 6) }
+        // its jobs and steps, and the run, `cancelled` (or `failure`, with the message).
+        if supervisorPipe >= 0 {
+            let line: [UInt8]
+            if let failure {
+                line = Array("fail \(Self.oneLine(failure))\n".utf8)
+            } else {
+                line = Array("abort\n".utf8)
+            }
+            _ = line.withUnsafeBytes { write(supervisorPipe, $0.baseAddress, $0.count) }
+        }
         Self.killRun(cgroup: cgroup, trackingID: trackingID)
         let problems = Self.runCleanup(in: folder.path)
         folder.remove()
@@ -301,7 +319,8 @@ final class RunSupervision: Sendable {
     /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
     /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
     /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
-    /// events are ("events PATH") and whether a second signal stopped it ("abort").
+    /// events are ("events PATH"), whether a second signal stopped it ("abort") or the host
+    /// ended a run that could not go on ("fail MESSAGE").
     /// Shell lines that wait until the process `$host` is a zombie or gone (its descriptors all
     /// closed, its locks too), at most 2 s: a pipe from it closes while it exits, maybe before its
     /// other descriptors. Shared by the supervisor's watcher and the queue's wait watcher.
@@ -319,12 +338,13 @@ final class RunSupervision: Sendable {
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
         shift 3
-        finished= aborted= events= sweep=
+        finished= aborted= events= sweep= failed=
         while IFS= read -r line; do
             case $line in
                 done) finished=1 ;;
                 "done sweep") finished=1 sweep=1 ;;
                 abort) aborted=1 ;;
+                "fail "*) failed=${line#fail } ;;
                 "events "*) events=${line#events } ;;
             esac
         done
@@ -339,6 +359,7 @@ final class RunSupervision: Sendable {
         fi
         [ -n "$events" ] && set -- "$@" --events "$events"
         [ -n "$aborted" ] && set -- "$@" --host-aborted
+        [ -n "$failed" ] && set -- "$@" --host-failed "$failed"
         exec "$nixactions" "$@" < /dev/null
         """#
 
@@ -409,10 +430,11 @@ struct SuperviseCommand: ParsableCommand {
     @Flag(name: .customLong("host-done")) var hostDone = false
     @Option(name: .customLong("events")) var events: String?
     @Flag(name: .customLong("host-aborted")) var hostAborted = false
+    @Option(name: .customLong("host-failed")) var hostFailed: String?
 
     func run() throws {
         Supervisor(runFolder: runFolder, trackingID: trackingID, cgroup: cgroup, hostPID: hostPID, hostDone: hostDone,
-                   events: events, hostAborted: hostAborted).run()
+                   events: events, hostAborted: hostAborted, hostFailed: hostFailed).run()
     }
 
     /// The arguments `RunSupervision.startSupervisor` passes, in its order, or nil for anything
@@ -426,12 +448,13 @@ struct SuperviseCommand: ParsableCommand {
             switch arguments[index] {
             case "--host-done": supervisor.hostDone = true
             case "--host-aborted": supervisor.hostAborted = true
-            case "--cgroup", "--host-pid", "--events":
+            case "--cgroup", "--host-pid", "--events", "--host-failed":
                 guard index + 1 < arguments.count else { return nil }
                 let value = arguments[index + 1]
                 switch arguments[index] {
                 case "--cgroup": supervisor.cgroup = value
                 case "--events": supervisor.events = value
+                case "--host-failed": supervisor.hostFailed = value
                 default:
                     guard let pid = Int32(value) else { return nil }
                     supervisor.hostPID = pid
@@ -458,6 +481,8 @@ struct Supervisor {
     var events: String?
     /// A second signal stopped the host at once (it said "abort"): the run was cancelled.
     var hostAborted = false
+    /// The host ended a run that could not go on (it said "fail MESSAGE"): the run failed, and why.
+    var hostFailed: String?
 
     func run() {
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
@@ -483,11 +508,12 @@ struct Supervisor {
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             if let events {
                 let aborted = hostAborted || said.contains("abort")
+                let failed = hostFailed ?? said.last(where: { $0.hasPrefix("fail ") }).map { String($0.dropFirst("fail ".count)) }
                 UnfinishedRunEvents.close(
-                    file: events, status: aborted ? .cancelled : .failure,
-                    message: aborted
+                    file: events, status: aborted && failed == nil ? .cancelled : .failure,
+                    message: failed.map(AbruptStop.ended(by:)) ?? (aborted
                         ? AbruptStop.reason
-                        : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes")
+                        : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes"))
             }
             // A script that failed or was ended (a container engine busy past its 30 s, audit 56
             // F2: the job's container ran on for good) gets one more go: the folder keeps only its

@@ -162,12 +162,13 @@ final class HostRuntime: Sendable {
 
     private static let insideCancelKey = "nixactions.inside-plugin-cancel"
 
-    /// Call a plugin's `cancel` with this thread marked (`isInsideCancel`).
-    static func callingCancel(_ body: () -> Void) {
+    /// Call plugin `pluginID`'s `cancel` with this thread marked (`isInsideCancel`), watched
+    /// (`PluginCallWatch`: a cancel never blocks for long, executor.h).
+    static func callingCancel(_ pluginID: String, _ body: () -> Void) {
         let dictionary = Thread.current.threadDictionary
         dictionary[insideCancelKey] = true
         defer { dictionary.removeObject(forKey: insideCancelKey) }
-        body()
+        PluginCallWatch.during(pluginID, "its cancel") { body() }
     }
 
     /// Whether this thread is inside a plugin's `cancel` call.

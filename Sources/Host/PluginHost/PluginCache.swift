@@ -29,8 +29,10 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
         }
         let json = try MessageCoding.encode(configuration)
         var made: UnsafeMutableRawPointer?
-        let (status, message) = PluginCalls.callWithError { error in
-            json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+        let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+            PluginCalls.callWithError { error in
+                json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+            }
         }
         guard status == NXA_STATUS_OK, let made else {
             let (text, hint) = PluginCalls.messageAndHint(message)
@@ -45,7 +47,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
     }
 
     deinit {
-        if !calls.abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
+        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy") { table.pointee.destroy(instance) } }
     }
 
     func lookup(_ request: CacheLookup) async throws -> CacheLookupResult {

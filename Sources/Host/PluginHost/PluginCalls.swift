@@ -24,7 +24,7 @@ final class PluginCalls: @unchecked Sendable {
         let failure = (try? MessageCoding.encode(OperationFailure(message: message))) ?? []
         abandoned.store(true, ordering: .relaxed)
         HostRuntime.shared.complete(op, status: NXA_STATUS_FAILED, result: failure)
-        if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
+        if let cancel { HostRuntime.callingCancel(plugin.id) { cancel(instance, op) } }
     }
 
     init(plugin: LoadedPlugin, instance: UnsafeMutableRawPointer, noun: String,
@@ -100,8 +100,10 @@ final class PluginCalls: @unchecked Sendable {
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)
-                let (accepted, message) = Self.callWithError { error in
-                    json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+                let (accepted, message) = PluginCallWatch.during(plugin.id, "its call starting ", what) {
+                    Self.callWithError { error in
+                        json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
+                    }
                 }
                 if accepted == NXA_STATUS_OK { onAccepted?(op) }
                 if accepted != NXA_STATUS_OK {
@@ -112,14 +114,14 @@ final class PluginCalls: @unchecked Sendable {
                 } else if cancellable && Task.isCancelled {
                     // Cancelled between registering and starting: the handler may have missed it.
                     runtime.markCancelled(op)
-                    if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
+                    if let cancel { HostRuntime.callingCancel(plugin.id) { cancel(instance, op) } }
                     watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
                 }
             }
         } onCancel: {
             guard cancellable else { return }
             runtime.markCancelled(op)
-            if let cancel { HostRuntime.callingCancel { cancel(instance, op) } }
+            if let cancel { HostRuntime.callingCancel(plugin.id) { cancel(instance, op) } }
             watchdogs.add(abandon(Self.afterCancel) { "within \(Self.afterCancel) of being cancelled" })
         }
         switch status {

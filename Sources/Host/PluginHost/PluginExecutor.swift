@@ -25,10 +25,12 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         configuration.startRetries = true  // `startJob` asks again after "no room now"
         let json = try JSONEncoder().encode(configuration)
         var instance: UnsafeMutableRawPointer?
-        let (status, message) = Self.callWithError { error in
-            json.withUnsafeBytes { bytes in
-                table.pointee.create(
-                    plugin.descriptor, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &instance, error)
+        let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+            Self.callWithError { error in
+                json.withUnsafeBytes { bytes in
+                    table.pointee.create(
+                        plugin.descriptor, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &instance, error)
+                }
             }
         }
         guard status == NXA_STATUS_OK, let instance else {
@@ -44,7 +46,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     let calls: PluginCalls
 
     deinit {
-        if !calls.abandoned.load(ordering: .relaxed) { table.pointee.destroy(instance) }
+        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy") { table.pointee.destroy(instance) } }
     }
 
     /// Call a function that takes an `nxa_error *`, returning its status and message.

@@ -44,6 +44,8 @@ struct ForeignSignature: Sendable, Hashable {
 /// One plugin function with its prepared libffi call interface (made once, kept for the process).
 final class ForeignFunction: @unchecked Sendable {
     let qualifiedName: String
+    /// The plugin's id: the name's part before its dot.
+    var pluginID: String { String(qualifiedName.prefix { $0 != "." }) }
     let signature: ForeignSignature
     let signatureText: String
     let summary: String
@@ -103,8 +105,10 @@ final class ForeignFunction: @unchecked Sendable {
         }
         // Results smaller than a register come back widened to ffi_arg (8 bytes here).
         var result: UInt64 = 0
-        values.withUnsafeMutableBufferPointer { argv in
-            ffi_call(cif, unsafeBitCast(pointer, to: (@convention(c) () -> Void).self), &result, argv.baseAddress)
+        PluginCallWatch.during(pluginID, "its function ", qualifiedName) {
+            values.withUnsafeMutableBufferPointer { argv in
+                ffi_call(cif, unsafeBitCast(pointer, to: (@convention(c) () -> Void).self), &result, argv.baseAddress)
+            }
         }
         switch signature.result {
         case .long: return .number(Double(Int64(bitPattern: result)))

@@ -49,8 +49,10 @@ final class PluginSecrets: @unchecked Sendable {
             }
             let json = try MessageCoding.encode(configuration)
             var made: UnsafeMutableRawPointer?
-            let (status, message) = PluginExecutor.callWithError { error in
-                json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+            let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+                PluginExecutor.callWithError { error in
+                    json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
+                }
             }
             guard status == NXA_STATUS_OK, let made else {
                 let (text, hint) = PluginCalls.messageAndHint(message)
@@ -73,8 +75,9 @@ final class PluginSecrets: @unchecked Sendable {
         }
         var options = HostRuntime.OperationOptions(cancellable: true, deadline: HostRuntime.deadline(after: Self.resolveTimeout), secrets: handler)
         options.owner = provider.plugin.owner
+        options.pluginID = provider.plugin.id
         let (status, bytes) = await HostRuntime.shared.call(
-            options: options,
+            options: options, what: "its resolve",
             timeout: Self.resolveTimeout,
             cancel: { op in provider.table.pointee.cancel?(provider.instance, op) }
         ) { op, error in
@@ -118,8 +121,9 @@ final class PluginSecrets: @unchecked Sendable {
         for provider in all {
             var options = HostRuntime.OperationOptions(cancellable: false, deadline: HostRuntime.deadline(after: Self.releaseTimeout))
             options.owner = provider.plugin.owner
+            options.pluginID = provider.plugin.id
             let (status, _) = await HostRuntime.shared.call(
-                options: options,
+                options: options, what: "its release",
                 timeout: Self.releaseTimeout, cancel: nil
             ) { op, error in
                 request.withUnsafeBytes { provider.table.pointee.release(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
@@ -127,7 +131,7 @@ final class PluginSecrets: @unchecked Sendable {
             // An instance whose release did not finish, or one of whose operations was abandoned,
             // is never destroyed (the plugin may still use it).
             if status == NXA_STATUS_OK, !abandoned.withLock({ $0.contains(provider.plugin.id) }) {
-                provider.table.pointee.destroy(provider.instance)
+                PluginCallWatch.during(provider.plugin.id, "its destroy") { provider.table.pointee.destroy(provider.instance) }
             }
         }
     }
@@ -148,7 +152,7 @@ extension HostRuntime {
     /// that what the plugin started for it (a `sops` waiting for a key server) does not outlive
     /// the run (audit 48).
     func call(
-        options: OperationOptions, timeout: Duration, cancel: (@Sendable (UInt64) -> Void)?,
+        options: OperationOptions, what: StaticString, timeout: Duration, cancel: (@Sendable (UInt64) -> Void)?,
         start: @escaping @Sendable (UInt64, UnsafeMutablePointer<nxa_error>) -> nxa_status
     ) async -> (nxa_status, [UInt8]) {
         let op = makeOperation()
@@ -157,14 +161,14 @@ extension HostRuntime {
             if !Task.isCancelled {
                 complete(op, status: NXA_STATUS_TIMED_OUT, result: [])
                 // Completed already (the host stops waiting): the plugin hears of it by its cancel callback.
-                if options.cancellable, let cancel { HostRuntime.callingCancel { cancel(op) } }
+                if options.cancellable, let cancel { HostRuntime.callingCancel(options.pluginID) { cancel(op) } }
             }
         }
         defer { watchdog.cancel() }
         let operation = { @Sendable in
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 self.register(op, continuation, sink: nil, options: options)
-                let (accepted, message) = PluginExecutor.callWithError { start(op, $0) }
+                let (accepted, message) = PluginCallWatch.during(options.pluginID, what) { PluginExecutor.callWithError { start(op, $0) } }
                 if accepted != NXA_STATUS_OK {
                     let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
                     self.complete(op, status: accepted, result: failure)
@@ -176,7 +180,7 @@ extension HostRuntime {
             await operation()
         } onCancel: {
             self.markCancelled(op)
-            HostRuntime.callingCancel { cancel(op) }
+            HostRuntime.callingCancel(options.pluginID) { cancel(op) }
         }
     }
 }

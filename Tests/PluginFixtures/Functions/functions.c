@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nixactions.h"
 
@@ -15,6 +16,10 @@ static const char *concat(const char *a, const char *b) {
     return buffer;
 }
 static const char *fail(void) { return NULL; }
+/* Never returns (a function must): the host ends the command after NIXACTIONS_PLUGIN_CALL_TIMEOUT. */
+static int64_t hang(void) {
+    for (;;) pause();
+}
 static int64_t eight(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, int64_t f, int64_t g, int64_t h) {
     return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
 }
@@ -25,6 +30,7 @@ static const nxa_function_v1 functions[] = {
     {"both", "b(bb)", "a and b", (const void *)both},
     {"concat", "s(ss)", "a then b", (const void *)concat},
     {"fail", "s()", "always fails", (const void *)fail},
+    {"hang", "l()", "never returns", (const void *)hang},
     {"eight", "l(llllllll)", "weighted sum of eight arguments", (const void *)eight},
     {"bad_signature", "x(q)", "refused: unknown types", (const void *)add},
     {"Bad-Name", "l()", "refused: not a valid name", (const void *)add},

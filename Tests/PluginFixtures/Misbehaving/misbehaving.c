@@ -78,6 +78,7 @@ static const nxa_secrets_v1 secrets = {
  * cover it), and whose other operations fail at once. One lookup at a time.
  * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
  * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process.
+ * With MISBEHAVING_CACHE=stuck: the call to lookup never returns.
  * With MISBEHAVING_CACHE=forge: the lookup first acts on the 64 operations before its own (other
  * plugins' operations, such as a running step's): a log line, output, and a failed completion;
  * then it answers its own lookup with a miss. */
@@ -96,6 +97,8 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
     (void)instance, (void)json, (void)length, (void)error;
     const char *mode = getenv("MISBEHAVING_CACHE");
     if (mode && strcmp(mode, "exit") == 0) exit(3);
+    /* The call itself never returns (against executor.h's "return quickly"): the host ends the run. */
+    if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
     if (mode && strcmp(mode, "forge") == 0) {
         for (nxa_op_id other = op > 64 ? op - 64 : 1; other < op; other++) {
             host->log_op(host->host_data, other, 2, "forged line", 11);

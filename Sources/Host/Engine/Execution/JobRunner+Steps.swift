@@ -454,9 +454,10 @@ extension JobRunner {
                 for problem in problems { reporter.report(.message(job: planned.key, level: .error, text: problem)) }
             }
             if !stepResult.succeeded && AbruptStop.requested {
-                // Killed with every process of the run by a second signal: cancelled, not failed.
-                outcome = .cancelled
-                message = nil
+                // Killed with every process of the run by a second signal: cancelled, not failed;
+                // by a run that could not go on: failed, with why.
+                outcome = AbruptStop.failure == nil ? .cancelled : .failure
+                message = AbruptStop.failure.map(AbruptStop.ended(by:))
             } else if !stepResult.succeeded {
                 outcome = .failure
                 killedBy = stepResult.signal

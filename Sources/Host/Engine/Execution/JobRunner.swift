@@ -113,9 +113,11 @@ struct JobRunner: Sendable {
             }
             let duration = clock.now - started
             willFinish?()
-            // A job a second signal ended says so (its steps not started have no event; audit 54 L2).
+            // A job a second signal ended says so (its steps not started have no event; audit 54 L2),
+            // and so does one a run that could not go on ended.
+            let stopped = AbruptStop.requested && (AbruptStop.failure == nil ? outcome == .cancelled : outcome != .success)
             reporter.report(.jobFinished(job: planned.key, name: planned.displayName, outcome: outcome, duration: duration, failure: failure, outputs: outputs,
-                                         reason: outcome == .cancelled && AbruptStop.requested ? AbruptStop.reason : nil))
+                                         reason: stopped ? AbruptStop.message : nil))
             return JobOutcome(key: planned.key, jobID: job.id, name: planned.displayName, outcome: outcome, failure: failure,
                               duration: duration, outputs: outputs, allowedFailure: allowed)
         }

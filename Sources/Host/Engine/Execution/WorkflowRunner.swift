@@ -63,7 +63,7 @@ public struct WorkflowRunner: Sendable {
         // The exit status in the record (audit 54 M3: a run a concurrency group cancelled, 1, and
         // one a signal cancelled, 130, both said only `cancelled`).
         reporter.report(.workflowFinished(workflow: workflow.name, outcome: outcome, duration: clock.now - started, exitStatus: summary.exitCode,
-                                          message: AbruptStop.requested ? AbruptStop.reason : nil))
+                                          message: AbruptStop.requested ? AbruptStop.message : nil))
         return summary
     }
 }
@@ -174,7 +174,8 @@ final class Scheduler: Sendable {
                         // The process is about to exit: start nothing, and say so of each job (the
                         // supervisor ends the events of those it does not get to, `UnfinishedRunEvents`).
                         readyHead += 1
-                        finishWithout(instance, .cancelled, "not started: the run was stopped at once (a second signal)")
+                        finishWithout(instance, .cancelled, AbruptStop.failure.map { "not started: " + AbruptStop.ended(by: $0) }
+                                          ?? "not started: the run was stopped at once (a second signal)")
                         continue
                     }
                     guard let job = jobsByID[instance.jobID] else { readyHead += 1; continue }

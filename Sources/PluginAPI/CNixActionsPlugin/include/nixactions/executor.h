@@ -13,6 +13,11 @@
  *  - `create` once per executor configuration used by the run; `destroy` once at the end.
  *  - Several jobs run concurrently on one instance: start_job/run_step/finish_job for different
  *    jobs may overlap, from different threads. Steps of one job never overlap.
+ *  - Every call into the plugin returns promptly (all interfaces; the work goes on on the
+ *    plugin's own threads). The host watches each call: one still running after
+ *    NIXACTIONS_PLUGIN_CALL_TIMEOUT (60 s by default) holds a host thread nothing can take back,
+ *    so the host reports the plugin and the call, kills the run's processes, runs its cleanup
+ *    scripts and exits with 1 (2 outside `run`).
  *  - Asynchronous calls (start_job, run_step, finish_job) return quickly: NXA_STATUS_OK means
  *    "accepted, `complete(op)` will follow exactly once"; any other status means "not accepted,
  *    no `complete` will follow", with the reason in `error`.
