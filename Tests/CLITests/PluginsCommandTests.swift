@@ -460,6 +460,35 @@ struct MisbehavingPluginTests {
         #expect(lines.contains { $0.contains("\"job_finished\"") && $0.contains("\"slow\"") && $0.contains("\"failure\"") }, "\(lines)")
     }
 
+    @Test("what a plugin writes to descriptor 1 goes to standard error: --log-format json's stream stays whole JSON, the console's lines whole (audit 61 ABI M7)")
+    func pluginWritesStandardOutput() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: for i in $(seq 1 2000); do echo "step line $i"; done
+            """)
+        for format in ["json", "plain"] {
+            let result = try await nixactions(["run", "wf.yml", "--log-format", format, "--log-dir", temp.path + "/logs-" + format], in: temp.path,
+                                              environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "print"])
+            #expect(result.status == 0, "\(format): \(result.status): \(result.stdout)\(result.stderr)")
+            #expect(!result.stdout.contains("on descriptor 1"), "\(format): \(result.stdout)")
+            #expect(result.stderr.contains("misbehaving printf on descriptor 1\n"), "\(format): \(result.stderr)")
+            #expect(result.stderr.contains("misbehaving write on descriptor 1\n"), "\(format): \(result.stderr)")
+            if format == "json" {
+                let lines = result.stdout.split(separator: "\n")
+                let broken = lines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) == nil }
+                #expect(broken.isEmpty && lines.count > 10, "lines that are not JSON: \(broken.prefix(3))")
+            } else {
+                #expect(result.stdout.contains("[a] step line 2000\n"), "\(result.stdout.suffix(300))")
+            }
+        }
+    }
+
     @Test("a plugin acting on other plugins' operations (a running step's): its completions, output and log lines are ignored; the step runs on (audit 50: the owner check had no test)")
     func forgedOperations() async throws {
         let temp = try TemporaryDirectory()

@@ -207,6 +207,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         free(current)
+        // What a plugin writes to descriptor 1 goes to standard error, not into the run's console
+        // output or json stream (audit 61 ABI M7). A dry run loads plugins only for functions,
+        // and prints its plan with `print`.
+        if !dryRun { StandardStreams.keepOutputFromPlugins() }
         let registry = PluginRegistry.discoverWarning()
         // Plugins that declare functions load only when the workflow calls one.
         let functions = LazyFunctions(registry)
@@ -330,10 +334,10 @@ struct RunCommand: AsyncParsableCommand {
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
             plan: plan, repository: git)
-        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(STDOUT_FILENO) == 1 && !Self.colorRefused() ? .human : .plain)
+        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(StandardStreams.outputDescriptor) == 1 && !Self.colorRefused() ? .human : .plain)
         // A reader that went away (`| head`) is ignored; any other failure (a full disk, EIO) is
         // said once on stderr, as for a log file (audit 57 M6: dropped without a word).
-        let console = BufferedWriter(fd: STDOUT_FILENO, ownsDescriptor: false) { error in
+        let console = BufferedWriter(fd: StandardStreams.outputDescriptor, ownsDescriptor: false) { error in
             guard error != EPIPE, error != EAGAIN else { return }
             standardError("warning: cannot write to standard output: \(String(cString: strerror(error))); the run goes on, its logs keep everything\n")
         }
@@ -344,7 +348,7 @@ struct RunCommand: AsyncParsableCommand {
             format == .json
                 ? JSONLinesReporter(write: write, writeBytes: writeBytes)
                 : ConsoleReporter(style: format == .human ? .human : .plain, write: write, writeBytes: writeBytes,
-                                  discardsOutput: Self.isNullDevice(STDOUT_FILENO))
+                                  discardsOutput: Self.isNullDevice(StandardStreams.outputDescriptor))
         ]
         if let stream {
             // From here the stream's own events say how the run ends (the secrets' failure too).

@@ -79,6 +79,7 @@ static const nxa_secrets_v1 secrets = {
  * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
  * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process.
  * With MISBEHAVING_CACHE=stuck: the call to lookup never returns.
+ * With MISBEHAVING_CACHE=print: the lookup writes to descriptor 1 (printf and write), then misses.
  * With MISBEHAVING_CACHE=forge: the lookup first acts on the 64 operations before its own (other
  * plugins' operations, such as a running step's): a log line, output, and a failed completion;
  * then it answers its own lookup with a miss. */
@@ -99,6 +100,14 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
     if (mode && strcmp(mode, "exit") == 0) exit(3);
     /* The call itself never returns (against executor.h's "return quickly"): the host ends the run. */
     if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
+    /* Writes to the process's standard output, as a debug printf would: not into the run's stream. */
+    if (mode && strcmp(mode, "print") == 0) {
+        printf("misbehaving printf on descriptor 1\n");
+        fflush(stdout);
+        (void)!write(1, "misbehaving write on descriptor 1\n", 34);
+        answer(op, "{\"exact\":false}");
+        return NXA_STATUS_OK;
+    }
     if (mode && strcmp(mode, "forge") == 0) {
         for (nxa_op_id other = op > 64 ? op - 64 : 1; other < op; other++) {
             host->log_op(host->host_data, other, 2, "forged line", 11);

@@ -60,6 +60,40 @@ public enum StandardStreams {
 
     private static let consoles = [Console(STDOUT_FILENO), Console(STDERR_FILENO)]
 
+    /// The descriptor the host's standard output goes to: 1, or the private copy of it that
+    /// `keepOutputFromPlugins()` made.
+    private static let output = Atomic<Int32>(STDOUT_FILENO)
+    /// How that copy is written (set once, before `output` names it).
+    nonisolated(unsafe) private static var keptConsole: Console?
+
+    /// Where the host writes its standard output (the console, `--log-format json`'s stream).
+    public static var outputDescriptor: Int32 { output.load(ordering: .acquiring) }
+
+    /// Plugins run in this process and share its descriptors: one that writes to descriptor 1 (a
+    /// debug `printf`, a library's warning) put its bytes inside the run's console output, or in
+    /// the middle of a `--log-format json` stream's line, which its reader then could not parse
+    /// (audit 61 ABI M7). From here on the host writes its standard output to a private copy of
+    /// descriptor 1 (close-on-exec), and descriptor 1 is standard error: what anything else writes
+    /// there is kept, on standard error. Call it before the first plugin loads and before any
+    /// other thread writes standard output. Returns false, changing nothing, when descriptor 1
+    /// or 2 is not open or no descriptor is left.
+    @discardableResult
+    public static func keepOutputFromPlugins() -> Bool {
+        guard output.load(ordering: .acquiring) == STDOUT_FILENO,
+            fcntl(STDOUT_FILENO, F_GETFD) >= 0, fcntl(STDERR_FILENO, F_GETFD) >= 0
+        else { return false }
+        let copy = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { return false }
+        fflush(nil)  // all of stdio's buffers (stdout among them) before descriptor 1 changes
+        guard dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 else {
+            close(copy)
+            return false
+        }
+        keptConsole = Console(copy)
+        output.store(copy, ordering: .releasing)
+        return true
+    }
+
     /// Write all of `text` to `fd`. Returns nil, or the errno that stopped it (EPIPE, ENOSPC, …).
     @discardableResult
     public static func write(_ text: String, to fd: Int32) -> Int32? {
@@ -72,7 +106,10 @@ public enum StandardStreams {
     @discardableResult
     public static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int32? {
         guard let base = bytes.baseAddress else { return nil }
-        let console = fd == STDOUT_FILENO || fd == STDERR_FILENO ? consoles[Int(fd) - 1] : nil
+        let kept = output.load(ordering: .acquiring)
+        let console = fd == STDERR_FILENO ? consoles[1]
+            : fd == kept && kept != STDOUT_FILENO ? keptConsole
+            : fd == STDOUT_FILENO ? consoles[0] : nil
         let kind = console?.look() ?? 0
         var offset = 0
         while offset < bytes.count {
@@ -123,7 +160,7 @@ public enum StandardStreams {
 
     /// Standard output; a reader that went away (`nixactions run … | head`) is ignored: the run
     /// goes on and cleans up, and its logs are still kept.
-    public static func writeOutput(_ text: String) { write(text, to: STDOUT_FILENO) }
+    public static func writeOutput(_ text: String) { write(text, to: outputDescriptor) }
 
     /// Standard error, ignoring errors likewise; kept too while `captureErrors` is on.
     public static func writeError(_ text: String) {
