@@ -460,6 +460,45 @@ struct MisbehavingPluginTests {
         #expect(lines.contains { $0.contains("\"job_finished\"") && $0.contains("\"slow\"") && $0.contains("\"failure\"") }, "\(lines)")
     }
 
+    @Test("a plugin that crashes in its own code (SIGSEGV) is named on standard error and in the run's closed events; nothing is left running (audit 61 ABI M3: only the signal)")
+    func pluginCrash() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            jobs:
+              slow:
+                steps:
+                  - run: |
+                      (exec -a nxacrashguard sleep 300) &
+                      sleep 300
+              late:
+                cache: { paths: [deps], key: deps-1, backend: misbehaving }
+                steps:
+                  - run: echo never
+            """)
+        let logs = temp.path + "/logs"
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "segv", "SWIFT_BACKTRACE": "enable=no"])
+        #expect(result.status == SIGSEGV, "\(result.status): \(result.stdout)\(result.stderr)")
+        let named = "plugin 'misbehaving' (\(folder)/libnixactions-plugin-misbehaving.so) crashed in its own code (signal 11 (SIGSEGV))"
+        #expect(result.stderr.contains("nixactions: error: " + named), "\(result.stderr)")
+        var waited = 0
+        while !SSHServer.processes(matching: "nxacrashguard").isEmpty && waited < 100 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        #expect(SSHServer.processes(matching: "nxacrashguard").isEmpty, "a step's background process was left running")
+        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
+        let path = files.first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+        var end = ""
+        await eventually(timeout: .seconds(10)) {
+            end = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+            return end.contains("\"workflow_finished\"")
+        }
+        #expect(end.contains("\"failure\"") && end.contains("the run was ended: " + named), "\(end)")
+    }
+
     @Test("what a plugin writes to descriptor 1 goes to standard error: --log-format json's stream stays whole JSON, the console's lines whole (audit 61 ABI M7)")
     func pluginWritesStandardOutput() async throws {
         let temp = try TemporaryDirectory()

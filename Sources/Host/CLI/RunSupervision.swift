@@ -70,6 +70,8 @@ final class RunSupervision: Sendable {
         trackingID = "\(runID)-\(getpid())"
         cgroup = environment["NIXACTIONS_NO_CGROUP"] == "1" ? nil : CgroupV2.makeRunCgroup(name: "nixactions-\(runID)")
         supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID, temporary: Self.temporaryBases[0])
+        // A plugin that crashes is named to the supervisor, which closes the events with it.
+        nxa_crash_set_pipe(supervisorPipe)
     }
 
     /// Leave `script` in the run's cleanup folder as `name`: the supervisor runs it if this process

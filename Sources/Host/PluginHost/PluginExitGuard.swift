@@ -52,12 +52,14 @@ public enum PluginExitGuard {
     /// A plugin image is about to run code (its entry function): `linkerName` is what dlopen was
     /// given, `shown` how messages name it.
     static func loading(linkerName: String, shown: String) {
-        let register = state.withLock { state -> Bool in
+        let (register, enabled) = state.withLock { state -> (Bool, Bool) in
             state.images[linkerName] = shown
-            guard state.enabled, !state.registered else { return false }
+            guard state.enabled, !state.registered else { return (false, state.enabled) }
             state.registered = true
-            return true
+            return (true, true)
         }
+        // A crash in the image's code names it too (audit 61 ABI M3: only "Segmentation fault").
+        if enabled { _ = nxa_crash_name_image(linkerName, shown) }
         if register {
             process.store(getpid(), ordering: .sequentiallyConsistent)
             atexit { PluginExitGuard.unexpectedExit() }
@@ -66,7 +68,12 @@ public enum PluginExitGuard {
 
     /// The image's plugin id, once known.
     static func loaded(linkerName: String, id: String, path: String) {
-        state.withLock { $0.images[linkerName] = "plugin '\(id)' (\(path))" }
+        let shown = "plugin '\(id)' (\(path))"
+        let enabled = state.withLock { state -> Bool in
+            state.images[linkerName] = shown
+            return state.enabled
+        }
+        if enabled { _ = nxa_crash_name_image(linkerName, shown) }
     }
 
     static func unexpectedExit() {

@@ -855,3 +855,136 @@ int nxa_keep_room(int fd, long long offset, long long length, int release) {
     int mode = FALLOC_FL_KEEP_SIZE | (release ? FALLOC_FL_PUNCH_HOLE : 0);
     return fallocate(fd, mode, (off_t)offset, (off_t)length) == 0 ? 0 : errno;
 }
+
+/* ─── Naming the plugin a crash happened in (audit 61 ABI M3) ─── */
+
+#include <link.h>
+#include <ucontext.h>
+
+#define NXA_CRASH_IMAGES 64
+#define NXA_CRASH_TEXT 600
+
+struct nxa_crash_image {
+    uintptr_t start, end;
+    char text[NXA_CRASH_TEXT];
+};
+
+static struct nxa_crash_image crash_images[NXA_CRASH_IMAGES];
+static volatile sig_atomic_t crash_image_count;
+static volatile sig_atomic_t crash_pipe = -1;
+static struct sigaction crash_previous[NSIG];
+static pthread_mutex_t crash_lock = PTHREAD_MUTEX_INITIALIZER;
+static int crash_installed;
+
+struct crash_search {
+    const char *name;
+    uintptr_t start, end;
+};
+
+static int crash_find_image(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct crash_search *search = data;
+    if (!info->dlpi_name || strcmp(info->dlpi_name, search->name) != 0) return 0;
+    uintptr_t low = UINTPTR_MAX, high = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[i];
+        if (header->p_type != PT_LOAD) continue;
+        uintptr_t start = info->dlpi_addr + header->p_vaddr;
+        uintptr_t end = start + header->p_memsz;
+        if (start < low) low = start;
+        if (end > high) high = end;
+    }
+    if (high <= low) return 0;
+    search->start = low;
+    search->end = high;
+    return 1;
+}
+
+static size_t crash_append(char *buffer, size_t used, size_t capacity, const char *text) {
+    while (*text && used + 1 < capacity) buffer[used++] = *text++;
+    buffer[used] = 0;
+    return used;
+}
+
+static const char *crash_signal_name(int sig) {
+    switch (sig) {
+    case SIGSEGV: return "11 (SIGSEGV)";
+    case SIGBUS: return "7 (SIGBUS)";
+    case SIGILL: return "4 (SIGILL)";
+    case SIGFPE: return "8 (SIGFPE)";
+    default: return "?";
+    }
+}
+
+static void crash_handler(int sig, siginfo_t *info, void *context) {
+    int saved = errno;
+    uintptr_t pc = 0;
+#if defined(__x86_64__)
+    pc = (uintptr_t)((ucontext_t *)context)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (uintptr_t)((ucontext_t *)context)->uc_mcontext.pc;
+#else
+    (void)context;
+#endif
+    int count = crash_image_count;
+    for (int i = 0; i < count && pc; i++) {
+        if (pc < crash_images[i].start || pc >= crash_images[i].end) continue;
+        char line[NXA_CRASH_TEXT + 200];
+        size_t used = 0;
+        used = crash_append(line, used, sizeof line, "fail ");
+        used = crash_append(line, used, sizeof line, crash_images[i].text);
+        used = crash_append(line, used, sizeof line, " crashed in its own code (signal ");
+        used = crash_append(line, used, sizeof line, crash_signal_name(sig));
+        used = crash_append(line, used, sizeof line, ")\n");
+        int pipe_fd = crash_pipe;
+        if (pipe_fd >= 0) (void)!write(pipe_fd, line, used);
+        (void)!write(STDERR_FILENO, "\nnixactions: error: ", 20);
+        (void)!write(STDERR_FILENO, line + 5, used - 5);
+        break;
+    }
+    /* The action from before: the instruction faults again under it (a backtrace, a core dump);
+     * a signal that was sent rather than caused is sent again. */
+    sigaction(sig, &crash_previous[sig], NULL);
+    if (info && info->si_code <= 0) raise(sig);
+    errno = saved;
+}
+
+int nxa_crash_name_image(const char *linker_name, const char *text) {
+    struct crash_search search = {linker_name, 0, 0};
+    if (!dl_iterate_phdr(crash_find_image, &search)) return -1;
+    pthread_mutex_lock(&crash_lock);
+    int count = crash_image_count;
+    int slot = count;
+    for (int i = 0; i < count; i++)
+        if (crash_images[i].start == search.start) slot = i;
+    if (slot >= NXA_CRASH_IMAGES) {
+        pthread_mutex_unlock(&crash_lock);
+        return -1;
+    }
+    /* A slot is whole before the count names it (the handler reads without the lock); a renamed
+     * one is rewritten in place, which a crash at that moment may see half done. */
+    crash_images[slot].start = search.start;
+    crash_images[slot].end = search.end;
+    size_t length = strlen(text);
+    if (length >= NXA_CRASH_TEXT) length = NXA_CRASH_TEXT - 1;
+    memcpy(crash_images[slot].text, text, length);
+    crash_images[slot].text[length] = 0;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (slot == count) crash_image_count = count + 1;
+    if (!crash_installed) {
+        crash_installed = 1;
+        static const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+        for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+            struct sigaction action;
+            memset(&action, 0, sizeof action);
+            action.sa_sigaction = crash_handler;
+            action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+            sigemptyset(&action.sa_mask);
+            sigaction(signals[i], &action, &crash_previous[signals[i]]);
+        }
+    }
+    pthread_mutex_unlock(&crash_lock);
+    return 0;
+}
+
+void nxa_crash_set_pipe(int fd) { crash_pipe = fd; }

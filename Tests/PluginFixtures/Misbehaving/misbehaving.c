@@ -1,6 +1,7 @@
 /* A C plugin that breaks the rules the host must enforce (audit 50): a secrets provider whose
  * entry's `mode` picks the mistake, an executor whose table lacks `run_step`, and a cache backend
  * whose lookup hangs. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static const nxa_secrets_v1 secrets = {
  * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
  * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process.
  * With MISBEHAVING_CACHE=stuck: the call to lookup never returns.
+ * With MISBEHAVING_CACHE=segv: the lookup writes through a bad pointer (SIGSEGV in its code).
  * With MISBEHAVING_CACHE=print: the lookup writes to descriptor 1 (printf and write), then misses.
  * With MISBEHAVING_CACHE=forge: the lookup first acts on the 64 operations before its own (other
  * plugins' operations, such as a running step's): a log line, output, and a failed completion;
@@ -100,6 +102,8 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
     if (mode && strcmp(mode, "exit") == 0) exit(3);
     /* The call itself never returns (against executor.h's "return quickly"): the host ends the run. */
     if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
+    /* A bad pointer in the plugin's own code: the host's crash is named after the plugin. */
+    if (mode && strcmp(mode, "segv") == 0) *(volatile int *)(uintptr_t)op = 1;
     /* Writes to the process's standard output, as a debug printf would: not into the run's stream. */
     if (mode && strcmp(mode, "print") == 0) {
         printf("misbehaving printf on descriptor 1\n");

@@ -172,4 +172,16 @@ int nxa_flush_stdout(void);
  * FALLOC_FL_PUNCH_HOLE). 0, or the errno value (EOPNOTSUPP where the file system has none). */
 int nxa_keep_room(int fd, long long offset, long long length, int release);
 
+/* A crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE) whose instruction lies in the loaded image the dynamic
+ * linker knows as `linker_name` says `text` (the plugin, "plugin 'ID' (PATH)") on standard error
+ * and, after nxa_crash_set_pipe, on that descriptor as "fail TEXT crashed in its own code (signal
+ * N (NAME))\n" (the run's supervisor closes its events with it); then the signal's previous action
+ * runs as if nothing had been installed (the instruction faults again under it; a signal sent by
+ * kill is sent again). The first call installs the handlers; calling again for the same image
+ * renames it. At most 64 images; 0, or -1 when the image is not loaded or there is no room. */
+int nxa_crash_name_image(const char *linker_name, const char *text);
+
+/* Where crashes are told for the run's supervisor (-1: nowhere). */
+void nxa_crash_set_pipe(int fd);
+
 #endif
