@@ -502,6 +502,16 @@ struct HardeningTests {
                 "\(result.stderr)")
         #expect(!result.stderr.contains("hunter2"), "\(result.stderr)")
         #expect(!result.stderr.contains("c-fine"), "\(result.stderr)")
+        // The run's record says so too, after its end, masked (audit 61 ABI M5: only stderr did).
+        let logs = temp.path + "/logs"
+        let eventsFile = (FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? [])
+            .first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+        let recorded = (try? String(contentsOfFile: eventsFile, encoding: .utf8)) ?? ""
+        let tail = recorded.components(separatedBy: "\"workflow_finished\"").last ?? ""
+        #expect(tail.contains("\"level\":\"warning\",\"text\":\"cleanup script 'b-fail.sh' exited with status 3; what it removes may be left behind: removing container 1 / could not remove ***\""),
+                "\(recorded.suffix(800))")
+        #expect(tail.contains("cleanup script 'a-hang.sh' did not finish in 30 s"), "\(recorded.suffix(800))")
+        #expect(!tail.contains("hunter2"))
         #expect(FileManager.default.fileExists(atPath: marks + "/c-ran"), "the script after the ended one did not run")
         // The hanging script's background process went with it.
         let text = try String(contentsOfFile: marks + "/sleep.pid", encoding: .utf8)

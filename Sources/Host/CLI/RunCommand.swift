@@ -297,10 +297,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         let runID = supervision.runID
         let redactor = Redactor()
+        // The run's record, once it has one: what the cleanup said goes there too (audit 61 ABI M5:
+        // only standard error said a container may have been left behind).
+        let recordWarning = Mutex<(@Sendable (String) -> Void)?>(nil)
         // A cleanup script that failed may have left something behind: the user is told, masked.
         defer {
             HostCommands.cancelAll()  // a clone no job waits for any more (its jobs timed out) ends with the run
-            for problem in supervision.finish() { standardError("warning: " + redactor.redact(problem) + "\n") }
+            for problem in supervision.finish() {
+                let text = redactor.redact(problem)
+                standardError("warning: " + text + "\n")
+                recordWarning.withLock { $0 }?(text)
+            }
         }
         // The concurrency lock file and the Nix files folder go at the run's end (the defers
         // above), and by the supervisor's cleanup at once if this process is killed (a later
@@ -366,6 +373,7 @@ struct RunCommand: AsyncParsableCommand {
             LogRetention.hold(logs)
             reporters.append(reporter)
             logReporter = reporter
+            recordWarning.withLock { $0 = { reporter.report(.message(job: nil, level: .warning, text: $0)) } }
             // The file's first line at once: what a signal or a failure while the secrets are read
             // writes follows it, and a supervisor closing a dead run's events knows the workflow.
             // Written before the providers are asked: masked with the values at hand, as a dry
@@ -422,7 +430,11 @@ struct RunCommand: AsyncParsableCommand {
             eventsLog?.report(.message(job: nil, level: .error, text: text))
             standardError("nixactions: error: \(text)\n  hint: \(hint)\n")
             AbruptStop.request(failure: text)
-            for problem in supervision.killEverything(failure: text) { standardError("warning: " + redactor.redact(problem) + "\n") }
+            for problem in supervision.killEverything(failure: text) {
+                let said = redactor.redact(problem)
+                standardError("warning: " + said + "\n")
+                eventsLog?.report(.message(job: nil, level: .warning, text: said))
+            }
             concurrency?.finish()
             OutputFlusher.shared.flushAll()
             return ExitStatus.jobFailed
@@ -454,7 +466,11 @@ struct RunCommand: AsyncParsableCommand {
                 // In the record before the kill, whose ends follow it (audit 54 L2: only stderr said so).
                 eventsLog?.report(.message(job: nil, level: .warning, text:
                     "second signal \(number) (\(Self.signalName(number))): every process of the run is killed now, without cleanup steps"))
-                for problem in supervision.killEverything() { standardError("warning: " + redactor.redact(problem) + "\n") }
+                for problem in supervision.killEverything() {
+                    let said = redactor.redact(problem)
+                    standardError("warning: " + said + "\n")
+                    eventsLog?.report(.message(job: nil, level: .warning, text: said))
+                }
                 // The group's lock file goes while this process still holds it (the supervisor's
                 // `flock -n` cannot take it before this process exits: review 59 L7).
                 concurrency?.finish()
