@@ -343,7 +343,7 @@ extension NodeReader {
         for (key, _, value) in pairs {
             if key == "plugin" {
                 reference.pluginID = string(value, what: "executor.plugin", context: context)?.value ?? ""
-            } else if case .object(let options) = json(value) {
+            } else if case .object(let options) = pluginOptions(value, what: "executor.with", context: context) {
                 checkExpressions(value, what: "executor.with", context: context)
                 if let entries = mapping(value, what: "executor.with", context: context) {
                     warnSecretsOnCommandLine(entries, what: "executor.with", context: context)
@@ -373,7 +373,7 @@ extension NodeReader {
         guard let pairs = mapping(node, what: "container", context: context, known: keys) else { return nil }
         checkExpressions(node, what: "container", context: context)
         var options: [String: JSONValue] = [:]
-        for (key, _, value) in pairs { options[key] = json(value) }
+        for (key, _, value) in pairs { options[key] = pluginOptions(value, what: "container.\(key)", context: context) }
         warnSecretsOnCommandLine(pairs, what: "container", context: context)
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
@@ -421,7 +421,7 @@ extension NodeReader {
             guard let entries = mapping(value, what: "services.\(name)", context: context, known: ServiceContainer.keys) else { continue }
             checkExpressions(value, what: "services.\(name)", context: context)
             var options: [String: JSONValue] = [:]
-            for (key, _, item) in entries { options[key] = json(item) }
+            for (key, _, item) in entries { options[key] = pluginOptions(item, what: "services.\(name).\(key)", context: context) }
             warnSecretsOnCommandLine(entries, what: "services.\(name)", context: context)
             guard case .string(let image)? = options["image"], !image.isEmpty else {
                 diagnostics.error("service '\(name)' needs an 'image'", at: location(keyNode), context: context,

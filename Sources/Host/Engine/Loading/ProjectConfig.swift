@@ -81,7 +81,9 @@ public struct ProjectConfig: Sendable {
                                                  context: context, hint: "e.g. \(backend): { max-size: 5G }")
                         continue
                     }
-                    if case .object(let options) = reader.json(optionsNode) { config.cache.backends[backend] = options }
+                    if case .object(let options) = reader.pluginOptions(optionsNode, what: "cache.backends.\(backend)", context: context) {
+                        config.cache.backends[backend] = options
+                    }
                 }
             }
         }

@@ -449,7 +449,7 @@ extension NodeReader {
                     diagnostics.error("a secret provider's '\(key)' cannot use ${{ }}: '\(expression.value)'", at: expression.location, context: context,
                                       hint: "secrets are read before any job starts, from the entry as written: write the value itself")
                 }
-                options[key] = json(value)
+                options[key] = pluginOptions(value, what: "secrets.\(key)", context: context)
             }
         }
         if let provider {

@@ -215,6 +215,30 @@ struct NodeReader {
         return nil
     }
 
+    /// A plugin's options (an executor's `with`, a container, a secret provider's or cache
+    /// backend's options) as JSON, which the plugin is given: a number JSON cannot write (`.nan`,
+    /// `.inf`) is an error here, at its place, not a raw EncodingError when a job starts (audit 61
+    /// input: "EncodingError.invalidValue: nan (Double)…", and no location).
+    mutating func pluginOptions(_ node: Node, what: String, context: String?) -> JSONValue {
+        refuseNonFiniteNumbers(node, what: what, context: context)
+        return json(node)
+    }
+
+    private mutating func refuseNonFiniteNumbers(_ node: Node, what: String, context: String?) {
+        switch node {
+        case .scalar(let scalar):
+            guard scalar.style == .plain, let value = GitHubScalars.number(scalar.string), !value.isFinite else { return }
+            diagnostics.error(
+                "\(what): \(scalar.string) is not a number a plugin can be given (its options are JSON, which has no NaN or infinity)",
+                at: location(node), context: context, hint: "quote it ('\(scalar.string)') to give the text, or write a number")
+        case .sequence(let sequence):
+            for item in sequence { refuseNonFiniteNumbers(item, what: what, context: context) }
+        case .mapping(let mapping):
+            for (key, value) in mapping { refuseNonFiniteNumbers(value, what: "\(what).\(key.string ?? "")", context: context) }
+        case .alias: break
+        }
+    }
+
     /// Any node as a JSON value (for executor options).
     func json(_ node: Node) -> JSONValue {
         switch node {
