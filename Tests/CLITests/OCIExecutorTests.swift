@@ -609,12 +609,12 @@ extension RealExecutorSuites {
             #expect(result.status == 1)
             #expect(result.stdout.contains("[missing] error: cannot start job 'missing' on executor 'oci': image 'localhost/nixactions-test:nope' of job 'missing' is not on this machine and pulling it failed: Error: "), "\(result.stdout)")
             #expect(result.stdout.contains("hint: build or load it locally ('podman images' lists them)"))
-            #expect(result.stdout.contains("[engine] error: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
-            #expect(result.stdout.contains("[login] error: executor 'oci' rejected its configuration: oci executor: the container's credentials need a 'username' and a 'password'"), "\(result.stdout)")
+            #expect(result.stdout.contains("[engine] error: wf.yml:6:15: executor 'oci' rejected its configuration: oci executor: engine 'docker-nope' is not podman or docker"), "\(result.stdout)")
+            #expect(result.stdout.contains("[login] error: wf.yml:9:16: executor 'oci' rejected its configuration: oci executor: the container's credentials need a 'username' and a 'password'"), "\(result.stdout)")
             // An image the engine would read as one of its options (a matrix value can be anything).
-            #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image '--privileged' is not an image name"), "\(result.stdout)")
-            #expect(result.stdout.contains("error: executor 'oci' rejected its configuration: oci executor: the image 'alpine -v=/:/host' is not an image name"), "\(result.stdout)")
-            #expect(result.stdout.contains("[service] error: executor 'oci' rejected its configuration: oci executor: the image of service 'db' '-v=/:/host' is not an image name"), "\(result.stdout)")
+            #expect(result.stdout.contains("error: wf.yml:13:16: executor 'oci' rejected its configuration: oci executor: the image '--privileged' is not an image name"), "\(result.stdout)")
+            #expect(result.stdout.contains("error: wf.yml:13:16: executor 'oci' rejected its configuration: oci executor: the image 'alpine -v=/:/host' is not an image name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[service] error: wf.yml:16:16: executor 'oci' rejected its configuration: oci executor: the image of service 'db' '-v=/:/host' is not an image name"), "\(result.stdout)")
             // A user the image does not have: said when the job starts, with the engine's reason.
             #expect(result.stdout.contains("[user] error: cannot start job 'user' on executor 'oci': cannot find which user 'nosuch' is in image '\(PodmanFixture.image)' for job 'user': Error: unable to find user nosuch"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)

@@ -525,8 +525,8 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[secret] error: cannot start job 'secret' on executor 'ssh': cannot reach ***"), "\(result.stdout)")
             #expect(!result.stdout.lowercased().contains("nosuch-host-zq7"), "\(result.stdout)")
             #expect(result.stdout.contains("[down] error: cannot start job 'down' on executor 'ssh': cannot reach \(closed):"), "\(result.stdout)")
-            #expect(result.stdout.contains("[nohost] error: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
-            #expect(result.stdout.contains("[typo] error: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
+            #expect(result.stdout.contains("[nohost] error: wf.yml:6:15: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
+            #expect(result.stdout.contains("[typo] error: wf.yml:9:15: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
         }
 
         @Test("a host that accepts and never answers fails its job after ssh's 10 s connect timeout, once: the run's cleanup does not try it again; the message is one line (audit 47)")
@@ -614,10 +614,10 @@ extension RealExecutorSuites {
                                               in: temp.path)
             #expect(result.status == 1)
             #expect(!FileManager.default.fileExists(atPath: marker), "ssh ran the injected ProxyCommand")
-            #expect(result.stdout.contains("[user] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
-            #expect(result.stdout.contains("[inhost] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
-            #expect(result.stdout.contains("[host] error: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
-            #expect(result.stdout.contains("[port] error: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
+            #expect(result.stdout.contains("[user] error: wf.yml:7:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[inhost] error: wf.yml:10:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
+            #expect(result.stdout.contains("[host] error: wf.yml:13:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
+            #expect(result.stdout.contains("[port] error: wf.yml:16:15: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
         }
     }
 }

@@ -83,7 +83,7 @@ struct DocumentedSecretsRunnersScenarios {
         #expect(result.stderr.contains("warning: secrets.FROM_ENV_KEY is not defined: it is the empty string"), "\(result.stderr)")
     }
 
-    @Test("an unknown oci option fails its job naming it, with the executor's own hint (its options); an ssh pool with no host reachable names each host")
+    @Test("an unknown oci option fails its job naming it at its place, with the executor's own hint (its options); an ssh pool with no host reachable names each host")
     func executorErrors() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -99,7 +99,8 @@ struct DocumentedSecretsRunnersScenarios {
             """)
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
         #expect(result.status == 1)
-        #expect(result.stdout.contains("[o] error: executor 'oci' rejected its configuration: oci executor: unknown option 'bogus'\n"), "\(result.stdout)")
+        // At the executor's place in the file (audit 61 input: no location).
+        #expect(result.stdout.contains("[o] error: wf.yml:3:15: executor 'oci' rejected its configuration: oci executor: unknown option 'bogus'\n"), "\(result.stdout)")
         #expect(result.stdout.contains("  hint: options: credentials, engine, env, grace-seconds, image,"), "\(result.stdout)")
         #expect(result.stdout.contains("[pool] error: cannot start job 'pool' on executor 'ssh': no host of the pool can be reached (127.0.0.1:\(first): "),
                 "\(result.stdout)")

@@ -129,7 +129,10 @@ struct JobRunner: Sendable {
         let executor: any Executor
         switch instances.executor(for: executorReference) {
         case .success(let made): executor = made
-        case .failure(let error): return fail(error.description)
+        case .failure(let error):
+            // At the executor's place in the file (audit 61 input: options a plugin refuses were
+            // said with no location).
+            return fail((executorReference.location.map { "\($0): " } ?? "") + error.description)
         }
         if let checkoutFailure {
             if checkoutFailure is CancellationError || Task.isCancelled { return finish(.cancelled, nil) }
