@@ -283,7 +283,7 @@ struct PluginExecutorTests {
             } throws: { error in
                 let error = error as? EngineError
                 return error?.message == "no executor plugin '\(id)' was found" && error?.hint?.hasPrefix(hint) == true
-                    && (id == "local") == (error?.hint?.hasSuffix("run fewer jobs at once (--jobs) or raise 'ulimit -n'") == true)
+                    && (id == "local") == (error?.hint?.hasSuffix("raise 'ulimit -n', or run fewer jobs at once (--jobs) if they are what holds them") == true)
             }
         }
     }

@@ -426,8 +426,12 @@ struct RunCommand: AsyncParsableCommand {
         // say which call of which plugin, every process of the run is killed, its cleanup scripts
         // run, and the process exits with 1; the supervisor closes the events as failed.
         PluginCallWatch.setHandler { message, hint in
+            // A console nobody reads cannot hold the end either (review 62: it waited for the reader).
+            StandardStreams.abandonStalledOutput()
             let text = redactor.redact(message)
-            eventsLog?.report(.message(job: nil, level: .error, text: text))
+            // In the json stream too, when it has started (review 62: only events.jsonl said it).
+            let said = RunEvent.message(job: nil, level: .error, text: text)
+            if !reporter.report(startedOnly: said) { eventsLog?.report(said) }
             standardError("nixactions: error: \(text)\n  hint: \(hint)\n")
             AbruptStop.request(failure: text)
             for problem in supervision.killEverything(failure: text) {

@@ -168,7 +168,7 @@ final class HostRuntime: Sendable {
         let dictionary = Thread.current.threadDictionary
         dictionary[insideCancelKey] = true
         defer { dictionary.removeObject(forKey: insideCancelKey) }
-        PluginCallWatch.during(pluginID, "its cancel") { body() }
+        PluginCallWatch.during(pluginID, "its cancel call") { body() }
     }
 
     /// Whether this thread is inside a plugin's `cancel` call.

@@ -29,7 +29,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
         }
         let json = try MessageCoding.encode(configuration)
         var made: UnsafeMutableRawPointer?
-        let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+        let (status, message) = PluginCallWatch.during(plugin.id, "its create call") {
             PluginCalls.callWithError { error in
                 json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
             }
@@ -47,7 +47,7 @@ final class PluginCache: CacheBackend, @unchecked Sendable {
     }
 
     deinit {
-        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy") { table.pointee.destroy(instance) } }
+        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy call") { table.pointee.destroy(instance) } }
     }
 
     func lookup(_ request: CacheLookup) async throws -> CacheLookupResult {

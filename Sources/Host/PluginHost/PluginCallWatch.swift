@@ -17,10 +17,16 @@ import Synchronization
 /// so a call still running `limit` after it began ends the command: `handler` (the run's: say
 /// why in its record, kill its processes, run its cleanup scripts) and then the process exits.
 ///
+/// A call that starts an operation with a deadline (a job's start, its cleanup, a secret's
+/// resolve) may take until that deadline and the grace after it (`PluginCalls.afterCancel`): the
+/// shipped executors prepare a job's workspace, the project's copy among them, inside `start_job`
+/// (review 62: a large project's copy ended the run after 60 s). Every other call has `limit`.
+///
 /// The watch costs a lock and a clock read on each side of a call, and never a wake of another
-/// thread: a thread of its own, started with the first call, looks at the calls under way four
-/// times per `limit`, at most once a second. The entry function is not watched here: it has its own, shorter limit on a thread of its
-/// own (`PluginLoader.callEntry`).
+/// thread: from the first call on, an entry of the run's deadline timer looks at the calls under
+/// way four times per `limit`, at least once a second and at most every 10 ms. The entry function
+/// is not watched here: it has its own, shorter limit on a thread of its own
+/// (`PluginLoader.callEntry`).
 public enum PluginCallWatch {
     /// How long one call may take: `NIXACTIONS_PLUGIN_CALL_TIMEOUT` seconds (0.001 to 86400), 60 by default.
     public static let limit: Duration = EnvironmentSeconds.read("NIXACTIONS_PLUGIN_CALL_TIMEOUT", allowed: 0.001...86_400) ?? .seconds(60)
@@ -32,12 +38,15 @@ public enum PluginCallWatch {
         let kind: StaticString
         let detail: String
         let since: ContinuousClock.Instant
+        /// How long this call may take.
+        let limit: Duration
         var what: String { kind.description + detail }
     }
 
     struct State {
         var calls: [UInt64: Call] = [:]
         var next: UInt64 = 0
+        /// Whether the looks were started (with the first call).
         var watching = false
         var fired = false
         var handler: (@Sendable (_ message: String, _ hint: String) -> Int32)?
@@ -53,10 +62,13 @@ public enum PluginCallWatch {
     }
 
     /// Run `body`, a call into plugin `plugin`'s code described by `kind` and `detail` ("its call
-    /// starting ", "step 'build'"), watched.
+    /// for ", "step 'build'"), watched. `deadline`: the operation the call starts has one, and
+    /// the call may take until it and the grace after it (at least `limit`).
     @inline(__always)
-    static func during<T>(_ plugin: String, _ kind: StaticString, _ detail: String = "", _ body: () throws -> T) rethrows -> T {
-        let key = enter(Call(plugin: plugin, kind: kind, detail: detail, since: .now))
+    static func during<T>(_ plugin: String, _ kind: StaticString, _ detail: String = "", deadline: Duration? = nil,
+                          _ body: () throws -> T) rethrows -> T {
+        let allowed = deadline.map { max($0 + PluginCalls.afterCancel, limit) } ?? limit
+        let key = enter(Call(plugin: plugin, kind: kind, detail: detail, since: .now, limit: allowed))
         defer { leave(key) }
         return try body()
     }
@@ -68,12 +80,7 @@ public enum PluginCallWatch {
             defer { state.watching = true }
             return (state.next, !state.watching)
         }
-        if start {
-            let thread = Thread { watch() }
-            thread.name = "nixactions-plugin-calls"
-            thread.stackSize = 1 << 18
-            thread.start()
-        }
+        if start { scheduleLook() }
         return key
     }
 
@@ -81,38 +88,39 @@ public enum PluginCallWatch {
         state.withLock { _ = $0.calls.removeValue(forKey: key) }
     }
 
-    /// How often the calls under way are looked at: four times per limit, at most once a second.
-    static var interval: Duration { min(limit / 4, .seconds(1)) }
+    /// How often the calls under way are looked at: four times per limit, at least once a second,
+    /// at most every 10 ms (a limit of 1 ms would have woken the timer 4,000 times a second).
+    static var interval: Duration { max(min(limit / 4, .seconds(1)), .milliseconds(10)) }
 
-    static func watch() {
-        let (seconds, attoseconds) = interval.components
-        while true {
-            var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-            var left = timespec()
-            while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
-            let now = ContinuousClock.now
-            let stuck = state.withLock { state -> (Call, (@Sendable (String, String) -> Int32)?)? in
-                guard !state.fired, let oldest = state.calls.values.min(by: { $0.since < $1.since }),
-                    now - oldest.since >= limit
-                else { return nil }
-                state.fired = true
-                return (oldest, state.handler)
-            }
-            guard let (call, handler) = stuck else { continue }
-            let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(Self.describe(now - call.since)) "
-                + "(a call into a plugin must return at once; the limit is \(Self.describe(limit))): nixactions cannot take back the thread "
-                + "it holds, so it stops here"
-            let hint = "report it to the plugin's authors; NIXACTIONS_PLUGIN_CALL_TIMEOUT (seconds) sets the limit"
-            let status: Int32
-            if let handler {
-                status = handler(message, hint)
-            } else {
-                StandardStreams.writeError("nixactions: error: \(message)\n  hint: \(hint)\n")
-                status = 2
-            }
-            PluginExitGuard.hostExits()
-            _exit(status)
+    /// The next look, an entry of the run's deadline timer (no thread of its own: a run near its
+    /// limit of threads could not have made one, HardeningTests "no thread to be had").
+    static func scheduleLook() {
+        _ = DeadlineTimer.shared.schedule(after: interval) { look() }
+    }
+
+    /// Ends the process when a call has been under way for `limit`; otherwise looks again later.
+    static func look() {
+        let now = ContinuousClock.now
+        let stuck = state.withLock { state -> (Call, (@Sendable (String, String) -> Int32)?)? in
+            guard !state.fired, let late = state.calls.values.first(where: { now - $0.since >= $0.limit }) else { return nil }
+            state.fired = true
+            return (late, state.handler)
         }
+        guard let (call, handler) = stuck else { return scheduleLook() }
+        // On the timer's thread, which no deadline needs any more: the process ends here.
+        let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(Self.describe(now - call.since)) "
+            + "(a call into a plugin must return at once; the limit is \(Self.describe(call.limit))): nixactions cannot take back the thread "
+            + "it holds, so it stops here"
+        let hint = "report it to the plugin's authors; NIXACTIONS_PLUGIN_CALL_TIMEOUT (seconds) sets the limit"
+        let status: Int32
+        if let handler {
+            status = handler(message, hint)
+        } else {
+            StandardStreams.writeError("nixactions: error: \(message)\n  hint: \(hint)\n")
+            status = 2
+        }
+        PluginExitGuard.hostExits()
+        _exit(status)
     }
 
     static func describe(_ duration: Duration) -> String {

@@ -100,7 +100,7 @@ final class PluginCalls: @unchecked Sendable {
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)
-                let (accepted, message) = PluginCallWatch.during(plugin.id, "its call starting ", what) {
+                let (accepted, message) = PluginCallWatch.during(plugin.id, "its call for ", what, deadline: deadline) {
                     Self.callWithError { error in
                         json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
                     }

@@ -25,7 +25,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         configuration.startRetries = true  // `startJob` asks again after "no room now"
         let json = try JSONEncoder().encode(configuration)
         var instance: UnsafeMutableRawPointer?
-        let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+        let (status, message) = PluginCallWatch.during(plugin.id, "its create call") {
             Self.callWithError { error in
                 json.withUnsafeBytes { bytes in
                     table.pointee.create(
@@ -46,7 +46,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     let calls: PluginCalls
 
     deinit {
-        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy") { table.pointee.destroy(instance) } }
+        if !calls.abandoned.load(ordering: .relaxed) { PluginCallWatch.during(plugin.id, "its destroy call") { table.pointee.destroy(instance) } }
     }
 
     /// Call a function that takes an `nxa_error *`, returning its status and message.
@@ -279,7 +279,7 @@ public struct PluginRegistry: ExecutorProvider {
         return EngineError(
             "no executor plugin '\(pluginID)' was found",
             hint: suggestion.map { "did you mean '\($0)'?" }
-                ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + ($0.errno.map(DescriptorShortage.matches) == true ? "; " + DescriptorShortage.hint : "") }
+                ?? refusedHere.map { "\($0.path) was refused: \($0.reason)" + ($0.errno.flatMap { DescriptorShortage.matches($0) ? "; " + DescriptorShortage.hint($0) : nil } ?? "") }
                 ?? skippedFolder.map { "the plugin folder \($0.path) was not searched: \($0.reason)" }
                 ?? "available: \(executorIDs.joined(separator: ", ")); searched \(searchPath.joined(separator: ":"))")
     }

@@ -34,7 +34,7 @@ public struct LoadedPlugin: @unchecked Sendable {
     /// The interface struct for `id`, or nil.
     func interface(_ id: String) -> UnsafeRawPointer? {
         guard let getInterface = descriptor.pointee.get_interface else { return nil }
-        return PluginCallWatch.during(self.id, "its get_interface") { id.withCString { getInterface(descriptor, $0) } }
+        return PluginCallWatch.during(self.id, "its get_interface call") { id.withCString { getInterface(descriptor, $0) } }
     }
 }
 

@@ -49,7 +49,7 @@ final class PluginSecrets: @unchecked Sendable {
             }
             let json = try MessageCoding.encode(configuration)
             var made: UnsafeMutableRawPointer?
-            let (status, message) = PluginCallWatch.during(plugin.id, "its create") {
+            let (status, message) = PluginCallWatch.during(plugin.id, "its create call") {
                 PluginExecutor.callWithError { error in
                     json.withUnsafeBytes { table.pointee.create(plugin.descriptor, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, &made, error) }
                 }
@@ -77,7 +77,7 @@ final class PluginSecrets: @unchecked Sendable {
         options.owner = provider.plugin.owner
         options.pluginID = provider.plugin.id
         let (status, bytes) = await HostRuntime.shared.call(
-            options: options, what: "its resolve",
+            options: options, what: "its call for resolving a secrets entry",
             timeout: Self.resolveTimeout,
             cancel: { op in provider.table.pointee.cancel?(provider.instance, op) }
         ) { op, error in
@@ -123,7 +123,7 @@ final class PluginSecrets: @unchecked Sendable {
             options.owner = provider.plugin.owner
             options.pluginID = provider.plugin.id
             let (status, _) = await HostRuntime.shared.call(
-                options: options, what: "its release",
+                options: options, what: "its call for releasing its secrets",
                 timeout: Self.releaseTimeout, cancel: nil
             ) { op, error in
                 request.withUnsafeBytes { provider.table.pointee.release(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
@@ -131,7 +131,7 @@ final class PluginSecrets: @unchecked Sendable {
             // An instance whose release did not finish, or one of whose operations was abandoned,
             // is never destroyed (the plugin may still use it).
             if status == NXA_STATUS_OK, !abandoned.withLock({ $0.contains(provider.plugin.id) }) {
-                PluginCallWatch.during(provider.plugin.id, "its destroy") { provider.table.pointee.destroy(provider.instance) }
+                PluginCallWatch.during(provider.plugin.id, "its destroy call") { provider.table.pointee.destroy(provider.instance) }
             }
         }
     }
@@ -168,7 +168,9 @@ extension HostRuntime {
         let operation = { @Sendable in
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 self.register(op, continuation, sink: nil, options: options)
-                let (accepted, message) = PluginCallWatch.during(options.pluginID, what) { PluginExecutor.callWithError { start(op, $0) } }
+                let (accepted, message) = PluginCallWatch.during(options.pluginID, what, deadline: timeout) {
+                    PluginExecutor.callWithError { start(op, $0) }
+                }
                 if accepted != NXA_STATUS_OK {
                     let failure = (try? MessageCoding.encode(OperationFailure(message: message.isEmpty ? "status \(accepted)" : message))) ?? []
                     self.complete(op, status: accepted, result: failure)

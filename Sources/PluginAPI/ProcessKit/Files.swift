@@ -416,7 +416,7 @@ extension FastFiles {
         public init(errno error: Int32) {
             let text = String(cString: strerror(error))
             switch error {
-            case _ where DescriptorShortage.matches(error): (reason, hint) = (text, DescriptorShortage.hint)
+            case _ where DescriptorShortage.matches(error): (reason, hint) = (text, DescriptorShortage.hint(error))
             case ENOENT: (reason, hint) = ("no such file", "check the path")
             case EACCES, EPERM: (reason, hint) = (text, "check its permissions")
             case EISDIR: (reason, hint) = ("it is a folder", "give the path of a file")
@@ -461,9 +461,18 @@ public enum DescriptorShortage {
     /// Whether `error` means no descriptor was free (this process's limit, or the system's).
     public static func matches(_ error: Int32) -> Bool { error == EMFILE || error == ENFILE }
 
-    /// What to do about it, naming this process's soft limit.
-    public static var hint: String {
-        "the process ran out of file descriptors (limit \(softLimit)); run fewer jobs at once (--jobs) or raise 'ulimit -n'"
+    /// What to do about this process running out (EMFILE), naming its soft limit.
+    public static var hint: String { hint(EMFILE) }
+
+    /// What to do about `error`: this process out of descriptors (EMFILE: how many it holds, its
+    /// limit), or the whole system's table full (ENFILE: no limit of this process helps, and
+    /// fewer jobs only if they are what holds them; audit 61 lost L3 blamed --jobs for both).
+    public static func hint(_ error: Int32) -> String {
+        if error == ENFILE {
+            return "the system's table of open files is full (fs.file-max): other processes hold them; close some, or raise the system's limit"
+        }
+        let held = openCount().map { "\($0) open, " } ?? ""
+        return "the process ran out of file descriptors (\(held)limit \(softLimit)): raise 'ulimit -n', or run fewer jobs at once (--jobs) if they are what holds them"
     }
 
     public static var softLimit: UInt64 {

@@ -237,7 +237,7 @@ public struct ProjectCopier {
         /// What to do about it: a shortage of descriptors says so (`DescriptorShortage`), a project
         /// file this user cannot read is named, anything else points at the run folder.
         public var hint: String {
-            if let errno, DescriptorShortage.matches(errno) { return DescriptorShortage.hint }
+            if let errno, DescriptorShortage.matches(errno) { return DescriptorShortage.hint(errno) }
             if isUnreadableSource {
                 return "each job gets a copy of the project folder: make it readable by this user, move it out of the project, "
                     + "or commit the project to git (jobs then get a clone of its last commit)"

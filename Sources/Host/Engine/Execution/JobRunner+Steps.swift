@@ -18,7 +18,15 @@ extension JobRunner {
     func runStepList(_ steps: [Step], executor: any Executor, started: JobStarted, base: [String: ExpressionValue], env: [String: String],
                      shared: SharedEnvironment?, state: inout State) async {
         for step in steps {
-            if AbruptStop.requested { break }  // stopped at once: no step starts
+            if AbruptStop.requested {
+                // Stopped at once: no step starts. A run that could not go on fails the job whose
+                // steps it cut short (review 62: it was `success` with steps left unrun).
+                if let failure = AbruptStop.failure, state.succeeded {
+                    state.succeeded = false
+                    state.failure = state.failure ?? JobFailure(message: AbruptStop.ended(by: failure))
+                }
+                break
+            }
             noteCancellation(&state)
             noteActionTimeout(step, state: &state)
             var contexts = base

@@ -13,11 +13,13 @@
  *  - `create` once per executor configuration used by the run; `destroy` once at the end.
  *  - Several jobs run concurrently on one instance: start_job/run_step/finish_job for different
  *    jobs may overlap, from different threads. Steps of one job never overlap.
- *  - Every call into the plugin returns promptly (all interfaces; the work goes on on the
- *    plugin's own threads). The host watches each call: one still running after
- *    NIXACTIONS_PLUGIN_CALL_TIMEOUT (60 s by default) holds a host thread nothing can take back,
- *    so the host reports the plugin and the call, kills the run's processes, runs its cleanup
- *    scripts and exits with 1 (2 outside `run`).
+ *  - Every call the host makes into the plugin returns promptly, in every interface (the work
+ *    goes on on the plugin's own threads), but a stream's `write`, which may wait for room
+ *    (stream.h). The host watches each call: a call that starts an operation with a deadline
+ *    may take until that deadline and the host's grace after it; any other call
+ *    NIXACTIONS_PLUGIN_CALL_TIMEOUT (60 s by default). One still running then holds a host
+ *    thread nothing can take back, so the host reports the plugin and the call, kills the run's
+ *    processes, runs its cleanup scripts and exits with 1 (2 outside `run`).
  *  - Asynchronous calls (start_job, run_step, finish_job) return quickly: NXA_STATUS_OK means
  *    "accepted, `complete(op)` will follow exactly once"; any other status means "not accepted,
  *    no `complete` will follow", with the reason in `error`.
