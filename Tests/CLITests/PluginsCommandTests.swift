@@ -237,6 +237,23 @@ struct HangingFunctionTests {
 
 @Suite("plugins that break the host's rules (audit 50)")
 struct MisbehavingPluginTests {
+    /// A job whose step runs, and leaves running, a process shown as `marker` (YAML lines of `jobs:`).
+    static func slowJob(_ marker: String) -> String {
+        "  slow:\n    steps:\n      - run: |\n          (exec -a \(marker) sleep 300) &\n          sleep 300\n"
+    }
+
+    /// Whether the processes shown as `marker` are gone within 5 s (ended by the host, else by
+    /// its supervisor once the host is gone).
+    static func gone(_ marker: String) async -> Bool {
+        await eventually(timeout: .seconds(5), every: .milliseconds(50)) { SSHServer.processes(matching: marker).isEmpty }
+    }
+
+    /// The run's `events.jsonl` under `logs` ("" when there is none).
+    static func eventsFile(in logs: String) -> String {
+        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
+        return files.first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+    }
+
     func run(_ workflow: String, environment: [String: String] = [:]) async throws -> CommandResult {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -371,11 +388,7 @@ struct MisbehavingPluginTests {
         let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
         try temp.write("wf.yml", """
             jobs:
-              slow:
-                steps:
-                  - run: |
-                      (exec -a nxaexitguard sleep 300) &
-                      sleep 300
+            \(Self.slowJob("nxaexitguard"))
               early:
                 steps:
                   - run: for i in $(seq 1 3000); do echo "early line $i"; done
@@ -403,12 +416,7 @@ struct MisbehavingPluginTests {
         #expect(jobLog.contains("early line 3000"), "the job log holds every line: \(files)")
         #expect(events.contains("ended the process with exit()"), "the events say why the run stopped")
         // Ended at once by the host, else by the supervisor once the host is gone.
-        var waited = 0
-        while !SSHServer.processes(matching: "nxaexitguard").isEmpty && waited < 100 {
-            try await Task.sleep(for: .milliseconds(50))
-            waited += 1
-        }
-        #expect(SSHServer.processes(matching: "nxaexitguard").isEmpty, "a step's background process was left running")
+        #expect(await Self.gone("nxaexitguard"), "a step's background process was left running")
         #expect(result.seconds < 60, "took \(result.seconds) s")
     }
 
@@ -419,11 +427,7 @@ struct MisbehavingPluginTests {
         let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
         try temp.write("wf.yml", """
             jobs:
-              slow:
-                steps:
-                  - run: |
-                      (exec -a nxastuckcall sleep 300) &
-                      sleep 300
+            \(Self.slowJob("nxastuckcall"))
               many:
                 steps:
             \(String(repeating: "      - run: sleep 0.05\n", count: 100))  late:
@@ -442,15 +446,9 @@ struct MisbehavingPluginTests {
         #expect(!result.stdout.contains("never"))
         #expect(result.seconds < 30, "took \(result.seconds) s")
         // The step's background process: killed by the host, at the latest by the supervisor.
-        var waited = 0
-        while !SSHServer.processes(matching: "nxastuckcall").isEmpty && waited < 100 {
-            try await Task.sleep(for: .milliseconds(50))
-            waited += 1
-        }
-        #expect(SSHServer.processes(matching: "nxastuckcall").isEmpty, "a step's background process was left running")
+        #expect(await Self.gone("nxastuckcall"), "a step's background process was left running")
         // The record: the host's error, then the supervisor's ends (failure, with why).
-        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
-        let path = files.first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+        let path = Self.eventsFile(in: logs)
         var lines: [String] = []
         await eventually(timeout: .seconds(10)) {
             lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -473,11 +471,7 @@ struct MisbehavingPluginTests {
         let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
         try temp.write("wf.yml", """
             jobs:
-              slow:
-                steps:
-                  - run: |
-                      (exec -a nxacrashguard sleep 300) &
-                      sleep 300
+            \(Self.slowJob("nxacrashguard"))
               late:
                 cache: { paths: [deps], key: deps-1, backend: misbehaving }
                 steps:
@@ -489,14 +483,8 @@ struct MisbehavingPluginTests {
         #expect(result.status == SIGSEGV, "\(result.status): \(result.stdout)\(result.stderr)")
         let named = "plugin 'misbehaving' (\(folder)/libnixactions-plugin-misbehaving.so) crashed in its own code (signal 11 (SIGSEGV))"
         #expect(result.stderr.contains("nixactions: error: " + named), "\(result.stderr)")
-        var waited = 0
-        while !SSHServer.processes(matching: "nxacrashguard").isEmpty && waited < 100 {
-            try await Task.sleep(for: .milliseconds(50))
-            waited += 1
-        }
-        #expect(SSHServer.processes(matching: "nxacrashguard").isEmpty, "a step's background process was left running")
-        let files = FileManager.default.enumerator(atPath: logs)?.compactMap { $0 as? String } ?? []
-        let path = files.first { $0.hasSuffix("events.jsonl") }.map { logs + "/" + $0 } ?? ""
+        #expect(await Self.gone("nxacrashguard"), "a step's background process was left running")
+        let path = Self.eventsFile(in: logs)
         var end = ""
         await eventually(timeout: .seconds(10)) {
             end = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
