@@ -491,6 +491,11 @@ struct MisbehavingPluginTests {
             return end.contains("\"workflow_finished\"")
         }
         #expect(end.contains("\"failure\"") && end.contains("the run was ended: " + named), "\(end)")
+        // The file's first line was written at once: a crash within the run's first 50 ms leaves
+        // the run's start, and the supervisor names the workflow (review 62: it was alone, unnamed).
+        let first = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.contains("\"event\":\"workflow_started\"") && first.contains("\"workflow\":\"wf\""), "\(first)")
+        #expect(end.contains("\"workflow\":\"wf\""), "\(end)")
     }
 
     @Test("what a plugin writes to descriptor 1 goes to standard error: --log-format json's stream stays whole JSON, the console's lines whole (audit 61 ABI M7)")

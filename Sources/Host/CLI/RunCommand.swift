@@ -384,6 +384,7 @@ struct RunCommand: AsyncParsableCommand {
             // (`--secret-file` read once: a pipe reads empty the second time; review 51.)
             for value in dryRunSecretValues(workflow, environment: environment, commandLine: commandLineSecrets) { _ = early.add(value) }
             reporter.report(.workflowStarted(workflow: early.redact(workflow.name), runID: runID))
+            reporter.flushEvents()
             let events = logs + "/events.jsonl"
             supervision.tell(events: events.hasPrefix("/") ? events : FileManager.default.currentDirectoryPath + "/" + events)
         } catch {

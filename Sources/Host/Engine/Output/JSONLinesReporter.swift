@@ -277,6 +277,11 @@ public final class LogDirectoryReporter: RunReporter {
     /// Whether the run's `workflow_finished` has been written.
     public var isFinished: Bool { finished.withLock { $0 } }
 
+    /// Write out what `events.jsonl` holds now (its first line: a host that dies within its first
+    /// 50 ms, before the flusher's first pass, left a supervisor's `workflow_finished` alone in the
+    /// file, the workflow unnamed; review 62).
+    public func flushEvents() { eventsWriter.flush() }
+
     public func report(_ event: RunEvent) {
         if case .message(nil, _, _) = event, finished.withLock({ $0 }) {
             // The run's own message after its end (a signal while the summary was printed: it
