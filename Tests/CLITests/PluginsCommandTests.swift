@@ -464,6 +464,33 @@ struct MisbehavingPluginTests {
         #expect(many.count == 1 && many[0].contains("\"failure\"") && many[0].contains("the run was ended: "), "\(many)")
     }
 
+    @Test("a plugin call stuck after the run's end (a provider's destroy): the run's own exit status, the error recorded after workflow_finished (review 62 L4: exit 1 after a recorded success)")
+    func stuckAfterTheEnd() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            secrets:
+              - { provider: misbehaving, mode: plain }
+            jobs:
+              a:
+                steps:
+                  - run: echo ran
+            """)
+        let logs = temp.path + "/logs"
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_DESTROY": "stuck",
+                                                        "NIXACTIONS_PLUGIN_CALL_TIMEOUT": "1"])
+        #expect(result.status == 0, "\(result.status): \(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] ran\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("nixactions: error: plugin 'misbehaving' has not returned from its destroy call for"), "\(result.stderr)")
+        #expect(result.seconds < 20, "took \(result.seconds) s")
+        let lines = ((try? String(contentsOfFile: Self.eventsFile(in: logs), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let end = lines.firstIndex { $0.contains("\"workflow_finished\"") }
+        #expect(end.map { lines[$0].contains("\"success\"") } == true, "\(lines)")
+        #expect(end.map { lines[($0 + 1)...].contains { $0.contains("has not returned from its destroy call") } } == true, "\(lines)")
+    }
+
     @Test("a plugin that crashes in its own code (SIGSEGV) is named on standard error and in the run's closed events; nothing is left running (audit 61 ABI M3: only the signal)")
     func pluginCrash() async throws {
         let temp = try TemporaryDirectory()

@@ -426,6 +426,9 @@ struct RunCommand: AsyncParsableCommand {
         // H1: the run hung past every deadline and a first Ctrl-C): the record and standard error
         // say which call of which plugin, every process of the run is killed, its cleanup scripts
         // run, and the process exits with 1; the supervisor closes the events as failed.
+        // The run's exit status once its jobs have ended (-1 before): a call stuck after that (a
+        // provider's `destroy`) ends the process with it, as the record says (review 62 L4).
+        let endedWith = Atomic<Int32>(-1)
         PluginCallWatch.setHandler { message, hint in
             // A console nobody reads cannot hold the end either (review 62: it waited for the reader).
             StandardStreams.abandonStalledOutput()
@@ -442,7 +445,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             concurrency?.finish()
             OutputFlusher.shared.flushAll()
-            return ExitStatus.jobFailed
+            let ended = endedWith.load(ordering: .acquiring)
+            return ended >= 0 ? ended : ExitStatus.jobFailed
         }
         PluginExitGuard.setCleanup { message in
             eventsLog?.report(.message(job: nil, level: .error, text: message))
@@ -509,6 +513,7 @@ struct RunCommand: AsyncParsableCommand {
             options.secrets = secrets
             let runner = WorkflowRunner(workflow: workflow, executors: registry, reporter: reporter, options: options, redactor: redactor)
             let summary = await runner.run(planned: plan)
+            endedWith.store(summary.exitCode, ordering: .releasing)
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }

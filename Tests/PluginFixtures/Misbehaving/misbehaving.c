@@ -71,7 +71,12 @@ static nxa_status release(void *instance, nxa_op_id op, const uint8_t *json, siz
     return NXA_STATUS_OK;
 }
 
-static void destroy(void *instance) { (void)instance; }
+/* With MISBEHAVING_DESTROY=stuck: `destroy` never returns (after the run's end, for a provider). */
+static void destroy(void *instance) {
+    (void)instance;
+    const char *mode = getenv("MISBEHAVING_DESTROY");
+    if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
+}
 
 static const nxa_secrets_v1 secrets = {
     .struct_size = sizeof(nxa_secrets_v1),
