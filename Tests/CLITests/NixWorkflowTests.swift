@@ -874,6 +874,19 @@ struct NixWorkflowTests {
             """, ["--dry-run"], file: "oci.nix")
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("executors.oci needs an 'image' here"), "\(refused.stderr)")
+        // An option the original's executor does not have is an error, not dropped (audit 61 input H4).
+        let unknown = try await scenario.run("""
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a = { executor = nixactions.executors.local { copyRepos = false; }; actions = [ { bash = "true"; } ]; };
+              jobs.b = { executor = nixactions.executors.oci { image = "debian:stable"; bogus = 1; }; actions = [ { bash = "true"; } ]; };
+            }
+            """, ["--dry-run"], file: "unknown.nix")
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("error: executors.local: unknown option 'copyRepos'") && unknown.stderr.contains("did you mean 'copyRepo'?"),
+                "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("error: executors.oci: unknown option 'bogus'")
+                && unknown.stderr.contains("its options: containerEnv, copyRepo, extraMounts, extraPackages, image, mode, name"), "\(unknown.stderr)")
         let missingRequired = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow { jobs.a.actions = [ (nixactions.actions.requireEnv [ "NXA_SURELY_UNSET" ]) ]; }

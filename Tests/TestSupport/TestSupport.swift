@@ -327,12 +327,15 @@ public func signalReport(_ pid: pid_t) -> String {
 /// The bytes a job's steps wrote on `stream` ("stdout" or "stderr"), rebuilt from a run's log
 /// folder: the `output` events of `events.jsonl` reference ranges of `<job>.log` (and each says
 /// how many newlines its range holds, which is checked).
-public func loggedOutput(folder: String, job: String, stream: String, step: Int? = nil) throws -> [UInt8] {
-    try loggedOutputs(folder: folder, step: step)[job]?[stream] ?? []
+public func loggedOutput(folder: String, job: String, stream: String, step: Int? = nil, skippingHoles: Bool = false) throws -> [UInt8] {
+    try loggedOutputs(folder: folder, step: step, skippingHoles: skippingHoles)[job]?[stream] ?? []
 }
 
 /// Every job's output by stream (`[job: ["stdout": bytes, "stderr": bytes]]`), parsing the events once.
-public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [String: [UInt8]]] {
+/// `skippingHoles`: a range of zeros whose `lines` says it held newlines is output the log lost
+/// (a full disk: the bytes that could not be written are a hole, docs/reliability.md); it is left
+/// out instead of failing the check.
+public func loggedOutputs(folder: String, step: Int? = nil, skippingHoles: Bool = false) throws -> [String: [String: [UInt8]]] {
     let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
     var logs: [String: [UInt8]] = [:]
     var result: [String: [String: [UInt8]]] = [:]
@@ -350,6 +353,9 @@ public func loggedOutputs(folder: String, step: Int? = nil) throws -> [String: [
         }
         // `lines` counts the newlines of the range (0 for a piece of a long line): checked on every use.
         let newlines = log[offset..<(offset + length)].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+        if skippingHoles, newlines == 0, (object["lines"] as? Int ?? 0) > 0, log[offset..<(offset + length)].allSatisfy({ $0 == 0 }) {
+            continue
+        }
         guard object["lines"] as? Int == newlines else {
             throw NSError(domain: "loggedOutput", code: 2, userInfo: [NSLocalizedDescriptionKey: "'lines' is not the range's \(newlines) newlines: \(line)"])
         }

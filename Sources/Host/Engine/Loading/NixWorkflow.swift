@@ -625,6 +625,19 @@ extension NixWorkflow {
                     error("executors.\(type): '\(key)' \(why)", at, context: context, hint: hint)
                 }
             }
+            // The original's options of local and oci (nix/default.nix); anything else would have
+            // been dropped without a word (audit 61 input H4). ssh's go to its plugin, which checks them.
+            let known: [String: [String]] = [
+                "local": ["copyRepo", "name"],
+                "oci": ["containerEnv", "copyRepo", "extraMounts", "extraPackages", "image", "mode", "name"],
+            ]
+            if let allowed = known[type] {
+                for key in options.keys.sorted() where key != "type" && !key.hasPrefix("__") && !allowed.contains(key) {
+                    let suggestion = didYouMean(key, in: allowed)
+                    error("executors.\(type): unknown option '\(key)'", at, context: context,
+                          hint: suggestion.map { "did you mean '\($0)'?" } ?? "its options: \(allowed.joined(separator: ", "))")
+                }
+            }
             if options["name"] != nil && type == "local" {
                 reader.diagnostics.warning("executors.local: 'name' (a workspace shared between jobs) is not supported; each job has its own workspace",
                                            at: at, context: context)
