@@ -415,6 +415,10 @@ struct RunCommand: AsyncParsableCommand {
             configuration: SecretsConfiguration(
                 runID: runID, runDirectory: supervision.folder.path, projectDirectory: options.projectDirectory,
                 secretsDirectory: secretsFolder, trackingID: supervision.trackingID))
+        // The run's exit status as its record says it (`workflow_finished`), for a plugin call
+        // stuck after that (an executor's or a provider's `destroy`; review 62b: only providers').
+        let endedWith = ExitStatusRecorder()
+        reporters.append(endedWith)
         let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
         let baseOptions = options
         let eventsLog = logReporter
@@ -426,16 +430,16 @@ struct RunCommand: AsyncParsableCommand {
         // H1: the run hung past every deadline and a first Ctrl-C): the record and standard error
         // say which call of which plugin, every process of the run is killed, its cleanup scripts
         // run, and the process exits with 1; the supervisor closes the events as failed.
-        // The run's exit status once its jobs have ended (-1 before): a call stuck after that (a
-        // provider's `destroy`) ends the process with it, as the record says (review 62 L4).
-        let endedWith = Atomic<Int32>(-1)
+        // A call stuck after the run's end ends the process with the run's own status, as the
+        // record says (review 62 L4); `endedWith` is -1 before.
         PluginCallWatch.setHandler { message, hint in
             // A console nobody reads cannot hold the end either (review 62: it waited for the reader).
             StandardStreams.abandonStalledOutput()
             let text = redactor.redact(message)
-            // In the json stream too, when it has started (review 62: only events.jsonl said it).
+            // In the json stream too, when it has started (review 62: only events.jsonl said it);
+            // not on the console, where standard error says it (review 62b: said twice).
             let said = RunEvent.message(job: nil, level: .error, text: text)
-            if !reporter.report(startedOnly: said) { eventsLog?.report(said) }
+            if format != .json || !reporter.report(startedOnly: said) { eventsLog?.report(said) }
             standardError("nixactions: error: \(text)\n  hint: \(hint)\n")
             AbruptStop.request(failure: text)
             for problem in supervision.killEverything(failure: text) {
@@ -445,8 +449,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             concurrency?.finish()
             OutputFlusher.shared.flushAll()
-            let ended = endedWith.load(ordering: .acquiring)
-            return ended >= 0 ? ended : ExitStatus.jobFailed
+            return endedWith.status ?? ExitStatus.jobFailed
         }
         PluginExitGuard.setCleanup { message in
             eventsLog?.report(.message(job: nil, level: .error, text: message))
@@ -513,7 +516,6 @@ struct RunCommand: AsyncParsableCommand {
             options.secrets = secrets
             let runner = WorkflowRunner(workflow: workflow, executors: registry, reporter: reporter, options: options, redactor: redactor)
             let summary = await runner.run(planned: plan)
-            endedWith.store(summary.exitCode, ordering: .releasing)
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")
             return summary.exitCode
         }
@@ -840,6 +842,23 @@ extension PluginRegistry {
         }
         return registry
     }
+}
+
+/// The exit status the run's `workflow_finished` gives, once it went by (nil before).
+final class ExitStatusRecorder: RunReporter {
+    private let value = Atomic<Int32>(-1)
+
+    var status: Int32? {
+        let status = value.load(ordering: .acquiring)
+        return status >= 0 ? status : nil
+    }
+
+    func report(_ event: RunEvent) {
+        if case .workflowFinished(_, _, _, let exitStatus?, _) = event { value.store(exitStatus, ordering: .releasing) }
+    }
+
+    /// Output is not its business (the default would split each chunk into events).
+    func output(_ chunk: OutputChunk) {}
 }
 
 /// The run's reporters, and whether the runner has started them (`workflow_started` went through):

@@ -1,6 +1,7 @@
 import Foundation
 import NixActionsEngine
 import NixActionsProcessKit
+import CProcessSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -17,15 +18,18 @@ import Synchronization
 /// so a call still running `limit` after it began ends the command: `handler` (the run's: say
 /// why in its record, kill its processes, run its cleanup scripts) and then the process exits.
 ///
-/// A call that starts an operation with a deadline (a job's start, its cleanup, a secret's
-/// resolve) may take until that deadline and the grace after it (`PluginCalls.afterCancel`): the
-/// shipped executors prepare a job's workspace, the project's copy among them, inside `start_job`
-/// (review 62: a large project's copy ended the run after 60 s). Every other call has `limit`.
+/// A job's start and its cleanup (`start_job`, `finish_job`) may take until their operation's
+/// deadline and the grace after it (`PluginCalls.afterCancel`): the shipped executors prepare a
+/// job's workspace, the project's copy among them, inside `start_job`, and remove it inside
+/// `finish_job` (review 62: a large project's copy ended the run after 60 s). Every other call
+/// has `limit` (review 62b: a cache lookup was given its deadline, 140 s, past a job's time limit).
 ///
 /// The watch costs a lock and a clock read on each side of a call, and never a wake of another
-/// thread: from the first call on, an entry of the run's deadline timer looks at the calls under
-/// way four times per `limit`, at least once a second and at most every 10 ms. The entry function
-/// is not watched here: it has its own, shorter limit on a thread of its own
+/// thread: from the first call on, a thread of its own that never calls a plugin looks at the
+/// calls under way four times per `limit`, at least once a second and at most every 10 ms (review
+/// 62b: on the deadline timer's thread, a time limit's cancel stuck in a plugin stopped the looks
+/// too). Without a thread to be had, the looks are entries of the deadline timer. The entry
+/// function is not watched here: it has its own, shorter limit on a thread of its own
 /// (`PluginLoader.callEntry`).
 public enum PluginCallWatch {
     /// How long one call may take: `NIXACTIONS_PLUGIN_CALL_TIMEOUT` seconds (0.001 to 86400), 60 by default.
@@ -62,8 +66,9 @@ public enum PluginCallWatch {
     }
 
     /// Run `body`, a call into plugin `plugin`'s code described by `kind` and `detail` ("its call
-    /// for ", "step 'build'"), watched. `deadline`: the operation the call starts has one, and
-    /// the call may take until it and the grace after it (at least `limit`).
+    /// for ", "step 'build'"), watched. `deadline`: the call prepares or removes a job inline
+    /// (`start_job`, `finish_job`), and may take until its operation's deadline and the grace
+    /// after it (at least `limit`).
     @inline(__always)
     static func during<T>(_ plugin: String, _ kind: StaticString, _ detail: String = "", deadline: Duration? = nil,
                           _ body: () throws -> T) rethrows -> T {
@@ -92,22 +97,39 @@ public enum PluginCallWatch {
     /// at most every 10 ms (a limit of 1 ms would have woken the timer 4,000 times a second).
     static var interval: Duration { max(min(limit / 4, .seconds(1)), .milliseconds(10)) }
 
-    /// The next look, an entry of the run's deadline timer (no thread of its own: a run near its
-    /// limit of threads could not have made one, HardeningTests "no thread to be had").
+    /// The looks: on a thread of their own, else (no thread to be had) on the deadline timer.
     static func scheduleLook() {
-        _ = DeadlineTimer.shared.schedule(after: interval) { look() }
+        let started = DetachedThread.start(stackSize: 256 * 1024) {
+            nxa_name_thread("nxa-plugin-calls")
+            let (seconds, attoseconds) = interval.components
+            while true {
+                var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+                var left = timespec()
+                while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
+                look(again: false)
+            }
+        }
+        if started != 0 { lookLater() }
     }
 
-    /// Ends the process when a call has been under way for `limit`; otherwise looks again later.
-    static func look() {
+    static func lookLater() {
+        _ = DeadlineTimer.shared.schedule(after: interval) { look(again: true) }
+    }
+
+    /// Ends the process when a call has been under way for its limit; otherwise (`again`: on the
+    /// deadline timer) looks again later.
+    static func look(again: Bool) {
         let now = ContinuousClock.now
         let stuck = state.withLock { state -> (Call, (@Sendable (String, String) -> Int32)?)? in
             guard !state.fired, let late = state.calls.values.first(where: { now - $0.since >= $0.limit }) else { return nil }
             state.fired = true
             return (late, state.handler)
         }
-        guard let (call, handler) = stuck else { return scheduleLook() }
-        // On the timer's thread, which no deadline needs any more: the process ends here.
+        guard let (call, handler) = stuck else {
+            if again { lookLater() }
+            return
+        }
+        // The process ends here (on the timer's thread, no deadline is needed any more).
         let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(Self.describe(now - call.since)) "
             + "(a call into a plugin must return at once; the limit is \(Self.describe(call.limit))): nixactions cannot take back the thread "
             + "it holds, so it stops here"

@@ -69,7 +69,7 @@ final class PluginCalls: @unchecked Sendable {
     func perform<Request: Encodable, Response: Decodable>(
         _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
-        handOff: Bool = false, onAccepted: ((UInt64) -> Void)? = nil
+        handOff: Bool = false, inlineWork: Bool = false, onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
         let runtime = HostRuntime.shared
         let op = runtime.makeOperation()
@@ -100,7 +100,7 @@ final class PluginCalls: @unchecked Sendable {
         let (status, bytes) = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 runtime.register(op, continuation, sink: sink, options: options)
-                let (accepted, message) = PluginCallWatch.during(plugin.id, "its call for ", what, deadline: deadline) {
+                let (accepted, message) = PluginCallWatch.during(plugin.id, "its call for ", what, deadline: inlineWork ? deadline : nil) {
                     Self.callWithError { error in
                         json.withUnsafeBytes { call(instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
                     }

@@ -67,11 +67,11 @@ final class PluginExecutor: Executor, @unchecked Sendable {
     func perform<Request: Encodable, Response: Decodable>(
         _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as type: Response.Type,
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
-        onAccepted: ((UInt64) -> Void)? = nil
+        inlineWork: Bool = false, onAccepted: ((UInt64) -> Void)? = nil
     ) async throws -> Response {
         // The plugin's thread that completes an executor operation goes on with the job (HandOffExecutor).
         try await calls.perform(call, request, sink: sink, as: type, cancellable: cancellable, deadline: deadline, what: what,
-                                handOff: true, onAccepted: onAccepted)
+                                handOff: true, inlineWork: inlineWork, onAccepted: onAccepted)
     }
 
     /// How long moving one tree into or out of a job may take.
@@ -85,8 +85,9 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         defer { output.finish() }
         while true {
             do {
+                // The shipped executors prepare the workspace (the project's copy) inside the call.
                 return try await perform(table.pointee.start_job, job, sink: output, as: JobStarted.self, deadline: Self.startDeadline,
-                                         what: "starting job '\(job.displayName)'")
+                                         what: "starting job '\(job.displayName)'", inlineWork: true)
             } catch let failure as OperationFailure {
                 // No room for the job now (every host of a pool busy): it waits, as a queued job,
                 // for as long as it takes (cancellable), each try with the start's own deadline.
@@ -118,7 +119,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         let cleanup = Task.immediate(executorPreference: HandOffExecutor.shared) { [self] in
             do {
                 _ = try await perform(table.pointee.finish_job, job, sink: output, as: Empty.self, cancellable: false,
-                                      deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'")
+                                      deadline: Self.cleanupDeadline, what: "the cleanup of job '\(job.displayName)'", inlineWork: true)
             } catch {
                 HostRuntime.shared.logHandler.withLock { $0 }(plugin.id, 2, "cleanup of job '\(job.jobKey)' failed: \(error)")
             }

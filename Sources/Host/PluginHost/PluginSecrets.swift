@@ -168,7 +168,7 @@ extension HostRuntime {
         let operation = { @Sendable in
             await withCheckedContinuation { (continuation: CheckedContinuation<(nxa_status, [UInt8]), Never>) in
                 self.register(op, continuation, sink: nil, options: options)
-                let (accepted, message) = PluginCallWatch.during(options.pluginID, what, deadline: timeout) {
+                let (accepted, message) = PluginCallWatch.during(options.pluginID, what) {
                     PluginExecutor.callWithError { start(op, $0) }
                 }
                 if accepted != NXA_STATUS_OK {

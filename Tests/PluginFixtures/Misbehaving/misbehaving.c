@@ -15,9 +15,6 @@ static void say(const char *text) { host->log(host->host_data, 1, text, strlen(t
 
 static nxa_status create(const nxa_plugin *plugin, const uint8_t *json, size_t length, void **out, nxa_error *error) {
     (void)plugin, (void)json, (void)length, (void)error;
-    /* With MISBEHAVING_CACHE=stuck: `create` never returns (a call without a deadline of its own). */
-    const char *mode = getenv("MISBEHAVING_CACHE");
-    if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
     *out = (void *)&host;
     return NXA_STATUS_OK;
 }
@@ -87,7 +84,7 @@ static const nxa_secrets_v1 secrets = {
  * cover it), and whose other operations fail at once. One lookup at a time.
  * With MISBEHAVING_CACHE=nullstream: a miss, a reservation, and a save accepted without a stream.
  * With MISBEHAVING_CACHE=exit: the lookup calls exit(3), ending the host's process.
- * With MISBEHAVING_CACHE=stuck: the call to `create` never returns.
+ * With MISBEHAVING_CACHE=stuck: the call to lookup never returns.
  * With MISBEHAVING_CACHE=segv: the lookup writes through a bad pointer (SIGSEGV in its code).
  * With MISBEHAVING_CACHE=print: the lookup writes to descriptor 1 (printf and write), then misses.
  * With MISBEHAVING_CACHE=forge: the lookup first acts on the 64 operations before its own (other
@@ -108,6 +105,8 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
     (void)instance, (void)json, (void)length, (void)error;
     const char *mode = getenv("MISBEHAVING_CACHE");
     if (mode && strcmp(mode, "exit") == 0) exit(3);
+    /* The call itself never returns (against executor.h's "return promptly"): the host ends the run. */
+    if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
     /* A bad pointer in the plugin's own code: the host's crash is named after the plugin. */
     if (mode && strcmp(mode, "segv") == 0) *(volatile int *)(uintptr_t)op = 1;
     /* Writes to the process's standard output, as a debug printf would: not into the run's stream. */
@@ -141,6 +140,9 @@ static nxa_status lookup(void *instance, nxa_op_id op, const uint8_t *json, size
 
 static void cache_cancel(void *instance, nxa_op_id op) {
     (void)instance;
+    /* With MISBEHAVING_CANCEL=stuck: the cancel never returns (executor.h: "never blocks for long"). */
+    const char *mode = getenv("MISBEHAVING_CANCEL");
+    if (mode && strcmp(mode, "stuck") == 0) for (;;) pause();
     if (op == hanging) host->complete(host->host_data, op, NXA_STATUS_CANCELLED, 0, 0);
 }
 

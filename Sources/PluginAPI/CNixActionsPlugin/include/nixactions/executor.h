@@ -15,9 +15,9 @@
  *    jobs may overlap, from different threads. Steps of one job never overlap.
  *  - Every call the host makes into the plugin returns promptly, in every interface (the work
  *    goes on on the plugin's own threads), but a stream's `write`, which may wait for room
- *    (stream.h). The host watches each call: a call that starts an operation with a deadline
- *    may take until that deadline and the host's grace after it; any other call
- *    NIXACTIONS_PLUGIN_CALL_TIMEOUT (60 s by default). One still running then holds a host
+ *    (stream.h). The host watches each call: start_job and finish_job may take until their
+ *    operation's deadline and the host's grace after it (an executor may prepare or remove a
+ *    workspace inside them); any other call NIXACTIONS_PLUGIN_CALL_TIMEOUT (60 s by default). One still running then holds a host
  *    thread nothing can take back, so the host reports the plugin and the call, kills the run's
  *    processes, runs its cleanup scripts and exits with 1 (2 outside `run`).
  *  - Asynchronous calls (start_job, run_step, finish_job) return quickly: NXA_STATUS_OK means
