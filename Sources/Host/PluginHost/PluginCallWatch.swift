@@ -94,7 +94,7 @@ public enum PluginCallWatch {
     }
 
     /// How often the calls under way are looked at: four times per limit, at least once a second,
-    /// at most every 10 ms (a limit of 1 ms would have woken the timer 4,000 times a second).
+    /// at most every 10 ms (a limit of 1 ms would have looked 4,000 times a second).
     static var interval: Duration { max(min(limit / 4, .seconds(1)), .milliseconds(10)) }
 
     /// The looks: on a thread of their own, else (no thread to be had) on the deadline timer.
@@ -129,7 +129,8 @@ public enum PluginCallWatch {
             if again { lookLater() }
             return
         }
-        // The process ends here (on the timer's thread, no deadline is needed any more).
+        // The process ends here (on the timer's thread, when the looks are there: no deadline is
+        // needed any more).
         let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(Self.describe(now - call.since)) "
             + "(a call into a plugin must return at once; the limit is \(Self.describe(call.limit))): nixactions cannot take back the thread "
             + "it holds, so it stops here"
