@@ -423,15 +423,12 @@ struct RunCommand: AsyncParsableCommand {
         let baseOptions = options
         let eventsLog = logReporter
         let jsonStream: (any RunReporter)? = format == .json ? reporters[0] : nil
-        // A plugin that calls exit(): the record says why the run stopped and what the logs hold
-        // is written out; the process then exits with 1, and the supervisor, seeing it gone
-        // unfinished, ends the run's processes and closes its events (as after a crash).
         // A plugin's call that never returned holds a thread of the run for good (audit 61 ABI
         // H1: the run hung past every deadline and a first Ctrl-C): the record and standard error
         // say which call of which plugin, every process of the run is killed, its cleanup scripts
         // run, and the process exits with 1; the supervisor closes the events as failed.
         // A call stuck after the run's end ends the process with the run's own status, as the
-        // record says (review 62 L4); `endedWith` is -1 before.
+        // record says (review 62 L4).
         PluginCallWatch.setHandler { message, hint in
             // A console nobody reads cannot hold the end either (review 62: it waited for the reader).
             StandardStreams.abandonStalledOutput()
@@ -451,6 +448,9 @@ struct RunCommand: AsyncParsableCommand {
             OutputFlusher.shared.flushAll()
             return endedWith.status ?? ExitStatus.jobFailed
         }
+        // A plugin that calls exit(): the record says why the run stopped and what the logs hold
+        // is written out; the process then exits with 1, and the supervisor, seeing it gone
+        // unfinished, ends the run's processes and closes its events (as after a crash).
         PluginExitGuard.setCleanup { message in
             eventsLog?.report(.message(job: nil, level: .error, text: message))
             OutputFlusher.shared.flushAll()

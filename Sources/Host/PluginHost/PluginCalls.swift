@@ -66,6 +66,8 @@ final class PluginCalls: @unchecked Sendable {
     /// Start an asynchronous plugin operation and await its completion. Cancellation is forwarded
     /// (unless `cancellable` is false); an operation still running `afterCancel` after its cancel,
     /// or past `deadline`, is abandoned: the host stops waiting and says so, and the run goes on.
+    /// `inlineWork`: the starting call itself may work until `deadline` (a job's start and cleanup,
+    /// which executors may do inline: `PluginCallWatch`); any other call has the watch's limit.
     func perform<Request: Encodable, Response: Decodable>(
         _ call: AsyncCall, _ request: Request, sink: (any StepOutputSink)?, as: Response.Type,
         cancellable: Bool = true, deadline: Duration? = nil, what: String = "an operation",
