@@ -315,20 +315,14 @@ final class RunSupervision: Sendable {
         }
     }
 
-    /// The supervisor's first half, run by `/bin/sh` with the arguments HOST-PID NIXACTIONS TMPDIR
-    /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
-    /// It waits until the pipe closes (the host exited), then until the host is gone (2 s at
-    /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
-    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
-    /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
-    /// events are ("events PATH"), whether a second signal stopped it ("abort") or the host
-    /// ended a run that could not go on ("fail MESSAGE").
     /// Shell lines that wait until the process `$host` is a zombie or gone (its descriptors all
-    /// closed, its locks too), at most 2 s: a pipe from it closes while it exits, maybe before its
-    /// other descriptors. Shared by the supervisor's watcher and the queue's wait watcher.
+    /// closed, its locks too), at most 10 s: a pipe from it closes while it exits, maybe before its
+    /// other descriptors, and a process killed while it waits on a busy disk can take seconds to
+    /// let go of them (a killed waiting run's place was left once under CI's load with 2 s).
+    /// Shared by the supervisor's watcher and the queue's wait watcher.
     static let awaitHostGone = #"""
         waited=0
-        while [ "$waited" -lt 200 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
+        while [ "$waited" -lt 1000 ] && read -r stat 2>/dev/null < "/proc/$host/stat"; do
             state=${stat##*) }
             [ "${state%% *}" = Z ] && break
             sleep 0.01
@@ -336,6 +330,14 @@ final class RunSupervision: Sendable {
         done
         """#
 
+    /// The supervisor's first half, run by `/bin/sh` with the arguments HOST-PID NIXACTIONS TMPDIR
+    /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
+    /// It waits until the pipe closes (the host exited), then until the host is gone (10 s at
+    /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
+    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
+    /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
+    /// events are ("events PATH"), whether a second signal stopped it ("abort") or the host
+    /// ended a run that could not go on ("fail MESSAGE").
     static let watcherScript = #"""
         trap '' INT TERM HUP PIPE
         host=$1 nixactions=$2 temporary=$3
