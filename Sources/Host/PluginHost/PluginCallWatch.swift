@@ -131,8 +131,8 @@ public enum PluginCallWatch {
         }
         // The process ends here (on the timer's thread, when the looks are there: no deadline is
         // needed any more).
-        let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(Self.describe(now - call.since)) "
-            + "(a call into a plugin must return at once; the limit is \(Self.describe(call.limit))): nixactions cannot take back the thread "
+        let message = "plugin '\(call.plugin)' has not returned from \(call.what) for \(DurationParser.format(now - call.since)) "
+            + "(a call into a plugin must return at once; the limit is \(DurationParser.format(call.limit))): nixactions cannot take back the thread "
             + "it holds, so it stops here"
         let hint = "report it to the plugin's authors; NIXACTIONS_PLUGIN_CALL_TIMEOUT (seconds) sets the limit"
         let status: Int32
@@ -144,10 +144,5 @@ public enum PluginCallWatch {
         }
         PluginExitGuard.hostExits()
         _exit(status)
-    }
-
-    static func describe(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return seconds >= 10 ? "\(Int(seconds.rounded())) s" : String(format: "%.1f s", seconds)
     }
 }
