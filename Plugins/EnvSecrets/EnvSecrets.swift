@@ -21,10 +21,14 @@ public func nixactionsPluginEntry(
 /// `- provider: env` with `names: [TOKEN, …]` (or the short form `TOKEN: env:VARIABLE`, `ref`):
 /// each variable of the process environment, masked and passed on under its name.
 final class EnvSecrets: SecretsPlugin {
+    /// An entry's options `resolve` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["names", "ref"]
+    static var optionNames: Set<String>? { options }
+
     init(configuration: SecretsConfiguration, host: HostServices) throws {}
 
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
-        try SecretDocuments.checkKnown(entry.options, ["names", "ref"], provider: "env")
+        try SecretDocuments.checkKnown(entry.options, Self.options, provider: "env")
         var names: [String] = []
         if let ref = try SecretDocuments.string(entry.options, "ref") { names.append(ref) }
         if let listed = entry.options["names"], let keys = try SecretDocuments.requestedKeys(["keys": listed]) {

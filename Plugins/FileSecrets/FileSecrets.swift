@@ -23,6 +23,10 @@ public func nixactionsPluginEntry(
 /// json | yaml` (else from the extension: .json, .yaml/.yml, anything else dotenv) and
 /// `keys: [...]` (all keys when absent).
 final class FileSecrets: SecretsPlugin {
+    /// An entry's options `resolve` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["file", "ref", "format", "keys"]
+    static var optionNames: Set<String>? { options }
+
     let project: String
 
     init(configuration: SecretsConfiguration, host: HostServices) throws {
@@ -30,7 +34,7 @@ final class FileSecrets: SecretsPlugin {
     }
 
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
-        try SecretDocuments.checkKnown(entry.options, ["file", "ref", "format", "keys"], provider: "file")
+        try SecretDocuments.checkKnown(entry.options, Self.options, provider: "file")
         guard let file = try SecretDocuments.string(entry.options, "file") ?? SecretDocuments.string(entry.options, "ref") else {
             throw OperationFailure(message: "the file provider needs 'file'", hint: "e.g. - { provider: file, file: .env.secrets }")
         }

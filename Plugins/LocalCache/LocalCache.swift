@@ -32,6 +32,8 @@ public func nixactionsPluginEntry(
 /// which fails when the record exists (the loser hears "exists"). Every file operation runs on a
 /// thread of its own (`Blocking.run`), never on Swift's cooperative pool.
 final class LocalCache: CachePlugin {
+    /// Published for `validate` (options.h): the set `LocalCacheOptions` checks.
+    static var optionNames: Set<String>? { LocalCacheOptions.known }
     let options: LocalCacheOptions
     let directory: CacheDirectory
     private let reservations = Mutex<[String: Reservation]>([:])

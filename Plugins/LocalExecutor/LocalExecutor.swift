@@ -60,13 +60,17 @@ final class LocalExecutor: ExecutorPlugin {
     /// The fixed ports of this machine each running job's services hold (`PortReservations`).
     let portsHeld = Mutex<[String: Set<String>]>([:])
 
+    /// The options `init` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["inherit-env", "grace-seconds", "services", "engine"]
+    static var optionNames: Set<String>? { options }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
         recycler = FolderRecycler(root: configuration.runDirectory + "/jobs")
         // An option it does not know is an error, as for oci and ssh (audit 61 input H4: a
         // misspelt `inherit-envv` was the default without a word).
-        let known: Set<String> = ["inherit-env", "grace-seconds", "services", "engine"]
+        let known = Self.options
         if let unknown = configuration.options.keys.sorted().first(where: { !known.contains($0) }) {
             throw OperationFailure(message: "local executor: unknown option '\(unknown)'", hint: "options: \(known.sorted().joined(separator: ", "))")
         }

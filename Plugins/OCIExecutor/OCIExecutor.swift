@@ -71,14 +71,18 @@ final class OCIExecutor: ExecutorPlugin {
 
     var engineName: String { containerEngine.name }
 
+    /// The options `init` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds",
+                                       "credentials", "services"]
+    static var optionNames: Set<String>? { options }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
         let options = configuration.options
         func string(_ key: String) throws -> String? { try ContainerOptions.string(options[key], key: key) }
         func list(_ key: String) throws -> [String] { try ContainerOptions.list(options[key], key: key) }
-        let known: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds", "credentials",
-                                   "services"]
+        let known = Self.options
         if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
             throw OperationFailure(message: "oci executor: unknown option '\(unknown)'",
                                    hint: "options: \(known.sorted().joined(separator: ", "))")

@@ -60,6 +60,8 @@ final class S3Cache: CachePlugin {
         "bucket", "prefix", "region", "endpoint", "path-style", "part-size", "compression-level", "compression-threads", "timeout",
         "retries", "checksums",
     ]
+    /// Published for `validate` (options.h): the set `init` checks.
+    static var optionNames: Set<String>? { known }
 
     init(configuration: CacheConfiguration, host: HostServices) throws {
         let options = CacheOptions(configuration.options)

@@ -66,10 +66,14 @@ final class SSHExecutor: ExecutorPlugin {
     let reachedHosts = Mutex<Set<Target>>([])
     let serial = Atomic<Int>(0)
 
+    /// The options `init` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
+    static var optionNames: Set<String>? { options }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         let options = configuration.options
-        let known: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
+        let known = Self.options
         if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
             throw OperationFailure(message: "ssh executor: unknown option '\(unknown)'", hint: "options: \(known.sorted().joined(separator: ", "))")
         }

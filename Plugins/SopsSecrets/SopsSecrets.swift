@@ -33,6 +33,10 @@ public func nixactionsPluginEntry(
 /// travels as a file path in its environment. Its decrypted output comes back through a pipe,
 /// never a file.
 final class SopsSecrets: SecretsPlugin {
+    /// An entry's options `resolve` accepts, published for `validate` (options.h).
+    static let options: Set<String> = ["file", "ref", "format", "keys", "extract", "age-key-file", "sops"]
+    static var optionNames: Set<String>? { options }
+
     let project: String
     /// The run's tracking id, for the processes this provider starts (nil from an older host).
     let trackingID: String?
@@ -46,7 +50,7 @@ final class SopsSecrets: SecretsPlugin {
 
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws {
         let options = entry.options
-        try SecretDocuments.checkKnown(options, ["file", "ref", "format", "keys", "extract", "age-key-file", "sops"], provider: "sops")
+        try SecretDocuments.checkKnown(options, Self.options, provider: "sops")
         guard let file = try SecretDocuments.string(options, "file") ?? SecretDocuments.string(options, "ref") else {
             throw OperationFailure(message: "the sops provider needs 'file'", hint: "e.g. - { provider: sops, file: secrets.enc.yaml }")
         }

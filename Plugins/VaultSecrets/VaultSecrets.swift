@@ -58,6 +58,8 @@ final class VaultSecrets: SecretsPlugin {
         "path", "ref", "keys", "mount", "version", "address", "namespace", "ca-file", "token-file", "auth", "role-id",
         "role-id-file", "secret-id-file", "approle-mount",
     ]
+    /// Published for `validate` (options.h): the set `resolve` checks.
+    static var optionNames: Set<String>? { known }
 
     /// A path of names for a URL: each part percent-encoded where a URL's path does not allow it
     /// (`?`, `#`, `%`, spaces), and no empty, `.` or `..` part, which would make the request go to

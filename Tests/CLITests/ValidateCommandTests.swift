@@ -230,4 +230,102 @@ struct ValidateCommandTests {
         }
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"))
     }
+
+    @Test("validate names an option that a job's executor or a secret provider entry does not accept, at its key with a did-you-mean (options.h); options made by ${{ }} and every accepted name pass")
+    func pluginOptions() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("bad.yml", """
+            secrets:
+              - { provider: env, nmes: [A] }
+            jobs:
+              s:
+                executor: { plugin: ssh, with: { host: x, identityfile: /k } }
+                steps: [ { run: "true" } ]
+              l:
+                executor:
+                  plugin: local
+                  with:
+                    inherit-env: false
+                    grace: 3
+                secrets:
+                  - { provider: vault, path: ci/x, adress: http://127.0.0.1:1 }
+                steps: [ { run: "true" } ]
+            """)
+        let bad = try await nixactions(["validate", "bad.yml"], in: temp.path)
+        #expect(bad.status == 2, "\(bad.stdout)\(bad.stderr)")
+        #expect(bad.stderr.contains("""
+            bad.yml:2:22: error: the secret provider 'env' has no option 'nmes'
+              in workflow 'bad'
+              hint: did you mean 'names'?
+            """), "\(bad.stderr)")
+        #expect(bad.stderr.contains("bad.yml:5:47: error: the executor 'ssh' has no option 'identityfile'\n  in workflow 'bad' › job 's'\n  hint: did you mean 'identity-file'?"),
+                "\(bad.stderr)")
+        #expect(bad.stderr.contains("bad.yml:12:9: error: the executor 'local' has no option 'grace'\n  in workflow 'bad' › job 'l'\n  hint: its options: engine, grace-seconds, inherit-env, services"),
+                "\(bad.stderr)")
+        #expect(bad.stderr.contains("bad.yml:14:40: error: the secret provider 'vault' has no option 'adress'\n  in workflow 'bad' › job 'l'\n  hint: did you mean 'address'?"),
+                "\(bad.stderr)")
+        #expect(bad.stderr.contains("nixactions: bad.yml: 4 errors") && !bad.stdout.contains("valid"), "\(bad.stdout)\(bad.stderr)")
+
+        // The same names `run` refuses, at the job's start: validate and run agree.
+        let run = try await nixactions(["run", "bad.yml", "s"], in: temp.path)
+        #expect(run.status != 0 && run.stderr.contains("has no option 'nmes'"), "\(run.stdout)\(run.stderr)")
+
+        try temp.write("good.yml", """
+            secrets:
+              - { provider: env, names: [A], ref: B }
+            jobs:
+              o:
+                strategy: { matrix: { image: [alpine, debian] } }
+                executor:
+                  plugin: oci
+                  with: { image: "${{ matrix.image }}", user: "1000", grace-seconds: 3, engine: podman, network: none, volumes: [], ports: [],
+                          options: "", env: {}, credentials: { username: u, password: p }, services: {} }
+                steps: [ { run: "true" } ]
+              s:
+                executor: { plugin: ssh, with: { hosts: [a, b], user: u, port: 22, identity-file: /k, known-hosts: /h, workdir: /w, ssh-options: [], grace-seconds: 1 } }
+                steps: [ { run: "true" } ]
+              c:
+                container: { image: alpine, options: --init, env: {}, volumes: [], ports: [], credentials: { username: u, password: p } }
+                steps: [ { run: "true" } ]
+            """)
+        let good = try await nixactions(["validate", "good.yml"], in: temp.path)
+        #expect(good.status == 0 && good.stdout.contains("good.yml: valid") && !good.stderr.contains("has no option"), "\(good.stdout)\(good.stderr)")
+    }
+
+    @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",
+          arguments: ["names", "garbage", "fail", "none"])
+    func pluginOptionsDescription(_ mode: String) async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
+        try temp.write("wf.yml", """
+            secrets:
+              - { provider: misbehaving, path: x, mode: ok }
+            jobs:
+              a:
+                executor: { plugin: misbehaving, with: { size: 1, colour: red } }
+                steps: [ { run: "true" } ]
+            """)
+        let environment = ["NIXACTIONS_PLUGIN_PATH": folder].merging(mode == "none" ? [:] : ["MISBEHAVING_OPTIONS": mode]) { _, given in given }
+        let result = try await nixactions(["validate", "wf.yml"], in: temp.path, environment: environment)
+        switch mode {
+        case "names":
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:2:39: error: the secret provider 'misbehaving' has no option 'mode'\n  in workflow 'wf'\n  hint: its options: path"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:5:55: error: the executor 'misbehaving' has no option 'colour'\n  in workflow 'wf' › job 'a'\n  hint: its options: size"),
+                    "\(result.stderr)")
+        case "garbage":
+            #expect(result.status == 0 && result.stdout.contains("wf.yml: valid"), "\(result.stderr)")
+            #expect(result.stderr.contains("warning: plugin 'misbehaving' described its options in a message that is not an OptionsSchema"), "\(result.stderr)")
+            #expect(result.stderr.components(separatedBy: "described its options").count == 2, "one warning per plugin: \(result.stderr)")
+        case "fail":
+            #expect(result.status == 0 && result.stdout.contains("wf.yml: valid"), "\(result.stderr)")
+            #expect(result.stderr.contains("warning: plugin 'misbehaving' did not describe its options: the options are in another castle; its options are not checked here"),
+                    "\(result.stderr)")
+        default:
+            #expect(result.status == 0 && result.stdout.contains("wf.yml: valid") && !result.stderr.contains("option"), "\(result.stderr)")
+        }
+    }
 }

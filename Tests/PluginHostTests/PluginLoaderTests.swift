@@ -13,9 +13,40 @@ struct PluginLoaderTests {
         #expect(plugin.kinds == ["executor"])
         #expect(plugin.version == "0.1.0")
         #expect(plugin.abiMajor == 1)
-        #expect(plugin.interfaces == [executorInterfaceV1, executorFilesInterfaceV1])
+        #expect(plugin.interfaces == [executorInterfaceV1, executorFilesInterfaceV1, optionsInterfaceV1])
         #expect(plugin.toolchain.hasPrefix("swift-6."))
         #expect(plugin.path.hasSuffix("libnixactions-plugin-local.so"))
+    }
+
+    @Test("each shipped executor, secret provider and cache backend describes its options (options.h): the names its own check accepts, for its kind only")
+    func shippedOptionNames() throws {
+        let expected: [(String, String, OptionsSchema)] = [
+            ("nixactions-plugin-local", "local", OptionsSchema(executor: .init(["engine", "grace-seconds", "inherit-env", "services"]))),
+            ("nixactions-plugin-oci", "oci", OptionsSchema(executor: .init(["credentials", "engine", "env", "grace-seconds", "image", "network",
+                                                                             "options", "ports", "services", "user", "volumes"]))),
+            ("nixactions-plugin-ssh", "ssh", OptionsSchema(executor: .init(["grace-seconds", "host", "hosts", "identity-file", "known-hosts", "port",
+                                                                             "ssh-options", "user", "workdir"]))),
+            ("nixactions-plugin-env", "env", OptionsSchema(secrets: .init(["names", "ref"]))),
+            ("nixactions-plugin-file", "file", OptionsSchema(secrets: .init(["file", "format", "keys", "ref"]))),
+            ("nixactions-plugin-sops", "sops", OptionsSchema(secrets: .init(["age-key-file", "extract", "file", "format", "keys", "ref", "sops"]))),
+            ("nixactions-plugin-vault", "vault", OptionsSchema(secrets: .init(["address", "approle-mount", "auth", "ca-file", "keys", "mount",
+                                                                               "namespace", "path", "ref", "role-id", "role-id-file",
+                                                                               "secret-id-file", "token-file", "version"]))),
+            ("nixactions-plugin-cache-local", "cache-local", OptionsSchema(cache: .init(["compression-level", "compression-threads", "directory",
+                                                                                         "max-age", "max-size"]))),
+            ("nixactions-plugin-cache-s3", "cache-s3", OptionsSchema(cache: .init(["bucket", "checksums", "compression-level", "compression-threads",
+                                                                                   "endpoint", "part-size", "path-style", "prefix", "region",
+                                                                                   "retries", "timeout"]))),
+        ]
+        for (product, id, schema) in expected {
+            let plugin = try PluginLoader.load(library(product).path).get()
+            #expect(plugin.id == id)
+            #expect(plugin.interfaces.contains(optionsInterfaceV1), "\(id)")
+            #expect(try plugin.optionsSchema() == schema, "\(id)")
+        }
+        // A plugin without the interface describes nothing (an older plugin: nothing is checked early).
+        let double = try PluginLoader.load(library("nixactions-testplugin-double").path).get()
+        #expect(try double.optionsSchema() == nil)
     }
 
     @Test("loading the same library twice returns the same plugin")
@@ -54,7 +85,7 @@ struct PluginLoaderTests {
             Issue.record("a plugin with ABI 99 was accepted")
             return
         }
-        #expect(refusal.reason == "built for plugin ABI 99.0; this host speaks ABI 1.3")
+        #expect(refusal.reason == "built for plugin ABI 99.0; this host speaks ABI 1.4")
     }
 
     @Test("a library without the entry symbol is refused with the symbol's name")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NixActionsEngine
 import NixActionsPluginHost
+import NixActionsPluginMessages
 import Synchronization
 
 struct ValidateCommand: AsyncParsableCommand {
@@ -37,6 +38,14 @@ struct ValidateCommand: AsyncParsableCommand {
                 // Unsupported constructs are warnings among the other diagnostics.
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
                 for warning in Self.missingPlugins(workflow, plugins: plugins) { standardError(warning.description + "\n") }
+                let refused = Self.refusedOptions(workflow, plugins: plugins)
+                for diagnostic in refused { standardError(diagnostic.description + "\n") }
+                let errors = refused.filter { $0.severity == .error }.count
+                if errors > 0 {
+                    standardError("nixactions: \(workflow.file): \(errors) error\(errors == 1 ? "" : "s")\n")
+                    failed = true
+                    continue
+                }
                 // Left for the exit to free when the executable runs this command (`FreeAtExit`).
                 FreeAtExit.keep(workflow)
                 print("\(workflow.file): valid")
@@ -45,6 +54,59 @@ struct ValidateCommand: AsyncParsableCommand {
             }
         }
         if failed { throw ExitCode(ExitStatus.usage) }
+    }
+
+    /// An error for each option of a job's executor (`executor: { with: … }`, `container:`) or of a
+    /// secret provider entry that its plugin on this machine does not accept, at the option's
+    /// place, with a did-you-mean: what `run` would refuse at the job's start or before the first
+    /// job. Names only (options.h): values, and values made by `${{ }}`, are the plugin's to check
+    /// when the run makes the instance. A plugin that publishes no names (an older one) is not
+    /// checked; one whose description cannot be used gets a warning.
+    static func refusedOptions(_ workflow: Workflow, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var described: [String: Set<String>?] = [:]
+        var unusable: Set<String> = []
+        func names(_ kind: PluginOptionKind, _ id: String, at location: SourceLocation?, context: String) -> Set<String>? {
+            let key = "\(kind):\(id)"
+            if let known = described[key] { return known }
+            var names: Set<String>?
+            do {
+                names = try plugins.value.optionNames(kind, of: id)
+            } catch {
+                // Once per plugin, where it is first used.
+                if unusable.insert(id).inserted {
+                    let problem = error as? EngineError ?? EngineError("\(error)")
+                    diagnostics.append(Diagnostic(.warning, problem.message + "; its options are not checked here", at: location, context: context,
+                                                  hint: problem.hint))
+                }
+            }
+            described[key] = names
+            return names
+        }
+        func check(_ options: [String: JSONValue], locations: [String: SourceLocation], of what: String, _ kind: PluginOptionKind, _ id: String,
+                   at location: SourceLocation?, context: String) {
+            guard !options.isEmpty, let known = names(kind, id, at: location, context: context) else { return }
+            for name in options.keys.sorted() where !known.contains(name) {
+                diagnostics.append(Diagnostic(
+                    .error, "\(what) '\(id)' has no option '\(name)'", at: locations[name] ?? location, context: context,
+                    hint: didYouMean(name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "its options: \(known.sorted().joined(separator: ", "))"))
+            }
+        }
+        func checkProviders(_ specs: [SecretSpec], context: String) {
+            for spec in specs {
+                guard case .provider(let id, let options) = spec.source else { continue }
+                check(options, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
+            }
+        }
+        checkProviders(workflow.secrets, context: "workflow '\(workflow.name)'")
+        for job in workflow.jobs {
+            let context = "workflow '\(workflow.name)' › job '\(job.id)'"
+            checkProviders(job.secrets, context: context)
+            guard job.explicitExecutor else { continue }
+            check(job.executor.options, locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
+                  at: job.executor.location ?? job.location, context: context)
+        }
+        return diagnostics
     }
 
     /// A warning for each executor and cache backend the workflow names (literally) that no plugin

@@ -22,6 +22,9 @@ import NixActionsPluginMessages
 /// - Throw an `OperationFailure` with a message a person can act on (never a credential).
 public protocol CachePlugin: AnyObject, Sendable {
     init(configuration: CacheConfiguration, host: HostServices) throws
+    /// Every option of the backend's configuration `init` accepts, when it refuses the others:
+    /// published for `validate` (see ExecutorPlugin). Default nil.
+    static var optionNames: Set<String>? { get }
     func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult
     func restore(_ request: CacheRestore, into stream: StreamWriter, context: OperationContext) async throws -> CacheRestored
     func reserve(_ request: CacheReserve, context: OperationContext) async throws -> CacheReservation
@@ -29,6 +32,10 @@ public protocol CachePlugin: AnyObject, Sendable {
     func commit(_ request: CacheCommit, context: OperationContext) async throws -> CacheCommitted
     func list(_ request: CacheList, context: OperationContext) async throws -> CacheListing
     func prune(_ request: CachePrune, context: OperationContext) async throws -> CachePruned
+}
+
+extension CachePlugin {
+    public static var optionNames: Set<String>? { nil }
 }
 
 extension PutSource {

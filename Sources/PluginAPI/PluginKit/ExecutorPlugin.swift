@@ -20,6 +20,11 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
     /// Make an instance. Throw `OperationFailure` for a bad configuration.
     init(configuration: ExecutorConfiguration, host: HostServices) throws
 
+    /// Every option `init` accepts, when it refuses the others (`checkOptions`): published through
+    /// "nixactions.options/1" so that `validate` names a misspelt one at its place. Default nil:
+    /// not published, nothing checked early.
+    static var optionNames: Set<String>? { get }
+
     /// Prepare a job's workspace (and container, connection, …).
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted
 
@@ -42,6 +47,7 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
 }
 
 extension ExecutorPlugin {
+    public static var optionNames: Set<String>? { nil }
     public var sharesHostPaths: Bool { false }
     public var completesStepsInline: Bool { false }
 }

@@ -96,6 +96,7 @@ public enum PluginExport {
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
         if declaration.cache != nil { interfaces.append(cacheInterfaceV1) }
+        if optionsSchema(declaration) != nil { interfaces.append(optionsInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil
@@ -131,6 +132,8 @@ public enum PluginExport {
                         return UnsafeRawPointer(PluginExport.secretsInterface())
                     case cacheInterfaceV1 where declaration.cache != nil:
                         return UnsafeRawPointer(PluginExport.cacheInterface())
+                    case optionsInterfaceV1:
+                        return PluginExport.optionsInterface(declaration).map { UnsafeRawPointer($0) }
                     default:
                         return nil
                     }

@@ -14,11 +14,15 @@ import Synchronization
 /// - `release` removes what the instance left (temporary files, tokens) whatever happened.
 public protocol SecretsPlugin: AnyObject, Sendable {
     init(configuration: SecretsConfiguration, host: HostServices) throws
+    /// Every option of a provider entry `resolve` accepts, when it refuses the others
+    /// (`SecretDocuments.checkKnown`): published for `validate` (see ExecutorPlugin). Default nil.
+    static var optionNames: Set<String>? { get }
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws
     func release(_ request: SecretsRelease, context: OperationContext) async
 }
 
 extension SecretsPlugin {
+    public static var optionNames: Set<String>? { nil }
     public func release(_ request: SecretsRelease, context: OperationContext) async {}
 }
 

@@ -195,13 +195,40 @@ static const nxa_executor_v1 executor = {
     .create = create, .start_job = 0, .run_step = 0, .cancel = cancel, .finish_job = 0, .destroy = destroy,
 };
 
-static const char *const interfaces[] = {NXA_SECRETS_INTERFACE_V1, NXA_EXECUTOR_INTERFACE_V1, NXA_CACHE_INTERFACE_V1, 0};
+/*
+ * "nixactions.options/1" (options.h), by MISBEHAVING_OPTIONS: `garbage` answers bytes that are not
+ * JSON, `fail` answers an error, `names` a valid schema (executor: `size`; secrets: `path`);
+ * unset: get_interface answers NULL, as a plugin older than ABI 1.4 does.
+ */
+static nxa_status describe(const nxa_plugin *plugin, const uint8_t **out_json, size_t *out_len, nxa_error *error) {
+    (void)plugin;
+    const char *mode = getenv("MISBEHAVING_OPTIONS");
+    static const char garbage[] = "{\"executor\": [not json";
+    static const char names[] = "{\"executor\": {\"names\": [\"size\"]}, \"secrets\": {\"names\": [\"path\"]}}";
+    if (mode && strcmp(mode, "fail") == 0) {
+        static const char message[] = "the options are in another castle";
+        size_t length = sizeof message - 1 < error->capacity ? sizeof message - 1 : error->capacity;
+        memcpy(error->data, message, length);
+        error->length = length;
+        return NXA_STATUS_FAILED;
+    }
+    const char *json = mode && strcmp(mode, "garbage") == 0 ? garbage : names;
+    *out_json = (const uint8_t *)json;
+    *out_len = strlen(json);
+    return NXA_STATUS_OK;
+}
+
+static const nxa_options_v1 options = {.struct_size = sizeof(nxa_options_v1), .describe = describe};
+
+static const char *const interfaces[] = {NXA_SECRETS_INTERFACE_V1, NXA_EXECUTOR_INTERFACE_V1, NXA_CACHE_INTERFACE_V1,
+                                         NXA_OPTIONS_INTERFACE_V1, 0};
 
 static const void *get_interface(const nxa_plugin *plugin, const char *interface_id) {
     (void)plugin;
     if (strcmp(interface_id, NXA_SECRETS_INTERFACE_V1) == 0) return &secrets;
     if (strcmp(interface_id, NXA_EXECUTOR_INTERFACE_V1) == 0) return &executor;
     if (strcmp(interface_id, NXA_CACHE_INTERFACE_V1) == 0) return &cache;
+    if (strcmp(interface_id, NXA_OPTIONS_INTERFACE_V1) == 0 && getenv("MISBEHAVING_OPTIONS")) return &options;
     return 0;
 }
 

@@ -931,6 +931,7 @@ final class ExecutorCache: Sendable {
     func executor(for reference: ExecutorReference) -> Result<any Executor, EngineError> {
         var key = reference
         key.location = nil
+        key.optionLocations = [:]
         return instances.withLock { instances in
             if let existing = instances[key] { return existing }
             var configuration = ExecutorConfiguration(

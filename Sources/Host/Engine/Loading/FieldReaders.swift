@@ -347,6 +347,7 @@ extension NodeReader {
                 checkExpressions(value, what: "executor.with", context: context)
                 if let entries = mapping(value, what: "executor.with", context: context) {
                     warnSecretsOnCommandLine(entries, what: "executor.with", context: context)
+                    for (name, keyNode, _) in entries { reference.optionLocations[name] = location(keyNode) }
                 }
                 reference.options = options
             } else {
@@ -378,7 +379,9 @@ extension NodeReader {
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }
-        return ExecutorReference(pluginID: "oci", options: options, location: location(node))
+        var reference = ExecutorReference(pluginID: "oci", options: options, location: location(node))
+        for (name, keyNode, _) in pairs { reference.optionLocations[name] = location(keyNode) }
+        return reference
     }
 
     /// Options of an executor, a container or a service become arguments of commands (`podman

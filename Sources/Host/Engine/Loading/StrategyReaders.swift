@@ -407,6 +407,7 @@ extension NodeReader {
         }
         guard let pairs = mapping(node, what: "a secrets entry", context: context) else { return nil }
         var options: [String: JSONValue] = [:]
+        var optionLocations: [String: SourceLocation] = [:]
         var provider: String?, name: String?
         var required: Bool?, exportsEnv = true
         var rename: [String: String] = [:], renameOnly: String?
@@ -442,7 +443,7 @@ extension NodeReader {
                     }
                 }
             default:
-                _ = keyNode
+                optionLocations[key] = location(keyNode)
                 // Secrets are read before any job starts, from the options as written: an
                 // expression would be looked up as its own text (audit 48: validate said valid).
                 if let expression = firstExpression(in: value) {
@@ -457,8 +458,10 @@ extension NodeReader {
                 diagnostics.error("a secrets entry has either 'name' or 'provider', not both", at: location(node), context: context)
                 return nil
             }
-            return SecretSpec(source: .provider(provider, options: options), required: required ?? true, rename: rename,
-                              renameOnly: renameOnly, exportsEnv: exportsEnv, location: location(node))
+            var spec = SecretSpec(source: .provider(provider, options: options), required: required ?? true, rename: rename,
+                                  renameOnly: renameOnly, exportsEnv: exportsEnv, location: location(node))
+            spec.optionLocations = optionLocations
+            return spec
         }
         guard let name else {
             diagnostics.error("a secrets entry needs 'provider' (or is a variable name)", at: location(node), context: context,

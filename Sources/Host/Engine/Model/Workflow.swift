@@ -184,6 +184,8 @@ public struct ExecutorReference: Sendable, Hashable {
     public var pluginID: String
     public var options: [String: JSONValue]
     public var location: SourceLocation?
+    /// Where each option's key is written, for a diagnostic about that option (`validate`).
+    public var optionLocations: [String: SourceLocation] = [:]
 
     public init(pluginID: String, options: [String: JSONValue] = [:], location: SourceLocation? = nil) {
         self.pluginID = pluginID
@@ -450,6 +452,8 @@ public struct SecretSpec: Sendable {
     /// in `${{ secrets.* }}` either way.
     public var exportsEnv: Bool
     public var location: SourceLocation?
+    /// Where each provider option's key is written, for a diagnostic about that option (`validate`).
+    public var optionLocations: [String: SourceLocation] = [:]
 
     public init(source: Source, required: Bool, rename: [String: String] = [:], renameOnly: String? = nil,
                 exportsEnv: Bool = true, location: SourceLocation?) {

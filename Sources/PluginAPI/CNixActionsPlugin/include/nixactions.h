@@ -11,4 +11,5 @@
 #include "nixactions/files.h"   /* since ABI 1.2 */
 #include "nixactions/secrets.h" /* since ABI 1.2 */
 #include "nixactions/cache.h"   /* since ABI 1.2 */
+#include "nixactions/options.h" /* since ABI 1.4 */
 #endif

@@ -11,7 +11,7 @@
 #define NIXACTIONS_VERSION_H
 
 #define NXA_ABI_MAJOR 1u
-#define NXA_ABI_MINOR 3u  /* 1.3: complete_here; 1.2: streams, executor files, secrets, cache, deadlines (below) */
+#define NXA_ABI_MINOR 4u  /* 1.4: options; 1.3: complete_here; 1.2: streams, executor files, secrets, cache, deadlines (below) */
 
 /*
  * Changelog (each minor only appends; see the rules above):
@@ -43,6 +43,10 @@
  *       JobStarted.writesThroughFiles, keepsEnvironment; StepSpec.jobEnvironment,
  *       usesJobEnvironment; ExecutorConfiguration.startRetries with a start_job failure's
  *       `retryAfterSeconds` (executor.h, "No room now").
+ *  1.4  - options.h: "nixactions.options/1", the option names a plugin's executor, secret provider
+ *         entries and cache backend accept, for `validate` (a pure `describe`, no instance).
+ *         Nothing else changes: a 1.3 plugin has no such interface and gets no early check; a 1.4
+ *         plugin in a 1.3 host is never asked.
  */
 
 /* The one symbol every plugin exports (a function, so that dlsym is guaranteed to find it). */

@@ -1,0 +1,43 @@
+import CNixActionsPlugin
+import NixActionsPluginMessages
+
+/// "nixactions.options/1" (options.h): the option names the declaration's executor, secret
+/// provider and cache backend accept, from their `optionNames`, the same sets their own checks use.
+extension PluginExport {
+    nonisolated(unsafe) static var optionsTable: UnsafeMutablePointer<nxa_options_v1>?
+    /// The encoded schema, made once and kept for the life of the process (options.h).
+    nonisolated(unsafe) static var optionsJSON: UnsafeMutableBufferPointer<UInt8>?
+
+    /// What the declaration publishes; nil when no kind of it has option names.
+    static func optionsSchema(_ declaration: PluginDeclaration) -> OptionsSchema? {
+        let schema = OptionsSchema(
+            executor: declaration.executor?.optionNames.map(OptionsSchema.Names.init),
+            secrets: declaration.secrets?.optionNames.map(OptionsSchema.Names.init),
+            cache: declaration.cache?.optionNames.map(OptionsSchema.Names.init))
+        return schema.isEmpty ? nil : schema
+    }
+
+    /// The options function table, made once (the first get_interface, under the host's loading).
+    static func optionsInterface(_ declaration: PluginDeclaration) -> UnsafeMutablePointer<nxa_options_v1>? {
+        if let table = optionsTable { return table }
+        guard let schema = optionsSchema(declaration), let bytes = try? MessageCoding.encode(schema) else { return nil }
+        let json = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = json.initialize(from: bytes)
+        optionsJSON = json
+        let table = UnsafeMutablePointer<nxa_options_v1>.allocate(capacity: 1)
+        table.initialize(
+            to: nxa_options_v1(
+                struct_size: UInt32(MemoryLayout<nxa_options_v1>.size),
+                describe: { _, outJSON, outLength, error in
+                    guard let outJSON, let outLength, let json = PluginExport.optionsJSON else {
+                        PluginExport.fill(error, "describe called with a null argument")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    outJSON.pointee = UnsafePointer(json.baseAddress)
+                    outLength.pointee = json.count
+                    return NXA_STATUS_OK
+                }))
+        optionsTable = table
+        return table
+    }
+}
