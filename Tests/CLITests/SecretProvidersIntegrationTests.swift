@@ -174,14 +174,14 @@ struct SecretProvidersIntegrationTests {
     /// A workflow whose one sops entry runs a fake sops that writes its pid to the returned file
     /// and sleeps for 600 s.
     /// `stubborn`: one that ignores SIGTERM (and SIGINT), so only the SIGKILL after the grace ends it.
-    private func hangingSops(_ project: SecretsProject, stubborn: Bool = false) throws -> String {
+    private func hangingSops(_ project: SecretsProject, stubborn: Bool = false, timeout: String? = nil) throws -> String {
         let pidFile = project.temp.path + "/sops.pid"
         let fake = try project.write("fake-sops", stubborn
             ? "#!/bin/sh\ntrap '' TERM INT\necho $$ > '\(pidFile)'\nwhile :; do sleep 1; done\n"
             : "#!/bin/sh\necho $$ > '\(pidFile)'\nexec sleep 600\n")
         chmod(fake, 0o755)
         try project.write("secrets.enc.yaml", "a: b\n")
-        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)' }"], report: [])
+        try project.workflow(jobSecrets: ["{ provider: sops, file: secrets.enc.yaml, sops: '\(fake)'\(timeout.map { ", timeout: \($0)" } ?? "") }"], report: [])
         return pidFile
     }
 
@@ -196,14 +196,17 @@ struct SecretProvidersIntegrationTests {
         return true
     }
 
-    @Test("a sops that never ends is stopped at the entry's 30 s deadline: the run exits 2 and sops does not outlive it (audit 48), also one that ignores SIGTERM (audit 60 hangs L1: it outlived the run)",
+    @Test("a sops that never ends is stopped at the entry's deadline, 30 s or its own `timeout:` (2s here): the run exits 2 and sops does not outlive it (audit 48), also one that ignores SIGTERM (audit 60 hangs L1: it outlived the run)",
           arguments: [false, true])
     func sopsHangs(stubborn: Bool) async throws {
         let project = try SecretsProject()
         defer { project.remove() }
-        let pidFile = try hangingSops(project, stubborn: stubborn)
+        // The stubborn one with the entry's own limit (secrets.h: "the entry's `timeout:` overrides"; audit 61 ABI M6: it was refused as an option).
+        let pidFile = try hangingSops(project, stubborn: stubborn, timeout: stubborn ? "2s" : nil)
+        let started = ContinuousClock.now
         let result = try await project.run(secrets: [])
-        expectProviderFailure(result, project, provider: "sops", contains: "did not answer within 30")
+        expectProviderFailure(result, project, provider: "sops", contains: stubborn ? "did not answer within 2s (it was cancelled)" : "did not answer within 30s")
+        if stubborn { #expect(ContinuousClock.now - started < .seconds(25), "the entry's 2s, not the default 30 s") }
         let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         #expect(try await ends(pid, startedAt: processStartTime(pid), within: 50), "sops (pid \(pid)) was left running after the run")
     }

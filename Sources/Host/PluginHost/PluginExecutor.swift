@@ -318,10 +318,10 @@ extension PluginRegistry: SecretProviderSource {
     public func missingSecretProvider(_ id: String) -> EngineError? { secrets.missing(id) }
 
     public func resolveSecrets(
-        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        _ entry: SecretsEntry, configuration: SecretsConfiguration, timeout: Duration?,
         deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
     ) async throws -> [String] {
-        try await secrets.resolve(entry, configuration: configuration, deliver: deliver)
+        try await secrets.resolve(entry, configuration: configuration, timeout: timeout, deliver: deliver)
     }
 
     public func releaseSecretProviders(reason: String) async {

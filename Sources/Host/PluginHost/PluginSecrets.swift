@@ -64,8 +64,9 @@ final class PluginSecrets: @unchecked Sendable {
         }
     }
 
+    /// `timeout`: the entry's own (`timeout:`), else `resolveTimeout`.
     func resolve(
-        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        _ entry: SecretsEntry, configuration: SecretsConfiguration, timeout: Duration? = nil,
         deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
     ) async throws -> [String] {
         let provider = try instance(entry.provider, configuration: configuration)
@@ -73,12 +74,13 @@ final class PluginSecrets: @unchecked Sendable {
         let handler: @Sendable (String, UnsafeRawBufferPointer) -> nxa_status = { name, value in
             deliver(name, value) ? NXA_STATUS_OK : NXA_STATUS_INVALID_ARGUMENT
         }
-        var options = HostRuntime.OperationOptions(cancellable: true, deadline: HostRuntime.deadline(after: Self.resolveTimeout), secrets: handler)
+        let limit = timeout ?? Self.resolveTimeout
+        var options = HostRuntime.OperationOptions(cancellable: true, deadline: HostRuntime.deadline(after: limit), secrets: handler)
         options.owner = provider.plugin.owner
         options.pluginID = provider.plugin.id
         let (status, bytes) = await HostRuntime.shared.call(
             options: options, what: "its call for resolving a secrets entry",
-            timeout: Self.resolveTimeout,
+            timeout: limit,
             cancel: { op in provider.table.pointee.cancel?(provider.instance, op) }
         ) { op, error in
             request.withUnsafeBytes { provider.table.pointee.resolve(provider.instance, op, $0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count, error) }
@@ -101,8 +103,8 @@ final class PluginSecrets: @unchecked Sendable {
             // destroyed (secrets.h: "never called if an operation was abandoned"; audit 50).
             abandoned.withLock { _ = $0.insert(entry.provider) }
             // Said after "secret provider 'NAME': " by the caller.
-            throw EngineError("did not answer within \(Self.resolveTimeout.components.seconds) s (it was cancelled)",
-                              hint: "check that the secret store is reachable")
+            throw EngineError("did not answer within \(DurationParser.format(limit)) (it was cancelled)",
+                              hint: "check that the secret store is reachable, or give the entry more time with 'timeout:'")
         default:
             if let failure = try? MessageCoding.decode(OperationFailure.self, from: bytes) {
                 throw EngineError(failure.error.message, hint: failure.error.hint)

@@ -50,7 +50,7 @@ public struct SecretsSource: Codable, Sendable, Hashable {
 public struct SecretsEntry: Codable, Sendable, Hashable {
     /// The provider id (`env`, `file`, `sops`, `vault`).
     public var provider: String
-    /// The entry's own keys, without the host's (`provider`, `required`, `as`, `env`).
+    /// The entry's own keys, without the host's (`provider`, `required`, `as`, `env`, `timeout`).
     public var options: [String: JSONValue]
     public var source: SecretsSource?
 

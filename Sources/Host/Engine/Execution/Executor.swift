@@ -91,7 +91,7 @@ public protocol SecretProviderSource: Sendable {
     /// false to refuse it. Returns the names delivered.
     /// - Throws: `EngineError` (unknown provider, a failure with the provider's message).
     func resolveSecrets(
-        _ entry: SecretsEntry, configuration: SecretsConfiguration,
+        _ entry: SecretsEntry, configuration: SecretsConfiguration, timeout: Duration?,
         deliver: @escaping @Sendable (String, UnsafeRawBufferPointer) -> Bool
     ) async throws -> [String]
     /// The run is over: every provider used removes what it left (never cancelled).

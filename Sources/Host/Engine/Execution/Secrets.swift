@@ -234,7 +234,8 @@ public struct SecretResolver: Sendable {
         let label = "secret provider '\(provider)'"
         do {
             let names = try await providers.resolveSecrets(
-                SecretsEntry(provider: provider, options: options, source: source), configuration: configuration
+                SecretsEntry(provider: provider, options: options, source: source), configuration: configuration,
+                timeout: entry.spec.timeout?.value
             ) { name, bytes in
                 // Text only: a value that is not UTF-8 could not be matched reliably in the logs.
                 guard let value = String(validating: bytes, as: UTF8.self) else { return false }

@@ -345,7 +345,7 @@ extension NodeReader {
     }
 
     /// Keys of a provider entry that the host reads itself; the rest go to the provider.
-    static let secretEntryKeys: Set<String> = ["provider", "required", "as", "env"]
+    static let secretEntryKeys: Set<String> = ["provider", "required", "as", "env", "timeout"]
 
     /// `secrets:` of a workflow or a job: a list of names and provider entries
     /// (`- API_KEY`, `- { provider: file, file: .env.secrets }`), or the mapping form
@@ -410,6 +410,7 @@ extension NodeReader {
         var optionLocations: [String: SourceLocation] = [:]
         var provider: String?, name: String?
         var required: Bool?, exportsEnv = true
+        var timeout: Located<Duration>?
         var rename: [String: String] = [:], renameOnly: String?
         for (key, keyNode, value) in pairs {
             switch key {
@@ -424,6 +425,8 @@ extension NodeReader {
                 }
             case "required": required = bool(value, what: "required", context: context)
             case "env": exportsEnv = bool(value, what: "env", context: context) ?? true
+            // How long the provider may take for this entry (secrets.h: 30 s by default).
+            case "timeout": timeout = duration(value, key: "timeout", context: context)
             case "as":
                 if case .scalar = value, let text = string(value, what: "as", context: context)?.value {
                     guard isValidEnvName(text) else {
@@ -461,12 +464,17 @@ extension NodeReader {
             var spec = SecretSpec(source: .provider(provider, options: options), required: required ?? true, rename: rename,
                                   renameOnly: renameOnly, exportsEnv: exportsEnv, location: location(node))
             spec.optionLocations = optionLocations
+            spec.timeout = timeout
             return spec
         }
         guard let name else {
             diagnostics.error("a secrets entry needs 'provider' (or is a variable name)", at: location(node), context: context,
                               hint: "e.g. - API_KEY, or - { provider: file, file: .env.secrets }")
             return nil
+        }
+        if timeout != nil {
+            diagnostics.error("'timeout' in the declared secret '\(name)' has nothing to wait for", at: timeout?.location ?? location(node), context: context,
+                              hint: "a declared name is read from the environment; 'timeout' is for provider entries")
         }
         if let unknown = options.keys.sorted().first {
             diagnostics.error("unknown key '\(unknown)' in the declared secret '\(name)'", at: location(node), context: context,

@@ -454,6 +454,8 @@ public struct SecretSpec: Sendable {
     public var location: SourceLocation?
     /// Where each provider option's key is written, for a diagnostic about that option (`validate`).
     public var optionLocations: [String: SourceLocation] = [:]
+    /// `timeout:` of a provider entry: how long its resolve may take (default 30 s, secrets.h).
+    public var timeout: Located<Duration>?
 
     public init(source: Source, required: Bool, rename: [String: String] = [:], renameOnly: String? = nil,
                 exportsEnv: Bool = true, location: SourceLocation?) {
