@@ -203,10 +203,10 @@ struct SecretProvidersIntegrationTests {
         defer { project.remove() }
         // The stubborn one with the entry's own limit (secrets.h: "the entry's `timeout:` overrides"; audit 61 ABI M6: it was refused as an option).
         let pidFile = try hangingSops(project, stubborn: stubborn, timeout: stubborn ? "2s" : nil)
-        let started = ContinuousClock.now
         let result = try await project.run(secrets: [])
+        // The limit the message names is the one the deadline was set from (no wall clock here: the
+        // suite's command slots make a command wait for its turn).
         expectProviderFailure(result, project, provider: "sops", contains: stubborn ? "did not answer within 2s (it was cancelled)" : "did not answer within 30s")
-        if stubborn { #expect(ContinuousClock.now - started < .seconds(25), "the entry's 2s, not the default 30 s") }
         let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         #expect(try await ends(pid, startedAt: processStartTime(pid), within: 50), "sops (pid \(pid)) was left running after the run")
     }

@@ -293,6 +293,47 @@ struct ValidateCommandTests {
         #expect(good.status == 0 && good.stdout.contains("good.yml: valid") && !good.stderr.contains("has no option"), "\(good.stdout)\(good.stderr)")
     }
 
+    @Test("validate checks .nixactions/config.yml as run reads it: its own errors, and the option names of each runner label's executor and each cache backend (or --config FILE)")
+    func configOptions() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs: { a: { runs-on: farm, steps: [ { run: \"true\" } ] } }\n")
+        try temp.write(".nixactions/config.yml", """
+            runners:
+              farm: { plugin: ssh, with: { hosts: [a], identityfile: /k } }
+              here: local
+            cache:
+              backends:
+                local: { max_size: 5G }
+                s3: { bucket: b, endpoint: "http://127.0.0.1:9", path-style: true }
+            """)
+        let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("""
+            .nixactions/config.yml:2:44: error: the executor 'ssh' has no option 'identityfile'
+              in .nixactions/config.yml › runners › farm
+              hint: did you mean 'identity-file'?
+            """), "\(result.stderr)")
+        #expect(result.stderr.contains("""
+            .nixactions/config.yml:6:14: error: the cache backend 'local' has no option 'max_size'
+              in .nixactions/config.yml › cache › backends › local
+              hint: did you mean 'max-size'?
+            """), "\(result.stderr)")
+        #expect(result.stderr.contains("nixactions: .nixactions/config.yml: 2 errors") && !result.stderr.contains("'s3' has no option"), "\(result.stderr)")
+        #expect(result.stdout.contains("wf.yml: valid"), "the workflow itself is valid: \(result.stdout)")
+
+        // The configuration's own errors, as run says them; and another file with --config.
+        try temp.write("other.yml", "runners: { farm: { plugin: local, with: { inherit-env: false } } }\nlogs: { keep: never }\n")
+        let other = try await nixactions(["validate", "--config", "other.yml", "wf.yml"], in: temp.path)
+        #expect(other.status == 2 && other.stderr.contains("other.yml:2:15: error: logs.keep must be a number of runs") && !other.stderr.contains("identityfile"),
+                "\(other.stderr)")
+        try temp.write("good.yml", "runners: { farm: { plugin: local, with: { inherit-env: false } } }\ncache: { backends: { local: { max-size: 1G } } }\n")
+        let good = try await nixactions(["validate", "--config", "good.yml", "wf.yml"], in: temp.path)
+        #expect(good.status == 0 && good.stderr.isEmpty, "\(good.stderr)")
+        let missing = try await nixactions(["validate", "--config", "nope.yml", "wf.yml"], in: temp.path)
+        #expect(missing.status == 2 && missing.stderr.contains("nope.yml"), "\(missing.stderr)")
+    }
+
     @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",
           arguments: ["names", "garbage", "fail", "none"])
     func pluginOptionsDescription(_ mode: String) async throws {

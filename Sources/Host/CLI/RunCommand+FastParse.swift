@@ -117,6 +117,8 @@ extension ValidateCommand {
         guard !arguments.isEmpty, arguments.allSatisfy({ !$0.isEmpty && !$0.hasPrefix("-") }) else { return nil }
         var command = ValidateCommand()
         command.workflows = arguments
+        // Every property wrapper given a value: one read without it traps (ArgumentParser).
+        command.config = nil
         return command
     }
 }

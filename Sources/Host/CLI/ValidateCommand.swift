@@ -15,6 +15,9 @@ struct ValidateCommand: AsyncParsableCommand {
     @Argument(help: "Workflow files or names; none: every workflow of the project, as 'list' finds them.")
     var workflows: [String] = []
 
+    @Option(name: .customLong("config"), help: "The project's configuration file, checked too (default: .nixactions/config.yml, if present).")
+    var config: String?
+
     func run() async throws {
         var failed = false
         var workflows = self.workflows
@@ -33,6 +36,16 @@ struct ValidateCommand: AsyncParsableCommand {
         // file is named for.
         let plugins = OnFirstUse { PluginRegistry.discoverWarning() }
         let functions = FunctionArities(signatures: { plugins.value.functions.signatures })
+        // The configuration as `run` reads it (its own errors are said and fail the command), then
+        // the option names of the executors and cache backends it configures.
+        let (projectConfig, configDiagnostics) = ProjectConfig.load(file: config ?? ProjectConfig.defaultPath, required: config != nil)
+        let configProblems = configDiagnostics + (configDiagnostics.contains { $0.severity == .error } ? [] : Self.refusedOptions(projectConfig, plugins: plugins))
+        for diagnostic in configProblems { standardError(diagnostic.description + "\n") }
+        let configErrors = configProblems.filter { $0.severity == .error }.count
+        if configErrors > 0 {
+            standardError("nixactions: \(config ?? ProjectConfig.defaultPath): \(configErrors) error\(configErrors == 1 ? "" : "s")\n")
+            failed = true
+        }
         for reference in workflows {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.
@@ -63,39 +76,11 @@ struct ValidateCommand: AsyncParsableCommand {
     /// when the run makes the instance. A plugin that publishes no names (an older one) is not
     /// checked; one whose description cannot be used gets a warning.
     static func refusedOptions(_ workflow: Workflow, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
-        var diagnostics: [Diagnostic] = []
-        var described: [String: Set<String>?] = [:]
-        var unusable: Set<String> = []
-        func names(_ kind: PluginOptionKind, _ id: String, at location: SourceLocation?, context: String) -> Set<String>? {
-            let key = "\(kind):\(id)"
-            if let known = described[key] { return known }
-            var names: Set<String>?
-            do {
-                names = try plugins.value.optionNames(kind, of: id)
-            } catch {
-                // Once per plugin, where it is first used.
-                if unusable.insert(id).inserted {
-                    let problem = error as? EngineError ?? EngineError("\(error)")
-                    diagnostics.append(Diagnostic(.warning, problem.message + "; its options are not checked here", at: location, context: context,
-                                                  hint: problem.hint))
-                }
-            }
-            described[key] = names
-            return names
-        }
-        func check(_ options: [String: JSONValue], locations: [String: SourceLocation], of what: String, _ kind: PluginOptionKind, _ id: String,
-                   at location: SourceLocation?, context: String) {
-            guard !options.isEmpty, let known = names(kind, id, at: location, context: context) else { return }
-            for name in options.keys.sorted() where !known.contains(name) {
-                diagnostics.append(Diagnostic(
-                    .error, "\(what) '\(id)' has no option '\(name)'", at: locations[name] ?? location, context: context,
-                    hint: didYouMean(name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "its options: \(known.sorted().joined(separator: ", "))"))
-            }
-        }
+        var check = OptionNamesCheck(plugins: plugins)
         func checkProviders(_ specs: [SecretSpec], context: String) {
             for spec in specs {
                 guard case .provider(let id, let options) = spec.source else { continue }
-                check(options, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
+                check.check(options, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
             }
         }
         checkProviders(workflow.secrets, context: "workflow '\(workflow.name)'")
@@ -103,12 +88,70 @@ struct ValidateCommand: AsyncParsableCommand {
             let context = "workflow '\(workflow.name)' › job '\(job.id)'"
             checkProviders(job.secrets, context: context)
             guard job.explicitExecutor else { continue }
-            check(job.executor.options, locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
-                  at: job.executor.location ?? job.location, context: context)
+            check.check(job.executor.options, locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
+                        at: job.executor.location ?? job.location, context: context)
         }
-        return diagnostics
+        return check.diagnostics
     }
 
+    /// The same for `.nixactions/config.yml`: each runner label's executor and each cache
+    /// backend's options (a backend no plugin here provides is the run's warning, not this one's).
+    static func refusedOptions(_ config: ProjectConfig, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
+        var check = OptionNamesCheck(plugins: plugins)
+        let file = config.file ?? ProjectConfig.defaultPath
+        for label in config.runners.labels {
+            guard let entry = config.runners.entry(for: label) else { continue }
+            check.check(entry.executor.options, locations: entry.executor.optionLocations, of: "the executor", .executor, entry.executor.pluginID,
+                        at: entry.executor.location, context: "\(file) › runners › \(label)")
+        }
+        for backend in config.cache.backends.keys.sorted() {
+            check.check(config.cache.backends[backend] ?? [:], locations: config.cache.optionLocations[backend] ?? [:], of: "the cache backend", .cache,
+                        backend, at: config.cache.locations[backend], context: "\(file) › cache › backends › \(backend)")
+        }
+        return check.diagnostics
+    }
+}
+
+/// Option names against what each plugin publishes (options.h), each plugin asked once.
+struct OptionNamesCheck {
+    let plugins: OnFirstUse<PluginRegistry>
+    var diagnostics: [Diagnostic] = []
+    private var described: [String: Set<String>?] = [:]
+    private var unusable: Set<String> = []
+
+    init(plugins: OnFirstUse<PluginRegistry>) { self.plugins = plugins }
+
+    private mutating func names(_ kind: PluginOptionKind, _ id: String, at location: SourceLocation?, context: String) -> Set<String>? {
+        let key = "\(kind):\(id)"
+        if let known = described[key] { return known }
+        var names: Set<String>?
+        do {
+            names = try plugins.value.optionNames(kind, of: id)
+        } catch {
+            // Once per plugin, where it is first used.
+            if unusable.insert(id).inserted {
+                let problem = error as? EngineError ?? EngineError("\(error)")
+                diagnostics.append(Diagnostic(.warning, problem.message + "; its options are not checked here", at: location, context: context,
+                                              hint: problem.hint))
+            }
+        }
+        described[key] = names
+        return names
+    }
+
+    /// An error for each of `options` that plugin `id` does not accept for `kind`, at its key.
+    mutating func check(_ options: [String: JSONValue], locations: [String: SourceLocation], of what: String, _ kind: PluginOptionKind, _ id: String,
+                        at location: SourceLocation?, context: String) {
+        guard !options.isEmpty, let known = names(kind, id, at: location, context: context) else { return }
+        for name in options.keys.sorted() where !known.contains(name) {
+            diagnostics.append(Diagnostic(
+                .error, "\(what) '\(id)' has no option '\(name)'", at: locations[name] ?? location, context: context,
+                hint: didYouMean(name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "its options: \(known.sorted().joined(separator: ", "))"))
+        }
+    }
+}
+
+extension ValidateCommand {
     /// A warning for each executor and cache backend the workflow names (literally) that no plugin
     /// on this machine provides. Not an error: the workflow may be meant for a machine that has it;
     /// here `run` refuses such an executor before any job starts, and runs without such a cache.

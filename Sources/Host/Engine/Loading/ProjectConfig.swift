@@ -75,14 +75,18 @@ public struct ProjectConfig: Sendable {
                     continue
                 }
                 guard let backends = reader.mapping(item, what: "cache.backends", context: context) else { continue }
-                for (backend, _, optionsNode) in backends {
-                    guard case .mapping = optionsNode else {
+                for (backend, backendNode, optionsNode) in backends {
+                    guard case .mapping(let optionPairs) = optionsNode else {
                         reader.diagnostics.error("the options of cache backend '\(backend)' must be a mapping", at: reader.location(optionsNode),
                                                  context: context, hint: "e.g. \(backend): { max-size: 5G }")
                         continue
                     }
                     if case .object(let options) = reader.pluginOptions(optionsNode, what: "cache.backends.\(backend)", context: context) {
                         config.cache.backends[backend] = options
+                        config.cache.locations[backend] = reader.location(backendNode)
+                        for pair in optionPairs {
+                            if case .scalar(let key) = pair.key { config.cache.optionLocations[backend, default: [:]][key.string] = reader.location(pair.key) }
+                        }
                     }
                 }
             }
@@ -157,6 +161,9 @@ public struct ProjectConfig: Sendable {
 public struct CacheSettings: Sendable {
     public var defaultBackend = "local"
     public var backends: [String: [String: JSONValue]] = [:]
+    /// Where each backend's name, and each of its options' keys, is written (for `validate`).
+    public var locations: [String: SourceLocation] = [:]
+    public var optionLocations: [String: [String: SourceLocation]] = [:]
 
     public init() {}
 
