@@ -26,13 +26,32 @@ struct GraphCommand: AsyncParsableCommand {
         var context = RunContext.minimal(workflow: workflow.name)
         context.functions = functions
         let plan = try WorkflowInput.plan(workflow, jobs: [], context: context)
-        print(WorkflowInput.masker([workflow])(GraphRenderer(plan: plan).render(format)), terminator: "")
+        let mask = WorkflowInput.masker([workflow])
+        print(mask(GraphRenderer(plan: plan, mask: mask).render(format)), terminator: "")
     }
 }
 
 /// Renders a plan's job instances and their edges.
 struct GraphRenderer {
     let plan: Plan
+    /// Masks a secret in a job's key before an id is made of it: the whole text is masked
+    /// afterwards, but an id spells the key in another form (mermaid's `_h` for `-`), which that
+    /// does not find (audit 63 secrets M3).
+    var mask: (String) -> String = { $0 }
+
+    /// Each instance's key as ids are made of it: masked, and unique (a key that masks to another
+    /// instance's gets `#2`, `#3`…, so two jobs never share a node).
+    func idKeys() -> [String: String] {
+        var keys: [String: String] = [:]
+        var taken: [String: Int] = [:]
+        for instance in plan.allInstances {
+            let masked = mask(instance.key)
+            let seen = taken[masked, default: 0] + 1
+            taken[masked] = seen
+            keys[instance.key] = seen == 1 ? masked : masked + "#\(seen)"
+        }
+        return keys
+    }
 
     /// (from, to) instance keys: every instance of a needed job to every instance of the job.
     var edges: [(PlannedJob, PlannedJob)] {
@@ -69,16 +88,20 @@ struct GraphRenderer {
     }
 
     func dot() -> String {
+        let keys = idKeys()
+        func key(_ instance: PlannedJob) -> String { Self.quoted(keys[instance.key] ?? instance.key) }
         var text = "digraph \(Self.quoted(plan.workflow.name)) {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n"
-        for instance in plan.allInstances { text += "  \(Self.quoted(instance.key)) [label=\(Self.quoted(instance.displayName))];\n" }
-        for (from, to) in edges { text += "  \(Self.quoted(from.key)) -> \(Self.quoted(to.key));\n" }
+        for instance in plan.allInstances { text += "  \(key(instance)) [label=\(Self.quoted(instance.displayName))];\n" }
+        for (from, to) in edges { text += "  \(key(from)) -> \(key(to));\n" }
         return text + "}\n"
     }
 
     func mermaid() -> String {
         // One id per job, never two: letters and digits as they are, `-` as `_h`, `_` as `_u`,
         // anything else as `_x<hex>_` (`a-b` and `a_b` were both `j_a_b`: audit 51).
-        func id(_ key: String) -> String {
+        let keys = idKeys()
+        func id(_ instance: PlannedJob) -> String {
+            let key = keys[instance.key] ?? instance.key
             var id = "j_"
             for scalar in key.unicodeScalars {
                 switch scalar {
@@ -92,8 +115,8 @@ struct GraphRenderer {
         }
         func label(_ text: String) -> String { "\"" + DisplayText.escaped(text).replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
         var text = "flowchart LR\n"
-        for instance in plan.allInstances { text += "  \(id(instance.key))[\(label(instance.displayName))]\n" }
-        for (from, to) in edges { text += "  \(id(from.key)) --> \(id(to.key))\n" }
+        for instance in plan.allInstances { text += "  \(id(instance))[\(label(instance.displayName))]\n" }
+        for (from, to) in edges { text += "  \(id(from)) --> \(id(to))\n" }
         return text
     }
 }

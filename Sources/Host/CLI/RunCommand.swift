@@ -225,7 +225,17 @@ struct RunCommand: AsyncParsableCommand {
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }), selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
                                               remoteActions: remoteActions, nixFiles: nixFiles)
-        stream?.workflow.withLock { $0 = workflow.name }
+        // From here every message is masked with the values at hand, as a dry run masks them (given
+        // on the command line, the environment's values of declared names and of names that look
+        // secret): an error before the run starts may quote one (audit 63 secrets M1: an unknown
+        // job, a runs-on label, the workflow's name in the json stream were not masked).
+        // (`--secret-file` read once: a pipe reads empty the second time; review 51.)
+        let commandLineSecrets = try self.commandLineSecrets()
+        let early = Redactor()
+        for value in dryRunSecretValues(workflow, environment: environment, commandLine: commandLineSecrets) { _ = early.add(value) }
+        if !early.isEmpty { StandardStreams.maskErrors { early.redact($0) } }
+        defer { StandardStreams.maskErrors(nil) }
+        stream?.workflow.withLock { $0 = early.redact(workflow.name) }
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
         // Options for a backend no plugin provides never apply: a misspelt name (`locall`) is said
@@ -248,8 +258,7 @@ struct RunCommand: AsyncParsableCommand {
             let missingExecutor = RunnerOptions.missingExecutors(registry)
             // No provider is asked (a dry run reads no secret store), but what is at hand is
             // masked: a matrix value or a name that holds one must not show in the plan.
-            let redactor = Redactor()
-            for value in dryRunSecretValues(workflow, environment: environment, commandLine: try commandLineSecrets()) { _ = redactor.add(value) }
+            let redactor = early
             let json = try (logFormat ?? Self.environmentLogFormat()) == .json
             let rendered = json
                 ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
@@ -274,7 +283,6 @@ struct RunCommand: AsyncParsableCommand {
             standardError("nixactions: refusing to run rather than skip what it cannot do\n")
             throw ExitCode(ExitStatus.usage)
         }
-        let commandLineSecrets = try self.commandLineSecrets()
         // The workflow's concurrency group, held from here to the process's end: a run of the
         // group in progress is waited for, or cancelled (cancel-in-progress).
         let concurrency = try RunConcurrency.enter(plan.workflow.concurrency, workflow: workflow.name, context: context,
@@ -297,6 +305,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let runID = supervision.runID
         let redactor = Redactor()
+        // Messages masked with every value the run learns (providers' too), and the early ones.
+        StandardStreams.maskErrors { redactor.redact(early.redact($0)) }
         // The run's record, once it has one: what the cleanup said goes there too (audit 61 ABI M5:
         // only standard error said a container may have been left behind).
         let recordWarning = Mutex<(@Sendable (String) -> Void)?>(nil)
@@ -380,9 +390,6 @@ struct RunCommand: AsyncParsableCommand {
             // run masks them (given on the command line, the environment's values of declared
             // names and of names that look secret); the runner's own, masked with all, goes to
             // the console.
-            let early = Redactor()
-            // (`--secret-file` read once: a pipe reads empty the second time; review 51.)
-            for value in dryRunSecretValues(workflow, environment: environment, commandLine: commandLineSecrets) { _ = early.add(value) }
             reporter.report(.workflowStarted(workflow: early.redact(workflow.name), runID: runID))
             reporter.flushEvents()
             let events = logs + "/events.jsonl"

@@ -162,13 +162,23 @@ public enum StandardStreams {
     /// goes on and cleans up, and its logs are still kept.
     public static func writeOutput(_ text: String) { write(text, to: outputDescriptor) }
 
-    /// Standard error, ignoring errors likewise; kept too while `captureErrors` is on.
+    /// Standard error, ignoring errors likewise; kept too while `captureErrors` is on. Masked
+    /// with `maskErrors`'s function once one is set.
     public static func writeError(_ text: String) {
+        let text = errorMask.withLock { $0 }.map { $0(text) } ?? text
         captured.withLock { kept in
             if kept != nil, kept!.utf8.count < 65_536 { kept!.append(text) }
         }
         write(text, to: STDERR_FILENO)
     }
+
+    /// What masks everything `writeError` writes, from the moment a command knows the secrets
+    /// at hand (`run`, right after loading its workflow: an error before the run starts, such as
+    /// an unknown job or a runs-on label no executor takes, may quote a value; audit 63 secrets M1).
+    private static let errorMask = Mutex<(@Sendable (String) -> String)?>(nil)
+
+    /// Mask what standard error is given from now on with `mask` (nil: no more masking).
+    public static func maskErrors(_ mask: (@Sendable (String) -> String)?) { errorMask.withLock { $0 = mask } }
 
     /// What standard error was given since `captureErrors()` (its first 64 KiB or so), or nil.
     private static let captured = Mutex<String?>(nil)
