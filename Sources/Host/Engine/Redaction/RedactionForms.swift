@@ -203,6 +203,37 @@ enum RedactionForms {
                 if out != bytes && !forms.contains(out) { forms.append(out) }
             }
         }
+        // Inside a shell's double quotes, as bash's `declare -p`, `export -p` and `typeset -p` print
+        // a variable: a backslash before `$`, `` ` ``, `"` and `\` (audit 63 secrets M4: a secret
+        // with `$` showed whole). Without `$` or `` ` `` this is the JSON form, already there.
+        if bytes.contains(where: { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "`") }) {
+            var out: [UInt8] = []
+            for byte in bytes {
+                if byte == UInt8(ascii: "$") || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    out.append(UInt8(ascii: "\\"))
+                }
+                out.append(byte)
+            }
+            if !forms.contains(out) { forms.append(out) }
+        }
+        // Python's `repr` (`print(a_dict)`, a list, a logged tuple): in single quotes unless the value
+        // holds `'` and no `"`; `\` and that quote escaped, control characters as `\t`, `\n`, `\r`,
+        // `\xNN` (audit 63 secrets L1: a value with `"` and `\`, or both quotes, showed whole).
+        if bytes.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x27 }) {
+            let quote: UInt8 = bytes.contains(0x27) && !bytes.contains(0x22) ? 0x22 : 0x27
+            var out: [UInt8] = []
+            for byte in bytes {
+                switch byte {
+                case 0x5C, quote: out += [UInt8(ascii: "\\"), byte]
+                case 0x09: out += Array("\\t".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x00..<0x20, 0x7F: out += Array("\\x".utf8) + [lowerHex[Int(byte >> 4)], lowerHex[Int(byte & 15)]]
+                default: out.append(byte)
+                }
+            }
+            if out != bytes && !forms.contains(out) { forms.append(out) }
+        }
         guard bytes.contains(where: { [0x3C, 0x3E, 0x26, 0x22, 0x27].contains($0) }) else { return forms }
         // Quotes as they are: XML text (Python's saxutils.escape, html.escape(quote=False)).
         for (quote, apostrophe) in [("&quot;", "&apos;"), ("&#34;", "&#39;"), ("&quot;", "&#x27;"), ("\"", "'")] {
