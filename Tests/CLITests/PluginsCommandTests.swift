@@ -512,8 +512,9 @@ struct MisbehavingPluginTests {
         #expect(end.map { lines[($0 + 1)...].contains { $0.contains("has not returned from its destroy call") } } == true, "\(lines)")
     }
 
-    @Test("a plugin that crashes in its own code (SIGSEGV) is named on standard error and in the run's closed events; nothing is left running (audit 61 ABI M3: only the signal)")
-    func pluginCrash() async throws {
+    @Test("a plugin that crashes in its own code (SIGSEGV) is named on standard error and in the run's closed events; nothing is left running (audit 61 ABI M3: only the signal); without SWIFT_BACKTRACE the host writes return addresses, no memory (audit 63 secrets M2)",
+          arguments: [true, false])
+    func pluginCrash(swiftBacktraceOff: Bool) async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         let folder = try temp.pluginFolder(["misbehaving": "nixactions-testplugin-misbehaving"])
@@ -526,11 +527,20 @@ struct MisbehavingPluginTests {
                   - run: echo never
             """)
         let logs = temp.path + "/logs"
-        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
-                                          environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "segv", "SWIFT_BACKTRACE": "enable=no"])
+        let result = try await runCommand(
+            nixactionsBinary, ["run", "wf.yml", "--log-format", "plain", "--log-dir", logs], in: temp.path,
+            environment: ["NIXACTIONS_PLUGIN_PATH": folder, "MISBEHAVING_CACHE": "segv"].merging(swiftBacktraceOff ? ["SWIFT_BACKTRACE": "enable=no"] : [:]) { $1 },
+            removing: swiftBacktraceOff ? [] : ["SWIFT_BACKTRACE"])
         #expect(result.status == SIGSEGV, "\(result.status): \(result.stdout)\(result.stderr)")
         let named = "plugin 'misbehaving' (\(folder)/libnixactions-plugin-misbehaving.so) crashed in its own code (signal 11 (SIGSEGV))"
         #expect(result.stderr.contains("nixactions: error: " + named), "\(result.stderr)")
+        if !swiftBacktraceOff {
+            // The host's own report: the signal, then one line per return address (IMAGE(+OFFSET)[ADDRESS]; the plugin's image is
+            // /proc/self/fd/N, as it was loaded), never register contents.
+            #expect(result.stderr.contains("nixactions: crashed with signal 11 (SIGSEGV); return addresses"), "\(result.stderr)")
+            let frames = result.stderr.split(separator: "\n").filter { $0.contains("(+0x") && $0.contains(")[0x") }
+            #expect(frames.count >= 3 && !result.stderr.contains("Registers") && !result.stderr.contains("Thread 0"), "\(result.stderr)")
+        }
         #expect(await Self.gone("nxacrashguard"), "a step's background process was left running")
         let path = Self.eventsFile(in: logs)
         var end = ""

@@ -858,6 +858,7 @@ int nxa_keep_room(int fd, long long offset, long long length, int release) {
 
 /* ─── Naming the plugin a crash happened in (audit 61 ABI M3) ─── */
 
+#include <execinfo.h>
 #include <link.h>
 #include <ucontext.h>
 
@@ -875,6 +876,9 @@ static volatile sig_atomic_t crash_pipe = -1;
 static struct sigaction crash_previous[NSIG];
 static pthread_mutex_t crash_lock = PTHREAD_MUTEX_INITIALIZER;
 static int crash_installed;
+/* Whether a crash goes on to the action from before (Swift's backtracer); else to the default. */
+static volatile sig_atomic_t crash_chain = 1;
+static volatile sig_atomic_t crash_reported;
 
 struct crash_search {
     const char *name;
@@ -912,6 +916,8 @@ static const char *crash_signal_name(int sig) {
     case SIGBUS: return "7 (SIGBUS)";
     case SIGILL: return "4 (SIGILL)";
     case SIGFPE: return "8 (SIGFPE)";
+    case SIGTRAP: return "5 (SIGTRAP)";
+    case SIGABRT: return "6 (SIGABRT)";
     default: return "?";
     }
 }
@@ -942,11 +948,57 @@ static void crash_handler(int sig, siginfo_t *info, void *context) {
         (void)!write(STDERR_FILENO, line + 5, used - 5);
         break;
     }
-    /* The action from before: the instruction faults again under it (a backtrace, a core dump);
-     * a signal that was sent rather than caused is sent again. */
-    sigaction(sig, &crash_previous[sig], NULL);
+    if (crash_chain) {
+        /* The action from before: the instruction faults again under it (a backtrace, a core dump);
+         * a signal that was sent rather than caused is sent again. */
+        sigaction(sig, &crash_previous[sig], NULL);
+    } else {
+        /* The host's own: the signal and the return addresses (images and offsets, never memory:
+         * Swift's backtracer prints 16 bytes at each register, which may be a secret's; audit 63
+         * secrets M2), once, whichever thread crashes first; then the default action. */
+        if (!__atomic_exchange_n(&crash_reported, 1, __ATOMIC_SEQ_CST)) {
+            char line[160];
+            size_t used = crash_append(line, 0, sizeof line, "\nnixactions: crashed with signal ");
+            used = crash_append(line, used, sizeof line, crash_signal_name(sig));
+            used = crash_append(line, used, sizeof line, "; return addresses (SWIFT_BACKTRACE=enable=yes for Swift's backtrace):\n");
+            (void)!write(STDERR_FILENO, line, used);
+            void *frames[48];
+            int depth = backtrace(frames, 48);
+            backtrace_symbols_fd(frames, depth, STDERR_FILENO);
+        }
+        struct sigaction fallback;
+        memset(&fallback, 0, sizeof fallback);
+        fallback.sa_handler = SIG_DFL;
+        sigemptyset(&fallback.sa_mask);
+        sigaction(sig, &fallback, NULL);
+    }
     if (info && info->si_code <= 0) raise(sig);
     errno = saved;
+}
+
+/* Install the handlers (under crash_lock). */
+static void crash_install_locked(void) {
+    if (crash_installed) return;
+    crash_installed = 1;
+    static const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = crash_handler;
+        action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&action.sa_mask);
+        sigaction(signals[i], &action, &crash_previous[signals[i]]);
+    }
+}
+
+void nxa_crash_install(int chain) {
+    /* backtrace() loads its unwinder on its first call, which a signal handler must not do. */
+    void *frame[1];
+    (void)backtrace(frame, 1);
+    pthread_mutex_lock(&crash_lock);
+    crash_chain = chain ? 1 : 0;
+    crash_install_locked();
+    pthread_mutex_unlock(&crash_lock);
 }
 
 int nxa_crash_name_image(const char *linker_name, const char *text) {
@@ -971,20 +1023,11 @@ int nxa_crash_name_image(const char *linker_name, const char *text) {
     crash_images[slot].text[length] = 0;
     __atomic_thread_fence(__ATOMIC_RELEASE);
     if (slot == count) crash_image_count = count + 1;
-    if (!crash_installed) {
-        crash_installed = 1;
-        static const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
-        for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
-            struct sigaction action;
-            memset(&action, 0, sizeof action);
-            action.sa_sigaction = crash_handler;
-            action.sa_flags = SA_SIGINFO | SA_ONSTACK;
-            sigemptyset(&action.sa_mask);
-            sigaction(signals[i], &action, &crash_previous[signals[i]]);
-        }
-    }
+    crash_install_locked();
     pthread_mutex_unlock(&crash_lock);
     return 0;
 }
 
 void nxa_crash_set_pipe(int fd) { crash_pipe = fd; }
+
+int nxa_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable ? 1 : 0, 0, 0, 0) == 0 ? 0 : errno; }

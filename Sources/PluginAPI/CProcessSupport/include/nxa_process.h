@@ -184,4 +184,16 @@ int nxa_crash_name_image(const char *linker_name, const char *text);
 /* Where crashes are told for the run's supervisor (-1: nowhere). */
 void nxa_crash_set_pipe(int fd);
 
+/* Install the crash handlers now (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT), for every
+ * crash of the process, not only a named image's. `chain` non-zero: after naming a plugin the
+ * previous action runs (Swift's backtracer); zero: the handler writes the signal and the return
+ * addresses (backtrace_symbols_fd: image, offset, address; no memory contents) to standard error
+ * once, then the default action ends the process. */
+void nxa_crash_install(int chain);
+
+/* prctl(PR_SET_DUMPABLE): 0 keeps the process from dumping core and from being traced or read
+ * (/proc/PID/mem, environ) by other processes of its user; a program it starts is dumpable again
+ * (execve resets it). 0, or the errno value. */
+int nxa_set_dumpable(int dumpable);
+
 #endif
