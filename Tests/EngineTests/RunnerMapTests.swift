@@ -44,6 +44,18 @@ struct RunnerMapTests {
             return
         }
         #expect(reason.contains("this machine is \(RunnerMap.hostArch)"))
+        // GitHub's hosted labels that name an architecture in a part (audit 63 fidelity H1: ran here as X64).
+        let (foreign, own) = RunnerMap.hostArch == "X64"
+            ? (["ubuntu-24.04-arm", "ubuntu-22.04-arm", "ubuntu-24.04-arm64-8core-32gb", "Ubuntu-24.04-ARM"], ["ubuntu-24.04-x64-4core", "ubuntu-latest-8-cores"])
+            : (["ubuntu-24.04-x64-4core"], ["ubuntu-24.04-arm", "ubuntu-latest-8-cores"])
+        for label in foreign {
+            guard case .skip(let reason) = map.choose(for: try job(""), labels: [label]) else {
+                Issue.record("\(label) was not skipped")
+                continue
+            }
+            #expect(reason.contains("it runs on '\(label)' and this machine is \(RunnerMap.hostArch)"), "\(reason)")
+        }
+        for label in own { #expect(executor(map.choose(for: try job(""), labels: [label])) == "local", "\(label)") }
         guard case .refuse(let message, let hint, let label) = map.choose(for: try job(""), labels: ["self-hosted", "gpu"]) else {
             Issue.record("an unknown label was not refused")
             return

@@ -243,6 +243,10 @@ extension WorkflowLoader {
                 reader.diagnostics.error("choice input '\(name)' has no 'options'", at: spec.location, context: context,
                                          hint: "list the choices, e.g. options: [staging, production]")
             }
+            if event == "workflow_call", spec.kind == .string, spec.defaultExpression == nil, let node = defaultNode {
+                // A plain `3.10` is the number 3.1 to GitHub, passed on as '3.1' (audit 63 fidelity H2).
+                spec.defaultValue = reader.string(reader.gitHubText(node, what: "\(what).default", context: context), what: "\(what).default", context: context)?.value
+            }
             if let value = spec.defaultValue, let problem = InputValues.problem(value, for: spec) {
                 reader.diagnostics.error("default of input '\(name)': \(problem)", at: reader.location(defaultNode), context: context)
             }

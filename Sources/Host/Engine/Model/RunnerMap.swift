@@ -86,7 +86,7 @@ public struct RunnerMap: Sendable {
                 return .skip("skipped: it runs on '\(label)' and this machine runs Linux; map the label to an executor "
                     + "in .nixactions/config.yml (runners:) or with --runner \(label)=EXECUTOR to run it elsewhere")
             }
-            if let arch = Self.architecture(lower), arch != Self.hostArch {
+            if let arch = Self.architecture(lower) ?? Self.hostedArchitecture(lower), arch != Self.hostArch {
                 return .skip("skipped: it runs on '\(label)' and this machine is \(Self.hostArch); map the label to an executor "
                     + "in .nixactions/config.yml (runners:) or with --runner \(label)=EXECUTOR to run it elsewhere")
             }
@@ -125,8 +125,24 @@ public struct RunnerMap: Sendable {
     static let commonLabels = ["ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04", "self-hosted", "linux", "windows-latest", "macos-latest"]
 
     static func namesThisMachine(_ lower: String) -> Bool {
-        lower == "self-hosted" || lower == "linux" || lower == "ubuntu" || lower.hasPrefix("ubuntu-")
+        lower == "self-hosted" || lower == "linux" || lower == "ubuntu"
+            || (lower.hasPrefix("ubuntu-") && (hostedArchitecture(lower) ?? hostArch) == hostArch)
             || architecture(lower) == hostArch
+    }
+
+    /// The architecture a GitHub-hosted Linux label names in one of its parts: `ubuntu-24.04-arm`,
+    /// `ubuntu-22.04-arm`, `ubuntu-24.04-arm64-8core-32gb` (ARM64), `…-x64-…` (audit 63 fidelity H1:
+    /// they ran here, on x86-64, as X64). Nil for any other label, or one that names none.
+    static func hostedArchitecture(_ lower: String) -> String? {
+        guard lower.hasPrefix("ubuntu-") else { return nil }
+        for part in lower.split(separator: "-").dropFirst() {
+            switch part {
+            case "arm", "arm64", "aarch64": return "ARM64"
+            case "x64", "amd64": return "X64"
+            default: continue
+            }
+        }
+        return nil
     }
 }
 
