@@ -40,6 +40,35 @@ struct GitHubWorkflowRunTests {
         #expect(result.stdout.contains("a (os: linux, node: 20)"), "\(result.stdout)")
     }
 
+    @Test("an empty container as written (container:, container: '', image: '') is no container: the job runs where runs-on says, as on GitHub (audit 63 fidelity M1)")
+    func emptyContainerAsWritten() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on: push
+            jobs:
+              none:
+                runs-on: ubuntu-latest
+                container:
+                steps: [ { run: echo none-ran } ]
+              quoted:
+                runs-on: ubuntu-latest
+                container: ''
+                steps: [ { run: echo quoted-ran } ]
+              image:
+                runs-on: ubuntu-latest
+                container: { image: '', options: --init }
+                steps: [ { run: echo image-ran } ]
+            """)
+        let valid = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(valid.status == 0 && valid.stderr.isEmpty, "\(valid.stderr)")
+        let plan = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(!plan.stdout.contains("oci"), "\(plan.stdout)")
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for job in ["none", "quoted", "image"] { #expect(result.stdout.contains("[\(job)] \(job)-ran\n"), "\(result.stdout)") }
+    }
+
     @Test("a matrix from a needs output is expanded when the job starts: dimensions, include, exclude, fail-fast and max-parallel from expressions")
     func matrixFromNeeds() async throws {
         let temp = try TemporaryDirectory()

@@ -162,6 +162,26 @@ struct ValidateCommandTests {
         #expect(ids.stdout == "flowchart LR\n  j_a_hb[\"a-b\"]\n  j_a_ub[\"a_b\"]\n  j_end[\"end\"]\n  j_a_ub --> j_end\n", "\(ids.stdout)")
     }
 
+    @Test("graph plans with run's context: a matrix from fromJSON(inputs.x) uses the input's default, or --input (audit 63 fidelity M3: exit 2)")
+    func graphWithInputs() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("gi.yml", """
+            on:
+              workflow_dispatch:
+                inputs: { targets: { default: '["a","b"]' } }
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                strategy: { matrix: { t: '${{ fromJSON(inputs.targets) }}' } }
+                steps: [ { run: 'echo ${{ matrix.t }}' } ]
+            """)
+        let drawn = try await nixactions(["graph", "gi.yml"], in: temp.path)
+        #expect(drawn.status == 0 && drawn.stdout.contains("build (t: a)") && drawn.stdout.contains("build (t: b)"), "\(drawn.stdout)\(drawn.stderr)")
+        let given = try await nixactions(["graph", "gi.yml", "--input", #"targets=["x"]"#, "--format", "mermaid"], in: temp.path)
+        #expect(given.status == 0 && given.stdout.contains("build (t: x)") && !given.stdout.contains("(t: a)"), "\(given.stdout)\(given.stderr)")
+    }
+
     @Test("list shows workflows and jobs with needs and executor; --json too")
     func list() async throws {
         let temp = try TemporaryDirectory()

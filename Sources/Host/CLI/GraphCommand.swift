@@ -16,6 +16,9 @@ struct GraphCommand: AsyncParsableCommand {
     @Argument(help: "A workflow file or name.")
     var workflow: String
 
+    @OptionGroup(title: "Event, inputs and vars (as for run)")
+    var events: RunEventOptions
+
     @Option(help: "ascii, dot (Graphviz) or mermaid.")
     var format: Format = .ascii
 
@@ -23,7 +26,10 @@ struct GraphCommand: AsyncParsableCommand {
         // Plugin functions in a matrix or a job's name, as `run` evaluates them (loaded only when called).
         let functions = LazyFunctions(PluginRegistry.discoverWarning())
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }))
-        var context = RunContext.minimal(workflow: workflow.name)
+        // The context `run --dry-run` plans with: the event, its inputs (the declared defaults, or
+        // --input), vars (audit 63 fidelity M3: a matrix from `fromJSON(inputs.x)` with a default
+        // could not be drawn).
+        var (context, _, _) = try events.makeContext(workflow, configVars: try RunnerOptions.loadConfig(nil).vars)
         context.functions = functions
         let plan = try WorkflowInput.plan(workflow, jobs: [], context: context)
         let mask = WorkflowInput.masker([workflow])

@@ -364,7 +364,13 @@ extension NodeReader {
     }
 
     /// `container: IMAGE` or `container: { image, options, env, volumes }`: the OCI executor.
+    /// An empty one as written (`container:`, `container: ''`, `image: ''`) is no container, as on
+    /// GitHub (actions/runner's parser; audit 63 fidelity M1: it failed the job at its start): nil,
+    /// and the job runs where its `runs-on` says.
     mutating func container(_ node: Node, context: String?) -> ExecutorReference? {
+        if case .scalar(let scalar) = node, scalar.string.isEmpty || (scalar.style == .plain && GitHubScalars.isNull(scalar.string)) {
+            return nil
+        }
         if case .scalar = node {
             guard let image = string(node, what: "container", context: context) else { return nil }
             checkExpressions(node, what: "container", context: context)
@@ -379,6 +385,7 @@ extension NodeReader {
         if options["image"] == nil {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }
+        if case .string("")? = options["image"] { return nil }
         var reference = ExecutorReference(pluginID: "oci", options: options, location: location(node))
         for (name, keyNode, _) in pairs { reference.optionLocations[name] = location(keyNode) }
         return reference
