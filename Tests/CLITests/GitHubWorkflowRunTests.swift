@@ -69,6 +69,31 @@ struct GitHubWorkflowRunTests {
         for job in ["none", "quoted", "image"] { #expect(result.stdout.contains("[\(job)] \(job)-ran\n"), "\(result.stdout)") }
     }
 
+    @Test("a strategy that cannot be evaluated when the run is planned fails that job when it is due; the jobs that do not need it run (audit 63 fidelity M2: the run exited 2)")
+    func strategyFailsItsJob() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            on: push
+            jobs:
+              ok: { runs-on: ubuntu-latest, steps: [ { run: echo ok-ran } ] }
+              bad:
+                runs-on: ubuntu-latest
+                strategy: { matrix: { x: '${{ fromJSON(github.event.nonexistent) }}' } }
+                steps: [ { run: echo bad-ran } ]
+              after: { needs: bad, runs-on: ubuntu-latest, steps: [ { run: echo after-ran } ] }
+            """)
+        let plan = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
+        #expect(plan.status == 0, "\(plan.stdout)\(plan.stderr)")
+        #expect(plan.stderr.contains("wf.yml:6:35: warning: cannot evaluate strategy.matrix: fromJSON: empty input; job 'bad' fails when it is due, the jobs that do not need it run"),
+                "\(plan.stderr)")
+        #expect(plan.stdout.contains("bad (strategy: error)"), "\(plan.stdout)")
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[ok] ok-ran\n") && !result.stdout.contains("bad-ran") && !result.stdout.contains("after-ran"), "\(result.stdout)")
+        #expect(result.stdout.contains("cannot evaluate strategy.matrix: fromJSON: empty input"), "\(result.stdout)")
+    }
+
     @Test("a matrix from a needs output is expanded when the job starts: dimensions, include, exclude, fail-fast and max-parallel from expressions")
     func matrixFromNeeds() async throws {
         let temp = try TemporaryDirectory()

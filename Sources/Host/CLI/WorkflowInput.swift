@@ -151,7 +151,14 @@ enum WorkflowInput {
             throw ExitCode(ExitStatus.usage)
         }
         switch Planner.plan(workflow, selected: jobs, context: context) {
-        case .success(let plan): return plan
+        case .success(let plan):
+            for (job, diagnostic) in plan.strategyFailures {
+                var warning = diagnostic
+                warning.severity = .warning
+                warning.message += "; job '\(job)' fails when it is due, the jobs that do not need it run"
+                standardError(warning.description + "\n")
+            }
+            return plan
         case .failure(let diagnostic):
             standardError(diagnostic.description + "\n")
             throw ExitCode(ExitStatus.usage)

@@ -59,6 +59,10 @@ public struct Plan: Sendable {
     /// Instances of each job; a job whose strategy reads `needs` has one stand-in
     /// (`awaitsExpansion`), expanded when the jobs it needs have finished.
     public var instances: [String: [PlannedJob]]
+    /// Jobs whose strategy could not be evaluated when the run was planned, with why: each is one
+    /// stand-in (`awaitsExpansion`) that fails when it is due, as on GitHub, which evaluates a
+    /// job's strategy then; the other jobs run (audit 63 fidelity M2: the whole run exited 2).
+    public var strategyFailures: [(job: String, diagnostic: Diagnostic)] = []
 
     public var allInstances: [PlannedJob] { order.flatMap { instances[$0] ?? [] } }
 }
@@ -78,6 +82,7 @@ public enum Planner {
         // matrix instance whose key is taken (job `build-os-linux` next to `build` with `os: [linux]`)
         // gets a suffix.
         var used = Set(workflow.jobs.filter { $0.strategy?.matrix == nil }.map { fileKey($0.id).lowercased() })
+        var strategyFailures: [(job: String, diagnostic: Diagnostic)] = []
         for id in order {
             guard let job = workflow.job(id) else { continue }
             if job.strategy?.usesNeeds == true {
@@ -93,10 +98,18 @@ public enum Planner {
                     for index in planned.indices { planned[index].key = uniqueKey(planned[index].key, used: &used) }
                 }
                 instances[id] = planned
-            case .failure(let diagnostic): return .failure(diagnostic)
+            case .failure(let diagnostic):
+                // Tried again when the job is due (its needs finished), where it fails that job.
+                var standIn = PlannedJob(key: fileKey(job.id), jobID: job.id, displayName: job.displayName + " (strategy: error)",
+                                         matrix: [], matrixIndex: 0, matrixTotal: 1)
+                standIn.awaitsExpansion = true
+                instances[id] = [standIn]
+                strategyFailures.append((id, diagnostic))
             }
         }
-        return .success(Plan(workflow: workflow, graph: graph, order: order, instances: instances))
+        var plan = Plan(workflow: workflow, graph: graph, order: order, instances: instances)
+        plan.strategyFailures = strategyFailures
+        return .success(plan)
     }
 
     /// Contexts known before anything runs (for matrices given as expressions).
