@@ -177,6 +177,53 @@ struct SecretsMaskingTests {
         }
     }
 
+    @Test("a declared secret from the environment nixactions runs in reaches the steps of an executor that does not inherit that environment (audit 63 secrets L6: empty on ssh)")
+    func declaredSecretWithoutInheritance() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let secret = "DeclSecret-7373"
+        try temp.write("wf.yml", """
+            secrets: [MYSEC]
+            jobs:
+              a:
+                executor: { plugin: local, with: { inherit-env: false } }
+                steps:
+                  - run: 'echo "got=[$MYSEC] home=[${HOME:-unset}]"'
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["MYSEC": secret])
+        #expect(result.status == 0 && result.stdout.contains("[a] got=[***] home=[unset]"), "\(result.stdout)\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains(secret))
+    }
+
+    @Test("a step's shell that holds a secret's value, however it came (env.X, a step's output), fails the step before it starts: it would be on the command line (audit 63 secrets M5)")
+    func secretInShell() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let secret = "WdSecret-6161"
+        try temp.write("wf.yml", """
+            secrets: [MYSEC]
+            jobs:
+              a:
+                env: { JS: "${{ secrets.MYSEC }}" }
+                steps:
+                  - id: s
+                    run: echo "o=$MYSEC" >> "$GITHUB_OUTPUT"
+                  - shell: bash -c 'bash {0}' x-${{ env.JS }}
+                    run: echo shell1-ran
+                  - if: always()
+                    shell: bash -c 'bash {0}' y-${{ steps.s.outputs.o }}
+                    run: echo shell2-ran
+                  - if: always()
+                    shell: bash -c 'bash {0}' plain
+                    run: echo shell3-ran
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["MYSEC": secret])
+        let shown = result.stdout + result.stderr
+        #expect(result.status == 1 && !shown.contains(secret), "\(shown)")
+        #expect(!shown.contains("[a] shell1-ran\n") && !shown.contains("[a] shell2-ran\n") && shown.contains("[a] shell3-ran\n"), "\(shown)")
+        #expect(shown.components(separatedBy: "the step's shell holds a secret's value, which would be on its command line").count == 3, "\(shown)")
+    }
+
     @Test("a built-in action's input that goes on git's, mkdir's or tar's command line, or names artifact folders, holding a secret's value however it came (env.X, a masked step output) fails the step before anything runs (audit 58 M1: git's command line had it)")
     func secretInputsRefused() async throws {
         let temp = try TemporaryDirectory()

@@ -2,6 +2,7 @@ import Foundation
 @testable import NixActionsEngine
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Redactor: one masking point in front of every sink")
 struct RedactorTests {
@@ -81,27 +82,18 @@ struct RedactorTests {
 
     @Test("bash's declare -p / export -p / typeset -p (a backslash before $ ` \" \\) and Python's repr of a value with both quotes, as the real programs print them (audit 63 secrets M4, L1)",
           arguments: ["Pa$$w0rd!2024", "pa$s`w\"o\\rd x'9!", "C:\\Users\\deploy\"key", "p@ss w/rd+\"quote'&<x>\u{E9}", "tab\there'\"x"])
-    func declareAndRepr(_ secret: String) throws {
+    func declareAndRepr(_ secret: String) async throws {
         let redactor = Redactor()
         redactor.add(secret)
-        func output(_ executable: String, _ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            process.environment = ["MYSEC": secret, "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+        func output(_ executable: String, _ arguments: [String]) async throws -> String {
+            try await runCommand(URL(fileURLWithPath: executable), arguments, environment: ["MYSEC": secret, "LC_ALL": "C.UTF-8"]).stdout
         }
-        let bash = try output("/bin/bash", ["-c", "declare -p MYSEC; export -p | grep MYSEC; typeset -p MYSEC"])
+        let bash = try await output("/bin/bash", ["-c", "declare -p MYSEC; export -p | grep MYSEC; typeset -p MYSEC"])
         #expect(bash.split(separator: "\n").count == 3, "\(bash)")
         let maskedBash = redactor.redact(bash)
         // (A value with a control character is printed in $'…' instead, a form masked already.)
         #expect(!maskedBash.contains(secret) && maskedBash.components(separatedBy: "***").count == 4, "\(maskedBash)")
-        let python = try output("/usr/bin/python3", ["-c", "import os; s = os.environ['MYSEC']; print({'k': s}); print([s]); print(repr(s))"])
+        let python = try await output("/usr/bin/python3", ["-c", "import os; s = os.environ['MYSEC']; print({'k': s}); print([s]); print(repr(s))"])
         let maskedPython = redactor.redact(python)
         #expect(maskedPython.components(separatedBy: "***").count == 4, "\(python) -> \(maskedPython)")
     }

@@ -349,6 +349,15 @@ extension JobRunner {
         case .success(let found): (shellName, shellField) = (found?.text, found?.field)
         case .failure(let problem): return failStep(step, message: problem.message, allowed: allowed, state: &state)
         }
+        // The shell's words are the command line of the step's process, which every user of this
+        // machine can read (`ps`), whatever masking does for output: a secret's value there, however
+        // it came (an env value, a step's output), fails the step before it starts (audit 63 secrets
+        // M5: only `${{ secrets.X }}` written in it was said, by validate).
+        if let shellName, redactor.contains(shellName) {
+            let at = shellField?.source.location.map { "\($0): " } ?? ""
+            return failStep(step, message: "\(at)the step's shell holds a secret's value, which would be on its command line, readable by every user of this machine (ps)"
+                                + "\n  hint: give the value to the script in env: and read it there", allowed: allowed, state: &state)
+        }
         let shell: ShellCommand
         switch ShellCommand.resolve(shellName) {
         case .success(let command): shell = command

@@ -148,7 +148,10 @@ public struct SecretResolver: Sendable {
                 continue
             }
             register(name, value)
-            store(name, value, entry, export: entry.spec.exportsEnv && commandLine[name] != nil, into: &resolved)
+            // Exported unless `--env` or an env file gave it (those reach the steps anyway): a value
+            // from this process's environment reaches only the steps of an executor that inherits
+            // it (`local`), so an ssh or oci step had it empty (audit 63 secrets L6).
+            store(name, value, entry, export: entry.spec.exportsEnv && (commandLine[name] != nil || environment[name] == nil), into: &resolved)
         }
 
         // Provider entries, a few at a time.
