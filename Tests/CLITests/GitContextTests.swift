@@ -136,11 +136,12 @@ struct GitContextTests {
             jobs:
               show:
                 steps:
-                  - run: echo "pr ${{ github.event_name }} ${{ github.head_ref }}->${{ github.base_ref }} $GITHUB_HEAD_REF->$GITHUB_BASE_REF ${{ github.ref }} ${{ github.event.pull_request.head.ref }} ${{ github.event.action }} ${{ github.api_url }}"
+                  - run: echo "pr ${{ github.event_name }} ${{ github.head_ref }}->${{ github.base_ref }} $GITHUB_HEAD_REF->$GITHUB_BASE_REF ${{ github.ref }} ${{ github.event.pull_request.head.ref }} ${{ github.event.action }} ${{ github.api_url }} labels=${{ toJSON(github.event.pull_request.labels) }} commits=${{ github.event.pull_request.commits }}"
             """)
         let result = try await nixactions(["run", "wf.yml", "--event", "pull_request", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("[show] pr pull_request feature/x->main feature/x->main refs/pull/1/merge feature/x opened https://git.example.com/api/v3\n"),
+        // labels an empty list, commits the head's past the base (audit 63 fidelity L8: null, missing).
+        #expect(result.stdout.contains("[show] pr pull_request feature/x->main feature/x->main refs/pull/1/merge feature/x opened https://git.example.com/api/v3 labels=[] commits=1\n"),
                 "\(result.stdout)")
         #expect(!result.stderr.contains("warning"), "\(result.stderr)")
     }

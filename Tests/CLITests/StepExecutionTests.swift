@@ -31,6 +31,25 @@ struct StepExecutionTests {
         #expect(result.stdout.contains("[a] perl ok\n"))
     }
 
+    @Test("steps start with no core files (the host's soft core limit is 0, as on GitHub's runners); a step may raise it to the hard limit and get them (audit 63 secrets M2)")
+    func coreFiles() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                workspace: { copy-project: false }
+                steps:
+                  - run: |
+                      echo "soft=$(ulimit -c)"
+                      ulimit -c "$(ulimit -H -c)" && echo "raised=$(ulimit -c)"
+            """)
+        let result = try await runCommand(nixactionsBinary, ["run", "wf.yml", "--log-format", "plain"], in: temp.path, removing: ["SWIFT_BACKTRACE"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[a] soft=0\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[a] raised="), "\(result.stdout)")
+    }
+
     @Test("no shell is `bash -e`: a failing command inside a pipeline does not fail the step; `shell: bash` adds pipefail and it does")
     func pipefail() async throws {
         let temp = try TemporaryDirectory()

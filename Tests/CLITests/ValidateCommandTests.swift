@@ -162,7 +162,7 @@ struct ValidateCommandTests {
         #expect(ids.stdout == "flowchart LR\n  j_a_hb[\"a-b\"]\n  j_a_ub[\"a_b\"]\n  j_end[\"end\"]\n  j_a_ub --> j_end\n", "\(ids.stdout)")
     }
 
-    @Test("graph plans with run's context: a matrix from fromJSON(inputs.x) uses the input's default, or --input (audit 63 fidelity M3: exit 2)")
+    @Test("graph makes matrices with the inputs: a matrix from fromJSON(inputs.x) uses the input's default, or --input (audit 63 fidelity M3: exit 2); a required input not given, or a broken configuration, still draws (review 63 H1)")
     func graphWithInputs() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -180,6 +180,22 @@ struct ValidateCommandTests {
         #expect(drawn.status == 0 && drawn.stdout.contains("build (t: a)") && drawn.stdout.contains("build (t: b)"), "\(drawn.stdout)\(drawn.stderr)")
         let given = try await nixactions(["graph", "gi.yml", "--input", #"targets=["x"]"#, "--format", "mermaid"], in: temp.path)
         #expect(given.status == 0 && given.stdout.contains("build (t: x)") && !given.stdout.contains("(t: a)"), "\(given.stdout)\(given.stderr)")
+        try temp.write("required.yml", """
+            on:
+              workflow_call:
+                inputs: { version: { type: string, required: true }, targets: { type: string, required: true } }
+            jobs:
+              show: { runs-on: ubuntu-latest, steps: [ { run: 'echo ${{ inputs.version }}' } ] }
+              each:
+                needs: show
+                strategy: { matrix: { t: '${{ fromJSON(inputs.targets) }}' } }
+                steps: [ { run: echo } ]
+            """)
+        try temp.write(".nixactions/config.yml", "bogus: 1\n")
+        let required = try await nixactions(["graph", "required.yml"], in: temp.path)
+        #expect(required.status == 0 && required.stdout.contains("[1] show") && required.stdout.contains("[2] each (strategy: error)  <- show"),
+                "\(required.stdout)\(required.stderr)")
+        #expect(required.stderr.contains("warning: cannot evaluate strategy.matrix"), "\(required.stderr)")
     }
 
     @Test("list shows workflows and jobs with needs and executor; --json too")

@@ -266,6 +266,15 @@ struct WorkflowLoaderTests {
         }
     }
 
+    @Test("on.<event>.reuse-previous-outcome is a key of GitHub's schema: no warning, a note when true (audit 63 fidelity L7)")
+    func reusePreviousOutcome() {
+        let result = WorkflowLoader.load(yaml: "on:\n  push:\n    branches: [main]\n    reuse-previous-outcome: true\njobs:\n  a:\n    steps: [{ run: x }]\n", file: "wf.yml")
+        #expect(result.diagnostics.filter { $0.severity != .note }.isEmpty, "\(result.diagnostics)")
+        #expect(result.diagnostics.map(\.message) == ["on.push.reuse-previous-outcome: GitHub may reuse an earlier run's outcome; a local run always runs its jobs"])
+        let wrong = WorkflowLoader.load(yaml: "on:\n  push:\n    reuse-previous-outcome: sometimes\njobs:\n  a:\n    steps: [{ run: x }]\n", file: "wf.yml")
+        #expect(wrong.diagnostics.contains { $0.severity == .error && $0.message.contains("reuse-previous-outcome") }, "\(wrong.diagnostics)")
+    }
+
     @Test("a strategy whose expressions read nothing is expanded by validate, with the planner's errors at the same place; one that reads a context is not (audit 55 L1)")
     func constantStrategy() {
         func errors(_ strategy: String) -> [String] {

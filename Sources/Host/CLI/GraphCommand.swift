@@ -16,8 +16,28 @@ struct GraphCommand: AsyncParsableCommand {
     @Argument(help: "A workflow file or name.")
     var workflow: String
 
-    @OptionGroup(title: "Event, inputs and vars (as for run)")
-    var events: RunEventOptions
+    @Option(name: .customLong("input"), help: "NAME=VALUE: an input's value (default: its declared default).")
+    var inputs: [String] = []
+
+    @Option(name: .customLong("var"), help: "NAME=VALUE: a value of the vars context (over .nixactions/config.yml's).")
+    var vars: [String] = []
+
+    /// The declared inputs' defaults with `given` (NAME=VALUE) over them, typed as each declares.
+    static func inputs(_ workflow: Workflow, given: [String]) -> [String: ExpressionValue] {
+        let specs = workflow.triggers?.inputs ?? []
+        var values: [String: ExpressionValue] = [:]
+        for spec in specs { if let value = spec.defaultValue { values[spec.name] = InputValues.typed(value, for: spec) } }
+        for entry in given {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
+            if let spec = specs.first(where: { $0.name.lowercased() == name.lowercased() }) {
+                values[spec.name] = InputValues.typed(value, for: spec)
+            } else {
+                values[name] = .string(value)
+            }
+        }
+        return values
+    }
 
     @Option(help: "ascii, dot (Graphviz) or mermaid.")
     var format: Format = .ascii
@@ -26,11 +46,20 @@ struct GraphCommand: AsyncParsableCommand {
         // Plugin functions in a matrix or a job's name, as `run` evaluates them (loaded only when called).
         let functions = LazyFunctions(PluginRegistry.discoverWarning())
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }))
-        // The context `run --dry-run` plans with: the event, its inputs (the declared defaults, or
-        // --input), vars (audit 63 fidelity M3: a matrix from `fromJSON(inputs.x)` with a default
-        // could not be drawn).
-        var (context, _, _) = try events.makeContext(workflow, configVars: try RunnerOptions.loadConfig(nil).vars)
+        // Inputs (the declared defaults, --input over them) and vars (the configuration's, --var over
+        // them), so that a matrix from `fromJSON(inputs.x)` is drawn (audit 63 fidelity M3: exit 2).
+        // Leniently: a required input not given, or a configuration that does not load, draws what
+        // it can (a matrix that then cannot be made is one entry, with a warning) instead of failing.
+        var context = RunContext.minimal(workflow: workflow.name)
         context.functions = functions
+        context.inputs = Self.inputs(workflow, given: inputs)
+        let configured = ProjectConfig.load(file: ProjectConfig.defaultPath, required: false)
+        var vars = configured.diagnostics.contains { $0.severity == .error } ? [:] : configured.config.vars
+        for entry in self.vars {
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            vars[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        context.vars = vars.mapValues(ExpressionValue.string)
         let plan = try WorkflowInput.plan(workflow, jobs: [], context: context)
         let mask = WorkflowInput.masker([workflow])
         print(mask(GraphRenderer(plan: plan, mask: mask).render(format)), terminator: "")

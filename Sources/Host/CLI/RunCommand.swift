@@ -233,8 +233,9 @@ struct RunCommand: AsyncParsableCommand {
         let commandLineSecrets = try self.commandLineSecrets()
         let early = Redactor()
         for value in dryRunSecretValues(workflow, environment: environment, commandLine: commandLineSecrets) { _ = early.add(value) }
+        // Kept to the process's end: an error thrown out of the run is printed after this returns
+        // (review 63 L3).
         if !early.isEmpty { StandardStreams.maskErrors { early.redact($0) } }
-        defer { StandardStreams.maskErrors(nil) }
         stream?.workflow.withLock { $0 = early.redact(workflow.name) }
         if NixEvaluation.isNixFile(workflow.file) { Self.warnShadowedVariables(workflow, given: environment) }
         let projectConfig = try RunnerOptions.loadConfig(config)
@@ -306,7 +307,9 @@ struct RunCommand: AsyncParsableCommand {
         let runID = supervision.runID
         let redactor = Redactor()
         // Messages masked with every value the run learns (providers' too), and the early ones.
-        StandardStreams.maskErrors { redactor.redact(early.redact($0)) }
+        // The run's first: a shorter value at hand inside a longer one a provider gives must not
+        // cut the longer one before it is matched (review 63 L2).
+        StandardStreams.maskErrors { early.redact(redactor.redact($0)) }
         // The run's record, once it has one: what the cleanup said goes there too (audit 61 ABI M5:
         // only standard error said a container may have been left behind).
         let recordWarning = Mutex<(@Sendable (String) -> Void)?>(nil)

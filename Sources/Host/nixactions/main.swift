@@ -22,12 +22,14 @@ if let problem = OpenFilesRoom.check(run: CommandLine.arguments.dropFirst().firs
 }
 // A crash of the host (or of a plugin in it) says the signal and the return addresses, never
 // memory: Swift's backtracer prints 16 bytes at each register, which may be a secret the output
-// pipeline was masking (audit 63 secrets M2). No core dump of a process that holds secrets, and
-// no other process of the user reads its memory; the programs it starts are dumpable again
-// (execve resets it). SWIFT_BACKTRACE in the environment asks for Swift's backtrace: both as before.
+// pipeline was masking (audit 63 secrets M2). No core file of a process that holds secrets: the
+// soft core limit is 0 (steps start with it, as on GitHub's runners; `ulimit -c` raises it to the
+// hard limit). Not PR_SET_DUMPABLE: it hides /proc/PID/environ from processes of the same user,
+// where a run without cgroup v2 finds a nested nixactions to end it (review 63 M1).
+// SWIFT_BACKTRACE in the environment asks for Swift's backtrace: both as before.
 let swiftBacktrace = getenv("SWIFT_BACKTRACE") != nil
 nxa_crash_install(swiftBacktrace ? 1 : 0)
-if !swiftBacktrace { _ = nxa_set_dumpable(0) }
+if !swiftBacktrace { _ = nxa_no_core_dumps() }
 // SIGINT, SIGTERM and SIGHUP go to one thread of ours (blocked here, before any thread exists).
 SignalHub.start()
 // A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.

@@ -957,6 +957,8 @@ static void crash_handler(int sig, siginfo_t *info, void *context) {
          * Swift's backtracer prints 16 bytes at each register, which may be a secret's; audit 63
          * secrets M2), once, whichever thread crashes first; then the default action. */
         if (!__atomic_exchange_n(&crash_reported, 1, __ATOMIC_SEQ_CST)) {
+            /* Should the unwinder hang (a lock the crashed thread held), SIGALRM's default ends it. */
+            alarm(5);
             char line[160];
             size_t used = crash_append(line, 0, sizeof line, "\nnixactions: crashed with signal ");
             used = crash_append(line, used, sizeof line, crash_signal_name(sig));
@@ -972,7 +974,9 @@ static void crash_handler(int sig, siginfo_t *info, void *context) {
         sigemptyset(&fallback.sa_mask);
         sigaction(sig, &fallback, NULL);
     }
-    if (info && info->si_code <= 0) raise(sig);
+    /* A signal sent, not caused, is sent again; so is a trap (int3): the instruction after it
+     * would run on (review 63). */
+    if ((info && info->si_code <= 0) || sig == SIGTRAP || sig == SIGABRT) raise(sig);
     errno = saved;
 }
 
@@ -1030,4 +1034,9 @@ int nxa_crash_name_image(const char *linker_name, const char *text) {
 
 void nxa_crash_set_pipe(int fd) { crash_pipe = fd; }
 
-int nxa_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable ? 1 : 0, 0, 0, 0) == 0 ? 0 : errno; }
+int nxa_no_core_dumps(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_CORE, &limit) != 0) return errno;
+    limit.rlim_cur = 0;
+    return setrlimit(RLIMIT_CORE, &limit) == 0 ? 0 : errno;
+}

@@ -17,7 +17,8 @@ extension PluginExport {
         return schema.isEmpty ? nil : schema
     }
 
-    /// The options function table, made once (the first get_interface, under the host's loading).
+    /// The options function table, made with the descriptor (`makeDescriptor`, at the entry: the
+    /// host's loading of the plugin, one thread), so that get_interface only reads it.
     static func optionsInterface(_ declaration: PluginDeclaration) -> UnsafeMutablePointer<nxa_options_v1>? {
         if let table = optionsTable { return table }
         guard let schema = optionsSchema(declaration), let bytes = try? MessageCoding.encode(schema) else { return nil }

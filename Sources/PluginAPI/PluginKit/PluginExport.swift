@@ -96,7 +96,7 @@ public enum PluginExport {
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
         if declaration.cache != nil { interfaces.append(cacheInterfaceV1) }
-        if optionsSchema(declaration) != nil { interfaces.append(optionsInterfaceV1) }
+        if optionsSchema(declaration) != nil, optionsInterface(declaration) != nil { interfaces.append(optionsInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil

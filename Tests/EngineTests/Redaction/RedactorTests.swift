@@ -81,7 +81,8 @@ struct RedactorTests {
     }
 
     @Test("bash's declare -p / export -p / typeset -p (a backslash before $ ` \" \\) and Python's repr of a value with both quotes, as the real programs print them (audit 63 secrets M4, L1)",
-          arguments: ["Pa$$w0rd!2024", "pa$s`w\"o\\rd x'9!", "C:\\Users\\deploy\"key", "p@ss w/rd+\"quote'&<x>\u{E9}", "tab\there'\"x"])
+          arguments: ["Pa$$w0rd!2024", "pa$s`w\"o\\rd x'9!", "C:\\Users\\deploy\"key", "p@ss w/rd+\"quote'&<x>\u{E9}", "tab\there'\"x",
+                     "esc\u{1B}secret-value-123", "vt\u{0B}secret\u{7F}del"])
     func declareAndRepr(_ secret: String) async throws {
         let redactor = Redactor()
         redactor.add(secret)
@@ -91,7 +92,7 @@ struct RedactorTests {
         let bash = try await output("/bin/bash", ["-c", "declare -p MYSEC; export -p | grep MYSEC; typeset -p MYSEC"])
         #expect(bash.split(separator: "\n").count == 3, "\(bash)")
         let maskedBash = redactor.redact(bash)
-        // (A value with a control character is printed in $'…' instead, a form masked already.)
+        // (A value with a control character is printed in $'…': `\E`, `\v`, `\177`; review 63 L1.)
         #expect(!maskedBash.contains(secret) && maskedBash.components(separatedBy: "***").count == 4, "\(maskedBash)")
         let python = try await output("/usr/bin/python3", ["-c", "import os; s = os.environ['MYSEC']; print({'k': s}); print([s]); print(repr(s))"])
         let maskedPython = redactor.redact(python)

@@ -167,6 +167,12 @@ public struct GitRepository: Sendable {
         }
     }
 
+    /// How many commits `to` has that `from` has not (`git rev-list --count from..to`), or nil.
+    public func commitCount(from: String, to: String) -> Int? {
+        guard isRepository, !from.isEmpty, !to.isEmpty else { return nil }
+        return Self.run(["rev-list", "--count", "\(from)..\(to)"], in: directory).flatMap { Int($0) }
+    }
+
     /// The commit `sha` (nil when it cannot be read).
     public func commit(_ sha: String) -> Commit? { commits(from: "", to: sha).first }
 

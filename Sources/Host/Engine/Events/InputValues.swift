@@ -98,7 +98,7 @@ public enum InputValues {
         }
     }
 
-    static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
+    public static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
         switch spec.kind {
         case .boolean: return .bool(value.lowercased() == "true")
         case .number: return .number(Double(value.trimmingCharacters(in: .whitespaces)) ?? 0)

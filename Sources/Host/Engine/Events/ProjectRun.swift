@@ -144,12 +144,18 @@ public struct ProjectRun: Sendable {
             }
             payload["action"] = .string(facts.action ?? Self.pullRequestAction)
             payload["number"] = .number(Double(Self.pullRequestNumber))
+            let base = baseCommit(facts.baseRef) ?? ""
+            // `labels` an empty list and `commits` the head's commits past the base, as GitHub's
+            // payload has them (audit 63 fidelity L8: null, and missing; cpython fetches
+            // `--depth=$(( commits + 1 ))`).
+            let commitCount = git.commitCount(from: base, to: facts.sha) ?? 1
             payload["pull_request"] = .object([
+                "labels": .array([]), "commits": .number(Double(commitCount)),
                 "number": .number(Double(Self.pullRequestNumber)), "state": .string("open"), "draft": .bool(false), "merged": .bool(false),
                 "title": .string(head?.message.split(separator: "\n").first.map(String.init) ?? facts.headRef),
                 "body": .null, "user": .object(["login": .string(actor)]),
                 "head": branch(facts.headRef, facts.sha),
-                "base": branch(facts.baseRef, baseCommit(facts.baseRef) ?? ""),
+                "base": branch(facts.baseRef, base),
             ])
         case "schedule":
             // The cron that fired: the first one (GitHub's docs tell several apart with

@@ -120,7 +120,9 @@ extension WorkflowLoader {
             }
             return
         }
-        let known = triggerKeys[trigger.name] ?? ["types"]
+        // `reuse-previous-outcome` is a key of GitHub's schema for every event (audit 63 fidelity L7:
+        // it was said to be ignored by GitHub).
+        let known = (triggerKeys[trigger.name] ?? ["types"]) + (trigger.name == "workflow_call" ? [] : ["reuse-previous-outcome"])
         // GitHub checks only workflow_call's keys; under other events a key it does not know is
         // ignored (real workflows have `paths` under merge_group): a warning, not an error.
         guard let pairs = reader.mapping(node, what: what, context: context, known: known, unknownIgnored: trigger.name != "workflow_call")
@@ -136,6 +138,11 @@ extension WorkflowLoader {
             case "paths-ignore": trigger.pathsIgnore = list(&reader)
             case "types": trigger.types = list(&reader)
             case "workflows", "names", "versions": _ = list(&reader)
+            case "reuse-previous-outcome":
+                if reader.bool(value, what: "\(what).\(key)", context: context) == true {
+                    reader.diagnostics.note("\(what).reuse-previous-outcome: GitHub may reuse an earlier run's outcome; a local run always runs its jobs",
+                                            at: reader.location(value), context: context)
+                }
             case "inputs": trigger.inputs = compileInputs(value, event: trigger.name, reader: &reader, context: context)
             case "outputs": trigger.outputs = compileCallOutputs(value, reader: &reader, context: context)
             case "secrets": trigger.secrets = compileCallSecrets(value, reader: &reader, context: context)

@@ -219,7 +219,7 @@ enum RedactionForms {
         // Python's `repr` (`print(a_dict)`, a list, a logged tuple): in single quotes unless the value
         // holds `'` and no `"`; `\` and that quote escaped, control characters as `\t`, `\n`, `\r`,
         // `\xNN` (audit 63 secrets L1: a value with `"` and `\`, or both quotes, showed whole).
-        if bytes.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x27 }) {
+        if bytes.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x27 || $0 < 0x20 || $0 == 0x7F }) {
             let quote: UInt8 = bytes.contains(0x27) && !bytes.contains(0x22) ? 0x22 : 0x27
             var out: [UInt8] = []
             for byte in bytes {
@@ -233,6 +233,29 @@ enum RedactionForms {
                 }
             }
             if out != bytes && !forms.contains(out) { forms.append(out) }
+        }
+        // A shell's `$'…'` quoting of a value with a control character (bash's `declare -p` and
+        // `printf %q` of one): `\a \b \E \f \n \r \t \v`, others as three octal digits, `'` and `\`
+        // escaped (review 63 L1: an ESC in a value showed it whole).
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            var out: [UInt8] = []
+            for byte in bytes {
+                switch byte {
+                case 0x07: out += Array("\\a".utf8)
+                case 0x08: out += Array("\\b".utf8)
+                case 0x1B: out += Array("\\E".utf8)
+                case 0x0C: out += Array("\\f".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case 0x0B: out += Array("\\v".utf8)
+                case 0x27, 0x5C: out += [UInt8(ascii: "\\"), byte]
+                case 0x00..<0x20, 0x7F:
+                    out += [UInt8(ascii: "\\"), 0x30 + (byte >> 6), 0x30 + ((byte >> 3) & 7), 0x30 + (byte & 7)]
+                default: out.append(byte)
+                }
+            }
+            if !forms.contains(out) { forms.append(out) }
         }
         guard bytes.contains(where: { [0x3C, 0x3E, 0x26, 0x22, 0x27].contains($0) }) else { return forms }
         // Quotes as they are: XML text (Python's saxutils.escape, html.escape(quote=False)).

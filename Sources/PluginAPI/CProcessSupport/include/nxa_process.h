@@ -191,9 +191,9 @@ void nxa_crash_set_pipe(int fd);
  * once, then the default action ends the process. */
 void nxa_crash_install(int chain);
 
-/* prctl(PR_SET_DUMPABLE): 0 keeps the process from dumping core and from being traced or read
- * (/proc/PID/mem, environ) by other processes of its user; a program it starts is dumpable again
- * (execve resets it). 0, or the errno value. */
-int nxa_set_dumpable(int dumpable);
+/* The soft RLIMIT_CORE to 0 (the hard limit stays): no core file of this process, nor of the
+ * programs it starts unless they raise it again (`ulimit -c unlimited`), as on GitHub's runners.
+ * 0, or the errno value. */
+int nxa_no_core_dumps(void);
 
 #endif
