@@ -22,22 +22,7 @@ struct GraphCommand: AsyncParsableCommand {
     @Option(name: .customLong("var"), help: "NAME=VALUE: a value of the vars context (over .nixactions/config.yml's).")
     var vars: [String] = []
 
-    /// The declared inputs' defaults with `given` (NAME=VALUE) over them, typed as each declares.
-    static func inputs(_ workflow: Workflow, given: [String]) -> [String: ExpressionValue] {
-        let specs = workflow.triggers?.inputs ?? []
-        var values: [String: ExpressionValue] = [:]
-        for spec in specs { if let value = spec.defaultValue { values[spec.name] = InputValues.typed(value, for: spec) } }
-        for entry in given {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
-            if let spec = specs.first(where: { $0.name.lowercased() == name.lowercased() }) {
-                values[spec.name] = InputValues.typed(value, for: spec)
-            } else {
-                values[name] = .string(value)
-            }
-        }
-        return values
-    }
+    func validate() throws { try RunEventOptions.check(inputs: inputs, vars: vars) }
 
     @Option(help: "ascii, dot (Graphviz) or mermaid.")
     var format: Format = .ascii
@@ -52,13 +37,17 @@ struct GraphCommand: AsyncParsableCommand {
         // it can (a matrix that then cannot be made is one entry, with a warning) instead of failing.
         var context = RunContext.minimal(workflow: workflow.name)
         context.functions = functions
-        context.inputs = Self.inputs(workflow, given: inputs)
+        // As `run` reads them (an unknown input or a value not of its type is an error), but a
+        // required one not given is its empty value.
+        switch InputValues.resolve(RunEventOptions.pairs(inputs), triggers: workflow.triggers, requireGiven: false) {
+        case .success(let resolved): context.inputs = resolved.typed
+        case .failure(let problems):
+            for problem in problems.diagnostics { standardError(problem.description + "\n") }
+            throw ExitCode(ExitStatus.usage)
+        }
         let configured = ProjectConfig.load(file: ProjectConfig.defaultPath, required: false)
         var vars = configured.diagnostics.contains { $0.severity == .error } ? [:] : configured.config.vars
-        for entry in self.vars {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            vars[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
+        for (name, value) in RunEventOptions.pairs(self.vars) { vars[name] = value }
         context.vars = vars.mapValues(ExpressionValue.string)
         let plan = try WorkflowInput.plan(workflow, jobs: [], context: context)
         let mask = WorkflowInput.masker([workflow])

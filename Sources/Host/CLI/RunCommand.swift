@@ -259,12 +259,11 @@ struct RunCommand: AsyncParsableCommand {
             let missingExecutor = RunnerOptions.missingExecutors(registry)
             // No provider is asked (a dry run reads no secret store), but what is at hand is
             // masked: a matrix value or a name that holds one must not show in the plan.
-            let redactor = early
             let json = try (logFormat ?? Self.environmentLogFormat()) == .json
             let rendered = json
                 ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
                 : PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
-            print(redactor.isEmpty ? rendered : redactor.redact(rendered), terminator: "")
+            print(early.isEmpty ? rendered : early.redact(rendered), terminator: "")
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)

@@ -33,6 +33,14 @@ struct RunEventOptions: ParsableArguments {
     var varFiles: [String] = []
 
     func validate() throws {
+        try Self.check(inputs: inputs, vars: vars)
+        if let event, event.isEmpty || event.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+            throw ValidationError("--event '\(event)' is not an event name (e.g. push, pull_request, workflow_dispatch)")
+        }
+    }
+
+    /// `--input` and `--var` entries as `run` and `graph` take them: NAME=VALUE, a var's NAME a variable name.
+    static func check(inputs: [String], vars: [String]) throws {
         for entry in inputs where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--input '\(entry)' must be NAME=VALUE")
         }
@@ -42,8 +50,13 @@ struct RunEventOptions: ParsableArguments {
                 throw ValidationError("--var '\(entry)' must be NAME=VALUE with NAME letters, digits and '_', not starting with a digit")
             }
         }
-        if let event, event.isEmpty || event.contains(where: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
-            throw ValidationError("--event '\(event)' is not an event name (e.g. push, pull_request, workflow_dispatch)")
+    }
+
+    /// NAME=VALUE entries (checked by `check`) as pairs, in order.
+    static func pairs(_ entries: [String]) -> [(name: String, value: String)] {
+        entries.map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
         }
     }
 
@@ -71,10 +84,7 @@ struct RunEventOptions: ParsableArguments {
                 throw ExitCode(ExitStatus.usage)
             }
         }
-        for entry in vars {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
+        for (name, value) in Self.pairs(vars) { values[name] = value }
         return values
     }
 
@@ -112,11 +122,7 @@ struct RunEventOptions: ParsableArguments {
                 }
             }
         }
-        for entry in inputs {
-            let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            pairs.append((String(parts[0]), parts.count > 1 ? String(parts[1]) : ""))
-        }
-        return pairs
+        return pairs + Self.pairs(inputs)
     }
 
     /// The run's context and its payload, with a warning when the event would not trigger the

@@ -34,7 +34,7 @@ enum RunnerOptions {
         for diagnostic in diagnostics { standardError(diagnostic.description + "\n") }
         if diagnostics.contains(where: { $0.severity == .error }) {
             let count = diagnostics.filter { $0.severity == .error }.count
-            standardError("nixactions: \(path ?? ProjectConfig.defaultPath): \(count) error\(count == 1 ? "" : "s")\n")
+            WorkflowInput.sayErrors(count, in: path ?? ProjectConfig.defaultPath)
             throw ExitCode(ExitStatus.usage)
         }
         return config

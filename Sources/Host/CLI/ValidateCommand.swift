@@ -43,7 +43,7 @@ struct ValidateCommand: AsyncParsableCommand {
         for diagnostic in configProblems { standardError(diagnostic.description + "\n") }
         let configErrors = configProblems.filter { $0.severity == .error }.count
         if configErrors > 0 {
-            standardError("nixactions: \(config ?? ProjectConfig.defaultPath): \(configErrors) error\(configErrors == 1 ? "" : "s")\n")
+            WorkflowInput.sayErrors(configErrors, in: config ?? ProjectConfig.defaultPath)
             failed = true
         }
         for reference in workflows {
@@ -55,7 +55,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 for diagnostic in refused { standardError(diagnostic.description + "\n") }
                 let errors = refused.filter { $0.severity == .error }.count
                 if errors > 0 {
-                    standardError("nixactions: \(workflow.file): \(errors) error\(errors == 1 ? "" : "s")\n")
+                    WorkflowInput.sayErrors(errors, in: workflow.file)
                     failed = true
                     continue
                 }

@@ -96,10 +96,15 @@ enum WorkflowInput {
         }
         guard let workflow = result.workflow, !result.hasErrors else {
             let count = result.diagnostics.filter { $0.severity == .error }.count
-            standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s")\n")
+            sayErrors(count, in: path)
             throw ExitCode(ExitStatus.usage)
         }
         return workflow
+    }
+
+    /// The line that ends a file's errors: `nixactions: PATH: N errors`.
+    static func sayErrors(_ count: Int, in path: String) {
+        standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s")\n")
     }
 
     /// What a command that runs nothing masks in what it prints (`validate`, `list`, `graph`,

@@ -20,7 +20,7 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
     /// Make an instance. Throw `OperationFailure` for a bad configuration.
     init(configuration: ExecutorConfiguration, host: HostServices) throws
 
-    /// Every option `init` accepts, when it refuses the others (`checkOptions`): published through
+    /// Every option `init` accepts, when it refuses the others (the same set): published through
     /// "nixactions.options/1" so that `validate` names a misspelt one at its place. Default nil:
     /// not published, nothing checked early.
     static var optionNames: Set<String>? { get }

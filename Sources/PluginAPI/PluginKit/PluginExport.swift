@@ -96,7 +96,7 @@ public enum PluginExport {
         if !declaration.functions.isEmpty { interfaces.append(NXA_FUNCTIONS_INTERFACE_V1) }
         if declaration.secrets != nil { interfaces.append(secretsInterfaceV1) }
         if declaration.cache != nil { interfaces.append(cacheInterfaceV1) }
-        if optionsSchema(declaration) != nil, optionsInterface(declaration) != nil { interfaces.append(optionsInterfaceV1) }
+        if optionsInterface(declaration) != nil { interfaces.append(optionsInterfaceV1) }
         let interfaceList = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: interfaces.count + 1)
         for (index, name) in interfaces.enumerated() { interfaceList[index] = UnsafePointer(strdup(name)) }
         interfaceList[interfaces.count] = nil
@@ -133,7 +133,7 @@ public enum PluginExport {
                     case cacheInterfaceV1 where declaration.cache != nil:
                         return UnsafeRawPointer(PluginExport.cacheInterface())
                     case optionsInterfaceV1:
-                        return PluginExport.optionsInterface(declaration).map { UnsafeRawPointer($0) }
+                        return PluginExport.optionsTable.map { UnsafeRawPointer($0) }
                     default:
                         return nil
                     }

@@ -98,7 +98,7 @@ public enum InputValues {
         }
     }
 
-    public static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
+    static func typed(_ value: String, for spec: InputSpec) -> ExpressionValue {
         switch spec.kind {
         case .boolean: return .bool(value.lowercased() == "true")
         case .number: return .number(Double(value.trimmingCharacters(in: .whitespaces)) ?? 0)
@@ -111,8 +111,10 @@ public enum InputValues {
     /// `applyDeclarations`: whether the run's event takes the workflow's inputs (workflow_dispatch,
     /// workflow_call, or an event the file does not listen to, run anyway); else, as on GitHub,
     /// `inputs` is empty: only the values given are there, with no default and nothing required.
+    /// `requireGiven` false: a required input not given is its type's empty value, not a problem
+    /// (`graph`, which runs nothing, draws what it can).
     public static func resolve(_ given: [(name: String, value: String)], triggers: WorkflowTriggers?,
-                               applyDeclarations: Bool = true) -> Result<Resolved, Problems> {
+                               applyDeclarations: Bool = true, requireGiven: Bool = true) -> Result<Resolved, Problems> {
         let specs = triggers?.inputs ?? []
         var problems: [Diagnostic] = []
         var values: [String: String] = [:]
@@ -142,7 +144,7 @@ public enum InputValues {
             // A default from an expression is evaluated with the run's context (`evaluateDefaults`).
             if values[spec.name] == nil, spec.defaultExpression != nil { continue }
             guard let value = values[spec.name] ?? spec.defaultValue else {
-                if spec.required {
+                if spec.required && requireGiven {
                     problems.append(Diagnostic(
                         .error, "input '\(spec.name)' is required and has no default", at: spec.location,
                         hint: "give it with --input \(spec.name)=VALUE"))
