@@ -216,12 +216,28 @@ struct SecretsMaskingTests {
                   - if: always()
                     shell: bash -c 'bash {0}' plain
                     run: echo shell3-ran
+                  - if: always()
+                    run: echo "::add-mask::pipefail"
+                  - if: always()
+                    shell: bash -eo pipefail {0}
+                    run: echo shell4-ran
+                  - if: always()
+                    shell: bash -eo pipefail {0} ${{ github.job }}
+                    run: echo shell5-ran
+                  - if: always()
+                    env: { OPT: pipefail }
+                    shell: bash -eo ${{ env.OPT }} {0}
+                    run: echo shell6-ran
             """)
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["MYSEC": secret])
         let shown = result.stdout + result.stderr
         #expect(result.status == 1 && !shown.contains(secret), "\(shown)")
         #expect(!shown.contains("[a] shell1-ran\n") && !shown.contains("[a] shell2-ran\n") && shown.contains("[a] shell3-ran\n"), "\(shown)")
-        #expect(shown.components(separatedBy: "the step's shell holds a secret's value, which would be on its command line").count == 3, "\(shown)")
+        // A masked value that matches words the workflow wrote is not a secret on the command line
+        // (review 63: `::add-mask::pipefail` failed `shell: bash -eo pipefail {0}`); one an
+        // expression brought still is.
+        #expect(shown.contains("[a] shell4-ran\n") && shown.contains("[a] shell5-ran\n") && !shown.contains("[a] shell6-ran\n"), "\(shown)")
+        #expect(shown.components(separatedBy: "the step's shell holds a secret's value, which would be on its command line").count == 4, "\(shown)")
     }
 
     @Test("a built-in action's input that goes on git's, mkdir's or tar's command line, or names artifact folders, holding a secret's value however it came (env.X, a masked step output) fails the step before anything runs (audit 58 M1: git's command line had it)")

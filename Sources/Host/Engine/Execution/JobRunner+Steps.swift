@@ -352,8 +352,10 @@ extension JobRunner {
         // The shell's words are the command line of the step's process, which every user of this
         // machine can read (`ps`), whatever masking does for output: a secret's value there, however
         // it came (an env value, a step's output), fails the step before it starts (audit 63 secrets
-        // M5: only `${{ secrets.X }}` written in it was said, by validate).
-        if let shellName, redactor.contains(shellName) {
+        // M5: only `${{ secrets.X }}` written in it was said, by validate). Only what an expression
+        // brought counts: words written in the workflow are no secret's, even when a masked value
+        // matches them (`::add-mask::pipefail` must not fail `shell: bash -eo pipefail {0}`).
+        if let shellName, shellBringsSecret(shellName, shellField, runEvaluation) {
             let at = shellField?.source.location.map { "\($0): " } ?? ""
             return failStep(step, message: "\(at)the step's shell holds a secret's value, which would be on its command line, readable by every user of this machine (ps)"
                                 + "\n  hint: give the value to the script in env: and read it there", allowed: allowed, state: &state)
@@ -572,6 +574,18 @@ extension JobRunner {
     /// `defaults.run`, else the workflow's (GitHub's nearest level, setting by setting). A level
     /// whose `defaults.run` is one expression gives that key of the object it evaluates to; an
     /// object (or null) without it passes to the next level, as a level that does not set it.
+    /// Whether the rendered `shell:` holds a masked value that its expressions brought: a
+    /// literal template is the workflow's own words; one with literal text is checked again with
+    /// that text left out.
+    func shellBringsSecret(_ rendered: String, _ field: TemplateField?, _ evaluation: RuntimeContext) -> Bool {
+        guard redactor.contains(rendered) else { return false }
+        guard let template = field?.template else { return true }
+        if template.isLiteral { return false }
+        guard template.singleExpression == nil,
+              let brought = try? template.renderExpressions(evaluation, literalsAs: "\u{1}") else { return true }
+        return redactor.contains(brought)
+    }
+
     func runSetting(_ own: TemplateField?, key: String, _ defaults: (job: RunDefaults, workflow: RunDefaults),
                     _ evaluation: RuntimeContext) -> Result<(text: String, field: TemplateField)?, RunProblem> {
         if let own { return render(own, what: key, evaluation).map { ($0, own) } }

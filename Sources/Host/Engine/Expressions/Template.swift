@@ -105,6 +105,20 @@ public struct Template: Sendable, Hashable {
         return output
     }
 
+    /// The template rendered with each literal segment replaced by `separator`: what its
+    /// expressions gave, and nothing the workflow's author wrote (a check of what a value brought
+    /// into a text, such as a secret in a step's `shell:`, looks at this).
+    public func renderExpressions(_ context: some ExpressionContext, literalsAs separator: String) throws(ExpressionError) -> String {
+        var output = ""
+        for segment in segments {
+            switch segment {
+            case .literal: output += separator
+            case .expression(let expression, let offset): output += try evaluate(expression, at: offset, context).gitHubText
+            }
+        }
+        return output
+    }
+
     /// If the whole template is exactly one `${{ expr }}`, evaluates to the value itself (for
     /// `continue-on-error`, `strategy.matrix: ${{ fromJSON(...) }}`); otherwise renders to a
     /// string. White space around it makes it a string, as GitHub's parser does not trim (a `|`
