@@ -40,7 +40,7 @@ struct GitHubWorkflowRunTests {
         #expect(result.stdout.contains("a (os: linux, node: 20)"), "\(result.stdout)")
     }
 
-    @Test("an empty container as written (container:, container: '', image: '') is no container: the job runs where runs-on says, as on GitHub (audit 63 fidelity M1)")
+    @Test("an empty container as written (container:, container: '', image: '') is no container: the job runs where runs-on says, as on GitHub, and does not clash with an executor: beside it (audit 63 fidelity M1, review 63)")
     func emptyContainerAsWritten() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -59,6 +59,10 @@ struct GitHubWorkflowRunTests {
                 runs-on: ubuntu-latest
                 container: { image: '', options: --init }
                 steps: [ { run: echo image-ran } ]
+              beside:
+                executor: local
+                container: ~
+                steps: [ { run: echo beside-ran } ]
             """)
         let valid = try await nixactions(["validate", "wf.yml"], in: temp.path)
         #expect(valid.status == 0 && valid.stderr.isEmpty, "\(valid.stderr)")
@@ -66,7 +70,7 @@ struct GitHubWorkflowRunTests {
         #expect(!plan.stdout.contains("oci"), "\(plan.stdout)")
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
-        for job in ["none", "quoted", "image"] { #expect(result.stdout.contains("[\(job)] \(job)-ran\n"), "\(result.stdout)") }
+        for job in ["none", "quoted", "image", "beside"] { #expect(result.stdout.contains("[\(job)] \(job)-ran\n"), "\(result.stdout)") }
     }
 
     @Test("a strategy that cannot be evaluated when the run is planned fails that job when it is due; the jobs that do not need it run (audit 63 fidelity M2: the run exited 2)")
