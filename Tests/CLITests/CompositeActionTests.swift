@@ -219,6 +219,7 @@ struct CompositeActionTests {
                     default: 1
                     requird: true
                     deprecationMesage: x
+                    type: string
                 runs:
                   using: composite
                   steps: [{ id: a, run: echo hi, shell: bash }]
@@ -232,6 +233,10 @@ struct CompositeActionTests {
                         && result.stderr.contains("did you mean '\(suggestion)'?"), "\(key): \(result.stderr)")
         }
         #expect(!result.stderr.contains("'branding'") && !result.stderr.contains("'name'"), "\(result.stderr)")
+        // A key that is no typo of a known one is a note: GitHub's action schema takes any key in
+        // an input (audit 63 fidelity L9: swift-nio's `type:` was warned).
+        #expect(result.stderr.contains("act/action.yml:10:") && result.stderr.contains("note: key 'type' in inputs.x is not used here")
+                    && !result.stderr.contains("unknown key 'type'"), "\(result.stderr)")
     }
 
     @Test("actions that each use the next one ten times, twelve levels deep, are walked once per depth: validate, --dry-run and graph take moments and say the depth once (audit 55 H1: exponential, out of memory)")
@@ -257,9 +262,10 @@ struct CompositeActionTests {
             // The command's own time (not the wait for a slot of the tests' command runner).
             #expect(result.seconds < 20, "\(command): \(result.seconds) s")
             #expect(result.status == 0, "\(command): \(result.stderr.prefix(2000))")
-            // Said once per job and place the limit is passed at (f/a9's ten uses of f/a10).
+            // Said once per place the limit is passed at (f/a9's ten uses of f/a10); validate says
+            // a diagnostic at the same place in the same words once, not again for the second job.
             let said = result.stderr.components(separatedBy: "composite actions nest more than 10 deep at './f/a10'").count - 1
-            if command == ["validate"] { #expect(said == 20, "\(result.stderr.prefix(2000))") }
+            if command == ["validate"] { #expect(said == 10, "\(result.stderr.prefix(2000))") }
             #expect(said <= 20 && result.stderr.utf8.count < 20_000, "\(command): \(result.stderr.utf8.count) bytes of stderr")
         }
     }

@@ -37,6 +37,34 @@ struct ValidateCommandTests {
         #expect(none.status == 2 && none.stderr.contains("error: no workflows in .nixactions/workflows/ or .github/workflows/"), "\(none.stderr)")
     }
 
+    @Test("validate of a whole project says a called workflow's problems once, not again for each file that calls it; the caller still fails and says why (audit 63 fidelity L3)")
+    func calledWorkflowOnce() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write(".github/workflows/main.yml", "on: push\njobs:\n  call: { uses: ./.github/workflows/called.yml }\n")
+        try temp.write(".github/workflows/other.yml", "on: push\njobs:\n  call: { uses: ./.github/workflows/called.yml }\n")
+        try temp.write(".github/workflows/called.yml", """
+            on: workflow_call
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - uses: actions/checkout@v4
+                    with: { bogus: 1 }
+                  - run: echo hi
+                    foo: 1
+            """)
+        let result = try await nixactions(["validate"], in: temp.path)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "called.yml:7:24: warning: actions/checkout declares no input 'bogus'").count == 2, "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "called.yml:9:9: error: unknown key 'foo' in step 2").count == 2, "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "(1 in a workflow it calls, shown above)").count == 3, "\(result.stderr)")
+        // One file on its own still says everything.
+        let one = try await nixactions(["validate", ".github/workflows/other.yml"], in: temp.path)
+        #expect(one.status == 2 && one.stderr.contains("called.yml:9:9: error: unknown key 'foo' in step 2")
+                && one.stderr.contains("nixactions: .github/workflows/other.yml: 1 error\n"), "\(one.stderr)")
+    }
+
     @Test("every example validates")
     func examplesAreValid() async throws {
         let examples = Self.examples

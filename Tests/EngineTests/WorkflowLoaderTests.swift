@@ -236,6 +236,19 @@ struct WorkflowLoaderTests {
         #expect(merge.diagnostics.first?.message == "YAML merge keys ('<<') are not supported in step 2, as on GitHub", "\(merge.diagnostics)")
         #expect(merge.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 6, column: 9))
         #expect(merge.diagnostics.contains { $0.message == "unknown key '<<' in step 3" }, "\(merge.diagnostics)")
+        // Inside a mapping of free keys (env:) too, at the merge key's own place (audit 63
+        // fidelity L2: a type error at the anchor's line).
+        let inEnv = WorkflowLoader.load(yaml: """
+            jobs:
+              a: { env: &base { A: 1 }, steps: [ { run: echo } ] }
+              b:
+                env:
+                  <<: *base
+                  B: 2
+                steps: [ { run: echo } ]
+            """, file: "wf.yml")
+        #expect(inEnv.diagnostics.map(\.message) == ["YAML merge keys ('<<') are not supported in env, as on GitHub"], "\(inEnv.diagnostics)")
+        #expect(inEnv.diagnostics.first?.location == SourceLocation(file: "wf.yml", line: 5, column: 7), "\(inEnv.diagnostics)")
         // The place is named as the loader's other errors name it (audit 53 L11: none was), and
         // a key repeated in a flow map on one line is placed at the second.
         let placed = WorkflowLoader.load(yaml: """
@@ -546,6 +559,11 @@ struct WorkflowLoaderTests {
             #expect(refused.diagnostics.contains { $0.message == "service name '\(name)' is not valid" }, "\(name)")
         }
         #expect(messages.contains("6: service 'db' needs an 'image'"))
+        // An empty image as written, in either form, is said (audit 63 fidelity L6: `x: ''` was
+        // dropped without a word).
+        let empty = WorkflowLoader.load(yaml: "jobs:\n  a:\n    services:\n      x: ''\n      y: { image: '' }\n    steps: [ { run: x } ]\n", file: "wf.yml")
+        #expect(empty.diagnostics.filter { $0.severity == .error }.map { "\($0.location?.line ?? 0): \($0.message)" }
+                    == ["4: service 'x' needs an 'image'", "5: service 'y' needs an 'image'"], "\(empty.diagnostics)")
         #expect(messages.contains("7: job 'a' has services, which run next to a job container or on this machine; its executor is 'ssh'"), "\(messages)")
 
         // ${{ }} in container: and services: is evaluated when the job starts; its syntax is checked now.

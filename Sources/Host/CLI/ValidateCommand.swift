@@ -46,13 +46,14 @@ struct ValidateCommand: AsyncParsableCommand {
             WorkflowInput.sayErrors(configErrors, in: config ?? ProjectConfig.defaultPath)
             failed = true
         }
+        let shown = WorkflowInput.ShownDiagnostics()
         for reference in workflows {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.
-                let workflow = try WorkflowInput.load(reference, notes: true, functions: functions)
-                for warning in Self.missingPlugins(workflow, plugins: plugins) { standardError(warning.description + "\n") }
+                let workflow = try WorkflowInput.load(reference, notes: true, functions: functions, shown: shown)
+                for warning in Self.missingPlugins(workflow, plugins: plugins) where shown.first(warning) { standardError(warning.description + "\n") }
                 let refused = Self.refusedOptions(workflow, plugins: plugins)
-                for diagnostic in refused { standardError(diagnostic.description + "\n") }
+                for diagnostic in refused where shown.first(diagnostic) { standardError(diagnostic.description + "\n") }
                 let errors = refused.filter { $0.severity == .error }.count
                 if errors > 0 {
                     WorkflowInput.sayErrors(errors, in: workflow.file)

@@ -25,9 +25,13 @@ enum WorkflowInput {
     /// - Parameter environment: what a `.nix` workflow's `envProviders.required` checks (the process's by default).
     /// - Parameter remoteActions: fetches the remote actions of the jobs the run would run (`run`;
     ///   nil for the commands that read the file only).
+    /// - Parameter shown: what earlier loads of the same command printed (`validate` of a whole
+    ///   project): a diagnostic at the same place with the same words is not printed again (a
+    ///   called workflow's, once for itself and once for each caller: audit 63 fidelity L3).
     static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = [],
                      environment: [String: String] = ProcessInfo.processInfo.environment,
-                     remoteActions: RemoteActionStore? = nil, nixFiles: NixFilesFolder? = nil) throws -> Workflow {
+                     remoteActions: RemoteActionStore? = nil, nixFiles: NixFilesFolder? = nil,
+                     shown printed: ShownDiagnostics? = nil) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -90,16 +94,38 @@ enum WorkflowInput {
         // Masked as a dry run masks (audit 58 secrets L1: validate, list and graph showed a
         // declared secret's value that the environment holds, written into the workflow).
         let shown = result.diagnostics.filter { notes || $0.severity != .note }
+        var repeatedErrors = 0
         if !shown.isEmpty {
             let mask = Self.masker(result.workflow.map { [$0] } ?? [], environments: [environment])
-            for diagnostic in shown { standardError(mask(diagnostic.description) + "\n") }
+            for diagnostic in shown {
+                if let printed, !printed.first(diagnostic) {
+                    if diagnostic.severity == .error { repeatedErrors += 1 }
+                    continue
+                }
+                standardError(mask(diagnostic.description) + "\n")
+            }
         }
         guard let workflow = result.workflow, !result.hasErrors else {
             let count = result.diagnostics.filter { $0.severity == .error }.count
-            sayErrors(count, in: path)
+            if repeatedErrors > 0 {
+                standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s") (\(repeatedErrors) in a workflow it calls, shown above)\n")
+            } else {
+                sayErrors(count, in: path)
+            }
             throw ExitCode(ExitStatus.usage)
         }
         return workflow
+    }
+
+    /// What one command printed of its workflows' diagnostics, by place, severity and words.
+    final class ShownDiagnostics {
+        private var keys: Set<String> = []
+        init() {}
+        /// True the first time a diagnostic at this place with these words is seen.
+        func first(_ diagnostic: Diagnostic) -> Bool {
+            guard let location = diagnostic.location else { return true }
+            return keys.insert("\(location)\u{0}\(diagnostic.severity)\u{0}\(diagnostic.message)\u{0}\(diagnostic.hint ?? "")").inserted
+        }
     }
 
     /// The line that ends a file's errors: `nixactions: PATH: N errors`.

@@ -265,7 +265,7 @@ public enum ActionLoader {
             // Other keys are free, as GitHub's schema has it; one the docs do not name is a warning
             // (`requird: true` made nothing required, unsaid: audit 55 M3).
             if case .mapping = value, let pairs = reader.mapping(value, what: "inputs.\(id)", context: context,
-                                                                  known: ["description", "default", "required", "deprecationMessage"], unknownIgnored: true) {
+                                                                  known: ["description", "default", "required", "deprecationMessage"], unknownNoted: true) {
                 for (key, _, item) in pairs {
                     switch key {
                     case "default": input.defaultValue = reader.template(item, what: "inputs.\(id).default", context: context)

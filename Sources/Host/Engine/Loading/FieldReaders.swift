@@ -424,6 +424,13 @@ extension NodeReader {
             }
             if case .scalar = value {
                 guard let image = string(value, what: "services.\(name)", context: context) else { continue }
+                guard !image.value.isEmpty else {
+                    // Said as for `{ image: '' }` (audit 63 fidelity L6: it was dropped without a
+                    // word; GitHub refuses it, "Container image cannot be empty").
+                    diagnostics.error("service '\(name)' needs an 'image'", at: location(keyNode), context: context,
+                                      hint: "e.g. services: { \(name): postgres:16 }; remove the service to run without it")
+                    continue
+                }
                 checkExpressions(value, what: "services.\(name)", context: context)
                 services.append(ServiceContainer(name: name, options: ["image": .string(image.value)], location: location(keyNode)))
                 continue

@@ -67,9 +67,12 @@ struct NodeReader {
 
     /// The key/value pairs of a mapping in file order, or nil (with an error) if `node` is not one.
     /// Every key not in `known` is an error with a did-you-mean hint (a warning saying it is
-    /// ignored when `unknownIgnored`: places GitHub reads loosely, such as an event's filters).
+    /// ignored when `unknownIgnored`: places GitHub reads loosely, such as an event's filters; a
+    /// note when `unknownNoted`: places whose schema takes any key, such as an action's input,
+    /// unless the key looks like a typo of a known one).
+    /// A YAML merge key (`<<`) is an error wherever it is, `known` or not.
     mutating func mapping(
-        _ node: Node, what: String, context: String?, known: [String]? = nil, unknownIgnored: Bool = false
+        _ node: Node, what: String, context: String?, known: [String]? = nil, unknownIgnored: Bool = false, unknownNoted: Bool = false
     ) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             diagnostics.error(
@@ -104,17 +107,22 @@ struct NodeReader {
                                   hint: "YAML keeps only one of them; remove or rename the other")
                 continue
             }
+            if key == "<<", scalar.style == .plain, known.map({ !$0.contains(key) }) ?? true {
+                // YAML 1.1's merge key: GitHub reads anchors and aliases but not merge keys
+                // (audit 54: "unknown key '<<'" did not say what it was; audit 63 fidelity L2:
+                // inside env: it was a type error at the anchor's line).
+                diagnostics.error("YAML merge keys ('<<') are not supported in \(what), as on GitHub", at: location(keyNode), context: context,
+                                  hint: "write the keys out; an anchor and an alias of a whole value work (key: &name VALUE, then key: *name)")
+                continue
+            }
             if let known, !known.contains(key) {
-                if key == "<<", case .scalar(let plain) = keyNode, plain.style == .plain {
-                    // YAML 1.1's merge key: GitHub reads anchors and aliases but not merge keys
-                    // (audit 54: "unknown key '<<'" did not say what it was).
-                    diagnostics.error("YAML merge keys ('<<') are not supported in \(what), as on GitHub", at: location(keyNode), context: context,
-                                      hint: "write the keys out; an anchor and an alias of a whole value work (key: &name VALUE, then key: *name)")
-                    continue
-                }
                 let suggestion = didYouMean(key, in: known)
                 let hint = suggestion.map { "did you mean '\($0)'?" } ?? "allowed here: \(known.sorted().joined(separator: ", "))"
-                if unknownIgnored {
+                if unknownNoted && suggestion == nil {
+                    // A key near a known one is likely its typo, and stays a warning below.
+                    diagnostics.note("key '\(key)' in \(what) is not used here (GitHub's schema takes any key there)", at: location(keyNode),
+                                     context: context, hint: hint)
+                } else if unknownIgnored || unknownNoted {
                     diagnostics.warning("unknown key '\(key)' in \(what) is ignored (as GitHub ignores it)", at: location(keyNode),
                                         context: context, hint: hint)
                 } else {
