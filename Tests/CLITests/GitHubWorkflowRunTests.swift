@@ -68,6 +68,18 @@ struct GitHubWorkflowRunTests {
         #expect(valid.status == 0 && valid.stderr.isEmpty, "\(valid.stderr)")
         let plan = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
         #expect(!plan.stdout.contains("oci"), "\(plan.stdout)")
+        // One that renders empty for an instance is planned as the run will choose (audit 63
+        // fidelity L4: the plan said oci, the run used local).
+        try temp.write("matrix.yml", """
+            on: push
+            jobs:
+              c:
+                container: { image: '${{ matrix.img }}' }
+                strategy: { matrix: { img: ['', alpine] } }
+                steps: [ { run: echo hi } ]
+            """)
+        let matrixPlan = try await nixactions(["run", "matrix.yml", "--dry-run"], in: temp.path)
+        #expect(matrixPlan.stdout.contains("c (img: )  [executor: local;") && matrixPlan.stdout.contains("c (img: alpine)  [executor: oci;"), "\(matrixPlan.stdout)")
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         for job in ["none", "quoted", "image", "beside"] { #expect(result.stdout.contains("[\(job)] \(job)-ran\n"), "\(result.stdout)") }
@@ -91,7 +103,10 @@ struct GitHubWorkflowRunTests {
         #expect(plan.status == 0, "\(plan.stdout)\(plan.stderr)")
         #expect(plan.stderr.contains("wf.yml:6:35: warning: cannot evaluate strategy.matrix: fromJSON: empty input; job 'bad' fails when it is due, the jobs that do not need it run"),
                 "\(plan.stderr)")
-        #expect(plan.stdout.contains("bad (strategy: error)"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("bad (strategy: error)  [error: cannot evaluate strategy.matrix: fromJSON: empty input; executor: local"), "\(plan.stdout)")
+        // The json plan says why too (review 63: the stand-in was shown without its error).
+        let json = try await nixactions(["run", "wf.yml", "--dry-run", "--log-format", "json"], in: temp.path)
+        #expect(json.stdout.contains(#""name":"bad (strategy: error)","facts":["error: cannot evaluate strategy.matrix: fromJSON: empty input","#), "\(json.stdout)")
         let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("[ok] ok-ran\n") && !result.stdout.contains("bad-ran") && !result.stdout.contains("after-ran"), "\(result.stdout)")

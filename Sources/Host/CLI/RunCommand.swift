@@ -731,6 +731,11 @@ enum PlanPrinter {
                 continue
             }
             var facts: [String] = []
+            if let failure = plan.strategyFailures.first(where: { $0.job == instance.jobID }) {
+                // The stand-in of a strategy that cannot be evaluated: the job fails when it is due
+                // (review 63: the json plan showed it without the reason).
+                facts.append("error: \(failure.diagnostic.message)")
+            }
             switch runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context) {
             case .skip(let reason)?: facts.append(reason)
             case .refuse(let message, _, _)?: facts.append("error: \(message)")

@@ -175,20 +175,38 @@ extension RunnerMap {
     /// The choice for `instance` as far as it is known before the run starts: nil when its labels
     /// depend on what other jobs produce (`needs`), decided when it starts.
     public func plannedChoice(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> Choice? {
+        var job = job
+        if job.executorFromContainer, Self.plannedNoContainer(job, instance: instance, workflow: workflow, context: runContext) {
+            // As the run decides (`chooseExecutor`): an image that renders empty is no container
+            // (audit 63 fidelity L4: the plan said oci for it).
+            job.explicitExecutor = false
+            job.executor = .local
+        }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
         guard let labels = Self.plannedLabels(for: job, instance: instance, workflow: workflow, context: runContext) else { return nil }
         return choose(for: job, labels: labels)
     }
 
-    /// An instance's `runs-on` labels as known before the run (matrix and static contexts), or nil
-    /// when they need more (`needs`, a step's output).
-    public static func plannedLabels(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> [String]? {
+    /// Whether a `container: ${{ … }}` image renders empty for an instance, with what is known
+    /// before the run (false when it needs more).
+    static func plannedNoContainer(_ job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext?) -> Bool {
+        guard case .string(let image)? = job.executor.options["image"], image.contains("${{"),
+              let template = try? Template.parse(image) else { return false }
+        return (try? template.render(plannedContext(for: job, instance: instance, workflow: workflow, context: runContext))) == ""
+    }
+
+    static func plannedContext(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext?) -> DictionaryExpressionContext {
         let run = runContext ?? .minimal(workflow: workflow.name)
-        let context = run.expressionContext(run.staticContexts(job: job.id).merging([
+        return run.expressionContext(run.staticContexts(job: job.id).merging([
             "matrix": instance.matrixObject,
             "strategy": .object(["job-index": .number(Double(instance.matrixIndex)), "job-total": .number(Double(instance.matrixTotal))]),
         ]) { _, new in new })
-        return try? labels(of: job, in: context)
+    }
+
+    /// An instance's `runs-on` labels as known before the run (matrix and static contexts), or nil
+    /// when they need more (`needs`, a step's output).
+    public static func plannedLabels(for job: Job, instance: PlannedJob, workflow: Workflow, context runContext: RunContext? = nil) -> [String]? {
+        return try? labels(of: job, in: plannedContext(for: job, instance: instance, workflow: workflow, context: runContext))
     }
 
     /// A short description of a choice for listings: `local`, `oci (label ubuntu-latest)`, `skipped (…)`.
