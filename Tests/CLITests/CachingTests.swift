@@ -1218,6 +1218,26 @@ struct CachingTests {
         #expect((block.stderr.contains("block.yml:8:") || block.stderr.contains("block.yml:9:"))
                 && block.stderr.contains("cache restore key 'y,z': the key contains ','"), "\(block.stderr)")
         #expect(!block.stderr.contains("block.yml:4:") && !block.stderr.contains("control character"), "\(block.stderr)")
+
+        // A step whose id is a cache's (written or the default 'cache') would hide the cache's
+        // outputs (audit 64 cache M2: steps.cache.outputs.cache-hit was empty after a hit).
+        try project.temp.write("project/ids.yml", """
+            jobs:
+              a:
+                cache: { paths: [x], key: k }
+                steps:
+                  - { id: Cache, run: "true" }
+              b:
+                cache: [ { id: deps, paths: [x], key: k } ]
+                steps:
+                  - { id: cache, run: "true" }
+                  - { id: deps, run: "true" }
+            """)
+        let ids = try await project.run(["validate", "ids.yml"])
+        #expect(ids.status == 2, "\(ids.stdout)\(ids.stderr)")
+        #expect(ids.stderr.contains("ids.yml:5:9: error: step id 'Cache' is also the id of the job's cache (its default): both would put their outputs in steps.cache.outputs"), "\(ids.stderr)")
+        #expect(ids.stderr.contains("ids.yml:10:9: error: step id 'deps' is also the id of the job's cache: both would put their outputs in steps.deps.outputs"), "\(ids.stderr)")
+        #expect(!ids.stderr.contains("ids.yml:9:"), "\(ids.stderr)")
     }
 }
 

@@ -335,6 +335,7 @@ extension NodeReader {
             while id == nil && usedIDs.contains(chosen) { chosen += "-1" }
             usedIDs.insert(chosen)
             var spec = CacheSpec(id: chosen, key: key, paths: paths, restoreKeys: restoreKeys, backend: backend, location: location(entry))
+            spec.idWritten = id != nil
             spec.policy = policy
             spec.saveOn = saveOn
             spec.lookupOnly = lookupOnly
@@ -483,14 +484,24 @@ extension NodeReader {
         return SecretSpec(source: .name(name), required: required ?? false, exportsEnv: exportsEnv, location: location(node))
     }
 
-    /// `artifacts: { keep: [paths], restore: [ { job, path } ] }` or `artifacts: [paths]`.
-    mutating func artifacts(_ node: Node, context: String?) -> ArtifactSpec? {
-        if case .sequence = node { return ArtifactSpec(keep: stringList(node, what: "artifacts", context: context), restore: []) }
+    /// `artifacts: { keep: [paths], restore: [ { job, path } ] }` or `artifacts: [paths]`. Paths
+    /// the run would refuse (absolute, `~`, climbing out of the workspace) are errors at their
+    /// place here (audit 64 cache M4: a `keep` mistake was found after the whole job had run).
+    mutating func artifacts(_ node: Node, job id: String, context: String?) -> ArtifactSpec? {
+        func checked(_ paths: [Located<String>], artifact: String) -> [Located<String>] {
+            for path in paths {
+                do { _ = try ArtifactStore.relative(path.value, artifact: artifact, role: "path") } catch let error as EngineError {
+                    diagnostics.error(error.message, at: path.location, context: context, hint: error.hint)
+                } catch {}
+            }
+            return paths
+        }
+        if case .sequence = node { return ArtifactSpec(keep: checked(stringList(node, what: "artifacts", context: context), artifact: id), restore: []) }
         guard let pairs = mapping(node, what: "artifacts", context: context, known: ["keep", "restore"]) else { return nil }
         var spec = ArtifactSpec(keep: [], restore: [])
         for (key, _, value) in pairs {
             if key == "keep" {
-                spec.keep = stringList(value, what: "artifacts.keep", context: context)
+                spec.keep = checked(stringList(value, what: "artifacts.keep", context: context), artifact: id)
                 continue
             }
             let entries: [Node]
@@ -503,10 +514,12 @@ extension NodeReader {
                 guard let entryPairs = mapping(entry, what: "artifacts.restore entry", context: context, known: ["job", "path"]) else { continue }
                 var job: Located<String>?
                 var path: String?
+                var pathAt: Located<String>?
                 for (name, _, item) in entryPairs {
                     if name == "job" { job = string(item, what: "artifacts.restore.job", context: context) }
-                    else { path = string(item, what: "artifacts.restore.path", context: context)?.value }
+                    else { pathAt = string(item, what: "artifacts.restore.path", context: context); path = pathAt?.value }
                 }
+                if let job, let pathAt { _ = checked([pathAt], artifact: job.value) }
                 if let job { spec.restore.append(ArtifactRestore(job: job, path: path)) }
                 else { diagnostics.error("artifacts.restore entry needs a 'job'", at: location(entry), context: context) }
             }

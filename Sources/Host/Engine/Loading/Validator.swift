@@ -95,11 +95,20 @@ public enum Validator {
                 diagnostics.warning(emptied.message, at: job.strategy?.location, context: context, hint: emptied.hint)
             }
         }
-        guard job.steps.count > 1 else { return }
+        guard job.steps.count > 1 || !job.caches.isEmpty else { return }
         // Compared without case, as GitHub's parser does (`steps.build` and `steps.Build` are one).
         var stepIDs: [String: String] = [:]
+        // A job's `cache:` entries put their outputs in `steps.<id>` too: a step with the same id
+        // would hide them (audit 64 cache M2: `steps.cache.outputs.cache-hit` was empty after a hit).
+        let cacheIDs = Dictionary(job.caches.map { ($0.id.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
         for step in job.steps {
             guard let id = step.id else { continue }
+            if let cache = cacheIDs[id.lowercased()] {
+                diagnostics.error(
+                    "step id '\(id)' is also the id of the job's cache\(cache.idWritten ? "" : " (its default)")"
+                        + ": both would put their outputs in steps.\(cache.id).outputs",
+                    at: step.location, context: context, hint: "give the step another id, or the cache one of its own: cache: { id: deps, … }")
+            }
             if let earlier = stepIDs[id.lowercased()] {
                 diagnostics.error(
                     "duplicate step id '\(id)' in job '\(job.id)'" + (earlier == id ? "" : " (as '\(earlier)': ids are compared without case)"),

@@ -139,7 +139,7 @@ extension WorkflowLoader {
             case "cache":
                 job.caches = reader.caches(value, context: context)
             case "secrets": job.secrets = reader.secrets(value, context: context)
-            case "artifacts": job.artifacts = reader.artifacts(value, context: context)
+            case "artifacts": job.artifacts = reader.artifacts(value, job: id, context: context)
             case "workspace":
                 guard let entries = reader.mapping(value, what: "workspace", context: context, known: ["copy-project", "exclude"])
                 else { continue }

@@ -401,6 +401,8 @@ public struct CacheSpec: Sendable {
 
     /// Where the results go: `steps.<id>.outputs.cache-hit` (default "cache", "cache-2", … in order).
     public var id: String
+    /// Whether `id` was written (not a default).
+    public var idWritten = false
     public var key: TemplateField
     public var paths: [Located<String>]
     public var restoreKeys: [TemplateField]
