@@ -251,6 +251,25 @@ struct FilesInterfaceTests {
         #expect(counted.skipped == 1)
         #expect(try withFifo.names() == ["dist/", "dist/a.txt", "dist/big.bin", "dist/l", "dist/run.sh"])
 
+        // A name with a line break (a file, or a folder with all it holds) is left out and counted,
+        // never dropped without a word, whichever way the root is listed: a top-level `**`, a
+        // walk, a filter (audit 64 cache M1: a cache saved without it, and the next run was a hit).
+        #expect(unlink(workspace + "/in/dist/pipe") == 0)
+        #expect(FileManager.default.createFile(atPath: workspace + "/in/dist/new\nline", contents: Data("x".utf8)))
+        try FileManager.default.createDirectory(atPath: workspace + "/in/dist/dir\nname/sub", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: workspace + "/in/dist/dir\nname/sub/f", contents: Data("y".utf8)))
+        #expect(FileManager.default.createFile(atPath: workspace + "/in/top\nname", contents: Data("z".utf8)))
+        for (include, expected) in [(["**"], 3), (["dist/**"], 2), (["dist/*.txt", "dist/dir*", "top*"], 4), (["dist/*name/**"], 3)] {
+            let sink = TreeCollector()
+            let result = try await files.getTree(FilesGet(jobKey: "j", roots: [FilesGetRoot(name: "", path: "in", include: include)]), into: sink)
+            #expect(result.skipped == expected, "\(include): \(result)")
+            #expect(try sink.names().allSatisfy { !$0.contains("\n") }, "\(include)")
+            #expect(try include == ["dist/*name/**"] || sink.names().contains("dist/a.txt"), "\(include)")
+        }
+        _ = try? FileManager.default.removeItem(atPath: workspace + "/in/dist/new\nline")
+        _ = try? FileManager.default.removeItem(atPath: workspace + "/in/dist/dir\nname")
+        _ = try? FileManager.default.removeItem(atPath: workspace + "/in/top\nname")
+
         // Two named roots, one missing.
         let named = TreeCollector()
         let both = try await files.getTree(

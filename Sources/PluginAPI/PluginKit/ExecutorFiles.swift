@@ -574,6 +574,7 @@ public enum FilesTransfer {
         let lines = produced.errors.split(separator: "\n")
         let missing = lines.filter { $0.hasPrefix("NXA-MISSING ") }.map { String($0.dropFirst(12)) }
         let skipped = lines.first { $0.hasPrefix("NXA-SKIPPED ") }.flatMap { Int($0.dropFirst(12)) } ?? 0
+        let newlines = lines.first { $0.hasPrefix("NXA-NEWLINES ") }.flatMap { Int($0.dropFirst(13)) } ?? 0
         let stopped = stream.stopStatus
         if stopped != NXA_STATUS_OK {
             let failure = OperationFailure(message: "the receiver stopped taking the archive (status \(stopped))")
@@ -582,7 +583,7 @@ public enum FilesTransfer {
             throw StatusFailure(stopped, failure)
         }
         try Task.checkCancellation()
-        let errors = lines.filter { !$0.hasPrefix("NXA-MISSING ") && !$0.hasPrefix("NXA-SKIPPED ") }.joined(separator: "\n")
+        let errors = lines.filter { !$0.hasPrefix("NXA-MISSING ") && !$0.hasPrefix("NXA-SKIPPED ") && !$0.hasPrefix("NXA-NEWLINES ") }.joined(separator: "\n")
         // GNU tar exits 1 when a file changed while it was read: archived as read, with a warning.
         guard produced.status == 0 || produced.status == 1 else {
             let reason = errors.split(separator: "\n").first { $0.hasPrefix("NXA-ERROR ") }.map { String($0.dropFirst(10)) }
@@ -600,7 +601,11 @@ public enum FilesTransfer {
             context.log(.info, skipped == 1 ? "1 entry that is not a file, folder or link was left out"
                                              : "\(skipped) entries that are not files, folders or links were left out")
         }
-        return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped, missing: missing)
+        if newlines > 0 {
+            context.log(.warning, (newlines == 1 ? "1 entry whose name holds a line break was" : "\(newlines) entries whose names hold a line break were")
+                            + " left out (with all a folder of them holds): this version cannot archive such names")
+        }
+        return FilesGetResult(files: counter.files, bytes: counter.bytes, skipped: skipped + newlines, missing: missing)
     }
 
     /// `ws staging (name path includes filter whole)…`: one link per existing root in the staging
@@ -612,6 +617,12 @@ public enum FilesTransfer {
         ws=$1 g=$2
         shift 2
         single=0 filtered=0
+        # Names with a line break cannot go through the line-by-line listing below: each one
+        # (a folder with all it holds) is left out and counted (NXA-NEWLINES), never dropped
+        # without a word (audit 64 cache M1).
+        nl='
+        '
+        nlpat="*$nl*"
         [ $# -eq 5 ] && [ -z "$1" ] && single=1
         rm -rf "$g" && mkdir -p "$g" || exit 70
         : > "$g/list"
@@ -648,6 +659,7 @@ public enum FilesTransfer {
             if [ "$inc" = "**" ]; then
               for e in "$abs"/* "$abs"/.[!.]* "$abs"/..?*; do
                 [ -e "$e" ] || [ -L "$e" ] || continue
+                case ${e##*/} in *"$nl"*) printf 'NXA-NL\\n'; continue ;; esac
                 printf 'r%s/./%s\\n' "$i" "${e##*/}"
               done
               continue
@@ -666,7 +678,7 @@ public enum FilesTransfer {
         IFS='
         '
         if tar --version 2>/dev/null | grep -q 'GNU tar'; then
-          walk() { find "$@" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print; }
+          walk() { find "$@" -name "$nlpat" -prune -exec printf 'NXA-NL\\n' \\; -o ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print; }
           # Every entry, folders before their contents, links not followed; devices, fifos and
           # sockets are left out and counted. Members without a filter are walked by one `find`
           # (a tree of many top-level entries is not a process per entry). The listing streams
@@ -679,6 +691,7 @@ public enum FilesTransfer {
             while IFS= read -r m; do
               n=${m%%/*}
               case $m in
+                NXA-NL) printf 'NXA-NL\\n'; continue ;;
                 */.)
                   # A root folder's own entry, alone (a walk would descend into it).
                   if [ $# -gt 0 ]; then walk "$@"; set --; fi
@@ -687,11 +700,17 @@ public enum FilesTransfer {
               esac
               if [ -f "re.${n#r}" ]; then
                 if [ $# -gt 0 ]; then walk "$@"; set --; fi
-                find "$m" ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
+                # A path with a line break goes to the filter with each one as '?' (which the
+                # globs' `*` and `?` match as they would the line break; no literal part of a glob
+                # holds one): only those the globs take are counted.
+                find "$m" -path "$nlpat" -exec sh -c 'for p do printf "NXA-NL %s" "$p" | tr "\\n" "?"; echo; done' nxa {} + \\
+                  -o ! \\( -type f -o -type d -o -type l \\) -exec printf 'NXA-SKIP\\n' \\; -o -print |
                   inc=$(sed -n 1p "re.${n#r}") exc=$(sed -n 2p "re.${n#r}") pre="$n/./" awk '
                     $0 == "NXA-SKIP" { print; next }
                     {
-                      q = substr($0, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
+                      line = $0; mark = 0
+                      if (substr(line, 1, 7) == "NXA-NL ") { line = substr(line, 8); mark = 1 }
+                      q = substr(line, length(ENVIRON["pre"]) + 1); ok = (ENVIRON["inc"] == ""); bad = 0
                       while (q != "") {
                         if (ENVIRON["inc"] != "" && q ~ ENVIRON["inc"]) ok = 1
                         if (ENVIRON["exc"] != "" && q ~ ENVIRON["exc"]) bad = 1
@@ -699,7 +718,7 @@ public enum FilesTransfer {
                         if (at == 0) break
                         q = substr(q, 1, at - 1)
                       }
-                      if (ok && !bad) print
+                      if (ok && !bad) print (mark ? "NXA-NL" : $0)
                     }' || : > filter-failed
               else
                 set -- "$@" "$m"
@@ -709,18 +728,20 @@ public enum FilesTransfer {
           }
           set -- $transforms
           unset IFS
-          listing | awk '$0 == "NXA-SKIP" { n++; next } { print } END { print n + 0 > "skipped" }' |
+          listing | awk '$0 == "NXA-SKIP" { n++; next } $0 == "NXA-NL" { l++; next } { print } END { print n + 0 > "skipped"; print l + 0 > "newlines" }' |
             tar -c -f - --format=pax --pax-option=delete=atime,delete=ctime "$@" --no-recursion --verbatim-files-from -T -
           status=$?
           # An expression awk refused would have left the root's listing empty without a word.
           if [ -e filter-failed ]; then echo "NXA-ERROR awk could not apply a root's include or exclude globs" >&2; status=1; fi
           printf 'NXA-SKIPPED %s\\n' "$(cat skipped 2>/dev/null || echo 0)" >&2
+          printf 'NXA-NEWLINES %s\\n' "$(cat newlines 2>/dev/null || echo 0)" >&2
         elif [ "$filtered" = 1 ]; then
           echo "NXA-ERROR include globs and excludes need GNU tar where the job runs" >&2
           status=71
         elif [ "$single" = 1 ]; then
           # Another tar (busybox): one root named "", members as arguments, its own format.
-          set -- $(sed 's|^r1/\\./||' list)
+          printf 'NXA-NEWLINES %s\\n' "$(grep -c '^NXA-NL$' list)" >&2
+          set -- $(grep -v '^NXA-NL$' list | sed 's|^r1/\\./||')
           unset IFS
           if [ $# -eq 0 ]; then
             dd if=/dev/zero bs=512 count=2 2>/dev/null
