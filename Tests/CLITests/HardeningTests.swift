@@ -336,6 +336,37 @@ struct HardeningTests {
         }
     }
 
+    @Test("a TMPDIR through a symbolic link is resolved when the run starts: a link repointed during the run moves nothing, and nothing is left in either folder (audit 64 users H1: another user's link, repointed, got the workspace and ran its cleanup scripts)")
+    func temporaryFolderThroughLink() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let real = temp.path + "/real", other = temp.path + "/other", link = temp.path + "/link"
+        for folder in [real, other] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        #expect(symlink(real, link) == 0)
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      echo "temp=$RUNNER_TEMP"
+                      ln -sfn "$OTHER" "$LINK.new" && mv -T "$LINK.new" "$LINK"
+                  - run: echo "after=$RUNNER_TEMP" && echo data > "$RUNNER_TEMP/t" && echo ws > "$GITHUB_WORKSPACE/w"
+            """)
+        // Not yet there either: the part that exists is resolved, the rest appended.
+        for tmpdir in [link, link + "/sub"] {
+            #expect(unlink(link) == 0 && symlink(real, link) == 0)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                              environment: ["TMPDIR": tmpdir, "OTHER": other, "LINK": link])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            let expected = tmpdir == link ? real : real + "/sub"
+            #expect(result.stdout.contains("[a] temp=\(expected)/nixactions-") && result.stdout.contains("[a] after=\(expected)/nixactions-")
+                        && !result.stdout.contains(link), "\(result.stdout)")
+            let inOther = try FileManager.default.contentsOfDirectory(atPath: other)
+            #expect(inOther.isEmpty, "\(inOther)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: expected).filter { $0.hasPrefix("nixactions-") }.isEmpty)
+        }
+    }
+
     @Test("two runs started in the same second in the same pid namespace position get different ids and keep their logs apart",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs /usr/bin/unshare"))
     func sameSecondSamePid() async throws {

@@ -30,6 +30,9 @@ if let problem = OpenFilesRoom.check(run: CommandLine.arguments.dropFirst().firs
 let swiftBacktrace = getenv("SWIFT_BACKTRACE") != nil
 nxa_crash_install(swiftBacktrace ? 1 : 0)
 if !swiftBacktrace { _ = nxa_no_core_dumps() }
+// TMPDIR names the folder it resolves to from here on: a symbolic link on its way that another
+// user owns cannot be repointed under the run (audit 64 users H1).
+TemporaryFolderSetting.resolve()
 // SIGINT, SIGTERM and SIGHUP go to one thread of ours (blocked here, before any thread exists).
 SignalHub.start()
 // A closed output pipe must not kill the run before it cleans up: writes then fail with EPIPE.
