@@ -64,6 +64,11 @@ final class SSHExecutor: ExecutorPlugin {
     /// Hosts some job of the run has reached (its folders may be there): never left out of the
     /// run's cleanup again, whatever a later job's connection does (review 60 M1).
     let reachedHosts = Mutex<Set<Target>>([])
+    /// The run's folder on each host, made by `mktemp` at the first job there
+    /// (`WORKDIR/nixactions-RUN_ID-XXXXXXXX`). A name known before it is made could be taken
+    /// first by another user of the host, failing every job (audit 64 users M1: the run id is in
+    /// every user's `ps`); `mktemp` picks one nobody has.
+    let remoteRuns = Mutex<[Target: String]>([:])
     let serial = Atomic<Int>(0)
 
     /// The options `init` accepts, published for `validate` (options.h).
@@ -171,9 +176,29 @@ final class SSHExecutor: ExecutorPlugin {
         return target
     }
 
-    var remoteRun: String { workdir + "/nixactions-" + configuration.runID }
+    /// What the run's folders on a host are named before their random part (the cleanup script
+    /// removes those of them that are this user's).
+    var remoteRunPrefix: String { workdir + "/nixactions-" + configuration.runID + "-" }
 
-    func remoteJob(_ jobKey: String) -> String { remoteRun + "/" + jobKey }
+    /// The job's folder on its host (the job's host and the run's folder there are known once
+    /// the job has started).
+    func remoteJob(_ jobKey: String) -> String {
+        guard let target = jobs.withLock({ $0[jobKey] }) else { return remoteRunPrefix + "unknown/" + jobKey }
+        return remoteJob(jobKey, on: target)
+    }
+
+    func remoteJob(_ jobKey: String, on target: Target) -> String {
+        (remoteRuns.withLock { $0[target] } ?? remoteRunPrefix + "unknown") + "/" + jobKey
+    }
+
+    /// The command that makes the run's folder on a host where it has none yet: the workdir is
+    /// made if missing and must be safe (`checkWorkdir`); `mktemp -d` makes the folder, private,
+    /// under a name no one could know, and it is printed.
+    static func makeNewRunFolder(workdir: String, prefix: String) -> String {
+        let check = checkWorkdir(workdir)
+        return "umask 022; mkdir -p \(ShellWords.quote(workdir)) && \(check) && r=$(mktemp -d \(ShellWords.quote(prefix + "XXXXXXXX"))) "
+            + "&& chmod 700 \"$r\" && printf 'NXA-RUN %s\\n' \"$r\""
+    }
 
     /// Commands that make the run's folder on the host private, as the local executor's is: mode
     /// 700, a folder (not a link) owned by the user. Everything of the run is inside it (the
@@ -183,6 +208,7 @@ final class SSHExecutor: ExecutorPlugin {
     /// (`checkWorkdir`); a run folder that is already there and not the user's (another user made
     /// it first in a shared `/tmp`) is refused.
     static func makeRunFolder(workdir: String, run: String) -> String {
+        // Known to be this run's (made by `makeNewRunFolder`); checked again, as its workdir is.
         let check = checkWorkdir(workdir)
         let (workdir, run) = (ShellWords.quote(workdir), ShellWords.quote(run))
         return "umask 022; mkdir -p \(workdir) && \(check) && { mkdir -m 700 \(run) 2>/dev/null; [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] "
@@ -262,8 +288,10 @@ final class SSHExecutor: ExecutorPlugin {
         if mkdir(folder, 0o700) != 0 && errno != EEXIST {
             throw OperationFailure(message: "ssh executor: cannot create \(folder): \(String(cString: strerror(errno)))")
         }
-        let remote = Self.killGroups(in: ShellWords.quote(remoteRun) + "/*/tmp") + "; " + Self.killMarked(remoteMark(nil), whole: false)
-            + "; rm -rf " + ShellWords.quote(remoteRun)
+        // Every run folder of this run there that is this user's own (made by `mktemp`: a name
+        // another user made is not), whether or not its name reached this process.
+        let remote = "for d in \(ShellWords.quote(remoteRunPrefix))*; do [ -d \"$d\" ] && [ ! -h \"$d\" ] && [ -O \"$d\" ] || continue; "
+            + Self.killGroups(in: "\"$d\"/*/tmp") + "; rm -rf \"$d\"; done; " + Self.killMarked(remoteMark(nil), whole: false)
         // `-O exit` asks the master over its socket: a hung master (stopped, its host gone) never
         // answers, so it is given 5 s, where `timeout` is at hand (audit 56 F3: the script was
         // ended at its 30 s limit there, before the lines that remove the master and its folder).
@@ -318,19 +346,42 @@ final class SSHExecutor: ExecutorPlugin {
             + "[ \"${p%/environ}\" != \"$$\" ] && kill -KILL \"${p%/environ}\" 2>/dev/null; done; true"
     }
 
+    /// Make the run's folder on `target` if the run has none there, then the job's folders in
+    /// it; what `uname -sm` says, or the failed command.
+    func reach(_ target: Target, job jobKey: String) async throws -> CapturedCommand {
+        if remoteRuns.withLock({ $0[target] }) == nil {
+            let made = try await capture(sshArguments(target) + [Self.makeNewRunFolder(workdir: workdir, prefix: remoteRunPrefix)])
+            guard made.status == 0 else { return made }
+            let line = made.outputText.split(whereSeparator: \.isNewline).last { $0.hasPrefix("NXA-RUN ") }
+            guard let path = line.map({ String($0.dropFirst(8)) }), path.hasPrefix(remoteRunPrefix), path.utf8.count == remoteRunPrefix.utf8.count + 8 else {
+                var failed = made
+                failed.status = 1
+                failed.errorText = "nixactions: mktemp on the host gave no run folder (it said: \(made.outputText.prefix(200)))"
+                return failed
+            }
+            remoteRuns.withLock { $0[target] = path }
+        }
+        let run = remoteRuns.withLock { $0[target] } ?? ""
+        let directory = remoteJob(jobKey, on: target)
+        let made = Self.makeRunFolder(workdir: workdir, run: run)
+            + " && mkdir -p \(ShellWords.quote(directory))/workspace \(ShellWords.quote(directory))/tmp "
+            + "&& mkdir -m 700 -p \(ShellWords.quote(directory))/control "
+            + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(directory + "/control/helper.sh")) "
+            + "&& printf '%s\\n' \(ShellWords.quote(jobCleanup(jobKey, on: target) + "; rmdir " + ShellWords.quote(run) + " 2>/dev/null; true")) "
+            + "> \(ShellWords.quote(directory + "/control/lost.sh")) "
+            + "&& uname -sm"
+        return try await capture(sshArguments(target) + [made])
+    }
+
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted {
         let (target, system) = try await pool.acquire(job: job.jobKey, context: context, retries: configuration.startRetries == true) { target in
-            // Reaching the host opens its shared connection; `uname` tells what it runs.
-            let made = Self.makeRunFolder(workdir: self.workdir, run: self.remoteRun)
-                + " && mkdir -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/workspace \(ShellWords.quote(self.remoteJob(job.jobKey)))/tmp "
-                + "&& mkdir -m 700 -p \(ShellWords.quote(self.remoteJob(job.jobKey)))/control "
-                + "&& printf '%s' \(ShellWords.quote(SSHSession.helperScript)) > \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/helper.sh")) "
-                + "&& printf '%s\\n' \(ShellWords.quote(self.jobCleanup(job.jobKey) + "; rmdir " + ShellWords.quote(self.remoteRun) + " 2>/dev/null; true")) "
-                + "> \(ShellWords.quote(self.remoteJob(job.jobKey) + "/control/lost.sh")) "
-                + "&& uname -sm"
+            // Reaching the host opens its shared connection; `uname` tells what it runs. The first
+            // job there makes the run's folder (one command more, over that connection).
             try self.touch(target, true)
             let attempt: Result<CapturedCommand, any Error>
-            do { attempt = .success(try await self.capture(self.sshArguments(target) + [made])) } catch { attempt = .failure(error) }
+            do {
+                attempt = .success(try await self.reach(target, job: job.jobKey))
+            } catch { attempt = .failure(error) }
             if Task.isCancelled {
                 // Cancelled while connecting (a host that takes the connection and says nothing;
                 // ssh, ended by the cancel, returns or throws): without a master connection nothing
@@ -440,8 +491,8 @@ final class SSHExecutor: ExecutorPlugin {
     /// The remote command that ends what a job's steps left running, then removes its folder:
     /// run by `finishJob`, and by the helper's watcher there when the job's session is lost
     /// (`control/lost.sh`, which also removes the run's folder once it is empty).
-    func jobCleanup(_ jobKey: String) -> String {
-        let directory = ShellWords.quote(remoteJob(jobKey))
+    func jobCleanup(_ jobKey: String, on target: Target) -> String {
+        let directory = ShellWords.quote(remoteJob(jobKey, on: target))
         return Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(jobKey), whole: true) + "; rm -rf \(directory)"
     }
 
@@ -454,10 +505,10 @@ final class SSHExecutor: ExecutorPlugin {
         guard let target = jobs.withLock({ $0.removeValue(forKey: job.jobKey) }) else { return }
         defer { pool.release(target) }
         let limit: Duration = .seconds(Self.cleanupSeconds)
-        var finished = try? await capture(sshArguments(target) + [jobCleanup(job.jobKey)], limit: limit)
+        var finished = try? await capture(sshArguments(target) + [jobCleanup(job.jobKey, on: target)], limit: limit)
         if let stalled = finished, stalled.expired {
             // The job's connection does not answer: a connection of its own may (sshd still takes them).
-            finished = try? await capture(sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey)], limit: limit)
+            finished = try? await capture(sshArguments(target, multiplexed: false) + [jobCleanup(job.jobKey, on: target)], limit: limit)
             if let again = finished, again.expired {
                 finished?.errorText = "the host did not answer within \(Self.cleanupSeconds) s, twice (the job's connection, then a new one); "
                     + "the run's cleanup tries the host again when the run ends"

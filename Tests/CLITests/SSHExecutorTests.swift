@@ -23,7 +23,16 @@ extension RealExecutorSuites {
             try temp.write("project.txt", "from the project\n")
             try temp.write("wf.yml", """
                 jobs:
+                  squat:
+                    steps:
+                      # Another user of the host takes the names the run's folder there had before
+                      # (WORKDIR/nixactions-RUN_ID, and one more after it): the run id is in every
+                      # user's `ps` (audit 64 users M1: every ssh job of the run failed).
+                      - run: |
+                          run=$(basename "$(cd "$RUNNER_TEMP/../../.." && pwd)")
+                          for name in "${run%-*}" "${run%-*}-squatted"; do mkdir -m 777 "\(remote)/$name" && chown 65534:65534 "\(remote)/$name"; done
                   build:
+                    needs: squat
                     executor: \(Self.executor([server], workdir: remote))
                     env:
                       QUOTED: "it's \\"quoted\\" $HOME `x`"
@@ -40,7 +49,7 @@ extension RealExecutorSuites {
                           echo "answer=42" >> "$GITHUB_OUTPUT"
                           echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
                           mkdir -p sub/dir
-                          echo "runmode=$(stat -c %a ../..) tmpmode=$(stat -c %a "$RUNNER_TEMP")"
+                          echo "runmode=$(stat -c %a ../..) tmpmode=$(stat -c %a "$RUNNER_TEMP") runname=$(basename "$(cd ../.. && pwd)")"
                       - run: exit 3
                         continue-on-error: true
                       - run: exit 255
@@ -68,6 +77,9 @@ extension RealExecutorSuites {
             // The run's folder on the host is private: other users cannot reach the files in it
             // (`$GITHUB_ENV` and `$GITHUB_OUTPUT` may hold secrets), whatever the modes inside.
             #expect(result.stdout.contains("[build] runmode=700 tmpmode="), "\(result.stdout)")
+            // Its name has a random part that no one could know before it was made (mktemp).
+            #expect(result.stdout.range(of: #"\[build\] runmode=700 tmpmode=\d+ runname=nixactions-\d{8}-\d{6}-[0-9a-f]{8}-[A-Za-z0-9]{8}\n"#,
+                                        options: .regularExpression) != nil, "\(result.stdout)")
             #expect(!result.stdout.contains("tok-93ac2e-secret"))
             #expect(result.stdout.contains("[build] ✗ Run exit 3 (exit code 3, "))
             // A step's own 255 is not taken for a lost connection.
@@ -79,8 +91,13 @@ extension RealExecutorSuites {
             #expect(SSHServer.processes(matching: "nxasshbackground").isEmpty, "a step's background process outlived its job")
             #expect(result.stdout.contains("[build] pwd=/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[after] after got 42\n"))
-            // The remote run folder is gone, and so are the connections.
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]).isEmpty)
+            // The remote run folder is gone, and so are the connections; the folders another user
+            // made are theirs, left alone.
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]
+            #expect(left.count == 2 && left.allSatisfy { name in
+                var info = stat()
+                return lstat(remote + "/" + name, &info) == 0 && info.st_uid == 65534
+            }, "\(left)")
             // A connection master names itself `ssh: /tmp/nxa-ssh-XXXXXX/HASH [mux]`; one whose run has
         // ended has lost its folder (runs of other suites may still have theirs).
         let orphans = SSHServer.processes(matching: "nxa-ssh-").filter { line in
