@@ -103,6 +103,24 @@ struct PluginTrustCommandTests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("warning: plugin folder skipped: '\(folder)' is owned by user 'nobody'"), "\(run.stderr)")
     }
+
+    @Test("a relative NIXACTIONS_PLUGIN_PATH entry is skipped and said: it would load the plugins of the folder a run starts in, a project's own (audit 64 users L1)")
+    func relativeFolder() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        _ = try temp.pluginFolder(["double": "nixactions-testplugin-double"])
+        for entry in ["plugins", "./plugins"] {
+            let list = try await nixactions(["plugins", "list"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_PATH": entry])
+            #expect(list.status == 0)
+            let lines = list.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains("refused: \(entry): folder skipped: '\(entry)' is a relative path (NIXACTIONS_PLUGIN_PATH), which would load "
+                                   + "the plugins of whatever folder a run starts in; give it as an absolute path"), "\(list.stdout)")
+            #expect(!lines.contains { $0.hasPrefix("test-double ") } && lines.contains { $0.hasPrefix("local ") }, "\(list.stdout)")
+        }
+        // The same folder given whole is used.
+        let whole = try await nixactions(["plugins", "list"], in: temp.path, environment: ["NIXACTIONS_PLUGIN_PATH": temp.path + "/plugins"])
+        #expect(whole.stdout.split(separator: "\n").contains { $0.hasPrefix("test-double ") }, "\(whole.stdout)")
+    }
 }
 
 @Suite("nixactions plugins install: recorded hashes, changed files refused")

@@ -164,14 +164,22 @@ public enum PluginLoader {
             // Names compared as bytes before any string is made (FastFiles.names): run from its build
             // folder, nixactions sits among some 180 entries, listed at every start.
             guard let names = FastFiles.names(in: folder, prefix: filePrefix) else { continue }
+            if !folder.hasPrefix("/") {
+                // Taken from the working folder, a relative entry would load what the project's
+                // repository holds there, ahead of the installed plugins (audit 64 users L1).
+                if names.contains(where: { $0.hasSuffix(fileSuffix) }) {
+                    skipped.append(RefusedPlugin(path: folder, reason: "folder skipped: '\(folder)' is a relative path (NIXACTIONS_PLUGIN_PATH), "
+                                                 + "which would load the plugins of whatever folder a run starts in; give it as an absolute path"))
+                }
+                continue
+            }
             guard case .success(let real) = PluginTrust.realPath(folder) else { continue }
             if let problem = PluginTrust.folderProblem(real) {
                 skipped.append(RefusedPlugin(path: folder, reason: "folder skipped: '\(problem.folder)' \(problem.problem)"))
                 continue
             }
             let manifest = PluginManifest.read(in: folder)
-            // A relative folder (NIXACTIONS_PLUGIN_PATH) is taken from the working directory.
-            var base = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + "/" + folder
+            var base = folder
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
             for name in names.sorted() where name.hasSuffix(fileSuffix) {
                 candidates.append(Candidate(path: (base == "/" ? "" : base) + "/" + name, name: name, manifest: manifest))
