@@ -34,6 +34,8 @@ public func nixactionsPluginEntry(
 final class LocalCache: CachePlugin {
     /// Published for `validate` (options.h): the set `LocalCacheOptions` checks.
     static var optionNames: Set<String>? { LocalCacheOptions.known }
+    /// Published for `validate` (options.h `check`): the values `init` would refuse.
+    static func checkOptions(_ options: [String: JSONValue]) throws { _ = try LocalCacheOptions(options) }
     let options: LocalCacheOptions
     let directory: CacheDirectory
     private let reservations = Mutex<[String: Reservation]>([:])

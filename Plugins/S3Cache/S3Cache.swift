@@ -63,60 +63,87 @@ final class S3Cache: CachePlugin {
     /// Published for `validate` (options.h): the set `init` checks.
     static var optionNames: Set<String>? { known }
 
+    /// The options' values as `init` takes them, made without anything else (options.h `check`).
+    struct Options {
+        var bucket: String
+        var prefix: String
+        var region: String
+        var endpoint: S3Endpoint
+        var partSize: Int
+        var level: Int32
+        var threads: Int32
+        var timeout: Int
+        var retries: Int
+        var checksums: Bool
+
+        init(_ values: [String: JSONValue], environment: [String: String]) throws {
+            let options = CacheOptions(values)
+            let unknown = options.unknown(S3Cache.known)
+            if !unknown.isEmpty {
+                throw OperationFailure(message: "the s3 cache backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", "))",
+                                       hint: "known: \(S3Cache.known.sorted().joined(separator: ", "))")
+            }
+            guard let bucket = options.string("bucket"), !bucket.isEmpty else {
+                throw OperationFailure(message: "the s3 cache backend needs 'bucket'", hint: "e.g. backend: s3 with bucket: my-ci-cache")
+            }
+            self.bucket = bucket
+            var prefix = options.string("prefix") ?? "nixactions-cache/"
+            while prefix.hasPrefix("/") { prefix.removeFirst() }
+            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+            self.prefix = prefix
+            region = options.string("region") ?? [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]].compactMap { $0 }
+                .first { !$0.isEmpty } ?? "us-east-1"
+            let given = options.string("endpoint")
+            let endpointText = given ?? "https://s3.\(region).amazonaws.com"
+            guard let url = URLComponents(string: endpointText), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                  let hostName = url.host, !hostName.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
+            else {
+                throw OperationFailure(message: "'endpoint' \(endpointText) is not an http(s) URL of a server", hint: "e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000")
+            }
+            if scheme == "http" && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(hostName) {
+                throw OperationFailure(message: "'endpoint' \(endpointText) is plain http to another machine",
+                                       hint: "use https (signed requests and cache contents would travel unencrypted); http is allowed for 127.0.0.1")
+            }
+            var authority = hostName.contains(":") && !hostName.hasPrefix("[") ? "[\(hostName)]" : hostName
+            if let port = url.port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) { authority += ":\(port)" }
+            let pathStyle = try options.bool("path-style") ?? (given != nil)
+            partSize = try options.size("part-size") ?? 16 << 20
+            guard partSize >= 5 << 20, partSize <= 5 << 30 else {
+                throw OperationFailure(message: "'part-size' must be between 5M and 5G (S3's limits on a part)")
+            }
+            level = Int32(try options.integer("compression-level", in: 1...19) ?? 3)
+            // One zstd worker by default: the archive is read while the previous block compresses
+            // (as `tar --zstd` runs zstd beside tar).
+            threads = Int32((try options.integer("compression-threads", in: 0...256) ?? 1))
+            timeout = (try options.integer("timeout", in: 1...86400) ?? 60)
+            retries = (try options.integer("retries", in: 0...10) ?? 3)
+            checksums = try options.bool("checksums") ?? true
+            var display = "\(scheme)://\(authority)"
+            if !pathStyle { display = "\(scheme)://\(bucket).\(authority)" }
+            endpoint = S3Endpoint(scheme: scheme, authority: authority, display: display, bucket: bucket, region: region, pathStyle: pathStyle)
+        }
+    }
+
+    /// Published for `validate` (options.h `check`): the values `init` would refuse.
+    static func checkOptions(_ options: [String: JSONValue]) throws {
+        _ = try Options(options, environment: ProcessInfo.processInfo.environment)
+    }
+
     init(configuration: CacheConfiguration, host: HostServices) throws {
-        let options = CacheOptions(configuration.options)
-        let unknown = options.unknown(Self.known)
-        if !unknown.isEmpty {
-            throw OperationFailure(message: "the s3 cache backend has no option \(unknown.map { "'\($0)'" }.joined(separator: ", "))",
-                                   hint: "known: \(Self.known.sorted().joined(separator: ", "))")
-        }
-        guard let bucket = options.string("bucket"), !bucket.isEmpty else {
-            throw OperationFailure(message: "the s3 cache backend needs 'bucket'", hint: "e.g. backend: s3 with bucket: my-ci-cache")
-        }
-        var prefix = options.string("prefix") ?? "nixactions-cache/"
-        while prefix.hasPrefix("/") { prefix.removeFirst() }
-        if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
         let environment = ProcessInfo.processInfo.environment
-        let region = options.string("region") ?? [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]].compactMap { $0 }
-            .first { !$0.isEmpty } ?? "us-east-1"
-        let given = options.string("endpoint")
-        let endpointText = given ?? "https://s3.\(region).amazonaws.com"
-        guard let url = URLComponents(string: endpointText), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let hostName = url.host, !hostName.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil
-        else {
-            throw OperationFailure(message: "'endpoint' \(endpointText) is not an http(s) URL of a server", hint: "e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000")
-        }
-        if scheme == "http" && !["127.0.0.1", "localhost", "::1", "[::1]"].contains(hostName) {
-            throw OperationFailure(message: "'endpoint' \(endpointText) is plain http to another machine",
-                                   hint: "use https (signed requests and cache contents would travel unencrypted); http is allowed for 127.0.0.1")
-        }
-        var authority = hostName.contains(":") && !hostName.hasPrefix("[") ? "[\(hostName)]" : hostName
-        if let port = url.port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) { authority += ":\(port)" }
-        let pathStyle = try options.bool("path-style") ?? (given != nil)
-        let partSize = try options.size("part-size") ?? 16 << 20
-        guard partSize >= 5 << 20, partSize <= 5 << 30 else {
-            throw OperationFailure(message: "'part-size' must be between 5M and 5G (S3's limits on a part)")
-        }
-        let level = (try options.integer("compression-level", in: 1...19) ?? 3)
-        // One zstd worker by default: the archive is read while the previous block compresses
-        // (as `tar --zstd` runs zstd beside tar).
-        threads = Int32((try options.integer("compression-threads", in: 0...256) ?? 1))
-        let timeout = (try options.integer("timeout", in: 1...86400) ?? 60)
-        let retries = (try options.integer("retries", in: 0...10) ?? 3)
-        checksums = try options.bool("checksums") ?? true
+        let options = try Options(configuration.options, environment: environment)
+        threads = options.threads
+        checksums = options.checksums
         let credentials: Result<S3Credentials, OperationFailure>
         do {
             credentials = .success(try S3Credentials.load(environment: environment))
         } catch let failure as OperationFailure {
             credentials = .failure(failure)
         }
-        var display = "\(scheme)://\(authority)"
-        if !pathStyle { display = "\(scheme)://\(bucket).\(authority)" }
-        client = S3Client(endpoint: S3Endpoint(scheme: scheme, authority: authority, display: display, bucket: bucket, region: region, pathStyle: pathStyle),
-                          credentials: credentials, timeout: Double(timeout), retries: retries)
-        layout = S3Layout(prefix: prefix)
-        self.partSize = partSize
-        self.level = Int32(level)
+        client = S3Client(endpoint: options.endpoint, credentials: credentials, timeout: Double(options.timeout), retries: options.retries)
+        layout = S3Layout(prefix: options.prefix)
+        partSize = options.partSize
+        level = options.level
     }
 
     deinit { client.shutdown() }

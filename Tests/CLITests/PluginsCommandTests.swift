@@ -13,8 +13,8 @@ struct PluginsCommandTests {
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "KIND", "VERSION", "ABI", "PATH"])
-        #expect(lines.contains { $0.hasPrefix("local ") && $0.contains("executor") && $0.contains("0.1.0") && $0.contains(" 1.4 ") && $0.hasSuffix("libnixactions-plugin-local.so") })
-        #expect(lines.contains("refused: \(folder)/libnixactions-plugin-wrongabi.so: built for plugin ABI 99.0; this host speaks ABI 1.4"))
+        #expect(lines.contains { $0.hasPrefix("local ") && $0.contains("executor") && $0.contains("0.1.0") && $0.contains(" 1.5 ") && $0.hasSuffix("libnixactions-plugin-local.so") })
+        #expect(lines.contains("refused: \(folder)/libnixactions-plugin-wrongabi.so: built for plugin ABI 99.0; this host speaks ABI 1.5"))
         #expect(lines.contains("refused: \(folder)/libnixactions-plugin-noentry.so: not a NixActions plugin: it does not export 'nixactions_plugin_entry'"))
         #expect(lines.last?.hasPrefix("searched: \(folder):") == true)
     }
@@ -33,7 +33,7 @@ struct PluginsCommandTests {
         #expect(file["kinds"] as? [String] == ["secrets"])
         #expect(file["interfaces"] as? [String] == ["nixactions.secrets/1", "nixactions.options/1"])
         let double = try #require(plugins.first)
-        #expect(double["abi"] as? String == "1.4")
+        #expect(double["abi"] as? String == "1.5")
         #expect(double["kinds"] as? [String] == ["executor"])
         #expect(double["interfaces"] as? [String] == ["nixactions.executor/1"])
         #expect(double["path"] as? String == folder + "/libnixactions-plugin-double.so")
@@ -133,7 +133,7 @@ struct PluginInstallTests {
         let install = try await nixactions(["plugins", "install", library("nixactions-testplugin-double").path, "--dir", folder])
         #expect(install.status == 0, "\(install.stderr)")
         let installed = folder + "/libnixactions-plugin-test-double.so"
-        #expect(install.stdout.contains("installed test-double 0.1.0 (ABI 1.4) as \(installed)"))
+        #expect(install.stdout.contains("installed test-double 0.1.0 (ABI 1.5) as \(installed)"))
         let manifest = try String(contentsOfFile: folder + "/nixactions-plugins.sha256", encoding: .utf8)
         #expect(manifest.contains("  libnixactions-plugin-test-double.so\n"))
         // The record is sha256sum's format: the real tool agrees with it.
@@ -197,7 +197,7 @@ struct PluginInstallTests {
         let folder = try temp.pluginFolder(["wrongabi": "nixactions-testplugin-wrongabi"])
         let result = try await nixactions(["plugins", "install", folder + "/libnixactions-plugin-wrongabi.so", "--dir", temp.path + "/dest"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.4"))
+        #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.5"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/dest/libnixactions-plugin-wrong-abi.so"))
     }
 }

@@ -396,6 +396,25 @@ struct ValidateCommandTests {
         #expect(good.status == 0 && good.stderr.isEmpty, "\(good.stderr)")
         let missing = try await nixactions(["validate", "--config", "nope.yml", "wf.yml"], in: temp.path)
         #expect(missing.status == 2 && missing.stderr.contains("nope.yml"), "\(missing.stderr)")
+
+        // Values the backend's own check refuses (options.h `check`, ABI 1.5), at the option it
+        // names; a default backend no plugin provides is a warning (audit 64 cache M3: both said
+        // valid, then every job ran without its cache).
+        try temp.write("values.yml", """
+            cache:
+              backend: locall
+              backends:
+                local: { compression-level: 25 }
+                s3: { bucket: b, endpoint: "http://example.com" }
+            """)
+        let values = try await nixactions(["validate", "--config", "values.yml", "wf.yml"], in: temp.path)
+        #expect(values.status == 2, "\(values.stdout)\(values.stderr)")
+        #expect(values.stderr.contains("values.yml:4:14: error: the cache backend 'local' refuses its options: option 'compression-level': "), "\(values.stderr)")
+        #expect(values.stderr.contains("values.yml:5:22: error: the cache backend 's3' refuses its options: 'endpoint' http://example.com is plain http to another machine")
+                    && values.stderr.contains("hint: use https"), "\(values.stderr)")
+        #expect(values.stderr.contains("values.yml:2:12: warning: no cache backend 'locall' was found on this machine; jobs here run without their caches"),
+                "\(values.stderr)")
+        #expect(values.stderr.contains("nixactions: values.yml: 2 errors"), "\(values.stderr)")
     }
 
     @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",

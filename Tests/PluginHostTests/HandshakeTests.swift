@@ -43,7 +43,7 @@ struct HandshakeTests {
             #expect(plugin == nil)
         }
         #expect(outcome.0 == NXA_STATUS_INCOMPATIBLE)
-        #expect(outcome.1 == "plugin 'local' speaks ABI 1.4, host speaks 2.0")
+        #expect(outcome.1 == "plugin 'local' speaks ABI 1.5, host speaks 2.0")
     }
 
     @Test("a host info struct smaller than the plugin needs is refused, not read past its end")

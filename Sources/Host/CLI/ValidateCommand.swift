@@ -107,7 +107,13 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         for backend in config.cache.backends.keys.sorted() {
             check.check(config.cache.backends[backend] ?? [:], locations: config.cache.optionLocations[backend] ?? [:], of: "the cache backend", .cache,
-                        backend, at: config.cache.locations[backend], context: "\(file) › cache › backends › \(backend)")
+                        backend, at: config.cache.locations[backend], context: "\(file) › cache › backends › \(backend)", values: true)
+        }
+        // The default backend as written: one no plugin here provides is what a job's
+        // `backend: NAME` gets (audit 64 cache M3: every job then ran without its cache, unsaid).
+        if let location = config.cache.defaultBackendLocation, let problem = plugins.value.missingCacheBackend(config.cache.defaultBackend) {
+            check.diagnostics.append(Diagnostic(.warning, "\(problem.message) on this machine; jobs here run without their caches",
+                                                at: location, context: "\(file) › cache › backend", hint: problem.hint))
         }
         return check.diagnostics
     }
@@ -140,15 +146,46 @@ struct OptionNamesCheck {
         return names
     }
 
-    /// An error for each of `options` that plugin `id` does not accept for `kind`, at its key.
+    /// An error for each of `options` that plugin `id` does not accept for `kind`, at its key;
+    /// with `values`, when every name is known, the plugin's refusal of their values (options.h
+    /// `check`, ABI 1.5), at the option it names, else at `location`.
     mutating func check(_ options: [String: JSONValue], locations: [String: SourceLocation], of what: String, _ kind: PluginOptionKind, _ id: String,
-                        at location: SourceLocation?, context: String) {
+                        at location: SourceLocation?, context: String, values: Bool = false) {
         guard !options.isEmpty, let known = names(kind, id, at: location, context: context) else { return }
+        var unknown = false
         for name in options.keys.sorted() where !known.contains(name) {
+            unknown = true
             diagnostics.append(Diagnostic(
                 .error, "\(what) '\(id)' has no option '\(name)'", at: locations[name] ?? location, context: context,
                 hint: didYouMean(name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "its options: \(known.sorted().joined(separator: ", "))"))
         }
+        guard values, !unknown else { return }
+        // A value made by `${{ }}` is known only when the run makes the instance.
+        let written = options.filter { if case .string(let text) = $0.value { !text.contains("${{") } else { true } }
+        let verdict: PluginOptionsVerdict?
+        do {
+            verdict = try plugins.value.checkOptions(kind, of: id, written)
+        } catch {
+            if unusable.insert(id).inserted {
+                let problem = error as? EngineError ?? EngineError("\(error)")
+                diagnostics.append(Diagnostic(.warning, problem.message + "; its option values are not checked here", at: location, context: context,
+                                              hint: problem.hint))
+            }
+            return
+        }
+        guard case .refused(let message, let hint)? = verdict else { return }
+        diagnostics.append(Diagnostic(.error, "\(what) '\(id)' refuses its options: \(message)",
+                                      at: Self.namedOption(message, in: written).flatMap { locations[$0] } ?? location, context: context, hint: hint))
+    }
+
+    /// The option a plugin's refusal is about, when it starts by naming one of `options`
+    /// (`option 'max-size' must be …`, `'endpoint' … is plain http`).
+    static func namedOption(_ message: String, in options: [String: JSONValue]) -> String? {
+        var rest = Substring(message)
+        if rest.hasPrefix("option ") { rest = rest.dropFirst(7) }
+        guard rest.hasPrefix("'"), let end = rest.dropFirst().firstIndex(of: "'") else { return nil }
+        let name = String(rest[rest.index(after: rest.startIndex)..<end])
+        return options[name] == nil ? nil : name
     }
 }
 

@@ -9,7 +9,7 @@ const char nxa_abi_check_marker[] = "nixactions-abi-1";
 
 /* ─── Since ABI 1.2 ───────────────────────────────────────────────────────────────────────── */
 
-_Static_assert(NXA_ABI_MINOR == 4u, "this tree speaks ABI 1.4");
+_Static_assert(NXA_ABI_MINOR == 5u, "this tree speaks ABI 1.5");
 _Static_assert(sizeof(nxa_time_ns) == 8, "deadlines are 64-bit CLOCK_MONOTONIC nanoseconds");
 
 /* Append-only: the 1.2 services start exactly where a 1.1 host's table ended, in this order. */
@@ -40,9 +40,17 @@ _Static_assert(offsetof(nxa_cache_v1, struct_size) == 0, "cache starts with stru
 
 _Static_assert(offsetof(nxa_options_v1, struct_size) == 0, "options starts with struct_size");
 
+/* ─── Since ABI 1.5 ───────────────────────────────────────────────────────────────────────── */
+
+/* Append-only: `check` starts exactly where a 1.4 options table (struct_size, describe) ended. */
+_Static_assert(offsetof(nxa_options_v1, describe) + sizeof(void (*)(void)) == offsetof(nxa_options_v1, check),
+               "check (1.5) directly follows describe");
+_Static_assert(sizeof(nxa_options_v1) == offsetof(nxa_options_v1, check) + sizeof(void (*)(void)), "check is the last field");
+
 const char nxa_abi_check_marker_1_2[] = "nixactions-abi-1.2";
 const char nxa_abi_check_marker_1_3[] = "nixactions-abi-1.3";
 const char nxa_abi_check_marker_1_4[] = "nixactions-abi-1.4";
+const char nxa_abi_check_marker_1_5[] = "nixactions-abi-1.5";
 
 /* A size check a plugin does at its entry (the helpers are static inline: used here so that
  * they are compiled, and warned about, with the rest). */

@@ -27,3 +27,15 @@ public struct OptionsSchema: Codable, Sendable, Hashable {
 
     public var isEmpty: Bool { executor == nil && secrets == nil && cache == nil }
 }
+
+/// What the options interface's `check` is given (ABI 1.5): one instance's options of `kind`
+/// (`executor`, `secrets`, `cache`), those whose value holds `${{ }}` left out.
+public struct OptionsCheck: Codable, Sendable, Hashable {
+    public var kind: String
+    public var options: [String: JSONValue]
+
+    public init(kind: String, options: [String: JSONValue]) {
+        self.kind = kind
+        self.options = options
+    }
+}

@@ -25,6 +25,10 @@ public protocol CachePlugin: AnyObject, Sendable {
     /// Every option of the backend's configuration `init` accepts, when it refuses the others:
     /// published for `validate` (see ExecutorPlugin). Default nil.
     static var optionNames: Set<String>? { get }
+    /// Refuse option values as `init` would (a type, a range), without making anything: for
+    /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
+    /// values are checked when the instance is made.
+    static func checkOptions(_ options: [String: JSONValue]) throws
     func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult
     func restore(_ request: CacheRestore, into stream: StreamWriter, context: OperationContext) async throws -> CacheRestored
     func reserve(_ request: CacheReserve, context: OperationContext) async throws -> CacheReservation
@@ -36,6 +40,7 @@ public protocol CachePlugin: AnyObject, Sendable {
 
 extension CachePlugin {
     public static var optionNames: Set<String>? { nil }
+    public static func checkOptions(_ options: [String: JSONValue]) throws {}
 }
 
 extension PutSource {

@@ -24,6 +24,10 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
     /// "nixactions.options/1" so that `validate` names a misspelt one at its place. Default nil:
     /// not published, nothing checked early.
     static var optionNames: Set<String>? { get }
+    /// Refuse option values as `init` would (a type, a range), without making anything: for
+    /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
+    /// values are checked when the instance is made.
+    static func checkOptions(_ options: [String: JSONValue]) throws
 
     /// Prepare a job's workspace (and container, connection, …).
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted
@@ -48,6 +52,7 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
 
 extension ExecutorPlugin {
     public static var optionNames: Set<String>? { nil }
+    public static func checkOptions(_ options: [String: JSONValue]) throws {}
     public var sharesHostPaths: Bool { false }
     public var completesStepsInline: Bool { false }
 }

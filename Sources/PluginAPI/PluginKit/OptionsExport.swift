@@ -2,9 +2,22 @@ import CNixActionsPlugin
 import NixActionsPluginMessages
 
 /// "nixactions.options/1" (options.h): the option names the declaration's executor, secret
-/// provider and cache backend accept, from their `optionNames`, the same sets their own checks use.
+/// provider and cache backend accept, from their `optionNames`, the same sets their own checks use;
+/// and (ABI 1.5) their values checked by `checkOptions`.
 extension PluginExport {
     nonisolated(unsafe) static var optionsTable: UnsafeMutablePointer<nxa_options_v1>?
+    /// The declaration the table answers for (set with the table, read by `check`).
+    nonisolated(unsafe) static var optionsDeclaration: PluginDeclaration?
+
+    /// `check`: the values of one instance's options, by the type of its kind.
+    static func checkOptions(_ request: OptionsCheck, _ declaration: PluginDeclaration) throws {
+        switch request.kind {
+        case "executor": try declaration.executor?.checkOptions(request.options)
+        case "secrets": try declaration.secrets?.checkOptions(request.options)
+        case "cache": try declaration.cache?.checkOptions(request.options)
+        default: break
+        }
+    }
     /// The encoded schema, made once and kept for the life of the process (options.h).
     nonisolated(unsafe) static var optionsJSON: UnsafeMutableBufferPointer<UInt8>?
 
@@ -37,7 +50,32 @@ extension PluginExport {
                     outJSON.pointee = UnsafePointer(json.baseAddress)
                     outLength.pointee = json.count
                     return NXA_STATUS_OK
+                },
+                check: { _, json, length, out in
+                    guard let declaration = PluginExport.optionsDeclaration, let json, length <= 16 << 20 else {
+                        PluginExport.fill(out, "check called with a null argument")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    let request: OptionsCheck
+                    do {
+                        request = try MessageCoding.decode(OptionsCheck.self, from: UnsafeRawBufferPointer(start: json, count: length))
+                    } catch {
+                        PluginExport.fill(out, "check was given a message that is not an OptionsCheck: \(error)")
+                        return NXA_STATUS_INVALID_ARGUMENT
+                    }
+                    do {
+                        try PluginExport.checkOptions(request, declaration)
+                        return NXA_STATUS_OK
+                    } catch let failure as OperationFailure {
+                        // The hint rides on the message's last line, as for create (types.h, nxa_error).
+                        PluginExport.fill(out, failure.error.hint.map { failure.error.message + "\n  hint: " + $0 } ?? failure.error.message)
+                        return NXA_STATUS_FAILED
+                    } catch {
+                        PluginExport.fill(out, "\(error)")
+                        return NXA_STATUS_FAILED
+                    }
                 }))
+        optionsDeclaration = declaration
         optionsTable = table
         return table
     }

@@ -17,12 +17,17 @@ public protocol SecretsPlugin: AnyObject, Sendable {
     /// Every option of a provider entry `resolve` accepts, when it refuses the others
     /// (`SecretDocuments.checkKnown`): published for `validate` (see ExecutorPlugin). Default nil.
     static var optionNames: Set<String>? { get }
+    /// Refuse option values as `init` would (a type, a range), without making anything: for
+    /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
+    /// values are checked when the instance is made.
+    static func checkOptions(_ options: [String: JSONValue]) throws
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws
     func release(_ request: SecretsRelease, context: OperationContext) async
 }
 
 extension SecretsPlugin {
     public static var optionNames: Set<String>? { nil }
+    public static func checkOptions(_ options: [String: JSONValue]) throws {}
     public func release(_ request: SecretsRelease, context: OperationContext) async {}
 }
 

@@ -71,7 +71,10 @@ public struct ProjectConfig: Sendable {
             guard let entries = reader.mapping(value, what: "cache", context: context, known: ["backend", "backends"]) else { continue }
             for (name, _, item) in entries {
                 if name == "backend" {
-                    if let text = reader.string(item, what: "cache.backend", context: context) { config.cache.defaultBackend = text.value }
+                    if let text = reader.string(item, what: "cache.backend", context: context) {
+                        config.cache.defaultBackend = text.value
+                        config.cache.defaultBackendLocation = text.location
+                    }
                     continue
                 }
                 guard let backends = reader.mapping(item, what: "cache.backends", context: context) else { continue }
@@ -160,6 +163,8 @@ public struct ProjectConfig: Sendable {
 /// `.nixactions/config.yml`'s `cache:`: which backend caches use and each backend's options.
 public struct CacheSettings: Sendable {
     public var defaultBackend = "local"
+    /// Where `cache.backend` is written, when it is.
+    public var defaultBackendLocation: SourceLocation?
     public var backends: [String: [String: JSONValue]] = [:]
     /// Where each backend's name, and each of its options' keys, is written (for `validate`).
     public var locations: [String: SourceLocation] = [:]

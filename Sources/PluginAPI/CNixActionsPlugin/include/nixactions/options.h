@@ -1,5 +1,6 @@
 /*
- * nixactions/options.h: the options a plugin accepts, interface "nixactions.options/1" (since ABI 1.4).
+ * nixactions/options.h: the options a plugin accepts, interface "nixactions.options/1" (since ABI 1.4;
+ * `check` since 1.5).
  *
  * Executors, secret providers and cache backends refuse an option they do not know (a typo must
  * not pass as the default). Without this interface the refusal comes when the run first makes the
@@ -24,6 +25,16 @@
  *    are known only then.
  *  - The list is the plugin's own check, not a copy: PluginKit's protocols derive both from one
  *    `optionNames` set, so validate and run cannot disagree.
+ *  - `check` (since ABI 1.5; present when `struct_size` reaches it and not NULL) checks the values
+ *    of one instance's options as `create` (or a provider's `resolve`) would: `request_json` is an
+ *    OptionsCheck message, {"kind": "executor" | "secrets" | "cache", "options": {…}}, holding the
+ *    options as written, those whose value holds `${{ }}` left out (known only when the run makes
+ *    the instance). NXA_STATUS_OK: they would be taken. NXA_STATUS_FAILED: refused, the reason in
+ *    `error` as `create` words it (a hint on a last line "\n  hint: TEXT"). It is pure but for
+ *    reading the environment (a default that comes from it, such as $HOME): it makes no instance,
+ *    file, folder, process or connection, and may be called from any thread, any number of times.
+ *    A kind it does not check values of answers NXA_STATUS_OK. The host calls it only when the
+ *    names passed `describe`'s list.
  */
 #ifndef NIXACTIONS_OPTIONS_H
 #define NIXACTIONS_OPTIONS_H
@@ -39,6 +50,10 @@ typedef struct nxa_options_v1 {
     /* [any-thread, pure] Store the plugin's OptionsSchema message in `*out_json` / `*out_len`
      * (owned by the plugin for the life of the process). NXA_STATUS_OK, or an error in `error`. */
     nxa_status (*describe)(const nxa_plugin *plugin, const uint8_t **out_json, size_t *out_len, nxa_error *error);
+
+    /* [any-thread, pure] (since ABI 1.5) Check one instance's option values (an OptionsCheck
+     * message, above). NXA_STATUS_OK, or NXA_STATUS_FAILED with the refusal in `error`. */
+    nxa_status (*check)(const nxa_plugin *plugin, const uint8_t *request_json, size_t request_len, nxa_error *error);
 } nxa_options_v1;
 
 #endif

@@ -11,7 +11,7 @@
 #define NIXACTIONS_VERSION_H
 
 #define NXA_ABI_MAJOR 1u
-#define NXA_ABI_MINOR 4u  /* 1.4: options; 1.3: complete_here; 1.2: streams, executor files, secrets, cache, deadlines (below) */
+#define NXA_ABI_MINOR 5u  /* 1.5: options' check; 1.4: options; 1.3: complete_here; 1.2: streams, executor files, secrets, cache, deadlines (below) */
 
 /*
  * Changelog (each minor only appends; see the rules above):
