@@ -81,6 +81,15 @@ public struct ProjectCopier {
             for name in try names(in: from) { try copyItem(from.appending(name), to: to.appending(name), merging: true) }
             return
         }
+        // Merging, what is there of another kind stays, and the copy stops (as GitHub's download
+        // fails on it): a folder is never removed for a file, nor a file for a folder (audit 64
+        // cache L2: a workspace folder and all it held were replaced by an artifact's file).
+        if merging, exists, there.st_mode & S_IFMT == S_IFDIR {
+            throw CopyFailure(path: to.shown, reason: "a folder is in the way of a file of the same name; nothing was removed")
+        }
+        if merging, exists, info.st_mode & S_IFMT == S_IFDIR, there.st_mode & S_IFMT == S_IFREG {
+            throw CopyFailure(path: to.shown, reason: "a file is in the way of a folder of the same name; nothing was removed")
+        }
         if exists {
             let error = to.with { nxa_remove_tree($0) }
             if error != 0 { throw CopyFailure(path: to.shown, errno: error) }

@@ -419,13 +419,42 @@ public struct ArtifactStore: Sendable {
         guard let realTarget = Self.resolved(target), Self.isInside(realTarget, realWorkspace) else {
             throw Self.escapes(under ?? "", artifact: name, role: "path", through: Self.resolved(target))
         }
-        try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let shownPath = (under?.isEmpty ?? true) ? "the workspace" : "'\(under ?? "")'"
+        do {
+            try manager.createDirectory(atPath: target, withIntermediateDirectories: true)
+        } catch {
+            // Foundation's words name its error domain and code (audit 64 cache L1): what is in the way, said.
+            throw EngineError("artifact '\(name)': cannot make \(shownPath) a folder to put it in: \(Self.inTheWay(target, workspace: workspace))",
+                              hint: "remove or rename what is there, or give download-artifact another path")
+        }
         guard let created = Self.realPath(target), Self.isInside(created, realWorkspace) else {
             throw Self.escapes(under ?? "", artifact: name, role: "path", through: Self.realPath(target))
         }
         // Each entry is one name, so what it replaces is directly inside the checked target; a
         // symbolic link there is removed, never what it points to. Names are bytes throughout.
-        try ProjectCopier.copyEntries(of: source, into: created, merging: merge)
+        do {
+            try ProjectCopier.copyEntries(of: source, into: created, merging: merge)
+        } catch let failure as ProjectCopier.CopyFailure {
+            let relative = failure.path.hasPrefix(created + "/") ? String(failure.path.dropFirst(created.count + 1)) : failure.path
+            let inside = (under?.isEmpty ?? true) ? relative : Self.join(under ?? "", relative)
+            throw EngineError("artifact '\(name)': cannot put '\(inside)' into the workspace: \(failure.reason)",
+                              hint: "remove or rename what is there, or give the download another path")
+        }
+    }
+
+    /// What makes `path` unusable as a folder: the first part of it under `workspace` that is
+    /// there and is not a folder.
+    static func inTheWay(_ path: String, workspace: String) -> String {
+        var current = workspace
+        for part in path.dropFirst(workspace.count).split(separator: "/") {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0 else { break }
+            if info.st_mode & S_IFMT != S_IFDIR {
+                return "'\(current.dropFirst(workspace.count + 1))' is there and is not a folder"
+            }
+        }
+        return "it cannot be made (\(String(cString: strerror(errno))))"
     }
 
     /// The artifacts kept so far, by their names as given (a folder made before names were
