@@ -270,6 +270,10 @@ final class S3Cache: CachePlugin {
                 let deleted = try? await client.send(.DELETE, layout.manifest(request.key, request.version), context: context)
                 if let status = deleted?.status, (200..<300).contains(status) || status == 404 {
                     _ = try? await client.send(.DELETE, layout.prefix + record.data, context: context)
+                    // Its `used/` marker too, as clear and prune remove it: kept, it dated the entry
+                    // saved again after it as used before it was made, and prune took that entry
+                    // first (audit 64 cache L3).
+                    _ = try? await client.send(.DELETE, layout.used(request.key, request.version), context: context)
                     throw OperationFailure(message: "entry \(request.key): \(message); it was removed", hint: "the next save stores it again")
                 }
                 throw OperationFailure(message: "entry \(request.key): \(message)",

@@ -213,6 +213,34 @@ struct S3CacheTests {
         #expect(try await saveEntry(backend, key: "gone", archive: try CacheTrees.archive(source)).committed, "the key is saved again")
     }
 
+    @Test("a damaged entry removed at restore takes its used/ marker with it: the entry saved again is not dated as used before it was made (audit 64 cache L3: prune then took it first)")
+    func damagedEntryMarker() async throws {
+        let under = try await offThePool { try BackendUnderTest("s3") }
+        defer { under.stop() }
+        let moto = try #require(under.moto)
+        let source = under.temp.path + "/src"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try String(repeating: "payload ", count: 4096).write(toFile: source + "/f", atomically: false, encoding: .utf8)
+        let backend = try under.backend()
+        #expect(try await saveEntry(backend, key: "dmg", archive: try CacheTrees.archive(source)).committed)
+        let first = ArchiveCollector()
+        _ = try await backend.restore(CacheRestore(key: "dmg", version: "v1"), into: first)
+        #expect(first.complete)
+        #expect(try moto.objectNames().contains { $0.contains("used/") }, "a restore marks the entry used")
+        // The data object cut to its first half: truncated where it is stored.
+        for name in try under.dataNames() {
+            let data = try moto.get(name)
+            try moto.put(name, data.prefix(data.count / 2))
+        }
+        let second = ArchiveCollector()
+        await #expect {
+            _ = try await backend.restore(CacheRestore(key: "dmg", version: "v1"), into: second)
+        } throws: { "\($0)".contains("it was removed") }
+        let left = try moto.objectNames()
+        #expect(!left.contains { $0.contains("used/") }, "\(left)")
+        #expect(try await backend.lookup(CacheLookup(key: "dmg", version: "v1")).matchedKey == nil)
+    }
+
     @Test("keys with spaces, '+', '/', '%', '~', unicode and a version with '/' are stored, listed by prefix and restored")
     func awkwardKeys() async throws {
         let under = try await offThePool { try BackendUnderTest("s3") }
