@@ -1306,7 +1306,7 @@ extension CachingTests {
                     with: { path: a, key: opt-a-2, restore-keys: opt- }
                   - id: missed
                     uses: actions/cache/restore@v4
-                    with: { path: a, key: opt-none }
+                    with: { path: a, key: opt-none, fail-on-cache-miss: "yes" }
                   - run: echo "partial=[${{ steps.partial.outputs.cache-hit }}] missed=[${{ steps.missed.outputs.cache-hit }}] ${{ steps.missed.outputs.cache-hit == '' }}"
                   - run: mkdir -p c && echo C > c/f
                   - uses: actions/cache/save@v4
@@ -1327,6 +1327,10 @@ extension CachingTests {
         #expect(result.stdout.contains("[later] cache 'step 8': saved 'opt-c'"), "\(result.stdout)")
         // actions/cache/restore: a restore key's entry is not a hit ('false'); a miss leaves it unset (audit 55 F2).
         #expect(result.stdout.contains("[later] partial=[false] missed=[] true\n"), "\(result.stdout)")
+        // A flag that is neither true nor false is false, as actions/cache reads it, and said
+        // (audit 64 cache L4): the miss did not fail the step.
+        #expect(result.stdout.contains("[later] warning: actions/cache/restore: fail-on-cache-miss 'yes' is neither true nor false: it is read as false, as actions/cache reads it\n"),
+                "\(result.stdout)")
         #expect(!result.stdout.contains("[later] cache 'pulled': saved"), "policy pull never saves")
         #expect(result.stdout.contains("[strict] error: cache 'cache': no entry for key 'opt-missing' and fail-on-cache-miss is set"), "\(result.stdout)")
         #expect(!result.stdout.contains("[strict] never runs\n"))

@@ -539,7 +539,16 @@ extension JobRunner {
         guard let pathText = inputs["path"] else {
             throw EngineError("\(action) needs 'with: path'", hint: "e.g. path: node_modules")
         }
-        func flag(_ name: String) -> Bool { ["true", "yes", "1"].contains((inputs[name] ?? "").lowercased()) }
+        // actions/cache's `getInputAsBool`: "true" in any case is true, anything else false; a
+        // value that is neither is said, as for actions/checkout (audit 64 cache L4: read as false
+        // without a word; "yes" and "1" were true here, false there).
+        func flag(_ name: String) -> Bool {
+            let value = (inputs[name] ?? "").trimmingCharacters(in: .whitespaces)
+            if !value.isEmpty, !["true", "false"].contains(value.lowercased()) {
+                cacheMessage(.warning, "\(action): \(name) '\(value)' is neither true nor false: it is read as false, as actions/cache reads it")
+            }
+            return value.lowercased() == "true"
+        }
         let paths = pathText.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let restoreKeys = (inputs["restore-keys"] ?? "").split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
