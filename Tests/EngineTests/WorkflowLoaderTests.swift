@@ -20,6 +20,37 @@ struct WorkflowLoaderTests {
         #expect(errors.contains { $0.hasPrefix("wf.yml:3:51: error: a secret provider's 'keys' cannot use ${{ }}") }, "\(errors)")
     }
 
+    @Test("an expression's problem is placed where it is written also in a folded block, a flow scalar over several lines and quotes with escapes (audit 64 cli M1: a folded if: >- put it past the end of its first line)")
+    func positionsInFoldedAndEscapedScalars() {
+        let loaded = WorkflowLoader.load(yaml: """
+            jobs:
+              t:
+                if: >-
+                  github.event_name == 'push' &&
+                  contains(github.ref, 'main') &&
+                  gthub.actor == 'me'
+                steps:
+                  - run: echo plain
+                      continued ${{ gthub.sha }}
+                  - run: "echo dq
+                      next ${{ gthb.sha }}"
+                  - run: >-
+                      a
+
+                      b
+                      c ${{ gtb.sha }}
+                  - run: "echo \\"q\\" ${{ githb.sha }}"
+                  - run: 'echo ''q'' ${{ githu.sha }}'
+                  - run: echo ${{ gthq.sha }} ${{ gthq.sha }}
+                  - run: |
+                      x
+                      y ${{ gthz.sha }}
+                  - run: "${{ gthw.a }} \\t ${{ gthw.a }}"
+            """, file: "wf.yml")
+        let placed = loaded.diagnostics.filter { $0.message.hasPrefix("unknown context") }.map { "\($0.location?.line ?? 0):\($0.location?.column ?? 0)" }
+        #expect(placed == ["6:7", "9:25", "11:20", "16:17", "17:30", "18:30", "19:23", "19:39", "22:17", "23:19", "23:36"], "\(loaded.diagnostics)")
+    }
+
     @Test("a tab that indents YAML is named as a tab, with its line and column (audit 57 UX M2: libyaml's 'cannot start any token')")
     func tabIndentation() {
         let result = WorkflowLoader.load(yaml: "jobs:\n  a:\n    steps:\n\t- run: echo hi\n", file: "wf.yml")

@@ -16,12 +16,33 @@ extension NodeReader {
             var index = mark.line  // 0-based index of the line after the indicator
             while index < lineCount, line(index).allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { index += 1 }
             let indent = index < lineCount ? line(index).prefix { $0 == 0x20 }.count : 0
-            return TextOrigin(file: file, line: index + 1, column: indent + 1, block: scalar.style == .literal)
+            // A folded block's lines are joined: positions are found by their text.
+            return TextOrigin(file: file, line: index + 1, column: indent + 1, block: scalar.style == .literal,
+                              source: scalar.style == .folded ? sourceText : nil)
         case .singleQuoted, .doubleQuoted:
-            return TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false)
+            var origin = TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false)
+            if !writtenAsIs(scalar.string, line: mark.line, column: mark.column + 1) { origin.source = sourceText }
+            return origin
         default:
-            return TextOrigin(file: file, line: mark.line, column: mark.column, block: false)
+            var origin = TextOrigin(file: file, line: mark.line, column: mark.column, block: false)
+            if !writtenAsIs(scalar.string, line: mark.line, column: mark.column) { origin.source = sourceText }
+            return origin
         }
+    }
+
+    /// Whether `value` stands in the file as it is at 1-based `line` and `column` (no escape, no
+    /// folding, on that one line).
+    func writtenAsIs(_ value: String, line number: Int, column: Int) -> Bool {
+        guard number >= 1, number <= lineCount, !value.utf8.contains(0x0A) else { return false }
+        let text = line(number - 1)
+        var start = text.startIndex
+        var scalars = 1
+        while scalars < column, start < text.endIndex {
+            start += 1
+            while start < text.endIndex, text[start] & 0xC0 == 0x80 { start += 1 }
+            scalars += 1
+        }
+        return text[start...].starts(with: value.utf8)
     }
 
     /// A string that may contain `${{ }}`; expression syntax errors are reported at their column.

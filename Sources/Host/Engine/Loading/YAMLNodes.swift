@@ -24,7 +24,11 @@ struct NodeReader {
             }
         }
         lineStarts = starts
+        sourceText = SourceText(bytes: bytes, lineStarts: starts)
     }
+
+    /// The same bytes and lines, shared by the positions of scalars not written as they read.
+    let sourceText: SourceText
 
     var lineCount: Int { lineStarts.count }
 

@@ -1,3 +1,41 @@
+/// A workflow file's bytes and where each of its lines starts, shared by the positions of the
+/// scalars read from it (never copied per scalar).
+public final class SourceText: Sendable {
+    public let bytes: [UInt8]
+    /// The byte offset where each line starts.
+    public let lineStarts: [Int]
+
+    public init(bytes: [UInt8], lineStarts: [Int]) {
+        self.bytes = bytes
+        self.lineStarts = lineStarts
+    }
+
+    /// The byte offset of 1-based `line` and `column` (columns count Unicode scalars); nil past
+    /// the end.
+    func offset(line: Int, column: Int) -> Int? {
+        guard line >= 1, line <= lineStarts.count else { return nil }
+        var offset = lineStarts[line - 1]
+        var scalars = 1
+        while scalars < column, offset < bytes.count, bytes[offset] != 0x0A {
+            offset += 1
+            while offset < bytes.count, bytes[offset] & 0xC0 == 0x80 { offset += 1 }
+            scalars += 1
+        }
+        return offset
+    }
+
+    /// The 1-based line and column of byte `offset`.
+    func position(of offset: Int) -> (line: Int, column: Int) {
+        var low = 0, high = lineStarts.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if lineStarts[middle] <= offset { low = middle } else { high = middle - 1 }
+        }
+        let column = String(decoding: bytes[lineStarts[low]..<offset], as: UTF8.self).unicodeScalars.count + 1
+        return (low + 1, column)
+    }
+}
+
 /// Where a scalar's text starts in the file and how it is laid out, to map offsets to positions.
 public struct TextOrigin: Sendable, Hashable {
     public var file: String
@@ -6,19 +44,73 @@ public struct TextOrigin: Sendable, Hashable {
     public var column: Int
     /// A block scalar (`|`, `>`): every text line sits at `column` on its own file line.
     public var block: Bool
+    /// The file's text, when the scalar's value is not its source as written (a folded block, a
+    /// flow scalar over several lines, escapes in quotes): a position is then found by its text.
+    public var source: SourceText?
 
-    /// The file position of the UTF-8 `offset` within `text` (exact for single-line scalars and
-    /// literal blocks; the scalar's start for multi-line flow scalars).
+    public init(file: String, line: Int, column: Int, block: Bool, source: SourceText? = nil) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.block = block
+        self.source = source
+    }
+
+    public static func == (lhs: TextOrigin, rhs: TextOrigin) -> Bool {
+        lhs.file == rhs.file && lhs.line == rhs.line && lhs.column == rhs.column && lhs.block == rhs.block && (lhs.source === rhs.source)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(file)
+        hasher.combine(line)
+        hasher.combine(column)
+        hasher.combine(block)
+    }
+
+    /// The file position of the UTF-8 `offset` within `text`: exact for single-line scalars and
+    /// literal blocks; for a value that is not its source as written, where the word at `offset`
+    /// is written (its occurrence of the same rank after the scalar's start); else the scalar's
+    /// start (audit 64 cli M1: a folded `if: >-` placed its error past the end of its first line).
     public func location(ofOffset offset: Int, in text: String) -> SourceLocation {
         let utf8 = Array(text.utf8)
         let clamped = max(0, min(offset, utf8.count))
+        if let source, let found = Self.search(utf8, at: clamped, in: source, from: (line, column)) {
+            return SourceLocation(file: file, line: found.line, column: found.column)
+        }
         let before = utf8[..<clamped]
         let newlines = before.filter { $0 == 0x0A }.count
         let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
         let columns = String(decoding: utf8[lineStart..<clamped], as: UTF8.self).unicodeScalars.count
-        if newlines == 0 { return SourceLocation(file: file, line: line, column: column + columns) }
+        if newlines == 0 && source == nil { return SourceLocation(file: file, line: line, column: column + columns) }
         if block { return SourceLocation(file: file, line: line + newlines, column: column + columns) }
         return SourceLocation(file: file, line: line, column: column)
+    }
+
+    /// Where the word of `value` at `offset` (up to a space or line break, at most 40 bytes) is
+    /// written in `source` after `start`, counting the occurrences before it in the value.
+    static func search(_ value: [UInt8], at offset: Int, in source: SourceText, from start: (line: Int, column: Int)) -> (line: Int, column: Int)? {
+        var end = offset
+        while end < value.count, end - offset < 40, value[end] != 0x20, value[end] != 0x0A, value[end] != 0x09 { end += 1 }
+        let needle = Array(value[offset..<end])
+        guard !needle.isEmpty, let begin = source.offset(line: start.line, column: start.column) else { return nil }
+        var rank = 0
+        var index = 0
+        while index + needle.count <= offset {
+            if value[index..<index + needle.count].elementsEqual(needle) { rank += 1 }
+            index += 1
+        }
+        // The scalar's source is at most a few times its value (escapes, indentation).
+        let limit = min(source.bytes.count, begin + 4 * value.count + 4096)
+        var at = begin
+        var seen = 0
+        while at + needle.count <= limit {
+            if source.bytes[at] == needle[0], source.bytes[at..<at + needle.count].elementsEqual(needle) {
+                if seen == rank { return source.position(of: at) }
+                seen += 1
+            }
+            at += 1
+        }
+        return nil
     }
 }
 
