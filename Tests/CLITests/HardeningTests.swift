@@ -1268,6 +1268,47 @@ struct HardeningTests {
         #expect(!ends.isEmpty && ends.allSatisfy { $0 <= Int(info.st_size) }, "log \(info.st_size) bytes, ranges end at \(ends.max() ?? 0)")
     }
 
+    @Test("a log disk filled by steps that print line by line: events.jsonl drops output events while the disk is full, says how many, and still ends the run with every job's end (audit 64 events H1: output events used the room kept, no job or run ended)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a small tmpfs"))
+    func fullLogDiskLineByLine() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let project = temp.path + "/project"
+        // Each echo is a write of its own, stdout and stderr in turn: an output event per line
+        // (pieces of one stream merge only when they follow each other in the log), against 4 MiB.
+        _ = try temp.write("project/wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: for i in $(seq 1 150000); do echo "a line $i"; echo "a err $i" >&2; done
+                  - run: echo a-last
+              b:
+                steps:
+                  - run: for i in $(seq 1 150000); do echo "b line $i"; echo "b err $i" >&2; done
+              c:
+                needs: [a, b]
+                steps:
+                  - run: echo c-ran
+            """)
+        let logs = temp.path + "/logs", copy = temp.path + "/copy"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
+            mount -t tmpfs -o size=4m tmpfs "$2" && cd "$0" || exit 99
+            "$1" run wf.yml --log-format plain --log-dir "$2" > /dev/null; status=$?
+            cp "$2"/*/events.jsonl "$3"/; exit $status
+            """, project, nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let events = (try? String(contentsOfFile: copy + "/events.jsonl", encoding: .utf8)) ?? ""
+        #expect(events.hasSuffix("\n") && events.contains("\"event\":\"workflow_finished\""), "\(events.suffix(600))")
+        let state = try RunState.replay(events)
+        #expect(state.status == "success", "\(state.status ?? "none")")
+        #expect(state.jobs.map(\.status) == ["success", "success", "success"], "\(state.jobs.map(\.status))")
+        #expect(state.jobs.first { $0.key == "a" }?.steps.map(\.status) == ["success", "success"])
+        #expect(events.range(of: #"output events? (was|were) not recorded in events.jsonl: the log folder's disk was full"#, options: .regularExpression) != nil,
+                "\(events.suffix(600))")
+    }
+
     @Test("a log disk full for a moment loses that moment's bytes, not the rest of the run: the job log and events.jsonl are written again once there is room, every event's range still at its bytes (audit 61 M1: both stayed empty)",
           .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a small tmpfs"))
     func logDiskFullForAMoment() async throws {

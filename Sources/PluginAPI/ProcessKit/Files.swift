@@ -172,7 +172,12 @@ public enum FileRoom {
     /// Keep room for `length` bytes from `offset`; false where it cannot (a full disk, no support).
     @discardableResult
     public static func keep(_ fd: Int32, from offset: UInt64, length: UInt64) -> Bool {
-        nxa_keep_room(fd, Int64(offset), Int64(length), 0) == 0
+        keeping(fd, from: offset, length: length) == 0
+    }
+
+    /// `keep`, saying why not: 0, or the errno (ENOSPC or EDQUOT for a full disk).
+    public static func keeping(_ fd: Int32, from offset: UInt64, length: UInt64) -> Int32 {
+        nxa_keep_room(fd, Int64(offset), Int64(length), 0)
     }
 
     /// Give back the room kept from `offset` (the file's end) on (`length` bytes of it). ext4

@@ -50,6 +50,13 @@ public final class BufferedWriter: Sendable {
         var reserved: UInt64 = 0
         /// When room may be asked for again after the file system refused it (no support, full).
         var reserveAgainAt: ContinuousClock.Instant?
+        /// How much room the last reservation kept (renewed once half of it is used).
+        var reserveLength: UInt64 = 0
+        /// The file system said it is full when room was asked for: sheddable records are dropped
+        /// (`writeRecord`) so that the room left goes to the others, a run's end among them.
+        var roomShort = false
+        /// Sheddable records dropped since `takeShed`.
+        var shed = 0
         var closed = false
         /// `closeSoon()` was called: the flusher's next pass writes out and closes.
         var closing = false
@@ -122,6 +129,32 @@ public final class BufferedWriter: Sendable {
             }
             state.buffer.append(contentsOf: bytes)
             return start
+        }
+    }
+
+    /// Append one record (a whole line) of a `.records` file; a `sheddable` one is dropped, and
+    /// counted (`takeShed`), while the file system is full or the file failing: the room kept ahead
+    /// is then for the records that are not (audit 64 events H1: `output` events used all of it,
+    /// and the run's end was never written). Returns whether it was taken.
+    @discardableResult
+    public func writeRecord(_ bytes: [UInt8], sheddable: Bool) -> Bool {
+        if sheddable {
+            let shed = state.withLock { state -> Bool in
+                guard recovery == .records, state.roomShort || (state.failed && state.retryAt != nil) else { return false }
+                state.shed += 1
+                return true
+            }
+            if shed { return false }
+        }
+        bytes.withUnsafeBytes { _ = write($0) }
+        return true
+    }
+
+    /// How many sheddable records were dropped since the last call.
+    public func takeShed() -> Int {
+        state.withLock { state in
+            defer { state.shed = 0 }
+            return state.shed
         }
     }
 
@@ -246,16 +279,28 @@ public final class BufferedWriter: Sendable {
     }
 
     /// Keep room ahead of the file's end: 1 MiB when there is, less on a small file system (128
-    /// or 16 KiB), taken again once less than 64 KiB of it is left.
-    /// Where the file system refuses (no `fallocate`, or full), asked again a second later.
+    /// or 16 KiB), taken again once half of it is used. Where the file system refuses (no
+    /// `fallocate`, or full), asked again a second later; a full one sheds sheddable records
+    /// until then (`roomShort`), so the half left is for the others.
     private static func reserveAhead(_ fd: Int32, _ state: inout State) {
-        guard fd >= 0, state.reserved < state.written + (64 << 10) else { return }
+        guard fd >= 0, state.reserved < state.written + max(8 << 10, state.reserveLength / 2) else { return }
         if let again = state.reserveAgainAt, ContinuousClock.now < again { return }
-        for length: UInt64 in [1 << 20, 128 << 10, 16 << 10] where FileRoom.keep(fd, from: state.written, length: length) {
-            state.reserved = state.written + length
-            state.reserveAgainAt = nil
-            return
+        var full = false
+        for length: UInt64 in [1 << 20, 128 << 10, 16 << 10] where state.reserveLength == 0 || length <= state.reserveLength {
+            let error = FileRoom.keeping(fd, from: state.written, length: length)
+            if error == 0 {
+                state.reserved = state.written + length
+                // The first reservation sets the size kept; a smaller one later means the disk is
+                // filling: sheddable records go from then, while the half of it left is still
+                // there for the others (a write that fails part-way gives the room back).
+                if state.reserveLength == 0 { state.reserveLength = length }
+                state.roomShort = length < state.reserveLength
+                state.reserveAgainAt = state.roomShort ? .now + .seconds(1) : nil
+                return
+            }
+            full = full || error == ENOSPC || error == EDQUOT
         }
+        state.roomShort = full
         state.reserveAgainAt = .now + .seconds(1)
     }
 

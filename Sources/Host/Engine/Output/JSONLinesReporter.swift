@@ -198,6 +198,7 @@ public final class LogDirectoryReporter: RunReporter {
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
         summaryBuffer = buffer
+        OutputFlusher.shared.register(self) { [weak self] in self?.flushPendingOutput() }
     }
 
     private let summaryBuffer: TextBuffer
@@ -259,6 +260,22 @@ public final class LogDirectoryReporter: RunReporter {
         jobLog(job)?.write(newline + Timestamp.now() + " " + line + "\n")
     }
 
+    /// A step's output not yet in `events.jsonl`: the pieces of one job, step and stream that lie
+    /// one after the other in the job's log, since the flusher's last pass.
+    struct PendingOutput {
+        var job: String
+        var step: Int
+        var stream: Int32
+        var offset: UInt64
+        var length: Int
+        var lines: Int
+        var ts: String
+    }
+
+    /// Per job, step and stream; written at the flusher's next pass (every 50 ms), before any
+    /// other event, and when a piece does not follow the last one.
+    private let pendingOutput = Mutex<[String: PendingOutput]>([:])
+
     public func output(_ chunk: OutputChunk) {
         guard let log = jobLog(chunk.job) else { return }
         let offset = log.write(chunk.bytes)
@@ -266,12 +283,53 @@ public final class LogDirectoryReporter: RunReporter {
         midLine.withLock { jobs in
             if endsMidLine { jobs.insert(chunk.job) } else { jobs.remove(chunk.job) }
         }
+        // One event for the pieces that follow each other within a pass: a program that writes a
+        // line at a time made an event per line, the record larger than the output (audit 64
+        // events M2: 0.8x to 13x).
+        let key = "\(chunk.job)\u{0}\(chunk.step)\u{0}\(chunk.stream)"
+        let previous = pendingOutput.withLock { all -> PendingOutput? in
+            if var open = all[key], open.offset + UInt64(open.length) == offset {
+                open.length += chunk.bytes.count
+                open.lines += chunk.lines
+                all[key] = open
+                return nil
+            }
+            defer {
+                all[key] = PendingOutput(job: chunk.job, step: chunk.step, stream: chunk.stream, offset: offset, length: chunk.bytes.count,
+                                         lines: chunk.lines, ts: Timestamp.now())
+            }
+            return all[key]
+        }
+        if let previous { writeOutputEvent(previous) }
+    }
+
+    /// Write every pending `output` event, oldest first.
+    func flushPendingOutput() {
+        let pending = pendingOutput.withLock { all -> [PendingOutput] in
+            defer { all.removeAll(keepingCapacity: true) }
+            return Array(all.values)
+        }
+        for event in pending.sorted(by: { $0.ts < $1.ts }) { writeOutputEvent(event) }
+    }
+
+    private func writeOutputEvent(_ pending: PendingOutput) {
         var line: [UInt8] = []
         line.reserveCapacity(160)
-        line.append(contentsOf: "{\"ts\":\"\(Timestamp.now())\",\"event\":\"output\",\"job\":".utf8)
-        JSONBytes.appendString(chunk.job, to: &line)
-        line.append(contentsOf: ",\"step\":\(chunk.step),\"stream\":\"\(chunk.stream == 2 ? "stderr" : "stdout")\",\"offset\":\(offset),\"length\":\(chunk.bytes.count),\"lines\":\(chunk.lines)}\n".utf8)
-        eventsWriter.write(line)
+        line.append(contentsOf: "{\"ts\":\"\(pending.ts)\",\"event\":\"output\",\"job\":".utf8)
+        JSONBytes.appendString(pending.job, to: &line)
+        line.append(contentsOf: ",\"step\":\(pending.step),\"stream\":\"\(pending.stream == 2 ? "stderr" : "stdout")\",\"offset\":\(pending.offset),\"length\":\(pending.length),\"lines\":\(pending.lines)}\n".utf8)
+        // Dropped while the disk is full, so the run's state events still fit (the next one says
+        // how many went).
+        eventsWriter.writeRecord(line, sheddable: true)
+    }
+
+    /// Before a state event: how many `output` events the full disk took, said as a warning of
+    /// the run (the record's mark of its gap).
+    private func sayShed() {
+        let shed = eventsWriter.takeShed()
+        guard shed > 0 else { return }
+        events.report(.message(job: nil, level: .warning, text: "\(shed) output event\(shed == 1 ? " was" : "s were") not recorded in events.jsonl: "
+                               + "the log folder's disk was full (the job logs keep what room they had)"))
     }
 
     /// Whether the run's `workflow_finished` has been written.
@@ -280,7 +338,10 @@ public final class LogDirectoryReporter: RunReporter {
     /// Write out what `events.jsonl` holds now (its first line: a host that dies within its first
     /// 50 ms, before the flusher's first pass, left a supervisor's `workflow_finished` alone in the
     /// file, the workflow unnamed; review 62).
-    public func flushEvents() { eventsWriter.flush() }
+    public func flushEvents() {
+        flushPendingOutput()
+        eventsWriter.flush()
+    }
 
     public func report(_ event: RunEvent) {
         if case .message(nil, _, _) = event, finished.withLock({ $0 }) {
@@ -309,6 +370,8 @@ public final class LogDirectoryReporter: RunReporter {
             // read); the runner's own comes later and is not written twice.
             guard startedWritten.withLock({ written in defer { written = true }; return !written }) else { return }
         }
+        flushPendingOutput()
+        sayShed()
         events.report(event)
         switch event {
         case .stepStarted(let job, _, let name, _): append(job, "> \(name)")
@@ -349,6 +412,7 @@ public final class LogDirectoryReporter: RunReporter {
                 file.write("```\n" + table.trimmingCharacters(in: .newlines) + "\n```\n")
                 file.close()
             }
+            OutputFlusher.shared.unregister(self)
             for writer in jobs.withLock({ jobs in defer { jobs.removeAll() }; return Array(jobs.values) }) { writer.close() }
             for writer in closing.withLock({ all in defer { all.removeAll() }; return Array(all.values) }) { writer.close() }
             eventsWriter.close()
