@@ -92,6 +92,21 @@ struct OutputFidelityTests {
         #expect(closed, "the supervisor did not close the run")
         let recorded = (try? String(contentsOfFile: folder2 + "/events.jsonl", encoding: .utf8)) ?? ""
         #expect(try loggedOutput(folder: folder2, job: "k", stream: "stdout") == Array("prompt-before-kill".utf8), "\(recorded)")
+
+        // A line that keeps growing, never quiet for a second (a progress bar redrawn with \r):
+        // it goes on once it has waited a second, so it is in the log before the host is killed
+        // (audit 64 events M1: held to its newline, lost with a SIGKILL).
+        let barLogs = scenario.temp.path + "/bar"
+        try scenario.temp.write("bar.yml", "jobs:\n  b:\n    steps:\n      - run: while :; do printf '\\rprogress-%s' \"$(date +%N)\"; sleep 0.2; done\n")
+        let bar = try LaunchedProcess([nixactionsBinary.path, "run", scenario.temp.path + "/bar.yml", "--log-dir", barLogs],
+                                      in: scenario.project, environment: ProcessInfo.processInfo.environment)
+        let barShown = await eventually(timeout: .seconds(30)) {
+            let folders = (try? FileManager.default.contentsOfDirectory(atPath: barLogs)) ?? []
+            return folders.contains { (try? String(contentsOfFile: barLogs + "/\($0)/b.log", encoding: .utf8))?.contains("\rprogress-") ?? false }
+        }
+        #expect(barShown, "a progress line that never rests never reached the job log while the step ran")
+        bar.signal(SIGKILL)
+        bar.wait()
     }
 
     @Test("200 jobs printing at once: each job's log holds exactly its own bytes")

@@ -286,30 +286,29 @@ public final class LogDirectoryReporter: RunReporter {
         // One event for the pieces that follow each other within a pass: a program that writes a
         // line at a time made an event per line, the record larger than the output (audit 64
         // events M2: 0.8x to 13x).
+        // Written under the lock: a pass of the flusher must not write this piece's event before
+        // the one it replaces.
         let key = "\(chunk.job)\u{0}\(chunk.step)\u{0}\(chunk.stream)"
-        let previous = pendingOutput.withLock { all -> PendingOutput? in
+        pendingOutput.withLock { all in
             if var open = all[key], open.offset + UInt64(open.length) == offset {
                 open.length += chunk.bytes.count
                 open.lines += chunk.lines
                 all[key] = open
-                return nil
+                return
             }
-            defer {
-                all[key] = PendingOutput(job: chunk.job, step: chunk.step, stream: chunk.stream, offset: offset, length: chunk.bytes.count,
-                                         lines: chunk.lines, ts: Timestamp.now())
-            }
-            return all[key]
+            if let previous = all[key] { writeOutputEvent(previous) }
+            all[key] = PendingOutput(job: chunk.job, step: chunk.step, stream: chunk.stream, offset: offset, length: chunk.bytes.count,
+                                     lines: chunk.lines, ts: Timestamp.now())
         }
-        if let previous { writeOutputEvent(previous) }
     }
 
     /// Write every pending `output` event, oldest first.
     func flushPendingOutput() {
-        let pending = pendingOutput.withLock { all -> [PendingOutput] in
-            defer { all.removeAll(keepingCapacity: true) }
-            return Array(all.values)
+        pendingOutput.withLock { all in
+            guard !all.isEmpty else { return }
+            for event in all.values.sorted(by: { $0.ts < $1.ts }) { writeOutputEvent(event) }
+            all.removeAll(keepingCapacity: true)
         }
-        for event in pending.sorted(by: { $0.ts < $1.ts }) { writeOutputEvent(event) }
     }
 
     private func writeOutputEvent(_ pending: PendingOutput) {

@@ -34,6 +34,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     final class StreamState {
         let assembler: LineAssembler
+        /// Flush ticks the assembler has held a line without its newline (`flushIdle`).
+        var partialTicks = 0
         var redactor: RedactionStream!
         /// Command scanning: at the start of a line; bytes of a line that may be a command.
         var atLineStart = true
@@ -114,6 +116,16 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 // before it goes on (audit 61 L2: a progress bar `[#####` was never shown).
                 for state in streams where !state.redactor.isHolding && state.candidate.isEmpty {
                     state.assembler.flushPartial()
+                }
+            }
+            // A line that keeps growing without its newline (a progress bar redrawn with `\r`
+            // every few tenths of a second) goes on once it has waited a second, quiet or not: it
+            // was held to its newline, not seen live, and lost with a SIGKILL (audit 64 events M1).
+            for state in streams {
+                state.partialTicks = state.assembler.hasPartial ? state.partialTicks + 1 : 0
+                if state.partialTicks >= Self.partialLineTicks, !state.redactor.isHolding, state.candidate.isEmpty {
+                    state.assembler.flushPartial()
+                    state.partialTicks = 0
                 }
             }
         }
@@ -546,6 +558,9 @@ final class LineAssembler {
             emitLongPieces()
         }
     }
+
+    /// Whether a line without its newline is held.
+    var hasPartial: Bool { !partial.isEmpty }
 
     /// A line without its newline goes on as a piece now (the step has been quiet a while).
     func flushPartial() {
