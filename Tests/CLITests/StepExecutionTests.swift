@@ -154,5 +154,21 @@ struct StepExecutionTests {
         #expect(result.status == 0)
         #expect(result.stdout.contains("nixactions"))
         #expect(result.stdout.contains("validate") && result.stdout.contains("graph"))
+        guard shell == "bash" else { return }
+        // The workflow argument and the file options complete file names (audit 64 cli M7: the
+        // script offered nothing there, worse than bash's own completion).
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("completion.bash", result.stdout)
+        try temp.write("project/ci.yml", "jobs: {}\n")
+        let completed = try await runCommand(URL(fileURLWithPath: "/bin/bash"), ["-c", """
+            source ../completion.bash
+            for line in "nixactions run c" "nixactions validate --config c"; do
+              read -ra COMP_WORDS <<< "$line"; COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE="$line"; COMP_POINT=${#line}
+              COMPREPLY=(); _nixactions; echo "[$line] ${COMPREPLY[*]}"
+            done
+            """], in: temp.path + "/project")
+        #expect(completed.stdout.contains("[nixactions run c] ci.yml\n") && completed.stdout.contains("[nixactions validate --config c] ci.yml\n"),
+                "\(completed.stdout)\(completed.stderr)")
     }
 }

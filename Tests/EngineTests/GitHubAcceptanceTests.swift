@@ -163,6 +163,10 @@ struct GitHubAcceptanceTests {
         #expect(said.diagnostics.contains { $0.severity == .warning && $0.message == "'concurrency' of a job that calls a reusable workflow is not used here" },
                 "\(said.diagnostics)")
         #expect(said.diagnostics.contains { $0.severity == .note && $0.message.hasPrefix("'permissions' is a GitHub-only key") }, "\(said.diagnostics)")
+        // The other way round: a job that runs steps takes no with (audit 64 cli M2: ignored silently).
+        let stray = load("jobs:\n  t:\n    with: { a: 1 }\n    steps: [ { run: echo } ]\n")
+        #expect(errors(stray).count == 1 && errors(stray)[0].contains(":3:5: error: 'with' gives inputs to a reusable workflow a job calls ('uses:'); job 't' runs steps"),
+                "\(errors(stray))")
     }
 
     @Test("no did-you-mean between unrelated names; transposed letters still get one")

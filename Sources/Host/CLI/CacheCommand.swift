@@ -17,7 +17,7 @@ struct CacheCommand: AsyncParsableCommand {
         @Option(name: .customLong("backend"), help: "The backend (default: the configuration's, else local).")
         var backend: String?
 
-        @Option(name: .customLong("config"), help: "The project configuration (default: .nixactions/config.yml).")
+        @Option(name: .customLong("config"), help: "The project configuration (default: .nixactions/config.yml).", completion: .file(extensions: ["yml", "yaml"]))
         var config: String?
 
         static let folderPrefix = "nixactions-cache-"

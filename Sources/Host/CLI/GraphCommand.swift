@@ -13,7 +13,7 @@ struct GraphCommand: AsyncParsableCommand {
         case ascii, dot, mermaid
     }
 
-    @Argument(help: "A workflow file or name.")
+    @Argument(help: "A workflow file or name.", completion: .file())
     var workflow: String
 
     @Option(name: .customLong("input"), help: "NAME=VALUE: an input's value (default: its declared default).")

@@ -8,13 +8,13 @@ struct ListCommand: AsyncParsableCommand {
         abstract: "List the project's workflows (.nixactions/workflows, .github/workflows) and their jobs."
     )
 
-    @Argument(help: "Only this workflow (a file or a name).")
+    @Argument(help: "Only this workflow (a file or a name).", completion: .file())
     var workflow: String?
 
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).", completion: .file(extensions: ["yml", "yaml"]))
     var config: String?
 
     struct Listing: Encodable {

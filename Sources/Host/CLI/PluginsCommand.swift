@@ -21,10 +21,10 @@ struct PluginsCommand: AsyncParsableCommand {
                 """
         )
 
-        @Argument(help: "Plugin libraries (.so) to install.")
+        @Argument(help: "Plugin libraries (.so) to install.", completion: .file(extensions: ["so"]))
         var files: [String]
 
-        @Option(name: .customLong("dir"), help: "The plugin folder (default: ~/.local/lib/nixactions/plugins).")
+        @Option(name: .customLong("dir"), help: "The plugin folder (default: ~/.local/lib/nixactions/plugins).", completion: .directory)
         var directory: String?
 
         func run() async throws {
@@ -78,7 +78,7 @@ struct PluginsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
-        @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+        @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).", completion: .file(extensions: ["yml", "yaml"]))
         var config: String?
 
         func run() async throws {

@@ -71,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
         ["1", "true", "yes"].contains(environment["NIXACTIONS_KEEP_WORKSPACE"]?.lowercased() ?? "")
     }
 
-    @Argument(help: "A workflow file, or a name in .nixactions/workflows/ or .github/workflows/.")
+    @Argument(help: "A workflow file, or a name in .nixactions/workflows/ or .github/workflows/.", completion: .file())
     var workflow: String
 
     @Argument(help: "Jobs to run (with the jobs they need). Default: all.")
@@ -83,7 +83,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "Set an environment variable for every step (NAME=VALUE), over the workflow's, job's and step's env and --env-file; repeatable.")
     var env: [String] = []
 
-    @Option(name: .customLong("env-file"), help: "Read variables for every step from a dotenv file (NAME=VALUE, export, quotes, # comments); over the workflow's env; repeatable. NIXACTIONS_ENV_FILES lists more (':'-separated), read first.")
+    @Option(name: .customLong("env-file"), help: "Read variables for every step from a dotenv file (NAME=VALUE, export, quotes, # comments); over the workflow's env; repeatable. NIXACTIONS_ENV_FILES lists more (':'-separated), read first.", completion: .file())
     var envFiles: [String] = []
 
     @Option(name: .customLong("secret"), help: ArgumentHelp(
@@ -91,13 +91,13 @@ struct RunCommand: AsyncParsableCommand {
         discussion: "Values are masked in every log. NAME=VALUE puts the value on the command line, where other users of the machine can see it (ps): prefer NAME or --secret-file."))
     var secrets: [String] = []
 
-    @Option(name: .customLong("secret-file"), help: "Read secrets from a dotenv file (NAME=VALUE, export, quotes, \\n escapes); repeatable.")
+    @Option(name: .customLong("secret-file"), help: "Read secrets from a dotenv file (NAME=VALUE, export, quotes, \\n escapes); repeatable.", completion: .file())
     var secretFiles: [String] = []
 
     @Option(name: .customLong("log-format"), help: "human (default on a terminal), plain, or json (one object per line); default: $NIXACTIONS_LOG_FORMAT when set.")
     var logFormat: LogFormat?
 
-    @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs.")
+    @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs.", completion: .directory)
     var logDirectory: String = Self.defaultLogRoot
 
     @Option(name: .customLong("keep-logs"), help: ArgumentHelp(
@@ -118,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: "Default for a git project: a clone of HEAD, as GitHub's checkout (or 'checkout: working-tree' in .nixactions/config.yml)."))
     var workingTree = false
 
-    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).")
+    @Option(name: .customLong("config"), help: "The project's configuration file (default: .nixactions/config.yml, if present).", completion: .file(extensions: ["yml", "yaml"]))
     var config: String?
 
     @Option(name: .customLong("runner"), help: "Run jobs whose runs-on names LABEL on EXECUTOR (a plugin id) in this run; repeatable.")

@@ -20,7 +20,7 @@ struct RunEventOptions: ParsableArguments {
         return "push"
     }
 
-    @Option(name: .customLong("event-path"), help: "A JSON file with the event's payload (github.event); default: one built from git.")
+    @Option(name: .customLong("event-path"), help: "A JSON file with the event's payload (github.event); default: one built from git.", completion: .file(extensions: ["json"]))
     var eventPath: String?
 
     @Option(name: .customLong("input"), help: "A workflow input (on.workflow_dispatch.inputs / on.workflow_call.inputs): NAME=VALUE; repeatable.")
@@ -29,7 +29,7 @@ struct RunEventOptions: ParsableArguments {
     @Option(name: .customLong("var"), help: "A configuration variable (vars.NAME): NAME=VALUE; repeatable; wins over --var-file and config.yml's vars.")
     var vars: [String] = []
 
-    @Option(name: .customLong("var-file"), help: "Read vars from a file of NAME=VALUE lines (dotenv syntax); repeatable; wins over config.yml's vars.")
+    @Option(name: .customLong("var-file"), help: "Read vars from a file of NAME=VALUE lines (dotenv syntax); repeatable; wins over config.yml's vars.", completion: .file())
     var varFiles: [String] = []
 
     func validate() throws {

@@ -12,10 +12,10 @@ struct ValidateCommand: AsyncParsableCommand {
         discussion: "Exit status: 0 when every workflow is valid (warnings do not fail), 2 otherwise."
     )
 
-    @Argument(help: "Workflow files or names; none: every workflow of the project, as 'list' finds them.")
+    @Argument(help: "Workflow files or names; none: every workflow of the project, as 'list' finds them.", completion: .file())
     var workflows: [String] = []
 
-    @Option(name: .customLong("config"), help: "The project's configuration file, checked too (default: .nixactions/config.yml, if present).")
+    @Option(name: .customLong("config"), help: "The project's configuration file, checked too (default: .nixactions/config.yml, if present).", completion: .file(extensions: ["yml", "yaml"]))
     var config: String?
 
     func run() async throws {

@@ -158,6 +158,12 @@ extension WorkflowLoader {
                     job.services = reader.services(value, context: context)
                 }
             case "nix": job.nix = reader.nixPackages(value, context: context)
+            case "with":
+                // Only a calling job's (GitHub refuses it beside `steps:`): not dropped without a
+                // word (audit 64 cli M2).
+                reader.diagnostics.error(
+                    "'with' gives inputs to a reusable workflow a job calls ('uses:'); job '\(id)' runs steps", at: reader.location(keyNode),
+                    context: context, hint: "give the values to the steps as env:, or call a workflow: uses: ./.github/workflows/FILE.yml")
             case "steps":
                 sawSteps = true
                 guard case .sequence(let steps) = value else {
