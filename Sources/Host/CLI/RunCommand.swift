@@ -224,7 +224,7 @@ struct RunCommand: AsyncParsableCommand {
         defer { nixFiles?.remove() }
         let workflow = try WorkflowInput.load(workflow, functions: FunctionArities(signatures: { functions.signatures }), selected: jobs,
                                               environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
-                                              remoteActions: remoteActions, nixFiles: nixFiles)
+                                              remoteActions: remoteActions, nixFiles: nixFiles, runtimeEnvNames: Set(environment.keys))
         // From here every message is masked with the values at hand, as a dry run masks them (given
         // on the command line, the environment's values of declared names and of names that look
         // secret): an error before the run starts may quote one (audit 63 secrets M1: an unknown

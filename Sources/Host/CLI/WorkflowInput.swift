@@ -31,7 +31,7 @@ enum WorkflowInput {
     static func load(_ reference: String, notes: Bool = false, functions: FunctionArities? = nil, selected: [String] = [],
                      environment: [String: String] = ProcessInfo.processInfo.environment,
                      remoteActions: RemoteActionStore? = nil, nixFiles: NixFilesFolder? = nil,
-                     shown printed: ShownDiagnostics? = nil) throws -> Workflow {
+                     shown printed: ShownDiagnostics? = nil, runtimeEnvNames: Set<String> = []) throws -> Workflow {
         let path: String
         switch WorkflowLocator.locate(reference) {
         case .success(let found): path = found
@@ -93,6 +93,15 @@ enum WorkflowInput {
         }
         // Masked as a dry run masks (audit 58 secrets L1: validate, list and graph showed a
         // declared secret's value that the environment holds, written into the workflow).
+        // `env.X` that `--env`, `--env-file` or NIXACTIONS_ENV_FILES gives this run is defined
+        // (audit 64 cli M6: the warning told the user to pass what they had just passed).
+        if !runtimeEnvNames.isEmpty {
+            let suffix = " is not defined at workflow, job or step level"
+            result.diagnostics.removeAll { diagnostic in
+                guard diagnostic.severity == .warning, diagnostic.message.hasPrefix("env."), diagnostic.message.hasSuffix(suffix) else { return false }
+                return runtimeEnvNames.contains(String(diagnostic.message.dropFirst(4).prefix { $0 != " " }))
+            }
+        }
         let shown = result.diagnostics.filter { notes || $0.severity != .note }
         var repeatedErrors = 0
         if !shown.isEmpty {
