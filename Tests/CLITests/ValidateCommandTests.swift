@@ -31,6 +31,15 @@ struct ValidateCommandTests {
         #expect(result.stdout.contains(".github/workflows/ci.yml: valid\n") && result.stdout.contains(".nixactions/workflows/shadowed.yml: valid\n"),
                 "\(result.stdout)")
         #expect(result.stderr.contains("broken.yaml:1:22: error: job 'a' needs 'nope'") && !result.stderr.contains("stepz"), "\(result.stderr)")
+        // Two files of one folder that share a name are two workflows (GitHub runs both): each is
+        // checked, and a run by the name says which it takes (audit 64 cli M3: ci.yaml was skipped).
+        try temp.write(".github/workflows/ci.yaml", "jobs: { a: { stepz: [] } }\n")
+        let both = try await nixactions(["validate"], in: temp.path)
+        #expect(both.status == 2 && both.stderr.contains(".github/workflows/ci.yaml:1:") && both.stdout.contains(".github/workflows/ci.yml: valid\n"),
+                "\(both.stdout)\(both.stderr)")
+        let named = try await nixactions(["validate", "ci"], in: temp.path)
+        #expect(named.status == 0 && named.stderr.contains("warning: 'ci' names .github/workflows/ci.yml and .github/workflows/ci.yaml; using .github/workflows/ci.yml"),
+                "\(named.stderr)")
         let empty = try TemporaryDirectory()
         defer { empty.remove() }
         let none = try await nixactions(["validate"], in: empty.path)

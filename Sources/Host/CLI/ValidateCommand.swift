@@ -24,7 +24,7 @@ struct ValidateCommand: AsyncParsableCommand {
         if workflows.isEmpty {
             // The whole project in one command (audit 57 UX M9), by name: a name in
             // .nixactions/workflows/ hides the same in .github/workflows/, as for run.
-            workflows = WorkflowLocator.available(in: FileManager.default.currentDirectoryPath)
+            workflows = WorkflowLocator.projectFiles(in: FileManager.default.currentDirectoryPath)
             if workflows.isEmpty {
                 standardError("error: no workflows in .nixactions/workflows/ or .github/workflows/\n"
                               + "  hint: give workflow files or names, or run this in the project's folder\n")

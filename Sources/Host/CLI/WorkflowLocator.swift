@@ -27,6 +27,15 @@ enum WorkflowLocator {
                         // Relative to the current folder, as a path given is shown (audit 53:
                         // `validate NAME` printed the absolute path in every diagnostic).
                         let relative = "\(folder)/\(reference)\(suffix)"
+                        // Another file of that name beside it (`ci.yml` and `ci.yaml`): GitHub has
+                        // both, so the choice is said (audit 64 cli M3: made without a word).
+                        if suffix != "" {
+                            let others = [".yml", ".yaml", ".nix"].filter { $0 != suffix && FileManager.default.fileExists(atPath: "\(directory)/\(folder)/\(reference)\($0)") }
+                            if !others.isEmpty {
+                                standardError("warning: '\(reference)' names \(relative) and \(others.map { "\(folder)/\(reference)\($0)" }.joined(separator: ", ")); "
+                                              + "using \(relative)\n  hint: give the file's path to use another\n")
+                            }
+                        }
                         return .success(directory == FileManager.default.currentDirectoryPath ? relative : candidate)
                     }
                 }
@@ -126,6 +135,27 @@ enum WorkflowLocator {
     }
 
     /// Names of the workflows in the project's workflow folders.
+    /// Every workflow file of the project, as paths relative to `directory`: a name in
+    /// `.nixactions/workflows/` hides the same in `.github/workflows/`, but files of one folder that
+    /// share a name (`ci.yml`, `ci.yaml`) are each there (audit 64 cli M3: validate checked one).
+    static func projectFiles(in directory: String) -> [String] {
+        var files: [String] = []
+        var earlier: Set<String> = []
+        for folder in folders {
+            var here: Set<String> = []
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
+            for file in entries.sorted() where (file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix"))
+                && !isNotUTF8(name: file, in: "\(directory)/\(folder)") {
+                let name = (file as NSString).deletingPathExtension
+                guard !earlier.contains(name) else { continue }
+                here.insert(name)
+                files.append("\(folder)/\(file)")
+            }
+            earlier.formUnion(here)
+        }
+        return files
+    }
+
     static func available(in directory: String) -> [String] {
         var names: [String] = []
         for folder in folders {
