@@ -74,6 +74,20 @@ struct ValidateCommandTests {
                 && one.stderr.contains("nixactions: .github/workflows/other.yml: 1 error\n"), "\(one.stderr)")
     }
 
+    @Test("validate warns of what run refuses before it starts: a runs-on label no runner takes, a runner label mapped to an executor no plugin provides (audit 64 cli M4: valid, then run exited 2)")
+    func runnerWarnings() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "on: push\njobs:\n  t:\n    runs-on: [self-hosted, gpu]\n    steps: [{run: echo}]\n  u:\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n")
+        try temp.write("c2.yml", "runners:\n  gpu: lcoal\n")
+        let bare = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(bare.status == 0 && bare.stderr.contains("wf.yml:4:28: warning: runs-on label 'gpu' of job 't' is not mapped to an executor; 'run' here refuses it")
+                    && !bare.stderr.contains("job 'u'"), "\(bare.stderr)")
+        let mapped = try await nixactions(["validate", "wf.yml", "--config", "c2.yml"], in: temp.path)
+        #expect(mapped.status == 0 && mapped.stderr.contains("c2.yml:2:8: warning: no executor plugin 'lcoal' was found on this machine; 'run' here refuses the jobs whose runs-on names 'gpu'")
+                    && mapped.stderr.contains("hint: did you mean 'local'?"), "\(mapped.stderr)")
+    }
+
     @Test("every example validates")
     func examplesAreValid() async throws {
         let examples = Self.examples

@@ -51,7 +51,8 @@ struct ValidateCommand: AsyncParsableCommand {
             do {
                 // Unsupported constructs are warnings among the other diagnostics.
                 let workflow = try WorkflowInput.load(reference, notes: true, functions: functions, shown: shown)
-                for warning in Self.missingPlugins(workflow, plugins: plugins) where shown.first(warning) { standardError(warning.description + "\n") }
+                for warning in Self.missingPlugins(workflow, plugins: plugins) + Self.unmappedLabels(workflow, runners: projectConfig.runners)
+                where shown.first(warning) { standardError(warning.description + "\n") }
                 let refused = Self.refusedOptions(workflow, plugins: plugins)
                 for diagnostic in refused where shown.first(diagnostic) { standardError(diagnostic.description + "\n") }
                 let errors = refused.filter { $0.severity == .error }.count
@@ -104,6 +105,13 @@ struct ValidateCommand: AsyncParsableCommand {
             guard let entry = config.runners.entry(for: label) else { continue }
             check.check(entry.executor.options, locations: entry.executor.optionLocations, of: "the executor", .executor, entry.executor.pluginID,
                         at: entry.executor.location, context: "\(file) › runners › \(label)")
+        }
+        for label in config.runners.labels {
+            // A label mapped to an executor no plugin here provides: `run` refuses its jobs
+            // (audit 64 cli M4: validate said valid).
+            guard let entry = config.runners.entry(for: label), let problem = plugins.value.missingExecutor(entry.executor.pluginID) else { continue }
+            check.diagnostics.append(Diagnostic(.warning, "\(problem.message) on this machine; 'run' here refuses the jobs whose runs-on names '\(label)'",
+                                                at: entry.executor.location, context: "\(file) › runners › \(label)", hint: problem.hint))
         }
         for backend in config.cache.backends.keys.sorted() {
             check.check(config.cache.backends[backend] ?? [:], locations: config.cache.optionLocations[backend] ?? [:], of: "the cache backend", .cache,
@@ -190,6 +198,25 @@ struct OptionNamesCheck {
 }
 
 extension ValidateCommand {
+    /// A warning for each job whose `runs-on` (as known before the run) no runner of this machine
+    /// takes: `run` refuses it before any job starts (audit 64 cli M4: validate said valid). Not an
+    /// error: the workflow may be meant for a machine whose configuration maps the label.
+    static func unmappedLabels(_ workflow: Workflow, runners: RunnerMap) -> [Diagnostic] {
+        var warnings: [Diagnostic] = []
+        let contexts = Planner.staticContexts(workflow)
+        for job in workflow.jobs where job.call == nil && !job.explicitExecutor && !job.runsOn.isEmpty {
+            let instances = (try? Planner.expand(job, workflow: workflow, contexts: contexts).get()) ?? []
+            for instance in instances {
+                guard case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: workflow) else { continue }
+                let at = job.runsOn.first { $0.value == label }?.location ?? job.runsOn.first?.location ?? job.location
+                warnings.append(Diagnostic(.warning, message + "; 'run' here refuses it", at: at, context: "workflow '\(workflow.name)' › job '\(job.id)'",
+                                           hint: hint))
+                break
+            }
+        }
+        return warnings
+    }
+
     /// A warning for each executor and cache backend the workflow names (literally) that no plugin
     /// on this machine provides. Not an error: the workflow may be meant for a machine that has it;
     /// here `run` refuses such an executor before any job starts, and runs without such a cache.
