@@ -109,6 +109,39 @@ struct OutputFidelityTests {
         bar.wait()
     }
 
+    @Test("busy output whose writes end mid-line for seconds: no line is cut in two on the console, and the events' ranges follow the log's order (review 64 M1, M2)")
+    func busyOutputKeepsLines() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      perl -e '$| = 1; my $s = join("", map { sprintf("line-%08d-abcdef\\n", $_) } 1..40000); print substr($s, 0, 10);
+                        for my $i (0..249) { print substr($s, 10 + $i * 987, 987); print STDERR "err-$i\\n" if $i % 7 == 0; select(undef, undef, undef, 0.01) }'
+                      echo
+            """, ["--log-format", "plain"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("[a] ") && !$0.hasPrefix("[a] >") && !$0.hasPrefix("[a] ✓") }
+        let cut = lines.filter { line in
+            line.range(of: #"^\[a\] (line-\d{8}-abcdef|err-\d+|)$"#, options: .regularExpression) == nil
+        }
+        // Lines of 21 bytes written 987 at a time after a first 10: every write ends mid-line, so a
+        // line is always held. The last line may end mid-way (the step stops there); the `echo` ends it.
+        #expect(cut.count <= 1, "\(cut.prefix(10))")
+        let folder = try #require(scenario.logFolders().first)
+        let events = try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8)
+        var last = -1
+        var ordered = true
+        for line in events.split(separator: "\n") where line.contains("\"event\":\"output\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let offset = object["offset"] as? Int else { continue }
+            if offset < last { ordered = false }
+            last = offset
+        }
+        #expect(ordered, "output events out of the log's order")
+    }
+
     @Test("200 jobs printing at once: each job's log holds exactly its own bytes")
     func concurrentJobs() async throws {
         let scenario = try Scenario()

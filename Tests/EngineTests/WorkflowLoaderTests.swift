@@ -49,6 +49,18 @@ struct WorkflowLoaderTests {
             """, file: "wf.yml")
         let placed = loaded.diagnostics.filter { $0.message.hasPrefix("unknown context") }.map { "\($0.location?.line ?? 0):\($0.location?.column ?? 0)" }
         #expect(placed == ["6:7", "9:25", "11:20", "16:17", "17:30", "18:30", "19:23", "19:39", "22:17", "23:19", "23:36"], "\(loaded.diagnostics)")
+        // A word written otherwise than it reads (an escape) is not looked for past its scalar:
+        // the scalar's start, not the next step's text (review 64 M4).
+        let escaped = WorkflowLoader.load(yaml: """
+            jobs:
+              t:
+                steps:
+                  - if: "${{ \\u0066oo(1) }}"
+                    run: echo one
+                  - run: echo foo(1) bar
+            """, file: "wf.yml")
+        let foo = escaped.diagnostics.first { $0.message.contains("foo") }
+        #expect(foo?.location?.line == 4, "\(escaped.diagnostics)")
     }
 
     @Test("a tab that indents YAML is named as a tab, with its line and column (audit 57 UX M2: libyaml's 'cannot start any token')")

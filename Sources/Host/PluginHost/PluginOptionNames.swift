@@ -31,6 +31,9 @@ extension LoadedPlugin {
         withUnsafeMutableBytes(of: &table) { copy in
             copy.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: min(size, copy.count)))
         }
+        // Only whole functions: a table that ends inside `check` has none (review 64 L4).
+        let checkEnd = (MemoryLayout<nxa_options_v1>.offset(of: \nxa_options_v1.check) ?? 16) + MemoryLayout<UnsafeRawPointer>.size
+        if size < checkEnd { table.check = nil }
         return table
     }
 

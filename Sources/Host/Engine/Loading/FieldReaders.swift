@@ -18,9 +18,10 @@ extension NodeReader {
             let indent = index < lineCount ? line(index).prefix { $0 == 0x20 }.count : 0
             // A folded block's lines are joined: positions are found by their text.
             return TextOrigin(file: file, line: index + 1, column: indent + 1, block: scalar.style == .literal,
-                              source: scalar.style == .folded ? sourceText : nil)
+                              source: scalar.style == .folded ? sourceText : nil, layout: .folded)
         case .singleQuoted, .doubleQuoted:
-            var origin = TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false)
+            var origin = TextOrigin(file: file, line: mark.line, column: mark.column + 1, block: false,
+                                    layout: scalar.style == .doubleQuoted ? .doubleQuoted : .singleQuoted)
             if !writtenAsIs(scalar.string, line: mark.line, column: mark.column + 1) { origin.source = sourceText }
             return origin
         default:

@@ -198,7 +198,12 @@ public final class LogDirectoryReporter: RunReporter {
         let buffer = TextBuffer()
         summary = ConsoleReporter(style: .plain) { line in buffer.text.withLock { $0 += line } }
         summaryBuffer = buffer
-        OutputFlusher.shared.register(self) { [weak self] in self?.flushPendingOutput() }
+        // The events file's own writer is flushed here too: at exit (`flushAll`) the pending
+        // events must reach it before it writes out (review 64 L6).
+        OutputFlusher.shared.register(self) { [weak self] in
+            self?.flushPendingOutput()
+            self?.eventsWriter.flush()
+        }
     }
 
     private let summaryBuffer: TextBuffer
@@ -270,11 +275,14 @@ public final class LogDirectoryReporter: RunReporter {
         var length: Int
         var lines: Int
         var ts: String
+        /// When it began, among all pending events: their order in the job's log.
+        var sequence: UInt64
     }
 
     /// Per job, step and stream; written at the flusher's next pass (every 50 ms), before any
     /// other event, and when a piece does not follow the last one.
     private let pendingOutput = Mutex<[String: PendingOutput]>([:])
+    private let outputSequence = Atomic<UInt64>(0)
 
     public func output(_ chunk: OutputChunk) {
         guard let log = jobLog(chunk.job) else { return }
@@ -298,7 +306,7 @@ public final class LogDirectoryReporter: RunReporter {
             }
             if let previous = all[key] { writeOutputEvent(previous) }
             all[key] = PendingOutput(job: chunk.job, step: chunk.step, stream: chunk.stream, offset: offset, length: chunk.bytes.count,
-                                     lines: chunk.lines, ts: Timestamp.now())
+                                     lines: chunk.lines, ts: Timestamp.now(), sequence: outputSequence.add(1, ordering: .relaxed).newValue)
         }
     }
 
@@ -306,7 +314,9 @@ public final class LogDirectoryReporter: RunReporter {
     func flushPendingOutput() {
         pendingOutput.withLock { all in
             guard !all.isEmpty else { return }
-            for event in all.values.sorted(by: { $0.ts < $1.ts }) { writeOutputEvent(event) }
+            // In the order they began (review 64 M2: by their millisecond timestamps, ties came out
+            // in the dictionary's order, stderr before the stdout written first).
+            for event in all.values.sorted(by: { $0.sequence < $1.sequence }) { writeOutputEvent(event) }
             all.removeAll(keepingCapacity: true)
         }
     }

@@ -34,8 +34,10 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
 
     final class StreamState {
         let assembler: LineAssembler
-        /// Flush ticks the assembler has held a line without its newline (`flushIdle`).
+        /// Flush ticks the assembler has held the same line without its newline (`flushIdle`), and
+        /// which line that is (`LineAssembler.partialSerial`).
         var partialTicks = 0
+        var partialSerial = 0
         var redactor: RedactionStream!
         /// Command scanning: at the start of a line; bytes of a line that may be a command.
         var atLineStart = true
@@ -122,7 +124,16 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             // every few tenths of a second) goes on once it has waited a second, quiet or not: it
             // was held to its newline, not seen live, and lost with a SIGKILL (audit 64 events M1).
             for state in streams {
-                state.partialTicks = state.assembler.hasPartial ? state.partialTicks + 1 : 0
+                // The same line: one completed and another begun in between starts the count again
+                // (review 64 M1: busy output had ordinary lines cut in two).
+                if !state.assembler.hasPartial {
+                    state.partialTicks = 0
+                } else if state.partialSerial == state.assembler.partialSerial {
+                    state.partialTicks += 1
+                } else {
+                    state.partialSerial = state.assembler.partialSerial
+                    state.partialTicks = 1
+                }
                 if state.partialTicks >= Self.partialLineTicks, !state.redactor.isHolding, state.candidate.isEmpty {
                     state.assembler.flushPartial()
                     state.partialTicks = 0
@@ -524,6 +535,9 @@ final class LineAssembler {
     func append(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         var start = 0
+        // Whether what is held after this is a line begun here (`partialSerial`).
+        var begun = partial.isEmpty
+        defer { if begun && !partial.isEmpty { partialSerial &+= 1 } }
         if !partial.isEmpty {
             // Complete the held line first.
             guard let found = memchr(base, 0x0A, bytes.count) else {
@@ -531,6 +545,7 @@ final class LineAssembler {
                 emitLongPieces()
                 return
             }
+            begun = true
             let end = UnsafeRawPointer(found) - base + 1
             partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
             var from = 0
@@ -561,6 +576,8 @@ final class LineAssembler {
 
     /// Whether a line without its newline is held.
     var hasPartial: Bool { !partial.isEmpty }
+    /// Counts the lines begun without their newline: it changes whenever the held line is another.
+    private(set) var partialSerial = 0
 
     /// A line without its newline goes on as a piece now (the step has been quiet a while).
     func flushPartial() {
