@@ -1230,23 +1230,31 @@ struct HardeningTests {
         #expect(try String(contentsOfFile: project + "/.nixactions/run-number", encoding: .utf8) == "41 1700000000000\n")
     }
 
+    /// `nixactions run wf.yml` in `temp`'s `project` with its logs on a tmpfs of `size` made in a
+    /// mount namespace of its own, the files `copying` of the run's log folder copied out to
+    /// `copy` before the namespace goes; the run's output on the console unless `keepOutput` is false.
+    static func runOnSmallLogDisk(_ temp: TemporaryDirectory, size: String, copying files: [String], keepOutput: Bool = true) async throws
+        -> (result: CommandResult, logs: String, copy: String) {
+        let logs = temp.path + "/logs", copy = temp.path + "/copy"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let sources = files.map { "\"$2\"/*/\($0)" }.joined(separator: " ")
+        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
+            mount -t tmpfs -o size=\(size) tmpfs "$2" && cd "$0" || exit 99
+            "$1" run wf.yml --log-format plain --log-dir "$2"\(keepOutput ? "" : " > /dev/null"); status=$?
+            cp \(sources) "$3"/; exit $status
+            """, temp.path + "/project", nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
+        return (result, logs, copy)
+    }
+
     @Test("a log folder that fills up: each file's first failed write is a warning, the run goes on and ends as its jobs did, and its end says the logs are incomplete (audit 57 L1: only the early warnings said so)",
           .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare for a small tmpfs"))
     func fullLogDisk() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let project = temp.path + "/project"
         // 4 MB of output into a 512 KiB file system.
         _ = try temp.write("project/wf.yml", "jobs:\n  a:\n    steps:\n      - run: seq 1 600000\n      - run: echo last step ran\n")
-        let logs = temp.path + "/logs", copy = temp.path + "/copy"
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-        // The small file system lives in the namespace: the run's files are copied out before it goes.
-        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
-            mount -t tmpfs -o size=512k tmpfs "$2" && cd "$0" || exit 99
-            "$1" run wf.yml --log-format plain --log-dir "$2"; status=$?
-            cp "$2"/*/events.jsonl "$2"/*/a.log "$3"/; exit $status
-            """, project, nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
+        let (result, logs, copy) = try await Self.runOnSmallLogDisk(temp, size: "512k", copying: ["events.jsonl", "a.log"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] last step ran\n") && result.stdout.contains("==> workflow 'wf' succeeded"), "\(result.stderr)")
         #expect(result.stderr.contains("No space left on device; the run goes on, and what cannot be written is lost"), "\(result.stderr)")
@@ -1273,7 +1281,6 @@ struct HardeningTests {
     func fullLogDiskLineByLine() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
-        let project = temp.path + "/project"
         // Each echo is a write of its own, stdout and stderr in turn: an output event per line
         // (pieces of one stream merge only when they follow each other in the log), against 4 MiB.
         _ = try temp.write("project/wf.yml", """
@@ -1290,14 +1297,7 @@ struct HardeningTests {
                 steps:
                   - run: echo c-ran
             """)
-        let logs = temp.path + "/logs", copy = temp.path + "/copy"
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
-        let result = try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", """
-            mount -t tmpfs -o size=4m tmpfs "$2" && cd "$0" || exit 99
-            "$1" run wf.yml --log-format plain --log-dir "$2" > /dev/null; status=$?
-            cp "$2"/*/events.jsonl "$3"/; exit $status
-            """, project, nixactionsBinary.path, logs, copy], environment: ["TMPDIR": temp.path])
+        let (result, _, copy) = try await Self.runOnSmallLogDisk(temp, size: "4m", copying: ["events.jsonl"], keepOutput: false)
         #expect(result.status == 0, "\(result.stderr)")
         let events = (try? String(contentsOfFile: copy + "/events.jsonl", encoding: .utf8)) ?? ""
         #expect(events.hasSuffix("\n") && events.contains("\"event\":\"workflow_finished\""), "\(events.suffix(600))")
