@@ -45,7 +45,7 @@ struct ListCommand: AsyncParsableCommand {
             for folder in WorkflowLocator.folders {
                 let path = directory + "/" + folder
                 let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-                    .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") || $0.hasSuffix(".nix") }
+                    .filter(WorkflowLocator.isWorkflowFile)
                 // A name that is not UTF-8 reads back with U+FFFD and cannot be opened by it: said,
                 // and left out (audit 51: it failed the whole listing as "no such file").
                 let unreadable = Set(names.filter { WorkflowLocator.isNotUTF8(name: $0, in: path) })

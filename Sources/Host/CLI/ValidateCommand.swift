@@ -103,15 +103,15 @@ struct ValidateCommand: AsyncParsableCommand {
         let file = config.file ?? ProjectConfig.defaultPath
         for label in config.runners.labels {
             guard let entry = config.runners.entry(for: label) else { continue }
+            if let problem = plugins.value.missingExecutor(entry.executor.pluginID) {
+                // A label mapped to an executor no plugin here provides: `run` refuses its jobs
+                // (audit 64 cli M4: validate said valid).
+                check.diagnostics.append(Diagnostic(.warning, "\(problem.message) on this machine; 'run' here refuses the jobs whose runs-on names '\(label)'",
+                                                    at: entry.executor.location, context: "\(file) › runners › \(label)", hint: problem.hint))
+                continue
+            }
             check.check(entry.executor.options, locations: entry.executor.optionLocations, of: "the executor", .executor, entry.executor.pluginID,
                         at: entry.executor.location, context: "\(file) › runners › \(label)")
-        }
-        for label in config.runners.labels {
-            // A label mapped to an executor no plugin here provides: `run` refuses its jobs
-            // (audit 64 cli M4: validate said valid).
-            guard let entry = config.runners.entry(for: label), let problem = plugins.value.missingExecutor(entry.executor.pluginID) else { continue }
-            check.diagnostics.append(Diagnostic(.warning, "\(problem.message) on this machine; 'run' here refuses the jobs whose runs-on names '\(label)'",
-                                                at: entry.executor.location, context: "\(file) › runners › \(label)", hint: problem.hint))
         }
         for backend in config.cache.backends.keys.sorted() {
             check.check(config.cache.backends[backend] ?? [:], locations: config.cache.optionLocations[backend] ?? [:], of: "the cache backend", .cache,

@@ -96,11 +96,7 @@ enum WorkflowInput {
         // `env.X` that `--env`, `--env-file` or NIXACTIONS_ENV_FILES gives this run is defined
         // (audit 64 cli M6: the warning told the user to pass what they had just passed).
         if !runtimeEnvNames.isEmpty {
-            let suffix = " is not defined at workflow, job or step level"
-            result.diagnostics.removeAll { diagnostic in
-                guard diagnostic.severity == .warning, diagnostic.message.hasPrefix("env."), diagnostic.message.hasSuffix(suffix) else { return false }
-                return runtimeEnvNames.contains(String(diagnostic.message.dropFirst(4).prefix { $0 != " " }))
-            }
+            result.diagnostics.removeAll { $0.undefinedEnvName.map(runtimeEnvNames.contains) ?? false }
         }
         let shown = result.diagnostics.filter { notes || $0.severity != .note }
         var repeatedErrors = 0
@@ -116,11 +112,7 @@ enum WorkflowInput {
         }
         guard let workflow = result.workflow, !result.hasErrors else {
             let count = result.diagnostics.filter { $0.severity == .error }.count
-            if repeatedErrors > 0 {
-                standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s") (\(repeatedErrors) in a workflow it calls, shown above)\n")
-            } else {
-                sayErrors(count, in: path)
-            }
+            sayErrors(count, in: path, shownAbove: repeatedErrors)
             throw ExitCode(ExitStatus.usage)
         }
         return workflow
@@ -137,9 +129,11 @@ enum WorkflowInput {
         }
     }
 
-    /// The line that ends a file's errors: `nixactions: PATH: N errors`.
-    static func sayErrors(_ count: Int, in path: String) {
-        standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s")\n")
+    /// The line that ends a file's errors: `nixactions: PATH: N errors`, and how many of them a
+    /// workflow it calls already showed (`shownAbove`).
+    static func sayErrors(_ count: Int, in path: String, shownAbove: Int = 0) {
+        let earlier = shownAbove > 0 ? " (\(shownAbove) in a workflow it calls, shown above)" : ""
+        standardError("nixactions: \(path): \(count) error\(count == 1 ? "" : "s")\(earlier)\n")
     }
 
     /// What a command that runs nothing masks in what it prints (`validate`, `list`, `graph`,

@@ -134,7 +134,18 @@ enum WorkflowLocator {
         return lstat(folder + "/" + name, &info) != 0
     }
 
-    /// Names of the workflows in the project's workflow folders.
+    /// Whether a file name is a workflow's (`.yml`, `.yaml`, `.nix`).
+    static func isWorkflowFile(_ name: String) -> Bool {
+        name.hasSuffix(".yml") || name.hasSuffix(".yaml") || name.hasSuffix(".nix")
+    }
+
+    /// The workflow files of `folder` of the project, sorted (names that are not UTF-8 left out).
+    static func workflowFiles(in directory: String, folder: String) -> [String] {
+        let path = "\(directory)/\(folder)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+            .filter { isWorkflowFile($0) && !isNotUTF8(name: $0, in: path) }
+    }
+
     /// Every workflow file of the project, as paths relative to `directory`: a name in
     /// `.nixactions/workflows/` hides the same in `.github/workflows/`, but files of one folder that
     /// share a name (`ci.yml`, `ci.yaml`) are each there (audit 64 cli M3: validate checked one).
@@ -142,29 +153,19 @@ enum WorkflowLocator {
         var files: [String] = []
         var earlier: Set<String> = []
         for folder in folders {
-            var here: Set<String> = []
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
-            for file in entries.sorted() where (file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix"))
-                && !isNotUTF8(name: file, in: "\(directory)/\(folder)") {
-                let name = (file as NSString).deletingPathExtension
-                guard !earlier.contains(name) else { continue }
-                here.insert(name)
-                files.append("\(folder)/\(file)")
-            }
-            earlier.formUnion(here)
+            let found = workflowFiles(in: directory, folder: folder).filter { !earlier.contains(($0 as NSString).deletingPathExtension) }
+            earlier.formUnion(found.map { ($0 as NSString).deletingPathExtension })
+            files += found.map { "\(folder)/\($0)" }
         }
         return files
     }
 
+    /// Names of the workflows in the project's workflow folders.
     static func available(in directory: String) -> [String] {
         var names: [String] = []
-        for folder in folders {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? []
-            for file in files.sorted() where (file.hasSuffix(".yml") || file.hasSuffix(".yaml") || file.hasSuffix(".nix"))
-                && !isNotUTF8(name: file, in: "\(directory)/\(folder)") {
-                let name = (file as NSString).deletingPathExtension
-                if !names.contains(name) { names.append(name) }
-            }
+        for file in projectFiles(in: directory) {
+            let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+            if !names.contains(name) { names.append(name) }
         }
         return names
     }

@@ -3,7 +3,8 @@ import NixActionsEngine
 import NixActionsPluginMessages
 
 /// The kinds whose options a plugin may publish ("nixactions.options/1", options.h).
-public enum PluginOptionKind: Sendable {
+public enum PluginOptionKind: String, Sendable {
+    /// The raw value is the kind's name in an OptionsSchema and an OptionsCheck.
     case executor, secrets, cache
 }
 
@@ -60,13 +61,7 @@ extension LoadedPlugin {
     /// its answer cannot be used.
     func checkOptions(_ kind: PluginOptionKind, _ options: [String: JSONValue]) throws -> PluginOptionsVerdict {
         guard let table = try optionsTable(), let check = table.check else { return .unchecked }
-        let name: String
-        switch kind {
-        case .executor: name = "executor"
-        case .secrets: name = "secrets"
-        case .cache: name = "cache"
-        }
-        let request = try MessageCoding.encode(OptionsCheck(kind: name, options: options))
+        let request = try MessageCoding.encode(OptionsCheck(kind: kind.rawValue, options: options))
         let (status, text) = request.withUnsafeBufferPointer { bytes in
             PluginCalls.callWithError { error in
                 PluginCallWatch.during(id, "its options check call") { check(descriptor, bytes.baseAddress, bytes.count, error) }

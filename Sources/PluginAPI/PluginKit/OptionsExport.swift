@@ -56,23 +56,12 @@ extension PluginExport {
                         PluginExport.fill(out, "check called with a null argument")
                         return NXA_STATUS_INVALID_ARGUMENT
                     }
-                    let request: OptionsCheck
-                    do {
-                        request = try MessageCoding.decode(OptionsCheck.self, from: UnsafeRawBufferPointer(start: json, count: length))
-                    } catch {
-                        PluginExport.fill(out, "check was given a message that is not an OptionsCheck: \(error)")
-                        return NXA_STATUS_INVALID_ARGUMENT
-                    }
+                    guard let request = PluginExport.decode(OptionsCheck.self, json, length, out) else { return NXA_STATUS_INVALID_ARGUMENT }
                     do {
                         try PluginExport.checkOptions(request, declaration)
                         return NXA_STATUS_OK
-                    } catch let failure as OperationFailure {
-                        // The hint rides on the message's last line, as for create (types.h, nxa_error).
-                        PluginExport.fill(out, failure.error.hint.map { failure.error.message + "\n  hint: " + $0 } ?? failure.error.message)
-                        return NXA_STATUS_FAILED
                     } catch {
-                        PluginExport.fill(out, "\(error)")
-                        return NXA_STATUS_FAILED
+                        return PluginExport.failed(out, by: error)
                     }
                 }))
         optionsDeclaration = declaration

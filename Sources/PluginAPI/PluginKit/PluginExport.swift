@@ -280,6 +280,17 @@ struct Empty: FastJSONMessage, Sendable {
 }
 
 extension PluginExport {
+    /// A synchronous call's failure: `thrown` written into `error` (an `OperationFailure`'s hint on
+    /// the message's last line, nixactions/types.h `nxa_error`); NXA_STATUS_FAILED.
+    static func failed(_ error: UnsafeMutablePointer<nxa_error>?, by thrown: any Error) -> nxa_status {
+        if let failure = thrown as? OperationFailure {
+            fill(error, failure.error.hint.map { failure.error.message + "\n  hint: " + $0 } ?? failure.error.message)
+        } else {
+            fill(error, String(describing: thrown))
+        }
+        return NXA_STATUS_FAILED
+    }
+
     static func decode<T: Decodable>(
         _ type: T.Type, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ error: UnsafeMutablePointer<nxa_error>?
     ) -> T? {
@@ -310,13 +321,8 @@ extension PluginExport {
             }
             out.pointee = Unmanaged.passRetained(instance).toOpaque()
             return NXA_STATUS_OK
-        } catch let failure as OperationFailure {
-            // The hint rides on the message's last line (nixactions/types.h, nxa_error).
-            fill(error, failure.error.hint.map { failure.error.message + "\n  hint: " + $0 } ?? failure.error.message)
-            return NXA_STATUS_FAILED
-        } catch let other {
-            fill(error, String(describing: other))
-            return NXA_STATUS_FAILED
+        } catch let thrown {
+            return failed(error, by: thrown)
         }
     }
 

@@ -544,10 +544,11 @@ extension JobRunner {
         // without a word; "yes" and "1" were true here, false there).
         func flag(_ name: String) -> Bool {
             let value = (inputs[name] ?? "").trimmingCharacters(in: .whitespaces)
-            if !value.isEmpty, !["true", "false"].contains(value.lowercased()) {
+            let reading = Self.bool(value)  // actions/checkout's reading, the same rule
+            if !value.isEmpty, reading == nil {
                 cacheMessage(.warning, "\(action): \(name) '\(value)' is neither true nor false: it is read as false, as actions/cache reads it")
             }
-            return value.lowercased() == "true"
+            return reading ?? false
         }
         let paths = pathText.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let restoreKeys = (inputs["restore-keys"] ?? "").split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -568,12 +568,6 @@ extension JobRunner {
         }
     }
 
-    /// The first of a step's own field, its job's `defaults.run` and the workflow's, with the name
-    /// an error quotes.
-    /// A step's `shell` or `working-directory` (`key`), rendered now: its own, else its job's
-    /// `defaults.run`, else the workflow's (GitHub's nearest level, setting by setting). A level
-    /// whose `defaults.run` is one expression gives that key of the object it evaluates to; an
-    /// object (or null) without it passes to the next level, as a level that does not set it.
     /// Whether the rendered `shell:` holds a masked value that its expressions brought: a
     /// literal template is the workflow's own words; one with literal text is checked again with
     /// that text left out.
@@ -586,6 +580,12 @@ extension JobRunner {
         return redactor.contains(brought)
     }
 
+    /// The first of a step's own field, its job's `defaults.run` and the workflow's, with the name
+    /// an error quotes.
+    /// A step's `shell` or `working-directory` (`key`), rendered now: its own, else its job's
+    /// `defaults.run`, else the workflow's (GitHub's nearest level, setting by setting). A level
+    /// whose `defaults.run` is one expression gives that key of the object it evaluates to; an
+    /// object (or null) without it passes to the next level, as a level that does not set it.
     func runSetting(_ own: TemplateField?, key: String, _ defaults: (job: RunDefaults, workflow: RunDefaults),
                     _ evaluation: RuntimeContext) -> Result<(text: String, field: TemplateField)?, RunProblem> {
         if let own { return render(own, what: key, evaluation).map { ($0, own) } }

@@ -807,8 +807,7 @@ final class Scheduler: Sendable {
         var job = job
         if job.executorFromContainer, rendersNoContainer(job, instance, frame, needsContext: needsContext) {
             // `container: ${{ … }}` that renders empty: no container, what runs-on chooses (GitHub's rule).
-            job.explicitExecutor = false
-            job.executor = .local
+            job.dropContainer()
         }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
         let context = frame.options.runContext.expressionContext(executorContexts(job, instance, frame, needsContext: needsContext))

@@ -1,6 +1,17 @@
 import Foundation
 import Synchronization
 
+extension Diagnostic {
+    /// How the warning for an `env.NAME` that no level defines ends.
+    static let undefinedEnvSuffix = " is not defined at workflow, job or step level"
+
+    /// The NAME of that warning (`env.NAME in 'run' is not defined…`); nil for any other diagnostic.
+    public var undefinedEnvName: String? {
+        guard severity == .warning, message.hasPrefix("env."), message.hasSuffix(Self.undefinedEnvSuffix) else { return nil }
+        return String(message.dropFirst(4).prefix { $0 != " " })
+    }
+}
+
 /// Static checks of every `${{ }}` in a workflow: that each context reference can resolve.
 struct ExpressionValidator {
     static let contexts = ["github", "env", "secrets", "needs", "steps", "matrix", "strategy", "job", "runner", "inputs", "vars"]
@@ -653,7 +664,7 @@ struct ExpressionValidator {
                 // A `.nix` workflow's hint in its own terms (Nix audit 58 L4: it showed YAML).
                 let nix = workflow.file.hasSuffix(".nix")
                 diagnostics.warning(
-                    "env.\(first) \(what) is not defined at workflow, job or step level", at: at, context: place.context,
+                    "env.\(first) \(what)" + Diagnostic.undefinedEnvSuffix, at: at, context: place.context,
                     hint: nix
                         ? "set \(first) in the workflow's, job's or action's env:\n    env = { \(first) = \"value\"; };\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value"
                         : "set \(first) at workflow/job/step level:\n    env:\n      \(first): value\n  or provide it at run time:\n    nixactions run WORKFLOW --env \(first)=value")

@@ -34,16 +34,8 @@ extension NodeReader {
     /// Whether `value` stands in the file as it is at 1-based `line` and `column` (no escape, no
     /// folding, on that one line).
     func writtenAsIs(_ value: String, line number: Int, column: Int) -> Bool {
-        guard number >= 1, number <= lineCount, !value.utf8.contains(0x0A) else { return false }
-        let text = line(number - 1)
-        var start = text.startIndex
-        var scalars = 1
-        while scalars < column, start < text.endIndex {
-            start += 1
-            while start < text.endIndex, text[start] & 0xC0 == 0x80 { start += 1 }
-            scalars += 1
-        }
-        return text[start...].starts(with: value.utf8)
+        guard !value.utf8.contains(0x0A), let start = sourceText.offset(line: number, column: column) else { return false }
+        return sourceText.bytes[start...].starts(with: value.utf8)
     }
 
     /// A string that may contain `${{ }}`; expression syntax errors are reported at their column.
@@ -385,14 +377,18 @@ extension NodeReader {
         return pluginIDHasNoExpression(reference, context: context) ? reference : nil
     }
 
+    /// Whether a `container:` value is written empty or null: no container.
+    static func isNoContainer(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        return scalar.string.isEmpty || (scalar.style == .plain && GitHubScalars.isNull(scalar.string))
+    }
+
     /// `container: IMAGE` or `container: { image, options, env, volumes }`: the OCI executor.
     /// An empty one as written (`container:`, `container: ''`, `image: ''`) is no container, as on
     /// GitHub (actions/runner's parser; audit 63 fidelity M1: it failed the job at its start): nil,
     /// and the job runs where its `runs-on` says.
     mutating func container(_ node: Node, context: String?) -> ExecutorReference? {
-        if case .scalar(let scalar) = node, scalar.string.isEmpty || (scalar.style == .plain && GitHubScalars.isNull(scalar.string)) {
-            return nil
-        }
+        if Self.isNoContainer(node) { return nil }
         if case .scalar = node {
             guard let image = string(node, what: "container", context: context) else { return nil }
             checkExpressions(node, what: "container", context: context)

@@ -513,14 +513,13 @@ extension NodeReader {
                 }
                 guard let entryPairs = mapping(entry, what: "artifacts.restore entry", context: context, known: ["job", "path"]) else { continue }
                 var job: Located<String>?
-                var path: String?
-                var pathAt: Located<String>?
+                var path: Located<String>?
                 for (name, _, item) in entryPairs {
                     if name == "job" { job = string(item, what: "artifacts.restore.job", context: context) }
-                    else { pathAt = string(item, what: "artifacts.restore.path", context: context); path = pathAt?.value }
+                    else { path = string(item, what: "artifacts.restore.path", context: context) }
                 }
-                if let job, let pathAt { _ = checked([pathAt], artifact: job.value) }
-                if let job { spec.restore.append(ArtifactRestore(job: job, path: path)) }
+                if let job, let path { _ = checked([path], artifact: job.value) }
+                if let job { spec.restore.append(ArtifactRestore(job: job, path: path?.value)) }
                 else { diagnostics.error("artifacts.restore entry needs a 'job'", at: location(entry), context: context) }
             }
         }

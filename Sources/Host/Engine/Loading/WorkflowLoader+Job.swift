@@ -103,10 +103,7 @@ extension WorkflowLoader {
             case "executor", "container":
                 // `container:` written empty or null is no container (as on GitHub): it chooses
                 // nothing, so it does not clash with an `executor:` beside it (review 63).
-                if key == "container", case .scalar(let scalar) = value,
-                   scalar.string.isEmpty || (scalar.style == .plain && GitHubScalars.isNull(scalar.string)) {
-                    continue
-                }
+                if key == "container", NodeReader.isNoContainer(value) { continue }
                 if let previous = executorKey {
                     reader.diagnostics.error(
                         "'\(key)' and '\(previous.0)' both choose the executor of job '\(id)'",

@@ -6,14 +6,16 @@ import Yams
 struct NodeReader {
     let file: String
     /// The file's bytes and where each line starts, to find where block scalars start (splitting
-    /// the text into `Substring` lines cost 8% of `validate` on a large file).
-    let bytes: [UInt8]
-    let lineStarts: [Int]
+    /// the text into `Substring` lines cost 8% of `validate` on a large file); shared by the
+    /// positions of scalars not written as they read (`TextOrigin.source`).
+    let sourceText: SourceText
+    var bytes: [UInt8] { sourceText.bytes }
+    var lineStarts: [Int] { sourceText.lineStarts }
     var diagnostics = DiagnosticBag()
 
     init(file: String, yaml: String = "") {
         self.file = file
-        bytes = Array(yaml.utf8)
+        let bytes = Array(yaml.utf8)
         var starts = [0]
         bytes.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
@@ -23,12 +25,8 @@ struct NodeReader {
                 starts.append(offset)
             }
         }
-        lineStarts = starts
         sourceText = SourceText(bytes: bytes, lineStarts: starts)
     }
-
-    /// The same bytes and lines, shared by the positions of scalars not written as they read.
-    let sourceText: SourceText
 
     var lineCount: Int { lineStarts.count }
 

@@ -179,8 +179,7 @@ extension RunnerMap {
         if job.executorFromContainer, Self.plannedNoContainer(job, instance: instance, workflow: workflow, context: runContext) {
             // As the run decides (`chooseExecutor`): an image that renders empty is no container
             // (audit 63 fidelity L4: the plan said oci for it).
-            job.explicitExecutor = false
-            job.executor = .local
+            job.dropContainer()
         }
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
         guard let labels = Self.plannedLabels(for: job, instance: instance, workflow: workflow, context: runContext) else { return nil }

@@ -108,7 +108,8 @@ public struct TextOrigin: Sendable, Hashable {
     }
 
     public static func == (lhs: TextOrigin, rhs: TextOrigin) -> Bool {
-        lhs.file == rhs.file && lhs.line == rhs.line && lhs.column == rhs.column && lhs.block == rhs.block && (lhs.source === rhs.source)
+        lhs.file == rhs.file && lhs.line == rhs.line && lhs.column == rhs.column && lhs.block == rhs.block && lhs.layout == rhs.layout
+            && lhs.source === rhs.source
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -739,3 +739,12 @@ public struct Step: Sendable {
         return "step \(index + 1)"
     }
 }
+
+extension Job {
+    /// Run without the container `container:` chose (its image rendered empty): where `runs-on`
+    /// says, as on GitHub.
+    mutating func dropContainer() {
+        explicitExecutor = false
+        executor = .local
+    }
+}

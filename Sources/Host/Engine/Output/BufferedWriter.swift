@@ -140,11 +140,12 @@ public final class BufferedWriter: Sendable {
     public func writeRecord(_ bytes: [UInt8], sheddable: Bool) -> Bool {
         if sheddable {
             let shed = state.withLock { state -> Bool in
+                guard recovery == .records else { return false }
                 // Room is asked for again once its wait is over, whatever is written meanwhile
                 // (review 64 M3: only a written record asked, so a step that only printed kept
                 // losing its events after the disk had room again).
                 if state.roomShort, let again = state.reserveAgainAt, ContinuousClock.now >= again { Self.reserveAhead(state.fd, &state) }
-                guard recovery == .records, state.roomShort || (state.failed && state.retryAt != nil) else { return false }
+                guard state.roomShort || (state.failed && state.retryAt != nil) else { return false }
                 state.shed += 1
                 return true
             }

@@ -102,30 +102,20 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// masked go on; bytes that may begin a secret wait for the next bytes or the step's end
     /// (`RedactionStream.flushIdle`), so a secret written with a pause in it is masked whole.
     ///
-    /// Once it has been quiet for a second (`partialLineTicks`), a line without its newline goes
-    /// on as a piece (as the end of a step sends one): a prompt or a progress line is seen while
-    /// the step waits, and it is in the job log if the host is then killed (audit 54 M4: it was
-    /// held to the step's end, and lost with a SIGKILL). Its rest follows as the next piece.
+    /// Once the same line has waited a second without its newline (`partialLineTicks`), quiet or
+    /// not, it goes on as a piece (as the end of a step sends one): a prompt, or a progress bar
+    /// redrawn with `\r` every few tenths of a second, is seen while the step runs, and it is in
+    /// the job log if the host is then killed (audit 54 M4, audit 64 events M1: held to its
+    /// newline, and lost with a SIGKILL). Its rest follows as the next piece. A line completed and
+    /// another begun in between starts the count again (review 64 M1: busy output had ordinary
+    /// lines cut in two).
     func flushIdle() {
         lock.withLock { _ in
             quietTicks += 1
             if quietTicks == 2 {
                 for state in streams { state.redactor.flushIdle() }
-            } else if quietTicks == Self.partialLineTicks {
-                // Only a line the step itself left open: not one whose rest the redactor holds
-                // (it may begin a secret) or the command scanner reads (it would be split in two).
-                // A `#` or `##` held back at its end (`##[` may follow) stays held; what came
-                // before it goes on (audit 61 L2: a progress bar `[#####` was never shown).
-                for state in streams where !state.redactor.isHolding && state.candidate.isEmpty {
-                    state.assembler.flushPartial()
-                }
             }
-            // A line that keeps growing without its newline (a progress bar redrawn with `\r`
-            // every few tenths of a second) goes on once it has waited a second, quiet or not: it
-            // was held to its newline, not seen live, and lost with a SIGKILL (audit 64 events M1).
             for state in streams {
-                // The same line: one completed and another begun in between starts the count again
-                // (review 64 M1: busy output had ordinary lines cut in two).
                 if !state.assembler.hasPartial {
                     state.partialTicks = 0
                 } else if state.partialSerial == state.assembler.partialSerial {
@@ -134,6 +124,10 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                     state.partialSerial = state.assembler.partialSerial
                     state.partialTicks = 1
                 }
+                // Only a line the step itself left open: not one whose rest the redactor holds
+                // (it may begin a secret) or the command scanner reads (it would be split in two).
+                // A `#` or `##` held back at its end (`##[` may follow) stays held; what came
+                // before it goes on (audit 61 L2: a progress bar `[#####` was never shown).
                 if state.partialTicks >= Self.partialLineTicks, !state.redactor.isHolding, state.candidate.isEmpty {
                     state.assembler.flushPartial()
                     state.partialTicks = 0
@@ -142,7 +136,7 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
         }
     }
 
-    /// Flush intervals of quiet after which a partial line goes on (1 s at 50 ms).
+    /// Flush intervals a line without its newline waits before it goes on as a piece (1 s at 50 ms).
     static let partialLineTicks = Int(Duration.seconds(1) / OutputFlusher.interval)
 
     /// What the step's commands set; complete once `finish` has returned.
