@@ -170,6 +170,13 @@ struct EventsTests {
         #expect(errors([("name", "x"), ("levl", "high")]) == ["--input levl: the workflow has no input 'levl' | did you mean 'level'? inputs: level, dry, count, name"])
         #expect(errors([("name", "x"), ("level", "mid")]).first?.contains("'mid' is not one of the options (low, high)") == true)
         #expect(errors([("name", "x"), ("count", "many")]).first?.contains("'many' is not a number") == true)
+        // A required input given a bad value: one error, not also "required" (audit 64 cli M5).
+        let (required, _) = Self.triggers("on:\n  workflow_dispatch:\n    inputs:\n      n: { type: number, required: true }\n")
+        guard case .failure(let bad) = InputValues.resolve([("n", "abc")], triggers: required) else {
+            Issue.record("a bad number was taken")
+            return
+        }
+        #expect(bad.diagnostics.map(\.message) == ["--input n: 'abc' is not a number (input 'n' is a number)"])
     }
 
     @Test("run numbers go up by one per run and run ids are numbers that only go up, also when taken at once")

@@ -118,6 +118,7 @@ public enum InputValues {
         let specs = triggers?.inputs ?? []
         var problems: [Diagnostic] = []
         var values: [String: String] = [:]
+        var givenWrong: Set<String> = []  // given with a bad value: not also "required" (audit 64 cli M5)
         let declared = specs.map(\.name)
         for (name, value) in given {
             guard let spec = specs.first(where: { $0.name.lowercased() == name.lowercased() }) else {
@@ -130,6 +131,7 @@ public enum InputValues {
             }
             if let problem = problem(value, for: spec) {
                 problems.append(Diagnostic(.error, "--input \(name): \(problem) (input '\(spec.name)' is a \(spec.kind.rawValue))", at: spec.location))
+                givenWrong.insert(spec.name)
                 continue
             }
             values[spec.name] = value
@@ -144,7 +146,7 @@ public enum InputValues {
             // A default from an expression is evaluated with the run's context (`evaluateDefaults`).
             if values[spec.name] == nil, spec.defaultExpression != nil { continue }
             guard let value = values[spec.name] ?? spec.defaultValue else {
-                if spec.required && requireGiven {
+                if spec.required && requireGiven && !givenWrong.contains(spec.name) {
                     problems.append(Diagnostic(
                         .error, "input '\(spec.name)' is required and has no default", at: spec.location,
                         hint: "give it with --input \(spec.name)=VALUE"))

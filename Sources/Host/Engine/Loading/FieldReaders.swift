@@ -400,7 +400,7 @@ extension NodeReader {
         var options: [String: JSONValue] = [:]
         for (key, _, value) in pairs { options[key] = pluginOptions(value, what: "container.\(key)", context: context) }
         warnSecretsOnCommandLine(pairs, what: "container", context: context)
-        if options["image"] == nil {
+        if options["image"] == nil && !Self.misspells("image", in: node, known: keys) {
             diagnostics.error("container needs an 'image'", at: location(node), context: context)
         }
         if case .string("")? = options["image"] { return nil }

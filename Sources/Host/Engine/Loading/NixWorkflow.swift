@@ -26,6 +26,15 @@ public enum NixWorkflow {
     static let statusFunctions: Set<String> = ["success()", "failure()", "always()", "cancelled()"]
     /// Keys found in the original's own examples that its code never read, and what was meant.
     static let ignoredByTheOriginal = ["envProviders": "envFrom", "continue-on-error": "continueOnError"]
+    /// YAML's names of keys a Nix file spells otherwise, when the place knows the Nix name.
+    static let yamlNames = ["run": "bash", "working-directory": "workdir", "runs-on": "executor", "timeout-minutes": "timeout"]
+
+    /// The key an unknown `key` likely meant among `known`: its Nix spelling when it is YAML's
+    /// (`run` → `bash`, audit 64 cli M5), else the did-you-mean.
+    static func meantInNix(_ key: String, known: [String]) -> String? {
+        if let nixName = yamlNames[key], known.contains(nixName) { return nixName }
+        return didYouMean(key, in: known)
+    }
 
     /// - Parameters:
     ///   - json: what `nix-instantiate --eval --strict --json nix/eval.nix …` printed.
@@ -223,7 +232,8 @@ extension NixWorkflow {
                         context: context, hint: "did you mean '\(meant)'? (\(meant == "envFrom" ? "a list of providers" : "continueOnError = true"))")
                     continue
                 }
-                let hint = didYouMean(key, in: known).map { "did you mean '\($0)'?" } ?? "allowed here: \(known.joined(separator: ", "))"
+                let meant = NixWorkflow.meantInNix(key, known: known)
+                let hint = meant.map { "did you mean '\($0)'?" } ?? "allowed here: \(known.joined(separator: ", "))"
                 error("unknown key '\(key)' in \(what)", position.location(file, key), context: context, hint: hint)
             }
         }
@@ -773,7 +783,8 @@ extension NixWorkflow {
                     pairs.append(("run", node(bash, position.mark("bash"))))
                 }
                 pairs.append(("shell", Self.string(NixWorkflow.bashShell, position.mark("bash"))))
-            } else if step["uses"] == nil {
+            } else if step["uses"] == nil, !step.keys.contains(where: { NixWorkflow.meantInNix($0, known: NixWorkflow.stepKeys) == "bash" }) {
+                // (A misspelt `bash`, or YAML's `run`, has its unknown-key error: one error for one slip.)
                 error("action \(index + 1) of job '\(job)' has no 'bash'", position.location(file), context: context, hint: "e.g. { name = \"test\"; bash = \"make test\"; }")
             }
             if let workdir = step["workdir"], workdir != .null {

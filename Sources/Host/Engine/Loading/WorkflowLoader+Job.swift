@@ -206,7 +206,7 @@ extension WorkflowLoader {
                 at: at, context: context,
                 hint: "run the job on this machine (executor: local) or in a container (container: IMAGE) to use services")
         }
-        if !sawSteps {
+        if !sawSteps && !NodeReader.misspells("steps", in: node, known: jobKeys) {
             reader.diagnostics.error(
                 "job '\(id)' has no 'steps'", at: reader.location(keyNode), context: context,
                 hint: "add 'steps:' with at least one '- run: COMMAND'")
@@ -276,7 +276,11 @@ extension WorkflowLoader {
         }
         if step.parallelStepKey != nil {
             // A `wait:`, `cancel:` or `parallel:` step has neither run nor uses: that is its form, not a mistake.
-        } else if step.run == nil && step.uses == nil && !reader.file.hasSuffix(".nix") {
+        } else if step.run == nil && step.uses == nil && !reader.file.hasSuffix(".nix")
+            // A `run:`/`uses:` of the wrong type, or a misspelt one, has its own error already.
+            && !pairs.contains(where: { $0.key == "run" || $0.key == "uses" })
+            && !NodeReader.misspells("run", in: node, known: keys) && !NodeReader.misspells("uses", in: node, known: keys)
+        {
             // (A `.nix` workflow's action says it in its own words, "has no 'bash'", at the same
             // place: Nix audit 58 L4, this YAML-worded duplicate followed it.)
             reader.diagnostics.error(

@@ -442,6 +442,7 @@ public enum WorkflowLoader {
         applyOwnRetry(ownRetry, to: &workflow.defaults, reader: &reader, context: context)
         let workflowContext = "workflow '\(workflow.name)'"
         guard let jobsNode else {
+            if NodeReader.misspells("jobs", in: root, known: workflowKeys) { return workflow }
             reader.diagnostics.error(
                 "the workflow has no 'jobs'", at: reader.location(root), context: workflowContext,
                 hint: "add 'jobs:' with at least one job, e.g.\n    jobs:\n      build:\n        steps:\n          - run: make")

@@ -67,6 +67,17 @@ struct NodeReader {
         }
     }
 
+    /// Whether the mapping `node` has a key outside `known` that the did-you-mean takes for
+    /// `missing`. Its "unknown key … did you mean" error already names the slip, so a second
+    /// "has no 'missing'" error would report one cause twice (audit 64 cli M5).
+    static func misspells(_ missing: String, in node: Node, known: [String]) -> Bool {
+        guard case .mapping(let mapping) = node else { return false }
+        return mapping.contains { keyNode, _ in
+            guard case .scalar(let scalar) = keyNode, !known.contains(scalar.string) else { return false }
+            return didYouMean(scalar.string, in: known) == missing
+        }
+    }
+
     /// The key/value pairs of a mapping in file order, or nil (with an error) if `node` is not one.
     /// Every key not in `known` is an error with a did-you-mean hint (a warning saying it is
     /// ignored when `unknownIgnored`: places GitHub reads loosely, such as an event's filters; a
