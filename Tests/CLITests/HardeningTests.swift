@@ -230,6 +230,60 @@ struct HardeningTests {
         #expect(FileManager.default.fileExists(atPath: folder))
     }
 
+    @Test("--log-format json: a host killed with SIGKILL, or stopped by a second signal, still ends the stream with how the run ended (audit 64 events M3, L1)")
+    func jsonStreamEndsAfterAbruptStop() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: echo stream-started; sleep 300
+                  - if: always()
+                    run: echo cleanup-started; sleep 300
+              b:
+                needs: a
+                steps:
+                  - run: echo never
+            """)
+        for second in [false, true] {
+            let stream = temp.path + "/stream-\(second).jsonl"
+            _ = FileManager.default.createFile(atPath: stream, contents: nil)
+            _ = FileManager.default.createFile(atPath: stream + ".err", contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: stream))
+            let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: stream + ".err"))
+            var environment = ProcessInfo.processInfo.environment
+            environment["TMPDIR"] = temp.path
+            environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+            let run = try LaunchedProcess([nixactionsBinary.path, "run", temp.path + "/wf.yml", "--log-format", "json", "--log-dir", temp.path + "/logs-\(second)"],
+                                          in: temp.path, environment: environment, output: handle, errors: errors)
+            try handle.close()
+            try errors.close()
+            let text = { (try? String(contentsOfFile: stream, encoding: .utf8)) ?? "" }
+            #expect(await eventually(timeout: .seconds(30)) { text().contains("stream-started") }, "\(text())")
+            if second {
+                run.signal(SIGINT)
+                #expect(await eventually(timeout: .seconds(30)) { text().contains("cleanup-started") }, "\(text())")
+                run.signal(SIGINT)
+            } else {
+                try await Task.sleep(for: .milliseconds(150))  // the console is written every 50 ms
+                run.signal(SIGKILL)
+            }
+            await waitForExit(run)
+            #expect(await eventually(timeout: .seconds(30)) { text().contains("\"event\":\"workflow_finished\"") }, "\(second): \(text())")
+            let lines = text().split(separator: "\n")
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every line is JSON: \(text())")
+            let state = try RunState.replay(text())
+            #expect(state.status == (second ? "cancelled" : "failure") && state.message != nil, "\(second): \(text())")
+            #expect(state.jobs.map { "\($0.key)=\($0.status ?? "open")" } == (second ? ["a=cancelled", "b=cancelled"] : ["a=failure", "b=cancelled"]),
+                    "\(second): \(text())")
+            #expect(lines.last?.contains("\"event\":\"workflow_finished\"") == true, "ends with the run's end: \(text())")
+            if second {
+                #expect(text().contains("second signal 2 (SIGINT): every process of the run is killed now"), "\(text())")
+            }
+        }
+    }
+
     @Test("the run's watcher (a shell script) becomes the supervisor when the host died, sweeps dead runs after a normal end, and ends with the run")
     func watcher() async throws {
         let temp = try TemporaryDirectory()
@@ -275,7 +329,11 @@ struct HardeningTests {
             let state = try RunState.replay(String(contentsOfFile: events, encoding: .utf8))
             #expect(state.status == status && state.message != nil, "\(said): \(state)")
             #expect(!FileManager.default.fileExists(atPath: folder))
+            // Its standard output (the json events stream, when the run has one) gets them too.
+            let streamed = try RunState.replay("{\"ts\":\"2026-12-05T03:00:00.000Z\",\"event\":\"workflow_started\",\"workflow\":\"w\"}\n" + ended.stdout)
+            #expect(streamed.status == status && streamed.message == state.message, "\(said): \(ended.stdout)")
         }
+        #expect(done.stdout.isEmpty, "the host said done: nothing for the stream")
 
         // A run starts it (its own process group), and it is gone soon after the run ends.
         let marker = temp.path + "/watch-run"

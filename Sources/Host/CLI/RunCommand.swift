@@ -298,7 +298,9 @@ struct RunCommand: AsyncParsableCommand {
         SignalHub.handler.withLock { $0 = { _ in } }
         do {
             defer { SignalHub.handler.withLock { $0 = nil } }
-            supervision = try RunSupervision()
+            // The json stream's reader learns how the run ended even if this process cannot say it.
+            let json = (logFormat ?? (try? Self.environmentLogFormat())) == .json
+            supervision = try RunSupervision(eventsStream: json ? StandardStreams.outputDescriptor : nil)
         } catch {
             standardError("error: \(error)\n")
             throw ExitCode(ExitStatus.usage)
@@ -485,8 +487,11 @@ struct RunCommand: AsyncParsableCommand {
             },
             onSecondSignal: { number in
                 // In the record before the kill, whose ends follow it (audit 54 L2: only stderr said so).
-                eventsLog?.report(.message(job: nil, level: .warning, text:
-                    "second signal \(number) (\(Self.signalName(number))): every process of the run is killed now, without cleanup steps"))
+                // In the json stream too, when it has started (audit 64 events L1): standard error
+                // says it on the console.
+                let said = RunEvent.message(job: nil, level: .warning, text:
+                    "second signal \(number) (\(Self.signalName(number))): every process of the run is killed now, without cleanup steps")
+                if format != .json || !reporter.report(startedOnly: said) { eventsLog?.report(said) }
                 for problem in supervision.killEverything() {
                     let said = redactor.redact(problem)
                     standardError("warning: " + said + "\n")

@@ -41,7 +41,9 @@ final class RunSupervision: Sendable {
         [FileManager.default.temporaryDirectory.path.trimmingSuffix("/"), "/dev/shm"]
     }
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// - Parameter eventsStream: the descriptor of `--log-format json`'s stream (standard output):
+    ///   the supervisor gets it, to end the stream as it ends `events.jsonl` when the host cannot.
+    init(environment: [String: String] = ProcessInfo.processInfo.environment, eventsStream: Int32? = nil) throws {
         Self.ensureStandardDescriptors()
         openFilesLimit = OpenFilesRoom.startingLimit  // raised, and room checked, in main.swift before anything opened
         ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
@@ -69,7 +71,8 @@ final class RunSupervision: Sendable {
         }
         trackingID = "\(runID)-\(getpid())"
         cgroup = environment["NIXACTIONS_NO_CGROUP"] == "1" ? nil : CgroupV2.makeRunCgroup(name: "nixactions-\(runID)")
-        supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID, temporary: Self.temporaryBases[0])
+        supervisorPipe = Self.startSupervisor(runFolder: folder.path, cgroup: cgroup, trackingID: trackingID, temporary: Self.temporaryBases[0],
+                                              eventsStream: eventsStream)
         // A plugin that crashes is named to the supervisor, which closes the events with it.
         nxa_crash_set_pipe(supervisorPipe)
     }
@@ -352,6 +355,8 @@ final class RunSupervision: Sendable {
                 "events "*) events=${line#events } ;;
             esac
         done
+        # The host ended its own events stream: the stream's reader must not wait for this one.
+        [ -n "$finished" ] && exec > /dev/null
         \#(awaitHostGone)
         set -- "$@" --host-pid "$host"
         if [ -n "$finished" ]; then
@@ -370,23 +375,24 @@ final class RunSupervision: Sendable {
     /// Start the supervisor (`watcherScript`, else `nixactions __supervise` at once) with the read
     /// end of a pipe as its standard input. Returns the write end, or -1 (the run goes on,
     /// protected only while this process lives).
-    static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String) -> Int32 {
+    static func startSupervisor(runFolder: String, cgroup: String?, trackingID: String, temporary: String, eventsStream: Int32? = nil) -> Int32 {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
         var supervise = [SuperviseCommand.name, "--run-folder", runFolder, "--tracking-id", trackingID]
         if let cgroup { supervise += ["--cgroup", cgroup] }
         let host = String(getpid())
         if access("/bin/sh", X_OK) == 0 {
-            return spawnWatcher("/bin/sh", ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise)?.pipe ?? -1
+            return spawnWatcher("/bin/sh", ["nixactions-watch", "-c", watcherScript, "nixactions-watch", host, executable, temporary] + supervise,
+                                output: eventsStream)?.pipe ?? -1
         }
-        return spawnWatcher(executable, ["nixactions"] + supervise + ["--host-pid", host])?.pipe ?? -1
+        return spawnWatcher(executable, ["nixactions"] + supervise + ["--host-pid", host], output: eventsStream)?.pipe ?? -1
     }
 
     /// Start `program` (`arguments`, the first its name) reading a pipe from this process as its
-    /// standard input, its output to /dev/null, in a process group of its own (a signal to the
-    /// host's group spares it), nothing else inherited: its pid and the pipe's write end (close
-    /// on exec), or nil. When this process dies, however, the pipe closes: a watcher reads EOF
-    /// and cleans up after it.
-    static func spawnWatcher(_ program: String, _ arguments: [String]) -> (pid: pid_t, pipe: Int32)? {
+    /// standard input, its output to `output` (the json events stream) or /dev/null, in a process
+    /// group of its own (a signal to the host's group spares it), nothing else inherited: its pid
+    /// and the pipe's write end (close on exec), or nil. When this process dies, however, the
+    /// pipe closes: a watcher reads EOF and cleans up after it.
+    static func spawnWatcher(_ program: String, _ arguments: [String], output: Int32? = nil) -> (pid: pid_t, pipe: Int32)? {
         guard let pipe = closeOnExecPipe() else { return nil }
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -397,7 +403,11 @@ final class RunSupervision: Sendable {
             posix_spawnattr_destroy(&attributes)
         }
         posix_spawn_file_actions_adddup2(&actions, pipe.read, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        if let output, output >= 0, fcntl(output, F_GETFD) >= 0 {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
         // Nothing above 2 (a descriptor this process was given without close-on-exec): the
         // supervisor outlives this process and would hold it open (not done with a C library
         // older than glibc 2.34).
@@ -507,18 +517,28 @@ struct Supervisor {
         let said = String(decoding: received, as: UTF8.self).split(separator: "\n").map(String.init)
         var events = events
         if let line = said.last(where: { $0.hasPrefix("events ") }) { events = String(line.dropFirst("events ".count)) }
+        // Standard output is the run's json events stream (or /dev/null): let go of it once it has
+        // nothing more to say, so that its reader sees its end.
+        func releaseStream() {
+            let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            if null >= 0 { dup2(null, 1); close(null) }
+        }
         if !hostDone && !said.contains("done") && !said.contains("done sweep") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
             if let events {
                 let aborted = hostAborted || said.contains("abort")
                 let failed = hostFailed ?? said.last(where: { $0.hasPrefix("fail ") }).map { String($0.dropFirst("fail ".count)) }
+                // The closing events go to the json stream too (audit 64 events M3: it ended
+                // without saying how the run ended).
                 UnfinishedRunEvents.close(
                     file: events, status: aborted && failed == nil ? .cancelled : .failure,
                     message: failed.map(AbruptStop.ended(by:)) ?? (aborted
                         ? AbruptStop.reason
-                        : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes"))
+                        : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes"),
+                    stream: 1)
             }
+            releaseStream()
             // A script that failed or was ended (a container engine busy past its 30 s, audit 56
             // F2: the job's container ran on for good) gets one more go: the folder keeps only its
             // scripts, and the sweep below, a dead run's to it, runs them again and removes it.
@@ -529,6 +549,7 @@ struct Supervisor {
                 PrivateFolder.empty(runFolder, keeping: "cleanup")
             }
         } else {
+            releaseStream()
             // A normal end: the run's cgroup is gone, but a process that moved itself out of it
             // (`systemd-run --scope`, a write to another cgroup's cgroup.procs) still carries the
             // run's tracking id. One scan of /proc here, after the host has exited, costs the

@@ -21,8 +21,12 @@ import NixActionsProcessKit
 public enum UnfinishedRunEvents {
     /// Close the events of `path` with `status`; returns how many events were appended (0: nothing
     /// to do, or the file is not this user's regular file, or cannot be read).
+    ///
+    /// The same closing events, but for the one referencing the log's unreferenced tail, are
+    /// written to `stream` too (the run's `--log-format json` standard output, which would
+    /// otherwise end without saying how the run ended: audit 64 events M3); -1: none.
     @discardableResult
-    public static func close(file path: String, status: Outcome, message: String) -> Int {
+    public static func close(file path: String, status: Outcome, message: String, stream: Int32 = -1) -> Int {
         let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
         defer { Glibc.close(fd) }
@@ -77,6 +81,7 @@ public enum UnfinishedRunEvents {
         let now = nowMilliseconds()
         func since(_ stamp: String?) -> Int? { stamp.flatMap(milliseconds).map { max(0, now - $0) } }
         var text = ""
+        var streamed = ""  // the stream's: text but its recovered output events
         var appended = 0
         let folder = PathText.parent(path)
         for key in scan.jobOrder {
@@ -90,7 +95,7 @@ public enum UnfinishedRunEvents {
                 event.add("ts", Timestamp.now()); event.add("event", "output"); event.add("job", key); event.add("step", step)
                 event.add("stream", "stdout"); event.add("offset", tail.offset); event.add("length", tail.length)
                 event.add("lines", tail.lines); event.add("recovered", true)
-                text += event.finish() + "\n"
+                text += event.finish() + "\n"  // a reference into the log: events.jsonl's form only
                 appended += 1
             }
             for index in (scan.openSteps[key] ?? [:]).keys.sorted() {
@@ -99,13 +104,17 @@ public enum UnfinishedRunEvents {
                 event.add("ts", Timestamp.now()); event.add("event", "step_finished"); event.add("job", key)
                 event.add("step", index); event.add("name", step.name); event.add("status", status.rawValue)
                 event.add("exit_code", nil as Int?); event.add("duration_ms", since(step.started)); event.add("message", message)
-                text += event.finish() + "\n"
+                let line = event.finish() + "\n"
+                text += line
+                streamed += line
                 appended += 1
             }
             var event = JSONObjectWriter()
             event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", job.name)
             event.add("status", status.rawValue); event.add("duration_ms", since(job.started)); event.add("message", message)
-            text += event.finish() + "\n"
+            let line = event.finish() + "\n"
+            text += line
+            streamed += line
             appended += 1
         }
         // Jobs of the plan that never started: cancelled (they did not fail), each said so.
@@ -113,17 +122,41 @@ public enum UnfinishedRunEvents {
             var event = JSONObjectWriter()
             event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", scan.names[key] ?? key)
             event.add("status", Outcome.cancelled.rawValue); event.add("duration_ms", 0); event.add("message", "not started: " + message)
-            text += event.finish() + "\n"
+            let line = event.finish() + "\n"
+            text += line
+            streamed += line
             appended += 1
         }
         var event = JSONObjectWriter()
         event.add("ts", Timestamp.now()); event.add("event", "workflow_finished"); event.add("workflow", scan.workflow ?? "")
         event.add("status", status.rawValue); event.add("duration_ms", since(scan.started)); event.add("message", message)
-        text += event.finish() + "\n"
+        let line = event.finish() + "\n"
+        text += line
+        streamed += line
         appended += 1
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(consumed)) }
+        if stream >= 0 { writeStream(streamed, to: stream) }
         return written == bytes.count ? appended : 0
+    }
+
+    /// `text` written whole to `stream` (EINTR and short writes retried; a reader gone or any
+    /// other failure ends it quietly: events.jsonl holds it all). A regular file whose last byte is
+    /// not a line end (the host killed mid-line) gets one first, so that each event is a line of its own.
+    static func writeStream(_ text: String, to stream: Int32) {
+        var bytes = Array(text.utf8)
+        var info = stat()
+        if fstat(stream, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 {
+            var last: UInt8 = 0
+            if pread(stream, &last, 1, info.st_size - 1) == 1, last != 0x0A { bytes.insert(0x0A, at: 0) }
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { write(stream, $0.baseAddress! + done, $0.count - done) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            done += count
+        }
     }
 
     /// The bytes of `log` from `offset` to its end, past the host's own lines there (each starts
