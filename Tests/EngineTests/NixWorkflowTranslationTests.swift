@@ -129,6 +129,25 @@ struct NixWorkflowTranslationTests {
         #expect(messages.contains("env = { NOPE = \"value\"; };") && !messages.contains("    env:\n"), "\(messages)")
     }
 
+    @Test("envProviders.file and .sops options: an unknown one is an error with a did-you-mean, a wrong type or format too (Nix audit 65 H1: 'secret = true' was dropped and the values went unmasked)")
+    func providerOptionsChecked() throws {
+        func errors(_ entry: String) -> [String] {
+            Self.load("""
+                {"__format": "nixactions.nix/1", \(Self.position(1, 1)), "envFrom": [ \(entry) ],
+                 "jobs": {"a": {\(Self.position(2, 3)), "actions": [ {\(Self.position(3, 5)), "bash": "echo"} ]}}}
+                """).diagnostics.filter { $0.severity == .error }.map { $0.message + ($0.hint.map { " | " + $0 } ?? "") }
+        }
+        #expect(errors(#"{"provider": "file", "path": ".env.s", "secret": true, "requried": true}"#) == [
+            "envProviders.file has no option 'requried' | did you mean 'required'?",
+            "envProviders.file has no option 'secret' | did you mean 'secrets'?",
+        ])
+        #expect(errors(#"{"provider": "file", "path": ".env.s", "secrets": "yes"}"#) == ["envProviders.file's 'secrets' must be true or false | secrets = true;"])
+        #expect(errors(#"{"provider": "sops", "file": "s.yaml", "fromat": "json"}"#) == ["envProviders.sops has no option 'fromat' | did you mean 'format'?"])
+        #expect(errors(#"{"provider": "sops", "file": "s.yaml", "format": "ymal"}"#) == ["envProviders.sops's format 'ymal' is not one of yaml, json, dotenv | did you mean 'yaml'?"])
+        #expect(errors(#"{"provider": "sops", "file": "s.yaml", "format": "json", "required": false}"#).isEmpty)
+        #expect(errors(#"{"provider": "file", "path": ".env.missing", "secrets": true, "required": false}"#).isEmpty)
+    }
+
     @Test("YAML's 'run' in an action is one error whose hint names 'bash'; an action with neither is still said to lack it (audit 64 cli M5)")
     func yamlRunInAction() throws {
         let result = Self.load("""
@@ -232,6 +251,11 @@ struct NixWorkflowTranslationTests {
              "jobs": {"a": {"actions": [ {"bash": "true"} ]}}}
             """, file: "ci.nix", projectDirectory: folder, environment: [:], findTool: { _ in nil })
         #expect(!result.hasErrors, "\(result.diagnostics)")
+        // The name left to the sops file is not checked, and a warning says so (Nix audit 65 M1).
+        let warnings = result.diagnostics.filter { $0.severity == .warning }
+        #expect(warnings.map(\.message) == ["envProviders.required: FROM_SOPS is not checked: a secret provider before it may set it when the run starts"],
+                "\(result.diagnostics)")
+        #expect(warnings.first?.hint?.contains(#": "${FROM_SOPS:?}""#) == true, "\(warnings)")
         let env = try #require(result.workflow?.env)
         let plain = try #require(env.first { $0.name == "PLAIN" })
         #expect(plain.value.template.isLiteral)

@@ -470,6 +470,9 @@ extension NixWorkflow {
                     guard case .object(let values)? = entry["values"] else { continue }
                     env = merged(env, envPairs(.object(values), position: position, key: "envFrom", context: context))
                 case "file":
+                    guard checkProviderOptions(entry, kind: kind, options: [("path", false), ("required", true), ("secrets", true)], at: at, context: context) else {
+                        continue
+                    }
                     guard let path = entry["path"]?.stringValue.map(resolvePlaceholders) else {
                         error("envProviders.file needs a 'path'", at, context: context)
                         continue
@@ -498,12 +501,24 @@ extension NixWorkflow {
                     case .failure(let problem): error("envProviders.file '\(path)': \(problem)", at, context: context)
                     }
                 case "sops":
+                    guard checkProviderOptions(entry, kind: kind, options: [("file", false), ("format", false), ("required", true)], at: at, context: context) else {
+                        continue
+                    }
                     guard let path = entry["file"]?.stringValue else {
                         error("envProviders.sops needs a 'file'", at, context: context)
                         continue
                     }
                     var options: [(String, Node)] = [("provider", Self.string("sops", mark)), ("file", Self.string(path, mark))]
-                    if let format = entry["format"]?.stringValue { options.append(("format", Self.string(format, mark))) }
+                    if let format = entry["format"]?.stringValue {
+                        // The original's own check (an assert): one of its three formats.
+                        guard ["yaml", "json", "dotenv"].contains(format) else {
+                            error("envProviders.sops's format '\(format)' is not one of yaml, json, dotenv",
+                                  Position(entry, isOwnFile: isOwnFile).location(file, "format") ?? at, context: context,
+                                  hint: didYouMean(format, in: ["yaml", "json", "dotenv"]).map { "did you mean '\($0)'?" } ?? "format = \"yaml\";")
+                            continue
+                        }
+                        options.append(("format", Self.string(format, mark)))
+                    }
                     if entry["required"] == .bool(false) { options.append(("required", Self.plain("false", mark))) }
                     secrets.append(Self.mapping(options, mark))
                     secretProviders = true
@@ -512,7 +527,16 @@ extension NixWorkflow {
                     let set = Set((known + env).map(\.0)).union(environment.keys)
                     // A secret provider before it (a sops file, a file of secrets) may set any name: its
                     // names are known only when it is read, at run time.
-                    let missing = secretProviders ? [] : names.compactMap(\.stringValue).filter { !set.contains($0) }
+                    let unset = names.compactMap(\.stringValue).filter { !set.contains($0) }
+                    let missing = secretProviders ? [] : unset
+                    if secretProviders && !unset.isEmpty {
+                        // Not checked, and said so (Nix audit 65 M1: nothing said the check was skipped).
+                        reader.diagnostics.warning(
+                            "envProviders.required: \(unset.joined(separator: ", ")) \(unset.count == 1 ? "is" : "are") not checked: a secret provider before it may set \(unset.count == 1 ? "it" : "them") when the run starts",
+                            at: at ?? SourceLocation(file: file, line: 0, column: 0), context: context,
+                            hint: "if none does, \(unset.count == 1 ? "it is" : "they are") empty; to fail then, check in an action: "
+                                + unset.map { ": \"${\($0):?}\"" }.joined(separator: "; "))
+                    }
                     if !missing.isEmpty {
                         error("required variable\(missing.count == 1 ? "" : "s") not set: \(missing.joined(separator: ", "))", at, context: context,
                               hint: "set \(missing.count == 1 ? "it" : "them") in the environment, with --env NAME=VALUE, or in an envFrom provider before this one")
@@ -522,6 +546,33 @@ extension NixWorkflow {
                 }
             }
             return (env, secrets)
+        }
+
+        /// The options of an `envProviders.file`/`.sops` entry: a key it does not take is an error
+        /// with a did-you-mean, and so is a value of the wrong type (Nix audit 65 H1: `secret = true`
+        /// was dropped, and the file's values reached the logs unmasked; `secrets = "yes"` was false).
+        /// `options`: each name, and whether it is true or false (else a string). False: said, skip it.
+        mutating func checkProviderOptions(_ entry: [String: JSONValue], kind: String, options: [(name: String, isFlag: Bool)],
+                                           at: SourceLocation?, context: String?) -> Bool {
+            let position = Position(entry, isOwnFile: isOwnFile)
+            let names = options.map(\.name)
+            var fine = true
+            for key in entry.keys.sorted() where key != "provider" && !key.hasPrefix("__") && !names.contains(key) {
+                error("envProviders.\(kind) has no option '\(key)'", position.location(file, key) ?? at, context: context,
+                      hint: didYouMean(key, in: names).map { "did you mean '\($0)'?" } ?? "its options: \(names.joined(separator: ", "))")
+                fine = false
+            }
+            for (name, isFlag) in options {
+                guard let value = entry[name], value != .null else { continue }
+                let right: Bool
+                if case .bool = value { right = isFlag } else { right = !isFlag && value.stringValue != nil }
+                if !right {
+                    error("envProviders.\(kind)'s '\(name)' must be \(isFlag ? "true or false" : "a string")", position.location(file, name) ?? at,
+                          context: context, hint: isFlag ? "\(name) = true;" : "\(name) = \"…\";")
+                    fine = false
+                }
+            }
+            return fine
         }
 
         // MARK: jobs
