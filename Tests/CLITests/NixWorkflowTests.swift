@@ -250,6 +250,31 @@ struct NixWorkflowTests {
                                        + "use builtins.elem where there is one, or put a nixpkgs on NIX_PATH"), "\(result.stderr)")
     }
 
+    @Test("the original's helpers this library lacks get a hint; a file asking for an argument it is not given is located in it, not in the library (Nix audit 65 M3, M4)")
+    func originalOnlyAndArguments() async throws {
+        guard nixAvailable() else { return }
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("node.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow {
+              jobs.a.steps = [ (nixactions.actions.setupNode { version = "20"; }) ];
+            }
+            """)
+        let node = try await nixactions(["validate", "node.nix"], in: temp.path, environment: nixTestEnvironment)
+        #expect(node.status == 2, "\(node.stdout)\(node.stderr)")
+        #expect(node.stderr.contains("attribute 'setupNode' missing"), "\(node.stderr)")
+        #expect(node.stderr.contains("hint: 'setupNode' (an action) of the original NixActions is not provided here"), "\(node.stderr)")
+        try temp.write("arg.nix", """
+            { pkgs, nixactions, system }:
+            nixactions.mkWorkflow { jobs.a.steps = [ { bash = "echo ${system}"; } ]; }
+            """)
+        let arg = try await nixactions(["validate", "arg.nix"], in: temp.path, environment: nixTestEnvironment)
+        #expect(arg.status == 2, "\(arg.stdout)\(arg.stderr)")
+        #expect(arg.stderr.hasPrefix("arg.nix:1:1: error: the Nix evaluation of 'arg.nix' failed:"), "\(arg.stderr)")
+        #expect(arg.stderr.contains("give 'system' a default ('system ? …') or take it out"), "\(arg.stderr)")
+    }
+
     @Test("a throw or an assert, which Nix reports without a position, is located at the key whose value failed (Nix audit 58 M4)")
     func throwLocated() async throws {
         guard nixAvailable() else { return }

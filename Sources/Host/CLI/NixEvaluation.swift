@@ -149,6 +149,13 @@ enum NixEvaluation {
         return outcome
     }
 
+    /// Attributes of the original's library that this one does not have, and what they were.
+    static let originalOnly = [
+        "setupNode": "an action", "setupPython": "an action", "setupRust": "an action", "npmInstall": "an action",
+        "npmTest": "an action", "npmBuild": "an action", "npmLint": "an action", "buildahBuildPush": "a job template",
+        "jobs": "its job templates", "linuxPkgs": "its Linux package set", "mkExecutor": "executors as bash hooks",
+    ]
+
     /// The most heap a Nix evaluation may collect, unless GC_MAXIMUM_HEAP_SIZE says otherwise.
     static let heapLimit = "2G"
 
@@ -220,6 +227,23 @@ enum NixEvaluation {
                 // The stand-in lib has a few of nixpkgs' functions (Nix audit 58 L2: no word of it).
                 hint = "without <nixpkgs> on NIX_PATH, lib is NixActions' stand-in, which has no '\(name)' (nix/lib.nix lists what it has): "
                     + "use builtins.\(name) where there is one, or put a nixpkgs on NIX_PATH"
+            } else if let name = message.firstMatch(of: /attribute '([^']+)' missing/)?.1.description,
+                      let what = originalOnly[name],
+                      let text = try? String(contentsOfFile: absolute, encoding: .utf8),
+                      ["nixactions.", "actions.", "jobs."].contains(where: { text.contains($0 + name) }) {
+                // The original's helpers this library does not have (Nix audit 65 M4: the bare message).
+                hint = "'\(name)' (\(what)) of the original NixActions is not provided here (docs/nix.md, Not supported): "
+                    + (name.hasPrefix("setup") || name.hasPrefix("npm")
+                        ? "write it as an action, e.g. { name = \"install\"; deps = [ pkgs.nodejs ]; bash = \"npm ci\"; }"
+                        : "write its steps as actions of a job")
+            } else if let found = message.firstMatch(of: /anonymous function at (\/[^:\n]+):(\d+):(\d+) called (without required|with unexpected) argument '([^']+)'/),
+                      found.1 == absolute, let line = Int(found.2), let column = Int(found.3) {
+                // The workflow file asks for an argument it is not given: at its own line, not the
+                // library's call of it (Nix audit 65 M3).
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)",
+                                  at: SourceLocation(file: path, line: line, column: column),
+                                  hint: "a workflow file is called with only the arguments it names of pkgs, nixactions, lib and executor; "
+                                      + "give '\(found.5)' a default ('\(found.5) ? …') or take it out")
             } else if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
                let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
                 hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"
