@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TestSupport
+@testable import NixActionsCLI
 
 /// Nix is installed by `.ci/setup` (Debian's nix-bin); a machine without it skips these, CI must not.
 func nixAvailable() -> Bool {
@@ -290,6 +291,29 @@ struct NixWorkflowTests {
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("throw.nix:3:36: error: the Nix evaluation of 'throw.nix' failed in the value of 'bash':\nerror: my custom failure"),
                 "\(result.stderr)")
+        // Outside a step: the name, a whole job (placed at the key holding it), its steps (Nix audit 65 M2).
+        for (body, expected) in [
+            ("  name = throw \"bad name\";\n  jobs.a.actions = [ { bash = \"echo\"; } ];", "t.nix:3:3: error: the Nix evaluation of 't.nix' failed in the value of 'name':\nerror: bad name"),
+            ("  name = \"x\";\n  jobs.a = throw \"bad job\";", "t.nix:4:3: error: the Nix evaluation of 't.nix' failed in the value of 'a':\nerror: bad job"),
+            ("  name = \"x\";\n  jobs.a.needs = [ ];\n  jobs.a.actions = throw \"bad steps\";",
+             "t.nix:4:3: error: the Nix evaluation of 't.nix' failed in the value of 'a':\nerror: bad steps"),
+        ] {
+            try temp.write("t.nix", "{ nixactions, ... }:\nnixactions.mkWorkflow {\n\(body)\n}\n")
+            let failed = try await nixactions(["validate", "t.nix"], in: temp.path, environment: nixTestEnvironment)
+            #expect(failed.status == 2 && failed.stderr.contains(expected), "\(body):\n\(failed.stderr)")
+        }
+    }
+
+    @Test("the failed value's place in a partial JSON: its object's __pos, else the key holding the object, outwards")
+    func failedValuePlace() {
+        let pos = #"{"column":3,"file":"t.nix","keys":{"jobs":[4,3],"name":[3,3]},"line":3}"#
+        let step = #"{"__pos":{"column":22,"file":"t.nix","index":0,"keys":{"bash":[4,22]},"line":4},"bash":"echo"}"#
+        #expect(NixEvaluation.failedValue(in: #"{"__format":"f","__pos":\#(pos),"jobs":{"a":{"steps":[\#(step)]}},"name":}"#).map { "\($0.line):\($0.column) \($0.key)" }
+                == "3:3 name")
+        #expect(NixEvaluation.failedValue(in: #"{"__format":"f","__pos":\#(pos),"jobs":{"a":}}"#).map { "\($0.line):\($0.column) \($0.key)" } == "4:3 a")
+        #expect(NixEvaluation.failedValue(in: #"{"__pos":\#(pos),"jobs":{"a":{"steps":[{"__pos":{"file":"t.nix","keys":{"bash":[5,9]}},"bash":}]}}}"#)
+                    .map { "\($0.line):\($0.column) \($0.key)" } == "5:9 bash")
+        #expect(NixEvaluation.failedValue(in: #"{"name":"a \"q\": b","other":"#) == nil)
     }
 
     @Test("a copy of the program elsewhere (cp .build/…/nixactions ~/bin) still finds the Nix library of the source tree it was built from (audit 58 M5: every .nix workflow failed)")
@@ -370,6 +394,9 @@ struct NixWorkflowTests {
         let uncalled = try await nixactions(["validate", packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix"], in: scenario.project)
         #expect(uncalled.status == 2)
         #expect(uncalled.stderr.contains("jobs.deploy.executor is a function"), "\(uncalled.stderr)")
+        // The place the library names is the diagnostic's (Nix audit 65 M2: it stayed mid-text).
+        #expect(uncalled.stderr.hasPrefix(packageDirectory.path + "/Tests/Fixtures/nix-invalid/uncalled-executor.nix:6:5: error: ")
+                || uncalled.stderr.hasPrefix("Tests/Fixtures/nix-invalid/uncalled-executor.nix:6:5: error: "), "\(uncalled.stderr)")
     }
 
     @Test("without Nix, a .nix workflow is a clear error naming the package to install")

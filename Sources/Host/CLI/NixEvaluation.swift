@@ -254,6 +254,12 @@ enum NixEvaluation {
                 return Diagnostic(.error, "the Nix evaluation of '\(path)' failed in the value of '\(place.key)':\n\(message)",
                                   at: SourceLocation(file: place.file, line: place.line, column: place.column), hint: hint)
             }
+            // The library names the place itself (`nixactions: ci.nix:9:11: jobs.e.executor is …`):
+            // the diagnostic takes it (Nix audit 65 M2: it stayed in the middle of the text).
+            if let found = message.firstMatch(of: /nixactions: ([^\s:]+):(\d+):(\d+):[ ]/), let line = Int(found.2), let column = Int(found.3) {
+                return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)",
+                                  at: SourceLocation(file: String(found.1), line: line, column: column), hint: hint)
+            }
             // Nix names the place inside its text (`at /abs/ci.nix:6:48:`): the diagnostic takes
             // the first one as its FILE:LINE:COL, as every other diagnostic has (Nix audit 58 L6:
             // editors and CI problem matchers missed it).
@@ -287,18 +293,87 @@ enum NixEvaluation {
     }
 
     /// Where the value that failed is, from the JSON Nix printed before it failed: the key
-    /// written without a value (`"bash":}`), at the position the nearest `__pos` before it gives it.
+    /// written without a value (`"bash":}`), at the position its object's `__pos` gives it. An
+    /// object without one, or whose `__pos` does not name the key (the value of `jobs`, a whole job
+    /// that failed), is placed at the key holding that object, and so on outwards (Nix audit 65
+    /// M2: a throw in `name`, `jobs`, a job or its `steps` had no position).
     static func failedValue(in partial: String) -> (file: String, line: Int, column: Int, key: String)? {
-        guard let hole = partial.firstMatch(of: /"([^"\\]+)":[}\],]/) else { return nil }
-        let key = String(hole.1)
-        let before = partial[..<hole.range.lowerBound]
-        guard let pos = before.ranges(of: "\"__pos\":{").last else { return nil }
-        let object = before[pos.upperBound...]
-        guard let file = object.firstMatch(of: /"file":"([^"\\]*)"/)?.1,
-              let keys = object.firstMatch(of: /"keys":\{([^}]*)\}/)?.1 else { return nil }
-        for entry in keys.matches(of: /"([^"\\]+)":\[(\d+),(\d+)\]/) where entry.1 == key {
-            guard let line = Int(entry.2), let column = Int(entry.3) else { return nil }
-            return (String(file), line, column, key)
+        struct Frame {
+            var isObject: Bool
+            var key: String?  // the last key read in it
+            var position: (file: String, keys: [String: (Int, Int)])?
+            var start: String.UTF8View.Index  // where its text starts (its `__pos` is parsed whole when it closes)
+        }
+        let bytes = partial.utf8
+        var stack: [Frame] = []
+        var index = bytes.startIndex
+        var expectingKey = false
+        func readString() -> String? {
+            // At an opening quote: the string's text (escapes kept, enough for keys), index past it.
+            var end = bytes.index(after: index)
+            while end < bytes.endIndex, bytes[end] != UInt8(ascii: "\"") {
+                if bytes[end] == UInt8(ascii: "\\") { end = bytes.index(after: end) }
+                if end < bytes.endIndex { end = bytes.index(after: end) }
+            }
+            guard end < bytes.endIndex else { return nil }
+            let text = String(partial[bytes.index(after: index)..<end])
+            index = bytes.index(after: end)
+            return text
+        }
+        func place(_ key: String) -> (file: String, line: Int, column: Int, key: String)? {
+            // The failing key in the innermost object that places it, else the key holding that object.
+            var wanted = key
+            for level in stack.indices.reversed() {
+                let frame = stack[level]
+                if frame.isObject, let position = frame.position, let (line, column) = position.keys[wanted] {
+                    return (position.file, line, column, key)
+                }
+                // Outwards: the key of the object holding this one (a list passes it through).
+                if level > 0, stack[level - 1].isObject, let holder = stack[level - 1].key { wanted = holder }
+            }
+            return nil
+        }
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                stack.append(Frame(isObject: byte == UInt8(ascii: "{"), key: nil, position: nil, start: index))
+                expectingKey = byte == UInt8(ascii: "{")
+                index = bytes.index(after: index)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                let closed = stack.popLast()
+                index = bytes.index(after: index)
+                // A `__pos` object closed: its parent object has its positions.
+                if let closed, closed.isObject, stack.last?.key == "__pos",
+                   let object = try? JSONSerialization.jsonObject(with: Data(partial[closed.start..<index].utf8)) as? [String: Any],
+                   let file = object["file"] as? String {
+                    var keys: [String: (Int, Int)] = [:]
+                    for (name, value) in (object["keys"] as? [String: Any]) ?? [:] {
+                        if let pair = value as? [Int], pair.count == 2 { keys[name] = (pair[0], pair[1]) }
+                    }
+                    stack[stack.count - 1].position = (file, keys)
+                }
+                expectingKey = false
+            case UInt8(ascii: ","):
+                expectingKey = stack.last?.isObject == true
+                index = bytes.index(after: index)
+            case UInt8(ascii: "\""):
+                guard let text = readString() else { return nil }
+                if expectingKey, !stack.isEmpty {
+                    stack[stack.count - 1].key = text
+                    expectingKey = false
+                    // `"key":` then at once `}`, `]` or `,`: the value that failed.
+                    if index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") {
+                        let next = bytes.index(after: index)
+                        if next == bytes.endIndex || [UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ",")].contains(bytes[next]) {
+                            return place(text)
+                        }
+                        index = next
+                    }
+                }
+            default:
+                index = bytes.index(after: index)
+            }
         }
         return nil
     }
