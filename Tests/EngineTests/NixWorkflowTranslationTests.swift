@@ -148,6 +148,22 @@ struct NixWorkflowTranslationTests {
         #expect(errors(#"{"provider": "file", "path": ".env.missing", "secrets": true, "required": false}"#).isEmpty)
     }
 
+    @Test("artifact paths the run would refuse are errors when the file is loaded, each one (Nix audit 65 L2)")
+    func artifactPathsChecked() throws {
+        let result = Self.load("""
+            {"__format": "nixactions.nix/1", \(Self.position(1, 1)),
+             "jobs": {"a": {\(Self.position(2, 3, keys: ["outputs": (3, 5)])), "outputs": {"up": "../outside.txt", "abs": "/etc/hostname", "ok": "dist/"},
+                            "actions": [ {\(Self.position(4, 5)), "bash": "true"} ]},
+                      "b": {\(Self.position(5, 3, keys: ["inputs": (6, 5)])), "needs": ["a"], "inputs": [ {"name": "ok", "path": "../../escape"} ],
+                            "actions": [ {\(Self.position(7, 5)), "bash": "true"} ]}}}
+            """)
+        let errors = result.diagnostics.filter { $0.severity == .error }.map { "\($0.location.map { "\($0.line):\($0.column)" } ?? "-") \($0.message)" }
+        #expect(errors.count == 3, "\(errors)")
+        #expect(errors.contains { $0.hasPrefix("3:5 artifact 'abs'") && $0.contains("/etc/hostname") }, "\(errors)")
+        #expect(errors.contains { $0.hasPrefix("3:5 artifact 'up'") && $0.contains("../outside.txt") }, "\(errors)")
+        #expect(errors.contains { $0.hasPrefix("6:5 artifact 'ok'") && $0.contains("../../escape") }, "\(errors)")
+    }
+
     @Test("YAML's 'run' in an action is one error whose hint names 'bash'; an action with neither is still said to lack it (audit 64 cli M5)")
     func yamlRunInAction() throws {
         let result = Self.load("""

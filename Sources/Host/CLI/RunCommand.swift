@@ -35,14 +35,17 @@ struct RunCommand: AsyncParsableCommand {
         !(environment["NO_COLOR"] ?? "").isEmpty || environment["TERM"] == "dumb"
     }
 
-    static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
+    /// - Parameter say: whether a value that is not a format is said on standard error (once, at the start).
+    static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment, say: Bool = false) throws -> LogFormat? {
         guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
         switch value {
         case "structured": return .plain
         case "simple": return .human
         default:
             guard let format = LogFormat(rawValue: value) else {
-                standardError("error: NIXACTIONS_LOG_FORMAT='\(value)' is not a log format\n  hint: human, plain, json (or the original's structured, simple)\n")
+                if say {
+                    standardError("error: NIXACTIONS_LOG_FORMAT='\(value)' is not a log format\n  hint: human, plain, json (or the original's structured, simple)\n")
+                }
                 throw ExitCode(ExitStatus.usage)
             }
             return format
@@ -57,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
         // The workflow's env (and its envFrom values) only: the original gave way to the
         // environment there (`if [ -z "${k+x}" ]`), while it exported a job's and an action's env
         // over it, as here (audit 58 L1: those were warned of too, falsely).
-        let levels = workflow.env.map { ($0, "the workflow's env") }
+        let levels = workflow.env.map { ($0, "the workflow's env or envFrom") }  // (which one: Nix audit 65 L3)
         for (entry, level) in levels where !entry.name.isEmpty && given[entry.name] == nil {
             guard let value = environment[entry.name], value != entry.value.source.value, seen.insert(entry.name).inserted else { continue }
             let at = entry.value.source.location.map { "\($0): " } ?? ""
@@ -170,6 +173,11 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A bad NIXACTIONS_LOG_FORMAT is said once, before the workflow is read (Nix audit 65 L4:
+        // said twice, after a Nix evaluation); later reads of it are then quiet.
+        if logFormat == nil {
+            do { _ = try Self.environmentLogFormat(say: true) } catch { throw ExitCode(ExitStatus.usage) }
+        }
         // `--log-format json`: a run that stops before its stream starts still gives the stream
         // its start, why it stopped and its end, with the exit status (audit 58 examples L7).
         guard !dryRun, (try? logFormat ?? Self.environmentLogFormat()) == .json else { return try await runWorkflow(nil) }

@@ -51,7 +51,8 @@ extension JobRunner {
         var environment = environment
         var script = condition.value + "\n"
         defineOriginalVariables(&environment, started: started)
-        if job.original != nil { script = Self.jobEnvPrologue + script }
+        // On a line of its own: bash's message about the condition then quotes the condition alone.
+        if job.original != nil { script = Self.jobEnvPrologue + "\n" + script }
         switch await runHidden(script, index: index, environment: environment, pathPrepend: pathPrepend, executor: executor) {
         case .success(let (status, sink)):
             // False, as in the original; but a test that could not be evaluated (bash's syntax
@@ -60,7 +61,10 @@ extension JobRunner {
             let said = sink.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if status != 0, (status ?? 2) >= 2 || !said.isEmpty {
                 let at = condition.location.map { "\($0): " } ?? ""
-                let words = said.split(separator: "\n").prefix(5).joined(separator: " / ")
+                // Without the hidden script's path (`/dev/shm/…/step-4-7.sh: line 2: `): the
+                // user wrote no such file (Nix audit 65 L6).
+                let words = said.split(separator: "\n").prefix(5)
+                    .map { $0.replacing(/^\S+: line \d+:[ ]/, with: "") }.joined(separator: " / ")
                 reporter.report(.message(job: planned.key, level: .warning, text:
                     "\(at)the condition '\(condition.value)' is taken as false: bash exited with \(status.map(String.init) ?? "no status")"
                         + (words.isEmpty ? "" : " and said: \(words)")))

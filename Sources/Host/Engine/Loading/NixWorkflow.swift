@@ -760,6 +760,7 @@ extension NixWorkflow {
                                   context: context, hint: "give each artifact its own name")
                         }
                         producers[name] = (id, at)
+                        for path in paths { checkArtifactPath(path, artifact: name, at: position.location(file, "outputs"), context: context) }
                         semantics.keepArtifacts.append((name, paths))
                     }
                 } else {
@@ -784,6 +785,7 @@ extension NixWorkflow {
                             continue
                         }
                         let path = entry["path"]?.stringValue.map { $0 == "." || $0 == "./" ? nil : $0 } ?? nil
+                        if let path { checkArtifactPath(path, artifact: name, at: at, context: context) }
                         semantics.restoreArtifacts.append((name, path))
                         consumers.append((name, id, at))
                     default:
@@ -791,6 +793,14 @@ extension NixWorkflow {
                     }
                 }
             }
+        }
+
+        /// A path the run would refuse (absolute, `~`, climbing out of the workspace) is an error
+        /// here, each one (Nix audit 65 L2: found by `run` after the job's actions, the first only).
+        mutating func checkArtifactPath(_ path: String, artifact: String, at: SourceLocation?, context: String?) {
+            do { _ = try ArtifactStore.relative(path, artifact: artifact, role: "path") } catch let problem as EngineError {
+                error(problem.message, at, context: context, hint: problem.hint)
+            } catch {}
         }
 
         /// Each restored artifact is made by a job the restoring job needs (directly or not).
