@@ -256,14 +256,22 @@ let
     withPos (if pos == null then null else pos // { index = i; })
       (toData where (removeAttrs s [ "__nixactionsAction" ]));
 
-  jobData = jobs: jobName:
+  # `written`: the jobs as the file wrote them, before `extensions`. A job an extension rebuilt
+  # (`mapAttrs (n: j: j // { timeout = 20; })`) keeps the place it was written at, not the
+  # extension's (Nix audit 65 L1: every job was placed at the extension's line, out of order).
+  jobData = written: jobs: jobName:
     let
       job = checkAttrs "jobs.${jobName}" jobs.${jobName};
       stepsKey = if job ? steps then "steps" else "actions";
       steps = job.${stepsKey} or null;
       data = toData "jobs.${jobName}" (removeAttrs job [ stepsKey ]);
-      jobPos = posOf job;
-      declared = posOfAttr jobName jobs;
+      wasWritten = let t = builtins.tryEval (isAttrs written && written ? ${jobName} && isAttrs written.${jobName}); in t.success && t.value;
+      before = if wasWritten then posOf written.${jobName} else null;
+      after = posOf job;
+      jobPos = if after == null then before
+        else if before == null || before.file != after.file then after
+        else after // { inherit (before) line column; };
+      declared = if wasWritten then posOfAttr jobName written else posOfAttr jobName jobs;
       listPos = posOfAttr stepsKey job;
     in
     withPos (if jobPos == null then declared
@@ -287,7 +295,7 @@ let
       { __format = format; }
       // rest
       // (if isAttrs jobs
-          then { jobs = listToAttrs (map (n: { name = n; value = jobData jobs n; }) (attrNames jobs)); }
+          then { jobs = listToAttrs (map (n: { name = n; value = jobData (raw.jobs or null) jobs n; }) (attrNames jobs)); }
           else if jobs == null then { }
           else { jobs = toData "jobs" jobs; }));
 

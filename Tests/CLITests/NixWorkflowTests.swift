@@ -926,6 +926,27 @@ struct NixWorkflowTests {
         #expect(result.stderr.contains("'logging' of the original is not used"), "\(result.stderr)")
         #expect(result.stderr.contains("executors.local: 'name' (a workspace shared between jobs) is not supported"), "\(result.stderr)")
 
+        // An extension that rebuilds every job (the original's documented addTimeout pattern)
+        // keeps the jobs in the order written, placed where written (Nix audit 65 L1: at its line).
+        let rebuilding = """
+            { nixactions, ... }:
+            let addTimeout = wf: wf // { jobs = builtins.mapAttrs (n: j: j // { timeout = j.timeout or 20; }) wf.jobs; };
+            in nixactions.mkWorkflow {
+              extensions = [ addTimeout ];
+              jobs.zeta.actions = [ { bash = "true"; } ];
+              jobs.alpha.actions = [ { bash = "true"; } ];
+
+            """
+        let rebuilt = try await scenario.run(rebuilding + "  jobs.mid = { needs = [ \"nope\" ]; actions = [ { bash = \"true\"; } ]; };\n}\n",
+                                             ["--dry-run"], file: "ext.nix")
+        #expect(rebuilt.status == 2, "\(rebuilt.stdout)\(rebuilt.stderr)")
+        #expect(rebuilt.stderr.contains("ext.nix:7:") && rebuilt.stderr.contains("needs 'nope'"), "at the job's line: \(rebuilt.stderr)")
+        try (rebuilding + "}\n").write(toFile: scenario.project + "/ext2.nix", atomically: true, encoding: .utf8)
+        let order = try await nixactions(["list", "ext2.nix"], in: scenario.project, environment: nixTestEnvironment)
+        #expect(order.status == 0, "\(order.stderr)")
+        let zeta = order.stdout.range(of: "zeta"), alpha = order.stdout.range(of: "alpha")
+        #expect(zeta != nil && alpha != nil && zeta!.lowerBound < alpha!.lowerBound, "in the order written: \(order.stdout)")
+
         let refused = try await scenario.run("""
             { nixactions, ... }:
             nixactions.mkWorkflow {
