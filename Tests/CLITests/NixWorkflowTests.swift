@@ -318,6 +318,12 @@ struct NixWorkflowTests {
         #expect(NixEvaluation.failedValue(in: #"{"__pos":\#(pos),"jobs":{"a":{"steps":[{"__pos":{"file":"t.nix","keys":{"bash":[5,9]}},"bash":}]}}}"#)
                     .map { "\($0.line):\($0.column) \($0.key)" } == "5:9 bash")
         #expect(NixEvaluation.failedValue(in: #"{"name":"a \"q\": b","other":"#) == nil)
+        // A list whose item failed: printed empty, with only closers after it (Nix audit 65 M2).
+        #expect(NixEvaluation.failedValue(in: #"{"__format":"f","__pos":{"file":"r.nix","keys":{"envFrom":[3,3]}},"envFrom":[]}"#)
+                    .map { "\($0.line):\($0.column) \($0.key)" } == "3:3 envFrom")
+        #expect(NixEvaluation.failedValue(in: #"{"__pos":{"file":"s.nix","keys":{"jobs":[3,3]}},"jobs":{"a":{"__pos":{"file":"s.nix","keys":{"steps":[3,9]}},"steps":[]}}}"#)
+                    .map { "\($0.line):\($0.column) \($0.key)" } == "3:9 steps")
+        #expect(NixEvaluation.failedValue(in: #"{"__pos":{"file":"s.nix","keys":{"needs":[3,9]}},"needs":[],"name":"x"}"#) == nil)
     }
 
     @Test("a copy of the program elsewhere (cp .build/…/nixactions ~/bin) still finds the Nix library of the source tree it was built from (audit 58 M5: every .nix workflow failed)")

@@ -293,7 +293,8 @@ enum NixEvaluation {
     }
 
     /// Where the value that failed is, from the JSON Nix printed before it failed: the key
-    /// written without a value (`"bash":}`), at the position its object's `__pos` gives it. An
+    /// written without a value (`"bash":}`), or the list left empty at the end (`"steps":[]}}`),
+    /// at the position its object's `__pos` gives it. An
     /// object without one, or whose `__pos` does not name the key (the value of `jobs`, a whole job
     /// that failed), is placed at the key holding that object, and so on outwards (Nix audit 65
     /// M2: a throw in `name`, `jobs`, a job or its `steps` had no position).
@@ -366,6 +367,13 @@ enum NixEvaluation {
                     if index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") {
                         let next = bytes.index(after: index)
                         if next == bytes.endIndex || [UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: ",")].contains(bytes[next]) {
+                            return place(text)
+                        }
+                        // A list whose item failed is printed empty, and only closers follow it to
+                        // the end (`"envFrom":[]}`, `"steps":[]}}}`): that list's key.
+                        if bytes[next] == UInt8(ascii: "["), bytes.index(after: next) < bytes.endIndex,
+                           bytes[bytes.index(after: next)] == UInt8(ascii: "]"),
+                           bytes[bytes.index(next, offsetBy: 2)...].allSatisfy({ [UInt8(ascii: "}"), UInt8(ascii: "]"), 0x0A, 0x20].contains($0) }) {
                             return place(text)
                         }
                         index = next
