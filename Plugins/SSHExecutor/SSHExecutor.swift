@@ -209,11 +209,19 @@ final class SSHExecutor: ExecutorPlugin {
     /// it first in a shared `/tmp`) is refused.
     static func makeRunFolder(workdir: String, run: String) -> String {
         // Known to be this run's (made by `makeNewRunFolder`); checked again, as its workdir is.
+        // Never made again by its name, which every ssh command line showed in `ps` there: gone
+        // (a lost job's `lost.sh` removed it once empty), or no longer this user's folder, the
+        // job asks for a new one (review 64 L3: another user could take the known name first and
+        // fail the host's later jobs).
         let check = checkWorkdir(workdir)
         let (workdir, run) = (ShellWords.quote(workdir), ShellWords.quote(run))
-        return "umask 022; mkdir -p \(workdir) && \(check) && { mkdir -m 700 \(run) 2>/dev/null; [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] "
-            + "&& chmod 700 \(run) || { echo \"nixactions: \(run) is not a private folder of this user\" >&2; false; }; }"
+        return "umask 022; mkdir -p \(workdir) && \(check) && { [ -d \(run) ] && [ ! -h \(run) ] && [ -O \(run) ] && chmod 700 \(run) "
+            + "|| { echo \(runGoneMarker); exit \(runGoneStatus); }; }"
     }
+
+    /// What `makeRunFolder` prints, with its exit status, when the run's folder is gone.
+    static let runGoneMarker = "NXA-RUN-GONE"
+    static let runGoneStatus: Int32 = 79
 
     /// A remote shell command that fails, saying why, unless no other user can rename or replace
     /// any folder on the way to the run's folder: the workdir as given (made absolute from the
@@ -349,6 +357,14 @@ final class SSHExecutor: ExecutorPlugin {
     /// Make the run's folder on `target` if the run has none there, then the job's folders in
     /// it; what `uname -sm` says, or the failed command.
     func reach(_ target: Target, job jobKey: String) async throws -> CapturedCommand {
+        let reached = try await reachOnce(target, job: jobKey)
+        guard reached.status == Self.runGoneStatus, reached.outputText.contains(Self.runGoneMarker) else { return reached }
+        // The run's folder there is gone: a new one, by a name nobody has seen.
+        remoteRuns.withLock { $0[target] = nil }
+        return try await reachOnce(target, job: jobKey)
+    }
+
+    private func reachOnce(_ target: Target, job jobKey: String) async throws -> CapturedCommand {
         if remoteRuns.withLock({ $0[target] }) == nil {
             let made = try await capture(sshArguments(target) + [Self.makeNewRunFolder(workdir: workdir, prefix: remoteRunPrefix)])
             guard made.status == 0 else { return made }

@@ -66,6 +66,22 @@ extension RealExecutorSuites {
                     needs: build
                     steps:
                       - run: echo "after got ${{ needs.build.outputs.answer }}"
+                  # The run's folder on the host gone (a lost job's lost.sh removes it once empty)
+                  # and its known name taken by another user: later jobs there get a new one
+                  # (review 64 L3: they failed).
+                  gone:
+                    needs: build
+                    executor: \(Self.executor([server], workdir: remote))
+                    steps:
+                      - run: |
+                          run=$(cd ../.. && pwd)
+                          echo "gone=$(basename "$run")"
+                          cd / && rm -rf "$run" && mkdir -m 777 "$run" && chown 65534:65534 "$run"
+                  again:
+                    needs: gone
+                    executor: \(Self.executor([server], workdir: remote))
+                    steps:
+                      - run: echo "again=$(basename "$(cd ../.. && pwd)")"
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -91,10 +107,13 @@ extension RealExecutorSuites {
             #expect(SSHServer.processes(matching: "nxasshbackground").isEmpty, "a step's background process outlived its job")
             #expect(result.stdout.contains("[build] pwd=/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[after] after got 42\n"))
+            let gone = result.stdout.firstMatch(of: /\[gone\] gone=(\S+)\n/).map { String($0.1) }
+            let again = result.stdout.firstMatch(of: /\[again\] again=(\S+)\n/).map { String($0.1) }
+            #expect(gone != nil && again != nil && gone != again, "a new run folder after the old one went: \(result.stdout)")
             // The remote run folder is gone, and so are the connections; the folders another user
             // made are theirs, left alone.
             let left = (try? FileManager.default.contentsOfDirectory(atPath: remote)) ?? ["?"]
-            #expect(left.count == 2 && left.allSatisfy { name in
+            #expect(left.count == 3 && left.allSatisfy { name in
                 var info = stat()
                 return lstat(remote + "/" + name, &info) == 0 && info.st_uid == 65534
             }, "\(left)")
