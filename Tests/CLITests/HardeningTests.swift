@@ -284,6 +284,35 @@ struct HardeningTests {
         }
     }
 
+    @Test("after a normal end the watcher starts the supervisor when a process still carries the run's tracking id (one that left the run's cgroup), and not otherwise (audit 65 cancel M3)",
+          .enabled(if: getuid() == 0, "needs root for a private /dev/shm (CI is root)"))
+    func watcherFindsEscapedProcess() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let tracking = "20261207-000000-0000abcd-\(getpid())"
+        // A stand-in for nixactions: says that the watcher started the supervisor.
+        let marker = temp.path + "/supervisor-started"
+        try temp.write("fake-nixactions", "#!/bin/sh\ntouch \(marker)\n")
+        chmod(temp.path + "/fake-nixactions", 0o755)
+        try FileManager.default.createDirectory(atPath: temp.path + "/tmp", withIntermediateDirectories: true)
+        func watch() async throws -> CommandResult {
+            // In a mount namespace of its own with an empty /dev/shm: no other run's entry there decides.
+            try await runCommand(URL(fileURLWithPath: "/usr/bin/unshare"), [
+                "-m", "/bin/sh", "-c", "mount -t tmpfs none /dev/shm && exec /bin/sh -c \"$0\" \"$@\"", RunSupervision.watcherScript,
+                "nixactions-watch", "0", temp.path + "/fake-nixactions", temp.path + "/tmp",
+                "__supervise", "--run-folder", temp.path + "/run", "--tracking-id", tracking,
+            ], input: Data("done\n".utf8))
+        }
+        let quiet = try await watch()
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "nothing carried the run's id: no supervisor")
+        let escaped = try LaunchedProcess(["/bin/sleep", "300"], environment: ["\(JobContainment.trackingVariable)": "\(tracking)/j1/s1"])
+        defer { escaped.signal(SIGKILL); escaped.wait() }
+        let found = try await watch()
+        #expect(found.status == 0, "\(found.stderr)")
+        #expect(FileManager.default.fileExists(atPath: marker), "a process still carried the run's tracking id: the supervisor must start")
+    }
+
     @Test("the run's watcher (a shell script) becomes the supervisor when the host died, sweeps dead runs after a normal end, and ends with the run")
     func watcher() async throws {
         let temp = try TemporaryDirectory()

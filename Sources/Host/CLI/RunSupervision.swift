@@ -336,8 +336,10 @@ final class RunSupervision: Sendable {
     /// The supervisor's first half, run by `/bin/sh` with the arguments HOST-PID NIXACTIONS TMPDIR
     /// `__supervise --run-folder F --tracking-id T [--cgroup C]` and the host's pipe as standard input.
     /// It waits until the pipe closes (the host exited), then until the host is gone (10 s at
-    /// most). The host said "done" and neither TMPDIR nor /dev/shm holds a `nixactions-*` entry:
-    /// nothing to do ("done sweep": the run had cleanup scripts, so the supervisor sweeps anyway).
+    /// most). The host said "done", neither TMPDIR nor /dev/shm holds a `nixactions-*` entry and no
+    /// process carries the run's tracking id (one `grep` of /proc, a few milliseconds after the
+    /// host's exit): nothing to do ("done sweep": the run had cleanup scripts, so the supervisor
+    /// sweeps anyway).
     /// Otherwise it becomes the supervisor, told whether the host finished, where the run's
     /// events are ("events PATH"), whether a second signal stopped it ("abort") or the host
     /// ended a run that could not go on ("fail MESSAGE").
@@ -364,6 +366,10 @@ final class RunSupervision: Sendable {
             for entry in "$temporary"/nixactions-* /dev/shm/nixactions-*; do
                 [ -e "$entry" ] && exec "$nixactions" "$@" --host-done < /dev/null
             done
+            # A process of the run that left its cgroup (systemd-run --scope) still carries the
+            # run's tracking id ($5): the supervisor ends it (audit 65 cancel M3: it lived on).
+            grep -qlzF -e "\#(JobContainment.trackingVariable)=$5/" /proc/[0-9]*/environ 2>/dev/null \
+                && exec "$nixactions" "$@" --host-done < /dev/null
             exit 0
         fi
         [ -n "$events" ] && set -- "$@" --events "$events"
