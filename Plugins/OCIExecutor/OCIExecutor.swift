@@ -234,7 +234,10 @@ final class OCIExecutor: ExecutorPlugin {
         }
         arguments += ["--entrypoint", "/bin/sh", image, Self.controlMount + "/helper.sh"]
         containers.withLock { $0[job.jobKey] = name }
-        let started = try await capture(arguments)
+        // A cancel (the run's, a fail-fast) lets the engine finish starting the container, within
+        // 30 s: stopped midway, `run -d` left it made and never started, and the job's always()
+        // steps then waited 10 s for a helper that never ran and failed (audit 65 cancel M1).
+        let started = try await containerEngine.capture(arguments, finishAfterCancel: .seconds(30))
         guard started.status == 0 else {
             throw OperationFailure(
                 message: "cannot start a container of image '\(image)' for job '\(job.displayName)': \(started.errorText)",

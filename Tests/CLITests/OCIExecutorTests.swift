@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import NixActionsContainerKit
+import NixActionsEngine
 
 /// The oci executor against a real podman (runc, an image made locally; see `PodmanFixture`).
 extension RealExecutorSuites {
@@ -370,6 +371,56 @@ extension RealExecutorSuites {
                 #expect(!FileManager.default.fileExists(atPath: String(authfile)))
             }
             #expect(try podman.containers().isEmpty)
+        }
+
+        @Test("a cancel while the job's container starts lets the start finish: the always() steps run in it, at once, and nothing is left (audit 65 cancel M1: 10 s, then failed)")
+        func cancelDuringStart() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // The engine's `run -d` made slow, so that the cancel lands while it starts the container.
+            let marker = temp.path + "/starting"
+            try temp.write("bin/podman", "#!/bin/sh\n[ \"$1\" = run ] && { touch \(marker); sleep 1; }\nexec \(podman.podman) \"$@\"\n")
+            chmod(temp.path + "/bin/podman", 0o755)
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: { plugin: oci, with: { image: "\(PodmanFixture.image)", engine: "\(temp.path)/bin/podman" } }
+                    steps:
+                      - run: echo main-ran; sleep 300
+                      - if: always()
+                        run: echo cleanup-ran; sleep 300
+                """)
+            let log = temp.path + "/run.log"
+            let environment = ProcessInfo.processInfo.environment.merging(podman.environment) { _, new in new }
+            let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain"], directory: temp.path,
+                                              environment: environment, output: log)
+            let clock = ContinuousClock()
+            let signalled = await signalWhen(process, SIGINT) { FileManager.default.fileExists(atPath: marker) }
+            #expect(signalled != nil, "the container's start never began")
+            // The cleanup step runs in the container; a second signal then kills it: `cancelled`,
+            // as on the local executor, not a failure "the container stopped" (audit 65 cancel M2).
+            let second = await signalWhen(process, SIGINT) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("[a] cleanup-ran\n") }
+            #expect(second != nil, "the cleanup step never ran: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            let status = process.exitStatus
+            let took = clock.now - (signalled ?? clock.now)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(status == 130, "\(text)")
+            #expect(!text.contains("[a] main-ran"), "\(text)")
+            #expect(!text.contains("container stopped"), "\(text)")
+            #expect(took < .seconds(8), "took \(took)")
+            let runs = temp.path + "/.nixactions/runs"
+            let folder = runs + "/" + (((try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []).first { !$0.hasPrefix(".") } ?? "")
+            var state = RunState()
+            for _ in 0..<250 {
+                state = (try? RunState.replay(String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))) ?? RunState()
+                if state.status != nil { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(state.jobs.first?.steps.map(\.status) == ["skipped", "cancelled"] && state.jobs.first?.status == "cancelled",
+                    "\(state.jobs.first.map { "\($0.steps.map(\.status)) \($0.status ?? "open")" } ?? "no job")")
+            let left = try podman.podman(["ps", "-a", "--format", "{{.Names}}"]).stdout.split(separator: "\n").filter { $0.hasPrefix("nixactions-") }
+            #expect(left.isEmpty, "containers left: \(left)")
         }
 
         @Test("a pull the run's cancel ends leaves nothing in TMPDIR: podman stages it in a folder of the run's (audit 56 F4)")

@@ -43,11 +43,12 @@ public struct ContainerEngine: Sendable {
 
     /// Run a command (`arguments[0]` is the program, usually `path`) to its end, keeping what it printed.
     /// `temporary`: its TMPDIR instead of this process's.
-    public func capture(_ arguments: [String], temporary: String? = nil) async throws -> CapturedCommand {
+    /// - Parameter finishAfterCancel: see `CapturedCommand.run`.
+    public func capture(_ arguments: [String], temporary: String? = nil, finishAfterCancel: Duration? = nil) async throws -> CapturedCommand {
         var environment = ProcessInfo.processInfo.environment
         if let temporary { environment["TMPDIR"] = temporary }
         do {
-            return try await CapturedCommand.run(arguments, environment: environment)
+            return try await CapturedCommand.run(arguments, environment: environment, finishAfterCancel: finishAfterCancel)
         } catch {
             throw OperationFailure(message: "cannot run \(path): \(String(cString: strerror(error.errno)))")
         }

@@ -16,14 +16,50 @@ public struct CapturedCommand: Sendable {
 
     /// Run `arguments` to its end. `limit`: the most it may take; past it, the command's process
     /// group gets SIGTERM, and SIGKILL after `grace` (`expired` is then true).
+    ///
+    /// `finishAfterCancel`: a cancel of the calling task does not end the command at once (as it
+    /// does without it) but lets it finish within this long, then ends it as `limit` would: for a
+    /// command that leaves a half-made thing when stopped midway (`podman run -d` between its
+    /// container's creation and its start: audit 65 cancel M1).
     public static func run(_ arguments: [String], environment: [String: String], limit: Duration? = nil,
-                           grace: Duration = .seconds(2)) async throws(SpawnError) -> CapturedCommand {
+                           grace: Duration = .seconds(2), finishAfterCancel: Duration? = nil) async throws(SpawnError) -> CapturedCommand {
         let output = Mutex<[UInt8]>([]), errors = Mutex<[UInt8]>([])
         let timer = Mutex<ChildTimeLimit?>(nil)
-        let termination = try await runProcess(arguments: arguments, environment: environment, directory: nil, onStart: { child in
+        // After a cancel (finishAfterCancel): the child, once started, and whether the cancel came.
+        let shielded = Mutex<(child: ChildProcess?, cancelled: Bool, limit: ChildTimeLimit?)>((nil, false, nil))
+        let start: @Sendable (ChildProcess) -> Void = { child in
             if let limit { timer.withLock { $0 = ChildTimeLimit(child, limit: limit, grace: grace) } }
-        }) { stream, bytes in
+            guard let finishAfterCancel else { return }
+            shielded.withLock { state in
+                state.child = child
+                if state.cancelled { state.limit = ChildTimeLimit(child, limit: finishAfterCancel, grace: grace) }
+            }
+        }
+        let collect: @Sendable (Int32, UnsafeRawBufferPointer) -> Void = { stream, bytes in
             if stream == 2 { errors.withLock { $0 += bytes } } else { output.withLock { $0 += bytes } }
+        }
+        let termination: Termination
+        if let finishAfterCancel {
+            // In a task of its own, which a cancel of this one does not reach.
+            let running = Task { () async -> Result<Termination, SpawnError> in
+                do throws(SpawnError) {
+                    return .success(try await runProcess(arguments: arguments, environment: environment, directory: nil, onStart: start, onOutput: collect))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let result = await withTaskCancellationHandler {
+                await running.value
+            } onCancel: {
+                shielded.withLock { state in
+                    state.cancelled = true
+                    if let child = state.child { state.limit = ChildTimeLimit(child, limit: finishAfterCancel, grace: grace) }
+                }
+            }
+            shielded.withLock { _ = $0.limit?.end() }
+            termination = try result.get()
+        } else {
+            termination = try await runProcess(arguments: arguments, environment: environment, directory: nil, onStart: start, onOutput: collect)
         }
         let expired = timer.withLock { $0?.end() } ?? false
         let status = termination.exitStatus

@@ -504,8 +504,16 @@ extension JobRunner {
             useLeftFiles()
             outcome = .cancelled
         case .error(let text):
-            outcome = .failure
-            message = "step '\(name)': \(text)"
+            if AbruptStop.requested {
+                // What the executor said once every process of the run was killed (a container's
+                // helper among them: "the job's container stopped"): the kill's doing, as with a
+                // step's own end above (audit 65 cancel M2: the oci step and job were `failure`).
+                outcome = AbruptStop.failure == nil ? .cancelled : .failure
+                message = AbruptStop.failure.map(AbruptStop.ended(by:))
+            } else {
+                outcome = .failure
+                message = "step '\(name)': \(text)"
+            }
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed,
