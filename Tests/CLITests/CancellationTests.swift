@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import NixActionsEngine
 @testable import NixActionsEngine
 
 @Suite("Graceful cancellation with SIGINT")
@@ -28,6 +29,36 @@ struct CancellationTests {
         let process = try LaunchedProcess((launcher.map { [$0] } ?? []) + [nixactionsBinary.path] + arguments,
                                           in: temp.path + "/project", environment: environment, output: handle)
         return (process, { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" })
+    }
+
+    @Test("a signal after the run's end, while old logs are pruned: exit 130 only if the record says the signal came (audit 65 cancel L1: 130 with a record of 0)")
+    func lateSignalRecorded() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+        // An old run's folder of many files, which --keep-logs 1 prunes after the run's end: the
+        // signal lands while it goes.
+        let logs = temp.path + "/logs"
+        let old = logs + "/20200101-000000-0000abcd"
+        try FileManager.default.createDirectory(atPath: old + "/many", withIntermediateDirectories: true)
+        let made = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "cd '\(old)/many' && seq 1 40000 | xargs touch"])
+        #expect(made.status == 0, "\(made.stderr)")
+        try "{\"ts\":\"2020-01-01T00:00:00.000Z\",\"event\":\"workflow_started\"}\n".write(toFile: old + "/events.jsonl", atomically: true, encoding: .utf8)
+        let output = temp.path + "/out.txt"
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NIXACTIONS_PLUGIN_PATH")
+        let process = try LaunchedProcess([nixactionsBinary.path, "run", "wf.yml", "--log-format", "plain", "--log-dir", logs, "--keep-logs", "1"],
+                                          directory: temp.path, environment: environment, output: output)
+        let sent = await signalWhen(process, SIGINT, after: .milliseconds(30)) {
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("succeeded in")
+        }
+        #expect(sent != nil, "the run never finished: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        let status = process.exitStatus
+        let run = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).first { !$0.hasPrefix(".") && $0 != "20200101-000000-0000abcd" }
+        let events = (try? String(contentsOfFile: logs + "/" + (run ?? "") + "/events.jsonl", encoding: .utf8)) ?? ""
+        let noted = events.contains("after it finished") || events.contains(ConsoleReporter.cancelRecordPrefix)
+        #expect((status == 130) == noted, "exit \(status), the record \(noted ? "says" : "does not say") a signal came:\n\(events.suffix(600))")
+        #expect(status == 130, "the signal came before the exit (30 ms after the summary, with 40,000 files to prune)")
     }
 
     @Test("SIGINT ends the running step's process tree, runs always() cleanup, exits 130, leaves nothing behind")

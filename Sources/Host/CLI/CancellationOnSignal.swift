@@ -26,6 +26,23 @@ public enum SignalHub {
     static let handler = Mutex<(@Sendable (Int32) -> Void)?>(nil)
     /// A signal came (handled or not): a run that then ends without a failure exits 130.
     static let received = Atomic<Bool>(false)
+    /// Whether a signal still counts (`received`): no longer once the exit status is decided and
+    /// the run's record says it, so that the two agree (audit 65 cancel L1).
+    static let counting = Atomic<Bool>(true)
+    /// The last signal that counted.
+    static let lastSignal = Atomic<Int32>(0)
+    /// Says in the run's record that a signal came after its end, if nothing did yet (`run`
+    /// sets it): called once, when the exit status is decided.
+    public static let lateRecord = Mutex<(@Sendable (Int32) -> Void)?>(nil)
+
+    /// The exit status of a `run` that ended with `status`: 130 if a signal came (said in the
+    /// record if it was not yet); a signal after this changes nothing.
+    static func finalStatus(_ status: Int32) -> Int32 {
+        counting.store(false, ordering: .relaxed)
+        guard status == 0, received.load(ordering: .relaxed) else { return status }
+        lateRecord.withLock { $0 }?(lastSignal.load(ordering: .relaxed))
+        return ExitStatus.cancelled
+    }
     /// The pipe's write end, for the handler: an atomic (a plain static var's accessor may do
     /// exclusivity bookkeeping, not async-signal-safe); made in `start` before any handler exists.
     static let pipeWrite = Atomic<Int32>(-1)
@@ -51,7 +68,10 @@ public enum SignalHub {
             action.__sigaction_handler.sa_handler = { number in
                 // Said at once (a lock-free store): a signal just before the exit still makes it 130,
                 // even if the reader has not run yet.
-                SignalHub.received.store(true, ordering: .relaxed)
+                if SignalHub.counting.load(ordering: .relaxed) {
+                    SignalHub.lastSignal.store(number, ordering: .relaxed)
+                    SignalHub.received.store(true, ordering: .relaxed)
+                }
                 var byte = UInt8(truncatingIfNeeded: number)
                 let saved = errno
                 _ = write(SignalHub.pipeWrite.load(ordering: .relaxed), &byte, 1)

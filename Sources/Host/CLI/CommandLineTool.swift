@@ -47,7 +47,7 @@ public enum CommandLineTool {
             }
             // Signalled too late for a cancel to stop anything (the last step had ended, the run
             // folder was being removed): the run finished its cleanup, and it still was cancelled.
-            return SignalHub.received.load(ordering: .relaxed) && command is RunCommand ? ExitStatus.cancelled : 0
+            return command is RunCommand ? SignalHub.finalStatus(0) : 0
         } catch let exit as ExitCode {
             return exit.rawValue
         } catch {

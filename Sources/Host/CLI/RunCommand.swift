@@ -442,6 +442,16 @@ struct RunCommand: AsyncParsableCommand {
         let baseOptions = options
         let eventsLog = logReporter
         let jsonStream: (any RunReporter)? = format == .json ? reporters[0] : nil
+        // A signal that came once no handler of the run's took it (its folder was being removed):
+        // the record says so when the exit status is decided, as the handler would have (audit 65
+        // cancel L1: exit 130 with a record of 0).
+        let lateNoted = Atomic<Bool>(false)
+        SignalHub.lateRecord.withLock { record in
+            record = { number in
+                guard !lateNoted.load(ordering: .relaxed) else { return }
+                eventsLog?.report(.message(job: nil, level: .warning, text: Self.lateSignalText(number)))
+            }
+        }
         // A plugin's call that never returned holds a thread of the run for good (audit 61 ABI
         // H1: the run hung past every deadline and a first Ctrl-C): the record and standard error
         // say which call of which plugin, every process of the run is killed, its cleanup scripts
@@ -482,9 +492,10 @@ struct RunCommand: AsyncParsableCommand {
                 // status 130: the record says so after `workflow_finished` (audit 48).
                 let late = eventsLog?.isFinished == true
                 let message = RunEvent.message(job: nil, level: .warning, text: late
-                    ? "the run received signal \(number) (\(Self.signalName(number))) after it finished: if it succeeded, its exit status is 130"
+                    ? Self.lateSignalText(number)
                     : ConsoleReporter.cancelRecordPrefix + "\(number) (\(Self.signalName(number)))")
                 if !reporter.report(startedOnly: message) { eventsLog?.report(message) }
+                lateNoted.store(true, ordering: .relaxed)
                 // A newer run of the workflow's concurrency group asked for it: the record says so.
                 if !late, let why = concurrency?.cancelRequest() {
                     let told = RunEvent.message(job: nil, level: .warning, text: "the run is cancelled by \(why)")
@@ -555,6 +566,11 @@ struct RunCommand: AsyncParsableCommand {
             for problem in LogRetention.prune(root: logDirectory, keep: keep, current: runID).problems { standardError("warning: \(problem)\n") }
         }
         if outcome != 0 { throw ExitCode(outcome) }
+    }
+
+    /// What the record says of a signal after the run's end.
+    static func lateSignalText(_ number: Int32) -> String {
+        "the run received signal \(number) (\(signalName(number))) after it finished: if it succeeded, its exit status is 130"
     }
 
     /// The project's checkout for this run; says once when the project has uncommitted changes
