@@ -338,6 +338,13 @@ extension RealExecutorSuites {
             #expect(!FileManager.default.fileExists(atPath: scripts), "\(scripts) was not swept")
             // ... and kills what was left of that run (through its cgroup or its tracking id).
             #expect(Self.liveMarkers(token).isEmpty, "the dead run's step is still running")
+            // ... and ends its events, as its supervisor would have (audit 65 cancel L2: open for good).
+            let runs = ((try? FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs")) ?? []).filter { !$0.hasPrefix(".") }
+            let dead = runs.map { (try? String(contentsOfFile: temp.path + "/logs/" + $0 + "/events.jsonl", encoding: .utf8)) ?? "" }
+                .first { !$0.contains("\"exit_status\":0") } ?? ""
+            let state = try RunState.replay(dead)
+            #expect(runs.count == 2 && state.status == "failure" && state.message?.contains("and its supervisor ended before the run did") == true,
+                    "\(runs): \(dead.suffix(500))")
             _ = try await runCommand(URL(fileURLWithPath: "/usr/bin/pkill"), ["-f", "nxachaos-\(token)-"])
         }
     }

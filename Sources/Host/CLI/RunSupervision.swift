@@ -88,6 +88,8 @@ final class RunSupervision: Sendable {
     }
 
     static let onlyFilesPrefix = "files-"
+    /// The file of a run folder that names the run's `events.jsonl`.
+    static let eventsPathName = "events-path"
 
     /// The normal end: everything the run started has been cleaned up by its jobs; remove what is
     /// left and let the supervisor go. Returns what the run's cleanup scripts reported (`runCleanup`).
@@ -126,7 +128,11 @@ final class RunSupervision: Sendable {
     /// Where the run's `events.jsonl` is: if this process dies (or a second signal stops it)
     /// before the run's end is written there, the supervisor writes it (`UnfinishedRunEvents`).
     func tell(events path: String) {
-        guard supervisorPipe >= 0, !path.contains("\n") else { return }
+        guard !path.contains("\n") else { return }
+        // Also in the run folder: should the supervisor die with this process, the next run's
+        // sweep closes the events (audit 65 cancel L2: left open for good).
+        _ = FastFiles.write(path, to: folder.path + "/" + Self.eventsPathName)
+        guard supervisorPipe >= 0 else { return }
         let line = Array("events \(path)\n".utf8)
         _ = line.withUnsafeBytes { write(supervisorPipe, $0.baseAddress, $0.count) }
     }
@@ -248,6 +254,13 @@ final class RunSupervision: Sendable {
             let runID = String(name.dropFirst(folderPrefix.count).dropLast(7))
             let cgroup = CgroupV2.ownFolder().map { $0 + "/nixactions-" + runID }
             killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
+            // Its host and its supervisor both died: its events are ended here, as the supervisor
+            // would have (a reader would see it running for good).
+            if let events = try? String(contentsOfFile: base + "/" + name + "/" + eventsPathName, encoding: .utf8), !events.isEmpty {
+                UnfinishedRunEvents.close(
+                    file: events, status: .failure,
+                    message: "the runner (nixactions) and its supervisor ended before the run did (killed, or crashed); a later run ended its processes")
+            }
             runCleanup(in: base + "/" + name)
         }
         sweepDeadRunCgroups()
