@@ -69,10 +69,13 @@ enum ExpressionComparison {
         }
     }
 
-    /// `==`: loose equality. Arrays and objects compare by reference on GitHub;
-    /// values here have no identity, so they are never equal.
-    static func equals(_ lhs: ExpressionValue, _ rhs: ExpressionValue) -> Bool {
+    /// `==`: loose equality. Arrays and objects compare by reference on GitHub; values here have
+    /// no identity, so two are equal only when the evaluator found them read from the same place
+    /// of a context (`sameReference`, `ExpressionEvaluator.origin`).
+    static func equals(_ lhs: ExpressionValue, _ rhs: ExpressionValue, sameReference: Bool = false) -> Bool {
         switch coerce(lhs, rhs) {
+        case (.array, .array), (.object, .object):
+            return sameReference
         case (.null, .null):
             return true
         case (.number(let left), .number(let right)):

@@ -80,7 +80,12 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
         case .binary(let op, let lhs, let rhs, _):
             let left = try evaluate(lhs).value
             let right = try evaluate(rhs).value
-            return .value(.bool(Self.compare(op, left, right)))
+            // Arrays and objects are equal when they are the same one (GitHub compares them by
+            // reference): both read from the same place of a context (audit 65 expressions H1:
+            // `github.event == github.event` was false).
+            let same = left.isContainer && right.isContainer && op != .less && op != .greater
+                ? try sameOrigin(lhs, rhs) : false
+            return .value(.bool(Self.compare(op, left, right, sameReference: same)))
         case .logical(let op, let operands, _):
             var result = Outcome.value(.null)
             for operand in operands {
@@ -133,6 +138,10 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             } else {
                 for argument in arguments { values.append(try evaluate(argument).value) }
             }
+            if function == .contains, values.count == 2, case .array(let elements) = values[0], values[1].isContainer,
+               try containsSameElement(arguments[0], arguments[1], count: elements.count) {
+                return .value(.bool(true))
+            }
             let result = try bounded(try call(function, values, at: offset), from: function.name, at: offset)
             // fromJSON takes a document apart and unescapes it: its strings are no form of the
             // argument the redactor knows. The other built-ins return their arguments' text as
@@ -176,17 +185,49 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
         throw error("unrecognized named-value: '\(name)'", at: offset, hint: hint)
     }
 
-    static func compare(_ op: ExpressionBinaryOperator, _ left: ExpressionValue, _ right: ExpressionValue) -> Bool {
+    /// - Parameter sameReference: `left` and `right` are the same array or object (`sameOrigin`).
+    static func compare(_ op: ExpressionBinaryOperator, _ left: ExpressionValue, _ right: ExpressionValue, sameReference: Bool = false) -> Bool {
         switch op {
-        case .equal: return ExpressionComparison.equals(left, right)
-        case .notEqual: return !ExpressionComparison.equals(left, right)
+        case .equal: return ExpressionComparison.equals(left, right, sameReference: sameReference)
+        case .notEqual: return !ExpressionComparison.equals(left, right, sameReference: sameReference)
         case .less: return ExpressionComparison.lessThan(left, right)
         case .lessOrEqual:
-            return ExpressionComparison.equals(left, right) || ExpressionComparison.lessThan(left, right)
+            return ExpressionComparison.equals(left, right, sameReference: sameReference) || ExpressionComparison.lessThan(left, right)
         case .greater: return ExpressionComparison.greaterThan(left, right)
         case .greaterOrEqual:
-            return ExpressionComparison.equals(left, right) || ExpressionComparison.greaterThan(left, right)
+            return ExpressionComparison.equals(left, right, sameReference: sameReference) || ExpressionComparison.greaterThan(left, right)
         }
+    }
+
+    /// Where in the contexts `node` reads its value from: the context and each key or index
+    /// (as GitHub looks them up: names without case), or nil when it is made (a function's
+    /// result, a `*` filter, a literal) rather than read. Two operands with the same origin are
+    /// the same array or object on GitHub, whose contexts hand out one object per place.
+    func origin(_ node: ExpressionNode) throws(ExpressionError) -> [String]? {
+        switch node {
+        case .context(let name, _): return [name.lowercased()]
+        case .group(let inner, _): return try origin(inner)
+        case .property(let base, let name, _): return try origin(base).map { $0 + [name.lowercased()] }
+        case .index(let base, let key, _):
+            guard let path = try origin(base) else { return nil }
+            let value = try evaluate(key).value
+            guard value.isPrimitive else { return nil }
+            return path + [value.displayString.lowercased()]
+        default: return nil
+        }
+    }
+
+    private func sameOrigin(_ lhs: ExpressionNode, _ rhs: ExpressionNode) throws(ExpressionError) -> Bool {
+        guard let left = try origin(lhs), let right = try origin(rhs) else { return false }
+        return left == right
+    }
+
+    /// `contains(ARRAY, ITEM)` for an array or object ITEM: whether ITEM is one of ARRAY's own
+    /// elements, read from the place just below ARRAY's (`contains(x.list, x.list[0])`).
+    func containsSameElement(_ array: ExpressionNode, _ item: ExpressionNode, count: Int) throws(ExpressionError) -> Bool {
+        guard let list = try origin(array), let element = try origin(item), element.count == list.count + 1,
+              Array(element.prefix(list.count)) == list, let position = Int(element.last ?? ""), (0..<count).contains(position) else { return false }
+        return true
     }
 
     /// An index as GitHub interprets it: primitives give a string key, and any
