@@ -278,6 +278,14 @@ struct NixWorkflowTests {
         #expect(arg.status == 2, "\(arg.stdout)\(arg.stderr)")
         #expect(arg.stderr.hasPrefix("arg.nix:1:1: error: the Nix evaluation of 'arg.nix' failed:"), "\(arg.stderr)")
         #expect(arg.stderr.contains("give 'system' a default ('system ? …') or take it out"), "\(arg.stderr)")
+        // bash's ${VAR} in a Nix string is Nix's interpolation (audit 64 cli L15).
+        try temp.write("var.nix", """
+            { nixactions, ... }:
+            nixactions.mkWorkflow { jobs.a.actions = [ { bash = "echo ${foo}"; } ]; }
+            """)
+        let variable = try await nixactions(["validate", "var.nix"], in: temp.path, environment: nixTestEnvironment)
+        #expect(variable.status == 2 && variable.stderr.contains("undefined variable 'foo'"), "\(variable.stderr)")
+        #expect(variable.stderr.contains("hint: in a Nix string, ${foo} is Nix's interpolation: for the shell's variable write ''${foo}"), "\(variable.stderr)")
     }
 
     @Test("a throw or an assert, which Nix reports without a position, is located at the key whose value failed (Nix audit 58 M4)")

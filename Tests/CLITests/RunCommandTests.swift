@@ -207,6 +207,9 @@ struct RunCommandTests {
         // Bad values: exit 2, saying what is wanted (the file's at its line and column).
         result = try await nixactions(["run", "wf.yml", "--keep-logs", "0"], in: temp.path)
         #expect(result.status == 2 && result.stderr.contains("--keep-logs must be a number of runs (at least 1) or all, not '0'"), "\(result.stderr)")
+        // A negative number is its value, refused by name, not "Missing value" (audit 64 cli L2).
+        result = try await nixactions(["run", "wf.yml", "--keep-logs", "-1"], in: temp.path)
+        #expect(result.status == 2 && result.stderr.contains("--keep-logs must be a number of runs (at least 1) or all, not '-1'"), "\(result.stderr)")
         try temp.write(".nixactions/config.yml", "logs:\n  keep: some\n")
         result = try await nixactions(["run", "wf.yml"], in: temp.path)
         #expect(result.status == 2 && result.stderr.contains(".nixactions/config.yml:2:9: error: logs.keep must be a number of runs (at least 1) or all, not 'some'"),

@@ -247,6 +247,19 @@ struct ValidateCommandTests {
         #expect(required.status == 0 && required.stdout.contains("[1] show") && required.stdout.contains("[2] each (strategy: error)  <- show"),
                 "\(required.stdout)\(required.stderr)")
         #expect(required.stderr.contains("warning: cannot evaluate strategy.matrix"), "\(required.stderr)")
+        // --config names the configuration whose vars a matrix reads, as for list (audit 64 cli L22).
+        try temp.write("vars.yml", """
+            jobs:
+              build:
+                strategy: { matrix: { t: '${{ fromJSON(vars.TARGETS) }}' } }
+                steps: [ { run: echo } ]
+            """)
+        try temp.write("other.yml", "vars:\n  TARGETS: '[\"p\",\"q\"]'\n")
+        let configured = try await nixactions(["graph", "vars.yml", "--config", "other.yml"], in: temp.path)
+        #expect(configured.status == 0 && configured.stdout.contains("build (t: p)") && configured.stdout.contains("build (t: q)"),
+                "\(configured.stdout)\(configured.stderr)")
+        let missing = try await nixactions(["graph", "vars.yml", "--config", "nosuch.yml"], in: temp.path)
+        #expect(missing.status == 2, "\(missing.stdout)\(missing.stderr)")
     }
 
     @Test("list shows workflows and jobs with needs and executor; --json too")

@@ -179,6 +179,27 @@ struct WorkflowLoaderTests {
         #expect(errors("jobs:\n  a:\n    commands: []\n") == ["2:3 job 'a' has no 'steps'", "3:5 unknown key 'commands' in job 'a'"])
     }
 
+    @Test("small slips get the hint that fits: needs as text, a status function without (), secrets: inherit without uses, an empty run, steps.x.output, a choice without options (audit 64 cli L7–L12)")
+    func slipHints() {
+        func said(_ yaml: String) -> [String] {
+            WorkflowLoader.load(yaml: yaml, file: "wf.yml").diagnostics.filter { $0.severity != .note }
+                .map { "\($0.severity) \($0.message)" + ($0.hint.map { " | " + $0 } ?? "") }
+        }
+        #expect(said("jobs:\n  a: { steps: [ { run: x } ] }\n  b: { steps: [ { run: x } ] }\n  t:\n    needs: a, b\n    steps: [ { run: x } ]\n")
+            == ["error job 't' needs 'a, b', which is not a job of this workflow | several jobs are a list: needs: [a, b]"])
+        #expect(said("jobs:\n  a:\n    if: success\n    steps: [ { run: x } ]\n").first?.hasSuffix("| did you mean success()? a status function is called with ()") == true)
+        #expect(said("jobs:\n  a:\n    secrets: inherit\n    steps: [ { run: x } ]\n").first?
+            .hasPrefix("error 'secrets: inherit' applies to a job that calls a reusable workflow (uses:)") == true)
+        #expect(said("jobs:\n  a:\n    steps:\n      - run:\n") == ["warning step 1's 'run' is empty: it runs nothing | write the command after 'run:', or remove the step"])
+        #expect(said("jobs:\n  a:\n    steps:\n      - id: s\n        run: x\n      - run: echo ${{ steps.s.output.v }}\n")
+            == ["warning steps.s.output in 'run': a step has outputs, outcome and conclusion; it is empty | did you mean 'outputs'?"])
+        #expect(said("on:\n  workflow_dispatch:\n    inputs:\n      level: { type: choice, options: [], default: x }\njobs:\n  a: { steps: [ { run: x } ] }\n")
+            == ["error choice input 'level' has an empty 'options' list | list the choices, e.g. options: [staging, production]"])
+        #expect(said("jobs:\n  a:\n    steps:\n      -\n      - run: x\n") == ["error step 1 is empty | write its keys after '- ' (e.g. '- run: make'), or remove the line"])
+        #expect(said("jobs:\n  a:\n    steps:\n      - run: x\n        retry: { max-attempts: 99999999999999999999 }\n").first?.hasSuffix("| use a number from 1 to 100") == true,
+                "\(said("jobs:\n  a:\n    steps:\n      - run: x\n        retry: { max-attempts: 99999999999999999999 }\n"))")
+    }
+
     @Test("a job that lists itself in needs, twice: one error with a hint, no cycle (audit 53: three errors)")
     func needsItselfOnce() {
         let result = WorkflowLoader.load(yaml: "jobs:\n  b: { steps: [ { run: x } ] }\n  a: { needs: [a, a, b], steps: [ { run: x } ] }\n", file: "wf.yml")

@@ -121,10 +121,10 @@ struct CacheCommand: AsyncParsableCommand {
 
         @OptionGroup var backend: BackendOptions
 
-        @Option(name: .customLong("max-size"), help: "Keep at most this much (e.g. 5G, 500M).")
+        @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Keep at most this much (e.g. 5G, 500M).")
         var maxSize: String?
 
-        @Option(name: .customLong("older-than"), help: "Remove entries created longer ago than this (e.g. 7d, 12h).")
+        @Option(name: .customLong("older-than"), parsing: .unconditional, help: "Remove entries created longer ago than this (e.g. 7d, 12h).")
         var olderThan: String?
 
         func validate() throws {

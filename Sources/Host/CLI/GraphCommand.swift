@@ -27,6 +27,11 @@ struct GraphCommand: AsyncParsableCommand {
     @Option(help: "ascii, dot (Graphviz) or mermaid.")
     var format: Format = .ascii
 
+    // As list and validate take it (audit 64 cli L22: its vars were read from the default file only).
+    @Option(name: .customLong("config"), help: "The project's configuration file, for its vars (default: .nixactions/config.yml, if present).",
+            completion: .file(extensions: ["yml", "yaml"]))
+    var config: String?
+
     func run() async throws {
         // Plugin functions in a matrix or a job's name, as `run` evaluates them (loaded only when called).
         let functions = LazyFunctions(PluginRegistry.discoverWarning())
@@ -45,7 +50,9 @@ struct GraphCommand: AsyncParsableCommand {
             for problem in problems.diagnostics { standardError(problem.description + "\n") }
             throw ExitCode(ExitStatus.usage)
         }
-        let configured = ProjectConfig.load(file: ProjectConfig.defaultPath, required: false)
+        // A file given that does not load is an error, as for list; the default one, lenient.
+        let configured = config == nil ? ProjectConfig.load(file: ProjectConfig.defaultPath, required: false)
+            : (config: try RunnerOptions.loadConfig(config), diagnostics: [Diagnostic]())
         var vars = configured.diagnostics.contains { $0.severity == .error } ? [:] : configured.config.vars
         for (name, value) in RunEventOptions.pairs(self.vars) { vars[name] = value }
         context.vars = vars.mapValues(ExpressionValue.string)

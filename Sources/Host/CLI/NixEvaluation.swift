@@ -244,6 +244,10 @@ enum NixEvaluation {
                                   at: SourceLocation(file: path, line: line, column: column),
                                   hint: "a workflow file is called with only the arguments it names of pkgs, nixactions, lib and executor; "
                                       + "give '\(found.5)' a default ('\(found.5) ? …') or take it out")
+            } else if let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
+                      let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("${" + name + "}") {
+                // bash's `${VAR}` in a Nix string is Nix's own interpolation (audit 64 cli L15).
+                hint = "in a Nix string, ${\(name)} is Nix's interpolation: for the shell's variable write ''${\(name)} inside '' … '', or \\${\(name)} inside \" … \""
             } else if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
                let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
                 hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"

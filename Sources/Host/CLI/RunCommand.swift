@@ -103,7 +103,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-dir"), help: "Where each run keeps its logs.", completion: .directory)
     var logDirectory: String = Self.defaultLogRoot
 
-    @Option(name: .customLong("keep-logs"), help: ArgumentHelp(
+    // `.unconditional`: `--keep-logs -1` is its value, refused by name, not "Missing value" (audit 64 cli L2).
+    @Option(name: .customLong("keep-logs"), parsing: .unconditional, help: ArgumentHelp(
         "How many runs' logs the log folder keeps, this one included: N or all (default: logs.keep of .nixactions/config.yml, else 100).",
         discussion: "Older runs' folders are removed when a run ends; a run still going is never touched."))
     var keepLogs: String?

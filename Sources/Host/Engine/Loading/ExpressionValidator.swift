@@ -512,9 +512,12 @@ struct ExpressionValidator {
         let root = reference.root
         var what: String { "in '\(place.what)'" }
         guard Self.contexts.contains(root) else {
+            // `if: success` for `success()`: a status function without its parentheses (audit 64 cli L8).
+            let function = ["success", "failure", "always", "cancelled"].contains(root.lowercased()) && reference.path.isEmpty
             diagnostics.error(
                 "unknown context '\(root)' \(what)", at: at, context: place.context,
-                hint: didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
+                hint: function ? "did you mean \(root.lowercased())()? a status function is called with ()"
+                    : didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
             return
         }
         if let only = place.onlyContexts, !only.contains(root) {
@@ -616,6 +619,12 @@ struct ExpressionValidator {
                     "steps.\(first) \(what): no earlier step has id '\(first)'; it is empty", at: at, context: place.context,
                     hint: all.contains(first) ? "step '\(first)' runs later; a step can only read steps before it"
                         : didYouMean(first, in: all).map { "did you mean '\($0)'?" } ?? "give the step 'id: \(first)'")
+            } else if reference.path.count > 1, !["outputs", "outcome", "conclusion"].contains(reference.path[1].lowercased()) {
+                // `steps.s.output.v` for `outputs` (audit 64 cli L11): GitHub gives it empty.
+                let field = reference.path[1]
+                diagnostics.warning(
+                    "steps.\(first).\(field) \(what): a step has outputs, outcome and conclusion; it is empty", at: at, context: place.context,
+                    hint: didYouMean(field, in: ["outputs", "outcome", "conclusion"]).map { "did you mean '\($0)'?" })
             }
         case "matrix":
             // GitHub gives an empty value for a key the matrix does not have: a warning, not an

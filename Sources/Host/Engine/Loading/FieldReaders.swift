@@ -277,9 +277,18 @@ extension NodeReader {
     /// A positive whole number within `range`.
     mutating func integer(_ node: Node, what: String, in range: ClosedRange<Int>, context: String?) -> Int? {
         if case .scalar = node, let value = node.int, range.contains(value) { return value }
+        // A whole number out of range (or past Int's) needs no word on quotes (audit 64 cli L13).
+        let wholeNumber: Bool
+        if case .scalar(let scalar) = node, scalar.style == .plain {
+            let digits = scalar.string.hasPrefix("-") || scalar.string.hasPrefix("+") ? scalar.string.dropFirst() : Substring(scalar.string)
+            wholeNumber = !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+        } else {
+            wholeNumber = false
+        }
         diagnostics.error(
             "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(describe(node))",
-            at: location(node), context: context, hint: "write the number without quotes or a fraction")
+            at: location(node), context: context,
+            hint: wholeNumber ? "use a number from \(range.lowerBound) to \(range.upperBound)" : "write the number without quotes or a fraction")
         return nil
     }
 

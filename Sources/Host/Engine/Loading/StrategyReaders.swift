@@ -355,6 +355,12 @@ extension NodeReader {
         if case .sequence(let items) = node {
             return items.compactMap { secretItem($0, context: context) }
         }
+        if case .scalar(let scalar) = node, scalar.string == "inherit" {
+            // GitHub's form for a job that calls a reusable workflow (audit 64 cli L9: "must be a mapping").
+            diagnostics.error("'secrets: inherit' applies to a job that calls a reusable workflow (uses:)", at: location(node), context: context,
+                              hint: "this job's steps see the workflow's secrets already; to declare some, list them: secrets: [API_KEY]")
+            return []
+        }
         guard let pairs = mapping(node, what: "secrets", context: context) else { return [] }
         var secrets: [SecretSpec] = []
         for (name, keyNode, value) in pairs {

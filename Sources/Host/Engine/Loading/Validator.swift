@@ -78,10 +78,13 @@ public enum Validator {
                 }
             } else if !known.contains(need.value) {
                 let suggestion = suggest ? didYouMean(need.value, in: ids.lazy.filter { $0 != job.id }) : nil
+                // `needs: a, b` is one name in YAML; each part a job: the list was meant (audit 64 cli L7).
+                let parts = need.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let listMeant = parts.count > 1 && parts.allSatisfy { known.contains($0) }
                 diagnostics.error(
                     "job '\(job.id)' needs '\(need.value)', which is not a job of this workflow",
                     at: need.location, context: context,
-                    hint: suggestion.map { "did you mean '\($0)'?" }
+                    hint: listMeant ? "several jobs are a list: needs: [\(parts.joined(separator: ", "))]" : suggestion.map { "did you mean '\($0)'?" }
                         ?? "jobs here: \(ids.prefix(20).joined(separator: ", "))\(ids.count > 20 ? ", … (\(ids.count) jobs)" : "")")
             } else if job.needs.count > 1, !seen.insert(need.value).inserted {
                 diagnostics.warning("'\(need.value)' is listed twice in needs", at: need.location, context: context)

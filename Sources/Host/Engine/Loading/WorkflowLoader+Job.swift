@@ -217,6 +217,12 @@ extension WorkflowLoader {
     /// - Parameter keys: the keys a step may have (a workflow's, or a composite action's).
     static func compileStep(_ index: Int, _ node: Node, reader: inout NodeReader, jobContext: String, keys: [String] = stepKeys) -> Step? {
         var context = "\(jobContext) › step \(index + 1)"
+        if case .scalar(let scalar) = node, scalar.style == .plain, GitHubScalars.isNull(scalar.string) {
+            // `-` alone: a list entry, which "leave the key out" does not fit (audit 64 cli L13).
+            reader.diagnostics.error("step \(index + 1) is empty", at: reader.location(node), context: context,
+                                     hint: "write its keys after '- ' (e.g. '- run: make'), or remove the line")
+            return nil
+        }
         guard let pairs = reader.mapping(node, what: "step \(index + 1)", context: context, known: keys) else {
             return nil
         }
@@ -236,7 +242,13 @@ extension WorkflowLoader {
                     step.id = id.value
                 }
             case "name": step.name = reader.template(value, what: "name", context: context)
-            case "run": step.run = reader.template(value, what: "run", context: context)
+            case "run":
+                step.run = reader.template(value, what: "run", context: context)
+                if let run = step.run, run.source.value.allSatisfy(\.isWhitespace) {
+                    // A forgotten command (`- run:` with nothing) ran as an empty step (audit 64 cli L10).
+                    reader.diagnostics.warning("step \(index + 1)'s 'run' is empty: it runs nothing", at: reader.location(keyNode), context: context,
+                                               hint: "write the command after 'run:', or remove the step")
+                }
             case "uses": step.uses = reader.string(value, what: "uses", context: context)
             case "with":
                 withNode = keyNode

@@ -213,6 +213,7 @@ extension WorkflowLoader {
             guard let fields = reader.mapping(value, what: what, context: context, known: dispatchInputKeys, unknownIgnored: event != "workflow_call")
             else { continue }
             var defaultNode: Node?
+            var hasOptionsKey = false
             for (key, _, field) in fields {
                 switch key {
                 case "description": spec.description = reader.string(field, what: "\(what).description", context: context)?.value
@@ -239,6 +240,7 @@ extension WorkflowLoader {
                             hint: didYouMean(text.value, in: kinds).map { "did you mean '\($0)'?" } ?? "types: \(kinds.joined(separator: ", "))")
                     }
                 case "options":
+                    hasOptionsKey = true
                     if event == "workflow_call" {
                         reader.diagnostics.error("'options' is for workflow_dispatch inputs of type choice", at: reader.location(field), context: context)
                     }
@@ -246,15 +248,17 @@ extension WorkflowLoader {
                 default: break
                 }
             }
-            if spec.kind == .choice && spec.options.isEmpty {
-                reader.diagnostics.error("choice input '\(name)' has no 'options'", at: spec.location, context: context,
-                                         hint: "list the choices, e.g. options: [staging, production]")
+            let noOptions = spec.kind == .choice && spec.options.isEmpty
+            if noOptions {
+                // One error: not also its default's "not one of the options ()" (audit 64 cli L12).
+                reader.diagnostics.error("choice input '\(name)' has \(hasOptionsKey ? "an empty 'options' list" : "no 'options'")",
+                                         at: spec.location, context: context, hint: "list the choices, e.g. options: [staging, production]")
             }
             if event == "workflow_call", spec.kind == .string, spec.defaultExpression == nil, let node = defaultNode {
                 // A plain `3.10` is the number 3.1 to GitHub, passed on as '3.1' (audit 63 fidelity H2).
                 spec.defaultValue = reader.string(reader.gitHubText(node, what: "\(what).default", context: context), what: "\(what).default", context: context)?.value
             }
-            if let value = spec.defaultValue, let problem = InputValues.problem(value, for: spec) {
+            if !noOptions, let value = spec.defaultValue, let problem = InputValues.problem(value, for: spec) {
                 reader.diagnostics.error("default of input '\(name)': \(problem)", at: reader.location(defaultNode), context: context)
             }
             inputs.append(spec)
