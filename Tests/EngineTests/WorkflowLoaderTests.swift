@@ -195,6 +195,7 @@ struct WorkflowLoaderTests {
             == ["warning steps.s.output in 'run': a step has outputs, outcome and conclusion; it is empty | did you mean 'outputs'?"])
         #expect(said("on:\n  workflow_dispatch:\n    inputs:\n      level: { type: choice, options: [], default: x }\njobs:\n  a: { steps: [ { run: x } ] }\n")
             == ["error choice input 'level' has an empty 'options' list | list the choices, e.g. options: [staging, production]"])
+        #expect(said("jobs:\n  a:\n    steps:\n      - run: echo ${{ True }}\n").first?.hasSuffix("| literals are lower case: true, false, null") == true)
         #expect(said("jobs:\n  a:\n    steps:\n      -\n      - run: x\n") == ["error step 1 is empty | write its keys after '- ' (e.g. '- run: make'), or remove the line"])
         #expect(said("jobs:\n  a:\n    steps:\n      - run: x\n        retry: { max-attempts: 99999999999999999999 }\n").first?.hasSuffix("| use a number from 1 to 100") == true,
                 "\(said("jobs:\n  a:\n    steps:\n      - run: x\n        retry: { max-attempts: 99999999999999999999 }\n"))")

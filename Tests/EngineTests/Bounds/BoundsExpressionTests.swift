@@ -17,7 +17,7 @@ struct BoundsExpressionTests {
         }
     }
 
-    static let limitMessage = "bytes; an expression result can be at most 1048576 bytes (1 MiB)"
+    static let limitMessage = "bytes; an expression result can be at most 5242880 bytes (5 MiB)"
 
     func error(_ source: String, _ context: some ExpressionContext) -> ExpressionError? {
         do {
@@ -28,28 +28,28 @@ struct BoundsExpressionTests {
         }
     }
 
-    @Test("nested plugin calls stop at the first result over 1 MiB, before the next call multiplies it")
+    @Test("nested plugin calls stop at the first result over 5 MiB, before the next call multiplies it")
     func nestedPluginCalls() throws {
         let repeater = Repeater()
         let context = RuntimeContext(contexts: [:], status: .ok, hashRoot: "/", functions: repeater)
-        let source = "text.repeat(text.repeat(text.repeat('x', 1000), 1100), 3000)"
+        let source = "text.repeat(text.repeat(text.repeat('x', 1000), 5500), 3000)"
         let failure = try #require(error(source, context))
-        #expect(failure.message == "the result of text.repeat() is 1100000 \(Self.limitMessage)")
+        #expect(failure.message == "the result of text.repeat() is 5500000 \(Self.limitMessage)")
         #expect(failure.offset == 12)  // the middle call
         #expect(failure.hint == "pass large data through files in the workspace rather than through expressions")
         #expect(repeater.calls.load(ordering: .relaxed) == 2)  // the outer call (3.3 GB) never happens
-        // Exactly 1 MiB is allowed.
-        #expect(try Expression.parse("text.repeat(text.repeat('x', 1024), 1024)").evaluate(context).displayString.utf8.count == 1 << 20)
+        // Exactly 5 MiB is allowed.
+        #expect(try Expression.parse("text.repeat(text.repeat('x', 5120), 1024)").evaluate(context).displayString.utf8.count == 5 << 20)
     }
 
     @Test("format, join and toJSON results are capped too", arguments: [
-        ("format('{0}{0}', format('{0}{0}', big))", "format", 1_200_000),
-        ("join(fromJSON('[1, 2, 3]'), format('{0}{0}', big))", "join", 1_200_003),
-        ("toJSON(quotes)", "toJSON", 1_200_002),  // every quote is escaped
+        ("format('{0}{0}', format('{0}{0}', big))", "format", 6_000_000),
+        ("join(fromJSON('[1, 2, 3]'), format('{0}{0}', big))", "join", 6_000_003),
+        ("toJSON(quotes)", "toJSON", 6_000_002),  // every quote is escaped
     ] as [(String, String, Int)])
     func builtins(source: String, function: String, size: Int) throws {
         let context = DictionaryExpressionContext([
-            "big": .string(String(repeating: "a", count: 300_000)), "quotes": .string(String(repeating: "\"", count: 600_000)),
+            "big": .string(String(repeating: "a", count: 1_500_000)), "quotes": .string(String(repeating: "\"", count: 3_000_000)),
         ])
         let failure = try #require(error(source, context), "\(source) was evaluated")
         #expect(failure.message == "the result of \(function)() is \(size) \(Self.limitMessage)")
@@ -57,12 +57,12 @@ struct BoundsExpressionTests {
 
     @Test("a template whose expression goes over the limit fails with the expression's position in the template")
     func template() throws {
-        let context = DictionaryExpressionContext(["big": .string(String(repeating: "a", count: 600_000))])
+        let context = DictionaryExpressionContext(["big": .string(String(repeating: "a", count: 3_000_000))])
         do {
             _ = try Template.parse("echo ${{ format('{0}{0}', big) }}").render(context)
-            Issue.record("rendered a 1.2 MB result")
+            Issue.record("rendered a 6 MB result")
         } catch {
-            #expect(error.message == "the result of format() is 1200000 \(Self.limitMessage)")
+            #expect(error.message == "the result of format() is 6000000 \(Self.limitMessage)")
             #expect(error.offset == 9)
         }
     }

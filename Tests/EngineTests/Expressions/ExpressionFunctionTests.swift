@@ -185,6 +185,8 @@ struct ExpressionFunctionTests {
         #expect(try ExprFixtures.eval("fromJSON('{\"a\":1,}').a") == 1)
         #expect(try ExprFixtures.eval("fromJSON('[1,,2]')") == .array([1, "", 2]))
         #expect(try ExprFixtures.eval("fromJSON('[1., .5, -.5]')") == .array([1, 0.5, -0.5]))
+        // `-0` is Newtonsoft's integer 0, printed 0; `-0.0` a float that keeps its sign (audit 65 expressions L2).
+        #expect(try ExprFixtures.eval("format('{0} {1}', fromJSON('-0'), fromJSON('-0.0'))") == "0 -0")
         // 64 levels, as Newtonsoft's MaxDepth; 65 fail.
         #expect((try? ExprFixtures.eval("fromJSON('\(String(repeating: "[", count: 64))\(String(repeating: "]", count: 64))')")) != nil)
         #expect(ExprFixtures.evalError("fromJSON('\(String(repeating: "[", count: 65))\(String(repeating: "]", count: 65))')")?.message.contains("nesting deeper than 64") == true)

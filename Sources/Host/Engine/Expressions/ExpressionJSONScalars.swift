@@ -116,10 +116,12 @@ extension ExpressionJSONReader {
             if literal.hasSuffix(".") { literal += "0" }
             literal = literal.replacingOccurrences(of: ".e", with: ".0e").replacingOccurrences(of: ".E", with: ".0E")
         }
-        guard let value = Double(literal) else {
+        guard var value = Double(literal) else {
             index = start
             throw jsonFailure("invalid number")
         }
+        // Newtonsoft reads `-0` as the integer 0 (a `-0.0` stays a float): +0 (audit 65 expressions L2).
+        if lenient, value == 0, !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { value = 0 }
         return lenient ? try delimited(value) : value
     }
 

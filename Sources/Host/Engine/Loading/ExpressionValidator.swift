@@ -517,6 +517,8 @@ struct ExpressionValidator {
             diagnostics.error(
                 "unknown context '\(root)' \(what)", at: at, context: place.context,
                 hint: function ? "did you mean \(root.lowercased())()? a status function is called with ()"
+                    // `True`, `NULL`: a literal written with capitals (audit 65 expressions L4).
+                    : ["true", "false", "null"].contains(root) ? "literals are lower case: true, false, null"
                     : didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
             return
         }
