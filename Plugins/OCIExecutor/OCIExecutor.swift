@@ -233,6 +233,10 @@ final class OCIExecutor: ExecutorPlugin {
             throw OperationFailure(message: "oci executor: cannot prepare the step helper in \(control): \(String(cString: strerror(error)))")
         }
         arguments += ["--entrypoint", "/bin/sh", image, Self.controlMount + "/helper.sh"]
+        // Cancelled before the start (a pull the cancel ended may even say it succeeded): no
+        // container is started (the start below would pull the image itself, and a cancel no
+        // longer stops it at once).
+        if context.isCancelled || Task.isCancelled { throw CancellationError() }
         containers.withLock { $0[job.jobKey] = name }
         // A cancel (the run's, a fail-fast) lets the engine finish starting the container, within
         // 30 s: stopped midway, `run -d` left it made and never started, and the job's always()

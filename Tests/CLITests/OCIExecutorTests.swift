@@ -28,7 +28,7 @@ extension RealExecutorSuites {
                     container:
                       image: \(PodmanFixture.image)
                       options: --network none --hostname nxa-test
-                      env: { IN_CONTAINER: "yes", OVERRIDDEN: container, TWO_LINES: "first\\nsecond" }
+                      env: { IN_CONTAINER: "yes", OVERRIDDEN: container, TWO_LINES: "first\\nsecond", DB_PASSWORD: ctr-dbpw-5e1c9 }
                     env:
                       QUOTED: "it's \\"quoted\\" $HOME `x`"
                       LINES: "one\\ntwo"
@@ -47,6 +47,7 @@ extension RealExecutorSuites {
                           printf 'lines=%s\\n' "$LINES" | tr '\\n' '|'; echo
                           cat project.txt
                           echo "token=$API_TOKEN"
+                          echo "dbpw=$DB_PASSWORD"
                           echo "answer=42" >> "$GITHUB_OUTPUT"
                           echo "FROM_STEP=set by a step" >> "$GITHUB_ENV"
                           mkdir -p sub/dir
@@ -77,6 +78,8 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[build] from the project\n"))
             #expect(result.stdout.contains("[build] token=***\n"))
             #expect(!result.stdout.contains("tok-4f1a9c-secret"))
+            // A container's env named like a secret is masked, as a job's is (audit 65 secrets M2).
+            #expect(result.stdout.contains("[build] dbpw=***\n") && !result.stdout.contains("ctr-dbpw-5e1c9"), "\(result.stdout)")
             #expect(result.stdout.contains("[build] ✗ Run exit 3 (exit code 3, "))
             #expect(result.stdout.contains("/sub/dir from_step=set by a step answer=42 os=Linux\n"), "\(result.stdout)")
             #expect(result.stdout.contains("[after] after got 42\n"))

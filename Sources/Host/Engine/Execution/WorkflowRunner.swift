@@ -287,6 +287,7 @@ final class Scheduler: Sendable {
                         continue
                     }
                     if !madeServices.isEmpty { reference.options["services"] = Self.servicesOption(madeServices) }
+                    registerSecretValues(ofOptions: reference.options)
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
                     if let limit = instance.maxParallel, runningPerJob[instance.jobID, default: 0] >= limit {
@@ -751,6 +752,23 @@ final class Scheduler: Sendable {
         var rendered: [String: JSONValue] = [:]
         for (key, value) in options { rendered[key] = try render(value) }
         return rendered
+    }
+
+    /// The values of variables named like secrets (or declared) that the job's executor options
+    /// give its steps: the container's and the executor's `env`, each service's. Masked from the
+    /// job's start, as an `env:` of the workflow, the job or a step is (audit 65 secrets M2: a
+    /// container's DB_PASSWORD was printed as it was).
+    func registerSecretValues(ofOptions options: [String: JSONValue]) {
+        func register(_ env: JSONValue?) {
+            guard case .object(let entries)? = env else { return }
+            for (name, value) in entries where runner.options.secrets.isSecretName(name) {
+                if case .string(let text) = value, !text.isEmpty { runner.redactor.add(text) }
+            }
+        }
+        register(options["env"])
+        if case .object(let services)? = options["services"] {
+            for service in services.values { register(service["env"]) }
+        }
     }
 
     /// The context a job's executor options are evaluated in when it starts: the executor's

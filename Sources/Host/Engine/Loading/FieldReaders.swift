@@ -401,6 +401,8 @@ extension NodeReader {
         if case .scalar = node {
             guard let image = string(node, what: "container", context: context) else { return nil }
             checkExpressions(node, what: "container", context: context)
+            // The short form's image goes on the engine's command line too (audit 65 secrets M1).
+            warnSecretsOnCommandLine([("image", node, node)], what: "container", context: context)
             return ExecutorReference(pluginID: "oci", options: ["image": .string(image.value)], location: image.location)
         }
         let keys = ["image", "options", "env", "volumes", "credentials", "ports"]
@@ -451,6 +453,7 @@ extension NodeReader {
             }
             if case .scalar = value {
                 guard let image = string(value, what: "services.\(name)", context: context) else { continue }
+                warnSecretsOnCommandLine([("image", value, value)], what: "services.\(name)", context: context)
                 guard !image.value.isEmpty else {
                     // Said as for `{ image: '' }` (audit 63 fidelity L6: it was dropped without a
                     // word; GitHub refuses it, "Container image cannot be empty").
