@@ -18,7 +18,7 @@ public func nixactionsPluginEntry(
 
 /// Functions for `${{ text.NAME(…) }}`, called by the host through libffi.
 enum TextFunctions {
-    /// The host refuses expression results over 1 MiB; results that would be larger are refused
+    /// The host refuses expression results over 5 MiB; this plugin keeps its own to 1 MiB, refused
     /// here before they are built (a single `repeat` could otherwise allocate gigabytes).
     static let maxResultBytes = 1 << 20
     static func text(_ pointer: UnsafePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }

@@ -20,6 +20,26 @@ struct UnfinishedRunEventsTests {
 
         """
 
+    @Test("the stream's closing events: a reader that does not read holds the writer at most its time; a file gets a line end first, though opened for writing only (review 65 H1, L1)")
+    func streamWrites() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let clock = ContinuousClock()
+        let began = clock.now
+        UnfinishedRunEvents.writeStream(String(repeating: "x", count: 300_000), to: ends[1], within: .milliseconds(300))
+        #expect(clock.now - began < .seconds(3), "held by a reader that never reads: \(clock.now - began)")
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let file = temp.path + "/stream.jsonl"
+        try "{\"event\":\"output\",\"text\":\"cut mid-li".write(toFile: file, atomically: false, encoding: .utf8)
+        let writing = open(file, O_WRONLY | O_APPEND)
+        #expect(writing >= 0)
+        UnfinishedRunEvents.writeStream("{\"event\":\"workflow_finished\"}\n", to: writing, within: .seconds(2))
+        close(writing)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "{\"event\":\"output\",\"text\":\"cut mid-li\n{\"event\":\"workflow_finished\"}\n")
+    }
+
     @Test("open steps and jobs are finished, then the run; a cut last line goes; a second close adds nothing")
     func closes() throws {
         let temp = try TemporaryDirectory()

@@ -39,7 +39,7 @@ public enum SignalHub {
     /// record if it was not yet); a signal after this changes nothing.
     static func finalStatus(_ status: Int32) -> Int32 {
         counting.store(false, ordering: .relaxed)
-        guard status == 0, received.load(ordering: .relaxed) else { return status }
+        guard status == 0, received.load(ordering: .acquiring) else { return status }
         lateRecord.withLock { $0 }?(lastSignal.load(ordering: .relaxed))
         return ExitStatus.cancelled
     }
@@ -54,6 +54,8 @@ public enum SignalHub {
         RunSupervision.ensureStandardDescriptors()
         // Made now, not first in the handler (lazy initialization is not async-signal-safe).
         received.store(false, ordering: .relaxed)
+        counting.store(true, ordering: .relaxed)
+        lastSignal.store(0, ordering: .relaxed)
         guard let pipe = closeOnExecPipe() else {
             unblockSignals()  // no handler: the signals end the process, as by default
             return
@@ -70,7 +72,8 @@ public enum SignalHub {
                 // even if the reader has not run yet.
                 if SignalHub.counting.load(ordering: .relaxed) {
                     SignalHub.lastSignal.store(number, ordering: .relaxed)
-                    SignalHub.received.store(true, ordering: .relaxed)
+                    // Releasing: whoever sees `received` sees the number too.
+                    SignalHub.received.store(true, ordering: .releasing)
                 }
                 var byte = UInt8(truncatingIfNeeded: number)
                 let saved = errno

@@ -236,14 +236,17 @@ enum NixEvaluation {
                     + (name.hasPrefix("setup") || name.hasPrefix("npm")
                         ? "write it as an action, e.g. { name = \"install\"; deps = [ pkgs.nodejs ]; bash = \"npm ci\"; }"
                         : "write its steps as actions of a job")
-            } else if let found = message.firstMatch(of: /anonymous function at (\/[^:\n]+):(\d+):(\d+) called (without required|with unexpected) argument '([^']+)'/),
-                      found.1 == absolute, let line = Int(found.2), let column = Int(found.3) {
+            } else if let argument = message.firstMatch(of: /called (without required|with unexpected) argument '([^']+)'/)?.2,
+                      let place = message.matches(of: /(\/[^:\s]+):(\d+):(\d+)/).first(where: { $0.1 == absolute }),
+                      let line = Int(place.2), let column = Int(place.3) {
                 // The workflow file asks for an argument it is not given: at its own line, not the
-                // library's call of it (Nix audit 65 M3).
+                // library's call of it (Nix audit 65 M3). Nix 2.8 says "anonymous function at
+                // FILE:L:C called without…", later ones "function 'anonymous lambda' called
+                // without…" with the place after it (review 65 L3).
                 return Diagnostic(.error, "the Nix evaluation of '\(path)' failed:\n\(message)",
                                   at: SourceLocation(file: path, line: line, column: column),
                                   hint: "a workflow file is called with only the arguments it names of pkgs, nixactions, lib and executor; "
-                                      + "give '\(found.5)' a default ('\(found.5) ? …') or take it out")
+                                      + "give '\(argument)' a default ('\(argument) ? …') or take it out")
             } else if let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
                       let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("${" + name + "}") {
                 // bash's `${VAR}` in a Nix string is Nix's own interpolation (audit 64 cli L15).

@@ -255,8 +255,11 @@ final class RunSupervision: Sendable {
             let cgroup = CgroupV2.ownFolder().map { $0 + "/nixactions-" + runID }
             killRun(cgroup: cgroup.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, trackingID: runID)
             // Its host and its supervisor both died: its events are ended here, as the supervisor
-            // would have (a reader would see it running for good).
-            if let events = try? String(contentsOfFile: base + "/" + name + "/" + eventsPathName, encoding: .utf8), !events.isEmpty {
+            // would have (a reader would see it running for good). Not while its supervisor lives:
+            // a host that just died leaves its lock free before its supervisor has closed the events
+            // with why (a crash's message), and another run starting then sweeps it.
+            if let events = try? String(contentsOfFile: base + "/" + name + "/" + eventsPathName, encoding: .utf8), !events.isEmpty,
+               !supervisorRuns(for: base + "/" + name) {
                 UnfinishedRunEvents.close(
                     file: events, status: .failure,
                     message: "the runner (nixactions) and its supervisor ended before the run did (killed, or crashed); a later run ended its processes")
@@ -285,6 +288,19 @@ final class RunSupervision: Sendable {
             guard let host = TrackedProcesses.hostPid(inCgroup: path), kill(host, 0) != 0, errno == ESRCH else { continue }
             killRun(cgroup: path, trackingID: String(name.dropFirst(folderPrefix.count)) + "-\(host)/")
         }
+    }
+
+    /// Whether a process of this user runs the supervisor (or its watcher) of `runFolder`: its
+    /// command line holds `--run-folder RUN_FOLDER` (one scan of /proc, made only for a dead
+    /// run's folder that names its events).
+    static func supervisorRuns(for runFolder: String) -> Bool {
+        let wanted = Data("--run-folder\0\(runFolder)\0".utf8)
+        guard let pids = FastFiles.names(in: "/proc", prefix: "") else { return false }
+        for pid in pids where pid.first?.isNumber == true && pid.allSatisfy(\.isNumber) {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), data.count >= wanted.count else { continue }
+            if data.range(of: wanted) != nil { return true }
+        }
+        return false
     }
 
     /// `nixactions-yyyyMMdd-HHmmss-hhhhhhhh`: a run's cgroup.
@@ -518,7 +534,8 @@ struct Supervisor {
     var hostFailed: String?
 
     func run() {
-        for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
+        // SIGTTOU too: the json stream may be a terminal set to stop background writers (`stty tostop`).
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGTTOU] { signal(number, SIG_IGN) }
         SignalHub.handler.withLock { $0 = { _ in } }  // it outlives a Ctrl-C to finish its work
         let host = hostPID ?? getppid()
         var received = [UInt8]()
@@ -545,19 +562,20 @@ struct Supervisor {
         if !hostDone && !said.contains("done") && !said.contains("done sweep") {
             // The host died without finishing: its processes, cgroup and folders go now.
             RunSupervision.killRun(cgroup: cgroup, trackingID: trackingID)
+            // The closing events also go to the json stream (audit 64 events M3: it ended without
+            // saying how the run ended), but only once the cleanup is done: a reader that does not
+            // read (`| sleep`) must not hold it (review 65 H1).
+            var streamed = ""
             if let events {
                 let aborted = hostAborted || said.contains("abort")
                 let failed = hostFailed ?? said.last(where: { $0.hasPrefix("fail ") }).map { String($0.dropFirst("fail ".count)) }
-                // The closing events go to the json stream too (audit 64 events M3: it ended
-                // without saying how the run ended).
                 UnfinishedRunEvents.close(
                     file: events, status: aborted && failed == nil ? .cancelled : .failure,
                     message: failed.map(AbruptStop.ended(by:)) ?? (aborted
                         ? AbruptStop.reason
                         : "the runner (nixactions, pid \(host)) ended before the run did (killed, or crashed); its supervisor ended the run's processes"),
-                    stream: 1)
+                    streamed: { streamed = $0 })
             }
-            releaseStream()
             // A script that failed or was ended (a container engine busy past its 30 s, audit 56
             // F2: the job's container ran on for good) gets one more go: the folder keeps only its
             // scripts, and the sweep below, a dead run's to it, runs them again and removes it.
@@ -567,6 +585,8 @@ struct Supervisor {
             } else {
                 PrivateFolder.empty(runFolder, keeping: "cleanup")
             }
+            if !streamed.isEmpty { UnfinishedRunEvents.writeStream(streamed, to: 1, within: .seconds(2)) }
+            releaseStream()
         } else {
             releaseStream()
             // A normal end: the run's cgroup is gone, but a process that moved itself out of it

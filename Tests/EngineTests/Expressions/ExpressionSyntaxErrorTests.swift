@@ -59,6 +59,8 @@ struct ExpressionSyntaxErrorTests {
         ("\"abc\"", "string literals use single quotes, e.g. 'text'"),
         ("'abc", "close the string with ' (write '' for a literal quote)"),
         ("${{ a }}", "'${{' and '}}' delimit an expression in a template and cannot appear inside one"),
+        ("'abc'.length", "a property name after '.' needs a context, function call or parenthesized expression before it"),
+        ("github..sha", "two dots in a row: write one '.' between a context and its property (github.sha)"),  // audit 65 expressions L5
     ] as [(String, String)])
     func hints(source: String, hint: String) {
         #expect(ExprFixtures.parseError(source)?.hint == hint)

@@ -32,4 +32,11 @@ public enum AbruptStop {
 
     /// The message for what this stop ended.
     public static var message: String { failure.map(ended(by:)) ?? reason }
+
+    /// What a step this stop killed ended as: `cancelled` (a second signal), or `failure` with why
+    /// (a run that could not go on); the step's own message is then not said.
+    public static var stepEnd: (outcome: Outcome, message: String?) {
+        let failure = self.failure
+        return (failure == nil ? .cancelled : .failure, failure.map(ended(by:)))
+    }
 }

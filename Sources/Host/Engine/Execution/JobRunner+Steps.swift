@@ -475,8 +475,7 @@ extension JobRunner {
             if !stepResult.succeeded && AbruptStop.requested {
                 // Killed with every process of the run by a second signal: cancelled, not failed;
                 // by a run that could not go on: failed, with why.
-                outcome = AbruptStop.failure == nil ? .cancelled : .failure
-                message = AbruptStop.failure.map(AbruptStop.ended(by:))
+                (outcome, message) = AbruptStop.stepEnd
             } else if !stepResult.succeeded {
                 outcome = .failure
                 killedBy = stepResult.signal
@@ -508,8 +507,7 @@ extension JobRunner {
                 // What the executor said once every process of the run was killed (a container's
                 // helper among them: "the job's container stopped"): the kill's doing, as with a
                 // step's own end above (audit 65 cancel M2: the oci step and job were `failure`).
-                outcome = AbruptStop.failure == nil ? .cancelled : .failure
-                message = AbruptStop.failure.map(AbruptStop.ended(by:))
+                (outcome, message) = AbruptStop.stepEnd
             } else {
                 outcome = .failure
                 message = "step '\(name)': \(text)"

@@ -171,6 +171,9 @@ struct ExpressionLexer {
             var hint: String?
             if lexeme == "-" || lexeme == "+" {
                 hint = "there is no arithmetic; a sign must be written directly before a number, e.g. -1"
+            } else if lexeme.hasPrefix("."), start > 0, bytes[start - 1] == UInt8(ascii: ".") {
+                // `github..sha`: a dot too many, not a missing context (audit 65 expressions L5).
+                hint = "two dots in a row: write one '.' between a context and its property (github.sha)"
             } else if lexeme.hasPrefix(".") {
                 hint = "a property name after '.' needs a context, function call or parenthesized expression before it"
             }

@@ -22,14 +22,18 @@ public enum UnfinishedRunEvents {
     /// Close the events of `path` with `status`; returns how many events were appended (0: nothing
     /// to do, or the file is not this user's regular file, or cannot be read).
     ///
-    /// The same closing events, but for the one referencing the log's unreferenced tail, are
-    /// written to `stream` too (the run's `--log-format json` standard output, which would
-    /// otherwise end without saying how the run ended: audit 64 events M3); -1: none.
+    /// `streamed` is given the same closing events, but for the one referencing the log's
+    /// unreferenced tail, for the run's `--log-format json` standard output, which would otherwise
+    /// end without saying how the run ended (audit 64 events M3; `writeStream`).
+    ///
+    /// The file is locked while it is read and written: the run's supervisor and another run's
+    /// sweep of a dead run may both come to it (review 65 M1).
     @discardableResult
-    public static func close(file path: String, status: Outcome, message: String, stream: Int32 = -1) -> Int {
+    public static func close(file path: String, status: Outcome, message: String, streamed: ((String) -> Void)? = nil) -> Int {
         let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
         defer { Glibc.close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else { return 0 }
         // The room its writer kept ahead of the file's end (`BufferedWriter.Recovery.records`)
@@ -81,7 +85,7 @@ public enum UnfinishedRunEvents {
         let now = nowMilliseconds()
         func since(_ stamp: String?) -> Int? { stamp.flatMap(milliseconds).map { max(0, now - $0) } }
         var text = ""
-        var streamed = ""  // the stream's: text but its recovered output events
+        var streamText = ""  // the stream's: text but its recovered output events
         var appended = 0
         let folder = PathText.parent(path)
         for key in scan.jobOrder {
@@ -106,7 +110,7 @@ public enum UnfinishedRunEvents {
                 event.add("exit_code", nil as Int?); event.add("duration_ms", since(step.started)); event.add("message", message)
                 let line = event.finish() + "\n"
                 text += line
-                streamed += line
+                streamText += line
                 appended += 1
             }
             var event = JSONObjectWriter()
@@ -114,7 +118,7 @@ public enum UnfinishedRunEvents {
             event.add("status", status.rawValue); event.add("duration_ms", since(job.started)); event.add("message", message)
             let line = event.finish() + "\n"
             text += line
-            streamed += line
+            streamText += line
             appended += 1
         }
         // Jobs of the plan that never started: cancelled (they did not fail), each said so.
@@ -124,7 +128,7 @@ public enum UnfinishedRunEvents {
             event.add("status", Outcome.cancelled.rawValue); event.add("duration_ms", 0); event.add("message", "not started: " + message)
             let line = event.finish() + "\n"
             text += line
-            streamed += line
+            streamText += line
             appended += 1
         }
         var event = JSONObjectWriter()
@@ -132,27 +136,42 @@ public enum UnfinishedRunEvents {
         event.add("status", status.rawValue); event.add("duration_ms", since(scan.started)); event.add("message", message)
         let line = event.finish() + "\n"
         text += line
-        streamed += line
+        streamText += line
         appended += 1
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(consumed)) }
-        if stream >= 0 { writeStream(streamed, to: stream) }
+        streamed?(streamText)
         return written == bytes.count ? appended : 0
     }
 
-    /// `text` written whole to `stream` (EINTR and short writes retried; a reader gone or any
-    /// other failure ends it quietly: events.jsonl holds it all). A regular file whose last byte is
-    /// not a line end (the host killed mid-line) gets one first, so that each event is a line of its own.
-    static func writeStream(_ text: String, to stream: Int32) {
+    /// `text` written to `stream` within `limit`: in pieces of at most PIPE_BUF, each once `poll`
+    /// says the stream takes one, so that a reader that does not read cannot hold the caller (review
+    /// 65 H1); a reader gone, a failure or the limit passed end it quietly (events.jsonl holds it
+    /// all). A regular file whose last byte is not a line end (the host killed mid-line) gets one
+    /// first, so that each event is a line of its own (read through /proc: the stream is opened
+    /// for writing only).
+    public static func writeStream(_ text: String, to stream: Int32, within limit: Duration) {
         var bytes = Array(text.utf8)
         var info = stat()
         if fstat(stream, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 {
-            var last: UInt8 = 0
-            if pread(stream, &last, 1, info.st_size - 1) == 1, last != 0x0A { bytes.insert(0x0A, at: 0) }
+            let reading = open("/proc/self/fd/\(stream)", O_RDONLY | O_CLOEXEC)
+            if reading >= 0 {
+                var last: UInt8 = 0
+                if pread(reading, &last, 1, info.st_size - 1) == 1, last != 0x0A { bytes.insert(0x0A, at: 0) }
+                Glibc.close(reading)
+            }
         }
+        let deadline = ContinuousClock.now + limit
         var done = 0
         while done < bytes.count {
-            let count = bytes.withUnsafeBytes { write(stream, $0.baseAddress! + done, $0.count - done) }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return }
+            var ready = pollfd(fd: stream, events: Int16(POLLOUT), revents: 0)
+            let waited = poll(&ready, 1, Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            if waited < 0 && errno == EINTR { continue }
+            guard waited > 0, ready.revents & Int16(POLLOUT) != 0 else { return }
+            let piece = min(bytes.count - done, Int(PIPE_BUF))
+            let count = bytes.withUnsafeBytes { write(stream, $0.baseAddress! + done, piece) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { return }
             done += count
