@@ -216,6 +216,8 @@ enum NixEvaluation {
             }
             // Nix's message as it printed it (it names the file, line and column); exit status 2.
             let message = nixMessage(outcome.errors)
+            // The workflow file's text, read once, for the hints that look at what it says.
+            let source = try? String(contentsOfFile: absolute, encoding: .utf8)
             // Without <nixpkgs>, `pkgs` is a stand-in whose attributes exist only when named:
             // `with pkgs; [ ripgrep ]` leaves `ripgrep` undefined (audit 48: the bare message).
             var hint: String?
@@ -223,13 +225,13 @@ enum NixEvaluation {
                 hint = "the evaluation may use at most \(ProcessInfo.processInfo.environment["GC_MAXIMUM_HEAP_SIZE"] ?? Self.heapLimit) of heap "
                     + "(GC_MAXIMUM_HEAP_SIZE sets it); look for a value that grows without end"
             } else if !nixpkgs, let name = message.firstMatch(of: /attribute '([^']+)' missing/)?.1,
-                      let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("lib." + name) {
+                      let text = source, text.contains("lib." + name) {
                 // The stand-in lib has a few of nixpkgs' functions (Nix audit 58 L2: no word of it).
                 hint = "without <nixpkgs> on NIX_PATH, lib is NixActions' stand-in, which has no '\(name)' (nix/lib.nix lists what it has): "
                     + "use builtins.\(name) where there is one, or put a nixpkgs on NIX_PATH"
             } else if let name = message.firstMatch(of: /attribute '([^']+)' missing/)?.1.description,
                       let what = originalOnly[name],
-                      let text = try? String(contentsOfFile: absolute, encoding: .utf8),
+                      let text = source,
                       ["nixactions.", "actions.", "jobs."].contains(where: { text.contains($0 + name) }) {
                 // The original's helpers this library does not have (Nix audit 65 M4: the bare message).
                 hint = "'\(name)' (\(what)) of the original NixActions is not provided here (docs/nix.md, Not supported): "
@@ -248,11 +250,11 @@ enum NixEvaluation {
                                   hint: "a workflow file is called with only the arguments it names of pkgs, nixactions, lib and executor; "
                                       + "give '\(argument)' a default ('\(argument) ? …') or take it out")
             } else if let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
-                      let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("${" + name + "}") {
+                      let text = source, text.contains("${" + name + "}") {
                 // bash's `${VAR}` in a Nix string is Nix's own interpolation (audit 64 cli L15).
                 hint = "in a Nix string, ${\(name)} is Nix's interpolation: for the shell's variable write ''${\(name)} inside '' … '', or \\${\(name)} inside \" … \""
             } else if !nixpkgs, let name = message.firstMatch(of: /undefined variable '([^']+)'/)?.1,
-               let text = try? String(contentsOfFile: absolute, encoding: .utf8), text.contains("with pkgs") {
+               let text = source, text.contains("with pkgs") {
                 hint = "without <nixpkgs> on NIX_PATH, `with pkgs;` brings no names into scope: write pkgs.\(name)"
             }
             // A `throw`, an `assert` or a refusal of the library has no position in Nix's message;

@@ -35,17 +35,14 @@ struct RunCommand: AsyncParsableCommand {
         !(environment["NO_COLOR"] ?? "").isEmpty || environment["TERM"] == "dumb"
     }
 
-    /// - Parameter say: whether a value that is not a format is said on standard error (once, at the start).
-    static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment, say: Bool = false) throws -> LogFormat? {
+    static func environmentLogFormat(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LogFormat? {
         guard let value = environment["NIXACTIONS_LOG_FORMAT"]?.lowercased(), !value.isEmpty else { return nil }
         switch value {
         case "structured": return .plain
         case "simple": return .human
         default:
             guard let format = LogFormat(rawValue: value) else {
-                if say {
-                    standardError("error: NIXACTIONS_LOG_FORMAT='\(value)' is not a log format\n  hint: human, plain, json (or the original's structured, simple)\n")
-                }
+                standardError("error: NIXACTIONS_LOG_FORMAT='\(value)' is not a log format\n  hint: human, plain, json (or the original's structured, simple)\n")
                 throw ExitCode(ExitStatus.usage)
             }
             return format
@@ -174,18 +171,16 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // A bad NIXACTIONS_LOG_FORMAT is said once, before the workflow is read (Nix audit 65 L4:
-        // said twice, after a Nix evaluation); later reads of it are then quiet.
-        if logFormat == nil {
-            do { _ = try Self.environmentLogFormat(say: true) } catch { throw ExitCode(ExitStatus.usage) }
-        }
+        // The format asked for, read once: a bad NIXACTIONS_LOG_FORMAT is said before the workflow
+        // is read (Nix audit 65 L4: said twice, after a Nix evaluation).
+        let asked = try logFormat ?? Self.environmentLogFormat()
         // `--log-format json`: a run that stops before its stream starts still gives the stream
         // its start, why it stopped and its end, with the exit status (audit 58 examples L7).
-        guard !dryRun, (try? logFormat ?? Self.environmentLogFormat()) == .json else { return try await runWorkflow(nil) }
+        guard !dryRun, asked == .json else { return try await runWorkflow(nil, asked: asked) }
         let stream = StreamStart(workflow: workflow)
         StandardStreams.captureErrors()
         do {
-            try await runWorkflow(stream)
+            try await runWorkflow(stream, asked: asked)
         } catch {
             let said = StandardStreams.endCapture()
             let status = (error as? ExitCode)?.rawValue ?? ExitStatus.usage
@@ -207,7 +202,8 @@ struct RunCommand: AsyncParsableCommand {
         init(workflow: String) { self.workflow = Mutex(workflow) }
     }
 
-    func runWorkflow(_ stream: StreamStart?) async throws {
+    /// - Parameter asked: the log format `--log-format` or NIXACTIONS_LOG_FORMAT asked for (nil: chosen by the console).
+    func runWorkflow(_ stream: StreamStart?, asked: LogFormat?) async throws {
         // The project is the current folder: one that was removed (or cannot be read) under the
         // shell leaves nothing to copy into the jobs' workspaces and nowhere to keep the logs.
         guard let current = getcwd(nil, 0) else {
@@ -268,7 +264,7 @@ struct RunCommand: AsyncParsableCommand {
             let missingExecutor = RunnerOptions.missingExecutors(registry)
             // No provider is asked (a dry run reads no secret store), but what is at hand is
             // masked: a matrix value or a name that holds one must not show in the plan.
-            let json = try (logFormat ?? Self.environmentLogFormat()) == .json
+            let json = asked == .json
             let rendered = json
                 ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
                 : PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
@@ -308,8 +304,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             defer { SignalHub.handler.withLock { $0 = nil } }
             // The json stream's reader learns how the run ended even if this process cannot say it.
-            let json = (logFormat ?? (try? Self.environmentLogFormat())) == .json
-            supervision = try RunSupervision(eventsStream: json ? StandardStreams.outputDescriptor : nil)
+            supervision = try RunSupervision(eventsStream: asked == .json ? StandardStreams.outputDescriptor : nil)
         } catch {
             standardError("error: \(error)\n")
             throw ExitCode(ExitStatus.usage)
@@ -364,7 +359,7 @@ struct RunCommand: AsyncParsableCommand {
             project: options.projectDirectory, runDirectory: supervision.folder.path,
             source: workingTree || (NixEvaluation.isNixFile(workflow.file) && !projectConfig.checkoutGiven) ? .workingTree : projectConfig.checkout,
             plan: plan, repository: git)
-        let format = try logFormat ?? Self.environmentLogFormat() ?? (isatty(StandardStreams.outputDescriptor) == 1 && !Self.colorRefused() ? .human : .plain)
+        let format = asked ?? (isatty(StandardStreams.outputDescriptor) == 1 && !Self.colorRefused() ? .human : .plain)
         // A reader that went away (`| head`) is ignored; any other failure (a full disk, EIO) is
         // said once on stderr, as for a log file (audit 57 M6: dropped without a word).
         let console = BufferedWriter(fd: StandardStreams.outputDescriptor, ownsDescriptor: false) { error in

@@ -84,7 +84,7 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             // Arrays and objects are equal when they are the same one (GitHub compares them by
             // reference): both read from the same place of a context (audit 65 expressions H1:
             // `github.event == github.event` was false).
-            let same = left.isContainer && right.isContainer && op != .less && op != .greater
+            let same = !left.isPrimitive && !right.isPrimitive && op != .less && op != .greater
                 ? try sameOrigin(lhs, rhs) : false
             return .value(.bool(Self.compare(op, left, right, sameReference: same)))
         case .logical(let op, let operands, _):
@@ -139,7 +139,7 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
             } else {
                 for argument in arguments { values.append(try evaluate(argument).value) }
             }
-            if function == .contains, values.count == 2, case .array(let elements) = values[0], values[1].isContainer,
+            if function == .contains, values.count == 2, case .array(let elements) = values[0], !values[1].isPrimitive,
                try containsSameElement(arguments[0], arguments[1], count: elements.count) {
                 return .value(.bool(true))
             }

@@ -59,9 +59,6 @@ public enum ExpressionValue: Sendable, Hashable {
         }
     }
 
-    /// Whether the value is an array or an object.
-    public var isContainer: Bool { !isPrimitive }
-
     /// A short name of the value's kind, used in error messages.
     public var kindName: String {
         switch self {

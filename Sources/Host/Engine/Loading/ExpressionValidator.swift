@@ -15,6 +15,8 @@ extension Diagnostic {
 /// Static checks of every `${{ }}` in a workflow: that each context reference can resolve.
 struct ExpressionValidator {
     static let contexts = ["github", "env", "secrets", "needs", "steps", "matrix", "strategy", "job", "runner", "inputs", "vars"]
+    /// What `steps.<id>` holds.
+    static let stepFields = ["outputs", "outcome", "conclusion"]
 
     let workflow: Workflow
     var diagnostics: DiagnosticBag
@@ -513,10 +515,10 @@ struct ExpressionValidator {
         var what: String { "in '\(place.what)'" }
         guard Self.contexts.contains(root) else {
             // `if: success` for `success()`: a status function without its parentheses (audit 64 cli L8).
-            let function = ["success", "failure", "always", "cancelled"].contains(root.lowercased()) && reference.path.isEmpty
+            let function = StatusFunction(rawValue: root) != nil && reference.path.isEmpty
             diagnostics.error(
                 "unknown context '\(root)' \(what)", at: at, context: place.context,
-                hint: function ? "did you mean \(root.lowercased())()? a status function is called with ()"
+                hint: function ? "did you mean \(root)()? a status function is called with ()"
                     // `True`, `NULL`: a literal written with capitals (audit 65 expressions L4).
                     : ["true", "false", "null"].contains(root) ? "literals are lower case: true, false, null"
                     : didYouMean(root, in: Self.contexts).map { "did you mean '\($0)'?" } ?? "contexts: \(Self.contexts.joined(separator: ", "))")
@@ -621,12 +623,12 @@ struct ExpressionValidator {
                     "steps.\(first) \(what): no earlier step has id '\(first)'; it is empty", at: at, context: place.context,
                     hint: all.contains(first) ? "step '\(first)' runs later; a step can only read steps before it"
                         : didYouMean(first, in: all).map { "did you mean '\($0)'?" } ?? "give the step 'id: \(first)'")
-            } else if reference.path.count > 1, !["outputs", "outcome", "conclusion"].contains(reference.path[1].lowercased()) {
+            } else if reference.path.count > 1, !Self.stepFields.contains(reference.path[1].lowercased()) {
                 // `steps.s.output.v` for `outputs` (audit 64 cli L11): GitHub gives it empty.
                 let field = reference.path[1]
                 diagnostics.warning(
                     "steps.\(first).\(field) \(what): a step has outputs, outcome and conclusion; it is empty", at: at, context: place.context,
-                    hint: didYouMean(field, in: ["outputs", "outcome", "conclusion"]).map { "did you mean '\($0)'?" })
+                    hint: didYouMean(field, in: Self.stepFields).map { "did you mean '\($0)'?" })
             }
         case "matrix":
             // GitHub gives an empty value for a key the matrix does not have: a warning, not an

@@ -87,6 +87,13 @@ public enum UnfinishedRunEvents {
         var text = ""
         var streamText = ""  // the stream's: text but its recovered output events
         var appended = 0
+        func append(_ event: JSONObjectWriter, streamed: Bool = true) {
+            var event = event
+            let line = event.finish() + "\n"
+            text += line
+            if streamed { streamText += line }
+            appended += 1
+        }
         let folder = PathText.parent(path)
         for key in scan.jobOrder {
             guard let job = scan.openJobs[key] else { continue }
@@ -99,8 +106,7 @@ public enum UnfinishedRunEvents {
                 event.add("ts", Timestamp.now()); event.add("event", "output"); event.add("job", key); event.add("step", step)
                 event.add("stream", "stdout"); event.add("offset", tail.offset); event.add("length", tail.length)
                 event.add("lines", tail.lines); event.add("recovered", true)
-                text += event.finish() + "\n"  // a reference into the log: events.jsonl's form only
-                appended += 1
+                append(event, streamed: false)  // a reference into the log: events.jsonl's form only
             }
             for index in (scan.openSteps[key] ?? [:]).keys.sorted() {
                 let step = scan.openSteps[key]![index]!
@@ -108,36 +114,24 @@ public enum UnfinishedRunEvents {
                 event.add("ts", Timestamp.now()); event.add("event", "step_finished"); event.add("job", key)
                 event.add("step", index); event.add("name", step.name); event.add("status", status.rawValue)
                 event.add("exit_code", nil as Int?); event.add("duration_ms", since(step.started)); event.add("message", message)
-                let line = event.finish() + "\n"
-                text += line
-                streamText += line
-                appended += 1
+                append(event)
             }
             var event = JSONObjectWriter()
             event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", job.name)
             event.add("status", status.rawValue); event.add("duration_ms", since(job.started)); event.add("message", message)
-            let line = event.finish() + "\n"
-            text += line
-            streamText += line
-            appended += 1
+            append(event)
         }
         // Jobs of the plan that never started: cancelled (they did not fail), each said so.
         for key in scan.order where scan.openJobs[key] == nil && !scan.finishedJobs.contains(key) {
             var event = JSONObjectWriter()
             event.add("ts", Timestamp.now()); event.add("event", "job_finished"); event.add("job", key); event.add("name", scan.names[key] ?? key)
             event.add("status", Outcome.cancelled.rawValue); event.add("duration_ms", 0); event.add("message", "not started: " + message)
-            let line = event.finish() + "\n"
-            text += line
-            streamText += line
-            appended += 1
+            append(event)
         }
         var event = JSONObjectWriter()
         event.add("ts", Timestamp.now()); event.add("event", "workflow_finished"); event.add("workflow", scan.workflow ?? "")
         event.add("status", status.rawValue); event.add("duration_ms", since(scan.started)); event.add("message", message)
-        let line = event.finish() + "\n"
-        text += line
-        streamText += line
-        appended += 1
+        append(event)
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(consumed)) }
         streamed?(streamText)
