@@ -708,6 +708,17 @@ struct HardeningTests {
             if line.contains(#""event":"job_finished""#) { running -= 1 }
         }
         #expect(most >= 2 && most <= allowed, "at most \(most) jobs ran at once; allowed \(allowed)")
+        // The dry run shows the number the run would use, without the warning (audit 64 cli L1).
+        let plan = try await runWithDescriptors(limit: 160, firstFree: 3, ["run", "wf.yml", "-j", "60", "--dry-run"], in: temp.path)
+        #expect(plan.status == 0 && plan.stderr.isEmpty, "\(plan.stderr)")
+        let capped = try #require(plan.stdout.split(separator: "\n").first)
+        #expect(capped.hasPrefix("plan of workflow 'wf': 60 jobs, 60 to run, at most ") && !capped.hasSuffix("at most 60 at once"), "\(capped)")
+        // A run with fewer jobs than the cap is not warned about: the cap cannot matter.
+        try temp.write("few.yml", "jobs:\n" + (0..<4).map { "  j\($0):\n    steps:\n      - run: echo done-\($0)\n" }.joined())
+        let few = try await runWithDescriptors(limit: 160, firstFree: 3, ["run", "few.yml", "-j", "100000", "--log-format", "plain", "--log-dir", "logs"],
+                                               in: temp.path)
+        #expect(few.status == 0 && !few.stderr.contains("warning: running at most"), "\(few.stderr)")
+        #expect(few.stdout.contains("4 jobs: 4 succeeded"), "\(few.stdout)")
     }
 
     @Test("out of descriptors reads as such: a copy's hint, a file that cannot be read")
@@ -798,7 +809,7 @@ struct HardeningTests {
         #expect(invalid.stderr.contains(#"found '\x1B]0;x\x07'"#), "\(invalid.stderr)")
     }
 
-    @Test("a listing that cannot be written (a full disk: /dev/full) exits 1 saying so; a reader that stops early (| head -1) is not an error (audit 51)")
+    @Test("a listing, help or completion script that cannot be written (a full disk: /dev/full) exits 1 saying so; a reader that stops early (| head -1) is not an error (audit 51)")
     func unwritableOutput() async throws {
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
@@ -806,7 +817,9 @@ struct HardeningTests {
         try temp.write("wf.yml", "jobs:\n" + jobs + "\n")
         let binary = nixactionsBinary.path
         // `cache list` reads the cache of this test's own XDG_CACHE_HOME (empty: "no entries").
-        for command in ["graph wf.yml --format dot", "list wf.yml", "validate wf.yml", "run wf.yml --dry-run", "plugins list", "cache list"] {
+        // --help, --version and a completion script too (audit 64 cli L5: exit 0 on a full disk).
+        for command in ["graph wf.yml --format dot", "list wf.yml", "validate wf.yml", "run wf.yml --dry-run", "plugins list", "cache list",
+                        "--help", "run --help", "--version", "--generate-completion-script bash"] {
             let full = try await runCommand(URL(fileURLWithPath: "/bin/sh"), ["-c", "XDG_CACHE_HOME='\(temp.path)/xdg' '\(binary)' \(command) > /dev/full"],
                                             in: temp.path)
             #expect(full.status == 1, "\(command): \(full.status) \(full.stderr)")

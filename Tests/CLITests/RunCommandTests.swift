@@ -323,6 +323,16 @@ struct RunCommandTests {
         #expect(try await nixactions(["run"]).status == 2)
         #expect(try await nixactions(["frobnicate"]).status == 2)
         #expect(try await nixactions(["run", "x.yml", "--jobs", "0"]).status == 2)
+        // A single-value option given twice: the last one wins, as cli.md says (audit 64 cli L4).
+        let twice = try TemporaryDirectory()
+        defer { twice.remove() }
+        try twice.write("x.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        for arguments in [["--log-format", "json", "--log-format", "plain"], ["-j", "5", "--log-format=json", "--log-format=plain", "-j", "2"]] {
+            let last = try await nixactions(["run", "x.yml", "--dry-run"] + arguments, in: twice.path)
+            #expect(last.status == 0 && last.stdout.hasPrefix("plan of workflow 'x': 1 job, 1 to run, at most "), "\(arguments): \(last.stdout)\(last.stderr)")
+        }
+        let lastJobs = try await nixactions(["run", "x.yml", "--dry-run", "-j", "5", "-j", "2"], in: twice.path)
+        #expect(lastJobs.stdout.hasPrefix("plan of workflow 'x': 1 job, 1 to run, at most 2 at once"), "\(lastJobs.stdout)")
         let emptyLogs = try await nixactions(["run", "x.yml", "--log-dir", ""])
         #expect(emptyLogs.status == 2 && emptyLogs.stderr.contains("--log-dir must name a folder (default: .nixactions/runs)"), "\(emptyLogs.stderr)")
         // Worded as what they are, not "Missing value" or the top help with exit 0 (audit 51).
@@ -331,6 +341,12 @@ struct RunCommandTests {
         let bogus = try await nixactions(["help", "bogus"])
         #expect(bogus.status == 2 && bogus.stderr.contains("unknown command 'bogus'; the commands are run, validate, list, graph, plugins, cache"), "\(bogus.stderr)")
         #expect(try await nixactions(["help", "run"]).status == 0)
+        // A subcommand's subcommand too (audit 64 cli L3: cache's help and exit 0).
+        let nested = try await nixactions(["help", "cache", "nosuch"])
+        #expect(nested.status == 2 && nested.stderr.contains("unknown command 'cache nosuch'; the subcommands of 'cache' are "), "\(nested.stderr)")
+        let leaf = try await nixactions(["help", "run", "more"])
+        #expect(leaf.status == 2 && leaf.stderr.contains("'run' has no subcommands (unexpected 'more')"), "\(leaf.stderr)")
+        #expect(try await nixactions(["help", "cache", "prune"]).status == 0)
         let temp = try TemporaryDirectory()
         defer { temp.remove() }
         try temp.write("x.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")

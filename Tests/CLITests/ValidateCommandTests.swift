@@ -211,6 +211,13 @@ struct ValidateCommandTests {
             """)
         let ids = try await nixactions(["graph", "ids.yml", "--format", "mermaid"], in: temp.path)
         #expect(ids.stdout == "flowchart LR\n  j_a_hb[\"a-b\"]\n  j_a_ub[\"a_b\"]\n  j_end[\"end\"]\n  j_a_ub --> j_end\n", "\(ids.stdout)")
+        // A name Mermaid would read as an entity code or as HTML is written in entity codes (audit 64 cli L17).
+        try temp.write("names.yml", """
+            jobs:
+              a: { name: 'fix #1; <b>bold</b> & "q"', steps: [ { run: echo 1 } ] }
+            """)
+        let names = try await nixactions(["graph", "names.yml", "--format", "mermaid"], in: temp.path)
+        #expect(names.stdout == "flowchart LR\n  j_a[\"fix #35;1; #lt;b#gt;bold#lt;/b#gt; #amp; #quot;q#quot;\"]\n", "\(names.stdout)")
     }
 
     @Test("graph makes matrices with the inputs: a matrix from fromJSON(inputs.x) uses the input's default, or --input (audit 63 fidelity M3: exit 2); a required input not given, or a broken configuration, still draws (review 63 H1)")
@@ -271,7 +278,8 @@ struct ValidateCommandTests {
         let text = try await nixactions(["list"], in: temp.path)
         #expect(text.status == 2)
         #expect(text.stdout.contains("g (.nixactions/workflows/g.yml)\n  build  executor: local\n  test (matrix)  executor: local  needs: build\n  deploy  executor: local  needs: test\n"))
-        #expect(text.stdout.contains("broken.yml (.github/workflows/broken.yml)\n  invalid: "))
+        // Named as validate names it, not by its file name (audit 64 cli L16).
+        #expect(text.stdout.contains("broken (.github/workflows/broken.yml)\n  invalid: "), "\(text.stdout)")
         let json = try await nixactions(["list", "g", "--json"], in: temp.path)
         #expect(json.status == 0)
         let listing = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
@@ -323,6 +331,9 @@ struct ValidateCommandTests {
             #expect(object["workflow"] as? String == "wf" && object["jobs"] as? Int == 2 && object["instances"] as? Int == 3 && object["maxJobs"] as? Int == 3)
             let plan = try #require(object["plan"] as? [[String: Any]])
             #expect(plan.map { $0["name"] as? String } == ["a", "b (v: 1)", "b (v: 2)"])
+            // The job id and the key the run's events use (audit 64 cli L20).
+            #expect(plan.map { $0["job"] as? String } == ["a", "b", "b"])
+            #expect(plan.map { $0["key"] as? String } == ["a", "b-v-1", "b-v-2"], "\(json.stdout)")
             #expect(plan.first?["facts"] as? [String] == ["executor: local", "timeout: 20m"])
             #expect(plan.allSatisfy { ($0["called"] as? [String]) == [] }, "present, empty, as cli.md shows it")
             let steps = try #require(plan.first?["steps"] as? [[String: Any]])

@@ -55,6 +55,12 @@ public enum CommandLineTool {
             let message = NixActions.fullMessage(for: error)
             if code == .success {
                 if !message.isEmpty { print(message) }
+                // `--help`, `--version` and a completion script fail as a listing does when they
+                // cannot be written: a completion file cut short on a full disk (audit 64 cli L5).
+                if let problem = unwrittenOutput() {
+                    standardError("nixactions: error: cannot write the output: \(problem)\n")
+                    return ExitStatus.jobFailed
+                }
                 return 0
             }
             if !message.isEmpty { standardError(message + "\n") }
@@ -67,10 +73,21 @@ extension CommandLineTool {
     /// Usage errors ArgumentParser words badly or lets pass (audit 51): `help NAME` of no command
     /// printed the top help and exited 0; `-j -1` said "Missing value for '-j'".
     static func usageProblem(_ arguments: [String]) -> String? {
-        if arguments.first == "help", arguments.count > 1, !arguments[1].hasPrefix("-") {
-            let names = NixActions.configuration.subcommands.map { $0._commandName }.filter { $0 != SuperviseCommand._commandName }
-            if !names.contains(arguments[1]) {
-                return "unknown command '\(DisplayText.escaped(arguments[1]))'; the commands are \(names.joined(separator: ", "))"
+        if arguments.first == "help" {
+            // Each word names a subcommand of the one before (`help cache nosuch` printed cache's
+            // help and exited 0: audit 64 cli L3).
+            var command: ParsableCommand.Type = NixActions.self
+            var path = ""
+            for word in arguments.dropFirst().prefix(while: { !$0.hasPrefix("-") }) {
+                let subcommands = command.configuration.subcommands.filter { $0 != SuperviseCommand.self }
+                let names = subcommands.map { $0._commandName }
+                guard let next = subcommands.first(where: { $0._commandName == word }) else {
+                    if names.isEmpty { return "'\(path)' has no subcommands (unexpected '\(DisplayText.escaped(word))')" }
+                    return "unknown command '\(path.isEmpty ? "" : path + " ")\(DisplayText.escaped(word))'; the "
+                        + (path.isEmpty ? "commands" : "subcommands of '\(path)'") + " are \(names.joined(separator: ", "))"
+                }
+                command = next
+                path += (path.isEmpty ? "" : " ") + word
             }
         }
         guard arguments.first == "run" else { return nil }

@@ -144,7 +144,22 @@ struct GraphRenderer {
             }
             return id
         }
-        func label(_ text: String) -> String { "\"" + DisplayText.escaped(text).replacingOccurrences(of: "\"", with: "#quot;") + "\"" }
+        // Mermaid reads `#NAME;` and `#NUMBER;` in a label as an entity and `<b>` as HTML: each of
+        // `#`, `"`, `<`, `>` and `&` is written as its entity code, so a name shows as it is (audit 64 cli L17).
+        func label(_ text: String) -> String {
+            var out = "\""
+            for character in DisplayText.escaped(text) {
+                switch character {
+                case "#": out += "#35;"
+                case "\"": out += "#quot;"
+                case "<": out += "#lt;"
+                case ">": out += "#gt;"
+                case "&": out += "#amp;"
+                default: out.append(character)
+                }
+            }
+            return out + "\""
+        }
         var text = "flowchart LR\n"
         for instance in plan.allInstances { text += "  \(id(instance))[\(label(instance.displayName))]\n" }
         for (from, to) in edges { text += "  \(id(from)) --> \(id(to))\n" }

@@ -63,7 +63,9 @@ struct ListCommand: AsyncParsableCommand {
             guard let workflow = result.workflow, !result.hasErrors else {
                 if let partial = result.workflow { loaded.append(partial) }
                 let errors = result.diagnostics.filter { $0.severity == .error }.map(\.description)
-                listings.append(Listing(name: (file as NSString).lastPathComponent, file: file, jobs: nil, errors: errors))
+                // Named as validate's messages name it (`in workflow 'ci'`), not by its file name (audit 64 cli L16).
+                let name = result.workflow?.name ?? ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+                listings.append(Listing(name: name, file: file, jobs: nil, errors: errors))
                 continue
             }
             loaded.append(workflow)

@@ -150,9 +150,11 @@ struct RunCommand: AsyncParsableCommand {
             // Not shown: what was typed without its name may be the value (audit 55b F5; --secret shows none either).
             throw ValidationError("--env must be NAME=VALUE (an entry \(entry.hasPrefix("=") ? "starts with '='" : "has no '='"); it is not shown, as it may be a value)")
         }
-        // A control character in a name is a mistake no program reads back (audit 55 L7); the value is not shown.
-        for entry in env where entry.prefix(while: { $0 != "=" }).unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw ValidationError("--env: the name before '=' holds a control character (\(DisplayText.escaped(String(entry.prefix(while: { $0 != "=" })))))")
+        // A name no step's shell can read (`é`, `1X`, `A-B`, a control character) is a mistake, as
+        // for --secret and --var (audit 64 cli L18; audit 55 L7); the value is not shown.
+        for entry in env where !SecretNames.isValid(String(entry.prefix(while: { $0 != "=" }))) {
+            throw ValidationError("--env: '\(DisplayText.escaped(String(entry.prefix(while: { $0 != "=" }))))' is not a variable name "
+                                  + "(letters, digits and '_', not starting with a digit)")
         }
         if let actionsURL, actionsURL.isEmpty || actionsURL.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw ValidationError("--actions-url must be a URL or a folder (e.g. https://github.com)")
@@ -164,7 +166,7 @@ struct RunCommand: AsyncParsableCommand {
             let name = String(entry.prefix { $0 != "=" })
             guard SecretNames.isValid(name) else {
                 // Not repeated: without '=', what was typed may be the value itself (`--secret sk-live-…`).
-                throw ValidationError("--secret: the text before '=' is not a variable name (letters, digits, '_'; not starting with a digit); "
+                throw ValidationError("--secret: the name (the text before '=', or all of it without one) is not a variable name (letters, digits, '_'; not starting with a digit); "
                                       + "it is not shown, as it may be a value. Write --secret NAME=VALUE, or --secret NAME to take NAME's value from this environment")
             }
         }
@@ -259,7 +261,13 @@ struct RunCommand: AsyncParsableCommand {
         let plan = try WorkflowInput.plan(workflow, jobs: jobs, context: context)
         let runnerMap = try RunnerOptions.load(projectConfig, overrides: runners)
         try RunnerOptions.checkOverrides(runners, plan: plan, context: context, plugins: registry)
-        let parallel = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let requested = maxJobs ?? ProcessInfo.processInfo.activeProcessorCount
+        // The jobs the run has at most, when the plan knows them all (a called workflow's or a
+        // strategy read from `needs` are known only as the run goes).
+        let instances = plan.allInstances
+        let knownCount = instances.contains { $0.awaitsExpansion || plan.workflow.job($0.jobID)?.call != nil } ? nil : instances.count
+        // What the run would use: the dry run shows the cap, without the warning (audit 64 cli L1).
+        let parallel = OpenFilesRoom.parallelism(requested, planned: knownCount, warn: dryRun ? { _ in } : standardError)
         if dryRun {
             let missingExecutor = RunnerOptions.missingExecutors(registry)
             // No provider is asked (a dry run reads no secret store), but what is at hand is
@@ -338,7 +346,7 @@ struct RunCommand: AsyncParsableCommand {
         }
 
         var options = RunOptions(
-            selectedJobs: jobs, maxParallelJobs: OpenFilesRoom.parallelism(parallel, warn: standardError), runDirectory: supervision.folder.path,
+            selectedJobs: jobs, maxParallelJobs: parallel, runDirectory: supervision.folder.path,
             projectDirectory: FileManager.default.currentDirectoryPath, runID: runID, environment: environment)
         options.copySkipPaths = [URL(fileURLWithPath: logDirectory).standardizedFileURL.path]
         context.takeRunNumber(project: options.projectDirectory)
@@ -727,6 +735,10 @@ enum PlanPrinter {
     /// One instance of the plan: what `--dry-run` says about it.
     struct Entry {
         var name: String
+        /// The workflow's job id and the instance's key, as the run's events name it (`job`):
+        /// a tool maps the plan to a run's events by it (audit 64 cli L20).
+        var job: String
+        var key: String
         /// `calls FILE`, `executor: …`, `timeout: …`, `needs: …`, `if: …`, …
         var facts: [String]
         /// Whether it calls a reusable workflow; its called jobs, each as one line.
@@ -747,7 +759,7 @@ enum PlanPrinter {
                 var facts = ["calls \(call.uses.value)" + (call.workflow == nil ? " (fetched when a run starts)" : "")]
                 if !job.needs.isEmpty { facts.append("needs: \(job.needs.map(\.value).joined(separator: ", "))") }
                 if let condition = job.condition { facts.append("if: \(condition.source.value)") }
-                var entry = Entry(name: instance.displayName, facts: facts, calls: true)
+                var entry = Entry(name: instance.displayName, job: instance.jobID, key: instance.key, facts: facts, calls: true)
                 for called in call.workflow?.jobs ?? [] {
                     let needs = called.needs.isEmpty ? "" : "  (needs: \(called.needs.map(\.value).joined(separator: ", ")))"
                     entry.called.append("job \(called.displayName)" + (called.call.map { " calls \($0.uses.value)" } ?? "") + needs)
@@ -785,7 +797,7 @@ enum PlanPrinter {
             }
             if job.continueOnError { facts.append("continue-on-error") }
             if let flag = job.continueOnErrorExpression { facts.append("continue-on-error: \(flag.source.value)") }
-            var entry = Entry(name: instance.displayName, facts: facts)
+            var entry = Entry(name: instance.displayName, job: instance.jobID, key: instance.key, facts: facts)
             for step in job.steps {
                 var details: [String] = []
                 // What the step gets: its own, else its job's defaults, else the workflow's.
@@ -852,6 +864,8 @@ enum PlanPrinter {
         for entry in entries {
             json.beginObject()
             json.key("name"); json.string(entry.name)
+            json.key("job"); json.string(entry.job)
+            json.key("key"); json.string(entry.key)
             json.key("facts"); strings(entry.facts)
             json.key("called"); strings(entry.called)  // always, as cli.md shows it (audit 53)
             json.key("steps")

@@ -646,12 +646,17 @@ public enum OpenFilesRoom {
         return max(1, (Int(limit) - open - reserve) / perJob)
     }
 
-    /// `requested` jobs at once, lowered to what the open-files limit leaves room for (with the
-    /// warning saying so): steps that could not start for want of a descriptor would fail their jobs.
-    public static func parallelism(_ requested: Int, warn: (String) -> Void) -> Int {
+    /// `requested` jobs at once, lowered to what the open-files limit leaves room for: steps that
+    /// could not start for want of a descriptor would fail their jobs. The warning says so only
+    /// when the cap can matter: `planned` is how many jobs the run has at most (nil: not known
+    /// before it runs, as when a job calls a reusable workflow); a 4-job run with `-j 100000` is
+    /// not warned about (audit 64 cli L1).
+    public static func parallelism(_ requested: Int, planned: Int? = nil, warn: (String) -> Void) -> Int {
         guard let allowed = jobsAllowed(), allowed < requested else { return requested }
-        warn("warning: running at most \(allowed) jobs at once instead of \(requested): the open-files limit "
-             + "(\(DescriptorShortage.softLimit)) leaves room for no more; raise 'ulimit -n' to run more\n")
+        if planned.map({ $0 > allowed }) ?? true {
+            warn("warning: running at most \(allowed) jobs at once instead of \(requested): the open-files limit "
+                 + "(\(DescriptorShortage.softLimit)) leaves room for no more; raise 'ulimit -n' to run more\n")
+        }
         return allowed
     }
 

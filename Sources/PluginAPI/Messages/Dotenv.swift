@@ -66,7 +66,7 @@ public enum Dotenv {
             }
             skipBlanks()
             guard !name.isEmpty, name.unicodeScalars.first.map({ !("0"..."9").contains($0) }) ?? false else {
-                return .failure(ParseError(line: startLine, message: "expected NAME=VALUE"))
+                return .failure(ParseError(line: startLine, message: Self.noName))
             }
             guard index < scalars.count, scalars[index] == "=" else {
                 return .failure(ParseError(line: startLine, message: Self.noEquals))
@@ -133,6 +133,9 @@ public enum Dotenv {
 
     /// A line without `=` is often the second line of an unquoted value (a key, a certificate),
     /// so the message never quotes the line: any of it may be part of a secret.
+    /// A line that does not start with a name: said as a line without '=' is, the line not shown
+    /// either (audit 64 cli L21: `=v` got a shorter message than `this is bad`).
+    static let noName = "expected NAME=VALUE, NAME letters, digits and '_', not starting with a digit (the line is not shown: it may hold part of a secret)"
     static let noEquals = "expected NAME=VALUE (the line is not shown: it may hold part of a secret); a value on several lines must be in quotes"
 
     static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {

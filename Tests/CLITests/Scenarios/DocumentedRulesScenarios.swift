@@ -92,8 +92,21 @@ struct DocumentedRulesScenarios {
         }
         // A control character in a name is refused, the value not shown (audit 55 L7).
         let control = try await nixactions(["run", "wf.yml", "--env", "A\u{1}B=hidden-value"], in: temp.path)
-        #expect(control.status == 2 && control.stderr.contains("--env: the name before '=' holds a control character"), "\(control.stderr)")
+        #expect(control.status == 2 && control.stderr.contains("--env: 'A\\x01B' is not a variable name (letters, digits and '_', not starting with a digit)"),
+                "\(control.stderr)")
         #expect(!control.stderr.contains("hidden-value"), "\(control.stderr)")
+        // A name no shell reads is refused as --secret's and --var's are (audit 64 cli L18).
+        for name in ["é", "1X", "A-B"] {
+            let refused = try await nixactions(["run", "wf.yml", "--env", "\(name)=hidden-value"], in: temp.path)
+            #expect(refused.status == 2 && refused.stderr.contains("--env: '\(name)' is not a variable name"), "\(name): \(refused.stderr)")
+            #expect(!refused.stderr.contains("hidden-value"), "\(refused.stderr)")
+        }
+        // An env file's line without a name says what a line without '=' says (audit 64 cli L21).
+        try temp.write("eq.env", "=hidden-value\n")
+        let unnamed = try await nixactions(["run", "wf.yml", "--env-file", "eq.env"], in: temp.path)
+        #expect(unnamed.status == 2 && unnamed.stderr.contains("eq.env:1: error: expected NAME=VALUE, NAME letters, digits and '_', not starting with a digit (the line is not shown"),
+                "\(unnamed.stderr)")
+        #expect(!unnamed.stderr.contains("hidden-value"), "\(unnamed.stderr)")
         // Not UTF-8: the place of the first bad byte, as for a workflow file (audit 55 L10).
         #expect(FileManager.default.createFile(atPath: temp.path + "/bin.env", contents: Data("A=1\nB=x".utf8) + Data([0xFF]) + Data("\n".utf8)))
         let binary = try await nixactions(["run", "wf.yml", "--env-file", "bin.env"], in: temp.path)
