@@ -71,6 +71,25 @@ struct WorkflowLoaderTests {
         #expect(errors.contains { $0.contains("hint: replace the tab with spaces") }, "\(errors)")
     }
 
+    @Test("a second YAML document and an unquoted ${{ }} in a one-line { } or [ ] get messages that say what they are (audit 64 cli L6)")
+    func documentAndFlowExpressions() {
+        func errors(_ yaml: String) -> [String] {
+            WorkflowLoader.load(yaml: yaml, file: "wf.yml").diagnostics.filter { $0.severity == .error }.map(\.description)
+        }
+        let second = errors("jobs:\n  a:\n    steps: [ {run: x} ]\n---\nfoo: 1\n")
+        #expect(second.contains { $0.hasPrefix("wf.yml:4:1: error: invalid YAML: a second document ('---') after the workflow's; a workflow file holds one document")
+            && $0.contains("hint: remove this '---' line") }, "\(second)")
+        for yaml in ["jobs:\n  a:\n    steps: [{run: echo ${{ matrix.node }}}]\n",
+                     "jobs:\n  a:\n    runs-on: [self-hosted, ${{ matrix.os }}]\n    steps: [ {run: x} ]\n"] {
+            let flow = errors(yaml)
+            #expect(flow.contains { $0.contains("error: invalid YAML: did not find expected ','")
+                && $0.contains("hint: inside a '{ }' or '[ ]' written on one line, a value with ${{ }} must be in quotes") }, "\(flow)")
+        }
+        // Without ${{ }}, the general hint.
+        let plain = errors("jobs:\n  a:\n    steps: [{run: echo {x}]\n")
+        #expect(plain.contains { $0.contains("hint: check indentation and quoting on this line") }, "\(plain)")
+    }
+
     @Test("a run step without a name is shown by its first line that is not blank, without the spaces around it")
     func runDisplayName() throws {
         let result = WorkflowLoader.load(yaml: #"jobs: { a: { steps: [ { run: "\n   cat > app.py << 'EOF'  \nx" } ] } }"#, file: "wf.yml")

@@ -272,8 +272,21 @@ public enum WorkflowLoader {
                     return Diagnostic(.error, "invalid YAML: a tab character: YAML indents with spaces, never tabs", at: at(mark),
                                       hint: "replace the tab with spaces (an editor's 'indent with spaces' setting keeps them out)")
                 }
+                if problem == "but found another document" {
+                    // libyaml's words read broken, and the quoting hint did not fit (audit 64 cli L6).
+                    return Diagnostic(.error, "invalid YAML: a second document ('---') after the workflow's; a workflow file holds one document",
+                                      at: at(mark), hint: "remove this '---' line and what follows it, or move that document to a file of its own")
+                }
                 var message = "invalid YAML: \(problem)"
                 if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+                if problem.hasPrefix("did not find expected ','"), let context, context.text.hasPrefix("while parsing a flow"),
+                   Self.lines(of: yaml, from: context.mark.line, to: mark.line).contains("${{") {
+                    // `steps: [{run: echo ${{ matrix.node }}}]`: the expression's braces end the
+                    // `{ }` or `[ ]` (a common slip of GitHub users: audit 64 cli L6).
+                    return Diagnostic(.error, message, at: at(mark),
+                                      hint: "inside a '{ }' or '[ ]' written on one line, a value with ${{ }} must be in quotes "
+                                        + "('echo ${{ matrix.node }}'): its braces end the mapping or list")
+                }
                 // The most common one: `run: echo "a: b"` (a plain value cannot hold ': ').
                 var hint = problem == "mapping values are not allowed in this context"
                     ? "check indentation and quoting on this line: a value without quotes cannot hold ': ' (a colon and a space); "
@@ -328,6 +341,13 @@ public enum WorkflowLoader {
     /// 1,024-character limit on a key written without `? ` (after indentation and list dashes); nil
     /// for a shorter one or a line whose text before the mark holds ': ' (a value, then).
     /// The character at `mark` (line and column from 1, columns in Unicode scalars), if any.
+    /// Lines `first` to `last` (1-based, both included) of `yaml`, joined.
+    static func lines(of yaml: String, from first: Int, to last: Int) -> String {
+        guard first >= 1, last >= first else { return "" }
+        let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        return lines.dropFirst(first - 1).prefix(last - first + 1).joined(separator: "\n")
+    }
+
     static func character(in yaml: String, at mark: Mark) -> Unicode.Scalar? {
         guard mark.line >= 1, mark.column >= 1 else { return nil }
         let lines = yaml.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
