@@ -1,4 +1,5 @@
 import Foundation
+@testable import NixActionsEngine
 import Testing
 import TestSupport
 
@@ -197,6 +198,30 @@ struct RemoteActionTests {
         #expect(gone.stderr.contains("wf.yml:6:15: error: cannot fetch the action 'acme/greet@v1' from \(daemon.url)/acme/greet"), "\(gone.stderr)")
         #expect(gone.stderr.contains("hint: check the repository's name"), "\(gone.stderr)")
         #expect(!gone.stdout.contains("==> job"), "nothing ran")
+    }
+
+    @Test("--actions-url that git cannot fetch from (another scheme, a folder that is not there) is a usage error up front; a failed fetch says git's reason in one line (audit 64 cli L14)")
+    func actionsURLChecked() async throws {
+        let project = try TemporaryDirectory()
+        defer { project.remove() }
+        try project.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        for (url, said) in [("ftp://x", "--actions-url: 'ftp://x' is not a URL git fetches actions from (https, http, ssh, git or file), nor a folder"),
+                            ("/nonexistent/repos", "--actions-url: '/nonexistent/repos' is not a folder")] {
+            let refused = try await nixactions(["run", "wf.yml", "--actions-url", url], in: project.path)
+            #expect(refused.status == 2 && refused.stderr.contains(said) && !refused.stdout.contains("ran"), "\(url): \(refused.stderr)")
+        }
+        let fromEnvironment = try await nixactions(["run", "wf.yml"], in: project.path, environment: ["NIXACTIONS_ACTIONS_URL": "ftp://x"])
+        #expect(fromEnvironment.status == 2 && fromEnvironment.stderr.contains("NIXACTIONS_ACTIONS_URL: 'ftp://x' is not a URL git fetches"), "\(fromEnvironment.stderr)")
+        // A folder of repositories without the action: git's reason, then the context and the hint, one line each.
+        try FileManager.default.createDirectory(atPath: project.path + "/repos", withIntermediateDirectories: true)
+        try project.write("remote.yml", "jobs:\n  a:\n    steps:\n      - uses: someone/nosuch-action@v1\n")
+        let missing = try await nixactions(["run", "remote.yml", "--actions-url", "repos"], in: project.path)
+        let lines = missing.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(missing.status == 2 && lines.count == 5, "\(missing.stderr)")
+        #expect(lines.first?.hasPrefix("remote.yml:4:15: error: cannot fetch the action 'someone/nosuch-action@v1' from ") ?? false, "\(missing.stderr)")
+        #expect(lines.first?.contains(": exited 128: fatal: ") ?? false, "\(missing.stderr)")
+        #expect(lines.dropFirst().first == "  in workflow 'remote' › job 'a' › step 1" && (lines.dropFirst(2).first?.hasPrefix("  hint: ") ?? false), "\(missing.stderr)")
+        #expect(RemoteActionStore.firstLine(of: "exited 128: remote: counting\nfatal: no such ref\n\nPlease make sure") == "exited 128: fatal: no such ref")
     }
 
     @Test("what cannot run is refused before any job starts, each at its step; validate and --dry-run fetch nothing")

@@ -159,6 +159,16 @@ struct RunCommand: AsyncParsableCommand {
         if let actionsURL, actionsURL.isEmpty || actionsURL.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw ValidationError("--actions-url must be a URL or a folder (e.g. https://github.com)")
         }
+        // A scheme git does not fetch from, or a folder that is not there, is said now, not at the
+        // first remote action (audit 64 cli L14). NIXACTIONS_ACTIONS_URL, set once for every run,
+        // only for its scheme: a folder it names may be made later.
+        let environmentURL = ProcessInfo.processInfo.environment["NIXACTIONS_ACTIONS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let actionsURL, let problem = RemoteActionStore.problem(with: actionsURL) {
+            throw ValidationError("--actions-url: " + problem)
+        }
+        if actionsURL == nil, let url = environmentURL, url.contains("://"), let problem = RemoteActionStore.problem(with: url) {
+            throw ValidationError("NIXACTIONS_ACTIONS_URL: " + problem)
+        }
         for entry in runners where RunnerOptions.parse(entry) == nil {
             throw ValidationError("--runner '\(entry)' must be LABEL=EXECUTOR (e.g. --runner ubuntu-latest=local)")
         }

@@ -70,6 +70,25 @@ public final class RemoteActionStore: Sendable {
         self.maxReferences = most ?? 256
     }
 
+    /// Why `url` (`--actions-url`, `NIXACTIONS_ACTIONS_URL`) cannot be where actions come from, or
+    /// nil: a URL git fetches from (https, http, ssh, git, file; `user@host:path`), or a folder
+    /// that exists. Said before the run, not at the first fetch (audit 64 cli L14).
+    public static func problem(with url: String) -> String? {
+        if let range = url.range(of: "://") {
+            let scheme = url[..<range.lowerBound].lowercased()
+            guard ["https", "http", "ssh", "git", "file"].contains(scheme) else {
+                return "'\(withoutCredentials(url))' is not a URL git fetches actions from (https, http, ssh, git or file), nor a folder"
+            }
+            return nil
+        }
+        if url.split(separator: "/").first?.contains(":") ?? false { return nil }  // user@host:path
+        var info = stat()
+        guard stat(url, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            return "'\(url)' is not a folder (a URL names its scheme: https://, ssh://, …)"
+        }
+        return nil
+    }
+
     /// How many different refs (`OWNER/REPO@REF`) one run may resolve: `NIXACTIONS_ACTIONS_MAX_REFS`,
     /// else 256. Each costs a round trip to the server, one after another while the workflow
     /// loads, where no job's time limit applies (audit 51 L5: an action file of 1 MiB can name
@@ -349,9 +368,24 @@ public final class RemoteActionStore: Sendable {
         visit(cacheRoot, depth: 0)
     }
 
+    /// git's reason in one line: its first `fatal:` or `error:` line (with what came before it on
+    /// the message's first line, `exited 128: `), else the first line. The lines after it are
+    /// advice ("Please make sure you have the correct access rights…") that broke the
+    /// diagnostic's shape (audit 64 cli L14).
+    static func firstLine(of message: String) -> String {
+        let lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = lines.first else { return message }
+        if first.contains("fatal:") || first.contains("error:") { return first }
+        if let reason = lines.first(where: { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") }) {
+            let lead = first.range(of: ": ").map { String(first[..<$0.upperBound]) } ?? ""
+            return lead.hasPrefix("exited ") ? lead + reason : reason
+        }
+        return first
+    }
+
     private func fetchFailure(_ reference: RemoteActionReference, url: String, _ error: EngineError) -> EngineError {
         EngineError(
-            "cannot fetch the action '\(reference)' from \(Self.withoutCredentials(url)): \(hidingCredentials(error.message))",
+            "cannot fetch the action '\(reference)' from \(Self.withoutCredentials(url)): \(hidingCredentials(Self.firstLine(of: error.message)))",
             hint: "check the repository's name and that '\(reference.ref)' is one of its branches, tags or commits; "
                 + "actions come from \(shownURL) (--actions-url or NIXACTIONS_ACTIONS_URL names another server or a folder of repositories)")
     }
