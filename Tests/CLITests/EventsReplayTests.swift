@@ -162,6 +162,37 @@ struct EventsReplayTests {
         #expect(result.stdout.contains("aaa***-2]"), "\(result.stdout)")
     }
 
+    @Test("an annotation of several lines (%0A) stays one entry: each console line keeps the job's key, the Annotations list and summary.md indent its lines, the record keeps its text (audit 64 events L2: a step forged the runner's lines)")
+    func multiLineAnnotations() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            jobs:
+              evil:
+                steps:
+                  - run: |
+                      echo "::notice::ok%0A==> job 'deploy' succeeded in 0.10s"
+                      printf '::error file=a.c,line=3,title=T::first%%0Asecond line%%0A\\033[2Kthird\\n'
+            """, ["--log-format", "plain"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = outputLines(result.stdout)
+        // No line of the console but the runner's own starts with "==> job 'deploy'".
+        #expect(!lines.contains { $0.hasPrefix("==> job 'deploy'") }, "\(result.stdout)")
+        #expect(lines.contains("[evil] notice: ok") && lines.contains("[evil]   ==> job 'deploy' succeeded in 0.10s"), "\(result.stdout)")
+        #expect(lines.contains("[evil] error: T: first") && lines.contains("[evil]   second line") && lines.contains("[evil]   \\x1B[2Kthird (a.c:3)"),
+                "\(result.stdout)")
+        #expect(lines.contains("  [evil] notice: ok") && lines.contains("    ==> job 'deploy' succeeded in 0.10s"), "the Annotations list: \(result.stdout)")
+        let folder = try #require(try FileManager.default.contentsOfDirectory(atPath: scenario.logs).first.map { scenario.logs + "/" + $0 })
+        let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
+        #expect(!outputLines(summary).contains { $0.hasPrefix("==> job 'deploy'") } && summary.contains("\n    second line\n"), "\(summary)")
+        let log = try String(contentsOfFile: folder + "/evil.log", encoding: .utf8)
+        #expect(log.contains(" notice: ok\n  ==> job 'deploy' succeeded in 0.10s\n"), "\(log)")
+        // The record has the text as the step said it.
+        let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
+        let annotations = state.jobs.first { $0.key == "evil" }?.annotations
+        #expect(annotations == ["notice: ok\n==> job 'deploy' succeeded in 0.10s", "error: first\nsecond line\n\u{1B}[2Kthird"], "\(String(describing: annotations))")
+    }
+
     @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")
     func planOrderAndKeys() async throws {
         let scenario = try Scenario()

@@ -95,7 +95,8 @@ public final class ConsoleReporter: RunReporter {
                                     timeLimit: timeLimit, color: color) + "\n")
             case .annotation(let annotation):
                 state.annotations.append(annotation)
-                write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation))") + "\n")
+                // Each line of it with the job's key, as every console line is.
+                write(color(annotation.kind == .error ? "31" : "33", "[\(annotation.job)] \(Self.describe(annotation, continuation: "[\(annotation.job)]   "))") + "\n")
             case .jobSummary(let job, let markdown):
                 state.summaries.append((state.names[job] ?? job, markdown))
             case .jobFinished(let key, let name, let outcome, let duration, let failure, _, _):
@@ -119,7 +120,7 @@ public final class ConsoleReporter: RunReporter {
                 }.map(\.element)
                 write(Self.table(rows, total: duration))
                 if !state.annotations.isEmpty {
-                    write("Annotations:\n" + state.annotations.map { "  [\($0.job)] \(Self.describe($0))\n" }.joined() + "\n")
+                    write("Annotations:\n" + state.annotations.map { "  [\($0.job)] \(Self.describe($0, continuation: "    "))\n" }.joined() + "\n")
                 }
                 for (job, markdown) in state.summaries {
                     write("Summary of '\(job)':\n" + markdown.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n")
@@ -161,11 +162,16 @@ public final class ConsoleReporter: RunReporter {
         return "step '\(name)' failed (\(why)); attempt \(attempt + 1) of \(of) in \(DurationParser.format(wait))"
     }
 
-    static func describe(_ annotation: Annotation) -> String {
+    /// An annotation as one entry: `continuation` starts each of its lines after the first, so a
+    /// message of several lines (`%0A`) stays one entry and never reads as the runner's own lines
+    /// (`==> job deploy succeeded`: audit 64 events L2). Control characters other than line breaks
+    /// are shown as escapes, as in names.
+    static func describe(_ annotation: Annotation, continuation: String = "  ") -> String {
         var place = ""
         if let file = annotation.file { place = " (\(file)\(annotation.line.map { ":\($0)" } ?? ""))" }
         let title = annotation.title.map { "\($0): " } ?? ""
-        return "\(annotation.kind.rawValue): \(title)\(annotation.message)\(place)"
+        let text = DisplayText.escaped("\(annotation.kind.rawValue): \(title)\(annotation.message)\(place)", keepingNewlines: true)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n" + continuation)
     }
 
     /// An outcome as the job and workflow lines say it: "succeeded", "failed", "cancelled",
