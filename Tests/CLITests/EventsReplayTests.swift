@@ -193,6 +193,32 @@ struct EventsReplayTests {
         #expect(annotations == ["notice: ok\n==> job 'deploy' succeeded in 0.10s", "error: first\nsecond line\n\u{1B}[2Kthird"], "\(String(describing: annotations))")
     }
 
+    @Test("a job's duration_ms spans its job_started and job_finished, however late its task started (audit 64 events L3)")
+    func jobDurationSpansItsEvents() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let jobs = (0..<60).map { "  j\($0):\n    steps:\n      - run: sleep 0.05; echo $((\($0) * 7))\n" }.joined()
+        let result = try await scenario.run("jobs:\n" + jobs, ["-j", "60"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let folder = try #require(try FileManager.default.contentsOfDirectory(atPath: scenario.logs).first.map { scenario.logs + "/" + $0 })
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var started: [String: Date] = [:]
+        var checked = 0
+        for line in try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8).split(separator: "\n") {
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard let job = event["job"] as? String, let ts = (event["ts"] as? String).flatMap(formatter.date(from:)) else { continue }
+            if event["event"] as? String == "job_started" { started[job] = ts }
+            if event["event"] as? String == "job_finished", let from = started[job], let duration = event["duration_ms"] as? Int {
+                let between = Int((ts.timeIntervalSince(from) * 1000).rounded())
+                // The timestamps have milliseconds; the two events are written a moment after their instants.
+                #expect(abs(between - duration) <= 15, "\(job): \(duration) ms against \(between) ms between its events")
+                checked += 1
+            }
+        }
+        #expect(checked == 60)
+    }
+
     @Test("the plan's order, a built-in action's output by range, an annotation's title, and a job key that holds a secret masked everywhere")
     func planOrderAndKeys() async throws {
         let scenario = try Scenario()

@@ -342,6 +342,7 @@ final class Scheduler: Sendable {
                     // Reported here, in the scheduler's order (a job that became ready first is
                     // reported first), not when its task first runs, which a busy machine delays.
                     reporter.report(.jobStarted(job: instance.key, name: instance.displayName))
+                    jobRunner.reportedStart = .now
                     let task = Task(executorPreference: HandOffExecutor.shared) {
                         var outcome = await jobRunner.run(cache)
                         outcome.jobID = id
