@@ -213,8 +213,11 @@ final class LocalExecutor: ExecutorPlugin {
         if let command = arguments.first {
             let searchPath = environment["PATH"] ?? "/usr/bin:/bin"
             arguments[0] = FastFiles.resolve(command, searchPath: searchPath)
-            // Where there is no bash, a bash step runs with `sh -e`, as GitHub's runner does.
-            if command == "bash", arguments[0] == "bash" { arguments = [FastFiles.resolve("sh", searchPath: searchPath), "-e", script] }
+            // Where there is no bash, a step without a shell (`bash -e {0}`) runs with `sh -e`, as
+            // GitHub's runner does; one that asks for bash fails to start it, as on GitHub.
+            if command == "bash", arguments[0] == "bash", step.shell == ["bash", "-e", "{0}"] {
+                arguments = [FastFiles.resolve("sh", searchPath: searchPath), "-e", script]
+            }
         }
         let workingDirectory: String
         if let relative = step.workingDirectory, !relative.isEmpty {

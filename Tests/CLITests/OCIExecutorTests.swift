@@ -87,6 +87,48 @@ extension RealExecutorSuites {
             #expect(try podman.containers().isEmpty)
         }
 
+        @Test("a container: job's steps without a shell run `sh -e` even where the image has bash, as on GitHub; `shell: bash` without bash fails with 127 and says why (audit 66 fidelity H1, M1)")
+        func containerShells() async throws {
+            let podman = try await offThePool { try PodmanFixture.ready() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  default:
+                    container: \(PodmanFixture.image)
+                    steps:
+                      # A bash in the image (a stand-in that says when it runs).
+                      - run: |
+                          cat > /bin/bash <<'EOF'
+                          #!/bin/sh
+                          echo bash-ran >&2
+                          for last; do :; done
+                          exec sh -e "$last"
+                          EOF
+                          chmod +x /bin/bash
+                      - run: echo "argv=$(tr '\\0' ' ' < /proc/$$/cmdline)"
+                      - shell: bash
+                        run: echo "asked for bash"
+                  asked:
+                    container: \(PodmanFixture.image)
+                    steps:
+                      - shell: bash
+                        run: |
+                          false | true
+                          echo "must not run"
+                """)
+            let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            let lines = outputLines(result.stdout)
+            #expect(lines.contains { $0.hasPrefix("[default] argv=sh -e ") }, "\(result.stdout)")
+            #expect(lines.contains("[default] bash-ran") && lines.contains("[default] asked for bash"), "\(result.stdout)")
+            #expect(lines.filter { $0 == "[default] bash-ran" }.count == 1, "only the step that asked for bash: \(result.stdout)")
+            #expect(lines.contains("[asked] nixactions: cannot start 'bash': it is not installed here; the step asks for it (shell: bash). Use shell: sh, or an image or host that has bash"),
+                    "\(result.stdout)")
+            #expect(result.stdout.contains("(exit code 127, ") && !result.stdout.contains("must not run"), "\(result.stdout)")
+            #expect(try podman.containers().isEmpty)
+        }
+
         @Test("a step that times out is ended inside the container (its background processes too); cleanup steps still run")
         func timeout() async throws {
             let podman = try await offThePool { try PodmanFixture.ready() }

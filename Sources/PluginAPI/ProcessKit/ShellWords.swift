@@ -14,6 +14,13 @@ public enum StepWrapper {
     /// status in `$code`, and the wrapper then exits with that status. The wrapper outlives a
     /// cancel's SIGTERM to the group (a trap, which the step's shell does not inherit), so the
     /// trailer still reports what a cancelled step wrote to its files; SIGKILL ends it as well.
+    /// A step without a shell (`bash -e {0}`): `sh -e` where there is no bash, as GitHub's runner
+    /// on a host. An asked-for bash (`shell: bash`, `bash … {0}`) has no fallback: GitHub fails
+    /// such a step (audit 66 fidelity M1: `pipefail` was silently dropped).
+    static let defaultBash = ["bash", "-e", "{0}"]
+    static let noBash = "echo \"nixactions: cannot start 'bash': it is not installed here; the step asks for it (shell: bash). "
+        + "Use shell: sh, or an image or host that has bash\""
+
     public static func render(shell: [String], script: String, environment: [String: String], pathPrepend: [String],
                               pidFile: String, directory: String, preamble: [String] = [], trailer: [String]? = nil,
                               recordStartTime: Bool = false) -> String {
@@ -39,8 +46,10 @@ public enum StepWrapper {
             // step would go (review 51: it showed on every cancelled step's stderr).
             func step(_ command: String) -> String { "(exec 2>&3 3>&-; exec \(command))" }
             lines.append("exec 3>&2 2>/dev/null")
-            if shell.first == "bash" {
+            if shell == defaultBash {
                 lines.append("if command -v bash >/dev/null 2>&1; then \(step(run)); else \(step(fallback)); fi")
+            } else if shell.first == "bash" {
+                lines.append("if command -v bash >/dev/null 2>&1; then \(step(run)); else \(noBash) >&3; (exit 127); fi")
             } else {
                 lines.append(step(run))
             }
@@ -50,8 +59,10 @@ public enum StepWrapper {
             lines.append("exit $code")
             return lines.joined(separator: "\n") + "\n"
         }
-        if shell.first == "bash" {
+        if shell == defaultBash {
             lines.append("command -v bash >/dev/null 2>&1 || exec sh -e \(ShellWords.quote(script)) </dev/null")
+        } else if shell.first == "bash" {
+            lines.append("command -v bash >/dev/null 2>&1 || { \(noBash) >&2; exit 127; }")
         }
         lines.append("exec " + run)
         return lines.joined(separator: "\n") + "\n"

@@ -61,8 +61,8 @@ extension JobRunner {
                 switch stepEnvironment(step, env: env, over: state.envOver, contexts: contexts, status: status, assigned: &assigned, state: state) {
                 case .success(let values): stepEnv = values
                 case .failure(let problem):
-                    failStep(step, message: problem.message,
-                             allowed: allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status)), state: &state)
+                    let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, context(contexts, status), problem: &state.allowProblem)
+                    failStep(step, message: problem.message, allowed: allowed, state: &state)
                     continue
                 }
                 let context = ExpressionValue.sortedObject(stepEnv.mapValues(ExpressionValue.string))
@@ -72,7 +72,8 @@ extension JobRunner {
 
             let evaluation = context(contexts, status)
             // With the step's env context, as its `if` (audit 52: `${{ fromJSON(env.X) }}` saw no env).
-            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation)
+            state.allowProblem = nil
+            let allowed = allowsFailure(step.continueOnError, step.continueOnErrorExpression, evaluation, problem: &state.allowProblem)
             switch shouldRun(step.condition, evaluation) {
             case .failure(let problem):
                 failStep(step, message: problem.message, allowed: allowed, state: &state)
@@ -269,6 +270,7 @@ extension JobRunner {
 
     func failStep(_ step: Step, message: String, allowed: Bool, state: inout State) {
         reporter.report(.message(job: planned.key, level: .error, text: message))
+        sayAllowProblem(&state)
         reportStepFinished(step.index, name: step.displayName, outcome: .failure, exitCode: nil, duration: .zero, state: state, allowed: allowed)
         if !allowed {
             state.succeeded = false
@@ -361,7 +363,7 @@ extension JobRunner {
                                 + "\n  hint: give the value to the script in env: and read it there", allowed: allowed, state: &state)
         }
         let shell: ShellCommand
-        switch ShellCommand.resolve(shellName) {
+        switch shellName == nil && inJobContainer ? .success(ShellCommand.containerDefault) : ShellCommand.resolve(shellName) {
         case .success(let command): shell = command
         case .failure(let problem):
             let at = shellField?.source.location.map { "\($0): " } ?? ""
@@ -514,6 +516,7 @@ extension JobRunner {
             }
         }
         if let message { reporter.report(.message(job: planned.key, level: .error, text: message)) }
+        if outcome == .failure { sayAllowProblem(&state) } else { state.allowProblem = nil }
         reportStepFinished(step.index, name: name, outcome: outcome, exitCode: exitCode, duration: clock.now - began, state: state, allowed: allowed,
                            attempts: max(ran, 1), timeLimit: timedOutAfter, signal: killedBy)
 

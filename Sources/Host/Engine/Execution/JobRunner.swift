@@ -7,6 +7,11 @@ struct JobRunner: Sendable {
     let job: Job
     /// What runs it: the job's own executor, or the one its `runs-on` labels chose.
     let executorReference: ExecutorReference
+    /// Whether the job runs in its `container:` (GitHub's container job), not where `runs-on`
+    /// chose because the image rendered empty: its steps without a shell run `sh -e`, as on GitHub.
+    var inJobContainer: Bool {
+        job.executorFromContainer && executorReference.pluginID == job.executor.pluginID && executorReference.location == job.executor.location
+    }
     let workflow: Workflow
     let reporter: any RunReporter
     let options: RunOptions
@@ -49,6 +54,8 @@ struct JobRunner: Sendable {
 
     /// Mutable state while the steps run.
     struct State {
+        /// The running step's `continue-on-error` that could not be read, said if it fails.
+        var allowProblem: (level: MessageLevel, text: String)?
         var succeeded = true
         var cancelled = false
         var failure: JobFailure?
@@ -286,6 +293,9 @@ struct JobRunner: Sendable {
         var contexts = base
         contexts["steps"] = .object(state.steps)
         contexts["env"] = .sortedObject(env.merging(state.addedEnv) { _, added in added }.mapValues(ExpressionValue.string))
+        // The outputs see the job's status as its steps left it, as GitHub's runner evaluates them
+        // (`${{ job.status }}` of a failed job is `failure`: audit 66 fidelity M2).
+        contexts["job"] = Self.jobContext(contexts["job"], status: state.cancelled ? "cancelled" : state.succeeded ? "success" : "failure")
         let (outputs, outputsFailure) = jobOutputs(state: state, contexts: contexts)
         if let outputsFailure, !state.cancelled, !(Task.isCancelled && state.succeeded) {
             // GitHub's runner fails the job ("Fail to evaluate job outputs") and sets none (audit 53).
@@ -449,22 +459,38 @@ struct JobRunner: Sendable {
     /// `${{ vars.ALLOW }}` holding 'false' is "Unexpected value 'false'" and the failure is not
     /// allowed (audit 52: a non-empty string was truthy, and a failing step passed).
     func allowsFailure(_ literal: Bool, _ expression: TemplateField?, _ context: RuntimeContext) -> Bool {
+        var problem: (level: MessageLevel, text: String)?
+        let allowed = allowsFailure(literal, expression, context, problem: &problem)
+        if let problem { reporter.report(.message(job: planned.key, level: problem.level, text: problem.text)) }
+        return allowed
+    }
+
+    /// The same, with what is wrong with the expression in `problem` instead of said: a step's
+    /// is said only if the step fails, as GitHub's runner reads the key only then (audit 66
+    /// fidelity L2: a warning for a skipped step, and for one that succeeded).
+    func allowsFailure(_ literal: Bool, _ expression: TemplateField?, _ context: RuntimeContext,
+                       problem: inout (level: MessageLevel, text: String)?) -> Bool {
         guard let expression else { return literal }
         do {
             let value = try expression.template.evaluateValue(context)
             if case .bool(let flag) = value { return flag }
             let at = expression.location(ofOffset: 0).map { "\($0): " } ?? ""
             let shown = redactor.redact(value.gitHubText)
-            // A warning: it is read before the step runs, which may not fail (review 52).
-            reporter.report(.message(job: planned.key, level: .warning,
-                                     text: "\(at)'continue-on-error': Unexpected value '\(DisplayText.escaped(shown))': it must be a boolean "
-                                        + "(true or false, not text); a failure is not allowed. Hint: fromJSON(…) reads 'true' or 'false' as a boolean"))
+            problem = (.warning, "\(at)'continue-on-error': Unexpected value '\(DisplayText.escaped(shown))': it must be a boolean "
+                          + "(true or false, not text); a failure is not allowed. Hint: fromJSON(…) reads 'true' or 'false' as a boolean")
             return false
         } catch {
             let at = expression.location(ofOffset: error.offset).map { "\($0): " } ?? ""
-            reporter.report(.message(job: planned.key, level: .error, text: "\(at)cannot evaluate 'continue-on-error': \(error.message)"))
+            problem = (.error, "\(at)cannot evaluate 'continue-on-error': \(error.message)")
             return false
         }
+    }
+
+    /// What was wrong with the failed step's `continue-on-error`, said now that it failed.
+    func sayAllowProblem(_ state: inout State) {
+        guard let problem = state.allowProblem else { return }
+        state.allowProblem = nil
+        reporter.report(.message(job: planned.key, level: problem.level, text: problem.text))
     }
 
     /// An output that contains a secret is not passed on (GitHub's rule).

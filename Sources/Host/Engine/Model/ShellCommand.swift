@@ -7,6 +7,16 @@ public struct ShellCommand: Sendable, Equatable {
     /// The script file's extension: GitHub's, where the interpreter cares (`.py`, `.ps1`).
     public var scriptExtension: String
 
+    /// A step without a shell in a job's `container:`: `sh -e {0}`, whether or not the image has
+    /// bash, as GitHub's runner starts it there (`ScriptHandler`: the container step host runs
+    /// `sh`; actions/runner#1533). A Debian image's `sh` is dash: a bash-only script fails here as
+    /// it does on GitHub (audit 66 fidelity H1).
+    public static let containerDefault = ShellCommand(arguments: ["sh", "-e", "{0}"], scriptExtension: ".sh")
+
+    /// The default's command line (no `shell:`) elsewhere: `bash -e {0}`, `sh -e {0}` where there
+    /// is no bash (GitHub's runner on a host). `shell: bash` has no such fallback.
+    public static let defaultArguments = ["bash", "-e", "{0}"]
+
     /// The built-in shells (besides none at all), in the order the hint lists them.
     public static let builtIn = ["bash", "sh", "python", "python3", "pwsh", "powershell", "cmd"]
 
@@ -18,14 +28,15 @@ public struct ShellCommand: Sendable, Equatable {
 
     /// The command for `shell` (nil: no `shell:` and no `defaults.run.shell`).
     ///
-    /// - none: `bash -e {0}` (executors fall back to `sh -e {0}` where there is no bash);
+    /// - none: `bash -e {0}` (executors fall back to `sh -e {0}` where there is no bash; in a
+    ///   job's `container:`, `sh -e {0}`: `containerDefault`);
     /// - `bash`: `bash --noprofile --norc -eo pipefail {0}`; `sh`: `sh -e {0}`;
     /// - `python`: `python {0}`, and `python3`: `python3 {0}` (a NixActions extra), both `.py`;
     /// - `pwsh` / `powershell`: `pwsh -command ". '{0}'"` (`.ps1`);
     /// - anything else is a custom shell, `command [options] {0} [more]`, split into words as a
     ///   POSIX shell would (single and double quotes, backslashes); `{0}` must appear.
     public static func resolve(_ shell: String?) -> Result<ShellCommand, Problem> {
-        guard let shell else { return .success(ShellCommand(arguments: ["bash", "-e", "{0}"], scriptExtension: ".sh")) }
+        guard let shell else { return .success(ShellCommand(arguments: defaultArguments, scriptExtension: ".sh")) }
         // GitHub's runner looks a built-in name's arguments up without case
         // (`ScriptHandlerHelpers._defaultArguments`, OrdinalIgnoreCase) but starts the program as
         // written: `shell: PowerShell` is valid (a Windows job's), and on Linux starting
