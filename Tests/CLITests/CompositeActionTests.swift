@@ -206,6 +206,34 @@ struct CompositeActionTests {
         #expect(ran.stdout.contains("[a] root action\n") && ran.stdout.contains("[a] inner action\n"), "\(ran.stdout)")
     }
 
+    @Test("a GitHub-shaped workflow (on:) that uses a local action before any actions/checkout in its job is warned about: it fails on GitHub; it runs here (audit 66 fidelity H3)")
+    func localActionBeforeCheckout() async throws {
+        let action = "runs:\n  using: composite\n  steps: [{ run: echo action ran, shell: bash }]\n"
+        let (temp, workflow) = try Self.project(["act/action.yml": action], workflow: """
+            on: push
+            jobs:
+              a:
+                steps:
+                  - uses: ./act
+              b:
+                steps:
+                  - uses: actions/checkout@v4
+                  - uses: ./act
+            """)
+        defer { temp.remove() }
+        let checked = try await nixactions(["validate", workflow], in: temp.path)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(checked.stderr.components(separatedBy: "is used before any actions/checkout in its job").count == 2, "job a only: \(checked.stderr)")
+        #expect(checked.stderr.contains(":5:15: warning: the local action './act' is used before any actions/checkout in its job: on GitHub the step fails")
+                    && checked.stderr.contains("hint: add '- uses: actions/checkout@v4' before this step"), "\(checked.stderr)")
+        let ran = try await nixactions(["run", workflow, "--log-format", "plain"], in: temp.path)
+        #expect(ran.status == 0 && ran.stdout.contains("[a] action ran\n"), "\(ran.stdout)\(ran.stderr)")
+        // A workflow without on: (NixActions' own shape) is not warned about: its jobs start with the project.
+        try temp.write(".github/workflows/own.yml", "jobs:\n  a:\n    steps:\n      - uses: ./act\n")
+        let own = try await nixactions(["validate", temp.path + "/.github/workflows/own.yml"], in: temp.path)
+        #expect(own.status == 0 && !own.stderr.contains("actions/checkout"), "\(own.stderr)")
+    }
+
     @Test("keys GitHub's action schema does not name, at the top of action.yml or in an input, are warnings that say they are ignored, with a did-you-mean (audit 55 M3: unsaid)")
     func actionFileUnknownKeys() async throws {
         let (temp, workflow) = try Self.project([

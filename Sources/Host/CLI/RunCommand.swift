@@ -874,8 +874,6 @@ enum PlanPrinter {
         for entry in entries {
             json.beginObject()
             json.key("name"); json.string(entry.name)
-            json.key("job"); json.string(entry.job)
-            json.key("key"); json.string(entry.key)
             json.key("facts"); strings(entry.facts)
             json.key("called"); strings(entry.called)  // always, as cli.md shows it (audit 53)
             json.key("steps")
@@ -887,6 +885,8 @@ enum PlanPrinter {
                 json.endObject()
             }
             json.endArray()
+            json.key("job"); json.string(entry.job)
+            json.key("key"); json.string(entry.key)
             json.endObject()
         }
         json.endArray()

@@ -139,9 +139,22 @@ extension ActionLoader {
                 running.map { $0.contains(use.job) } ?? true ? RemoteActionReference(use.uses.value) : nil
             })
         }
+        var warnedBeforeCheckout: Set<String> = []
         for use in workflow.actionUses {
             let inCheckout = ActionLoader.isLocal(use.uses.value)
                 ? ActionLoader.actionPath(use.uses.value).flatMap { throughCheckout($0, job: workflow.job(use.job), before: use.stepIndex) } : nil
+            if ownRepository, workflow.triggers != nil, ActionLoader.isLocal(use.uses.value), let job = workflow.job(use.job), job.call == nil,
+               !job.steps.contains(where: { $0.index < use.stepIndex && $0.uses.map { JobRunner.actionName($0.value) } == "actions/checkout" }),
+               warnedBeforeCheckout.insert(use.job).inserted {
+                // The job's workspace holds a copy of the project here; on GitHub it is empty until
+                // actions/checkout, and this step fails there (audit 66 fidelity H3). Once per job,
+                // at its first such step; not for another repository's workflow, which the user
+                // cannot change.
+                checker.diagnostics.warning(
+                    "the local action '\(use.uses.value)' is used before any actions/checkout in its job: on GitHub the step fails "
+                        + "(the workspace is empty until a checkout); here the job's workspace is a copy of the project",
+                    at: use.uses.location, context: use.context, hint: "add '- uses: actions/checkout@v4' before this step")
+            }
             checker.visit(use.uses, with: use.with, job: use.job, step: use.stepIndex, context: use.context, chain: [], path: inCheckout,
                           owner: workflow.job(use.job))
         }
