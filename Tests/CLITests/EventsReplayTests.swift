@@ -173,6 +173,8 @@ struct EventsReplayTests {
                   - run: |
                       echo "::notice::ok%0A==> job 'deploy' succeeded in 0.10s"
                       printf '::error file=a.c,line=3,title=T::first%%0Asecond line%%0A\\033[2Kthird\\n'
+                      echo "::notice::x%0AJOB  injected"
+                      printf 'summary \\033[31mred\\n' >> "$GITHUB_STEP_SUMMARY"
             """, ["--log-format", "plain"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = outputLines(result.stdout)
@@ -185,12 +187,16 @@ struct EventsReplayTests {
         let folder = try #require(try FileManager.default.contentsOfDirectory(atPath: scenario.logs).first.map { scenario.logs + "/" + $0 })
         let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
         #expect(!outputLines(summary).contains { $0.hasPrefix("==> job 'deploy'") } && summary.contains("\n    second line\n"), "\(summary)")
+        // summary.md is the run's end, whatever a step wrote (audit 66 output M1: it began at a forged "JOB" line).
+        #expect(summary.hasPrefix("```\nJOB ") && summary.contains("\n    JOB  injected\n"), "\(summary)")
+        // A step summary's escape sequence is shown as an escape on the console.
+        #expect(result.stdout.contains("  summary \\x1B[31mred") && !result.stdout.contains("\u{1B}"), "\(result.stdout)")
         let log = try String(contentsOfFile: folder + "/evil.log", encoding: .utf8)
         #expect(log.contains(" notice: ok\n  ==> job 'deploy' succeeded in 0.10s\n"), "\(log)")
         // The record has the text as the step said it.
         let state = try RunState.replay(try String(contentsOfFile: folder + "/events.jsonl", encoding: .utf8))
         let annotations = state.jobs.first { $0.key == "evil" }?.annotations
-        #expect(annotations == ["notice: ok\n==> job 'deploy' succeeded in 0.10s", "error: first\nsecond line\n\u{1B}[2Kthird"], "\(String(describing: annotations))")
+        #expect(annotations == ["notice: ok\n==> job 'deploy' succeeded in 0.10s", "error: first\nsecond line\n\u{1B}[2Kthird", "notice: x\nJOB  injected"], "\(String(describing: annotations))")
     }
 
     @Test("a job's duration_ms spans its job_started and job_finished, however late its task started (audit 64 events L3)")

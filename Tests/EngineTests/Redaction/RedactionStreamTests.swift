@@ -283,6 +283,15 @@ struct RedactionStreamTests {
             ("abcd~efgh~ijkl", "abcd%7Eefgh%7Eijkl"),  // URLSearchParams, PHP urlencode, Java URLEncoder
             ("abcd~efgh*ijkl x", "abcd%7Eefgh*ijkl+x"),
             ("abcd efgh/ijkl", "abcd+efgh/ijkl"),  // quote_plus(s, safe='/')
+            // The WHATWG URL sets (audit 66 output M2): a password set on Node's `URL` (userinfo),
+            // a `pathname`, `encodeURI`, the legacy `escape`.
+            ("Tr0ub4dor&3@x", "Tr0ub4dor&3%40x"),
+            ("pa$$w0rd@12", "pa$$w0rd%4012"),
+            ("abc+def@ghi", "abc+def%40ghi"),
+            ("p@ss w/rd&\"<x'>%41", "p%40ss%20w%2Frd&%22%3Cx'%3E%41"),  // userinfo
+            ("p@ss w/rd&\"<x'>%41", "p@ss%20w/rd&%22%3Cx'%3E%41"),  // pathname
+            ("p@ss w/rd&\"<x'>#41", "p@ss%20w/rd&%22%3Cx'%3E#41"),  // encodeURI
+            ("p@ss w/rd&\"<x'>%41", "p@ss%20w/rd%26%22%3Cx%27%3E%2541"),  // escape
             ("abcd<efgh>ijkl", "abcd\\u003cefgh\\u003eijkl"),  // Go encoding/json
             ("abcd&efgh", "abcd\\u0026efgh"),
             ("pässwörd/1234", "p\\u00e4ssw\\u00f6rd\\/1234"),  // PHP json_encode

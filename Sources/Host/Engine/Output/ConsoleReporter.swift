@@ -123,7 +123,9 @@ public final class ConsoleReporter: RunReporter {
                     write("Annotations:\n" + state.annotations.map { "  [\($0.job)] \(Self.describe($0, continuation: "    "))\n" }.joined() + "\n")
                 }
                 for (job, markdown) in state.summaries {
-                    write("Summary of '\(job)':\n" + markdown.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n")
+                    // A step's text: indented, its control characters (an escape sequence) shown as escapes (audit 66 output M1).
+                    let lines = DisplayText.escaped(markdown, keepingNewlines: true).split(separator: "\n", omittingEmptySubsequences: false)
+                    write("Summary of '\(job)':\n" + lines.map { "  " + $0 }.joined(separator: "\n") + "\n")
                 }
                 write("==> workflow '\(DisplayText.escaped(workflow))' \(Self.word(outcome)) in \(Self.format(duration))\n")
             }

@@ -410,7 +410,13 @@ public final class LogDirectoryReporter: RunReporter {
         default: break
         }
         switch event {
-        case .planned, .callStarted, .matrixExpanded, .jobFinished, .annotation, .jobSummary, .workflowFinished: summary.report(event)
+        case .workflowFinished:
+            // summary.md is what the run's end writes (the table and what follows): what came
+            // before it is left out here, not found by searching the text, which a step's own
+            // words could imitate (audit 66 output M1).
+            summaryBuffer.text.withLock { $0 = "" }
+            summary.report(event)
+        case .planned, .callStarted, .matrixExpanded, .jobFinished, .annotation, .jobSummary: summary.report(event)
         default: break
         }
         if case .workflowFinished = event {

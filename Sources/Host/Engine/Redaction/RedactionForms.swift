@@ -116,10 +116,15 @@ enum RedactionForms {
     /// RFC 3986's unreserved set (a strict encoder, PHP's `rawurlencode`, jq's `@uri`), what a
     /// URL query allows except `&=+`, JavaScript's `encodeURIComponent`, Python's `quote` (keeps
     /// `/`), PHP's `urlencode` (`~` encoded) and the WHATWG form encoding (`URLSearchParams`,
-    /// Java's `URLEncoder`: `*` kept, `~` encoded). An encoder that keeps another mix makes a form
-    /// none of these match.
+    /// Java's `URLEncoder`: `*` kept, `~` encoded); and the WHATWG URL standard's sets, which
+    /// Node's and browsers' `URL`, Go's `url.UserPassword` and curl write: the userinfo set (a
+    /// password set on a `URL`: `%`, `&`, `+`, `$`… kept, `@` `:` `/` encoded; audit 66 output M2),
+    /// the path set (`pathname`), JavaScript's `encodeURI`, and its legacy `escape` (ASCII). An
+    /// encoder that keeps another mix makes a form none of these match.
     private static let keptSets = [byteSet("-._~"), byteSet("-._~!$'()*,/:;?@"), byteSet("-_.!~*'()"), byteSet("-._~/"),
-                                   byteSet("-._"), byteSet("*-._")]
+                                   byteSet("-._"), byteSet("*-._"),
+                                   byteSet("!$%&'()*+,-._~"), byteSet("!$%&'()*+,-./:;=@[\\]^_|~"), byteSet(";,/?:@&=+$-_.!~*'()#"),
+                                   byteSet("@*_+-./")]
     private static let unreserved = keptSets[0]
     private static let upperHex = Array("0123456789ABCDEF".utf8)
     private static let lowerHex = Array("0123456789abcdef".utf8)
