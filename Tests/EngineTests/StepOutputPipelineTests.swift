@@ -102,6 +102,30 @@ struct StepOutputPipelineTests {
         #expect(sizes.allSatisfy { $0 <= OutputChunk.maxLine + 5 })
     }
 
+    @Test("a long line that ends inside one write goes in pieces too, among whole lines; a piece never cuts a UTF-8 character, nor does a quiet flush (audit 66 output L1, L2)")
+    func longLinesInOneWrite() {
+        let collect = Collect()
+        let pipeline = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false)
+        // One write: short lines, a 200,000-byte line, short lines; then a line whose piece ends in "é".
+        let long = String(repeating: "b", count: 200_000)
+        let accented = String(repeating: "a", count: OutputChunk.maxLine - 1) + "é" + "tail"
+        let text = "one\ntwo\n" + long + "\nthree\n" + accented + "\n"
+        Array(text.utf8).withUnsafeBytes { pipeline.write(stream: 1, $0) }
+        // A character whose bytes come a second apart: the quiet flush keeps its first byte back.
+        feed(pipeline, "x")
+        [UInt8(0xC3)].withUnsafeBytes { pipeline.write(stream: 1, $0) }
+        for _ in 0..<StepOutputPipeline.partialLineTicks { pipeline.flushIdle() }
+        [UInt8(0xA9), UInt8(ascii: "y"), UInt8(ascii: "\n")].withUnsafeBytes { pipeline.write(stream: 1, $0) }
+        pipeline.finish()
+        let chunks = collect.chunks.withLock { $0 }
+        #expect(collect.text(1) == text + "xéy\n", "no byte lost or added")
+        #expect(chunks.allSatisfy { $0.bytes.count <= OutputChunk.maxLine + 1 }, "\(chunks.map(\.bytes.count))")
+        // Every piece is valid UTF-8 on its own.
+        #expect(chunks.allSatisfy { String(validating: $0.bytes, as: UTF8.self) != nil }, "\(chunks.map { $0.bytes.suffix(3) })")
+        #expect(chunks.first?.bytes == Array("one\ntwo\n".utf8) && chunks.first?.lines == 2, "the short lines before it stay one chunk")
+        #expect(collect.lines.contains("1:three") && collect.lines.filter { $0.hasPrefix("1:b") }.count == 4, "\(collect.lines.map { $0.prefix(8) })")
+    }
+
     @Test("workflow commands: ::add-mask:: masks from the next line, even in the same write; others pass unchanged")
     func commands() {
         let collect = Collect()
