@@ -55,6 +55,37 @@ struct BoundsExpressionTests {
         #expect(failure.message == "the result of \(function)() is \(size) \(Self.limitMessage)")
     }
 
+    @Test("format and join are measured before they are built: a result of gigabytes is refused without the memory (audit 66 hardening H1)")
+    func measuredFirst() throws {
+        let context = DictionaryExpressionContext(["big": .string(String(repeating: "a", count: 1_500_000))])
+        // 5,000 references to 1.5 MB: 7.5 GB if it were built.
+        let placeholders = String(repeating: "{0}", count: 5_000)
+        let failure = try #require(error("format('\(placeholders)', big)", context))
+        #expect(failure.message == "the result of format() is 7500000000 \(Self.limitMessage)")
+        #expect(failure.hint == "pass large data through files in the workspace rather than through expressions")
+        let items = "[" + Array(repeating: "1", count: 10_000).joined(separator: ",") + "]"
+        let joined = try #require(error("join(fromJSON('\(items)'), big)", context))
+        #expect(joined.message == "the result of join() is \(10_000 + 9_999 * 1_500_000) \(Self.limitMessage)")
+        // A format's own mistakes are still said as such.
+        #expect(error("format('{1}', big)", context)?.message.contains("format string references argument {1}") == true)
+        #expect(try Expression.parse("format('{0}-{{x}}-{0}', 'ab')").evaluate(context).displayString == "ab-{x}-ab")
+    }
+
+    @Test("the expressions of one text give at most 10 MiB in all: many legal values are refused at the one that passes it (audit 66 hardening H1)")
+    func templateTotal() throws {
+        let context = DictionaryExpressionContext(["big": .string(String(repeating: "a", count: 4_000_000))])
+        let template = try Template.parse("run ${{ big }} ${{ big }} ${{ big }} ${{ big }}")
+        do {
+            _ = try template.render(context)
+            Issue.record("rendered 16 MB of expression results")
+        } catch {
+            #expect(error.message == "the expressions of this text give more than 10485760 bytes in all (10 MiB): 12000000 bytes up to this one", "\(error.message)")
+            #expect(error.offset == 26, "the third expression")
+        }
+        // Two of them (8 MB) are fine.
+        #expect(try Template.parse("${{ big }} ${{ big }}").render(context).utf8.count == 8_000_001)
+    }
+
     @Test("a template whose expression goes over the limit fails with the expression's position in the template")
     func template() throws {
         let context = DictionaryExpressionContext(["big": .string(String(repeating: "a", count: 3_000_000))])

@@ -30,17 +30,22 @@ enum ExpressionBuiltins {
     }
 
     /// `join(array, separator = ',')`: a primitive is returned as a string.
-    static func join(_ arguments: [ExpressionValue]) -> ExpressionValue {
-        guard let first = arguments.first else { return .string("") }
+    /// A result over `ExpressionLimits.maxStringBytes` is measured before it is built (audit 66
+    /// hardening H1: a 101 MB join was made, then refused).
+    static func join(_ arguments: [ExpressionValue]) -> Result<ExpressionValue, Problem> {
+        guard let first = arguments.first else { return .success(.string("")) }
         switch first {
         case .array(let elements):
             var separator = ","
             if arguments.count > 1, arguments[1].isPrimitive { separator = arguments[1].displayString }
-            return .string(elements.map(\.gitHubText).joined(separator: separator))
+            let texts = elements.map(\.gitHubText)
+            let size = texts.reduce(0) { $0 + $1.utf8.count } + max(texts.count - 1, 0) * separator.utf8.count
+            if size > ExpressionLimits.maxStringBytes { return .failure(Problem(message: ExpressionLimits.tooLarge("join", size), tooLarge: true)) }
+            return .success(.string(texts.joined(separator: separator)))
         case .object:
-            return .string("")
+            return .success(.string(""))
         default:
-            return .string(first.displayString)
+            return .success(.string(first.displayString))
         }
     }
 
@@ -62,6 +67,8 @@ enum ExpressionBuiltins {
     /// A problem found while applying a built-in.
     struct Problem: Error, Sendable {
         let message: String
+        /// The result would be over `ExpressionLimits.maxStringBytes`: said as any such result is.
+        var tooLarge = false
     }
 
     /// `format(template, args...)`: `{N}` (or `{N:}`) is replaced by argument N, `{{` and `}}`
@@ -93,15 +100,44 @@ enum ExpressionBuiltins {
 
     static func format(_ template: String, _ arguments: [ExpressionValue]) -> Result<String, Problem> {
         let bytes = Array(template.utf8)
+        // Each argument's text once; the result's size from them before anything is built (audit
+        // 66 hardening H1: a 5 GB result was built, then refused).
+        var texts: [[UInt8]?] = Array(repeating: nil, count: arguments.count)
+        func text(_ index: Int) -> [UInt8] {
+            if let known = texts[index] { return known }
+            let made = Array(arguments[index].gitHubText.utf8)
+            texts[index] = made
+            return made
+        }
+        if case .failure(let problem) = build(bytes, arguments.count, text, write: nil) { return .failure(problem) }
         var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
+        let size = measure(bytes, text)
+        if size > ExpressionLimits.maxStringBytes { return .failure(Problem(message: ExpressionLimits.tooLarge("format", size), tooLarge: true)) }
+        output.reserveCapacity(size)
+        _ = build(bytes, arguments.count, text) { output.append(contentsOf: $0) }
+        return .success(String(decoding: output, as: UTF8.self))
+    }
+
+    /// The size of a checked template's result: its text with each `{N}` replaced and `{{`, `}}` one brace.
+    private static func measure(_ bytes: [UInt8], _ text: (Int) -> [UInt8]) -> Int {
+        var size = 0
+        _ = build(bytes, Int.max, text) { size += $0.count }
+        return size
+    }
+
+    /// Walks the template: the problem in it, or each piece of the result to `write` (nil: only checked).
+    private static func build(_ bytes: [UInt8], _ count: Int, _ text: (Int) -> [UInt8],
+                              write: ((ArraySlice<UInt8>) -> Void)?) -> Result<Void, Problem> {
+        let arguments = count
         var index = 0
+        var literalStart = 0
+        func flush(_ end: Int) { if end > literalStart { write?(bytes[literalStart..<end]) } }
         let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
         while index < bytes.count {
             let byte = bytes[index]
             if byte == open {
                 if index + 1 < bytes.count, bytes[index + 1] == open {
-                    output.append(open); index += 2; continue
+                    flush(index + 1); index += 2; literalStart = index; continue
                 }
                 var cursor = index + 1
                 var argument = 0
@@ -127,25 +163,28 @@ enum ExpressionBuiltins {
                     return .failure(Problem(message:
                         "invalid format specifiers '\(specifiers)' for argument {\(argument)}: GitHub's format takes none (write '{\(argument)}')"))
                 }
-                guard argument < arguments.count else {
-                    let supplied = arguments.count == 1 ? "1 argument was" : "\(arguments.count) arguments were"
+                guard argument < arguments else {
+                    let supplied = arguments == 1 ? "1 argument was" : "\(arguments) arguments were"
                     // The index as written (audit 55 L2: a long one was shown as its clamped value).
                     let written = String(decoding: bytes[(index + 1)..<cursor], as: UTF8.self)
                     return .failure(Problem(message:
                         "format string references argument {\(written.count > 40 ? written.prefix(40) + "…" : written)} but only \(supplied) supplied"))
                 }
-                output.append(contentsOf: Array(arguments[argument].gitHubText.utf8))
+                flush(index)
+                if let write { write(text(argument)[...]) }
                 index = closing + 1
+                literalStart = index
             } else if byte == close {
                 guard index + 1 < bytes.count, bytes[index + 1] == close else {
                     return .failure(Problem(message:
                         "invalid format string: unbalanced '}' at position \(index + 1) (write '}}' for a literal brace)"))
                 }
-                output.append(close); index += 2
+                flush(index + 1); index += 2; literalStart = index
             } else {
-                output.append(byte); index += 1
+                index += 1
             }
         }
-        return .success(String(decoding: output, as: UTF8.self))
+        flush(bytes.count)
+        return .success(())
     }
 }

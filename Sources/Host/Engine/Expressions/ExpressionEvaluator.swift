@@ -15,6 +15,16 @@ public enum ExpressionLimits {
     /// a step field's expression at 10 MB counted in UTF-16 (`PipelineTemplateEvaluator.MaxResultSize`),
     /// about 5 million characters (audit 65 expressions M1: 1 MiB here failed what GitHub runs).
     public static let maxStringBytes = 5 << 20
+    /// Most bytes the expressions of one text (a `run:`, a name, an env value) may give in all:
+    /// each is at most `maxStringBytes`, and a text of many of them stops here (audit 66
+    /// hardening H1: 200 legal 5 MB values built a 1 GB script).
+    public static let maxTemplateBytes = 2 * maxStringBytes
+    static let hint = "pass large data through files in the workspace rather than through expressions"
+
+    /// The error of a function whose result would be `size` bytes.
+    static func tooLarge(_ function: String, _ size: Int) -> String {
+        "the result of \(function)() is \(size) bytes; an expression result can be at most \(maxStringBytes) bytes (5 MiB)"
+    }
 }
 
 /// Well-known context names, used for did-you-mean hints.
@@ -168,9 +178,7 @@ struct ExpressionEvaluator<Context: ExpressionContext> {
     /// stops, so that nested calls (`format`, `join`, `toJSON`, plugin functions) cannot build huge strings.
     private func bounded(_ value: ExpressionValue, from function: String, at offset: Int) throws(ExpressionError) -> ExpressionValue {
         guard case .string(let text) = value, text.utf8.count > ExpressionLimits.maxStringBytes else { return value }
-        throw error(
-            "the result of \(function)() is \(text.utf8.count) bytes; an expression result can be at most \(ExpressionLimits.maxStringBytes) bytes (5 MiB)",
-            at: offset, hint: "pass large data through files in the workspace rather than through expressions")
+        throw error(ExpressionLimits.tooLarge(function, text.utf8.count), at: offset, hint: ExpressionLimits.hint)
     }
 
     private func lookup(_ name: String, at offset: Int) throws(ExpressionError) -> ExpressionValue {

@@ -18,7 +18,10 @@ extension ExpressionEvaluator {
         case .endsWith:
             return ExpressionBuiltins.endsWith(argument(0), argument(1))
         case .join:
-            return ExpressionBuiltins.join(arguments)
+            switch ExpressionBuiltins.join(arguments) {
+            case .success(let value): return value
+            case .failure(let problem): throw failure(problem.message, hint: ExpressionLimits.hint)
+            }
         case .toJSON:
             return .string(argument(0).gitHubJSON())
         case .fromJSON:
@@ -45,6 +48,7 @@ extension ExpressionEvaluator {
         case .format:
             switch ExpressionBuiltins.format(argument(0).displayString, Array(arguments.dropFirst())) {
             case .success(let text): return .string(text)
+            case .failure(let problem) where problem.tooLarge: throw failure(problem.message, hint: ExpressionLimits.hint)
             case .failure(let problem): throw failure("format: \(problem.message)", hint: "usage: \(function.signature)")
             }
         case .case:

@@ -94,15 +94,28 @@ public struct Template: Sendable, Hashable {
             }
         }
         var output = ""
+        var given = 0
         for segment in segments {
             switch segment {
             case .literal(let literal):
                 output += literal
             case .expression(let expression, let offset):
-                output += try evaluate(expression, at: offset, context).gitHubText
+                let piece = try evaluate(expression, at: offset, context).gitHubText
+                try count(piece, at: offset, into: &given)
+                output += piece
             }
         }
         return output
+    }
+
+    /// Adds what one expression gave to what the text's expressions gave so far: over
+    /// `ExpressionLimits.maxTemplateBytes` in all, the text is not built (audit 66 hardening H1).
+    private func count(_ piece: String, at offset: Int, into given: inout Int) throws(ExpressionError) {
+        given += piece.utf8.count
+        guard given > ExpressionLimits.maxTemplateBytes else { return }
+        throw ExpressionError(
+            message: "the expressions of this text give more than \(ExpressionLimits.maxTemplateBytes) bytes in all (10 MiB): \(given) bytes up to this one",
+            offset: offset, source: text, hint: ExpressionLimits.hint)
     }
 
     /// The template rendered with each literal segment replaced by `separator`: what its
@@ -110,10 +123,14 @@ public struct Template: Sendable, Hashable {
     /// into a text, such as a secret in a step's `shell:`, looks at this).
     public func renderExpressions(_ context: some ExpressionContext, literalsAs separator: String) throws(ExpressionError) -> String {
         var output = ""
+        var given = 0
         for segment in segments {
             switch segment {
             case .literal: output += separator
-            case .expression(let expression, let offset): output += try evaluate(expression, at: offset, context).gitHubText
+            case .expression(let expression, let offset):
+                let piece = try evaluate(expression, at: offset, context).gitHubText
+                try count(piece, at: offset, into: &given)
+                output += piece
             }
         }
         return output
