@@ -126,6 +126,33 @@ struct StepOutputPipelineTests {
         #expect(collect.lines.contains("1:three") && collect.lines.filter { $0.hasPrefix("1:b") }.count == 4, "\(collect.lines.map { $0.prefix(8) })")
     }
 
+    @Test("annotations within GitHub's limits (10 of a kind per step, 50 per job) are recorded; the rest are output lines, said once per step (audit 66 hardening M2)")
+    func annotationLimits() {
+        let collect = Collect()
+        let budget = AnnotationBudget()
+        let first = StepOutputPipeline(job: "j", step: 0, reporter: collect, redactor: Redactor(), idleFlush: false, annotations: budget)
+        feed(first, (1...15).map { "::warning title=T::w\($0)\n" }.joined() + (1...3).map { "::error::e\($0)\n" }.joined(), sizes: 1...200)
+        first.finish()
+        func annotations() -> [String] {
+            collect.events.withLock { $0.compactMap { if case .annotation(let a) = $0 { return "\(a.step):\(a.kind.rawValue):\(a.message)" } else { return nil } } }
+        }
+        func warnings() -> [String] {
+            collect.events.withLock { $0.compactMap { if case .message(_, .warning, let text) = $0 { return text } else { return nil } } }
+        }
+        #expect(annotations() == (1...10).map { "0:warning:w\($0)" } + (1...3).map { "0:error:e\($0)" }, "\(annotations())")
+        #expect(collect.text(1) == (11...15).map { "warning: T: w\($0)\n" }.joined(), "\(collect.text(1).debugDescription)")
+        #expect(warnings() == ["more than 10 warning annotations in this step, or 50 in the job: the rest are output lines, as GitHub keeps at most that many"])
+        // Later steps of the job: 37 more at most (50 in all).
+        for step in 1...5 {
+            let pipeline = StepOutputPipeline(job: "j", step: step, reporter: collect, redactor: Redactor(), idleFlush: false, annotations: budget)
+            feed(pipeline, (1...10).map { "::notice::n\($0)\n" }.joined(), sizes: 1...200)
+            pipeline.finish()
+        }
+        #expect(annotations().count == 50, "\(annotations().count)")
+        // Once for each step that went over: the first (warnings), the fifth (the job's 50th) and the sixth.
+        #expect(warnings().count == 3, "\(warnings())")
+    }
+
     @Test("workflow commands: ::add-mask:: masks from the next line, even in the same write; others pass unchanged")
     func commands() {
         let collect = Collect()

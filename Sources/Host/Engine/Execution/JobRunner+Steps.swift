@@ -632,7 +632,7 @@ extension JobRunner {
     func attemptStep(_ spec: StepSpec, executor: any Executor, timeout: Duration?, environment: [String: String],
                      workspace: String) async -> (StepAttempt, [String: String]?) {
         let pipeline = StepOutputPipeline(job: planned.key, step: spec.index, reporter: reporter, redactor: redactor, environment: environment,
-                                          workspace: workspace, debug: options.runContext.runner["debug"] == .string("1"))
+                                          workspace: workspace, debug: options.runContext.runner["debug"] == .string("1"), annotations: annotations)
         // A cleanup step after the run's cancel starts cancelled: its own errors stay errors.
         let cancelledBefore = Task.isCancelled
         let (outcome, timedOut) = await withTimeoutKeeping(timeout) { () -> StepAttempt in

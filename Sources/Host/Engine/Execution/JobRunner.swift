@@ -23,6 +23,8 @@ struct JobRunner: Sendable {
     let hashing = JobHashing()
     /// `GITHUB_ACTION` of the job's steps.
     let stepNames = StepActionNames()
+    /// The job's annotations, against GitHub's limits (10 of a kind per step, 50 per job).
+    let annotations = AnnotationBudget()
     /// The job's key as executors get it (its folders, container and remote folder names, and so
     /// the command lines that name them, which every user can read): the key as reports show it,
     /// a masked part (a secret's value in a matrix value) as `MASKED`, which no matrix instance's

@@ -28,6 +28,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     private let step: Int
     private let reporter: any RunReporter
     private let processor: WorkflowCommandProcessor
+    /// The job's annotations so far, against GitHub's limits.
+    private let annotations: AnnotationBudget
     private var streams: [StreamState] = []
     /// What the step's commands set (`::set-output`, …), read when the step has ended.
     private var results = StepCommandResults()
@@ -71,7 +73,8 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
     /// - Parameter workspace: the job's workspace: an annotation's `file=` under it is shown relative to it.
     /// - Parameter debug: show `::debug::` lines (the run debugs: `runner.debug`; audit 53: never shown).
     public init(job: String, step: Int, reporter: any RunReporter, redactor: Redactor, environment: [String: String] = [:],
-                workspace: String? = nil, debug: Bool = false, idleFlush: Bool = true) {
+                workspace: String? = nil, debug: Bool = false, idleFlush: Bool = true, annotations: AnnotationBudget = AnnotationBudget()) {
+        self.annotations = annotations
         self.job = job
         self.step = step
         self.reporter = reporter
@@ -485,7 +488,20 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
             case .annotation(let kind, let message, let file, let line, let title):
                 // What came before goes first; nothing can continue a secret across a command line.
                 state.redactor.flush()
-                reporter.report(.annotation(Annotation(kind: kind, job: job, step: step, message: message, file: file, line: line, title: title)))
+                let verdict = annotations.admit(step: step, kind: kind)
+                if verdict.admitted {
+                    reporter.report(.annotation(Annotation(kind: kind, job: job, step: step, message: message, file: file, line: line, title: title)))
+                } else {
+                    // Over GitHub's limits: its text is an output line, as GitHub's log keeps it
+                    // (audit 66 hardening M2: 500,000 annotations took 3.6 GB).
+                    if verdict.firstRefused {
+                        reporter.report(.message(job: job, level: .warning, text: "more than \(AnnotationBudget.perKindPerStep) \(kind.rawValue) annotations in this step, "
+                            + "or \(AnnotationBudget.perJob) in the job: the rest are output lines, as GitHub keeps at most that many"))
+                    }
+                    let place = file.map { " (\($0)\(line.map { ":\($0)" } ?? ""))" } ?? ""
+                    var text = "\(kind.rawValue): " + (title.map { "\($0): " } ?? "") + message + place + "\n"
+                    text.withUTF8 { pass(state, UnsafeRawBufferPointer($0)) }
+                }
             case .setOutput(let name, let value): results.outputs.append((name, value))
             case .saveState(let name, let value): results.state.append((name, value))
             case .setEnv(let name, let value): results.env.append((name, value))
@@ -496,6 +512,30 @@ public final class StepOutputPipeline: StepOutputSink, @unchecked Sendable {
                 reporter.report(.message(job: job, level: .error, text: message))
                 results.failures.append(message)
             }
+        }
+    }
+}
+
+/// GitHub's limits on a job's annotations (actions/toolkit, problem-matchers.md): 10 of each kind
+/// (error, warning, notice) per step and 50 per job. One budget per job instance, shared by its
+/// steps' pipelines; what goes beyond is shown as an output line.
+public final class AnnotationBudget: Sendable {
+    public static let perKindPerStep = 10
+    public static let perJob = 50
+    private let counts = Mutex<(job: Int, perStep: [String: Int], refused: Set<Int>)>((0, [:], []))
+
+    public init() {}
+
+    /// Whether an annotation of `kind` from `step` is recorded, and whether it is the step's first refused.
+    func admit(step: Int, kind: Annotation.Kind) -> (admitted: Bool, firstRefused: Bool) {
+        counts.withLock { counts in
+            let key = "\(step)-\(kind.rawValue)"
+            if counts.job < Self.perJob, counts.perStep[key, default: 0] < Self.perKindPerStep {
+                counts.job += 1
+                counts.perStep[key, default: 0] += 1
+                return (true, false)
+            }
+            return (false, counts.refused.insert(step).inserted)
         }
     }
 }
