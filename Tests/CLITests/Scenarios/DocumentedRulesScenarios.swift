@@ -243,6 +243,23 @@ struct DocumentedRulesScenarios {
         #expect(result.stdout.contains("[b] ok=1048576 big=[]\n"))
     }
 
+    @Test("a job's steps keep at most 64 MiB of outputs in all (the step that passes it fails, its outputs unused) and 20 step summaries (audit 66 hardening M3)")
+    func jobStepOutputTotal() async throws {
+        let big = (1...5).map { index in
+            "      - id: s\(index)\n        run: |\n          { printf 'o\(index)<<EOF\\n'; head -c 14000000 /dev/zero | tr '\\0' a; printf '\\nEOF\\n'; } >> \"$GITHUB_OUTPUT\"\n"
+        }.joined()
+        let summaries = (1...21).map { "      - run: echo 'summary \($0)' >> \"$GITHUB_STEP_SUMMARY\"\n" }.joined()
+        let result = try await run("jobs:\n  a:\n    steps:\n" + summaries + big
+            + "      - if: always()\n        run: echo \"four=${{ steps.s4.outputs.o4 != '' }} five=${{ steps.s5.outputs.o5 != '' }}\"\n")
+        #expect(result.status == 1, "\(result.stdout.suffix(3000))\(result.stderr)")
+        #expect(result.stdout.contains("GITHUB_OUTPUT of step 's5': its outputs (14000002 bytes) would pass the 64 MiB a job's steps may set in all (56000008 bytes before it); none of them was used"),
+                "\(result.stdout.suffix(3000))")
+        #expect(result.stdout.contains("[a] four=true five=false\n"), "\(result.stdout.suffix(2000))")
+        #expect(result.stdout.contains("warning: the step summary of step 'Run echo 'summary 21' >> \"$GITHUB_STEP_SUMMARY\"' was left out: a job keeps at most 20 step summaries"),
+                "\(result.stdout.suffix(3000))")
+        #expect(result.stdout.contains("  summary 20\n") && !result.stdout.contains("  summary 21\n"), "\(result.stdout.suffix(3000))")
+    }
+
     @Test("workflow commands: escapes are decoded, indented commands work, commands on stderr count too, ::debug:: is hidden")
     func commandDetails() async throws {
         let result = try await run("""

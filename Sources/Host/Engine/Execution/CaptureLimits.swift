@@ -10,6 +10,12 @@ public enum CaptureLimits {
     public static let jobOutputBytes = 1 << 20
     /// Largest step summary (1 MiB, GitHub's limit); a larger one is dropped with an error, as on GitHub.
     public static let summaryBytes = 1 << 20
+    /// Step summaries a job keeps (GitHub shows 20 per job); later ones are left out with a warning.
+    public static let summariesPerJob = 20
+    /// Largest total of the outputs a job's steps set (64 MiB): they are kept until the job ends
+    /// for `steps.<id>.outputs`; a step whose outputs would pass it fails, its outputs not used
+    /// (audit 66 hardening M3: 40 steps of 16 MiB held 716 MB).
+    public static let jobStepOutputBytes = 64 << 20
 
     /// `16 MiB`, `1 MiB`, or a number of bytes.
     static func describe(_ bytes: Int) -> String {

@@ -852,7 +852,8 @@ extension JobRunner {
         if let text = text("GITHUB_PATH") {
             for line in EnvFileParser.lines(text) { prepend(String(line)) }
         }
-        if let entries = entries("GITHUB_OUTPUT") ?? (commands.outputs.isEmpty ? nil : []) {
+        if let entries = entries("GITHUB_OUTPUT") ?? (commands.outputs.isEmpty ? nil : []),
+           outputsFit(commands.outputs + entries, step: name, state: &state, problems: &problems) {
             // In the order written; names are one name whatever their case, the first spelling
             // kept and the last value (GitHub's outputs are a case-insensitive dictionary).
             var outputs = ExpressionObject()
@@ -879,11 +880,29 @@ extension JobRunner {
                 reporter.report(.message(
                     job: planned.key, level: .error,
                     text: "the step summary of step '\(name)' was left out: a summary can be at most \(CaptureLimits.summaryBytes >> 10)k (1 MiB), got \(shown)"))
+            } else if state.summaries >= CaptureLimits.summariesPerJob {
+                reporter.report(.message(
+                    job: planned.key, level: .warning,
+                    text: "the step summary of step '\(name)' was left out: a job keeps at most \(CaptureLimits.summariesPerJob) step summaries (GitHub shows that many)"))
             } else {
+                state.summaries += 1
                 state.summary += text.hasSuffix("\n") ? text : text + "\n"
             }
         }
         return problems
+    }
+
+    /// Whether a step's outputs fit in what the job's steps may keep in all; if not, a problem
+    /// (the step fails) and none of them is used.
+    func outputsFit(_ entries: [(String, String)], step name: String, state: inout State, problems: inout [String]) -> Bool {
+        let size = entries.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count }
+        guard state.stepOutputBytes + size > CaptureLimits.jobStepOutputBytes else {
+            state.stepOutputBytes += size
+            return true
+        }
+        problems.append("GITHUB_OUTPUT of step '\(name)': its outputs (\(size) bytes) would pass the \(CaptureLimits.describe(CaptureLimits.jobStepOutputBytes)) "
+                        + "a job's steps may set in all (\(state.stepOutputBytes) bytes before it); none of them was used")
+        return false
     }
 }
 

@@ -71,7 +71,11 @@ struct JobRunner: Sendable {
         var pathPrepend: [String] = []
         var steps: ExpressionObject = [:]
         var allOutputs: [String: String] = [:]
+        /// Bytes of the outputs its steps set so far (`CaptureLimits.jobStepOutputBytes`).
+        var stepOutputBytes = 0
         var summary = ""
+        /// Step summaries kept so far (`CaptureLimits.summariesPerJob`).
+        var summaries = 0
         /// Caches to save after the steps (actions/cache's post step), in the order restored.
         var pendingSaves: [ResolvedCache] = []
         /// Inside composite actions: the `env:` of the steps that use them (outermost first), set
