@@ -809,6 +809,27 @@ struct HardeningTests {
         #expect(invalid.stderr.contains(#"found '\x1B]0;x\x07'"#), "\(invalid.stderr)")
     }
 
+    @Test("a log root another user owns, or every user can write without the sticky bit, keeps no logs: the run says why and goes on (audit 66 hardening M1)",
+          .enabled(if: getuid() == 0, "needs root to give a folder to another user (CI is root)"))
+    func foreignLogRoot() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", "jobs:\n  a:\n    steps:\n      - run: echo ran\n")
+        for folder in ["theirs", "open"] { try FileManager.default.createDirectory(atPath: temp.path + "/" + folder, withIntermediateDirectories: true) }
+        #expect(chown(temp.path + "/theirs", 65534, 65534) == 0 && chmod(temp.path + "/open", 0o777) == 0)
+        for (folder, said) in [("theirs", "'theirs' belongs to user"), ("open", "every user can write 'open' (chmod o-w, or +t as /tmp has)")] {
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", folder], in: temp.path)
+            #expect(result.status == 0 && result.stdout.contains("[a] ran\n"), "\(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("warning: cannot keep logs in \(folder)/") && result.stderr.contains(said)
+                        && result.stderr.contains("pass --log-dir to a folder of yours"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path + "/" + folder).isEmpty, "nothing written in \(folder)")
+        }
+        // Sticky, as /tmp: fine.
+        #expect(chmod(temp.path + "/open", 0o1777) == 0)
+        let sticky = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "open"], in: temp.path)
+        #expect(sticky.status == 0 && !sticky.stderr.contains("cannot keep logs"), "\(sticky.stderr)")
+    }
+
     @Test("a listing, help or completion script that cannot be written (a full disk: /dev/full) exits 1 saying so; a reader that stops early (| head -1) is not an error (audit 51)")
     func unwritableOutput() async throws {
         let temp = try TemporaryDirectory()

@@ -404,6 +404,7 @@ struct RunCommand: AsyncParsableCommand {
             if let link = Self.linkInDefaultLogRoot(logDirectory) {
                 throw LogRootLink(reason: "\(link) is a symbolic link, and the repository chose it; pass --log-dir to keep logs elsewhere")
             }
+            if let problem = Self.foreignLogRoot(logDirectory) { throw LogRootLink(reason: problem) }
             let reporter = try LogDirectoryReporter(directory: logs)
             // In use until this process ends: another run's pruning of old logs leaves it.
             LogRetention.hold(logs)
@@ -672,6 +673,22 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     static let defaultLogRoot = ".nixactions/runs"
+
+    /// Why the log root, when it exists, is no place for this run's logs, or nil: another user
+    /// than root or this one owns it, or every user can write it without the sticky bit. Then that
+    /// user could swap the run's folder for a link to theirs, and read what the run writes there,
+    /// the kept artifacts too (audit 66 hardening M1).
+    static func foreignLogRoot(_ root: String) -> String? {
+        var info = stat()
+        guard stat(root, &info) == 0 else { return nil }  // made by the run's log reporter, private
+        if let owner = FileOwnership.foreignOwner(info) {
+            return "'\(root)' belongs to \(owner), who could read or replace the run's logs; pass --log-dir to a folder of yours"
+        }
+        if info.st_mode & S_IWOTH != 0, info.st_mode & S_ISVTX == 0 {
+            return "every user can write '\(root)' (chmod o-w, or +t as /tmp has); pass --log-dir to a folder of yours"
+        }
+        return nil
+    }
 
     struct LogRootLink: Error {
         let reason: String

@@ -30,6 +30,9 @@ struct ArtifactActionScenarios {
         #expect(try String(contentsOfFile: folder + "/dist/app.txt", encoding: .utf8) == "app\n")
         #expect(try String(contentsOfFile: folder + "/dist/sub/d.txt", encoding: .utf8) == "deep\n")
         #expect(try String(contentsOfFile: folder + "/test report/report.txt", encoding: .utf8) == "passed\n")
+        // Private whatever the umask (audit 66 hardening M1: the copies were 0755/0644).
+        var info = stat()
+        #expect(stat(folder, &info) == 0 && info.st_mode & 0o777 == 0o700, "\(String(info.st_mode & 0o777, radix: 8))")
         let plain = try await scenario.run(workflow, ["--log-format", "plain"])
         #expect(plain.status == 0 && !plain.stdout.contains("kept in"), "\(plain.stdout)\(plain.stderr)")
         let second = try FileManager.default.contentsOfDirectory(atPath: scenario.logs).filter { !runs.contains($0) }

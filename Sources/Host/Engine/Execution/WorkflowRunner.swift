@@ -565,7 +565,11 @@ final class Scheduler: Sendable {
             // Names may not hold '/' (GitHub's rule); "", "." and ".." go by their safe key.
             let target = folder + "/" + (name.isEmpty || name == "." || name == ".." ? "artifact-" + Planner.safeKey(name) : name)
             do {
-                if kept == 0, let failure = FastFiles.makeFolders(folder) { throw EngineError("cannot make \(folder): \(String(cString: strerror(failure)))") }
+                if kept == 0 {
+                    if let failure = FastFiles.makeFolders(folder) { throw EngineError("cannot make \(folder): \(String(cString: strerror(failure)))") }
+                    // Private whatever the umask and the artifacts' own modes (audit 66 hardening M1: 0755/0644 copies).
+                    chmod(folder, 0o700)
+                }
                 try ProjectCopier.copyItem(from: try store.folder(name), to: target)
                 kept += 1
             } catch {
