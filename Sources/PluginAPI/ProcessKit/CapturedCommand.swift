@@ -98,7 +98,10 @@ public struct GroupSignaller: Sendable {
     }
 
     func signal(_ name: String) {
-        let command = "read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; } 2>/dev/null; true"
+        // After SIGTERM a SIGCONT: a stopped step (`kill -STOP $$`) would otherwise only wait for
+        // the SIGKILL, its handler never run (audit 66 hardening L7; systemd does the same).
+        let resume = name == "TERM" ? " && { kill -CONT -\"$pid\" || kill -CONT \"$pid\"; }" : ""
+        let command = "read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; }\(resume) 2>/dev/null; true"
         _ = try? ChildProcess(arguments: prefix + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
     }
 }

@@ -48,6 +48,26 @@ struct TimeoutRetryScenarios {
         #expect(!scenario.marked("orphan"), "a process of the timed-out step outlived it")
     }
 
+    @Test("a step that stopped itself (SIGSTOP) gets SIGCONT after the SIGTERM of its time limit: its TERM handler runs in the grace, not the SIGKILL after it (audit 66 hardening L7)")
+    func stoppedStepIsResumed() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("""
+            env:
+              MARKS: \(scenario.marks)
+            jobs:
+              a:
+                steps:
+                  - timeout: 1s
+                    run: |
+                      trap 'echo handled > "$MARKS/term"; exit 3' TERM
+                      kill -STOP $$
+                      sleep 30
+            """)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(scenario.mark("term") == "handled", "the step's TERM handler did not run: \(result.stdout)")
+    }
+
     /// A step that fails until its `succeedOn`-th attempt (counted in a marker file).
     static func counting(_ name: String, succeedOn: Int) -> String {
         """
