@@ -200,6 +200,22 @@ struct PluginInstallTests {
         #expect(result.stderr.contains("is not installed: built for plugin ABI 99.0; this host speaks ABI 1.5"))
         #expect(!FileManager.default.fileExists(atPath: temp.path + "/dest/libnixactions-plugin-wrong-abi.so"))
     }
+
+    @Test("install into a folder the loader would refuse (every user can write it, sticky or not) installs nothing and says why (audit 66 hardening L4)")
+    func refusesUntrustedFolders() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let folder = try temp.pluginFolder(["text": "nixactions-plugin-text"])
+        for (name, mode) in [("open", 0o777), ("sticky", 0o1777)] as [(String, mode_t)] {
+            let destination = temp.path + "/" + name
+            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+            #expect(chmod(destination, mode) == 0)
+            let result = try await nixactions(["plugins", "install", folder + "/libnixactions-plugin-text.so", "--dir", destination])
+            #expect(result.status == 2 && result.stderr.contains("error: \(destination) is not a trusted plugin folder: ") && result.stderr.contains("nothing installed"),
+                    "\(name): \(result.stdout)\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: destination).isEmpty, "\(name)")
+        }
+    }
 }
 
 @Suite("plugin functions where the plan is made")

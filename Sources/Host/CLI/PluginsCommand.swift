@@ -31,6 +31,13 @@ struct PluginsCommand: AsyncParsableCommand {
             let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
             let folder = directory ?? home + "/.local/lib/nixactions/plugins"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            // A folder the loader would refuse (others can write it or a folder above it) gets
+            // nothing: its plugins would never load (audit 66 hardening L4: installed, then skipped).
+            if let problem = TrustedCode.folderOnly(folder) {
+                standardError("error: \(folder) is not a trusted plugin folder: \(problem); nothing installed\n"
+                              + "  hint: use a folder only you (or root) can write, such as the default ~/.local/lib/nixactions/plugins\n")
+                throw ExitCode(ExitStatus.usage)
+            }
             var manifest = PluginManifest.read(in: folder) ?? PluginManifest()
             if let unreadable = manifest.unreadable {
                 // Writing a new record would drop every plugin the old one lists.

@@ -234,6 +234,15 @@ public enum TrustedFolder {
 /// folder never as the folder itself, and each file in it is owned by root or this user and not
 /// writable by its group or others (audit 60 users H1: a library planted in /tmp ran as the user).
 public enum TrustedCode {
+    /// nil when `folder` (resolved) and its ancestors pass the plugin folders' checks, a sticky
+    /// folder never as the folder itself; otherwise what is wrong (the files in it not looked at).
+    public static func folderOnly(_ folder: String) -> String? {
+        switch PluginTrust.realPath(folder) {
+        case .failure(let reason): return "'\(folder)' cannot be resolved: \(reason.text)"
+        case .success(let real): return PluginTrust.folderProblem(real).map { "'\($0.folder)' \($0.problem)" }
+        }
+    }
+
     /// nil when `folder` may be used; otherwise what is wrong, naming the folder or file.
     public static func problem(_ folder: String) -> String? {
         let real: String

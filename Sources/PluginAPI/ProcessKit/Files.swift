@@ -454,7 +454,7 @@ extension FastFiles {
             if count == 0 { return .success(bytes) }
             bytes.append(contentsOf: chunk[0..<count])
             if bytes.count > limit {
-                return .failure(ReadFailure(reason: "it is larger than \(limit >> 20) MiB", hint: "a workflow or configuration file is text of a reasonable size"))
+                return .failure(ReadFailure(reason: "it is larger than \(limit >> 20) MiB", hint: "name a text file of a reasonable size (not a device or a pipe that never ends)"))
             }
         }
     }

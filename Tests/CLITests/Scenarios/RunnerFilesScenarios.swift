@@ -154,6 +154,11 @@ struct RunnerFilesScenarios {
                     name: uses the NUL
                     continue-on-error: true
                     run: echo "${{ steps.nulout.outputs.v }}"
+                  - id: envnul
+                    name: env with a NUL
+                    continue-on-error: true
+                    env: { HELD: "a\\0b" }
+                    run: echo "HELD=[$HELD]"
                   - run: |
                       echo "GOOD=[$GOOD] AFTER=[${AFTER:-}] first=[${{ steps.out.outputs.first }}] later=[${{ steps.out.outputs.later }}]"
                       echo "env=${{ steps.env.outcome }} out=${{ steps.out.outcome }}"
@@ -170,6 +175,9 @@ struct RunnerFilesScenarios {
                 "\(result.stdout)")
         #expect(result.stdout.contains("a variable without a name ('=VALUE'); the variables before it were used, as on GitHub"), "\(result.stdout)")
         #expect(result.stdout.contains("a variable name with a NUL byte"), "\(result.stdout)")
+        // A NUL in an env value is said, not cut without a word (audit 66 hardening L6).
+        #expect(result.stdout.contains("error: the value of 'HELD' in the environment of step 'env with a NUL' holds a NUL byte") && !result.stdout.contains("HELD=[a]"),
+                "\(result.stdout)")
     }
 
     @Test("what a step that timed out wrote to its command files is used, as GitHub's runner reads them whatever ended the step: a cleanup step sees the id a hung step recorded")

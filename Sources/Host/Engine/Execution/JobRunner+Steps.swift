@@ -297,6 +297,12 @@ extension JobRunner {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
+        if let held = env.keys.sorted().first(where: { env[$0]?.utf8.contains(0) ?? false }) {
+            // An environment cannot hold a NUL: the value was cut there without a word (audit 66
+            // hardening L6). Said, as for a script.
+            return failStep(step, message: "the value of '\(held)' in the environment of step '\(step.displayName)' holds a NUL byte, which an environment "
+                                + "variable cannot hold (it would be cut there)", allowed: allowed, state: &state)
+        }
         var step = step
         if let field = step.withExpression {
             switch Self.inputs(of: field, evaluation) {
