@@ -1052,6 +1052,42 @@ struct HardeningTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("nixactions-") }.isEmpty)
     }
 
+    @Test("a step that makes its run folder and its /dev/shm folder unreadable (chmod 000) leaves neither behind (audit 66 hardening L2)",
+          .enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root to run nixactions as nobody"))
+    func unreadableRunFolders() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let scratch = temp.path + "/scratch"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                steps:
+                  - run: |
+                      dirname "$GITHUB_ENV" > "$RUNNER_WORKSPACE/../shm-folder"
+                      cp "$RUNNER_WORKSPACE/../shm-folder" \(scratch)/shm-folder
+                      chmod 000 "$(dirname "$GITHUB_ENV")" "$(dirname "$(dirname "$RUNNER_WORKSPACE")")"
+            """)
+        chmod(temp.path, 0o755)
+        chmod(temp.path + "/wf.yml", 0o644)
+        chown(scratch, 65534, 65534)
+        let result = try await runCommand(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=65534", "--regid=65534", "--clear-groups", nixactionsBinary.path, "run", "wf.yml", "--log-dir", scratch + "/logs", "--log-format", "plain"],
+            in: temp.path, environment: ["TMPDIR": scratch, "HOME": scratch, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let shm = try String(contentsOfFile: scratch + "/shm-folder", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!shm.isEmpty && !FileManager.default.fileExists(atPath: shm), "\(shm) is left")
+        // The run's supervisor may still be removing: give it a moment, then nothing of the run is left in TMPDIR.
+        var left: [String] = []
+        for _ in 0..<50 {
+            left = try FileManager.default.contentsOfDirectory(atPath: scratch).filter { $0.hasPrefix("nixactions-") }
+            if left.isEmpty { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test("a project file or folder the user cannot read is named, with what to do, not 'you don't have permission'",
           .enabled(if: getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "needs root to run nixactions as nobody"))
     func unreadableProjectFiles() async throws {

@@ -111,6 +111,8 @@ public final class PrivateFolder: Sendable {
             let folder = base + "/" + name
             var info = stat()
             guard lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid() else { continue }
+            // A folder of ours a step made unreadable (chmod 000) is read again (audit 66 hardening L2).
+            if info.st_mode & S_IRWXU != S_IRWXU { chmod(folder, 0o700) }
             let fd = open(folder + "/" + lockName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
                 if errno == ENOENT {
