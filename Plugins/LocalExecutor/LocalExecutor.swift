@@ -38,6 +38,11 @@ final class LocalExecutor: ExecutorPlugin {
     let configuration: ExecutorConfiguration
     let host: HostServices
     let baseEnvironment: [String: String]
+    /// Each job's own git global configuration (`GIT_CONFIG_GLOBAL`): it includes the user's, so
+    /// steps see the user's settings, and what a step writes with `git config --global` stays in
+    /// the job (audit 66 fidelity H2: a release workflow's `git config --global user.name` changed
+    /// the user's ~/.gitconfig; on GitHub each job has a home of its own).
+    let gitGlobalText: String
     let grace: Duration
     /// Where each job's processes live; `finishJob` ends whatever is left in it.
     let containments = Mutex<[String: JobContainment]>([:])
@@ -81,6 +86,7 @@ final class LocalExecutor: ExecutorPlugin {
         default: throw OperationFailure(message: "local executor: 'inherit-env' must be true or false")
         }
         baseEnvironment = inherit ? ProcessInfo.processInfo.environment : ["PATH": "/usr/local/bin:/usr/bin:/bin"]
+        gitGlobalText = Self.gitGlobalInclude(ProcessInfo.processInfo.environment)
         grace = try PluginOptions.graceSeconds(configuration.options["grace-seconds"], who: "local executor")
         services = try ContainerService.parse(configuration.options["services"], who: "local executor")
         if services.isEmpty {
@@ -107,6 +113,28 @@ final class LocalExecutor: ExecutorPlugin {
     deinit {
         recycler.stop()
         scriptFolder?.remove()
+    }
+
+    static let gitGlobalName = "gitconfig"
+
+    /// A git configuration that includes the files git reads as the user's global one:
+    /// `GIT_CONFIG_GLOBAL` when set, else `$XDG_CONFIG_HOME/git/config` (or `~/.config/git/config`)
+    /// and `~/.gitconfig`, in git's order (one that does not exist is skipped by git).
+    static func gitGlobalInclude(_ environment: [String: String]) -> String {
+        var files: [String] = []
+        if let given = environment["GIT_CONFIG_GLOBAL"], !given.isEmpty {
+            files = [given]
+        } else {
+            let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? getpwuid(geteuid()).flatMap { $0.pointee.pw_dir.map { String(cString: $0) } } ?? "/"
+            let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+            files = [xdg + "/git/config", home + "/.gitconfig"]
+        }
+        func quoted(_ path: String) -> String {
+            "\"" + path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "# The job's own git global configuration (nixactions): it includes yours; `git config --global` writes here.\n"
+            + files.filter { !$0.contains("\n") }.map { "[include]\n\tpath = \(quoted($0))\n" }.joined()
     }
 
     func containment(for jobKey: String) -> JobContainment {
@@ -146,6 +174,9 @@ final class LocalExecutor: ExecutorPlugin {
                 message: "cannot prepare the workspace of job '\(job.displayName)' in \(directory): \(error.localizedDescription)",
                 hint: (error as? ProjectCopier.CopyFailure)?.hint ?? "check that the run directory is writable and the disk has space")
         }
+        // Made anew for each job (a recycled folder's old file, or a link in its place, goes first).
+        unlink(temporary + "/" + Self.gitGlobalName)
+        _ = FastFiles.write(gitGlobalText, to: temporary + "/" + Self.gitGlobalName)
         var started = JobStarted(workspace: workspace, temporaryDirectory: temporary, os: "Linux", arch: JobStarted.hostArch)
         started.commandFilesFolder = scriptRoot
         if let engine = containerEngine { started.services = try await startServices(job, directory: directory, engine: engine, context: context) }
@@ -205,6 +236,8 @@ final class LocalExecutor: ExecutorPlugin {
             environment[name] = path
         }
         for (alias, name) in step.captureAliases ?? [:] { environment[alias] = captures[name] }
+        // The job's git global configuration, unless the workflow names one itself.
+        if step.environment["GIT_CONFIG_GLOBAL"] == nil { environment["GIT_CONFIG_GLOBAL"] = temporary + "/" + Self.gitGlobalName }
         if !step.pathPrepend.isEmpty {
             environment["PATH"] = (step.pathPrepend + [environment["PATH"] ?? ""]).joined(separator: ":")
         }

@@ -31,6 +31,37 @@ struct StepExecutionTests {
         #expect(result.stdout.contains("[a] perl ok\n"))
     }
 
+    @Test("a step's git config --global stays in its job: the user's ~/.gitconfig is read, never written; another job does not see it (audit 66 fidelity H2)")
+    func gitGlobalConfigPerJob() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        let home = temp.path + "/home"
+        try temp.write("home/.gitconfig", "[user]\n\temail = me@example.test\n")
+        try temp.write("wf.yml", """
+            jobs:
+              release:
+                steps:
+                  - run: |
+                      git config --global user.name "github-actions[bot]"
+                      echo "name=$(git config --global user.name) email=$(git config user.email)"
+              other:
+                needs: release
+                steps:
+                  - run: echo "other name=[$(git config --global user.name || true)] email=$(git config user.email)"
+              own:
+                env: { GIT_CONFIG_GLOBAL: \(temp.path)/own.gitconfig }
+                steps:
+                  - run: git config --global user.name own-name
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["HOME": home])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("[release] name=github-actions[bot] email=me@example.test\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("[other] other name=[] email=me@example.test\n"), "\(result.stdout)")
+        #expect(try String(contentsOfFile: home + "/.gitconfig", encoding: .utf8) == "[user]\n\temail = me@example.test\n", "the user's file is unchanged")
+        // A GIT_CONFIG_GLOBAL the workflow sets is its own choice.
+        #expect(try String(contentsOfFile: temp.path + "/own.gitconfig", encoding: .utf8).contains("own-name"))
+    }
+
     @Test("steps start with no core files (the host's soft core limit is 0, as on GitHub's runners); a step may raise it to the hard limit and get them (audit 63 secrets M2)")
     func coreFiles() async throws {
         let temp = try TemporaryDirectory()
