@@ -252,6 +252,10 @@ final class OCIExecutor: ExecutorPlugin {
         // runs as: there no link in the job's folders is followed (audit 51 H1: a process of the
         // job swapped a folder for a link while the host copied by path, as root).
         result.writesThroughFiles = true
+        // What `job.container` shows (audit 66 fidelity L1: empty): the id the engine printed, and
+        // the network the options name, else the engine's default one.
+        let id = started.outputText.split(whereSeparator: \.isNewline).last.map(String.init) ?? name
+        result.container = JobService(id: id, ports: [:], network: Self.networkName(runOptions, engine: engineName))
         if !services.isEmpty { result.services = try await startServices(job, container: name) }
         return result
     }
@@ -382,6 +386,24 @@ final class OCIExecutor: ExecutorPlugin {
     func ensureImage(_ image: String, login: RegistryLogin?, of job: JobSpec, role: String) async throws -> String {
         try await containerEngine.ensureImage(image, login: login, authFolder: jobDirectory(job.jobKey) + "/auth-\(serial.add(1, ordering: .relaxed).newValue)",
                                               jobName: job.displayName, role: role)
+    }
+
+    /// The network `--network NAME` (or `--net`, `--network=NAME`) names, else the engine's
+    /// default network (podman's `podman`, docker's `bridge`).
+    static func networkName(_ options: [String], engine: String) -> String {
+        var found: String?
+        var index = 0
+        while index < options.count {
+            let option = options[index]
+            if option == "--network" || option == "--net", index + 1 < options.count {
+                found = options[index + 1]
+                index += 2
+                continue
+            }
+            for prefix in ["--network=", "--net="] where option.hasPrefix(prefix) { found = String(option.dropFirst(prefix.count)) }
+            index += 1
+        }
+        return found ?? (engine.hasSuffix("docker") ? "bridge" : "podman")
     }
 
     /// The job container's options for its services: the host names and the published ports.

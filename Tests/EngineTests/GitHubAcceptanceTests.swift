@@ -275,6 +275,25 @@ extension GitHubAcceptanceTests {
         #expect(warnings.map(\.message) == ["github.shaa in 'run': the github context has no field 'shaa'; it is empty"])
         #expect(warnings.first?.hint == "did you mean 'sha'?")
     }
+
+    @Test("runner.X, job.X and strategy.X that their contexts do not have are empty with a warning; their fields, any case, are not (audit 66 fidelity L1)")
+    func unknownRunnerJobStrategyFields() {
+        let result = load("""
+            jobs:
+              a:
+                strategy: { matrix: { v: [1] } }
+                steps:
+                  - run: echo "${{ runner.OS }} ${{ runner.temp }} ${{ job.status }} ${{ job.container.id }} ${{ strategy.job-index }} ${{ runner.foo }} ${{ job.sttus }} ${{ strategy.fail_fast }}"
+            """)
+        #expect(!result.hasErrors)
+        let warnings = result.diagnostics.filter { $0.severity == .warning }
+        #expect(warnings.map(\.message) == [
+            "runner.foo in 'run': the runner context has no field 'foo'; it is empty",
+            "job.sttus in 'run': the job context has no field 'sttus'; it is empty",
+            "strategy.fail_fast in 'run': the strategy context has no field 'fail_fast'; it is empty",
+        ], "\(warnings.map(\.message))")
+        #expect(warnings.dropFirst().first?.hint == "did you mean 'status'?" && warnings.last?.hint == "did you mean 'fail-fast'?", "\(warnings.map(\.hint))")
+    }
 }
 
 /// Round 2's sweep of 668 real workflow files (55 repositories): what GitHub accepts and

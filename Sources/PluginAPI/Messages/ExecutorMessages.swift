@@ -119,6 +119,10 @@ public struct JobStarted: Codable, Sendable, Hashable {
     /// The job's `services:` as its executor started them (an optional field added after 1.2),
     /// by name: what the `job.services` context shows. Nil: none, or not said.
     public var services: [String: JobService]?
+    /// The job's own container, when it runs in one (an optional field added after 1.5): its id
+    /// and network, what `job.container` shows (GitHub's `job.container.id` and `.network`;
+    /// `ports` unused). Nil: no container, or not said.
+    public var container: JobService?
 
     public init(workspace: String, temporaryDirectory: String) {
         self.workspace = workspace
@@ -315,6 +319,13 @@ extension JobStarted: FastJSONMessage {
             }
             writer.endObject()
         }
+        if let container {
+            writer.key("container")
+            writer.beginObject()
+            writer.key("id"); writer.string(container.id)
+            writer.key("network"); writer.string(container.network)
+            writer.endObject()
+        }
         writer.endObject()
     }
 
@@ -335,6 +346,10 @@ extension JobStarted: FastJSONMessage {
                                             network: try item.optionalString("network", of: type) ?? "")
             }
             self.services = services
+        }
+        if let value = json.optionalMember("container") {
+            let type = "JobStarted.container"
+            container = JobService(id: try value.string("id", of: type), ports: [:], network: try value.optionalString("network", of: type) ?? "")
         }
     }
 }

@@ -345,10 +345,16 @@ struct JobRunner: Sendable {
     /// `job.services` from what the executor said it started (GitHub's `id`, `network`, and
     /// `ports`: container port → the port of this machine it is published on).
     static func jobServices(_ started: JobStarted) -> [String: ExpressionValue] {
-        guard let services = started.services, !services.isEmpty else { return [:] }
-        return ["services": .sortedObject(services.mapValues { service -> ExpressionValue in
+        var fields: [String: ExpressionValue] = [:]
+        // The job's container: its id and network (`docker run --network ${{ job.container.network }}`).
+        if let container = started.container {
+            fields["container"] = .object(["id": .string(container.id), "network": .string(container.network)])
+        }
+        guard let services = started.services, !services.isEmpty else { return fields }
+        fields["services"] = .sortedObject(services.mapValues { service -> ExpressionValue in
             .object(["id": .string(service.id), "network": .string(service.network), "ports": .sortedObject(service.ports.mapValues(ExpressionValue.string))])
-        })]
+        })
+        return fields
     }
 
     /// The `job` context with `status` set and its other fields (`services`) kept.

@@ -502,6 +502,14 @@ struct ExpressionValidator {
 
     /// The github context's fields (GitHub's table, lower-cased; `repositoryurl` is its
     /// `repositoryUrl`), what a runner sets or leaves empty.
+    /// The fields of the `runner`, `job` and `strategy` contexts (GitHub's, and NixActions'
+    /// `runner.workspace`).
+    static let contextFields: [String: Set<String>] = [
+        "runner": ["name", "os", "arch", "temp", "tool_cache", "debug", "environment", "workspace"],
+        "job": ["status", "container", "services", "check_run_id", "workflow_ref", "workflow_sha", "workflow_repository", "workflow_file_path"],
+        "strategy": ["fail-fast", "job-index", "job-total", "max-parallel"],
+    ]
+
     static let githubFields: Set<String> = [
         "action", "action_path", "action_ref", "action_repository", "action_status", "actor", "actor_id", "api_url", "base_ref",
         "env", "event", "event_name", "event_path", "graphql_url", "head_ref", "job", "path", "ref", "ref_name", "ref_protected",
@@ -608,6 +616,16 @@ struct ExpressionValidator {
                     "github.\(first) \(what): the github context has no field '\(first)'; it is empty", at: at, context: place.context,
                     hint: didYouMean(first.lowercased(), in: Self.githubFields).map { "did you mean '\($0)'?" }
                         ?? "its fields are listed in GitHub's docs (contexts, github context) and in docs/expressions.md")
+            }
+        case "runner", "job", "strategy":
+            // Their fields (GitHub's context tables); another is empty, on GitHub too (audit 66
+            // fidelity L1: `runner.foo` said nothing, where `github.foo` is warned about).
+            let fields = Self.contextFields[root] ?? []
+            if !fields.contains(first.lowercased()) {
+                diagnostics.warning(
+                    "\(root).\(first) \(what): the \(root) context has no field '\(first)'; it is empty", at: at, context: place.context,
+                    hint: didYouMean(first.lowercased(), in: fields).map { "did you mean '\($0)'?" }
+                        ?? "its fields: \(fields.sorted().joined(separator: ", "))")
             }
         case "steps":
             guard let ids = place.stepIDs else {

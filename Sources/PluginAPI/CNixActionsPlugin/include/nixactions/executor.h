@@ -135,7 +135,9 @@ typedef struct nxa_executor_v1 {
  *    `get`, the host reading by path only what it checks after opening (hashFiles). For folders
  *    that belong to another user than the host's, or that the job's processes share from a
  *    sandbox (a container): a copy by path would follow the links they put or swap in, with the
- *    host's rights.
+ *    host's rights. `services` (optional, added after 1.2): the job's service containers by name
+ *    (`id`, `ports`, `network`), GitHub's `job.services`; `container` (optional, added after 1.5):
+ *    the job's own container (`id`, `network`), GitHub's `job.container`.
  *
  *  - A job's environment, sent once (optional JSON fields added after 1.2). An executor whose
  *    JobStarted says `keepsEnvironment: true` keeps the StepSpec field `jobEnvironment` of job J

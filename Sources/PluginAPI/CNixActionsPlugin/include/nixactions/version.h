@@ -40,7 +40,7 @@
  *         unchanged in a 1.3 host (they call `complete`, which never runs host work inline).
  *       Later optional JSON fields (no version change; each is absent in an older host or
  *       plugin, and each side does without it): ExecutorConfiguration.openFilesLimit;
- *       JobStarted.writesThroughFiles, keepsEnvironment; StepSpec.jobEnvironment,
+ *       JobStarted.writesThroughFiles, keepsEnvironment, services, container (after 1.5); StepSpec.jobEnvironment,
  *       usesJobEnvironment; ExecutorConfiguration.startRetries with a start_job failure's
  *       `retryAfterSeconds` (executor.h, "No room now").
  *  1.4  - options.h: "nixactions.options/1", the option names a plugin's executor, secret provider
