@@ -208,7 +208,7 @@ public struct SecretResolver: Sendable {
         }
         for name in tooShort.sorted() {
             problems.warnings.append(Diagnostic(
-                .warning, "the secret '\(name)' is shorter than \(Redactor.minimumLength) bytes and cannot be masked in the logs",
+                .warning, "the secret '\(name)' is shorter than \(Redactor.minimumLength) bytes (white space around it not counted) and cannot be masked in the logs",
                 hint: "a value that short would mask ordinary words; use a longer secret"))
         }
         return (resolved, problems)

@@ -148,7 +148,7 @@ final class WorkflowCommandProcessor: @unchecked Sendable {
             if !redactor.add(secret) {
                 guard !warnedShort else { return shown }
                 warnedShort = true
-                return shown + [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes and is not masked")]
+                return shown + [.warn("a value given to ::add-mask:: is shorter than \(Redactor.minimumLength) bytes (white space around it not counted) and is not masked")]
             }
             return shown
         case "stop-commands":
