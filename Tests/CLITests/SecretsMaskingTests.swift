@@ -565,6 +565,35 @@ struct SecretsMaskingTests {
         }
     }
 
+    @Test("a value written in the workflow's or a job's env: under a secret-looking name is masked from the run's start: in the plan, the job's name, key and log file, and in graph and the dry run (audit 66 output L4)")
+    func writtenEnvSecretsFromTheStart() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            name: gl
+            env: { DB_PASSWORD: LiteralPw4321 }
+            jobs:
+              m:
+                env: { API_TOKEN: JobTok98765 }
+                strategy: { matrix: { v: [LiteralPw4321, JobTok98765] } }
+                steps: [ { run: 'echo "${{ matrix.v }}"' } ]
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        var texts = [("stdout", result.stdout), ("stderr", result.stderr)]
+        for file in FileManager.default.subpaths(atPath: temp.path + "/logs") ?? [] {
+            texts.append((file, file))
+            if let text = try? String(contentsOfFile: temp.path + "/logs/" + file, encoding: .utf8) { texts.append((file, text)) }
+        }
+        for arguments in [["graph", "wf.yml"], ["run", "wf.yml", "--dry-run"], ["list", "wf.yml"]] {
+            let listed = try await nixactions(arguments, in: temp.path)
+            texts.append((arguments.joined(separator: " "), listed.stdout + listed.stderr))
+        }
+        for (place, text) in texts {
+            for value in ["literalpw4321", "jobtok98765"] { #expect(!text.lowercased().contains(value), "\(place) shows \(value): \(text)") }
+        }
+    }
+
     @Test("run --dry-run masks what it can know (--secret, --secret-file, declared names and env-provider names from the environment) in names and keys; --secret given a value is not echoed")
     func dryRunMasks() async throws {
         let temp = try TemporaryDirectory()

@@ -155,7 +155,12 @@ enum WorkflowInput {
             }
         }
         let byName = environments.flatMap { $0.filter { SecretNamePolicy.looksSecret($0.key) }.map(\.value) }
-        return names.compactMap { name in environments.lazy.compactMap { $0[name] }.first } + byName
+        // Values written in the workflow's or a job's `env:` under such a name, as a run masks
+        // them from its start (audit 66 output L4).
+        let written = workflows.flatMap { $0.env + $0.jobs.flatMap(\.env) }.filter {
+            $0.value.template.isLiteral && (names.contains($0.name) || SecretNamePolicy.looksSecret($0.name))
+        }.map(\.value.source.value)
+        return names.compactMap { name in environments.lazy.compactMap { $0[name] }.first } + byName + written.filter { !$0.isEmpty }
     }
 
     /// `environmentSecretValues` of `workflows` (and the process's environment) as a function that

@@ -127,6 +127,16 @@ public struct SecretResolver: Sendable {
             setByWorkflow.formUnion(job.env.map(\.name))
             for step in job.steps { setByWorkflow.formUnion(step.env.map(\.name)) }
         }
+        // A value written in the workflow's or a job's `env:` under a name that looks secret (or
+        // is declared) is masked from the run's start, not from the job's: the plan, the job's
+        // name and key show it otherwise (audit 66 output L4).
+        let declared = Set(scoped.compactMap { entry -> String? in
+            if case .name(let name) = entry.spec.source { return name } else { return nil }
+        })
+        let written = workflow.env + workflow.jobs.filter { selected.contains($0.id) }.flatMap(\.env)
+        for entry in written where entry.value.template.isLiteral && (declared.contains(entry.name) || SecretNamePolicy.looksSecret(entry.name)) {
+            register(entry.name, entry.value.source.value)
+        }
 
         // Declared names: the value of that variable, wherever it is set.
         for entry in scoped {
