@@ -274,7 +274,8 @@ struct DocumentedRulesScenarios {
             """)
         #expect(result.status == 0)
         // %3A is a property's escape, not a message's (GitHub's runner).
-        #expect(result.stdout.contains("[a] warning: T:x: a%3Ab\nc%\n"), "\(result.stdout)")
+        // The message's second line keeps the job's key (audit 64 events L2).
+        #expect(result.stdout.contains("[a] warning: T:x: a%3Ab\n[a]   c%\n"), "\(result.stdout)")
         #expect(result.stdout.contains("[a] error: boom (x.c:7)\n"))
         #expect(!result.stdout.contains("hidden"))
         #expect(result.stdout.contains("[a] notice: on stderr\n"))
