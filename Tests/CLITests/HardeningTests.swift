@@ -1580,6 +1580,17 @@ struct HardeningTests {
         #expect(notFolder.status == 2, "\(notFolder.stderr)")
         #expect(notFolder.stderr.contains("'\(file)' is not a folder\n  hint: set TMPDIR to a folder that exists and that you can write, or to /tmp"),
                 "\(notFolder.stderr)")
+        // A TMPDIR that does not exist, below a folder other users can write: nothing is made there
+        // before the refusal (audit 66 hardening L1: the folders were made, then refused).
+        chmod(open, 0o777)
+        let missing = open + "/new/sub"
+        let below = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": missing, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(below.status == 2 && below.stderr.contains("it does not exist, and '\(open)' is writable by every user"), "\(below.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: open + "/new"), "made before the refusal")
+        // Below a folder of the user's, it is made.
+        let made = temp.path + "/made/sub"
+        let fine = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path, environment: ["TMPDIR": made, "NIXACTIONS_NO_CGROUP": "1"])
+        #expect(fine.status == 0 && FileManager.default.fileExists(atPath: made), "\(fine.stderr)")
     }
 
     @Test("a mount a step leaves in its folders (a shared cache bind-mounted into $RUNNER_TEMP) is detached at the run's end, never emptied; nothing is left",

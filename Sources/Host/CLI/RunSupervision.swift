@@ -47,7 +47,15 @@ final class RunSupervision: Sendable {
         Self.ensureStandardDescriptors()
         openFilesLimit = OpenFilesRoom.startingLimit  // raised, and room checked, in main.swift before anything opened
         ChildOpenFiles.set(openFilesLimit)  // what this process spawns (cleanup scripts, git) gets it back too
-        // A TMPDIR that does not exist yet is made (private to this user), as the run's parent.
+        // A TMPDIR that does not exist yet is made (private to this user), as the run's parent,
+        // only below a folder that passes the checks: nothing is made in another user's folder
+        // before the check refuses it (audit 66 hardening L1).
+        var existing = Self.temporaryBases[0]
+        while access(existing, F_OK) != 0, existing.count > 1 { existing = PathText.parent(existing).isEmpty ? "/" : PathText.parent(existing) }
+        if existing != Self.temporaryBases[0], let problem = TrustedFolder.problem(existing) {
+            throw EngineError("cannot make the run folder in \(Self.temporaryBases[0]): it does not exist, and \(problem)",
+                              hint: "set TMPDIR to a folder only you (or root) can write, or to /tmp")
+        }
         try? FileManager.default.createDirectory(
             atPath: Self.temporaryBases[0], withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // The run folder is used by path (its jobs' folders, its cleanup scripts, run as this
