@@ -297,7 +297,8 @@ extension JobRunner {
         let evaluation = context(contexts, ExpressionStatus(succeeded: state.succeeded, cancelled: state.cancelled))
         let name: String
         if let field = step.name, case .success(let rendered) = render(field, what: "name", evaluation) { name = rendered } else { name = step.displayName }
-        if let held = env.keys.sorted().first(where: { env[$0]?.utf8.contains(0) ?? false }) {
+        // Checked without sorting on every step; the names sorted only to say which (the first) holds one.
+        if env.values.contains(where: { $0.utf8.contains(0) }), let held = env.keys.sorted().first(where: { env[$0]?.utf8.contains(0) ?? false }) {
             // An environment cannot hold a NUL: the value was cut there without a word (audit 66
             // hardening L6). Said, as for a script.
             return failStep(step, message: "the value of '\(held)' in the environment of step '\(step.displayName)' holds a NUL byte, which an environment "

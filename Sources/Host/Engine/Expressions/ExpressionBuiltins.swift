@@ -109,29 +109,23 @@ enum ExpressionBuiltins {
             texts[index] = made
             return made
         }
-        if case .failure(let problem) = build(bytes, arguments.count, text, write: nil) { return .failure(problem) }
+        // One pass checks the template and measures the result; a second writes it.
+        var size = 0
+        if case .failure(let problem) = build(bytes, arguments.count, text, write: { size += $0.count }) { return .failure(problem) }
         var output: [UInt8] = []
-        let size = measure(bytes, text)
         if size > ExpressionLimits.maxStringBytes { return .failure(Problem(message: ExpressionLimits.tooLarge("format", size), tooLarge: true)) }
         output.reserveCapacity(size)
         _ = build(bytes, arguments.count, text) { output.append(contentsOf: $0) }
         return .success(String(decoding: output, as: UTF8.self))
     }
 
-    /// The size of a checked template's result: its text with each `{N}` replaced and `{{`, `}}` one brace.
-    private static func measure(_ bytes: [UInt8], _ text: (Int) -> [UInt8]) -> Int {
-        var size = 0
-        _ = build(bytes, Int.max, text) { size += $0.count }
-        return size
-    }
-
-    /// Walks the template: the problem in it, or each piece of the result to `write` (nil: only checked).
+    /// Walks the template: the problem in it, or each piece of the result to `write`.
     private static func build(_ bytes: [UInt8], _ count: Int, _ text: (Int) -> [UInt8],
-                              write: ((ArraySlice<UInt8>) -> Void)?) -> Result<Void, Problem> {
+                              write: (ArraySlice<UInt8>) -> Void) -> Result<Void, Problem> {
         let arguments = count
         var index = 0
         var literalStart = 0
-        func flush(_ end: Int) { if end > literalStart { write?(bytes[literalStart..<end]) } }
+        func flush(_ end: Int) { if end > literalStart { write(bytes[literalStart..<end]) } }
         let open = UInt8(ascii: "{"), close = UInt8(ascii: "}")
         while index < bytes.count {
             let byte = bytes[index]
@@ -171,7 +165,7 @@ enum ExpressionBuiltins {
                         "format string references argument {\(written.count > 40 ? written.prefix(40) + "…" : written)} but only \(supplied) supplied"))
                 }
                 flush(index)
-                if let write { write(text(argument)[...]) }
+                write(text(argument)[...])
                 index = closing + 1
                 literalStart = index
             } else if byte == close {
