@@ -111,6 +111,7 @@ final class OCIExecutor: ExecutorPlugin {
             guard let words = ShellWords.split(extra) else {
                 throw OperationFailure(message: "oci executor: 'options' has an unclosed quote: \(extra)")
             }
+            try ContainerOptions.checkOwnOptions(words, what: "'options'")
             run += words
         }
         runOptions = run

@@ -473,7 +473,7 @@ final class SSHExecutor: ExecutorPlugin {
         let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         let pidFile = temporary + "/.nixactions-step-\(number).pid"
         // The capture files exist, empty, when the step starts (as on GitHub).
-        let preamble = ["umask 077", "printf '%s' \(ShellWords.quote(step.script)) > \(ShellWords.quote(script))"]
+        let preamble = ["umask 077", StepWrapper.writeScript(step.script, to: script)]
             + StepWrapper.createEmpty(captures.values.sorted()) + ["umask 022"]
         let trailer = StepTrailer.lines(key: key, captures: captures.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, end: false)
         let wrapper = StepWrapper.render(shell: step.shell, script: script, environment: environment, pathPrepend: step.pathPrepend,

@@ -702,6 +702,16 @@ extension RealExecutorSuites {
                   user:
                     executor: { plugin: oci, with: { image: \(PodmanFixture.image), user: nosuch, network: none } }
                     steps: [ { run: 'true' } ]
+                  named:
+                    container: { image: \(PodmanFixture.image), options: --network none --name nxa-fixed-name }
+                    steps: [ { run: 'true' } ]
+                  labelled:
+                    container: { image: \(PodmanFixture.image), options: "--network none -l keep=me --label io.nixactions.run=bogus" }
+                    steps: [ { run: 'true' } ]
+                  podded:
+                    container: { image: x }
+                    services: { db: { image: \(PodmanFixture.image), options: "--pod new:nxa-pod" } }
+                    steps: [ { run: 'true' } ]
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 1)
@@ -715,6 +725,11 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[service] error: wf.yml:16:16: executor 'oci' rejected its configuration: oci executor: the image of service 'db' '-v=/:/host' is not an image name"), "\(result.stdout)")
             // A user the image does not have: said when the job starts, with the engine's reason.
             #expect(result.stdout.contains("[user] error: cannot start job 'user' on executor 'oci': cannot find which user 'nosuch' is in image '\(PodmanFixture.image)' for job 'user': Error: unable to find user nosuch"), "\(result.stdout)")
+            // What the executor finds its containers by is its own (audit 66 remote M4: a container
+            // named or labelled by the options outlived the run).
+            #expect(result.stdout.contains("[named] error: wf.yml:23:16: executor 'oci' rejected its configuration: oci executor: 'options': '--name' would name the container"), "\(result.stdout)")
+            #expect(result.stdout.contains("[labelled] error: wf.yml:26:16: executor 'oci' rejected its configuration: oci executor: 'options': '--label io.nixactions.run=bogus' would set a label of the executor's own"), "\(result.stdout)")
+            #expect(result.stdout.contains("[podded] error: wf.yml:29:16: executor 'oci' rejected its configuration: oci executor: the options of service 'db': '--pod' would put the container in a pod, which outlives the job"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
         }
 

@@ -655,5 +655,62 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[host] error: wf.yml:13:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
             #expect(result.stdout.contains("[port] error: wf.yml:16:15: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
         }
+
+        @Test("a host whose workdir is full: a step whose script cannot be written fails, saying so, and does not pass as an empty script (audit 66 remote H1)")
+        func fullWorkdir() async throws {
+            let server = try await offThePool { try SSHServer(smallFolderKiB: 2048) }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: \(Self.executor([server], workdir: server.smallFolder ?? ""))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: head -c 5000000 /dev/zero > fill || true
+                      - run: echo "the second step ran"; exit 3
+                      - if: always()
+                        run: echo "the cleanup step ran"
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("/control/step-"), "\(result.stdout)")
+            #expect(result.stdout.contains("on this host, so the step did not run (is its file system full?)"), "\(result.stdout)")
+            #expect(!result.stdout.contains("✓ Run echo \"the second step ran\""), "\(result.stdout)")
+            #expect(!result.stdout.contains("✓ Run echo \"the cleanup step ran\""), "\(result.stdout)")
+            // The job's folder went (the file system is the server's alone: looked at from there).
+            let left = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/nsenter"),
+                                              ["-t", "\(server.processIdentifier)", "-m", "ls", "-A", server.smallFolder ?? "/nonexistent"])
+            #expect(left.status == 0 && left.stdout.isEmpty, "left on the host: \(left.stdout)\(left.stderr)")
+        }
+
+        @Test("a $GITHUB_ENV over 16 MiB on a host: at most 16 MiB and a byte come back, and the step fails with the size error (audit 66 remote H2: 100 MB took 5 minutes, 544 MB of memory)")
+        func largeCommandFile() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          { printf 'X='; head -c 60000000 /dev/zero | tr '\\0' a; echo; } >> "$GITHUB_ENV"
+                          echo written
+                      - if: always()
+                        run: echo "after the big file"
+                """)
+            let started = ContinuousClock.now
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            // Not a timing test: the whole file came back before, and took minutes (20 MB: 16 s).
+            #expect(ContinuousClock.now - started < .seconds(60))
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("GITHUB_ENV of step"), "\(result.stdout)")
+            #expect(result.stdout.contains("exceeded 16777216 bytes"), "\(result.stdout)")
+            #expect(result.stdout.contains("[a] after the big file"), "\(result.stdout)")
+        }
     }
 }

@@ -74,6 +74,20 @@ struct StepTrailerTests {
         #expect(result.status == 3)
     }
 
+    @Test("a file over the size limit: the trailer carries at most the limit and one byte of it, so the host refuses it without taking it all in (audit 66 remote H2)")
+    func largeFileCut() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trailer-large-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Data(repeating: UInt8(ascii: "a"), count: FastFiles.captureLimit + 5000).write(to: URL(fileURLWithPath: folder + "/env"))
+        let lines = ["code=0"] + StepTrailer.lines(key: Self.key, captures: [("GITHUB_ENV", folder + "/env")])
+        let run = try runCommandBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", lines.joined(separator: "\n")])
+        let result = split(run.stdout, chunk: 65536)
+        #expect(result.files["GITHUB_ENV"]?.utf8.count == FastFiles.captureLimit + 1)
+        #expect(result.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/env"))
+    }
+
     @Test("a wrapper with a trailer outlives a cancel's SIGTERM to its group: the trailer reports the files, the status is the step's, and the shell says nothing about it on the step's stderr (review 51)")
     func cancelledWrapper() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trailer-cancel-\(getpid())").path

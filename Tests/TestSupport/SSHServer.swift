@@ -15,6 +15,9 @@ public final class SSHServer: @unchecked Sendable {
     private var outsideLink: String?
     private let process: LaunchedProcess
 
+    /// The server's process (in `smallFolder`'s mount namespace, when there is one).
+    public var processIdentifier: pid_t { process.processIdentifier }
+
     /// `host:port` as the executor's `hosts:` takes it.
     public var hostEntry: String { "\(address):\(port)" }
 
@@ -25,9 +28,14 @@ public final class SSHServer: @unchecked Sendable {
         throw TestComponentError("\(name) is not installed (.ci/setup installs openssh-server and iproute2)")
     }
 
+    /// A folder that is, for the server and its sessions only, a file system of `smallFolderKiB`
+    /// (a tmpfs in a mount namespace of the server's own): a host whose workdir fills up. Nil without it.
+    public let smallFolder: String?
+
     /// - Parameter namespace: a name for a new network namespace to start it in (with `index` and
     ///   this process's pid choosing its /30: `.1` here, `.2` there); nil for 127.0.0.1.
-    public init(namespace: String? = nil, index: Int = 1) throws {
+    /// - Parameter smallFolderKiB: the size of `smallFolder`, nil for none.
+    public init(namespace: String? = nil, index: Int = 1, smallFolderKiB: Int? = nil) throws {
         let sshd = try Self.tool("sshd"), keygen = try Self.tool("ssh-keygen")
         folder = try TemporaryDirectory()
         let path = folder.path
@@ -96,7 +104,18 @@ public final class SSHServer: @unchecked Sendable {
             SetEnv HOME=\(path)
 
             """.write(toFile: "\(path)/sshd_config", atomically: true, encoding: .utf8)
-        let sshdArguments = [sshd, "-D", "-e", "-f", "\(path)/sshd_config"]
+        var sshdArguments = [sshd, "-D", "-e", "-f", "\(path)/sshd_config"]
+        if let size = smallFolderKiB {
+            // unshare execs sh, which mounts and execs sshd: the pid stays the server's. The
+            // mount goes with the namespace, when its last process ends.
+            let small = "\(path)/small"
+            try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+            sshdArguments = [try Self.tool("unshare"), "--mount", "--propagation", "private", "/bin/sh", "-c",
+                             "mount -t tmpfs -o size=\(size)k,mode=0755 nxa-small \"$0\" && exec \"$@\"", small] + sshdArguments
+            smallFolder = small
+        } else {
+            smallFolder = nil
+        }
         process = try LaunchedProcess(namespace.map { [try Self.tool("ip"), "netns", "exec", $0] + sshdArguments } ?? sshdArguments,
                                      output: "\(path)/sshd.log")
         // Ready when a client gets in.

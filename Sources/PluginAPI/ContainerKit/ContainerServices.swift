@@ -52,6 +52,7 @@ public struct ContainerService: Sendable {
                                                ? "a local job's services share the first service's network namespace, whose ports are published on this machine"
                                                : "a service shares the job container's network; set 'network' on the job's container instead")
                 }
+                try ContainerOptions.checkOwnOptions(words, what: "the options of \(what)", who: who)
                 run += words
             }
             // GitHub's `entrypoint` (the image's ENTRYPOINT) and `command` (its CMD, words after the image).
@@ -119,6 +120,36 @@ public struct RegistryLogin: Sendable {
 
 /// Reading the executor's options (`with:`, `container:`, a service's mapping).
 public enum ContainerOptions {
+    /// Refuse the engine options (`options:` words of `ENGINE run`) that would take from the
+    /// executor what it finds its containers by: their name, its `io.nixactions.*` labels (the
+    /// run's cleanup removes what carries the run's label), or put them in a pod that outlives them.
+    /// Given, a container outlived its run for good (audit 66 remote M4).
+    public static func checkOwnOptions(_ words: [String], what: String, who: String = "oci executor") throws {
+        var index = 0
+        while index < words.count {
+            let word = words[index]
+            let next = index + 1 < words.count ? words[index + 1] : ""
+            var refused: String?
+            if word == "--name" || word.hasPrefix("--name=") {
+                refused = "'\(word)' would name the container"
+            } else if word == "--pod" || word.hasPrefix("--pod=") || word == "--pod-id-file" || word.hasPrefix("--pod-id-file=") {
+                refused = "'\(word)' would put the container in a pod, which outlives the job"
+            } else if word == "--label-file" || word.hasPrefix("--label-file=") {
+                refused = "'\(word)' would read labels from a file the executor cannot check"
+            } else if (word == "--label" || word == "-l") && next.hasPrefix("io.nixactions.") {
+                refused = "'\(word) \(next)' would set a label of the executor's own"
+            } else if word.hasPrefix("--label=io.nixactions.") || word.hasPrefix("-lio.nixactions.") {
+                refused = "'\(word)' would set a label of the executor's own"
+            }
+            if let refused {
+                throw OperationFailure(message: "\(who): \(what): \(refused)",
+                                       hint: "the executor names and labels its containers (io.nixactions.*) to remove them whatever happens; "
+                                           + "leave those out (other labels: --label KEY=VALUE)")
+            }
+            index += (word == "--label" || word == "-l") ? 2 : 1
+        }
+    }
+
     /// An image reference as the engine's command line takes it: one word that cannot be read as an
     /// option (an image '--privileged' or '-v=/:/host' would be a flag of `run`; a value can come
     /// from an expression, such as a matrix made from a job's outputs).

@@ -26,9 +26,10 @@ public enum StepWrapper {
                               recordStartTime: Bool = false) -> String {
         // With `recordStartTime`, the pid file also holds the start time (`/proc/PID/stat` field
         // 22, where there is a /proc), so that a later cleanup can tell a reused pid apart.
-        var lines = preamble + [recordStartTime
+        // A pid file that cannot be written (a full file system) is a step that could not be ended: it does not run.
+        var lines = preamble + [orFail(recordStartTime
             ? "start=; if read -r s < /proc/$$/stat 2>/dev/null; then set -- $s; start=${22}; fi; echo \"$$ $start\" > \(ShellWords.quote(pidFile))"
-            : "echo $$ > \(ShellWords.quote(pidFile))"]
+            : "echo $$ > \(ShellWords.quote(pidFile))", writing: pidFile)]
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where ShellWords.isName(name) {
             lines.append("export \(name)=\(ShellWords.quote(value))")
         }
@@ -73,7 +74,21 @@ extension StepWrapper {
     /// Lines that make each file empty (created if missing): a step's capture files exist when
     /// it starts, as GitHub's runner makes them (`@actions/core` refuses a missing one).
     public static func createEmpty(_ paths: [String]) -> [String] {
-        paths.isEmpty ? [] : [": > " + paths.map(ShellWords.quote).joined(separator: " && : > ")]
+        paths.isEmpty ? [] : [orFail(": > " + paths.map(ShellWords.quote).joined(separator: " && : > "), writing: paths.count == 1 ? paths[0] : "the step's files")]
+    }
+
+    /// The line that writes the step's script to `path` with the shell's `printf` (no process).
+    public static func writeScript(_ script: String, to path: String) -> String {
+        orFail("printf '%s' \(ShellWords.quote(script)) > \(ShellWords.quote(path))", writing: path)
+    }
+
+    /// `command`, a write of the wrapper's before the step starts; when it fails (a full file
+    /// system: the shell says why on standard error) the wrapper says what it could not write and
+    /// exits with 1 without running the step. Before this, a step whose script could not be
+    /// written ran what was there, an empty file, and passed (audit 66 remote H1).
+    static func orFail(_ command: String, writing path: String) -> String {
+        let message = "nixactions: cannot write \(path) on this host, so the step did not run (is its file system full?)"
+        return command + " || { echo \(ShellWords.quote(message)) >&2; exit 1; }"
     }
 }
 

@@ -17,6 +17,8 @@ public struct StepTrailer: Sendable {
     private var held: [UInt8] = []
     private var trailer: [UInt8] = []
     private var inTrailer = false
+    /// How far `findEnd` looked for the end frame (the trailer is searched once, not per chunk).
+    private var searched = 0
     /// Whether the `end` frame has come: the step's output is complete (a stream that goes on
     /// after it, a session shared by steps, has its later bytes in `overflow`).
     public private(set) var ended = false
@@ -32,7 +34,13 @@ public struct StepTrailer: Sendable {
     /// `end` frame once it exited, so that the frame comes even when it was killed.
     public static func lines(key: String, captures: [(name: String, path: String)], end: Bool = true) -> [String] {
         // Each file is removed once printed (it was made for this step; the next step gets new ones).
-        captures.map { "[ -s \(ShellWords.quote($0.path)) ] && { printf '\(key) file %s\\n' \($0.name); cat \(ShellWords.quote($0.path)); }; rm -f \(ShellWords.quote($0.path))" }
+        // At most one byte over the limit comes back, as the local executor reads it (`FastFiles.take`):
+        // the host refuses the file then; `cat` sent all of a 300 MB file (audit 66 remote H2).
+        let most = FastFiles.captureLimit + 1
+        return captures.map {
+            let path = ShellWords.quote($0.path)
+            return "[ -s \(path) ] && { printf '\(key) file %s\\n' \($0.name); head -c \(most) \(path) 2>/dev/null || dd if=\(path) bs=65536 count=\(most / 65536 + 1) 2>/dev/null; }; rm -f \(path)"
+        }
             + (end ? [endLine(key: key, status: "$code")] : [])
     }
 
@@ -70,9 +78,15 @@ public struct StepTrailer: Sendable {
 
     /// Mark the end once `MARKER end STATUS\n` is in the trailer; keep what follows it apart.
     private mutating func findEnd() {
-        guard let frame = trailer.firstRange(of: marker + Array("end ".utf8)),
-            let newline = trailer[frame.upperBound...].firstIndex(of: 0x0A)
-        else { return }
+        let frameStart = marker + Array("end ".utf8)
+        let from = max(0, searched - frameStart.count)
+        guard let at = ByteSearch.firstOffset(of: frameStart, in: trailer[from...]) else {
+            searched = trailer.count
+            return
+        }
+        let frame = at..<(at + frameStart.count)
+        searched = frame.lowerBound
+        guard let newline = trailer[frame.upperBound...].firstIndex(of: 0x0A) else { return }
         overflow = Array(trailer[(newline + 1)...])
         trailer.removeSubrange((newline + 1)...)
         ended = true
