@@ -76,6 +76,29 @@ final class OCIExecutor: ExecutorPlugin {
                                        "credentials", "services"]
     static var optionNames: Set<String>? { options }
 
+    /// The words of `options`, without those the executor keeps for itself.
+    static func optionWords(_ extra: String) throws -> [String] {
+        guard let words = ShellWords.split(extra) else {
+            throw OperationFailure(message: "oci executor: 'options' has an unclosed quote: \(extra)")
+        }
+        try ContainerOptions.checkOwnOptions(words, what: "'options'")
+        return words
+    }
+
+    /// Published for `validate` (options.h `check`): the values `init` would refuse, short of
+    /// finding the engine (values made by `${{ }}` are not here: an image may be one).
+    static func checkOptions(_ options: [String: JSONValue]) throws {
+        func string(_ key: String) throws -> String? { try ContainerOptions.string(options[key], key: key) }
+        if let image = try string("image") {
+            guard !image.isEmpty else { throw OperationFailure(message: "oci executor: 'image' is empty", hint: "image: node:20") }
+            try ContainerOptions.checkImage(image, what: "the image")
+        }
+        _ = try RegistryLogin(options["credentials"], what: "the container's")
+        if let extra = try string("options") { _ = try optionWords(extra) }
+        _ = try ContainerService.parse(options["services"])
+        _ = try PluginOptions.graceSeconds(options["grace-seconds"], who: "oci executor")
+    }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host
@@ -107,13 +130,7 @@ final class OCIExecutor: ExecutorPlugin {
         }
         for volume in try list("volumes") { run += ["-v", volume] }
         for port in try list("ports") { run += ["-p", port] }
-        if let extra = try string("options") {
-            guard let words = ShellWords.split(extra) else {
-                throw OperationFailure(message: "oci executor: 'options' has an unclosed quote: \(extra)")
-            }
-            try ContainerOptions.checkOwnOptions(words, what: "'options'")
-            run += words
-        }
+        if let extra = try string("options") { run += try Self.optionWords(extra) }
         runOptions = run
         explicitUser = Self.userOption(in: run)
         containerEnv = try ContainerOptions.env(options["env"], key: "env")

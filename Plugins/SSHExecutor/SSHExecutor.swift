@@ -75,9 +75,35 @@ final class SSHExecutor: ExecutorPlugin {
     static let options: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
     static var optionNames: Set<String>? { options }
 
-    init(configuration: ExecutorConfiguration, host: HostServices) throws {
-        self.configuration = configuration
-        let options = configuration.options
+    /// The options as `init` takes them.
+    struct Options {
+        var targets: [Target] = []
+        var identityFile: String?
+        var knownHosts: String?
+        var extraOptions: [String] = []
+        var workdir = "/tmp"
+        var grace: Duration = .seconds(5)
+    }
+
+    /// `ssh -o` keywords an option may not set: those that run a command or load code on this
+    /// machine (the options may come from expressions: a step's output on a host must not become a
+    /// command here, audit 66 remote M3), and those the executor's own connection handling rests on.
+    /// Keywords are case-insensitive, as ssh reads them.
+    static let refusedKeywords: [String: String] = [
+        "proxycommand": "runs a command on this machine", "localcommand": "runs a command on this machine",
+        "permitlocalcommand": "lets LocalCommand run a command on this machine", "knownhostscommand": "runs a command on this machine",
+        "pkcs11provider": "loads a library into ssh on this machine", "securitykeyprovider": "loads a library into ssh on this machine",
+        "match": "can run a command on this machine (Match exec)", "include": "reads configuration files of this machine",
+        "controlmaster": "is the executor's own (its jobs share one connection per host)",
+        "controlpath": "is the executor's own (its jobs share one connection per host)",
+        "controlpersist": "is the executor's own (its jobs share one connection per host)",
+        "batchmode": "is the executor's own (ssh must never ask a question)",
+        "sendenv": "would send this machine's variables, secrets among them, to the host",
+    ]
+
+    /// Parse and check `options` as `init` does; `complete` false for `validate` (options.h
+    /// `check`), where values made by `${{ }}` are left out, so a missing host is not an error.
+    static func parse(_ options: [String: JSONValue], complete: Bool) throws -> Options {
         let known = Self.options
         if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
             throw OperationFailure(message: "ssh executor: unknown option '\(unknown)'", hint: "options: \(known.sorted().joined(separator: ", "))")
@@ -90,6 +116,7 @@ final class SSHExecutor: ExecutorPlugin {
             default: throw OperationFailure(message: "ssh executor: '\(key)' must be a string")
             }
         }
+        var parsed = Options()
         let user = try string("user")
         let port = try string("port").map { text -> Int in
             guard let port = Int(text), (1...65535).contains(port) else { return -1 }
@@ -97,35 +124,71 @@ final class SSHExecutor: ExecutorPlugin {
         }
         if port == -1 { throw OperationFailure(message: "ssh executor: 'port' must be a number from 1 to 65535") }
         var names: [String] = []
-        if let single = try string("host") { names.append(single) }
+        let single = try string("host")
+        if let single { names.append(single) }
         switch options["hosts"] {
         case nil, .null?: break
         case .array(let items)?:
+            guard single == nil else {
+                throw OperationFailure(message: "ssh executor: 'host' and 'hosts' are both given", hint: "one host: host: NAME; a pool: hosts: [NAME, …]")
+            }
             for item in items {
                 guard case .string(let name) = item else { throw OperationFailure(message: "ssh executor: every entry of 'hosts' must be a string") }
                 names.append(name)
             }
+            if items.isEmpty { throw OperationFailure(message: "ssh executor: 'hosts' is empty", hint: "hosts: [build1, build2]") }
         default: throw OperationFailure(message: "ssh executor: 'hosts' must be a list of host names")
         }
-        guard !names.isEmpty else {
+        if names.isEmpty && complete {
             throw OperationFailure(message: "the ssh executor needs a 'host' (or 'hosts')", hint: "executor: { plugin: ssh, with: { host: build1 } }")
         }
-        targets = try names.map { try Self.target($0, user: user, port: port) }
-        identityFile = try string("identity-file")
-        knownHosts = try string("known-hosts")
+        parsed.targets = try names.map { try Self.target($0, user: user, port: port) }
+        parsed.identityFile = try string("identity-file")
+        parsed.knownHosts = try string("known-hosts")
         switch options["ssh-options"] {
-        case nil, .null?: extraOptions = []
+        case nil, .null?: break
         case .array(let items)?:
-            extraOptions = try items.flatMap { item -> [String] in
+            parsed.extraOptions = try items.flatMap { item -> [String] in
                 guard case .string(let option) = item, option.contains("=") else {
                     throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option)")
+                }
+                // The keyword as ssh reads it: up to '=' or a space.
+                let keyword = option.trimmingCharacters(in: .whitespaces).prefix { $0 != "=" && $0 != " " && $0 != "\t" }.lowercased()
+                if let why = refusedKeywords[keyword] {
+                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option.prefix { $0 != "=" && $0 != " " })' \(why)",
+                                           hint: keyword.hasPrefix("proxy") || keyword == "localcommand" || keyword == "permitlocalcommand"
+                                               ? "for a jump host use ProxyJump=HOST; a command for this host belongs in your own ~/.ssh/config, which ssh reads"
+                                               : "set it in your own ~/.ssh/config for that host, which ssh reads")
                 }
                 return ["-o", option]
             }
         default: throw OperationFailure(message: "ssh executor: 'ssh-options' must be a list of NAME=VALUE")
         }
-        workdir = try string("workdir") ?? "/tmp"
-        grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "ssh executor")
+        if let workdir = try string("workdir") {
+            // Relative, it was a folder of the remote home that every step then missed (audit 66 remote M2).
+            guard workdir.hasPrefix("/") else {
+                throw OperationFailure(message: "ssh executor: 'workdir' '\(workdir)' is not an absolute path", hint: "workdir: /var/tmp/ci")
+            }
+            parsed.workdir = workdir
+        }
+        parsed.grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "ssh executor")
+        return parsed
+    }
+
+    /// Published for `validate` (options.h `check`): the values `init` would refuse.
+    static func checkOptions(_ options: [String: JSONValue]) throws {
+        _ = try parse(options, complete: false)
+    }
+
+    init(configuration: ExecutorConfiguration, host: HostServices) throws {
+        self.configuration = configuration
+        let parsed = try Self.parse(configuration.options, complete: true)
+        targets = parsed.targets
+        identityFile = parsed.identityFile
+        knownHosts = parsed.knownHosts
+        extraOptions = parsed.extraOptions
+        workdir = parsed.workdir
+        grace = parsed.grace
         guard FastFiles.resolve("ssh", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") != "ssh" else {
             throw OperationFailure(message: "ssh executor: the OpenSSH client 'ssh' is not installed", hint: "apt-get install openssh-client")
         }
@@ -260,11 +323,22 @@ final class SSHExecutor: ExecutorPlugin {
 
     /// Every process an ssh client of this run starts carries the run's tracking id, so a host that
     /// dies takes the connections' masters (`ControlPersist` daemons) with it.
+    ///
+    /// The clients get only what ssh itself uses of this machine's environment: Debian's
+    /// `ssh_config` sends `LANG` and `LC_*` (`SendEnv`) and its sshd takes them, so a secret in
+    /// such a variable reached every remote step (audit 66 remote L4); steps get what the workflow
+    /// gives them, as in a container.
     var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        let inherited = ProcessInfo.processInfo.environment
+        var environment: [String: String] = [:]
+        for name in Self.keptVariables { environment[name] = inherited[name] }
         environment[JobContainment.trackingVariable] = (configuration.trackingID ?? configuration.runID) + "-ssh"
         return environment
     }
+
+    /// What the ssh clients keep of the host's environment: finding programs and the user's files,
+    /// the key agent, Kerberos, temporary files.
+    static let keptVariables = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "SSH_AUTH_SOCK", "KRB5CCNAME", "XDG_RUNTIME_DIR"]
 
     /// Whether the run's master connection to `target` is up (`ssh -O check`, at most 2 s; run
     /// whether or not the caller is cancelled).

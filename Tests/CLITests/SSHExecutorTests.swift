@@ -645,6 +645,13 @@ extension RealExecutorSuites {
                   port:
                     executor: { plugin: ssh, with: { host: "localhost:99999" } }
                     steps: [ { run: 'true' } ]
+                  opts:
+                    strategy: { matrix: { o: ["LocalCommand=touch \(marker)"] } }
+                    executor: { plugin: ssh, with: { host: localhost, ssh-options: ["${{ matrix.o }}", "PermitLocalCommand=yes"] } }
+                    steps: [ { run: 'true' } ]
+                  relative:
+                    executor: { plugin: ssh, with: { host: localhost, workdir: relative/dir } }
+                    steps: [ { run: 'true' } ]
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--input", "user=-oProxyCommand=touch \(marker)"],
                                               in: temp.path)
@@ -654,6 +661,31 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[inhost] error: wf.yml:10:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
             #expect(result.stdout.contains("[host] error: wf.yml:13:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
             #expect(result.stdout.contains("[port] error: wf.yml:16:15: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
+            // An ssh option from an expression (a step's output on a host, a matrix made of one)
+            // that would run a command here (audit 66 remote M3); a relative workdir (M2).
+            #expect(result.stdout.contains("error: wf.yml:20:15: executor 'ssh' rejected its configuration: ssh executor: 'ssh-options' entry 'LocalCommand' runs a command on this machine"), "\(result.stdout)")
+            #expect(result.stdout.contains("[relative] error: wf.yml:23:15: executor 'ssh' rejected its configuration: ssh executor: 'workdir' 'relative/dir' is not an absolute path"), "\(result.stdout)")
+        }
+
+        @Test("the run's own LANG and LC_* variables (a secret may be one) do not reach the host's steps, though Debian's ssh sends them and its sshd takes them (audit 66 remote L4)")
+        func localeVariablesStayHere() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: echo "probe=${LC_NXA_PROBE:-unset} lang=${LANG:-unset} given=$GIVEN"
+                        env: { GIVEN: by-the-workflow }
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path,
+                                              environment: ["LC_NXA_PROBE": "lc-probe-value", "LANG": "C.UTF-8"])
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("[a] probe=unset lang=unset given=by-the-workflow"), "\(result.stdout)")
         }
 
         @Test("a host whose workdir is full: a step whose script cannot be written fails, saying so, and does not pass as an empty script (audit 66 remote H1)")

@@ -464,6 +464,46 @@ struct ValidateCommandTests {
         #expect(values.stderr.contains("nixactions: values.yml: 2 errors"), "\(values.stderr)")
     }
 
+    @Test("validate checks the values of an executor's options as written, as its plugin would at the job's start (a relative ssh workdir, an ssh option that runs a command here, a container name the executor needs); values made by ${{ }} are the run's (audit 66 remote L2, M2, M3, M4)")
+    func executorOptionValues() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              rel:
+                executor: { plugin: ssh, with: { host: h, workdir: relative/dir } }
+                steps: [ { run: "true" } ]
+              cmd:
+                executor: { plugin: ssh, with: { host: h, ssh-options: ["ServerAliveInterval=5", "proxycommand=nc %h %p"] } }
+                steps: [ { run: "true" } ]
+              both:
+                executor: { plugin: ssh, with: { host: h, hosts: [a] } }
+                steps: [ { run: "true" } ]
+              grace:
+                executor: { plugin: oci, with: { image: alpine, grace-seconds: -1 } }
+                steps: [ { run: "true" } ]
+              named:
+                container: { image: alpine, options: --name fixed }
+                steps: [ { run: "true" } ]
+              late:
+                strategy: { matrix: { o: ["ServerAliveInterval=5"] } }
+                executor: { plugin: ssh, with: { host: h, ssh-options: ["${{ matrix.o }}", "Compression=yes"], workdir: "${{ matrix.o }}" } }
+                steps: [ { run: "true" } ]
+            """)
+        let result = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:3:47: error: the executor 'ssh' refuses its options: ssh executor: 'workdir' 'relative/dir' is not an absolute path\n  in workflow 'wf' › job 'rel'"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:6:47: error: the executor 'ssh' refuses its options: ssh executor: 'ssh-options' entry 'proxycommand' runs a command on this machine\n  in workflow 'wf' › job 'cmd'\n  hint: for a jump host use ProxyJump=HOST;"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:9:38: error: the executor 'ssh' refuses its options: ssh executor: 'host' and 'hosts' are both given"), "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:12:53: error: the executor 'oci' refuses its options: oci executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("wf.yml:15:33: error: the executor 'oci' refuses its options: oci executor: 'options': '--name' would name the container"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("nixactions: wf.yml: 5 errors") && !result.stderr.contains("'late'"), "\(result.stderr)")
+    }
+
     @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",
           arguments: ["names", "garbage", "fail", "none"])
     func pluginOptionsDescription(_ mode: String) async throws {

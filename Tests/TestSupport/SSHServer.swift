@@ -99,6 +99,8 @@ public final class SSHServer: @unchecked Sendable {
             PermitRootLogin prohibit-password
             MaxSessions 50
             MaxStartups 50:30:100
+            # As Debian's sshd_config has it (its ssh_config sends them: SendEnv LANG LC_*).
+            AcceptEnv LANG LC_*
             # The sessions' HOME is this folder: root's own rc files (pyenv, cargo) cost every
             # command over ssh 0.2 s of CPU, which slowed the timing checks of other suites.
             SetEnv HOME=\(path)

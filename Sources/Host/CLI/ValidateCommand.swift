@@ -91,7 +91,7 @@ struct ValidateCommand: AsyncParsableCommand {
             checkProviders(job.secrets, context: context)
             guard job.explicitExecutor else { continue }
             check.check(job.executor.options, locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
-                        at: job.executor.location ?? job.location, context: context)
+                        at: job.executor.location ?? job.location, context: context, values: true)
         }
         return check.diagnostics
     }
@@ -111,7 +111,7 @@ struct ValidateCommand: AsyncParsableCommand {
                 continue
             }
             check.check(entry.executor.options, locations: entry.executor.optionLocations, of: "the executor", .executor, entry.executor.pluginID,
-                        at: entry.executor.location, context: "\(file) › runners › \(label)")
+                        at: entry.executor.location, context: "\(file) › runners › \(label)", values: true)
         }
         for backend in config.cache.backends.keys.sorted() {
             check.check(config.cache.backends[backend] ?? [:], locations: config.cache.optionLocations[backend] ?? [:], of: "the cache backend", .cache,
@@ -168,8 +168,17 @@ struct OptionNamesCheck {
                 hint: didYouMean(name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "its options: \(known.sorted().joined(separator: ", "))"))
         }
         guard values, !unknown else { return }
-        // A value made by `${{ }}` is known only when the run makes the instance.
-        let written = options.filter { if case .string(let text) = $0.value { !text.contains("${{") } else { true } }
+        // A value made by `${{ }}` is known only when the run makes the instance: an option with
+        // one anywhere in it (an entry of a list, a field of a map) is the run's to check.
+        func written(_ value: JSONValue) -> Bool {
+            switch value {
+            case .string(let text): !text.contains("${{")
+            case .array(let items): items.allSatisfy(written)
+            case .object(let fields): fields.values.allSatisfy(written)
+            default: true
+            }
+        }
+        let written = options.filter { written($0.value) }
         let verdict: PluginOptionsVerdict?
         do {
             verdict = try plugins.value.checkOptions(kind, of: id, written)
@@ -187,9 +196,11 @@ struct OptionNamesCheck {
     }
 
     /// The option a plugin's refusal is about, when it starts by naming one of `options`
-    /// (`option 'max-size' must be …`, `'endpoint' … is plain http`).
+    /// (`option 'max-size' must be …`, `'endpoint' … is plain http`, `ssh executor: 'workdir' …`).
     static func namedOption(_ message: String, in options: [String: JSONValue]) -> String? {
         var rest = Substring(message)
+        // After the plugin's name for itself (`ssh executor: 'workdir' …`).
+        if let colon = rest.range(of: ": "), !rest[..<colon.lowerBound].contains("'") { rest = rest[colon.upperBound...] }
         if rest.hasPrefix("option ") { rest = rest.dropFirst(7) }
         guard rest.hasPrefix("'"), let end = rest.dropFirst().firstIndex(of: "'") else { return nil }
         let name = String(rest[rest.index(after: rest.startIndex)..<end])
