@@ -346,6 +346,8 @@ final class OCIExecutor: ExecutorPlugin {
         } catch {
             throw OperationFailure(message: "oci executor: cannot start step '\(step.displayName)': \(error)")
         }
+        // A cancelled step is over once its whole group is (or was killed after the grace).
+        await killer.waitEnded(limit: grace + .seconds(5))
         let exitCode: Int32
         switch outcome {
         case .exited(let code): exitCode = code

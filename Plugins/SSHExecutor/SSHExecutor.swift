@@ -560,6 +560,9 @@ final class SSHExecutor: ExecutorPlugin {
         let outcome = await session.run(number, wrapper: wrapper, key: key, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
             stream, bytes in bytes.withUnsafeBytes { context.write($0, to: stream == 2 ? .stderr : .stdout) }
         }
+        // A cancelled step is over once its whole group is (or was killed after the grace): the
+        // job's next step must not run beside what is left of it (audit 66 remote M1).
+        await killer.waitEnded(limit: grace + .seconds(5))
         switch outcome {
         case .finished(let status, let files):
             // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes

@@ -26,7 +26,11 @@ extension SSHExecutor: ExecutorFiles {
             let command = (["sh", "-c", script, "sh"] + arguments).map(ShellWords.quote).joined(separator: " ")
             let outcome = try await JobShell.run(ssh + [command], environment: environment, input: input, output: output)
             if outcome.status == 255 {
-                throw OperationFailure(message: "the connection to \(target.name) failed while moving files: \(outcome.errors.split(separator: "\n").last ?? "")")
+                // Ended by a cancel (ssh goes with it): cancelled, not a connection that failed
+                // (audit 66 remote L1: a Ctrl-C during an artifact's copy made the job a failure).
+                try Task.checkCancellation()
+                let said = outcome.errors.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
+                throw OperationFailure(message: "the connection to \(target.name) failed while moving files: \(said ?? "ssh exited with status 255 and said nothing")")
             }
             return outcome
         }

@@ -152,12 +152,27 @@ extension RealExecutorSuites {
                         timeout: 2s
                       - if: always()
                         run: echo "cleanup ran"
+                  ignorer:
+                    executor: { plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }
+                    steps:
+                      - run: |
+                          ( trap '' TERM; while :; do sleep 0.2; done ) &
+                          echo $! > "$RUNNER_TEMP/ignorer"
+                          sleep 300
+                        timeout: 2s
+                      - if: always()
+                        run: |
+                          state=$(cut -d' ' -f3 /proc/$(cat "$RUNNER_TEMP/ignorer")/stat 2>/dev/null) || state=
+                          case "$state" in ''|Z) echo "the ignorer is gone" ;; *) echo "the ignorer still runs ($state)" ;; esac
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 1)
             #expect(result.seconds < 30)
             #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
             #expect(result.stdout.contains("[t] cleanup ran\n"))
+            // A member that ignores SIGTERM is killed after the grace (1 s) before the job's next
+            // step starts (audit 66 remote M1: it ran beside it, and on oci for good).
+            #expect(result.stdout.contains("[ignorer] the ignorer is gone"), "\(result.stdout)")
             #expect(try podman.containers().isEmpty)
             #expect(try await runCommand(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", marker]).stdout.isEmpty)
         }

@@ -252,11 +252,26 @@ extension RealExecutorSuites {
                         timeout: 2s
                       - if: always()
                         run: echo "cleanup ran"
+                  ignorer:
+                    executor: \(Self.executor([server], workdir: temp.path, extra: ", grace-seconds: 1"))
+                    steps:
+                      - run: |
+                          ( trap '' TERM; while :; do sleep 0.2; done ) &
+                          echo $! > "$RUNNER_TEMP/ignorer"
+                          sleep 300
+                        timeout: 2s
+                      - if: always()
+                        run: |
+                          state=$(cut -d' ' -f3 /proc/$(cat "$RUNNER_TEMP/ignorer")/stat 2>/dev/null) || state=
+                          case "$state" in ''|Z) echo "the ignorer is gone" ;; *) echo "the ignorer still runs ($state)" ;; esac
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             #expect(result.status == 1)
             #expect(result.stdout.contains("timed out after 2s"), "\(result.stdout)")
             #expect(result.stdout.contains("[t] cleanup ran\n"))
+            // A member that ignores SIGTERM is killed after the grace (1 s) before the job's next
+            // step starts (audit 66 remote M1: it ran beside it, and on oci for good).
+            #expect(result.stdout.contains("[ignorer] the ignorer is gone"), "\(result.stdout)")
             try? await Task.sleep(for: .milliseconds(300))
             #expect(SSHServer.processes(matching: marker).isEmpty)
         }

@@ -63,22 +63,41 @@ public struct CapturedCommand: Sendable {
         }
         let expired = timer.withLock { $0?.end() } ?? false
         let status = termination.exitStatus
-        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(separator: "\n").map(String.init)
-        let errorText = (lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " "))
-            .trimmingCharacters(in: .whitespaces)
+        // Lines by any line break: ssh ends its own with CR LF, which showed as a literal `\r` in
+        // warnings (audit 66 remote L3). Nothing said: the status says it.
+        let lines = String(decoding: errors.withLock { $0 }, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var errorText = lines.last { $0.hasPrefix("Error:") } ?? lines.suffix(2).joined(separator: " ")
+        if errorText.isEmpty && status != 0 {
+            let name = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "the command"
+            switch termination {
+            case .signaled(let signal): errorText = "\(name) was ended by signal \(signal)"
+            case .exited(let code): errorText = "\(name) exited with status \(code) and said nothing"
+            }
+        }
         return CapturedCommand(status: status, output: output.withLock { $0 }, errorText: errorText, expired: expired)
     }
 }
 
-/// Ends a cancelled step that runs through another program (a container engine's `exec`, `ssh`):
-/// SIGTERM to the process group whose leader's pid the step's wrapper wrote to `pidFile` (to that
-/// process alone when it leads no group), SIGKILL after `grace`. Killing the local client alone would leave the step running.
-public struct GroupSignaller: Sendable {
+/// Ends a cancelled step that runs through another program (a container engine's `exec`, `ssh`),
+/// as the local executor ends its own: SIGTERM (and SIGCONT) to the process group whose leader's
+/// pid the step's wrapper wrote to `pidFile` (to that process alone when it leads no group), then
+/// SIGKILL to it once `grace` has passed while a member is still alive. One command there does it
+/// all (`script`), so the pid is read once, before the wrapper's end removes the file. Killing the
+/// local client alone would leave the step running.
+///
+/// The step is over when `waitEnded` returns: its whole group gone, or killed after the grace.
+/// Before, the step was reported ended when its shell was, and a member that ignored SIGTERM ran
+/// on beside the job's next steps (ssh) or for good (oci: the pid file was gone by the SIGKILL;
+/// audit 66 remote M1).
+public final class GroupSignaller: Sendable {
     /// The command that runs one shell command line there (`podman exec NAME /bin/sh -c`, `ssh … HOST`).
     public let prefix: [String]
     public let pidFile: String
     public let grace: Duration
     public let environment: [String: String]
+    /// Whether `start` ran, whether its command ended, and the step that waits for that.
+    private let state = Mutex<(started: Bool, ended: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, false, nil))
 
     public init(prefix: [String], pidFile: String, grace: Duration, environment: [String: String]) {
         self.prefix = prefix
@@ -87,21 +106,66 @@ public struct GroupSignaller: Sendable {
         self.environment = environment
     }
 
-    /// SIGTERM now, SIGKILL after the grace time, on a thread of its own.
+    /// The shell command that signals the group and waits for it (POSIX sh; a member is alive
+    /// while /proc shows it and it is not a zombie, which a container's first process may not
+    /// reap for a while; without /proc, while `kill -0` reaches the group).
+    var script: String {
+        let tenths = Int(grace.components.seconds) * 10 + Int(grace.components.attoseconds / 100_000_000_000_000_000)
+        return """
+            read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n "$pid" ] || exit 0
+            send() { kill -"$1" -"$pid" 2>/dev/null || kill -"$1" "$pid" 2>/dev/null; }
+            send TERM; send CONT
+            alive() {
+              [ -r /proc/self/stat ] || { kill -0 -"$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null; return; }
+              for f in /proc/[0-9]*/stat; do
+                { read -r line < "$f"; } 2>/dev/null || continue
+                set -- ${line##*) }
+                [ "$1" != Z ] && { [ "$3" = "$pid" ] || [ "$f" = "/proc/$pid/stat" ]; } && return 0
+              done
+              return 1
+            }
+            i=0
+            while [ "$i" -lt \(tenths) ] && alive; do if sleep 0.1 2>/dev/null; then i=$((i+1)); else sleep 1; i=$((i+10)); fi; done
+            alive && send KILL
+            true
+            """
+    }
+
+    /// Signal the group now and wait for it there, on a thread of its own.
     public func start() {
-        let signaller = self
-        Thread.detachNewThread {
-            signaller.signal("TERM")
-            Thread.sleep(forTimeInterval: Double(signaller.grace.components.seconds) + Double(signaller.grace.components.attoseconds) / 1e18)
-            signaller.signal("KILL")
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard first else { return }
+        Thread.detachNewThread { [self] in
+            _ = try? ChildProcess(arguments: prefix + [script], environment: environment, directory: nil).wait(onOutput: { _, _ in })
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.ended = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume()
         }
     }
 
-    func signal(_ name: String) {
-        // After SIGTERM a SIGCONT: a stopped step (`kill -STOP $$`) would otherwise only wait for
-        // the SIGKILL, its handler never run (audit 66 hardening L7; systemd does the same).
-        let resume = name == "TERM" ? " && { kill -CONT -\"$pid\" || kill -CONT \"$pid\"; }" : ""
-        let command = "read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n \"$pid\" ] && { kill -\(name) -\"$pid\" || kill -\(name) \"$pid\"; }\(resume) 2>/dev/null; true"
-        _ = try? ChildProcess(arguments: prefix + [command], environment: environment, directory: nil).wait(onOutput: { _, _ in })
+    /// Once `start` ran: until its command ended (the group gone, or killed after the grace), at
+    /// most `limit` (a host or engine that does not answer must not hold the step for good). At
+    /// once when it did not run (the step was not cancelled). One caller.
+    public func waitEnded(limit: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if !state.started || state.ended { return true }
+                state.waiter = continuation
+                return false
+            }
+            if now { return continuation.resume() }
+            Thread.detachNewThread { [self] in
+                Thread.sleep(forTimeInterval: Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18)
+                state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }?.resume()
+            }
+        }
     }
 }
