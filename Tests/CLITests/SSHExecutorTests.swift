@@ -703,6 +703,34 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[a] probe=unset lang=unset given=by-the-workflow"), "\(result.stdout)")
         }
 
+        @Test("a step's missing working directory and an environment over the kernel's limit fail with what went wrong, not the wrapper's own errors (audit 66 remote L5)")
+        func stepStartErrors() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            try temp.write("wf.yml", """
+                jobs:
+                  a:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: echo "in the missing folder"
+                        working-directory: nope/dir
+                        continue-on-error: true
+                      - run: |
+                          { printf 'BIG='; head -c 300000 /dev/zero | tr '\\0' a; echo; } >> "$GITHUB_ENV"
+                      - run: echo "with a big variable"; echo "x=1" >> "$GITHUB_OUTPUT"
+                """)
+            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("nixactions: the step's working directory \(temp.path)/"), "\(result.stdout)")
+            #expect(result.stdout.contains("/workspace/nope/dir does not exist here or cannot be entered; make it in an earlier step, or fix the step's working-directory"), "\(result.stdout)")
+            #expect(!result.stdout.contains("in the missing folder\n"), "\(result.stdout)")
+            #expect(result.stdout.contains("Argument list too long"), "\(result.stdout)")
+            #expect(!result.stdout.contains("rm: "), "the wrapper's own commands failed too: \(result.stdout)")
+        }
+
         @Test("a host whose workdir is full: a step whose script cannot be written fails, saying so, and does not pass as an empty script (audit 66 remote H1)")
         func fullWorkdir() async throws {
             let server = try await offThePool { try SSHServer(smallFolderKiB: 2048) }

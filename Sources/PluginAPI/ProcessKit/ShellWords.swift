@@ -36,11 +36,19 @@ public enum StepWrapper {
         if !pathPrepend.isEmpty {
             lines.append("export PATH=\(ShellWords.quote(pathPrepend.joined(separator: ":")))\"${PATH:+:$PATH}\"")
         }
-        lines.append("cd \(ShellWords.quote(directory)) || exit 1")
+        let missing = "nixactions: the step's working directory \(directory) does not exist here or cannot be entered; "
+            + "make it in an earlier step, or fix the step's working-directory"
+        lines.append("cd \(ShellWords.quote(directory)) || { echo \(ShellWords.quote(missing)) >&2; exit 1; }")
         let command = ShellWords.fillScript(shell, script: script).map(ShellWords.quote)
         let run = command.joined(separator: " ") + " </dev/null"
         if let trailer {
             lines.insert("trap : TERM", at: preamble.count)
+            // The step's variables, directory and shell in a subshell of their own: the trailer
+            // then runs with the wrapper's own environment (a step's environment over the
+            // kernel's limit made every `rm` of the trailer fail too: audit 66 remote L5). It
+            // outlives a SIGTERM as the wrapper does.
+            let first = preamble.count + 2
+            lines.insert("(trap : TERM", at: first)
             let fallback = "sh -e \(ShellWords.quote(script)) </dev/null"
             // The step's stderr is the wrapper's (fd 3 meanwhile); the wrapper's own goes to
             // /dev/null while the step runs, where the shell's "Terminated" about a cancelled
@@ -54,8 +62,8 @@ public enum StepWrapper {
             } else {
                 lines.append(step(run))
             }
+            lines.append(")")
             lines.append("code=$?")
-            lines.append("exec 2>&3 3>&-")
             lines += trailer
             lines.append("exit $code")
             return lines.joined(separator: "\n") + "\n"
