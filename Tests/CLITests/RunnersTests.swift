@@ -108,6 +108,8 @@ struct RunnersTests {
         // Where that plugin is not installed, the plan says so (run would refuse the job).
         let elsewhere = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
         #expect(elsewhere.stdout.contains("farm  [error: no executor plugin 'test-double' was found"), "\(elsewhere.stdout)")
+        // Refused as run would refuse it: exit 2 and the error (audit 66 remote L6: the dry run exited 0).
+        #expect(elsewhere.status == 2 && elsewhere.stderr.contains("error: job 'farm': no executor plugin 'test-double' was found"), "\(elsewhere.stderr)")
         #expect(dry.stdout.contains("test (os: windows-latest)  [skipped: it runs on 'windows-latest'"), "\(dry.stdout)")
 
         let listed = try await nixactions(["plugins", "list"], in: temp.path, environment: environment)
@@ -136,5 +138,25 @@ struct RunnersTests {
         let missing = try await nixactions(["run", "wf.yml", "--config", "nope.yml"], in: temp.path)
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("error: cannot read the configuration file 'nope.yml'"))
+    }
+
+    @Test("a runs-on label made from a job's outputs that no runner carries fails that job at runs-on's line (audit 66 remote L6: no location)")
+    func unmappedLabelFromNeeds() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                outputs: { label: "${{ steps.s.outputs.label }}" }
+                steps: [ { id: s, run: echo "label=gpu2" >> "$GITHUB_OUTPUT" } ]
+              c:
+                needs: a
+                runs-on: ${{ needs.a.outputs.label }}
+                steps: [ { run: echo "c ran" } ]
+            """)
+        let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("wf.yml:7:14: runs-on label 'gpu2' of job 'c' is not mapped to an executor"), "\(result.stdout)")
+        #expect(!result.stdout.contains("c ran"))
     }
 }

@@ -287,6 +287,9 @@ struct RunCommand: AsyncParsableCommand {
                 ? PlanPrinter.renderJSON(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
                 : PlanPrinter.render(plan, maxJobs: parallel, runners: runnerMap, context: context) { missingExecutor($0)?.message }
             print(early.isEmpty ? rendered : early.redact(rendered), terminator: "")
+            // The plan shows what run would refuse; the exit status says it too, as run's would
+            // (audit 66 remote L6: 0, where run exits 2).
+            try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)
             return
         }
         try RunnerOptions.refuseUnplaced(plan, runners: runnerMap, context: context, plugins: registry)

@@ -36,7 +36,7 @@ final class PluginExecutor: Executor, @unchecked Sendable {
         guard status == NXA_STATUS_OK, let instance else {
             let (text, hint) = PluginCalls.messageAndHint(message)
             throw EngineError("executor '\(plugin.id)' \(status == NXA_STATUS_OK ? "made no instance (create returned OK and NULL)" : "rejected its configuration: \(text.isEmpty ? "status \(status)" : text)")",
-                              hint: hint ?? "check the job's 'executor.with' options")
+                              hint: hint ?? "check the executor's options where they are given: the job's executor or container, or its runner in .nixactions/config.yml")
         }
         self.instance = instance
         calls = PluginCalls(plugin: plugin, instance: instance, noun: "executor", cancel: table.pointee.cancel)

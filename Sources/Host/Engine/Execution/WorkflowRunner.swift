@@ -835,7 +835,13 @@ final class Scheduler: Sendable {
         if job.explicitExecutor || job.runsOn.isEmpty { return .executor(job.executor, label: nil) }
         let context = frame.options.runContext.expressionContext(executorContexts(job, instance, frame, needsContext: needsContext))
         do {
-            return frame.options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
+            let choice = frame.options.runners.choose(for: job, labels: try RunnerMap.labels(of: job, in: context))
+            // A label made by an expression is refused at runs-on's place, as a written one is
+            // (audit 66 remote L6: no location).
+            if case .refuse(let message, let hint, let label) = choice, let place = job.runsOn.first?.location {
+                return .refuse("\(place): " + message, hint: hint, label: label)
+            }
+            return choice
         } catch {
             let at = job.runsOn.first?.location.map { "\($0): " } ?? ""
             return .refuse("\(at)cannot evaluate runs-on of job '\(job.id)': \(error.message)",
