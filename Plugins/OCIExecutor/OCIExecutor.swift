@@ -41,6 +41,8 @@ final class OCIExecutor: ExecutorPlugin {
     /// A registry login for pulling `image`.
     let credentials: RegistryLogin?
     let runOptions: [String]
+    /// A `--name` of `options`, taken out (the executor names its containers): said when a job starts.
+    let ignoredName: String?
     let containerEnv: [(String, String)]
     let grace: Duration
     /// GitHub's `services:` of the job (the host passes them as the `services` option).
@@ -77,12 +79,11 @@ final class OCIExecutor: ExecutorPlugin {
     static var optionNames: Set<String>? { options }
 
     /// The words of `options`, without those the executor keeps for itself.
-    static func optionWords(_ extra: String) throws -> [String] {
+    static func optionWords(_ extra: String) throws -> (words: [String], name: String?) {
         guard let words = ShellWords.split(extra) else {
             throw OperationFailure(message: "oci executor: 'options' has an unclosed quote: \(extra)")
         }
-        try ContainerOptions.checkOwnOptions(words, what: "'options'")
-        return words
+        return try ContainerOptions.checkOwnOptions(words, what: "'options'")
     }
 
     /// Published for `validate` (options.h `check`): the values `init` would refuse, short of
@@ -130,7 +131,13 @@ final class OCIExecutor: ExecutorPlugin {
         }
         for volume in try list("volumes") { run += ["-v", volume] }
         for port in try list("ports") { run += ["-p", port] }
-        if let extra = try string("options") { run += try Self.optionWords(extra) }
+        var givenName: String?
+        if let extra = try string("options") {
+            let own = try Self.optionWords(extra)
+            run += own.words
+            givenName = own.name
+        }
+        ignoredName = givenName
         runOptions = run
         explicitUser = Self.userOption(in: run)
         containerEnv = try ContainerOptions.env(options["env"], key: "env")
@@ -234,6 +241,10 @@ final class OCIExecutor: ExecutorPlugin {
             jobOwners.withLock { $0[job.jobKey] = owner }
         }
         let name = containerName(job.jobKey)
+        if let ignoredName {
+            context.log(.warning, "the container's '--name \(ignoredName)' is not used: the executor names its containers (\(name)) "
+                        + "to remove them whatever happens; its services reach it as localhost")
+        }
         var arguments = [engine, "run", "-d", "--name", name,
                          "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
                          "-v", "\(workspace):\(workspace)", "-v", "\(temporary):\(temporary)",
@@ -346,11 +357,12 @@ final class OCIExecutor: ExecutorPlugin {
         } catch {
             throw OperationFailure(message: "oci executor: cannot start step '\(step.displayName)': \(error)")
         }
-        // A cancelled step is over once its whole group is (or was killed after the grace).
-        await killer.waitEnded(limit: grace + .seconds(5))
         let exitCode: Int32
         switch outcome {
-        case .exited(let code): exitCode = code
+        case .exited(let code):
+            exitCode = code
+            // A cancelled step is over once its whole group is (or was killed after the grace).
+            await killer.waitEnded(limit: grace + .seconds(5))
         case .helperGone:
             stopped.withLock { _ = $0.insert(step.jobKey) }
             try Task.checkCancellation()
@@ -428,7 +440,9 @@ final class OCIExecutor: ExecutorPlugin {
 
     /// The job container's options for its services: the host names and the published ports.
     var serviceHostOptions: [String] {
-        services.flatMap { ["--add-host", "\($0.name):127.0.0.1"] + $0.ports.flatMap { ["-p", $0] } }
+        services.flatMap { service in
+            ([service.name] + (service.alias.map { [$0] } ?? [])).flatMap { ["--add-host", "\($0):127.0.0.1"] } + service.ports.flatMap { ["-p", $0] }
+        }
     }
 
     /// Start the job's services in its container's network namespace and wait until each is

@@ -70,6 +70,8 @@ final class SSHExecutor: ExecutorPlugin {
     /// every user's `ps`); `mktemp` picks one nobody has.
     let remoteRuns = Mutex<[Target: String]>([:])
     let serial = Atomic<Int>(0)
+    /// What ssh's configuration sends to the hosts (`SendEnv` patterns), kept from its clients.
+    let sentNames = Mutex<[String]>(["LANG", "LC_*"])
 
     /// The options `init` accepts, published for `validate` (options.h).
     static let options: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
@@ -99,6 +101,10 @@ final class SSHExecutor: ExecutorPlugin {
         "controlpersist": "is the executor's own (its jobs share one connection per host)",
         "batchmode": "is the executor's own (ssh must never ask a question)",
         "sendenv": "would send this machine's variables, secrets among them, to the host",
+        "forwardagent": "would give the host's steps this machine's key agent",
+        "forwardx11": "would give the host's steps this machine's display", "forwardx11trusted": "would give the host's steps this machine's display",
+        "localforward": "would open ports on this machine", "dynamicforward": "would open ports on this machine",
+        "remoteforward": "would open ports of this machine to the host", "permitremoteopen": "would open ports of this machine to the host",
     ]
 
     /// Parse and check `options` as `init` does; `complete` false for `validate` (options.h
@@ -149,13 +155,19 @@ final class SSHExecutor: ExecutorPlugin {
         case nil, .null?: break
         case .array(let items)?:
             parsed.extraOptions = try items.flatMap { item -> [String] in
-                guard case .string(let option) = item, option.contains("=") else {
-                    throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option)")
+                // NAME=VALUE with NAME letters and digits only, and no control character anywhere:
+                // ssh reads its keywords loosely (quotes dropped, a leading '=' skipped, CR and LF as
+                // spaces), so `"ProxyCommand"=…` or `=ProxyCommand=…` got past a looser check (review 67).
+                guard case .string(let option) = item, let equals = option.firstIndex(of: "="), equals != option.startIndex,
+                      option[..<equals].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }),
+                      !option.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+                else {
+                    throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option; NAME letters and digits, no control characters)",
+                                           hint: "ssh-options: [ServerAliveInterval=30, ProxyJump=bastion]")
                 }
-                // The keyword as ssh reads it: up to '=' or a space.
-                let keyword = option.trimmingCharacters(in: .whitespaces).prefix { $0 != "=" && $0 != " " && $0 != "\t" }.lowercased()
+                let keyword = option[..<equals].lowercased()
                 if let why = refusedKeywords[keyword] {
-                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option.prefix { $0 != "=" && $0 != " " })' \(why)",
+                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option[..<equals])' \(why)",
                                            hint: keyword.hasPrefix("proxy") || keyword == "localcommand" || keyword == "permitlocalcommand"
                                                ? "for a jump host use ProxyJump=HOST; a command for this host belongs in your own ~/.ssh/config, which ssh reads"
                                                : "set it in your own ~/.ssh/config for that host, which ssh reads")
@@ -199,6 +211,28 @@ final class SSHExecutor: ExecutorPlugin {
         }
         pool = HostPool(targets)
         try writeCleanupScript()
+        sentNames.withLock { $0 = Self.sentPatterns(targets.map { sshArguments($0) }) }
+    }
+
+    /// The variable names (patterns) ssh's configuration sends to the hosts (`SendEnv`, as `ssh
+    /// -G` reports it for each; Debian's `ssh_config` has `LANG LC_*`): LANG and LC_* when ssh
+    /// cannot say.
+    static func sentPatterns(_ commands: [[String]]) -> [String] {
+        var patterns: Set<String> = []
+        for command in commands {
+            // `ssh … -- HOST`: -G goes before the options; nothing is connected to.
+            var arguments = command
+            arguments.insert("-G", at: 1)
+            var output: [UInt8] = []
+            let child = try? ChildProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil)
+            guard let child, child.wait(onOutput: { stream, bytes in if stream == 1 { output += bytes } }) == .exited(0) else {
+                return ["LANG", "LC_*"]
+            }
+            for line in output.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("sendenv ".utf8)) {
+                patterns.insert(String(decoding: line.dropFirst(8), as: UTF8.self).trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return patterns.sorted()
     }
 
     deinit {
@@ -324,21 +358,19 @@ final class SSHExecutor: ExecutorPlugin {
     /// Every process an ssh client of this run starts carries the run's tracking id, so a host that
     /// dies takes the connections' masters (`ControlPersist` daemons) with it.
     ///
-    /// The clients get only what ssh itself uses of this machine's environment: Debian's
-    /// `ssh_config` sends `LANG` and `LC_*` (`SendEnv`) and its sshd takes them, so a secret in
-    /// such a variable reached every remote step (audit 66 remote L4); steps get what the workflow
-    /// gives them, as in a container.
+    /// The clients get this machine's environment (the user's own ssh configuration may need it: a
+    /// ProxyCommand's proxy or cloud variables, `${VAR}` in its paths) less what ssh's
+    /// configuration would send to the host (`sentNames`): Debian's `ssh_config` sends `LANG` and
+    /// `LC_*` and its sshd takes them, so a secret in such a variable reached every remote step
+    /// (audit 66 remote L4); steps get what the workflow gives them, as in a container.
     var environment: [String: String] {
-        let inherited = ProcessInfo.processInfo.environment
-        var environment: [String: String] = [:]
-        for name in Self.keptVariables { environment[name] = inherited[name] }
+        let patterns = sentNames.withLock { $0 }
+        var environment = ProcessInfo.processInfo.environment.filter { name, _ in
+            !patterns.contains { fnmatch($0, name, 0) == 0 }
+        }
         environment[JobContainment.trackingVariable] = (configuration.trackingID ?? configuration.runID) + "-ssh"
         return environment
     }
-
-    /// What the ssh clients keep of the host's environment: finding programs and the user's files,
-    /// the key agent, Kerberos, temporary files.
-    static let keptVariables = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "TMPDIR", "SSH_AUTH_SOCK", "KRB5CCNAME", "XDG_RUNTIME_DIR"]
 
     /// Whether the run's master connection to `target` is up (`ssh -O check`, at most 2 s; run
     /// whether or not the caller is cancelled).
@@ -556,15 +588,15 @@ final class SSHExecutor: ExecutorPlugin {
         guard let session = sessions.withLock({ $0[step.jobKey] }) else {
             throw OperationFailure(message: "ssh executor: job '\(step.jobKey)' has no session")
         }
-        let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: self.environment)
+        let killer = GroupSignaller(prefix: sshArguments(target), pidFile: pidFile, grace: grace, environment: self.environment, loginShell: true)
         let outcome = await session.run(number, wrapper: wrapper, key: key, abandonAfter: grace + .seconds(5), onCancel: { killer.start() }) {
             stream, bytes in bytes.withUnsafeBytes { context.write($0, to: stream == 2 ? .stderr : .stdout) }
         }
-        // A cancelled step is over once its whole group is (or was killed after the grace): the
-        // job's next step must not run beside what is left of it (audit 66 remote M1).
-        await killer.waitEnded(limit: grace + .seconds(5))
         switch outcome {
         case .finished(let status, let files):
+            // A cancelled step is over once its whole group is (or was killed after the grace):
+            // the job's next step must not run beside what is left of it (audit 66 remote M1).
+            await killer.waitEnded(limit: grace + .seconds(5))
             // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
             // back, marked, when the host asks for it (the wrapper's trailer outlives the SIGTERM).
             guard Task.isCancelled else { return StepResult(exitCode: status, files: files) }

@@ -276,7 +276,7 @@ struct CheckoutTests {
                 steps:
                   - uses: actions/checkout@v4
                     id: co
-                    with: { ref: \(first.prefix(10)) }
+                    with: { ref: "\(first.prefix(10))" }  # quoted: a sha such as 5e12345678 is a number in YAML
                   - run: echo "detached=$(git rev-parse HEAD) $(git rev-parse --abbrev-ref HEAD) ref=[${{ steps.co.outputs.ref }}] version=$(cat version.txt)"
               history:
                 steps:
@@ -367,7 +367,7 @@ struct CheckoutTests {
               sha:
                 steps:
                   - uses: actions/checkout@v4
-                    with: { repository: octo/tools, ref: \(first), github-server-url: \(daemon.folder.path)/repositories }
+                    with: { repository: octo/tools, ref: "\(first)", github-server-url: \(daemon.folder.path)/repositories }
                   - run: echo "sha=$(cat tool.txt) head=$(git rev-parse HEAD)"
               own:
                 steps:

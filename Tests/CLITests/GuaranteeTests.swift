@@ -190,9 +190,9 @@ struct GuaranteeTests {
         let run = try await nixactions(["run", "wf.yml", "c"], in: temp.path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("no cache backend 'nada' was found"), "\(run.stdout)")
-        // --dry-run marks the job, as it marks an unmapped label.
+        // --dry-run marks the job, as it marks an unmapped label, and exits as run would (audit 66 remote L6).
         let dry = try await nixactions(["run", "wf.yml", "--dry-run"], in: temp.path)
-        #expect(dry.status == 0)
+        #expect(dry.status == 2 && dry.stderr.contains("wf.yml:3:28: error: job 'a': no executor plugin 'locl' was found"), "\(dry.stderr)")
         #expect(dry.stdout.contains("a  [error: no executor plugin 'locl' was found;"), "\(dry.stdout)")
 
         // A plugin file named for the id that is not an executor counts as none; an id with ${{ }} is an error.

@@ -262,7 +262,8 @@ extension RealExecutorSuites {
                         timeout: 2s
                       - if: always()
                         run: |
-                          state=$(cut -d' ' -f3 /proc/$(cat "$RUNNER_TEMP/ignorer")/stat 2>/dev/null) || state=
+                          pid=$(cat "$RUNNER_TEMP/ignorer")
+                          state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null) || state=
                           case "$state" in ''|Z) echo "the ignorer is gone" ;; *) echo "the ignorer still runs ($state)" ;; esac
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
@@ -667,6 +668,10 @@ extension RealExecutorSuites {
                   relative:
                     executor: { plugin: ssh, with: { host: localhost, workdir: relative/dir } }
                     steps: [ { run: 'true' } ]
+                  quoted:
+                    strategy: { fail-fast: false, matrix: { o: ["\\"ProxyCommand\\"=touch \(marker)", "=ProxyCommand=touch \(marker)", "\\nProxyCommand=touch \(marker)"] } }
+                    executor: { plugin: ssh, with: { host: localhost, ssh-options: ["${{ matrix.o }}"] } }
+                    steps: [ { run: 'true' } ]
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--input", "user=-oProxyCommand=touch \(marker)"],
                                               in: temp.path)
@@ -680,6 +685,9 @@ extension RealExecutorSuites {
             // that would run a command here (audit 66 remote M3); a relative workdir (M2).
             #expect(result.stdout.contains("error: wf.yml:20:15: executor 'ssh' rejected its configuration: ssh executor: 'ssh-options' entry 'LocalCommand' runs a command on this machine"), "\(result.stdout)")
             #expect(result.stdout.contains("[relative] error: wf.yml:23:15: executor 'ssh' rejected its configuration: ssh executor: 'workdir' 'relative/dir' is not an absolute path"), "\(result.stdout)")
+            // Spellings ssh reads as ProxyCommand too (review 67: quotes, a leading '=', a line break).
+            #expect(result.stdout.components(separatedBy: "] error: wf.yml:27:15: executor 'ssh' rejected its configuration: ssh executor: each 'ssh-options' entry is NAME=VALUE").count == 4,
+                    "\(result.stdout)")
         }
 
         @Test("the run's own LANG and LC_* variables (a secret may be one) do not reach the host's steps, though Debian's ssh sends them and its sshd takes them (audit 66 remote L4)")

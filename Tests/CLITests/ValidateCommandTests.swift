@@ -483,7 +483,7 @@ struct ValidateCommandTests {
                 executor: { plugin: oci, with: { image: alpine, grace-seconds: -1 } }
                 steps: [ { run: "true" } ]
               named:
-                container: { image: alpine, options: --name fixed }
+                container: { image: alpine, options: "--name fixed -l=io.nixactions.run=x" }
                 steps: [ { run: "true" } ]
               late:
                 strategy: { matrix: { o: ["ServerAliveInterval=5"] } }
@@ -499,7 +499,7 @@ struct ValidateCommandTests {
         #expect(result.stderr.contains("wf.yml:9:38: error: the executor 'ssh' refuses its options: ssh executor: 'host' and 'hosts' are both given"), "\(result.stderr)")
         #expect(result.stderr.contains("wf.yml:12:53: error: the executor 'oci' refuses its options: oci executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
                 "\(result.stderr)")
-        #expect(result.stderr.contains("wf.yml:15:33: error: the executor 'oci' refuses its options: oci executor: 'options': '--name' would name the container"),
+        #expect(result.stderr.contains("wf.yml:15:33: error: the executor 'oci' refuses its options: oci executor: 'options': '-l=io.nixactions.run=x' would set a label of the executor's own"),
                 "\(result.stderr)")
         #expect(result.stderr.contains("nixactions: wf.yml: 5 errors") && !result.stderr.contains("'late'"), "\(result.stderr)")
     }

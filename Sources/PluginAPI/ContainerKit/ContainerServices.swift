@@ -18,6 +18,9 @@ public struct ContainerService: Sendable {
     public let runOptions: [String]
     /// `ports:` are published on the container that owns the network namespace.
     public let ports: [String]
+    /// The name its `options` gave it (`--name mongo`): not the container's (the executor names
+    /// its containers), but another host name of the service, as GitHub's network resolves it.
+    public var alias: String?
 
     /// The services in an executor's `services` option (what the host passes for `services:`);
     /// `who` names the executor in messages.
@@ -41,6 +44,7 @@ public struct ContainerService: Sendable {
             }
             try ContainerOptions.checkImage(image, what: "the image of \(what)", who: who)
             var run: [String] = []
+            var alias: String?
             for volume in try ContainerOptions.list(options["volumes"], key: "\(what) volumes", who: who) { run += ["-v", volume] }
             if let extra = try ContainerOptions.string(options["options"], key: "\(what) options", who: who) {
                 guard let words = ShellWords.split(extra) else {
@@ -52,8 +56,9 @@ public struct ContainerService: Sendable {
                                                ? "a local job's services share the first service's network namespace, whose ports are published on this machine"
                                                : "a service shares the job container's network; set 'network' on the job's container instead")
                 }
-                try ContainerOptions.checkOwnOptions(words, what: "the options of \(what)", who: who)
-                run += words
+                let own = try ContainerOptions.checkOwnOptions(words, what: "the options of \(what)", who: who)
+                run += own.words
+                alias = own.name
             }
             // GitHub's `entrypoint` (the image's ENTRYPOINT) and `command` (its CMD, words after the image).
             if let entrypoint = try ContainerOptions.string(options["entrypoint"], key: "\(what) entrypoint", who: who), !entrypoint.isEmpty {
@@ -68,7 +73,7 @@ public struct ContainerService: Sendable {
             }
             return ContainerService(name: name, image: image, command: command, credentials: try RegistryLogin(options["credentials"], what: what, who: who),
                                     env: try ContainerOptions.env(options["env"], key: "\(what) env", who: who),
-                                    runOptions: run, ports: try ContainerOptions.list(options["ports"], key: "\(what) ports", who: who))
+                                    runOptions: run, ports: try ContainerOptions.list(options["ports"], key: "\(what) ports", who: who), alias: alias)
         }
     }
 }
@@ -120,34 +125,44 @@ public struct RegistryLogin: Sendable {
 
 /// Reading the executor's options (`with:`, `container:`, a service's mapping).
 public enum ContainerOptions {
-    /// Refuse the engine options (`options:` words of `ENGINE run`) that would take from the
-    /// executor what it finds its containers by: their name, its `io.nixactions.*` labels (the
-    /// run's cleanup removes what carries the run's label), or put them in a pod that outlives them.
-    /// Given, a container outlived its run for good (audit 66 remote M4).
-    public static func checkOwnOptions(_ words: [String], what: String, who: String = "oci executor") throws {
+    /// The engine options (`options:` words of `ENGINE run`) without those that would take from
+    /// the executor what it finds its containers by. A `--name` is taken out and returned (GitHub
+    /// workflows give services one; the executor names its containers itself); its own
+    /// `io.nixactions.*` labels (anywhere in a word: `-l=…`, `-tl …`), `--label-file` and `--pod`
+    /// are refused. Given, a container outlived its run for good (audit 66 remote M4).
+    public static func checkOwnOptions(_ words: [String], what: String, who: String = "oci executor") throws -> (words: [String], name: String?) {
+        var kept: [String] = [], name: String?
         var index = 0
         while index < words.count {
             let word = words[index]
             let next = index + 1 < words.count ? words[index + 1] : ""
+            if word == "--name" && index + 1 < words.count {
+                name = next
+                index += 2
+                continue
+            }
+            if word.hasPrefix("--name=") {
+                name = String(word.dropFirst(7))
+                index += 1
+                continue
+            }
             var refused: String?
-            if word == "--name" || word.hasPrefix("--name=") {
-                refused = "'\(word)' would name the container"
+            if word.contains("io.nixactions.") {
+                refused = "'\(word)' would set a label of the executor's own"
             } else if word == "--pod" || word.hasPrefix("--pod=") || word == "--pod-id-file" || word.hasPrefix("--pod-id-file=") {
                 refused = "'\(word)' would put the container in a pod, which outlives the job"
             } else if word == "--label-file" || word.hasPrefix("--label-file=") {
                 refused = "'\(word)' would read labels from a file the executor cannot check"
-            } else if (word == "--label" || word == "-l") && next.hasPrefix("io.nixactions.") {
-                refused = "'\(word) \(next)' would set a label of the executor's own"
-            } else if word.hasPrefix("--label=io.nixactions.") || word.hasPrefix("-lio.nixactions.") {
-                refused = "'\(word)' would set a label of the executor's own"
             }
             if let refused {
                 throw OperationFailure(message: "\(who): \(what): \(refused)",
-                                       hint: "the executor names and labels its containers (io.nixactions.*) to remove them whatever happens; "
+                                       hint: "the executor labels its containers (io.nixactions.*) to remove them whatever happens; "
                                            + "leave those out (other labels: --label KEY=VALUE)")
             }
-            index += (word == "--label" || word == "-l") ? 2 : 1
+            kept.append(word)
+            index += 1
         }
+        return (kept, name)
     }
 
     /// An image reference as the engine's command line takes it: one word that cannot be read as an

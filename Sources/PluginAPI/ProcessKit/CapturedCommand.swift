@@ -96,27 +96,39 @@ public final class GroupSignaller: Sendable {
     public let pidFile: String
     public let grace: Duration
     public let environment: [String: String]
-    /// Whether `start` ran, whether its command ended, and the step that waits for that.
-    private let state = Mutex<(started: Bool, ended: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, false, nil))
+    /// Whether the command `prefix` runs is read by a login shell (ssh's remote command): the
+    /// script then goes to `/bin/sh -c`, as zsh or fish would read it otherwise (review 67: zsh
+    /// did not split a /proc line, and the member that ignored SIGTERM was never killed).
+    public let loginShell: Bool
+    /// When `start` ran, whether its command ended, and the step that waits for that.
+    private let state = Mutex<(started: ContinuousClock.Instant?, ended: Bool, waiter: CheckedContinuation<Void, Never>?)>((nil, false, nil))
 
-    public init(prefix: [String], pidFile: String, grace: Duration, environment: [String: String]) {
+    public init(prefix: [String], pidFile: String, grace: Duration, environment: [String: String], loginShell: Bool = false) {
         self.prefix = prefix
         self.pidFile = pidFile
         self.grace = grace
         self.environment = environment
+        self.loginShell = loginShell
     }
 
-    /// The shell command that signals the group and waits for it (POSIX sh; a member is alive
-    /// while /proc shows it and it is not a zombie, which a container's first process may not
-    /// reap for a while; without /proc, while `kill -0` reaches the group).
+    /// The shell command that signals the group and waits for it (POSIX sh). A member is alive
+    /// while the group can be signalled and /proc shows one that is not a zombie (a container's
+    /// first process may not reap for a while); without /proc, while `kill -0` reaches the group.
+    /// The grace is wall time (`date`), however slow a scan of /proc is on a busy host; a cancel
+    /// that comes before the wrapper wrote its pid waits for it, within the grace.
     var script: String {
         let tenths = Int(grace.components.seconds) * 10 + Int(grace.components.attoseconds / 100_000_000_000_000_000)
+        let seconds = (tenths + 9) / 10
         return """
-            read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n "$pid" ] || exit 0
+            end=$(( $(date +%s) + \(seconds) )); i=0
+            over() { [ "$i" -ge \(tenths) ] || [ "$(date +%s)" -ge "$end" ]; }
+            tick() { if sleep 0.1 2>/dev/null; then i=$((i+1)); else sleep 1; i=$((i+10)); fi; }
+            until read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n "$pid" ]; do over && exit 0; tick; done
             send() { kill -"$1" -"$pid" 2>/dev/null || kill -"$1" "$pid" 2>/dev/null; }
             send TERM; send CONT
             alive() {
-              [ -r /proc/self/stat ] || { kill -0 -"$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null; return; }
+              kill -0 -"$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null || return 1
+              [ -r /proc/self/stat ] || return 0
               for f in /proc/[0-9]*/stat; do
                 { read -r line < "$f"; } 2>/dev/null || continue
                 set -- ${line##*) }
@@ -124,8 +136,7 @@ public final class GroupSignaller: Sendable {
               done
               return 1
             }
-            i=0
-            while [ "$i" -lt \(tenths) ] && alive; do if sleep 0.1 2>/dev/null; then i=$((i+1)); else sleep 1; i=$((i+10)); fi; done
+            while alive && ! over; do tick; done
             alive && send KILL
             true
             """
@@ -134,12 +145,14 @@ public final class GroupSignaller: Sendable {
     /// Signal the group now and wait for it there, on a thread of its own.
     public func start() {
         let first = state.withLock { state -> Bool in
-            defer { state.started = true }
-            return !state.started
+            guard state.started == nil else { return false }
+            state.started = .now
+            return true
         }
         guard first else { return }
+        let command = loginShell ? ["exec /bin/sh -c " + ShellWords.quote(script)] : [script]
         Thread.detachNewThread { [self] in
-            _ = try? ChildProcess(arguments: prefix + [script], environment: environment, directory: nil).wait(onOutput: { _, _ in })
+            _ = try? ChildProcess(arguments: prefix + command, environment: environment, directory: nil).wait(onOutput: { _, _ in })
             state.withLock { state -> CheckedContinuation<Void, Never>? in
                 state.ended = true
                 defer { state.waiter = nil }
@@ -149,18 +162,20 @@ public final class GroupSignaller: Sendable {
     }
 
     /// Once `start` ran: until its command ended (the group gone, or killed after the grace), at
-    /// most `limit` (a host or engine that does not answer must not hold the step for good). At
-    /// once when it did not run (the step was not cancelled). One caller.
+    /// most `limit` after `start` (a host or engine that does not answer must not hold the step
+    /// for good). At once when it did not run (the step was not cancelled). One caller.
     public func waitEnded(limit: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if !state.started || state.ended { return true }
+            let left = state.withLock { state -> Duration? in
+                guard let started = state.started, !state.ended else { return nil }
+                let left = limit - (ContinuousClock.now - started)
+                guard left > .zero else { return nil }
                 state.waiter = continuation
-                return false
+                return left
             }
-            if now { return continuation.resume() }
-            Thread.detachNewThread { [self] in
-                Thread.sleep(forTimeInterval: Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18)
+            guard let left else { return continuation.resume() }
+            let nanoseconds = left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
                 state.withLock { state -> CheckedContinuation<Void, Never>? in
                     defer { state.waiter = nil }
                     return state.waiter

@@ -36,10 +36,15 @@ public struct StepTrailer: Sendable {
         // Each file is removed once printed (it was made for this step; the next step gets new ones).
         // At most one byte over the limit comes back, as the local executor reads it (`FastFiles.take`):
         // the host refuses the file then; `cat` sent all of a 300 MB file (audit 66 remote H2).
+        // `head -c` or `dd` chosen before either reads (review 67: `head -c … || dd …` sent a
+        // file twice when a cancel's SIGTERM ended `head` midway); `dd` sends up to 64 KiB more,
+        // over the limit all the same.
         let most = FastFiles.captureLimit + 1
-        return captures.map {
+        guard !captures.isEmpty else { return end ? [endLine(key: key, status: "$code")] : [] }
+        let cut = "nxa_cut() { if head -c 0 /dev/null 2>/dev/null; then head -c \(most) \"$1\"; else dd if=\"$1\" bs=65536 count=\(most / 65536 + 1) 2>/dev/null; fi; }"
+        return [cut] + captures.map {
             let path = ShellWords.quote($0.path)
-            return "[ -s \(path) ] && { printf '\(key) file %s\\n' \($0.name); head -c \(most) \(path) 2>/dev/null || dd if=\(path) bs=65536 count=\(most / 65536 + 1) 2>/dev/null; }; rm -f \(path)"
+            return "[ -s \(path) ] && { printf '\(key) file %s\\n' \($0.name); nxa_cut \(path); }; rm -f \(path)"
         }
             + (end ? [endLine(key: key, status: "$code")] : [])
     }
