@@ -457,6 +457,7 @@ struct RunCommand: AsyncParsableCommand {
         let endedWith = ExitStatusRecorder()
         reporters.append(endedWith)
         let reporter = StartGate(FanOutReporter(reporters), console: reporters[0])
+        let consoleReporter = reporters[0] as? ConsoleReporter
         let baseOptions = options
         let eventsLog = logReporter
         let jsonStream: (any RunReporter)? = format == .json ? reporters[0] : nil
@@ -565,6 +566,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             var options = baseOptions
             options.secrets = secrets
+            options.startWarnings = problems.warnings.map { redactor.redact($0.description) }
+            consoleReporter?.saidElsewhere(options.startWarnings)
             let runner = WorkflowRunner(workflow: workflow, executors: registry, reporter: reporter, options: options, redactor: redactor)
             let summary = await runner.run(planned: plan)
             await registry.releaseSecretProviders(reason: summary.exitCode == 0 ? "finished" : summary.exitCode == 130 ? "cancelled" : "failed")

@@ -164,12 +164,20 @@ struct SecretsScenarios {
                   - name: s
                     run: echo "[$FROM_ENV_KEY] [${NEVER_SET:-}] [${{ secrets.SHORT }}]"
             """)
-        let result = try await nixactions(["run", "wf.yml", "--secret", "SHORT=abc"], in: temp.path)
+        let result = try await nixactions(["run", "wf.yml", "--secret", "SHORT=abc", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("[a] [***] [] [abc]\n"), "\(result.stdout)")
         #expect(!result.stderr.contains("FROM_ENV_KEY"), "set by env:, so no warning: \(result.stderr)")
         #expect(result.stderr.contains("wf.yml:1:25: warning: the secret 'NEVER_SET' is declared and nothing sets it when the run starts"))
         #expect(result.stderr.contains("warning: the secret 'SHORT' is shorter than 4 bytes (white space around it not counted) and cannot be masked in the logs"))
+        // Said once on the console (stderr), and recorded in the run's events and the json
+        // stream, where a reader learns that a value shows in the clear (audit 66 output L3).
+        #expect(!result.stdout.contains("shorter than 4 bytes"), "\(result.stdout)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: temp.path + "/logs").filter { !$0.hasPrefix(".") }
+        let events = try String(contentsOfFile: temp.path + "/logs/\(try #require(folders.first))/events.jsonl", encoding: .utf8)
+        #expect(events.contains("\"event\":\"message\"") && events.contains("cannot be masked in the logs") && events.contains("is declared and nothing sets it"), "\(events)")
+        let json = try await nixactions(["run", "wf.yml", "--secret", "SHORT=abc", "--log-format", "json"], in: temp.path)
+        #expect(json.stdout.contains("cannot be masked in the logs"), "\(json.stdout)")
     }
 
     @Test("the env provider and the older mapping form; precedence: later entry, then job entry, then env: wins")

@@ -1,5 +1,9 @@
 /// How to run a workflow.
 public struct RunOptions: Sendable {
+    /// Warnings said on standard error before the run started (its secrets'): recorded as the
+    /// run's first messages, so that its events and the json stream have them too (audit 66
+    /// output L3); the console does not say them again (`ConsoleReporter.saidElsewhere`).
+    public var startWarnings: [String] = []
     /// Jobs to run (with everything they need); empty = all.
     public var selectedJobs: [String]
     /// At most this many jobs at once.

@@ -30,6 +30,7 @@ public struct WorkflowRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         reporter.report(.workflowStarted(workflow: workflow.name, runID: options.runID))
+        for text in options.startWarnings { reporter.report(.message(job: nil, level: .warning, text: text)) }
         let plan: Plan
         switch planned.map({ Result<Plan, Diagnostic>.success($0) }) ?? Planner.plan(workflow, selected: options.selectedJobs, context: options.context) {
         case .success(let made): plan = made

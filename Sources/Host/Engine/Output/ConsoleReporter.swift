@@ -18,6 +18,8 @@ public final class ConsoleReporter: RunReporter {
         var annotations: [Annotation] = []
         var summaries: [(String, String)] = []
         var names: [String: String] = [:]
+        /// Run messages already said on standard error (`saidElsewhere`).
+        var saidElsewhere: Set<String> = []
         /// Job keys in plan order, each calling instance's called jobs after it (the table's
         /// order); a key not in it goes after, as it finished.
         var sequence: [String] = []
@@ -42,6 +44,12 @@ public final class ConsoleReporter: RunReporter {
         self.write = write
         self.writeBytes = writeBytes ?? { write(String(decoding: $0, as: UTF8.self)) }
         self.discardsOutput = discardsOutput
+    }
+
+    /// Run messages (no job) with these texts are not written: they were said on standard error
+    /// before the run started, and come as events for the record (`RunOptions.startWarnings`).
+    public func saidElsewhere(_ texts: [String]) {
+        state.withLock { $0.saidElsewhere.formUnion(texts) }
     }
 
     /// `[job] line` per line, formatted outside any lock and written in one piece.
@@ -108,7 +116,7 @@ public final class ConsoleReporter: RunReporter {
             case .message(let job, let level, let text):
                 // The run's cancel is said on stderr as the signal comes ("nixactions: cancelling
                 // (signal 2); …"): its record in the events is not said twice (audit 58 examples L3).
-                if job == nil, text.hasPrefix(Self.cancelRecordPrefix) { break }
+                if job == nil, text.hasPrefix(Self.cancelRecordPrefix) || state.saidElsewhere.contains(text) { break }
                 let prefix = job.map { "[\($0)] " } ?? ""
                 let label = level == .info ? "" : "\(level.rawValue): "
                 // Messages quote names and values (a step's name, a plugin's words): escaped, lines kept.
