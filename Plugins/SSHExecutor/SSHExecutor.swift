@@ -105,6 +105,9 @@ final class SSHExecutor: ExecutorPlugin {
         "forwardx11": "would give the host's steps this machine's display", "forwardx11trusted": "would give the host's steps this machine's display",
         "localforward": "would open ports on this machine", "dynamicforward": "would open ports on this machine",
         "remoteforward": "would open ports of this machine to the host", "permitremoteopen": "would open ports of this machine to the host",
+        "hostname": "is the executor's own (give the host in 'host' or 'hosts')", "sessiontype": "is the executor's own",
+        "remotecommand": "is the executor's own", "requesttty": "is the executor's own (its steps' output is not a terminal's)",
+        "userknownhostsfile": "is the executor's own (give 'known-hosts')",
     ]
 
     /// Parse and check `options` as `init` does; `complete` false for `validate` (options.h
@@ -166,6 +169,11 @@ final class SSHExecutor: ExecutorPlugin {
                                            hint: "ssh-options: [ServerAliveInterval=30, ProxyJump=bastion]")
                 }
                 let keyword = option[..<equals].lowercased()
+                let value = option[option.index(after: equals)...].trimmingCharacters(in: .whitespaces).lowercased()
+                if keyword == "stricthostkeychecking" && (value == "no" || value == "off") {
+                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry 'StrictHostKeyChecking=\(value)' would accept any host key",
+                                           hint: "give the host's key in 'known-hosts', or StrictHostKeyChecking=accept-new for a host seen the first time")
+                }
                 if let why = refusedKeywords[keyword] {
                     throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option[..<equals])' \(why)",
                                            hint: keyword.hasPrefix("proxy") || keyword == "localcommand" || keyword == "permitlocalcommand"
@@ -405,7 +413,7 @@ final class SSHExecutor: ExecutorPlugin {
         // Every run folder of this run there that is this user's own (made by `mktemp`: a name
         // another user made is not), whether or not its name reached this process.
         let remote = "for d in \(ShellWords.quote(remoteRunPrefix))*; do [ -d \"$d\" ] && [ ! -h \"$d\" ] && [ -O \"$d\" ] || continue; "
-            + Self.killGroups(in: "\"$d\"/*/tmp") + "; rm -rf \"$d\"; done; " + Self.killMarked(remoteMark(nil), whole: false)
+            + Self.killGroups(in: "\"$d\"/*/control") + "; rm -rf \"$d\"; done; " + Self.killMarked(remoteMark(nil), whole: false)
         // `-O exit` asks the master over its socket: a hung master (stopped, its host gone) never
         // answers, so it is given 5 s, where `timeout` is at hand (audit 56 F3: the script was
         // ended at its 30 s limit there, before the lines that remove the master and its folder).
@@ -439,7 +447,7 @@ final class SSHExecutor: ExecutorPlugin {
     /// (a different start time) is left alone; a leader that has exited leaves its group's id
     /// reserved while any member lives, so its group is still the step's.
     static func killGroups(in folder: String, signal: String = "KILL") -> String {
-        "for f in \(folder)/.nixactions-step-*.pid; do [ -f \"$f\" ] || continue; read -r pid start < \"$f\"; [ -n \"$pid\" ] || continue; "
+        "for f in \(folder)/step-*.pid; do [ -f \"$f\" ] || continue; read -r pid start < \"$f\"; [ -n \"$pid\" ] || continue; "
             + "if [ -n \"$start\" ] && [ -r /proc/$pid/stat ]; then read -r s < /proc/$pid/stat; set -- $s; [ \"${22}\" = \"$start\" ] || continue; fi; "
             + "kill -\(signal) -\"$pid\" 2>/dev/null; done; true"
     }
@@ -577,7 +585,9 @@ final class SSHExecutor: ExecutorPlugin {
         // The step goes to the job's session (SSHSession): its script travels inside the wrapper
         // (printf, a shell builtin: no process), the $GITHUB_* files come back after its output.
         let key = "NIXACTIONS_" + (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
-        let pidFile = temporary + "/.nixactions-step-\(number).pid"
+        // In the job's private folder, not in $RUNNER_TEMP, which a step may empty (audit 67 remote
+        // N4: a step that did could not be cancelled).
+        let pidFile = control + "/step-\(number).pid"
         // The capture files exist, empty, when the step starts (as on GitHub).
         let preamble = ["umask 077", StepWrapper.writeScript(step.script, to: script)]
             + StepWrapper.createEmpty(captures.values.sorted()) + ["umask 022"]
@@ -618,7 +628,7 @@ final class SSHExecutor: ExecutorPlugin {
     /// (`control/lost.sh`, which also removes the run's folder once it is empty).
     func jobCleanup(_ jobKey: String, on target: Target) -> String {
         let directory = ShellWords.quote(remoteJob(jobKey, on: target))
-        return Self.killGroups(in: directory + "/tmp") + "; " + Self.killMarked(remoteMark(jobKey), whole: true) + "; rm -rf \(directory)"
+        return Self.killGroups(in: directory + "/control") + "; " + Self.killMarked(remoteMark(jobKey), whole: true) + "; rm -rf \(directory)"
     }
 
     /// How long the job's cleanup may wait on its host, over the job's connection and then over a

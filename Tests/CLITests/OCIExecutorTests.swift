@@ -354,7 +354,13 @@ extension RealExecutorSuites {
                           echo "to stderr" >&2
                           sleep 300 &
                           echo "left a sleeper"
+                          (while :; do echo tick; echo alive >> /tmp/alive; sleep 0.1; done) &
                       - run: echo "second step"
+                      # A background process that prints after its step ended goes on (audit 67
+                      # remote N3: its next line killed it, a server started with & too).
+                      - run: |
+                          sleep 0.5; before=$(wc -l < /tmp/alive); sleep 0.5; after=$(wc -l < /tmp/alive)
+                          if [ "$after" -gt "$before" ]; then echo "the ticker still runs"; else echo "the ticker died"; fi
                   b:
                     needs: a
                     container: \(Self.container)
@@ -380,6 +386,7 @@ extension RealExecutorSuites {
             let lines = text.split(separator: "\n").filter { $0.hasPrefix("[a] line ") }.map(String.init)
             #expect(lines == (0..<2000).map { "[a] line \($0)" }, "output lost or out of order")
             #expect(text.contains("[a] to stderr\n") && text.contains("[a] left a sleeper\n") && text.contains("[a] second step\n"))
+            #expect(text.contains("[a] the ticker still runs\n"), "\(text)")
             #expect(text.contains("[b] error: step 'Run echo \"b is running\"; sleep 300': the job's container stopped while the step ran\n"), "\(text)")
             #expect(try podman.containers().isEmpty)
         }

@@ -265,6 +265,16 @@ extension RealExecutorSuites {
                           pid=$(cat "$RUNNER_TEMP/ignorer")
                           state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null) || state=
                           case "$state" in ''|Z) echo "the ignorer is gone" ;; *) echo "the ignorer still runs ($state)" ;; esac
+                  emptier:
+                    executor: \(Self.executor([server], workdir: temp.path, extra: ", grace-seconds: 1"))
+                    workspace: { copy-project: false }
+                    steps:
+                      - run: |
+                          find "$RUNNER_TEMP" -mindepth 1 -delete; echo "emptied"
+                          sleep 300
+                        timeout: 2s
+                      - if: always()
+                        run: echo "cleanup after emptying"
                 """)
             let result = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
             #expect(result.status == 1)
@@ -273,6 +283,9 @@ extension RealExecutorSuites {
             // A member that ignores SIGTERM is killed after the grace (1 s) before the job's next
             // step starts (audit 66 remote M1: it ran beside it, and on oci for good).
             #expect(result.stdout.contains("[ignorer] the ignorer is gone"), "\(result.stdout)")
+            // A step that empties $RUNNER_TEMP is still ended at its time limit (audit 67 remote N4:
+            // its pid file was there; it was given up, and the cleanup step refused).
+            #expect(result.stdout.contains("[emptier] cleanup after emptying\n"), "\(result.stdout)")
             try? await Task.sleep(for: .milliseconds(300))
             #expect(SSHServer.processes(matching: marker).isEmpty)
         }

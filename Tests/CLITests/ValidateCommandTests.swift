@@ -86,6 +86,12 @@ struct ValidateCommandTests {
         let mapped = try await nixactions(["validate", "wf.yml", "--config", "c2.yml"], in: temp.path)
         #expect(mapped.status == 0 && mapped.stderr.contains("c2.yml:2:8: warning: no executor plugin 'lcoal' was found on this machine; 'run' here refuses the jobs whose runs-on names 'gpu'")
                     && mapped.stderr.contains("hint: did you mean 'local'?"), "\(mapped.stderr)")
+        // A job with services whose label goes to an executor that cannot run them (audit 66 remote L6).
+        try temp.write("svc.yml", "on: push\njobs:\n  s:\n    runs-on: farm\n    services:\n      db: postgres\n    steps: [{run: echo}]\n")
+        try temp.write("c3.yml", "runners:\n  farm: { plugin: ssh, with: { host: build1 } }\n")
+        let services = try await nixactions(["validate", "svc.yml", "--config", "c3.yml"], in: temp.path)
+        #expect(services.status == 0 && services.stderr.contains("svc.yml:6:7: warning: job 's' has services, which run next to a job container or on this machine; it runs on executor 'ssh' here; 'run' here fails the job")
+                    && services.stderr.contains("hint: run the job on this machine (local) or give it a 'container:'"), "\(services.stderr)")
     }
 
     @Test("every example validates")

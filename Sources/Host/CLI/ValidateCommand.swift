@@ -218,7 +218,15 @@ extension ValidateCommand {
         for job in workflow.jobs where job.call == nil && !job.explicitExecutor && !job.runsOn.isEmpty {
             let instances = (try? Planner.expand(job, workflow: workflow, contexts: contexts).get()) ?? []
             for instance in instances {
-                guard case .refuse(let message, let hint, let label)? = runners.plannedChoice(for: job, instance: instance, workflow: workflow) else { continue }
+                let choice = runners.plannedChoice(for: job, instance: instance, workflow: workflow)
+                if case .executor(let reference, _)? = choice, !job.services.isEmpty, reference.pluginID != "oci", reference.pluginID != "local" {
+                    // Services where its label sends it: the run fails the job at its start (audit 66 remote L6).
+                    let problem = WorkflowRunner.servicesProblem(job, on: reference.pluginID)
+                    warnings.append(Diagnostic(.warning, problem.message + " here; 'run' here fails the job", at: job.services.first?.location ?? job.location,
+                                               context: "workflow '\(workflow.name)' › job '\(job.id)'", hint: problem.hint))
+                    break
+                }
+                guard case .refuse(let message, let hint, let label)? = choice else { continue }
                 let at = job.runsOn.first { $0.value == label }?.location ?? job.runsOn.first?.location ?? job.location
                 warnings.append(Diagnostic(.warning, message + "; 'run' here refuses it", at: at, context: "workflow '\(workflow.name)' › job '\(job.id)'",
                                            hint: hint))

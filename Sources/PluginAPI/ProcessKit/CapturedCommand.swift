@@ -137,7 +137,8 @@ public final class GroupSignaller: Sendable {
               return 1
             }
             while alive && ! over; do tick; done
-            alive && send KILL
+            # SIGKILL is delivered as the members are next scheduled: gone (or zombies) within a second.
+            if alive; then send KILL; i=0; while [ "$i" -lt 10 ] && alive; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; fi
             true
             """
     }

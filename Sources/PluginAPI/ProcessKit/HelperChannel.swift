@@ -15,7 +15,7 @@ import Synchronization
 /// blocks and no end of file arrives early. When the status arrives, everything the step wrote
 /// is already in the pipes (its writes completed before it exited), so reading them until they
 /// are empty gives the whole output: exact, with no drain time. What a background process of the
-/// step writes afterwards is not kept (the local executor keeps 200 ms of it).
+/// step writes afterwards is read and dropped (the local executor keeps 200 ms of it).
 ///
 /// Starting a step costs a few system calls here and a fork in the helper, where an engine's
 /// `exec` costs a new process in the container runtime (about 0.2 s with podman and runc).
@@ -58,9 +58,16 @@ public struct HelperChannel: Sendable {
         let names = ["out-\(number)", "err-\(number)", "status-\(number)"].map { folder + "/" + $0 }
         var fds: [Int32] = []
         defer {
+            // What a background process of the step writes later is read and dropped until it
+            // ends (`LeftoverOutput`, as the local executor does): with no reader left, its next
+            // line killed it with SIGPIPE, a server started with `&` among them (audit 67 remote
+            // N3). Opened while this side's ends still write, so that the pipe reports its end
+            // once the last writer goes.
+            let leftovers = names.prefix(2).map { open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }.filter { $0 >= 0 }
             // Unlinked first: a helper that opens one of them late must not find it without a reader.
             for name in names { unlink(name) }
             for fd in fds { close(fd) }
+            LeftoverOutput.shared.drain(leftovers)
         }
         for name in names {
             guard mkfifo(name, 0o600) == 0 || errno == EEXIST else { throw SpawnError(command: "mkfifo " + name, errno: errno) }

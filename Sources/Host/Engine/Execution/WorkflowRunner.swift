@@ -853,8 +853,8 @@ final class Scheduler: Sendable {
     /// Why a job with `services:` cannot run on executor `pluginID`.
     static func servicesRefusal(_ job: Job, on pluginID: String) -> String {
         let at = (job.services.first?.location ?? job.servicesExpression?.source.location).map { "\($0): " } ?? ""
-        return "\(at)job '\(job.id)' has services, which run next to a job container or on this machine; it runs on executor '\(pluginID)'"
-            + "\n  hint: run the job on this machine (local) or give it a 'container:' (or map its runs-on label to a local or oci runner in .nixactions/config.yml)"
+        let problem = WorkflowRunner.servicesProblem(job, on: pluginID)
+        return at + problem.message + "\n  hint: " + problem.hint
     }
 
     /// nil = run it; a reason = skip it. Default condition: every needed job succeeded.
@@ -980,5 +980,14 @@ final class ExecutorCache: Sendable {
             instances[key] = made
             return made
         }
+    }
+}
+
+extension WorkflowRunner {
+    /// Why a job with `services:` cannot run on executor `pluginID`, without the place (`validate`
+    /// says it as a diagnostic's; the run with the place of its `services:`).
+    public static func servicesProblem(_ job: Job, on pluginID: String) -> (message: String, hint: String) {
+        ("job '\(job.id)' has services, which run next to a job container or on this machine; it runs on executor '\(pluginID)'",
+         "run the job on this machine (local) or give it a 'container:' (or map its runs-on label to a local or oci runner in .nixactions/config.yml)")
     }
 }
