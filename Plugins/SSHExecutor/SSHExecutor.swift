@@ -107,7 +107,7 @@ final class SSHExecutor: ExecutorPlugin {
         "remoteforward": "would open ports of this machine to the host", "permitremoteopen": "would open ports of this machine to the host",
         "hostname": "is the executor's own (give the host in 'host' or 'hosts')", "sessiontype": "is the executor's own",
         "remotecommand": "is the executor's own", "requesttty": "is the executor's own (its steps' output is not a terminal's)",
-        "userknownhostsfile": "is the executor's own (give 'known-hosts')",
+        "userknownhostsfile": "is the executor's own (give 'known-hosts')", "stdinnull": "is the executor's own (its steps come on standard input)",
     ]
 
     /// Parse and check `options` as `init` does; `complete` false for `validate` (options.h
