@@ -152,19 +152,7 @@ extension RealExecutorSuites {
                         timeout: 2s
                       - if: always()
                         run: echo "cleanup ran"
-                  ignorer:
-                    executor: { plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }
-                    steps:
-                      - run: |
-                          ( trap '' TERM; while :; do sleep 0.2; done ) &
-                          echo $! > "$RUNNER_TEMP/ignorer"
-                          sleep 300
-                        timeout: 2s
-                      - if: always()
-                        run: |
-                          pid=$(cat "$RUNNER_TEMP/ignorer")
-                          state=$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null) || state=
-                          case "$state" in ''|Z) echo "the ignorer is gone" ;; *) echo "the ignorer still runs ($state)" ;; esac
+                \(RealExecutorSuites.ignorerJob(executor: "{ plugin: oci, with: { image: \(PodmanFixture.image), network: none, grace-seconds: 1 } }"))
                 """)
             let result = try await run(temp, ["run", "wf.yml", "--log-format", "plain"], podman)
             #expect(result.status == 1)
