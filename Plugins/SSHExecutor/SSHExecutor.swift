@@ -70,8 +70,8 @@ final class SSHExecutor: ExecutorPlugin {
     /// every user's `ps`); `mktemp` picks one nobody has.
     let remoteRuns = Mutex<[Target: String]>([:])
     let serial = Atomic<Int>(0)
-    /// What ssh's configuration sends to the hosts (`SendEnv` patterns), kept from its clients.
-    let sentNames = Mutex<[String]>(["LANG", "LC_*"])
+    /// The ssh clients' environment (`environment`), made once when the instance is.
+    let clientEnvironment = Mutex<[String: String]>([:])
 
     /// The options `init` accepts, published for `validate` (options.h).
     static let options: Set<String> = ["host", "hosts", "user", "port", "identity-file", "known-hosts", "workdir", "ssh-options", "grace-seconds"]
@@ -157,31 +157,7 @@ final class SSHExecutor: ExecutorPlugin {
         switch options["ssh-options"] {
         case nil, .null?: break
         case .array(let items)?:
-            parsed.extraOptions = try items.flatMap { item -> [String] in
-                // NAME=VALUE with NAME letters and digits only, and no control character anywhere:
-                // ssh reads its keywords loosely (quotes dropped, a leading '=' skipped, CR and LF as
-                // spaces), so `"ProxyCommand"=…` or `=ProxyCommand=…` got past a looser check (review 67).
-                guard case .string(let option) = item, let equals = option.firstIndex(of: "="), equals != option.startIndex,
-                      option[..<equals].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }),
-                      !option.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-                else {
-                    throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option; NAME letters and digits, no control characters)",
-                                           hint: "ssh-options: [ServerAliveInterval=30, ProxyJump=bastion]")
-                }
-                let keyword = option[..<equals].lowercased()
-                let value = option[option.index(after: equals)...].trimmingCharacters(in: .whitespaces).lowercased()
-                if keyword == "stricthostkeychecking" && (value == "no" || value == "off") {
-                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry 'StrictHostKeyChecking=\(value)' would accept any host key",
-                                           hint: "give the host's key in 'known-hosts', or StrictHostKeyChecking=accept-new for a host seen the first time")
-                }
-                if let why = refusedKeywords[keyword] {
-                    throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option[..<equals])' \(why)",
-                                           hint: keyword.hasPrefix("proxy") || keyword == "localcommand" || keyword == "permitlocalcommand"
-                                               ? "for a jump host use ProxyJump=HOST; a command for this host belongs in your own ~/.ssh/config, which ssh reads"
-                                               : "set it in your own ~/.ssh/config for that host, which ssh reads")
-                }
-                return ["-o", option]
-            }
+            parsed.extraOptions = try items.flatMap { ["-o", try checkedOption($0)] }
         default: throw OperationFailure(message: "ssh executor: 'ssh-options' must be a list of NAME=VALUE")
         }
         if let workdir = try string("workdir") {
@@ -193,6 +169,33 @@ final class SSHExecutor: ExecutorPlugin {
         }
         parsed.grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "ssh executor")
         return parsed
+    }
+
+    /// One `ssh-options` entry, `NAME=VALUE`, unless ssh would read it as an option this executor refuses.
+    static func checkedOption(_ item: JSONValue) throws -> String {
+        // NAME=VALUE with NAME letters and digits only, and no control character anywhere:
+        // ssh reads its keywords loosely (quotes dropped, a leading '=' skipped, CR and LF as
+        // spaces), so `"ProxyCommand"=…` or `=ProxyCommand=…` got past a looser check (review 67).
+        guard case .string(let option) = item, let equals = option.firstIndex(of: "="), equals != option.startIndex,
+              option[..<equals].unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }),
+              !option.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw OperationFailure(message: "ssh executor: each 'ssh-options' entry is NAME=VALUE (an ssh -o option; NAME letters and digits, no control characters)",
+                                   hint: "ssh-options: [ServerAliveInterval=30, ProxyJump=bastion]")
+        }
+        let keyword = option[..<equals].lowercased()
+        let value = option[option.index(after: equals)...].trimmingCharacters(in: .whitespaces).lowercased()
+        if keyword == "stricthostkeychecking" && (value == "no" || value == "off") {
+            throw OperationFailure(message: "ssh executor: 'ssh-options' entry 'StrictHostKeyChecking=\(value)' would accept any host key",
+                                   hint: "give the host's key in 'known-hosts', or StrictHostKeyChecking=accept-new for a host seen the first time")
+        }
+        if let why = refusedKeywords[keyword] {
+            throw OperationFailure(message: "ssh executor: 'ssh-options' entry '\(option[..<equals])' \(why)",
+                                   hint: keyword.hasPrefix("proxy") || keyword == "localcommand" || keyword == "permitlocalcommand"
+                                       ? "for a jump host use ProxyJump=HOST; a command for this host belongs in your own ~/.ssh/config, which ssh reads"
+                                       : "set it in your own ~/.ssh/config for that host, which ssh reads")
+        }
+        return option
     }
 
     /// Published for `validate` (options.h `check`): the values `init` would refuse.
@@ -219,7 +222,11 @@ final class SSHExecutor: ExecutorPlugin {
         }
         pool = HostPool(targets)
         try writeCleanupScript()
-        sentNames.withLock { $0 = Self.sentPatterns(targets.map { sshArguments($0) }) }
+        // Made once: each step's commands use it (the session, a cancel, file transfers).
+        let patterns = Self.sentPatterns(targets.map { sshArguments($0) })
+        var environment = ProcessInfo.processInfo.environment.filter { name, _ in !patterns.contains { fnmatch($0, name, 0) == 0 } }
+        environment[JobContainment.trackingVariable] = (configuration.trackingID ?? configuration.runID) + "-ssh"
+        clientEnvironment.withLock { $0 = environment }
     }
 
     /// The variable names (patterns) ssh's configuration sends to the hosts (`SendEnv`, as `ssh
@@ -234,7 +241,8 @@ final class SSHExecutor: ExecutorPlugin {
             var output: [UInt8] = []
             let child = try? ChildProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, directory: nil)
             guard let child, child.wait(onOutput: { stream, bytes in if stream == 1 { output += bytes } }) == .exited(0) else {
-                return ["LANG", "LC_*"]
+                patterns.formUnion(["LANG", "LC_*"])
+                continue
             }
             for line in output.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("sendenv ".utf8)) {
                 patterns.insert(String(decoding: line.dropFirst(8), as: UTF8.self).trimmingCharacters(in: .whitespaces))
@@ -368,17 +376,10 @@ final class SSHExecutor: ExecutorPlugin {
     ///
     /// The clients get this machine's environment (the user's own ssh configuration may need it: a
     /// ProxyCommand's proxy or cloud variables, `${VAR}` in its paths) less what ssh's
-    /// configuration would send to the host (`sentNames`): Debian's `ssh_config` sends `LANG` and
+    /// configuration would send to the host (`sentPatterns`): Debian's `ssh_config` sends `LANG` and
     /// `LC_*` and its sshd takes them, so a secret in such a variable reached every remote step
     /// (audit 66 remote L4); steps get what the workflow gives them, as in a container.
-    var environment: [String: String] {
-        let patterns = sentNames.withLock { $0 }
-        var environment = ProcessInfo.processInfo.environment.filter { name, _ in
-            !patterns.contains { fnmatch($0, name, 0) == 0 }
-        }
-        environment[JobContainment.trackingVariable] = (configuration.trackingID ?? configuration.runID) + "-ssh"
-        return environment
-    }
+    var environment: [String: String] { clientEnvironment.withLock { $0 } }
 
     /// Whether the run's master connection to `target` is up (`ssh -O check`, at most 2 s; run
     /// whether or not the caller is cancelled).

@@ -704,6 +704,9 @@ extension RealExecutorSuites {
 
         @Test("the run's own LANG and LC_* variables (a secret may be one) do not reach the host's steps, though Debian's ssh sends them and its sshd takes them (audit 66 remote L4)")
         func localeVariablesStayHere() async throws {
+            // Not vacuous: this machine's ssh would send them (Debian's ssh_config: SendEnv LANG LC_*).
+            let sent = try runCommandBlocking(URL(fileURLWithPath: "/usr/bin/ssh"), ["-G", "127.0.0.1"]).stdout
+            #expect(sent.contains("sendenv LC_*"), "\(sent)")
             let result = try await Self.runJob("""
                       - run: echo "probe=${LC_NXA_PROBE:-unset} lang=${LANG:-unset} given=$GIVEN"
                         env: { GIVEN: by-the-workflow }

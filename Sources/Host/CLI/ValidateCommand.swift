@@ -219,7 +219,7 @@ extension ValidateCommand {
             let instances = (try? Planner.expand(job, workflow: workflow, contexts: contexts).get()) ?? []
             for instance in instances {
                 let choice = runners.plannedChoice(for: job, instance: instance, workflow: workflow)
-                if case .executor(let reference, _)? = choice, !job.services.isEmpty, reference.pluginID != "oci", reference.pluginID != "local" {
+                if case .executor(let reference, _)? = choice, !job.services.isEmpty, !WorkflowRunner.runsServices(reference.pluginID) {
                     // Services where its label sends it: the run fails the job at its start (audit 66 remote L6).
                     let problem = WorkflowRunner.servicesProblem(job, on: reference.pluginID)
                     warnings.append(Diagnostic(.warning, problem.message + " here; 'run' here fails the job", at: job.services.first?.location ?? job.location,

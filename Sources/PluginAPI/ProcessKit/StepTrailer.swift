@@ -41,7 +41,9 @@ public struct StepTrailer: Sendable {
         // over the limit all the same.
         let most = FastFiles.captureLimit + 1
         guard !captures.isEmpty else { return end ? [endLine(key: key, status: "$code")] : [] }
-        let cut = "nxa_cut() { if head -c 0 /dev/null 2>/dev/null; then head -c \(most) \"$1\"; else dd if=\"$1\" bs=65536 count=\(most / 65536 + 1) 2>/dev/null; fi; }"
+        // The probe runs once a step, and only when a file is to be sent.
+        let cut = "nxa_cut() { [ -n \"$nxa_head\" ] || { head -c 0 /dev/null 2>/dev/null && nxa_head=y || nxa_head=n; }; "
+            + "if [ \"$nxa_head\" = y ]; then head -c \(most) \"$1\"; else dd if=\"$1\" bs=65536 count=\(most / 65536 + 1) 2>/dev/null; fi; }"
         return [cut] + captures.map {
             let path = ShellWords.quote($0.path)
             return "[ -s \(path) ] && { printf '\(key) file %s\\n' \($0.name); nxa_cut \(path); }; rm -f \(path)"

@@ -272,7 +272,7 @@ final class Scheduler: Sendable {
                         }
                     }
                     // Sidecars of the job's container (oci), or containers of this machine (local).
-                    if !job.services.isEmpty || !madeServices.isEmpty, reference.pluginID != "oci", reference.pluginID != "local" {
+                    if !job.services.isEmpty || !madeServices.isEmpty, !WorkflowRunner.runsServices(reference.pluginID) {
                         readyHead += 1
                         finishWithout(instance, .failure, Self.servicesRefusal(job, on: reference.pluginID))
                         continue
@@ -984,6 +984,9 @@ final class ExecutorCache: Sendable {
 }
 
 extension WorkflowRunner {
+    /// Whether executor `pluginID` runs a job's `services:` (next to its container, or on this machine).
+    public static func runsServices(_ pluginID: String) -> Bool { pluginID == "oci" || pluginID == "local" }
+
     /// Why a job with `services:` cannot run on executor `pluginID`, without the place (`validate`
     /// says it as a diagnostic's; the run with the place of its `services:`).
     public static func servicesProblem(_ job: Job, on pluginID: String) -> (message: String, hint: String) {
