@@ -69,6 +69,18 @@ final class LocalExecutor: ExecutorPlugin {
     static let options: Set<String> = ["inherit-env", "grace-seconds", "services", "engine"]
     static var optionNames: Set<String>? { options }
 
+    /// Published for `validate` and the run's start (options.h `check`): the values `init` would
+    /// refuse, short of finding the engine.
+    static func checkOptions(_ options: [String: JSONValue]) throws {
+        switch options["inherit-env"] {
+        case nil, .null?, .bool?: break
+        default: throw OperationFailure(message: "local executor: 'inherit-env' must be true or false")
+        }
+        _ = try PluginOptions.graceSeconds(options["grace-seconds"], who: "local executor")
+        _ = try ContainerService.parse(options["services"], who: "local executor")
+        try ContainerEngine.checkName(try ContainerOptions.string(options["engine"], key: "engine", who: "local executor"), who: "local executor")
+    }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         self.host = host

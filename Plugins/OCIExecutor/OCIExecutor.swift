@@ -98,6 +98,15 @@ final class OCIExecutor: ExecutorPlugin {
         if let extra = try string("options") { _ = try optionWords(extra) }
         _ = try ContainerService.parse(options["services"])
         _ = try PluginOptions.graceSeconds(options["grace-seconds"], who: "oci executor")
+        try ContainerEngine.checkName(try string("engine"), who: "oci executor")
+    }
+
+    /// With every option known (none made by `${{ }}`), a missing image is refused too.
+    static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws {
+        try checkOptions(options)
+        if complete, try ContainerOptions.string(options["image"], key: "image") == nil {
+            throw OperationFailure(message: "the oci executor needs an 'image'", hint: "container: IMAGE, or executor: { plugin: oci, with: { image: IMAGE } }")
+        }
     }
 
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
@@ -351,6 +360,7 @@ final class OCIExecutor: ExecutorPlugin {
         let outcome: HelperChannel.Outcome
         do {
             outcome = try await HelperChannel(folder: control, owner: owner).run(number, abandonAfter: grace + .seconds(5), onCancel: { killer.start() },
+                                                                stepEnded: { [grace] in killer.hasEnded(limit: grace + .seconds(5)) },
                                                                 onSecret: { context.host.registerSecret(bytes: $0) }) {
                 stream, bytes in context.write(bytes, to: stream == 2 ? .stderr : .stdout)
             }

@@ -203,6 +203,11 @@ final class SSHExecutor: ExecutorPlugin {
         _ = try parse(options, complete: false)
     }
 
+    /// With every option known (none made by `${{ }}`), a missing host is refused too.
+    static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws {
+        _ = try parse(options, complete: complete)
+    }
+
     init(configuration: ExecutorConfiguration, host: HostServices) throws {
         self.configuration = configuration
         let parsed = try Self.parse(configuration.options, complete: true)
@@ -608,6 +613,8 @@ final class SSHExecutor: ExecutorPlugin {
             // A cancelled step is over once its whole group is (or was killed after the grace):
             // the job's next step must not run beside what is left of it (audit 66 remote M1).
             await killer.waitEnded(limit: grace + .seconds(5))
+            // What its members printed in their grace went to this step; from here on, to the next.
+            session.endDrain()
             // Ended by the host's cancel (a time limit, the run's): what the step wrote still goes
             // back, marked, when the host asks for it (the wrapper's trailer outlives the SIGTERM).
             guard Task.isCancelled else { return StepResult(exitCode: status, files: files) }

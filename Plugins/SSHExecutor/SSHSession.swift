@@ -18,7 +18,9 @@ import Synchronization
 ///
 /// What a background process of a step prints after its step ended comes before the next step's
 /// markers and is shown with the next step (the local executor drops it after 200 ms), up to
-/// `betweenLimit` bytes; beyond that it is dropped. When the session ends (the connection broke), the running step fails with a clear
+/// `betweenLimit` bytes; beyond that it is dropped. A cancelled step is still the step after its
+/// markers while its group's members live out their grace (`draining`, until `endDrain`): what
+/// they print is the cancelled step's (audit 67 remote N5: it went to the next step). When the session ends (the connection broke), the running step fails with a clear
 /// message and so does every later step of the job.
 final class SSHSession: Sendable {
     enum Outcome: Sendable {
@@ -34,6 +36,8 @@ final class SSHSession: Sendable {
         var errors: EndMarker
         let deliver: @Sendable (Int32, [UInt8]) -> Void
         let continuation: CheckedContinuation<Outcome, Never>
+        /// Set (under the state's lock) when the step's cancel came.
+        var cancelled = false
 
         init(key: String, deliver: @escaping @Sendable (Int32, [UInt8]) -> Void, continuation: CheckedContinuation<Outcome, Never>) {
             self.key = key
@@ -49,6 +53,8 @@ final class SSHSession: Sendable {
         /// Output that came while no step ran (a background process of an earlier step).
         var between: [(Int32, [UInt8])] = []
         var betweenBytes = 0
+        /// Where output goes between a cancelled step's markers and its end (`endDrain`).
+        var draining: (@Sendable (Int32, [UInt8]) -> Void)?
         /// Why the session can no longer run steps.
         var broken: String?
     }
@@ -170,6 +176,7 @@ final class SSHSession: Sendable {
                 let (refused, early) = state.withLock { state -> (String?, [(Int32, [UInt8])]) in
                     if let broken = state.broken { return (broken, []) }
                     state.pending = pending
+                    state.draining = nil
                     defer {
                         state.between = []
                         state.betweenBytes = 0
@@ -201,6 +208,9 @@ final class SSHSession: Sendable {
                 }
             }
         } onCancel: {
+            state.withLock { state in
+                if let pending = state.pending, pending.key == key { pending.cancelled = true }
+            }
             onCancel()
             Task.detached {
                 try? await Task.sleep(for: abandonAfter)
@@ -216,6 +226,11 @@ final class SSHSession: Sendable {
         var deliver: (@Sendable (Int32, [UInt8]) -> Void)?
         state.withLock { state in
             guard let pending = state.pending else {
+                if let draining = state.draining {
+                    // Under the lock: once `endDrain` returned, none is on its way to the step.
+                    draining(stream, bytes)
+                    return
+                }
                 if state.betweenBytes < Self.betweenLimit {
                     state.between.append((stream, bytes))
                     state.betweenBytes += bytes.count
@@ -228,9 +243,16 @@ final class SSHSession: Sendable {
             guard pending.trailer.ended && pending.errors.ended else { return }
             let result = pending.trailer.finish()
             state.pending = nil
-            // What came after the markers belongs to later steps.
-            if !pending.trailer.overflow.isEmpty { state.between.append((1, pending.trailer.overflow)) }
-            if !pending.errors.overflow.isEmpty { state.between.append((2, pending.errors.overflow)) }
+            // What came after the markers belongs to later steps, but for a cancelled step's
+            // group in its grace, which is still the step's.
+            if pending.cancelled {
+                state.draining = pending.deliver
+                if !pending.trailer.overflow.isEmpty { deliveries.append((1, pending.trailer.overflow)) }
+                if !pending.errors.overflow.isEmpty { deliveries.append((2, pending.errors.overflow)) }
+            } else {
+                if !pending.trailer.overflow.isEmpty { state.between.append((1, pending.trailer.overflow)) }
+                if !pending.errors.overflow.isEmpty { state.between.append((2, pending.errors.overflow)) }
+            }
             finished = (pending, .finished(status: result.status ?? 255, files: result.files))
         }
         if let deliver { for (stream, bytes) in deliveries { deliver(stream, bytes) } }
@@ -254,6 +276,11 @@ final class SSHSession: Sendable {
 
     /// A cancelled step whose markers did not come in time: stop waiting; the session is not
     /// used again (the helper may still be running it).
+    /// A cancelled step is over: what comes now belongs to later steps.
+    func endDrain() {
+        state.withLock { $0.draining = nil }
+    }
+
     func abandon(_ key: String) {
         let pending = state.withLock { state -> Pending? in
             guard let pending = state.pending, pending.key == key else { return nil }

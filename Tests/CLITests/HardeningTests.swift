@@ -1736,7 +1736,7 @@ struct HardeningTests {
         let cases: [(String, String)] = [
             ("{ plugin: local, with: { grace-seconds: 1e300 } }", "local executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
             ("{ plugin: local, with: { grace-seconds: soon } }", "local executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),
-            ("{ plugin: local, with: { inherit-envv: false } }", "local executor: unknown option 'inherit-envv'"),
+            ("{ plugin: local, with: { inherit-envv: false } }", "error: the executor 'local' has no option 'inherit-envv'"),
             ("{ plugin: local, with: { inherit-env: no-thanks } }", "local executor: 'inherit-env' must be true or false"),
             ("{ plugin: ssh, with: { host: h, port: 1e300 } }", "ssh executor: 'port' must be a number from 1 to 65535"),
             ("{ plugin: oci, with: { image: alpine, grace-seconds: 1e300 } }", "oci executor: 'grace-seconds' must be a number of seconds from 0 to 3600"),

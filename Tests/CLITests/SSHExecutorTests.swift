@@ -202,6 +202,33 @@ extension RealExecutorSuites {
             #expect(result.stdout.contains("[sticky] ran in sticky\n"), "\(result.stdout)")
         }
 
+        @Test("Ctrl-C while a job's artifacts come back from the host cancels the job: it is cancelled, not failed, and the run exits 130 (audit 67 remote L1)")
+        func cancelledWhileKeepingArtifacts() async throws {
+            let server = try await offThePool { try SSHServer() }
+            defer { server.stop() }
+            let temp = try TemporaryDirectory()
+            defer { temp.remove() }
+            // 4 GiB of a sparse file: read fast there, seconds of ssh on loopback.
+            try temp.write("wf.yml", """
+                jobs:
+                  s:
+                    executor: \(Self.executor([server], workdir: temp.path))
+                    workspace: { copy-project: false }
+                    artifacts: { keep: [big] }
+                    steps:
+                      - run: truncate -s 4G big; echo "made"
+                """)
+            let (process, text) = try launchNixactionsLogged(["run", "wf.yml", "--log-format", "plain"], in: temp.path, output: temp.path + "/out.txt")
+            #expect(await eventually { text().contains("[s] ✓ ") }, "\(text())")
+            try await Task.sleep(for: .milliseconds(300))
+            kill(process.processIdentifier, SIGINT)
+            await waitForExit(process)
+            let out = text()
+            #expect(process.terminationStatus == 130, "\(out)")
+            #expect(out.contains("job 's' was cancelled while its artifacts were kept; they are incomplete"), "\(out)")
+            #expect(out.contains("==> job 's' cancelled") && !out.contains("failure"), "\(out)")
+        }
+
         @Test("a process a step starts in a session of its own (setsid) ends with its job, at once; also when the run is cancelled")
         func setsidEndsWithJob() async throws {
             let server = try await offThePool { try SSHServer() }
@@ -282,6 +309,7 @@ extension RealExecutorSuites {
             // A member that ignores SIGTERM is killed after the grace (1 s) before the job's next
             // step starts (audit 66 remote M1: it ran beside it, and on oci for good).
             #expect(result.stdout.contains("[ignorer] the ignorer is gone"), "\(result.stdout)")
+            #expect(RealExecutorSuites.saidInGrace(result.stdout), "\(result.stdout)")
             // A step that empties $RUNNER_TEMP is still ended at its time limit (audit 67 remote N4:
             // its pid file was there; it was given up, and the cleanup step refused).
             #expect(result.stdout.contains("[emptier] cleanup after emptying\n"), "\(result.stdout)")
@@ -583,14 +611,20 @@ extension RealExecutorSuites {
                     steps: [ { run: 'true' } ]
                 """)
             // ssh writes the host name in lower case in its message: still masked.
-            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--secret", "HOST_NAME=NoSuch-Host-Zq7.invalid"],
+            let result = try await nixactions(["run", "wf.yml", "down", "secret", "--log-format", "plain", "--secret", "HOST_NAME=NoSuch-Host-Zq7.invalid"],
                                               in: temp.path)
             #expect(result.status == 1)
             #expect(result.stdout.contains("[secret] error: cannot start job 'secret' on executor 'ssh': cannot reach ***"), "\(result.stdout)")
             #expect(!result.stdout.lowercased().contains("nosuch-host-zq7"), "\(result.stdout)")
             #expect(result.stdout.contains("[down] error: cannot start job 'down' on executor 'ssh': cannot reach \(closed):"), "\(result.stdout)")
-            #expect(result.stdout.contains("[nohost] error: wf.yml:6:15: executor 'ssh' rejected its configuration: the ssh executor needs a 'host' (or 'hosts')"), "\(result.stdout)")
-            #expect(result.stdout.contains("[typo] error: wf.yml:9:15: executor 'ssh' rejected its configuration: ssh executor: unknown option 'identity'"), "\(result.stdout)")
+            // What the options say as written stops the run before any job (audit 67 remote N6).
+            let written = try await nixactions(["run", "wf.yml", "--log-format", "plain"], in: temp.path)
+            #expect(written.status == 2 && written.stderr.contains("nixactions: no job was started") && !written.stdout.contains("started"),
+                    "\(written.stdout)\(written.stderr)")
+            #expect(written.stderr.contains("wf.yml:6:15: error: the executor 'ssh' refuses its options: the ssh executor needs a 'host' (or 'hosts')\n  in workflow 'wf' › job 'nohost'"),
+                    "\(written.stderr)")
+            #expect(written.stderr.contains("wf.yml:9:47: error: the executor 'ssh' has no option 'identity'\n  in workflow 'wf' › job 'typo'\n  hint: its options: grace-seconds, host, hosts, identity-file,"),
+                    "\(written.stderr)")
         }
 
         @Test("a host that accepts and never answers fails its job after ssh's 10 s connect timeout, once: the run's cleanup does not try it again; the message is one line (audit 47)")
@@ -685,21 +719,27 @@ extension RealExecutorSuites {
                     executor: { plugin: ssh, with: { host: localhost, ssh-options: ["${{ matrix.o }}"] } }
                     steps: [ { run: 'true' } ]
                 """)
-            let result = try await nixactions(["run", "wf.yml", "--log-format", "plain", "--input", "user=-oProxyCommand=touch \(marker)"],
+            // Values made by expressions fail their jobs at the start.
+            let result = try await nixactions(["run", "wf.yml", "user", "opts", "quoted", "--log-format", "plain", "--input", "user=-oProxyCommand=touch \(marker)"],
                                               in: temp.path)
             #expect(result.status == 1)
             #expect(!FileManager.default.fileExists(atPath: marker), "ssh ran the injected ProxyCommand")
             #expect(result.stdout.contains("[user] error: wf.yml:7:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
-            #expect(result.stdout.contains("[inhost] error: wf.yml:10:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(result.stdout)")
-            #expect(result.stdout.contains("[host] error: wf.yml:13:15: executor 'ssh' rejected its configuration: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(result.stdout)")
-            #expect(result.stdout.contains("[port] error: wf.yml:16:15: executor 'ssh' rejected its configuration: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(result.stdout)")
             // An ssh option from an expression (a step's output on a host, a matrix made of one)
-            // that would run a command here (audit 66 remote M3); a relative workdir (M2).
+            // that would run a command here (audit 66 remote M3).
             #expect(result.stdout.contains("error: wf.yml:20:15: executor 'ssh' rejected its configuration: ssh executor: 'ssh-options' entry 'LocalCommand' runs a command on this machine"), "\(result.stdout)")
-            #expect(result.stdout.contains("[relative] error: wf.yml:23:15: executor 'ssh' rejected its configuration: ssh executor: 'workdir' 'relative/dir' is not an absolute path"), "\(result.stdout)")
             // Spellings ssh reads as ProxyCommand too (review 67: quotes, a leading '=', a line break).
             #expect(result.stdout.components(separatedBy: "] error: wf.yml:27:15: executor 'ssh' rejected its configuration: ssh executor: each 'ssh-options' entry is NAME=VALUE").count == 4,
                     "\(result.stdout)")
+            // Values written out stop the run before any job starts (audit 67 remote N6); a
+            // relative workdir (audit 66 remote M2).
+            let written = try await nixactions(["run", "wf.yml", "inhost", "host", "port", "relative", "--log-format", "plain"], in: temp.path)
+            #expect(written.status == 2 && written.stderr.contains("nixactions: no job was started"), "\(written.stdout)\(written.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: marker), "ssh ran the injected ProxyCommand")
+            #expect(written.stderr.contains("wf.yml:10:15: error: the executor 'ssh' refuses its options: ssh executor: '-oProxyCommand=touch \(marker)' is not a user name"), "\(written.stderr)")
+            #expect(written.stderr.contains("wf.yml:13:15: error: the executor 'ssh' refuses its options: ssh executor: '-oProxyCommand=touch \(marker)' is not a host"), "\(written.stderr)")
+            #expect(written.stderr.contains("wf.yml:16:15: error: the executor 'ssh' refuses its options: ssh executor: 'localhost:99999': the port must be a number from 1 to 65535"), "\(written.stderr)")
+            #expect(written.stderr.contains("wf.yml:23:55: error: the executor 'ssh' refuses its options: ssh executor: 'workdir' 'relative/dir' is not an absolute path"), "\(written.stderr)")
         }
 
         @Test("the run's own LANG and LC_* variables (a secret may be one) do not reach the host's steps, though Debian's ssh sends them and its sshd takes them (audit 66 remote L4)")

@@ -384,9 +384,11 @@ struct ValidateCommandTests {
                 "\(bad.stderr)")
         #expect(bad.stderr.contains("nixactions: bad.yml: 4 errors") && !bad.stdout.contains("valid"), "\(bad.stdout)\(bad.stderr)")
 
-        // The same names `run` refuses, at the job's start: validate and run agree.
+        // The same names `run` refuses, before any job starts: validate and run agree.
         let run = try await nixactions(["run", "bad.yml", "s"], in: temp.path)
-        #expect(run.status != 0 && run.stderr.contains("has no option 'nmes'"), "\(run.stdout)\(run.stderr)")
+        #expect(run.status == 2 && run.stderr.contains("bad.yml:2:22: error: the secret provider 'env' has no option 'nmes'")
+                    && run.stderr.contains("bad.yml:5:47: error: the executor 'ssh' has no option 'identityfile'") && run.stderr.contains("nixactions: no job was started"),
+                "\(run.stdout)\(run.stderr)")
 
         try temp.write("good.yml", """
             secrets:
@@ -508,6 +510,77 @@ struct ValidateCommandTests {
         #expect(result.stderr.contains("wf.yml:15:33: error: the executor 'oci' refuses its options: oci executor: 'options': '-l=io.nixactions.run=x' would set a label of the executor's own"),
                 "\(result.stderr)")
         #expect(result.stderr.contains("nixactions: wf.yml: 5 errors") && !result.stderr.contains("'late'"), "\(result.stderr)")
+    }
+
+    @Test("run refuses before any job starts, with exit 2, what validate refuses of an executor's options: a name, a value written out, a required option missing when none is made by ${{ }} (a job's own executor, a label's from --runner or the configuration); an option made by ${{ }} is the run's (audit 67 remote N6, L2)")
+    func runRefusesExecutorOptions() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              first:
+                steps: [ { run: "touch ran" } ]
+              rel:
+                needs: first
+                executor: { plugin: ssh, with: { host: h, workdir: relative/dir } }
+                steps: [ { run: "true" } ]
+              typo:
+                executor: { plugin: ssh, with: { hostt: h } }
+                steps: [ { run: "true" } ]
+              nohost:
+                executor: { plugin: ssh }
+                steps: [ { run: "true" } ]
+              noimage:
+                executor: { plugin: oci, with: { engine: podman } }
+                steps: [ { run: "true" } ]
+              gpu:
+                runs-on: gpu
+                steps: [ { run: "true" } ]
+              engine:
+                executor: { plugin: oci, with: { image: alpine, engine: "" } }
+                steps: [ { run: "true" } ]
+              rkt:
+                executor: { plugin: local, with: { engine: rkt } }
+                steps: [ { run: "true" } ]
+              late:
+                strategy: { matrix: { h: [a, b] } }
+                executor: { plugin: ssh, with: { host: "${{ matrix.h }}" } }
+                steps: [ { run: "true" } ]
+            """)
+        for arguments in [["run", "wf.yml", "--runner", "gpu=ssh"], ["run", "--dry-run", "wf.yml", "--runner", "gpu=ssh"]] {
+            let result = try await nixactions(arguments, in: temp.path)
+            #expect(result.status == 2, "\(arguments): \(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:6:47: error: the executor 'ssh' refuses its options: ssh executor: 'workdir' 'relative/dir' is not an absolute path\n  in workflow 'wf' › job 'rel'"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:9:38: error: the executor 'ssh' has no option 'hostt'\n  in workflow 'wf' › job 'typo'\n  hint: did you mean 'host'?"), "\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:12:15: error: the executor 'ssh' refuses its options: the ssh executor needs a 'host' (or 'hosts')\n  in workflow 'wf' › job 'nohost'"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("error: the executor 'oci' refuses its options: the oci executor needs an 'image'\n  in workflow 'wf' › job 'noimage'"), "\(result.stderr)")
+            #expect(result.stderr.contains("wf.yml:18:14: error: the executor 'ssh' refuses its options: the ssh executor needs a 'host' (or 'hosts')\n  in runs-on label 'gpu' (job 'gpu')"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("error: the executor 'oci' refuses its options: oci executor: engine '' is not podman or docker\n  in workflow 'wf' › job 'engine'"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("error: the executor 'local' refuses its options: local executor: engine 'rkt' is not podman or docker\n  in workflow 'wf' › job 'rkt'"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("nixactions: no job was started") && !result.stderr.contains("'late'"), "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: temp.path + "/ran"), "a job ran before the refusal")
+        }
+        let validate = try await nixactions(["validate", "wf.yml"], in: temp.path)
+        #expect(validate.status == 2 && validate.stderr.contains("nixactions: wf.yml: 6 errors") && !validate.stderr.contains("'late'"), "\(validate.stderr)")
+        // The same label mapped in the configuration, with no host and with one.
+        try temp.write("nohost.yml", "runners: { gpu: { plugin: ssh } }\n")
+        let config = try await nixactions(["validate", "--config", "nohost.yml", "wf.yml"], in: temp.path)
+        #expect(config.status == 2 && config.stderr.contains("nohost.yml:1:17: error: the executor 'ssh' refuses its options: the ssh executor needs a 'host' (or 'hosts')"),
+                "\(config.stderr)")
+        try temp.write("late.yml", """
+            jobs:
+              late:
+                strategy: { matrix: { h: [a, b] } }
+                executor: { plugin: ssh, with: { host: "${{ matrix.h }}" } }
+                steps: [ { run: "true" } ]
+            """)
+        let late = try await nixactions(["validate", "late.yml"], in: temp.path)
+        #expect(late.status == 0 && late.stderr.isEmpty, "\(late.stderr)")
     }
 
     @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",

@@ -115,11 +115,18 @@ enum RunnerOptions {
 
     /// Exit 2 before anything starts when a job's labels (known before the run) cannot be placed.
     /// And when a job names (with `executor:`, or through a label's mapping) an executor no
-    /// plugin provides: it would fail when it starts, after the jobs before it ran.
+    /// plugin provides: it would fail when it starts, after the jobs before it ran. And when an
+    /// executor's plugin refuses the options written for it, or a secret provider entry names an
+    /// option its plugin does not have (as `validate` does).
     static func refuseUnplaced(_ plan: Plan, runners: RunnerMap, context: RunContext? = nil, plugins: PluginRegistry? = nil) throws {
         var problems: [String] = []
         let missingExecutor = plugins.map(missingExecutors)
-        func check(_ job: Job, _ choice: RunnerMap.Choice?) {
+        // The executors' options as `validate` checks them (names, and the values written out):
+        // what its plugin refuses fails the run before any job starts, with validate's error and
+        // exit status, not the job at its start (audit 67 remote N6: exit 1 after other jobs ran).
+        var options = plugins.map { registry in OptionNamesCheck(plugins: OnFirstUse { registry }) }
+        var optionsChecked: Set<String> = []
+        func check(_ job: Job, _ choice: RunnerMap.Choice?, in workflow: Workflow) {
             let line: String
             switch choice {
             case .refuse(let message, let hint, let label)?:
@@ -127,16 +134,36 @@ enum RunnerOptions {
                 let place = job.runsOn.first { $0.value.lowercased() == label?.lowercased() } ?? job.runsOn.first
                 line = (place?.location.map { "\($0): " } ?? "") + "error: \(message)\n  hint: \(hint)\n"
             case .executor(let reference, let label)?:
-                guard let problem = missingExecutor?(reference.pluginID) else { return }
                 let place = reference.location ?? job.runsOn.first { $0.value.lowercased() == label?.lowercased() }?.location ?? job.location
+                guard let problem = missingExecutor?(reference.pluginID) else {
+                    // Each job's own executor once, and each label's once.
+                    let key = label.map { "label \($0.lowercased())" } ?? "job \(workflow.file) \(job.id)"
+                    guard options != nil, label != nil || job.explicitExecutor, optionsChecked.insert(key).inserted else { return }
+                    let context = label.map { "runs-on label '\($0)' (job '\(job.id)')" } ?? "workflow '\(workflow.name)' › job '\(job.id)'"
+                    options?.check(WorkflowRunner.writtenOptions(job, reference), locations: reference.optionLocations, of: "the executor", .executor, reference.pluginID,
+                                   at: place, context: context, values: true)
+                    return
+                }
                 line = (place.map { "\($0): " } ?? "") + "error: job '\(job.id)': \(problem.message)\n" + (problem.hint.map { "  hint: \($0)\n" } ?? "")
             default: return
             }
             if !problems.contains(line) { problems.append(line) }
         }
+        // Secret provider entries' option names too, as validate checks them: the workflow's and
+        // each planned job's.
+        func checkProviders(_ specs: [SecretSpec], context: String) {
+            for spec in specs {
+                guard case .provider(let id, let given) = spec.source, options != nil else { continue }
+                options?.check(given, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
+            }
+        }
+        checkProviders(plan.workflow.secrets, context: "workflow '\(plan.workflow.name)'")
         for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
-            check(job, runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context))
+            if !job.secrets.isEmpty, optionsChecked.insert("secrets \(job.id)").inserted {
+                checkProviders(job.secrets, context: "workflow '\(plan.workflow.name)' › job '\(job.id)'")
+            }
+            check(job, runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context), in: plan.workflow)
         }
         // Jobs of the workflows the run calls (each file once), unless what chooses their executor
         // is an expression (it may read the call's inputs; `container: ${{ … }}` may render empty).
@@ -151,8 +178,14 @@ enum RunnerOptions {
                     decidedLater = false
                     if job.executorFromContainer, case .string(let image)? = job.executor.options["image"] { decidedLater = image.contains("${{") }
                 }
-                if !decidedLater { check(job, runners.choose(for: job, labels: job.runsOn.map(\.value))) }
+                if !decidedLater { check(job, runners.choose(for: job, labels: job.runsOn.map(\.value)), in: called) }
             }
+        }
+        // Errors only: a plugin whose options cannot be checked here fails its job at the start,
+        // as it says then.
+        for diagnostic in options?.diagnostics ?? [] where diagnostic.severity == .error {
+            let line = diagnostic.description + "\n"
+            if !problems.contains(line) { problems.append(line) }
         }
         guard !problems.isEmpty else { return }
         for problem in problems { standardError(problem) }

@@ -90,7 +90,7 @@ struct ValidateCommand: AsyncParsableCommand {
             let context = "workflow '\(workflow.name)' › job '\(job.id)'"
             checkProviders(job.secrets, context: context)
             guard job.explicitExecutor else { continue }
-            check.check(job.executor.options, locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
+            check.check(WorkflowRunner.writtenOptions(job, job.executor), locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
                         at: job.executor.location ?? job.location, context: context, values: true)
         }
         return check.diagnostics
@@ -159,7 +159,8 @@ struct OptionNamesCheck {
     /// `check`, ABI 1.5), at the option it names, else at `location`.
     mutating func check(_ options: [String: JSONValue], locations: [String: SourceLocation], of what: String, _ kind: PluginOptionKind, _ id: String,
                         at location: SourceLocation?, context: String, values: Bool = false) {
-        guard !options.isEmpty, let known = names(kind, id, at: location, context: context) else { return }
+        // No options: no names to check, but their values may be (a required one missing).
+        guard !options.isEmpty || values, let known = names(kind, id, at: location, context: context) else { return }
         var unknown = false
         for name in options.keys.sorted() where !known.contains(name) {
             unknown = true
@@ -181,7 +182,7 @@ struct OptionNamesCheck {
         let written = options.filter { written($0.value) }
         let verdict: PluginOptionsVerdict?
         do {
-            verdict = try plugins.value.checkOptions(kind, of: id, written)
+            verdict = try plugins.value.checkOptions(kind, of: id, written, complete: written.count == options.count)
         } catch {
             if unusable.insert(id).inserted {
                 let problem = error as? EngineError ?? EngineError("\(error)")

@@ -59,9 +59,9 @@ extension LoadedPlugin {
 
     /// What the plugin's `check` says of `options` for `kind`; an error naming the plugin when
     /// its answer cannot be used.
-    func checkOptions(_ kind: PluginOptionKind, _ options: [String: JSONValue]) throws -> PluginOptionsVerdict {
+    func checkOptions(_ kind: PluginOptionKind, _ options: [String: JSONValue], complete: Bool) throws -> PluginOptionsVerdict {
         guard let table = try optionsTable(), let check = table.check else { return .unchecked }
-        let request = try MessageCoding.encode(OptionsCheck(kind: kind.rawValue, options: options))
+        let request = try MessageCoding.encode(OptionsCheck(kind: kind.rawValue, options: options, complete: complete))
         let (status, text) = request.withUnsafeBufferPointer { bytes in
             PluginCalls.callWithError { error in
                 PluginCallWatch.during(id, "its options check call") { check(descriptor, bytes.baseAddress, bytes.count, error) }
@@ -81,8 +81,8 @@ extension LoadedPlugin {
 extension PluginRegistry {
     /// What plugin `id` (the one `run` would use for `kind`) says of `options`' values; nil when
     /// no such plugin is on this machine.
-    public func checkOptions(_ kind: PluginOptionKind, of id: String, _ options: [String: JSONValue]) throws -> PluginOptionsVerdict? {
-        try plugin(kind, id)?.checkOptions(kind, options)
+    public func checkOptions(_ kind: PluginOptionKind, of id: String, _ options: [String: JSONValue], complete: Bool = false) throws -> PluginOptionsVerdict? {
+        try plugin(kind, id)?.checkOptions(kind, options, complete: complete)
     }
 
     func plugin(_ kind: PluginOptionKind, _ id: String) -> LoadedPlugin? {

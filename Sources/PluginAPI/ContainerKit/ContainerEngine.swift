@@ -21,12 +21,16 @@ public struct ContainerEngine: Sendable {
 
     /// `wanted` (podman or docker, a name on PATH or a path), else podman, else docker on PATH;
     /// `who` names the executor in messages.
+    /// Refuse an `engine` value that names neither podman nor docker (without looking for it: `validate`).
+    public static func checkName(_ wanted: String?, who: String) throws {
+        guard let wanted, !["podman", "docker"].contains((wanted as NSString).lastPathComponent) else { return }
+        throw OperationFailure(message: "\(who): engine '\(wanted)' is not podman or docker", hint: "engine: podman, engine: docker, or a path to either")
+    }
+
     public static func find(_ wanted: String?, who: String) throws -> ContainerEngine {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         if let wanted {
-            guard ["podman", "docker"].contains((wanted as NSString).lastPathComponent) else {
-                throw OperationFailure(message: "\(who): engine '\(wanted)' is not podman or docker")
-            }
+            try checkName(wanted, who: who)
             let found = FastFiles.resolve(wanted, searchPath: path)
             guard access(found, X_OK) == 0 else {
                 throw OperationFailure(message: "\(who): the container engine '\(wanted)' is not installed",

@@ -33,9 +33,13 @@ public struct OptionsSchema: Codable, Sendable, Hashable {
 public struct OptionsCheck: Codable, Sendable, Hashable {
     public var kind: String
     public var options: [String: JSONValue]
+    /// True when none was left out: `options` are all the instance will get, so a required
+    /// option's absence may be refused too (options.h). Absent (nil) from an older host: false.
+    public var complete: Bool?
 
-    public init(kind: String, options: [String: JSONValue]) {
+    public init(kind: String, options: [String: JSONValue], complete: Bool? = nil) {
         self.kind = kind
         self.options = options
+        self.complete = complete
     }
 }

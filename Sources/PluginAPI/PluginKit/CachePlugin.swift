@@ -29,6 +29,9 @@ public protocol CachePlugin: AnyObject, Sendable {
     /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
     /// values are checked when the instance is made.
     static func checkOptions(_ options: [String: JSONValue]) throws
+    /// The same, told whether `options` are all the instance will get (none held `${{ }}`): a
+    /// required option's absence may then be refused too. Default: `checkOptions(options)`.
+    static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws
     func lookup(_ request: CacheLookup, context: OperationContext) async throws -> CacheLookupResult
     func restore(_ request: CacheRestore, into stream: StreamWriter, context: OperationContext) async throws -> CacheRestored
     func reserve(_ request: CacheReserve, context: OperationContext) async throws -> CacheReservation
@@ -41,6 +44,7 @@ public protocol CachePlugin: AnyObject, Sendable {
 extension CachePlugin {
     public static var optionNames: Set<String>? { nil }
     public static func checkOptions(_ options: [String: JSONValue]) throws {}
+    public static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws { try checkOptions(options) }
 }
 
 extension PutSource {

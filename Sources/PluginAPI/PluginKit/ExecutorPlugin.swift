@@ -28,6 +28,9 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
     /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
     /// values are checked when the instance is made.
     static func checkOptions(_ options: [String: JSONValue]) throws
+    /// The same, told whether `options` are all the instance will get (none held `${{ }}`): a
+    /// required option's absence may then be refused too. Default: `checkOptions(options)`.
+    static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws
 
     /// Prepare a job's workspace (and container, connection, …).
     func startJob(_ job: JobSpec, context: OperationContext) async throws -> JobStarted
@@ -53,6 +56,7 @@ public protocol ExecutorPlugin: AnyObject, Sendable {
 extension ExecutorPlugin {
     public static var optionNames: Set<String>? { nil }
     public static func checkOptions(_ options: [String: JSONValue]) throws {}
+    public static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws { try checkOptions(options) }
     public var sharesHostPaths: Bool { false }
     public var completesStepsInline: Bool { false }
 }

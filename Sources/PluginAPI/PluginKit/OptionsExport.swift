@@ -11,10 +11,11 @@ extension PluginExport {
 
     /// `check`: the values of one instance's options, by the type of its kind.
     static func checkOptions(_ request: OptionsCheck, _ declaration: PluginDeclaration) throws {
+        let complete = request.complete ?? false
         switch request.kind {
-        case "executor": try declaration.executor?.checkOptions(request.options)
-        case "secrets": try declaration.secrets?.checkOptions(request.options)
-        case "cache": try declaration.cache?.checkOptions(request.options)
+        case "executor": try declaration.executor?.checkOptions(request.options, complete: complete)
+        case "secrets": try declaration.secrets?.checkOptions(request.options, complete: complete)
+        case "cache": try declaration.cache?.checkOptions(request.options, complete: complete)
         default: break
         }
     }

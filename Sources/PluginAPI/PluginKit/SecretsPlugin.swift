@@ -21,6 +21,9 @@ public protocol SecretsPlugin: AnyObject, Sendable {
     /// `validate` (options.h `check`, ABI 1.5). It may read the environment; nothing else. Default:
     /// values are checked when the instance is made.
     static func checkOptions(_ options: [String: JSONValue]) throws
+    /// The same, told whether `options` are all the instance will get (none held `${{ }}`): a
+    /// required option's absence may then be refused too. Default: `checkOptions(options)`.
+    static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws
     func resolve(_ entry: SecretsEntry, into values: SecretValues, context: OperationContext) async throws
     func release(_ request: SecretsRelease, context: OperationContext) async
 }
@@ -28,6 +31,7 @@ public protocol SecretsPlugin: AnyObject, Sendable {
 extension SecretsPlugin {
     public static var optionNames: Set<String>? { nil }
     public static func checkOptions(_ options: [String: JSONValue]) throws {}
+    public static func checkOptions(_ options: [String: JSONValue], complete: Bool) throws { try checkOptions(options) }
     public func release(_ request: SecretsRelease, context: OperationContext) async {}
 }
 

@@ -114,13 +114,15 @@ public final class GroupSignaller: Sendable {
     /// The shell command that signals the group and waits for it (POSIX sh). A member is alive
     /// while the group can be signalled and /proc shows one that is not a zombie (a container's
     /// first process may not reap for a while); without /proc, while `kill -0` reaches the group.
-    /// The grace is wall time (`date`), however slow a scan of /proc is on a busy host; a cancel
+    /// The grace is counted in ticks of 0.1 s, and bounded by wall time (`date`, whole seconds: one
+    /// more, or a grace of 1 s started late in a second ended at once) however slow a scan of /proc
+    /// is on a busy host; a cancel
     /// that comes before the wrapper wrote its pid waits for it, within the grace.
     var script: String {
         let tenths = Int(grace.components.seconds) * 10 + Int(grace.components.attoseconds / 100_000_000_000_000_000)
         let seconds = (tenths + 9) / 10
         return """
-            end=$(( $(date +%s) + \(seconds) )); i=0
+            end=$(( $(date +%s) + \(seconds + 1) )); i=0
             over() { [ "$i" -ge \(tenths) ] || [ "$(date +%s)" -ge "$end" ]; }
             tick() { if sleep 0.1 2>/dev/null; then i=$((i+1)); else sleep 1; i=$((i+10)); fi; }
             until read -r pid rest < \(ShellWords.quote(pidFile)) 2>/dev/null && [ -n "$pid" ]; do over && exit 0; tick; done
@@ -159,6 +161,15 @@ public final class GroupSignaller: Sendable {
                 defer { state.waiter = nil }
                 return state.waiter
             }?.resume()
+        }
+    }
+
+    /// Whether the step is over as `waitEnded(limit:)` would say it, without waiting: `start` never
+    /// ran, or its command ended, or `limit` has passed since `start`.
+    public func hasEnded(limit: Duration) -> Bool {
+        state.withLock { state in
+            guard let started = state.started else { return true }
+            return state.ended || ContinuousClock.now - started >= limit
         }
     }
 

@@ -15,7 +15,8 @@ import Synchronization
 /// blocks and no end of file arrives early. When the status arrives, everything the step wrote
 /// is already in the pipes (its writes completed before it exited), so reading them until they
 /// are empty gives the whole output: exact, with no drain time. What a background process of the
-/// step writes afterwards is read and dropped (the local executor keeps 200 ms of it).
+/// step writes afterwards is read and dropped (the local executor keeps 200 ms of it), but for a
+/// cancelled step's group in its grace, which is still the step's.
 ///
 /// Starting a step costs a few system calls here and a fork in the helper, where an engine's
 /// `exec` costs a new process in the container runtime (about 0.2 s with podman and runc).
@@ -48,10 +49,14 @@ public struct HelperChannel: Sendable {
     /// Ask the helper to run step `number` and stream its output to `onOutput` (fd 1 or 2) until
     /// it reports the exit status. On cancel, `onCancel` runs (it should end the step there);
     /// the wait then ends when the status comes or `abandonAfter` has passed. `onSecret` is as
-    /// `ChildProcess.wait`'s.
+    /// `ChildProcess.wait`'s. A cancelled step whose status came is still the step while
+    /// `stepEnded` says false (its group's members in their grace): what they write goes to
+    /// `onOutput` too, until it says true or `abandonAfter` has passed since the cancel (audit 67
+    /// remote N5: it was dropped).
     public func run(
         _ number: Int, abandonAfter: Duration, startTimeout: Duration = .seconds(10),
         onCancel: @escaping @Sendable () -> Void,
+        stepEnded: (@Sendable () -> Bool)? = nil,
         onSecret: (@Sendable ([UInt8]) -> Void)? = nil,
         onOutput: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Void
     ) async throws(SpawnError) -> Outcome {
@@ -82,8 +87,8 @@ public struct HelperChannel: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
                 // Blocking waits: on a thread of its own, never on Swift's cooperative pool.
                 WaiterPool.shared.run {
-                    continuation.resume(returning: self.exchange(number, fds: descriptors, startTimeout: startTimeout,
-                                                                 abandonAfter: abandonAfter, cancelled: cancelled, onSecret: onSecret, onOutput: onOutput))
+                    continuation.resume(returning: self.exchange(number, fds: descriptors, startTimeout: startTimeout, abandonAfter: abandonAfter,
+                                                                 cancelled: cancelled, stepEnded: stepEnded, onSecret: onSecret, onOutput: onOutput))
                 }
             }
         } onCancel: {
@@ -105,7 +110,7 @@ public struct HelperChannel: Sendable {
 
     private func exchange(
         _ number: Int, fds: [Int32], startTimeout: Duration, abandonAfter: Duration, cancelled: CancelFlag,
-        onSecret: (([UInt8]) -> Void)?, onOutput: (Int32, UnsafeRawBufferPointer) -> Void
+        stepEnded: (() -> Bool)?, onSecret: (([UInt8]) -> Void)?, onOutput: (Int32, UnsafeRawBufferPointer) -> Void
     ) -> Outcome {
         let clock = ContinuousClock()
         // The request. The helper may not have opened the pipe yet right after its container started.
@@ -161,6 +166,17 @@ public struct HelperChannel: Sendable {
                     if status.last == UInt8(ascii: "\n") {
                         // Everything the step wrote is in the pipes now.
                         pass([fds[0], fds[1]])
+                        // Cancelled: its group's members may still write in their grace.
+                        if let stepEnded, cancelled.value.load(ordering: .acquiring) {
+                            let until = (abandonAt ?? clock.now) + abandonAfter
+                            while !stepEnded() && clock.now < until {
+                                var outputs = fds.prefix(2).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                                if poll(&outputs, nfds_t(outputs.count), 50) > 0 {
+                                    pass(zip(fds, outputs).filter { $0.1.revents != 0 }.map(\.0))
+                                }
+                            }
+                            pass([fds[0], fds[1]])
+                        }
                         let text = String(decoding: status.dropLast(), as: UTF8.self)
                         return .exited(Int32(text.trimmingCharacters(in: .whitespaces)) ?? 255)
                     }

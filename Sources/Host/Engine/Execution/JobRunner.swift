@@ -286,6 +286,12 @@ struct JobRunner: Sendable {
         if state.succeeded, !kept.isEmpty {
             do {
                 for (name, paths) in kept { try await keepArtifact(paths, as: name, started: jobStarted, executor: executor) }
+            } catch where Task.isCancelled {
+                // The run's cancel (Ctrl-C) while the files came back: the job is cancelled, not
+                // failed, whatever the interrupted copy said (audit 67 remote L1).
+                state.cancelled = true
+                reporter.report(.message(job: planned.key, level: .warning,
+                                         text: "job '\(planned.displayName)' was cancelled while its artifacts were kept; they are incomplete"))
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "\(error)")

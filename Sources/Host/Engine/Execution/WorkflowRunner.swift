@@ -987,6 +987,16 @@ extension WorkflowRunner {
     /// Whether executor `pluginID` runs a job's `services:` (next to its container, or on this machine).
     public static func runsServices(_ pluginID: String) -> Bool { pluginID == "oci" || pluginID == "local" }
 
+    /// The options executor `reference` is made with for `job` as written (its written
+    /// `services:` added, as the run adds them), for checking them before the run (`validate`,
+    /// the run's start); nothing is evaluated.
+    public static func writtenOptions(_ job: Job, _ reference: ExecutorReference) -> [String: JSONValue] {
+        guard !job.services.isEmpty, runsServices(reference.pluginID) else { return reference.options }
+        var options = reference.options
+        options["services"] = Scheduler.servicesOption(job.services)
+        return options
+    }
+
     /// Why a job with `services:` cannot run on executor `pluginID`, without the place (`validate`
     /// says it as a diagnostic's; the run with the place of its `services:`).
     public static func servicesProblem(_ job: Job, on pluginID: String) -> (message: String, hint: String) {
