@@ -32,7 +32,9 @@ public func nixactionsPluginEntry(
 /// Options (`executor.with`, or GitHub's `container:`): `image` (required), `engine`
 /// (`podman` or `docker`; default: the first on PATH), `options` (more `ENGINE run` options, as one
 /// string), `env` (the container's own variables), `volumes`, `ports`, `user`, `network`,
-/// `grace-seconds` (a cancelled step's time between SIGTERM and SIGKILL, default 5).
+/// `grace-seconds` (a cancelled step's time between SIGTERM and SIGKILL, default 5), `home` (a
+/// folder inside where the job gets a home of its own, `$HOME` of its steps: GitHub's container
+/// jobs have `/github/home`, which the host gives a `container:` job).
 final class OCIExecutor: ExecutorPlugin {
     let configuration: ExecutorConfiguration
     let host: HostServices
@@ -44,6 +46,9 @@ final class OCIExecutor: ExecutorPlugin {
     /// A `--name` of `options`, taken out (the executor names its containers): said when a job starts.
     let ignoredName: String?
     let containerEnv: [(String, String)]
+    /// `home`: where the job's own home folder (`RUNNER_TEMP/_github_home`) is mounted, and the
+    /// steps' `$HOME` unless they set one.
+    let home: String?
     let grace: Duration
     /// GitHub's `services:` of the job (the host passes them as the `services` option).
     let services: [ContainerService]
@@ -75,7 +80,18 @@ final class OCIExecutor: ExecutorPlugin {
 
     /// The options `init` accepts, published for `validate` (options.h).
     static let options: Set<String> = ["image", "engine", "options", "env", "volumes", "ports", "user", "network", "grace-seconds",
-                                       "credentials", "services"]
+                                       "credentials", "services", "home"]
+
+    /// The `home` option: an absolute path inside the container, not the executor's own folder.
+    static func homeOption(_ value: JSONValue?) throws -> String? {
+        guard let home = try ContainerOptions.string(value, key: "home") else { return nil }
+        guard home.hasPrefix("/"), home != "/", !home.contains(":"), !home.contains("\n"),
+              home != controlMount, !home.hasPrefix(controlMount + "/") else {
+            throw OperationFailure(message: "oci executor: 'home' '\(home)' is not an absolute folder path inside the container",
+                                   hint: "home: /github/home")
+        }
+        return home
+    }
     static var optionNames: Set<String>? { options }
 
     /// The words of `options`, without those the executor keeps for itself.
@@ -99,6 +115,7 @@ final class OCIExecutor: ExecutorPlugin {
         _ = try ContainerService.parse(options["services"])
         _ = try PluginOptions.graceSeconds(options["grace-seconds"], who: "oci executor")
         try ContainerEngine.checkName(try string("engine"), who: "oci executor")
+        _ = try homeOption(options["home"])
     }
 
     /// With every option known (none made by `${{ }}`), a missing image is refused too.
@@ -150,6 +167,7 @@ final class OCIExecutor: ExecutorPlugin {
         runOptions = run
         explicitUser = Self.userOption(in: run)
         containerEnv = try ContainerOptions.env(options["env"], key: "env")
+        home = try Self.homeOption(options["home"])
         services = try ContainerService.parse(options["services"])
         grace = try PluginOptions.graceSeconds(options["grace-seconds"], who: "oci executor")
         try writeCleanupScript()
@@ -221,6 +239,10 @@ final class OCIExecutor: ExecutorPlugin {
             for path in [temporary, control] where mkdir(path, path == control ? 0o700 : 0o777) != 0 && errno != EEXIST {
                 throw ProjectCopier.CopyFailure(path: path, errno: errno)
             }
+            // The job's home (GitHub's `RUNNER_TEMP/_github_home`, where its docker actions find it too).
+            if home != nil, mkdir(temporary + "/_github_home", 0o777) != 0 && errno != EEXIST {
+                throw ProjectCopier.CopyFailure(path: temporary + "/_github_home", errno: errno)
+            }
             if job.copyProject {
                 try ProjectCopier(excludes: job.copySource == nil ? job.copyExcludes : [], skipping: [configuration.runDirectory] + (job.copySkipPaths ?? [])).copy(
                     from: URL(fileURLWithPath: job.copySource ?? configuration.projectDirectory), to: URL(fileURLWithPath: workspace),
@@ -238,7 +260,7 @@ final class OCIExecutor: ExecutorPlugin {
         let imageUser = try await ensureImage(image, login: credentials, of: job, role: "image '\(image)'")
         let owner = try await owner(imageUser: imageUser, job: job)
         if let owner {
-            for path in [workspace, temporary, control] {
+            for path in [workspace, temporary, control] + (home == nil ? [] : [temporary + "/_github_home"]) {
                 if let error = path == workspace ? owner.applyTree(to: path, below: path) : owner.apply(to: path) {
                     throw OperationFailure(
                         message: "oci executor: cannot give \(path) to uid \(owner.uid), the user the container runs as: \(String(cString: strerror(error)))",
@@ -258,6 +280,7 @@ final class OCIExecutor: ExecutorPlugin {
                          "--label", "\(Self.runLabel)=\(configuration.runID)", "--label", "io.nixactions.job=\(job.jobKey)",
                          "-v", "\(workspace):\(workspace)", "-v", "\(temporary):\(temporary)",
                          "-v", "\(control):\(Self.controlMount):ro", "-w", workspace]
+        if let home { arguments += ["-v", "\(temporary)/_github_home:\(home)"] }
         // The container's own `env:` is not given to the engine: it reaches each step through
         // the step's wrapper, under the step's variables, as `ENGINE exec -e` would have them over
         // the container's. Given to the engine, the values (secrets too) were part of the
@@ -322,6 +345,7 @@ final class OCIExecutor: ExecutorPlugin {
         }
         var environment = step.environment
         for (name, value) in containerEnv where environment[name] == nil { environment[name] = value }
+        if let home, environment["HOME"] == nil { environment["HOME"] = home }
         var captures: [String: String] = [:]
         for file in step.captureFiles {
             let path = step.capturePaths?[file] ?? temporary + "/step-\(number)-" + file.lowercased()

@@ -288,6 +288,10 @@ final class Scheduler: Sendable {
                         continue
                     }
                     if !madeServices.isEmpty { reference.options["services"] = Self.servicesOption(madeServices) }
+                    // A GitHub container job's steps have a home of their own at /github/home.
+                    if job.executorFromContainer, reference.pluginID == "oci", reference.location == job.executor.location, reference.options["home"] == nil {
+                        reference.options["home"] = .string(Self.containerHome)
+                    }
                     registerSecretValues(ofOptions: reference.options)
                     if running.count >= options.maxParallelJobs { return }
                     readyHead += 1
@@ -792,6 +796,9 @@ final class Scheduler: Sendable {
     }
 
     /// The executor option `services` of `services`.
+    /// `$HOME` of a `container:` job's steps, as on GitHub (the oci executor's `home`).
+    static let containerHome = "/github/home"
+
     static func servicesOption(_ services: [ServiceContainer]) -> JSONValue {
         .object(Dictionary(services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
     }
