@@ -22,7 +22,7 @@ struct PluginLoaderTests {
     func shippedOptionNames() throws {
         let expected: [(String, String, OptionsSchema)] = [
             ("nixactions-plugin-local", "local", OptionsSchema(executor: .init(["engine", "grace-seconds", "inherit-env", "services"]))),
-            ("nixactions-plugin-oci", "oci", OptionsSchema(executor: .init(["credentials", "engine", "env", "grace-seconds", "image", "network",
+            ("nixactions-plugin-oci", "oci", OptionsSchema(executor: .init(["credentials", "engine", "env", "grace-seconds", "home", "image", "network",
                                                                              "options", "ports", "services", "user", "volumes"]))),
             ("nixactions-plugin-ssh", "ssh", OptionsSchema(executor: .init(["grace-seconds", "host", "hosts", "identity-file", "known-hosts", "port",
                                                                              "ssh-options", "user", "workdir"]))),
@@ -47,6 +47,30 @@ struct PluginLoaderTests {
         // A plugin without the interface describes nothing (an older plugin: nothing is checked early).
         let double = try PluginLoader.load(library("nixactions-testplugin-double").path).get()
         #expect(try double.optionsSchema() == nil)
+    }
+
+    @Test("an options check told the options are complete may refuse a required one's absence (ssh's host, oci's image); one not told (an older host) checks what is there; the message's new field is optional and a field a plugin does not know is ignored")
+    func completeOptionsCheck() throws {
+        let ssh = try PluginLoader.load(library("nixactions-plugin-ssh").path).get()
+        #expect(try ssh.checkOptions(.executor, ["user": .string("ci")], complete: false) == .accepted)
+        guard case .refused(let message, _) = try ssh.checkOptions(.executor, ["user": .string("ci")], complete: true) else {
+            Issue.record("ssh accepted options without a host as complete")
+            return
+        }
+        #expect(message == "the ssh executor needs a 'host' (or 'hosts')", "\(message)")
+        #expect(try ssh.checkOptions(.executor, ["host": .string("h")], complete: true) == .accepted)
+        let oci = try PluginLoader.load(library("nixactions-plugin-oci").path).get()
+        #expect(try oci.checkOptions(.executor, [:], complete: false) == .accepted)
+        guard case .refused(let missing, _) = try oci.checkOptions(.executor, ["network": .string("none")], complete: true) else {
+            Issue.record("oci accepted options without an image as complete")
+            return
+        }
+        #expect(missing == "the oci executor needs an 'image'", "\(missing)")
+        // The message as an older host writes it, and with a field of a newer one.
+        let older = try MessageCoding.decode(OptionsCheck.self, from: Array(#"{"kind":"executor","options":{"host":"h"}}"#.utf8))
+        #expect(older.complete == nil && older.options["host"] == .string("h"))
+        let newer = try MessageCoding.decode(OptionsCheck.self, from: Array(#"{"kind":"executor","options":{},"complete":true,"later":1}"#.utf8))
+        #expect(newer.complete == true)
     }
 
     @Test("loading the same library twice returns the same plugin")
