@@ -56,9 +56,10 @@ extension OCIExecutor: ExecutorFiles {
         }
         // In the container (then the image needs sh and tar, GNU tar for get): roots outside the
         // mounted folders, or a machine where links cannot be kept from being followed here.
-        let engine = self.engine
+        // `~/…` is the steps' home: the executor's `home` when it gives one (GitHub's /github/home).
+        let engine = self.engine, home = self.home.map { ["-e", "HOME=" + $0] } ?? []
         return JobShell(workspace: workspace, temporary: temporary, environment: environment) { script, arguments in
-            [engine, "exec", "-i", name, "/bin/sh", "-c", script, "sh"] + arguments
+            [engine, "exec", "-i"] + home + [name, "/bin/sh", "-c", script, "sh"] + arguments
         }
     }
 
