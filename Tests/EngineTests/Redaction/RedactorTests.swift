@@ -49,6 +49,32 @@ struct RedactorTests {
         #expect(redactor.redact(secret) == "***\n***\ncd\n***\n", "\(redactor.redact(secret))")
     }
 
+    @Test("a secret whose lines are broken by U+2028, U+0085, VT or FF is masked whole on one output line, its short lines too, in a stream cut anywhere; broken by CR or LF, each line of 4 bytes or more is masked and a shorter one shows (audit 68 secrets)")
+    func multiLineShortLines() {
+        for secret in ["uni\u{2028}sepe-MM", "ab\u{85}cdefgh-NN", "xy\u{0B}cdefgh-OO", "  pin\u{0C}1234-abcd\u{2029}Q==  "] {
+            let redactor = Redactor()
+            redactor.add(secret)
+            let printed = "J=[" + secret.trimmingCharacters(in: .whitespacesAndNewlines) + "]"
+            #expect(redactor.redact(printed) == "J=[***]", "\(secret.debugDescription): \(redactor.redact(printed).debugDescription)")
+            // Through the stream, cut at every byte.
+            let bytes = Array(printed.utf8)
+            for cut in 1..<bytes.count {
+                var out: [UInt8] = []
+                let stream = redactor.makeStream { out.append(contentsOf: $0) }
+                bytes[..<cut].withUnsafeBytes { stream.write($0) }
+                bytes[cut...].withUnsafeBytes { stream.write($0) }
+                stream.finish()
+                #expect(String(decoding: out, as: UTF8.self) == "J=[***]", "\(secret.debugDescription) cut at \(cut): \(String(decoding: out, as: UTF8.self).debugDescription)")
+            }
+        }
+        // CR or LF: line by line (the documented limit: patterns hold no line break).
+        for (secret, masked) in [("ab\ncdefgh-NN", "J=[ab\n***]"), ("xy\rcdefgh-PP", "J=[xy\r***]")] {
+            let redactor = Redactor()
+            redactor.add(secret)
+            #expect(redactor.redact("J=[" + secret + "]") == masked, "\(redactor.redact("J=[" + secret + "]").debugDescription)")
+        }
+    }
+
     @Test("base64 in every alignment, URL- and JSON-escaped forms are masked")
     func encodings() {
         let secret = "p@ss word/with+chars\"q"

@@ -25,7 +25,8 @@ enum RedactionForms {
     /// whitespace; lines shorter than `Redactor.minimumLength` bytes are left alone. Per line:
     /// the value itself, its base64 (three byte alignments, wrapped), URL-encoded and JSON-escaped forms,
     /// and its form in a job key (`keyForm`).
-    /// A multi-line secret is also masked whole in its encoded forms.
+    /// A multi-line secret is also masked whole in its encoded forms, and as written when no CR or
+    /// LF breaks its lines.
     static func patterns(for secret: String) -> [RedactionPattern]? {
         var patterns: [RedactionPattern] = []
         var added = false
@@ -58,11 +59,18 @@ enum RedactionForms {
         }
         // A multi-line value is also masked whole in its encoded forms: encoded whole (a PEM key
         // as `base64 -w0` prints it for a manifest), its lines are not each a piece of the
-        // encoding, and a short line (under 4 bytes) would show there. (Its plain form is masked
-        // line by line: patterns do not hold line breaks.)
+        // encoding, and a short line (under 4 bytes) would show there. Plain, whole too when its
+        // lines are broken by something else than CR or LF (U+2028, U+0085, VT, FF): printed on
+        // one output line, a short line showed beside the masked ones (audit 68 secrets:
+        // `uni<U+2028>***`). Patterns hold no CR or LF (the automaton continues wrapped base64
+        // across them), so a short line of a value broken by CR or LF shows on its own.
         if added, values.count > 1 || secret.utf8.contains(where: { $0 == 10 || $0 == 13 }) {
             let whole = Array(secret.utf8)
             var seen = Set(patterns.map(\.bytes))
+            let plain = Array(secret.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            if !plain.contains(where: { $0 == 10 || $0 == 13 }), plain.count >= Redactor.minimumLength, seen.insert(plain).inserted {
+                patterns.append(RedactionPattern(bytes: plain, wrapped: false))
+            }
             for form in base64(whole) where seen.insert(form).inserted { patterns.append(RedactionPattern(bytes: form, wrapped: true)) }
             // (Not `quotedForms`: they keep the line breaks, and each line's are masked already.)
             for form in urlEncoded(whole) + jsonEscaped(secret) + swiftEscaped(secret) where seen.insert(form).inserted {
@@ -86,6 +94,7 @@ enum RedactionForms {
                 patterns.append(RedactionPattern(bytes: form, wrapped: false))
             }
         }
+        // Whole, as written, when it has line breaks: a short line printed with the rest.
         return patterns.isEmpty ? nil : patterns
     }
 
