@@ -274,13 +274,14 @@ final class SSHSession: Sendable {
         pending.continuation.resume(returning: .lost(state.withLock { $0.broken } ?? why))
     }
 
-    /// A cancelled step whose markers did not come in time: stop waiting; the session is not
-    /// used again (the helper may still be running it).
-    /// A cancelled step is over: what comes now belongs to later steps.
+    /// A cancelled step is over: what comes now belongs to later steps. (It may wait for a
+    /// delivery in progress, which waits for the console as the session's output thread does.)
     func endDrain() {
         state.withLock { $0.draining = nil }
     }
 
+    /// A cancelled step whose markers did not come in time: stop waiting; the session is not
+    /// used again (the helper may still be running it).
     func abandon(_ key: String) {
         let pending = state.withLock { state -> Pending? in
             guard let pending = state.pending, pending.key == key else { return nil }

@@ -225,7 +225,7 @@ extension RealExecutorSuites {
             await waitForExit(process)
             let out = text()
             #expect(process.terminationStatus == 130, "\(out)")
-            #expect(out.contains("job 's' was cancelled while its artifacts were kept; they are incomplete"), "\(out)")
+            #expect(out.contains("job 's' was cancelled while its artifacts were being kept; they are incomplete"), "\(out)")
             #expect(out.contains("==> job 's' cancelled") && !out.contains("failure"), "\(out)")
         }
 

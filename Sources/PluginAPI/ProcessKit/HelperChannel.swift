@@ -168,7 +168,8 @@ public struct HelperChannel: Sendable {
                         pass([fds[0], fds[1]])
                         // Cancelled: its group's members may still write in their grace.
                         if let stepEnded, cancelled.value.load(ordering: .acquiring) {
-                            let until = (abandonAt ?? clock.now) + abandonAfter
+                            // `abandonAt` is the cancel's time plus `abandonAfter` already (review 68 L5).
+                            let until = abandonAt ?? clock.now + abandonAfter
                             while !stepEnded() && clock.now < until {
                                 var outputs = fds.prefix(2).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
                                 if poll(&outputs, nfds_t(outputs.count), 50) > 0 {

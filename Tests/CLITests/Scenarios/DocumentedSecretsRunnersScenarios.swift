@@ -101,7 +101,7 @@ struct DocumentedSecretsRunnersScenarios {
         #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
         // At the option's place in the file (audit 61 input: no location), as validate says it
         // (audit 67 remote N6: the run failed the job at its start, after the others had run).
-        #expect(result.stderr.contains("wf.yml:3:60: error: the executor 'oci' has no option 'bogus'\n  in workflow 'wf' › job 'o'\n  hint: its options: credentials, engine, env, grace-seconds, image,"),
+        #expect(result.stderr.contains("wf.yml:3:60: error: the executor 'oci' has no option 'bogus'\n  in workflow 'wf' › job 'o'\n  hint: its options: credentials, engine, env, grace-seconds, home, image,"),
                 "\(result.stderr)")
         #expect(result.stderr.contains("nixactions: no job was started") && !result.stdout.contains("started"), "\(result.stdout)\(result.stderr)")
         let pool = try await nixactions(["run", "wf.yml", "pool", "--log-format", "plain", "--log-dir", "logs"], in: temp.path)

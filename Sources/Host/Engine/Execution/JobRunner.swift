@@ -291,7 +291,7 @@ struct JobRunner: Sendable {
                 // failed, whatever the interrupted copy said (audit 67 remote L1).
                 state.cancelled = true
                 reporter.report(.message(job: planned.key, level: .warning,
-                                         text: "job '\(planned.displayName)' was cancelled while its artifacts were kept; they are incomplete"))
+                                         text: "job '\(planned.displayName)' was cancelled while its artifacts were being kept; they are incomplete"))
             } catch {
                 state.succeeded = false
                 state.failure = JobFailure(message: "\(error)")

@@ -31,8 +31,9 @@
  *    options as written, those whose value holds `${{ }}` left out (known only when the run makes
  *    the instance). When none was left out the message also says {"complete": true}: the options
  *    are all the instance will get, so a required option's absence may be refused too (a host
- *    before this field sends none: check what is there only). Plugins ignore fields they do not
- *    know. NXA_STATUS_OK: they would be taken. NXA_STATUS_FAILED: refused, the reason in
+ *    before this field sends none: check what is there only). A plugin should ignore fields it does
+ *    not know (PluginKit's decoding does); one that refuses this message only costs `validate` and
+ *    the run's start that early check (a warning). NXA_STATUS_OK: they would be taken. NXA_STATUS_FAILED: refused, the reason in
  *    `error` as `create` words it (a hint on a last line "\n  hint: TEXT"). It is pure but for
  *    reading the environment (a default that comes from it, such as $HOME): it makes no instance,
  *    file, folder, process or connection, and may be called from any thread, any number of times.
