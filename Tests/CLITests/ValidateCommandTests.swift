@@ -583,6 +583,31 @@ struct ValidateCommandTests {
         #expect(late.status == 0 && late.stderr.isEmpty, "\(late.stderr)")
     }
 
+    @Test("a runs-on label's executor is checked with each job's own services, whatever the jobs' order; a label from --runner has no options of its own, and its hint says where they go (review 68 M1, L3)")
+    func labelOptionsPerJob() async throws {
+        let temp = try TemporaryDirectory()
+        defer { temp.remove() }
+        try temp.write("wf.yml", """
+            jobs:
+              a:
+                runs-on: gpu
+                steps: [ { run: "touch ran" } ]
+              b:
+                runs-on: gpu
+                services: { db: { image: alpine, options: "--network host" } }
+                steps: [ { run: "true" } ]
+            """)
+        let local = try await nixactions(["run", "wf.yml", "--runner", "gpu=local"], in: temp.path)
+        #expect(local.status == 2, "\(local.stdout)\(local.stderr)")
+        #expect(local.stderr.contains("error: the executor 'local' refuses its options: local executor: service 'db' sets '--network'\n  in runs-on label 'gpu' (job 'b')"),
+                "\(local.stderr)")
+        #expect(!local.stderr.contains("gives the executor no options") && !FileManager.default.fileExists(atPath: temp.path + "/ran"), "\(local.stderr)")
+        let ssh = try await nixactions(["run", "wf.yml", "--runner", "gpu=ssh"], in: temp.path)
+        #expect(ssh.status == 2, "\(ssh.stdout)\(ssh.stderr)")
+        #expect(ssh.stderr.components(separatedBy: "the ssh executor needs a 'host'").count == 2, "said once for the label: \(ssh.stderr)")
+        #expect(ssh.stderr.contains("hint: --runner gpu=ssh gives the executor no options: map the label in .nixactions/config.yml with them"), "\(ssh.stderr)")
+    }
+
     @Test("a plugin's description of its options: names it gives are checked; one it cannot give, or gives as something other than an OptionsSchema, is a warning and checks nothing; a plugin without the interface is not checked",
           arguments: ["names", "garbage", "fail", "none"])
     func pluginOptionsDescription(_ mode: String) async throws {

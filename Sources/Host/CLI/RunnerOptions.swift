@@ -138,7 +138,8 @@ enum RunnerOptions {
                 guard let problem = missingExecutor?(reference.pluginID) else {
                     // Each job's own executor once, and each label's once (per job when the job
                     // adds its services: to the label's options; review 68 M1).
-                    let key = label.map { "label \($0.lowercased())" + (job.services.isEmpty ? "" : " job \(workflow.file) \(job.id)") }
+                    let ownServices = !job.services.isEmpty && WorkflowRunner.runsServices(reference.pluginID)
+                    let key = label.map { "label \($0.lowercased())" + (ownServices ? " job \(workflow.file) \(job.id)" : "") }
                         ?? "job \(workflow.file) \(job.id)"
                     guard options != nil, label != nil || job.explicitExecutor, optionsChecked.insert(key).inserted else { return }
                     let context = label.map { "runs-on label '\($0)' (job '\(job.id)')" } ?? "workflow '\(workflow.name)' › job '\(job.id)'"
@@ -147,7 +148,7 @@ enum RunnerOptions {
                                    at: place, context: context, values: true)
                     // A label given by --runner LABEL=EXECUTOR has no options of its own to mend
                     // there (review 68 L3: the plugin's hint showed `executor: { … }`).
-                    if let label, reference.location == nil, var made = options?.diagnostics.dropFirst(before), !made.isEmpty {
+                    if let label, reference.location == nil, !ownServices, var made = options?.diagnostics.dropFirst(before), !made.isEmpty {
                         for index in made.indices {
                             made[index].hint = "--runner \(label)=\(reference.pluginID) gives the executor no options: map the label in .nixactions/config.yml "
                                 + "with them (runners: { \(label): { plugin: \(reference.pluginID), with: { … } } })"
