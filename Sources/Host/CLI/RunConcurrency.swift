@@ -223,21 +223,35 @@ final class RunConcurrency: Sendable {
         /// The group's tickets are `KEY.q.…`.
         var prefix: String { key + ".q." }
 
+        /// A waiting run that looks at the line between this run's `open` and `flock` of its
+        /// half-made ticket finds it unlocked, takes it for a killed run's and removes it (or
+        /// holds its lock a moment): then this run tries again, with a new ticket. Once its lock
+        /// is taken, no other run touches it. (A CI run under load lost that race: the run never
+        /// joined the line, and waited for the lock out of turn.)
         static func join(folder: String, key: String, pid: String) -> Ticket? {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let time = String(UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec))
-            let padded = String(repeating: "0", count: max(0, 20 - time.count)) + time
-            let name = key + ".q." + padded + "." + pid
-            let making = folder + "/" + key + ".making." + pid
-            let fd = open(making, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else { return nil }  // no line: this run waits for the lock all the same
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0, rename(making, folder + "/" + name) == 0 else {
-                unlink(making)
-                close(fd)
-                return nil
+            for attempt in 0..<20 {
+                if attempt > 0 { usleep(UInt32(1_000 * attempt)) }
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                let time = String(UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec))
+                let padded = String(repeating: "0", count: max(0, 20 - time.count)) + time
+                let name = key + ".q." + padded + "." + pid
+                let making = folder + "/" + key + ".making." + pid
+                let fd = open(making, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                guard fd >= 0 else { return nil }  // no line: this run waits for the lock all the same
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                    close(fd)  // another run holds it a moment (and may remove it): again
+                    continue
+                }
+                // Removed by another run before the lock was taken: the file renamed would not
+                // be this descriptor's (or there is none).
+                guard RunConcurrency.isCurrent(fd, making), rename(making, folder + "/" + name) == 0 else {
+                    close(fd)
+                    continue
+                }
+                return Ticket(folder: folder, key: key, name: name, fd: fd)
             }
-            return Ticket(folder: folder, key: key, name: name, fd: fd)
+            return nil
         }
 
         /// Whether no earlier ticket is alive.

@@ -114,10 +114,10 @@ public final class GroupSignaller: Sendable {
     /// The shell command that signals the group and waits for it (POSIX sh). A member is alive
     /// while the group can be signalled and /proc shows one that is not a zombie (a container's
     /// first process may not reap for a while); without /proc, while `kill -0` reaches the group.
-    /// The grace is counted in ticks of 0.1 s, and bounded by wall time (`date`, whole seconds: one
-    /// more, or a grace of 1 s started late in a second ended at once) however slow a scan of /proc
-    /// is on a busy host; a cancel
-    /// that comes before the wrapper wrote its pid waits for it, within the grace.
+    /// The grace is counted in ticks of 0.1 s, and bounded by wall time however slow a scan of
+    /// /proc is on a busy host (`date`, whole seconds: one more than the grace, or a grace of 1 s
+    /// that started late in a second ended at once). A cancel that comes before the wrapper wrote
+    /// its pid waits for it, within the grace.
     var script: String {
         let tenths = Int(grace.components.seconds) * 10 + Int(grace.components.attoseconds / 100_000_000_000_000_000)
         let seconds = (tenths + 9) / 10

@@ -795,10 +795,10 @@ final class Scheduler: Sendable {
                               redactor: runner.redactor)
     }
 
-    /// The executor option `services` of `services`.
     /// `$HOME` of a `container:` job's steps, as on GitHub (the oci executor's `home`).
     static let containerHome = "/github/home"
 
+    /// The executor option `services` of `services`.
     static func servicesOption(_ services: [ServiceContainer]) -> JSONValue {
         .object(Dictionary(services.map { ($0.name, JSONValue.object($0.options)) }, uniquingKeysWith: { first, _ in first }))
     }
