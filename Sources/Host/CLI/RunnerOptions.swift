@@ -164,17 +164,11 @@ enum RunnerOptions {
         }
         // Secret provider entries' option names too, as validate checks them: the workflow's and
         // each planned job's.
-        func checkProviders(_ specs: [SecretSpec], context: String) {
-            for spec in specs {
-                guard case .provider(let id, let given) = spec.source, options != nil else { continue }
-                options?.check(given, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
-            }
-        }
-        checkProviders(plan.workflow.secrets, context: "workflow '\(plan.workflow.name)'")
+        options?.checkProviders(plan.workflow.secrets, context: "workflow '\(plan.workflow.name)'")
         for instance in plan.allInstances {
             guard let job = plan.workflow.job(instance.jobID) else { continue }
             if !job.secrets.isEmpty, optionsChecked.insert("secrets \(job.id)").inserted {
-                checkProviders(job.secrets, context: "workflow '\(plan.workflow.name)' › job '\(job.id)'")
+                options?.checkProviders(job.secrets, context: "workflow '\(plan.workflow.name)' › job '\(job.id)'")
             }
             check(job, runners.plannedChoice(for: job, instance: instance, workflow: plan.workflow, context: context), in: plan.workflow)
         }

@@ -79,16 +79,10 @@ struct ValidateCommand: AsyncParsableCommand {
     /// checked; one whose description cannot be used gets a warning.
     static func refusedOptions(_ workflow: Workflow, plugins: OnFirstUse<PluginRegistry>) -> [Diagnostic] {
         var check = OptionNamesCheck(plugins: plugins)
-        func checkProviders(_ specs: [SecretSpec], context: String) {
-            for spec in specs {
-                guard case .provider(let id, let options) = spec.source else { continue }
-                check.check(options, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
-            }
-        }
-        checkProviders(workflow.secrets, context: "workflow '\(workflow.name)'")
+        check.checkProviders(workflow.secrets, context: "workflow '\(workflow.name)'")
         for job in workflow.jobs {
             let context = "workflow '\(workflow.name)' › job '\(job.id)'"
-            checkProviders(job.secrets, context: context)
+            check.checkProviders(job.secrets, context: context)
             guard job.explicitExecutor else { continue }
             check.check(WorkflowRunner.writtenOptions(job, job.executor), locations: job.executor.optionLocations, of: "the executor", .executor, job.executor.pluginID,
                         at: job.executor.location ?? job.location, context: context, values: true)
@@ -158,6 +152,15 @@ struct OptionNamesCheck {
         }
         described[key] = names
         return names
+    }
+
+    /// The option names of each secret provider entry of `specs` (values are the provider's to
+    /// check when it resolves them).
+    mutating func checkProviders(_ specs: [SecretSpec], context: String) {
+        for spec in specs {
+            guard case .provider(let id, let options) = spec.source else { continue }
+            check(options, locations: spec.optionLocations, of: "the secret provider", .secrets, id, at: spec.location, context: context)
+        }
     }
 
     /// An error for each of `options` that plugin `id` does not accept for `kind`, at its key;

@@ -79,6 +79,17 @@ struct TimeoutRetryScenarios {
         """
     }
 
+    @Test("on the local executor too, what a timed-out step's group prints in its grace is that step's output, and a member that ignores SIGTERM is gone before the next step (as RealExecutorSuites checks for oci and ssh)")
+    func graceOutputLocal() async throws {
+        let scenario = try Scenario()
+        defer { scenario.remove() }
+        let result = try await scenario.run("jobs:\n" + RealExecutorSuites.ignorerJob(executor: "{ plugin: local, with: { grace-seconds: 1 } }"),
+                                            ["--log-format", "plain"])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(RealExecutorSuites.saidInGrace(result.stdout), "\(result.stdout)")
+        #expect(result.stdout.contains("[ignorer] the ignorer is gone"), "\(result.stdout)")
+    }
+
     @Test("retry: { max-attempts: 3, delay: 100ms } succeeds on the third attempt")
     func retrySucceeds() async throws {
         let scenario = try Scenario()
